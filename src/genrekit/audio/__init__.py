@@ -1,0 +1,25 @@
+"""Audio input: the only stage that touches audio files.
+
+Decoding is done by soundfile (libsndfile: wav, au, aiff, flac, ogg/vorbis, opus, mp3),
+resampling by soxr. Everything downstream takes numpy arrays.
+"""
+
+from genrekit.audio.io import (
+    AUDIO_EXTENSIONS,
+    AudioInfo,
+    content_hash,
+    info,
+    is_audio_path,
+    load,
+    stream,
+)
+
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "AudioInfo",
+    "content_hash",
+    "info",
+    "is_audio_path",
+    "load",
+    "stream",
+]

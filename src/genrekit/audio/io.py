@@ -1,0 +1,246 @@
+"""Decode, mix down, resample and stream audio files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from genrekit.errors import AudioError, ParameterError
+
+#: File name endings the audio layer decodes (lower case).
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".wave", ".au", ".snd", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".opus", ".mp3"}
+)
+
+# Peak below which a signal counts as silent (-100 dBFS): digital silence and dither noise.
+SILENCE_PEAK = 1e-5
+# A decoder may legitimately deliver a little less than the header declares (mp3 padding);
+# anything shorter than this fraction of the declared length is a truncated file.
+TRUNCATION_TOLERANCE = 0.98
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says about it."""
+
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        """Duration in seconds, from the header."""
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def is_audio_path(path: str | os.PathLike) -> bool:
+    """True when the file name ends with an extension the audio layer decodes."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, hex encoded; identifies audio content for caching."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(chunk_size):
+                digest.update(block)
+    except OSError as exc:
+        raise AudioError(path, f"cannot be read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+def _open(path: str | os.PathLike) -> sf.SoundFile:
+    """Open a file for decoding, turning every failure into an AudioError naming it."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a folder, expected an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        handle = sf.SoundFile(path)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        detail = str(exc).split(": ", 1)[-1].strip() if ": " in str(exc) else ""
+        detail = detail or "format not recognised"
+        raise AudioError(path, f"not audio or corrupt (decoder says: {detail})") from exc
+    if handle.frames == 0 or handle.samplerate <= 0:
+        handle.close()
+        raise AudioError(path, "contains no audio samples")
+    return handle
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Read a file's header: sample rate, channels, frames, format.
+
+    Raises
+    ------
+    AudioError
+        When the file is missing, empty, or not a decodable audio file.
+    """
+    with _open(path) as handle:
+        return AudioInfo(
+            path=os.fspath(path),
+            sample_rate=int(handle.samplerate),
+            channels=int(handle.channels),
+            frames=int(handle.frames),
+            format=str(handle.format),
+            subtype=str(handle.subtype),
+        )
+
+
+def _check_rate(sr: int | None) -> None:
+    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+        raise ParameterError(f"sr={sr!r} must be a positive integer sample rate or None")
+
+
+def _to_mono(block: np.ndarray) -> np.ndarray:
+    """[shape=(n, channels)] -> [shape=(n,)] by averaging channels."""
+    return block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+
+
+def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, allow_silent: bool) -> None:
+    duration = y.shape[-1] / sr
+    if y.shape[-1] == 0:
+        raise AudioError(path, "contains no audio samples")
+    if duration < min_duration:
+        raise AudioError(path, f"too short: {duration:.2f} s, at least {min_duration:.2f} s required")
+    if not np.all(np.isfinite(y)):
+        raise AudioError(path, "corrupt: decoded samples contain NaN or infinity")
+    if not allow_silent:
+        peak = float(np.max(np.abs(y)))
+        if peak < SILENCE_PEAK:
+            level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
+            raise AudioError(path, f"silent: peak level {level} dBFS over {duration:.2f} s")
+
+
+def load(
+    path: str | os.PathLike,
+    *,
+    sr: int | None = 22050,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+    min_duration: float = 0.0,
+    allow_silent: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Decode an audio file into float32 samples in [-1, 1].
+
+    Parameters
+    ----------
+    path : path of the file
+    sr : target sample rate; None keeps the file's own
+    mono : mix channels down to one
+    offset : start reading this many seconds in
+    duration : read at most this many seconds (None: to the end)
+    min_duration : raise when fewer seconds than this are decoded
+    allow_silent : accept files whose peak is below -100 dBFS
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,) when mono, else (channels, n)]
+    sr : the sample rate of ``y``
+
+    Raises
+    ------
+    AudioError
+        Naming the file and the reason: not audio or corrupt, empty, truncated, silent,
+        or shorter than ``min_duration``.
+    """
+    _check_rate(sr)
+    if offset < 0 or (duration is not None and duration <= 0):
+        raise ParameterError(f"offset={offset} must be >= 0 and duration={duration} > 0 or None")
+    path = os.fspath(path)
+    with _open(path) as handle:
+        native_sr = int(handle.samplerate)
+        start = int(round(offset * native_sr))
+        if start >= handle.frames:
+            raise AudioError(path, f"offset {offset:.2f} s is past the end ({handle.frames / native_sr:.2f} s)")
+        if start:
+            handle.seek(start)
+        wanted = -1 if duration is None else int(round(duration * native_sr))
+        try:
+            block = handle.read(frames=wanted, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
+        expected = handle.frames - start if duration is None else min(wanted, handle.frames - start)
+    if block.shape[0] < TRUNCATION_TOLERANCE * expected - 0.1 * native_sr:
+        raise AudioError(
+            path,
+            f"truncated: header declares {expected / native_sr:.2f} s from the offset, "
+            f"only {block.shape[0] / native_sr:.2f} s could be decoded",
+        )
+    y = _to_mono(block) if mono else np.ascontiguousarray(block.T)
+    if sr is not None and sr != native_sr:
+        y = soxr.resample(y.T, native_sr, sr, quality="HQ").T.astype(np.float32, copy=False)
+    out_sr = sr or native_sr
+    _check_signal(path, y, out_sr, min_duration=min_duration, allow_silent=allow_silent)
+    return np.ascontiguousarray(y), out_sr
+
+
+def stream(
+    path: str | os.PathLike,
+    *,
+    sr: int = 22050,
+    block_duration: float = 30.0,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield consecutive mono blocks of a file, decoded and resampled piece by piece.
+
+    Memory stays bounded by one block whatever the file's length, so a 2-hour file
+    can be processed without loading it whole. Blocks are ``block_duration`` seconds
+    at ``sr`` (the last one may be shorter).
+
+    Yields
+    ------
+    block : np.ndarray [shape=(round(block_duration * sr),)], float32
+    """
+    _check_rate(sr)
+    if block_duration <= 0:
+        raise ParameterError(f"block_duration={block_duration} must be > 0 seconds")
+    path = os.fspath(path)
+    out_block = int(round(block_duration * sr))
+    with _open(path) as handle:
+        native_sr = int(handle.samplerate)
+        start = int(round(offset * native_sr))
+        if start:
+            handle.seek(min(start, handle.frames))
+        remaining = None if duration is None else int(round(duration * native_sr))
+        resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
+        pending = np.zeros(0, dtype=np.float32)
+        read_size = max(1, int(round(block_duration * native_sr)))
+        while True:
+            size = read_size if remaining is None else min(read_size, remaining)
+            if size <= 0:
+                raw = np.zeros((0, handle.channels), dtype=np.float32)
+            else:
+                try:
+                    raw = handle.read(frames=size, dtype="float32", always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
+            last = raw.shape[0] < size or size <= 0
+            if remaining is not None:
+                remaining -= raw.shape[0]
+            mono = _to_mono(raw) if raw.shape[0] else np.zeros(0, dtype=np.float32)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            pending = np.concatenate([pending, mono]) if pending.size else mono
+            while pending.shape[0] >= out_block:
+                yield np.ascontiguousarray(pending[:out_block])
+                pending = pending[out_block:]
+            if last:
+                break
+        if pending.shape[0]:
+            yield np.ascontiguousarray(pending)

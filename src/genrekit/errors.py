@@ -1,0 +1,37 @@
+"""The one exception family of genrekit.
+
+Every message names the file or parameter, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class GenrekitError(Exception):
+    """Root of every error genrekit raises on purpose."""
+
+
+class ParameterError(GenrekitError, ValueError):
+    """A parameter has a value genrekit cannot use."""
+
+
+class AudioError(GenrekitError):
+    """An audio file cannot be used: not audio, corrupt, empty, silent or too short."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class DatasetError(GenrekitError):
+    """A dataset, manifest or split cannot be read or is inconsistent."""
+
+
+class FeatureError(GenrekitError):
+    """A feature set is unknown or its extraction failed."""
+
+
+class ModelError(GenrekitError):
+    """A model is unknown, untrained, or a model file is invalid, foreign or tampered with."""

@@ -1,0 +1,119 @@
+"""Named feature sets and the parameters that define a feature table."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from genrekit.errors import FeatureError, ParameterError
+from genrekit.features import fma518 as _fma518
+from genrekit.features import gtzan57 as _gtzan57
+from genrekit.features.chunks import chunk_signal
+from genrekit.features.spectral import log_mel
+
+# Bumped whenever a feature function changes its output, so stale cache entries are not reused.
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class _Definition:
+    function: Callable[..., np.ndarray]
+    columns: list[str]
+    description: str
+
+
+def _fma518_column_names() -> list[str]:
+    return [f"{name}.{statistic}.{number}" for name, statistic, number in _fma518.COLUMNS]
+
+
+_DEFINITIONS: dict[str, _Definition] = {
+    "fma518": _Definition(
+        _fma518.fma518,
+        _fma518_column_names(),
+        "FMA's 518 librosa statistics (Defferrard et al. 2017)",
+    ),
+    "gtzan57": _Definition(
+        _gtzan57.gtzan57,
+        list(_gtzan57.COLUMNS),
+        "the 57 features of the published GTZAN table (Kaggle features_30_sec.csv)",
+    ),
+}
+
+#: Names of the tabular feature sets (one vector per track or chunk).
+FEATURE_SETS: tuple[str, ...] = tuple(_DEFINITIONS)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything that determines a feature table: the set, the sample rate and the chunking.
+
+    ``chunk_duration=None`` summarises the whole track into one vector; a number cuts the
+    track into windows of that many seconds (``hop_duration`` apart) and gives one vector
+    per window, as in the 3-second variants of the literature.
+    """
+
+    name: str = "fma518"
+    sample_rate: int = 22050
+    chunk_duration: float | None = None
+    hop_duration: float | None = None
+    min_duration: float = 3.0
+    version: int = field(default=FEATURE_VERSION)
+
+    def __post_init__(self) -> None:
+        if self.name not in _DEFINITIONS:
+            raise FeatureError(f"feature set {self.name!r} is unknown; expected one of {', '.join(FEATURE_SETS)}")
+        if self.sample_rate <= 0:
+            raise ParameterError(f"sample_rate={self.sample_rate} must be a positive number of Hz")
+        if self.chunk_duration is not None and self.chunk_duration < 0.5:
+            raise ParameterError(f"chunk_duration={self.chunk_duration} must be >= 0.5 seconds or None")
+        if self.min_duration < 0:
+            raise ParameterError(f"min_duration={self.min_duration} must be >= 0 seconds")
+
+    @property
+    def columns(self) -> list[str]:
+        """Column names of the feature vector."""
+        return list(_DEFINITIONS[self.name].columns)
+
+    @property
+    def chunked(self) -> bool:
+        return self.chunk_duration is not None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+    def key(self) -> str:
+        """Stable identifier of these parameters, used to key the cache."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Features of one mono signal already at ``self.sample_rate``.
+
+        Returns
+        -------
+        X : np.ndarray [shape=(n_chunks, n_features)], float64; one row when not chunked
+        """
+        if sr != self.sample_rate:
+            raise ParameterError(f"signal at {sr} Hz given to feature spec expecting {self.sample_rate} Hz")
+        function = _DEFINITIONS[self.name].function
+        if self.chunk_duration is None:
+            return function(y=y, sr=sr)[np.newaxis, :]
+        chunks, _ = chunk_signal(y, sr, chunk_duration=self.chunk_duration, hop_duration=self.hop_duration)
+        return np.stack([function(y=chunk, sr=sr) for chunk in chunks])
+
+
+def describe_feature_sets() -> dict[str, str]:
+    """Name -> one-line description of each tabular feature set."""
+    return {name: definition.description for name, definition in _DEFINITIONS.items()}
+
+
+__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "describe_feature_sets", "log_mel"]

@@ -1,0 +1,45 @@
+"""Spectrogram front ends shared by the feature sets."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+from genrekit.errors import ParameterError
+
+
+def log_mel(
+    *,
+    y: np.ndarray | None = None,
+    sr: int = 22050,
+    S: np.ndarray | None = None,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    top_db: float | None = 80.0,
+) -> np.ndarray:
+    """Log-scaled mel spectrogram in dB (relative to the loudest bin).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)] audio, or None when ``S`` is given
+    sr : sample rate of ``y``
+    S : np.ndarray [shape=(1 + n_fft // 2, t)] precomputed magnitude STFT, or None
+    n_fft, hop_length : STFT size and hop in samples
+    n_mels, fmin, fmax : mel filter bank
+    top_db : floor the result this many dB below the peak (None: no floor)
+
+    Returns
+    -------
+    M : np.ndarray [shape=(n_mels, t)], float32
+    """
+    if (y is None) == (S is None):
+        raise ParameterError("log_mel needs exactly one of y (audio) or S (magnitude STFT)")
+    if n_mels <= 0 or hop_length <= 0 or n_fft <= 0:
+        raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}, n_mels={n_mels} must all be > 0")
+    if S is None:
+        S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
+    mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return librosa.power_to_db(mel, ref=np.max, top_db=top_db).astype(np.float32)
