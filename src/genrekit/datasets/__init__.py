@@ -1,0 +1,66 @@
+"""Datasets: GTZAN, FMA, folder-per-genre trees and CSV manifests; checks; leak-free splits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from genrekit.datasets.check import CheckReport, check_dataset
+from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.fma import is_fma, load_fma
+from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
+from genrekit.datasets.manifest import load_manifest
+from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
+from genrekit.errors import DatasetError
+
+KINDS = ("auto", "gtzan", "folder", "manifest", "fma")
+
+
+def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str = "small") -> Dataset:
+    """Load a dataset, recognising its kind from its layout when ``kind="auto"``.
+
+    A ``.csv`` file is a manifest; a folder with FMA's ``tracks.csv`` is FMA; a folder of
+    ``<genre>.NNNNN`` clips is GTZAN; any other folder is read as folder-per-genre.
+    """
+    if kind not in KINDS:
+        raise DatasetError(f"kind={kind!r} is not a dataset kind; expected one of {', '.join(KINDS)}")
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: dataset not found")
+    if kind == "auto":
+        if path.is_file():
+            kind = "manifest"
+        elif is_fma(path):
+            kind = "fma"
+        elif find_gtzan_root(path) is not None:
+            kind = "gtzan"
+        else:
+            kind = "folder"
+    if kind == "manifest":
+        return load_manifest(path)
+    if kind == "fma":
+        return load_fma(path, subset=fma_subset)
+    if kind == "gtzan":
+        return load_gtzan(path)
+    return load_folder(path)
+
+
+__all__ = [
+    "GTZAN_GENRES",
+    "KINDS",
+    "CheckReport",
+    "Dataset",
+    "DatasetProblem",
+    "Track",
+    "check_dataset",
+    "find_gtzan_root",
+    "gtzan_filtered_ids",
+    "gtzan_filtered_split",
+    "kfold_splits",
+    "load_dataset",
+    "load_fma",
+    "load_folder",
+    "load_gtzan",
+    "load_manifest",
+    "train_val_test_split",
+]

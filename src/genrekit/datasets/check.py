@@ -1,0 +1,122 @@
+"""``datasets check``: counts, durations, unreadable files, duplicates, suspicious labels."""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from rich.progress import Progress
+
+from genrekit import audio
+from genrekit.datasets.core import Dataset, DatasetProblem
+from genrekit.datasets.folder import GTZAN_GENRES
+from genrekit.errors import AudioError
+
+
+@dataclass
+class CheckReport:
+    """What ``check_dataset`` found. ``ok`` is False when anything needs attention."""
+
+    dataset: str
+    root: str
+    n_tracks: int
+    counts: dict[str, int]
+    durations: dict[str, dict[str, float]]
+    unreadable: list[DatasetProblem] = field(default_factory=list)
+    duplicates: list[list[str]] = field(default_factory=list)
+    suspicious: list[DatasetProblem] = field(default_factory=list)
+    layout: list[DatasetProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unreadable or self.duplicates or self.suspicious or self.layout)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def _audio_digest(y: np.ndarray) -> str:
+    # Hash of the decoded samples: the same audio in .au and .wav is one duplicate.
+    return hashlib.sha256(np.round(y * 32768).astype(np.int32).tobytes()).hexdigest()
+
+
+def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
+    """Decode every track and report what is wrong with the dataset."""
+    digests: dict[str, list[str]] = defaultdict(list)
+    durations: dict[str, list[float]] = defaultdict(list)
+    unreadable: list[DatasetProblem] = []
+    suspicious: list[DatasetProblem] = []
+    readable = []
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("checking", total=len(dataset.tracks))
+        for track in dataset.tracks:
+            try:
+                y, sr = audio.load(track.path, sr=None, allow_silent=True)
+            except AudioError as exc:
+                unreadable.append(DatasetProblem(track.path, exc.reason))
+            else:
+                duration = len(y) / sr
+                durations[track.label].append(duration)
+                digests[_audio_digest(y)].append(track.path)
+                readable.append((track, duration))
+                if float(np.max(np.abs(y))) < audio.io.SILENCE_PEAK:
+                    suspicious.append(DatasetProblem(track.path, "silent audio"))
+            bar.advance(task)
+
+    all_durations = [d for _, d in readable]
+    if all_durations:
+        median = statistics.median(all_durations)
+        for track, duration in readable:
+            if duration < 0.5 * median:
+                suspicious.append(
+                    DatasetProblem(track.path, f"unusually short: {duration:.1f} s, dataset median {median:.1f} s")
+                )
+
+    counts = Counter(t.label for t in dataset.tracks)
+    if counts:
+        typical = statistics.median(counts.values())
+        for label, count in sorted(counts.items()):
+            if count < max(2, 0.25 * typical):
+                suspicious.append(DatasetProblem(label, f"genre has only {count} track(s), median per genre {typical:g}"))
+    folded: dict[str, list[str]] = defaultdict(list)
+    for label in counts:
+        folded[label.strip().lower().replace("-", "").replace(" ", "").replace("_", "")].append(label)
+    for variants in folded.values():
+        if len(variants) > 1:
+            suspicious.append(DatasetProblem(" / ".join(sorted(variants)), "labels differ only in case or punctuation"))
+    if dataset.name == "gtzan":
+        for label in counts:
+            if label not in GTZAN_GENRES:
+                suspicious.append(DatasetProblem(label, "not one of GTZAN's ten genres"))
+
+    duplicate_groups = [sorted(paths) for paths in digests.values() if len(paths) > 1]
+    for paths in duplicate_groups:
+        labels = {t.label for t in dataset.tracks if t.path in paths}
+        if len(labels) > 1:
+            suspicious.append(DatasetProblem(" = ".join(paths), f"the same audio carries different labels: {sorted(labels)}"))
+
+    summary = {
+        label: {
+            "min": float(min(values)),
+            "median": float(statistics.median(values)),
+            "max": float(max(values)),
+            "total": float(sum(values)),
+        }
+        for label, values in sorted(durations.items())
+    }
+    return CheckReport(
+        dataset=dataset.name,
+        root=dataset.root,
+        n_tracks=len(dataset.tracks),
+        counts=dict(sorted(counts.items())),
+        durations=summary,
+        unreadable=unreadable,
+        duplicates=sorted(duplicate_groups),
+        suspicious=suspicious,
+        layout=list(dataset.problems),
+    )

@@ -1,0 +1,139 @@
+"""The Free Music Archive dataset (Defferrard et al., ISMIR 2017).
+
+Metadata: ``fma_metadata/tracks.csv`` (two header rows: column group, column) and
+``fma_metadata/genres.csv``. Audio: ``fma_<size>/NNN/NNNNNN.mp3``. The label is
+``track.genre_top``; FMA's own ``set.split`` (training / validation / test) is kept.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.errors import DatasetError
+
+SUBSETS = ("small", "medium", "large")
+_SPLITS = {"training": "train", "validation": "val", "test": "test"}
+
+
+def _metadata_file(root: Path, name: str) -> Path | None:
+    for candidate in (root / "fma_metadata" / name, root / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_fma(root: str | os.PathLike) -> bool:
+    root = Path(root)
+    return root.is_dir() and _metadata_file(root, "tracks.csv") is not None
+
+
+def audio_path(audio_dir: str | os.PathLike, track_id: int) -> Path:
+    """``audio_dir/NNN/NNNNNN.mp3``, FMA's layout."""
+    name = f"{int(track_id):06d}"
+    return Path(audio_dir) / name[:3] / f"{name}.mp3"
+
+
+def load_genres(path: str | os.PathLike) -> pd.DataFrame:
+    """FMA's genre taxonomy: index ``genre_id``; columns ``#tracks, parent, title, top_level``."""
+    try:
+        genres = pd.read_csv(path, index_col=0)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{path}: cannot read FMA genres.csv ({exc})") from exc
+    expected = {"parent", "title", "top_level"}
+    if genres.index.name != "genre_id" or not expected <= set(genres.columns):
+        raise DatasetError(
+            f"{path}: not FMA's genres.csv; expected columns genre_id,#tracks,parent,title,top_level, "
+            f"found {genres.index.name},{','.join(genres.columns)}"
+        )
+    return genres
+
+
+def top_level_genres(genres: pd.DataFrame) -> list[str]:
+    """Titles of the root genres of the taxonomy (FMA's 16 top genres)."""
+    return sorted(genres.loc[genres["parent"] == 0, "title"])
+
+
+def load_tracks(path: str | os.PathLike) -> pd.DataFrame:
+    """FMA's tracks.csv with its two-row column header."""
+    try:
+        tracks = pd.read_csv(path, index_col=0, header=[0, 1], low_memory=False)
+    except (OSError, pd.errors.ParserError, ValueError) as exc:
+        raise DatasetError(f"{path}: cannot read FMA tracks.csv ({exc})") from exc
+    needed = [("set", "subset"), ("set", "split"), ("track", "genre_top")]
+    missing = [f"{a}.{b}" for a, b in needed if (a, b) not in tracks.columns]
+    if missing:
+        raise DatasetError(
+            f"{path}: not FMA's tracks.csv; missing column(s) {', '.join(missing)} "
+            "(expected two header rows: group, column)"
+        )
+    return tracks
+
+
+def load_fma(
+    root: str | os.PathLike,
+    *,
+    subset: str = "small",
+    audio_dir: str | os.PathLike | None = None,
+) -> Dataset:
+    """Tracks of an FMA subset, labelled with their top genre.
+
+    Parameters
+    ----------
+    root : folder holding ``fma_metadata/`` (or tracks.csv itself) and ``fma_<subset>/``
+    subset : ``small`` (8 genres), ``medium`` (16) or ``large``; each includes the smaller
+    audio_dir : where the mp3 folders are (default ``root/fma_<subset>``)
+
+    Tracks without a top genre, and listed tracks whose audio file is missing, are
+    reported as problems, never guessed.
+    """
+    if subset not in SUBSETS:
+        raise DatasetError(f"subset={subset!r} is not an FMA subset; expected one of {', '.join(SUBSETS)}")
+    root = Path(root)
+    tracks_csv = _metadata_file(root, "tracks.csv")
+    if tracks_csv is None:
+        raise DatasetError(f"{root}: FMA's tracks.csv not found (looked in fma_metadata/ and the folder itself)")
+    table = load_tracks(tracks_csv)
+    genres_csv = _metadata_file(root, "genres.csv")
+    known_top = set(top_level_genres(load_genres(genres_csv))) if genres_csv else None
+    audio_dir = Path(audio_dir) if audio_dir is not None else root / f"fma_{subset}"
+
+    level = {name: rank for rank, name in enumerate(SUBSETS)}
+    in_subset = table[("set", "subset")].map(level).le(level[subset])
+    selected = table[in_subset.fillna(False).astype(bool)]
+    artist_column = ("artist", "name") if ("artist", "name") in table.columns else None
+    duration_column = ("track", "duration") if ("track", "duration") in table.columns else None
+
+    tracks: list[Track] = []
+    problems: list[DatasetProblem] = []
+    for track_id, row in selected.iterrows():
+        path = audio_path(audio_dir, track_id)
+        genre = row[("track", "genre_top")]
+        if pd.isna(genre) or not str(genre).strip():
+            problems.append(DatasetProblem(str(path), f"track {track_id} has no top genre in tracks.csv; left out"))
+            continue
+        if known_top is not None and genre not in known_top:
+            problems.append(DatasetProblem(str(path), f"track {track_id}: genre_top {genre!r} is not a top-level genre of genres.csv"))
+            continue
+        if not path.is_file():
+            problems.append(DatasetProblem(str(path), f"track {track_id} is listed in the {subset} subset but its audio is missing"))
+            continue
+        split = _SPLITS.get(str(row[("set", "split")]))
+        artist = row[artist_column] if artist_column else None
+        duration = row[duration_column] if duration_column else None
+        tracks.append(
+            Track(
+                track_id=str(track_id),
+                path=str(path),
+                label=str(genre),
+                artist=None if artist is None or pd.isna(artist) else str(artist),
+                duration=None if duration is None or pd.isna(duration) else float(duration),
+                split=split,
+            )
+        )
+    if not tracks:
+        raise DatasetError(f"{root}: no usable FMA {subset} tracks ({len(problems)} problems)")
+    return Dataset(name=f"fma_{subset}", root=str(root), tracks=tracks, problems=problems)

@@ -1,0 +1,121 @@
+"""Folder-per-genre trees and GTZAN's own layouts."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from genrekit.audio import is_audio_path
+from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.errors import DatasetError
+
+GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+_GTZAN_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(".")
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and _visible(p) and is_audio_path(p) and all(_visible(q) for q in p.relative_to(folder).parents if str(q) != ".")
+    )
+
+
+def _require_dir(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: expected a folder of genre folders, found {'a file' if root.exists() else 'nothing'}")
+    return root
+
+
+def load_folder(root: str | os.PathLike, *, name: str | None = None) -> Dataset:
+    """Every audio file below ``root/<genre>/`` labelled ``<genre>``.
+
+    Track ids are paths relative to ``root`` without the extension. Audio files directly
+    in ``root`` and empty genre folders are reported as problems.
+    """
+    root = _require_dir(root)
+    tracks: list[Track] = []
+    problems: list[DatasetProblem] = []
+    for item in sorted(root.iterdir()):
+        if not _visible(item):
+            continue
+        if item.is_file():
+            if is_audio_path(item):
+                problems.append(DatasetProblem(str(item), "audio file outside any genre folder; not labelled"))
+            continue
+        files = _audio_files(item)
+        if not files:
+            problems.append(DatasetProblem(str(item), "genre folder contains no audio files"))
+        for path in files:
+            track_id = str(path.relative_to(root).with_suffix(""))
+            tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
+    if not tracks:
+        raise DatasetError(f"{root}: no audio files found in genre folders (expected ROOT/<genre>/<file>)")
+    return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems)
+
+
+def find_gtzan_root(root: str | os.PathLike) -> Path | None:
+    """The folder holding GTZAN's genre folders, if ``root`` is (or contains) a GTZAN copy.
+
+    Recognises ``genres/<genre>/<genre>.NNNNN.(au|wav)`` (the original archive) and the
+    Kaggle copy's ``Data/genres_original/<genre>/...``.
+    """
+    root = Path(root)
+    for candidate in (root, root / "genres", root / "genres_original", root / "Data" / "genres_original"):
+        if not candidate.is_dir():
+            continue
+        names = [p.stem for p in candidate.glob("*/*") if is_audio_path(p)]
+        matches = [n for n in names if (m := _GTZAN_NAME.match(n)) and m["genre"] in GTZAN_GENRES]
+        if names and len(matches) >= 0.5 * len(names):
+            return candidate
+    return None
+
+
+def load_gtzan(root: str | os.PathLike) -> Dataset:
+    """GTZAN (Tzanetakis & Cook 2002) in its own layout or the Kaggle copy's.
+
+    Track ids are ``<genre>.<NNNNN>``. Folders that are not GTZAN genres, files whose name
+    names another genre than their folder, misnamed files and ids present twice (``.au``
+    and ``.wav``) are reported as problems and left out. Artists are not known (GTZAN does
+    not publish them), so splits group by track; use the fault-filtered split for artist
+    disjointness.
+    """
+    found = find_gtzan_root(root)
+    if found is None:
+        raise DatasetError(
+            f"{root}: not a GTZAN copy; expected genres/<genre>/<genre>.NNNNN.(au|wav) "
+            "or Data/genres_original/<genre>/..."
+        )
+    tracks: dict[str, Track] = {}
+    problems: list[DatasetProblem] = []
+    for folder in sorted(p for p in found.iterdir() if p.is_dir() and _visible(p)):
+        if folder.name not in GTZAN_GENRES:
+            problems.append(
+                DatasetProblem(str(folder), f"unknown genre folder {folder.name!r}; GTZAN's genres are {', '.join(GTZAN_GENRES)}")
+            )
+            continue
+        for path in _audio_files(folder):
+            match = _GTZAN_NAME.match(path.stem)
+            if match is None:
+                problems.append(DatasetProblem(str(path), "file name is not <genre>.NNNNN; not a GTZAN clip"))
+                continue
+            if match["genre"] != folder.name:
+                problems.append(
+                    DatasetProblem(str(path), f"file named for genre {match['genre']!r} inside folder {folder.name!r}")
+                )
+                continue
+            if path.stem in tracks:
+                problems.append(DatasetProblem(str(path), f"clip {path.stem} is present twice; kept {tracks[path.stem].path}"))
+                continue
+            tracks[path.stem] = Track(track_id=path.stem, path=str(path), label=folder.name)
+    for item in sorted(found.iterdir()):
+        if item.is_file() and is_audio_path(item):
+            problems.append(DatasetProblem(str(item), "audio file outside any genre folder; not labelled"))
+    if not tracks:
+        raise DatasetError(f"{found}: no GTZAN clips found")
+    return Dataset(name="gtzan", root=str(found), tracks=sorted(tracks.values(), key=lambda t: t.track_id), problems=problems)

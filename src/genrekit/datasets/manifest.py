@@ -1,0 +1,70 @@
+"""CSV manifests: ``path,label[,artist][,split][,track_id]``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.errors import DatasetError
+
+REQUIRED = ("path", "label")
+OPTIONAL = ("artist", "split", "track_id", "duration")
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def load_manifest(csv_path: str | os.PathLike) -> Dataset:
+    """Tracks listed in a CSV file; relative paths are relative to the CSV's folder.
+
+    Missing files, empty labels, unknown split names and repeated track ids are reported
+    as problems and those rows left out.
+    """
+    csv_path = Path(csv_path)
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise DatasetError(
+            f"{csv_path}: manifest lacks column(s) {', '.join(missing)}; "
+            f"expected path,label[,artist][,split], found {','.join(map(str, table.columns))}"
+        )
+    tracks: list[Track] = []
+    problems: list[DatasetProblem] = []
+    seen: set[str] = set()
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        where = f"{csv_path}:{line}"
+        path = Path(row["path"])
+        path = path if path.is_absolute() else csv_path.parent / path
+        label = row["label"].strip()
+        split = row.get("split", "").strip() or None
+        track_id = row.get("track_id", "").strip() or str(Path(row["path"]).with_suffix(""))
+        if not row["path"].strip():
+            problems.append(DatasetProblem(where, "empty path"))
+        elif not path.is_file():
+            problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
+        elif not label:
+            problems.append(DatasetProblem(str(path), f"empty label at {where}"))
+        elif split is not None and split not in SPLIT_NAMES:
+            problems.append(DatasetProblem(str(path), f"split {split!r} at {where}; expected one of {', '.join(SPLIT_NAMES)}"))
+        elif track_id in seen:
+            problems.append(DatasetProblem(str(path), f"track id {track_id!r} repeated at {where}"))
+        else:
+            seen.add(track_id)
+            duration = row.get("duration", "").strip()
+            tracks.append(
+                Track(
+                    track_id=track_id,
+                    path=str(path),
+                    label=label,
+                    artist=row.get("artist", "").strip() or None,
+                    duration=float(duration) if duration else None,
+                    split=split,
+                )
+            )
+    if not tracks:
+        raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems)")
+    return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems)

@@ -1,0 +1,129 @@
+"""Leak-free splits: stratified by genre, grouped by artist (or track when artists are unknown).
+
+Chunks of one song, and songs of one artist where artists are known, never sit on both
+sides of a split: every split here works on tracks and groups, and the chunks of a track
+follow it.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from importlib import resources
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from genrekit.datasets.core import Dataset
+from genrekit.errors import DatasetError, ParameterError
+
+
+def _check_disjoint(groups: np.ndarray, parts: list[np.ndarray]) -> None:
+    for i, a in enumerate(parts):
+        for b in parts[i + 1 :]:
+            shared = set(groups[a]) & set(groups[b])
+            if shared:  # a bug, never a user error: refuse to hand out a leaky split
+                raise AssertionError(f"split leaks groups across parts: {sorted(shared)[:5]}")
+
+
+def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rest, held out) with about ``fraction`` of the groups held out, stratified."""
+    n_splits = max(2, int(round(1 / fraction)))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        # Few tracks per genre (gtzan-mini has 8) is expected; stratification is then approximate.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        rest, held = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    return rest, held
+
+
+def train_val_test_split(
+    labels,
+    groups,
+    *,
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+) -> np.ndarray:
+    """Assign each track to ``train``, ``val`` or ``test``.
+
+    Parameters
+    ----------
+    labels : array-like [shape=(n,)] genre of each track
+    groups : array-like [shape=(n,)] artist or track of each track; a group is never split
+    sizes : fractions of train, val and test (val or test may be 0)
+    seed : the split is a pure function of the inputs and the seed
+
+    Returns
+    -------
+    parts : np.ndarray [shape=(n,)] of ``"train"``, ``"val"``, ``"test"``
+    """
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    if len(sizes) != 3 or any(s < 0 for s in sizes) or not np.isclose(sum(sizes), 1.0) or sizes[0] <= 0:
+        raise ParameterError(f"sizes={sizes} must be three non-negative fractions (train > 0) summing to 1")
+    if len(labels) != len(groups):
+        raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    parts = np.full(len(labels), "train", dtype=object)
+    remaining = np.arange(len(labels))
+    train, val, test = sizes
+    if test > 0:
+        rest, held = _holdout(labels, groups, test, seed)
+        parts[held] = "test"
+        remaining = rest
+    if val > 0:
+        rest, held = _holdout(labels[remaining], groups[remaining], val / (train + val), seed + 1)
+        parts[remaining[held]] = "val"
+    _check_disjoint(groups, [np.flatnonzero(parts == p) for p in ("train", "val", "test")])
+    return parts.astype(str)
+
+
+def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified group K-fold: (train indices, test indices) per fold, groups never split."""
+    labels = np.asarray(labels)
+    groups = np.asarray(groups)
+    if n_splits < 2:
+        raise ParameterError(f"n_splits={n_splits} must be >= 2")
+    if len(set(groups)) < n_splits:
+        raise ParameterError(f"n_splits={n_splits} exceeds the {len(set(groups))} groups available")
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        folds = list(splitter.split(np.zeros(len(labels)), labels, groups))
+    for train, test in folds:
+        _check_disjoint(groups, [train, test])
+    return folds
+
+
+def _expand(ranges: str) -> list[int]:
+    numbers: list[int] = []
+    for part in ranges.split(","):
+        start, _, end = part.partition("-")
+        numbers.extend(range(int(start), int(end or start) + 1))
+    return numbers
+
+
+def gtzan_filtered_ids() -> dict[str, list[str]]:
+    """GTZAN's fault-filtered split (Kereliuk & Sturm): 443 train, 197 val, 290 test track ids."""
+    text = resources.files("genrekit").joinpath("data/gtzan_filtered_split.json").read_text()
+    table = json.loads(text)
+    return {
+        part: [f"{genre}.{n:05d}" for genre, ranges in table[source].items() for n in _expand(ranges)]
+        for part, source in (("train", "train"), ("val", "valid"), ("test", "test"))
+    }
+
+
+def gtzan_filtered_split(dataset: Dataset) -> tuple[Dataset, dict[str, list[str]]]:
+    """The dataset restricted to the fault-filtered split, each track carrying its part.
+
+    Returns
+    -------
+    dataset : tracks of the filtered lists present in ``dataset``, with ``split`` set
+    missing : part -> track ids of the lists that ``dataset`` lacks
+    """
+    ids = gtzan_filtered_ids()
+    assignment = {track_id: part for part, members in ids.items() for track_id in members}
+    present = {t.track_id for t in dataset.tracks}
+    if not present & set(assignment):
+        raise DatasetError(f"{dataset.root}: no track of GTZAN's filtered split found (ids like blues.00029 expected)")
+    missing = {part: [t for t in members if t not in present] for part, members in ids.items()}
+    return dataset.with_splits(assignment), missing
