@@ -27,14 +27,31 @@ def _check_disjoint(groups: np.ndarray, parts: list[np.ndarray]) -> None:
 
 
 def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (rest, held out) with about ``fraction`` of the groups held out, stratified."""
-    n_splits = max(2, int(round(1 / fraction)))
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        # Few tracks per genre (gtzan-mini has 8) is expected; stratification is then approximate.
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        rest, held = next(splitter.split(np.zeros(len(labels)), labels, groups))
-    return rest, held
+    """Indices (rest, held out): about ``fraction`` of each genre's tracks, taken by whole groups.
+
+    A group belongs to the genre most of its tracks have; each genre's groups are shuffled
+    and drawn until the genre's share is reached, always leaving at least one group behind.
+    """
+    rng = np.random.default_rng(seed)
+    group_label: dict[str, str] = {}
+    group_size: dict[str, int] = {}
+    for group in np.unique(groups):
+        values, counts = np.unique(labels[groups == group], return_counts=True)
+        group_label[group] = values[np.argmax(counts)]
+        group_size[group] = int(counts.sum())
+    held_groups: set[str] = set()
+    for label in np.unique(labels):
+        members = sorted(g for g, lab in group_label.items() if lab == label)
+        rng.shuffle(members)
+        target = int(round(fraction * sum(group_size[g] for g in members)))
+        taken = 0
+        for group in members[:-1]:
+            if taken >= target:
+                break
+            held_groups.add(group)
+            taken += group_size[group]
+    held = np.isin(groups, sorted(held_groups))
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def train_val_test_split(
