@@ -1,0 +1,123 @@
+"""Feature tables: one row per track (or per chunk), with the track each row belongs to."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrekit.datasets.core import Dataset
+from genrekit.errors import DatasetError
+from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
+
+_GTZAN_CHUNK = re.compile(r"^(?P<track>[a-z]+\.\d{5})\.\d+$")
+
+
+@dataclass
+class FeatureTable:
+    """Rows of features with integer genres and the track of each row.
+
+    ``X`` [shape=(n_rows, n_features)], ``y`` [shape=(n_rows,)] indices into ``labels``,
+    ``tracks`` [shape=(n_rows,)] track ids (rows of one track are its chunks), ``groups``
+    [shape=(n_rows,)] split groups (artist or track).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    tracks: np.ndarray
+    groups: np.ndarray
+    labels: list[str]
+    columns: list[str]
+    spec: FeatureSpec | None = None
+    paths: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chunked(self) -> bool:
+        return len(np.unique(self.tracks)) < len(self.tracks)
+
+    def track_frame(self) -> pd.DataFrame:
+        """One row per track: track id, label index, group (in order of first appearance)."""
+        frame = pd.DataFrame({"track": self.tracks, "y": self.y, "group": self.groups})
+        return frame.drop_duplicates("track").reset_index(drop=True)
+
+    def rows_of(self, track_ids) -> np.ndarray:
+        """Row indices of the given tracks' chunks."""
+        return np.flatnonzero(np.isin(self.tracks, np.asarray(list(track_ids))))
+
+
+def build_feature_table(
+    dataset: Dataset,
+    spec: FeatureSpec,
+    *,
+    labels: list[str] | None = None,
+    cache: FeatureCache | None = None,
+    n_jobs: int | None = None,
+    progress: bool = True,
+) -> tuple[FeatureTable, ExtractionResult]:
+    """Extract ``spec`` features for every track; tracks that fail are left out and listed."""
+    labels = labels or dataset.labels
+    index = {label: i for i, label in enumerate(labels)}
+    result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress)
+    rows, ys, tracks, groups = [], [], [], []
+    paths, hashes = {}, {}
+    failures = dict(result.failures)
+    for track, group, features, digest in zip(dataset.tracks, dataset.groups, result.features, result.hashes):
+        if features is None:
+            continue
+        if track.label not in index:
+            failures[track.path] = f"{track.path}: genre {track.label!r} is not one of the model's genres"
+            continue
+        rows.append(features)
+        ys += [index[track.label]] * len(features)
+        tracks += [track.track_id] * len(features)
+        groups += [group] * len(features)
+        paths[track.track_id] = track.path
+        hashes[track.track_id] = digest
+    if not rows:
+        raise DatasetError(f"{dataset.root}: no track could be turned into {spec.name} features ({len(failures)} failed)")
+    table = FeatureTable(
+        X=np.concatenate(rows), y=np.asarray(ys), tracks=np.asarray(tracks), groups=np.asarray(groups),
+        labels=list(labels), columns=spec.columns, spec=spec, paths=paths, hashes=hashes, failures=failures,
+    )
+    return table, result
+
+
+def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") -> FeatureTable:
+    """A published feature table (e.g. GTZAN's ``features_30_sec.csv`` or ``features_3_sec.csv``).
+
+    Numeric columns are features; ``filename`` names the track (``blues.00000.3.wav``, a
+    chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the feature table ({exc})") from exc
+    if label_column not in frame.columns:
+        raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(frame.columns[:8])}...")
+    names = frame["filename"].astype(str) if "filename" in frame.columns else pd.Series(frame.index.astype(str))
+    stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
+    tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
+    features = frame.drop(columns=[c for c in ("filename", "length", label_column) if c in frame.columns])
+    features = features.select_dtypes("number")
+    if features.empty:
+        raise DatasetError(f"{path}: no numeric feature columns")
+    if features.isna().any().any():
+        bad = features.columns[features.isna().any()].tolist()
+        raise DatasetError(f"{path}: missing values in column(s) {', '.join(bad[:5])}")
+    labels = sorted(frame[label_column].astype(str).unique())
+    index = {label: i for i, label in enumerate(labels)}
+    return FeatureTable(
+        X=features.to_numpy(dtype=np.float64),
+        y=frame[label_column].astype(str).map(index).to_numpy(),
+        tracks=tracks,
+        groups=tracks.copy(),
+        labels=labels,
+        columns=list(features.columns),
+    )

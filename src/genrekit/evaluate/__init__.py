@@ -1,0 +1,18 @@
+"""Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
+
+from genrekit.evaluate.crossval import cross_validate, fit_estimator
+from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics
+from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
+
+__all__ = [
+    "AGGREGATIONS",
+    "aggregate_tracks",
+    "classification_scores",
+    "comparison_markdown",
+    "cross_validate",
+    "evaluation_metrics",
+    "fit_estimator",
+    "metrics_markdown",
+    "write_evaluation",
+    "write_json",
+]

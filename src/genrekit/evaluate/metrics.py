@@ -1,0 +1,133 @@
+"""Scores of genre predictions: per chunk, per track, per genre."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+    top_k_accuracy_score,
+)
+
+from genrekit.errors import ParameterError
+
+AGGREGATIONS = ("mean", "vote")
+
+
+def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """Combine chunk probabilities into one distribution per track.
+
+    Parameters
+    ----------
+    proba : np.ndarray [shape=(n_chunks, n_genres)]
+    track_index : array-like [shape=(n_chunks,)] the track each chunk comes from
+    method : ``mean`` of probabilities, or majority ``vote`` (share of chunks per genre)
+
+    Returns
+    -------
+    track_proba : np.ndarray [shape=(n_tracks, n_genres)]
+    tracks : np.ndarray [shape=(n_tracks,)] track of each row, in order of first appearance
+    """
+    if method not in AGGREGATIONS:
+        raise ParameterError(f"aggregation={method!r} must be one of {', '.join(AGGREGATIONS)}")
+    proba = np.asarray(proba, dtype=np.float64)
+    track_index = np.asarray(track_index)
+    _, first, inverse = np.unique(track_index, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = rank[inverse]
+    if method == "vote":
+        proba = np.eye(proba.shape[1])[proba.argmax(axis=1)]
+    sums = np.zeros((len(order), proba.shape[1]))
+    np.add.at(sums, rows, proba)
+    return sums / sums.sum(axis=1, keepdims=True), track_index[np.sort(first)]
+
+
+def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy, balanced and top-3 accuracy, per-genre report and confusion matrices.
+
+    Parameters
+    ----------
+    y_true : array-like [shape=(n,)] integer genre indices into ``labels``
+    proba : np.ndarray [shape=(n, len(labels))]
+    labels : genre names
+
+    Returns
+    -------
+    dict with keys ``accuracy``, ``balanced_accuracy``, ``top3_accuracy``, ``f1_macro``,
+    ``per_genre`` (genre -> precision, recall, f1, support), ``macro_avg``, ``weighted_avg``,
+    ``confusion_matrix`` (rows: true, columns: predicted), ``confusion_matrix_normalized``
+    (rows sum to 1), ``labels``, ``n``.
+    """
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba)
+    k = len(labels)
+    if proba.ndim != 2 or proba.shape != (len(y_true), k):
+        raise ParameterError(f"proba has shape {proba.shape}, expected ({len(y_true)}, {k})")
+    classes = np.arange(k)
+    y_pred = proba.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0
+    )
+    cm = confusion_matrix(y_true, y_pred, labels=classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        normalized = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    present = support > 0
+
+    def average(weights):
+        return {
+            name: float(np.average(values[present], weights=weights[present]))
+            for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
+        }
+
+    top_k = min(3, k)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
+        "top3_accuracy": float(top_k_accuracy_score(y_true, proba, k=top_k, labels=classes)) if k > 2 else 1.0,
+        "f1_macro": average(np.ones(k))["f1"],
+        "per_genre": {
+            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+        },
+        "macro_avg": average(np.ones(k)),
+        "weighted_avg": average(support.astype(float)),
+        "confusion_matrix": cm.tolist(),
+        "confusion_matrix_normalized": normalized.round(6).tolist(),
+        "labels": list(labels),
+    }
+
+
+def evaluation_metrics(
+    y_chunk,
+    proba_chunk: np.ndarray,
+    track_index,
+    labels: list[str],
+    *,
+    aggregation: str = "mean",
+    chunked: bool,
+) -> dict:
+    """The metrics of ``evaluate``: track-level at the top; ``track_*`` and ``chunk_*`` when chunked.
+
+    ``y_chunk`` and ``proba_chunk`` have one row per chunk (one per track when not chunked).
+    """
+    track_proba, tracks = aggregate_tracks(proba_chunk, track_index, method=aggregation)
+    y_chunk = np.asarray(y_chunk)
+    first = {t: y for t, y in zip(np.asarray(track_index)[::-1], y_chunk[::-1])}
+    y_track = np.array([first[t] for t in tracks])
+    metrics = classification_scores(y_track, track_proba, labels)
+    metrics["level"] = "track"
+    metrics["aggregation"] = aggregation if chunked else None
+    if chunked:
+        chunk = classification_scores(y_chunk, proba_chunk, labels)
+        for key, value in list(metrics.items()):
+            if key in chunk:
+                metrics[f"track_{key}"] = value
+        for key, value in chunk.items():
+            if key != "labels":
+                metrics[f"chunk_{key}"] = value
+    return metrics

@@ -1,0 +1,122 @@
+"""Writing results: JSON for scripts, Markdown for people, PNG for eyes. All writes are atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, data) -> Path:
+    return write_text_atomic(path, json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
+    """A per-genre report and confusion matrix as Markdown tables."""
+    lines = [f"# {title}", ""]
+    levels = [("", "track" if "chunk_accuracy" in metrics else "")]
+    if "chunk_accuracy" in metrics:
+        levels.append(("chunk_", "chunk"))
+    lines += ["| level | n | accuracy | balanced accuracy | top-3 accuracy | macro F1 |", "|---|---|---|---|---|---|"]
+    for prefix, name in levels:
+        lines.append(
+            f"| {name or 'track'} | {metrics[prefix + 'n']} | {metrics[prefix + 'accuracy']:.3f} | "
+            f"{metrics[prefix + 'balanced_accuracy']:.3f} | {metrics[prefix + 'top3_accuracy']:.3f} | "
+            f"{metrics[prefix + 'f1_macro']:.3f} |"
+        )
+    lines += ["", "## Per genre" + (" (tracks)" if len(levels) > 1 else ""), "",
+              "| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, row in metrics["per_genre"].items():
+        lines.append(f"| {label} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    for name in ("macro_avg", "weighted_avg"):
+        row = metrics[name]
+        lines.append(f"| *{name.replace('_', ' ')}* | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | |")
+    labels = metrics["labels"]
+    lines += ["", "## Confusion matrix (rows: true genre, columns: predicted)", "",
+              "| true \\ predicted | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for label, row in zip(labels, metrics["confusion_matrix"]):
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -> Path:
+    """Counts and row-normalised confusion matrices side by side, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    labels = metrics["labels"]
+    counts = np.asarray(metrics["confusion_matrix"])
+    normalized = np.asarray(metrics["confusion_matrix_normalized"])
+    size = max(6.0, 0.55 * len(labels) + 3)
+    figure, axes = plt.subplots(1, 2, figsize=(2 * size, size), constrained_layout=True)
+    for axis, matrix, name, fmt in ((axes[0], counts, "counts", "d"), (axes[1], normalized, "row-normalised", ".2f")):
+        image = axis.imshow(matrix, cmap="Blues", vmin=0, vmax=matrix.max() or 1)
+        axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        axis.set_yticks(range(len(labels)), labels)
+        axis.set_xlabel("predicted genre")
+        axis.set_ylabel("true genre")
+        axis.set_title(f"{title} confusion matrix ({name})".strip())
+        threshold = matrix.max() / 2 if matrix.max() else 1
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                axis.text(j, i, format(matrix[i, j], fmt), ha="center", va="center",
+                          color="white" if matrix[i, j] > threshold else "black", fontsize=8)
+        figure.colorbar(image, ax=axis, shrink=0.7)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=110)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return path
+
+
+def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = "Evaluation") -> dict[str, Path]:
+    """``metrics.json``, ``metrics.md`` and ``confusion_matrix.png`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    return {
+        "metrics.json": write_json(out_dir / "metrics.json", metrics),
+        "metrics.md": write_text_atomic(out_dir / "metrics.md", metrics_markdown(metrics, title=title)),
+        "confusion_matrix.png": plot_confusion(metrics, out_dir / "confusion_matrix.png", title=title),
+    }
+
+
+def comparison_markdown(rows: list[dict], *, title: str) -> str:
+    lines = [f"# {title}", "",
+             "| model | accuracy (mean ± std) | macro F1 (mean ± std) | fit seconds / fold | search |",
+             "|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
+        lines.append(
+            f"| {row['model']} | {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f} | "
+            f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f} | {row['fit_seconds']:.2f} | "
+            f"{'nested' if row['search'] else 'none'} |"
+        )
+    return "\n".join(lines) + "\n"

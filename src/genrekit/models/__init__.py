@@ -1,0 +1,6 @@
+"""Models: scikit-learn/XGBoost pipelines on feature tables, and the model file format."""
+
+from genrekit.models.artifact import GenreModel, load_model, read_manifest, save_model
+from genrekit.models.classical import DEFAULT_MODEL, MODELS, make_model, make_search
+
+__all__ = ["DEFAULT_MODEL", "MODELS", "GenreModel", "load_model", "make_model", "make_search", "read_manifest", "save_model"]
