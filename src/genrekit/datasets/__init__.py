@@ -10,7 +10,7 @@ from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import is_fma, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
-from genrekit.datasets.table import FeatureTable, build_feature_table, read_feature_table
+from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table
 from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
 from genrekit.errors import DatasetError
 
@@ -53,6 +53,7 @@ __all__ = [
     "Dataset",
     "FeatureTable",
     "build_feature_table",
+    "feature_frame",
     "read_feature_table",
     "DatasetProblem",
     "Track",

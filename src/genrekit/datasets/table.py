@@ -121,3 +121,27 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         labels=labels,
         columns=list(features.columns),
     )
+
+
+def feature_frame(table: FeatureTable) -> pd.DataFrame:
+    """The table as a DataFrame: index ``track_id`` (``<track>.<k>`` for chunk k), features, ``label``.
+
+    For ``fma518`` the columns are FMA's (feature, statistics, number) MultiIndex, so the
+    CSV written from it reads back with FMA's own ``pd.read_csv(..., header=[0, 1, 2])``.
+    """
+    index = list(map(str, table.tracks))
+    if table.chunked:
+        counts: dict[str, int] = {}
+        for i, track in enumerate(index):
+            counts[track] = counts.get(track, -1) + 1
+            index[i] = f"{track}.{counts[track]}"
+    columns = table.columns
+    if table.spec is not None and table.spec.name == "fma518":
+        columns = pd.MultiIndex.from_tuples([tuple(c.split(".")) for c in columns], names=("feature", "statistics", "number"))
+    frame = pd.DataFrame(table.X, index=pd.Index(index, name="track_id"), columns=columns)
+    labels = [table.labels[i] for i in table.y]
+    if isinstance(columns, pd.MultiIndex):
+        frame[("label", "", "")] = labels
+    else:
+        frame["label"] = labels
+    return frame

@@ -2,13 +2,16 @@
 
 from genrekit.evaluate.crossval import cross_validate, fit_estimator
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics
+from genrekit.evaluate.run import compare_models, evaluate_model
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
 __all__ = [
     "AGGREGATIONS",
     "aggregate_tracks",
     "classification_scores",
+    "compare_models",
     "comparison_markdown",
+    "evaluate_model",
     "cross_validate",
     "evaluation_metrics",
     "fit_estimator",

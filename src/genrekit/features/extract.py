@@ -115,7 +115,7 @@ def extract_features(
         array, content, hit, error = outcome
         if error is not None:
             result.failures[paths[index]] = error
-            logger.warning("%s", error)
+            logger.info("%s", error)
         else:
             result.features[index] = array
             result.hashes[index] = content

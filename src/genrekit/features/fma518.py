@@ -48,11 +48,13 @@ def summarize(values: np.ndarray) -> dict[str, np.ndarray]:
     """
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
+        # Skewness and kurtosis are undefined for a constant row (a silent stretch of a
+        # short chunk); FMA's table has NaN there, genrekit uses 0 so models can train.
         return {
             "mean": values.mean(axis=1),
             "std": values.std(axis=1),
-            "skew": stats.skew(values, axis=1),
-            "kurtosis": stats.kurtosis(values, axis=1),
+            "skew": np.nan_to_num(stats.skew(values, axis=1), nan=0.0),
+            "kurtosis": np.nan_to_num(stats.kurtosis(values, axis=1), nan=0.0),
             "median": np.median(values, axis=1),
             "min": values.min(axis=1),
             "max": values.max(axis=1),

@@ -1,0 +1,1 @@
+"""The ``genrekit`` command line: a thin adapter over the library API."""

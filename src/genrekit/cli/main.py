@@ -1,0 +1,363 @@
+"""``genrekit``: datasets check, features, train, evaluate, compare, predict.
+
+Exit status: 0 success; 1 error (the message names the file or parameter); 2 usage error;
+3 partial failure (the command finished, but some inputs were bad and are listed in its
+report); for ``datasets check``, 1 when problems are found.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from genrekit import __version__
+from genrekit.errors import GenrekitError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0: all cores).")]
+CacheOption = Annotated[
+    Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE or ~/.cache/genrekit/features).")
+]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma.")]
+FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518 or gtzan57.")]
+ChunkOption = Annotated[
+    float | None, typer.Option("--chunk", help="Seconds per chunk (e.g. 3); default: one vector per track.")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)], force=True,
+    )
+
+
+def _progress() -> bool:
+    return err_console.is_terminal
+
+
+def _cache(cache: Path | None, no_cache: bool):
+    from genrekit.features import FeatureCache, default_cache_dir
+
+    return None if no_cache else FeatureCache(cache or default_cache_dir())
+
+
+def _fail(exc: GenrekitError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
+    problems = problems or []
+    if not failures and not problems:
+        return False
+    err_console.print(f"[yellow]{len(failures)} file(s) failed and {len(problems)} dataset problem(s); left out:[/]")
+    for reason in failures.values():
+        err_console.print(f"  - {reason}", highlight=False)
+    for problem in problems:
+        path, reason = (problem["path"], problem["reason"]) if isinstance(problem, dict) else (problem.path, problem.reason)
+        err_console.print(f"  - {path}: {reason}", highlight=False)
+    return True
+
+
+def _load_dataset(path: Path, kind: str):
+    from genrekit.datasets import load_dataset
+
+    return load_dataset(path, kind=kind)
+
+
+def _spec(features: str, chunk: float | None):
+    from genrekit.features import FeatureSpec
+
+    return FeatureSpec(name=features, chunk_duration=chunk)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    _setup_logging(verbose)
+    if version:
+        out_console.print(__version__)
+        raise typer.Exit()
+
+
+@datasets_app.command("check")
+def datasets_check(
+    path: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    kind: KindOption = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write check.json here.")] = None,
+) -> None:
+    """Counts per genre, durations, unreadable files, duplicates, suspicious labels."""
+    from genrekit.datasets import check_dataset
+    from genrekit.evaluate import write_json
+
+    try:
+        report = check_dataset(_load_dataset(path, kind), progress=_progress())
+    except GenrekitError as exc:
+        _fail(exc)
+    data = report.to_dict()
+    if out is not None:
+        write_json(out / "check.json", data)
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        table = Table(title=f"{report.dataset}: {report.n_tracks} tracks in {report.root}")
+        for column in ("genre", "tracks", "min s", "median s", "max s"):
+            table.add_column(column, justify="left" if column == "genre" else "right")
+        for label, count in report.counts.items():
+            d = report.durations.get(label, {})
+            table.add_row(label, str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
+        out_console.print(table)
+        sections = [("unreadable files", [f"{p.path}: {p.reason}" for p in report.unreadable]),
+                    ("exact duplicates (same audio)", [" = ".join(g) for g in report.duplicates]),
+                    ("suspicious", [f"{p.path}: {p.reason}" for p in report.suspicious]),
+                    ("layout problems", [f"{p.path}: {p.reason}" for p in report.layout])]
+        for title, items in sections:
+            if items:
+                out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
+                for item in items:
+                    out_console.print(f"  - {item}", highlight=False)
+        out_console.print("[green]no problems found[/]" if report.ok else "[red]problems found[/]")
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
+
+
+@app.command()
+def features(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    out: OutOption,
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Extract a feature table (features.csv) from a dataset; cached and resumable."""
+    from genrekit.datasets import build_feature_table, feature_frame
+    from genrekit.evaluate import write_json
+    from genrekit.evaluate.report import write_text_atomic
+
+    try:
+        data = _load_dataset(dataset, kind)
+        spec = _spec(feature_set, chunk)
+        table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
+    except GenrekitError as exc:
+        _fail(exc)
+    write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
+    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
+    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": spec.to_dict(),
+                                  "dataset": data.name, "n_tracks": len(table.paths), "n_rows": int(len(table.y)),
+                                  "cache_hits": result.cache_hits, "failures": table.failures, "problems": problems})
+    out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
+                      f"-> {out / 'features.csv'} ({result.cache_hits} from cache)")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
+
+
+@app.command()
+def train(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    out: OutOption,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `genrekit models`).")] = "ensemble",
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    split: Annotated[str, typer.Option(help="random (80/10/10 by track/artist), dataset (its own), gtzan-filtered.")] = "random",
+    search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
+    n_iter: Annotated[int, typer.Option(help="Search iterations.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 0,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Train a model, evaluate it on held-out test tracks, write the model file and reports."""
+    from genrekit.train import MODEL_FILE, train_model
+
+    try:
+        result = train_model(
+            _load_dataset(dataset, kind), spec=_spec(feature_set, chunk), model=model, split=split, seed=seed,
+            search=search, n_iter=n_iter, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
+        )
+    except GenrekitError as exc:
+        _fail(exc)
+    metrics = result.metrics
+    if metrics:
+        chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
+        out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
+                          f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
+    out_console.print(f"model -> {out / MODEL_FILE}; reports in {out}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
+
+
+@app.command()
+def evaluate(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file (model.genrekit).")],
+    dataset: Annotated[Path, typer.Argument(help="Labelled dataset folder or CSV manifest.")],
+    out: OutOption,
+    include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Score a model on a labelled dataset: metrics.json|md, confusion matrix, predictions."""
+    from genrekit.evaluate import evaluate_model
+    from genrekit.models import load_model
+
+    try:
+        metrics, report = evaluate_model(
+            load_model(model_path), _load_dataset(dataset, kind), include_train=include_train,
+            cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
+        )
+    except GenrekitError as exc:
+        _fail(exc)
+    if report["excluded_training_tracks"]:
+        err_console.print(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
+                          "(--include-train to keep them)")
+    if not metrics:
+        err_console.print("[red]no track left to evaluate[/]")
+        raise typer.Exit(EXIT_ERROR)
+    out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}, "
+                      f"top-3 {metrics['top3_accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
+    bad = report["failures"]
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(bad) or report["unknown_genre_tracks"] else EXIT_OK)
+
+
+@app.command()
+def compare(
+    out: OutOption,
+    dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
+    table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
+    models: Annotated[str, typer.Option(help="Comma-separated model names, or 'all'.")] = "all",
+    folds: Annotated[int, typer.Option(help="Cross-validation folds (stratified, by track).")] = 5,
+    search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,
+    n_iter: Annotated[int, typer.Option(help="Search iterations per fold.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 0,
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Cross-validate many models on the same folds; writes comparison.json|md|png."""
+    from genrekit.datasets import build_feature_table, read_feature_table
+    from genrekit.evaluate import compare_models
+    from genrekit.models import MODELS
+
+    names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or (dataset is None) == (table_path is None):
+        err_console.print(f"[red]error:[/] give a dataset or --table (not both); unknown models: {unknown or 'none'}; "
+                          f"known: {', '.join(MODELS)}")
+        raise typer.Exit(EXIT_USAGE)
+    failures: dict[str, str] = {}
+    try:
+        if table_path is not None:
+            table, source = read_feature_table(table_path), str(table_path)
+        else:
+            data = _load_dataset(dataset, kind)
+            table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
+                                           n_jobs=jobs, progress=_progress())
+            failures, source = table.failures, f"{dataset} ({feature_set})"
+        view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
+        for column in ("model", "accuracy", "macro F1", "fit s/fold"):
+            view.add_column(column, justify="left" if column == "model" else "right")
+
+        def show(row):
+            err_console.print(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
+
+        rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
+                              n_jobs=jobs or None, source=source, out_dir=out, on_result=show)
+    except GenrekitError as exc:
+        _fail(exc)
+    for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
+        view.add_row(row["model"], f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
+                     f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
+    out_console.print(view)
+    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+
+
+@app.command()
+def predict(
+    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit).")],
+    output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line) or csv.")] = "table",
+    top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
+    jobs: JobsOption = 0,
+) -> None:
+    """Name the genres of audio files, with probabilities."""
+    from genrekit.models import load_model
+    from genrekit.predict import predict_files
+
+    if output_format not in ("table", "json", "csv"):
+        err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json or csv")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        model = load_model(model_path)
+        predictions, failures = predict_files(model, files, n_jobs=jobs, progress=_progress())
+    except GenrekitError as exc:
+        _fail(exc)
+    if output_format == "json":
+        for prediction in predictions:
+            print(json.dumps(prediction.to_dict(top)))
+        for path, reason in failures.items():
+            print(json.dumps({"path": path, "error": reason}))
+    elif output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["path", "genre", "confidence", *(f"p_{label}" for label in model.labels), "error"])
+        for p in predictions:
+            writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", *(f"{p.probabilities[l]:.6f}" for l in model.labels), ""])
+        for path, reason in failures.items():
+            writer.writerow([path, "", "", *([""] * len(model.labels)), reason])
+        sys.stdout.write(buffer.getvalue())
+    else:
+        view = Table(title=f"genres by {model.name} ({model.spec.name})")
+        view.add_column("file")
+        for rank in range(1, top + 1):
+            view.add_column(f"#{rank}")
+        for p in predictions:
+            view.add_row(Path(p.path).name, *(f"{g} {prob:.0%}" for g, prob in p.top(top)))
+        out_console.print(view)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the model names and feature sets."""
+    from genrekit.features import describe_feature_sets
+    from genrekit.models import DEFAULT_MODEL, MODELS
+
+    for name, definition in MODELS.items():
+        out_console.print(f"{name:18s} {definition.description}{'  (default)' if name == DEFAULT_MODEL else ''}")
+    for name, description in describe_feature_sets().items():
+        out_console.print(f"features {name:9s} {description}")
+
+
+def main() -> None:
+    app()

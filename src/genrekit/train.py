@@ -1,0 +1,182 @@
+"""Training: a dataset in, a held-out-evaluated model file and a run folder out."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrekit import __version__
+from genrekit.datasets import Dataset, build_feature_table, gtzan_filtered_split, train_val_test_split
+from genrekit.errors import DatasetError, ParameterError
+from genrekit.evaluate import evaluation_metrics, fit_estimator, write_evaluation, write_json
+from genrekit.evaluate.report import write_text_atomic
+from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.models import DEFAULT_MODEL, GenreModel, save_model
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("random", "dataset", "gtzan-filtered")
+MODEL_FILE = "model.genrekit"
+
+
+@dataclass
+class TrainResult:
+    """The trained model, its held-out metrics and what happened along the way."""
+
+    model: GenreModel
+    metrics: dict
+    splits: dict[str, str]
+    failures: dict[str, str] = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    out_dir: Path | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True when some inputs could not be used (bad files, layout problems)."""
+        return bool(self.failures or self.problems)
+
+
+def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
+    """The dataset with every track's ``split`` set, and notes on how it was made."""
+    if split not in SPLITS:
+        raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    if split == "gtzan-filtered":
+        dataset, missing = gtzan_filtered_split(dataset)
+        return dataset, {"missing_from_filtered_lists": {part: len(ids) for part, ids in missing.items()},
+                         "missing_track_ids": missing}
+    if split == "dataset":
+        unassigned = [t.track_id for t in dataset.tracks if t.split not in ("train", "val", "test")]
+        if unassigned:
+            raise DatasetError(
+                f"{dataset.root}: split='dataset' needs a train/val/test split for every track; "
+                f"{len(unassigned)} have none (first: {unassigned[0]})"
+            )
+        return dataset, {}
+    parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
+    return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
+
+
+def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: str) -> pd.DataFrame:
+    """One row per track: path, true and predicted genre, confidence, probabilities."""
+    from genrekit.evaluate import aggregate_tracks
+
+    track_proba, tracks = aggregate_tracks(proba, table.tracks[rows], method=aggregation)
+    y_of = dict(zip(table.tracks[rows], table.y[rows]))
+    frame = pd.DataFrame({
+        "track_id": tracks,
+        "path": [table.paths.get(t, "") for t in tracks],
+        "true": [table.labels[y_of[t]] for t in tracks],
+        "predicted": [table.labels[i] for i in track_proba.argmax(axis=1)],
+        "confidence": track_proba.max(axis=1),
+    })
+    for i, label in enumerate(table.labels):
+        frame[f"p_{label}"] = track_proba[:, i]
+    return frame
+
+
+def train_model(
+    dataset: Dataset,
+    *,
+    spec: FeatureSpec | None = None,
+    model: str = DEFAULT_MODEL,
+    split: str = "random",
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    search: bool = False,
+    n_iter: int = 20,
+    aggregation: str = "mean",
+    cache: FeatureCache | None = None,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+) -> TrainResult:
+    """Extract features, fit on the train and validation tracks, score on the test tracks.
+
+    The test tracks (all their chunks) are never seen in fitting or tuning. With ``search``,
+    hyperparameters are tuned by grouped K-fold inside the training tracks. The run folder
+    gets ``model.genrekit``, ``metrics.json|md``, ``confusion_matrix.png``,
+    ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
+    """
+    spec = spec or FeatureSpec()
+    started = time.time()
+    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
+    table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)
+    splits = {t.track_id: t.split for t in dataset.tracks}
+    part = np.array([splits[t] for t in table.tracks])
+    fit_rows = np.flatnonzero(part != "test")
+    test_rows = np.flatnonzero(part == "test")
+    if len(np.unique(table.y[fit_rows])) < 2:
+        raise DatasetError(f"{dataset.root}: the training tracks cover fewer than two genres")
+
+    estimator, best_params = fit_estimator(
+        model, table.X[fit_rows], table.y[fit_rows], table.groups[fit_rows],
+        search=search, n_iter=n_iter, inner_splits=3, seed=seed,
+    )
+    fitted = GenreModel(
+        name=model, labels=table.labels, spec=spec, estimator=estimator,
+        params=best_params or {}, aggregation=aggregation,
+    )
+    metrics: dict = {}
+    predictions = None
+    if len(test_rows):
+        proba = fitted.predict_proba(table.X[test_rows])
+        metrics = evaluation_metrics(
+            table.y[test_rows], proba, table.tracks[test_rows], table.labels,
+            aggregation=aggregation, chunked=spec.chunked,
+        )
+        predictions = predictions_frame(table, test_rows, proba, aggregation)
+    else:
+        logger.warning("no test tracks: the model is trained but not evaluated")
+
+    fit_tracks = list(dict.fromkeys(table.tracks[fit_rows]))
+    fitted.metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n") if k in metrics}
+    if "chunk_accuracy" in metrics:
+        fitted.metrics["chunk_accuracy"] = metrics["chunk_accuracy"]
+    fitted.training = {
+        "dataset": dataset.name,
+        "dataset_root": dataset.root,
+        "split": split,
+        "seed": seed,
+        "search": search,
+        "n_tracks": len(fit_tracks),
+        "track_ids": fit_tracks,
+        "content_sha256": sorted(table.hashes[t] for t in fit_tracks),
+    }
+    result = TrainResult(
+        model=fitted, metrics=metrics, splits=splits, failures=table.failures,
+        problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems],
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        save_model(fitted, out / MODEL_FILE)
+        if metrics:
+            write_evaluation(metrics, out, title=f"{model} on {dataset.name} (test tracks)")
+            write_text_atomic(out / "predictions.csv", predictions.to_csv(index=False))
+        write_text_atomic(out / "splits.csv", pd.DataFrame(
+            {"track_id": list(splits), "split": list(splits.values())}).to_csv(index=False))
+        counts = {p: dict(Counter(t.label for t in dataset.tracks if t.split == p)) for p in ("train", "val", "test")}
+        write_json(out / "run.json", {
+            "command": "train",
+            "genrekit_version": __version__,
+            "python": platform.python_version(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "seconds": round(time.time() - started, 2),
+            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks),
+                        "labels": dataset.labels},
+            "features": spec.to_dict(),
+            "model": model,
+            "best_params": best_params,
+            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": counts, **split_notes},
+            "failures": result.failures,
+            "problems": result.problems,
+            "metrics": fitted.metrics,
+        })
+        result.out_dir = out
+    return result
