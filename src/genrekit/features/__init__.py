@@ -8,8 +8,8 @@
 from genrekit.features.cache import FeatureCache, default_cache_dir
 from genrekit.features.chunks import chunk_signal
 from genrekit.features.extract import ExtractionResult, extract_features
-from genrekit.features.fma518 import fma518
-from genrekit.features.gtzan57 import gtzan57
+from genrekit.features.fma import fma518
+from genrekit.features.gtzan import gtzan57
 from genrekit.features.registry import FEATURE_SETS, FeatureSpec, describe_feature_sets
 from genrekit.features.spectral import log_mel
 

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from genrekit.errors import FeatureError, ParameterError
-from genrekit.features import fma518 as _fma518
-from genrekit.features import gtzan57 as _gtzan57
+from genrekit.features import fma
+from genrekit.features import gtzan
 from genrekit.features.chunks import chunk_signal
 from genrekit.features.spectral import log_mel
 
@@ -27,18 +27,18 @@ class _Definition:
 
 
 def _fma518_column_names() -> list[str]:
-    return [f"{name}.{statistic}.{number}" for name, statistic, number in _fma518.COLUMNS]
+    return [f"{name}.{statistic}.{number}" for name, statistic, number in fma.COLUMNS]
 
 
 _DEFINITIONS: dict[str, _Definition] = {
     "fma518": _Definition(
-        _fma518.fma518,
+        fma.fma518,
         _fma518_column_names(),
         "FMA's 518 librosa statistics (Defferrard et al. 2017)",
     ),
     "gtzan57": _Definition(
-        _gtzan57.gtzan57,
-        list(_gtzan57.COLUMNS),
+        gtzan.gtzan57,
+        list(gtzan.COLUMNS),
         "the 57 features of the published GTZAN table (Kaggle features_30_sec.csv)",
     ),
 }

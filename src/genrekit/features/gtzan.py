@@ -47,10 +47,10 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
     y_harmonic = librosa.istft(harmonic, hop_length=hop_length, n_fft=n_fft, length=len(y))
     y_percussive = librosa.istft(percussive, hop_length=hop_length, n_fft=n_fft, length=len(y))
     mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=S**2, sr=sr))
-    # The table's tempo is reproduced exactly only from librosa's own onset envelope of
-    # the waveform (zero-padded frames); tempo is discrete, and the reflect-padded
-    # envelope flips some clips to another tempo octave.
-    onset_envelope = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length)
+    # The table's tempo is reproduced exactly only from beat_track's own onset envelope
+    # (median over mel bands, zero-padded frames); tempo is discrete, and other
+    # envelopes flip some clips to another tempo octave.
+    onset_envelope = librosa.onset.onset_strength(y=y, sr=sr, hop_length=hop_length, aggregate=np.median)
     tempo, _ = librosa.beat.beat_track(onset_envelope=onset_envelope, sr=sr, hop_length=hop_length)
     frames = {
         "chroma_stft": librosa.feature.chroma_stft(S=S**2, sr=sr),

@@ -1,0 +1,5 @@
+"""``python -m genrekit`` runs the command line."""
+
+from genrekit.cli.main import main
+
+main()

@@ -1,0 +1,88 @@
+"""Shared fixtures: the real clips in ../shared/data and bad inputs made from them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GENREKIT_TEST_DATA", REPO.parent / "shared" / "data"))
+GTZAN_MINI = DATA / "gtzan-mini"
+CORRUPTED = DATA / "bad" / "jazz.00054.wav"
+FEATURE_TABLE = DATA / "gtzan-features" / "features_30_sec.csv"
+FMA_GENRES = DATA / "fma" / "genres.csv"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (expected ../shared/data beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gtzan_mini() -> Path:
+    return _require(GTZAN_MINI / "genres")
+
+
+@pytest.fixture(scope="session")
+def corrupted_file() -> Path:
+    return _require(CORRUPTED)
+
+
+@pytest.fixture(scope="session")
+def feature_table() -> Path:
+    return _require(FEATURE_TABLE)
+
+
+@pytest.fixture(scope="session")
+def fma_genres() -> Path:
+    return _require(FMA_GENRES)
+
+
+@pytest.fixture(scope="session")
+def clip(gtzan_mini) -> Path:
+    """A real 30 s GTZAN clip."""
+    return gtzan_mini / "jazz" / "jazz.00001.wav"
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory) -> Path:
+    """One feature cache for the whole session, so each clip's features are computed once."""
+    path = tmp_path_factory.mktemp("feature-cache")
+    os.environ["GENREKIT_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory, clip, corrupted_file) -> dict[str, Path]:
+    """Each kind of bad input of the foundation issue, made from real material."""
+    root = tmp_path_factory.mktemp("bad-inputs")
+    y, sr = sf.read(clip, dtype="float32")
+    files = {"corrupted": root / "jazz.00054.wav"}
+    shutil.copy(corrupted_file, files["corrupted"])
+    files["empty"] = root / "empty.wav"
+    files["empty"].write_bytes(b"")
+    files["text_mp3"] = root / "notes.mp3"
+    files["text_mp3"].write_text("these are liner notes, not audio\n" * 20)
+    full_mp3 = root / "full.mp3"
+    sf.write(full_mp3, y, sr, format="MP3")
+    files["truncated_mp3"] = root / "truncated.mp3"
+    files["truncated_mp3"].write_bytes(full_mp3.read_bytes()[: full_mp3.stat().st_size // 3])
+    full_mp3.unlink()
+    files["silent"] = root / "silent.wav"
+    sf.write(files["silent"], np.zeros(sr * 10, dtype=np.float32), sr)
+    files["one_second"] = root / "one_second.wav"
+    sf.write(files["one_second"], y[:sr], sr)
+    # 6 channels at 96 kHz: valid audio that must be mixed down and resampled, not refused.
+    import soxr
+
+    hi = soxr.resample(y[: sr * 8], sr, 96000).astype(np.float32)
+    gains = np.array([1.0, 0.8, 0.6, 0.4, 0.2, 0.0], dtype=np.float32)
+    files["six_channel_96k"] = root / "surround.wav"
+    sf.write(files["six_channel_96k"], hi[:, None] * gains[None, :], 96000, subtype="PCM_24")
+    return files

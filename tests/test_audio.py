@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrekit import audio
+from genrekit.errors import AudioError, GenrekitError, ParameterError
+
+
+def test_load_au_and_wav(gtzan_mini):
+    y, sr = audio.load(gtzan_mini / "blues" / "blues.00000.au")
+    assert sr == 22050 and y.dtype == np.float32 and y.ndim == 1
+    assert 29.9 < len(y) / sr < 30.1
+    assert np.max(np.abs(y)) <= 1.0
+    short, _ = audio.load(gtzan_mini / "blues" / "blues.00001.wav")
+    assert 10 < len(short) / sr < 25  # the cut copies are 15-20 s; nothing assumes 30 s
+
+
+def test_resample_offset_duration(clip):
+    y, sr = audio.load(clip, sr=16000, offset=5.0, duration=3.0)
+    assert sr == 16000 and len(y) == 48000
+    native, native_sr = audio.load(clip, sr=None)
+    assert native_sr == 22050
+
+
+def test_info(clip):
+    meta = audio.info(clip)
+    assert meta.sample_rate == 22050 and meta.channels == 1 and 29.9 < meta.duration < 30.1
+
+
+def test_stream_matches_load_and_is_blockwise(clip):
+    whole, sr = audio.load(clip, sr=16000)
+    blocks = list(audio.stream(clip, sr=16000, block_duration=4.0))
+    assert all(len(b) == 64000 for b in blocks[:-1])
+    joined = np.concatenate(blocks)
+    assert abs(len(joined) - len(whole)) <= 16
+    n = min(len(joined), len(whole))
+    # Streaming resampling is the same filter applied piecewise: equal up to rounding.
+    assert np.max(np.abs(joined[1000 : n - 1000] - whole[1000 : n - 1000])) < 1e-3
+
+
+def test_stream_offset_and_duration(clip):
+    blocks = list(audio.stream(clip, sr=22050, block_duration=1.0, offset=10.0, duration=5.0))
+    assert sum(len(b) for b in blocks) == 5 * 22050
+
+
+@pytest.mark.parametrize(
+    "kind, reason",
+    [
+        ("corrupted", "not audio or corrupt"),
+        ("empty", "empty file"),
+        ("text_mp3", "not audio or corrupt"),
+        ("truncated_mp3", "truncated"),
+        ("silent", "silent"),
+    ],
+)
+def test_bad_files_raise_audio_error_naming_the_file(bad_files, kind, reason):
+    path = bad_files[kind]
+    with pytest.raises(AudioError) as caught:
+        audio.load(path)
+    assert str(path) in str(caught.value)
+    assert reason in caught.value.reason
+    assert isinstance(caught.value, GenrekitError)
+
+
+def test_too_short_names_required_duration(bad_files):
+    with pytest.raises(AudioError, match=r"too short: 1\.00 s, at least 3\.00 s required"):
+        audio.load(bad_files["one_second"], min_duration=3.0)
+
+
+def test_six_channel_96k_is_mixed_down_and_resampled(bad_files):
+    meta = audio.info(bad_files["six_channel_96k"])
+    assert meta.channels == 6 and meta.sample_rate == 96000
+    y, sr = audio.load(bad_files["six_channel_96k"])
+    assert y.ndim == 1 and sr == 22050 and abs(len(y) / sr - 8.0) < 0.01
+    multi, _ = audio.load(bad_files["six_channel_96k"], mono=False)
+    assert multi.shape[0] == 6
+    assert np.allclose(multi.mean(axis=0), y, atol=1e-5)
+
+
+def test_missing_file_and_bad_parameters(tmp_path):
+    with pytest.raises(AudioError, match="file not found"):
+        audio.load(tmp_path / "nope.wav")
+    with pytest.raises(ParameterError, match="sr=-1"):
+        audio.load(tmp_path / "nope.wav", sr=-1)
+
+
+def test_content_hash_is_content_based(tmp_path, clip):
+    copy = tmp_path / "copy.wav"
+    copy.write_bytes(clip.read_bytes())
+    assert audio.content_hash(copy) == audio.content_hash(clip)
+    y, sr = sf.read(clip)
+    sf.write(tmp_path / "other.wav", y * 0.5, sr)
+    assert audio.content_hash(tmp_path / "other.wav") != audio.content_hash(clip)

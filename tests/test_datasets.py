@@ -1,0 +1,192 @@
+import shutil
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genrekit.datasets import (
+    check_dataset,
+    gtzan_filtered_ids,
+    gtzan_filtered_split,
+    kfold_splits,
+    load_dataset,
+    load_fma,
+    load_folder,
+    load_gtzan,
+    load_manifest,
+    train_val_test_split,
+)
+from genrekit.errors import DatasetError, ParameterError
+
+
+def test_gtzan_layout(gtzan_mini):
+    dataset = load_dataset(gtzan_mini.parent)
+    assert dataset.name == "gtzan" and len(dataset) == 80 and not dataset.problems
+    assert dataset.labels == sorted(dataset.labels) and len(dataset.labels) == 10
+    assert Counter(t.label for t in dataset.tracks) == {label: 8 for label in dataset.labels}
+    assert dataset.tracks[0].track_id == "blues.00000"
+
+
+def _mini_copy(gtzan_mini, root, genres=("blues", "jazz", "rock"), per_genre=3):
+    for genre in genres:
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir())[:per_genre]:
+            shutil.copy(path, root / genre / path.name)
+    return root
+
+
+def test_gtzan_kaggle_layout_and_problems(tmp_path, gtzan_mini):
+    root = _mini_copy(gtzan_mini, tmp_path / "Data" / "genres_original")
+    (root / "polka").mkdir()
+    shutil.copy(gtzan_mini / "pop" / "pop.00001.wav", root / "polka" / "polka.00000.wav")
+    shutil.copy(gtzan_mini / "pop" / "pop.00002.wav", root / "jazz" / "pop.00002.wav")
+    dataset = load_dataset(tmp_path)
+    assert dataset.name == "gtzan" and len(dataset) == 9
+    reasons = {p.path.split("/")[-1]: p.reason for p in dataset.problems}
+    assert "unknown genre folder 'polka'" in reasons["polka"]
+    assert "named for genre 'pop' inside folder 'jazz'" in reasons["pop.00002.wav"]
+
+
+def test_folder_per_genre(tmp_path, gtzan_mini):
+    root = _mini_copy(gtzan_mini, tmp_path / "lib")
+    (root / "jazz" / "live").mkdir()
+    shutil.copy(gtzan_mini / "jazz" / "jazz.00005.wav", root / "jazz" / "live" / "set1.wav")
+    (root / "jazz" / "cover.jpg").write_bytes(b"\xff\xd8")
+    (root / "empty-genre").mkdir()
+    shutil.copy(gtzan_mini / "pop" / "pop.00001.wav", root / "loose.wav")
+    dataset = load_folder(root)
+    assert len(dataset) == 10 and dataset.labels == ["blues", "jazz", "rock"]
+    assert any(t.track_id == "jazz/live/set1" for t in dataset.tracks)
+    reasons = sorted(p.reason for p in dataset.problems)
+    assert reasons == ["audio file outside any genre folder; not labelled", "genre folder contains no audio files"]
+    with pytest.raises(DatasetError, match="expected a folder of genre folders"):
+        load_folder(root / "loose.wav")
+
+
+def test_manifest(tmp_path, gtzan_mini):
+    shutil.copy(gtzan_mini / "jazz" / "jazz.00001.wav", tmp_path / "a.wav")
+    shutil.copy(gtzan_mini / "rock" / "rock.00001.wav", tmp_path / "b.wav")
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text(
+        "path,label,artist,split\n"
+        "a.wav,jazz,Ann,train\n"
+        f"{tmp_path / 'b.wav'},rock,Bob,test\n"
+        "missing.wav,rock,Bob,train\n"
+        "a.wav,,Ann,train\n"
+        "b.wav,rock,Bob,holdout\n"
+    )
+    dataset = load_manifest(manifest)
+    assert [(t.label, t.artist, t.split) for t in dataset.tracks] == [("jazz", "Ann", "train"), ("rock", "Bob", "test")]
+    reasons = " | ".join(p.reason for p in dataset.problems)
+    assert "songs.csv:4 but not found" in reasons and "empty label" in reasons and "split 'holdout'" in reasons
+    assert dataset.groups == ["artist:Ann", "artist:Bob"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("file,genre\na.wav,jazz\n")
+    with pytest.raises(DatasetError, match=r"bad\.csv: manifest lacks column\(s\) path, label"):
+        load_manifest(bad)
+
+
+def _write_fma(root, clip, genres_csv):
+    """A tiny FMA copy in FMA's exact formats: tracks.csv with two header rows, NNN/NNNNNN.mp3."""
+    columns = pd.MultiIndex.from_tuples([
+        ("album", "title"), ("artist", "name"), ("set", "split"), ("set", "subset"),
+        ("track", "duration"), ("track", "genre_top"), ("track", "title"),
+    ])
+    rows = {
+        2: ["AWOL", "AWOL", "training", "small", 168, "Hip-Hop", "Food"],
+        5: ["AWOL", "AWOL", "validation", "small", 206, "Hip-Hop", "This World"],
+        10: ["Constant Hitmaker", "Kurt Vile", "test", "small", 161, "Pop", "Freeway"],
+        20: ["Niris", "Nicky Cook", "training", "medium", 311, "Experimental", "Spiritual Level"],
+        26: ["Niris", "Nicky Cook", "training", "large", 181, np.nan, "Where is your Love?"],
+        30: ["Ghost", "Nobody", "training", "small", 100, "Pop", "Missing audio"],
+    }
+    tracks = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    tracks.index.name = "track_id"
+    (root / "fma_metadata").mkdir(parents=True)
+    tracks.to_csv(root / "fma_metadata" / "tracks.csv")
+    shutil.copy(genres_csv, root / "fma_metadata" / "genres.csv")
+    import soundfile as sf
+
+    y, sr = sf.read(clip)
+    for size in ("small", "medium", "large"):
+        for tid in (2, 5, 10, 20, 26):
+            path = root / f"fma_{size}" / f"{tid:06d}"[:3] / f"{tid:06d}.mp3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, y[: sr * 4], sr, format="MP3")
+
+
+def test_fma(tmp_path, clip, fma_genres):
+    _write_fma(tmp_path, clip, fma_genres)
+    assert (tmp_path / "fma_metadata" / "tracks.csv").read_text().splitlines()[2].startswith("track_id,")
+    small = load_dataset(tmp_path)
+    assert small.name == "fma_small"
+    assert [(t.track_id, t.label, t.split, t.artist) for t in small.tracks] == [
+        ("2", "Hip-Hop", "train", "AWOL"), ("5", "Hip-Hop", "val", "AWOL"), ("10", "Pop", "test", "Kurt Vile")]
+    assert small.tracks[0].path.endswith("fma_small/000/000002.mp3")
+    assert any("track 30" in p.reason and "audio is missing" in p.reason for p in small.problems)
+    medium = load_fma(tmp_path, subset="medium")
+    assert [t.track_id for t in medium.tracks] == ["2", "5", "10", "20"]
+    large = load_fma(tmp_path, subset="large")
+    assert any("track 26 has no top genre" in p.reason for p in large.problems)
+    assert "26" not in {t.track_id for t in large.tracks}
+    with pytest.raises(DatasetError, match="subset='tiny'"):
+        load_fma(tmp_path, subset="tiny")
+
+
+def test_split_is_stratified_grouped_and_seeded():
+    labels = np.repeat(["a", "b", "c", "d"], 25)
+    groups = np.array([f"artist{i // 3}" for i in range(100)])
+    parts = train_val_test_split(labels, groups, seed=3)
+    assert np.array_equal(parts, train_val_test_split(labels, groups, seed=3))
+    assert not np.array_equal(parts, train_val_test_split(labels, groups, seed=4))
+    for a in ("train", "val", "test"):
+        for b in ("train", "val", "test"):
+            if a < b:
+                assert not set(groups[parts == a]) & set(groups[parts == b])
+    counts = Counter(parts)
+    assert 70 <= counts["train"] <= 90 and 5 <= counts["val"] <= 15 and 5 <= counts["test"] <= 15
+    for label in "abcd":
+        assert (parts[labels == label] == "test").sum() >= 1
+    with pytest.raises(ParameterError, match="sizes="):
+        train_val_test_split(labels, groups, sizes=(0.5, 0.1, 0.1))
+
+
+def test_kfold_by_track(gtzan_mini):
+    dataset = load_gtzan(gtzan_mini)
+    labels = [t.label for t in dataset.tracks]
+    folds = kfold_splits(labels, dataset.groups, n_splits=4, seed=0)
+    seen = np.concatenate([test for _, test in folds])
+    assert sorted(seen) == list(range(80))
+    for train, test in folds:
+        assert Counter(np.array(labels)[test]) == {label: 2 for label in dataset.labels}
+
+
+def test_gtzan_filtered_split(gtzan_mini):
+    ids = gtzan_filtered_ids()
+    assert {part: len(v) for part, v in ids.items()} == {"train": 443, "val": 197, "test": 290}
+    assert not (set(ids["train"]) & set(ids["test"])) and not (set(ids["val"]) & set(ids["test"]))
+    assert "blues.00012" in ids["test"] and "jazz.00073" in ids["test"] and "rock.00099" in ids["train"]
+    dataset, missing = gtzan_filtered_split(load_gtzan(gtzan_mini))
+    assert sum(len(v) for v in missing.values()) == 930 - len(dataset)
+    assert {t.track_id: t.split for t in dataset.tracks}["jazz.00000"] == "train"
+    assert "blues.00000" not in missing["val"] and "blues.00099" in missing["test"]
+
+
+def test_check_dataset_reports_problems(tmp_path, gtzan_mini, bad_files):
+    root = _mini_copy(gtzan_mini, tmp_path / "set", per_genre=4)
+    shutil.copy(bad_files["corrupted"], root / "jazz" / "jazz.00054.wav")
+    shutil.copy(bad_files["silent"], root / "rock" / "quiet.wav")
+    import soundfile as sf
+
+    y, sr = sf.read(gtzan_mini / "blues" / "blues.00000.au")
+    sf.write(root / "rock" / "copy-of-blues.wav", y, sr, subtype="PCM_16")  # same audio, other label
+    report = check_dataset(load_folder(root), progress=False)
+    assert not report.ok
+    assert report.counts == {"blues": 4, "jazz": 5, "rock": 6}
+    assert [p.path for p in report.unreadable] == [str(root / "jazz" / "jazz.00054.wav")]
+    assert report.duplicates == [sorted([str(root / "blues" / "blues.00000.au"), str(root / "rock" / "copy-of-blues.wav")])]
+    reasons = " | ".join(f"{p.path}: {p.reason}" for p in report.suspicious)
+    assert "quiet.wav: silent audio" in reasons and "different labels" in reasons
+    clean = check_dataset(load_folder(_mini_copy(gtzan_mini, tmp_path / "clean")), progress=False)
+    assert clean.ok, clean.to_dict()

@@ -1,0 +1,108 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from genrekit.errors import ModelError
+from genrekit.features import FeatureSpec
+from genrekit.models import MODELS, GenreModel, load_model, make_model, read_manifest, save_model
+from genrekit.models.classical import quiet_fit
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 30)
+    X = rng.normal(size=(90, 57))
+    X[:, :8] += 3.0 * y[:, None]
+    return X, y
+
+
+def test_at_least_eleven_classifiers():
+    required = {"logreg", "linear-svc", "svc-rbf", "nu-svc", "knn", "decision-tree", "random-forest",
+                "extra-trees", "gradient-boosting", "adaboost", "xgboost"}
+    assert required <= set(MODELS)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_model_fits_saves_and_loads_identically(tmp_path, blobs, name):
+    X, y = blobs
+    with quiet_fit():
+        pipeline = make_model(name, seed=0).fit(X[::2], y[::2])
+    model = GenreModel(name, ["a", "b", "c"], FeatureSpec("gtzan57"), pipeline, metrics={"accuracy": 0.5})
+    proba = model.predict_proba(X[1::2])
+    assert proba.shape == (45, 3) and np.allclose(proba.sum(axis=1), 1)
+    assert (proba.argmax(axis=1) == y[1::2]).mean() > 0.8, "separable blobs must be learnt"
+    path = save_model(model, tmp_path / "m.genrekit")
+    loaded = load_model(path)
+    assert loaded.labels == ["a", "b", "c"] and loaded.spec == FeatureSpec("gtzan57") and loaded.name == name
+    assert np.array_equal(loaded.predict_proba(X[1::2]), proba)
+    manifest = read_manifest(path)
+    assert manifest["format"] == "genrekit-model" and manifest["sample_rate"] == 22050
+    assert manifest["metrics"] == {"accuracy": 0.5}
+
+
+def test_model_params_are_validated():
+    with pytest.raises(ModelError, match="model 'svm' is unknown"):
+        make_model("svm")
+    with pytest.raises(ModelError, match="invalid parameters"):
+        make_model("logreg", clf__nope=1)
+
+
+def _saved(tmp_path, blobs):
+    X, y = blobs
+    pipeline = make_model("logreg").fit(X, y)
+    return save_model(GenreModel("logreg", ["a", "b", "c"], FeatureSpec("gtzan57"), pipeline), tmp_path / "m.genrekit")
+
+
+def _rewrite(path, member, data):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members[member] = data
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def test_tampered_payload_is_refused(tmp_path, blobs):
+    path = _saved(tmp_path, blobs)
+    with zipfile.ZipFile(path) as archive:
+        payload = bytearray(archive.read("pipeline.skops"))
+    payload[len(payload) // 2] ^= 0xFF
+    _rewrite(path, "pipeline.skops", bytes(payload))
+    with pytest.raises(ModelError, match="checksum mismatch for pipeline.skops"):
+        load_model(path)
+
+
+def test_foreign_types_are_refused_even_with_matching_checksum(tmp_path, blobs):
+    import hashlib
+    from collections import OrderedDict
+
+    path = _saved(tmp_path, blobs)
+    evil = sio.dumps(OrderedDict(a=1))  # loads fine, but is not a Pipeline
+    _rewrite(path, "pipeline.skops", evil)
+    manifest = json.loads(zipfile.ZipFile(path).read("genrekit.json"))
+    manifest["payload"]["pipeline.skops"] = hashlib.sha256(evil).hexdigest()
+    _rewrite(path, "genrekit.json", json.dumps(manifest).encode())
+    with pytest.raises(ModelError, match="expected a scikit-learn Pipeline"):
+        load_model(path)
+
+
+def test_foreign_files_are_refused(tmp_path, clip):
+    with pytest.raises(ModelError, match="not a genrekit model file"):
+        load_model(clip)
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("model.pkl", b"\x80\x04")
+    with pytest.raises(ModelError, match="genrekit.json missing"):
+        load_model(other)
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(tmp_path / "absent.genrekit")
+
+
+def test_wrong_feature_width_is_explained(tmp_path, blobs):
+    model = load_model(_saved(tmp_path, blobs))
+    with pytest.raises(ModelError, match="expects 57 gtzan57 features per row, got shape"):
+        model.predict_proba(np.zeros((2, 10)))
