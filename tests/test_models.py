@@ -17,6 +17,7 @@ def blobs():
     y = np.repeat(np.arange(3), 30)
     X = rng.normal(size=(90, 57))
     X[:, :8] += 3.0 * y[:, None]
+    X[:, 8:] *= 0.2  # few informative columns among many weak ones, as in handcrafted sets
     return X, y
 
 
