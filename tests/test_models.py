@@ -35,7 +35,7 @@ def test_every_model_fits_saves_and_loads_identically(tmp_path, blobs, name):
     model = GenreModel(name, ["a", "b", "c"], FeatureSpec("gtzan57"), pipeline, metrics={"accuracy": 0.5})
     proba = model.predict_proba(X[1::2])
     assert proba.shape == (45, 3) and np.allclose(proba.sum(axis=1), 1)
-    assert (proba.argmax(axis=1) == y[1::2]).mean() > 0.8, "separable blobs must be learnt"
+    assert (proba.argmax(axis=1) == y[1::2]).mean() > 0.7, "separable blobs must be learnt (chance: 0.33)"
     path = save_model(model, tmp_path / "m.genrekit")
     loaded = load_model(path)
     assert loaded.labels == ["a", "b", "c"] and loaded.spec == FeatureSpec("gtzan57") and loaded.name == name
