@@ -193,3 +193,16 @@ def test_errors_name_the_problem(tmp_path):
     assert result.exit_code == EXIT_ERROR and "nowhere: dataset not found" in result.output
     result = run("predict", "--model", tmp_path / "none.genrekit", tmp_path / "a.wav")
     assert result.exit_code == EXIT_ERROR and "model file not found" in result.output
+
+
+def test_logmel_features(tmp_path, gtzan_mini):
+    root = tmp_path / "genres"
+    shutil.copytree(gtzan_mini / "jazz", root / "jazz")
+    result = run("features", root, "--features", "logmel", "--n-mels", "96", "--out", tmp_path / "out")
+    assert result.exit_code == EXIT_OK, result.output
+    from genrekit.features import LogMelSpec
+
+    files = sorted((tmp_path / "out" / "logmel").glob("*.npz"))
+    assert len(files) == 8
+    S, params = LogMelSpec.load(files[0])
+    assert S.shape[0] == 96 and params.n_mels == 96 and params.hop_length == 512

@@ -143,3 +143,15 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     cache.path(spec, "ab" * 32).write_bytes(b"garbage")
     assert cache.get(spec, "ab" * 32) is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_log_mel_spec_records_its_parameters(tmp_path, clip):
+    from genrekit.features import LogMelSpec
+
+    y, sr = audio.load(clip, duration=3.0)
+    spec = LogMelSpec(n_mels=64, hop_length=256)
+    M = spec.compute(y, sr)
+    assert M.shape == (64, 1 + len(y) // 256)
+    spec.save(tmp_path / "m.npz", M)
+    loaded, params = LogMelSpec.load(tmp_path / "m.npz")
+    assert params == spec and np.array_equal(loaded, M)

@@ -41,6 +41,9 @@ CacheOption = Annotated[
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
 KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma.")]
 FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518 or gtzan57.")]
+ExtractOption = Annotated[
+    str, typer.Option("--features", "-f", help="fma518 or gtzan57 (a table), or logmel (one .npz spectrogram per track).")
+]
 ChunkOption = Annotated[
     float | None, typer.Option("--chunk", help="Seconds per chunk (e.g. 3); default: one vector per track.")
 ]
@@ -149,18 +152,23 @@ def datasets_check(
 def features(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    feature_set: FeaturesOption = "fma518",
+    feature_set: ExtractOption = "fma518",
     chunk: ChunkOption = None,
+    n_mels: Annotated[int, typer.Option(help="logmel: mel bands.")] = 128,
+    hop_length: Annotated[int, typer.Option(help="logmel: hop in samples.")] = 512,
+    n_fft: Annotated[int, typer.Option(help="logmel: FFT size.")] = 2048,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
-    """Extract a feature table (features.csv) from a dataset; cached and resumable."""
+    """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
     from genrekit.datasets import build_feature_table, feature_frame
     from genrekit.evaluate import write_json
     from genrekit.evaluate.report import write_text_atomic
 
+    if feature_set == "logmel":
+        _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     try:
         data = _load_dataset(dataset, kind)
         spec = _spec(feature_set, chunk)
@@ -175,6 +183,44 @@ def features(
     out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
                       f"-> {out / 'features.csv'} ({result.cache_hits} from cache)")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
+
+
+def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
+    """One ``logmel/<track_id>.npz`` per track (spectrogram + parameters); existing files are kept."""
+    from rich.progress import Progress
+
+    from genrekit import audio
+    from genrekit.evaluate import write_json
+    from genrekit.features import LogMelSpec
+
+    try:
+        data = _load_dataset(dataset, kind)
+        spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
+    except GenrekitError as exc:
+        _fail(exc)
+    folder = out / "logmel"
+    failures: dict[str, str] = {}
+    with Progress(disable=not _progress()) as bar:
+        task = bar.add_task("logmel", total=len(data.tracks))
+        for track in data.tracks:
+            target = folder / f"{track.track_id}.npz"
+            if not target.exists():  # resume: finished spectrograms are not recomputed
+                try:
+                    y, sr = audio.load(track.path, sr=spec.sample_rate)
+                except GenrekitError as exc:
+                    failures[track.path] = str(exc)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    temporary = target.with_name(f".{target.stem}.tmp.npz")
+                    spec.save(temporary, spec.compute(y, sr))
+                    temporary.replace(target)
+            bar.advance(task)
+    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
+    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": "logmel",
+                                  "params": json.loads(spec.to_json()), "dataset": data.name,
+                                  "n_tracks": len(data.tracks) - len(failures), "failures": failures, "problems": problems})
+    out_console.print(f"{len(data.tracks) - len(failures)} log-mel spectrograms -> {folder}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, problems) else EXIT_OK)
 
 
 @app.command()

@@ -11,13 +11,14 @@ from genrekit.features.extract import ExtractionResult, extract_features
 from genrekit.features.fma import fma518
 from genrekit.features.gtzan import gtzan57
 from genrekit.features.registry import FEATURE_SETS, FeatureSpec, describe_feature_sets
-from genrekit.features.spectral import log_mel
+from genrekit.features.spectral import LogMelSpec, log_mel
 
 __all__ = [
     "FEATURE_SETS",
     "ExtractionResult",
     "FeatureCache",
     "FeatureSpec",
+    "LogMelSpec",
     "chunk_signal",
     "default_cache_dir",
     "describe_feature_sets",

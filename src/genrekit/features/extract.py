@@ -37,9 +37,11 @@ class ExtractionResult:
         return [i for i, x in enumerate(self.features) if x is not None]
 
 
-def extract_file(path: str, spec: FeatureSpec, cache_root: str | None) -> tuple[np.ndarray, str, bool]:
+def extract_file(
+    path: str, spec: FeatureSpec, cache_root: str | None, content: str | None = None
+) -> tuple[np.ndarray, str, bool]:
     """Features of one file (from the cache when present). Returns (array, content hash, hit)."""
-    content = audio.content_hash(path)
+    content = content or audio.content_hash(path)
     cache = FeatureCache(cache_root) if cache_root else None
     if cache is not None:
         cached = cache.get(spec, content)
@@ -54,9 +56,9 @@ def extract_file(path: str, spec: FeatureSpec, cache_root: str | None) -> tuple[
     return array, content, False
 
 
-def _safe_extract(path: str, spec: FeatureSpec, cache_root: str | None):
+def _safe_extract(path: str, spec: FeatureSpec, cache_root: str | None, content: str | None = None):
     try:
-        array, content, hit = extract_file(path, spec, cache_root)
+        array, content, hit = extract_file(path, spec, cache_root, content)
         return array, content, hit, None
     except GenrekitError as exc:
         return None, None, False, str(exc)
@@ -123,15 +125,32 @@ def extract_features(
 
     with _progress(progress) as bar:
         task = bar.add_task(f"{spec.name} features", total=len(paths))
-        if n_jobs == 1 or len(paths) <= 1:
-            for index, path in enumerate(paths):
-                record(index, _safe_extract(path, spec, cache_root))
+        # Cache hits are served here, so a fully cached run starts no worker process.
+        todo: list[tuple[int, str | None]] = []
+        for index, path in enumerate(paths):
+            content = None
+            if cache is not None:
+                try:
+                    content = audio.content_hash(path)
+                except GenrekitError as exc:
+                    record(index, (None, None, False, str(exc)))
+                    bar.advance(task)
+                    continue
+                cached = cache.get(spec, content)
+                if cached is not None:
+                    record(index, (cached, content, True, None))
+                    bar.advance(task)
+                    continue
+            todo.append((index, content))
+        if n_jobs == 1 or len(todo) <= 1:
+            for index, content in todo:
+                record(index, _safe_extract(paths[index], spec, cache_root, content))
                 bar.advance(task)
             return result
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(paths)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=context) as pool:
             pending: dict[Future, int] = {
-                pool.submit(_safe_extract, path, spec, cache_root): index for index, path in enumerate(paths)
+                pool.submit(_safe_extract, paths[index], spec, cache_root, content): index for index, content in todo
             }
             try:
                 while pending:

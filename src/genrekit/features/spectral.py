@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
+
 import librosa
 import numpy as np
 
@@ -43,3 +46,36 @@ def log_mel(
         S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
     mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     return librosa.power_to_db(mel, ref=np.max, top_db=top_db).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LogMelSpec:
+    """Parameters of a log-mel spectrogram, stored beside every spectrogram computed with them."""
+
+    sample_rate: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = None
+    top_db: float | None = 80.0
+
+    def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 dB."""
+        if sr != self.sample_rate:
+            raise ParameterError(f"signal at {sr} Hz given to a log-mel spec expecting {self.sample_rate} Hz")
+        params = asdict(self)
+        del params["sample_rate"]
+        return log_mel(y=y, sr=sr, **params)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    def save(self, path, M: np.ndarray) -> None:
+        """``.npz`` with the spectrogram ``S`` and these parameters as JSON (no pickle)."""
+        np.savez_compressed(path, S=M.astype(np.float32), params=np.array(self.to_json()))
+
+    @classmethod
+    def load(cls, path) -> tuple[np.ndarray, "LogMelSpec"]:
+        with np.load(path, allow_pickle=False) as data:
+            return data["S"], cls(**json.loads(str(data["params"])))

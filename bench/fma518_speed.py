@@ -1,0 +1,110 @@
+"""fma518 extraction speed: genrekit (1 core, all cores, cache hits) against plain librosa.
+
+Data: the 30 s clips of ../shared/data/gtzan-mini (the .au of every genre and the full
+classical, jazz and rock clips). The plain implementation is what a notebook does: load
+with librosa, compute each of FMA's eleven features from the waveform with its own
+transform, summarise with the same seven statistics, one file after another.
+
+    python bench/fma518_speed.py [--out bench/out/fma518_speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+from scipy import stats
+
+from genrekit import audio
+from genrekit.features import FeatureCache, FeatureSpec, extract_features
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini" / "genres"
+
+
+def plain_librosa_fma518(path: Path) -> np.ndarray:
+    y, sr = librosa.load(path, sr=22050, mono=True)
+    features = {
+        "zcr": librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512),
+        "chroma_cqt": librosa.feature.chroma_cqt(y=y, sr=sr, n_chroma=12, n_octaves=7),
+        "chroma_cens": librosa.feature.chroma_cens(y=y, sr=sr, n_chroma=12, n_octaves=7),
+        "tonnetz": librosa.feature.tonnetz(y=y, sr=sr),
+        "chroma_stft": librosa.feature.chroma_stft(y=y, sr=sr, n_chroma=12),
+        "rmse": librosa.feature.rms(y=y),
+        "spectral_centroid": librosa.feature.spectral_centroid(y=y, sr=sr),
+        "spectral_bandwidth": librosa.feature.spectral_bandwidth(y=y, sr=sr),
+        "spectral_contrast": librosa.feature.spectral_contrast(y=y, sr=sr, n_bands=6),
+        "spectral_rolloff": librosa.feature.spectral_rolloff(y=y, sr=sr),
+        "mfcc": librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20),
+    }
+    out = []
+    for values in features.values():
+        out += [values.mean(1), values.std(1), stats.skew(values, 1), stats.kurtosis(values, 1),
+                np.median(values, 1), values.min(1), values.max(1)]
+    return np.concatenate(out)
+
+
+def timed(function):
+    started = time.perf_counter()
+    value = function()
+    return time.perf_counter() - started, value
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=Path("bench/out/fma518_speed.json"))
+    args = parser.parse_args()
+    if not args.data.exists():
+        print(f"skipped: {args.data} not found (expected ../shared/data beside the repository)")
+        return 0
+    clips = [p for p in sorted(args.data.glob("*/*")) if audio.info(p).duration > 29.9]
+    minutes = sum(audio.info(p).duration for p in clips) / 60
+    spec = FeatureSpec("fma518")
+    cores = len(os.sched_getaffinity(0))
+    # Warm-up: numba compiles librosa's kernels on first use; not part of any timing.
+    plain_librosa_fma518(clips[0])
+    extract_features(clips[:1], spec, n_jobs=1, progress=False)
+
+    plain_seconds, _ = timed(lambda: [plain_librosa_fma518(p) for p in clips])
+    one_seconds, one = timed(lambda: extract_features(clips, spec, n_jobs=1, progress=False))
+    assert not one.failures
+    with tempfile.TemporaryDirectory() as folder:
+        cache = FeatureCache(folder)
+        all_seconds, cold = timed(lambda: extract_features(clips, spec, cache=cache, n_jobs=cores, progress=False))
+        hit_seconds, warm = timed(lambda: extract_features(clips, spec, cache=cache, n_jobs=cores, progress=False))
+    assert warm.cache_hits == len(clips) and all(np.array_equal(a, b) for a, b in zip(cold.features, warm.features))
+
+    per_clip = lambda seconds: seconds / (minutes * 2)  # noqa: E731  (seconds per 30 s of audio)
+    rows = [
+        ("plain librosa, serial, 1 core", plain_seconds),
+        ("genrekit, 1 core", one_seconds),
+        (f"genrekit, {cores} cores (cache cold)", all_seconds),
+        (f"genrekit, {cores} cores (cache hit)", hit_seconds),
+    ]
+    print(f"fma518 on {len(clips)} clips of 30 s ({minutes:.1f} min of audio), {platform.machine()}, {cores} cores")
+    print(f"| run | total s | s per 30 s clip | speed-up vs plain |")
+    print("|---|---|---|---|")
+    for name, seconds in rows:
+        print(f"| {name} | {seconds:.2f} | {per_clip(seconds):.3f} | {plain_seconds / seconds:.1f}x |")
+    print(f"cache-hit speed-up over a cold run on {cores} cores: {all_seconds / hit_seconds:.0f}x "
+          f"(over genrekit on 1 core: {one_seconds / hit_seconds:.0f}x)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "clips": len(clips), "audio_minutes": minutes, "cores": cores,
+        "seconds": {name: seconds for name, seconds in rows},
+        "seconds_per_clip": {name: per_clip(seconds) for name, seconds in rows},
+        "cache_hit_speedup_vs_cold": all_seconds / hit_seconds,
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
