@@ -206,3 +206,11 @@ def test_logmel_features(tmp_path, gtzan_mini):
     assert len(files) == 8
     S, params = LogMelSpec.load(files[0])
     assert S.shape[0] == 96 and params.n_mels == 96 and params.hop_length == 512
+
+
+def test_cli_default_model_is_the_librarys():
+    import inspect
+
+    from genrekit.cli.main import train
+
+    assert inspect.signature(train).parameters["model"].default == DEFAULT_MODEL

@@ -15,7 +15,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit.datasets import Dataset, build_feature_table, gtzan_filtered_split, train_val_test_split
 from genrekit.errors import DatasetError, ParameterError
-from genrekit.evaluate import evaluation_metrics, fit_estimator, write_evaluation, write_json
+from genrekit.evaluate import evaluation_metrics, fit_estimator, predictions_frame, write_evaluation, write_json
 from genrekit.evaluate.report import write_text_atomic
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, GenreModel, save_model
@@ -61,24 +61,6 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         return dataset, {}
     parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
-
-
-def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: str) -> pd.DataFrame:
-    """One row per track: path, true and predicted genre, confidence, probabilities."""
-    from genrekit.evaluate import aggregate_tracks
-
-    track_proba, tracks = aggregate_tracks(proba, table.tracks[rows], method=aggregation)
-    y_of = dict(zip(table.tracks[rows], table.y[rows]))
-    frame = pd.DataFrame({
-        "track_id": tracks,
-        "path": [table.paths.get(t, "") for t in tracks],
-        "true": [table.labels[y_of[t]] for t in tracks],
-        "predicted": [table.labels[i] for i in track_proba.argmax(axis=1)],
-        "confidence": track_proba.max(axis=1),
-    })
-    for i, label in enumerate(table.labels):
-        frame[f"p_{label}"] = track_proba[:, i]
-    return frame
 
 
 def train_model(

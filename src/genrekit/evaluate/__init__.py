@@ -2,7 +2,7 @@
 
 from genrekit.evaluate.crossval import cross_validate, fit_estimator
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics
-from genrekit.evaluate.run import compare_models, evaluate_model
+from genrekit.evaluate.run import compare_models, evaluate_model, predictions_frame
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "evaluation_metrics",
     "fit_estimator",
     "metrics_markdown",
+    "predictions_frame",
     "write_evaluation",
     "write_json",
 ]

@@ -6,16 +6,33 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from genrekit.datasets import Dataset, FeatureTable, build_feature_table
 from genrekit.errors import DatasetError
 from genrekit.evaluate.crossval import cross_validate
-from genrekit.evaluate.metrics import evaluation_metrics
+from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics
 from genrekit.evaluate.report import comparison_markdown, write_evaluation, write_json, write_text_atomic
 from genrekit.features import FeatureCache
 from genrekit.models import GenreModel
 
 logger = logging.getLogger(__name__)
+
+
+def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: str) -> pd.DataFrame:
+    """One row per track: path, true and predicted genre, confidence, probabilities."""
+    track_proba, tracks = aggregate_tracks(proba, table.tracks[rows], method=aggregation)
+    y_of = dict(zip(table.tracks[rows], table.y[rows]))
+    frame = pd.DataFrame({
+        "track_id": tracks,
+        "path": [table.paths.get(t, "") for t in tracks],
+        "true": [table.labels[y_of[t]] for t in tracks],
+        "predicted": [table.labels[i] for i in track_proba.argmax(axis=1)],
+        "confidence": track_proba.max(axis=1),
+    })
+    for i, label in enumerate(table.labels):
+        frame[f"p_{label}"] = track_proba[:, i]
+    return frame
 
 
 def evaluate_model(
@@ -61,8 +78,6 @@ def evaluate_model(
         table.y[rows], proba, table.tracks[rows], model.labels, aggregation=model.aggregation, chunked=model.spec.chunked
     )
     if out_dir is not None:
-        from genrekit.train import predictions_frame
-
         write_evaluation(metrics, out_dir, title=f"{model.name} on {dataset.name}")
         write_text_atomic(Path(out_dir) / "predictions.csv", predictions_frame(table, rows, proba, model.aggregation).to_csv(index=False))
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": model.manifest(), **report})
