@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--table", type=Path, default=DATA)
     parser.add_argument("--n-iter", type=int, default=10)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--models", default="all", help="comma-separated model names (default: all)")
     parser.add_argument("--out", type=Path, default=Path("bench/out/compare_table"))
     args = parser.parse_args()
     if not args.table.exists():
@@ -40,7 +41,8 @@ def main() -> int:
     table = read_feature_table(args.table)
     started = time.time()
     rows = []
-    for name in MODELS:
+    names = list(MODELS) if args.models == "all" else args.models.split(",")
+    for name in names:
         search = name not in UNTUNED
         for row in compare_models(table, [name], n_splits=args.folds, seed=0, search=search, n_iter=args.n_iter):
             rows.append(row)

@@ -27,6 +27,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVC, LinearSVC, NuSVC
@@ -53,14 +54,17 @@ def _svc(seed: int) -> SVC:
 
 
 def _ensemble(seed: int) -> VotingClassifier:
-    # Soft vote of four different learners; only scikit-learn types, so the model file
-    # stays loadable through skops' allow-list.
+    # Soft vote of five different learners; only scikit-learn types, so the model file
+    # stays loadable through skops' allow-list. Chosen on CV fold seeds 1 and 2 of the GTZAN
+    # table (seed 0 is the benchmark's): the MLP adds 0.1-0.8 points over four learners,
+    # stacking loses 1-2 points.
     return VotingClassifier(
         [
             ("svc", _svc(seed)),
             ("logreg", LogisticRegression(C=0.3, max_iter=5000, random_state=seed)),
             ("extra_trees", ExtraTreesClassifier(n_estimators=500, n_jobs=1, random_state=seed)),
             ("boosting", HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, random_state=seed)),
+            ("mlp", MLPClassifier((256,), alpha=1.0, max_iter=2000, random_state=seed)),
         ],
         voting="soft",
     )
@@ -136,7 +140,7 @@ MODELS: dict[str, ModelDefinition] = {
         _ensemble,
         {"clf__svc__C": loguniform(1.0, 30.0), "clf__logreg__C": loguniform(0.03, 3.0),
          "clf__boosting__learning_rate": loguniform(0.02, 0.2)},
-        "soft vote of RBF SVC, logistic regression, extra trees and gradient boosting",
+        "soft vote of RBF SVC, logistic regression, extra trees, gradient boosting and an MLP",
     ),
 }
 
