@@ -13,7 +13,6 @@ from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
 from genrekit.features import gtzan
 from genrekit.features.chunks import chunk_signal
-from genrekit.features.spectral import log_mel
 
 # Bumped whenever a feature function changes its output, so stale cache entries are not reused.
 FEATURE_VERSION = 1
@@ -116,4 +115,4 @@ def describe_feature_sets() -> dict[str, str]:
     return {name: definition.description for name, definition in _DEFINITIONS.items()}
 
 
-__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "describe_feature_sets", "log_mel"]
+__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "describe_feature_sets"]

@@ -16,7 +16,6 @@ whose skops payload names a type outside the allow-list is refused with a ModelE
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -217,8 +216,3 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         aggregation=manifest.get("aggregation", "mean"),
         genrekit_version=manifest.get("genrekit_version", "unknown"),
     )
-
-
-def describe_bytes(model: GenreModel) -> bytes:
-    """The JSON description of a model (what ``genrekit.json`` holds), as bytes."""
-    return io.BytesIO(json.dumps(model.manifest(), indent=2).encode()).getvalue()
