@@ -67,6 +67,17 @@ def _safe_extract(path: str, spec: FeatureSpec, cache_root: str | None, content:
         return None, None, False, f"{path}: unexpected {type(exc).__name__}: {exc}"
 
 
+_thread_limit = None
+
+
+def _init_worker() -> None:
+    # One BLAS/OpenMP thread per worker process: n workers then use n cores, not n x n threads.
+    global _thread_limit
+    from threadpoolctl import threadpool_limits
+
+    _thread_limit = threadpool_limits(limits=1)
+
+
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
@@ -148,7 +159,11 @@ def extract_features(
                 bar.advance(task)
             return result
         context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(todo)), mp_context=context) as pool:
+        # Workers fork from a server that has imported librosa once, instead of each importing it.
+        context.set_forkserver_preload(["genrekit.features.extract"])
+        with ProcessPoolExecutor(
+            max_workers=min(n_jobs, len(todo)), mp_context=context, initializer=_init_worker
+        ) as pool:
             pending: dict[Future, int] = {
                 pool.submit(_safe_extract, paths[index], spec, cache_root, content): index for index, content in todo
             }
