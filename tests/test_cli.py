@@ -214,3 +214,21 @@ def test_cli_default_model_is_the_librarys():
     from genrekit.cli.main import train
 
     assert inspect.signature(train).parameters["model"].default == DEFAULT_MODEL
+
+
+def test_chunked_training_reports_chunk_and_track_levels(tmp_path, gtzan_mini, feature_cache):
+    root = tmp_path / "genres"
+    for genre in ("classical", "metal", "reggae"):
+        shutil.copytree(gtzan_mini / genre, root / genre)
+    out = tmp_path / "run"
+    result = run("train", root, "--chunk", "3", "--model", "logreg", "--out", out, "--cache", feature_cache)
+    assert result.exit_code == EXIT_OK, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["track_accuracy"] == metrics["accuracy"] and "chunk_accuracy" in metrics
+    assert metrics["chunk_n"] > 3 * metrics["n"]  # 15-30 s clips give 5-10 chunks of 3 s each
+    assert "| chunk |" in (out / "metrics.md").read_text()
+    model = load_model(out / "model.genrekit")
+    assert model.spec.chunk_duration == 3.0
+    prediction = json.loads(run("predict", "--model", out / "model.genrekit", root / "metal" / "metal.00003.wav",
+                                "--format", "json").stdout.splitlines()[0])
+    assert prediction["n_chunks"] >= 5

@@ -16,6 +16,33 @@ from genrekit.errors import (
 
 __version__ = "0.1.0"
 
+# The library API, importable from the top level. Resolved on first use (PEP 562), so
+# ``import genrekit`` stays instant and loads no audio or ML library.
+_API = {
+    "load_audio": ("genrekit.audio", "load"),
+    "load_dataset": ("genrekit.datasets", "load_dataset"),
+    "check_dataset": ("genrekit.datasets", "check_dataset"),
+    "FeatureSpec": ("genrekit.features", "FeatureSpec"),
+    "extract_features": ("genrekit.features", "extract_features"),
+    "train_model": ("genrekit.train", "train_model"),
+    "load_model": ("genrekit.models", "load_model"),
+    "save_model": ("genrekit.models", "save_model"),
+    "evaluate_model": ("genrekit.evaluate", "evaluate_model"),
+    "compare_models": ("genrekit.evaluate", "compare_models"),
+    "cross_validate": ("genrekit.evaluate", "cross_validate"),
+    "predict_file": ("genrekit.predict", "predict_file"),
+    "predict_files": ("genrekit.predict", "predict_files"),
+}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        module, attribute = _API[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module 'genrekit' has no attribute {name!r}")
+
 __all__ = [
     "AudioError",
     "DatasetError",
@@ -24,4 +51,5 @@ __all__ = [
     "ModelError",
     "ParameterError",
     "__version__",
+    *_API,
 ]
