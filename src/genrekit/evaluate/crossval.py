@@ -10,8 +10,8 @@ from joblib import Parallel, delayed
 
 from genrekit.datasets import FeatureTable, kfold_splits
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
-from genrekit.models import GenreModel, make_model, make_search
-from genrekit.models.classical import quiet_fit
+from genrekit.models import make_model, make_search
+from genrekit.models.classical import predict_proba, quiet_fit
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ def _fold(table: FeatureTable, name: str, train_tracks, test_tracks, *, search, 
         search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed,
     )
     fit_seconds = time.perf_counter() - started
-    model = GenreModel(name, table.labels, table.spec, estimator) if table.spec else None
-    proba = model.predict_proba(table.X[test]) if model else _proba(estimator, table.X[test])
+    proba = predict_proba(estimator, table.X[test])
     track_proba, tracks = aggregate_tracks(proba, table.tracks[test], method=aggregation)
     y_of = dict(zip(table.tracks[test], table.y[test]))
     track_scores = classification_scores(np.array([y_of[t] for t in tracks]), track_proba, table.labels)
@@ -53,14 +52,6 @@ def _fold(table: FeatureTable, name: str, train_tracks, test_tracks, *, search, 
         "test_tracks": list(map(str, tracks)),
         "test_proba": track_proba.tolist(),
     }
-
-
-def _proba(estimator, X):
-    if hasattr(estimator[-1], "predict_proba"):
-        return estimator.predict_proba(X)
-    scores = estimator.decision_function(X)
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def cross_validate(

@@ -31,6 +31,7 @@ from xgboost import XGBClassifier
 from genrekit import __version__
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
+from genrekit.models.classical import predict_proba
 
 FORMAT = "genrekit-model"
 FORMAT_VERSION = 1
@@ -69,14 +70,7 @@ class GenreModel:
             raise ModelError(
                 f"model {self.name!r} expects {len(self.spec.columns)} {self.spec.name} features per row, got shape {X.shape}"
             )
-        clf = self.estimator[-1]
-        if hasattr(clf, "predict_proba"):
-            return self.estimator.predict_proba(X)
-        # Margin classifiers (LinearSVC): softmax of decision values, a monotone score.
-        scores = self.estimator.decision_function(X)
-        scores = scores - scores.max(axis=1, keepdims=True)
-        exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return predict_proba(self.estimator, X)
 
     def manifest(self) -> dict:
         return {

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from scipy.stats import loguniform, randint, uniform
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import (
@@ -164,6 +165,19 @@ def make_model(name: str, *, seed: int = 0, **params) -> Pipeline:
         except ValueError as exc:
             raise ModelError(f"model {name!r}: invalid parameters {params}: {exc}") from exc
     return pipeline
+
+
+def predict_proba(estimator: Pipeline, X: np.ndarray) -> np.ndarray:
+    """Genre probabilities [shape=(n, n_genres)] from a fitted pipeline.
+
+    Margin classifiers without probabilities (LinearSVC) give the softmax of their
+    decision values: a monotone score whose arg-max is the predicted genre.
+    """
+    if hasattr(estimator[-1], "predict_proba"):
+        return estimator.predict_proba(X)
+    scores = estimator.decision_function(X)
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 @contextlib.contextmanager
