@@ -42,3 +42,43 @@ def chunk_signal(
         return [y], np.zeros(1)
     starts = np.arange(0, y.shape[-1] - size + 1, hop)
     return [y[..., s : s + size] for s in starts], starts / sr
+
+
+def frame_windows(
+    y: np.ndarray,
+    *,
+    n_frames: int = 128,
+    hop_length: int = 512,
+    overlap: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Cut a signal into windows that give exactly ``n_frames`` STFT frames each (centred STFT).
+
+    A window spans ``(n_frames - 1) * hop_length`` samples (128 frames at hop 512 and
+    22050 Hz: 2.95 s). A signal shorter than one window is zero-padded to one window, and
+    ``padded`` says so; otherwise only whole windows are kept.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+    n_frames : frames per window
+    hop_length : STFT hop in samples
+    overlap : fraction of a window shared by consecutive windows, in [0, 1)
+
+    Returns
+    -------
+    windows : np.ndarray [shape=(n_windows, (n_frames - 1) * hop_length)]
+    starts : np.ndarray [shape=(n_windows,)] first sample of each window
+    padded : True when ``y`` was shorter than one window
+    """
+    if n_frames < 2 or hop_length <= 0:
+        raise ParameterError(f"n_frames={n_frames} must be >= 2 and hop_length={hop_length} > 0")
+    if not 0 <= overlap < 1:
+        raise ParameterError(f"overlap={overlap} must be in [0, 1)")
+    size = (n_frames - 1) * hop_length
+    if y.shape[-1] < size:
+        window = np.zeros(size, dtype=y.dtype)
+        window[: y.shape[-1]] = y
+        return window[np.newaxis], np.zeros(1, dtype=int), True
+    step = max(1, int(round(size * (1 - overlap))))
+    starts = np.arange(0, y.shape[-1] - size + 1, step)
+    return np.stack([y[s : s + size] for s in starts]), starts, False
