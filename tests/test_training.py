@@ -90,3 +90,33 @@ def test_network_file_round_trip(chunks, trained, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a genrekit network file"):
         load_network(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn4-2x2", "default"])
+def test_every_waveform_preset_trains_from_the_cli(tmp_path_factory, gtzan_mini, preset):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+
+    root = tmp_path_factory.mktemp("clips") / "genres"
+    for genre in ("classical", "metal"):
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir()):  # 8 clips: 6 train, 1 val, 1 test
+            shutil.copy(path, root / genre / path.name)
+    out = tmp_path_factory.mktemp(preset)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(root), "--model", preset, "--epochs", "1", "--batch-size", "8",
+                                 "--out", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    for name in ("model.safetensors", "history.csv", "history.png", "metrics.json", "run.json"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "chunk_accuracy" in metrics and "track_accuracy" in metrics
+    clip = root / "metal" / sorted(p.name for p in (root / "metal").iterdir())[0]
+    predicted = runner.invoke(app, ["predict", "--model", str(out / "model.safetensors"), str(clip), "--format", "json"])
+    assert predicted.exit_code == EXIT_OK, predicted.output
+    line = json.loads(predicted.stdout.splitlines()[0])
+    assert set(line["probabilities"]) == {"classical", "metal"} and line["n_chunks"] >= 1

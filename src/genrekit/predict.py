@@ -72,3 +72,42 @@ def _predict_features(model: GenreModel, path: str, features: np.ndarray) -> Pre
         path=path, genre=model.labels[best], confidence=float(track_proba[0, best]),
         probabilities={label: float(p) for label, p in zip(model.labels, track_proba[0])}, n_chunks=len(features),
     )
+
+
+class NetworkPredictor:
+    """Predictions from a network file (``model.safetensors``): windows of the file through
+    the network, chunk probabilities averaged per file."""
+
+    def __init__(self, path: str | os.PathLike):
+        from genrekit.models.nets.training import load_network
+
+        self.net, self.config = load_network(path)
+        self.labels = self.config["labels"]
+        self.name = self.config["preset"]
+
+    def predict_file(self, path: str | os.PathLike) -> Prediction:
+        import torch
+
+        from genrekit import audio
+        from genrekit.features.chunks import frame_windows
+
+        frontend = self.config["frontend"]
+        y, _ = audio.load(path, sr=frontend["sample_rate"])
+        windows, _, _ = frame_windows(y, n_frames=self.config["n_frames"], hop_length=frontend["hop_length"])
+        with torch.no_grad():
+            proba = torch.softmax(self.net(torch.from_numpy(windows)), dim=1).numpy()
+        mean = proba.mean(axis=0)
+        best = int(np.argmax(mean))
+        return Prediction(path=os.fspath(path), genre=self.labels[best], confidence=float(mean[best]),
+                          probabilities={label: float(p) for label, p in zip(self.labels, mean)}, n_chunks=len(proba))
+
+    def predict_files(self, paths, **_) -> tuple[list[Prediction], dict[str, str]]:
+        from genrekit.errors import GenrekitError
+
+        predictions, failures = [], {}
+        for path in paths:
+            try:
+                predictions.append(self.predict_file(path))
+            except GenrekitError as exc:
+                failures[os.fspath(path)] = str(exc)
+        return predictions, failures

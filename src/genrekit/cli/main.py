@@ -227,26 +227,36 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see `genrekit models`).")] = "ensemble",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model or network name (see `genrekit models`).")] = "ensemble",
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
     split: Annotated[str, typer.Option(help="random (80/10/10 by track/artist), dataset (its own), gtzan-filtered.")] = "random",
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
     n_iter: Annotated[int, typer.Option(help="Search iterations.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 0,
+    epochs: Annotated[int, typer.Option(help="Networks: maximum epochs.")] = 30,
+    batch_size: Annotated[int | None, typer.Option(help="Networks: batch size (default: the preset's).")] = None,
+    device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
+    resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
     """Train a model, evaluate it on held-out test tracks, write the model file and reports."""
-    from genrekit.train import MODEL_FILE, train_model
+    from genrekit.models import MODELS
+    from genrekit.train import MODEL_FILE, train_model, train_network_model
 
     try:
-        result = train_model(
-            _load_dataset(dataset, kind), spec=_spec(feature_set, chunk), model=model, split=split, seed=seed,
-            search=search, n_iter=n_iter, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
-        )
+        data = _load_dataset(dataset, kind)
+        if model in MODELS:
+            result = train_model(
+                data, spec=_spec(feature_set, chunk), model=model, split=split, seed=seed,
+                search=search, n_iter=n_iter, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
+            )
+        else:
+            result = train_network_model(data, preset=model, split=split, seed=seed, epochs=epochs, batch_size=batch_size,
+                                         device=device, resume=resume, progress=_progress(), out_dir=out)
     except GenrekitError as exc:
         _fail(exc)
     metrics = result.metrics
@@ -254,7 +264,8 @@ def train(
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
         out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
-    out_console.print(f"model -> {out / MODEL_FILE}; reports in {out}")
+    model_file = MODEL_FILE if model in MODELS else "model.safetensors"
+    out_console.print(f"model -> {out / model_file}; reports in {out}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
 
 
@@ -364,8 +375,14 @@ def predict(
         err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json or csv")
         raise typer.Exit(EXIT_USAGE)
     try:
-        model = load_model(model_path)
-        predictions, failures = predict_files(model, files, n_jobs=jobs, progress=_progress())
+        if model_path.suffix == ".safetensors":
+            from genrekit.predict import NetworkPredictor
+
+            model = NetworkPredictor(model_path)
+            predictions, failures = model.predict_files(files)
+        else:
+            model = load_model(model_path)
+            predictions, failures = predict_files(model, files, n_jobs=jobs, progress=_progress())
     except GenrekitError as exc:
         _fail(exc)
     if output_format == "json":
@@ -383,7 +400,7 @@ def predict(
             writer.writerow([path, "", "", *([""] * len(model.labels)), reason])
         sys.stdout.write(buffer.getvalue())
     else:
-        view = Table(title=f"genres by {model.name} ({model.spec.name})")
+        view = Table(title=f"genres by {model.name}")
         view.add_column("file")
         for rank in range(1, top + 1):
             view.add_column(f"#{rank}")
@@ -401,6 +418,13 @@ def list_models() -> None:
 
     for name, definition in MODELS.items():
         out_console.print(f"{name:18s} {definition.description}{'  (default)' if name == DEFAULT_MODEL else ''}")
+    try:
+        from genrekit.models.nets import PRESETS
+    except ImportError:
+        out_console.print("networks: install genrekit[deep] (PyTorch) for the network presets")
+    else:
+        for name, preset in PRESETS.items():
+            out_console.print(f"network {name:10s} {preset.description}")
     for name, description in describe_feature_sets().items():
         out_console.print(f"features {name:9s} {description}")
 
