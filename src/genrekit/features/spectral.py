@@ -68,6 +68,9 @@ class LogMelSpec:
         del params["sample_rate"]
         return log_mel(y=y, sr=sr, **params)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

@@ -9,25 +9,15 @@ floored ``top_db`` below it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import librosa
 import torch
 from torch import nn
 
+from genrekit.features.spectral import LogMelSpec
 
-@dataclass(frozen=True)
-class FrontEndConfig:
-    sample_rate: int = 22050
-    n_fft: int = 2048
-    hop_length: int = 512
-    n_mels: int = 128
-    fmin: float = 0.0
-    fmax: float | None = None
-    top_db: float | None = 80.0
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+# One definition of the log-mel parameters for the numpy and the torch front ends.
+FrontEndConfig = LogMelSpec
 
 
 class LogMelFrontEnd(nn.Module):
