@@ -75,37 +75,40 @@ def _predict_features(model: GenreModel, path: str, features: np.ndarray) -> Pre
 
 
 class NetworkPredictor:
-    """Predictions from a network file (``model.safetensors``): windows of the file through
-    the network, chunk probabilities averaged per file."""
+    """Predictions from a network file (``model.safetensors``): windows of the file (or its
+    spectrogram images, for image networks) through the network, chunk probabilities
+    combined per file by the model's aggregation (``mean``, or majority ``vote``)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, aggregation: str | None = None):
         from genrekit.models.nets.training import load_network
 
         self.net, self.config = load_network(path)
         self.labels = self.config["labels"]
         self.name = self.config["preset"]
+        self.aggregation = aggregation or self.config.get("aggregation", "mean")
+
+    def chunk_proba(self, path: str | os.PathLike) -> np.ndarray:
+        """Genre probabilities of each window of one file, [shape=(n_chunks, n_genres)]."""
+        from genrekit.models.nets.inference import chunk_proba
+
+        return chunk_proba(self.net, self.config, path)
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
-        import torch
+        proba = self.chunk_proba(path)
+        track_proba, _ = aggregate_tracks(proba, np.zeros(len(proba)), method=self.aggregation)
+        best = int(np.argmax(track_proba[0]))
+        return Prediction(path=os.fspath(path), genre=self.labels[best], confidence=float(track_proba[0, best]),
+                          probabilities={label: float(p) for label, p in zip(self.labels, track_proba[0])},
+                          n_chunks=len(proba))
 
-        from genrekit import audio
-        from genrekit.features.chunks import frame_windows
+    def predict_files(self, paths, *, progress: bool = False, **_) -> tuple[list[Prediction], dict[str, str]]:
+        """Every file, going on past files that cannot be used (``failures``: path -> reason)."""
+        from rich.progress import track as progress_bar
 
-        frontend = self.config["frontend"]
-        y, _ = audio.load(path, sr=frontend["sample_rate"])
-        windows, _, _ = frame_windows(y, n_frames=self.config["n_frames"], hop_length=frontend["hop_length"])
-        with torch.no_grad():
-            proba = torch.softmax(self.net(torch.from_numpy(windows)), dim=1).numpy()
-        mean = proba.mean(axis=0)
-        best = int(np.argmax(mean))
-        return Prediction(path=os.fspath(path), genre=self.labels[best], confidence=float(mean[best]),
-                          probabilities={label: float(p) for label, p in zip(self.labels, mean)}, n_chunks=len(proba))
-
-    def predict_files(self, paths, **_) -> tuple[list[Prediction], dict[str, str]]:
         from genrekit.errors import GenrekitError
 
         predictions, failures = [], {}
-        for path in paths:
+        for path in progress_bar(list(paths), description="predicting", disable=not progress):
             try:
                 predictions.append(self.predict_file(path))
             except GenrekitError as exc:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
+from genrekit.audio import content_hash
 from genrekit.datasets import Dataset, build_feature_table, gtzan_filtered_split, train_val_test_split
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import evaluation_metrics, fit_estimator, predictions_frame, write_evaluation, write_json
@@ -41,6 +42,13 @@ class TrainResult:
     def partial(self) -> bool:
         """True when some inputs could not be used (bad files, layout problems)."""
         return bool(self.failures or self.problems)
+
+
+def _check_aggregation(aggregation: str) -> None:
+    from genrekit.evaluate import AGGREGATIONS
+
+    if aggregation not in AGGREGATIONS:
+        raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
 
 
 def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
@@ -86,6 +94,7 @@ def train_model(
     gets ``model.genrekit``, ``metrics.json|md``, ``confusion_matrix.png``,
     ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
     """
+    _check_aggregation(aggregation)
     spec = spec or FeatureSpec()
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
@@ -174,12 +183,19 @@ def train_network_model(
     epochs: int = 30,
     batch_size: int | None = None,
     device: str = "cpu",
+    aggregation: str = "mean",
+    time_stretch: float = 0.0,
+    pitch_shift: float = 0.0,
+    augment_copies: int = 1,
     resume: bool = False,
     progress: bool = True,
     out_dir: str | Path | None = None,
 ) -> TrainResult:
     """Train a network preset on log-mel chunks; early stopping on the validation tracks,
-    scores on the test tracks (chunk and track level). Writes ``model.safetensors``,
+    scores on the test tracks (chunk level, and track level by ``aggregation`` of the chunk
+    probabilities: ``mean`` or majority ``vote``). ``time_stretch`` (max rate change) and
+    ``pitch_shift`` (max semitones) add ``augment_copies`` altered copies of each training
+    track. Writes ``model.safetensors``,
     ``history.csv|png``, ``checkpoint.safetensors`` (``resume`` continues from it) and the
     reports of :func:`train_model`.
     """
@@ -187,21 +203,22 @@ def train_network_model(
 
     from genrekit.models.nets import PRESETS, build_network
     from genrekit.models.nets.training import (
-        TrainConfig, predict_chunks, save_network, split_chunks, train_network, write_history,
+        TrainConfig, network_chunks, predict_chunks, save_network, train_network, write_history,
     )
 
     if preset not in PRESETS:
         raise ParameterError(f"network {preset!r} is unknown; expected one of {', '.join(PRESETS)}")
-    if PRESETS[preset].input_kind != "waveform":
-        raise ParameterError(f"network {preset!r} trains on spectrogram images, which the CLI does not render yet")
+    _check_aggregation(aggregation)
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
     labels = dataset.labels
     splits = {t.track_id: t.split for t in dataset.tracks}
-    config = TrainConfig(preset=preset, epochs=epochs, batch_size=batch_size, seed=seed, device=device)
+    config = TrainConfig(preset=preset, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+                         time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies)
+    config.resolved()  # bad settings fail before any audio is read
     torch.manual_seed(seed)
     net = build_network(preset, len(labels))
-    sets, failures = split_chunks(net, dataset.tracks, labels, splits, n_frames=PRESETS[preset].n_frames)
+    sets, failures = network_chunks(net, preset, dataset.tracks, labels, splits, config=config.resolved())
     if "train" not in sets or "val" not in sets:
         raise DatasetError(f"{dataset.root}: training needs train and validation tracks; got {sorted(sets)}")
     net, history = train_network(sets["train"], sets["val"], len(labels), config, net=net,
@@ -209,17 +226,20 @@ def train_network_model(
     metrics: dict = {}
     if "test" in sets:
         test = sets["test"]
-        proba = predict_chunks(net.body, test.X)
-        metrics = evaluation_metrics(test.y.numpy(), proba, test.track, labels, chunked=True)
+        proba = predict_chunks(net.body if hasattr(net, "body") else net, test.X)
+        metrics = evaluation_metrics(test.y.numpy(), proba, test.track, labels, chunked=True, aggregation=aggregation)
     training = {"dataset": dataset.name, "split": split, "seed": seed, "epochs_run": len(history),
                 "track_ids": sorted(t for t, p in splits.items() if p != "test"),
+                "content_sha256": sorted(content_hash(t.path) for t in dataset.tracks
+                                         if splits[t.track_id] != "test" and t.path not in failures),
                 "config": {k: v for k, v in config.resolved().__dict__.items()}}
     summary = {k: metrics[k] for k in ("accuracy", "chunk_accuracy", "f1_macro", "n") if k in metrics}
     result = TrainResult(model=net, metrics=metrics, splits=splits, failures=failures,
                          problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems])
     if out_dir is not None:
         out = Path(out_dir)
-        save_network(out / "model.safetensors", net, preset=preset, labels=labels, metrics=summary, training=training)
+        save_network(out / "model.safetensors", net, preset=preset, labels=labels, metrics=summary, training=training,
+                     aggregation=aggregation)
         write_history(history, out)
         if metrics:
             write_evaluation(metrics, out, title=f"{preset} on {dataset.name} (test tracks)")

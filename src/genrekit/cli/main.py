@@ -39,10 +39,14 @@ CacheOption = Annotated[
     Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE or ~/.cache/genrekit/features).")
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
-KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma.")]
+KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre folders of spectrogram PNGs).")]
 FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518 or gtzan57.")]
 ExtractOption = Annotated[
     str, typer.Option("--features", "-f", help="fma518 or gtzan57 (a table), or logmel (one .npz spectrogram per track).")
+]
+AggregationOption = Annotated[
+    str | None, typer.Option("--aggregation", help="Chunks to track: mean (of probabilities) or vote (majority); "
+                             "default: the model's own (mean).")
 ]
 ChunkOption = Annotated[
     float | None, typer.Option("--chunk", help="Seconds per chunk (e.g. 3); default: one vector per track.")
@@ -88,6 +92,14 @@ def _load_dataset(path: Path, kind: str):
     from genrekit.datasets import load_dataset
 
     return load_dataset(path, kind=kind)
+
+
+def _network_names() -> list[str]:
+    try:
+        from genrekit.models.nets import PRESETS
+    except ImportError:  # the deep extra (PyTorch) is not installed
+        return []
+    return list(PRESETS)
 
 
 def _spec(features: str, chunk: float | None):
@@ -238,6 +250,12 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="Networks: batch size (default: the preset's).")] = None,
     device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
+    aggregation: AggregationOption = None,
+    time_stretch: Annotated[float, typer.Option(help="Networks: time-stretch training audio by up to this rate "
+                                                "change (0.1: rates 0.9-1.1).")] = 0.0,
+    pitch_shift: Annotated[float, typer.Option(help="Networks: pitch-shift training audio by up to this many "
+                                               "semitones.")] = 0.0,
+    augment_copies: Annotated[int, typer.Option(help="Networks: altered copies per training track.")] = 1,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -252,11 +270,14 @@ def train(
         if model in MODELS:
             result = train_model(
                 data, spec=_spec(feature_set, chunk), model=model, split=split, seed=seed,
-                search=search, n_iter=n_iter, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
+                search=search, n_iter=n_iter, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
+                n_jobs=jobs, progress=_progress(), out_dir=out,
             )
         else:
             result = train_network_model(data, preset=model, split=split, seed=seed, epochs=epochs, batch_size=batch_size,
-                                         device=device, resume=resume, progress=_progress(), out_dir=out)
+                                         device=device, aggregation=aggregation or "mean", time_stretch=time_stretch,
+                                         pitch_shift=pitch_shift, augment_copies=augment_copies, resume=resume,
+                                         progress=_progress(), out_dir=out)
     except GenrekitError as exc:
         _fail(exc)
     metrics = result.metrics
@@ -271,24 +292,33 @@ def train(
 
 @app.command()
 def evaluate(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file (model.genrekit).")],
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file (model.genrekit or model.safetensors).")],
     dataset: Annotated[Path, typer.Argument(help="Labelled dataset folder or CSV manifest.")],
     out: OutOption,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
+    aggregation: AggregationOption = None,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
     """Score a model on a labelled dataset: metrics.json|md, confusion matrix, predictions."""
-    from genrekit.evaluate import evaluate_model
+    from genrekit.evaluate import evaluate_model, evaluate_network
     from genrekit.models import load_model
 
     try:
-        metrics, report = evaluate_model(
-            load_model(model_path), _load_dataset(dataset, kind), include_train=include_train,
-            cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
-        )
+        data = _load_dataset(dataset, kind)
+        if model_path.suffix == ".safetensors":
+            metrics, report = evaluate_network(model_path, data, include_train=include_train, aggregation=aggregation,
+                                               progress=_progress(), out_dir=out)
+        else:
+            model = load_model(model_path)
+            if aggregation is not None:
+                model.aggregation = aggregation
+            metrics, report = evaluate_model(
+                model, data, include_train=include_train,
+                cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
+            )
     except GenrekitError as exc:
         _fail(exc)
     if report["excluded_training_tracks"]:
@@ -308,8 +338,10 @@ def compare(
     out: OutOption,
     dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
-    models: Annotated[str, typer.Option(help="Comma-separated model names, or 'all'.")] = "all",
+    models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
     folds: Annotated[int, typer.Option(help="Cross-validation folds (stratified, by track).")] = 5,
+    epochs: Annotated[int, typer.Option(help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
+    device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
     search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,
     n_iter: Annotated[int, typer.Option(help="Search iterations per fold.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 0,
@@ -325,21 +357,25 @@ def compare(
     from genrekit.evaluate import compare_models
     from genrekit.models import MODELS
 
+    networks = _network_names()
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in MODELS]
+    unknown = [m for m in names if m not in MODELS and m not in networks]
     if unknown or (dataset is None) == (table_path is None):
         err_console.print(f"[red]error:[/] give a dataset or --table (not both); unknown models: {unknown or 'none'}; "
-                          f"known: {', '.join(MODELS)}")
+                          f"known: {', '.join([*MODELS, *networks])}")
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
+    data = table = None
     try:
         if table_path is not None:
             table, source = read_feature_table(table_path), str(table_path)
         else:
             data = _load_dataset(dataset, kind)
-            table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
-                                           n_jobs=jobs, progress=_progress())
-            failures, source = table.failures, f"{dataset} ({feature_set})"
+            source = f"{dataset} ({feature_set}; networks: log-mel)"
+            if any(name in MODELS for name in names):
+                table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
+                                               n_jobs=jobs, progress=_progress())
+                failures = table.failures
         view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
         for column in ("model", "accuracy", "macro F1", "fit s/fold"):
             view.add_column(column, justify="left" if column == "model" else "right")
@@ -348,7 +384,8 @@ def compare(
             err_console.print(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
 
         rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
-                              n_jobs=jobs or None, source=source, out_dir=out, on_result=show)
+                              n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
+                              source=source, out_dir=out, on_result=show)
     except GenrekitError as exc:
         _fail(exc)
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
@@ -362,7 +399,7 @@ def compare(
 @app.command()
 def predict(
     files: Annotated[list[Path], typer.Argument(help="Audio files.")],
-    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit).")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit or model.safetensors).")],
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line) or csv.")] = "table",
     top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
     jobs: JobsOption = 0,
@@ -379,7 +416,7 @@ def predict(
             from genrekit.predict import NetworkPredictor
 
             model = NetworkPredictor(model_path)
-            predictions, failures = model.predict_files(files)
+            predictions, failures = model.predict_files(files, progress=_progress())
         else:
             model = load_model(model_path)
             predictions, failures = predict_files(model, files, n_jobs=jobs, progress=_progress())

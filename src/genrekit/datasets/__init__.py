@@ -14,14 +14,16 @@ from genrekit.datasets.table import FeatureTable, build_feature_table, feature_f
 from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
 from genrekit.errors import DatasetError
 
-KINDS = ("auto", "gtzan", "folder", "manifest", "fma")
+KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images")
 
 
 def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str = "small") -> Dataset:
     """Load a dataset, recognising its kind from its layout when ``kind="auto"``.
 
     A ``.csv`` file is a manifest; a folder with FMA's ``tracks.csv`` is FMA; a folder of
-    ``<genre>.NNNNN`` clips is GTZAN; any other folder is read as folder-per-genre.
+    ``<genre>.NNNNN`` clips is GTZAN; a folder-per-genre tree of PNG/JPEG files and no
+    audio is ``images`` (spectrogram images for image networks); any other folder is
+    read as folder-per-genre audio.
     """
     if kind not in KINDS:
         raise DatasetError(f"kind={kind!r} is not a dataset kind; expected one of {', '.join(KINDS)}")
@@ -36,14 +38,22 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
         elif find_gtzan_root(path) is not None:
             kind = "gtzan"
         else:
-            kind = "folder"
+            kind = "images" if _only_images(path) else "folder"
     if kind == "manifest":
         return load_manifest(path)
     if kind == "fma":
         return load_fma(path, subset=fma_subset)
     if kind == "gtzan":
         return load_gtzan(path)
-    return load_folder(path)
+    return load_folder(path, media="image" if kind == "images" else "audio")
+
+
+def _only_images(root: Path) -> bool:
+    from genrekit.audio import is_audio_path
+    from genrekit.features.images import is_image_path
+
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    return any(map(is_image_path, files)) and not any(map(is_audio_path, files))
 
 
 __all__ = [

@@ -18,11 +18,15 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
-def _audio_files(folder: Path) -> list[Path]:
+def _media_files(folder: Path, accept) -> list[Path]:
     return sorted(
         p for p in folder.rglob("*")
-        if p.is_file() and _visible(p) and is_audio_path(p) and all(_visible(q) for q in p.relative_to(folder).parents if str(q) != ".")
+        if p.is_file() and _visible(p) and accept(p) and all(_visible(q) for q in p.relative_to(folder).parents if str(q) != ".")
     )
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return _media_files(folder, is_audio_path)
 
 
 def _require_dir(root: str | os.PathLike) -> Path:
@@ -32,12 +36,18 @@ def _require_dir(root: str | os.PathLike) -> Path:
     return root
 
 
-def load_folder(root: str | os.PathLike, *, name: str | None = None) -> Dataset:
-    """Every audio file below ``root/<genre>/`` labelled ``<genre>``.
+def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str = "audio") -> Dataset:
+    """Every audio file (or, with ``media="image"``, every PNG/JPEG spectrogram image)
+    below ``root/<genre>/`` labelled ``<genre>``.
 
-    Track ids are paths relative to ``root`` without the extension. Audio files directly
+    Track ids are paths relative to ``root`` without the extension. Files directly
     in ``root`` and empty genre folders are reported as problems.
     """
+    from genrekit.features.images import is_image_path
+
+    if media not in ("audio", "image"):
+        raise DatasetError(f"media={media!r} must be 'audio' or 'image'")
+    accept = is_audio_path if media == "audio" else is_image_path
     root = _require_dir(root)
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
@@ -45,17 +55,17 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None) -> Dataset:
         if not _visible(item):
             continue
         if item.is_file():
-            if is_audio_path(item):
-                problems.append(DatasetProblem(str(item), "audio file outside any genre folder; not labelled"))
+            if accept(item):
+                problems.append(DatasetProblem(str(item), f"{media} file outside any genre folder; not labelled"))
             continue
-        files = _audio_files(item)
+        files = _media_files(item, accept)
         if not files:
-            problems.append(DatasetProblem(str(item), "genre folder contains no audio files"))
+            problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files"))
         for path in files:
             track_id = str(path.relative_to(root).with_suffix(""))
             tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
     if not tracks:
-        raise DatasetError(f"{root}: no audio files found in genre folders (expected ROOT/<genre>/<file>)")
+        raise DatasetError(f"{root}: no {media} files found in genre folders (expected ROOT/<genre>/<file>)")
     return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems)
 
 

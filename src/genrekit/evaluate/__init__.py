@@ -1,8 +1,8 @@
 """Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
 
-from genrekit.evaluate.crossval import cross_validate, fit_estimator
+from genrekit.evaluate.crossval import cross_validate, cross_validate_network, dataset_folds, fit_estimator, network_fold
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics
-from genrekit.evaluate.run import compare_models, evaluate_model, predictions_frame
+from genrekit.evaluate.run import compare_models, evaluate_model, evaluate_network, predictions_frame, track_predictions
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
 __all__ = [
@@ -13,6 +13,11 @@ __all__ = [
     "comparison_markdown",
     "evaluate_model",
     "cross_validate",
+    "cross_validate_network",
+    "dataset_folds",
+    "evaluate_network",
+    "network_fold",
+    "track_predictions",
     "evaluation_metrics",
     "fit_estimator",
     "metrics_markdown",

@@ -21,16 +21,25 @@ logger = logging.getLogger(__name__)
 
 def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: str) -> pd.DataFrame:
     """One row per track: path, true and predicted genre, confidence, probabilities."""
-    track_proba, tracks = aggregate_tracks(proba, table.tracks[rows], method=aggregation)
-    y_of = dict(zip(table.tracks[rows], table.y[rows]))
+    return track_predictions(table.tracks[rows], table.y[rows], proba, table.labels,
+                             paths=table.paths, aggregation=aggregation)
+
+
+def track_predictions(
+    track_index, y_chunk, proba: np.ndarray, labels: list[str], *, paths: dict | None = None, aggregation: str = "mean",
+) -> pd.DataFrame:
+    """One row per track from chunk rows: path, true and predicted genre, confidence, probabilities."""
+    track_proba, tracks = aggregate_tracks(proba, track_index, method=aggregation)
+    y_of = dict(zip(track_index, y_chunk))
+    paths = paths or {}
     frame = pd.DataFrame({
         "track_id": tracks,
-        "path": [table.paths.get(t, "") for t in tracks],
-        "true": [table.labels[y_of[t]] for t in tracks],
-        "predicted": [table.labels[i] for i in track_proba.argmax(axis=1)],
+        "path": [paths.get(t, "") for t in tracks],
+        "true": [labels[y_of[t]] for t in tracks],
+        "predicted": [labels[i] for i in track_proba.argmax(axis=1)],
         "confidence": track_proba.max(axis=1),
     })
-    for i, label in enumerate(table.labels):
+    for i, label in enumerate(labels):
         frame[f"p_{label}"] = track_proba[:, i]
     return frame
 
@@ -84,8 +93,68 @@ def evaluate_model(
     return metrics, report
 
 
+def evaluate_network(
+    path: str | Path,
+    dataset: Dataset,
+    *,
+    include_train: bool = False,
+    aggregation: str | None = None,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+) -> tuple[dict, dict]:
+    """:func:`evaluate_model` for a network file (``model.safetensors``).
+
+    Tracks the network was trained or validated on (same content hash) are left out unless
+    ``include_train``; chunk probabilities are combined per track by ``aggregation``
+    (default: the network's own). Returns ``(metrics, report)`` as :func:`evaluate_model`.
+    """
+    from rich.progress import track as progress_bar
+
+    from genrekit.audio import content_hash
+    from genrekit.errors import GenrekitError
+    from genrekit.models.nets.inference import chunk_proba
+    from genrekit.models.nets.training import load_network
+
+    net, config = load_network(path)
+    labels = config["labels"]
+    aggregation = aggregation or config.get("aggregation", "mean")
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = [t for t in dataset.tracks if t.label not in index]
+    report = {"unknown_genre_tracks": [t.path for t in unknown], "excluded_training_tracks": [], "failures": {}}
+    usable = [t for t in dataset.tracks if t.label in index]
+    if not usable:
+        raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(labels)})")
+    seen = set(config.get("training", {}).get("content_sha256", []))
+    probas, ys, tracks, paths = [], [], [], {}
+    for track in progress_bar(usable, description="evaluating", disable=not progress):
+        try:
+            if not include_train and content_hash(track.path) in seen:
+                report["excluded_training_tracks"].append(track.track_id)
+                continue
+            proba = chunk_proba(net, config, track.path)
+        except (GenrekitError, OSError) as exc:
+            report["failures"][track.path] = str(exc)
+            continue
+        probas.append(proba)
+        ys += [index[track.label]] * len(proba)
+        tracks += [track.track_id] * len(proba)
+        paths[track.track_id] = track.path
+    if not probas:
+        logger.warning("no track of %s left to evaluate", dataset.root)
+        return {}, report
+    proba, y, tracks = np.concatenate(probas), np.array(ys), np.array(tracks)
+    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=True)
+    if out_dir is not None:
+        write_evaluation(metrics, out_dir, title=f"{config['preset']} on {dataset.name}")
+        frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation)
+        write_text_atomic(Path(out_dir) / "predictions.csv", frame.to_csv(index=False))
+        manifest = {k: config[k] for k in ("preset", "labels", "frontend", "n_frames", "input_kind", "metrics") if k in config}
+        write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": manifest, "aggregation": aggregation, **report})
+    return metrics, report
+
+
 def compare_models(
-    table: FeatureTable,
+    table: FeatureTable | None,
     names: list[str],
     *,
     n_splits: int = 5,
@@ -93,17 +162,37 @@ def compare_models(
     search: bool = False,
     n_iter: int = 20,
     n_jobs: int | None = None,
+    dataset: Dataset | None = None,
+    epochs: int = 30,
+    device: str = "cpu",
     source: str = "",
     out_dir: str | Path | None = None,
     on_result=None,
 ) -> list[dict]:
     """Cross-validate each named model on the same folds; write ``comparison.json|md|png``.
 
+    Classical models are fitted on ``table``; network presets are trained from the audio of
+    ``dataset`` for ``epochs`` epochs per fold. With a dataset, both use its track folds.
     ``on_result(row)`` is called after each model (for progress display).
     """
+    from genrekit.evaluate.crossval import cross_validate_network, dataset_folds
+    from genrekit.models import MODELS
+
+    networks = [name for name in names if name not in MODELS]
+    if networks and dataset is None:
+        raise DatasetError(f"networks ({', '.join(networks)}) are trained from audio: compare them on a dataset, not a table")
+    if table is None and len(networks) < len(names):
+        raise DatasetError("classical models need a feature table")
+    track_folds = dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None else None
     rows = []
     for name in names:
-        result = cross_validate(table, name, n_splits=n_splits, seed=seed, search=search, n_iter=n_iter, n_jobs=n_jobs)
+        if name in MODELS:
+            result = cross_validate(table, name, n_splits=n_splits, seed=seed, search=search, n_iter=n_iter,
+                                    n_jobs=n_jobs, track_folds=track_folds)
+        else:
+            result = cross_validate_network(dataset, name, seed=seed, epochs=epochs, device=device, track_folds=track_folds)
+            for fold in result["folds"]:
+                fold.pop("history")
         row = {key: value for key, value in result.items() if key != "folds"}
         row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
         row["best_params"] = [fold["best_params"] for fold in result["folds"]]
@@ -112,8 +201,11 @@ def compare_models(
             on_result(row)
     if out_dir is not None:
         out = Path(out_dir)
-        setup = {"source": source, "n_rows": int(len(table.y)), "n_tracks": int(len(np.unique(table.tracks))),
-                 "n_features": int(table.X.shape[1]), "labels": table.labels, "n_splits": n_splits,
+        setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
+                 "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
+                 "n_features": int(table.X.shape[1]) if table is not None else None,
+                 "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
+                 "network_epochs": epochs if networks else None,
                  "cv": "stratified K-fold by track" + (" (nested randomized search)" if search else ""),
                  "seed": seed, "search_iterations": n_iter if search else 0}
         write_json(out / "comparison.json", {"setup": setup, "models": {row["model"]: row for row in rows}})

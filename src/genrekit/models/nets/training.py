@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from torch import nn
 from genrekit import __version__, audio
 from genrekit.errors import AudioError, ModelError, ParameterError
 from genrekit.features.chunks import frame_windows
+from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
 from genrekit.models.nets.presets import PRESETS, build_network
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class TrainConfig:
     schedule: str | None = None
     patience: int = 8
     overlap: float = 0.5
+    time_stretch: float = 0.0
+    pitch_shift: float = 0.0
+    augment_copies: int = 1
     seed: int = 0
     device: str = "cpu"
 
@@ -68,6 +73,10 @@ class TrainConfig:
             raise ParameterError(f"loss={config.loss!r} must be 'ce' (softmax) or 'bce' (sigmoid)")
         if config.epochs < 1 or config.batch_size < 1:
             raise ParameterError(f"epochs={config.epochs} and batch_size={config.batch_size} must be >= 1")
+        if not 0 <= config.time_stretch < 1 or not 0 <= config.pitch_shift <= 12 or config.augment_copies < 1:
+            raise ParameterError(
+                f"time_stretch={config.time_stretch} must be in [0, 1), pitch_shift={config.pitch_shift} semitones "
+                f"in [0, 12] and augment_copies={config.augment_copies} >= 1")
         return config
 
 
@@ -81,11 +90,34 @@ class ChunkSet:
     padded_tracks: list[str] = field(default_factory=list)
 
 
+def augmented_waveforms(
+    y: np.ndarray, sr: int, track_id: str, *, time_stretch: float, pitch_shift: float, copies: int, seed: int,
+) -> list[np.ndarray]:
+    """``copies`` versions of ``y``, each time-stretched by a rate drawn from
+    ``[1 - time_stretch, 1 + time_stretch]`` and pitch-shifted by a number of semitones drawn
+    from ``[-pitch_shift, pitch_shift]``; the draws depend only on (seed, track, copy)."""
+    import librosa
+
+    versions = []
+    for copy_index in range(copies):
+        rng = np.random.default_rng([seed, zlib.crc32(track_id.encode()), copy_index])
+        rate, steps = rng.uniform(1 - time_stretch, 1 + time_stretch), rng.uniform(-pitch_shift, pitch_shift)
+        version = librosa.effects.time_stretch(y, rate=rate) if time_stretch else y
+        if pitch_shift:
+            version = librosa.effects.pitch_shift(version, sr=sr, n_steps=steps)
+        versions.append(version.astype(np.float32))
+    return versions
+
+
 def spectrogram_windows(
     net: nn.Module, paths: Sequence[str], labels: Sequence[int], track_ids: Sequence[str], *, n_frames: int,
-    overlap: float, failures: dict[str, str], batch: int = 64,
+    overlap: float, failures: dict[str, str], batch: int = 64, augment: dict | None = None,
 ) -> ChunkSet:
-    """Windows of each file through ``net.frontend``; files that fail go to ``failures``."""
+    """Windows of each file through ``net.frontend``; files that fail go to ``failures``.
+
+    ``augment`` (keyword arguments of :func:`augmented_waveforms`) adds the windows of
+    time-stretched and pitch-shifted copies of each file, under the same track.
+    """
     config = net.frontend.config
     spectra, ys, tracks, padded = [], [], [], []
     for path, label, track_id in zip(paths, labels, track_ids):
@@ -94,14 +126,18 @@ def spectrogram_windows(
         except AudioError as exc:
             failures[path] = str(exc)
             continue
-        windows, _, was_padded = frame_windows(y, n_frames=n_frames, hop_length=config.hop_length, overlap=overlap)
-        if was_padded:
-            padded.append(track_id)
-        with torch.no_grad():
-            for start in range(0, len(windows), batch):
-                spectra.append(net.frontend(torch.from_numpy(windows[start : start + batch])))
-        ys += [label] * len(windows)
-        tracks += [track_id] * len(windows)
+        versions = [y]
+        if augment:
+            versions += augmented_waveforms(y, config.sample_rate, track_id, **augment)
+        for version in versions:
+            windows, _, was_padded = frame_windows(version, n_frames=n_frames, hop_length=config.hop_length, overlap=overlap)
+            if was_padded and version is y:
+                padded.append(track_id)
+            with torch.no_grad():
+                for start in range(0, len(windows), batch):
+                    spectra.append(net.frontend(torch.from_numpy(windows[start : start + batch])))
+            ys += [label] * len(windows)
+            tracks += [track_id] * len(windows)
     if padded:
         logger.warning("%d track(s) shorter than one window were zero-padded: %s", len(padded), ", ".join(padded[:5]))
     if not spectra:
@@ -155,7 +191,7 @@ def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 128) -> np.
     with torch.no_grad():
         for start in range(0, len(X), batch):
             out.append(torch.softmax(body(X[start : start + batch]), dim=1))
-    return torch.cat(out).numpy()
+    return torch.cat(out).cpu().numpy()
 
 
 def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> float:
@@ -199,7 +235,7 @@ def _load_checkpoint(path: Path, body: nn.Module, optimizer: torch.optim.Optimiz
 
 def train_network(
     train: ChunkSet,
-    val: ChunkSet,
+    val: ChunkSet | None,
     n_classes: int,
     config: TrainConfig,
     *,
@@ -213,6 +249,8 @@ def train_network(
 
     Returns the network with the best weights loaded, and the history (one dict per epoch:
     ``epoch, lr, train_loss, train_accuracy, val_chunk_accuracy, val_track_accuracy, seconds``).
+    Without ``val`` (cross-validation on every training track) all epochs run and the
+    last weights are kept; the validation columns are NaN.
     With ``out_dir``, a checkpoint is written after every epoch and ``resume`` continues from it;
     ``stop_after`` ends this call after that many epochs (a time-boxed run, resumed later).
     """
@@ -269,19 +307,27 @@ def train_network(
                 optimizer.step()
                 losses.append(loss.item())
                 hits += int((logits.argmax(1).cpu() == train.y[rows]).sum())
-            proba = predict_chunks(body, val.X.to(config.device))
-            val_y = val.y.numpy()
+            train_seconds = time.perf_counter() - started
             record = {
                 "epoch": epoch,
                 "lr": learning_rate(config, epoch),
                 "train_loss": float(np.mean(losses)) if losses else float("nan"),
                 "train_accuracy": hits / len(train.y),
-                "val_chunk_accuracy": float((proba.argmax(1) == val_y).mean()),
-                "val_track_accuracy": track_accuracy(proba, val_y, val.track),
-                "seconds": time.perf_counter() - started,
+                "val_chunk_accuracy": float("nan"),
+                "val_track_accuracy": float("nan"),
+                "seconds": train_seconds,
+                "train_seconds": train_seconds,
             }
+            if val is not None:
+                proba = predict_chunks(body, val.X.to(config.device))
+                val_y = val.y.numpy()
+                record["val_chunk_accuracy"] = float((proba.argmax(1) == val_y).mean())
+                record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track)
+                record["seconds"] = time.perf_counter() - started
             history.append(record)
-            if record["val_track_accuracy"] > best_accuracy:
+            if val is None:
+                best = {k: v.detach().clone() for k, v in body.state_dict().items()}
+            elif record["val_track_accuracy"] > best_accuracy:
                 best_accuracy, stale = record["val_track_accuracy"], 0
                 best = {k: v.detach().clone() for k, v in body.state_dict().items()}
             else:
@@ -303,11 +349,13 @@ def split_chunks(
     *,
     n_frames: int,
     overlap: float = 0.5,
+    augment: dict | None = None,
 ) -> tuple[dict[str, ChunkSet], dict[str, str]]:
     """Windows of every track, grouped by the split part of their track.
 
     Tracks, not chunks, are split: every window of a track lands in its track's part.
-    Training windows overlap by ``overlap`` (more, shifted examples); others do not.
+    Training windows overlap by ``overlap`` (more, shifted examples) and get the
+    waveform ``augment``ations; others do neither.
     """
     index = {label: i for i, label in enumerate(labels)}
     failures: dict[str, str] = {}
@@ -318,8 +366,51 @@ def split_chunks(
             sets[part] = spectrogram_windows(
                 net, [t.path for t in members], [index[t.label] for t in members], [t.track_id for t in members],
                 n_frames=n_frames, overlap=overlap if part == "train" else 0.0, failures=failures,
+                augment=augment if part == "train" else None,
             )
     return sets, failures
+
+
+def image_chunks(
+    tracks: Sequence, labels: list[str], parts: dict[str, str], *, seconds: float = IMAGE_SECONDS,
+) -> tuple[dict[str, ChunkSet], dict[str, str]]:
+    """Spectrogram images of every track, grouped by the split part of their track."""
+    from genrekit.errors import FeatureError
+
+    index = {label: i for i, label in enumerate(labels)}
+    failures: dict[str, str] = {}
+    sets = {}
+    for part in ("train", "val", "test"):
+        images, ys, ids, padded = [], [], [], []
+        for track in (t for t in tracks if parts.get(t.track_id) == part):
+            try:
+                examples, was_padded = image_examples(track.path, seconds=seconds)
+            except (AudioError, FeatureError) as exc:
+                failures[track.path] = str(exc)
+                continue
+            images.append(torch.from_numpy(examples))
+            ys += [index[track.label]] * len(examples)
+            ids += [track.track_id] * len(examples)
+            if was_padded:
+                padded.append(track.track_id)
+        if images:
+            sets[part] = ChunkSet(torch.cat(images), torch.tensor(ys), np.asarray(ids), padded)
+    return sets, failures
+
+
+def network_chunks(
+    net: nn.Module, preset: str, tracks: Sequence, labels: list[str], parts: dict[str, str], *, config: TrainConfig,
+) -> tuple[dict[str, ChunkSet], dict[str, str]]:
+    """The examples of every part for ``preset``: log-mel windows of ``n_frames`` frames,
+    or spectrogram images for image presets."""
+    if PRESETS[preset].input_kind == "image":
+        return image_chunks(tracks, labels, parts)
+    augment = None
+    if config.time_stretch or config.pitch_shift:
+        augment = {"time_stretch": config.time_stretch, "pitch_shift": config.pitch_shift,
+                   "copies": config.augment_copies, "seed": config.seed}
+    return split_chunks(net, tracks, labels, parts, n_frames=PRESETS[preset].n_frames, overlap=config.overlap,
+                        augment=augment)
 
 
 def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
@@ -346,13 +437,15 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
 
 
 def save_network(path: str | os.PathLike, net: nn.Module, *, preset: str, labels: list[str], metrics: dict | None = None,
-                 training: dict | None = None) -> Path:
+                 training: dict | None = None, aggregation: str = "mean") -> Path:
     """Weights as safetensors, with the JSON config (preset, front end, labels, metrics) in its metadata."""
     path = Path(path)
     frontend = net.frontend.config.to_dict() if hasattr(net, "frontend") else None
     config = {"format": "genrekit-network", "format_version": 1, "genrekit_version": __version__, "preset": preset,
               "labels": list(labels), "frontend": frontend, "n_frames": PRESETS[preset].n_frames,
-              "metrics": metrics or {}, "training": training or {}}
+              "input_kind": PRESETS[preset].input_kind,
+              "image_seconds": IMAGE_SECONDS if PRESETS[preset].input_kind == "image" else None,
+              "aggregation": aggregation, "metrics": metrics or {}, "training": training or {}}
     tensors = {k: v.detach().contiguous() for k, v in copy.deepcopy(net).state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")

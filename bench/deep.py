@@ -1,0 +1,170 @@
+"""Deep presets vs the best classical models on gtzan-mini: stratified 4-fold CV by track.
+
+Every (preset, fold) trains in its own process, on every training track of the fold, for a
+fixed number of epochs (the last weights are kept: no test track ever picks an epoch), and
+writes one JSON under ``--out``; a rerun skips what is done, so an interrupted bench resumes.
+The classical rows (fma518 features) are scored on exactly the same folds.
+
+    python bench/deep.py                       # all presets, 4 folds, then the table
+    python bench/deep.py --presets default cnn4 --epochs 20
+    python bench/deep.py --table-only          # print the table of what is done
+
+Reads ``../shared/data/gtzan-mini``; exits with a message when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
+OUT = ROOT / "bench" / "results" / "deep"
+CLASSICAL = ("logreg", "extra-trees", "ensemble")
+N_FOLDS, SEED = 4, 0
+
+
+def dataset_and_folds(data: Path):
+    from genrekit.datasets import kfold_splits, load_gtzan
+
+    dataset = load_gtzan(data)
+    ids = np.array([t.track_id for t in dataset.tracks])
+    labels = np.array([t.label for t in dataset.tracks])
+    folds = kfold_splits(labels, np.asarray(dataset.groups), n_splits=N_FOLDS, seed=SEED)
+    return dataset, [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]
+
+
+def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path) -> None:
+    """Train one preset on one fold's training tracks and score its test tracks."""
+    import torch
+
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.models.nets import PRESETS, build_network, count_parameters
+    from genrekit.models.nets.training import TrainConfig, network_chunks, predict_chunks, save_network, train_network
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    dataset, folds = dataset_and_folds(data)
+    train_ids, test_ids = folds[fold]
+    parts = {**{t: "train" for t in train_ids}, **{t: "test" for t in test_ids}}
+    config = TrainConfig(preset=preset, epochs=epochs or PRESETS[preset].training.get("epochs", 30), seed=SEED)
+    torch.manual_seed(SEED)
+    net = build_network(preset, len(dataset.labels))
+    started = time.perf_counter()
+    sets, failures = network_chunks(net, preset, dataset.tracks, dataset.labels, parts, config=config.resolved())
+    prepare_seconds = time.perf_counter() - started
+    net, history = train_network(sets["train"], None, len(dataset.labels), config, net=net, progress=False)
+    test = sets["test"]
+    body = net.body if hasattr(net, "body") else net
+    proba = predict_chunks(body, test.X)
+    mean = evaluation_metrics(test.y.numpy(), proba, test.track, dataset.labels, chunked=True)
+    vote = evaluation_metrics(test.y.numpy(), proba, test.track, dataset.labels, chunked=True, aggregation="vote")
+    with tempfile.TemporaryDirectory() as tmp:
+        size = save_network(Path(tmp) / "model.safetensors", net, preset=preset, labels=dataset.labels).stat().st_size
+    result = {
+        "preset": preset, "fold": fold, "epochs": len(history),
+        "track_accuracy": mean["accuracy"], "track_accuracy_vote": vote["accuracy"],
+        "chunk_accuracy": mean["chunk_accuracy"], "f1_macro": mean["f1_macro"],
+        "n_train_chunks": len(sets["train"].y), "n_test_tracks": len(set(test.track)),
+        "seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
+        "prepare_seconds": prepare_seconds,
+        "parameters": count_parameters(net), "model_bytes": size,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "final_train_accuracy": history[-1]["train_accuracy"], "failures": failures,
+        "threads": torch.get_num_threads(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    temporary = out / f".{preset}-fold{fold}.json.tmp"
+    temporary.write_text(json.dumps(result, indent=1))
+    os.replace(temporary, out / f"{preset}-fold{fold}.json")
+
+
+def classical_rows(data: Path, out: Path) -> dict:
+    from genrekit.datasets import build_feature_table
+    from genrekit.evaluate import cross_validate
+    from genrekit.features import FeatureCache, FeatureSpec
+
+    path = out / "classical.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    dataset, folds = dataset_and_folds(data)
+    table, _ = build_feature_table(dataset, FeatureSpec("fma518"), cache=FeatureCache(ROOT / "bench" / "out" / "cache"),
+                                   progress=False)
+    rows = {}
+    for name in CLASSICAL:
+        result = cross_validate(table, name, seed=SEED, track_folds=folds)
+        rows[name] = {"fold_accuracy": [f["accuracy"] for f in result["folds"]], "fit_seconds": result["fit_seconds"]}
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def table(out: Path, presets: list[str]) -> str:
+    from genrekit.models.nets import PRESETS
+
+    lines = ["| model | track acc (mean ± sd over 4 folds) | track acc, vote | chunk acc | s/epoch | epochs | parameters "
+             "| size (MB) | peak RSS (MB) |", "|---|---|---|---|---|---|---|---|---|"]
+    for preset in presets:
+        runs = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
+        if not runs:
+            continue
+        track = np.array([r["track_accuracy"] for r in runs])
+        done = "" if len(runs) == N_FOLDS else f" ({len(runs)} of {N_FOLDS} folds)"
+        lines.append(
+            f"| {preset}{done} — {PRESETS[preset].description} | {track.mean():.3f} ± {track.std():.3f} "
+            f"| {np.mean([r['track_accuracy_vote'] for r in runs]):.3f} | {np.mean([r['chunk_accuracy'] for r in runs]):.3f} "
+            f"| {np.mean([r['seconds_per_epoch'] for r in runs]):.1f} | {runs[0]['epochs']} | {runs[0]['parameters']:,} "
+            f"| {runs[0]['model_bytes'] / 1e6:.2f} | {max(r['peak_rss_mb'] for r in runs):.0f} |"
+        )
+    classical = out / "classical.json"
+    if classical.exists():
+        for name, row in json.loads(classical.read_text()).items():
+            accuracy = np.array(row["fold_accuracy"])
+            lines.append(f"| {name} (fma518 features, classical) | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
+                         f"| – | – | {row['fit_seconds']:.1f} s/fit | – | – | – | – |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from genrekit.models.nets import PRESETS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the preset's)")
+    parser.add_argument("--folds", type=int, nargs="+", default=list(range(N_FOLDS)))
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--worker", nargs=2, metavar=("PRESET", "FOLD"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")
+    if args.worker:
+        run_fold(args.worker[0], int(args.worker[1]), args.epochs, args.data, args.out)
+        return
+    if not args.table_only:
+        classical_rows(args.data, args.out)
+        for preset in args.presets:
+            for fold in args.folds:
+                if (args.out / f"{preset}-fold{fold}.json").exists():
+                    continue
+                print(f"{time.strftime('%H:%M:%S')} {preset} fold {fold} ...", flush=True)
+                command = [sys.executable, __file__, "--worker", preset, str(fold), "--data", str(args.data),
+                           "--out", str(args.out)] + (["--epochs", str(args.epochs)] if args.epochs else [])
+                subprocess.run(command, check=True)
+    print(f"gtzan-mini ({args.data}), stratified {N_FOLDS}-fold CV by track, seed {SEED}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    print(table(args.out, args.presets))
+
+
+if __name__ == "__main__":
+    main()

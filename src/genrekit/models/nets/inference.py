@@ -1,0 +1,45 @@
+"""A network's inputs for one file, and its chunk probabilities: one code path for
+prediction and evaluation."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrekit import audio
+from genrekit.features.chunks import frame_windows
+
+IMAGE_SECONDS = 30.0
+
+
+def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -> tuple[np.ndarray, bool]:
+    """``(n, 3, 288, 432)`` images of one file: the file itself when it is an image, else
+    one rendered image per ``seconds`` of its audio (and whether it was padded)."""
+    from genrekit.features.images import audio_images, is_image_path, read_image
+
+    if is_image_path(path):
+        return read_image(path)[None], False
+    y, sr = audio.load(path, sr=22050)
+    return audio_images(y, sr, seconds=seconds)
+
+
+def file_examples(config: dict, path: str | os.PathLike) -> np.ndarray:
+    """What the network of ``config`` (a network file's JSON) takes for one file: waveform
+    windows ``(n, samples)``, or images ``(n, 3, height, width)``."""
+    if config.get("input_kind") == "image":
+        return image_examples(path, seconds=config["image_seconds"])[0]
+    frontend = config["frontend"]
+    y, _ = audio.load(path, sr=frontend["sample_rate"])
+    return frame_windows(y, n_frames=config["n_frames"], hop_length=frontend["hop_length"])[0]
+
+
+def chunk_proba(net: nn.Module, config: dict, path: str | os.PathLike, *, batch: int = 64) -> np.ndarray:
+    """Genre probabilities of each window of one file, [shape=(n_chunks, n_genres)]."""
+    examples = file_examples(config, path)
+    net.eval()
+    with torch.no_grad():
+        parts = [torch.softmax(net(torch.from_numpy(examples[i : i + batch])), dim=1) for i in range(0, len(examples), batch)]
+    return torch.cat(parts).numpy()
