@@ -8,6 +8,7 @@ The classical rows (fma518 features) are scored on exactly the same folds.
     python bench/deep.py                       # all presets, 4 folds, then the table
     python bench/deep.py --presets default cnn4 --epochs 20
     python bench/deep.py --table-only          # print the table of what is done
+    python bench/deep.py --timing              # s/epoch: 2 epochs of each preset on fold 0, nothing else running
 
 Reads ``../shared/data/gtzan-mini``; exits with a message when it is absent.
 """
@@ -44,48 +45,37 @@ def dataset_and_folds(data: Path):
     return dataset, [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]
 
 
-def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path) -> None:
+def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, *, name: str | None = None) -> None:
     """Train one preset on one fold's training tracks and score its test tracks."""
     import torch
 
-    from genrekit.evaluate import evaluation_metrics
-    from genrekit.models.nets import PRESETS, build_network, count_parameters
-    from genrekit.models.nets.training import TrainConfig, network_chunks, predict_chunks, save_network, train_network
+    from genrekit.evaluate import network_fold
+    from genrekit.models.nets import PRESETS, count_parameters
+    from genrekit.models.nets.training import save_network
 
     torch.set_num_threads(os.cpu_count() or 1)
     dataset, folds = dataset_and_folds(data)
     train_ids, test_ids = folds[fold]
-    parts = {**{t: "train" for t in train_ids}, **{t: "test" for t in test_ids}}
-    config = TrainConfig(preset=preset, epochs=epochs or PRESETS[preset].training.get("epochs", 30), seed=SEED)
-    torch.manual_seed(SEED)
-    net = build_network(preset, len(dataset.labels))
-    started = time.perf_counter()
-    sets, failures = network_chunks(net, preset, dataset.tracks, dataset.labels, parts, config=config.resolved())
-    prepare_seconds = time.perf_counter() - started
-    net, history = train_network(sets["train"], None, len(dataset.labels), config, net=net, progress=False)
-    test = sets["test"]
-    body = net.body if hasattr(net, "body") else net
-    proba = predict_chunks(body, test.X)
-    mean = evaluation_metrics(test.y.numpy(), proba, test.track, dataset.labels, chunked=True)
-    vote = evaluation_metrics(test.y.numpy(), proba, test.track, dataset.labels, chunked=True, aggregation="vote")
+    epochs = epochs or PRESETS[preset].training.get("epochs", 30)
+    result, net = network_fold(dataset, preset, train_ids, test_ids, epochs=epochs, seed=SEED)
     with tempfile.TemporaryDirectory() as tmp:
         size = save_network(Path(tmp) / "model.safetensors", net, preset=preset, labels=dataset.labels).stat().st_size
-    result = {
-        "preset": preset, "fold": fold, "epochs": len(history),
-        "track_accuracy": mean["accuracy"], "track_accuracy_vote": vote["accuracy"],
-        "chunk_accuracy": mean["chunk_accuracy"], "f1_macro": mean["f1_macro"],
-        "n_train_chunks": len(sets["train"].y), "n_test_tracks": len(set(test.track)),
-        "seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
-        "prepare_seconds": prepare_seconds,
+    record = {
+        "preset": preset, "fold": fold, "epochs": result["epochs"],
+        "track_accuracy": result["accuracy"], "track_accuracy_vote": result["accuracy_vote"],
+        "chunk_accuracy": result["chunk_accuracy"], "f1_macro": result["f1_macro"],
+        "n_train_chunks": result["n_train_chunks"], "n_test_tracks": result["n_test_tracks"],
+        "seconds_per_epoch": result["seconds_per_epoch"], "fit_seconds": result["fit_seconds"],
         "parameters": count_parameters(net), "model_bytes": size,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "final_train_accuracy": history[-1]["train_accuracy"], "failures": failures,
+        "final_train_accuracy": result["history"][-1]["train_accuracy"], "failures": result["failures"],
         "threads": torch.get_num_threads(),
     }
     out.mkdir(parents=True, exist_ok=True)
-    temporary = out / f".{preset}-fold{fold}.json.tmp"
-    temporary.write_text(json.dumps(result, indent=1))
-    os.replace(temporary, out / f"{preset}-fold{fold}.json")
+    target = out / f"{name or preset}-fold{fold}.json"
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    os.replace(temporary, target)
 
 
 def classical_rows(data: Path, out: Path) -> dict:
@@ -111,18 +101,20 @@ def classical_rows(data: Path, out: Path) -> dict:
 def table(out: Path, presets: list[str]) -> str:
     from genrekit.models.nets import PRESETS
 
-    lines = ["| model | track acc (mean ± sd over 4 folds) | track acc, vote | chunk acc | s/epoch | epochs | parameters "
-             "| size (MB) | peak RSS (MB) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | track acc (mean ± sd over 4 folds) | per fold | track acc, vote | chunk acc | s/epoch (quiet) "
+             "| epochs | parameters | size (MB) | peak RSS (MB) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for preset in presets:
         runs = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
         if not runs:
             continue
         track = np.array([r["track_accuracy"] for r in runs])
+        timing = out / "timing" / f"{preset}-fold0.json"
+        seconds = json.loads(timing.read_text())["seconds_per_epoch"] if timing.exists() else float("nan")
         done = "" if len(runs) == N_FOLDS else f" ({len(runs)} of {N_FOLDS} folds)"
         lines.append(
             f"| {preset}{done} — {PRESETS[preset].description} | {track.mean():.3f} ± {track.std():.3f} "
-            f"| {np.mean([r['track_accuracy_vote'] for r in runs]):.3f} | {np.mean([r['chunk_accuracy'] for r in runs]):.3f} "
-            f"| {np.mean([r['seconds_per_epoch'] for r in runs]):.1f} | {runs[0]['epochs']} | {runs[0]['parameters']:,} "
+            f"| {' '.join(f'{a:.2f}' for a in track)} | {np.mean([r['track_accuracy_vote'] for r in runs]):.3f} | {np.mean([r['chunk_accuracy'] for r in runs]):.3f} "
+            f"| {seconds:.1f} | {runs[0]['epochs']} | {runs[0]['parameters']:,} "
             f"| {runs[0]['model_bytes'] / 1e6:.2f} | {max(r['peak_rss_mb'] for r in runs):.0f} |"
         )
     classical = out / "classical.json"
@@ -130,7 +122,7 @@ def table(out: Path, presets: list[str]) -> str:
         for name, row in json.loads(classical.read_text()).items():
             accuracy = np.array(row["fold_accuracy"])
             lines.append(f"| {name} (fma518 features, classical) | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
-                         f"| – | – | {row['fit_seconds']:.1f} s/fit | – | – | – | – |")
+                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} | – | – | {row['fit_seconds']:.1f} s/fit | – | – | – | – |")
     return "\n".join(lines)
 
 
@@ -144,6 +136,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--timing", action="store_true", help="time 2 epochs of each preset on fold 0 (run on a quiet machine)")
     parser.add_argument("--worker", nargs=2, metavar=("PRESET", "FOLD"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -151,7 +144,12 @@ def main() -> None:
     if args.worker:
         run_fold(args.worker[0], int(args.worker[1]), args.epochs, args.data, args.out)
         return
-    if not args.table_only:
+    if args.timing:
+        for preset in args.presets:
+            command = [sys.executable, __file__, "--worker", preset, "0", "--data", str(args.data),
+                       "--out", str(args.out / "timing"), "--epochs", "2"]
+            subprocess.run(command, check=True)
+    elif not args.table_only:
         classical_rows(args.data, args.out)
         for preset in args.presets:
             for fold in args.folds:
