@@ -14,10 +14,14 @@ import soxr
 
 from genrekit.errors import AudioError, ParameterError
 
-#: File name endings the audio layer decodes (lower case).
-AUDIO_EXTENSIONS = frozenset(
+#: Endings libsndfile (soundfile) decodes; it stays the decoder for these.
+SOUNDFILE_EXTENSIONS = frozenset(
     {".wav", ".wave", ".au", ".snd", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".opus", ".mp3"}
 )
+#: Endings decoded through PyAV (FFmpeg): AAC/ALAC in MP4 containers, WMA, and friends.
+PYAV_EXTENSIONS = frozenset({".m4a", ".m4b", ".mp4", ".aac", ".alac", ".wma", ".asf", ".webm", ".mka", ".ac3"})
+#: File name endings the audio layer decodes (lower case).
+AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS | PYAV_EXTENSIONS
 
 # Peak below which a signal counts as silent (-100 dBFS): digital silence and dither noise.
 SILENCE_PEAK = 1e-5
@@ -60,8 +64,84 @@ def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _open(path: str | os.PathLike) -> sf.SoundFile:
-    """Open a file for decoding, turning every failure into an AudioError naming it."""
+class _PyAVReader:
+    """The part of ``soundfile.SoundFile``'s interface the audio layer uses, over PyAV:
+    ``samplerate``, ``channels``, ``frames`` (from the container's duration), ``format``,
+    ``subtype``, ``seek`` and ``read`` of float32 ``(frames, channels)`` blocks."""
+
+    def __init__(self, path: str):
+        import av
+
+        self._av = av
+        self.path = path
+        try:
+            self._container = av.open(path)
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise AudioError(path, f"not audio or corrupt (decoder says: {exc})") from exc
+        if not self._container.streams.audio:
+            self._container.close()
+            raise AudioError(path, "contains no audio stream")
+        self._stream = self._container.streams.audio[0]
+        context = self._stream.codec_context
+        self.samplerate = int(context.sample_rate or 0)
+        self.channels = int(context.layout.nb_channels or 1)
+        if self._stream.duration is not None and self._stream.time_base is not None:
+            seconds = float(self._stream.duration * self._stream.time_base)
+        else:
+            seconds = (self._container.duration or 0) / 1_000_000
+        self.frames = int(round(seconds * self.samplerate))
+        self.format = self._container.format.name.split(",")[0].upper()
+        self.subtype = context.name.upper()
+        self._resampler = av.AudioResampler(format="flt", layout=context.layout, rate=self.samplerate)
+        self._decoded = self._container.decode(self._stream)
+        self._buffer = np.zeros((0, self.channels), dtype=np.float32)
+        self._done = False
+
+    def _decode_more(self) -> bool:
+        """Decode the next packet's samples into the buffer; False at the end of the stream."""
+        if self._done:
+            return False
+        try:
+            frame = next(self._decoded)
+        except StopIteration:
+            frame, self._done = None, True
+        except self._av.FFmpegError as exc:
+            raise AudioError(self.path, f"corrupt: decoding failed ({exc})") from exc
+        blocks = [b.to_ndarray().reshape(-1, self.channels) for b in self._resampler.resample(frame)]
+        if blocks:
+            self._buffer = np.concatenate([self._buffer, *blocks])
+        return True
+
+    def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        while (frames < 0 or self._buffer.shape[0] < frames) and self._decode_more():
+            pass
+        count = self._buffer.shape[0] if frames < 0 else min(frames, self._buffer.shape[0])
+        block, self._buffer = self._buffer[:count], self._buffer[count:]
+        return block.astype(dtype, copy=False)
+
+    def seek(self, frame: int) -> None:
+        """Only forward from the start (what ``load``/``stream`` need): decode and drop."""
+        while frame > 0:
+            dropped = self.read(min(frame, 1 << 20))
+            if not dropped.shape[0]:
+                break
+            frame -= dropped.shape[0]
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> _PyAVReader:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def _open(path: str | os.PathLike) -> sf.SoundFile | _PyAVReader:
+    """Open a file for decoding, turning every failure into an AudioError naming it.
+
+    libsndfile decodes the formats it knows; PyAV (FFmpeg) the others (m4a/AAC, ALAC, WMA).
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
@@ -69,6 +149,12 @@ def _open(path: str | os.PathLike) -> sf.SoundFile:
         raise AudioError(path, "is a folder, expected an audio file")
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
+    if Path(path).suffix.lower() in PYAV_EXTENSIONS:
+        handle = _PyAVReader(path)
+        if handle.samplerate <= 0:
+            handle.close()
+            raise AudioError(path, "contains no audio samples")
+        return handle
     try:
         handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -165,7 +251,7 @@ def load(
     with _open(path) as handle:
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))
-        if start >= handle.frames:
+        if start and start >= handle.frames:
             raise AudioError(path, f"offset {offset:.2f} s is past the end ({handle.frames / native_sr:.2f} s)")
         if start:
             handle.seek(start)
