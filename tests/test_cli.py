@@ -66,7 +66,7 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
     assert len(lines[0]["top"]) == 3 and lines[0]["genre"] == lines[0]["top"][0]["genre"]
     assert "not audio or corrupt" in lines[2]["error"]
     csv_result = run("predict", "--model", out / "model.genrekit", *clips, "--format", "csv")
-    assert csv_result.exit_code == EXIT_OK and csv_result.stdout.splitlines()[0].startswith("path,genre,confidence,p_blues")
+    assert csv_result.exit_code == EXIT_OK and csv_result.stdout.splitlines()[0].startswith("path,genre,confidence,start,end,n_chunks,p_blues")
 
 
 def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):

@@ -398,51 +398,67 @@ def compare(
 
 @app.command()
 def predict(
-    files: Annotated[list[Path], typer.Argument(help="Audio files.")],
+    files: Annotated[list[Path], typer.Argument(help="Audio files (songs of any length), or PNGs for image networks.")],
     model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit or model.safetensors).")],
-    output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line) or csv.")] = "table",
+    output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
+                                               "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
+    skip: Annotated[float, typer.Option(help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
+    hop: Annotated[float | None, typer.Option(help="Seconds between chunk starts (default: the chunk length).")] = None,
+    segment: Annotated[float | None, typer.Option(help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
     jobs: JobsOption = 0,
 ) -> None:
-    """Name the genres of audio files, with probabilities."""
-    from genrekit.models import load_model
-    from genrekit.predict import predict_files
+    """Name the genres of songs: top genres, genre proportions and a timeline."""
+    from genrekit.predict import load_predictor, plot_prediction, predict_files
 
-    if output_format not in ("table", "json", "csv"):
-        err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json or csv")
+    if output_format not in ("table", "json", "csv", "timeline"):
+        err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
         raise typer.Exit(EXIT_USAGE)
     try:
-        if model_path.suffix == ".safetensors":
-            from genrekit.predict import NetworkPredictor
-
-            model = NetworkPredictor(model_path)
-            predictions, failures = model.predict_files(files, progress=_progress())
-        else:
-            model = load_model(model_path)
-            predictions, failures = predict_files(model, files, n_jobs=jobs, progress=_progress())
+        model = load_predictor(model_path, segment_seconds=segment)
+        predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress())
     except GenrekitError as exc:
         _fail(exc)
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+        for p in predictions:
+            plot_prediction(p, plot / f"{Path(p.path).stem}.png")
+    labels = model.labels
     if output_format == "json":
         for prediction in predictions:
             print(json.dumps(prediction.to_dict(top)))
         for path, reason in failures.items():
             print(json.dumps({"path": path, "error": reason}))
-    elif output_format == "csv":
+    elif output_format in ("csv", "timeline"):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["path", "genre", "confidence", *(f"p_{label}" for label in model.labels), "error"])
-        for p in predictions:
-            writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", *(f"{p.probabilities[l]:.6f}" for l in model.labels), ""])
-        for path, reason in failures.items():
-            writer.writerow([path, "", "", *([""] * len(model.labels)), reason])
+        if output_format == "csv":
+            writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
+                             *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels), "error"])
+            for p in predictions:
+                writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
+                                 *(f"{p.probabilities[l]:.6f}" for l in labels), *(f"{p.proportions[l]:.6f}" for l in labels), ""])
+            for path, reason in failures.items():
+                writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), reason])
+        else:
+            writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
+            for p in predictions:
+                for s in p.timeline:
+                    writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
+                                     *(f"{s.probabilities[l]:.6f}" for l in labels)])
         sys.stdout.write(buffer.getvalue())
     else:
         view = Table(title=f"genres by {model.name}")
         view.add_column("file")
         for rank in range(1, top + 1):
             view.add_column(f"#{rank}")
+        view.add_column("proportions (share of chunks)")
+        view.add_column("analysed", justify="right")
         for p in predictions:
-            view.add_row(Path(p.path).name, *(f"{g} {prob:.0%}" for g, prob in p.top(top)))
+            shares = ", ".join(f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0)
+            view.add_row(Path(p.path).name, *(f"{g} {prob:.0%}" for g, prob in p.top(top)), shares,
+                         f"{p.start:.0f}-{p.end:.0f} s, {p.n_chunks} chunks")
         out_console.print(view)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 

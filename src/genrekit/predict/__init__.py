@@ -1,0 +1,23 @@
+"""Prediction: the genres of songs of any length, with genre proportions and a timeline.
+
+- :func:`predict_file` / :func:`predict_files` with a classical model or a network
+- :func:`load_predictor`: a model file (``.genrekit`` or ``.safetensors``) ready to predict
+- :class:`Prediction`: top genre, probabilities, proportions, timeline of :class:`Segment`
+"""
+
+from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
+from genrekit.predict.files import predict_file, predict_files
+from genrekit.predict.song import Prediction, Segment, analysed_span, plot_prediction, song_chunks
+
+__all__ = [
+    "ModelChunks",
+    "NetworkChunks",
+    "Prediction",
+    "Segment",
+    "analysed_span",
+    "load_predictor",
+    "plot_prediction",
+    "predict_file",
+    "predict_files",
+    "song_chunks",
+]

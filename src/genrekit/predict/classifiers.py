@@ -1,0 +1,89 @@
+"""What the song analysis needs from a model: its genres, its sample rate, its chunk length,
+and genre probabilities for a batch of chunks. One adapter per kind of model file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from genrekit.models import GenreModel, load_model
+
+
+class ModelChunks:
+    """A classical model (``model.genrekit``): its features of each chunk, then its classifier.
+
+    Chunks are the model's own chunk length, or ``segment_seconds`` (default 30 s, the
+    length of the GTZAN and FMA clips such models are trained on) for models that describe
+    a whole clip by one feature vector. A short last chunk is used as it is.
+    """
+
+    pad = False
+
+    def __init__(self, model: GenreModel, *, segment_seconds: float | None = None):
+        self.model = model
+        self.name = model.name
+        self.labels = model.labels
+        self.aggregation = model.aggregation
+        self.sample_rate = model.spec.sample_rate
+        self.chunk_seconds = segment_seconds or model.spec.chunk_duration or 30.0
+        self.min_seconds = model.spec.min_duration
+
+    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
+        return np.stack([self.model.predict_proba(self.model.spec.compute(y, self.sample_rate)).mean(axis=0)
+                         for y in chunks])
+
+
+class NetworkChunks:
+    """A network file (``model.safetensors``): its windows (about 3 s) or, for image
+    networks, one spectrogram image per 30 s."""
+
+    pad = True
+    min_seconds = 0.5
+
+    def __init__(self, path: str | os.PathLike):
+        from genrekit.models.nets.training import load_network
+
+        self.net, self.config = load_network(path)
+        self.name = self.config["preset"]
+        self.labels = self.config["labels"]
+        self.aggregation = self.config.get("aggregation", "mean")
+        self.takes_images = self.config.get("input_kind") == "image"
+        if self.takes_images:
+            self.sample_rate, self.chunk_seconds = 22050, float(self.config["image_seconds"])
+        else:
+            frontend = self.config["frontend"]
+            self.sample_rate = frontend["sample_rate"]
+            self.chunk_seconds = (self.config["n_frames"] - 1) * frontend["hop_length"] / self.sample_rate
+
+    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """[shape=(len(chunks), n_genres)] for chunks of ``chunk_seconds`` of audio."""
+        if self.takes_images:
+            from genrekit.features.images import audio_images
+
+            examples = np.concatenate([audio_images(y, self.sample_rate, seconds=self.chunk_seconds)[0] for y in chunks])
+        else:
+            examples = np.stack(chunks)
+        return self._proba(examples)
+
+    def predict_image(self, path: str | os.PathLike) -> np.ndarray:
+        """[shape=(1, n_genres)] for a spectrogram image file (image networks)."""
+        from genrekit.features.images import read_image
+
+        return self._proba(read_image(path)[None])
+
+    def _proba(self, examples: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.net.eval()
+        with torch.no_grad():
+            return torch.softmax(self.net(torch.from_numpy(examples)), dim=1).numpy()
+
+
+def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None) -> ModelChunks | NetworkChunks:
+    """The model file at ``path``: a network for ``.safetensors``, else a classical model file."""
+    if Path(path).suffix == ".safetensors":
+        return NetworkChunks(path)
+    return ModelChunks(load_model(path), segment_seconds=segment_seconds)

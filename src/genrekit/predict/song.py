@@ -1,0 +1,187 @@
+"""Whole songs: streamed chunk by chunk, intro and outro skipped, and described as a top
+genre, genre probabilities, genre proportions (share of chunks) and a timeline.
+
+Memory stays bounded by one decoding block plus the chunk probabilities, whatever the
+song's length (an hour-long mix works like a 30 s clip).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from genrekit import audio
+from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
+from genrekit.errors import AudioError, ParameterError
+
+
+@dataclass
+class Segment:
+    """One analysed chunk of a song: seconds from the file's start, and what it sounds like."""
+
+    start: float
+    end: float
+    genre: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+@dataclass
+class Prediction:
+    """The genres of one file.
+
+    ``probabilities``: mean of the chunk probabilities (or share of votes, for a model that
+    votes); ``genre`` is its top genre. ``proportions``: share of chunks whose top genre is
+    each genre (sums to 1). ``timeline``: every chunk with its genre, in time order.
+    ``start``/``end``: the analysed span, after skipping the intro and the outro.
+    """
+
+    path: str
+    genre: str
+    confidence: float
+    probabilities: dict[str, float]
+    n_chunks: int
+    proportions: dict[str, float] = field(default_factory=dict)
+    timeline: list[Segment] = field(default_factory=list)
+    duration: float = 0.0
+    start: float = 0.0
+    end: float = 0.0
+    model: str = ""
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
+
+    def to_dict(self, k: int | None = None, *, timeline: bool = True) -> dict:
+        data = asdict(self)
+        data["top"] = [{"genre": g, "probability": p} for g, p in self.top(k or len(self.probabilities))]
+        if not timeline:
+            data.pop("timeline")
+        return data
+
+    def timeline_frame(self):
+        """The timeline as a DataFrame: start, end, genre, confidence, p_<genre>..."""
+        import pandas as pd
+
+        rows = [{"path": self.path, "start": s.start, "end": s.end, "genre": s.genre, "confidence": s.confidence,
+                 **{f"p_{g}": p for g, p in s.probabilities.items()}} for s in self.timeline]
+        return pd.DataFrame(rows)
+
+
+def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
+    """(start, end) in seconds: ``skip`` seconds off each end when the song is long enough
+    to keep at least three chunks after skipping, else the whole file."""
+    if skip < 0:
+        raise ParameterError(f"skip={skip} must be >= 0 seconds")
+    if duration - 2 * skip >= 3 * chunk_seconds:
+        return skip, duration - skip
+    return 0.0, duration
+
+
+def song_chunks(
+    path: str | os.PathLike,
+    *,
+    sr: int,
+    chunk_seconds: float,
+    hop_seconds: float | None = None,
+    skip: float = 10.0,
+    pad: bool = True,
+    min_seconds: float = 0.5,
+    block_seconds: float = 60.0,
+) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
+
+    Chunks are ``chunk_seconds`` long every ``hop_seconds`` (default: back to back) inside
+    :func:`analysed_span`. A last piece at least half a chunk long (and ``min_seconds``) is
+    kept, as is a file shorter than one chunk but at least ``min_seconds`` long: zero-padded
+    to a whole chunk when ``pad`` (fixed-size networks), else as it is.
+
+    Raises
+    ------
+    AudioError
+        naming the file: not audio, truncated (fewer samples than its header declares),
+        or silent.
+    """
+    path = os.fspath(path)
+    hop_seconds = hop_seconds or chunk_seconds
+    if chunk_seconds <= 0 or hop_seconds <= 0:
+        raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
+    header = audio.info(path)
+    start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
+    size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))
+    pending = np.zeros(0, dtype=np.float32)
+    consumed = 0  # samples dropped from the front of ``pending`` so far
+    decoded, peak, emitted = 0, 0.0, 0
+    for block in audio.stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
+        decoded += len(block)
+        peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
+        pending = np.concatenate([pending, block]) if pending.size else block
+        while pending.shape[0] >= size:
+            t = start + consumed / sr
+            yield t, t + chunk_seconds, pending[:size]
+            emitted += 1
+            pending, consumed = pending[hop:], consumed + hop
+    expected = (end - start) * sr
+    if decoded < TRUNCATION_TOLERANCE * expected - 0.1 * sr:
+        raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
+                               f"only {decoded / sr:.2f} s could be decoded")
+    if peak < SILENCE_PEAK:
+        raise AudioError(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
+    tail = pending.shape[0]
+    # The tail is new audio only if back-to-back chunks left it, or nothing was emitted yet.
+    enough = tail >= min_seconds * sr if emitted == 0 else tail >= max(min_seconds * sr, size / 2)
+    if tail and (emitted == 0 or hop >= size) and enough:
+        t = start + consumed / sr
+        piece = np.pad(pending, (0, size - tail)) if pad else pending
+        yield t, t + tail / sr, piece
+
+
+def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
+              aggregation: str = "mean", duration: float = 0.0, model: str = "") -> Prediction:
+    """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)]."""
+    if not len(proba):
+        raise ParameterError(f"{path}: no chunk to summarise")
+    winners = proba.argmax(axis=1)
+    shares = np.bincount(winners, minlength=len(labels)) / len(winners)
+    track = shares if aggregation == "vote" else proba.mean(axis=0)
+    best = int(np.argmax(track))
+    timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
+                for (s, e), w, p in zip(times, winners, proba)]
+    return Prediction(
+        path=path, genre=labels[best], confidence=float(track[best]),
+        probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),
+        proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
+        start=timeline[0].start, end=timeline[-1].end, model=model,
+    )
+
+
+def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
+    """A PNG: the genre of each chunk over time (bar height: confidence) above the genre
+    proportions of the whole song."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    labels = list(prediction.probabilities)
+    colours = {g: plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")(i) for i, g in enumerate(labels)}
+    figure, (timeline, shares) = plt.subplots(2, 1, figsize=(10, 5.5), height_ratios=(2, 1.3), constrained_layout=True)
+    for segment in prediction.timeline:
+        timeline.bar(segment.start, segment.confidence, width=segment.end - segment.start, align="edge",
+                     color=colours[segment.genre], edgecolor="white", linewidth=0.3)
+    timeline.set(xlabel="time (s)", ylabel="confidence", ylim=(0, 1), xlim=(prediction.start, prediction.end),
+                 title=f"{os.path.basename(prediction.path)}: {prediction.genre} ({prediction.confidence:.0%}), "
+                       f"by {prediction.model}")
+    seen = dict.fromkeys(s.genre for s in prediction.timeline)
+    timeline.legend(handles=[matplotlib.patches.Patch(color=colours[g], label=g) for g in seen],
+                    loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
+    shares.barh([g for g, _ in ordered], [v for _, v in ordered], color=[colours[g] for g, _ in ordered])
+    shares.set(xlabel="share of chunks", xlim=(0, 1))
+    temporary = f"{path}.tmp.png"
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return os.fspath(path)

@@ -1,0 +1,135 @@
+"""Whole-song prediction on real clips: schema, proportions, timeline, skipping, formats."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from genrekit.datasets import load_gtzan
+from genrekit.errors import AudioError
+from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.predict import ModelChunks, analysed_span, predict_file
+from genrekit.train import train_model
+
+GENRES = ("classical", "metal", "reggae")
+
+
+def _training_clips(gtzan_mini):
+    """Clips 2-7 of each genre; clips 0 and 1 are kept for the songs predicted here."""
+    dataset = load_gtzan(gtzan_mini)
+    return dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) >= 2)
+
+
+def _clip(gtzan_mini, genre: str, number: int):
+    return next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*"))
+
+
+@pytest.fixture(scope="module")
+def model(gtzan_mini, feature_cache):
+    dataset = _training_clips(gtzan_mini)
+    result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=3.0), model="logreg",
+                         cache=FeatureCache(feature_cache), progress=False)
+    return result.model
+
+
+@pytest.fixture(scope="module")
+def long_song(tmp_path_factory, gtzan_mini):
+    """A 'song' of three real clips back to back: metal, classical, metal (stereo, 44.1 kHz)."""
+    import soxr
+
+    from genrekit import audio
+
+    parts = [audio.load(_clip(gtzan_mini, genre, number), sr=22050)[0]
+             for genre, number in (("metal", 0), ("classical", 1), ("metal", 1))]
+    mono = np.concatenate(parts)
+    stereo = soxr.resample(np.stack([mono, mono]).T, 22050, 44100)
+    path = tmp_path_factory.mktemp("songs") / "medley.wav"
+    sf.write(path, stereo, 44100)
+    return path, [len(p) / 22050 for p in parts]
+
+
+def test_analysed_span_skips_intro_and_outro_only_when_long_enough():
+    assert analysed_span(200.0, skip=10.0, chunk_seconds=3.0) == (10.0, 190.0)
+    assert analysed_span(30.0, skip=10.0, chunk_seconds=30.0) == (0.0, 30.0)  # too short to skip
+    assert analysed_span(30.0, skip=0.0, chunk_seconds=3.0) == (0.0, 30.0)
+
+
+def test_prediction_schema_proportions_and_timeline(model, long_song):
+    path, lengths = long_song
+    prediction = predict_file(model, path)
+    total = sum(lengths)
+    assert prediction.duration == pytest.approx(total, abs=0.05)
+    assert prediction.start == 10.0 and prediction.end <= total - 10.0 + 1e-6
+    assert sum(prediction.proportions.values()) == pytest.approx(1.0)
+    assert sum(prediction.probabilities.values()) == pytest.approx(1.0)
+    assert set(prediction.proportions) == set(GENRES) and prediction.n_chunks == len(prediction.timeline)
+    starts = [s.start for s in prediction.timeline]
+    ends = [s.end for s in prediction.timeline]
+    assert starts[0] == 10.0 and np.allclose(np.array(starts[1:]), np.array(ends[:-1]))  # back to back, no gap
+    assert ends[-1] > total - 10.0 - 3.0  # covers the analysed span to within one chunk
+    # The middle third is a classical clip, the rest metal: the timeline follows the music.
+    first, second = lengths[0], lengths[0] + lengths[1]
+    middle = [s.genre for s in prediction.timeline if first + 3 < s.start and s.end < second - 3]
+    outer = [s.genre for s in prediction.timeline if s.end < first - 3 or s.start > second + 3]
+    assert middle.count("classical") > 0.7 * len(middle) and outer.count("metal") > 0.7 * len(outer)
+    data = prediction.to_dict(3)
+    assert {"path", "genre", "confidence", "probabilities", "proportions", "timeline", "top", "start", "end",
+            "n_chunks", "duration", "model"} <= set(data)
+    assert set(data["timeline"][0]) == {"start", "end", "genre", "confidence", "probabilities"}
+    assert list(prediction.timeline_frame().columns[:5]) == ["path", "start", "end", "genre", "confidence"]
+
+
+def test_stereo_44k_and_mono_22k_give_the_same_answer(model, tmp_path, gtzan_mini):
+    import soxr
+
+    from genrekit import audio
+
+    y, sr = audio.load(_clip(gtzan_mini, "reggae", 1), sr=22050)
+    sf.write(tmp_path / "mono.wav", y, sr)
+    sf.write(tmp_path / "stereo.flac", soxr.resample(np.stack([y, y]).T, sr, 44100), 44100)
+    mono, stereo = predict_file(model, tmp_path / "mono.wav"), predict_file(model, tmp_path / "stereo.flac")
+    assert mono.n_chunks == stereo.n_chunks and mono.genre == stereo.genre
+    # Resampling to 44.1 kHz and back low-passes near Nyquist, which moves some fma518 statistics.
+    assert np.allclose(list(mono.probabilities.values()), list(stereo.probabilities.values()), atol=0.2)
+
+
+def test_whole_clip_model_reads_30_second_segments(gtzan_mini, feature_cache, long_song):
+    model = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518"), model="logreg", cache=FeatureCache(feature_cache),
+                        progress=False).model
+    predictor = ModelChunks(model)
+    assert predictor.chunk_seconds == 30.0
+    prediction = predict_file(predictor, long_song[0])
+    # 75.4 s is too short to skip 10 s at each end and keep three 30 s segments: the whole
+    # song is read, as two 30 s segments and the 15.4 s left (at least half a segment).
+    assert prediction.start == 0.0 and [s.start for s in prediction.timeline] == [0.0, 30.0, 60.0]
+    assert prediction.timeline[-1].end == pytest.approx(sum(long_song[1]), abs=0.01)
+    short = predict_file(predictor, _clip(gtzan_mini, "metal", 0), skip=0)
+    assert short.n_chunks == 1
+
+
+def test_bad_songs_name_the_file(model, bad_files):
+    for kind in ("silent", "truncated_mp3", "text_mp3", "empty"):
+        with pytest.raises(AudioError, match=str(bad_files[kind].name)):
+            predict_file(model, bad_files[kind])
+
+
+def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+    from genrekit.models import save_model
+
+    save_model(model, tmp_path / "model.genrekit")
+    runner = CliRunner()
+    args = ["predict", "--model", str(tmp_path / "model.genrekit"), str(long_song[0])]
+    result = runner.invoke(app, [*args, "--format", "timeline", "--plot", str(tmp_path / "plots")])
+    assert result.exit_code == EXIT_OK, result.output
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("path,start,end,genre,confidence,p_classical")
+    assert len(rows) == 1 + 18  # 75.4 s - 2 x 10 s skipped = 55.4 s: 18 chunks of 3 s
+    assert (tmp_path / "plots" / "medley.png").stat().st_size > 10_000
+    line = json.loads(runner.invoke(app, [*args, "--format", "json", "--skip", "0"]).stdout.splitlines()[0])
+    assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
+    table = runner.invoke(app, args)
+    assert table.exit_code == EXIT_OK and "proportions" in table.stdout
