@@ -86,3 +86,30 @@ def bad_files(tmp_path_factory, clip, corrupted_file) -> dict[str, Path]:
     files["six_channel_96k"] = root / "surround.wav"
     sf.write(files["six_channel_96k"], hi[:, None] * gains[None, :], 96000, subtype="PCM_24")
     return files
+
+
+def write_m4a(path: Path, y: np.ndarray, sr: int) -> Path:
+    """Encode ``y`` [shape=(channels, n)] as AAC in an MP4 (m4a) container with PyAV."""
+    import av
+
+    layout = "stereo" if y.shape[0] == 2 else "mono"
+    with av.open(str(path), "w", format="ipod") as container:
+        stream = container.add_stream("aac", rate=sr, layout=layout)
+        for start in range(0, y.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[:, start : start + 1024]), format="fltp", layout=layout)
+            frame.sample_rate, frame.pts = sr, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="session")
+def m4a_clip(tmp_path_factory, clip) -> Path:
+    """The real clip as stereo 44.1 kHz AAC in an m4a file (left: the clip, right: half of it)."""
+    import soxr
+
+    y, sr = sf.read(clip, dtype="float32")
+    stereo = soxr.resample(np.stack([y, 0.5 * y]).T, sr, 44100).T.astype(np.float32)
+    return write_m4a(tmp_path_factory.mktemp("m4a") / "song.m4a", stereo, 44100)

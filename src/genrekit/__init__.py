@@ -32,6 +32,7 @@ _API = {
     "cross_validate": ("genrekit.evaluate", "cross_validate"),
     "predict_file": ("genrekit.predict", "predict_file"),
     "predict_files": ("genrekit.predict", "predict_files"),
+    "tag_library": ("genrekit.predict", "tag_library"),
 }
 
 

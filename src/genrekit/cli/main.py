@@ -1,4 +1,4 @@
-"""``genrekit``: datasets check, features, train, evaluate, compare, predict.
+"""``genrekit``: datasets check, features, train, evaluate, compare, predict, tag.
 
 Exit status: 0 success; 1 error (the message names the file or parameter); 2 usage error;
 3 partial failure (the command finished, but some inputs were bad and are listed in its
@@ -461,6 +461,47 @@ def predict(
                          f"{p.start:.0f}-{p.end:.0f} s, {p.n_chunks} chunks")
         out_console.print(view)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+
+
+@app.command()
+def tag(
+    library: Annotated[Path, typer.Argument(help="Music library folder (searched recursively).")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit or model.safetensors).")],
+    results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
+                                          "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
+    use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
+    skip: Annotated[float, typer.Option(help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
+    segment: Annotated[float | None, typer.Option(help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show the changes, write nothing.")] = False,
+    jobs: JobsOption = 0,
+) -> None:
+    """Tag a whole music library: genres of every audio file, written to a table as they finish."""
+    from genrekit.predict.library import tag_library
+
+    def show(change) -> None:
+        if change.error:
+            err_console.print(f"[yellow]tag:[/] {change.error}", highlight=False)
+        elif change.old != change.new:
+            verb = "would set" if dry_run else "set"
+            out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
+
+    try:
+        summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+                              segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
+                              progress=_progress(), on_tag_change=show)
+    except GenrekitError as exc:
+        _fail(exc)
+    view = Table(title=f"{summary.n_files} files in {library}")
+    view.add_column("genre")
+    view.add_column("files", justify="right")
+    for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):
+        view.add_row(genre, str(count))
+    view.add_row("[red]failed[/]", str(summary.n_failed))
+    out_console.print(view)
+    out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
+                      f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(summary.failures) else EXIT_OK)
 
 
 @app.command("models")

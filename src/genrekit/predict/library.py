@@ -1,0 +1,263 @@
+"""Tagging a music library: every audio file below a folder, in parallel, resumable.
+
+Results go to a JSON-lines journal as each file finishes (one line per file, flushed and
+fsynced), so a run killed at any moment loses at most the line being written; a re-run
+skips every file already in the journal (same path, size and modification time, or same
+content with ``use_hash``) and the final table (CSV, JSON lines or Parquet) is rewritten
+atomically from the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from genrekit.audio import content_hash, is_audio_path
+from genrekit.errors import GenrekitError, ParameterError
+
+logger = logging.getLogger(__name__)
+
+TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+@dataclass
+class TagRecord:
+    """One file of the library: its genres, or the error that stopped it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    key: str
+    duration: float | None = None
+    genre: str | None = None
+    confidence: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    proportions: dict[str, float] = field(default_factory=dict)
+    n_chunks: int = 0
+    model: str = ""
+    error: str | None = None
+    tag_written: bool = False
+    tag_error: str | None = None
+
+
+@dataclass
+class LibrarySummary:
+    """What a :func:`tag_library` run did."""
+
+    results: Path
+    n_files: int
+    n_done_before: int
+    n_tagged: int
+    n_failed: int
+    genres: dict[str, int]
+    failures: dict[str, str]
+    seconds: float
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.failures)
+
+
+def library_files(root: str | os.PathLike) -> list[Path]:
+    """Every audio file below ``root`` (any format the audio layer reads), hidden ones left out."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ParameterError(f"{root}: expected a music library folder, found {'a file' if root.exists() else 'nothing'}")
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p)
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def _key(path: Path, use_hash: bool) -> tuple[str, int, int]:
+    stat = path.stat()
+    key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return key, stat.st_size, stat.st_mtime_ns
+
+
+def read_journal(path: str | os.PathLike) -> list[dict]:
+    """The complete records of a journal; a torn last line (a killed run) is left out."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            logger.warning("%s: dropping an incomplete line left by an interrupted run", path)
+    return records
+
+
+# Worker state: the model, loaded once per process.
+_PREDICTOR = None
+
+
+def _init_worker(model_path: str, segment_seconds: float | None) -> None:
+    global _PREDICTOR
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    from genrekit.predict.classifiers import load_predictor
+
+    _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds)
+
+
+def _tag_one(path: str, key: str, size: int, mtime_ns: int, skip: float) -> dict:
+    from genrekit.predict.files import predict_file
+
+    record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=_PREDICTOR.name)
+    try:
+        prediction = predict_file(_PREDICTOR, path, skip=skip)
+    except GenrekitError as exc:
+        record.error = str(exc)
+    except Exception as exc:  # a decoder crash on one file must not end the run
+        record.error = f"{path}: unexpected {type(exc).__name__}: {exc}"
+    else:
+        record.duration, record.genre, record.confidence = prediction.duration, prediction.genre, prediction.confidence
+        record.probabilities, record.proportions = prediction.probabilities, prediction.proportions
+        record.n_chunks = prediction.n_chunks
+    return asdict(record)
+
+
+def _results_in_parallel(todo: list[tuple], model_path: str, *, jobs: int, skip: float,
+                         segment_seconds: float | None) -> Iterator[dict]:
+    import multiprocessing
+
+    if jobs == 1:
+        _init_worker(model_path, segment_seconds)
+        for item in todo:
+            yield _tag_one(*item, skip)
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(model_path, segment_seconds)) as pool:
+        queue = iter(todo)
+        running = {pool.submit(_tag_one, *item, skip) for item in _take(queue, 2 * jobs)}
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            running |= {pool.submit(_tag_one, *item, skip) for item in _take(queue, len(done))}
+            for future in done:
+                yield future.result()
+
+
+def _take(iterator: Iterator, n: int) -> list:
+    return [item for _, item in zip(range(n), iterator)]
+
+
+def write_table(records: list[dict], path: str | os.PathLike) -> Path:
+    """The library table, one row per file: CSV/Parquet with ``p_<genre>`` and
+    ``share_<genre>`` columns, or JSON lines as recorded. Written atomically."""
+    import pandas as pd
+
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    if path.suffix == ".jsonl":
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    else:
+        labels = sorted({g for r in records for g in r["probabilities"]})
+        rows = [{k: v for k, v in r.items() if k not in ("probabilities", "proportions")}
+                | {f"p_{g}": r["probabilities"].get(g) for g in labels}
+                | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
+        frame = pd.DataFrame(rows)
+        if path.suffix == ".parquet":
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_csv(temporary, index=False)
+    os.replace(temporary, path)
+    return path
+
+
+def tag_library(
+    root: str | os.PathLike,
+    model_path: str | os.PathLike,
+    results: str | os.PathLike,
+    *,
+    jobs: int | None = None,
+    use_hash: bool = False,
+    skip: float = 10.0,
+    segment_seconds: float | None = None,
+    write_tags: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    on_tag_change=None,
+) -> LibrarySummary:
+    """Predict the genres of every audio file below ``root`` and record them in ``results``.
+
+    Parameters
+    ----------
+    results : the table to write (``.csv``, ``.jsonl`` or ``.parquet``); its journal
+        ``<results>.journal.jsonl`` beside it is what makes runs resumable
+    jobs : worker processes (None: all cores)
+    use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime
+    write_tags : write the top genre into each successfully predicted file's metadata
+    dry_run : with ``write_tags``, report the changes (``on_tag_change``) without writing
+    on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from genrekit.predict.tags import write_genre_tag
+
+    started = time.perf_counter()
+    results = Path(results)
+    if results.suffix not in TABLE_FORMATS:
+        raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
+    model_path = os.fspath(model_path)
+    files = library_files(root)
+    journal = results.with_name(results.name + ".journal.jsonl")
+    records = read_journal(journal)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    # Rewrite the journal without a torn last line before appending to it.
+    temporary = journal.with_name(f".{journal.name}.tmp")
+    temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    os.replace(temporary, journal)
+    done = {r["key"] for r in records}
+    todo, failures_before = [], 0
+    for path in files:
+        try:
+            key, size, mtime_ns = _key(path, use_hash)
+        except (OSError, GenrekitError) as exc:
+            records.append(asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"unreadable:{path}",
+                                            error=f"{path}: cannot be read ({exc})")))
+            failures_before += 1
+            continue
+        if key not in done:
+            todo.append((str(path), key, size, mtime_ns))
+    n_before = len(files) - len(todo) - failures_before
+    columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    jobs = jobs or os.cpu_count() or 1
+    with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("tagging", total=len(files), completed=n_before)
+        for record in _results_in_parallel(todo, model_path, jobs=min(jobs, max(1, len(todo))), skip=skip,
+                                           segment_seconds=segment_seconds):
+            if write_tags and record["error"] is None:
+                change = write_genre_tag(record["path"], record["genre"], dry_run=dry_run)
+                record["tag_written"], record["tag_error"] = change.written, change.error
+                if change.written:  # the file changed: key it as it is now, so a re-run skips it
+                    record["key"], record["size"], record["mtime_ns"] = _key(Path(record["path"]), use_hash)
+                if on_tag_change is not None:
+                    on_tag_change(change)
+            handle.write(json.dumps(record) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+            records.append(record)
+            bar.advance(task)
+    latest = {r["path"]: r for r in records}  # a file changed since an earlier run: its newest record
+    table = [latest[str(p)] for p in files if str(p) in latest]
+    write_table(table, results)
+    failures = {r["path"]: r["error"] for r in table if r["error"]}
+    genres = Counter(r["genre"] for r in table if not r["error"])
+    return LibrarySummary(results=results, n_files=len(files), n_done_before=n_before,
+                          n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
+                          failures=failures, seconds=time.perf_counter() - started)
