@@ -133,3 +133,36 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
     table = runner.invoke(app, args)
     assert table.exit_code == EXIT_OK and "proportions" in table.stdout
+
+
+def test_song_scores_follow_the_literature():
+    from genrekit.evaluate import song_scores
+
+    genres = ["blues", "jazz", "rock", "pop"]
+    probabilities = [dict(zip(genres, p)) for p in ([0.1, 0.6, 0.2, 0.1], [0.5, 0.05, 0.3, 0.15], [0.1, 0.1, 0.2, 0.6])]
+    proportions = [dict(zip(genres, p)) for p in ([0.1, 0.7, 0.2, 0.0], [0.6, 0.0, 0.3, 0.1], [0.05, 0.05, 0.2, 0.7])]
+    scores = song_scores(["jazz", "jazz", "rock"], probabilities, proportions)
+    assert scores["top1"] == pytest.approx(1 / 3) and scores["top3"] == pytest.approx(2 / 3)
+    # jazz: 0.7 (in its top 3) and 0 (jazz has no share in song 2) -> 0.35; rock: 0.2 -> mean 0.275.
+    assert scores["per_genre"]["jazz"]["proportion_score"] == pytest.approx(0.35)
+    assert scores["proportion_score"] == pytest.approx(0.275)
+
+
+def test_full_song_evaluation_from_the_cli(model, tmp_path, gtzan_mini):
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+    from genrekit.models import save_model
+
+    save_model(model, tmp_path / "model.genrekit")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "model.genrekit"), str(gtzan_mini), "--songs",
+                                      "--out", str(tmp_path / "songs")])
+    assert result.exit_code == EXIT_OK, result.output
+    scores = json.loads((tmp_path / "songs" / "songs.json").read_text())
+    # The model was fitted on 15 of clips 2-7 (its own split kept 3 as test tracks): those are left out.
+    assert sorted(scores["excluded_training_tracks"]) == sorted(model.training["track_ids"])
+    assert scores["n"] == 24 - len(model.training["track_ids"])
+    assert set(scores["per_genre"]) == set(GENRES)  # only genres the model knows
+    assert len(scores["unknown_genre_tracks"]) == 56
+    assert 0 <= scores["proportion_score"] <= scores["top3"] <= 1
+    assert (tmp_path / "songs" / "songs.md").read_text().count("\n| ") == 4

@@ -297,6 +297,9 @@ def evaluate(
     out: OutOption,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
     aggregation: AggregationOption = None,
+    songs: Annotated[bool, typer.Option("--songs", help="Full-song evaluation: whole files streamed, top-1/top-3 hit "
+                                        "rates and the proportion score (songs.json|md|csv).")] = False,
+    skip: Annotated[float, typer.Option(help="--songs: seconds of intro and outro left out.")] = 10.0,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -306,6 +309,22 @@ def evaluate(
     from genrekit.evaluate import evaluate_model, evaluate_network
     from genrekit.models import load_model
 
+    if songs:
+        from genrekit.predict import evaluate_songs, load_predictor
+
+        try:
+            scores, report = evaluate_songs(load_predictor(model_path), _load_dataset(dataset, kind), skip=skip,
+                                            include_train=include_train, progress=_progress(), out_dir=out)
+        except GenrekitError as exc:
+            _fail(exc)
+        if report["excluded_training_tracks"]:
+            err_console.print(f"{len(report['excluded_training_tracks'])} song(s) the model was trained on were left out")
+        if not scores:
+            err_console.print("[red]no song left to evaluate[/]")
+            raise typer.Exit(EXIT_ERROR)
+        out_console.print(f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
+                          f"proportion score {scores['proportion_score']:.3f} -> {out / 'songs.json'}")
+        raise typer.Exit(EXIT_PARTIAL if _report_failures(report["failures"]) else EXIT_OK)
     try:
         data = _load_dataset(dataset, kind)
         if model_path.suffix == ".safetensors":

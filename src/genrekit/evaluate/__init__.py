@@ -1,7 +1,7 @@
 """Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
 
 from genrekit.evaluate.crossval import cross_validate, cross_validate_network, dataset_folds, fit_estimator, network_fold
-from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics
+from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
 from genrekit.evaluate.run import compare_models, evaluate_model, evaluate_network, predictions_frame, track_predictions
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
@@ -22,6 +22,7 @@ __all__ = [
     "fit_estimator",
     "metrics_markdown",
     "predictions_frame",
+    "song_scores",
     "write_evaluation",
     "write_json",
 ]

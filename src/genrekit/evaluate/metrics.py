@@ -131,3 +131,36 @@ def evaluation_metrics(
             if key != "labels":
                 metrics[f"chunk_{key}"] = value
     return metrics
+
+
+def song_scores(true: list[str], probabilities: list[dict[str, float]], proportions: list[dict[str, float]]) -> dict:
+    """Full-song scores: top-1 and top-3 hit rates of the song probabilities, and the
+    proportion score of the full-song literature.
+
+    Proportion score: per song, the true genre's share of chunks when that genre is among
+    the song's three largest shares, else 0; averaged per genre, then over genres.
+
+    Returns
+    -------
+    dict with ``n``, ``top1``, ``top3``, ``proportion_score`` and ``per_genre`` (genre ->
+    ``n``, ``top1``, ``top3``, ``proportion_score``)
+    """
+    if not (len(true) == len(probabilities) == len(proportions)) or not true:
+        raise ParameterError(f"song_scores needs as many labels as predictions, and at least one; got "
+                             f"{len(true)}, {len(probabilities)}, {len(proportions)}")
+    rows = []
+    for label, proba, shares in zip(true, probabilities, proportions):
+        ranked = sorted(proba, key=lambda g: -proba[g])
+        top_shares = sorted(shares, key=lambda g: -shares[g])[:3]
+        rows.append({"genre": label, "top1": ranked[0] == label, "top3": label in ranked[:3],
+                     "proportion": shares.get(label, 0.0) if label in top_shares else 0.0})
+    per_genre = {}
+    for genre in sorted({r["genre"] for r in rows}):
+        mine = [r for r in rows if r["genre"] == genre]
+        per_genre[genre] = {"n": len(mine), "top1": float(np.mean([r["top1"] for r in mine])),
+                            "top3": float(np.mean([r["top3"] for r in mine])),
+                            "proportion_score": float(np.mean([r["proportion"] for r in mine]))}
+    return {"n": len(rows), "top1": float(np.mean([r["top1"] for r in rows])),
+            "top3": float(np.mean([r["top3"] for r in rows])),
+            "proportion_score": float(np.mean([g["proportion_score"] for g in per_genre.values()])),
+            "per_genre": per_genre}

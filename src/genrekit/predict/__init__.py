@@ -7,7 +7,7 @@
 """
 
 from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
-from genrekit.predict.files import predict_file, predict_files
+from genrekit.predict.files import evaluate_songs, predict_file, predict_files
 from genrekit.predict.library import LibrarySummary, tag_library
 from genrekit.predict.song import Prediction, Segment, analysed_span, plot_prediction, song_chunks
 
@@ -19,6 +19,7 @@ __all__ = [
     "Prediction",
     "Segment",
     "analysed_span",
+    "evaluate_songs",
     "load_predictor",
     "plot_prediction",
     "predict_file",

@@ -29,6 +29,7 @@ class ModelChunks:
         self.sample_rate = model.spec.sample_rate
         self.chunk_seconds = segment_seconds or model.spec.chunk_duration or 30.0
         self.min_seconds = model.spec.min_duration
+        self.trained_on = set(model.training.get("content_sha256", []))
 
     def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
@@ -50,6 +51,7 @@ class NetworkChunks:
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
+        self.trained_on = set(self.config.get("training", {}).get("content_sha256", []))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
             self.sample_rate, self.chunk_seconds = 22050, float(self.config["image_seconds"])

@@ -86,3 +86,61 @@ def predict_files(
         except GenrekitError as exc:
             failures[os.fspath(path)] = str(exc)
     return predictions, failures
+
+
+def evaluate_songs(
+    model: GenreModel | Predictor,
+    dataset,
+    *,
+    skip: float = 10.0,
+    include_train: bool = False,
+    progress: bool = True,
+    out_dir: str | os.PathLike | None = None,
+) -> tuple[dict, dict]:
+    """Full-song evaluation of a labelled set of songs (see :func:`genrekit.evaluate.song_scores`).
+
+    Songs the model was trained on (same content) are left out unless ``include_train``.
+    With ``out_dir``: ``songs.json``, ``songs.md`` and ``songs.csv`` (one row per song).
+
+    Returns
+    -------
+    scores : as :func:`genrekit.evaluate.song_scores` (empty when no song is left)
+    report : ``failures`` (path -> reason), ``excluded_training_tracks``, ``unknown_genre_tracks``
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from genrekit.audio import content_hash
+    from genrekit.evaluate import song_scores, write_json
+    from genrekit.evaluate.report import write_text_atomic
+
+    predictor = _as_predictor(model)
+    known = set(predictor.labels)
+    report = {"unknown_genre_tracks": [t.path for t in dataset.tracks if t.label not in known],
+              "excluded_training_tracks": [], "failures": {}}
+    songs = [t for t in dataset.tracks if t.label in known]
+    if not include_train and predictor.trained_on:
+        report["excluded_training_tracks"] = [t.track_id for t in songs if content_hash(t.path) in predictor.trained_on]
+        songs = [t for t in songs if t.track_id not in set(report["excluded_training_tracks"])]
+    predictions, report["failures"] = predict_files(predictor, [t.path for t in songs], skip=skip, progress=progress)
+    label_of = {t.path: t.label for t in songs}
+    if not predictions:
+        return {}, report
+    true = [label_of[p.path] for p in predictions]
+    scores = song_scores(true, [p.probabilities for p in predictions], [p.proportions for p in predictions])
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json(out / "songs.json", {"model": predictor.name, "skip": skip, **scores, **report})
+        lines = [f"# Full-song evaluation of {predictor.name}", "",
+                 f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
+                 f"proportion score {scores['proportion_score']:.3f}", "",
+                 "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
+        lines += [f"| {g} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
+                  for g, r in scores["per_genre"].items()]
+        write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
+        frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
+                               "n_chunks": p.n_chunks, **{f"share_{g}": v for g, v in p.proportions.items()}}
+                              for p, t in zip(predictions, true)])
+        write_text_atomic(out / "songs.csv", frame.to_csv(index=False))
+    return scores, report
