@@ -234,3 +234,38 @@ def test_image_network_trains_on_a_folder_of_pngs(tmp_path, two_genres):
     assert result.exit_code == EXIT_OK, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["n_chunks"] for line in lines] == [1, 1]  # one image per 30 s clip
+
+
+def _peak_rss_mb(model: str, song: str) -> float:
+    """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model``."""
+    import subprocess
+    import sys
+
+    code = ("import resource, sys; from genrekit.predict import load_predictor, predict_file; "
+            "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+            "print(p.n_chunks, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+    result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
+    n_chunks, peak = result.stdout.split()
+    assert int(n_chunks) > 0
+    return float(peak)
+
+
+def test_two_hour_song_memory_stays_bounded(tmp_path, gtzan_mini):
+    """Streaming: a 2-hour file (real clips back to back) needs about the memory of a 30 s clip."""
+    import soundfile as sf
+
+    from genrekit import audio
+
+    clips = [audio.load(next((gtzan_mini / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
+    long_path = tmp_path / "two_hours.wav"
+    with sf.SoundFile(long_path, "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
+        written = 0
+        while written < 2 * 3600 * 22050:
+            for y in clips:
+                handle.write(y)
+                written += len(y)
+    sf.write(tmp_path / "clip.wav", clips[0], 22050)
+    model = save_network(tmp_path / "net.safetensors", build_network("edge-cnn", 3), preset="edge-cnn",
+                         labels=["metal", "jazz", "pop"])
+    short, long = _peak_rss_mb(str(model), str(tmp_path / "clip.wav")), _peak_rss_mb(str(model), str(long_path))
+    assert long <= 2.0 * short, f"2-hour song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"

@@ -1,0 +1,82 @@
+"""Peak memory of whole-song prediction: a 2-hour file against a 30 s clip.
+
+The 2-hour file is real GTZAN clips back to back (22.05 kHz mono, 16-bit). Each
+prediction runs in a fresh process, whose peak RSS is read from getrusage. Models: the
+classical default (``ensemble`` on fma518, 30 s segments) trained here on gtzan-mini, and
+``edge-cnn`` and ``default`` network files (weights do not change memory; untrained).
+
+    python bench/song_memory.py
+
+Target (issue 4): the 2-hour file peaks at <= 1.5x the 30 s clip. Needs ../shared/data.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
+
+CODE = ("import resource, sys, time; from genrekit.predict import load_predictor, predict_file; "
+        "t = time.perf_counter(); p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+        "print(p.n_chunks, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)")
+
+
+def measure(model: Path, song: Path) -> tuple[int, float, float]:
+    out = subprocess.run([sys.executable, "-c", CODE, str(model), str(song)], capture_output=True, text=True, check=True)
+    n, peak, seconds = out.stdout.split()
+    return int(n), float(peak), float(seconds)
+
+
+def main() -> None:
+    import soundfile as sf
+
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.models import save_model
+    from genrekit.models.nets import build_network
+    from genrekit.models.nets.training import save_network
+    from genrekit.train import train_model
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clips = [audio.load(next((DATA / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
+        long_path, short_path = tmp / "two_hours.wav", tmp / "clip.wav"
+        with sf.SoundFile(long_path, "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
+            written = 0
+            while written < 2 * 3600 * 22050:
+                for y in clips:
+                    handle.write(y)
+                    written += len(y)
+        sf.write(short_path, clips[0], 22050)
+        labels = sorted(p.name for p in DATA.iterdir())
+        models = {
+            "ensemble (fma518, 30 s segments)": save_model(
+                train_model(load_gtzan(DATA), spec=FeatureSpec("fma518"), cache=FeatureCache(ROOT / "bench" / "out" / "cache"),
+                            progress=False).model, tmp / "model.genrekit"),
+            "edge-cnn (7.5 s windows)": save_network(tmp / "edge.safetensors", build_network("edge-cnn", 10),
+                                                     preset="edge-cnn", labels=labels),
+            "default network (3 s windows)": save_network(tmp / "default.safetensors", build_network("default", 10),
+                                                          preset="default", labels=labels),
+        }
+        print(f"whole-song prediction memory; {platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+        print("| model | 30 s clip: peak RSS (MB) | 2-hour file: peak RSS (MB) | ratio (target <= 1.5) | 2-hour file: chunks, seconds |")
+        print("|---|---|---|---|---|")
+        for name, model in models.items():
+            _, short_peak, _ = measure(model, short_path)
+            n, long_peak, seconds = measure(model, long_path)
+            print(f"| {name} | {short_peak:.0f} | {long_peak:.0f} | {long_peak / short_peak:.2f} | {n}, {seconds:.0f} s |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
