@@ -1,0 +1,108 @@
+"""End-to-end library tagging throughput: genrekit ``tag`` against a plain librosa +
+scikit-learn loop, on 1 and 2 cores.
+
+The library is gtzan-mini (80 real clips, 15-30 s, .au and .wav), tagged into a fresh
+results file each time (nothing resumed). Models: the classical default (``ensemble`` on
+fma518) and the network presets ``edge-cnn`` (the fastest) and ``default``; network
+weights do not change speed, so they are untrained here. The plain pipeline is what people
+glue by hand: ``librosa.load`` + 20 MFCC means and standard deviations + a scikit-learn
+logistic regression, one file after another (and with joblib on 2 cores).
+
+    python bench/tag_throughput.py
+
+Needs ../shared/data. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
+
+
+def plain_features(path: str):
+    import librosa
+    import numpy as np
+
+    y, sr = librosa.load(path, sr=22050)
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20)
+    return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)])
+
+
+def plain_pipeline(paths: list[str], jobs: int) -> float:
+    """Seconds to load, featurise and classify every file (the classifier fitted beforehand)."""
+    import numpy as np
+    from joblib import Parallel, delayed
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    classifier.fit(rng.normal(size=(100, 40)), rng.integers(0, 10, 100))  # speed only: weights do not matter
+    started = time.perf_counter()
+    if jobs == 1:
+        features = [plain_features(p) for p in paths]
+    else:
+        features = Parallel(n_jobs=jobs)(delayed(plain_features)(p) for p in paths)
+    classifier.predict_proba(np.stack(features))
+    return time.perf_counter() - started
+
+
+def genrekit_tag(model: Path, jobs: int, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "genrekit", "tag", str(DATA), "--model", str(model), "--out", str(out),
+                    "--jobs", str(jobs)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    import soundfile as sf
+
+    from genrekit.datasets import load_gtzan
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.models import save_model
+    from genrekit.models.nets import build_network
+    from genrekit.models.nets.training import save_network
+    from genrekit.train import train_model
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    paths = sorted(str(p) for p in DATA.rglob("*.*"))
+    audio_seconds = sum(sf.info(p).duration for p in paths)
+    labels = sorted(p.name for p in DATA.iterdir())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        models = {
+            "genrekit tag, ensemble on fma518 (the default)": save_model(
+                train_model(load_gtzan(DATA), spec=FeatureSpec("fma518"), cache=FeatureCache(ROOT / "bench" / "out" / "cache"),
+                            progress=False).model, tmp / "model.genrekit"),
+            "genrekit tag, edge-cnn network": save_network(tmp / "edge.safetensors", build_network("edge-cnn", 10),
+                                                           preset="edge-cnn", labels=labels),
+            "genrekit tag, default network": save_network(tmp / "default.safetensors", build_network("default", 10),
+                                                          preset="default", labels=labels),
+        }
+        print(f"tagging {len(paths)} files, {audio_seconds / 60:.1f} min of audio (gtzan-mini); "
+              f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+        print("| pipeline | cores | seconds | files/s | audio s per s |")
+        print("|---|---|---|---|---|")
+        for jobs in (1, 2):
+            seconds = plain_pipeline(paths, jobs)
+            print(f"| plain librosa MFCC + scikit-learn | {jobs} | {seconds:.1f} | {len(paths) / seconds:.2f} "
+                  f"| {audio_seconds / seconds:.0f} |", flush=True)
+        for name, model in models.items():
+            for jobs in (1, 2):
+                seconds = genrekit_tag(model, jobs, tmp / f"tags-{jobs}-{model.stem}.csv")
+                print(f"| {name} | {jobs} | {seconds:.1f} | {len(paths) / seconds:.2f} | {audio_seconds / seconds:.0f} |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
