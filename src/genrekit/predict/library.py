@@ -64,6 +64,16 @@ class LibrarySummary:
     def partial(self) -> bool:
         return bool(self.failures)
 
+    def frame(self):
+        """The results table as a DataFrame, one row per file."""
+        import pandas as pd
+
+        if self.results.suffix == ".parquet":
+            return pd.read_parquet(self.results)
+        if self.results.suffix == ".jsonl":
+            return pd.read_json(self.results, lines=True)
+        return pd.read_csv(self.results)
+
 
 def library_files(root: str | os.PathLike) -> list[Path]:
     """Every audio file below ``root`` (any format the audio layer reads), hidden ones left out."""
