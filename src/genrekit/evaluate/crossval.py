@@ -69,12 +69,11 @@ def cross_validate(
 ) -> dict:
     """Stratified K-fold CV over tracks (grouped by artist where known).
 
-    ``track_folds`` (train track ids, test track ids) per fold replaces the stratified
-    folds, so that other models can be scored on exactly the same folds.
-
     Chunks of a track are always on the same side. With ``search`` the hyperparameters are
     tuned by randomized search inside each training fold (nested CV); the test fold never
     informs the search. Scores are track-level; ``chunk_accuracy`` is per chunk.
+    ``track_folds`` (train track ids, test track ids per fold) replaces the stratified
+    folds, so that other models (networks) can be scored on exactly the same folds.
 
     Returns
     -------
