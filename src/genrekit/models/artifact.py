@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import skops.io as sio
 from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
@@ -32,6 +31,30 @@ from genrekit import __version__
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
+
+def _import_skops_io():
+    """``skops.io``, without it importing PyTorch.
+
+    skops lists its trusted types with scikit-learn's ``all_estimators()``, which imports
+    every scikit-learn module, ``sklearn.externals.array_api_compat.torch`` included: that
+    loads PyTorch (about 400 MB) into any process that reads a classical model. The walk
+    skips modules that fail to import, so ``torch`` is made unimportable for its duration.
+    """
+    import sys
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    sys.modules["torch"] = None  # `import torch` raises ImportError while this is set
+    try:
+        import skops.io
+    finally:
+        del sys.modules["torch"]
+    return skops.io
+
+
+sio = _import_skops_io()
 
 FORMAT = "genrekit-model"
 FORMAT_VERSION = 1
