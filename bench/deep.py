@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,13 @@ DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
 OUT = ROOT / "bench" / "results" / "deep"
 CLASSICAL = ("logreg", "extra-trees", "ensemble")
 N_FOLDS, SEED = 4, 0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: Linux carries the
+    parent's peak across fork + exec into ru_maxrss."""
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
 
 
 def dataset_and_folds(data: Path):
@@ -67,7 +73,7 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
         "n_train_chunks": result["n_train_chunks"], "n_test_tracks": result["n_test_tracks"],
         "seconds_per_epoch": result["seconds_per_epoch"], "fit_seconds": result["fit_seconds"],
         "parameters": count_parameters(net), "model_bytes": size,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "final_train_accuracy": result["history"][-1]["train_accuracy"], "failures": result["failures"],
         "threads": torch.get_num_threads(),
     }

@@ -23,9 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
 
-CODE = ("import resource, sys, time; from genrekit.predict import load_predictor, predict_file; "
+# Peak RSS from VmHWM: getrusage's ru_maxrss carries the parent's peak across fork + exec.
+CODE = ("import re, sys, time; from genrekit.predict import load_predictor, predict_file; "
         "t = time.perf_counter(); p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
-        "print(p.n_chunks, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - t)")
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+        "print(p.n_chunks, int(hwm) / 1024, time.perf_counter() - t)")
 
 
 def measure(model: Path, song: Path) -> tuple[int, float, float]:

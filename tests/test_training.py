@@ -241,9 +241,10 @@ def _peak_rss_mb(model: str, song: str) -> float:
     import subprocess
     import sys
 
-    code = ("import resource, sys; from genrekit.predict import load_predictor, predict_file; "
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
+    code = ("import re, sys; from genrekit.predict import load_predictor, predict_file; "
             "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
-            "print(p.n_chunks, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
     result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
     n_chunks, peak = result.stdout.split()
     assert int(n_chunks) > 0

@@ -25,13 +25,15 @@ def predict_file(
     *,
     skip: float = 10.0,
     hop_seconds: float | None = None,
-    batch: int = 16,
+    batch: int = 8,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
 
     ``skip`` seconds of intro and outro are left out when the song is long enough (see
     :func:`genrekit.predict.song.analysed_span`); ``hop_seconds`` < the chunk length gives
-    overlapping chunks. Raises AudioError (naming the file) when it cannot be used.
+    overlapping chunks. Chunks go to the model ``batch`` at a time: the batch, not the
+    song's length, sets the memory used. Raises AudioError (naming the file) when it
+    cannot be used.
     """
     from genrekit import audio
     from genrekit.features.images import is_image_path
