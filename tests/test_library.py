@@ -78,6 +78,11 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
     assert "(10 done by an earlier run)" in again.output  # nothing is predicted twice
     assert pd.read_csv(out).equals(table)
+    assert table.model.str.fullmatch(r"model\.genrekit@[0-9a-f]{12}").all()
+    other = tmp_path / "other.genrekit"  # another model file: its results are its own
+    shutil.copy(model_file, other)
+    third = runner.invoke(app, ["tag", str(root), "--model", str(other), "--out", str(out), "--jobs", "2"])
+    assert "(0 done by an earlier run)" in third.output and set(pd.read_csv(out).model) == {other.name + table.model[0][-13:]}
 
 
 def test_tag_survives_sigkill_and_resumes(tmp_path, library, model_file):

@@ -15,12 +15,16 @@ from genrekit.predict.song import Prediction, song_chunks, summarise
 Predictor = ModelChunks | NetworkChunks
 
 
-def _as_predictor(model: GenreModel | Predictor) -> Predictor:
+def _as_predictor(model: GenreModel | Predictor | str | os.PathLike) -> Predictor:
+    if isinstance(model, (str, os.PathLike)):
+        from genrekit.predict.classifiers import load_predictor
+
+        return load_predictor(model)
     return ModelChunks(model) if isinstance(model, GenreModel) else model
 
 
 def predict_file(
-    model: GenreModel | Predictor,
+    model: GenreModel | Predictor | str | os.PathLike,
     path: str | os.PathLike,
     *,
     skip: float = 10.0,
@@ -28,6 +32,8 @@ def predict_file(
     batch: int = 8,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
+
+    ``model``: a classical model, a loaded predictor, or a model file's path.
 
     ``skip`` seconds of intro and outro are left out when the song is long enough (see
     :func:`genrekit.predict.song.analysed_span`); ``hop_seconds`` < the chunk length gives
@@ -63,7 +69,7 @@ def predict_file(
 
 
 def predict_files(
-    model: GenreModel | Predictor,
+    model: GenreModel | Predictor | str | os.PathLike,
     paths: Sequence[str | os.PathLike],
     *,
     skip: float = 10.0,

@@ -84,10 +84,16 @@ def library_files(root: str | os.PathLike) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def _key(path: Path, use_hash: bool) -> tuple[str, int, int]:
+def _key(path: Path, use_hash: bool, model_id: str) -> tuple[str, int, int]:
+    """What identifies a finished file: the model, and the file's content or its path, size and mtime."""
     stat = path.stat()
-    key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    return key, stat.st_size, stat.st_mtime_ns
+    file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{model_id}|{file_key}", stat.st_size, stat.st_mtime_ns
+
+
+def model_id(model_path: str | os.PathLike) -> str:
+    """``<file name>@<first 12 hex digits of its SHA-256>``: which model tagged a file."""
+    return f"{Path(model_path).name}@{content_hash(model_path)[:12]}"
 
 
 def read_journal(path: str | os.PathLike) -> list[dict]:
@@ -124,10 +130,10 @@ def _init_worker(model_path: str, segment_seconds: float | None) -> None:
     _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds)
 
 
-def _tag_one(path: str, key: str, size: int, mtime_ns: int, skip: float) -> dict:
+def _tag_one(path: str, key: str, size: int, mtime_ns: int, model: str, skip: float) -> dict:
     from genrekit.predict.files import predict_file
 
-    record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=_PREDICTOR.name)
+    record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model)
     try:
         prediction = predict_file(_PREDICTOR, path, skip=skip)
     except GenrekitError as exc:
@@ -210,7 +216,8 @@ def tag_library(
     results : the table to write (``.csv``, ``.jsonl`` or ``.parquet``); its journal
         ``<results>.journal.jsonl`` beside it is what makes runs resumable
     jobs : worker processes (None: all cores)
-    use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime
+    use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime;
+        either way, only results of the same model file count as done
     write_tags : write the top genre into each successfully predicted file's metadata
     dry_run : with ``write_tags``, report the changes (``on_tag_change``) without writing
     on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
@@ -224,6 +231,9 @@ def tag_library(
     if results.suffix not in TABLE_FORMATS:
         raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
     model_path = os.fspath(model_path)
+    if not os.path.isfile(model_path):
+        raise ParameterError(f"model={model_path}: no such model file")
+    identity = model_id(model_path)
     files = library_files(root)
     journal = results.with_name(results.name + ".journal.jsonl")
     records = read_journal(journal)
@@ -236,14 +246,14 @@ def tag_library(
     todo, failures_before = [], 0
     for path in files:
         try:
-            key, size, mtime_ns = _key(path, use_hash)
+            key, size, mtime_ns = _key(path, use_hash, identity)
         except (OSError, GenrekitError) as exc:
             records.append(asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"unreadable:{path}",
                                             error=f"{path}: cannot be read ({exc})")))
             failures_before += 1
             continue
         if key not in done:
-            todo.append((str(path), key, size, mtime_ns))
+            todo.append((str(path), key, size, mtime_ns, identity))
     n_before = len(files) - len(todo) - failures_before
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     jobs = jobs or os.cpu_count() or 1
@@ -255,7 +265,7 @@ def tag_library(
                 change = write_genre_tag(record["path"], record["genre"], dry_run=dry_run)
                 record["tag_written"], record["tag_error"] = change.written, change.error
                 if change.written:  # the file changed: key it as it is now, so a re-run skips it
-                    record["key"], record["size"], record["mtime_ns"] = _key(Path(record["path"]), use_hash)
+                    record["key"], record["size"], record["mtime_ns"] = _key(Path(record["path"]), use_hash, identity)
                 if on_tag_change is not None:
                     on_tag_change(change)
             handle.write(json.dumps(record) + "\n")
