@@ -1,4 +1,4 @@
-"""``genrekit``: datasets check, features, train, evaluate, compare, predict, tag.
+"""``genrekit``: datasets check, features, train, evaluate, compare, predict, tag, explore, report.
 
 Exit status: 0 success; 1 error (the message names the file or parameter); 2 usage error;
 3 partial failure (the command finished, but some inputs were bad and are listed in its
@@ -521,6 +521,47 @@ def tag(
     out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
                       f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(summary.failures) else EXIT_OK)
+
+
+@app.command()
+def explore(
+    out: OutOption,
+    dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
+    table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    model: Annotated[str, typer.Option(help="Classical model for the permutation importance.")] = "logreg",
+    tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Also compute a t-SNE map.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Look at the data: PCA, t-SNE, k-means against genres, permutation importance (PNG, CSV, JSON)."""
+    from genrekit.datasets import build_feature_table, read_feature_table
+    from genrekit.evaluate.explore import explore as run_explore
+
+    if (dataset is None) == (table_path is None):
+        err_console.print("[red]error:[/] give a dataset or --table (not both)")
+        raise typer.Exit(EXIT_USAGE)
+    failures: dict[str, str] = {}
+    try:
+        if table_path is not None:
+            table = read_feature_table(table_path)
+        else:
+            table, _ = build_feature_table(_load_dataset(dataset, kind), _spec(feature_set, chunk),
+                                           cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
+            failures = table.failures
+        result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
+    except GenrekitError as exc:
+        _fail(exc)
+    kmeans = result["kmeans"]
+    out_console.print(f"{result['n_rows']} rows x {result['n_features']} features: "
+                      f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
+                      f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {kmeans['silhouette']:.3f}; "
+                      f"top feature for {model}: {result['importance']['top'][0]['feature']} -> {out}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 
 @app.command("models")

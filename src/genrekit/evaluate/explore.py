@@ -1,0 +1,178 @@
+"""Looking at a feature table: PCA, t-SNE, k-means against the genres, and which features a
+classical model relies on (permutation importance on held-out tracks).
+
+Everything is seeded; features are standardised first. Results are a dict (JSON-ready) and,
+with ``out_dir``, PNG plots and CSV tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrekit.datasets import FeatureTable, train_val_test_split
+from genrekit.errors import ParameterError
+from genrekit.evaluate.report import write_json, write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+
+def explore(
+    table: FeatureTable,
+    *,
+    seed: int = 0,
+    model: str = "logreg",
+    tsne: bool = True,
+    n_repeats: int = 5,
+    top: int = 20,
+    out_dir: str | Path | None = None,
+) -> dict:
+    """PCA, t-SNE and k-means (k = number of genres) of the standardised features, and the
+    permutation importance of ``model`` fitted on 75% of the tracks and scored on the rest.
+
+    Returns
+    -------
+    dict with ``pca`` (``explained_variance_ratio``, ``components_for_90_percent``),
+    ``kmeans`` (``k``, ``adjusted_rand_index``, ``normalized_mutual_info``, ``silhouette``,
+    ``contingency``: cluster -> genre -> rows), ``importance`` (``model``, ``held_out_accuracy``,
+    ``top``: feature, mean and std of the accuracy drop) and ``n_rows``, ``n_features``.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    if len(table.y) < 4 or len(set(table.y)) < 2:
+        raise ParameterError(f"explore needs at least 4 rows and 2 genres; the table has {len(table.y)} rows, "
+                             f"{len(set(table.y))} genre(s)")
+    X = StandardScaler().fit_transform(table.X)
+    X = np.nan_to_num(X)  # constant columns standardise to NaN
+    genres = np.array(table.labels)[table.y]
+    pca = PCA(random_state=seed).fit(X)
+    ratios = pca.explained_variance_ratio_
+    pca_2d = pca.transform(X)[:, :2]
+    k = len(np.unique(table.y))
+    clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(X)
+    result = {
+        "n_rows": int(len(X)), "n_features": int(X.shape[1]), "seed": seed,
+        "pca": {"explained_variance_ratio": ratios.tolist(),
+                "components_for_90_percent": int(np.searchsorted(np.cumsum(ratios), 0.9) + 1)},
+        "kmeans": {
+            "k": k,
+            "adjusted_rand_index": float(adjusted_rand_score(table.y, clusters)),
+            "normalized_mutual_info": float(normalized_mutual_info_score(table.y, clusters)),
+            "silhouette": float(silhouette_score(X, clusters, random_state=seed)),
+            "contingency": {int(c): {g: int(n) for g, n in row.items() if n}
+                            for c, row in pd.crosstab(clusters, genres).iterrows()},
+        },
+    }
+    tsne_2d = _tsne(X, seed) if tsne else None
+    result["importance"] = _importance(table, model=model, seed=seed, n_repeats=n_repeats, top=top)
+    if out_dir is not None:
+        _write(result, table, genres, pca_2d, tsne_2d, clusters, Path(out_dir))
+    return result
+
+
+def _tsne(X: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    perplexity = float(min(30.0, (len(X) - 1) / 3))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(X)
+
+
+def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, top: int) -> dict:
+    """Permutation importance on held-out tracks: how much accuracy drops when a feature is shuffled."""
+    from sklearn.inspection import permutation_importance
+
+    from genrekit.models import make_model
+    from genrekit.models.classical import quiet_fit
+
+    tracks = table.track_frame()
+    parts = np.array(train_val_test_split(tracks["y"].to_numpy(), tracks["group"].to_numpy(),
+                                          sizes=(0.75, 0.0, 0.25), seed=seed))
+    test_tracks = set(tracks["track"].to_numpy()[parts == "test"])
+    test = np.isin(table.tracks, list(test_tracks))
+    with quiet_fit():
+        fitted = make_model(model, seed=seed).fit(table.X[~test], table.y[~test])
+    drops = permutation_importance(fitted, table.X[test], table.y[test], n_repeats=n_repeats, random_state=seed,
+                                   scoring="accuracy")
+    order = np.argsort(-drops.importances_mean)[:top]
+    return {"model": model, "n_test_tracks": len(test_tracks),
+            "held_out_accuracy": float((fitted.predict(table.X[test]) == table.y[test]).mean()),
+            "top": [{"feature": table.columns[i], "mean": float(drops.importances_mean[i]),
+                     "std": float(drops.importances_std[i])} for i in order]}
+
+
+def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.ndarray, tsne_2d: np.ndarray | None,
+           clusters: np.ndarray, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "explore.json", result)
+    coords = pd.DataFrame({"track_id": table.tracks, "genre": genres, "cluster": clusters,
+                           "pc1": pca_2d[:, 0], "pc2": pca_2d[:, 1]})
+    if tsne_2d is not None:
+        coords["tsne1"], coords["tsne2"] = tsne_2d[:, 0], tsne_2d[:, 1]
+    write_text_atomic(out / "embedding.csv", coords.to_csv(index=False))
+    write_text_atomic(out / "importance.csv", pd.DataFrame(result["importance"]["top"]).to_csv(index=False))
+    contingency = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(genres, name="genre"))
+    write_text_atomic(out / "clusters.csv", contingency.to_csv())
+    colours = {g: plt.get_cmap("tab10" if len(table.labels) <= 10 else "tab20")(i) for i, g in enumerate(table.labels)}
+
+    def scatter(axis, xy, title, xlabel, ylabel):
+        for genre in table.labels:
+            rows = genres == genre
+            if rows.any():
+                axis.scatter(xy[rows, 0], xy[rows, 1], s=14, color=colours[genre], label=genre, alpha=0.8)
+        axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
+
+    ratios = np.array(result["pca"]["explained_variance_ratio"])
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    shown = min(30, len(ratios))
+    left.bar(np.arange(1, shown + 1), ratios[:shown], color="#4c72b0", label="each component")
+    left.plot(np.arange(1, shown + 1), np.cumsum(ratios)[:shown], color="#dd8452", marker=".", label="cumulative")
+    left.set(title="PCA: explained variance", xlabel="component", ylabel="ratio", ylim=(0, 1))
+    left.legend()
+    scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
+    right.legend(fontsize=7, loc="best")
+    _save(figure, out / "pca.png")
+    if tsne_2d is not None:
+        figure, axis = plt.subplots(figsize=(7, 6), constrained_layout=True)
+        scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
+        axis.legend(fontsize=7, loc="best")
+        _save(figure, out / "tsne.png")
+    figure, axis = plt.subplots(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
+                                constrained_layout=True)
+    axis.imshow(contingency.to_numpy(), cmap="Blues")
+    axis.set_xticks(range(contingency.shape[1]), contingency.columns, rotation=45, ha="right")
+    axis.set_yticks(range(contingency.shape[0]), [f"cluster {c}" for c in contingency.index])
+    for (i, j), n in np.ndenumerate(contingency.to_numpy()):
+        if n:
+            axis.text(j, i, str(n), ha="center", va="center", fontsize=8)
+    kmeans = result["kmeans"]
+    axis.set_title(f"k-means (k={kmeans['k']}) against genres: ARI {kmeans['adjusted_rand_index']:.2f}, "
+                   f"silhouette {kmeans['silhouette']:.2f}", fontsize=9)
+    _save(figure, out / "kmeans.png")
+    top = result["importance"]["top"][::-1]
+    figure, axis = plt.subplots(figsize=(8, 0.3 * len(top) + 1.2), constrained_layout=True)
+    axis.barh([t["feature"] for t in top], [t["mean"] for t in top], xerr=[t["std"] for t in top], color="#55a868")
+    axis.set(xlabel="accuracy drop when shuffled (held-out tracks)",
+             title=f"permutation importance, {result['importance']['model']} "
+                   f"(held-out accuracy {result['importance']['held_out_accuracy']:.2f})")
+    axis.tick_params(axis="y", labelsize=7)
+    _save(figure, out / "importance.png")
+
+
+def _save(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    temporary.replace(path)
