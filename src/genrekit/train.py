@@ -16,7 +16,9 @@ from genrekit import __version__
 from genrekit.audio import content_hash
 from genrekit.datasets import Dataset, build_feature_table, gtzan_filtered_split, train_val_test_split
 from genrekit.errors import DatasetError, ParameterError
-from genrekit.evaluate import evaluation_metrics, fit_estimator, predictions_frame, write_evaluation, write_json
+from genrekit.evaluate import (
+    evaluation_metrics, fit_estimator, predictions_frame, track_predictions, write_evaluation, write_json,
+)
 from genrekit.evaluate.report import write_text_atomic
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, GenreModel, save_model
@@ -228,6 +230,8 @@ def train_network_model(
         test = sets["test"]
         proba = predict_chunks(net.body if hasattr(net, "body") else net, test.X)
         metrics = evaluation_metrics(test.y.numpy(), proba, test.track, labels, chunked=True, aggregation=aggregation)
+        predictions = track_predictions(test.track, test.y.numpy(), proba, labels, aggregation=aggregation,
+                                        paths={t.track_id: t.path for t in dataset.tracks})
     training = {"dataset": dataset.name, "split": split, "seed": seed, "epochs_run": len(history),
                 "track_ids": sorted(t for t, p in splits.items() if p != "test"),
                 "content_sha256": sorted(content_hash(t.path) for t in dataset.tracks
@@ -243,10 +247,16 @@ def train_network_model(
         write_history(history, out)
         if metrics:
             write_evaluation(metrics, out, title=f"{preset} on {dataset.name} (test tracks)")
+            write_text_atomic(out / "predictions.csv", predictions.to_csv(index=False))
+        write_text_atomic(out / "splits.csv", pd.DataFrame(
+            {"track_id": list(splits), "split": list(splits.values())}).to_csv(index=False))
         write_json(out / "run.json", {
             "command": "train", "genrekit_version": __version__, "model": preset,
+            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks), "labels": labels},
             "seconds": round(time.time() - started, 2), "training": training, "history": history,
-            "split": {"method": split, "sizes": list(sizes), "seed": seed, **split_notes},
+            "split": {"method": split, "sizes": list(sizes), "seed": seed, **split_notes,
+                      "tracks_per_genre": {p: dict(Counter(t.label for t in dataset.tracks if splits[t.track_id] == p))
+                                           for p in ("train", "val", "test")}},
             "failures": failures, "problems": result.problems, "metrics": summary,
         })
         result.out_dir = out

@@ -564,6 +564,21 @@ def explore(
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (the --out of train, evaluate, compare or explore).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN_DIR/report.html).")] = None,
+) -> None:
+    """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
+    from genrekit.evaluate.html import write_html_report
+
+    try:
+        path = write_html_report(run_dir, out)
+    except GenrekitError as exc:
+        _fail(exc)
+    out_console.print(f"report -> {path}")
+
+
 @app.command("models")
 def list_models() -> None:
     """List the model names and feature sets."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrekit._files import publish_mode
 from genrekit.features.registry import FeatureSpec
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class FeatureCache:
         try:
             with os.fdopen(handle, "wb") as stream:
                 np.save(stream, np.asarray(array), allow_pickle=False)
+            publish_mode(temporary)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

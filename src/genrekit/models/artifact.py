@@ -28,6 +28,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from genrekit import __version__
+from genrekit._files import publish_mode
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
@@ -141,6 +142,7 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
             archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
             for name, data in payload.items():
                 archive.writestr(name, data)
+        publish_mode(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

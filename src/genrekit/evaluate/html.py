@@ -1,0 +1,213 @@
+"""One self-contained HTML page per run folder: what was trained on what, how well it does,
+and where it fails. Images and audio excerpts are embedded (data URIs) and a content
+security policy forbids every external request, so the page opens offline as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genrekit import __version__
+from genrekit.errors import ParameterError
+from genrekit.evaluate.report import write_text_atomic
+
+CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
+       "script-src 'unsafe-inline'")
+STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
+td:first-child,th:first-child{text-align:left}img{max-width:100%;height:auto}
+.verdict{background:#f3f7fb;border-left:5px solid #4c72b0;padding:.6em 1em;margin:1em 0}
+.bad{color:#b03030}.muted{color:#666;font-size:.9em}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:.85em}
+"""
+# After loading, the page records how many images decoded, for headless checks.
+SCRIPT = """window.addEventListener('load',function(){var i=[].slice.call(document.images);
+document.body.dataset.images=i.length;document.body.dataset.imagesLoaded=i.filter(function(x){
+return x.complete&&x.naturalWidth>0}).length;});"""
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _image(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
+    """An embedded Ogg Vorbis player of ``seconds`` from the middle of a file, or '' when unreadable."""
+    import soundfile as sf
+
+    from genrekit import audio
+    from genrekit.errors import GenrekitError
+
+    try:
+        duration = audio.info(path).duration
+        y, sr = audio.load(path, sr=22050, offset=max(0.0, duration / 2 - seconds / 2), duration=seconds)
+    except GenrekitError:
+        return ""
+    buffer = io.BytesIO()
+    sf.write(buffer, y, sr, format="OGG", subtype="VORBIS")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<audio controls preload="none" src="data:audio/ogg;base64,{data}"></audio>'
+
+
+def _table(frame: pd.DataFrame, *, floats: str = "{:.3f}") -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = [floats.format(v) if isinstance(v, (float, np.floating)) else html.escape(str(v)) for v in row]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _verdict(metrics: dict) -> str:
+    """Plain words: accuracy against chance, the weakest genres, the most frequent confusion."""
+    labels = metrics["labels"]
+    chance = 1 / len(labels)
+    parts = [f"<b>Held-out track accuracy {metrics['accuracy']:.1%}</b> on {metrics['n']} tracks "
+             f"(chance: {chance:.0%}); macro F1 {metrics['f1_macro']:.3f}, top-3 accuracy "
+             f"{metrics.get('top3_accuracy', float('nan')):.1%}."]
+    if "chunk_accuracy" in metrics:
+        parts.append(f"Per ~3 s chunk: {metrics['chunk_accuracy']:.1%} (tracks combine their chunks).")
+    per_genre = metrics.get("per_genre", {})
+    if per_genre:
+        weakest = sorted(per_genre.items(), key=lambda item: item[1]["f1"])[:3]
+        parts.append("Weakest genres (F1): " + ", ".join(f"{g} {r['f1']:.2f}" for g, r in weakest) + ".")
+    matrix = np.array(metrics.get("confusion_matrix", []))
+    if matrix.size:
+        off = matrix.copy()
+        np.fill_diagonal(off, 0)
+        if off.max() > 0:
+            i, j = np.unravel_index(off.argmax(), off.shape)
+            parts.append(f"Most frequent confusion: {labels[i]} taken for {labels[j]} ({off[i, j]} track(s)).")
+    if metrics["n"] < 30:
+        parts.append('<span class="bad">Few test tracks: these numbers are rough (one track is '
+                     f'{1 / metrics["n"]:.0%}).</span>')
+    return '<div class="verdict">' + " ".join(parts) + "</div>"
+
+
+def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, n_wrong: int = 5) -> Path:
+    """``report.html`` for a run folder of ``train``, ``evaluate``, ``compare`` or ``explore``.
+
+    Shows what is there: configuration, dataset and split sizes, training curves, metrics
+    with a plain-words verdict, confusion matrix, per-genre report, chunk against track
+    accuracy, the most confidently wrong tracks with an audio excerpt, the model comparison,
+    exploration plots and full-song scores.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ParameterError(f"{run_dir}: expected a run folder (the --out of train, evaluate, compare or explore)")
+    run = _read_json(run_dir / "run.json") or {}
+    metrics = _read_json(run_dir / "metrics.json")
+    comparison = _read_json(run_dir / "comparison.json")
+    explore_dir = run_dir if (run_dir / "explore.json").exists() else run_dir / "explore"
+    exploration = _read_json(explore_dir / "explore.json")
+    songs = _read_json(run_dir / "songs.json")
+    if not any((run, metrics, comparison, exploration, songs)):
+        raise ParameterError(f"{run_dir}: no genrekit results found (run.json, metrics.json, comparison.json, "
+                             "explore.json or songs.json)")
+    model = run.get("model")
+    title = f"genrekit {run.get('command', 'run')}" + (f": {model if isinstance(model, str) else model.get('preset', '')}"
+                                                       if model else "")
+    body = [f"<h1>{html.escape(title)}</h1>",
+            f'<p class="muted">{html.escape(str(run_dir.resolve()))} · report made {time.strftime("%Y-%m-%d %H:%M")} '
+            f"by genrekit {__version__}</p>"]
+    if metrics:
+        body.append(_verdict(metrics))
+    dataset = run.get("dataset")
+    if dataset or run.get("split"):
+        body.append("<h2>Data</h2>")
+        if isinstance(dataset, dict):
+            body.append(f"<p>{html.escape(str(dataset.get('name')))}: {dataset.get('n_tracks')} tracks, "
+                        f"{len(dataset.get('labels', []))} genres ({html.escape(str(dataset.get('root', '')))}).</p>")
+        counts = (run.get("split") or {}).get("tracks_per_genre")
+        if counts:
+            frame = pd.DataFrame(counts).fillna(0).astype(int)
+            frame.loc["total"] = frame.sum()
+            body.append(f"<p>Split: {html.escape(str(run['split'].get('method')))}, seed {run['split'].get('seed')}; "
+                        "tracks (not chunks) are split.</p>" + _table(frame.reset_index().rename(columns={"index": "genre"})))
+        bad = {**run.get("failures", {})}
+        if bad or run.get("problems"):
+            items = [f"<li>{html.escape(str(reason))}</li>" for reason in bad.values()]
+            items += [f"<li>{html.escape(p['path'])}: {html.escape(p['reason'])}</li>" for p in run.get("problems", [])]
+            body.append(f'<p class="bad">{len(items)} input(s) left out:</p><ul>{"".join(items)}</ul>')
+    config = {k: run[k] for k in ("features", "model", "best_params", "training") if k in run}
+    if config:
+        body.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre>")
+    if (run_dir / "history.png").exists():
+        body += ["<h2>Training curves</h2>", _image(run_dir / "history.png", "loss and accuracy per epoch")]
+    if metrics:
+        body.append("<h2>Where it fails</h2>")
+        if (run_dir / "confusion_matrix.png").exists():
+            body.append(_image(run_dir / "confusion_matrix.png", "confusion matrix"))
+        per_genre = pd.DataFrame(metrics.get("per_genre", {})).T.reset_index().rename(columns={"index": "genre"})
+        if len(per_genre):
+            per_genre["support"] = per_genre["support"].astype(int)
+            body.append("<h3>Per genre</h3>" + _table(per_genre))
+        if "chunk_accuracy" in metrics:
+            body.append("<h3>Chunks and tracks</h3>" + _table(pd.DataFrame({
+                "level": ["track", "chunk"], "accuracy": [metrics["accuracy"], metrics["chunk_accuracy"]],
+                "macro F1": [metrics["f1_macro"], metrics.get("chunk_f1_macro", float("nan"))],
+                "n": [metrics["n"], metrics.get("chunk_n", "")]})))
+    predictions = run_dir / "predictions.csv"
+    if predictions.exists():
+        frame = pd.read_csv(predictions)
+        wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False).head(n_wrong)
+        body.append(f"<h3>Most confidently wrong tracks ({int((frame['true'] != frame['predicted']).sum())} wrong "
+                    f"of {len(frame)})</h3>")
+        if len(wrong):
+            rows = "".join(
+                f"<tr><td>{html.escape(str(r.track_id))}</td><td>{html.escape(str(r.true))}</td>"
+                f"<td>{html.escape(str(r.predicted))}</td><td>{r.confidence:.2f}</td>"
+                f"<td>{_audio_excerpt(str(r.path)) if isinstance(r.path, str) and r.path else ''}</td></tr>"
+                for r in wrong.itertuples())
+            body.append("<table><tr><th>track</th><th>genre</th><th>predicted</th><th>confidence</th>"
+                        f"<th>listen (10 s)</th></tr>{rows}</table>")
+        else:
+            body.append("<p>None: every test track is right.</p>")
+    if comparison:
+        body.append("<h2>Model comparison</h2>")
+        setup = comparison["setup"]
+        body.append(f"<p>{setup.get('n_splits')}-fold CV by track on {html.escape(str(setup.get('source')))}.</p>")
+        rows = pd.DataFrame([{"model": name, "accuracy": r["accuracy_mean"], "± sd": r["accuracy_std"],
+                              "macro F1": r["f1_macro_mean"], "fit s/fold": r["fit_seconds"]}
+                             for name, r in comparison["models"].items()]).sort_values("accuracy", ascending=False)
+        body.append(_table(rows))
+        if (run_dir / "comparison.png").exists():
+            body.append(_image(run_dir / "comparison.png", "model comparison"))
+    if exploration:
+        kmeans = exploration["kmeans"]
+        body.append("<h2>The data, seen</h2>")
+        body.append(f"<p>{exploration['n_rows']} rows × {exploration['n_features']} standardised features. "
+                    f"{exploration['pca']['components_for_90_percent']} principal components hold 90% of the variance. "
+                    f"k-means with k = {kmeans['k']}: adjusted Rand index {kmeans['adjusted_rand_index']:.3f}, "
+                    f"silhouette {kmeans['silhouette']:.3f}.</p>")
+        for name, alt in (("pca", "PCA"), ("tsne", "t-SNE map"), ("kmeans", "k-means clusters against genres"),
+                          ("importance", "permutation importance")):
+            if (explore_dir / f"{name}.png").exists():
+                body.append(_image(explore_dir / f"{name}.png", alt))
+    if songs:
+        body.append("<h2>Full songs</h2>")
+        body.append(f"<p>{songs['n']} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
+                    f"{songs['proportion_score']:.3f}.</p>")
+        body.append(_table(pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})))
+    page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>"
+            f"<body>{''.join(body)}</body></html>")
+    out = Path(out) if out is not None else run_dir / "report.html"
+    write_text_atomic(out, page)
+    return out

@@ -1,0 +1,86 @@
+"""Exploration and the HTML report on gtzan-mini, rendered in headless Chromium."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from genrekit.cli.main import EXIT_OK, app
+from genrekit.datasets import build_feature_table, load_gtzan
+from genrekit.evaluate.explore import explore
+from genrekit.features import FeatureCache, FeatureSpec
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def table(gtzan_mini, feature_cache):
+    table, _ = build_feature_table(load_gtzan(gtzan_mini), FeatureSpec("fma518"), cache=FeatureCache(feature_cache),
+                                   progress=False)
+    return table
+
+
+def test_explore_metrics_and_plots_are_seeded(table, tmp_path):
+    result = explore(table, seed=0, out_dir=tmp_path)
+    ratios = np.array(result["pca"]["explained_variance_ratio"])
+    assert np.all(ratios >= 0) and ratios.sum() <= 1 + 1e-9 and np.all(np.diff(ratios) <= 1e-12)
+    kmeans = result["kmeans"]
+    assert kmeans["k"] == 10 and -1 <= kmeans["adjusted_rand_index"] <= 1 and -1 <= kmeans["silhouette"] <= 1
+    assert kmeans["adjusted_rand_index"] > 0.1  # genres do cluster in fma518 space, well above chance (0)
+    assert sum(sum(row.values()) for row in kmeans["contingency"].values()) == 80
+    importance = result["importance"]
+    assert len(importance["top"]) == 20 and importance["top"][0]["mean"] >= importance["top"][-1]["mean"]
+    for name in ("pca.png", "tsne.png", "kmeans.png", "importance.png", "explore.json", "embedding.csv",
+                 "importance.csv", "clusters.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    again = explore(table, seed=0, tsne=False)
+    assert again["kmeans"] == kmeans and again["importance"] == importance
+
+
+@pytest.fixture(scope="module")
+def run_with_report(tmp_path_factory, gtzan_mini, feature_cache):
+    run = tmp_path_factory.mktemp("run")
+    args = ["--cache", str(feature_cache)]
+    assert runner.invoke(app, ["train", str(gtzan_mini), "--model", "logreg", "--out", str(run), *args]).exit_code == EXIT_OK
+    result = runner.invoke(app, ["explore", str(gtzan_mini), "--out", str(run / "explore"), "--no-tsne", *args])
+    assert result.exit_code == EXIT_OK, result.output
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == EXIT_OK, result.output
+    return run
+
+
+def test_report_is_self_contained(run_with_report):
+    page = (run_with_report / "report.html").read_text()
+    metrics = json.loads((run_with_report / "metrics.json").read_text())
+    assert f"Held-out track accuracy {metrics['accuracy']:.1%}" in page
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from anywhere
+    assert page.count("<img ") == 4  # confusion matrix; PCA, k-means, importance (no t-SNE asked)
+    assert "Most confidently wrong tracks" in page and "data:audio/ogg;base64," in page
+
+
+def test_report_renders_in_headless_chromium(run_with_report):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; the README's test command "
+                    "installs it where it can)")
+    page = (run_with_report / "report.html").as_uri()
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", page],
+                         capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    images, loaded = (int(re.search(rf'data-{name}="(\d+)"', body).group(1)) for name in ("images", "images-loaded"))
+    assert images == 4 and loaded == images, body
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "report.png"
+    screenshot.unlink(missing_ok=True)
+    subprocess.run([*flags, "--window-size=1200,3000", f"--screenshot={screenshot}", page],
+                   capture_output=True, timeout=120, check=True)
+    assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
