@@ -80,7 +80,7 @@ def _verdict(metrics: dict) -> str:
              f"(chance: {chance:.0%}); macro F1 {metrics['f1_macro']:.3f}, top-3 accuracy "
              f"{metrics.get('top3_accuracy', float('nan')):.1%}."]
     if "chunk_accuracy" in metrics:
-        parts.append(f"Per ~3 s chunk: {metrics['chunk_accuracy']:.1%} (tracks combine their chunks).")
+        parts.append(f"Per chunk: {metrics['chunk_accuracy']:.1%} (tracks combine their chunks).")
     per_genre = metrics.get("per_genre", {})
     if per_genre:
         weakest = sorted(per_genre.items(), key=lambda item: item[1]["f1"])[:3]
@@ -119,13 +119,16 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         raise ParameterError(f"{run_dir}: no genrekit results found (run.json, metrics.json, comparison.json, "
                              "explore.json or songs.json)")
     model = run.get("model")
-    title = f"genrekit {run.get('command', 'run')}" + (f": {model if isinstance(model, str) else model.get('preset', '')}"
-                                                       if model else "")
+    model_name = model if isinstance(model, str) else next((model[k] for k in ("preset", "model", "name") if isinstance((model or {}).get(k), str)), "")
+    title = f"genrekit {run.get('command', 'run')}" + (f": {model_name}" if model_name else "")
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="muted">{html.escape(str(run_dir.resolve()))} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
     if metrics:
         body.append(_verdict(metrics))
+    excluded = run.get("excluded_training_tracks")
+    if excluded:
+        body.append(f"<p>{len(excluded)} track(s) the model was trained on were left out of this evaluation.</p>")
     dataset = run.get("dataset")
     if dataset or run.get("split"):
         body.append("<h2>Data</h2>")
@@ -143,7 +146,12 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             items = [f"<li>{html.escape(str(reason))}</li>" for reason in bad.values()]
             items += [f"<li>{html.escape(p['path'])}: {html.escape(p['reason'])}</li>" for p in run.get("problems", [])]
             body.append(f'<p class="bad">{len(items)} input(s) left out:</p><ul>{"".join(items)}</ul>')
-    config = {k: run[k] for k in ("features", "model", "best_params", "training") if k in run}
+    # Track lists and content hashes are for machines: the page shows the settings.
+    config = {k: run[k] for k in ("features", "model", "best_params", "training", "aggregation") if k in run}
+    for section in (config.get("model"), config.get("training")):
+        if isinstance(section, dict):
+            for key in ("track_ids", "content_sha256", "training"):
+                section.pop(key, None)
     if config:
         body.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre>")
     if (run_dir / "history.png").exists():
