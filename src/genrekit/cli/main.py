@@ -1,4 +1,4 @@
-"""``genrekit``: datasets check, features, train, evaluate, compare, predict, tag, explore, report.
+"""``genrekit``: datasets check, features, train, evaluate, compare, predict, tag, explore, report, export.
 
 Exit status: 0 success; 1 error (the message names the file or parameter); 2 usage error;
 3 partial failure (the command finished, but some inputs were bad and are listed in its
@@ -418,7 +418,8 @@ def compare(
 @app.command()
 def predict(
     files: Annotated[list[Path], typer.Argument(help="Audio files (songs of any length), or PNGs for image networks.")],
-    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit or model.safetensors).")],
+    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit, model.safetensors or "
+                                             "an exported .onnx).")],
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
                                                "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
@@ -577,6 +578,25 @@ def report(
     except GenrekitError as exc:
         _fail(exc)
     out_console.print(f"report -> {path}")
+
+
+@app.command()
+def export(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A network file (model.safetensors).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+    export_format: Annotated[str, typer.Option("--format", help="onnx (fp32; waveform or image in, probabilities out).")] = "onnx",
+) -> None:
+    """Export a network to ONNX; `predict` and `tag` then run it with onnxruntime, without PyTorch."""
+    if export_format != "onnx":
+        err_console.print(f"[red]error:[/] --format {export_format!r}: expected onnx")
+        raise typer.Exit(EXIT_USAGE)
+    from genrekit.export import export_onnx
+
+    try:
+        path = export_onnx(model_path, out)
+    except GenrekitError as exc:
+        _fail(exc)
+    out_console.print(f"ONNX -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 @app.command("models")

@@ -48,6 +48,9 @@ class NetworkChunks:
         from genrekit.models.nets.training import load_network
 
         self.net, self.config = load_network(path)
+        self._configure()
+
+    def _configure(self) -> None:
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
@@ -84,8 +87,32 @@ class NetworkChunks:
             return torch.softmax(self.net(torch.from_numpy(examples)), dim=1).numpy()
 
 
-def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None) -> ModelChunks | NetworkChunks:
-    """The model file at ``path``: a network for ``.safetensors``, else a classical model file."""
-    if Path(path).suffix == ".safetensors":
+class OnnxChunks(NetworkChunks):
+    """An exported network (``.onnx``, see :mod:`genrekit.export`) run by onnxruntime:
+    the same chunks and results as the network file, without PyTorch."""
+
+    def __init__(self, path: str | os.PathLike, *, threads: int = 0):
+        import onnxruntime as ort
+
+        from genrekit.export.onnx import read_onnx_metadata
+
+        self.config = read_onnx_metadata(path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._configure()
+
+    def _proba(self, examples: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.config["input_name"]: examples.astype(np.float32, copy=False)})[0]
+
+
+def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
+                   threads: int = 0) -> ModelChunks | NetworkChunks | OnnxChunks:
+    """The model file at ``path``: a network for ``.safetensors``, an exported network for
+    ``.onnx`` (``threads``: onnxruntime's, 0 = its default), else a classical model file."""
+    suffix = Path(path).suffix
+    if suffix == ".safetensors":
         return NetworkChunks(path)
+    if suffix == ".onnx":
+        return OnnxChunks(path, threads=threads)
     return ModelChunks(load_model(path), segment_seconds=segment_seconds)

@@ -116,18 +116,16 @@ _PREDICTOR = None
 
 def _init_worker(model_path: str, segment_seconds: float | None) -> None:
     global _PREDICTOR
+    import sys
+
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
     from genrekit.predict.classifiers import load_predictor
 
-    _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds)
+    threadpool_limits(1)
+    _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
+    if "torch" in sys.modules:  # a PyTorch network; ONNX and classical models never load torch
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _tag_one(path: str, key: str, size: int, mtime_ns: int, model: str, skip: float) -> dict:
