@@ -84,3 +84,18 @@ def test_report_renders_in_headless_chromium(run_with_report):
     subprocess.run([*flags, "--window-size=1200,3000", f"--screenshot={screenshot}", page],
                    capture_output=True, timeout=120, check=True)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_report_of_a_comparison(tmp_path, feature_table):
+    out = tmp_path / "compare"
+    result = runner.invoke(app, ["compare", "--table", str(feature_table), "--models", "logreg,knn", "--folds", "3",
+                                 "--out", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    assert runner.invoke(app, ["report", str(out)]).exit_code == EXIT_OK
+    page = (out / "report.html").read_text()
+    assert "<h1>genrekit compare</h1>" in page and "3-fold CV by track" in page and page.count("<img ") == 1
+
+
+def test_report_names_a_folder_without_results(tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 1 and "no genrekit results found" in result.output

@@ -120,7 +120,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                              "explore.json or songs.json)")
     model = run.get("model")
     model_name = model if isinstance(model, str) else next((model[k] for k in ("preset", "model", "name") if isinstance((model or {}).get(k), str)), "")
-    title = f"genrekit {run.get('command', 'run')}" + (f": {model_name}" if model_name else "")
+    command = run.get("command") or ("compare" if comparison else "explore" if exploration else
+                                     "evaluate --songs" if songs else "run")
+    title = f"genrekit {command}" + (f": {model_name}" if model_name else "")
     body = [f"<h1>{html.escape(title)}</h1>",
             f'<p class="muted">{html.escape(str(run_dir.resolve()))} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
