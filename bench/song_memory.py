@@ -39,13 +39,9 @@ def measure(model: Path, song: Path) -> tuple[int, float, float]:
 def main() -> None:
     import soundfile as sf
 
+    from models import benchmark_models
+
     from genrekit import audio
-    from genrekit.datasets import load_gtzan
-    from genrekit.features import FeatureCache, FeatureSpec
-    from genrekit.models import save_model
-    from genrekit.models.nets import build_network
-    from genrekit.models.nets.training import save_network
-    from genrekit.train import train_model
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
@@ -60,16 +56,9 @@ def main() -> None:
                     handle.write(y)
                     written += len(y)
         sf.write(short_path, clips[0], 22050)
-        labels = sorted(p.name for p in DATA.iterdir())
-        models = {
-            "ensemble (fma518, 30 s segments)": save_model(
-                train_model(load_gtzan(DATA), spec=FeatureSpec("fma518"), cache=FeatureCache(ROOT / "bench" / "out" / "cache"),
-                            progress=False).model, tmp / "model.genrekit"),
-            "edge-cnn (7.5 s windows)": save_network(tmp / "edge.safetensors", build_network("edge-cnn", 10),
-                                                     preset="edge-cnn", labels=labels),
-            "default network (3 s windows)": save_network(tmp / "default.safetensors", build_network("default", 10),
-                                                          preset="default", labels=labels),
-        }
+        built = benchmark_models(DATA, tmp)
+        models = {"ensemble (fma518, 30 s segments)": built["ensemble"], "edge-cnn (7.5 s windows)": built["edge-cnn"],
+                  "default network (3 s windows)": built["default"]}
         print(f"whole-song prediction memory; {platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
         print("| model | 30 s clip: peak RSS (MB) | 2-hour file: peak RSS (MB) | ratio (target <= 1.5) | 2-hour file: chunks, seconds |")
         print("|---|---|---|---|---|")

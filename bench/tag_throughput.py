@@ -76,30 +76,18 @@ def genrekit_tag(model: Path, jobs: int, out: Path) -> float:
 
 def main() -> None:
     import soundfile as sf
-
-    from genrekit.datasets import load_gtzan
-    from genrekit.features import FeatureCache, FeatureSpec
-    from genrekit.models import save_model
-    from genrekit.models.nets import build_network
-    from genrekit.models.nets.training import save_network
-    from genrekit.train import train_model
+    from models import benchmark_models
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
     paths = sorted(str(p) for p in DATA.rglob("*.*"))
     audio_seconds = sum(sf.info(p).duration for p in paths)
-    labels = sorted(p.name for p in DATA.iterdir())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        models = {
-            "genrekit tag, ensemble on fma518 (the default)": save_model(
-                train_model(load_gtzan(DATA), spec=FeatureSpec("fma518"), cache=FeatureCache(ROOT / "bench" / "out" / "cache"),
-                            progress=False).model, tmp / "model.genrekit"),
-            "genrekit tag, edge-cnn network": save_network(tmp / "edge.safetensors", build_network("edge-cnn", 10),
-                                                           preset="edge-cnn", labels=labels),
-            "genrekit tag, default network": save_network(tmp / "default.safetensors", build_network("default", 10),
-                                                          preset="default", labels=labels),
-        }
+        built = benchmark_models(DATA, tmp)
+        models = {"genrekit tag, ensemble on fma518 (the default)": built["ensemble"],
+                  "genrekit tag, edge-cnn network": built["edge-cnn"],
+                  "genrekit tag, default network": built["default"]}
         print(f"tagging {len(paths)} files, {audio_seconds / 60:.1f} min of audio (gtzan-mini); "
               f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
         print("| pipeline | cores | seconds | files/s | audio s per s |")

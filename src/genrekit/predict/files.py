@@ -75,7 +75,6 @@ def predict_files(
     skip: float = 10.0,
     hop_seconds: float | None = None,
     progress: bool = True,
-    **_,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file, going on past files that cannot be decoded.
 
