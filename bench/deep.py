@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini"
 OUT = ROOT / "bench" / "results" / "deep"
+MODELS = ROOT / "bench" / "out" / "deep-models"  # each fold's trained network, for bench/edge.py
 CLASSICAL = ("logreg", "extra-trees", "ensemble")
 N_FOLDS, SEED = 4, 0
 
@@ -51,7 +52,7 @@ def dataset_and_folds(data: Path):
     return dataset, [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]
 
 
-def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, *, name: str | None = None) -> None:
+def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, *, keep_model: bool = False) -> None:
     """Train one preset on one fold's training tracks and score its test tracks."""
     import torch
 
@@ -64,8 +65,13 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
     train_ids, test_ids = folds[fold]
     epochs = epochs or PRESETS[preset].training.get("epochs", 30)
     result, net = network_fold(dataset, preset, train_ids, test_ids, epochs=epochs, seed=SEED)
-    with tempfile.TemporaryDirectory() as tmp:
-        size = save_network(Path(tmp) / "model.safetensors", net, preset=preset, labels=dataset.labels).stat().st_size
+    if keep_model:  # a real fold, not a timing run: keep the network for bench/edge.py
+        MODELS.mkdir(parents=True, exist_ok=True)
+        model = save_network(MODELS / f"{preset}-fold{fold}.safetensors", net, preset=preset, labels=dataset.labels)
+        size = model.stat().st_size
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            size = save_network(Path(tmp) / "model.safetensors", net, preset=preset, labels=dataset.labels).stat().st_size
     record = {
         "preset": preset, "fold": fold, "epochs": result["epochs"],
         "track_accuracy": result["accuracy"], "track_accuracy_vote": result["accuracy_vote"],
@@ -78,7 +84,7 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
         "threads": torch.get_num_threads(),
     }
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{name or preset}-fold{fold}.json"
+    target = out / f"{preset}-fold{fold}.json"
     temporary = target.with_name(f".{target.name}.tmp")
     temporary.write_text(json.dumps(record, indent=1))
     os.replace(temporary, target)
@@ -142,13 +148,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--with-models", action="store_true",
+                        help=f"also rerun folds whose network is not in {MODELS} (bench/edge.py needs them)")
     parser.add_argument("--timing", action="store_true", help="time 2 epochs of each preset on fold 0 (run on a quiet machine)")
     parser.add_argument("--worker", nargs=2, metavar=("PRESET", "FOLD"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep-model", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")
     if args.worker:
-        run_fold(args.worker[0], int(args.worker[1]), args.epochs, args.data, args.out)
+        run_fold(args.worker[0], int(args.worker[1]), args.epochs, args.data, args.out, keep_model=args.keep_model)
         return
     if args.timing:
         for preset in args.presets:
@@ -159,11 +168,12 @@ def main() -> None:
         classical_rows(args.data, args.out)
         for preset in args.presets:
             for fold in args.folds:
-                if (args.out / f"{preset}-fold{fold}.json").exists():
+                if (args.out / f"{preset}-fold{fold}.json").exists() and (
+                        not args.with_models or (MODELS / f"{preset}-fold{fold}.safetensors").exists()):
                     continue
                 print(f"{time.strftime('%H:%M:%S')} {preset} fold {fold} ...", flush=True)
                 command = [sys.executable, __file__, "--worker", preset, str(fold), "--data", str(args.data),
-                           "--out", str(args.out)] + (["--epochs", str(args.epochs)] if args.epochs else [])
+                           "--out", str(args.out), "--keep-model"] + (["--epochs", str(args.epochs)] if args.epochs else [])
                 subprocess.run(command, check=True)
     print(f"gtzan-mini ({args.data}), stratified {N_FOLDS}-fold CV by track, seed {SEED}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
