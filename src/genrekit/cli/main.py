@@ -599,6 +599,33 @@ def export(
     out_console.print(f"ONNX -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
+@app.command()
+def serve(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file: .genrekit, .safetensors or .onnx.")],
+    host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted; larger ones get 413.")] = 50.0,
+    timeout: Annotated[float, typer.Option(help="Seconds a song's analysis may take; longer gets 504.")] = 120.0,
+    workers: Annotated[int, typer.Option(help="Songs analysed at once (worker threads).")] = 2,
+    queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503.")] = 32,
+) -> None:
+    """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs."""
+    try:
+        from genrekit.server import ServiceLimits, create_app
+    except ImportError as exc:
+        err_console.print(f"[red]error:[/] the service needs the 'serve' extra (pip install 'genrekit[serve]'): {exc}")
+        raise typer.Exit(EXIT_ERROR)
+    import uvicorn
+
+    try:
+        app_ = create_app(model_path, ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout,
+                                                    workers=workers, queue=queue))
+    except GenrekitError as exc:
+        _fail(exc)
+    err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 @app.command("models")
 def list_models() -> None:
     """List the model names and feature sets."""

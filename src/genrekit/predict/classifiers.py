@@ -30,6 +30,8 @@ class ModelChunks:
         self.chunk_seconds = segment_seconds or model.spec.chunk_duration or 30.0
         self.min_seconds = model.spec.min_duration
         self.trained_on = set(model.training.get("content_sha256", []))
+        self.kind = "classical"
+        self.metrics = dict(model.metrics)
 
     def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
@@ -43,6 +45,7 @@ class NetworkChunks:
 
     pad = True
     min_seconds = 0.5
+    kind = "network"
 
     def __init__(self, path: str | os.PathLike):
         from genrekit.models.nets.training import load_network
@@ -55,6 +58,7 @@ class NetworkChunks:
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
         self.trained_on = set(self.config.get("training", {}).get("content_sha256", []))
+        self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
             self.sample_rate, self.chunk_seconds = 22050, float(self.config["image_seconds"])

@@ -1,0 +1,140 @@
+// The genrekit page: send the picked song to /v1/predict and draw what comes back.
+"use strict";
+
+const PALETTE = ["#1a5fb4", "#c64600", "#26a269", "#a51d2d", "#613583", "#865e3c", "#e66100", "#2190a4",
+                 "#5e5c64", "#98a000", "#c061cb", "#3d3846"];
+const $ = (id) => document.getElementById(id);
+let colours = {};
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function percent(x) { return `${(100 * x).toFixed(1)}%`; }
+
+function clock(seconds) {
+  const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+async function describeModel() {
+  try {
+    const response = await fetch("/v1/model");
+    const model = await response.json();
+    model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
+    const accuracy = model.metrics && model.metrics.accuracy !== undefined
+      ? `, held-out accuracy ${percent(model.metrics.accuracy)}` : "";
+    $("model").textContent = `Model ${model.id} (${model.kind}): ${model.labels.length} genres${accuracy}. ` +
+      `Uploads up to ${model.limits.max_upload_mb} MB.`;
+  } catch (error) {
+    $("model").textContent = "The model could not be described: is the service running?";
+  }
+}
+
+function drawTop(result) {
+  const list = $("top");
+  list.replaceChildren();
+  for (const { genre, probability } of result.top.slice(0, 5)) {
+    const bar = el("span", { className: "bar" });
+    bar.style.setProperty("width", percent(probability));
+    bar.style.setProperty("background", colours[genre] || "#888");
+    list.append(el("li", {}, [el("span", { textContent: genre }), el("span", { className: "track" }, [bar]),
+                              el("span", { className: "value", textContent: percent(probability) })]));
+  }
+}
+
+function drawProportions(result) {
+  const stack = $("proportions"), legend = $("legend");
+  stack.replaceChildren();
+  legend.replaceChildren();
+  const shares = Object.entries(result.proportions).filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
+  for (const [genre, share] of shares) {
+    const part = el("span", { title: `${genre}: ${percent(share)}` });
+    part.style.setProperty("width", percent(share));
+    part.style.setProperty("background", colours[genre] || "#888");
+    stack.append(part);
+    const item = el("li", { textContent: `${genre} ${percent(share)}` });
+    item.style.setProperty("--swatch", colours[genre] || "#888");
+    legend.append(item);
+  }
+  stack.setAttribute("aria-label", "Proportions: " + shares.map(([g, s]) => `${g} ${percent(s)}`).join(", "));
+}
+
+function drawTimeline(result) {
+  const line = $("timeline"), rows = document.querySelector("#chunks tbody");
+  line.replaceChildren();
+  rows.replaceChildren();
+  const span = Math.max(result.end - result.start, 1e-6);
+  for (const segment of result.timeline) {
+    const label = `${clock(segment.start)}–${clock(segment.end)}: ${segment.genre} (${percent(segment.confidence)})`;
+    const button = el("button", { type: "button", title: label, ariaLabel: label });
+    button.style.setProperty("flex", `${Math.max(segment.end - segment.start, 0)} 0 0`);
+    button.style.setProperty("background", colours[segment.genre] || "#888");
+    button.style.setProperty("opacity", String(0.45 + 0.55 * segment.confidence));
+    button.addEventListener("click", () => {
+      const player = $("player");
+      player.currentTime = segment.start;
+      player.play().catch(() => {});
+    });
+    line.append(button);
+    rows.append(el("tr", {}, [el("td", { textContent: clock(segment.start) }), el("td", { textContent: clock(segment.end) }),
+                              el("td", { textContent: segment.genre }), el("td", { textContent: percent(segment.confidence) })]));
+  }
+  $("t-start").textContent = clock(result.start);
+  $("t-end").textContent = `${clock(result.end)} (${span.toFixed(0)} s analysed)`;
+}
+
+async function analyse(file) {
+  const player = $("player");
+  if (player.src) URL.revokeObjectURL(player.src);
+  player.src = URL.createObjectURL(file);
+  player.hidden = false;
+  $("result").hidden = true;
+  setStatus(`Analysing ${file.name}…`);
+  const form = new FormData();
+  form.append("file", file, file.name);
+  let response, body;
+  try {
+    response = await fetch("/v1/predict", { method: "POST", body: form });
+    body = await response.json();
+  } catch (error) {
+    setStatus(`The service did not answer: ${error}`, true);
+    return;
+  }
+  if (!response.ok) {
+    setStatus(`Could not analyse ${file.name} (${response.status}): ${body.detail || response.statusText}`, true);
+    return;
+  }
+  $("verdict").textContent = `${body.genre} (${percent(body.confidence)})`;
+  drawTop(body);
+  drawProportions(body);
+  drawTimeline(body);
+  $("result").hidden = false;
+  setStatus(`${file.name}: ${body.n_chunks} chunks analysed in ${body.seconds.toFixed(1)} s.`);
+}
+
+function main() {
+  describeModel();
+  const input = $("file"), drop = $("drop");
+  input.addEventListener("change", () => { if (input.files.length) analyse(input.files[0]); });
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, () => drop.classList.remove("over"));
+  }
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) analyse(event.dataTransfer.files[0]);
+  });
+}
+
+document.addEventListener("DOMContentLoaded", main);

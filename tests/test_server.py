@@ -1,0 +1,198 @@
+"""The genre service through real HTTP: a running `genrekit serve` on 127.0.0.1, real clips."""
+
+import concurrent.futures
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+httpx = pytest.importorskip("httpx", reason="the service tests need the test extra (pip install -e '.[test]')")
+pytest.importorskip("fastapi", reason="the service needs the 'serve' extra")
+
+from genrekit.datasets import load_gtzan  # noqa: E402
+from genrekit.features import FeatureCache, FeatureSpec  # noqa: E402
+from genrekit.models import save_model  # noqa: E402
+from genrekit.train import train_model  # noqa: E402
+
+GENRES = ("classical", "metal", "reggae")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def _clip(gtzan_mini, genre: str, number: int) -> Path:
+    return next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_file(gtzan_mini, feature_cache, tmp_path_factory):
+    """Logistic regression on 3 s chunks of clips 2-7 of three genres; clips 0-1 are held out."""
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) >= 2)
+    result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=3.0), model="logreg",
+                         cache=FeatureCache(feature_cache), progress=False)
+    return save_model(result.model, tmp_path_factory.mktemp("model") / "model.genrekit")
+
+
+@pytest.fixture(scope="module")
+def server(model_file, tmp_path_factory):
+    """`genrekit serve` in its own process, uploads limited to 2 MB; its temp folder is watched."""
+    temp = tmp_path_factory.mktemp("server-tmp")
+    port = _free_port()
+    command = [str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file), "--port", str(port),
+               "--max-upload-mb", "2", "--workers", "2", "--queue", "32"]
+    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the service did not start: {process.stdout.read()}")
+        time.sleep(0.3)
+    yield {"url": url, "temp": temp, "process": process}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def _post(server, path: Path, content_type: str = "audio/wav", name: str | None = None):
+    with open(path, "rb") as handle:
+        return httpx.post(f"{server['url']}/v1/predict", files={"file": (name or path.name, handle, content_type)},
+                          timeout=120)
+
+
+def _uploads_folder(server) -> Path:
+    folders = list(server["temp"].glob("genrekit-uploads-*"))
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_a_real_clip_gets_its_genre(server, gtzan_mini):
+    clip = _clip(gtzan_mini, "metal", 0)
+    response = _post(server, clip)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["genre"] == "metal"
+    assert set(body["probabilities"]) == set(GENRES)
+    assert sum(body["proportions"].values()) == pytest.approx(1.0)
+    assert body["timeline"] and body["timeline"][0]["start"] >= 0
+    assert body["path"] == clip.name and body["model"].startswith("model.genrekit@")
+    assert [t["genre"] for t in body["top"]][0] == "metal"
+
+
+def test_model_health_and_docs(server):
+    model = httpx.get(f"{server['url']}/v1/model").json()
+    assert sorted(model["labels"]) == sorted(GENRES) and model["kind"] == "classical"
+    assert model["limits"]["max_upload_mb"] == 2
+    assert httpx.get(f"{server['url']}/healthz").json()["status"] == "ok"
+    schema = httpx.get(f"{server['url']}/openapi.json").json()
+    assert {"/v1/predict", "/v1/model", "/healthz"} <= set(schema["paths"])
+    for page in ("/", "/docs"):  # nothing loaded from elsewhere: no CDN
+        html = httpx.get(f"{server['url']}{page}").text
+        assert "http://" not in html and "https://" not in html.replace("https://swagger.io", ""), page
+
+
+@pytest.mark.parametrize("case", ["oversized", "empty", "corrupted", "text_as_mp3", "wrong_type", "no_file"])
+def test_bad_uploads_get_the_right_4xx_and_the_server_keeps_serving(server, gtzan_mini, corrupted_file, tmp_path,
+                                                                     case):
+    if case == "oversized":  # 3 MB of real audio against the 2 MB limit
+        y, sr = sf.read(_clip(gtzan_mini, "reggae", 0), dtype="float32")
+        path = tmp_path / "long.wav"
+        sf.write(path, np.tile(y, 3), sr)
+        response, expected, words = _post(server, path), 413, "limit"
+    elif case == "empty":
+        path = tmp_path / "empty.wav"
+        path.write_bytes(b"")
+        response, expected, words = _post(server, path), 422, "empty"
+    elif case == "corrupted":
+        response, expected, words = _post(server, corrupted_file), 422, "jazz.00054.wav"
+    elif case == "text_as_mp3":
+        path = tmp_path / "notes.mp3"
+        path.write_text("liner notes, not audio\n" * 50)
+        response, expected, words = _post(server, path, "audio/mpeg"), 422, "notes.mp3"
+    elif case == "wrong_type":
+        response, expected, words = _post(server, _clip(gtzan_mini, "metal", 1), "text/plain"), 415, "audio"
+    else:
+        response = httpx.post(f"{server['url']}/v1/predict", data={"comment": "a form"},
+                              files={"song": ("a.wav", b"RIFF", "audio/wav")}, timeout=30)
+        expected, words = 422, "'file'"
+    assert response.status_code == expected, response.text
+    assert words in response.json()["detail"]
+    assert _post(server, _clip(gtzan_mini, "classical", 1)).json()["genre"] == "classical"
+    assert not list(_uploads_folder(server).iterdir()), "an upload was left behind"
+
+
+def test_raw_body_upload(server, gtzan_mini):
+    path = _clip(gtzan_mini, "reggae", 1)
+    response = httpx.post(f"{server['url']}/v1/predict", content=path.read_bytes(),
+                          headers={"Content-Type": "audio/wav", "X-Filename": path.name}, timeout=120)
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == path.name
+
+
+def test_twenty_concurrent_uploads(server, gtzan_mini):
+    clips = [_clip(gtzan_mini, genre, number) for genre in GENRES for number in (0, 1)]
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        responses = list(pool.map(lambda i: _post(server, clips[i % len(clips)]), range(20)))
+    assert [r.status_code for r in responses] == [200] * 20, [r.text for r in responses if r.status_code != 200]
+    assert not list(_uploads_folder(server).iterdir())
+
+
+def test_page_in_headless_chromium(server, gtzan_mini):
+    """The web page: upload a real clip, the genre chart appears; the screenshot is kept."""
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+                    "chromium-driver; the README's test command does it where apt-get can run)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1300"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    try:
+        driver.get(server["url"] + "/")
+        WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "genres"))
+        driver.find_element(By.ID, "file").send_keys(str(_clip(gtzan_mini, "metal", 0)))
+        WebDriverWait(driver, 120).until(expected_conditions.visibility_of_element_located((By.ID, "result")))
+        bars = driver.find_elements(By.CSS_SELECTOR, "#top li")
+        assert len(bars) == len(GENRES)
+        assert driver.find_element(By.ID, "verdict").text.startswith("metal")
+        assert driver.find_elements(By.CSS_SELECTOR, "#timeline button")
+        width = driver.find_element(By.CSS_SELECTOR, "#top li .bar").size["width"]
+        assert width > 0, "the top genre's bar was not drawn"
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
+        assert not errors, errors
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "service-page.png"))
+    finally:
+        driver.quit()
+
+
+def test_stopping_the_server_removes_its_upload_folder(server):
+    folder = _uploads_folder(server)
+    server["process"].send_signal(signal.SIGINT)
+    server["process"].wait(timeout=30)
+    assert not folder.exists()
