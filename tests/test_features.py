@@ -155,3 +155,15 @@ def test_log_mel_spec_records_its_parameters(tmp_path, clip):
     spec.save(tmp_path / "m.npz", M)
     loaded, params = LogMelSpec.load(tmp_path / "m.npz")
     assert params == spec and np.array_equal(loaded, M)
+
+
+@pytest.mark.parametrize("sr, n_fft, n_mels, fmin, fmax", [(22050, 2048, 128, 0.0, None), (16000, 512, 48, 30.0, 7000.0),
+                                                           (44100, 4096, 96, 0.0, 11025.0)])
+def test_numpy_mel_filterbank_is_librosas(sr, n_fft, n_mels, fmin, fmax):
+    """The torch-free runtime's mel filter bank (numpy only) against librosa's."""
+    import librosa
+
+    from genrekit.features.numpy_logmel import mel_filterbank
+
+    expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert np.abs(mel_filterbank(sr, n_fft, n_mels, fmin, fmax) - expected).max() < 1e-6 * expected.max() + 1e-9

@@ -105,189 +105,93 @@ def two_genres(tmp_path_factory, gtzan_mini):
     return root
 
 
-@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default"])
-def test_every_preset_trains_from_the_cli(tmp_path_factory, two_genres, preset):
-    import json
-
-    from typer.testing import CliRunner
-
-    from genrekit.cli.main import EXIT_OK, app
-
-    root = two_genres
-    out = tmp_path_factory.mktemp(preset)
-    runner = CliRunner()
-    result = runner.invoke(app, ["train", str(root), "--model", preset, "--epochs", "1", "--batch-size", "8",
-                                 "--out", str(out)])
-    assert result.exit_code == EXIT_OK, result.output
-    for name in ("model.safetensors", "history.csv", "history.png", "metrics.json", "run.json"):
-        assert (out / name).exists(), name
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert "chunk_accuracy" in metrics and "track_accuracy" in metrics
-    clip = root / "metal" / sorted(p.name for p in (root / "metal").iterdir())[0]
-    predicted = runner.invoke(app, ["predict", "--model", str(out / "model.safetensors"), str(clip), "--format", "json"])
-    assert predicted.exit_code == EXIT_OK, predicted.output
-    line = json.loads(predicted.stdout.splitlines()[0])
-    assert set(line["probabilities"]) == {"classical", "metal"} and line["n_chunks"] >= 1
-
-
-def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_mini):
-    from genrekit import audio
-    from genrekit.models.nets.training import augmented_waveforms
-
-    y, sr = audio.load(gtzan_mini / "classical" / "classical.00000.au", sr=22050)
-    y = y[: 5 * sr]
-    options = {"time_stretch": 0.2, "pitch_shift": 2.0, "copies": 2, "seed": 3}
-    first = augmented_waveforms(y, sr, "classical.00000", **options)
-    again = augmented_waveforms(y, sr, "classical.00000", **options)
-    assert len(first) == 2 and all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert {len(v) for v in first} != {len(y)}  # stretched: the length changed
-    assert not np.allclose(first[0][: len(y) // 2], first[1][: len(y) // 2])
-
-    dataset = load_gtzan(gtzan_mini)
-    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 2)
-    parts = {t.track_id: "train" if t.track_id.endswith("0") else "test" for t in dataset.tracks}
-    net = build_network("default", len(GENRES))
-    plain, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128)
-    augmented, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128,
-                                augment={"time_stretch": 0.1, "pitch_shift": 1.0, "copies": 1, "seed": 0})
-    assert len(augmented["train"].y) > 1.8 * len(plain["train"].y)  # the copy adds its windows to training
-    assert set(augmented["train"].track) == set(plain["train"].track)  # under the same tracks
-    assert torch.equal(augmented["test"].X, plain["test"].X)  # test audio is never altered
-
-
-def test_training_without_validation_keeps_the_last_epoch(chunks):
-    sets, _ = chunks
-    config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)
-    _, history = train_network(sets["train"], None, len(GENRES), config, progress=False)
-    assert len(history) == 2 and all(np.isnan(h["val_track_accuracy"]) for h in history)
-
-
-def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
-    import json
-
-    from typer.testing import CliRunner
-
-    from genrekit.cli.main import EXIT_OK, app
-
-    runner = CliRunner()
-    out = tmp_path / "train"
-    result = runner.invoke(app, ["train", str(two_genres), "--model", "edge-cnn", "--epochs", "2", "--aggregation", "vote",
-                                 "--out", str(out)])
-    assert result.exit_code == EXIT_OK, result.output
-    model = out / "model.safetensors"
-    assert load_network(model)[1]["aggregation"] == "vote"
-
-    # The 14 training and validation clips are recognised by their content and left out.
-    result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--out", str(tmp_path / "eval")])
-    assert result.exit_code == EXIT_OK, result.output
-    report = json.loads((tmp_path / "eval" / "run.json").read_text())
-    assert len(report["excluded_training_tracks"]) == 14 and report["aggregation"] == "vote"
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n"] == 2
-    lines = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
-    assert lines[0].startswith("track_id,path,true,predicted,confidence") and len(lines) == 3
-
-    result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--include-train", "--aggregation", "mean",
-                                 "--out", str(tmp_path / "all")])
-    assert result.exit_code == EXIT_OK, result.output
-    assert json.loads((tmp_path / "all" / "metrics.json").read_text())["n"] == 16
-
-    result = runner.invoke(app, ["compare", str(two_genres), "--models", "edge-cnn,logreg", "--folds", "2",
-                                 "--epochs", "1", "--out", str(tmp_path / "compare")])
-    assert result.exit_code == EXIT_OK, result.output
-    rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
-    assert set(rows) == {"edge-cnn", "logreg"}
-    for row in rows.values():
-        assert len(row["fold_accuracy"]) == 2
-    # Same folds for both kinds of model: the same test tracks in each fold.
-    from genrekit.datasets import load_dataset
-    from genrekit.evaluate import dataset_folds
-
-    folds = dataset_folds(load_dataset(two_genres), n_splits=2, seed=0)
-    assert sorted(t for _, test in folds for t in test) == sorted(t.track_id for t in load_dataset(two_genres).tracks)
-
-
-def test_image_network_trains_on_a_folder_of_pngs(tmp_path, two_genres):
-    import json
-
-    from PIL import Image
-    from typer.testing import CliRunner
-
-    from genrekit import audio
-    from genrekit.cli.main import EXIT_OK, app
-    from genrekit.features.images import spectrogram_image
-
-    images = tmp_path / "images_original"
-    for path in sorted(two_genres.rglob("*.*")):
-        y, sr = audio.load(path, sr=22050)
-        target = images / path.parent.name / f"{path.stem}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(spectrogram_image(y, sr)).save(target)
-    runner = CliRunner()
-    result = runner.invoke(app, ["train", str(images), "--model", "cnn5-img", "--epochs", "2", "--out", str(tmp_path / "m")])
-    assert result.exit_code == EXIT_OK, result.output
-    config = load_network(tmp_path / "m" / "model.safetensors")[1]
-    assert config["input_kind"] == "image" and config["labels"] == ["classical", "metal"]
-    png = sorted((images / "metal").iterdir())[0]
-    clip = sorted((two_genres / "metal").iterdir())[0]
-    result = runner.invoke(app, ["predict", "--model", str(tmp_path / "m" / "model.safetensors"), str(png), str(clip),
-                                 "--format", "json"])
-    assert result.exit_code == EXIT_OK, result.output
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [line["n_chunks"] for line in lines] == [1, 1]  # one image per 30 s clip
-
-
-def _peak_rss_mb(model: str, song: str) -> float:
-    """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model``."""
-    import subprocess
-    import sys
-
-    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
-    code = ("import re, sys; from genrekit.predict import load_predictor, predict_file; "
-            "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
-            "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
-    result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
-    n_chunks, peak = result.stdout.split()
-    assert int(n_chunks) > 0
-    return float(peak)
-
-
-def test_hour_long_song_memory_stays_bounded(tmp_path, gtzan_mini):
-    """Streaming: an hour-long file (real clips back to back) needs about the memory of a 30 s
-    clip (bench/song_memory.py measures a 2-hour file against the 1.5x target)."""
-    import soundfile as sf
-
-    from genrekit import audio
-
-    clips = [audio.load(next((gtzan_mini / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
-    long_path = tmp_path / "one_hour.wav"
-    with sf.SoundFile(long_path, "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
-        written = 0
-        while written < 3600 * 22050:
-            for y in clips:
-                handle.write(y)
-                written += len(y)
-    sf.write(tmp_path / "clip.wav", clips[0], 22050)
-    model = save_network(tmp_path / "net.safetensors", build_network("edge-cnn", 3), preset="edge-cnn",
-                         labels=["metal", "jazz", "pop"])
-    short, long = _peak_rss_mb(str(model), str(tmp_path / "clip.wav")), _peak_rss_mb(str(model), str(long_path))
-    assert long <= 2.0 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
-
-
-@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default"])
-def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset):
-    """fp32 ONNX against PyTorch on real audio: the same probabilities within 1e-4."""
+@pytest.mark.parametrize("preset, frontend", [
+    ("edge-cnn", "graph"), ("edge-cnn", "numpy"), ("cnn4", "graph"), ("crnn1", "numpy"), ("crnn2", "graph"),
+    ("cnn5-img", "graph"), ("cnn4-2x2", "numpy"), ("default", "graph"), ("default", "numpy"),
+])
+def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend):
+    """fp32 ONNX against PyTorch on real audio: the same probabilities within 1e-4, with the
+    front end in the graph or computed by numpy."""
     from genrekit.export import export_onnx
     from genrekit.predict import load_predictor, predict_file
 
     torch.manual_seed(0)
     model = save_network(tmp_path / "model.safetensors", build_network(preset, 3), preset=preset,
                          labels=["classical", "metal", "reggae"])
-    exported = export_onnx(model, tmp_path / "model.onnx")
+    exported = export_onnx(model, tmp_path / "model.onnx", frontend=frontend)
     clip = next((gtzan_mini / "metal").glob("metal.00002.*"))
     by_torch, by_onnx = predict_file(load_predictor(model), clip), predict_file(load_predictor(exported), clip)
     assert by_torch.n_chunks == by_onnx.n_chunks
     for a, b in zip(by_torch.timeline, by_onnx.timeline):
         assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-4), (a, b)
+
+
+@pytest.fixture(scope="module")
+def edge_network(gtzan_mini, tmp_path_factory):
+    """edge-cnn trained on clips 2-7 of three genres (10 epochs); clips 0-1 are held out."""
+    from genrekit.evaluate import network_fold
+
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES)
+    train = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) >= 2]
+    test = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) < 2]
+    _, net = network_fold(dataset, "edge-cnn", train, test, epochs=10, seed=0)
+    path = save_network(tmp_path_factory.mktemp("edge") / "edge.safetensors", net, preset="edge-cnn",
+                        labels=dataset.labels)
+    return path, dataset, train
+
+
+def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path):
+    """int8, calibrated on the training clips: the same top genre as fp32 for >= 95% of the
+    tracks of its genres (bench/edge.py measures all of gtzan-mini, with accuracy), a file a
+    quarter of fp32's, and the quantized nodes are the network's, not the front end's."""
+    import onnx
+
+    from genrekit.export import export_onnx
+    from genrekit.predict import load_predictor, predict_file
+
+    model, dataset, train = edge_network
+    by_id = {t.track_id: t.path for t in dataset.tracks}
+    fp32 = export_onnx(model, tmp_path / "fp32.onnx", frontend="numpy")
+    int8 = export_onnx(model, tmp_path / "int8.onnx", frontend="numpy", int8=True,
+                       calibration=[by_id[t] for t in train])
+    assert int8.stat().st_size < 0.3 * fp32.stat().st_size and int8.stat().st_size < 1_000_000
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    full, quantized = load_predictor(fp32), load_predictor(int8)
+    assert quantized.config["precision"] == "int8" and quantized.config["calibration"]["files"] == len(train)
+    agree = [predict_file(full, path).genre == predict_file(quantized, path).genre for path in by_id.values()]
+    assert np.mean(agree) >= 0.95, f"int8 and fp32 disagree on {agree.count(False)} of {len(agree)} tracks"
+    graph_int8 = export_onnx(model, tmp_path / "graph-int8.onnx", int8=True, calibration=[by_id[train[0]]])
+    frontend_ops = [n for n in onnx.load(str(graph_int8)).graph.node if n.op_type == "STFT"]
+    assert frontend_ops, "the front end stays in the graph, in fp32"
+
+
+def test_int8_export_needs_calibration_audio(edge_network, tmp_path, bad_files):
+    from genrekit.errors import ParameterError
+    from genrekit.export import export_onnx
+
+    model, _, _ = edge_network
+    with pytest.raises(ParameterError, match="calibration"):
+        export_onnx(model, tmp_path / "int8.onnx", int8=True)
+    with pytest.raises(ParameterError, match="no calibration audio could be decoded"):
+        export_onnx(model, tmp_path / "int8.onnx", int8=True, calibration=[bad_files["corrupted"], bad_files["empty"]])
+    with pytest.raises(ParameterError, match="frontend"):
+        export_onnx(model, tmp_path / "x.onnx", frontend="librosa")
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*"))
+
+
+def test_numpy_front_end_matches_the_torch_one(gtzan_mini):
+    import soundfile as sf
+
+    from genrekit.features.numpy_logmel import NumpyLogMel
+    from genrekit.models.nets.frontend import FrontEndConfig, LogMelFrontEnd
+
+    y, _ = sf.read(next((gtzan_mini / "jazz").glob("jazz.00003.*")), dtype="float32")
+    for config in (FrontEndConfig(), FrontEndConfig(n_fft=1024, hop_length=256, n_mels=96, fmax=8000.0, top_db=None)):
+        windows = np.stack([y[: 64000], y[100000:164000]])
+        expected = LogMelFrontEnd(config)(torch.from_numpy(windows)).numpy()
+        assert np.abs(NumpyLogMel(config.to_dict())(windows) - expected).max() < 1e-3
 
 
 def test_onnx_runtime_predicts_and_tags_without_pytorch(tmp_path, gtzan_mini):

@@ -584,19 +584,29 @@ def report(
 def export(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A network file (model.safetensors).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
-    export_format: Annotated[str, typer.Option("--format", help="onnx (fp32; waveform or image in, probabilities out).")] = "onnx",
+    export_format: Annotated[str, typer.Option("--format", help="onnx: probabilities out, dynamic batch.")] = "onnx",
+    frontend: Annotated[str, typer.Option(help="graph: waveform in, the log-mel front end inside the file; numpy: "
+                                               "log-mel in, computed by genrekit's numpy runtime (smaller, faster).")] = "graph",
+    int8: Annotated[bool, typer.Option("--int8", help="Quantize the network to int8 (static, calibrated).")] = False,
+    calibration: Annotated[list[Path] | None, typer.Option(
+        help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,
+    max_windows: Annotated[int, typer.Option(help="Calibration windows drawn at most.")] = 512,
 ) -> None:
-    """Export a network to ONNX; `predict` and `tag` then run it with onnxruntime, without PyTorch."""
+    """Export a network to ONNX (fp32 or int8); `predict`, `tag` and `serve` then run it with onnxruntime, without PyTorch."""
     if export_format != "onnx":
         err_console.print(f"[red]error:[/] --format {export_format!r}: expected onnx")
         raise typer.Exit(EXIT_USAGE)
     from genrekit.export import export_onnx
+    from genrekit.predict.library import library_files
 
     try:
-        path = export_onnx(model_path, out)
+        files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
+        path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
+                           max_calibration_windows=max_windows)
     except GenrekitError as exc:
         _fail(exc)
-    out_console.print(f"ONNX -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
+    out_console.print(f"ONNX ({precision}, front end: {frontend}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 @app.command()

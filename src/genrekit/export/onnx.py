@@ -1,29 +1,80 @@
-"""Network files (``model.safetensors``) to ONNX, with the log-mel front end inside the graph.
+"""Network files (``model.safetensors``) to ONNX, fp32 or int8.
 
-The exported graph takes what the PyTorch network takes — waveform windows ``(batch,
-samples)`` at the network's sample rate, or spectrogram images ``(batch, 3, 288, 432)``
-for image networks — and returns genre probabilities ``(batch, n_genres)``; the batch is
-dynamic. The network file's JSON config (labels, preset, front end, window length) is
-stored in the ONNX model's metadata, so an ONNX file is usable on its own.
+Two front ends:
+
+- ``frontend="graph"`` (the default): the log-mel front end is inside the graph. The file
+  takes what the PyTorch network takes — waveform windows ``(batch, samples)`` at the
+  network's sample rate — and is usable on its own.
+- ``frontend="numpy"``: the graph takes the log-mel spectrogram ``(batch, 1, n_mels,
+  frames)`` and genrekit's runtime computes it with numpy
+  (:class:`genrekit.features.numpy_logmel.NumpyLogMel`). onnxruntime's STFT is slow (most
+  of an ``edge-cnn``'s time) and the mel filter bank is half of an int8 ``edge-cnn`` file,
+  so this is the one for phones and small servers.
+
+Image networks take spectrogram images ``(batch, 3, 288, 432)`` either way. Every file
+returns genre probabilities ``(batch, n_genres)`` with a dynamic batch, and carries the
+network's JSON config (labels, preset, front end, window length, how it was quantized) in
+its metadata.
+
+``int8=True`` quantizes the network's convolutions and dense layers statically with
+onnxruntime's tools (QDQ, int8 weights per channel), calibrated on windows of real audio;
+the front end and recurrent layers stay fp32.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from genrekit.errors import ModelError
+import numpy as np
+
+from genrekit.errors import ModelError, ParameterError
 
 logger = logging.getLogger(__name__)
 
 METADATA_KEY = "genrekit"
 OPSET = 18
+FRONTENDS = ("graph", "numpy")
+QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
 
 
-def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Export a network file to ONNX (fp32); returns the path written (atomically)."""
+def export_onnx(
+    model_path: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    frontend: str = "graph",
+    int8: bool = False,
+    calibration: Sequence[str | os.PathLike] = (),
+    max_calibration_windows: int = 512,
+    seed: int = 0,
+) -> Path:
+    """Export a network file to ONNX; returns the path written (atomically).
+
+    ``calibration``: audio files whose windows calibrate the int8 activations (required
+    with ``int8``; use the training tracks or others like them, never test tracks). At
+    most ``max_calibration_windows`` windows are drawn from them, with ``seed``.
+    """
+    if frontend not in FRONTENDS:
+        raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
+    if int8 and not calibration:
+        raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
+                             "a few dozen real clips, e.g. the training tracks")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
+        result = _quantize(fp32, Path(tmp) / "int8.onnx", calibration, max_calibration_windows, seed) if int8 else fp32
+        os.replace(result, out)
+    return out
+
+
+def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Path:
     import onnx
     import torch
     from torch import nn
@@ -40,32 +91,114 @@ def export_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.softmax(self.inner(x), dim=1)
 
+    graph_frontend = True
     if config.get("input_kind") == "image":
-        name, example = "image", torch.rand(2, 3, 288, 432)
-    else:
-        name = "waveform"
+        name, example, inner = "image", torch.rand(2, 3, 288, 432), net
+    elif frontend == "graph":
+        name, inner = "waveform", net
         example = torch.randn(2, (config["n_frames"] - 1) * config["frontend"]["hop_length"]) * 0.1
-    wrapped = WithSoftmax(net).eval()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    import contextlib
-    import io
-
+    else:
+        name, inner, graph_frontend = "log_mel", net.body, False
+        example = net.frontend(torch.randn(2, (config["n_frames"] - 1) * config["frontend"]["hop_length"]) * 0.1)
     try:
         with contextlib.redirect_stdout(io.StringIO()) as chatter:  # the exporter prints its progress
-            program = torch.onnx.export(wrapped, (example,), input_names=[name], output_names=["probabilities"],
+            program = torch.onnx.export(WithSoftmax(inner).eval(), (example,), input_names=[name],
+                                        output_names=["probabilities"],
                                         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
         model = program.model_proto
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"{model_path}: ONNX export of {config['preset']!r} failed: {type(exc).__name__}: {exc}") from exc
-    entry = model.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps({**config, "input_name": name, "format": "genrekit-onnx"})
+    _set_metadata(model, {**config, "input_name": name, "frontend_in_graph": graph_frontend,
+                          "format": "genrekit-onnx", "precision": "fp32"})
     onnx.checker.check_model(model)
-    onnx.save(model, str(temporary))
-    os.replace(temporary, out)
+    onnx.save(model, str(out))
+    return out
+
+
+def _set_metadata(model, config: dict) -> None:
+    for entry in list(model.metadata_props):
+        if entry.key == METADATA_KEY:
+            model.metadata_props.remove(entry)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(config)
+
+
+def network_nodes(model) -> list[str]:
+    """Names of the convolution and dense nodes of the network proper (not its front end),
+    told apart by the module path the exporter records with each node."""
+    names = []
+    for node in model.graph.node:
+        scope = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
+        if node.op_type in QUANTIZED_OPS and ".frontend:" not in scope:
+            names.append(node.name)
+    return names
+
+
+def calibration_windows(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
+                        max_windows: int = 512, seed: int = 0) -> np.ndarray:
+    """The network inputs of ``files``' windows, as prediction makes them (no intro skipped);
+    files that cannot be decoded are left out with a warning."""
+    from genrekit.errors import GenrekitError
+    from genrekit.predict.classifiers import OnnxChunks
+    from genrekit.predict.song import song_chunks
+
+    predictor = OnnxChunks(fp32_path)
+    examples = []
+    for path in files:
+        try:
+            chunks = [np.array(c) for _, _, c in song_chunks(path, sr=predictor.sample_rate, skip=0.0,
+                                                             chunk_seconds=predictor.chunk_seconds, pad=True)]
+        except GenrekitError as exc:
+            logger.warning("calibration: %s", exc)
+            continue
+        if chunks:
+            examples.append(predictor.examples(chunks))
+    if not examples:
+        raise ParameterError(f"no calibration audio could be decoded from {len(files)} file(s)")
+    windows = np.concatenate(examples)
+    if len(windows) > max_windows:
+        windows = windows[np.sort(np.random.default_rng(seed).choice(len(windows), max_windows, replace=False))]
+    return windows
+
+
+def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, seed: int) -> Path:
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    model = onnx.load(str(fp32))
+    config = json.loads(next(p.value for p in model.metadata_props if p.key == METADATA_KEY))
+    windows = calibration_windows(fp32, calibration, max_windows=max_windows, seed=seed)
+
+    class Windows(CalibrationDataReader):
+        def __init__(self, batch: int = 16):
+            self.batches = iter(np.array_split(windows, max(1, len(windows) // batch)))
+
+        def get_next(self):
+            batch = next(self.batches, None)
+            return None if batch is None else {config["input_name"]: batch}
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
+    try:
+            quantize_static(str(fp32), str(out), Windows(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        nodes_to_quantize=network_nodes(model), calibrate_method=CalibrationMethod.MinMax,
+                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+    finally:
+        root.setLevel(level)
+    quantized = onnx.load(str(out))
+    _set_metadata(quantized, {**config, "precision": "int8", "calibration": {
+        "files": len(calibration), "windows": len(windows), "method": "minmax", "format": "QDQ, per-channel weights"}})
+    onnx.save(quantized, str(out))
     return out
 
 

@@ -69,13 +69,16 @@ class NetworkChunks:
 
     def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)] for chunks of ``chunk_seconds`` of audio."""
+        return self._proba(self.examples(chunks))
+
+    def examples(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """The network's input for chunks of ``chunk_seconds`` of audio: waveforms, or
+        spectrogram images for image networks."""
         if self.takes_images:
             from genrekit.features.images import audio_images
 
-            examples = np.concatenate([audio_images(y, self.sample_rate, seconds=self.chunk_seconds)[0] for y in chunks])
-        else:
-            examples = np.stack(chunks)
-        return self._proba(examples)
+            return np.concatenate([audio_images(y, self.sample_rate, seconds=self.chunk_seconds)[0] for y in chunks])
+        return np.stack(chunks)
 
     def predict_image(self, path: str | os.PathLike) -> np.ndarray:
         """[shape=(1, n_genres)] for a spectrogram image file (image networks)."""
@@ -93,7 +96,8 @@ class NetworkChunks:
 
 class OnnxChunks(NetworkChunks):
     """An exported network (``.onnx``, see :mod:`genrekit.export`) run by onnxruntime:
-    the same chunks and results as the network file, without PyTorch."""
+    the same chunks and results as the network file, without PyTorch. Files exported
+    without their front end get their log-mel spectrograms from numpy."""
 
     def __init__(self, path: str | os.PathLike, *, threads: int = 0):
         import onnxruntime as ort
@@ -105,6 +109,17 @@ class OnnxChunks(NetworkChunks):
         options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._configure()
+        self.frontend = None
+        if not self.config.get("frontend_in_graph", True):
+            from genrekit.features.numpy_logmel import NumpyLogMel
+
+            self.frontend = NumpyLogMel(self.config["frontend"])
+
+    def examples(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """The graph's input: as the network's, or log-mel spectrograms when the file's
+        front end is genrekit's numpy one."""
+        examples = super().examples(chunks)
+        return examples if self.frontend is None else self.frontend(examples)
 
     def _proba(self, examples: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.config["input_name"]: examples.astype(np.float32, copy=False)})[0]
