@@ -1,0 +1,210 @@
+"""Exported networks on the edge: file sizes, int8 against fp32, latency, runtime memory.
+
+For every preset whose 4 fold networks ``bench/deep.py`` kept (``bench/out/deep-models``):
+
+- **accuracy** (``--accuracy``): each fold's network is exported to ONNX fp32 and int8
+  (int8 calibrated on that fold's *training* tracks), and all three — PyTorch, fp32, int8 —
+  predict the fold's test tracks, so every gtzan-mini track is scored once, by networks
+  that never saw it. Reported: track accuracy of each, and how often int8's top genre is
+  fp32's.
+- **latency** (``--latency``, on a quiet machine): one thread; the time of one network
+  window (about 3 s of audio; 7.5 s for edge-cnn, 30 s for cnn5-img) and of a 30 s clip's
+  windows, decoded audio in, probabilities out, for PyTorch and onnxruntime fp32/int8 with
+  the front end in the graph or in numpy; file sizes; the peak RSS of a torch-free
+  process predicting a clip with the int8 file.
+
+Results go to ``bench/results/edge/*.json`` (a rerun skips what is done); the table is
+printed at the end. Targets (issue 6): int8 agrees with fp32 on >= 95% of tracks and loses
+<= 2 points of accuracy; edge-cnn int8 <= 1 MB and <= 5 ms per window on one core.
+
+    python bench/deep.py --with-models --presets edge-cnn   # the fold networks, if missing
+    python bench/edge.py --accuracy --latency
+    python bench/edge.py                                    # the table of what is done
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core, before numpy loads
+    os.environ[_name] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deep import DATA, MODELS, N_FOLDS, dataset_and_folds  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "edge"
+VARIANTS = ("fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")
+
+# Peak RSS (VmHWM) of predicting one clip with an ONNX file, PyTorch unimportable.
+RUNTIME_CODE = ("import re, sys; sys.modules['torch'] = None; from genrekit.predict import load_predictor, predict_file; "
+                "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+                "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+                "print(p.genre, int(hwm) / 1024)")
+
+
+def _write(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(record, indent=1))
+    os.replace(temporary, path)
+
+
+def _export(model: Path, folder: Path, calibration: list) -> dict[str, Path]:
+    from genrekit.export import export_onnx
+
+    files = {}
+    for variant in VARIANTS:
+        precision, frontend = variant.split("-")
+        files[variant] = export_onnx(model, folder / f"{variant}.onnx", frontend=frontend, int8=precision == "int8",
+                                     calibration=calibration)
+    return files
+
+
+def accuracy_fold(preset: str, fold: int, data: Path, models: Path) -> dict:
+    """PyTorch, fp32 and int8 (numpy front end) on one fold's test tracks."""
+    import torch
+
+    from genrekit.export import export_onnx
+    from genrekit.predict import load_predictor, predict_file
+
+    torch.set_num_threads(1)
+    dataset, folds = dataset_and_folds(data)
+    train_ids, test_ids = folds[fold]
+    by_id = {t.track_id: t for t in dataset.tracks}
+    model = models / f"{preset}-fold{fold}.safetensors"
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", frontend="numpy")
+        int8 = export_onnx(model, Path(tmp) / "int8.onnx", frontend="numpy", int8=True,
+                           calibration=[by_id[t].path for t in train_ids])
+        predictors = {"torch": load_predictor(model), "fp32": load_predictor(fp32), "int8": load_predictor(int8)}
+        genres = {name: [predict_file(p, by_id[t].path).genre for t in test_ids] for name, p in predictors.items()}
+    truth = [by_id[t].label for t in test_ids]
+    return {"preset": preset, "fold": fold, "tracks": test_ids, "truth": truth, "genres": genres}
+
+
+def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
+    """Single-thread time per window and per 30 s clip, file sizes and runtime peak RSS."""
+    import torch
+
+    from genrekit.predict import load_predictor, song_chunks
+
+    torch.set_num_threads(1)
+    dataset, folds = dataset_and_folds(data)
+    train_ids, test_ids = folds[0]
+    by_id = {t.track_id: t for t in dataset.tracks}
+    model = models / f"{preset}-fold0.safetensors"
+    clip = by_id[test_ids[0]].path
+    record = {"preset": preset, "clip": Path(clip).name, "sizes": {"safetensors": model.stat().st_size},
+              "window_ms": {}, "clip_ms": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = _export(model, Path(tmp), [by_id[t].path for t in train_ids[:20]])
+        predictors = {"torch": load_predictor(model)}
+        for variant, path in files.items():
+            record["sizes"][variant] = path.stat().st_size
+            predictors[variant] = load_predictor(path, threads=1)
+        first = predictors["torch"]
+        chunks = [np.array(c) for _, _, c in song_chunks(clip, sr=first.sample_rate, chunk_seconds=first.chunk_seconds,
+                                                         skip=0.0, pad=True)]
+        record["window_seconds"], record["windows_per_clip"] = first.chunk_seconds, len(chunks)
+        for name, predictor in predictors.items():
+            predictor.predict(chunks[:1])  # warm up
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                predictor.predict(chunks[:1])
+                times.append(time.perf_counter() - start)
+            record["window_ms"][name] = 1000 * float(np.median(times))
+            times = []
+            for _ in range(max(3, repeats // 10)):
+                start = time.perf_counter()
+                for chunk in chunks:  # one window at a time, as a phone would stream them
+                    predictor.predict([chunk])
+                times.append(time.perf_counter() - start)
+            record["clip_ms"][name] = 1000 * float(np.median(times))
+        run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8-numpy"]), str(clip)],
+                             capture_output=True, text=True, check=True)
+        record["runtime_peak_rss_mb"] = float(run.stdout.split()[-1])
+    return record
+
+
+def table(out: Path, presets: list[str]) -> str:
+    lines = ["| preset | tracks | accuracy torch / fp32 / int8 | int8 = fp32 top genre | safetensors | fp32 (graph / numpy) "
+             "| int8 (numpy / graph) | window | ms per window: torch / fp32 graph / fp32 numpy / int8 numpy / int8 graph "
+             "| ms per 30 s clip: torch / fp32 numpy / int8 numpy | runtime peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for preset in presets:
+        folds = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
+        lat = out / f"{preset}-latency.json"
+        if not folds and not lat.exists():
+            continue
+        cells = [preset]
+        if folds:
+            truth = sum((f["truth"] for f in folds), [])
+            genres = {k: sum((f["genres"][k] for f in folds), []) for k in ("torch", "fp32", "int8")}
+            acc = {k: np.mean([g == t for g, t in zip(v, truth)]) for k, v in genres.items()}
+            agree = np.mean([a == b for a, b in zip(genres["fp32"], genres["int8"])])
+            cells += [f"{len(truth)} ({len(folds)} folds)", f"{acc['torch']:.3f} / {acc['fp32']:.3f} / {acc['int8']:.3f}",
+                      f"{agree:.1%}"]
+        else:
+            cells += ["–", "–", "–"]
+        if lat.exists():
+            r = json.loads(lat.read_text())
+            mb = {k: v / 1e6 for k, v in r["sizes"].items()}
+            w, c = r["window_ms"], r["clip_ms"]
+            cells += [f"{mb['safetensors']:.2f} MB", f"{mb['fp32-graph']:.2f} / {mb['fp32-numpy']:.2f} MB",
+                      f"{mb['int8-numpy']:.2f} / {mb['int8-graph']:.2f} MB", f"{r['window_seconds']:.1f} s",
+                      " / ".join(f"{w[k]:.1f}" for k in ("torch", "fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")),
+                      " / ".join(f"{c[k]:.0f}" for k in ("torch", "fp32-numpy", "int8-numpy")),
+                      f"{r['runtime_peak_rss_mb']:.0f} MB"]
+        else:
+            cells += ["–"] * 7
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from genrekit.models.nets import PRESETS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--accuracy", action="store_true", help="score fp32 and int8 on every fold's test tracks")
+    parser.add_argument("--latency", action="store_true", help="time the files (run on a quiet machine)")
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--models", type=Path, default=MODELS)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")
+    for preset in args.presets:
+        have = [f for f in range(N_FOLDS) if (args.models / f"{preset}-fold{f}.safetensors").exists()]
+        if args.accuracy:
+            for fold in have:
+                target = args.out / f"{preset}-fold{fold}.json"
+                if not target.exists():
+                    print(f"{time.strftime('%H:%M:%S')} {preset} fold {fold}: fp32 and int8 ...", flush=True)
+                    _write(target, accuracy_fold(preset, fold, args.data, args.models))
+        if args.latency and 0 in have and not (args.out / f"{preset}-latency.json").exists():
+            print(f"{time.strftime('%H:%M:%S')} {preset}: latency ...", flush=True)
+            _write(args.out / f"{preset}-latency.json", latency(preset, args.data, args.models, args.repeats))
+        if not have:
+            print(f"{preset}: no fold networks in {args.models} (python bench/deep.py --with-models --presets {preset})")
+    print(f"gtzan-mini ({args.data}), {N_FOLDS}-fold CV by track (bench/deep.py's folds); one thread; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    print(table(args.out, args.presets))
+
+
+if __name__ == "__main__":
+    main()
