@@ -70,7 +70,11 @@ class _PyAVReader:
     ``subtype``, ``seek`` and ``read`` of float32 ``(frames, channels)`` blocks."""
 
     def __init__(self, path: str):
-        import av
+        try:
+            import av
+        except ImportError as exc:  # the torch-free runtime installs libsndfile's formats only
+            raise AudioError(path, f"decoding {Path(path).suffix} files needs PyAV: pip install 'genrekit[full]' "
+                                   "(or av)") from exc
 
         self._av = av
         self.path = path

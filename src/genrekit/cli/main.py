@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from genrekit import __version__
@@ -71,7 +72,7 @@ def _cache(cache: Path | None, no_cache: bool):
 
 
 def _fail(exc: GenrekitError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(EXIT_ERROR)
 
 
@@ -81,10 +82,10 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
         return False
     err_console.print(f"[yellow]{len(failures)} file(s) failed and {len(problems)} dataset problem(s); left out:[/]")
     for reason in failures.values():
-        err_console.print(f"  - {reason}", highlight=False)
+        err_console.print(f"  - {escape(reason)}", highlight=False)
     for problem in problems:
         path, reason = (problem["path"], problem["reason"]) if isinstance(problem, dict) else (problem.path, problem.reason)
-        err_console.print(f"  - {path}: {reason}", highlight=False)
+        err_console.print(f"  - {escape(f'{path}: {reason}')}", highlight=False)
     return True
 
 
@@ -620,12 +621,9 @@ def serve(
     queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503.")] = 32,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs."""
-    try:
-        from genrekit.server import ServiceLimits, create_app
-    except ImportError as exc:
-        err_console.print(f"[red]error:[/] the service needs the 'serve' extra (pip install 'genrekit[serve]'): {exc}")
-        raise typer.Exit(EXIT_ERROR)
     import uvicorn
+
+    from genrekit.server import ServiceLimits, create_app
 
     try:
         app_ = create_app(model_path, ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout,
@@ -647,7 +645,7 @@ def list_models() -> None:
     try:
         from genrekit.models.nets import PRESETS
     except ImportError:
-        out_console.print("networks: install genrekit[deep] (PyTorch) for the network presets")
+        out_console.print("networks: install genrekit\\[deep] (PyTorch) for the network presets")
     else:
         for name, preset in PRESETS.items():
             out_console.print(f"network {name:10s} {preset.description}")
@@ -655,5 +653,24 @@ def list_models() -> None:
         out_console.print(f"features {name:9s} {description}")
 
 
+# Which extra brings each optional top-level module, for the message when one is missing.
+EXTRA_OF_MODULE = {
+    **dict.fromkeys(("librosa", "numba", "scipy", "sklearn", "pandas", "pyarrow", "matplotlib", "xgboost", "skops",
+                     "av", "mutagen", "threadpoolctl"), "full"),
+    **dict.fromkeys(("torch", "safetensors"), "deep"),
+    **dict.fromkeys(("onnx", "onnxscript", "onnxruntime"), "onnx"),
+    **dict.fromkeys(("fastapi", "uvicorn", "python_multipart", "fastapi_offline"), "serve"),
+}
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ModuleNotFoundError as exc:  # an extra not installed: say which
+        module = (exc.name or "").split(".")[0]
+        if module not in EXTRA_OF_MODULE:
+            raise
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "this command")
+        err_console.print(f"[red]error:[/] genrekit {command} needs {module!r}, which this installation lacks: "
+                          f"pip install 'genrekit\\[{EXTRA_OF_MODULE[module]}]'")
+        sys.exit(EXIT_ERROR)

@@ -5,13 +5,32 @@
 - :class:`FeatureSpec`: a named set with its parameters; :func:`extract_features` over files
 """
 
-from genrekit.features.cache import FeatureCache, default_cache_dir
-from genrekit.features.chunks import chunk_signal
-from genrekit.features.extract import ExtractionResult, extract_features
-from genrekit.features.fma import fma518
-from genrekit.features.gtzan import gtzan57
-from genrekit.features.registry import FEATURE_SETS, FeatureSpec, describe_feature_sets
-from genrekit.features.spectral import LogMelSpec, log_mel
+import importlib
+
+# Loaded on first use, so that genrekit.features.numpy_logmel (the torch-free runtime's front
+# end) does not pull librosa in through this package.
+_EXPORTS = {
+    "FeatureCache": "cache", "default_cache_dir": "cache",
+    "chunk_signal": "chunks",
+    "ExtractionResult": "extract", "extract_features": "extract",
+    "fma518": "fma",
+    "gtzan57": "gtzan",
+    "FEATURE_SETS": "registry", "FeatureSpec": "registry", "describe_feature_sets": "registry",
+    "LogMelSpec": "spectral", "log_mel": "spectral",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
 
 __all__ = [
     "FEATURE_SETS",

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genrekit.models import GenreModel, load_model
+if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
+    from genrekit.models import GenreModel
 
 
 class ModelChunks:
@@ -134,4 +136,6 @@ def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = N
         return NetworkChunks(path)
     if suffix == ".onnx":
         return OnnxChunks(path, threads=threads)
+    from genrekit.models import load_model
+
     return ModelChunks(load_model(path), segment_seconds=segment_seconds)

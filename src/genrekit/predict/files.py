@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrekit.errors import GenrekitError
-from genrekit.models import GenreModel
-from genrekit.predict.classifiers import ModelChunks, NetworkChunks
+from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
 from genrekit.predict.song import Prediction, song_chunks, summarise
+
+if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
+    from genrekit.models import GenreModel
 
 Predictor = ModelChunks | NetworkChunks
 
 
 def _as_predictor(model: GenreModel | Predictor | str | os.PathLike) -> Predictor:
     if isinstance(model, (str, os.PathLike)):
-        from genrekit.predict.classifiers import load_predictor
-
         return load_predictor(model)
-    return ModelChunks(model) if isinstance(model, GenreModel) else model
+    return model if isinstance(model, (ModelChunks, NetworkChunks)) else ModelChunks(model)
+
+
+def _is_image_path(path: str) -> bool:
+    from genrekit.features.images import is_image_path  # rendering needs librosa: image networks only
+
+    return is_image_path(path)
 
 
 def predict_file(
@@ -42,11 +49,10 @@ def predict_file(
     cannot be used.
     """
     from genrekit import audio
-    from genrekit.features.images import is_image_path
 
     predictor = _as_predictor(model)
     path = os.fspath(path)
-    if is_image_path(path) and isinstance(predictor, NetworkChunks) and predictor.takes_images:
+    if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name)
     times, probas, pending = [], [], []

@@ -118,11 +118,14 @@ def _init_worker(model_path: str, segment_seconds: float | None) -> None:
     global _PREDICTOR
     import sys
 
-    from threadpoolctl import threadpool_limits
-
     from genrekit.predict.classifiers import load_predictor
 
-    threadpool_limits(1)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the torch-free runtime: onnxruntime gets threads=1 below
+        pass
+    else:
+        threadpool_limits(1)
     _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
     if "torch" in sys.modules:  # a PyTorch network; ONNX and classical models never load torch
         sys.modules["torch"].set_num_threads(1)
@@ -172,8 +175,9 @@ def _take(iterator: Iterator, n: int) -> list:
 
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     """The library table, one row per file: CSV/Parquet with ``p_<genre>`` and
-    ``share_<genre>`` columns, or JSON lines as recorded. Written atomically."""
-    import pandas as pd
+    ``share_<genre>`` columns, or JSON lines as recorded. Written atomically. CSV and
+    JSON lines need the standard library only (the torch-free runtime); Parquet, pyarrow."""
+    import csv
 
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp")
@@ -184,11 +188,20 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
         rows = [{k: v for k, v in r.items() if k not in ("probabilities", "proportions")}
                 | {f"p_{g}": r["probabilities"].get(g) for g in labels}
                 | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
-        frame = pd.DataFrame(rows)
         if path.suffix == ".parquet":
-            frame.to_parquet(temporary, index=False)
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError as exc:
+                raise ParameterError(f"{path}: Parquet needs pyarrow (pip install pyarrow); "
+                                     "or write .csv or .jsonl") from exc
+            pq.write_table(pa.Table.from_pylist(rows), temporary)
         else:
-            frame.to_csv(temporary, index=False)
+            columns = list(dict.fromkeys(k for row in rows for k in row))
+            with open(temporary, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
     os.replace(temporary, path)
     return path
 
