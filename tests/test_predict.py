@@ -166,3 +166,26 @@ def test_full_song_evaluation_from_the_cli(model, tmp_path, gtzan_mini):
     assert len(scores["unknown_genre_tracks"]) == 56
     assert 0 <= scores["proportion_score"] <= scores["top3"] <= 1
     assert (tmp_path / "songs" / "songs.md").read_text().count("\n| ") == 4
+
+
+def test_classical_model_exported_to_onnx_predicts_the_same(model, gtzan_mini, feature_cache, tmp_path):
+    """skl2onnx: the pipeline as ONNX, genrekit's features in; the same probabilities."""
+    pytest.importorskip("skl2onnx", reason="ONNX export is the 'onnx' extra")
+    from genrekit.errors import ModelError
+    from genrekit.export import export_onnx
+    from genrekit.models import save_model
+    from genrekit.predict import load_predictor
+
+    path = save_model(model, tmp_path / "logreg.genrekit")
+    exported = export_onnx(path, tmp_path / "logreg.onnx")
+    onnx_predictor = load_predictor(exported)
+    assert onnx_predictor.kind == "onnx-classical" and onnx_predictor.labels == model.labels
+    clip = _clip(gtzan_mini, "reggae", 0)
+    expected, got = predict_file(model, clip), predict_file(onnx_predictor, clip)
+    assert got.genre == expected.genre and got.n_chunks == expected.n_chunks
+    assert np.allclose([got.probabilities[g] for g in GENRES], [expected.probabilities[g] for g in GENRES], atol=1e-4)
+    svc = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518", chunk_duration=3.0), model="linear-svc",
+                      cache=FeatureCache(feature_cache), progress=False).model
+    with pytest.raises(ModelError, match="no probabilities"):
+        export_onnx(save_model(svc, tmp_path / "svc.genrekit"), tmp_path / "svc.onnx")
+    assert not (tmp_path / "svc.onnx").exists()

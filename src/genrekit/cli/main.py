@@ -583,7 +583,7 @@ def report(
 
 @app.command()
 def export(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A network file (model.safetensors).")],
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A network (model.safetensors) or a classical model (model.genrekit).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
     export_format: Annotated[str, typer.Option("--format", help="onnx: probabilities out, dynamic batch.")] = "onnx",
     frontend: Annotated[str, typer.Option(help="graph: waveform in, the log-mel front end inside the file; numpy: "
@@ -606,6 +606,9 @@ def export(
                            max_calibration_windows=max_windows)
     except GenrekitError as exc:
         _fail(exc)
+    if model_path.suffix != ".safetensors":
+        out_console.print(f"ONNX (classical pipeline, feature rows in) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        return
     precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
     out_console.print(f"ONNX ({precision}, front end: {frontend}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
 

@@ -1,4 +1,12 @@
-"""Network files (``model.safetensors``) to ONNX, fp32 or int8.
+"""Model files to ONNX: networks (``model.safetensors``, fp32 or int8) and classical models.
+
+Classical models (``model.genrekit``) go through skl2onnx: the fitted pipeline (scaling,
+power transform, classifier) becomes a graph from a feature row ``(batch, n_features)`` to
+probabilities; the feature set and labels travel in the metadata, and genrekit computes
+the features (that needs the ``full`` extra). Models skl2onnx cannot convert (XGBoost's
+booster, LinearSVC without probabilities) are refused with a message.
+
+Networks:
 
 Two front ends:
 
@@ -35,10 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from genrekit.errors import ModelError, ParameterError
+from genrekit.predict.classifiers import ONNX_METADATA_KEY as METADATA_KEY
+from genrekit.predict.classifiers import read_onnx_metadata
+
+__all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata"]
 
 logger = logging.getLogger(__name__)
 
-METADATA_KEY = "genrekit"
 OPSET = 18
 FRONTENDS = ("graph", "numpy")
 QUANTIZED_OPS = ("Conv", "Gemm", "MatMul")
@@ -60,6 +71,10 @@ def export_onnx(
     with ``int8``; use the training tracks or others like them, never test tracks). At
     most ``max_calibration_windows`` windows are drawn from them, with ``seed``.
     """
+    if Path(model_path).suffix != ".safetensors":
+        if int8:
+            raise ParameterError(f"{model_path}: int8 quantization is for networks (.safetensors), not classical models")
+        return export_classical_onnx(model_path, out)
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
     if int8 and not calibration:
@@ -71,6 +86,38 @@ def export_onnx(
         fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
         result = _quantize(fp32, Path(tmp) / "int8.onnx", calibration, max_calibration_windows, seed) if int8 else fp32
         os.replace(result, out)
+    return out
+
+
+def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """A classical model file's pipeline as ONNX (features in, probabilities out); atomic."""
+    import onnx
+
+    from genrekit.models import load_model
+
+    model = load_model(model_path)
+    classifier = model.estimator.steps[-1][1]
+    if not hasattr(classifier, "predict_proba"):
+        raise ModelError(f"{model_path}: {model.name!r} ({type(classifier).__name__}) has no probabilities, only "
+                         "decision values genrekit turns into a softmax; it is not exported")
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    try:
+        graph = to_onnx(model.estimator, initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],
+                        options={id(classifier): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
+    except Exception as exc:  # skl2onnx raises many types for what it cannot convert
+        reason = str(exc).strip().splitlines()[0][:200]
+        raise ModelError(f"{model_path}: skl2onnx cannot convert {model.name!r} ({type(classifier).__name__}): "
+                         f"{reason}") from exc
+    outputs = [o.name for o in graph.graph.output]
+    _set_metadata(graph, {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
+                          "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]})
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    onnx.save(graph, str(temporary))
+    os.replace(temporary, out)
     return out
 
 
@@ -200,15 +247,3 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
         "files": len(calibration), "windows": len(windows), "method": "minmax", "format": "QDQ, per-channel weights"}})
     onnx.save(quantized, str(out))
     return out
-
-
-def read_onnx_metadata(path: str | os.PathLike) -> dict:
-    """The genrekit config stored in an exported ONNX file (reads the file with onnxruntime only)."""
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        value = session.get_modelmeta().custom_metadata_map[METADATA_KEY]
-    except Exception as exc:
-        raise ModelError(f"{path}: not a genrekit ONNX file ({type(exc).__name__}: {exc})") from exc
-    return json.loads(value)

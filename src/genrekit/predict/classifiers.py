@@ -3,6 +3,7 @@ and genre probabilities for a batch of chunks. One adapter per kind of model fil
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,23 +23,47 @@ class ModelChunks:
     """
 
     pad = False
+    kind = "classical"
 
     def __init__(self, model: GenreModel, *, segment_seconds: float | None = None):
         self.model = model
-        self.name = model.name
-        self.labels = model.labels
-        self.aggregation = model.aggregation
-        self.sample_rate = model.spec.sample_rate
-        self.chunk_seconds = segment_seconds or model.spec.chunk_duration or 30.0
-        self.min_seconds = model.spec.min_duration
-        self.trained_on = set(model.training.get("content_sha256", []))
-        self.kind = "classical"
-        self.metrics = dict(model.metrics)
+        self._configure(model.manifest(), model.spec, segment_seconds)
+
+    def _configure(self, manifest: dict, spec, segment_seconds: float | None) -> None:
+        self.spec = spec
+        self.name = manifest["model"]
+        self.labels = list(manifest["labels"])
+        self.aggregation = manifest.get("aggregation", "mean")
+        self.sample_rate = spec.sample_rate
+        self.chunk_seconds = segment_seconds or spec.chunk_duration or 30.0
+        self.min_seconds = spec.min_duration
+        self.trained_on = set(manifest.get("training", {}).get("content_sha256", []))
+        self.metrics = dict(manifest.get("metrics", {}))
 
     def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
-        return np.stack([self.model.predict_proba(self.model.spec.compute(y, self.sample_rate)).mean(axis=0)
-                         for y in chunks])
+        return np.stack([self._proba(self.spec.compute(y, self.sample_rate)).mean(axis=0) for y in chunks])
+
+    def _proba(self, features: np.ndarray) -> np.ndarray:
+        return self.model.predict_proba(features)
+
+
+class OnnxModelChunks(ModelChunks):
+    """A classical model exported to ONNX (see :mod:`genrekit.export`): genrekit computes
+    its features, onnxruntime runs its pipeline."""
+
+    kind = "onnx-classical"
+
+    def __init__(self, path: str | os.PathLike, config: dict, *, segment_seconds: float | None = None,
+                 threads: int = 0):
+        from genrekit.features import FeatureSpec
+
+        self.config = config
+        self.session = _onnx_session(path, threads)
+        self._configure(config, FeatureSpec.from_dict(config["features"]), segment_seconds)
+
+    def _proba(self, features: np.ndarray) -> np.ndarray:
+        return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
 
 
 class NetworkChunks:
@@ -102,14 +127,8 @@ class OnnxChunks(NetworkChunks):
     without their front end get their log-mel spectrograms from numpy."""
 
     def __init__(self, path: str | os.PathLike, *, threads: int = 0):
-        import onnxruntime as ort
-
-        from genrekit.export.onnx import read_onnx_metadata
-
         self.config = read_onnx_metadata(path)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = _onnx_session(path, threads)
         self._configure()
         self.frontend = None
         if not self.config.get("frontend_in_graph", True):
@@ -127,6 +146,29 @@ class OnnxChunks(NetworkChunks):
         return self.session.run(None, {self.config["input_name"]: examples.astype(np.float32, copy=False)})[0]
 
 
+# The metadata entry of an exported file that holds its genrekit config (JSON).
+ONNX_METADATA_KEY = "genrekit"
+
+
+def _onnx_session(path: str | os.PathLike, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> dict:
+    """The genrekit config stored in an exported ONNX file (reads it with onnxruntime only)."""
+    from genrekit.errors import ModelError
+
+    try:
+        value = _onnx_session(path, 1).get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY]
+    except Exception as exc:  # onnxruntime raises its own types for unreadable files
+        raise ModelError(f"{path}: not a genrekit ONNX file ({type(exc).__name__}: {exc})") from exc
+    return json.loads(value)
+
+
 def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
                    threads: int = 0) -> ModelChunks | NetworkChunks | OnnxChunks:
     """The model file at ``path``: a network for ``.safetensors``, an exported network for
@@ -135,6 +177,9 @@ def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = N
     if suffix == ".safetensors":
         return NetworkChunks(path)
     if suffix == ".onnx":
+        config = read_onnx_metadata(path)
+        if config.get("kind") == "classical":
+            return OnnxModelChunks(path, config, segment_seconds=segment_seconds, threads=threads)
         return OnnxChunks(path, threads=threads)
     from genrekit.models import load_model
 
