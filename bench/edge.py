@@ -7,7 +7,8 @@ For every preset whose 4 fold networks ``bench/deep.py`` kept (``bench/out/deep-
   predict the fold's test tracks, so every gtzan-mini track is scored once, by networks
   that never saw it. Reported: track accuracy of each, and how often int8's top genre is
   fp32's.
-- **latency** (``--latency``, on a quiet machine): one thread; the time of one network
+- **latency** (``--latency``, on a quiet machine; fold 0's network, or an untrained one
+  when bench/deep.py has not kept it: weights change neither size nor speed): one thread; the time of one network
   window (about 3 s of audio; 7.5 s for edge-cnn, 30 s for cnn5-img) and of a 30 s clip's
   windows, decoded audio in, probabilities out, for PyTorch and onnxruntime fp32/int8 with
   the front end in the graph or in numpy; file sizes; the peak RSS of a torch-free
@@ -106,9 +107,18 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
     by_id = {t.track_id: t for t in dataset.tracks}
     model = models / f"{preset}-fold0.safetensors"
     clip = by_id[test_ids[0]].path
-    record = {"preset": preset, "clip": Path(clip).name, "sizes": {"safetensors": model.stat().st_size},
-              "window_ms": {}, "clip_ms": {}}
     with tempfile.TemporaryDirectory() as tmp:
+        weights = "fold 0"
+        if not model.exists():  # weights change neither size nor speed: an untrained network will do
+            from genrekit.models.nets import build_network
+            from genrekit.models.nets.training import save_network
+
+            torch.manual_seed(0)
+            weights, model = "untrained", save_network(Path(tmp) / "model.safetensors",
+                                                       build_network(preset, len(dataset.labels)), preset=preset,
+                                                       labels=dataset.labels)
+        record = {"preset": preset, "clip": Path(clip).name, "weights": weights,
+                  "sizes": {"safetensors": model.stat().st_size}, "window_ms": {}, "clip_ms": {}}
         files = _export(model, Path(tmp), [by_id[t].path for t in train_ids[:20]])
         predictors = {"torch": load_predictor(model)}
         for variant, path in files.items():
@@ -196,10 +206,10 @@ def main() -> None:
                 if not target.exists():
                     print(f"{time.strftime('%H:%M:%S')} {preset} fold {fold}: fp32 and int8 ...", flush=True)
                     _write(target, accuracy_fold(preset, fold, args.data, args.models))
-        if args.latency and 0 in have and not (args.out / f"{preset}-latency.json").exists():
+        if args.latency and not (args.out / f"{preset}-latency.json").exists():
             print(f"{time.strftime('%H:%M:%S')} {preset}: latency ...", flush=True)
             _write(args.out / f"{preset}-latency.json", latency(preset, args.data, args.models, args.repeats))
-        if not have:
+        if args.accuracy and not have:
             print(f"{preset}: no fold networks in {args.models} (python bench/deep.py --with-models --presets {preset})")
     print(f"gtzan-mini ({args.data}), {N_FOLDS}-fold CV by track (bench/deep.py's folds); one thread; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")

@@ -1,7 +1,7 @@
 """Peak memory of whole-song prediction: a 2-hour file against a 30 s clip.
 
 The 2-hour file is real GTZAN clips back to back (22.05 kHz mono, 16-bit). Each
-prediction runs in a fresh process, whose peak RSS is read from getrusage. Models: the
+prediction runs in a fresh process, whose peak RSS is read from VmHWM. Models: the
 classical default (``ensemble`` on fma518, 30 s segments) trained here on gtzan-mini, and
 ``edge-cnn`` and ``default`` network files (weights do not change memory; untrained).
 

@@ -46,15 +46,11 @@ def model_file(gtzan_mini, feature_cache, tmp_path_factory):
     return save_model(result.model, tmp_path_factory.mktemp("model") / "model.genrekit")
 
 
-@pytest.fixture(scope="module")
-def server(model_file, tmp_path_factory):
-    """`genrekit serve` in its own process, uploads limited to 2 MB; its temp folder is watched."""
-    temp = tmp_path_factory.mktemp("server-tmp")
+def _start(model_file, temp: Path, *options: str) -> dict:
     port = _free_port()
-    command = [str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file), "--port", str(port),
-               "--max-upload-mb", "2", "--workers", "2", "--queue", "32"]
-    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    command = [str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file), "--port", str(port), *options]
+    log = open(temp / "server.log", "w")  # a file, not a pipe nobody reads: the server never blocks on it
+    process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temp)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -65,12 +61,25 @@ def server(model_file, tmp_path_factory):
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"the service did not start: {process.stdout.read()}")
+            pytest.fail(f"the service did not start: {(temp / 'server.log').read_text()}")
         time.sleep(0.3)
-    yield {"url": url, "temp": temp, "process": process}
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+    return {"url": url, "temp": temp, "process": process, "log": log}
+
+
+def _stop(server: dict) -> None:
+    if server["process"].poll() is None:
+        server["process"].send_signal(signal.SIGINT)
+        server["process"].wait(timeout=30)
+    server["log"].close()
+
+
+@pytest.fixture(scope="module")
+def server(model_file, tmp_path_factory):
+    """`genrekit serve` in its own process, uploads limited to 2 MB; its temp folder is watched."""
+    server = _start(model_file, tmp_path_factory.mktemp("server-tmp"), "--max-upload-mb", "2", "--workers", "2",
+                    "--queue", "32")
+    yield server
+    _stop(server)
 
 
 def _post(server, path: Path, content_type: str = "audio/wav", name: str | None = None):
@@ -191,8 +200,17 @@ def test_page_in_headless_chromium(server, gtzan_mini):
         driver.quit()
 
 
+def test_a_song_past_the_timeout_gets_504_and_the_server_goes_on(model_file, gtzan_mini, tmp_path):
+    server = _start(model_file, tmp_path, "--timeout", "0.05", "--workers", "1")
+    try:
+        response = _post(server, _clip(gtzan_mini, "metal", 0))
+        assert response.status_code == 504 and "longer than 0.05 s" in response.json()["detail"]
+        assert httpx.get(f"{server['url']}/healthz").status_code == 200
+    finally:
+        _stop(server)
+
+
 def test_stopping_the_server_removes_its_upload_folder(server):
     folder = _uploads_folder(server)
-    server["process"].send_signal(signal.SIGINT)
-    server["process"].wait(timeout=30)
+    _stop(server)
     assert not folder.exists()
