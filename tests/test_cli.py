@@ -81,17 +81,19 @@ def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):
 
 
 def test_compare_published_table(tmp_path, feature_table):
-    result = run("compare", "--table", feature_table, "--folds", "5", "--out", tmp_path)
+    # The fast models (every model fits and round-trips in test_models; bench/compare_table.py compares all).
+    models = "logreg,linear-svc,svc-rbf,nu-svc,knn,decision-tree,random-forest,extra-trees"
+    result = run("compare", "--table", feature_table, "--folds", "5", "--models", models, "--out", tmp_path)
     assert result.exit_code == EXIT_OK, result.output
     comparison = json.loads((tmp_path / "comparison.json").read_text())
-    assert len(comparison["models"]) >= 10
+    assert sorted(comparison["models"]) == sorted(models.split(","))
     assert comparison["setup"]["n_tracks"] == 1000 and comparison["setup"]["n_splits"] == 5
     for row in comparison["models"].values():
         assert {"accuracy_mean", "accuracy_std", "f1_macro_mean", "fit_seconds"} <= set(row)
         assert len(row["fold_accuracy"]) == 5
     best = max(row["accuracy_mean"] for row in comparison["models"].values())
     assert best > 0.72, best  # untuned; the nested-search target is checked in bench/compare_table.py
-    assert (tmp_path / "comparison.md").read_text().count("\n| ") >= 11
+    assert (tmp_path / "comparison.md").read_text().count("\n| ") >= 9
     assert (tmp_path / "comparison.png").stat().st_size > 0
 
 
@@ -153,7 +155,7 @@ def test_bad_inputs_are_reported_and_good_files_processed(tmp_path, messy_gtzan)
 
 def test_interrupted_extraction_resumes(tmp_path, gtzan_mini):
     root = tmp_path / "genres"
-    for genre in ("blues", "classical", "jazz", "rock"):
+    for genre in ("blues", "jazz"):
         shutil.copytree(gtzan_mini / genre, root / genre)
     cache = tmp_path / "cache"
     command = [sys.executable, "-m", "genrekit", "features", str(root), "--features", "gtzan57", "--jobs", "1",
@@ -166,13 +168,13 @@ def test_interrupted_extraction_resumes(tmp_path, gtzan_mini):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     done = len(list(cache.rglob("*.npy")))
-    assert 4 <= done < 32
+    assert 4 <= done < 16
     assert not (tmp_path / "out" / "features.csv").exists()
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == EXIT_OK, resumed.stderr
     report = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert report["cache_hits"] >= done and report["n_tracks"] == 32
-    assert len(list(cache.rglob("*.npy"))) == 32 and not list(cache.rglob("*.tmp"))
+    assert report["cache_hits"] >= done and report["n_tracks"] == 16
+    assert len(list(cache.rglob("*.npy"))) == 16 and not list(cache.rglob("*.tmp"))
 
 
 def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
