@@ -126,9 +126,9 @@ class OnnxChunks(NetworkChunks):
     the same chunks and results as the network file, without PyTorch. Files exported
     without their front end get their log-mel spectrograms from numpy."""
 
-    def __init__(self, path: str | os.PathLike, *, threads: int = 0):
-        self.config = read_onnx_metadata(path)
+    def __init__(self, path: str | os.PathLike, *, threads: int = 0, config: dict | None = None):
         self.session = _onnx_session(path, threads)
+        self.config = config or _onnx_config(path, self.session)
         self._configure()
         self.frontend = None
         if not self.config.get("frontend_in_graph", True):
@@ -158,15 +158,24 @@ def _onnx_session(path: str | os.PathLike, threads: int):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def _onnx_config(path: str | os.PathLike, session) -> dict:
+    from genrekit.errors import ModelError
+
+    try:
+        return json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: an ONNX file without genrekit's metadata ({type(exc).__name__}: {exc})") from exc
+
+
 def read_onnx_metadata(path: str | os.PathLike) -> dict:
     """The genrekit config stored in an exported ONNX file (reads it with onnxruntime only)."""
     from genrekit.errors import ModelError
 
     try:
-        value = _onnx_session(path, 1).get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY]
+        session = _onnx_session(path, 1)
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
-        raise ModelError(f"{path}: not a genrekit ONNX file ({type(exc).__name__}: {exc})") from exc
-    return json.loads(value)
+        raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
+    return _onnx_config(path, session)
 
 
 def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
@@ -180,7 +189,7 @@ def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = N
         config = read_onnx_metadata(path)
         if config.get("kind") == "classical":
             return OnnxModelChunks(path, config, segment_seconds=segment_seconds, threads=threads)
-        return OnnxChunks(path, threads=threads)
+        return OnnxChunks(path, threads=threads, config=config)
     from genrekit.models import load_model
 
     return ModelChunks(load_model(path), segment_seconds=segment_seconds)
