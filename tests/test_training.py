@@ -105,6 +105,174 @@ def two_genres(tmp_path_factory, gtzan_mini):
     return root
 
 
+@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default"])
+def test_every_preset_trains_from_the_cli(tmp_path_factory, two_genres, preset):
+    import json
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+
+    root = two_genres
+    out = tmp_path_factory.mktemp(preset)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(root), "--model", preset, "--epochs", "1", "--batch-size", "8",
+                                 "--out", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    for name in ("model.safetensors", "history.csv", "history.png", "metrics.json", "run.json"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "chunk_accuracy" in metrics and "track_accuracy" in metrics
+    clip = root / "metal" / sorted(p.name for p in (root / "metal").iterdir())[0]
+    predicted = runner.invoke(app, ["predict", "--model", str(out / "model.safetensors"), str(clip), "--format", "json"])
+    assert predicted.exit_code == EXIT_OK, predicted.output
+    line = json.loads(predicted.stdout.splitlines()[0])
+    assert set(line["probabilities"]) == {"classical", "metal"} and line["n_chunks"] >= 1
+
+
+def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_mini):
+    from genrekit import audio
+    from genrekit.models.nets.training import augmented_waveforms
+
+    y, sr = audio.load(gtzan_mini / "classical" / "classical.00000.au", sr=22050)
+    y = y[: 5 * sr]
+    options = {"time_stretch": 0.2, "pitch_shift": 2.0, "copies": 2, "seed": 3}
+    first = augmented_waveforms(y, sr, "classical.00000", **options)
+    again = augmented_waveforms(y, sr, "classical.00000", **options)
+    assert len(first) == 2 and all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert {len(v) for v in first} != {len(y)}  # stretched: the length changed
+    assert not np.allclose(first[0][: len(y) // 2], first[1][: len(y) // 2])
+
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 2)
+    parts = {t.track_id: "train" if t.track_id.endswith("0") else "test" for t in dataset.tracks}
+    net = build_network("default", len(GENRES))
+    plain, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128)
+    augmented, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128,
+                                augment={"time_stretch": 0.1, "pitch_shift": 1.0, "copies": 1, "seed": 0})
+    assert len(augmented["train"].y) > 1.8 * len(plain["train"].y)  # the copy adds its windows to training
+    assert set(augmented["train"].track) == set(plain["train"].track)  # under the same tracks
+    assert torch.equal(augmented["test"].X, plain["test"].X)  # test audio is never altered
+
+
+def test_training_without_validation_keeps_the_last_epoch(chunks):
+    sets, _ = chunks
+    config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)
+    _, history = train_network(sets["train"], None, len(GENRES), config, progress=False)
+    assert len(history) == 2 and all(np.isnan(h["val_track_accuracy"]) for h in history)
+
+
+def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
+    import json
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+
+    runner = CliRunner()
+    out = tmp_path / "train"
+    result = runner.invoke(app, ["train", str(two_genres), "--model", "edge-cnn", "--epochs", "2", "--aggregation", "vote",
+                                 "--out", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    model = out / "model.safetensors"
+    assert load_network(model)[1]["aggregation"] == "vote"
+
+    # The 14 training and validation clips are recognised by their content and left out.
+    result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--out", str(tmp_path / "eval")])
+    assert result.exit_code == EXIT_OK, result.output
+    report = json.loads((tmp_path / "eval" / "run.json").read_text())
+    assert len(report["excluded_training_tracks"]) == 14 and report["aggregation"] == "vote"
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["n"] == 2
+    lines = (tmp_path / "eval" / "predictions.csv").read_text().splitlines()
+    assert lines[0].startswith("track_id,path,true,predicted,confidence") and len(lines) == 3
+
+    result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--include-train", "--aggregation", "mean",
+                                 "--out", str(tmp_path / "all")])
+    assert result.exit_code == EXIT_OK, result.output
+    assert json.loads((tmp_path / "all" / "metrics.json").read_text())["n"] == 16
+
+    result = runner.invoke(app, ["compare", str(two_genres), "--models", "edge-cnn,logreg", "--folds", "2",
+                                 "--epochs", "1", "--out", str(tmp_path / "compare")])
+    assert result.exit_code == EXIT_OK, result.output
+    rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
+    assert set(rows) == {"edge-cnn", "logreg"}
+    for row in rows.values():
+        assert len(row["fold_accuracy"]) == 2
+    # Same folds for both kinds of model: the same test tracks in each fold.
+    from genrekit.datasets import load_dataset
+    from genrekit.evaluate import dataset_folds
+
+    folds = dataset_folds(load_dataset(two_genres), n_splits=2, seed=0)
+    assert sorted(t for _, test in folds for t in test) == sorted(t.track_id for t in load_dataset(two_genres).tracks)
+
+
+def test_image_network_trains_on_a_folder_of_pngs(tmp_path, two_genres):
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from genrekit import audio
+    from genrekit.cli.main import EXIT_OK, app
+    from genrekit.features.images import spectrogram_image
+
+    images = tmp_path / "images_original"
+    for path in sorted(two_genres.rglob("*.*")):
+        y, sr = audio.load(path, sr=22050)
+        target = images / path.parent.name / f"{path.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(spectrogram_image(y, sr)).save(target)
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(images), "--model", "cnn5-img", "--epochs", "2", "--out", str(tmp_path / "m")])
+    assert result.exit_code == EXIT_OK, result.output
+    config = load_network(tmp_path / "m" / "model.safetensors")[1]
+    assert config["input_kind"] == "image" and config["labels"] == ["classical", "metal"]
+    png = sorted((images / "metal").iterdir())[0]
+    clip = sorted((two_genres / "metal").iterdir())[0]
+    result = runner.invoke(app, ["predict", "--model", str(tmp_path / "m" / "model.safetensors"), str(png), str(clip),
+                                 "--format", "json"])
+    assert result.exit_code == EXIT_OK, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["n_chunks"] for line in lines] == [1, 1]  # one image per 30 s clip
+
+
+def _peak_rss_mb(model: str, song: str) -> float:
+    """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model``."""
+    import subprocess
+    import sys
+
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
+    code = ("import re, sys; from genrekit.predict import load_predictor, predict_file; "
+            "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+            "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
+    result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
+    n_chunks, peak = result.stdout.split()
+    assert int(n_chunks) > 0
+    return float(peak)
+
+
+def test_hour_long_song_memory_stays_bounded(tmp_path, gtzan_mini):
+    """Streaming: an hour-long file (real clips back to back) needs about the memory of a 30 s
+    clip (bench/song_memory.py measures a 2-hour file against the 1.5x target)."""
+    import soundfile as sf
+
+    from genrekit import audio
+
+    clips = [audio.load(next((gtzan_mini / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
+    long_path = tmp_path / "one_hour.wav"
+    with sf.SoundFile(long_path, "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
+        written = 0
+        while written < 3600 * 22050:
+            for y in clips:
+                handle.write(y)
+                written += len(y)
+    sf.write(tmp_path / "clip.wav", clips[0], 22050)
+    model = save_network(tmp_path / "net.safetensors", build_network("edge-cnn", 3), preset="edge-cnn",
+                         labels=["metal", "jazz", "pop"])
+    short, long = _peak_rss_mb(str(model), str(tmp_path / "clip.wav")), _peak_rss_mb(str(model), str(long_path))
+    assert long <= 2.0 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
+
+
 @pytest.mark.parametrize("preset, frontend", [
     ("edge-cnn", "graph"), ("edge-cnn", "numpy"), ("cnn4", "graph"), ("crnn1", "numpy"), ("crnn2", "graph"),
     ("cnn5-img", "graph"), ("cnn4-2x2", "numpy"), ("default", "graph"), ("default", "numpy"),
