@@ -48,11 +48,22 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "edge"
 VARIANTS = ("fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")
 
-# Peak RSS (VmHWM) of predicting one clip with an ONNX file, PyTorch unimportable.
-RUNTIME_CODE = ("import re, sys; sys.modules['torch'] = None; from genrekit.predict import load_predictor, predict_file; "
-                "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
-                "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
-                "print(p.genre, int(hwm) / 1024)")
+# Peak RSS (VmHWM) of predicting one clip with an ONNX file, the modules the runtime profile
+# lacks unimportable (image networks render their images with librosa: only torch is blocked).
+NOT_IN_RUNTIME = ("torch,safetensors,onnx,onnxscript,librosa,numba,scipy,sklearn,pandas,pyarrow,matplotlib,xgboost,"
+                  "skops,av,mutagen,threadpoolctl,joblib")
+RUNTIME_CODE = """
+import re, sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in sys.argv[3].split(','):
+            raise ModuleNotFoundError('not in the runtime', name=name)
+sys.meta_path.insert(0, Blocked())
+from genrekit.predict import load_predictor, predict_file
+p = predict_file(load_predictor(sys.argv[1]), sys.argv[2])
+hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)
+print(p.genre, int(hwm) / 1024)
+"""
 
 
 def _write(path: Path, record: dict) -> None:
@@ -143,7 +154,18 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
                     predictor.predict([chunk])
                 times.append(time.perf_counter() - start)
             record["clip_ms"][name] = 1000 * float(np.median(times))
-        run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8-numpy"]), str(clip)],
+        record["network_ms"] = {}  # the graph alone, its input computed beforehand
+        for name in ("fp32-numpy", "int8-numpy"):
+            predictor = predictors[name]
+            examples = predictor.examples(chunks[:1])
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                predictor._proba(examples)
+                times.append(time.perf_counter() - start)
+            record["network_ms"][name] = 1000 * float(np.median(times))
+        blocked = "torch" if predictors["torch"].takes_images else NOT_IN_RUNTIME
+        run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8-numpy"]), str(clip), blocked],
                              capture_output=True, text=True, check=True)
         record["runtime_peak_rss_mb"] = float(run.stdout.split()[-1])
     return record
@@ -152,8 +174,8 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
 def table(out: Path, presets: list[str]) -> str:
     lines = ["| preset | tracks | accuracy torch / fp32 / int8 | int8 = fp32 top genre | safetensors | fp32 (graph / numpy) "
              "| int8 (numpy / graph) | window | ms per window: torch / fp32 graph / fp32 numpy / int8 numpy / int8 graph "
-             "| ms per 30 s clip: torch / fp32 numpy / int8 numpy | runtime peak RSS |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| network alone, ms: fp32 / int8 | ms per 30 s clip: torch / fp32 numpy / int8 numpy | runtime peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for preset in presets:
         folds = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
         lat = out / f"{preset}-latency.json"
@@ -176,10 +198,11 @@ def table(out: Path, presets: list[str]) -> str:
             cells += [f"{mb['safetensors']:.2f} MB", f"{mb['fp32-graph']:.2f} / {mb['fp32-numpy']:.2f} MB",
                       f"{mb['int8-numpy']:.2f} / {mb['int8-graph']:.2f} MB", f"{r['window_seconds']:.1f} s",
                       " / ".join(f"{w[k]:.1f}" for k in ("torch", "fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")),
+                      " / ".join(f"{r['network_ms'][k]:.1f}" for k in ("fp32-numpy", "int8-numpy")),
                       " / ".join(f"{c[k]:.0f}" for k in ("torch", "fp32-numpy", "int8-numpy")),
                       f"{r['runtime_peak_rss_mb']:.0f} MB"]
         else:
-            cells += ["–"] * 7
+            cells += ["–"] * 8
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
