@@ -36,6 +36,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
 JobsOption = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0: all cores).")]
+RunnerOption = Annotated[str, typer.Option(help="Where the work runs: local (a process pool) or ray (a Ray cluster).")]
+AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
+                                                        "ray://HOST:PORT; default: a local cluster on 127.0.0.1.")]
 CacheOption = Annotated[
     Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE or ~/.cache/genrekit/features).")
 ]
@@ -74,6 +77,18 @@ def _cache(cache: Path | None, no_cache: bool):
 def _fail(exc: GenrekitError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(EXIT_ERROR)
+
+
+def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | None = None):
+    """The runner for --runner/--address (None: the command's own local pool)."""
+    from genrekit.runners import get_runner
+
+    if name == "local" and not address:
+        return None
+    try:
+        return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
+    except GenrekitError as exc:
+        _fail(exc)
 
 
 def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
@@ -174,6 +189,8 @@ def features(
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
 ) -> None:
     """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
     from genrekit.datasets import build_feature_table, feature_frame
@@ -185,7 +202,8 @@ def features(
     try:
         data = _load_dataset(dataset, kind)
         spec = _spec(feature_set, chunk)
-        table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
+        table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
+                                            runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
     except GenrekitError as exc:
         _fail(exc)
     write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
@@ -496,6 +514,8 @@ def tag(
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show the changes, write nothing.")] = False,
     jobs: JobsOption = 0,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
 ) -> None:
     """Tag a whole music library: genres of every audio file, written to a table as they finish."""
     from genrekit.predict.library import tag_library
@@ -510,7 +530,7 @@ def tag(
     try:
         summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                               segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
-                              progress=_progress(), on_tag_change=show)
+                              progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address))
     except GenrekitError as exc:
         _fail(exc)
     view = Table(title=f"{summary.n_files} files in {library}")

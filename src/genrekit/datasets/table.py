@@ -59,11 +59,13 @@ def build_feature_table(
     cache: FeatureCache | None = None,
     n_jobs: int | None = None,
     progress: bool = True,
+    runner=None,
 ) -> tuple[FeatureTable, ExtractionResult]:
     """Extract ``spec`` features for every track; tracks that fail are left out and listed."""
     labels = labels or dataset.labels
     index = {label: i for i, label in enumerate(labels)}
-    result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress)
+    result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress,
+                              runner=runner)
     rows, ys, tracks, groups = [], [], [], []
     paths, hashes = {}, {}
     failures = dict(result.failures)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,19 +65,18 @@ def _safe_extract(path: str, spec: FeatureSpec, cache_root: str | None, content:
         return None, None, False, f"{path}: unexpected {type(exc).__name__}: {exc}"
 
 
-_thread_limit = None
+def make_extractor(spec: dict):
+    """A runner's worker (see :mod:`genrekit.runners`): ``[path, content hash]`` -> JSON result."""
+    feature_spec = FeatureSpec.from_dict(spec)
 
+    def extract(item: list) -> dict:
+        path, content = item
+        array, content, hit, error = _safe_extract(path, feature_spec, None, content)
+        if error is not None:
+            return {"error": error}
+        return {"features": array.tolist(), "dtype": str(array.dtype), "content": content}
 
-def _init_worker() -> None:
-    # One BLAS/OpenMP thread per worker process: n workers then use n cores, not n x n threads.
-    global _thread_limit
-    from threadpoolctl import threadpool_limits
-
-    _thread_limit = threadpool_limits(limits=1)
-
-
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return extract
 
 
 def _progress(enabled: bool) -> Progress:
@@ -101,6 +98,7 @@ def extract_features(
     cache: FeatureCache | None = None,
     n_jobs: int | None = None,
     progress: bool = True,
+    runner=None,
 ) -> ExtractionResult:
     """Extract ``spec`` features from every file, going on past files that fail.
 
@@ -114,14 +112,14 @@ def extract_features(
     cache : where finished features are kept (None: no caching)
     n_jobs : worker processes (None: all cores; 1: in this process)
     progress : show a progress bar with ETA
+    runner : where the work runs (:mod:`genrekit.runners`; default: a local process pool
+        of ``n_jobs``); cache writes and results are the same whichever runs it
 
     Returns
     -------
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
     paths = [os.fspath(p) for p in paths]
-    n_jobs = default_jobs() if n_jobs is None or n_jobs <= 0 else n_jobs
-    cache_root = os.fspath(cache.root) if cache is not None else None
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:
@@ -153,28 +151,20 @@ def extract_features(
                     bar.advance(task)
                     continue
             todo.append((index, content))
-        if n_jobs == 1 or len(todo) <= 1:
-            for index, content in todo:
-                record(index, _safe_extract(paths[index], spec, cache_root, content))
-                bar.advance(task)
-            return result
-        context = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that has imported librosa once, instead of each importing it.
-        context.set_forkserver_preload(["genrekit.features.extract"])
-        with ProcessPoolExecutor(
-            max_workers=min(n_jobs, len(todo)), mp_context=context, initializer=_init_worker
-        ) as pool:
-            pending: dict[Future, int] = {
-                pool.submit(_safe_extract, paths[index], spec, cache_root, content): index for index, content in todo
-            }
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        record(pending.pop(future), future.result())
-                        bar.advance(task)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        if runner is None:
+            from genrekit.runners import LocalRunner
+
+            # Workers fork from a server that has imported librosa once, instead of each importing it.
+            runner = LocalRunner(n_jobs, preload=["genrekit.features.extract"])
+        items = [[paths[index], content] for index, content in todo]
+        for position, outcome in runner.map(make_extractor, (spec.to_dict(),), items):
+            index = todo[position][0]
+            if "error" in outcome:
+                record(index, (None, None, False, outcome["error"]))
+            else:
+                array = np.asarray(outcome["features"], dtype=outcome["dtype"])
+                if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
+                    cache.put(spec, outcome["content"], array)
+                record(index, (array, outcome["content"], False, None))
+            bar.advance(task)
     return result

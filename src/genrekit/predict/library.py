@@ -14,8 +14,6 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -110,67 +108,30 @@ def read_journal(path: str | os.PathLike) -> list[dict]:
     return records
 
 
-# Worker state: the model, loaded once per process.
-_PREDICTOR = None
-
-
-def _init_worker(model_path: str, segment_seconds: float | None) -> None:
-    global _PREDICTOR
-    import sys
-
+def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
+    """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a
+    ``[path, key, size, mtime_ns, model id]`` item -> its :class:`TagRecord` as a dict."""
     from genrekit.predict.classifiers import load_predictor
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the torch-free runtime: onnxruntime gets threads=1 below
-        pass
-    else:
-        threadpool_limits(1)
-    _PREDICTOR = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
-    if "torch" in sys.modules:  # a PyTorch network; ONNX and classical models never load torch
-        sys.modules["torch"].set_num_threads(1)
-
-
-def _tag_one(path: str, key: str, size: int, mtime_ns: int, model: str, skip: float) -> dict:
     from genrekit.predict.files import predict_file
 
-    record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model)
-    try:
-        prediction = predict_file(_PREDICTOR, path, skip=skip)
-    except GenrekitError as exc:
-        record.error = str(exc)
-    except Exception as exc:  # a decoder crash on one file must not end the run
-        record.error = f"{path}: unexpected {type(exc).__name__}: {exc}"
-    else:
-        record.duration, record.genre, record.confidence = prediction.duration, prediction.genre, prediction.confidence
-        record.probabilities, record.proportions = prediction.probabilities, prediction.proportions
-        record.n_chunks = prediction.n_chunks
-    return asdict(record)
+    predictor = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
 
+    def tag(item: list) -> dict:
+        path, key, size, mtime_ns, model = item
+        record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model)
+        try:
+            prediction = predict_file(predictor, path, skip=skip)
+        except GenrekitError as exc:
+            record.error = str(exc)
+        except Exception as exc:  # a decoder crash on one file must not end the run
+            record.error = f"{path}: unexpected {type(exc).__name__}: {exc}"
+        else:
+            record.duration, record.genre, record.confidence = prediction.duration, prediction.genre, prediction.confidence
+            record.probabilities, record.proportions = prediction.probabilities, prediction.proportions
+            record.n_chunks = prediction.n_chunks
+        return asdict(record)
 
-def _results_in_parallel(todo: list[tuple], model_path: str, *, jobs: int, skip: float,
-                         segment_seconds: float | None) -> Iterator[dict]:
-    import multiprocessing
-
-    if jobs == 1:
-        _init_worker(model_path, segment_seconds)
-        for item in todo:
-            yield _tag_one(*item, skip)
-        return
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(model_path, segment_seconds)) as pool:
-        queue = iter(todo)
-        running = {pool.submit(_tag_one, *item, skip) for item in _take(queue, 2 * jobs)}
-        while running:
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            running |= {pool.submit(_tag_one, *item, skip) for item in _take(queue, len(done))}
-            for future in done:
-                yield future.result()
-
-
-def _take(iterator: Iterator, n: int) -> list:
-    return [item for _, item in zip(range(n), iterator)]
+    return tag
 
 
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
@@ -219,6 +180,7 @@ def tag_library(
     dry_run: bool = False,
     progress: bool = True,
     on_tag_change=None,
+    runner=None,
 ) -> LibrarySummary:
     """Predict the genres of every audio file below ``root`` and record them in ``results``.
 
@@ -232,6 +194,8 @@ def tag_library(
     write_tags : write the top genre into each successfully predicted file's metadata
     dry_run : with ``write_tags``, report the changes (``on_tag_change``) without writing
     on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
+    runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
+        process pool of ``jobs``); the journal and table are the same whichever runs it
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -264,14 +228,16 @@ def tag_library(
             failures_before += 1
             continue
         if key not in done:
-            todo.append((str(path), key, size, mtime_ns, identity))
+            todo.append([str(path), key, size, mtime_ns, identity])
     n_before = len(files) - len(todo) - failures_before
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    jobs = jobs or os.cpu_count() or 1
+    if runner is None:
+        from genrekit.runners import LocalRunner
+
+        runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
     with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("tagging", total=len(files), completed=n_before)
-        for record in _results_in_parallel(todo, model_path, jobs=min(jobs, max(1, len(todo))), skip=skip,
-                                           segment_seconds=segment_seconds):
+        for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
             if write_tags and record["error"] is None:
                 change = write_genre_tag(record["path"], record["genre"], dry_run=dry_run)
                 record["tag_written"], record["tag_error"] = change.written, change.error

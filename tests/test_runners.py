@@ -1,0 +1,122 @@
+"""Runners: the same features and tags from a local Ray cluster (127.0.0.1, 2 CPUs) as from
+the local process pool, and a Ray worker killed mid-run costs no row and duplicates none."""
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray runner needs the 'ray' extra (pip install 'genrekit[ray]')")
+
+from genrekit.datasets import load_gtzan  # noqa: E402
+from genrekit.features import FeatureSpec, extract_features  # noqa: E402
+from genrekit.models import save_model  # noqa: E402
+from genrekit.predict import tag_library  # noqa: E402
+from genrekit.runners import LocalRunner, RayRunner, get_runner  # noqa: E402
+from genrekit.train import train_model  # noqa: E402
+
+GENRES = ("classical", "metal", "reggae")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway cluster on 127.0.0.1 only
+    runner = RayRunner(num_cpus=2)
+    runner.connect()
+    yield runner
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def library(gtzan_mini, tmp_path_factory):
+    """Three genres of gtzan-mini (24 files), symlinked so the originals stay untouched."""
+    root = tmp_path_factory.mktemp("library")
+    for genre in GENRES:
+        (root / genre).mkdir()
+        for path in sorted((gtzan_mini / genre).iterdir()):
+            (root / genre / path.name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_file(gtzan_mini, feature_cache, tmp_path_factory):
+    from genrekit.features import FeatureCache
+
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) >= 2)
+    model = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=3.0), model="logreg",
+                        cache=FeatureCache(feature_cache), progress=False).model
+    return save_model(model, tmp_path_factory.mktemp("model") / "model.genrekit")
+
+
+def test_get_runner_names_what_it_expects():
+    from genrekit.errors import ParameterError
+
+    assert isinstance(get_runner("local", jobs=2), LocalRunner)
+    with pytest.raises(ParameterError, match="local, ray"):
+        get_runner("spark")
+    with pytest.raises(ParameterError, match="address"):
+        get_runner("local", address="auto")
+
+
+def test_features_on_ray_equal_the_local_ones(cluster, library):
+    paths = sorted(str(p) for p in library.rglob("*") if p.is_file())
+    spec = FeatureSpec("gtzan57")
+    local = extract_features(paths, spec, n_jobs=2, progress=False)
+    on_ray = extract_features(paths, spec, runner=cluster, progress=False)
+    assert not local.failures and not on_ray.failures
+    assert on_ray.hashes == local.hashes
+    for a, b in zip(local.features, on_ray.features, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_tags_on_ray_equal_the_local_ones(cluster, library, model_file, tmp_path):
+    local = tag_library(library, model_file, tmp_path / "local.csv", jobs=2, progress=False)
+    on_ray = tag_library(library, model_file, tmp_path / "ray.csv", runner=cluster, progress=False)
+    assert local.n_tagged == on_ray.n_tagged == 24
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local.csv"), pd.read_csv(tmp_path / "ray.csv"))
+
+
+def _ray_map_workers() -> list[int]:
+    """PIDs of the Ray Data actors (their process title names the map worker)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "MapWorker" in title and "_RayWorker" in title:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_a_killed_ray_worker_loses_no_row_and_duplicates_none(cluster, library, model_file, tmp_path):
+    results = tmp_path / "tags.csv"
+    journal = results.with_name(results.name + ".journal.jsonl")
+    outcome = {}
+    runner = RayRunner(batch_size=1)  # one file per task: the kill lands mid-run, not after it
+    thread = threading.Thread(target=lambda: outcome.update(
+        summary=tag_library(library, model_file, results, runner=runner, progress=False)))
+    thread.start()
+    deadline, killed = time.monotonic() + 300, None
+    while time.monotonic() < deadline and killed is None:
+        workers = _ray_map_workers()
+        if workers and journal.exists() and len(journal.read_text().splitlines()) >= 2:
+            killed = workers[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    thread.join(timeout=600)
+    assert killed is not None, "no Ray worker was seen mid-run"
+    assert "summary" in outcome, "the run did not finish after its worker was killed"
+    assert outcome["summary"].n_tagged == 24 and outcome["summary"].n_failed == 0
+    keys = [json.loads(line)["key"] for line in journal.read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 24, "a file was recorded twice or not at all"
+    table = pd.read_csv(results)
+    assert sorted(table["path"]) == sorted(str(p) for p in library.rglob("*") if p.is_file())
