@@ -66,7 +66,7 @@ def test_get_runner_names_what_it_expects():
 
 
 def test_features_on_ray_equal_the_local_ones(cluster, library):
-    paths = sorted(str(p) for p in library.rglob("*") if p.is_file())
+    paths = sorted(str(p) for p in library.rglob("*") if p.is_file())[:8]
     spec = FeatureSpec("gtzan57")
     local = extract_features(paths, spec, n_jobs=2, progress=False)
     on_ray = extract_features(paths, spec, runner=cluster, progress=False)
@@ -120,3 +120,20 @@ def test_a_killed_ray_worker_loses_no_row_and_duplicates_none(cluster, library, 
     assert len(keys) == len(set(keys)) == 24, "a file was recorded twice or not at all"
     table = pd.read_csv(results)
     assert sorted(table["path"]) == sorted(str(p) for p in library.rglob("*") if p.is_file())
+
+
+def test_the_cli_runs_on_ray(cluster, library, tmp_path):
+    """`--runner ray` reaches the cluster (here the one this process already started)."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_ERROR, EXIT_OK, app
+
+    one_genre = tmp_path / "genres"
+    one_genre.mkdir()
+    (one_genre / "metal").symlink_to(library / "metal")
+    result = CliRunner().invoke(app, ["features", str(one_genre), "--features", "gtzan57", "--out", str(tmp_path / "out"),
+                                      "--no-cache", "--runner", "ray"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["n_tracks"] == 8
+    result = CliRunner().invoke(app, ["features", str(one_genre), "--out", str(tmp_path / "x"), "--runner", "spark"])
+    assert result.exit_code == EXIT_ERROR and "expected one of local, ray" in result.output
