@@ -446,17 +446,24 @@ def predict(
     hop: Annotated[float | None, typer.Option(help="Seconds between chunk starts (default: the chunk length).")] = None,
     segment: Annotated[float | None, typer.Option(help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
-    jobs: JobsOption = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files predicted at once, in worker processes "
+                                      "(0: all cores).")] = 1,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
 ) -> None:
     """Name the genres of songs: top genres, genre proportions and a timeline."""
     from genrekit.predict import load_predictor, plot_prediction, predict_files
+    from genrekit.runners import default_jobs
 
     if output_format not in ("table", "json", "csv", "timeline"):
         err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
         raise typer.Exit(EXIT_USAGE)
     try:
         model = load_predictor(model_path, segment_seconds=segment)
-        predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress())
+        jobs, parallel = jobs or default_jobs(), _runner(runner, jobs, address)
+        predictions, failures = predict_files(model if jobs == 1 and parallel is None else model_path, files, skip=skip,
+                                              hop_seconds=hop, progress=_progress(), jobs=jobs, runner=parallel,
+                                              segment_seconds=segment)
     except GenrekitError as exc:
         _fail(exc)
     if plot is not None:

@@ -74,6 +74,22 @@ def predict_file(
                      duration=audio.info(path).duration, model=predictor.name)
 
 
+def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None):
+    """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a path
+    -> ``{"prediction": Prediction.to_dict()}`` or ``{"error": reason}``."""
+    predictor = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
+
+    def predict(path: str) -> dict:
+        try:
+            return {"prediction": predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds).to_dict()}
+        except GenrekitError as exc:
+            return {"error": str(exc)}
+        except Exception as exc:  # a decoder crash on one file must not end the batch
+            return {"error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
+
+    return predict
+
+
 def predict_files(
     model: GenreModel | Predictor | str | os.PathLike,
     paths: Sequence[str | os.PathLike],
@@ -81,8 +97,15 @@ def predict_files(
     skip: float = 10.0,
     hop_seconds: float | None = None,
     progress: bool = True,
+    jobs: int = 1,
+    runner=None,
+    segment_seconds: float | None = None,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file, going on past files that cannot be decoded.
+
+    ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local process pool or Ray)
+    predicts files in parallel, each worker loading the model once; that needs ``model`` as
+    a model file's path. The results are the same either way.
 
     Returns
     -------
@@ -91,13 +114,27 @@ def predict_files(
     """
     from rich.progress import track
 
-    predictor = _as_predictor(model)
+    paths = [os.fspath(p) for p in paths]
+    if (jobs > 1 or runner is not None) and isinstance(model, (str, os.PathLike)) and len(paths) > 1:
+        from genrekit.runners import LocalRunner
+
+        runner = runner or LocalRunner(min(jobs, len(paths)))
+        outcomes: dict[int, dict] = {}
+        results = runner.map(make_song_predictor, (os.fspath(model), segment_seconds, skip, hop_seconds), paths)
+        for index, outcome in track(results, total=len(paths), description="predicting", disable=not progress):
+            outcomes[index] = outcome
+        predictions = [Prediction.from_dict(outcomes[i]["prediction"]) for i in range(len(paths))
+                       if "prediction" in outcomes[i]]
+        failures = {paths[i]: outcomes[i]["error"] for i in range(len(paths)) if "error" in outcomes[i]}
+        return predictions, failures
+    predictor = _as_predictor(model) if not isinstance(model, (str, os.PathLike)) else load_predictor(
+        model, segment_seconds=segment_seconds)
     predictions, failures = [], {}
-    for path in track(list(paths), description="predicting", disable=not progress):
+    for path in track(paths, description="predicting", disable=not progress):
         try:
             predictions.append(predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds))
         except GenrekitError as exc:
-            failures[os.fspath(path)] = str(exc)
+            failures[path] = str(exc)
     return predictions, failures
 
 

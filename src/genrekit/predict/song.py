@@ -61,6 +61,13 @@ class Prediction:
             data.pop("timeline")
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Prediction:
+        """The inverse of :meth:`to_dict` (its ``top`` is derived, so it is dropped)."""
+        fields = {k: v for k, v in data.items() if k != "top"}
+        fields["timeline"] = [Segment(**segment) for segment in fields.get("timeline", [])]
+        return cls(**fields)
+
     def timeline_frame(self):
         """The timeline as a DataFrame: start, end, genre, confidence, p_<genre>..."""
         import pandas as pd
