@@ -6,9 +6,7 @@ probabilities; the feature set and labels travel in the metadata, and genrekit c
 the features (that needs the ``full`` extra). Models skl2onnx cannot convert (XGBoost's
 booster, LinearSVC without probabilities) are refused with a message.
 
-Networks:
-
-Two front ends:
+Networks have two front ends:
 
 - ``frontend="graph"`` (the default): the log-mel front end is inside the graph. The file
   takes what the PyTorch network takes — waveform windows ``(batch, samples)`` at the
@@ -65,9 +63,10 @@ def export_onnx(
     max_calibration_windows: int = 512,
     seed: int = 0,
 ) -> Path:
-    """Export a network file to ONNX; returns the path written (atomically).
+    """Export a model file to ONNX; returns the path written (atomically).
 
-    ``calibration``: audio files whose windows calibrate the int8 activations (required
+    A classical model (not ``.safetensors``) goes to :func:`export_classical_onnx`;
+    ``frontend`` and ``int8`` are for networks. ``calibration``: audio files whose windows calibrate the int8 activations (required
     with ``int8``; use the training tracks or others like them, never test tracks). At
     most ``max_calibration_windows`` windows are drawn from them, with ``seed``.
     """
