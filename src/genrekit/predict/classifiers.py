@@ -54,13 +54,12 @@ class OnnxModelChunks(ModelChunks):
 
     kind = "onnx-classical"
 
-    def __init__(self, path: str | os.PathLike, config: dict, *, segment_seconds: float | None = None,
-                 threads: int = 0):
+    def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
+                 opened: tuple | None = None):
         from genrekit.features import FeatureSpec
 
-        self.config = config
-        self.session = _onnx_session(path, threads)
-        self._configure(config, FeatureSpec.from_dict(config["features"]), segment_seconds)
+        self.session, self.config = opened or open_onnx(path, threads)
+        self._configure(self.config, FeatureSpec.from_dict(self.config["features"]), segment_seconds)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
@@ -126,9 +125,8 @@ class OnnxChunks(NetworkChunks):
     the same chunks and results as the network file, without PyTorch. Files exported
     without their front end get their log-mel spectrograms from numpy."""
 
-    def __init__(self, path: str | os.PathLike, *, threads: int = 0, config: dict | None = None):
-        self.session = _onnx_session(path, threads)
-        self.config = config or _onnx_config(path, self.session)
+    def __init__(self, path: str | os.PathLike, *, threads: int = 0, opened: tuple | None = None):
+        self.session, self.config = opened or open_onnx(path, threads)
         self._configure()
         self.frontend = None
         if not self.config.get("frontend_in_graph", True):
@@ -150,32 +148,28 @@ class OnnxChunks(NetworkChunks):
 ONNX_METADATA_KEY = "genrekit"
 
 
-def _onnx_session(path: str | os.PathLike, threads: int):
+def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
+    """An exported file's onnxruntime session (``threads``: its intra-op threads, 0 = its
+    default) and the genrekit config stored in the file's metadata."""
     import onnxruntime as ort
+
+    from genrekit.errors import ModelError
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _onnx_config(path: str | os.PathLike, session) -> dict:
-    from genrekit.errors import ModelError
-
     try:
-        return json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for unreadable files
+        raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
+    try:
+        return session, json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: an ONNX file without genrekit's metadata ({type(exc).__name__}: {exc})") from exc
 
 
 def read_onnx_metadata(path: str | os.PathLike) -> dict:
     """The genrekit config stored in an exported ONNX file (reads it with onnxruntime only)."""
-    from genrekit.errors import ModelError
-
-    try:
-        session = _onnx_session(path, 1)
-    except Exception as exc:  # onnxruntime raises its own types for unreadable files
-        raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
-    return _onnx_config(path, session)
+    return open_onnx(path, 1)[1]
 
 
 def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
@@ -186,10 +180,10 @@ def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = N
     if suffix == ".safetensors":
         return NetworkChunks(path)
     if suffix == ".onnx":
-        config = read_onnx_metadata(path)
-        if config.get("kind") == "classical":
-            return OnnxModelChunks(path, config, segment_seconds=segment_seconds, threads=threads)
-        return OnnxChunks(path, threads=threads, config=config)
+        opened = open_onnx(path, threads)  # one session: it tells the kind of file and then runs it
+        if opened[1].get("kind") == "classical":
+            return OnnxModelChunks(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
+        return OnnxChunks(path, threads=threads, opened=opened)
     from genrekit.models import load_model
 
     return ModelChunks(load_model(path), segment_seconds=segment_seconds)
