@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
 Predictor = ModelChunks | NetworkChunks
 
 
-def _as_predictor(model: GenreModel | Predictor | str | os.PathLike) -> Predictor:
+def _as_predictor(model: GenreModel | Predictor | str | os.PathLike, segment_seconds: float | None = None) -> Predictor:
     if isinstance(model, (str, os.PathLike)):
-        return load_predictor(model)
+        return load_predictor(model, segment_seconds=segment_seconds)
     return model if isinstance(model, (ModelChunks, NetworkChunks)) else ModelChunks(model)
 
 
@@ -127,8 +127,7 @@ def predict_files(
                        if "prediction" in outcomes[i]]
         failures = {paths[i]: outcomes[i]["error"] for i in range(len(paths)) if "error" in outcomes[i]}
         return predictions, failures
-    predictor = _as_predictor(model) if not isinstance(model, (str, os.PathLike)) else load_predictor(
-        model, segment_seconds=segment_seconds)
+    predictor = _as_predictor(model, segment_seconds)
     predictions, failures = [], {}
     for path in track(paths, description="predicting", disable=not progress):
         try:

@@ -111,24 +111,20 @@ def read_journal(path: str | os.PathLike) -> list[dict]:
 def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a
     ``[path, key, size, mtime_ns, model id]`` item -> its :class:`TagRecord` as a dict."""
-    from genrekit.predict.classifiers import load_predictor
-    from genrekit.predict.files import predict_file
+    from genrekit.predict.files import make_song_predictor
 
-    predictor = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
+    predict = make_song_predictor(model_path, segment_seconds, skip, None)
 
     def tag(item: list) -> dict:
         path, key, size, mtime_ns, model = item
         record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model)
-        try:
-            prediction = predict_file(predictor, path, skip=skip)
-        except GenrekitError as exc:
-            record.error = str(exc)
-        except Exception as exc:  # a decoder crash on one file must not end the run
-            record.error = f"{path}: unexpected {type(exc).__name__}: {exc}"
+        outcome = predict(path)
+        if "error" in outcome:
+            record.error = outcome["error"]
         else:
-            record.duration, record.genre, record.confidence = prediction.duration, prediction.genre, prediction.confidence
-            record.probabilities, record.proportions = prediction.probabilities, prediction.proportions
-            record.n_chunks = prediction.n_chunks
+            p = outcome["prediction"]
+            record.duration, record.genre, record.confidence = p["duration"], p["genre"], p["confidence"]
+            record.probabilities, record.proportions, record.n_chunks = p["probabilities"], p["proportions"], p["n_chunks"]
         return asdict(record)
 
     return tag
