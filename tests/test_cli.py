@@ -234,3 +234,17 @@ def test_chunked_training_reports_chunk_and_track_levels(tmp_path, gtzan_mini, f
     prediction = json.loads(run("predict", "--model", out / "model.genrekit", root / "metal" / "metal.00003.wav",
                                 "--format", "json").stdout.splitlines()[0])
     assert prediction["n_chunks"] >= 5
+
+
+def test_a_missing_extra_is_named(monkeypatch, capsys, gtzan_mini, tmp_path):
+    """`--runner ray` without Ray installed: an error naming the extra, not a traceback."""
+    from genrekit.cli.main import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ModuleNotFoundError
+    monkeypatch.setattr(sys, "argv", ["genrekit", "features", str(gtzan_mini), "-o", str(tmp_path / "f"),
+                                      "--runner", "ray", "--no-cache"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == EXIT_ERROR
+    assert "pip install 'genrekit[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()

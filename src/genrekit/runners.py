@@ -164,5 +164,7 @@ def get_runner(name: str = "local", *, jobs: int | None = None, address: str | N
             raise ParameterError(f"address={address!r} is for the ray runner, not the local one")
         return LocalRunner(jobs, preload=preload)
     if name == "ray":
+        import ray  # noqa: F401  (without the extra, fail here rather than after the work before the first map)
+
         return RayRunner(address, jobs)
     raise ParameterError(f"runner={name!r}: expected one of {', '.join(RUNNERS)}")

@@ -651,17 +651,15 @@ def serve(
     queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503.")] = 32,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs."""
-    import uvicorn
-
-    from genrekit.server import ServiceLimits, create_app
+    from genrekit.server import ServiceLimits
+    from genrekit.server import serve as run_service
 
     try:
-        app_ = create_app(model_path, ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout,
-                                                    workers=workers, queue=queue))
+        limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue)
+        err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
+        run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
     except GenrekitError as exc:
         _fail(exc)
-    err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command("models")
@@ -690,6 +688,7 @@ EXTRA_OF_MODULE = {
     **dict.fromkeys(("torch", "safetensors"), "deep"),
     **dict.fromkeys(("onnx", "onnxscript", "onnxruntime"), "onnx"),
     **dict.fromkeys(("fastapi", "uvicorn", "python_multipart", "fastapi_offline"), "serve"),
+    "ray": "ray",
 }
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
 from genrekit.predict.classifiers import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.predict.classifiers import read_onnx_metadata
@@ -80,11 +81,13 @@ def export_onnx(
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
-        fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
-        result = _quantize(fp32, Path(tmp) / "int8.onnx", calibration, max_calibration_windows, seed) if int8 else fp32
-        os.replace(result, out)
+    with atomic_path(out) as target:
+        if not int8:
+            _export_fp32(model_path, target, frontend)
+        else:
+            with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
+                fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
+                _quantize(fp32, target, calibration, max_calibration_windows, seed)
     return out
 
 
@@ -113,10 +116,8 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
     _set_metadata(graph, {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
                           "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]})
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    onnx.save(graph, str(temporary))
-    os.replace(temporary, out)
+    with atomic_path(out) as temporary:
+        onnx.save(graph, str(temporary))
     return out
 
 
@@ -235,7 +236,7 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
     level = root.level
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
     try:
-            quantize_static(str(fp32), str(out), Windows(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(fp32), str(out), Windows(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         nodes_to_quantize=network_nodes(model), calibrate_method=CalibrationMethod.MinMax,
                         extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})

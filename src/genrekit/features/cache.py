@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import publish_mode
+from genrekit._files import atomic_path
 from genrekit.features.registry import FeatureSpec
 
 logger = logging.getLogger(__name__)
@@ -42,16 +41,8 @@ class FeatureCache:
 
     def put(self, spec: FeatureSpec, content_hash: str, array: np.ndarray) -> None:
         path = self.path(spec, content_hash)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.save(stream, np.asarray(array), allow_pickle=False)
-            publish_mode(temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+            np.save(stream, np.asarray(array), allow_pickle=False)
 
 
 def default_cache_dir() -> Path:

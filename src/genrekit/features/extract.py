@@ -35,45 +35,31 @@ class ExtractionResult:
         return [i for i, x in enumerate(self.features) if x is not None]
 
 
-def extract_file(
-    path: str, spec: FeatureSpec, cache_root: str | None, content: str | None = None
-) -> tuple[np.ndarray, str, bool]:
-    """Features of one file (from the cache when present). Returns (array, content hash, hit)."""
+def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tuple[np.ndarray, str]:
+    """Features of one file and its content hash (computed when not given)."""
     content = content or audio.content_hash(path)
-    cache = FeatureCache(cache_root) if cache_root else None
-    if cache is not None:
-        cached = cache.get(spec, content)
-        if cached is not None:
-            return cached, content, True
     y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
     array = spec.compute(y, sr)
     if not np.all(np.isfinite(array)):
         raise GenrekitError(f"{path}: {spec.name} features contain NaN or infinity")
-    if cache is not None:
-        cache.put(spec, content, array)
-    return array, content, False
-
-
-def _safe_extract(path: str, spec: FeatureSpec, cache_root: str | None, content: str | None = None):
-    try:
-        array, content, hit = extract_file(path, spec, cache_root, content)
-        return array, content, hit, None
-    except GenrekitError as exc:
-        return None, None, False, str(exc)
-    except Exception as exc:  # a decoder or feature bug on one file must not end the batch
-        logger.exception("unexpected failure on %s", path)
-        return None, None, False, f"{path}: unexpected {type(exc).__name__}: {exc}"
+    return array, content
 
 
 def make_extractor(spec: dict):
-    """A runner's worker (see :mod:`genrekit.runners`): ``[path, content hash]`` -> JSON result."""
+    """A runner's worker (see :mod:`genrekit.runners`): ``[path, content hash]`` -> JSON result.
+
+    The driver keeps the cache, so a worker only computes."""
     feature_spec = FeatureSpec.from_dict(spec)
 
     def extract(item: list) -> dict:
         path, content = item
-        array, content, hit, error = _safe_extract(path, feature_spec, None, content)
-        if error is not None:
-            return {"error": error}
+        try:
+            array, content = extract_file(path, feature_spec, content)
+        except GenrekitError as exc:
+            return {"error": str(exc)}
+        except Exception as exc:  # a decoder or feature bug on one file must not end the batch
+            logger.exception("unexpected failure on %s", path)
+            return {"error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
         return {"features": array.tolist(), "dtype": str(array.dtype), "content": content}
 
     return extract

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from xgboost import XGBClassifier
 
 from genrekit import __version__
-from genrekit._files import publish_mode
+from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
@@ -134,19 +133,10 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
         payload = {"pipeline.skops": sio.dumps(model.estimator)}
     manifest = model.manifest()
     manifest["payload"] = {name: _sha256(data) for name, data in payload.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
-            for name, data in payload.items():
-                archive.writestr(name, data)
-        publish_mode(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=2))
+        for name, data in payload.items():
+            archive.writestr(name, data)
     return path
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path
 from genrekit.errors import GenrekitError, ParameterError
 
@@ -137,29 +138,28 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     import csv
 
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    if path.suffix == ".jsonl":
-        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    else:
-        labels = sorted({g for r in records for g in r["probabilities"]})
-        rows = [{k: v for k, v in r.items() if k not in ("probabilities", "proportions")}
-                | {f"p_{g}": r["probabilities"].get(g) for g in labels}
-                | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
-        if path.suffix == ".parquet":
-            try:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-            except ImportError as exc:
-                raise ParameterError(f"{path}: Parquet needs pyarrow (pip install pyarrow); "
-                                     "or write .csv or .jsonl") from exc
-            pq.write_table(pa.Table.from_pylist(rows), temporary)
+    with atomic_path(path) as temporary:
+        if path.suffix == ".jsonl":
+            temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         else:
-            columns = list(dict.fromkeys(k for row in rows for k in row))
-            with open(temporary, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-    os.replace(temporary, path)
+            labels = sorted({g for r in records for g in r["probabilities"]})
+            rows = [{k: v for k, v in r.items() if k not in ("probabilities", "proportions")}
+                    | {f"p_{g}": r["probabilities"].get(g) for g in labels}
+                    | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
+            if path.suffix == ".parquet":
+                try:
+                    import pyarrow as pa
+                    import pyarrow.parquet as pq
+                except ImportError as exc:
+                    raise ParameterError(f"{path}: Parquet needs pyarrow (pip install pyarrow); "
+                                         "or write .csv or .jsonl") from exc
+                pq.write_table(pa.Table.from_pylist(rows), temporary)
+            else:
+                columns = list(dict.fromkeys(k for row in rows for k in row))
+                with open(temporary, "w", newline="", encoding="utf-8") as handle:
+                    writer = csv.DictWriter(handle, fieldnames=columns)
+                    writer.writeheader()
+                    writer.writerows(rows)
     return path
 
 
@@ -210,9 +210,8 @@ def tag_library(
     records = read_journal(journal)
     results.parent.mkdir(parents=True, exist_ok=True)
     # Rewrite the journal without a torn last line before appending to it.
-    temporary = journal.with_name(f".{journal.name}.tmp")
-    temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    os.replace(temporary, journal)
+    with atomic_path(journal) as temporary:
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     done = {r["key"] for r in records}
     todo, failures_before = [], 0
     for path in files:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from genrekit._files import atomic_path
 from genrekit import audio
 from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
 from genrekit.errors import AudioError, ParameterError
@@ -187,8 +188,7 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
     shares.barh([g for g, _ in ordered], [v for _, v in ordered], color=[colours[g] for g, _ in ordered])
     shares.set(xlabel="share of chunks", xlim=(0, 1))
-    temporary = f"{path}.tmp.png"
-    figure.savefig(temporary, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     plt.close(figure)
-    os.replace(temporary, path)
     return os.fspath(path)

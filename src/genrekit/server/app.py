@@ -33,7 +33,7 @@ from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.predict import load_predictor, predict_file
 from genrekit.predict.library import model_id
-from genrekit.server.upload import UploadRejected, receive_upload
+from genrekit.server.upload import FORM_OVERHEAD, UploadRejected, receive_upload
 
 STATIC = resources.files("genrekit.server") / "static"
 # The page loads nothing from elsewhere; audio plays from a blob: URL of the picked file.
@@ -123,7 +123,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     )
     async def predict(request: Request, skip: float | None = None) -> JSONResponse:
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_upload_bytes + 64 * 1024:
+        if declared and declared.isdigit() and int(declared) > limits.max_upload_bytes + FORM_OVERHEAD:
             return _error(413, f"upload of {int(declared) / 2**20:.1f} MB is larger than the limit of "
                                f"{limits.max_upload_mb:.1f} MB")
         slots: asyncio.Semaphore = state["slots"]

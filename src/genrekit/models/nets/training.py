@@ -24,6 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from genrekit._files import atomic_path
 from genrekit import __version__, audio
 from genrekit.errors import AudioError, ModelError, ParameterError
 from genrekit.features.chunks import frame_windows
@@ -211,9 +212,8 @@ def _save_checkpoint(folder: Path, body: nn.Module, optimizer: torch.optim.Optim
         for name, value in values.items():
             tensors[f"optimizer.{index}.{name}"] = torch.as_tensor(value).contiguous()
     state = {**state, "param_groups": optimizer_state["param_groups"]}
-    temporary = folder / ".checkpoint.tmp"
-    save_file(tensors, str(temporary), metadata={"state": json.dumps(state)})
-    os.replace(temporary, folder / "checkpoint.safetensors")
+    with atomic_path(folder / "checkpoint.safetensors") as temporary:
+        save_file(tensors, str(temporary), metadata={"state": json.dumps(state)})
 
 
 def _load_checkpoint(path: Path, body: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
@@ -447,10 +447,8 @@ def save_network(path: str | os.PathLike, net: nn.Module, *, preset: str, labels
               "image_seconds": IMAGE_SECONDS if PRESETS[preset].input_kind == "image" else None,
               "aggregation": aggregation, "metrics": metrics or {}, "training": training or {}}
     tensors = {k: v.detach().contiguous() for k, v in copy.deepcopy(net).state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(temporary), metadata={"genrekit": json.dumps(config)})
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata={"genrekit": json.dumps(config)})
     return path
 
 
