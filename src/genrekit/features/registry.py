@@ -12,6 +12,7 @@ import numpy as np
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
 from genrekit.features import gtzan
+from genrekit.features import musicnn
 from genrekit.features.chunks import chunk_signal
 
 # Bumped whenever a feature function changes its output, so stale cache entries are not reused.
@@ -23,6 +24,8 @@ class _Definition:
     function: Callable[..., np.ndarray]
     columns: list[str]
     description: str
+    sample_rate: int = 22050
+    fixed_rate: bool = False  # a pretrained network's input rate, not a choice
 
 
 def _fma518_column_names() -> list[str]:
@@ -40,6 +43,20 @@ _DEFINITIONS: dict[str, _Definition] = {
         list(gtzan.COLUMNS),
         "the 57 features of the published GTZAN table (Kaggle features_30_sec.csv)",
     ),
+    "musicnn-msd": _Definition(
+        musicnn.musicnn_msd,
+        musicnn.column_names("MSD_musicnn"),
+        "pretrained musicnn (Million Song Dataset tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
+        sample_rate=musicnn.SAMPLE_RATE,
+        fixed_rate=True,
+    ),
+    "musicnn-mtt": _Definition(
+        musicnn.musicnn_mtt,
+        musicnn.column_names("MTT_musicnn"),
+        "pretrained musicnn (MagnaTagATune tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
+        sample_rate=musicnn.SAMPLE_RATE,
+        fixed_rate=True,
+    ),
 }
 
 #: Names of the tabular feature sets (one vector per track or chunk).
@@ -56,7 +73,7 @@ class FeatureSpec:
     """
 
     name: str = "fma518"
-    sample_rate: int = 22050
+    sample_rate: int | None = None  # None: the set's own (22050 Hz; 16000 for musicnn)
     chunk_duration: float | None = None
     hop_duration: float | None = None
     min_duration: float = 3.0
@@ -65,6 +82,12 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if self.name not in _DEFINITIONS:
             raise FeatureError(f"feature set {self.name!r} is unknown; expected one of {', '.join(FEATURE_SETS)}")
+        definition = _DEFINITIONS[self.name]
+        if self.sample_rate is None:
+            object.__setattr__(self, "sample_rate", definition.sample_rate)
+        if definition.fixed_rate and self.sample_rate != definition.sample_rate:
+            raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
+                                 f"at {definition.sample_rate} Hz")
         if self.sample_rate <= 0:
             raise ParameterError(f"sample_rate={self.sample_rate} must be a positive number of Hz")
         if self.chunk_duration is not None and self.chunk_duration < 0.5:

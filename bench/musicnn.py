@@ -1,0 +1,169 @@
+"""musicnn on gtzan-mini: do the ported networks tag genres, how fast, and how good a head on them is.
+
+- ``--tags``: each clip's tag probabilities (mean over its 3 s patches) from both models;
+  ROC-AUC of the tags that name a GTZAN genre, ranking that genre's clips against the rest
+  (issue 5's faithfulness targets: >= 0.95 for MTT 'classical' and MSD metal, jazz, blues,
+  Hip-Hop; >= 0.85 for MSD rock, country, pop).
+- ``--timing`` (on a quiet machine): one core; a 30 s clip's decode + log-mel + network, per model.
+- ``--heads``: genre heads on the frozen features (``musicnn-msd``, ``musicnn-mtt``), scored
+  with stratified 4-fold CV by track on exactly bench/deep.py's folds.
+
+Results go to ``bench/results/musicnn/*.json``; the tables are printed at the end.
+
+    python bench/musicnn.py --tags --timing --heads
+    python bench/musicnn.py             # the tables of what is done
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deep import DATA, N_FOLDS, SEED, dataset_and_folds  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "musicnn"
+CACHE = ROOT / "bench" / "out" / "cache"
+# (model, tag) -> the GTZAN genre it names, and the issue's target ROC-AUC
+TARGETS = {("MTT_musicnn", "classical"): ("classical", 0.95), ("MSD_musicnn", "metal"): ("metal", 0.95),
+           ("MSD_musicnn", "jazz"): ("jazz", 0.95), ("MSD_musicnn", "blues"): ("blues", 0.95),
+           ("MSD_musicnn", "Hip-Hop"): ("hiphop", 0.95), ("MSD_musicnn", "rock"): ("rock", 0.85),
+           ("MSD_musicnn", "country"): ("country", 0.85), ("MSD_musicnn", "pop"): ("pop", 0.85),
+           ("MTT_musicnn", "metal"): ("metal", None), ("MTT_musicnn", "rock"): ("rock", None),
+           ("MTT_musicnn", "country"): ("country", None), ("MTT_musicnn", "pop"): ("pop", None),
+           ("MSD_musicnn", "heavy metal"): ("metal", None), ("MSD_musicnn", "classic rock"): ("rock", None),
+           ("MSD_musicnn", "soul"): ("reggae", None), ("MSD_musicnn", "funk"): ("disco", None)}
+HEADS = ("logreg", "svc-rbf", "extra-trees")
+
+
+def _write(name: str, record: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    temporary = OUT / f".{name}.tmp"
+    temporary.write_text(json.dumps(record, indent=1))
+    os.replace(temporary, OUT / name)
+
+
+def run_tags(data: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+    from genrekit.features.musicnn import MODELS, embed_patches, load_musicnn, log_mel_patches
+
+    dataset = load_gtzan(data)
+    genres = np.array([t.label for t in dataset.tracks])
+    probabilities = {model: [] for model in MODELS}
+    for track in dataset.tracks:
+        y, sr = audio.load(track.path, sr=16000)
+        patches = log_mel_patches(y, sr=sr)
+        for model in MODELS:
+            probabilities[model].append(embed_patches(patches, model)[1].mean(axis=0))
+    rows = []
+    for (model, tag), (genre, target) in TARGETS.items():
+        tags = load_musicnn(model)[1]
+        scores = np.array(probabilities[model])[:, tags.index(tag)]
+        rows.append({"model": model, "tag": tag, "genre": genre, "target": target,
+                     "roc_auc": float(roc_auc_score(genres == genre, scores))})
+    _write("tags.json", {"date": time.strftime("%Y-%m-%d"), "tracks": len(genres), "rows": rows,
+                         "machine": platform.processor() or platform.machine()})
+
+
+def run_timing(data: Path) -> None:
+    import torch
+
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+    from genrekit.features.musicnn import MODELS, embed_patches, log_mel_patches
+
+    torch.set_num_threads(1)
+    track = next(t for t in load_gtzan(data).tracks if audio.info(t.path).duration >= 29.9)
+    record = {"clip": Path(track.path).name, "threads": 1, "date": time.strftime("%Y-%m-%d")}
+    for model in MODELS:
+        embed_patches(log_mel_patches(audio.load(track.path, sr=16000)[0]), model)  # load the weights, warm up
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            y, sr = audio.load(track.path, sr=16000)
+            patches = log_mel_patches(y, sr=sr)
+            embed_patches(patches, model)
+            times.append(time.perf_counter() - start)
+        record[model] = {"seconds_per_30s_clip": float(np.median(times)), "patches": len(patches)}
+    _write("timing.json", record)
+
+
+def run_heads(data: Path) -> None:
+    from genrekit.datasets import build_feature_table
+    from genrekit.evaluate import cross_validate
+    from genrekit.features import FeatureCache, FeatureSpec
+
+    dataset, folds = dataset_and_folds(data)
+    for features in ("musicnn-msd", "musicnn-mtt"):
+        table, _ = build_feature_table(dataset, FeatureSpec(features), cache=FeatureCache(CACHE), progress=True)
+        for head in HEADS:
+            name = f"{features}-{head}.json"
+            if (OUT / name).exists():
+                continue
+            result = cross_validate(table, head, seed=SEED, track_folds=folds)
+            _write(name, {"features": features, "head": head, "fold_accuracy": [f["accuracy"] for f in result["folds"]],
+                          "fit_seconds": result["fit_seconds"], "date": time.strftime("%Y-%m-%d")})
+
+
+def tables() -> str:
+    lines = []
+    tags = OUT / "tags.json"
+    if tags.exists():
+        record = json.loads(tags.read_text())
+        lines += [f"Tags as genre detectors ({record['tracks']} tracks, {record['date']}):", "",
+                  "| model | tag | GTZAN genre | ROC-AUC | target |", "|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['tag']} | {r['genre']} | {r['roc_auc']:.3f} | "
+                  f"{'≥ %.2f %s' % (r['target'], '✓' if r['roc_auc'] >= r['target'] else '✗') if r['target'] else '–'} |"
+                  for r in record["rows"]]
+        lines.append("")
+    timing = OUT / "timing.json"
+    if timing.exists():
+        record = json.loads(timing.read_text())
+        lines += [f"One core, {record['clip']} (30 s), decode + log-mel + network, median of 5 ({record['date']}):", "",
+                  "| model | patches | seconds per 30 s clip |", "|---|---|---|"]
+        lines += [f"| {m} | {record[m]['patches']} | {record[m]['seconds_per_30s_clip']:.2f} |"
+                  for m in ("MSD_musicnn", "MTT_musicnn")]
+        lines.append("")
+    heads = sorted(OUT.glob("musicnn-*.json"))
+    if heads:
+        lines += [f"Genre heads on frozen musicnn features, 4-fold CV by track on bench/deep.py's folds:", "",
+                  "| features | head | track acc (mean ± sd) | per fold |", "|---|---|---|---|"]
+        for path in heads:
+            r = json.loads(path.read_text())
+            accuracy = np.array(r["fold_accuracy"])
+            lines.append(f"| {r['features']} | {r['head']} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
+                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tags", action="store_true")
+    parser.add_argument("--timing", action="store_true")
+    parser.add_argument("--heads", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args()
+    if (args.tags or args.timing or args.heads) and not args.data.exists():
+        sys.exit(f"gtzan-mini not found at {args.data} (expected ../shared/data beside the repository)")
+    if args.tags:
+        run_tags(args.data)
+    if args.timing:
+        run_timing(args.data)
+    if args.heads:
+        run_heads(args.data)
+    print(tables())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""musicnn (Pons & Serra 2019) in PyTorch: pretrained music-tagging networks as feature sets.
+
+Two models trained on 3 s log-mel patches: ``MTT_musicnn`` (MagnaTagATune's 50 tags) and
+``MSD_musicnn`` (the Million Song Dataset's 50 Last.fm tags, genres among them). Their
+weights come converted from the ``musicnn`` wheel on PyPI (ISC licence, see
+``weights/LICENSE``) and ship inside genrekit; ``genrekit pretrained convert`` redoes the
+conversion from the wheel. Neither TensorFlow nor the ``musicnn`` package is needed.
+
+- :func:`log_mel_patches`: the models' input, computed as musicnn computed it
+- :func:`load_musicnn`: a model and its tags
+- :func:`musicnn_msd`, :func:`musicnn_mtt`: the 200-dimensional embedding and the 50 tag
+  probabilities of a signal, averaged over its patches (feature sets ``musicnn-msd`` and
+  ``musicnn-mtt``)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+import numpy as np
+
+from genrekit.errors import ModelError, ParameterError
+from genrekit.features.numpy_logmel import mel_filterbank
+
+SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
+EMBEDDING_SIZE = 200
+MODELS = ("MSD_musicnn", "MTT_musicnn")
+
+
+def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """musicnn's input representation of a mono signal at 16 kHz.
+
+    librosa's mel power spectrogram as musicnn's training code called it (n_fft 512, hop
+    256, 96 Slaney bands, centred frames padded by reflection, the librosa of 2019's
+    default), then ``log10(10000 * power + 1)``. The original cast the power to float16
+    first, which under numpy 2 overflows to infinity on loud music; this stays in float32.
+
+    Returns
+    -------
+    np.ndarray [shape=(frames, 96)], float32
+    """
+    if sr != SAMPLE_RATE:
+        raise ParameterError(f"sr={sr}: musicnn's input is at {SAMPLE_RATE} Hz")
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 1 or len(y) <= N_FFT // 2:
+        raise ParameterError(f"y of shape {y.shape}: expected a mono signal longer than {N_FFT // 2} samples")
+    padded = np.pad(y, N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
+    spectrum = np.fft.rfft(frames * window, axis=-1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    mel = power @ _mel_basis_t()
+    return np.log10(10000.0 * mel + 1.0).astype(np.float32)
+
+
+@functools.cache
+def _mel_basis_t() -> np.ndarray:
+    return np.ascontiguousarray(mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS).T)
+
+
+def log_mel_patches(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_frames: int = PATCH_FRAMES) -> np.ndarray:
+    """Consecutive 187-frame (3 s) patches of :func:`log_mel`, ``hop_frames`` apart.
+
+    A signal shorter than one patch is repeated to fill it (musicnn's ``repeat-pad``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_patches, 187, 96)], float32
+    """
+    if hop_frames < 1:
+        raise ParameterError(f"hop_frames={hop_frames}: expected >= 1")
+    spectrogram = log_mel(y, sr=sr)
+    if len(spectrogram) < PATCH_FRAMES:
+        spectrogram = np.resize(spectrogram, (PATCH_FRAMES, N_MELS))  # repeats whole frames
+    starts = range(0, len(spectrogram) - PATCH_FRAMES + 1, hop_frames)
+    return np.stack([spectrogram[start:start + PATCH_FRAMES] for start in starts])
+
+
+def weights_path(model: str):
+    if model not in MODELS:
+        raise ParameterError(f"model={model!r}: expected one of {', '.join(MODELS)}")
+    return resources.files("genrekit.features.musicnn") / "weights" / f"{model}.safetensors"
+
+
+@functools.cache
+def load_musicnn(model: str = "MSD_musicnn"):
+    """``(network, tags)``: the pretrained :class:`MusiCNN` in eval mode and its 50 tag names.
+
+    Loaded once per process; reads tensors and JSON only.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from genrekit.features.musicnn.network import MusiCNN
+
+    path = weights_path(model)
+    try:
+        with resources.as_file(path) as file:
+            with safe_open(str(file), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+            state = load_file(str(file))
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
+                         "`genrekit pretrained convert`") from exc
+    network = MusiCNN()
+    network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
+    missing = [k for k in network.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise ModelError(f"{path}: converted weights lack {', '.join(missing[:3])}")
+    return network.eval(), json.loads(metadata["tags"])
+
+
+def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``patches`` [shape=(n, frames, 96)] -> (embeddings [shape=(n, 200)], tag probabilities [shape=(n, 50)])."""
+    import torch
+
+    network, _ = load_musicnn(model)
+    embeddings, probabilities = [], []
+    with torch.inference_mode():
+        for start in range(0, len(patches), batch_size):
+            embedding, logits = network.embed(torch.from_numpy(np.ascontiguousarray(patches[start:start + batch_size])))
+            embeddings.append(embedding.numpy())
+            probabilities.append(torch.sigmoid(logits).numpy())
+    return np.concatenate(embeddings), np.concatenate(probabilities)
+
+
+def _pooled(y: np.ndarray, sr: int, model: str) -> np.ndarray:
+    embeddings, probabilities = embed_patches(log_mel_patches(y, sr=sr), model)
+    return np.concatenate([embeddings.mean(axis=0), probabilities.mean(axis=0)]).astype(np.float64)
+
+
+def musicnn_msd(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """MSD_musicnn's embedding (200) and tag probabilities (50), averaged over the 3 s patches.
+
+    Returns
+    -------
+    np.ndarray [shape=(250,)]
+    """
+    return _pooled(y, sr, "MSD_musicnn")
+
+
+def musicnn_mtt(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """MTT_musicnn's embedding (200) and tag probabilities (50), averaged over the 3 s patches.
+
+    Returns
+    -------
+    np.ndarray [shape=(250,)]
+    """
+    return _pooled(y, sr, "MTT_musicnn")
+
+
+def column_names(model: str) -> list[str]:
+    from genrekit.features.musicnn.convert import TAGS
+
+    prefix = model.split("_")[0].lower()
+    return [f"{prefix}.embedding.{i:03d}" for i in range(EMBEDDING_SIZE)] + [f"{prefix}.tag.{t}" for t in TAGS[model]]

@@ -1,0 +1,87 @@
+"""The musicnn architecture (Pons & Serra 2019) as a plain ``nn.Module``.
+
+A front end of musically motivated filters over a log-mel patch ``(batch, frames, 96)``:
+vertical "timbral" filters (7 frames by 38 or 67 bands) and horizontal "temporal" ones
+(128, 64 or 32 frames by 1 band), each followed by ReLU, batch norm and a max over
+frequency; a mid end of three 1-D convolutions over time with residual connections,
+densely connected to the front end; a back end of max and mean pooling over time, a
+200-unit dense layer (the embedding, "penultimate") and the 50 tag logits.
+
+Layer sizes and orders follow the ``musicnn`` package's ``models.py``; the weights come from
+its checkpoints through :mod:`genrekit.features.musicnn.convert`. TensorFlow pads its
+"same" convolutions with the extra frame after, not before, and flattens the pooled
+``(channels, [max, mean])`` pairs interleaved: both are reproduced, or the converted weights
+would not mean what they meant.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+
+
+def _same_time_padding(kernel: int) -> tuple[int, int, int, int]:
+    before = (kernel - 1) // 2
+    return (0, 0, before, kernel - 1 - before)
+
+
+class _FrontEndBlock(nn.Module):
+    """Conv over (time, frequency), ReLU, batch norm, max over the remaining frequencies."""
+
+    def __init__(self, filters: int, kernel: tuple[int, int], padding: tuple[int, int, int, int]):
+        super().__init__()
+        self.padding = padding
+        self.conv = nn.Conv2d(1, filters, kernel)
+        self.norm = nn.BatchNorm2d(filters, eps=EPSILON)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, 1, frames, mels) -> (batch, filters, frames)
+        return self.norm(F.relu(self.conv(F.pad(x, self.padding)))).amax(dim=3)
+
+
+class MusiCNN(nn.Module):
+    """musicnn: log-mel patches ``(batch, frames, n_mels)`` -> tag logits ``(batch, n_tags)``.
+
+    :meth:`embed` also returns the 200-dimensional embedding (after the dense layer's batch
+    norm, as musicnn's ``penultimate``). Any number of frames >= 1 works; the models were
+    trained on 187 (3 s).
+    """
+
+    def __init__(self, n_tags: int = 50, n_mels: int = 96, midend_filters: int = 64, backend_units: int = 200,
+                 frontend_scale: float = 1.6):
+        super().__init__()
+        timbral, temporal = int(frontend_scale * 128), int(frontend_scale * 32)
+        self.input_norm = nn.BatchNorm2d(1, eps=EPSILON)
+        self.timbral = nn.ModuleList(
+            _FrontEndBlock(timbral, (7, int(share * n_mels)), (0, 0, 3, 3)) for share in (0.4, 0.7))
+        self.temporal = nn.ModuleList(
+            _FrontEndBlock(temporal, (length, 1), _same_time_padding(length)) for length in (128, 64, 32))
+        frontend_channels = 2 * timbral + 3 * temporal
+        self.midend = nn.ModuleList(
+            nn.Conv1d(channels, midend_filters, 7) for channels in (frontend_channels, midend_filters, midend_filters))
+        self.midend_norms = nn.ModuleList(nn.BatchNorm1d(midend_filters, eps=EPSILON) for _ in range(3))
+        pooled = 2 * (frontend_channels + 3 * midend_filters)
+        self.pool_norm = nn.BatchNorm1d(pooled, eps=EPSILON)
+        self.dense = nn.Linear(pooled, backend_units)
+        self.dense_norm = nn.BatchNorm1d(backend_units, eps=EPSILON)
+        self.dropout = nn.Dropout(0.5)
+        self.classifier = nn.Linear(backend_units, n_tags)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``(batch, frames, n_mels)`` -> (embedding ``(batch, 200)``, logits ``(batch, n_tags)``)."""
+        x = self.input_norm(x.unsqueeze(1))
+        frontend = torch.cat([block(x) for block in (*self.timbral, *self.temporal)], dim=1)  # (batch, 561, frames)
+        features, previous = [frontend], None
+        for index, (conv, norm) in enumerate(zip(self.midend, self.midend_norms, strict=True)):
+            out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
+            previous = out if index == 0 else out + previous
+            features.append(previous)
+        midend = torch.cat(features, dim=1)  # (batch, 753, frames)
+        pooled = torch.stack([midend.amax(dim=2), midend.mean(dim=2)], dim=2).flatten(1)  # max, mean interleaved
+        embedding = self.dense_norm(F.relu(self.dense(self.dropout(self.pool_norm(pooled)))))
+        return embedding, self.classifier(self.dropout(embedding))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(x)[1]

@@ -1,0 +1,183 @@
+"""musicnn in PyTorch: exact conversion, the original graph's outputs, genre tags on real clips."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="musicnn needs the 'deep' extra (PyTorch)")
+
+from genrekit import audio  # noqa: E402
+from genrekit.errors import ModelError, ParameterError  # noqa: E402
+from genrekit.features import FeatureSpec  # noqa: E402
+from genrekit.features.musicnn import (  # noqa: E402
+    MODELS,
+    embed_patches,
+    load_musicnn,
+    log_mel_patches,
+    weights_path,
+)
+from genrekit.features.musicnn.checkpoint import read_checkpoint  # noqa: E402
+from genrekit.features.musicnn.convert import LAYERS, PARAMETERS, convert_wheel, to_torch_layout  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+WHEEL = Path(os.environ.get("GENREKIT_MUSICNN_WHEEL", REPO / ".cache" / "wheels" / "musicnn-0.1.0-py3-none-any.whl"))
+# The original TensorFlow graph's outputs on three gtzan-mini clips (made by tests/data/musicnn_reference.py).
+REFERENCE = REPO / "tests" / "data" / "musicnn_reference.npz"
+
+
+def _shipped(model: str) -> tuple[dict[str, np.ndarray], dict]:
+    from safetensors import safe_open
+
+    with safe_open(str(weights_path(model)), framework="np") as handle:
+        return {k: handle.get_tensor(k) for k in handle.keys()}, handle.metadata()
+
+
+def _tf_name(torch_name: str) -> str:
+    module, _, parameter = torch_name.rpartition(".")
+    layer = next(tf for tf, ours in LAYERS.items() if ours == module)
+    kind = "conv" if layer.startswith(("conv", "dense")) else "norm"
+    tf_parameter = next(p for p, q in PARAMETERS.items() if q == parameter and (
+        p in ("kernel", "bias") if kind == "conv" else p not in ("kernel", "bias")))
+    return f"{layer}/{tf_parameter}"
+
+
+def _from_torch_layout(module: str, tensor: np.ndarray, shape: tuple) -> np.ndarray:
+    if tensor.ndim == 3:  # Conv1d (out, in, time) -> (time, in, 1, out)
+        return tensor.transpose(2, 1, 0)[:, :, None, :]
+    if tensor.ndim == 4:
+        return tensor.transpose(2, 3, 1, 0)
+    if tensor.ndim == 2:
+        return tensor.T
+    return tensor
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_shipped_weights_are_the_checkpoint_tensors(model):
+    """Every shipped tensor, put back in TensorFlow's layout, has the SHA-256 that the source
+    checkpoint tensor had at conversion (recorded in the file), and every layer is there."""
+    tensors, metadata = _shipped(model)
+    checksums = json.loads(metadata["tensor_sha256"])
+    assert metadata["source"] == "musicnn-0.1.0-py3-none-any.whl" and len(json.loads(metadata["tags"])) == 50
+    assert len(checksums) == len(tensors) == 4 * 11 + 2 * 10  # 11 batch norms, 10 conv/dense layers
+    for name, tensor in tensors.items():
+        tf_name = _tf_name(name)
+        original = np.ascontiguousarray(_from_torch_layout(name, tensor, ()))
+        assert hashlib.sha256(original.tobytes()).hexdigest() == checksums[tf_name], name
+
+
+@pytest.mark.skipif(not WHEEL.exists(), reason=f"musicnn's wheel not at {WHEEL} (pip download --no-deps "
+                    "musicnn==0.1.0 -d .cache/wheels, as .ci/run does; or set GENREKIT_MUSICNN_WHEEL)")
+def test_conversion_from_the_wheel_is_exact(tmp_path):
+    """Converting the wheel again gives the shipped tensors bit for bit, each equal to its
+    checkpoint tensor; where TensorFlow is installed, genrekit's reader equals TensorFlow's."""
+    import zipfile
+
+    written = convert_wheel(WHEEL, tmp_path / "weights")
+    assert [p.name for p in written] == [f"{m}.safetensors" for m in MODELS]
+    from safetensors.numpy import load_file
+
+    with zipfile.ZipFile(WHEEL) as archive:
+        archive.extractall(tmp_path / "wheel", [m for m in archive.namelist() if "_musicnn/" in m])
+    for model in MODELS:
+        converted, (shipped, _) = load_file(str(tmp_path / "weights" / f"{model}.safetensors")), _shipped(model)
+        assert converted.keys() == shipped.keys()
+        checkpoint = read_checkpoint(tmp_path / "wheel" / "musicnn" / model)
+        for name, tensor in converted.items():
+            assert np.array_equal(tensor, shipped[name]), name
+            assert np.array_equal(tensor, to_torch_layout(name.rpartition(".")[0], checkpoint[_tf_name(name)])), name
+        try:
+            import tensorflow as tf
+        except ImportError:
+            continue
+        reader = tf.compat.v1.train.NewCheckpointReader(str(tmp_path / "wheel" / "musicnn" / model) + "/")
+        names = reader.get_variable_to_shape_map()
+        assert set(names) == set(checkpoint)
+        assert all(np.array_equal(reader.get_tensor(n), checkpoint[n]) for n in names)
+
+
+def test_conversion_errors_name_the_file(tmp_path):
+    not_a_wheel = tmp_path / "musicnn.whl"
+    not_a_wheel.write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="musicnn.whl: expected the musicnn wheel"):
+        convert_wheel(not_a_wheel, tmp_path / "out")
+    bad_index = tmp_path / "ckpt.index"
+    bad_index.write_bytes(b"\0" * 100)
+    with pytest.raises(ModelError, match="ckpt.index: not a TensorFlow checkpoint index"):
+        read_checkpoint(tmp_path / "ckpt")
+    with pytest.raises(ModelError, match="missing.index: cannot read"):
+        read_checkpoint(tmp_path / "missing")
+
+
+def test_every_layer_has_musicnn_shapes():
+    network, tags = load_musicnn("MSD_musicnn")
+    assert tags[:3] == ["rock", "pop", "alternative"] and "Hip-Hop" in tags
+    shapes = {}
+    hooks = [module.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape)))
+             for name, module in network.named_children() if name in ("input_norm", "pool_norm", "dense_norm", "classifier")]
+    hooks += [block.register_forward_hook(lambda m, i, o, name=f"{kind}{n}": shapes.__setitem__(name, tuple(o.shape)))
+              for kind in ("timbral", "temporal") for n, block in enumerate(getattr(network, kind))]
+    hooks += [norm.register_forward_hook(lambda m, i, o, name=f"midend{n}": shapes.__setitem__(name, tuple(o.shape)))
+              for n, norm in enumerate(network.midend_norms)]
+    with torch.inference_mode():
+        embedding, logits = network.embed(torch.rand(2, 187, 96) * 3)
+    for hook in hooks:
+        hook.remove()
+    assert shapes == {"input_norm": (2, 1, 187, 96), "timbral0": (2, 204, 187), "timbral1": (2, 204, 187),
+                      "temporal0": (2, 51, 187), "temporal1": (2, 51, 187), "temporal2": (2, 51, 187),
+                      "midend0": (2, 64, 187), "midend1": (2, 64, 187), "midend2": (2, 64, 187),
+                      "pool_norm": (2, 1506), "dense_norm": (2, 200), "classifier": (2, 50)}
+    assert embedding.shape == (2, 200) and logits.shape == (2, 50)
+
+
+def test_outputs_equal_the_original_tensorflow_graph(gtzan_mini):
+    """genrekit's audio loading, log-mel and network against musicnn's own graph run under
+    TensorFlow on the same clips: tag probabilities within 1e-4, embeddings within 1e-3."""
+    reference = np.load(REFERENCE)
+    for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
+        y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
+        patches = log_mel_patches(y, sr=sr)
+        for model in MODELS:
+            embedding, probabilities = embed_patches(patches, model)
+            logits = reference[f"{model}/{name}/logits"]
+            assert probabilities.shape == logits.shape
+            assert np.abs(probabilities - 1 / (1 + np.exp(-logits))).max() < 1e-4
+            assert np.abs(embedding - reference[f"{model}/{name}/embedding"]).max() < 1e-3
+
+
+def test_loud_music_gives_finite_distinct_patches():
+    """The original's float16 cast made every patch of loud music infinite and identical."""
+    rng = np.random.default_rng(0)
+    y = np.clip(rng.normal(0, 1.0, 16000 * 9), -1, 1).astype(np.float32)  # full-scale noise, 9 s
+    y[16000 * 3:16000 * 6] *= 0.05
+    patches = log_mel_patches(y)
+    assert patches.shape == (3, 187, 96) and np.isfinite(patches).all()
+    _, probabilities = embed_patches(patches)
+    assert np.abs(probabilities[0] - probabilities[1]).max() > 1e-3
+
+
+def test_short_signals_are_repeated_to_one_patch_and_bad_input_is_named():
+    patches = log_mel_patches(np.sin(np.arange(16000) * 0.05).astype(np.float32))  # 1 s
+    assert patches.shape == (1, 187, 96)
+    with pytest.raises(ParameterError, match="sr=22050: musicnn's input is at 16000 Hz"):
+        log_mel_patches(np.zeros(22050, dtype=np.float32), sr=22050)
+    with pytest.raises(ParameterError, match="model='VGG'"):
+        load_musicnn("VGG")
+
+
+def test_musicnn_feature_sets(clip):
+    spec = FeatureSpec("musicnn-msd")
+    assert spec.sample_rate == 16000 and len(spec.columns) == 250 and spec.columns[-1] == "msd.tag.happy"
+    with pytest.raises(ParameterError, match="sample_rate=22050: musicnn-msd is a pretrained network"):
+        FeatureSpec("musicnn-msd", sample_rate=22050)
+    y, sr = audio.load(clip, sr=16000)
+    track = spec.compute(y, sr)
+    chunks = FeatureSpec("musicnn-mtt", chunk_duration=3.0).compute(y, sr)
+    assert track.shape == (1, 250) and chunks.shape == (len(y) // 48000, 250)
+    assert np.isfinite(track).all() and ((chunks[:, 200:] >= 0) & (chunks[:, 200:] <= 1)).all()
+    assert FeatureSpec("fma518").sample_rate == 22050
