@@ -181,3 +181,19 @@ def test_musicnn_feature_sets(clip):
     assert track.shape == (1, 250) and chunks.shape == (len(y) // 48000, 250)
     assert np.isfinite(track).all() and ((chunks[:, 200:] >= 0) & (chunks[:, 200:] <= 1)).all()
     assert FeatureSpec("fma518").sample_rate == 22050
+
+
+def test_pretrained_commands(tmp_path):
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["pretrained", "list"])
+    assert listed.exit_code == 0 and "MSD_musicnn" in listed.output and "Hip-Hop" not in listed.output.split("MTT")[1]
+    missing = runner.invoke(app, ["pretrained", "convert", str(tmp_path / "none.whl"), "-o", str(tmp_path)])
+    assert missing.exit_code == 1 and "none.whl: expected the musicnn wheel" in missing.output
+    if WHEEL.exists():
+        converted = runner.invoke(app, ["pretrained", "convert", str(WHEEL), "-o", str(tmp_path / "w")])
+        assert converted.exit_code == 0, converted.output
+        assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["MSD_musicnn.safetensors", "MTT_musicnn.safetensors"]

@@ -30,6 +30,8 @@ app = typer.Typer(help="Music genre recognition: datasets, features, models, eva
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+pretrained_app = typer.Typer(help="The pretrained musicnn networks shipped with genrekit.", no_args_is_help=True)
+app.add_typer(pretrained_app, name="pretrained")
 
 out_console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -679,6 +681,50 @@ def list_models() -> None:
             out_console.print(f"network {name:10s} {preset.description}")
     for name, description in describe_feature_sets().items():
         out_console.print(f"features {name:9s} {description}")
+
+
+@pretrained_app.command("list")
+def pretrained_list() -> None:
+    """The pretrained networks: where their weights are, where they came from, their tags."""
+    import json
+
+    from safetensors import safe_open
+
+    from genrekit.features.musicnn import MODELS, weights_path
+
+    for model in MODELS:
+        path = weights_path(model)
+        try:
+            with safe_open(str(path), framework="np") as handle:
+                metadata = handle.metadata() or {}
+        except OSError as exc:
+            out_console.print(f"{model}: [red]weights missing[/] at {path} ({exc}); run `genrekit pretrained convert`")
+            continue
+        tags = json.loads(metadata.get("tags", "[]"))
+        out_console.print(f"[bold]{model}[/] {path}\n  from {metadata.get('source')} (sha256 "
+                          f"{metadata.get('source_sha256', '')[:16]}…), {metadata.get('licence')}\n"
+                          f"  {len(tags)} tags: {', '.join(tags[:12])}, …", highlight=False)
+
+
+@pretrained_app.command("convert")
+def pretrained_convert(
+    wheel: Annotated[Path, typer.Argument(help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the safetensors files "
+                                             "(default: genrekit's own, replacing the shipped weights).")] = None,
+) -> None:
+    """Convert musicnn's TensorFlow checkpoints from its wheel to safetensors (no TensorFlow needed)."""
+    from genrekit.features.musicnn import weights_path
+    from genrekit.features.musicnn.convert import convert_wheel
+
+    folder = out or Path(str(weights_path("MSD_musicnn"))).parent
+    try:
+        written = convert_wheel(wheel, folder)
+    except GenrekitError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(GenrekitError(f"{folder}: cannot write the converted weights: {exc.strerror or exc}"))
+    for path in written:
+        out_console.print(f"wrote {path}")
 
 
 # Which extra brings each optional top-level module, for the message when one is missing.
