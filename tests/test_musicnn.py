@@ -197,3 +197,47 @@ def test_pretrained_commands(tmp_path):
         converted = runner.invoke(app, ["pretrained", "convert", str(WHEEL), "-o", str(tmp_path / "w")])
         assert converted.exit_code == 0, converted.output
         assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["MSD_musicnn.safetensors", "MTT_musicnn.safetensors"]
+
+
+def test_the_default_model_predicts_out_of_the_box():
+    """`genrekit predict SONG` with no --model: genrekit's own musicnn head, whose file records
+    the cross-validated accuracy that bench/default_model.py measured, on real music it never saw."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+    from genrekit.models import default_model_path, read_manifest
+
+    manifest = read_manifest(default_model_path())
+    assert manifest["model"] == "musicnn-head" and manifest["features"]["name"] == "musicnn-msd"
+    assert manifest["training"]["n_tracks"] == 80 and len(manifest["labels"]) == 10
+    measured = json.loads((REPO / "bench" / "results" / "musicnn" / "default-model.json").read_text())
+    assert manifest["metrics"]["accuracy"] == pytest.approx(measured["accuracy_mean"])
+    music = pytest.importorskip("immich_memories_music", reason="pip install immich-memories-music (the test extra)")
+    tracks = sorted(music.tracks_dir().glob("*/*.opus"))[:3]
+    result = CliRunner().invoke(app, ["predict", "--format", "json", *map(str, tracks)])
+    assert result.exit_code == 0, result.output
+    predictions = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert len(predictions) == 3
+    for prediction in predictions:
+        assert prediction["genre"] in manifest["labels"] and prediction["model"] == "musicnn-head"
+        assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkeypatch):
+    """`genrekit train --model musicnn-head` takes the model's own features (musicnn-msd)."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+    from genrekit.models import load_model
+
+    monkeypatch.setenv("GENREKIT_CACHE", str(tmp_path / "cache"))
+    rows = [f"{path},{genre}" for genre in ("classical", "metal", "hiphop")
+            for path in sorted((gtzan_mini / genre).glob("*.wav"))[:5]]
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
+    result = CliRunner().invoke(app, ["train", str(manifest), "--model", "musicnn-head", "--out", str(tmp_path / "run"),
+                                      "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    model = load_model(tmp_path / "run" / "model.genrekit")
+    assert model.name == "musicnn-head" and model.spec.name == "musicnn-msd" and model.spec.sample_rate == 16000
+    assert set(model.labels) == {"classical", "metal", "hiphop"}

@@ -21,7 +21,7 @@ from genrekit.evaluate import (
 )
 from genrekit.evaluate.report import write_text_atomic
 from genrekit.features import FeatureCache, FeatureSpec
-from genrekit.models import DEFAULT_MODEL, GenreModel, save_model
+from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def train_model(
     ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
     """
     _check_aggregation(aggregation)
-    spec = spec or FeatureSpec()
+    spec = spec or default_spec(model)
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
     table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)

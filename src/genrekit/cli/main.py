@@ -46,7 +46,7 @@ CacheOption = Annotated[
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
 KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre folders of spectrogram PNGs).")]
-FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518 or gtzan57.")]
+FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518, gtzan57, musicnn-msd or musicnn-mtt.")]
 ExtractOption = Annotated[
     str, typer.Option("--features", "-f", help="fma518 or gtzan57 (a table), or logmel (one .npz spectrogram per track).")
 ]
@@ -118,6 +118,13 @@ def _network_names() -> list[str]:
     except ImportError:  # the deep extra (PyTorch) is not installed
         return []
     return list(PRESETS)
+
+
+def _default_model() -> Path:
+    """The model shipped with genrekit (a genre head on the pretrained musicnn)."""
+    from genrekit.models import default_model_path
+
+    return default_model_path()
 
 
 def _spec(features: str, chunk: float | None):
@@ -261,7 +268,8 @@ def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
     model: Annotated[str, typer.Option("--model", "-m", help="Model or network name (see `genrekit models`).")] = "ensemble",
-    feature_set: FeaturesOption = "fma518",
+    feature_set: Annotated[str | None, typer.Option("--features", "-f", help="Feature set (default: the model's own; "
+                                                    "fma518 for most).")] = None,
     chunk: ChunkOption = None,
     split: Annotated[str, typer.Option(help="random (80/10/10 by track/artist), dataset (its own), gtzan-filtered.")] = "random",
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
@@ -289,8 +297,11 @@ def train(
     try:
         data = _load_dataset(dataset, kind)
         if model in MODELS:
+            from genrekit.models import default_spec
+
+            spec = _spec(feature_set, chunk) if feature_set else default_spec(model, chunk)
             result = train_model(
-                data, spec=_spec(feature_set, chunk), model=model, split=split, seed=seed,
+                data, spec=spec, model=model, split=split, seed=seed,
                 search=search, n_iter=n_iter, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
                 n_jobs=jobs, progress=_progress(), out_dir=out,
             )
@@ -439,8 +450,9 @@ def compare(
 @app.command()
 def predict(
     files: Annotated[list[Path], typer.Argument(help="Audio files (songs of any length), or PNGs for image networks.")],
-    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit, model.safetensors or "
-                                             "an exported .onnx).")],
+    model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
+                                                    "model.safetensors or an exported .onnx); default: genrekit's "
+                                                    "own (docs/default-model.md).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
                                                "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
@@ -461,6 +473,7 @@ def predict(
         err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
         raise typer.Exit(EXIT_USAGE)
     try:
+        model_path = model_path or _default_model()
         model = load_predictor(model_path, segment_seconds=segment)
         jobs, parallel = jobs or default_jobs(), _runner(runner, jobs, address)
         predictions, failures = predict_files(model if jobs == 1 and parallel is None else model_path, files, skip=skip,
@@ -514,7 +527,8 @@ def predict(
 @app.command()
 def tag(
     library: Annotated[Path, typer.Argument(help="Music library folder (searched recursively).")],
-    model_path: Annotated[Path, typer.Option("--model", "-m", help="A model file (model.genrekit or model.safetensors).")],
+    model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
+                                                    "model.safetensors or .onnx); default: genrekit's own.")] = None,
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
                                           "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
@@ -537,7 +551,7 @@ def tag(
             out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
 
     try:
-        summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+        summary = tag_library(library, model_path or _default_model(), results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                               segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
                               progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address))
     except GenrekitError as exc:

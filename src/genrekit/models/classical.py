@@ -40,11 +40,14 @@ from genrekit.errors import ModelError
 
 @dataclass(frozen=True)
 class ModelDefinition:
-    """A classifier factory, its hyperparameter search space and a one-line description."""
+    """A classifier factory, its hyperparameter search space and a one-line description;
+    ``features``/``chunk``: the feature set and chunk length it is made for (None: any)."""
 
     factory: Callable[[int], object]
     search_space: dict
     description: str
+    features: str | None = None
+    chunk: float | None = None
 
 
 def _svc(seed: int) -> SVC:
@@ -143,10 +146,26 @@ MODELS: dict[str, ModelDefinition] = {
          "clf__boosting__learning_rate": loguniform(0.02, 0.2)},
         "soft vote of RBF SVC, logistic regression, extra trees, gradient boosting and an MLP",
     ),
+    "musicnn-head": ModelDefinition(
+        lambda seed: LogisticRegression(C=1.0, max_iter=5000, random_state=seed),
+        {"clf__C": loguniform(1e-3, 1e1)},
+        "logistic regression on the pretrained musicnn's embedding and tags averaged over the clip (musicnn-msd)",
+        features="musicnn-msd",
+    ),
 }
 
 #: The model ``train`` uses when none is named.
 DEFAULT_MODEL = "ensemble"
+
+
+def default_spec(name: str, chunk: float | None = None):
+    """The feature spec a model is trained on when none is named: its own (``musicnn-head``:
+    musicnn-msd, one vector per clip), else fma518; ``chunk`` overrides the chunk length."""
+    from genrekit.features import FeatureSpec
+
+    definition = MODELS.get(name)
+    features = (definition.features if definition else None) or "fma518"
+    return FeatureSpec(features, chunk_duration=chunk if chunk is not None else (definition.chunk if definition else None))
 
 
 def make_model(name: str, *, seed: int = 0, **params) -> Pipeline:
