@@ -53,8 +53,8 @@ def main() -> None:
     started = time.time()
     estimator, _ = fit_estimator(HEAD, table.X, table.y, table.groups, search=False, n_iter=0, inner_splits=3, seed=SEED)
     tracks = list(dict.fromkeys(table.tracks))
-    metrics = {"accuracy": float(np.mean(fold_accuracy)), "accuracy_folds": fold_accuracy,
-               "chunk_accuracy": float(cv["chunk_accuracy_mean"]), "f1_macro": float(cv["f1_macro_mean"]),
+    metrics = {"accuracy": round(float(np.mean(fold_accuracy)), 4), "accuracy_folds": fold_accuracy,
+               "chunk_accuracy": round(float(cv["chunk_accuracy_mean"]), 4), "f1_macro": round(float(cv["f1_macro_mean"]), 4),
                "n": len(tracks), "evaluation": "stratified 4-fold CV by track on gtzan-mini (bench/default_model.py); "
                                                 "the shipped head is then fitted on all tracks"}
     model = GenreModel(name=HEAD, labels=table.labels, spec=spec, estimator=estimator, metrics=metrics,

@@ -658,7 +658,8 @@ def export(
 
 @app.command()
 def serve(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file: .genrekit, .safetensors or .onnx.")],
+    model_path: Annotated[Path | None, typer.Argument(metavar="MODEL", help="A model file: .genrekit, .safetensors "
+                                                      "or .onnx (default: genrekit's own).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted; larger ones get 413.")] = 50.0,
@@ -672,6 +673,7 @@ def serve(
 
     try:
         limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue)
+        model_path = model_path or _default_model()
         err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
         run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
     except GenrekitError as exc:
