@@ -41,13 +41,12 @@ from genrekit.errors import ModelError
 @dataclass(frozen=True)
 class ModelDefinition:
     """A classifier factory, its hyperparameter search space and a one-line description;
-    ``features``/``chunk``: the feature set and chunk length it is made for (None: any)."""
+    ``features``: the feature set it is made for (None: any; fma518 unless named)."""
 
     factory: Callable[[int], object]
     search_space: dict
     description: str
     features: str | None = None
-    chunk: float | None = None
 
 
 def _svc(seed: int) -> SVC:
@@ -164,8 +163,7 @@ def default_spec(name: str, chunk: float | None = None):
     from genrekit.features import FeatureSpec
 
     definition = MODELS.get(name)
-    features = (definition.features if definition else None) or "fma518"
-    return FeatureSpec(features, chunk_duration=chunk if chunk is not None else (definition.chunk if definition else None))
+    return FeatureSpec((definition.features if definition else None) or "fma518", chunk_duration=chunk)
 
 
 def make_model(name: str, *, seed: int = 0, **params) -> Pipeline:
