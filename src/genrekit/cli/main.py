@@ -48,7 +48,8 @@ NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or 
 KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre folders of spectrogram PNGs).")]
 FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518, gtzan57, musicnn-msd or musicnn-mtt.")]
 ExtractOption = Annotated[
-    str, typer.Option("--features", "-f", help="fma518 or gtzan57 (a table), or logmel (one .npz spectrogram per track).")
+    str, typer.Option("--features", "-f", help="fma518, gtzan57, musicnn-msd or musicnn-mtt (a table), or logmel (one .npz "
+                      "spectrogram per track).")
 ]
 AggregationOption = Annotated[
     str | None, typer.Option("--aggregation", help="Chunks to track: mean (of probabilities) or vote (majority); "
