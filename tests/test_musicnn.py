@@ -217,10 +217,21 @@ def test_the_default_model_predicts_out_of_the_box():
     result = CliRunner().invoke(app, ["predict", "--format", "json", *map(str, tracks)])
     assert result.exit_code == 0, result.output
     predictions = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
-    assert len(predictions) == 3
+    assert len(predictions) == 3 and "training data" not in result.output
     for prediction in predictions:
         assert prediction["genre"] in manifest["labels"] and prediction["model"] == "musicnn-head"
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_predict_says_when_a_file_was_in_the_training_data(gtzan_mini):
+    """The default model was trained on gtzan-mini: predicting one of its clips says so."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    result = CliRunner().invoke(app, ["predict", "--format", "json", str(gtzan_mini / "jazz" / "jazz.00004.wav")])
+    assert result.exit_code == 0, result.output
+    assert "1 of these files were in the model's training data" in result.output and "jazz.00004.wav" in result.output
 
 
 def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkeypatch):

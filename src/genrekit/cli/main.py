@@ -128,6 +128,19 @@ def _default_model() -> Path:
     return default_model_path()
 
 
+def _note_training_files(paths: list[str], trained_on: set[str]) -> None:
+    """Say which files the model was trained on: their predictions say nothing of its accuracy."""
+    from genrekit.audio import content_hash
+
+    if not trained_on:
+        return
+    seen = [path for path in paths if content_hash(path) in trained_on]
+    if seen:
+        err_console.print(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
+                          f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
+                          f"{', …' if len(seen) > 5 else ''}", highlight=False)
+
+
 def _spec(features: str, chunk: float | None):
     from genrekit.features import FeatureSpec
 
@@ -482,6 +495,7 @@ def predict(
                                               segment_seconds=segment)
     except GenrekitError as exc:
         _fail(exc)
+    _note_training_files([p.path for p in predictions], getattr(model, "trained_on", set()))
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
         for p in predictions:
