@@ -47,7 +47,7 @@ def _tf_name(torch_name: str) -> str:
     return f"{layer}/{tf_parameter}"
 
 
-def _from_torch_layout(module: str, tensor: np.ndarray, shape: tuple) -> np.ndarray:
+def _from_torch_layout(tensor: np.ndarray) -> np.ndarray:
     if tensor.ndim == 3:  # Conv1d (out, in, time) -> (time, in, 1, out)
         return tensor.transpose(2, 1, 0)[:, :, None, :]
     if tensor.ndim == 4:
@@ -67,7 +67,7 @@ def test_shipped_weights_are_the_checkpoint_tensors(model):
     assert len(checksums) == len(tensors) == 4 * 11 + 2 * 10  # 11 batch norms, 10 conv/dense layers
     for name, tensor in tensors.items():
         tf_name = _tf_name(name)
-        original = np.ascontiguousarray(_from_torch_layout(name, tensor, ()))
+        original = np.ascontiguousarray(_from_torch_layout(tensor))
         assert hashlib.sha256(original.tobytes()).hexdigest() == checksums[tf_name], name
 
 

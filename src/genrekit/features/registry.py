@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -43,20 +44,16 @@ _DEFINITIONS: dict[str, _Definition] = {
         list(gtzan.COLUMNS),
         "the 57 features of the published GTZAN table (Kaggle features_30_sec.csv)",
     ),
-    "musicnn-msd": _Definition(
-        musicnn.musicnn_msd,
-        musicnn.column_names("MSD_musicnn"),
-        "pretrained musicnn (Million Song Dataset tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
-        sample_rate=musicnn.SAMPLE_RATE,
-        fixed_rate=True,
-    ),
-    "musicnn-mtt": _Definition(
-        musicnn.musicnn_mtt,
-        musicnn.column_names("MTT_musicnn"),
-        "pretrained musicnn (MagnaTagATune tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
-        sample_rate=musicnn.SAMPLE_RATE,
-        fixed_rate=True,
-    ),
+    **{
+        f"musicnn-{model.split('_')[0].lower()}": _Definition(
+            functools.partial(musicnn.pooled_features, model=model),
+            musicnn.column_names(model),
+            f"pretrained musicnn ({trained_on} tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
+            sample_rate=musicnn.SAMPLE_RATE,
+            fixed_rate=True,
+        )
+        for model, trained_on in (("MSD_musicnn", "Million Song Dataset"), ("MTT_musicnn", "MagnaTagATune"))
+    },
 }
 
 #: Names of the tabular feature sets (one vector per track or chunk).

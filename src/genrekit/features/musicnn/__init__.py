@@ -8,9 +8,8 @@ conversion from the wheel. Neither TensorFlow nor the ``musicnn`` package is nee
 
 - :func:`log_mel_patches`: the models' input, computed as musicnn computed it
 - :func:`load_musicnn`: a model and its tags
-- :func:`musicnn_msd`, :func:`musicnn_mtt`: the 200-dimensional embedding and the 50 tag
-  probabilities of a signal, averaged over its patches (feature sets ``musicnn-msd`` and
-  ``musicnn-mtt``)
+- :func:`pooled_features`: a model's 200-dimensional embedding and 50 tag probabilities of
+  a signal, averaged over its patches (feature sets ``musicnn-msd`` and ``musicnn-mtt``)
 """
 
 from __future__ import annotations
@@ -91,16 +90,14 @@ def load_musicnn(model: str = "MSD_musicnn"):
     Loaded once per process; reads tensors and JSON only.
     """
     from safetensors import safe_open
-    from safetensors.torch import load_file
 
     from genrekit.features.musicnn.network import MusiCNN
 
     path = weights_path(model)
     try:
-        with resources.as_file(path) as file:
-            with safe_open(str(file), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-            state = load_file(str(file))
+        with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
     except OSError as exc:
         raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
                          "`genrekit pretrained convert`") from exc
@@ -126,29 +123,15 @@ def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size
     return np.concatenate(embeddings), np.concatenate(probabilities)
 
 
-def _pooled(y: np.ndarray, sr: int, model: str) -> np.ndarray:
+def pooled_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, model: str = "MSD_musicnn") -> np.ndarray:
+    """``model``'s embedding (200) and tag probabilities (50), averaged over the 3 s patches.
+
+    Returns
+    -------
+    np.ndarray [shape=(250,)]
+    """
     embeddings, probabilities = embed_patches(log_mel_patches(y, sr=sr), model)
     return np.concatenate([embeddings.mean(axis=0), probabilities.mean(axis=0)]).astype(np.float64)
-
-
-def musicnn_msd(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """MSD_musicnn's embedding (200) and tag probabilities (50), averaged over the 3 s patches.
-
-    Returns
-    -------
-    np.ndarray [shape=(250,)]
-    """
-    return _pooled(y, sr, "MSD_musicnn")
-
-
-def musicnn_mtt(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """MTT_musicnn's embedding (200) and tag probabilities (50), averaged over the 3 s patches.
-
-    Returns
-    -------
-    np.ndarray [shape=(250,)]
-    """
-    return _pooled(y, sr, "MTT_musicnn")
 
 
 def column_names(model: str) -> list[str]:
