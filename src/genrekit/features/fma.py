@@ -11,6 +11,8 @@ import librosa
 import numpy as np
 from scipy import stats
 
+from genrekit.features.librosa_kernels import load_librosa_kernels
+
 FEATURE_SIZES = {
     "chroma_stft": 12,
     "chroma_cqt": 12,
@@ -68,6 +70,7 @@ def frame_features(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int
     -------
     dict feature name -> np.ndarray [shape=(FEATURE_SIZES[name], t)]
     """
+    load_librosa_kernels()
     out: dict[str, np.ndarray] = {}
     out["zcr"] = librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop_length)
     cqt = np.abs(librosa.cqt(y, sr=sr, hop_length=hop_length, bins_per_octave=12, n_bins=7 * 12, tuning=None))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from genrekit.features.librosa_kernels import load_librosa_kernels
+
 #: Column names of the published table, in its order (without ``filename``, ``length``, ``label``).
 COLUMNS: list[str] = [
     *(f"{name}_{stat}" for name in (
@@ -41,6 +43,7 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
     -------
     x : np.ndarray [shape=(57,)], float64, ordered as :data:`COLUMNS`
     """
+    load_librosa_kernels()
     D = librosa.stft(y, n_fft=n_fft, hop_length=hop_length, pad_mode=PAD_MODE)
     S = np.abs(D)
     harmonic, percussive = librosa.decompose.hpss(D)

@@ -9,6 +9,7 @@ import librosa
 import numpy as np
 
 from genrekit.errors import ParameterError
+from genrekit.features.librosa_kernels import load_librosa_kernels
 
 
 def log_mel(
@@ -42,6 +43,7 @@ def log_mel(
         raise ParameterError("log_mel needs exactly one of y (audio) or S (magnitude STFT)")
     if n_mels <= 0 or hop_length <= 0 or n_fft <= 0:
         raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}, n_mels={n_mels} must all be > 0")
+    load_librosa_kernels()
     if S is None:
         S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
     mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)

@@ -28,6 +28,7 @@ from genrekit._files import atomic_path
 from genrekit import __version__, audio
 from genrekit.errors import AudioError, ModelError, ParameterError
 from genrekit.features.chunks import frame_windows
+from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
 from genrekit.models.nets.presets import PRESETS, build_network
 
@@ -99,6 +100,7 @@ def augmented_waveforms(
     from ``[-pitch_shift, pitch_shift]``; the draws depend only on (seed, track, copy)."""
     import librosa
 
+    load_librosa_kernels()
     versions = []
     for copy_index in range(copies):
         rng = np.random.default_rng([seed, zlib.crc32(track_id.encode()), copy_index])
