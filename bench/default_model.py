@@ -8,6 +8,9 @@
 2. Fits the same head on all 80 tracks and writes it to
    ``src/genrekit/data/default-model.genrekit``, the model ``genrekit predict`` uses when
    no ``--model`` is given; its metrics are the cross-validated ones of step 1.
+3. Exports it with the network to ``src/genrekit/data/default-model.onnx`` (log-mel patches
+   in, probabilities out), which ``predict`` uses where onnxruntime is installed: the same
+   probabilities without PyTorch or scikit-learn.
 
 Results: ``bench/results/musicnn/default-model.json``; docs/default-model.md is the model card.
 
@@ -29,6 +32,7 @@ from deep import DATA, SEED, dataset_and_folds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILE = ROOT / "src" / "genrekit" / "data" / "default-model.genrekit"
+ONNX_FILE = MODEL_FILE.with_suffix(".onnx")
 RESULT = ROOT / "bench" / "results" / "musicnn" / "default-model.json"
 CACHE = ROOT / "bench" / "out" / "cache"
 HEAD = "musicnn-head"
@@ -38,6 +42,7 @@ def main() -> None:
     from genrekit.datasets import build_feature_table
     from genrekit.evaluate import cross_validate
     from genrekit.evaluate.crossval import fit_estimator
+    from genrekit.export import export_onnx
     from genrekit.features import FeatureCache
     from genrekit.models import GenreModel, default_spec, save_model
 
@@ -61,10 +66,12 @@ def main() -> None:
                        training={"dataset": dataset.name, "split": "all", "seed": SEED, "n_tracks": len(tracks),
                                  "track_ids": tracks, "content_sha256": sorted(table.hashes[t] for t in tracks)})
     save_model(model, MODEL_FILE)
+    export_onnx(MODEL_FILE, ONNX_FILE)
     record = {"date": time.strftime("%Y-%m-%d"), "head": HEAD, "features": spec.to_dict(), "fold_accuracy": fold_accuracy,
               "accuracy_mean": metrics["accuracy"], "accuracy_std": float(np.std(fold_accuracy)),
               "chunk_accuracy_mean": metrics["chunk_accuracy"], "f1_macro_mean": metrics["f1_macro"],
               "fit_seconds_all_tracks": time.time() - started, "model_bytes": MODEL_FILE.stat().st_size,
+              "onnx_bytes": ONNX_FILE.stat().st_size,
               "n_tracks": len(tracks), "n_rows": len(table.y)}
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     temporary = RESULT.with_name(f".{RESULT.name}.tmp")

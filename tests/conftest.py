@@ -113,3 +113,34 @@ def m4a_clip(tmp_path_factory, clip) -> Path:
     y, sr = sf.read(clip, dtype="float32")
     stereo = soxr.resample(np.stack([y, 0.5 * y]).T, sr, 44100).T.astype(np.float32)
     return write_m4a(tmp_path_factory.mktemp("m4a") / "song.m4a", stereo, 44100)
+
+
+# What the torch-free runtime (pip install 'genrekit[runtime]') must do without.
+NOT_IN_RUNTIME = ("torch", "safetensors", "onnx", "onnxscript", "librosa", "numba", "scipy", "sklearn", "pandas",
+                  "pyarrow", "matplotlib", "xgboost", "skops", "av", "mutagen", "threadpoolctl", "joblib", "fastapi")
+RUNTIME_CLI = """
+import sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {blocked!r}:
+            raise ModuleNotFoundError(f'{{name}} is not in the runtime profile', name=name)
+sys.meta_path.insert(0, Blocker())
+if __name__ == '__main__':
+    from genrekit.cli.main import main
+    sys.argv = ['genrekit'] + sys.argv[1:]
+    main()
+"""
+
+
+@pytest.fixture(scope="session")
+def not_in_runtime() -> tuple[str, ...]:
+    return NOT_IN_RUNTIME
+
+
+@pytest.fixture(scope="session")
+def runtime_cli(tmp_path_factory) -> Path:
+    """A script that runs genrekit's command line with every module outside the runtime
+    profile unimportable (``python runtime_cli ARGS``)."""
+    path = tmp_path_factory.mktemp("runtime") / "runtime_cli.py"
+    path.write_text(RUNTIME_CLI.format(blocked=NOT_IN_RUNTIME))
+    return path

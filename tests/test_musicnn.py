@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 torch = pytest.importorskip("torch", reason="musicnn needs the 'deep' extra (PyTorch)")
 
@@ -205,9 +206,10 @@ def test_the_default_model_predicts_out_of_the_box():
     from typer.testing import CliRunner
 
     from genrekit.cli.main import app
-    from genrekit.models import default_model_path, read_manifest
+    from genrekit.models import read_manifest
+    from genrekit.predict import default_model_path
 
-    manifest = read_manifest(default_model_path())
+    manifest = read_manifest(default_model_path(onnx=False))
     assert manifest["model"] == "musicnn-head" and manifest["features"]["name"] == "musicnn-msd"
     assert manifest["training"]["n_tracks"] == 80 and len(manifest["labels"]) == 10
     measured = json.loads((REPO / "bench" / "results" / "musicnn" / "default-model.json").read_text())
@@ -223,6 +225,38 @@ def test_the_default_model_predicts_out_of_the_box():
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
 
 
+def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklearn(gtzan_mini, runtime_cli, tmp_path):
+    """The shipped ONNX default (musicnn and the head in one graph, log-mel patches in) is an
+    export of the shipped model file: same manifest, and in the runtime profile (PyTorch,
+    scikit-learn, librosa unimportable) `genrekit predict` with no --model runs it and gives
+    the same probabilities as the model file with PyTorch."""
+    import subprocess
+    import sys
+
+    from genrekit.models import load_model
+    from genrekit.predict import default_model_path, load_predictor, predict_file
+    from genrekit.predict.classifiers import read_onnx_metadata
+
+    model_file, exported = default_model_path(onnx=False), default_model_path(onnx=True)
+    manifest, config = load_model(model_file).manifest(), read_onnx_metadata(exported)
+    same = [key for key in manifest if key != "format"]  # the file format: genrekit-model, genrekit-onnx
+    assert {key: config[key] for key in same} == {key: manifest[key] for key in same}
+    assert config["input_name"] == "patches"
+    assert load_predictor(exported).kind == "onnx-classical"
+    clips = [gtzan_mini / "blues" / "blues.00000.au", gtzan_mini / "metal" / "metal.00000.au", tmp_path / "short.wav"]
+    y, sr = sf.read(clips[0], frames=4 * 22050, dtype="float32")
+    sf.write(clips[2], y, sr)  # 4 s: one patch
+    result = subprocess.run([sys.executable, str(runtime_cli), "predict", "--format", "json", *map(str, clips)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    by_runtime = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    for clip, got in zip(clips, by_runtime, strict=True):
+        expected = predict_file(model_file, clip)
+        assert got["model"] == "musicnn-head" and got["genre"] == expected.genre and got["n_chunks"] == expected.n_chunks
+        assert np.allclose([got["probabilities"][g] for g in manifest["labels"]],
+                           [expected.probabilities[g] for g in manifest["labels"]], atol=1e-4)
+
+
 def test_predict_says_when_a_file_was_in_the_training_data(gtzan_mini):
     """The default model was trained on gtzan-mini: predicting one of its clips says so."""
     from typer.testing import CliRunner
@@ -235,11 +269,14 @@ def test_predict_says_when_a_file_was_in_the_training_data(gtzan_mini):
 
 
 def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkeypatch):
-    """`genrekit train --model musicnn-head` takes the model's own features (musicnn-msd)."""
+    """`genrekit train --model musicnn-head` takes the model's own features (musicnn-msd), here
+    one row per 3 s chunk; exported with the network to ONNX, it predicts the same."""
     from typer.testing import CliRunner
 
     from genrekit.cli.main import app
+    from genrekit.export import export_onnx
     from genrekit.models import load_model
+    from genrekit.predict import load_predictor, predict_file
 
     monkeypatch.setenv("GENREKIT_CACHE", str(tmp_path / "cache"))
     rows = [f"{path},{genre}" for genre in ("classical", "metal", "hiphop")
@@ -247,8 +284,14 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     manifest = tmp_path / "songs.csv"
     manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
     result = CliRunner().invoke(app, ["train", str(manifest), "--model", "musicnn-head", "--out", str(tmp_path / "run"),
-                                      "--jobs", "1"])
+                                      "--jobs", "1", "--chunk", "3"])
     assert result.exit_code == 0, result.output
     model = load_model(tmp_path / "run" / "model.genrekit")
     assert model.name == "musicnn-head" and model.spec.name == "musicnn-msd" and model.spec.sample_rate == 16000
-    assert set(model.labels) == {"classical", "metal", "hiphop"}
+    assert set(model.labels) == {"classical", "metal", "hiphop"} and model.spec.chunk_duration == 3.0
+    exported = load_predictor(export_onnx(tmp_path / "run" / "model.genrekit", tmp_path / "head.onnx"))
+    clip = gtzan_mini / "metal" / "metal.00007.wav"
+    expected, got = predict_file(model, clip), predict_file(exported, clip)
+    assert got.genre == expected.genre and got.n_chunks == expected.n_chunks > 1
+    assert np.allclose([got.probabilities[g] for g in model.labels], [expected.probabilities[g] for g in model.labels],
+                       atol=1e-4)

@@ -362,34 +362,17 @@ def test_numpy_front_end_matches_the_torch_one(gtzan_mini):
         assert np.abs(NumpyLogMel(config.to_dict())(windows) - expected).max() < 1e-3
 
 
-# What the torch-free runtime (pip install 'genrekit[runtime]') must do without.
-NOT_IN_RUNTIME = ("torch", "safetensors", "onnx", "onnxscript", "librosa", "numba", "scipy", "sklearn", "pandas",
-                  "pyarrow", "matplotlib", "xgboost", "skops", "av", "mutagen", "threadpoolctl", "joblib", "fastapi")
-BLOCKER = """
-import sys
-class Blocker:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {blocked!r}:
-            raise ModuleNotFoundError(f'{{name}} is not in the runtime profile', name=name)
-sys.meta_path.insert(0, Blocker())
-if __name__ == '__main__':
-    from genrekit.cli.main import main
-    sys.argv = ['genrekit'] + sys.argv[1:]
-    main()
-"""
-
-
-def test_the_runtime_profile_is_numpy_soundfile_soxr_and_onnxruntime():
+def test_the_runtime_profile_is_numpy_soundfile_soxr_and_onnxruntime(not_in_runtime):
     import tomllib
     from pathlib import Path
 
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     names = {r.split("==")[0] for r in project["dependencies"] + project["optional-dependencies"]["runtime"]}
     assert names == {"numpy", "soundfile", "soxr", "onnxruntime", "typer", "rich"}  # typer, rich: the command line
-    assert not names & set(NOT_IN_RUNTIME)
+    assert not names & set(not_in_runtime)
 
 
-def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tmp_path, gtzan_mini):
+def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tmp_path, gtzan_mini, runtime_cli):
     """`genrekit predict` and `tag` with exported files, every module outside the runtime
     profile unimportable: the same genres and probabilities as the PyTorch network."""
     import json
@@ -402,12 +385,10 @@ def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tm
     from genrekit.predict import predict_file
 
     model, dataset, _ = edge_network
-    runner = tmp_path / "runtime.py"
-    runner.write_text(BLOCKER.format(blocked=NOT_IN_RUNTIME))
     clips = [next((gtzan_mini / g).glob(f"{g}.00001.*")) for g in GENRES]
     for frontend in ("graph", "numpy"):
         exported = export_onnx(model, tmp_path / f"edge-{frontend}.onnx", frontend=frontend)
-        result = subprocess.run([sys.executable, str(runner), "predict", "--model", str(exported), "--format", "json",
+        result = subprocess.run([sys.executable, str(runtime_cli), "predict", "--model", str(exported), "--format", "json",
                                  *map(str, clips)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         by_runtime = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
@@ -417,12 +398,12 @@ def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tm
             assert np.allclose([got["probabilities"][g] for g in GENRES],
                                [expected.probabilities[g] for g in GENRES], atol=1e-4)
     tags = tmp_path / "tags.csv"
-    result = subprocess.run([sys.executable, str(runner), "tag", str(gtzan_mini / "metal"), "--model",
+    result = subprocess.run([sys.executable, str(runtime_cli), "tag", str(gtzan_mini / "metal"), "--model",
                              str(tmp_path / "edge-numpy.onnx"), "--out", str(tags), "--jobs", "2"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(tags)
     assert len(table) == 8 and table["error"].isna().all()
-    result = subprocess.run([sys.executable, str(runner), "features", str(gtzan_mini), "-o", str(tmp_path / "f")],
+    result = subprocess.run([sys.executable, str(runtime_cli), "features", str(gtzan_mini), "-o", str(tmp_path / "f")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "pip install 'genrekit[full]'" in result.stderr

@@ -123,7 +123,7 @@ def _network_names() -> list[str]:
 
 def _default_model() -> Path:
     """The model shipped with genrekit (a genre head on the pretrained musicnn)."""
-    from genrekit.models import default_model_path
+    from genrekit.predict.classifiers import default_model_path
 
     return default_model_path()
 
@@ -651,7 +651,7 @@ def export(
         help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,
     max_windows: Annotated[int, typer.Option(help="Calibration windows drawn at most.")] = 512,
 ) -> None:
-    """Export a network to ONNX (fp32 or int8); `predict`, `tag` and `serve` then run it with onnxruntime, without PyTorch."""
+    """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     if export_format != "onnx":
         err_console.print(f"[red]error:[/] --format {export_format!r}: expected onnx")
         raise typer.Exit(EXIT_USAGE)
@@ -665,7 +665,11 @@ def export(
     except GenrekitError as exc:
         _fail(exc)
     if model_path.suffix != ".safetensors":
-        out_console.print(f"ONNX (classical pipeline, feature rows in) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        from genrekit.predict.classifiers import read_onnx_metadata
+
+        inputs = ("musicnn's log-mel patches in, the network inside" if read_onnx_metadata(path)["input_name"] == "patches"
+                  else "feature rows in")
+        out_console.print(f"ONNX (classical pipeline, {inputs}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
         return
     precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
     out_console.print(f"ONNX ({precision}, front end: {frontend}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")

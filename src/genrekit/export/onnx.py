@@ -42,6 +42,7 @@ import numpy as np
 
 from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
+from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.predict.classifiers import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.predict.classifiers import read_onnx_metadata
 
@@ -113,12 +114,43 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
         raise ModelError(f"{model_path}: skl2onnx cannot convert {model.name!r} ({type(classifier).__name__}): "
                          f"{reason}") from exc
     outputs = [o.name for o in graph.graph.output]
-    _set_metadata(graph, {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
-                          "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]})
+    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
+              "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
+    if model.spec.name in MUSICNN_FEATURE_SETS:
+        graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name])
+        config.update(input_name="patches", output_name=f"head.{config['output_name']}")
+    _set_metadata(graph, config)
+    onnx.checker.check_model(graph)
     out = Path(out)
     with atomic_path(out) as temporary:
         onnx.save(graph, str(temporary))
     return out
+
+
+def _after_musicnn(head, musicnn_model: str):
+    """``head`` (feature row in) fed by the pretrained musicnn: one graph from a signal's
+    log-mel patches ``(n_patches, 187, 96)`` to its probabilities ``(1, n_genres)``, so the
+    runtime needs neither PyTorch nor scikit-learn, only numpy for the patches."""
+    import onnx.compose
+    import torch
+
+    from genrekit.features.musicnn import N_MELS, PATCH_FRAMES, load_musicnn
+    from genrekit.features.musicnn.network import PooledFeatures
+
+    network, _ = load_musicnn(musicnn_model)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as chatter:
+            program = torch.onnx.export(PooledFeatures(network).eval(), (torch.randn(3, PATCH_FRAMES, N_MELS),),
+                                        input_names=["patches"], output_names=["features"],
+                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
+                                        opset_version=OPSET, dynamo=True, verbose=False)
+        logger.debug("%s", chatter.getvalue())
+    except Exception as exc:  # the exporter raises many types
+        raise ModelError(f"ONNX export of {musicnn_model} failed: {type(exc).__name__}: {exc}") from exc
+    features = program.model_proto
+    head = onnx.compose.add_prefix(head, "head.")
+    features.ir_version = head.ir_version = max(features.ir_version, head.ir_version)
+    return onnx.compose.merge_models(features, head, io_map=[("features", "head.features")])
 
 
 def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Path:

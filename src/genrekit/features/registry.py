@@ -29,6 +29,9 @@ class _Definition:
     fixed_rate: bool = False  # a pretrained network's input rate, not a choice
 
 
+_MUSICNN_TRAINED_ON = {"MSD_musicnn": "Million Song Dataset", "MTT_musicnn": "MagnaTagATune"}
+
+
 def _fma518_column_names() -> list[str]:
     return [f"{name}.{statistic}.{number}" for name, statistic, number in fma.COLUMNS]
 
@@ -45,14 +48,15 @@ _DEFINITIONS: dict[str, _Definition] = {
         "the 57 features of the published GTZAN table (Kaggle features_30_sec.csv)",
     ),
     **{
-        f"musicnn-{model.split('_')[0].lower()}": _Definition(
+        name: _Definition(
             functools.partial(musicnn.pooled_features, model=model),
             musicnn.column_names(model),
-            f"pretrained musicnn ({trained_on} tags): 200-d embedding + 50 tag probabilities, mean over 3 s patches",
+            f"pretrained musicnn ({_MUSICNN_TRAINED_ON[model]} tags): 200-d embedding + 50 tag probabilities, mean over 3 s "
+            "patches",
             sample_rate=musicnn.SAMPLE_RATE,
             fixed_rate=True,
         )
-        for model, trained_on in (("MSD_musicnn", "Million Song Dataset"), ("MTT_musicnn", "MagnaTagATune"))
+        for name, model in musicnn.FEATURE_SETS.items()
     },
 }
 

@@ -226,14 +226,3 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         genrekit_version=manifest.get("genrekit_version", "unknown"),
     )
 
-
-def default_model_path() -> Path:
-    """genrekit's own model, shipped in the package: a genre head on the pretrained musicnn,
-    trained on gtzan-mini's 10 GTZAN genres (model card: docs/default-model.md)."""
-    from importlib import resources
-
-    path = Path(str(resources.files("genrekit") / "data" / "default-model.genrekit"))
-    if not path.is_file():
-        raise ModelError(f"{path}: genrekit's default model is missing from this installation; "
-                         "reinstall genrekit, or name a model with --model")
-    return path

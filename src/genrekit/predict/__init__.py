@@ -6,7 +6,7 @@
 - :func:`tag_library`: a whole music library, in parallel, resumable, optionally writing tags
 """
 
-from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
+from genrekit.predict.classifiers import ModelChunks, NetworkChunks, default_model_path, load_predictor
 from genrekit.predict.files import evaluate_songs, predict_file, predict_files
 from genrekit.predict.library import LibrarySummary, tag_library
 from genrekit.predict.song import Prediction, Segment, analysed_span, plot_prediction, song_chunks
@@ -19,6 +19,7 @@ __all__ = [
     "Prediction",
     "Segment",
     "analysed_span",
+    "default_model_path",
     "evaluate_songs",
     "load_predictor",
     "plot_prediction",

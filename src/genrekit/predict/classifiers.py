@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +64,35 @@ class OnnxModelChunks(ModelChunks):
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
+
+
+class OnnxMusicnnChunks(ModelChunks):
+    """A head on the pretrained musicnn exported with the network (see :mod:`genrekit.export`):
+    numpy computes musicnn's log-mel patches, onnxruntime the network and the head; neither
+    PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file."""
+
+    kind = "onnx-classical"
+
+    def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
+                 opened: tuple | None = None):
+        self.session, self.config = opened or open_onnx(path, threads)
+        # The feature spec's parameters, without its registry (which imports librosa).
+        self._configure(self.config, SimpleNamespace(**self.config["features"]), segment_seconds)
+
+    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
+        """As :meth:`ModelChunks.predict`: the probabilities of each feature row, averaged."""
+        from genrekit.features.chunks import chunk_signal
+        from genrekit.features.musicnn import log_mel_patches
+
+        spec, rows = self.spec, []
+        for y in chunks:
+            pieces = [y] if spec.chunk_duration is None else chunk_signal(
+                y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
+            rows.append(np.mean([self._proba(log_mel_patches(piece, sr=spec.sample_rate)) for piece in pieces], axis=0))
+        return np.stack(rows)
+
+    def _proba(self, patches: np.ndarray) -> np.ndarray:
+        return self.session.run([self.config["output_name"]], {self.config["input_name"]: patches})[0][0]
 
 
 class NetworkChunks:
@@ -172,6 +202,27 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict:
     return open_onnx(path, 1)[1]
 
 
+def default_model_path(*, onnx: bool | None = None) -> Path:
+    """genrekit's own model, shipped in the package: a genre head on the pretrained musicnn,
+    trained on gtzan-mini's 10 GTZAN genres (model card: docs/default-model.md).
+
+    ``onnx``: its ONNX export (the same probabilities, run without PyTorch or scikit-learn)
+    or the model file; None: the export where onnxruntime is installed.
+    """
+    import importlib.util
+    from importlib import resources
+
+    from genrekit.errors import ModelError
+
+    if onnx is None:
+        onnx = importlib.util.find_spec("onnxruntime") is not None
+    path = Path(str(resources.files("genrekit") / "data" / f"default-model.{'onnx' if onnx else 'genrekit'}"))
+    if not path.is_file():
+        raise ModelError(f"{path}: genrekit's default model is missing from this installation; "
+                         "reinstall genrekit, or name a model with --model")
+    return path
+
+
 def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
                    threads: int = 0) -> ModelChunks | NetworkChunks | OnnxChunks:
     """The model file at ``path``: a network for ``.safetensors``, an exported network for
@@ -181,6 +232,8 @@ def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = N
         return NetworkChunks(path)
     if suffix == ".onnx":
         opened = open_onnx(path, threads)  # one session: it tells the kind of file and then runs it
+        if opened[1].get("kind") == "classical" and opened[1].get("input_name") == "patches":
+            return OnnxMusicnnChunks(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
         if opened[1].get("kind") == "classical":
             return OnnxModelChunks(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
         return OnnxChunks(path, threads=threads, opened=opened)

@@ -26,6 +26,8 @@ from genrekit.features.numpy_logmel import mel_filterbank
 SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 EMBEDDING_SIZE = 200
 MODELS = ("MSD_musicnn", "MTT_musicnn")
+#: Feature set name -> the model whose embedding and tags it is.
+FEATURE_SETS = {"musicnn-msd": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn"}
 
 
 def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:

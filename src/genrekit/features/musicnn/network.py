@@ -85,3 +85,17 @@ class MusiCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(x)[1]
+
+
+class PooledFeatures(nn.Module):
+    """The ``musicnn-*`` feature vector of one signal as a module, for export: its patches
+    ``(n_patches, frames, n_mels)`` -> ``(1, 200 + n_tags)``, the embedding and the tag
+    probabilities averaged over the patches (as :func:`genrekit.features.musicnn.pooled_features`)."""
+
+    def __init__(self, network: MusiCNN):
+        super().__init__()
+        self.network = network
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        embedding, logits = self.network.embed(patches)
+        return torch.cat([embedding.mean(dim=0, keepdim=True), torch.sigmoid(logits).mean(dim=0, keepdim=True)], dim=1)
