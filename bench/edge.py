@@ -14,7 +14,15 @@ For every preset whose 4 fold networks ``bench/deep.py`` kept (``bench/out/deep-
   the front end in the graph or in numpy; file sizes; the peak RSS of a torch-free
   process predicting a clip with the int8 file.
 
-Results go to ``bench/results/edge/*.json`` (a rerun skips what is done); the table is
+``--presets musicnn-head``: the head on the pretrained musicnn (the default model's kind),
+exported with the network (log-mel patches in; no front end choice). Accuracy: on each
+fold, the head fitted on the training tracks (as bench/default_model.py fits it) predicts
+the test tracks from its model file (PyTorch + scikit-learn), ONNX fp32 and int8
+(calibrated on the training tracks). Latency: the shipped default model, int8 calibrated
+on fold 0's training tracks; one 3 s patch through the graph, and a 30 s clip end to end
+(decoded audio in: log-mel patches, network, head).
+
+Results go to ``bench/results/edge/*.json`` (a rerun skips what is done); the tables are
 printed at the end. Targets (issue 6): int8 agrees with fp32 on >= 95% of tracks and loses
 <= 2 points of accuracy; edge-cnn int8 <= 1 MB and <= 5 ms per window on one core.
 
@@ -47,6 +55,7 @@ from deep import DATA, MODELS, N_FOLDS, dataset_and_folds  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "edge"
 VARIANTS = ("fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")
+MUSICNN_HEAD = "musicnn-head"
 
 # Peak RSS (VmHWM) of predicting one clip with an ONNX file, the modules the runtime profile
 # lacks unimportable (image networks render their images with librosa: only torch is blocked).
@@ -71,6 +80,15 @@ def _write(path: Path, record: dict) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(record, indent=1))
     os.replace(temporary, path)
+
+
+def _median_ms(call, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * float(np.median(times))
 
 
 def _export(model: Path, folder: Path, calibration: list) -> dict[str, Path]:
@@ -104,6 +122,77 @@ def accuracy_fold(preset: str, fold: int, data: Path, models: Path) -> dict:
         genres = {name: [predict_file(p, by_id[t].path).genre for t in test_ids] for name, p in predictors.items()}
     truth = [by_id[t].label for t in test_ids]
     return {"preset": preset, "fold": fold, "tracks": test_ids, "truth": truth, "genres": genres}
+
+
+def musicnn_head_fold(fold: int, data: Path) -> dict:
+    """The musicnn head fitted on one fold's training tracks: its model file, ONNX fp32 and
+    int8 (calibrated on the training tracks) on the fold's test tracks."""
+    import torch
+
+    from genrekit.datasets import build_feature_table
+    from genrekit.evaluate.crossval import fit_estimator
+    from genrekit.export import export_onnx
+    from genrekit.features import FeatureCache
+    from genrekit.models import GenreModel, default_spec, save_model
+    from genrekit.predict import load_predictor, predict_file
+
+    torch.set_num_threads(1)
+    dataset, folds = dataset_and_folds(data)
+    train_ids, test_ids = folds[fold]
+    by_id = {t.track_id: t for t in dataset.tracks}
+    spec = default_spec(MUSICNN_HEAD)
+    table, _ = build_feature_table(dataset, spec, cache=FeatureCache(ROOT / "bench" / "out" / "cache"), progress=False)
+    rows = np.isin(table.tracks, train_ids)
+    estimator, _ = fit_estimator(MUSICNN_HEAD, table.X[rows], table.y[rows], table.groups[rows], search=False, n_iter=0,
+                                 inner_splits=3, seed=0)
+    model = GenreModel(name=MUSICNN_HEAD, labels=table.labels, spec=spec, estimator=estimator,
+                       training={"track_ids": list(train_ids)})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = save_model(model, Path(tmp) / "head.genrekit")
+        fp32 = export_onnx(path, Path(tmp) / "fp32.onnx")
+        int8 = export_onnx(path, Path(tmp) / "int8.onnx", int8=True, calibration=[by_id[t].path for t in train_ids])
+        predictors = {"torch": load_predictor(path), "fp32": load_predictor(fp32), "int8": load_predictor(int8)}
+        genres = {name: [predict_file(p, by_id[t].path).genre for t in test_ids] for name, p in predictors.items()}
+    truth = [by_id[t].label for t in test_ids]
+    return {"preset": MUSICNN_HEAD, "fold": fold, "tracks": test_ids, "truth": truth, "genres": genres}
+
+
+def musicnn_head_latency(data: Path, repeats: int) -> dict:
+    """The shipped default model (model file, ONNX fp32, int8): sizes, one thread's time per
+    3 s patch (the graph alone) and per 30 s clip end to end, runtime peak RSS."""
+    import torch
+
+    from genrekit.export import export_onnx
+    from genrekit.features.musicnn import log_mel_patches, weights_path
+    from genrekit.predict import default_model_path, load_predictor, song_chunks
+
+    torch.set_num_threads(1)
+    dataset, folds = dataset_and_folds(data)
+    train_ids, test_ids = folds[0]
+    by_id = {t.track_id: t for t in dataset.tracks}
+    clip, model_file = by_id[test_ids[0]].path, default_model_path(onnx=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {"fp32": export_onnx(model_file, Path(tmp) / "fp32.onnx"),
+                 "int8": export_onnx(model_file, Path(tmp) / "int8.onnx", int8=True,
+                                     calibration=[by_id[t].path for t in train_ids])}
+        record = {"preset": MUSICNN_HEAD, "clip": Path(clip).name, "weights": "the shipped default model",
+                  "sizes": {"model file + musicnn weights": model_file.stat().st_size
+                            + Path(str(weights_path("MSD_musicnn"))).stat().st_size,
+                            **{name: path.stat().st_size for name, path in files.items()}},
+                  "patch_ms": {}, "clip_ms": {}}
+        predictors = {"torch": load_predictor(model_file), **{n: load_predictor(p, threads=1) for n, p in files.items()}}
+        first = predictors["fp32"]
+        chunk = next(np.array(c) for _, _, c in song_chunks(clip, sr=first.sample_rate, chunk_seconds=30.0, skip=0.0))
+        patch = log_mel_patches(chunk, sr=first.sample_rate)[:1]
+        for name, predictor in predictors.items():
+            predictor.predict([chunk])  # warm up
+            record["clip_ms"][name] = _median_ms(lambda: predictor.predict([chunk]), max(3, repeats // 5))
+            if name != "torch":
+                record["patch_ms"][name] = _median_ms(lambda: predictor._proba(patch), repeats)
+        run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8"]), str(clip), NOT_IN_RUNTIME],
+                             capture_output=True, text=True, check=True)
+        record["runtime_peak_rss_mb"] = float(run.stdout.split()[-1])
+    return record
 
 
 def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
@@ -141,34 +230,55 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
         record["window_seconds"], record["windows_per_clip"] = first.chunk_seconds, len(chunks)
         for name, predictor in predictors.items():
             predictor.predict(chunks[:1])  # warm up
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                predictor.predict(chunks[:1])
-                times.append(time.perf_counter() - start)
-            record["window_ms"][name] = 1000 * float(np.median(times))
-            times = []
-            for _ in range(max(3, repeats // 10)):
-                start = time.perf_counter()
-                for chunk in chunks:  # one window at a time, as a phone would stream them
-                    predictor.predict([chunk])
-                times.append(time.perf_counter() - start)
-            record["clip_ms"][name] = 1000 * float(np.median(times))
+            record["window_ms"][name] = _median_ms(lambda: predictor.predict(chunks[:1]), repeats)
+            # one window at a time, as a phone would stream them
+            record["clip_ms"][name] = _median_ms(lambda: [predictor.predict([chunk]) for chunk in chunks],
+                                                 max(3, repeats // 10))
         record["network_ms"] = {}  # the graph alone, its input computed beforehand
         for name in ("fp32-numpy", "int8-numpy"):
             predictor = predictors[name]
             examples = predictor.examples(chunks[:1])
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                predictor._proba(examples)
-                times.append(time.perf_counter() - start)
-            record["network_ms"][name] = 1000 * float(np.median(times))
+            record["network_ms"][name] = _median_ms(lambda: predictor._proba(examples), repeats)
         blocked = "torch" if predictors["torch"].takes_images else NOT_IN_RUNTIME
         run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8-numpy"]), str(clip), blocked],
                              capture_output=True, text=True, check=True)
         record["runtime_peak_rss_mb"] = float(run.stdout.split()[-1])
     return record
+
+
+def _accuracy_cells(out: Path, preset: str) -> list[str]:
+    """Tracks, accuracy of torch / fp32 / int8 and int8's agreement with fp32 over the folds done."""
+    folds = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
+    if not folds:
+        return []
+    truth = sum((f["truth"] for f in folds), [])
+    genres = {k: sum((f["genres"][k] for f in folds), []) for k in ("torch", "fp32", "int8")}
+    acc = {k: np.mean([g == t for g, t in zip(v, truth)]) for k, v in genres.items()}
+    agree = np.mean([a == b for a, b in zip(genres["fp32"], genres["int8"])])
+    return [f"{len(truth)} ({len(folds)} folds)", f"{acc['torch']:.3f} / {acc['fp32']:.3f} / {acc['int8']:.3f}",
+            f"{agree:.1%}"]
+
+
+def musicnn_table(out: Path) -> str:
+    lines = ["| model | tracks | accuracy model file / fp32 / int8 | int8 = fp32 top genre | model file + musicnn weights "
+             "| fp32 | int8 | ms per 3 s patch (graph): fp32 / int8 | ms per 30 s clip: model file / fp32 / int8 "
+             "| runtime peak RSS |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lat = out / f"{MUSICNN_HEAD}-latency.json"
+    accuracy = _accuracy_cells(out, MUSICNN_HEAD)
+    if not accuracy and not lat.exists():
+        return ""
+    cells = [MUSICNN_HEAD, *(accuracy or ["–"] * 3)]
+    if lat.exists():
+        r = json.loads(lat.read_text())
+        mb = {k: v / 1e6 for k, v in r["sizes"].items()}
+        cells += [f"{mb['model file + musicnn weights']:.2f} MB", f"{mb['fp32']:.2f} MB", f"{mb['int8']:.2f} MB",
+                  f"{r['patch_ms']['fp32']:.1f} / {r['patch_ms']['int8']:.1f}",
+                  " / ".join(f"{r['clip_ms'][k]:.0f}" for k in ("torch", "fp32", "int8")),
+                  f"{r['runtime_peak_rss_mb']:.0f} MB"]
+    else:
+        cells += ["–"] * 6
+    lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def table(out: Path, presets: list[str]) -> str:
@@ -177,20 +287,11 @@ def table(out: Path, presets: list[str]) -> str:
              "| network alone, ms: fp32 / int8 | ms per 30 s clip: torch / fp32 numpy / int8 numpy | runtime peak RSS |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for preset in presets:
-        folds = [json.loads(p.read_text()) for p in sorted(out.glob(f"{preset}-fold*.json"))]
         lat = out / f"{preset}-latency.json"
-        if not folds and not lat.exists():
+        accuracy = _accuracy_cells(out, preset)
+        if not accuracy and not lat.exists():
             continue
-        cells = [preset]
-        if folds:
-            truth = sum((f["truth"] for f in folds), [])
-            genres = {k: sum((f["genres"][k] for f in folds), []) for k in ("torch", "fp32", "int8")}
-            acc = {k: np.mean([g == t for g, t in zip(v, truth)]) for k, v in genres.items()}
-            agree = np.mean([a == b for a, b in zip(genres["fp32"], genres["int8"])])
-            cells += [f"{len(truth)} ({len(folds)} folds)", f"{acc['torch']:.3f} / {acc['fp32']:.3f} / {acc['int8']:.3f}",
-                      f"{agree:.1%}"]
-        else:
-            cells += ["–", "–", "–"]
+        cells = [preset, *(accuracy or ["–"] * 3)]
         if lat.exists():
             r = json.loads(lat.read_text())
             mb = {k: v / 1e6 for k, v in r["sizes"].items()}
@@ -211,7 +312,7 @@ def main() -> None:
     from genrekit.models.nets import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", default=[*PRESETS, MUSICNN_HEAD])
     parser.add_argument("--accuracy", action="store_true", help="score fp32 and int8 on every fold's test tracks")
     parser.add_argument("--latency", action="store_true", help="time the files (run on a quiet machine)")
     parser.add_argument("--repeats", type=int, default=50)
@@ -222,6 +323,16 @@ def main() -> None:
     if not args.data.is_dir():
         sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")
     for preset in args.presets:
+        if preset == MUSICNN_HEAD:
+            for fold in range(N_FOLDS) if args.accuracy else ():
+                target = args.out / f"{preset}-fold{fold}.json"
+                if not target.exists():
+                    print(f"{time.strftime('%H:%M:%S')} {preset} fold {fold}: model file, fp32 and int8 ...", flush=True)
+                    _write(target, musicnn_head_fold(fold, args.data))
+            if args.latency and not (args.out / f"{preset}-latency.json").exists():
+                print(f"{time.strftime('%H:%M:%S')} {preset}: latency ...", flush=True)
+                _write(args.out / f"{preset}-latency.json", musicnn_head_latency(args.data, args.repeats))
+            continue
         have = [f for f in range(N_FOLDS) if (args.models / f"{preset}-fold{f}.safetensors").exists()]
         if args.accuracy:
             for fold in have:
@@ -236,7 +347,9 @@ def main() -> None:
             print(f"{preset}: no fold networks in {args.models} (python bench/deep.py --with-models --presets {preset})")
     print(f"gtzan-mini ({args.data}), {N_FOLDS}-fold CV by track (bench/deep.py's folds); one thread; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-    print(table(args.out, args.presets))
+    print(table(args.out, [p for p in args.presets if p != MUSICNN_HEAD]))
+    if MUSICNN_HEAD in args.presets:
+        print(musicnn_table(args.out))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from genrekit.datasets import load_gtzan
-from genrekit.errors import AudioError
+from genrekit.errors import AudioError, ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.predict import ModelChunks, analysed_span, predict_file
 from genrekit.train import train_model
@@ -184,6 +184,9 @@ def test_classical_model_exported_to_onnx_predicts_the_same(model, gtzan_mini, f
     expected, got = predict_file(model, clip), predict_file(onnx_predictor, clip)
     assert got.genre == expected.genre and got.n_chunks == expected.n_chunks
     assert np.allclose([got.probabilities[g] for g in GENRES], [expected.probabilities[g] for g in GENRES], atol=1e-4)
+    with pytest.raises(ParameterError, match="int8 quantization is for networks"):
+        export_onnx(path, tmp_path / "int8.onnx", int8=True, calibration=[clip])
+    assert not (tmp_path / "int8.onnx").exists()
     svc = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518", chunk_duration=3.0), model="linear-svc",
                       cache=FeatureCache(feature_cache), progress=False).model
     with pytest.raises(ModelError, match="no probabilities"):

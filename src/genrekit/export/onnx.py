@@ -67,27 +67,34 @@ def export_onnx(
 ) -> Path:
     """Export a model file to ONNX; returns the path written (atomically).
 
-    A classical model (not ``.safetensors``) goes to :func:`export_classical_onnx`;
-    ``frontend`` and ``int8`` are for networks. ``calibration``: audio files whose windows calibrate the int8 activations (required
-    with ``int8``; use the training tracks or others like them, never test tracks). At
-    most ``max_calibration_windows`` windows are drawn from them, with ``seed``.
+    A classical model (not ``.safetensors``) goes through :func:`export_classical_onnx`;
+    ``frontend`` is for networks. ``int8`` is for networks and for models on the pretrained
+    musicnn (its network is quantized, the head stays fp32). ``calibration``: audio files
+    whose windows (musicnn: patches) calibrate the int8 activations (required with ``int8``;
+    use the training tracks or others like them, never test tracks). At most
+    ``max_calibration_windows`` windows are drawn from them, with ``seed``.
     """
-    if Path(model_path).suffix != ".safetensors":
-        if int8:
-            raise ParameterError(f"{model_path}: int8 quantization is for networks (.safetensors), not classical models")
-        return export_classical_onnx(model_path, out)
-    if frontend not in FRONTENDS:
+    network = Path(model_path).suffix == ".safetensors"
+    if network and frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
     if int8 and not calibration:
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
+    if not network and not int8:
+        return export_classical_onnx(model_path, out)
     out = Path(out)
     with atomic_path(out) as target:
         if not int8:
             _export_fp32(model_path, target, frontend)
         else:
             with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
-                fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
+                if network:
+                    fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
+                else:
+                    fp32 = export_classical_onnx(model_path, Path(tmp) / "fp32.onnx")
+                    if read_onnx_metadata(fp32)["input_name"] != "patches":
+                        raise ParameterError(f"{model_path}: int8 quantization is for networks (.safetensors) and "
+                                             "models on the pretrained musicnn, not classical models on other features")
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
     return out
 
@@ -150,7 +157,13 @@ def _after_musicnn(head, musicnn_model: str):
     features = program.model_proto
     head = onnx.compose.add_prefix(head, "head.")
     features.ir_version = head.ir_version = max(features.ir_version, head.ir_version)
-    return onnx.compose.merge_models(features, head, io_map=[("features", "head.features")])
+    merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")])
+    versions: dict[str, int] = {}  # merge_models lists a domain once per input model; tools expect it once
+    for opset in merged.opset_import:
+        versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    del merged.opset_import[:]
+    merged.opset_import.extend(onnx.helper.make_opsetid(domain, version) for domain, version in versions.items())
+    return merged
 
 
 def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Path:
@@ -205,41 +218,57 @@ def _set_metadata(model, config: dict) -> None:
 
 
 def network_nodes(model) -> list[str]:
-    """Names of the convolution and dense nodes of the network proper (not its front end),
-    told apart by the module path the exporter records with each node."""
+    """Names of the convolution and dense nodes of the network proper (not its front end,
+    told apart by the module path the exporter records with each node; not a classical
+    head after musicnn, whose nodes are named ``head.*``)."""
     names = []
     for node in model.graph.node:
         scope = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
-        if node.op_type in QUANTIZED_OPS and ".frontend:" not in scope:
+        if node.op_type in QUANTIZED_OPS and ".frontend:" not in scope and not node.name.startswith("head."):
             names.append(node.name)
     return names
 
 
-def calibration_windows(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
-                        max_windows: int = 512, seed: int = 0) -> np.ndarray:
-    """The network inputs of ``files``' windows, as prediction makes them (no intro skipped);
-    files that cannot be decoded are left out with a warning."""
+def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
+                        max_windows: int = 512, seed: int = 0) -> list[np.ndarray]:
+    """The graph's inputs for ``files``, as prediction makes them (no intro skipped), in
+    batches: a network's windows 16 at a time; a musicnn model's patches one segment at a
+    time. At most ``max_windows`` windows or patches, drawn with ``seed``; files that cannot
+    be decoded are left out with a warning."""
     from genrekit.errors import GenrekitError
-    from genrekit.predict.classifiers import OnnxChunks
+    from genrekit.features.musicnn import log_mel_patches
+    from genrekit.predict.classifiers import OnnxMusicnnChunks, load_predictor
     from genrekit.predict.song import song_chunks
 
-    predictor = OnnxChunks(fp32_path)
+    predictor = load_predictor(fp32_path)
+    patches = isinstance(predictor, OnnxMusicnnChunks)
     examples = []
     for path in files:
         try:
             chunks = [np.array(c) for _, _, c in song_chunks(path, sr=predictor.sample_rate, skip=0.0,
-                                                             chunk_seconds=predictor.chunk_seconds, pad=True)]
+                                                             chunk_seconds=predictor.chunk_seconds, pad=not patches)]
         except GenrekitError as exc:
             logger.warning("calibration: %s", exc)
             continue
-        if chunks:
+        if patches:
+            examples += [log_mel_patches(chunk, sr=predictor.sample_rate) for chunk in chunks]
+        elif chunks:
             examples.append(predictor.examples(chunks))
     if not examples:
         raise ParameterError(f"no calibration audio could be decoded from {len(files)} file(s)")
+    rng = np.random.default_rng(seed)
+    if patches:  # whole segments, in a random order, while they fit
+        order, batches, total = rng.permutation(len(examples)), [], 0
+        for index in order:
+            if total + len(examples[index]) > max_windows and batches:
+                break
+            batches.append(examples[index])
+            total += len(examples[index])
+        return batches
     windows = np.concatenate(examples)
     if len(windows) > max_windows:
-        windows = windows[np.sort(np.random.default_rng(seed).choice(len(windows), max_windows, replace=False))]
-    return windows
+        windows = windows[np.sort(rng.choice(len(windows), max_windows, replace=False))]
+    return np.array_split(windows, max(1, len(windows) // 16))
 
 
 def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, seed: int) -> Path:
@@ -254,11 +283,11 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
 
     model = onnx.load(str(fp32))
     config = json.loads(next(p.value for p in model.metadata_props if p.key == METADATA_KEY))
-    windows = calibration_windows(fp32, calibration, max_windows=max_windows, seed=seed)
+    batches = calibration_batches(fp32, calibration, max_windows=max_windows, seed=seed)
 
-    class Windows(CalibrationDataReader):
-        def __init__(self, batch: int = 16):
-            self.batches = iter(np.array_split(windows, max(1, len(windows) // batch)))
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter(batches)
 
         def get_next(self):
             batch = next(self.batches, None)
@@ -268,7 +297,7 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
     level = root.level
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
     try:
-        quantize_static(str(fp32), str(out), Windows(), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(str(fp32), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
                         nodes_to_quantize=network_nodes(model), calibrate_method=CalibrationMethod.MinMax,
                         extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
@@ -276,6 +305,7 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
         root.setLevel(level)
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {**config, "precision": "int8", "calibration": {
-        "files": len(calibration), "windows": len(windows), "method": "minmax", "format": "QDQ, per-channel weights"}})
+        "files": len(calibration), "windows": sum(len(b) for b in batches), "method": "minmax",
+        "format": "QDQ, per-channel weights"}})
     onnx.save(quantized, str(out))
     return out

@@ -56,6 +56,30 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
     return weights.astype(np.float32)
 
 
+def periodic_hann(n_fft: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+def mel_power(waveforms: np.ndarray, mel_basis_t: np.ndarray, *, n_fft: int, hop_length: int,
+              pad_mode: str = "constant") -> np.ndarray:
+    """Mel power spectrogram of centred frames, as librosa frames them: each waveform padded
+    by ``n_fft // 2`` on both sides (``pad_mode`` as :func:`numpy.pad`'s: zeros, or
+    "reflect"), periodic Hann window, power spectrum, times ``mel_basis_t`` [shape=(1 +
+    n_fft // 2, n_mels)]. The FFT runs in the waveforms' precision where scipy is installed
+    (numpy's always runs in float64).
+
+    Returns
+    -------
+    np.ndarray [shape=(..., frames, n_mels)], float32
+    """
+    half = n_fft // 2
+    padded = np.pad(waveforms, [(0, 0)] * (waveforms.ndim - 1) + [(half, half)], mode=pad_mode)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[..., ::hop_length, :]
+    spectrum = rfft(frames * periodic_hann(n_fft).astype(waveforms.dtype), axis=-1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return power @ mel_basis_t
+
+
 class NumpyLogMel:
     """[shape=(batch, samples)] float waveforms -> [shape=(batch, 1, n_mels, frames)] dB.
 
@@ -68,18 +92,12 @@ class NumpyLogMel:
         self.top_db = config.get("top_db")
         self.mel_basis = mel_filterbank(int(config["sample_rate"]), self.n_fft, int(config["n_mels"]),
                                         float(config.get("fmin") or 0.0), config.get("fmax"))
-        self._mel_basis_t = np.ascontiguousarray(self.mel_basis.T)  # (bins, n_mels): a BLAS product below
-        n = np.arange(self.n_fft)
-        self.window = (0.5 - 0.5 * np.cos(2 * np.pi * n / self.n_fft)).astype(np.float32)  # periodic Hann
+        self._mel_basis_t = np.ascontiguousarray(self.mel_basis.T)  # (bins, n_mels): a BLAS product
 
     def __call__(self, waveforms: np.ndarray) -> np.ndarray:
         waveforms = np.atleast_2d(np.asarray(waveforms, dtype=np.float32))
-        half = self.n_fft // 2
-        padded = np.pad(waveforms, ((0, 0), (half, half)))
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft, axis=1)[:, :: self.hop_length]
-        spectrum = rfft(frames * self.window, axis=-1)
-        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)  # (batch, frames, bins)
-        mel = (power @ self._mel_basis_t).transpose(0, 2, 1)  # (batch, n_mels, frames)
+        mel = mel_power(waveforms, self._mel_basis_t, n_fft=self.n_fft,
+                        hop_length=self.hop_length).transpose(0, 2, 1)  # (batch, n_mels, frames)
         db = 10.0 * np.log10(np.maximum(mel, 1e-10))
         db -= db.max(axis=(1, 2), keepdims=True)
         if self.top_db is not None:

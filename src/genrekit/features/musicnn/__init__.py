@@ -21,7 +21,7 @@ from importlib import resources
 import numpy as np
 
 from genrekit.errors import ModelError, ParameterError
-from genrekit.features.numpy_logmel import mel_filterbank
+from genrekit.features.numpy_logmel import mel_filterbank, mel_power
 
 SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 EMBEDDING_SIZE = 200
@@ -47,12 +47,9 @@ def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1 or len(y) <= N_FFT // 2:
         raise ParameterError(f"y of shape {y.shape}: expected a mono signal longer than {N_FFT // 2} samples")
-    padded = np.pad(y, N_FFT // 2, mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH]
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
-    spectrum = np.fft.rfft(frames * window, axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    mel = power @ _mel_basis_t()
+    # float64 FFT (as librosa's was), whether or not scipy is installed: the runtime and the
+    # PyTorch path give the same patches.
+    mel = mel_power(y.astype(np.float64), _mel_basis_t(), n_fft=N_FFT, hop_length=HOP_LENGTH, pad_mode="reflect")
     return np.log10(10000.0 * mel + 1.0).astype(np.float32)
 
 
