@@ -13,6 +13,8 @@
   run once per patch and are cached in bench/out), either the new layer alone or the dense
   layer too; patches 3 s apart, or 1 s apart for 3x the training patches. Track
   probabilities: mean over the test track's patches. Mean over 3 seeds.
+- ``--poolings`` (exploratory, same aim): the head's pipeline on other summaries of a
+  track's patches (mean and std, mean and max, the pooled mid-end added, MSD and MTT together).
 
 Results go to ``bench/results/musicnn/*.json``; the tables are printed at the end.
 
@@ -203,6 +205,52 @@ def run_finetune(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2
                           "accuracy_mean": float(np.mean(runs)), "date": time.strftime("%Y-%m-%d")})
 
 
+def run_poolings(data: Path) -> None:
+    """The head's pipeline (musicnn-head: scaling, power transform, logistic regression) on
+    other summaries of a track's patches than the mean of the embedding and tags: their
+    mean and standard deviation, mean and max, and the pooled mid-end (the dense layer's
+    input, 1506-d) added; and MSD's and MTT's features together."""
+    import torch
+
+    from genrekit.datasets import build_feature_table
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.features.musicnn import load_musicnn
+    from genrekit.models import make_model
+
+    name = "poolings.json"
+    if (OUT / name).exists():
+        return
+    dataset, folds = dataset_and_folds(data)
+    ids = [t.track_id for t in dataset.tracks]
+    y = np.array([dataset.labels.index(t.label) for t in dataset.tracks])
+    pooled, (network, _) = pooled_patches(data), load_musicnn("MSD_musicnn")
+    embedding, tags = {}, {}
+    with torch.no_grad():  # the back end on the cached pooled mid-end features: each patch's embedding and tags
+        for t in ids:
+            e = network.dense_norm(torch.relu(network.dense(network.pool_norm(torch.from_numpy(pooled[f"{t}/3s"])))))
+            embedding[t], tags[t] = e.numpy(), torch.sigmoid(network.classifier(e)).numpy()
+    mtt, _ = build_feature_table(dataset, FeatureSpec("musicnn-mtt"), cache=FeatureCache(CACHE), progress=False)
+    mtt_row = dict(zip(mtt.tracks, mtt.X))
+    summaries = {
+        "mean (musicnn-msd)": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0)],
+        "mean + std": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), embedding[t].std(0), tags[t].std(0)],
+        "mean + max": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), embedding[t].max(0), tags[t].max(0)],
+        "mean + pooled mid-end mean": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), pooled[f"{t}/3s"].mean(0)],
+        "mean, MSD and MTT": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), mtt_row[t]],
+    }
+    index = {t: i for i, t in enumerate(ids)}
+    rows = []
+    for summary, row in summaries.items():
+        X = np.stack([row(t) for t in ids])
+        accuracy = []
+        for train_ids, test_ids in folds:
+            train, test = [index[t] for t in train_ids], [index[t] for t in test_ids]
+            model = make_model("musicnn-head", seed=SEED).fit(X[train], y[train])
+            accuracy.append(float((model.predict(X[test]) == y[test]).mean()))
+        rows.append({"summary": summary, "dimensions": X.shape[1], "fold_accuracy": accuracy})
+    _write(name, {"rows": rows, "date": time.strftime("%Y-%m-%d")})
+
+
 def tables() -> str:
     lines = []
     tags = OUT / "tags.json"
@@ -231,6 +279,14 @@ def tables() -> str:
             accuracy = np.array(r["fold_accuracy"])
             lines.append(f"| {r['features']} | {r['head']} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
                          f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
+    poolings = OUT / "poolings.json"
+    if poolings.exists():
+        lines += ["", "The musicnn-head pipeline on other summaries of a track's patches (MSD_musicnn unless named):", "",
+                  "| summary | dimensions | track acc (mean ± sd) | per fold |", "|---|---|---|---|"]
+        for r in json.loads(poolings.read_text())["rows"]:
+            accuracy = np.array(r["fold_accuracy"])
+            lines.append(f"| {r['summary']} | {r['dimensions']} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
+                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
     finetuned = sorted(OUT.glob("finetune-*.json"))
     if finetuned:
         lines += ["", "MSD_musicnn's back end trained on each fold's patches (exploratory; mean over seeds):", "",
@@ -248,9 +304,10 @@ def main() -> None:
     parser.add_argument("--timing", action="store_true")
     parser.add_argument("--heads", action="store_true")
     parser.add_argument("--finetune", action="store_true")
+    parser.add_argument("--poolings", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    if (args.tags or args.timing or args.heads or args.finetune) and not args.data.exists():
+    if (args.tags or args.timing or args.heads or args.finetune or args.poolings) and not args.data.exists():
         sys.exit(f"gtzan-mini not found at {args.data} (expected ../shared/data beside the repository)")
     if args.tags:
         run_tags(args.data)
@@ -260,6 +317,8 @@ def main() -> None:
         run_heads(args.data)
     if args.finetune:
         run_finetune(args.data)
+    if args.poolings:
+        run_poolings(args.data)
     print(tables())
 
 
