@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
@@ -9,6 +10,8 @@ import pytest
 
 from genrekit.features import librosa_kernels
 
+# numba's gufunc and ufunc decorators (librosa's own @vectorize wraps np.vectorize: not numba)
+NUMBA_UFUNC = r"^@(numba\.)?guvectorize\(|^@numba\.vectorize\("
 LOAD = "from genrekit.features.librosa_kernels import load_librosa_kernels; load_librosa_kernels()"
 USE = """
 import numpy as np, librosa
@@ -17,8 +20,19 @@ librosa.zero_crossings(y)
 librosa.estimate_tuning(y=y, sr=22050)
 librosa.util.localmax(y)
 librosa.util.peak_pick(y, pre_max=3, post_max=3, pre_avg=3, post_avg=5, delta=0.5, wait=10)
+librosa.beat.beat_track(y=y, sr=22050)
 print("kernels ran")
 """
+
+
+def test_every_librosa_module_with_gufuncs_is_listed():
+    import importlib.util
+    from pathlib import Path
+
+    package = Path(importlib.util.find_spec("librosa").origin).parent
+    defining = {".".join(("librosa", *path.relative_to(package).with_suffix("").parts))
+                for path in package.rglob("*.py") if re.search(NUMBA_UFUNC, path.read_text(), re.MULTILINE)}
+    assert defining and defining == set(librosa_kernels.KERNEL_MODULES)
 
 
 def test_kernel_modules_are_imported_holding_the_lock(monkeypatch, tmp_path):

@@ -1,7 +1,8 @@
 """Audio input: the only stage that touches audio files.
 
 Decoding is done by soundfile (libsndfile: wav, au, aiff, flac, ogg/vorbis, opus, mp3),
-resampling by soxr. Everything downstream takes numpy arrays.
+resampling by soxr. Everything downstream takes numpy arrays. Files may also be named by
+URL (``s3://...``): :mod:`genrekit.audio.remote`.
 """
 
 from genrekit.audio.io import (

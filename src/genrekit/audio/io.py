@@ -6,12 +6,14 @@ import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from genrekit.audio import remote
 from genrekit.errors import AudioError, ParameterError
 
 #: Endings libsndfile (soundfile) decodes; it stays the decoder for these.
@@ -47,13 +49,21 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
+def _suffix(path: str | os.PathLike) -> str:
+    """The file name's ending, lower case (of a URL's path: its query is not part of it)."""
+    return PurePosixPath(urlsplit(path).path).suffix.lower() if remote.is_url(path) else Path(path).suffix.lower()
+
+
 def is_audio_path(path: str | os.PathLike) -> bool:
     """True when the file name ends with an extension the audio layer decodes."""
-    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+    return _suffix(path) in AUDIO_EXTENSIONS
 
 
 def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, hex encoded; identifies audio content for caching."""
+    """SHA-256 of a file's bytes (a local path or a URL), hex encoded; identifies audio
+    content for caching."""
+    if remote.is_url(path):
+        return remote.content_hash(path)
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -142,18 +152,32 @@ class _PyAVReader:
 
 
 def _open(path: str | os.PathLike) -> sf.SoundFile | _PyAVReader:
-    """Open a file for decoding, turning every failure into an AudioError naming it.
+    """Open a file (a local path or a URL) for decoding, turning every failure into an
+    AudioError naming it.
 
     libsndfile decodes the formats it knows; PyAV (FFmpeg) the others (m4a/AAC, ALAC, WMA).
+    A URL's file is copied to a temporary file first (:mod:`genrekit.audio.remote`).
     """
     path = os.fspath(path)
+    if remote.is_url(path):
+        if remote.stat(path).size == 0:
+            raise AudioError(path, "empty file (0 bytes)")
+        with remote.local_copy(path) as local:
+            try:
+                return _open_local(local, _suffix(path))
+            except AudioError as exc:
+                raise AudioError(path, exc.reason) from exc.__cause__
+    return _open_local(path, _suffix(path))
+
+
+def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
     if os.path.isdir(path):
         raise AudioError(path, "is a folder, expected an audio file")
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
-    if Path(path).suffix.lower() in PYAV_EXTENSIONS:
+    if suffix in PYAV_EXTENSIONS:
         handle = _PyAVReader(path)
         if handle.samplerate <= 0:
             handle.close()

@@ -463,7 +463,8 @@ def compare(
 
 @app.command()
 def predict(
-    files: Annotated[list[Path], typer.Argument(help="Audio files (songs of any length), or PNGs for image networks.")],
+    files: Annotated[list[str], typer.Argument(help="Audio files (songs of any length) or their URLs (s3://...), "
+                                                   "or PNGs for image networks.")],
     model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
                                                     "model.safetensors or an exported .onnx); default: genrekit's "
                                                     "own (docs/default-model.md).")] = None,
@@ -541,7 +542,8 @@ def predict(
 
 @app.command()
 def tag(
-    library: Annotated[Path, typer.Argument(help="Music library folder (searched recursively).")],
+    library: Annotated[str, typer.Argument(help="Music library folder (searched recursively), or its URL "
+                                                 "(s3://bucket/music, read through pyarrow).")],
     model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
                                                     "model.safetensors or .onnx); default: genrekit's own.")] = None,
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "

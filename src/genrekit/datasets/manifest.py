@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pandas as pd
 
+from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.errors import DatasetError
 
@@ -16,10 +18,12 @@ SPLIT_NAMES = ("train", "val", "test")
 
 
 def load_manifest(csv_path: str | os.PathLike) -> Dataset:
-    """Tracks listed in a CSV file; relative paths are relative to the CSV's folder.
+    """Tracks listed in a CSV file; relative paths are relative to the CSV's folder; a path
+    may also be a URL (``s3://bucket/song.mp3``, :mod:`genrekit.audio.remote`).
 
     Missing files, empty labels, unknown split names and repeated track ids are reported
-    as problems and those rows left out.
+    as problems and those rows left out. (URLs are not checked here, which would be a
+    request per row: a missing object fails when it is read, named.)
     """
     csv_path = Path(csv_path)
     try:
@@ -37,14 +41,21 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     seen: set[str] = set()
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
-        path = Path(row["path"])
-        path = path if path.is_absolute() else csv_path.parent / path
+        url = remote.is_url(row["path"].strip())
+        if url:
+            path = row["path"].strip()
+            parts = urlsplit(path)
+            default_id = str(PurePosixPath(parts.netloc + parts.path).with_suffix(""))
+        else:
+            path = Path(row["path"])
+            path = path if path.is_absolute() else csv_path.parent / path
+            default_id = str(Path(row["path"]).with_suffix(""))
         label = row["label"].strip()
         split = row.get("split", "").strip() or None
-        track_id = row.get("track_id", "").strip() or str(Path(row["path"]).with_suffix(""))
+        track_id = row.get("track_id", "").strip() or default_id
         if not row["path"].strip():
             problems.append(DatasetProblem(where, "empty path"))
-        elif not path.is_file():
+        elif not url and not path.is_file():
             problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
         elif not label:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))

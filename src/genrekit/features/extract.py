@@ -11,7 +11,8 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from genrekit import audio
-from genrekit.errors import GenrekitError
+from genrekit.audio import remote
+from genrekit.errors import AudioError, GenrekitError
 from genrekit.features.cache import FeatureCache
 from genrekit.features.registry import FeatureSpec
 
@@ -36,7 +37,13 @@ class ExtractionResult:
 
 
 def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tuple[np.ndarray, str]:
-    """Features of one file and its content hash (computed when not given)."""
+    """Features of one file (a path or a URL) and its content hash (computed when not given)."""
+    if remote.is_url(path):  # one local copy, hashed and decoded; errors name the URL
+        with remote.local_copy(path) as local:
+            try:
+                return extract_file(local, spec, content)
+            except AudioError as exc:
+                raise AudioError(path, exc.reason) from exc
     content = content or audio.content_hash(path)
     y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
     array = spec.compute(y, sr)

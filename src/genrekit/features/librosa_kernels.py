@@ -1,7 +1,7 @@
 """librosa's numba kernels, compiled (or loaded from numba's cache) by one process at a time.
 
 librosa compiles its numba gufuncs (zero crossings, pitch interpolation, local extrema,
-peak picking) when the modules defining them are first imported, and caches them on disk.
+peak picking, beat tracking) when the modules defining them are first imported, and caches them on disk.
 Processes that compile them at the same moment can write cache files that do not match each
 other; the next process that loads them crashes with a segmentation fault
 (https://github.com/numba/numba/issues/10128). Extraction workers starting together on a
@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-KERNEL_MODULES = ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch")
+# librosa's modules that define gufuncs or ufuncs (tests/test_librosa_kernels.py checks the list is whole)
+KERNEL_MODULES = ("librosa.util.utils", "librosa.core.audio", "librosa.core.pitch", "librosa.beat")
 LOCK_NAME = "genrekit-librosa-numba.lock"
 
 _loaded = False

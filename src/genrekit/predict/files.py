@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -49,9 +50,19 @@ def predict_file(
     cannot be used.
     """
     from genrekit import audio
+    from genrekit.audio import remote
 
     predictor = _as_predictor(model)
     path = os.fspath(path)
+    if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
+        from genrekit.errors import AudioError
+
+        with remote.local_copy(path) as local:
+            try:
+                prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch)
+            except AudioError as exc:
+                raise AudioError(path, exc.reason) from exc
+        return dataclasses.replace(prediction, path=path)
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name)

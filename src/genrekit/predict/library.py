@@ -15,10 +15,10 @@ import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from genrekit._files import atomic_path
-from genrekit.audio import content_hash, is_audio_path
+from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,12 @@ class LibrarySummary:
         return pd.read_csv(self.results)
 
 
-def library_files(root: str | os.PathLike) -> list[Path]:
-    """Every audio file below ``root`` (any format the audio layer reads), hidden ones left out."""
+def library_files(root: str | os.PathLike) -> list[Path] | list[str]:
+    """Every audio file below ``root`` (any format the audio layer reads), hidden ones left
+    out: paths, or URLs for a URL (``s3://bucket/music``, :mod:`genrekit.audio.remote`)."""
+    if remote.is_url(root):
+        return [f.url for f in remote.list_files(root) if is_audio_path(f.url)
+                and not any(part.startswith(".") for part in PurePosixPath(f.relative).parts)]
     root = Path(root)
     if not root.is_dir():
         raise ParameterError(f"{root}: expected a music library folder, found {'a file' if root.exists() else 'nothing'}")
@@ -83,8 +87,12 @@ def library_files(root: str | os.PathLike) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def _key(path: Path, use_hash: bool, model_id: str) -> tuple[str, int, int]:
-    """What identifies a finished file: the model, and the file's content or its path, size and mtime."""
+def _key(path: Path | str, use_hash: bool, model_id: str) -> tuple[str, int, int]:
+    """What identifies a finished file: the model, and the file's content or its path (URL), size and mtime."""
+    if remote.is_url(path):
+        stat = remote.stat(path)
+        file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path}|{stat.size}|{stat.mtime_ns}"
+        return f"{model_id}|{file_key}", stat.size, stat.mtime_ns
     stat = path.stat()
     file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     return f"{model_id}|{file_key}", stat.st_size, stat.st_mtime_ns
@@ -204,6 +212,8 @@ def tag_library(
     model_path = os.fspath(model_path)
     if not os.path.isfile(model_path):
         raise ParameterError(f"model={model_path}: no such model file")
+    if write_tags and remote.is_url(root):
+        raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
     files = library_files(root)
     journal = results.with_name(results.name + ".journal.jsonl")

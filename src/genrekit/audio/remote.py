@@ -1,0 +1,131 @@
+"""Audio in object stores and other filesystems named by URL (``s3://``, ``gs://``,
+``hdfs://``, ``file://``), through pyarrow's filesystems.
+
+A URL's options go in its query string, as pyarrow reads them, e.g.
+``s3://bucket/music?region=eu-west-1`` or, for MinIO and other S3-compatible stores,
+``s3://bucket/music?endpoint_override=127.0.0.1:9000&scheme=http``; credentials and
+``AWS_ENDPOINT_URL`` come from the environment as for any AWS client. Decoders need a
+seekable local file, so a remote file is copied to a private temporary file while it is
+opened; the copy is removed as soon as the decoder holds it open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from genrekit.errors import AudioError, ParameterError
+
+COPY_BLOCK = 1 << 20
+
+
+def is_url(path: str | os.PathLike) -> bool:
+    """True for ``scheme://...`` (an object store or other filesystem), not for a local path."""
+    return isinstance(path, str) and "://" in path and urlsplit(path).scheme.isidentifier()
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    url: str
+    size: int
+    mtime_ns: int
+    relative: str = ""  # from list_files: the path below the folder listed
+
+
+def _filesystem(url: str):
+    """(pyarrow filesystem, path within it) for ``url``."""
+    try:
+        from pyarrow import fs
+    except ImportError as exc:
+        raise ParameterError(f"{url}: reading URLs needs pyarrow: pip install 'genrekit[full]'") from exc
+    try:
+        return fs.FileSystem.from_uri(url)
+    except (ValueError, OSError) as exc:
+        raise ParameterError(f"{url}: not a URL pyarrow can open ({exc})") from exc
+
+
+def _rebuild(url: str, path: str) -> str:
+    """The URL of ``path`` on the filesystem ``url`` names (its scheme and query kept)."""
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{path if parts.scheme != 'file' else '/' + path.lstrip('/')}{query}"
+
+
+def stat(url: str) -> RemoteFile:
+    """Size and modification time of the file at ``url``; AudioError when it is not a file."""
+    from pyarrow import fs
+
+    filesystem, path = _filesystem(url)
+    try:
+        info = filesystem.get_file_info(path)
+    except OSError as exc:
+        raise AudioError(url, f"cannot be read ({exc})") from exc
+    if info.type == fs.FileType.NotFound:
+        raise AudioError(url, "file not found")
+    if info.type != fs.FileType.File:
+        raise AudioError(url, "is a folder, expected an audio file")
+    return RemoteFile(url, int(info.size or 0), int(info.mtime_ns or 0))
+
+
+def list_files(url: str) -> list[RemoteFile]:
+    """Every file below the folder (or prefix) ``url``, sorted by URL."""
+    from pyarrow import fs
+
+    filesystem, root = _filesystem(url)
+    try:
+        infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
+    except (FileNotFoundError, OSError) as exc:
+        raise ParameterError(f"{url}: expected a music library folder, cannot list it ({exc})") from exc
+    files = [RemoteFile(_rebuild(url, info.path), int(info.size or 0), int(info.mtime_ns or 0),
+                        str(PurePosixPath(info.path).relative_to(root.rstrip("/"))))
+             for info in infos if info.type == fs.FileType.File]
+    return sorted(files, key=lambda f: f.url)
+
+
+@contextmanager
+def local_copy(url: str) -> Iterator[str]:
+    """A private temporary copy of the file at ``url`` (its name keeps the file's ending),
+    removed on leaving."""
+    filesystem, path = _filesystem(url)
+    handle, local = tempfile.mkstemp(prefix="genrekit-", suffix=PurePosixPath(path).suffix)
+    try:
+        with os.fdopen(handle, "wb") as out, filesystem.open_input_stream(path) as source:
+            while block := source.read(COPY_BLOCK):
+                out.write(block)
+    except FileNotFoundError as exc:
+        os.unlink(local)
+        raise AudioError(url, "file not found") from exc
+    except OSError as exc:
+        os.unlink(local)
+        raise AudioError(url, f"cannot be read ({exc})") from exc
+    try:
+        yield local
+    finally:
+        try:
+            os.unlink(local)
+        except OSError:  # Windows will not remove a file a decoder holds open
+            pass
+
+
+def content_hash(url: str) -> str:
+    """SHA-256 of the bytes of the file at ``url``, read as a stream."""
+    filesystem, path = _filesystem(url)
+    digest = hashlib.sha256()
+    try:
+        with filesystem.open_input_stream(path) as source:
+            while block := source.read(COPY_BLOCK):
+                digest.update(block)
+    except FileNotFoundError as exc:
+        raise AudioError(url, "file not found") from exc
+    except OSError as exc:
+        raise AudioError(url, f"cannot be read ({exc})") from exc
+    return digest.hexdigest()
+
+
+__all__ = ["RemoteFile", "content_hash", "is_url", "list_files", "local_copy", "stat"]

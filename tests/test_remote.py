@@ -1,0 +1,130 @@
+"""Audio in an object store: an S3 server on 127.0.0.1 (moto) holding real clips, read by
+URL through pyarrow; `tag` and `predict` on it give what they give on the local files."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from genrekit import audio
+from genrekit.errors import AudioError, ParameterError
+
+CLIPS = ("jazz/jazz.00001.wav", "jazz/jazz.00002.wav", "metal/metal.00000.au", "metal/metal.00001.wav")
+
+
+@pytest.fixture(scope="module")
+def s3(gtzan_mini, corrupted_file, tmp_path_factory):
+    """``(library URL, local copy of the same library, environment for a subprocess)``."""
+    pytest.importorskip("moto", reason="the S3 test server is moto (the test extra)")
+    from moto.server import ThreadedMotoServer
+    from pyarrow import fs
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    store = fs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True,
+                            access_key="test", secret_key="test", region="us-east-1")
+    store.create_dir("music")
+    local = tmp_path_factory.mktemp("library")
+    files = {name: gtzan_mini / name for name in CLIPS} | {"jazz/broken.wav": corrupted_file,
+                                                          ".hidden/jazz.00001.wav": gtzan_mini / CLIPS[0]}
+    for name, source in files.items():
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, local / name)
+        with store.open_output_stream(f"music/lib/{name}") as out:
+            out.write(source.read_bytes())
+    with store.open_output_stream("music/lib/notes.txt") as out:
+        out.write(b"not audio")
+    yield "s3://music/lib", local, {**os.environ, **env}
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def test_audio_reads_urls_like_paths(s3, gtzan_mini):
+    url, local, _ = s3
+    y, sr = audio.load(f"{url}/{CLIPS[2]}")
+    expected, _ = audio.load(gtzan_mini / CLIPS[2])
+    assert sr == 22050 and np.array_equal(y, expected)
+    assert audio.content_hash(f"{url}/{CLIPS[2]}") == audio.content_hash(gtzan_mini / CLIPS[2])
+    assert audio.info(f"{url}/{CLIPS[0]}").frames == audio.info(gtzan_mini / CLIPS[0]).frames
+    with pytest.raises(AudioError, match=r"^s3://music/lib/jazz/broken.wav: not audio or corrupt"):
+        audio.load(f"{url}/jazz/broken.wav")
+    with pytest.raises(AudioError, match=r"^s3://music/lib/jazz/missing.wav: file not found"):
+        audio.load(f"{url}/jazz/missing.wav")
+
+
+def test_tag_and_predict_a_library_in_an_object_store(s3, tmp_path):
+    """`genrekit tag s3://...` in a fresh process: the same genres and probabilities as the
+    same files tagged locally, the bad file reported, hidden and non-audio files left out,
+    and a re-run does nothing again."""
+    url, local, env = s3
+
+    def tag(library, out):
+        return subprocess.run([sys.executable, "-m", "genrekit", "tag", library, "--out", str(out), "--jobs", "2"],
+                              capture_output=True, text=True, env=env)
+
+    remote_run, local_run = tag(url, tmp_path / "remote.jsonl"), tag(str(local), tmp_path / "local.jsonl")
+    assert remote_run.returncode == local_run.returncode == 3, remote_run.stderr  # 3: one file failed
+    remote, here = ({r["path"]: r for r in map(json.loads, (tmp_path / name).read_text().splitlines())}
+                    for name in ("remote.jsonl", "local.jsonl"))
+    assert sorted(remote) == sorted(f"{url}/{name}" for name in (*CLIPS, "jazz/broken.wav"))
+    assert "not audio or corrupt" in remote[f"{url}/jazz/broken.wav"]["error"]
+    for name in CLIPS:
+        ours, theirs = remote[f"{url}/{name}"], here[str(local / name)]
+        assert ours["error"] is None and ours["genre"] == theirs["genre"] and len(ours["probabilities"]) == 10
+        assert ours["probabilities"] == pytest.approx(theirs["probabilities"], abs=1e-6)
+    again = tag(url, tmp_path / "remote.jsonl")
+    assert "(5 done by an earlier run)" in " ".join(again.stdout.split()), again.stdout
+
+    predicted = subprocess.run([sys.executable, "-m", "genrekit", "predict", "--format", "json", f"{url}/{CLIPS[0]}"],
+                               capture_output=True, text=True, env=env)
+    assert predicted.returncode == 0, predicted.stderr
+    prediction = json.loads(next(line for line in predicted.stdout.splitlines() if line.startswith("{")))
+    assert prediction["path"] == f"{url}/{CLIPS[0]}" and prediction["genre"] == remote[f"{url}/{CLIPS[0]}"]["genre"]
+
+
+def test_features_of_a_manifest_of_urls(s3, tmp_path):
+    """`genrekit features` on a manifest listing object-store URLs: the same features as the
+    local files; a missing object is reported by URL; a re-run takes every file from the cache."""
+    url, local, env = s3
+    for where, root in (("remote", url), ("local", str(local))):
+        rows = [f"{root}/{name},{name.split('/')[0]}" for name in CLIPS] + [f"{root}/jazz/missing.wav,jazz"]
+        (tmp_path / f"{where}.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+
+    def features(where):
+        return subprocess.run([sys.executable, "-m", "genrekit", "features", str(tmp_path / f"{where}.csv"), "-f", "gtzan57",
+                               "-o", str(tmp_path / where), "--cache", str(tmp_path / f"cache-{where}"), "-j", "2"],
+                              capture_output=True, text=True, env=env)
+
+    remote_run, local_run = features("remote"), features("local")
+    assert remote_run.returncode == local_run.returncode == 3, remote_run.stderr  # 3: the missing file
+    assert f"{url}/jazz/missing.wav: file not found" in " ".join((remote_run.stdout + remote_run.stderr).split())
+    remote, here = (np.loadtxt(tmp_path / where / "features.csv", delimiter=",", skiprows=1, usecols=range(1, 58))
+                    for where in ("remote", "local"))
+    assert remote.shape == (4, 57) and np.array_equal(remote, here)
+    assert "(4 from cache)" in features("remote").stdout
+
+
+def test_object_store_errors_name_the_url(s3, tmp_path):
+    from genrekit.predict import default_model_path
+    from genrekit.predict.library import library_files, tag_library
+
+    url, _, _ = s3
+    with pytest.raises(ParameterError, match="--write-tags rewrites files in place"):
+        tag_library(url, default_model_path(), tmp_path / "t.csv", write_tags=True, progress=False)
+    with pytest.raises(ParameterError, match="^s3://music/nothing-here: expected a music library folder"):
+        library_files("s3://music/nothing-here")
+    with pytest.raises(ParameterError, match="not a URL pyarrow can open"):
+        library_files("nosuchscheme://x/y")
