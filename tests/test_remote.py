@@ -128,3 +128,27 @@ def test_object_store_errors_name_the_url(s3, tmp_path):
         library_files("s3://music/nothing-here")
     with pytest.raises(ParameterError, match="not a URL pyarrow can open"):
         library_files("nosuchscheme://x/y")
+
+
+def test_tag_an_object_store_on_ray(s3, tmp_path):
+    """`genrekit tag s3://... --runner ray`: a throwaway Ray cluster on 127.0.0.1 whose
+    workers read the bucket; the same rows as the local process pool."""
+    ray = pytest.importorskip("ray", reason="the Ray runner needs the 'ray' extra (pip install 'genrekit[ray]')")
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_PARTIAL, app
+
+    url, _, _ = s3
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    try:
+        on_ray = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "ray.jsonl"), "--runner", "ray"])
+    finally:
+        ray.shutdown()
+    assert on_ray.exit_code == EXIT_PARTIAL, on_ray.output
+    pooled = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "pool.jsonl"), "--jobs", "1"])
+    assert pooled.exit_code == EXIT_PARTIAL, pooled.output
+    rows = [{r["path"]: (r["genre"], r["error"] is None, r["probabilities"])
+             for r in map(json.loads, (tmp_path / name).read_text().splitlines())} for name in ("ray.jsonl", "pool.jsonl")]
+    assert len(rows[0]) == 5 and rows[0].keys() == rows[1].keys()
+    for path, (genre, ok, probabilities) in rows[0].items():
+        assert (genre, ok) == rows[1][path][:2] and probabilities == pytest.approx(rows[1][path][2], abs=1e-6)
