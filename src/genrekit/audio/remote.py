@@ -5,8 +5,8 @@ A URL's options go in its query string, as pyarrow reads them, e.g.
 ``s3://bucket/music?region=eu-west-1`` or, for MinIO and other S3-compatible stores,
 ``s3://bucket/music?endpoint_override=127.0.0.1:9000&scheme=http``; credentials and
 ``AWS_ENDPOINT_URL`` come from the environment as for any AWS client. Decoders need a
-seekable local file, so a remote file is copied to a private temporary file while it is
-opened; the copy is removed as soon as the decoder holds it open.
+seekable local file, so a remote file is copied to a private temporary file, which is
+removed once the file is decoded (on POSIX systems as soon as the decoder holds it open).
 """
 
 from __future__ import annotations
@@ -50,13 +50,6 @@ def _filesystem(url: str):
         raise ParameterError(f"{url}: not a URL pyarrow can open ({exc})") from exc
 
 
-def _rebuild(url: str, path: str) -> str:
-    """The URL of ``path`` on the filesystem ``url`` names (its scheme and query kept)."""
-    parts = urlsplit(url)
-    query = f"?{parts.query}" if parts.query else ""
-    return f"{parts.scheme}://{path if parts.scheme != 'file' else '/' + path.lstrip('/')}{query}"
-
-
 def stat(url: str) -> RemoteFile:
     """Size and modification time of the file at ``url``; AudioError when it is not a file."""
     from pyarrow import fs
@@ -82,9 +75,13 @@ def list_files(url: str) -> list[RemoteFile]:
         infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
     except (FileNotFoundError, OSError) as exc:
         raise ParameterError(f"{url}: expected a music library folder, cannot list it ({exc})") from exc
-    files = [RemoteFile(_rebuild(url, info.path), int(info.size or 0), int(info.mtime_ns or 0),
-                        str(PurePosixPath(info.path).relative_to(root.rstrip("/"))))
-             for info in infos if info.type == fs.FileType.File]
+    base, _, query = url.partition("?")  # each file's URL: the folder's, its path appended, the query kept
+    files = []
+    for info in infos:
+        if info.type == fs.FileType.File:
+            relative = str(PurePosixPath(info.path).relative_to(root.rstrip("/")))
+            files.append(RemoteFile(f"{base.rstrip('/')}/{relative}{'?' + query if query else ''}",
+                                    int(info.size or 0), int(info.mtime_ns or 0), relative))
     return sorted(files, key=lambda f: f.url)
 
 

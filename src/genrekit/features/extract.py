@@ -40,15 +40,21 @@ def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tu
     """Features of one file (a path or a URL) and its content hash (computed when not given)."""
     if remote.is_url(path):  # one local copy, hashed and decoded; errors name the URL
         with remote.local_copy(path) as local:
-            try:
-                return extract_file(local, spec, content)
-            except AudioError as exc:
-                raise AudioError(path, exc.reason) from exc
+            return _extract_local(local, spec, content, name=path)
+    return _extract_local(path, spec, content, name=path)
+
+
+def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
     content = content or audio.content_hash(path)
-    y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
+    try:
+        y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
+    except AudioError as exc:
+        if name == path:
+            raise
+        raise AudioError(name, exc.reason) from exc
     array = spec.compute(y, sr)
     if not np.all(np.isfinite(array)):
-        raise GenrekitError(f"{path}: {spec.name} features contain NaN or infinity")
+        raise GenrekitError(f"{name}: {spec.name} features contain NaN or infinity")
     return array, content
 
 
