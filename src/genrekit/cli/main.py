@@ -129,12 +129,13 @@ def _default_model() -> Path:
 
 
 def _note_training_files(paths: list[str], trained_on: set[str]) -> None:
-    """Say which files the model was trained on: their predictions say nothing of its accuracy."""
-    from genrekit.audio import content_hash
+    """Say which files the model was trained on: their predictions say nothing of its accuracy.
+    (Local files only: a URL's file would be read again just for this.)"""
+    from genrekit.audio import content_hash, remote
 
     if not trained_on:
         return
-    seen = [path for path in paths if content_hash(path) in trained_on]
+    seen = [path for path in paths if not remote.is_url(path) and content_hash(path) in trained_on]
     if seen:
         err_console.print(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
                           f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
