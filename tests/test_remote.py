@@ -117,6 +117,26 @@ def test_features_of_a_manifest_of_urls(s3, tmp_path):
     assert "(4 from cache)" in features("remote").stdout
 
 
+def test_cached_extraction_reads_a_url_file_once(s3, gtzan_mini, tmp_path, monkeypatch):
+    """With the cache on, the driver does not download a URL's file to hash it: the worker
+    hashes its copy, and the cache remembers the hash of that version of the file, so a
+    re-run is served from the cache without reading the file at all."""
+    from genrekit.audio import remote
+    from genrekit.features import FeatureCache, FeatureSpec, extract_features
+
+    url, _, _ = s3
+    urls, spec, cache = [f"{url}/{name}" for name in CLIPS[:2]], FeatureSpec("gtzan57"), FeatureCache(tmp_path)
+    copies, local_copy = [], remote.local_copy
+    monkeypatch.setattr(remote, "local_copy", lambda u: copies.append(u) or local_copy(u))
+    monkeypatch.setattr(remote, "content_hash", lambda u: pytest.fail(f"{u} was read only to hash it"))
+    first = extract_features(urls, spec, cache=cache, n_jobs=1, progress=False)
+    assert copies == urls and not first.failures and first.cache_hits == 0
+    assert first.hashes == [audio.content_hash(gtzan_mini / name) for name in CLIPS[:2]]
+    again = extract_features(urls, spec, cache=cache, n_jobs=1, progress=False)
+    assert copies == urls and again.cache_hits == 2 and again.hashes == first.hashes
+    assert all(np.array_equal(a, b) for a, b in zip(first.features, again.features, strict=True))
+
+
 def test_object_store_errors_name_the_url(s3, tmp_path):
     from genrekit.predict import default_model_path
     from genrekit.predict.library import library_files, tag_library

@@ -3,10 +3,14 @@
 An entry is one ``.npy`` file at ``ROOT/<spec key>/<aa>/<content sha256>.npy``. Writes are
 atomic (temporary file, then rename), so an interrupted run leaves only whole entries and
 the next run resumes from them. Arrays are loaded with ``allow_pickle=False``.
+
+Files named by URL are not read just to hash them: ``ROOT/urls/`` remembers the content
+hash of each (URL, size, modification time) whose features were computed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -14,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from genrekit._files import atomic_path
+from genrekit.audio.remote import RemoteFile
 from genrekit.features.registry import FeatureSpec
 
 logger = logging.getLogger(__name__)
@@ -43,6 +48,21 @@ class FeatureCache:
         path = self.path(spec, content_hash)
         with atomic_path(path) as temporary, open(temporary, "wb") as stream:
             np.save(stream, np.asarray(array), allow_pickle=False)
+
+    def _url_entry(self, remote_file: RemoteFile) -> Path:
+        key = hashlib.sha256(f"{remote_file.url}|{remote_file.size}|{remote_file.mtime_ns}".encode()).hexdigest()
+        return self.root / "urls" / key[:2] / f"{key}.txt"
+
+    def content_of(self, remote_file: RemoteFile) -> str | None:
+        """The content hash remembered for this version of a URL's file, or None."""
+        try:
+            return self._url_entry(remote_file).read_text(encoding="ascii").strip() or None
+        except OSError:
+            return None
+
+    def remember(self, remote_file: RemoteFile, content_hash: str) -> None:
+        with atomic_path(self._url_entry(remote_file)) as temporary:
+            temporary.write_text(content_hash, encoding="ascii")
 
 
 def default_cache_dir() -> Path:

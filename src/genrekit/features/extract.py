@@ -135,16 +135,21 @@ def extract_features(
         task = bar.add_task(f"{spec.name} features", total=len(paths))
         # Cache hits are served here, so a fully cached run starts no worker process.
         todo: list[tuple[int, str | None]] = []
+        versions: dict[int, remote.RemoteFile] = {}  # files named by URL: hashed by the worker, on its copy
         for index, path in enumerate(paths):
             content = None
             if cache is not None:
                 try:
-                    content = audio.content_hash(path)
+                    if remote.is_url(path):
+                        versions[index] = remote.stat(path)
+                        content = cache.content_of(versions[index])
+                    else:
+                        content = audio.content_hash(path)
                 except GenrekitError as exc:
                     record(index, (None, None, False, str(exc)))
                     bar.advance(task)
                     continue
-                cached = cache.get(spec, content)
+                cached = cache.get(spec, content) if content else None
                 if cached is not None:
                     record(index, (cached, content, True, None))
                     bar.advance(task)
@@ -164,6 +169,8 @@ def extract_features(
                 array = np.asarray(outcome["features"], dtype=outcome["dtype"])
                 if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
                     cache.put(spec, outcome["content"], array)
+                    if index in versions:
+                        cache.remember(versions[index], outcome["content"])
                 record(index, (array, outcome["content"], False, None))
             bar.advance(task)
     return result
