@@ -1,7 +1,6 @@
 """Tagging a music library: bad files recorded, SIGKILL-safe resume, genre tags in metadata."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
