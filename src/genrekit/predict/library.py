@@ -77,20 +77,27 @@ class LibrarySummary:
 def library_files(root: str | os.PathLike) -> list[Path] | list[str]:
     """Every audio file below ``root`` (any format the audio layer reads), hidden ones left
     out: paths, or URLs for a URL (``s3://bucket/music``, :mod:`genrekit.audio.remote`)."""
+    return list(_listing(root))
+
+
+def _listing(root: str | os.PathLike) -> dict[Path, None] | dict[str, remote.RemoteFile]:
+    """:func:`library_files`, each with its size and mtime where the listing gave them (URLs)."""
     if remote.is_url(root):
-        return [f.url for f in remote.list_files(root) if is_audio_path(f.url)
-                and not any(part.startswith(".") for part in PurePosixPath(f.relative).parts)]
+        return {f.url: f for f in remote.list_files(root) if is_audio_path(f.url)
+                and not any(part.startswith(".") for part in PurePosixPath(f.relative).parts)}
     root = Path(root)
     if not root.is_dir():
         raise ParameterError(f"{root}: expected a music library folder, found {'a file' if root.exists() else 'nothing'}")
-    return sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p)
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return dict.fromkeys(sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p)
+                                and not any(part.startswith(".") for part in p.relative_to(root).parts)))
 
 
-def _key(path: Path | str, use_hash: bool, model_id: str) -> tuple[str, int, int]:
-    """What identifies a finished file: the model, and the file's content or its path (URL), size and mtime."""
+def _key(path: Path | str, use_hash: bool, model_id: str,
+         listed: remote.RemoteFile | None = None) -> tuple[str, int, int]:
+    """What identifies a finished file: the model, and the file's content or its path (URL), size and mtime
+    (a URL's from its listing when given, not asked for again)."""
     if remote.is_url(path):
-        stat = remote.stat(path)
+        stat = listed or remote.stat(path)
         file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path}|{stat.size}|{stat.mtime_ns}"
         return f"{model_id}|{file_key}", stat.size, stat.mtime_ns
     stat = path.stat()
@@ -215,7 +222,8 @@ def tag_library(
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
-    files = library_files(root)
+    listing = _listing(root)
+    files = list(listing)
     journal = results.with_name(results.name + ".journal.jsonl")
     records = read_journal(journal)
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +234,7 @@ def tag_library(
     todo, failures_before = [], 0
     for path in files:
         try:
-            key, size, mtime_ns = _key(path, use_hash, identity)
+            key, size, mtime_ns = _key(path, use_hash, identity, listing[path])
         except (OSError, GenrekitError) as exc:
             records.append(asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"unreadable:{path}",
                                             error=f"{path}: cannot be read ({exc})")))
