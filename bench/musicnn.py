@@ -293,6 +293,12 @@ def run_augment(data: Path) -> None:
     _write(name, {"augment": AUGMENT, "fold_accuracy": result, "date": time.strftime("%Y-%m-%d")})
 
 
+def _accuracy_cells(fold_accuracy: list[float]) -> str:
+    """"mean ± sd | per fold" table cells."""
+    accuracy = np.array(fold_accuracy)
+    return f"{accuracy.mean():.3f} ± {accuracy.std():.3f} | {' '.join(f'{a:.2f}' for a in accuracy)}"
+
+
 def tables() -> str:
     lines = []
     tags = OUT / "tags.json"
@@ -318,26 +324,20 @@ def tables() -> str:
                   "| features | head | track acc (mean ± sd) | per fold |", "|---|---|---|---|"]
         for path in heads:
             r = json.loads(path.read_text())
-            accuracy = np.array(r["fold_accuracy"])
-            lines.append(f"| {r['features']} | {r['head']} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
-                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
+            lines.append(f"| {r['features']} | {r['head']} | {_accuracy_cells(r['fold_accuracy'])} |")
     poolings = OUT / "poolings.json"
     if poolings.exists():
         lines += ["", "The musicnn-head pipeline on other summaries of a track's patches (MSD_musicnn unless named):", "",
                   "| summary | dimensions | track acc (mean ± sd) | per fold |", "|---|---|---|---|"]
         for r in json.loads(poolings.read_text())["rows"]:
-            accuracy = np.array(r["fold_accuracy"])
-            lines.append(f"| {r['summary']} | {r['dimensions']} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
-                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
+            lines.append(f"| {r['summary']} | {r['dimensions']} | {_accuracy_cells(r['fold_accuracy'])} |")
     augmented = OUT / "augment.json"
     if augmented.exists():
         record = json.loads(augmented.read_text())
         lines += ["", f"The musicnn-head trained with augmented versions of its training clips ({record['augment']}):", "",
                   "| training rows | track acc (mean ± sd) | per fold |", "|---|---|---|"]
         for used, accuracy in record["fold_accuracy"].items():
-            accuracy = np.array(accuracy)
-            lines.append(f"| {used} | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
-                         f"| {' '.join(f'{a:.2f}' for a in accuracy)} |")
+            lines.append(f"| {used} | {_accuracy_cells(accuracy)} |")
     finetuned = sorted(OUT.glob("finetune-*.json"))
     if finetuned:
         lines += ["", "MSD_musicnn's back end trained on each fold's patches (exploratory; mean over seeds):", "",
@@ -350,29 +350,18 @@ def tables() -> str:
 
 
 def main() -> None:
+    steps = {"tags": run_tags, "timing": run_timing, "heads": run_heads, "finetune": run_finetune,
+             "poolings": run_poolings, "augment": run_augment}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tags", action="store_true")
-    parser.add_argument("--timing", action="store_true")
-    parser.add_argument("--heads", action="store_true")
-    parser.add_argument("--finetune", action="store_true")
-    parser.add_argument("--poolings", action="store_true")
-    parser.add_argument("--augment", action="store_true")
+    for step in steps:
+        parser.add_argument(f"--{step}", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    if (args.tags or args.timing or args.heads or args.finetune or args.poolings or args.augment) and not args.data.exists():
+    chosen = [run for step, run in steps.items() if getattr(args, step)]
+    if chosen and not args.data.exists():
         sys.exit(f"gtzan-mini not found at {args.data} (expected ../shared/data beside the repository)")
-    if args.tags:
-        run_tags(args.data)
-    if args.timing:
-        run_timing(args.data)
-    if args.heads:
-        run_heads(args.data)
-    if args.finetune:
-        run_finetune(args.data)
-    if args.poolings:
-        run_poolings(args.data)
-    if args.augment:
-        run_augment(args.data)
+    for run in chosen:
+        run(args.data)
     print(tables())
 
 
