@@ -259,53 +259,48 @@ def _accuracy_cells(out: Path, preset: str) -> list[str]:
             f"{agree:.1%}"]
 
 
-def musicnn_table(out: Path) -> str:
-    lines = ["| model | tracks | accuracy model file / fp32 / int8 | int8 = fp32 top genre | model file + musicnn weights "
-             "| fp32 | int8 | ms per 3 s patch (graph): fp32 / int8 | ms per 30 s clip: model file / fp32 / int8 "
-             "| runtime peak RSS |", "|---|---|---|---|---|---|---|---|---|---|"]
-    lat = out / f"{MUSICNN_HEAD}-latency.json"
-    accuracy = _accuracy_cells(out, MUSICNN_HEAD)
-    if not accuracy and not lat.exists():
-        return ""
-    cells = [MUSICNN_HEAD, *(accuracy or ["–"] * 3)]
-    if lat.exists():
-        r = json.loads(lat.read_text())
-        mb = {k: v / 1e6 for k, v in r["sizes"].items()}
-        cells += [f"{mb['model file + musicnn weights']:.2f} MB", f"{mb['fp32']:.2f} MB", f"{mb['int8']:.2f} MB",
-                  f"{r['patch_ms']['fp32']:.1f} / {r['patch_ms']['int8']:.1f}",
-                  " / ".join(f"{r['clip_ms'][k]:.0f}" for k in ("torch", "fp32", "int8")),
-                  f"{r['runtime_peak_rss_mb']:.0f} MB"]
-    else:
-        cells += ["–"] * 6
-    lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _table(out: Path, names: list[str], header: str, latency_cells) -> str:
+    """A markdown table, a row per model with results: its accuracy cells, then
+    ``latency_cells`` of its latency record ("–" where a part is not measured yet)."""
+    lines, width = [header, "|---" * (header.count("|") - 1) + "|"], header.count("|") - 5
+    for name in names:
+        lat = out / f"{name}-latency.json"
+        accuracy = _accuracy_cells(out, name)
+        if accuracy or lat.exists():
+            latency = latency_cells(json.loads(lat.read_text())) if lat.exists() else ["–"] * width
+            lines.append("| " + " | ".join([name, *(accuracy or ["–"] * 3), *latency]) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _network_latency_cells(r: dict) -> list[str]:
+    mb, w, c = {k: v / 1e6 for k, v in r["sizes"].items()}, r["window_ms"], r["clip_ms"]
+    return [f"{mb['safetensors']:.2f} MB", f"{mb['fp32-graph']:.2f} / {mb['fp32-numpy']:.2f} MB",
+            f"{mb['int8-numpy']:.2f} / {mb['int8-graph']:.2f} MB", f"{r['window_seconds']:.1f} s",
+            " / ".join(f"{w[k]:.1f}" for k in ("torch", "fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")),
+            " / ".join(f"{r['network_ms'][k]:.1f}" for k in ("fp32-numpy", "int8-numpy")),
+            " / ".join(f"{c[k]:.0f}" for k in ("torch", "fp32-numpy", "int8-numpy")),
+            f"{r['runtime_peak_rss_mb']:.0f} MB"]
+
+
+def _musicnn_latency_cells(r: dict) -> list[str]:
+    mb = {k: v / 1e6 for k, v in r["sizes"].items()}
+    return [f"{mb['model file + musicnn weights']:.2f} MB", f"{mb['fp32']:.2f} MB", f"{mb['int8']:.2f} MB",
+            f"{r['patch_ms']['fp32']:.1f} / {r['patch_ms']['int8']:.1f}",
+            " / ".join(f"{r['clip_ms'][k]:.0f}" for k in ("torch", "fp32", "int8")),
+            f"{r['runtime_peak_rss_mb']:.0f} MB"]
 
 
 def table(out: Path, presets: list[str]) -> str:
-    lines = ["| preset | tracks | accuracy torch / fp32 / int8 | int8 = fp32 top genre | safetensors | fp32 (graph / numpy) "
-             "| int8 (numpy / graph) | window | ms per window: torch / fp32 graph / fp32 numpy / int8 numpy / int8 graph "
-             "| network alone, ms: fp32 / int8 | ms per 30 s clip: torch / fp32 numpy / int8 numpy | runtime peak RSS |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for preset in presets:
-        lat = out / f"{preset}-latency.json"
-        accuracy = _accuracy_cells(out, preset)
-        if not accuracy and not lat.exists():
-            continue
-        cells = [preset, *(accuracy or ["–"] * 3)]
-        if lat.exists():
-            r = json.loads(lat.read_text())
-            mb = {k: v / 1e6 for k, v in r["sizes"].items()}
-            w, c = r["window_ms"], r["clip_ms"]
-            cells += [f"{mb['safetensors']:.2f} MB", f"{mb['fp32-graph']:.2f} / {mb['fp32-numpy']:.2f} MB",
-                      f"{mb['int8-numpy']:.2f} / {mb['int8-graph']:.2f} MB", f"{r['window_seconds']:.1f} s",
-                      " / ".join(f"{w[k]:.1f}" for k in ("torch", "fp32-graph", "fp32-numpy", "int8-numpy", "int8-graph")),
-                      " / ".join(f"{r['network_ms'][k]:.1f}" for k in ("fp32-numpy", "int8-numpy")),
-                      " / ".join(f"{c[k]:.0f}" for k in ("torch", "fp32-numpy", "int8-numpy")),
-                      f"{r['runtime_peak_rss_mb']:.0f} MB"]
-        else:
-            cells += ["–"] * 8
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _table(out, presets, "| preset | tracks | accuracy torch / fp32 / int8 | int8 = fp32 top genre | safetensors "
+                  "| fp32 (graph / numpy) | int8 (numpy / graph) | window | ms per window: torch / fp32 graph / fp32 numpy "
+                  "/ int8 numpy / int8 graph | network alone, ms: fp32 / int8 | ms per 30 s clip: torch / fp32 numpy "
+                  "/ int8 numpy | runtime peak RSS |", _network_latency_cells)
+
+
+def musicnn_table(out: Path) -> str:
+    return _table(out, [MUSICNN_HEAD], "| model | tracks | accuracy model file / fp32 / int8 | int8 = fp32 top genre "
+                  "| model file + musicnn weights | fp32 | int8 | ms per 3 s patch (graph): fp32 / int8 "
+                  "| ms per 30 s clip: model file / fp32 / int8 | runtime peak RSS |", _musicnn_latency_cells)
 
 
 def main() -> None:
