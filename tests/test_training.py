@@ -105,7 +105,8 @@ def two_genres(tmp_path_factory, gtzan_mini):
     return root
 
 
-@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default"])
+@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default",
+                                    "musicnn-finetune"])
 def test_every_preset_trains_from_the_cli(tmp_path_factory, two_genres, preset):
     import json
 
@@ -160,6 +161,51 @@ def test_training_without_validation_keeps_the_last_epoch(chunks):
     config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)
     _, history = train_network(sets["train"], None, len(GENRES), config, progress=False)
     assert len(history) == 2 and all(np.isnan(h["val_track_accuracy"]) for h in history)
+
+
+def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_mini, tmp_path):
+    """musicnn-finetune's front end and frozen part compute the pretrained musicnn's pooled
+    features of musicnn's own input; training moves its back end only (no frozen weight, no
+    batch-norm statistic), and a run resumed from its checkpoint ends where an uninterrupted
+    one does."""
+    from genrekit import audio
+    from genrekit.errors import ParameterError
+    from genrekit.features import musicnn
+
+    torch.manual_seed(0)  # the new output layer's initial weights
+    net = build_network("musicnn-finetune", len(GENRES)).eval()
+    y, _ = audio.load(next((gtzan_mini / "jazz").glob("jazz.00001.*")), sr=musicnn.SAMPLE_RATE)
+    window = y[: (musicnn.PATCH_FRAMES - 1) * musicnn.HOP_LENGTH]
+    pretrained, _ = musicnn.load_musicnn("MSD_musicnn")
+    with torch.no_grad():
+        ours = net.body.frozen_features(net.frontend(torch.from_numpy(window)[None]))
+        reference = pretrained.pooled(torch.from_numpy(musicnn.log_mel_patches(window)))
+    assert ours.shape == (1, 1506) and torch.allclose(ours, reference, atol=1e-3), (ours - reference).abs().max()
+
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 3)
+    parts = {t.track_id: "val" if t.track_id.endswith("2") else "train" for t in dataset.tracks}
+    sets, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=musicnn.PATCH_FRAMES)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    config = TrainConfig(preset="musicnn-finetune", epochs=2, batch_size=8, seed=3)
+    trained, history = train_network(sets["train"], sets["val"], len(GENRES), config, net=net, progress=False)
+    after = trained.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert {"body.head.dense.weight", "body.head.classifier.weight"} <= moved
+    assert not {k for k in moved if k.startswith("body.frozen.") or "running_" in k}, moved
+
+    def two_epochs(**kwargs):
+        torch.manual_seed(0)
+        fresh = build_network("musicnn-finetune", len(GENRES))
+        return train_network(sets["train"], sets["val"], len(GENRES), config, net=fresh, progress=False, **kwargs)
+
+    two_epochs(out_dir=tmp_path, stop_after=1)
+    resumed, resumed_history = two_epochs(out_dir=tmp_path, resume=True)
+    assert [h["train_loss"] for h in resumed_history] == [h["train_loss"] for h in history]
+    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in after.items())
+    with pytest.raises(ParameterError, match="specaugment"):
+        train_network(sets["train"], None, len(GENRES), TrainConfig(preset="musicnn-finetune", specaugment=True),
+                      net=build_network("musicnn-finetune", len(GENRES)), progress=False)
 
 
 def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
@@ -276,6 +322,7 @@ def test_hour_long_song_memory_stays_bounded(tmp_path, gtzan_mini):
 @pytest.mark.parametrize("preset, frontend", [
     ("edge-cnn", "graph"), ("edge-cnn", "numpy"), ("cnn4", "graph"), ("crnn1", "numpy"), ("crnn2", "graph"),
     ("cnn5-img", "graph"), ("cnn4-2x2", "numpy"), ("default", "graph"), ("default", "numpy"),
+    ("musicnn-finetune", "graph"), ("musicnn-finetune", "numpy"),
 ])
 def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend):
     """fp32 ONNX against PyTorch on real audio: the same probabilities within 1e-4, with the
@@ -353,10 +400,13 @@ def test_numpy_front_end_matches_the_torch_one(gtzan_mini):
     import soundfile as sf
 
     from genrekit.features.numpy_logmel import NumpyLogMel
+    from genrekit.models.nets import PRESETS
     from genrekit.models.nets.frontend import FrontEndConfig, LogMelFrontEnd
 
     y, _ = sf.read(next((gtzan_mini / "jazz").glob("jazz.00003.*")), dtype="float32")
-    for config in (FrontEndConfig(), FrontEndConfig(n_fft=1024, hop_length=256, n_mels=96, fmax=8000.0, top_db=None)):
+    musicnn = PRESETS["musicnn-finetune"].frontend  # reflect padding, log10(1 + 10000 x)
+    for config in (FrontEndConfig(), FrontEndConfig(n_fft=1024, hop_length=256, n_mels=96, fmax=8000.0, top_db=None),
+                   musicnn):
         windows = np.stack([y[: 64000], y[100000:164000]])
         expected = LogMelFrontEnd(config)(torch.from_numpy(windows)).numpy()
         assert np.abs(NumpyLogMel(config.to_dict())(windows) - expected).max() < 1e-3

@@ -10,6 +10,7 @@ import numpy as np
 
 from genrekit.errors import ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
+from genrekit.features.numpy_logmel import check_front_end
 
 
 def log_mel(
@@ -23,8 +24,10 @@ def log_mel(
     fmin: float = 0.0,
     fmax: float | None = None,
     top_db: float | None = 80.0,
+    pad_mode: str = "constant",
+    compression: str = "db",
 ) -> np.ndarray:
-    """Log-scaled mel spectrogram in dB (relative to the loudest bin).
+    """Log-scaled mel spectrogram: dB relative to the loudest bin, or ``compression``.
 
     Parameters
     ----------
@@ -34,6 +37,9 @@ def log_mel(
     n_fft, hop_length : STFT size and hop in samples
     n_mels, fmin, fmax : mel filter bank
     top_db : floor the result this many dB below the peak (None: no floor)
+    pad_mode : how the signal is padded for the centred first and last frames ("constant":
+        zeros, "reflect")
+    compression : "db", or "log10(1+10000x)" (musicnn's); ``top_db`` applies to "db" only
 
     Returns
     -------
@@ -43,10 +49,13 @@ def log_mel(
         raise ParameterError("log_mel needs exactly one of y (audio) or S (magnitude STFT)")
     if n_mels <= 0 or hop_length <= 0 or n_fft <= 0:
         raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}, n_mels={n_mels} must all be > 0")
+    check_front_end(compression, pad_mode)
     load_librosa_kernels()
     if S is None:
-        S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))
+        S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, pad_mode=pad_mode))
     mel = librosa.feature.melspectrogram(S=S**2, sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    if compression == "log10(1+10000x)":
+        return np.log10(1.0 + 10000.0 * mel).astype(np.float32)
     return librosa.power_to_db(mel, ref=np.max, top_db=top_db).astype(np.float32)
 
 
@@ -61,6 +70,11 @@ class LogMelSpec:
     fmin: float = 0.0
     fmax: float | None = None
     top_db: float | None = 80.0
+    pad_mode: str = "constant"
+    compression: str = "db"
+
+    def __post_init__(self):
+        check_front_end(self.compression, self.pad_mode)
 
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
         """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 dB."""

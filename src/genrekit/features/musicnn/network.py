@@ -41,6 +41,18 @@ class _FrontEndBlock(nn.Module):
         return self.norm(F.relu(self.conv(F.pad(x, self.padding)))).amax(dim=3)
 
 
+def _front_and_mid_end(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    x = network.input_norm(x.unsqueeze(1))
+    frontend = torch.cat([block(x) for block in (*network.timbral, *network.temporal)], dim=1)  # (batch, 561, frames)
+    features, previous = [frontend], None
+    for index, (conv, norm) in enumerate(zip(network.midend, network.midend_norms, strict=True)):
+        out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
+        previous = out if index == 0 else out + previous
+        features.append(previous)
+    midend = torch.cat(features, dim=1)  # (batch, 753, frames)
+    return torch.stack([midend.amax(dim=2), midend.mean(dim=2)], dim=2).flatten(1)  # max, mean interleaved
+
+
 class MusiCNN(nn.Module):
     """musicnn: log-mel patches ``(batch, frames, n_mels)`` -> tag logits ``(batch, n_tags)``.
 
@@ -69,18 +81,14 @@ class MusiCNN(nn.Module):
         self.dropout = nn.Dropout(0.5)
         self.classifier = nn.Linear(backend_units, n_tags)
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(batch, frames, n_mels)`` -> the front and mid end's features pooled over time
+        ``(batch, 1506)``, what the back end's dense layer reads (before its batch norm)."""
+        return _front_and_mid_end(self, x)
+
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(batch, frames, n_mels)`` -> (embedding ``(batch, 200)``, logits ``(batch, n_tags)``)."""
-        x = self.input_norm(x.unsqueeze(1))
-        frontend = torch.cat([block(x) for block in (*self.timbral, *self.temporal)], dim=1)  # (batch, 561, frames)
-        features, previous = [frontend], None
-        for index, (conv, norm) in enumerate(zip(self.midend, self.midend_norms, strict=True)):
-            out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
-            previous = out if index == 0 else out + previous
-            features.append(previous)
-        midend = torch.cat(features, dim=1)  # (batch, 753, frames)
-        pooled = torch.stack([midend.amax(dim=2), midend.mean(dim=2)], dim=2).flatten(1)  # max, mean interleaved
-        embedding = self.dense_norm(F.relu(self.dense(self.dropout(self.pool_norm(pooled)))))
+        embedding = self.dense_norm(F.relu(self.dense(self.dropout(self.pool_norm(self.pooled(x))))))
         return embedding, self.classifier(self.dropout(embedding))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -99,3 +107,17 @@ class PooledFeatures(nn.Module):
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         embedding, logits = self.network.embed(patches)
         return torch.cat([embedding.mean(dim=0, keepdim=True), torch.sigmoid(logits).mean(dim=0, keepdim=True)], dim=1)
+
+
+class MusicnnPooling(nn.Module):
+    """A :class:`MusiCNN`'s front and mid end alone (its modules, not copies): log-mel
+    patches ``(batch, frames, n_mels)`` -> :meth:`MusiCNN.pooled` ``(batch, 1506)``. What a
+    genre network keeps frozen when it retrains the back end."""
+
+    def __init__(self, network: MusiCNN):
+        super().__init__()
+        self.input_norm, self.timbral, self.temporal = network.input_norm, network.timbral, network.temporal
+        self.midend, self.midend_norms = network.midend, network.midend_norms
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _front_and_mid_end(self, x)

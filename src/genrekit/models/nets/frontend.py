@@ -3,8 +3,8 @@
 It lives inside every network, its parameters saved with the model, so training,
 prediction and export compute features the same way. It reproduces
 :func:`genrekit.features.log_mel` (librosa): centred STFT with a periodic Hann window and
-zero padding, power spectrum, Slaney mel filter bank, dB relative to each example's peak,
-floored ``top_db`` below it.
+zero (or reflected) padding, power spectrum, Slaney mel filter bank, then dB relative to
+each example's peak, floored ``top_db`` below it (or musicnn's ``log10(1 + 10000 x)``).
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ class LogMelFrontEnd(nn.Module):
         c = self.config
         spectrum = torch.stft(
             waveform, n_fft=c.n_fft, hop_length=c.hop_length, window=self.window,
-            center=True, pad_mode="constant", return_complex=True,
+            center=True, pad_mode=c.pad_mode, return_complex=True,
         )
         power = spectrum.real.square() + spectrum.imag.square()
         mel = torch.matmul(self.mel_basis, power)
+        if c.compression == "log10(1+10000x)":
+            return torch.log10(1.0 + 10000.0 * mel).unsqueeze(1)
         db = 10.0 * torch.log10(torch.clamp(mel, min=1e-10))
         db = db - db.amax(dim=(-2, -1), keepdim=True)
         if c.top_db is not None:

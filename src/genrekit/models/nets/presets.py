@@ -3,11 +3,17 @@
 Every body takes a batch of log-mel chunks ``[shape=(batch, 1, n_mels, n_frames)]`` (or,
 for ``cnn5-img``, spectrogram images ``(batch, 3, 288, 432)``) and returns logits
 ``(batch, n_classes)``. :class:`GenreNet` puts the log-mel front end in front of a body,
-so a model takes waveform chunks. Networks read no files and no config: a trainer runs them.
+so a model takes waveform chunks. Networks read no files and no config (``musicnn-finetune``
+starts from the pretrained weights shipped with genrekit): a trainer runs them.
+
+A body with a pretrained part it does not train has ``frozen_features(x)`` and a ``head``
+module, ``body(x) == body.head(body.frozen_features(x))``: the trainer computes the frozen
+part once per example and trains the head alone.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +21,8 @@ import torch
 from torch import nn
 
 from genrekit.errors import ModelError
+from genrekit.features import musicnn
+from genrekit.features.musicnn.network import MusiCNN, MusicnnPooling
 from genrekit.models.nets.frontend import FrontEndConfig, LogMelFrontEnd
 
 
@@ -170,6 +178,52 @@ class ShortChunkResNet(nn.Module):
         return self.classifier(self.dropout(pooled))
 
 
+class MusicnnBackEnd(nn.Module):
+    """musicnn's back end (batch norm, dropout, 200-unit dense layer, ReLU, batch norm) with
+    its pretrained weights, then a new output layer: pooled features ``(batch, 1506)`` ->
+    genre logits. Its batch norms keep their pretrained statistics in training too: a few
+    hundred genre examples would only make them worse."""
+
+    def __init__(self, network: MusiCNN, n_classes: int):
+        super().__init__()
+        self.pool_norm, self.dense, self.dense_norm = network.pool_norm, network.dense, network.dense_norm
+        self.dropout = nn.Dropout(0.5)
+        self.classifier = nn.Linear(network.dense.out_features, n_classes)
+
+    def train(self, mode: bool = True) -> MusicnnBackEnd:
+        super().train(mode)
+        self.pool_norm.eval()
+        self.dense_norm.eval()
+        return self
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        embedding = self.dense_norm(torch.relu(self.dense(self.dropout(self.pool_norm(pooled)))))
+        return self.classifier(self.dropout(embedding))
+
+
+class MusicnnFinetune(nn.Module):
+    """The pretrained ``MSD_musicnn`` fine-tuned for genres: its front and mid end frozen
+    (weights and batch-norm statistics), its back end retrained (:class:`MusicnnBackEnd`).
+    Input: musicnn's log-mel patches ``(batch, 1, 96, 187)``."""
+
+    def __init__(self, n_classes: int):
+        super().__init__()
+        network = copy.deepcopy(musicnn.load_musicnn("MSD_musicnn")[0])
+        self.frozen = MusicnnPooling(network).requires_grad_(False)
+        self.head = MusicnnBackEnd(network, n_classes)
+
+    def train(self, mode: bool = True) -> MusicnnFinetune:
+        super().train(mode)
+        self.frozen.eval()
+        return self
+
+    def frozen_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.frozen(x.squeeze(1).transpose(1, 2))  # musicnn reads (batch, frames, mels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frozen_features(x))
+
+
 class GenreNet(nn.Module):
     """Log-mel front end + body: waveform chunks ``(batch, samples)`` in, logits out."""
 
@@ -231,6 +285,14 @@ PRESETS: dict[str, Preset] = {
         {"optimizer": "adamw", "lr": 1e-3, "batch_size": 32, "loss": "ce", "label_smoothing": 0.1,
          "mixup": 0.2, "specaugment": True, "schedule": "cosine"},
         description="short-chunk residual CNN with SpecAugment, mixup, label smoothing, cosine LR",
+    ),
+    "musicnn-finetune": Preset(
+        MusicnnFinetune,
+        FrontEndConfig(sample_rate=musicnn.SAMPLE_RATE, n_fft=musicnn.N_FFT, hop_length=musicnn.HOP_LENGTH,
+                       n_mels=musicnn.N_MELS, top_db=None, pad_mode="reflect", compression="log10(1+10000x)"),
+        musicnn.PATCH_FRAMES,
+        {"optimizer": "adamw", "lr": 1e-3, "batch_size": 32, "l2": 1e-2, "loss": "ce", "label_smoothing": 0.1},
+        description="pretrained musicnn (MSD), back end retrained, 3 s patches",
     ),
 }
 

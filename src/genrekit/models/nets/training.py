@@ -163,6 +163,22 @@ def spec_augment(x: torch.Tensor, generator: torch.Generator, *, freq: int = 16,
     return x
 
 
+def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, progress: bool = True) -> ChunkSet:
+    """``examples`` through ``body.frozen_features`` (the pretrained part it does not train),
+    once: what its head trains on."""
+    from rich.progress import Progress
+
+    body.eval()
+    device = next(body.parameters()).device
+    parts = []
+    with torch.no_grad(), Progress(disable=not progress) as bar:
+        task = bar.add_task("pretrained features", total=len(examples.X))
+        for start in range(0, len(examples.X), batch):
+            parts.append(body.frozen_features(examples.X[start : start + batch].to(device)).cpu())
+            bar.advance(task, len(parts[-1]))
+    return replace(examples, X=torch.cat(parts))
+
+
 def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
     weight_decay = config.l2 or config.weight_decay
     if config.optimizer == "sgd":
@@ -255,6 +271,8 @@ def train_network(
     last weights are kept; the validation columns are NaN.
     With ``out_dir``, a checkpoint is written after every epoch and ``resume`` continues from it;
     ``stop_after`` ends this call after that many epochs (a time-boxed run, resumed later).
+    A body with a frozen pretrained part (``frozen_features`` and ``head``) trains its head
+    on the frozen part's outputs, computed once.
     """
     from rich.progress import Progress
 
@@ -264,7 +282,14 @@ def train_network(
         net = build_network(config.preset, n_classes)
     body = net.body if hasattr(net, "body") else net
     body.to(config.device)
-    optimizer = _optimizer(config, body.parameters())
+    if hasattr(body, "frozen_features"):
+        if config.specaugment:
+            raise ParameterError(f"specaugment masks spectrograms; {config.preset}'s trained part reads the features "
+                                 "of its frozen pretrained part")
+        train = frozen_features(body, train, progress=progress)
+        val = None if val is None else frozen_features(body, val, progress=progress)
+        body = body.head  # from here on, what trains
+    optimizer = _optimizer(config, [p for p in body.parameters() if p.requires_grad])
     folder = Path(out_dir) if out_dir is not None else None
     history: list[dict] = []
     best = {k: v.detach().clone() for k, v in body.state_dict().items()}
