@@ -173,7 +173,7 @@ def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_m
     from genrekit.features import musicnn
 
     torch.manual_seed(0)  # the new output layer's initial weights
-    net = build_network("musicnn-finetune", len(GENRES)).eval()
+    net = build_network("musicnn-finetune", len(GENRES), labels=GENRES).eval()
     y, _ = audio.load(next((gtzan_mini / "jazz").glob("jazz.00001.*")), sr=musicnn.SAMPLE_RATE)
     window = y[: (musicnn.PATCH_FRAMES - 1) * musicnn.HOP_LENGTH]
     pretrained, _ = musicnn.load_musicnn("MSD_musicnn")
@@ -181,6 +181,14 @@ def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_m
         ours = net.body.frozen_features(net.frontend(torch.from_numpy(window)[None]))
         reference = pretrained.pooled(torch.from_numpy(musicnn.log_mel_patches(window)))
     assert ours.shape == (1, 1506) and torch.allclose(ours, reference, atol=1e-3), (ours - reference).abs().max()
+    # "metal" is one of MSD's tags: its genre starts from the tag's weights; the others do not.
+    metal = pretrained.classifier.weight[musicnn.column_names("MSD_musicnn")[200:].index("msd.tag.metal")]
+    assert torch.equal(net.body.head.classifier.weight[GENRES.index("metal")], metal)
+    assert not torch.equal(net.body.head.classifier.weight[GENRES.index("classical")], metal)
+    other = build_network("musicnn-finetune", 3).body
+    assert other.start_from_tags(["hip hop", "Jazz", "waltz"]) == ["hip hop", "Jazz"]  # MSD: "Hip-Hop", "jazz"
+    with pytest.raises(ModelError, match="2 labels for a network of 3 genres"):
+        other.start_from_tags(["jazz", "pop"])
 
     dataset = load_gtzan(gtzan_mini)
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 3)
@@ -196,7 +204,7 @@ def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_m
 
     def two_epochs(**kwargs):
         torch.manual_seed(0)
-        fresh = build_network("musicnn-finetune", len(GENRES))
+        fresh = build_network("musicnn-finetune", len(GENRES), labels=GENRES)
         return train_network(sets["train"], sets["val"], len(GENRES), config, net=fresh, progress=False, **kwargs)
 
     two_epochs(out_dir=tmp_path, stop_after=1)

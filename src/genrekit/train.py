@@ -219,7 +219,7 @@ def train_network_model(
                          time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies)
     config.resolved()  # bad settings fail before any audio is read
     torch.manual_seed(seed)
-    net = build_network(preset, len(labels))
+    net = build_network(preset, len(labels), labels=labels)
     sets, failures = network_chunks(net, preset, dataset.tracks, labels, splits, config=config.resolved())
     if "train" not in sets or "val" not in sets:
         raise DatasetError(f"{dataset.root}: training needs train and validation tracks; got {sorted(sets)}")

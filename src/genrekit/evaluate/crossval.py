@@ -129,7 +129,7 @@ def network_fold(
     parts = {**{t: "train" for t in train_tracks}, **{t: "test" for t in test_tracks}}
     config = TrainConfig(preset=preset, epochs=epochs, seed=seed, device=device)
     torch.manual_seed(seed)
-    net = build_network(preset, len(dataset.labels))
+    net = build_network(preset, len(dataset.labels), labels=dataset.labels)
     started = time.perf_counter()
     sets, failures = network_chunks(net, preset, dataset.tracks, dataset.labels, parts, config=config.resolved())
     net, history = train_network(sets["train"], None, len(dataset.labels), config, net=net, progress=progress)

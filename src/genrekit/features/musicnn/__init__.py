@@ -88,6 +88,7 @@ def load_musicnn(model: str = "MSD_musicnn"):
 
     Loaded once per process; reads tensors and JSON only.
     """
+    import torch
     from safetensors import safe_open
 
     from genrekit.features.musicnn.network import MusiCNN
@@ -100,7 +101,8 @@ def load_musicnn(model: str = "MSD_musicnn"):
     except OSError as exc:
         raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
                          "`genrekit pretrained convert`") from exc
-    network = MusiCNN()
+    with torch.random.fork_rng(devices=[]):  # the random initial weights are overwritten: leave the caller's seed be
+        network = MusiCNN()
     network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
     missing = [k for k in network.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
     if missing:

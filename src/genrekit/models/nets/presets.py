@@ -14,7 +14,8 @@ part once per example and trains the head alone.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -24,6 +25,8 @@ from genrekit.errors import ModelError
 from genrekit.features import musicnn
 from genrekit.features.musicnn.network import MusiCNN, MusicnnPooling
 from genrekit.models.nets.frontend import FrontEndConfig, LogMelFrontEnd
+
+logger = logging.getLogger(__name__)
 
 
 def _xavier(module: nn.Module) -> None:
@@ -201,16 +204,41 @@ class MusicnnBackEnd(nn.Module):
         return self.classifier(self.dropout(embedding))
 
 
+def _tag_key(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
 class MusicnnFinetune(nn.Module):
     """The pretrained ``MSD_musicnn`` fine-tuned for genres: its front and mid end frozen
     (weights and batch-norm statistics), its back end retrained (:class:`MusicnnBackEnd`).
-    Input: musicnn's log-mel patches ``(batch, 1, 96, 187)``."""
+    Input: musicnn's log-mel patches ``(batch, 1, 96, 187)``. Genres named like one of MSD's
+    tags start from the tag's output weights (:meth:`start_from_tags`)."""
 
     def __init__(self, n_classes: int):
         super().__init__()
-        network = copy.deepcopy(musicnn.load_musicnn("MSD_musicnn")[0])
+        network, self.tags = musicnn.load_musicnn("MSD_musicnn")
+        network = copy.deepcopy(network)
         self.frozen = MusicnnPooling(network).requires_grad_(False)
         self.head = MusicnnBackEnd(network, n_classes)
+        self._tag_layer = (network.classifier.weight.detach().clone(), network.classifier.bias.detach().clone())
+
+    def start_from_tags(self, labels: Sequence[str]) -> list[str]:
+        """Start the output row of each genre named like one of the network's tags (case,
+        spaces and hyphens aside: "hiphop" is "Hip-Hop") from that tag's weights, what the
+        network already knows of the genre; the other rows keep their random start.
+        Returns the genres that matched."""
+        if len(labels) != self.head.classifier.out_features:
+            raise ModelError(f"{len(labels)} labels for a network of {self.head.classifier.out_features} genres")
+        index = {_tag_key(tag): i for i, tag in enumerate(self.tags)}
+        weight, bias = self._tag_layer
+        matched = []
+        with torch.no_grad():
+            for row, label in enumerate(labels):
+                if _tag_key(label) in index:
+                    self.head.classifier.weight[row] = weight[index[_tag_key(label)]]
+                    self.head.classifier.bias[row] = bias[index[_tag_key(label)]]
+                    matched.append(label)
+        return matched
 
     def train(self, mode: bool = True) -> MusicnnFinetune:
         super().train(mode)
@@ -297,15 +325,20 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def build_network(name: str, n_classes: int) -> nn.Module:
+def build_network(name: str, n_classes: int, *, labels: Sequence[str] | None = None) -> nn.Module:
     """The named preset for ``n_classes`` genres: a :class:`GenreNet` (waveform in), or the
-    bare image network for image presets."""
+    bare image network for image presets. ``labels`` (the genres, for a network about to be
+    trained) let a pretrained body start from what it knows of them."""
     if name not in PRESETS:
         raise ModelError(f"network {name!r} is unknown; expected one of {', '.join(PRESETS)}")
     if n_classes < 2:
         raise ModelError(f"n_classes={n_classes} must be >= 2")
     preset = PRESETS[name]
     body = preset.build(n_classes)
+    if labels is not None and hasattr(body, "start_from_tags"):
+        matched = body.start_from_tags(labels)
+        logger.info("%s: %d genre(s) start from the pretrained tags of the same name: %s", name, len(matched),
+                    ", ".join(matched) or "none")
     return body if preset.frontend is None else GenreNet(LogMelFrontEnd(preset.frontend), body)
 
 
