@@ -36,7 +36,7 @@ def file_examples(config: dict, path: str | os.PathLike) -> np.ndarray:
     return frame_windows(y, n_frames=config["n_frames"], hop_length=frontend["hop_length"])[0]
 
 
-def chunk_proba(net: nn.Module, config: dict, path: str | os.PathLike, *, batch: int = 64) -> np.ndarray:
+def chunk_proba(net: nn.Module, config: dict, path: str | os.PathLike, *, batch: int = 16) -> np.ndarray:
     """Genre probabilities of each window of one file, [shape=(n_chunks, n_genres)]."""
     examples = file_examples(config, path)
     net.eval()

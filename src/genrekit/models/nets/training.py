@@ -203,7 +203,7 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> to
     return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
-def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 128) -> np.ndarray:
+def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 16) -> np.ndarray:
     """Genre probabilities per chunk, [shape=(n, n_classes)]."""
     body.eval()
     out = []
