@@ -11,12 +11,16 @@
   norm, 200-unit dense layer, its norm) with a new 10-genre output layer, trained on the
   pooled mid-end features of each fold's training patches (the frozen front and mid end
   run once per patch and are cached in bench/out), either the new layer alone or the dense
-  layer too; patches 3 s apart, or 1 s apart for 3x the training patches. Track
-  probabilities: mean over the test track's patches. Mean over 3 seeds.
+  layer too; patches 3 s apart, or 1 s apart for 3x the training patches; and the dense
+  layer with the output rows of genres named like an MSD tag starting from that tag's
+  weights (as the ``musicnn-finetune`` preset does). Track probabilities: mean over the
+  test track's patches. Mean over 3 seeds.
 - ``--poolings`` (exploratory, same aim): the head's pipeline on other summaries of a
   track's patches (mean and std, mean and max, the pooled mid-end added, MSD and MTT together).
 - ``--augment`` (exploratory, same aim): the head trained on each training clip and 4
   time-stretched, pitch-shifted versions of it; tested on the clips as they are.
+- ``--errors``: the test tracks that the head and the ``musicnn-finetune`` preset's fold
+  networks (from ``python bench/deep.py --with-models --presets musicnn-finetune``) get wrong.
 
 Results go to ``bench/results/musicnn/*.json``; the tables are printed at the end.
 
@@ -160,25 +164,30 @@ def run_finetune(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2
     from torch import nn
 
     from genrekit.features.musicnn import load_musicnn
+    from genrekit.models.nets.presets import MusicnnFinetune
 
     dataset, folds = dataset_and_folds(data)
     genre = {t.track_id: dataset.labels.index(t.label) for t in dataset.tracks}
     pooled = pooled_patches(data)
     network, _ = load_musicnn("MSD_musicnn")
 
-    def head(train_dense: bool) -> nn.Sequential:
+    def head(train_dense: bool, tag_start: bool) -> nn.Sequential:
         model = nn.Sequential(copy.deepcopy(network.pool_norm), nn.Dropout(0.5), copy.deepcopy(network.dense), nn.ReLU(),
                               copy.deepcopy(network.dense_norm), nn.Dropout(0.5), nn.Linear(200, len(dataset.labels)))
         for layer in (model[0], model[2], model[4]):
             layer.requires_grad_(train_dense)
+        if tag_start:  # the musicnn-finetune preset's start: genres named like a tag begin from its weights
+            preset = MusicnnFinetune(len(dataset.labels))
+            preset.start_from_tags(dataset.labels)
+            model[6].load_state_dict(preset.head.classifier.state_dict())
         return model
 
-    def fold_accuracy(train_dense: bool, hop: str, seed: int, train_ids, test_ids) -> float:
+    def fold_accuracy(train_dense: bool, hop: str, seed: int, train_ids, test_ids, tag_start: bool = False) -> float:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         X = torch.from_numpy(np.concatenate([pooled[f"{t}/{hop}"] for t in train_ids]))
         y = torch.tensor(np.concatenate([[genre[t]] * len(pooled[f"{t}/{hop}"]) for t in train_ids]))
-        model = head(train_dense)
+        model = head(train_dense, tag_start)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=1e-2)
         for _ in range(epochs):
             model.train()
@@ -196,15 +205,16 @@ def run_finetune(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2
                      for t in test_ids]
         return float(np.mean(right))
 
-    for train_dense in (False, True):
-        for hop in ("3s", "1s"):
-            name = f"finetune-{'dense' if train_dense else 'output'}-{hop}.json"
-            if (OUT / name).exists():
-                continue
-            runs = [[fold_accuracy(train_dense, hop, seed, *fold) for fold in folds] for seed in seeds]
-            _write(name, {"trained": "dense + output layer" if train_dense else "output layer", "patch_hop": hop,
-                          "epochs": epochs, "seeds": list(seeds), "fold_accuracy_per_seed": runs,
-                          "accuracy_mean": float(np.mean(runs)), "date": time.strftime("%Y-%m-%d")})
+    variants = [(train_dense, hop, False) for train_dense in (False, True) for hop in ("3s", "1s")] + [(True, "3s", True)]
+    for train_dense, hop, tag_start in variants:
+        name = f"finetune-{'dense' if train_dense else 'output'}-{hop}{'-tags' if tag_start else ''}.json"
+        if (OUT / name).exists():
+            continue
+        runs = [[fold_accuracy(train_dense, hop, seed, *fold, tag_start=tag_start) for fold in folds] for seed in seeds]
+        trained = "dense + output layer" if train_dense else "output layer"
+        _write(name, {"trained": trained + (", output rows of genres named like a tag start from it" if tag_start else ""),
+                      "patch_hop": hop, "epochs": epochs, "seeds": list(seeds), "fold_accuracy_per_seed": runs,
+                      "accuracy_mean": float(np.mean(runs)), "date": time.strftime("%Y-%m-%d")})
 
 
 def run_poolings(data: Path) -> None:
@@ -293,6 +303,48 @@ def run_augment(data: Path) -> None:
     _write(name, {"augment": AUGMENT, "fold_accuracy": result, "date": time.strftime("%Y-%m-%d")})
 
 
+def run_errors(data: Path) -> None:
+    """Which test tracks each musicnn model gets wrong, fold by fold on bench/deep.py's folds:
+    the head (``musicnn-head`` on musicnn-msd) and the ``musicnn-finetune`` networks that
+    ``python bench/deep.py --with-models --presets musicnn-finetune`` kept in bench/out."""
+    import torch
+
+    from genrekit.datasets import build_feature_table
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.models import make_model
+    from genrekit.models.nets.training import load_network, predict_chunks, split_chunks
+    from deep import MODELS
+
+    name = "errors.json"
+    if (OUT / name).exists():
+        return
+    networks = [MODELS / f"musicnn-finetune-fold{fold}.safetensors" for fold in range(4)]
+    if not all(path.exists() for path in networks):
+        sys.exit(f"--errors needs {networks[0].parent}/musicnn-finetune-fold*.safetensors: run "
+                 "python bench/deep.py --with-models --presets musicnn-finetune first")
+    dataset, folds = dataset_and_folds(data)
+    table, _ = build_feature_table(dataset, FeatureSpec("musicnn-msd"), cache=FeatureCache(CACHE), progress=False)
+    row = dict(zip(table.tracks, table.X))
+    label = {t.track_id: t.label for t in dataset.tracks}
+    wrong = {"musicnn-head": [], "musicnn-finetune": []}
+    for fold, (train_ids, test_ids) in enumerate(folds):
+        head = make_model("musicnn-head", seed=SEED).fit(np.stack([row[t] for t in train_ids]), [label[t] for t in train_ids])
+        predicted = head.predict(np.stack([row[t] for t in test_ids]))
+        wrong["musicnn-head"] += [t for t, p in zip(test_ids, predicted) if p != label[t]]
+        net, config = load_network(networks[fold])
+        test = [t for t in dataset.tracks if t.track_id in set(test_ids)]
+        sets, _ = split_chunks(net, test, config["labels"], {t.track_id: "test" for t in test}, n_frames=config["n_frames"])
+        with torch.no_grad():
+            proba = predict_chunks(net.body, sets["test"].X)
+        for track in test:
+            mean = proba[sets["test"].track == track.track_id].mean(axis=0)
+            if config["labels"][int(mean.argmax())] != track.label:
+                wrong["musicnn-finetune"].append(track.track_id)
+    both = sorted(set(wrong["musicnn-head"]) & set(wrong["musicnn-finetune"]))
+    _write(name, {"wrong": {k: sorted(v) for k, v in wrong.items()}, "wrong_in_both": both, "tracks": len(label),
+                  "date": time.strftime("%Y-%m-%d")})
+
+
 def _accuracy_cells(fold_accuracy: list[float]) -> str:
     """"mean ± sd | per fold" table cells."""
     accuracy = np.array(fold_accuracy)
@@ -346,12 +398,19 @@ def tables() -> str:
             r = json.loads(path.read_text())
             lines.append(f"| {r['trained']} | {r['patch_hop']} | {r['epochs']} | {r['accuracy_mean']:.3f} "
                          f"| {' '.join(f'{np.mean(s):.3f}' for s in r['fold_accuracy_per_seed'])} |")
+    errors = OUT / "errors.json"
+    if errors.exists():
+        record = json.loads(errors.read_text())
+        lines += ["", f"Test tracks each model gets wrong ({record['tracks']} tracks, 4 folds):", "",
+                  "| model | wrong | tracks |", "|---|---|---|"]
+        lines += [f"| {model} | {len(ids)} | {', '.join(ids)} |" for model, ids in record["wrong"].items()]
+        lines.append(f"| both | {len(record['wrong_in_both'])} | {', '.join(record['wrong_in_both'])} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     steps = {"tags": run_tags, "timing": run_timing, "heads": run_heads, "finetune": run_finetune,
-             "poolings": run_poolings, "augment": run_augment}
+             "poolings": run_poolings, "augment": run_augment, "errors": run_errors}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for step in steps:
         parser.add_argument(f"--{step}", action="store_true")
