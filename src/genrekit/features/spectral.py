@@ -77,7 +77,7 @@ class LogMelSpec:
         check_front_end(self.compression, self.pad_mode)
 
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 dB."""
+        """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 (dB, or ``compression``)."""
         if sr != self.sample_rate:
             raise ParameterError(f"signal at {sr} Hz given to a log-mel spec expecting {self.sample_rate} Hz")
         params = asdict(self)
