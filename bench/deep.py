@@ -121,19 +121,19 @@ def table(out: Path, presets: list[str]) -> str:
             continue
         track = np.array([r["track_accuracy"] for r in runs])
         timing = out / "timing" / f"{preset}-fold0.json"
-        seconds = json.loads(timing.read_text())["seconds_per_epoch"] if timing.exists() else float("nan")
+        seconds = f'{json.loads(timing.read_text())["seconds_per_epoch"]:.1f}' if timing.exists() else "–"
         done = "" if len(runs) == N_FOLDS else f" ({len(runs)} of {N_FOLDS} folds)"
         lines.append(
-            f"| {preset}{done} — {PRESETS[preset].description} | {track.mean():.3f} ± {track.std():.3f} "
+            f"| {preset}{done} — {PRESETS[preset].description} | {track.mean():.4f} ± {track.std():.3f} "
             f"| {' '.join(f'{a:.2f}' for a in track)} | {np.mean([r['track_accuracy_vote'] for r in runs]):.3f} | {np.mean([r['chunk_accuracy'] for r in runs]):.3f} "
-            f"| {seconds:.1f} | {runs[0]['epochs']} | {runs[0]['parameters']:,} "
+            f"| {seconds} | {runs[0]['epochs']} | {runs[0]['parameters']:,} "
             f"| {runs[0]['model_bytes'] / 1e6:.2f} | {max(r['peak_rss_mb'] for r in runs):.0f} |"
         )
     classical = out / "classical.json"
     if classical.exists():
         for name, row in json.loads(classical.read_text()).items():
             accuracy = np.array(row["fold_accuracy"])
-            lines.append(f"| {name} (fma518 features, classical) | {accuracy.mean():.3f} ± {accuracy.std():.3f} "
+            lines.append(f"| {name} (fma518 features, classical) | {accuracy.mean():.4f} ± {accuracy.std():.3f} "
                          f"| {' '.join(f'{a:.2f}' for a in accuracy)} | – | – | {row['fit_seconds']:.1f} s/fit | – | – | – | – |")
     return "\n".join(lines)
 
