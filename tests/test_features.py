@@ -157,6 +157,24 @@ def test_log_mel_spec_records_its_parameters(tmp_path, clip):
     assert params == spec and np.array_equal(loaded, M)
 
 
+def test_musicnns_log_mel_is_one_spec_of_the_shared_front_ends(clip):
+    """Reflect padding and log10(1 + 10000 x) make librosa's and numpy's log-mel musicnn's
+    input; unknown settings are refused by name, where they are set and where a file says them."""
+    from genrekit.features import LogMelSpec, musicnn
+    from genrekit.features.numpy_logmel import NumpyLogMel
+
+    y, sr = audio.load(clip, sr=musicnn.SAMPLE_RATE, duration=6.0)
+    spec = LogMelSpec(sample_rate=sr, n_fft=musicnn.N_FFT, hop_length=musicnn.HOP_LENGTH, n_mels=musicnn.N_MELS,
+                      top_db=None, pad_mode="reflect", compression="log10(1+10000x)")
+    expected = musicnn.log_mel(y, sr=sr).T
+    assert np.abs(spec.compute(y, sr) - expected).max() < 1e-4
+    assert np.abs(NumpyLogMel(spec.to_dict())(y[None])[0, 0] - expected).max() < 1e-4
+    with pytest.raises(ParameterError, match="compression='log'"):
+        LogMelSpec(compression="log")
+    with pytest.raises(ParameterError, match="pad_mode='edge'"):
+        NumpyLogMel({**spec.to_dict(), "pad_mode": "edge"})
+
+
 @pytest.mark.parametrize("sr, n_fft, n_mels, fmin, fmax", [(22050, 2048, 128, 0.0, None), (16000, 512, 48, 30.0, 7000.0),
                                                            (44100, 4096, 96, 0.0, 11025.0)])
 def test_numpy_mel_filterbank_is_librosas(sr, n_fft, n_mels, fmin, fmax):

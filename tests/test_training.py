@@ -168,6 +168,10 @@ def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_m
     features of musicnn's own input; training moves its back end only (no frozen weight, no
     batch-norm statistic), and a run resumed from its checkpoint ends where an uninterrupted
     one does."""
+    import dataclasses
+
+    import soundfile as sf
+
     from genrekit import audio
     from genrekit.errors import ParameterError
     from genrekit.features import musicnn
@@ -189,10 +193,6 @@ def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_m
     assert other.start_from_tags(["hip hop", "Jazz", "waltz"]) == ["hip hop", "Jazz"]  # MSD: "Hip-Hop", "jazz"
     with pytest.raises(ModelError, match="2 labels for a network of 3 genres"):
         other.start_from_tags(["jazz", "pop"])
-
-    import dataclasses
-
-    import soundfile as sf
 
     dataset = load_gtzan(gtzan_mini)
     tracks = []
