@@ -21,6 +21,8 @@
   time-stretched, pitch-shifted versions of it; tested on the clips as they are.
 - ``--errors``: the test tracks that the head and the ``musicnn-finetune`` preset's fold
   networks (from ``python bench/deep.py --with-models --presets musicnn-finetune``) get wrong.
+- ``--ensembles``: every mean of two or three of the head, ``musicnn-finetune`` and the deep
+  ``default`` (its fold networks from ``python bench/deep.py --with-models --presets default``).
 
 Results go to ``bench/results/musicnn/*.json``; the tables are printed at the end.
 
@@ -303,10 +305,12 @@ def run_augment(data: Path) -> None:
     _write(name, {"augment": AUGMENT, "fold_accuracy": result, "date": time.strftime("%Y-%m-%d")})
 
 
-def run_errors(data: Path) -> None:
-    """Which test tracks each musicnn model gets wrong, fold by fold on bench/deep.py's folds:
-    the head (``musicnn-head`` on musicnn-msd) and the ``musicnn-finetune`` networks that
-    ``python bench/deep.py --with-models --presets musicnn-finetune`` kept in bench/out."""
+def track_probabilities(data: Path, networks: tuple[str, ...]) -> tuple[dict, dict, list[str]]:
+    """Each test track's genre probabilities from each model, fold by fold on bench/deep.py's
+    folds: the head (``musicnn-head`` on musicnn-msd, fitted on the fold's training tracks)
+    and the named presets' fold networks kept in bench/out by ``python bench/deep.py
+    --with-models`` (mean over the track's 3 s windows). Returns (model -> track -> probabilities,
+    track -> genre, genres in column order)."""
     import torch
 
     from genrekit.datasets import build_feature_table
@@ -315,34 +319,62 @@ def run_errors(data: Path) -> None:
     from genrekit.models.nets.training import load_network, predict_chunks, split_chunks
     from deep import MODELS
 
-    name = "errors.json"
-    if (OUT / name).exists():
-        return
-    networks = [MODELS / f"musicnn-finetune-fold{fold}.safetensors" for fold in range(4)]
-    if not all(path.exists() for path in networks):
-        sys.exit(f"--errors needs {networks[0].parent}/musicnn-finetune-fold*.safetensors: run "
-                 "python bench/deep.py --with-models --presets musicnn-finetune first")
+    missing = [f"{MODELS}/{preset}-fold{fold}.safetensors" for preset in networks for fold in range(4)
+               if not (MODELS / f"{preset}-fold{fold}.safetensors").exists()]
+    if missing:
+        sys.exit(f"needs {', '.join(missing)}: run python bench/deep.py --with-models --presets {' '.join(networks)} first")
     dataset, folds = dataset_and_folds(data)
     table, _ = build_feature_table(dataset, FeatureSpec("musicnn-msd"), cache=FeatureCache(CACHE), progress=False)
     row = dict(zip(table.tracks, table.X))
     label = {t.track_id: t.label for t in dataset.tracks}
-    wrong = {"musicnn-head": [], "musicnn-finetune": []}
+    proba = {model: {} for model in ("musicnn-head", *networks)}
     for fold, (train_ids, test_ids) in enumerate(folds):
         head = make_model("musicnn-head", seed=SEED).fit(np.stack([row[t] for t in train_ids]), [label[t] for t in train_ids])
-        predicted = head.predict(np.stack([row[t] for t in test_ids]))
-        wrong["musicnn-head"] += [t for t, p in zip(test_ids, predicted) if p != label[t]]
-        net, config = load_network(networks[fold])
+        genres = [str(g) for g in head.classes_]
+        proba["musicnn-head"].update(zip(test_ids, head.predict_proba(np.stack([row[t] for t in test_ids]))))
         test = [t for t in dataset.tracks if t.track_id in set(test_ids)]
-        sets, _ = split_chunks(net, test, config["labels"], {t.track_id: "test" for t in test}, n_frames=config["n_frames"])
-        with torch.no_grad():
-            proba = predict_chunks(net.body, sets["test"].X)
-        for track in test:
-            mean = proba[sets["test"].track == track.track_id].mean(axis=0)
-            if config["labels"][int(mean.argmax())] != track.label:
-                wrong["musicnn-finetune"].append(track.track_id)
+        for preset in networks:
+            net, config = load_network(MODELS / f"{preset}-fold{fold}.safetensors")
+            assert list(config["labels"]) == genres, f"{preset} fold {fold}: genres in another order"
+            sets, _ = split_chunks(net, test, genres, {t.track_id: "test" for t in test}, n_frames=config["n_frames"])
+            with torch.no_grad():
+                chunk_proba = predict_chunks(net.body, sets["test"].X)
+            proba[preset].update({t.track_id: chunk_proba[sets["test"].track == t.track_id].mean(axis=0) for t in test})
+    return proba, label, genres
+
+
+def _wrong(proba: dict, label: dict, genres: list[str]) -> list[str]:
+    return sorted(t for t, p in proba.items() if genres[int(np.argmax(p))] != label[t])
+
+
+def run_errors(data: Path) -> None:
+    """Which test tracks the head and the ``musicnn-finetune`` fold networks get wrong."""
+    name = "errors.json"
+    if (OUT / name).exists():
+        return
+    proba, label, genres = track_probabilities(data, ("musicnn-finetune",))
+    wrong = {model: _wrong(p, label, genres) for model, p in proba.items()}
     both = sorted(set(wrong["musicnn-head"]) & set(wrong["musicnn-finetune"]))
-    _write(name, {"wrong": {k: sorted(v) for k, v in wrong.items()}, "wrong_in_both": both, "tracks": len(label),
-                  "date": time.strftime("%Y-%m-%d")})
+    _write(name, {"wrong": wrong, "wrong_in_both": both, "tracks": len(label), "date": time.strftime("%Y-%m-%d")})
+
+
+def run_ensembles(data: Path) -> None:
+    """Every mean of the probabilities of two or three of: the head, ``musicnn-finetune`` and
+    the deep ``default`` (trained from scratch, so it errs on other clips). Every combination
+    is reported, not the best alone: choosing one after seeing these folds would flatter it."""
+    from itertools import combinations
+
+    name = "ensembles.json"
+    if (OUT / name).exists():
+        return
+    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "default"))
+    rows = []
+    for size in (1, 2, 3):
+        for models in combinations(proba, size):
+            mean = {t: np.mean([proba[m][t] for m in models], axis=0) for t in label}
+            wrong = _wrong(mean, label, genres)
+            rows.append({"models": list(models), "correct": len(label) - len(wrong), "wrong": wrong})
+    _write(name, {"rows": rows, "tracks": len(label), "date": time.strftime("%Y-%m-%d")})
 
 
 def _accuracy_cells(fold_accuracy: list[float]) -> str:
@@ -405,12 +437,19 @@ def tables() -> str:
                   "| model | wrong | tracks |", "|---|---|---|"]
         lines += [f"| {model} | {len(ids)} | {', '.join(ids)} |" for model, ids in record["wrong"].items()]
         lines.append(f"| both | {len(record['wrong_in_both'])} | {', '.join(record['wrong_in_both'])} |")
+    ensembles = OUT / "ensembles.json"
+    if ensembles.exists():
+        record = json.loads(ensembles.read_text())
+        lines += ["", f"Means of the models' track probabilities ({record['tracks']} tracks, 4 folds, {record['date']}):", "",
+                  "| models averaged | track acc | correct | wrong |", "|---|---|---|---|"]
+        lines += [f"| {' + '.join(r['models'])} | {r['correct'] / record['tracks']:.4f} | {r['correct']} | {', '.join(r['wrong'])} |"
+                  for r in record["rows"]]
     return "\n".join(lines)
 
 
 def main() -> None:
     steps = {"tags": run_tags, "timing": run_timing, "heads": run_heads, "finetune": run_finetune,
-             "poolings": run_poolings, "augment": run_augment, "errors": run_errors}
+             "poolings": run_poolings, "augment": run_augment, "errors": run_errors, "ensembles": run_ensembles}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for step in steps:
         parser.add_argument(f"--{step}", action="store_true")
