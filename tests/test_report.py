@@ -44,6 +44,30 @@ def test_explore_metrics_and_plots_are_seeded(table, tmp_path):
     assert again["kmeans"] == kmeans and again["importance"] == importance
 
 
+def test_importance_shortcut_equals_shuffling_the_raw_features(table):
+    """explore shuffles the transformed columns (the scaling is per column): the same drops as
+    shuffling the raw features and running the whole pipeline."""
+    from dataclasses import replace
+
+    from sklearn.inspection import permutation_importance
+
+    from genrekit.datasets import train_val_test_split
+    from genrekit.evaluate.explore import _importance
+    from genrekit.models import make_model
+
+    small = replace(table, X=table.X[:, :40], columns=table.columns[:40])
+    ours = _importance(small, model="logreg", seed=3, n_repeats=2, top=40)
+    tracks = small.track_frame()
+    parts = np.array(train_val_test_split(tracks["y"].to_numpy(), tracks["group"].to_numpy(), sizes=(0.75, 0.0, 0.25), seed=3))
+    test = np.isin(small.tracks, tracks["track"].to_numpy()[parts == "test"])
+    fitted = make_model("logreg", seed=3).fit(small.X[~test], small.y[~test])
+    reference = permutation_importance(fitted, small.X[test], small.y[test], n_repeats=2, random_state=3, scoring="accuracy")
+    drops = {row["feature"]: row["mean"] for row in ours["top"]}
+    assert len(drops) == 40 and max(drops.values()) > 0
+    for column, mean in zip(small.columns, reference.importances_mean):
+        assert drops[column] == pytest.approx(mean, abs=1e-12), column
+
+
 @pytest.fixture(scope="module")
 def run_with_report(tmp_path_factory, gtzan_mini, feature_cache):
     run = tmp_path_factory.mktemp("run")

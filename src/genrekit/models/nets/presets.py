@@ -220,7 +220,6 @@ class MusicnnFinetune(nn.Module):
         network = copy.deepcopy(network)
         self.frozen = MusicnnPooling(network).requires_grad_(False)
         self.head = MusicnnBackEnd(network, n_classes)
-        self._tag_layer = (network.classifier.weight.detach().clone(), network.classifier.bias.detach().clone())
 
     def start_from_tags(self, labels: Sequence[str]) -> list[str]:
         """Start the output row of each genre named like one of the network's tags (case,
@@ -230,13 +229,13 @@ class MusicnnFinetune(nn.Module):
         if len(labels) != self.head.classifier.out_features:
             raise ModelError(f"{len(labels)} labels for a network of {self.head.classifier.out_features} genres")
         index = {_tag_key(tag): i for i, tag in enumerate(self.tags)}
-        weight, bias = self._tag_layer
+        tag_layer = musicnn.load_musicnn("MSD_musicnn")[0].classifier  # the loaded network, never trained here
         matched = []
         with torch.no_grad():
             for row, label in enumerate(labels):
                 if _tag_key(label) in index:
-                    self.head.classifier.weight[row] = weight[index[_tag_key(label)]]
-                    self.head.classifier.bias[row] = bias[index[_tag_key(label)]]
+                    self.head.classifier.weight[row] = tag_layer.weight[index[_tag_key(label)]]
+                    self.head.classifier.bias[row] = tag_layer.bias[index[_tag_key(label)]]
                     matched.append(label)
         return matched
 

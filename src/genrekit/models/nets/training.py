@@ -170,13 +170,22 @@ def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, pro
 
     body.eval()
     device = next(body.parameters()).device
-    parts = []
-    with torch.no_grad(), Progress(disable=not progress) as bar:
+    with Progress(disable=not progress) as bar:
         task = bar.add_task("pretrained features", total=len(examples.X))
-        for start in range(0, len(examples.X), batch):
-            parts.append(body.frozen_features(examples.X[start : start + batch].to(device)).cpu())
-            bar.advance(task, len(parts[-1]))
-    return replace(examples, X=torch.cat(parts))
+        X = _in_batches(lambda x: body.frozen_features(x.to(device)), examples.X, batch,
+                        advance=lambda n: bar.advance(task, n))
+    return replace(examples, X=X)
+
+
+def _in_batches(function, X: torch.Tensor, batch: int, advance=lambda n: None) -> torch.Tensor:
+    """``function`` on ``batch`` rows of ``X`` at a time without gradients, results on the CPU
+    (a whole set at once would hold every layer's activations for every chunk)."""
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch):
+            parts.append(function(X[start : start + batch]).cpu())
+            advance(len(parts[-1]))
+    return torch.cat(parts)
 
 
 def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
@@ -206,11 +215,7 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> to
 def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 16) -> np.ndarray:
     """Genre probabilities per chunk, [shape=(n, n_classes)]."""
     body.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(X), batch):
-            out.append(torch.softmax(body(X[start : start + batch]), dim=1))
-    return torch.cat(out).cpu().numpy()
+    return _in_batches(lambda x: torch.softmax(body(x), dim=1), X, batch).numpy()
 
 
 def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> float:
