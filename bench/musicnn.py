@@ -223,7 +223,8 @@ def run_poolings(data: Path) -> None:
     """The head's pipeline (musicnn-head: scaling, power transform, logistic regression) on
     other summaries of a track's patches than the mean of the embedding and tags: their
     mean and standard deviation, mean and max, and the pooled mid-end (the dense layer's
-    input, 1506-d) added; and MSD's and MTT's features together."""
+    input, 1506-d) added; MSD's and MTT's features together; and the mean over patches
+    1 s apart (overlapping) instead of 3 s."""
     import torch
 
     from genrekit.datasets import build_feature_table
@@ -241,8 +242,11 @@ def run_poolings(data: Path) -> None:
     embedding, tags = {}, {}
     with torch.no_grad():  # the back end on the cached pooled mid-end features: each patch's embedding and tags
         for t in ids:
-            e = network.dense_norm(torch.relu(network.dense(network.pool_norm(torch.from_numpy(pooled[f"{t}/3s"])))))
-            embedding[t], tags[t] = e.numpy(), torch.sigmoid(network.classifier(e)).numpy()
+            for hop in ("3s", "1s"):
+                e = network.dense_norm(torch.relu(network.dense(network.pool_norm(torch.from_numpy(pooled[f"{t}/{hop}"])))))
+                embedding[t, hop], tags[t, hop] = e.numpy(), torch.sigmoid(network.classifier(e)).numpy()
+    embedding_1s, tags_1s = {t: embedding[t, "1s"] for t in ids}, {t: tags[t, "1s"] for t in ids}
+    embedding, tags = {t: embedding[t, "3s"] for t in ids}, {t: tags[t, "3s"] for t in ids}
     mtt, _ = build_feature_table(dataset, FeatureSpec("musicnn-mtt"), cache=FeatureCache(CACHE), progress=False)
     mtt_row = dict(zip(mtt.tracks, mtt.X))
     summaries = {
@@ -251,6 +255,7 @@ def run_poolings(data: Path) -> None:
         "mean + max": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), embedding[t].max(0), tags[t].max(0)],
         "mean + pooled mid-end mean": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), pooled[f"{t}/3s"].mean(0)],
         "mean, MSD and MTT": lambda t: np.r_[embedding[t].mean(0), tags[t].mean(0), mtt_row[t]],
+        "mean over patches every 1 s": lambda t: np.r_[embedding_1s[t].mean(0), tags_1s[t].mean(0)],
     }
     index = {t: i for i, t in enumerate(ids)}
     rows = []
