@@ -171,6 +171,28 @@ def pooled_patches(data: Path) -> dict[str, np.ndarray]:
     return features
 
 
+def _train_and_score(model, optimizer, X, y, test: list[tuple[np.ndarray, int]], *, epochs: int,
+                     rng: np.random.Generator, train_mode) -> float:
+    """Minibatches of 32, cross-entropy with label smoothing 0.1; then the share of test
+    tracks (their patches' inputs, genre) whose mean patch probability is right."""
+    import torch
+    from torch import nn
+
+    for _ in range(epochs):
+        train_mode()
+        order = rng.permutation(len(X))
+        for start in range(0, len(X) - 1, 32):
+            batch = order[start:start + 32]
+            loss = nn.functional.cross_entropy(model(X[batch]), y[batch], label_smoothing=0.1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        right = [int(torch.softmax(model(torch.from_numpy(inputs)), 1).mean(0).argmax()) == genre for inputs, genre in test]
+    return float(np.mean(right))
+
+
 def run_finetune(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
     import copy
 
@@ -203,21 +225,10 @@ def run_finetune(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2
         y = torch.tensor(np.concatenate([[genre[t]] * len(pooled[f"{t}/{hop}"]) for t in train_ids]))
         model = head(train_dense, tag_start)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3, weight_decay=1e-2)
-        for _ in range(epochs):
-            model.train()
-            model[0].eval(), model[4].eval()  # keep the pretrained normalisation statistics
-            order = rng.permutation(len(X))
-            for start in range(0, len(X) - 1, 32):
-                batch = order[start:start + 32]
-                loss = nn.functional.cross_entropy(model(X[batch]), y[batch], label_smoothing=0.1)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            right = [int(torch.softmax(model(torch.from_numpy(pooled[f"{t}/3s"])), 1).mean(0).argmax()) == genre[t]
-                     for t in test_ids]
-        return float(np.mean(right))
+        # train mode but the pretrained normalisation statistics kept
+        train_mode = lambda: (model.train(), model[0].eval(), model[4].eval())  # noqa: E731
+        return _train_and_score(model, optimizer, X, y, [(pooled[f"{t}/3s"], genre[t]) for t in test_ids],
+                                epochs=epochs, rng=rng, train_mode=train_mode)
 
     variants = [(train_dense, hop, False) for train_dense in (False, True) for hop in ("3s", "1s")] + [(True, "3s", True)]
     for train_dense, hop, tag_start in variants:
@@ -304,20 +315,8 @@ def run_finetune_midend(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (
         model = MidAndBackEnd(preset)
         optimizer = torch.optim.AdamW([{"params": model.midend.parameters(), "lr": 1e-4},
                                        {"params": model.back_end.parameters(), "lr": 1e-3}], weight_decay=1e-2)
-        for _ in range(epochs):
-            model.train()
-            order = rng.permutation(len(X))
-            for start in range(0, len(X) - 1, 32):
-                batch = order[start:start + 32]
-                loss = nn.functional.cross_entropy(model(X[batch]), y[batch], label_smoothing=0.1)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            right = [int(torch.softmax(model(torch.from_numpy(front[t].astype(np.float32))), 1).mean(0).argmax()) == genre[t]
-                     for t in test_ids]
-        return float(np.mean(right))
+        return _train_and_score(model, optimizer, X, y, [(front[t].astype(np.float32), genre[t]) for t in test_ids],
+                                epochs=epochs, rng=rng, train_mode=model.train)
 
     runs = []
     for seed in seeds:
