@@ -24,7 +24,8 @@
 - ``--augment`` (exploratory, same aim): the head trained on each training clip and 4
   time-stretched, pitch-shifted versions of it; tested on the clips as they are.
 - ``--errors``: the test tracks that the head and the ``musicnn-finetune`` preset's fold
-  networks (from ``python bench/deep.py --with-models --presets musicnn-finetune``) get wrong.
+  networks (from ``python bench/deep.py --with-models --presets musicnn-finetune default``)
+  get wrong, and what they and the deep ``default`` take the tracks both miss for.
 - ``--ensembles``: every mean of two or three of the head, ``musicnn-finetune`` and the deep
   ``default`` (its fold networks from ``python bench/deep.py --with-models --presets default``).
 
@@ -461,14 +462,17 @@ def _wrong(proba: dict, label: dict, genres: list[str]) -> list[str]:
 
 
 def run_errors(data: Path) -> None:
-    """Which test tracks the head and the ``musicnn-finetune`` fold networks get wrong."""
+    """Which test tracks the head and the ``musicnn-finetune`` fold networks get wrong, and
+    what the head, the network and the deep ``default`` take the tracks both miss for."""
     name = "errors.json"
     if (OUT / name).exists():
         return
-    proba, label, genres = track_probabilities(data, ("musicnn-finetune",))
-    wrong = {model: _wrong(p, label, genres) for model, p in proba.items()}
+    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "default"))
+    wrong = {model: _wrong(proba[model], label, genres) for model in ("musicnn-head", "musicnn-finetune")}
     both = sorted(set(wrong["musicnn-head"]) & set(wrong["musicnn-finetune"]))
-    _write(name, {"wrong": wrong, "wrong_in_both": both, "tracks": len(label), "date": time.strftime("%Y-%m-%d")})
+    taken_for = {t: {model: genres[int(np.argmax(p[t]))] for model, p in proba.items()} for t in both}
+    _write(name, {"wrong": wrong, "wrong_in_both": both, "taken_for": taken_for, "tracks": len(label),
+                  "date": time.strftime("%Y-%m-%d")})
 
 
 def run_ensembles(data: Path) -> None:
@@ -550,6 +554,11 @@ def tables() -> str:
                   "| model | wrong | tracks |", "|---|---|---|"]
         lines += [f"| {model} | {len(ids)} | {', '.join(ids)} |" for model, ids in record["wrong"].items()]
         lines.append(f"| both | {len(record['wrong_in_both'])} | {', '.join(record['wrong_in_both'])} |")
+        if "taken_for" in record:
+            models = list(next(iter(record["taken_for"].values())))
+            lines += ["", "What each model takes the tracks both musicnn models miss for:", "",
+                      f"| track | {' | '.join(models)} |", "|---|" + "---|" * len(models)]
+            lines += [f"| {t} | {' | '.join(taken[m] for m in models)} |" for t, taken in record["taken_for"].items()]
     ensembles = OUT / "ensembles.json"
     if ensembles.exists():
         record = json.loads(ensembles.read_text())
