@@ -251,6 +251,7 @@ def frontend_patches(data: Path) -> dict[str, np.ndarray]:
     from genrekit import audio
     from genrekit.datasets import load_gtzan
     from genrekit.features.musicnn import load_musicnn, log_mel_patches
+    from genrekit.features.musicnn.network import front_end
 
     path = ROOT / "bench" / "out" / "musicnn-frontend.npz"
     if path.exists():
@@ -260,8 +261,7 @@ def frontend_patches(data: Path) -> dict[str, np.ndarray]:
     for track in load_gtzan(data).tracks:
         y, sr = audio.load(track.path, sr=16000)
         with torch.inference_mode():
-            x = network.input_norm(torch.from_numpy(log_mel_patches(y, sr=sr)).unsqueeze(1))
-            front = torch.cat([block(x) for block in (*network.timbral, *network.temporal)], dim=1)
+            front = front_end(network, torch.from_numpy(log_mel_patches(y, sr=sr)))
         features[track.track_id] = front.numpy().astype(np.float16)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **features)
@@ -275,6 +275,7 @@ def run_finetune_midend(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (
     import torch
     from torch import nn
 
+    from genrekit.features.musicnn.network import mid_end_pooled
     from genrekit.models.nets.presets import MusicnnFinetune
 
     class MidAndBackEnd(nn.Module):
@@ -291,13 +292,7 @@ def run_finetune_midend(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (
             return self
 
         def forward(self, front: torch.Tensor) -> torch.Tensor:
-            features, previous = [front], None
-            for index, (conv, norm) in enumerate(zip(self.midend, self.midend_norms)):
-                out = norm(torch.relu(conv(nn.functional.pad(features[-1], (3, 3)))))
-                previous = out if index == 0 else out + previous
-                features.append(previous)
-            midend = torch.cat(features, dim=1)
-            return self.back_end(torch.stack([midend.amax(dim=2), midend.mean(dim=2)], dim=2).flatten(1))
+            return self.back_end(mid_end_pooled(self, front))
 
     name = "finetune-midend-3s-tags.json"
     if (OUT / name).exists():

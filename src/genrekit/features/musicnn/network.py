@@ -41,9 +41,15 @@ class _FrontEndBlock(nn.Module):
         return self.norm(F.relu(self.conv(F.pad(x, self.padding)))).amax(dim=3)
 
 
-def _front_and_mid_end(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def front_end(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Log-mel patches ``(batch, frames, mels)`` -> the front end's filters ``(batch, 561, frames)``."""
     x = network.input_norm(x.unsqueeze(1))
-    frontend = torch.cat([block(x) for block in (*network.timbral, *network.temporal)], dim=1)  # (batch, 561, frames)
+    return torch.cat([block(x) for block in (*network.timbral, *network.temporal)], dim=1)
+
+
+def mid_end_pooled(network: nn.Module, frontend: torch.Tensor) -> torch.Tensor:
+    """The front end's output -> the mid end's residual layers, max- and mean-pooled over time
+    ``(batch, 1506)``."""
     features, previous = [frontend], None
     for index, (conv, norm) in enumerate(zip(network.midend, network.midend_norms, strict=True)):
         out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
@@ -84,7 +90,7 @@ class MusiCNN(nn.Module):
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(batch, frames, n_mels)`` -> the front and mid end's features pooled over time
         ``(batch, 1506)``, what the back end's dense layer reads (before its batch norm)."""
-        return _front_and_mid_end(self, x)
+        return mid_end_pooled(self, front_end(self, x))
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(batch, frames, n_mels)`` -> (embedding ``(batch, 200)``, logits ``(batch, n_tags)``)."""
@@ -120,4 +126,4 @@ class MusicnnPooling(nn.Module):
         self.midend, self.midend_norms = network.midend, network.midend_norms
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _front_and_mid_end(self, x)
+        return mid_end_pooled(self, front_end(self, x))
