@@ -107,3 +107,38 @@ def test_wrong_feature_width_is_explained(tmp_path, blobs):
     model = load_model(_saved(tmp_path, blobs))
     with pytest.raises(ModelError, match="expects 57 gtzan57 features per row, got shape"):
         model.predict_proba(np.zeros((2, 10)))
+
+
+def test_nested_search_caches_the_preprocessing_and_tunes_the_same(tmp_path, blobs, monkeypatch):
+    """fit_estimator's search fits the scaling and power transform once per inner fold (cached),
+    not once per candidate: the same choice and probabilities as the uncached search, a model
+    file without the cache, and no cache left behind."""
+    import tempfile
+    from pathlib import Path
+
+    from sklearn.preprocessing import PowerTransformer
+
+    from genrekit.evaluate.crossval import fit_estimator
+    from genrekit.models import make_search
+
+    X, y = blobs
+    groups = np.arange(len(y)) // 2  # pairs of rows as tracks
+    before = set(Path(tempfile.gettempdir()).glob("genrekit-search-*"))
+    fits = []
+    original = PowerTransformer._fit  # what fit and fit_transform both run
+
+    def counted(self, *args, **kwargs):
+        fits.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PowerTransformer, "_fit", counted)
+    cached, best = fit_estimator("logreg", X, y, groups, search=True, n_iter=6, inner_splits=3, seed=1)
+    monkeypatch.undo()
+    with quiet_fit():
+        plain = make_search("logreg", n_iter=6, n_splits=3, seed=1).fit(X, y, groups=groups)
+    assert best == plain.best_params_
+    assert np.array_equal(cached.predict_proba(X), plain.best_estimator_.predict_proba(X))
+    assert len(fits) == 3 + 1, f"{len(fits)} power-transform fits for 6 candidates x 3 folds + refit (uncached: 19)"
+    assert cached.memory is None and set(Path(tempfile.gettempdir()).glob("genrekit-search-*")) == before
+    path = save_model(GenreModel("logreg", ["a", "b", "c"], FeatureSpec("gtzan57"), cached, params=best), tmp_path / "m.genrekit")
+    assert np.array_equal(load_model(path).predict_proba(X), cached.predict_proba(X))

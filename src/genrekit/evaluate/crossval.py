@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 
 import numpy as np
@@ -21,9 +22,10 @@ def fit_estimator(name: str, X, y, groups, *, search: bool, n_iter: int, inner_s
     with quiet_fit():
         if not search:
             return make_model(name, seed=seed).fit(X, y), {}
-        searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1)
-        searcher.fit(X, y, groups=groups)
-        return searcher.best_estimator_, dict(searcher.best_params_)
+        with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
+            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache)
+            searcher.fit(X, y, groups=groups)
+        return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
 
 
 def _fold(table: FeatureTable, name: str, train_tracks, test_tracks, *, search, n_iter, inner_splits, seed, aggregation):

@@ -217,15 +217,19 @@ def make_search(
     n_splits: int = 3,
     seed: int = 0,
     n_jobs: int | None = None,
+    memory: str | None = None,
 ) -> RandomizedSearchCV:
     """Randomized hyperparameter search with stratified K-fold, as an estimator.
 
     Fit it on training data only; used inside an outer cross-validation it makes nested
     CV, whose test folds never inform the search. Pass ``groups`` to ``fit`` so the inner
     folds stay grouped by track (chunks of one track never straddle an inner fold).
+    ``memory``: a folder where the pipeline caches its fitted scaling and power transform
+    (``Pipeline(memory=...)``), so that they are fitted once per inner fold rather than once
+    per candidate (the search tunes the classifier alone; fitting them is most of the time).
     """
     return RandomizedSearchCV(
-        make_model(name, seed=seed),
+        make_model(name, seed=seed).set_params(memory=memory),
         MODELS[name].search_space,
         n_iter=n_iter,
         cv=StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed),
