@@ -41,7 +41,8 @@ def main() -> int:
     table = read_feature_table(args.table)
     started = time.time()
     rows = []
-    names = list(MODELS) if args.models == "all" else args.models.split(",")
+    # "all": the models for handcrafted features (musicnn-head is for the musicnn features)
+    names = [n for n in MODELS if not MODELS[n].features] if args.models == "all" else args.models.split(",")
     for name in names:
         search = name not in UNTUNED
         for row in compare_models(table, [name], n_splits=args.folds, seed=0, search=search, n_iter=args.n_iter):
