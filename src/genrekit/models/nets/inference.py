@@ -36,10 +36,23 @@ def file_examples(config: dict, path: str | os.PathLike) -> np.ndarray:
     return frame_windows(y, n_frames=config["n_frames"], hop_length=frontend["hop_length"])[0]
 
 
+def in_batches(function, X: torch.Tensor, batch: int, advance=lambda n: None) -> torch.Tensor:
+    """``function`` on ``batch`` rows of ``X`` at a time without gradients, results on the CPU
+    (a whole set at once would hold every layer's activations for every chunk)."""
+    parts = []
+    with torch.no_grad():
+        for start in range(0, len(X), batch):
+            parts.append(function(X[start : start + batch]).cpu())
+            advance(len(parts[-1]))
+    return torch.cat(parts)
+
+
+def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 16) -> np.ndarray:
+    """Genre probabilities per chunk, [shape=(n, n_classes)]."""
+    body.eval()
+    return in_batches(lambda x: torch.softmax(body(x), dim=1), X, batch).numpy()
+
+
 def chunk_proba(net: nn.Module, config: dict, path: str | os.PathLike, *, batch: int = 16) -> np.ndarray:
     """Genre probabilities of each window of one file, [shape=(n_chunks, n_genres)]."""
-    examples = file_examples(config, path)
-    net.eval()
-    with torch.no_grad():
-        parts = [torch.softmax(net(torch.from_numpy(examples[i : i + batch])), dim=1) for i in range(0, len(examples), batch)]
-    return torch.cat(parts).numpy()
+    return predict_chunks(net, torch.from_numpy(file_examples(config, path)), batch=batch)

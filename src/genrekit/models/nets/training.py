@@ -29,7 +29,7 @@ from genrekit import __version__, audio
 from genrekit.errors import AudioError, ModelError, ParameterError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
-from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
+from genrekit.models.nets.inference import IMAGE_SECONDS, in_batches, image_examples, predict_chunks
 from genrekit.models.nets.presets import PRESETS, build_network
 
 logger = logging.getLogger(__name__)
@@ -172,20 +172,9 @@ def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, pro
     device = next(body.parameters()).device
     with Progress(disable=not progress) as bar:
         task = bar.add_task("pretrained features", total=len(examples.X))
-        X = _in_batches(lambda x: body.frozen_features(x.to(device)), examples.X, batch,
+        X = in_batches(lambda x: body.frozen_features(x.to(device)), examples.X, batch,
                         advance=lambda n: bar.advance(task, n))
     return replace(examples, X=X)
-
-
-def _in_batches(function, X: torch.Tensor, batch: int, advance=lambda n: None) -> torch.Tensor:
-    """``function`` on ``batch`` rows of ``X`` at a time without gradients, results on the CPU
-    (a whole set at once would hold every layer's activations for every chunk)."""
-    parts = []
-    with torch.no_grad():
-        for start in range(0, len(X), batch):
-            parts.append(function(X[start : start + batch]).cpu())
-            advance(len(parts[-1]))
-    return torch.cat(parts)
 
 
 def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
@@ -210,12 +199,6 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> to
     if config.loss == "bce":
         return nn.functional.binary_cross_entropy_with_logits(logits, target)
     return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
-
-
-def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 16) -> np.ndarray:
-    """Genre probabilities per chunk, [shape=(n, n_classes)]."""
-    body.eval()
-    return _in_batches(lambda x: torch.softmax(body(x), dim=1), X, batch).numpy()
 
 
 def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> float:
