@@ -145,31 +145,38 @@ def run_heads(data: Path) -> None:
                           "fit_seconds": result["fit_seconds"], "date": time.strftime("%Y-%m-%d")})
 
 
+def _per_track_cache(data: Path, name: str, patch_features) -> dict[str, np.ndarray]:
+    """``bench/out/NAME``: for each gtzan-mini track, ``patch_features(y)`` of its 16 kHz signal
+    (suffix -> array), stored under ``track_id + suffix``; computed once, then read back."""
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+
+    path = ROOT / "bench" / "out" / name
+    if path.exists():
+        return dict(np.load(path))
+    features = {}
+    for track in load_gtzan(data).tracks:
+        y, _ = audio.load(track.path, sr=16000)
+        features.update({track.track_id + suffix: value for suffix, value in patch_features(y).items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **features)
+    return features
+
+
 def pooled_patches(data: Path) -> dict[str, np.ndarray]:
     """Per track and patch hop ("3s", "1s"): MSD_musicnn's pooled mid-end features (batch, 1506)."""
     import torch
 
-    from genrekit import audio
-    from genrekit.datasets import load_gtzan
     from genrekit.features.musicnn import PATCH_FRAMES, load_musicnn, log_mel_patches
 
-    path = ROOT / "bench" / "out" / "musicnn-pooled.npz"
-    if path.exists():
-        return dict(np.load(path))
     network, _ = load_musicnn("MSD_musicnn")
-    captured = {}
-    hook = network.pool_norm.register_forward_hook(lambda module, inputs, output: captured.update(pooled=inputs[0]))
-    features = {}
-    for track in load_gtzan(data).tracks:
-        y, sr = audio.load(track.path, sr=16000)
-        for hop, frames in (("3s", PATCH_FRAMES), ("1s", PATCH_FRAMES // 3)):
-            with torch.inference_mode():
-                network.embed(torch.from_numpy(log_mel_patches(y, sr=sr, hop_frames=frames)))
-            features[f"{track.track_id}/{hop}"] = captured["pooled"].numpy().copy()
-    hook.remove()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **features)
-    return features
+
+    def pooled(y: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            return {f"/{hop}": network.pooled(torch.from_numpy(log_mel_patches(y, sr=16000, hop_frames=frames))).numpy()
+                    for hop, frames in (("3s", PATCH_FRAMES), ("1s", PATCH_FRAMES // 3))}
+
+    return _per_track_cache(data, "musicnn-pooled.npz", pooled)
 
 
 def _train_and_score(model, optimizer, X, y, test: list[tuple[np.ndarray, int]], *, epochs: int,
@@ -248,24 +255,16 @@ def frontend_patches(data: Path) -> dict[str, np.ndarray]:
     float16 to keep the cache near 200 MB."""
     import torch
 
-    from genrekit import audio
-    from genrekit.datasets import load_gtzan
     from genrekit.features.musicnn import load_musicnn, log_mel_patches
     from genrekit.features.musicnn.network import front_end
 
-    path = ROOT / "bench" / "out" / "musicnn-frontend.npz"
-    if path.exists():
-        return dict(np.load(path))
     network, _ = load_musicnn("MSD_musicnn")
-    features = {}
-    for track in load_gtzan(data).tracks:
-        y, sr = audio.load(track.path, sr=16000)
+
+    def front(y: np.ndarray) -> dict[str, np.ndarray]:
         with torch.inference_mode():
-            front = front_end(network, torch.from_numpy(log_mel_patches(y, sr=sr)))
-        features[track.track_id] = front.numpy().astype(np.float16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **features)
-    return features
+            return {"": front_end(network, torch.from_numpy(log_mel_patches(y, sr=16000))).numpy().astype(np.float16)}
+
+    return _per_track_cache(data, "musicnn-frontend.npz", front)
 
 
 def run_finetune_midend(data: Path, epochs: int = 30, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
