@@ -248,3 +248,114 @@ def test_a_missing_extra_is_named(monkeypatch, capsys, gtzan_mini, tmp_path):
     assert exit_.value.code == EXIT_ERROR
     assert "pip install 'genrekit[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_version_prints_the_version():
+    from genrekit import __version__
+
+    result = run("--version")
+    assert result.exit_code == EXIT_OK, result.output
+    assert result.stdout.strip() == __version__
+
+
+def _flat(text: str) -> str:
+    """Output with rich's panel borders and line wrapping taken out."""
+    return " ".join(text.replace("│", " ").replace("╭", " ").replace("╰", " ").replace("─", " ").split())
+
+
+# (arguments, option, bad value): every numeric option of every command is checked before any work.
+BAD_OPTIONS = [
+    *((["predict", "song.wav"], option, value) for option, value in
+      (("--top", "0"), ("--top", "-1"), ("--hop", "0"), ("--hop", "-1"), ("--hop", "nan"), ("--skip", "-5"),
+       ("--skip", "inf"), ("--segment", "0"), ("--jobs", "-1"))),
+    *((["features", "data", "--out", "out"], option, value) for option, value in
+      (("--jobs", "-1"), ("--chunk", "0"), ("--chunk", "-3"), ("--n-mels", "0"), ("--hop-length", "0"),
+       ("--n-fft", "-1"))),
+    *((["train", "data", "--out", "out"], option, value) for option, value in
+      (("--epochs", "0"), ("--batch-size", "0"), ("--n-iter", "0"), ("--chunk", "-3"), ("--jobs", "-2"),
+       ("--seed", "-1"), ("--time-stretch", "1.5"), ("--time-stretch", "-0.1"), ("--pitch-shift", "-1"),
+       ("--augment-copies", "0"))),
+    *((["evaluate", "model.genrekit", "data", "--out", "out"], option, value) for option, value in
+      (("--skip", "-1"), ("--jobs", "-1"))),
+    *((["compare", "--table", "t.csv", "--out", "out"], option, value) for option, value in
+      (("--folds", "1"), ("--folds", "0"), ("--epochs", "0"), ("--n-iter", "0"), ("--jobs", "-1"), ("--seed", "-1"),
+       ("--chunk", "0"))),
+    *((["tag", "library", "--out", "tags.csv"], option, value) for option, value in
+      (("--skip", "-1"), ("--jobs", "-1"), ("--segment", "0"))),
+    *((["explore", "--table", "t.csv", "--out", "out"], option, value) for option, value in
+      (("--jobs", "-1"), ("--chunk", "0"), ("--seed", "-1"))),
+    (["export", "model.safetensors", "--out", "m.onnx"], "--max-windows", "0"),
+    *((["serve", "model.genrekit"], option, value) for option, value in
+      (("--port", "70000"), ("--port", "-1"), ("--max-upload-mb", "0"), ("--max-upload-mb", "-1"), ("--timeout", "0"),
+       ("--timeout", "-2"), ("--workers", "0"), ("--queue", "-1"))),
+]
+
+
+@pytest.mark.parametrize("args, option, value", BAD_OPTIONS, ids=lambda x: x if isinstance(x, str) else x[0])
+def test_options_are_validated_up_front(tmp_path, monkeypatch, args, option, value):
+    monkeypatch.chdir(tmp_path)  # nothing a command might write lands in the repository
+    result = runner.invoke(app, [*args, option, value], env={"COLUMNS": "250"})
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    message = _flat(result.output)
+    assert option in message and value in message, message
+    assert not list(tmp_path.iterdir())  # refused before any work
+
+
+def test_predict_exit_status_when_every_file_fails(tmp_path, gtzan_mini, corrupted_file):
+    result = run("predict", corrupted_file, "--format", "json")
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "not audio or corrupt" in result.output
+    some = run("predict", corrupted_file, gtzan_mini / "jazz" / "jazz.00002.wav", "--format", "json")
+    assert some.exit_code == EXIT_PARTIAL, some.output
+
+
+def test_tag_exit_status_when_every_file_fails(tmp_path, corrupted_file):
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(corrupted_file, library / "broken.wav")
+    result = run("tag", library, "--out", tmp_path / "tags.csv", "--jobs", "1")
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "broken.wav" in result.output
+
+
+@pytest.fixture
+def extraction_forbidden(monkeypatch):
+    """Feature extraction raises: whatever a command reports came before any extraction."""
+    from genrekit import datasets, train
+    from genrekit.errors import GenrekitError
+
+    def refuse(*args, **kwargs):
+        raise GenrekitError("feature extraction started")
+
+    for module in (datasets, train):
+        monkeypatch.setattr(module, "build_feature_table", refuse)
+
+
+def _genres(root, counts, gtzan_mini):
+    for genre, count in counts.items():
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir())[:count]:
+            shutil.copy(path, root / genre / path.name)
+    return root
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "explore"])
+def test_a_single_genre_is_refused_before_extraction(tmp_path, gtzan_mini, extraction_forbidden, command):
+    root = _genres(tmp_path / "genres", {"jazz": 8}, gtzan_mini)
+    result = runner.invoke(app, [command, str(root), "--out", str(tmp_path / "run"), "--no-cache"],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == EXIT_ERROR, result.output
+    message = _flat(result.output)
+    assert "feature extraction started" not in message
+    assert "only one genre" in message and "jazz" in message and str(root) in message, message
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "explore"])
+def test_genres_with_one_track_are_named_before_extraction(tmp_path, gtzan_mini, extraction_forbidden, command):
+    root = _genres(tmp_path / "genres", {"jazz": 8, "rock": 8, "blues": 1}, gtzan_mini)
+    result = runner.invoke(app, [command, str(root), "--out", str(tmp_path / "run"), "--no-cache"],
+                           env={"COLUMNS": "250"})
+    message = _flat(result.output)
+    assert "feature extraction started" in message  # the check let the run go on ...
+    warning = message[: message.index("feature extraction started")]  # ... after naming the genre
+    assert "fewer than 2 tracks" in warning and "blues (1)" in warning, message

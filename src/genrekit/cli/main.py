@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -36,8 +37,40 @@ app.add_typer(pretrained_app, name="pretrained")
 out_console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
+
+
+def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+            integer: bool = False):
+    """A callback refusing a numeric option outside a range (and NaN or infinity) with a usage
+    error (exit 2) naming the option and the value. (typer's ``min``/``max`` messages leave the
+    value out, cannot say "> 0" and let NaN through.)"""
+    show = str if integer else "{:g}".format
+    bounds = [f"{'>' if low_open else '>='} {show(low)}" if low is not None else "",
+              f"{'<' if high_open else '<='} {show(high)}" if high is not None else ""]
+    expected = f"{'an integer' if integer else 'a finite number'} {' and '.join(b for b in bounds if b)}"
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None or ctx.resilient_parsing:
+            return value
+        bad = (not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low))
+               or (high is not None and (value >= high if high_open else value > high)))
+        if bad:
+            raise typer.BadParameter(f"{show(value)}: expected {expected}", ctx=ctx, param=param)
+        return value
+
+    return check
+
+
+def _at_least(low: int, high: int | None = None) -> dict:
+    return {"callback": _number(low, high, integer=True)}
+
+
+POSITIVE = {"callback": _number(0, low_open=True)}
+NON_NEGATIVE = {"callback": _number(0)}
+SEED = _at_least(0, 2**32 - 1)
+
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (0: all cores).")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Worker processes (0: all cores).")]
 RunnerOption = Annotated[str, typer.Option(help="Where the work runs: local (a process pool) or ray (a Ray cluster).")]
 AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
                                                         "ray://HOST:PORT; default: a local cluster on 127.0.0.1.")]
@@ -56,7 +89,7 @@ AggregationOption = Annotated[
                              "default: the model's own (mean).")
 ]
 ChunkOption = Annotated[
-    float | None, typer.Option("--chunk", help="Seconds per chunk (e.g. 3); default: one vector per track.")
+    float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
 ]
 
 
@@ -107,6 +140,14 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
     return True
 
 
+def _finish(n_done: int, failures: dict[str, str]) -> None:
+    """Exit after listing the failures: 0 when nothing failed, 3 when some inputs did,
+    1 when every input did (nothing was done)."""
+    if not _report_failures(failures):
+        raise typer.Exit(EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if n_done else EXIT_ERROR)
+
+
 def _load_dataset(path: Path, kind: str):
     from genrekit.datasets import load_dataset
 
@@ -148,15 +189,20 @@ def _spec(features: str, chunk: float | None):
     return FeatureSpec(name=features, chunk_duration=chunk)
 
 
+def _print_version(value: bool) -> None:
+    # Eager: runs while the options are parsed, before click asks for a command.
+    if value:
+        out_console.print(__version__, highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
 ) -> None:
     _setup_logging(verbose)
-    if version:
-        out_console.print(__version__)
-        raise typer.Exit()
 
 
 @datasets_app.command("check")
@@ -206,9 +252,9 @@ def features(
     out: OutOption,
     feature_set: ExtractOption = "fma518",
     chunk: ChunkOption = None,
-    n_mels: Annotated[int, typer.Option(help="logmel: mel bands.")] = 128,
-    hop_length: Annotated[int, typer.Option(help="logmel: hop in samples.")] = 512,
-    n_fft: Annotated[int, typer.Option(help="logmel: FFT size.")] = 2048,
+    n_mels: Annotated[int, typer.Option(**_at_least(1), help="logmel: mel bands.")] = 128,
+    hop_length: Annotated[int, typer.Option(**_at_least(1), help="logmel: hop in samples.")] = 512,
+    n_fft: Annotated[int, typer.Option(**_at_least(1), help="logmel: FFT size.")] = 2048,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -288,18 +334,18 @@ def train(
     chunk: ChunkOption = None,
     split: Annotated[str, typer.Option(help="random (80/10/10 by track/artist), dataset (its own), gtzan-filtered.")] = "random",
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
-    n_iter: Annotated[int, typer.Option(help="Search iterations.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed for splits and models.")] = 0,
-    epochs: Annotated[int, typer.Option(help="Networks: maximum epochs.")] = 30,
-    batch_size: Annotated[int | None, typer.Option(help="Networks: batch size (default: the preset's).")] = None,
+    n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations.")] = 20,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
+    epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
+    batch_size: Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")] = None,
     device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
     aggregation: AggregationOption = None,
-    time_stretch: Annotated[float, typer.Option(help="Networks: time-stretch training audio by up to this rate "
+    time_stretch: Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch training audio by up to this rate "
                                                 "change (0.1: rates 0.9-1.1).")] = 0.0,
-    pitch_shift: Annotated[float, typer.Option(help="Networks: pitch-shift training audio by up to this many "
+    pitch_shift: Annotated[float, typer.Option(callback=_number(0, 12), help="Networks: pitch-shift training audio by up to this many "
                                                "semitones.")] = 0.0,
-    augment_copies: Annotated[int, typer.Option(help="Networks: altered copies per training track.")] = 1,
+    augment_copies: Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")] = 1,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -346,7 +392,7 @@ def evaluate(
     aggregation: AggregationOption = None,
     songs: Annotated[bool, typer.Option("--songs", help="Full-song evaluation: whole files streamed, top-1/top-3 hit "
                                         "rates and the proportion score (songs.json|md|csv).")] = False,
-    skip: Annotated[float, typer.Option(help="--songs: seconds of intro and outro left out.")] = 10.0,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="--songs: seconds of intro and outro left out.")] = 10.0,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -405,12 +451,12 @@ def compare(
     dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
-    folds: Annotated[int, typer.Option(help="Cross-validation folds (stratified, by track).")] = 5,
-    epochs: Annotated[int, typer.Option(help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
+    folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified, by track).")] = 5,
+    epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
     device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
     search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,
-    n_iter: Annotated[int, typer.Option(help="Search iterations per fold.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 0,
+    n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations per fold.")] = 20,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for folds and models.")] = 0,
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
     kind: KindOption = "auto",
@@ -471,12 +517,12 @@ def predict(
                                                     "own (docs/default-model.md).")] = None,
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
                                                "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
-    top: Annotated[int, typer.Option(help="How many genres to show per file.")] = 3,
-    skip: Annotated[float, typer.Option(help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
-    hop: Annotated[float | None, typer.Option(help="Seconds between chunk starts (default: the chunk length).")] = None,
-    segment: Annotated[float | None, typer.Option(help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
+    hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk length).")] = None,
+    segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files predicted at once, in worker processes "
+    jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
                                       "(0: all cores).")] = 1,
     runner: RunnerOption = "local",
     address: AddressOption = None,
@@ -503,6 +549,7 @@ def predict(
         for p in predictions:
             plot_prediction(p, plot / f"{Path(p.path).stem}.png")
     labels = model.labels
+    top = min(top, len(labels))
     if output_format == "json":
         for prediction in predictions:
             print(json.dumps(prediction.to_dict(top)))
@@ -526,7 +573,7 @@ def predict(
                     writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
                                      *(f"{s.probabilities[l]:.6f}" for l in labels)])
         sys.stdout.write(buffer.getvalue())
-    else:
+    elif predictions:
         view = Table(title=f"genres by {model.name}")
         view.add_column("file")
         for rank in range(1, top + 1):
@@ -538,7 +585,7 @@ def predict(
             view.add_row(Path(p.path).name, *(f"{g} {prob:.0%}" for g, prob in p.top(top)), shares,
                          f"{p.start:.0f}-{p.end:.0f} s, {p.n_chunks} chunks")
         out_console.print(view)
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+    _finish(len(predictions), failures)
 
 
 @app.command()
@@ -550,8 +597,8 @@ def tag(
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
                                           "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
-    skip: Annotated[float, typer.Option(help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
-    segment: Annotated[float | None, typer.Option(help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
+    segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show the changes, write nothing.")] = False,
     jobs: JobsOption = 0,
@@ -583,7 +630,7 @@ def tag(
     out_console.print(view)
     out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
                       f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(summary.failures) else EXIT_OK)
+    _finish(summary.n_tagged + summary.n_done_before, summary.failures)
 
 
 @app.command()
@@ -595,7 +642,7 @@ def explore(
     chunk: ChunkOption = None,
     model: Annotated[str, typer.Option(help="Classical model for the permutation importance.")] = "logreg",
     tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Also compute a t-SNE map.")] = True,
-    seed: Annotated[int, typer.Option(help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
@@ -652,7 +699,7 @@ def export(
     int8: Annotated[bool, typer.Option("--int8", help="Quantize the network to int8 (static, calibrated).")] = False,
     calibration: Annotated[list[Path] | None, typer.Option(
         help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,
-    max_windows: Annotated[int, typer.Option(help="Calibration windows drawn at most.")] = 512,
+    max_windows: Annotated[int, typer.Option(**_at_least(1), help="Calibration windows drawn at most.")] = 512,
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     if export_format != "onnx":
@@ -683,11 +730,11 @@ def serve(
     model_path: Annotated[Path | None, typer.Argument(metavar="MODEL", help="A model file: .genrekit, .safetensors "
                                                       "or .onnx (default: genrekit's own).")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    max_upload_mb: Annotated[float, typer.Option(help="Largest upload accepted; larger ones get 413.")] = 50.0,
-    timeout: Annotated[float, typer.Option(help="Seconds a song's analysis may take; longer gets 504.")] = 120.0,
-    workers: Annotated[int, typer.Option(help="Songs analysed at once (worker threads).")] = 2,
-    queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503.")] = 32,
+    port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
+    max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
+    timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song's analysis may take; longer gets 504.")] = 120.0,
+    workers: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
+    queue: Annotated[int, typer.Option(**_at_least(0), help="Requests that may wait for a worker; more get 503.")] = 32,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs."""
     from genrekit.server import ServiceLimits
