@@ -190,3 +190,43 @@ def test_check_dataset_reports_problems(tmp_path, gtzan_mini, bad_files):
     assert "quiet.wav: silent audio" in reasons and "different labels" in reasons
     clean = check_dataset(load_folder(_mini_copy(gtzan_mini, tmp_path / "clean")), progress=False)
     assert clean.ok, clean.to_dict()
+
+
+def _dataset(counts):
+    from genrekit.datasets import Dataset, Track
+
+    tracks = [Track(f"{genre}.{i:05d}", f"/music/{genre}/{genre}.{i:05d}.wav", genre)
+              for genre, n in counts.items() for i in range(n)]
+    return Dataset(name="folder", root="/music", tracks=tracks)
+
+
+def test_check_genres_refuses_one_genre_and_names_thin_genres(caplog):
+    from genrekit.datasets import check_genres
+
+    for counts in ({"jazz": 8}, {}):
+        with pytest.raises(DatasetError, match=r"/music: .*(only one genre \('jazz', 8 tracks\)|no labelled track)"):
+            check_genres(_dataset(counts), purpose="training")
+    with caplog.at_level("WARNING"):
+        thin = check_genres(_dataset({"jazz": 8, "rock": 5, "blues": 1, "polka": 1}), purpose="training")
+    assert thin == {"blues": 1, "polka": 1}
+    assert "/music: 2 genre(s) with fewer than 2 tracks: blues (1), polka (1)" in caplog.text
+    caplog.clear()
+    assert check_genres(_dataset({"jazz": 2, "rock": 2})) == {} and not caplog.text
+
+
+def test_training_refuses_one_genre_before_extraction(monkeypatch):
+    from genrekit import train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("features extracted")
+
+    monkeypatch.setattr(train, "build_feature_table", refuse)
+    with pytest.raises(DatasetError, match="only one genre"):
+        train.train_model(_dataset({"jazz": 10}), model="logreg", progress=False)
+    # split='dataset' whose training tracks hold one genre: refused before extraction too
+    from dataclasses import replace
+
+    data = _dataset({"jazz": 4, "rock": 2})
+    data = replace(data, tracks=[replace(t, split="train" if t.label == "jazz" else "test") for t in data.tracks])
+    with pytest.raises(DatasetError, match=r"training tracks .*only one genre \('jazz'"):
+        train.train_model(data, model="logreg", split="dataset", progress=False)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit.audio import content_hash
-from genrekit.datasets import Dataset, build_feature_table, gtzan_filtered_split, train_val_test_split
+from genrekit.datasets import Dataset, build_feature_table, check_genres, gtzan_filtered_split, train_val_test_split
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import (
     evaluation_metrics, fit_estimator, predictions_frame, track_predictions, write_evaluation, write_json,
@@ -54,7 +54,23 @@ def _check_aggregation(aggregation: str) -> None:
 
 
 def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
-    """The dataset with every track's ``split`` set, and notes on how it was made."""
+    """The dataset with every track's ``split`` set, and notes on how it was made.
+
+    Checks the genres from the track list (no audio is read), so a dataset that cannot be
+    trained on is refused before any feature extraction: fewer than two genres, or training
+    tracks of one genre; genres with fewer than two tracks are named in a warning.
+    """
+    dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
+    check_genres(dataset, purpose="training")
+    fitted = Counter(t.label for t in dataset.tracks if t.split != "test" and t.label is not None)
+    if len(fitted) < 2:
+        found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
+        raise DatasetError(f"{dataset.root}: the training tracks (split={split!r}) hold {found}; training needs at "
+                           "least two genres")
+    return dataset, notes
+
+
+def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
     if split not in SPLITS:
         raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
     if split == "gtzan-filtered":

@@ -465,7 +465,7 @@ def compare(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Cross-validate many models on the same folds; writes comparison.json|md|png."""
-    from genrekit.datasets import build_feature_table, read_feature_table
+    from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate import compare_models
     from genrekit.models import MODELS
 
@@ -483,6 +483,7 @@ def compare(
             table, source = read_feature_table(table_path), str(table_path)
         else:
             data = _load_dataset(dataset, kind)
+            check_genres(data, purpose="cross-validation")  # before any extraction
             source = f"{dataset} ({feature_set}; networks: log-mel)"
             if any(name in MODELS for name in names):
                 table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
@@ -649,7 +650,7 @@ def explore(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Look at the data: PCA, t-SNE, k-means against genres, permutation importance (PNG, CSV, JSON)."""
-    from genrekit.datasets import build_feature_table, read_feature_table
+    from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate.explore import explore as run_explore
 
     if (dataset is None) == (table_path is None):
@@ -660,7 +661,9 @@ def explore(
         if table_path is not None:
             table = read_feature_table(table_path)
         else:
-            table, _ = build_feature_table(_load_dataset(dataset, kind), _spec(feature_set, chunk),
+            data = _load_dataset(dataset, kind)
+            check_genres(data, purpose="exploring genres")  # before any extraction
+            table, _ = build_feature_table(data, _spec(feature_set, chunk),
                                            cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
             failures = table.failures
         result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)

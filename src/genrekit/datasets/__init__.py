@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from genrekit.datasets.check import CheckReport, check_dataset
+from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import is_fma, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
@@ -68,6 +68,7 @@ __all__ = [
     "DatasetProblem",
     "Track",
     "check_dataset",
+    "check_genres",
     "find_gtzan_root",
     "gtzan_filtered_ids",
     "gtzan_filtered_split",

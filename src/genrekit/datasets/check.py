@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -13,7 +14,9 @@ from rich.progress import Progress
 from genrekit import audio
 from genrekit.datasets.core import Dataset, DatasetProblem
 from genrekit.datasets.folder import GTZAN_GENRES
-from genrekit.errors import AudioError
+from genrekit.errors import AudioError, DatasetError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +41,35 @@ class CheckReport:
         data = asdict(self)
         data["ok"] = self.ok
         return data
+
+
+def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "training") -> dict[str, int]:
+    """Check, from the track list alone (no audio is decoded), that ``dataset`` can train and
+    test a classifier: call it before any feature extraction.
+
+    Raises
+    ------
+    DatasetError
+        When the labelled tracks hold fewer than two genres.
+
+    Returns
+    -------
+    thin : genre -> track count, for the genres with fewer than ``min_tracks`` tracks; they are
+        named in a logged warning (a genre needs two tracks to sit on both sides of a split).
+    """
+    counts = Counter(t.label for t in dataset.tracks if t.label is not None)
+    if not counts:
+        raise DatasetError(f"{dataset.root}: no labelled track found; {purpose} needs at least two genres")
+    if len(counts) == 1:
+        (label, count), = counts.items()
+        raise DatasetError(f"{dataset.root}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
+                           "two genres")
+    thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
+    if thin:
+        logger.warning("%s: %d genre(s) with fewer than %d tracks: %s; such a genre cannot be both trained on and "
+                       "tested", dataset.root, len(thin), min_tracks,
+                       ", ".join(f"{label} ({count})" for label, count in thin.items()))
+    return thin
 
 
 def _audio_digest(y: np.ndarray) -> str:
