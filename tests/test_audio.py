@@ -176,3 +176,83 @@ def _aligned_correlation(decoded: np.ndarray, y: np.ndarray, *, max_shift: int =
     scores = np.correlate(window, middle, "valid")
     best = int(np.argmax(np.abs(scores)))
     return float(np.corrcoef(window[best : best + len(middle)], middle)[0, 1])
+
+
+# What libsndfile's mpg123 writes to file descriptor 2 about bad MP3s.
+MPG123_NOISE = ("Illegal Audio-MPEG-Header", "Trying to resync", "libmpg123", "MPEG header", "Xing stream size")
+
+
+@pytest.fixture
+def corrupted_mp3(tmp_path, corrupted_file):
+    """The real corrupted GTZAN file under an .mp3 name: libsndfile hands it to mpg123."""
+    import shutil
+
+    path = tmp_path / "jazz.00054.mp3"
+    shutil.copy(corrupted_file, path)
+    return path
+
+
+@pytest.fixture
+def damaged_mp3(tmp_path, clip):
+    """The real clip as an MP3 with 10 kB of junk in its middle: it opens, and mpg123 complains
+    while reading it."""
+    y, sr = sf.read(clip, dtype="float32")
+    whole = tmp_path / "whole.mp3"
+    sf.write(whole, y, sr, format="MP3")
+    data = whole.read_bytes()
+    path = tmp_path / "damaged.mp3"
+    path.write_bytes(data[: len(data) // 2] + bytes(range(256)) * 40 + data[len(data) // 2 :])
+    return path
+
+
+def test_mpg123_messages_stay_off_stderr(capfd, caplog, corrupted_mp3, damaged_mp3, bad_files):
+    caplog.set_level("DEBUG", logger="genrekit.audio.io")
+    with pytest.raises(AudioError, match="damaged.mp3: corrupt: decoding failed"):
+        audio.load(damaged_mp3)
+    with pytest.raises(AudioError, match="damaged.mp3: corrupt: decoding failed"):
+        list(audio.stream(damaged_mp3, block_duration=5.0))
+    for path in (corrupted_mp3, bad_files["text_mp3"]):
+        with pytest.raises(AudioError, match="not audio or corrupt") as error:
+            audio.load(path)
+        assert error.value.path == str(path)
+    with pytest.raises(AudioError, match="truncated"):
+        audio.load(bad_files["truncated_mp3"])
+    assert sum(len(block) for block in audio.stream(bad_files["truncated_mp3"])) > 0
+    err = capfd.readouterr().err
+    assert not [noise for noise in MPG123_NOISE if noise in err], err
+    assert "Illegal Audio-MPEG-Header" in caplog.text  # kept, in the log at debug level
+
+
+def test_other_stderr_output_passes_while_decoder_messages_are_held(capfd):
+    import os
+
+    from genrekit.audio.io import decoder_messages_logged
+
+    before = os.fstat(2)
+    with decoder_messages_logged():
+        os.write(2, b"Note: Illegal Audio-MPEG-Header 0x00000000 at offset 876.\nsomething else\n")
+        with decoder_messages_logged():  # nested (another thread decoding): one redirection
+            os.write(2, b"[src/libmpg123/parse.c:skip_junk():1260] error: Giving up searching\n")
+    assert capfd.readouterr().err == "something else\n"
+    after = os.fstat(2)
+    assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)  # fd 2 restored
+
+
+def test_mpg123_messages_stay_off_stderr_across_threads(capfd, corrupted_mp3, bad_files):
+    import concurrent.futures
+    import os
+
+    def decode(path):
+        try:
+            audio.load(path)
+        except AudioError as exc:
+            return exc.path
+        return None
+
+    paths = [corrupted_mp3, bad_files["text_mp3"], bad_files["truncated_mp3"]] * 8
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        failed = list(pool.map(decode, paths))
+        os.write(2, b"main thread line\n")
+    assert failed == [str(p) for p in paths]
+    err = capfd.readouterr().err
+    assert "main thread line" in err and not [noise for noise in MPG123_NOISE if noise in err], err

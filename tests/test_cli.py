@@ -359,3 +359,16 @@ def test_genres_with_one_track_are_named_before_extraction(tmp_path, gtzan_mini,
     assert "feature extraction started" in message  # the check let the run go on ...
     warning = message[: message.index("feature extraction started")]  # ... after naming the genre
     assert "fewer than 2 tracks" in warning and "blues (1)" in warning, message
+
+
+def test_mpg123_messages_do_not_reach_the_users_stderr(tmp_path, corrupted_file):
+    bad = tmp_path / "jazz.00054.mp3"  # the real corrupted file, named as an MP3: mpg123 decodes it
+    shutil.copy(corrupted_file, bad)
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("these are liner notes, not audio\n" * 20)
+    result = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(bad), str(notes)],
+                            capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+    assert result.returncode == EXIT_ERROR, result.stderr
+    assert f"{bad}: not audio or corrupt" in result.stderr and f"{notes}: not audio or corrupt" in result.stderr
+    for noise in ("Illegal Audio-MPEG-Header", "Trying to resync", "libmpg123"):
+        assert noise not in result.stderr, result.stderr

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -15,6 +21,8 @@ import soxr
 
 from genrekit.audio import remote
 from genrekit.errors import AudioError, ParameterError
+
+logger = logging.getLogger(__name__)
 
 #: Endings libsndfile (soundfile) decodes; it stays the decoder for these.
 SOUNDFILE_EXTENSIONS = frozenset(
@@ -47,6 +55,100 @@ class AudioInfo:
     def duration(self) -> float:
         """Duration in seconds, from the header."""
         return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+# What libsndfile's mpg123 writes straight to file descriptor 2 about a bad MP3 ("Note: Illegal
+# Audio-MPEG-Header ...", "Warning: Xing stream size off ...", "[src/libmpg123/parse.c:...] error: ...").
+_DECODER_LINE = re.compile(r"^(?:(?:Note|Warning|Error): |\[[^\]\s]*\.c:[^\]\s]*\] )")
+
+
+class _StderrHold:
+    """Points file descriptor 2 at a private file while any thread is decoding, and on the last
+    one's way out points it back and sorts what arrived: decoder lines go to the log (debug),
+    anything else (another thread's output) is written to the real stderr unchanged.
+
+    Counted rather than locked per decode, so threads still decode in parallel; fd 2 is
+    process-wide, hence one shared redirection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved: int | None = None
+        self._capture: int | None = None
+
+    def enter(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users > 1:
+                return
+            try:
+                if self._capture is None:
+                    handle, name = tempfile.mkstemp(prefix="genrekit-decoder-", suffix=".log")
+                    os.unlink(name)  # anonymous: removed with the process
+                    self._capture = handle
+                _flush_stderr()
+                saved = os.dup(2)
+            except OSError:  # no fd 2 to redirect (closed), or no temporary folder: leave fd 2 alone
+                return
+            try:
+                os.dup2(self._capture, 2)
+            except OSError:
+                os.close(saved)
+                return
+            self._saved = saved
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users or self._saved is None:
+                return
+            _flush_stderr()
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._saved = None
+            os.lseek(self._capture, 0, os.SEEK_SET)
+            chunks = []
+            while block := os.read(self._capture, 1 << 16):
+                chunks.append(block)
+            os.ftruncate(self._capture, 0)
+            os.lseek(self._capture, 0, os.SEEK_SET)
+        passed = []
+        for line in b"".join(chunks).decode("utf-8", "replace").splitlines(keepends=True):
+            if _DECODER_LINE.match(line):
+                logger.debug("decoder: %s", line.rstrip())
+            else:
+                passed.append(line)
+        if passed:
+            os.write(2, "".join(passed).encode("utf-8", "replace"))
+
+
+def _flush_stderr() -> None:
+    try:
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+_stderr_hold = _StderrHold()
+
+
+@contextmanager
+def decoder_messages_logged() -> Iterator[None]:
+    """Keep what the C decoders print on file descriptor 2 (libsndfile's mpg123: "Illegal
+    Audio-MPEG-Header", "Trying to resync") off the user's stderr and log it at debug level
+    instead; genrekit's own AudioError still names the file. Thread-safe and re-entrant."""
+    _stderr_hold.enter()
+    try:
+        yield
+    finally:
+        _stderr_hold.leave()
+
+
+def _quiet(handle) -> AbstractContextManager:
+    """:func:`decoder_messages_logged` while reading an MP3 (libsndfile decodes it with mpg123,
+    which prints); other formats are read with fd 2 left alone."""
+    mp3 = isinstance(handle, sf.SoundFile) and handle.format in ("MP3", "MPEG")
+    return decoder_messages_logged() if mp3 else nullcontext()
 
 
 def _suffix(path: str | os.PathLike) -> str:
@@ -184,7 +286,8 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
             raise AudioError(path, "contains no audio samples")
         return handle
     try:
-        handle = sf.SoundFile(path)
+        with decoder_messages_logged():
+            handle = sf.SoundFile(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = str(exc).split(": ", 1)[-1].strip() if ": " in str(exc) else ""
         detail = detail or "format not recognised"
@@ -281,11 +384,12 @@ def load(
         start = int(round(offset * native_sr))
         if start and start >= handle.frames:
             raise AudioError(path, f"offset {offset:.2f} s is past the end ({handle.frames / native_sr:.2f} s)")
-        if start:
-            handle.seek(start)
         wanted = -1 if duration is None else int(round(duration * native_sr))
         try:
-            block = handle.read(frames=wanted, dtype="float32", always_2d=True)
+            with _quiet(handle):
+                if start:
+                    handle.seek(start)
+                block = handle.read(frames=wanted, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
         expected = handle.frames - start if duration is None else min(wanted, handle.frames - start)
@@ -330,7 +434,8 @@ def stream(
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))
         if start:
-            handle.seek(min(start, handle.frames))
+            with _quiet(handle):
+                handle.seek(min(start, handle.frames))
         remaining = None if duration is None else int(round(duration * native_sr))
         resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
         pending = np.zeros(0, dtype=np.float32)
@@ -341,7 +446,8 @@ def stream(
                 raw = np.zeros((0, handle.channels), dtype=np.float32)
             else:
                 try:
-                    raw = handle.read(frames=size, dtype="float32", always_2d=True)
+                    with _quiet(handle):
+                        raw = handle.read(frames=size, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
             last = raw.shape[0] < size or size <= 0
