@@ -1,8 +1,9 @@
 """``genrekit``: datasets check, features, train, evaluate, compare, predict, tag, explore, report, export.
 
-Exit status: 0 success; 1 error (the message names the file or parameter); 2 usage error;
-3 partial failure (the command finished, but some inputs were bad and are listed in its
-report); for ``datasets check``, 1 when problems are found.
+Exit status: 0 success; 1 error (the message names the file or parameter), or every input
+failed; 2 usage error (options are range-checked before any work); 3 partial failure (the
+command finished, but some inputs were bad and are listed in its report); for
+``datasets check``, 1 when problems are found.
 """
 
 from __future__ import annotations
