@@ -9,8 +9,10 @@ A genrekit model file is a zip archive:
   an explicit allow-list of scikit-learn/numpy/scipy types), or for XGBoost the scaler as
   ``scaler.skops`` plus the booster in XGBoost's own JSON format (``booster.json``).
 
-Nothing is unpickled. A file that is not such an archive, whose checksums do not match, or
-whose skops payload names a type outside the allow-list is refused with a ModelError.
+Nothing is unpickled. The file is read as hostile input (``genrekit.untrusted``): its
+archive and JSON are bounded and checked against a schema, and its skops payload may name
+only the exact types a genrekit pipeline contains. The checksums detect corruption only;
+whoever edits a payload can rewrite them, so the allow-list is what stops a malicious file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
+from genrekit.untrusted import (check_skops_payload, describe_value, parse_json, read_archive, require,
+                                       require_labels)
 
 def _import_skops_io():
     """``skops.io``, without it importing PyTorch.
@@ -59,8 +63,9 @@ sio = _import_skops_io()
 FORMAT = "genrekit-model"
 FORMAT_VERSION = 1
 MANIFEST = "genrekit.json"
-# Module prefixes whose types a skops payload may instantiate.
-TRUSTED_MODULES = ("sklearn.", "numpy", "scipy.", "builtins.", "collections.")
+# The two payloads a model file may hold, and so the only members its archive may list.
+_PAYLOADS = ({"pipeline.skops"}, {"scaler.skops", "booster.json"})
+_MEMBERS = {MANIFEST, *set().union(*_PAYLOADS)}
 
 
 @dataclass
@@ -141,65 +146,80 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
 
 
 def _load_skops(data: bytes, where: str) -> Pipeline:
+    trusted = check_skops_payload(data, where)
     untrusted = sio.get_untrusted_types(data=data)
-    foreign = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
-    if foreign:
-        raise ModelError(f"{where}: refuses to load types outside scikit-learn/numpy/scipy: {', '.join(foreign)}")
-    estimator = sio.loads(data, trusted=untrusted)
+    foreign = sorted(set(untrusted) - set(trusted))
+    if foreign:  # names skops finds inside a node's content, such as a numpy bit generator's
+        raise ModelError(f"{where}: refuses to load {', '.join(foreign)}: not among the types a genrekit model contains")
+    estimator = sio.loads(data, trusted=trusted)
     if not isinstance(estimator, Pipeline):
         raise ModelError(f"{where}: expected a scikit-learn Pipeline, found {type(estimator).__name__}")
     return estimator
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
-    """The JSON description of a model file, without loading the estimator."""
+    """The JSON description of a model file, checked against its schema, without loading the estimator."""
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return _manifest(archive, path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelError(f"{path}: not a genrekit model file ({exc})") from exc
+    return _manifest(_read_members(path), path)
 
 
-def _manifest(archive: zipfile.ZipFile, path: Path) -> dict:
-    try:
-        manifest = json.loads(archive.read(MANIFEST))
-    except KeyError:
-        raise ModelError(f"{path}: not a genrekit model file ({MANIFEST} missing)") from None
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path}: corrupt model description ({exc})") from exc
+def _read_members(path: Path) -> dict[str, bytes]:
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
+    return read_archive(str(path), f"{path}", kind="a genrekit model file", required=MANIFEST, allowed=_MEMBERS)
+
+
+def _manifest(members: dict[str, bytes], path: Path) -> dict:
+    where = f"{path}:{MANIFEST}"
+    manifest = parse_json(members[MANIFEST], where)
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{where}: expected a JSON object, found {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
-        raise ModelError(f"{path}: not a genrekit model file (format {manifest.get('format')!r})")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelError(f"{path}: not a genrekit model file (format {describe_value(manifest.get('format'))})")
+    version = require(manifest, "format_version", int, where)
+    if version > FORMAT_VERSION:
         raise ModelError(
-            f"{path}: model format {manifest['format_version']} is newer than this genrekit reads "
-            f"({FORMAT_VERSION}); upgrade genrekit"
+            f"{path}: model format {version} is newer than this genrekit reads ({FORMAT_VERSION}); upgrade genrekit"
         )
+    require(manifest, "model", str, where)
+    require_labels(manifest, where)
+    features = require(manifest, "features", dict, where)
+    require(features, "name", str, f"{where}: features")
+    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
+                      ("min_duration", (int, float)), ("version", int)):
+        if features.get(key) is not None:
+            require(features, key, kind, f"{where}: features")
+    for key in ("params", "metrics", "training"):
+        require(manifest, key, dict, where, optional=True)
+    for key in ("genrekit_version", "kind"):
+        require(manifest, key, str, where, optional=True)
+    aggregation = require(manifest, "aggregation", str, where, optional=True)
+    if aggregation not in (None, "mean", "vote"):
+        raise ModelError(f"{where}: field 'aggregation' must be 'mean' or 'vote', found {describe_value(aggregation)}")
+    payload = require(manifest, "payload", dict, where)
+    if set(payload) not in _PAYLOADS:
+        raise ModelError(f"{where}: field 'payload' must list {' or '.join(map(str, map(sorted, _PAYLOADS)))}, "
+                         f"found {describe_value(sorted(payload))}")
+    for name in payload:
+        digest = require(payload, name, str, f"{where}: payload")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ModelError(f"{where}: payload {name} must have a SHA-256 hex digest, found {describe_value(digest)}")
     return manifest
 
 
 def load_model(path: str | os.PathLike) -> GenreModel:
-    """Read a model file written by :func:`save_model`, verifying its checksums."""
+    """Read a model file written by :func:`save_model` as untrusted input: bounded archive,
+    checked description, verified checksums, and only allow-listed types constructed."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = _manifest(archive, path)
-            expected = manifest.get("payload", {})
-            if not expected:
-                raise ModelError(f"{path}: model description lists no payload")
-            payload = {}
-            for name, digest in expected.items():
-                try:
-                    data = archive.read(name)
-                except KeyError:
-                    raise ModelError(f"{path}: payload member {name} missing") from None
-                if _sha256(data) != digest:
-                    raise ModelError(f"{path}: checksum mismatch for {name}; the file was modified or is corrupt")
-                payload[name] = data
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelError(f"{path}: not a genrekit model file ({exc})") from exc
+    members = _read_members(path)
+    manifest = _manifest(members, path)
+    payload = {}
+    for name, digest in manifest["payload"].items():
+        if name not in members:
+            raise ModelError(f"{path}: payload member {name} missing")
+        if _sha256(members[name]) != digest:
+            raise ModelError(f"{path}: checksum mismatch for {name}; the file was modified or is corrupt")
+        payload[name] = members[name]
 
     try:
         if "booster.json" in payload:
@@ -214,6 +234,13 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         raise
     except Exception as exc:
         raise ModelError(f"{path}: model payload cannot be read ({type(exc).__name__}: {exc})") from exc
+    n_classes = len(getattr(estimator, "classes_", manifest["labels"]))
+    if n_classes != len(manifest["labels"]):
+        raise ModelError(f"{path}: the estimator predicts {n_classes} classes but the description lists "
+                         f"{len(manifest['labels'])} labels")
+    n_features = getattr(estimator, "n_features_in_", len(spec.columns))
+    if n_features != len(spec.columns):
+        raise ModelError(f"{path}: the estimator takes {n_features} features but {spec.name} has {len(spec.columns)}")
     return GenreModel(
         name=manifest["model"],
         labels=list(manifest["labels"]),

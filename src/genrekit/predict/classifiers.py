@@ -3,13 +3,14 @@ and genre probabilities for a batch of chunks. One adapter per kind of model fil
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from genrekit.untrusted import parse_json, require, require_labels
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -191,10 +192,35 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
         raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
-    try:
-        return session, json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: an ONNX file without genrekit's metadata ({type(exc).__name__}: {exc})") from exc
+    metadata = session.get_modelmeta().custom_metadata_map
+    if ONNX_METADATA_KEY not in metadata:
+        raise ModelError(f"{path}: an ONNX file without genrekit's metadata (no {ONNX_METADATA_KEY!r} entry)")
+    return session, _checked_onnx_config(parse_json(metadata[ONNX_METADATA_KEY], f"{path}: metadata 'genrekit'"),
+                                         f"{path}: metadata 'genrekit'")
+
+
+def _checked_onnx_config(config, where: str) -> dict:
+    """An exported file's genrekit config if its fields have the types the adapters read."""
+    from genrekit.errors import ModelError
+
+    if not isinstance(config, dict):
+        raise ModelError(f"{where}: expected a JSON object, found {type(config).__name__}")
+    require_labels(config, where)
+    for key in ("input_name", "output_name"):
+        require(config, key, str, where, optional=True)
+    for key in ("model", "preset", "kind", "aggregation"):
+        require(config, key, str, where, optional=True)
+    for key in ("features", "frontend", "metrics", "training"):
+        if config.get(key) is not None:
+            require(config, key, dict, where)
+    features = config.get("features") or {}
+    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
+                      ("min_duration", (int, float))):
+        if features.get(key) is not None:
+            require(features, key, kind, f"{where}: features")
+    if config.get("kind") == "classical" and "sample_rate" not in features:
+        raise ModelError(f"{where}: field 'features' must give the sample_rate of a classical model")
+    return config
 
 
 def read_onnx_metadata(path: str | os.PathLike) -> dict:

@@ -1,0 +1,253 @@
+"""Reading model files as hostile input: bounded archives, bounded JSON, checked schemas, and
+an exact allow-list of the types a skops payload may construct.
+
+A model file may come from anyone. Its checksums only tell corruption from a good file:
+whoever edits a payload rewrites them. What stops a malicious author is here:
+
+- every archive is checked before anything is inflated: member count, each member's and the
+  total uncompressed size, and the compression ratio (zip bombs);
+- every JSON document is bounded in size and nesting depth, and its fields are checked
+  against a schema, so a bad file gives a :class:`ModelError` naming the file and the field;
+- a skops payload may name only the fully qualified types in :data:`SKOPS_ALLOWED_TYPES`,
+  each with the skops loader genrekit's own files use for it; the whole schema is walked
+  before skops constructs anything, and skops' own audit runs on top of that.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterable, Mapping
+
+from genrekit.errors import ModelError
+
+# Archive caps. genrekit's largest classical files (500-tree forests) are ~40 MB unpacked.
+MAX_MEMBERS = 10_000
+MAX_MEMBER_BYTES = 512 * 2**20
+MAX_TOTAL_BYTES = 1024 * 2**20
+MAX_RATIO = 200  # deflate reaches ~1000:1 only on degenerate data; real payloads stay below 20:1
+# JSON caps: a manifest lists the training tracks' hashes (~80 bytes each), so 16 MB holds 200k tracks.
+MAX_JSON_BYTES = 16 * 2**20
+MAX_JSON_DEPTH = 64
+# skops' schema.json nests one level per estimator attribute; deep ensembles stay below 40.
+MAX_SKOPS_SCHEMA_BYTES = 256 * 2**20
+MAX_SKOPS_DEPTH = 200
+
+# Every type a genrekit classical pipeline contains, with the skops loader that writes it:
+# found by saving every model of ``genrekit.models.classical.MODELS`` (tests/test_hostile_models.py
+# checks that list and this one agree). Exact names only: no prefixes, no functions, no
+# ``builtins`` beyond the containers and str (skops stores every JSON value as a str node).
+SKOPS_ALLOWED_TYPES: dict[str, frozenset[str]] = {
+    "builtins.dict": frozenset({"DictNode"}),
+    "builtins.list": frozenset({"ListNode"}),
+    "builtins.tuple": frozenset({"TupleNode"}),
+    "builtins.str": frozenset({"JsonNode", "TypeNode"}),
+    "numpy.ndarray": frozenset({"NdArrayNode"}),
+    "numpy.float64": frozenset({"NdArrayNode"}),
+    "numpy.float32": frozenset({"NdArrayNode"}),
+    "numpy.int64": frozenset({"NdArrayNode"}),
+    "numpy.int32": frozenset({"NdArrayNode"}),
+    "numpy.uint64": frozenset({"NdArrayNode"}),
+    "numpy.bool": frozenset({"NdArrayNode"}),
+    "numpy.str_": frozenset({"NdArrayNode"}),
+    "numpy.random.mtrand.RandomState": frozenset({"RandomStateNode"}),
+    "numpy.random._generator.Generator": frozenset({"RandomGeneratorNode"}),
+    "sklearn.utils._bunch.Bunch": frozenset({"DictNode"}),
+    "sklearn.pipeline.Pipeline": frozenset({"ObjectNode"}),
+    "sklearn.preprocessing._data.StandardScaler": frozenset({"ObjectNode"}),
+    "sklearn.preprocessing._data.PowerTransformer": frozenset({"ObjectNode"}),
+    "sklearn.preprocessing._label.LabelBinarizer": frozenset({"ObjectNode"}),
+    "sklearn.preprocessing._label.LabelEncoder": frozenset({"ObjectNode"}),
+    "sklearn.linear_model._logistic.LogisticRegression": frozenset({"ObjectNode"}),
+    "sklearn.svm._classes.LinearSVC": frozenset({"ObjectNode"}),
+    "sklearn.svm._classes.SVC": frozenset({"ObjectNode"}),
+    "sklearn.svm._classes.NuSVC": frozenset({"ObjectNode"}),
+    "sklearn.neighbors._classification.KNeighborsClassifier": frozenset({"ObjectNode"}),
+    "sklearn.neighbors._kd_tree.KDTree": frozenset({"ObjectNode"}),
+    "sklearn.neighbors._ball_tree.BallTree": frozenset({"ObjectNode"}),
+    "sklearn.metrics._dist_metrics.EuclideanDistance64": frozenset({"ObjectNode"}),
+    "sklearn.tree._classes.DecisionTreeClassifier": frozenset({"ObjectNode"}),
+    "sklearn.tree._classes.DecisionTreeRegressor": frozenset({"ObjectNode"}),
+    "sklearn.tree._classes.ExtraTreeClassifier": frozenset({"ObjectNode"}),
+    "sklearn.tree._tree.Tree": frozenset({"TreeNode"}),
+    "sklearn.ensemble._forest.RandomForestClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._forest.ExtraTreesClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._gb.GradientBoostingClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._weight_boosting.AdaBoostClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._voting.VotingClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper": frozenset({"ObjectNode"}),
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor": frozenset({"ObjectNode"}),
+    "sklearn.neural_network._multilayer_perceptron.MLPClassifier": frozenset({"ObjectNode"}),
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer": frozenset({"ObjectNode"}),
+    "sklearn.dummy.DummyClassifier": frozenset({"ObjectNode"}),
+    "sklearn._loss.loss.HalfMultinomialLoss": frozenset({"ObjectNode"}),
+    "sklearn._loss.link.MultinomialLogit": frozenset({"ObjectNode"}),
+    "sklearn._loss.link.Interval": frozenset({"ObjectNode"}),
+    "sklearn._loss._loss.CyHalfMultinomialLoss": frozenset({"LossNode"}),
+}
+# skops loaders that only refer to other nodes (ids), never to a type of their own.
+_REFERENCE_LOADERS = frozenset({"CachedNode"})
+
+
+def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, required: str,
+                 allowed: Iterable[str] | None = None) -> dict[str, bytes]:
+    """Every member of a zip archive, after its declared sizes have been checked against
+    the caps (zipfile never returns more than a member's declared size, so the check
+    bounds memory). ``kind``: what the archive should be, for messages; ``required``: the
+    member that makes it one; ``allowed``: the member names that may appear."""
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            infos = archive.infolist()
+            if required not in archive.namelist():
+                raise ModelError(f"{where}: not {kind} ({required} missing)")
+            check_archive(infos, where, allowed=allowed)
+            return {info.filename: archive.read(info) for info in infos}
+    except zipfile.BadZipFile as exc:
+        raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
+    except (OSError, EOFError, NotImplementedError, RuntimeError) as exc:  # unreadable, encrypted, unknown compression
+        raise ModelError(f"{where}: archive cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def check_archive(infos: list[zipfile.ZipInfo], where: str, *, allowed: Iterable[str] | None = None) -> None:
+    """Refuse an archive listing whose members break the caps, repeat, or are not ``allowed``."""
+    if len(infos) > MAX_MEMBERS:
+        raise ModelError(f"{where}: {len(infos)} archive members; at most {MAX_MEMBERS} are accepted")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        raise ModelError(f"{where}: archive lists a member name twice")
+    if allowed is not None:
+        allowed = set(allowed)
+        foreign = sorted(set(names) - allowed)
+        if foreign:
+            raise ModelError(f"{where}: unexpected archive members {foreign}; expected only {sorted(allowed)}")
+    total = 0
+    for info in infos:
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise ModelError(f"{where}: member {info.filename} unpacks to {info.file_size} bytes; "
+                             f"at most {MAX_MEMBER_BYTES} are accepted")
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > 2**20:
+            raise ModelError(f"{where}: member {info.filename} unpacks {info.file_size / max(info.compress_size, 1):.0f}"
+                             f" times its packed size; at most {MAX_RATIO} is accepted (a zip bomb?)")
+        total += info.file_size
+    if total > MAX_TOTAL_BYTES:
+        raise ModelError(f"{where}: archive unpacks to {total} bytes; at most {MAX_TOTAL_BYTES} are accepted")
+
+
+def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH):
+    """A JSON document bounded in size and nesting depth (checked before parsing, so a
+    200,000-deep document is refused without recursing)."""
+    if len(data) > max_bytes:
+        raise ModelError(f"{where}: {len(data)} bytes of JSON; at most {max_bytes} are accepted")
+    text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    depth = _json_depth(text)
+    if depth > max_depth:
+        raise ModelError(f"{where}: JSON nested {depth} levels deep; at most {max_depth} are accepted")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelError(f"{where}: not valid JSON ({exc})") from exc
+
+
+def _json_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, brackets inside strings ignored."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def require(mapping, key: str, kind, where: str, *, optional: bool = False):
+    """``mapping[key]`` if it is of ``kind`` (a type or tuple of types), else a ModelError
+    naming the field, what was expected and what was found. Booleans never pass as numbers."""
+    if not isinstance(mapping, Mapping):
+        raise ModelError(f"{where}: expected a JSON object, found {type(mapping).__name__}")
+    if key not in mapping:
+        if optional:
+            return None
+        raise ModelError(f"{where}: field {key!r} is missing")
+    value = mapping[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise ModelError(f"{where}: field {key!r} must be {expected}, found {type(value).__name__} {describe_value(value)}")
+    return value
+
+
+def require_labels(mapping, where: str) -> list[str]:
+    """The ``labels`` field: a non-empty list of distinct, non-empty strings."""
+    labels = require(mapping, "labels", list, where)
+    if not labels or not all(isinstance(label, str) and label for label in labels):
+        raise ModelError(f"{where}: field 'labels' must be a non-empty list of genre names, found {describe_value(labels)}")
+    if len(set(labels)) != len(labels):
+        raise ModelError(f"{where}: field 'labels' repeats a genre: {describe_value(labels)}")
+    return labels
+
+
+def describe_value(value) -> str:
+    """``repr(value)``, cut to 80 characters for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_skops_payload(data: bytes, where: str) -> list[str]:
+    """Audit a skops payload before anything in it is constructed.
+
+    Every node of its schema must name a type of :data:`SKOPS_ALLOWED_TYPES` with one of
+    that type's loaders, and skops' own list of untrusted types must fall inside the
+    allow-list too (it also sees names hidden in a node's content, such as a numpy bit
+    generator's). Returns the types to hand to ``skops.io.loads(trusted=...)``.
+    """
+    members = read_archive(data, where, kind="a skops file", required="schema.json")
+    schema = parse_json(members["schema.json"], f"{where}/schema.json", max_bytes=MAX_SKOPS_SCHEMA_BYTES,
+                        max_depth=MAX_SKOPS_DEPTH)
+    refused = sorted(_schema_violations(schema))
+    if refused:
+        raise ModelError(f"{where}: refuses to load {', '.join(refused)}: not among the types a genrekit model "
+                         "contains (the file was not written by genrekit, or was tampered with)")
+    return sorted(SKOPS_ALLOWED_TYPES)
+
+
+def _schema_violations(schema) -> set[str]:
+    """The types (``module.name via Loader``) of a skops schema outside the allow-list,
+    walked iteratively over every object in the document."""
+    refused: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        if "__loader__" not in node:
+            continue
+        loader = node["__loader__"]
+        if loader in _REFERENCE_LOADERS:
+            continue
+        module, name = node.get("__module__"), node.get("__class__")
+        if not (isinstance(loader, str) and isinstance(module, str) and isinstance(name, str)):
+            refused.add(f"a malformed node ({describe_value({k: node.get(k) for k in ('__loader__', '__module__', '__class__')})})")
+            continue
+        qualified = f"{module}.{name}"
+        if loader not in SKOPS_ALLOWED_TYPES.get(qualified, ()):
+            refused.add(f"{qualified} via {loader}")
+    return refused

@@ -1,0 +1,396 @@
+"""Hostile model files: each is refused with a ModelError naming the file, and none ever runs
+its payload (each payload would write a marker file).
+
+The corpus is built from genrekit's own default model by an attacker who rewrites the
+checksums after editing, so only the allow-list, the caps and the schemas stand in the way.
+"""
+
+import hashlib
+import io
+import json
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from genrekit.cli.main import EXIT_ERROR, app
+from genrekit.errors import GenrekitError, ModelError
+from genrekit.models import load_model, read_manifest
+from genrekit.predict.classifiers import default_model_path, load_predictor
+from genrekit.untrusted import SKOPS_ALLOWED_TYPES, MAX_JSON_DEPTH
+
+DEFAULT_MODEL = default_model_path(onnx=False)
+
+
+# --- skops nodes, as skops writes them -------------------------------------------------------
+def json_node(value) -> dict:
+    return {"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode", "content": json.dumps(value),
+            "is_json": True}
+
+
+def tuple_node(*items) -> dict:
+    return {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "content": list(items)}
+
+
+def dict_node(content: dict) -> dict:
+    key_types = {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
+                 "content": [{"__class__": "str", "__module__": "builtins", "__loader__": "TypeNode"} for _ in content]}
+    return {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": content,
+            "key_types": key_types}
+
+
+def call_node(module: str, name: str, *args) -> dict:
+    """``module.name(*args)`` at load time: skops' ConstructorFromReduceNode."""
+    return {"__class__": name, "__module__": module, "__loader__": "ConstructorFromReduceNode",
+            "content": tuple_node(*args)}
+
+
+def function_node(module: str, name: str) -> dict:
+    return {"__class__": name, "__module__": module, "__loader__": "FunctionNode"}
+
+
+def python_writing(marker: Path) -> str:
+    return f"open({str(marker)!r}, 'w').write('pwned')"
+
+
+def payloads(marker: Path) -> dict[str, dict]:
+    """Nodes that, once constructed, write ``marker`` (directly or by calling what they build)."""
+    code = python_writing(marker)
+    shell = f"touch {marker}"
+    return {
+        "exec": call_node("builtins", "exec", json_node(code)),
+        "eval": call_node("builtins", "eval", json_node(code)),
+        "__import__": call_node("builtins", "__import__", json_node("this")),
+        "compile": call_node("builtins", "exec", call_node("builtins", "compile", json_node(code), json_node("x"),
+                                                             json_node("exec"))),
+        "getattr-chain": call_node("builtins", "getattr", call_node("builtins", "__import__", json_node("os")),
+                                   json_node("system")),
+        "os.system": call_node("os", "system", json_node(shell)),
+        "posix.system": call_node("posix", "system", json_node(shell)),
+        "subprocess": call_node("subprocess", "call", {
+            "__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
+            "content": [json_node("touch"), json_node(str(marker))]}),
+        "importlib": call_node("importlib", "import_module", json_node("antigravity")),
+        "functools.partial": {
+            "__class__": "partial", "__module__": "functools", "__loader__": "PartialNode",
+            "content": {"func": function_node("os", "system"), "args": tuple_node(json_node(shell)),
+                        "kwds": dict_node({}),
+                        "namespace": json_node(None)}},
+        "function-exec": function_node("builtins", "exec"),
+        "operator.attrgetter": {"__class__": "attrgetter", "__module__": "operator", "__loader__": "OperatorFuncNode",
+                                "attrs": tuple_node(json_node("system"))},
+        "operator.methodcaller": {"__class__": "methodcaller", "__module__": "operator",
+                                  "__loader__": "OperatorFuncNode", "attrs": tuple_node(json_node("system"),
+                                                                                       json_node(shell))},
+        "object-as-exec": {"__class__": "exec", "__module__": "builtins", "__loader__": "ObjectNode",
+                           "content": json_node(code)},
+        "type-os-system": {"__class__": "system", "__module__": "os", "__loader__": "TypeNode"},
+        "allowed-name-wrong-loader": call_node("sklearn.pipeline", "Pipeline", json_node(code)),
+    }
+
+
+class Pickled:
+    """Unpickling this writes the marker."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (python_writing(self.marker),))
+
+
+# --- building the files ---------------------------------------------------------------------
+def default_members() -> dict[str, bytes]:
+    with zipfile.ZipFile(DEFAULT_MODEL) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def write_model(path: Path, members: dict[str, bytes], *, rehash: bool = True) -> Path:
+    """A model file with ``members``; the manifest's checksums rewritten as an attacker would."""
+    members = dict(members)
+    if rehash:
+        manifest = json.loads(members["genrekit.json"])
+        manifest["payload"] = {name: hashlib.sha256(members[name]).hexdigest() for name in manifest["payload"]
+                               if name in members}
+        members["genrekit.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def edit_skops(skops: bytes, edit) -> bytes:
+    """``skops`` with its schema changed by ``edit(schema)``; ``edit`` may also return extra members."""
+    with zipfile.ZipFile(io.BytesIO(skops)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    schema = json.loads(members["schema.json"])
+    extra = edit(schema) or {}
+    members["schema.json"] = json.dumps(schema).encode()
+    members.update(extra)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def with_memory(node: dict):
+    """Put ``node`` where the pipeline keeps its ``memory`` parameter (None in genuine files)."""
+    def edit(schema):
+        schema["content"]["content"]["memory"] = node
+    return edit
+
+
+def pickled_npy(marker: Path) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([Pickled(marker)], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
+def bit_generator_attack(schema):
+    """A numpy Generator whose bit generator 'name' is a callable of numpy.random."""
+    schema["content"]["content"]["memory"] = {
+        "__class__": "Generator", "__module__": "numpy.random._generator", "__loader__": "RandomGeneratorNode",
+        "content": {"bit_generator": dict_node({"bit_generator": json_node("seed"), "state": json_node(0)}),
+                    "seed_seq": dict_node({})}}
+
+
+def nested(depth: int) -> bytes:
+    return ("[" * depth + "]" * depth).encode()
+
+
+def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
+    """Every hostile model file, by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    genuine = default_members()
+    manifest = json.loads(genuine["genrekit.json"])
+    files: dict[str, Path] = {}
+
+    def model(name: str, members: dict[str, bytes], **kwargs) -> None:
+        files[name] = write_model(folder / f"{name}.genrekit", members, **kwargs)
+
+    for name, node in payloads(marker).items():
+        model(f"skops-{name}", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"], with_memory(node))})
+
+    def pickled_array(schema):
+        schema["content"]["content"]["memory"] = {"__class__": "ndarray", "__module__": "numpy",
+                                                  "__loader__": "NdArrayNode", "type": "numpy", "file": "evil.npy"}
+        return {"evil.npy": pickled_npy(marker)}
+
+    model("skops-numpy-pickle", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"], pickled_array)})
+    model("skops-bit-generator", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"],
+                                                                           bit_generator_attack)})
+    model("skops-deep-schema", {**genuine, "pipeline.skops": edit_skops(
+        genuine["pipeline.skops"], lambda s: s["content"]["content"].__setitem__("memory", json.loads(nested(500))))})
+    model("raw-pickle-payload", {**genuine, "pipeline.skops": pickle.dumps(Pickled(marker))})
+    files["raw-pickle-file"] = folder / "raw-pickle-file.genrekit"
+    files["raw-pickle-file"].write_bytes(pickle.dumps(Pickled(marker)))
+    model("extra-member", {**genuine, "evil.pkl": pickle.dumps(Pickled(marker))})
+
+    # Bombs and broken descriptions.
+    model("manifest-bomb", {**genuine, "genrekit.json": b" " * (64 * 2**20) + genuine["genrekit.json"]}, rehash=False)
+    model("manifest-deep", {**genuine, "genrekit.json": nested(200_000)}, rehash=False)
+    model("manifest-list", {**genuine, "genrekit.json": b"[1, 2, 3]"}, rehash=False)
+    for field, value in {"labels": 5, "labels-empty": [], "features": "musicnn-msd", "payload": ["pipeline.skops"],
+                         "format_version": "1", "aggregation": "max", "sample-rate": "16000"}.items():
+        broken = dict(manifest)
+        if field == "labels-empty":
+            broken["labels"] = value
+        elif field == "sample-rate":
+            broken["features"] = {**manifest["features"], "sample_rate": value}
+        else:
+            broken[field] = value
+        model(f"manifest-{field}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
+    inner_bomb = io.BytesIO()
+    with zipfile.ZipFile(inner_bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(io.BytesIO(genuine["pipeline.skops"])) as skops:
+            for name in skops.namelist():
+                archive.writestr(name, skops.read(name))
+        archive.writestr("bomb.npy", b"\0" * (64 * 2**20))
+    model("skops-zip-bomb", {**genuine, "pipeline.skops": inner_bomb.getvalue()})
+
+    # Networks: safetensors whose metadata lies.
+    for name, config in {"net-config-list": [1, 2], "net-no-preset": {"format": "genrekit-network", "format_version": 1,
+                                                                     "labels": ["a", "b"]},
+                         "net-unknown-preset": {"format": "genrekit-network", "format_version": 1, "preset": "evil",
+                                                "labels": ["a", "b"]},
+                         "net-huge-frames": {"format": "genrekit-network", "format_version": 1, "preset": "edge-cnn",
+                                             "labels": ["a", "b"], "n_frames": 10**9}}.items():
+        files[name] = write_safetensors(folder / f"{name}.safetensors", {"genrekit": json.dumps(config)})
+    files["net-deep-config"] = write_safetensors(folder / "net-deep-config.safetensors",
+                                                 {"genrekit": nested(100_000).decode()})
+    files["net-no-metadata"] = write_safetensors(folder / "net-no-metadata.safetensors", {"other": "x"})
+    files["net-pickle"] = folder / "net-pickle.safetensors"
+    files["net-pickle"].write_bytes(pickle.dumps(Pickled(marker)))
+    files["onnx-pickle"] = folder / "onnx-pickle.onnx"
+    files["onnx-pickle"].write_bytes(pickle.dumps(Pickled(marker)))
+    return files
+
+
+def write_safetensors(path: Path, metadata: dict[str, str]) -> Path:
+    """A valid safetensors container (one tiny tensor) with the given metadata."""
+    header = {"__metadata__": metadata, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + b"\0\0\0\0")
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    marker = folder / "MARKER"
+    return hostile_corpus(folder / "models", marker), marker
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("song") / "song.wav"
+    sf.write(path, 0.1 * np.sin(2 * np.pi * 440 * np.arange(16000 * 4) / 16000), 16000)
+    return path
+
+
+def test_genuine_default_model_still_loads():
+    model = load_model(DEFAULT_MODEL)
+    assert model.labels and model.name == "musicnn-head"
+
+
+def test_marker_payloads_work_when_unguarded(tmp_path):
+    """The corpus is live ammunition: constructed without genrekit's checks, payloads run."""
+    import skops.io as sio
+
+    marker = tmp_path / "MARKER"
+    data = edit_skops(default_members()["pipeline.skops"], with_memory(payloads(marker)["exec"]))
+    sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    assert marker.exists()
+
+
+def test_every_hostile_file_is_refused_and_runs_nothing(corpus):
+    files, marker = corpus
+    assert len(files) >= 35
+    for name, path in files.items():
+        with pytest.raises(ModelError) as caught:
+            load_predictor(path)
+        message = str(caught.value)
+        assert str(path) in message, (name, message)
+        assert "Traceback" not in message
+        assert not marker.exists(), f"{name} ran its payload"
+
+
+def test_refusals_name_what_is_wrong(corpus):
+    files, _ = corpus
+    expected = {
+        "skops-exec": "builtins.exec via ConstructorFromReduceNode",
+        "skops-os.system": "os.system",
+        "skops-functools.partial": "functools.partial",
+        "skops-allowed-name-wrong-loader": "sklearn.pipeline.Pipeline via ConstructorFromReduceNode",
+        "skops-bit-generator": "numpy.random.seed",
+        "manifest-bomb": "at most",
+        "manifest-deep": f"at most {MAX_JSON_DEPTH}",
+        "manifest-list": "expected a JSON object, found list",
+        "manifest-labels": "field 'labels' must be list, found int 5",
+        "manifest-sample-rate": "field 'sample_rate' must be int, found str",
+        "skops-zip-bomb": "zip bomb",
+        "extra-member": "unexpected archive members ['evil.pkl']",
+        "net-config-list": "expected a JSON object, found list",
+        "net-no-preset": "field 'preset' is missing",
+        "net-huge-frames": "field 'n_frames' must be",
+        "net-no-metadata": "no 'genrekit' entry",
+    }
+    for name, fragment in expected.items():
+        with pytest.raises(ModelError, match=None) as caught:
+            load_predictor(files[name])
+        assert fragment in str(caught.value), (name, str(caught.value))
+
+
+def test_read_manifest_checks_the_schema(corpus):
+    files, _ = corpus
+    with pytest.raises(ModelError, match="field 'labels'"):
+        read_manifest(files["manifest-labels"])
+
+
+def test_the_allow_list_is_exactly_what_genrekit_writes():
+    """Every model genrekit trains saves only allow-listed types with their loaders, and
+    nothing in the allow-list is a prefix, a function or a builtin beyond containers."""
+    import warnings
+
+    from sklearn.pipeline import Pipeline
+
+    from genrekit.models import MODELS, make_model
+    from genrekit.models.artifact import sio
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 6)), np.repeat(np.arange(3), 20)
+    seen: dict[str, set[str]] = {}
+    small = {"random-forest": {"clf__n_estimators": 3}, "extra-trees": {"clf__n_estimators": 3},
+             "gradient-boosting": {"clf__n_estimators": 3}, "adaboost": {"clf__n_estimators": 3},
+             "xgboost": {"clf__n_estimators": 3},
+             "ensemble": {"clf__extra_trees__n_estimators": 3, "clf__boosting__max_iter": 3,
+                          "clf__mlp__max_iter": 20}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in MODELS:
+            pipeline = make_model(name, **small.get(name, {})).fit(X, y)
+            if name == "xgboost":
+                pipeline = Pipeline(pipeline.steps[:-1])
+            with zipfile.ZipFile(io.BytesIO(sio.dumps(pipeline))) as archive:
+                stack = [json.loads(archive.read("schema.json"))]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, list):
+                    stack.extend(node)
+                elif isinstance(node, dict):
+                    stack.extend(node.values())
+                    if "__loader__" in node and node["__loader__"] != "CachedNode":
+                        seen.setdefault(f"{node['__module__']}.{node['__class__']}", set()).add(node["__loader__"])
+    for qualified, loaders in seen.items():
+        assert loaders <= SKOPS_ALLOWED_TYPES.get(qualified, frozenset()), (qualified, loaders)
+    builtins = {name for name in SKOPS_ALLOWED_TYPES if name.startswith("builtins.")}
+    assert builtins == {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.str"}
+    assert all(not name.endswith(".") for name in SKOPS_ALLOWED_TYPES)
+    loaders = set().union(*SKOPS_ALLOWED_TYPES.values())
+    assert not loaders & {"FunctionNode", "PartialNode", "MethodNode", "OperatorFuncNode", "ConstructorFromReduceNode"}
+
+
+runner = CliRunner()
+
+
+def test_commands_refuse_every_hostile_file(corpus, song, tmp_path):
+    """predict, evaluate and the service's app refuse each file with exit 1 and run nothing."""
+    from genrekit.server import create_app
+
+    files, marker = corpus
+    dataset = tmp_path / "dataset"
+    for genre in ("a", "b"):
+        (dataset / genre).mkdir(parents=True)
+        for i in range(2):
+            (dataset / genre / f"{i}.wav").write_bytes(song.read_bytes())
+    for name, path in files.items():
+        predicted = runner.invoke(app, ["predict", "--model", str(path), str(song)])
+        assert predicted.exit_code == EXIT_ERROR, (name, predicted.output)
+        evaluated = runner.invoke(app, ["evaluate", str(path), str(dataset), "--out", str(tmp_path / name)])
+        assert evaluated.exit_code == EXIT_ERROR, (name, evaluated.output)
+        with pytest.raises(GenrekitError):
+            create_app(path)
+        assert not marker.exists(), f"{name} ran its payload"
+
+
+@pytest.mark.parametrize("name", ["skops-exec", "skops-subprocess"])
+def test_serve_refuses_at_start_up(corpus, name):
+    """A real `genrekit serve` process exits 1 on a hostile file before listening."""
+    files, marker = corpus
+    with socket.socket() as probe:  # a free port; the server must never get as far as binding it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "genrekit", "serve", str(files[name]), "--port", str(port)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == EXIT_ERROR, result.stderr
+    assert str(files[name]) in result.stderr
+    assert not marker.exists()
