@@ -350,6 +350,15 @@ def test_a_single_genre_is_refused_before_extraction(tmp_path, gtzan_mini, extra
     assert "only one genre" in message and "jazz" in message and str(root) in message, message
 
 
+def test_compare_refuses_more_folds_than_tracks_before_extraction(tmp_path, gtzan_mini, extraction_forbidden):
+    root = _genres(tmp_path / "genres", {"jazz": 3, "rock": 3}, gtzan_mini)
+    result = runner.invoke(app, ["compare", str(root), "--folds", "10", "--out", str(tmp_path / "run"), "--no-cache"],
+                           env={"COLUMNS": "250"})
+    assert result.exit_code == EXIT_ERROR, result.output
+    message = _flat(result.output)
+    assert "feature extraction started" not in message and "folds=10" in message and "found 6 tracks" in message, message
+
+
 @pytest.mark.parametrize("command", ["train", "compare", "explore"])
 def test_genres_with_one_track_are_named_before_extraction(tmp_path, gtzan_mini, extraction_forbidden, command):
     root = _genres(tmp_path / "genres", {"jazz": 8, "rock": 8, "blues": 1}, gtzan_mini)

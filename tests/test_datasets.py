@@ -212,6 +212,9 @@ def test_check_genres_refuses_one_genre_and_names_thin_genres(caplog):
     assert "/music: 2 genre(s) with fewer than 2 tracks: blues (1), polka (1)" in caplog.text
     caplog.clear()
     assert check_genres(_dataset({"jazz": 2, "rock": 2})) == {} and not caplog.text
+    with pytest.raises(DatasetError, match=r"/music: folds=5 .* 4 tracks"):  # K-fold needs K groups
+        check_genres(_dataset({"jazz": 2, "rock": 2}), purpose="cross-validation", folds=5)
+    assert check_genres(_dataset({"jazz": 3, "rock": 2}), folds=5) == {}
 
 
 def test_training_refuses_one_genre_before_extraction(monkeypatch):

@@ -484,7 +484,7 @@ def compare(
             table, source = read_feature_table(table_path), str(table_path)
         else:
             data = _load_dataset(dataset, kind)
-            check_genres(data, purpose="cross-validation")  # before any extraction
+            check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
             source = f"{dataset} ({feature_set}; networks: log-mel)"
             if any(name in MODELS for name in names):
                 table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),

@@ -43,14 +43,16 @@ class CheckReport:
         return data
 
 
-def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "training") -> dict[str, int]:
+def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "training",
+                 folds: int | None = None) -> dict[str, int]:
     """Check, from the track list alone (no audio is decoded), that ``dataset`` can train and
     test a classifier: call it before any feature extraction.
 
     Raises
     ------
     DatasetError
-        When the labelled tracks hold fewer than two genres.
+        When the labelled tracks hold fewer than two genres, or fewer split groups (artists,
+        else tracks) than ``folds`` for a K-fold cross-validation.
 
     Returns
     -------
@@ -64,6 +66,13 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         (label, count), = counts.items()
         raise DatasetError(f"{dataset.root}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
                            "two genres")
+    groups = {group for group, track in zip(dataset.groups, dataset.tracks) if track.label is not None}
+    if folds is not None and len(groups) < folds:
+        artists = any(t.artist for t in dataset.tracks)
+        found = (f"{len(groups)} artists or unattributed tracks among {sum(counts.values())} tracks" if artists
+                 else f"{len(groups)} tracks")
+        raise DatasetError(f"{dataset.root}: folds={folds} needs at least {folds} "
+                           f"{'artists or tracks' if artists else 'tracks'} (folds never split one); found {found}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
     if thin:
         logger.warning("%s: %d genre(s) with fewer than %d tracks: %s; such a genre cannot be both trained on and "
