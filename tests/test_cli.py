@@ -381,3 +381,10 @@ def test_mpg123_messages_do_not_reach_the_users_stderr(tmp_path, corrupted_file)
     assert f"{bad}: not audio or corrupt" in result.stderr and f"{notes}: not audio or corrupt" in result.stderr
     for noise in ("Illegal Audio-MPEG-Header", "Trying to resync", "libmpg123"):
         assert noise not in result.stderr, result.stderr
+
+
+def test_predict_top_beyond_the_genres_shows_every_genre_once(gtzan_mini):
+    result = runner.invoke(app, ["predict", str(gtzan_mini / "jazz" / "jazz.00002.wav"), "--top", "50"],
+                           env={"COLUMNS": "400"})
+    assert result.exit_code == EXIT_OK, result.output
+    assert "#10" in result.stdout and "#11" not in result.stdout, result.stdout
