@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -52,8 +53,44 @@ def _one_thread_per_worker() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
-def _init_local(factory: WorkerFactory, args: tuple) -> None:
+def _exit_with(owner: int) -> None:
+    """End this worker as soon as process ``owner`` (the pool's) is gone, even killed by SIGKILL.
+
+    A parent-death signal (prctl) would not do: a forkserver worker's parent is the forkserver,
+    which lives as long as any worker holds its pipe. With the workers gone, the forkserver and
+    the resource tracker see their pipes close and exit too."""
+    import select
+    import threading
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(owner)  # Linux >= 5.3: readable once the owner has exited
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):  # elsewhere: ask every half second
+            while _exists(owner):
+                time.sleep(0.5)
+            os._exit(1)
+        select.select([handle], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="genrekit-owner-watchdog", daemon=True).start()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    return True
+
+
+def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -> None:
     global _WORKER
+    if owner is not None:
+        _exit_with(owner)  # before the model loads: that takes seconds and hundreds of MB
     _WORKER = factory(*args)
     _one_thread_per_worker()
 
@@ -82,7 +119,7 @@ class LocalRunner:
         if self.preload:
             context.set_forkserver_preload(self.preload)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(items)), mp_context=context,
-                                 initializer=_init_local, initargs=(factory, args)) as pool:
+                                 initializer=_init_local, initargs=(factory, args, os.getpid())) as pool:
             # At most 2 items per worker in flight: results come back as they finish, memory stays flat.
             queue = iter(enumerate(items))
             pending: dict[Future, int] = {}
