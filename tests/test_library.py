@@ -1,11 +1,13 @@
 """Tagging a music library: bad files recorded, SIGKILL-safe resume, genre tags in metadata."""
 
 import json
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -145,3 +147,168 @@ def test_write_tags_from_the_cli_and_dry_run(tmp_path, gtzan_mini, model_file):
     # Tagging changed the flac; the run recorded it as it is now, so a re-run has nothing to do.
     again = tag_library(root, model_file, tmp_path / "tags.parquet", jobs=1, progress=False)
     assert again.n_done_before == 2 and len(again.frame()) == 2
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, gtzan_mini):
+    """gtzan57 + logreg on 5 s of two clips of each of two genres: seconds to train, and
+    enough to tag with when what is tested is the bookkeeping, not the genres."""
+    root = tmp_path_factory.mktemp("tiny") / "genres"
+    for genre in ("classical", "metal"):
+        (root / genre).mkdir(parents=True)
+        for number in (2, 3):
+            y, sr = audio.load(next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*")), sr=None)
+            sf.write(root / genre / f"{genre}.{number:05d}.wav", y[: 5 * sr], sr)
+    model = train_model(load_gtzan(root), spec=FeatureSpec("gtzan57"), model="logreg", n_jobs=1, progress=False).model
+    return save_model(model, root.parent / "tiny.genrekit")
+
+
+@pytest.fixture
+def small_library(tmp_path, gtzan_mini):
+    """tmp/base/lib with two 5 s clips."""
+    lib = tmp_path / "base" / "lib"
+    (lib / "metal").mkdir(parents=True)
+    for genre in ("classical", "metal"):
+        y, sr = audio.load(next((gtzan_mini / genre).glob(f"{genre}.00000.*")), sr=None)
+        sf.write(lib / ("metal" if genre == "metal" else "") / f"{genre}.wav", y[: 5 * sr], sr)
+    return lib
+
+
+def _same_rows(table: pd.DataFrame, first: pd.DataFrame, lib) -> None:
+    """Both runs' rows for the same files, whatever path each run listed them under."""
+    assert len(table) == len(first) == 2
+    assert all(Path(p).is_absolute() for p in table.path)
+    assert sorted(str(Path(p).relative_to(lib)) for p in table.path) == ["classical.wav", "metal/metal.wav"]
+    columns = ["genre", "confidence", "model", "error"]
+    pd.testing.assert_frame_equal(table.sort_values("path")[columns].reset_index(drop=True),
+                                  first.sort_values("path")[columns].reset_index(drop=True))
+
+
+def test_a_rerun_keeps_every_row_whatever_the_spelling_of_the_library(tmp_path, small_library, tiny_model, monkeypatch):
+    lib, base = small_library, small_library.parent
+    out = tmp_path / "t.csv"
+    args = ["--model", str(tiny_model), "--out", str(out), "--jobs", "1"]
+    result = runner.invoke(app, ["tag", str(lib), *args])
+    assert result.exit_code == EXIT_OK, result.output
+    first = pd.read_csv(out)
+    (tmp_path / "link").symlink_to(base, target_is_directory=True)
+    monkeypatch.chdir(base)
+    for spelling in ("lib", "./lib", "lib/", "../base/lib", f"{lib}/", f"{tmp_path}/link/lib", f"{tmp_path}/link/lib/"):
+        result = runner.invoke(app, ["tag", spelling, *args])
+        assert result.exit_code == EXIT_OK, (spelling, result.output)
+        assert "2 tagged (2 done by an earlier run)" in result.output, (spelling, result.output)
+        table = pd.read_csv(out)
+        _same_rows(table, first, lib if "link" not in spelling else tmp_path / "link" / "lib")
+
+    # --hash: the library moved elsewhere is still done, and its rows name the files where they are now.
+    out = tmp_path / "h.csv"
+    args = ["--model", str(tiny_model), "--out", str(out), "--jobs", "1", "--hash"]
+    assert runner.invoke(app, ["tag", "lib", *args]).exit_code == EXIT_OK
+    first = pd.read_csv(out)
+    moved = tmp_path / "moved"
+    lib.rename(moved)
+    for spelling in (str(moved), "../moved/", f"{tmp_path}/moved/."):
+        result = runner.invoke(app, ["tag", spelling, *args])
+        assert result.exit_code == EXIT_OK, (spelling, result.output)
+        assert "2 tagged (2 done by an earlier run)" in result.output, (spelling, result.output)
+        _same_rows(pd.read_csv(out), first, moved)
+
+
+def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tiny_model):
+    lib = small_library
+    (lib / "gone.mp3").symlink_to(tmp_path / "nowhere.mp3")
+    (lib / "Old Album").symlink_to(tmp_path / "unmounted" / "Old Album")  # once a folder: no extension
+    (lib / "self.flac").symlink_to(lib / "self.flac")
+    (lib / "a.wav").symlink_to(lib / "b.wav")
+    (lib / "b.wav").symlink_to(lib / "a.wav")
+    (lib / "metal" / "up").symlink_to(lib, target_is_directory=True)  # a folder cycle
+    (lib / "cover.jpg").symlink_to(tmp_path / "cover.jpg")  # not a song, dangling or not: not listed
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(lib / "classical.wav", tmp_path / "elsewhere" / "song.wav")
+    (lib / "Linked Album").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # followed
+    out = tmp_path / "t.csv"
+    args = ["tag", str(lib), "--model", str(tiny_model), "--out", str(out), "--jobs", "1"]
+    for run in range(2):  # recorded again by a re-run, which has nothing else to do
+        result = runner.invoke(app, args)
+        assert result.exit_code == EXIT_PARTIAL, result.output
+        assert f"3 tagged ({3 * run} done by an earlier run), 6 failed" in result.output
+        errors = dict(zip(pd.read_csv(out).path, pd.read_csv(out).error.fillna("")))
+        assert sorted(errors) == sorted(str(lib / p) for p in (
+            "classical.wav", "metal/metal.wav", "Linked Album/song.wav",
+            "gone.mp3", "Old Album", "self.flac", "a.wav", "b.wav", "metal/up"))
+        assert not errors[str(lib / "Linked Album" / "song.wav")] and not errors[str(lib / "classical.wav")]
+        assert f"dangling symbolic link to {tmp_path / 'nowhere.mp3'}" in errors[str(lib / "gone.mp3")]
+        assert "dangling symbolic link" in errors[str(lib / "Old Album")]
+        for loop in ("self.flac", "a.wav", "b.wav"):
+            assert "symbolic link loop" in errors[str(lib / loop)]
+        assert f"symbolic link loop: leads back to {lib}" in errors[str(lib / "metal" / "up")]
+        assert "dangling symbolic link" in result.output and "symbolic link loop" in result.output
+
+
+def _process_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, start time) of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            table[int(entry.name)] = (int(fields[1]), fields[0], fields[19])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, tuple[int, str]]:
+    """pid -> (depth below ``pid``, start time) of its live children, grandchildren, ..."""
+    table, found, frontier = _process_table(), {}, {pid: 0}
+    while frontier:
+        frontier = {child: depth + 1 for child, (parent, state, _) in table.items()
+                    for p, depth in frontier.items() if parent == p and state != "Z"}
+        found |= {child: (depth, table[child][2]) for child, depth in frontier.items()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes through Linux's /proc")
+def test_tag_workers_die_with_their_parent(tmp_path, gtzan_mini, tiny_model):
+    root = tmp_path / "Music"
+    root.mkdir()
+    for path in sorted(p for genre in GENRES for p in (gtzan_mini / genre).iterdir())[:12]:
+        (root / path.name).symlink_to(path)
+    journal = tmp_path / "t.csv.journal.jsonl"
+    command = [sys.executable, "-m", "genrekit", "tag", str(root), "--model", str(tiny_model),
+               "--out", str(tmp_path / "t.csv"), "--jobs", "2"]
+    stderr = open(tmp_path / "stderr.txt", "wb")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+    tracked: dict[int, tuple[int, str]] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            tracked |= _descendants(process.pid)
+            workers = [pid for pid, (depth, _) in _descendants(process.pid).items() if depth >= 2]
+            if len(workers) >= 2 and journal.exists() and journal.read_text().count("\n") >= 1:
+                break  # the workers have loaded the model and are tagging
+            time.sleep(0.05)
+        assert process.poll() is None, f"the run ended before its workers were seen at work: {(tmp_path / 'stderr.txt').read_text()}"
+        tracked |= _descendants(process.pid)
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            table = _process_table()
+            left = {pid for pid, (_, started) in tracked.items()
+                    if pid in table and table[pid][2] == started and table[pid][1] != "Z"}
+            if not left:
+                break
+            time.sleep(0.1)
+        names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in left
+                 if Path(f"/proc/{pid}/cmdline").exists()}
+        assert not left, f"still running 5 s after their parent was killed: {names}"
+    finally:
+        table = _process_table()
+        for pid, (_, started) in tracked.items():
+            if pid in table and table[pid][2] == started:
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        stderr.close()

@@ -2,16 +2,19 @@
 
 Results go to a JSON-lines journal as each file finishes (one line per file, flushed and
 fsynced), so a run killed at any moment loses at most the line being written; a re-run
-skips every file already in the journal (same path, size and modification time, or same
-content with ``use_hash``) and the final table (CSV, JSON lines or Parquet) is rewritten
-atomically from the journal.
+skips every file already in the journal (same resolved path, size and modification time, or
+same content with ``use_hash``) and the final table (CSV, JSON lines or Parquet) is rewritten
+atomically from the journal, each row found by that key, so any spelling of the library's
+path gives the same rows. Links are followed; dangling ones and loops get a row with the reason.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import stat as stat_module
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -76,20 +79,75 @@ class LibrarySummary:
 
 def library_files(root: str | os.PathLike) -> list[Path] | list[str]:
     """Every audio file below ``root`` (any format the audio layer reads), hidden ones left
-    out: paths, or URLs for a URL (``s3://bucket/music``, :mod:`genrekit.audio.remote`)."""
-    return list(_listing(root))
+    out: paths, or URLs for a URL (``s3://bucket/music``, :mod:`genrekit.audio.remote`).
+    Links are followed; broken ones are left out (:func:`tag_library` records them)."""
+    return list(_listing(root)[0])
 
 
-def _listing(root: str | os.PathLike) -> dict[Path, None] | dict[str, remote.RemoteFile]:
-    """:func:`library_files`, each with its size and mtime where the listing gave them (URLs)."""
+def _listing(root: str | os.PathLike) -> tuple[dict[Path, None] | dict[str, remote.RemoteFile], dict[Path, str]]:
+    """:func:`library_files`, each with its size and mtime where the listing gave them (URLs);
+    and the links that were not followed, each with the reason."""
     if remote.is_url(root):
         return {f.url: f for f in remote.list_files(root) if is_audio_path(f.url)
-                and not any(part.startswith(".") for part in PurePosixPath(f.relative).parts)}
-    root = Path(root)
+                and not any(part.startswith(".") for part in PurePosixPath(f.relative).parts)}, {}
+    # Absolute and normalised, not resolved: "lib", "./lib/" and "/abs/lib" list the same paths,
+    # and a library reached through a link keeps the paths its user knows it by.
+    root = Path(os.path.abspath(root))
     if not root.is_dir():
         raise ParameterError(f"{root}: expected a music library folder, found {'a file' if root.exists() else 'nothing'}")
-    return dict.fromkeys(sorted(p for p in root.rglob("*") if p.is_file() and is_audio_path(p)
-                                and not any(part.startswith(".") for part in p.relative_to(root).parts)))
+    files, skipped = [], {}
+    _walk(root, {_identity(os.stat(root)): root}, files, skipped)
+    return dict.fromkeys(sorted(files)), dict(sorted(skipped.items()))
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+def _may_be_song(name: str) -> bool:
+    """An audio file's name, or no extension (a folder's, most likely)."""
+    return is_audio_path(name) or not PurePosixPath(name).suffix
+
+
+def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path], skipped: dict[Path, str]) -> None:
+    """Audio files below ``folder`` into ``files``; links followed, and the ones that cannot be
+    (dangling, looping, leading back to a folder above) into ``skipped`` with the reason, where
+    their name or their target's is an audio file's or a folder's: a broken ``cover.jpg`` is no song."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        skipped[folder] = f"{folder}: folder cannot be read ({exc.strerror})"
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        if not entry.is_symlink():
+            if entry.is_dir(follow_symlinks=False):
+                _walk(path, ancestors | {_identity(entry.stat(follow_symlinks=False)): path}, files, skipped)
+            elif entry.is_file(follow_symlinks=False) and is_audio_path(path):
+                files.append(path)
+            continue
+        target = os.readlink(path)
+        try:
+            stat = os.stat(path)
+        except OSError as exc:
+            if _may_be_song(entry.name) or _may_be_song(target):
+                if exc.errno == errno.ELOOP:
+                    skipped[path] = f"{path}: symbolic link loop (to {target}, which never reaches a file)"
+                elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                    skipped[path] = f"{path}: dangling symbolic link to {target} (no such file or folder)"
+                else:
+                    skipped[path] = f"{path}: symbolic link to {target} cannot be followed ({exc.strerror})"
+            continue
+        if stat_module.S_ISDIR(stat.st_mode):
+            if _identity(stat) in ancestors:
+                skipped[path] = (f"{path}: symbolic link loop: leads back to {ancestors[_identity(stat)]}, "
+                                 "a folder it is in")
+            else:
+                _walk(path, ancestors | {_identity(stat): path}, files, skipped)
+        elif stat_module.S_ISREG(stat.st_mode) and is_audio_path(path):
+            files.append(path)
 
 
 def _key(path: Path | str, use_hash: bool, model_id: str,
@@ -222,7 +280,7 @@ def tag_library(
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
-    listing = _listing(root)
+    listing, skipped = _listing(root)
     files = list(listing)
     journal = results.with_name(results.name + ".journal.jsonl")
     records = read_journal(journal)
@@ -231,17 +289,22 @@ def tag_library(
     with atomic_path(journal) as temporary:
         temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     done = {r["key"] for r in records}
+    # Each file's row is found by its key, never by its path: the path changes with the
+    # spelling of the library and with a move (--hash), the key does not.
+    current: dict[str, tuple[str, int, int]] = {}
     todo, failures_before = [], 0
     for path in files:
         try:
             key, size, mtime_ns = _key(path, use_hash, identity, listing[path])
         except (OSError, GenrekitError) as exc:
-            records.append(asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"unreadable:{path}",
+            key, size, mtime_ns = f"unreadable:{path}", 0, 0
+            records.append(asdict(TagRecord(path=str(path), size=size, mtime_ns=mtime_ns, key=key,
                                             error=f"{path}: cannot be read ({exc})")))
             failures_before += 1
-            continue
-        if key not in done:
-            todo.append([str(path), key, size, mtime_ns, identity])
+        else:
+            if key not in done:
+                todo.append([str(path), key, size, mtime_ns, identity])
+        current[str(path)] = key, size, mtime_ns
     n_before = len(files) - len(todo) - failures_before
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     if runner is None:
@@ -256,6 +319,7 @@ def tag_library(
                 record["tag_written"], record["tag_error"] = change.written, change.error
                 if change.written:  # the file changed: key it as it is now, so a re-run skips it
                     record["key"], record["size"], record["mtime_ns"] = _key(Path(record["path"]), use_hash, identity)
+                    current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
                 if on_tag_change is not None:
                     on_tag_change(change)
             handle.write(json.dumps(record) + "\n")
@@ -263,11 +327,17 @@ def tag_library(
             os.fsync(handle.fileno())
             records.append(record)
             bar.advance(task)
-    latest = {r["path"]: r for r in records}  # a file changed since an earlier run: its newest record
-    table = [latest[str(p)] for p in files if str(p) in latest]
+    latest = {r["key"]: r for r in records}
+    rows = {}
+    for path, (key, size, mtime_ns) in current.items():
+        if key in latest:  # under the path, size and mtime it has now
+            rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
+    for path, reason in skipped.items():  # listed again by each run, so never in the journal
+        rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
+    table = [rows[path] for path in sorted(rows)]
     write_table(table, results)
     failures = {r["path"]: r["error"] for r in table if r["error"]}
     genres = Counter(r["genre"] for r in table if not r["error"])
-    return LibrarySummary(results=results, n_files=len(files), n_done_before=n_before,
+    return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                           failures=failures, seconds=time.perf_counter() - started)
