@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from genrekit.errors import GenrekitError
 from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
-from genrekit.predict.song import Prediction, song_chunks, summarise
+from genrekit.predict.song import Prediction, check_stop, song_chunks, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -38,6 +38,7 @@ def predict_file(
     skip: float = 10.0,
     hop_seconds: float | None = None,
     batch: int = 8,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
 
@@ -48,6 +49,10 @@ def predict_file(
     overlapping chunks. Chunks go to the model ``batch`` at a time: the batch, not the
     song's length, sets the memory used. Raises AudioError (naming the file) when it
     cannot be used.
+
+    ``should_stop``, when given, is asked between decoded blocks, chunks and batches; once it
+    answers true the analysis ends with :class:`genrekit.predict.song.AnalysisStopped` (how
+    the service stops an analysis that ran past its timeout).
     """
     from genrekit import audio
     from genrekit.audio import remote
@@ -59,7 +64,8 @@ def predict_file(
 
         with remote.local_copy(path) as local:
             try:
-                prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch)
+                prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
+                                          should_stop=should_stop)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
         return dataclasses.replace(prediction, path=path)
@@ -69,10 +75,11 @@ def predict_file(
     times, probas, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
-                                         min_seconds=predictor.min_seconds):
+                                         min_seconds=predictor.min_seconds, should_stop=should_stop):
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
         if len(pending) == batch:
+            check_stop(should_stop, path)
             probas.append(predictor.predict(pending))
             pending = []
     if pending:

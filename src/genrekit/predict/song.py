@@ -8,7 +8,7 @@ song's length (an hour-long mix works like a 30 s clip).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -16,7 +16,21 @@ import numpy as np
 from genrekit._files import atomic_path
 from genrekit import audio
 from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
-from genrekit.errors import AudioError, ParameterError
+from genrekit.errors import AudioError, GenrekitError, ParameterError
+
+
+class AnalysisStopped(GenrekitError):
+    """An analysis stopped on request (its ``should_stop`` said so) before it was done."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: analysis stopped before it was done")
+
+
+def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
+    """Raise :class:`AnalysisStopped` for ``path`` when ``should_stop()`` is true."""
+    if should_stop is not None and should_stop():
+        raise AnalysisStopped(path)
 
 
 @dataclass
@@ -98,6 +112,7 @@ def song_chunks(
     pad: bool = True,
     min_seconds: float = 0.5,
     block_seconds: float = 60.0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[float, float, np.ndarray]]:
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
 
@@ -106,11 +121,17 @@ def song_chunks(
     kept, as is a file shorter than one chunk but at least ``min_seconds`` long: zero-padded
     to a whole chunk when ``pad`` (fixed-size networks), else as it is.
 
+    ``should_stop``, when given, is asked before each decoded block and each chunk; once it
+    answers true the stream ends with :class:`AnalysisStopped` (a service's timeout or a
+    client that went away).
+
     Raises
     ------
     AudioError
         naming the file: not audio, truncated (fewer samples than its header declares),
         or silent.
+    AnalysisStopped
+        when ``should_stop()`` became true.
     """
     path = os.fspath(path)
     hop_seconds = hop_seconds or chunk_seconds
@@ -123,10 +144,12 @@ def song_chunks(
     consumed = 0  # samples dropped from the front of ``pending`` so far
     decoded, peak, emitted = 0, 0.0, 0
     for block in audio.stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
+        check_stop(should_stop, path)
         decoded += len(block)
         peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
         pending = np.concatenate([pending, block]) if pending.size else block
         while pending.shape[0] >= size:
+            check_stop(should_stop, path)
             t = start + consumed / sr
             yield t, t + chunk_seconds, pending[:size]
             emitted += 1
