@@ -2,70 +2,171 @@
 
 ``POST /v1/predict`` takes an audio upload and answers with the song's genres, genre
 probabilities, proportions and timeline; ``GET /v1/model`` describes the model;
-``GET /healthz`` says the service is up; ``/`` is a web page to try it; ``/docs`` the
-OpenAPI documentation (served from the package, no CDN).
+``GET /healthz`` says the service is up and how busy it is; ``/`` is a web page to try it;
+``/docs`` and ``/redoc`` the OpenAPI documentation (served from the package, no CDN).
 
-The model is loaded once. Songs are analysed in a bounded pool of worker threads, off the
-event loop; requests beyond the pool and its queue get 503 at once instead of piling up.
-Uploads are written only to a private folder (mode 0700) and removed after each request
-and when the service stops.
+The model is loaded once. An upload is first received in full, under a deadline and a
+minimum rate (408 otherwise), without holding any analysis place; then it takes a place
+among ``workers + queue`` (503 at once when none is free) and is analysed in a bounded pool
+of worker threads, off the event loop. An analysis past the timeout, or whose client hung
+up, is stopped between chunks (504), and its place is freed when its worker has really
+stopped. The worker that reads an upload removes it when done with it; uploads are written
+only to a private folder (mode 0700), removed when the service stops.
+
+Every answer carries a Content-Security-Policy that allows nothing from elsewhere, and every
+error is JSON: ``{"detail": "a sentence"}``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.predict import load_predictor, predict_file
 from genrekit.predict.library import model_id
-from genrekit.server.upload import FORM_OVERHEAD, UploadRejected, receive_upload
+from genrekit.predict.song import AnalysisStopped
+from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
+                                    name_from_headers, receive_upload, timed_body)
+
+logger = logging.getLogger(__name__)
 
 STATIC = resources.files("genrekit.server") / "static"
-# The page loads nothing from elsewhere; audio plays from a blob: URL of the picked file.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; media-src 'self' blob:; img-src 'self' data:; "
-                           "style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'")
+DOCS_ASSETS = resources.files("fastapi_offline") / "static"  # Swagger UI and ReDoc, no CDN
+# The two <style> elements redoc.standalone.js (fastapi-offline 1.7.7, pinned) inserts as it
+# loads, before it knows the nonce: one empty, then perfect-scrollbar's rules.
+REDOC_STYLE_HASHES = ("'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=' "
+                      "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='")
+STOP_GRACE_SECONDS = 5.0  # how long a 504 waits for its stopped analysis's worker to let go
+
+# Nothing is loaded from elsewhere; nothing inline runs; audio plays from a blob: URL of the
+# picked file. The docs pages add a per-response nonce for ReDoc's generated styles.
+CSP = {
+    "default-src": "'self'", "connect-src": "'self'", "img-src": "'self' data:", "media-src": "'self' blob:",
+    "font-src": "'self'", "style-src": "'self'", "script-src": "'self'", "worker-src": "'none'",
+    "object-src": "'none'", "base-uri": "'none'", "frame-ancestors": "'none'", "form-action": "'self'",
+}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def content_security_policy(**changes: str) -> str:
+    return "; ".join(f"{name} {value}" for name, value in {**CSP, **changes}.items())
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 @dataclass(frozen=True)
 class ServiceLimits:
     """What one request may take: upload size, analysis time, and how many songs are analysed
-    at once (``workers``) or wait for a worker (``queue``)."""
+    at once (``workers``) or wait for a worker (``queue``).
+
+    Uploads: the whole body must arrive within ``upload_seconds``, and after
+    ``upload_grace_seconds`` at ``min_upload_rate`` bytes/s on average at least (0: no
+    minimum), else 408; at most ``receiving`` uploads are received at once (503 beyond).
+    ``timeout_seconds`` counts from when the upload has arrived: waiting for a worker, then
+    the analysis.
+    """
 
     max_upload_mb: float = 50.0
     timeout_seconds: float = 120.0
     workers: int = 2
     queue: int = 32
     skip: float = 10.0
+    upload_seconds: float = 300.0
+    min_upload_rate: float = 10_000.0
+    upload_grace_seconds: float = 10.0
+    receiving: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "timeout_seconds"):
+        for name in ("max_upload_mb", "timeout_seconds", "upload_seconds"):
             if not getattr(self, name) > 0:
                 raise ParameterError(f"{name}={getattr(self, name)}: expected a number > 0")
-        if self.workers < 1 or self.queue < 0:
-            raise ParameterError(f"workers={self.workers}, queue={self.queue}: expected workers >= 1 and queue >= 0")
+        for name in ("min_upload_rate", "upload_grace_seconds"):
+            if not getattr(self, name) >= 0:
+                raise ParameterError(f"{name}={getattr(self, name)}: expected a number >= 0")
+        if self.workers < 1 or self.queue < 0 or self.receiving < 1:
+            raise ParameterError(f"workers={self.workers}, queue={self.queue}, receiving={self.receiving}: "
+                                 "expected workers >= 1, queue >= 0 and receiving >= 1")
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 2**20)
 
+    @property
+    def max_upload_text(self) -> str:
+        return describe_size(self.max_upload_bytes, self.max_upload_mb)
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status)
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response (a route's own CSP kept), and
+    ``Cache-Control: no-store`` on JSON answers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith("application/json"):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class _Places:
+    """The ``workers + queue`` analysis places, and what holds them (for /healthz)."""
+
+    def __init__(self, total: int):
+        self.free = total
+        self.receiving = 0
+        self.running = 0
+        self.lock = threading.Lock()  # ``running`` changes in worker threads
+        self.stops: set[threading.Event] = set()
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}={error.get('input')!r}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
 
 
 def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None) -> FastAPI:
@@ -85,26 +186,44 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     async def lifespan(_: FastAPI):
         state["folder"] = Path(tempfile.mkdtemp(prefix="genrekit-uploads-"))  # mode 0700
         state["pool"] = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="genrekit-predict")
-        state["slots"] = asyncio.Semaphore(limits.workers + limits.queue)
+        state["places"] = _Places(limits.workers + limits.queue)
         try:
             yield
         finally:
+            for stop in list(state["places"].stops):
+                stop.set()
             state["pool"].shutdown(wait=False, cancel_futures=True)
+            await asyncio.get_running_loop().run_in_executor(None, _join_workers, state["pool"], STOP_GRACE_SECONDS)
             shutil.rmtree(state["folder"], ignore_errors=True)
 
-    app = FastAPIOffline(title="genrekit", version=__version__, lifespan=lifespan,
-                         description="Music genre recognition: upload a song, get its genres.")
+    app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Music genre recognition: upload a song, get its genres.")
+    app.add_middleware(SecurityHeaders)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
-    @app.get("/healthz", summary="The service is up and its model loaded")
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's outermost layer answers with this, past the middleware: the headers go here.
+        logger.exception("%s %s failed", request.method, request.url.path)
+        headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store",
+                   **SECURITY_HEADERS}
+        return _error(500, f"internal error ({type(exc).__name__}); the service goes on", headers)
+
+    @app.get("/healthz", summary="The service is up, its model loaded; how many uploads it is busy with")
     async def healthz() -> dict:
-        return {"status": "ok", "model": description["id"]}
+        places: _Places = state["places"]
+        with places.lock:
+            running = places.running
+        taken = limits.workers + limits.queue - places.free
+        return {"status": "ok", "model": description["id"], "receiving": places.receiving, "analysing": running,
+                "queued": max(taken - running, 0), "places_free": places.free}
 
     @app.get("/v1/model", summary="The model: its genres, metrics, version and the service's limits")
     async def model() -> dict:
@@ -115,41 +234,109 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         summary="The genres of an uploaded song",
         description=("Send the audio as the `file` part of a multipart form (`curl -F file=@song.mp3`) or as "
                      "the raw body with an audio content type (`curl --data-binary @song.mp3 -H 'Content-Type: "
-                     "audio/mpeg'`). Answers with the top genre, mean probabilities, proportions (share of "
-                     "chunks) and the timeline of chunks."),
-        responses={413: {"description": "upload too large"}, 415: {"description": "not audio"},
-                   422: {"description": "empty or undecodable audio"}, 503: {"description": "too busy"},
-                   504: {"description": "analysis took too long"}},
+                     "audio/mpeg'`; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
+                     "genre, mean probabilities, proportions (share of chunks) and the timeline of chunks. "
+                     "Every error is JSON: `{\"detail\": \"...\"}`."),
+        responses={400: {"description": "malformed form"}, 408: {"description": "upload too slow"},
+                   413: {"description": "upload too large"}, 415: {"description": "not audio"},
+                   422: {"description": "empty or undecodable audio, or a bad parameter"},
+                   503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
     async def predict(request: Request, skip: float | None = None) -> JSONResponse:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_upload_bytes + FORM_OVERHEAD:
-            return _error(413, f"upload of {int(declared) / 2**20:.1f} MB is larger than the limit of "
-                               f"{limits.max_upload_mb:.1f} MB")
-        slots: asyncio.Semaphore = state["slots"]
-        if slots.locked():
-            return _error(503, "the service is busy: every worker and queue place is taken; try again shortly")
-        async with slots:
-            started = time.perf_counter()
+        if skip is not None and not (math.isfinite(skip) and skip >= 0):
+            return _error(422, f"skip={skip}: expected a number of seconds >= 0")
+        places: _Places = state["places"]
+        content_type = request.headers.get("content-type", "")
+        allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > allowed:
+            return _error(413, f"upload of {int(declared)} bytes is larger than the limit of {limits.max_upload_text}"
+                          + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
+                             else ""))
+        if places.free == 0 or places.receiving >= limits.receiving:
+            return _busy()
+        # Receive the whole upload first, holding no analysis place: a slow client costs a
+        # connection and a partial file, bounded by the deadline, the rate and ``receiving``.
+        places.receiving += 1
+        try:
+            body = timed_body(request.receive, deadline=limits.upload_seconds, min_rate=limits.min_upload_rate,
+                              grace=limits.upload_grace_seconds)
+            upload = await receive_upload(content_type, body, state["folder"], limit=limits.max_upload_bytes,
+                                          filename=name_from_headers(request.scope["headers"]),
+                                          limit_text=limits.max_upload_text)
+        except UploadRejected as exc:
+            return _error(exc.status, exc.message, {"Connection": "close"} if exc.status in (408, 413) else None)
+        except ClientGone:
+            return _error(400, "the client closed the connection before the upload was complete")
+        finally:
+            places.receiving -= 1
+        if places.free == 0:
+            upload.path.unlink(missing_ok=True)
+            return _busy()
+        return await _analyse(request, upload, limits.skip if skip is None else skip)
+
+    def _busy() -> JSONResponse:
+        return _error(503, "the service is busy: every worker and queue place is taken; try again shortly",
+                      {"Retry-After": "2"})
+
+    async def _analyse(request: Request, upload: Upload, skip: float) -> JSONResponse:
+        """Analyse ``upload`` in a worker, which owns the file from here on and removes it."""
+        started = time.perf_counter()
+        places: _Places = state["places"]
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        places.free -= 1
+        places.stops.add(stop)
+
+        def work():
+            with places.lock:
+                places.running += 1
             try:
-                upload = await receive_upload(request.headers.get("content-type", ""), request.stream(),
-                                              state["folder"], limit=limits.max_upload_bytes,
-                                              filename=request.headers.get("x-filename", ""))
-            except UploadRejected as exc:
-                return _error(exc.status, exc.message)
-            try:
-                work = asyncio.get_running_loop().run_in_executor(
-                    state["pool"], lambda: predict_file(predictor, upload.path,
-                                                        skip=limits.skip if skip is None else skip))
-                prediction = await asyncio.wait_for(work, timeout=limits.timeout_seconds)
-            except asyncio.TimeoutError:
-                return _error(504, f"{upload.filename}: analysis took longer than {limits.timeout_seconds:g} s")
-            except GenrekitError as exc:
-                # The message names the private file; the client knows its file by its own name.
-                return _error(422, str(exc).replace(str(upload.path), upload.filename))
+                return predict_file(predictor, upload.path, skip=skip, should_stop=stop.is_set)
             finally:
                 upload.path.unlink(missing_ok=True)
-        result = prediction.to_dict()
+                with places.lock:
+                    places.running -= 1
+
+        def release(done: Future) -> None:  # any thread; the place is free once the worker has let go
+            if done.cancelled():  # never started: the file is still ours
+                upload.path.unlink(missing_ok=True)
+            try:
+                loop.call_soon_threadsafe(_release, stop)
+            except RuntimeError:  # the loop is closed: the service has stopped
+                pass
+
+        def _release(event: threading.Event) -> None:
+            places.free += 1
+            places.stops.discard(event)
+
+        future = state["pool"].submit(work)
+        future.add_done_callback(release)
+        waiting = asyncio.wrap_future(future)
+        watcher = asyncio.create_task(_stop_on_disconnect(request, stop, future))
+        try:
+            done, _ = await asyncio.wait({waiting}, timeout=limits.timeout_seconds)
+            if not done:
+                stop.set()
+                future.cancel()
+                await asyncio.wait({waiting}, timeout=STOP_GRACE_SECONDS)
+                return _error(504, f"{upload.filename}: analysis took longer than {limits.timeout_seconds:g} s "
+                                   "and was stopped")
+        finally:
+            watcher.cancel()
+            if waiting.done() and not waiting.cancelled():
+                waiting.exception()  # retrieved: never "exception was never retrieved"
+        if waiting.cancelled() or isinstance(waiting.exception(), AnalysisStopped):
+            return _error(400, f"{upload.filename}: the client closed the connection before the analysis was done")
+        error = waiting.exception()
+        if isinstance(error, GenrekitError):
+            # The message names the private file; the client knows its file by its own name.
+            return _error(422, str(error).replace(str(upload.path), upload.filename))
+        if error is not None:
+            logger.error("analysing %s failed", upload.filename, exc_info=error)
+            return _error(500, f"{upload.filename}: internal error ({type(error).__name__}) in the analysis; "
+                               "the service goes on")
+        result = waiting.result().to_dict()
         result.update(path=upload.filename, model=description["id"], size_bytes=upload.size,
                       seconds=round(time.perf_counter() - started, 3))
         return JSONResponse(result)
@@ -158,8 +345,78 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return HTMLResponse(DOCS_PAGE.format(title="genrekit API", root=root, openapi=f"{root}{app.openapi_url}"))
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        # ReDoc's styled-components write <style> elements: allowed by this response's nonce;
+        # its search index runs in a worker made from a blob: URL (same origin, connect-src
+        # still 'self'). Its "API docs by Redocly" logo from cdn.redoc.ly stays blocked.
+        root, nonce = request.scope.get("root_path", ""), secrets.token_urlsafe(18)
+        return HTMLResponse(REDOC_PAGE.format(title="genrekit API", root=root, openapi=f"{root}{app.openapi_url}",
+                                              nonce=nonce),
+                            headers={"Content-Security-Policy": content_security_policy(
+                                **{"style-src": f"'self' 'nonce-{nonce}' {REDOC_STYLE_HASHES}", "worker-src": "blob:"})})
+
+    app.mount("/static-offline-docs", StaticFiles(directory=str(DOCS_ASSETS)), name="static-offline-docs")
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
+
+
+async def _stop_on_disconnect(request: Request, stop: threading.Event, future: Future) -> None:
+    """Stop the analysis when its client hangs up (the body is read: the next ASGI message
+    is the disconnect)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            stop.set()
+            future.cancel()
+            return
+
+
+def _join_workers(pool: ThreadPoolExecutor, seconds: float) -> None:
+    """Wait up to ``seconds`` for the pool's threads (told to stop) to end."""
+    deadline = time.monotonic() + seconds
+    for thread in list(getattr(pool, "_threads", ())):
+        thread.join(max(deadline - time.monotonic(), 0))
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" href="{root}/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="{root}/static-offline-docs/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi}"></div>
+<script src="{root}/static-offline-docs/swagger-ui-bundle.js"></script>
+<script src="{root}/static/swagger-init.js"></script>
+</body>
+</html>
+"""
+
+REDOC_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} (ReDoc)</title>
+<link rel="icon" href="{root}/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="{root}/static/redoc.css">
+</head>
+<body>
+<div id="redoc" data-openapi-url="{openapi}" data-style-nonce="{nonce}"></div>
+<script src="{root}/static-offline-docs/redoc.standalone.js"></script>
+<script src="{root}/static/redoc-init.js"></script>
+</body>
+</html>
+"""
 
 
 def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8000,

@@ -3,20 +3,29 @@
 The body is parsed as it arrives (python-multipart's streaming parser, not Starlette's
 form parser, which spools large parts to the system's temporary folder), so an upload is
 never written anywhere else, never held whole in memory, and is refused as soon as it
-passes the size limit.
+passes the size limit. :func:`timed_body` reads it from the ASGI channel under a deadline
+and a minimum rate, so a client that trickles its bytes is refused (408) instead of holding
+a connection and a file open for as long as it likes.
+
+File names are taken as the client's bytes: UTF-8 when they decode as UTF-8, else
+ISO-8859-1 (what older clients send), or RFC 5987 ``filename*=UTF-8''...``. They are only
+ever echoed (JSON), never used as a path: the saved file is named by a random UUID.
 """
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
 import re
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote_to_bytes
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParseError, MultipartParser, MultipartState, parse_options_header
 
 from genrekit.audio.io import is_audio_path
 
@@ -25,6 +34,17 @@ from genrekit.audio.io import is_audio_path
 GENERIC_TYPES = {"application/octet-stream", "binary/octet-stream", "application/ogg", ""}
 FILE_FIELD = "file"
 FORM_OVERHEAD = 64 * 1024  # bytes a form may add around the file: boundaries, headers, small fields
+MAX_NAME_CHARACTERS = 255  # a longer name is cut (with an ellipsis) before it is echoed
+# RFC 2046: 1-70 characters from this set, not ending in a space.
+BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+EXT_VALUE = re.compile(rb"(?i)(utf-8|iso-8859-1|latin-?1|us-ascii)'[^']*'(.*)")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def describe_size(n_bytes: int, megabytes: float | None = None) -> str:
+    """``'1 MB (1048576 bytes)'``: the limit as configured and exactly, in bytes."""
+    megabytes = n_bytes / 2**20 if megabytes is None else megabytes
+    return f"{megabytes:g} MB ({n_bytes} bytes)"
 
 
 class UploadRejected(Exception):
@@ -34,6 +54,108 @@ class UploadRejected(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its upload was complete."""
+
+
+def decode_name(raw: bytes) -> str:
+    """A file name as a client sent it: UTF-8 if the bytes are UTF-8, else ISO-8859-1 (each
+    byte one character, so any byte string decodes)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _ext_value(raw: bytes) -> str | None:
+    """An RFC 5987 ``charset'lang'percent-encoded`` value, decoded; None if ``raw`` is not one."""
+    match = EXT_VALUE.fullmatch(raw.strip())
+    if not match:
+        return None
+    charset = match.group(1).decode("ascii").lower()
+    encoded = unquote_to_bytes(match.group(2))
+    return decode_name(encoded) if charset == "utf-8" else encoded.decode("latin-1")
+
+
+def _parameters(raw: bytes) -> dict[bytes, bytes]:
+    """The ``; key=value`` parameters of a header (Content-Disposition), on its raw bytes;
+    quoted values unquoted (``\\"`` and ``\\\\`` unescaped)."""
+    params: dict[bytes, bytes] = {}
+    for match in re.finditer(rb';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', raw):
+        key, value = match.group(1).lower(), match.group(2).strip()
+        if value.startswith(b'"') and value.endswith(b'"') and len(value) >= 2:
+            value = re.sub(rb"\\([\\\"])", rb"\1", value[1:-1])
+        params.setdefault(key, value)
+    return params
+
+
+def clean_name(name: str) -> str:
+    """The name to echo: its last path component (``/``, or ``\\`` in a Windows path),
+    control characters as U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
+    name = name.rsplit("/", 1)[-1]
+    if re.match(r"[A-Za-z]:\\|\\\\", name):
+        name = name.rsplit("\\", 1)[-1]
+    name = CONTROL.sub("\ufffd", name).strip()
+    if len(name) > MAX_NAME_CHARACTERS:
+        name = name[: MAX_NAME_CHARACTERS - 1] + "…"
+    return "" if name in (".", "..") else name
+
+
+def name_from_disposition(raw: bytes) -> str:
+    """The file name of a Content-Disposition header's raw bytes: ``filename*`` (RFC 5987)
+    before ``filename``; "" without one."""
+    params = _parameters(raw)
+    extended = _ext_value(params[b"filename*"]) if b"filename*" in params else None
+    if extended is None and b"filename" in params:
+        extended = _ext_value(params[b"filename"]) if params[b"filename"].count(b"'") >= 2 else None
+        extended = decode_name(params[b"filename"]) if extended is None else extended
+    return clean_name(extended or "")
+
+
+def name_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The name of a raw-body upload from the request's raw headers: ``Content-Disposition``'s
+    ``filename*``/``filename``, else ``X-Filename`` (its bytes, or an RFC 5987 value)."""
+    found = {name.lower(): value for name, value in headers}
+    name = name_from_disposition(found[b"content-disposition"]) if b"content-disposition" in found else ""
+    if not name and b"x-filename" in found:
+        raw = found[b"x-filename"]
+        extended = _ext_value(raw) if raw.count(b"'") >= 2 else None
+        name = clean_name(decode_name(raw) if extended is None else extended)
+    return name
+
+
+async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float, min_rate: float = 0.0,
+                     grace: float = 0.0, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[bytes]:
+    """The request body from the ASGI ``receive`` channel, chunk by chunk, refused with 408
+    when it has not all arrived ``deadline`` seconds after the start, or when after ``grace``
+    seconds it arrives at fewer than ``min_rate`` bytes/s on average (0: no minimum).
+
+    Raises ClientGone when the client disconnects first.
+    """
+    started, received = clock(), 0
+    while True:
+        limit_at = started + deadline
+        if min_rate > 0:
+            limit_at = min(limit_at, started + grace + received / min_rate)
+        try:
+            message = await asyncio.wait_for(receive(), timeout=max(limit_at - clock(), 0.0))
+        except asyncio.TimeoutError:
+            elapsed = clock() - started
+            if elapsed >= deadline:
+                raise UploadRejected(408, f"the upload did not arrive within the deadline of {deadline:g} s "
+                                          f"({received} bytes received)") from None
+            raise UploadRejected(408, f"the upload is too slow: {received} bytes in {elapsed:.1f} s, below the "
+                                      f"minimum of {min_rate:g} bytes/s") from None
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        data = message.get("body", b"")
+        received += len(data)
+        if data:
+            yield data
+        if not message.get("more_body", False):
+            return
 
 
 @dataclass
@@ -70,8 +192,9 @@ def _check_type(filename: str, content_type: str) -> None:
 class _Target:
     """The file being written, with its byte count checked against the limit."""
 
-    def __init__(self, folder: Path, limit: int):
-        self.folder, self.limit = folder, limit
+    def __init__(self, folder: Path, limit: int, limit_text: str):
+        self.folder, self.limit, self.limit_text = folder, limit, limit_text
+        self.name = "the upload"
         self.path: Path | None = None
         self.handle = None
         self.size = 0
@@ -84,7 +207,7 @@ class _Target:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise UploadRejected(413, f"upload larger than the limit of {self.limit / 2**20:.1f} MB")
+            raise UploadRejected(413, f"{self.name}: the upload is larger than the limit of {self.limit_text}")
         self.handle.write(data)
 
     def close(self) -> None:
@@ -99,7 +222,7 @@ class _Target:
 
 
 async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: Path, *, limit: int,
-                         filename: str = "") -> Upload:
+                         filename: str = "", limit_text: str | None = None) -> Upload:
     """Save the request body's audio into ``folder``.
 
     ``content_type`` ``multipart/form-data``: the part named ``file`` (an HTML form's or
@@ -109,19 +232,21 @@ async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: 
     Raises
     ------
     UploadRejected
-        413 past ``limit`` bytes, 415 for content that is not audio, 422 for an empty upload
-        or a form without a ``file`` part, 400 for a malformed form. Nothing is left in
-        ``folder`` then.
+        413 past ``limit`` bytes (``limit_text`` says it, exactly), 415 for content that is
+        not audio, 422 for an empty file, 400 for a malformed form (no boundary or a bad one,
+        no ``file`` part, cut short). Nothing is left in ``folder`` then.
     """
     kind, options = parse_options_header(content_type)
     kind = kind.decode("latin-1").lower()
-    target = _Target(folder, limit)
-    body = _bounded(body, limit + FORM_OVERHEAD)
+    limit_text = limit_text or describe_size(limit)
+    target = _Target(folder, limit, limit_text)
     try:
         if kind == "multipart/form-data":
+            body = _bounded(body, limit + FORM_OVERHEAD, limit_text)
             upload = await _receive_multipart(options.get(b"boundary"), body, target)
         else:
             _check_type(filename, kind)
+            target.name = filename or target.name
             target.open(_suffix(filename, kind))
             async for data in body:
                 target.write(data)
@@ -135,19 +260,23 @@ async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: 
         raise
 
 
-async def _bounded(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """The body, refused past ``limit`` bytes in all (form fields other than the file too)."""
+async def _bounded(body: AsyncIterator[bytes], limit: int, limit_text: str) -> AsyncIterator[bytes]:
+    """A form's body, refused past ``limit`` bytes in all (form fields other than the file too)."""
     received = 0
     async for data in body:
         received += len(data)
         if received > limit:
-            raise UploadRejected(413, f"request body larger than the limit of {limit / 2**20:.1f} MB")
+            raise UploadRejected(413, f"the form is larger than the limit of {limit_text} for the file plus "
+                                      f"{FORM_OVERHEAD} bytes for the rest of the form")
         yield data
 
 
 async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes], target: _Target) -> Upload:
     if not boundary:
-        raise UploadRejected(400, "multipart/form-data without a boundary")
+        raise UploadRejected(400, "malformed multipart/form-data: the Content-Type has no boundary")
+    if not BOUNDARY.fullmatch(boundary):
+        raise UploadRejected(400, f"malformed multipart/form-data: boundary {boundary[:80]!r} is not 1-70 "
+                                  "characters of RFC 2046's set")
     state = {"headers": {}, "field": b"", "value": b"", "in_file": False, "found": None}
 
     def on_part_begin() -> None:
@@ -159,17 +288,19 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
     def on_header_value(data: bytes, start: int, end: int) -> None:
         state["value"] += data[start:end]
 
-    def on_header_end() -> None:
-        state["headers"][state["field"].decode("latin-1").lower()] = state["value"].decode("utf-8", "replace")
+    def on_header_end() -> None:  # raw bytes: the file name's encoding is settled in name_from_disposition
+        state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
         state["field"], state["value"] = b"", b""
 
     def on_headers_finished() -> None:
-        _, disposition = parse_options_header(state["headers"].get("content-disposition", ""))
-        if disposition.get(b"name", b"").decode() != FILE_FIELD or state["found"] is not None:
+        disposition = state["headers"].get("content-disposition", b"")
+        name = _parameters(disposition).get(b"name", b"")
+        if name.decode("latin-1") != FILE_FIELD or state["found"] is not None:
             return  # other form fields, or a second file: ignored
-        filename = Path(disposition.get(b"filename", b"upload").decode("utf-8", "replace")).name
-        part_type = state["headers"].get("content-type", "application/octet-stream")
+        filename = name_from_disposition(disposition) or "upload"
+        part_type = state["headers"].get("content-type", b"application/octet-stream").decode("latin-1")
         _check_type(filename, part_type)
+        target.name = filename
         target.open(_suffix(filename, part_type))
         state["in_file"], state["found"] = True, (filename, part_type.split(";")[0].strip())
 
@@ -193,8 +324,11 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
         parser.finalize()
     except MultipartParseError as exc:
         raise UploadRejected(400, f"malformed multipart/form-data body: {exc}") from exc
+    if parser.state != MultipartState.END:
+        raise UploadRejected(400, "malformed multipart/form-data body: it ends before its closing boundary"
+                                  + (" (the body is empty)" if parser.state == MultipartState.START else ""))
     if state["found"] is None:
-        raise UploadRejected(422, f"the form has no {FILE_FIELD!r} part with the audio file")
+        raise UploadRejected(400, f"the form has no {FILE_FIELD!r} part with the audio file")
     target.close()
     filename, part_type = state["found"]
     return Upload(target.path, filename, part_type, target.size)

@@ -20,6 +20,25 @@ function clock(seconds) {
   return `${m}:${String(s).padStart(2, "0")}`;
 }
 
+function parseJSON(text) {
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : null;
+  } catch (error) {
+    return null; // not JSON: a proxy's page, a crash, a cut connection
+  }
+}
+
+// A readable sentence for any error answer: the service's {"detail": "..."}, else the start
+// of whatever text came back (a proxy's or server's plain-text or HTML error).
+function describeError(body, text, response) {
+  if (body && typeof body.detail === "string") return body.detail;
+  if (body && body.detail !== undefined) return JSON.stringify(body.detail).slice(0, 300);
+  const plain = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  if (plain) return plain.slice(0, 300);
+  return response.ok ? "the answer was not the expected JSON" : (response.statusText || "no explanation given");
+}
+
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
@@ -28,6 +47,7 @@ function setStatus(text, isError = false) {
 async function describeModel() {
   try {
     const response = await fetch("/v1/model");
+    if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     const model = await response.json();
     model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
     const accuracy = model.metrics && model.metrics.accuracy !== undefined
@@ -101,16 +121,18 @@ async function analyse(file) {
   setStatus(`Analysing ${file.name}…`);
   const form = new FormData();
   form.append("file", file, file.name);
-  let response, body;
+  let response, text;
   try {
     response = await fetch("/v1/predict", { method: "POST", body: form });
-    body = await response.json();
+    text = await response.text();
   } catch (error) {
-    setStatus(`The service did not answer: ${error}`, true);
+    setStatus(`The service did not answer: ${error.message || error}`, true);
     return;
   }
-  if (!response.ok) {
-    setStatus(`Could not analyse ${file.name} (${response.status}): ${body.detail || response.statusText}`, true);
+  const body = parseJSON(text);
+  if (!response.ok || body === null) {
+    setStatus(`Could not analyse ${file.name} (${response.status} ${response.statusText}): ` +
+              describeError(body, text, response), true);
     return;
   }
   $("verdict").textContent = `${body.genre} (${percent(body.confidence)})`;

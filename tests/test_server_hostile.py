@@ -1,0 +1,530 @@
+"""The genre service against hostile and careless clients (issue 16, service part).
+
+Every test talks HTTP to a real service process on 127.0.0.1: `genrekit serve` where its
+options suffice, else :func:`genrekit.server.serve` started by a small launcher script
+(upload deadlines, and an analysis slowed down chunk by chunk so that worker and queue
+places are held for a known time). Bodies are sent over raw sockets where the timing of
+the bytes matters (chunked, slow and oversized uploads).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+httpx = pytest.importorskip("httpx", reason="the service tests need the test extra (pip install -e '.[test]')")
+pytest.importorskip("fastapi", reason="the service needs the 'serve' extra")
+
+from test_server import _clip, _free_port, _start, _stop, _uploads_folder, model_file  # noqa: E402,F401
+
+SR = 22050
+LAUNCHER = r'''
+import json, os, sys, time
+from genrekit.predict import files
+from genrekit.server import ServiceLimits, serve
+
+model, port, limits, delay, log = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+real_chunks = files.song_chunks
+
+def slow_chunks(path, **kwargs):
+    """The real chunks, each one `delay` s late; whether the file still exists is logged at each."""
+    for piece in real_chunks(path, **kwargs):
+        with open(log, "a") as out:
+            out.write(f"{os.path.exists(path)} {os.path.basename(path)}\n")
+        time.sleep(delay)
+        yield piece
+
+files.song_chunks = slow_chunks
+serve(model, port=port, limits=ServiceLimits(**limits), log_level="warning")
+'''
+
+
+def _noise_wav(path: Path, seconds: float, seed: int = 0) -> Path:
+    """Band-limited noise with a few tones, 22050 Hz mono 16-bit: decodable, never silent."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    y = 0.1 * rng.standard_normal(t.size) + sum(0.2 * np.sin(2 * np.pi * f * t) for f in (220, 330, 440))
+    sf.write(path, (0.5 * y / np.max(np.abs(y))).astype(np.float32), SR, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_wav(tmp_path_factory) -> Path:
+    return _noise_wav(tmp_path_factory.mktemp("audio") / "short.wav", 4.0)
+
+
+@pytest.fixture(scope="module")
+def server(model_file, tmp_path_factory):
+    """`genrekit serve` with a 1 MB upload limit, one worker and one queue place."""
+    server = _start(model_file, tmp_path_factory.mktemp("hostile-tmp"), "--max-upload-mb", "1", "--workers", "1",
+                    "--queue", "1")
+    yield server
+    _stop(server)
+
+
+def _launch(model_file, temp: Path, limits: dict, delay: float = 0.0) -> dict:
+    """:func:`genrekit.server.serve` in its own process with ``limits``, each chunk ``delay`` s slow."""
+    port = _free_port()
+    launcher = temp / "launcher.py"
+    launcher.write_text(LAUNCHER)
+    chunk_log = temp / "chunks.log"
+    chunk_log.touch()
+    log = open(temp / "server.log", "w")
+    process = subprocess.Popen([sys.executable, str(launcher), str(model_file), str(port), json.dumps(limits),
+                                str(delay), str(chunk_log)], env={**os.environ, "TMPDIR": str(temp)}, stdout=log,
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.close()
+            pytest.fail(f"the service did not start: {(temp / 'server.log').read_text()}")
+        time.sleep(0.3)
+    return {"url": url, "port": port, "temp": temp, "process": process, "log": log, "chunks": chunk_log}
+
+
+def _port(server: dict) -> int:
+    return int(server["url"].rsplit(":", 1)[1])
+
+
+def _raw(server: dict, head: bytes, pieces=(), pause: float = 0.0, timeout: float = 60.0) -> dict:
+    """Send ``head`` then each piece ``pause`` s apart over a raw socket, stopping as soon as the
+    server answers; returns the response's status, headers, body (JSON when it is) and time."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=timeout) as sock:
+        sock.sendall(head)
+        for piece in pieces:
+            if select.select([sock], [], [], pause)[0]:
+                break  # the server has answered (or closed)
+            try:
+                sock.sendall(piece)
+            except OSError:
+                break
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < _expected_length(data):
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not chunk:
+                break
+            data += chunk
+    elapsed = time.monotonic() - started
+    head_bytes, _, body = data.partition(b"\r\n\r\n")
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 "), f"no HTTP response: {data[:200]!r}"
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    parsed = json.loads(body) if headers.get("content-type", "").startswith("application/json") else body
+    return {"status": int(lines[0].split()[1]), "headers": headers, "body": parsed, "seconds": elapsed}
+
+
+def _expected_length(data: bytes) -> int:
+    head, _, _ = data.partition(b"\r\n\r\n")
+    match = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+    return len(head) + 4 + int(match.group(1)) if match else 1 << 62
+
+
+def _chunked(pieces):
+    for piece in filter(None, pieces):  # an empty chunk would end the body
+        yield b"%x\r\n" % len(piece) + piece + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+BOUNDARY = "genrekit-hostile-boundary"
+
+
+def _form(disposition_params: bytes, audio: bytes, boundary: str = BOUNDARY, part_type: bytes = b"audio/wav") -> bytes:
+    return (f"--{boundary}\r\n".encode() + b'Content-Disposition: form-data; name="file"; ' + disposition_params
+            + b"\r\nContent-Type: " + part_type + b"\r\n\r\n" + audio + f"\r\n--{boundary}--\r\n".encode())
+
+
+def _post_form(server, body: bytes, boundary: str = BOUNDARY, **params):
+    return httpx.post(f"{server['url']}/v1/predict", content=body, params=params, timeout=120,
+                      headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def _wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.05)
+
+
+# 413 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["multipart", "raw"])
+def test_a_chunked_upload_past_the_limit_gets_413_with_the_exact_limit(server, kind):
+    """No Content-Length: the limit is enforced while the body streams in, and named exactly."""
+    piece = bytes(range(256)) * 256  # 64 KiB
+    if kind == "multipart":
+        first = (f"--{BOUNDARY}\r\n".encode() + b'Content-Disposition: form-data; name="file"; filename="big.wav"'
+                 b"\r\nContent-Type: audio/wav\r\n\r\n")
+        content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    else:
+        first, content_type = b"", "audio/wav"
+    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    response = _raw(server, head, _chunked([first] + [piece] * 48), pause=0.01)  # 3 MB against 1 MB
+    assert response["status"] == 413, response
+    detail = response["body"]["detail"]
+    assert "1 MB" in detail and "1048576 bytes" in detail and "1.1" not in detail, detail
+    assert httpx.get(f"{server['url']}/healthz").status_code == 200
+    _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the refused upload to be removed")
+
+
+def test_a_declared_length_past_the_limit_gets_413_at_once(server):
+    response = httpx.post(f"{server['url']}/v1/predict", content=b"\0" * (3 * 2**20),
+                          headers={"Content-Type": "audio/wav"}, timeout=30)
+    assert response.status_code == 413
+    assert "limit of 1 MB (1048576 bytes)" in response.json()["detail"]
+
+
+# 400 -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["no_file_part", "other_boundary", "bad_boundary", "no_boundary", "empty_body",
+                                  "garbage", "unterminated"])
+def test_malformed_forms_get_400(server, short_wav, case):
+    audio = short_wav.read_bytes()
+    boundary, body = BOUNDARY, _form(b'filename="a.wav"', audio)
+    if case == "no_file_part":
+        body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"song\"; filename=\"a.wav\"\r\n\r\n"
+                ).encode() + audio + f"\r\n--{BOUNDARY}--\r\n".encode()
+    elif case == "other_boundary":
+        boundary = "not-the-boundary-of-the-body"
+    elif case == "bad_boundary":
+        boundary = "x" * 200
+    elif case == "empty_body":
+        body = b""
+    elif case == "garbage":
+        body = b"\x00\xff this is not a form at all \r\n\r\n--" * 10
+    elif case == "unterminated":
+        body = body[: len(body) // 2]
+    headers = {"Content-Type": "multipart/form-data" if case == "no_boundary" else
+               f"multipart/form-data; boundary={boundary}"}
+    response = httpx.post(f"{server['url']}/v1/predict", content=body, headers=headers, timeout=60)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert isinstance(response.json()["detail"], str) and response.json()["detail"]
+    _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the refused upload to be removed")
+
+
+# Headers and errors ------------------------------------------------------------------------
+
+
+def _csp(value: str) -> dict[str, list[str]]:
+    directives = {}
+    for part in filter(None, (p.strip() for p in value.split(";"))):
+        name, *sources = part.split()
+        directives[name] = sources
+    return directives
+
+
+def test_security_headers_on_every_kind_of_response(server, short_wav):
+    url = server["url"]
+    responses = {
+        "page": httpx.get(f"{url}/"), "health": httpx.get(f"{url}/healthz"), "model": httpx.get(f"{url}/v1/model"),
+        "script": httpx.get(f"{url}/static/app.js"), "docs": httpx.get(f"{url}/docs"),
+        "redoc": httpx.get(f"{url}/redoc"), "schema": httpx.get(f"{url}/openapi.json"),
+        "missing": httpx.get(f"{url}/no/such/page"), "wrong_method": httpx.delete(f"{url}/v1/predict"),
+        "refused": httpx.post(f"{url}/v1/predict", content=b"text", headers={"Content-Type": "text/plain"}),
+        "predicted": httpx.post(f"{url}/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")},
+                                timeout=120),
+    }
+    assert responses["predicted"].status_code == 200, responses["predicted"].text
+    for name, response in responses.items():
+        headers = response.headers
+        assert headers.get("x-content-type-options") == "nosniff", name
+        assert headers.get("x-frame-options") == "DENY", name
+        assert headers.get("referrer-policy") == "no-referrer", name
+        assert headers.get("cross-origin-opener-policy") == "same-origin", name
+        assert headers.get("cross-origin-resource-policy") == "same-origin", name
+        csp = _csp(headers["content-security-policy"])
+        assert csp["default-src"] == ["'self'"] and csp["object-src"] == ["'none'"], name
+        assert csp["base-uri"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"], name
+        assert csp["form-action"] == ["'self'"] and csp["connect-src"] == ["'self'"], name
+        for directive, sources in csp.items():
+            for source in sources:  # nothing from elsewhere, nothing inline or evaluated
+                assert re.fullmatch(r"'self'|'none'|blob:|data:|'nonce-[A-Za-z0-9_-]{16,}'|'sha256-[A-Za-z0-9+/]{43}='",
+                                    source), (name, directive, source)
+        if name not in ("page", "script", "docs", "redoc"):
+            assert headers["content-type"] == "application/json", name
+            assert headers.get("cache-control") == "no-store", name
+    assert responses["predicted"].json()["genre"]
+
+
+def test_every_error_is_json_with_a_readable_detail(model_file, monkeypatch, short_wav):
+    """An unexpected failure inside the service is a JSON 500 with the security headers, not
+    Starlette's plain text; a bad query parameter a JSON 422 with a sentence, not a list."""
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import app as service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the analysis")
+
+    monkeypatch.setattr(service, "predict_file", broken)
+    with TestClient(service.create_app(model_file), raise_server_exceptions=False) as client:
+        response = client.post("/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json"
+        assert "a.wav" in response.json()["detail"] and "internal error" in response.json()["detail"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        for query in ("skip=ten", "skip=-1", "skip=nan"):
+            response = client.post(f"/v1/predict?{query}", files={"file": ("a.wav", short_wav.read_bytes(),
+                                                                           "audio/wav")})
+            assert response.status_code == 422, query
+            assert isinstance(response.json()["detail"], str) and "skip" in response.json()["detail"], query
+
+
+# File names --------------------------------------------------------------------------------
+
+NAMES = ["夜の音楽.wav", "🎸 riff ✨.wav", "intro – outro.wav", "café.wav", "Ελληνικά — 中文 😀.wav"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("encoding", ["utf-8", "rfc5987", "raw_body", "raw_body_rfc5987"])
+def test_any_file_name_is_echoed_exactly(server, short_wav, name, encoding):
+    audio = short_wav.read_bytes()
+    if encoding == "utf-8":  # what browsers send: the name's UTF-8 bytes, quoted
+        response = _post_form(server, _form(b'filename="' + name.encode() + b'"', audio))
+    elif encoding == "rfc5987":
+        response = _post_form(server, _form(b'filename="fallback.wav"; filename*=UTF-8\'\'' +
+                                            quote(name).encode(), audio))
+    elif encoding == "raw_body":
+        response = httpx.post(f"{server['url']}/v1/predict", content=audio, timeout=120,
+                              headers=[(b"Content-Type", b"audio/wav"), (b"X-Filename", name.encode())])
+    else:
+        response = httpx.post(f"{server['url']}/v1/predict", content=audio, timeout=120,
+                              headers={"Content-Type": "audio/wav",
+                                       "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == name
+
+
+def test_a_latin1_file_name_is_echoed_exactly(server, short_wav):
+    """Older clients send the name in ISO-8859-1: 'café' as b'caf\\xe9', not as invalid UTF-8 mojibake."""
+    response = _post_form(server, _form('filename="café à la carte.wav"'.encode("latin-1"), short_wav.read_bytes()))
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == "café à la carte.wav"
+    response = _post_form(server, _form(b"filename*=ISO-8859-1''caf%E9.wav", short_wav.read_bytes()))
+    assert response.json()["path"] == "café.wav"
+    response = httpx.post(f"{server['url']}/v1/predict", content=short_wav.read_bytes(), timeout=120,
+                          headers=[(b"Content-Type", b"audio/wav"), (b"X-Filename", "façade.wav".encode("latin-1"))])
+    assert response.json()["path"] == "façade.wav"
+
+
+def test_a_file_name_with_a_path_or_control_characters_is_reduced_to_its_name(server, short_wav):
+    for sent, echoed in [(b"../../etc/passwd.wav", "passwd.wav"), (b"C:\\\\Users\\\\me\\\\song.wav", "song.wav"),
+                         (b"bad\x07name.wav", "bad\ufffdname.wav")]:
+        response = _post_form(server, _form(b'filename="' + sent + b'"', short_wav.read_bytes()))
+        assert response.status_code == 200, response.text
+        assert response.json()["path"] == echoed, sent
+    # a 413 names the upload by its exact name too
+    response = _post_form(server, _form('filename="大きい – file.wav"'.encode(), b"\0" * (2**20 + 10)))
+    assert response.status_code == 413 and "大きい – file.wav" in response.json()["detail"], response.text
+
+
+# Busy, slow and timed out ------------------------------------------------------------------
+
+
+def test_503_when_every_worker_and_queue_place_is_taken(model_file, gtzan_mini, short_wav, tmp_path):
+    """One worker and one queue place, each analysis 3 s (10 chunks, 0.3 s each): a third
+    upload gets 503 at once, JSON; when they are done, uploads are served again."""
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 1, "timeout_seconds": 60}, delay=0.3)
+    try:
+        clip = _clip(gtzan_mini, "classical", 1).read_bytes()  # 30 s: ten 3 s chunks with skip=0
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            held = [pool.submit(httpx.post, f"{server['url']}/v1/predict?skip=0", timeout=60,
+                                files={"file": (f"held{i}.wav", clip, "audio/wav")}) for i in range(2)]
+            _wait_until(lambda: httpx.get(f"{server['url']}/healthz").json().get("queued") == 1, 10,
+                        "one analysis running and one queued")
+            started = time.monotonic()
+            busy = httpx.post(f"{server['url']}/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(),
+                                                                            "audio/wav")}, timeout=60)
+            assert busy.status_code == 503, busy.text
+            assert time.monotonic() - started < 2, "the 503 was not immediate"
+            assert "busy" in busy.json()["detail"] and busy.headers["retry-after"]
+            assert [f.result().status_code for f in held] == [200, 200]
+        again = httpx.post(f"{server['url']}/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(),
+                                                                         "audio/wav")}, timeout=60)
+        assert again.status_code == 200, again.text
+        assert not list(_uploads_folder(server).iterdir())
+    finally:
+        _stop(server)
+
+
+def test_slow_uploads_get_408_and_hold_no_place_meanwhile(model_file, short_wav, tmp_path):
+    """Two uploads at 10 bytes/s and one at 2 kB/s that never ends, with one worker and one
+    queue place: normal uploads are served all along; the slow ones get 408, by the minimum
+    rate (after its grace period) and by the deadline."""
+    limits = {"workers": 1, "queue": 1, "upload_seconds": 5, "min_upload_rate": 1000, "upload_grace_seconds": 2}
+    server = _launch(model_file, tmp_path, limits)
+    try:
+        head = ("POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+                "Content-Length: 1000000\r\n\r\n").encode()
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            trickles = [pool.submit(_raw, server, head, [b"R"] * 1000, 0.1) for _ in range(2)]
+            steady = pool.submit(_raw, server, head, [b"S" * 200] * 1000, 0.1)
+            time.sleep(0.5)
+            for _ in range(3):  # the slow uploads hold neither the worker nor the queue place
+                response = httpx.post(f"{server['url']}/v1/predict", timeout=30,
+                                      files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+                assert response.status_code == 200, response.text
+            for trickle in trickles:
+                result = trickle.result(timeout=30)
+                assert result["status"] == 408, result
+                assert "1000 bytes/s" in result["body"]["detail"]
+                assert result["seconds"] < 4.5, result
+            result = steady.result(timeout=30)
+            assert result["status"] == 408, result
+            assert "5 s" in result["body"]["detail"]
+            assert 4.5 < result["seconds"] < 7.5, result
+        _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the slow uploads to be removed")
+    finally:
+        _stop(server)
+
+
+def test_a_prediction_right_after_a_504_succeeds(model_file, short_wav, tmp_path):
+    """A 60 s song analysed at 0.25 s a chunk against a 1.5 s timeout: 504, and the analysis
+    really stops, so the next upload (one worker) is served at once; the timed-out upload
+    stays on disk while the worker reads it and is removed after."""
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 1, "timeout_seconds": 1.5}, delay=0.25)
+    try:
+        warm = httpx.post(f"{server['url']}/v1/predict", timeout=60,  # the first analysis compiles the features
+                          files={"file": ("warm.wav", short_wav.read_bytes(), "audio/wav")})
+        assert warm.status_code in (200, 504), warm.text
+        server["chunks"].write_text("")
+        long_song = _noise_wav(tmp_path / "long.wav", 60.0, seed=1)
+        response = httpx.post(f"{server['url']}/v1/predict?skip=0", timeout=60,
+                              files={"file": ("long – song.wav", long_song.read_bytes(), "audio/wav")})
+        assert response.status_code == 504, response.text
+        assert "long – song.wav" in response.json()["detail"] and "1.5 s" in response.json()["detail"]
+        started = time.monotonic()
+        response = httpx.post(f"{server['url']}/v1/predict", timeout=60,
+                              files={"file": ("short.wav", short_wav.read_bytes(), "audio/wav")})
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - started < 1.5
+        reads = server["chunks"].read_text().split("\n")
+        long_reads = [line for line in reads if line and line.split()[1] != reads[-2].split()[1]]
+        assert long_reads and all(line.startswith("True") for line in long_reads), reads
+        assert len(long_reads) < 12, "the timed-out analysis went on"
+        _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the uploads to be removed")
+    finally:
+        _stop(server)
+
+
+def test_a_client_that_hangs_up_stops_its_analysis(model_file, gtzan_mini, short_wav, tmp_path):
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 0, "timeout_seconds": 60}, delay=0.3)
+    try:
+        clip = _clip(gtzan_mini, "classical", 1).read_bytes()
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(f"{server['url']}/v1/predict?skip=0", timeout=1.0, files={"file": ("gone.wav", clip, "audio/wav")})
+        _wait_until(lambda: httpx.get(f"{server['url']}/healthz").json().get("analysing") == 0, 3,
+                    "the abandoned analysis to stop")
+        response = httpx.post(f"{server['url']}/v1/predict", timeout=30,
+                              files={"file": ("short.wav", short_wav.read_bytes(), "audio/wav")})
+        assert response.status_code == 200, response.text
+    finally:
+        _stop(server)
+
+
+# In the browser ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _chromium():
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1400"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _console_errors(driver) -> list:
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+
+
+def test_docs_and_redoc_render_in_chromium_under_the_csp(server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _chromium() as driver:
+        driver.get(server["url"] + "/docs")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {e.text.replace("\u200b", "") for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert {"/v1/predict", "/v1/model", "/healthz"} <= paths, paths
+        driver.find_element(By.CSS_SELECTOR, ".opblock-post .opblock-summary").click()  # operations open
+        WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-post .opblock-body"))
+        assert "Content-Security-Policy" not in str(_console_errors(driver)), _console_errors(driver)
+        assert not _console_errors(driver), _console_errors(driver)
+        driver.save_screenshot(str(server["temp"] / "docs.png"))
+
+        driver.get(server["url"] + "/redoc")
+        WebDriverWait(driver, 30).until(lambda d: "/v1/predict" in d.find_element(By.TAG_NAME, "body").text)
+        menu = driver.find_element(By.CSS_SELECTOR, ".menu-content")
+        # styled-components' rules applied: the menu is a fixed-width side panel, not an unstyled list
+        assert menu.value_of_css_property("display") == "flex" and 150 < menu.size["width"] < 400, menu.size
+        assert driver.find_elements(By.CSS_SELECTOR, "h2") and "genrekit" in driver.title
+        # The one complaint: ReDoc's logo from its CDN, which the CSP blocks (no request leaves).
+        errors = _console_errors(driver)
+        assert all("https://cdn.redoc.ly/" in e["message"] and "img-src" in e["message"] for e in errors), errors
+        driver.save_screenshot(str(server["temp"] / "redoc.png"))
+
+
+def test_the_page_echoes_a_unicode_name_and_explains_a_non_json_error(server, short_wav, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    song = tmp_path / "夜の音楽 – café.wav"
+    shutil.copy(short_wav, song)
+    with _chromium() as driver:
+        driver.get(server["url"] + "/")
+        WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "genres"))
+        driver.find_element(By.ID, "file").send_keys(str(song))
+        WebDriverWait(driver, 60).until(expected_conditions.visibility_of_element_located((By.ID, "result")))
+        assert driver.find_element(By.ID, "status").text.startswith("夜の音楽 – café.wav:")
+        # A proxy in front of the service, or a crash, answers in plain text: the page says so.
+        driver.execute_script("window.fetch = async () => new Response('Internal Server Error', "
+                              "{status: 502, statusText: 'Bad Gateway', headers: {'Content-Type': 'text/plain'}});")
+        driver.find_element(By.ID, "file").send_keys(str(short_wav))
+        WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "502"))
+        status = driver.find_element(By.ID, "status").text
+        assert "Internal Server Error" in status and "SyntaxError" not in status and "short.wav" in status, status
+        assert not _console_errors(driver), _console_errors(driver)
