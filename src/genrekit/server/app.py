@@ -20,6 +20,7 @@ error is JSON: ``{"detail": "a sentence"}``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -192,8 +193,12 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         finally:
             for stop in list(state["places"].stops):
                 stop.set()
-            state["pool"].shutdown(wait=False, cancel_futures=True)
-            await asyncio.get_running_loop().run_in_executor(None, _join_workers, state["pool"], STOP_GRACE_SECONDS)
+            stopping = asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(state["pool"].shutdown, wait=True, cancel_futures=True))
+            try:  # the workers stop at their next chunk; a stuck one is not waited for long
+                await asyncio.wait_for(stopping, timeout=STOP_GRACE_SECONDS)
+            except asyncio.TimeoutError:
+                logger.warning("an analysis did not stop within %g s of the shutdown", STOP_GRACE_SECONDS)
             shutil.rmtree(state["folder"], ignore_errors=True)
 
     app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -253,8 +258,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             return _error(413, f"upload of {int(declared)} bytes is larger than the limit of {limits.max_upload_text}"
                           + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
                              else ""))
-        if places.free == 0 or places.receiving >= limits.receiving:
+        if places.free == 0:
             return _busy()
+        if places.receiving >= limits.receiving:
+            return _error(503, f"the service is busy: it is receiving {places.receiving} uploads already, its "
+                               "limit; try again shortly", {"Retry-After": "2"})
         # Receive the whole upload first, holding no analysis place: a slow client costs a
         # connection and a partial file, bounded by the deadline, the rate and ``receiving``.
         places.receiving += 1
@@ -356,10 +364,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         # its search index runs in a worker made from a blob: URL (same origin, connect-src
         # still 'self'). Its "API docs by Redocly" logo from cdn.redoc.ly stays blocked.
         root, nonce = request.scope.get("root_path", ""), secrets.token_urlsafe(18)
+        policy = content_security_policy(**{"style-src": f"'self' 'nonce-{nonce}' {REDOC_STYLE_HASHES}",
+                                            "worker-src": "blob:"})
         return HTMLResponse(REDOC_PAGE.format(title="genrekit API", root=root, openapi=f"{root}{app.openapi_url}",
-                                              nonce=nonce),
-                            headers={"Content-Security-Policy": content_security_policy(
-                                **{"style-src": f"'self' 'nonce-{nonce}' {REDOC_STYLE_HASHES}", "worker-src": "blob:"})})
+                                              nonce=nonce), headers={"Content-Security-Policy": policy})
 
     app.mount("/static-offline-docs", StaticFiles(directory=str(DOCS_ASSETS)), name="static-offline-docs")
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -375,13 +383,6 @@ async def _stop_on_disconnect(request: Request, stop: threading.Event, future: F
             stop.set()
             future.cancel()
             return
-
-
-def _join_workers(pool: ThreadPoolExecutor, seconds: float) -> None:
-    """Wait up to ``seconds`` for the pool's threads (told to stop) to end."""
-    deadline = time.monotonic() + seconds
-    for thread in list(getattr(pool, "_threads", ())):
-        thread.join(max(deadline - time.monotonic(), 0))
 
 
 DOCS_PAGE = """<!doctype html>

@@ -34,6 +34,7 @@ from genrekit.audio.io import is_audio_path
 GENERIC_TYPES = {"application/octet-stream", "binary/octet-stream", "application/ogg", ""}
 FILE_FIELD = "file"
 FORM_OVERHEAD = 64 * 1024  # bytes a form may add around the file: boundaries, headers, small fields
+MAX_PART_HEADER = 8192  # bytes of one header line of a form part (a file name is in one)
 MAX_NAME_CHARACTERS = 255  # a longer name is cut (with an ellipsis) before it is echoed
 # RFC 2046: 1-70 characters from this set, not ending in a space.
 BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
@@ -271,6 +272,12 @@ async def _bounded(body: AsyncIterator[bytes], limit: int, limit_text: str) -> A
         yield data
 
 
+def _check_header(data: bytes) -> None:
+    if len(data) > MAX_PART_HEADER:
+        raise UploadRejected(400, f"malformed multipart/form-data body: a part's header is longer than "
+                                  f"{MAX_PART_HEADER} bytes")
+
+
 async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes], target: _Target) -> Upload:
     if not boundary:
         raise UploadRejected(400, "malformed multipart/form-data: the Content-Type has no boundary")
@@ -284,9 +291,11 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]
+        _check_header(state["field"])
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
         state["value"] += data[start:end]
+        _check_header(state["value"])
 
     def on_header_end() -> None:  # raw bytes: the file name's encoding is settled in name_from_disposition
         state["headers"][state["field"].decode("latin-1").lower()] = state["value"]
