@@ -287,7 +287,8 @@ BAD_OPTIONS = [
     (["export", "model.safetensors", "--out", "m.onnx"], "--max-windows", "0"),
     *((["serve", "model.genrekit"], option, value) for option, value in
       (("--port", "70000"), ("--port", "-1"), ("--max-upload-mb", "0"), ("--max-upload-mb", "-1"), ("--timeout", "0"),
-       ("--timeout", "-2"), ("--workers", "0"), ("--queue", "-1"))),
+       ("--timeout", "-2"), ("--workers", "0"), ("--queue", "-1"), ("--upload-seconds", "0"),
+       ("--min-upload-rate", "-1"), ("--upload-grace-seconds", "nan"), ("--receiving", "0"))),
 ]
 
 

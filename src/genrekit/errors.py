@@ -35,3 +35,11 @@ class FeatureError(GenrekitError):
 
 class ModelError(GenrekitError):
     """A model is unknown, untrained, or a model file is invalid, foreign or tampered with."""
+
+
+class AnalysisStopped(GenrekitError):
+    """An analysis stopped on request (its ``should_stop`` said so) before it was done."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: analysis stopped before it was done")

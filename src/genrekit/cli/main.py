@@ -736,16 +736,28 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
-    timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song's analysis may take; longer gets 504.")] = 120.0,
+    timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song may take once uploaded (waiting "
+                                                 "for a worker, then the analysis); longer gets 504.")] = 120.0,
     workers: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
     queue: Annotated[int, typer.Option(**_at_least(0), help="Requests that may wait for a worker; more get 503.")] = 32,
+    upload_seconds: Annotated[float, typer.Option(**POSITIVE, help="Seconds an upload may take to arrive; "
+                                                  "longer gets 408.")] = 300.0,
+    min_upload_rate: Annotated[float, typer.Option(**NON_NEGATIVE, help="Bytes/s an upload must average after "
+                                                   "--upload-grace-seconds, else 408 (0: no minimum).")] = 10_000.0,
+    upload_grace_seconds: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds before the minimum upload "
+                                                        "rate applies.")] = 10.0,
+    receiving: Annotated[int, typer.Option(**_at_least(1), help="Uploads received at once; more get 503.")] = 64,
 ) -> None:
-    """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs."""
+    """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs.
+
+    An upload holds no worker or queue place until it has fully arrived; --timeout counts from then."""
     from genrekit.server import ServiceLimits
     from genrekit.server import serve as run_service
 
     try:
-        limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue)
+        limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
+                               upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
+                               upload_grace_seconds=upload_grace_seconds, receiving=receiving)
         model_path = model_path or _default_model()
         err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
         run_service(model_path, host=host, port=port, limits=limits, log_level="warning")

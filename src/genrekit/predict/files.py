@@ -51,7 +51,7 @@ def predict_file(
     cannot be used.
 
     ``should_stop``, when given, is asked between decoded blocks, chunks and batches; once it
-    answers true the analysis ends with :class:`genrekit.predict.song.AnalysisStopped` (how
+    answers true the analysis ends with :class:`genrekit.errors.AnalysisStopped` (how
     the service stops an analysis that ran past its timeout).
     """
     from genrekit import audio

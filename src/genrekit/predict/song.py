@@ -16,15 +16,7 @@ import numpy as np
 from genrekit._files import atomic_path
 from genrekit import audio
 from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
-from genrekit.errors import AudioError, GenrekitError, ParameterError
-
-
-class AnalysisStopped(GenrekitError):
-    """An analysis stopped on request (its ``should_stop`` said so) before it was done."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = os.fspath(path)
-        super().__init__(f"{self.path}: analysis stopped before it was done")
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
 
 
 def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:

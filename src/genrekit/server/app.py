@@ -46,7 +46,7 @@ from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.predict import load_predictor, predict_file
 from genrekit.predict.library import model_id
-from genrekit.predict.song import AnalysisStopped
+from genrekit.errors import AnalysisStopped
 from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
                                     name_from_headers, receive_upload, timed_body)
 
