@@ -31,8 +31,9 @@ def test_at_least_eleven_classifiers():
 def test_every_model_fits_saves_and_loads_identically(tmp_path, blobs, name):
     X, y = blobs
     with quiet_fit():
-        pipeline = make_model(name, seed=0).fit(X[::2], y[::2])
-    model = GenreModel(name, ["a", "b", "c"], FeatureSpec("gtzan57"), pipeline, metrics={"accuracy": 0.5})
+        spec = FeatureSpec("gtzan57")
+        pipeline = make_model(name, seed=0, labels=["a", "b", "c"], columns=spec.columns).fit(X[::2], y[::2])
+    model = GenreModel(name, ["a", "b", "c"], spec, pipeline, metrics={"accuracy": 0.5})
     proba = model.predict_proba(X[1::2])
     assert proba.shape == (45, 3) and np.allclose(proba.sum(axis=1), 1)
     assert (proba.argmax(axis=1) == y[1::2]).mean() > 0.7, "separable blobs must be learnt (chance: 0.33)"

@@ -126,7 +126,7 @@ def train_model(
 
     estimator, best_params = fit_estimator(
         model, table.X[fit_rows], table.y[fit_rows], table.groups[fit_rows],
-        search=search, n_iter=n_iter, inner_splits=3, seed=seed,
+        search=search, n_iter=n_iter, inner_splits=3, seed=seed, labels=table.labels, columns=table.columns,
     )
     fitted = GenreModel(
         name=model, labels=table.labels, spec=spec, estimator=estimator,

@@ -86,6 +86,7 @@ SKOPS_ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "sklearn._loss.link.MultinomialLogit": frozenset({"ObjectNode"}),
     "sklearn._loss.link.Interval": frozenset({"ObjectNode"}),
     "sklearn._loss._loss.CyHalfMultinomialLoss": frozenset({"LossNode"}),
+    "genrekit.models.tagprior.TagPriorClassifier": frozenset({"ObjectNode"}),
 }
 # skops loaders that only refer to other nodes (ids), never to a type of their own.
 _REFERENCE_LOADERS = frozenset({"CachedNode"})

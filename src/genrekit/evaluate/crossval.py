@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import tempfile
 import time
@@ -17,13 +18,19 @@ from genrekit.models.classical import predict_proba, quiet_fit
 logger = logging.getLogger(__name__)
 
 
-def fit_estimator(name: str, X, y, groups, *, search: bool, n_iter: int, inner_splits: int, seed: int):
-    """Fit the named model on training rows; with ``search``, tune it by grouped inner CV first."""
+def fit_estimator(name: str, X, y, groups, *, search: bool, n_iter: int, inner_splits: int, seed: int,
+                  labels: list[str] | None = None, columns: list[str] | None = None):
+    """Fit the named model on training rows; with ``search``, tune it by grouped inner CV first.
+    ``labels`` and ``columns`` name ``y``'s classes and ``X``'s columns (see ``make_model``);
+    a classifier whose ``fit`` takes ``groups`` (to keep its own inner folds grouped) gets them."""
     with quiet_fit():
         if not search:
-            return make_model(name, seed=seed).fit(X, y), {}
+            model = make_model(name, seed=seed, labels=labels, columns=columns)
+            takes_groups = "groups" in inspect.signature(model[-1].fit).parameters
+            return model.fit(X, y, **({"clf__groups": groups} if takes_groups else {})), {}
         with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
-            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache)
+            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache,
+                                   labels=labels, columns=columns)
             searcher.fit(X, y, groups=groups)
         return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
 
@@ -34,7 +41,7 @@ def _fold(table: FeatureTable, name: str, train_tracks, test_tracks, *, search, 
     started = time.perf_counter()
     estimator, best = fit_estimator(
         name, table.X[train], table.y[train], table.groups[train],
-        search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed,
+        search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed, labels=table.labels, columns=table.columns,
     )
     fit_seconds = time.perf_counter() - started
     proba = predict_proba(estimator, table.X[test])

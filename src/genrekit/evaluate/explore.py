@@ -97,9 +97,10 @@ def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, t
     test_tracks = set(tracks["track"].to_numpy()[parts == "test"])
     test = np.isin(table.tracks, list(test_tracks))
     with quiet_fit():
-        fitted = make_model(model, seed=seed).fit(table.X[~test], table.y[~test])
+        fitted = make_model(model, seed=seed, labels=table.labels, columns=table.columns)
+        fitted.fit(table.X[~test], table.y[~test])
     X, estimator = table.X[test], fitted
-    if all(isinstance(step, (StandardScaler, PowerTransformer)) for _, step in fitted.steps[:-1]):
+    if len(fitted.steps) > 1 and all(isinstance(step, (StandardScaler, PowerTransformer)) for _, step in fitted.steps[:-1]):
         # These steps transform each column alone, so shuffling a column before them equals
         # shuffling it after: transform once, not once per feature and repeat (518 x 5 times).
         X, estimator = fitted[:-1].transform(X), fitted[-1]

@@ -42,6 +42,7 @@ import numpy as np
 
 from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
+from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.predict.classifiers import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.predict.classifiers import read_onnx_metadata
@@ -107,6 +108,8 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
 
     model = load_model(model_path)
     classifier = model.estimator.steps[-1][1]
+    if model.spec.name == MUSICNN_BOTH:
+        return _export_musicnn_prior(model, out)
     if not hasattr(classifier, "predict_proba"):
         raise ModelError(f"{model_path}: {model.name!r} ({type(classifier).__name__}) has no probabilities, only "
                          "decision values genrekit turns into a softmax; it is not exported")
@@ -132,6 +135,123 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
     with atomic_path(out) as temporary:
         onnx.save(graph, str(temporary))
     return out
+
+
+def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
+    """A :class:`~genrekit.models.tagprior.TagPriorClassifier` on both musicnn taggers as one
+    graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` in, the calibrated
+    probabilities ``(1, n_genres)`` out. The head is rebuilt in PyTorch from the fitted
+    scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
+    has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
+    import onnx
+    import torch
+
+    from genrekit.features.musicnn import MODELS as MUSICNN_MODELS
+    from genrekit.features.musicnn import N_MELS, PATCH_FRAMES, load_musicnn
+    from genrekit.features.musicnn.network import PooledFeatures
+    from genrekit.models.tagprior import TagPriorClassifier
+
+    classifier = model.estimator.steps[-1][1]
+    if not isinstance(classifier, TagPriorClassifier):
+        raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
+                         f"TagPriorClassifier, found {type(classifier).__name__}")
+    prior_head, prior_graph = _prior_modules()
+    networks = [PooledFeatures(load_musicnn(name)[0]).eval() for name in MUSICNN_MODELS]
+    graph_module = prior_graph(networks, prior_head(classifier)).eval()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as chatter:
+            program = torch.onnx.export(graph_module, (torch.randn(3, PATCH_FRAMES, N_MELS),),
+                                        input_names=["patches"], output_names=["probabilities"],
+                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
+                                        opset_version=OPSET, dynamo=True, verbose=False)
+        logger.debug("%s", chatter.getvalue())
+    except Exception as exc:  # the exporter raises many types
+        raise ModelError(f"ONNX export of {model.name!r} failed: {type(exc).__name__}: {exc}") from exc
+    graph = program.model_proto
+    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities"}
+    _set_metadata(graph, config)
+    onnx.checker.check_model(graph)
+    out = Path(out)
+    with atomic_path(out) as temporary:
+        onnx.save(graph, str(temporary))
+    return out
+
+
+def _prior_modules():
+    """The PyTorch twins of TagPriorClassifier's steps (defined on first use: PyTorch is optional)."""
+    import torch
+    from torch import nn
+
+    class PriorHead(nn.Module):
+        """Raw features ``(1, n_features)`` -> calibrated probabilities ``(1, n_genres)``,
+        step for step as :meth:`TagPriorClassifier.predict_proba`."""
+
+        def __init__(self, classifier):
+            super().__init__()
+            scaler, power = classifier.transform_[0], classifier.transform_[1]
+            as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=torch.float32)  # noqa: E731
+            self.register_buffer("mean", as_tensor(scaler.mean_))
+            self.register_buffer("scale", as_tensor(scaler.scale_))
+            lambdas = np.asarray(power.lambdas_, dtype=np.float64)
+            self.register_buffer("lambdas", as_tensor(lambdas))
+            # sklearn's branches: log1p where lambda (or 2 - lambda) is ~0, powers elsewhere
+            self.register_buffer("log_pos", torch.as_tensor(np.abs(lambdas) < np.spacing(1.0)))
+            self.register_buffer("log_neg", torch.as_tensor(np.abs(lambdas - 2) < np.spacing(1.0)))
+            safe = np.where(np.abs(lambdas) < np.spacing(1.0), 1.0, lambdas)
+            safe_neg = np.where(np.abs(lambdas - 2) < np.spacing(1.0), 1.0, 2 - lambdas)
+            self.register_buffer("safe", as_tensor(safe))
+            self.register_buffer("safe_neg", as_tensor(safe_neg))
+            inner = power._scaler
+            self.register_buffer("power_mean", as_tensor(inner.mean_))
+            self.register_buffer("power_scale", as_tensor(inner.scale_))
+            head = classifier.head_
+            n_genres = len(classifier.labels)
+            weights, bias = np.zeros((n_genres, len(lambdas))), np.full(n_genres, -1e4)
+            weights[head.classes_], bias[head.classes_] = head.coef_, head.intercept_  # absent genres: p ~ 0
+            self.register_buffer("weights", as_tensor(weights))
+            self.register_buffer("bias", as_tensor(bias))
+            mapping = classifier.mapping_
+            mapped = [g for g, cols in enumerate(mapping) if cols]
+            membership = np.zeros((len(lambdas), n_genres))  # column -> genre, to sum log(1 - p) per genre
+            for g, cols in enumerate(mapping):
+                membership[list(cols), g] = 1.0
+            self.register_buffer("membership", as_tensor(membership))
+            self.register_buffer("is_mapped", torch.as_tensor(np.isin(np.arange(n_genres), mapped)))
+            self.n_mapped = len(mapped)
+            self.prior_weight = float(classifier.prior_weight)
+            self.temperature = float(classifier.temperature_)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = (x - self.mean) / self.scale
+            pos = torch.where(self.log_pos, torch.log1p(z.clamp(min=0)),
+                              ((z.clamp(min=0) + 1) ** self.safe - 1) / self.safe)
+            neg = torch.where(self.log_neg, -torch.log1p((-z).clamp(min=0)),
+                              -(((-z).clamp(min=0) + 1) ** self.safe_neg - 1) / self.safe_neg)
+            z = torch.where(z >= 0, pos, neg)
+            z = (z - self.power_mean) / self.power_scale
+            log_p = torch.log_softmax(z @ self.weights.T + self.bias, dim=1).exp().clamp(min=1e-9).log()
+            if self.n_mapped:
+                eps = 1e-6
+                tags = x.clamp(eps, 1 - eps)
+                log_none = torch.log1p(-tags) @ self.membership
+                p_any = (1 - log_none.exp()).clamp(eps, 1 - eps)
+                prior = torch.log(p_any) - torch.log1p(-p_any)
+                mean_mapped = (prior * self.is_mapped).sum(dim=1, keepdim=True) / self.n_mapped
+                prior = torch.where(self.is_mapped, prior, mean_mapped)
+                log_p = log_p + self.prior_weight * prior
+            return torch.softmax(log_p / self.temperature, dim=1)
+
+    class PriorGraph(nn.Module):
+        """Patches -> each tagger's pooled features, side by side -> :class:`PriorHead`."""
+
+        def __init__(self, networks, head):
+            super().__init__()
+            self.networks, self.head = nn.ModuleList(networks), head
+
+        def forward(self, patches: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.cat([network(patches) for network in self.networks], dim=1))
+
+    return PriorHead, PriorGraph
 
 
 def _after_musicnn(head, musicnn_model: str):

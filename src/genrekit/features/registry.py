@@ -58,6 +58,14 @@ _DEFINITIONS: dict[str, _Definition] = {
         )
         for name, model in musicnn.FEATURE_SETS.items()
     },
+    musicnn.BOTH: _Definition(
+        musicnn.pooled_features_both,
+        musicnn.column_names("MSD_musicnn") + musicnn.column_names("MTT_musicnn"),
+        "both pretrained musicnn taggers (Million Song Dataset and MagnaTagATune): each one's 200-d embedding + 50 "
+        "tag probabilities, mean over 3 s patches",
+        sample_rate=musicnn.SAMPLE_RATE,
+        fixed_rate=True,
+    ),
 }
 
 #: Names of the tabular feature sets (one vector per track or chunk).

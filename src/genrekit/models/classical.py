@@ -30,6 +30,8 @@ from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+
+from genrekit.models.tagprior import TagPriorClassifier
 from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
@@ -47,6 +49,8 @@ class ModelDefinition:
     search_space: dict
     description: str
     features: str | None = None
+    # the classifier scales its own features (it also reads raw columns), so no pipeline steps go first
+    own_transform: bool = False
 
 
 def _svc(seed: int) -> SVC:
@@ -151,6 +155,13 @@ MODELS: dict[str, ModelDefinition] = {
         "logistic regression on the pretrained musicnn's embedding and tags averaged over the clip (musicnn-msd)",
         features="musicnn-msd",
     ),
+    "musicnn-prior": ModelDefinition(
+        lambda seed: TagPriorClassifier(random_state=seed),
+        {"clf__C": loguniform(1e-2, 1e1)},
+        "calibrated head on both pretrained musicnn taggers, times their zero-shot genre prior (genrekit's default model)",
+        features="musicnn",
+        own_transform=True,
+    ),
 }
 
 #: The model ``train`` uses when none is named.
@@ -166,16 +177,25 @@ def default_spec(name: str, chunk: float | None = None):
     return FeatureSpec((definition.features if definition else None) or "fma518", chunk_duration=chunk)
 
 
-def make_model(name: str, *, seed: int = 0, **params) -> Pipeline:
-    """A fresh ``StandardScaler`` + classifier pipeline for the named model.
+def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, columns: list[str] | None = None,
+               **params) -> Pipeline:
+    """A fresh pipeline for the named model: standard scaling, a Yeo-Johnson power transform
+    and the classifier (or the classifier alone, for one that transforms its own features).
 
+    ``labels`` and ``columns`` (the genres of ``y``'s indices, the feature columns' names)
+    go to classifiers that use them (``musicnn-prior`` reads the tag columns of its genres).
     ``params`` set pipeline parameters, e.g. ``clf__C=3.0``.
     """
     if name not in MODELS:
         raise ModelError(f"model {name!r} is unknown; expected one of {', '.join(MODELS)}")
-    pipeline = Pipeline(
-        [("scale", StandardScaler()), ("gaussianize", PowerTransformer()), ("clf", MODELS[name].factory(seed))]
-    )
+    definition = MODELS[name]
+    classifier = definition.factory(seed)
+    known = classifier.get_params()
+    for key, value in (("labels", labels), ("columns", columns)):
+        if key in known and value is not None:
+            classifier.set_params(**{key: list(value)})
+    steps = [] if definition.own_transform else [("scale", StandardScaler()), ("gaussianize", PowerTransformer())]
+    pipeline = Pipeline([*steps, ("clf", classifier)])
     if params:
         try:
             pipeline.set_params(**params)
@@ -218,6 +238,8 @@ def make_search(
     seed: int = 0,
     n_jobs: int | None = None,
     memory: str | None = None,
+    labels: list[str] | None = None,
+    columns: list[str] | None = None,
 ) -> RandomizedSearchCV:
     """Randomized hyperparameter search with stratified K-fold, as an estimator.
 
@@ -229,7 +251,7 @@ def make_search(
     per candidate (the search tunes the classifier alone; fitting them is most of the time).
     """
     return RandomizedSearchCV(
-        make_model(name, seed=seed).set_params(memory=memory),
+        make_model(name, seed=seed, labels=labels, columns=columns).set_params(memory=memory),
         MODELS[name].search_space,
         n_iter=n_iter,
         cv=StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed),

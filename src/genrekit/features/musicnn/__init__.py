@@ -28,6 +28,8 @@ EMBEDDING_SIZE = 200
 MODELS = ("MSD_musicnn", "MTT_musicnn")
 #: Feature set name -> the model whose embedding and tags it is.
 FEATURE_SETS = {"musicnn-msd": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn"}
+#: The feature set of both models' features side by side (MSD's 250 columns, then MTT's).
+BOTH = "musicnn"
 
 
 def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -133,6 +135,21 @@ def pooled_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, model: str = "MSD_m
     """
     embeddings, probabilities = embed_patches(log_mel_patches(y, sr=sr), model)
     return np.concatenate([embeddings.mean(axis=0), probabilities.mean(axis=0)]).astype(np.float64)
+
+
+def pooled_features_both(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """:func:`pooled_features` of MSD_musicnn then MTT_musicnn, from one set of patches.
+
+    Returns
+    -------
+    np.ndarray [shape=(500,)]
+    """
+    patches = log_mel_patches(y, sr=sr)
+    rows = []
+    for model in MODELS:
+        embeddings, probabilities = embed_patches(patches, model)
+        rows += [embeddings.mean(axis=0), probabilities.mean(axis=0)]
+    return np.concatenate(rows).astype(np.float64)
 
 
 def column_names(model: str) -> list[str]:

@@ -1,0 +1,32 @@
+"""Confidence that means a probability: temperature scaling (Guo et al., ICML 2017)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrekit.errors import ParameterError
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature ``T`` minimising the negative log-likelihood of ``softmax(logits / T)``.
+
+    Parameters
+    ----------
+    logits : np.ndarray [shape=(n, n_classes)], out-of-fold scores (log-probabilities or logits)
+    y : np.ndarray [shape=(n,)], class indices
+
+    Returns
+    -------
+    T : float in [0.05, 20]; above 1 softens over-confident scores
+    """
+    from scipy.optimize import minimize_scalar
+
+    logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y)
+    if logits.ndim != 2 or len(logits) != len(y) or not len(y):
+        raise ParameterError(f"logits of shape {logits.shape} and y of shape {y.shape}: expected (n, k) and (n,), n > 0")
+
+    def nll(log_t: float) -> float:
+        scaled = logits / np.exp(log_t)
+        return float(-(scaled[np.arange(len(y)), y] - np.logaddexp.reduce(scaled, axis=1)).mean())
+
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))

@@ -1,0 +1,205 @@
+"""What the pretrained musicnn taggers already know about genres, as a zero-shot prior.
+
+MSD_musicnn learned 50 Last.fm tags from the Million Song Dataset, MTT_musicnn 50
+MagnaTagATune tags; several name genres. :data:`GENRE_TAGS` maps each genre to the tags that
+name it. The mapping was written down from the tag names alone, before any genre model was
+scored with it, and is never fitted: it carries evidence from hundreds of thousands of songs
+that 8 training clips per genre cannot.
+
+A genre's zero-shot score is the log-odds that at least one of its tags applies (noisy-OR of
+the tags' probabilities). A genre with no tag (reggae: neither tag set names it) gets the
+mean score of the genres that have tags, so the prior neither favours nor penalises it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from genrekit.errors import ParameterError
+
+# genre (normalised: lower case, letters and digits only) -> feature columns of its tags
+GENRE_TAGS: dict[str, tuple[str, ...]] = {
+    "blues": ("msd.tag.blues",),
+    "classical": ("mtt.tag.classical", "mtt.tag.opera", "mtt.tag.choral", "mtt.tag.harpsichord"),
+    "country": ("msd.tag.country", "mtt.tag.country"),
+    "disco": ("msd.tag.dance", "msd.tag.funk", "mtt.tag.dance"),
+    "hiphop": ("msd.tag.Hip-Hop",),
+    "jazz": ("msd.tag.jazz",),
+    "metal": ("msd.tag.metal", "msd.tag.heavy metal", "mtt.tag.metal"),
+    "pop": ("msd.tag.pop", "mtt.tag.pop"),
+    "reggae": (),
+    "rock": ("msd.tag.rock", "msd.tag.classic rock", "msd.tag.hard rock", "msd.tag.alternative rock",
+             "msd.tag.indie rock", "msd.tag.Progressive rock", "msd.tag.punk", "mtt.tag.rock"),
+    # genres of other taxonomies that the tags name too
+    "electronic": ("msd.tag.electronic", "msd.tag.electronica", "msd.tag.electro", "msd.tag.House",
+                   "mtt.tag.electronic", "mtt.tag.techno"),
+    "dance": ("msd.tag.dance", "msd.tag.House", "mtt.tag.dance"),
+    "folk": ("msd.tag.folk",),
+    "soul": ("msd.tag.soul",),
+    "rnb": ("msd.tag.rnb",),
+    "funk": ("msd.tag.funk",),
+    "punk": ("msd.tag.punk",),
+    "ambient": ("msd.tag.ambient", "mtt.tag.ambient"),
+    "indie": ("msd.tag.indie", "msd.tag.indie rock", "msd.tag.indie pop"),
+    "alternative": ("msd.tag.alternative", "msd.tag.alternative rock"),
+    "experimental": ("msd.tag.experimental",),
+    "newage": ("mtt.tag.new age",),
+    "opera": ("mtt.tag.opera",),
+    "techno": ("mtt.tag.techno",),
+}
+_EPSILON = 1e-6
+
+
+def normalise_genre(name: str) -> str:
+    """``"Hip-Hop"``, ``"hip hop"`` and ``"HipHop"`` -> ``"hiphop"``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def tag_columns(labels: Sequence[str], columns: Sequence[str]) -> list[list[int]]:
+    """For each label, the indices in ``columns`` of its tags (empty where none is there)."""
+    index = {name: i for i, name in enumerate(columns)}
+    return [[index[tag] for tag in GENRE_TAGS.get(normalise_genre(label), ()) if tag in index] for label in labels]
+
+
+def zero_shot_logits(X: np.ndarray, mapping: Sequence[Sequence[int]]) -> np.ndarray:
+    """Zero-shot genre scores of feature rows.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n, n_features)], tag probabilities among its columns
+    mapping : for each genre, the columns of its tags (:func:`tag_columns`)
+
+    Returns
+    -------
+    Z : np.ndarray [shape=(n, n_genres)], log-odds; all zero where no genre has a tag
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Z = np.zeros((len(X), len(mapping)))
+    mapped = [g for g, columns in enumerate(mapping) if columns]
+    if not mapped:
+        return Z
+    for g in mapped:
+        p = np.clip(X[:, list(mapping[g])], _EPSILON, 1 - _EPSILON)
+        none_apply = np.exp(np.log1p(-p).sum(axis=1))
+        p_any = np.clip(1.0 - none_apply, _EPSILON, 1 - _EPSILON)
+        Z[:, g] = np.log(p_any) - np.log1p(-p_any)
+    unmapped = [g for g in range(len(mapping)) if not mapping[g]]
+    if unmapped:
+        Z[:, unmapped] = Z[:, mapped].mean(axis=1, keepdims=True)
+    return Z
+
+
+class TagPriorClassifier(ClassifierMixin, BaseEstimator):
+    """A few-shot genre head times the taggers' zero-shot prior, with a fitted temperature.
+
+    ``log p(genre | x) = (log p_head(genre | x) + prior_weight * Z(x)) / T + const``: ``p_head``
+    a class-balanced logistic regression on the features after genrekit's standard scaling
+    and Yeo-Johnson transform, ``Z`` the zero-shot scores of the raw tag columns
+    (:func:`zero_shot_logits`), ``T`` a temperature fitted on out-of-fold predictions so that
+    the confidence is a probability (``calibrate=False`` keeps ``temperature``). A product of
+    experts with equal weight (``prior_weight=1``): the head learns what the clips show, and
+    the prior keeps what hundreds of thousands of songs taught the taggers, which a head on
+    8 clips of one or two artists per genre forgets (bench/trust.py).
+
+    Parameters
+    ----------
+    labels : the genre of each class index ``0..K-1`` (``y`` holds indices)
+    columns : the name of each feature column (tag columns as in :data:`GENRE_TAGS`)
+    """
+
+    def __init__(self, labels: Sequence[str] = (), columns: Sequence[str] = (), *, C: float = 1.0,
+                 prior_weight: float = 1.0, class_weight: str | None = "balanced", calibrate: bool = True,
+                 temperature: float = 1.0, max_iter: int = 5000, random_state: int = 0):
+        self.labels = labels
+        self.columns = columns
+        self.C = C
+        self.prior_weight = prior_weight
+        self.class_weight = class_weight
+        self.calibrate = calibrate
+        self.temperature = temperature
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> TagPriorClassifier:
+        """Fit the head on ``X``, then (``calibrate``) the temperature on its out-of-fold
+        predictions, in folds grouped by ``groups`` (tracks or artists) where given."""
+        from genrekit.models.calibration import fit_temperature
+
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+        if len(self.columns) != X.shape[1]:
+            raise ParameterError(f"columns: {len(self.columns)} names for {X.shape[1]} feature columns")
+        if len(y) and (y.min() < 0 or y.max() >= len(self.labels)):
+            raise ParameterError(f"y holds class indices up to {y.max()}, but labels names {len(self.labels)} classes")
+        self.classes_ = np.arange(len(self.labels))
+        self.mapping_ = tag_columns(self.labels, self.columns)
+        self.transform_, self.head_ = self._fit_head(X, y)
+        self.n_features_in_ = X.shape[1]
+        self.temperature_ = float(self.temperature)
+        if self.calibrate:
+            logits, scored = self._out_of_fold(X, y, groups)
+            self.temperature_ = fit_temperature(logits[scored], y[scored])
+        return self
+
+    def _fit_head(self, X: np.ndarray, y: np.ndarray):
+        import warnings
+
+        from sklearn.linear_model import LogisticRegression
+
+        transform = self._fit_transform(X)
+        head = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
+                                  random_state=self.random_state)
+        with warnings.catch_warnings():  # lbfgs' convergence chatter on tiny data
+            warnings.simplefilter("ignore")
+            head.fit(transform.transform(X), y)
+        return transform, head
+
+    @staticmethod
+    def _fit_transform(X: np.ndarray):
+        """genrekit's standard scaling and Yeo-Johnson transform, fitted on ``X``."""
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import PowerTransformer, StandardScaler
+
+        return Pipeline([("scale", StandardScaler()), ("gaussianize", PowerTransformer())]).fit(X)
+
+    def _logits(self, X: np.ndarray, transform, head) -> np.ndarray:
+        P = np.full((len(X), len(self.labels)), 1e-9)
+        P[:, head.classes_] = np.maximum(head.predict_proba(transform.transform(X)), 1e-9)
+        return np.log(P) + self.prior_weight * zero_shot_logits(X, self.mapping_)
+
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold logits, and which rows count for the temperature: those whose genre
+        the fold's head was trained on (a genre of one or two artists loses them all to a
+        grouped fold, and its rows would then say nothing about calibration)."""
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        n_splits = int(min(4, np.bincount(y).max()))
+        if n_splits < 2:
+            raise ParameterError("calibrate=True needs at least 2 training rows of some genre")
+        groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        logits = np.zeros((len(y), len(self.labels)))
+        scored = np.zeros(len(y), dtype=bool)
+        folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
+        for train, test in folds.split(X, y, groups):
+            logits[test] = self._logits(X[test], *self._fit_head(X[train], y[train]))
+            scored[test] = np.isin(y[test], y[train])
+        if not scored.any():
+            raise ParameterError("calibrate=True: no genre has training rows in more than one group")
+        return logits, scored
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated logits [shape=(n, n_classes)]."""
+        return self._logits(np.asarray(X, dtype=np.float64), self.transform_, self.head_) / self.temperature_
+
+    def predict_log_proba(self, X: np.ndarray) -> np.ndarray:
+        logits = self.decision_function(X)
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[self.decision_function(X).argmax(axis=1)]

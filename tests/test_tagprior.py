@@ -1,0 +1,113 @@
+"""The taggers' zero-shot prior, the calibrated head on top of it, and its temperature."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from genrekit.errors import ParameterError
+from genrekit.models import GenreModel, load_model, make_model, save_model
+from genrekit.models.calibration import fit_temperature
+from genrekit.models.tagprior import GENRE_TAGS, TagPriorClassifier, normalise_genre, tag_columns, zero_shot_logits
+
+
+def test_genre_names_are_normalised_before_the_mapping():
+    assert normalise_genre("Hip-Hop") == normalise_genre("hip hop") == normalise_genre("HipHop") == "hiphop"
+    assert tag_columns(["Hip-Hop", "Rock"], ["msd.tag.Hip-Hop", "msd.tag.rock", "x"]) == [[0], [1]]
+
+
+def test_zero_shot_scores_are_the_noisy_or_log_odds_and_untagged_genres_get_the_mean():
+    X = np.array([[0.5, 0.5, 0.9], [0.1, 0.0, 0.2]])
+    Z = zero_shot_logits(X, [[0, 1], [2], []])
+    p_any = 1 - 0.5 * 0.5
+    assert Z[0, 0] == pytest.approx(np.log(p_any / (1 - p_any)))
+    assert Z[0, 1] == pytest.approx(np.log(0.9 / 0.1))
+    assert Z[0, 2] == pytest.approx(Z[0, :2].mean())
+    assert Z[1, 0] < Z[0, 0] and np.isfinite(Z).all()
+    assert not zero_shot_logits(X, [[], []]).any()
+
+
+def test_every_mapped_tag_is_a_real_musicnn_column():
+    from genrekit.features import FeatureSpec
+
+    columns = set(FeatureSpec("musicnn").columns)
+    for genre, tags in GENRE_TAGS.items():
+        assert genre == normalise_genre(genre)
+        assert set(tags) <= columns, (genre, set(tags) - columns)
+    assert GENRE_TAGS["reggae"] == ()  # neither tagger names it: the prior stays neutral there
+
+
+def test_temperature_is_recovered_from_samples():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(4000, 5))
+    true_t = 2.0
+    p = np.exp(logits / true_t)
+    p /= p.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(5, p=row) for row in p])
+    assert fit_temperature(logits, y) == pytest.approx(true_t, rel=0.1)
+    with pytest.raises(ParameterError, match="expected"):
+        fit_temperature(logits[:3], y[:2])
+
+
+def _tagged_data(rng, n_per_genre=12):
+    """Three genres; column 0 is noise-only 'embedding', columns 1-2 are tags of genres a and b."""
+    labels = ["a", "b", "c"]
+    y = np.repeat(np.arange(3), n_per_genre)
+    X = rng.uniform(0.0, 0.2, size=(len(y), 3))
+    X[:, 0] = rng.normal(size=len(y))
+    X[y == 0, 1] = rng.uniform(0.6, 0.9, (y == 0).sum())
+    X[y == 1, 2] = rng.uniform(0.6, 0.9, (y == 1).sum())
+    return X, y, labels
+
+
+def test_the_prior_decides_where_the_clips_teach_nothing(monkeypatch):
+    """A head trained on uninformative clips leaves the prior's evidence in charge."""
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    rng = np.random.default_rng(1)
+    X, y, labels = _tagged_data(rng)
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    noise = X.copy()
+    noise[:, 1:] = rng.uniform(0.0, 0.2, size=(len(y), 2))  # the training clips' tags say nothing
+    with_prior = TagPriorClassifier(labels, columns, calibrate=False).fit(noise, y)
+    without = TagPriorClassifier(labels, columns, prior_weight=0.0, calibrate=False).fit(noise, y)
+    test = np.array([[0.0, 0.95, 0.05], [0.0, 0.05, 0.95]])
+    assert list(with_prior.predict(test)) == [0, 1]
+    assert with_prior.predict_proba(test)[0, 0] > without.predict_proba(test)[0, 0]
+
+
+def test_the_classifier_calibrates_and_round_trips_through_the_model_file(tmp_path, monkeypatch):
+    import genrekit.models.tagprior as tagprior
+    from genrekit.features import FeatureSpec
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    rng = np.random.default_rng(2)
+    X, y, labels = _tagged_data(rng)
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    groups = np.repeat(np.arange(len(y) // 2), 2)
+    model = make_model("musicnn-prior", labels=labels, columns=columns)
+    assert [name for name, _ in model.steps] == ["clf"]  # it scales its own features: it reads raw tags
+    model.fit(X, y, clf__groups=groups)
+    classifier = model[-1]
+    assert 0.05 <= classifier.temperature_ <= 20 and classifier.temperature_ != 1.0
+    P = model.predict_proba(X)
+    assert np.allclose(P.sum(axis=1), 1) and (P.argmax(axis=1) == model.predict(X)).all()
+    # a GenreModel on synthetic columns: the spec is only carried, not recomputed
+    spec = FeatureSpec("gtzan57")
+    monkeypatch.setattr(type(spec), "columns", property(lambda self: columns))
+    path = save_model(GenreModel(name="musicnn-prior", labels=labels, spec=spec, estimator=model), tmp_path / "m.genrekit")
+    with zipfile.ZipFile(path) as archive, zipfile.ZipFile(io.BytesIO(archive.read("pipeline.skops"))) as skops:
+        assert b"genrekit.models.tagprior" in skops.read("schema.json")
+    loaded = load_model(path)
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_bad_inputs_are_named():
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(ParameterError, match="columns: 1 names for 2 feature columns"):
+        TagPriorClassifier(["a", "b"], ["x"]).fit(X, y)
+    with pytest.raises(ParameterError, match="labels names 1 classes"):
+        TagPriorClassifier(["a"], ["x", "y"]).fit(X, y)
