@@ -201,8 +201,9 @@ def test_pretrained_commands(tmp_path):
 
 
 def test_the_default_model_predicts_out_of_the_box():
-    """`genrekit predict SONG` with no --model: genrekit's own musicnn head, whose file records
-    the cross-validated accuracy that bench/default_model.py measured, on real music it never saw."""
+    """`genrekit predict SONG` with no --model: genrekit's own calibrated head on both musicnn
+    taggers with their zero-shot prior, whose file records the grouped-CV figures that
+    bench/trust.py measured, on real music it never saw."""
     from typer.testing import CliRunner
 
     from genrekit.cli.main import app
@@ -210,10 +211,14 @@ def test_the_default_model_predicts_out_of_the_box():
     from genrekit.predict import default_model_path
 
     manifest = read_manifest(default_model_path(onnx=False))
-    assert manifest["model"] == "musicnn-head" and manifest["features"]["name"] == "musicnn-msd"
-    assert manifest["training"]["n_tracks"] == 80 and len(manifest["labels"]) == 10
+    assert manifest["model"] == "musicnn-prior" and manifest["features"]["name"] == "musicnn"
+    assert manifest["training"]["n_tracks"] == 200 and len(manifest["labels"]) == 10
     measured = json.loads((REPO / "bench" / "results" / "musicnn" / "default-model.json").read_text())
-    assert manifest["metrics"]["accuracy"] == pytest.approx(measured["accuracy_mean"])
+    assert manifest["metrics"] == measured["metrics"]
+    protocol = json.loads((REPO / "bench" / "results" / "trust" / "combined.json").read_text())
+    shipped = next(row for row in protocol["rows"] if row["candidate"] == "musicnn-prior (the shipped estimator)")
+    assert manifest["metrics"]["balanced_accuracy"] == pytest.approx(shipped["grouped"]["balanced_accuracy"], abs=1e-4)
+    assert manifest["metrics"]["ece"] <= 0.05
     music = pytest.importorskip("immich_memories_music", reason="pip install immich-memories-music (the test extra)")
     tracks = sorted(music.tracks_dir().glob("*/*.opus"))[:3]
     result = CliRunner().invoke(app, ["predict", "--format", "json", *map(str, tracks)])
@@ -221,12 +226,12 @@ def test_the_default_model_predicts_out_of_the_box():
     predictions = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert len(predictions) == 3 and "training data" not in result.output
     for prediction in predictions:
-        assert prediction["genre"] in manifest["labels"] and prediction["model"] == "musicnn-head"
+        assert prediction["genre"] in manifest["labels"] and prediction["model"] == "musicnn-prior"
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklearn(gtzan_mini, runtime_cli, tmp_path):
-    """The shipped ONNX default (musicnn and the head in one graph, log-mel patches in) is an
+    """The shipped ONNX default (both musicnn taggers and the head in one graph, log-mel patches in) is an
     export of the shipped model file: same manifest, and in the runtime profile (PyTorch,
     scikit-learn, librosa unimportable) `genrekit predict` with no --model runs it and gives
     the same probabilities as the model file with PyTorch."""
@@ -252,7 +257,7 @@ def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklea
     by_runtime = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     for clip, got in zip(clips, by_runtime, strict=True):
         expected = predict_file(model_file, clip)
-        assert got["model"] == "musicnn-head" and got["genre"] == expected.genre and got["n_chunks"] == expected.n_chunks
+        assert got["model"] == "musicnn-prior" and got["genre"] == expected.genre and got["n_chunks"] == expected.n_chunks
         assert np.allclose([got["probabilities"][g] for g in manifest["labels"]],
                            [expected.probabilities[g] for g in manifest["labels"]], atol=1e-4)
 

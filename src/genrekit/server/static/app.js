@@ -50,8 +50,11 @@ async function describeModel() {
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     const model = await response.json();
     model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
-    const accuracy = model.metrics && model.metrics.accuracy !== undefined
-      ? `, held-out accuracy ${percent(model.metrics.accuracy)}` : "";
+    // balanced accuracy where the model records it: every genre weighs alike (the default: grouped CV)
+    const metrics = model.metrics || {};
+    const accuracy = metrics.balanced_accuracy !== undefined
+      ? `, balanced accuracy ${percent(metrics.balanced_accuracy)} on held-out tracks`
+      : metrics.accuracy !== undefined ? `, held-out accuracy ${percent(metrics.accuracy)}` : "";
     $("model").textContent = `Model ${model.id} (${model.kind}): ${model.labels.length} genres${accuracy}. ` +
       `Uploads up to ${model.limits.max_upload_mb} MB.`;
   } catch (error) {

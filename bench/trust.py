@@ -1,0 +1,505 @@
+"""Issue 17: does the default model generalise, is its confidence a probability, and does it
+say "unknown" when it should? Every candidate is scored on the same protocols:
+
+- ``random``: stratified 4-fold CV by track on gtzan-mini (folds share artists);
+- ``grouped``: 4-fold CV on gtzan-mini with folds grouped by blocks of two adjacent clip ids
+  (GTZAN's adjacent ids are often one artist): a stand-in for artist-grouped folds;
+- ``mini->dev``: trained on all of gtzan-mini, tested on gtzan-dev (120 clips of classical,
+  jazz and rock, mostly other artists). Choices are made on ``grouped``; this is the check.
+
+Features are each clip's musicnn patches (3 s, MSD and MTT networks: embedding and tags per
+patch), computed once and cached in bench/out/trust/. Results: bench/results/trust/*.json.
+
+    python bench/trust.py --features      # cache the patch features (a few minutes)
+    python bench/trust.py --candidates    # score every candidate on gtzan-mini's protocols and mini->dev
+    python bench/trust.py --combined      # grouped CV on gtzan-mini + gtzan-dev (the shipped default's protocol)
+    python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CACHE = ROOT / "bench" / "out" / "trust"
+OUT = ROOT / "bench" / "results" / "trust"
+SEED = 0
+N_FOLDS = 4
+
+
+def _write(name: str, record: dict) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    temporary = OUT / f".{name}.tmp"
+    temporary.write_text(json.dumps(record, indent=1))
+    os.replace(temporary, OUT / name)
+
+
+def clip_features(split: str) -> dict:
+    """``{"ids", "labels", "numbers", "msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags"}``
+    per clip of ``split`` (gtzan-mini or gtzan-dev); the patch arrays are lists of [n_patches, d]."""
+    cache = CACHE / f"{split}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as stored:
+            return _unpack(dict(stored))
+    from rich.progress import track as progress
+
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+    from genrekit.features.musicnn import embed_patches, log_mel_patches
+
+    dataset = load_gtzan(DATA / split)
+    arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
+    for track in progress(dataset.tracks, description=f"musicnn patches of {split}"):
+        y, sr = audio.load(track.path, sr=16000)
+        patches = log_mel_patches(y, sr=sr)
+        for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
+            embedding, tags = embed_patches(patches, model)
+            arrays[f"{prefix}_embedding"].append(embedding)
+            arrays[f"{prefix}_tags"].append(tags)
+    counts = np.array([len(a) for a in arrays["msd_tags"]])
+    packed = {key: np.concatenate(value).astype(np.float32) for key, value in arrays.items()}
+    packed.update(counts=counts, ids=np.array([t.track_id for t in dataset.tracks]),
+                  labels=np.array([t.label for t in dataset.tracks]))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    temporary = CACHE / f".{split}.tmp.npz"
+    np.savez(temporary, **packed)
+    os.replace(temporary, cache)
+    return _unpack(packed)
+
+
+def signal_features(name: str, signals: dict[str, np.ndarray]) -> dict:
+    """As :func:`clip_features`, for 16 kHz ``signals`` (non-music), cached under ``name``."""
+    cache = CACHE / f"{name}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as stored:
+            return _unpack(dict(stored))
+    from genrekit.features.musicnn import embed_patches, log_mel_patches
+
+    arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
+    for y in signals.values():
+        patches = log_mel_patches(y, sr=16000)
+        for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
+            embedding, tags = embed_patches(patches, model)
+            arrays[f"{prefix}_embedding"].append(embedding)
+            arrays[f"{prefix}_tags"].append(tags)
+    packed = {key: np.concatenate(value).astype(np.float32) for key, value in arrays.items()}
+    packed.update(counts=np.array([len(a) for a in arrays["msd_tags"]]), ids=np.array([f"{n}.0" for n in signals]),
+                  labels=np.array(["none"] * len(signals)))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    temporary = CACHE / f".{name}.tmp.npz"
+    np.savez(temporary, **packed)
+    os.replace(temporary, cache)
+    return _unpack(packed)
+
+
+def immich_signals() -> dict[str, np.ndarray]:
+    """The 28 tracks of immich-memories-music (generated music: 13 electronic, 15 acoustic)."""
+    import immich_memories_music
+
+    from genrekit import audio
+
+    paths = sorted(Path(immich_memories_music.tracks_dir()).glob("*/*.opus"))
+    return {p.stem: audio.load(p, sr=16000)[0] for p in paths}
+
+
+def nonmusic_signals(which: str) -> dict[str, np.ndarray]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from nonmusic import signals
+
+    return signals(which)
+
+
+def _unpack(packed: dict) -> dict:
+    bounds = np.cumsum(np.concatenate([[0], packed["counts"]]))
+    out = {key: [packed[key][a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+           for key in ("msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags")}
+    out["ids"] = [str(i) for i in packed["ids"]]
+    out["labels"] = np.array([str(label) for label in packed["labels"]])
+    out["numbers"] = np.array([int(str(i).rsplit(".", 1)[-1]) for i in packed["ids"]])
+    return out
+
+
+# --- protocols ------------------------------------------------------------------------------
+def pooled(features: dict, networks: tuple[str, ...] = ("msd",)) -> tuple[np.ndarray, list[str]]:
+    """Each clip's patches averaged: ``musicnn-msd`` (and ``musicnn-mtt``) as genrekit computes them."""
+    from genrekit.features.musicnn import column_names
+
+    blocks, columns = [], []
+    for network in networks:
+        blocks.append(np.stack([np.concatenate([e.mean(axis=0), t.mean(axis=0)])
+                                for e, t in zip(features[f"{network}_embedding"], features[f"{network}_tags"])]))
+        columns += column_names(f"{network.upper()}_musicnn")
+    return np.concatenate(blocks, axis=1).astype(np.float64), columns
+
+
+def folds(labels: np.ndarray, numbers: np.ndarray, protocol: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``random``: stratified 4-fold; ``grouped``: 4-fold with blocks of two adjacent ids kept together."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if protocol == "random":
+        return list(StratifiedKFold(N_FOLDS, shuffle=True, random_state=SEED).split(labels, labels))
+    groups = np.array([f"{label}:{number // 2}" for label, number in zip(labels, numbers)])
+    return list(StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SEED).split(labels, labels, groups))
+
+
+def block_groups(labels: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    return np.array([f"{label}:{number // 2}" for label, number in zip(labels, numbers)])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def expected_calibration_error(P: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
+    """Top-label ECE with ``bins`` equal-width confidence bins."""
+    confidence, predicted = P.max(axis=1), P.argmax(axis=1)
+    edges = np.linspace(0, 1, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            error += inside.mean() * abs((predicted[inside] == y[inside]).mean() - confidence[inside].mean())
+    return float(error)
+
+
+class Candidate:
+    """A way to get genre log-probabilities for test clips from training clips."""
+
+    def __init__(self, name: str, networks=("msd",), C: float = 1.0, prior_weight: float = 0.0, head: str = "logreg",
+                 prior_networks=None, balanced: bool = False):
+        self.name, self.networks, self.C, self.prior_weight, self.head = name, networks, C, prior_weight, head
+        self.balanced = balanced
+        self.prior_networks = prior_networks or networks
+
+    def log_proba(self, X_train, y_train, X_test, columns, labels, groups_train=None) -> np.ndarray:
+        import warnings
+
+        from genrekit.models import make_model
+        from genrekit.models.tagprior import tag_columns, zero_shot_logits
+
+        mapping = tag_columns(labels, [c if c.split(".")[0] in self.prior_networks else "-" for c in columns])
+        logits = np.zeros((len(X_test), len(labels)))
+        if self.head == "library":  # the shipped estimator, its temperature fitted inside each training part
+            from genrekit.models.tagprior import TagPriorClassifier
+
+            class TagPriorClassifier(TagPriorClassifier):  # the same, with the transform memoised
+                _fit_transform = staticmethod(_fitted_transform)
+
+            model = TagPriorClassifier(labels, columns, C=self.C, prior_weight=self.prior_weight, random_state=SEED)
+            return model.fit(X_train, y_train, groups=groups_train).predict_log_proba(X_test)
+        if self.head == "offset":  # lost: logistic regression with the prior as a fixed offset
+            prior_columns = [c if c.split(".")[0] in self.prior_networks else "-" for c in columns]
+            model = PriorOffsetLogisticRegression(labels, prior_columns, C=self.C, prior_weight=self.prior_weight)
+            return model.fit(X_train, y_train).predict_log_proba(X_test)
+        if self.head == "logreg":
+            # the shipped pipeline (scaling, Yeo-Johnson, logistic regression); its two transforms
+            # do not depend on C, so they are fitted once per training set and shared
+            model = make_model("musicnn-head", clf__C=self.C,
+                               clf__class_weight="balanced" if self.balanced else None)
+            transform = _fitted_transform(X_train)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                clf = model[-1].fit(transform.transform(X_train), y_train)
+            P = np.full((len(X_test), len(labels)), 1e-9)
+            P[:, clf.classes_] = clf.predict_proba(transform.transform(X_test))
+            logits += np.log(P)
+        elif self.head == "zero-shot-logreg":  # a 10-feature logistic regression on the prior's scores
+            from sklearn.linear_model import LogisticRegression
+
+            model = LogisticRegression(C=self.C, max_iter=5000).fit(zero_shot_logits(X_train, mapping), y_train)
+            logits += model.predict_log_proba(zero_shot_logits(X_test, mapping))
+        if self.prior_weight:
+            logits += self.prior_weight * zero_shot_logits(X_test, mapping)
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+class PriorOffsetLogisticRegression:
+    """An alternative that lost: logits ``prior_weight * Z + T(X) @ W + b``, ``W`` with an L2
+    penalty (``C`` as in scikit-learn), so the clips only correct the zero-shot prior. Its
+    learned biases and weights follow gtzan-mini's 8 rock clips and undo the prior's rock."""
+
+    def __init__(self, labels, columns, *, C: float, prior_weight: float):
+        self.labels, self.columns, self.C, self.prior_weight = labels, columns, C, prior_weight
+
+    def fit(self, X, y):
+        from scipy.optimize import minimize
+
+        from genrekit.models.tagprior import tag_columns, zero_shot_logits
+
+        self.mapping = tag_columns(self.labels, self.columns)
+        self.transform = _fitted_transform(X)
+        features = self.transform.transform(X)
+        offset = self.prior_weight * zero_shot_logits(X, self.mapping)
+        d, k = features.shape[1], len(self.labels)
+        onehot = np.eye(k)[y]
+
+        def loss(theta):
+            W, b = theta[:d * k].reshape(d, k), theta[d * k:]
+            logits = features @ W + b + offset
+            log_p = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+            residual = np.exp(log_p) - onehot
+            value = -(onehot * log_p).sum() * self.C + 0.5 * (W ** 2).sum()
+            return value, np.concatenate([(self.C * features.T @ residual + W).ravel(), self.C * residual.sum(axis=0)])
+
+        theta = minimize(loss, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 2000}).x
+        self.W, self.b = theta[:d * k].reshape(d, k), theta[d * k:]
+        return self
+
+    def predict_log_proba(self, X):
+        from genrekit.models.tagprior import zero_shot_logits
+
+        logits = self.transform.transform(X) @ self.W + self.b + self.prior_weight * zero_shot_logits(X, self.mapping)
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+_TRANSFORMS: dict = {}
+
+
+def _fitted_transform(X_train: np.ndarray):
+    """make_model's scaling + Yeo-Johnson steps fitted on ``X_train`` (memoised by content)."""
+    import hashlib
+
+    from sklearn.pipeline import Pipeline
+
+    from genrekit.models import make_model
+
+    key = hashlib.sha256(np.ascontiguousarray(X_train).tobytes()).hexdigest()
+    if key not in _TRANSFORMS:
+        _TRANSFORMS[key] = Pipeline(make_model("musicnn-head").steps[:-1]).fit(X_train)
+    return _TRANSFORMS[key]
+
+
+def columns_of(columns: list[str], networks) -> np.ndarray:
+    return np.array([c.split(".")[0] in networks for c in columns])
+
+
+def fit_temperature(log_p: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of ``softmax(log_p / T)``."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t):
+        scaled = log_p / np.exp(log_t)
+        scaled = scaled - np.logaddexp.reduce(scaled, axis=1, keepdims=True)
+        return -scaled[np.arange(len(y)), y].mean()
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+
+
+def cross_fitted_calibration(log_p: np.ndarray, y: np.ndarray, splits) -> np.ndarray:
+    """Each fold's out-of-fold log-probabilities divided by a temperature fitted on the other
+    folds' out-of-fold predictions: no clip's label sets the temperature it is scored with.
+    (A temperature from CV nested inside each training part fails here: grouped inner folds
+    of gtzan-mini's 8-clip genres hold out a genre's every training clip.)"""
+    calibrated = np.zeros_like(log_p)
+    for _, test in splits:
+        rest = np.setdiff1d(np.arange(len(y)), test)
+        scaled = log_p[test] / fit_temperature(log_p[rest], y[rest])
+        calibrated[test] = scaled - np.logaddexp.reduce(scaled, axis=1, keepdims=True)
+    return calibrated
+
+
+def out_of_fold(candidate: Candidate, X, y, columns, labels, splits, groups=None) -> np.ndarray:
+    keep = columns_of(columns, candidate.networks)
+    kept = [c for c, k in zip(columns, keep) if k]
+    log_p = np.zeros((len(y), len(labels)))
+    for train, test in splits:
+        log_p[test] = candidate.log_proba(X[train][:, keep], y[train], X[test][:, keep], kept, labels,
+                                          None if groups is None else groups[train])
+    return log_p
+
+
+def scores(log_p: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import balanced_accuracy_score
+
+    predicted = log_p.argmax(axis=1)
+    present = sorted(set(y.tolist()))
+    return {"accuracy": float((predicted == y).mean()),
+            "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
+            "nll": float(-log_p[np.arange(len(y)), y].mean()),
+            "ece": expected_calibration_error(np.exp(log_p), y),
+            "recall": {labels[g]: float((predicted[y == g] == g).mean()) for g in present}}
+
+
+CANDIDATES = [
+    Candidate("head (old default: logreg C=1, msd)"),
+    Candidate("head C=0.1", C=0.1),
+    Candidate("head C=0.01", C=0.01),
+    Candidate("head msd+mtt", networks=("msd", "mtt")),
+    Candidate("zero-shot (tags only, no training)", networks=("msd", "mtt"), head="none", prior_weight=1.0),
+    Candidate("logreg on the 10 zero-shot scores", networks=("msd", "mtt"), head="zero-shot-logreg"),
+    Candidate("head x prior w=0.5", networks=("msd", "mtt"), prior_weight=0.5),
+    Candidate("head x prior w=1", networks=("msd", "mtt"), prior_weight=1.0),
+    Candidate("head x prior w=2", networks=("msd", "mtt"), prior_weight=2.0),
+    Candidate("head C=0.1 x prior w=1", networks=("msd", "mtt"), C=0.1, prior_weight=1.0),
+    Candidate("head x MSD-only prior w=1", networks=("msd",), prior_weight=1.0),
+    Candidate("head x MSD-only prior w=2", networks=("msd",), prior_weight=2.0),
+    Candidate("prior-offset logreg C=0.01, msd+mtt", networks=("msd", "mtt"), head="offset", C=0.01, prior_weight=1.0),
+    Candidate("prior-offset logreg C=0.1, msd+mtt", networks=("msd", "mtt"), head="offset", C=0.1, prior_weight=1.0),
+    Candidate("prior-offset logreg C=1, msd+mtt", networks=("msd", "mtt"), head="offset", C=1.0, prior_weight=1.0),
+    Candidate("prior-offset logreg C=0.01, msd", networks=("msd",), head="offset", C=0.01, prior_weight=1.0),
+    Candidate("prior-offset logreg C=0.1, msd", networks=("msd",), head="offset", C=0.1, prior_weight=1.0),
+    Candidate("musicnn-prior (the shipped estimator)", networks=("msd", "mtt"), head="library", prior_weight=1.0),
+]
+
+
+COMBINED = [
+    Candidate("head, balanced", balanced=True),
+    Candidate("head, balanced, msd+mtt", networks=("msd", "mtt"), balanced=True),
+    Candidate("head, balanced x prior w=0.5", networks=("msd", "mtt"), balanced=True, prior_weight=0.5),
+    Candidate("head, balanced x prior w=1", networks=("msd", "mtt"), balanced=True, prior_weight=1.0),
+    Candidate("head, balanced x prior w=2", networks=("msd", "mtt"), balanced=True, prior_weight=2.0),
+    Candidate("zero-shot (tags only, no training)", networks=("msd", "mtt"), head="none", prior_weight=1.0),
+    Candidate("head (old default's recipe: msd, C=1, unbalanced)"),
+    Candidate("musicnn-prior (the shipped estimator)", networks=("msd", "mtt"), head="library", prior_weight=1.0),
+]
+
+
+def run_combined() -> dict:
+    """Grouped 4-fold CV on gtzan-mini + gtzan-dev (blocks of four adjacent ids), class-balanced
+    heads: the protocol for a default trained on both, as the shipped one is."""
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    labels = sorted(set(mini["labels"].tolist()))
+    X = np.concatenate([pooled(mini, ("msd", "mtt"))[0], pooled(dev, ("msd", "mtt"))[0]])
+    columns = pooled(mini, ("msd", "mtt"))[1]
+    names = np.concatenate([mini["labels"], dev["labels"]])
+    numbers = np.concatenate([mini["numbers"], dev["numbers"]])
+    y = np.array([labels.index(label) for label in names])
+    groups = np.array([f"{label}:{number // 4}" for label, number in zip(names, numbers)])
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splits = list(StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SEED).split(X, y, groups))
+    rows = []
+    for candidate in COMBINED:
+        log_p = out_of_fold(candidate, X, y, columns, labels, splits, groups)
+        calibrated = cross_fitted_calibration(log_p, y, splits)
+        row = {"candidate": candidate.name, "grouped": scores(log_p, y, labels),
+               "grouped_calibrated": scores(calibrated, y, labels), "temperature_all": fit_temperature(log_p, y)}
+        rows.append(row)
+        g, c = row["grouped"], row["grouped_calibrated"]
+        print(f"| {candidate.name} | {g['accuracy']:.3f} | {g['balanced_accuracy']:.3f} | "
+              f"{g['recall']['classical']:.2f} / {g['recall']['jazz']:.2f} / {g['recall']['rock']:.2f} | "
+              f"{g['ece']:.3f} -> {c['ece']:.3f} | {row['temperature_all']:.2f} |", flush=True)
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --combined", "protocol": "grouped 4-fold CV on gtzan-mini + gtzan-dev, "
+              "groups: blocks of 4 adjacent ids per genre (StratifiedGroupKFold, seed 0). 'grouped': as the candidate "
+              "predicts (the shipped estimator with the temperature it fits inside each training part); "
+              "'grouped_calibrated': each fold's scores divided by a temperature fitted on the other folds' "
+              "out-of-fold predictions", "rows": rows}
+    _write("combined.json", record)
+    return record
+
+
+def run_candidates(only: str | None = None) -> dict:
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    labels = sorted(set(mini["labels"].tolist()))
+    X_mini, columns = pooled(mini, ("msd", "mtt"))
+    X_dev, _ = pooled(dev, ("msd", "mtt"))
+    y_mini = np.array([labels.index(label) for label in mini["labels"]])
+    y_dev = np.array([labels.index(label) for label in dev["labels"]])
+    rows = []
+    previous = json.loads((OUT / "candidates.json").read_text())["rows"] if (OUT / "candidates.json").exists() else []
+    for candidate in CANDIDATES:
+        if only and only not in candidate.name:
+            kept = [row for row in previous if row["candidate"] == candidate.name]
+            rows += kept
+            continue
+        row = {"candidate": candidate.name}
+        for protocol in ("random", "grouped"):
+            splits = folds(mini["labels"], mini["numbers"], protocol)
+            groups = block_groups(mini["labels"], mini["numbers"]) if protocol == "grouped" else None
+            log_p = out_of_fold(candidate, X_mini, y_mini, columns, labels, splits, groups)
+            row[protocol] = scores(log_p, y_mini, labels)
+            if protocol == "grouped":
+                calibrated = cross_fitted_calibration(log_p, y_mini, splits)
+                row["grouped_calibrated"] = scores(calibrated, y_mini, labels)
+                row["temperature_all"] = fit_temperature(log_p, y_mini)
+        keep = columns_of(columns, candidate.networks)
+        kept = [c for c, k in zip(columns, keep) if k]
+        log_p = candidate.log_proba(X_mini[:, keep], y_mini, X_dev[:, keep], kept, labels,
+                                    block_groups(mini["labels"], mini["numbers"]))
+        row["mini->dev"] = scores(log_p, y_dev, labels)
+        row["mini->dev_calibrated"] = scores(log_p / row["temperature_all"] - np.logaddexp.reduce(
+            log_p / row["temperature_all"], axis=1, keepdims=True), y_dev, labels)
+        rows.append(row)
+        print(_line(row), flush=True)
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --candidates", "rows": rows}
+    _write("candidates.json", record)
+    return record
+
+
+def _line(row: dict) -> str:
+    r, g, d = row["random"], row["grouped"], row["mini->dev"]
+    return (f"| {row['candidate']} | {r['accuracy']:.3f} | {g['accuracy']:.3f} | {g['balanced_accuracy']:.3f} | "
+            f"{g['ece']:.3f} -> {row['grouped_calibrated']['ece']:.3f} | {d['accuracy']:.3f} | "
+            f"{d['recall']['classical']:.2f} / {d['recall']['jazz']:.2f} / {d['recall']['rock']:.2f} | "
+            f"{d['ece']:.3f} -> {row['mini->dev_calibrated']['ece']:.3f} |")
+
+
+def print_tables() -> None:
+    """The recorded results as the Markdown tables of docs/benchmarks.md."""
+    candidates = json.loads((OUT / "candidates.json").read_text())
+    print(f"gtzan-mini protocols ({candidates['date']}, {candidates['command']}):\n")
+    print("| candidate | random acc | grouped acc | grouped bal. acc | grouped ECE (raw -> calibrated) | "
+          "mini->dev acc | dev recall classical / jazz / rock | dev ECE (raw -> calibrated) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in candidates["rows"]:
+        print(_line(row))
+    combined = json.loads((OUT / "combined.json").read_text())
+    print(f"\ngtzan-mini + gtzan-dev ({combined['date']}, {combined['command']}): {combined['protocol']}\n")
+    print("| candidate | accuracy | balanced accuracy | recall classical / jazz / rock | ECE (raw -> calibrated) "
+          "| temperature |")
+    print("|---|---|---|---|---|---|")
+    for row in combined["rows"]:
+        g, c = row["grouped"], row["grouped_calibrated"]
+        print(f"| {row['candidate']} | {g['accuracy']:.3f} | {g['balanced_accuracy']:.3f} | "
+              f"{g['recall']['classical']:.2f} / {g['recall']['jazz']:.2f} / {g['recall']['rock']:.2f} | "
+              f"{g['ece']:.3f} -> {c['ece']:.3f} | {row['temperature_all']:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", action="store_true", help="cache the musicnn patch features")
+    parser.add_argument("--candidates", action="store_true", help="score every candidate on every protocol")
+    parser.add_argument("--combined", action="store_true", help="grouped CV on gtzan-mini + gtzan-dev")
+    parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
+    parser.add_argument("--only", help="score only the candidates whose name contains this text")
+    args = parser.parse_args()
+    if not (DATA / "gtzan-mini").is_dir() or not (DATA / "gtzan-dev").is_dir():
+        sys.exit(f"{DATA}: gtzan-mini and gtzan-dev are needed (see ../shared/data/README.md)")
+    if args.features:
+        import torch
+
+        torch.set_num_threads(1)
+        for split in ("gtzan-mini", "gtzan-dev"):
+            clip_features(split)
+        signal_features("nonmusic-dev", nonmusic_signals("dev"))
+        signal_features("nonmusic-test", nonmusic_signals("test"))
+        signal_features("immich", immich_signals())
+    if args.candidates:
+        print("| candidate | random acc | grouped acc | grouped bal. acc | grouped ECE (raw -> calibrated) | "
+              "mini->dev acc | dev recall classical / jazz / rock | dev ECE (raw -> calibrated) |")
+        print("|---|---|---|---|---|---|---|---|")
+        run_candidates(args.only)
+    if args.table:
+        print_tables()
+    if args.combined:
+        print("| candidate | accuracy | balanced accuracy | recall classical / jazz / rock | ECE (raw -> calibrated) "
+              "| temperature |")
+        print("|---|---|---|---|---|---|")
+        run_combined()
+
+
+if __name__ == "__main__":
+    main()
