@@ -395,3 +395,41 @@ def test_serve_refuses_at_start_up(corpus, name):
     assert result.returncode == EXIT_ERROR, result.stderr
     assert str(files[name]) in result.stderr
     assert not marker.exists()
+
+
+def _tampered(tmp_path, name: str, tamper, **params) -> Path:
+    """A model file of ``name`` on tiny data whose fitted arrays ``tamper`` edits in place."""
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+
+    spec = FeatureSpec("gtzan57")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, len(spec.columns))), np.repeat(np.arange(3), 20)
+    pipeline = make_model(name, **params).fit(X, y)
+    tamper(pipeline[-1])
+    return save_model(GenreModel(name, ["a", "b", "c"], spec, pipeline), tmp_path / f"{name}.genrekit")
+
+
+def _tree_child_past_the_end(classifier):
+    tree = classifier.tree_
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = 10**6  # the root's left child far past the node array
+    tree.__setstate__({**state, "nodes": nodes})
+
+
+def _kd_index_past_the_end(classifier):
+    state = list(classifier._tree.__getstate__())
+    state[1] = state[1].copy()
+    state[1][0] = 10**6
+    classifier._tree.__setstate__(tuple(state))
+
+
+@pytest.mark.parametrize("name, tamper, params", [("decision-tree", _tree_child_past_the_end, {}),
+                                                  ("knn", _kd_index_past_the_end, {"clf__algorithm": "kd_tree"})])
+def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, tamper, params):
+    """Allow-listed types can still hold indices that compiled code follows without bounds
+    checks; such files are refused before any prediction reads past an array."""
+    path = _tampered(tmp_path, name, tamper, **params)
+    with pytest.raises(ModelError, match="crafted file"):
+        load_model(path)

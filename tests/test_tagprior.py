@@ -111,3 +111,27 @@ def test_bad_inputs_are_named():
         TagPriorClassifier(["a", "b"], ["x"]).fit(X, y)
     with pytest.raises(ParameterError, match="labels names 1 classes"):
         TagPriorClassifier(["a"], ["x", "y"]).fit(X, y)
+
+
+def test_the_onnx_export_gives_the_model_files_probabilities(tmp_path):
+    """Both taggers and the head in one graph: the same probabilities as the model file, here
+    for two genres, where scikit-learn keeps one row of weights (the shipped default's ten
+    are checked in tests/test_musicnn.py)."""
+    labels = ["classical", "rock"]
+    pytest.importorskip("onnxruntime", reason="pip install genrekit[onnx]")
+    from genrekit.export import export_onnx
+    from genrekit.features import FeatureSpec
+    from genrekit.predict import load_predictor
+
+    spec = FeatureSpec("musicnn")
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.0, 1.0, size=(24, len(spec.columns)))
+    y = np.arange(24) % len(labels)
+    pipeline = make_model("musicnn-prior", labels=labels, columns=spec.columns).fit(X, y)
+    path = save_model(GenreModel("musicnn-prior", labels, spec, pipeline), tmp_path / "m.genrekit")
+    exported = export_onnx(path, tmp_path / "m.onnx")
+    t = np.arange(16000 * 7) / 16000
+    signal = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
+    expected = load_predictor(path).predict([signal])
+    got = load_predictor(exported).predict([signal])
+    assert got.shape == (1, len(labels)) and np.allclose(got, expected, atol=1e-4)

@@ -143,13 +143,16 @@ def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES
     200,000-deep document is refused without recursing)."""
     if len(data) > max_bytes:
         raise ModelError(f"{where}: {len(data)} bytes of JSON; at most {max_bytes} are accepted")
-    text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{where}: not UTF-8 text ({exc})") from exc
     depth = _json_depth(text)
     if depth > max_depth:
         raise ModelError(f"{where}: JSON nested {depth} levels deep; at most {max_depth} are accepted")
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, integers past Python's digit limit
         raise ModelError(f"{where}: not valid JSON ({exc})") from exc
 
 
@@ -242,6 +245,9 @@ def _schema_violations(schema) -> set[str]:
         if "__loader__" not in node:
             continue
         loader = node["__loader__"]
+        if not isinstance(loader, str):
+            refused.add(f"a node whose loader is {describe_value(loader)}")
+            continue
         if loader in _REFERENCE_LOADERS:
             continue
         module, name = node.get("__module__"), node.get("__class__")
@@ -252,3 +258,93 @@ def _schema_violations(schema) -> set[str]:
         if loader not in SKOPS_ALLOWED_TYPES.get(qualified, ()):
             refused.add(f"{qualified} via {loader}")
     return refused
+
+
+def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) -> None:
+    """Refuse a loaded pipeline whose arrays scikit-learn's compiled code would index out of
+    bounds. The allow-list admits only genrekit's types, but a crafted file can give those
+    types inconsistent contents: a tree whose child or feature indices point past its arrays,
+    a k-d tree whose index array points past its data. Such a model would read memory it does
+    not own at its first prediction; here it is refused with a ModelError instead."""
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(estimator, Pipeline) or not estimator.steps:
+        raise ModelError(f"{where}: expected a non-empty scikit-learn Pipeline")
+    classes = getattr(estimator.steps[-1][1], "classes_", None)
+    if classes is not None and (np.ndim(classes) != 1 or len(classes) != n_classes):
+        raise ModelError(f"{where}: the classifier predicts {np.shape(classes)} classes, the description lists "
+                         f"{n_classes} labels")
+    first = estimator.steps[0][1]
+    declared = getattr(first, "n_features_in_", n_features)
+    if not isinstance(declared, (int, np.integer)) or declared != n_features:
+        raise ModelError(f"{where}: the pipeline takes {describe_value(declared)} features, the feature set has "
+                         f"{n_features}")
+    seen: set[int] = set()
+    stack = [estimator]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, (str, bytes, int, float, np.ndarray, np.generic)) or item is None:
+            continue
+        seen.add(id(item))
+        name = f"{type(item).__module__}.{type(item).__qualname__}"
+        if name == "sklearn.tree._tree.Tree":
+            _check_tree(item, where)
+        elif name == "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor":
+            _check_predictor(item, where)
+        elif name in ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"):
+            _check_binary_tree(item, where)
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__"):
+            stack.extend(vars(item).values())
+
+
+def _refuse_if(condition: bool, where: str, what: str) -> None:
+    if condition:
+        raise ModelError(f"{where}: {what} (a corrupt or crafted file)")
+
+
+def _check_tree(tree, where: str) -> None:
+    import numpy as np
+
+    n, left, right, feature = tree.node_count, tree.children_left, tree.children_right, tree.feature
+    _refuse_if(n < 1 or len(left) != n or len(right) != n or len(feature) != n or tree.value.shape[0] != n,
+               where, f"a decision tree's arrays disagree with its {n} nodes")
+    internal = left != -1
+    _refuse_if(bool(np.any((right != -1) != internal)), where, "a decision tree node has one child")
+    for children in (left[internal], right[internal]):
+        _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a decision tree points past its nodes")
+    _refuse_if(bool(np.any((feature[internal] < 0) | (feature[internal] >= tree.n_features))), where,
+               "a decision tree splits on a feature it does not have")
+
+
+def _check_predictor(predictor, where: str) -> None:
+    import numpy as np
+
+    nodes = predictor.nodes
+    internal = nodes["is_leaf"] == 0
+    n = len(nodes)
+    for key in ("left", "right"):
+        children = nodes[key][internal]
+        _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a boosted tree points past its nodes")
+    _refuse_if(bool(np.any(nodes["feature_idx"][internal] < 0)), where, "a boosted tree has a negative feature")
+    bitsets = getattr(predictor, "raw_left_cat_bitsets", np.zeros((0, 8)))
+    categorical = internal & (nodes["is_categorical"] != 0)
+    _refuse_if(bool(np.any(nodes["bitset_idx"][categorical] >= len(bitsets))), where,
+               "a boosted tree points past its category sets")
+
+
+def _check_binary_tree(tree, where: str) -> None:
+    import numpy as np
+
+    state = tree.__getstate__()
+    data, indices, node_data = np.asarray(state[0]), np.asarray(state[1]), np.asarray(state[2])
+    n_samples = len(data)
+    _refuse_if(len(indices) != n_samples or bool(np.any((indices < 0) | (indices >= n_samples))), where,
+               "a k-d or ball tree indexes past its data")
+    starts, ends = node_data["idx_start"], node_data["idx_end"]
+    _refuse_if(bool(np.any((starts < 0) | (ends > n_samples) | (starts > ends))), where,
+               "a k-d or ball tree node spans past its data")

@@ -31,7 +31,8 @@ def fit_estimator(name: str, X, y, groups, *, search: bool, n_iter: int, inner_s
         with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
             searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache,
                                    labels=labels, columns=columns)
-            searcher.fit(X, y, groups=groups)
+            takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
+            searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
         return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
 
 

@@ -7,6 +7,7 @@ with ``out_dir``, PNG plots and CSV tables.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 
@@ -98,7 +99,8 @@ def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, t
     test = np.isin(table.tracks, list(test_tracks))
     with quiet_fit():
         fitted = make_model(model, seed=seed, labels=table.labels, columns=table.columns)
-        fitted.fit(table.X[~test], table.y[~test])
+        takes_groups = "groups" in inspect.signature(fitted[-1].fit).parameters
+        fitted.fit(table.X[~test], table.y[~test], **({"clf__groups": table.groups[~test]} if takes_groups else {}))
     X, estimator = table.X[test], fitted
     if len(fitted.steps) > 1 and all(isinstance(step, (StandardScaler, PowerTransformer)) for _, step in fitted.steps[:-1]):
         # These steps transform each column alone, so shuffling a column before them equals

@@ -207,7 +207,10 @@ def _prior_modules():
             head = classifier.head_
             n_genres = len(classifier.labels)
             weights, bias = np.zeros((n_genres, len(lambdas))), np.full(n_genres, -1e4)
-            weights[head.classes_], bias[head.classes_] = head.coef_, head.intercept_  # absent genres: p ~ 0
+            coef, intercept = head.coef_, head.intercept_
+            if len(head.classes_) == 2 and len(coef) == 1:  # binary: sigmoid(w x + b) = softmax of (0, w x + b)
+                coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+            weights[head.classes_], bias[head.classes_] = coef, intercept  # absent genres: p ~ 0
             self.register_buffer("weights", as_tensor(weights))
             self.register_buffer("bias", as_tensor(bias))
             mapping = classifier.mapping_
@@ -223,10 +226,11 @@ def _prior_modules():
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             z = (x - self.mean) / self.scale
+            # expm1(lambda * log1p(x)) / lambda, as scipy computes it: exact for lambda near 0 too
             pos = torch.where(self.log_pos, torch.log1p(z.clamp(min=0)),
-                              ((z.clamp(min=0) + 1) ** self.safe - 1) / self.safe)
+                              torch.expm1(self.safe * torch.log1p(z.clamp(min=0))) / self.safe)
             neg = torch.where(self.log_neg, -torch.log1p((-z).clamp(min=0)),
-                              -(((-z).clamp(min=0) + 1) ** self.safe_neg - 1) / self.safe_neg)
+                              -torch.expm1(self.safe_neg * torch.log1p((-z).clamp(min=0))) / self.safe_neg)
             z = torch.where(z >= 0, pos, neg)
             z = (z - self.power_mean) / self.power_scale
             log_p = torch.log_softmax(z @ self.weights.T + self.bias, dim=1).exp().clamp(min=1e-9).log()
@@ -234,7 +238,7 @@ def _prior_modules():
                 eps = 1e-6
                 tags = x.clamp(eps, 1 - eps)
                 log_none = torch.log1p(-tags) @ self.membership
-                p_any = (1 - log_none.exp()).clamp(eps, 1 - eps)
+                p_any = (-torch.expm1(log_none)).clamp(eps, 1 - eps)
                 prior = torch.log(p_any) - torch.log1p(-p_any)
                 mean_mapped = (prior * self.is_mapped).sum(dim=1, keepdim=True) / self.n_mapped
                 prior = torch.where(self.is_mapped, prior, mean_mapped)

@@ -33,7 +33,7 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
-from genrekit.untrusted import (check_skops_payload, describe_value, parse_json, read_archive, require,
+from genrekit.untrusted import (check_fitted_arrays, check_skops_payload, describe_value, parse_json, read_archive, require,
                                        require_labels)
 
 def _import_skops_io():
@@ -191,6 +191,9 @@ def _manifest(members: dict[str, bytes], path: Path) -> dict:
             require(features, key, kind, f"{where}: features")
     for key in ("params", "metrics", "training"):
         require(manifest, key, dict, where, optional=True)
+    hashes = require(manifest.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
+    if hashes is not None and not all(isinstance(h, str) for h in hashes):
+        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {describe_value(hashes)}")
     for key in ("genrekit_version", "kind"):
         require(manifest, key, str, where, optional=True)
     aggregation = require(manifest, "aggregation", str, where, optional=True)
@@ -230,17 +233,11 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         else:
             estimator = _load_skops(payload["pipeline.skops"], f"{path}:pipeline.skops")
         spec = FeatureSpec.from_dict(manifest["features"])
+        check_fitted_arrays(estimator, len(spec.columns), len(manifest["labels"]), f"{path}")
     except ModelError:
         raise
     except Exception as exc:
         raise ModelError(f"{path}: model payload cannot be read ({type(exc).__name__}: {exc})") from exc
-    n_classes = len(getattr(estimator, "classes_", manifest["labels"]))
-    if n_classes != len(manifest["labels"]):
-        raise ModelError(f"{path}: the estimator predicts {n_classes} classes but the description lists "
-                         f"{len(manifest['labels'])} labels")
-    n_features = getattr(estimator, "n_features_in_", len(spec.columns))
-    if n_features != len(spec.columns):
-        raise ModelError(f"{path}: the estimator takes {n_features} features but {spec.name} has {len(spec.columns)}")
     return GenreModel(
         name=manifest["model"],
         labels=list(manifest["labels"]),

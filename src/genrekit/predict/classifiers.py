@@ -206,8 +206,11 @@ def _checked_onnx_config(config, where: str) -> dict:
     if not isinstance(config, dict):
         raise ModelError(f"{where}: expected a JSON object, found {type(config).__name__}")
     require_labels(config, where)
-    for key in ("input_name", "output_name"):
-        require(config, key, str, where, optional=True)
+    require(config, "input_name", str, where)
+    require(config, "output_name", str, where, optional=config.get("kind") != "classical")
+    hashes = require(config.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
+    if hashes is not None and not all(isinstance(h, str) for h in hashes):
+        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {hashes!r:.80}")
     for key in ("model", "preset", "kind", "aggregation"):
         require(config, key, str, where, optional=True)
     for key in ("features", "frontend", "metrics", "training"):
@@ -218,8 +221,14 @@ def _checked_onnx_config(config, where: str) -> dict:
                       ("min_duration", (int, float))):
         if features.get(key) is not None:
             require(features, key, kind, f"{where}: features")
-    if config.get("kind") == "classical" and "sample_rate" not in features:
-        raise ModelError(f"{where}: field 'features' must give the sample_rate of a classical model")
+    if config.get("kind") == "classical":
+        for key in ("sample_rate", "min_duration"):
+            if key not in features:
+                raise ModelError(f"{where}: field 'features' must give the {key} of a classical model")
+        if not 1000 <= features["sample_rate"] <= 192_000:
+            raise ModelError(f"{where}: features' sample_rate must be 1000-192000 Hz, found {features['sample_rate']}")
+        if features.get("chunk_duration") is not None and features["chunk_duration"] < 0.5:
+            raise ModelError(f"{where}: features' chunk_duration must be >= 0.5 s, found {features['chunk_duration']}")
     return config
 
 

@@ -132,6 +132,9 @@ def song_chunks(
     header = audio.info(path)
     start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
     size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))
+    if size < 1 or hop < 1:  # a hop of 0 samples would yield the same chunk for ever
+        raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must each be at least "
+                             f"one sample at {sr} Hz ({1 / sr:.2g} s)")
     pending = np.zeros(0, dtype=np.float32)
     consumed = 0  # samples dropped from the front of ``pending`` so far
     decoded, peak, emitted = 0, 0.0, 0
