@@ -100,26 +100,47 @@ class _StderrHold:
     def leave(self) -> None:
         with self._lock:
             self._users -= 1
-            if self._users or self._saved is None:
+            if self._saved is None:
                 return
-            _flush_stderr()
-            os.dup2(self._saved, 2)
-            os.close(self._saved)
-            self._saved = None
-            os.lseek(self._capture, 0, os.SEEK_SET)
-            chunks = []
-            while block := os.read(self._capture, 1 << 16):
-                chunks.append(block)
-            os.ftruncate(self._capture, 0)
-            os.lseek(self._capture, 0, os.SEEK_SET)
-        passed = []
-        for line in b"".join(chunks).decode("utf-8", "replace").splitlines(keepends=True):
-            if _DECODER_LINE.match(line):
-                logger.debug("decoder: %s", line.rstrip())
+            if self._users:
+                # others still decode: pass on what arrived so far, so that a busy service's
+                # own messages are not held back and the capture stays small
+                _flush_stderr()
+                captured, real = self._drain(), self._saved
             else:
-                passed.append(line)
-        if passed:
-            os.write(2, "".join(passed).encode("utf-8", "replace"))
+                _flush_stderr()
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+                captured, real = self._drain(), 2
+            passed = _sort_decoder_lines(captured)
+            if passed:
+                try:
+                    os.write(real, passed)
+                except OSError:  # stderr closed or a broken pipe: nothing to tell it
+                    pass
+
+    def _drain(self) -> bytes:
+        """What the capture holds, which is then emptied (a write landing between the read and
+        the truncation is lost: at worst one decoder line, by design rarely anything else)."""
+        os.lseek(self._capture, 0, os.SEEK_SET)
+        chunks = []
+        while block := os.read(self._capture, 1 << 16):
+            chunks.append(block)
+        os.ftruncate(self._capture, 0)
+        os.lseek(self._capture, 0, os.SEEK_SET)
+        return b"".join(chunks)
+
+
+def _sort_decoder_lines(captured: bytes) -> bytes:
+    """Decoder lines to the log (debug); the rest, unchanged, to pass on to stderr."""
+    passed = []
+    for line in captured.decode("utf-8", "replace").splitlines(keepends=True):
+        if _DECODER_LINE.match(line):
+            logger.debug("decoder: %s", line.rstrip())
+        else:
+            passed.append(line)
+    return "".join(passed).encode("utf-8", "replace")
 
 
 def _flush_stderr() -> None:
