@@ -226,6 +226,7 @@ def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tin
     (tmp_path / "elsewhere").mkdir()
     shutil.copy(lib / "classical.wav", tmp_path / "elsewhere" / "song.wav")
     (lib / "Linked Album").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # followed
+    (lib / "Same Album").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # already walked: not again
     out = tmp_path / "t.csv"
     args = ["tag", str(lib), "--model", str(tiny_model), "--out", str(out), "--jobs", "1"]
     for run in range(2):  # recorded again by a re-run, which has nothing else to do

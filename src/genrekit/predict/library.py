@@ -109,26 +109,38 @@ def _may_be_song(name: str) -> bool:
     return is_audio_path(name) or not PurePosixPath(name).suffix
 
 
-def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path], skipped: dict[Path, str]) -> None:
+def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path], skipped: dict[Path, str],
+          visited: set[tuple[int, int]] | None = None) -> None:
     """Audio files below ``folder`` into ``files``; links followed, and the ones that cannot be
     (dangling, looping, leading back to a folder above) into ``skipped`` with the reason, where
-    their name or their target's is an audio file's or a folder's: a broken ``cover.jpg`` is no song."""
+    their name or their target's is an audio file's or a folder's: a broken ``cover.jpg`` is no song.
+    A folder reached a second time (through another link) is not walked again."""
+    visited = set() if visited is None else visited
     try:
+        identity = _identity(folder.stat())
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:
         skipped[folder] = f"{folder}: folder cannot be read ({exc.strerror})"
         return
+    if identity in visited:
+        return
+    visited.add(identity)
     for entry in entries:
         if entry.name.startswith("."):
             continue
         path = folder / entry.name
-        if not entry.is_symlink():
-            if entry.is_dir(follow_symlinks=False):
-                _walk(path, ancestors | {_identity(entry.stat(follow_symlinks=False)): path}, files, skipped)
-            elif entry.is_file(follow_symlinks=False) and is_audio_path(path):
-                files.append(path)
+        try:
+            if not entry.is_symlink():
+                if entry.is_dir(follow_symlinks=False):
+                    own = _identity(entry.stat(follow_symlinks=False))
+                    _walk(path, ancestors | {own: path}, files, skipped, visited)
+                elif entry.is_file(follow_symlinks=False) and is_audio_path(path):
+                    files.append(path)
+                continue
+            target = os.readlink(path)
+        except OSError as exc:  # changed or removed while the walk went past it
+            skipped[path] = f"{path}: cannot be read ({exc.strerror})"
             continue
-        target = os.readlink(path)
         try:
             stat = os.stat(path)
         except OSError as exc:
@@ -145,7 +157,7 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
                 skipped[path] = (f"{path}: symbolic link loop: leads back to {ancestors[_identity(stat)]}, "
                                  "a folder it is in")
             else:
-                _walk(path, ancestors | {_identity(stat): path}, files, skipped)
+                _walk(path, ancestors | {_identity(stat): path}, files, skipped, visited)
         elif stat_module.S_ISREG(stat.st_mode) and is_audio_path(path):
             files.append(path)
 
