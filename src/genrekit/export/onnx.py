@@ -144,10 +144,9 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
     has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
     import onnx
-    import torch
 
     from genrekit.features.musicnn import MODELS as MUSICNN_MODELS
-    from genrekit.features.musicnn import N_MELS, PATCH_FRAMES, load_musicnn
+    from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import PooledFeatures
     from genrekit.models.tagprior import TagPriorClassifier
 
@@ -158,16 +157,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     prior_head, prior_graph = _prior_modules()
     networks = [PooledFeatures(load_musicnn(name)[0]).eval() for name in MUSICNN_MODELS]
     graph_module = prior_graph(networks, prior_head(classifier)).eval()
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:
-            program = torch.onnx.export(graph_module, (torch.randn(3, PATCH_FRAMES, N_MELS),),
-                                        input_names=["patches"], output_names=["probabilities"],
-                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
-                                        opset_version=OPSET, dynamo=True, verbose=False)
-        logger.debug("%s", chatter.getvalue())
-    except Exception as exc:  # the exporter raises many types
-        raise ModelError(f"ONNX export of {model.name!r} failed: {type(exc).__name__}: {exc}") from exc
-    graph = program.model_proto
+    graph = _patches_to_onnx(graph_module, "probabilities", model.name)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities"}
     _set_metadata(graph, config)
     onnx.checker.check_model(graph)
@@ -175,6 +165,25 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     with atomic_path(out) as temporary:
         onnx.save(graph, str(temporary))
     return out
+
+
+def _patches_to_onnx(module, output_name: str, what: str):
+    """``module`` (musicnn's log-mel patches ``(n_patches, 187, 96)`` in, any number of
+    patches) as an ONNX model proto whose output is ``output_name``."""
+    import torch
+
+    from genrekit.features.musicnn import N_MELS, PATCH_FRAMES
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as chatter:
+            program = torch.onnx.export(module, (torch.randn(3, PATCH_FRAMES, N_MELS),),
+                                        input_names=["patches"], output_names=[output_name],
+                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
+                                        opset_version=OPSET, dynamo=True, verbose=False)
+        logger.debug("%s", chatter.getvalue())
+    except Exception as exc:  # the exporter raises many types
+        raise ModelError(f"ONNX export of {what!r} failed: {type(exc).__name__}: {exc}") from exc
+    return program.model_proto
 
 
 def _prior_modules():
@@ -263,22 +272,12 @@ def _after_musicnn(head, musicnn_model: str):
     log-mel patches ``(n_patches, 187, 96)`` to its probabilities ``(1, n_genres)``, so the
     runtime needs neither PyTorch nor scikit-learn, only numpy for the patches."""
     import onnx.compose
-    import torch
 
-    from genrekit.features.musicnn import N_MELS, PATCH_FRAMES, load_musicnn
+    from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import PooledFeatures
 
     network, _ = load_musicnn(musicnn_model)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:
-            program = torch.onnx.export(PooledFeatures(network).eval(), (torch.randn(3, PATCH_FRAMES, N_MELS),),
-                                        input_names=["patches"], output_names=["features"],
-                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
-                                        opset_version=OPSET, dynamo=True, verbose=False)
-        logger.debug("%s", chatter.getvalue())
-    except Exception as exc:  # the exporter raises many types
-        raise ModelError(f"ONNX export of {musicnn_model} failed: {type(exc).__name__}: {exc}") from exc
-    features = program.model_proto
+    features = _patches_to_onnx(PooledFeatures(network).eval(), "features", musicnn_model)
     head = onnx.compose.add_prefix(head, "head.")
     features.ir_version = head.ir_version = max(features.ir_version, head.ir_version)
     merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")])
