@@ -294,6 +294,8 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
             _check_predictor(item, where)
         elif name in ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"):
             _check_binary_tree(item, where)
+        elif name == "genrekit.models.tagprior.TagPriorClassifier":
+            _check_tag_prior(item, n_features, n_classes, where)
         if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
@@ -348,3 +350,16 @@ def _check_binary_tree(tree, where: str) -> None:
     starts, ends = node_data["idx_start"], node_data["idx_end"]
     _refuse_if(bool(np.any((starts < 0) | (ends > n_samples) | (starts > ends))), where,
                "a k-d or ball tree node spans past its data")
+
+
+def _check_tag_prior(classifier, n_features: int, n_classes: int, where: str) -> None:
+    import math
+
+    mapping = getattr(classifier, "mapping_", None)
+    _refuse_if(not isinstance(mapping, list) or len(mapping) != n_classes, where,
+               "the prior's genre -> tag mapping does not list every genre")
+    _refuse_if(any(not isinstance(columns, list) or not all(isinstance(c, int) and 0 <= c < n_features for c in columns)
+                   for columns in mapping), where, "the prior reads a column the features do not have")
+    temperature = getattr(classifier, "temperature_", None)
+    _refuse_if(not isinstance(temperature, float) or not math.isfinite(temperature) or temperature <= 0, where,
+               f"the temperature must be a positive number, found {describe_value(temperature)}")
