@@ -49,6 +49,11 @@ def model_file(gtzan_mini, feature_cache, tmp_path_factory):
 def _start(model_file, temp: Path, *options: str) -> dict:
     port = _free_port()
     command = [str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file), "--port", str(port), *options]
+    return _spawn(command, temp, port)
+
+
+def _spawn(command: list[str], temp: Path, port: int) -> dict:
+    """Start a service process (its temporary files in ``temp``) and wait until it answers on ``port``."""
     log = open(temp / "server.log", "w")  # a file, not a pipe nobody reads: the server never blocks on it
     process = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temp)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -61,9 +66,10 @@ def _start(model_file, temp: Path, *options: str) -> dict:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            log.close()
             pytest.fail(f"the service did not start: {(temp / 'server.log').read_text()}")
         time.sleep(0.3)
-    return {"url": url, "temp": temp, "process": process, "log": log}
+    return {"url": url, "port": port, "temp": temp, "process": process, "log": log}
 
 
 def _stop(server: dict) -> None:

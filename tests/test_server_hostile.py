@@ -12,12 +12,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
-import os
 import re
 import select
 import shutil
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +28,7 @@ import soundfile as sf
 httpx = pytest.importorskip("httpx", reason="the service tests need the test extra (pip install -e '.[test]')")
 pytest.importorskip("fastapi", reason="the service needs the 'serve' extra")
 
-from test_server import _clip, _free_port, _start, _stop, _uploads_folder, model_file  # noqa: E402,F401
+from test_server import _clip, _free_port, _spawn, _start, _stop, _uploads_folder, model_file  # noqa: E402,F401
 
 SR = 22050
 LAUNCHER = r'''
@@ -86,24 +84,9 @@ def _launch(model_file, temp: Path, limits: dict, delay: float = 0.0) -> dict:
     launcher.write_text(LAUNCHER)
     chunk_log = temp / "chunks.log"
     chunk_log.touch()
-    log = open(temp / "server.log", "w")
-    process = subprocess.Popen([sys.executable, str(launcher), str(model_file), str(port), json.dumps(limits),
-                                str(delay), str(chunk_log)], env={**os.environ, "TMPDIR": str(temp)}, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            log.close()
-            pytest.fail(f"the service did not start: {(temp / 'server.log').read_text()}")
-        time.sleep(0.3)
-    return {"url": url, "port": port, "temp": temp, "process": process, "log": log, "chunks": chunk_log}
+    server = _spawn([sys.executable, str(launcher), str(model_file), str(port), json.dumps(limits), str(delay),
+                     str(chunk_log)], temp, port)
+    return {**server, "chunks": chunk_log}
 
 
 def _port(server: dict) -> int:

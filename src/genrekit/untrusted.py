@@ -205,6 +205,22 @@ def require_labels(mapping, where: str) -> list[str]:
     return labels
 
 
+def require_feature_fields(features, where: str) -> None:
+    """The feature-set parameters of a model description, where given, of the types a
+    ``FeatureSpec`` takes (a bool is no number)."""
+    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
+                      ("min_duration", (int, float)), ("version", int)):
+        if features.get(key) is not None:
+            require(features, key, kind, f"{where}: features")
+
+
+def require_training_hashes(description: dict, where: str) -> None:
+    """``training.content_sha256``, where given: a list of strings (the training tracks' hashes)."""
+    hashes = require(description.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
+    if hashes is not None and not all(isinstance(h, str) for h in hashes):
+        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {describe_value(hashes)}")
+
+
 def describe_value(value) -> str:
     """``repr(value)``, cut to 80 characters for an error message."""
     text = repr(value)

@@ -102,8 +102,6 @@ def export_onnx(
 
 def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
     """A classical model file's pipeline as ONNX (features in, probabilities out); atomic."""
-    import onnx
-
     from genrekit.models import load_model
 
     model = load_model(model_path)
@@ -129,12 +127,7 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
     if model.spec.name in MUSICNN_FEATURE_SETS:
         graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name])
         config.update(input_name="patches", output_name=f"head.{config['output_name']}")
-    _set_metadata(graph, config)
-    onnx.checker.check_model(graph)
-    out = Path(out)
-    with atomic_path(out) as temporary:
-        onnx.save(graph, str(temporary))
-    return out
+    return _write_onnx(graph, config, out)
 
 
 def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
@@ -143,8 +136,6 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     probabilities ``(1, n_genres)`` out. The head is rebuilt in PyTorch from the fitted
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
     has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
-    import onnx
-
     from genrekit.features.musicnn import MODELS as MUSICNN_MODELS
     from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import PooledFeatures
@@ -159,6 +150,13 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     graph_module = prior_graph(networks, prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, "probabilities", model.name)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities"}
+    return _write_onnx(graph, config, out)
+
+
+def _write_onnx(graph, config: dict, out: str | os.PathLike) -> Path:
+    """``graph`` with genrekit's ``config`` in its metadata, checked and written atomically to ``out``."""
+    import onnx
+
     _set_metadata(graph, config)
     onnx.checker.check_model(graph)
     out = Path(out)

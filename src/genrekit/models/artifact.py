@@ -34,7 +34,7 @@ from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
 from genrekit.untrusted import (check_fitted_arrays, check_skops_payload, describe_value, parse_json, read_archive, require,
-                                       require_labels)
+                                       require_feature_fields, require_labels, require_training_hashes)
 
 def _import_skops_io():
     """``skops.io``, without it importing PyTorch.
@@ -185,15 +185,10 @@ def _manifest(members: dict[str, bytes], path: Path) -> dict:
     require_labels(manifest, where)
     features = require(manifest, "features", dict, where)
     require(features, "name", str, f"{where}: features")
-    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
-                      ("min_duration", (int, float)), ("version", int)):
-        if features.get(key) is not None:
-            require(features, key, kind, f"{where}: features")
+    require_feature_fields(features, where)
     for key in ("params", "metrics", "training"):
         require(manifest, key, dict, where, optional=True)
-    hashes = require(manifest.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
-    if hashes is not None and not all(isinstance(h, str) for h in hashes):
-        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {describe_value(hashes)}")
+    require_training_hashes(manifest, where)
     for key in ("genrekit_version", "kind"):
         require(manifest, key, str, where, optional=True)
     aggregation = require(manifest, "aggregation", str, where, optional=True)

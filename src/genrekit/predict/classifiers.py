@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genrekit.untrusted import parse_json, require, require_labels
+from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
+                                require_training_hashes)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -208,19 +209,14 @@ def _checked_onnx_config(config, where: str) -> dict:
     require_labels(config, where)
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
-    hashes = require(config.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
-    if hashes is not None and not all(isinstance(h, str) for h in hashes):
-        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {hashes!r:.80}")
+    require_training_hashes(config, where)
     for key in ("model", "preset", "kind", "aggregation"):
         require(config, key, str, where, optional=True)
     for key in ("features", "frontend", "metrics", "training"):
         if config.get(key) is not None:
             require(config, key, dict, where)
     features = config.get("features") or {}
-    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
-                      ("min_duration", (int, float))):
-        if features.get(key) is not None:
-            require(features, key, kind, f"{where}: features")
+    require_feature_fields(features, where)
     if config.get("kind") == "classical":
         for key in ("sample_rate", "min_duration"):
             if key not in features:
