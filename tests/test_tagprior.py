@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from genrekit.errors import ParameterError
+from genrekit.errors import ModelError, ParameterError
 from genrekit.models import GenreModel, load_model, make_model, save_model
 from genrekit.models.calibration import fit_temperature
 from genrekit.models.tagprior import GENRE_TAGS, TagPriorClassifier, normalise_genre, tag_columns, zero_shot_logits
@@ -135,3 +135,25 @@ def test_the_onnx_export_gives_the_model_files_probabilities(tmp_path):
     expected = load_predictor(path).predict([signal])
     got = load_predictor(exported).predict([signal])
     assert got.shape == (1, len(labels)) and np.allclose(got, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda c: setattr(c, "mapping_", [[10**6], [], []]), "reads a column the features do not have"),
+    (lambda c: setattr(c, "mapping_", [[1]]), "does not list every genre"),
+    (lambda c: setattr(c, "temperature_", -1.0), "temperature must be a positive number"),
+])
+def test_a_tampered_prior_is_refused_on_load(tmp_path, monkeypatch, tamper, message):
+    """The prior's column indices and temperature come from the file: out-of-range ones are
+    refused when the file is read, not met as an IndexError or nonsense at prediction."""
+    from genrekit.features import FeatureSpec
+
+    rng = np.random.default_rng(4)
+    X, y, labels = _tagged_data(rng)
+    spec = FeatureSpec("gtzan57")
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    monkeypatch.setattr(type(spec), "columns", property(lambda self: columns))
+    pipeline = make_model("musicnn-prior", labels=labels, columns=columns).fit(X, y)
+    tamper(pipeline[-1])
+    path = save_model(GenreModel("musicnn-prior", labels, spec, pipeline), tmp_path / "m.genrekit")
+    with pytest.raises(ModelError, match=message):
+        load_model(path)
