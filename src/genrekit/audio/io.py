@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -75,6 +76,7 @@ class _StderrHold:
         self._users = 0
         self._saved: int | None = None
         self._capture: int | None = None
+        self._read = 0  # how far the capture has been passed on
 
     def enter(self) -> None:
         with self._lock:
@@ -85,6 +87,8 @@ class _StderrHold:
                 if self._capture is None:
                     handle, name = tempfile.mkstemp(prefix="genrekit-decoder-", suffix=".log")
                     os.unlink(name)  # anonymous: removed with the process
+                    # every write lands at the end, whatever offset a reader left
+                    fcntl.fcntl(handle, fcntl.F_SETFL, fcntl.fcntl(handle, fcntl.F_GETFL) | os.O_APPEND)
                     self._capture = handle
                 _flush_stderr()
                 saved = os.dup(2)
@@ -102,17 +106,16 @@ class _StderrHold:
             self._users -= 1
             if self._saved is None:
                 return
+            _flush_stderr()
             if self._users:
-                # others still decode: pass on what arrived so far, so that a busy service's
-                # own messages are not held back and the capture stays small
-                _flush_stderr()
-                captured, real = self._drain(), self._saved
+                # others still decode: pass on the whole lines that arrived so far, so that a
+                # busy service's own messages are not held back
+                captured, real = self._drain(final=False), self._saved
             else:
-                _flush_stderr()
                 os.dup2(self._saved, 2)
                 os.close(self._saved)
                 self._saved = None
-                captured, real = self._drain(), 2
+                captured, real = self._drain(final=True), 2
             passed = _sort_decoder_lines(captured)
             if passed:
                 try:
@@ -120,16 +123,19 @@ class _StderrHold:
                 except OSError:  # stderr closed or a broken pipe: nothing to tell it
                     pass
 
-    def _drain(self) -> bytes:
-        """What the capture holds, which is then emptied (a write landing between the read and
-        the truncation is lost: at worst one decoder line, by design rarely anything else)."""
-        os.lseek(self._capture, 0, os.SEEK_SET)
-        chunks = []
-        while block := os.read(self._capture, 1 << 16):
-            chunks.append(block)
+    def _drain(self, final: bool) -> bytes:
+        """What arrived since the last drain: only whole lines while fd 2 still points at the
+        capture (a writer may be mid-line), everything once it no longer does. The file is
+        emptied only when nobody can write to it, so no line is lost or split."""
+        size = os.fstat(self._capture).st_size
+        data = os.pread(self._capture, max(size - self._read, 0), self._read)
+        if not final:
+            data = data[: data.rfind(b"\n") + 1]
+            self._read += len(data)
+            return data
         os.ftruncate(self._capture, 0)
-        os.lseek(self._capture, 0, os.SEEK_SET)
-        return b"".join(chunks)
+        self._read = 0
+        return data
 
 
 def _sort_decoder_lines(captured: bytes) -> bytes:
