@@ -68,8 +68,9 @@ class Blocked:
         if name.split('.')[0] in sys.argv[3].split(','):
             raise ModuleNotFoundError('not in the runtime', name=name)
 sys.meta_path.insert(0, Blocked())
-from genrekit.predict import load_predictor, predict_file
-p = predict_file(load_predictor(sys.argv[1]), sys.argv[2])
+from genrekit.models import load
+from genrekit.predict import predict_file
+p = predict_file(load(sys.argv[1]), sys.argv[2])
 hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)
 print(p.genre, int(hwm) / 1024)
 """
@@ -107,7 +108,8 @@ def accuracy_fold(preset: str, fold: int, data: Path, models: Path) -> dict:
     import torch
 
     from genrekit.export import export_onnx
-    from genrekit.predict import load_predictor, predict_file
+    from genrekit.models import load
+    from genrekit.predict import predict_file
 
     torch.set_num_threads(1)
     dataset, folds = dataset_and_folds(data)
@@ -118,7 +120,7 @@ def accuracy_fold(preset: str, fold: int, data: Path, models: Path) -> dict:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", frontend="numpy")
         int8 = export_onnx(model, Path(tmp) / "int8.onnx", frontend="numpy", int8=True,
                            calibration=[by_id[t].path for t in train_ids])
-        predictors = {"torch": load_predictor(model), "fp32": load_predictor(fp32), "int8": load_predictor(int8)}
+        predictors = {"torch": load(model), "fp32": load(fp32), "int8": load(int8)}
         genres = {name: [predict_file(p, by_id[t].path).genre for t in test_ids] for name, p in predictors.items()}
     truth = [by_id[t].label for t in test_ids]
     return {"preset": preset, "fold": fold, "tracks": test_ids, "truth": truth, "genres": genres}
@@ -134,7 +136,8 @@ def musicnn_head_fold(fold: int, data: Path) -> dict:
     from genrekit.export import export_onnx
     from genrekit.features import FeatureCache
     from genrekit.models import GenreModel, default_spec, save_model
-    from genrekit.predict import load_predictor, predict_file
+    from genrekit.models import load
+    from genrekit.predict import predict_file
 
     torch.set_num_threads(1)
     dataset, folds = dataset_and_folds(data)
@@ -151,7 +154,7 @@ def musicnn_head_fold(fold: int, data: Path) -> dict:
         path = save_model(model, Path(tmp) / "head.genrekit")
         fp32 = export_onnx(path, Path(tmp) / "fp32.onnx")
         int8 = export_onnx(path, Path(tmp) / "int8.onnx", int8=True, calibration=[by_id[t].path for t in train_ids])
-        predictors = {"torch": load_predictor(path), "fp32": load_predictor(fp32), "int8": load_predictor(int8)}
+        predictors = {"torch": load(path), "fp32": load(fp32), "int8": load(int8)}
         genres = {name: [predict_file(p, by_id[t].path).genre for t in test_ids] for name, p in predictors.items()}
     truth = [by_id[t].label for t in test_ids]
     return {"preset": MUSICNN_HEAD, "fold": fold, "tracks": test_ids, "truth": truth, "genres": genres}
@@ -164,7 +167,8 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
 
     from genrekit.export import export_onnx
     from genrekit.features.musicnn import log_mel_patches, weights_path
-    from genrekit.predict import default_model_path, load_predictor, song_chunks
+    from genrekit.models import default_model_path, load
+    from genrekit.predict import song_chunks
 
     torch.set_num_threads(1)
     dataset, folds = dataset_and_folds(data)
@@ -180,13 +184,13 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
                             + Path(str(weights_path("MSD_musicnn"))).stat().st_size,
                             **{name: path.stat().st_size for name, path in files.items()}},
                   "patch_ms": {}, "clip_ms": {}}
-        predictors = {"torch": load_predictor(model_file), **{n: load_predictor(p, threads=1) for n, p in files.items()}}
+        predictors = {"torch": load(model_file), **{n: load(p, threads=1) for n, p in files.items()}}
         first = predictors["fp32"]
         chunk = next(np.array(c) for _, _, c in song_chunks(clip, sr=first.sample_rate, chunk_seconds=30.0, skip=0.0))
         patch = log_mel_patches(chunk, sr=first.sample_rate)[:1]
         for name, predictor in predictors.items():
-            predictor.predict([chunk])  # warm up
-            record["clip_ms"][name] = _median_ms(lambda: predictor.predict([chunk]), max(3, repeats // 5))
+            predictor.predict_proba([chunk])  # warm up
+            record["clip_ms"][name] = _median_ms(lambda: predictor.predict_proba([chunk]), max(3, repeats // 5))
             if name != "torch":
                 record["patch_ms"][name] = _median_ms(lambda: predictor._proba(patch), repeats)
         run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8"]), str(clip), NOT_IN_RUNTIME],
@@ -199,7 +203,8 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
     """Single-thread time per window and per 30 s clip, file sizes and runtime peak RSS."""
     import torch
 
-    from genrekit.predict import load_predictor, song_chunks
+    from genrekit.models import load
+    from genrekit.predict import song_chunks
 
     torch.set_num_threads(1)
     dataset, folds = dataset_and_folds(data)
@@ -220,19 +225,19 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
         record = {"preset": preset, "clip": Path(clip).name, "weights": weights,
                   "sizes": {"safetensors": model.stat().st_size}, "window_ms": {}, "clip_ms": {}}
         files = _export(model, Path(tmp), [by_id[t].path for t in train_ids[:20]])
-        predictors = {"torch": load_predictor(model)}
+        predictors = {"torch": load(model)}
         for variant, path in files.items():
             record["sizes"][variant] = path.stat().st_size
-            predictors[variant] = load_predictor(path, threads=1)
+            predictors[variant] = load(path, threads=1)
         first = predictors["torch"]
         chunks = [np.array(c) for _, _, c in song_chunks(clip, sr=first.sample_rate, chunk_seconds=first.chunk_seconds,
                                                          skip=0.0, pad=True)]
         record["window_seconds"], record["windows_per_clip"] = first.chunk_seconds, len(chunks)
         for name, predictor in predictors.items():
-            predictor.predict(chunks[:1])  # warm up
-            record["window_ms"][name] = _median_ms(lambda: predictor.predict(chunks[:1]), repeats)
+            predictor.predict_proba(chunks[:1])  # warm up
+            record["window_ms"][name] = _median_ms(lambda: predictor.predict_proba(chunks[:1]), repeats)
             # one window at a time, as a phone would stream them
-            record["clip_ms"][name] = _median_ms(lambda: [predictor.predict([chunk]) for chunk in chunks],
+            record["clip_ms"][name] = _median_ms(lambda: [predictor.predict_proba([chunk]) for chunk in chunks],
                                                  max(3, repeats // 10))
         record["network_ms"] = {}  # the graph alone, its input computed beforehand
         for name in ("fp32-numpy", "int8-numpy"):

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
 
 # Peak RSS from VmHWM: getrusage's ru_maxrss carries the parent's peak across fork + exec.
-CODE = ("import re, sys, time; from genrekit.predict import load_predictor, predict_file; "
-        "t = time.perf_counter(); p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+CODE = ("import re, sys, time; from genrekit.models import load; from genrekit.predict import predict_file; "
+        "t = time.perf_counter(); p = predict_file(load(sys.argv[1]), sys.argv[2]); "
         "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
         "print(p.n_chunks, int(hwm) / 1024, time.perf_counter() - t)")
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from genrekit.cli.main import EXIT_ERROR, app
 from genrekit.errors import GenrekitError, ModelError
 from genrekit.models import load_model, read_manifest
-from genrekit.predict.classifiers import default_model_path, load_predictor
+from genrekit.models import default_model_path, load
 from genrekit.untrusted import SKOPS_ALLOWED_TYPES, MAX_JSON_DEPTH
 
 DEFAULT_MODEL = default_model_path(onnx=False)
@@ -277,7 +277,7 @@ def test_every_hostile_file_is_refused_and_runs_nothing(corpus):
     assert len(files) >= 35
     for name, path in files.items():
         with pytest.raises(ModelError) as caught:
-            load_predictor(path)
+            load(path)
         message = str(caught.value)
         assert str(path) in message, (name, message)
         assert "Traceback" not in message
@@ -306,7 +306,7 @@ def test_refusals_name_what_is_wrong(corpus):
     }
     for name, fragment in expected.items():
         with pytest.raises(ModelError, match=None) as caught:
-            load_predictor(files[name])
+            load(files[name])
         assert fragment in str(caught.value), (name, str(caught.value))
 
 

@@ -208,7 +208,7 @@ def test_the_default_model_predicts_out_of_the_box():
 
     from genrekit.cli.main import app
     from genrekit.models import read_manifest
-    from genrekit.predict import default_model_path
+    from genrekit.models import default_model_path
 
     manifest = read_manifest(default_model_path(onnx=False))
     assert manifest["model"] == "musicnn-prior" and manifest["features"]["name"] == "musicnn"
@@ -239,15 +239,16 @@ def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklea
     import sys
 
     from genrekit.models import load_model
-    from genrekit.predict import default_model_path, load_predictor, predict_file
-    from genrekit.predict.classifiers import read_onnx_metadata
+    from genrekit.models import default_model_path, load
+    from genrekit.predict import predict_file
+    from genrekit.models.interface import read_onnx_metadata
 
     model_file, exported = default_model_path(onnx=False), default_model_path(onnx=True)
     manifest, config = load_model(model_file).manifest(), read_onnx_metadata(exported)
     same = [key for key in manifest if key != "format"]  # the file format: genrekit-model, genrekit-onnx
     assert {key: config[key] for key in same} == {key: manifest[key] for key in same}
     assert config["input_name"] == "patches"
-    assert load_predictor(exported).kind == "onnx-classical"
+    assert load(exported).kind == "onnx-classical"
     clips = [gtzan_mini / "blues" / "blues.00000.au", gtzan_mini / "metal" / "metal.00000.au", tmp_path / "short.wav"]
     y, sr = sf.read(clips[0], frames=4 * 22050, dtype="float32")
     sf.write(clips[2], y, sr)  # 4 s: one patch
@@ -282,8 +283,9 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     from genrekit.cli.main import app
     from genrekit.export import export_onnx
     from genrekit.models import load_model
-    from genrekit.predict import load_predictor, predict_file
-    from genrekit.predict.classifiers import read_onnx_metadata
+    from genrekit.models import load
+    from genrekit.predict import predict_file
+    from genrekit.models.interface import read_onnx_metadata
 
     monkeypatch.setenv("GENREKIT_CACHE", str(tmp_path / "cache"))
     rows = [f"{path},{genre}" for genre in ("classical", "metal", "hiphop")
@@ -297,7 +299,7 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     assert model.name == "musicnn-head" and model.spec.name == "musicnn-msd" and model.spec.sample_rate == 16000
     assert set(model.labels) == {"classical", "metal", "hiphop"} and model.spec.chunk_duration == 3.0
     exported_path = export_onnx(tmp_path / "run" / "model.genrekit", tmp_path / "head.onnx")
-    exported = load_predictor(exported_path)
+    exported = load(exported_path)
     clip = gtzan_mini / "metal" / "metal.00007.wav"
     expected, got = predict_file(model, clip), predict_file(exported, clip)
     assert got.genre == expected.genre and got.n_chunks == expected.n_chunks > 1
@@ -307,4 +309,4 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     int8 = export_onnx(tmp_path / "run" / "model.genrekit", tmp_path / "int8.onnx", int8=True, calibration=calibration,
                        max_calibration_windows=64)
     assert read_onnx_metadata(int8)["precision"] == "int8" and int8.stat().st_size < 0.4 * exported_path.stat().st_size
-    assert predict_file(load_predictor(int8), clip).genre == expected.genre
+    assert predict_file(load(int8), clip).genre == expected.genre

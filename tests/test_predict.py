@@ -9,7 +9,8 @@ import soundfile as sf
 from genrekit.datasets import load_gtzan
 from genrekit.errors import AudioError, ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
-from genrekit.predict import ModelChunks, analysed_span, predict_file
+from genrekit.models.interface import ClassicalClassifier
+from genrekit.predict import analysed_span, predict_file
 from genrekit.train import train_model
 
 GENRES = ("classical", "metal", "reggae")
@@ -53,6 +54,10 @@ def test_analysed_span_skips_intro_and_outro_only_when_long_enough():
     assert analysed_span(200.0, skip=10.0, chunk_seconds=3.0) == (10.0, 190.0)
     assert analysed_span(30.0, skip=10.0, chunk_seconds=30.0) == (0.0, 30.0)  # too short to skip
     assert analysed_span(30.0, skip=0.0, chunk_seconds=3.0) == (0.0, 30.0)
+    # a 30 s excerpt is analysed whole by short-window models too; 50 s songs lose their ends
+    assert analysed_span(30.0, skip=10.0, chunk_seconds=3.0) == (0.0, 30.0)
+    assert analysed_span(49.0, skip=10.0, chunk_seconds=3.0) == (0.0, 49.0)
+    assert analysed_span(50.0, skip=10.0, chunk_seconds=3.0) == (10.0, 40.0)
 
 
 def test_prediction_schema_proportions_and_timeline(model, long_song):
@@ -97,7 +102,7 @@ def test_stereo_44k_and_mono_22k_give_the_same_answer(model, tmp_path, gtzan_min
 def test_whole_clip_model_reads_30_second_segments(gtzan_mini, feature_cache, long_song):
     model = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518"), model="logreg", cache=FeatureCache(feature_cache),
                         progress=False).model
-    predictor = ModelChunks(model)
+    predictor = ClassicalClassifier(model)
     assert predictor.chunk_seconds == 30.0
     prediction = predict_file(predictor, long_song[0])
     # 75.4 s is too short to skip 10 s at each end and keep three 30 s segments: the whole
@@ -174,11 +179,11 @@ def test_classical_model_exported_to_onnx_predicts_the_same(model, gtzan_mini, f
     from genrekit.errors import ModelError
     from genrekit.export import export_onnx
     from genrekit.models import save_model
-    from genrekit.predict import load_predictor
+    from genrekit.models import load
 
     path = save_model(model, tmp_path / "logreg.genrekit")
     exported = export_onnx(path, tmp_path / "logreg.onnx")
-    onnx_predictor = load_predictor(exported)
+    onnx_predictor = load(exported)
     assert onnx_predictor.kind == "onnx-classical" and onnx_predictor.labels == model.labels
     clip = _clip(gtzan_mini, "reggae", 0)
     expected, got = predict_file(model, clip), predict_file(onnx_predictor, clip)

@@ -138,7 +138,7 @@ def test_cached_extraction_reads_a_url_file_once(s3, gtzan_mini, tmp_path, monke
 
 
 def test_object_store_errors_name_the_url(s3, tmp_path):
-    from genrekit.predict import default_model_path
+    from genrekit.models import default_model_path
     from genrekit.predict.library import library_files, tag_library
 
     url, _, _ = s3

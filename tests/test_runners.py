@@ -15,7 +15,8 @@ import pytest
 ray = pytest.importorskip("ray", reason="the Ray runner needs the 'ray' extra (pip install 'genrekit[ray]')")
 
 from genrekit.features import FeatureSpec, extract_features  # noqa: E402
-from genrekit.predict import default_model_path, tag_library  # noqa: E402
+from genrekit.models import default_model_path  # noqa: E402
+from genrekit.predict import tag_library  # noqa: E402
 from genrekit.runners import LocalRunner, RayRunner, get_runner  # noqa: E402
 
 GENRES = ("classical", "metal", "reggae")

@@ -121,7 +121,7 @@ def test_the_onnx_export_gives_the_model_files_probabilities(tmp_path):
     pytest.importorskip("onnxruntime", reason="pip install genrekit[onnx]")
     from genrekit.export import export_onnx
     from genrekit.features import FeatureSpec
-    from genrekit.predict import load_predictor
+    from genrekit.models import load
 
     spec = FeatureSpec("musicnn")
     rng = np.random.default_rng(3)
@@ -132,8 +132,8 @@ def test_the_onnx_export_gives_the_model_files_probabilities(tmp_path):
     exported = export_onnx(path, tmp_path / "m.onnx")
     t = np.arange(16000 * 7) / 16000
     signal = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32)
-    expected = load_predictor(path).predict([signal])
-    got = load_predictor(exported).predict([signal])
+    expected = load(path).predict_proba([signal])
+    got = load(exported).predict_proba([signal])
     assert got.shape == (1, len(labels)) and np.allclose(got, expected, atol=1e-4)
 
 

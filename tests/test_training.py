@@ -304,8 +304,8 @@ def _peak_rss_mb(model: str, song: str) -> float:
     import sys
 
     # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
-    code = ("import re, sys; from genrekit.predict import load_predictor, predict_file; "
-            "p = predict_file(load_predictor(sys.argv[1]), sys.argv[2]); "
+    code = ("import re, sys; from genrekit.models import load; from genrekit.predict import predict_file; "
+            "p = predict_file(load(sys.argv[1]), sys.argv[2]); "
             "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
     result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
     n_chunks, peak = result.stdout.split()
@@ -344,14 +344,15 @@ def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend):
     """fp32 ONNX against PyTorch on real audio: the same probabilities within 1e-4, with the
     front end in the graph or computed by numpy."""
     from genrekit.export import export_onnx
-    from genrekit.predict import load_predictor, predict_file
+    from genrekit.models import load
+    from genrekit.predict import predict_file
 
     torch.manual_seed(0)
     model = save_network(tmp_path / "model.safetensors", build_network(preset, 3), preset=preset,
                          labels=["classical", "metal", "reggae"])
     exported = export_onnx(model, tmp_path / "model.onnx", frontend=frontend)
     clip = next((gtzan_mini / "metal").glob("metal.00002.*"))
-    by_torch, by_onnx = predict_file(load_predictor(model), clip), predict_file(load_predictor(exported), clip)
+    by_torch, by_onnx = predict_file(load(model), clip), predict_file(load(exported), clip)
     assert by_torch.n_chunks == by_onnx.n_chunks
     for a, b in zip(by_torch.timeline, by_onnx.timeline):
         assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), atol=1e-4), (a, b)
@@ -379,7 +380,8 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path):
     import onnx
 
     from genrekit.export import export_onnx
-    from genrekit.predict import load_predictor, predict_file
+    from genrekit.models import load
+    from genrekit.predict import predict_file
 
     model, dataset, train = edge_network
     by_id = {t.track_id: t.path for t in dataset.tracks}
@@ -389,7 +391,7 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path):
     assert int8.stat().st_size < 0.3 * fp32.stat().st_size and int8.stat().st_size < 1_000_000
     ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    full, quantized = load_predictor(fp32), load_predictor(int8)
+    full, quantized = load(fp32), load(int8)
     assert quantized.config["precision"] == "int8" and quantized.config["calibration"]["files"] == len(train)
     agree = [predict_file(full, path).genre == predict_file(quantized, path).genre for path in by_id.values()]
     assert np.mean(agree) >= 0.95, f"int8 and fp32 disagree on {agree.count(False)} of {len(agree)} tracks"

@@ -163,21 +163,11 @@ def _network_names() -> list[str]:
     return list(PRESETS)
 
 
-def _default_model() -> Path:
-    """The model shipped with genrekit (a genre head on the pretrained musicnn)."""
-    from genrekit.predict.classifiers import default_model_path
+def _note_training_files(paths: list[str], model) -> None:
+    """Say which files the model was trained on: their predictions say nothing of its accuracy."""
+    from genrekit.models import exclude_training
 
-    return default_model_path()
-
-
-def _note_training_files(paths: list[str], trained_on: set[str]) -> None:
-    """Say which files the model was trained on: their predictions say nothing of its accuracy.
-    (Local files only: a URL's file would be read again just for this.)"""
-    from genrekit.audio import content_hash, remote
-
-    if not trained_on:
-        return
-    seen = [path for path in paths if not remote.is_url(path) and content_hash(path) in trained_on]
+    _, seen = exclude_training(paths, model)
     if seen:
         err_console.print(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
                           f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
@@ -353,8 +343,8 @@ def train(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Train a model, evaluate it on held-out test tracks, write the model file and reports."""
-    from genrekit.models import MODELS
-    from genrekit.train import MODEL_FILE, train_model, train_network_model
+    from genrekit.models import MODELS, model_file
+    from genrekit.train import train_model, train_network_model
 
     try:
         data = _load_dataset(dataset, kind)
@@ -379,59 +369,43 @@ def train(
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
         out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
-    model_file = MODEL_FILE if model in MODELS else "model.safetensors"
-    out_console.print(f"model -> {out / model_file}; reports in {out}")
+    out_console.print(f"model -> {model_file(out)}; reports in {out}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
 
 
 @app.command()
 def evaluate(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A model file (model.genrekit or model.safetensors).")],
+    model_path: Annotated[str, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), a "
+                                              "run folder of `genrekit train`, or 'default' (genrekit's own).")],
     dataset: Annotated[Path, typer.Argument(help="Labelled dataset folder or CSV manifest.")],
     out: OutOption,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
     aggregation: AggregationOption = None,
-    songs: Annotated[bool, typer.Option("--songs", help="Full-song evaluation: whole files streamed, top-1/top-3 hit "
-                                        "rates and the proportion score (songs.json|md|csv).")] = False,
-    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="--songs: seconds of intro and outro left out.")] = 10.0,
+    songs: Annotated[bool, typer.Option("--songs", help="Full-song scores: top-1/top-3 hit rates and the proportion "
+                                        "score (songs.json|md|csv).")] = False,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long "
+                                        "enough (as `predict`).")] = 10.0,
     kind: KindOption = "auto",
-    jobs: JobsOption = 0,
-    cache: CacheOption = None,
-    no_cache: NoCacheOption = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Tracks analysed at once, in worker "
+                                      "processes (0: all cores).")] = 0,
+    cache: Annotated[Path | None, typer.Option("--cache", hidden=True, help="Ignored: evaluate analyses the audio "
+                                               "as predict does.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", hidden=True, help="Ignored.")] = False,
 ) -> None:
-    """Score a model on a labelled dataset: metrics.json|md, confusion matrix, predictions."""
-    from genrekit.evaluate import evaluate_model, evaluate_network
-    from genrekit.models import load_model
+    """Score any model on a labelled dataset: metrics.json|md, confusion matrix, predictions.
 
-    if songs:
-        from genrekit.predict import evaluate_songs, load_predictor
+    Each track is analysed as `genrekit predict` analyses it, so its probabilities are the ones predict gives."""
+    from genrekit.evaluate import evaluate_model, evaluate_songs
+    from genrekit.runners import default_jobs
 
-        try:
-            scores, report = evaluate_songs(load_predictor(model_path), _load_dataset(dataset, kind), skip=skip,
-                                            include_train=include_train, progress=_progress(), out_dir=out)
-        except GenrekitError as exc:
-            _fail(exc)
-        if report["excluded_training_tracks"]:
-            err_console.print(f"{len(report['excluded_training_tracks'])} song(s) the model was trained on were left out")
-        if not scores:
-            err_console.print("[red]no song left to evaluate[/]")
-            raise typer.Exit(EXIT_ERROR)
-        out_console.print(f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
-                          f"proportion score {scores['proportion_score']:.3f} -> {out / 'songs.json'}")
-        raise typer.Exit(EXIT_PARTIAL if _report_failures(report["failures"]) else EXIT_OK)
     try:
         data = _load_dataset(dataset, kind)
-        if model_path.suffix == ".safetensors":
-            metrics, report = evaluate_network(model_path, data, include_train=include_train, aggregation=aggregation,
-                                               progress=_progress(), out_dir=out)
+        if songs:
+            metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
+                                             jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
         else:
-            model = load_model(model_path)
-            if aggregation is not None:
-                model.aggregation = aggregation
-            metrics, report = evaluate_model(
-                model, data, include_train=include_train,
-                cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(), out_dir=out,
-            )
+            metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
+                                             skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
     except GenrekitError as exc:
         _fail(exc)
     if report["excluded_training_tracks"]:
@@ -440,10 +414,19 @@ def evaluate(
     if not metrics:
         err_console.print("[red]no track left to evaluate[/]")
         raise typer.Exit(EXIT_ERROR)
-    out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}, "
-                      f"top-3 {metrics['top3_accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
-    bad = report["failures"]
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(bad) or report["unknown_genre_tracks"] else EXIT_OK)
+    if songs:
+        out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
+                          f"proportion score {metrics['proportion_score']:.3f} -> {out / 'songs.json'}")
+    else:
+        out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
+                          f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
+                          f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
+    if report["unknown_genre_tracks"]:
+        err_console.print(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
+                          "left out")
+    # a song score over the known genres is complete; a metrics table without some genres is not
+    partial = _report_failures(report["failures"]) or (report["unknown_genre_tracks"] and not songs)
+    raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
 
 
 @app.command()
@@ -514,9 +497,9 @@ def compare(
 def predict(
     files: Annotated[list[str], typer.Argument(help="Audio files (songs of any length) or their URLs (s3://...), "
                                                    "or PNGs for image networks.")],
-    model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
-                                                    "model.safetensors or an exported .onnx); default: genrekit's "
-                                                    "own (docs/default-model.md).")] = None,
+    model_path: Annotated[str, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
+                                            "a run folder of `genrekit train`, or 'default': genrekit's own "
+                                            "(docs/default-model.md).")] = "default",
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
                                                "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
@@ -530,22 +513,21 @@ def predict(
     address: AddressOption = None,
 ) -> None:
     """Name the genres of songs: top genres, genre proportions and a timeline."""
-    from genrekit.predict import load_predictor, plot_prediction, predict_files
+    from genrekit.models import load
+    from genrekit.predict import plot_prediction, predict_files
     from genrekit.runners import default_jobs
 
     if output_format not in ("table", "json", "csv", "timeline"):
         err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
         raise typer.Exit(EXIT_USAGE)
     try:
-        model_path = model_path or _default_model()
-        model = load_predictor(model_path, segment_seconds=segment)
-        jobs, parallel = jobs or default_jobs(), _runner(runner, jobs, address)
-        predictions, failures = predict_files(model if jobs == 1 and parallel is None else model_path, files, skip=skip,
-                                              hop_seconds=hop, progress=_progress(), jobs=jobs, runner=parallel,
+        model = load(model_path, segment_seconds=segment)
+        predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
+                                              jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
                                               segment_seconds=segment)
     except GenrekitError as exc:
         _fail(exc)
-    _note_training_files([p.path for p in predictions], getattr(model, "trained_on", set()))
+    _note_training_files([p.path for p in predictions], model)
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
         for p in predictions:
@@ -594,8 +576,8 @@ def predict(
 def tag(
     library: Annotated[str, typer.Argument(help="Music library folder (searched recursively), or its URL "
                                                  "(s3://bucket/music, read through pyarrow).")],
-    model_path: Annotated[Path | None, typer.Option("--model", "-m", help="A model file (model.genrekit, "
-                                                    "model.safetensors or .onnx); default: genrekit's own.")] = None,
+    model_path: Annotated[str, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
+                                            "a run folder, or 'default': genrekit's own.")] = "default",
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
                                           "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
@@ -618,7 +600,7 @@ def tag(
             out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
 
     try:
-        summary = tag_library(library, model_path or _default_model(), results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+        summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                               segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
                               progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address))
     except GenrekitError as exc:
@@ -718,21 +700,18 @@ def export(
                            max_calibration_windows=max_windows)
     except GenrekitError as exc:
         _fail(exc)
-    if model_path.suffix != ".safetensors":
-        from genrekit.predict.classifiers import read_onnx_metadata
+    from genrekit.models import load
 
-        inputs = ("musicnn's log-mel patches in, the network inside" if read_onnx_metadata(path)["input_name"] == "patches"
-                  else "feature rows in")
-        out_console.print(f"ONNX (classical pipeline, {inputs}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
-        return
+    exported = load(path)  # proof that the file loads and runs
     precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
-    out_console.print(f"ONNX ({precision}, front end: {frontend}) -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
+                      f"({path.stat().st_size / 1e6:.2f} MB)")
 
 
 @app.command()
 def serve(
-    model_path: Annotated[Path | None, typer.Argument(metavar="MODEL", help="A model file: .genrekit, .safetensors "
-                                                      "or .onnx (default: genrekit's own).")] = None,
+    model_path: Annotated[str, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), "
+                                              "a run folder, or 'default': genrekit's own.")] = "default",
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
@@ -758,8 +737,7 @@ def serve(
         limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
                                upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                                upload_grace_seconds=upload_grace_seconds, receiving=receiving)
-        model_path = model_path or _default_model()
-        err_console.print(f"genrekit service for {model_path} on http://{host}:{port}/ (Ctrl+C stops it)")
+        err_console.print(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
         run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
     except GenrekitError as exc:
         _fail(exc)

@@ -2,7 +2,8 @@
 
 from genrekit.evaluate.crossval import cross_validate, cross_validate_network, dataset_folds, fit_estimator, network_fold
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
-from genrekit.evaluate.run import compare_models, evaluate_model, evaluate_network, predictions_frame, track_predictions
+from genrekit.evaluate.run import (compare_models, evaluate_model, evaluate_songs, predict_dataset, predictions_frame,
+                                   track_predictions)
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
 __all__ = [
@@ -15,7 +16,8 @@ __all__ = [
     "cross_validate",
     "cross_validate_network",
     "dataset_folds",
-    "evaluate_network",
+    "evaluate_songs",
+    "predict_dataset",
     "network_fold",
     "track_predictions",
     "evaluation_metrics",

@@ -1,4 +1,5 @@
-"""Evaluating a saved model on a dataset, and comparing models by cross-validation."""
+"""Evaluating any model on a labelled dataset (through the same chunks as ``predict``), and
+comparing models by cross-validation."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genrekit.datasets import Dataset, FeatureTable, build_feature_table
+from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError
 from genrekit.evaluate.crossval import cross_validate
-from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics
+from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import comparison_markdown, write_evaluation, write_json, write_text_atomic
-from genrekit.features import FeatureCache
-from genrekit.models import GenreModel
+from genrekit.models.interface import GenreClassifier, exclude_training, load
+from genrekit.predict.files import ModelLike, predict_files
+from genrekit.predict.song import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -44,113 +46,137 @@ def track_predictions(
     return frame
 
 
-def evaluate_model(
-    model: GenreModel,
+def predict_dataset(
+    model: ModelLike,
     dataset: Dataset,
     *,
     include_train: bool = False,
-    cache: FeatureCache | None = None,
-    n_jobs: int | None = None,
+    skip: float = 10.0,
+    hop_seconds: float | None = None,
+    jobs: int = 1,
+    runner=None,
     progress: bool = True,
-    out_dir: str | Path | None = None,
-) -> tuple[dict, dict]:
-    """Score ``model`` on ``dataset``'s tracks.
-
-    Tracks whose audio the model was trained on (same content hash) are left out unless
-    ``include_train``: scores on training songs say nothing about new songs. Tracks whose
-    genre the model does not know are left out and listed.
+) -> tuple[GenreClassifier, list[tuple[Track, Prediction]], dict]:
+    """Predict every track of a labelled dataset exactly as ``genrekit predict`` would (the same
+    chunks, the same probabilities), leaving out tracks the model cannot be scored on.
 
     Returns
     -------
-    metrics : as :func:`evaluation_metrics` (empty when no track remains)
-    report : ``failures`` (path -> reason), ``excluded_training_tracks``, ``unknown_genre_tracks``
+    classifier : the loaded model
+    predicted : ``(track, prediction)`` per track predicted, in dataset order
+    report : ``failures`` (path -> reason), ``excluded_training_tracks`` (track ids the model
+        was trained on, by content: left out unless ``include_train``), ``unknown_genre_tracks``
+        (paths whose genre the model does not know)
     """
-    known = set(model.labels)
-    unknown = [t for t in dataset.tracks if t.label not in known]
-    usable = dataset.select(t.track_id for t in dataset.tracks if t.label in known)
-    report = {"unknown_genre_tracks": [t.path for t in unknown], "excluded_training_tracks": []}
-    if not usable.tracks:
-        raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(model.labels)})")
-    table, _ = build_feature_table(usable, model.spec, labels=model.labels, cache=cache, n_jobs=n_jobs, progress=progress)
-    report["failures"] = table.failures
-    rows = np.arange(len(table.tracks))
+    classifier = load(model)
+    known = set(classifier.labels)
+    report = {"unknown_genre_tracks": [t.path for t in dataset.tracks if t.label not in known],
+              "excluded_training_tracks": [], "failures": {}}
+    tracks = [t for t in dataset.tracks if t.label in known]
+    if not tracks:
+        raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
     if not include_train:
-        seen = set(model.training.get("content_sha256", []))
-        excluded = [t for t, digest in table.hashes.items() if digest in seen]
-        report["excluded_training_tracks"] = excluded
-        rows = np.flatnonzero(~np.isin(table.tracks, excluded))
-    if not len(rows):
-        logger.warning("every track of %s was used to train the model; nothing left to evaluate", dataset.root)
-        return {}, report
-    proba = model.predict_proba(table.X[rows])
-    metrics = evaluation_metrics(
-        table.y[rows], proba, table.tracks[rows], model.labels, aggregation=model.aggregation, chunked=model.spec.chunked
-    )
-    if out_dir is not None:
-        write_evaluation(metrics, out_dir, title=f"{model.name} on {dataset.name}")
-        write_text_atomic(Path(out_dir) / "predictions.csv", predictions_frame(table, rows, proba, model.aggregation).to_csv(index=False))
-        write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": model.manifest(), **report})
-    return metrics, report
+        _, seen = exclude_training([t.path for t in tracks], classifier)
+        seen = set(seen)
+        report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
+        tracks = [t for t in tracks if t.path not in seen]
+    predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
+                                                    hop_seconds=hop_seconds, progress=progress, jobs=jobs, runner=runner)
+    by_path = {p.path: p for p in predictions}
+    return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
 
 
-def evaluate_network(
-    path: str | Path,
+def evaluate_model(
+    model: ModelLike,
     dataset: Dataset,
     *,
     include_train: bool = False,
     aggregation: str | None = None,
+    skip: float = 10.0,
+    hop_seconds: float | None = None,
+    jobs: int = 1,
+    runner=None,
     progress: bool = True,
     out_dir: str | Path | None = None,
 ) -> tuple[dict, dict]:
-    """:func:`evaluate_model` for a network file (``model.safetensors``).
+    """Score any model (see :func:`genrekit.models.load`) on ``dataset``'s tracks.
 
-    Tracks the network was trained or validated on (same content hash) are left out unless
-    ``include_train``; chunk probabilities are combined per track by ``aggregation``
-    (default: the network's own). Returns ``(metrics, report)`` as :func:`evaluate_model`.
+    Every track is analysed as :func:`genrekit.predict.predict_file` analyses it, so a track's
+    probabilities here are the ones ``genrekit predict`` gives. Tracks whose audio the model
+    was trained on (same content) are left out unless ``include_train``: scores on training
+    songs say nothing about new songs. Tracks whose genre the model does not know are left
+    out and listed. ``aggregation``: chunks to track, ``mean`` or ``vote`` (default: the
+    model's own).
+
+    Returns
+    -------
+    metrics : as :func:`evaluation_metrics` (empty when no track remains)
+    report : as :func:`predict_dataset`
     """
-    from rich.progress import track as progress_bar
-
-    from genrekit.audio import content_hash
-    from genrekit.errors import GenrekitError
-    from genrekit.models.nets.inference import chunk_proba
-    from genrekit.models.nets.training import load_network
-
-    net, config = load_network(path)
-    labels = config["labels"]
-    aggregation = aggregation or config.get("aggregation", "mean")
-    index = {label: i for i, label in enumerate(labels)}
-    unknown = [t for t in dataset.tracks if t.label not in index]
-    report = {"unknown_genre_tracks": [t.path for t in unknown], "excluded_training_tracks": [], "failures": {}}
-    usable = [t for t in dataset.tracks if t.label in index]
-    if not usable:
-        raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(labels)})")
-    seen = set(config.get("training", {}).get("content_sha256", []))
-    probas, ys, tracks, paths = [], [], [], {}
-    for track in progress_bar(usable, description="evaluating", disable=not progress):
-        try:
-            if not include_train and content_hash(track.path) in seen:
-                report["excluded_training_tracks"].append(track.track_id)
-                continue
-            proba = chunk_proba(net, config, track.path)
-        except (GenrekitError, OSError) as exc:
-            report["failures"][track.path] = str(exc)
-            continue
-        probas.append(proba)
-        ys += [index[track.label]] * len(proba)
-        tracks += [track.track_id] * len(proba)
-        paths[track.track_id] = track.path
-    if not probas:
+    classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
+                                                    hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress)
+    if not predicted:
         logger.warning("no track of %s left to evaluate", dataset.root)
         return {}, report
-    proba, y, tracks = np.concatenate(probas), np.array(ys), np.array(tracks)
-    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=True)
+    labels, aggregation = classifier.labels, aggregation or classifier.aggregation
+    index = {label: i for i, label in enumerate(labels)}
+    proba = np.array([[s.probabilities[g] for g in labels] for _, p in predicted for s in p.timeline])
+    y = np.array([index[t.label] for t, p in predicted for _ in p.timeline])
+    tracks = np.array([t.track_id for t, p in predicted for _ in p.timeline])
+    chunked = any(p.n_chunks > 1 for _, p in predicted)
+    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked)
     if out_dir is not None:
-        write_evaluation(metrics, out_dir, title=f"{config['preset']} on {dataset.name}")
+        write_evaluation(metrics, out_dir, title=f"{classifier.name} on {dataset.name}")
+        paths = {t.track_id: t.path for t, _ in predicted}
         frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation)
         write_text_atomic(Path(out_dir) / "predictions.csv", frame.to_csv(index=False))
-        manifest = {k: config[k] for k in ("preset", "labels", "frontend", "n_frames", "input_kind", "metrics") if k in config}
-        write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": manifest, "aggregation": aggregation, **report})
+        write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
+                                                "aggregation": aggregation, "skip": skip, **report})
     return metrics, report
+
+
+def evaluate_songs(
+    model: ModelLike,
+    dataset: Dataset,
+    *,
+    skip: float = 10.0,
+    include_train: bool = False,
+    jobs: int = 1,
+    runner=None,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+) -> tuple[dict, dict]:
+    """Full-song evaluation of a labelled set of songs (see :func:`song_scores`): the same
+    predictions as :func:`evaluate_model`, scored by top-1/top-3 hit rates and the
+    proportion score. With ``out_dir``: ``songs.json``, ``songs.md`` and ``songs.csv``.
+
+    Returns
+    -------
+    scores : as :func:`song_scores` (empty when no song is left)
+    report : as :func:`predict_dataset`
+    """
+    classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
+                                                    jobs=jobs, runner=runner, progress=progress)
+    if not predicted:
+        return {}, report
+    true = [t.label for t, _ in predicted]
+    predictions = [p for _, p in predicted]
+    scores = song_scores(true, [p.probabilities for p in predictions], [p.proportions for p in predictions])
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
+        lines = [f"# Full-song evaluation of {classifier.name}", "",
+                 f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
+                 f"proportion score {scores['proportion_score']:.3f}", "",
+                 "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
+        lines += [f"| {g} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
+                  for g, r in scores["per_genre"].items()]
+        write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
+        frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
+                               "n_chunks": p.n_chunks, **{f"share_{g}": v for g, v in p.proportions.items()}}
+                              for p, t in zip(predictions, true)])
+        write_text_atomic(out / "songs.csv", frame.to_csv(index=False))
+    return scores, report
 
 
 def compare_models(

@@ -44,8 +44,8 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
-from genrekit.predict.classifiers import ONNX_METADATA_KEY as METADATA_KEY
-from genrekit.predict.classifiers import read_onnx_metadata
+from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
+from genrekit.models.interface import read_onnx_metadata
 
 __all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata"]
 
@@ -358,11 +358,11 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     be decoded are left out with a warning."""
     from genrekit.errors import GenrekitError
     from genrekit.features.musicnn import log_mel_patches
-    from genrekit.predict.classifiers import OnnxMusicnnChunks, load_predictor
+    from genrekit.models.interface import OnnxMusicnnClassifier, load
     from genrekit.predict.song import song_chunks
 
-    predictor = load_predictor(fp32_path)
-    patches = isinstance(predictor, OnnxMusicnnChunks)
+    predictor = load(fp32_path)
+    patches = isinstance(predictor, OnnxMusicnnClassifier)
     examples = []
     for path in files:
         try:

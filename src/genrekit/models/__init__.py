@@ -1,7 +1,37 @@
-"""Models: scikit-learn/XGBoost pipelines on feature tables, and the model file format."""
+"""Models: the one door to every model (:func:`load`, :class:`GenreClassifier`), the
+scikit-learn/XGBoost pipelines on feature tables, and the model file format.
 
-from genrekit.models.artifact import GenreModel, load_model, read_manifest, save_model
-from genrekit.models.classical import DEFAULT_MODEL, MODELS, default_spec, make_model, make_search
+Names resolve on first use (PEP 562): ``from genrekit.models import load`` loads neither
+scikit-learn nor PyTorch, which the ONNX runtime runs without.
+"""
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "GenreModel", "default_spec", "load_model", "make_model", "make_search",
-           "read_manifest", "save_model"]
+_API = {
+    "GenreClassifier": "genrekit.models.interface",
+    "load": "genrekit.models.interface",
+    "describe": "genrekit.models.interface",
+    "exclude_training": "genrekit.models.interface",
+    "default_model_path": "genrekit.models.interface",
+    "model_file": "genrekit.models.interface",
+    "model_id": "genrekit.models.interface",
+    "DEFAULT": "genrekit.models.interface",
+    "GenreModel": "genrekit.models.artifact",
+    "load_model": "genrekit.models.artifact",
+    "read_manifest": "genrekit.models.artifact",
+    "save_model": "genrekit.models.artifact",
+    "DEFAULT_MODEL": "genrekit.models.classical",
+    "MODELS": "genrekit.models.classical",
+    "default_spec": "genrekit.models.classical",
+    "make_model": "genrekit.models.classical",
+    "make_search": "genrekit.models.classical",
+}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'genrekit.models' has no attribute {name!r}")
+
+
+__all__ = list(_API)

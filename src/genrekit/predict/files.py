@@ -10,19 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genrekit.errors import GenrekitError
-from genrekit.predict.classifiers import ModelChunks, NetworkChunks, load_predictor
+from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import Prediction, check_stop, song_chunks, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
 
-Predictor = ModelChunks | NetworkChunks
-
-
-def _as_predictor(model: GenreModel | Predictor | str | os.PathLike, segment_seconds: float | None = None) -> Predictor:
-    if isinstance(model, (str, os.PathLike)):
-        return load_predictor(model, segment_seconds=segment_seconds)
-    return model if isinstance(model, (ModelChunks, NetworkChunks)) else ModelChunks(model)
+ModelLike = "GenreClassifier | GenreModel | str | os.PathLike"  # what load() takes
 
 
 def _is_image_path(path: str) -> bool:
@@ -32,7 +26,7 @@ def _is_image_path(path: str) -> bool:
 
 
 def predict_file(
-    model: GenreModel | Predictor | str | os.PathLike,
+    model: ModelLike,
     path: str | os.PathLike,
     *,
     skip: float = 10.0,
@@ -57,7 +51,7 @@ def predict_file(
     from genrekit import audio
     from genrekit.audio import remote
 
-    predictor = _as_predictor(model)
+    predictor = load(model)
     path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
         from genrekit.errors import AudioError
@@ -80,10 +74,10 @@ def predict_file(
         pending.append(np.array(chunk, copy=True))
         if len(pending) == batch:
             check_stop(should_stop, path)
-            probas.append(predictor.predict(pending))
+            probas.append(predictor.predict_proba(pending))
             pending = []
     if pending:
-        probas.append(predictor.predict(pending))
+        probas.append(predictor.predict_proba(pending))
     if not probas:
         from genrekit.errors import AudioError
 
@@ -95,7 +89,7 @@ def predict_file(
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a path
     -> ``{"prediction": Prediction.to_dict()}`` or ``{"error": reason}``."""
-    predictor = load_predictor(model_path, segment_seconds=segment_seconds, threads=1)
+    predictor = load(model_path, segment_seconds=segment_seconds, threads=1)
 
     def predict(path: str) -> dict:
         try:
@@ -109,7 +103,7 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
 
 
 def predict_files(
-    model: GenreModel | Predictor | str | os.PathLike,
+    model: ModelLike,
     paths: Sequence[str | os.PathLike],
     *,
     skip: float = 10.0,
@@ -122,8 +116,8 @@ def predict_files(
     """Predict every file, going on past files that cannot be decoded.
 
     ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local process pool or Ray)
-    predicts files in parallel, each worker loading the model once; that needs ``model`` as
-    a model file's path. The results are the same either way.
+    predicts files in parallel, each worker loading the model once from its file (a model
+    built in memory is run here). The results are the same either way.
 
     Returns
     -------
@@ -133,19 +127,21 @@ def predict_files(
     from rich.progress import track
 
     paths = [os.fspath(p) for p in paths]
-    if (jobs > 1 or runner is not None) and isinstance(model, (str, os.PathLike)) and len(paths) > 1:
+    # workers load the model themselves: from its file
+    source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else os.fspath(getattr(model, "source", "") or "")
+    if (jobs > 1 or runner is not None) and source and len(paths) > 1:
         from genrekit.runners import LocalRunner
 
         runner = runner or LocalRunner(min(jobs, len(paths)))
         outcomes: dict[int, dict] = {}
-        results = runner.map(make_song_predictor, (os.fspath(model), segment_seconds, skip, hop_seconds), paths)
+        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds), paths)
         for index, outcome in track(results, total=len(paths), description="predicting", disable=not progress):
             outcomes[index] = outcome
         predictions = [Prediction.from_dict(outcomes[i]["prediction"]) for i in range(len(paths))
                        if "prediction" in outcomes[i]]
         failures = {paths[i]: outcomes[i]["error"] for i in range(len(paths)) if "error" in outcomes[i]}
         return predictions, failures
-    predictor = _as_predictor(model, segment_seconds)
+    predictor = load(model, segment_seconds=segment_seconds)
     predictions, failures = [], {}
     for path in track(paths, description="predicting", disable=not progress):
         try:
@@ -153,61 +149,3 @@ def predict_files(
         except GenrekitError as exc:
             failures[path] = str(exc)
     return predictions, failures
-
-
-def evaluate_songs(
-    model: GenreModel | Predictor,
-    dataset,
-    *,
-    skip: float = 10.0,
-    include_train: bool = False,
-    progress: bool = True,
-    out_dir: str | os.PathLike | None = None,
-) -> tuple[dict, dict]:
-    """Full-song evaluation of a labelled set of songs (see :func:`genrekit.evaluate.song_scores`).
-
-    Songs the model was trained on (same content) are left out unless ``include_train``.
-    With ``out_dir``: ``songs.json``, ``songs.md`` and ``songs.csv`` (one row per song).
-
-    Returns
-    -------
-    scores : as :func:`genrekit.evaluate.song_scores` (empty when no song is left)
-    report : ``failures`` (path -> reason), ``excluded_training_tracks``, ``unknown_genre_tracks``
-    """
-    from pathlib import Path
-
-    import pandas as pd
-
-    from genrekit.audio import content_hash
-    from genrekit.evaluate import song_scores, write_json
-    from genrekit.evaluate.report import write_text_atomic
-
-    predictor = _as_predictor(model)
-    known = set(predictor.labels)
-    report = {"unknown_genre_tracks": [t.path for t in dataset.tracks if t.label not in known],
-              "excluded_training_tracks": [], "failures": {}}
-    songs = [t for t in dataset.tracks if t.label in known]
-    if not include_train and predictor.trained_on:
-        report["excluded_training_tracks"] = [t.track_id for t in songs if content_hash(t.path) in predictor.trained_on]
-        songs = [t for t in songs if t.track_id not in set(report["excluded_training_tracks"])]
-    predictions, report["failures"] = predict_files(predictor, [t.path for t in songs], skip=skip, progress=progress)
-    label_of = {t.path: t.label for t in songs}
-    if not predictions:
-        return {}, report
-    true = [label_of[p.path] for p in predictions]
-    scores = song_scores(true, [p.probabilities for p in predictions], [p.proportions for p in predictions])
-    if out_dir is not None:
-        out = Path(out_dir)
-        write_json(out / "songs.json", {"model": predictor.name, "skip": skip, **scores, **report})
-        lines = [f"# Full-song evaluation of {predictor.name}", "",
-                 f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
-                 f"proportion score {scores['proportion_score']:.3f}", "",
-                 "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
-        lines += [f"| {g} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
-                  for g, r in scores["per_genre"].items()]
-        write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
-        frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
-                               "n_chunks": p.n_chunks, **{f"share_{g}": v for g, v in p.proportions.items()}}
-                              for p, t in zip(predictions, true)])
-        write_text_atomic(out / "songs.csv", frame.to_csv(index=False))
-    return scores, report

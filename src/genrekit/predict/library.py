@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
+from genrekit.models.interface import model_file, model_id
 
 logger = logging.getLogger(__name__)
 
@@ -175,11 +176,6 @@ def _key(path: Path | str, use_hash: bool, model_id: str,
     return f"{model_id}|{file_key}", stat.st_size, stat.st_mtime_ns
 
 
-def model_id(model_path: str | os.PathLike) -> str:
-    """``<file name>@<first 12 hex digits of its SHA-256>``: which model tagged a file."""
-    return f"{Path(model_path).name}@{content_hash(model_path)[:12]}"
-
-
 def read_journal(path: str | os.PathLike) -> list[dict]:
     """The complete records of a journal; a torn last line (a killed run) is left out."""
     path = Path(path)
@@ -286,9 +282,7 @@ def tag_library(
     results = Path(results)
     if results.suffix not in TABLE_FORMATS:
         raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
-    model_path = os.fspath(model_path)
-    if not os.path.isfile(model_path):
-        raise ParameterError(f"model={model_path}: no such model file")
+    model_path = os.fspath(model_file(model_path))
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)

@@ -16,7 +16,7 @@ import numpy as np
 from genrekit._files import atomic_path
 from genrekit import audio
 from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
+from genrekit.errors import AnalysisStopped, AudioError, ParameterError
 
 
 def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
@@ -84,12 +84,17 @@ class Prediction:
         return pd.DataFrame(rows)
 
 
+# Intros and outros are skipped only when this much of the song (and three chunks) remains:
+# a 30 s excerpt such as a GTZAN clip is analysed whole, by short-window networks too.
+MIN_ANALYSED_SECONDS = 30.0
+
+
 def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
-    """(start, end) in seconds: ``skip`` seconds off each end when the song is long enough
-    to keep at least three chunks after skipping, else the whole file."""
+    """(start, end) in seconds: ``skip`` seconds off each end when the song is long enough to
+    keep at least three chunks and :data:`MIN_ANALYSED_SECONDS` after skipping, else the whole file."""
     if skip < 0:
         raise ParameterError(f"skip={skip} must be >= 0 seconds")
-    if duration - 2 * skip >= 3 * chunk_seconds:
+    if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):
         return skip, duration - skip
     return 0.0, duration
 

@@ -44,8 +44,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
-from genrekit.predict import load_predictor, predict_file
-from genrekit.predict.library import model_id
+from genrekit.models.interface import load, model_id
+from genrekit.predict import predict_file
 from genrekit.errors import AnalysisStopped
 from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
                                     name_from_headers, receive_upload, timed_body)
@@ -171,9 +171,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None) -> FastAPI:
-    """The service for the model file at ``model_path`` (classical, network or ONNX)."""
+    """The service for any model (see :func:`genrekit.models.load`; ``"default"``: genrekit's own)."""
     limits = limits or ServiceLimits()
-    predictor = load_predictor(model_path)
+    predictor = load(model_path)
     description = {
         "name": predictor.name, "id": model_id(model_path), "kind": predictor.kind,
         "labels": list(predictor.labels), "metrics": predictor.metrics,

@@ -1,5 +1,4 @@
-"""A network's inputs for one file, and its chunk probabilities: one code path for
-prediction and evaluation."""
+"""A network's image inputs for one file, and its chunk probabilities in batches."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import torch
 from torch import nn
 
 from genrekit import audio
-from genrekit.features.chunks import frame_windows
 
 IMAGE_SECONDS = 30.0
 
@@ -24,16 +22,6 @@ def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -
         return read_image(path)[None], False
     y, sr = audio.load(path, sr=22050)
     return audio_images(y, sr, seconds=seconds)
-
-
-def file_examples(config: dict, path: str | os.PathLike) -> np.ndarray:
-    """What the network of ``config`` (a network file's JSON) takes for one file: waveform
-    windows ``(n, samples)``, or images ``(n, 3, height, width)``."""
-    if config.get("input_kind") == "image":
-        return image_examples(path, seconds=config["image_seconds"])[0]
-    frontend = config["frontend"]
-    y, _ = audio.load(path, sr=frontend["sample_rate"])
-    return frame_windows(y, n_frames=config["n_frames"], hop_length=frontend["hop_length"])[0]
 
 
 def in_batches(function, X: torch.Tensor, batch: int, advance=lambda n: None) -> torch.Tensor:
@@ -51,8 +39,3 @@ def predict_chunks(body: nn.Module, X: torch.Tensor, *, batch: int = 16) -> np.n
     """Genre probabilities per chunk, [shape=(n, n_classes)]."""
     body.eval()
     return in_batches(lambda x: torch.softmax(body(x), dim=1), X, batch).numpy()
-
-
-def chunk_proba(net: nn.Module, config: dict, path: str | os.PathLike, *, batch: int = 16) -> np.ndarray:
-    """Genre probabilities of each window of one file, [shape=(n_chunks, n_genres)]."""
-    return predict_chunks(net, torch.from_numpy(file_examples(config, path)), batch=batch)

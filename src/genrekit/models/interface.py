@@ -1,23 +1,136 @@
-"""What the song analysis needs from a model: its genres, its sample rate, its chunk length,
-and genre probabilities for a batch of chunks. One adapter per kind of model file."""
+"""One door to every model. :func:`load` opens any model file, or ``"default"``, and returns a
+:class:`GenreClassifier`. predict, evaluate, serve, tag, export and the CLI use that interface
+and never ask what kind of model they hold.
+
+Kinds behind the door, one adapter each: a classical model (``.genrekit``: features, then a
+scikit-learn/XGBoost pipeline), a network (``.safetensors``), and their ONNX exports
+(``.onnx``, run by onnxruntime without PyTorch or scikit-learn). This module imports neither
+scikit-learn nor PyTorch itself; an adapter loads what its kind needs.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from genrekit import __version__
 from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
                                 require_training_hashes)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
-    from genrekit.models import GenreModel
+    from genrekit.models.artifact import GenreModel
+
+# The name that stands for genrekit's own model wherever a model file is asked for.
+DEFAULT = "default"
+# The model file that `genrekit train` writes into its run folder, by kind.
+RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
 
 
-class ModelChunks:
+@runtime_checkable
+class GenreClassifier(Protocol):
+    """What every stage above ``models`` needs from a model, whatever its kind.
+
+    Attributes
+    ----------
+    name : the model's or preset's name (``musicnn-prior``, ``cnn``, ...)
+    kind : ``classical``, ``network``, ``onnx-classical`` or ``onnx-network`` (for display only)
+    labels : its genres, in the order of :meth:`predict_proba`'s columns
+    sample_rate : the rate (Hz) chunks must be given at
+    chunk_seconds : the length of one chunk
+    min_seconds : the shortest audio it can score
+    pad : whether a short last chunk is zero-padded to ``chunk_seconds`` (networks) or
+        used as it is (feature models)
+    aggregation : how chunk probabilities make a song's: ``mean`` or ``vote``
+    trained_on : SHA-256 of the audio of every track it was trained (or validated) on
+    metrics : its test metrics, as recorded when it was trained
+    takes_images : whether spectrogram image files are its input (image networks)
+    """
+
+    name: str
+    kind: str
+    labels: list[str]
+    sample_rate: int
+    chunk_seconds: float
+    min_seconds: float
+    pad: bool
+    aggregation: str
+    trained_on: frozenset[str]
+    metrics: dict
+    takes_images: bool
+
+    def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
+        """Genre probabilities of each chunk of mono audio at ``sample_rate``,
+        [shape=(len(chunks), len(labels))], rows summing to 1."""
+
+    def predict_image(self, path: str | os.PathLike) -> np.ndarray:
+        """[shape=(1, len(labels))] for a spectrogram image file (when ``takes_images``)."""
+
+    def manifest(self) -> dict:
+        """The model's description in one schema for every kind (see :func:`describe`)."""
+
+
+class _Adapter:
+    """What the adapters share: the manifest and the refusal of images."""
+
+    takes_images = False
+    kind = ""
+    file_format = ""
+    source = ""
+
+    def predict_image(self, path: str | os.PathLike) -> np.ndarray:
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"{path}: {self.name} takes audio, not spectrogram images")
+
+    def manifest(self) -> dict:
+        return describe(self, self._details())
+
+    def _details(self) -> dict:
+        return {}
+
+
+def describe(model: GenreClassifier, details: dict | None = None) -> dict:
+    """The one manifest schema: ``model``, ``kind``, ``format``, ``labels``, ``sample_rate``,
+    ``chunk_seconds``, ``min_seconds``, ``aggregation``, ``metrics``, ``training``
+    (``content_sha256``: the training audio), ``source`` (the file), ``genrekit_version``
+    and the kind's own ``details`` (feature set or network front end)."""
+    return {
+        "model": model.name, "kind": model.kind, "format": getattr(model, "file_format", ""),
+        "labels": list(model.labels), "sample_rate": int(model.sample_rate),
+        "chunk_seconds": float(model.chunk_seconds), "min_seconds": float(model.min_seconds),
+        "aggregation": model.aggregation, "metrics": dict(model.metrics),
+        "training": {"content_sha256": sorted(model.trained_on)},
+        "source": os.fspath(getattr(model, "source", "") or ""), "genrekit_version": __version__,
+        "details": details or {},
+    }
+
+
+def exclude_training(paths: Iterable[str], model: GenreClassifier) -> tuple[list[str], list[str]]:
+    """Split ``paths`` into those ``model`` was not trained on and those it was. By content
+    (SHA-256 of the file), so renamed, moved or copied training files are recognised too.
+    URLs are kept (their files would be fetched just for this), and so are files that cannot
+    be read: their analysis reports why."""
+    from genrekit.audio import content_hash, remote
+    from genrekit.errors import AudioError
+
+    kept, excluded = [], []
+    for path in paths:
+        seen = False
+        if model.trained_on and not remote.is_url(path):
+            try:
+                seen = content_hash(path) in model.trained_on
+            except AudioError:
+                pass
+        (excluded if seen else kept).append(path)
+    return kept, excluded
+
+
+class ClassicalClassifier(_Adapter):
     """A classical model (``model.genrekit``): its features of each chunk, then its classifier.
 
     Chunks are the model's own chunk length, or ``segment_seconds`` (default 30 s, the
@@ -27,9 +140,11 @@ class ModelChunks:
 
     pad = False
     kind = "classical"
+    file_format = "genrekit"
 
-    def __init__(self, model: GenreModel, *, segment_seconds: float | None = None):
+    def __init__(self, model: GenreModel, *, segment_seconds: float | None = None, source: str | os.PathLike = ""):
         self.model = model
+        self.source = source
         self._configure(model.manifest(), model.spec, segment_seconds)
 
     def _configure(self, manifest: dict, spec, segment_seconds: float | None) -> None:
@@ -40,27 +155,32 @@ class ModelChunks:
         self.sample_rate = spec.sample_rate
         self.chunk_seconds = segment_seconds or spec.chunk_duration or 30.0
         self.min_seconds = spec.min_duration
-        self.trained_on = set(manifest.get("training", {}).get("content_sha256", []))
+        self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
         self.metrics = dict(manifest.get("metrics", {}))
 
-    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
         return np.stack([self._proba(self.spec.compute(y, self.sample_rate)).mean(axis=0) for y in chunks])
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(features)
 
+    def _details(self) -> dict:
+        return {"features": dict(vars(self.spec)) if isinstance(self.spec, SimpleNamespace) else self.spec.to_dict()}
 
-class OnnxModelChunks(ModelChunks):
+
+class OnnxClassicalClassifier(ClassicalClassifier):
     """A classical model exported to ONNX (see :mod:`genrekit.export`): genrekit computes
     its features, onnxruntime runs its pipeline."""
 
     kind = "onnx-classical"
+    file_format = "onnx"
 
     def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
                  opened: tuple | None = None):
         from genrekit.features import FeatureSpec
 
+        self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
         self._configure(self.config, FeatureSpec.from_dict(self.config["features"]), segment_seconds)
 
@@ -68,21 +188,23 @@ class OnnxModelChunks(ModelChunks):
         return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
 
 
-class OnnxMusicnnChunks(ModelChunks):
+class OnnxMusicnnClassifier(ClassicalClassifier):
     """A head on the pretrained musicnn exported with the network (see :mod:`genrekit.export`):
     numpy computes musicnn's log-mel patches, onnxruntime the network and the head; neither
     PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file."""
 
     kind = "onnx-classical"
+    file_format = "onnx"
 
     def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
                  opened: tuple | None = None):
+        self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
         # The feature spec's parameters, without its registry (which imports librosa).
         self._configure(self.config, SimpleNamespace(**self.config["features"]), segment_seconds)
 
-    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
-        """As :meth:`ModelChunks.predict`: the probabilities of each feature row, averaged."""
+    def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
+        """As :meth:`ClassicalClassifier.predict_proba`: the probabilities of each feature row, averaged."""
         from genrekit.features.chunks import chunk_signal
         from genrekit.features.musicnn import log_mel_patches
 
@@ -97,17 +219,19 @@ class OnnxMusicnnChunks(ModelChunks):
         return self.session.run([self.config["output_name"]], {self.config["input_name"]: patches})[0][0]
 
 
-class NetworkChunks:
+class NetworkClassifier(_Adapter):
     """A network file (``model.safetensors``): its windows (about 3 s) or, for image
     networks, one spectrogram image per 30 s."""
 
     pad = True
     min_seconds = 0.5
     kind = "network"
+    file_format = "safetensors"
 
     def __init__(self, path: str | os.PathLike):
         from genrekit.models.nets.training import load_network
 
+        self.source = path
         self.net, self.config = load_network(path)
         self._configure()
 
@@ -115,7 +239,7 @@ class NetworkChunks:
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
-        self.trained_on = set(self.config.get("training", {}).get("content_sha256", []))
+        self.trained_on = frozenset(self.config.get("training", {}).get("content_sha256", []))
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
@@ -125,11 +249,11 @@ class NetworkChunks:
             self.sample_rate = frontend["sample_rate"]
             self.chunk_seconds = (self.config["n_frames"] - 1) * frontend["hop_length"] / self.sample_rate
 
-    def predict(self, chunks: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)] for chunks of ``chunk_seconds`` of audio."""
         return self._proba(self.examples(chunks))
 
-    def examples(self, chunks: list[np.ndarray]) -> np.ndarray:
+    def examples(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """The network's input for chunks of ``chunk_seconds`` of audio: waveforms, or
         spectrogram images for image networks."""
         if self.takes_images:
@@ -140,6 +264,8 @@ class NetworkChunks:
 
     def predict_image(self, path: str | os.PathLike) -> np.ndarray:
         """[shape=(1, n_genres)] for a spectrogram image file (image networks)."""
+        if not self.takes_images:
+            return super().predict_image(path)
         from genrekit.features.images import read_image
 
         return self._proba(read_image(path)[None])
@@ -151,13 +277,21 @@ class NetworkChunks:
         with torch.no_grad():
             return torch.softmax(self.net(torch.from_numpy(examples)), dim=1).numpy()
 
+    def _details(self) -> dict:
+        keys = ("preset", "input_kind", "frontend", "n_frames", "image_seconds", "frontend_in_graph")
+        return {key: self.config[key] for key in keys if key in self.config}
 
-class OnnxChunks(NetworkChunks):
+
+class OnnxNetworkClassifier(NetworkClassifier):
     """An exported network (``.onnx``, see :mod:`genrekit.export`) run by onnxruntime:
     the same chunks and results as the network file, without PyTorch. Files exported
     without their front end get their log-mel spectrograms from numpy."""
 
+    kind = "onnx-network"
+    file_format = "onnx"
+
     def __init__(self, path: str | os.PathLike, *, threads: int = 0, opened: tuple | None = None):
+        self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
         self._configure()
         self.frontend = None
@@ -166,7 +300,7 @@ class OnnxChunks(NetworkChunks):
 
             self.frontend = NumpyLogMel(self.config["frontend"])
 
-    def examples(self, chunks: list[np.ndarray]) -> np.ndarray:
+    def examples(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """The graph's input: as the network's, or log-mel spectrograms when the file's
         front end is genrekit's numpy one."""
         examples = super().examples(chunks)
@@ -254,20 +388,59 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
     return path
 
 
-def load_predictor(path: str | os.PathLike, *, segment_seconds: float | None = None,
-                   threads: int = 0) -> ModelChunks | NetworkChunks | OnnxChunks:
-    """The model file at ``path``: a network for ``.safetensors``, an exported network for
-    ``.onnx`` (``threads``: onnxruntime's, 0 = its default), else a classical model file."""
-    suffix = Path(path).suffix
-    if suffix == ".safetensors":
-        return NetworkChunks(path)
-    if suffix == ".onnx":
+def model_file(model: str | os.PathLike = DEFAULT) -> Path:
+    """The model file that ``model`` names: itself, genrekit's own for ``"default"``, or the
+    model file inside a run folder of ``genrekit train``. Raises ModelError when there is none."""
+    path = default_model_path() if os.fspath(model) == DEFAULT else Path(model)
+    if path.is_dir():
+        path = next((path / name for name in RUN_FOLDER_FILES if (path / name).is_file()), path)
+    if not path.is_file():
+        from genrekit.errors import ModelError
+
+        raise ModelError(f"{path}: model file not found (expected a .genrekit, .safetensors or .onnx file, a run "
+                         f"folder holding one, or {DEFAULT!r} for genrekit's own)")
+    return path
+
+
+def model_id(model: str | os.PathLike) -> str:
+    """A model file's identity: its name and the start of its content's SHA-256."""
+    from genrekit.audio import content_hash
+
+    path = model_file(model)
+    return f"{path.name}@{content_hash(path)[:12]}"
+
+
+def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, segment_seconds: float | None = None,
+         threads: int = 0) -> GenreClassifier:
+    """Any model, ready to predict: the one place that tells model kinds apart.
+
+    Parameters
+    ----------
+    model : a model file (``.genrekit``, ``.safetensors`` or an exported ``.onnx``),
+        ``"default"`` for genrekit's own (:func:`default_model_path`), a classical
+        :class:`~genrekit.models.GenreModel` in memory, or a :class:`GenreClassifier`
+        (returned as it is)
+    segment_seconds : classical whole-clip models: seconds per chunk (default 30)
+    threads : onnxruntime's intra-op threads for ``.onnx`` files (0: its default)
+
+    Raises
+    ------
+    ModelError : the file is missing, unreadable, not a genrekit model, or tampered with
+    """
+    if isinstance(model, GenreClassifier):
+        return model
+    if not isinstance(model, (str, os.PathLike)):  # a classical model in memory
+        return ClassicalClassifier(model, segment_seconds=segment_seconds)
+    path = model_file(model)
+    if path.suffix == ".safetensors":
+        return NetworkClassifier(path)
+    if path.suffix == ".onnx":
         opened = open_onnx(path, threads)  # one session: it tells the kind of file and then runs it
         if opened[1].get("kind") == "classical" and opened[1].get("input_name") == "patches":
-            return OnnxMusicnnChunks(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
+            return OnnxMusicnnClassifier(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
         if opened[1].get("kind") == "classical":
-            return OnnxModelChunks(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
-        return OnnxChunks(path, threads=threads, opened=opened)
-    from genrekit.models import load_model
+            return OnnxClassicalClassifier(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
+        return OnnxNetworkClassifier(path, threads=threads, opened=opened)
+    from genrekit.models.artifact import load_model
 
-    return ModelChunks(load_model(path), segment_seconds=segment_seconds)
+    return ClassicalClassifier(load_model(path), segment_seconds=segment_seconds, source=path)

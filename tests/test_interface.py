@@ -1,0 +1,148 @@
+"""The one model door (issue 19): every kind of model file loads through ``genrekit.models.load``
+into the same interface, and ``evaluate`` scores a track with the probabilities ``predict`` gives.
+
+Real GTZAN clips train the small models (shapes and agreement are tested here, not accuracy).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from genrekit.cli.main import EXIT_OK, app
+from genrekit.errors import GenrekitError
+from genrekit.models import GenreClassifier, default_model_path, exclude_training, load
+
+GENRES = ("classical", "metal")
+MANIFEST_KEYS = {"model", "kind", "format", "labels", "sample_rate", "chunk_seconds", "min_seconds", "aggregation",
+                 "metrics", "training", "source", "genrekit_version", "details"}
+
+
+@pytest.fixture(scope="module")
+def songs(gtzan_mini, tmp_path_factory):
+    """What the small models train on: two genres of real clips, eight each (6/1/1 split)."""
+    root = tmp_path_factory.mktemp("door") / "training"
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir()):
+            shutil.copy(path, root / genre / path.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def evaluation_songs(gtzan_mini, tmp_path_factory):
+    """Two clips per genre and a song over 60 s of metal clips back to back."""
+    from genrekit import audio
+
+    root = tmp_path_factory.mktemp("door") / "songs"
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir())[:2]:
+            shutil.copy(path, root / genre / path.name)
+    song = np.concatenate([audio.load(path, sr=22050)[0] for path in sorted((gtzan_mini / "metal").iterdir())[2:]])
+    sf.write(root / "metal" / "long-song.wav", song[: 75 * 22050], 22050)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_files(songs, tmp_path_factory):
+    """One file of every kind: classical, network, and the ONNX export of each, plus the default's."""
+    from genrekit.datasets import load_dataset
+    from genrekit.export import export_onnx
+    from genrekit.features import FeatureSpec
+    from genrekit.train import train_model, train_network_model
+
+    out = tmp_path_factory.mktemp("models")
+    dataset = load_dataset(songs)
+    train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", progress=False,
+                out_dir=out / "classical")
+    train_network_model(dataset, preset="edge-cnn", epochs=1, progress=False, out_dir=out / "network")
+    files = {"classical": out / "classical" / "model.genrekit", "network": out / "network" / "model.safetensors"}
+    files["onnx-classical"] = export_onnx(files["classical"], out / "classical.onnx")
+    files["onnx-network"] = export_onnx(files["network"], out / "network.onnx", frontend="numpy")
+    files["default"] = default_model_path(onnx=False)
+    files["default-onnx"] = default_model_path(onnx=True)
+    return files
+
+
+KINDS = ["classical", "network", "onnx-classical", "onnx-network", "default", "default-onnx"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_loads_into_one_interface(model_files, kind, tmp_path):
+    path = model_files[kind]
+    model = load(path)
+    assert isinstance(model, GenreClassifier)
+    manifest = model.manifest()
+    assert set(manifest) == MANIFEST_KEYS and manifest["labels"] == list(model.labels)
+    assert manifest["source"] == str(path) and manifest["kind"] == model.kind
+    assert json.loads(json.dumps(manifest)) == manifest  # plain JSON, whatever the kind
+    if not kind.startswith("default"):
+        assert list(model.labels) == list(GENRES) and len(manifest["training"]["content_sha256"]) > 0
+
+    rng = np.random.default_rng(0)
+    chunks = [0.1 * rng.standard_normal(int(model.chunk_seconds * model.sample_rate)).astype(np.float32)
+              for _ in range(3)]
+    proba = model.predict_proba(chunks)
+    assert proba.shape == (3, len(model.labels)) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
+    assert np.all(proba >= 0)
+
+    # A damaged copy is refused with genrekit's error naming the file, never loaded half-way.
+    damaged = tmp_path / f"damaged{path.suffix}"
+    data = path.read_bytes()
+    damaged.write_bytes(data[: len(data) // 2])
+    with pytest.raises(GenrekitError, match="damaged"):
+        load(damaged)
+
+
+def test_load_names_the_default_and_run_folders_and_refuses_what_is_not_a_model(model_files, tmp_path):
+    assert load("default").manifest()["source"] == str(default_model_path())
+    assert load(model_files["network"].parent).manifest()["source"] == str(model_files["network"])
+    with pytest.raises(GenrekitError, match="model file not found"):
+        load(tmp_path / "missing.genrekit")
+    with pytest.raises(GenrekitError, match="model file not found"):
+        load(tmp_path)  # a folder without a model file
+
+
+def test_training_tracks_are_recognised_by_content_when_renamed_and_moved(model_files, songs, tmp_path):
+    model = load(model_files["classical"])
+    trained = sorted(songs.rglob("*.*"))
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    copies = [shutil.copy(path, moved / f"renamed-{i}.wav") for i, path in enumerate(trained)]
+    kept, excluded = exclude_training([str(p) for p in copies], model)
+    in_training = set(model.trained_on)
+    from genrekit.audio import content_hash
+
+    expected = [str(p) for p in copies if content_hash(p) in in_training]
+    assert excluded == expected and len(expected) >= 1 and set(kept) == set(map(str, copies)) - set(expected)
+
+
+def _cli(*args) -> str:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == EXIT_OK, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("kind", ["classical", "network", "default"])
+def test_evaluate_and_predict_give_every_track_the_same_probabilities(model_files, evaluation_songs, kind, tmp_path):
+    """``evaluate --include-train`` and ``predict`` on every track, the 75 s song included."""
+    songs, model = evaluation_songs, model_files[kind]
+    _cli("evaluate", model, songs, "--kind", "folder", "--include-train", "--jobs", "1", "--out", tmp_path / "eval")
+    evaluated = {row["path"]: row for row in csv.DictReader(io.StringIO((tmp_path / "eval" / "predictions.csv").read_text()))}
+    paths = sorted(str(p) for p in songs.rglob("*.*"))
+    assert sorted(evaluated) == paths
+    lines = _cli("predict", *paths, "--model", model, "--format", "json").splitlines()
+    predicted = {p["path"]: p for p in map(json.loads, lines)}
+    assert sorted(predicted) == paths
+    assert predicted[str(songs / "metal" / "long-song.wav")]["duration"] > 60
+    for path in paths:
+        for genre, probability in predicted[path]["probabilities"].items():
+            assert abs(float(evaluated[path][f"p_{genre}"]) - probability) <= 1e-4, (kind, path, genre)
