@@ -137,7 +137,7 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     line = json.loads(runner.invoke(app, [*args, "--format", "json", "--skip", "0"]).stdout.splitlines()[0])
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
     table = runner.invoke(app, args)
-    assert table.exit_code == EXIT_OK and "proportions" in table.stdout
+    assert table.exit_code == EXIT_OK and "share of chunks" in table.stdout
 
 
 def test_song_scores_follow_the_literature():
@@ -213,3 +213,69 @@ def test_parallel_batch_prediction_equals_the_sequential_one(model, gtzan_mini, 
         assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), rtol=0, atol=1e-9)
         assert [s.genre for s in a.timeline] == [s.genre for s in b.timeline]
     assert list(failed) == list(failed_too) == [str(tmp_path / "missing.wav")]
+
+
+def test_below_min_confidence_the_genre_is_unknown_and_the_probabilities_stay(model, gtzan_mini):
+    clip = _clip(gtzan_mini, "reggae", 0)
+    sure = predict_file(model, clip)
+    assert sure.genre != "unknown" and sure.min_confidence is None
+    doubtful = predict_file(model, clip, min_confidence=min(1.0, sure.confidence + 1e-6))
+    assert doubtful.genre == "unknown" and doubtful.probabilities == sure.probabilities
+    assert doubtful.confidence == sure.confidence and doubtful.top(1) == sure.top(1)
+    assert predict_file(model, clip, min_confidence=sure.confidence).genre == sure.genre  # at the threshold: kept
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ParameterError, match="min_confidence"):
+            predict_file(model, clip, min_confidence=bad)
+
+
+def test_min_confidence_in_predict_tag_and_the_service(model, gtzan_mini, tmp_path):
+    """`predict --min-confidence`, `tag --min-confidence --write-tags` (unknown is never
+    written: the file keeps its tags) and the service's default and query parameter."""
+    import mutagen
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, EXIT_USAGE, app
+    from genrekit.models import save_model
+    from genrekit.server import ServiceLimits, create_app
+
+    model_path = save_model(model, tmp_path / "model.genrekit")
+    clip = _clip(gtzan_mini, "classical", 0)
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "1",
+                                 "--format", "json"])
+    assert result.exit_code == EXIT_OK, result.output
+    answer = json.loads(result.stdout)
+    assert answer["genre"] == "unknown" and answer["min_confidence"] == 1 and answer["top"][0]["probability"] < 1
+    result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "1"])
+    assert result.exit_code == EXIT_OK and "unknown" in result.stdout, result.output
+    result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "2"])
+    assert result.exit_code == EXIT_USAGE and "--min-confidence" in result.output
+
+    library = tmp_path / "library"
+    library.mkdir()
+    song = library / "song.flac"
+    sf.write(song, *sf.read(clip))
+    tags = mutagen.File(song)
+    tags["genre"] = "Chamber music"
+    tags.save()
+    result = runner.invoke(app, ["tag", str(library), "--model", str(model_path), "--out", str(tmp_path / "tags.jsonl"),
+                                 "--write-tags", "--min-confidence", "1", "--jobs", "1"])
+    assert result.exit_code == EXIT_OK, result.output
+    row = json.loads((tmp_path / "tags.jsonl").read_text().splitlines()[0])
+    assert row["genre"] == "unknown" and not row["tag_written"] and "left as they are" in row["tag_error"]
+    assert mutagen.File(song)["genre"] == ["Chamber music"]
+    # a re-run without the threshold decides every row again, the ones done before included
+    result = runner.invoke(app, ["tag", str(library), "--model", str(model_path), "--out", str(tmp_path / "tags.jsonl"),
+                                 "--jobs", "1"])
+    assert json.loads((tmp_path / "tags.jsonl").read_text().splitlines()[0])["genre"] != "unknown"
+
+    with TestClient(create_app(model_path, ServiceLimits(min_confidence=1.0))) as client:
+        def ask(query=""):
+            with open(clip, "rb") as handle:
+                return client.post(f"/v1/predict{query}", files={"file": (clip.name, handle, "audio/wav")})
+
+        assert ask().json()["genre"] == "unknown"
+        assert ask("?min_confidence=0").json()["genre"] == answer["top"][0]["genre"]
+        rejected = ask("?min_confidence=1.5")
+        assert rejected.status_code == 422 and "min_confidence" in rejected.json()["detail"]

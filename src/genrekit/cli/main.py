@@ -89,6 +89,10 @@ AggregationOption = Annotated[
     str | None, typer.Option("--aggregation", help="Chunks to track: mean (of probabilities) or vote (majority); "
                              "default: the model's own (mean).")
 ]
+MinConfidenceOption = Annotated[
+    float | None, typer.Option(callback=_number(0, 1), help="Below this top probability (0-1) the genre is 'unknown' "
+                               "(the probabilities are still given); default: always the top genre.")
+]
 ChunkOption = Annotated[
     float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
 ]
@@ -507,6 +511,7 @@ def predict(
     hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk length).")] = None,
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
+    min_confidence: MinConfidenceOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
                                       "(0: all cores).")] = 1,
     runner: RunnerOption = "local",
@@ -515,6 +520,7 @@ def predict(
     """Name the genres of songs: top genres, genre proportions and a timeline."""
     from genrekit.models import load
     from genrekit.predict import plot_prediction, predict_files
+    from genrekit.predict.song import UNKNOWN
     from genrekit.runners import default_jobs
 
     if output_format not in ("table", "json", "csv", "timeline"):
@@ -524,7 +530,7 @@ def predict(
         model = load(model_path, segment_seconds=segment)
         predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
                                               jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
-                                              segment_seconds=segment)
+                                              segment_seconds=segment, min_confidence=min_confidence)
     except GenrekitError as exc:
         _fail(exc)
     _note_training_files([p.path for p in predictions], model)
@@ -558,16 +564,19 @@ def predict(
                                      *(f"{s.probabilities[l]:.6f}" for l in labels)])
         sys.stdout.write(buffer.getvalue())
     elif predictions:
+        # four columns, one line per genre inside a row: readable in an 80-column terminal
         view = Table(title=f"genres by {model.name}")
-        view.add_column("file")
-        for rank in range(1, top + 1):
-            view.add_column(f"#{rank}")
-        view.add_column("proportions (share of chunks)")
-        view.add_column("analysed", justify="right")
+        view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
+        view.add_column("top genres", ratio=2)
+        view.add_column("share of chunks", ratio=2)
+        view.add_column("analysed", justify="right", ratio=1)
         for p in predictions:
-            shares = ", ".join(f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0)
-            view.add_row(Path(p.path).name, *(f"{g} {prob:.0%}" for g, prob in p.top(top)), shares,
-                         f"{p.start:.0f}-{p.end:.0f} s, {p.n_chunks} chunks")
+            ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
+            if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
+                ranked.insert(0, "unknown:")
+            shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
+            view.add_row(Path(p.path).name, "\n".join(ranked), "\n".join(shares),
+                         f"{p.start:.0f}-{p.end:.0f} s\n{p.n_chunks} chunks")
         out_console.print(view)
     _finish(len(predictions), failures)
 
@@ -585,6 +594,7 @@ def tag(
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show the changes, write nothing.")] = False,
+    min_confidence: MinConfidenceOption = None,
     jobs: JobsOption = 0,
     runner: RunnerOption = "local",
     address: AddressOption = None,
@@ -602,7 +612,8 @@ def tag(
     try:
         summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                               segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
-                              progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address))
+                              progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
+                              min_confidence=min_confidence)
     except GenrekitError as exc:
         _fail(exc)
     view = Table(title=f"{summary.n_files} files in {library}")
@@ -726,6 +737,7 @@ def serve(
     upload_grace_seconds: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds before the minimum upload "
                                                         "rate applies.")] = 10.0,
     receiving: Annotated[int, typer.Option(**_at_least(1), help="Uploads received at once; more get 503.")] = 64,
+    min_confidence: MinConfidenceOption = None,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs.
 
@@ -736,7 +748,8 @@ def serve(
     try:
         limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
                                upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
-                               upload_grace_seconds=upload_grace_seconds, receiving=receiving)
+                               upload_grace_seconds=upload_grace_seconds, receiving=receiving,
+                               min_confidence=min_confidence)
         err_console.print(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
         run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
     except GenrekitError as exc:

@@ -11,7 +11,7 @@ import numpy as np
 
 from genrekit.errors import GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, check_stop, song_chunks, summarise
+from genrekit.predict.song import Prediction, check_min_confidence, check_stop, song_chunks, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -33,6 +33,7 @@ def predict_file(
     hop_seconds: float | None = None,
     batch: int = 8,
     should_stop: Callable[[], bool] | None = None,
+    min_confidence: float | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
 
@@ -47,10 +48,14 @@ def predict_file(
     ``should_stop``, when given, is asked between decoded blocks, chunks and batches; once it
     answers true the analysis ends with :class:`genrekit.errors.AnalysisStopped` (how
     the service stops an analysis that ran past its timeout).
+
+    ``min_confidence``: below this top probability the genre is ``"unknown"`` (the
+    probabilities are still given); None: always the top genre.
     """
     from genrekit import audio
     from genrekit.audio import remote
 
+    check_min_confidence(min_confidence)
     predictor = load(model)
     path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
@@ -59,13 +64,13 @@ def predict_file(
         with remote.local_copy(path) as local:
             try:
                 prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
-                                          should_stop=should_stop)
+                                          should_stop=should_stop, min_confidence=min_confidence)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
         return dataclasses.replace(prediction, path=path)
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
-                         aggregation=predictor.aggregation, model=predictor.name)
+                         aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
     times, probas, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
@@ -83,17 +88,19 @@ def predict_file(
 
         raise AudioError(path, f"too short: less than {predictor.min_seconds:.2f} s of audio to analyse")
     return summarise(path, predictor.labels, times, np.concatenate(probas), aggregation=predictor.aggregation,
-                     duration=audio.info(path).duration, model=predictor.name)
+                     duration=audio.info(path).duration, model=predictor.name).with_min_confidence(min_confidence)
 
 
-def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None):
+def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,
+                        min_confidence: float | None = None):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a path
     -> ``{"prediction": Prediction.to_dict()}`` or ``{"error": reason}``."""
     predictor = load(model_path, segment_seconds=segment_seconds, threads=1)
 
     def predict(path: str) -> dict:
         try:
-            return {"prediction": predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds).to_dict()}
+            return {"prediction": predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
+                                               min_confidence=min_confidence).to_dict()}
         except GenrekitError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # a decoder crash on one file must not end the batch
@@ -112,6 +119,7 @@ def predict_files(
     jobs: int = 1,
     runner=None,
     segment_seconds: float | None = None,
+    min_confidence: float | None = None,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file, going on past files that cannot be decoded.
 
@@ -126,6 +134,7 @@ def predict_files(
     """
     from rich.progress import track
 
+    check_min_confidence(min_confidence)
     paths = [os.fspath(p) for p in paths]
     # workers load the model themselves: from its file
     source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else os.fspath(getattr(model, "source", "") or "")
@@ -134,7 +143,7 @@ def predict_files(
 
         runner = runner or LocalRunner(min(jobs, len(paths)))
         outcomes: dict[int, dict] = {}
-        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds), paths)
+        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds, min_confidence), paths)
         for index, outcome in track(results, total=len(paths), description="predicting", disable=not progress):
             outcomes[index] = outcome
         predictions = [Prediction.from_dict(outcomes[i]["prediction"]) for i in range(len(paths))
@@ -145,7 +154,8 @@ def predict_files(
     predictions, failures = [], {}
     for path in track(paths, description="predicting", disable=not progress):
         try:
-            predictions.append(predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds))
+            predictions.append(predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
+                                            min_confidence=min_confidence))
         except GenrekitError as exc:
             failures[path] = str(exc)
     return predictions, failures

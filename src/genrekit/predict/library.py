@@ -24,6 +24,7 @@ from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
+from genrekit.predict.song import UNKNOWN, check_min_confidence, decide
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +213,13 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
     return tag
 
 
+def _decide(record: dict, min_confidence: float | None) -> dict:
+    """``record`` with its genre decided against ``min_confidence`` (from its probabilities)."""
+    if record.get("error") is None and record.get("probabilities"):
+        record["genre"] = decide(record["probabilities"], min_confidence)
+    return record
+
+
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     """The library table, one row per file: CSV/Parquet with ``p_<genre>`` and
     ``share_<genre>`` columns, or JSON lines as recorded. Written atomically. CSV and
@@ -258,6 +266,7 @@ def tag_library(
     progress: bool = True,
     on_tag_change=None,
     runner=None,
+    min_confidence: float | None = None,
 ) -> LibrarySummary:
     """Predict the genres of every audio file below ``root`` and record them in ``results``.
 
@@ -268,7 +277,10 @@ def tag_library(
     jobs : worker processes (None: all cores)
     use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime;
         either way, only results of the same model file count as done
-    write_tags : write the top genre into each successfully predicted file's metadata
+    write_tags : write the top genre into each successfully predicted file's metadata (never
+        ``unknown``: such a file's tags are left as they are)
+    min_confidence : below this top probability a file's genre is ``unknown``; applied to
+        every row of the table, those of earlier runs included
     dry_run : with ``write_tags``, report the changes (``on_tag_change``) without writing
     on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
@@ -277,6 +289,8 @@ def tag_library(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from genrekit.predict.tags import write_genre_tag
+
+    check_min_confidence(min_confidence)
 
     started = time.perf_counter()
     results = Path(results)
@@ -320,7 +334,11 @@ def tag_library(
     with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("tagging", total=len(files), completed=n_before)
         for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
-            if write_tags and record["error"] is None:
+            _decide(record, min_confidence)
+            if write_tags and record["error"] is None and record["genre"] == UNKNOWN:
+                record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {min_confidence}): "
+                                       "its tags are left as they are")
+            elif write_tags and record["error"] is None:
                 change = write_genre_tag(record["path"], record["genre"], dry_run=dry_run)
                 record["tag_written"], record["tag_error"] = change.written, change.error
                 if change.written:  # the file changed: key it as it is now, so a re-run skips it
@@ -340,7 +358,7 @@ def tag_library(
             rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
     for path, reason in skipped.items():  # listed again by each run, so never in the journal
         rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
-    table = [rows[path] for path in sorted(rows)]
+    table = [_decide(rows[path], min_confidence) for path in sorted(rows)]
     write_table(table, results)
     failures = {r["path"]: r["error"] for r in table if r["error"]}
     genres = Counter(r["genre"] for r in table if not r["error"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -17,6 +17,24 @@ from genrekit._files import atomic_path
 from genrekit import audio
 from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE
 from genrekit.errors import AnalysisStopped, AudioError, ParameterError
+
+
+# The genre of a song whose top probability is below the caller's minimum confidence.
+UNKNOWN = "unknown"
+
+
+def check_min_confidence(min_confidence: float | None) -> float | None:
+    """``min_confidence`` if it is None or a probability, else ParameterError naming it."""
+    if min_confidence is not None and not (isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1):
+        raise ParameterError(f"min_confidence={min_confidence!r}: expected a probability between 0 and 1")
+    return min_confidence
+
+
+def decide(probabilities: dict[str, float], min_confidence: float | None = None) -> str:
+    """The top genre of ``probabilities``, or :data:`UNKNOWN` when its probability is below
+    ``min_confidence``."""
+    best = max(probabilities, key=probabilities.__getitem__)
+    return UNKNOWN if min_confidence is not None and probabilities[best] < min_confidence else best
 
 
 def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
@@ -41,7 +59,8 @@ class Prediction:
     """The genres of one file.
 
     ``probabilities``: mean of the chunk probabilities (or share of votes, for a model that
-    votes); ``genre`` is its top genre. ``proportions``: share of chunks whose top genre is
+    votes); ``genre`` is its top genre, or ``"unknown"`` when ``confidence`` (the top
+    probability) is below ``min_confidence``; the probabilities are reported either way. ``proportions``: share of chunks whose top genre is
     each genre (sums to 1). ``timeline``: every chunk with its genre, in time order.
     ``start``/``end``: the analysed span, after skipping the intro and the outro.
     """
@@ -57,6 +76,12 @@ class Prediction:
     start: float = 0.0
     end: float = 0.0
     model: str = ""
+    min_confidence: float | None = None
+
+    def with_min_confidence(self, min_confidence: float | None) -> Prediction:
+        """This prediction with its genre decided against ``min_confidence`` (None: the top genre)."""
+        check_min_confidence(min_confidence)
+        return replace(self, genre=decide(self.probabilities, min_confidence), min_confidence=min_confidence)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]

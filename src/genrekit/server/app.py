@@ -46,6 +46,7 @@ from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import load, model_id
 from genrekit.predict import predict_file
+from genrekit.predict.song import check_min_confidence
 from genrekit.errors import AnalysisStopped
 from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
                                     name_from_headers, receive_upload, timed_body)
@@ -90,7 +91,8 @@ class ServiceLimits:
     ``upload_grace_seconds`` at ``min_upload_rate`` bytes/s on average at least (0: no
     minimum), else 408; at most ``receiving`` uploads are received at once (503 beyond).
     ``timeout_seconds`` counts from when the upload has arrived: waiting for a worker, then
-    the analysis.
+    the analysis. ``skip`` and ``min_confidence`` are the defaults of the requests' parameters
+    of those names (below ``min_confidence`` the genre is ``unknown``; None: always the top genre).
     """
 
     max_upload_mb: float = 50.0
@@ -102,8 +104,10 @@ class ServiceLimits:
     min_upload_rate: float = 10_000.0
     upload_grace_seconds: float = 10.0
     receiving: int = 64
+    min_confidence: float | None = None
 
     def __post_init__(self) -> None:
+        check_min_confidence(self.min_confidence)
         for name in ("max_upload_mb", "timeout_seconds", "upload_seconds"):
             if not getattr(self, name) > 0:
                 raise ParameterError(f"{name}={getattr(self, name)}: expected a number > 0")
@@ -247,9 +251,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                    422: {"description": "empty or undecodable audio, or a bad parameter"},
                    503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
-    async def predict(request: Request, skip: float | None = None) -> JSONResponse:
+    async def predict(request: Request, skip: float | None = None, min_confidence: float | None = None) -> JSONResponse:
         if skip is not None and not (math.isfinite(skip) and skip >= 0):
             return _error(422, f"skip={skip}: expected a number of seconds >= 0")
+        if min_confidence is not None and not 0 <= min_confidence <= 1:  # NaN fails too
+            return _error(422, f"min_confidence={min_confidence}: expected a probability between 0 and 1")
         places: _Places = state["places"]
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
@@ -281,13 +287,14 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         if places.free == 0:
             upload.path.unlink(missing_ok=True)
             return _busy()
-        return await _analyse(request, upload, limits.skip if skip is None else skip)
+        return await _analyse(request, upload, limits.skip if skip is None else skip,
+                              limits.min_confidence if min_confidence is None else min_confidence)
 
     def _busy() -> JSONResponse:
         return _error(503, "the service is busy: every worker and queue place is taken; try again shortly",
                       {"Retry-After": "2"})
 
-    async def _analyse(request: Request, upload: Upload, skip: float) -> JSONResponse:
+    async def _analyse(request: Request, upload: Upload, skip: float, min_confidence: float | None) -> JSONResponse:
         """Analyse ``upload`` in a worker, which owns the file from here on and removes it."""
         started = time.perf_counter()
         places: _Places = state["places"]
@@ -300,7 +307,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             with places.lock:
                 places.running += 1
             try:
-                return predict_file(predictor, upload.path, skip=skip, should_stop=stop.is_set)
+                return predict_file(predictor, upload.path, skip=skip, should_stop=stop.is_set,
+                                    min_confidence=min_confidence)
             finally:
                 upload.path.unlink(missing_ok=True)
                 with places.lock:

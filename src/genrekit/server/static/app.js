@@ -138,7 +138,10 @@ async function analyse(file) {
               describeError(body, text, response), true);
     return;
   }
-  $("verdict").textContent = `${body.genre} (${percent(body.confidence)})`;
+  // "unknown": no genre reached the service's minimum confidence; the best guess is still shown
+  $("verdict").textContent = body.genre === "unknown"
+    ? `unknown: not confident enough (best guess ${body.top[0].genre}, ${percent(body.confidence)})`
+    : `${body.genre} (${percent(body.confidence)})`;
   drawTop(body);
   drawProportions(body);
   drawTimeline(body);
