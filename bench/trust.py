@@ -13,6 +13,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --features      # cache the patch features (a few minutes)
     python bench/trust.py --candidates    # score every candidate on gtzan-mini's protocols and mini->dev
     python bench/trust.py --combined      # grouped CV on gtzan-mini + gtzan-dev (the shipped default's protocol)
+    python bench/trust.py --coverage      # "unknown": accuracy against coverage, non-music, other music
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
 """
 
@@ -400,6 +401,100 @@ def run_combined() -> dict:
     return record
 
 
+THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+SHIPPED = next(c for c in COMBINED if c.name.startswith("musicnn-prior"))
+
+
+def run_coverage() -> dict:
+    """What a minimum confidence buys: on the shipped estimator's grouped out-of-fold
+    predictions (gtzan-mini + gtzan-dev), the share of clips still named (coverage) and the
+    accuracy among them, per threshold; and, for the estimator fitted on all 200 clips, the
+    share of generated non-music (tests/nonmusic.py, dev and test) and of other music
+    (immich-memories-music, never trained on) that each threshold turns into "unknown".
+
+    Also the alternative that lost: an out-of-distribution score (Mahalanobis distance of
+    the standardised pooled features, Ledoit-Wolf covariance), thresholded at the 97th
+    percentile of the music's out-of-fold scores."""
+    from sklearn.covariance import LedoitWolf
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    labels = sorted(set(mini["labels"].tolist()))
+    X = np.concatenate([pooled(mini, ("msd", "mtt"))[0], pooled(dev, ("msd", "mtt"))[0]])
+    columns = pooled(mini, ("msd", "mtt"))[1]
+    names = np.concatenate([mini["labels"], dev["labels"]])
+    numbers = np.concatenate([mini["numbers"], dev["numbers"]])
+    y = np.array([labels.index(label) for label in names])
+    groups = np.array([f"{label}:{number // 4}" for label, number in zip(names, numbers)])
+    splits = list(StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SEED).split(X, y, groups))
+    confidence = np.exp(out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)).max(axis=1)
+    correct = np.exp(out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)).argmax(axis=1) == y
+    others = {"nonmusic-dev": signal_features("nonmusic-dev", nonmusic_signals("dev")),
+              "nonmusic-test": signal_features("nonmusic-test", nonmusic_signals("test"))}
+    try:
+        others["immich (other music)"] = signal_features("immich", immich_signals())
+    except ImportError:
+        print("immich-memories-music is not installed: other music left out")
+    keep = columns_of(columns, SHIPPED.networks)
+    other_confidence = {}
+    for name, features in others.items():
+        X_other = pooled(features, ("msd", "mtt"))[0]
+        log_p = SHIPPED.log_proba(X[:, keep], y, X_other[:, keep], [c for c, k in zip(columns, keep) if k], labels, groups)
+        other_confidence[name] = {i: float(p) for i, p in zip(features["ids"], np.exp(log_p).max(axis=1))}
+    rows = []
+    for threshold in THRESHOLDS:
+        named = confidence >= threshold
+        row = {"min_confidence": threshold, "coverage": float(named.mean()),
+               "accuracy_of_named": float(correct[named].mean()) if named.any() else None,
+               "right_and_named": float((correct & named).mean())}
+        for name, values in other_confidence.items():
+            row[f"unknown: {name}"] = float(np.mean([v < threshold for v in values.values()]))
+        rows.append(row)
+        print(" | ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+
+    # the alternative that lost: distance from the training music
+    def distance(train, test):
+        scaler = StandardScaler().fit(X[train])
+        covariance = LedoitWolf().fit(scaler.transform(X[train]))
+        return lambda Z: np.sqrt(covariance.mahalanobis(scaler.transform(Z)))
+    music_oof = np.zeros(len(y))
+    for train, test in splits:
+        music_oof[test] = distance(train, test)(X[test])
+    cut = float(np.quantile(music_oof, 0.97))
+    score = distance(np.arange(len(y)), None)
+    ood = {"threshold": cut, "music_out_of_fold_flagged": float(np.mean(music_oof > cut))}
+    for name, features in others.items():
+        ood[f"flagged: {name}"] = float(np.mean(score(pooled(features, ("msd", "mtt"))[0]) > cut))
+    print("Mahalanobis distance from the training music:", ood)
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --coverage",
+              "protocol": "grouped 4-fold CV on gtzan-mini + gtzan-dev (as --combined) for coverage and accuracy; "
+                          "the estimator fitted on all 200 clips for the non-music and other-music rows",
+              "candidate": SHIPPED.name, "rows": rows, "confidence_of_others": other_confidence,
+              "out_of_distribution_alternative": ood}
+    _write("coverage.json", record)
+    _plot_coverage(rows, OUT / "coverage.png")
+    return record
+
+
+def _plot_coverage(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    axis.plot([r["coverage"] for r in rows], [r["accuracy_of_named"] for r in rows], "o-", color="#4c72b0")
+    for r in rows:
+        axis.annotate(f"{r['min_confidence']:.1f}", (r["coverage"], r["accuracy_of_named"]), textcoords="offset points",
+                      xytext=(4, -10), fontsize=8)
+    axis.set(xlabel="coverage (share of clips named)", ylabel="accuracy of the named clips",
+             title="--min-confidence: grouped CV, gtzan-mini + gtzan-dev", xlim=(0, 1.02))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def run_candidates(only: str | None = None) -> dict:
     mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
     labels = sorted(set(mini["labels"].tolist()))
@@ -473,6 +568,7 @@ def main() -> None:
     parser.add_argument("--features", action="store_true", help="cache the musicnn patch features")
     parser.add_argument("--candidates", action="store_true", help="score every candidate on every protocol")
     parser.add_argument("--combined", action="store_true", help="grouped CV on gtzan-mini + gtzan-dev")
+    parser.add_argument("--coverage", action="store_true", help="accuracy against coverage of --min-confidence")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
     args = parser.parse_args()
@@ -494,6 +590,8 @@ def main() -> None:
         run_candidates(args.only)
     if args.table:
         print_tables()
+    if args.coverage:
+        run_coverage()
     if args.combined:
         print("| candidate | accuracy | balanced accuracy | recall classical / jazz / rock | ECE (raw -> calibrated) "
               "| temperature |")
