@@ -82,7 +82,8 @@ def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):
 
 def test_compare_published_table(tmp_path, feature_table):
     # The fast models (every model fits and round-trips in test_models; bench/compare_table.py compares all).
-    models = "logreg,linear-svc,svc-rbf,nu-svc,knn,decision-tree,random-forest,extra-trees"
+    # Not the 500-tree forests: they took 58% of the fitting time here, and the best model is svc-rbf.
+    models = "logreg,linear-svc,svc-rbf,nu-svc,knn,decision-tree"
     result = run("compare", "--table", feature_table, "--folds", "5", "--models", models, "--out", tmp_path)
     assert result.exit_code == EXIT_OK, result.output
     comparison = json.loads((tmp_path / "comparison.json").read_text())
@@ -93,7 +94,7 @@ def test_compare_published_table(tmp_path, feature_table):
         assert len(row["fold_accuracy"]) == 5
     best = max(row["accuracy_mean"] for row in comparison["models"].values())
     assert best > 0.72, best  # untuned; the nested-search target is checked in bench/compare_table.py
-    assert (tmp_path / "comparison.md").read_text().count("\n| ") >= 9
+    assert (tmp_path / "comparison.md").read_text().count("\n| ") >= 7  # the header and a row per model
     assert (tmp_path / "comparison.png").stat().st_size > 0
 
 
@@ -158,7 +159,8 @@ def test_interrupted_extraction_resumes(tmp_path, gtzan_mini):
     for genre in ("blues", "jazz"):
         shutil.copytree(gtzan_mini / genre, root / genre)
     cache = tmp_path / "cache"
-    command = [sys.executable, "-m", "genrekit", "features", str(root), "--features", "gtzan57", "--jobs", "1",
+    # fma518: about a third of gtzan57's time per clip (no HPSS, no beat tracking); resuming is the point here.
+    command = [sys.executable, "-m", "genrekit", "features", str(root), "--features", "fma518", "--jobs", "1",
                "--out", str(tmp_path / "out"), "--cache", str(cache)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
