@@ -146,3 +146,22 @@ def test_evaluate_and_predict_give_every_track_the_same_probabilities(model_file
     for path in paths:
         for genre, probability in predicted[path]["probabilities"].items():
             assert abs(float(evaluated[path][f"p_{genre}"]) - probability) <= 1e-4, (kind, path, genre)
+
+
+def test_one_train_door_refuses_settings_of_the_other_kind(songs):
+    """``genrekit.train.train`` takes any recipe; a setting that the recipe's kind would
+    ignore is refused by name before any work, and an unknown recipe lists the known ones."""
+    from genrekit.datasets import load_dataset
+    from genrekit.errors import ParameterError
+    from genrekit.models import recipe_names, trains_from_audio
+    from genrekit.train import train
+
+    dataset = load_dataset(songs)
+    assert not trains_from_audio("logreg") and trains_from_audio("edge-cnn")
+    assert {"logreg", "musicnn-prior", "edge-cnn"} <= set(recipe_names())
+    with pytest.raises(ParameterError, match="epochs, device: only for networks"):
+        train(dataset, model="logreg", epochs=3, device="cuda")
+    with pytest.raises(ParameterError, match="features, search: only for classical models"):
+        train(dataset, model="edge-cnn", features="gtzan57", search=True)
+    with pytest.raises(ParameterError, match="'no-such-model' is unknown; expected one of .*logreg.*edge-cnn"):
+        train(dataset, model="no-such-model")

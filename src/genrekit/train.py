@@ -89,6 +89,40 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
 
 
+# What only networks use, with the value that means "not asked for".
+NETWORK_OPTIONS = {"epochs": 30, "batch_size": None, "device": "cpu", "time_stretch": 0.0, "pitch_shift": 0.0,
+                   "augment_copies": 1, "resume": False}
+# What only classical models use. ``cache`` and ``n_jobs`` (feature extraction) are not
+# refused for networks, which extract nothing ahead.
+CLASSICAL_OPTIONS = {"features": None, "chunk": None, "search": False, "n_iter": 20}
+EXTRACTION_OPTIONS = ("cache", "n_jobs")
+
+
+def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options) -> TrainResult:
+    """Train the recipe ``model`` (see :func:`genrekit.models.recipe_names`): a classical
+    model on features (:func:`train_model`) or a network from audio (:func:`train_network_model`).
+
+    ``options`` are those functions' keyword arguments; classical models also take
+    ``features`` (a feature set's name; default: the model's own) and ``chunk`` (seconds).
+    An option of the other kind, set to anything but its default, is refused with a
+    ParameterError naming it, so a setting is never silently ignored."""
+    from genrekit.models import trains_from_audio
+
+    network = trains_from_audio(model)
+    foreign = NETWORK_OPTIONS if not network else CLASSICAL_OPTIONS
+    ignored = [name for name, default in foreign.items() if name in options and options[name] != default]
+    if ignored:
+        kind = "networks" if not network else "classical models"
+        raise ParameterError(f"{', '.join(ignored)}: only for {kind}, and model {model!r} is not one")
+    options = {k: v for k, v in options.items() if k not in foreign}
+    if network:
+        options = {k: v for k, v in options.items() if k not in EXTRACTION_OPTIONS}
+        return train_network_model(dataset, preset=model, **options)
+    features, chunk = options.pop("features", None), options.pop("chunk", None)
+    if "spec" not in options:
+        options["spec"] = FeatureSpec(name=features, chunk_duration=chunk) if features else default_spec(model, chunk)
+    return train_model(dataset, model=model, **options)
+
 def train_model(
     dataset: Dataset,
     *,

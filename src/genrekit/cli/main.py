@@ -159,14 +159,6 @@ def _load_dataset(path: Path, kind: str):
     return load_dataset(path, kind=kind)
 
 
-def _network_names() -> list[str]:
-    try:
-        from genrekit.models.nets import PRESETS
-    except ImportError:  # the deep extra (PyTorch) is not installed
-        return []
-    return list(PRESETS)
-
-
 def _note_training_files(paths: list[str], model) -> None:
     """Say which files the model was trained on: their predictions say nothing of its accuracy."""
     from genrekit.models import exclude_training
@@ -347,25 +339,16 @@ def train(
     no_cache: NoCacheOption = False,
 ) -> None:
     """Train a model, evaluate it on held-out test tracks, write the model file and reports."""
-    from genrekit.models import MODELS, model_file
-    from genrekit.train import train_model, train_network_model
+    from genrekit.models import model_file
+    from genrekit.train import train as train_recipe
 
     try:
         data = _load_dataset(dataset, kind)
-        if model in MODELS:
-            from genrekit.models import default_spec
-
-            spec = _spec(feature_set, chunk) if feature_set else default_spec(model, chunk)
-            result = train_model(
-                data, spec=spec, model=model, split=split, seed=seed,
-                search=search, n_iter=n_iter, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
-                n_jobs=jobs, progress=_progress(), out_dir=out,
-            )
-        else:
-            result = train_network_model(data, preset=model, split=split, seed=seed, epochs=epochs, batch_size=batch_size,
-                                         device=device, aggregation=aggregation or "mean", time_stretch=time_stretch,
-                                         pitch_shift=pitch_shift, augment_copies=augment_copies, resume=resume,
-                                         progress=_progress(), out_dir=out)
+        result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
+                              search=search, n_iter=n_iter, aggregation=aggregation or "mean",
+                              cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
+                              device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
+                              augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
     except GenrekitError as exc:
         _fail(exc)
     metrics = result.metrics
@@ -455,14 +438,13 @@ def compare(
     """Cross-validate many models on the same folds; writes comparison.json|md|png."""
     from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate import compare_models
-    from genrekit.models import MODELS
+    from genrekit.models import MODELS, recipe_names, trains_from_audio
 
-    networks = _network_names()
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in MODELS and m not in networks]
+    unknown = [m for m in names if m not in recipe_names()]
     if unknown or (dataset is None) == (table_path is None):
         err_console.print(f"[red]error:[/] give a dataset or --table (not both); unknown models: {unknown or 'none'}; "
-                          f"known: {', '.join([*MODELS, *networks])}")
+                          f"known: {', '.join(recipe_names())}")
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
     data = table = None
@@ -473,7 +455,7 @@ def compare(
             data = _load_dataset(dataset, kind)
             check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
             source = f"{dataset} ({feature_set}; networks: log-mel)"
-            if any(name in MODELS for name in names):
+            if not all(trains_from_audio(name) for name in names):  # a feature table for the classical ones
                 table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
                                                n_jobs=jobs, progress=_progress())
                 failures = table.failures

@@ -202,9 +202,9 @@ def compare_models(
     ``on_result(row)`` is called after each model (for progress display).
     """
     from genrekit.evaluate.crossval import cross_validate_network, dataset_folds
-    from genrekit.models import MODELS
+    from genrekit.models import trains_from_audio
 
-    networks = [name for name in names if name not in MODELS]
+    networks = [name for name in names if trains_from_audio(name)]
     if networks and dataset is None:
         raise DatasetError(f"networks ({', '.join(networks)}) are trained from audio: compare them on a dataset, not a table")
     if table is None and len(networks) < len(names):
@@ -212,7 +212,7 @@ def compare_models(
     track_folds = dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None else None
     rows = []
     for name in names:
-        if name in MODELS:
+        if name not in networks:
             result = cross_validate(table, name, n_splits=n_splits, seed=seed, search=search, n_iter=n_iter,
                                     n_jobs=n_jobs, track_folds=track_folds)
         else:

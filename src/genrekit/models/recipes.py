@@ -1,0 +1,40 @@
+"""Model recipes by name: what ``genrekit train --model NAME`` and ``compare --models`` accept.
+
+A recipe is either a classical model fitted on a feature table (:data:`genrekit.models.MODELS`)
+or a network preset trained from audio (:data:`genrekit.models.nets.PRESETS`, with the
+``deep`` extra). This module is where the two name lists meet, so the stages above ask it
+rather than the lists.
+"""
+
+from __future__ import annotations
+
+from genrekit.errors import ParameterError
+
+
+def network_names() -> list[str]:
+    """The network presets, or none when PyTorch (the ``deep`` extra) is not installed."""
+    try:
+        from genrekit.models.nets import PRESETS
+    except ImportError:
+        return []
+    return list(PRESETS)
+
+
+def recipe_names() -> list[str]:
+    """Every model name ``train`` and ``compare`` accept: classical models, then networks."""
+    from genrekit.models.classical import MODELS
+
+    return [*MODELS, *network_names()]
+
+
+def trains_from_audio(name: str) -> bool:
+    """Whether recipe ``name`` is trained from audio (a network) rather than from a feature
+    table. Raises ParameterError naming the known recipes for an unknown name."""
+    from genrekit.models.classical import MODELS
+
+    if name in MODELS:
+        return False
+    if name in network_names():
+        return True
+    raise ParameterError(f"model {name!r} is unknown; expected one of {', '.join(recipe_names())}"
+                         + ("" if network_names() else " (network presets need genrekit[deep])"))
