@@ -58,7 +58,7 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
 
     from genrekit.evaluate import network_fold
     from genrekit.models.nets import PRESETS, count_parameters
-    from genrekit.models.nets.training import save_network
+    from genrekit.models.nets.artifact import save_network
 
     torch.set_num_threads(os.cpu_count() or 1)
     dataset, folds = dataset_and_folds(data)

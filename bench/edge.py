@@ -216,7 +216,7 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
         weights = "fold 0"
         if not model.exists():  # weights change neither size nor speed: an untrained network will do
             from genrekit.models.nets import build_network
-            from genrekit.models.nets.training import save_network
+            from genrekit.models.nets.artifact import save_network
 
             torch.manual_seed(0)
             weights, model = "untrained", save_network(Path(tmp) / "model.safetensors",

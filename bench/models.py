@@ -15,7 +15,7 @@ def benchmark_models(data: Path, folder: Path) -> dict[str, Path]:
     from genrekit.features import FeatureCache, FeatureSpec
     from genrekit.models import save_model
     from genrekit.models.nets import build_network
-    from genrekit.models.nets.training import save_network
+    from genrekit.models.nets.artifact import save_network
     from genrekit.train import train_model
 
     labels = sorted(p.name for p in data.iterdir())

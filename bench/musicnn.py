@@ -424,7 +424,8 @@ def track_probabilities(data: Path, networks: tuple[str, ...]) -> tuple[dict, di
     from genrekit.datasets import build_feature_table
     from genrekit.features import FeatureCache, FeatureSpec
     from genrekit.models import make_model
-    from genrekit.models.nets.training import load_network, predict_chunks, split_chunks
+    from genrekit.models.nets.artifact import load_network
+    from genrekit.models.nets.training import predict_chunks, split_chunks
     from deep import MODELS
 
     missing = [f"{MODELS}/{preset}-fold{fold}.safetensors" for preset in networks for fold in range(4)

@@ -8,11 +8,10 @@ torch = pytest.importorskip("torch", reason="PyTorch is the 'deep' extra; instal
 from genrekit.datasets import load_gtzan, train_val_test_split  # noqa: E402
 from genrekit.errors import ModelError  # noqa: E402
 from genrekit.models.nets import build_network  # noqa: E402
+from genrekit.models.nets.artifact import load_network, save_network  # noqa: E402
 from genrekit.models.nets.training import (  # noqa: E402
     TrainConfig,
-    load_network,
     predict_chunks,
-    save_network,
     split_chunks,
     train_network,
     write_history,

@@ -254,8 +254,9 @@ def train_network_model(
     import torch
 
     from genrekit.models.nets import PRESETS, build_network
+    from genrekit.models.nets.artifact import save_network
     from genrekit.models.nets.training import (
-        TrainConfig, network_chunks, predict_chunks, save_network, train_network, write_history,
+        TrainConfig, network_chunks, predict_chunks, train_network, write_history,
     )
 
     if preset not in PRESETS:

@@ -292,7 +292,7 @@ def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Pat
     import torch
     from torch import nn
 
-    from genrekit.models.nets.training import load_network
+    from genrekit.models.nets.artifact import load_network
 
     net, config = load_network(model_path)
 

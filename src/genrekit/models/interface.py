@@ -229,7 +229,7 @@ class NetworkClassifier(_Adapter):
     file_format = "safetensors"
 
     def __init__(self, path: str | os.PathLike):
-        from genrekit.models.nets.training import load_network
+        from genrekit.models.nets.artifact import load_network
 
         self.source = path
         self.net, self.config = load_network(path)

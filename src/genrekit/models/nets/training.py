@@ -1,4 +1,5 @@
 """Training networks on log-mel chunks: seeded, resumable, early-stopped on validation tracks.
+(The network file format, which serving reads, is :mod:`genrekit.models.nets.artifact`.)
 
 Spectrograms are computed once per window by the network's own front end (so training
 sees exactly what prediction will), then the body is trained on them. Each epoch reseeds
@@ -8,8 +9,6 @@ resumed from its checkpoint continues as if it had never stopped.
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import logging
 import math
@@ -26,13 +25,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genrekit._files import atomic_path
-from genrekit import __version__, audio
+from genrekit import audio
 from genrekit.errors import AudioError, ModelError, ParameterError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.models.nets.inference import IMAGE_SECONDS, in_batches, image_examples, predict_chunks
 from genrekit.models.nets.presets import PRESETS, build_network
-from genrekit.untrusted import describe_value, parse_json, require, require_labels
 
 logger = logging.getLogger(__name__)
 
@@ -451,85 +449,3 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     right.legend()
     figure.savefig(out / "history.png", dpi=100)
     plt.close(figure)
-
-
-def save_network(path: str | os.PathLike, net: nn.Module, *, preset: str, labels: list[str], metrics: dict | None = None,
-                 training: dict | None = None, aggregation: str = "mean") -> Path:
-    """Weights as safetensors, with the JSON config (preset, front end, labels, metrics) in its metadata."""
-    path = Path(path)
-    frontend = net.frontend.config.to_dict() if hasattr(net, "frontend") else None
-    config = {"format": "genrekit-network", "format_version": 1, "genrekit_version": __version__, "preset": preset,
-              "labels": list(labels), "frontend": frontend, "n_frames": PRESETS[preset].n_frames,
-              "input_kind": PRESETS[preset].input_kind,
-              "image_seconds": IMAGE_SECONDS if PRESETS[preset].input_kind == "image" else None,
-              "aggregation": aggregation, "metrics": metrics or {}, "training": training or {}}
-    tensors = {k: v.detach().contiguous() for k, v in copy.deepcopy(net).state_dict().items()}
-    with atomic_path(path) as temporary:
-        save_file(tensors, str(temporary), metadata={"genrekit": json.dumps(config)})
-    return path
-
-
-def load_network(path: str | os.PathLike) -> tuple[nn.Module, dict]:
-    """A network saved by :func:`save_network`, read as untrusted input: tensors and JSON
-    only, nothing executed; the JSON config checked field by field against its preset."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except (SafetensorError, OSError) as exc:
-        raise ModelError(f"{path}: not a genrekit network file ({type(exc).__name__}: {exc})") from exc
-    if "genrekit" not in metadata:
-        raise ModelError(f"{path}: not a genrekit network file (its metadata has no 'genrekit' entry)")
-    config = _checked_network_config(parse_json(metadata["genrekit"], f"{path}: metadata 'genrekit'"),
-                                     f"{path}: metadata 'genrekit'")
-    net = build_network(config["preset"], len(config["labels"]))
-    try:
-        tensors = load_file(str(path))
-        net.load_state_dict(tensors, strict=True)
-    except (SafetensorError, OSError) as exc:
-        raise ModelError(f"{path}: weights cannot be read ({type(exc).__name__}: {exc})") from exc
-    except RuntimeError as exc:
-        raise ModelError(f"{path}: weights do not fit preset {config['preset']!r}: {exc}") from exc
-    return net.eval(), config
-
-
-def _checked_network_config(config, where: str) -> dict:
-    """``config`` if it describes a network genrekit can build, else a ModelError naming the
-    field. The input geometry (front end, frames, image length) must be the preset's own: it
-    sizes every buffer, so a file cannot choose it."""
-    if not isinstance(config, dict):
-        raise ModelError(f"{where}: expected a JSON object, found {type(config).__name__}")
-    if config.get("format") != "genrekit-network":
-        raise ModelError(f"{where}: not a genrekit network file (format {describe_value(config.get('format'))})")
-    version = require(config, "format_version", int, where)
-    if version > 1:
-        raise ModelError(f"{where}: network format {version} is newer than this genrekit reads (1); upgrade genrekit")
-    preset = require(config, "preset", str, where)
-    if preset not in PRESETS:
-        raise ModelError(f"{where}: field 'preset' must be one of {', '.join(PRESETS)}, found {describe_value(preset)}")
-    require_labels(config, where)
-    for key in ("metrics", "training"):
-        require(config, key, dict, where, optional=True)
-    aggregation = require(config, "aggregation", str, where, optional=True)
-    if aggregation not in (None, "mean", "vote"):
-        raise ModelError(f"{where}: field 'aggregation' must be 'mean' or 'vote', found {describe_value(aggregation)}")
-    definition = PRESETS[preset]
-    expected = {"n_frames": definition.n_frames, "input_kind": definition.input_kind,
-                "image_seconds": IMAGE_SECONDS if definition.input_kind == "image" else None,
-                "frontend": _preset_frontend(preset)}
-    for key, value in expected.items():
-        if config.get(key) != value:
-            raise ModelError(f"{where}: field {key!r} must be {describe_value(value)} for preset {preset!r}, "
-                             f"found {describe_value(config.get(key))}")
-    return config
-
-
-@functools.cache
-def _preset_frontend(preset: str) -> dict | None:
-    net = build_network(preset, 2)
-    # as save_network wrote it: through JSON, so tuples compare as lists
-    return json.loads(json.dumps(net.frontend.config.to_dict())) if hasattr(net, "frontend") else None
