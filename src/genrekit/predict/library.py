@@ -48,7 +48,11 @@ class TagRecord:
     model: str = ""
     error: str | None = None
     tag_written: bool = False
-    tag_error: str | None = None
+    tag_error: str | None = None  # why no tag was written (an error, or the file kept its genre)
+    tag_action: str | None = None  # written, would write, kept, unchanged, unknown, failed (tags.TagChange)
+    tag_old: list[str] | None = None  # the genre field before (None: absent), exactly as read
+    tag_new: list[str] | None = None  # the genre field after (or as a dry run would leave it)
+    tag: dict | None = None  # the journal's record of a write: fields old/new, size and mtime before and after
 
 
 @dataclass
@@ -63,6 +67,7 @@ class LibrarySummary:
     genres: dict[str, int]
     failures: dict[str, str]
     seconds: float
+    tag_actions: dict[str, int] = field(default_factory=dict)  # this run's tag decisions, counted
 
     @property
     def partial(self) -> bool:
@@ -232,7 +237,10 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
             temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         else:
             labels = sorted({g for r in records for g in r["probabilities"]})
-            rows = [{k: v for k, v in r.items() if k not in ("probabilities", "proportions")}
+            # the journal's write record stays in the journal; CSV gets the genre lists as JSON
+            listed = (lambda v: v if v is None else json.dumps(v)) if path.suffix == ".csv" else (lambda v: v)
+            rows = [{k: listed(v) if k in ("tag_old", "tag_new") else v for k, v in r.items()
+                     if k not in ("probabilities", "proportions", "tag")}
                     | {f"p_{g}": r["probabilities"].get(g) for g in labels}
                     | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
             if path.suffix == ".parquet":
@@ -252,6 +260,61 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
+def _append(handle, record: dict) -> None:
+    """One journal line, on disk before this returns."""
+    handle.write(json.dumps(record) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _stat(path: str) -> dict[str, int]:
+    stat = os.stat(path)
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _set_tag(record: dict, handle, *, existing: str, dry_run: bool, min_confidence: float | None,
+             rekey) -> "TagChange | None":
+    """Decide and write the genre tag of one predicted file as ``existing`` says, recording it in
+    ``record``; a write is journalled (path, old and new values of the field) before it is made,
+    and the record keyed again as the file is after it (``rekey(path)``: key, size, mtime_ns)."""
+    from genrekit.predict.tags import apply_tag_change, plan_genre_tag
+
+    record["tag"] = None  # an earlier run's write record stays on that run's journal line
+    if record["genre"] == UNKNOWN:
+        record["tag_action"], record["tag_written"] = "unknown", False
+        record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {min_confidence}): "
+                               "its tags are left as they are")
+        return None
+    change = plan_genre_tag(record["path"], record["genre"], existing=existing)
+    if change.action == "write" and dry_run:
+        change.action = "would write"
+    elif change.action == "write":
+        record["tag"] = {"state": "writing", "format": change.format, "has_tags": change.has_tags,
+                         "fields": {change.field: {"old": change.old_values, "new": change.new_values}},
+                         "before": _stat(record["path"]), "after": None}
+        record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
+        _append(handle, record)  # the old values are on disk before the file changes
+        change = apply_tag_change(change)
+        if change.written:
+            record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
+            record["tag"] = record["tag"] | {"state": "written", "after": _stat(record["path"]),
+                                             "fields": {change.field: {"old": change.old_values,
+                                                                       "new": change.new_values}}}
+        else:
+            record["tag"] = record["tag"] | {"state": "failed"}
+    record["tag_action"], record["tag_written"] = change.action, change.written
+    record["tag_old"], record["tag_new"] = change.old_values, change.new_values
+    record["tag_error"] = change.error or change.reason
+    return change
+
+
+def _decide_tag_again(record: dict, existing: str) -> bool:
+    """Whether a file predicted by an earlier run gets its tag decided again: not when it was
+    written (or had our genre already), nor when it kept its genre and still would."""
+    action = record.get("tag_action")
+    return action not in ("written", "unchanged") and not (action == "kept" and existing == "keep")
+
+
 def tag_library(
     root: str | os.PathLike,
     model_path: str | os.PathLike,
@@ -263,6 +326,7 @@ def tag_library(
     segment_seconds: float | None = None,
     write_tags: bool = False,
     dry_run: bool = False,
+    existing: str = "keep",
     progress: bool = True,
     on_tag_change=None,
     runner=None,
@@ -273,24 +337,33 @@ def tag_library(
     Parameters
     ----------
     results : the table to write (``.csv``, ``.jsonl`` or ``.parquet``); its journal
-        ``<results>.journal.jsonl`` beside it is what makes runs resumable
+        ``<results>.journal.jsonl`` beside it is what makes runs resumable, and what
+        :func:`undo_tags` undoes the run's tag writes from
     jobs : worker processes (None: all cores)
     use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime;
         either way, only results of the same model file count as done
     write_tags : write the top genre into each successfully predicted file's metadata (never
-        ``unknown``: such a file's tags are left as they are)
+        ``unknown``: such a file's tags are left as they are). Before each write the journal
+        records the path and the field's old and new values; after it, the file's size and mtime.
+        Files predicted by an earlier run whose tag was not written then (kept, a dry run,
+        no ``write_tags``) are decided again, without predicting them again.
+    existing : a genre the file has already: ``keep`` it (nothing is written; the row says
+        why), ``replace`` it with ours, or ``append`` ours after it (unless it is there)
     min_confidence : below this top probability a file's genre is ``unknown``; applied to
         every row of the table, those of earlier runs included
-    dry_run : with ``write_tags``, report the changes (``on_tag_change``) without writing
+    dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
+        table's ``tag_old``/``tag_new``) without writing
     on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
         process pool of ``jobs``); the journal and table are the same whichever runs it
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from genrekit.predict.tags import write_genre_tag
+    from genrekit.predict.tags import EXISTING
 
     check_min_confidence(min_confidence)
+    if existing not in EXISTING:
+        raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
 
     started = time.perf_counter()
     results = Path(results)
@@ -308,11 +381,14 @@ def tag_library(
     # Rewrite the journal without a torn last line before appending to it.
     with atomic_path(journal) as temporary:
         temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    done = {r["key"] for r in records}
+    latest = {r["key"]: r for r in records}
+    # A file whose tag write was journalled but never finished is not done: its key is the
+    # one it had before the write, so if the write did not happen it is tagged again.
+    done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
     # Each file's row is found by its key, never by its path: the path changes with the
     # spelling of the library and with a move (--hash), the key does not.
     current: dict[str, tuple[str, int, int]] = {}
-    todo, failures_before = [], 0
+    todo, retag, failures_before = [], [], 0
     for path in files:
         try:
             key, size, mtime_ns = _key(path, use_hash, identity, listing[path])
@@ -324,33 +400,41 @@ def tag_library(
         else:
             if key not in done:
                 todo.append([str(path), key, size, mtime_ns, identity])
+            elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
+                retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
         current[str(path)] = key, size, mtime_ns
     n_before = len(files) - len(todo) - failures_before
     columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    if runner is None:
+    if runner is None and todo:
         from genrekit.runners import LocalRunner
 
         runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
+    actions: Counter = Counter()
+
+    def rekey(path: str) -> tuple[str, int, int]:
+        return _key(Path(path), use_hash, identity)
+
+    def finish(record: dict) -> None:
+        _decide(record, min_confidence)
+        if write_tags and record["error"] is None:
+            change = _set_tag(record, handle, existing=existing, dry_run=dry_run, min_confidence=min_confidence,
+                              rekey=rekey)
+            actions[record["tag_action"]] += 1
+            if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
+                current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
+            if change is not None and on_tag_change is not None:
+                on_tag_change(change)
+        _append(handle, record)
+        records.append(record)
+
     with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("tagging", total=len(files), completed=n_before)
-        for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
-            _decide(record, min_confidence)
-            if write_tags and record["error"] is None and record["genre"] == UNKNOWN:
-                record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {min_confidence}): "
-                                       "its tags are left as they are")
-            elif write_tags and record["error"] is None:
-                change = write_genre_tag(record["path"], record["genre"], dry_run=dry_run)
-                record["tag_written"], record["tag_error"] = change.written, change.error
-                if change.written:  # the file changed: key it as it is now, so a re-run skips it
-                    record["key"], record["size"], record["mtime_ns"] = _key(Path(record["path"]), use_hash, identity)
-                    current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
-                if on_tag_change is not None:
-                    on_tag_change(change)
-            handle.write(json.dumps(record) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-            records.append(record)
-            bar.advance(task)
+        for record in retag:  # predicted before; only the tag is decided now
+            finish(dict(record))
+        if todo:
+            for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
+                finish(record)
+                bar.advance(task)
     latest = {r["key"]: r for r in records}
     rows = {}
     for path, (key, size, mtime_ns) in current.items():
@@ -364,4 +448,156 @@ def tag_library(
     genres = Counter(r["genre"] for r in table if not r["error"])
     return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
-                          failures=failures, seconds=time.perf_counter() - started)
+                          failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions))
+
+
+@dataclass
+class UndoRecord:
+    """What :func:`undo_tags` did to one file: ``status`` is ``restored``, ``already undone``
+    (by an earlier undo), ``nothing to undo`` (its write never happened), ``refused`` (the
+    file changed since it was tagged) or ``failed``; ``reason`` says why for all but restored.
+    ``old`` is the genre field the undo found (ours), ``new`` the one it put back (None: removed)."""
+
+    path: str
+    status: str
+    reason: str | None = None
+    field: str | None = None
+    old: list[str] | None = None
+    new: list[str] | None = None
+
+
+@dataclass
+class UndoSummary:
+    """What an :func:`undo_tags` run did, file by file."""
+
+    results: Path
+    progress: Path  # the undo's own journal, ``<results>.undo.jsonl``: what makes it resumable
+    files: list[UndoRecord]
+    seconds: float
+
+    @property
+    def n_restored(self) -> int:
+        return sum(r.status == "restored" for r in self.files)
+
+    @property
+    def failures(self) -> dict[str, str]:
+        """path -> reason, for every file refused or failed."""
+        return {r.path: r.reason for r in self.files if r.status in ("refused", "failed")}
+
+
+def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
+    """Every tag write a journal records, per file (by its real path) in the order made: the
+    ``writing`` line (made before the write) completed by its ``written`` line, or left alone
+    by a run killed in between; failed writes (nothing changed) are left out."""
+    writes: dict[str, list[dict]] = {}
+    for record in records:
+        tag = record.get("tag")
+        if not tag or tag.get("state") not in ("writing", "written", "failed"):
+            continue
+        entries = writes.setdefault(os.path.realpath(record["path"]), [])
+        entry = tag | {"path": record["path"]}
+        if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
+                and entries[-1]["before"] == tag["before"]):
+            entries[-1] = entry | {"path": entries[-1]["path"]}
+        else:
+            entries.append(entry)
+    return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
+
+
+def _describe(stat: dict[str, int]) -> str:
+    from datetime import datetime
+
+    when = datetime.fromtimestamp(stat["mtime_ns"] / 1e9).isoformat(sep=" ", timespec="microseconds")
+    return f"{stat['size']} bytes, modified {when}"
+
+
+def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
+    """Put back the genre field of one file as it was before the last chain of writes to it
+    (each made on the file as the one before left it), journalling the undo in ``handle``."""
+    from genrekit.predict.tags import read_genre_field, write_genre_field
+
+    path = entries[-1]["path"]
+    while entries:
+        last = entries[-1]
+        chain = [last]
+        for entry in reversed(entries[:-1]):
+            if entry["state"] != "written" or entry["after"] != chain[0]["before"]:
+                break
+            chain.insert(0, entry)
+        (name, values), = last["fields"].items()
+        ours, target = values["new"], chain[0]["fields"][name]["old"]
+        write = {"before": last["before"], "after": last["after"]}
+        line = {"path": path, "write": write, "field": name, "old": ours, "new": target}
+        previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
+        if previous is not None and previous["state"] == "restored":
+            return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
+                              ours, target)
+        try:
+            now = read_genre_field(path)
+        except Exception as exc:  # gone, or no longer a taggable file
+            reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
+            _append(handle, line | {"state": "refused", "reason": reason})
+            return UndoRecord(path, "refused", reason, name, ours, target)
+        if previous is not None and previous["state"] == "restoring" and now.values == target:
+            _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
+            return UndoRecord(path, "restored", None, name, ours, target)
+        if last["after"] is None:  # a run killed between journalling the write and recording it
+            if now.values == last["fields"][name]["old"] and now.values != ours:
+                entries = entries[:-1]  # the write never happened
+                continue
+            if now.values != ours:
+                reason = (f"{path}: expected {name} {ours!r} (written by genrekit), found {now.values!r}: "
+                          "the file changed since it was tagged; left as it is")
+                _append(handle, line | {"state": "refused", "reason": reason})
+                return UndoRecord(path, "refused", reason, name, now.values, target)
+        else:
+            stat = _stat(path)
+            if stat != last["after"]:
+                reason = (f"{path}: changed since genrekit tagged it (then {_describe(last['after'])}; now "
+                          f"{_describe(stat)}); its tags are left as they are")
+                _append(handle, line | {"state": "refused", "reason": reason})
+                return UndoRecord(path, "refused", reason, name, now.values, target)
+        _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
+        try:
+            restored = write_genre_field(path, target, expect=ours, remove_empty=not chain[0]["has_tags"])
+        except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
+            reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
+            _append(handle, line | {"state": "failed", "reason": reason})
+            return UndoRecord(path, "failed", reason, name, ours, target)
+        _append(handle, line | {"state": "restored", "after": _stat(path)})
+        return UndoRecord(path, "restored", None, name, ours, restored)
+    return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
+
+
+def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
+    """Put back the genre tags that ``genrekit tag --write-tags`` runs with this ``results``
+    table changed, exactly as they were (a field that was absent is removed again), file by file.
+
+    A file whose size or mtime differs from what the journal recorded after the write (it
+    changed since) is refused, with the reason. The undo journals its own progress in
+    ``<results>.undo.jsonl``, each file before and after its write, so an interrupted undo is
+    resumed by running it again, and a file already put back is not touched again.
+    on_file : called with each file's :class:`UndoRecord` as it is done
+    """
+    started = time.perf_counter()
+    results = Path(results)
+    journal = results.with_name(results.name + ".journal.jsonl")
+    if not journal.exists():
+        raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
+                             f"journal {journal.name} beside it; found no journal")
+    writes = _tag_writes(read_journal(journal))
+    progress = results.with_name(results.name + ".undo.jsonl")
+    lines = read_journal(progress)
+    with atomic_path(progress) as temporary:  # without a torn last line, before appending to it
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}
+    files = []
+    with open(progress, "a", encoding="utf-8") as handle:
+        for real in sorted(writes):
+            if not writes[real]:
+                continue
+            outcome = _undo_file(writes[real], handle, earlier)
+            files.append(outcome)
+            if on_file is not None:
+                on_file(outcome)
+    return UndoSummary(results=results, progress=progress, files=files, seconds=time.perf_counter() - started)
