@@ -315,7 +315,8 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model or network name (see `genrekit models`).")] = "ensemble",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model or network name (see `genrekit models`); default: "
+                                       "musicnn-prior, the strongest on small datasets.")] = "musicnn-prior",
     feature_set: Annotated[str | None, typer.Option("--features", "-f", help="Feature set (default: the model's own; "
                                                     "fma518 for most).")] = None,
     chunk: ChunkOption = None,
@@ -565,8 +566,8 @@ def predict(
 
 @app.command()
 def tag(
-    library: Annotated[str, typer.Argument(help="Music library folder (searched recursively), or its URL "
-                                                 "(s3://bucket/music, read through pyarrow).")],
+    library: Annotated[str | None, typer.Argument(help="Music library folder (searched recursively), or its URL "
+                                                        "(s3://bucket/music, read through pyarrow).")] = None,
     model_path: Annotated[str, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
                                             "a run folder, or 'default': genrekit's own.")] = "default",
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
@@ -575,7 +576,11 @@ def tag(
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show the changes, write nothing.")] = False,
+    existing: Annotated[str, typer.Option("--existing", help="With --write-tags, a genre a file has already: keep it "
+                                          "(nothing written), replace it, or append ours after it.")] = "keep",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
+    undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
+                                              "results table changed (no LIBRARY); run again to resume.")] = None,
     min_confidence: MinConfidenceOption = None,
     jobs: JobsOption = 0,
     runner: RunnerOption = "local",
@@ -583,17 +588,33 @@ def tag(
 ) -> None:
     """Tag a whole music library: genres of every audio file, written to a table as they finish."""
     from genrekit.predict.library import tag_library
+    from genrekit.predict.tags import EXISTING
+
+    if undo is not None:
+        if library is not None or write_tags or dry_run:
+            err_console.print(f"[red]error:[/] --undo {undo}: expected no LIBRARY, --write-tags or --dry-run with it "
+                              "(it undoes the runs recorded beside that results table)")
+            raise typer.Exit(EXIT_USAGE)
+        _undo_tags(undo)
+    if library is None:
+        err_console.print("[red]error:[/] LIBRARY: expected a music library folder (or --undo RESULTS), found none")
+        raise typer.Exit(EXIT_USAGE)
+    if existing not in EXISTING:
+        err_console.print(f"[red]error:[/] --existing {existing!r}: expected {', '.join(EXISTING)}")
+        raise typer.Exit(EXIT_USAGE)
 
     def show(change) -> None:
         if change.error:
-            err_console.print(f"[yellow]tag:[/] {change.error}", highlight=False)
-        elif change.old != change.new:
-            verb = "would set" if dry_run else "set"
+            err_console.print(f"[yellow]tag:[/] {escape(change.error)}", highlight=False)
+        elif change.action in ("written", "would write"):
+            verb = "would set" if change.action == "would write" else "set"
             out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
+        elif change.action == "kept":
+            out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False)
 
     try:
         summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
-                              segment_seconds=segment, write_tags=write_tags, dry_run=dry_run,
+                              segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                               progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
                               min_confidence=min_confidence)
     except GenrekitError as exc:
@@ -607,7 +628,29 @@ def tag(
     out_console.print(view)
     out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
                       f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
+    if summary.tag_actions:
+        out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
     _finish(summary.n_tagged + summary.n_done_before, summary.failures)
+
+
+def _undo_tags(results: Path) -> None:
+    """``tag --undo``: one line per file, then exit 0, 3 (some refused or failed) or 1 (all did)."""
+    from genrekit.predict.library import undo_tags
+
+    def show(record) -> None:
+        if record.status == "restored":
+            old, new = "; ".join(record.old or []) or "(none)", "; ".join(record.new or []) or "(none: removed)"
+            out_console.print(f"{record.path}: genre {old} -> {new} (restored)", highlight=False)
+        elif record.status in ("already undone", "nothing to undo"):
+            out_console.print(f"{record.reason} ({record.status})", highlight=False)
+
+    try:
+        summary = undo_tags(results, on_file=show)
+    except GenrekitError as exc:
+        _fail(exc)
+    out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
+                      f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}")
+    _finish(len(summary.files) - len(summary.failures), summary.failures)
 
 
 @app.command()
