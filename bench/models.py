@@ -19,7 +19,7 @@ def benchmark_models(data: Path, folder: Path) -> dict[str, Path]:
     from genrekit.train import train_model
 
     labels = sorted(p.name for p in data.iterdir())
-    ensemble = train_model(load_gtzan(data), spec=FeatureSpec("fma518"),
+    ensemble = train_model(load_gtzan(data), spec=FeatureSpec("fma518"), model="ensemble",
                            cache=FeatureCache(ROOT / "bench" / "out" / "cache"), progress=False).model
     models = {"ensemble": save_model(ensemble, folder / "model.genrekit")}
     for preset in ("edge-cnn", "default"):

@@ -72,7 +72,7 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
 def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):
     table, _ = build_feature_table(load_gtzan(gtzan_mini), FeatureSpec("fma518"), cache=FeatureCache(feature_cache),
                                    progress=False)
-    result = cross_validate(table, DEFAULT_MODEL, n_splits=4, seed=0)
+    result = cross_validate(table, "ensemble", n_splits=4, seed=0)
     for fold in result["folds"]:
         assert fold["n_test_tracks"] == 20
     test_tracks = [t for fold in result["folds"] for t in fold["test_tracks"]]

@@ -165,7 +165,7 @@ MODELS: dict[str, ModelDefinition] = {
 }
 
 #: The model ``train`` uses when none is named.
-DEFAULT_MODEL = "ensemble"
+DEFAULT_MODEL = "musicnn-prior"  # the strongest for small datasets (docs/benchmarks.md, "Trust")
 
 
 def default_spec(name: str, chunk: float | None = None):
