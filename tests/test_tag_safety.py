@@ -1,0 +1,301 @@
+"""A library's own genre tags are its user's data: keep by default, replace or append on
+request, every write journalled before it is made, undone exactly, the audio never touched.
+
+Real files made from a gtzan-mini clip in every format genrekit tags (mp3 with ID3v2.3 and
+v2.4, flac, ogg, opus, m4a), tagged through the command line with a model trained in seconds.
+"""
+
+import json
+import shutil
+
+import mutagen
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from mutagen.id3 import ID3, TCON, TIT2
+from typer.testing import CliRunner
+
+from genrekit import audio
+from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
+from genrekit.datasets import load_gtzan
+from genrekit.features import FeatureSpec
+from genrekit.models import save_model
+from genrekit.predict import tags as tags_module
+from genrekit.predict.library import read_journal, undo_tags
+from genrekit.predict.tags import write_genre_tag
+from genrekit.train import train_model
+
+from conftest import write_m4a
+
+runner = CliRunner()
+SECONDS = 5
+# name -> (the genre field the file starts with, None: absent)
+FILES = {
+    "tagged-id3v23.mp3": ["My Genre"], "bare-id3v23.mp3": None,  # bare: an ID3v2.3 tag with a title only
+    "tagged-id3v24.mp3": ["My Genre"], "bare-notag.mp3": None,  # no ID3 tag at all
+    "tagged.flac": ["My Genre"], "bare.flac": None,
+    "tagged.ogg": ["My Genre"], "bare.ogg": None,
+    "tagged.opus": ["My Genre"], "bare.opus": None,
+    "tagged.m4a": ["My Genre"], "bare.m4a": None,
+}
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, gtzan_mini):
+    """gtzan57 + logreg on 5 s of two clips of each of two genres: trained in seconds."""
+    root = tmp_path_factory.mktemp("small") / "genres"
+    for genre in ("classical", "metal"):
+        (root / genre).mkdir(parents=True)
+        for number in (2, 3):
+            y, sr = audio.load(next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*")), sr=None)
+            sf.write(root / genre / f"{genre}.{number:05d}.wav", y[: SECONDS * sr], sr)
+    model = train_model(load_gtzan(root), spec=FeatureSpec("gtzan57"), model="logreg", n_jobs=1, progress=False).model
+    return save_model(model, root.parent / "small.genrekit")
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory, clip):
+    """Every file of FILES, made once from the clip: 5 s, with a title and its genre field."""
+    root = tmp_path_factory.mktemp("originals")
+    y, sr = sf.read(clip, dtype="float32")
+    y = y[: SECONDS * sr]
+    for name, genre in FILES.items():
+        path = root / name
+        if path.suffix == ".m4a":
+            write_m4a(path, np.stack([y, 0.5 * y]), sr)
+        elif path.suffix == ".opus":
+            sf.write(path, soxr.resample(y, sr, 48000), 48000, format="OGG", subtype="OPUS")  # Opus: 48 kHz
+        else:
+            sf.write(path, y, sr, format="MP3" if path.suffix == ".mp3" else None)
+        if path.suffix == ".mp3":
+            if "notag" in name:
+                continue
+            tag = ID3()
+            tag.add(TIT2(encoding=3, text=["A title"]))
+            if genre is not None:
+                tag.add(TCON(encoding=3, text=genre))
+            tag.save(path, v2_version=3 if "v23" in name else 4)
+        else:
+            song = mutagen.File(path)
+            if song.tags is None:
+                song.add_tags()
+            song.tags["\xa9nam" if path.suffix == ".m4a" else "title"] = ["A title"]
+            if genre is not None:
+                song.tags["\xa9gen" if path.suffix == ".m4a" else "genre"] = genre
+            song.save()
+    return root
+
+
+@pytest.fixture
+def library(tmp_path, originals):
+    root = tmp_path / "Music"
+    shutil.copytree(originals, root)
+    return root
+
+
+def genre_field(path):
+    """The genre field exactly as mutagen reads it (None: absent)."""
+    if path.suffix == ".mp3":
+        try:
+            tag = ID3(path, translate=False, load_v1=False)
+        except mutagen.id3.ID3NoHeaderError:
+            return None
+        return list(tag["TCON"].text) if "TCON" in tag else None
+    song = mutagen.File(path)
+    key = "\xa9gen" if path.suffix == ".m4a" else "genre"
+    return list(song.tags[key]) if song.tags is not None and key in song.tags else None
+
+
+def all_tags(path):
+    """Every tag of the file, as mutagen reads it: the whole metadata must come back as it was."""
+    if path.suffix == ".mp3":
+        try:
+            tag = ID3(path, translate=False, load_v1=False)
+        except mutagen.id3.ID3NoHeaderError:
+            return None
+        return tag.version, sorted((key, repr(frame)) for key, frame in tag.items())
+    song = mutagen.File(path)
+    if song.tags is None:
+        return None
+    items = song.tags.items() if path.suffix == ".m4a" else song.tags.as_dict().items()
+    return sorted((key, repr(value)) for key, value in items)
+
+
+def _mp3_frames(data: bytes) -> bytes:
+    """An MP3's bytes outside its ID3v2 tag (at the start) and ID3v1 tag (the last 128 bytes)."""
+    if data[:3] == b"ID3":
+        size = 10 + sum((data[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4)) + (10 if data[5] & 0x10 else 0)
+        data = data[size:]
+    return data[:-128] if data[-128:-125] == b"TAG" else data
+
+
+def _flac_frames(data: bytes) -> bytes:
+    """A FLAC's bytes after its metadata blocks (the audio frames)."""
+    offset, last = 4, False
+    while not last:
+        last = bool(data[offset] & 0x80)
+        offset += 4 + int.from_bytes(data[offset + 1:offset + 4], "big")
+    return data[offset:]
+
+
+def _mp4_media(data: bytes) -> bytes:
+    """An MP4's ``mdat`` atom (the encoded audio), wherever the tag rewrite moved it."""
+    offset = 0
+    while offset < len(data):
+        size, kind = int.from_bytes(data[offset:offset + 4], "big"), data[offset + 4:offset + 8]
+        if size == 1:
+            size = int.from_bytes(data[offset + 8:offset + 16], "big")
+        if kind == b"mdat":
+            return data[offset + 8:offset + size]
+        offset += size
+    raise AssertionError("no mdat atom")
+
+
+def audio_of(path):
+    """What must never change: the decoded samples, and the encoded audio bytes outside the tags."""
+    data = path.read_bytes()
+    if path.suffix == ".m4a":  # soundfile does not read MP4: its encoded audio, and PyAV's decoding of it
+        return _mp4_media(data), audio.load(path, sr=None, mono=False)[0]
+    samples = sf.read(path, dtype="float32")[0]
+    raw = {".mp3": _mp3_frames, ".flac": _flac_frames}.get(path.suffix, lambda d: b"")(data)
+    return raw, samples
+
+
+def snapshot(root):
+    return {name: (genre_field(root / name), all_tags(root / name), audio_of(root / name)) for name in FILES}
+
+
+def assert_same_audio(before, after):
+    for name in FILES:
+        raw_before, samples_before = before[name][2]
+        raw_after, samples_after = after[name][2]
+        assert raw_before == raw_after, name
+        assert np.array_equal(samples_before, samples_after), name
+
+
+def tag(root, model, out, *options):
+    result = runner.invoke(app, ["tag", str(root), "--model", str(model), "--out", str(out), "--write-tags",
+                                 "--jobs", "1", *options])
+    assert result.exit_code == EXIT_OK, result.output
+    return result
+
+
+def genres_of(out):
+    return {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line) for line in out.read_text().splitlines()}
+
+
+def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_path, library, small_model):
+    before = snapshot(library)
+    out = tmp_path / "tags.jsonl"
+    result = tag(library, small_model, out)
+    rows = genres_of(out)
+    for name, genre in FILES.items():
+        ours = rows[name]["genre"]
+        assert ours in ("classical", "metal")
+        if genre is None:  # a file without a genre gets ours
+            assert genre_field(library / name) == [ours] and rows[name]["tag_action"] == "written", name
+            assert rows[name]["tag_old"] is None and rows[name]["tag_new"] == [ours]
+        else:  # keep: exactly what the user had, nothing written, and the row says why
+            assert all_tags(library / name) == before[name][1], name
+            assert rows[name]["tag_action"] == "kept" and not rows[name]["tag_written"], name
+            assert "My Genre" in rows[name]["tag_error"] and "--existing keep" in rows[name]["tag_error"]
+    assert ID3(library / "bare-id3v23.mp3").version == (2, 3, 0)  # saved in the version it had
+    assert f"{library / 'tagged.flac'}: genre My Genre kept" in result.output
+    assert_same_audio(before, snapshot(library))
+
+    # The journal: each write's old and new values on disk before the write, its result after.
+    lines = read_journal(tmp_path / "tags.jsonl.journal.jsonl")
+    for name, genre in FILES.items():
+        mine = [r for r in lines if r["path"] == str(library / name) and r.get("tag")]
+        if genre is not None:
+            assert not mine
+            continue
+        assert [r["tag"]["state"] for r in mine] == ["writing", "written"], name
+        field, = mine[0]["tag"]["fields"]
+        assert mine[0]["tag"]["fields"][field] == {"old": None, "new": [rows[name]["genre"]]}
+        stat = (library / name).stat()
+        assert mine[1]["tag"]["after"] == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+    result = tag(library, small_model, out, "--existing", "replace")
+    assert "(12 done by an earlier run)" in result.output  # the tag is decided again, nothing predicted again
+    for name, genre in FILES.items():
+        assert genre_field(library / name) == [rows[name]["genre"]], name
+    assert f"{library / 'tagged.ogg'}: genre My Genre -> {rows['tagged.ogg']['genre']} (set)" in result.output
+    assert ID3(library / "tagged-id3v23.mp3").version == (2, 3, 0)
+    assert_same_audio(before, snapshot(library))
+
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK, undone.output
+    assert "12 restored" in undone.output
+    after = snapshot(library)
+    for name in FILES:  # every tag as it was, a genre that was absent absent again
+        assert after[name][:2] == before[name][:2], name
+    assert_same_audio(before, after)
+    again = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert again.exit_code == EXIT_OK and "0 restored" in again.output and "already undone" in again.output
+    assert snapshot(library).keys() == after.keys() and all(snapshot(library)[n][:2] == after[n][:2] for n in FILES)
+
+
+def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_file(tmp_path, library, small_model,
+                                                                                    monkeypatch):
+    before, files = snapshot(library), {name: (library / name).read_bytes() for name in FILES}
+    out = tmp_path / "tags.jsonl"
+    dry = tag(library, small_model, out, "--existing", "append", "--dry-run")
+    rows = genres_of(out)
+    assert {name: (library / name).read_bytes() for name in FILES} == files  # nothing written
+    ours = rows["tagged.flac"]["genre"]
+    assert f"{library / 'tagged.flac'}: genre My Genre -> My Genre; {ours} (would set)" in dry.output
+    assert rows["tagged.flac"]["tag_action"] == "would write"
+    assert rows["tagged.flac"]["tag_old"] == ["My Genre"] and rows["tagged.flac"]["tag_new"] == ["My Genre", ours]
+    assert rows["bare.opus"]["tag_old"] is None and rows["bare.opus"]["tag_new"] == [rows["bare.opus"]["genre"]]
+
+    tag(library, small_model, out, "--existing", "append")
+    for name, genre in FILES.items():
+        ours = rows[name]["genre"]
+        expected = [ours] if genre is None else [f"My Genre/{ours}"] if "v23" in name else ["My Genre", ours]
+        assert genre_field(library / name) == expected, name
+    for name in FILES:  # ours is there already: no duplicate, nothing written
+        assert write_genre_tag(library / name, rows[name]["genre"], existing="append").action == "unchanged", name
+
+    # The user edits one file after the run; then an undo is killed after its third write.
+    changed = library / "tagged.opus"
+    song = mutagen.File(changed)
+    song.tags["title"] = ["My own title"]
+    song.save()
+    real_write, calls = tags_module.write_genre_field, []
+
+    def killed_after_three(*args, **kwargs):
+        result = real_write(*args, **kwargs)
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(tags_module, "write_genre_field", killed_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        undo_tags(out)
+    monkeypatch.setattr(tags_module, "write_genre_field", real_write)
+    progress = [json.loads(line) for line in (tmp_path / "tags.jsonl.undo.jsonl").read_text().splitlines()]
+    assert [p["state"] for p in progress if p["path"] == calls[-1]] == ["restoring"]  # written, not yet recorded
+
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_PARTIAL, undone.output
+    assert f"{changed}: changed since genrekit tagged it" in undone.output  # refused, by name
+    assert undone.output.count("already undone") == 2 and "9 restored, 1 refused" in undone.output
+    after = snapshot(library)
+    for name in FILES:
+        if library / name != changed:
+            assert after[name][:2] == before[name][:2], name
+    assert genre_field(changed) == ["My Genre", rows["tagged.opus"]["genre"]]  # left as the user left it
+    assert mutagen.File(changed)["title"] == ["My own title"]
+    assert_same_audio(before, after)
+
+
+def test_tag_refuses_bad_options_by_name(tmp_path, library, small_model):
+    result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--existing", "merge"])
+    assert result.exit_code == EXIT_USAGE and "--existing 'merge'" in result.output
+    result = runner.invoke(app, ["tag", "--undo", str(tmp_path / "none.csv")])
+    assert result.exit_code == 1 and "none.csv" in result.output and "journal" in result.output
+    result = runner.invoke(app, ["tag", str(library), "--undo", str(tmp_path / "none.csv")])
+    assert result.exit_code == EXIT_USAGE and "--undo" in result.output
