@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -28,7 +29,18 @@ from genrekit.errors import GenrekitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
-app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.",
+class _OneErrorHandler(TyperGroup):
+    """Every command's genrekit errors end the same way: the message (which names the file or
+    parameter) on stderr, exit status 1. Commands let them propagate."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GenrekitError as exc:
+            _fail(exc)
+
+
+app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
@@ -126,10 +138,7 @@ def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | N
 
     if name == "local" and not address:
         return None
-    try:
-        return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
-    except GenrekitError as exc:
-        _fail(exc)
+    return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
 
 
 def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
@@ -203,10 +212,7 @@ def datasets_check(
     from genrekit.datasets import check_dataset
     from genrekit.evaluate import write_json
 
-    try:
-        report = check_dataset(_load_dataset(path, kind), progress=_progress())
-    except GenrekitError as exc:
-        _fail(exc)
+    report = check_dataset(_load_dataset(path, kind), progress=_progress())
     data = report.to_dict()
     if out is not None:
         write_json(out / "check.json", data)
@@ -256,13 +262,10 @@ def features(
 
     if feature_set == "logmel":
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
-    try:
-        data = _load_dataset(dataset, kind)
-        spec = _spec(feature_set, chunk)
-        table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
-                                            runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
-    except GenrekitError as exc:
-        _fail(exc)
+    data = _load_dataset(dataset, kind)
+    spec = _spec(feature_set, chunk)
+    table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
+                                        runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
     write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
     problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
     write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": spec.to_dict(),
@@ -281,11 +284,8 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
     from genrekit.evaluate import write_json
     from genrekit.features import LogMelSpec
 
-    try:
-        data = _load_dataset(dataset, kind)
-        spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
-    except GenrekitError as exc:
-        _fail(exc)
+    data = _load_dataset(dataset, kind)
+    spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     folder = out / "logmel"
     failures: dict[str, str] = {}
     with Progress(disable=not _progress()) as bar:
@@ -343,15 +343,12 @@ def train(
     from genrekit.models import model_file
     from genrekit.train import train as train_recipe
 
-    try:
-        data = _load_dataset(dataset, kind)
-        result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
-                              search=search, n_iter=n_iter, aggregation=aggregation or "mean",
-                              cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
-                              device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
-                              augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
-    except GenrekitError as exc:
-        _fail(exc)
+    data = _load_dataset(dataset, kind)
+    result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
+                          search=search, n_iter=n_iter, aggregation=aggregation or "mean",
+                          cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
+                          device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
+                          augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
@@ -386,16 +383,13 @@ def evaluate(
     from genrekit.evaluate import evaluate_model, evaluate_songs
     from genrekit.runners import default_jobs
 
-    try:
-        data = _load_dataset(dataset, kind)
-        if songs:
-            metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
-                                             jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
-        else:
-            metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
-                                             skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
-    except GenrekitError as exc:
-        _fail(exc)
+    data = _load_dataset(dataset, kind)
+    if songs:
+        metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
+                                         jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
+    else:
+        metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
+                                         skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
     if report["excluded_training_tracks"]:
         err_console.print(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
                           "(--include-train to keep them)")
@@ -449,29 +443,26 @@ def compare(
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
     data = table = None
-    try:
-        if table_path is not None:
-            table, source = read_feature_table(table_path), str(table_path)
-        else:
-            data = _load_dataset(dataset, kind)
-            check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
-            source = f"{dataset} ({feature_set}; networks: log-mel)"
-            if not all(trains_from_audio(name) for name in names):  # a feature table for the classical ones
-                table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
-                                               n_jobs=jobs, progress=_progress())
-                failures = table.failures
-        view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
-        for column in ("model", "accuracy", "macro F1", "fit s/fold"):
-            view.add_column(column, justify="left" if column == "model" else "right")
+    if table_path is not None:
+        table, source = read_feature_table(table_path), str(table_path)
+    else:
+        data = _load_dataset(dataset, kind)
+        check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
+        source = f"{dataset} ({feature_set}; networks: log-mel)"
+        if not all(trains_from_audio(name) for name in names):  # a feature table for the classical ones
+            table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
+                                           n_jobs=jobs, progress=_progress())
+            failures = table.failures
+    view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
+    for column in ("model", "accuracy", "macro F1", "fit s/fold"):
+        view.add_column(column, justify="left" if column == "model" else "right")
 
-        def show(row):
-            err_console.print(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
+    def show(row):
+        err_console.print(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
 
-        rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
-                              n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
-                              source=source, out_dir=out, on_result=show)
-    except GenrekitError as exc:
-        _fail(exc)
+    rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
+                          n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
+                          source=source, out_dir=out, on_result=show)
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
         view.add_row(row["model"], f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
@@ -509,13 +500,10 @@ def predict(
     if output_format not in ("table", "json", "csv", "timeline"):
         err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
         raise typer.Exit(EXIT_USAGE)
-    try:
-        model = load(model_path, segment_seconds=segment)
-        predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
-                                              jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
-                                              segment_seconds=segment, min_confidence=min_confidence)
-    except GenrekitError as exc:
-        _fail(exc)
+    model = load(model_path, segment_seconds=segment)
+    predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
+                                          jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
+                                          segment_seconds=segment, min_confidence=min_confidence)
     _note_training_files([p.path for p in predictions], model)
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
@@ -612,13 +600,10 @@ def tag(
         elif change.action == "kept":
             out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False)
 
-    try:
-        summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
-                              segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
-                              progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
-                              min_confidence=min_confidence)
-    except GenrekitError as exc:
-        _fail(exc)
+    summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+                          segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
+                          progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
+                          min_confidence=min_confidence)
     view = Table(title=f"{summary.n_files} files in {library}")
     view.add_column("genre")
     view.add_column("files", justify="right")
@@ -644,10 +629,7 @@ def _undo_tags(results: Path) -> None:
         elif record.status in ("already undone", "nothing to undo"):
             out_console.print(f"{record.reason} ({record.status})", highlight=False)
 
-    try:
-        summary = undo_tags(results, on_file=show)
-    except GenrekitError as exc:
-        _fail(exc)
+    summary = undo_tags(results, on_file=show)
     out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
                       f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}")
     _finish(len(summary.files) - len(summary.failures), summary.failures)
@@ -676,18 +658,15 @@ def explore(
         err_console.print("[red]error:[/] give a dataset or --table (not both)")
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
-    try:
-        if table_path is not None:
-            table = read_feature_table(table_path)
-        else:
-            data = _load_dataset(dataset, kind)
-            check_genres(data, purpose="exploring genres")  # before any extraction
-            table, _ = build_feature_table(data, _spec(feature_set, chunk),
-                                           cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
-            failures = table.failures
-        result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
-    except GenrekitError as exc:
-        _fail(exc)
+    if table_path is not None:
+        table = read_feature_table(table_path)
+    else:
+        data = _load_dataset(dataset, kind)
+        check_genres(data, purpose="exploring genres")  # before any extraction
+        table, _ = build_feature_table(data, _spec(feature_set, chunk),
+                                       cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
+        failures = table.failures
+    result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
     kmeans = result["kmeans"]
     out_console.print(f"{result['n_rows']} rows x {result['n_features']} features: "
                       f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
@@ -704,10 +683,7 @@ def report(
     """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
     from genrekit.evaluate.html import write_html_report
 
-    try:
-        path = write_html_report(run_dir, out)
-    except GenrekitError as exc:
-        _fail(exc)
+    path = write_html_report(run_dir, out)
     out_console.print(f"report -> {path}")
 
 
@@ -730,12 +706,9 @@ def export(
     from genrekit.export import export_onnx
     from genrekit.predict.library import library_files
 
-    try:
-        files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
-        path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
-                           max_calibration_windows=max_windows)
-    except GenrekitError as exc:
-        _fail(exc)
+    files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
+    path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
+                       max_calibration_windows=max_windows)
     from genrekit.models import load
 
     exported = load(path)  # proof that the file loads and runs
@@ -770,15 +743,12 @@ def serve(
     from genrekit.server import ServiceLimits
     from genrekit.server import serve as run_service
 
-    try:
-        limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
-                               upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
-                               upload_grace_seconds=upload_grace_seconds, receiving=receiving,
-                               min_confidence=min_confidence)
-        err_console.print(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
-        run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
-    except GenrekitError as exc:
-        _fail(exc)
+    limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
+                           upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
+                           upload_grace_seconds=upload_grace_seconds, receiving=receiving,
+                           min_confidence=min_confidence)
+    err_console.print(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
+    run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
 
 
 @app.command("models")
@@ -836,8 +806,6 @@ def pretrained_convert(
     folder = out or Path(str(weights_path("MSD_musicnn"))).parent
     try:
         written = convert_wheel(wheel, folder)
-    except GenrekitError as exc:
-        _fail(exc)
     except OSError as exc:
         _fail(GenrekitError(f"{folder}: cannot write the converted weights: {exc.strerror or exc}"))
     for path in written:
