@@ -165,3 +165,23 @@ def test_one_train_door_refuses_settings_of_the_other_kind(songs):
         train(dataset, model="edge-cnn", features="gtzan57", search=True)
     with pytest.raises(ParameterError, match="'no-such-model' is unknown; expected one of .*logreg.*edge-cnn"):
         train(dataset, model="no-such-model")
+
+
+def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, tmp_path):
+    """16 clips leave 2 test tracks; train adds 5-fold CV over all 16 (cv.json, the model's
+    metrics, the printed headline), and --no-cv leaves it out."""
+    from genrekit.models import load
+
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57",
+                                      "--out", str(tmp_path / "run"), "--no-cache"])
+    assert result.exit_code == EXIT_OK, result.output
+    cv = json.loads((tmp_path / "run" / "cv.json").read_text())
+    assert cv["n_splits"] == 5 and cv["n_tracks"] == 16 and len(cv["fold_accuracy"]) == 5
+    assert cv["accuracy_mean"] == pytest.approx(np.mean(cv["fold_accuracy"]), abs=1e-3)
+    assert "stratified 5-fold CV over all 16 tracks" in cv["protocol"] and "5-fold CV" in result.stdout
+    assert load(tmp_path / "run").metrics["cv"]["accuracy_mean"] == cv["accuracy_mean"]
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57", "--no-cv",
+                                      "--out", str(tmp_path / "plain"), "--no-cache"])
+    assert result.exit_code == EXIT_OK and not (tmp_path / "plain" / "cv.json").exists()
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "edge-cnn", "--no-cv", "--out", str(tmp_path / "n")])
+    assert result.exit_code == 1 and "cv: only for classical models" in result.output

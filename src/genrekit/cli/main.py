@@ -322,6 +322,8 @@ def train(
     chunk: ChunkOption = None,
     split: Annotated[str, typer.Option(help="random (80/10/10 by track/artist), dataset (its own), gtzan-filtered.")] = "random",
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
+    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks: also "
+                                     "score by 5-fold CV over all tracks, grouped by artist where known (cv.json).")] = True,
     n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations.")] = 20,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
     epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
@@ -345,7 +347,7 @@ def train(
 
     data = _load_dataset(dataset, kind)
     result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
-                          search=search, n_iter=n_iter, aggregation=aggregation or "mean",
+                          search=search, n_iter=n_iter, cv=cv, aggregation=aggregation or "mean",
                           cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
                           device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
                           augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
@@ -354,6 +356,10 @@ def train(
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
         out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
+    if result.cv:
+        scores = result.cv
+        out_console.print(f"{scores['protocol']}: accuracy {scores['accuracy_mean']:.3f} ± {scores['accuracy_std']:.3f}, "
+                          f"balanced {scores['balanced_accuracy_mean']:.3f} (the steadier figure on a small dataset)")
     out_console.print(f"model -> {model_file(out)}; reports in {out}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
 
