@@ -320,7 +320,7 @@ def train(
     feature_set: Annotated[str | None, typer.Option("--features", "-f", help="Feature set (default: the model's own; "
                                                     "fma518 for most).")] = None,
     chunk: ChunkOption = None,
-    split: Annotated[str, typer.Option(help="random (about 80/10/10 by track/artist, at least one val and test track per genre), dataset (its own), gtzan-filtered.")] = "random",
+    split: Annotated[str, typer.Option(help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips split 6/1/1), dataset (its own), gtzan-filtered.")] = "random",
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
     cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks: also "
                                      "score by 5-fold CV over all tracks, grouped by artist where known (cv.json).")] = True,
