@@ -31,7 +31,9 @@ def run(*args):
 
 def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_file):
     out = tmp_path / "run"
-    result = run("train", gtzan_mini, "--features", "fma518", "--model", "logreg", "--out", out, "--cache", feature_cache)
+    # --no-cv: train's k-fold CV over all tracks (a fit per fold) is tested in test_interface
+    result = run("train", gtzan_mini, "--features", "fma518", "--model", "logreg", "--no-cv", "--out", out,
+                 "--cache", feature_cache)
     assert result.exit_code == EXIT_OK, result.output
     assert "test tracks: 10" in result.output
     for name in ("model.genrekit", "metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv",
@@ -147,7 +149,7 @@ def test_bad_inputs_are_reported_and_good_files_processed(tmp_path, messy_gtzan)
     assert rerun.exit_code == EXIT_PARTIAL
     assert json.loads((out / "run.json").read_text())["cache_hits"] == 22  # nothing computed is lost
 
-    trained = run("train", root, "--model", "logreg", "--out", tmp_path / "run", "--cache", cache)
+    trained = run("train", root, "--model", "logreg", "--no-cv", "--out", tmp_path / "run", "--cache", cache)
     assert trained.exit_code == EXIT_PARTIAL, trained.output
     run_report = json.loads((tmp_path / "run" / "run.json").read_text())
     assert set(run_report["failures"]) == {str(p) for p in bad.values()}
@@ -225,7 +227,7 @@ def test_chunked_training_reports_chunk_and_track_levels(tmp_path, gtzan_mini, f
     for genre in ("classical", "metal", "reggae"):
         shutil.copytree(gtzan_mini / genre, root / genre)
     out = tmp_path / "run"
-    result = run("train", root, "--chunk", "3", "--model", "logreg", "--out", out, "--cache", feature_cache)
+    result = run("train", root, "--chunk", "3", "--model", "logreg", "--no-cv", "--out", out, "--cache", feature_cache)
     assert result.exit_code == EXIT_OK, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["track_accuracy"] == metrics["accuracy"] and "chunk_accuracy" in metrics
