@@ -1,5 +1,6 @@
 """Runners: the same features and tags from a local Ray cluster (127.0.0.1, 2 CPUs) as from
-the local process pool, and a Ray worker killed mid-run costs no row and duplicates none."""
+the local runner (features: its process pool; tags: this process), and a Ray worker killed
+mid-run costs no row and duplicates none."""
 
 import json
 import os
@@ -74,7 +75,8 @@ def test_tags_on_ray_equal_the_local_ones(cluster, library, model_file, tmp_path
     for path in sorted(library.glob("*/*.0000[01].*")):
         (some / path.parent.name).mkdir(parents=True, exist_ok=True)
         (some / path.parent.name / path.name).symlink_to(path.resolve())
-    local = tag_library(some, model_file, tmp_path / "local.csv", jobs=2, progress=False)
+    # In this process: a local pool would take seconds to start (each worker loads the model and librosa's kernels).
+    local = tag_library(some, model_file, tmp_path / "local.csv", jobs=1, progress=False)
     on_ray = tag_library(some, model_file, tmp_path / "ray.csv", runner=cluster, progress=False)
     assert local.n_tagged == on_ray.n_tagged == 6
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local.csv"), pd.read_csv(tmp_path / "ray.csv"))
