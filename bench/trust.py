@@ -366,9 +366,11 @@ COMBINED = [
 ]
 
 
-def run_combined() -> dict:
-    """Grouped 4-fold CV on gtzan-mini + gtzan-dev (blocks of four adjacent ids), class-balanced
-    heads: the protocol for a default trained on both, as the shipped one is."""
+def combined_protocol():
+    """gtzan-mini + gtzan-dev pooled on both taggers, with the grouped folds of the shipped
+    default's protocol: ``(X, y, columns, labels, groups, splits)``."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
     mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
     labels = sorted(set(mini["labels"].tolist()))
     X = np.concatenate([pooled(mini, ("msd", "mtt"))[0], pooled(dev, ("msd", "mtt"))[0]])
@@ -377,9 +379,14 @@ def run_combined() -> dict:
     numbers = np.concatenate([mini["numbers"], dev["numbers"]])
     y = np.array([labels.index(label) for label in names])
     groups = np.array([f"{label}:{number // 4}" for label, number in zip(names, numbers)])
-    from sklearn.model_selection import StratifiedGroupKFold
-
     splits = list(StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SEED).split(X, y, groups))
+    return X, y, columns, labels, groups, splits
+
+
+def run_combined() -> dict:
+    """Grouped 4-fold CV on gtzan-mini + gtzan-dev (blocks of four adjacent ids), class-balanced
+    heads: the protocol for a default trained on both, as the shipped one is."""
+    X, y, columns, labels, groups, splits = combined_protocol()
     rows = []
     for candidate in COMBINED:
         log_p = out_of_fold(candidate, X, y, columns, labels, splits, groups)
@@ -416,20 +423,11 @@ def run_coverage() -> dict:
     the standardised pooled features, Ledoit-Wolf covariance), thresholded at the 97th
     percentile of the music's out-of-fold scores."""
     from sklearn.covariance import LedoitWolf
-    from sklearn.model_selection import StratifiedGroupKFold
     from sklearn.preprocessing import StandardScaler
 
-    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
-    labels = sorted(set(mini["labels"].tolist()))
-    X = np.concatenate([pooled(mini, ("msd", "mtt"))[0], pooled(dev, ("msd", "mtt"))[0]])
-    columns = pooled(mini, ("msd", "mtt"))[1]
-    names = np.concatenate([mini["labels"], dev["labels"]])
-    numbers = np.concatenate([mini["numbers"], dev["numbers"]])
-    y = np.array([labels.index(label) for label in names])
-    groups = np.array([f"{label}:{number // 4}" for label, number in zip(names, numbers)])
-    splits = list(StratifiedGroupKFold(N_FOLDS, shuffle=True, random_state=SEED).split(X, y, groups))
-    confidence = np.exp(out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)).max(axis=1)
-    correct = np.exp(out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)).argmax(axis=1) == y
+    X, y, columns, labels, groups, splits = combined_protocol()
+    log_p = out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)
+    confidence, correct = np.exp(log_p).max(axis=1), log_p.argmax(axis=1) == y
     others = {"nonmusic-dev": signal_features("nonmusic-dev", nonmusic_signals("dev")),
               "nonmusic-test": signal_features("nonmusic-test", nonmusic_signals("test"))}
     try:
