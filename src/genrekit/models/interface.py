@@ -178,30 +178,28 @@ class OnnxClassicalClassifier(ClassicalClassifier):
 
     def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
                  opened: tuple | None = None):
-        from genrekit.features import FeatureSpec
-
         self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
-        self._configure(self.config, FeatureSpec.from_dict(self.config["features"]), segment_seconds)
+        self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
+
+    @staticmethod
+    def _feature_spec(features: dict):
+        from genrekit.features import FeatureSpec
+
+        return FeatureSpec.from_dict(features)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
 
 
-class OnnxMusicnnClassifier(ClassicalClassifier):
+class OnnxMusicnnClassifier(OnnxClassicalClassifier):
     """A head on the pretrained musicnn exported with the network (see :mod:`genrekit.export`):
     numpy computes musicnn's log-mel patches, onnxruntime the network and the head; neither
     PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file."""
 
-    kind = "onnx-classical"
-    file_format = "onnx"
-
-    def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
-                 opened: tuple | None = None):
-        self.source = path
-        self.session, self.config = opened or open_onnx(path, threads)
-        # The feature spec's parameters, without its registry (which imports librosa).
-        self._configure(self.config, SimpleNamespace(**self.config["features"]), segment_seconds)
+    @staticmethod
+    def _feature_spec(features: dict):
+        return SimpleNamespace(**features)  # the parameters, without the registry (which imports librosa)
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """As :meth:`ClassicalClassifier.predict_proba`: the probabilities of each feature row, averaged."""
