@@ -1,0 +1,154 @@
+"""Issue 17, styles: the thresholds of genrekit's multi-label styles, and how they do.
+
+``--thresholds`` writes ``src/genrekit/data/style-thresholds.json``: for each style of
+``genrekit.models.styles.STYLE_TAGS``, the 99th percentile of its probability on the
+GTZAN clips (gtzan-mini + gtzan-dev, 200 clips) of the genres it rules out
+(``EXCLUDED_GENRES``). Nothing else is fitted, and no clip of the checks below is used.
+
+``--check`` reports, with those thresholds:
+- on immich-memories-music (28 generated tracks, 13 electronic, 15 acoustic; never used
+  for any choice): how many tracks of each kind get ``electronic`` (and ``acoustic``);
+- on GTZAN (in-domain, the clips the thresholds come from, so optimistic): how often a
+  style that names the clip's genre fires on it;
+- on the generated non-music of tests/nonmusic.py: how many styles fire.
+
+Clip features come from bench/trust.py's cache (``python bench/trust.py --features``).
+
+    python bench/styles.py --thresholds --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import trust  # noqa: E402  (bench/trust.py: the cached musicnn patches)
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLDS = ROOT / "src" / "genrekit" / "data" / "style-thresholds.json"
+PERCENTILE = 99.0
+# style -> the GTZAN genre it names, for the in-domain check
+NAMES_GENRE = {"blues": "blues", "classical": "classical", "country": "country", "hip-hop": "hiphop",
+               "jazz": "jazz", "metal": "metal", "pop": "pop", "rock": "rock"}
+
+
+def clip_tags(features: dict) -> tuple[np.ndarray, list[str]]:
+    """Each clip's tag probabilities averaged over its patches, as genrekit's ``musicnn``
+    features hold them, with their column names."""
+    from genrekit.features.musicnn.convert import TAGS
+
+    rows = np.stack([np.concatenate([msd.mean(axis=0), mtt.mean(axis=0)])
+                     for msd, mtt in zip(features["msd_tags"], features["mtt_tags"])])
+    columns = [f"msd.tag.{t}" for t in TAGS["MSD_musicnn"]] + [f"mtt.tag.{t}" for t in TAGS["MTT_musicnn"]]
+    return rows, columns
+
+
+def style_table(features: dict) -> tuple[np.ndarray, list[str]]:
+    from genrekit.models.styles import style_columns, style_probabilities
+
+    rows, columns = clip_tags(features)
+    mapping = style_columns(columns)
+    return style_probabilities(rows, mapping), list(mapping)
+
+
+def gtzan() -> tuple[np.ndarray, list[str], np.ndarray]:
+    probabilities, labels = [], []
+    for split in ("gtzan-mini", "gtzan-dev"):
+        features = trust.clip_features(split)
+        table, styles = style_table(features)
+        probabilities.append(table)
+        labels.append(features["labels"])
+    return np.concatenate(probabilities), styles, np.concatenate(labels)
+
+
+def write_thresholds() -> dict:
+    from genrekit.models.styles import EXCLUDED_GENRES, STYLE_TAGS
+
+    table, styles, labels = gtzan()
+    entries = {}
+    for j, style in enumerate(styles):
+        negatives = np.isin(labels, EXCLUDED_GENRES[style])
+        threshold = float(np.percentile(table[negatives, j], PERCENTILE))
+        entries[style] = {"tags": list(STYLE_TAGS[style]), "threshold": round(threshold, 6),
+                          "excluded_genres": list(EXCLUDED_GENRES[style]), "n_excluded_clips": int(negatives.sum())}
+    record = {"rule": f"{PERCENTILE:g}th percentile of the style's probability on the GTZAN clips of its excluded "
+                      "genres (genrekit.models.styles.EXCLUDED_GENRES)",
+              "data": f"gtzan-mini + gtzan-dev, {len(labels)} clips, tags averaged over 3 s patches",
+              "command": "python bench/styles.py --thresholds", "date": time.strftime("%Y-%m-%d"),
+              "styles": entries}
+    temporary = THRESHOLDS.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(temporary, THRESHOLDS)
+    print(f"-> {THRESHOLDS}")
+    return record
+
+
+def check() -> dict:
+    from genrekit.models.styles import thresholds
+
+    limits = thresholds.__wrapped__()  # the file as just written
+    result: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+                    "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --check"}
+
+    def present(table: np.ndarray, styles: list[str]) -> np.ndarray:
+        return table >= np.array([limits[s] for s in styles])
+
+    try:
+        features = trust.signal_features("immich", trust.immich_signals())
+    except ImportError:
+        print("immich-memories-music is not installed: its check is left out")
+    else:
+        table, styles = style_table(features)
+        fired = present(table, styles)
+        kinds = np.array(["electronic" if "_electronic" in i else "acoustic" for i in features["ids"]])
+        immich = {}
+        for style in ("electronic", "acoustic"):
+            j = styles.index(style)
+            immich[style] = {kind: f"{int(fired[kinds == kind, j].sum())}/{int((kinds == kind).sum())}"
+                             for kind in ("electronic", "acoustic")}
+        immich["styles per track (mean)"] = float(fired.sum(axis=1).mean())
+        result["immich"] = immich
+        print("immich-memories-music: tracks with the style, by kind:", json.dumps(immich))
+    table, styles, labels = gtzan()
+    fired = present(table, styles)
+    result["gtzan_recall"] = {style: f"{int(fired[labels == genre, styles.index(style)].sum())}/"
+                                     f"{int((labels == genre).sum())}" for style, genre in NAMES_GENRE.items()}
+    result["gtzan_styles_per_clip"] = float(fired.sum(axis=1).mean())
+    print("GTZAN (in-domain): clips of a genre with the style that names it:", json.dumps(result["gtzan_recall"]))
+    nonmusic = {}
+    for which in ("dev", "test"):
+        features = trust.signal_features(f"nonmusic-{which}", trust.nonmusic_signals(which))
+        table, styles = style_table(features)
+        nonmusic[which] = float(present(table, styles).sum(axis=1).mean())
+    result["nonmusic_styles_per_signal"] = nonmusic
+    print("generated non-music: styles per signal:", json.dumps(nonmusic))
+    trust.OUT.mkdir(parents=True, exist_ok=True)
+    out = ROOT / "bench" / "results" / "styles.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"-> {out}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--thresholds", action="store_true", help="write the thresholds file")
+    parser.add_argument("--check", action="store_true", help="score the thresholds on immich, GTZAN and non-music")
+    args = parser.parse_args()
+    if not (args.thresholds or args.check):
+        parser.error("give --thresholds and/or --check")
+    if args.thresholds:
+        write_thresholds()
+    if args.check:
+        check()
+
+
+if __name__ == "__main__":
+    main()
