@@ -18,6 +18,7 @@ Results: ``bench/results/musicnn/default-model.json``.
 
     python bench/trust.py --combined   # the protocol's figures (first)
     python bench/default_model.py
+    python bench/default_model.py --export-only   # step 2 alone, from the model file as it is
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def main() -> None:
     from genrekit.features import FeatureCache
     from genrekit.models import GenreModel, default_spec, save_model
 
+    if "--export-only" in sys.argv[1:]:
+        export_onnx(MODEL_FILE, ONNX_FILE)
+        print(f"-> {ONNX_FILE} ({ONNX_FILE.stat().st_size} bytes)")
+        return
     if not (DATA.parent / "gtzan-dev").exists():
         sys.exit(f"gtzan-mini and gtzan-dev not found in {DATA.parent} (../shared/data beside the repository)")
     protocol = json.loads(PROTOCOL.read_text())

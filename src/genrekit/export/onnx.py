@@ -44,6 +44,7 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
+from genrekit.features.musicnn import pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import read_onnx_metadata
 
@@ -126,19 +127,21 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
               "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
     if model.spec.name in MUSICNN_FEATURE_SETS:
         graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name])
-        config.update(input_name="patches", output_name=f"head.{config['output_name']}")
+        config.update(input_name="patches", output_name=f"head.{config['output_name']}", **POOLED_IO)
     return _write_onnx(graph, config, out)
 
 
 def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     """A :class:`~genrekit.models.tagprior.TagPriorClassifier` on both musicnn taggers as one
-    graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` in, the calibrated
-    probabilities ``(1, n_genres)`` out. The head is rebuilt in PyTorch from the fitted
+    graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
+    ``(m, n_patches)`` in (:func:`~genrekit.features.musicnn.pooling_matrix`: the segment, then
+    its windows), the calibrated probabilities ``(m, n_genres)`` and the pooled features
+    ``(m, 500)`` (the tags behind styles) out. The head is rebuilt in PyTorch from the fitted
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
     has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
     from genrekit.features.musicnn import MODELS as MUSICNN_MODELS
     from genrekit.features.musicnn import load_musicnn
-    from genrekit.features.musicnn.network import PooledFeatures
+    from genrekit.features.musicnn.network import PatchFeatures
     from genrekit.models.tagprior import TagPriorClassifier
 
     classifier = model.estimator.steps[-1][1]
@@ -146,11 +149,16 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
         raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
                          f"TagPriorClassifier, found {type(classifier).__name__}")
     prior_head, prior_graph = _prior_modules()
-    networks = [PooledFeatures(load_musicnn(name)[0]).eval() for name in MUSICNN_MODELS]
-    graph_module = prior_graph(networks, prior_head(classifier)).eval()
-    graph = _patches_to_onnx(graph_module, "probabilities", model.name)
-    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities"}
+    features = PatchFeatures([load_musicnn(name)[0] for name in MUSICNN_MODELS]).eval()
+    graph_module = prior_graph(features, prior_head(classifier)).eval()
+    graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name)
+    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
+              **POOLED_IO}
     return _write_onnx(graph, config, out)
+
+
+# The graph inputs and outputs of a model on musicnn exported with its segment's windows and tags.
+POOLED_IO = {"pooling_input": "pooling", "features_output": "features"}
 
 
 def _write_onnx(graph, config: dict, out: str | os.PathLike) -> Path:
@@ -165,18 +173,20 @@ def _write_onnx(graph, config: dict, out: str | os.PathLike) -> Path:
     return out
 
 
-def _patches_to_onnx(module, output_name: str, what: str):
-    """``module`` (musicnn's log-mel patches ``(n_patches, 187, 96)`` in, any number of
-    patches) as an ONNX model proto whose output is ``output_name``."""
+def _patches_to_onnx(module, output_names: list[str], what: str):
+    """``module`` (musicnn's log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
+    ``(m, n_patches)`` in, any numbers of patches and rows) as an ONNX model proto whose
+    outputs are ``output_names``."""
     import torch
 
     from genrekit.features.musicnn import N_MELS, PATCH_FRAMES
 
+    patches, rows = torch.export.Dim("patches", min=1), torch.export.Dim("rows", min=1)
     try:
         with contextlib.redirect_stdout(io.StringIO()) as chatter:
-            program = torch.onnx.export(module, (torch.randn(3, PATCH_FRAMES, N_MELS),),
-                                        input_names=["patches"], output_names=[output_name],
-                                        dynamic_shapes={"patches": {0: torch.export.Dim("patches", min=1)}},
+            program = torch.onnx.export(module, (torch.randn(3, PATCH_FRAMES, N_MELS), torch.from_numpy(pooling_matrix(3))),
+                                        input_names=["patches", "pooling"], output_names=output_names,
+                                        dynamic_shapes={"patches": {0: patches}, "pooling": {0: rows, 1: patches}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
     except Exception as exc:  # the exporter raises many types
@@ -253,32 +263,36 @@ def _prior_modules():
             return torch.softmax(log_p / self.temperature, dim=1)
 
     class PriorGraph(nn.Module):
-        """Patches -> each tagger's pooled features, side by side -> :class:`PriorHead`."""
+        """(patches, pooling) -> both taggers' pooled features -> (:class:`PriorHead`'s
+        probabilities, the features)."""
 
-        def __init__(self, networks, head):
+        def __init__(self, features, head):
             super().__init__()
-            self.networks, self.head = nn.ModuleList(networks), head
+            self.features, self.head = features, head
 
-        def forward(self, patches: torch.Tensor) -> torch.Tensor:
-            return self.head(torch.cat([network(patches) for network in self.networks], dim=1))
+        def forward(self, patches: torch.Tensor, pooling: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            features = self.features(patches, pooling)
+            return self.head(features), features
 
     return PriorHead, PriorGraph
 
 
 def _after_musicnn(head, musicnn_model: str):
-    """``head`` (feature row in) fed by the pretrained musicnn: one graph from a signal's
-    log-mel patches ``(n_patches, 187, 96)`` to its probabilities ``(1, n_genres)``, so the
-    runtime needs neither PyTorch nor scikit-learn, only numpy for the patches."""
+    """``head`` (feature rows in) fed by the pretrained musicnn: one graph from a signal's
+    log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix ``(m, n_patches)`` to the
+    probabilities ``(m, n_genres)`` and the pooled features ``(m, 250)``, so the runtime needs
+    neither PyTorch nor scikit-learn, only numpy for the patches."""
     import onnx.compose
 
     from genrekit.features.musicnn import load_musicnn
-    from genrekit.features.musicnn.network import PooledFeatures
+    from genrekit.features.musicnn.network import PatchFeatures
 
     network, _ = load_musicnn(musicnn_model)
-    features = _patches_to_onnx(PooledFeatures(network).eval(), "features", musicnn_model)
+    features = _patches_to_onnx(PatchFeatures([network]).eval(), ["features"], musicnn_model)
     head = onnx.compose.add_prefix(head, "head.")
     features.ir_version = head.ir_version = max(features.ir_version, head.ir_version)
-    merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")])
+    outputs = [o.name for o in head.graph.output] + ["features"]
+    merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")], outputs=outputs)
     versions: dict[str, int] = {}  # merge_models lists a domain once per input model; tools expect it once
     for opset in merged.opset_import:
         versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
@@ -412,7 +426,12 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
 
         def get_next(self):
             batch = next(self.batches, None)
-            return None if batch is None else {config["input_name"]: batch}
+            if batch is None:
+                return None
+            feeds = {config["input_name"]: batch}
+            if config.get("pooling_input"):  # the segment and its windows, as prediction pools them
+                feeds[config["pooling_input"]] = pooling_matrix(len(batch))
+            return feeds
 
     root = logging.getLogger()
     level = root.level

@@ -7,6 +7,7 @@ scikit-learn nor PyTorch, which the ONNX runtime runs without.
 
 _API = {
     "GenreClassifier": "genrekit.models.interface",
+    "ChunkAnalysis": "genrekit.models.interface",
     "load": "genrekit.models.interface",
     "describe": "genrekit.models.interface",
     "exclude_training": "genrekit.models.interface",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -29,6 +30,25 @@ if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
 DEFAULT = "default"
 # The model file that `genrekit train` writes into its run folder, by kind.
 RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
+
+
+@dataclass
+class ChunkAnalysis:
+    """What a model says of chunks of audio (:meth:`GenreClassifier.analyse`).
+
+    Attributes
+    ----------
+    proba : np.ndarray [shape=(n_chunks, n_genres)], as :meth:`GenreClassifier.predict_proba`
+    styles : np.ndarray [shape=(n_chunks, n_styles)], the probability of each of the model's
+        ``styles`` (:mod:`genrekit.models.styles`); None for a model without styles
+    windows : for each chunk, [shape=(n_windows, n_genres)]: the genre probabilities of its
+        consecutive windows of about ``window_seconds`` (a finer timeline than the chunks);
+        None where the chunks are the model's finest resolution
+    """
+
+    proba: np.ndarray
+    styles: np.ndarray | None = None
+    windows: list[np.ndarray] | None = None
 
 
 @runtime_checkable
@@ -49,6 +69,8 @@ class GenreClassifier(Protocol):
     trained_on : SHA-256 of the audio of every track it was trained (or validated) on
     metrics : its test metrics, as recorded when it was trained
     takes_images : whether spectrogram image files are its input (image networks)
+    styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
+    window_seconds : the length of the windows of :meth:`analyse`, or None
     """
 
     name: str
@@ -62,10 +84,16 @@ class GenreClassifier(Protocol):
     trained_on: frozenset[str]
     metrics: dict
     takes_images: bool
+    styles: list[str]
+    window_seconds: float | None
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """Genre probabilities of each chunk of mono audio at ``sample_rate``,
         [shape=(len(chunks), len(labels))], rows summing to 1."""
+
+    def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
+        """:meth:`predict_proba`, with the chunks' style probabilities and window
+        probabilities where the model gives them (one pass over the audio)."""
 
     def predict_image(self, path: str | os.PathLike) -> np.ndarray:
         """[shape=(1, len(labels))] for a spectrogram image file (when ``takes_images``)."""
@@ -75,12 +103,18 @@ class GenreClassifier(Protocol):
 
 
 class _Adapter:
-    """What the adapters share: the manifest and the refusal of images."""
+    """What the adapters share: the manifest, the refusal of images, and no styles or
+    windows unless the kind gives them."""
 
     takes_images = False
     kind = ""
     file_format = ""
     source = ""
+    styles: list[str] = []
+    window_seconds: float | None = None
+
+    def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
+        return ChunkAnalysis(self.predict_proba(chunks))
 
     def predict_image(self, path: str | os.PathLike) -> np.ndarray:
         from genrekit.errors import ParameterError
@@ -157,10 +191,47 @@ class ClassicalClassifier(_Adapter):
         self.min_seconds = spec.min_duration
         self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
         self.metrics = dict(manifest.get("metrics", {}))
+        self._patch_models = _musicnn_models(spec)
+        self._style_columns = _style_columns(spec, self._patch_models)
+        self.styles = list(self._style_columns)
+        if self._patch_models and spec.chunk_duration is None:
+            from genrekit.features.musicnn import PATCH_SECONDS, WINDOW_PATCHES
+
+            self.window_seconds = WINDOW_PATCHES * PATCH_SECONDS
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """[shape=(len(chunks), n_genres)]: a chunk's feature rows' probabilities, averaged."""
         return np.stack([self._proba(self.spec.compute(y, self.sample_rate)).mean(axis=0) for y in chunks])
+
+    def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
+        """Models on musicnn features of whole segments compute each patch's features once
+        and pool them over the segment and over its windows; others, :meth:`predict_proba`
+        (with the styles of their feature rows where those hold musicnn's tags)."""
+        if self.window_seconds is None:
+            rows = [self.spec.compute(y, self.sample_rate) for y in chunks]
+            proba = np.stack([self._proba(r).mean(axis=0) for r in rows])
+            return ChunkAnalysis(proba, self._styles(np.stack([r.mean(axis=0) for r in rows])))
+        from genrekit.features.musicnn import patch_features, pooling_matrix
+
+        proba, features, windows = [], [], []
+        for y in chunks:
+            patches = patch_features(y=y, sr=self.sample_rate, models=self._patch_models)
+            rows, p = self._pooled_proba(patches, pooling_matrix(len(patches)))
+            proba.append(p[0])
+            windows.append(p[1:])
+            features.append(rows[0])
+        return ChunkAnalysis(np.stack(proba), self._styles(np.stack(features)), windows)
+
+    def _pooled_proba(self, patches: np.ndarray, pooling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = (pooling.astype(np.float64) @ patches.astype(np.float64))
+        return rows, self._proba(rows)
+
+    def _styles(self, rows: np.ndarray) -> np.ndarray | None:
+        if not self._style_columns:
+            return None
+        from genrekit.models.styles import style_probabilities
+
+        return style_probabilities(rows, self._style_columns)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(features)
@@ -195,7 +266,13 @@ class OnnxClassicalClassifier(ClassicalClassifier):
 class OnnxMusicnnClassifier(OnnxClassicalClassifier):
     """A head on the pretrained musicnn exported with the network (see :mod:`genrekit.export`):
     numpy computes musicnn's log-mel patches, onnxruntime the network and the head; neither
-    PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file."""
+    PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file,
+    and (files that take a pooling matrix) its styles and windows too."""
+
+    def __init__(self, path: str | os.PathLike, **options):
+        super().__init__(path, **options)
+        if not self.config.get("pooling_input"):  # exported before windows and styles: the segment alone
+            self.styles, self._style_columns, self.window_seconds = [], {}, None
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -203,18 +280,58 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """As :meth:`ClassicalClassifier.predict_proba`: the probabilities of each feature row, averaged."""
+        return self.analyse(chunks).proba
+
+    def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
+        """As :meth:`ClassicalClassifier.analyse`, with the patches pooled in the graph."""
         from genrekit.features.chunks import chunk_signal
-        from genrekit.features.musicnn import log_mel_patches
+        from genrekit.features.musicnn import log_mel_patches, pooling_matrix
 
-        spec, rows = self.spec, []
+        spec, proba, features, windows = self.spec, [], [], []
         for y in chunks:
-            pieces = [y] if spec.chunk_duration is None else chunk_signal(
-                y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
-            rows.append(np.mean([self._proba(log_mel_patches(piece, sr=spec.sample_rate)) for piece in pieces], axis=0))
-        return np.stack(rows)
+            if self.window_seconds is None:  # a chunked feature set, or a file without the pooling input
+                pieces = [y] if spec.chunk_duration is None else chunk_signal(
+                    y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
+                outputs = [self._run(log_mel_patches(piece, sr=spec.sample_rate)) for piece in pieces]
+                proba.append(np.mean([p[0] for p, _ in outputs], axis=0))
+                if self._style_columns:
+                    features.append(np.mean([f[0] for _, f in outputs], axis=0))
+                continue
+            patches = log_mel_patches(y, sr=spec.sample_rate)
+            p, f = self._run(patches, pooling_matrix(len(patches)))
+            proba.append(p[0])
+            windows.append(p[1:])
+            features.append(f[0])
+        return ChunkAnalysis(np.stack(proba), self._styles(np.stack(features)) if features else None,
+                             windows if self.window_seconds is not None else None)
 
-    def _proba(self, patches: np.ndarray) -> np.ndarray:
-        return self.session.run([self.config["output_name"]], {self.config["input_name"]: patches})[0][0]
+    def _run(self, patches: np.ndarray, pooling: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(probabilities, pooled features or None) of the pooling's rows (default: all patches)."""
+        feeds = {self.config["input_name"]: patches}
+        if not self.config.get("pooling_input"):
+            return self.session.run([self.config["output_name"]], feeds)[0], None
+        from genrekit.features.musicnn import pooling_matrix
+
+        feeds[self.config["pooling_input"]] = pooling_matrix(len(patches))[:1] if pooling is None else pooling
+        p, f = self.session.run([self.config["output_name"], self.config["features_output"]], feeds)
+        return p, f
+
+
+def _musicnn_models(spec) -> tuple[str, ...]:
+    """The musicnn networks whose per-patch features ``spec`` pools, or () for other features."""
+    from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS
+
+    return MODELS if spec.name == BOTH else (FEATURE_SETS[spec.name],) if spec.name in FEATURE_SETS else ()
+
+
+def _style_columns(spec, musicnn_models: tuple[str, ...]) -> dict[str, list[int]]:
+    """For each style, its tags' columns in ``spec``'s feature rows (empty without musicnn tags)."""
+    if not musicnn_models:
+        return {}
+    from genrekit.features.musicnn import column_names
+    from genrekit.models.styles import style_columns
+
+    return style_columns([c for model in musicnn_models for c in column_names(model)])
 
 
 class NetworkClassifier(_Adapter):

@@ -71,7 +71,7 @@ def predict_file(
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
-    times, probas, pending = [], [], []
+    times, analyses, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
                                          min_seconds=predictor.min_seconds, should_stop=should_stop):
@@ -79,16 +79,34 @@ def predict_file(
         pending.append(np.array(chunk, copy=True))
         if len(pending) == batch:
             check_stop(should_stop, path)
-            probas.append(predictor.predict_proba(pending))
+            analyses.append(predictor.analyse(pending))
             pending = []
     if pending:
-        probas.append(predictor.predict_proba(pending))
-    if not probas:
+        analyses.append(predictor.analyse(pending))
+    if not analyses:
         from genrekit.errors import AudioError
 
         raise AudioError(path, f"too short: less than {predictor.min_seconds:.2f} s of audio to analyse")
-    return summarise(path, predictor.labels, times, np.concatenate(probas), aggregation=predictor.aggregation,
-                     duration=audio.info(path).duration, model=predictor.name).with_min_confidence(min_confidence)
+    proba = np.concatenate([a.proba for a in analyses])
+    styles = None
+    if all(a.styles is not None for a in analyses) and predictor.styles:
+        styles = dict(zip(predictor.styles, map(float, np.concatenate([a.styles for a in analyses]).mean(axis=0))))
+    return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
+                     duration=audio.info(path).duration, model=predictor.name, styles=styles,
+                     windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
+
+
+def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None):
+    """(times, probabilities) of the chunks' windows, in time order; None without windows."""
+    if seconds is None or any(a.windows is None for a in analyses):
+        return None
+    steps, rows = [], []
+    for (start, end), window_proba in zip(times, (w for a in analyses for w in a.windows)):
+        for k, p in enumerate(window_proba):
+            begin = start + k * seconds
+            steps.append((begin, min(end, begin + seconds)))
+            rows.append(p)
+    return steps, np.stack(rows)
 
 
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,

@@ -63,6 +63,10 @@ class Prediction:
     probability) is below ``min_confidence``; the probabilities are reported either way. ``proportions``: share of chunks whose top genre is
     each genre (sums to 1). ``timeline``: every chunk with its genre, in time order.
     ``start``/``end``: the analysed span, after skipping the intro and the outro.
+    ``styles``: the styles present (at or above their thresholds, see
+    :mod:`genrekit.models.styles`) -> probability, most probable first; None for a model
+    without styles. ``n_chunks`` counts the chunks that make ``probabilities``; the timeline
+    and proportions may be finer (the windows of a model that gives them).
     """
 
     path: str
@@ -77,6 +81,7 @@ class Prediction:
     end: float = 0.0
     model: str = ""
     min_confidence: float | None = None
+    styles: dict[str, float] | None = None
 
     def with_min_confidence(self, min_confidence: float | None) -> Prediction:
         """This prediction with its genre decided against ``min_confidence`` (None: the top genre)."""
@@ -195,21 +200,35 @@ def song_chunks(
 
 
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
-              aggregation: str = "mean", duration: float = 0.0, model: str = "") -> Prediction:
-    """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)]."""
+              aggregation: str = "mean", duration: float = 0.0, model: str = "",
+              styles: dict[str, float] | None = None,
+              windows: tuple[list[tuple[float, float]], np.ndarray] | None = None) -> Prediction:
+    """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
+
+    ``styles``: the song's probability of each style (the present ones are kept).
+    ``windows``: (times, probabilities) of finer windows than the chunks; when given, they
+    make the timeline and the proportions, and the chunks still make ``probabilities``.
+    """
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
-    winners = proba.argmax(axis=1)
+    track = proba.mean(axis=0)
+    steps, step_proba = windows if windows is not None and len(windows[1]) else (times, proba)
+    winners = step_proba.argmax(axis=1)
     shares = np.bincount(winners, minlength=len(labels)) / len(winners)
-    track = shares if aggregation == "vote" else proba.mean(axis=0)
+    if aggregation == "vote":
+        track = np.bincount(proba.argmax(axis=1), minlength=len(labels)) / len(proba)
     best = int(np.argmax(track))
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
-                for (s, e), w, p in zip(times, winners, proba)]
+                for (s, e), w, p in zip(steps, winners, step_proba)]
+    if styles is not None:
+        from genrekit.models.styles import present
+
+        styles = {s: round(p, 6) for s, p in present(styles).items()}
     return Prediction(
         path=path, genre=labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),
         proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
-        start=timeline[0].start, end=timeline[-1].end, model=model,
+        start=round(times[0][0], 3), end=round(times[-1][1], 3), model=model, styles=styles,
     )
 
 

@@ -10,6 +10,8 @@ conversion from the wheel. Neither TensorFlow nor the ``musicnn`` package is nee
 - :func:`load_musicnn`: a model and its tags
 - :func:`pooled_features`: a model's 200-dimensional embedding and 50 tag probabilities of
   a signal, averaged over its patches (feature sets ``musicnn-msd`` and ``musicnn-mtt``)
+- :func:`patch_features` and :func:`pooling_matrix`: the same per patch, and the averages
+  that give a segment's features and its ~6 s windows' (the timeline)
 """
 
 from __future__ import annotations
@@ -126,6 +128,18 @@ def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size
     return np.concatenate(embeddings), np.concatenate(probabilities)
 
 
+def patch_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, models: tuple[str, ...] = MODELS) -> np.ndarray:
+    """Each 3 s patch's embedding (200) and tag probabilities (50), per model in ``models``,
+    side by side; from one set of patches.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_patches, 250 * len(models))], float32 (the networks' precision)
+    """
+    patches = log_mel_patches(y, sr=sr)
+    return np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in models], axis=1)
+
+
 def pooled_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, model: str = "MSD_musicnn") -> np.ndarray:
     """``model``'s embedding (200) and tag probabilities (50), averaged over the 3 s patches.
 
@@ -133,8 +147,7 @@ def pooled_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, model: str = "MSD_m
     -------
     np.ndarray [shape=(250,)]
     """
-    embeddings, probabilities = embed_patches(log_mel_patches(y, sr=sr), model)
-    return np.concatenate([embeddings.mean(axis=0), probabilities.mean(axis=0)]).astype(np.float64)
+    return patch_features(y=y, sr=sr, models=(model,)).mean(axis=0).astype(np.float64)
 
 
 def pooled_features_both(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -144,12 +157,32 @@ def pooled_features_both(*, y: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     -------
     np.ndarray [shape=(500,)]
     """
-    patches = log_mel_patches(y, sr=sr)
-    rows = []
-    for model in MODELS:
-        embeddings, probabilities = embed_patches(patches, model)
-        rows += [embeddings.mean(axis=0), probabilities.mean(axis=0)]
-    return np.concatenate(rows).astype(np.float64)
+    return patch_features(y=y, sr=sr).mean(axis=0).astype(np.float64)
+
+
+# Patches per window of a segment's timeline: 2 patches, about 6 s.
+WINDOW_PATCHES = 2
+PATCH_SECONDS = PATCH_FRAMES * HOP_LENGTH / SAMPLE_RATE
+
+
+def pooling_matrix(n_patches: int, window_patches: int = WINDOW_PATCHES) -> np.ndarray:
+    """Rows that average patch features: the first over all ``n_patches`` (the segment's
+    features), then one per window of ``window_patches`` consecutive patches (a last window
+    may be shorter).
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_windows, n_patches)], float32, rows summing to 1
+    """
+    if n_patches < 1 or window_patches < 1:
+        raise ParameterError(f"n_patches={n_patches} and window_patches={window_patches} must be >= 1")
+    starts = range(0, n_patches, window_patches)
+    pooling = np.zeros((1 + len(starts), n_patches), dtype=np.float32)
+    pooling[0] = 1.0 / n_patches
+    for row, start in enumerate(starts, 1):
+        stop = min(start + window_patches, n_patches)
+        pooling[row, start:stop] = 1.0 / (stop - start)
+    return pooling
 
 
 def column_names(model: str) -> list[str]:

@@ -115,6 +115,25 @@ class PooledFeatures(nn.Module):
         return torch.cat([embedding.mean(dim=0, keepdim=True), torch.sigmoid(logits).mean(dim=0, keepdim=True)], dim=1)
 
 
+class PatchFeatures(nn.Module):
+    """The ``musicnn`` feature vectors of a signal's segment and windows as a module, for
+    export: its patches ``(n_patches, frames, n_mels)`` and a pooling matrix ``(m, n_patches)``
+    (:func:`genrekit.features.musicnn.pooling_matrix`) -> ``(m, (200 + n_tags) * n_networks)``,
+    each row the embedding and the tag probabilities per network averaged as the row says
+    (as :func:`genrekit.features.musicnn.patch_features`, then the matrix)."""
+
+    def __init__(self, networks: list[MusiCNN]):
+        super().__init__()
+        self.networks = nn.ModuleList(networks)
+
+    def forward(self, patches: torch.Tensor, pooling: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for network in self.networks:
+            embedding, logits = network.embed(patches)
+            rows += [embedding, torch.sigmoid(logits)]
+        return pooling @ torch.cat(rows, dim=1)
+
+
 class MusicnnPooling(nn.Module):
     """A :class:`MusiCNN`'s front and mid end alone (its modules, not copies): log-mel
     patches ``(batch, frames, n_mels)`` -> :meth:`MusiCNN.pooled` ``(batch, 1506)``. What a
