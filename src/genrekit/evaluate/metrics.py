@@ -110,12 +110,17 @@ def evaluation_metrics(
     *,
     aggregation: str = "mean",
     chunked: bool,
+    track_proba: np.ndarray | None = None,
 ) -> dict:
     """The metrics of ``evaluate``: track-level at the top; ``track_*`` and ``chunk_*`` when chunked.
 
     ``y_chunk`` and ``proba_chunk`` have one row per chunk (one per track when not chunked).
+    ``track_proba``: the tracks' probabilities as the model gives them, one row per track in
+    order of first appearance (default: the chunks' aggregated with ``aggregation``).
     """
-    track_proba, tracks = aggregate_tracks(proba_chunk, track_index, method=aggregation)
+    tracks = np.asarray(list(dict.fromkeys(track_index)))
+    if track_proba is None:
+        track_proba, tracks = aggregate_tracks(proba_chunk, track_index, method=aggregation)
     y_chunk = np.asarray(y_chunk)
     first = {t: y for t, y in zip(np.asarray(track_index)[::-1], y_chunk[::-1])}
     y_track = np.array([first[t] for t in tracks])

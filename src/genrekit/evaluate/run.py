@@ -29,9 +29,13 @@ def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: s
 
 def track_predictions(
     track_index, y_chunk, proba: np.ndarray, labels: list[str], *, paths: dict | None = None, aggregation: str = "mean",
+    track_proba: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per track from chunk rows: path, true and predicted genre, confidence, probabilities."""
-    track_proba, tracks = aggregate_tracks(proba, track_index, method=aggregation)
+    """One row per track from chunk rows: path, true and predicted genre, confidence, probabilities
+    (``track_proba``, one row per track in order of first appearance, or the chunks' aggregated)."""
+    tracks = np.asarray(list(dict.fromkeys(track_index)))
+    if track_proba is None:
+        track_proba, tracks = aggregate_tracks(proba, track_index, method=aggregation)
     y_of = dict(zip(track_index, y_chunk))
     paths = paths or {}
     frame = pd.DataFrame({
@@ -120,15 +124,22 @@ def evaluate_model(
         return {}, report
     labels, aggregation = classifier.labels, aggregation or classifier.aggregation
     index = {label: i for i, label in enumerate(labels)}
+    # chunk_* metrics score the timeline's steps (a model's windows where it gives them); the
+    # tracks' probabilities are the predictions' own unless another aggregation is asked for
     proba = np.array([[s.probabilities[g] for g in labels] for _, p in predicted for s in p.timeline])
     y = np.array([index[t.label] for t, p in predicted for _ in p.timeline])
     tracks = np.array([t.track_id for t, p in predicted for _ in p.timeline])
-    chunked = any(p.n_chunks > 1 for _, p in predicted)
-    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked)
+    chunked = any(len(p.timeline) > 1 for _, p in predicted)
+    track_proba = None
+    if aggregation == classifier.aggregation:
+        track_proba = np.array([[p.probabilities[g] for g in labels] for _, p in predicted])
+    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked,
+                                 track_proba=track_proba)
     if out_dir is not None:
         write_evaluation(metrics, out_dir, title=f"{classifier.name} on {dataset.name}")
         paths = {t.track_id: t.path for t, _ in predicted}
-        frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation)
+        frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation,
+                                  track_proba=track_proba)
         write_text_atomic(Path(out_dir) / "predictions.csv", frame.to_csv(index=False))
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
                                                 "aggregation": aggregation, "skip": skip, **report})

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -183,7 +184,8 @@ def _patches_to_onnx(module, output_names: list[str], what: str):
 
     patches, rows = torch.export.Dim("patches", min=1), torch.export.Dim("rows", min=1)
     try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:
+        with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*shares the same shape constraints")  # both inputs' patch axis
             program = torch.onnx.export(module, (torch.randn(3, PATCH_FRAMES, N_MELS), torch.from_numpy(pooling_matrix(3))),
                                         input_names=["patches", "pooling"], output_names=output_names,
                                         dynamic_shapes={"patches": {0: patches}, "pooling": {0: rows, 1: patches}},
