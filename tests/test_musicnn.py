@@ -261,6 +261,12 @@ def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklea
         assert got["model"] == "musicnn-prior" and got["genre"] == expected.genre and got["n_chunks"] == expected.n_chunks
         assert np.allclose([got["probabilities"][g] for g in manifest["labels"]],
                            [expected.probabilities[g] for g in manifest["labels"]], atol=1e-4)
+        # the styles and the ~6 s windows of the timeline come out of the graph too
+        assert got["styles"] and set(got["styles"]) == set(expected.styles), (got["styles"], expected.styles)
+        assert np.allclose([got["styles"][s] for s in expected.styles], list(expected.styles.values()), atol=1e-4)
+        assert [(s["start"], s["end"], s["genre"]) for s in got["timeline"]] == \
+            [(s.start, s.end, s.genre) for s in expected.timeline]
+        assert len(expected.timeline) == {"short.wav": 1}.get(clip.name, 5)
 
 
 def test_predict_says_when_a_file_was_in_the_training_data(gtzan_mini):
