@@ -14,6 +14,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --candidates    # score every candidate on gtzan-mini's protocols and mini->dev
     python bench/trust.py --combined      # grouped CV on gtzan-mini + gtzan-dev (the shipped default's protocol)
     python bench/trust.py --coverage      # "unknown": accuracy against coverage, non-music, other music
+    python bench/trust.py --windows       # the timeline's resolution: 30 s segments against ~6 s and 3 s windows
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
 """
 
@@ -408,6 +409,45 @@ def run_combined() -> dict:
     return record
 
 
+def run_windows() -> dict:
+    """The timeline's resolution on the shipped default's protocol (grouped 4-fold CV on
+    gtzan-mini + gtzan-dev): the shipped estimator, fitted on each fold's pooled 30 s clips,
+    scores every test clip whole (its genre), and its windows of 2 patches (~6 s: the
+    timeline) and of 1 patch (3 s). Window accuracy counts each window against its clip's
+    genre, so it is a lower bound where a clip changes style."""
+    from genrekit.features.musicnn import pooling_matrix
+    from genrekit.models.tagprior import TagPriorClassifier
+
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    X, y, columns, labels, groups, splits = combined_protocol()
+    # per patch, in genrekit's column order: MSD embedding, MSD tags, MTT embedding, MTT tags
+    patches = [np.concatenate(parts, axis=1) for parts in zip(
+        mini["msd_embedding"] + dev["msd_embedding"], mini["msd_tags"] + dev["msd_tags"],
+        mini["mtt_embedding"] + dev["mtt_embedding"], mini["mtt_tags"] + dev["mtt_tags"])]
+    assert np.allclose(np.stack([p.mean(axis=0) for p in patches]), X, atol=1e-5)
+    hits: dict[str, list] = {"30 s clip (pooled)": [], "~6 s windows (2 patches)": [], "3 s windows (1 patch)": [],
+                             "clip by majority of ~6 s windows": []}
+    for train, test in splits:
+        model = TagPriorClassifier(labels, columns, random_state=SEED).fit(X[train], y[train], groups[train])
+        for i in test:
+            hits["30 s clip (pooled)"].append(model.predict(X[i:i + 1])[0] == y[i])
+            for name, size in (("~6 s windows (2 patches)", 2), ("3 s windows (1 patch)", 1)):
+                rows = (pooling_matrix(len(patches[i]), size)[1:] @ patches[i]).astype(np.float64)
+                predicted = model.predict(rows)
+                hits[name] += list(predicted == y[i])
+                if size == 2:
+                    hits["clip by majority of ~6 s windows"].append(np.bincount(predicted).argmax() == y[i])
+    rows = [{"resolution": name, "n": len(h), "accuracy": float(np.mean(h))} for name, h in hits.items()]
+    for row in rows:
+        print(f"| {row['resolution']} | {row['n']} | {row['accuracy']:.3f} |")
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --windows", "protocol": "grouped 4-fold CV on gtzan-mini + gtzan-dev "
+              "(blocks of 4 adjacent ids), the shipped estimator (musicnn-prior) fitted on each fold's pooled clips",
+              "rows": rows}
+    _write("windows.json", record)
+    return record
+
+
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SHIPPED = next(c for c in COMBINED if c.name.startswith("musicnn-prior"))
 
@@ -567,6 +607,7 @@ def main() -> None:
     parser.add_argument("--candidates", action="store_true", help="score every candidate on every protocol")
     parser.add_argument("--combined", action="store_true", help="grouped CV on gtzan-mini + gtzan-dev")
     parser.add_argument("--coverage", action="store_true", help="accuracy against coverage of --min-confidence")
+    parser.add_argument("--windows", action="store_true", help="accuracy of 30 s clips against ~6 s and 3 s windows")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
     args = parser.parse_args()
@@ -590,6 +631,9 @@ def main() -> None:
         print_tables()
     if args.coverage:
         run_coverage()
+    if args.windows:
+        print("| resolution | scored | accuracy |\n|---|---|---|")
+        run_windows()
     if args.combined:
         print("| candidate | accuracy | balanced accuracy | recall classical / jazz / rock | ECE (raw -> calibrated) "
               "| temperature |")
