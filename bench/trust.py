@@ -15,6 +15,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --combined      # grouped CV on gtzan-mini + gtzan-dev (the shipped default's protocol)
     python bench/trust.py --coverage      # "unknown": accuracy against coverage, non-music, other music
     python bench/trust.py --windows       # the timeline's resolution: 30 s segments against ~6 s and 3 s windows
+    python bench/trust.py --nonmusic      # music / non-music classifiers on the taggers' features
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
 """
 
@@ -448,6 +449,42 @@ def run_windows() -> dict:
     return record
 
 
+def run_nonmusic() -> dict:
+    """A music / non-music detector from the taggers' pooled features: class-balanced logistic
+    regressions trained on the 200 GTZAN clips (music) and the 11 generated "dev" non-music
+    signals, checked on the 12 "test" signals (other texts, voices, seeds) and on
+    immich-memories-music (28 tracks of other music, which must not be flagged)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def tags(f: dict) -> np.ndarray:
+        return np.stack([np.concatenate([a.mean(0), b.mean(0)]) for a, b in zip(f["msd_tags"], f["mtt_tags"])])
+
+    music = [clip_features("gtzan-mini"), clip_features("gtzan-dev")]
+    dev = signal_features("nonmusic-dev", nonmusic_signals("dev"))
+    test = signal_features("nonmusic-test", nonmusic_signals("test"))
+    other = signal_features("immich", immich_signals())
+    rows = []
+    for name, features in (("tags (100)", tags), ("embeddings + tags (500)", lambda f: pooled(f, ("msd", "mtt"))[0])):
+        for C in (0.01, 0.1, 1.0):
+            X = np.concatenate([features(f) for f in music] + [features(dev)])
+            y = np.r_[np.zeros(len(X) - len(dev["ids"])), np.ones(len(dev["ids"]))]
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=5000))
+            model.fit(X, y)
+            caught = model.predict_proba(features(test))[:, 1] >= 0.5
+            flagged = model.predict_proba(features(other))[:, 1] >= 0.5
+            rows.append({"features": name, "C": C, "nonmusic_test_caught": f"{int(caught.sum())}/{len(caught)}",
+                         "immich_flagged": f"{int(flagged.sum())}/{len(flagged)}"})
+            print(f"| {name} | {C} | {rows[-1]['nonmusic_test_caught']} | {rows[-1]['immich_flagged']} |")
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --nonmusic", "protocol": "trained on 200 GTZAN clips + 11 generated "
+              "non-music signals (dev), p(non-music) >= 0.5; checked on 12 other generated signals (test) and 28 "
+              "immich-memories-music tracks", "rows": rows}
+    _write("nonmusic.json", record)
+    return record
+
+
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SHIPPED = next(c for c in COMBINED if c.name.startswith("musicnn-prior"))
 
@@ -607,6 +644,7 @@ def main() -> None:
     parser.add_argument("--candidates", action="store_true", help="score every candidate on every protocol")
     parser.add_argument("--combined", action="store_true", help="grouped CV on gtzan-mini + gtzan-dev")
     parser.add_argument("--coverage", action="store_true", help="accuracy against coverage of --min-confidence")
+    parser.add_argument("--nonmusic", action="store_true", help="music / non-music detectors")
     parser.add_argument("--windows", action="store_true", help="accuracy of 30 s clips against ~6 s and 3 s windows")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
@@ -631,6 +669,9 @@ def main() -> None:
         print_tables()
     if args.coverage:
         run_coverage()
+    if args.nonmusic:
+        print("| features | C | non-music test caught | immich flagged |\n|---|---|---|---|")
+        run_nonmusic()
     if args.windows:
         print("| resolution | scored | accuracy |\n|---|---|---|")
         run_windows()
