@@ -433,3 +433,21 @@ def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, t
     path = _tampered(tmp_path, name, tamper, **params)
     with pytest.raises(ModelError, match="crafted file"):
         load_model(path)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    ({"labels": 5}, "labels"),
+    ({"input_name": ["patches"]}, "input_name"),
+    ({"pooling_input": 5}, "pooling_input"),
+    ({"pooling_input": "pooling", "features_output": None}, "features_output"),
+    ({"features": {"sample_rate": 10**9, "min_duration": 3.0}}, "sample_rate"),
+])
+def test_an_exported_files_genrekit_metadata_is_checked_field_by_field(tamper, message):
+    """The config an ONNX file carries in its metadata is read like a manifest: each field's
+    type and range, with the file and the field named (a tampered file must not crash later)."""
+    from genrekit.models.interface import _checked_onnx_config, read_onnx_metadata
+
+    config = {**read_onnx_metadata(default_model_path(onnx=True)), **tamper}
+    with pytest.raises(GenrekitError, match=message) as refused:
+        _checked_onnx_config(config, "evil.onnx: metadata 'genrekit'")
+    assert "evil.onnx" in str(refused.value)

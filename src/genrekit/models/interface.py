@@ -459,8 +459,10 @@ def _checked_onnx_config(config, where: str) -> dict:
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
     require_training_hashes(config, where)
-    for key in ("model", "preset", "kind", "aggregation"):
+    for key in ("model", "preset", "kind", "aggregation", "pooling_input", "features_output"):
         require(config, key, str, where, optional=True)
+    if config.get("pooling_input") and not config.get("features_output"):
+        raise ModelError(f"{where}: field 'pooling_input' needs 'features_output' (the graph's pooled features)")
     for key in ("features", "frontend", "metrics", "training"):
         if config.get(key) is not None:
             require(config, key, dict, where)
