@@ -1,5 +1,7 @@
 """End to end from the command line, on the real GTZAN clips."""
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -399,3 +401,43 @@ def test_predict_top_beyond_the_genres_shows_every_genre_once(gtzan_mini):
     assert sorted(ranked) == sorted(genres), result.stdout  # each genre once in the ranking, no more
     result = runner.invoke(app, ["predict", str(gtzan_mini / "jazz" / "jazz.00002.wav"), "--top", "50", "--format", "json"])
     assert len(json.loads(result.stdout)["top"]) == 10
+
+
+def _cells(table: str, column: int) -> list[str]:
+    """The non-empty cells of one column of a rich table's body, line by line."""
+    rows = [line.split("│") for line in table.splitlines() if line.startswith("│")]
+    return [row[column].strip() for row in rows if row[column].strip()]
+
+
+def test_predict_gives_the_styles_in_json_csv_and_an_80_column_table(gtzan_mini):
+    """The default model's styles: each at or above its threshold, most probable first, the
+    same in JSON and CSV; the table shows the top ones whole, within 80 columns."""
+    from genrekit.models.styles import thresholds
+
+    clips = [str(gtzan_mini / "metal" / "metal.00002.wav"), str(gtzan_mini / "jazz" / "jazz.00002.wav")]
+    result = runner.invoke(app, ["predict", *clips, "--format", "json"])
+    assert result.exit_code == EXIT_OK, result.output
+    styles = [json.loads(line)["styles"] for line in result.stdout.splitlines()]
+    limits = thresholds()
+    for found in styles:
+        assert found and list(found.values()) == sorted(found.values(), reverse=True), found
+        assert all(p >= limits[s] - 1e-6 for s, p in found.items()), found
+    assert len(styles[0]) > 3 >= len(styles[1])  # the table below shows "+N more" for the first only
+
+    result = runner.invoke(app, ["predict", *clips, "--format", "csv"])
+    assert result.exit_code == EXIT_OK, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0][-2:] == ["styles", "error"] and rows[0][:3] == ["path", "genre", "confidence"]
+    for row, found in zip(rows[1:], styles):
+        cell = dict(item.split(":") for item in row[-2].split(";"))
+        assert list(cell) == list(found) and all(float(cell[s]) == pytest.approx(p, abs=1e-6) for s, p in found.items())
+
+    result = runner.invoke(app, ["predict", *clips], env={"COLUMNS": "80"})
+    assert result.exit_code == EXIT_OK, result.output
+    assert max(map(len, result.stdout.splitlines())) <= 80, result.stdout
+    expected = []
+    for found in styles:
+        expected += [f"{s} {p:.0%}" for s, p in list(found.items())[:3]]
+        expected += [f"+{len(found) - 3} more"] if len(found) > 3 else []
+    assert _cells(result.stdout, 3) == expected, result.stdout  # each style whole on its line, never cut
+    assert "styles: tags beyond the genres" in result.stdout

@@ -316,3 +316,85 @@ def test_tag_workers_die_with_their_parent(tmp_path, gtzan_mini, tiny_model):
             process.kill()
             process.wait()
         stderr.close()
+
+
+def _styles_cell(text) -> dict[str, float]:
+    """A table's ``styles`` cell (``rock:0.79;hard rock:0.47``) as a dict; {} when empty."""
+    return {} if pd.isna(text) or text == "" else {s: float(p) for s, p in (i.split(":") for i in text.split(";"))}
+
+
+def test_the_tag_table_holds_the_styles_and_the_files_get_only_the_genre(tmp_path, gtzan_mini):
+    """The default model's styles in the CSV (``name:probability;...``) and JSON lines (an
+    object) tables, as the journal recorded them; --write-tags writes the genre alone."""
+    import mutagen
+
+    root = tmp_path / "Music"
+    root.mkdir()
+    for genre in ("metal", "jazz"):
+        y, sr = audio.load(next((gtzan_mini / genre).glob(f"{genre}.00002.*")), sr=None)
+        sf.write(root / f"{genre}.flac", y, sr)
+    before = {p.name: dict(mutagen.File(p).tags or {}) for p in root.iterdir()}
+    out = tmp_path / "tags.csv"
+    result = runner.invoke(app, ["tag", str(root), "--out", str(out), "--write-tags", "--jobs", "1"])
+    assert result.exit_code == EXIT_OK, result.output
+    journal = {Path(r["path"]).name: r for r in read_journal(tmp_path / "tags.csv.journal.jsonl")}
+    table = pd.read_csv(out).set_index("path")
+    assert list(table.columns).index("styles") < list(table.columns).index("error")
+    for name, record in journal.items():
+        assert record["styles"], record  # the default model names the styles of both clips
+        cell = _styles_cell(table.loc[str(root / name), "styles"])
+        assert list(cell) == list(record["styles"])
+        assert cell == pytest.approx(record["styles"], abs=1e-6)
+        tags = dict(mutagen.File(root / name).tags)
+        assert {k: v for k, v in tags.items() if k != "genre"} == before[name]  # the styles stay in the table
+        assert tags["genre"] == [record["genre"]]
+
+    jsonl = tmp_path / "tags.jsonl"
+    assert runner.invoke(app, ["tag", str(root), "--out", str(jsonl), "--jobs", "1"]).exit_code == EXIT_OK
+    rows = {Path(r["path"]).name: r for r in map(json.loads, jsonl.read_text().splitlines())}
+    assert sorted(rows) == sorted(journal)
+    for name, row in rows.items():  # the same audio (the tag write left it untouched): the same styles
+        assert list(row["styles"]) == list(journal[name]["styles"])
+        assert row["styles"] == pytest.approx(journal[name]["styles"], abs=1e-6)
+
+
+def test_a_table_from_before_styles_resumes(tmp_path, gtzan_mini):
+    """A results table and journal written before styles existed: the re-run keeps their rows
+    (styles empty: never predicted again) and adds the new file's, styles and all."""
+    root = tmp_path / "Music"
+    root.mkdir()
+    for genre in ("metal", "jazz"):
+        shutil.copy(next((gtzan_mini / genre).glob(f"{genre}.00002.*")), root)
+    out = tmp_path / "tags.csv"
+    journal = tmp_path / "tags.csv.journal.jsonl"
+    assert runner.invoke(app, ["tag", str(root), "--out", str(out), "--jobs", "1"]).exit_code == EXIT_OK
+    fresh_columns = list(pd.read_csv(out).columns)
+    old = [{k: v for k, v in r.items() if k != "styles"} for r in read_journal(journal)]
+    journal.write_text("".join(json.dumps(r) + "\n" for r in old))
+    pd.read_csv(out).drop(columns="styles").to_csv(out, index=False)  # as an older genrekit wrote it
+    old_columns = list(pd.read_csv(out).columns)
+
+    shutil.copy(next((gtzan_mini / "rock").glob("rock.00002.*")), root)
+    result = runner.invoke(app, ["tag", str(root), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "3 tagged (2 done by an earlier run)" in result.output
+    table = pd.read_csv(out).set_index("path")
+    assert [c for c in ["path", *table.columns] if c != "styles"] == old_columns  # the old columns, in order
+    assert ["path", *table.columns] == fresh_columns  # styles where a fresh table has them, old rows or not
+    assert table.styles.isna().sum() == 2 and _styles_cell(table.loc[str(root / "rock.00002.wav"), "styles"])
+    assert table.error.isna().all() and set(table.genre) <= {"metal", "jazz", "rock"}
+
+
+def test_a_model_without_styles_leaves_them_empty(tmp_path, small_library, tiny_model):
+    """gtzan57 features hold no tagger outputs: JSON lines' styles are null, the CSV's empty."""
+    for suffix in (".jsonl", ".csv"):
+        out = tmp_path / f"t{suffix}"
+        result = runner.invoke(app, ["tag", str(small_library), "--model", str(tiny_model), "--out", str(out),
+                                     "--jobs", "1"])
+        assert result.exit_code == EXIT_OK, result.output
+        if suffix == ".jsonl":
+            rows = [json.loads(line) for line in out.read_text().splitlines()]
+            assert len(rows) == 2 and all("styles" in r and r["styles"] is None for r in rows)
+        else:
+            table = pd.read_csv(out)
+            assert "styles" in table.columns and table.styles.isna().all() and table.error.isna().all()

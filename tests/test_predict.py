@@ -136,8 +136,12 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     assert (tmp_path / "plots" / "medley.png").stat().st_size > 10_000
     line = json.loads(runner.invoke(app, [*args, "--format", "json", "--skip", "0"]).stdout.splitlines()[0])
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
+    assert "styles" in line and line["styles"] is None  # a model on fma518 features gives no styles
+    rows = runner.invoke(app, [*args, "--format", "csv"]).stdout.splitlines()
+    assert rows[0].endswith(",styles,error") and rows[1].endswith(",,")  # styles empty, no error
     table = runner.invoke(app, args)
     assert table.exit_code == EXIT_OK and "share of chunks" in table.stdout
+    assert "styles" not in table.stdout  # no column for a model without styles
 
 
 def test_song_scores_follow_the_literature():

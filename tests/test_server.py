@@ -1,6 +1,7 @@
 """The genre service through real HTTP: a running `genrekit serve` on 127.0.0.1, real clips."""
 
 import concurrent.futures
+import contextlib
 import os
 import shutil
 import signal
@@ -111,6 +112,7 @@ def test_a_real_clip_gets_its_genre(server, gtzan_mini):
     assert body["timeline"] and body["timeline"][0]["start"] >= 0
     assert body["path"] == clip.name and body["model"].startswith("model.genrekit@")
     assert [t["genre"] for t in body["top"]][0] == "metal"
+    assert "styles" in body and body["styles"] is None  # a model on fma518 features gives no styles
 
 
 def test_model_health_and_docs(server):
@@ -176,16 +178,14 @@ def test_twenty_concurrent_uploads(server, gtzan_mini, tmp_path):
     assert not list(_uploads_folder(server).iterdir())
 
 
-def test_page_in_headless_chromium(server, gtzan_mini):
-    """The web page: upload a real clip, the genre chart appears; the screenshot is kept."""
+@contextlib.contextmanager
+def _chromium():
+    """A headless Chromium under selenium; skips where Debian's chromium and driver are missing."""
     browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not browser or not driver_path:
         pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
                     "chromium-driver; the README's test command does it where apt-get can run)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -193,22 +193,80 @@ def test_page_in_headless_chromium(server, gtzan_mini):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
     try:
-        driver.get(server["url"] + "/")
-        WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "genres"))
-        driver.find_element(By.ID, "file").send_keys(str(_clip(gtzan_mini, "metal", 0)))
-        WebDriverWait(driver, 120).until(expected_conditions.visibility_of_element_located((By.ID, "result")))
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _upload_on_the_page(driver, server, clip: Path) -> None:
+    """Open the page, drop ``clip`` on it (through the file input) and wait for the result."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(server["url"] + "/")
+    WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "genres"))
+    driver.find_element(By.ID, "file").send_keys(str(clip))
+    WebDriverWait(driver, 120).until(expected_conditions.visibility_of_element_located((By.ID, "result")))
+
+
+def _severe_console_errors(driver) -> list:
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
+
+
+def test_page_in_headless_chromium(server, gtzan_mini):
+    """The web page: upload a real clip, the genre chart appears; the screenshot is kept."""
+    with _chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        _upload_on_the_page(driver, server, _clip(gtzan_mini, "metal", 0))
         bars = driver.find_elements(By.CSS_SELECTOR, "#top li")
         assert len(bars) == len(GENRES)
         assert driver.find_element(By.ID, "verdict").text.startswith("metal")
         assert driver.find_elements(By.CSS_SELECTOR, "#timeline button")
         width = driver.find_element(By.CSS_SELECTOR, "#top li .bar").size["width"]
         assert width > 0, "the top genre's bar was not drawn"
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
+        # a model without styles: no style listed, and a short note saying why
+        assert not driver.find_elements(By.CSS_SELECTOR, "#styles li")
+        assert "genres only" in driver.find_element(By.ID, "styles-note").text
+        errors = _severe_console_errors(driver)
         assert not errors, errors
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "service-page.png"))
+
+
+def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp_path):
+    """`genrekit serve` (the default model): the JSON answer's styles, each at or above its
+    threshold, most probable first; the page lists the same styles with their probabilities
+    under the genre (headless Chromium, the strict CSP in force); the screenshot is kept."""
+    from genrekit.models.styles import thresholds
+
+    clip = _clip(gtzan_mini, "metal", 2)
+    default = _start("default", tmp_path)
+    try:
+        response = _post(default, clip)
+        assert response.status_code == 200, response.text
+        styles = response.json()["styles"]
+        assert styles and list(styles.values()) == sorted(styles.values(), reverse=True), styles
+        assert all(p >= thresholds()[s] - 1e-6 for s, p in styles.items()), styles
+        with _chromium() as driver:
+            from selenium.webdriver.common.by import By
+
+            _upload_on_the_page(driver, default, clip)
+            shown = [item.text.rsplit(" ", 1) for item in driver.find_elements(By.CSS_SELECTOR, "#styles li")]
+            assert [name for name, _ in shown] == list(styles), shown
+            for (name, percent), probability in zip(shown, styles.values()):  # "hard rock 46.9%"
+                assert float(percent.rstrip("%")) == pytest.approx(100 * probability, abs=0.051), (name, percent)
+            assert driver.find_element(By.ID, "styles").is_displayed()
+            assert driver.find_element(By.ID, "styles-note").text == ""
+            verdict, panel = driver.find_element(By.ID, "verdict"), driver.find_element(By.ID, "styles-panel")
+            assert panel.location["y"] > verdict.location["y"]  # under the genre
+            errors = _severe_console_errors(driver)  # a CSP violation would be one
+            assert not errors, errors
+            ARTIFACTS.mkdir(exist_ok=True)
+            driver.save_screenshot(str(ARTIFACTS / "service-page-styles.png"))
     finally:
-        driver.quit()
+        _stop(default)
 
 
 def test_a_song_past_the_timeout_gets_504_and_the_server_goes_on(model_file, gtzan_mini, tmp_path):

@@ -485,7 +485,7 @@ def predict(
                                             "a run folder of `genrekit train`, or 'default': genrekit's own "
                                             "(docs/default-model.md).")] = "default",
     output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
-                                               "timeline), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
+                                               "timeline and the styles), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
     hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk length).")] = None,
@@ -500,6 +500,7 @@ def predict(
     """Name the genres of songs: top genres, genre proportions and a timeline."""
     from genrekit.models import load
     from genrekit.predict import plot_prediction, predict_files
+    from genrekit.predict.library import styles_text
     from genrekit.predict.song import UNKNOWN
     from genrekit.runners import default_jobs
 
@@ -527,12 +528,14 @@ def predict(
         writer = csv.writer(buffer)
         if output_format == "csv":
             writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
-                             *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels), "error"])
+                             *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
+                             "styles", "error"])
             for p in predictions:
                 writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
-                                 *(f"{p.probabilities[l]:.6f}" for l in labels), *(f"{p.proportions[l]:.6f}" for l in labels), ""])
+                                 *(f"{p.probabilities[l]:.6f}" for l in labels),
+                                 *(f"{p.proportions[l]:.6f}" for l in labels), styles_text(p.styles), ""])
             for path, reason in failures.items():
-                writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), reason])
+                writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), "", reason])
         else:
             writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
             for p in predictions:
@@ -541,21 +544,36 @@ def predict(
                                      *(f"{s.probabilities[l]:.6f}" for l in labels)])
         sys.stdout.write(buffer.getvalue())
     elif predictions:
-        # four columns, one line per genre inside a row: readable in an 80-column terminal
-        view = Table(title=f"genres by {model.name}")
+        # one line per genre (and style) inside a row: readable in an 80-column terminal
+        with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
+        caption = "styles: tags beyond the genres, at or above their thresholds" if with_styles else None
+        view = Table(title=f"genres by {model.name}", caption=caption)
         view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
-        view.add_column("top genres", ratio=2)
-        view.add_column("share of chunks", ratio=2)
+        view.add_column("top genres", overflow="fold", ratio=2)
+        if with_styles:
+            view.add_column("styles", overflow="fold", ratio=2)
+        view.add_column("share of chunks", overflow="fold", ratio=2)
         view.add_column("analysed", justify="right", ratio=1)
         for p in predictions:
             ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
             if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
                 ranked.insert(0, "unknown:")
             shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
-            view.add_row(Path(p.path).name, "\n".join(ranked), "\n".join(shares),
+            styles = [_styles_cell(p.styles, top)] if with_styles else []
+            view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
                          f"{p.start:.0f}-{p.end:.0f} s\n{p.n_chunks} chunks")
         out_console.print(view)
     _finish(len(predictions), failures)
+
+
+def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
+    """The ``top`` most probable styles present, one a line, and how many more (json and csv
+    give them all); "none" when no style reaches its threshold or the model gives none."""
+    if not styles:
+        return "none"
+    shown = [f"{style} {probability:.0%}" for style, probability in list(styles.items())[:top]]
+    more = len(styles) - len(shown)
+    return "\n".join(shown + ([f"+{more} more"] if more else []))
 
 
 @app.command()

@@ -17,7 +17,7 @@ import os
 import stat as stat_module
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 
 from genrekit._files import atomic_path
@@ -44,6 +44,7 @@ class TagRecord:
     confidence: float | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
     proportions: dict[str, float] = field(default_factory=dict)
+    styles: dict[str, float] | None = None  # the styles present -> probability; None: the model gives none
     n_chunks: int = 0
     model: str = ""
     error: str | None = None
@@ -213,6 +214,7 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
             p = outcome["prediction"]
             record.duration, record.genre, record.confidence = p["duration"], p["genre"], p["confidence"]
             record.probabilities, record.proportions, record.n_chunks = p["probabilities"], p["proportions"], p["n_chunks"]
+            record.styles = p.get("styles")
         return asdict(record)
 
     return tag
@@ -225,13 +227,31 @@ def _decide(record: dict, min_confidence: float | None) -> dict:
     return record
 
 
+def styles_text(styles: dict[str, float] | None) -> str:
+    """Styles as one table cell: ``"rock:0.236581;pop:0.206908"``, most probable first
+    (style names hold no ``:`` or ``;``); ``""`` for none, or for a model without styles."""
+    return ";".join(f"{style}:{probability:.6f}" for style, probability in (styles or {}).items())
+
+
+def _complete(record: dict) -> dict:
+    """``record`` with every :class:`TagRecord` field, in its order: a row journalled before a
+    field existed (the ``styles`` of an older run) gets the field's default, so old and new
+    rows make one table with the columns where a fresh run puts them."""
+    defaults = {f.name: f.default_factory() if f.default_factory is not MISSING
+                else None if f.default is MISSING else f.default for f in fields(TagRecord)}
+    return defaults | record
+
+
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     """The library table, one row per file: CSV/Parquet with ``p_<genre>`` and
-    ``share_<genre>`` columns, or JSON lines as recorded. Written atomically. CSV and
-    JSON lines need the standard library only (the torch-free runtime); Parquet, pyarrow."""
+    ``share_<genre>`` columns and the styles as text (:func:`styles_text`), or JSON lines as
+    recorded (``styles`` an object, null for a model without styles or a row of a run that
+    predates them). Written atomically. CSV and JSON lines need the standard library only
+    (the torch-free runtime); Parquet, pyarrow."""
     import csv
 
     path = Path(path)
+    records = [_complete(r) for r in records]
     with atomic_path(path) as temporary:
         if path.suffix == ".jsonl":
             temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -239,7 +259,9 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
             labels = sorted({g for r in records for g in r["probabilities"]})
             # the journal's write record stays in the journal; CSV gets the genre lists as JSON
             listed = (lambda v: v if v is None else json.dumps(v)) if path.suffix == ".csv" else (lambda v: v)
-            rows = [{k: listed(v) if k in ("tag_old", "tag_new") else v for k, v in r.items()
+            # styles as text; null (empty in CSV) where the model gives none or the row predates them
+            cell = {"tag_old": listed, "tag_new": listed, "styles": lambda v: v if v is None else styles_text(v)}
+            rows = [{k: cell[k](v) if k in cell else v for k, v in r.items()
                      if k not in ("probabilities", "proportions", "tag")}
                     | {f"p_{g}": r["probabilities"].get(g) for g in labels}
                     | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]

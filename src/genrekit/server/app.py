@@ -1,7 +1,7 @@
 """The genre service: a FastAPI app over :func:`genrekit.predict.predict_file`.
 
 ``POST /v1/predict`` takes an audio upload and answers with the song's genres, genre
-probabilities, proportions and timeline; ``GET /v1/model`` describes the model;
+probabilities, proportions, timeline and styles; ``GET /v1/model`` describes the model;
 ``GET /healthz`` says the service is up and how busy it is; ``/`` is a web page to try it;
 ``/docs`` and ``/redoc`` the OpenAPI documentation (served from the package, no CDN).
 
@@ -244,7 +244,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         description=("Send the audio as the `file` part of a multipart form (`curl -F file=@song.mp3`) or as "
                      "the raw body with an audio content type (`curl --data-binary @song.mp3 -H 'Content-Type: "
                      "audio/mpeg'`; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
-                     "genre, mean probabilities, proportions (share of chunks) and the timeline of chunks. "
+                     "genre, mean probabilities, proportions (share of chunks), the timeline of chunks and "
+                     "`styles` (the styles beyond the genres at or above their thresholds -> probability, most "
+                     "probable first; null for a model without styles). "
                      "Every error is JSON: `{\"detail\": \"...\"}`."),
         responses={400: {"description": "malformed form"}, 408: {"description": "upload too slow"},
                    413: {"description": "upload too large"}, 415: {"description": "not audio"},

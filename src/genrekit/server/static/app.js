@@ -115,6 +115,20 @@ function drawTimeline(result) {
   $("t-end").textContent = `${clock(result.end)} (${span.toFixed(0)} s analysed)`;
 }
 
+// The styles present (at or above their thresholds), most probable first as the service
+// sends them; null from a model that gives none (e.g. one on handcrafted features).
+function drawStyles(result) {
+  const list = $("styles"), note = $("styles-note");
+  list.replaceChildren();
+  const styles = result.styles && typeof result.styles === "object" ? Object.entries(result.styles) : null;
+  for (const [style, probability] of styles || []) {
+    list.append(el("li", { textContent: `${style} ${percent(probability)}` }));
+  }
+  list.hidden = !styles || styles.length === 0;
+  note.textContent = styles === null ? "none: this model names genres only"
+    : styles.length === 0 ? "none reached its threshold" : "";
+}
+
 async function analyse(file) {
   const player = $("player");
   if (player.src) URL.revokeObjectURL(player.src);
@@ -142,6 +156,7 @@ async function analyse(file) {
   $("verdict").textContent = body.genre === "unknown"
     ? `unknown: not confident enough (best guess ${body.top[0].genre}, ${percent(body.confidence)})`
     : `${body.genre} (${percent(body.confidence)})`;
+  drawStyles(body);
   drawTop(body);
   drawProportions(body);
   drawTimeline(body);
