@@ -1,7 +1,8 @@
 """Audio that is not music, generated: speech (espeak-ng, several voices, languages and
-texts), noises, tones and near-silence. Two disjoint sets: ``"dev"`` (for choosing a
+texts), noises, tones and near-silence. Three disjoint sets: ``"train"`` (what genrekit's
+music detector learns non-music from, bench/nonmusic.py), ``"dev"`` (for choosing a
 threshold in bench/trust.py) and ``"test"`` (other texts, voices, seeds and frequencies, for
-the tests), so a threshold is never checked on the audio it was chosen on."""
+the tests), so nothing is checked on the audio it was chosen or trained on."""
 
 from __future__ import annotations
 
@@ -47,6 +48,65 @@ def speech(voice: str, text: str, speed: int, pitch: int) -> np.ndarray:
     import soxr
 
     return soxr.resample(y, sr, SAMPLE_RATE).astype(np.float32)
+
+
+_TRAIN_TEXTS = [
+    "The meeting will start at nine. Please bring the reports from last week and your notes on the new project.",
+    "In this lesson we learn how plants turn light into sugar, and why leaves change colour in the autumn.",
+    "Traffic is heavy on the ring road this morning after an accident near the airport exit.",
+    "Thank you for calling. All our agents are busy at the moment. Your call is important to us.",
+    "He opened the door, looked around the dark kitchen, and called her name twice before sitting down.",
+    "Der Zug nach Hamburg hat heute etwa zwanzig Minuten Verspätung. Wir bitten um Entschuldigung.",
+    "La réunion commence à dix heures. Nous parlerons du budget et des projets pour l'année prochaine.",
+    "Il museo è aperto tutti i giorni tranne il lunedì, dalle nove del mattino alle sette di sera.",
+]
+_TRAIN_VOICES = ["en", "en-us", "en-gb-x-rp", "en-029", "de", "fr-fr", "it", "es-419", "pt", "nl", "sv", "pl"]
+
+
+def training_signals(seconds: float = 20.0) -> dict[str, np.ndarray]:
+    """The ``"train"`` set: many voices, texts, speeds and pitches (alone, over room noise or
+    hum, and two at once), coloured and modulated noises, tones, beeps, clicks and sweeps.
+    Texts, voices, seeds and frequencies differ from the other two sets'."""
+    rng = np.random.default_rng(3)
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    out: dict[str, np.ndarray] = {}
+
+    def fit(y: np.ndarray) -> np.ndarray:
+        return np.resize(y, n) if len(y) < n else y[:n]
+
+    if have_espeak():
+        spoken = []
+        for i, voice in enumerate(_TRAIN_VOICES):
+            text = _TRAIN_TEXTS[i % len(_TRAIN_TEXTS)] + " " + _TRAIN_TEXTS[(i + 3) % len(_TRAIN_TEXTS)]
+            y = fit(speech(voice, text, int(rng.integers(110, 210)), int(rng.integers(15, 85))))
+            spoken.append(y)
+            out[f"speech-{voice}"] = _normalise(y, float(rng.uniform(0.2, 0.9)))
+        for i, y in enumerate(spoken[:6]):
+            room = _noise(("pink", "brown", "white")[i % 3], seconds, rng)[:n]
+            snr = 10 ** (-float(rng.uniform(10, 25)) / 20)
+            out[f"speech-in-noise-{i}"] = _normalise(y / np.abs(y).max() + snr * room / np.abs(room).max())
+            hum = np.sin(2 * np.pi * (50.0 + 10 * (i % 2)) * t)
+            out[f"speech-over-hum-{i}"] = _normalise(y / np.abs(y).max() + 0.05 * hum)
+            other = spoken[(i + 5) % len(spoken)]
+            out[f"two-voices-{i}"] = _normalise(y / np.abs(y).max() + 0.7 * other / np.abs(other).max())
+    for kind in ("white", "pink", "brown"):
+        for k in range(2):
+            y = _noise(kind, seconds, rng)
+            if k:  # wind, rain, traffic: slow swells
+                y = y * (1 + 0.8 * np.sin(2 * np.pi * float(rng.uniform(0.05, 0.5)) * t))
+            out[f"noise-{kind}-{k}"] = _normalise(y, float(rng.uniform(0.05, 0.8)))
+    for k, f0 in enumerate((180.0, 620.0, 2500.0)):
+        out[f"tone-{k}"] = _normalise(np.sin(2 * np.pi * f0 * t), float(rng.uniform(0.1, 0.6)))
+        out[f"saw-{k}"] = _normalise(2 * ((f0 * t) % 1.0) - 1, 0.3)
+    beeping = (np.sin(2 * np.pi * 0.8 * t) > 0.6).astype(float)  # an alarm's on-off
+    out["beeps"] = _normalise(beeping * np.sin(2 * np.pi * 950.0 * t), 0.4)
+    out["dtmf"] = _normalise((np.sin(2 * np.pi * 697 * t) + np.sin(2 * np.pi * 1336 * t)) * (t % 0.3 < 0.15), 0.4)
+    clicks = np.zeros(n)
+    clicks[rng.choice(n, 60, replace=False)] = rng.uniform(-1, 1, 60)
+    out["clicks"] = _normalise(clicks + 1e-3 * rng.standard_normal(n), 0.5)
+    out["sweep-down"] = _normalise(np.sin(2 * np.pi * (6000 * t - 5800 * t ** 2 / (2 * seconds))), 0.4)
+    return out
 
 
 def _noise(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:

@@ -557,11 +557,11 @@ def predict(
         for p in predictions:
             ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
             if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
-                ranked.insert(0, "unknown:")
+                ranked.insert(0, f"unknown ({p.unknown_reason}):")
             shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
             styles = [_styles_cell(p.styles, top)] if with_styles else []
             view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
-                         f"{p.start:.0f}-{p.end:.0f} s\n{p.n_chunks} chunks")
+                         f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
         out_console.print(view)
     _finish(len(predictions), failures)
 

@@ -44,11 +44,14 @@ class ChunkAnalysis:
     windows : for each chunk, [shape=(n_windows, n_genres)]: the genre probabilities of its
         consecutive windows of about ``window_seconds`` (a finer timeline than the chunks);
         None where the chunks are the model's finest resolution
+    music : np.ndarray [shape=(n_chunks,)], the probability that each chunk is music
+        (:mod:`genrekit.models.music`); None for a model without the detector's features
     """
 
     proba: np.ndarray
     styles: np.ndarray | None = None
     windows: list[np.ndarray] | None = None
+    music: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -194,6 +197,7 @@ class ClassicalClassifier(_Adapter):
         self._patch_models = _musicnn_models(spec)
         self._style_columns = _style_columns(spec, self._patch_models)
         self.styles = list(self._style_columns)
+        self._music_columns = _music_columns(spec, self._patch_models)
         if self._patch_models and spec.chunk_duration is None:
             from genrekit.features.musicnn import PATCH_SECONDS, WINDOW_PATCHES
 
@@ -210,7 +214,8 @@ class ClassicalClassifier(_Adapter):
         if self.window_seconds is None:
             rows = [self.spec.compute(y, self.sample_rate) for y in chunks]
             proba = np.stack([self._proba(r).mean(axis=0) for r in rows])
-            return ChunkAnalysis(proba, self._styles(np.stack([r.mean(axis=0) for r in rows])))
+            pooled = np.stack([r.mean(axis=0) for r in rows])
+            return ChunkAnalysis(proba, self._styles(pooled), music=self._music(pooled))
         from genrekit.features.musicnn import patch_features, pooling_matrix
 
         proba, features, windows = [], [], []
@@ -220,7 +225,8 @@ class ClassicalClassifier(_Adapter):
             proba.append(p[0])
             windows.append(p[1:])
             features.append(rows[0])
-        return ChunkAnalysis(np.stack(proba), self._styles(np.stack(features)), windows)
+        features = np.stack(features)
+        return ChunkAnalysis(np.stack(proba), self._styles(features), windows, self._music(features))
 
     def _pooled_proba(self, patches: np.ndarray, pooling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = (pooling.astype(np.float64) @ patches.astype(np.float64))
@@ -232,6 +238,13 @@ class ClassicalClassifier(_Adapter):
         from genrekit.models.styles import style_probabilities
 
         return style_probabilities(rows, self._style_columns)
+
+    def _music(self, rows: np.ndarray) -> np.ndarray | None:
+        if self._music_columns is None:
+            return None
+        from genrekit.models.music import music_probability
+
+        return music_probability(rows, self._music_columns)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(features)
@@ -272,7 +285,7 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
     def __init__(self, path: str | os.PathLike, **options):
         super().__init__(path, **options)
         if not self.config.get("pooling_input"):  # exported before windows and styles: the segment alone
-            self.styles, self._style_columns, self.window_seconds = [], {}, None
+            self.styles, self._style_columns, self.window_seconds, self._music_columns = [], {}, None, None
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -294,7 +307,7 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
                     y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
                 outputs = [self._run(log_mel_patches(piece, sr=spec.sample_rate)) for piece in pieces]
                 proba.append(np.mean([p[0] for p, _ in outputs], axis=0))
-                if self._style_columns:
+                if self.config.get("pooling_input"):
                     features.append(np.mean([f[0] for _, f in outputs], axis=0))
                 continue
             patches = log_mel_patches(y, sr=spec.sample_rate)
@@ -302,8 +315,10 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
             proba.append(p[0])
             windows.append(p[1:])
             features.append(f[0])
-        return ChunkAnalysis(np.stack(proba), self._styles(np.stack(features)) if features else None,
-                             windows if self.window_seconds is not None else None)
+        features = np.stack(features) if features else None
+        return ChunkAnalysis(np.stack(proba), None if features is None else self._styles(features),
+                             windows if self.window_seconds is not None else None,
+                             None if features is None else self._music(features))
 
     def _run(self, patches: np.ndarray, pooling: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """(probabilities, pooled features or None) of the pooling's rows (default: all patches)."""
@@ -322,6 +337,16 @@ def _musicnn_models(spec) -> tuple[str, ...]:
     from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS
 
     return MODELS if spec.name == BOTH else (FEATURE_SETS[spec.name],) if spec.name in FEATURE_SETS else ()
+
+
+def _music_columns(spec, musicnn_models: tuple[str, ...]) -> list[int] | None:
+    """The music detector's inputs in ``spec``'s feature rows, or None (it needs both taggers)."""
+    if not musicnn_models:
+        return None
+    from genrekit.features.musicnn import column_names
+    from genrekit.models.music import detector_columns
+
+    return detector_columns([c for model in musicnn_models for c in column_names(model)])
 
 
 def _style_columns(spec, musicnn_models: tuple[str, ...]) -> dict[str, list[int]]:

@@ -91,8 +91,11 @@ def predict_file(
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         styles = dict(zip(predictor.styles, map(float, np.concatenate([a.styles for a in analyses]).mean(axis=0))))
+    music = None
+    if all(a.music is not None for a in analyses):
+        music = float(np.concatenate([a.music for a in analyses]).mean())
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
-                     duration=audio.info(path).duration, model=predictor.name, styles=styles,
+                     duration=audio.info(path).duration, model=predictor.name, styles=styles, music=music,
                      windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
 
 

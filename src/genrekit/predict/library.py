@@ -45,6 +45,7 @@ class TagRecord:
     probabilities: dict[str, float] = field(default_factory=dict)
     proportions: dict[str, float] = field(default_factory=dict)
     styles: dict[str, float] | None = None  # the styles present -> probability; None: the model gives none
+    music: float | None = None  # the probability that the file is music; None: the model has no detector
     n_chunks: int = 0
     model: str = ""
     error: str | None = None
@@ -214,7 +215,7 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
             p = outcome["prediction"]
             record.duration, record.genre, record.confidence = p["duration"], p["genre"], p["confidence"]
             record.probabilities, record.proportions, record.n_chunks = p["probabilities"], p["proportions"], p["n_chunks"]
-            record.styles = p.get("styles")
+            record.styles, record.music = p.get("styles"), p.get("music")
         return asdict(record)
 
     return tag
@@ -223,7 +224,7 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
 def _decide(record: dict, min_confidence: float | None) -> dict:
     """``record`` with its genre decided against ``min_confidence`` (from its probabilities)."""
     if record.get("error") is None and record.get("probabilities"):
-        record["genre"] = decide(record["probabilities"], min_confidence)
+        record["genre"] = decide(record["probabilities"], min_confidence, record.get("music"))
     return record
 
 

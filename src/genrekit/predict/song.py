@@ -30,9 +30,15 @@ def check_min_confidence(min_confidence: float | None) -> float | None:
     return min_confidence
 
 
-def decide(probabilities: dict[str, float], min_confidence: float | None = None) -> str:
+def decide(probabilities: dict[str, float], min_confidence: float | None = None, music: float | None = None) -> str:
     """The top genre of ``probabilities``, or :data:`UNKNOWN` when its probability is below
-    ``min_confidence``."""
+    ``min_confidence``, or when ``music`` (the probability that the audio is music, where the
+    model gives it) is below the music detector's threshold (:mod:`genrekit.models.music`)."""
+    if music is not None:
+        from genrekit.models.music import music_threshold
+
+        if music < music_threshold():
+            return UNKNOWN
     best = max(probabilities, key=probabilities.__getitem__)
     return UNKNOWN if min_confidence is not None and probabilities[best] < min_confidence else best
 
@@ -65,7 +71,9 @@ class Prediction:
     ``start``/``end``: the analysed span, after skipping the intro and the outro.
     ``styles``: the styles present (at or above their thresholds, see
     :mod:`genrekit.models.styles`) -> probability, most probable first; None for a model
-    without styles. ``n_chunks`` counts the chunks that make ``probabilities``; the timeline
+    without styles, empty for audio that is not music. ``music``: the probability that the
+    audio is music (:mod:`genrekit.models.music`); below the detector's threshold the genre
+    is ``"unknown"`` whatever ``min_confidence``; None for a model without the detector. ``n_chunks`` counts the chunks that make ``probabilities``; the timeline
     and proportions may be finer (the windows of a model that gives them).
     """
 
@@ -82,11 +90,21 @@ class Prediction:
     model: str = ""
     min_confidence: float | None = None
     styles: dict[str, float] | None = None
+    music: float | None = None
 
     def with_min_confidence(self, min_confidence: float | None) -> Prediction:
         """This prediction with its genre decided against ``min_confidence`` (None: the top genre)."""
         check_min_confidence(min_confidence)
-        return replace(self, genre=decide(self.probabilities, min_confidence), min_confidence=min_confidence)
+        return replace(self, genre=decide(self.probabilities, min_confidence, self.music), min_confidence=min_confidence)
+
+    @property
+    def unknown_reason(self) -> str | None:
+        """Why the genre is ``"unknown"``: ``"not music"`` or ``"below min confidence"``; None when named."""
+        if self.genre != UNKNOWN:
+            return None
+        from genrekit.models.music import music_threshold
+
+        return "not music" if self.music is not None and self.music < music_threshold() else "below min confidence"
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
@@ -94,14 +112,15 @@ class Prediction:
     def to_dict(self, k: int | None = None, *, timeline: bool = True) -> dict:
         data = asdict(self)
         data["top"] = [{"genre": g, "probability": p} for g, p in self.top(k or len(self.probabilities))]
+        data["unknown_reason"] = self.unknown_reason
         if not timeline:
             data.pop("timeline")
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Prediction:
-        """The inverse of :meth:`to_dict` (its ``top`` is derived, so it is dropped)."""
-        fields = {k: v for k, v in data.items() if k != "top"}
+        """The inverse of :meth:`to_dict` (its ``top`` and ``unknown_reason`` are derived, so they are dropped)."""
+        fields = {k: v for k, v in data.items() if k not in ("top", "unknown_reason")}
         fields["timeline"] = [Segment(**segment) for segment in fields.get("timeline", [])]
         return cls(**fields)
 
@@ -202,12 +221,15 @@ def song_chunks(
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None,
-              windows: tuple[list[tuple[float, float]], np.ndarray] | None = None) -> Prediction:
+              windows: tuple[list[tuple[float, float]], np.ndarray] | None = None,
+              music: float | None = None) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
     ``styles``: the song's probability of each style (the present ones are kept).
     ``windows``: (times, probabilities) of finer windows than the chunks; when given, they
     make the timeline and the proportions, and the chunks still make ``probabilities``.
+    ``music``: the probability that the audio is music; below the detector's threshold the
+    genre is unknown and no style is given.
     """
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
@@ -221,15 +243,18 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
                 for (s, e), w, p in zip(steps, winners, step_proba)]
     if styles is not None:
+        from genrekit.models.music import music_threshold
         from genrekit.models.styles import present
 
-        styles = {s: round(p, 6) for s, p in present(styles).items()}
+        not_music = music is not None and music < music_threshold()
+        styles = {} if not_music else {s: round(p, 6) for s, p in present(styles).items()}
     return Prediction(
         path=path, genre=labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),
         proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
         start=round(times[0][0], 3), end=round(times[-1][1], 3), model=model, styles=styles,
-    )
+        music=None if music is None else round(float(music), 6),
+    ).with_min_confidence(None)
 
 
 def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:

@@ -152,9 +152,11 @@ async function analyse(file) {
               describeError(body, text, response), true);
     return;
   }
-  // "unknown": no genre reached the service's minimum confidence; the best guess is still shown
+  // "unknown": not music, or no genre reached the minimum confidence; the best guess is still shown
   $("verdict").textContent = body.genre === "unknown"
-    ? `unknown: not confident enough (best guess ${body.top[0].genre}, ${percent(body.confidence)})`
+    ? (body.unknown_reason === "not music"
+      ? `unknown: this does not sound like music (best guess ${body.top[0].genre}, ${percent(body.confidence)})`
+      : `unknown: not confident enough (best guess ${body.top[0].genre}, ${percent(body.confidence)})`)
     : `${body.genre} (${percent(body.confidence)})`;
   drawStyles(body);
   drawTop(body);

@@ -1,0 +1,70 @@
+"""Is it music? A detector on the pretrained musicnn taggers' features, so that speech,
+noise and tones get ``unknown`` instead of a genre.
+
+A class-balanced logistic regression on the ``musicnn`` features (both taggers' embeddings
+and tags, 500 columns), trained on 200 GTZAN clips against 46 generated non-music signals
+(speech in 12 voices, alone, in noise, over hum and two at once; noises, tones, beeps,
+clicks, sweeps), its regularisation chosen on other signals (``python bench/trust.py
+--nonmusic --write-detector``; results in docs/benchmarks.md). It ships as numbers in
+``data/music-detector.json`` and runs in numpy: the runtime needs nothing more.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from genrekit._files import atomic_path
+
+DETECTOR_FILE = "music-detector.json"
+
+
+@functools.cache
+def _detector() -> dict:
+    record = json.loads((resources.files("genrekit") / "data" / DETECTOR_FILE).read_text(encoding="utf-8"))
+    arrays = {key: np.asarray(record[key], dtype=np.float64) for key in ("mean", "scale", "weights")}
+    return {"columns": list(record["columns"]), "bias": float(record["bias"]),
+            "threshold": float(record["threshold"]), **arrays}
+
+
+def music_threshold() -> float:
+    """Below this probability of being music, a song's genre is unknown (the detector's
+    chosen threshold on p(non-music), as p(music))."""
+    return 1.0 - _detector()["threshold"]
+
+
+def detector_columns(columns: Sequence[str]) -> list[int] | None:
+    """The indices in ``columns`` of the detector's inputs, or None when some are missing
+    (features without both taggers: no detector)."""
+    index = {name: i for i, name in enumerate(columns)}
+    wanted = _detector()["columns"]
+    return [index[c] for c in wanted] if all(c in index for c in wanted) else None
+
+
+def music_probability(rows: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    """The probability that each feature row (pooled ``musicnn`` features) is music.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(rows),)]
+    """
+    detector = _detector()
+    X = (np.atleast_2d(np.asarray(rows, dtype=np.float64))[:, list(indices)] - detector["mean"]) / detector["scale"]
+    non_music = X @ detector["weights"] + detector["bias"]
+    return 1.0 / (1.0 + np.exp(np.clip(non_music, -500, 500)))
+
+
+def write_detector(path: str | os.PathLike, *, columns: Sequence[str], mean: np.ndarray, scale: np.ndarray,
+                   weights: np.ndarray, bias: float, threshold: float, provenance: dict) -> None:
+    """Write a detector (standard scaling, then logistic regression for *non-music*) as JSON, atomically."""
+    record = {"columns": list(columns), "mean": np.asarray(mean).tolist(), "scale": np.asarray(scale).tolist(),
+              "weights": np.asarray(weights).tolist(), "bias": float(bias), "threshold": float(threshold),
+              "provenance": provenance}
+    with atomic_path(path) as temporary:
+        Path(temporary).write_text(json.dumps(record) + "\n", encoding="utf-8")
