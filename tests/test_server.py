@@ -22,9 +22,9 @@ from genrekit.datasets import load_gtzan  # noqa: E402
 from genrekit.features import FeatureCache, FeatureSpec  # noqa: E402
 from genrekit.models import save_model  # noqa: E402
 from genrekit.train import train_model  # noqa: E402
+from nonmusic import write_signals  # noqa: E402
 
 GENRES = ("classical", "metal", "reggae")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def _clip(gtzan_mini, genre: str, number: int) -> Path:
@@ -214,8 +214,9 @@ def _severe_console_errors(driver) -> list:
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] if hasattr(driver, "get_log") else []
 
 
-def test_page_in_headless_chromium(server, gtzan_mini):
-    """The web page: upload a real clip, the genre chart appears; the screenshot is kept."""
+def test_page_in_headless_chromium(server, gtzan_mini, tmp_path, keep_artifact):
+    """The web page: upload a real clip, the genre chart appears; the screenshot is kept
+    where $GENREKIT_TEST_ARTIFACTS says."""
     with _chromium() as driver:
         from selenium.webdriver.common.by import By
 
@@ -231,14 +232,15 @@ def test_page_in_headless_chromium(server, gtzan_mini):
         assert "genres only" in driver.find_element(By.ID, "styles-note").text
         errors = _severe_console_errors(driver)
         assert not errors, errors
-        ARTIFACTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / "service-page.png"))
+        driver.save_screenshot(str(tmp_path / "service-page.png"))
+        keep_artifact(tmp_path / "service-page.png")
 
 
-def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp_path):
+def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp_path, keep_artifact):
     """`genrekit serve` (the default model): the JSON answer's styles, each at or above its
     threshold, most probable first; the page lists the same styles with their probabilities
-    under the genre (headless Chromium, the strict CSP in force); the screenshot is kept."""
+    under the genre (headless Chromium, the strict CSP in force); the screenshot is kept.
+    Then noise: "unknown", not music, in the answer and on the page."""
     from genrekit.models.styles import thresholds
 
     clip = _clip(gtzan_mini, "metal", 2)
@@ -263,8 +265,15 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             assert panel.location["y"] > verdict.location["y"]  # under the genre
             errors = _severe_console_errors(driver)  # a CSP violation would be one
             assert not errors, errors
-            ARTIFACTS.mkdir(exist_ok=True)
-            driver.save_screenshot(str(ARTIFACTS / "service-page-styles.png"))
+            driver.save_screenshot(str(tmp_path / "service-page-styles.png"))
+            keep_artifact(tmp_path / "service-page-styles.png")
+            signals = write_signals(tmp_path / "nonmusic", "test")
+            noise = next(path for path in signals if path.stem == "noise-pink")
+            answer = _post(default, noise).json()
+            assert answer["genre"] == "unknown" and answer["unknown_reason"] == "not music", answer
+            assert answer["styles"] == {} and answer["music"] < 0.5
+            _upload_on_the_page(driver, default, noise)
+            assert "does not sound like music" in driver.find_element(By.ID, "verdict").text
     finally:
         _stop(default)
 
