@@ -255,6 +255,11 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             from selenium.webdriver.common.by import By
 
             _upload_on_the_page(driver, default, clip)
+            # the model's figure is the grouped-CV one, and the page says so
+            metrics = httpx.get(f"{default['url']}/v1/model").json()["metrics"]
+            described = driver.find_element(By.ID, "model").text
+            assert f"balanced accuracy {100 * metrics['balanced_accuracy']:.1f}%" in described, described
+            assert "grouped by artist" in described and "grouped" in metrics["evaluation"], described
             shown = [item.text.rsplit(" ", 1) for item in driver.find_elements(By.CSS_SELECTOR, "#styles li")]
             assert [name for name, _ in shown] == list(styles), shown
             for (name, percent), probability in zip(shown, styles.values()):  # "hard rock 46.9%"

@@ -52,8 +52,11 @@ async function describeModel() {
     model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
     // balanced accuracy where the model records it: every genre weighs alike (the default: grouped CV)
     const metrics = model.metrics || {};
+    // the protocol is named: folds grouped by artist say more than a random split
+    const held = /grouped/.test(metrics.evaluation || "")
+      ? "in cross-validation grouped by artist (adjacent clip ids)" : "on held-out tracks";
     const accuracy = metrics.balanced_accuracy !== undefined
-      ? `, balanced accuracy ${percent(metrics.balanced_accuracy)} on held-out tracks`
+      ? `, balanced accuracy ${percent(metrics.balanced_accuracy)} ${held}`
       : metrics.accuracy !== undefined ? `, held-out accuracy ${percent(metrics.accuracy)}` : "";
     $("model").textContent = `Model ${model.id} (${model.kind}): ${model.labels.length} genres${accuracy}. ` +
       `Uploads up to ${model.limits.max_upload_mb} MB.`;
