@@ -1,6 +1,7 @@
 """Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
 
-from genrekit.evaluate.crossval import cross_validate, cross_validate_network, dataset_folds, fit_estimator, network_fold
+from genrekit.evaluate.crossval import (cross_validate, cross_validate_network, cross_validate_recipe, dataset_folds,
+                                       fit_estimator, fold, network_fold)
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
 from genrekit.evaluate.run import (compare_models, evaluate_model, evaluate_songs, predict_dataset, predictions_frame,
                                    track_predictions)
@@ -15,10 +16,12 @@ __all__ = [
     "evaluate_model",
     "cross_validate",
     "cross_validate_network",
+    "cross_validate_recipe",
     "dataset_folds",
     "evaluate_songs",
     "predict_dataset",
     "network_fold",
+    "fold",
     "track_predictions",
     "evaluation_metrics",
     "fit_estimator",

@@ -1,67 +1,121 @@
-"""Cross-validation by track (nested when tuning) and the model comparison table."""
+"""Cross-validation by track (nested when tuning) for every model kind: one fold function,
+which fits and scores through a recipe (:mod:`genrekit.models.recipes`)."""
 
 from __future__ import annotations
 
-import inspect
 import logging
-import tempfile
 import time
+from collections.abc import Sequence
 
 import numpy as np
 from joblib import Parallel, delayed
 
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
-from genrekit.models import make_model, make_search
-from genrekit.models.classical import predict_proba, quiet_fit
+from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
+from genrekit.models.recipes import NetworkRecipe, Recipe, TableRecipe
 
 logger = logging.getLogger(__name__)
 
-
-def fit_estimator(name: str, X, y, groups, *, search: bool, n_iter: int, inner_splits: int, seed: int,
-                  labels: list[str] | None = None, columns: list[str] | None = None):
-    """Fit the named model on training rows; with ``search``, tune it by grouped inner CV first.
-    ``labels`` and ``columns`` name ``y``'s classes and ``X``'s columns (see ``make_model``);
-    a classifier whose ``fit`` takes ``groups`` (to keep its own inner folds grouped) gets them."""
-    with quiet_fit():
-        if not search:
-            model = make_model(name, seed=seed, labels=labels, columns=columns)
-            takes_groups = "groups" in inspect.signature(model[-1].fit).parameters
-            return model.fit(X, y, **({"clf__groups": groups} if takes_groups else {})), {}
-        with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
-            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache,
-                                   labels=labels, columns=columns)
-            takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
-            searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
-        return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
+SCORES = ("accuracy", "f1_macro", "balanced_accuracy", "chunk_accuracy")
 
 
-def _fold(table: FeatureTable, name: str, train_tracks, test_tracks, *, search, n_iter, inner_splits, seed, aggregation):
-    train = table.rows_of(train_tracks)
-    test = table.rows_of(test_tracks)
+def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str], *,
+         aggregations: Sequence[str] = ("mean",)) -> tuple[dict, object]:
+    """Fit ``recipe`` on ``train_tracks`` and score it on ``test_tracks``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        A model kind's fitting (:class:`~genrekit.models.recipes.TableRecipe` or
+        :class:`~genrekit.models.recipes.NetworkRecipe`).
+    train_tracks, test_tracks : sequence of str
+        Track ids; every chunk of a track is on its track's side.
+    aggregations : sequence of str
+        Chunks to track: the first gives the track scores; each other one adds
+        ``accuracy_<method>`` (``("mean", "vote")``: also ``accuracy_vote``).
+
+    Returns
+    -------
+    scores : dict
+        ``accuracy``, ``f1_macro``, ``balanced_accuracy`` (track level), ``chunk_accuracy``,
+        ``fit_seconds``, ``n_train_tracks``, ``n_test_tracks``, ``test_tracks`` and ``test_proba``
+        (the tracks' probabilities, one row per track), ``failures`` (path -> reason), and the
+        kind's details (``best_params``; networks: ``epochs``, ``seconds_per_epoch``,
+        ``n_train_chunks``, ``history``).
+    model : object
+        The fitted model.
+    """
     started = time.perf_counter()
-    estimator, best = fit_estimator(
-        name, table.X[train], table.y[train], table.groups[train],
-        search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed, labels=table.labels, columns=table.columns,
-    )
+    fitted = recipe.fit(train_tracks)
     fit_seconds = time.perf_counter() - started
-    proba = predict_proba(estimator, table.X[test])
-    track_proba, tracks = aggregate_tracks(proba, table.tracks[test], method=aggregation)
-    y_of = dict(zip(table.tracks[test], table.y[test]))
-    track_scores = classification_scores(np.array([y_of[t] for t in tracks]), track_proba, table.labels)
-    chunk_scores = classification_scores(table.y[test], proba, table.labels)
-    return {
+    chunks = recipe.chunk_proba(fitted.model, test_tracks)
+    y_of = dict(zip(chunks.tracks, chunks.y))
+    per_method = {}
+    for method in aggregations:
+        track_proba, tracks = aggregate_tracks(chunks.proba, chunks.tracks, method=method)
+        per_method[method] = (classification_scores(np.array([y_of[t] for t in tracks]), track_proba, recipe.labels),
+                              tracks, track_proba)
+    track_scores, tracks, track_proba = per_method[aggregations[0]]
+    scores = {
         "accuracy": track_scores["accuracy"],
+        **{f"accuracy_{method}": per_method[method][0]["accuracy"] for method in aggregations[1:]},
         "f1_macro": track_scores["f1_macro"],
         "balanced_accuracy": track_scores["balanced_accuracy"],
-        "chunk_accuracy": chunk_scores["accuracy"],
+        "chunk_accuracy": classification_scores(chunks.y, chunks.proba, recipe.labels)["accuracy"],
         "fit_seconds": fit_seconds,
-        "best_params": best,
-        "n_train_tracks": len(train_tracks),
-        "n_test_tracks": len(test_tracks),
+        **fitted.details,
+        "n_train_tracks": len(fitted.tracks),
+        "n_test_tracks": len(tracks),
         "test_tracks": list(map(str, tracks)),
         "test_proba": track_proba.tolist(),
+        "failures": {**fitted.failures, **chunks.failures},
     }
+    return scores, fitted.model
+
+
+def _fold_scores(recipe: Recipe, train_tracks, test_tracks, aggregations) -> dict:
+    return fold(recipe, train_tracks, test_tracks, aggregations=aggregations)[0]
+
+
+def cross_validate_recipe(
+    recipe: Recipe,
+    track_folds: Sequence[tuple],
+    *,
+    aggregations: Sequence[str] = ("mean",),
+    n_jobs: int | None = 1,
+    summary: dict | None = None,
+) -> dict:
+    """Score ``recipe`` on every fold of ``track_folds`` (train track ids, test track ids).
+
+    Parameters
+    ----------
+    recipe : Recipe
+    track_folds : sequence of (train ids, test ids)
+    aggregations : sequence of str
+        As :func:`fold`.
+    n_jobs : int or None
+        Folds fitted at once, in worker processes (None: one per core; 1: in this process).
+    summary : dict, optional
+        Fields the caller adds to the summary, after ``model``, ``n_splits`` and ``search``.
+
+    Returns
+    -------
+    dict
+        ``model``, ``n_splits``, the ``summary`` fields, ``folds`` (as :func:`fold`'s scores),
+        ``<score>_mean`` and ``<score>_std`` for ``accuracy``, ``accuracy_<method>``,
+        ``f1_macro``, ``balanced_accuracy`` and ``chunk_accuracy``, and ``fit_seconds`` (mean per fold).
+    """
+    jobs = [delayed(_fold_scores)(recipe, np.asarray(train), np.asarray(test), tuple(aggregations))
+            for train, test in track_folds]
+    results = Parallel(n_jobs=n_jobs or -1, prefer="processes")(jobs)
+    result = {"model": recipe.name, "n_splits": len(results), **(summary or {}), "folds": results}
+    for key in ("accuracy", *(f"accuracy_{m}" for m in aggregations[1:]), *SCORES[1:]):
+        values = np.array([r[key] for r in results])
+        result[f"{key}_mean"] = float(values.mean())
+        result[f"{key}_std"] = float(values.std())
+    result["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in results]))
+    return result
 
 
 def cross_validate(
@@ -77,40 +131,46 @@ def cross_validate(
     n_jobs: int | None = None,
     track_folds: list[tuple] | None = None,
 ) -> dict:
-    """Stratified K-fold CV over tracks (grouped by artist where known).
+    """Stratified K-fold CV of a classical model over a feature table's tracks (grouped by
+    artist where known).
 
     Chunks of a track are always on the same side. With ``search`` the hyperparameters are
     tuned by randomized search inside each training fold (nested CV); the test fold never
     informs the search. Scores are track-level; ``chunk_accuracy`` is per chunk.
-    ``track_folds`` (train track ids, test track ids per fold) replaces the stratified
-    folds, so that other models (networks) can be scored on exactly the same folds.
+    Parameters
+    ----------
+    table : FeatureTable
+        Every track's feature rows.
+    name : str
+        A classical model (see :data:`genrekit.models.MODELS`).
+    n_splits, seed : int
+        Folds, and the seed of the folds, the search and the model.
+    search, n_iter, inner_splits
+        Nested randomized search: ``n_iter`` candidates over ``inner_splits`` grouped folds
+        of each training fold.
+    aggregation : str
+        Chunks to track: ``mean`` or ``vote``.
+    n_jobs : int or None
+        Folds fitted at once, in worker processes (None: one per core).
+    track_folds : list of (train ids, test ids), optional
+        Replaces the stratified folds, so that other models (networks) can be scored on
+        exactly the same folds.
 
     Returns
     -------
-    dict with per-fold results under ``folds`` and ``accuracy_mean``, ``accuracy_std``,
-    ``f1_macro_mean``, ``f1_macro_std``, ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold).
+    dict
+        As :func:`cross_validate_recipe`: per-fold results under ``folds`` and
+        ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
+        ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``.
     """
     if track_folds is None:
         tracks = table.track_frame()
         ids = tracks["track"].to_numpy()
         folds = kfold_splits(tracks["y"].to_numpy(), tracks["group"].to_numpy(), n_splits=n_splits, seed=seed)
         track_folds = [(ids[train], ids[test]) for train, test in folds]
-    n_splits = len(track_folds)
-    jobs = [
-        delayed(_fold)(
-            table, name, np.asarray(train), np.asarray(test),
-            search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed, aggregation=aggregation,
-        )
-        for train, test in track_folds
-    ]
-    results = Parallel(n_jobs=n_jobs or -1, prefer="processes")(jobs)
-    summary = {"model": name, "n_splits": n_splits, "search": search, "folds": results}
-    for key in ("accuracy", "f1_macro", "balanced_accuracy", "chunk_accuracy"):
-        values = np.array([r[key] for r in results])
-        summary[f"{key}_mean"] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std())
-    summary["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in results]))
-    return summary
+    recipe = TableRecipe(name, table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
+    return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
+                                 summary={"search": search})
 
 
 def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list[tuple[list[str], list[str]]]:
@@ -121,6 +181,14 @@ def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list
     return [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]
 
 
+def _network_recipe(dataset: Dataset, preset: str, *, epochs: int, seed: int, device: str,
+                    progress: bool) -> NetworkRecipe:
+    from genrekit.models.nets.training import TrainConfig
+
+    config = TrainConfig(preset=preset, epochs=epochs, seed=seed, device=device)
+    return NetworkRecipe(preset, dataset, config, progress=progress)
+
+
 def network_fold(
     dataset: Dataset, preset: str, train_tracks, test_tracks, *, epochs: int = 30, seed: int = 0,
     device: str = "cpu", progress: bool = False,
@@ -128,51 +196,32 @@ def network_fold(
     """Train a network preset on every training track for ``epochs`` epochs and score the test tracks.
 
     There is no validation split: all epochs run and the last weights are kept, so no
-    test track chooses an epoch. Returns the fold's scores (as :func:`cross_validate`'s
-    folds, plus ``accuracy_vote``, ``seconds_per_epoch``, ``history``) and the network.
+    test track chooses an epoch.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The tracks' paths and genres.
+    preset : str
+        A network preset (see :data:`genrekit.models.nets.PRESETS`).
+    train_tracks, test_tracks : sequence of str
+        Track ids.
+    epochs, seed : int
+    device : str
+        ``cpu``, or ``cuda`` when present.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    scores : dict
+        As :func:`fold`'s, with ``accuracy_vote`` (majority vote of the chunks),
+        ``seconds_per_epoch``, ``epochs``, ``n_train_chunks`` and ``history``.
+    net : torch.nn.Module
+        The trained network.
     """
-    import torch
-
-    from genrekit.models.nets import build_network
-    from genrekit.models.nets.training import TrainConfig, network_chunks, predict_chunks, train_network
-
-    parts = {**{t: "train" for t in train_tracks}, **{t: "test" for t in test_tracks}}
-    config = TrainConfig(preset=preset, epochs=epochs, seed=seed, device=device)
-    torch.manual_seed(seed)
-    net = build_network(preset, len(dataset.labels), labels=dataset.labels)
-    started = time.perf_counter()
-    sets, failures = network_chunks(net, preset, dataset.tracks, dataset.labels, parts, config=config.resolved())
-    net, history = train_network(sets["train"], None, len(dataset.labels), config, net=net, progress=progress)
-    fit_seconds = time.perf_counter() - started
-    test = sets["test"]
-    proba = predict_chunks(net.body if hasattr(net, "body") else net, test.X.to(device))
-    y = test.y.numpy()
-    scores = {}
-    for method in ("mean", "vote"):
-        track_proba, tracks = aggregate_tracks(proba, test.track, method=method)
-        y_of = dict(zip(test.track, y))
-        scores[method] = (classification_scores(np.array([y_of[t] for t in tracks]), track_proba, dataset.labels),
-                          tracks, track_proba)
-    track_scores, tracks, track_proba = scores["mean"]
-    result = {
-        "accuracy": track_scores["accuracy"],
-        "accuracy_vote": scores["vote"][0]["accuracy"],
-        "f1_macro": track_scores["f1_macro"],
-        "balanced_accuracy": track_scores["balanced_accuracy"],
-        "chunk_accuracy": classification_scores(y, proba, dataset.labels)["accuracy"],
-        "fit_seconds": fit_seconds,
-        "seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])),
-        "epochs": len(history),
-        "n_train_chunks": len(sets["train"].y),
-        "best_params": {},
-        "n_train_tracks": len(set(sets["train"].track)),
-        "n_test_tracks": len(tracks),
-        "test_tracks": list(map(str, tracks)),
-        "test_proba": track_proba.tolist(),
-        "failures": failures,
-        "history": history,
-    }
-    return result, net
+    recipe = _network_recipe(dataset, preset, epochs=epochs, seed=seed, device=device, progress=progress)
+    return fold(recipe, train_tracks, test_tracks, aggregations=("mean", "vote"))
 
 
 def cross_validate_network(
@@ -187,14 +236,25 @@ def cross_validate_network(
     progress: bool = False,
 ) -> dict:
     """:func:`cross_validate` for a network preset, trained from audio on each fold
-    (see :func:`network_fold`); the same summary keys, plus ``accuracy_vote_mean``."""
+    (see :func:`network_fold`), one fold after another.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    preset : str
+    n_splits, seed, epochs : int
+    device : str
+    track_folds : list of (train ids, test ids), optional
+        Default: :func:`dataset_folds` (``n_splits``, ``seed``).
+    progress : bool
+
+    Returns
+    -------
+    dict
+        :func:`cross_validate`'s summary keys, plus ``epochs`` and ``accuracy_vote_mean``
+        and ``accuracy_vote_std``.
+    """
     track_folds = track_folds or dataset_folds(dataset, n_splits=n_splits, seed=seed)
-    results = [network_fold(dataset, preset, train, test, epochs=epochs, seed=seed, device=device, progress=progress)[0]
-               for train, test in track_folds]
-    summary = {"model": preset, "n_splits": len(track_folds), "search": False, "epochs": epochs, "folds": results}
-    for key in ("accuracy", "accuracy_vote", "f1_macro", "balanced_accuracy", "chunk_accuracy"):
-        values = np.array([r[key] for r in results])
-        summary[f"{key}_mean"] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std())
-    summary["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in results]))
-    return summary
+    recipe = _network_recipe(dataset, preset, epochs=epochs, seed=seed, device=device, progress=progress)
+    return cross_validate_recipe(recipe, track_folds, aggregations=("mean", "vote"), n_jobs=1,
+                                 summary={"search": False, "epochs": epochs})

@@ -10,6 +10,8 @@ the model file).
 from __future__ import annotations
 
 import contextlib
+import inspect
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -261,3 +263,44 @@ def make_search(
         refit=True,
         error_score="raise",
     )
+
+
+def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *, search: bool, n_iter: int,
+                  inner_splits: int, seed: int, labels: list[str] | None = None,
+                  columns: list[str] | None = None) -> tuple[Pipeline, dict]:
+    """Fit the named model on training rows; with ``search``, tune it by grouped inner CV first.
+
+    Parameters
+    ----------
+    name : str
+        A model of :data:`MODELS`.
+    X : np.ndarray [shape=(n, n_features)]
+    y : np.ndarray [shape=(n,)]
+        Genre indices.
+    groups : np.ndarray [shape=(n,)]
+        Each row's group (its track or artist): inner folds never split one.
+    search, n_iter, inner_splits, seed
+        Randomized search with ``n_iter`` candidates over ``inner_splits`` grouped folds
+        (see :func:`make_search`); ``seed`` also seeds the model.
+    labels, columns : list[str], optional
+        ``y``'s genres and ``X``'s columns (see :func:`make_model`).
+
+    Returns
+    -------
+    estimator : Pipeline
+        Fitted (a classifier whose ``fit`` takes ``groups`` gets them, to keep its own
+        inner folds grouped).
+    best_params : dict
+        The search's best parameters; empty without ``search``.
+    """
+    with quiet_fit():
+        if not search:
+            model = make_model(name, seed=seed, labels=labels, columns=columns)
+            takes_groups = "groups" in inspect.signature(model[-1].fit).parameters
+            return model.fit(X, y, **({"clf__groups": groups} if takes_groups else {})), {}
+        with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
+            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache,
+                                   labels=labels, columns=columns)
+            takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
+            searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
+        return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
