@@ -122,12 +122,52 @@ def test_every_preset_trains_from_the_cli(tmp_path_factory, two_genres, preset):
     for name in ("model.safetensors", "history.csv", "history.png", "metrics.json", "run.json"):
         assert (out / name).exists(), name
     metrics = json.loads((out / "metrics.json").read_text())
-    assert "chunk_accuracy" in metrics and "track_accuracy" in metrics
+    # Test tracks are scored through predict's chunks, as `genrekit evaluate` scores them: an
+    # image network sees one image per 30 s clip, so it has track metrics only.
+    chunked = preset != "cnn5-img"
+    assert metrics["n"] == 2 and ("chunk_accuracy" in metrics) == ("track_accuracy" in metrics) == chunked
     clip = root / "metal" / sorted(p.name for p in (root / "metal").iterdir())[0]
     predicted = runner.invoke(app, ["predict", "--model", str(out / "model.safetensors"), str(clip), "--format", "json"])
     assert predicted.exit_code == EXIT_OK, predicted.output
     line = json.loads(predicted.stdout.splitlines()[0])
     assert set(line["probabilities"]) == {"classical", "metal"} and line["n_chunks"] >= 1
+
+
+def test_train_records_the_test_scores_that_evaluate_gives(tmp_path, two_genres):
+    """A network's test metrics from `genrekit train` (printed, metrics.json, predictions.csv,
+    the model file's) are those of `genrekit evaluate` on the same tracks: one path, predict's
+    chunks, not the training windows."""
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+    from genrekit.models import load
+
+    runner = CliRunner()
+    out = tmp_path / "train"
+    trained = runner.invoke(app, ["train", str(two_genres), "--model", "edge-cnn", "--epochs", "1", "--batch-size", "8",
+                                  "--out", str(out)])
+    assert trained.exit_code == EXIT_OK, trained.output
+    # Without --include-train, evaluate leaves out the 14 training and validation clips (by
+    # content): what remains is the run's 2 test tracks.
+    evaluated = runner.invoke(app, ["evaluate", str(out), str(two_genres), "--jobs", "1", "--out", str(tmp_path / "eval")])
+    assert evaluated.exit_code == EXIT_OK, evaluated.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert len(json.loads((tmp_path / "eval" / "run.json").read_text())["excluded_training_tracks"]) == 14
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["n"] == 2 and metrics["chunk_n"] > 2
+    assert (f"test tracks: 2, accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f}, "
+            f"chunk accuracy {metrics['chunk_accuracy']:.3f}") in trained.output
+    assert f"2 tracks: accuracy {metrics['accuracy']:.3f}," in evaluated.output
+    rows = [list(csv.reader((folder / "predictions.csv").open())) for folder in (out, tmp_path / "eval")]
+    assert rows[0] == rows[1] and len(rows[0]) == 3
+    test_ids = {r["track_id"] for r in csv.DictReader((out / "splits.csv").open()) if r["split"] == "test"}
+    assert {row[0] for row in rows[0][1:]} == test_ids
+    kept = load(out).metrics
+    assert {k: kept[k] for k in ("accuracy", "chunk_accuracy", "f1_macro", "n")} == {
+        k: metrics[k] for k in ("accuracy", "chunk_accuracy", "f1_macro", "n")}
 
 
 def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_mini):

@@ -1,12 +1,21 @@
-"""Training: a dataset in, a held-out-evaluated model file and a run folder out."""
+"""Training: a dataset in, a held-out-evaluated model file and a run folder out.
+
+Every recipe goes through the same steps (:func:`train`): the dataset's checks and split,
+fitting (the one step of its own kind, through :mod:`genrekit.models.recipes`), the
+training record (the content hashes of every track fitted on), the metrics kept with the
+model, and one run-folder writer (:func:`write_run_folder`).
+"""
 
 from __future__ import annotations
 
 import logging
 import platform
+import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +25,11 @@ from genrekit import __version__
 from genrekit.audio import content_hash
 from genrekit.datasets import Dataset, build_feature_table, check_genres, gtzan_filtered_split, train_val_test_split
 from genrekit.errors import DatasetError, ParameterError
-from genrekit.evaluate import (
-    cross_validate, evaluation_metrics, fit_estimator, predictions_frame, track_predictions, write_evaluation, write_json,
-)
+from genrekit.evaluate import cross_validate, evaluation_metrics, predictions_frame, score_dataset, write_evaluation, write_json
 from genrekit.evaluate.report import write_text_atomic
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
+from genrekit.models.recipes import NetworkRecipe, TableRecipe
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +38,16 @@ SPLITS = ("random", "dataset", "gtzan-filtered")
 # noisy headline (80 clips leave 10 test tracks: one clip is 10 points of accuracy).
 SMALL_DATASET = 1000
 MODEL_FILE = "model.genrekit"
+NETWORK_FILE = "model.safetensors"
+# The test metrics a model file keeps (its manifest's ``metrics``); ``cv`` joins them where scored.
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n", "chunk_accuracy")
 
 
 @dataclass
 class TrainResult:
     """The trained model, its held-out metrics and what happened along the way."""
 
-    model: GenreModel | object  # a network (torch.nn.Module) for train_network_model
+    model: GenreModel | object  # a network (torch.nn.Module) for network presets
     metrics: dict
     splits: dict[str, str]
     failures: dict[str, str] = field(default_factory=dict)
@@ -127,6 +138,183 @@ def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options) -> TrainRe
         options["spec"] = FeatureSpec(name=features, chunk_duration=chunk) if features else default_spec(model, chunk)
     return train_model(dataset, model=model, **options)
 
+
+@dataclass
+class Trained:
+    """What fitting one kind of recipe hands the steps every kind shares (see :func:`train`).
+
+    Attributes
+    ----------
+    model : GenreModel or torch.nn.Module
+        The fitted model.
+    tracks : list[str]
+        The track ids fitted on (training and validation tracks that could be read), in
+        dataset order.
+    metrics : dict
+        The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`); empty
+        when there is no test track.
+    predictions : pandas.DataFrame or None
+        One row per test track (``predictions.csv``).
+    failures : dict[str, str]
+        Path -> reason, for every file that could not be used.
+    file_name : str
+        The model file's name in the run folder.
+    save : callable
+        ``save(path, metrics, training)`` writes the model file, with its metrics summary and
+        training record, and returns its path.
+    describe : callable, optional
+        ``describe(metrics, training)`` gives the model in memory its metrics summary and
+        training record (classical models carry them).
+    hashes : dict[str, str]
+        Content SHA-256 by track id where already known; other fitted tracks are hashed.
+    training : dict
+        The kind's own fields of the training record (``search``; networks: ``epochs_run``,
+        ``config``).
+    run : dict
+        The kind's own fields of ``run.json`` (``features``, ``best_params``; networks: ``history``).
+    cv : dict or None
+        k-fold CV over all tracks (``cv.json``; see :func:`small_dataset_cv`).
+    write_extras : callable, optional
+        ``write_extras(folder)`` writes the kind's own files (networks: ``history.csv|png``).
+    """
+
+    model: object
+    tracks: list[str]
+    metrics: dict
+    predictions: pd.DataFrame | None
+    failures: dict[str, str]
+    file_name: str
+    save: Callable[[Path, dict, dict], Path]
+    describe: Callable[[dict, dict], None] | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+    cv: dict | None = None
+    write_extras: Callable[[Path], None] | None = None
+
+
+def _train(
+    dataset: Dataset, fit: Callable[[Dataset], Trained], *, name: str, split: str, sizes, seed: int, aggregation: str,
+    out_dir: str | Path | None,
+) -> TrainResult:
+    """The steps of training every recipe shares, around ``fit`` (the kind's own step, given
+    the dataset with its tracks' splits): checks and split, training record, metrics summary,
+    run folder."""
+    _check_aggregation(aggregation)
+    started = time.time()
+    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
+    trained = fit(dataset)
+    if not trained.metrics:
+        logger.warning("no test tracks: the model is trained but not evaluated")
+    summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
+    if trained.cv:
+        summary["cv"] = {k: v for k, v in trained.cv.items() if k != "fold_accuracy"}
+    training = training_record(dataset, trained, split=split, seed=seed)
+    if trained.describe is not None:
+        trained.describe(summary, training)
+    result = TrainResult(
+        model=trained.model, metrics=trained.metrics, splits={t.track_id: t.split for t in dataset.tracks},
+        failures=trained.failures, problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems],
+        cv=trained.cv,
+    )
+    if out_dir is not None:
+        run = {
+            "command": "train",
+            "genrekit_version": __version__,
+            "python": platform.python_version(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "seconds": round(time.time() - started, 2),
+            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks),
+                        "labels": dataset.labels},
+            "model": name,
+            **trained.run,
+            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": {
+                part: dict(Counter(t.label for t in dataset.tracks if t.split == part)) for part in ("train", "val", "test")
+            }, **split_notes},
+            "training": training,
+            "failures": result.failures,
+            "problems": result.problems,
+            "metrics": summary,
+        }
+        result.out_dir = write_run_folder(Path(out_dir), trained, result, summary=summary, training=training, run=run,
+                                          title=f"{name} on {dataset.name} (test tracks)")
+    return result
+
+
+def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int) -> dict:
+    """The training record a model file keeps (its manifest's ``training``).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset trained on, with its tracks' splits.
+    trained : Trained
+        The kind's fitting step (its tracks, known hashes and own fields).
+    split : str
+        How the tracks were split (see :data:`SPLITS`).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``dataset_root``, ``split``, ``seed``, the kind's own fields, ``n_tracks``,
+        ``track_ids`` and ``content_sha256`` (sorted): the tracks fitted on, which evaluation
+        and prediction recognise by content (:func:`genrekit.models.exclude_training`).
+    """
+    path_of = {t.track_id: t.path for t in dataset.tracks}
+    return {
+        "dataset": dataset.name,
+        "dataset_root": dataset.root,
+        "split": split,
+        "seed": seed,
+        **trained.training,
+        "n_tracks": len(trained.tracks),
+        "track_ids": list(trained.tracks),
+        "content_sha256": sorted(trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks),
+    }
+
+
+def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
+                     title: str) -> Path:
+    """The run folder of every recipe.
+
+    Parameters
+    ----------
+    out : Path
+        The folder (made when missing).
+    trained : Trained
+        The kind's fitting step: its model file, test reports, CV and own files.
+    result : TrainResult
+        The splits.
+    summary, training : dict
+        What the model file keeps: its metrics summary and training record.
+    run : dict
+        ``run.json``.
+    title : str
+        The reports' heading.
+
+    Returns
+    -------
+    Path
+        ``out``, holding the model file (``model.genrekit`` or ``model.safetensors``), with
+        test tracks ``metrics.json|md``, ``confusion_matrix.png`` and ``predictions.csv``,
+        ``cv.json`` where scored, ``splits.csv``, ``run.json`` and the kind's own files
+        (networks: ``history.csv|png``, beside the ``checkpoint.safetensors`` of training).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    trained.save(out / trained.file_name, summary, training)
+    if trained.write_extras is not None:
+        trained.write_extras(out)
+    if trained.metrics:
+        write_evaluation(trained.metrics, out, title=title, predictions=trained.predictions)
+    if trained.cv:
+        write_json(out / "cv.json", trained.cv)
+    write_text_atomic(out / "splits.csv", pd.DataFrame(
+        {"track_id": list(result.splits), "split": list(result.splits.values())}).to_csv(index=False))
+    write_json(out / "run.json", run)
+    return out
+
+
 def train_model(
     dataset: Dataset,
     *,
@@ -148,96 +336,87 @@ def train_model(
 
     The test tracks (all their chunks) are never seen in fitting or tuning. With ``search``,
     hyperparameters are tuned by grouped K-fold inside the training tracks. The run folder
-    gets ``model.genrekit``, ``metrics.json|md``, ``confusion_matrix.png``,
-    ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
+    (:func:`write_run_folder`) gets ``model.genrekit``, ``metrics.json|md``,
+    ``confusion_matrix.png``, ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
 
     With ``cv`` and at most :data:`SMALL_DATASET` tracks, the model is also scored by
     stratified k-fold CV over all the tracks, grouped by artist where the dataset knows
     artists (``result.cv``, ``cv.json``, the model's ``metrics["cv"]``): the held-out split
     alone is too small to say much.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    spec : FeatureSpec, optional
+        The features (default: the model's own, see :func:`genrekit.models.default_spec`).
+    model : str
+        A classical model (see :data:`genrekit.models.MODELS`).
+    split : str
+        ``random`` (``sizes`` of each genre, by track or artist), ``dataset`` (its own) or
+        ``gtzan-filtered``.
+    sizes : tuple of 3 floats
+        Train, validation and test shares for ``split="random"``.
+    seed : int
+        Seeds the split, the search and the model.
+    search, n_iter : bool, int
+        Randomized search with ``n_iter`` candidates, by grouped 3-fold CV of the training tracks.
+    aggregation : str
+        Chunks to track: ``mean`` or ``vote``.
+    cache, n_jobs, progress
+        Feature extraction: the cache, worker processes, progress bars.
+    out_dir : path, optional
+        The run folder.
+    cv : bool
+        Also k-fold CV over all tracks on small datasets.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ParameterError
+        ``split`` or ``aggregation`` unknown.
+    DatasetError
+        The training tracks hold fewer than two genres.
     """
-    _check_aggregation(aggregation)
-    spec = spec or default_spec(model)
-    started = time.time()
-    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
+    fit = partial(_fit_classical, model=model, spec=spec or default_spec(model), search=search, n_iter=n_iter,
+                  seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv)
+    return _train(dataset, fit, name=model, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
+                  out_dir=out_dir)
+
+
+def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: bool, n_iter: int, seed: int,
+                   aggregation: str, cache, n_jobs, progress: bool, cv: bool) -> Trained:
+    """A classical model's step of :func:`_train`: the feature table, fitting on the train and
+    validation tracks' rows, and the test rows' scores."""
     table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)
-    splits = {t.track_id: t.split for t in dataset.tracks}
-    part = np.array([splits[t] for t in table.tracks])
-    fit_rows = np.flatnonzero(part != "test")
-    test_rows = np.flatnonzero(part == "test")
-    if len(np.unique(table.y[fit_rows])) < 2:
+    part = {t.track_id: t.split for t in dataset.tracks}
+    fit_tracks = [t for t in dict.fromkeys(table.tracks) if part[t] != "test"]
+    test_rows = np.flatnonzero(np.array([part[t] for t in table.tracks]) == "test")
+    if len(np.unique(table.y[table.rows_of(fit_tracks)])) < 2:
         raise DatasetError(f"{dataset.root}: the training tracks cover fewer than two genres")
-
-    estimator, best_params = fit_estimator(
-        model, table.X[fit_rows], table.y[fit_rows], table.groups[fit_rows],
-        search=search, n_iter=n_iter, inner_splits=3, seed=seed, labels=table.labels, columns=table.columns,
-    )
-    fitted = GenreModel(
-        name=model, labels=table.labels, spec=spec, estimator=estimator,
-        params=best_params or {}, aggregation=aggregation,
-    )
-    metrics: dict = {}
-    predictions = None
+    fitted = TableRecipe(model, table, search=search, n_iter=n_iter, inner_splits=3, seed=seed).fit(fit_tracks)
+    best_params = fitted.details["best_params"]
+    genre_model = GenreModel(name=model, labels=table.labels, spec=spec, estimator=fitted.model,
+                             params=best_params or {}, aggregation=aggregation)
+    metrics, predictions = {}, None
     if len(test_rows):
-        proba = fitted.predict_proba(table.X[test_rows])
-        metrics = evaluation_metrics(
-            table.y[test_rows], proba, table.tracks[test_rows], table.labels,
-            aggregation=aggregation, chunked=spec.chunked,
-        )
+        proba = genre_model.predict_proba(table.X[test_rows])
+        metrics = evaluation_metrics(table.y[test_rows], proba, table.tracks[test_rows], table.labels,
+                                     aggregation=aggregation, chunked=spec.chunked)
         predictions = predictions_frame(table, test_rows, proba, aggregation)
-    else:
-        logger.warning("no test tracks: the model is trained but not evaluated")
 
-    fit_tracks = list(dict.fromkeys(table.tracks[fit_rows]))
-    fitted.metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n") if k in metrics}
-    if "chunk_accuracy" in metrics:
-        fitted.metrics["chunk_accuracy"] = metrics["chunk_accuracy"]
-    cv_scores = small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs) if cv else None
-    if cv_scores:
-        fitted.metrics["cv"] = {k: v for k, v in cv_scores.items() if k != "fold_accuracy"}
-    fitted.training = {
-        "dataset": dataset.name,
-        "dataset_root": dataset.root,
-        "split": split,
-        "seed": seed,
-        "search": search,
-        "n_tracks": len(fit_tracks),
-        "track_ids": fit_tracks,
-        "content_sha256": sorted(table.hashes[t] for t in fit_tracks),
-    }
-    result = TrainResult(
-        model=fitted, metrics=metrics, splits=splits, failures=table.failures,
-        problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems], cv=cv_scores,
+    def describe(summary: dict, training: dict) -> None:
+        genre_model.metrics, genre_model.training = summary, training
+
+    return Trained(
+        model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=table.failures,
+        file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
+        hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
+        cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs) if cv else None,
     )
-    if out_dir is not None:
-        out = Path(out_dir)
-        save_model(fitted, out / MODEL_FILE)
-        if metrics:
-            write_evaluation(metrics, out, title=f"{model} on {dataset.name} (test tracks)")
-            write_text_atomic(out / "predictions.csv", predictions.to_csv(index=False))
-        if cv_scores:
-            write_json(out / "cv.json", cv_scores)
-        write_text_atomic(out / "splits.csv", pd.DataFrame(
-            {"track_id": list(splits), "split": list(splits.values())}).to_csv(index=False))
-        counts = {p: dict(Counter(t.label for t in dataset.tracks if t.split == p)) for p in ("train", "val", "test")}
-        write_json(out / "run.json", {
-            "command": "train",
-            "genrekit_version": __version__,
-            "python": platform.python_version(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-            "seconds": round(time.time() - started, 2),
-            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks),
-                        "labels": dataset.labels},
-            "features": spec.to_dict(),
-            "model": model,
-            "best_params": best_params,
-            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": counts, **split_notes},
-            "failures": result.failures,
-            "problems": result.problems,
-            "metrics": fitted.metrics,
-        })
-        result.out_dir = out
-    return result
 
 
 def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "mean",
@@ -278,72 +457,92 @@ def train_network_model(
     progress: bool = True,
     out_dir: str | Path | None = None,
 ) -> TrainResult:
-    """Train a network preset on log-mel chunks; early stopping on the validation tracks,
-    scores on the test tracks (chunk level, and track level by ``aggregation`` of the chunk
-    probabilities: ``mean`` or majority ``vote``). ``time_stretch`` (max rate change) and
-    ``pitch_shift`` (max semitones) add ``augment_copies`` altered copies of each training
-    track. Writes ``model.safetensors``,
-    ``history.csv|png``, ``checkpoint.safetensors`` (``resume`` continues from it) and the
-    reports of :func:`train_model`.
+    """Train a network preset on log-mel chunks; early stopping on the validation tracks.
+
+    The test tracks are scored as ``genrekit evaluate`` scores them (:func:`genrekit.evaluate.score_dataset`
+    on the model file: the chunks of ``predict``, track probabilities by the model's
+    ``aggregation``, ``mean`` or majority ``vote``), so the test accuracy printed by
+    ``genrekit train`` is the one ``genrekit evaluate`` gives on the same tracks.
+    ``time_stretch`` (max rate change) and ``pitch_shift`` (max semitones) add
+    ``augment_copies`` altered copies of each training track. The run folder
+    (:func:`write_run_folder`) gets ``model.safetensors``, ``history.csv|png``,
+    ``checkpoint.safetensors`` (``resume`` continues from it) and the reports of
+    :func:`train_model`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    preset : str
+        A network preset (see :data:`genrekit.models.nets.PRESETS`).
+    split, sizes, seed
+        As :func:`train_model`; ``seed`` also seeds the weights and every epoch.
+    epochs, batch_size : int
+        Most epochs (early stopping may end sooner); batch size (default: the preset's).
+    device : str
+        ``cpu``, or ``cuda`` when present.
+    aggregation : str
+        The model's chunks to track: ``mean`` or ``vote``.
+    time_stretch, pitch_shift : float
+        Augmentation of the training tracks.
+    augment_copies : int
+        Altered copies per training track.
+    resume : bool
+        Continue from ``out_dir/checkpoint.safetensors``.
+    progress : bool
+        Show progress bars.
+    out_dir : path, optional
+        The run folder.
+
+    Returns
+    -------
+    TrainResult
+        ``model`` is the network (``torch.nn.Module``).
+
+    Raises
+    ------
+    ParameterError
+        An unknown ``preset`` or a setting out of range, before any audio is read.
+    DatasetError
+        No training or no validation track can be read.
     """
-    import torch
+    from genrekit.models.nets.training import TrainConfig
 
-    from genrekit.models.nets import PRESETS, build_network
-    from genrekit.models.nets.artifact import save_network
-    from genrekit.models.nets.training import (
-        TrainConfig, network_chunks, predict_chunks, train_network, write_history,
-    )
-
-    if preset not in PRESETS:
-        raise ParameterError(f"network {preset!r} is unknown; expected one of {', '.join(PRESETS)}")
-    _check_aggregation(aggregation)
-    started = time.time()
-    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
-    labels = dataset.labels
-    splits = {t.track_id: t.split for t in dataset.tracks}
     config = TrainConfig(preset=preset, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                          time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies)
-    config.resolved()  # bad settings fail before any audio is read
-    torch.manual_seed(seed)
-    net = build_network(preset, len(labels), labels=labels)
-    sets, failures = network_chunks(net, preset, dataset.tracks, labels, splits, config=config.resolved())
-    if "train" not in sets or "val" not in sets:
-        raise DatasetError(f"{dataset.root}: training needs train and validation tracks; got {sorted(sets)}")
-    net, history = train_network(sets["train"], sets["val"], len(labels), config, net=net,
-                                 out_dir=out_dir, resume=resume, progress=progress)
-    metrics: dict = {}
-    if "test" in sets:
-        test = sets["test"]
-        proba = predict_chunks(net.body if hasattr(net, "body") else net, test.X)
-        metrics = evaluation_metrics(test.y.numpy(), proba, test.track, labels, chunked=True, aggregation=aggregation)
-        predictions = track_predictions(test.track, test.y.numpy(), proba, labels, aggregation=aggregation,
-                                        paths={t.track_id: t.path for t in dataset.tracks})
-    training = {"dataset": dataset.name, "split": split, "seed": seed, "epochs_run": len(history),
-                "track_ids": sorted(t for t, p in splits.items() if p != "test"),
-                "content_sha256": sorted(content_hash(t.path) for t in dataset.tracks
-                                         if splits[t.track_id] != "test" and t.path not in failures),
-                "config": {k: v for k, v in config.resolved().__dict__.items()}}
-    summary = {k: metrics[k] for k in ("accuracy", "chunk_accuracy", "f1_macro", "n") if k in metrics}
-    result = TrainResult(model=net, metrics=metrics, splits=splits, failures=failures,
-                         problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems])
-    if out_dir is not None:
-        out = Path(out_dir)
-        save_network(out / "model.safetensors", net, preset=preset, labels=labels, metrics=summary, training=training,
-                     aggregation=aggregation)
-        write_history(history, out)
-        if metrics:
-            write_evaluation(metrics, out, title=f"{preset} on {dataset.name} (test tracks)")
-            write_text_atomic(out / "predictions.csv", predictions.to_csv(index=False))
-        write_text_atomic(out / "splits.csv", pd.DataFrame(
-            {"track_id": list(splits), "split": list(splits.values())}).to_csv(index=False))
-        write_json(out / "run.json", {
-            "command": "train", "genrekit_version": __version__, "model": preset,
-            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks), "labels": labels},
-            "seconds": round(time.time() - started, 2), "training": training, "history": history,
-            "split": {"method": split, "sizes": list(sizes), "seed": seed, **split_notes,
-                      "tracks_per_genre": {p: dict(Counter(t.label for t in dataset.tracks if splits[t.track_id] == p))
-                                           for p in ("train", "val", "test")}},
-            "failures": failures, "problems": result.problems, "metrics": summary,
-        })
-        result.out_dir = out
-    return result
+    NetworkRecipe.check(preset, config)
+    fit = partial(_fit_network, preset=preset, config=config, aggregation=aggregation, resume=resume,
+                  progress=progress, out_dir=out_dir)
+    return _train(dataset, fit, name=preset, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
+                  out_dir=out_dir)
+
+
+def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, resume: bool, progress: bool,
+                 out_dir: str | Path | None) -> Trained:
+    """A network's step of :func:`_train`: training on the train tracks, early-stopped on the
+    validation tracks, then its model file scored on the test tracks as ``evaluate`` scores it."""
+    from genrekit.models.nets.artifact import save_network
+    from genrekit.models.nets.training import write_history
+
+    recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume)
+    ids = {part: [t.track_id for t in dataset.tracks if t.split == part] for part in ("train", "val", "test")}
+    fitted = recipe.fit(ids["train"], ids["val"])
+    net, history = fitted.model, fitted.details["history"]
+
+    def save(path: Path, metrics: dict | None = None, training: dict | None = None) -> Path:
+        return save_network(path, net, preset=preset, labels=recipe.labels, metrics=metrics, training=training,
+                            aggregation=aggregation)
+
+    failures, metrics, predictions = dict(fitted.failures), {}, None
+    if ids["test"]:
+        with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
+            scored = score_dataset(save(Path(folder) / NETWORK_FILE), dataset.select(ids["test"]), include_train=True,
+                                   aggregation=aggregation, jobs=1, progress=progress)
+        metrics, predictions = scored.metrics, scored.predictions
+        failures.update(scored.report["failures"])
+    return Trained(
+        model=net, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=failures,
+        file_name=NETWORK_FILE, save=save,
+        training={"epochs_run": len(history), "config": dict(config.resolved().__dict__)},
+        run={"history": history}, write_extras=lambda folder: write_history(history, folder),
+    )

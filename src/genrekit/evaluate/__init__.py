@@ -3,8 +3,8 @@
 from genrekit.evaluate.crossval import (cross_validate, cross_validate_network, cross_validate_recipe, dataset_folds,
                                        fit_estimator, fold, network_fold)
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
-from genrekit.evaluate.run import (compare_models, evaluate_model, evaluate_songs, predict_dataset, predictions_frame,
-                                   track_predictions)
+from genrekit.evaluate.run import (Evaluation, compare_models, evaluate_model, evaluate_songs, predict_dataset,
+                                   predictions_frame, score_dataset, track_predictions)
 from genrekit.evaluate.report import comparison_markdown, metrics_markdown, write_evaluation, write_json
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "compare_models",
     "comparison_markdown",
     "evaluate_model",
+    "Evaluation",
     "cross_validate",
     "cross_validate_network",
     "cross_validate_recipe",
@@ -27,6 +28,7 @@ __all__ = [
     "fit_estimator",
     "metrics_markdown",
     "predictions_frame",
+    "score_dataset",
     "song_scores",
     "write_evaluation",
     "write_json",

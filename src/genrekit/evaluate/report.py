@@ -91,14 +91,37 @@ def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -
     return path
 
 
-def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = "Evaluation") -> dict[str, Path]:
-    """``metrics.json``, ``metrics.md`` and ``confusion_matrix.png`` in ``out_dir``."""
+def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = "Evaluation",
+                     predictions=None) -> dict[str, Path]:
+    """Write an evaluation's reports.
+
+    Parameters
+    ----------
+    metrics : dict
+        As :func:`genrekit.evaluate.evaluation_metrics`.
+    out_dir : path
+        The folder (made when missing).
+    title : str
+        The heading of ``metrics.md`` and ``confusion_matrix.png``.
+    predictions : pandas.DataFrame, optional
+        One row per track (see :func:`genrekit.evaluate.track_predictions`): also
+        ``predictions.csv``.
+
+    Returns
+    -------
+    dict[str, Path]
+        ``metrics.json``, ``metrics.md``, ``confusion_matrix.png`` and, with ``predictions``,
+        ``predictions.csv``: file name -> path.
+    """
     out_dir = Path(out_dir)
-    return {
+    written = {
         "metrics.json": write_json(out_dir / "metrics.json", metrics),
         "metrics.md": write_text_atomic(out_dir / "metrics.md", metrics_markdown(metrics, title=title)),
         "confusion_matrix.png": plot_confusion(metrics, out_dir / "confusion_matrix.png", title=title),
     }
+    if predictions is not None:
+        written["predictions.csv"] = write_text_atomic(out_dir / "predictions.csv", predictions.to_csv(index=False))
+    return written
 
 
 def comparison_markdown(rows: list[dict], *, title: str) -> str:

@@ -4,6 +4,7 @@ comparing models by cross-validation."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,73 @@ def predict_dataset(
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
 
 
+@dataclass
+class Evaluation:
+    """A model scored on a labelled dataset (see :func:`score_dataset`).
+
+    Attributes
+    ----------
+    classifier : GenreClassifier
+        The loaded model.
+    metrics : dict
+        As :func:`evaluation_metrics` (empty when no track remains).
+    report : dict
+        As :func:`predict_dataset`'s.
+    predictions : pandas.DataFrame or None
+        One row per track (see :func:`track_predictions`); None when no track remains.
+    aggregation : str
+        How the chunks made the tracks' scores.
+    """
+
+    classifier: GenreClassifier
+    metrics: dict
+    report: dict
+    predictions: pd.DataFrame | None
+    aggregation: str
+
+
+def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None = None, **options) -> Evaluation:
+    """Score any model on ``dataset``'s tracks, writing nothing: what :func:`evaluate_model`
+    reports, and what ``train`` records for a network's test tracks.
+
+    Parameters
+    ----------
+    model : a model file, run folder, ``"default"`` or model in memory (see :func:`genrekit.models.load`)
+    dataset : Dataset
+        Labelled tracks.
+    aggregation : str, optional
+        Chunks to track, ``mean`` or ``vote`` (default: the model's own).
+    **options
+        :func:`predict_dataset`'s: ``include_train``, ``skip``, ``hop_seconds``, ``jobs``,
+        ``runner``, ``progress``.
+
+    Returns
+    -------
+    Evaluation
+    """
+    classifier, predicted, report = predict_dataset(model, dataset, **options)
+    aggregation = aggregation or classifier.aggregation
+    if not predicted:
+        logger.warning("no track of %s left to evaluate", dataset.root)
+        return Evaluation(classifier, {}, report, None, aggregation)
+    labels = classifier.labels
+    index = {label: i for i, label in enumerate(labels)}
+    # chunk_* metrics score the timeline's steps (a model's windows where it gives them); the
+    # tracks' probabilities are the predictions' own unless another aggregation is asked for
+    proba = np.array([[s.probabilities[g] for g in labels] for _, p in predicted for s in p.timeline])
+    y = np.array([index[t.label] for t, p in predicted for _ in p.timeline])
+    tracks = np.array([t.track_id for t, p in predicted for _ in p.timeline])
+    chunked = any(len(p.timeline) > 1 for _, p in predicted)
+    track_proba = None
+    if aggregation == classifier.aggregation:
+        track_proba = np.array([[p.probabilities[g] for g in labels] for _, p in predicted])
+    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked,
+                                 track_proba=track_proba)
+    paths = {t.track_id: t.path for t, _ in predicted}
+    frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation, track_proba=track_proba)
+    return Evaluation(classifier, metrics, report, frame, aggregation)
+
+
 def evaluate_model(
     model: ModelLike,
     dataset: Dataset,
@@ -106,44 +174,40 @@ def evaluate_model(
     """Score any model (see :func:`genrekit.models.load`) on ``dataset``'s tracks.
 
     Every track is analysed as :func:`genrekit.predict.predict_file` analyses it, so a track's
-    probabilities here are the ones ``genrekit predict`` gives. Tracks whose audio the model
-    was trained on (same content) are left out unless ``include_train``: scores on training
-    songs say nothing about new songs. Tracks whose genre the model does not know are left
-    out and listed. ``aggregation``: chunks to track, ``mean`` or ``vote`` (default: the
-    model's own).
+    probabilities here are the ones ``genrekit predict`` gives. Tracks whose genre the model
+    does not know are left out and listed. This is :func:`score_dataset`, with the reports
+    written.
+
+    Parameters
+    ----------
+    model : a model file, run folder, ``"default"`` or model in memory
+    dataset : Dataset
+        Labelled tracks.
+    include_train : bool
+        Also score tracks whose audio the model was trained on (same content; left out by
+        default: scores on training songs say nothing about new songs).
+    aggregation : str, optional
+        Chunks to track, ``mean`` or ``vote`` (default: the model's own).
+    skip, hop_seconds, jobs, runner, progress
+        As :func:`genrekit.predict.predict_files`.
+    out_dir : path, optional
+        Where to write ``metrics.json|md``, ``confusion_matrix.png``, ``predictions.csv``
+        and ``run.json``.
 
     Returns
     -------
     metrics : as :func:`evaluation_metrics` (empty when no track remains)
     report : as :func:`predict_dataset`
     """
-    classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
-                                                    hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress)
-    if not predicted:
-        logger.warning("no track of %s left to evaluate", dataset.root)
-        return {}, report
-    labels, aggregation = classifier.labels, aggregation or classifier.aggregation
-    index = {label: i for i, label in enumerate(labels)}
-    # chunk_* metrics score the timeline's steps (a model's windows where it gives them); the
-    # tracks' probabilities are the predictions' own unless another aggregation is asked for
-    proba = np.array([[s.probabilities[g] for g in labels] for _, p in predicted for s in p.timeline])
-    y = np.array([index[t.label] for t, p in predicted for _ in p.timeline])
-    tracks = np.array([t.track_id for t, p in predicted for _ in p.timeline])
-    chunked = any(len(p.timeline) > 1 for _, p in predicted)
-    track_proba = None
-    if aggregation == classifier.aggregation:
-        track_proba = np.array([[p.probabilities[g] for g in labels] for _, p in predicted])
-    metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked,
-                                 track_proba=track_proba)
-    if out_dir is not None:
-        write_evaluation(metrics, out_dir, title=f"{classifier.name} on {dataset.name}")
-        paths = {t.track_id: t.path for t, _ in predicted}
-        frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation,
-                                  track_proba=track_proba)
-        write_text_atomic(Path(out_dir) / "predictions.csv", frame.to_csv(index=False))
+    scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
+                           hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress)
+    if out_dir is not None and scored.metrics:
+        classifier = scored.classifier
+        write_evaluation(scored.metrics, out_dir, title=f"{classifier.name} on {dataset.name}",
+                         predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
-                                                "aggregation": aggregation, "skip": skip, **report})
-    return metrics, report
+                                                "aggregation": scored.aggregation, "skip": skip, **scored.report})
+    return scored.metrics, scored.report
 
 
 def evaluate_songs(
