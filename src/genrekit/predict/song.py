@@ -65,16 +65,17 @@ class Prediction:
     """The genres of one file.
 
     ``probabilities``: mean of the chunk probabilities (or share of votes, for a model that
-    votes); ``genre`` is its top genre, or ``"unknown"`` when ``confidence`` (the top
-    probability) is below ``min_confidence``; the probabilities are reported either way. ``proportions``: share of chunks whose top genre is
-    each genre (sums to 1). ``timeline``: every chunk with its genre, in time order.
-    ``start``/``end``: the analysed span, after skipping the intro and the outro.
-    ``styles``: the styles present (at or above their thresholds, see
-    :mod:`genrekit.models.styles`) -> probability, most probable first; None for a model
-    without styles, empty for audio that is not music. ``music``: the probability that the
-    audio is music (:mod:`genrekit.models.music`); below the detector's threshold the genre
-    is ``"unknown"`` whatever ``min_confidence``; None for a model without the detector. ``n_chunks`` counts the chunks that make ``probabilities``; the timeline
-    and proportions may be finer (the windows of a model that gives them).
+    votes). ``genre`` is its top genre, or ``"unknown"`` when ``confidence`` (the top
+    probability) is below ``min_confidence`` or when the audio is not music (``music``
+    below the detector's threshold, :mod:`genrekit.models.music`); the probabilities are
+    reported either way. ``n_chunks`` counts the chunks that make ``probabilities``.
+    ``timeline``: every step with its genre, in time order: the chunks, or the finer windows
+    of a model that gives them (the default's ~6 s). ``proportions``: share of the
+    timeline's steps whose top genre is each genre (sums to 1). ``start``/``end``: the
+    analysed span, after skipping the intro and the outro. ``styles``: the styles present
+    (at or above their thresholds, :mod:`genrekit.models.styles`) -> probability, most
+    probable first; None for a model without styles, empty for audio that is not music.
+    ``music``: the probability that the audio is music; None for a model without the detector.
     """
 
     path: str
