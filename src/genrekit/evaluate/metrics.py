@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
@@ -60,7 +62,9 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     dict with keys ``accuracy``, ``balanced_accuracy``, ``top3_accuracy``, ``f1_macro``,
     ``per_genre`` (genre -> precision, recall, f1, support), ``macro_avg``, ``weighted_avg``,
     ``confusion_matrix`` (rows: true, columns: predicted), ``confusion_matrix_normalized``
-    (rows sum to 1), ``labels``, ``n``.
+    (rows sum to 1), ``labels``, ``n``. Averages are scikit-learn's: over the genres in the
+    truth or the predictions (a genre predicted but absent from the truth counts, with F1 0),
+    ``zero_division=0``.
     """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)
@@ -75,27 +79,28 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     cm = confusion_matrix(y_true, y_pred, labels=classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         normalized = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
-    present = support > 0
+    observed = np.union1d(y_true, y_pred)  # scikit-learn's default: genres in the truth or the predictions
 
-    def average(weights):
-        return {
-            name: float(np.average(values[present], weights=weights[present]))
-            for name, values in (("precision", precision), ("recall", recall), ("f1", f1))
-        }
+    def average(kind: str) -> dict:
+        values = precision_recall_fscore_support(y_true, y_pred, labels=observed, average=kind, zero_division=0)
+        return {name: float(value) for name, value in zip(("precision", "recall", "f1"), values[:3])}
 
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": scored as sklearn scores it
+        warnings.simplefilter("ignore", UserWarning)
+        balanced = float(balanced_accuracy_score(y_true, y_pred))
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if len(set(y_true)) > 1 else float(accuracy_score(y_true, y_pred)),
+        "balanced_accuracy": balanced,
         # With three genres or fewer, the top three always hold the true one.
         "top3_accuracy": float(top_k_accuracy_score(y_true, proba, k=3, labels=classes)) if k > 3 else 1.0,
-        "f1_macro": average(np.ones(k))["f1"],
+        "f1_macro": average("macro")["f1"],
         "per_genre": {
             label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for label, p, r, f, s in zip(labels, precision, recall, f1, support)
         },
-        "macro_avg": average(np.ones(k)),
-        "weighted_avg": average(support.astype(float)),
+        "macro_avg": average("macro"),
+        "weighted_avg": average("weighted"),
         "confusion_matrix": cm.tolist(),
         "confusion_matrix_normalized": normalized.round(6).tolist(),
         "labels": list(labels),
