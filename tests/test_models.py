@@ -143,3 +143,16 @@ def test_nested_search_caches_the_preprocessing_and_tunes_the_same(tmp_path, blo
     assert cached.memory is None and set(Path(tempfile.gettempdir()).glob("genrekit-search-*")) == before
     path = save_model(GenreModel("logreg", ["a", "b", "c"], FeatureSpec("gtzan57"), cached, params=best), tmp_path / "m.genrekit")
     assert np.array_equal(load_model(path).predict_proba(X), cached.predict_proba(X))
+
+
+def test_loading_a_model_without_xgboost_does_not_import_it():
+    """Issue 21: xgboost is imported only for an XGBoost model (it has no macOS wheels as
+    xgboost-cpu), so every other classical model loads and predicts without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from genrekit.models import default_model_path, load_model, make_model; "
+            "load_model(default_model_path(onnx=False)); make_model('logreg'); "
+            "print('xgboost' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr

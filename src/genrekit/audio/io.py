@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -85,10 +84,15 @@ class _StderrHold:
                 return
             try:
                 if self._capture is None:
-                    handle, name = tempfile.mkstemp(prefix="genrekit-decoder-", suffix=".log")
-                    os.unlink(name)  # anonymous: removed with the process
+                    created, name = tempfile.mkstemp(prefix="genrekit-decoder-", suffix=".log")
+                    os.close(created)
                     # every write lands at the end, whatever offset a reader left
-                    fcntl.fcntl(handle, fcntl.F_SETFL, fcntl.fcntl(handle, fcntl.F_GETFL) | os.O_APPEND)
+                    handle = os.open(name, os.O_RDWR | os.O_APPEND)
+                    try:
+                        os.unlink(name)  # anonymous: removed with the process (fails on Windows: no capture)
+                    except OSError:
+                        os.close(handle)
+                        raise
                     self._capture = handle
                 _flush_stderr()
                 saved = os.dup(2)

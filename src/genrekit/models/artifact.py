@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.pipeline import Pipeline
-from xgboost import XGBClassifier
 
 from genrekit import __version__
 from genrekit._files import atomic_path
@@ -129,7 +128,7 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
     path = Path(path)
     clf = model.estimator[-1]
-    if isinstance(clf, XGBClassifier):
+    if type(clf).__module__.split(".")[0] == "xgboost":  # never imports xgboost for other models
         payload = {
             "scaler.skops": sio.dumps(Pipeline(model.estimator.steps[:-1])),
             "booster.json": bytes(clf.get_booster().save_raw(raw_format="json")),
@@ -222,6 +221,11 @@ def load_model(path: str | os.PathLike) -> GenreModel:
     try:
         if "booster.json" in payload:
             scaler = _load_skops(payload["scaler.skops"], f"{path}:scaler.skops")
+            try:
+                from xgboost import XGBClassifier
+            except ImportError as exc:
+                raise ModelError(f"{path}: an XGBoost model; install xgboost to load it "
+                                 "(pip install 'genrekit[full]')") from exc
             clf = XGBClassifier()
             clf.load_model(bytearray(payload["booster.json"]))
             estimator = Pipeline([*scaler.steps, ("clf", clf)])

@@ -37,7 +37,6 @@ from genrekit.models.tagprior import TagPriorClassifier
 from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
-from xgboost import XGBClassifier
 
 from genrekit.errors import ModelError
 
@@ -79,7 +78,11 @@ def _ensemble(seed: int) -> VotingClassifier:
     )
 
 
-def _xgboost(seed: int) -> XGBClassifier:
+def _xgboost(seed: int):
+    try:
+        from xgboost import XGBClassifier
+    except ImportError as exc:
+        raise ModelError("model 'xgboost' needs xgboost (pip install 'genrekit[full]')") from exc
     return XGBClassifier(
         n_estimators=400, learning_rate=0.05, max_depth=4, subsample=0.8, colsample_bytree=0.5,
         tree_method="hist", n_jobs=1, random_state=seed,
