@@ -68,6 +68,8 @@ def _exit_with(owner: int) -> None:
         except ProcessLookupError:
             os._exit(1)
         except (AttributeError, OSError):  # elsewhere: ask every half second
+            if os.name == "nt":  # os.kill(pid, 0) would end the owner there; its pipes' closing ends the workers
+                return
             while _exists(owner):
                 time.sleep(0.5)
             os._exit(1)
@@ -99,15 +101,33 @@ def _run_local(item):
     return _WORKER(item)
 
 
+def start_method() -> str:
+    """``forkserver`` where the platform has it (Linux, macOS: a clean, fast start), else
+    ``spawn`` (Windows)."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 class LocalRunner:
-    """A pool of ``jobs`` processes on this machine (forkserver: a clean, fast start);
-    ``jobs=1`` runs in this process."""
+    """A pool of ``jobs`` processes on this machine; ``jobs=1`` runs in this process.
+
+    Parameters
+    ----------
+    jobs : worker processes (None or <= 0: one per core)
+    preload : modules the forkserver imports once for every worker
+    method : the multiprocessing start method (default :func:`start_method`)
+    """
 
     name = "local"
 
-    def __init__(self, jobs: int | None = None, *, preload: Sequence[str] = ()):
+    def __init__(self, jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
         self.jobs = default_jobs() if not jobs or jobs <= 0 else jobs
         self.preload = list(preload)
+        self.method = method or start_method()
+        if self.method not in multiprocessing.get_all_start_methods():
+            from genrekit.errors import ParameterError
+
+            raise ParameterError(f"method={self.method!r}: this platform starts processes with "
+                                 f"{', '.join(multiprocessing.get_all_start_methods())}")
 
     def map(self, factory: WorkerFactory, args: tuple, items: Sequence) -> Iterator[tuple[int, object]]:
         if self.jobs == 1 or len(items) <= 1:
@@ -115,8 +135,8 @@ class LocalRunner:
             for index, item in enumerate(items):
                 yield index, worker(item)
             return
-        context = multiprocessing.get_context("forkserver")
-        if self.preload:
+        context = multiprocessing.get_context(self.method)
+        if self.preload and self.method == "forkserver":
             context.set_forkserver_preload(self.preload)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(items)), mp_context=context,
                                  initializer=_init_local, initargs=(factory, args, os.getpid())) as pool:
