@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 from genrekit import audio
 from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, app
 from genrekit.datasets import load_gtzan
+from genrekit.errors import ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import save_model
-from genrekit.predict.library import read_journal, tag_library
+from genrekit.predict.library import read_journal, tag_genres, tag_library
 from genrekit.predict.tags import read_genre_tag, write_genre_tag
 from genrekit.train import train_model
 
@@ -112,7 +113,7 @@ def test_tag_survives_sigkill_and_resumes(tmp_path, library, model_file):
     assert f"({finished_before} done by an earlier run)" in result.stdout
 
 
-@pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg", ".m4a"])
+@pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg", ".m4a", ".wav", ".aiff"])
 def test_genre_tag_round_trip_keeps_the_audio(tmp_path, clip, m4a_clip, suffix):
     path = tmp_path / f"song{suffix}"
     if suffix == ".m4a":
@@ -130,12 +131,27 @@ def test_genre_tag_round_trip_keeps_the_audio(tmp_path, clip, m4a_clip, suffix):
     assert not list(tmp_path.glob(".*"))  # no temporary copy left behind
 
 
+def test_the_genres_to_write_top_n_above_min_confidence_then_styles():
+    record = {"genre": "rock", "error": None, "probabilities": {"pop": 0.25, "rock": 0.5, "jazz": 0.05, "metal": 0.2},
+              "styles": {"hard rock": 0.7, "Rock": 0.6, "punk": 0.3}}
+    assert tag_genres(record) == ["rock"]
+    assert tag_genres(record, count=3) == ["rock", "pop", "metal"]
+    assert tag_genres(record, count=3, min_confidence=0.21) == ["rock", "pop"]  # metal is below 0.21
+    # styles after the genres, most probable first; a name already written is not repeated (any case)
+    assert tag_genres(record, count=2, styles=True) == ["rock", "pop", "hard rock", "punk"]
+    assert tag_genres(record | {"styles": None}, styles=True) == ["rock"]  # a model without styles
+    assert tag_genres(record | {"genre": "unknown"}, count=3, styles=True) == []  # never written
+    with pytest.raises(ParameterError, match="count=0"):
+        tag_genres(record, count=0)
+
+
 def test_write_tags_from_the_cli_and_dry_run(tmp_path, gtzan_mini, model_file):
     root = tmp_path / "Music"
     root.mkdir()
     y, sr = audio.load(next((gtzan_mini / "metal").glob("metal.00000.*")), sr=None)
     sf.write(root / "one.flac", y, sr)
     sf.write(root / "two.wav", y, sr)
+    sf.write(root / "three.au", y, sr)
     args = ["tag", str(root), "--model", str(model_file), "--write-tags", "--jobs", "1"]
     dry = runner.invoke(app, [*args, "--dry-run", "--out", str(tmp_path / "dry.csv")])
     assert dry.exit_code == EXIT_OK, dry.output
@@ -145,10 +161,11 @@ def test_write_tags_from_the_cli_and_dry_run(tmp_path, gtzan_mini, model_file):
     table = pd.read_parquet(tmp_path / "tags.parquet").set_index("path")
     assert read_genre_tag(root / "one.flac") == table.loc[str(root / "one.flac"), "genre"]
     assert bool(table.loc[str(root / "one.flac"), "tag_written"])
-    assert "not written to .wav" in table.loc[str(root / "two.wav"), "tag_error"]
+    assert read_genre_tag(root / "two.wav") == table.loc[str(root / "two.wav"), "genre"]  # an ID3 chunk
+    assert "not written to .au" in table.loc[str(root / "three.au"), "tag_error"]
     # Tagging changed the flac; the run recorded it as it is now, so a re-run has nothing to do.
     again = tag_library(root, model_file, tmp_path / "tags.parquet", jobs=1, progress=False)
-    assert again.n_done_before == 2 and len(again.frame()) == 2
+    assert again.n_done_before == 3 and len(again.frame()) == 3
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,11 @@
 request, every write journalled before it is made, undone exactly, the audio never touched.
 
 Real files made from a gtzan-mini clip in every format genrekit tags (mp3 with ID3v2.3 and
-v2.4, flac, ogg, opus, m4a), tagged through the command line with a model trained in seconds.
+v2.4, flac, ogg, opus, m4a, and wav and aiff with an ID3 chunk), tagged through the command
+line with a model trained in seconds.
 """
 
+import datetime
 import json
 import shutil
 
@@ -13,9 +15,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from mutagen.aiff import AIFF
 from mutagen.id3 import ID3, TCON, TIT2
+from mutagen.wave import WAVE
 from typer.testing import CliRunner
 
+import genrekit
 from genrekit import audio
 from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.datasets import load_gtzan
@@ -38,7 +43,11 @@ FILES = {
     "tagged.ogg": ["My Genre"], "bare.ogg": None,
     "tagged.opus": ["My Genre"], "bare.opus": None,
     "tagged.m4a": ["My Genre"], "bare.m4a": None,
+    "tagged.wav": ["My Genre"], "bare.wav": None,  # bare: no ID3 chunk
+    "tagged.aiff": ["My Genre"], "bare.aiff": None,
 }
+N = len(FILES)
+ID3_CHUNK = {".wav": WAVE, ".aiff": AIFF}  # formats whose ID3 tag is a chunk
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +76,15 @@ def originals(tmp_path_factory, clip):
         elif path.suffix == ".opus":
             sf.write(path, soxr.resample(y, sr, 48000), 48000, format="OGG", subtype="OPUS")  # Opus: 48 kHz
         else:
-            sf.write(path, y, sr, format="MP3" if path.suffix == ".mp3" else None)
-        if path.suffix == ".mp3":
+            sf.write(path, y, sr, format={".mp3": "MP3", ".aiff": "AIFF"}.get(path.suffix))
+        if path.suffix in ID3_CHUNK:
+            if genre is not None:  # the bare ones have no ID3 chunk
+                song = ID3_CHUNK[path.suffix](path)
+                song.add_tags()
+                song.tags.add(TIT2(encoding=3, text=["A title"]))
+                song.tags.add(TCON(encoding=3, text=genre))
+                song.save()
+        elif path.suffix == ".mp3":
             if "notag" in name:
                 continue
             tag = ID3()
@@ -94,14 +110,21 @@ def library(tmp_path, originals):
     return root
 
 
+def exact_id3(path):
+    """The file's ID3v2 tag as stored (frames untranslated), None when it has none."""
+    if path.suffix in ID3_CHUNK:
+        return ID3_CHUNK[path.suffix](path, translate=False, load_v1=False).tags
+    try:
+        return ID3(path, translate=False, load_v1=False)
+    except mutagen.id3.ID3NoHeaderError:
+        return None
+
+
 def genre_field(path):
     """The genre field exactly as mutagen reads it (None: absent)."""
-    if path.suffix == ".mp3":
-        try:
-            tag = ID3(path, translate=False, load_v1=False)
-        except mutagen.id3.ID3NoHeaderError:
-            return None
-        return list(tag["TCON"].text) if "TCON" in tag else None
+    if path.suffix == ".mp3" or path.suffix in ID3_CHUNK:
+        tag = exact_id3(path)
+        return list(tag["TCON"].text) if tag is not None and "TCON" in tag else None
     song = mutagen.File(path)
     key = "\xa9gen" if path.suffix == ".m4a" else "genre"
     return list(song.tags[key]) if song.tags is not None and key in song.tags else None
@@ -109,12 +132,9 @@ def genre_field(path):
 
 def all_tags(path):
     """Every tag of the file, as mutagen reads it: the whole metadata must come back as it was."""
-    if path.suffix == ".mp3":
-        try:
-            tag = ID3(path, translate=False, load_v1=False)
-        except mutagen.id3.ID3NoHeaderError:
-            return None
-        return tag.version, sorted((key, repr(frame)) for key, frame in tag.items())
+    if path.suffix == ".mp3" or path.suffix in ID3_CHUNK:
+        tag = exact_id3(path)
+        return None if tag is None else (tag.version, sorted((key, repr(frame)) for key, frame in tag.items()))
     song = mutagen.File(path)
     if song.tags is None:
         return None
@@ -152,12 +172,32 @@ def _mp4_media(data: bytes) -> bytes:
     raise AssertionError("no mdat atom")
 
 
+def _chunks(data: bytes, order: str) -> dict[bytes, bytes]:
+    """The chunks of a RIFF (WAV, little endian) or FORM (AIFF, big endian) file: id -> data."""
+    chunks, offset = {}, 12
+    while offset + 8 <= len(data):
+        kind, size = data[offset:offset + 4], int.from_bytes(data[offset + 4:offset + 8], order)
+        chunks[kind] = data[offset + 8:offset + 8 + size]
+        offset += 8 + size + size % 2
+    return chunks
+
+
+def _sound_chunks(data: bytes, suffix: str) -> bytes:
+    """A WAV's ``fmt `` and ``data`` chunks, an AIFF's ``COMM`` and ``SSND``: the audio and its format."""
+    chunks = _chunks(data, "little" if suffix == ".wav" else "big")
+    names = (b"fmt ", b"data") if suffix == ".wav" else (b"COMM", b"SSND")
+    assert all(name in chunks for name in names), sorted(chunks)
+    return b"".join(chunks[name] for name in names)
+
+
 def audio_of(path):
     """What must never change: the decoded samples, and the encoded audio bytes outside the tags."""
     data = path.read_bytes()
     if path.suffix == ".m4a":  # soundfile does not read MP4: its encoded audio, and PyAV's decoding of it
         return _mp4_media(data), audio.load(path, sr=None, mono=False)[0]
     samples = sf.read(path, dtype="float32")[0]
+    if path.suffix in ID3_CHUNK:
+        return _sound_chunks(data, path.suffix), samples
     raw = {".mp3": _mp3_frames, ".flac": _flac_frames}.get(path.suffix, lambda d: b"")(data)
     return raw, samples
 
@@ -181,6 +221,26 @@ def tag(root, model, out, *options):
     return result
 
 
+def own_fields(path):
+    """genrekit's provenance fields as mutagen reads them: ID3 ``TXXX:GENREKIT_*`` frames,
+    ``GENREKIT_*`` Vorbis comments, MP4 ``----:org.genrekit:*`` atoms; name -> values."""
+    if path.suffix == ".mp3" or path.suffix in ID3_CHUNK:
+        tag = exact_id3(path)
+        return {frame.desc[len("GENREKIT_"):]: list(frame.text) for frame in (tag.getall("TXXX") if tag else [])
+                if frame.desc.startswith("GENREKIT_")}
+    song = mutagen.File(path)
+    if path.suffix == ".m4a":
+        prefix = "----:org.genrekit:"
+        return {key[len(prefix):]: [bytes(v).decode() for v in values] for key, values in (song.tags or {}).items()
+                if key.startswith(prefix)}
+    return {key[len("genrekit_"):].upper(): values for key, values in song.tags.as_dict().items()
+            if key.startswith("genrekit_")}
+
+
+def today():
+    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+
+
 def genres_of(out):
     return {json.loads(line)["path"].rsplit("/", 1)[1]: json.loads(line) for line in out.read_text().splitlines()}
 
@@ -196,6 +256,9 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
         if genre is None:  # a file without a genre gets ours
             assert genre_field(library / name) == [ours] and rows[name]["tag_action"] == "written", name
             assert rows[name]["tag_old"] is None and rows[name]["tag_new"] == [ours]
+            assert own_fields(library / name) == {  # provenance in genrekit's own fields, never in GENRE
+                "MODEL": [rows[name]["model"]], "VERSION": [genrekit.__version__],
+                "CONFIDENCE": [f"{rows[name]['confidence']:.3f}"], "DATE": [today()]}, name
         else:  # keep: exactly what the user had, nothing written, and the row says why
             assert all_tags(library / name) == before[name][1], name
             assert rows[name]["tag_action"] == "kept" and not rows[name]["tag_written"], name
@@ -212,13 +275,14 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
             assert not mine
             continue
         assert [r["tag"]["state"] for r in mine] == ["writing", "written"], name
-        field, = mine[0]["tag"]["fields"]
+        field, *own = mine[0]["tag"]["fields"]  # the genre field, then genrekit's own
         assert mine[0]["tag"]["fields"][field] == {"old": None, "new": [rows[name]["genre"]]}
+        assert len(own) == 4 and all(mine[0]["tag"]["fields"][key]["old"] is None for key in own), name
         stat = (library / name).stat()
         assert mine[1]["tag"]["after"] == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
     result = tag(library, small_model, out, "--existing", "replace")
-    assert "(12 done by an earlier run)" in result.output  # the tag is decided again, nothing predicted again
+    assert f"({N} done by an earlier run)" in result.output  # the tag is decided again, nothing predicted again
     for name, genre in FILES.items():
         assert genre_field(library / name) == [rows[name]["genre"]], name
     assert f"{library / 'tagged.ogg'}: genre My Genre -> {rows['tagged.ogg']['genre']} (set)" in result.output
@@ -227,7 +291,7 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
 
     undone = runner.invoke(app, ["tag", "--undo", str(out)])
     assert undone.exit_code == EXIT_OK, undone.output
-    assert "12 restored" in undone.output
+    assert f"{N} restored" in undone.output
     after = snapshot(library)
     for name in FILES:  # every tag as it was, a genre that was absent absent again
         assert after[name][:2] == before[name][:2], name
@@ -253,7 +317,7 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
     tag(library, small_model, out, "--existing", "append")
     for name, genre in FILES.items():
         ours = rows[name]["genre"]
-        expected = [ours] if genre is None else [f"My Genre/{ours}"] if "v23" in name else ["My Genre", ours]
+        expected = [ours] if genre is None else [f"My Genre; {ours}"] if "v23" in name else ["My Genre", ours]
         assert genre_field(library / name) == expected, name
     for name in FILES:  # ours is there already: no duplicate, nothing written
         assert write_genre_tag(library / name, rows[name]["genre"], existing="append").action == "unchanged", name
@@ -263,7 +327,7 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
     song = mutagen.File(changed)
     song.tags["title"] = ["My own title"]
     song.save()
-    real_write, calls = tags_module.write_genre_field, []
+    real_write, calls = tags_module.write_fields, []
 
     def killed_after_three(*args, **kwargs):
         result = real_write(*args, **kwargs)
@@ -272,17 +336,17 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
             raise KeyboardInterrupt
         return result
 
-    monkeypatch.setattr(tags_module, "write_genre_field", killed_after_three)
+    monkeypatch.setattr(tags_module, "write_fields", killed_after_three)
     with pytest.raises(KeyboardInterrupt):
         undo_tags(out)
-    monkeypatch.setattr(tags_module, "write_genre_field", real_write)
+    monkeypatch.setattr(tags_module, "write_fields", real_write)
     progress = [json.loads(line) for line in (tmp_path / "tags.jsonl.undo.jsonl").read_text().splitlines()]
     assert [p["state"] for p in progress if p["path"] == calls[-1]] == ["restoring"]  # written, not yet recorded
 
     undone = runner.invoke(app, ["tag", "--undo", str(out)])
     assert undone.exit_code == EXIT_PARTIAL, undone.output
     assert f"{changed}: changed since genrekit tagged it" in undone.output  # refused, by name
-    assert undone.output.count("already undone") == 2 and "9 restored, 1 refused" in undone.output
+    assert undone.output.count("already undone") == 2 and f"{N - 3} restored, 1 refused" in undone.output
     after = snapshot(library)
     for name in FILES:
         if library / name != changed:
@@ -295,7 +359,67 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
 def test_tag_refuses_bad_options_by_name(tmp_path, library, small_model):
     result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--existing", "merge"])
     assert result.exit_code == EXIT_USAGE and "--existing 'merge'" in result.output
+    for option, value, expected in (("--genres", "0", "at least 1"), ("--id3v2-version", "2", "expected 3"),
+                                    ("--genre-separator", " ", "visible character")):
+        result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--write-tags", option, value])
+        assert result.exit_code == EXIT_USAGE and option in result.output and expected in result.output, result.output
     result = runner.invoke(app, ["tag", "--undo", str(tmp_path / "none.csv")])
     assert result.exit_code == 1 and "none.csv" in result.output and "journal" in result.output
     result = runner.invoke(app, ["tag", str(library), "--undo", str(tmp_path / "none.csv")])
     assert result.exit_code == EXIT_USAGE and "--undo" in result.output
+
+
+def _ranked(row):
+    return sorted(row["probabilities"], key=lambda g: -row["probabilities"][g])
+
+
+def _vorbis_genres(path):
+    """The GENRE comments of a FLAC/Ogg/Opus file, one entry per comment as stored."""
+    return [value for key, value in mutagen.File(path).tags if key.upper() == "GENRE"]
+
+
+def test_two_genres_each_format_by_its_convention_read_back_by_a_second_reader(tmp_path, library, small_model):
+    from tinytag import TinyTag
+
+    before = snapshot(library)
+    out = tmp_path / "replace.jsonl"
+    tag(library, small_model, out, "--existing", "replace", "--genres", "2")
+    rows = genres_of(out)
+    for name in FILES:
+        two = _ranked(rows[name])  # the small model knows two genres: both are written
+        assert len(two) == 2 and two[0] == rows[name]["genre"], name
+        expected = ["; ".join(two)] if "v23" in name else two  # ID3v2.3: one TCON value, joined
+        assert genre_field(library / name) == expected and rows[name]["tag_new"] == expected, name
+        if name.endswith((".flac", ".ogg", ".opus")):
+            assert _vorbis_genres(library / name) == two, name  # two GENRE comments
+        if name.endswith(".mp3"):  # another reader sees the same genres
+            assert TinyTag.get(library / name).as_dict()["genre"] == expected, name
+    assert ID3(library / "tagged-id3v24.mp3").version == (2, 4, 0) and ID3(library / "bare-notag.mp3").version == (2, 4, 0)
+    assert_same_audio(before, snapshot(library))
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and f"{N} restored" in undone.output, undone.output
+    assert all(snapshot(library)[name][:2] == before[name][:2] for name in FILES)
+
+    # Append two genres, every ID3 tag saved as v2.3 (converted where it was v2.4): one joined value.
+    out = tmp_path / "append.jsonl"
+    result = tag(library, small_model, out, "--existing", "append", "--genres", "2", "--id3v2-version", "3",
+                 "--genre-separator", " / ")
+    rows = genres_of(out)
+    for name, genre in FILES.items():
+        two = _ranked(rows[name])
+        values = [*(genre or []), *two]
+        if name.endswith((".mp3", ".wav", ".aiff")):
+            assert genre_field(library / name) == [" / ".join(values)], name
+            assert exact_id3(library / name).version == (2, 3, 0), name
+        else:
+            assert genre_field(library / name) == values, name
+        if name.endswith(".mp3"):
+            assert TinyTag.get(library / name).as_dict()["genre"] == [" / ".join(values)], name
+    assert f"{library / 'tagged-id3v24.mp3'}: genre My Genre -> My Genre / {' / '.join(two)} (set)" in result.output
+    assert_same_audio(before, snapshot(library))
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and f"{N} restored" in undone.output, undone.output
+    after = snapshot(library)
+    for name in FILES:  # the v2.4 tags are v2.4 again, every frame as it was
+        assert after[name][:2] == before[name][:2], name
+    assert_same_audio(before, after)

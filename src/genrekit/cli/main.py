@@ -587,10 +587,20 @@ def tag(
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
-    write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genre into each file's metadata.")] = False,
+    write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genres into each file's metadata "
+                                             "(with genrekit's provenance fields; undo with --undo).")] = False,
     existing: Annotated[str, typer.Option("--existing", help="With --write-tags, a genre a file has already: keep it "
                                           "(nothing written), replace it, or append ours after it.")] = "keep",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
+    genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
+                                        "most probable at or above --min-confidence.")] = 1,
+    styles: Annotated[bool, typer.Option("--styles", help="With --write-tags: add the styles the model found as further "
+                                         "genre values.")] = False,
+    separator: Annotated[str, typer.Option("--genre-separator", help="With --write-tags: joins the genres of an ID3v2.3 tag "
+                                           "(one TCON value).")] = "; ",
+    id3v2_version: Annotated[int | None, typer.Option("--id3v2-version", help="With --write-tags: save ID3v2 tags (mp3, "
+                                                      "wav, aiff) as 2.3 or 2.4 (3 or 4); default: each file's "
+                                                      "version, 2.4 for a new tag.")] = None,
     undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
                                               "results table changed (no LIBRARY); run again to resume.")] = None,
     min_confidence: MinConfidenceOption = None,
@@ -614,6 +624,16 @@ def tag(
     if existing not in EXISTING:
         err_console.print(f"[red]error:[/] --existing {existing!r}: expected {', '.join(EXISTING)}")
         raise typer.Exit(EXIT_USAGE)
+    if genres < 1:
+        err_console.print(f"[red]error:[/] --genres {genres}: expected a whole number of genres to write, at least 1")
+        raise typer.Exit(EXIT_USAGE)
+    if id3v2_version not in (None, 3, 4):
+        err_console.print(f"[red]error:[/] --id3v2-version {id3v2_version}: expected 3 (ID3v2.3) or 4 (ID3v2.4)")
+        raise typer.Exit(EXIT_USAGE)
+    if not separator.strip():
+        err_console.print(f"[red]error:[/] --genre-separator {separator!r}: expected a separator with a visible "
+                          "character, such as '; ' or '/'")
+        raise typer.Exit(EXIT_USAGE)
 
     def show(change) -> None:
         if change.error:
@@ -627,7 +647,8 @@ def tag(
     summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
-                          min_confidence=min_confidence)
+                          min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,
+                          id3v2_version=id3v2_version)
     view = Table(title=f"{summary.n_files} files in {library}")
     view.add_column("genre")
     view.add_column("files", justify="right")

@@ -254,8 +254,10 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     path = Path(path)
     records = [_complete(r) for r in records]
     with atomic_path(path) as temporary:
-        if path.suffix == ".jsonl":
-            temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        if path.suffix == ".jsonl":  # a version change's whole old ID3 tag stays in the journal
+            lean = [r | {"tag": {k: v for k, v in r["tag"].items() if k != "id3_tag"}} if r.get("tag") else r
+                    for r in records]
+            temporary.write_text("".join(json.dumps(r) + "\n" for r in lean), encoding="utf-8")
         else:
             labels = sorted({g for r in records for g in r["probabilities"]})
             # the journal's write record stays in the journal; CSV gets the genre lists as JSON
@@ -295,25 +297,78 @@ def _stat(path: str) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _set_tag(record: dict, handle, *, existing: str, dry_run: bool, min_confidence: float | None,
-             rekey) -> "TagChange | None":
-    """Decide and write the genre tag of one predicted file as ``existing`` says, recording it in
-    ``record``; a write is journalled (path, old and new values of the field) before it is made,
-    and the record keyed again as the file is after it (``rekey(path)``: key, size, mtime_ns)."""
-    from genrekit.predict.tags import apply_tag_change, plan_genre_tag
+def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = None,
+               styles: bool = False) -> list[str]:
+    """The genres to write into a predicted file's tags, most probable first.
+
+    Parameters
+    ----------
+    record : a :class:`TagRecord` as a dict, its ``genre`` decided (:func:`_decide`)
+    count : at most this many genres: the top one, then the next most probable at or above
+        ``min_confidence`` (any, when it is None)
+    min_confidence : see above
+    styles : add the styles the model found present (``record["styles"]``), most probable
+        first, after the genres (a name already there is not repeated)
+
+    Returns
+    -------
+    list of str
+        Empty for a file whose genre is ``unknown`` or whose prediction failed.
+    """
+    if count < 1:
+        raise ParameterError(f"count={count}: expected at least 1 genre to write")
+    genre = record.get("genre")
+    if record.get("error") or genre in (None, UNKNOWN):
+        return []
+    probabilities = record.get("probabilities") or {}
+    ranked = sorted((g for g in probabilities if g != genre), key=lambda g: -probabilities[g])
+    chosen = [genre, *[g for g in ranked if min_confidence is None or probabilities[g] >= min_confidence]][:count]
+    if styles:
+        chosen += list(record.get("styles") or {})
+    seen, unique = set(), []
+    for name in chosen:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            unique.append(name)
+    return unique
+
+
+@dataclass
+class TagOptions:
+    """How :func:`tag_library` writes a file's tags (its parameters of the same names)."""
+
+    existing: str = "keep"
+    genres: int = 1
+    styles: bool = False
+    separator: str = "; "
+    id3v2_version: int | None = None
+    dry_run: bool = False
+    min_confidence: float | None = None
+
+
+def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | None":
+    """Decide and write the genre tag of one predicted file as ``options`` say, recording it in
+    ``record``; a write is journalled (path, old and new values of every field it touches) before
+    it is made, and the record keyed again as the file is after it (``rekey(path)``: key, size,
+    mtime_ns)."""
+    from genrekit.predict.tags import apply_tag_change, plan_genre_tag, provenance
 
     record["tag"] = None  # an earlier run's write record stays on that run's journal line
     if record["genre"] == UNKNOWN:
         record["tag_action"], record["tag_written"] = "unknown", False
-        record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {min_confidence}): "
+        record["tag_old"] = record["tag_new"] = None
+        record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {options.min_confidence}): "
                                "its tags are left as they are")
         return None
-    change = plan_genre_tag(record["path"], record["genre"], existing=existing)
-    if change.action == "write" and dry_run:
+    genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)
+    change = plan_genre_tag(record["path"], genres, existing=options.existing, separator=options.separator,
+                            id3v2_version=options.id3v2_version,
+                            provenance=provenance(record["model"], record.get("confidence")))
+    if change.action == "write" and options.dry_run:
         change.action = "would write"
     elif change.action == "write":
         record["tag"] = {"state": "writing", "format": change.format, "has_tags": change.has_tags,
-                         "fields": {change.field: {"old": change.old_values, "new": change.new_values}},
+                         "fields": change.fields, "id3_version": change.id3_version, "id3_tag": change.id3_tag,
                          "before": _stat(record["path"]), "after": None}
         record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
         _append(handle, record)  # the old values are on disk before the file changes
@@ -321,8 +376,7 @@ def _set_tag(record: dict, handle, *, existing: str, dry_run: bool, min_confiden
         if change.written:
             record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
             record["tag"] = record["tag"] | {"state": "written", "after": _stat(record["path"]),
-                                             "fields": {change.field: {"old": change.old_values,
-                                                                       "new": change.new_values}}}
+                                             "fields": change.fields}
         else:
             record["tag"] = record["tag"] | {"state": "failed"}
     record["tag_action"], record["tag_written"] = change.action, change.written
@@ -354,6 +408,10 @@ def tag_library(
     on_tag_change=None,
     runner=None,
     min_confidence: float | None = None,
+    genres: int = 1,
+    styles: bool = False,
+    separator: str = "; ",
+    id3v2_version: int | None = None,
 ) -> LibrarySummary:
     """Predict the genres of every audio file below ``root`` and record them in ``results``.
 
@@ -365,9 +423,10 @@ def tag_library(
     jobs : worker processes (None: all cores)
     use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime;
         either way, only results of the same model file count as done
-    write_tags : write the top genre into each successfully predicted file's metadata (never
-        ``unknown``: such a file's tags are left as they are). Before each write the journal
-        records the path and the field's old and new values; after it, the file's size and mtime.
+    write_tags : write the top genres into each successfully predicted file's metadata (never
+        ``unknown``: such a file's tags are left as they are), with genrekit's provenance
+        fields (:mod:`genrekit.predict.tags`). Before each write the journal records the path
+        and the old and new values of every field it touches; after it, the file's size and mtime.
         Files predicted by an earlier run whose tag was not written then (kept, a dry run,
         no ``write_tags``) are decided again, without predicting them again.
     existing : a genre the file has already: ``keep`` it (nothing is written; the row says
@@ -376,6 +435,12 @@ def tag_library(
         every row of the table, those of earlier runs included
     dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
         table's ``tag_old``/``tag_new``) without writing
+    genres : with ``write_tags``, write up to this many genres: the top one, then the next
+        most probable at or above ``min_confidence`` (:func:`tag_genres`)
+    styles : with ``write_tags``, add the styles the model found present as further genres
+    separator : an ID3v2.3 tag's genres are one ``TCON`` value joined by this
+    id3v2_version : save ID3v2 tags (MP3, WAV, AIFF) as version 3 or 4; None: the version a
+        file's tag has (4 for a new tag)
     on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
         process pool of ``jobs``); the journal and table are the same whichever runs it
@@ -387,6 +452,15 @@ def tag_library(
     check_min_confidence(min_confidence)
     if existing not in EXISTING:
         raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
+    if not isinstance(genres, int) or genres < 1:
+        raise ParameterError(f"genres={genres!r}: expected a whole number of genres to write, at least 1")
+    if id3v2_version not in (None, 3, 4):
+        raise ParameterError(f"id3v2_version={id3v2_version!r}: expected 3 or 4 (or None: keep each file's)")
+    if not separator.strip():
+        raise ParameterError(f"separator={separator!r}: expected a separator with a visible character, "
+                             "such as '; ' or '/'")
+    options = TagOptions(existing=existing, genres=genres, styles=styles, separator=separator,
+                         id3v2_version=id3v2_version, dry_run=dry_run, min_confidence=min_confidence)
 
     started = time.perf_counter()
     results = Path(results)
@@ -440,8 +514,7 @@ def tag_library(
     def finish(record: dict) -> None:
         _decide(record, min_confidence)
         if write_tags and record["error"] is None:
-            change = _set_tag(record, handle, existing=existing, dry_run=dry_run, min_confidence=min_confidence,
-                              rekey=rekey)
+            change = _set_tag(record, handle, options, rekey)
             actions[record["tag_action"]] += 1
             if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
                 current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
@@ -479,7 +552,8 @@ class UndoRecord:
     """What :func:`undo_tags` did to one file: ``status`` is ``restored``, ``already undone``
     (by an earlier undo), ``nothing to undo`` (its write never happened), ``refused`` (the
     file changed since it was tagged) or ``failed``; ``reason`` says why for all but restored.
-    ``old`` is the genre field the undo found (ours), ``new`` the one it put back (None: removed)."""
+    ``old`` is the genre field the undo found (ours), ``new`` the one it put back (None: removed);
+    genrekit's own fields are put back (removed) with it."""
 
     path: str
     status: str
@@ -487,6 +561,7 @@ class UndoRecord:
     field: str | None = None
     old: list[str] | None = None
     new: list[str] | None = None
+    after: dict[str, int] | None = None  # the file's size and mtime after the undo (restored ones)
 
 
 @dataclass
@@ -534,61 +609,93 @@ def _describe(stat: dict[str, int]) -> str:
     return f"{stat['size']} bytes, modified {when}"
 
 
+def _chain(entries: list[dict]) -> list[dict]:
+    """The last write to a file and the writes before it that it followed directly (each made
+    on the file as the one before left it), oldest first."""
+    chain = [entries[-1]]
+    for entry in reversed(entries[:-1]):
+        if entry["state"] != "written" or entry["after"] != chain[0]["before"]:
+            break
+        chain.insert(0, entry)
+    return chain
+
+
+def _undo_plan(chain: list[dict]) -> tuple[dict, dict, dict, str | None]:
+    """What undoing ``chain`` writes: ``(ours, target, values, id3_tag)``: every field's value
+    as the last write left it and as it was before the first; the fields to set (all of them,
+    or, where a write converted the ID3v2 version, those the writes before it touched); and
+    that write's stored tag, put back whole first (None: no conversion)."""
+    ours, target = {}, {}
+    for entry in chain:
+        for name, values in entry["fields"].items():
+            target.setdefault(name, values["old"])
+            ours[name] = values["new"]
+    converted = next((i for i, e in enumerate(chain) if e.get("id3_version")), None)
+    if converted is None:
+        return ours, target, target, None
+    before = {name for entry in chain[:converted] for name in entry["fields"]}
+    return ours, target, {n: v for n, v in target.items() if n in before}, chain[converted]["id3_tag"]
+
+
 def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
-    """Put back the genre field of one file as it was before the last chain of writes to it
-    (each made on the file as the one before left it), journalling the undo in ``handle``."""
-    from genrekit.predict.tags import read_genre_field, write_genre_field
+    """Put back the fields of one file as they were before the last chain of writes to it
+    (:func:`_chain`), journalling the undo in ``handle``."""
+    from genrekit.predict import tags
 
     path = entries[-1]["path"]
     while entries:
         last = entries[-1]
-        chain = [last]
-        for entry in reversed(entries[:-1]):
-            if entry["state"] != "written" or entry["after"] != chain[0]["before"]:
-                break
-            chain.insert(0, entry)
-        (name, values), = last["fields"].items()
-        ours, target = values["new"], chain[0]["fields"][name]["old"]
+        chain = _chain(entries)
+        ours, target, values, id3_tag = _undo_plan(chain)
+        name = next(iter(chain[0]["fields"]))  # the genre field
         write = {"before": last["before"], "after": last["after"]}
-        line = {"path": path, "write": write, "field": name, "old": ours, "new": target}
+        line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
+                "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
         previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
         if previous is not None and previous["state"] == "restored":
             return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
-                              ours, target)
+                              ours[name], target[name], previous.get("after"))
         try:
-            now = read_genre_field(path)
+            now = tags.read_genre_field(path)
         except Exception as exc:  # gone, or no longer a taggable file
             reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
             _append(handle, line | {"state": "refused", "reason": reason})
-            return UndoRecord(path, "refused", reason, name, ours, target)
-        if previous is not None and previous["state"] == "restoring" and now.values == target:
+            return UndoRecord(path, "refused", reason, name, ours[name], target[name])
+        found = {n: now.fields.get(n) for n in target}
+        if previous is not None and previous["state"] == "restoring" and found == target:
             _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
-            return UndoRecord(path, "restored", None, name, ours, target)
+            return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path))
         if last["after"] is None:  # a run killed between journalling the write and recording it
-            if now.values == last["fields"][name]["old"] and now.values != ours:
+            mine = {n: v["new"] for n, v in last["fields"].items()}
+            theirs = {n: v["old"] for n, v in last["fields"].items()}
+            current = {n: now.fields.get(n) for n in mine}
+            version = last.get("id3_version") or {}
+            if current == theirs and current != mine and now.version == version.get("old", now.version):
                 entries = entries[:-1]  # the write never happened
                 continue
-            if now.values != ours:
-                reason = (f"{path}: expected {name} {ours!r} (written by genrekit), found {now.values!r}: "
-                          "the file changed since it was tagged; left as it is")
+            if current != mine:
+                reason = (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found "
+                          f"{now.fields.get(name)!r}: the file changed since it was tagged; left as it is")
                 _append(handle, line | {"state": "refused", "reason": reason})
-                return UndoRecord(path, "refused", reason, name, now.values, target)
+                return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
         else:
             stat = _stat(path)
             if stat != last["after"]:
                 reason = (f"{path}: changed since genrekit tagged it (then {_describe(last['after'])}; now "
                           f"{_describe(stat)}); its tags are left as they are")
                 _append(handle, line | {"state": "refused", "reason": reason})
-                return UndoRecord(path, "refused", reason, name, now.values, target)
+                return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
         _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
         try:
-            restored = write_genre_field(path, target, expect=ours, remove_empty=not chain[0]["has_tags"])
+            tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
         except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
             reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
             _append(handle, line | {"state": "failed", "reason": reason})
-            return UndoRecord(path, "failed", reason, name, ours, target)
-        _append(handle, line | {"state": "restored", "after": _stat(path)})
-        return UndoRecord(path, "restored", None, name, ours, restored)
+            return UndoRecord(path, "failed", reason, name, ours[name], target[name])
+        stat = _stat(path)
+        _append(handle, line | {"state": "restored", "after": stat})
+        restored = tags.read_genre_field(path).fields.get(name)
+        return UndoRecord(path, "restored", None, name, ours[name], restored, stat)
     return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
 
 

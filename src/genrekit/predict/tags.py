@@ -1,43 +1,93 @@
-"""Writing the predicted genre into a file's own metadata (ID3, Vorbis comments, MP4).
+"""Writing predicted genres into a file's own metadata (ID3, Vorbis comments, MP4).
 
 A file's genre tag is its user's data. :func:`plan_genre_tag` reads the field the genre
-lives in (``TCON`` of ID3v2, ``GENRE`` Vorbis comments of FLAC/Ogg/Opus, ``©gen`` of MP4)
-and decides what to do with it (``existing``: keep the user's genre, replace it, or append
-ours after it); :func:`apply_tag_change` writes the decision; :func:`write_genre_field` sets a
-field to exact values (or removes it), which is also how an undo puts the old values back.
+lives in and decides what to do with it (``existing``: keep the user's genres, replace them,
+or append ours after them); :func:`apply_tag_change` writes the decision; :func:`write_fields`
+sets fields to exact values (or removes them), which is also how an undo puts the old values
+back.
 
-Only the tag changes: mutagen rewrites the metadata and copies the audio data as it is. The
-edit is made on a copy (fsynced) that then replaces the file, so a crash never leaves a
-half-written song. An MP3's ID3v2 tag is saved in the version it had (2.3 or 2.4) and its
-ID3v1 tag, if any, is left byte for byte as it was.
+Each format keeps several genres by its own convention:
+
+- ID3v2.4 (MP3, and the ``ID3`` chunk of WAV and AIFF): one ``TCON`` frame with several values;
+- ID3v2.3: one ``TCON`` frame holding one value, the genres joined by ``separator``
+  (v2.3 has no multi-value text frames);
+- Vorbis comments (FLAC, Ogg Vorbis, Opus): one ``GENRE`` field per genre;
+- MP4: ``©gen`` with several values.
+
+Where genrekit's genres came from goes into fields of its own, never into the genre field
+(:data:`PROVENANCE`): ``TXXX:GENREKIT_MODEL`` … frames in ID3, ``GENREKIT_MODEL`` … Vorbis
+comments, ``----:org.genrekit:MODEL`` … freeform atoms in MP4. They are written with the
+genres, and recorded and undone like them.
+
+Only the tags change: mutagen rewrites the metadata and copies the audio data as it is. Every
+edit is made on a copy in the same folder (keeping the file's permission bits), fsynced, and
+then renamed onto the file (``os.replace``), so a crash or a SIGKILL at any moment leaves either
+the old file or the new one, never a half-written song. An ID3v2 tag is saved in the version it
+had (2.3 or 2.4; new tags get 2.4) unless ``id3v2_version`` says otherwise, and an MP3's ID3v1
+tag, if any, is left byte for byte as it was.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import datetime
 import os
 import shutil
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 
 from genrekit.errors import GenrekitError, ParameterError
 
-TAGGABLE = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4"})
+ID3_SUFFIXES = frozenset({".mp3", ".wav", ".aif", ".aiff"})
+TAGGABLE = frozenset({".flac", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4"}) | ID3_SUFFIXES
 EXISTING = ("keep", "replace", "append")
 ID3V1_SIZE = 128
+SEPARATOR = "; "
+# genrekit's own fields: what made the genres (see provenance())
+PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE")
+MP4_FREEFORM = "----:org.genrekit:"
 
 
 class TagConflict(GenrekitError):
-    """A file's genre field is not what it was expected to be (it changed since it was read)."""
+    """A file's field is not what it was expected to be (it changed since it was read)."""
+
+
+def provenance_key(family: str, name: str) -> str:
+    """The field of ``family`` (``ID3``, ``Vorbis comment``, ``MP4``) that holds the provenance
+    item ``name`` (one of :data:`PROVENANCE`): ``TXXX:GENREKIT_MODEL``, ``GENREKIT_MODEL`` or
+    ``----:org.genrekit:MODEL``."""
+    if name not in PROVENANCE:
+        raise ParameterError(f"provenance {name!r}: expected one of {', '.join(PROVENANCE)}")
+    if family == "ID3":
+        return f"TXXX:GENREKIT_{name}"
+    if family == "MP4":
+        return MP4_FREEFORM + name
+    return f"GENREKIT_{name}"
+
+
+def provenance(model: str, confidence: float | None, *, when: datetime.date | None = None) -> dict[str, str]:
+    """genrekit's provenance items for a write: the model's id, genrekit's version, the top
+    genre's probability (3 decimals) and the date (UTC, ISO 8601)."""
+    from genrekit import __version__
+
+    when = when or datetime.datetime.now(datetime.timezone.utc).date()
+    items = {"MODEL": model, "VERSION": __version__, "CONFIDENCE": None, "DATE": when.isoformat()}
+    if confidence is not None:
+        items["CONFIDENCE"] = f"{confidence:.3f}"
+    return {k: v for k, v in items.items() if v is not None}
 
 
 @dataclass
 class GenreField:
-    """Where a file keeps its genre, and what it holds.
+    """Where a file keeps its genre, and what it and genrekit's own fields hold.
 
-    ``values`` is the field exactly as mutagen reads it (None: the field is absent; an empty
-    list or empty strings are kept as they are); ``genres`` is what players show as the
-    file's genres (an ID3 ``(17)`` reference as ``Rock``, an ID3v1 genre when ID3v2 has none).
+    ``values`` is the genre field exactly as mutagen reads it (None: the field is absent; an
+    empty list or empty strings are kept as they are); ``genres`` is what players show as the
+    file's genres (an ID3 ``(17)`` reference as ``Rock``, an ID3v1 genre when ID3v2 has none);
+    ``own`` holds genrekit's provenance fields (:data:`PROVENANCE`) exactly, None where absent;
+    ``version`` is the ID3v2 tag's minor version (3 or 4; None: no ID3v2 tag or not ID3).
     """
 
     format: str  # "ID3v2.3", "ID3v2.4", "Vorbis comment", "MP4"
@@ -45,6 +95,18 @@ class GenreField:
     values: list[str] | None
     genres: list[str]
     has_tags: bool  # the file has a tag block at all (ID3v2, Vorbis comment, MP4 ilst)
+    own: dict[str, list[str] | None] = dc_field(default_factory=dict)
+    version: int | None = None
+
+    @property
+    def family(self) -> str:
+        """``ID3``, ``Vorbis comment`` or ``MP4``."""
+        return "ID3" if self.format.startswith("ID3") else self.format
+
+    @property
+    def fields(self) -> dict[str, list[str] | None]:
+        """Every field genrekit may touch, name -> exact values (None: absent)."""
+        return {self.field: self.values, **self.own}
 
 
 @dataclass
@@ -55,7 +117,11 @@ class TagChange:
     none); ``action`` is ``write`` (planned), ``written``, ``would write`` (a dry run),
     ``kept`` (the file has a genre and ``existing`` is keep), ``unchanged`` (nothing to
     change) or ``failed``; ``reason`` says why nothing was written; ``old_values`` and
-    ``new_values`` are the field ``field`` exactly (None: absent).
+    ``new_values`` are the genre field ``field`` exactly (None: absent); ``fields`` every
+    field the change touches (the genre field and genrekit's own), name -> ``{"old", "new"}``;
+    ``id3_version`` ``{"old", "new"}`` when the change converts an ID3v2 tag to another
+    version, with ``id3_tag`` the whole tag before it (base64), since a conversion touches
+    every frame.
     """
 
     path: str
@@ -70,6 +136,9 @@ class TagChange:
     old_values: list[str] | None = None
     new_values: list[str] | None = None
     has_tags: bool = True
+    fields: dict[str, dict] = dc_field(default_factory=dict)
+    id3_version: dict[str, int] | None = None
+    id3_tag: str | None = None
 
 
 def _show(values: list[str] | None) -> str | None:
@@ -77,7 +146,7 @@ def _show(values: list[str] | None) -> str | None:
 
 
 def _id3(path: str, *, exact: bool):
-    """The file's ID3 tag: ``exact`` as stored (ID3v2 only, frames untranslated, for writing
+    """An MP3's ID3 tag: ``exact`` as stored (ID3v2 only, frames untranslated, for writing
     back in the same version), else as players read it (translated, ID3v1 merged in); None
     when there is none."""
     from mutagen.id3 import ID3, ID3NoHeaderError
@@ -88,100 +157,185 @@ def _id3(path: str, *, exact: bool):
         return None
 
 
+def _load_id3(path: str, suffix: str, *, exact: bool, v1: bool = True):
+    """``(tags, container)``: the ID3 tag of an MP3 (container None), or of a WAV or AIFF
+    file's ID3 chunk (container: mutagen's WAVE or AIFF, which saves it); tags None when absent.
+    ``exact``: as stored (see :func:`_id3`); else translated to v2.4 frames, with an ID3v1
+    tag merged in where ``v1``."""
+    if suffix == ".mp3" and (exact or v1):
+        return _id3(path, exact=exact), None
+    if suffix == ".mp3":
+        from mutagen.id3 import ID3, ID3NoHeaderError
+
+        try:
+            return ID3(path, load_v1=False), None
+        except ID3NoHeaderError:
+            return None, None
+    from mutagen.aiff import AIFF
+    from mutagen.wave import WAVE
+
+    kind = WAVE if suffix == ".wav" else AIFF
+    container = kind(path, translate=False, load_v1=False) if exact else kind(path, load_v1=v1)
+    return container.tags, container
+
+
+def _id3_text(tags, key: str) -> list[str] | None:
+    return list(tags[key].text) if tags is not None and key in tags else None
+
+
+def _freeform(values) -> list[str]:
+    return [bytes(v).decode("utf-8", errors="replace") for v in values]
+
+
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None) -> GenreField:
-    """The genre field of a taggable file (``TAGGABLE``) as it is now; ``suffix``: the
-    format's, when the name has another (a temporary copy)."""
+    """The genre field, and genrekit's own fields, of a taggable file (``TAGGABLE``) as they
+    are now; ``suffix``: the format's, when the name has another (a temporary copy)."""
     import mutagen
 
     path = os.fspath(path)
-    if (suffix or Path(path).suffix).lower() == ".mp3":
-        exact, shown = _id3(path, exact=True), _id3(path, exact=False)
+    suffix = (suffix or Path(path).suffix).lower()
+    if suffix in ID3_SUFFIXES:
+        exact, _ = _load_id3(path, suffix, exact=True)
+        shown, _ = _load_id3(path, suffix, exact=False)
         if exact is not None and exact.version[:2] not in ((2, 3), (2, 4)):
             raise ParameterError(f"{path}: expected an ID3v2.3 or v2.4 tag, found ID3v2.{exact.version[1]} "
                                  "(genrekit does not rewrite it; convert the tag first)")
-        version = exact.version[1] if exact is not None else 4
-        values = list(exact["TCON"].text) if exact is not None and "TCON" in exact else None
+        version = exact.version[1] if exact is not None else None
         genres = list(shown["TCON"].genres) if shown is not None and "TCON" in shown else []
-        return GenreField(f"ID3v2.{version}", "TCON", values, genres, exact is not None)
+        own = {provenance_key("ID3", n): _id3_text(exact, provenance_key("ID3", n)) for n in PROVENANCE}
+        return GenreField(f"ID3v2.{version or 4}", "TCON", _id3_text(exact, "TCON"), genres, exact is not None,
+                          own, version)
     audio = mutagen.File(path)
     if audio is None:
         raise ParameterError(f"{path}: expected a file mutagen can tag, found none it recognises")
     from mutagen.mp4 import MP4
 
+    tags = audio.tags
     if isinstance(audio, MP4):
-        values = list(audio.tags["\xa9gen"]) if audio.tags is not None and "\xa9gen" in audio.tags else None
-        return GenreField("MP4", "\xa9gen", values, list(values or []), audio.tags is not None)
-    values = audio.tags.get("genre") if audio.tags is not None else None  # Vorbis: any case of GENRE
+        values = list(tags["\xa9gen"]) if tags is not None and "\xa9gen" in tags else None
+        own = {}
+        for name in PROVENANCE:
+            key = provenance_key("MP4", name)
+            own[key] = _freeform(tags[key]) if tags is not None and key in tags else None
+        return GenreField("MP4", "\xa9gen", values, list(values or []), tags is not None, own)
+    values = tags.get("genre") if tags is not None else None  # Vorbis: any case of GENRE
+    own = {}
+    for name in PROVENANCE:
+        key = provenance_key("Vorbis comment", name)
+        found = tags.get(key) if tags is not None else None
+        own[key] = None if found is None else list(found)
     return GenreField("Vorbis comment", "GENRE", None if values is None else list(values), list(values or []),
-                      audio.tags is not None)
+                      tags is not None, own)
 
 
-def _split(field: GenreField) -> set[str]:
-    """The genres of ``field`` as compared against ours (ID3v2.3 joins values with '/')."""
+def _split(field: GenreField, separator: str) -> set[str]:
+    """The genres of ``field`` as compared against ours (ID3v2.3 joins values with '/', or
+    with ``separator``)."""
     genres = field.genres
     if field.format == "ID3v2.3":
-        genres = [part for g in genres for part in g.split("/")]
+        genres = [part for g in genres for piece in g.split("/") for part in piece.split(separator.strip() or "/")]
     return {g.strip().casefold() for g in genres}
 
 
-def plan_genre_tag(path: str | os.PathLike, genre: str, *, existing: str = "keep") -> TagChange:
-    """What setting the genre ``genre`` would do to the file, without writing.
+def _check_version(id3v2_version: int | None) -> None:
+    if id3v2_version not in (None, 3, 4):
+        raise ParameterError(f"id3v2_version={id3v2_version!r}: expected 3 or 4 (or None: keep the file's)")
 
-    ``existing``: what to do with a genre the file already has: ``keep`` it (nothing is
-    written), ``replace`` it with ours, or ``append`` ours after it (unless it is there).
-    Formats without a standard genre tag (wav, au, aiff) and unreadable tags are reported
-    in ``error``, never raised: tagging a library goes on.
+
+def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing: str = "keep",
+                   separator: str = SEPARATOR, id3v2_version: int | None = None,
+                   provenance: dict[str, str] | None = None) -> TagChange:
+    """What setting the genres ``genres`` would do to the file, without writing.
+
+    Parameters
+    ----------
+    path : the file (a format of ``TAGGABLE``)
+    genres : ours, most probable first (a string: one genre)
+    existing : what to do with genres the file already has: ``keep`` them (nothing is
+        written), ``replace`` them with ours, or ``append`` ours after them (those not there)
+    separator : an ID3v2.3 tag's genres are one value joined by this
+    id3v2_version : save an ID3v2 tag as version 3 or 4 (None: the version it has; 4 for a
+        new tag); a file already holding our genres in the other version is converted
+    provenance : genrekit's own fields to write with the genres (:func:`provenance`)
+
+    Returns
+    -------
+    TagChange
+        ``action`` ``write`` with every field to change, or why nothing would be written.
+        Formats genrekit does not tag and unreadable tags are reported in ``error``, never
+        raised: tagging a library goes on.
     """
     if existing not in EXISTING:
         raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
+    _check_version(id3v2_version)
+    genres = [genres] if isinstance(genres, str) else list(genres)
+    if not genres or not all(isinstance(g, str) and g.strip() for g in genres):
+        raise ParameterError(f"genres={genres!r}: expected one or more non-empty genre names")
     path = os.fspath(path)
+    shown = "; ".join(genres)
     if Path(path).suffix.lower() not in TAGGABLE:
-        return TagChange(path, None, genre, False, f"genre tags are not written to {Path(path).suffix} files",
+        return TagChange(path, None, shown, False, f"genre tags are not written to {Path(path).suffix} files",
                          action="failed")
     try:
         field = read_genre_field(path)
     except Exception as exc:  # mutagen raises many types; the library run must go on
-        return TagChange(path, None, genre, False, f"{path}: genre tag not read ({type(exc).__name__}: {exc})",
+        return TagChange(path, None, shown, False, f"{path}: genre tag not read ({type(exc).__name__}: {exc})",
                          action="failed")
     old = _show(field.genres)
-    change = TagChange(path, old, old or genre, False, format=field.format, field=field.field,
+    change = TagChange(path, old, old or shown, False, format=field.format, field=field.field,
                        old_values=field.values, new_values=field.values, has_tags=field.has_tags)
     has_genre = any(g.strip() for g in field.genres)
     if existing == "keep" and has_genre:
         change.action = "kept"
-        change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {genre}; "
+        change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to change it)")
         return change
-    if existing == "append" and has_genre:
-        if genre.strip().casefold() in _split(field):
-            change.action, change.reason = "unchanged", f"has genre {genre!r} already"
-            return change
-        new = [*field.genres, genre]
-    else:
-        new = [genre]
-    if new == field.values:
-        change.action, change.reason = "unchanged", f"has genre {genre!r} already"
+    theirs = _split(field, separator) if existing == "append" and has_genre else set()
+    ours = list(dict.fromkeys(g for g in genres if g.strip().casefold() not in theirs))
+    if not ours:
+        change.action, change.reason = "unchanged", f"has genre {shown!r} already"
         return change
+    new = [*field.genres, *ours] if theirs else ours
+    version = None
+    if field.family == "ID3":
+        version = id3v2_version or field.version or 4
+        if version == 3:
+            new = [separator.join(new)]
+        change.format = f"ID3v2.{version}"
+    converting = field.family == "ID3" and field.has_tags and version != field.version
+    if new == field.values and not converting:
+        change.action, change.reason = "unchanged", f"has genre {shown!r} already"
+        return change
+    fields = {field.field: {"old": field.values, "new": new}}
+    for name, value in (provenance or {}).items():
+        key = provenance_key(field.family, name)
+        fields[key] = {"old": field.own.get(key), "new": [value]}
     change.new, change.new_values, change.action = _show(new), new, "write"
+    change.fields = fields
+    if converting:
+        change.id3_version = {"old": field.version, "new": version}
+        change.id3_tag = base64.b64encode(_id3_block(path, Path(path).suffix.lower())).decode("ascii")
     return change
 
 
 def apply_tag_change(change: TagChange) -> TagChange:
-    """Write a planned change (``action`` ``write``): ``written`` with the field as read back
+    """Write a planned change (``action`` ``write``): ``written`` with the fields as read back
     from the file (an ID3v2.3 tag joins several values with '/'), or ``failed`` with ``error``.
-    The write is refused (``failed``) when the field is no longer what the plan read."""
+    The write is refused (``failed``) when a field is no longer what the plan read."""
     if change.action != "write":
         raise ParameterError(f"{change.path}: expected a planned change (action 'write'), found {change.action!r}")
+    version = int(change.format[-1]) if (change.format or "").startswith("ID3v2.") else None
     try:
-        change.new_values = write_genre_field(change.path, change.new_values, expect=change.old_values)
+        written = write_fields(change.path, {k: v["new"] for k, v in change.fields.items()},
+                               expect={k: v["old"] for k, v in change.fields.items()}, id3v2_version=version)
     except Exception as exc:  # mutagen raises many types; the library run must go on
         change.action, change.error = "failed", f"{change.path}: genre tag not written ({type(exc).__name__}: {exc})"
         return change
+    for key, values in written.items():
+        change.fields[key] = change.fields[key] | {"new": values}
+    change.new_values = written[change.field]
     change.action, change.written, change.new = "written", True, _show(change.new_values) or ""
     return change
-
-
-_UNSET = object()
 
 
 def _fsync(path: str, *, folder: bool = False) -> None:
@@ -203,20 +357,101 @@ def _id3v1_block(path: str) -> bytes | None:
     return block if block.startswith(b"TAG") else None
 
 
-def _set_id3(path: str, values: list[str] | None, remove_empty: bool) -> None:
-    from mutagen.id3 import ID3, TCON, ID3v1SaveOptions
+def _mp3_tag_size(head: bytes) -> int:
+    """The size of the ID3v2 tag an MP3 starts with (header, frames, padding, footer); 0: none."""
+    if head[:3] != b"ID3" or len(head) < 10:
+        return 0
+    size = sum((head[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4))
+    return 10 + size + (10 if head[5] & 0x10 else 0)
+
+
+def _id3_block(path: str, suffix: str) -> bytes:
+    """The ID3v2 tag of ``path`` as stored: an MP3's leading tag, a WAV's ``id3`` chunk, an
+    AIFF's ``ID3`` chunk."""
+    with open(path, "rb") as handle:
+        if suffix == ".mp3":
+            size = _mp3_tag_size(handle.read(10))
+            handle.seek(0)
+            return handle.read(size)
+        if suffix == ".wav":
+            from mutagen.wave import _WaveFile
+
+            return _WaveFile(handle)["id3"].read()
+        from mutagen.aiff import AIFFFile
+
+        return AIFFFile(handle)["ID3"].read()
+
+
+def _put_id3_block(path: str, suffix: str, block: bytes) -> None:
+    """Put a stored ID3v2 tag (:func:`_id3_block`) back in place of the file's, byte for byte;
+    the audio (and an MP3's ID3v1 tag) is left as it is."""
+    with open(path, "r+b") as handle:
+        if suffix == ".mp3":
+            size = _mp3_tag_size(handle.read(10))
+            handle.seek(size)
+            rest = handle.read()
+            handle.seek(0)
+            handle.write(block + rest)
+            handle.truncate()
+            return
+        if suffix == ".wav":
+            from mutagen.wave import _WaveFile
+
+            container = _WaveFile(handle)
+            name = "id3"
+        else:
+            from mutagen.aiff import AIFFFile
+
+            container = AIFFFile(handle)
+            name = "ID3"
+        if name not in container:
+            container.insert_chunk(name)
+        chunk = container[name]
+        chunk.resize(len(block))
+        chunk.write(block)
+
+
+def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], version: int | None,
+             remove_empty: bool, block: bytes | None) -> None:
+    from mutagen.id3 import ID3, TCON, TXXX, ID3v1SaveOptions
     from mutagen.id3 import delete as delete_id3
 
-    tags = _id3(path, exact=True)
-    version = tags.version[1] if tags is not None else 4
-    tags = tags if tags is not None else ID3()
-    v1 = _id3v1_block(path)
-    if values is None:
-        tags.delall("TCON")
-    else:
-        tags.setall("TCON", [TCON(encoding=3, text=list(values))])
+    if block is not None:  # an undo of a version change: the whole tag as it was
+        _put_id3_block(path, suffix, block)
+        if not values:
+            return
+    tags, container = _load_id3(path, suffix, exact=True)
+    had = tags.version[1] if tags is not None else None
+    version = version or had or 4
+    if tags is not None and had != version:  # convert: v2.4 frames (translated), then v2.3's if asked
+        tags, container = _load_id3(path, suffix, exact=False, v1=False)
+    if tags is None:
+        if container is not None:
+            container.add_tags()
+            tags = container.tags
+        else:
+            tags = ID3()
+    v1 = _id3v1_block(path) if suffix == ".mp3" else None
+    for key, new in values.items():
+        if new is None:
+            tags.delall(key)
+        elif key == "TCON":
+            tags.setall("TCON", [TCON(encoding=3, text=list(new))])
+        elif key.startswith("TXXX:"):
+            tags.delall(key)
+            tags.add(TXXX(encoding=3, desc=key[5:], text=list(new)))
+        else:
+            raise ParameterError(f"{path}: expected a TCON or TXXX: field, found {key!r}")
+    if version == 3 and had == 4:
+        tags.update_to_v23()
     if remove_empty and not tags.keys() and not tags.unknown_frames:
-        delete_id3(path, delete_v1=False)
+        if suffix == ".mp3":
+            delete_id3(path, delete_v1=False)
+        else:
+            container.tags.delete(path)
+        return
+    if suffix != ".mp3":
+        tags.save(path, v2_version=version)
         return
     tags.save(path, v1=ID3v1SaveOptions.UPDATE, v2_version=version)
     if v1 is not None:  # mutagen rewrites ID3v1 from the ID3v2 frames: put the user's back as it was
@@ -228,52 +463,38 @@ def _set_id3(path: str, values: list[str] | None, remove_empty: bool) -> None:
             handle.write(v1)
 
 
-def _set_other(path: str, values: list[str] | None, remove_empty: bool) -> None:
+def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool) -> None:
     import mutagen
-    from mutagen.mp4 import MP4
+    from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
 
     audio = mutagen.File(path)
-    key = "\xa9gen" if isinstance(audio, MP4) else "genre"
+    mp4 = isinstance(audio, MP4)
     if audio.tags is None:
-        if values is None:
+        if all(v is None for v in values.values()):
             return
         audio.add_tags()
-    if values is None:
-        if key in audio.tags:
-            del audio.tags[key]
-    else:
-        audio.tags[key] = list(values)
-    if remove_empty and isinstance(audio, MP4) and not audio.tags.keys():
+    for key, new in values.items():
+        name = "genre" if key == "GENRE" else key
+        if new is None:
+            if name in audio.tags:
+                del audio.tags[name]
+        elif mp4 and key.startswith(MP4_FREEFORM):
+            audio.tags[key] = [MP4FreeForm(v.encode("utf-8"), dataformat=AtomDataType.UTF8) for v in new]
+        else:
+            audio.tags[name] = list(new)
+    if remove_empty and mp4 and not audio.tags.keys():
         audio.delete()
         return
     audio.save()
 
 
-def write_genre_field(path: str | os.PathLike, values: list[str] | None, *, expect=_UNSET,
-                      remove_empty: bool = False) -> list[str] | None:
-    """Set the genre field of ``path`` to exactly ``values`` (None: remove the field), on a
-    copy that is fsynced and then replaces the file; the audio data is left as it is.
-
-    expect : the field's values the file must hold now (None: absent); otherwise
-        :class:`TagConflict` and nothing is written
-    remove_empty : remove an ID3v2 tag or MP4 ``ilst`` left empty (one genrekit added)
-
-    Returns the field as read back from the written file.
-    """
-    path = os.fspath(path)
+def _replace_safely(path: str, edit) -> None:
+    """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits kept), fsync
+    the copy and rename it onto ``path``: the file is either as it was or fully written."""
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.genrekit-tag")
     shutil.copy2(path, temporary)
     try:
-        suffix = Path(path).suffix
-        field = read_genre_field(temporary, suffix=suffix)
-        if expect is not _UNSET and field.values != expect:
-            raise TagConflict(f"{path}: expected {field.field} {expect!r}, found {field.values!r} "
-                              "(the file changed since it was read)")
-        if field.format.startswith("ID3"):
-            _set_id3(temporary, values, remove_empty)
-        else:
-            _set_other(temporary, values, remove_empty)
-        written = read_genre_field(temporary, suffix=suffix).values
+        edit(temporary)
         _fsync(temporary)
         os.replace(temporary, path)
     finally:
@@ -281,7 +502,69 @@ def write_genre_field(path: str | os.PathLike, values: list[str] | None, *, expe
             os.remove(temporary)
     with contextlib.suppress(OSError):  # not every file system can sync a folder
         _fsync(os.path.dirname(os.path.abspath(path)), folder=True)
+
+
+_UNSET = object()
+
+
+def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *, expect=None,
+                 id3v2_version: int | None = None, remove_empty: bool = False,
+                 id3_tag: str | None = None) -> dict[str, list[str] | None]:
+    """Set fields of ``path`` to exactly ``values`` (field name -> values; None: remove the
+    field), on a copy that is fsynced and then replaces the file; the audio is left as it is.
+
+    Parameters
+    ----------
+    path : a file of ``TAGGABLE``
+    values : field names as :attr:`GenreField.fields` gives them (``TCON``, ``TXXX:…``;
+        ``GENRE``, ``GENREKIT_…``; ``©gen``, ``----:org.genrekit:…``)
+    expect : field name -> the values the file must hold now (None: absent); otherwise
+        :class:`TagConflict` and nothing is written
+    id3v2_version : save an ID3v2 tag as version 3 or 4 (None: the version it has, or 4)
+    remove_empty : remove an ID3v2 tag or MP4 ``ilst`` left empty (one genrekit added)
+    id3_tag : an ID3v2 tag as it was stored (base64, :attr:`TagChange.id3_tag`), put back
+        before ``values`` are set: how an undo reverts a version conversion exactly
+
+    Returns
+    -------
+    dict
+        The fields of ``values`` as read back from the written file.
+    """
+    _check_version(id3v2_version)
+    path = os.fspath(path)
+    suffix = Path(path).suffix.lower()
+    written: dict = {}
+
+    def edit(temporary: str) -> None:
+        now = read_genre_field(temporary, suffix=suffix).fields
+        for key, wanted in (expect or {}).items():
+            if now.get(key) != wanted:
+                raise TagConflict(f"{path}: expected {key} {wanted!r}, found {now.get(key)!r} "
+                                  "(the file changed since it was read)")
+        block = base64.b64decode(id3_tag) if id3_tag is not None else None
+        if suffix in ID3_SUFFIXES:
+            _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block)
+        else:
+            _set_other(temporary, values, remove_empty)
+        after = read_genre_field(temporary, suffix=suffix).fields
+        written.update({key: after.get(key) for key in values})
+
+    _replace_safely(path, edit)
     return written
+
+
+def write_genre_field(path: str | os.PathLike, values: list[str] | None, *, expect=_UNSET,
+                      remove_empty: bool = False) -> list[str] | None:
+    """Set the genre field of ``path`` to exactly ``values`` (None: remove it), as
+    :func:`write_fields` does; ``expect``: the genre field's values the file must hold now.
+    Returns the genre field as read back."""
+    path = os.fspath(path)
+    key = "TCON" if Path(path).suffix.lower() in ID3_SUFFIXES else None
+    if key is None:
+        key = read_genre_field(path).field
+    written = write_fields(path, {key: values}, expect=None if expect is _UNSET else {key: expect},
+                           remove_empty=remove_empty)
+    return written[key]
 
 
 def read_genre_tag(path: str | os.PathLike) -> str | None:
@@ -290,11 +573,13 @@ def read_genre_tag(path: str | os.PathLike) -> str | None:
     return genres[0] if genres else None
 
 
-def write_genre_tag(path: str | os.PathLike, genre: str, *, dry_run: bool = False,
-                    existing: str = "keep") -> TagChange:
-    """Set the file's genre to ``genre`` as ``existing`` says (:func:`plan_genre_tag`);
-    ``dry_run`` only reports the change (``action`` ``would write``)."""
-    change = plan_genre_tag(path, genre, existing=existing)
+def write_genre_tag(path: str | os.PathLike, genres: str | list[str], *, dry_run: bool = False,
+                    existing: str = "keep", separator: str = SEPARATOR, id3v2_version: int | None = None,
+                    provenance: dict[str, str] | None = None) -> TagChange:
+    """Set the file's genres to ``genres`` as ``existing`` says (:func:`plan_genre_tag`, whose
+    parameters these are); ``dry_run`` only reports the change (``action`` ``would write``)."""
+    change = plan_genre_tag(path, genres, existing=existing, separator=separator, id3v2_version=id3v2_version,
+                            provenance=provenance)
     if change.action != "write":
         return change
     if dry_run:
