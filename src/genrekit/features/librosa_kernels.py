@@ -32,14 +32,19 @@ def lock_path() -> Path:
 
 @contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) across processes; go on unlocked
-    where file locks are not available (no ``fcntl``, or no writable temp folder)."""
+    """Hold an exclusive lock on ``path`` (created if missing) across processes: ``flock``
+    on POSIX, ``msvcrt.locking`` on Windows; go on unlocked where neither can be had (no
+    writable temp folder)."""
     try:
         import fcntl
-
+    except ImportError:  # Windows
+        with _windows_lock(path):
+            yield
+        return
+    try:
         # Read-only: a lock file another user created is still usable.
         descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
-    except (ImportError, OSError):
+    except OSError:
         yield
         return
     try:
@@ -47,6 +52,31 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(descriptor)  # releases the lock
+
+
+@contextmanager
+def _windows_lock(path: Path) -> Iterator[None]:
+    import msvcrt
+
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        while True:
+            try:
+                msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)  # retries for 10 s, then raises
+                break
+            except OSError:
+                continue
+        try:
+            yield
+        finally:
+            os.lseek(descriptor, 0, os.SEEK_SET)
+            msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
+    finally:
+        os.close(descriptor)
 
 
 def load_librosa_kernels() -> None:
