@@ -52,10 +52,104 @@ def clip(gtzan_mini) -> Path:
 
 @pytest.fixture(scope="session")
 def feature_cache(tmp_path_factory) -> Path:
-    """One feature cache for the whole session, so each clip's features are computed once."""
-    path = tmp_path_factory.mktemp("feature-cache")
-    os.environ["GENREKIT_CACHE"] = str(path)
-    return path
+    """One feature cache for the whole session, so each clip's features are computed once.
+    Tests hand it over by name (``--cache``, ``FeatureCache(feature_cache)``); it is not put in
+    ``$GENREKIT_CACHE``, which would make a command's default cache depend on test order."""
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+# The guard: what every test, and the session as a whole, must leave as it found it.
+WATCHED_ENV = ("GENREKIT_", "RAY_")  # environment variables, except the two that Ray sets in its own process:
+RAY_OWN_ENV = ("RAY_CLIENT_MODE", "RAY_USAGE_STATS_ENABLED")  # on `import ray`, and when ray.init() starts a cluster
+REPO_ARTIFACTS = REPO / "test-artifacts"  # the repository (tests once kept screenshots there)
+_REPORTED: set[str] = set()  # files a test was already blamed for
+
+
+def _state() -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """The watched environment variables, and each file in the repository's test-artifacts/
+    with its (modification time, size)."""
+    env = {key: value for key, value in os.environ.items() if key.startswith(WATCHED_ENV) and key not in RAY_OWN_ENV}
+    files = {}
+    if REPO_ARTIFACTS.is_dir():
+        files = {str(p.relative_to(REPO)): (p.stat().st_mtime_ns, p.stat().st_size)
+                 for p in REPO_ARTIFACTS.rglob("*") if p.is_file()}
+    return env, files
+
+
+def _changes(before, *, who: str) -> list[str]:
+    """What changed since ``before`` (a :func:`_state`), in words; the environment variables are put back."""
+    (env, files), (env_now, files_now) = before, _state()
+    problems = []
+    changed = sorted(key for key in env.keys() | env_now.keys() if env.get(key) != env_now.get(key))
+    if changed:
+        problems.append(f"{who} left environment variables changed (set them with monkeypatch, or with "
+                        "pytest.MonkeyPatch.context() in a module or session fixture): "
+                        + "; ".join(f"{key}: {env.get(key)!r} -> {env_now.get(key)!r}" for key in changed))
+    for key in changed:  # put back, so that later tests are neither affected nor blamed
+        if key in env:
+            os.environ[key] = env[key]
+        else:
+            del os.environ[key]
+    written = sorted(name for name, stamp in files_now.items() if files.get(name) != stamp and name not in _REPORTED)
+    _REPORTED.update(written)
+    folder = os.environ.get("GENREKIT_TEST_ARTIFACTS")
+    if written and not (folder and Path(folder).resolve() == REPO_ARTIFACTS.resolve()):
+        problems.append(f"{', '.join(written)} written in the repository during {who} (by it, or by another "
+                        "process using this checkout): write under tmp_path; the keep_artifact fixture keeps copies "
+                        "where $GENREKIT_TEST_ARTIFACTS names a folder")
+    return problems
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_cache_trap(tmp_path_factory) -> Path:
+    """For the session, ``$GENREKIT_CACHE`` (the feature cache of a command given neither
+    ``--cache`` nor ``--no-cache``) is an empty temporary folder, so no test writes into the
+    user's ~/.cache/genrekit, and each test must leave it empty (``leaves_no_trace``). At the
+    end, the environment and the repository must be as they were (module and session
+    fixtures included)."""
+    before = _state()
+    trap = tmp_path_factory.mktemp("default-cache-trap")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENREKIT_CACHE", str(trap))
+        yield trap
+    problems = _changes(before, who="the test session")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def leaves_no_trace(default_cache_trap):
+    """Each test restores the environment variables it sets, writes nothing into the
+    repository, and names the feature cache it uses (``--cache``, ``--no-cache`` or a
+    ``FeatureCache``)."""
+    before = _state()
+    yield
+    problems = _changes(before, who="this test")
+    cached = sorted(str(p.relative_to(default_cache_trap)) for p in default_cache_trap.rglob("*") if p.is_file())
+    if cached:
+        problems.append(f"this test wrote {len(cached)} file(s) into the default feature cache, outside the tests "
+                        f"the user's ~/.cache/genrekit (first: {cached[0]}): pass --cache or --no-cache")
+    for entry in default_cache_trap.iterdir():  # emptied, so that later tests are not blamed
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def keep_artifact():
+    """``keep(path)``: copy a file worth a look (a screenshot) into the folder that
+    ``$GENREKIT_TEST_ARTIFACTS`` names, creating it; without that variable nothing is kept, and
+    tests write only under their temporary folders."""
+    folder = os.environ.get("GENREKIT_TEST_ARTIFACTS")
+
+    def keep(path: Path) -> Path | None:
+        if not folder:
+            return None
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(path, Path(folder) / Path(path).name))
+
+    return keep
 
 
 @pytest.fixture(scope="session")

@@ -151,7 +151,7 @@ def test_object_store_errors_name_the_url(s3, tmp_path):
         library_files("nosuchscheme://x/y")
 
 
-def test_tag_an_object_store_on_ray(s3, tmp_path):
+def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):
     """`genrekit tag s3://... --runner ray`: a throwaway Ray cluster on 127.0.0.1 whose
     workers read the bucket; the same rows as the local process pool."""
     ray = pytest.importorskip("ray", reason="the Ray runner needs the 'ray' extra (pip install 'genrekit[ray]')")
@@ -160,7 +160,7 @@ def test_tag_an_object_store_on_ray(s3, tmp_path):
     from genrekit.cli.main import EXIT_PARTIAL, app
 
     url, _, _ = s3
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    monkeypatch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))  # restored after the test
     try:
         on_ray = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "ray.jsonl"), "--runner", "ray"])
     finally:

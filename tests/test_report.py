@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from genrekit.datasets import build_feature_table, load_gtzan
 from genrekit.evaluate.explore import explore
 from genrekit.features import FeatureCache, FeatureSpec
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
 runner = CliRunner()
 
 
@@ -92,7 +89,7 @@ def test_report_is_self_contained(run_with_report):
     assert "Most confidently wrong tracks" in page and "data:audio/ogg;base64," in page
 
 
-def test_report_renders_in_headless_chromium(run_with_report):
+def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_artifact):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("Debian's chromium is not installed (apt-get install chromium; the README's test command "
@@ -104,12 +101,11 @@ def test_report_renders_in_headless_chromium(run_with_report):
     body = re.search(r"<body[^>]*>", dom).group(0)
     images, loaded = (int(re.search(rf'data-{name}="(\d+)"', body).group(1)) for name in ("images", "images-loaded"))
     assert images == 4 and loaded == images, body
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "report.png"
-    screenshot.unlink(missing_ok=True)
+    screenshot = tmp_path / "report.png"
     subprocess.run([*flags, "--window-size=1200,3000", f"--screenshot={screenshot}", page],
                    capture_output=True, timeout=120, check=True)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
+    keep_artifact(screenshot)  # for a look, where $GENREKIT_TEST_ARTIFACTS names a folder
 
 
 def test_report_of_a_comparison(tmp_path, feature_table):

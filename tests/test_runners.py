@@ -25,11 +25,13 @@ GENRES = ("classical", "metal", "reggae")
 
 @pytest.fixture(scope="module")
 def cluster():
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throwaway cluster on 127.0.0.1 only
-    runner = RayRunner(num_cpus=2)
-    runner.connect()
-    yield runner
-    ray.shutdown()
+    with pytest.MonkeyPatch.context() as patch:  # RAY_AUTH_MODE as it was, after the module
+        # a throwaway cluster on 127.0.0.1 only: no token (unless the environment asks for one)
+        patch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))
+        runner = RayRunner(num_cpus=2)
+        runner.connect()
+        yield runner
+        ray.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -293,10 +293,11 @@ def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
     assert json.loads((tmp_path / "all" / "metrics.json").read_text())["n"] == 16
 
     result = runner.invoke(app, ["compare", str(two_genres), "--models", "edge-cnn,logreg", "--folds", "2",
-                                 "--epochs", "1", "--out", str(tmp_path / "compare")])
+                                 "--epochs", "1", "--out", str(tmp_path / "compare"), "--cache", str(tmp_path / "cache")])
     assert result.exit_code == EXIT_OK, result.output
     rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
     assert set(rows) == {"edge-cnn", "logreg"}
+    assert len(list((tmp_path / "cache").rglob("*.npy"))) == 16  # logreg's features, in the cache it was given
     for row in rows.values():
         assert len(row["fold_accuracy"]) == 2
     # Same folds for both kinds of model: the same test tracks in each fold.
