@@ -105,12 +105,49 @@ def test_the_classifier_calibrates_and_round_trips_through_the_model_file(tmp_pa
     assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
+def test_genres_in_y_give_the_same_model_as_class_indices(monkeypatch):
+    """Without ``labels``, ``y`` holds the genres themselves, as for any scikit-learn
+    classifier (tests/test_estimator_checks.py): the same prior, head, temperature and
+    probabilities as on class indices, with a class_weight keyed by genre; predictions are genres."""
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    X, y, labels = _tagged_data(np.random.default_rng(5))
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    groups = np.repeat(np.arange(len(y) // 2), 2)
+    genres = np.array(labels)[y]
+    probabilities = []
+    for by_index_weight, by_genre_weight in (("balanced", "balanced"), ({0: 5.0, 1: 1.0, 2: 1.0}, {"a": 5.0, "b": 1.0, "c": 1.0})):
+        by_index = TagPriorClassifier(labels, columns, class_weight=by_index_weight).fit(X, y, groups)
+        by_genre = TagPriorClassifier(columns=columns, class_weight=by_genre_weight).fit(X, genres, groups)
+        assert by_genre.mapping_ == by_index.mapping_ == [[1], [2], []]
+        assert list(by_genre.classes_) == labels and by_genre.temperature_ == by_index.temperature_ != 1.0
+        assert np.array_equal(by_genre.predict_proba(X), by_index.predict_proba(X))
+        assert list(by_genre.predict(X)) == [labels[i] for i in by_index.predict(X)]
+        assert by_genre.decision_function(X).shape == (len(y), 3)
+        probabilities.append(by_genre.predict_proba(X))
+    assert np.abs(probabilities[0] - probabilities[1]).max() > 1e-3  # the genre-keyed weights do reach the head
+    binary = TagPriorClassifier(columns=columns).fit(X[y < 2], genres[y < 2])
+    assert binary.decision_function(X).shape == (len(y),)  # scikit-learn's binary convention: score of the second
+
+
 def test_bad_inputs_are_named():
     X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
     with pytest.raises(ParameterError, match="columns: 1 names for 2 feature columns"):
         TagPriorClassifier(["a", "b"], ["x"]).fit(X, y)
     with pytest.raises(ParameterError, match="labels names 1 classes"):
         TagPriorClassifier(["a"], ["x", "y"]).fit(X, y)
+    with pytest.raises(ParameterError, match="columns: 0 names for 2 feature columns"):  # labels need columns
+        TagPriorClassifier(["a", "b"]).fit(X, y)
+    with pytest.raises(ParameterError, match="with labels, y holds class indices 0..1"):
+        TagPriorClassifier(["a", "b"], ["x", "y"]).fit(X, np.array(["a", "b", "a", "b"]))
+    with pytest.raises(ParameterError, match="y holds one class \\('rock'\\); a classifier needs at least two"):
+        TagPriorClassifier().fit(X, ["rock"] * 4)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TagPriorClassifier().predict(X)
 
 
 def test_the_onnx_export_gives_the_model_files_probabilities(tmp_path):

@@ -107,12 +107,17 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    labels : the genre of each class index ``0..K-1`` (``y`` holds indices)
-    columns : the name of each feature column (tag columns as in :data:`GENRE_TAGS`)
+    labels : the genre of each class index ``0..K-1``, when ``y`` holds indices (as in
+        genrekit's pipelines, :func:`~genrekit.models.make_model`); ``columns`` must then name
+        every feature column. Empty: ``y`` holds the classes themselves (any labels, as for
+        any scikit-learn classifier), and a class's genre is ``str(class)``.
+    columns : the name of each feature column (tag columns as in :data:`GENRE_TAGS`). Empty
+        (only without ``labels``): no column is known to be a tag, so the prior is zero and
+        the classifier is the calibrated head alone.
     """
 
     def __init__(self, labels: Sequence[str] = (), columns: Sequence[str] = (), *, C: float = 1.0,
-                 prior_weight: float = 1.0, class_weight: str | None = "balanced", calibrate: bool = True,
+                 prior_weight: float = 1.0, class_weight: str | dict | None = "balanced", calibrate: bool = True,
                  temperature: float = 1.0, max_iter: int = 5000, random_state: int = 0):
         self.labels = labels
         self.columns = columns
@@ -124,25 +129,57 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> TagPriorClassifier:
+    def fit(self, X, y, groups=None) -> TagPriorClassifier:
         """Fit the head on ``X``, then (``calibrate``) the temperature on its out-of-fold
-        predictions, in folds grouped by ``groups`` (tracks or artists) where given."""
+        predictions, in folds grouped by ``groups`` (tracks or artists) where given.
+
+        Parameters
+        ----------
+        X : array-like [shape=(n, n_features)], finite
+        y : array-like [shape=(n,)], class indices ``0..len(labels)-1``, or (without
+            ``labels``) the classes themselves; at least two classes
+        groups : array-like [shape=(n,)] or None, kept whole in the temperature's folds
+        """
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import validate_data
+
         from genrekit.models.calibration import fit_temperature
 
-        X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-        if len(self.columns) != X.shape[1]:
-            raise ParameterError(f"columns: {len(self.columns)} names for {X.shape[1]} feature columns")
-        if len(y) and (y.min() < 0 or y.max() >= len(self.labels)):
-            raise ParameterError(f"y holds class indices up to {y.max()}, but labels names {len(self.labels)} classes")
-        self.classes_ = np.arange(len(self.labels))
-        self.mapping_ = tag_columns(self.labels, self.columns)
-        self.transform_, self.head_ = self._fit_head(X, y)
-        self.n_features_in_ = X.shape[1]
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        if len(self.labels):  # y holds class indices, each named by labels
+            if len(self.columns) != X.shape[1]:
+                raise ParameterError(f"columns: {len(self.columns)} names for {X.shape[1]} feature columns")
+            if y.dtype.kind not in "iuf":
+                raise ParameterError(f"y holds {y.dtype} values; with labels, y holds class indices 0..{len(self.labels) - 1}")
+            codes = y.astype(np.int64)
+            if len(codes) and (codes.min() < 0 or codes.max() >= len(self.labels)):
+                raise ParameterError(f"y holds class indices up to {codes.max()}, but labels names {len(self.labels)} classes")
+            self.classes_, names = np.arange(len(self.labels)), list(self.labels)
+        else:  # y holds the classes themselves
+            if len(self.columns) not in (0, X.shape[1]):
+                raise ParameterError(f"columns: {len(self.columns)} names for {X.shape[1]} feature columns")
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            names = [str(c) for c in self.classes_]
+        present = np.unique(codes)
+        if len(present) < 2:
+            raise ParameterError(f"y holds one class ({self.classes_.tolist()[present[0]]!r}); a classifier needs at least two")
+        self.mapping_ = tag_columns(names, self.columns)
+        self.transform_, self.head_ = self._fit_head(X, codes)
+        self.n_iter_ = self.head_.n_iter_
         self.temperature_ = float(self.temperature)
         if self.calibrate:
-            logits, scored = self._out_of_fold(X, y, groups)
-            self.temperature_ = fit_temperature(logits[scored], y[scored])
+            logits, scored = self._out_of_fold(X, codes, groups)
+            self.temperature_ = fit_temperature(logits[scored], codes[scored])
         return self
+
+    def _head_class_weight(self):
+        """``class_weight`` for the head, which is fitted on class indices: a dict keyed by
+        class is re-keyed by index."""
+        if not isinstance(self.class_weight, dict) or len(self.labels):
+            return self.class_weight
+        index = {c: i for i, c in enumerate(self.classes_.tolist())}
+        return {index[c]: weight for c, weight in self.class_weight.items() if c in index}
 
     def _fit_head(self, X: np.ndarray, y: np.ndarray):
         import warnings
@@ -150,7 +187,7 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         from sklearn.linear_model import LogisticRegression
 
         transform = self._fit_transform(X)
-        head = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
+        head = LogisticRegression(C=self.C, class_weight=self._head_class_weight(), max_iter=self.max_iter,
                                   random_state=self.random_state)
         with warnings.catch_warnings():  # lbfgs' convergence chatter on tiny data
             warnings.simplefilter("ignore")
@@ -166,7 +203,7 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         return Pipeline([("scale", StandardScaler()), ("gaussianize", PowerTransformer())]).fit(X)
 
     def _logits(self, X: np.ndarray, transform, head) -> np.ndarray:
-        P = np.full((len(X), len(self.labels)), 1e-9)
+        P = np.full((len(X), len(self.classes_)), 1e-9)
         P[:, head.classes_] = np.maximum(head.predict_proba(transform.transform(X)), 1e-9)
         return np.log(P) + self.prior_weight * zero_shot_logits(X, self.mapping_)
 
@@ -180,7 +217,7 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         if n_splits < 2:
             raise ParameterError("calibrate=True needs at least 2 training rows of some genre")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-        logits = np.zeros((len(y), len(self.labels)))
+        logits = np.zeros((len(y), len(self.classes_)))
         scored = np.zeros(len(y), dtype=bool)
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(X, y, groups):
@@ -190,16 +227,26 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
             raise ParameterError("calibrate=True: no genre has training rows in more than one group")
         return logits, scored
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated logits [shape=(n, n_classes)]."""
-        return self._logits(np.asarray(X, dtype=np.float64), self.transform_, self.head_) / self.temperature_
+    def _calibrated_logits(self, X) -> np.ndarray:
+        from sklearn.utils.validation import check_is_fitted, validate_data
 
-    def predict_log_proba(self, X: np.ndarray) -> np.ndarray:
-        logits = self.decision_function(X)
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._logits(X, self.transform_, self.head_) / self.temperature_
+
+    def decision_function(self, X) -> np.ndarray:
+        """Calibrated logits [shape=(n, n_classes)]; with two classes, as scikit-learn's
+        binary classifiers, the second's minus the first's [shape=(n,)]."""
+        logits = self._calibrated_logits(X)
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        logits = self._calibrated_logits(X)
         return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         return np.exp(self.predict_log_proba(X))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+    def predict(self, X) -> np.ndarray:
+        best = self._calibrated_logits(X).argmax(axis=1)
+        return self.classes_[best]
