@@ -1,0 +1,181 @@
+"""Leak-free splits end to end, through `genrekit train` and `genrekit compare` on real clips:
+no track, and no artist, on two sides of a split. What `train` held out is read back from
+its run folder (splits.csv, predictions.csv, the model's training tracks, run.json, cv.json);
+the cross-validation folds, which no file records, from the fold function itself."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, app
+from genrekit.datasets import build_feature_table, gtzan_filtered_ids, load_manifest
+from genrekit.evaluate import crossval
+from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.models import load_model
+
+GENRES = ("disco", "hiphop", "pop")  # 8 clips each in gtzan-mini, most 15-20 s; all three in GTZAN's filtered lists' test part
+PARTS = ("train", "val", "test")
+FEATURES = "gtzan57"  # 57 columns: each fit takes a fraction of a second (fma518's 518 take seconds)
+
+
+def _artist(genre: str, number: int) -> str:
+    """Two adjacent clips per artist (as in GTZAN, where neighbours are often one artist), and
+    one artist in two genres (hiphop and pop 6-7), so a group can span genres too."""
+    return "crossover" if genre in ("hiphop", "pop") and number >= 6 else f"{genre}-{number // 2}"
+
+
+@pytest.fixture(scope="module")
+def tracks(gtzan_mini, feature_cache, tmp_path_factory) -> pd.DataFrame:
+    """The 24 clips with their artists, and a split of their own by artist (for --split dataset);
+    their features are put in the session's feature cache here, two clips at a time, so the
+    commands below (one process each, --jobs 1, for the fold spy) read them from there."""
+    rows = []
+    for genre in GENRES:
+        for path in sorted((gtzan_mini / genre).iterdir()):
+            number = int(path.stem.rsplit(".", 1)[1])
+            artist = _artist(genre, number)
+            own_split = "train" if artist == "crossover" or number < 4 else ("val" if number < 6 else "test")
+            rows.append({"path": str(path), "label": genre, "artist": artist, "split": own_split,
+                         "track_id": path.stem})
+    table = pd.DataFrame(rows)
+    assert len(table) == 24 and table["artist"].nunique() == 11
+    songs = _manifest(table, tmp_path_factory.mktemp("songs") / "songs.csv")
+    _, result = build_feature_table(load_manifest(songs), FeatureSpec(FEATURES), cache=FeatureCache(feature_cache),
+                                    n_jobs=2, progress=False)
+    assert not result.failures
+    return table
+
+
+def _manifest(tracks: pd.DataFrame, path, columns=("path", "label", "artist", "track_id")):
+    tracks.loc[:, list(columns)].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def folds_used(monkeypatch) -> list[dict]:
+    """Every cross-validation fold fitted in this process (``--jobs 1``): model, train tracks,
+    test tracks, taken from the one fold function (no output file records the folds)."""
+    folds, fold = [], crossval.fold
+
+    def spy(recipe, train_tracks, test_tracks, **kwargs):
+        folds.append({"model": recipe.name, "train": set(map(str, train_tracks)), "test": set(map(str, test_tracks))})
+        return fold(recipe, train_tracks, test_tracks, **kwargs)
+
+    monkeypatch.setattr(crossval, "fold", spy)
+    return folds
+
+
+def _invoke(*args) -> None:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == EXIT_OK, result.output
+
+
+def _held_out(run) -> dict[str, str]:
+    """track -> part, as the run folder records it; checked against what was fitted and scored."""
+    splits = pd.read_csv(run / "splits.csv", dtype=str)
+    assert splits["track_id"].is_unique and set(splits["split"]) <= set(PARTS)
+    parts = dict(zip(splits["track_id"], splits["split"]))
+    fitted = load_model(run / "model.genrekit").training["track_ids"]
+    assert sorted(fitted) == sorted(t for t, p in parts.items() if p != "test")  # val is fitted on too (no early stop)
+    scored = pd.read_csv(run / "predictions.csv", dtype=str)["track_id"]
+    assert scored.is_unique and sorted(scored) == sorted(t for t, p in parts.items() if p == "test")
+    return parts
+
+
+def _one_side_per_artist(parts: dict[str, str], tracks: pd.DataFrame) -> None:
+    sides = tracks.assign(part=tracks["track_id"].map(parts)).groupby("artist")["part"].unique()
+    assert all(len(s) == 1 for s in sides), {artist: list(s) for artist, s in sides.items() if len(s) > 1}
+
+
+def _check_folds(folds: list[dict], tracks: pd.DataFrame, n_splits: int) -> None:
+    """Each track tested once, and no artist on both sides of any fold."""
+    artist = dict(zip(tracks["track_id"], tracks["artist"]))
+    assert len(folds) == n_splits
+    tested = [t for fold in folds for t in fold["test"]]
+    assert sorted(tested) == sorted(tracks["track_id"])
+    for fold in folds:
+        assert not fold["train"] & fold["test"]
+        assert fold["train"] | fold["test"] == set(tracks["track_id"])
+        shared = {artist[t] for t in fold["train"]} & {artist[t] for t in fold["test"]}
+        assert not shared, f"artists on both sides of a fold: {shared}"
+
+
+def test_train_random_split_and_its_cv_keep_each_artist_on_one_side(tracks, tmp_path, feature_cache, folds_used):
+    """--split random (the default) with --cv: the 80/10/10 split and the 5-fold CV over all
+    tracks both take artists whole, the crossover artist's four clips of two genres included."""
+    run = tmp_path / "run"
+    _invoke("train", _manifest(tracks, tmp_path / "songs.csv"), "--model", "logreg", "--features", FEATURES,
+            "--split", "random", "--cv", "--jobs", "1", "--cache", feature_cache, "--out", run)
+    parts = _held_out(run)
+    assert sorted(parts) == sorted(tracks["track_id"]) and set(parts.values()) == set(PARTS)
+    _one_side_per_artist(parts, tracks)
+    record = json.loads((run / "run.json").read_text())["split"]
+    assert record["method"] == "random" and record["seed"] == 0
+    assert sum(sum(counts.values()) for counts in record["tracks_per_genre"].values()) == 24
+
+    cv = json.loads((run / "cv.json").read_text())
+    assert "grouped by artist where known" in cv["protocol"] and cv["n_tracks"] == 24
+    assert len(cv["fold_accuracy"]) == cv["n_splits"] == 5
+    _check_folds(folds_used, tracks, cv["n_splits"])
+
+
+def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, feature_cache):
+    """--split dataset: exactly the manifest's split column is held out and fitted; a manifest
+    with a track lacking a split is refused, naming the option and the count."""
+    run = tmp_path / "run"
+    songs = _manifest(tracks, tmp_path / "songs.csv", columns=("path", "label", "artist", "split", "track_id"))
+    _invoke("train", songs, "--model", "logreg", "--features", FEATURES, "--split", "dataset", "--no-cv",
+            "--jobs", "1", "--cache", feature_cache, "--out", run)
+    parts = _held_out(run)
+    assert parts == dict(zip(tracks["track_id"], tracks["split"]))
+    _one_side_per_artist(parts, tracks)
+    assert json.loads((run / "run.json").read_text())["split"]["method"] == "dataset"
+    assert not (run / "cv.json").exists()
+
+    unsplit = tracks.assign(split=np.where(tracks["track_id"] == "pop.00003", "", tracks["split"]))
+    songs = _manifest(unsplit, tmp_path / "unsplit.csv", columns=("path", "label", "artist", "split", "track_id"))
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--split", "dataset", "--no-cv",
+                                      "--no-cache", "--out", str(tmp_path / "refused")])
+    assert result.exit_code == EXIT_ERROR
+    assert "split='dataset' needs a train/val/test split for every track; 1 have none (first: pop.00003)" \
+        in " ".join(result.output.split())
+
+
+def test_train_gtzan_filtered_split_is_the_published_lists(gtzan_mini, tmp_path, feature_cache):
+    """--split gtzan-filtered on a GTZAN folder: each track in the part that the fault-filtered
+    lists (Kereliuk & Sturm, artist-filtered) give it; a clip the lists leave out (hiphop.00001,
+    one of GTZAN's faults) is neither fitted nor scored."""
+    root = tmp_path / "gtzan" / "genres"
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir()):
+            (root / genre / path.name).symlink_to(path)
+    run = tmp_path / "run"
+    _invoke("train", root.parent, "--model", "logreg", "--features", FEATURES, "--split", "gtzan-filtered",
+            "--no-cv", "--jobs", "1", "--cache", feature_cache, "--out", run)
+    parts = _held_out(run)
+    published = {track: part for part, members in gtzan_filtered_ids().items() for track in members}
+    present = {path.stem for path in root.glob("*/*")}
+    assert parts == {track: published[track] for track in present if track in published}
+    assert "hiphop.00001" in present and "hiphop.00001" not in parts
+    assert {p for p in parts.values()} == set(PARTS)  # disco has all three parts here
+    record = json.loads((run / "run.json").read_text())["split"]
+    assert record["method"] == "gtzan-filtered"
+    assert sum(record["missing_from_filtered_lists"].values()) == len(published) - len(parts)
+
+
+def test_compare_scores_every_model_on_the_same_artist_grouped_folds(tracks, tmp_path, feature_cache, folds_used):
+    """`genrekit compare` on a manifest with artists: each model's folds take artists whole, test
+    every track once, and are the same folds for every model."""
+    out = tmp_path / "compare"
+    _invoke("compare", _manifest(tracks, tmp_path / "songs.csv"), "--models", "logreg,knn", "--folds", "4",
+            "--features", FEATURES, "--jobs", "1", "--cache", feature_cache, "--out", out)
+    rows = json.loads((out / "comparison.json").read_text())["models"]
+    assert set(rows) == {"logreg", "knn"} and all(len(row["fold_accuracy"]) == 4 for row in rows.values())
+    by_model = {name: [(f["train"], f["test"]) for f in folds_used if f["model"] == name] for name in rows}
+    for name in rows:
+        _check_folds([f for f in folds_used if f["model"] == name], tracks, 4)
+    assert by_model["logreg"] == by_model["knn"]
