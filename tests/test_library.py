@@ -122,12 +122,14 @@ def test_genre_tag_round_trip_keeps_the_audio(tmp_path, clip, m4a_clip, suffix):
         y, sr = sf.read(clip, dtype="float32")
         sf.write(path, y[: 5 * sr], sr)
     before, _ = audio.load(path, sr=None, mono=False)
+    path.chmod(0o640)  # the write replaces the file with a copy: it keeps the file's permission bits
     change = write_genre_tag(path, "metal", dry_run=True)
     assert not change.written and read_genre_tag(path) is None
     change = write_genre_tag(path, "metal")
     assert change.written and change.old is None and read_genre_tag(path) == "metal"
     after, _ = audio.load(path, sr=None, mono=False)
     assert np.array_equal(before, after)  # the samples are untouched
+    assert path.stat().st_mode & 0o777 == 0o640
     assert not list(tmp_path.glob(".*"))  # no temporary copy left behind
 
 

@@ -9,6 +9,10 @@ line with a model trained in seconds.
 import datetime
 import json
 import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import mutagen
 import numpy as np
@@ -202,12 +206,12 @@ def audio_of(path):
     return raw, samples
 
 
-def snapshot(root):
-    return {name: (genre_field(root / name), all_tags(root / name), audio_of(root / name)) for name in FILES}
+def snapshot(root, names=FILES):
+    return {name: (genre_field(root / name), all_tags(root / name), audio_of(root / name)) for name in names}
 
 
 def assert_same_audio(before, after):
-    for name in FILES:
+    for name in before:
         raw_before, samples_before = before[name][2]
         raw_after, samples_after = after[name][2]
         assert raw_before == raw_after, name
@@ -421,5 +425,68 @@ def test_two_genres_each_format_by_its_convention_read_back_by_a_second_reader(t
     assert undone.exit_code == EXIT_OK and f"{N} restored" in undone.output, undone.output
     after = snapshot(library)
     for name in FILES:  # the v2.4 tags are v2.4 again, every frame as it was
+        assert after[name][:2] == before[name][:2], name
+    assert_same_audio(before, after)
+
+
+def test_a_sigkill_during_write_tags_leaves_no_half_written_file_and_the_rerun_finishes(tmp_path, originals,
+                                                                                     small_model):
+    """20 files (every format, some twice); ``genrekit tag --write-tags`` killed with SIGKILL
+    once the journal holds a few writes: each file is as it was or fully tagged, never between;
+    the re-run finishes the rest, and --undo puts every file back."""
+    root = tmp_path / "Music"
+    shutil.copytree(originals, root)
+    extra = ["tagged.flac", "bare-id3v23.mp3", "tagged.m4a", "bare.wav"]
+    for name in extra:
+        shutil.copy(originals / name, root / f"copy-{name}")
+    names = [*FILES, *(f"copy-{name}" for name in extra)]
+    assert len(names) == 20
+    before = snapshot(root, names)
+    out = tmp_path / "tags.jsonl"
+    journal = tmp_path / "tags.jsonl.journal.jsonl"
+    command = [sys.executable, "-m", "genrekit", "tag", str(root), "--model", str(small_model), "--out", str(out),
+               "--write-tags", "--existing", "replace", "--genres", "2", "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    writes = lambda: [r for r in read_journal(journal) if (r.get("tag") or {}).get("state") == "written"]  # noqa: E731
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(writes()) < 4:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    _, stderr = process.communicate()
+    done = len(writes())
+    assert process.returncode == -signal.SIGKILL, stderr.decode()
+    assert 4 <= done < 20, f"the run should have been killed midway, after {done} writes"
+
+    planned = {}  # what each file journalled before its write: the genre field it was to get
+    for record in read_journal(journal):
+        if (record.get("tag") or {}).get("state") == "writing":
+            field = next(iter(record["tag"]["fields"]))
+            planned[record["path"].rsplit("/", 1)[1]] = record["tag"]["fields"][field]["new"]
+    killed = snapshot(root, names)
+    assert_same_audio(before, killed)  # every file decodes to the same samples, from the same audio bytes
+    untouched = tagged = 0
+    for name in names:
+        if killed[name][1] == before[name][1]:
+            untouched += 1
+        else:  # fully written: the genres it was to get, and genrekit's fields with them
+            assert killed[name][0] == planned[name], name
+            assert set(own_fields(root / name)) == {"MODEL", "VERSION", "CONFIDENCE", "DATE"}, name
+            tagged += 1
+    assert tagged >= done and untouched >= 20 - len(planned)
+
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == EXIT_OK, result.stderr
+    rows = genres_of(out)
+    assert sorted(rows) == sorted(names)
+    for name in names:
+        two = _ranked(rows[name])
+        assert genre_field(root / name) == (["; ".join(two)] if "v23" in name else two), name
+    assert not list(root.rglob(".*")), "a temporary copy was left behind"
+    assert_same_audio(before, snapshot(root, names))
+
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and "20 restored" in undone.output, undone.output
+    after = snapshot(root, names)
+    for name in names:
         assert after[name][:2] == before[name][:2], name
     assert_same_audio(before, after)
