@@ -185,3 +185,18 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, tmp_path):
     assert result.exit_code == EXIT_OK and not (tmp_path / "plain" / "cv.json").exists()
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "edge-cnn", "--no-cv", "--out", str(tmp_path / "n")])
     assert result.exit_code == 1 and "cv: only for classical models" in result.output
+
+
+def test_export_names_models_as_the_door_does_and_refuses_an_export(model_files, tmp_path):
+    """export_onnx takes a run folder (its model file) like every other stage, tells the kind
+    through the door (models.file_kind), and refuses an .onnx file by name."""
+    from genrekit.errors import ParameterError
+    from genrekit.export import export_onnx
+    from genrekit.models import file_kind
+
+    assert [file_kind(model_files[k]) for k in ("classical", "network", "onnx-network")] == \
+        ["classical", "network", "onnx"]
+    exported = load(export_onnx(model_files["classical"].parent, tmp_path / "from-folder.onnx"))
+    assert exported.kind == "onnx-classical" and exported.labels == load(model_files["classical"]).labels
+    with pytest.raises(ParameterError, match="already an ONNX export"):
+        export_onnx(model_files["onnx-classical"], tmp_path / "again.onnx")

@@ -47,7 +47,7 @@ from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.features.musicnn import pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
-from genrekit.models.interface import read_onnx_metadata
+from genrekit.models.interface import DEFAULT, default_model_path, file_kind, model_file, read_onnx_metadata
 
 __all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata"]
 
@@ -70,14 +70,20 @@ def export_onnx(
 ) -> Path:
     """Export a model file to ONNX; returns the path written (atomically).
 
-    A classical model (not ``.safetensors``) goes through :func:`export_classical_onnx`;
+    ``model_path``: a model file, a run folder of ``genrekit train`` or ``"default"``. A
+    classical model goes through :func:`export_classical_onnx`;
     ``frontend`` is for networks. ``int8`` is for networks and for models on the pretrained
     musicnn (its network is quantized, the head stays fp32). ``calibration``: audio files
     whose windows (musicnn: patches) calibrate the int8 activations (required with ``int8``;
     use the training tracks or others like them, never test tracks). At most
     ``max_calibration_windows`` windows are drawn from them, with ``seed``.
     """
-    network = Path(model_path).suffix == ".safetensors"
+    # "default" names genrekit's own model file, a run folder the model file inside it
+    model_path = default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_file(model_path)
+    kind = file_kind(model_path)
+    if kind == "onnx":
+        raise ParameterError(f"{model_path}: already an ONNX export; export its model file (.genrekit or .safetensors)")
+    network = kind == "network"
     if network and frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
     if int8 and not calibration:

@@ -14,6 +14,7 @@ _API = {
     "default_model_path": "genrekit.models.interface",
     "model_file": "genrekit.models.interface",
     "model_id": "genrekit.models.interface",
+    "file_kind": "genrekit.models.interface",
     "DEFAULT": "genrekit.models.interface",
     "network_names": "genrekit.models.recipes",
     "recipe_names": "genrekit.models.recipes",

@@ -544,6 +544,12 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     return path
 
 
+def file_kind(model: str | os.PathLike) -> str:
+    """What kind of model file ``model`` names (see :func:`model_file`), without loading it:
+    ``classical`` (``.genrekit``), ``network`` (``.safetensors``) or ``onnx`` (an export)."""
+    return {".safetensors": "network", ".onnx": "onnx"}.get(model_file(model).suffix, "classical")
+
+
 def model_id(model: str | os.PathLike) -> str:
     """A model file's identity: its name and the start of its content's SHA-256."""
     from genrekit.audio import content_hash
