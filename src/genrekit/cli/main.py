@@ -423,7 +423,7 @@ def compare(
     dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
-    folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified, by track).")] = 5,
+    folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified; grouped by artist where the dataset knows artists, else by track).")] = 5,
     epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
     device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
     search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,

@@ -307,7 +307,8 @@ def compare_models(
                  "n_features": int(table.X.shape[1]) if table is not None else None,
                  "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
                  "network_epochs": epochs if networks else None,
-                 "cv": "stratified K-fold by track" + (" (nested randomized search)" if search else ""),
+                 "cv": "stratified K-fold, grouped by artist where known, else by track"
+                       + (" (nested randomized search)" if search else ""),
                  "seed": seed, "search_iterations": n_iter if search else 0}
         write_json(out / "comparison.json", {"setup": setup, "models": {row["model"]: row for row in rows}})
         title = f"Model comparison: {n_splits}-fold CV on {source or 'features'}"
