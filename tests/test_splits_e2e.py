@@ -68,9 +68,10 @@ def folds_used(monkeypatch) -> list[dict]:
     return folds
 
 
-def _invoke(*args) -> None:
+def _invoke(*args) -> str:
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == EXIT_OK, result.output
+    return result.output
 
 
 def _held_out(run) -> dict[str, str]:
@@ -132,8 +133,18 @@ def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, fea
     parts = _held_out(run)
     assert parts == dict(zip(tracks["track_id"], tracks["split"]))
     _one_side_per_artist(parts, tracks)
-    assert json.loads((run / "run.json").read_text())["split"]["method"] == "dataset"
+    recorded = json.loads((run / "run.json").read_text())["split"]
+    assert recorded["method"] == "dataset" and recorded["artists_across_splits"] == []
     assert not (run / "cv.json").exists()
+
+    # the user's split is theirs to keep, but an artist on two sides is recorded and warned of
+    leaky = tracks.assign(split=np.where(tracks["track_id"] == "pop.00001", "test", tracks["split"]))
+    songs = _manifest(leaky, tmp_path / "leaky.csv", columns=("path", "label", "artist", "split", "track_id"))
+    output = _invoke("train", songs, "--model", "logreg", "--features", FEATURES, "--split", "dataset", "--no-cv",
+                     "--jobs", "1", "--cache", feature_cache, "--out", tmp_path / "leaky")
+    artist = tracks.set_index("track_id").loc["pop.00001", "artist"]
+    assert json.loads((tmp_path / "leaky" / "run.json").read_text())["split"]["artists_across_splits"] == [artist]
+    assert "on two sides" in " ".join(output.split())
 
     unsplit = tracks.assign(split=np.where(tracks["track_id"] == "pop.00003", "", tracks["split"]))
     songs = _manifest(unsplit, tmp_path / "unsplit.csv", columns=("path", "label", "artist", "split", "track_id"))

@@ -99,9 +99,22 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
                 f"{dataset.root}: split='dataset' needs a train/val/test split for every track; "
                 f"{len(unassigned)} have none (first: {unassigned[0]})"
             )
-        return dataset, {}
+        shared = _artists_across_splits(dataset)
+        if shared:  # the user's split is kept, but its scores will flatter the model
+            logger.warning("%s: the dataset's own split puts %d artist(s) on two sides (first: %s); test scores "
+                           "will be optimistic", dataset.root, len(shared), shared[0])
+        return dataset, {"artists_across_splits": shared}
     parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
+
+
+def _artists_across_splits(dataset: Dataset) -> list[str]:
+    """The artists (where the dataset knows them) with tracks in more than one of train/val/test."""
+    sides: dict[str, set[str]] = {}
+    for track in dataset.tracks:
+        if track.artist:
+            sides.setdefault(track.artist, set()).add(track.split)
+    return sorted(artist for artist, parts in sides.items() if len(parts) > 1)
 
 
 # What only networks use, with the value that means "not asked for".
