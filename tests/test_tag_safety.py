@@ -303,6 +303,15 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
     again = runner.invoke(app, ["tag", "--undo", str(out)])
     assert again.exit_code == EXIT_OK and "0 restored" in again.output and "already undone" in again.output
     assert snapshot(library).keys() == after.keys() and all(snapshot(library)[n][:2] == after[n][:2] for n in FILES)
+    undone_rows = genres_of(out)  # the table says what the undo did, and where each file is now
+    for name, genre in FILES.items():
+        row = undone_rows[name]
+        assert row["tag_action"] == "undone" and not row["tag_written"] and row["tag_error"] is None, name
+        assert row["tag_old"] == [rows[name]["genre"]] and row["tag_new"] == genre, name
+        assert row["genre"] == rows[name]["genre"] and row["size"] == (library / name).stat().st_size, name
+    result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--out", str(out), "--jobs", "1"])
+    assert result.exit_code == EXIT_OK and f"{N} tagged ({N} done by an earlier run)" in result.output, result.output
+    assert genres_of(out) == undone_rows  # nothing predicted again, and the undo's rows kept
 
 
 def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_file(tmp_path, library, small_model,
@@ -490,3 +499,34 @@ def test_a_sigkill_during_write_tags_leaves_no_half_written_file_and_the_rerun_f
     for name in names:
         assert after[name][:2] == before[name][:2], name
     assert_same_audio(before, after)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_undo_updates_the_results_table(tmp_path, originals, small_model, suffix):
+    import pandas as pd
+
+    root = tmp_path / "Music"
+    root.mkdir()
+    names = ["tagged-id3v24.mp3", "bare.flac", "bare.wav"]
+    for name in names:
+        shutil.copy(originals / name, root / name)
+    out = tmp_path / f"tags{suffix}"
+    tag(root, small_model, out, "--existing", "replace")
+    read = pd.read_csv if suffix == ".csv" else pd.read_parquet
+    written = read(out).set_index("path")
+    listed = (lambda v: None if pd.isna(v) else json.loads(v)) if suffix == ".csv" else (
+        lambda v: None if v is None else list(v))
+    assert written.tag_action.tolist() == ["written"] * 3
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and "3 restored" in undone.output, undone.output
+    table = read(out).set_index("path")
+    assert list(table.columns) == list(written.columns) and list(table.index) == list(written.index)
+    for name in names:
+        row, path = table.loc[str(root / name)], root / name
+        assert row.tag_action == "undone" and not row.tag_written, name
+        assert listed(row.tag_old) == [written.loc[str(path), "genre"]], name
+        assert listed(row.tag_new) == FILES[name], name  # what the file had: ["My Genre"], or no genre
+        assert row["size"] == path.stat().st_size and row.mtime_ns == path.stat().st_mtime_ns, name
+        assert genre_field(path) == FILES[name] and not own_fields(path), name
+    same = ["genre", "confidence", "model", "error", "p_classical", "p_metal"]
+    pd.testing.assert_frame_equal(table[same], written[same])  # the rest of the table as it was

@@ -676,7 +676,8 @@ def _undo_tags(results: Path) -> None:
 
     summary = undo_tags(results, on_file=show)
     out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
-                      f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}")
+                      f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}; "
+                      f"the rows of the files put back updated in {results}")
     _finish(len(summary.files) - len(summary.failures), summary.failures)
 
 

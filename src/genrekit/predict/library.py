@@ -51,7 +51,7 @@ class TagRecord:
     error: str | None = None
     tag_written: bool = False
     tag_error: str | None = None  # why no tag was written (an error, or the file kept its genre)
-    tag_action: str | None = None  # written, would write, kept, unchanged, unknown, failed (tags.TagChange)
+    tag_action: str | None = None  # written, would write, kept, unchanged, unknown, failed (tags.TagChange), undone
     tag_old: list[str] | None = None  # the genre field before (None: absent), exactly as read
     tag_new: list[str] | None = None  # the genre field after (or as a dry run would leave it)
     tag: dict | None = None  # the journal's record of a write: fields old/new, size and mtime before and after
@@ -562,6 +562,8 @@ class UndoRecord:
     old: list[str] | None = None
     new: list[str] | None = None
     after: dict[str, int] | None = None  # the file's size and mtime after the undo (restored ones)
+    write: dict | None = None  # the write undone: the file's size and mtime before and after it
+    fields: dict[str, dict] | None = None  # every field put back: name -> {"old": ours, "new": restored}
 
 
 @dataclass
@@ -654,7 +656,7 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
         previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
         if previous is not None and previous["state"] == "restored":
             return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
-                              ours[name], target[name], previous.get("after"))
+                              ours[name], target[name], previous.get("after"), write, line["fields"])
         try:
             now = tags.read_genre_field(path)
         except Exception as exc:  # gone, or no longer a taggable file
@@ -664,7 +666,8 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
         found = {n: now.fields.get(n) for n in target}
         if previous is not None and previous["state"] == "restoring" and found == target:
             _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
-            return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path))
+            return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write,
+                              line["fields"])
         if last["after"] is None:  # a run killed between journalling the write and recording it
             mine = {n: v["new"] for n, v in last["fields"].items()}
             theirs = {n: v["old"] for n, v in last["fields"].items()}
@@ -695,7 +698,7 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
         stat = _stat(path)
         _append(handle, line | {"state": "restored", "after": stat})
         restored = tags.read_genre_field(path).fields.get(name)
-        return UndoRecord(path, "restored", None, name, ours[name], restored, stat)
+        return UndoRecord(path, "restored", None, name, ours[name], restored, stat, write, line["fields"])
     return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
 
 
@@ -704,7 +707,11 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     table changed, exactly as they were (a field that was absent is removed again), file by file.
 
     A file whose size or mtime differs from what the journal recorded after the write (it
-    changed since) is refused, with the reason. The undo journals its own progress in
+    changed since) is refused, with the reason. Each file put back gets its row of the results
+    table updated (``tag_action`` ``undone``, ``tag_old`` the genres the undo found, ``tag_new``
+    those it put back, ``key``/``size``/``mtime_ns`` as the file is now), and a record in the
+    run's journal, so a later ``genrekit tag`` run with this table neither predicts it again nor
+    takes its tags for genrekit's (with ``--write-tags`` its tags are decided again). The undo journals its own progress in
     ``<results>.undo.jsonl``, each file before and after its write, so an interrupted undo is
     resumed by running it again, and a file already put back is not touched again.
     on_file : called with each file's :class:`UndoRecord` as it is done
@@ -730,4 +737,87 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
             files.append(outcome)
             if on_file is not None:
                 on_file(outcome)
+    _record_undo(results, journal, [f for f in files if f.status in ("restored", "already undone") and f.after])
     return UndoSummary(results=results, progress=progress, files=files, seconds=time.perf_counter() - started)
+
+
+def _undone_record(record: dict, undone: UndoRecord) -> dict:
+    """A file's journal record after an undo: keyed as the file is now (its key's kind, path or
+    content, kept), its tag columns saying what the undo did."""
+    rest = record["key"][len(record["model"]) + 1:] if record["key"].startswith(record["model"] + "|") else ""
+    key, size, mtime_ns = _key(Path(undone.path), rest.startswith("sha256:"), record["model"])
+    fields = undone.fields or {}
+    return record | {
+        "key": key, "size": size, "mtime_ns": mtime_ns, "tag_action": "undone", "tag_written": False,
+        "tag_old": undone.old, "tag_new": undone.new, "tag_error": None,
+        "tag": {"state": "undone", "fields": fields, "before": (undone.write or {}).get("after"),
+                "after": undone.after}}
+
+
+def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None:
+    """Record what an undo put back: in the tag journal (each file keyed again as it is now, so a
+    re-run neither predicts it again nor takes its tags for ours) and in the results table's rows
+    (``key``, ``size``, ``mtime_ns`` and the ``tag_*`` columns), rewritten atomically."""
+    if not undone:
+        return
+    latest = {}
+    for record in read_journal(journal):
+        latest[os.path.realpath(record["path"])] = record
+    changed = {}
+    with open(journal, "a", encoding="utf-8") as handle:
+        for outcome in undone:
+            real = os.path.realpath(outcome.path)
+            record = latest.get(real)
+            if record is None or _stat(outcome.path) != outcome.after:
+                continue  # changed again since the undo: its row is the next run's to record
+            tag = record.get("tag") or {}
+            if not (tag.get("state") == "undone" and tag.get("after") == outcome.after):
+                record = _undone_record(record, outcome)
+                _append(handle, record)
+            changed[real] = record
+    if changed and results.exists():
+        _update_table(results, changed)
+
+
+def _update_table(results: Path, records: dict[str, dict]) -> None:
+    """Put ``records`` (real path -> journal record) into the rows of the results table that
+    hold those files, cell for cell, leaving every other row and column as it is."""
+    import csv
+
+    columns = ("key", "size", "mtime_ns", "tag_written", "tag_error", "tag_action", "tag_old", "tag_new")
+    if results.suffix == ".jsonl":
+        rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows:
+            record = records.get(os.path.realpath(row["path"]))
+            if record is not None:
+                row.update({c: record.get(c) for c in columns})
+                row["tag"] = {k: v for k, v in record["tag"].items() if k != "id3_tag"}
+        with atomic_path(results) as temporary:
+            temporary.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif results.suffix == ".csv":
+        with open(results, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header, rows = reader.fieldnames, list(reader)
+        text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
+                "tag_new": lambda v: "" if v is None else json.dumps(v)}
+        for row in rows:
+            record = records.get(os.path.realpath(row["path"]))
+            if record is not None:
+                row.update({c: text.get(c, lambda v: "" if v is None else str(v))(record.get(c))
+                            for c in columns if c in row})
+        with atomic_path(results) as temporary:
+            with open(temporary, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=header)
+                writer.writeheader()
+                writer.writerows(rows)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(results).to_pylist()
+        for row in rows:
+            record = records.get(os.path.realpath(row["path"]))
+            if record is not None:
+                row.update({c: record.get(c) for c in columns if c in row})
+        with atomic_path(results) as temporary:
+            pq.write_table(pa.Table.from_pylist(rows), temporary)
