@@ -200,3 +200,18 @@ def test_export_names_models_as_the_door_does_and_refuses_an_export(model_files,
     assert exported.kind == "onnx-classical" and exported.labels == load(model_files["classical"]).labels
     with pytest.raises(ParameterError, match="already an ONNX export"):
         export_onnx(model_files["onnx-classical"], tmp_path / "again.onnx")
+
+
+def test_an_incomplete_adapter_is_refused_naming_what_it_lacks():
+    """An adapter of one's own must have the whole interface (subclassing Adapter gives the
+    defaults); one that has only predict_proba is refused by name, not crashed on."""
+    from genrekit.errors import ParameterError
+
+    class Partial:
+        labels = ["a", "b"]
+
+        def predict_proba(self, chunks):
+            return np.full((len(chunks), 2), 0.5)
+
+    with pytest.raises(ParameterError, match="Partial is not a GenreClassifier: it lacks .*analyse"):
+        load(Partial())

@@ -45,6 +45,10 @@ def test_generated_non_music_is_unknown_by_default_and_says_why(tmp_path):
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0)  # still reported
     table = CliRunner().invoke(app, ["predict", str(paths[0])], env={"COLUMNS": "150"})
     assert "unknown (not music):" in table.stdout, table.stdout
+    # a model of speech or sound classes may turn the check off: the top genre comes back
+    unchecked = CliRunner().invoke(app, ["predict", "--format", "json", "--no-music-check", str(paths[0])])
+    named = json.loads(next(line for line in unchecked.stdout.splitlines() if line.startswith("{")))
+    assert named["genre"] == named["top"][0]["genre"] != "unknown" and named["music"] is None
 
 
 def test_music_is_named(gtzan_mini):

@@ -90,3 +90,8 @@ def test_the_timeline_follows_a_change_of_genre_inside_one_segment(gtzan_mini, t
     assert prediction.timeline[0].genre == "classical" and prediction.timeline[-1].genre == "metal"
     assert prediction.proportions["classical"] > 0 and prediction.proportions["metal"] > 0
     assert sum(prediction.proportions.values()) == pytest.approx(1.0)
+    # overlapping chunks (a hop shorter than a chunk) would count windows twice: the chunks make the timeline
+    twice = tmp_path / "twice.wav"
+    sf.write(twice, np.concatenate([first, second, first, second]), sr)
+    overlapping = predict_file("default", twice, hop_seconds=10.0, skip=0.0)
+    assert overlapping.n_chunks == 4 and len(overlapping.timeline) == 4

@@ -492,6 +492,9 @@ def predict(
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
     min_confidence: MinConfidenceOption = None,
+    music_check: Annotated[bool, typer.Option("--music-check/--no-music-check", help="Call audio the music detector "
+                                              "hears as speech, noise or tones 'unknown' (models on both musicnn "
+                                              "taggers, the default among them).")] = True,
     jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
                                       "(0: all cores).")] = 1,
     runner: RunnerOption = "local",
@@ -510,7 +513,8 @@ def predict(
     model = load(model_path, segment_seconds=segment)
     predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
                                           jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
-                                          segment_seconds=segment, min_confidence=min_confidence)
+                                          segment_seconds=segment, min_confidence=min_confidence,
+                                          music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)

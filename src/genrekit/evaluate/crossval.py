@@ -137,6 +137,7 @@ def cross_validate(
     Chunks of a track are always on the same side. With ``search`` the hyperparameters are
     tuned by randomized search inside each training fold (nested CV); the test fold never
     informs the search. Scores are track-level; ``chunk_accuracy`` is per chunk.
+
     Parameters
     ----------
     table : FeatureTable

@@ -174,8 +174,11 @@ def evaluate_model(
     """Score any model (see :func:`genrekit.models.load`) on ``dataset``'s tracks.
 
     Every track is analysed as :func:`genrekit.predict.predict_file` analyses it, so a track's
-    probabilities here are the ones ``genrekit predict`` gives. Tracks whose genre the model
-    does not know are left out and listed. This is :func:`score_dataset`, with the reports
+    probabilities here are the ones ``genrekit predict`` gives (with the model's own
+    aggregation). Tracks whose genre the model does not know are left out and listed. The
+    ``chunk_*`` metrics score the steps of each prediction's timeline: the chunks, or the
+    finer windows of a model that gives them (the default's ~6 s); another ``aggregation``
+    than the model's combines those steps. This is :func:`score_dataset`, with the reports
     written.
 
     Parameters

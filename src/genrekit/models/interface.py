@@ -105,7 +105,7 @@ class GenreClassifier(Protocol):
         """The model's description in one schema for every kind (see :func:`describe`)."""
 
 
-class _Adapter:
+class Adapter:
     """What the adapters share: the manifest, the refusal of images, and no styles or
     windows unless the kind gives them."""
 
@@ -167,7 +167,7 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier) -> tuple[list
     return kept, excluded
 
 
-class ClassicalClassifier(_Adapter):
+class ClassicalClassifier(Adapter):
     """A classical model (``model.genrekit``): its features of each chunk, then its classifier.
 
     Chunks are the model's own chunk length, or ``segment_seconds`` (default 30 s, the
@@ -359,7 +359,7 @@ def _style_columns(spec, musicnn_models: tuple[str, ...]) -> dict[str, list[int]
     return style_columns([c for model in musicnn_models for c in column_names(model)])
 
 
-class NetworkClassifier(_Adapter):
+class NetworkClassifier(Adapter):
     """A network file (``model.safetensors``): its windows (about 3 s) or, for image
     networks, one spectrogram image per 30 s."""
 
@@ -577,6 +577,13 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
     """
     if isinstance(model, GenreClassifier):
         return model
+    if hasattr(model, "predict_proba") and not hasattr(model, "estimator"):  # an adapter of its own, incomplete
+        from genrekit.errors import ParameterError
+
+        missing = [name for name in (*GenreClassifier.__annotations__, "predict_proba", "analyse", "predict_image",
+                                     "manifest") if not hasattr(model, name)]
+        raise ParameterError(f"{type(model).__name__} is not a GenreClassifier: it lacks {', '.join(missing)} "
+                             "(subclass genrekit.models.interface.Adapter)")
     if not isinstance(model, (str, os.PathLike)):  # a classical model in memory
         return ClassicalClassifier(model, segment_seconds=segment_seconds)
     path = model_file(model)

@@ -163,7 +163,7 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
             names = [str(c) for c in self.classes_]
         present = np.unique(codes)
         if len(present) < 2:
-            raise ParameterError(f"y holds one class ({self.classes_.tolist()[present[0]]!r}); a classifier needs at least two")
+            raise ParameterError(f"y holds one class ({names[present[0]]!r}); a classifier needs at least two")
         self.mapping_ = tag_columns(names, self.columns)
         self.transform_, self.head_ = self._fit_head(X, codes)
         self.n_iter_ = self.head_.n_iter_

@@ -34,6 +34,7 @@ def predict_file(
     batch: int = 8,
     should_stop: Callable[[], bool] | None = None,
     min_confidence: float | None = None,
+    music_check: bool = True,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
 
@@ -51,6 +52,10 @@ def predict_file(
 
     ``min_confidence``: below this top probability the genre is ``"unknown"`` (the
     probabilities are still given); None: always the top genre.
+
+    ``music_check``: where the model gives it (models on both musicnn taggers' features, the
+    default among them), audio that the music detector calls non-music is ``"unknown"``;
+    False leaves the genre to the probabilities (a model of speech or sound classes).
     """
     from genrekit import audio
     from genrekit.audio import remote
@@ -64,7 +69,8 @@ def predict_file(
         with remote.local_copy(path) as local:
             try:
                 prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
-                                          should_stop=should_stop, min_confidence=min_confidence)
+                                          should_stop=should_stop, min_confidence=min_confidence,
+                                          music_check=music_check)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
         return dataclasses.replace(prediction, path=path)
@@ -92,7 +98,7 @@ def predict_file(
     if all(a.styles is not None for a in analyses) and predictor.styles:
         styles = dict(zip(predictor.styles, map(float, np.concatenate([a.styles for a in analyses]).mean(axis=0))))
     music = None
-    if all(a.music is not None for a in analyses):
+    if music_check and all(a.music is not None for a in analyses):
         music = float(np.concatenate([a.music for a in analyses]).mean())
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path).duration, model=predictor.name, styles=styles, music=music,
@@ -100,8 +106,11 @@ def predict_file(
 
 
 def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None):
-    """(times, probabilities) of the chunks' windows, in time order; None without windows."""
+    """(times, probabilities) of the chunks' windows, in time order; None without windows, or
+    where chunks overlap (``hop_seconds`` shorter than a chunk: windows would count twice)."""
     if seconds is None or any(a.windows is None for a in analyses):
+        return None
+    if any(next_start < end - 1e-6 for (_, end), (next_start, _) in zip(times, times[1:])):
         return None
     steps, rows = [], []
     for (start, end), window_proba in zip(times, (w for a in analyses for w in a.windows)):
@@ -113,7 +122,7 @@ def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | 
 
 
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,
-                        min_confidence: float | None = None):
+                        min_confidence: float | None = None, music_check: bool = True):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a path
     -> ``{"prediction": Prediction.to_dict()}`` or ``{"error": reason}``."""
     predictor = load(model_path, segment_seconds=segment_seconds, threads=1)
@@ -121,7 +130,7 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
     def predict(path: str) -> dict:
         try:
             return {"prediction": predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
-                                               min_confidence=min_confidence).to_dict()}
+                                               min_confidence=min_confidence, music_check=music_check).to_dict()}
         except GenrekitError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # a decoder crash on one file must not end the batch
@@ -141,6 +150,7 @@ def predict_files(
     runner=None,
     segment_seconds: float | None = None,
     min_confidence: float | None = None,
+    music_check: bool = True,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file, going on past files that cannot be decoded.
 
@@ -164,7 +174,8 @@ def predict_files(
 
         runner = runner or LocalRunner(min(jobs, len(paths)))
         outcomes: dict[int, dict] = {}
-        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds, min_confidence), paths)
+        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds, min_confidence,
+                                                   music_check), paths)
         for index, outcome in track(results, total=len(paths), description="predicting", disable=not progress):
             outcomes[index] = outcome
         predictions = [Prediction.from_dict(outcomes[i]["prediction"]) for i in range(len(paths))
@@ -176,7 +187,7 @@ def predict_files(
     for path in track(paths, description="predicting", disable=not progress):
         try:
             predictions.append(predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
-                                            min_confidence=min_confidence))
+                                            min_confidence=min_confidence, music_check=music_check))
         except GenrekitError as exc:
             failures[path] = str(exc)
     return predictions, failures
