@@ -52,7 +52,7 @@ def _set_genres(item: Item, genres: list[str]) -> None:
 class GenrekitPlugin(BeetsPlugin):
     """``beet genrekit``, and the ``auto`` import stage."""
 
-    item_types = {"genrekit_confidence": types.FLOAT}
+    item_types = {"genrekit_confidence": types.NullFloat(3)}  # shown with 3 decimals, like the files' field
 
     def __init__(self) -> None:
         super().__init__("genrekit")
