@@ -16,26 +16,14 @@ import soundfile as sf
 pytest.importorskip("beets", reason="the beets plugin's tests need beets: pip install 'genrekit[beets]'")
 
 from genrekit import audio  # noqa: E402
-from genrekit.datasets import load_gtzan  # noqa: E402
-from genrekit.features import FeatureSpec  # noqa: E402
-from genrekit.models import save_model  # noqa: E402
-from genrekit.train import train_model  # noqa: E402
 
 BEET = [sys.executable, "-c", "import sys; from beets.ui import main; sys.exit(main())"]
 
 
 @pytest.fixture(scope="module")
-def small_model(tmp_path_factory, gtzan_mini):
-    """gtzan57 + logreg on 5 s of two clips of each of two genres: trained in seconds."""
-    root = tmp_path_factory.mktemp("small") / "genres"
-    for genre in ("classical", "metal"):
-        (root / genre).mkdir(parents=True)
-        for number in (2, 3):
-            y, sr = audio.load(next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*")), sr=None)
-            sf.write(root / genre / f"{genre}.{number:05d}.wav", y[: 5 * sr], sr)
-    model = train_model(load_gtzan(root), spec=FeatureSpec("gtzan57"), model="logreg", n_jobs=1, progress=False,
-                        cv=False).model
-    return save_model(model, root.parent / "small.genrekit")
+def model():
+    """genrekit's own model (its ONNX export where onnxruntime is installed: about a second a run)."""
+    return "default"
 
 
 @pytest.fixture
@@ -99,8 +87,8 @@ def file_genres(path: Path):
     return mutagen.File(path).tags.get("genre")
 
 
-def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_need_force(tmp_path, music, small_model):
-    beet = beets(tmp_path, small_model)
+def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_need_force(tmp_path, music, model):
+    beet = beets(tmp_path, model)
     beet("import", "-A", str(music))
     assert listing(beet) == {"metal": ("", ""), "classical": ("", ""), "mine": ("My Genre", "")}
     files = {p.name: p.read_bytes() for p in music.iterdir()}
@@ -113,7 +101,7 @@ def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_nee
     beet("genrekit")
     genres = listing(beet)
     assert genres["metal"][1] == genres["classical"][1] == "genrekit"
-    assert {genres["metal"][0], genres["classical"][0]} <= {"metal", "classical"}
+    assert (genres["metal"][0], genres["classical"][0]) == ("metal", "classical")  # clear cases for the default
     assert genres["mine"] == ("My Genre", "")  # the user's genre survives without --force
     assert file_genres(music / "metal.flac") == [genres["metal"][0]]  # import.write: yes, so beets wrote it
     assert file_genres(music / "mine.flac") == ["My Genre"]
@@ -122,7 +110,7 @@ def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_nee
 
     beet("genrekit", "-f", "title:mine")
     genres = listing(beet)
-    assert genres["mine"][0] in ("metal", "classical") and genres["mine"][1] == "genrekit"
+    assert genres["mine"] == ("metal", "genrekit")
     assert file_genres(music / "mine.flac") == [genres["mine"][0]]
 
     # count and styles from the config; beets' write setting off: the database changes, the files do not
@@ -131,21 +119,24 @@ def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_nee
     files = {p.name: p.read_bytes() for p in music.iterdir()}
     beet("genrekit")
     genres = listing(beet)
-    assert all(sorted(genres[t][0].split("; ")) == ["classical", "metal"] for t in ("metal", "classical", "mine"))
+    for title in ("metal", "classical", "mine"):  # the top genre and the next one
+        assert len(genres[title][0].split("; ")) == 2 and genres[title][0].startswith(title.replace("mine", "metal"))
     assert {p.name: p.read_bytes() for p in music.iterdir()} == files
+    config.write_text(config.read_text() + "    styles: yes\n")  # the model's styles as further genres
+    beet("genrekit", "title:metal")
+    assert len(listing(beet)["metal"][0].split("; ")) > 2
 
 
-def test_auto_sets_genres_on_import(tmp_path, music, small_model):
-    beet = beets(tmp_path, small_model, auto=True)
+def test_auto_sets_genres_on_import(tmp_path, music, model):
+    beet = beets(tmp_path, model, auto=True)
     beet("import", "-A", str(music))
     genres = listing(beet)
-    assert genres["metal"][1] == genres["classical"][1] == "genrekit"
-    assert genres["metal"][0] in ("metal", "classical") and genres["classical"][0] in ("metal", "classical")
+    assert genres["metal"] == ("metal", "genrekit") and genres["classical"] == ("classical", "genrekit")
     assert genres["mine"] == ("My Genre", "")
 
 
-def test_bad_config_is_named(tmp_path, music, small_model):
-    beet = beets(tmp_path, small_model)
+def test_bad_config_is_named(tmp_path, music, model):
+    beet = beets(tmp_path, model)
     beet("import", "-A", str(music))
     config = Path(beet("config", "-p").strip())
     config.write_text(config.read_text() + "    count: 0\n")
