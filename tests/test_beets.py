@@ -3,13 +3,11 @@ its own BEETSDIR and config, files imported as they are (``beet import -A``, no 
 network), then ``beet genrekit`` with and without ``--pretend`` and ``--force``, and ``auto``."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import mutagen
-import numpy as np
 import pytest
 import soundfile as sf
 

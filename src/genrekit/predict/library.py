@@ -19,12 +19,16 @@ import time
 from collections import Counter
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
 from genrekit.predict.song import UNKNOWN, check_min_confidence, decide
+
+if TYPE_CHECKING:
+    from genrekit.predict.tags import TagChange
 
 logger = logging.getLogger(__name__)
 
