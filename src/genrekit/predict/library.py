@@ -361,8 +361,11 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     if record["genre"] == UNKNOWN:
         record["tag_action"], record["tag_written"] = "unknown", False
         record["tag_old"] = record["tag_new"] = None
-        record["tag_error"] = (f"genre unknown (confidence {record['confidence']:.2f} < {options.min_confidence}): "
-                               "its tags are left as they are")
+        from genrekit.models.music import music_threshold
+
+        not_music = record.get("music") is not None and record["music"] < music_threshold()
+        reason = "not music" if not_music else f"confidence {record['confidence']:.2f} < {options.min_confidence}"
+        record["tag_error"] = f"genre unknown ({reason}): its tags are left as they are"
         return None
     genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)
     change = plan_genre_tag(record["path"], genres, existing=options.existing, separator=options.separator,
@@ -764,15 +767,21 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
     (``key``, ``size``, ``mtime_ns`` and the ``tag_*`` columns), rewritten atomically."""
     if not undone:
         return
-    latest = {}
-    for record in read_journal(journal):
+    records, latest = read_journal(journal), {}
+    for record in records:
         latest[os.path.realpath(record["path"])] = record
+    with atomic_path(journal) as temporary:  # without a torn last line (a killed run), before appending to it
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     changed = {}
     with open(journal, "a", encoding="utf-8") as handle:
         for outcome in undone:
             real = os.path.realpath(outcome.path)
             record = latest.get(real)
-            if record is None or _stat(outcome.path) != outcome.after:
+            try:
+                now = _stat(outcome.path)
+            except OSError:  # deleted or moved since: nothing to record for it
+                continue
+            if record is None or now != outcome.after:
                 continue  # changed again since the undo: its row is the next run's to record
             tag = record.get("tag") or {}
             if not (tag.get("state") == "undone" and tag.get("after") == outcome.after):
