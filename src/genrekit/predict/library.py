@@ -25,7 +25,7 @@ from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
-from genrekit.predict.song import UNKNOWN, check_min_confidence, decide
+from genrekit.predict.song import UNKNOWN, check_min_confidence, decide, not_music
 
 if TYPE_CHECKING:
     from genrekit.predict.tags import TagChange
@@ -361,10 +361,8 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     if record["genre"] == UNKNOWN:
         record["tag_action"], record["tag_written"] = "unknown", False
         record["tag_old"] = record["tag_new"] = None
-        from genrekit.models.music import music_threshold
-
-        not_music = record.get("music") is not None and record["music"] < music_threshold()
-        reason = "not music" if not_music else f"confidence {record['confidence']:.2f} < {options.min_confidence}"
+        reason = ("not music" if not_music(record.get("music"))
+                  else f"confidence {record['confidence']:.2f} < {options.min_confidence}")
         record["tag_error"] = f"genre unknown ({reason}): its tags are left as they are"
         return None
     genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)

@@ -30,15 +30,21 @@ def check_min_confidence(min_confidence: float | None) -> float | None:
     return min_confidence
 
 
+def not_music(music: float | None) -> bool:
+    """Whether ``music`` (the probability that the audio is music; None where the model does
+    not give it) is below the music detector's threshold (:mod:`genrekit.models.music`)."""
+    if music is None:
+        return False
+    from genrekit.models.music import music_threshold
+
+    return music < music_threshold()
+
+
 def decide(probabilities: dict[str, float], min_confidence: float | None = None, music: float | None = None) -> str:
     """The top genre of ``probabilities``, or :data:`UNKNOWN` when its probability is below
-    ``min_confidence``, or when ``music`` (the probability that the audio is music, where the
-    model gives it) is below the music detector's threshold (:mod:`genrekit.models.music`)."""
-    if music is not None:
-        from genrekit.models.music import music_threshold
-
-        if music < music_threshold():
-            return UNKNOWN
+    ``min_confidence`` or the audio is not music (:func:`not_music`)."""
+    if not_music(music):
+        return UNKNOWN
     best = max(probabilities, key=probabilities.__getitem__)
     return UNKNOWN if min_confidence is not None and probabilities[best] < min_confidence else best
 
@@ -103,9 +109,7 @@ class Prediction:
         """Why the genre is ``"unknown"``: ``"not music"`` or ``"below min confidence"``; None when named."""
         if self.genre != UNKNOWN:
             return None
-        from genrekit.models.music import music_threshold
-
-        return "not music" if self.music is not None and self.music < music_threshold() else "below min confidence"
+        return "not music" if not_music(self.music) else "below min confidence"
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
@@ -244,18 +248,16 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
                 for (s, e), w, p in zip(steps, winners, step_proba)]
     if styles is not None:
-        from genrekit.models.music import music_threshold
         from genrekit.models.styles import present
 
-        not_music = music is not None and music < music_threshold()
-        styles = {} if not_music else {s: round(p, 6) for s, p in present(styles).items()}
+        styles = {} if not_music(music) else {s: round(p, 6) for s, p in present(styles).items()}
     return Prediction(
-        path=path, genre=labels[best], confidence=float(track[best]),
+        path=path, genre=UNKNOWN if not_music(music) else labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),
         proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
         start=round(times[0][0], 3), end=round(times[-1][1], 3), model=model, styles=styles,
         music=None if music is None else round(float(music), 6),
-    ).with_min_confidence(None)
+    )
 
 
 def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
