@@ -101,20 +101,6 @@ class MusiCNN(nn.Module):
         return self.embed(x)[1]
 
 
-class PooledFeatures(nn.Module):
-    """The ``musicnn-*`` feature vector of one signal as a module, for export: its patches
-    ``(n_patches, frames, n_mels)`` -> ``(1, 200 + n_tags)``, the embedding and the tag
-    probabilities averaged over the patches (as :func:`genrekit.features.musicnn.pooled_features`)."""
-
-    def __init__(self, network: MusiCNN):
-        super().__init__()
-        self.network = network
-
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        embedding, logits = self.network.embed(patches)
-        return torch.cat([embedding.mean(dim=0, keepdim=True), torch.sigmoid(logits).mean(dim=0, keepdim=True)], dim=1)
-
-
 class PatchFeatures(nn.Module):
     """The ``musicnn`` feature vectors of a signal's segment and windows as a module, for
     export: its patches ``(n_patches, frames, n_mels)`` and a pooling matrix ``(m, n_patches)``
