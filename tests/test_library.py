@@ -22,7 +22,7 @@ from genrekit.errors import ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import save_model
 from genrekit.predict.library import read_journal, tag_genres, tag_library
-from genrekit.predict.tags import read_genre_tag, write_genre_tag
+from genrekit.audio.tags import read_genre_tag, write_genre_tag
 from genrekit.train import train_model
 
 GENRES = ("classical", "metal", "reggae")

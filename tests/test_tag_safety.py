@@ -30,9 +30,9 @@ from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.datasets import load_gtzan
 from genrekit.features import FeatureSpec
 from genrekit.models import save_model
-from genrekit.predict import tags as tags_module
+from genrekit.audio import tags as tags_module
 from genrekit.predict.library import read_journal, undo_tags
-from genrekit.predict.tags import write_genre_tag
+from genrekit.audio.tags import write_genre_tag
 from genrekit.train import train_model
 
 from conftest import write_m4a

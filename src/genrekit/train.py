@@ -30,10 +30,11 @@ from genrekit.evaluate.report import write_text_atomic
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
 from genrekit.models.recipes import NetworkRecipe, TableRecipe
+from genrekit.predict.disagreements import Disagreement, find_disagreements, write_disagreements
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("random", "dataset", "gtzan-filtered")
+SPLITS = ("random", "dataset", "gtzan-filtered", "all")
 # Datasets up to this many tracks also get k-fold CV in train: a few test tracks make a
 # noisy headline (80 clips leave 10 test tracks: one clip is 10 points of accuracy).
 SMALL_DATASET = 1000
@@ -54,6 +55,7 @@ class TrainResult:
     problems: list = field(default_factory=list)
     out_dir: Path | None = None
     cv: dict | None = None  # k-fold CV over all tracks, for small datasets (see SMALL_DATASET)
+    disagreements: list[Disagreement] | None = None  # out-of-fold ones, where CV ran
 
     @property
     def partial(self) -> bool:
@@ -88,6 +90,8 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
 def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
     if split not in SPLITS:
         raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    if split == "all":  # nothing held out: the k-fold CV is the score
+        return dataset.with_splits({t.track_id: "train" for t in dataset.tracks}), {}
     if split == "gtzan-filtered":
         dataset, missing = gtzan_filtered_split(dataset)
         return dataset, {"missing_from_filtered_lists": {part: len(ids) for part, ids in missing.items()},
@@ -144,6 +148,9 @@ def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options) -> TrainRe
         raise ParameterError(f"{', '.join(ignored)}: only for {kind}, and model {model!r} is not one")
     options = {k: v for k, v in options.items() if k not in foreign}
     if network:
+        if options.get("split") == "all":
+            raise ParameterError(f"split='all': model {model!r} is a network, which needs validation tracks to stop "
+                                 "training; use split='random' (or a classical model, such as musicnn-prior)")
         options = {k: v for k, v in options.items() if k not in EXTRACTION_OPTIONS}
         return train_network_model(dataset, preset=model, **options)
     features, chunk = options.pop("features", None), options.pop("chunk", None)
@@ -217,18 +224,18 @@ def _train(
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
     trained = fit(dataset)
-    if not trained.metrics:
+    if not trained.metrics and not trained.cv:
         logger.warning("no test tracks: the model is trained but not evaluated")
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
     if trained.cv:
-        summary["cv"] = {k: v for k, v in trained.cv.items() if k != "fold_accuracy"}
+        summary["cv"] = {k: v for k, v in trained.cv.items() if k not in ("fold_accuracy", "out_of_fold")}
     training = training_record(dataset, trained, split=split, seed=seed)
     if trained.describe is not None:
         trained.describe(summary, training)
     result = TrainResult(
         model=trained.model, metrics=trained.metrics, splits={t.track_id: t.split for t in dataset.tracks},
         failures=trained.failures, problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems],
-        cv=trained.cv,
+        cv=trained.cv, disagreements=_disagreements(dataset, trained),
     )
     if out_dir is not None:
         run = {
@@ -254,6 +261,23 @@ def _train(
     return result
 
 
+def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | None:
+    """The tracks whose out-of-fold prediction (train's k-fold CV) confidently disagrees with
+    their label (:mod:`genrekit.predict.disagreements`); None without CV. A file labelled with
+    several genres is one row, owning all of them."""
+    out_of_fold = (trained.cv or {}).get("out_of_fold")
+    if not out_of_fold:
+        return None
+    rows: dict[str, dict] = {}
+    for track in dataset.tracks:
+        if track.track_id in out_of_fold:
+            row = rows.setdefault(track.path, {"path": track.path, "owner_genres": [],
+                                                "probabilities": out_of_fold[track.track_id]})
+            row["owner_genres"].append(track.label)
+    labels = sorted({g for row in rows.values() for g in row["probabilities"]})
+    return find_disagreements(rows.values(), labels)
+
+
 def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int) -> dict:
     """The training record a model file keeps (its manifest's ``training``).
 
@@ -275,12 +299,16 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
         and prediction recognise by content (:func:`genrekit.models.exclude_training`).
     """
     path_of = {t.track_id: t.path for t in dataset.tracks}
+    taxonomy = dataset.taxonomy
     return {
         "dataset": dataset.name,
         "dataset_root": dataset.root,
         "split": split,
         "seed": seed,
         **trained.training,
+        # the owner's spellings of each genre, so that tag can match a file's own genres
+        **({"labels_from_tags": {"spellings": {g: sorted(s) for g, s in taxonomy.spellings.items()
+                                               if g in taxonomy.counts}}} if taxonomy is not None else {}),
         "n_tracks": len(trained.tracks),
         "track_ids": list(trained.tracks),
         "content_sha256": sorted(trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks),
@@ -322,6 +350,8 @@ def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summar
         write_evaluation(trained.metrics, out, title=title, predictions=trained.predictions)
     if trained.cv:
         write_json(out / "cv.json", trained.cv)
+    if result.disagreements is not None:
+        write_disagreements(result.disagreements, out / "disagreements.csv")
     write_text_atomic(out / "splits.csv", pd.DataFrame(
         {"track_id": list(result.splits), "split": list(result.splits.values())}).to_csv(index=False))
     write_json(out / "run.json", run)
@@ -444,12 +474,30 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     n_splits = min(5, smallest)
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)
     grouped = tracks["group"].nunique() < len(tracks)
+    out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
+                   for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
     return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
                         + ("grouped by artist where known" if grouped else "by track (no artists known)"),
             "n_splits": n_splits, "n_tracks": len(tracks),
             **{k: round(float(result[k]), 4) for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean",
                                                        "f1_macro_mean") if k in result},
-            "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]]}
+            "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]],
+            "per_genre": _per_genre(tracks, table.labels, out_of_fold),
+            "out_of_fold": out_of_fold}
+
+
+def _per_genre(tracks, labels: list[str], out_of_fold: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Out-of-fold tracks, recall and precision of each genre."""
+    truth = {t: labels[y] for t, y in zip(tracks["track"], tracks["y"])}
+    called = {t: max(p, key=p.get) for t, p in out_of_fold.items()}
+    scores = {}
+    for label in labels:
+        actual = [t for t in called if truth[t] == label]
+        named = [t for t in called if called[t] == label]
+        right = sum(called[t] == label for t in actual)
+        scores[label] = {"n": len(actual), "recall": round(right / len(actual), 4) if actual else None,
+                         "precision": round(right / len(named), 4) if named else None}
+    return scores
 
 
 def train_network_model(

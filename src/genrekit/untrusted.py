@@ -87,6 +87,7 @@ SKOPS_ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "sklearn._loss.link.Interval": frozenset({"ObjectNode"}),
     "sklearn._loss._loss.CyHalfMultinomialLoss": frozenset({"LossNode"}),
     "genrekit.models.tagprior.TagPriorClassifier": frozenset({"ObjectNode"}),
+    "genrekit.models.gaussianize.YeoJohnson": frozenset({"ObjectNode"}),
 }
 # skops loaders that only refer to other nodes (ids), never to a type of their own.
 _REFERENCE_LOADERS = frozenset({"CachedNode"})
@@ -219,6 +220,21 @@ def require_training_hashes(description: dict, where: str) -> None:
     hashes = require(description.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
     if hashes is not None and not all(isinstance(h, str) for h in hashes):
         raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {describe_value(hashes)}")
+
+
+def training_spellings(description: dict, where: str) -> dict[str, list[str]]:
+    """``training.labels_from_tags.spellings``, where given (a model trained on a library's own
+    tags): genre -> the owners' spellings of it, each genre one of ``labels``; else ``{}``."""
+    tags = require(description.get("training") or {}, "labels_from_tags", dict, f"{where}: training", optional=True)
+    if tags is None:
+        return {}
+    spellings = require(tags, "spellings", dict, f"{where}: training.labels_from_tags")
+    labels = set(description.get("labels") or [])
+    for genre, names in spellings.items():
+        if genre not in labels or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelError(f"{where}: field 'training.labels_from_tags.spellings' must map the model's genres to "
+                             f"lists of strings, found {describe_value(genre)}: {describe_value(names)}")
+    return {genre: list(names) for genre, names in spellings.items()}
 
 
 def describe_value(value) -> str:

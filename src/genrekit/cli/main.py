@@ -91,7 +91,16 @@ CacheOption = Annotated[
     Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE or ~/.cache/genrekit/features).")
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
-KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre folders of spectrogram PNGs).")]
+KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre "
+                                         "folders of spectrogram PNGs), tags (each file's own genre tag).")]
+LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="Label each audio file below DATASET by its "
+                                                    "own genre tag, wherever it sits (same as --kind tags).")]
+GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a CSV 'from,to' merging spellings "
+                                                     "(Hip Hop,hiphop); matching ignores case.")]
+MinPerGenreOption = Annotated[int, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out (and "
+                                                "list) genres with fewer files.")]
+MultiGenreOption = Annotated[str, typer.Option("--multi-genre", help="With tags, a file with several genres: first (its "
+                                               "first genre) or all (one example of each: multi-label).")]
 FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518, gtzan57, musicnn-msd or musicnn-mtt.")]
 ExtractOption = Annotated[
     str, typer.Option("--features", "-f", help="fma518, gtzan57, musicnn-msd or musicnn-mtt (a table), or logmel (one .npz "
@@ -162,10 +171,39 @@ def _finish(n_done: int, failures: dict[str, str]) -> None:
     raise typer.Exit(EXIT_PARTIAL if n_done else EXIT_ERROR)
 
 
-def _load_dataset(path: Path, kind: str):
-    from genrekit.datasets import load_dataset
+def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genre_map: Path | None = None,
+                  min_per_genre: int = 1, multi_genre: str = "first"):
+    from genrekit.datasets import load_dataset, read_genre_map
 
-    return load_dataset(path, kind=kind)
+    if labels_from_tags and kind not in ("auto", "tags"):
+        err_console.print(f"[red]error:[/] --labels-from-tags with --kind {kind}: expected one of them (they say the "
+                          "same: --kind tags)")
+        raise typer.Exit(EXIT_USAGE)
+    kind = "tags" if labels_from_tags else kind
+    mapping = read_genre_map(genre_map) if genre_map is not None else None
+    return load_dataset(path, kind=kind, genre_map=mapping, min_per_genre=min_per_genre, multi=multi_genre)
+
+
+def _print_taxonomy(taxonomy) -> None:
+    """A tag library's genres: files and spellings of each, and what was left aside."""
+    table = Table(title="genres in the files' own tags")
+    for column in ("genre", "files", "spellings found"):
+        table.add_column(column, justify="right" if column == "files" else "left")
+    for genre, count in sorted(taxonomy.counts.items(), key=lambda item: -item[1]):
+        spellings = taxonomy.spellings.get(genre, {})
+        table.add_row(genre, str(count), ", ".join(f"{name} ({n})" for name, n in spellings.items()))
+    out_console.print(table)
+    notes = [("left out (fewer files than --min-per-genre)",
+              [f"{genre}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
+             ("look like spellings of one genre (merge with --map)", [" / ".join(g) for g in taxonomy.near_duplicates])]
+    for title, items in notes:
+        if items:
+            out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
+            for item in items:
+                out_console.print(f"  - {item}", highlight=False)
+    out_console.print(f"{len(taxonomy.untagged)} file(s) without a genre tag (the ones to fill in), "
+                      f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from), "
+                      f"{taxonomy.multi_genre} with several genres", highlight=False)
 
 
 def _note_training_files(paths: list[str], model) -> None:
@@ -207,12 +245,19 @@ def datasets_check(
     kind: KindOption = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write check.json here.")] = None,
+    labels_from_tags: LabelsFromTagsOption = False,
+    genre_map: GenreMapOption = None,
+    min_per_genre: MinPerGenreOption = 1,
+    multi_genre: MultiGenreOption = "first",
 ) -> None:
-    """Counts per genre, durations, unreadable files, duplicates, suspicious labels."""
+    """Counts per genre, durations, unreadable files, duplicates, suspicious labels; with
+    tags, the taxonomy of the files' own genre tags."""
     from genrekit.datasets import check_dataset
     from genrekit.evaluate import write_json
 
-    report = check_dataset(_load_dataset(path, kind), progress=_progress())
+    dataset = _load_dataset(path, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
+                            min_per_genre=min_per_genre, multi_genre=multi_genre)
+    report = check_dataset(dataset, progress=_progress())
     data = report.to_dict()
     if out is not None:
         write_json(out / "check.json", data)
@@ -226,6 +271,8 @@ def datasets_check(
             d = report.durations.get(label, {})
             table.add_row(label, str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
         out_console.print(table)
+        if dataset.taxonomy is not None:
+            _print_taxonomy(dataset.taxonomy)
         sections = [("unreadable files", [f"{p.path}: {p.reason}" for p in report.unreadable]),
                     ("exact duplicates (same audio)", [" = ".join(g) for g in report.duplicates]),
                     ("suspicious", [f"{p.path}: {p.reason}" for p in report.suspicious]),
@@ -320,7 +367,9 @@ def train(
     feature_set: Annotated[str | None, typer.Option("--features", "-f", help="Feature set (default: the model's own; "
                                                     "fma518 for most).")] = None,
     chunk: ChunkOption = None,
-    split: Annotated[str, typer.Option(help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips split 6/1/1), dataset (its own), gtzan-filtered.")] = "random",
+    split: Annotated[str | None, typer.Option(help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
+                                              "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
+                                              "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
     cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks: also "
                                      "score by 5-fold CV over all tracks, grouped by artist where known (cv.json).")] = True,
@@ -337,15 +386,28 @@ def train(
                                                "semitones.")] = 0.0,
     augment_copies: Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")] = 1,
     kind: KindOption = "auto",
+    labels_from_tags: LabelsFromTagsOption = False,
+    genre_map: GenreMapOption = None,
+    min_per_genre: MinPerGenreOption = 1,
+    multi_genre: MultiGenreOption = "first",
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
 ) -> None:
-    """Train a model, evaluate it on held-out test tracks, write the model file and reports."""
+    """Train a model, evaluate it on held-out test tracks, write the model file and reports.
+
+    With --labels-from-tags, a music library is the dataset: each file's own genre tag is its
+    label; by default every tagged file is trained on, scored by k-fold CV grouped by the
+    artist tag, and disagreements.csv lists the files whose tag the CV model confidently disputes.
+    """
     from genrekit.models import model_file
     from genrekit.train import train as train_recipe
 
-    data = _load_dataset(dataset, kind)
+    data = _load_dataset(dataset, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
+                         min_per_genre=min_per_genre, multi_genre=multi_genre)
+    if data.taxonomy is not None:
+        _print_taxonomy(data.taxonomy)
+    split = split or ("all" if data.taxonomy is not None else "random")
     result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
                           search=search, n_iter=n_iter, cv=cv, aggregation=aggregation or "mean",
                           cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
@@ -358,10 +420,30 @@ def train(
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
     if result.cv:
         scores = result.cv
+        copies = " (a file with several genres counts once per genre)" if multi_genre == "all" else ""
         out_console.print(f"{scores['protocol']}: accuracy {scores['accuracy_mean']:.3f} ± {scores['accuracy_std']:.3f}, "
-                          f"balanced {scores['balanced_accuracy_mean']:.3f} (the steadier figure on a small dataset)")
+                          f"balanced {scores['balanced_accuracy_mean']:.3f} (the steadier figure on a small "
+                          f"dataset){copies}")
+        if data.taxonomy is not None and scores.get("per_genre"):
+            _print_per_genre(scores["per_genre"])
+    if result.disagreements:
+        out_console.print(f"[yellow]{len(result.disagreements)} file(s) whose label the cross-validated model "
+                          f"confidently disputes[/] (often a mis-tag; {out / 'disagreements.csv'}):", highlight=False)
+        for item in result.disagreements[:10]:
+            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
+                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False)
     out_console.print(f"model -> {model_file(out)}; reports in {out}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
+
+
+def _print_per_genre(per_genre: dict[str, dict]) -> None:
+    table = Table(title="what it learned, per genre (out-of-fold)")
+    for column in ("genre", "files", "recall", "precision"):
+        table.add_column(column, justify="left" if column == "genre" else "right")
+    cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    for genre, scores in per_genre.items():
+        table.add_row(genre, str(scores["n"]), cell(scores["recall"]), cell(scores["precision"]))
+    out_console.print(table)
 
 
 @app.command()
@@ -614,7 +696,7 @@ def tag(
 ) -> None:
     """Tag a whole music library: genres of every audio file, written to a table as they finish."""
     from genrekit.predict.library import tag_library
-    from genrekit.predict.tags import EXISTING
+    from genrekit.audio.tags import EXISTING
 
     if undo is not None:
         if library is not None or write_tags or dry_run:
@@ -664,6 +746,21 @@ def tag(
                       f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
     if summary.tag_actions:
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
+    if summary.unknown:
+        left = "left untouched" if write_tags else "not named"
+        out_console.print(f"[yellow]{len(summary.unknown)} file(s) with genre 'unknown' ({left}; not music, or below "
+                          "--min-confidence):[/]", highlight=False)
+        for path in summary.unknown[:20]:
+            out_console.print(f"  - {path}", highlight=False)
+        if len(summary.unknown) > 20:
+            out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})")
+    if summary.disagreements:
+        out_console.print(f"[yellow]{len(summary.disagreements)} file(s) whose own genre tag the model confidently "
+                          f"disputes[/] (often a mis-tag) -> {summary.disagreements_path}", highlight=False)
+        for item in summary.disagreements[:10]:
+            seen = " (trained on it)" if item.seen_in_training else ""
+            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
+                              f"({item.confidence:.2f}){seen}", highlight=False)
     _finish(summary.n_tagged + summary.n_done_before, summary.failures)
 
 

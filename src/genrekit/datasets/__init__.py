@@ -1,4 +1,5 @@
-"""Datasets: GTZAN, FMA, folder-per-genre trees and CSV manifests; checks; leak-free splits."""
+"""Datasets: GTZAN, FMA, folder-per-genre trees, CSV manifests and libraries labelled by their
+own genre tags; checks; leak-free splits."""
 
 from __future__ import annotations
 
@@ -11,20 +12,27 @@ from genrekit.datasets.fma import is_fma, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
 from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table
+from genrekit.datasets.tagged import TagTaxonomy, load_tagged, near_duplicates, read_genre_map
 from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
 from genrekit.errors import DatasetError
 
-KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images")
+KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
 
 
-def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str = "small") -> Dataset:
+def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str = "small",
+                 genre_map: dict[str, str] | None = None, min_per_genre: int = 1, multi: str = "first") -> Dataset:
     """Load a dataset, recognising its kind from its layout when ``kind="auto"``.
 
     A ``.csv`` file is a manifest; a folder with FMA's ``tracks.csv`` is FMA; a folder of
     ``<genre>.NNNNN`` clips is GTZAN; a folder-per-genre tree of PNG/JPEG files and no
     audio is ``images`` (spectrogram images for image networks); any other folder is
-    read as folder-per-genre audio.
+    read as folder-per-genre audio. ``kind="tags"`` (never guessed) labels every audio file
+    below ``path`` with its own genre tag (:func:`load_tagged`, which ``genre_map``,
+    ``min_per_genre`` and ``multi`` are for).
     """
+    if kind != "tags" and (genre_map or min_per_genre != 1 or multi != "first"):
+        raise DatasetError(f"genre_map, min_per_genre and multi label a library by its tags; kind={kind!r} "
+                           "takes its labels from its layout (use kind='tags')")
     if kind not in KINDS:
         raise DatasetError(f"kind={kind!r} is not a dataset kind; expected one of {', '.join(KINDS)}")
     path = Path(path)
@@ -39,6 +47,8 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
             kind = "gtzan"
         else:
             kind = "images" if _only_images(path) else "folder"
+    if kind == "tags":
+        return load_tagged(path, genre_map=genre_map, min_per_genre=min_per_genre, multi=multi)
     if kind == "manifest":
         return load_manifest(path)
     if kind == "fma":
@@ -59,6 +69,10 @@ def _only_images(root: Path) -> bool:
 __all__ = [
     "GTZAN_GENRES",
     "KINDS",
+    "TagTaxonomy",
+    "load_tagged",
+    "near_duplicates",
+    "read_genre_map",
     "CheckReport",
     "Dataset",
     "FeatureTable",

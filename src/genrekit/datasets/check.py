@@ -1,4 +1,5 @@
-"""``datasets check``: counts, durations, unreadable files, duplicates, suspicious labels."""
+"""``datasets check``: counts, durations, unreadable files, duplicates, suspicious labels, and a
+tag library's taxonomy."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.progress import Progress
 from genrekit import audio
 from genrekit.datasets.core import Dataset, DatasetProblem
 from genrekit.datasets.folder import GTZAN_GENRES
+from genrekit.datasets.tagged import near_duplicates
 from genrekit.errors import AudioError, DatasetError
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class CheckReport:
     duplicates: list[list[str]] = field(default_factory=list)
     suspicious: list[DatasetProblem] = field(default_factory=list)
     layout: list[DatasetProblem] = field(default_factory=list)
+    taxonomy: dict | None = None  # a library labelled by its tags: TagTaxonomy's fields
 
     @property
     def ok(self) -> bool:
@@ -93,9 +96,11 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
     unreadable: list[DatasetProblem] = []
     suspicious: list[DatasetProblem] = []
     readable = []
+    # a file labelled with several genres (multi-label copies) is decoded once
+    files = list({track.path: track for track in dataset.tracks}.values())
     with Progress(disable=not progress) as bar:
-        task = bar.add_task("checking", total=len(dataset.tracks))
-        for track in dataset.tracks:
+        task = bar.add_task("checking", total=len(files))
+        for track in files:
             try:
                 y, sr = audio.load(track.path, sr=None, allow_silent=True)
             except AudioError as exc:
@@ -124,12 +129,9 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
         for label, count in sorted(counts.items()):
             if count < max(2, 0.25 * typical):
                 suspicious.append(DatasetProblem(label, f"genre has only {count} track(s), median per genre {typical:g}"))
-    folded: dict[str, list[str]] = defaultdict(list)
-    for label in counts:
-        folded[label.strip().lower().replace("-", "").replace(" ", "").replace("_", "")].append(label)
-    for variants in folded.values():
-        if len(variants) > 1:
-            suspicious.append(DatasetProblem(" / ".join(sorted(variants)), "labels differ only in case or punctuation"))
+    for variants in near_duplicates(sorted(counts)):
+        suspicious.append(DatasetProblem(" / ".join(variants), "genres that look like spellings of one genre; "
+                                         "merge them (a tag library: --map FILE with rows from,to)"))
     if dataset.name == "gtzan":
         for label in counts:
             if label not in GTZAN_GENRES:
@@ -138,7 +140,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
     duplicate_groups = [sorted(paths) for paths in digests.values() if len(paths) > 1]
     for paths in duplicate_groups:
         labels = {t.label for t in dataset.tracks if t.path in paths}
-        if len(labels) > 1:
+        if len(labels) > 1 and len(paths) > 1:
             suspicious.append(DatasetProblem(" = ".join(paths), f"the same audio carries different labels: {sorted(labels)}"))
 
     summary = {
@@ -160,4 +162,5 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
         duplicates=sorted(duplicate_groups),
         suspicious=suspicious,
         layout=list(dataset.problems),
+        taxonomy=asdict(dataset.taxonomy) if dataset.taxonomy is not None else None,
     )

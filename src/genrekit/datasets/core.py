@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
+
+if TYPE_CHECKING:
+    from genrekit.datasets.tagged import TagTaxonomy
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Dataset:
     root: str
     tracks: list[Track]
     problems: list[DatasetProblem] = field(default_factory=list)
+    taxonomy: TagTaxonomy | None = None  # datasets labelled by their files' own tags
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -46,8 +52,9 @@ class Dataset:
 
     @property
     def groups(self) -> list[str]:
-        """Split groups: the artist where known, else the track, so no artist spans a split."""
-        return [f"artist:{t.artist}" if t.artist else f"track:{t.track_id}" for t in self.tracks]
+        """Split groups: the artist where known, else the file, so that no artist (and no file
+        labelled twice, as multi-label copies are) spans a split."""
+        return [f"artist:{t.artist}" if t.artist else f"file:{t.path}" for t in self.tracks]
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(t) for t in self.tracks])

@@ -119,8 +119,16 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
     if not hasattr(classifier, "predict_proba"):
         raise ModelError(f"{model_path}: {model.name!r} ({type(classifier).__name__}) has no probabilities, only "
                          "decision values genrekit turns into a softmax; it is not exported")
-    from skl2onnx import to_onnx
+    from skl2onnx import to_onnx, update_registered_converter
     from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.operator_converters.power_transformer import convert_powertransformer
+    from skl2onnx.shape_calculators.power_transformer import powertransformer_shape_calculator
+
+    from genrekit.models.gaussianize import YeoJohnson
+
+    # a PowerTransformer in all but how its lambdas were found: the same graph
+    update_registered_converter(YeoJohnson, "SklearnPowerTransformer", powertransformer_shape_calculator,
+                                convert_powertransformer)
 
     try:
         graph = to_onnx(model.estimator, initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],

@@ -21,7 +21,7 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
-                                require_training_hashes)
+                                require_training_hashes, training_spellings)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models.artifact import GenreModel
@@ -74,6 +74,8 @@ class GenreClassifier(Protocol):
     takes_images : whether spectrogram image files are its input (image networks)
     styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
     window_seconds : the length of the windows of :meth:`analyse`, or None
+    genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
+        owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
     """
 
     name: str
@@ -89,6 +91,7 @@ class GenreClassifier(Protocol):
     takes_images: bool
     styles: list[str]
     window_seconds: float | None
+    genre_spellings: dict[str, list[str]]
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """Genre probabilities of each chunk of mono audio at ``sample_rate``,
@@ -115,6 +118,7 @@ class Adapter:
     source = ""
     styles: list[str] = []
     window_seconds: float | None = None
+    genre_spellings: dict[str, list[str]] = {}
 
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
         return ChunkAnalysis(self.predict_proba(chunks))
@@ -193,6 +197,7 @@ class ClassicalClassifier(Adapter):
         self.chunk_seconds = segment_seconds or spec.chunk_duration or 30.0
         self.min_seconds = spec.min_duration
         self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
+        self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))
         self._patch_models = _musicnn_models(spec)
         self._style_columns = _style_columns(spec, self._patch_models)

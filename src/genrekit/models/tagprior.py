@@ -198,9 +198,11 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
     def _fit_transform(X: np.ndarray):
         """genrekit's standard scaling and Yeo-Johnson transform, fitted on ``X``."""
         from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import PowerTransformer, StandardScaler
+        from sklearn.preprocessing import StandardScaler
 
-        return Pipeline([("scale", StandardScaler()), ("gaussianize", PowerTransformer())]).fit(X)
+        from genrekit.models.gaussianize import YeoJohnson
+
+        return Pipeline([("scale", StandardScaler()), ("gaussianize", YeoJohnson())]).fit(X)
 
     def _logits(self, X: np.ndarray, transform, head) -> np.ndarray:
         P = np.full((len(X), len(self.classes_)), 1e-9)

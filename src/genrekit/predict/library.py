@@ -25,10 +25,12 @@ from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
+from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
+                                            write_disagreements)
 from genrekit.predict.song import UNKNOWN, check_min_confidence, decide, not_music
 
 if TYPE_CHECKING:
-    from genrekit.predict.tags import TagChange
+    from genrekit.audio.tags import TagChange
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ class TagRecord:
     tag_old: list[str] | None = None  # the genre field before (None: absent), exactly as read
     tag_new: list[str] | None = None  # the genre field after (or as a dry run would leave it)
     tag: dict | None = None  # the journal's record of a write: fields old/new, size and mtime before and after
+    own_genres: list[str] | None = None  # the genres its owner tagged it with (None: none, or genrekit's own)
+    own_as_model: list[str] | None = None  # the model's genres those mean (empty: none it knows)
+    seen_in_training: bool = False  # the model was trained on this file
 
 
 @dataclass
@@ -74,6 +79,9 @@ class LibrarySummary:
     failures: dict[str, str]
     seconds: float
     tag_actions: dict[str, int] = field(default_factory=dict)  # this run's tag decisions, counted
+    disagreements: list[Disagreement] = field(default_factory=list)  # see disagreements_path
+    disagreements_path: Path | None = None
+    unknown: list[str] = field(default_factory=list)  # files whose genre is unknown (left untagged)
 
     @property
     def partial(self) -> bool:
@@ -205,13 +213,21 @@ def read_journal(path: str | os.PathLike) -> list[dict]:
 def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a
     ``[path, key, size, mtime_ns, model id]`` item -> its :class:`TagRecord` as a dict."""
+    from genrekit.models import load
     from genrekit.predict.files import make_song_predictor
 
-    predict = make_song_predictor(model_path, segment_seconds, skip, None)
+    model = load(model_path, segment_seconds=segment_seconds, threads=1)
+    predict = make_song_predictor(model, segment_seconds, skip, None)
+    match = genre_matcher(model.labels, model.genre_spellings)
 
     def tag(item: list) -> dict:
-        path, key, size, mtime_ns, model = item
-        record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model)
+        path, key, size, mtime_ns, model_name = item
+        record = TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model_name)
+        record.own_genres = _own_genres(path)
+        if record.own_genres is not None:
+            record.own_as_model = list(dict.fromkeys(m for m in map(match, record.own_genres) if m))
+            if model.trained_on:
+                record.seen_in_training = content_hash(path) in model.trained_on
         outcome = predict(path)
         if "error" in outcome:
             record.error = outcome["error"]
@@ -223,6 +239,23 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
         return asdict(record)
 
     return tag
+
+
+def _own_genres(path: str) -> list[str] | None:
+    """The genres a local file's owner tagged it with; None when it has none, its format has
+    no tags genrekit reads, they cannot be read (or mutagen is not installed), or genrekit
+    wrote them."""
+    from genrekit.audio.tags import TAGGABLE, read_song_tags
+
+    if remote.is_url(path) or Path(path).suffix.lower() not in TAGGABLE:
+        return None
+    try:
+        tags = read_song_tags(path)
+    except GenrekitError:
+        return None  # the prediction reports an unreadable file; its tags are only context
+    except ImportError:
+        return None  # the torch-free runtime has no mutagen: files' own tags are not read
+    return list(tags.genres) if tags.genres and not tags.by_genrekit else None
 
 
 def _decide(record: dict, min_confidence: float | None) -> dict:
@@ -267,7 +300,8 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
             # the journal's write record stays in the journal; CSV gets the genre lists as JSON
             listed = (lambda v: v if v is None else json.dumps(v)) if path.suffix == ".csv" else (lambda v: v)
             # styles as text; null (empty in CSV) where the model gives none or the row predates them
-            cell = {"tag_old": listed, "tag_new": listed, "styles": lambda v: v if v is None else styles_text(v)}
+            cell = {"tag_old": listed, "tag_new": listed, "own_genres": listed, "own_as_model": listed,
+                    "styles": lambda v: v if v is None else styles_text(v)}
             rows = [{k: cell[k](v) if k in cell else v for k, v in r.items()
                      if k not in ("probabilities", "proportions", "tag")}
                     | {f"p_{g}": r["probabilities"].get(g) for g in labels}
@@ -355,7 +389,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     ``record``; a write is journalled (path, old and new values of every field it touches) before
     it is made, and the record keyed again as the file is after it (``rekey(path)``: key, size,
     mtime_ns)."""
-    from genrekit.predict.tags import apply_tag_change, plan_genre_tag, provenance
+    from genrekit.audio.tags import apply_tag_change, plan_genre_tag, provenance
 
     record["tag"] = None  # an earlier run's write record stays on that run's journal line
     if record["genre"] == UNKNOWN:
@@ -430,7 +464,7 @@ def tag_library(
         either way, only results of the same model file count as done
     write_tags : write the top genres into each successfully predicted file's metadata (never
         ``unknown``: such a file's tags are left as they are), with genrekit's provenance
-        fields (:mod:`genrekit.predict.tags`). Before each write the journal records the path
+        fields (:mod:`genrekit.audio.tags`). Before each write the journal records the path
         and the old and new values of every field it touches; after it, the file's size and mtime.
         Files predicted by an earlier run whose tag was not written then (kept, a dry run,
         no ``write_tags``) are decided again, without predicting them again.
@@ -446,13 +480,13 @@ def tag_library(
     separator : an ID3v2.3 tag's genres are one ``TCON`` value joined by this
     id3v2_version : save ID3v2 tags (MP3, WAV, AIFF) as version 3 or 4; None: the version a
         file's tag has (4 for a new tag)
-    on_tag_change : called with :class:`genrekit.predict.tags.TagChange` for each file
+    on_tag_change : called with :class:`genrekit.audio.tags.TagChange` for each file
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
         process pool of ``jobs``); the journal and table are the same whichever runs it
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from genrekit.predict.tags import EXISTING
+    from genrekit.audio.tags import EXISTING
 
     check_min_confidence(min_confidence)
     if existing not in EXISTING:
@@ -547,9 +581,18 @@ def tag_library(
     write_table(table, results)
     failures = {r["path"]: r["error"] for r in table if r["error"]}
     genres = Counter(r["genre"] for r in table if not r["error"])
+    disagreements = find_disagreements(
+        [{"path": r["path"], "owner_genres": r["own_genres"], "owner_labels": r["own_as_model"],
+          "probabilities": r["probabilities"], "seen_in_training": r["seen_in_training"]}
+         for r in map(_complete, table) if r["own_genres"] and not r["error"]],
+        min_confidence=max(DISAGREEMENT_CONFIDENCE, min_confidence or 0.0))
+    disagreements_path = results.with_name(results.stem + ".disagreements.csv")
+    write_disagreements(disagreements, disagreements_path)
     return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
-                          failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions))
+                          failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
+                          disagreements=disagreements, disagreements_path=disagreements_path,
+                          unknown=[r["path"] for r in table if not r["error"] and r["genre"] == UNKNOWN])
 
 
 @dataclass
@@ -647,7 +690,7 @@ def _undo_plan(chain: list[dict]) -> tuple[dict, dict, dict, str | None]:
 def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     """Put back the fields of one file as they were before the last chain of writes to it
     (:func:`_chain`), journalling the undo in ``handle``."""
-    from genrekit.predict import tags
+    from genrekit.audio import tags
 
     path = entries[-1]["path"]
     while entries:

@@ -1,4 +1,8 @@
-"""Writing predicted genres into a file's own metadata (ID3, Vorbis comments, MP4).
+"""A file's own metadata (ID3, Vorbis comments, MP4): reading its genre and artist tags,
+and writing predicted genres into it.
+
+:func:`read_song_tags` reads what the owner filed a song under (its genres and artist), for
+learning a library's own taxonomy (:func:`genrekit.datasets.load_tagged`).
 
 A file's genre tag is its user's data. :func:`plan_genre_tag` reads the field the genre
 lives in and decides what to do with it (``existing``: keep the user's genres, replace them,
@@ -226,6 +230,63 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None) -> G
         own[key] = None if found is None else list(found)
     return GenreField("Vorbis comment", "GENRE", None if values is None else list(values), list(values or []),
                       tags is not None, own)
+
+
+@dataclass(frozen=True)
+class SongTags:
+    """What a song's owner filed it under.
+
+    ``genres``: the genres as players show them, in order, a value holding several (``"Rock;
+    Pop"``, or ``"Rock/Pop"`` in ID3v2.3) split apart, blanks dropped; ``artist``: the artist,
+    else the album artist (None: neither); ``by_genrekit``: genrekit wrote the genres (its
+    provenance field ``MODEL`` is set), so they are a model's answer, not the owner's.
+    """
+
+    genres: tuple[str, ...]
+    artist: str | None
+    by_genrekit: bool
+
+
+_ARTIST_FIELDS = {"ID3": ("TPE1", "TPE2"), "MP4": ("\xa9ART", "aART"), "Vorbis comment": ("artist", "albumartist")}
+
+
+def read_song_tags(path: str | os.PathLike) -> SongTags:
+    """The genres and artist a taggable file (:data:`TAGGABLE`) is filed under.
+
+    Raises
+    ------
+    ParameterError
+        The file's tags cannot be read (named, with what was found).
+    """
+    import mutagen
+
+    path = os.fspath(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in TAGGABLE:
+        raise ParameterError(f"{path}: expected a file with genre tags ({', '.join(sorted(TAGGABLE))}), "
+                             f"found {suffix or 'no extension'}")
+    try:
+        field = read_genre_field(path)
+        if field.family == "ID3":
+            tags, _ = _load_id3(path, suffix, exact=False)
+            found = [list(tags[key].text) for key in _ARTIST_FIELDS["ID3"] if tags is not None and key in tags]
+        else:
+            tags = mutagen.File(path).tags
+            found = [list(tags[key]) for key in _ARTIST_FIELDS[field.family] if tags is not None and key in tags]
+    except ParameterError:
+        raise
+    except Exception as exc:  # mutagen raises many kinds on damaged tags
+        raise ParameterError(f"{path}: expected readable tags, found {type(exc).__name__}: {exc}") from exc
+    separators = (";", "/") if field.format == "ID3v2.3" else (";",)
+    genres = []
+    for value in field.genres:
+        parts = [str(value)]
+        for separator in separators:
+            parts = [piece for part in parts for piece in part.split(separator)]
+        genres.extend(" ".join(part.split()) for part in parts if part.strip())
+    artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
+    model = field.own.get(provenance_key(field.family, "MODEL"))
+    return SongTags(tuple(dict.fromkeys(genres)), artist, bool(model and any(v.strip() for v in model)))
 
 
 def _split(field: GenreField, separator: str) -> set[str]:

@@ -1,0 +1,217 @@
+"""A music library labelled by its owner's own genre tags, wherever its files sit.
+
+Most personal libraries are half tagged. :func:`load_tagged` reads each file's genre and
+artist tags (:func:`genrekit.audio.tags.read_song_tags`) and makes the tagged files a
+dataset in the owner's taxonomy: spellings merged by a map the owner writes (:func:`read_genre_map`),
+genres with too few files left out and named, artists kept so that folds never split one.
+The files without a genre are listed (``taxonomy.untagged``): they are the ones to fill in.
+
+Genres that genrekit itself wrote (its provenance fields are set) are a model's answer, not
+the owner's, and are never learned from.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.folder import _audio_files, _require_dir
+from genrekit.errors import DatasetError
+
+MULTI = ("first", "all")
+
+
+def genre_key(name: str) -> str:
+    """How two spellings are matched: case and runs of white space ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
+    """A genre map: a CSV with the header ``from,to``, one spelling per row (``Hip Hop,hiphop``).
+
+    Returns ``genre_key(from) -> to``. Raises :class:`DatasetError` naming the file and row
+    for a missing header, an empty cell, or one spelling mapped to two genres.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: expected a genre map (CSV with the header from,to), could not read it: {exc}") from exc
+    if not rows or [c.strip().lower() for c in rows[0]] != ["from", "to"]:
+        found = ",".join(rows[0]) if rows else "an empty file"
+        raise DatasetError(f"{path}: expected the header 'from,to', found {found!r}")
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise DatasetError(f"{path}, row {number}: expected two non-empty cells 'from,to', found {row!r}")
+        source, target = genre_key(row[0]), " ".join(row[1].split())
+        if mapping.get(source, target) != target:
+            raise DatasetError(f"{path}, row {number}: {row[0].strip()!r} is mapped to both "
+                               f"{mapping[source]!r} and {target!r}")
+        mapping[source] = target
+    return mapping
+
+
+@dataclass
+class TagTaxonomy:
+    """What a library's genre tags hold.
+
+    ``spellings``: genre -> {spelling as found: files}; ``counts``: genre -> files labelled
+    with it; ``left_out``: genre -> files, for genres under ``min_per_genre``; ``untagged``:
+    files without a genre tag; ``by_genrekit``: files whose genres genrekit wrote (not
+    learned from); ``near_duplicates``: groups of genres that look like spellings of one genre
+    (candidates for the map); ``multi_genre``: files with more than one genre.
+    """
+
+    spellings: dict[str, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
+    untagged: list[str] = field(default_factory=list)
+    by_genrekit: list[str] = field(default_factory=list)
+    near_duplicates: list[list[str]] = field(default_factory=list)
+    multi_genre: int = 0
+    mapped: dict[str, str] = field(default_factory=dict)
+
+
+def _squash(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str]]:
+    """Groups of genre names that are likely one genre spelled apart: equal once case, spaces
+    and punctuation are dropped (``Hip Hop``, ``hip-hop``), or nearly so (``Electronica`` and
+    ``Electronic``; difflib's ratio at least ``cutoff``)."""
+    squashed = {g: _squash(g) for g in genres}
+    parent = {g: g for g in genres}
+
+    def find(g: str) -> str:
+        while parent[g] != g:
+            g = parent[g]
+        return g
+
+    ordered = sorted(genres)
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1:]:
+            sa, sb = squashed[a], squashed[b]
+            if sa and sb and (sa == sb or difflib.SequenceMatcher(None, sa, sb).ratio() >= cutoff):
+                parent[find(b)] = find(a)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for g in ordered:
+        groups[find(g)].append(g)
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = None, min_per_genre: int = 1,
+                multi: str = "first", name: str | None = None) -> Dataset:
+    """Every audio file below ``root`` labelled with its own genre tag.
+
+    Parameters
+    ----------
+    root : path
+        The library folder, searched recursively; folder names mean nothing.
+    genre_map : dict, optional
+        :func:`read_genre_map`'s ``genre_key(spelling) -> genre``. A spelling not in it is
+        merged case-insensitively with its other spellings and with the map's genres: the
+        map's name, else the most frequent spelling (a tie: the first found) names the genre.
+    min_per_genre : int
+        Genres with fewer files are left out (``taxonomy.left_out``, and a problem each).
+    multi : str
+        A file with several genres: ``first`` labels it with its first; ``all`` makes it one
+        example of each (multi-label by copies: a softmax head trained on copies spreads
+        its probability over the file's genres); its copies share a split group, so a
+        file never sits on both sides of a fold.
+    name : str, optional
+        The dataset's name (default: the folder's).
+
+    Returns
+    -------
+    Dataset
+        Tracks with ``label`` the genre and ``artist`` the artist tag; ``taxonomy`` a
+        :class:`TagTaxonomy`. Files whose tags cannot be read are problems.
+
+    Raises
+    ------
+    DatasetError
+        ``root`` is not a folder, ``multi`` or ``min_per_genre`` is invalid, or no file has
+        a genre tag.
+    """
+    from genrekit.audio.tags import TAGGABLE, read_song_tags
+    from genrekit.errors import GenrekitError
+
+    if multi not in MULTI:
+        raise DatasetError(f"multi={multi!r}: expected one of {', '.join(MULTI)}")
+    if not isinstance(min_per_genre, int) or min_per_genre < 1:
+        raise DatasetError(f"min_per_genre={min_per_genre!r}: expected a whole number of files, at least 1")
+    root = _require_dir(root)
+    genre_map = genre_map or {}
+    taxonomy = TagTaxonomy()
+    problems: list[DatasetProblem] = []
+    found: list[tuple[Path, list[str], str | None]] = []
+    spellings: dict[str, Counter] = defaultdict(Counter)  # genre_key -> spellings as found
+    for path in _audio_files(root):
+        if path.suffix.lower() not in TAGGABLE:
+            taxonomy.untagged.append(str(path))
+            problems.append(DatasetProblem(str(path), f"{path.suffix} files carry no genre tags genrekit reads"))
+            continue
+        try:
+            tags = read_song_tags(path)
+        except GenrekitError as exc:
+            problems.append(DatasetProblem(str(path), str(exc)))
+            continue
+        if tags.by_genrekit:
+            taxonomy.by_genrekit.append(str(path))
+            continue
+        if not tags.genres:
+            taxonomy.untagged.append(str(path))
+            continue
+        for genre in tags.genres:
+            spellings[genre_key(genre)][genre] += 1
+        found.append((path, list(tags.genres), tags.artist))
+    if not found:
+        raise DatasetError(f"{root}: no file has a genre tag of its owner's; expected some files tagged with genres "
+                           f"({len(taxonomy.untagged)} untagged, {len(taxonomy.by_genrekit)} tagged by genrekit)")
+
+    targets = {genre_key(target): target for target in genre_map.values()}
+
+    def label_of(spelling: str) -> str:
+        key = genre_key(spelling)
+        if key in genre_map:
+            return genre_map[key]
+        if key in targets:  # "Classical" joins the map's "classical"
+            return targets[key]
+        return max(spellings[key], key=spellings[key].get)  # the most frequent; a tie: the first found
+
+    labelled = []
+    for path, genres, artist in found:
+        labels = list(dict.fromkeys(label_of(g) for g in genres))
+        taxonomy.multi_genre += len(labels) > 1
+        labelled.append((path, labels if multi == "all" else labels[:1], artist))
+        for g in genres:
+            label = label_of(g)
+            taxonomy.spellings.setdefault(label, Counter())[g] += 1
+            if genre_key(g) in genre_map:
+                taxonomy.mapped[g] = label
+    counts = Counter(label for _, labels, _ in labelled for label in labels)
+    taxonomy.left_out = {g: n for g, n in sorted(counts.items()) if n < min_per_genre}
+    taxonomy.counts = {g: n for g, n in sorted(counts.items()) if n >= min_per_genre}
+    taxonomy.spellings = {g: dict(sorted(s.items())) for g, s in sorted(taxonomy.spellings.items())}
+    taxonomy.near_duplicates = near_duplicates(sorted(counts))
+    for genre, n in taxonomy.left_out.items():
+        problems.append(DatasetProblem(genre, f"genre {genre!r} has {n} file(s), fewer than min_per_genre="
+                                              f"{min_per_genre}; left out"))
+    tracks = []
+    for path, labels, artist in labelled:
+        kept = [label for label in labels if label in taxonomy.counts]
+        relative = path.relative_to(root).as_posix()
+        for label in kept:
+            track_id = relative if len(kept) == 1 else f"{relative}#{label}"
+            tracks.append(Track(track_id=track_id, path=str(path), label=label, artist=artist))
+    return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems, taxonomy=taxonomy)
