@@ -12,7 +12,8 @@ from genrekit.datasets.fma import is_fma, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
 from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table
-from genrekit.datasets.tagged import TagTaxonomy, load_tagged, near_duplicates, read_genre_map
+from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, load_tagged, near_duplicates,
+                                      read_genre_map)
 from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
 from genrekit.errors import DatasetError
 
@@ -69,7 +70,9 @@ def _only_images(root: Path) -> bool:
 __all__ = [
     "GTZAN_GENRES",
     "KINDS",
+    "OwnedSong",
     "TagTaxonomy",
+    "genre_dataset",
     "load_tagged",
     "near_duplicates",
     "read_genre_map",

@@ -109,56 +109,50 @@ def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str
     return [members for members in groups.values() if len(members) > 1]
 
 
+@dataclass(frozen=True)
+class OwnedSong:
+    """A song as its owner filed it: ``genres`` in order (empty: untagged), ``artist`` (None:
+    unknown), ``by_genrekit``: genrekit set the genres (a model's answer, never learned from)."""
+
+    path: str
+    genres: tuple[str, ...]
+    artist: str | None = None
+    by_genrekit: bool = False
+
+
 def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = None, min_per_genre: int = 1,
                 multi: str = "first", name: str | None = None) -> Dataset:
-    """Every audio file below ``root`` labelled with its own genre tag.
+    """Every audio file below ``root`` labelled with its own genre tag (:func:`genre_dataset`
+    of the files' tags, read with :func:`genrekit.audio.tags.read_song_tags`).
 
     Parameters
     ----------
     root : path
         The library folder, searched recursively; folder names mean nothing.
-    genre_map : dict, optional
-        :func:`read_genre_map`'s ``genre_key(spelling) -> genre``. A spelling not in it is
-        merged case-insensitively with its other spellings and with the map's genres: the
-        map's name, else the most frequent spelling (a tie: the first found) names the genre.
-    min_per_genre : int
-        Genres with fewer files are left out (``taxonomy.left_out``, and a problem each).
-    multi : str
-        A file with several genres: ``first`` labels it with its first; ``all`` makes it one
-        example of each (multi-label by copies: a softmax head trained on copies spreads
-        its probability over the file's genres); its copies share a split group, so a
-        file never sits on both sides of a fold.
+    genre_map, min_per_genre, multi :
+        As :func:`genre_dataset`.
     name : str, optional
         The dataset's name (default: the folder's).
 
     Returns
     -------
     Dataset
-        Tracks with ``label`` the genre and ``artist`` the artist tag; ``taxonomy`` a
-        :class:`TagTaxonomy`. Files whose tags cannot be read are problems.
+        As :func:`genre_dataset`; files whose tags cannot be read, or whose format has none
+        that genrekit reads, are problems.
 
     Raises
     ------
     DatasetError
-        ``root`` is not a folder, ``multi`` or ``min_per_genre`` is invalid, or no file has
-        a genre tag.
+        ``root`` is not a folder, an option is invalid, or no file has a genre tag.
     """
     from genrekit.audio.tags import TAGGABLE, read_song_tags
     from genrekit.errors import GenrekitError
 
-    if multi not in MULTI:
-        raise DatasetError(f"multi={multi!r}: expected one of {', '.join(MULTI)}")
-    if not isinstance(min_per_genre, int) or min_per_genre < 1:
-        raise DatasetError(f"min_per_genre={min_per_genre!r}: expected a whole number of files, at least 1")
     root = _require_dir(root)
-    genre_map = genre_map or {}
-    taxonomy = TagTaxonomy()
-    problems: list[DatasetProblem] = []
-    found: list[tuple[Path, list[str], str | None]] = []
-    spellings: dict[str, Counter] = defaultdict(Counter)  # genre_key -> spellings as found
+    songs, problems = [], []
     for path in _audio_files(root):
         if path.suffix.lower() not in TAGGABLE:
-            taxonomy.untagged.append(str(path))
+            songs.append(OwnedSong(str(path), ()))
             problems.append(DatasetProblem(str(path), f"{path.suffix} files carry no genre tags genrekit reads"))
             continue
         try:
@@ -166,19 +160,66 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
         except GenrekitError as exc:
             problems.append(DatasetProblem(str(path), str(exc)))
             continue
-        if tags.by_genrekit:
-            taxonomy.by_genrekit.append(str(path))
-            continue
-        if not tags.genres:
-            taxonomy.untagged.append(str(path))
-            continue
-        for genre in tags.genres:
-            spellings[genre_key(genre)][genre] += 1
-        found.append((path, list(tags.genres), tags.artist))
-    if not found:
-        raise DatasetError(f"{root}: no file has a genre tag of its owner's; expected some files tagged with genres "
-                           f"({len(taxonomy.untagged)} untagged, {len(taxonomy.by_genrekit)} tagged by genrekit)")
+        songs.append(OwnedSong(str(path), tags.genres, tags.artist, tags.by_genrekit))
+    dataset = genre_dataset(songs, root=root, genre_map=genre_map, min_per_genre=min_per_genre, multi=multi,
+                            name=name or root.name)
+    dataset.problems[:0] = problems
+    return dataset
 
+
+def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str, genre_map: dict[str, str] | None = None,
+                  min_per_genre: int = 1, multi: str = "first") -> Dataset:
+    """A dataset in the owner's taxonomy, from what each song was filed under (its files' tags,
+    or a library database such as beets').
+
+    Parameters
+    ----------
+    songs : list of OwnedSong
+        Every song; the untagged and genrekit-tagged ones are listed in the taxonomy, not trained on.
+    root : path
+        The library's folder: track ids are paths relative to it (absolute where outside).
+    name : str
+        The dataset's name.
+    genre_map : dict, optional
+        :func:`read_genre_map`'s ``genre_key(spelling) -> genre``. A spelling not in it is
+        merged case-insensitively with its other spellings and with the map's genres: the
+        map's name, else the most frequent spelling (a tie: the first found) names the genre.
+    min_per_genre : int
+        Genres with fewer songs are left out (``taxonomy.left_out``, and a problem each).
+    multi : str
+        A song with several genres: ``first`` labels it with its first; ``all`` makes it one
+        example of each (multi-label by copies: a softmax head trained on copies spreads
+        its probability over the song's genres); its copies share a split group
+        (:attr:`Dataset.groups`), so a song never sits on both sides of a fold.
+
+    Returns
+    -------
+    Dataset
+        Tracks with ``label`` the genre and ``artist`` the artist; ``taxonomy`` a :class:`TagTaxonomy`.
+
+    Raises
+    ------
+    DatasetError
+        ``multi`` or ``min_per_genre`` is invalid, or no song has a genre of its owner's.
+    """
+    if multi not in MULTI:
+        raise DatasetError(f"multi={multi!r}: expected one of {', '.join(MULTI)}")
+    if not isinstance(min_per_genre, int) or isinstance(min_per_genre, bool) or min_per_genre < 1:
+        raise DatasetError(f"min_per_genre={min_per_genre!r}: expected a whole number of files, at least 1")
+    root = Path(root)
+    genre_map = genre_map or {}
+    taxonomy = TagTaxonomy()
+    problems: list[DatasetProblem] = []
+    found = [song for song in songs if song.genres and not song.by_genrekit]
+    taxonomy.untagged = [song.path for song in songs if not song.genres and not song.by_genrekit]
+    taxonomy.by_genrekit = [song.path for song in songs if song.by_genrekit]
+    if not found:
+        raise DatasetError(f"{root}: no song has a genre of its owner's; expected some songs tagged with genres "
+                           f"({len(taxonomy.untagged)} untagged, {len(taxonomy.by_genrekit)} tagged by genrekit)")
+    spellings: dict[str, Counter] = defaultdict(Counter)  # genre_key -> spellings as found
+    for song in found:
+        for genre in song.genres:
+            spellings[genre_key(genre)][genre] += 1
     targets = {genre_key(target): target for target in genre_map.values()}
 
     def label_of(spelling: str) -> str:
@@ -190,16 +231,16 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
         return max(spellings[key], key=spellings[key].get)  # the most frequent; a tie: the first found
 
     labelled = []
-    for path, genres, artist in found:
-        labels = list(dict.fromkeys(label_of(g) for g in genres))
+    for song in found:
+        labels = list(dict.fromkeys(label_of(g) for g in song.genres))
         taxonomy.multi_genre += len(labels) > 1
-        labelled.append((path, labels if multi == "all" else labels[:1], artist))
-        for g in genres:
+        labelled.append((song, labels if multi == "all" else labels[:1]))
+        for g in song.genres:
             label = label_of(g)
             taxonomy.spellings.setdefault(label, Counter())[g] += 1
             if genre_key(g) in genre_map:
                 taxonomy.mapped[g] = label
-    counts = Counter(label for _, labels, _ in labelled for label in labels)
+    counts = Counter(label for _, labels in labelled for label in labels)
     taxonomy.left_out = {g: n for g, n in sorted(counts.items()) if n < min_per_genre}
     taxonomy.counts = {g: n for g, n in sorted(counts.items()) if n >= min_per_genre}
     taxonomy.spellings = {g: dict(sorted(s.items())) for g, s in sorted(taxonomy.spellings.items())}
@@ -208,10 +249,11 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
         problems.append(DatasetProblem(genre, f"genre {genre!r} has {n} file(s), fewer than min_per_genre="
                                               f"{min_per_genre}; left out"))
     tracks = []
-    for path, labels, artist in labelled:
+    for song, labels in labelled:
         kept = [label for label in labels if label in taxonomy.counts]
-        relative = path.relative_to(root).as_posix()
+        path = Path(song.path)
+        relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
         for label in kept:
             track_id = relative if len(kept) == 1 else f"{relative}#{label}"
-            tracks.append(Track(track_id=track_id, path=str(path), label=label, artist=artist))
-    return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems, taxonomy=taxonomy)
+            tracks.append(Track(track_id=track_id, path=song.path, label=label, artist=song.artist))
+    return Dataset(name=name, root=str(root), tracks=tracks, problems=problems, taxonomy=taxonomy)
