@@ -1,7 +1,11 @@
 """The beets plugin (beetsplug/genrekit.py) driven through real beets: a temporary library with
 its own BEETSDIR and config, files imported as they are (``beet import -A``, no autotagger, no
-network), then ``beet genrekit`` with and without ``--pretend`` and ``--force``, and ``auto``."""
+network), then ``beet genrekit`` with and without ``--pretend`` and ``--force``, and ``auto``;
+and ``beet genrekit --train``, which learns the library's own genres from the items its owner
+tagged, then fills in the rest."""
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +18,8 @@ import soundfile as sf
 pytest.importorskip("beets", reason="the beets plugin's tests need beets: pip install 'genrekit[beets]'")
 
 from genrekit import audio  # noqa: E402
+
+from conftest import DATA  # noqa: E402
 
 BEET = [sys.executable, "-c", "import sys; from beets.ui import main; sys.exit(main())"]
 
@@ -42,7 +48,7 @@ def music(tmp_path, gtzan_mini):
     return root
 
 
-def beets(tmp_path, model, *, auto=False, write=True):
+def beets(tmp_path, model, *, auto=False, write=True, extra=""):
     """A beets of its own: BEETSDIR, library and config under tmp_path; only the genrekit plugin
     (so no musicbrainz); files imported in place."""
     home = tmp_path / f"beets-{'auto' if auto else 'cmd'}"
@@ -62,12 +68,16 @@ import:
 genrekit:
     model: {model}
     auto: {'yes' if auto else 'no'}
-""")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEETS")} | {"BEETSDIR": str(home),
-                                                                                  "HOME": str(home)}
+{extra}""")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEETS")} | {
+        "BEETSDIR": str(home), "HOME": str(home), "GENREKIT_CACHE": str(home / "features")}  # --train's cache
 
-    def beet(*args):
+    def beet(*args, fails=False):
+        """beet's output; with ``fails``, the finished process of a command that must fail."""
         result = subprocess.run([*BEET, *args], env=env, capture_output=True, text=True, timeout=300)
+        if fails:
+            assert result.returncode != 0, result.stdout + result.stderr
+            return result
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout + result.stderr
 
@@ -141,4 +151,134 @@ def test_bad_config_is_named(tmp_path, music, model):
     result = subprocess.run([*BEET, "genrekit"], env=os.environ | {"BEETSDIR": str(config.parent)},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0 and "genrekit.count" in result.stderr and "found 0" in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack
+
+
+# The library for --train: real GTZAN clips cut to 10 s, as mp3/flac/ogg, 70% tagged by their
+# owner with messy spellings, two deliberately swapped; artists in blocks of two adjacent ids.
+DEV = DATA / "gtzan-dev" / "genres"
+OWN_CLIPS = {"classical": (range(8), (10, 11)), "jazz": (range(8), (10,)), "rock": (range(8), (10,)),
+             "metal": (range(8), ())}  # genre -> (gtzan-mini ids, gtzan-dev ids): 36 songs
+OWN_SPELLINGS = {"classical": ("Classical", "classical music"), "jazz": ("Jazz", "jazz"),
+                 "rock": ("Rock", "rock", "ROCK"), "metal": ("Metal", "heavy-metal")}
+# The owner's taxonomy is capitalised: none of its names is one of GTZAN's (the default model's) ten
+OWN_MAP = "from,to\nclassical music,Classical\nheavy-metal,Metal\nrock,Rock\njazz,Jazz\n"
+OWN_SWAPPED = {("classical", 3): "Metal", ("metal", 3): "Classical"}
+OWN_FORMATS = (("mp3", "MP3"), ("flac", "FLAC"), ("ogg", "OGG"))
+
+
+@pytest.fixture
+def own_library(tmp_path, gtzan_mini) -> dict:
+    """The files (title -> path), the truth (title -> GTZAN genre), the titles tagged by their
+    owner (title -> genre as tagged), untagged and swapped, and the genre map."""
+    import numpy as np
+
+    if not DEV.exists():
+        pytest.skip(f"gtzan-dev not found at {DEV} (expected ../shared/data beside the repository)")
+    root = tmp_path / "Music"
+    rng = np.random.default_rng(3)
+    files, truth, tagged, untagged, swapped = {}, {}, {}, [], []
+    n = 0
+    for genre, (mini_ids, dev_ids) in OWN_CLIPS.items():
+        sources = [next((gtzan_mini / genre).glob(f"{genre}.{i:05d}.*")) for i in mini_ids]
+        sources += [DEV / genre / f"{genre}.{i:05d}.flac" for i in dev_ids]
+        untagged_at = set(rng.choice(len(sources), size=round(0.3 * len(sources)), replace=False))
+        for position, source in enumerate(sources):
+            number = int(source.name.split(".")[1])
+            y, sr = audio.load(source, sr=None)
+            suffix, fmt = OWN_FORMATS[n % 3]
+            title = f"track {n:03d}"
+            path = (root if n % 4 == 0 else root / f"Disc {n % 3}") / f"{title}.{suffix}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, y[5 * sr:15 * sr], sr, format=fmt)  # 10 s from 5 s in
+            song = mutagen.File(path, easy=True)
+            if song.tags is None:
+                song.add_tags()
+            song["title"], song["artist"] = [title], [f"{genre} artist {number // 2}"]
+            is_swapped = (genre, number) in OWN_SWAPPED
+            if position in untagged_at and not is_swapped:
+                untagged.append(title)
+            else:
+                tagged[title] = OWN_SWAPPED.get((genre, number)) or OWN_SPELLINGS[genre][n % len(OWN_SPELLINGS[genre])]
+                song["genre"] = [tagged[title]]
+                if is_swapped:
+                    swapped.append(title)
+            song.save()
+            files[title], truth[title] = path, genre
+            n += 1
+    genre_map = tmp_path / "genre-map.csv"
+    genre_map.write_text(OWN_MAP)
+    return {"files": files, "truth": truth, "tagged": tagged, "untagged": untagged, "swapped": swapped,
+            "map": genre_map}
+
+
+def test_beet_genrekit_train_learns_the_library_genres_then_fills_in_the_rest(tmp_path, own_library):
+    import time
+
+    from genrekit.models.interface import model_id
+
+    lib = own_library
+    assert lib["map"].parent == tmp_path  # a relative map path is relative to beets' config file:
+    beet = beets(tmp_path, "auto", extra="    map: ../genre-map.csv\n")
+    beet("import", "-A", str(lib["files"]["track 000"].parent))
+    before = listing(beet)
+    assert {t for t, (genres, _) in before.items() if genres} == set(lib["tagged"])
+    assert all(before[t] == (g, "") for t, g in lib["tagged"].items())  # beets read the owner's spellings
+
+    started = time.perf_counter()
+    out = beet("genrekit", "--train")
+    trained_in = time.perf_counter() - started
+    folder = Path(beet("config", "-p").strip()).parent / "genrekit" / "model"
+    assert (folder / "model.genrekit").is_file() and (folder / "disagreements.csv").is_file(), out
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".model-")]  # no staging left behind
+    run = json.loads((folder / "run.json").read_text())
+    labels = set(run["dataset"]["labels"])
+    assert labels == {"Classical", "Jazz", "Rock", "Metal"}, labels  # the map's names, not GTZAN's
+    cv = json.loads((folder / "cv.json").read_text())
+    assert cv["n_tracks"] == len(lib["tagged"]) and "grouped by artist" in cv["protocol"]
+    assert f"{cv['protocol']}: accuracy {cv['accuracy_mean']:.3f}" in out
+    assert "what it learned, per genre" in out and f"{len(lib['untagged'])} without genres" in out
+    disputed = {row["path"] for row in csv.DictReader(open(folder / "disagreements.csv"))}
+    swapped = {str(lib["files"][t]) for t in lib["swapped"]}
+    assert swapped <= disputed, (disputed, out)
+    assert all(f"- {path}: tagged" in out for path in swapped), out  # the top ones are printed
+    assert str(folder / "disagreements.csv") in out
+
+    started = time.perf_counter()
+    out = beet("genrekit")
+    tagged_in = time.perf_counter() - started
+    assert f"model: {folder / 'model.genrekit'}" in out, out
+    after = listing(beet)
+    for title, genre in lib["tagged"].items():  # the owner's genres (and their source) untouched, swapped included
+        assert after[title] == (genre, ""), (title, after[title])
+    filled = {title: after[title] for title in lib["untagged"]}
+    assert all(source == "genrekit" for _, source in filled.values()), filled
+    assert {genres for genres, _ in filled.values()} <= labels, filled  # the library's genres
+    identity = model_id(folder)
+    models = set(beet("ls", "-f", "$genrekit_model", "genre_source:genrekit").split())
+    assert models == {identity}, models
+    right = sum(genres.casefold() == lib["truth"][title] for title, (genres, _) in filled.items())
+    accuracy = right / len(filled)
+    print(f"beet genrekit --train on {len(lib['tagged'])} tagged items: CV {cv['accuracy_mean']:.3f} "
+          f"({cv['protocol']}), {trained_in:.0f} s; then {right}/{len(filled)} untagged items given their genre "
+          f"right ({accuracy:.2f}), {tagged_in:.0f} s")
+    assert accuracy >= 0.7, accuracy  # four genres: chance is 0.25
+    flac = next(t for t in lib["untagged"] if lib["files"][t].suffix == ".flac")
+    assert file_genres(lib["files"][flac]) == [filled[flac][0]]  # import.write: yes, so beets wrote it
+
+    # a failed training (every genre left out) keeps the model as it was, and leaves nothing behind
+    config = Path(beet("config", "-p").strip())
+    config.write_text(config.read_text() + "    min_per_genre: 100\n")
+    result = beet("genrekit", "--train", fails=True)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert model_id(folder) == identity and not [p for p in folder.parent.iterdir() if p.name.startswith(".model-")]
+
+
+def test_bad_train_config_is_named(tmp_path, model):
+    beets(tmp_path, model, extra="    min_per_genre: 0\n")  # checked before anything is read: an empty library will do
+    result = subprocess.run([*BEET, "genrekit", "--train"], env=os.environ | {"BEETSDIR": str(tmp_path / "beets-cmd")},
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: genrekit.min_per_genre: expected a whole number of items, at least 1; found 0"), result.stderr
     assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack

@@ -1,16 +1,21 @@
-"""genrekit for beets: genres from the audio itself, on the command line or on import.
+"""genrekit for beets: genres from the audio itself, on the command line or on import, in
+genrekit's genres or in the library's own.
 
 Enable it in beets' config (``plugins: genrekit``; install with ``pip install 'genrekit[beets]'``)::
 
     genrekit:
         auto: no              # also run on every import
-        model: default        # a genrekit model file, or genrekit's own
+        model: auto           # auto: the model `beet genrekit --train` made, else genrekit's own;
+                              # default: genrekit's own; or a genrekit model file / run folder
         min_confidence: null  # below this top probability a song's genre is unknown: left alone
         count: 1              # genres per song: the top one, then the next at or above min_confidence
         styles: no            # add the styles the model finds as further genres
         force: no             # replace genres that genrekit did not set
         source_field: genre_source   # the flexible attribute that says who set the genres
         jobs: 1               # worker processes (each loads the model once); 1: in beets' process
+        map: null             # --train: a CSV 'from,to' merging spellings ("Hip Hop,hiphop")
+        min_per_genre: 1      # --train: genres with fewer items are left out
+        multi_genre: first    # --train: an item with several genres: first (its first) or all
 
 ``beet genrekit [QUERY]`` sets the genres of the matching items (``-p/--pretend``: only show
 them, ``-f/--force``: also replace genres that genrekit did not set). Each item it sets gets
@@ -20,18 +25,43 @@ multi-valued ``genres`` field where that beets version has one (2.14 and later),
 ``genre`` joined by ``"; "``. Files are written only as beets' own ``import.write`` setting
 says (``beet genrekit`` writes them when it is on; on import, beets' importer writes them).
 
+``beet genrekit --train [QUERY]`` learns the library's own genres: the matching items whose
+genres their owner set (``source_field`` is not genrekit) are the training songs, labelled
+in the owner's taxonomy (``genrekit.datasets.genre_dataset``: spellings merged by ``map`` and
+by case, artists kept so that no artist sits on both sides of a fold); the items without
+genres are what it will fill in. It fits genrekit's default head for small libraries
+(``genrekit.train.train``, ``split="all"``: every tagged item trains, k-fold CV grouped by
+artist scores it), prints what it learned per genre and the items whose genre the
+cross-validated model confidently disputes (often mis-tags; all of them in
+``disagreements.csv``), and keeps the run folder in ``<beets config dir>/genrekit/model/``,
+replacing an older one only once the new one is complete. With ``model: auto`` (the
+default) ``beet genrekit`` and the ``auto`` import stage then use it.
+
 The model is loaded once (``genrekit.models.load``) and the files predicted with
 ``genrekit.predict.predict_files``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from beets import config as beets_config
 from beets import ui
 from beets.dbcore import types
 from beets.library import Item
 from beets.plugins import BeetsPlugin
 
 SOURCE = "genrekit"
+AUTO = "auto"  # the `model` setting: the trained model where there is one, else genrekit's own
+MULTI_GENRE = ("first", "all")
+
+
+def trained_model_dir() -> Path:
+    """Where ``beet genrekit --train`` keeps its run folder: ``<beets config dir>/genrekit/model``."""
+    return Path(beets_config.config_dir()) / "genrekit" / "model"
 
 
 def _genre_list(item: Item) -> list[str]:
@@ -56,8 +86,9 @@ class GenrekitPlugin(BeetsPlugin):
 
     def __init__(self) -> None:
         super().__init__("genrekit")
-        self.config.add({"auto": False, "model": "default", "min_confidence": None, "count": 1, "styles": False,
-                         "force": False, "source_field": "genre_source", "jobs": 1})
+        self.config.add({"auto": False, "model": AUTO, "min_confidence": None, "count": 1, "styles": False,
+                         "force": False, "source_field": "genre_source", "jobs": 1, "map": None,
+                         "min_per_genre": 1, "multi_genre": "first"})
         self._classifier = None
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
@@ -80,16 +111,41 @@ class GenrekitPlugin(BeetsPlugin):
         if not source_field.isidentifier():
             raise ParameterError(f"genrekit.source_field: expected a field name (letters, digits, _); "
                                  f"found {source_field!r}")
+        model = self.config["model"].get()
+        if not isinstance(model, str) or not model.strip():
+            raise ParameterError(f"genrekit.model: expected {AUTO!r}, 'default' or a model file; found {model!r}")
+        genre_map = self.config["map"].get()
+        if genre_map is not None and (not isinstance(genre_map, str) or not genre_map.strip()):
+            raise ParameterError(f"genrekit.map: expected the path of a CSV 'from,to' (or null); found {genre_map!r}")
+        min_per_genre = self.config["min_per_genre"].get()
+        if not isinstance(min_per_genre, int) or isinstance(min_per_genre, bool) or min_per_genre < 1:
+            raise ParameterError(f"genrekit.min_per_genre: expected a whole number of items, at least 1; "
+                                 f"found {min_per_genre!r}")
+        multi_genre = self.config["multi_genre"].get()
+        if multi_genre not in MULTI_GENRE:
+            raise ParameterError(f"genrekit.multi_genre: expected one of {', '.join(MULTI_GENRE)}; "
+                                 f"found {multi_genre!r}")
         return {"count": count, "min_confidence": min_confidence, "styles": self.config["styles"].get(bool),
-                "jobs": jobs, "source_field": source_field}
+                "jobs": jobs, "source_field": source_field, "min_per_genre": min_per_genre, "multi_genre": multi_genre,
+                # a relative path is relative to beets' config file, as beets' own paths are
+                "map": self.config["map"].as_filename() if genre_map else None}
+
+    def _model(self) -> str:
+        """The model to use: the configured one, or with ``model: auto`` the one ``--train`` made
+        (where there is one) else genrekit's own."""
+        model = self.config["model"].as_str()
+        if model != AUTO:
+            return model
+        trained = trained_model_dir()
+        return str(trained) if trained.is_dir() else "default"
 
     @property
     def classifier(self):
-        """The configured model, loaded on first use and kept for every later item."""
+        """The model to use (:meth:`_model`), loaded on first use and kept for every later item."""
         if self._classifier is None:
             from genrekit.models import load
 
-            self._classifier = load(self.config["model"].as_str())
+            self._classifier = load(self._model())
         return self._classifier
 
     def commands(self) -> list[ui.Subcommand]:
@@ -98,13 +154,23 @@ class GenrekitPlugin(BeetsPlugin):
                                   help="show the genres it would set, change nothing")
         command.parser.add_option("-f", "--force", action="store_true", default=None,
                                   help="also replace genres that genrekit did not set")
+        command.parser.add_option("-t", "--train", action="store_true", default=False,
+                                  help="learn the library's own genres from the items whose genres their owner set; "
+                                       "`beet genrekit` then uses that model")
 
         def run(lib, opts, args) -> None:
             from genrekit.errors import GenrekitError
 
+            if opts.train and (opts.pretend or opts.force):
+                raise ui.UserError("genrekit: --train learns from the items' genres and changes none; "
+                                   "--pretend and --force are for setting genres")
             force = self.config["force"].get(bool) if opts.force is None else opts.force
             try:
-                self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force, write=ui.should_write())
+                if opts.train:
+                    self.train(list(lib.items(args)), query=" ".join(args))
+                else:
+                    self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force,
+                                   write=ui.should_write())
             except GenrekitError as exc:  # a bad config value or model file: beets shows it as one line
                 raise ui.UserError(str(exc)) from exc
 
@@ -150,7 +216,8 @@ class GenrekitPlugin(BeetsPlugin):
         if not todo:
             return {}
         paths = [item.filepath for item in todo]
-        model = self.config["model"].as_str()
+        model = self._model()
+        self._log.info("model: {}", "genrekit's own (default)" if model == "default" else model_file(model))
         predicted, failures = predict_files(self.classifier if settings["jobs"] == 1 else model_file(model),
                                             [str(p) for p in paths], progress=False, jobs=settings["jobs"],
                                             min_confidence=settings["min_confidence"])
@@ -180,3 +247,109 @@ class GenrekitPlugin(BeetsPlugin):
             item["genrekit_confidence"] = round(float(prediction.confidence), 3)
             item.try_sync(write=write, move=False)
         return done
+
+    def train(self, items: list[Item], *, query: str = "") -> Path:
+        """Learn the library's own genres from ``items`` and keep the model in
+        :func:`trained_model_dir`.
+
+        The items whose genres their owner set (``source_field`` is not genrekit) are the
+        training songs, with ``artist`` (else ``albumartist``) as their artist; the items
+        without genres are listed as untagged. The run folder is written beside the old one
+        and swapped in only once complete, so a failed run leaves the old model as it was.
+
+        Returns
+        -------
+        Path
+            The run folder (:func:`trained_model_dir`).
+
+        Raises
+        ------
+        GenrekitError
+            A bad setting or genre map, no genre with two items, or training failed.
+        """
+        from genrekit.datasets import OwnedSong, genre_dataset, read_genre_map
+        from genrekit.errors import DatasetError
+        from genrekit.features import FeatureCache, default_cache_dir
+        from genrekit.train import train
+
+        settings = self._settings()
+        songs = [OwnedSong(str(item.filepath), tuple(_genre_list(item)), item.get("artist") or
+                           item.get("albumartist") or None, item.get(settings["source_field"]) == SOURCE)
+                 for item in items]
+        if not songs:
+            raise DatasetError(f"genrekit --train: no item matches {query!r}" if query else
+                               "genrekit --train: the library has no items")
+        try:  # track ids are paths relative to the items' common folder
+            root = os.path.commonpath([os.path.dirname(song.path) for song in songs])
+        except ValueError:  # on two drives
+            root = Path(songs[0].path).anchor
+        genre_map = read_genre_map(settings["map"]) if settings["map"] else None
+        dataset = genre_dataset(songs, root=root, name=f"beets library{f' ({query})' if query else ''}",
+                                genre_map=genre_map, min_per_genre=settings["min_per_genre"],
+                                multi=settings["multi_genre"])
+        taxonomy = dataset.taxonomy
+        ui.print_(f"learning from {len(dataset.tracks)} item(s) tagged by their owner; "
+                  f"{len(taxonomy.untagged)} without genres (what `beet genrekit` fills in), "
+                  f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from)")
+        for genre, count in sorted(taxonomy.counts.items(), key=lambda entry: (-entry[1], entry[0])):
+            spellings = ", ".join(f"{name} ({n})" for name, n in taxonomy.spellings.get(genre, {}).items())
+            ui.print_(f"  {genre}: {count} item(s), spelled {spellings}")
+        for genre, count in taxonomy.left_out.items():
+            ui.print_(f"  left out: {genre} ({count} item(s), fewer than min_per_genre={settings['min_per_genre']})")
+        for group in taxonomy.near_duplicates:
+            ui.print_(f"  look like one genre (merge them with a map): {' / '.join(group)}")
+
+        final = trained_model_dir()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".model-new-", dir=final.parent))
+        try:
+            result = train(dataset, split="all", out_dir=staging, cache=FeatureCache(default_cache_dir()),
+                           n_jobs=settings["jobs"], progress=False)
+            _swap_in(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        for path, reason in result.failures.items():
+            self._log.warning("{}: not learned from: {}", path, reason)
+        if result.cv:
+            scores = result.cv
+            ui.print_(f"{scores['protocol']}: accuracy {scores['accuracy_mean']:.3f} ± {scores['accuracy_std']:.3f}, "
+                      f"balanced {scores['balanced_accuracy_mean']:.3f}")
+            ui.print_("what it learned, per genre (out-of-fold): genre, items, recall, precision")
+            cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+            for genre, row in (scores.get("per_genre") or {}).items():
+                ui.print_(f"  {genre}: {row['n']}, {cell(row['recall'])}, {cell(row['precision'])}")
+        else:
+            ui.print_("not scored: cross-validation needs at least two items of every genre")
+        disputed = result.disagreements or []
+        if disputed:
+            ui.print_(f"{len(disputed)} item(s) whose genre the cross-validated model confidently disputes "
+                      f"(often a mis-tag; all in {final / 'disagreements.csv'}):")
+            for item in disputed[:10]:
+                ui.print_(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
+                          f"({item.confidence:.2f})")
+        ui.print_(f"model -> {final}; `beet genrekit` uses it where the model setting is {AUTO!r}")
+        if self.config["model"].as_str() != AUTO:
+            self._log.warning("the model setting is {!r}: `beet genrekit` uses that, not the trained model, "
+                              "until it is set to {!r}", self.config["model"].as_str(), AUTO)
+        self._classifier = None  # a later tag_items in this process loads the new model
+        return final
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Put the complete run folder ``staging`` at ``final``, replacing an older one: the old one
+    is moved aside first (the new one is never half written at ``final``), put back if the
+    move fails, and deleted after."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=".model-old-", dir=final.parent))
+        os.rmdir(old)
+        os.replace(final, old)
+    try:
+        os.replace(staging, final)
+    except OSError:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
