@@ -57,6 +57,10 @@ def _tag(path: Path, genre: str | None, artist: str, *, v23: bool) -> None:
     audio.save()
 
 
+def mapped_labels(run: Path) -> list[str]:
+    return json.loads((run / "run.json").read_text())["dataset"]["labels"]
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -205,9 +209,22 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     tags_before = {p: read_song_tags(p) for p in truth}
     audio_before = {p: sf.read(p)[0] for p in library["untagged"]}
     results = tmp_path / "tags.csv"
+    # first only the confident answers: the files below the threshold stay untouched and are listed
+    sure = runner.invoke(app, ["tag", str(root), "--model", str(run), "--write-tags", "--out", str(results),
+                               "--jobs", "1", "--min-confidence", "0.9"])
+    assert sure.exit_code == EXIT_OK, sure.output
+    first = pd.read_csv(results).set_index("path")
+    unsure = [p for p in library["untagged"] if first.loc[str(p), "genre"] == "unknown"]
+    print(f"{len(unsure)} of {len(library['untagged'])} untagged files below --min-confidence 0.9")
+    for path in unsure:
+        assert _digest(path) == before[path] and f"  - {path}" in sure.output, path
+    assert f"{len(unsure)} file(s) without a genre tag whose genre is 'unknown' (left untouched" in sure.output \
+        or not unsure
+    # then the rest: decided again from the recorded probabilities, not predicted again
     tagged_run = runner.invoke(app, ["tag", str(root), "--model", str(run), "--write-tags", "--out", str(results),
                                      "--jobs", "1"])
     assert tagged_run.exit_code == EXIT_OK, tagged_run.output
+    assert f"{len(truth)} done by an earlier run" in tagged_run.output
     for path in library["tagged"]:
         assert _digest(path) == before[path], f"{path}: an owner-tagged file changed"
     filled = {p: read_song_tags(p) for p in library["untagged"]}
@@ -226,6 +243,17 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     assert list(disputed.columns) == ["path", "owner_genres", "model_genre", "confidence", "owner_probability",
                                       "seen_in_training"]
     assert disputed["seen_in_training"].all()  # every owner-tagged file was trained on
+
+    # the service runs the library's model like any other
+    from fastapi.testclient import TestClient
+
+    from genrekit.server.app import create_app
+
+    song = library["untagged"][0]
+    with TestClient(create_app(run)) as client, open(song, "rb") as handle:
+        answer = client.post("/v1/predict", files={"file": (song.name, handle, "application/octet-stream")})
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()["probabilities"]) == set(mapped_labels(run))
 
     undone = runner.invoke(app, ["tag", "--undo", str(results)])
     assert undone.exit_code == EXIT_OK, undone.output

@@ -431,7 +431,7 @@ def train(
                           f"confidently disputes[/] (often a mis-tag; {out / 'disagreements.csv'}):", highlight=False)
         for item in result.disagreements[:10]:
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
-                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False)
+                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True)
     out_console.print(f"model -> {model_file(out)}; reports in {out}")
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
 
@@ -748,10 +748,10 @@ def tag(
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
     if summary.unknown:
         left = "left untouched" if write_tags else "not named"
-        out_console.print(f"[yellow]{len(summary.unknown)} file(s) with genre 'unknown' ({left}; not music, or below "
-                          "--min-confidence):[/]", highlight=False)
+        out_console.print(f"[yellow]{len(summary.unknown)} file(s) without a genre tag whose genre is 'unknown' ({left}; "
+                          "not music, or below --min-confidence):[/]", highlight=False)
         for path in summary.unknown[:20]:
-            out_console.print(f"  - {path}", highlight=False)
+            out_console.print(f"  - {path}", highlight=False, soft_wrap=True)  # paths unbroken, to copy
         if len(summary.unknown) > 20:
             out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})")
     if summary.disagreements:
@@ -760,7 +760,7 @@ def tag(
         for item in summary.disagreements[:10]:
             seen = " (trained on it)" if item.seen_in_training else ""
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
-                              f"({item.confidence:.2f}){seen}", highlight=False)
+                              f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True)
     _finish(summary.n_tagged + summary.n_done_before, summary.failures)
 
 

@@ -81,7 +81,7 @@ class LibrarySummary:
     tag_actions: dict[str, int] = field(default_factory=dict)  # this run's tag decisions, counted
     disagreements: list[Disagreement] = field(default_factory=list)  # see disagreements_path
     disagreements_path: Path | None = None
-    unknown: list[str] = field(default_factory=list)  # files whose genre is unknown (left untagged)
+    unknown: list[str] = field(default_factory=list)  # files without a genre of their own whose answer is unknown
 
     @property
     def partial(self) -> bool:
@@ -592,7 +592,8 @@ def tag_library(
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                           failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
                           disagreements=disagreements, disagreements_path=disagreements_path,
-                          unknown=[r["path"] for r in table if not r["error"] and r["genre"] == UNKNOWN])
+                          unknown=[r["path"] for r in map(_complete, table)
+                                   if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
 
 
 @dataclass
