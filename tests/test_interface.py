@@ -52,17 +52,19 @@ def evaluation_songs(gtzan_mini, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model_files(songs, tmp_path_factory):
-    """One file of every kind: classical, network, and the ONNX export of each, plus the default's."""
+def model_files(songs, feature_cache, tmp_path_factory):
+    """One file of every kind: classical, network, and the ONNX export of each, plus the default's.
+    The classical model's gtzan57 features go into the session's feature cache, where
+    test_train_on_a_small_dataset_also_reports_k_fold_cv's two runs find them."""
     from genrekit.datasets import load_dataset
     from genrekit.export import export_onnx
-    from genrekit.features import FeatureSpec
+    from genrekit.features import FeatureCache, FeatureSpec
     from genrekit.train import train_model, train_network_model
 
     out = tmp_path_factory.mktemp("models")
     dataset = load_dataset(songs)
-    train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", progress=False,
-                out_dir=out / "classical")
+    train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", cache=FeatureCache(feature_cache),
+                progress=False, out_dir=out / "classical")
     train_network_model(dataset, preset="edge-cnn", epochs=1, progress=False, out_dir=out / "network")
     files = {"classical": out / "classical" / "model.genrekit", "network": out / "network" / "model.safetensors"}
     files["onnx-classical"] = export_onnx(files["classical"], out / "classical.onnx")
@@ -167,13 +169,14 @@ def test_one_train_door_refuses_settings_of_the_other_kind(songs):
         train(dataset, model="no-such-model")
 
 
-def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, tmp_path):
+def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, tmp_path):
     """16 clips leave 2 test tracks; train adds 5-fold CV over all 16 (cv.json, the model's
-    metrics, the printed headline), and --no-cv leaves it out."""
+    metrics, the printed headline), and --no-cv leaves it out. The features come from the
+    session's cache (the model_files fixture computes the same ones): the CV is the point here."""
     from genrekit.models import load
 
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57",
-                                      "--out", str(tmp_path / "run"), "--no-cache"])
+                                      "--out", str(tmp_path / "run"), "--cache", str(feature_cache)])
     assert result.exit_code == EXIT_OK, result.output
     cv = json.loads((tmp_path / "run" / "cv.json").read_text())
     assert cv["n_splits"] == 5 and cv["n_tracks"] == 16 and len(cv["fold_accuracy"]) == 5
@@ -181,7 +184,7 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, tmp_path):
     assert "stratified 5-fold CV over all 16 tracks" in cv["protocol"] and "5-fold CV" in result.stdout
     assert load(tmp_path / "run").metrics["cv"]["accuracy_mean"] == cv["accuracy_mean"]
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57", "--no-cv",
-                                      "--out", str(tmp_path / "plain"), "--no-cache"])
+                                      "--out", str(tmp_path / "plain"), "--cache", str(feature_cache)])
     assert result.exit_code == EXIT_OK and not (tmp_path / "plain" / "cv.json").exists()
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "edge-cnn", "--no-cv", "--out", str(tmp_path / "n")])
     assert result.exit_code == 1 and "cv: only for classical models" in result.output
