@@ -420,3 +420,20 @@ def test_a_model_without_styles_leaves_them_empty(tmp_path, small_library, tiny_
         else:
             table = pd.read_csv(out)
             assert "styles" in table.columns and table.styles.isna().all() and table.error.isna().all()
+
+
+def test_the_runtime_profile_names_the_extra_for_writing_tags(runtime_cli, tmp_path, clip):
+    """Without mutagen (the torch-free runtime), --write-tags and --undo stop before any work
+    and name the extra to install, instead of failing every file quietly."""
+    import subprocess
+    import sys
+
+    shutil.copy(clip, tmp_path / "song.wav")
+    for arguments in (["tag", str(tmp_path), "--write-tags", "--out", str(tmp_path / "tags.csv")],
+                      ["tag", "--undo", str(tmp_path / "tags.csv")]):
+        result = subprocess.run([sys.executable, str(runtime_cli), *arguments], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode != 0, result.stdout
+        said = result.stderr + result.stdout
+        assert "mutagen" in said and "pip install 'genrekit[full]'" in said, said
+    assert not (tmp_path / "tags.csv").exists()

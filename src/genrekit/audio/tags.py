@@ -54,6 +54,16 @@ PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE")
 MP4_FREEFORM = "----:org.genrekit:"
 
 
+def require_mutagen(what: str) -> None:
+    """Raise a ParameterError naming the extra to install when mutagen (which reads and
+    writes every tag format) is missing, as in the torch-free runtime."""
+    import importlib.util
+
+    if importlib.util.find_spec("mutagen") is None:
+        raise ParameterError(f"{what} reads and writes files' tags with mutagen, which is not installed: "
+                             "pip install 'genrekit[full]' (or pip install mutagen)")
+
+
 class TagConflict(GenrekitError):
     """A file's field is not what it was expected to be (it changed since it was read)."""
 

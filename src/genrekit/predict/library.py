@@ -489,6 +489,10 @@ def tag_library(
     from genrekit.audio.tags import EXISTING
 
     check_min_confidence(min_confidence)
+    if write_tags:
+        from genrekit.audio.tags import require_mutagen
+
+        require_mutagen("--write-tags")
     if existing not in EXISTING:
         raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
     if not isinstance(genres, int) or genres < 1:
@@ -765,6 +769,9 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     resumed by running it again, and a file already put back is not touched again.
     on_file : called with each file's :class:`UndoRecord` as it is done
     """
+    from genrekit.audio.tags import require_mutagen
+
+    require_mutagen("tag --undo")
     started = time.perf_counter()
     results = Path(results)
     journal = results.with_name(results.name + ".journal.jsonl")
