@@ -19,7 +19,7 @@ pytest.importorskip("beets", reason="the beets plugin's tests need beets: pip in
 
 from genrekit import audio  # noqa: E402
 
-from conftest import DATA  # noqa: E402
+from conftest import DATA, missing  # noqa: E402
 
 BEET = [sys.executable, "-c", "import sys; from beets.ui import main; sys.exit(main())"]
 
@@ -174,7 +174,7 @@ def own_library(tmp_path, gtzan_mini) -> dict:
     import numpy as np
 
     if not DEV.exists():
-        pytest.skip(f"gtzan-dev not found at {DEV} (expected ../shared/data beside the repository)")
+        missing(f"gtzan-dev not found at {DEV} (expected ../shared/data beside the repository)")
     root = tmp_path / "Music"
     rng = np.random.default_rng(3)
     files, truth, tagged, untagged, swapped = {}, {}, {}, [], []

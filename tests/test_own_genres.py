@@ -24,7 +24,7 @@ from genrekit.cli.main import EXIT_OK, app
 from genrekit.datasets import load_dataset, near_duplicates, read_genre_map
 from genrekit.errors import DatasetError
 
-from conftest import DATA
+from conftest import DATA, missing
 
 runner = CliRunner()
 DEV = DATA / "gtzan-dev" / "genres"
@@ -69,7 +69,7 @@ def _digest(path: Path) -> str:
 def library(tmp_path_factory, gtzan_mini) -> dict:
     """The library, and what the test knows of it: the truth, the tagged and untagged files."""
     if not DEV.exists():
-        pytest.skip(f"gtzan-dev not found at {DEV} (expected ../shared/data beside the repository)")
+        missing(f"gtzan-dev not found at {DEV} (expected ../shared/data beside the repository)")
     root = tmp_path_factory.mktemp("own-genres") / "Music"
     rng = np.random.default_rng(7)
     truth, tagged, untagged, swapped = {}, [], [], []

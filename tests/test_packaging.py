@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import os
 import shutil
 import subprocess
 import sys
@@ -73,3 +74,16 @@ def test_the_wheel_metadata_names_licence_classifiers_and_extras(wheel):
     # ranges, not pins: genrekit installs next to other packages (constraints.txt pins CI)
     assert not [r for r in requires if "==" in r.split(";")[0]], requires
     assert any(r.startswith("xgboost-cpu") and "Darwin" in r for r in requires), requires
+
+
+def test_on_ci_missing_data_fails_instead_of_skipping(tmp_path):
+    """With CI=true (.ci/run sets it) a test whose real data is missing fails; elsewhere it skips."""
+    test = f"{REPO / 'tests' / 'test_audio.py'}::test_load_au_and_wav"
+    base = {k: v for k, v in os.environ.items() if k != "CI"}
+    runs = {}
+    for ci in ("", "true"):
+        env = {**base, "GENREKIT_TEST_DATA": str(tmp_path / "no-data"), **({"CI": ci} if ci else {})}
+        runs[ci] = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=300)
+    assert runs[""].returncode == 0 and "1 skipped" in runs[""].stdout, runs[""].stdout
+    assert runs["true"].returncode == 1 and "CI=true, so this fails instead of skipping" in runs["true"].stdout

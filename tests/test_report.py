@@ -13,6 +13,7 @@ from genrekit.cli.main import EXIT_OK, app
 from genrekit.datasets import build_feature_table, load_gtzan
 from genrekit.evaluate.explore import explore
 from genrekit.features import FeatureCache, FeatureSpec
+from conftest import missing  # noqa: E402
 
 runner = CliRunner()
 
@@ -92,7 +93,7 @@ def test_report_is_self_contained(run_with_report):
 def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_artifact):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; the README's test command "
+        missing("Debian's chromium is not installed (apt-get install chromium; the README's test command "
                     "installs it where it can)")
     page = (run_with_report / "report.html").as_uri()
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]

@@ -23,6 +23,7 @@ from genrekit.features import FeatureCache, FeatureSpec  # noqa: E402
 from genrekit.models import save_model  # noqa: E402
 from genrekit.train import train_model  # noqa: E402
 from nonmusic import write_signals  # noqa: E402
+from conftest import missing  # noqa: E402
 
 GENRES = ("classical", "metal", "reggae")
 
@@ -183,7 +184,7 @@ def _chromium():
     """A headless Chromium under selenium; skips where Debian's chromium and driver are missing."""
     browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not browser or not driver_path:
-        pytest.skip("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+        missing("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
                     "chromium-driver; the README's test command does it where apt-get can run)")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
 

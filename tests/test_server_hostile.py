@@ -29,6 +29,7 @@ httpx = pytest.importorskip("httpx", reason="the service tests need the test ext
 pytest.importorskip("fastapi", reason="the service needs the 'serve' extra")
 
 from test_server import _clip, _free_port, _spawn, _start, _stop, _uploads_folder, model_file  # noqa: E402,F401
+from conftest import missing  # noqa: E402
 
 SR = 22050
 LAUNCHER = r'''
@@ -473,7 +474,7 @@ def test_a_client_that_hangs_up_stops_its_analysis(model_file, gtzan_mini, short
 def _chromium():
     browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not browser or not driver_path:
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
+        missing("Debian's chromium and chromium-driver are not installed")
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
     options = webdriver.ChromeOptions()
     options.binary_location = browser
