@@ -167,6 +167,17 @@ def test_multi_genre_files_are_copies_that_share_a_fold_group(tmp_path, clip):
     assert every.taxonomy.multi_genre == 2
 
 
+def test_placeholder_genres_are_not_genres():
+    from genrekit.datasets import OwnedSong, genre_dataset
+
+    songs = [OwnedSong("/m/a.mp3", ("Rock",)), OwnedSong("/m/b.mp3", ("Unknown",)),
+             OwnedSong("/m/c.mp3", ("<unknown>", "Jazz")), OwnedSong("/m/d.mp3", ("jazz",))]
+    dataset = genre_dataset(songs, root="/m", name="m")
+    assert [(t.track_id, t.label) for t in dataset.tracks] == [("a.mp3", "Rock"), ("c.mp3", "Jazz"), ("d.mp3", "Jazz")]
+    assert dataset.taxonomy.untagged == ["/m/b.mp3"]
+    assert dataset.taxonomy.placeholders == {"<unknown>": 1, "Unknown": 1}
+
+
 def test_genres_written_by_genrekit_are_not_learned_from(tmp_path, clip):
     from genrekit.audio.tags import provenance, write_genre_tag
 

@@ -385,7 +385,9 @@ def train_model(
     With ``cv`` and at most :data:`SMALL_DATASET` tracks, the model is also scored by
     stratified k-fold CV over all the tracks, grouped by artist where the dataset knows
     artists (``result.cv``, ``cv.json``, the model's ``metrics["cv"]``): the held-out split
-    alone is too small to say much.
+    alone is too small to say much. With ``split="all"`` nothing is held out, so the CV runs
+    whatever the size: it is the only score, and its out-of-fold predictions give
+    ``result.disagreements``.
 
     Parameters
     ----------
@@ -425,13 +427,14 @@ def train_model(
         The training tracks hold fewer than two genres.
     """
     fit = partial(_fit_classical, model=model, spec=spec or default_spec(model), search=search, n_iter=n_iter,
-                  seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv)
+                  seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
+                  any_size=split == "all")
     return _train(dataset, fit, name=model, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
                   out_dir=out_dir)
 
 
 def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: bool, n_iter: int, seed: int,
-                   aggregation: str, cache, n_jobs, progress: bool, cv: bool) -> Trained:
+                   aggregation: str, cache, n_jobs, progress: bool, cv: bool, any_size: bool = False) -> Trained:
     """A classical model's step of :func:`_train`: the feature table, fitting on the train and
     validation tracks' rows, and the test rows' scores."""
     table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)
@@ -458,18 +461,20 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
         model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=table.failures,
         file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
         hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
-        cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs) if cv else None,
+        cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
+                            any_size=any_size) if cv else None,
     )
 
 
 def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "mean",
-                     n_jobs: int | None = None) -> dict | None:
+                     n_jobs: int | None = None, any_size: bool = False) -> dict | None:
     """Stratified k-fold CV of ``model`` over all of ``table``'s tracks, grouped by artist where
     known (k = 5, or the smallest genre's track count when lower), for tables of at most
-    :data:`SMALL_DATASET` tracks; None for larger tables or a genre with fewer than 2 tracks."""
+    :data:`SMALL_DATASET` tracks (any number with ``any_size``: ``split="all"`` holds nothing
+    out, so the CV is its only score); None for larger tables or a genre with fewer than 2 tracks."""
     tracks = table.track_frame()
     smallest = int(tracks.groupby("y").size().min())
-    if len(tracks) > SMALL_DATASET or smallest < 2:
+    if (len(tracks) > SMALL_DATASET and not any_size) or smallest < 2:
         return None
     n_splits = min(5, smallest)
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)

@@ -16,7 +16,7 @@ import csv
 import difflib
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
@@ -24,6 +24,9 @@ from genrekit.datasets.folder import _audio_files, _require_dir
 from genrekit.errors import DatasetError
 
 MULTI = ("first", "all")
+# what players and taggers write where the genre is not known: not a genre to learn
+PLACEHOLDERS = frozenset({"unknown", "<unknown>", "unknown genre", "none", "no genre", "genre", "n/a", "na",
+                          "undefined", "-", "?", "(none)"})
 
 
 def genre_key(name: str) -> str:
@@ -68,7 +71,9 @@ class TagTaxonomy:
     with it; ``left_out``: genre -> files, for genres under ``min_per_genre``; ``untagged``:
     files without a genre tag; ``by_genrekit``: files whose genres genrekit wrote (not
     learned from); ``near_duplicates``: groups of genres that look like spellings of one genre
-    (candidates for the map); ``multi_genre``: files with more than one genre.
+    (candidates for the map); ``multi_genre``: files with more than one genre;
+    ``placeholders``: values such as ``Unknown`` that say the genre is not known (ignored: a
+    file with nothing else is untagged).
     """
 
     spellings: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -78,6 +83,7 @@ class TagTaxonomy:
     by_genrekit: list[str] = field(default_factory=list)
     near_duplicates: list[list[str]] = field(default_factory=list)
     multi_genre: int = 0
+    placeholders: dict[str, int] = field(default_factory=dict)  # "Unknown", "<unknown>"...: ignored
     mapped: dict[str, str] = field(default_factory=dict)
 
 
@@ -210,6 +216,11 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     genre_map = genre_map or {}
     taxonomy = TagTaxonomy()
     problems: list[DatasetProblem] = []
+    placeholders: Counter = Counter(g for song in songs if not song.by_genrekit for g in song.genres
+                                    if genre_key(g) in PLACEHOLDERS)
+    taxonomy.placeholders = dict(sorted(placeholders.items()))
+    songs = [replace(song, genres=tuple(g for g in song.genres if genre_key(g) not in PLACEHOLDERS))
+             for song in songs]
     found = [song for song in songs if song.genres and not song.by_genrekit]
     taxonomy.untagged = [song.path for song in songs if not song.genres and not song.by_genrekit]
     taxonomy.by_genrekit = [song.path for song in songs if song.by_genrekit]
