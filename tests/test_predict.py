@@ -29,8 +29,9 @@ def _clip(gtzan_mini, genre: str, number: int):
 @pytest.fixture(scope="module")
 def model(gtzan_mini, feature_cache):
     dataset = _training_clips(gtzan_mini)
+    # cv=False: train's k-fold CV over all tracks (a fit per fold) is tested in test_interface
     result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=3.0), model="logreg",
-                         cache=FeatureCache(feature_cache), progress=False)
+                         cache=FeatureCache(feature_cache), progress=False, cv=False)
     return result.model
 
 
@@ -101,7 +102,7 @@ def test_stereo_44k_and_mono_22k_give_the_same_answer(model, tmp_path, gtzan_min
 
 def test_whole_clip_model_reads_30_second_segments(gtzan_mini, feature_cache, long_song):
     model = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518"), model="logreg", cache=FeatureCache(feature_cache),
-                        progress=False).model
+                        progress=False, cv=False).model
     predictor = ClassicalClassifier(model)
     assert predictor.chunk_seconds == 30.0
     prediction = predict_file(predictor, long_song[0])
@@ -197,7 +198,7 @@ def test_classical_model_exported_to_onnx_predicts_the_same(model, gtzan_mini, f
         export_onnx(path, tmp_path / "int8.onnx", int8=True, calibration=[clip])
     assert not (tmp_path / "int8.onnx").exists()
     svc = train_model(_training_clips(gtzan_mini), spec=FeatureSpec("fma518", chunk_duration=3.0), model="linear-svc",
-                      cache=FeatureCache(feature_cache), progress=False).model
+                      cache=FeatureCache(feature_cache), progress=False, cv=False).model
     with pytest.raises(ModelError, match="no probabilities"):
         export_onnx(save_model(svc, tmp_path / "svc.genrekit"), tmp_path / "svc.onnx")
     assert not (tmp_path / "svc.onnx").exists()
