@@ -13,7 +13,9 @@ import io
 import json
 import logging
 import math
+import os
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +27,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from genrekit import __version__
+from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
+from genrekit.models import catalogue
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -74,6 +78,44 @@ def _number(low: float | None = None, high: float | None = None, *, low_open: bo
     return check
 
 
+class _UsageError(typer.BadParameter):
+    """A usage error (exit 2) whose message is shown as it is: it names the option itself."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _choice(*values: str | int) -> dict:
+    """Options of an enumerated value: the choices in ``--help`` (as ``<a|b|c>``) and a usage
+    error (exit 2) naming the option, the value and the choices: ``--format 'xml': expected
+    table, json, jsonl, csv or timeline``. (A ``Literal`` type would list them too, but its
+    message does not say the option as genrekit's other usage errors do.)"""
+    expected = ", ".join(map(str, values[:-1])) + (" or " if len(values) > 1 else "") + str(values[-1])
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value):
+        if value is None or ctx.resilient_parsing or value in values:
+            return value
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise _UsageError(f"{param.opts[0]} {shown}: expected {expected}", ctx=ctx, param=param)
+
+    return {"callback": check, "metavar": f"<{'|'.join(map(str, values))}>"}
+
+
+# The choices of the enumerated options (the library's own lists, which tests/test_cli_conventions.py
+# checks them against, are not imported here: they would bring numpy, pandas or scikit-learn along).
+RUNNERS = ("local", "ray")
+KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
+SPLITS = ("random", "dataset", "gtzan-filtered", "all")
+MULTI_GENRE = ("first", "all")
+AGGREGATIONS = ("mean", "vote")
+DEVICES = ("cpu", "cuda", "mps")
+FEATURE_SETS = tuple(catalogue.FEATURE_SETS)
+PREDICT_FORMATS = ("table", "json", "jsonl", "csv", "timeline")
+EXISTING = ("keep", "replace", "append")
+FRONTENDS = ("graph", "numpy")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
 def _at_least(low: int, high: int | None = None) -> dict:
     return {"callback": _number(low, high, integer=True)}
 
@@ -84,56 +126,95 @@ SEED = _at_least(0, 2**32 - 1)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
 JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Worker processes (0: all cores).")]
-RunnerOption = Annotated[str, typer.Option(help="Where the work runs: local (a process pool) or ray (a Ray cluster).")]
+RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or ray (a Ray cluster).")]
 AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
                                                         "ray://HOST:PORT; default: a local cluster on 127.0.0.1.")]
 CacheOption = Annotated[
-    Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE or ~/.cache/genrekit/features).")
+    Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE, else the config file's "
+                              "cache, else ~/.cache/genrekit/features).")
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
-KindOption = Annotated[str, typer.Option("--kind", help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre "
-                                         "folders of spectrogram PNGs), tags (each file's own genre tag).")]
+KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS), help="Dataset kind: auto, gtzan, folder, manifest, "
+                                         "fma, images (genre folders of spectrogram PNGs), tags (each file's own genre tag).")]
 LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="Label each audio file below DATASET by its "
                                                     "own genre tag, wherever it sits (same as --kind tags).")]
 GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a CSV 'from,to' merging spellings "
                                                      "(Hip Hop,hiphop); matching ignores case.")]
 MinPerGenreOption = Annotated[int, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out (and "
                                                 "list) genres with fewer files.")]
-MultiGenreOption = Annotated[str, typer.Option("--multi-genre", help="With tags, a file with several genres: first (its "
+MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE), help="With tags, a file with several genres: first (its "
                                                "first genre) or all (one example of each: multi-label).")]
-FeaturesOption = Annotated[str, typer.Option("--features", "-f", help="Feature set: fma518, gtzan57, musicnn-msd or musicnn-mtt.")]
+FeaturesOption = Annotated[str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set (see "
+                                           "`genrekit models`).")]
 ExtractOption = Annotated[
-    str, typer.Option("--features", "-f", help="fma518, gtzan57, musicnn-msd or musicnn-mtt (a table), or logmel (one .npz "
-                      "spectrogram per track).")
+    str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, "logmel"), help="A feature set (a table; see "
+                      "`genrekit models`), or logmel (one .npz spectrogram per track).")
 ]
+DeviceOption = Annotated[str, typer.Option(**_choice(*DEVICES), help="Networks: cpu, or cuda (or mps) when present.")]
 AggregationOption = Annotated[
-    str | None, typer.Option("--aggregation", help="Chunks to track: mean (of probabilities) or vote (majority); "
+    str | None, typer.Option("--aggregation", **_choice(*AGGREGATIONS), help="Chunks to track: mean (of probabilities) or vote (majority); "
                              "default: the model's own (mean).")
 ]
 MinConfidenceOption = Annotated[
     float | None, typer.Option(callback=_number(0, 1), help="Below this top probability (0-1) the genre is 'unknown' "
-                               "(the probabilities are still given); default: always the top genre.")
+                               "(the probabilities are still given); default: $GENREKIT_MIN_CONFIDENCE, else the "
+                               "config file's min_confidence, else always the top genre.")
 ]
+MODEL_DEFAULTS = "$GENREKIT_MODEL, else the config file's model (`genrekit config`)"
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
+                                                 "a run folder of `genrekit train`, or 'default': genrekit's own "
+                                                 f"(docs/default-model.md). Default: {MODEL_DEFAULTS}, else 'default'.")]
 ChunkOption = Annotated[
     float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
 ]
 
 
-def _setup_logging(verbose: bool) -> None:
+# -q/--quiet: stdout has the results, stderr only errors (and the list of inputs that failed);
+# no progress bars, notes or warnings, and logging at ERROR. Set by the app's callback.
+_quiet = False
+
+
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
+        level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING, format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False)], force=True,
     )
 
 
 def _progress() -> bool:
-    return err_console.is_terminal
+    return not _quiet and err_console.is_terminal
+
+
+def _note(message: str, **options) -> None:
+    """A note or warning on stderr (not a result, not an error): left out with --quiet."""
+    if not _quiet:
+        err_console.print(message, **options)
+
+
+def _usage_error(message: str) -> None:
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _setting(key: str, given=None, *, option: str = "", default=None):
+    """A setting's value: the option, else $GENREKIT_*, else the config file, else ``default``
+    (a bad variable or file: a usage error naming it)."""
+    try:
+        return _settings().get(key, given, option=option, default=default).value
+    except SettingsError as exc:
+        _usage_error(str(exc))
 
 
 def _cache(cache: Path | None, no_cache: bool):
     from genrekit.features import FeatureCache, default_cache_dir
 
-    return None if no_cache else FeatureCache(cache or default_cache_dir())
+    if no_cache:
+        return None
+    return FeatureCache(_setting("cache", cache, option="--cache") or default_cache_dir())
 
 
 def _fail(exc: GenrekitError) -> None:
@@ -212,9 +293,49 @@ def _note_training_files(paths: list[str], model) -> None:
 
     _, seen = exclude_training(paths, model)
     if seen:
-        err_console.print(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
+        _note(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
                           f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
                           f"{', …' if len(seen) > 5 else ''}", highlight=False)
+
+
+def _model(positional: str | None, option: str | None, *, default: str | None) -> str:
+    """The model named by MODEL or --model (not both), else $GENREKIT_MODEL, else the config
+    file's ``model``, else ``default``."""
+    if positional is not None and option is not None:
+        _usage_error(f"MODEL {positional} and --model {option}: expected one of them, found both")
+    given, name = (positional, "MODEL") if positional is not None else (option, "--model")
+    value = _setting("model", given, option=name, default=default)
+    if value is None:
+        _usage_error("MODEL: expected a model (MODEL, --model, $GENREKIT_MODEL or the config file's model), found none")
+    return value
+
+
+def _read_paths(source: str) -> Iterator[str]:
+    """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines
+    skipped; nothing else is stripped: a name may begin or end with spaces)."""
+    if source == "-":
+        stream = sys.stdin
+    else:
+        try:
+            stream = open(source, encoding="utf-8")  # noqa: SIM115 - read lazily, closed below
+        except OSError as exc:
+            _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
+    try:
+        for line in iter(stream.readline, ""):
+            line = line.rstrip("\r\n")
+            if line:
+                yield line
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
+    """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from."""
+    for name in files:
+        yield from _read_paths("-") if name == "-" else (name,)
+    if files_from is not None:
+        yield from _read_paths(files_from)
 
 
 def _spec(features: str, chunk: float | None):
@@ -233,10 +354,16 @@ def _print_version(value: bool) -> None:
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results (stdout) and errors (stderr): no progress "
+                                        "bars, notes or warnings.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True,
                                           callback=_print_version)] = False,
 ) -> None:
-    _setup_logging(verbose)
+    global _quiet
+    if verbose and quiet:
+        _usage_error("-v/--verbose and -q/--quiet: expected one of them, found both")
+    _quiet = quiet
+    _setup_logging(verbose, quiet)
 
 
 @datasets_app.command("check")
@@ -362,12 +489,13 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 def train(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model or network name (see `genrekit models`); default: "
+    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS),
+                                       help="Model or network name (see `genrekit models`); default: "
                                        "musicnn-prior, the strongest on small datasets.")] = "musicnn-prior",
-    feature_set: Annotated[str | None, typer.Option("--features", "-f", help="Feature set (default: the model's own; "
-                                                    "fma518 for most).")] = None,
+    feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set "
+                                                    "(default: the model's own; fma518 for most).")] = None,
     chunk: ChunkOption = None,
-    split: Annotated[str | None, typer.Option(help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
+    split: Annotated[str | None, typer.Option(**_choice(*SPLITS), help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
                                               "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
                                               "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
@@ -377,7 +505,7 @@ def train(
     seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
     epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
     batch_size: Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")] = None,
-    device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
+    device: DeviceOption = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
     aggregation: AggregationOption = None,
     time_stretch: Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch training audio by up to this rate "
@@ -448,10 +576,13 @@ def _print_per_genre(per_genre: dict[str, dict]) -> None:
 
 @app.command()
 def evaluate(
-    model_path: Annotated[str, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), a "
-                                              "run folder of `genrekit train`, or 'default' (genrekit's own).")],
-    dataset: Annotated[Path, typer.Argument(help="Labelled dataset folder or CSV manifest.")],
-    out: OutOption,
+    first: Annotated[str | None, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), "
+                                         "a run folder of `genrekit train`, or 'default' (genrekit's own); or use "
+                                         "--model, and give DATASET only.", show_default=False)] = None,
+    second: Annotated[str | None, typer.Argument(metavar="DATASET", help="Labelled dataset folder or CSV manifest.",
+                                                 show_default=False)] = None,
+    out: OutOption = ...,
+    model_option: ModelOption = None,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
     aggregation: AggregationOption = None,
     songs: Annotated[bool, typer.Option("--songs", help="Full-song scores: top-1/top-3 hit rates and the proportion "
@@ -471,7 +602,11 @@ def evaluate(
     from genrekit.evaluate import evaluate_model, evaluate_songs
     from genrekit.runners import default_jobs
 
-    data = _load_dataset(dataset, kind)
+    given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
+    if dataset is None:
+        _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
+    model_path = _model(given, model_option, default="default")
+    data = _load_dataset(Path(dataset), kind)
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
                                          jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
@@ -479,7 +614,7 @@ def evaluate(
         metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
                                          skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
     if report["excluded_training_tracks"]:
-        err_console.print(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
+        _note(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
                           "(--include-train to keep them)")
     if not metrics:
         err_console.print("[red]no track left to evaluate[/]")
@@ -492,7 +627,7 @@ def evaluate(
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
     if report["unknown_genre_tracks"]:
-        err_console.print(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
+        _note(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
                           "left out")
     # a song score over the known genres is complete; a metrics table without some genres is not
     partial = _report_failures(report["failures"]) or (report["unknown_genre_tracks"] and not songs)
@@ -507,7 +642,7 @@ def compare(
     models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
     folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified; grouped by artist where the dataset knows artists, else by track).")] = 5,
     epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
-    device: Annotated[str, typer.Option(help="Networks: cpu, or cuda when present.")] = "cpu",
+    device: DeviceOption = "cpu",
     search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,
     n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations per fold.")] = 20,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for folds and models.")] = 0,
@@ -546,7 +681,7 @@ def compare(
         view.add_column(column, justify="left" if column == "model" else "right")
 
     def show(row):
-        err_console.print(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
+        _note(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
 
     rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
                           n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
@@ -561,13 +696,16 @@ def compare(
 
 @app.command()
 def predict(
-    files: Annotated[list[str], typer.Argument(help="Audio files (songs of any length) or their URLs (s3://...), "
-                                                   "or PNGs for image networks.")],
-    model_path: Annotated[str, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
-                                            "a run folder of `genrekit train`, or 'default': genrekit's own "
-                                            "(docs/default-model.md).")] = "default",
-    output_format: Annotated[str, typer.Option("--format", help="table, json (one object per line, with the "
-                                               "timeline and the styles), csv (one row per file) or timeline (csv, one row per chunk).")] = "table",
+    files: Annotated[list[str] | None, typer.Argument(metavar="FILES", help="Audio files (songs of any length) or their URLs (s3://...), "
+                                                          "or PNGs for image networks; - reads their paths from stdin, "
+                                                          "one a line.", show_default=False)] = None,
+    files_from: Annotated[str | None, typer.Option("--files-from", metavar="FILE", help="Also predict the files "
+                                                   "listed in FILE, one path a line (- for stdin).")] = None,
+    model_path: ModelOption = None,
+    output_format: Annotated[str, typer.Option("--format", **_choice(*PREDICT_FORMATS), help="table, json (one object "
+                                               "per line, with the timeline and the styles, once all are done), jsonl "
+                                               "(the same lines, each printed as its file finishes), csv (one row per "
+                                               "file) or timeline (csv, one row per chunk).")] = "table",
     top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
     hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk length).")] = None,
@@ -589,11 +727,19 @@ def predict(
     from genrekit.predict.song import UNKNOWN
     from genrekit.runners import default_jobs
 
-    if output_format not in ("table", "json", "csv", "timeline"):
-        err_console.print(f"[red]error:[/] --format {output_format!r}: expected table, json, csv or timeline")
-        raise typer.Exit(EXIT_USAGE)
+    if not files and files_from is None:
+        _usage_error("FILES: expected audio files (or - to read their paths from stdin, or --files-from), found none")
+    model_path = _model(None, model_path, default="default")
+    min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
+    paths = _input_paths(files or [], files_from)
+    if output_format != "jsonl":  # all the paths first: the outputs are written once all are done
+        paths = list(paths)
     model = load(model_path, segment_seconds=segment)
-    predictions, failures = predict_files(model, files, skip=skip, hop_seconds=hop, progress=_progress(),
+    if output_format == "jsonl":  # ends the command
+        _predict_jsonl(model, paths, top=top, plot=plot, skip=skip, hop=hop, jobs=jobs,
+                       runner=_runner(runner, jobs, address), segment=segment, min_confidence=min_confidence,
+                       music_check=music_check)
+    predictions, failures = predict_files(model, paths, skip=skip, hop_seconds=hop, progress=_progress(),
                                           jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
                                           segment_seconds=segment, min_confidence=min_confidence,
                                           music_check=music_check)
@@ -652,6 +798,70 @@ def predict(
     _finish(len(predictions), failures)
 
 
+def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, skip: float, hop: float | None,
+                   jobs: int, runner, segment: float | None, min_confidence: float | None, music_check: bool) -> None:
+    """``predict --format jsonl``: one JSON line per file, printed (and flushed) as it finishes, in
+    the order they finish (the order given with --jobs 1); then exit as predict does."""
+    from rich.progress import Progress
+
+    from genrekit.predict import plot_prediction
+
+    done: list[str] = []
+    failures: dict[str, str] = {}
+    top = min(top, len(model.labels))
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+    with Progress(disable=not _progress(), console=err_console) as bar:
+        task = bar.add_task("predicting", total=None)
+        for path, prediction, error in _each_prediction(model, paths, skip=skip, hop=hop, jobs=jobs, runner=runner,
+                                                        segment=segment, min_confidence=min_confidence,
+                                                        music_check=music_check):
+            if prediction is not None:
+                print(json.dumps(prediction.to_dict(top)), flush=True)
+                done.append(prediction.path)
+                if plot is not None:
+                    plot_prediction(prediction, plot / f"{Path(prediction.path).stem}.png")
+            else:
+                print(json.dumps({"path": path, "error": error}), flush=True)
+                failures[path] = error
+            bar.advance(task)
+    _note_training_files(done, model)
+    _finish(len(done), failures)
+
+
+def _each_prediction(model, paths: Iterable[str], *, skip: float, hop: float | None, jobs: int, runner,
+                     segment: float | None, min_confidence: float | None, music_check: bool):
+    """(path, Prediction or None, error or None) for each file, as each finishes.
+
+    As :func:`genrekit.predict.predict_files` predicts, one file at a time (``jobs`` 1, the
+    paths read only as they are needed) or in worker processes (``jobs`` > 1 or a runner:
+    each loads the model from its file)."""
+    from genrekit.predict import Prediction, predict_file
+    from genrekit.predict.files import make_song_predictor
+    from genrekit.runners import LocalRunner, default_jobs
+
+    source = getattr(model, "source", "") or ""
+    jobs = jobs or default_jobs()
+    if (jobs > 1 or runner is not None) and source:
+        paths = list(paths)
+    if (jobs > 1 or runner is not None) and source and len(paths) > 1:
+        runner = runner or LocalRunner(min(jobs, len(paths)))
+        results = runner.map(make_song_predictor, (os.fspath(source), segment, skip, hop, min_confidence, music_check),
+                             paths)
+        for index, outcome in results:
+            if "prediction" in outcome:
+                yield paths[index], Prediction.from_dict(outcome["prediction"]), None
+            else:
+                yield paths[index], None, outcome["error"]
+        return
+    for path in paths:
+        try:
+            yield path, predict_file(model, path, skip=skip, hop_seconds=hop, min_confidence=min_confidence,
+                                     music_check=music_check), None
+        except GenrekitError as exc:
+            yield path, None, str(exc)
+
+
 def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
     """The ``top`` most probable styles present, one a line, and how many more (json and csv
     give them all); "none" when no style reaches its threshold or the model gives none."""
@@ -666,8 +876,7 @@ def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
 def tag(
     library: Annotated[str | None, typer.Argument(help="Music library folder (searched recursively), or its URL "
                                                         "(s3://bucket/music, read through pyarrow).")] = None,
-    model_path: Annotated[str, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
-                                            "a run folder, or 'default': genrekit's own.")] = "default",
+    model_path: ModelOption = None,
     results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
                                           "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
@@ -675,7 +884,7 @@ def tag(
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genres into each file's metadata "
                                              "(with genrekit's provenance fields; undo with --undo).")] = False,
-    existing: Annotated[str, typer.Option("--existing", help="With --write-tags, a genre a file has already: keep it "
+    existing: Annotated[str, typer.Option("--existing", **_choice(*EXISTING), help="With --write-tags, a genre a file has already: keep it "
                                           "(nothing written), replace it, or append ours after it.")] = "keep",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
     genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
@@ -684,7 +893,7 @@ def tag(
                                          "genre values.")] = False,
     separator: Annotated[str, typer.Option("--genre-separator", help="With --write-tags: joins the genres of an ID3v2.3 tag "
                                            "(one TCON value).")] = "; ",
-    id3v2_version: Annotated[int | None, typer.Option("--id3v2-version", help="With --write-tags: save ID3v2 tags (mp3, "
+    id3v2_version: Annotated[int | None, typer.Option("--id3v2-version", **_choice(3, 4), help="With --write-tags: save ID3v2 tags (mp3, "
                                                       "wav, aiff) as 2.3 or 2.4 (3 or 4); default: each file's "
                                                       "version, 2.4 for a new tag.")] = None,
     undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
@@ -696,7 +905,6 @@ def tag(
 ) -> None:
     """Tag a whole music library: genres of every audio file, written to a table as they finish."""
     from genrekit.predict.library import tag_library
-    from genrekit.audio.tags import EXISTING
 
     if undo is not None:
         if library is not None or write_tags or dry_run:
@@ -707,19 +915,15 @@ def tag(
     if library is None:
         err_console.print("[red]error:[/] LIBRARY: expected a music library folder (or --undo RESULTS), found none")
         raise typer.Exit(EXIT_USAGE)
-    if existing not in EXISTING:
-        err_console.print(f"[red]error:[/] --existing {existing!r}: expected {', '.join(EXISTING)}")
-        raise typer.Exit(EXIT_USAGE)
     if genres < 1:
         err_console.print(f"[red]error:[/] --genres {genres}: expected a whole number of genres to write, at least 1")
-        raise typer.Exit(EXIT_USAGE)
-    if id3v2_version not in (None, 3, 4):
-        err_console.print(f"[red]error:[/] --id3v2-version {id3v2_version}: expected 3 (ID3v2.3) or 4 (ID3v2.4)")
         raise typer.Exit(EXIT_USAGE)
     if not separator.strip():
         err_console.print(f"[red]error:[/] --genre-separator {separator!r}: expected a separator with a visible "
                           "character, such as '; ' or '/'")
         raise typer.Exit(EXIT_USAGE)
+    model_path = _model(None, model_path, default="default")
+    min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
 
     def show(change) -> None:
         if change.error:
@@ -789,7 +993,8 @@ def explore(
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
-    model: Annotated[str, typer.Option(help="Classical model for the permutation importance.")] = "logreg",
+    model: Annotated[str, typer.Option(**_choice(*catalogue.CLASSICAL), help="Classical model for the permutation "
+                                       "importance.")] = "logreg",
     tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Also compute a t-SNE map.")] = True,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
     kind: KindOption = "auto",
@@ -836,10 +1041,15 @@ def report(
 
 @app.command()
 def export(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A network (model.safetensors) or a classical model (model.genrekit).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
-    export_format: Annotated[str, typer.Option("--format", help="onnx: probabilities out, dynamic batch.")] = "onnx",
-    frontend: Annotated[str, typer.Option(help="graph: waveform in, the log-mel front end inside the file; numpy: "
+    model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors) or a "
+                                                     "classical model (model.genrekit); or use --model.",
+                                                     show_default=False)] = None,
+    model_option: Annotated[str | None, typer.Option("--model", "-m", help="The model, as MODEL. Default: "
+                                                     f"{MODEL_DEFAULTS}.")] = None,
+    export_format: Annotated[str, typer.Option("--format", **_choice("onnx"), help="onnx: probabilities out, dynamic "
+                                               "batch.")] = "onnx",
+    frontend: Annotated[str, typer.Option(**_choice(*FRONTENDS), help="graph: waveform in, the log-mel front end inside the file; numpy: "
                                                "log-mel in, computed by genrekit's numpy runtime (smaller, faster).")] = "graph",
     int8: Annotated[bool, typer.Option("--int8", help="Quantize the network to int8 (static, calibrated).")] = False,
     calibration: Annotated[list[Path] | None, typer.Option(
@@ -847,12 +1057,10 @@ def export(
     max_windows: Annotated[int, typer.Option(**_at_least(1), help="Calibration windows drawn at most.")] = 512,
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
-    if export_format != "onnx":
-        err_console.print(f"[red]error:[/] --format {export_format!r}: expected onnx")
-        raise typer.Exit(EXIT_USAGE)
     from genrekit.export import export_onnx
     from genrekit.predict.library import library_files
 
+    model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
                        max_calibration_windows=max_windows)
@@ -866,14 +1074,18 @@ def export(
 
 @app.command()
 def serve(
-    model_path: Annotated[str, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), "
-                                              "a run folder, or 'default': genrekit's own.")] = "default",
+    ctx: typer.Context,
+    model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or "
+                                                     ".onnx), a run folder, or 'default': genrekit's own; or use "
+                                                     "--model.", show_default=False)] = None,
+    model_option: ModelOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
     timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song may take once uploaded (waiting "
                                                  "for a worker, then the analysis); longer gets 504.")] = 120.0,
-    workers: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
+    threads: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
+    workers: Annotated[int | None, typer.Option(**_at_least(1), hidden=True, help="Deprecated: --threads.")] = None,
     queue: Annotated[int, typer.Option(**_at_least(0), help="Requests that may wait for a worker; more get 503.")] = 32,
     upload_seconds: Annotated[float, typer.Option(**POSITIVE, help="Seconds an upload may take to arrive; "
                                                   "longer gets 408.")] = 300.0,
@@ -883,6 +1095,8 @@ def serve(
                                                         "rate applies.")] = 10.0,
     receiving: Annotated[int, typer.Option(**_at_least(1), help="Uploads received at once; more get 503.")] = 64,
     min_confidence: MinConfidenceOption = None,
+    log_level: Annotated[str | None, typer.Option(**_choice(*LOG_LEVELS), help="uvicorn's log level (default: "
+                                                  "warning; error with --quiet).")] = None,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs.
 
@@ -890,31 +1104,68 @@ def serve(
     from genrekit.server import ServiceLimits
     from genrekit.server import serve as run_service
 
-    limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=workers, queue=queue,
+    if workers is not None:  # the old name of --threads
+        threads_given = getattr(ctx.get_parameter_source("threads"), "name", "DEFAULT") != "DEFAULT"
+        if threads_given and threads != workers:
+            _usage_error(f"--workers {workers} and --threads {threads}: expected --threads only (--workers is its old "
+                         "name)")
+        _note(f"[yellow]warning:[/] --workers is deprecated: use --threads {workers}", highlight=False)
+        threads = workers
+    model_path = _model(model_path, model_option, default="default")
+    min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
+    limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=threads, queue=queue,
                            upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                            upload_grace_seconds=upload_grace_seconds, receiving=receiving,
                            min_confidence=min_confidence)
-    err_console.print(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
-    run_service(model_path, host=host, port=port, limits=limits, log_level="warning")
+    _note(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
+    run_service(model_path, host=host, port=port, limits=limits,
+                log_level=log_level or ("error" if _quiet else "warning"))
 
 
 @app.command("models")
 def list_models() -> None:
-    """List the model names and feature sets."""
-    from genrekit.features import describe_feature_sets
-    from genrekit.models import DEFAULT_MODEL, MODELS
+    """List the model names and feature sets (instantly: no model library is imported)."""
+    import importlib.util
 
-    for name, definition in MODELS.items():
-        out_console.print(f"{name:18s} {definition.description}{'  (default)' if name == DEFAULT_MODEL else ''}")
-    try:
-        from genrekit.models.nets import PRESETS
-    except ImportError:
+    for name, description in catalogue.CLASSICAL.items():
+        out_console.print(f"{name:18s} {description}{'  (default)' if name == catalogue.DEFAULT_MODEL else ''}")
+    if importlib.util.find_spec("torch") is None:  # found, not imported
         out_console.print("networks: install genrekit\\[deep] (PyTorch) for the network presets")
     else:
-        for name, preset in PRESETS.items():
-            out_console.print(f"network {name:10s} {preset.description}")
-    for name, description in describe_feature_sets().items():
+        for name, description in catalogue.NETWORKS.items():
+            out_console.print(f"network {name:10s} {description}")
+    for name, description in catalogue.FEATURE_SETS.items():
         out_console.print(f"features {name:9s} {description}")
+
+
+@app.command("config")
+def show_config() -> None:
+    """The effective settings (model, min_confidence, cache) and where each came from: an option's
+    environment variable, the config file, or the default.
+
+    The config file is ./genrekit.toml, else $XDG_CONFIG_HOME/genrekit/config.toml
+    (~/.config/genrekit/config.toml): TOML with the keys model, min_confidence and cache (paths
+    relative to the file's folder). Command-line options win over the variables
+    ($GENREKIT_MODEL, $GENREKIT_MIN_CONFIDENCE, $GENREKIT_CACHE), which win over the file."""
+    from genrekit.cli.settings import config_paths
+    from genrekit.features import default_cache_dir
+
+    settings = _settings()
+    try:
+        path = settings.file
+        values = {"model": settings.get("model", default="default"),
+                  "min_confidence": settings.get("min_confidence"),
+                  "cache": settings.get("cache", default=str(default_cache_dir()))}
+    except SettingsError as exc:
+        _usage_error(str(exc))
+    searched = " or ".join(str(p) for p in config_paths())
+    out_console.print(f"# config file: {path}" if path else f"# config file: none ({searched} not found)",
+                      highlight=False)
+    for key, setting in values.items():
+        value, source = json.dumps(setting.value), setting.source
+        if setting.value is None:
+            value, source = "none", f"{source} (always the top genre)"
+        out_console.print(f"{key} = {value}  # {source}", highlight=False, soft_wrap=True)
 
 
 @pretrained_app.command("list")
