@@ -13,6 +13,7 @@ import queue
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,13 @@ def _no_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     for name in ("GENREKIT_MODEL", "GENREKIT_MIN_CONFIDENCE", "GENREKIT_CACHE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _warnings_as_they_were():
+    """-q routes Python's warnings to logging (logging.captureWarnings); put them back."""
+    yield
+    logging.captureWarnings(False)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,8 @@ def served(monkeypatch) -> Recorder:
 # 1. -q/--quiet -------------------------------------------------------------------------------
 
 def test_quiet_leaves_only_results_and_errors(served, monkeypatch):
+    import genrekit.server
+
     monkeypatch.setattr(main, "err_console", Console(stderr=True, force_terminal=True, soft_wrap=True))
     loud = invoke("serve", "model.genrekit")
     assert loud.exit_code == EXIT_OK and "genrekit service for model.genrekit" in loud.output
@@ -115,6 +125,16 @@ def test_quiet_leaves_only_results_and_errors(served, monkeypatch):
     assert quiet.exit_code == EXIT_OK and quiet.output == ""  # the note is gone
     assert not main._progress() and logging.getLogger().level == logging.ERROR  # no bars, even on a terminal
     assert served.calls[-1][1]["log_level"] == "error"  # uvicorn's info and warnings too
+
+    def warn(*args, **kwargs):
+        warnings.warn("a library's warning", UserWarning, stacklevel=1)
+
+    monkeypatch.setattr(genrekit.server, "serve", warn)
+    for args, shown in ((["serve"], 1), (["-q", "serve"], 0)):  # not even Python's warnings with -q
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = invoke(*args, "model.genrekit")
+        assert len(caught) == shown and "a library's warning" not in result.output
 
     both = invoke("-q", "-v", "models", env=WIDE)
     assert both.exit_code == EXIT_USAGE and "-q/--quiet" in both.output and "found both" in both.output

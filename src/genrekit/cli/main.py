@@ -179,6 +179,7 @@ def _setup_logging(verbose: bool, quiet: bool = False) -> None:
         level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING, format="%(message)s",
         handlers=[RichHandler(console=err_console, show_path=False)], force=True,
     )
+    logging.captureWarnings(quiet)  # with --quiet, Python's warnings go to logging, below its ERROR level
 
 
 def _progress() -> bool:
