@@ -372,7 +372,23 @@ def test_hour_long_song_memory_stays_bounded(tmp_path, gtzan_mini):
     model = save_network(tmp_path / "net.safetensors", build_network("edge-cnn", 3), preset="edge-cnn",
                          labels=["metal", "jazz", "pop"])
     short, long = _peak_rss_mb(str(model), str(tmp_path / "clip.wav")), _peak_rss_mb(str(model), str(long_path))
-    assert long <= 2.0 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
+    # measured 2026-11-30: 441 MB against 575-614 MB (1.3-1.4x: the clip fills half a batch of 8
+    # chunks, and PyTorch's heap grows a little over 477 batches); issue 20's 1.25x is not met yet
+    assert long <= 1.5 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
+
+
+def test_the_default_models_memory_does_not_grow_with_the_song(tmp_path, gtzan_mini):
+    """The default model (its ONNX export) on a 4-minute song peaks as on one 30 s clip: every
+    segment after the first used to double onnxruntime's arena (667 -> 1257 MB)."""
+    import soundfile as sf
+
+    from genrekit import audio
+
+    y = audio.load(next((gtzan_mini / "jazz").glob("jazz.00001.*")), sr=22050)[0]
+    sf.write(tmp_path / "clip.wav", y, 22050)
+    sf.write(tmp_path / "four_minutes.wav", np.tile(y, 8), 22050)
+    short, long = _peak_rss_mb("default", str(tmp_path / "clip.wav")), _peak_rss_mb("default", str(tmp_path / "four_minutes.wav"))
+    assert long <= 1.25 * short, f"a 4-minute song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
 
 
 @pytest.mark.parametrize("preset, frontend", [
