@@ -126,7 +126,8 @@ SEED = _at_least(0, 2**32 - 1)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
 JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Worker processes (0: all cores).")]
-RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or ray (a Ray cluster).")]
+RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or "
+                                           "ray (a Ray cluster).")]
 AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
                                                         "ray://HOST:PORT; default: a local cluster on 127.0.0.1.")]
 CacheOption = Annotated[
@@ -142,7 +143,8 @@ GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a
                                                      "(Hip Hop,hiphop); matching ignores case.")]
 MinPerGenreOption = Annotated[int, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out (and "
                                                 "list) genres with fewer files.")]
-MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE), help="With tags, a file with several genres: first (its "
+MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE),
+                                               help="With tags, a file with several genres: first (its "
                                                "first genre) or all (one example of each: multi-label).")]
 FeaturesOption = Annotated[str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set (see "
                                            "`genrekit models`).")]
@@ -152,7 +154,8 @@ ExtractOption = Annotated[
 ]
 DeviceOption = Annotated[str, typer.Option(**_choice(*DEVICES), help="Networks: cpu, or cuda (or mps) when present.")]
 AggregationOption = Annotated[
-    str | None, typer.Option("--aggregation", **_choice(*AGGREGATIONS), help="Chunks to track: mean (of probabilities) or vote (majority); "
+    str | None, typer.Option("--aggregation", **_choice(*AGGREGATIONS),
+                             help="Chunks to track: mean (of probabilities) or vote (majority); "
                              "default: the model's own (mean).")
 ]
 MinConfidenceOption = Annotated[
@@ -496,7 +499,8 @@ def train(
     feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set "
                                                     "(default: the model's own; fma518 for most).")] = None,
     chunk: ChunkOption = None,
-    split: Annotated[str | None, typer.Option(**_choice(*SPLITS), help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
+    split: Annotated[str | None, typer.Option(**_choice(*SPLITS),
+                                              help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
                                               "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
                                               "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
@@ -885,7 +889,8 @@ def tag(
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genres into each file's metadata "
                                              "(with genrekit's provenance fields; undo with --undo).")] = False,
-    existing: Annotated[str, typer.Option("--existing", **_choice(*EXISTING), help="With --write-tags, a genre a file has already: keep it "
+    existing: Annotated[str, typer.Option("--existing", **_choice(*EXISTING),
+                                          help="With --write-tags, a genre a file has already: keep it "
                                           "(nothing written), replace it, or append ours after it.")] = "keep",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
     genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
