@@ -1,7 +1,8 @@
 """Your own genres: learn a library's taxonomy from its owner's tags, then fill in the rest.
 
 The library is made from real GTZAN clips (gtzan-mini and gtzan-dev), cut to 10 s and
-converted to mp3, flac and ogg, in flat and nested folders whose names say nothing of the
+converted to mp3, flac and ogg, in flat and nested folders (names with spaces and non-ASCII
+characters) whose names say nothing of the
 genre. 70% of the files carry their owner's genre tag, spelled messily; two of them are
 deliberately swapped (a classical clip tagged metal and a metal clip tagged classical).
 Artist tags stand in blocks of two adjacent GTZAN ids (adjacent ids are often one artist).
@@ -83,7 +84,7 @@ def library(tmp_path_factory, gtzan_mini) -> dict:
             y, sr = sf.read(source, dtype="float32", start=0, stop=None)
             y = y[5 * sr:15 * sr]  # 10 s from 5 s in
             suffix, fmt = FORMATS[n % 3]
-            folder = root if n % 4 == 0 else root / f"Disc {n % 3}" / f"Folder {n % 5}"
+            folder = root if n % 4 == 0 else root / f"Disc {n % 3}" / f"Carpeta {n % 5} — Música"
             path = folder / f"track {n:03d}.{suffix}"
             path.parent.mkdir(parents=True, exist_ok=True)
             sf.write(path, y, sr, format=fmt)
