@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import math
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -289,6 +288,9 @@ def _print_taxonomy(taxonomy) -> None:
     out_console.print(f"{len(taxonomy.untagged)} file(s) without a genre tag (the ones to fill in), "
                       f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from), "
                       f"{taxonomy.multi_genre} with several genres", highlight=False)
+    if taxonomy.placeholders:
+        out_console.print("placeholders ignored (not genres): " + ", ".join(
+            f"{name} ({n})" for name, n in taxonomy.placeholders.items()), highlight=False)
 
 
 def _note_training_files(paths: list[str], model) -> None:
@@ -504,8 +506,9 @@ def train(
                                               "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
                                               "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
     search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
-    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks: also "
-                                     "score by 5-fold CV over all tracks, grouped by artist where known (cv.json).")] = True,
+    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks (any "
+                                     "size with --split all): also score by 5-fold CV over all tracks, grouped by "
+                                     "artist where known (cv.json).")] = True,
     n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations.")] = 20,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
     epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
@@ -810,6 +813,8 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     from rich.progress import Progress
 
     from genrekit.predict import plot_prediction
+    from genrekit.predict.files import iter_predictions
+    from genrekit.runners import default_jobs
 
     done: list[str] = []
     failures: dict[str, str] = {}
@@ -818,8 +823,9 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
         plot.mkdir(parents=True, exist_ok=True)
     with Progress(disable=not _progress(), console=err_console) as bar:
         task = bar.add_task("predicting", total=None)
-        for path, prediction, error in _each_prediction(model, paths, skip=skip, hop=hop, jobs=jobs, runner=runner,
-                                                        segment=segment, min_confidence=min_confidence,
+        for path, prediction, error in iter_predictions(model, paths, skip=skip, hop_seconds=hop,
+                                                        jobs=jobs or default_jobs(), runner=runner,
+                                                        segment_seconds=segment, min_confidence=min_confidence,
                                                         music_check=music_check):
             if prediction is not None:
                 print(json.dumps(prediction.to_dict(top)), flush=True)
@@ -832,39 +838,6 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
             bar.advance(task)
     _note_training_files(done, model)
     _finish(len(done), failures)
-
-
-def _each_prediction(model, paths: Iterable[str], *, skip: float, hop: float | None, jobs: int, runner,
-                     segment: float | None, min_confidence: float | None, music_check: bool):
-    """(path, Prediction or None, error or None) for each file, as each finishes.
-
-    As :func:`genrekit.predict.predict_files` predicts, one file at a time (``jobs`` 1, the
-    paths read only as they are needed) or in worker processes (``jobs`` > 1 or a runner:
-    each loads the model from its file)."""
-    from genrekit.predict import Prediction, predict_file
-    from genrekit.predict.files import make_song_predictor
-    from genrekit.runners import LocalRunner, default_jobs
-
-    source = getattr(model, "source", "") or ""
-    jobs = jobs or default_jobs()
-    if (jobs > 1 or runner is not None) and source:
-        paths = list(paths)
-    if (jobs > 1 or runner is not None) and source and len(paths) > 1:
-        runner = runner or LocalRunner(min(jobs, len(paths)))
-        results = runner.map(make_song_predictor, (os.fspath(source), segment, skip, hop, min_confidence, music_check),
-                             paths)
-        for index, outcome in results:
-            if "prediction" in outcome:
-                yield paths[index], Prediction.from_dict(outcome["prediction"]), None
-            else:
-                yield paths[index], None, outcome["error"]
-        return
-    for path in paths:
-        try:
-            yield path, predict_file(model, path, skip=skip, hop_seconds=hop, min_confidence=min_confidence,
-                                     music_check=music_check), None
-        except GenrekitError as exc:
-            yield path, None, str(exc)
 
 
 def _styles_cell(styles: dict[str, float] | None, top: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -139,6 +139,50 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
     return predict
 
 
+def iter_predictions(
+    model: ModelLike,
+    paths: Iterable[str | os.PathLike],
+    *,
+    skip: float = 10.0,
+    hop_seconds: float | None = None,
+    jobs: int = 1,
+    runner=None,
+    segment_seconds: float | None = None,
+    min_confidence: float | None = None,
+    music_check: bool = True,
+) -> Iterator[tuple[str, Prediction | None, str | None]]:
+    """``(path, prediction, None)`` or ``(path, None, reason)`` for each file, as each finishes.
+
+    One file at a time in this process (``paths`` read only as they are needed: a stream of
+    paths works), or, with ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local
+    process pool or Ray), in workers that each load the model once from its file (a model
+    built in memory is run here); they finish in any order. The results are the same either way.
+    """
+    check_min_confidence(min_confidence)
+    # workers load the model themselves: from its file
+    source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else os.fspath(getattr(model, "source", "") or "")
+    if (jobs > 1 or runner is not None) and source:
+        paths = [os.fspath(p) for p in paths]
+        if len(paths) > 1:
+            from genrekit.runners import LocalRunner
+
+            runner = runner or LocalRunner(min(jobs, len(paths)))
+            for index, outcome in runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds,
+                                                                   min_confidence, music_check), paths):
+                if "prediction" in outcome:
+                    yield paths[index], Prediction.from_dict(outcome["prediction"]), None
+                else:
+                    yield paths[index], None, outcome["error"]
+            return
+    predictor = load(model, segment_seconds=segment_seconds)
+    for path in map(os.fspath, paths):
+        try:
+            yield path, predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
+                                     min_confidence=min_confidence, music_check=music_check), None
+        except GenrekitError as exc:
+            yield path, None, str(exc)
+
+
 def predict_files(
     model: ModelLike,
     paths: Sequence[str | os.PathLike],
@@ -152,11 +196,8 @@ def predict_files(
     min_confidence: float | None = None,
     music_check: bool = True,
 ) -> tuple[list[Prediction], dict[str, str]]:
-    """Predict every file, going on past files that cannot be decoded.
-
-    ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local process pool or Ray)
-    predicts files in parallel, each worker loading the model once from its file (a model
-    built in memory is run here). The results are the same either way.
+    """Predict every file, going on past files that cannot be decoded (:func:`iter_predictions`,
+    whose parameters these are; ``progress``: a progress bar).
 
     Returns
     -------
@@ -165,23 +206,17 @@ def predict_files(
     """
     from rich.progress import track
 
-    check_min_confidence(min_confidence)
     paths = [os.fspath(p) for p in paths]
-    # workers load the model themselves: from its file
-    source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else os.fspath(getattr(model, "source", "") or "")
-    if (jobs > 1 or runner is not None) and source and len(paths) > 1:
-        from genrekit.runners import LocalRunner
-
-        runner = runner or LocalRunner(min(jobs, len(paths)))
-        outcomes: dict[int, dict] = {}
-        results = runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds, min_confidence,
-                                                   music_check), paths)
-        for index, outcome in track(results, total=len(paths), description="predicting", disable=not progress):
-            outcomes[index] = outcome
-        predictions = [Prediction.from_dict(outcomes[i]["prediction"]) for i in range(len(paths))
-                       if "prediction" in outcomes[i]]
-        failures = {paths[i]: outcomes[i]["error"] for i in range(len(paths)) if "error" in outcomes[i]}
-        return predictions, failures
+    outcomes = {}
+    for path, prediction, error in track(
+            iter_predictions(model, paths, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner,
+                             segment_seconds=segment_seconds, min_confidence=min_confidence,
+                             music_check=music_check),
+            total=len(paths), description="predicting", disable=not progress):
+        outcomes[path] = (prediction, error)
+    predictions = [outcomes[p][0] for p in paths if outcomes[p][0] is not None]
+    failures = {p: outcomes[p][1] for p in paths if outcomes[p][1] is not None}
+    return predictions, failures
     predictor = load(model, segment_seconds=segment_seconds)
     predictions, failures = [], {}
     for path in track(paths, description="predicting", disable=not progress):
