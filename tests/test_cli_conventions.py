@@ -22,7 +22,7 @@ import soundfile as sf
 from rich.console import Console
 from typer.testing import CliRunner
 
-from genrekit.cli import main
+from genrekit.cli import common, modelling
 from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 
 runner = CliRunner()
@@ -115,15 +115,15 @@ def served(monkeypatch) -> Recorder:
 def test_quiet_leaves_only_results_and_errors(served, monkeypatch):
     import genrekit.server
 
-    monkeypatch.setattr(main, "err_console", Console(stderr=True, force_terminal=True, soft_wrap=True))
+    monkeypatch.setattr(common, "err_console", Console(stderr=True, force_terminal=True, soft_wrap=True))
     loud = invoke("serve", "model.genrekit")
     assert loud.exit_code == EXIT_OK and "genrekit service for model.genrekit" in loud.output
-    assert main._progress() and logging.getLogger().level == logging.WARNING  # a terminal: progress bars
+    assert common._progress() and logging.getLogger().level == logging.WARNING  # a terminal: progress bars
     assert served.calls[-1][1]["log_level"] == "warning"
 
     quiet = invoke("-q", "serve", "model.genrekit")
     assert quiet.exit_code == EXIT_OK and quiet.output == ""  # the note is gone
-    assert not main._progress() and logging.getLogger().level == logging.ERROR  # no bars, even on a terminal
+    assert not common._progress() and logging.getLogger().level == logging.ERROR  # no bars, even on a terminal
     assert served.calls[-1][1]["log_level"] == "error"  # uvicorn's info and warnings too
 
     def warn(*args, **kwargs):
@@ -219,9 +219,9 @@ def test_the_choices_are_the_librarys_own():
     from genrekit.models.classical import DEFAULT_MODEL, MODELS
     from genrekit.train import SPLITS
 
-    assert main.KINDS == KINDS and main.SPLITS == SPLITS and main.AGGREGATIONS == AGGREGATIONS
-    assert main.FRONTENDS == FRONTENDS and main.EXISTING == tuple(EXISTING) and main.FEATURE_SETS == FEATURE_SETS
-    assert main.LOG_LEVELS == tuple(uvicorn.config.LOG_LEVELS)
+    assert common.KINDS == KINDS and common.SPLITS == SPLITS and common.AGGREGATIONS == AGGREGATIONS
+    assert common.FRONTENDS == FRONTENDS and common.EXISTING == tuple(EXISTING) and common.FEATURE_SETS == FEATURE_SETS
+    assert common.LOG_LEVELS == tuple(uvicorn.config.LOG_LEVELS)
     # the light catalogue `genrekit models` lists says what the definitions say
     assert catalogue.CLASSICAL == {name: definition.description for name, definition in MODELS.items()}
     assert catalogue.DEFAULT_MODEL == DEFAULT_MODEL and catalogue.FEATURE_SETS == describe_feature_sets()
@@ -321,7 +321,7 @@ def test_evaluate_and_export_take_model_too(monkeypatch, tmp_path):
 
     from genrekit.errors import ModelError
 
-    monkeypatch.setattr(main, "_load_dataset", lambda path, kind, **_: f"dataset {path}")
+    monkeypatch.setattr(modelling, "_load_dataset", lambda path, kind, **_: f"dataset {path}")
     evaluated = Recorder()
 
     def evaluate_model(model, data, **_):
@@ -394,11 +394,11 @@ def test_options_win_over_variables_which_win_over_the_file(served, monkeypatch,
 
 def test_the_cache_setting_reaches_the_feature_cache(monkeypatch, tmp_path):
     (tmp_path / "genrekit.toml").write_text('cache = "my-cache"\n')
-    assert main._cache(None, False).root == tmp_path / "my-cache"
+    assert common._cache(None, False).root == tmp_path / "my-cache"
     monkeypatch.setenv("GENREKIT_CACHE", str(tmp_path / "env-cache"))
-    assert main._cache(None, False).root == tmp_path / "env-cache"
-    assert main._cache(tmp_path / "option", False).root == tmp_path / "option"
-    assert main._cache(None, True) is None
+    assert common._cache(None, False).root == tmp_path / "env-cache"
+    assert common._cache(tmp_path / "option", False).root == tmp_path / "option"
+    assert common._cache(None, True) is None
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,0 +1,349 @@
+"""What every ``genrekit`` command shares: the app and its exit statuses, the consoles, the option
+types and their checks, and the helpers that load datasets, pick models and report failures."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.table import Table
+
+from genrekit.cli.settings import Settings, SettingsError
+from genrekit.errors import GenrekitError
+from genrekit.models import catalogue
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+class _OneErrorHandler(TyperGroup):
+    """Every command's genrekit errors end the same way: the message (which names the file or
+    parameter) on stderr, exit status 1. Commands let them propagate."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GenrekitError as exc:
+            _fail(exc)
+
+
+app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+pretrained_app = typer.Typer(help="The pretrained musicnn networks shipped with genrekit.", no_args_is_help=True)
+app.add_typer(pretrained_app, name="pretrained")
+
+out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+            integer: bool = False):
+    """A callback refusing a numeric option outside a range (and NaN or infinity) with a usage
+    error (exit 2) naming the option and the value. (typer's ``min``/``max`` messages leave the
+    value out, cannot say "> 0" and let NaN through.)"""
+    show = str if integer else "{:g}".format
+    bounds = [f"{'>' if low_open else '>='} {show(low)}" if low is not None else "",
+              f"{'<' if high_open else '<='} {show(high)}" if high is not None else ""]
+    expected = f"{'an integer' if integer else 'a finite number'} {' and '.join(b for b in bounds if b)}"
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None or ctx.resilient_parsing:
+            return value
+        bad = (not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low))
+               or (high is not None and (value >= high if high_open else value > high)))
+        if bad:
+            raise typer.BadParameter(f"{show(value)}: expected {expected}", ctx=ctx, param=param)
+        return value
+
+    return check
+
+
+class _UsageError(typer.BadParameter):
+    """A usage error (exit 2) whose message is shown as it is: it names the option itself."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def _choice(*values: str | int) -> dict:
+    """Options of an enumerated value: the choices in ``--help`` (as ``<a|b|c>``) and a usage
+    error (exit 2) naming the option, the value and the choices: ``--format 'xml': expected
+    table, json, jsonl, csv or timeline``. (A ``Literal`` type would list them too, but its
+    message does not say the option as genrekit's other usage errors do.)"""
+    expected = ", ".join(map(str, values[:-1])) + (" or " if len(values) > 1 else "") + str(values[-1])
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value):
+        if value is None or ctx.resilient_parsing or value in values:
+            return value
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise _UsageError(f"{param.opts[0]} {shown}: expected {expected}", ctx=ctx, param=param)
+
+    return {"callback": check, "metavar": f"<{'|'.join(map(str, values))}>"}
+
+
+# The choices of the enumerated options (the library's own lists, which tests/test_cli_conventions.py
+# checks them against, are not imported here: they would bring numpy, pandas or scikit-learn along).
+RUNNERS = ("local", "ray")
+KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
+SPLITS = ("random", "dataset", "gtzan-filtered", "all")
+MULTI_GENRE = ("first", "all")
+AGGREGATIONS = ("mean", "vote")
+DEVICES = ("cpu", "cuda", "mps")
+FEATURE_SETS = tuple(catalogue.FEATURE_SETS)
+PREDICT_FORMATS = ("table", "json", "jsonl", "csv", "timeline")
+EXISTING = ("keep", "replace", "append")
+FRONTENDS = ("graph", "numpy")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+
+
+def _at_least(low: int, high: int | None = None) -> dict:
+    return {"callback": _number(low, high, integer=True)}
+
+
+POSITIVE = {"callback": _number(0, low_open=True)}
+NON_NEGATIVE = {"callback": _number(0)}
+SEED = _at_least(0, 2**32 - 1)
+
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Worker processes (0: all cores).")]
+RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or "
+                                           "ray (a Ray cluster).")]
+AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
+                                                        "ray://HOST:PORT; default: a local cluster on 127.0.0.1.")]
+CacheOption = Annotated[
+    Path | None, typer.Option("--cache", help="Feature cache folder (default: $GENREKIT_CACHE, else the config file's "
+                              "cache, else ~/.cache/genrekit/features).")
+]
+NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS), help="Dataset kind: auto, gtzan, folder, manifest, "
+                                         "fma, images (genre folders of spectrogram PNGs), tags (each file's own genre tag).")]
+LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="Label each audio file below DATASET by its "
+                                                    "own genre tag, wherever it sits (same as --kind tags).")]
+GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a CSV 'from,to' merging spellings "
+                                                     "(Hip Hop,hiphop); matching ignores case.")]
+MinPerGenreOption = Annotated[int, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out (and "
+                                                "list) genres with fewer files.")]
+MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE),
+                                               help="With tags, a file with several genres: first (its "
+                                               "first genre) or all (one example of each: multi-label).")]
+FeaturesOption = Annotated[str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set (see "
+                                           "`genrekit models`).")]
+ExtractOption = Annotated[
+    str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, "logmel"), help="A feature set (a table; see "
+                      "`genrekit models`), or logmel (one .npz spectrogram per track).")
+]
+DeviceOption = Annotated[str, typer.Option(**_choice(*DEVICES), help="Networks: cpu, or cuda (or mps) when present.")]
+AggregationOption = Annotated[
+    str | None, typer.Option("--aggregation", **_choice(*AGGREGATIONS),
+                             help="Chunks to track: mean (of probabilities) or vote (majority); "
+                             "default: the model's own (mean).")
+]
+MinConfidenceOption = Annotated[
+    float | None, typer.Option(callback=_number(0, 1), help="Below this top probability (0-1) the genre is 'unknown' "
+                               "(the probabilities are still given); default: $GENREKIT_MIN_CONFIDENCE, else the "
+                               "config file's min_confidence, else always the top genre.")
+]
+MODEL_DEFAULTS = "$GENREKIT_MODEL, else the config file's model (`genrekit config`)"
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
+                                                 "a run folder of `genrekit train`, or 'default': genrekit's own "
+                                                 f"(docs/default-model.md). Default: {MODEL_DEFAULTS}, else 'default'.")]
+ChunkOption = Annotated[
+    float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
+]
+
+
+# -q/--quiet: stdout has the results, stderr only errors (and the list of inputs that failed);
+# no progress bars, notes or warnings, and logging at ERROR. Set by the app's callback.
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING, format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)], force=True,
+    )
+    logging.captureWarnings(quiet)  # with --quiet, Python's warnings go to logging, below its ERROR level
+
+
+def _progress() -> bool:
+    return not _quiet and err_console.is_terminal
+
+
+def _note(message: str, **options) -> None:
+    """A note or warning on stderr (not a result, not an error): left out with --quiet."""
+    if not _quiet:
+        err_console.print(message, **options)
+
+
+def _usage_error(message: str) -> None:
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _setting(key: str, given=None, *, option: str = "", default=None):
+    """A setting's value: the option, else $GENREKIT_*, else the config file, else ``default``
+    (a bad variable or file: a usage error naming it)."""
+    try:
+        return _settings().get(key, given, option=option, default=default).value
+    except SettingsError as exc:
+        _usage_error(str(exc))
+
+
+def _cache(cache: Path | None, no_cache: bool):
+    from genrekit.features import FeatureCache, default_cache_dir
+
+    if no_cache:
+        return None
+    return FeatureCache(_setting("cache", cache, option="--cache") or default_cache_dir())
+
+
+def _fail(exc: GenrekitError) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | None = None):
+    """The runner for --runner/--address (None: the command's own local pool)."""
+    from genrekit.runners import get_runner
+
+    if name == "local" and not address:
+        return None
+    return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
+
+
+def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
+    problems = problems or []
+    if not failures and not problems:
+        return False
+    err_console.print(f"[yellow]{len(failures)} file(s) failed and {len(problems)} dataset problem(s); left out:[/]")
+    for reason in failures.values():
+        err_console.print(f"  - {escape(reason)}", highlight=False)
+    for problem in problems:
+        path, reason = (problem["path"], problem["reason"]) if isinstance(problem, dict) else (problem.path, problem.reason)
+        err_console.print(f"  - {escape(f'{path}: {reason}')}", highlight=False)
+    return True
+
+
+def _finish(n_done: int, failures: dict[str, str]) -> None:
+    """Exit after listing the failures: 0 when nothing failed, 3 when some inputs did,
+    1 when every input did (nothing was done)."""
+    if not _report_failures(failures):
+        raise typer.Exit(EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if n_done else EXIT_ERROR)
+
+
+def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genre_map: Path | None = None,
+                  min_per_genre: int = 1, multi_genre: str = "first"):
+    from genrekit.datasets import load_dataset, read_genre_map
+
+    if labels_from_tags and kind not in ("auto", "tags"):
+        err_console.print(f"[red]error:[/] --labels-from-tags with --kind {kind}: expected one of them (they say the "
+                          "same: --kind tags)")
+        raise typer.Exit(EXIT_USAGE)
+    kind = "tags" if labels_from_tags else kind
+    mapping = read_genre_map(genre_map) if genre_map is not None else None
+    return load_dataset(path, kind=kind, genre_map=mapping, min_per_genre=min_per_genre, multi=multi_genre)
+
+
+def _print_taxonomy(taxonomy) -> None:
+    """A tag library's genres: files and spellings of each, and what was left aside."""
+    table = Table(title="genres in the files' own tags")
+    for column in ("genre", "files", "spellings found"):
+        table.add_column(column, justify="right" if column == "files" else "left")
+    for genre, count in sorted(taxonomy.counts.items(), key=lambda item: -item[1]):
+        spellings = taxonomy.spellings.get(genre, {})
+        table.add_row(genre, str(count), ", ".join(f"{name} ({n})" for name, n in spellings.items()))
+    out_console.print(table)
+    notes = [("left out (fewer files than --min-per-genre)",
+              [f"{genre}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
+             ("look like spellings of one genre (merge with --map)", [" / ".join(g) for g in taxonomy.near_duplicates])]
+    for title, items in notes:
+        if items:
+            out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
+            for item in items:
+                out_console.print(f"  - {item}", highlight=False)
+    out_console.print(f"{len(taxonomy.untagged)} file(s) without a genre tag (the ones to fill in), "
+                      f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from), "
+                      f"{taxonomy.multi_genre} with several genres", highlight=False)
+    if taxonomy.placeholders:
+        out_console.print("placeholders ignored (not genres): " + ", ".join(
+            f"{name} ({n})" for name, n in taxonomy.placeholders.items()), highlight=False)
+
+
+def _note_training_files(paths: list[str], model) -> None:
+    """Say which files the model was trained on: their predictions say nothing of its accuracy."""
+    from genrekit.models import exclude_training
+
+    _, seen = exclude_training(paths, model)
+    if seen:
+        _note(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
+                          f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
+                          f"{', …' if len(seen) > 5 else ''}", highlight=False)
+
+
+def _model(positional: str | None, option: str | None, *, default: str | None) -> str:
+    """The model named by MODEL or --model (not both), else $GENREKIT_MODEL, else the config
+    file's ``model``, else ``default``."""
+    if positional is not None and option is not None:
+        _usage_error(f"MODEL {positional} and --model {option}: expected one of them, found both")
+    given, name = (positional, "MODEL") if positional is not None else (option, "--model")
+    value = _setting("model", given, option=name, default=default)
+    if value is None:
+        _usage_error("MODEL: expected a model (MODEL, --model, $GENREKIT_MODEL or the config file's model), found none")
+    return value
+
+
+def _read_paths(source: str) -> Iterator[str]:
+    """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines
+    skipped; nothing else is stripped: a name may begin or end with spaces)."""
+    if source == "-":
+        stream = sys.stdin
+    else:
+        try:
+            stream = open(source, encoding="utf-8")  # noqa: SIM115 - read lazily, closed below
+        except OSError as exc:
+            _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
+    try:
+        for line in iter(stream.readline, ""):
+            line = line.rstrip("\r\n")
+            if line:
+                yield line
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
+def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
+    """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from."""
+    for name in files:
+        yield from _read_paths("-") if name == "-" else (name,)
+    if files_from is not None:
+        yield from _read_paths(files_from)
+
+
+def _spec(features: str, chunk: float | None):
+    from genrekit.features import FeatureSpec
+
+    return FeatureSpec(name=features, chunk_duration=chunk)

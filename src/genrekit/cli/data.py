@@ -1,0 +1,224 @@
+"""``genrekit datasets check``, ``features``, ``explore`` and ``pretrained``: the data and the
+features, before any model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from genrekit import __version__
+from genrekit.errors import GenrekitError
+from genrekit.models import catalogue
+from genrekit.cli.common import (
+    AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
+    FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
+    MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
+    _print_taxonomy, _progress, _report_failures, _runner, _spec, app, datasets_app, err_console, out_console,
+    pretrained_app
+)
+
+
+@datasets_app.command("check")
+def datasets_check(
+    path: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    kind: KindOption = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write check.json here.")] = None,
+    labels_from_tags: LabelsFromTagsOption = False,
+    genre_map: GenreMapOption = None,
+    min_per_genre: MinPerGenreOption = 1,
+    multi_genre: MultiGenreOption = "first",
+) -> None:
+    """Counts per genre, durations, unreadable files, duplicates, suspicious labels; with
+    tags, the taxonomy of the files' own genre tags."""
+    from genrekit.datasets import check_dataset
+    from genrekit.evaluate import write_json
+
+    dataset = _load_dataset(path, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
+                            min_per_genre=min_per_genre, multi_genre=multi_genre)
+    report = check_dataset(dataset, progress=_progress())
+    data = report.to_dict()
+    if out is not None:
+        write_json(out / "check.json", data)
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        table = Table(title=f"{report.dataset}: {report.n_tracks} tracks in {report.root}")
+        for column in ("genre", "tracks", "min s", "median s", "max s"):
+            table.add_column(column, justify="left" if column == "genre" else "right")
+        for label, count in report.counts.items():
+            d = report.durations.get(label, {})
+            table.add_row(label, str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
+        out_console.print(table)
+        if dataset.taxonomy is not None:
+            _print_taxonomy(dataset.taxonomy)
+        sections = [("unreadable files", [f"{p.path}: {p.reason}" for p in report.unreadable]),
+                    ("exact duplicates (same audio)", [" = ".join(g) for g in report.duplicates]),
+                    ("suspicious", [f"{p.path}: {p.reason}" for p in report.suspicious]),
+                    ("layout problems", [f"{p.path}: {p.reason}" for p in report.layout])]
+        for title, items in sections:
+            if items:
+                out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
+                for item in items:
+                    out_console.print(f"  - {item}", highlight=False)
+        out_console.print("[green]no problems found[/]" if report.ok else "[red]problems found[/]")
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
+
+
+@app.command()
+def features(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    out: OutOption,
+    feature_set: ExtractOption = "fma518",
+    chunk: ChunkOption = None,
+    n_mels: Annotated[int, typer.Option(**_at_least(1), help="logmel: mel bands.")] = 128,
+    hop_length: Annotated[int, typer.Option(**_at_least(1), help="logmel: hop in samples.")] = 512,
+    n_fft: Annotated[int, typer.Option(**_at_least(1), help="logmel: FFT size.")] = 2048,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
+) -> None:
+    """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
+    from genrekit.datasets import build_feature_table, feature_frame
+    from genrekit.evaluate import write_json
+    from genrekit.evaluate.report import write_text_atomic
+
+    if feature_set == "logmel":
+        _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
+    data = _load_dataset(dataset, kind)
+    spec = _spec(feature_set, chunk)
+    table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
+                                        runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
+    write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
+    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
+    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": spec.to_dict(),
+                                  "dataset": data.name, "n_tracks": len(table.paths), "n_rows": int(len(table.y)),
+                                  "cache_hits": result.cache_hits, "failures": table.failures, "problems": problems})
+    out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
+                      f"-> {out / 'features.csv'} ({result.cache_hits} from cache)")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
+
+
+def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
+    """One ``logmel/<track_id>.npz`` per track (spectrogram + parameters); existing files are kept."""
+    from rich.progress import Progress
+
+    from genrekit import audio
+    from genrekit.evaluate import write_json
+    from genrekit.features import LogMelSpec
+
+    data = _load_dataset(dataset, kind)
+    spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
+    folder = out / "logmel"
+    failures: dict[str, str] = {}
+    with Progress(disable=not _progress()) as bar:
+        task = bar.add_task("logmel", total=len(data.tracks))
+        for track in data.tracks:
+            target = folder / f"{track.track_id}.npz"
+            if not target.exists():  # resume: finished spectrograms are not recomputed
+                try:
+                    y, sr = audio.load(track.path, sr=spec.sample_rate)
+                except GenrekitError as exc:
+                    failures[track.path] = str(exc)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    temporary = target.with_name(f".{target.stem}.tmp.npz")
+                    spec.save(temporary, spec.compute(y, sr))
+                    temporary.replace(target)
+            bar.advance(task)
+    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
+    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": "logmel",
+                                  "params": json.loads(spec.to_json()), "dataset": data.name,
+                                  "n_tracks": len(data.tracks) - len(failures), "failures": failures, "problems": problems})
+    out_console.print(f"{len(data.tracks) - len(failures)} log-mel spectrograms -> {folder}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, problems) else EXIT_OK)
+
+
+@app.command()
+def explore(
+    out: OutOption,
+    dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
+    table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    model: Annotated[str, typer.Option(**_choice(*catalogue.CLASSICAL), help="Classical model for the permutation "
+                                       "importance.")] = "logreg",
+    tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Also compute a t-SNE map.")] = True,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Look at the data: PCA, t-SNE, k-means against genres, permutation importance (PNG, CSV, JSON)."""
+    from genrekit.datasets import build_feature_table, check_genres, read_feature_table
+    from genrekit.evaluate.explore import explore as run_explore
+
+    if (dataset is None) == (table_path is None):
+        err_console.print("[red]error:[/] give a dataset or --table (not both)")
+        raise typer.Exit(EXIT_USAGE)
+    failures: dict[str, str] = {}
+    if table_path is not None:
+        table = read_feature_table(table_path)
+    else:
+        data = _load_dataset(dataset, kind)
+        check_genres(data, purpose="exploring genres")  # before any extraction
+        table, _ = build_feature_table(data, _spec(feature_set, chunk),
+                                       cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
+        failures = table.failures
+    result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
+    kmeans = result["kmeans"]
+    out_console.print(f"{result['n_rows']} rows x {result['n_features']} features: "
+                      f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
+                      f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {kmeans['silhouette']:.3f}; "
+                      f"top feature for {model}: {result['importance']['top'][0]['feature']} -> {out}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+
+
+@pretrained_app.command("list")
+def pretrained_list() -> None:
+    """The pretrained networks: where their weights are, where they came from, their tags."""
+    import json
+
+    from safetensors import safe_open
+
+    from genrekit.features.musicnn import MODELS, weights_path
+
+    for model in MODELS:
+        path = weights_path(model)
+        try:
+            with safe_open(str(path), framework="np") as handle:
+                metadata = handle.metadata() or {}
+        except OSError as exc:
+            out_console.print(f"{model}: [red]weights missing[/] at {path} ({exc}); run `genrekit pretrained convert`")
+            continue
+        tags = json.loads(metadata.get("tags", "[]"))
+        out_console.print(f"[bold]{model}[/] {path}\n  from {metadata.get('source')} (sha256 "
+                          f"{metadata.get('source_sha256', '')[:16]}…), {metadata.get('licence')}\n"
+                          f"  {len(tags)} tags: {', '.join(tags[:12])}, …", highlight=False)
+
+
+@pretrained_app.command("convert")
+def pretrained_convert(
+    wheel: Annotated[Path, typer.Argument(help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the safetensors files "
+                                             "(default: genrekit's own, replacing the shipped weights).")] = None,
+) -> None:
+    """Convert musicnn's TensorFlow checkpoints from its wheel to safetensors (no TensorFlow needed)."""
+    from genrekit.features.musicnn import weights_path
+    from genrekit.features.musicnn.convert import convert_wheel
+
+    folder = out or Path(str(weights_path("MSD_musicnn"))).parent
+    try:
+        written = convert_wheel(wheel, folder)
+    except OSError as exc:
+        _fail(GenrekitError(f"{folder}: cannot write the converted weights: {exc.strerror or exc}"))
+    for path in written:
+        out_console.print(f"wrote {path}")

@@ -1,0 +1,291 @@
+"""``genrekit train``, ``evaluate``, ``compare``, ``report``, ``export`` and ``models``: making,
+scoring and shipping models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from genrekit.models import catalogue
+from genrekit.cli.common import (
+    AggregationOption, CacheOption, ChunkOption, DeviceOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
+    MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
+    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _number, _print_taxonomy, _progress,
+    _report_failures, _spec, _usage_error, app, err_console, out_console
+)
+
+
+@app.command()
+def train(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    out: OutOption,
+    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS),
+                                       help="Model or network name (see `genrekit models`); default: "
+                                       "musicnn-prior, the strongest on small datasets.")] = "musicnn-prior",
+    feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set "
+                                                    "(default: the model's own; fma518 for most).")] = None,
+    chunk: ChunkOption = None,
+    split: Annotated[str | None, typer.Option(**_choice(*SPLITS),
+                                              help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
+                                              "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
+                                              "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
+    search: Annotated[bool, typer.Option("--search", help="Tune hyperparameters by randomized grouped CV.")] = False,
+    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Classical models on datasets of at most 1000 tracks (any "
+                                     "size with --split all): also score by 5-fold CV over all tracks, grouped by "
+                                     "artist where known (cv.json).")] = True,
+    n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations.")] = 20,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
+    epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
+    batch_size: Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")] = None,
+    device: DeviceOption = "cpu",
+    resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
+    aggregation: AggregationOption = None,
+    time_stretch: Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch training audio by up to this rate "
+                                                "change (0.1: rates 0.9-1.1).")] = 0.0,
+    pitch_shift: Annotated[float, typer.Option(callback=_number(0, 12), help="Networks: pitch-shift training audio by up to this many "
+                                               "semitones.")] = 0.0,
+    augment_copies: Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")] = 1,
+    kind: KindOption = "auto",
+    labels_from_tags: LabelsFromTagsOption = False,
+    genre_map: GenreMapOption = None,
+    min_per_genre: MinPerGenreOption = 1,
+    multi_genre: MultiGenreOption = "first",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Train a model, evaluate it on held-out test tracks, write the model file and reports.
+
+    With --labels-from-tags, a music library is the dataset: each file's own genre tag is its
+    label; by default every tagged file is trained on, scored by k-fold CV grouped by the
+    artist tag, and disagreements.csv lists the files whose tag the CV model confidently disputes.
+    """
+    from genrekit.models import model_file
+    from genrekit.train import train as train_recipe
+
+    data = _load_dataset(dataset, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
+                         min_per_genre=min_per_genre, multi_genre=multi_genre)
+    if data.taxonomy is not None:
+        _print_taxonomy(data.taxonomy)
+    split = split or ("all" if data.taxonomy is not None else "random")
+    result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
+                          search=search, n_iter=n_iter, cv=cv, aggregation=aggregation or "mean",
+                          cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
+                          device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
+                          augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
+    metrics = result.metrics
+    if metrics:
+        chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
+        out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
+                          f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
+    if result.cv:
+        scores = result.cv
+        copies = " (a file with several genres counts once per genre)" if multi_genre == "all" else ""
+        out_console.print(f"{scores['protocol']}: accuracy {scores['accuracy_mean']:.3f} ± {scores['accuracy_std']:.3f}, "
+                          f"balanced {scores['balanced_accuracy_mean']:.3f} (the steadier figure on a small "
+                          f"dataset){copies}")
+        if data.taxonomy is not None and scores.get("per_genre"):
+            _print_per_genre(scores["per_genre"])
+    if result.disagreements:
+        out_console.print(f"[yellow]{len(result.disagreements)} file(s) whose label the cross-validated model "
+                          f"confidently disputes[/] (often a mis-tag; {out / 'disagreements.csv'}):", highlight=False)
+        for item in result.disagreements[:10]:
+            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
+                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True)
+    out_console.print(f"model -> {model_file(out)}; reports in {out}")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
+
+
+def _print_per_genre(per_genre: dict[str, dict]) -> None:
+    table = Table(title="what it learned, per genre (out-of-fold)")
+    for column in ("genre", "files", "recall", "precision"):
+        table.add_column(column, justify="left" if column == "genre" else "right")
+    cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    for genre, scores in per_genre.items():
+        table.add_row(genre, str(scores["n"]), cell(scores["recall"]), cell(scores["precision"]))
+    out_console.print(table)
+
+
+@app.command()
+def evaluate(
+    first: Annotated[str | None, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), "
+                                         "a run folder of `genrekit train`, or 'default' (genrekit's own); or use "
+                                         "--model, and give DATASET only.", show_default=False)] = None,
+    second: Annotated[str | None, typer.Argument(metavar="DATASET", help="Labelled dataset folder or CSV manifest.",
+                                                 show_default=False)] = None,
+    out: OutOption = ...,
+    model_option: ModelOption = None,
+    include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
+    aggregation: AggregationOption = None,
+    songs: Annotated[bool, typer.Option("--songs", help="Full-song scores: top-1/top-3 hit rates and the proportion "
+                                        "score (songs.json|md|csv).")] = False,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long "
+                                        "enough (as `predict`).")] = 10.0,
+    kind: KindOption = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Tracks analysed at once, in worker "
+                                      "processes (0: all cores).")] = 0,
+    cache: Annotated[Path | None, typer.Option("--cache", hidden=True, help="Ignored: evaluate analyses the audio "
+                                               "as predict does.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", hidden=True, help="Ignored.")] = False,
+) -> None:
+    """Score any model on a labelled dataset: metrics.json|md, confusion matrix, predictions.
+
+    Each track is analysed as `genrekit predict` analyses it, so its probabilities are the ones predict gives."""
+    from genrekit.evaluate import evaluate_model, evaluate_songs
+    from genrekit.runners import default_jobs
+
+    given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
+    if dataset is None:
+        _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
+    model_path = _model(given, model_option, default="default")
+    data = _load_dataset(Path(dataset), kind)
+    if songs:
+        metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
+                                         jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
+    else:
+        metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
+                                         skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
+    if report["excluded_training_tracks"]:
+        _note(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
+                          "(--include-train to keep them)")
+    if not metrics:
+        err_console.print("[red]no track left to evaluate[/]")
+        raise typer.Exit(EXIT_ERROR)
+    if songs:
+        out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
+                          f"proportion score {metrics['proportion_score']:.3f} -> {out / 'songs.json'}")
+    else:
+        out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
+                          f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
+                          f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
+    if report["unknown_genre_tracks"]:
+        _note(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
+                          "left out")
+    # a song score over the known genres is complete; a metrics table without some genres is not
+    partial = _report_failures(report["failures"]) or (report["unknown_genre_tracks"] and not songs)
+    raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
+
+
+@app.command()
+def compare(
+    out: OutOption,
+    dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
+    table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
+    models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
+    folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified; grouped by artist where the dataset knows artists, else by track).")] = 5,
+    epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs per fold (all run; the last weights are scored).")] = 30,
+    device: DeviceOption = "cpu",
+    search: Annotated[bool, typer.Option("--search", help="Nested CV: tune inside each training fold.")] = False,
+    n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations per fold.")] = 20,
+    seed: Annotated[int, typer.Option(**SEED, help="Seed for folds and models.")] = 0,
+    feature_set: FeaturesOption = "fma518",
+    chunk: ChunkOption = None,
+    kind: KindOption = "auto",
+    jobs: JobsOption = 0,
+    cache: CacheOption = None,
+    no_cache: NoCacheOption = False,
+) -> None:
+    """Cross-validate many models on the same folds; writes comparison.json|md|png."""
+    from genrekit.datasets import build_feature_table, check_genres, read_feature_table
+    from genrekit.evaluate import compare_models
+    from genrekit.models import MODELS, recipe_names, trains_from_audio
+
+    names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in recipe_names()]
+    if unknown or (dataset is None) == (table_path is None):
+        err_console.print(f"[red]error:[/] give a dataset or --table (not both); unknown models: {unknown or 'none'}; "
+                          f"known: {', '.join(recipe_names())}")
+        raise typer.Exit(EXIT_USAGE)
+    failures: dict[str, str] = {}
+    data = table = None
+    if table_path is not None:
+        table, source = read_feature_table(table_path), str(table_path)
+    else:
+        data = _load_dataset(dataset, kind)
+        check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
+        source = f"{dataset} ({feature_set}; networks: log-mel)"
+        if not all(trains_from_audio(name) for name in names):  # a feature table for the classical ones
+            table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
+                                           n_jobs=jobs, progress=_progress())
+            failures = table.failures
+    view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
+    for column in ("model", "accuracy", "macro F1", "fit s/fold"):
+        view.add_column(column, justify="left" if column == "model" else "right")
+
+    def show(row):
+        _note(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
+
+    rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
+                          n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
+                          source=source, out_dir=out, on_result=show)
+    for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
+        view.add_row(row["model"], f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
+                     f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
+    out_console.print(view)
+    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png")
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (the --out of train, evaluate, compare or explore).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN_DIR/report.html).")] = None,
+) -> None:
+    """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
+    from genrekit.evaluate.html import write_html_report
+
+    path = write_html_report(run_dir, out)
+    out_console.print(f"report -> {path}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+    model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors) or a "
+                                                     "classical model (model.genrekit); or use --model.",
+                                                     show_default=False)] = None,
+    model_option: Annotated[str | None, typer.Option("--model", "-m", help="The model, as MODEL. Default: "
+                                                     f"{MODEL_DEFAULTS}.")] = None,
+    export_format: Annotated[str, typer.Option("--format", **_choice("onnx"), help="onnx: probabilities out, dynamic "
+                                               "batch.")] = "onnx",
+    frontend: Annotated[str, typer.Option(**_choice(*FRONTENDS), help="graph: waveform in, the log-mel front end inside the file; numpy: "
+                                               "log-mel in, computed by genrekit's numpy runtime (smaller, faster).")] = "graph",
+    int8: Annotated[bool, typer.Option("--int8", help="Quantize the network to int8 (static, calibrated).")] = False,
+    calibration: Annotated[list[Path] | None, typer.Option(
+        help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,
+    max_windows: Annotated[int, typer.Option(**_at_least(1), help="Calibration windows drawn at most.")] = 512,
+) -> None:
+    """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
+    from genrekit.export import export_onnx
+    from genrekit.predict.library import library_files
+
+    model_path = Path(_model(model_path, model_option, default=None))
+    files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
+    path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
+                       max_calibration_windows=max_windows)
+    from genrekit.models import load
+
+    exported = load(path)  # proof that the file loads and runs
+    precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
+    out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
+                      f"({path.stat().st_size / 1e6:.2f} MB)")
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the model names and feature sets (instantly: no model library is imported)."""
+    import importlib.util
+
+    for name, description in catalogue.CLASSICAL.items():
+        out_console.print(f"{name:18s} {description}{'  (default)' if name == catalogue.DEFAULT_MODEL else ''}")
+    if importlib.util.find_spec("torch") is None:  # found, not imported
+        out_console.print("networks: install genrekit\\[deep] (PyTorch) for the network presets")
+    else:
+        for name, description in catalogue.NETWORKS.items():
+            out_console.print(f"network {name:10s} {description}")
+    for name, description in catalogue.FEATURE_SETS.items():
+        out_console.print(f"features {name:9s} {description}")

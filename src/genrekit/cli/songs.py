@@ -1,0 +1,284 @@
+"""``genrekit predict`` and ``tag``: the genres of songs and of whole libraries (and ``tag --undo``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from genrekit.cli.common import (
+    AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, NON_NEGATIVE, POSITIVE,
+    PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note_training_files,
+    _progress, _runner, _setting, _usage_error, app, err_console, out_console
+)
+
+
+@app.command()
+def predict(
+    files: Annotated[list[str] | None, typer.Argument(metavar="FILES", help="Audio files (songs of any length) or their URLs (s3://...), "
+                                                          "or PNGs for image networks; - reads their paths from stdin, "
+                                                          "one a line.", show_default=False)] = None,
+    files_from: Annotated[str | None, typer.Option("--files-from", metavar="FILE", help="Also predict the files "
+                                                   "listed in FILE, one path a line (- for stdin).")] = None,
+    model_path: ModelOption = None,
+    output_format: Annotated[str, typer.Option("--format", **_choice(*PREDICT_FORMATS), help="table, json (one object "
+                                               "per line, with the timeline and the styles, once all are done), jsonl "
+                                               "(the same lines, each printed as its file finishes), csv (one row per "
+                                               "file) or timeline (csv, one row per chunk).")] = "table",
+    top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
+    hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk length).")] = None,
+    segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
+    min_confidence: MinConfidenceOption = None,
+    music_check: Annotated[bool, typer.Option("--music-check/--no-music-check", help="Call audio the music detector "
+                                              "hears as speech, noise or tones 'unknown' (models on both musicnn "
+                                              "taggers, the default among them).")] = True,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
+                                      "(0: all cores).")] = 1,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
+) -> None:
+    """Name the genres of songs: top genres, genre proportions and a timeline."""
+    from genrekit.models import load
+    from genrekit.predict import plot_prediction, predict_files
+    from genrekit.predict.library import styles_text
+    from genrekit.predict.song import UNKNOWN
+    from genrekit.runners import default_jobs
+
+    if not files and files_from is None:
+        _usage_error("FILES: expected audio files (or - to read their paths from stdin, or --files-from), found none")
+    model_path = _model(None, model_path, default="default")
+    min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
+    paths = _input_paths(files or [], files_from)
+    if output_format != "jsonl":  # all the paths first: the outputs are written once all are done
+        paths = list(paths)
+    model = load(model_path, segment_seconds=segment)
+    if output_format == "jsonl":  # ends the command
+        _predict_jsonl(model, paths, top=top, plot=plot, skip=skip, hop=hop, jobs=jobs,
+                       runner=_runner(runner, jobs, address), segment=segment, min_confidence=min_confidence,
+                       music_check=music_check)
+    predictions, failures = predict_files(model, paths, skip=skip, hop_seconds=hop, progress=_progress(),
+                                          jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
+                                          segment_seconds=segment, min_confidence=min_confidence,
+                                          music_check=music_check)
+    _note_training_files([p.path for p in predictions], model)
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+        for p in predictions:
+            plot_prediction(p, plot / f"{Path(p.path).stem}.png")
+    labels = model.labels
+    top = min(top, len(labels))
+    if output_format == "json":
+        for prediction in predictions:
+            print(json.dumps(prediction.to_dict(top)))
+        for path, reason in failures.items():
+            print(json.dumps({"path": path, "error": reason}))
+    elif output_format in ("csv", "timeline"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if output_format == "csv":
+            writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
+                             *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
+                             "styles", "error"])
+            for p in predictions:
+                writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
+                                 *(f"{p.probabilities[l]:.6f}" for l in labels),
+                                 *(f"{p.proportions[l]:.6f}" for l in labels), styles_text(p.styles), ""])
+            for path, reason in failures.items():
+                writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), "", reason])
+        else:
+            writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
+            for p in predictions:
+                for s in p.timeline:
+                    writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
+                                     *(f"{s.probabilities[l]:.6f}" for l in labels)])
+        sys.stdout.write(buffer.getvalue())
+    elif predictions:
+        # one line per genre (and style) inside a row: readable in an 80-column terminal
+        with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
+        caption = "styles: tags beyond the genres, at or above their thresholds" if with_styles else None
+        view = Table(title=f"genres by {model.name}", caption=caption)
+        view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
+        view.add_column("top genres", overflow="fold", ratio=2)
+        if with_styles:
+            view.add_column("styles", overflow="fold", ratio=2)
+        view.add_column("share of chunks", overflow="fold", ratio=2)
+        view.add_column("analysed", justify="right", ratio=1)
+        for p in predictions:
+            ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
+            if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
+                ranked.insert(0, f"unknown ({p.unknown_reason}):")
+            shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
+            styles = [_styles_cell(p.styles, top)] if with_styles else []
+            view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
+                         f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
+        out_console.print(view)
+    _finish(len(predictions), failures)
+
+
+def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, skip: float, hop: float | None,
+                   jobs: int, runner, segment: float | None, min_confidence: float | None, music_check: bool) -> None:
+    """``predict --format jsonl``: one JSON line per file, printed (and flushed) as it finishes, in
+    the order they finish (the order given with --jobs 1); then exit as predict does."""
+    from rich.progress import Progress
+
+    from genrekit.predict import plot_prediction
+    from genrekit.predict.files import iter_predictions
+    from genrekit.runners import default_jobs
+
+    done: list[str] = []
+    failures: dict[str, str] = {}
+    top = min(top, len(model.labels))
+    if plot is not None:
+        plot.mkdir(parents=True, exist_ok=True)
+    with Progress(disable=not _progress(), console=err_console) as bar:
+        task = bar.add_task("predicting", total=None)
+        for path, prediction, error in iter_predictions(model, paths, skip=skip, hop_seconds=hop,
+                                                        jobs=jobs or default_jobs(), runner=runner,
+                                                        segment_seconds=segment, min_confidence=min_confidence,
+                                                        music_check=music_check):
+            if prediction is not None:
+                print(json.dumps(prediction.to_dict(top)), flush=True)
+                done.append(prediction.path)
+                if plot is not None:
+                    plot_prediction(prediction, plot / f"{Path(prediction.path).stem}.png")
+            else:
+                print(json.dumps({"path": path, "error": error}), flush=True)
+                failures[path] = error
+            bar.advance(task)
+    _note_training_files(done, model)
+    _finish(len(done), failures)
+
+
+def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
+    """The ``top`` most probable styles present, one a line, and how many more (json and csv
+    give them all); "none" when no style reaches its threshold or the model gives none."""
+    if not styles:
+        return "none"
+    shown = [f"{style} {probability:.0%}" for style, probability in list(styles.items())[:top]]
+    more = len(styles) - len(shown)
+    return "\n".join(shown + ([f"+{more} more"] if more else []))
+
+
+@app.command()
+def tag(
+    library: Annotated[str | None, typer.Argument(help="Music library folder (searched recursively), or its URL "
+                                                        "(s3://bucket/music, read through pyarrow).")] = None,
+    model_path: ModelOption = None,
+    results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
+                                          "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
+    use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
+    skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
+    segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
+    write_tags: Annotated[bool, typer.Option("--write-tags", help="Write the top genres into each file's metadata "
+                                             "(with genrekit's provenance fields; undo with --undo).")] = False,
+    existing: Annotated[str, typer.Option("--existing", **_choice(*EXISTING),
+                                          help="With --write-tags, a genre a file has already: keep it "
+                                          "(nothing written), replace it, or append ours after it.")] = "keep",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
+    genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
+                                        "most probable at or above --min-confidence.")] = 1,
+    styles: Annotated[bool, typer.Option("--styles", help="With --write-tags: add the styles the model found as further "
+                                         "genre values.")] = False,
+    separator: Annotated[str, typer.Option("--genre-separator", help="With --write-tags: joins the genres of an ID3v2.3 tag "
+                                           "(one TCON value).")] = "; ",
+    id3v2_version: Annotated[int | None, typer.Option("--id3v2-version", **_choice(3, 4), help="With --write-tags: save ID3v2 tags (mp3, "
+                                                      "wav, aiff) as 2.3 or 2.4 (3 or 4); default: each file's "
+                                                      "version, 2.4 for a new tag.")] = None,
+    undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
+                                              "results table changed (no LIBRARY); run again to resume.")] = None,
+    min_confidence: MinConfidenceOption = None,
+    jobs: JobsOption = 0,
+    runner: RunnerOption = "local",
+    address: AddressOption = None,
+) -> None:
+    """Tag a whole music library: genres of every audio file, written to a table as they finish."""
+    from genrekit.predict.library import tag_library
+
+    if undo is not None:
+        if library is not None or write_tags or dry_run:
+            err_console.print(f"[red]error:[/] --undo {undo}: expected no LIBRARY, --write-tags or --dry-run with it "
+                              "(it undoes the runs recorded beside that results table)")
+            raise typer.Exit(EXIT_USAGE)
+        _undo_tags(undo)
+    if library is None:
+        err_console.print("[red]error:[/] LIBRARY: expected a music library folder (or --undo RESULTS), found none")
+        raise typer.Exit(EXIT_USAGE)
+    if genres < 1:
+        err_console.print(f"[red]error:[/] --genres {genres}: expected a whole number of genres to write, at least 1")
+        raise typer.Exit(EXIT_USAGE)
+    if not separator.strip():
+        err_console.print(f"[red]error:[/] --genre-separator {separator!r}: expected a separator with a visible "
+                          "character, such as '; ' or '/'")
+        raise typer.Exit(EXIT_USAGE)
+    model_path = _model(None, model_path, default="default")
+    min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
+
+    def show(change) -> None:
+        if change.error:
+            err_console.print(f"[yellow]tag:[/] {escape(change.error)}", highlight=False)
+        elif change.action in ("written", "would write"):
+            verb = "would set" if change.action == "would write" else "set"
+            out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
+        elif change.action == "kept":
+            out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False)
+
+    summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+                          segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
+                          progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
+                          min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,
+                          id3v2_version=id3v2_version)
+    view = Table(title=f"{summary.n_files} files in {library}")
+    view.add_column("genre")
+    view.add_column("files", justify="right")
+    for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):
+        view.add_row(genre, str(count))
+    view.add_row("[red]failed[/]", str(summary.n_failed))
+    out_console.print(view)
+    out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
+                      f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
+    if summary.tag_actions:
+        out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
+    if summary.unknown:
+        left = "left untouched" if write_tags else "not named"
+        out_console.print(f"[yellow]{len(summary.unknown)} file(s) without a genre tag whose genre is 'unknown' ({left}; "
+                          "not music, or below --min-confidence):[/]", highlight=False)
+        for path in summary.unknown[:20]:
+            out_console.print(f"  - {path}", highlight=False, soft_wrap=True)  # paths unbroken, to copy
+        if len(summary.unknown) > 20:
+            out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})")
+    if summary.disagreements:
+        out_console.print(f"[yellow]{len(summary.disagreements)} file(s) whose own genre tag the model confidently "
+                          f"disputes[/] (often a mis-tag) -> {summary.disagreements_path}", highlight=False)
+        for item in summary.disagreements[:10]:
+            seen = " (trained on it)" if item.seen_in_training else ""
+            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
+                              f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True)
+    _finish(summary.n_tagged + summary.n_done_before, summary.failures)
+
+
+def _undo_tags(results: Path) -> None:
+    """``tag --undo``: one line per file, then exit 0, 3 (some refused or failed) or 1 (all did)."""
+    from genrekit.predict.library import undo_tags
+
+    def show(record) -> None:
+        if record.status == "restored":
+            old, new = "; ".join(record.old or []) or "(none)", "; ".join(record.new or []) or "(none: removed)"
+            out_console.print(f"{record.path}: genre {old} -> {new} (restored)", highlight=False)
+        elif record.status in ("already undone", "nothing to undo"):
+            out_console.print(f"{record.reason} ({record.status})", highlight=False)
+
+    summary = undo_tags(results, on_file=show)
+    out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
+                      f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}; "
+                      f"the rows of the files put back updated in {results}")
+    _finish(len(summary.files) - len(summary.failures), summary.failures)
