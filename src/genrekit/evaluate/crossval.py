@@ -164,14 +164,19 @@ def cross_validate(
         ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
         ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``.
     """
-    if track_folds is None:
-        tracks = table.track_frame()
-        ids = tracks["track"].to_numpy()
-        folds = kfold_splits(tracks["y"].to_numpy(), tracks["group"].to_numpy(), n_splits=n_splits, seed=seed)
-        track_folds = [(ids[train], ids[test]) for train, test in folds]
+    track_folds = track_folds or table_folds(table, n_splits=n_splits, seed=seed)
     recipe = TableRecipe(name, table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
                                  summary={"search": search})
+
+
+def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold over a feature table's tracks (grouped by artist where known):
+    (train track ids, test track ids) per fold."""
+    tracks = table.track_frame()
+    ids = tracks["track"].to_numpy()
+    folds = kfold_splits(tracks["y"].to_numpy(), tracks["group"].to_numpy(), n_splits=n_splits, seed=seed)
+    return [(ids[train], ids[test]) for train, test in folds]
 
 
 def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list[tuple[list[str], list[str]]]:
@@ -257,5 +262,5 @@ def cross_validate_network(
     """
     track_folds = track_folds or dataset_folds(dataset, n_splits=n_splits, seed=seed)
     recipe = _network_recipe(dataset, preset, epochs=epochs, seed=seed, device=device, progress=progress)
-    return cross_validate_recipe(recipe, track_folds, aggregations=("mean", "vote"), n_jobs=1,
-                                 summary={"search": False, "epochs": epochs})
+    return cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations, n_jobs=1,
+                                 summary=recipe.summary)

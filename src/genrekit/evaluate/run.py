@@ -12,7 +12,6 @@ import pandas as pd
 
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError
-from genrekit.evaluate.crossval import cross_validate
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import comparison_markdown, write_evaluation, write_json, write_text_atomic
 from genrekit.models.interface import GenreClassifier, exclude_training, load
@@ -279,24 +278,19 @@ def compare_models(
     ``dataset`` for ``epochs`` epochs per fold. With a dataset, both use its track folds.
     ``on_result(row)`` is called after each model (for progress display).
     """
-    from genrekit.evaluate.crossval import cross_validate_network, dataset_folds
-    from genrekit.models import trains_from_audio
+    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
+    from genrekit.models.recipes import make_recipe
 
-    networks = [name for name in names if trains_from_audio(name)]
-    if networks and dataset is None:
-        raise DatasetError(f"networks ({', '.join(networks)}) are trained from audio: compare them on a dataset, not a table")
-    if table is None and len(networks) < len(names):
-        raise DatasetError("classical models need a feature table")
-    track_folds = dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None else None
+    recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
+                           device=device) for name in names]  # every name checked before any fitting
+    track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
+                   else table_folds(table, n_splits=n_splits, seed=seed))
     rows = []
-    for name in names:
-        if name not in networks:
-            result = cross_validate(table, name, n_splits=n_splits, seed=seed, search=search, n_iter=n_iter,
-                                    n_jobs=n_jobs, track_folds=track_folds)
-        else:
-            result = cross_validate_network(dataset, name, seed=seed, epochs=epochs, device=device, track_folds=track_folds)
-            for fold in result["folds"]:
-                fold.pop("history")
+    for recipe in recipes:
+        result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
+                                       n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
+        for fold in result["folds"]:
+            fold.pop("history", None)  # a network's per-epoch curves: in its own runs, not in a comparison
         row = {key: value for key, value in result.items() if key != "folds"}
         row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
         row["best_params"] = [fold["best_params"] for fold in result["folds"]]
@@ -309,7 +303,7 @@ def compare_models(
                  "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
                  "n_features": int(table.X.shape[1]) if table is not None else None,
                  "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
-                 "network_epochs": epochs if networks else None,
+                 "network_epochs": epochs if any("epochs" in r.summary for r in recipes) else None,
                  "cv": "stratified K-fold, grouped by artist where known, else by track"
                        + (" (nested randomized search)" if search else ""),
                  "seed": seed, "search_iterations": n_iter if search else 0}

@@ -56,6 +56,32 @@ def trains_from_audio(name: str) -> bool:
                          + ("" if network_names() else " (network presets need genrekit[deep])"))
 
 
+def make_recipe(name: str, *, table: FeatureTable | None = None, dataset: Dataset | None = None,
+                search: bool = False, n_iter: int = 20, inner_splits: int = 3, seed: int = 0, epochs: int = 30,
+                device: str = "cpu", progress: bool = False) -> Recipe:
+    """The recipe of model ``name``, whichever kind it is: a classical model fitted on
+    ``table``'s rows (``search``, ``n_iter``, ``inner_splits``), or a network preset trained
+    from ``dataset``'s audio (``epochs``, ``device``).
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is unknown.
+    DatasetError
+        Its kind's input is missing: a network needs a dataset, a classical model a table.
+    """
+    if trains_from_audio(name):
+        if dataset is None:
+            raise DatasetError(f"network {name!r} is trained from audio: give a dataset, not a feature table")
+        from genrekit.models.nets.training import TrainConfig
+
+        return NetworkRecipe(name, dataset, TrainConfig(preset=name, epochs=epochs, seed=seed, device=device),
+                             progress=progress)
+    if table is None:
+        raise DatasetError(f"classical model {name!r} is fitted on features: give a feature table")
+    return TableRecipe(name, table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
+
+
 @dataclass
 class Fitted:
     """A recipe fitted on some tracks.
@@ -101,10 +127,24 @@ class ChunkProba:
 
 
 class Recipe(Protocol):
-    """What cross-validation and training ask of a model kind: fit on tracks, score chunks."""
+    """What cross-validation and training ask of a model kind: fit on tracks, score chunks.
+
+    Attributes
+    ----------
+    name : the model's or preset's name
+    labels : its genres
+    aggregations : how its chunks make a track, the first giving the track scores (networks
+        also report a majority vote of their short windows)
+    folds_in_parallel : whether cross-validation may fit its folds in worker processes
+        (networks train one fold after another: each already uses every core)
+    summary : what a cross-validation summary says of its settings (networks: ``epochs``)
+    """
 
     name: str
     labels: list[str]
+    aggregations: tuple[str, ...]
+    folds_in_parallel: bool
+    summary: dict
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         """Fit a fresh model on ``train_tracks``; ``val_tracks`` choose when to stop where the
@@ -137,6 +177,7 @@ class TableRecipe:
             raise ParameterError(f"model={name!r} is not a classical model; expected one of {', '.join(MODELS)}")
         self.name, self.table, self.labels = name, table, list(table.labels)
         self.search, self.n_iter, self.inner_splits, self.seed = search, n_iter, inner_splits, seed
+        self.aggregations, self.folds_in_parallel, self.summary = ("mean",), True, {"search": search}
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         from genrekit.models.classical import fit_estimator
@@ -185,6 +226,8 @@ class NetworkRecipe:
         self.check(name, config)
         self.name, self.dataset, self.labels, self.config = name, dataset, dataset.labels, config
         self.progress, self.out_dir, self.resume = progress, out_dir, resume
+        self.aggregations, self.folds_in_parallel = ("mean", "vote"), False
+        self.summary = {"search": False, "epochs": config.epochs}
 
     @staticmethod
     def check(name: str, config: TrainConfig) -> None:
