@@ -461,3 +461,23 @@ def test_models_lists_names_without_importing_torch_sklearn_or_librosa():
     assert "IMPORTED []" in done.stdout
     for name in ("logreg", "musicnn-prior", "features fma518", "features musicnn"):
         assert name in done.stdout
+
+
+def test_shell_completion_of_commands_and_options():
+    """`genrekit --show-completion bash` prints the script; the script's protocol completes
+    command names and options (click's, as `--install-completion` installs it)."""
+    import shutil
+    import subprocess
+
+    genrekit = shutil.which("genrekit", path=str(Path(sys.executable).parent))
+    assert genrekit, "the genrekit entry point is installed beside this Python"
+    script = subprocess.run([genrekit, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_GENREKIT_COMPLETE=complete_bash" in script.stdout, script.stdout
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1),
+               "_GENREKIT_COMPLETE": "complete_bash"}
+        return subprocess.run([genrekit], env=env, capture_output=True, text=True, timeout=60).stdout.split()
+
+    assert complete("genrekit pre") == ["predict", "pretrained"]
+    assert "--format" in complete("genrekit predict --for")

@@ -35,7 +35,7 @@ class _OneErrorHandler(TyperGroup):
 
 
 app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
 datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 pretrained_app = typer.Typer(help="The pretrained musicnn networks shipped with genrekit.", no_args_is_help=True)
