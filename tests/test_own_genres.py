@@ -251,7 +251,7 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     assert len(owned) == len(library["tagged"]) and (owned["tag_action"] == "kept").all()
     # tag's own report: the columns are there (whether the trained-on swapped files are still
     # disputed depends on what the head memorised; train's out-of-fold report is the one that finds them)
-    disputed = pd.read_csv(tmp_path / "tags.disagreements.csv")
+    disputed = pd.read_csv(tmp_path / "tags.csv.disagreements.csv")
     assert list(disputed.columns) == ["path", "owner_genres", "model_genre", "confidence", "owner_probability",
                                       "seen_in_training"]
     assert disputed["seen_in_training"].all()  # every owner-tagged file was trained on
@@ -275,3 +275,45 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
             assert _digest(path) == before[path], path
         else:  # only the tags were rewritten: the audio decodes to the same samples
             assert np.array_equal(sf.read(path)[0], audio_before[path]), path
+
+
+def test_slash_is_part_of_a_genre_and_placeholders_are_no_genre(tmp_path, clip):
+    """"Hip-Hop/Rap" is one genre in every format (only ";" joins several); a file whose genre
+    is "Unknown" has none: tag fills it in even with --existing keep, and undo can put it back."""
+    from mutagen.id3 import ID3, TCON
+
+    from genrekit.audio.tags import plan_genre_tag
+    from genrekit.predict.library import _own_genres
+
+    for version in (3, 4):
+        path = tmp_path / f"v2{version}.mp3"
+        sf.write(path, sf.read(clip, stop=22050 * 3)[0], 22050, format="MP3")
+        tags = ID3()
+        tags.add(TCON(encoding=3, text=["Hip-Hop/Rap; Soul"]))
+        tags.save(path, v2_version=version)
+        assert read_song_tags(path).genres == ("Hip-Hop/Rap", "Soul"), version
+    unknown = tmp_path / "unknown.mp3"
+    sf.write(unknown, sf.read(clip, stop=22050 * 3)[0], 22050, format="MP3")
+    tags = ID3()
+    tags.add(TCON(encoding=3, text=["Unknown"]))
+    tags.save(unknown)
+    assert _own_genres(str(unknown)) is None
+    change = plan_genre_tag(unknown, "rock", existing="keep")
+    assert change.action == "write" and change.old_values == ["Unknown"] and change.new_values == ["rock"]
+
+
+def test_train_disagreements_know_every_genre_of_a_song():
+    """With multi="first" a song tagged "Rock; Pop" is labelled Rock, but a model that calls it
+    Pop does not dispute its owner; one that calls a Jazz song Rock does."""
+    from genrekit.datasets import OwnedSong, genre_dataset
+    from genrekit.train import Trained, _disagreements
+
+    songs = [OwnedSong("/m/a.mp3", ("Rock", "Pop")), OwnedSong("/m/b.mp3", ("Jazz",)),
+             OwnedSong("/m/c.mp3", ("Pop",)), OwnedSong("/m/d.mp3", ("Rock",))]
+    dataset = genre_dataset(songs, root="/m", name="m")
+    out_of_fold = {"a.mp3": {"Jazz": 0.05, "Pop": 0.85, "Rock": 0.10}, "b.mp3": {"Jazz": 0.1, "Pop": 0.1, "Rock": 0.8},
+                   "c.mp3": {"Jazz": 0.1, "Pop": 0.8, "Rock": 0.1}, "d.mp3": {"Jazz": 0.2, "Pop": 0.2, "Rock": 0.6}}
+    trained = Trained(model=None, tracks=[], metrics={}, predictions=None, failures={}, file_name="", save=None,
+                      cv={"out_of_fold": out_of_fold})
+    found = _disagreements(dataset, trained)
+    assert [(d.path, d.owner_genres, d.model_genre) for d in found] == [("/m/b.mp3", ["Jazz"], "Rock")]

@@ -268,14 +268,19 @@ def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | N
     out_of_fold = (trained.cv or {}).get("out_of_fold")
     if not out_of_fold:
         return None
+    # a song's genres: all of them where the owner gave several (its first labels it with
+    # multi="first", but a model naming its second does not dispute the owner)
+    labels_of = dataset.taxonomy.labels_of if dataset.taxonomy is not None else {}
     rows: dict[str, dict] = {}
     for track in dataset.tracks:
         if track.track_id in out_of_fold:
-            row = rows.setdefault(track.path, {"path": track.path, "owner_genres": [],
+            row = rows.setdefault(track.path, {"path": track.path, "owner_genres": list(labels_of.get(track.path, [])),
                                                 "probabilities": out_of_fold[track.track_id]})
-            row["owner_genres"].append(track.label)
-    labels = sorted({g for row in rows.values() for g in row["probabilities"]})
-    return find_disagreements(rows.values(), labels)
+            if track.label not in row["owner_genres"]:
+                row["owner_genres"].append(track.label)
+    for row in rows.values():
+        row["owner_labels"] = [g for g in row["owner_genres"] if g in row["probabilities"]]
+    return find_disagreements(rows.values())
 
 
 def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int) -> dict:
@@ -474,7 +479,13 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     out, so the CV is its only score); None for larger tables or a genre with fewer than 2 tracks."""
     tracks = table.track_frame()
     smallest = int(tracks.groupby("y").size().min())
-    if (len(tracks) > SMALL_DATASET and not any_size) or smallest < 2:
+    if len(tracks) > SMALL_DATASET and not any_size:
+        return None
+    if smallest < 2:
+        counts = tracks.groupby("y").size()
+        thin = [table.labels[y] for y, n in counts.items() if n < 2]
+        logger.warning("no k-fold CV: genre(s) %s have a single track, which cannot be both trained on and tested "
+                       "(leave them out: --min-per-genre 2 or more)", ", ".join(thin))
         return None
     n_splits = min(5, smallest)
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)

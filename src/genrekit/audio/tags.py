@@ -54,6 +54,16 @@ PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE")
 MP4_FREEFORM = "----:org.genrekit:"
 
 
+# what players and taggers write where the genre is not known: not a genre
+PLACEHOLDERS = frozenset({"unknown", "<unknown>", "unknown genre", "none", "no genre", "genre", "n/a", "na",
+                          "undefined", "-", "?", "(none)"})
+
+
+def is_placeholder(genre: str) -> bool:
+    """Whether a genre value only says that the genre is not known (``Unknown``, ``<unknown>``...)."""
+    return " ".join(genre.split()).casefold() in PLACEHOLDERS
+
+
 def require_mutagen(what: str) -> None:
     """Raise a ParameterError naming the extra to install when mutagen (which reads and
     writes every tag format) is missing, as in the torch-free runtime."""
@@ -247,7 +257,8 @@ class SongTags:
     """What a song's owner filed it under.
 
     ``genres``: the genres as players show them, in order, a value holding several (``"Rock;
-    Pop"``, or ``"Rock/Pop"`` in ID3v2.3) split apart, blanks dropped; ``artist``: the artist,
+    Pop"``) split apart, blanks dropped (placeholders such as ``Unknown`` are kept: see
+    :func:`is_placeholder`); ``artist``: the artist,
     else the album artist (None: neither); ``by_genrekit``: genrekit wrote the genres (its
     provenance field ``MODEL`` is set), so they are a model's answer, not the owner's.
     """
@@ -287,13 +298,9 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
         raise
     except Exception as exc:  # mutagen raises many kinds on damaged tags
         raise ParameterError(f"{path}: expected readable tags, found {type(exc).__name__}: {exc}") from exc
-    separators = (";", "/") if field.format == "ID3v2.3" else (";",)
-    genres = []
-    for value in field.genres:
-        parts = [str(value)]
-        for separator in separators:
-            parts = [piece for part in parts for piece in part.split(separator)]
-        genres.extend(" ".join(part.split()) for part in parts if part.strip())
+    # ";" joins several genres in one value in every format; "/" does not: "Hip-Hop/Rap" and
+    # "Singer/Songwriter" are single genres (iTunes', among others)
+    genres = [" ".join(part.split()) for value in field.genres for part in str(value).split(";") if part.strip()]
     artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
     model = field.own.get(provenance_key(field.family, "MODEL"))
     return SongTags(tuple(dict.fromkeys(genres)), artist, bool(model and any(v.strip() for v in model)))
@@ -355,7 +362,8 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     old = _show(field.genres)
     change = TagChange(path, old, old or shown, False, format=field.format, field=field.field,
                        old_values=field.values, new_values=field.values, has_tags=field.has_tags)
-    has_genre = any(g.strip() for g in field.genres)
+    # a placeholder ("Unknown") is no genre: it is replaced, never kept or appended to
+    has_genre = any(g.strip() and not is_placeholder(g) for g in field.genres)
     if existing == "keep" and has_genre:
         change.action = "kept"
         change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "

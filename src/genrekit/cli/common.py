@@ -130,8 +130,11 @@ LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="
                                                     "own genre tag, wherever it sits (same as --kind tags).")]
 GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a CSV 'from,to' merging spellings "
                                                      "(Hip Hop,hiphop); matching ignores case.")]
-MinPerGenreOption = Annotated[int, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out (and "
-                                                "list) genres with fewer files.")]
+# With tags, genres of fewer files are left out by default: too few to learn from, and too few
+# for train's 5-fold CV to score (a genre of one file leaves the whole library unscored).
+TAGS_MIN_PER_GENRE = 5
+MinPerGenreOption = Annotated[int | None, typer.Option("--min-per-genre", **_at_least(1), help="With tags: leave out "
+                                                       f"(and list) genres with fewer files (default {TAGS_MIN_PER_GENRE}).")]
 MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE),
                                                help="With tags, a file with several genres: first (its "
                                                "first genre) or all (one example of each: multi-label).")]
@@ -255,7 +258,7 @@ def _finish(n_done: int, failures: dict[str, str]) -> None:
 
 
 def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genre_map: Path | None = None,
-                  min_per_genre: int = 1, multi_genre: str = "first"):
+                  min_per_genre: int | None = None, multi_genre: str = "first"):
     from genrekit.datasets import load_dataset, read_genre_map
 
     if labels_from_tags and kind not in ("auto", "tags"):
@@ -263,6 +266,8 @@ def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genr
                           "same: --kind tags)")
         raise typer.Exit(EXIT_USAGE)
     kind = "tags" if labels_from_tags else kind
+    if min_per_genre is None:
+        min_per_genre = TAGS_MIN_PER_GENRE if kind == "tags" else 1
     mapping = read_genre_map(genre_map) if genre_map is not None else None
     return load_dataset(path, kind=kind, genre_map=mapping, min_per_genre=min_per_genre, multi=multi_genre)
 

@@ -30,7 +30,7 @@ def datasets_check(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write check.json here.")] = None,
     labels_from_tags: LabelsFromTagsOption = False,
     genre_map: GenreMapOption = None,
-    min_per_genre: MinPerGenreOption = 1,
+    min_per_genre: MinPerGenreOption = None,
     multi_genre: MultiGenreOption = "first",
 ) -> None:
     """Counts per genre, durations, unreadable files, duplicates, suspicious labels; with

@@ -52,7 +52,7 @@ def train(
     kind: KindOption = "auto",
     labels_from_tags: LabelsFromTagsOption = False,
     genre_map: GenreMapOption = None,
-    min_per_genre: MinPerGenreOption = 1,
+    min_per_genre: MinPerGenreOption = None,
     multi_genre: MultiGenreOption = "first",
     jobs: JobsOption = 0,
     cache: CacheOption = None,

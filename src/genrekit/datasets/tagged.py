@@ -24,9 +24,6 @@ from genrekit.datasets.folder import _audio_files, _require_dir
 from genrekit.errors import DatasetError
 
 MULTI = ("first", "all")
-# what players and taggers write where the genre is not known: not a genre to learn
-PLACEHOLDERS = frozenset({"unknown", "<unknown>", "unknown genre", "none", "no genre", "genre", "n/a", "na",
-                          "undefined", "-", "?", "(none)"})
 
 
 def genre_key(name: str) -> str:
@@ -84,6 +81,8 @@ class TagTaxonomy:
     near_duplicates: list[list[str]] = field(default_factory=list)
     multi_genre: int = 0
     placeholders: dict[str, int] = field(default_factory=dict)  # "Unknown", "<unknown>"...: ignored
+    untaggable: list[str] = field(default_factory=list)  # formats without tags genrekit reads (.au)
+    labels_of: dict[str, list[str]] = field(default_factory=dict)  # path -> all its genres, as labels
     mapped: dict[str, str] = field(default_factory=dict)
 
 
@@ -105,9 +104,16 @@ def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str
 
     ordered = sorted(genres)
     for i, a in enumerate(ordered):
+        sa = squashed[a]
         for b in ordered[i + 1:]:
-            sa, sb = squashed[a], squashed[b]
-            if sa and sb and (sa == sb or difflib.SequenceMatcher(None, sa, sb).ratio() >= cutoff):
+            sb = squashed[b]
+            if not (sa and sb):
+                continue
+            # a ratio >= cutoff needs 2 min(len) / (len + len) >= cutoff: most pairs end here, cheaply
+            if sa != sb and 2 * min(len(sa), len(sb)) < cutoff * (len(sa) + len(sb)):
+                continue
+            matcher = difflib.SequenceMatcher(None, sa, sb)
+            if sa == sb or (matcher.quick_ratio() >= cutoff and matcher.ratio() >= cutoff):
                 parent[find(b)] = find(a)
     groups: dict[str, list[str]] = defaultdict(list)
     for g in ordered:
@@ -144,7 +150,8 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
     -------
     Dataset
         As :func:`genre_dataset`; files whose tags cannot be read, or whose format has none
-        that genrekit reads, are problems.
+        that genrekit reads, are problems; files in formats without such tags (``.au``) are
+        listed in ``taxonomy.untaggable``.
 
     Raises
     ------
@@ -155,11 +162,10 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
     from genrekit.errors import GenrekitError
 
     root = _require_dir(root)
-    songs, problems = [], []
+    songs, problems, untaggable = [], [], []
     for path in _audio_files(root):
         if path.suffix.lower() not in TAGGABLE:
-            songs.append(OwnedSong(str(path), ()))
-            problems.append(DatasetProblem(str(path), f"{path.suffix} files carry no genre tags genrekit reads"))
+            untaggable.append(str(path))  # no tags genrekit reads or writes: neither labelled nor filled in
             continue
         try:
             tags = read_song_tags(path)
@@ -170,6 +176,7 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
     dataset = genre_dataset(songs, root=root, genre_map=genre_map, min_per_genre=min_per_genre, multi=multi,
                             name=name or root.name)
     dataset.problems[:0] = problems
+    dataset.taxonomy.untaggable = untaggable
     return dataset
 
 
@@ -191,7 +198,7 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
         merged case-insensitively with its other spellings and with the map's genres: the
         map's name, else the most frequent spelling (a tie: the first found) names the genre.
     min_per_genre : int
-        Genres with fewer songs are left out (``taxonomy.left_out``, and a problem each).
+        Genres with fewer songs are left out (``taxonomy.left_out``: the user's choice, not a problem).
     multi : str
         A song with several genres: ``first`` labels it with its first; ``all`` makes it one
         example of each (multi-label by copies: a softmax head trained on copies spreads
@@ -216,11 +223,12 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     genre_map = genre_map or {}
     taxonomy = TagTaxonomy()
     problems: list[DatasetProblem] = []
+    from genrekit.audio.tags import is_placeholder
+
     placeholders: Counter = Counter(g for song in songs if not song.by_genrekit for g in song.genres
-                                    if genre_key(g) in PLACEHOLDERS)
+                                    if is_placeholder(g))
     taxonomy.placeholders = dict(sorted(placeholders.items()))
-    songs = [replace(song, genres=tuple(g for g in song.genres if genre_key(g) not in PLACEHOLDERS))
-             for song in songs]
+    songs = [replace(song, genres=tuple(g for g in song.genres if not is_placeholder(g))) for song in songs]
     found = [song for song in songs if song.genres and not song.by_genrekit]
     taxonomy.untagged = [song.path for song in songs if not song.genres and not song.by_genrekit]
     taxonomy.by_genrekit = [song.path for song in songs if song.by_genrekit]
@@ -245,6 +253,7 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     for song in found:
         labels = list(dict.fromkeys(label_of(g) for g in song.genres))
         taxonomy.multi_genre += len(labels) > 1
+        taxonomy.labels_of[song.path] = labels
         labelled.append((song, labels if multi == "all" else labels[:1]))
         for g in song.genres:
             label = label_of(g)
@@ -256,9 +265,6 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     taxonomy.counts = {g: n for g, n in sorted(counts.items()) if n >= min_per_genre}
     taxonomy.spellings = {g: dict(sorted(s.items())) for g, s in sorted(taxonomy.spellings.items())}
     taxonomy.near_duplicates = near_duplicates(sorted(counts))
-    for genre, n in taxonomy.left_out.items():
-        problems.append(DatasetProblem(genre, f"genre {genre!r} has {n} file(s), fewer than min_per_genre="
-                                              f"{min_per_genre}; left out"))
     tracks = []
     for song, labels in labelled:
         kept = [label for label in labels if label in taxonomy.counts]

@@ -45,10 +45,11 @@ def genre_matcher(labels: Iterable[str], spellings: Mapping[str, Iterable[str]] 
     """A function: an owner's genre spelling -> the model's genre it means, or None."""
     index = {}
     for label in labels:
-        index[_squash(label)] = label
+        index.setdefault(_squash(label), label)
     for label, names in (spellings or {}).items():
         for name in names:
             index.setdefault(_squash(name), label)
+    index.pop("", None)  # "-" or "?" must not match a genre spelled in punctuation alone
     return lambda spelling: index.get(_squash(spelling))
 
 

@@ -217,12 +217,3 @@ def predict_files(
     predictions = [outcomes[p][0] for p in paths if outcomes[p][0] is not None]
     failures = {p: outcomes[p][1] for p in paths if outcomes[p][1] is not None}
     return predictions, failures
-    predictor = load(model, segment_seconds=segment_seconds)
-    predictions, failures = [], {}
-    for path in track(paths, description="predicting", disable=not progress):
-        try:
-            predictions.append(predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
-                                            min_confidence=min_confidence, music_check=music_check))
-        except GenrekitError as exc:
-            failures[path] = str(exc)
-    return predictions, failures

@@ -226,8 +226,6 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
         record.own_genres = _own_genres(path)
         if record.own_genres is not None:
             record.own_as_model = list(dict.fromkeys(m for m in map(match, record.own_genres) if m))
-            if model.trained_on:
-                record.seen_in_training = content_hash(path) in model.trained_on
         outcome = predict(path)
         if "error" in outcome:
             record.error = outcome["error"]
@@ -236,6 +234,14 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
             record.duration, record.genre, record.confidence = p["duration"], p["genre"], p["confidence"]
             record.probabilities, record.proportions, record.n_chunks = p["probabilities"], p["proportions"], p["n_chunks"]
             record.styles, record.music = p.get("styles"), p.get("music")
+            top = max(record.probabilities, key=record.probabilities.get) if record.probabilities else None
+            if record.own_as_model and top not in record.own_as_model and model.trained_on:
+                # a possible disagreement: say whether the model learned this file's tag (a read of
+                # the whole file, so only here)
+                try:
+                    record.seen_in_training = content_hash(path) in model.trained_on
+                except GenrekitError:
+                    pass  # gone or unreadable since it was predicted: not known to be seen
         return asdict(record)
 
     return tag
@@ -245,7 +251,7 @@ def _own_genres(path: str) -> list[str] | None:
     """The genres a local file's owner tagged it with; None when it has none, its format has
     no tags genrekit reads, they cannot be read (or mutagen is not installed), or genrekit
     wrote them."""
-    from genrekit.audio.tags import TAGGABLE, read_song_tags
+    from genrekit.audio.tags import TAGGABLE, is_placeholder, read_song_tags
 
     if remote.is_url(path) or Path(path).suffix.lower() not in TAGGABLE:
         return None
@@ -255,7 +261,8 @@ def _own_genres(path: str) -> list[str] | None:
         return None  # the prediction reports an unreadable file; its tags are only context
     except ImportError:
         return None  # the torch-free runtime has no mutagen: files' own tags are not read
-    return list(tags.genres) if tags.genres and not tags.by_genrekit else None
+    genres = [g for g in tags.genres if not is_placeholder(g)]
+    return genres if genres and not tags.by_genrekit else None
 
 
 def _decide(record: dict, min_confidence: float | None) -> dict:
@@ -590,7 +597,7 @@ def tag_library(
           "probabilities": r["probabilities"], "seen_in_training": r["seen_in_training"]}
          for r in map(_complete, table) if r["own_genres"] and not r["error"]],
         min_confidence=max(DISAGREEMENT_CONFIDENCE, min_confidence or 0.0))
-    disagreements_path = results.with_name(results.stem + ".disagreements.csv")
+    disagreements_path = results.with_name(results.name + ".disagreements.csv")
     write_disagreements(disagreements, disagreements_path)
     return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
