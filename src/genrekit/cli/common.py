@@ -292,6 +292,9 @@ def _print_taxonomy(taxonomy) -> None:
     out_console.print(f"{len(taxonomy.untagged)} file(s) without a genre tag (the ones to fill in), "
                       f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from), "
                       f"{taxonomy.multi_genre} with several genres", highlight=False)
+    if taxonomy.untaggable:
+        _note(f"{len(taxonomy.untaggable)} file(s) in formats without genre tags genrekit reads or writes (such as "
+              f"{Path(taxonomy.untaggable[0]).suffix}): neither learned from nor filled in", highlight=False)
     if taxonomy.placeholders:
         out_console.print("placeholders ignored (not genres): " + ", ".join(
             f"{name} ({n})" for name, n in taxonomy.placeholders.items()), highlight=False)
