@@ -127,7 +127,7 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     """`--runner ray` reaches the cluster (here the one this process already started)."""
     from typer.testing import CliRunner
 
-    from genrekit.cli.main import EXIT_ERROR, EXIT_OK, app
+    from genrekit.cli.main import EXIT_OK, EXIT_USAGE, app
 
     one_genre = tmp_path / "genres" / "metal"
     one_genre.mkdir(parents=True)
@@ -139,4 +139,4 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     assert result.exit_code == EXIT_OK, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["n_tracks"] == 3
     result = CliRunner().invoke(app, ["features", str(one_genre), "--out", str(tmp_path / "x"), "--runner", "spark"])
-    assert result.exit_code == EXIT_ERROR and "expected one of local, ray" in result.output
+    assert result.exit_code == EXIT_USAGE and "--runner 'spark': expected local or ray" in result.output

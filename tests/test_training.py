@@ -491,7 +491,9 @@ def test_the_runtime_profile_is_numpy_soundfile_soxr_and_onnxruntime(not_in_runt
     from pathlib import Path
 
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
-    names = {r.split("==")[0] for r in project["dependencies"] + project["optional-dependencies"]["runtime"]}
+    from packaging.requirements import Requirement
+
+    names = {Requirement(r).name for r in project["dependencies"] + project["optional-dependencies"]["runtime"]}
     assert names == {"numpy", "soundfile", "soxr", "onnxruntime", "typer", "rich"}  # typer, rich: the command line
     assert not names & set(not_in_runtime)
 
