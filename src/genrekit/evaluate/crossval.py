@@ -164,7 +164,8 @@ def cross_validate(
         ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
         ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``.
     """
-    track_folds = track_folds or table_folds(table, n_splits=n_splits, seed=seed)
+    if track_folds is None:
+        track_folds = table_folds(table, n_splits=n_splits, seed=seed)
     recipe = TableRecipe(name, table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
                                  summary={"search": search})
