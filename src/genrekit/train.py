@@ -503,17 +503,19 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
 
 
 def _per_genre(tracks, labels: list[str], out_of_fold: dict[str, dict[str, float]]) -> dict[str, dict]:
-    """Out-of-fold tracks, recall and precision of each genre."""
-    truth = {t: labels[y] for t, y in zip(tracks["track"], tracks["y"])}
-    called = {t: max(p, key=p.get) for t, p in out_of_fold.items()}
-    scores = {}
-    for label in labels:
-        actual = [t for t in called if truth[t] == label]
-        named = [t for t in called if called[t] == label]
-        right = sum(called[t] == label for t in actual)
-        scores[label] = {"n": len(actual), "recall": round(right / len(actual), 4) if actual else None,
-                         "precision": round(right / len(named), 4) if named else None}
-    return scores
+    """Out-of-fold tracks, recall and precision of each genre (scikit-learn's, through
+    :func:`~genrekit.evaluate.metrics.classification_scores`); None where undefined: recall
+    of a genre with no track, precision of one never named."""
+    from genrekit.evaluate.metrics import classification_scores
+
+    scored = [(y, out_of_fold[t]) for t, y in zip(tracks["track"], tracks["y"]) if t in out_of_fold]
+    y_true = np.array([y for y, _ in scored])
+    proba = np.array([[p[label] for label in labels] for _, p in scored])
+    scores = classification_scores(y_true, proba, labels)
+    named = np.asarray(scores["confusion_matrix"]).sum(axis=0)
+    return {label: {"n": each["support"], "recall": round(each["recall"], 4) if each["support"] else None,
+                    "precision": round(each["precision"], 4) if named[i] else None}
+            for i, (label, each) in enumerate(scores["per_genre"].items())}
 
 
 def train_network_model(

@@ -59,9 +59,19 @@ PLACEHOLDERS = frozenset({"unknown", "<unknown>", "unknown genre", "none", "no g
                           "undefined", "-", "?", "(none)"})
 
 
+def genre_key(name: str) -> str:
+    """How two spellings of a genre are matched: case and runs of white space ignored."""
+    return " ".join(name.split()).casefold()
+
+
+def squashed_genre(name: str) -> str:
+    """A genre spelling without case, spaces or punctuation: ``Hip Hop`` and ``hip-hop`` -> ``hiphop``."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
 def is_placeholder(genre: str) -> bool:
     """Whether a genre value only says that the genre is not known (``Unknown``, ``<unknown>``...)."""
-    return " ".join(genre.split()).casefold() in PLACEHOLDERS
+    return genre_key(genre) in PLACEHOLDERS
 
 
 def require_mutagen(what: str) -> None:

@@ -19,16 +19,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from genrekit.audio.tags import genre_key, is_placeholder, squashed_genre
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.folder import _audio_files, _require_dir
 from genrekit.errors import DatasetError
 
 MULTI = ("first", "all")
-
-
-def genre_key(name: str) -> str:
-    """How two spellings are matched: case and runs of white space ignored."""
-    return " ".join(name.split()).casefold()
 
 
 def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
@@ -86,15 +82,11 @@ class TagTaxonomy:
     mapped: dict[str, str] = field(default_factory=dict)
 
 
-def _squash(name: str) -> str:
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
-
-
 def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str]]:
     """Groups of genre names that are likely one genre spelled apart: equal once case, spaces
     and punctuation are dropped (``Hip Hop``, ``hip-hop``), or nearly so (``Electronica`` and
     ``Electronic``; difflib's ratio at least ``cutoff``)."""
-    squashed = {g: _squash(g) for g in genres}
+    squashed = {g: squashed_genre(g) for g in genres}
     parent = {g: g for g in genres}
 
     def find(g: str) -> str:
@@ -223,8 +215,6 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     genre_map = genre_map or {}
     taxonomy = TagTaxonomy()
     problems: list[DatasetProblem] = []
-    from genrekit.audio.tags import is_placeholder
-
     placeholders: Counter = Counter(g for song in songs if not song.by_genrekit for g in song.genres
                                     if is_placeholder(g))
     taxonomy.placeholders = dict(sorted(placeholders.items()))

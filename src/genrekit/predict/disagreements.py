@@ -18,15 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from genrekit._files import atomic_path
+from genrekit.audio.tags import squashed_genre
 from genrekit.errors import ParameterError
 
 # A disagreement is reported when the model's top genre, not the owner's, has at least this
 # probability: more likely than everything else together.
 DISAGREEMENT_CONFIDENCE = 0.5
-
-
-def _squash(name: str) -> str:
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 @dataclass
@@ -45,12 +42,12 @@ def genre_matcher(labels: Iterable[str], spellings: Mapping[str, Iterable[str]] 
     """A function: an owner's genre spelling -> the model's genre it means, or None."""
     index = {}
     for label in labels:
-        index.setdefault(_squash(label), label)
+        index.setdefault(squashed_genre(label), label)
     for label, names in (spellings or {}).items():
         for name in names:
-            index.setdefault(_squash(name), label)
+            index.setdefault(squashed_genre(name), label)
     index.pop("", None)  # "-" or "?" must not match a genre spelled in punctuation alone
-    return lambda spelling: index.get(_squash(spelling))
+    return lambda spelling: index.get(squashed_genre(spelling))
 
 
 def find_disagreements(rows: Iterable[dict], labels: Iterable[str] = (), *,

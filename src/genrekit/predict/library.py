@@ -588,14 +588,15 @@ def tag_library(
             rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
     for path, reason in skipped.items():  # listed again by each run, so never in the journal
         rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
-    table = [_decide(rows[path], min_confidence) for path in sorted(rows)]
+    # every row with every field (rows of older runs lack the newer ones)
+    table = [_complete(_decide(rows[path], min_confidence)) for path in sorted(rows)]
     write_table(table, results)
     failures = {r["path"]: r["error"] for r in table if r["error"]}
     genres = Counter(r["genre"] for r in table if not r["error"])
     disagreements = find_disagreements(
         [{"path": r["path"], "owner_genres": r["own_genres"], "owner_labels": r["own_as_model"],
           "probabilities": r["probabilities"], "seen_in_training": r["seen_in_training"]}
-         for r in map(_complete, table) if r["own_genres"] and not r["error"]],
+         for r in table if r["own_genres"] and not r["error"]],
         min_confidence=max(DISAGREEMENT_CONFIDENCE, min_confidence or 0.0))
     disagreements_path = results.with_name(results.name + ".disagreements.csv")
     write_disagreements(disagreements, disagreements_path)
@@ -603,7 +604,7 @@ def tag_library(
                           n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                           failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
                           disagreements=disagreements, disagreements_path=disagreements_path,
-                          unknown=[r["path"] for r in map(_complete, table)
+                          unknown=[r["path"] for r in table
                                    if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
 
 
