@@ -209,6 +209,11 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
         else:
             broken[field] = value
         model(f"manifest-{field}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
+    # the owners' spellings a model trained on a library's tags keeps (training.labels_from_tags)
+    for name, tags in {"spellings-not-object": "Hip Hop", "spellings-unknown-genre": {"spellings": {"polka": ["x"]}},
+                       "spellings-not-strings": {"spellings": {"rock": [{"__reduce__": "os.system"}]}}}.items():
+        broken = {**manifest, "training": {**manifest.get("training", {}), "labels_from_tags": tags}}
+        model(f"manifest-{name}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
     inner_bomb = io.BytesIO()
     with zipfile.ZipFile(inner_bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with zipfile.ZipFile(io.BytesIO(genuine["pipeline.skops"])) as skops:
@@ -297,6 +302,9 @@ def test_refusals_name_what_is_wrong(corpus):
         "manifest-list": "expected a JSON object, found list",
         "manifest-labels": "field 'labels' must be list, found int 5",
         "manifest-sample-rate": "field 'sample_rate' must be int, found str",
+        "manifest-spellings-not-object": "field 'labels_from_tags' must be dict, found str",
+        "manifest-spellings-unknown-genre": "must map the model's genres to lists of strings, found 'polka'",
+        "manifest-spellings-not-strings": "must map the model's genres to lists of strings, found 'rock'",
         "skops-zip-bomb": "zip bomb",
         "extra-member": "unexpected archive members ['evil.pkl']",
         "net-config-list": "expected a JSON object, found list",
