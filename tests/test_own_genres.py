@@ -317,3 +317,24 @@ def test_train_disagreements_know_every_genre_of_a_song():
                       cv={"out_of_fold": out_of_fold})
     found = _disagreements(dataset, trained)
     assert [(d.path, d.owner_genres, d.model_genre) for d in found] == [("/m/b.mp3", ["Jazz"], "Rock")]
+
+
+def test_broken_and_hostile_tags_are_problems_named_and_the_rest_loads(tmp_path, clip, corrupted_file):
+    """A corrupted file, text named .mp3, an empty .flac and a genre tag of 100,000 characters:
+    each file whose tags cannot be read is a problem naming it; the good ones still make the dataset."""
+    import mutagen
+
+    for name, genre in (("good.flac", "Jazz"), ("good2.flac", "Rock"), ("huge.flac", "x" * 100_000)):
+        sf.write(tmp_path / name, sf.read(clip, stop=22050 * 3)[0], 22050, format="FLAC")
+        audio = mutagen.File(tmp_path / name)
+        audio["genre"] = [genre]
+        audio.save()
+    (tmp_path / "text.mp3").write_text("not an mp3 at all")
+    (tmp_path / "empty.flac").write_bytes(b"")
+    (tmp_path / "corrupted.wav").write_bytes(corrupted_file.read_bytes())
+    dataset = load_dataset(tmp_path, kind="tags")
+    assert sorted(t.label for t in dataset.tracks) == sorted(["Jazz", "Rock", "x" * 100_000])
+    assert {Path(p.path).name for p in dataset.problems} == {"empty.flac", "corrupted.wav"}, dataset.problems
+    assert all(Path(p.path).name in p.reason and "expected readable tags" in p.reason for p in dataset.problems)
+    # text named .mp3 has no tag to read: untagged here; predicting it later names it as undecodable
+    assert [Path(p).name for p in dataset.taxonomy.untagged] == ["text.mp3"]
