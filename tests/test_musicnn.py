@@ -166,6 +166,27 @@ def test_outputs_equal_the_original_tensorflow_graph(gtzan_mini):
             assert np.abs(embedding - reference[f"{model}/{name}/embedding"]).max() < 1e-3
 
 
+def test_the_inference_front_end_pools_first_and_gives_the_same_values_bit_for_bit(gtzan_mini):
+    """Issue 20: in inference each front-end block takes the max over frequency before ReLU
+    and batch norm (the min, through the negated filter, where the norm's scale is
+    negative), which is exact because both are monotone per channel. Checked against the
+    training order on real clips of three genres, for both networks and every block."""
+    for model in MODELS:
+        network, _ = load_musicnn(model)
+        assert any((block.norm.weight < 0).any() for block in network.timbral)  # both branches taken
+        for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
+            y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
+            x = network.input_norm(torch.from_numpy(log_mel_patches(y, sr=sr)).unsqueeze(1))
+            with torch.inference_mode():
+                for block in (*network.timbral, *network.temporal):
+                    pooled_first = block(x)
+                    block.training = True  # the training order; its norm stays in eval mode
+                    try:
+                        assert torch.equal(pooled_first, block(x)), (model, name, block.conv.kernel_size)
+                    finally:
+                        block.training = False
+
+
 def test_loud_music_gives_finite_distinct_patches():
     """The original's float16 cast made every patch of loud music infinite and identical."""
     rng = np.random.default_rng(0)

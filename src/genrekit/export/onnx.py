@@ -205,6 +205,12 @@ def _patches_to_onnx(module, output_names: list[str], what: str):
                                         dynamic_shapes={"patches": {0: patches}, "pooling": {0: rows, 1: patches}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
+        # The exporter folds constants up to 8192 elements; musicnn's inference front end
+        # flips the sign of whole filter banks (54,264 weights), so fold those too, or the
+        # weights stay a computation that int8 quantization cannot see.
+        import onnxscript.optimizer
+
+        onnxscript.optimizer.optimize_ir(program.model, input_size_limit=1 << 20, output_size_limit=1 << 22)
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"ONNX export of {what!r} failed: {type(exc).__name__}: {exc}") from exc
     return program.model_proto
