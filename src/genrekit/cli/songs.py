@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,9 +46,7 @@ def predict(
 ) -> None:
     """Name the genres of songs: top genres, genre proportions and a timeline."""
     from genrekit.models import load
-    from genrekit.predict import plot_prediction, predict_files
-    from genrekit.predict.library import styles_text
-    from genrekit.predict.song import UNKNOWN
+    from genrekit.predict import formats, plot_prediction, predict_files
     from genrekit.runners import default_jobs
 
     if not files and files_from is None:
@@ -75,53 +70,16 @@ def predict(
         plot.mkdir(parents=True, exist_ok=True)
         for p in predictions:
             plot_prediction(p, plot / f"{Path(p.path).stem}.png")
-    labels = model.labels
-    top = min(top, len(labels))
+    top = min(top, len(model.labels))
     if output_format == "json":
-        for prediction in predictions:
-            print(json.dumps(prediction.to_dict(top)))
-        for path, reason in failures.items():
-            print(json.dumps({"path": path, "error": reason}))
-    elif output_format in ("csv", "timeline"):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        if output_format == "csv":
-            writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
-                             *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
-                             "styles", "error"])
-            for p in predictions:
-                writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
-                                 *(f"{p.probabilities[l]:.6f}" for l in labels),
-                                 *(f"{p.proportions[l]:.6f}" for l in labels), styles_text(p.styles), ""])
-            for path, reason in failures.items():
-                writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), "", reason])
-        else:
-            writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
-            for p in predictions:
-                for s in p.timeline:
-                    writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
-                                     *(f"{s.probabilities[l]:.6f}" for l in labels)])
-        sys.stdout.write(buffer.getvalue())
+        for line in formats.json_lines(predictions, failures, top=top):
+            print(line)
+    elif output_format == "csv":
+        sys.stdout.write(formats.csv_text(predictions, failures, model.labels))
+    elif output_format == "timeline":
+        sys.stdout.write(formats.timeline_csv_text(predictions, model.labels))
     elif predictions:
-        # one line per genre (and style) inside a row: readable in an 80-column terminal
-        with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
-        caption = "styles: tags beyond the genres, at or above their thresholds" if with_styles else None
-        view = Table(title=f"genres by {model.name}", caption=caption)
-        view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
-        view.add_column("top genres", overflow="fold", ratio=2)
-        if with_styles:
-            view.add_column("styles", overflow="fold", ratio=2)
-        view.add_column("share of chunks", overflow="fold", ratio=2)
-        view.add_column("analysed", justify="right", ratio=1)
-        for p in predictions:
-            ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
-            if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
-                ranked.insert(0, f"unknown ({p.unknown_reason}):")
-            shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
-            styles = [_styles_cell(p.styles, top)] if with_styles else []
-            view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
-                         f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
-        out_console.print(view)
+        out_console.print(formats.prediction_table(predictions, model_name=model.name, top=top))
     _finish(len(predictions), failures)
 
 
@@ -133,6 +91,7 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
 
     from genrekit.predict import plot_prediction
     from genrekit.predict.files import iter_predictions
+    from genrekit.predict.formats import failure_line, json_line
     from genrekit.runners import default_jobs
 
     done: list[str] = []
@@ -147,26 +106,16 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
                                                         segment_seconds=segment, min_confidence=min_confidence,
                                                         music_check=music_check):
             if prediction is not None:
-                print(json.dumps(prediction.to_dict(top)), flush=True)
+                print(json_line(prediction, top=top), flush=True)
                 done.append(prediction.path)
                 if plot is not None:
                     plot_prediction(prediction, plot / f"{Path(prediction.path).stem}.png")
             else:
-                print(json.dumps({"path": path, "error": error}), flush=True)
+                print(failure_line(path, error), flush=True)
                 failures[path] = error
             bar.advance(task)
     _note_training_files(done, model)
     _finish(len(done), failures)
-
-
-def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
-    """The ``top`` most probable styles present, one a line, and how many more (json and csv
-    give them all); "none" when no style reaches its threshold or the model gives none."""
-    if not styles:
-        return "none"
-    shown = [f"{style} {probability:.0%}" for style, probability in list(styles.items())[:top]]
-    more = len(styles) - len(shown)
-    return "\n".join(shown + ([f"+{more} more"] if more else []))
 
 
 @app.command()

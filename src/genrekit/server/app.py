@@ -46,6 +46,7 @@ from genrekit import __version__
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import load, model_id
 from genrekit.predict import predict_file
+from genrekit.predict.formats import prediction_record
 from genrekit.predict.song import check_min_confidence
 from genrekit.errors import AnalysisStopped
 from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
@@ -354,10 +355,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             logger.error("analysing %s failed", upload.filename, exc_info=error)
             return _error(500, f"{upload.filename}: internal error ({type(error).__name__}) in the analysis; "
                                "the service goes on")
-        result = waiting.result().to_dict()
-        result.update(path=upload.filename, model=description["id"], size_bytes=upload.size,
-                      seconds=round(time.perf_counter() - started, 3))
-        return JSONResponse(result)
+        return JSONResponse(prediction_record(waiting.result(), path=upload.filename, model=description["id"],
+                                              size_bytes=upload.size, seconds=round(time.perf_counter() - started, 3)))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

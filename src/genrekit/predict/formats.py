@@ -1,0 +1,164 @@
+"""How predictions are written out: one module for the command line and the HTTP service.
+
+``genrekit predict --format`` takes :data:`FORMATS`; the service answers with
+:func:`prediction_record` (the JSON object of ``json`` and ``jsonl``, with what the service
+adds). A new format is a function here and a name in :data:`FORMATS`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from genrekit.predict.song import Prediction
+
+#: table (rich, for a terminal), json (one object a line, once all are done), jsonl (the same
+#: lines as each file finishes), csv (one row a file), timeline (csv, one row a chunk).
+FORMATS = ("table", "json", "jsonl", "csv", "timeline")
+
+
+def prediction_record(prediction: Prediction, top: int | None = None, **extra: Any) -> dict:
+    """The JSON object of one prediction (``json``, ``jsonl`` and the service's answer).
+
+    Parameters
+    ----------
+    prediction : Prediction
+    top : int, optional
+        How many genres its ``top`` lists (default: all).
+    **extra
+        Fields set after the prediction's own (the service: ``path`` as the client named the
+        file, ``model``, ``size_bytes``, ``seconds``).
+
+    Returns
+    -------
+    dict
+        :meth:`~genrekit.predict.song.Prediction.to_dict`'s fields, then ``extra``'s.
+    """
+    record = prediction.to_dict(top)
+    record.update(extra)
+    return record
+
+
+def failure_record(path: str, reason: str) -> dict:
+    """The JSON object of a file that could not be analysed: ``{"path": ..., "error": ...}``."""
+    return {"path": path, "error": reason}
+
+
+def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *, top: int) -> Iterable[str]:
+    """``json``: one line per prediction, then one per failure (without the newline)."""
+    for prediction in predictions:
+        yield json_line(prediction, top=top)
+    for path, reason in failures.items():
+        yield failure_line(path, reason)
+
+
+def json_line(prediction: Prediction, *, top: int) -> str:
+    """One line of ``json`` and ``jsonl`` (without the newline)."""
+    return json.dumps(prediction_record(prediction, top))
+
+
+def failure_line(path: str, reason: str) -> str:
+    """A failure's line of ``json`` and ``jsonl`` (without the newline)."""
+    return json.dumps(failure_record(path, reason))
+
+
+def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str]) -> str:
+    """``csv``: a header, then one row per file (failures last, with their ``error``).
+
+    Parameters
+    ----------
+    predictions : sequence of Prediction
+    failures : mapping
+        Path -> reason.
+    labels : sequence of str
+        The model's genres, in its order: the ``p_<genre>`` and ``share_<genre>`` columns.
+
+    Returns
+    -------
+    str
+        The CSV text, ``\\r\\n`` line ends (Python's csv).
+    """
+    from genrekit.predict.library import styles_text
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
+                     *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
+                     "styles", "error"])
+    for p in predictions:
+        writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
+                         *(f"{p.probabilities[label]:.6f}" for label in labels),
+                         *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles), ""])
+    for path, reason in failures.items():
+        writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), "", reason])
+    return buffer.getvalue()
+
+
+def timeline_csv_text(predictions: Sequence[Prediction], labels: Sequence[str]) -> str:
+    """``timeline``: a header, then one row per chunk of every file (``path``, ``start``, ``end``,
+    ``genre``, ``confidence``, ``p_<genre>``...)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
+    for p in predictions:
+        for s in p.timeline:
+            writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
+                             *(f"{s.probabilities[label]:.6f}" for label in labels)])
+    return buffer.getvalue()
+
+
+def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top: int) -> Table:
+    """``table``: one row per file, one line per genre (and style) inside a row, readable in
+    an 80-column terminal.
+
+    Parameters
+    ----------
+    predictions : sequence of Prediction
+    model_name : str
+        The title's model.
+    top : int
+        Genres (and styles, and shares) shown per file.
+
+    Returns
+    -------
+    rich.table.Table
+    """
+    from rich.table import Table
+
+    from genrekit.predict.song import UNKNOWN
+
+    with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
+    caption = "styles: tags beyond the genres, at or above their thresholds" if with_styles else None
+    view = Table(title=f"genres by {model_name}", caption=caption)
+    view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
+    view.add_column("top genres", overflow="fold", ratio=2)
+    if with_styles:
+        view.add_column("styles", overflow="fold", ratio=2)
+    view.add_column("share of chunks", overflow="fold", ratio=2)
+    view.add_column("analysed", justify="right", ratio=1)
+    for p in predictions:
+        ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
+        if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
+            ranked.insert(0, f"unknown ({p.unknown_reason}):")
+        shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
+        styles = [_styles_cell(p.styles, top)] if with_styles else []
+        view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
+                     f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
+    return view
+
+
+def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
+    """The ``top`` most probable styles present, one a line, and how many more (json and csv
+    give them all); "none" when no style reaches its threshold or the model gives none."""
+    if not styles:
+        return "none"
+    shown = [f"{style} {probability:.0%}" for style, probability in list(styles.items())[:top]]
+    more = len(styles) - len(shown)
+    return "\n".join(shown + ([f"+{more} more"] if more else []))

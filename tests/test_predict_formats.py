@@ -1,0 +1,62 @@
+"""One module writes predictions out (genrekit.predict.formats): ``genrekit predict``'s
+formats and the service's answer are its functions, so the same song gives the same object."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genrekit.datasets import load_gtzan
+from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.models import load, save_model
+from genrekit.predict import formats, predict_file
+from genrekit.train import train_model
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
+GENRES = ("classical", "metal", "reggae")
+
+
+@pytest.fixture(scope="module")
+def model_file(gtzan_mini, feature_cache, tmp_path_factory):
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) >= 2)
+    result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=3.0), model="logreg",
+                         cache=FeatureCache(feature_cache), progress=False, cv=False)
+    return save_model(result.model, tmp_path_factory.mktemp("model") / "model.genrekit")
+
+
+def test_the_cli_and_the_service_write_the_same_prediction(model_file, gtzan_mini):
+    from fastapi.testclient import TestClient
+
+    from genrekit.cli.main import app
+    from genrekit.server.app import create_app
+
+    clip = next((gtzan_mini / "metal").glob("metal.00000.*"))
+    expected = formats.prediction_record(predict_file(load(model_file), clip), 3)
+    result = CliRunner().invoke(app, ["predict", "--model", str(model_file), str(clip), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0]) == json.loads(json.dumps(expected))
+    with TestClient(create_app(model_file)) as client:
+        response = client.post("/v1/predict", files={"file": ("song.au", clip.read_bytes(), "audio/basic")})
+    assert response.status_code == 200, response.text
+    served = response.json()
+    # what the service sets after the prediction's own fields: the client's name, the model file's id...
+    assert served.pop("size_bytes") == clip.stat().st_size and served.pop("seconds") >= 0
+    assert served.pop("model").startswith("model.genrekit@") and served.pop("path") == "song.au"
+    assert served == {k: v for k, v in json.loads(json.dumps(expected)).items() if k not in ("model", "path")}
+
+    result = CliRunner().invoke(app, ["predict", "--model", str(model_file), str(clip), str(gtzan_mini / "nope.wav"),
+                                      "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["path"] for r in rows] == [str(clip), str(gtzan_mini / "nope.wav")] and rows[1]["error"]
+    assert rows[0]["genre"] == expected["genre"] and float(rows[0]["p_metal"]) == pytest.approx(
+        expected["probabilities"]["metal"], abs=1e-6)
+
+
+def test_no_format_code_outside_the_formats_module():
+    for path in (SRC / "cli" / "songs.py", SRC / "server" / "app.py"):
+        text = path.read_text()
+        assert "csv.writer" not in text and "json.dumps" not in text and ".to_dict(" not in text, path
