@@ -329,13 +329,14 @@ def test_tag_exit_status_when_every_file_fails(tmp_path, corrupted_file):
 @pytest.fixture
 def extraction_forbidden(monkeypatch):
     """Feature extraction raises: whatever a command reports came before any extraction."""
-    from genrekit import datasets, train
+    from genrekit import datasets
     from genrekit.errors import GenrekitError
+    from genrekit.train import classical
 
     def refuse(*args, **kwargs):
         raise GenrekitError("feature extraction started")
 
-    for module in (datasets, train):
+    for module in (datasets, classical):
         monkeypatch.setattr(module, "build_feature_table", refuse)
 
 

@@ -217,9 +217,13 @@ def test_the_choices_are_the_librarys_own():
     from genrekit.features.registry import FEATURE_SETS, describe_feature_sets
     from genrekit.models import catalogue
     from genrekit.models.classical import DEFAULT_MODEL, MODELS
+    from genrekit.predict.formats import FORMATS
     from genrekit.train import SPLITS
+    from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES
 
     assert common.KINDS == KINDS and common.SPLITS == SPLITS and common.AGGREGATIONS == AGGREGATIONS
+    assert common.PREDICT_FORMATS == FORMATS
+    assert (common.OPTIMIZERS, common.LOSSES, common.SCHEDULES) == (OPTIMIZERS, LOSSES, SCHEDULES)
     assert common.FRONTENDS == FRONTENDS and common.EXISTING == tuple(EXISTING) and common.FEATURE_SETS == FEATURE_SETS
     assert common.LOG_LEVELS == tuple(uvicorn.config.LOG_LEVELS)
     # the light catalogue `genrekit models` lists says what the definitions say

@@ -219,11 +219,12 @@ def test_check_genres_refuses_one_genre_and_names_thin_genres(caplog):
 
 def test_training_refuses_one_genre_before_extraction(monkeypatch):
     from genrekit import train
+    from genrekit.train import classical
 
     def refuse(*args, **kwargs):
         raise AssertionError("features extracted")
 
-    monkeypatch.setattr(train, "build_feature_table", refuse)
+    monkeypatch.setattr(classical, "build_feature_table", refuse)
     with pytest.raises(DatasetError, match="only one genre"):
         train.train_model(_dataset({"jazz": 10}), model="logreg", progress=False)
     # split='dataset' whose training tracks hold one genre: refused before extraction too

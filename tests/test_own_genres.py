@@ -306,7 +306,7 @@ def test_train_disagreements_know_every_genre_of_a_song():
     """With multi="first" a song tagged "Rock; Pop" is labelled Rock, but a model that calls it
     Pop does not dispute its owner; one that calls a Jazz song Rock does."""
     from genrekit.datasets import OwnedSong, genre_dataset
-    from genrekit.train import Trained, _disagreements
+    from genrekit.train.run import Trained, _disagreements
 
     songs = [OwnedSong("/m/a.mp3", ("Rock", "Pop")), OwnedSong("/m/b.mp3", ("Jazz",)),
              OwnedSong("/m/c.mp3", ("Pop",)), OwnedSong("/m/d.mp3", ("Rock",))]

@@ -9,13 +9,11 @@ from genrekit.datasets import load_gtzan, train_val_test_split  # noqa: E402
 from genrekit.errors import ModelError  # noqa: E402
 from genrekit.models.nets import build_network  # noqa: E402
 from genrekit.models.nets.artifact import load_network, save_network  # noqa: E402
-from genrekit.models.nets.training import (  # noqa: E402
-    TrainConfig,
-    predict_chunks,
-    split_chunks,
-    train_network,
-    write_history,
-)
+from genrekit.models.nets.inference import predict_chunks  # noqa: E402
+from genrekit.train.config import TrainConfig  # noqa: E402
+from genrekit.train.loop import train_network  # noqa: E402
+from genrekit.train.network_data import split_chunks  # noqa: E402
+from genrekit.train.plots import write_history  # noqa: E402
 
 GENRES = ("classical", "metal", "reggae")
 
@@ -170,9 +168,34 @@ def test_train_records_the_test_scores_that_evaluate_gives(tmp_path, two_genres)
         k: metrics[k] for k in ("accuracy", "chunk_accuracy", "f1_macro", "n")}
 
 
+def test_train_takes_a_config_file_and_records_the_resolved_settings(tmp_path, two_genres):
+    """Settings come from ``--config`` (TOML), an option given on the command line wins, and the
+    run folder's config.json (the resolved TrainConfig, also in run.json) reads back as a config."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+    from genrekit.train.config import read_config
+
+    config = tmp_path / "edge.toml"
+    config.write_text('epochs = 1\nbatch_size = 8\nlr = 0.002\noptimizer = "sgd"\npatience = 3\nmixup = 0.0\n')
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(two_genres), "--model", "edge-cnn", "--config", str(config),
+                                      "--lr", "0.003", "--out", str(out)])
+    assert result.exit_code == EXIT_OK, result.output
+    recorded = json.loads((out / "config.json").read_text())
+    assert {k: recorded[k] for k in ("epochs", "batch_size", "lr", "optimizer", "patience", "mixup", "preset")} == {
+        "epochs": 1, "batch_size": 8, "lr": 0.003, "optimizer": "sgd", "patience": 3, "mixup": 0.0,
+        "preset": "edge-cnn"}
+    assert recorded["loss"] is not None and recorded["schedule"] is not None  # the preset's values, resolved
+    assert json.loads((out / "run.json").read_text())["training"]["config"] == recorded
+    assert read_config(out / "config.json", preset="edge-cnn")["lr"] == 0.003
+
+
 def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_mini):
     from genrekit import audio
-    from genrekit.models.nets.training import augmented_waveforms
+    from genrekit.train.network_data import augmented_waveforms
 
     y, sr = audio.load(gtzan_mini / "classical" / "classical.00000.au", sr=22050)
     y = y[: 5 * sr]

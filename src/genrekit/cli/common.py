@@ -102,6 +102,9 @@ FEATURE_SETS = tuple(catalogue.FEATURE_SETS)
 PREDICT_FORMATS = ("table", "json", "jsonl", "csv", "timeline")
 EXISTING = ("keep", "replace", "append")
 FRONTENDS = ("graph", "numpy")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("ce", "bce")
+SCHEDULES = ("cosine", "constant")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
@@ -145,6 +148,104 @@ ExtractOption = Annotated[
                       "`genrekit models`), or logmel (one .npz spectrogram per track).")
 ]
 DeviceOption = Annotated[str, typer.Option(**_choice(*DEVICES), help="Networks: cpu, or cuda (or mps) when present.")]
+# A network's training settings (genrekit.train.config.TrainConfig): each is an option, and all of
+# them may come from --config FILE; what the command line gives wins (see network_settings).
+TrainConfigOption = Annotated[Path | None, typer.Option(
+    "--config", help="Networks: training settings from a TOML or JSON file, keyed by these options' names "
+    "(batch_size, lr...; a run folder's config.json is one); options given here win.")]
+EpochsOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")]
+BatchSizeOption = Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")]
+LrOption = Annotated[float | None, typer.Option("--lr", **POSITIVE, help="Networks: peak learning rate (default: the "
+                                                "preset's).")]
+OptimizerOption = Annotated[str | None, typer.Option(**_choice(*OPTIMIZERS), help="Networks: optimizer (default: the "
+                                                     "preset's).")]
+WeightDecayOption = Annotated[float, typer.Option(**NON_NEGATIVE, help="Networks: weight decay, where --l2 is not set.")]
+L1Option = Annotated[float | None, typer.Option("--l1", **NON_NEGATIVE, help="Networks: L1 penalty on the weights "
+                                                "(default: the preset's).")]
+L2Option = Annotated[float | None, typer.Option("--l2", **NON_NEGATIVE, help="Networks: L2 penalty, replacing "
+                                                "--weight-decay (default: the preset's).")]
+LossOption = Annotated[str | None, typer.Option(**_choice(*LOSSES), help="Networks: ce (softmax) or bce (sigmoid) "
+                                                "(default: the preset's).")]
+LabelSmoothingOption = Annotated[float | None, typer.Option(callback=_number(0, 1, high_open=True),
+                                                            help="Networks: label smoothing (default: the preset's).")]
+MixupOption = Annotated[float | None, typer.Option(**NON_NEGATIVE, help="Networks: mixup's Beta(a, a) parameter, 0 for "
+                                                   "none (default: the preset's).")]
+SpecaugmentOption = Annotated[bool | None, typer.Option("--specaugment/--no-specaugment", show_default=False,
+                                                        help="Networks: SpecAugment masks (default: the preset's).")]
+ScheduleOption = Annotated[str | None, typer.Option(**_choice(*SCHEDULES), help="Networks: learning rate over the "
+                                                    "epochs (default: the preset's).")]
+PatienceOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs without a better validation "
+                                             "accuracy before stopping.")]
+OverlapOption = Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: overlap of the "
+                                              "training windows.")]
+TimeStretchOption = Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch "
+                                                  "training audio by up to this rate change (0.1: rates 0.9-1.1).")]
+PitchShiftOption = Annotated[float, typer.Option(callback=_number(0, 12), help="Networks: pitch-shift training audio by "
+                                                 "up to this many semitones.")]
+AugmentCopiesOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")]
+
+
+#: A network's training settings as options: name -> (option type, default), in TrainConfig's
+#: order; ``epochs``, ``device`` and ``seed`` are each command's own (their help differs).
+NETWORK_OPTIONS = {
+    "batch_size": (BatchSizeOption, None), "lr": (LrOption, None), "optimizer": (OptimizerOption, None),
+    "weight_decay": (WeightDecayOption, 1e-4), "l1": (L1Option, None), "l2": (L2Option, None),
+    "loss": (LossOption, None), "label_smoothing": (LabelSmoothingOption, None), "mixup": (MixupOption, None),
+    "specaugment": (SpecaugmentOption, None), "schedule": (ScheduleOption, None), "patience": (PatienceOption, 8),
+    "overlap": (OverlapOption, 0.5), "time_stretch": (TimeStretchOption, 0.0),
+    "pitch_shift": (PitchShiftOption, 0.0), "augment_copies": (AugmentCopiesOption, 1),
+}
+
+
+def network_options(*, preset: str | None = None, leave_out: tuple[str, ...] = ()):
+    """A command's decorator giving it every network training setting as an option, and ``--config FILE``.
+
+    The command declares ``ctx``, ``seed``, ``epochs`` and ``device`` itself and takes
+    ``settings``: a dict of every TrainConfig setting (``seed``, ``epochs`` and ``device`` among
+    them) as :func:`network_settings` resolves them. ``preset`` names the command's parameter
+    holding the model (``train --model``), whose name a config file's ``preset`` must match;
+    ``leave_out`` are settings the command does not take."""
+    import functools
+    import inspect
+
+    added = {name: spec for name, spec in NETWORK_OPTIONS.items() if name not in leave_out}
+
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        kept = [p for p in signature.parameters.values() if p.name != "settings"]
+        extra = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind, default=default)
+                 for name, (kind, default) in [*added.items(), ("config", (TrainConfigOption, None))]]
+
+        @functools.wraps(command)
+        def wrapper(ctx: typer.Context, **options):
+            values = {name: options.pop(name) for name in added}
+            config = options.pop("config")
+            values.update(seed=options["seed"], epochs=options["epochs"], device=options["device"])
+            options["settings"] = network_settings(ctx, config, preset=options[preset] if preset else None, **values)
+            return command(ctx, **options)
+
+        wrapper.__signature__ = signature.replace(parameters=[*kept, *extra])
+        wrapper.__annotations__ = {}  # the signature holds them, evaluated
+        return wrapper
+
+    return decorate
+
+
+def network_settings(ctx: typer.Context, config: Path | None, *, preset: str | None = None, **values) -> dict:
+    """A network's training settings: those given on the command line, then ``config``'s (a
+    TOML or JSON file, checked by :func:`genrekit.train.config.read_config`: a bad file is an
+    error naming it and the key), then the options' defaults.
+
+    ``values`` are the commands' options, by the names of ``TrainConfig``'s fields."""
+    from genrekit.train.config import read_config
+
+    from_file = read_config(config, preset=preset) if config is not None else {}
+    # by name: typer's click is its own copy, whose ParameterSource is not click's
+    given = {name for name in values
+             if getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+    return {**values, **{name: value for name, value in from_file.items() if name not in given}}
+
+
 AggregationOption = Annotated[
     str | None, typer.Option("--aggregation", **_choice(*AGGREGATIONS),
                              help="Chunks to track: mean (of probabilities) or vote (majority); "

@@ -11,16 +11,18 @@ from rich.table import Table
 
 from genrekit.models import catalogue
 from genrekit.cli.common import (
-    AggregationOption, CacheOption, ChunkOption, DeviceOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
-    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _number, _print_taxonomy, _progress,
+    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _print_taxonomy, _progress,
     _report_failures, _spec, _usage_error, app, err_console, out_console
 )
 
 
 @app.command()
+@network_options(preset="model")
 def train(
+    ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
     model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS),
@@ -39,16 +41,10 @@ def train(
                                      "artist where known (cv.json).")] = True,
     n_iter: Annotated[int, typer.Option(**_at_least(1), help="Search iterations.")] = 20,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for splits and models.")] = 0,
-    epochs: Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")] = 30,
-    batch_size: Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")] = None,
+    epochs: EpochsOption = 30,
     device: DeviceOption = "cpu",
     resume: Annotated[bool, typer.Option("--resume", help="Networks: continue from OUT/checkpoint.safetensors.")] = False,
     aggregation: AggregationOption = None,
-    time_stretch: Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch training audio by up to this rate "
-                                                "change (0.1: rates 0.9-1.1).")] = 0.0,
-    pitch_shift: Annotated[float, typer.Option(callback=_number(0, 12), help="Networks: pitch-shift training audio by up to this many "
-                                               "semitones.")] = 0.0,
-    augment_copies: Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")] = 1,
     kind: KindOption = "auto",
     labels_from_tags: LabelsFromTagsOption = False,
     genre_map: GenreMapOption = None,
@@ -57,12 +53,16 @@ def train(
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
+    settings: dict | None = None,
 ) -> None:
     """Train a model, evaluate it on held-out test tracks, write the model file and reports.
 
     With --labels-from-tags, a music library is the dataset: each file's own genre tag is its
     label; by default every tagged file is trained on, scored by k-fold CV grouped by the
     artist tag, and disagreements.csv lists the files whose tag the CV model confidently disputes.
+
+    A network's training settings are options, or come from --config FILE (TOML or JSON); the
+    run folder's config.json records them resolved, and --config reads it back.
     """
     from genrekit.models import model_file
     from genrekit.train import train as train_recipe
@@ -72,11 +72,9 @@ def train(
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
     split = split or ("all" if data.taxonomy is not None else "random")
-    result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, seed=seed,
-                          search=search, n_iter=n_iter, cv=cv, aggregation=aggregation or "mean",
-                          cache=_cache(cache, no_cache), n_jobs=jobs, epochs=epochs, batch_size=batch_size,
-                          device=device, time_stretch=time_stretch, pitch_shift=pitch_shift,
-                          augment_copies=augment_copies, resume=resume, progress=_progress(), out_dir=out)
+    result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
+                          n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
+                          n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
@@ -171,7 +169,9 @@ def evaluate(
 
 
 @app.command()
+@network_options(leave_out=("patience",))
 def compare(
+    ctx: typer.Context,
     out: OutOption,
     dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
@@ -188,11 +188,16 @@ def compare(
     jobs: JobsOption = 0,
     cache: CacheOption = None,
     no_cache: NoCacheOption = False,
+    settings: dict | None = None,
 ) -> None:
-    """Cross-validate many models on the same folds; writes comparison.json|md|png."""
+    """Cross-validate many models on the same folds; writes comparison.json|md|png.
+
+    Networks train with the settings of the options or --config FILE (no validation tracks:
+    every epoch runs, so --patience does not apply); comparison.json records them."""
     from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate import compare_models
-    from genrekit.models import MODELS, recipe_names, trains_from_audio
+    from genrekit.models import MODELS, recipe_names
+    from genrekit.train.recipes import recipe_type
 
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in recipe_names()]
@@ -208,7 +213,7 @@ def compare(
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
         source = f"{dataset} ({feature_set}; networks: log-mel)"
-        if not all(trains_from_audio(name) for name in names):  # a feature table for the classical ones
+        if any(recipe_type(name).needs_table for name in names):
             table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
                                            n_jobs=jobs, progress=_progress())
             failures = table.failures
@@ -219,9 +224,12 @@ def compare(
     def show(row):
         _note(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
 
+    settings = dict(settings)
+    seed = settings.pop("seed")
     rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
-                          n_jobs=jobs or None, dataset=data, epochs=epochs, device=device,
-                          source=source, out_dir=out, on_result=show)
+                          n_jobs=jobs or None, dataset=data, epochs=settings.pop("epochs"),
+                          device=settings.pop("device"), settings=settings, source=source, out_dir=out,
+                          on_result=show)
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
         view.add_row(row["model"], f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")

@@ -1,5 +1,5 @@
 """Cross-validation by track (nested when tuning) for every model kind: one fold function,
-which fits and scores through a recipe (:mod:`genrekit.models.recipes`)."""
+which fits and scores through a recipe (:mod:`genrekit.train.recipes`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from joblib import Parallel, delayed
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
-from genrekit.models.recipes import NetworkRecipe, Recipe, TableRecipe
+from genrekit.train.config import TrainConfig
+from genrekit.train.recipes import NetworkRecipe, Recipe, TableRecipe
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str]
     Parameters
     ----------
     recipe : Recipe
-        A model kind's fitting (:class:`~genrekit.models.recipes.TableRecipe` or
-        :class:`~genrekit.models.recipes.NetworkRecipe`).
+        A model kind's fitting (:class:`~genrekit.train.recipes.TableRecipe` or
+        :class:`~genrekit.train.recipes.NetworkRecipe`).
     train_tracks, test_tracks : sequence of str
         Track ids; every chunk of a track is on its track's side.
     aggregations : sequence of str
@@ -190,8 +191,6 @@ def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list
 
 def _network_recipe(dataset: Dataset, preset: str, *, epochs: int, seed: int, device: str,
                     progress: bool) -> NetworkRecipe:
-    from genrekit.models.nets.training import TrainConfig
-
     config = TrainConfig(preset=preset, epochs=epochs, seed=seed, device=device)
     return NetworkRecipe(preset, dataset, config, progress=progress)
 

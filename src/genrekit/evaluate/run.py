@@ -268,6 +268,7 @@ def compare_models(
     dataset: Dataset | None = None,
     epochs: int = 30,
     device: str = "cpu",
+    settings: dict | None = None,
     source: str = "",
     out_dir: str | Path | None = None,
     on_result=None,
@@ -275,14 +276,16 @@ def compare_models(
     """Cross-validate each named model on the same folds; write ``comparison.json|md|png``.
 
     Classical models are fitted on ``table``; network presets are trained from the audio of
-    ``dataset`` for ``epochs`` epochs per fold. With a dataset, both use its track folds.
+    ``dataset`` for ``epochs`` epochs per fold, on ``device``, with the other
+    :class:`~genrekit.train.config.TrainConfig` ``settings`` (recorded in ``comparison.json``'s
+    ``setup.network_settings``). With a dataset, both use its track folds.
     ``on_result(row)`` is called after each model (for progress display).
     """
     from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
-    from genrekit.models.recipes import make_recipe
+    from genrekit.train.recipes import make_recipe
 
     recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
-                           device=device) for name in names]  # every name checked before any fitting
+                           device=device, settings=settings) for name in names]  # every name checked before any fitting
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
                    else table_folds(table, n_splits=n_splits, seed=seed))
     rows = []
@@ -299,11 +302,13 @@ def compare_models(
             on_result(row)
     if out_dir is not None:
         out = Path(out_dir)
+        networks = any("epochs" in r.summary for r in recipes)  # what a network's summary says
         setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
                  "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
                  "n_features": int(table.X.shape[1]) if table is not None else None,
                  "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
-                 "network_epochs": epochs if any("epochs" in r.summary for r in recipes) else None,
+                 "network_epochs": epochs if networks else None,
+                 **({"network_settings": {"device": device, **(settings or {})}} if networks else {}),
                  "cv": "stratified K-fold, grouped by artist where known, else by track"
                        + (" (nested randomized search)" if search else ""),
                  "seed": seed, "search_iterations": n_iter if search else 0}

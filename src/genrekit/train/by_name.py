@@ -1,0 +1,57 @@
+"""Training any recipe by its name: :func:`train`, what ``genrekit train --model NAME`` runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genrekit.datasets import Dataset
+from genrekit.features import FeatureSpec
+from genrekit.models import DEFAULT_MODEL, default_spec
+from genrekit.train.classical import train_model
+from genrekit.train.network import train_network_model
+from genrekit.train.recipes import NetworkRecipe, TableRecipe, recipe_options, recipe_type
+from genrekit.train.run import TrainResult
+
+
+def _train_classical(dataset: Dataset, model: str, options: dict[str, Any]) -> TrainResult:
+    features, chunk = options.pop("features", None), options.pop("chunk", None)
+    if "spec" not in options:
+        options["spec"] = FeatureSpec(name=features, chunk_duration=chunk) if features else default_spec(model, chunk)
+    return train_model(dataset, model=model, **options)
+
+
+def _train_network(dataset: Dataset, model: str, options: dict[str, Any]) -> TrainResult:
+    return train_network_model(dataset, preset=model, **options)
+
+
+_TRAINERS = {TableRecipe: _train_classical, NetworkRecipe: _train_network}
+
+
+def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options: Any) -> TrainResult:
+    """Train the recipe ``model``: a classical model on features or a network from audio.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    model : str
+        A model of :func:`genrekit.models.recipe_names`.
+    **options
+        The keyword arguments of :func:`~genrekit.train.classical.train_model` (classical
+        models also take ``features``, a feature set's name, default the model's own, and
+        ``chunk``, seconds) or of :func:`~genrekit.train.network.train_network_model` (every
+        :class:`~genrekit.train.config.TrainConfig` setting). An option only the other kind
+        takes, set to anything but its default, is refused, so a setting is never silently
+        ignored (:func:`~genrekit.train.recipes.recipe_options`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is unknown, or an option of the other kind is set (the message names it).
+    """
+    options = recipe_options(model, options)
+    return _TRAINERS[recipe_type(model)](dataset, model, options)

@@ -1,0 +1,182 @@
+"""Training a classical model: its feature table, fitting on the train and validation tracks'
+rows, the test rows' scores and, on small datasets, k-fold CV over every track."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from genrekit.datasets import Dataset, build_feature_table
+from genrekit.errors import DatasetError
+from genrekit.evaluate import cross_validate, evaluation_metrics, predictions_frame
+from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
+from genrekit.train.recipes import TableRecipe
+from genrekit.train.run import Trained, TrainResult, run_training
+
+logger = logging.getLogger(__name__)
+
+# Datasets up to this many tracks also get k-fold CV in train: a few test tracks make a
+# noisy headline (80 clips leave 10 test tracks: one clip is 10 points of accuracy).
+SMALL_DATASET = 1000
+
+
+MODEL_FILE = "model.genrekit"
+
+
+def train_model(
+    dataset: Dataset,
+    *,
+    spec: FeatureSpec | None = None,
+    model: str = DEFAULT_MODEL,
+    split: str = "random",
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    search: bool = False,
+    n_iter: int = 20,
+    aggregation: str = "mean",
+    cache: FeatureCache | None = None,
+    n_jobs: int | None = None,
+    progress: bool = True,
+    out_dir: str | Path | None = None,
+    cv: bool = True,
+) -> TrainResult:
+    """Extract features, fit on the train and validation tracks, score on the test tracks.
+
+    The test tracks (all their chunks) are never seen in fitting or tuning. With ``search``,
+    hyperparameters are tuned by grouped K-fold inside the training tracks. The run folder
+    (:func:`~genrekit.train.run.write_run_folder`) gets ``model.genrekit``, ``metrics.json|md``,
+    ``confusion_matrix.png``, ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
+
+    With ``cv`` and at most :data:`SMALL_DATASET` tracks, the model is also scored by
+    stratified k-fold CV over all the tracks, grouped by artist where the dataset knows
+    artists (``result.cv``, ``cv.json``, the model's ``metrics["cv"]``): the held-out split
+    alone is too small to say much. With ``split="all"`` nothing is held out, so the CV runs
+    whatever the size: it is the only score, and its out-of-fold predictions give
+    ``result.disagreements``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    spec : FeatureSpec, optional
+        The features (default: the model's own, see :func:`genrekit.models.default_spec`).
+    model : str
+        A classical model (see :data:`genrekit.models.MODELS`).
+    split : str
+        ``random`` (``sizes`` of each genre, by track or artist), ``dataset`` (its own) or
+        ``gtzan-filtered``.
+    sizes : tuple of 3 floats
+        Train, validation and test shares for ``split="random"``.
+    seed : int
+        Seeds the split, the search and the model.
+    search, n_iter : bool, int
+        Randomized search with ``n_iter`` candidates, by grouped 3-fold CV of the training tracks.
+    aggregation : str
+        Chunks to track: ``mean`` or ``vote``.
+    cache, n_jobs, progress
+        Feature extraction: the cache, worker processes, progress bars.
+    out_dir : path, optional
+        The run folder.
+    cv : bool
+        Also k-fold CV over all tracks on small datasets.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ParameterError
+        ``split`` or ``aggregation`` unknown.
+    DatasetError
+        The training tracks hold fewer than two genres.
+    """
+    fit = partial(_fit_classical, model=model, spec=spec or default_spec(model), search=search, n_iter=n_iter,
+                  seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
+                  any_size=split == "all")
+    return run_training(dataset, fit, name=model, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
+                  out_dir=out_dir)
+
+
+def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: bool, n_iter: int, seed: int,
+                   aggregation: str, cache, n_jobs, progress: bool, cv: bool, any_size: bool = False) -> Trained:
+    """A classical model's step of :func:`~genrekit.train.run.run_training`: the feature table, fitting on the train and
+    validation tracks' rows, and the test rows' scores."""
+    table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)
+    part = {t.track_id: t.split for t in dataset.tracks}
+    fit_tracks = [t for t in dict.fromkeys(table.tracks) if part[t] != "test"]
+    test_rows = np.flatnonzero(np.array([part[t] for t in table.tracks]) == "test")
+    if len(np.unique(table.y[table.rows_of(fit_tracks)])) < 2:
+        raise DatasetError(f"{dataset.root}: the training tracks cover fewer than two genres")
+    fitted = TableRecipe(model, table, search=search, n_iter=n_iter, inner_splits=3, seed=seed).fit(fit_tracks)
+    best_params = fitted.details["best_params"]
+    genre_model = GenreModel(name=model, labels=table.labels, spec=spec, estimator=fitted.model,
+                             params=best_params or {}, aggregation=aggregation)
+    metrics, predictions = {}, None
+    if len(test_rows):
+        proba = genre_model.predict_proba(table.X[test_rows])
+        metrics = evaluation_metrics(table.y[test_rows], proba, table.tracks[test_rows], table.labels,
+                                     aggregation=aggregation, chunked=spec.chunked)
+        predictions = predictions_frame(table, test_rows, proba, aggregation)
+
+    def describe(summary: dict, training: dict) -> None:
+        genre_model.metrics, genre_model.training = summary, training
+
+    return Trained(
+        model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=table.failures,
+        file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
+        hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
+        cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
+                            any_size=any_size) if cv else None,
+    )
+
+
+def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "mean",
+                     n_jobs: int | None = None, any_size: bool = False) -> dict | None:
+    """Stratified k-fold CV of ``model`` over all of ``table``'s tracks, grouped by artist where
+    known (k = 5, or the smallest genre's track count when lower), for tables of at most
+    :data:`SMALL_DATASET` tracks (any number with ``any_size``: ``split="all"`` holds nothing
+    out, so the CV is its only score); None for larger tables or a genre with fewer than 2 tracks."""
+    tracks = table.track_frame()
+    smallest = int(tracks.groupby("y").size().min())
+    if len(tracks) > SMALL_DATASET and not any_size:
+        return None
+    if smallest < 2:
+        counts = tracks.groupby("y").size()
+        thin = [table.labels[y] for y, n in counts.items() if n < 2]
+        logger.warning("no k-fold CV: genre(s) %s have a single track, which cannot be both trained on and tested "
+                       "(leave them out: --min-per-genre 2 or more)", ", ".join(thin))
+        return None
+    n_splits = min(5, smallest)
+    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)
+    grouped = tracks["group"].nunique() < len(tracks)
+    out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
+                   for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+    return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
+                        + ("grouped by artist where known" if grouped else "by track (no artists known)"),
+            "n_splits": n_splits, "n_tracks": len(tracks),
+            **{k: round(float(result[k]), 4) for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean",
+                                                       "f1_macro_mean") if k in result},
+            "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]],
+            "per_genre": _per_genre(tracks, table.labels, out_of_fold),
+            "out_of_fold": out_of_fold}
+
+
+def _per_genre(tracks, labels: list[str], out_of_fold: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """Out-of-fold tracks, recall and precision of each genre (scikit-learn's, through
+    :func:`~genrekit.evaluate.metrics.classification_scores`); None where undefined: recall
+    of a genre with no track, precision of one never named."""
+    from genrekit.evaluate.metrics import classification_scores
+
+    scored = [(y, out_of_fold[t]) for t, y in zip(tracks["track"], tracks["y"]) if t in out_of_fold]
+    y_true = np.array([y for y, _ in scored])
+    proba = np.array([[p[label] for label in labels] for _, p in scored])
+    scores = classification_scores(y_true, proba, labels)
+    named = np.asarray(scores["confusion_matrix"]).sum(axis=0)
+    return {label: {"n": each["support"], "recall": round(each["recall"], 4) if each["support"] else None,
+                    "precision": round(each["precision"], 4) if named[i] else None}
+            for i, (label, each) in enumerate(scores["per_genre"].items())}

@@ -1,0 +1,200 @@
+"""A network's training settings (:class:`TrainConfig`) and the ``--config`` file that gives them.
+
+Nothing here imports PyTorch: a preset's published values fill the gaps only in
+:meth:`TrainConfig.resolved`, when a run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from genrekit.errors import ModelError, ParameterError
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("ce", "bce")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a network's training run; a preset's paper values fill what is not given (None).
+
+    Attributes
+    ----------
+    preset : str
+        The network preset (:data:`genrekit.models.nets.PRESETS`).
+    epochs : int
+        Most epochs (early stopping may end sooner).
+    batch_size : int or None
+        Examples per step.
+    lr : float or None
+        Peak learning rate.
+    optimizer : {'sgd', 'adam', 'adamw', 'rmsprop'} or None
+    weight_decay : float
+        The optimizer's weight decay, where ``l2`` is not set.
+    l1, l2 : float or None
+        Penalties on the weights (``l2`` replaces ``weight_decay``).
+    loss : {'ce', 'bce'} or None
+        Softmax cross-entropy or per-genre sigmoid.
+    label_smoothing, mixup : float or None
+        Label smoothing; mixup's Beta(a, a) parameter (0: none).
+    specaugment : bool or None
+        One frequency and one time mask per example.
+    schedule : {'cosine', 'constant'} or None
+        The learning rate over the epochs.
+    patience : int
+        Epochs without a better validation track accuracy before stopping.
+    overlap : float
+        Overlap of the training windows, in [0, 1).
+    time_stretch, pitch_shift : float
+        Augmentation: most rate change, in [0, 1); most semitones, in [0, 12].
+    augment_copies : int
+        Altered copies per training track.
+    seed : int
+        Seeds the weights and every epoch.
+    device : str
+        ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    preset: str = "default"
+    epochs: int = 30
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    weight_decay: float = 1e-4
+    l1: float | None = None
+    l2: float | None = None
+    loss: str | None = None
+    label_smoothing: float | None = None
+    mixup: float | None = None
+    specaugment: bool | None = None
+    schedule: str | None = None
+    patience: int = 8
+    overlap: float = 0.5
+    time_stretch: float = 0.0
+    pitch_shift: float = 0.0
+    augment_copies: int = 1
+    seed: int = 0
+    device: str = "cpu"
+
+    def check(self) -> TrainConfig:
+        """Refuse a setting out of range (ParameterError naming it); settings still None pass.
+
+        Returns
+        -------
+        TrainConfig
+            This config.
+        """
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
+            raise ParameterError(f"optimizer={self.optimizer!r} must be sgd, adam, adamw or rmsprop")
+        if self.loss is not None and self.loss not in LOSSES:
+            raise ParameterError(f"loss={self.loss!r} must be 'ce' (softmax) or 'bce' (sigmoid)")
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise ParameterError(f"schedule={self.schedule!r} must be 'cosine' or 'constant'")
+        if self.epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
+            raise ParameterError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
+        if not 0 <= self.time_stretch < 1 or not 0 <= self.pitch_shift <= 12 or self.augment_copies < 1:
+            raise ParameterError(
+                f"time_stretch={self.time_stretch} must be in [0, 1), pitch_shift={self.pitch_shift} semitones "
+                f"in [0, 12] and augment_copies={self.augment_copies} >= 1")
+        negative = [f"{name}={getattr(self, name)}" for name in ("lr", "weight_decay", "l1", "l2", "mixup")
+                    if getattr(self, name) is not None and getattr(self, name) < 0]
+        if negative or self.patience < 1 or not 0 <= self.overlap < 1 or not 0 <= (self.label_smoothing or 0) < 1:
+            raise ParameterError(f"{', '.join(negative) or 'settings'}: lr, weight_decay, l1, l2 and mixup must be "
+                                 f">= 0, patience={self.patience} >= 1, overlap={self.overlap} and "
+                                 f"label_smoothing={self.label_smoothing} in [0, 1)")
+        return self
+
+    def resolved(self) -> TrainConfig:
+        """This config with the preset's published training set-up filling the gaps.
+
+        Raises
+        ------
+        ModelError
+            The preset is unknown.
+        ParameterError
+            A setting is out of range.
+        """
+        from genrekit.models.nets.presets import PRESETS
+
+        if self.preset not in PRESETS:
+            raise ModelError(f"network {self.preset!r} is unknown; expected one of {', '.join(PRESETS)}")
+        paper = PRESETS[self.preset].training
+        defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": 0.0, "loss": "ce",
+                    "label_smoothing": 0.0, "mixup": 0.0, "specaugment": False, "schedule": "cosine"}
+        filled = {k: (getattr(self, k) if getattr(self, k) is not None else paper.get(k, defaults[k])) for k in defaults}
+        return replace(self, **filled).check()
+
+
+#: The settings of :class:`TrainConfig` with their defaults (a setting of ``None``: the preset's).
+SETTINGS = {f.name: f.default for f in fields(TrainConfig)}
+_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+
+
+def _expected(value, kind: str) -> str | None:
+    """What ``value`` should have been for a setting typed ``kind`` (a TrainConfig annotation), or None when it fits."""
+    optional = kind.endswith("| None")
+    base = kind.removesuffix(" | None")
+    if value is None:
+        return None if optional else base
+    fits = {"int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool), "str": isinstance(value, str)}[base]
+    return None if fits else {"int": "an integer", "float": "a number", "bool": "true or false",
+                              "str": "a string"}[base]
+
+
+def read_config(path: str | Path, *, preset: str | None = None) -> dict:
+    """The training settings of a TOML (``.toml``) or JSON file: keys are :class:`TrainConfig`'s fields.
+
+    A run folder's ``config.json`` (what :func:`genrekit.train.train` records) is such a file.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    preset : str, optional
+        The network being trained: a ``preset`` key, where the file has one, must name it.
+
+    Returns
+    -------
+    dict
+        Setting -> value, only those the file gives (``preset`` left out).
+
+    Raises
+    ------
+    ParameterError
+        The file cannot be read or parsed, holds something other than a table of settings, an
+        unknown key, a value of the wrong type or out of range, or another preset. The message
+        names the file and the key, with what was expected and what was found.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"{path}: cannot read the training config: {exc}") from exc
+    is_toml = path.suffix.lower() == ".toml"
+    try:
+        values = tomllib.loads(text) if is_toml else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{path}: not valid {'TOML' if is_toml else 'JSON'} (a .toml file is read as TOML, any "
+                             f"other as JSON): {exc}") from exc
+    if not isinstance(values, dict):
+        raise ParameterError(f"{path}: expected a table of training settings, found {type(values).__name__}")
+    for key, value in values.items():
+        if key not in SETTINGS:
+            raise ParameterError(f"{path}: unknown key {key!r}; expected some of {', '.join(SETTINGS)}")
+        expected = _expected(value, _TYPES[key])
+        if expected is not None:
+            raise ParameterError(f"{path}: key {key!r}: expected {expected}, found {value!r}")
+    if preset is not None and values.get("preset", preset) != preset:
+        raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}")
+    settings = {key: value for key, value in values.items() if key != "preset"}
+    try:
+        TrainConfig(**settings).check()
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from exc
+    return settings

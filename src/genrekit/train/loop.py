@@ -1,0 +1,236 @@
+"""The network training loop: seeded, resumable, early-stopped on validation tracks.
+
+Each epoch reseeds from (seed, epoch), and the cosine learning rate is a function of the
+epoch, so a run resumed from its checkpoint (:mod:`genrekit.train.checkpoint`) continues as
+if it had never stopped. The examples come from :mod:`genrekit.train.network_data`; the
+network (an ``nn.Module`` of :mod:`genrekit.models.nets`) never touches a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrekit.errors import ParameterError
+from genrekit.models.nets.inference import in_batches, predict_chunks
+from genrekit.models.nets.presets import build_network
+from genrekit.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from genrekit.train.config import TrainConfig
+from genrekit.train.network_data import ChunkSet
+
+logger = logging.getLogger(__name__)
+
+
+def spec_augment(x: torch.Tensor, generator: torch.Generator, *, freq: int = 16, time_width: int = 24) -> torch.Tensor:
+    """One frequency and one time mask per example, filled with the example's minimum (SpecAugment)."""
+    x = x.clone()
+    batch, _, n_mels, n_frames = x.shape
+    floor = x.amin(dim=(1, 2, 3))
+    for i in range(batch):
+        f = int(torch.randint(0, freq + 1, (1,), generator=generator))
+        f0 = int(torch.randint(0, max(1, n_mels - f), (1,), generator=generator))
+        t = int(torch.randint(0, time_width + 1, (1,), generator=generator))
+        t0 = int(torch.randint(0, max(1, n_frames - t), (1,), generator=generator))
+        x[i, :, f0 : f0 + f, :] = floor[i]
+        x[i, :, :, t0 : t0 + t] = floor[i]
+    return x
+
+
+def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, progress: bool = True) -> ChunkSet:
+    """``examples`` through ``body.frozen_features`` (the pretrained part it does not train),
+    once: what its head trains on."""
+    from rich.progress import Progress
+
+    body.eval()
+    device = next(body.parameters()).device
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("pretrained features", total=len(examples.X))
+        X = in_batches(lambda x: body.frozen_features(x.to(device)), examples.X, batch,
+                        advance=lambda n: bar.advance(task, n))
+    return replace(examples, X=X)
+
+
+def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    weight_decay = config.l2 or config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, weight_decay=weight_decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=config.lr, weight_decay=weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=weight_decay)
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=weight_decay)
+
+
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
+    return config.lr
+
+
+def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``target`` is a (batch, n_classes) distribution (one-hot, smoothed or mixed)."""
+    if config.loss == "bce":
+        return nn.functional.binary_cross_entropy_with_logits(logits, target)
+    return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> float:
+    """Accuracy of the mean chunk probability per track."""
+    correct = []
+    for track in np.unique(tracks):
+        rows = tracks == track
+        correct.append(proba[rows].mean(axis=0).argmax() == y[rows][0])
+    return float(np.mean(correct))
+
+
+def train_network(
+    train: ChunkSet,
+    val: ChunkSet | None,
+    n_classes: int,
+    config: TrainConfig,
+    *,
+    net: nn.Module | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, list[dict]]:
+    """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy.
+
+    Without ``val`` (cross-validation on every training track) all epochs run and the last
+    weights are kept; the validation columns are NaN. A body with a frozen pretrained part
+    (``frozen_features`` and ``head``) trains its head on the frozen part's outputs, computed once.
+
+    Parameters
+    ----------
+    train : ChunkSet
+        The training examples: ``X`` [shape=(n, 1, n_mels, n_frames)] (or images), ``y`` [shape=(n,)].
+    val : ChunkSet or None
+        The validation examples, which choose the epoch kept (early stopping, ``config.patience``).
+    n_classes : int
+    config : TrainConfig
+        The run's settings (resolved here: the preset's values fill the gaps).
+    net : torch.nn.Module, optional
+        The network to train (default: a fresh one of ``config.preset``, seeded by ``config.seed``).
+    out_dir : path, optional
+        Where ``checkpoint.safetensors`` is written after every epoch
+        (:mod:`genrekit.train.checkpoint`); ``resume`` continues from it.
+    resume : bool
+    stop_after : int, optional
+        End this call after that many epochs (a time-boxed run, resumed later).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    net : torch.nn.Module
+        The network, with the best weights loaded.
+    history : list of dict
+        One per epoch: ``epoch``, ``lr``, ``train_loss``, ``train_accuracy``,
+        ``val_chunk_accuracy``, ``val_track_accuracy``, ``seconds``, ``train_seconds``.
+
+    Raises
+    ------
+    ParameterError
+        A setting out of range, or ``specaugment`` for a body that trains on frozen features.
+    """
+    from rich.progress import Progress
+
+    config = config.resolved()
+    if net is None:
+        torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
+        net = build_network(config.preset, n_classes)
+    body = net.body if hasattr(net, "body") else net
+    body.to(config.device)
+    if hasattr(body, "frozen_features"):
+        if config.specaugment:
+            raise ParameterError(f"specaugment masks spectrograms; {config.preset}'s trained part reads the features "
+                                 "of its frozen pretrained part")
+        train = frozen_features(body, train, progress=progress)
+        val = None if val is None else frozen_features(body, val, progress=progress)
+        body = body.head  # from here on, what trains
+    optimizer = _optimizer(config, [p for p in body.parameters() if p.requires_grad])
+    folder = Path(out_dir) if out_dir is not None else None
+    history: list[dict] = []
+    best = {k: v.detach().clone() for k, v in body.state_dict().items()}
+    best_accuracy, stale, start = -1.0, 0, 0
+    if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
+        best, state = load_checkpoint(folder / CHECKPOINT_FILE, body, optimizer)
+        history, best_accuracy, stale, start = state["history"], state["best_accuracy"], state["stale"], state["epoch"] + 1
+        logger.info("resuming at epoch %d", start)
+    eye = torch.eye(n_classes)
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task(f"training {config.preset}", total=config.epochs, completed=start)
+        for epoch in range(start, config.epochs):
+            if stale >= config.patience or (stop_after is not None and epoch - start >= stop_after):
+                break
+            started = time.perf_counter()
+            torch.manual_seed(config.seed * 10_000 + epoch)
+            generator = torch.Generator().manual_seed(config.seed * 10_000 + epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, epoch)
+            body.train()
+            order = torch.randperm(len(train.y), generator=generator)
+            losses, hits = [], 0
+            for begin in range(0, len(order), config.batch_size):
+                rows = order[begin : begin + config.batch_size]
+                if len(rows) < 2:
+                    continue  # batch norm needs two examples
+                x = train.X[rows].to(config.device)
+                target = eye[train.y[rows]] * (1 - config.label_smoothing) + config.label_smoothing / n_classes
+                if config.specaugment:
+                    x = spec_augment(x, generator)
+                if config.mixup > 0:
+                    lam = float(np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=generator))).beta(config.mixup, config.mixup))
+                    shuffle = torch.randperm(len(rows), generator=generator)
+                    x = lam * x + (1 - lam) * x[shuffle]
+                    target = lam * target + (1 - lam) * target[shuffle]
+                logits = body(x)
+                loss = _loss(config, logits, target.to(config.device))
+                if config.l1:
+                    loss = loss + config.l1 * sum(p.abs().sum() for p in body.parameters())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                hits += int((logits.argmax(1).cpu() == train.y[rows]).sum())
+            train_seconds = time.perf_counter() - started
+            record = {
+                "epoch": epoch,
+                "lr": learning_rate(config, epoch),
+                "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                "train_accuracy": hits / len(train.y),
+                "val_chunk_accuracy": float("nan"),
+                "val_track_accuracy": float("nan"),
+                "seconds": train_seconds,
+                "train_seconds": train_seconds,
+            }
+            if val is not None:
+                proba = predict_chunks(body, val.X.to(config.device))
+                val_y = val.y.numpy()
+                record["val_chunk_accuracy"] = float((proba.argmax(1) == val_y).mean())
+                record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track)
+                record["seconds"] = time.perf_counter() - started
+            history.append(record)
+            if val is None:
+                best = {k: v.detach().clone() for k, v in body.state_dict().items()}
+            elif record["val_track_accuracy"] > best_accuracy:
+                best_accuracy, stale = record["val_track_accuracy"], 0
+                best = {k: v.detach().clone() for k, v in body.state_dict().items()}
+            else:
+                stale += 1
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                save_checkpoint(folder, body, optimizer, best, {"epoch": epoch, "history": history,
+                                 "best_accuracy": best_accuracy, "stale": stale, "config": asdict(config)})
+            bar.advance(task)
+    body.load_state_dict(best)
+    return net, history

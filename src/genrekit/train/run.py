@@ -1,0 +1,264 @@
+"""The steps of training that every recipe shares, and the one run-folder writer.
+
+:func:`run_training` runs the dataset's checks and split (:mod:`genrekit.train.splits`), a
+kind's fitting step (:mod:`genrekit.train.classical`, :mod:`genrekit.train.network`), the
+training record (the content hashes of every track fitted on), the metrics kept with the
+model and :func:`write_run_folder`.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from genrekit import __version__
+from genrekit.audio import content_hash
+from genrekit.datasets import Dataset
+from genrekit.errors import ParameterError
+from genrekit.evaluate import write_evaluation, write_json
+from genrekit.evaluate.report import write_text_atomic
+from genrekit.models import GenreModel
+from genrekit.predict.disagreements import Disagreement, find_disagreements, write_disagreements
+from genrekit.train.splits import assign_splits
+
+logger = logging.getLogger(__name__)
+
+# The test metrics a model file keeps (its manifest's ``metrics``); ``cv`` joins them where scored.
+SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n", "chunk_accuracy")
+
+
+@dataclass
+class TrainResult:
+    """The trained model, its held-out metrics and what happened along the way."""
+
+    model: GenreModel | object  # a network (torch.nn.Module) for network presets
+    metrics: dict
+    splits: dict[str, str]
+    failures: dict[str, str] = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    out_dir: Path | None = None
+    cv: dict | None = None  # k-fold CV over all tracks, for small datasets (see SMALL_DATASET)
+    disagreements: list[Disagreement] | None = None  # out-of-fold ones, where CV ran
+
+    @property
+    def partial(self) -> bool:
+        """True when some inputs could not be used (bad files, layout problems)."""
+        return bool(self.failures or self.problems)
+
+
+def _check_aggregation(aggregation: str) -> None:
+    from genrekit.evaluate import AGGREGATIONS
+
+    if aggregation not in AGGREGATIONS:
+        raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
+
+
+@dataclass
+class Trained:
+    """What fitting one kind of recipe hands the steps every kind shares (see :func:`train`).
+
+    Attributes
+    ----------
+    model : GenreModel or torch.nn.Module
+        The fitted model.
+    tracks : list[str]
+        The track ids fitted on (training and validation tracks that could be read), in
+        dataset order.
+    metrics : dict
+        The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`); empty
+        when there is no test track.
+    predictions : pandas.DataFrame or None
+        One row per test track (``predictions.csv``).
+    failures : dict[str, str]
+        Path -> reason, for every file that could not be used.
+    file_name : str
+        The model file's name in the run folder.
+    save : callable
+        ``save(path, metrics, training)`` writes the model file, with its metrics summary and
+        training record, and returns its path.
+    describe : callable, optional
+        ``describe(metrics, training)`` gives the model in memory its metrics summary and
+        training record (classical models carry them).
+    hashes : dict[str, str]
+        Content SHA-256 by track id where already known; other fitted tracks are hashed.
+    training : dict
+        The kind's own fields of the training record (``search``; networks: ``epochs_run``,
+        ``config``).
+    run : dict
+        The kind's own fields of ``run.json`` (``features``, ``best_params``; networks: ``history``).
+    cv : dict or None
+        k-fold CV over all tracks (``cv.json``; see :func:`small_dataset_cv`).
+    write_extras : callable, optional
+        ``write_extras(folder)`` writes the kind's own files (networks: ``history.csv|png``, ``config.json``).
+    """
+
+    model: object
+    tracks: list[str]
+    metrics: dict
+    predictions: pd.DataFrame | None
+    failures: dict[str, str]
+    file_name: str
+    save: Callable[[Path, dict, dict], Path]
+    describe: Callable[[dict, dict], None] | None = None
+    hashes: dict[str, str] = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    run: dict = field(default_factory=dict)
+    cv: dict | None = None
+    write_extras: Callable[[Path], None] | None = None
+
+
+def run_training(
+    dataset: Dataset, fit: Callable[[Dataset], Trained], *, name: str, split: str, sizes, seed: int, aggregation: str,
+    out_dir: str | Path | None,
+) -> TrainResult:
+    """The steps of training every recipe shares, around ``fit`` (the kind's own step, given
+    the dataset with its tracks' splits): checks and split, training record, metrics summary,
+    run folder."""
+    _check_aggregation(aggregation)
+    started = time.time()
+    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
+    trained = fit(dataset)
+    if not trained.metrics and not trained.cv:
+        logger.warning("no test tracks: the model is trained but not evaluated")
+    summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
+    if trained.cv:
+        summary["cv"] = {k: v for k, v in trained.cv.items() if k not in ("fold_accuracy", "out_of_fold")}
+    training = training_record(dataset, trained, split=split, seed=seed)
+    if trained.describe is not None:
+        trained.describe(summary, training)
+    result = TrainResult(
+        model=trained.model, metrics=trained.metrics, splits={t.track_id: t.split for t in dataset.tracks},
+        failures=trained.failures, problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems],
+        cv=trained.cv, disagreements=_disagreements(dataset, trained),
+    )
+    if out_dir is not None:
+        run = {
+            "command": "train",
+            "genrekit_version": __version__,
+            "python": platform.python_version(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "seconds": round(time.time() - started, 2),
+            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks),
+                        "labels": dataset.labels},
+            "model": name,
+            **trained.run,
+            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": {
+                part: dict(Counter(t.label for t in dataset.tracks if t.split == part)) for part in ("train", "val", "test")
+            }, **split_notes},
+            "training": training,
+            "failures": result.failures,
+            "problems": result.problems,
+            "metrics": summary,
+        }
+        result.out_dir = write_run_folder(Path(out_dir), trained, result, summary=summary, training=training, run=run,
+                                          title=f"{name} on {dataset.name} (test tracks)")
+    return result
+
+
+def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | None:
+    """The tracks whose out-of-fold prediction (train's k-fold CV) confidently disagrees with
+    their label (:mod:`genrekit.predict.disagreements`); None without CV. A file labelled with
+    several genres is one row, owning all of them."""
+    out_of_fold = (trained.cv or {}).get("out_of_fold")
+    if not out_of_fold:
+        return None
+    # a song's genres: all of them where the owner gave several (its first labels it with
+    # multi="first", but a model naming its second does not dispute the owner)
+    labels_of = dataset.taxonomy.labels_of if dataset.taxonomy is not None else {}
+    rows: dict[str, dict] = {}
+    for track in dataset.tracks:
+        if track.track_id in out_of_fold:
+            row = rows.setdefault(track.path, {"path": track.path, "owner_genres": list(labels_of.get(track.path, [])),
+                                                "probabilities": out_of_fold[track.track_id]})
+            if track.label not in row["owner_genres"]:
+                row["owner_genres"].append(track.label)
+    for row in rows.values():
+        row["owner_labels"] = [g for g in row["owner_genres"] if g in row["probabilities"]]
+    return find_disagreements(rows.values())
+
+
+def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int) -> dict:
+    """The training record a model file keeps (its manifest's ``training``).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset trained on, with its tracks' splits.
+    trained : Trained
+        The kind's fitting step (its tracks, known hashes and own fields).
+    split : str
+        How the tracks were split (see :data:`SPLITS`).
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``dataset``, ``dataset_root``, ``split``, ``seed``, the kind's own fields, ``n_tracks``,
+        ``track_ids`` and ``content_sha256`` (sorted): the tracks fitted on, which evaluation
+        and prediction recognise by content (:func:`genrekit.models.exclude_training`).
+    """
+    path_of = {t.track_id: t.path for t in dataset.tracks}
+    taxonomy = dataset.taxonomy
+    return {
+        "dataset": dataset.name,
+        "dataset_root": dataset.root,
+        "split": split,
+        "seed": seed,
+        **trained.training,
+        # the owner's spellings of each genre, so that tag can match a file's own genres
+        **({"labels_from_tags": {"spellings": {g: sorted(s) for g, s in taxonomy.spellings.items()
+                                               if g in taxonomy.counts}}} if taxonomy is not None else {}),
+        "n_tracks": len(trained.tracks),
+        "track_ids": list(trained.tracks),
+        "content_sha256": sorted(trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks),
+    }
+
+
+def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
+                     title: str) -> Path:
+    """The run folder of every recipe.
+
+    Parameters
+    ----------
+    out : Path
+        The folder (made when missing).
+    trained : Trained
+        The kind's fitting step: its model file, test reports, CV and own files.
+    result : TrainResult
+        The splits.
+    summary, training : dict
+        What the model file keeps: its metrics summary and training record.
+    run : dict
+        ``run.json``.
+    title : str
+        The reports' heading.
+
+    Returns
+    -------
+    Path
+        ``out``, holding the model file (``model.genrekit`` or ``model.safetensors``), with
+        test tracks ``metrics.json|md``, ``confusion_matrix.png`` and ``predictions.csv``,
+        ``cv.json`` where scored, ``splits.csv``, ``run.json`` and the kind's own files
+        (networks: ``history.csv|png`` and ``config.json``, beside the ``checkpoint.safetensors`` of training).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    trained.save(out / trained.file_name, summary, training)
+    if trained.write_extras is not None:
+        trained.write_extras(out)
+    if trained.metrics:
+        write_evaluation(trained.metrics, out, title=title, predictions=trained.predictions)
+    if trained.cv:
+        write_json(out / "cv.json", trained.cv)
+    if result.disagreements is not None:
+        write_disagreements(result.disagreements, out / "disagreements.csv")
+    write_text_atomic(out / "splits.csv", pd.DataFrame(
+        {"track_id": list(result.splits), "split": list(result.splits.values())}).to_csv(index=False))
+    write_json(out / "run.json", run)
+    return out

@@ -1,0 +1,66 @@
+"""Training's split of a dataset into train, validation and test tracks: seeded, by track or
+artist (``random``), the dataset's own (``dataset``), the fault-filtered GTZAN lists
+(``gtzan-filtered``) or none held out (``all``)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
+from genrekit.errors import DatasetError, ParameterError
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("random", "dataset", "gtzan-filtered", "all")
+
+
+def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
+    """The dataset with every track's ``split`` set, and notes on how it was made.
+
+    Checks the genres from the track list (no audio is read), so a dataset that cannot be
+    trained on is refused before any feature extraction: fewer than two genres, or training
+    tracks of one genre; genres with fewer than two tracks are named in a warning.
+    """
+    dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
+    check_genres(dataset, purpose="training")
+    fitted = Counter(t.label for t in dataset.tracks if t.split != "test" and t.label is not None)
+    if len(fitted) < 2:
+        found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
+        raise DatasetError(f"{dataset.root}: the training tracks (split={split!r}) hold {found}; training needs at "
+                           "least two genres")
+    return dataset, notes
+
+
+def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
+    if split not in SPLITS:
+        raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    if split == "all":  # nothing held out: the k-fold CV is the score
+        return dataset.with_splits({t.track_id: "train" for t in dataset.tracks}), {}
+    if split == "gtzan-filtered":
+        dataset, missing = gtzan_filtered_split(dataset)
+        return dataset, {"missing_from_filtered_lists": {part: len(ids) for part, ids in missing.items()},
+                         "missing_track_ids": missing}
+    if split == "dataset":
+        unassigned = [t.track_id for t in dataset.tracks if t.split not in ("train", "val", "test")]
+        if unassigned:
+            raise DatasetError(
+                f"{dataset.root}: split='dataset' needs a train/val/test split for every track; "
+                f"{len(unassigned)} have none (first: {unassigned[0]})"
+            )
+        shared = _artists_across_splits(dataset)
+        if shared:  # the user's split is kept, but its scores will flatter the model
+            logger.warning("%s: the dataset's own split puts %d artist(s) on two sides (first: %s); test scores "
+                           "will be optimistic", dataset.root, len(shared), shared[0])
+        return dataset, {"artists_across_splits": shared}
+    parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
+    return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
+
+
+def _artists_across_splits(dataset: Dataset) -> list[str]:
+    """The artists (where the dataset knows them) with tracks in more than one of train/val/test."""
+    sides: dict[str, set[str]] = {}
+    for track in dataset.tracks:
+        if track.artist:
+            sides.setdefault(track.artist, set()).add(track.split)
+    return sorted(artist for artist, parts in sides.items() if len(parts) > 1)

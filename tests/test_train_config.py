@@ -1,0 +1,123 @@
+"""The training settings of a network: every TrainConfig field from the command line or a
+``--config`` file (TOML or JSON), checked with errors that name the file and the key; the
+recipes say which options they take; and the imports between models, train and evaluate
+flow one way."""
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from genrekit.cli.main import app
+from genrekit.errors import ParameterError
+from genrekit.train.config import SETTINGS, TrainConfig, read_config
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
+
+
+def test_a_good_file_gives_its_settings(tmp_path):
+    toml = tmp_path / "net.toml"
+    toml.write_text('lr = 0.002\noptimizer = "sgd"\nspecaugment = false\nbatch_size = 8\nweight_decay = 0\n')
+    assert read_config(toml) == {"lr": 0.002, "optimizer": "sgd", "specaugment": False, "batch_size": 8,
+                                 "weight_decay": 0}
+    resolved = json.dumps({**TrainConfig(preset="edge-cnn", epochs=3).__dict__, "lr": 0.01})
+    (tmp_path / "config.json").write_text(resolved)  # a run folder's config.json reads back
+    assert read_config(tmp_path / "config.json", preset="edge-cnn")["epochs"] == 3
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('learning_rate = 0.1', "unknown key 'learning_rate'; expected some of preset, epochs"),
+    ('epochs = "ten"', "key 'epochs': expected an integer, found 'ten'"),
+    ('epochs = 2.5', "key 'epochs': expected an integer, found 2.5"),
+    ('specaugment = 1', "key 'specaugment': expected true or false, found 1"),
+    ('lr = true', "key 'lr': expected a number, found True"),
+    ('optimizer = "lion"', "optimizer='lion' must be sgd, adam, adamw or rmsprop"),
+    ('overlap = 1.5', "overlap=1.5 and label_smoothing=None in [0, 1)"),
+    ('preset = "cnn4"', "key 'preset': the file is for 'cnn4', and the model is 'edge-cnn'"),
+    ('lr = ', "not valid TOML"),
+])
+def test_a_bad_file_is_refused_naming_it_and_the_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ParameterError) as caught:
+        read_config(path, preset="edge-cnn")
+    assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+
+
+def test_a_json_file_must_be_a_table(tmp_path):
+    path = tmp_path / "list.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ParameterError, match=r"list.json: expected a table of training settings, found list"):
+        read_config(path)
+    path.write_text("{'lr': 1}")
+    with pytest.raises(ParameterError, match=r"list.json: not valid JSON"):
+        read_config(path)
+
+
+def test_every_setting_is_an_option_of_train_and_compare():
+    """Each TrainConfig field but ``preset`` (``--model``) is an option of ``train``; ``compare``
+    takes them all but ``patience`` (its folds have no validation tracks)."""
+    from typer.main import get_command
+
+    command = get_command(app)
+    for name, skipped in (("train", {"preset"}), ("compare", {"preset", "patience"})):
+        options = {p.name for p in command.commands[name].params}
+        assert set(SETTINGS) - skipped <= options, name
+        assert "config" in options
+
+
+def test_a_classical_model_refuses_network_settings_from_a_file(tmp_path, gtzan_mini):
+    config = tmp_path / "net.json"
+    config.write_text(json.dumps({"lr": 0.01}))
+    result = CliRunner().invoke(app, ["train", str(gtzan_mini), "--model", "logreg", "--config", str(config),
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "lr: only for networks, and model 'logreg' is not one" in result.output
+    config.write_text(json.dumps({"lr": "fast"}))
+    result = CliRunner().invoke(app, ["train", str(gtzan_mini), "--model", "logreg", "--config", str(config),
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "net.json: key 'lr': expected a number, found 'fast'" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_recipe_says_what_it_needs_and_takes():
+    from genrekit.train.recipes import NetworkRecipe, TableRecipe, recipe_options, recipe_type
+
+    assert recipe_type("logreg") is TableRecipe and TableRecipe.needs_table
+    assert recipe_type("edge-cnn") is NetworkRecipe and not NetworkRecipe.needs_table
+    assert set(SETTINGS) - {"preset", "seed"} <= set(NetworkRecipe.options)
+    # the other kind's options at their defaults are dropped; extraction options quietly so
+    assert recipe_options("edge-cnn", {"search": False, "cache": None, "n_jobs": 4, "lr": 0.1}) == {"lr": 0.1}
+    assert recipe_options("logreg", {"lr": None, "patience": 8, "n_jobs": 4}) == {"n_jobs": 4}
+    with pytest.raises(ParameterError, match="patience: only for networks"):
+        recipe_options("logreg", {"patience": 3})
+    with pytest.raises(ParameterError, match="model 'nope' is unknown"):
+        recipe_type("nope")
+
+
+def _imports(path: Path, *, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_imports_flow_one_way():
+    """``models`` never imports ``train`` when imported; the fitting half of ``train`` (what
+    cross-validation calls per fold) imports nothing above ``models``; nothing below ``train``
+    and outside ``models`` asks a model's kind (``trains_from_audio``)."""
+    for path in (SRC / "models").rglob("*.py"):
+        assert not any(m.startswith("genrekit.train") for m in _imports(path, top_level_only=True)), path
+    for name in ("splits", "config", "recipes", "network_data", "loop", "checkpoint", "plots"):
+        above = {m for m in _imports(SRC / "train" / f"{name}.py", top_level_only=False)
+                 if m.split(".")[:2] in (["genrekit", p] for p in ("evaluate", "predict", "cli", "server", "export"))}
+        assert not above, (name, above)
+    for path in SRC.rglob("*.py"):
+        if path.parent.name not in ("models", "train") and "models" not in path.parts:
+            assert "trains_from_audio" not in path.read_text(), path
