@@ -48,6 +48,12 @@ def gtzan_mini() -> Path:
 
 
 @pytest.fixture(scope="session")
+def gtzan_dev() -> Path:
+    """gtzan-dev's genre folders (40 more clips each of classical, jazz and rock)."""
+    return _require(DATA / "gtzan-dev" / "genres")
+
+
+@pytest.fixture(scope="session")
 def corrupted_file() -> Path:
     return _require(CORRUPTED)
 

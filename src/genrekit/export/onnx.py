@@ -386,6 +386,23 @@ def network_nodes(model) -> list[str]:
     return names
 
 
+def musicnn_wide_filters(model) -> list[str]:
+    """Names of musicnn's timbral convolutions (one input channel, 7 frames by several bands)
+    and of the max pools that follow them: nine tenths of the default model's arithmetic."""
+    weights = {tensor.name: list(tensor.dims) for tensor in model.graph.initializer}
+    readers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    names = []
+    for node in model.graph.node:
+        shape = weights.get(node.input[1], []) if node.op_type == "Conv" and len(node.input) > 1 else []
+        if len(shape) == 4 and shape[1] == 1 and shape[2] == 7 and shape[3] > 1:
+            names.append(node.name)
+            names += [reader.name for reader in readers.get(node.output[0], []) if reader.op_type == "MaxPool"]
+    return names
+
+
 def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
                         max_windows: int = 512, seed: int = 0) -> list[np.ndarray]:
     """The graph's inputs for ``files``, as prediction makes them (no intro skipped), in
@@ -458,16 +475,28 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
     root = logging.getLogger()
     level = root.level
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
+    wide_filters = musicnn_wide_filters(model) if config["input_name"] == "patches" else []
+    if wide_filters:
+        # musicnn: only the timbral filters and their max over frequency, as QOperator u8s8,
+        # which onnxruntime runs through its VNNI/AMX integer GEMM. Quantizing every layer
+        # (QDQ, s8 activations) was slower than fp32 here: the narrow temporal filters have
+        # no fast integer kernel (bench/tag_throughput.py --precision).
+        scheme = dict(quant_format=QuantFormat.QOperator, activation_type=QuantType.QUInt8,
+                      nodes_to_quantize=wide_filters)
+        described = "QOperator u8s8, per-channel weights, musicnn's timbral filters and their pooling only"
+    else:
+        scheme = dict(quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                      nodes_to_quantize=network_nodes(model),
+                      extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        described = "QDQ, per-channel weights"
     try:
-        quantize_static(str(fp32), str(out), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        nodes_to_quantize=network_nodes(model), calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"WeightSymmetric": True, "ActivationSymmetric": False})
+        quantize_static(str(fp32), str(out), Batches(), per_channel=True, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, **scheme)
     finally:
         root.setLevel(level)
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {**config, "precision": "int8", "calibration": {
         "files": len(calibration), "windows": sum(len(b) for b in batches), "method": "minmax",
-        "format": "QDQ, per-channel weights"}})
+        "format": described}})
     onnx.save(quantized, str(out))
     return out
