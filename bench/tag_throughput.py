@@ -22,6 +22,18 @@ imports and model load included) and checks that every file's tags were written:
 
     python bench/tag_throughput.py --write-tags
 
+``--precision`` measures the default model's compute per second of audio (issue 20), for
+the default as shipped, the default before its front end pooled first (the file of commit
+cb25914, from git) and its int8 export (timbral filters quantized, calibrated on gtzan-dev's
+clips, never on the clips measured). In one run, on gtzan-mini's 80 clips: CPU-seconds per 30 s
+of audio on one core with the model loaded (start-up excluded) and for a whole ``genrekit tag
+--jobs 1`` run pinned to one core (start-up included), files per second on 1 and 2 cores,
+peak RSS, and the floor (decoding, resampling and log-mel alone, no network). Agreement:
+the same top genre as the shipped default on gtzan-mini and the 28 immich-memories-music
+tracks. Results: ``bench/results/tag_throughput/precision.json``:
+
+    python bench/tag_throughput.py --precision
+
 Needs ../shared/data. Run it on an otherwise idle machine.
 """
 
@@ -149,12 +161,150 @@ def write_tags_benchmark(repeats: int = 2) -> None:
                 run("predict and --write-tags", jobs, tmp / f"tags-{number}.csv", fresh, *write)
 
 
+BEFORE = "cb25914"  # the last commit whose default-model.onnx took the max after ReLU and batch norm
+RESULTS = ROOT / "bench" / "results" / "tag_throughput"
+OUT = ROOT / "bench" / "out" / "tag_throughput"
+SONG_SECONDS, LIBRARY_SONGS = 240, 10_000
+
+
+def default_variants() -> dict[str, Path]:
+    """The default model's ONNX files to compare, made where missing."""
+    from genrekit.export import export_onnx
+    from genrekit.models.interface import default_model_path
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    before = OUT / f"default-{BEFORE}.onnx"
+    if not before.exists():
+        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE}:src/genrekit/data/default-model.onnx"],
+                              check=True, capture_output=True).stdout
+        before.write_bytes(blob)
+    int8 = OUT / "default-int8.onnx"
+    if not int8.exists():
+        calibration = sorted((DATA.parent.parent / "gtzan-dev" / "genres").glob("*/*"))
+        if not calibration:
+            sys.exit("gtzan-dev not found beside gtzan-mini: the int8 export is calibrated on it")
+        export_onnx("default", int8, int8=True, calibration=calibration)
+    return {"fp32, as shipped (pooled first)": default_model_path(onnx=True),
+            f"fp32, before ({BEFORE}: max after ReLU and norm)": before,
+            "int8 timbral filters (genrekit export --int8)": int8}
+
+
+def _child(command: list[str], cores: set[int] | None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of a command and the processes it waited for."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        sys.exit(f"{' '.join(command)} failed ({status}): {process.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def precision_benchmark(limit: int | None = None) -> None:
+    """``limit``: the first files of the library only, a smoke test of the script (no immich)."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from genrekit.features.musicnn import log_mel_patches
+    from genrekit.models import load
+    from genrekit.predict import predict_files
+    from genrekit.predict.song import song_chunks
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    paths = sorted(str(p) for p in DATA.rglob("*.*") if p.suffix in (".au", ".wav"))[:limit]
+    audio_seconds = sum(sf.info(p).duration for p in paths)
+    per_30s = audio_seconds / 30
+    library = DATA
+    if limit:
+        library = OUT / "smoke-library"
+        shutil.rmtree(library, ignore_errors=True)
+        library.mkdir(parents=True)
+        for path in paths:
+            shutil.copy(path, library)
+    try:
+        import immich_memories_music as immich
+
+        unseen = [] if limit else sorted(str(p) for p in Path(immich.tracks_dir()).glob("*/*.opus"))
+    except ImportError:
+        unseen = []
+    variants = default_variants()
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})  # the in-process figures: one core
+    reference = load("default", threads=1)
+    started = time.process_time()
+    for path in paths:  # the floor: what every variant does before its network
+        for _, _, chunk in song_chunks(path, sr=reference.sample_rate, skip=0.0, chunk_seconds=reference.chunk_seconds,
+                                       pad=False):
+            log_mel_patches(np.asarray(chunk), sr=reference.sample_rate)
+    floor = (time.process_time() - started) / per_30s
+    rows, tops = [], {}
+    for name, model_path in variants.items():
+        model = load(model_path, threads=1)
+        predict_files(model, paths[:1], progress=False)  # warm
+        started = time.process_time()
+        predictions, failures = predict_files(model, paths, progress=False)
+        cpu = (time.process_time() - started) / per_30s
+        more, more_failures = predict_files(model, unseen, progress=False) if unseen else ([], [])
+        if failures or more_failures:
+            sys.exit(f"{name}: {failures + more_failures}")
+        tops[name] = {p.path: max(p.probabilities, key=p.probabilities.get) for p in [*predictions, *more]}
+        proba = {p.path: p.probabilities for p in [*predictions, *more]}
+        with tempfile.TemporaryDirectory() as tmp:
+            tag = [sys.executable, "-m", "genrekit", "tag", str(library), "--model", str(model_path), "--out"]
+            wall_1, cpu_1, rss_1 = _child([*tag, f"{tmp}/one.csv", "--jobs", "1"], {core})
+            wall_2, _, rss_2 = _child([*tag, f"{tmp}/two.csv", "--jobs", "2"], set(range(os.cpu_count())))
+        rows.append({"model": name, "file": str(model_path.relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
+                     "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": cpu_1 / per_30s,
+                     "files_per_s_1_core": len(paths) / wall_1, "files_per_s_2_cores": len(paths) / wall_2,
+                     "peak_rss_mb_1_job": rss_1, "peak_rss_mb_2_jobs": rss_2,
+                     "library_hours_2_cores": cpu * SONG_SECONDS / 30 * LIBRARY_SONGS / 2 / 3600,
+                     "_proba": proba})
+    shipped = next(iter(variants))
+    for row in rows:
+        same = [tops[row["model"]][p] == tops[shipped][p] for p in tops[shipped]]
+        row["same_top_genre_gtzan_mini"] = f"{sum(same[:len(paths)])}/{len(paths)}"
+        row["same_top_genre_immich"] = f"{sum(same[len(paths):])}/{len(unseen)}" if unseen else "not installed"
+        reference_proba = next(r for r in rows if r["model"] == shipped)["_proba"]
+        row["max_probability_difference"] = max(abs(row["_proba"][p][g] - q) for p, probabilities in
+                                                reference_proba.items() for g, q in probabilities.items())
+    for row in rows:
+        del row["_proba"]
+    result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
+              "command": "python bench/tag_throughput.py --precision", "date": time.strftime("%Y-%m-%d"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+              "library": f"gtzan-mini: {len(paths)} clips, {audio_seconds / 60:.1f} min",
+              "agreement_sets": f"gtzan-mini ({len(paths)}) and immich-memories-music ({len(unseen)})",
+              "floor_cpu_s_per_30s": floor,
+              "projection": f"{LIBRARY_SONGS} songs of {SONG_SECONDS // 60} min on 2 cores, from the model-loaded figure",
+              "rows": rows}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (OUT / "precision-smoke.json" if limit else RESULTS / "precision.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{result['library']}; {result['machine']}; {result['date']}; floor (decode, resample, log-mel) "
+          f"{floor:.3f} CPU-s per 30 s")
+    print("| default model | CPU-s per 30 s, loaded | CPU-s per 30 s, whole run | files/s, 1 core | files/s, 2 cores "
+          "| peak RSS (MB) | same top genre: gtzan-mini, immich | max prob. diff | 10,000 songs, 2 cores |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['model']} | {row['cpu_s_per_30s_model_loaded']:.3f} | {row['cpu_s_per_30s_whole_run']:.3f} "
+              f"| {row['files_per_s_1_core']:.2f} | {row['files_per_s_2_cores']:.2f} | {row['peak_rss_mb_1_job']:.0f} "
+              f"| {row['same_top_genre_gtzan_mini']}, {row['same_top_genre_immich']} "
+              f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
+
+
 def main() -> None:
     import soundfile as sf
     from models import benchmark_models
 
     if "--write-tags" in sys.argv[1:]:
         write_tags_benchmark()
+        return
+    if "--precision" in sys.argv[1:]:
+        limit = sys.argv[sys.argv.index("--limit") + 1] if "--limit" in sys.argv else None
+        precision_benchmark(int(limit) if limit else None)
         return
 
     if not DATA.is_dir():
