@@ -5,6 +5,9 @@ Names resolve on first use (PEP 562): ``from genrekit.models import load`` loads
 scikit-learn nor PyTorch, which the ONNX runtime runs without.
 """
 
+from genrekit._lazy import lazy_attributes
+
+
 _API = {
     "GenreClassifier": "genrekit.models.interface",
     "ChunkAnalysis": "genrekit.models.interface",
@@ -31,12 +34,7 @@ _API = {
 }
 
 
-def __getattr__(name: str):
-    if name in _API:
-        import importlib
-
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'genrekit.models' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _API)
 
 
 __all__ = list(_API)

@@ -19,6 +19,9 @@ Names resolve on first use (PEP 562), so ``genrekit.evaluate`` can fit folds thr
 importing the package loads neither scikit-learn nor PyTorch.
 """
 
+from genrekit._lazy import lazy_attributes
+
+
 _API = {
     "train": "genrekit.train.by_name",
     "train_model": "genrekit.train.classical",
@@ -51,12 +54,7 @@ _API = {
 }
 
 
-def __getattr__(name: str):
-    if name in _API:
-        import importlib
-
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'genrekit.train' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _API)
 
 
 __all__ = list(_API)

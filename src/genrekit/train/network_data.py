@@ -29,7 +29,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ChunkSet:
-    """Log-mel windows of many tracks: ``X`` (n, 1, n_mels, n_frames), ``y`` (n,), ``track`` (n,)."""
+    """A network's examples from many tracks.
+
+    Attributes
+    ----------
+    X : torch.Tensor [shape=(n, 1, n_mels, n_frames)]
+        Log-mel windows (image presets: [shape=(n, 3, height, width)] spectrogram images).
+    y : torch.Tensor [shape=(n,)]
+        The genre index of each example.
+    track : np.ndarray [shape=(n,)]
+        The track id of each example.
+    padded_tracks : list of str
+        Tracks shorter than one window, zero-padded.
+    """
 
     X: torch.Tensor
     y: torch.Tensor
@@ -40,9 +52,27 @@ class ChunkSet:
 def augmented_waveforms(
     y: np.ndarray, sr: int, track_id: str, *, time_stretch: float, pitch_shift: float, copies: int, seed: int,
 ) -> list[np.ndarray]:
-    """``copies`` versions of ``y``, each time-stretched by a rate drawn from
-    ``[1 - time_stretch, 1 + time_stretch]`` and pitch-shifted by a number of semitones drawn
-    from ``[-pitch_shift, pitch_shift]``; the draws depend only on (seed, track, copy)."""
+    """``copies`` altered versions of a waveform; the draws depend only on (seed, track, copy).
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        The waveform.
+    sr : int
+        Its sample rate.
+    track_id : str
+        Its track (part of what seeds the draws).
+    time_stretch : float
+        Each copy is time-stretched by a rate drawn from ``[1 - time_stretch, 1 + time_stretch]``.
+    pitch_shift : float
+        ... and pitch-shifted by semitones drawn from ``[-pitch_shift, pitch_shift]``.
+    copies, seed : int
+
+    Returns
+    -------
+    list of np.ndarray [shape=(m,)], float32
+        The copies (their length changes with the rate).
+    """
     import librosa
 
     load_librosa_kernels()
@@ -63,8 +93,33 @@ def spectrogram_windows(
 ) -> ChunkSet:
     """Windows of each file through ``net.frontend``; files that fail go to ``failures``.
 
-    ``augment`` (keyword arguments of :func:`augmented_waveforms`) adds the windows of
-    time-stretched and pitch-shifted copies of each file, under the same track.
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A network with a log-mel ``frontend``.
+    paths, labels, track_ids : sequences of the same length
+        Each file, its genre index and its track id.
+    n_frames : int
+        Frames per window.
+    overlap : float
+        Overlap of consecutive windows, in [0, 1).
+    failures : dict
+        Path -> reason, filled with the files that cannot be decoded.
+    batch : int
+        Windows through the front end at once.
+    augment : dict, optional
+        Keyword arguments of :func:`augmented_waveforms`: adds the windows of altered copies
+        of each file, under the same track.
+
+    Returns
+    -------
+    ChunkSet
+        ``X`` [shape=(n, 1, n_mels, n_frames)].
+
+    Raises
+    ------
+    ModelError
+        No file can be decoded.
     """
     config = net.frontend.config
     spectra, ys, tracks, padded = [], [], [], []
@@ -108,6 +163,28 @@ def split_chunks(
     Tracks, not chunks, are split: every window of a track lands in its track's part.
     Training windows overlap by ``overlap`` (more, shifted examples) and get the
     waveform ``augment``ations; others do neither.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A network with a log-mel ``frontend``.
+    tracks : sequence of Track
+        Their ``path``, ``label`` and ``track_id``.
+    labels : list of str
+        The genres, in the network's order.
+    parts : dict
+        Track id -> ``train``, ``val`` or ``test``; other tracks are left out.
+    n_frames : int
+    overlap : float
+    augment : dict, optional
+        As :func:`spectrogram_windows`.
+
+    Returns
+    -------
+    sets : dict
+        Part -> :class:`ChunkSet`, for the parts with a track.
+    failures : dict
+        Path -> reason.
     """
     index = {label: i for i, label in enumerate(labels)}
     failures: dict[str, str] = {}
@@ -126,7 +203,15 @@ def split_chunks(
 def image_chunks(
     tracks: Sequence, labels: list[str], parts: dict[str, str], *, seconds: float = IMAGE_SECONDS,
 ) -> tuple[dict[str, ChunkSet], dict[str, str]]:
-    """Spectrogram images of every track, grouped by the split part of their track."""
+    """Spectrogram images of every track, grouped by the split part of their track.
+
+    Returns
+    -------
+    sets : dict
+        Part -> :class:`ChunkSet` with ``X`` [shape=(n, 3, height, width)].
+    failures : dict
+        Path -> reason.
+    """
     from genrekit.errors import FeatureError
 
     index = {label: i for i, label in enumerate(labels)}
@@ -153,8 +238,9 @@ def image_chunks(
 def network_chunks(
     net: nn.Module, preset: str, tracks: Sequence, labels: list[str], parts: dict[str, str], *, config: TrainConfig,
 ) -> tuple[dict[str, ChunkSet], dict[str, str]]:
-    """The examples of every part for ``preset``: log-mel windows of ``n_frames`` frames,
-    or spectrogram images for image presets."""
+    """The examples of every part for ``preset``: log-mel windows of ``n_frames`` frames
+    (:func:`split_chunks`, with ``config``'s overlap and augmentation), or spectrogram images
+    for image presets (:func:`image_chunks`)."""
     if PRESETS[preset].input_kind == "image":
         return image_chunks(tracks, labels, parts)
     augment = None

@@ -2,6 +2,9 @@
 still import it (``bench/musicnn.py``); it imports nothing from :mod:`genrekit.train` until a
 name is asked for, so ``models`` never depends on ``train`` when it is imported."""
 
+from genrekit._lazy import lazy_attributes
+
+
 _MOVED = {
     "TrainConfig": "genrekit.train.config",
     "ChunkSet": "genrekit.train.network_data",
@@ -18,9 +21,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module 'genrekit.models.nets.training' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _MOVED)
