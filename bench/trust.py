@@ -17,6 +17,9 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --windows       # the timeline's resolution: 30 s segments against ~6 s and 3 s windows
     python bench/trust.py --nonmusic --write-detector   # the music detector: choose, check, write
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
+    python bench/trust.py --combined --onnx bench/out/tag_throughput/default-int8.onnx
+        # the same protocol on the features of an exported default (issue 20: its int8 export,
+        # made by bench/tag_throughput.py --precision): results in combined-<file name>.json
 """
 
 from __future__ import annotations
@@ -46,6 +49,34 @@ def _write(name: str, record: dict) -> None:
     os.replace(temporary, OUT / name)
 
 
+# An exported default model (--onnx) whose graph computes the patch features instead of PyTorch.
+EXPORTED: Path | None = None
+
+
+def _patch_features(patches: np.ndarray) -> dict[str, np.ndarray]:
+    """Each network's embedding and tag probabilities per patch, from PyTorch or from the
+    ``features`` output of the exported default (:data:`EXPORTED`), one pooling row per patch."""
+    if EXPORTED is None:
+        from genrekit.features.musicnn import embed_patches
+
+        out = {}
+        for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
+            out[f"{prefix}_embedding"], out[f"{prefix}_tags"] = embed_patches(patches, model)
+        return out
+    session, config = _session(EXPORTED)
+    rows = session.run([config["features_output"]], {"patches": patches, "pooling": np.eye(len(patches), dtype=np.float32)})[0]
+    return {"msd_embedding": rows[:, :200], "msd_tags": rows[:, 200:250], "mtt_embedding": rows[:, 250:450],
+            "mtt_tags": rows[:, 450:500]}
+
+
+def _session(path: Path, sessions: dict = {}):  # noqa: B006 (one session per file, for the run)
+    from genrekit.models.interface import open_onnx
+
+    if path not in sessions:
+        sessions[path] = open_onnx(path, 1)
+    return sessions[path]
+
+
 def clip_features(split: str) -> dict:
     """``{"ids", "labels", "numbers", "msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags"}``
     per clip of ``split`` (gtzan-mini or gtzan-dev); the patch arrays are lists of [n_patches, d]."""
@@ -57,17 +88,14 @@ def clip_features(split: str) -> dict:
 
     from genrekit import audio
     from genrekit.datasets import load_gtzan
-    from genrekit.features.musicnn import embed_patches, log_mel_patches
+    from genrekit.features.musicnn import log_mel_patches
 
     dataset = load_gtzan(DATA / split)
     arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
     for track in progress(dataset.tracks, description=f"musicnn patches of {split}"):
         y, sr = audio.load(track.path, sr=16000)
-        patches = log_mel_patches(y, sr=sr)
-        for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
-            embedding, tags = embed_patches(patches, model)
-            arrays[f"{prefix}_embedding"].append(embedding)
-            arrays[f"{prefix}_tags"].append(tags)
+        for key, value in _patch_features(log_mel_patches(y, sr=sr)).items():
+            arrays[key].append(value)
     counts = np.array([len(a) for a in arrays["msd_tags"]])
     packed = {key: np.concatenate(value).astype(np.float32) for key, value in arrays.items()}
     packed.update(counts=counts, ids=np.array([t.track_id for t in dataset.tracks]),
@@ -406,7 +434,10 @@ def run_combined() -> dict:
               "predicts (the shipped estimator with the temperature it fits inside each training part); "
               "'grouped_calibrated': each fold's scores divided by a temperature fitted on the other folds' "
               "out-of-fold predictions", "rows": rows}
-    _write("combined.json", record)
+    if EXPORTED is not None:
+        record.update(command=f"python bench/trust.py --combined --onnx {EXPORTED}",
+                      features=f"the features output of {EXPORTED.name}, one pooling row per patch")
+    _write("combined.json" if EXPORTED is None else f"combined-{EXPORTED.stem}.json", record)
     return record
 
 
@@ -694,7 +725,11 @@ def main() -> None:
     parser.add_argument("--windows", action="store_true", help="accuracy of 30 s clips against ~6 s and 3 s windows")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
+    parser.add_argument("--onnx", type=Path, help="with --combined: the features of this exported default model")
     args = parser.parse_args()
+    if args.onnx:
+        global CACHE, EXPORTED
+        EXPORTED, CACHE = args.onnx, CACHE / f"onnx-{args.onnx.stem}"
     if not (DATA / "gtzan-mini").is_dir() or not (DATA / "gtzan-dev").is_dir():
         sys.exit(f"{DATA}: gtzan-mini and gtzan-dev are needed (see ../shared/data/README.md)")
     if args.features:
