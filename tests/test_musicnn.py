@@ -371,20 +371,21 @@ def _op_counts(path):
 
 def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mini, gtzan_dev, tmp_path):
     """Issue 20: the faster path (the default model's timbral filters in int8, calibrated on
-    gtzan-dev clips) gives the fp32 default's top genre on every clip of gtzan-mini's first
-    two per genre, and probabilities within 0.05 (0.040 at most on 108 clips when measured)."""
+    gtzan-dev clips) gives the fp32 default's top genre on gtzan-mini's first clip of each
+    genre, and probabilities within 0.05 (0.040 at most on 108 clips when measured:
+    bench/tag_throughput.py --precision)."""
     from genrekit.export import export_onnx
     from genrekit.models import load
     from genrekit.predict import predict_files
 
-    calibration = sorted(gtzan_dev.glob("*/*"))[::20]
+    calibration = sorted(gtzan_dev.glob("*/*"))[::40]
     int8 = export_onnx("default", tmp_path / "default-int8.onnx", int8=True, calibration=calibration,
-                       max_calibration_windows=120)
+                       max_calibration_windows=30)
     assert _op_counts(int8)["QLinearConv"] == 4  # two networks, two timbral filter banks each
-    clips = [path for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir()) for path in sorted(genre.iterdir())[:2]]
+    clips = [sorted(genre.iterdir())[0] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
     reference, _ = predict_files(load("default"), clips, progress=False)
     fast, failures = predict_files(load(int8), clips, progress=False)
-    assert not failures and len(fast) == len(reference) == 20
+    assert not failures and len(fast) == len(reference) == 10
     for ref, got in zip(reference, fast, strict=True):
         top = max(ref.probabilities, key=ref.probabilities.get)
         assert max(got.probabilities, key=got.probabilities.get) == top, (ref.path, ref.probabilities, got.probabilities)
