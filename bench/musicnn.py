@@ -384,7 +384,7 @@ def run_augment(data: Path) -> None:
     from genrekit import audio
     from genrekit.features.musicnn import pooled_features
     from genrekit.models import make_model
-    from genrekit.models.nets.training import augmented_waveforms
+    from genrekit.train.network_data import augmented_waveforms
 
     name = "augment.json"
     if (OUT / name).exists():
@@ -425,7 +425,8 @@ def track_probabilities(data: Path, networks: tuple[str, ...]) -> tuple[dict, di
     from genrekit.features import FeatureCache, FeatureSpec
     from genrekit.models import make_model
     from genrekit.models.nets.artifact import load_network
-    from genrekit.models.nets.training import predict_chunks, split_chunks
+    from genrekit.models.nets.inference import predict_chunks
+    from genrekit.train.network_data import split_chunks
     from deep import MODELS
 
     missing = [f"{MODELS}/{preset}-fold{fold}.safetensors" for preset in networks for fold in range(4)

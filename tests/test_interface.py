@@ -11,6 +11,8 @@ import io
 import json
 import shutil
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -203,6 +205,36 @@ def test_export_names_models_as_the_door_does_and_refuses_an_export(model_files,
     assert exported.kind == "onnx-classical" and exported.labels == load(model_files["classical"]).labels
     with pytest.raises(ParameterError, match="already an ONNX export"):
         export_onnx(model_files["onnx-classical"], tmp_path / "again.onnx")
+
+
+def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
+    """Export never asks what kind of model it holds: ``to_onnx`` dispatches on the adapter
+    class ``load()`` gives. A kind of one's own has no converter until it registers one, and
+    is refused by name; once registered, its converter is the one called. Outside ``models/``
+    no module tells model files or kinds apart (``file_kind``, ``trains_from_audio``, the
+    model-file suffixes, the adapter classes in ``isinstance``)."""
+    import re
+
+    from genrekit.errors import ParameterError
+    from genrekit.export.onnx import to_onnx
+    from genrekit.models.interface import Adapter
+
+    class OwnKind(Adapter):
+        source = "own.model"
+
+    with pytest.raises(ParameterError, match="own.model: OwnKind models have no ONNX converter"):
+        to_onnx(OwnKind(), tmp_path / "own.onnx")
+    to_onnx.register(OwnKind, lambda model, out, frontend="graph": out.write_text(frontend) and out)
+    assert to_onnx(OwnKind(), tmp_path / "own.onnx", "numpy").read_text() == "numpy"
+
+    src = Path(__file__).resolve().parents[1] / "src" / "genrekit"
+    asks = re.compile(r"file_kind\(|trains_from_audio|[\"']\.(safetensors|genrekit|onnx)[\"']|"
+                      r"isinstance\([^)]*(Classical|Network|Musicnn)Classifier")
+    for path in src.rglob("*.py"):
+        if "models" in path.relative_to(src).parts[:1] or path.relative_to(src).parts[0] == "train":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not asks.search(line), f"{path.relative_to(src)}:{number}: {line.strip()}"
 
 
 def test_an_incomplete_adapter_is_refused_naming_what_it_lacks():

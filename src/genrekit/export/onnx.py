@@ -30,6 +30,7 @@ the front end and recurrent layers stay fp32.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -47,9 +48,19 @@ from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.features.musicnn import pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
-from genrekit.models.interface import DEFAULT, default_model_path, file_kind, model_file, read_onnx_metadata
+from genrekit.models.interface import (
+    DEFAULT,
+    ClassicalClassifier,
+    GenreClassifier,
+    NetworkClassifier,
+    OnnxClassicalClassifier,
+    OnnxNetworkClassifier,
+    default_model_path,
+    load,
+    read_onnx_metadata,
+)
 
-__all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata"]
+__all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata", "to_onnx"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,34 +89,51 @@ def export_onnx(
     use the training tracks or others like them, never test tracks). At most
     ``max_calibration_windows`` windows are drawn from them, with ``seed``.
     """
-    # "default" names genrekit's own model file, a run folder the model file inside it
-    model_path = default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_file(model_path)
-    kind = file_kind(model_path)
-    if kind == "onnx":
-        raise ParameterError(f"{model_path}: already an ONNX export; export its model file (.genrekit or .safetensors)")
-    network = kind == "network"
-    if network and frontend not in FRONTENDS:
+    if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
     if int8 and not calibration:
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
-    if not network and not int8:
-        return export_classical_onnx(model_path, out)
+    # "default" names genrekit's own model file here (not its export); the door does the rest
+    model = load(default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_path)
     out = Path(out)
     with atomic_path(out) as target:
         if not int8:
-            _export_fp32(model_path, target, frontend)
+            to_onnx(model, target, frontend)
         else:
             with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
-                if network:
-                    fp32 = _export_fp32(model_path, Path(tmp) / "fp32.onnx", frontend)
-                else:
-                    fp32 = export_classical_onnx(model_path, Path(tmp) / "fp32.onnx")
-                    if read_onnx_metadata(fp32)["input_name"] != "patches":
-                        raise ParameterError(f"{model_path}: int8 quantization is for networks (.safetensors) and "
-                                             "models on the pretrained musicnn, not classical models on other features")
+                fp32 = to_onnx(model, Path(tmp) / "fp32.onnx", frontend)
+                if read_onnx_metadata(fp32)["input_name"] == "features":
+                    raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
+                                         "pretrained musicnn, not for a pipeline on a feature table")
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
     return out
+
+
+@functools.singledispatch
+def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
+    """``model`` (as :func:`genrekit.models.load` gives it) as an fp32 ONNX file at ``out``.
+
+    One converter per adapter class of :mod:`genrekit.models.interface`: a new model kind
+    registers its own (``@to_onnx.register``), and export never asks what kind it holds.
+    """
+    raise ParameterError(f"{model.source}: {type(model).__name__} models have no ONNX converter")
+
+
+@to_onnx.register
+def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "graph") -> Path:
+    return export_classical_onnx(model.source, out)
+
+
+@to_onnx.register
+def _network_to_onnx(model: NetworkClassifier, out: Path, frontend: str = "graph") -> Path:
+    return _export_fp32(model.source, out, frontend)
+
+
+@to_onnx.register(OnnxClassicalClassifier)
+@to_onnx.register(OnnxNetworkClassifier)
+def _export_to_onnx(model, out: Path, frontend: str = "graph") -> Path:
+    raise ParameterError(f"{model.source}: already an ONNX export; export its model file (.genrekit or .safetensors)")
 
 
 def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -411,11 +439,10 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     be decoded are left out with a warning."""
     from genrekit.errors import GenrekitError
     from genrekit.features.musicnn import log_mel_patches
-    from genrekit.models.interface import OnnxMusicnnClassifier, load
     from genrekit.predict.song import song_chunks
 
     predictor = load(fp32_path)
-    patches = isinstance(predictor, OnnxMusicnnClassifier)
+    patches = read_onnx_metadata(fp32_path)["input_name"] == "patches"  # musicnn's log-mel patches
     examples = []
     for path in files:
         try:
