@@ -189,16 +189,22 @@ def default_variants() -> dict[str, Path]:
             "int8 timbral filters (genrekit export --int8)": int8}
 
 
-def _child(command: list[str], cores: set[int] | None) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS in MB) of a command and the processes it waited for."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        sys.exit(f"{' '.join(command)} failed ({status}): {process.stderr.read().decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+def _child(command: list[str], cores: set[int]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of a command and the processes it waited for,
+    run by GNU time on ``cores``: a child forked from this process would count this process's
+    memory in its peak RSS until it execs."""
+    time_command = shutil.which("time", path="/usr/bin:/bin")
+    if time_command is None:
+        sys.exit("GNU time (/usr/bin/time) is needed to measure a command's peak RSS: apt-get install time")
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
+        started = time.perf_counter()
+        result = subprocess.run([time_command, "-o", report.name, "-f", "%U %S %M", "taskset", "-c",
+                                 ",".join(map(str, sorted(cores))), *command], capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr[-2000:]}")
+        user, system, peak_kb = report.read().split()[-3:]
+    return wall, float(user) + float(system), int(peak_kb) / 1024
 
 
 def precision_benchmark(limit: int | None = None) -> None:
@@ -232,8 +238,11 @@ def precision_benchmark(limit: int | None = None) -> None:
     except ImportError:
         unseen = []
     variants = default_variants()
+    from threadpoolctl import threadpool_limits
+
     core = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})  # the in-process figures: one core
+    os.sched_setaffinity(0, {core})  # the in-process figures: one core, one thread (as tag's workers)
+    threadpool_limits(limits=1)
     reference = load("default", threads=1)
     started = time.process_time()
     for path in paths:  # the floor: what every variant does before its network
@@ -263,16 +272,16 @@ def precision_benchmark(limit: int | None = None) -> None:
         proba = {p.path: p.probabilities for p in [*predictions, *more]}
         row = {"model": name, "file": str(model_path.relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
                "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": None, "files_per_s_1_core": None,
-               "files_per_s_2_cores": None, "peak_rss_mb_1_job": None, "peak_rss_mb_2_jobs": None,
+               "files_per_s_2_cores": None, "peak_rss_mb_1_job": None,
                "library_hours_2_cores": cpu * SONG_SECONDS / 30 * LIBRARY_SONGS / 2 / 3600, "_proba": proba}
         if "every other" not in name:
             with tempfile.TemporaryDirectory() as tmp:
                 tag = [sys.executable, "-m", "genrekit", "tag", str(library), "--model", str(model_path), "--out"]
                 wall_1, cpu_1, rss_1 = _child([*tag, f"{tmp}/one.csv", "--jobs", "1"], {core})
-                wall_2, _, rss_2 = _child([*tag, f"{tmp}/two.csv", "--jobs", "2"], set(range(os.cpu_count())))
+                # two workers: its wall time only (the pool's workers are not this command's children)
+                wall_2 = _child([*tag, f"{tmp}/two.csv", "--jobs", "2"], set(range(os.cpu_count())))[0]
             row.update({"cpu_s_per_30s_whole_run": cpu_1 / per_30s, "files_per_s_1_core": len(paths) / wall_1,
-                        "files_per_s_2_cores": len(paths) / wall_2, "peak_rss_mb_1_job": rss_1,
-                        "peak_rss_mb_2_jobs": rss_2})
+                        "files_per_s_2_cores": len(paths) / wall_2, "peak_rss_mb_1_job": rss_1})
         rows.append(row)
     musicnn.log_mel_patches = all_patches
     shipped = next(iter(variants))
