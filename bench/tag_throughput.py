@@ -257,7 +257,7 @@ def precision_benchmark(limit: int | None = None) -> None:
     import genrekit.features.musicnn as musicnn
 
     all_patches = musicnn.log_mel_patches
-    rows, tops = [], {}
+    rows, tops, styles = [], {}, {}
     for name, model_path in variants.items():
         musicnn.log_mel_patches = (lambda *a, **k: all_patches(*a, **k)[::2]) if "every other" in name else all_patches
         model = load(model_path, threads=1)
@@ -270,6 +270,7 @@ def precision_benchmark(limit: int | None = None) -> None:
             sys.exit(f"{name}: {failures + more_failures}")
         tops[name] = {p.path: max(p.probabilities, key=p.probabilities.get) for p in [*predictions, *more]}
         proba = {p.path: p.probabilities for p in [*predictions, *more]}
+        styles[name] = {p.path: set(p.styles or ()) for p in [*predictions, *more]}
         row = {"model": name, "file": str(model_path.relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
                "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": None, "files_per_s_1_core": None,
                "files_per_s_2_cores": None, "peak_rss_mb_1_job": None,
@@ -289,6 +290,7 @@ def precision_benchmark(limit: int | None = None) -> None:
         same = [tops[row["model"]][p] == tops[shipped][p] for p in tops[shipped]]
         row["same_top_genre_gtzan_mini"] = f"{sum(same[:len(paths)])}/{len(paths)}"
         row["same_top_genre_immich"] = f"{sum(same[len(paths):])}/{len(unseen)}" if unseen else "not installed"
+        row["same_styles"] = f"{sum(styles[row['model']][p] == styles[shipped][p] for p in tops[shipped])}/{len(same)}"
         reference_proba = next(r for r in rows if r["model"] == shipped)["_proba"]
         row["max_probability_difference"] = max(abs(row["_proba"][p][g] - q) for p, probabilities in
                                                 reference_proba.items() for g, q in probabilities.items())
@@ -303,12 +305,14 @@ def precision_benchmark(limit: int | None = None) -> None:
               "projection": f"{LIBRARY_SONGS} songs of {SONG_SECONDS // 60} min on 2 cores, from the model-loaded figure",
               "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (OUT / "precision-smoke.json" if limit else RESULTS / "precision.json").write_text(json.dumps(result, indent=2) + "\n")
+    target = OUT / "precision-smoke.json" if limit else RESULTS / "precision.json"
+    target.with_suffix(".tmp").write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(target.with_suffix(".tmp"), target)
     print(f"{result['library']}; {result['machine']}; {result['date']}; floor (decode, resample, log-mel) "
           f"{floor:.3f} CPU-s per 30 s")
     print("| default model | CPU-s per 30 s, loaded | CPU-s per 30 s, whole run | files/s, 1 core | files/s, 2 cores "
-          "| peak RSS (MB) | same top genre: gtzan-mini, immich | max prob. diff | 10,000 songs, 2 cores |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS (MB) | same top genre: gtzan-mini, immich | same styles | max prob. diff | 10,000 songs, 2 cores |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     def shown(value, digits: int) -> str:
         return "–" if value is None else f"{value:.{digits}f}"
 
@@ -316,7 +320,7 @@ def precision_benchmark(limit: int | None = None) -> None:
         print(f"| {row['model']} | {row['cpu_s_per_30s_model_loaded']:.3f} | {shown(row['cpu_s_per_30s_whole_run'], 3)} "
               f"| {shown(row['files_per_s_1_core'], 2)} | {shown(row['files_per_s_2_cores'], 2)} "
               f"| {shown(row['peak_rss_mb_1_job'], 0)} "
-              f"| {row['same_top_genre_gtzan_mini']}, {row['same_top_genre_immich']} "
+              f"| {row['same_top_genre_gtzan_mini']}, {row['same_top_genre_immich']} | {row['same_styles']} "
               f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
 
 

@@ -25,6 +25,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -69,12 +70,12 @@ def _patch_features(patches: np.ndarray) -> dict[str, np.ndarray]:
             "mtt_tags": rows[:, 450:500]}
 
 
-def _session(path: Path, sessions: dict = {}):  # noqa: B006 (one session per file, for the run)
+@functools.cache
+def _session(path: Path):
+    """One onnxruntime session per exported file, for the run."""
     from genrekit.models.interface import open_onnx
 
-    if path not in sessions:
-        sessions[path] = open_onnx(path, 1)
-    return sessions[path]
+    return open_onnx(path, 1)
 
 
 def clip_features(split: str) -> dict:

@@ -193,8 +193,9 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, t
 
 
 def test_export_names_models_as_the_door_does_and_refuses_an_export(model_files, tmp_path):
-    """export_onnx takes a run folder (its model file) like every other stage, tells the kind
-    through the door (models.file_kind), and refuses an .onnx file by name."""
+    """export_onnx takes a run folder (its model file) like every other stage, loads it
+    through the door (models.load; file_kind tells the same kinds without loading), and
+    refuses an .onnx file by name."""
     from genrekit.errors import ParameterError
     from genrekit.export import export_onnx
     from genrekit.models import file_kind
@@ -225,6 +226,7 @@ def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
     with pytest.raises(ParameterError, match="own.model: OwnKind models have no ONNX converter"):
         to_onnx(OwnKind(), tmp_path / "own.onnx")
     to_onnx.register(OwnKind, lambda model, out, frontend="graph": out.write_text(frontend) and out)
+    # (the registry cannot forget a class; this one is local to the test, so nothing else meets it)
     assert to_onnx(OwnKind(), tmp_path / "own.onnx", "numpy").read_text() == "numpy"
 
     src = Path(__file__).resolve().parents[1] / "src" / "genrekit"

@@ -22,9 +22,14 @@ returns genre probabilities ``(batch, n_genres)`` with a dynamic batch, and carr
 network's JSON config (labels, preset, front end, window length, how it was quantized) in
 its metadata.
 
-``int8=True`` quantizes the network's convolutions and dense layers statically with
-onnxruntime's tools (QDQ, int8 weights per channel), calibrated on windows of real audio;
-the front end and recurrent layers stay fp32.
+``int8=True`` quantizes statically with onnxruntime's tools, calibrated on windows of real
+audio: a network's convolutions and dense layers (QDQ, int8 weights per channel; the front
+end and recurrent layers stay fp32), or, in a graph on the pretrained musicnn, its timbral
+filters and their pooling alone (QOperator, u8 activations, s8 per-channel weights: the
+integer GEMM of CPUs with VNNI; without VNNI, u8s8 can saturate).
+
+Every adapter class of :mod:`genrekit.models.interface` has its converter in
+:func:`to_onnx`; export asks :func:`genrekit.models.load` for the model, never its kind.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def export_onnx(
     ``model_path``: a model file, a run folder of ``genrekit train`` or ``"default"``. A
     classical model goes through :func:`export_classical_onnx`;
     ``frontend`` is for networks. ``int8`` is for networks and for models on the pretrained
-    musicnn (its network is quantized, the head stays fp32). ``calibration``: audio files
+    musicnn (its timbral filters are quantized, the rest stays fp32). ``calibration``: audio files
     whose windows (musicnn: patches) calibrate the int8 activations (required with ``int8``;
     use the training tracks or others like them, never test tracks). At most
     ``max_calibration_windows`` windows are drawn from them, with ``seed``.
@@ -122,7 +127,7 @@ def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
 
 @to_onnx.register
 def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "graph") -> Path:
-    return export_classical_onnx(model.source, out)
+    return _genre_model_to_onnx(model.model, out, os.fspath(model.source) or model.name)
 
 
 @to_onnx.register
@@ -140,14 +145,20 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
     """A classical model file's pipeline as ONNX (features in, probabilities out); atomic."""
     from genrekit.models import load_model
 
-    model = load_model(model_path)
+    return _genre_model_to_onnx(load_model(model_path), out, model_path)
+
+
+def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.PathLike) -> Path:
+    """:func:`export_classical_onnx` of a loaded :class:`~genrekit.models.GenreModel`
+    (``model_path`` names it in errors)."""
     classifier = model.estimator.steps[-1][1]
     if model.spec.name == MUSICNN_BOTH:
         return _export_musicnn_prior(model, out)
     if not hasattr(classifier, "predict_proba"):
         raise ModelError(f"{model_path}: {model.name!r} ({type(classifier).__name__}) has no probabilities, only "
                          "decision values genrekit turns into a softmax; it is not exported")
-    from skl2onnx import to_onnx, update_registered_converter
+    from skl2onnx import to_onnx as skl2onnx_to_onnx
+    from skl2onnx import update_registered_converter
     from skl2onnx.common.data_types import FloatTensorType
     from skl2onnx.operator_converters.power_transformer import convert_powertransformer
     from skl2onnx.shape_calculators.power_transformer import powertransformer_shape_calculator
@@ -159,7 +170,7 @@ def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike)
                                 convert_powertransformer)
 
     try:
-        graph = to_onnx(model.estimator, initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],
+        graph = skl2onnx_to_onnx(model.estimator, initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],
                         options={id(classifier): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
     except Exception as exc:  # skl2onnx raises many types for what it cannot convert
         reason = str(exc).strip().splitlines()[0][:200]
@@ -233,15 +244,20 @@ def _patches_to_onnx(module, output_names: list[str], what: str):
                                         dynamic_shapes={"patches": {0: patches}, "pooling": {0: rows, 1: patches}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
-        # The exporter folds constants up to 8192 elements; musicnn's inference front end
-        # flips the sign of whole filter banks (54,264 weights), so fold those too, or the
-        # weights stay a computation that int8 quantization cannot see.
-        import onnxscript.optimizer
-
-        onnxscript.optimizer.optimize_ir(program.model, input_size_limit=1 << 20, output_size_limit=1 << 22)
+        _fold_constants(program)
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"ONNX export of {what!r} failed: {type(exc).__name__}: {exc}") from exc
     return program.model_proto
+
+
+def _fold_constants(program) -> None:
+    """Fold every constant computation of an exported program into its initializers. The
+    exporter folds only up to 8192 elements; musicnn's inference front end flips the sign of
+    whole filter banks (54,264 weights), which would otherwise stay a computation that int8
+    quantization cannot see."""
+    import onnxscript.optimizer
+
+    onnxscript.optimizer.optimize_ir(program.model, input_size_limit=1 << 20, output_size_limit=1 << 22)
 
 
 def _prior_modules():
@@ -384,6 +400,7 @@ def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Pat
                                         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
+        _fold_constants(program)
         model = program.model_proto
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"{model_path}: ONNX export of {config['preset']!r} failed: {type(exc).__name__}: {exc}") from exc
@@ -416,7 +433,7 @@ def network_nodes(model) -> list[str]:
 
 def musicnn_wide_filters(model) -> list[str]:
     """Names of musicnn's timbral convolutions (one input channel, 7 frames by several bands)
-    and of the max pools that follow them: nine tenths of the default model's arithmetic."""
+    and of the max pools that follow them: four fifths of the default model's arithmetic."""
     weights = {tensor.name: list(tensor.dims) for tensor in model.graph.initializer}
     readers: dict[str, list] = {}
     for node in model.graph.node:
@@ -503,6 +520,9 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
     level = root.level
     root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
     wide_filters = musicnn_wide_filters(model) if config["input_name"] == "patches" else []
+    if config["input_name"] == "patches" and not wide_filters:
+        raise ModelError(f"{fp32}: a musicnn graph without its timbral filters as constant convolutions; "
+                         "int8 would quantize nothing that pays")
     if wide_filters:
         # musicnn: only the timbral filters and their max over frequency, as QOperator u8s8,
         # which onnxruntime runs through its VNNI/AMX integer GEMM. Quantizing every layer

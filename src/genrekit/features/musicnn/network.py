@@ -39,7 +39,7 @@ class _FrontEndBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, 1, frames, mels) -> (batch, filters, frames)
         x = F.pad(x, self.padding)
-        if self.training:
+        if self.training or self.norm.training or self.norm.running_var is None:  # batch statistics
             return self.norm(F.relu(self.conv(x))).amax(dim=3)
         # In inference, ReLU and batch norm are monotone per channel, so the max over
         # frequency can come first and they run on a tensor 30-96 times smaller: a channel
@@ -48,7 +48,9 @@ class _FrontEndBlock(nn.Module):
         # monotone too); the max is a MaxPool, which onnxruntime runs in its blocked
         # layout, so the wide conv output is never reordered.
         sign = torch.where(self.norm.weight < 0, -1.0, 1.0).to(x.dtype)
-        z = F.conv2d(x, self.conv.weight * sign[:, None, None, None], self.conv.bias * sign)
+        conv = self.conv
+        z = F.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign, conv.stride, conv.padding,
+                     conv.dilation, conv.groups)
         peak = F.max_pool2d(z, kernel_size=(1, z.shape[3]))  # (batch, filters, frames, 1)
         return self.norm(F.relu(peak * sign[:, None, None])).squeeze(3)
 
