@@ -170,8 +170,9 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
                                 convert_powertransformer)
 
     try:
-        graph = skl2onnx_to_onnx(model.estimator, initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],
-                        options={id(classifier): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
+        graph = skl2onnx_to_onnx(model.estimator,
+                                 initial_types=[("features", FloatTensorType([None, len(model.spec.columns)]))],
+                                 options={id(classifier): {"zipmap": False}}, target_opset={"": OPSET, "ai.onnx.ml": 3})
     except Exception as exc:  # skl2onnx raises many types for what it cannot convert
         reason = str(exc).strip().splitlines()[0][:200]
         raise ModelError(f"{model_path}: skl2onnx cannot convert {model.name!r} ({type(classifier).__name__}): "
@@ -516,18 +517,18 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
                 feeds[config["pooling_input"]] = pooling_matrix(len(batch))
             return feeds
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
     wide_filters = musicnn_wide_filters(model) if config["input_name"] == "patches" else []
     if config["input_name"] == "patches" and not wide_filters:
         raise ModelError(f"{fp32}: a musicnn graph without its timbral filters as constant convolutions; "
                          "int8 would quantize nothing that pays")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # the quantizer logs advice on the root logger
     if wide_filters:
         # musicnn: only the timbral filters and their max over frequency, as QOperator u8s8,
         # which onnxruntime runs through its VNNI/AMX integer GEMM. Quantizing every layer
         # (QDQ, s8 activations) was slower than fp32 here: the narrow temporal filters have
-        # no fast integer kernel (bench/tag_throughput.py --precision).
+        # no fast integer kernel (docs/benchmarks.md, issue 20).
         scheme = dict(quant_format=QuantFormat.QOperator, activation_type=QuantType.QUInt8,
                       nodes_to_quantize=wide_filters)
         described = "QOperator u8s8, per-channel weights, musicnn's timbral filters and their pooling only"
