@@ -460,7 +460,7 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     from genrekit.predict.song import song_chunks
 
     predictor = load(fp32_path)
-    patches = read_onnx_metadata(fp32_path)["input_name"] == "patches"  # musicnn's log-mel patches
+    patches = predictor.config["input_name"] == "patches"  # musicnn's log-mel patches
     examples = []
     for path in files:
         try:
