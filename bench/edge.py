@@ -10,17 +10,18 @@ For every preset whose 4 fold networks ``bench/deep.py`` kept (``bench/out/deep-
 - **latency** (``--latency``, on a quiet machine; fold 0's network, or an untrained one
   when bench/deep.py has not kept it: weights change neither size nor speed): one thread; the time of one network
   window (about 3 s of audio; 7.5 s for edge-cnn, 30 s for cnn5-img) and of a 30 s clip's
-  windows, decoded audio in, probabilities out, for PyTorch and onnxruntime fp32/int8 with
-  the front end in the graph or in numpy; file sizes; the peak RSS of a torch-free
-  process predicting a clip with the int8 file.
+  windows (the first of fold 0's test tracks that decodes to >= 29.9 s, recorded as "clip"
+  and "clip_seconds"), decoded audio in, probabilities out, for PyTorch and onnxruntime
+  fp32/int8 with the front end in the graph or in numpy; file sizes; the peak RSS of a
+  torch-free process predicting a clip with the int8 file.
 
 ``--presets musicnn-head``: the head on the pretrained musicnn (the default model's kind),
 exported with the network (log-mel patches in; no front end choice). Accuracy: on each
 fold, the head fitted on the training tracks (as bench/default_model.py fits it) predicts
 the test tracks from its model file (PyTorch + scikit-learn), ONNX fp32 and int8
 (calibrated on the training tracks). Latency: the shipped default model, int8 calibrated
-on fold 0's training tracks; one 3 s patch through the graph, and a 30 s clip end to end
-(decoded audio in: log-mel patches, network, head).
+on fold 0's training tracks; one 3 s patch through the graph, and the same 30 s clip end to
+end (decoded audio in: log-mel patches, network, head).
 
 Results go to ``bench/results/edge/*.json`` (a rerun skips what is done); the tables are
 printed at the end. Targets (issue 6): int8 agrees with fp32 on >= 95% of tracks and loses
@@ -103,6 +104,18 @@ def _export(model: Path, folder: Path, calibration: list) -> dict[str, Path]:
     return files
 
 
+def _full_clip(by_id: dict, test_ids: list) -> tuple[str, float]:
+    """The first test track that lasts a full 30 s, and its decoded duration: most of
+    gtzan-mini's clips are 15-20 s prefixes, and a per-30 s figure needs 30 s of audio."""
+    from genrekit import audio
+
+    for track_id in test_ids:
+        y, sr = audio.load(by_id[track_id].path, sr=None)
+        if len(y) / sr >= 29.9:
+            return by_id[track_id].path, len(y) / sr
+    sys.exit("none of fold 0's test tracks lasts 30 s: the latency clip must")
+
+
 def accuracy_fold(preset: str, fold: int, data: Path, models: Path) -> dict:
     """PyTorch, fp32 and int8 (numpy front end) on one fold's test tracks."""
     import torch
@@ -174,12 +187,13 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
     dataset, folds = dataset_and_folds(data)
     train_ids, test_ids = folds[0]
     by_id = {t.track_id: t for t in dataset.tracks}
-    clip, model_file = by_id[test_ids[0]].path, default_model_path(onnx=False)
+    (clip, clip_seconds), model_file = _full_clip(by_id, test_ids), default_model_path(onnx=False)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"fp32": export_onnx(model_file, Path(tmp) / "fp32.onnx"),
                  "int8": export_onnx(model_file, Path(tmp) / "int8.onnx", int8=True,
                                      calibration=[by_id[t].path for t in train_ids])}
-        record = {"preset": MUSICNN_HEAD, "clip": Path(clip).name, "weights": "the shipped default model",
+        record = {"preset": MUSICNN_HEAD, "clip": Path(clip).name, "clip_seconds": clip_seconds,
+                  "weights": "the shipped default model",
                   "sizes": {"model file + musicnn weights": model_file.stat().st_size
                             + Path(str(weights_path("MSD_musicnn"))).stat().st_size,
                             **{name: path.stat().st_size for name, path in files.items()}},
@@ -211,7 +225,7 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
     train_ids, test_ids = folds[0]
     by_id = {t.track_id: t for t in dataset.tracks}
     model = models / f"{preset}-fold0.safetensors"
-    clip = by_id[test_ids[0]].path
+    clip, clip_seconds = _full_clip(by_id, test_ids)
     with tempfile.TemporaryDirectory() as tmp:
         weights = "fold 0"
         if not model.exists():  # weights change neither size nor speed: an untrained network will do
@@ -222,7 +236,7 @@ def latency(preset: str, data: Path, models: Path, repeats: int) -> dict:
             weights, model = "untrained", save_network(Path(tmp) / "model.safetensors",
                                                        build_network(preset, len(dataset.labels)), preset=preset,
                                                        labels=dataset.labels)
-        record = {"preset": preset, "clip": Path(clip).name, "weights": weights,
+        record = {"preset": preset, "clip": Path(clip).name, "clip_seconds": clip_seconds, "weights": weights,
                   "sizes": {"safetensors": model.stat().st_size}, "window_ms": {}, "clip_ms": {}}
         files = _export(model, Path(tmp), [by_id[t].path for t in train_ids[:20]])
         predictors = {"torch": load(model)}

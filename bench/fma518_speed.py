@@ -11,9 +11,7 @@ transform, summarise with the same seven statistics, one file after another.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,6 +24,9 @@ from threadpoolctl import threadpool_limits
 
 from genrekit import audio
 from genrekit.features import FeatureCache, FeatureSpec, extract_features
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import header, read_result, result_path, shown_path, write_result  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini" / "genres"
 
@@ -58,15 +59,35 @@ def timed(function):
     return time.perf_counter() - started, value
 
 
+def markdown(record: dict) -> str:
+    """docs/benchmarks.md's table and the cache-hit speed-ups under it."""
+    data, cores = record["data"], record["cores"]
+    lines = [header(record),
+             f"fma518 on {data['clips']} clips ({data['audio_minutes']:.1f} min of audio), {cores} cores",
+             "", "| run | total s | s per 30 s of audio | speed-up vs plain |", "|---|---|---|---|"]
+    for row in record["rows"]:
+        lines.append(f"| {row['run']} | {row['seconds']:.2f} | {row['seconds_per_30s']:.3f} | "
+                     f"{row['speedup_vs_plain']:.{1 if row['speedup_vs_plain'] < 100 else 0}f}× |")
+    lines.append(f"\ncache-hit speed-up over a cold run on {cores} cores: {record['cache_hit_speedup_vs_cold']:.0f}× "
+                 f"(over genrekit on 1 core: {record['cache_hit_speedup_vs_one_core']:.0f}×)")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=Path("bench/out/fma518_speed.json"))
+    parser.add_argument("--limit", type=int, help="the first clips only (a smoke test; into bench/out/smoke/)")
+    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/fma518_speed.json)")
+    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
     args = parser.parse_args()
+    out = args.out or result_path("fma518_speed.json", smoke=args.limit is not None)
+    if args.table:
+        print(markdown(read_result(out)))
+        return 0
     if not args.data.exists():
         print(f"skipped: {args.data} not found (expected ../shared/data beside the repository)")
         return 0
-    clips = sorted(p for p in args.data.glob("*/*") if audio.is_audio_path(p))
+    clips = sorted(p for p in args.data.glob("*/*") if audio.is_audio_path(p))[:args.limit]
     minutes = sum(audio.info(p).duration for p in clips) / 60
     spec = FeatureSpec("fma518")
     cores = len(os.sched_getaffinity(0))
@@ -91,20 +112,13 @@ def main() -> int:
         (f"genrekit, {cores} cores (cache cold)", all_seconds),
         (f"genrekit, {cores} cores (cache hit)", hit_seconds),
     ]
-    print(f"fma518 on {len(clips)} clips ({minutes:.1f} min of audio), {platform.machine()}, {cores} cores")
-    print("| run | total s | s per 30 s of audio | speed-up vs plain |")
-    print("|---|---|---|---|")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds:.2f} | {per_clip(seconds):.3f} | {plain_seconds / seconds:.1f}x |")
-    print(f"cache-hit speed-up over a cold run on {cores} cores: {all_seconds / hit_seconds:.0f}x "
-          f"(over genrekit on 1 core: {one_seconds / hit_seconds:.0f}x)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "clips": len(clips), "audio_minutes": minutes, "cores": cores,
-        "seconds": {name: seconds for name, seconds in rows},
-        "seconds_per_clip": {name: per_clip(seconds) for name, seconds in rows},
-        "cache_hit_speedup_vs_cold": all_seconds / hit_seconds,
-    }, indent=2))
+    record = write_result(
+        out, "fma518 extraction speed", {"path": shown_path(args.data), "clips": len(clips), "audio_minutes": minutes},
+        cores=cores,
+        rows=[{"run": name, "seconds": seconds, "seconds_per_30s": per_clip(seconds),
+               "speedup_vs_plain": plain_seconds / seconds} for name, seconds in rows],
+        cache_hit_speedup_vs_cold=all_seconds / hit_seconds, cache_hit_speedup_vs_one_core=one_seconds / hit_seconds)
+    print(markdown(record))
     return 0
 
 

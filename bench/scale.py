@@ -10,25 +10,59 @@ the projection in docs/scale.md.
 
 Target (issue 8): Ray's wall time at most 1.3x the local runner's. Needs ../shared/data
 and the 'ray' extra.
+
+Results: ``bench/results/scale.json`` (Ray's start-up, each runner's seconds and seconds
+per track, the ratios, the MP3 core-seconds). About 2 minutes; run it on an otherwise idle
+machine. ``--table`` prints docs/benchmarks.md's table from the result file without
+measuring; ``--limit N`` runs the first N files only (a smoke test, into bench/out/smoke/).
+
+    python bench/scale.py --table
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import header, library_of, read_result, result_path, shown_path, write_result  # noqa: E402
 from models import benchmark_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
 
 
+def markdown(record: dict) -> str:
+    """docs/benchmarks.md's table and the MP3 figure under it."""
+    data, rows = record["data"], {row["runner"]: row for row in record["rows"]}
+    lines = [header(record), f"gtzan-mini: {data['files']} files, {data['audio_minutes']:.1f} min of audio; "
+             f"{record['workers']} workers", f"Ray local cluster start: {record['ray_start_seconds']:.1f} s "
+             "(not in the rows below)", "",
+             "| runner | fma518 features | s per track | tag (ensemble) | s per track |", "|---|---|---|---|---|"]
+    for row in record["rows"]:
+        lines.append(f"| {row['runner']} | {row['features_seconds']:.1f} s | {row['features_s_per_track']:.3f} "
+                     f"| {row['tag_seconds']:.1f} s | {row['tag_s_per_track']:.3f} |")
+    lines.append(f"| ray / local | {rows['ray']['features_seconds'] / rows['local']['features_seconds']:.2f}x | "
+                 f"| {rows['ray']['tag_seconds'] / rows['local']['tag_seconds']:.2f}x | |")
+    lines.append(f"\nfma518 of a 30 s 44.1 kHz stereo MP3 (decoding and resampling included), one core: "
+                 f"{record['mp3_core_seconds_per_clip']:.3f} core-seconds per clip")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, help="the first files only (a smoke test; into bench/out/smoke/)")
+    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/scale.json)")
+    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    args = parser.parse_args()
+    out = args.out or result_path("scale.json", smoke=args.limit is not None)
+    if args.table:
+        print(markdown(read_result(out)))
+        return
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data (see its README)")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -36,7 +70,7 @@ def main() -> None:
     from genrekit.predict import tag_library
     from genrekit.runners import LocalRunner, RayRunner
 
-    paths = sorted(str(p) for p in DATA.rglob("*") if p.suffix in (".wav", ".au"))
+    paths = sorted(str(p) for p in DATA.rglob("*") if p.suffix in (".wav", ".au"))[:args.limit]
     audio_seconds = 0.0
     import soundfile as sf
 
@@ -48,6 +82,7 @@ def main() -> None:
     ray_start = time.perf_counter() - start
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        library = library_of(paths, Path(tmp) / "library") if args.limit else DATA
         model = benchmark_models(DATA, Path(tmp))["ensemble"]
         for name, runner in (("local", LocalRunner(2, preload=["genrekit.features.extract"])), ("ray", ray_runner)):
             start = time.perf_counter()
@@ -55,10 +90,12 @@ def main() -> None:
             features = time.perf_counter() - start
             assert not result.failures, result.failures
             start = time.perf_counter()
-            summary = tag_library(DATA, model, Path(tmp) / f"{name}.csv", runner=runner, progress=False)
+            summary = tag_library(library, model, Path(tmp) / f"{name}.csv", runner=runner, progress=False)
             tagging = time.perf_counter() - start
             assert summary.n_tagged == len(paths)
-            rows.append((name, features, tagging))
+            rows.append({"runner": name, "features_seconds": features, "features_s_per_track": features / len(paths),
+                         "tag_seconds": tagging, "tag_s_per_track": tagging / len(paths)})
+            print(f"{name}: features {features:.1f} s, tag {tagging:.1f} s", flush=True)
         # FMA's own files: 44.1 kHz stereo MP3. One core, 10 clips re-encoded so, 30 s each.
         import numpy as np
         import soxr
@@ -76,15 +113,15 @@ def main() -> None:
         extract_features([str(m) for m in mp3s], FeatureSpec("fma518"), n_jobs=1, progress=False)
         mp3_core_seconds = (time.perf_counter() - start) / len(mp3s)
     local, ray = rows
-    print(f"gtzan-mini: {len(paths)} files, {audio_seconds / 60:.1f} min of audio; 2 workers; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-    print(f"Ray local cluster start: {ray_start:.1f} s (not in the rows below)")
-    print("| runner | fma518 features | s per track | tag (ensemble) | s per track |\n|---|---|---|---|---|")
-    for name, features, tagging in rows:
-        print(f"| {name} | {features:.1f} s | {features / len(paths):.3f} | {tagging:.1f} s | {tagging / len(paths):.3f} |")
-    print(f"| ray / local | {ray[1] / local[1]:.2f}x | | {ray[2] / local[2]:.2f}x | |")
-    print(f"fma518 of a 30 s 44.1 kHz stereo MP3 (decoding and resampling included), one core: "
-          f"{mp3_core_seconds:.3f} core-seconds per clip")
+    record = write_result(
+        out, "local process pool against Ray (issue 8)",
+        {"path": shown_path(DATA), "files": len(paths), "audio_minutes": audio_seconds / 60,
+         "mp3_clips": [m.name for m in mp3s]},
+        workers=2, ray_num_cpus=2, ray_start_seconds=ray_start, rows=rows,
+        ray_over_local={"features": ray["features_seconds"] / local["features_seconds"],
+                        "tag": ray["tag_seconds"] / local["tag_seconds"]},
+        mp3_core_seconds_per_clip=mp3_core_seconds)
+    print(markdown(record))
 
 
 if __name__ == "__main__":

@@ -10,14 +10,19 @@ starting together), and reports errors and the latency of each request (upload +
 
 Needs ../shared/data and the test extra (httpx). Models are built by bench/models.py
 (networks untrained: weights change neither speed nor memory).
+
+Results: ``bench/results/service.json`` (every model's requests, errors, wall time and
+latency p50/p95/max in seconds). About 1 minute; run it on an otherwise idle machine.
+``--table`` prints docs/benchmarks.md's table from the result file without measuring.
+
+    python bench/service.py --table
+    python bench/service.py --clients 2 --workers 1 --out /tmp/service.json   # smoke
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
-import platform
 import socket
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import header, read_result, result_path, shown_path, write_result  # noqa: E402
 from models import benchmark_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,17 +81,35 @@ def run(model: Path, clips: list[Path], *, clients: int, workers: int) -> dict:
             "max": float(latencies.max())}
 
 
+def markdown(record: dict) -> str:
+    """docs/benchmarks.md's table."""
+    lines = [header(record), f"{record['data']['clips']} gtzan-mini clips from {record['clients']} concurrent clients, "
+             f"service with {record['workers']} workers", "",
+             "| model | requests | errors | wall | p50 | p95 | max |", "|---|---|---|---|---|---|---|"]
+    for row in record["rows"]:
+        lines.append(f"| {row['model']} | {row['requests']} | {row['errors']} | {row['wall']:.1f} s "
+                     f"| {row['p50']:.2f} s | {row['p95']:.2f} s | {row['max']:.2f} s |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/service.json)")
+    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
     args = parser.parse_args()
+    out = args.out or result_path("service.json")
+    if args.table:
+        print(markdown(read_result(out)))
+        return
     if not args.data.is_dir():
         sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")
     from genrekit.export import export_onnx
 
     clips = sorted(p for p in args.data.rglob("*") if p.suffix in (".wav", ".au"))[: args.clients]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         models = benchmark_models(args.data, Path(tmp))
         calibration = sorted(args.data.rglob("*.00002.*"))
@@ -95,13 +119,14 @@ def main() -> None:
                                                                frontend="numpy", int8=True, calibration=calibration),
             "default network (PyTorch)": models["default"],
         }
-        print(f"{len(clips)} gtzan-mini clips from {args.clients} concurrent clients, service with {args.workers} workers; "
-              f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-        print("| model | requests | errors | wall | p50 | p95 | max |\n|---|---|---|---|---|---|---|")
         for name, model in runs.items():
-            r = run(model, clips, clients=args.clients, workers=args.workers)
-            print(f"| {name} | {r['requests']} | {r['errors']} | {r['wall']:.1f} s | {r['p50']:.2f} s | {r['p95']:.2f} s "
-                  f"| {r['max']:.2f} s |", flush=True)
+            rows.append({"model": name, **run(model, clips, clients=args.clients, workers=args.workers)})
+            print(f"{name}: p95 {rows[-1]['p95']:.2f} s, {rows[-1]['errors']} errors", flush=True)
+    record = write_result(out, "the genre service under concurrent uploads (issue 6)",
+                          {"path": shown_path(args.data), "clips": len(clips), "files": [p.name for p in clips],
+                           "int8_calibration": [p.name for p in calibration]},
+                          clients=args.clients, workers=args.workers, queue=4 * args.clients, rows=rows)
+    print(markdown(record))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,13 @@ weights do not change speed, so they are untrained here. The plain pipeline is w
 glue by hand: ``librosa.load`` + features + a scikit-learn logistic regression, one file
 after another (and with joblib on 2 cores); the features are 20 MFCC means and standard
 deviations, or the same 518 FMA statistics genrekit computes (bench/fma518_speed.py).
+Results: ``bench/results/tag_throughput/library.json`` (every row's seconds, files per
+second and audio seconds per second). About 3 minutes; ``--table`` prints
+docs/benchmarks.md's table from the result file without measuring; ``--limit N`` tags the
+first N clips only (a smoke test, into bench/out/smoke/):
 
     python bench/tag_throughput.py
+    python bench/tag_throughput.py --table
 
 ``--write-tags`` measures instead what writing the tags costs (issue 18): the same library,
 gtzan-mini's 80 clips converted to the formats genrekit tags (20 each of mp3 with ID3v2.4,
@@ -47,6 +52,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import header, library_of, read_result, result_path, shown_path, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
@@ -91,9 +99,9 @@ def plain_pipeline(paths: list[str], jobs: int, featurise=plain_features) -> flo
     return time.perf_counter() - started
 
 
-def genrekit_tag(model: Path, jobs: int, out: Path) -> float:
+def genrekit_tag(model: Path, jobs: int, out: Path, library: Path = DATA) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "genrekit", "tag", str(DATA), "--model", str(model), "--out", str(out),
+    subprocess.run([sys.executable, "-m", "genrekit", "tag", str(library), "--model", str(model), "--out", str(out),
                     "--jobs", str(jobs)], check=True, capture_output=True)
     return time.perf_counter() - started
 
@@ -324,44 +332,75 @@ def precision_benchmark(limit: int | None = None) -> None:
               f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
 
 
+def library_markdown(record: dict) -> str:
+    """docs/benchmarks.md's library tagging table."""
+    data = record["data"]
+    lines = [header(record), f"tagging {data['files']} files, {data['audio_minutes']:.1f} min of audio (gtzan-mini)",
+             "",
+             "| pipeline | cores | seconds | files/s | audio s per s |", "|---|---|---|---|---|"]
+    for row in record["rows"]:
+        lines.append(f"| {row['pipeline']} | {row['cores']} | {row['seconds']:.1f} | {row['files_per_s']:.2f} | "
+                     f"{row['audio_s_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    import argparse
+
     import soundfile as sf
     from models import benchmark_models
 
-    if "--write-tags" in sys.argv[1:]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-tags", action="store_true", help="what writing the tags costs (issue 18)")
+    parser.add_argument("--precision", action="store_true", help="the default model's compute per 30 s (issue 20)")
+    parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
+    parser.add_argument("--out", type=Path, help="the library table's result file "
+                        "(default: bench/results/tag_throughput/library.json)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the library table of the result file; measure nothing")
+    args = parser.parse_args()
+    if args.write_tags:
         write_tags_benchmark()
         return
-    if "--precision" in sys.argv[1:]:
-        limit = sys.argv[sys.argv.index("--limit") + 1] if "--limit" in sys.argv else None
-        precision_benchmark(int(limit) if limit else None)
+    if args.precision:
+        precision_benchmark(args.limit)
+        return
+    out = args.out or result_path("tag_throughput/library.json", smoke=args.limit is not None)
+    if args.table:
+        print(library_markdown(read_result(out)))
         return
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
-    paths = sorted(str(p) for p in DATA.rglob("*.*"))
+    paths = sorted(str(p) for p in DATA.rglob("*.*"))[:args.limit]
     audio_seconds = sum(sf.info(p).duration for p in paths)
+    rows = []
+
+    def timed(name: str, jobs: int, seconds: float) -> None:
+        rows.append({"pipeline": name, "cores": jobs, "seconds": seconds, "files_per_s": len(paths) / seconds,
+                     "audio_s_per_s": audio_seconds / seconds})
+        print(f"{name}, {jobs} cores: {seconds:.1f} s", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        library = library_of(paths, tmp / "library") if args.limit else DATA
         built = benchmark_models(DATA, tmp)
         models = {"genrekit tag, ensemble on fma518 (the default)": built["ensemble"],
                   "genrekit tag, edge-cnn network": built["edge-cnn"],
                   "genrekit tag, default network": built["default"]}
-        print(f"tagging {len(paths)} files, {audio_seconds / 60:.1f} min of audio (gtzan-mini); "
-              f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
-        print("| pipeline | cores | seconds | files/s | audio s per s |")
-        print("|---|---|---|---|---|")
+        print(f"tagging {len(paths)} files, {audio_seconds / 60:.1f} min of audio (gtzan-mini)")
         plain = {"plain librosa, 40 MFCC statistics + scikit-learn": plain_features,
                  "plain librosa, the 518 FMA statistics + scikit-learn": plain_fma518}
         for name, featurise in plain.items():
             for jobs in (1, 2):
-                seconds = plain_pipeline(paths, jobs, featurise)
-                print(f"| {name} | {jobs} | {seconds:.1f} | {len(paths) / seconds:.2f} | {audio_seconds / seconds:.0f} |",
-                      flush=True)
+                timed(name, jobs, plain_pipeline(paths, jobs, featurise))
         for name, model in models.items():
             for jobs in (1, 2):
-                seconds = genrekit_tag(model, jobs, tmp / f"tags-{jobs}-{model.stem}.csv")
-                print(f"| {name} | {jobs} | {seconds:.1f} | {len(paths) / seconds:.2f} | {audio_seconds / seconds:.0f} |",
-                      flush=True)
+                timed(name, jobs, genrekit_tag(model, jobs, tmp / f"tags-{jobs}-{model.stem}.csv", library))
+    record = write_result(out, "end-to-end library tagging throughput (issue 4)",
+                          {"path": shown_path(DATA), "files": len(paths),
+                           "audio_minutes": audio_seconds / 60}, rows=rows)
+    print(library_markdown(record))
 
 
 if __name__ == "__main__":
