@@ -368,6 +368,37 @@ def test_the_allow_list_is_exactly_what_genrekit_writes():
     assert not loaders & {"FunctionNode", "PartialNode", "MethodNode", "OperatorFuncNode", "ConstructorFromReduceNode"}
 
 
+def test_a_ten_genre_ensemble_passes_the_archive_caps(tmp_path):
+    """The caps refuse bombs, not genrekit's own files: the ``ensemble`` recipe at its full size
+    on ten genres (skops writes ~14k archive members, one per array) saves and loads back."""
+    import warnings
+
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+
+    spec = FeatureSpec("gtzan57")
+    labels = [f"genre{i}" for i in range(10)]
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, len(spec.columns))), np.repeat(np.arange(10), 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the MLP does not converge on 40 random rows
+        estimator = make_model("ensemble", labels=labels, columns=list(spec.columns)).fit(X, y)
+    path = save_model(GenreModel("ensemble", labels, spec, estimator), tmp_path / "ensemble.genrekit")
+    with zipfile.ZipFile(path) as outer, zipfile.ZipFile(io.BytesIO(outer.read("pipeline.skops"))) as inner:
+        assert len(inner.infolist()) > 10_000  # what the old cap refused
+    np.testing.assert_allclose(load_model(path).predict_proba(X), estimator.predict_proba(X), atol=1e-12)
+
+
+def test_an_archive_over_the_member_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from genrekit import untrusted
+
+    monkeypatch.setattr(untrusted, "MAX_MEMBERS", 5)
+    members = default_members()
+    path = write_model(tmp_path / "many.genrekit", {**members, **{f"pad{i}": b"" for i in range(5)}}, rehash=False)
+    with pytest.raises(ModelError, match=r"archive members; at most 5"):
+        load_model(path)
+
+
 runner = CliRunner()
 
 
