@@ -206,7 +206,7 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
             predictor.predict_proba([chunk])  # warm up
             record["clip_ms"][name] = _median_ms(lambda: predictor.predict_proba([chunk]), max(3, repeats // 5))
             if name != "torch":
-                record["patch_ms"][name] = _median_ms(lambda: predictor._proba(patch), repeats)
+                record["patch_ms"][name] = _median_ms(lambda: predictor._run(patch), repeats)
         run = subprocess.run([sys.executable, "-c", RUNTIME_CODE, str(files["int8"]), str(clip), NOT_IN_RUNTIME],
                              capture_output=True, text=True, check=True)
         record["runtime_peak_rss_mb"] = float(run.stdout.split()[-1])

@@ -31,7 +31,7 @@ def predict_file(
     *,
     skip: float = 10.0,
     hop_seconds: float | None = None,
-    batch: int = 8,
+    batch: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     min_confidence: float | None = None,
     music_check: bool = True,
@@ -42,9 +42,9 @@ def predict_file(
 
     ``skip`` seconds of intro and outro are left out when the song is long enough (see
     :func:`genrekit.predict.song.analysed_span`); ``hop_seconds`` < the chunk length gives
-    overlapping chunks. Chunks go to the model ``batch`` at a time: the batch, not the
-    song's length, sets the memory used. Raises AudioError (naming the file) when it
-    cannot be used.
+    overlapping chunks. Chunks go to the model ``batch`` at a time (default: as many
+    as make 30 s of audio, see :func:`batch_size`), so a song of any length needs the
+    memory of a 30 s clip. Raises AudioError (naming the file) when it cannot be used.
 
     ``should_stop``, when given, is asked between decoded blocks, chunks and batches; once it
     answers true the analysis ends with :class:`genrekit.errors.AnalysisStopped` (how
@@ -77,6 +77,7 @@ def predict_file(
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
+    batch = batch or batch_size(predictor.chunk_seconds)
     times, analyses, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
@@ -103,6 +104,16 @@ def predict_file(
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path).duration, model=predictor.name, styles=styles, music=music,
                      windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
+
+
+# The audio in one batch of chunks. A song's batches are then the size of a 30 s clip's: a
+# larger one only raises the peak (the runtimes' buffers grow with it) and gains no speed.
+BATCH_SECONDS = 30.0
+
+
+def batch_size(chunk_seconds: float) -> int:
+    """Chunks of ``chunk_seconds`` per batch: as many as :data:`BATCH_SECONDS` holds, at least one."""
+    return max(1, int(BATCH_SECONDS / chunk_seconds + 1e-6))
 
 
 def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None):

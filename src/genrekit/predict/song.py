@@ -162,7 +162,7 @@ def song_chunks(
     skip: float = 10.0,
     pad: bool = True,
     min_seconds: float = 0.5,
-    block_seconds: float = 60.0,
+    block_seconds: float = 30.0,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[float, float, np.ndarray]]:
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
