@@ -284,3 +284,11 @@ def test_min_confidence_in_predict_tag_and_the_service(model, gtzan_mini, tmp_pa
         assert ask("?min_confidence=0").json()["genre"] == answer["top"][0]["genre"]
         rejected = ask("?min_confidence=1.5")
         assert rejected.status_code == 422 and "min_confidence" in rejected.json()["detail"]
+
+
+def test_batches_hold_30_s_of_audio_and_an_empty_batch_is_refused(clip):
+    from genrekit.predict.files import batch_size
+
+    assert [batch_size(s) for s in (2.97, 3.0, 7.5, 30.0, 45.0)] == [10, 10, 4, 1, 1]
+    with pytest.raises(ParameterError, match=r"batch=0: expected at least 1"):
+        predict_file("default", clip, batch=0)

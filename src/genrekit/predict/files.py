@@ -77,7 +77,12 @@ def predict_file(
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
-    batch = batch or batch_size(predictor.chunk_seconds)
+    if batch is None:
+        batch = batch_size(predictor.chunk_seconds)
+    elif batch < 1:
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"batch={batch}: expected at least 1 chunk per batch")
     times, analyses, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
@@ -106,8 +111,8 @@ def predict_file(
                      windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
 
 
-# The audio in one batch of chunks. A song's batches are then the size of a 30 s clip's: a
-# larger one only raises the peak (the runtimes' buffers grow with it) and gains no speed.
+# The audio in one batch of chunks. A song's batches are then the size of a 30 s clip's; larger
+# ones raise the peak, since the runtimes' buffers grow with the batch.
 BATCH_SECONDS = 30.0
 
 
