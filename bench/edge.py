@@ -179,7 +179,7 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
     import torch
 
     from genrekit.export import export_onnx
-    from genrekit.features.musicnn import log_mel_patches, weights_path
+    from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS, log_mel_patches, weights_path
     from genrekit.models import default_model_path, load
     from genrekit.predict import song_chunks
 
@@ -188,6 +188,8 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
     train_ids, test_ids = folds[0]
     by_id = {t.track_id: t for t in dataset.tracks}
     (clip, clip_seconds), model_file = _full_clip(by_id, test_ids), default_model_path(onnx=False)
+    spec = load(model_file).spec  # the taggers whose weights the model file needs beside it
+    networks = MODELS if spec.name == BOTH else (FEATURE_SETS[spec.name],)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"fp32": export_onnx(model_file, Path(tmp) / "fp32.onnx"),
                  "int8": export_onnx(model_file, Path(tmp) / "int8.onnx", int8=True,
@@ -195,7 +197,7 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
         record = {"preset": MUSICNN_HEAD, "clip": Path(clip).name, "clip_seconds": clip_seconds,
                   "weights": "the shipped default model",
                   "sizes": {"model file + musicnn weights": model_file.stat().st_size
-                            + Path(str(weights_path("MSD_musicnn"))).stat().st_size,
+                            + sum(Path(str(weights_path(network))).stat().st_size for network in networks),
                             **{name: path.stat().st_size for name, path in files.items()}},
                   "patch_ms": {}, "clip_ms": {}}
         predictors = {"torch": load(model_file), **{n: load(p, threads=1) for n, p in files.items()}}
