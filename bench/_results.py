@@ -68,6 +68,19 @@ def write_result(path: Path, benchmark: str, data: dict, **results) -> dict:
     return record
 
 
+def add_result_options(parser, name: str) -> None:
+    """``--out`` (the result file, default ``bench/results/<name>``) and ``--table``."""
+    parser.add_argument("--out", type=Path, help=f"the result file (default: bench/results/{name})")
+    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+
+
+def printed_table(args, out: Path, markdown) -> bool:
+    """With ``--table``, print ``out``'s table; True when printed (the caller then measures nothing)."""
+    if args.table:
+        print(markdown(read_result(out)))
+    return bool(args.table)
+
+
 def read_result(path: Path) -> dict:
     if not path.exists():
         sys.exit(f"{path}: no result file (run the benchmark first, or give --out)")

@@ -26,7 +26,7 @@ from genrekit import audio
 from genrekit.features import FeatureCache, FeatureSpec, extract_features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import header, read_result, result_path, shown_path, write_result  # noqa: E402
+from _results import add_result_options, header, printed_table, result_path, shown_path, write_result  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gtzan-mini" / "genres"
 
@@ -77,12 +77,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--limit", type=int, help="the first clips only (a smoke test; into bench/out/smoke/)")
-    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/fma518_speed.json)")
-    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    add_result_options(parser, "fma518_speed.json")
     args = parser.parse_args()
     out = args.out or result_path("fma518_speed.json", smoke=args.limit is not None)
-    if args.table:
-        print(markdown(read_result(out)))
+    if printed_table(args, out, markdown):
         return 0
     if not args.data.exists():
         print(f"skipped: {args.data} not found (expected ../shared/data beside the repository)")

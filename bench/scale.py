@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import header, library_of, read_result, result_path, shown_path, write_result  # noqa: E402
+from _results import add_result_options, header, library_of, printed_table, result_path, shown_path, write_result  # noqa: E402
 from models import benchmark_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,12 +56,10 @@ def markdown(record: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="the first files only (a smoke test; into bench/out/smoke/)")
-    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/scale.json)")
-    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    add_result_options(parser, "scale.json")
     args = parser.parse_args()
     out = args.out or result_path("scale.json", smoke=args.limit is not None)
-    if args.table:
-        print(markdown(read_result(out)))
+    if printed_table(args, out, markdown):
         return
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data (see its README)")

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import header, read_result, result_path, shown_path, write_result  # noqa: E402
+from _results import add_result_options, header, printed_table, result_path, shown_path, write_result  # noqa: E402
 from models import benchmark_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,12 +97,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/service.json)")
-    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    add_result_options(parser, "service.json")
     args = parser.parse_args()
     out = args.out or result_path("service.json")
-    if args.table:
-        print(markdown(read_result(out)))
+    if printed_table(args, out, markdown):
         return
     if not args.data.is_dir():
         sys.exit(f"gtzan-mini not found at {args.data}: this benchmark needs ../shared/data (see its README)")

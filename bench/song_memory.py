@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import header, read_result, result_path, shown_path, write_result  # noqa: E402
+from _results import add_result_options, header, printed_table, result_path, shown_path, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
@@ -88,12 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", default="3600,7200",
                         help="the long files' lengths in seconds (default: 1 and 2 hours)")
-    parser.add_argument("--out", type=Path, help="the result file (default: bench/results/song_memory.json)")
-    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    add_result_options(parser, "song_memory.json")
     args = parser.parse_args()
     out = args.out or result_path("song_memory.json")
-    if args.table:
-        print(markdown(read_result(out)))
+    if printed_table(args, out, markdown):
         return
     import soundfile as sf
     from models import benchmark_models
