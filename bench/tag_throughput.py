@@ -225,7 +225,7 @@ def precision_benchmark(limit: int | None = None) -> None:
     from genrekit.features.musicnn import log_mel_patches
     from genrekit.models import load
     from genrekit.predict import predict_files
-    from genrekit.predict.song import song_chunks
+    from genrekit.audio.chunking import song_chunks
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")

@@ -16,6 +16,10 @@ import soundfile as sf
 # threads, another job running). Passive waiting changes no result. Set here, before any test module imports scikit-learn or PyTorch (libgomp reads it
 # once, when it is loaded); the commands the tests start inherit it. A value already set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+# rich fixes a console's width from COLUMNS when the console is made (genrekit.cli's, at import);
+# pytest-xdist's workers run with COLUMNS=80. Without it the width follows each test's own env.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GENREKIT_TEST_DATA", REPO.parent / "shared" / "data"))

@@ -218,6 +218,29 @@ def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_min
     assert torch.equal(augmented["test"].X, plain["test"].X)  # test audio is never altered
 
 
+def test_validation_and_test_tracks_are_scored_on_what_predict_scores(gtzan_mini, tmp_path):
+    """Early stopping and cross-validation score a track on the windows that ``predict`` cuts
+    from the file (a last partial window kept): a track's mean window probabilities are the
+    saved model's prediction for it."""
+    from genrekit.predict import predict_file
+
+    # metal.00002 is 16.96 s: five whole windows of 2.95 s, then 2.2 s that predict pads into a sixth.
+    ids = {"metal.00002": "val", "classical.00000": "test"}
+    dataset = load_gtzan(gtzan_mini).select(ids)
+    net = build_network("default", len(GENRES), labels=list(GENRES))
+    sets, failures = split_chunks(net, dataset.tracks, list(GENRES), ids, n_frames=128)
+    assert not failures
+    path = save_network(tmp_path / "net.safetensors", net, preset="default", labels=list(GENRES))
+    for track in dataset.tracks:
+        chunk_set = sets[ids[track.track_id]]
+        rows = chunk_set.track == track.track_id
+        proba = predict_chunks(net.body, chunk_set.X[torch.from_numpy(rows)])
+        predicted = predict_file(path, track.path)
+        assert len(proba) == predicted.n_chunks
+        assert np.allclose(proba.mean(axis=0), [predicted.probabilities[g] for g in GENRES], atol=1e-4)
+    assert (sets["val"].track == "metal.00002").sum() == 6
+
+
 def test_training_without_validation_keeps_the_last_epoch(chunks):
     sets, _ = chunks
     config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)

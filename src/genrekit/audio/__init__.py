@@ -2,7 +2,8 @@
 
 Decoding is done by soundfile (libsndfile: wav, au, aiff, flac, ogg/vorbis, opus, mp3),
 resampling by soxr. Everything downstream takes numpy arrays. Files may also be named by
-URL (``s3://...``): :mod:`genrekit.audio.remote`.
+URL (``s3://...``): :mod:`genrekit.audio.remote`. :mod:`genrekit.audio.chunking` streams a
+song as the chunks a model scores.
 """
 
 from genrekit.audio.io import (

@@ -457,7 +457,7 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     be decoded are left out with a warning."""
     from genrekit.errors import GenrekitError
     from genrekit.features.musicnn import log_mel_patches
-    from genrekit.predict.song import song_chunks
+    from genrekit.audio.chunking import song_chunks
 
     predictor = load(fp32_path)
     patches = predictor.config["input_name"] == "patches"  # musicnn's log-mel patches

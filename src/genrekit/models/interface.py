@@ -389,7 +389,9 @@ class NetworkClassifier(Adapter):
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
-            self.sample_rate, self.chunk_seconds = 22050, float(self.config["image_seconds"])
+            from genrekit.models.nets.inference import IMAGE_SAMPLE_RATE
+
+            self.sample_rate, self.chunk_seconds = IMAGE_SAMPLE_RATE, float(self.config["image_seconds"])
         else:
             frontend = self.config["frontend"]
             self.sample_rate = frontend["sample_rate"]

@@ -7,7 +7,8 @@
 
 from genrekit.predict.files import predict_file, predict_files
 from genrekit.predict.library import LibrarySummary, tag_library
-from genrekit.predict.song import Prediction, Segment, analysed_span, plot_prediction, song_chunks
+from genrekit.audio.chunking import analysed_span, song_chunks
+from genrekit.predict.song import Prediction, Segment, plot_prediction
 
 __all__ = [
     "LibrarySummary",

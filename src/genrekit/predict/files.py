@@ -11,7 +11,8 @@ import numpy as np
 
 from genrekit.errors import GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, check_min_confidence, check_stop, song_chunks, summarise
+from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
+from genrekit.predict.song import Prediction, check_min_confidence, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -29,7 +30,7 @@ def predict_file(
     model: ModelLike,
     path: str | os.PathLike,
     *,
-    skip: float = 10.0,
+    skip: float = SKIP_SECONDS,
     hop_seconds: float | None = None,
     batch: int | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -41,7 +42,7 @@ def predict_file(
     ``model``: a classical model, a loaded predictor, or a model file's path.
 
     ``skip`` seconds of intro and outro are left out when the song is long enough (see
-    :func:`genrekit.predict.song.analysed_span`); ``hop_seconds`` < the chunk length gives
+    :func:`genrekit.audio.chunking.analysed_span`); ``hop_seconds`` < the chunk length gives
     overlapping chunks. Chunks go to the model ``batch`` at a time (default: as many
     as make 30 s of audio, see :func:`batch_size`), so a song of any length needs the
     memory of a 30 s clip. Raises AudioError (naming the file) when it cannot be used.
@@ -159,7 +160,7 @@ def iter_predictions(
     model: ModelLike,
     paths: Iterable[str | os.PathLike],
     *,
-    skip: float = 10.0,
+    skip: float = SKIP_SECONDS,
     hop_seconds: float | None = None,
     jobs: int = 1,
     runner=None,
@@ -203,7 +204,7 @@ def predict_files(
     model: ModelLike,
     paths: Sequence[str | os.PathLike],
     *,
-    skip: float = 10.0,
+    skip: float = SKIP_SECONDS,
     hop_seconds: float | None = None,
     progress: bool = True,
     jobs: int = 1,

@@ -2,7 +2,10 @@
 grouped by the split part of their track, with the waveform augmentations of training tracks.
 
 Spectrograms are computed once per window by the network's own front end, so training sees
-exactly what prediction will. Audio is read through :mod:`genrekit.audio` only.
+exactly what prediction will. Validation and test tracks are cut as ``evaluate`` and
+``predict`` cut them (:func:`genrekit.audio.chunking.song_chunks`), so early stopping and
+cross-validation score what a saved model would score. Audio is read through
+:mod:`genrekit.audio` only.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from genrekit import audio
 from genrekit.errors import AudioError, ModelError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
-from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
+from genrekit.models.interface import NetworkClassifier
+from genrekit.models.nets.inference import IMAGE_SAMPLE_RATE, IMAGE_SECONDS, image_examples
 from genrekit.models.nets.presets import PRESETS
+from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -148,6 +153,55 @@ def spectrogram_windows(
     return ChunkSet(torch.cat(spectra), torch.tensor(ys), np.asarray(tracks), padded)
 
 
+def scored_chunks(path: str, *, sr: int, seconds: float) -> tuple[list[np.ndarray], bool]:
+    """A file's chunks as a network file's predictions cut them: :func:`genrekit.audio.chunking.song_chunks`
+    with :class:`~genrekit.models.interface.NetworkClassifier`'s padding and minimum length (a
+    long song's intro and outro skipped, back-to-back chunks, a last partial chunk of at least
+    half a chunk kept and zero-padded), and whether the file was shorter than one chunk.
+
+    Raises
+    ------
+    AudioError
+        naming the file: not audio, truncated, silent, or too short to analyse.
+    """
+    pieces = list(song_chunks(path, sr=sr, chunk_seconds=seconds, skip=SKIP_SECONDS, pad=NetworkClassifier.pad,
+                              min_seconds=NetworkClassifier.min_seconds))
+    if not pieces:
+        raise AudioError(path, f"too short: less than {NetworkClassifier.min_seconds:.2f} s of audio to analyse")
+    padded = len(pieces) == 1 and pieces[0][1] - pieces[0][0] < seconds - 0.5 / sr
+    return [np.array(chunk, dtype=np.float32) for _, _, chunk in pieces], padded
+
+
+def scored_windows(
+    net: nn.Module, paths: Sequence[str], labels: Sequence[int], track_ids: Sequence[str], *, n_frames: int,
+    failures: dict[str, str], batch: int = 64,
+) -> ChunkSet:
+    """Each file's windows as ``evaluate`` and ``predict`` cut them (:func:`scored_chunks`),
+    through ``net.frontend``: the examples that validation and test tracks are scored on.
+
+    Parameters and result as :func:`spectrogram_windows` (no overlap, no augmentation).
+    """
+    config = net.frontend.config
+    seconds = (n_frames - 1) * config.hop_length / config.sample_rate
+    spectra, ys, tracks, padded = [], [], [], []
+    for path, label, track_id in zip(paths, labels, track_ids):
+        try:
+            windows, was_padded = scored_chunks(path, sr=config.sample_rate, seconds=seconds)
+        except AudioError as exc:
+            failures[path] = str(exc)
+            continue
+        if was_padded:
+            padded.append(track_id)
+        with torch.no_grad():
+            for start in range(0, len(windows), batch):
+                spectra.append(net.frontend(torch.from_numpy(np.stack(windows[start : start + batch]))))
+        ys += [label] * len(windows)
+        tracks += [track_id] * len(windows)
+    if not spectra:
+        raise ModelError("no track could be decoded for training")
+    return ChunkSet(torch.cat(spectra), torch.tensor(ys), np.asarray(tracks), padded)
+
+
 def split_chunks(
     net: nn.Module,
     tracks: Sequence,
@@ -162,7 +216,8 @@ def split_chunks(
 
     Tracks, not chunks, are split: every window of a track lands in its track's part.
     Training windows overlap by ``overlap`` (more, shifted examples) and get the
-    waveform ``augment``ations; others do neither.
+    waveform ``augment``ations; validation and test windows are cut as ``evaluate`` cuts
+    them (:func:`scored_windows`).
 
     Parameters
     ----------
@@ -191,19 +246,22 @@ def split_chunks(
     sets = {}
     for part in ("train", "val", "test"):
         members = [t for t in tracks if parts.get(t.track_id) == part]
-        if members:
-            sets[part] = spectrogram_windows(
-                net, [t.path for t in members], [index[t.label] for t in members], [t.track_id for t in members],
-                n_frames=n_frames, overlap=overlap if part == "train" else 0.0, failures=failures,
-                augment=augment if part == "train" else None,
-            )
+        if not members:
+            continue
+        files = [t.path for t in members], [index[t.label] for t in members], [t.track_id for t in members]
+        if part == "train":
+            sets[part] = spectrogram_windows(net, *files, n_frames=n_frames, overlap=overlap, failures=failures,
+                                             augment=augment)
+        else:
+            sets[part] = scored_windows(net, *files, n_frames=n_frames, failures=failures)
     return sets, failures
 
 
 def image_chunks(
     tracks: Sequence, labels: list[str], parts: dict[str, str], *, seconds: float = IMAGE_SECONDS,
 ) -> tuple[dict[str, ChunkSet], dict[str, str]]:
-    """Spectrogram images of every track, grouped by the split part of their track.
+    """Spectrogram images of every track, grouped by the split part of their track; the audio
+    of validation and test tracks is cut as ``evaluate`` cuts it (:func:`scored_chunks`).
 
     Returns
     -------
@@ -213,6 +271,7 @@ def image_chunks(
         Path -> reason.
     """
     from genrekit.errors import FeatureError
+    from genrekit.features.images import audio_images, is_image_path
 
     index = {label: i for i, label in enumerate(labels)}
     failures: dict[str, str] = {}
@@ -221,7 +280,11 @@ def image_chunks(
         images, ys, ids, padded = [], [], [], []
         for track in (t for t in tracks if parts.get(t.track_id) == part):
             try:
-                examples, was_padded = image_examples(track.path, seconds=seconds)
+                if part == "train" or is_image_path(track.path):
+                    examples, was_padded = image_examples(track.path, seconds=seconds)
+                else:
+                    chunks, was_padded = scored_chunks(track.path, sr=IMAGE_SAMPLE_RATE, seconds=seconds)
+                    examples = np.concatenate([audio_images(c, IMAGE_SAMPLE_RATE, seconds=seconds)[0] for c in chunks])
             except (AudioError, FeatureError) as exc:
                 failures[track.path] = str(exc)
                 continue

@@ -11,6 +11,8 @@ from torch import nn
 from genrekit import audio
 
 IMAGE_SECONDS = 30.0
+# Image networks render their spectrograms from audio at this rate (GTZAN's images).
+IMAGE_SAMPLE_RATE = 22050
 
 
 def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -> tuple[np.ndarray, bool]:
@@ -20,7 +22,7 @@ def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -
 
     if is_image_path(path):
         return read_image(path)[None], False
-    y, sr = audio.load(path, sr=22050)
+    y, sr = audio.load(path, sr=IMAGE_SAMPLE_RATE)
     return audio_images(y, sr, seconds=seconds)
 
 

@@ -1,0 +1,110 @@
+"""A song streamed as the chunks a model scores: the one chunker that prediction, evaluation
+and the scoring of validation and test tracks in training share.
+
+Intros and outros of long songs are skipped; memory stays bounded by one decoding block
+and one chunk, whatever the song's length.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, info, stream
+from genrekit.errors import AnalysisStopped, AudioError, ParameterError
+
+
+def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
+    """Raise :class:`AnalysisStopped` for ``path`` when ``should_stop()`` is true."""
+    if should_stop is not None and should_stop():
+        raise AnalysisStopped(path)
+
+
+# Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
+SKIP_SECONDS = 10.0
+
+# Intros and outros are skipped only when this much of the song (and three chunks) remains:
+# a 30 s excerpt such as a GTZAN clip is analysed whole, by short-window networks too.
+MIN_ANALYSED_SECONDS = 30.0
+
+
+def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
+    """(start, end) in seconds: ``skip`` seconds off each end when the song is long enough to
+    keep at least three chunks and :data:`MIN_ANALYSED_SECONDS` after skipping, else the whole file."""
+    if skip < 0:
+        raise ParameterError(f"skip={skip} must be >= 0 seconds")
+    if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):
+        return skip, duration - skip
+    return 0.0, duration
+
+
+def song_chunks(
+    path: str | os.PathLike,
+    *,
+    sr: int,
+    chunk_seconds: float,
+    hop_seconds: float | None = None,
+    skip: float = SKIP_SECONDS,
+    pad: bool = True,
+    min_seconds: float = 0.5,
+    block_seconds: float = 30.0,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[tuple[float, float, np.ndarray]]:
+    """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
+
+    Chunks are ``chunk_seconds`` long every ``hop_seconds`` (default: back to back) inside
+    :func:`analysed_span`. A last piece at least half a chunk long (and ``min_seconds``) is
+    kept, as is a file shorter than one chunk but at least ``min_seconds`` long: zero-padded
+    to a whole chunk when ``pad`` (fixed-size networks), else as it is.
+
+    ``should_stop``, when given, is asked before each decoded block and each chunk; once it
+    answers true the stream ends with :class:`AnalysisStopped` (a service's timeout or a
+    client that went away).
+
+    Raises
+    ------
+    AudioError
+        naming the file: not audio, truncated (fewer samples than its header declares),
+        or silent.
+    AnalysisStopped
+        when ``should_stop()`` became true.
+    """
+    path = os.fspath(path)
+    hop_seconds = hop_seconds or chunk_seconds
+    if chunk_seconds <= 0 or hop_seconds <= 0:
+        raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
+    header = info(path)
+    start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
+    size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))
+    if size < 1 or hop < 1:  # a hop of 0 samples would yield the same chunk for ever
+        raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must each be at least "
+                             f"one sample at {sr} Hz ({1 / sr:.2g} s)")
+    pending = np.zeros(0, dtype=np.float32)
+    consumed = 0  # samples dropped from the front of ``pending`` so far
+    decoded, peak, emitted = 0, 0.0, 0
+    for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
+        check_stop(should_stop, path)
+        decoded += len(block)
+        peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
+        pending = np.concatenate([pending, block]) if pending.size else block
+        while pending.shape[0] >= size:
+            check_stop(should_stop, path)
+            t = start + consumed / sr
+            yield t, t + chunk_seconds, pending[:size]
+            emitted += 1
+            pending, consumed = pending[hop:], consumed + hop
+    expected = (end - start) * sr
+    if decoded < TRUNCATION_TOLERANCE * expected - 0.1 * sr:
+        raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
+                               f"only {decoded / sr:.2f} s could be decoded")
+    if peak < SILENCE_PEAK:
+        raise AudioError(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
+    tail = pending.shape[0]
+    # The tail is new audio only if back-to-back chunks left it, or nothing was emitted yet.
+    enough = tail >= min_seconds * sr if emitted == 0 else tail >= max(min_seconds * sr, size / 2)
+    if tail and (emitted == 0 or hop >= size) and enough:
+        t = start + consumed / sr
+        piece = np.pad(pending, (0, size - tail)) if pad else pending
+        yield t, t + tail / sr, piece
