@@ -39,6 +39,14 @@ tracks. Results: ``bench/results/tag_throughput/precision.json``:
 
     python bench/tag_throughput.py --precision
 
+``--patch-batch`` measures what batching patches across files would buy (issue 20): the
+shipped default's ONNX file, one core and one thread, running the patches of 1, 2, 4 or 8
+files' 30 s segments per onnxruntime run (32 gtzan-mini files), with each layout's
+probabilities compared against one segment per run. Results:
+``bench/results/tag_throughput/patch_batch.json``; with ``--table``, its table:
+
+    python bench/tag_throughput.py --patch-batch
+
 Needs ../shared/data. Run it on an otherwise idle machine.
 """
 
@@ -222,10 +230,10 @@ def precision_benchmark(limit: int | None = None) -> None:
     import numpy as np
     import soundfile as sf
 
+    from genrekit.audio.chunking import song_chunks
     from genrekit.features.musicnn import log_mel_patches
     from genrekit.models import load
     from genrekit.predict import predict_files
-    from genrekit.audio.chunking import song_chunks
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
@@ -332,6 +340,73 @@ def precision_benchmark(limit: int | None = None) -> None:
               f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
 
 
+PATCH_BATCH_SEGMENTS = (1, 2, 4, 8)
+
+
+def patch_batch_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
+    """Patches per onnxruntime run (issue 20: "batch patches across files in tag"). The shipped
+    default's ONNX file on one core and one thread runs the patches of ``k`` 30 s segments of
+    different files in one run (a block-diagonal pooling input keeps each segment's features
+    apart) against one run per segment, as ``tag`` runs it. Each layout's CPU time is the best
+    of ``repeats`` passes over the same patches; every layout's probabilities are compared
+    with the one-segment runs."""
+    import numpy as np
+    from scipy.linalg import block_diag
+    from threadpoolctl import threadpool_limits
+
+    from genrekit.audio.chunking import song_chunks
+    from genrekit.features.musicnn import log_mel_patches, pooling_matrix
+    from genrekit.models import default_model_path, load
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    paths = sorted(str(p) for p in DATA.rglob("*.*") if p.suffix in (".au", ".wav"))[:limit or 32]
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    threadpool_limits(limits=1)
+    model = load(default_model_path(onnx=True), threads=1)
+    segments = []
+    for path in paths:  # each file's first whole 30 s segment (gtzan-mini's short clips give fewer patches)
+        _, _, chunk = next(song_chunks(path, sr=model.sample_rate, chunk_seconds=model.chunk_seconds, skip=0.0,
+                                       pad=False))
+        segments.append(log_mel_patches(np.asarray(chunk), sr=model.sample_rate))
+    n_patches = sum(len(s) for s in segments)
+    model._run(segments[0], pooling_matrix(len(segments[0])))  # warm
+    reference, rows = None, []
+    for k in PATCH_BATCH_SEGMENTS:
+        groups = [segments[i : i + k] for i in range(0, len(segments), k)]
+        best, outputs = float("inf"), []
+        for _ in range(repeats):
+            started, outputs = time.process_time(), []
+            for group in groups:
+                pooling = block_diag(*(pooling_matrix(len(s)) for s in group)).astype(np.float32)
+                proba, _ = model._run(np.concatenate(group), pooling)
+                outputs.append(proba)
+            best = min(best, time.process_time() - started)
+        proba = np.concatenate(outputs)
+        reference = proba if reference is None else reference
+        rows.append({"segments_per_run": k, "patches_per_run": n_patches / len(groups),
+                     "cpu_ms_per_patch": 1000 * best / n_patches,
+                     "max_probability_difference": float(np.abs(proba - reference).max())})
+    data = {"model": shown_path(default_model_path(onnx=True)), "files": len(paths), "patches": n_patches,
+            "note": "each file's first 30 s segment (short clips: what they hold); one core, one thread; "
+                    f"best of {repeats} passes"}
+    return write_result(result_path("tag_throughput/patch_batch.json", smoke=bool(limit)),
+                        "patches per onnxruntime run, shipped default model (issue 20)", data, rows=rows)
+
+
+def patch_batch_markdown(record: dict) -> str:
+    data = record["data"]
+    lines = [header(record), f"{data['model']}: {data['files']} gtzan-mini files, {data['patches']} patches; "
+             f"{data['note']}", "",
+             "| 30 s segments per run | patches per run | CPU ms per patch | against one segment per run | "
+             "max prob. diff |", "|---|---|---|---|---|"]
+    first = record["rows"][0]["cpu_ms_per_patch"]
+    for row in record["rows"]:
+        lines.append(f"| {row['segments_per_run']} | {row['patches_per_run']:.1f} | {row['cpu_ms_per_patch']:.2f} | "
+                     f"{row['cpu_ms_per_patch'] / first:.2f}x | {row['max_probability_difference']:.1e} |")
+    return "\n".join(lines)
+
+
 ENSEMBLE_ROW = "genrekit tag, classical ensemble on fma518"
 # row labels of result files written before the label changed (the ensemble is no longer
 # genrekit's default model: the shipped default is musicnn-prior)
@@ -360,6 +435,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-tags", action="store_true", help="what writing the tags costs (issue 18)")
     parser.add_argument("--precision", action="store_true", help="the default model's compute per 30 s (issue 20)")
+    parser.add_argument("--patch-batch", action="store_true",
+                        help="patches of several files in one onnxruntime run against one run per segment (issue 20)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -371,6 +448,12 @@ def main() -> None:
         return
     if args.precision:
         precision_benchmark(args.limit)
+        return
+    if args.patch_batch:
+        if args.table:
+            print(patch_batch_markdown(read_result(args.out or result_path("tag_throughput/patch_batch.json"))))
+        else:
+            print(patch_batch_markdown(patch_batch_benchmark(args.limit)))
         return
     out = args.out or result_path("tag_throughput/library.json", smoke=args.limit is not None)
     if args.table:
