@@ -5,9 +5,9 @@
 - :func:`tag_library`: a whole music library, in parallel, resumable, optionally writing tags
 """
 
+from genrekit.audio.chunking import analysed_span, song_chunks
 from genrekit.predict.files import predict_file, predict_files
 from genrekit.predict.library import LibrarySummary, tag_library
-from genrekit.audio.chunking import analysed_span, song_chunks
 from genrekit.predict.song import Prediction, Segment, plot_prediction
 
 __all__ = [

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
 from genrekit.errors import GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
 from genrekit.predict.song import Prediction, check_min_confidence, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
