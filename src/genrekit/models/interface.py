@@ -365,6 +365,10 @@ def _style_columns(spec, musicnn_models: tuple[str, ...]) -> dict[str, list[int]
     return style_columns([c for model in musicnn_models for c in column_names(model)])
 
 
+# Image networks render their spectrograms from audio at this rate (GTZAN's images).
+IMAGE_SAMPLE_RATE = 22050
+
+
 class NetworkClassifier(Adapter):
     """A network file (``model.safetensors``): its windows (about 3 s) or, for image
     networks, one spectrogram image per 30 s."""
@@ -389,8 +393,6 @@ class NetworkClassifier(Adapter):
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
-            from genrekit.models.nets.inference import IMAGE_SAMPLE_RATE
-
             self.sample_rate, self.chunk_seconds = IMAGE_SAMPLE_RATE, float(self.config["image_seconds"])
         else:
             frontend = self.config["frontend"]

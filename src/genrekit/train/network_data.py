@@ -24,8 +24,8 @@ from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.errors import AudioError, ModelError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
-from genrekit.models.interface import NetworkClassifier
-from genrekit.models.nets.inference import IMAGE_SAMPLE_RATE, IMAGE_SECONDS, image_examples
+from genrekit.models.interface import IMAGE_SAMPLE_RATE, NetworkClassifier
+from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
 from genrekit.models.nets.presets import PRESETS
 from genrekit.train.config import TrainConfig
 

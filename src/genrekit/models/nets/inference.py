@@ -9,10 +9,9 @@ import torch
 from torch import nn
 
 from genrekit import audio
+from genrekit.models.interface import IMAGE_SAMPLE_RATE
 
 IMAGE_SECONDS = 30.0
-# Image networks render their spectrograms from audio at this rate (GTZAN's images).
-IMAGE_SAMPLE_RATE = 22050
 
 
 def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -> tuple[np.ndarray, bool]:
