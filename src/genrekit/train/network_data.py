@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,30 +127,14 @@ def spectrogram_windows(
         No file can be decoded.
     """
     config = net.frontend.config
-    spectra, ys, tracks, padded = [], [], [], []
-    for path, label, track_id in zip(paths, labels, track_ids):
-        try:
-            y, _ = audio.load(path, sr=config.sample_rate)
-        except AudioError as exc:
-            failures[path] = str(exc)
-            continue
-        versions = [y]
-        if augment:
-            versions += augmented_waveforms(y, config.sample_rate, track_id, **augment)
-        for version in versions:
-            windows, _, was_padded = frame_windows(version, n_frames=n_frames, hop_length=config.hop_length, overlap=overlap)
-            if was_padded and version is y:
-                padded.append(track_id)
-            with torch.no_grad():
-                for start in range(0, len(windows), batch):
-                    spectra.append(net.frontend(torch.from_numpy(windows[start : start + batch])))
-            ys += [label] * len(windows)
-            tracks += [track_id] * len(windows)
-    if padded:
-        logger.warning("%d track(s) shorter than one window were zero-padded: %s", len(padded), ", ".join(padded[:5]))
-    if not spectra:
-        raise ModelError("no track could be decoded for training")
-    return ChunkSet(torch.cat(spectra), torch.tensor(ys), np.asarray(tracks), padded)
+
+    def cut(path: str, track_id: str) -> tuple[np.ndarray, bool]:
+        y, _ = audio.load(path, sr=config.sample_rate)
+        versions = [y] + (augmented_waveforms(y, config.sample_rate, track_id, **augment) if augment else [])
+        framed = [frame_windows(v, n_frames=n_frames, hop_length=config.hop_length, overlap=overlap) for v in versions]
+        return np.concatenate([windows for windows, _, _ in framed]), framed[0][2]
+
+    return _through_frontend(net, paths, labels, track_ids, cut=cut, failures=failures, batch=batch)
 
 
 def scored_chunks(path: str, *, sr: int, seconds: float) -> tuple[list[np.ndarray], bool]:
@@ -166,8 +150,6 @@ def scored_chunks(path: str, *, sr: int, seconds: float) -> tuple[list[np.ndarra
     """
     pieces = list(song_chunks(path, sr=sr, chunk_seconds=seconds, skip=SKIP_SECONDS, pad=NetworkClassifier.pad,
                               min_seconds=NetworkClassifier.min_seconds))
-    if not pieces:
-        raise AudioError(path, f"too short: less than {NetworkClassifier.min_seconds:.2f} s of audio to analyse")
     padded = len(pieces) == 1 and pieces[0][1] - pieces[0][0] < seconds - 0.5 / sr
     return [np.array(chunk, dtype=np.float32) for _, _, chunk in pieces], padded
 
@@ -183,10 +165,24 @@ def scored_windows(
     """
     config = net.frontend.config
     seconds = (n_frames - 1) * config.hop_length / config.sample_rate
+
+    def cut(path: str, track_id: str) -> tuple[np.ndarray, bool]:
+        chunks, was_padded = scored_chunks(path, sr=config.sample_rate, seconds=seconds)
+        return np.stack(chunks), was_padded
+
+    return _through_frontend(net, paths, labels, track_ids, cut=cut, failures=failures, batch=batch)
+
+
+def _through_frontend(
+    net: nn.Module, paths: Sequence[str], labels: Sequence[int], track_ids: Sequence[str], *,
+    cut: Callable[[str, str], tuple[np.ndarray, bool]], failures: dict[str, str], batch: int,
+) -> ChunkSet:
+    """Each file's waveform windows, ``cut(path, track_id) -> (windows, was_padded)``, through
+    ``net.frontend`` ``batch`` at a time; files whose cut raises :class:`AudioError` go to ``failures``."""
     spectra, ys, tracks, padded = [], [], [], []
     for path, label, track_id in zip(paths, labels, track_ids):
         try:
-            windows, was_padded = scored_chunks(path, sr=config.sample_rate, seconds=seconds)
+            windows, was_padded = cut(path, track_id)
         except AudioError as exc:
             failures[path] = str(exc)
             continue
@@ -194,9 +190,11 @@ def scored_windows(
             padded.append(track_id)
         with torch.no_grad():
             for start in range(0, len(windows), batch):
-                spectra.append(net.frontend(torch.from_numpy(np.stack(windows[start : start + batch]))))
+                spectra.append(net.frontend(torch.from_numpy(windows[start : start + batch])))
         ys += [label] * len(windows)
         tracks += [track_id] * len(windows)
+    if padded:
+        logger.warning("%d track(s) shorter than one window were zero-padded: %s", len(padded), ", ".join(padded[:5]))
     if not spectra:
         raise ModelError("no track could be decoded for training")
     return ChunkSet(torch.cat(spectra), torch.tensor(ys), np.asarray(tracks), padded)
