@@ -61,6 +61,24 @@ def test_analysed_span_skips_intro_and_outro_only_when_long_enough():
     assert analysed_span(50.0, skip=10.0, chunk_seconds=3.0) == (10.0, 40.0)
 
 
+def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(tmp_path):
+    from genrekit.audio.chunking import song_chunks
+
+    sr = 8000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(7.6 * sr)) / sr)).astype(np.float32)
+    path = tmp_path / "tone.wav"
+    sf.write(path, tone, sr)
+    pieces = list(song_chunks(path, sr=sr, chunk_seconds=3.0, min_seconds=1.0))
+    # two whole chunks, then 1.6 s (more than half a chunk) zero-padded to 3 s
+    assert [round(start, 3) for start, _, _ in pieces] == [0.0, 3.0, 6.0]
+    assert round(pieces[-1][1], 3) == 7.6 and all(len(chunk) == 3 * sr for _, _, chunk in pieces)
+    short = tmp_path / "short.wav"
+    sf.write(short, tone[: int(0.8 * sr)], sr)
+    with pytest.raises(AudioError, match=r"short\.wav.*too short: less than 1\.00 s of audio to analyse"):
+        list(song_chunks(short, sr=sr, chunk_seconds=3.0, min_seconds=1.0))
+    assert len(list(song_chunks(short, sr=sr, chunk_seconds=3.0, min_seconds=0.5))) == 1
+
+
 def test_prediction_schema_proportions_and_timeline(model, long_song):
     path, lengths = long_song
     prediction = predict_file(model, path)

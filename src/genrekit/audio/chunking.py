@@ -67,7 +67,7 @@ def song_chunks(
     ------
     AudioError
         naming the file: not audio, truncated (fewer samples than its header declares),
-        or silent.
+        silent, or too short to give one chunk (less than ``min_seconds``).
     AnalysisStopped
         when ``should_stop()`` became true.
     """
@@ -108,3 +108,5 @@ def song_chunks(
         t = start + consumed / sr
         piece = np.pad(pending, (0, size - tail)) if pad else pending
         yield t, t + tail / sr, piece
+    elif emitted == 0:
+        raise AudioError(path, f"too short: less than {min_seconds:.2f} s of audio to analyse")

@@ -455,9 +455,9 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     batches: a network's windows 16 at a time; a musicnn model's patches one segment at a
     time. At most ``max_windows`` windows or patches, drawn with ``seed``; files that cannot
     be decoded are left out with a warning."""
+    from genrekit.audio.chunking import song_chunks
     from genrekit.errors import GenrekitError
     from genrekit.features.musicnn import log_mel_patches
-    from genrekit.audio.chunking import song_chunks
 
     predictor = load(fp32_path)
     patches = predictor.config["input_name"] == "patches"  # musicnn's log-mel patches
@@ -471,7 +471,7 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
             continue
         if patches:
             examples += [log_mel_patches(chunk, sr=predictor.sample_rate) for chunk in chunks]
-        elif chunks:
+        else:
             examples.append(predictor.examples(chunks))
     if not examples:
         raise ParameterError(f"no calibration audio could be decoded from {len(files)} file(s)")

@@ -96,10 +96,6 @@ def predict_file(
             pending = []
     if pending:
         analyses.append(predictor.analyse(pending))
-    if not analyses:
-        from genrekit.errors import AudioError
-
-        raise AudioError(path, f"too short: less than {predictor.min_seconds:.2f} s of audio to analyse")
     proba = np.concatenate([a.proba for a in analyses])
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
