@@ -79,6 +79,25 @@ def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(
     assert len(list(song_chunks(short, sr=sr, chunk_seconds=3.0, min_seconds=0.5))) == 1
 
 
+@pytest.mark.parametrize("hop_seconds", [1.0, 4.0, 45.0, 70.0])
+def test_chunks_start_where_their_samples_are_for_any_hop(tmp_path, hop_seconds):
+    """Hops shorter than a chunk, longer than one, and longer than a decoding block (30 s):
+    each chunk's samples are the file's at the chunk's start time, and no chunk starts past the end."""
+    from genrekit.audio.chunking import song_chunks
+
+    sr = 1000
+    y = (0.5 * np.sin(np.arange(200 * sr) * 0.01) * np.linspace(0.2, 1, 200 * sr)).astype(np.float32)
+    path = tmp_path / "ramp.wav"
+    sf.write(path, y, sr, subtype="FLOAT")
+    pieces = list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=hop_seconds, skip=0.0, pad=False))
+    starts = [start for start, _, _ in pieces]
+    assert np.allclose(np.diff(starts), hop_seconds)
+    assert starts[-1] <= 200 - 1.5 and len(pieces) == int((200 - 3) // hop_seconds) + 1
+    for start, end, chunk in pieces:
+        first = int(round(start * sr))
+        np.testing.assert_array_equal(chunk, y[first : first + len(chunk)])
+
+
 def test_prediction_schema_proportions_and_timeline(model, long_song):
     path, lengths = long_song
     prediction = predict_file(model, path)

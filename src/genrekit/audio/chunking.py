@@ -83,18 +83,23 @@ def song_chunks(
                              f"one sample at {sr} Hz ({1 / sr:.2g} s)")
     pending = np.zeros(0, dtype=np.float32)
     consumed = 0  # samples dropped from the front of ``pending`` so far
+    owed = 0  # samples of a hop longer than what was pending, to drop from the next blocks
     decoded, peak, emitted = 0, 0.0, 0
     for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
         check_stop(should_stop, path)
         decoded += len(block)
         peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
+        if owed:
+            dropped = min(owed, len(block))
+            block, owed, consumed = block[dropped:], owed - dropped, consumed + dropped
         pending = np.concatenate([pending, block]) if pending.size else block
         while pending.shape[0] >= size:
             check_stop(should_stop, path)
             t = start + consumed / sr
             yield t, t + chunk_seconds, pending[:size]
             emitted += 1
-            pending, consumed = pending[hop:], consumed + hop
+            step = min(hop, pending.shape[0])
+            pending, consumed, owed = pending[step:], consumed + step, hop - step
     expected = (end - start) * sr
     if decoded < TRUNCATION_TOLERANCE * expected - 0.1 * sr:
         raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
