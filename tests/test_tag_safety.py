@@ -530,3 +530,28 @@ def test_undo_updates_the_results_table(tmp_path, originals, small_model, suffix
         assert genre_field(path) == FILES[name] and not own_fields(path), name
     same = ["genre", "confidence", "model", "error", "p_classical", "p_metal"]
     pd.testing.assert_frame_equal(table[same], written[same])  # the rest of the table as it was
+
+
+def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_journalled(tmp_path, originals,
+                                                                                          small_model):
+    """Rich reads "[...]" as markup: a file named "[bold red]loud" lost its brackets, and a
+    folder whose path holds "[/b]" crashed ``tag`` after the write, before its journal line."""
+    root = tmp_path / "Music"
+    names = {"Mix [/b] Vol 1/Best of [2019] [live].flac": "tagged.flac", "[bold red]loud.wav": "tagged.wav"}
+    for name, source in names.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(originals / source, root / name)
+    out = tmp_path / "tags.jsonl"
+    result = tag(root, small_model, out, "--existing", "replace")
+    for name in names:
+        assert f"{root / name}: genre My Genre -> " in result.output, result.output
+        assert genre_field(root / name) != ["My Genre"]
+    journal = read_journal(out.with_name(out.name + ".journal.jsonl"))
+    assert {r["path"] for r in journal if r["tag"] and r["tag"]["state"] == "written"} == {str(root / n) for n in names}
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK, undone.output
+    assert all(genre_field(root / name) == ["My Genre"] for name in names)
+    shown = runner.invoke(app, ["predict", "--model", str(small_model), *(str(root / n) for n in names)],
+                          env={"COLUMNS": "200"})
+    assert shown.exit_code == EXIT_OK, shown.output
+    assert "Best of [2019] [live].flac" in shown.output and "[bold red]loud.wav" in shown.output

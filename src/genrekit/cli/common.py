@@ -380,7 +380,7 @@ def _print_taxonomy(taxonomy) -> None:
         table.add_column(column, justify="right" if column == "files" else "left")
     for genre, count in sorted(taxonomy.counts.items(), key=lambda item: -item[1]):
         spellings = taxonomy.spellings.get(genre, {})
-        table.add_row(genre, str(count), ", ".join(f"{name} ({n})" for name, n in spellings.items()))
+        table.add_row(escape(genre), str(count), escape(", ".join(f"{name} ({n})" for name, n in spellings.items())))
     out_console.print(table)
     notes = [("left out (fewer files than --min-per-genre)",
               [f"{genre}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
@@ -389,7 +389,7 @@ def _print_taxonomy(taxonomy) -> None:
         if items:
             out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
             for item in items:
-                out_console.print(f"  - {item}", highlight=False)
+                out_console.print(f"  - {item}", highlight=False, markup=False)
     out_console.print(f"{len(taxonomy.untagged)} file(s) without a genre tag (the ones to fill in), "
                       f"{len(taxonomy.by_genrekit)} tagged by genrekit (not learned from), "
                       f"{taxonomy.multi_genre} with several genres", highlight=False)

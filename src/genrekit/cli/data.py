@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from genrekit import __version__
@@ -52,7 +53,7 @@ def datasets_check(
             table.add_column(column, justify="left" if column == "genre" else "right")
         for label, count in report.counts.items():
             d = report.durations.get(label, {})
-            table.add_row(label, str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
+            table.add_row(escape(label), str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
         out_console.print(table)
         if dataset.taxonomy is not None:
             _print_taxonomy(dataset.taxonomy)
@@ -64,7 +65,7 @@ def datasets_check(
             if items:
                 out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
                 for item in items:
-                    out_console.print(f"  - {item}", highlight=False)
+                    out_console.print(f"  - {item}", highlight=False, markup=False)
         out_console.print("[green]no problems found[/]" if report.ok else "[red]problems found[/]")
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 
@@ -137,7 +138,7 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
     write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": "logmel",
                                   "params": json.loads(spec.to_json()), "dataset": data.name,
                                   "n_tracks": len(data.tracks) - len(failures), "failures": failures, "problems": problems})
-    out_console.print(f"{len(data.tracks) - len(failures)} log-mel spectrograms -> {folder}")
+    out_console.print(f"{len(data.tracks) - len(failures)} log-mel spectrograms -> {folder}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, problems) else EXIT_OK)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from genrekit.models import catalogue
@@ -93,8 +94,9 @@ def train(
                           f"confidently disputes[/] (often a mis-tag; {out / 'disagreements.csv'}):", highlight=False)
         for item in result.disagreements[:10]:
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
-                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True)
-    out_console.print(f"model -> {model_file(out)}; reports in {out}")
+                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
+                              markup=False)
+    out_console.print(f"model -> {model_file(out)}; reports in {out}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
 
 
@@ -104,7 +106,7 @@ def _print_per_genre(per_genre: dict[str, dict]) -> None:
         table.add_column(column, justify="left" if column == "genre" else "right")
     cell = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     for genre, scores in per_genre.items():
-        table.add_row(genre, str(scores["n"]), cell(scores["recall"]), cell(scores["precision"]))
+        table.add_row(escape(genre), str(scores["n"]), cell(scores["recall"]), cell(scores["precision"]))
     out_console.print(table)
 
 
@@ -231,10 +233,10 @@ def compare(
                           device=settings.pop("device"), settings=settings, source=source, out_dir=out,
                           on_result=show)
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
-        view.add_row(row["model"], f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
+        view.add_row(escape(row["model"]), f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
     out_console.print(view)
-    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png")
+    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 
@@ -247,7 +249,7 @@ def report(
     from genrekit.evaluate.html import write_html_report
 
     path = write_html_report(run_dir, out)
-    out_console.print(f"report -> {path}")
+    out_console.print(f"report -> {path}", markup=False)
 
 
 @app.command()
@@ -280,7 +282,7 @@ def export(
     exported = load(path)  # proof that the file loads and runs
     precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32"
     out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
-                      f"({path.stat().st_size / 1e6:.2f} MB)")
+                      f"({path.stat().st_size / 1e6:.2f} MB)", markup=False)
 
 
 @app.command("models")

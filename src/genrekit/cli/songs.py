@@ -177,9 +177,10 @@ def tag(
             err_console.print(f"[yellow]tag:[/] {escape(change.error)}", highlight=False)
         elif change.action in ("written", "would write"):
             verb = "would set" if change.action == "would write" else "set"
-            out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False)
+            out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False,
+                              markup=False)
         elif change.action == "kept":
-            out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False)
+            out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False, markup=False)
 
     summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
@@ -190,11 +191,11 @@ def tag(
     view.add_column("genre")
     view.add_column("files", justify="right")
     for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):
-        view.add_row(genre, str(count))
+        view.add_row(escape(genre), str(count))
     view.add_row("[red]failed[/]", str(summary.n_failed))
     out_console.print(view)
     out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
-                      f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}")
+                      f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}", markup=False)
     if summary.tag_actions:
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
     if summary.unknown:
@@ -202,16 +203,17 @@ def tag(
         out_console.print(f"[yellow]{len(summary.unknown)} file(s) without a genre tag whose genre is 'unknown' ({left}; "
                           "not music, or below --min-confidence):[/]", highlight=False)
         for path in summary.unknown[:20]:
-            out_console.print(f"  - {path}", highlight=False, soft_wrap=True)  # paths unbroken, to copy
+            out_console.print(f"  - {path}", highlight=False, soft_wrap=True, markup=False)  # paths unbroken, to copy
         if len(summary.unknown) > 20:
-            out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})")
+            out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})",
+                              markup=False)
     if summary.disagreements:
         out_console.print(f"[yellow]{len(summary.disagreements)} file(s) whose own genre tag the model confidently "
-                          f"disputes[/] (often a mis-tag) -> {summary.disagreements_path}", highlight=False)
+                          f"disputes[/] (often a mis-tag) -> {escape(str(summary.disagreements_path))}", highlight=False)
         for item in summary.disagreements[:10]:
             seen = " (trained on it)" if item.seen_in_training else ""
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
-                              f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True)
+                              f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True, markup=False)
     _finish(summary.n_tagged + summary.n_done_before, summary.failures)
 
 
@@ -222,12 +224,12 @@ def _undo_tags(results: Path) -> None:
     def show(record) -> None:
         if record.status == "restored":
             old, new = "; ".join(record.old or []) or "(none)", "; ".join(record.new or []) or "(none: removed)"
-            out_console.print(f"{record.path}: genre {old} -> {new} (restored)", highlight=False)
+            out_console.print(f"{record.path}: genre {old} -> {new} (restored)", highlight=False, markup=False)
         elif record.status in ("already undone", "nothing to undo"):
-            out_console.print(f"{record.reason} ({record.status})", highlight=False)
+            out_console.print(f"{record.reason} ({record.status})", highlight=False, markup=False)
 
     summary = undo_tags(results, on_file=show)
     out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
                       f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}; "
-                      f"the rows of the files put back updated in {results}")
+                      f"the rows of the files put back updated in {results}", markup=False)
     _finish(len(summary.files) - len(summary.failures), summary.failures)

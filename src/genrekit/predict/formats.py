@@ -130,6 +130,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     -------
     rich.table.Table
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from genrekit.predict.song import UNKNOWN
@@ -144,12 +145,13 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     view.add_column("share of chunks", overflow="fold", ratio=2)
     view.add_column("analysed", justify="right", ratio=1)
     for p in predictions:
-        ranked = [f"{g} {prob:.0%}" for g, prob in p.top(top)]
+        # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
+        ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
         if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
             ranked.insert(0, f"unknown ({p.unknown_reason}):")
-        shares = [f"{g} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
+        shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
-        view.add_row(Path(p.path).name, "\n".join(ranked), *styles, "\n".join(shares),
+        view.add_row(escape(Path(p.path).name), "\n".join(ranked), *styles, "\n".join(shares),
                      f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
     return view
 
@@ -159,6 +161,8 @@ def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
     give them all); "none" when no style reaches its threshold or the model gives none."""
     if not styles:
         return "none"
-    shown = [f"{style} {probability:.0%}" for style, probability in list(styles.items())[:top]]
+    from rich.markup import escape
+
+    shown = [f"{escape(style)} {probability:.0%}" for style, probability in list(styles.items())[:top]]
     more = len(styles) - len(shown)
     return "\n".join(shown + ([f"+{more} more"] if more else []))

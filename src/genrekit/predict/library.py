@@ -563,15 +563,16 @@ def tag_library(
 
     def finish(record: dict) -> None:
         _decide(record, min_confidence)
+        change = None
         if write_tags and record["error"] is None:
             change = _set_tag(record, handle, options, rekey)
             actions[record["tag_action"]] += 1
             if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
                 current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
-            if change is not None and on_tag_change is not None:
-                on_tag_change(change)
-        _append(handle, record)
+        _append(handle, record)  # journalled before anyone is told: a failing callback loses no record
         records.append(record)
+        if change is not None and on_tag_change is not None:
+            on_tag_change(change)
 
     with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
         task = bar.add_task("tagging", total=len(files), completed=n_before)
