@@ -77,6 +77,12 @@ def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(
     with pytest.raises(AudioError, match=r"short\.wav.*too short: less than 1\.00 s of audio to analyse"):
         list(song_chunks(short, sr=sr, chunk_seconds=3.0, min_seconds=1.0))
     assert len(list(song_chunks(short, sr=sr, chunk_seconds=3.0, min_seconds=0.5))) == 1
+    # overlapping chunks cover what back-to-back ones do: 2.9 s apart, the last 1.7 s are new audio
+    overlapping = list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=2.9, min_seconds=1.0))
+    assert [round(start, 3) for start, _, _ in overlapping] == [0.0, 2.9, 5.8]
+    assert round(overlapping[-1][1], 3) == 7.6
+    # ... but a hop of a third of a chunk adds less than half a chunk after the last whole one
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0))[-1][1], 3) == 7.0
 
 
 @pytest.mark.parametrize("hop_seconds", [1.0, 4.0, 45.0, 70.0])
@@ -255,6 +261,20 @@ def test_parallel_batch_prediction_equals_the_sequential_one(model, gtzan_mini, 
         assert np.allclose(list(a.probabilities.values()), list(b.probabilities.values()), rtol=0, atol=1e-9)
         assert [s.genre for s in a.timeline] == [s.genre for s in b.timeline]
     assert list(failed) == list(failed_too) == [str(tmp_path / "missing.wav")]
+
+    # A model loaded with its own chunk length keeps it in workers, which load it again from its file.
+    from genrekit.models import load
+    from genrekit.runners import LocalRunner
+
+    loaded = load(path, segment_seconds=10.0)
+    here, _ = predict_files(loaded, files[:2], progress=False)
+    workers, _ = predict_files(loaded, files[:2], runner=LocalRunner(1), progress=False)
+    assert [p.n_chunks for p in here] == [p.n_chunks for p in workers] == [3, 3]
+    with pytest.raises(ParameterError, match=r"segment_seconds=5\.0: .* already loaded with 10 s chunks"):
+        predict_files(loaded, files[:1], segment_seconds=5.0, progress=False)
+    for bad in (0, -5.0, float("nan")):
+        with pytest.raises(ParameterError, match=r"segment_seconds=.*expected a positive number of seconds"):
+            load(path, segment_seconds=bad)
 
 
 def test_below_min_confidence_the_genre_is_unknown_and_the_probabilities_stay(model, gtzan_mini):

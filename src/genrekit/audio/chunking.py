@@ -55,9 +55,10 @@ def song_chunks(
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
 
     Chunks are ``chunk_seconds`` long every ``hop_seconds`` (default: back to back) inside
-    :func:`analysed_span`. A last piece at least half a chunk long (and ``min_seconds``) is
-    kept, as is a file shorter than one chunk but at least ``min_seconds`` long: zero-padded
-    to a whole chunk when ``pad`` (fixed-size networks), else as it is.
+    :func:`analysed_span`. A last piece that adds at least half a chunk (and ``min_seconds``)
+    of audio after the last whole chunk is kept, as is a file shorter than one chunk but at
+    least ``min_seconds`` long: zero-padded to a whole chunk when ``pad`` (fixed-size
+    networks), else as it is.
 
     ``should_stop``, when given, is asked before each decoded block and each chunk; once it
     answers true the stream ends with :class:`AnalysisStopped` (a service's timeout or a
@@ -72,7 +73,7 @@ def song_chunks(
         when ``should_stop()`` became true.
     """
     path = os.fspath(path)
-    hop_seconds = hop_seconds or chunk_seconds
+    hop_seconds = chunk_seconds if hop_seconds is None else hop_seconds
     if chunk_seconds <= 0 or hop_seconds <= 0:
         raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
     header = info(path)
@@ -107,9 +108,10 @@ def song_chunks(
     if peak < SILENCE_PEAK:
         raise AudioError(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     tail = pending.shape[0]
-    # The tail is new audio only if back-to-back chunks left it, or nothing was emitted yet.
-    enough = tail >= min_seconds * sr if emitted == 0 else tail >= max(min_seconds * sr, size / 2)
-    if tail and (emitted == 0 or hop >= size) and enough:
+    # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
+    new = tail if emitted == 0 else tail - max(0, size - hop)
+    enough = tail >= min_seconds * sr if emitted == 0 else new >= max(min_seconds * sr, size / 2)
+    if tail and new > 0 and enough:
         t = start + consumed / sr
         piece = np.pad(pending, (0, size - tail)) if pad else pending
         yield t, t + tail / sr, piece

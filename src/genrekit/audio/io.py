@@ -459,6 +459,8 @@ def stream(
     _check_rate(sr)
     if block_duration <= 0:
         raise ParameterError(f"block_duration={block_duration} must be > 0 seconds")
+    if offset < 0 or (duration is not None and duration < 0):
+        raise ParameterError(f"offset={offset} and duration={duration} must be >= 0 seconds")
     path = os.fspath(path)
     out_block = int(round(block_duration * sr))
     with _open(path) as handle:

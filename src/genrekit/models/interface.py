@@ -195,7 +195,7 @@ class ClassicalClassifier(Adapter):
         self.labels = list(manifest["labels"])
         self.aggregation = manifest.get("aggregation", "mean")
         self.sample_rate = spec.sample_rate
-        self.chunk_seconds = segment_seconds or spec.chunk_duration or 30.0
+        self.chunk_seconds = segment_seconds if segment_seconds is not None else spec.chunk_duration or 30.0
         self.min_seconds = spec.min_duration
         self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
@@ -601,8 +601,19 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
     Raises
     ------
     ModelError : the file is missing, unreadable, not a genrekit model, or tampered with
+    ParameterError : ``segment_seconds`` is not a positive number of seconds, or differs from
+        the chunks of a classical model that is already loaded
     """
+    if segment_seconds is not None and not (np.isfinite(segment_seconds) and segment_seconds > 0):
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"segment_seconds={segment_seconds}: expected a positive number of seconds per chunk")
     if isinstance(model, GenreClassifier):
+        if isinstance(model, ClassicalClassifier) and segment_seconds not in (None, model.chunk_seconds):
+            from genrekit.errors import ParameterError
+
+            raise ParameterError(f"segment_seconds={segment_seconds}: {model.name} is already loaded with "
+                                 f"{model.chunk_seconds:g} s chunks; give segment_seconds to load() with its file")
         return model
     if hasattr(model, "predict_proba") and not hasattr(model, "estimator"):  # an adapter of its own, incomplete
         from genrekit.errors import ParameterError

@@ -172,8 +172,11 @@ def iter_predictions(
     built in memory is run here); they finish in any order. The results are the same either way.
     """
     check_min_confidence(min_confidence)
-    # workers load the model themselves: from its file
-    source = os.fspath(model) if isinstance(model, (str, os.PathLike)) else os.fspath(getattr(model, "source", "") or "")
+    predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
+    # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
+    source = os.fspath(model) if predictor is None else os.fspath(getattr(predictor, "source", "") or "")
+    if predictor is not None:
+        segment_seconds = predictor.chunk_seconds
     if (jobs > 1 or runner is not None) and source:
         paths = [os.fspath(p) for p in paths]
         if len(paths) > 1:
@@ -187,7 +190,8 @@ def iter_predictions(
                 else:
                     yield paths[index], None, outcome["error"]
             return
-    predictor = load(model, segment_seconds=segment_seconds)
+    if predictor is None:
+        predictor = load(model, segment_seconds=segment_seconds)
     for path in map(os.fspath, paths):
         try:
             yield path, predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
