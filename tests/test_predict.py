@@ -187,6 +187,17 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     assert table.exit_code == EXIT_OK and "share of chunks" in table.stdout
     assert "styles" not in table.stdout  # no column for a model without styles
 
+    # songs of the same name from two folders: one plot each, neither replaced
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        sf.write(tmp_path / folder / "song.wav", np.sin(np.arange(5 * 22050) * 0.05) * 0.3, 22050)
+    for output_format in ("json", "jsonl"):
+        plots = tmp_path / f"plots-{output_format}"
+        result = runner.invoke(app, ["predict", "--model", str(tmp_path / "model.genrekit"), str(tmp_path / "a" / "song.wav"),
+                                     str(tmp_path / "b" / "song.wav"), "--format", output_format, "--plot", str(plots)])
+        assert result.exit_code == EXIT_OK, result.output
+        assert sorted(p.name for p in plots.iterdir()) == ["song-2.png", "song.png"]
+
 
 def test_song_scores_follow_the_literature():
     from genrekit.evaluate import song_scores

@@ -68,8 +68,9 @@ def predict(
     _note_training_files([p.path for p in predictions], model)
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
         for p in predictions:
-            plot_prediction(p, plot / f"{Path(p.path).stem}.png")
+            plot_prediction(p, _plot_path(plot, p.path, used))
     top = min(top, len(model.labels))
     if output_format == "json":
         for line in formats.json_lines(predictions, failures, top=top):
@@ -81,6 +82,17 @@ def predict(
     elif predictions:
         out_console.print(formats.prediction_table(predictions, model_name=model.name, top=top))
     _finish(len(predictions), failures)
+
+
+def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
+    """``folder/<song's stem>.png``; songs of the same name (in other folders, or other formats)
+    get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another."""
+    stem = Path(song).stem
+    name, n = f"{stem}.png", 2
+    while name in used:
+        name, n = f"{stem}-{n}.png", n + 1
+    used.add(name)
+    return folder / name
 
 
 def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, skip: float, hop: float | None,
@@ -97,6 +109,7 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     done: list[str] = []
     failures: dict[str, str] = {}
     top = min(top, len(model.labels))
+    used: set[str] = set()
     if plot is not None:
         plot.mkdir(parents=True, exist_ok=True)
     with Progress(disable=not _progress(), console=err_console) as bar:
@@ -109,7 +122,7 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
                 print(json_line(prediction, top=top), flush=True)
                 done.append(prediction.path)
                 if plot is not None:
-                    plot_prediction(prediction, plot / f"{Path(prediction.path).stem}.png")
+                    plot_prediction(prediction, _plot_path(plot, prediction.path, used))
             else:
                 print(failure_line(path, error), flush=True)
                 failures[path] = error
