@@ -210,12 +210,13 @@ def bad_files(tmp_path_factory, clip, corrupted_file) -> dict[str, Path]:
     return files
 
 
-def write_m4a(path: Path, y: np.ndarray, sr: int) -> Path:
-    """Encode ``y`` [shape=(channels, n)] as AAC in an MP4 (m4a) container with PyAV."""
+def write_m4a(path: Path, y: np.ndarray, sr: int, container_format: str = "ipod") -> Path:
+    """Encode ``y`` [shape=(channels, n)] as AAC in an MP4 (m4a) container with PyAV
+    (``container_format="adts"``: a bare AAC stream, an .aac file)."""
     import av
 
     layout = "stereo" if y.shape[0] == 2 else "mono"
-    with av.open(str(path), "w", format="ipod") as container:
+    with av.open(str(path), "w", format=container_format) as container:
         stream = container.add_stream("aac", rate=sr, layout=layout)
         for start in range(0, y.shape[1], 1024):
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[:, start : start + 1024]), format="fltp", layout=layout)

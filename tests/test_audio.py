@@ -133,6 +133,20 @@ def test_m4a_aac_stereo_44k_decodes_through_pyav(m4a_clip, clip):
     assert len(part) == 3 * sr
 
 
+def test_a_bare_aac_stream_with_a_quiet_intro_has_its_real_length(tmp_path, clip):
+    """FFmpeg guesses a bare AAC stream's length from its first packets' bit rate: 30 s of
+    silence before 30 s of music read as minutes of audio, and the file was called truncated."""
+    from conftest import write_m4a
+
+    y, sr = audio.load(clip, sr=None)
+    song = np.concatenate([np.zeros(30 * sr, dtype=np.float32), y])
+    path = write_m4a(tmp_path / "quiet intro.aac", song[None], sr, container_format="adts")
+    assert abs(audio.info(path).duration - len(song) / sr) < 0.1
+    decoded, _ = audio.load(path, sr=sr)
+    assert abs(len(decoded) - len(song)) < 0.1 * sr
+    assert sum(map(len, audio.stream(path, sr=sr, offset=10.0, duration=40.0))) == 40 * sr
+
+
 def test_bad_m4a_names_the_file(tmp_path):
     path = tmp_path / "fake.m4a"
     path.write_text("not audio at all\n" * 50)

@@ -207,6 +207,11 @@ def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# Bare codec streams without an index, whose length FFmpeg guesses from the first packets'
+# bit rate (a raw AAC file with a quiet intro was "2289 s" for 150 s): their packets are counted.
+_RAW_STREAMS = frozenset({"aac", "ac3", "eac3", "dts", "amr", "amrnb", "amrwb"})
+
+
 class _PyAVReader:
     """The part of ``soundfile.SoundFile``'s interface the audio layer uses, over PyAV:
     ``samplerate``, ``channels``, ``frames`` (from the container's duration), ``format``,
@@ -232,17 +237,35 @@ class _PyAVReader:
         context = self._stream.codec_context
         self.samplerate = int(context.sample_rate or 0)
         self.channels = int(context.layout.nb_channels or 1)
-        if self._stream.duration is not None and self._stream.time_base is not None:
+        self.format = self._container.format.name.split(",")[0].upper()
+        if self.format.lower() in _RAW_STREAMS:
+            seconds = self._packet_seconds(path)
+        elif self._stream.duration is not None and self._stream.time_base is not None:
             seconds = float(self._stream.duration * self._stream.time_base)
         else:
             seconds = (self._container.duration or 0) / 1_000_000
         self.frames = int(round(seconds * self.samplerate))
-        self.format = self._container.format.name.split(",")[0].upper()
         self.subtype = context.name.upper()
         self._resampler = av.AudioResampler(format="flt", layout=context.layout, rate=self.samplerate)
         self._decoded = self._container.decode(self._stream)
         self._buffer = np.zeros((0, self.channels), dtype=np.float32)
         self._done = False
+
+    def _packet_seconds(self, path: str) -> float:
+        """The stream's length from its packets (demuxed, not decoded); the container is then
+        opened again at its start."""
+        total = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                total += packet.duration or 0
+            seconds = float(total * self._stream.time_base)
+            self._container.close()
+            self._container = self._av.open(path)
+        except (self._av.FFmpegError, OSError) as exc:
+            self._container.close()
+            raise AudioError(path, f"corrupt: its packets cannot be read ({exc})") from exc
+        self._stream = self._container.streams.audio[0]
+        return seconds
 
     def _decode_more(self) -> bool:
         """Decode the next packet's samples into the buffer; False at the end of the stream."""
