@@ -236,6 +236,18 @@ def test_a_rerun_keeps_every_row_whatever_the_spelling_of_the_library(tmp_path, 
         _same_rows(pd.read_csv(out), first, moved)
 
 
+def test_a_rerun_with_other_analysis_options_predicts_again(tmp_path, small_library, tiny_model):
+    out = tmp_path / "t.csv"
+    args = ["tag", str(small_library), "--model", str(tiny_model), "--out", str(out), "--jobs", "1"]
+    for options, done_before in (([], 0), ([], 2), (["--skip", "0"], 0), (["--skip", "0"], 2),
+                                 (["--skip", "0", "--segment", "2"], 0), ([], 2)):
+        result = runner.invoke(app, [*args, *options])
+        assert result.exit_code == EXIT_OK, result.output
+        assert f"2 tagged ({done_before} done by an earlier run)" in result.output, (options, result.output)
+    segmented = [json.loads(line) for line in out.with_name("t.csv.journal.jsonl").read_text().splitlines()][-2:]
+    assert all(row["n_chunks"] == 2 for row in segmented)  # 5 s clips in 2 s segments, not one 30 s segment
+
+
 def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tiny_model):
     lib = small_library
     (lib / "gone.mp3").symlink_to(tmp_path / "nowhere.mp3")

@@ -2,8 +2,8 @@
 
 Results go to a JSON-lines journal as each file finishes (one line per file, flushed and
 fsynced), so a run killed at any moment loses at most the line being written; a re-run
-skips every file already in the journal (same resolved path, size and modification time, or
-same content with ``use_hash``) and the final table (CSV, JSON lines or Parquet) is rewritten
+skips every file already in the journal (same model and analysis options; same resolved path,
+size and modification time, or same content with ``use_hash``) and the final table (CSV, JSON lines or Parquet) is rewritten
 atomically from the journal, each row found by that key, so any spelling of the library's
 path gives the same rows. Links are followed; dangling ones and loops get a row with the reason.
 """
@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path
+from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
@@ -445,7 +446,7 @@ def tag_library(
     *,
     jobs: int | None = None,
     use_hash: bool = False,
-    skip: float = 10.0,
+    skip: float = SKIP_SECONDS,
     segment_seconds: float | None = None,
     write_tags: bool = False,
     dry_run: bool = False,
@@ -519,7 +520,9 @@ def tag_library(
     model_path = os.fspath(model_file(model_path))
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
-    identity = model_id(model_path)
+    # A rerun with other analysis options predicts again; the defaults keep the keys of earlier journals.
+    identity = model_id(model_path) + (f"|skip={skip:g}" if skip != SKIP_SECONDS else "") + (
+        f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
     listing, skipped = _listing(root)
     files = list(listing)
     journal = results.with_name(results.name + ".journal.jsonl")
