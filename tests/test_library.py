@@ -16,7 +16,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from genrekit import audio
-from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, app
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, app
 from genrekit.datasets import load_gtzan
 from genrekit.errors import ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
@@ -240,12 +240,14 @@ def test_a_rerun_with_other_analysis_options_predicts_again(tmp_path, small_libr
     out = tmp_path / "t.csv"
     args = ["tag", str(small_library), "--model", str(tiny_model), "--out", str(out), "--jobs", "1"]
     for options, done_before in (([], 0), ([], 2), (["--skip", "0"], 0), (["--skip", "0"], 2),
-                                 (["--skip", "0", "--segment", "2"], 0), ([], 2)):
+                                 (["--skip", "0", "--segment", "4"], 0), ([], 2)):
         result = runner.invoke(app, [*args, *options])
         assert result.exit_code == EXIT_OK, result.output
         assert f"2 tagged ({done_before} done by an earlier run)" in result.output, (options, result.output)
     segmented = [json.loads(line) for line in out.with_name("t.csv.journal.jsonl").read_text().splitlines()][-2:]
-    assert all(row["n_chunks"] == 2 for row in segmented)  # 5 s clips in 2 s segments, not one 30 s segment
+    assert all("|skip=0|segment=4|" in row["key"] for row in segmented)
+    result = runner.invoke(app, [*args, "--segment", "2"])  # shorter than the features' 3 s minimum
+    assert result.exit_code == EXIT_ERROR and "segment_seconds=2" in result.output, result.output
 
 
 def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tiny_model):
