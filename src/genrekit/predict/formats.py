@@ -152,8 +152,15 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(Path(p.path).name), "\n".join(ranked), *styles, "\n".join(shares),
-                     f"{p.start:.0f}-{p.end:.0f} s\n{len(p.timeline)} chunks")  # the shares' chunks
+                     f"{p.start:.0f}-{p.end:.0f} s\n{_parts(p)}")
     return view
+
+
+def _parts(p: Prediction) -> str:
+    """What the shares count: the chunks, or the finer windows of the timeline where the model gives them."""
+    if len(p.timeline) == p.n_chunks:
+        return f"{p.n_chunks} chunk{'s' if p.n_chunks != 1 else ''}"
+    return f"{len(p.timeline)} windows"
 
 
 def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
