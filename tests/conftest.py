@@ -267,3 +267,38 @@ def runtime_cli(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("runtime") / "runtime_cli.py"
     path.write_text(RUNTIME_CLI.format(blocked=NOT_IN_RUNTIME))
     return path
+
+
+def peak_rss_mb(model: str, song: str, hop_seconds: float | None = None) -> float:
+    """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model`` (chunks
+    ``hop_seconds`` apart when given)."""
+    import subprocess
+    import sys
+
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
+    code = ("import re, sys; from genrekit.models import load; from genrekit.predict import predict_file; "
+            "hop = float(sys.argv[3]) if sys.argv[3] != 'None' else None; "
+            "p = predict_file(load(sys.argv[1]), sys.argv[2], hop_seconds=hop); "
+            "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
+    result = subprocess.run([sys.executable, "-c", code, model, song, str(hop_seconds)], capture_output=True,
+                            text=True, check=True)
+    n_chunks, peak = result.stdout.split()
+    assert int(n_chunks) > 0
+    return float(peak)
+
+
+@pytest.fixture(scope="module")
+def songs_for_memory(gtzan_mini, tmp_path_factory):
+    """A 30 s clip and an hour of real clips back to back (22.05 kHz, 16-bit)."""
+    from genrekit import audio
+
+    root = tmp_path_factory.mktemp("memory")
+    clips = [audio.load(next((gtzan_mini / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
+    with sf.SoundFile(root / "one_hour.wav", "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
+        written = 0
+        while written < 3600 * 22050:
+            for y in clips:
+                handle.write(y)
+                written += len(y)
+    sf.write(root / "clip.wav", clips[0], 22050)
+    return root / "clip.wav", root / "one_hour.wav"

@@ -15,6 +15,8 @@ from genrekit.train.loop import train_network  # noqa: E402
 from genrekit.train.network_data import split_chunks  # noqa: E402
 from genrekit.train.plots import write_history  # noqa: E402
 
+from conftest import peak_rss_mb  # noqa: E402
+
 GENRES = ("classical", "metal", "reggae")
 
 
@@ -384,46 +386,11 @@ def test_image_network_trains_on_a_folder_of_pngs(tmp_path, two_genres):
     assert [line["n_chunks"] for line in lines] == [1, 1]  # one image per 30 s clip
 
 
-def _peak_rss_mb(model: str, song: str) -> float:
-    """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model``."""
-    import subprocess
-    import sys
-
-    # VmHWM, not ru_maxrss: Linux carries the parent's peak RSS across fork + exec into ru_maxrss.
-    code = ("import re, sys; from genrekit.models import load; from genrekit.predict import predict_file; "
-            "p = predict_file(load(sys.argv[1]), sys.argv[2]); "
-            "print(p.n_chunks, int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) / 1024)")
-    result = subprocess.run([sys.executable, "-c", code, model, song], capture_output=True, text=True, check=True)
-    n_chunks, peak = result.stdout.split()
-    assert int(n_chunks) > 0
-    return float(peak)
-
-
-@pytest.fixture(scope="module")
-def songs_for_memory(gtzan_mini, tmp_path_factory):
-    """A 30 s clip and an hour of real clips back to back (22.05 kHz, 16-bit)."""
-    import soundfile as sf
-
-    from genrekit import audio
-
-    root = tmp_path_factory.mktemp("memory")
-    clips = [audio.load(next((gtzan_mini / g).glob(f"{g}.00000.*")), sr=22050)[0] for g in ("metal", "jazz", "pop")]
-    with sf.SoundFile(root / "one_hour.wav", "w", samplerate=22050, channels=1, subtype="PCM_16") as handle:
-        written = 0
-        while written < 3600 * 22050:
-            for y in clips:
-                handle.write(y)
-                written += len(y)
-    sf.write(root / "clip.wav", clips[0], 22050)
-    return root / "clip.wav", root / "one_hour.wav"
-
-
 @pytest.mark.parametrize("kind", ["network", "onnx-network", "default-onnx"])
 def test_an_hour_long_song_peaks_within_a_quarter_of_a_clip(songs_for_memory, kind, tmp_path):
     """Streaming (issue 20): an hour-long song peaks at most 1.25x a 30 s clip, for a PyTorch
     network, its ONNX export and the default model's export (a classical head). A whole-file
-    read would add 317 MB. The classical models on librosa features are measured by
-    bench/song_memory.py (an hour of gtzan57 takes 4.5 minutes)."""
+    read would add 317 MB. A classical model on librosa features: test_predict.py."""
     from genrekit.export import export_onnx
     from genrekit.models import default_model_path
 
@@ -435,7 +402,7 @@ def test_an_hour_long_song_peaks_within_a_quarter_of_a_clip(songs_for_memory, ki
         if kind == "onnx-network":
             model = export_onnx(model, tmp_path / "net.onnx", frontend="numpy")
     clip, song = songs_for_memory
-    short, long = _peak_rss_mb(str(model), str(clip)), _peak_rss_mb(str(model), str(song))
+    short, long = peak_rss_mb(str(model), str(clip)), peak_rss_mb(str(model), str(song))
     # measured 2026-11-30: network 1.13-1.15x, its export 1.17-1.18x, the default's 1.08x
     assert long <= 1.25 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
 
