@@ -122,3 +122,21 @@ def test_report_of_a_comparison(tmp_path, feature_table):
 def test_report_names_a_folder_without_results(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 1 and "no genrekit results found" in result.output
+
+
+def test_genre_names_are_text_in_the_report(tmp_path):
+    """A genre comes from a folder, a manifest or a tag: "<svg onload=...>" must not become markup,
+    and "NA" or "null" must not become a missing value (which made right tracks count as wrong)."""
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.html import write_html_report
+    from genrekit.evaluate.report import write_evaluation
+    from genrekit.evaluate.run import track_predictions
+
+    labels = ["<svg onload=alert(1)>", "NA", "null"]
+    y, tracks = np.array([0, 0, 1, 2]), np.array(["a", "b", "c", "d"])
+    proba = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])  # b is wrong
+    metrics = evaluation_metrics(y, proba, tracks, labels, chunked=False)
+    write_evaluation(metrics, tmp_path, title="t", predictions=track_predictions(tracks, y, proba, labels))
+    page = write_html_report(tmp_path).read_text()
+    assert "<svg" not in page and "&lt;svg onload=alert(1)&gt;" in page
+    assert "Most confidently wrong tracks (1 wrong of 4)" in page and "<td>b</td>" in page

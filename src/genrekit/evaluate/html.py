@@ -84,14 +84,15 @@ def _verdict(metrics: dict) -> str:
     per_genre = metrics.get("per_genre", {})
     if per_genre:
         weakest = sorted(per_genre.items(), key=lambda item: item[1]["f1"])[:3]
-        parts.append("Weakest genres (F1): " + ", ".join(f"{g} {r['f1']:.2f}" for g, r in weakest) + ".")
+        parts.append("Weakest genres (F1): " + ", ".join(f"{html.escape(str(g))} {r['f1']:.2f}" for g, r in weakest) + ".")
     matrix = np.array(metrics.get("confusion_matrix", []))
     if matrix.size:
         off = matrix.copy()
         np.fill_diagonal(off, 0)
         if off.max() > 0:
             i, j = np.unravel_index(off.argmax(), off.shape)
-            parts.append(f"Most frequent confusion: {labels[i]} taken for {labels[j]} ({off[i, j]} track(s)).")
+            parts.append(f"Most frequent confusion: {html.escape(str(labels[i]))} taken for {html.escape(str(labels[j]))} "
+                         f"({off[i, j]} track(s)).")
     if metrics["n"] < 30:
         parts.append('<span class="bad">Few test tracks: these numbers are rough (one track is '
                      f'{1 / metrics["n"]:.0%}).</span>')
@@ -135,13 +136,14 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if dataset or run.get("split"):
         body.append("<h2>Data</h2>")
         if isinstance(dataset, dict):
-            body.append(f"<p>{html.escape(str(dataset.get('name')))}: {dataset.get('n_tracks')} tracks, "
+            body.append(f"<p>{html.escape(str(dataset.get('name')))}: {html.escape(str(dataset.get('n_tracks')))} tracks, "
                         f"{len(dataset.get('labels', []))} genres ({html.escape(str(dataset.get('root', '')))}).</p>")
         counts = (run.get("split") or {}).get("tracks_per_genre")
         if counts:
             frame = pd.DataFrame(counts).fillna(0).astype(int)
             frame.loc["total"] = frame.sum()
-            body.append(f"<p>Split: {html.escape(str(run['split'].get('method')))}, seed {run['split'].get('seed')}; "
+            body.append(f"<p>Split: {html.escape(str(run['split'].get('method')))}, "
+                        f"seed {html.escape(str(run['split'].get('seed')))}; "
                         "tracks (not chunks) are split.</p>" + _table(frame.reset_index().rename(columns={"index": "genre"})))
         bad = {**run.get("failures", {})}
         if bad or run.get("problems"):
@@ -173,7 +175,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 "n": [metrics["n"], metrics.get("chunk_n", "")]})))
     predictions = run_dir / "predictions.csv"
     if predictions.exists():
-        frame = pd.read_csv(predictions)
+        # genres and ids are text: a genre called "NA" or "null" is not a missing value
+        frame = pd.read_csv(predictions, keep_default_na=False, dtype={"track_id": str, "true": str, "predicted": str})
         wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False).head(n_wrong)
         body.append(f"<h3>Most confidently wrong tracks ({int((frame['true'] != frame['predicted']).sum())} wrong "
                     f"of {len(frame)})</h3>")
@@ -200,9 +203,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if exploration:
         kmeans = exploration["kmeans"]
         body.append("<h2>The data, seen</h2>")
-        body.append(f"<p>{exploration['n_rows']} rows × {exploration['n_features']} standardised features. "
-                    f"{exploration['pca']['components_for_90_percent']} principal components hold 90% of the variance. "
-                    f"k-means with k = {kmeans['k']}: adjusted Rand index {kmeans['adjusted_rand_index']:.3f}, "
+        counts = [html.escape(str(v)) for v in (exploration["n_rows"], exploration["n_features"],
+                                                 exploration["pca"]["components_for_90_percent"], kmeans["k"])]
+        body.append(f"<p>{counts[0]} rows × {counts[1]} standardised features. "
+                    f"{counts[2]} principal components hold 90% of the variance. "
+                    f"k-means with k = {counts[3]}: adjusted Rand index {kmeans['adjusted_rand_index']:.3f}, "
                     f"silhouette {kmeans['silhouette']:.3f}.</p>")
         for name, alt in (("pca", "PCA"), ("tsne", "t-SNE map"), ("kmeans", "k-means clusters against genres"),
                           ("importance", "permutation importance")):
@@ -210,7 +215,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 body.append(_image(explore_dir / f"{name}.png", alt))
     if songs:
         body.append("<h2>Full songs</h2>")
-        body.append(f"<p>{songs['n']} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
+        body.append(f"<p>{html.escape(str(songs['n']))} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
                     f"{songs['proportion_score']:.3f}.</p>")
         body.append(_table(pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
