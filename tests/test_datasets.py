@@ -81,6 +81,22 @@ def test_manifest(tmp_path, gtzan_mini):
     reasons = " | ".join(p.reason for p in dataset.problems)
     assert "songs.csv:4 but not found" in reasons and "empty label" in reasons and "split 'holdout'" in reasons
     assert dataset.groups == ["artist:Ann", "artist:Bob"]
+    # one file under other spellings, and durations that are not seconds: reported by line, left out
+    (tmp_path / "sub").mkdir()
+    shutil.copy(gtzan_mini / "rock" / "rock.00002.wav", tmp_path / "c.wav")
+    again = tmp_path / "again.csv"
+    again.write_text("path,label,duration\n"
+                     "a.wav,jazz,30\n"
+                     "sub/../a.wav,jazz,\n"
+                     f"{tmp_path / 'a.wav'},jazz,\n"
+                     "b.wav,rock,about 30 s\n"
+                     "c.wav,rock,-3\n")
+    dataset = load_manifest(again)
+    assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0)]
+    reasons = [p.reason for p in dataset.problems]
+    assert reasons[:2] == ["listed again at " + f"{again}:{line} (first as track 'a')" for line in (3, 4)]
+    assert reasons[2:] == [f"duration 'about 30 s' at {again}:5: expected a number of seconds > 0, or nothing",
+                           f"duration '-3' at {again}:6: expected a number of seconds > 0, or nothing"]
     bad = tmp_path / "bad.csv"
     bad.write_text("file,genre\na.wav,jazz\n")
     with pytest.raises(DatasetError, match=r"bad\.csv: manifest lacks column\(s\) path, label"):

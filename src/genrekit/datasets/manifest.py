@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
     seen: set[str] = set()
+    files: dict = {}  # each listed file -> its track id
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
         url = remote.is_url(row["path"].strip())
@@ -53,6 +55,12 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         label = row["label"].strip()
         split = row.get("split", "").strip() or None
         track_id = row.get("track_id", "").strip() or default_id
+        same_file = path if url else path.resolve()  # one file however the row spells its path
+        duration = row.get("duration", "").strip()
+        try:
+            seconds = float(duration) if duration else None
+        except ValueError:
+            seconds = -1.0
         if not row["path"].strip():
             problems.append(DatasetProblem(where, "empty path"))
         elif not url and not path.is_file():
@@ -63,16 +71,21 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), f"split {split!r} at {where}; expected one of {', '.join(SPLIT_NAMES)}"))
         elif track_id in seen:
             problems.append(DatasetProblem(str(path), f"track id {track_id!r} repeated at {where}"))
+        elif same_file in files:
+            problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
+        elif seconds is not None and not (math.isfinite(seconds) and seconds > 0):
+            problems.append(DatasetProblem(str(path), f"duration {duration!r} at {where}: expected a number of "
+                                                      "seconds > 0, or nothing"))
         else:
             seen.add(track_id)
-            duration = row.get("duration", "").strip()
+            files[same_file] = track_id
             tracks.append(
                 Track(
                     track_id=track_id,
                     path=str(path),
                     label=label,
                     artist=row.get("artist", "").strip() or None,
-                    duration=float(duration) if duration else None,
+                    duration=seconds,
                     split=split,
                 )
             )
