@@ -4,6 +4,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from genrekit.datasets import (
     check_dataset,
@@ -62,6 +63,11 @@ def test_folder_per_genre(tmp_path, gtzan_mini):
     assert reasons == ["audio file outside any genre folder; not labelled", "genre folder contains no audio files"]
     with pytest.raises(DatasetError, match="expected a folder of genre folders"):
         load_folder(root / "loose.wav")
+    # the same song in two formats: two tracks, told apart (one id would tie them in splits and exclusion)
+    y, sr = sf.read(root / "jazz" / "live" / "set1.wav")
+    sf.write(root / "jazz" / "live" / "set1.flac", y, sr)
+    ids = sorted(t.track_id for t in load_folder(root).tracks if "live" in t.track_id)
+    assert ids == ["jazz/live/set1.flac", "jazz/live/set1.wav"]
 
 
 def test_manifest(tmp_path, gtzan_mini):

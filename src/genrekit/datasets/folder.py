@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 from genrekit.audio import is_audio_path
@@ -40,8 +41,9 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
     """Every audio file (or, with ``media="image"``, every PNG/JPEG spectrogram image)
     below ``root/<genre>/`` labelled ``<genre>``.
 
-    Track ids are paths relative to ``root`` without the extension. Files directly
-    in ``root`` and empty genre folders are reported as problems.
+    Track ids are paths relative to ``root`` without the extension (with it where two files
+    differ only by their extension). Files directly in ``root`` and empty genre folders are
+    reported as problems.
     """
     from genrekit.features.images import is_image_path
 
@@ -61,8 +63,11 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
         files = _media_files(item, accept)
         if not files:
             problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files"))
+        stems = Counter(path.relative_to(root).with_suffix("") for path in files)
         for path in files:
-            track_id = str(path.relative_to(root).with_suffix(""))
+            relative = path.relative_to(root)
+            # song.wav beside song.flac: two tracks, so each keeps its extension in its id
+            track_id = str(relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix(""))
             tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
     if not tracks:
         raise DatasetError(f"{root}: no {media} files found in genre folders (expected ROOT/<genre>/<file>)")
