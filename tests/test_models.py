@@ -175,3 +175,18 @@ def test_yeo_johnson_gives_power_transformers_lambdas(feature_table):
     reference, ours = PowerTransformer().fit(X), YeoJohnson().fit(X)
     np.testing.assert_allclose(ours.lambdas_, reference.lambdas_, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(ours.transform(X), reference.transform(X), rtol=1e-6, atol=1e-6)
+
+
+def test_a_genre_missing_from_the_fit_gets_a_zero_column():
+    """A cross-validation fold whose training part lacks a genre (its tracks share one artist):
+    the probabilities still have a column per genre, in the genres' order."""
+    from genrekit.models.classical import predict_proba
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.repeat([0, 2], 20)
+    X[y == 2] += 2
+    for name in ("logreg", "linear-svc"):
+        estimator = make_model(name, seed=0).fit(X, y)
+        proba = predict_proba(estimator, X, 3)
+        assert proba.shape == (40, 3) and np.all(proba[:, 1] == 0) and np.allclose(proba.sum(axis=1), 1)
+        assert np.array_equal(proba.argmax(axis=1), estimator.predict(X))

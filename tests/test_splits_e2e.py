@@ -154,6 +154,14 @@ def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, fea
     assert "split='dataset' needs a train/val/test split for every track; 1 have none (first: pop.00003)" \
         in " ".join(result.output.split())
 
+    # a genre held out whole is refused before any audio is read: the model could never name it
+    untrained = tracks.assign(split=np.where(tracks["label"] == "disco", "test", tracks["split"]))
+    songs = _manifest(untrained, tmp_path / "untrained.csv", columns=("path", "label", "artist", "split", "track_id"))
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--split", "dataset", "--no-cv",
+                                      "--no-cache", "--out", str(tmp_path / "untrained")])
+    assert result.exit_code == EXIT_ERROR
+    assert "genre(s) 'disco' have no training track" in " ".join(result.output.split())
+
 
 def test_train_gtzan_filtered_split_is_the_published_lists(gtzan_mini, tmp_path, feature_cache):
     """--split gtzan-filtered on a GTZAN folder: each track in the part that the fault-filtered

@@ -97,7 +97,7 @@ class GenreModel:
             raise ModelError(
                 f"model {self.name!r} expects {len(self.spec.columns)} {self.spec.name} features per row, got shape {X.shape}"
             )
-        return predict_proba(self.estimator, X)
+        return predict_proba(self.estimator, X, len(self.labels))
 
     def manifest(self) -> dict:
         return {

@@ -210,17 +210,27 @@ def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, col
     return pipeline
 
 
-def predict_proba(estimator: Pipeline, X: np.ndarray) -> np.ndarray:
-    """Genre probabilities [shape=(n, n_genres)] from a fitted pipeline.
+def predict_proba(estimator: Pipeline, X: np.ndarray, n_labels: int | None = None) -> np.ndarray:
+    """Genre probabilities [shape=(n, n_labels)] from a fitted pipeline.
 
     Margin classifiers without probabilities (LinearSVC) give the softmax of their
-    decision values: a monotone score whose arg-max is the predicted genre.
+    decision values: a monotone score whose arg-max is the predicted genre. A genre the
+    estimator never saw (a cross-validation fold whose training part lacks it) gets 0.
     """
     if hasattr(estimator[-1], "predict_proba"):
-        return estimator.predict_proba(X)
-    scores = estimator.decision_function(X)
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+        proba = estimator.predict_proba(X)
+    else:
+        scores = estimator.decision_function(X)
+        if scores.ndim == 1:  # two classes: one margin, for the second
+            scores = np.stack([-scores, scores], axis=1) / 2
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        proba = exp / exp.sum(axis=1, keepdims=True)
+    classes = getattr(estimator, "classes_", None)
+    if n_labels is None or classes is None or proba.shape[1] == n_labels:
+        return proba
+    full = np.zeros((len(proba), n_labels))
+    full[:, np.asarray(classes, dtype=int)] = proba
+    return full
 
 
 @contextlib.contextmanager

@@ -156,7 +156,8 @@ class TableRecipe:
         from genrekit.models.classical import predict_proba
 
         rows = self.table.rows_of(tracks)
-        return ChunkProba(predict_proba(model, self.table.X[rows]), self.table.y[rows], self.table.tracks[rows])
+        return ChunkProba(predict_proba(model, self.table.X[rows], len(self.labels)), self.table.y[rows],
+                          self.table.tracks[rows])
 
 
 class NetworkRecipe:

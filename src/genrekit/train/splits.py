@@ -29,6 +29,10 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
         raise DatasetError(f"{dataset.root}: the training tracks (split={split!r}) hold {found}; training needs at "
                            "least two genres")
+    unfitted = sorted({t.label for t in dataset.tracks if t.label is not None} - set(fitted))
+    if unfitted:
+        raise DatasetError(f"{dataset.root}: genre(s) {', '.join(map(repr, unfitted))} have no training track "
+                           f"(split={split!r}: every one is a test track); the model could never name them")
     return dataset, notes
 
 
