@@ -193,6 +193,8 @@ def test_compare_scores_every_model_on_the_same_artist_grouped_folds(tracks, tmp
     _invoke("compare", _manifest(tracks, tmp_path / "songs.csv"), "--models", "logreg,knn", "--folds", "4",
             "--features", FEATURES, "--jobs", "1", "--cache", feature_cache, "--out", out)
     rows = json.loads((out / "comparison.json").read_text())["models"]
+    assert json.loads((out / "comparison.json").read_text())["setup"]["grouping"] == "by artist"
+    assert (out / "comparison.md").read_text().startswith("# Model comparison: 4-fold CV by artist on ")
     assert set(rows) == {"logreg", "knn"} and all(len(row["fold_accuracy"]) == 4 for row in rows.values())
     by_model = {name: [(f["train"], f["test"]) for f in folds_used if f["model"] == name] for name in rows}
     for name in rows:

@@ -198,6 +198,7 @@ def compare(
     every epoch runs, so --patience does not apply); comparison.json records them."""
     from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate import compare_models
+    from genrekit.evaluate.crossval import fold_grouping
     from genrekit.models import MODELS, recipe_names
     from genrekit.train.recipes import recipe_type
 
@@ -219,7 +220,8 @@ def compare(
             table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
                                            n_jobs=jobs, progress=_progress())
             failures = table.failures
-    view = Table(title=f"{folds}-fold CV by track on {source}" + (", nested search" if search else ""))
+    grouping = fold_grouping(data.groups if data is not None else table.track_frame()["group"])
+    view = Table(title=escape(f"{folds}-fold CV {grouping} on {source}" + (", nested search" if search else "")))
     for column in ("model", "accuracy", "macro F1", "fit s/fold"):
         view.add_column(column, justify="left" if column == "model" else "right")
 

@@ -172,6 +172,13 @@ def cross_validate(
                                  summary={"search": search})
 
 
+def fold_grouping(groups) -> str:
+    """How :func:`kfold_splits` keeps tracks together for these split groups: ``"by artist"``
+    when every track's artist is known, ``"by artist where known"`` when some are, else ``"by track"``."""
+    artists = [str(g).startswith("artist:") for g in groups]
+    return "by artist" if all(artists) and artists else "by artist where known" if any(artists) else "by track"
+
+
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified K-fold over a feature table's tracks (grouped by artist where known):
     (train track ids, test track ids) per fold."""

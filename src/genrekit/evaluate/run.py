@@ -281,7 +281,7 @@ def compare_models(
     ``setup.network_settings``). With a dataset, both use its track folds.
     ``on_result(row)`` is called after each model (for progress display).
     """
-    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
+    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, fold_grouping, table_folds
     from genrekit.train.recipes import make_recipe
 
     recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
@@ -303,17 +303,18 @@ def compare_models(
     if out_dir is not None:
         out = Path(out_dir)
         networks = any("epochs" in r.summary for r in recipes)  # what a network's summary says
+        grouping = fold_grouping(dataset.groups if dataset is not None else table.track_frame()["group"])
         setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
                  "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
                  "n_features": int(table.X.shape[1]) if table is not None else None,
                  "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
                  "network_epochs": epochs if networks else None,
                  **({"network_settings": {"device": device, **(settings or {})}} if networks else {}),
-                 "cv": "stratified K-fold, grouped by artist where known, else by track"
-                       + (" (nested randomized search)" if search else ""),
+                 "cv": f"stratified K-fold {grouping}" + (" (nested randomized search)" if search else ""),
+                 "grouping": grouping,
                  "seed": seed, "search_iterations": n_iter if search else 0}
         write_json(out / "comparison.json", {"setup": setup, "models": {row["model"]: row for row in rows}})
-        title = f"Model comparison: {n_splits}-fold CV on {source or 'features'}"
+        title = f"Model comparison: {n_splits}-fold CV {grouping} on {source or 'features'}"
         write_text_atomic(out / "comparison.md", comparison_markdown(rows, title=title))
         plot_comparison(rows, out / "comparison.png", title=title)
     return rows
