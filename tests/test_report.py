@@ -132,11 +132,16 @@ def test_genre_names_are_text_in_the_report(tmp_path):
     from genrekit.evaluate.report import write_evaluation
     from genrekit.evaluate.run import track_predictions
 
-    labels = ["<svg onload=alert(1)>", "NA", "null"]
-    y, tracks = np.array([0, 0, 1, 2]), np.array(["a", "b", "c", "d"])
-    proba = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]])  # b is wrong
+    labels = ["<svg onload=alert(1)>", "NA", "null", "R|B"]
+    y, tracks = np.array([0, 0, 1, 2, 3]), np.array(["a", "b", "c", "d", "e"])
+    proba = np.array([[0.9, 0.05, 0.05, 0], [0.1, 0.8, 0.1, 0], [0.2, 0.7, 0.1, 0], [0.1, 0.1, 0.8, 0],
+                      [0, 0, 0.1, 0.9]])  # b is wrong
     metrics = evaluation_metrics(y, proba, tracks, labels, chunked=False)
     write_evaluation(metrics, tmp_path, title="t", predictions=track_predictions(tracks, y, proba, labels))
     page = write_html_report(tmp_path).read_text()
     assert "<svg" not in page and "&lt;svg onload=alert(1)&gt;" in page
-    assert "Most confidently wrong tracks (1 wrong of 4)" in page and "<td>b</td>" in page
+    assert "Most confidently wrong tracks (1 wrong of 5)" in page and "<td>b</td>" in page
+    # Markdown: every row of a table has as many cells as its header ("R|B" escaped)
+    for table in (tmp_path / "metrics.md").read_text().split("\n\n"):
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        assert len({line.replace("\\|", "").count("|") for line in rows}) <= 1, table
