@@ -97,8 +97,11 @@ def test_manifest(tmp_path, gtzan_mini):
                      f"{tmp_path / 'a.wav'},jazz,\n"
                      "b.wav,rock,about 30 s\n"
                      "c.wav,rock,-3\n")
+    shutil.copy(tmp_path / "a.wav", tmp_path / "a.flac")
+    with again.open("a") as handle:
+        handle.write("a.flac,jazz,\n")  # the same song in another format: a track of its own
     dataset = load_manifest(again)
-    assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0)]
+    assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0), ("a.flac", None)]
     reasons = [p.reason for p in dataset.problems]
     assert reasons[:2] == ["listed again at " + f"{again}:{line} (first as track 'a')" for line in (3, 4)]
     assert reasons[2:] == [f"duration 'about 30 s' at {again}:5: expected a number of seconds > 0, or nothing",

@@ -246,6 +246,7 @@ def test_a_rerun_with_other_analysis_options_predicts_again(tmp_path, small_libr
         assert f"2 tagged ({done_before} done by an earlier run)" in result.output, (options, result.output)
     segmented = [json.loads(line) for line in out.with_name("t.csv.journal.jsonl").read_text().splitlines()][-2:]
     assert all("|skip=0|segment=4|" in row["key"] for row in segmented)
+    assert all(row["model"] == segmented[0]["model"] and "|" not in row["model"] for row in segmented)  # the model alone
     result = runner.invoke(app, [*args, "--segment", "2"])  # shorter than the features' 3 s minimum
     assert result.exit_code == EXIT_ERROR and "segment_seconds=2" in result.output, result.output
 

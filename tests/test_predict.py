@@ -106,6 +106,18 @@ def test_chunks_start_where_their_samples_are_for_any_hop(tmp_path, hop_seconds)
         np.testing.assert_array_equal(chunk, y[first : first + len(chunk)])
 
 
+def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
+    from genrekit import audio
+    from genrekit.audio.chunking import song_chunks
+
+    path = tmp_path / "tone.wav"
+    sf.write(path, np.sin(np.arange(8000 * 5) * 0.1).astype(np.float32), 8000)
+    with pytest.raises(ParameterError, match=r"chunk_seconds=3.0 and hop_seconds=0 must be > 0"):
+        list(song_chunks(path, sr=8000, chunk_seconds=3.0, hop_seconds=0))
+    with pytest.raises(ParameterError, match=r"offset=-5 and duration=None must be >= 0"):
+        next(audio.stream(path, sr=8000, offset=-5))
+
+
 def test_prediction_schema_proportions_and_timeline(model, long_song):
     path, lengths = long_song
     prediction = predict_file(model, path)

@@ -154,8 +154,11 @@ def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, fea
     assert "split='dataset' needs a train/val/test split for every track; 1 have none (first: pop.00003)" \
         in " ".join(result.output.split())
 
-    # a genre held out whole is refused before any audio is read: the model could never name it
-    untrained = tracks.assign(split=np.where(tracks["label"] == "disco", "test", tracks["split"]))
+    # a genre without a train track is refused before any audio is read: the model could never
+    # name it (val tracks only choose a network's epoch)
+    untrained = tracks.assign(split=np.where(tracks["label"] == "disco",
+                                             np.where(tracks["track_id"] < "disco.00004", "val", "test"),
+                                             tracks["split"]))
     songs = _manifest(untrained, tmp_path / "untrained.csv", columns=("path", "label", "artist", "split", "track_id"))
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--split", "dataset", "--no-cv",
                                       "--no-cache", "--out", str(tmp_path / "untrained")])
@@ -194,6 +197,12 @@ def test_compare_scores_every_model_on_the_same_artist_grouped_folds(tracks, tmp
             "--features", FEATURES, "--jobs", "1", "--cache", feature_cache, "--out", out)
     rows = json.loads((out / "comparison.json").read_text())["models"]
     assert json.loads((out / "comparison.json").read_text())["setup"]["grouping"] == "by artist"
+    from genrekit.evaluate.crossval import fold_grouping
+
+    some = load_manifest(_manifest(tracks.assign(artist=np.where(tracks["label"] == "pop", "", tracks["artist"])),
+                                   tmp_path / "some.csv"))
+    assert fold_grouping(some) == "by artist where known"
+    assert fold_grouping(load_manifest(_manifest(tracks.assign(artist=""), tmp_path / "none.csv"))) == "by track"
     assert (out / "comparison.md").read_text().startswith("# Model comparison: 4-fold CV by artist on ")
     assert set(rows) == {"logreg", "knn"} and all(len(row["fold_accuracy"]) == 4 for row in rows.values())
     by_model = {name: [(f["train"], f["test"]) for f in folds_used if f["model"] == name] for name in rows}

@@ -536,7 +536,7 @@ def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_
                                                                                           small_model):
     """Rich reads "[...]" as markup: a file named "[bold red]loud" lost its brackets, and a
     folder whose path holds "[/b]" crashed ``tag`` after the write, before its journal line."""
-    root = tmp_path / "Music"
+    root = tmp_path / "My [/b] Music"
     names = {"Mix [/b] Vol 1/Best of [2019] [live].flac": "tagged.flac", "[bold red]loud.wav": "tagged.wav"}
     for name, source in names.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -555,3 +555,15 @@ def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_
                           env={"COLUMNS": "200"})
     assert shown.exit_code == EXIT_OK, shown.output
     assert "Best of [2019] [live].flac" in shown.output and "[bold red]loud.wav" in shown.output
+
+    # whatever a caller's on_tag_change does, each write is journalled before it is told
+    from genrekit.predict.library import tag_library
+
+    def fails(change):
+        raise RuntimeError("a caller's display broke")
+
+    with pytest.raises(RuntimeError):
+        tag_library(root, small_model, tmp_path / "again.jsonl", jobs=1, write_tags=True, existing="replace",
+                    progress=False, on_tag_change=fails)
+    journal = read_journal(tmp_path / "again.jsonl.journal.jsonl")
+    assert [r["tag"]["state"] for r in journal if r["tag"]][-1] == "written"

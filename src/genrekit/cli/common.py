@@ -398,7 +398,7 @@ def _print_taxonomy(taxonomy) -> None:
               f"{Path(taxonomy.untaggable[0]).suffix}): neither learned from nor filled in", highlight=False)
     if taxonomy.placeholders:
         out_console.print("placeholders ignored (not genres): " + ", ".join(
-            f"{name} ({n})" for name, n in taxonomy.placeholders.items()), highlight=False)
+            f"{name} ({n})" for name, n in taxonomy.placeholders.items()), highlight=False, markup=False)
 
 
 def _note_training_files(paths: list[str], model) -> None:
@@ -408,7 +408,8 @@ def _note_training_files(paths: list[str], model) -> None:
     _, seen = exclude_training(paths, model)
     if seen:
         _note(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
-                          f"predictions say nothing about its accuracy: {', '.join(Path(p).name for p in seen[:5])}"
+                          f"predictions say nothing about its accuracy: "
+                          f"{escape(', '.join(Path(p).name for p in seen[:5]))}"
                           f"{', …' if len(seen) > 5 else ''}", highlight=False)
 
 

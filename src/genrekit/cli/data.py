@@ -48,7 +48,7 @@ def datasets_check(
     if as_json:
         print(json.dumps(data, indent=2))
     else:
-        table = Table(title=f"{report.dataset}: {report.n_tracks} tracks in {report.root}")
+        table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.root}"))
         for column in ("genre", "tracks", "min s", "median s", "max s"):
             table.add_column(column, justify="left" if column == "genre" else "right")
         for label, count in report.counts.items():
@@ -103,7 +103,7 @@ def features(
                                   "dataset": data.name, "n_tracks": len(table.paths), "n_rows": int(len(table.y)),
                                   "cache_hits": result.cache_hits, "failures": table.failures, "problems": problems})
     out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
-                      f"-> {out / 'features.csv'} ({result.cache_hits} from cache)")
+                      f"-> {out / 'features.csv'} ({result.cache_hits} from cache)", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
 
 
@@ -179,7 +179,7 @@ def explore(
     out_console.print(f"{result['n_rows']} rows x {result['n_features']} features: "
                       f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
                       f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {kmeans['silhouette']:.3f}; "
-                      f"top feature for {model}: {result['importance']['top'][0]['feature']} -> {out}")
+                      f"top feature for {model}: {result['importance']['top'][0]['feature']} -> {out}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 

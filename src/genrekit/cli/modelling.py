@@ -91,7 +91,8 @@ def train(
             _print_per_genre(scores["per_genre"])
     if result.disagreements:
         out_console.print(f"[yellow]{len(result.disagreements)} file(s) whose label the cross-validated model "
-                          f"confidently disputes[/] (often a mis-tag; {out / 'disagreements.csv'}):", highlight=False)
+                          f"confidently disputes[/] (often a mis-tag; {escape(str(out / 'disagreements.csv'))}):",
+                          highlight=False)
         for item in result.disagreements[:10]:
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
                               f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
@@ -157,11 +158,11 @@ def evaluate(
         raise typer.Exit(EXIT_ERROR)
     if songs:
         out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
-                          f"proportion score {metrics['proportion_score']:.3f} -> {out / 'songs.json'}")
+                          f"proportion score {metrics['proportion_score']:.3f} -> {out / 'songs.json'}", markup=False)
     else:
         out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
-                          f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}")
+                          f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}", markup=False)
     if report["unknown_genre_tracks"]:
         _note(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
                           "left out")
@@ -220,7 +221,7 @@ def compare(
             table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
                                            n_jobs=jobs, progress=_progress())
             failures = table.failures
-    grouping = fold_grouping(data.groups if data is not None else table.track_frame()["group"])
+    grouping = fold_grouping(data if data is not None else table)
     view = Table(title=escape(f"{folds}-fold CV {grouping} on {source}" + (", nested search" if search else "")))
     for column in ("model", "accuracy", "macro F1", "fit s/fold"):
         view.add_column(column, justify="left" if column == "model" else "right")

@@ -200,7 +200,7 @@ def tag(
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
                           min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,
                           id3v2_version=id3v2_version)
-    view = Table(title=f"{summary.n_files} files in {library}")
+    view = Table(title=escape(f"{summary.n_files} files in {library}"))
     view.add_column("genre")
     view.add_column("files", justify="right")
     for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):

@@ -40,7 +40,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
     seen: set[str] = set()
-    files: dict = {}  # each listed file -> its track id
+    files: dict[str | Path, str] = {}  # each listed file -> its track id
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
         url = remote.is_url(row["path"].strip())
@@ -54,8 +54,10 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             default_id = str(Path(row["path"]).with_suffix(""))
         label = row["label"].strip()
         split = row.get("split", "").strip() or None
-        track_id = row.get("track_id", "").strip() or default_id
         same_file = path if url else path.resolve()  # one file however the row spells its path
+        if default_id in seen and same_file not in files:  # song.flac after song.wav: its own id, with extension
+            default_id = str(PurePosixPath(parts.netloc + parts.path) if url else Path(row["path"]))
+        track_id = row.get("track_id", "").strip() or default_id
         duration = row.get("duration", "").strip()
         try:
             seconds = float(duration) if duration else None

@@ -103,6 +103,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         raise DatasetError(f"{path}: cannot read the feature table ({exc})") from exc
     if label_column not in frame.columns:
         raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(frame.columns[:8])}...")
+    # genres and names are text: a genre "NA" or "null" is not a missing value
+    text = [c for c in (label_column, "filename") if c in frame.columns]
+    frame[text] = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)[text]
     names = frame["filename"].astype(str) if "filename" in frame.columns else pd.Series(frame.index.astype(str))
     stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
     tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])

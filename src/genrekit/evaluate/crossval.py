@@ -172,11 +172,13 @@ def cross_validate(
                                  summary={"search": search})
 
 
-def fold_grouping(groups) -> str:
-    """How :func:`kfold_splits` keeps tracks together for these split groups: ``"by artist"``
-    when every track's artist is known, ``"by artist where known"`` when some are, else ``"by track"``."""
-    artists = [str(g).startswith("artist:") for g in groups]
-    return "by artist" if all(artists) and artists else "by artist where known" if any(artists) else "by track"
+def fold_grouping(data: Dataset | FeatureTable) -> str:
+    """How :func:`kfold_splits` keeps a dataset's (or a feature table's) tracks together:
+    ``"by artist"`` when every track's artist is known, ``"by artist where known"`` when
+    some are, else ``"by track"``."""
+    groups = data.groups if isinstance(data, Dataset) else data.track_frame()["group"]
+    known = [str(g).startswith("artist:") for g in groups]
+    return "by artist" if known and all(known) else "by artist where known" if any(known) else "by track"
 
 
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

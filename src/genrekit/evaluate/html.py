@@ -193,7 +193,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if comparison:
         body.append("<h2>Model comparison</h2>")
         setup = comparison["setup"]
-        body.append(f"<p>{html.escape(str(setup.get('n_splits')))}-fold CV {html.escape(str(setup.get('grouping', 'by track')))} "
+        grouping = f" {setup['grouping']}" if setup.get("grouping") else ""  # older runs do not say
+        body.append(f"<p>{html.escape(str(setup.get('n_splits')))}-fold CV{html.escape(str(grouping))} "
                     f"on {html.escape(str(setup.get('source')))}.</p>")
         rows = pd.DataFrame([{"model": name, "accuracy": r["accuracy_mean"], "± sd": r["accuracy_std"],
                               "macro F1": r["f1_macro_mean"], "fit s/fold": r["fit_seconds"]}

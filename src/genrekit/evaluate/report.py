@@ -31,7 +31,7 @@ def _plain(value):
     return str(value)
 
 
-def _cell(text) -> str:
+def markdown_cell(text) -> str:
     """Text for a Markdown table cell: a genre named "R|B" would otherwise split its row."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -52,15 +52,15 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     lines += ["", "## Per genre" + (" (tracks)" if len(levels) > 1 else ""), "",
               "| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, row in metrics["per_genre"].items():
-        lines.append(f"| {_cell(label)} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+        lines.append(f"| {markdown_cell(label)} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
     for name in ("macro_avg", "weighted_avg"):
         row = metrics[name]
         lines.append(f"| *{name.replace('_', ' ')}* | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | |")
     labels = metrics["labels"]
     lines += ["", "## Confusion matrix (rows: true genre, columns: predicted)", "",
-              "| true \\ predicted | " + " | ".join(map(_cell, labels)) + " |", "|---" * (len(labels) + 1) + "|"]
+              "| true \\ predicted | " + " | ".join(map(markdown_cell, labels)) + " |", "|---" * (len(labels) + 1) + "|"]
     for label, row in zip(labels, metrics["confusion_matrix"]):
-        lines.append(f"| {_cell(label)} | " + " | ".join(str(v) for v in row) + " |")
+        lines.append(f"| {markdown_cell(label)} | " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +135,7 @@ def comparison_markdown(rows: list[dict], *, title: str) -> str:
              "|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
         lines.append(
-            f"| {_cell(row['model'])} | {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f} | "
+            f"| {markdown_cell(row['model'])} | {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f} | "
             f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f} | {row['fit_seconds']:.2f} | "
             f"{'nested' if row['search'] else 'none'} |"
         )

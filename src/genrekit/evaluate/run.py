@@ -13,7 +13,8 @@ import pandas as pd
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
-from genrekit.evaluate.report import comparison_markdown, write_evaluation, write_json, write_text_atomic
+from genrekit.evaluate.report import (comparison_markdown, markdown_cell, write_evaluation, write_json,
+                                      write_text_atomic)
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.files import ModelLike, predict_files
 from genrekit.predict.song import Prediction
@@ -246,7 +247,7 @@ def evaluate_songs(
                  f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
-        lines += [f"| {g} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
+        lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
                   for g, r in scores["per_genre"].items()]
         write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
         frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
@@ -303,7 +304,7 @@ def compare_models(
     if out_dir is not None:
         out = Path(out_dir)
         networks = any("epochs" in r.summary for r in recipes)  # what a network's summary says
-        grouping = fold_grouping(dataset.groups if dataset is not None else table.track_frame()["group"])
+        grouping = fold_grouping(dataset if dataset is not None else table)
         setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
                  "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
                  "n_features": int(table.X.shape[1]) if table is not None else None,

@@ -197,11 +197,12 @@ class ClassicalClassifier(Adapter):
         self.sample_rate = spec.sample_rate
         self.chunk_seconds = segment_seconds if segment_seconds is not None else spec.chunk_duration or 30.0
         self.min_seconds = spec.min_duration
-        if self.chunk_seconds < self.min_seconds:
+        shortest = min(self.min_seconds, spec.chunk_duration or self.min_seconds)  # what it was trained on
+        if segment_seconds is not None and segment_seconds < shortest:
             from genrekit.errors import ParameterError
 
-            raise ParameterError(f"segment_seconds={self.chunk_seconds:g}: {self.name}'s features need at least "
-                                 f"{self.min_seconds:g} s of audio per chunk")
+            raise ParameterError(f"segment_seconds={segment_seconds:g}: {self.name} describes chunks of at least "
+                                 f"{shortest:g} s of audio")
         self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))

@@ -22,8 +22,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path
-from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio import content_hash, is_audio_path, remote
+from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
@@ -96,7 +96,10 @@ class LibrarySummary:
             return pd.read_parquet(self.results)
         if self.results.suffix == ".jsonl":
             return pd.read_json(self.results, lines=True)
-        return pd.read_csv(self.results)
+        frame = pd.read_csv(self.results)
+        text = [c for c in ("path", "genre") if c in frame.columns]  # a genre "NA" is not a missing value
+        frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False)[text]
+        return frame
 
 
 def library_files(root: str | os.PathLike) -> list[Path] | list[str]:
@@ -195,6 +198,15 @@ def _key(path: Path | str, use_hash: bool, model_id: str,
     stat = path.stat()
     file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     return f"{model_id}|{file_key}", stat.st_size, stat.st_mtime_ns
+
+
+_OPTION_TOKENS = ("|skip=", "|segment=")
+
+
+def _options_key(skip: float, segment_seconds: float | None) -> str:
+    """The analysis options that change a prediction, for the journal key ("" for the defaults)."""
+    return (f"|skip={skip:g}" if skip != SKIP_SECONDS else "") + (
+        f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
 
 
 def read_journal(path: str | os.PathLike) -> list[dict]:
@@ -520,9 +532,9 @@ def tag_library(
     model_path = os.fspath(model_file(model_path))
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
+    identity = model_id(model_path)
     # A rerun with other analysis options predicts again; the defaults keep the keys of earlier journals.
-    identity = model_id(model_path) + (f"|skip={skip:g}" if skip != SKIP_SECONDS else "") + (
-        f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
+    analysed_as = identity + _options_key(skip, segment_seconds)
     listing, skipped = _listing(root)
     files = list(listing)
     journal = results.with_name(results.name + ".journal.jsonl")
@@ -541,7 +553,7 @@ def tag_library(
     todo, retag, failures_before = [], [], 0
     for path in files:
         try:
-            key, size, mtime_ns = _key(path, use_hash, identity, listing[path])
+            key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
         except (OSError, GenrekitError) as exc:
             key, size, mtime_ns = f"unreadable:{path}", 0, 0
             records.append(asdict(TagRecord(path=str(path), size=size, mtime_ns=mtime_ns, key=key,
@@ -562,7 +574,7 @@ def tag_library(
     actions: Counter = Counter()
 
     def rekey(path: str) -> tuple[str, int, int]:
-        return _key(Path(path), use_hash, identity)
+        return _key(Path(path), use_hash, analysed_as)
 
     def finish(record: dict) -> None:
         _decide(record, min_confidence)
@@ -812,8 +824,12 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
 def _undone_record(record: dict, undone: UndoRecord) -> dict:
     """A file's journal record after an undo: keyed as the file is now (its key's kind, path or
     content, kept), its tag columns saying what the undo did."""
-    rest = record["key"][len(record["model"]) + 1:] if record["key"].startswith(record["model"] + "|") else ""
-    key, size, mtime_ns = _key(Path(undone.path), rest.startswith("sha256:"), record["model"])
+    prefix = record["model"]
+    rest = record["key"][len(prefix):] if record["key"].startswith(prefix) else ""
+    while rest.startswith(_OPTION_TOKENS):  # the analysis options the file was predicted with, kept
+        token = rest[: rest.index("|", 1)]
+        prefix, rest = prefix + token, rest[len(token):]
+    key, size, mtime_ns = _key(Path(undone.path), rest.startswith("|sha256:"), prefix)
     fields = undone.fields or {}
     return record | {
         "key": key, "size": size, "mtime_ns": mtime_ns, "tag_action": "undone", "tag_written": False,
