@@ -490,3 +490,28 @@ def test_an_exported_files_genrekit_metadata_is_checked_field_by_field(tamper, m
     with pytest.raises(GenrekitError, match=message) as refused:
         _checked_onnx_config(config, "evil.onnx: metadata 'genrekit'")
     assert "evil.onnx" in str(refused.value)
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda c: {"labels": c["labels"][:-1]}, "9 labels for a graph that gives 10 probabilities"),
+    (lambda c: {"labels": [*c["labels"], "polka"]}, "11 labels for a graph that gives 10 probabilities"),
+    (lambda c: {"output_name": "nope"}, "output_name 'nope' is not in the graph"),
+    (lambda c: {"input_name": "x"}, "input_name 'x' is not in the graph"),
+])
+def test_an_exported_files_metadata_must_describe_its_graph(tmp_path, tamper, message):
+    """Well-typed metadata that does not match the graph (a genre too few silently dropped a
+    column; one too many crashed mid-song) is refused on load, naming the file."""
+    import onnx
+
+    from genrekit.models.interface import ONNX_METADATA_KEY, read_onnx_metadata
+
+    source = default_model_path(onnx=True)
+    config = read_onnx_metadata(source)
+    graph = onnx.load(str(source))
+    for entry in graph.metadata_props:
+        if entry.key == ONNX_METADATA_KEY:
+            entry.value = json.dumps({**config, **tamper(config)})
+    evil = tmp_path / "evil.onnx"
+    onnx.save(graph, str(evil))
+    with pytest.raises(ModelError, match=f"evil.onnx: metadata 'genrekit': {message}"):
+        load(evil)

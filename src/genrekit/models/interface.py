@@ -277,6 +277,12 @@ class OnnxClassicalClassifier(ClassicalClassifier):
         self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
         self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
+        width = dict((i.name, i.shape) for i in self.session.get_inputs())[self.config["input_name"]][-1]
+        if self.config["input_name"] == "features" and isinstance(width, int) and width != len(self.spec.columns):
+            from genrekit.errors import ModelError
+
+            raise ModelError(f"{path}: metadata 'genrekit': {self.spec.name} gives {len(self.spec.columns)} features, "
+                             f"the graph takes {width}")
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -285,7 +291,8 @@ class OnnxClassicalClassifier(ClassicalClassifier):
         return FeatureSpec.from_dict(features)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
-        return self.session.run([self.config["output_name"]], {"features": np.asarray(features, dtype=np.float32)})[0]
+        return self.session.run([self.config["output_name"]],
+                                {self.config["input_name"]: np.asarray(features, dtype=np.float32)})[0]
 
 
 class OnnxMusicnnClassifier(OnnxClassicalClassifier):
@@ -503,8 +510,27 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     metadata = session.get_modelmeta().custom_metadata_map
     if ONNX_METADATA_KEY not in metadata:
         raise ModelError(f"{path}: an ONNX file without genrekit's metadata (no {ONNX_METADATA_KEY!r} entry)")
-    return session, _checked_onnx_config(parse_json(metadata[ONNX_METADATA_KEY], f"{path}: metadata 'genrekit'"),
-                                         f"{path}: metadata 'genrekit'")
+    config = _checked_onnx_config(parse_json(metadata[ONNX_METADATA_KEY], f"{path}: metadata 'genrekit'"),
+                                  f"{path}: metadata 'genrekit'")
+    _check_graph(session, config, f"{path}: metadata 'genrekit'")
+    return session, config
+
+
+def _check_graph(session, config: dict, where: str) -> None:
+    """The metadata must describe the graph it rides with: its input and output names, and as
+    many labels as the probability output has columns (a tampered file fails here, not mid-song)."""
+    from genrekit.errors import ModelError
+
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    for key, names in (("input_name", inputs), ("pooling_input", inputs), ("output_name", outputs),
+                       ("features_output", outputs)):
+        if config.get(key) and config[key] not in names:
+            raise ModelError(f"{where}: {key} {config[key]!r} is not in the graph, which has {', '.join(names)}")
+    output = outputs.get(config.get("output_name")) or next(iter(outputs.values()))
+    width = output[-1] if output else None
+    if isinstance(width, int) and width != len(config["labels"]):
+        raise ModelError(f"{where}: {len(config['labels'])} labels for a graph that gives {width} probabilities")
 
 
 def _checked_onnx_config(config, where: str) -> dict:
