@@ -299,6 +299,16 @@ def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path):
     missing = invoke("predict", "--model", tiny_model, "--files-from", tmp_path / "nowhere.txt", env=WIDE)
     assert missing.exit_code == EXIT_USAGE and "nowhere.txt" in missing.output
 
+    # a list with a byte-order mark and a name that is not UTF-8 (a Latin-1 "é"): every file predicted
+    import shutil
+
+    latin = os.fsdecode(os.fsencode(str(tmp_path)) + b"/caf\xe9.wav")
+    shutil.copy(songs[1], os.fsencode(latin))
+    listing.write_bytes(b"\xef\xbb\xbf" + os.fsencode(str(songs[0])) + b"\n" + os.fsencode(latin) + b"\n")
+    result = invoke("predict", "--model", tiny_model, "--files-from", listing, "--format", "json")
+    assert result.exit_code == EXIT_OK, result.output
+    assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(songs[0]), latin]
+
 
 # 5. --model everywhere, 6. the config file ---------------------------------------------------
 

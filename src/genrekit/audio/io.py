@@ -341,7 +341,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         return handle
     try:
         with decoder_messages_logged():
-            handle = sf.SoundFile(path)
+            handle = sf.SoundFile(os.fsencode(path))  # bytes: a name that is not UTF-8 opens too
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = str(exc).split(": ", 1)[-1].strip() if ": " in str(exc) else ""
         detail = detail or "format not recognised"

@@ -432,12 +432,16 @@ def _read_paths(source: str) -> Iterator[str]:
         stream = sys.stdin
     else:
         try:
-            stream = open(source, encoding="utf-8")  # noqa: SIM115 - read lazily, closed below
+            # names are bytes to the file system: one that is not UTF-8 is kept as it is (surrogateescape),
+            # and a byte-order mark some editors write is not part of the first name
+            stream = open(source, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
         except OSError as exc:
             _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
     try:
-        for line in iter(stream.readline, ""):
+        for number, line in enumerate(iter(stream.readline, "")):
             line = line.rstrip("\r\n")
+            if number == 0:
+                line = line.removeprefix("\ufeff")  # stdin's first line too
             if line:
                 yield line
     finally:
