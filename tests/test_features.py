@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,7 +152,18 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     assert np.array_equal(cache.get(spec, "ab" * 32), np.ones((1, 57)))
     cache.path(spec, "ab" * 32).write_bytes(b"garbage")
     assert cache.get(spec, "ab" * 32) is None
+    cache.path(spec, "ab" * 32).write_bytes(b"")  # what a power cut can leave
+    assert cache.get(spec, "ab" * 32) is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("xdg", ["", "relative/dir"])
+def test_an_empty_or_relative_xdg_cache_home_is_ignored(monkeypatch, xdg):
+    from genrekit.features import default_cache_dir
+
+    monkeypatch.delenv("GENREKIT_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert default_cache_dir() == Path.home() / ".cache" / "genrekit" / "features"
 
 
 def test_log_mel_spec_records_its_parameters(tmp_path, clip):

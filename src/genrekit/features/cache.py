@@ -40,7 +40,7 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file (a crash before it was written)
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 
@@ -70,4 +70,7 @@ def default_cache_dir() -> Path:
     env = os.environ.get("GENREKIT_CACHE")
     if env:
         return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "genrekit" / "features"
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says to ignore it
+        base = str(Path.home() / ".cache")
+    return Path(base) / "genrekit" / "features"
