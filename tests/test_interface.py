@@ -208,6 +208,29 @@ def test_export_names_models_as_the_door_does_and_refuses_an_export(model_files,
         export_onnx(model_files["onnx-classical"], tmp_path / "again.onnx")
 
 
+def test_an_export_that_would_compute_other_probabilities_is_refused(tmp_path):
+    """skl2onnx's k-NN graph votes uniformly; genrekit's knn weighs neighbours by distance. The
+    export runs both and refuses the file by name instead of shipping other answers."""
+    from genrekit.errors import ModelError
+    from genrekit.export import export_onnx
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+
+    spec = FeatureSpec("gtzan57")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, len(spec.columns))), np.repeat([0, 1, 2], 10)
+    for weights, refused in (("uniform", False), ("distance", True)):
+        estimator = make_model("knn", clf__weights=weights).fit(X, y)
+        path = save_model(GenreModel(name="knn", labels=["a", "b", "c"], spec=spec, estimator=estimator),
+                          tmp_path / f"{weights}.genrekit")
+        if refused:
+            with pytest.raises(ModelError, match=r"distance.genrekit: the ONNX graph .* other probabilities"):
+                export_onnx(path, tmp_path / f"{weights}.onnx")
+        else:
+            exported = load(export_onnx(path, tmp_path / f"{weights}.onnx"))
+            assert np.allclose(exported._proba(X[:5]), estimator.predict_proba(X[:5]), atol=1e-5)  # feature rows in
+
+
 def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
     """Export never asks what kind of model it holds: ``to_onnx`` dispatches on the adapter
     class ``load()`` gives. A kind of one's own has no converter until it registers one, and

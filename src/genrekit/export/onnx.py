@@ -180,10 +180,33 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
     outputs = [o.name for o in graph.graph.output]
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
               "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
+    _check_same_probabilities(model, graph, config["output_name"], model_path)
     if model.spec.name in MUSICNN_FEATURE_SETS:
         graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name])
         config.update(input_name="patches", output_name=f"head.{config['output_name']}", **POOLED_IO)
     return _write_onnx(graph, config, out)
+
+
+def _check_same_probabilities(model, graph, output_name: str, model_path, rows: int = 64,
+                              tolerance: float = 1e-3) -> None:
+    """Refuse a conversion that does not compute what the model computes (skl2onnx's k-NN
+    graph, for one, votes uniformly where the model weighs neighbours by distance): both run
+    on ``rows`` feature rows drawn around the pipeline's first scaling (standard normal
+    without one), the same float32 values for both."""
+    import onnxruntime as ort
+
+    first = model.estimator.steps[0][1]
+    width = len(model.spec.columns)
+    centre, spread = getattr(first, "mean_", np.zeros(width)), getattr(first, "scale_", np.ones(width))
+    X = (centre + spread * np.random.default_rng(0).normal(size=(rows, width))).astype(np.float32)
+    expected = model.predict_proba(X.astype(np.float64))
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run([output_name], {"features": X})[0]
+    gap = float(np.max(np.abs(got - expected)))
+    if gap > tolerance:
+        raise ModelError(f"{model_path}: the ONNX graph skl2onnx makes for {model.name!r} "
+                         f"({type(model.estimator.steps[-1][1]).__name__}) gives other probabilities than the model "
+                         f"(up to {gap:.3f} apart on test rows); it is not exported")
 
 
 def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
