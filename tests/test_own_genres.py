@@ -338,3 +338,33 @@ def test_broken_and_hostile_tags_are_problems_named_and_the_rest_loads(tmp_path,
     assert all(Path(p.path).name in p.reason and "expected readable tags" in p.reason for p in dataset.problems)
     # text named .mp3 has no tag to read: untagged here; predicting it later names it as undecodable
     assert [Path(p).name for p in dataset.taxonomy.untagged] == ["text.mp3"]
+
+
+def test_old_id3_tags_and_nul_separated_values_are_read_as_genres(tmp_path, clip):
+    """An ID3v2.2 tag (iTunes-era files) is learned from, though genrekit does not rewrite it;
+    a NUL inside a Vorbis comment separates genres as it does in ID3, not a genre "Rock\\x00"."""
+    import mutagen
+
+    from genrekit.audio.tags import read_genre_field
+    from genrekit.errors import ParameterError
+
+    def frame(name: bytes, text: str) -> bytes:  # an ID3v2.2 text frame: 3-byte id and size, Latin-1
+        body = b"\x00" + text.encode("latin-1")
+        return name + len(body).to_bytes(3, "big") + body
+
+    frames = frame(b"TCO", "Jazz") + frame(b"TP1", "Some Artist")
+    size = len(frames)
+    header = b"ID3\x02\x00\x00" + bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    old = tmp_path / "old.mp3"
+    old.write_bytes(header + frames + b"\xff\xfb\x90\x00" + b"\x00" * 400)
+    assert read_song_tags(old).genres == ("Jazz",) and read_song_tags(old).artist == "Some Artist"
+    with pytest.raises(ParameterError, match="found ID3v2.2"):  # still never rewritten
+        read_genre_field(old)
+
+    y, sr = sf.read(clip, frames=22050)
+    nul = tmp_path / "nul.flac"
+    sf.write(nul, y, sr)
+    song = mutagen.File(nul)
+    song["genre"] = ["Rock\x00Blues"]
+    song.save()
+    assert read_song_tags(nul).genres == ("Rock", "Blues")

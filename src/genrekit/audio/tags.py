@@ -37,6 +37,7 @@ import base64
 import contextlib
 import datetime
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -221,9 +222,10 @@ def _freeform(values) -> list[str]:
     return [bytes(v).decode("utf-8", errors="replace") for v in values]
 
 
-def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None) -> GenreField:
+def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True) -> GenreField:
     """The genre field, and genrekit's own fields, of a taggable file (``TAGGABLE``) as they
-    are now; ``suffix``: the format's, when the name has another (a temporary copy)."""
+    are now; ``suffix``: the format's, when the name has another (a temporary copy).
+    ``writable``: refuse a tag genrekit does not rewrite (ID3v2.2); reading alone takes it."""
     import mutagen
 
     path = os.fspath(path)
@@ -231,7 +233,7 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None) -> G
     if suffix in ID3_SUFFIXES:
         exact, _ = _load_id3(path, suffix, exact=True)
         shown, _ = _load_id3(path, suffix, exact=False)
-        if exact is not None and exact.version[:2] not in ((2, 3), (2, 4)):
+        if writable and exact is not None and exact.version[:2] not in ((2, 3), (2, 4)):
             raise ParameterError(f"{path}: expected an ID3v2.3 or v2.4 tag, found ID3v2.{exact.version[1]} "
                                  "(genrekit does not rewrite it; convert the tag first)")
         version = exact.version[1] if exact is not None else None
@@ -297,7 +299,7 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
         raise ParameterError(f"{path}: expected a file with genre tags ({', '.join(sorted(TAGGABLE))}), "
                              f"found {suffix or 'no extension'}")
     try:
-        field = read_genre_field(path)
+        field = read_genre_field(path, writable=False)
         if field.family == "ID3":
             tags, _ = _load_id3(path, suffix, exact=False)
             found = [list(tags[key].text) for key in _ARTIST_FIELDS["ID3"] if tags is not None and key in tags]
@@ -310,7 +312,9 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
         raise ParameterError(f"{path}: expected readable tags, found {type(exc).__name__}: {exc}") from exc
     # ";" joins several genres in one value in every format; "/" does not: "Hip-Hop/Rap" and
     # "Singer/Songwriter" are single genres (iTunes', among others)
-    genres = [" ".join(part.split()) for value in field.genres for part in str(value).split(";") if part.strip()]
+    # a NUL separates values too (ID3's own separator; some taggers leave it in Vorbis comments)
+    genres = [" ".join(part.split()) for value in field.genres for part in re.split("[;\x00]", str(value))
+              if part.strip()]
     artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
     model = field.own.get(provenance_key(field.family, "MODEL"))
     return SongTags(tuple(dict.fromkeys(genres)), artist, bool(model and any(v.strip() for v in model)))
@@ -658,7 +662,7 @@ def write_genre_field(path: str | os.PathLike, values: list[str] | None, *, expe
 
 def read_genre_tag(path: str | os.PathLike) -> str | None:
     """The file's genre (the first one), or None."""
-    genres = read_genre_field(path).genres
+    genres = read_genre_field(path, writable=False).genres
     return genres[0] if genres else None
 
 
