@@ -413,6 +413,12 @@ def test_the_cache_setting_reaches_the_feature_cache(monkeypatch, tmp_path):
     assert common._cache(None, False).root == tmp_path / "env-cache"
     assert common._cache(tmp_path / "option", False).root == tmp_path / "option"
     assert common._cache(None, True) is None
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GENREKIT_CACHE", "~/features")  # "~" is home in a variable too, as in the file
+    assert common._cache(None, False).root == tmp_path / "home" / "features"
+    (tmp_path / "genrekit.toml").write_bytes(b"\xef\xbb\xbf" + b'cache = "bom-cache"\n')  # a byte-order mark
+    monkeypatch.delenv("GENREKIT_CACHE")
+    assert common._cache(None, False).root == tmp_path / "bom-cache"
 
 
 @pytest.mark.parametrize("text, expected", [

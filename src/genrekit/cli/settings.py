@@ -91,7 +91,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """The settings of a config file, checked: key -> value (paths made absolute)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark some editors write
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read the config file: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -107,8 +107,9 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def _from_env(key: str, text: str) -> Any:
     where = f"${ENV[key]}"
-    if key != "min_confidence":
-        return _checked(key, text, where)
+    if key != "min_confidence":  # a path: "~" means home, as in the config file
+        value = _checked(key, text, where)
+        return value if key == "model" and (value == "default" or "://" in value) else str(Path(value).expanduser())
     try:
         number = float(text)
     except ValueError:

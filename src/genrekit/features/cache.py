@@ -69,7 +69,7 @@ def default_cache_dir() -> Path:
     """``$GENREKIT_CACHE`` or ``~/.cache/genrekit/features``."""
     env = os.environ.get("GENREKIT_CACHE")
     if env:
-        return Path(env)
+        return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says to ignore it
         base = str(Path.home() / ".cache")
