@@ -141,6 +141,9 @@ def test_the_genres_to_write_top_n_above_min_confidence_then_styles():
     assert tag_genres(record, count=3, min_confidence=0.21) == ["rock", "pop"]  # metal is below 0.21
     # styles after the genres, most probable first; a name already written is not repeated (any case)
     assert tag_genres(record, count=2, styles=True) == ["rock", "pop", "hard rock", "punk"]
+    hiphop = {"genre": "hiphop", "error": None, "probabilities": {"hiphop": 0.9, "pop": 0.1},
+              "styles": {"hip-hop": 0.8, "Hip Hop": 0.5, "techno": 0.3}}
+    assert tag_genres(hiphop, styles=True) == ["hiphop", "techno"]  # one spelling, whatever its punctuation
     assert tag_genres(record | {"styles": None}, styles=True) == ["rock"]  # a model without styles
     assert tag_genres(record | {"genre": "unknown"}, count=3, styles=True) == []  # never written
     with pytest.raises(ParameterError, match="count=0"):

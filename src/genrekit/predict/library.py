@@ -383,10 +383,12 @@ def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = N
     chosen = [genre, *[g for g in ranked if min_confidence is None or probabilities[g] >= min_confidence]][:count]
     if styles:
         chosen += list(record.get("styles") or {})
+    from genrekit.audio.tags import squashed_genre
+
     seen, unique = set(), []
-    for name in chosen:
-        if name.casefold() not in seen:
-            seen.add(name.casefold())
+    for name in chosen:  # the style "hip-hop" is the genre "hiphop": one of them
+        if squashed_genre(name) not in seen:
+            seen.add(squashed_genre(name))
             unique.append(name)
     return unique
 
