@@ -152,6 +152,26 @@ def test_evaluate_and_predict_give_every_track_the_same_probabilities(model_file
             assert abs(float(evaluated[path][f"p_{genre}"]) - probability) <= 1e-4, (kind, path, genre)
 
 
+def test_evaluate_takes_other_spellings_of_the_models_genres_and_reports_what_it_left_out(model_files, gtzan_mini,
+                                                                                           tmp_path):
+    """Folders "Classical" and "M e t a l" are the model's classical and metal; a file outside
+    any genre folder, which the loader leaves out, is reported and makes the run partial."""
+    from genrekit.cli.main import EXIT_PARTIAL
+
+    root = tmp_path / "Songs"
+    for genre, folder in zip(GENRES, ("Classical", "M e t a l")):
+        (root / folder).mkdir(parents=True)
+        shutil.copy(sorted((gtzan_mini / genre).iterdir())[0], root / folder)
+    shutil.copy(sorted((gtzan_mini / GENRES[0]).iterdir())[1], root / "loose.wav")
+    result = CliRunner().invoke(app, ["evaluate", str(model_files["classical"]), str(root), "--kind", "folder",
+                                      "--include-train", "--jobs", "1", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert "loose.wav: audio file outside any genre folder" in " ".join(result.output.split())
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "eval" / "predictions.csv").read_text())))
+    assert sorted(row["true"] for row in rows) == sorted(GENRES)
+    assert json.loads((tmp_path / "eval" / "run.json").read_text())["problems"][0]["path"].endswith("loose.wav")
+
+
 def test_one_train_door_refuses_settings_of_the_other_kind(songs):
     """``genrekit.train.train`` takes any recipe; a setting that the recipe's kind would
     ignore is refused by name before any work, and an unknown recipe lists the known ones."""

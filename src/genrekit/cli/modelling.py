@@ -153,7 +153,11 @@ def evaluate(
     if report["excluded_training_tracks"]:
         _note(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
                           "(--include-train to keep them)")
+    if report["unknown_genre_tracks"]:
+        _note(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
+                          "left out")
     if not metrics:
+        _report_failures(report["failures"], report["problems"])
         err_console.print("[red]no track left to evaluate[/]")
         raise typer.Exit(EXIT_ERROR)
     if songs:
@@ -163,11 +167,8 @@ def evaluate(
         out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}", markup=False)
-    if report["unknown_genre_tracks"]:
-        _note(f"{len(report['unknown_genre_tracks'])} track(s) of genres the model does not know were "
-                          "left out")
     # a song score over the known genres is complete; a metrics table without some genres is not
-    partial = _report_failures(report["failures"]) or (report["unknown_genre_tracks"] and not songs)
+    partial = _report_failures(report["failures"], report["problems"]) or (report["unknown_genre_tracks"] and not songs)
     raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
 
 

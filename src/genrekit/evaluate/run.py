@@ -4,7 +4,7 @@ comparing models by cross-validation."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song
 from genrekit.evaluate.report import (comparison_markdown, markdown_cell, write_evaluation, write_json,
                                       write_text_atomic)
 from genrekit.models.interface import GenreClassifier, exclude_training, load
+from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
 from genrekit.predict.song import Prediction
 
@@ -69,15 +70,19 @@ def predict_dataset(
     -------
     classifier : the loaded model
     predicted : ``(track, prediction)`` per track predicted, in dataset order
-    report : ``failures`` (path -> reason), ``excluded_training_tracks`` (track ids the model
-        was trained on, by content: left out unless ``include_train``), ``unknown_genre_tracks``
-        (paths whose genre the model does not know)
+    report : ``failures`` (path -> reason), ``problems`` (what the dataset's loader left out:
+        path and reason), ``excluded_training_tracks`` (track ids the model was trained on, by
+        content: left out unless ``include_train``), ``unknown_genre_tracks`` (paths whose genre
+        the model does not know under any spelling)
     """
     classifier = load(model)
-    known = set(classifier.labels)
-    report = {"unknown_genre_tracks": [t.path for t in dataset.tracks if t.label not in known],
-              "excluded_training_tracks": [], "failures": {}}
-    tracks = [t for t in dataset.tracks if t.label in known]
+    # "Hip-Hop" or "Classical" is the model's "hiphop" or "classical" (and a spelling it learned from tags)
+    as_model = genre_matcher(classifier.labels, classifier.genre_spellings)
+    named = [(t, as_model(t.label) if t.label is not None else None) for t in dataset.tracks]
+    report = {"unknown_genre_tracks": [t.path for t, label in named if label is None],
+              "excluded_training_tracks": [], "failures": {},
+              "problems": [{"path": p.path, "reason": p.reason} for p in dataset.problems]}
+    tracks = [t if t.label == label else replace(t, label=label) for t, label in named if label is not None]
     if not tracks:
         raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
     if not include_train:
