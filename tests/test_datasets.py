@@ -157,6 +157,8 @@ def test_fma(tmp_path, clip, fma_genres):
     assert "26" not in {t.track_id for t in large.tracks}
     with pytest.raises(DatasetError, match="subset='tiny'"):
         load_fma(tmp_path, subset="tiny")
+    shutil.rmtree(tmp_path / "fma_small")  # only the medium and large audio: the first present is read
+    assert [t.track_id for t in load_dataset(tmp_path).tracks] == ["2", "5", "10", "20"]
 
 
 def test_split_is_stratified_grouped_and_seeded():
