@@ -284,6 +284,7 @@ BAD_OPTIONS = [
        ("--augment-copies", "0"))),
     *((["evaluate", "model.genrekit", "data", "--out", "out"], option, value) for option, value in
       (("--skip", "-1"), ("--jobs", "-1"))),
+    (["evaluate", "model.genrekit", "data", "--out", "out", "--songs"], "--aggregation", "vote"),  # song scores: none
     *((["compare", "--table", "t.csv", "--out", "out"], option, value) for option, value in
       (("--folds", "1"), ("--folds", "0"), ("--epochs", "0"), ("--n-iter", "0"), ("--jobs", "-1"), ("--seed", "-1"),
        ("--chunk", "0"))),

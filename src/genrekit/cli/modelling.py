@@ -143,6 +143,9 @@ def evaluate(
     if dataset is None:
         _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
     model_path = _model(given, model_option, default="default")
+    if songs and aggregation is not None:
+        _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
+                     "and proportions")
     data = _load_dataset(Path(dataset), kind)
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
