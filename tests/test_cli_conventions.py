@@ -308,6 +308,9 @@ def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path):
     result = invoke("predict", "--model", tiny_model, "--files-from", listing, "--format", "json")
     assert result.exit_code == EXIT_OK, result.output
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(songs[0]), latin]
+    piped = invoke("predict", "--model", tiny_model, "--files-from", "-", "--format", "json", input=listing.read_bytes())
+    assert piped.exit_code == EXIT_OK, piped.output
+    assert [json.loads(line)["path"] for line in piped.stdout.splitlines()] == [str(songs[0]), latin]
 
 
 # 5. --model everywhere, 6. the config file ---------------------------------------------------

@@ -250,6 +250,19 @@ def test_an_export_that_would_compute_other_probabilities_is_refused(tmp_path):
             exported = load(export_onnx(path, tmp_path / f"{weights}.onnx"))
             assert np.allclose(exported._proba(X[:5]), estimator.predict_proba(X[:5]), atol=1e-5)  # feature rows in
 
+    # metadata naming another feature set than the graph is built for is refused on load
+    import onnx
+
+    from genrekit.models.interface import ONNX_METADATA_KEY, read_onnx_metadata
+
+    graph, config = onnx.load(str(tmp_path / "uniform.onnx")), read_onnx_metadata(tmp_path / "uniform.onnx")
+    for entry in graph.metadata_props:
+        if entry.key == ONNX_METADATA_KEY:
+            entry.value = json.dumps({**config, "features": {**config["features"], "name": "fma518"}})
+    onnx.save(graph, str(tmp_path / "wide.onnx"))
+    with pytest.raises(ModelError, match="wide.onnx: metadata 'genrekit': fma518 gives 518 features, the graph takes 57"):
+        load(tmp_path / "wide.onnx")
+
 
 def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
     """Export never asks what kind of model it holds: ``to_onnx`` dispatches on the adapter

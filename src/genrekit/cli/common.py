@@ -3,6 +3,7 @@ types and their checks, and the helpers that load datasets, pick models and repo
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import sys
@@ -428,8 +429,8 @@ def _model(positional: str | None, option: str | None, *, default: str | None) -
 def _read_paths(source: str) -> Iterator[str]:
     """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines
     skipped; nothing else is stripped: a name may begin or end with spaces)."""
-    if source == "-":
-        stream = sys.stdin
+    if source == "-":  # its bytes, decoded as a file list is (a name that is not UTF-8 kept as it is)
+        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape")
     else:
         try:
             # names are bytes to the file system: one that is not UTF-8 is kept as it is (surrogateescape),
@@ -438,14 +439,14 @@ def _read_paths(source: str) -> Iterator[str]:
         except OSError as exc:
             _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
     try:
-        for number, line in enumerate(iter(stream.readline, "")):
+        for line in iter(stream.readline, ""):
             line = line.rstrip("\r\n")
-            if number == 0:
-                line = line.removeprefix("\ufeff")  # stdin's first line too
             if line:
                 yield line
     finally:
-        if stream is not sys.stdin:
+        if source == "-":
+            stream.detach()  # stdin itself stays open
+        else:
             stream.close()
 
 

@@ -29,8 +29,8 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     audio is ``images`` (spectrogram images for image networks); any other folder is
     read as folder-per-genre audio. ``kind="tags"`` (never guessed) labels every audio file
     below ``path`` with its own genre tag (:func:`load_tagged`, which ``genre_map``,
-    ``min_per_genre`` and ``multi`` are for). FMA's subset: ``fma_subset``, else the first of
-    small, medium and large whose ``fma_<subset>/`` audio folder is there.
+    ``min_per_genre`` and ``multi`` are for). FMA's subset: ``fma_subset``, else as
+    :func:`load_fma` chooses.
     """
     if kind != "tags" and (genre_map or min_per_genre != 1 or multi != "first"):
         raise DatasetError(f"genre_map, min_per_genre and multi label a library by its tags; kind={kind!r} "
@@ -54,10 +54,7 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     if kind == "manifest":
         return load_manifest(path)
     if kind == "fma":
-        from genrekit.datasets.fma import SUBSETS
-
-        present = next((s for s in SUBSETS if (path / f"fma_{s}").is_dir()), "small")
-        return load_fma(path, subset=fma_subset or present)
+        return load_fma(path, subset=fma_subset)
     if kind == "gtzan":
         return load_gtzan(path)
     return load_folder(path, media="image" if kind == "images" else "audio")

@@ -76,7 +76,7 @@ def load_tracks(path: str | os.PathLike) -> pd.DataFrame:
 def load_fma(
     root: str | os.PathLike,
     *,
-    subset: str = "small",
+    subset: str | None = None,
     audio_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Tracks of an FMA subset, labelled with their top genre.
@@ -85,14 +85,17 @@ def load_fma(
     ----------
     root : folder holding ``fma_metadata/`` (or tracks.csv itself) and ``fma_<subset>/``
     subset : ``small`` (8 genres), ``medium`` (16) or ``large``; each includes the smaller
+        (default: the first whose ``fma_<subset>/`` audio folder is there, else ``small``)
     audio_dir : where the mp3 folders are (default ``root/fma_<subset>``)
 
     Tracks without a top genre, and listed tracks whose audio file is missing, are
     reported as problems, never guessed.
     """
+    root = Path(root)
+    if subset is None:
+        subset = next((s for s in SUBSETS if (root / f"fma_{s}").is_dir()), "small")
     if subset not in SUBSETS:
         raise DatasetError(f"subset={subset!r} is not an FMA subset; expected one of {', '.join(SUBSETS)}")
-    root = Path(root)
     tracks_csv = _metadata_file(root, "tracks.csv")
     if tracks_csv is None:
         raise DatasetError(f"{root}: FMA's tracks.csv not found (looked in fma_metadata/ and the folder itself)")

@@ -277,12 +277,6 @@ class OnnxClassicalClassifier(ClassicalClassifier):
         self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
         self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
-        width = dict((i.name, i.shape) for i in self.session.get_inputs())[self.config["input_name"]][-1]
-        if self.config["input_name"] == "features" and isinstance(width, int) and width != len(self.spec.columns):
-            from genrekit.errors import ModelError
-
-            raise ModelError(f"{path}: metadata 'genrekit': {self.spec.name} gives {len(self.spec.columns)} features, "
-                             f"the graph takes {width}")
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -531,6 +525,12 @@ def _check_graph(session, config: dict, where: str) -> None:
     width = output[-1] if output else None
     if isinstance(width, int) and width != len(config["labels"]):
         raise ModelError(f"{where}: {len(config['labels'])} labels for a graph that gives {width} probabilities")
+    if config.get("kind") == "classical" and config["input_name"] == "features":  # feature rows in
+        from genrekit.features import FeatureSpec
+
+        spec, width = FeatureSpec.from_dict(config["features"]), (inputs["features"] or [None])[-1]
+        if isinstance(width, int) and width != len(spec.columns):
+            raise ModelError(f"{where}: {spec.name} gives {len(spec.columns)} features, the graph takes {width}")
 
 
 def _checked_onnx_config(config, where: str) -> dict:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
+from genrekit.audio.tags import squashed_genre
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
@@ -383,12 +384,11 @@ def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = N
     chosen = [genre, *[g for g in ranked if min_confidence is None or probabilities[g] >= min_confidence]][:count]
     if styles:
         chosen += list(record.get("styles") or {})
-    from genrekit.audio.tags import squashed_genre
-
     seen, unique = set(), []
     for name in chosen:  # the style "hip-hop" is the genre "hiphop": one of them
-        if squashed_genre(name) not in seen:
-            seen.add(squashed_genre(name))
+        key = squashed_genre(name)
+        if key not in seen:
+            seen.add(key)
             unique.append(name)
     return unique
 
