@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
-from genrekit.audio.tags import squashed_genre
 from genrekit.audio.chunking import SKIP_SECONDS
+from genrekit.audio.tags import squashed_genre
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
