@@ -48,10 +48,10 @@ def music(tmp_path, gtzan_mini):
     return root
 
 
-def beets(tmp_path, model, *, auto=False, write=True, extra=""):
+def beets(tmp_path, model, *, auto=False, write=True, extra="", name=None):
     """A beets of its own: BEETSDIR, library and config under tmp_path; only the genrekit plugin
     (so no musicbrainz); files imported in place."""
-    home = tmp_path / f"beets-{'auto' if auto else 'cmd'}"
+    home = tmp_path / f"beets-{name or ('auto' if auto else 'cmd')}"
     home.mkdir()
     (home / "config.yaml").write_text(f"""
 directory: {home / 'library'}
@@ -141,6 +141,51 @@ def test_auto_sets_genres_on_import(tmp_path, music, model):
     genres = listing(beet)
     assert genres["metal"] == ("metal", "genrekit") and genres["classical"] == ("classical", "genrekit")
     assert genres["mine"] == ("My Genre", "")
+
+
+def test_genrekit_provenance_goes_into_the_files_and_undo_puts_the_owners_genres_back(tmp_path, music, model):
+    from genrekit.audio.tags import read_song_tags
+
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(music))
+    before = {p.name: file_genres(p) for p in music.iterdir()}
+    beet("genrekit")
+    beet("genrekit", "-f", "title:mine")
+    beet("genrekit", "-f", "title:mine")  # a second change keeps the owner's genre as the one to put back
+    genres = listing(beet)
+    assert genres["mine"] == ("metal", "genrekit")
+    for name in ("metal.flac", "mine.flac"):  # beets wrote genrekit's provenance with the genres
+        tags = mutagen.File(music / name).tags
+        assert tags["genrekit_model"][0].startswith("default") and 0.5 <= float(tags["genrekit_confidence"][0]) <= 1
+        assert tags["genrekit_version"] and tags["genrekit_date"], dict(tags)
+        assert read_song_tags(music / name).by_genrekit  # so genrekit's own --labels-from-tags does not learn from it
+    assert "My Genre" in beet("ls", "-f", "$genrekit_undo", "title:mine")
+
+    # a fresh library importing those files knows their genres are genrekit's, not the owner's
+    other = beets(tmp_path, model, name="other")
+    other("import", "-A", str(music))
+    assert other("ls", "-f", "$genrekit_model", "title:metal").strip().startswith("default")
+    out = other("genrekit", "--pretend")
+    assert "metal.flac: keeps its genres" not in out and "mine.flac: keeps its genres" not in out
+
+    # the owner changed classical's genre since: undo leaves it and says so
+    beet("modify", "-y", "title:classical", "genres=Baroque")
+    files = {p.name: p.read_bytes() for p in music.iterdir()}
+    out = beet("genrekit", "--undo", "--pretend")
+    assert {p.name: p.read_bytes() for p in music.iterdir()} == files and listing(beet)["mine"][0] == "metal"
+    assert "(pretend)" in out
+    out = beet("genrekit", "--undo")
+    genres = listing(beet)
+    assert genres["mine"] == ("My Genre", "") and genres["metal"] == ("", "")
+    assert genres["classical"] == ("Baroque", "genrekit") and "classical.flac: not undone" in out
+    assert file_genres(music / "mine.flac") == before["mine.flac"] == ["My Genre"]
+    assert not file_genres(music / "metal.flac")
+    for name in ("metal.flac", "mine.flac"):
+        assert not [k for k in mutagen.File(music / name).tags.keys() if k.lower().startswith("genrekit")]
+        assert not read_song_tags(music / name).by_genrekit
+    assert beet("ls", "-f", "$genrekit_undo|$genrekit_model", "title:mine").strip() == "$genrekit_undo|$genrekit_model"
+    out = beet("genrekit", "--undo")  # nothing left to undo but the item changed since
+    assert "metal.flac" not in out and "mine.flac" not in out and "classical.flac: not undone" in out
 
 
 def test_bad_config_is_named(tmp_path, music, model):

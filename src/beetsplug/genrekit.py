@@ -19,11 +19,21 @@ Enable it in beets' config (``plugins: genrekit``; install with ``pip install 'g
 
 ``beet genrekit [QUERY]`` sets the genres of the matching items (``-p/--pretend``: only show
 them, ``-f/--force``: also replace genres that genrekit did not set). Each item it sets gets
-``genre_source: genrekit`` (``source_field``), ``genrekit_model`` and ``genrekit_confidence``;
-an item with genres and any other source keeps them unless forced. The genres go into beets'
-multi-valued ``genres`` field where that beets version has one (2.14 and later), else into
-``genre`` joined by ``"; "``. Files are written only as beets' own ``import.write`` setting
-says (``beet genrekit`` writes them when it is on; on import, beets' importer writes them).
+``genre_source: genrekit`` (``source_field``) and genrekit's provenance, ``genrekit_model``,
+``genrekit_version``, ``genrekit_confidence`` and ``genrekit_date``; an item with genres and
+any other source keeps them unless forced. The genres go into beets' multi-valued ``genres``
+field where that beets version has one (2.14 and later), else into ``genre`` joined by
+``"; "``. Files are written only as beets' own ``import.write`` setting says (``beet
+genrekit`` writes them when it is on; on import, beets' importer writes them), and the
+provenance goes into the files with the genres, in the fields ``genrekit tag --write-tags``
+uses (``TXXX:GENREKIT_MODEL`` …), so genrekit reading the files later (``train
+--labels-from-tags``) knows these genres are a model's, not the owner's. An item imported
+from a file with that provenance counts as set by genrekit.
+
+Before it first changes an item's genres it records them, with their source, in the item's
+``genrekit_undo`` field (JSON, in beets' database); ``beet genrekit --undo [QUERY]`` puts
+them back and removes genrekit's fields (from the files too, where beets writes files),
+refusing by name an item whose genres were changed since genrekit set them.
 
 ``beet genrekit --train [QUERY]`` learns the library's own genres: the matching items whose
 genres their owner set (``source_field`` is not genrekit) are the training songs, labelled
@@ -43,6 +53,7 @@ The model is loaded once (``genrekit.models.load``) and the files predicted with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -57,6 +68,10 @@ from beets.plugins import BeetsPlugin
 SOURCE = "genrekit"
 AUTO = "auto"  # the `model` setting: the trained model where there is one, else genrekit's own
 MULTI_GENRE = ("first", "all")
+# beets item field -> genrekit's provenance item (genrekit.audio.tags.PROVENANCE)
+PROVENANCE_FIELDS = {"genrekit_model": "MODEL", "genrekit_version": "VERSION",
+                     "genrekit_confidence": "CONFIDENCE", "genrekit_date": "DATE"}
+UNDO_FIELD = "genrekit_undo"  # JSON: the genres and source before genrekit's first change, and what it set
 
 
 def trained_model_dir() -> Path:
@@ -79,6 +94,28 @@ def _set_genres(item: Item, genres: list[str]) -> None:
         item.genre = "; ".join(genres)
 
 
+def _set_by_genrekit(item: Item, source_field: str) -> bool:
+    """genrekit set the item's genres: its source says so, or (no source) it came from a file
+    whose genres genrekit wrote (its provenance field ``MODEL``, read by beets on import)."""
+    source = item.get(source_field)
+    return source == SOURCE or (not source and bool((item.get("genrekit_model") or "").strip()))
+
+
+def _provenance_field(name: str):
+    """The media field that keeps genrekit's provenance item ``name`` in a file, where
+    ``genrekit tag --write-tags`` keeps it: a ``TXXX`` frame (mp3, wav, aiff), a Vorbis
+    comment (flac, ogg, opus) or an MP4 freeform atom."""
+    from mediafile import MediaField, MP3DescStorageStyle, MP4StorageStyle, StorageStyle
+
+    from genrekit.audio.tags import provenance_key
+
+    places = {"float_places": 3}  # the confidence, as genrekit writes it
+    return MediaField(MP3DescStorageStyle(provenance_key("ID3", name).split(":", 1)[1], **places),
+                      MP4StorageStyle(provenance_key("MP4", name), **places),
+                      StorageStyle(provenance_key("Vorbis comment", name), **places),
+                      out_type=float if name == "CONFIDENCE" else str)
+
+
 class GenrekitPlugin(BeetsPlugin):
     """``beet genrekit``, and the ``auto`` import stage."""
 
@@ -90,6 +127,8 @@ class GenrekitPlugin(BeetsPlugin):
                          "force": False, "source_field": "genre_source", "jobs": 1, "map": None,
                          "min_per_genre": 1, "multi_genre": "first"})
         self._classifier = None
+        for field, name in PROVENANCE_FIELDS.items():
+            self.add_media_field(field, _provenance_field(name))
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
 
@@ -157,17 +196,23 @@ class GenrekitPlugin(BeetsPlugin):
         command.parser.add_option("-t", "--train", action="store_true", default=False,
                                   help="learn the library's own genres from the items whose genres their owner set; "
                                        "`beet genrekit` then uses that model")
+        command.parser.add_option("-u", "--undo", action="store_true", default=False,
+                                  help="put back the genres the items had before genrekit changed them")
 
         def run(lib, opts, args) -> None:
             from genrekit.errors import GenrekitError
 
-            if opts.train and (opts.pretend or opts.force):
+            if opts.train and (opts.pretend or opts.force or opts.undo):
                 raise ui.UserError("genrekit: --train learns from the items' genres and changes none; "
-                                   "--pretend and --force are for setting genres")
+                                   "--pretend, --force and --undo are for setting genres")
+            if opts.undo and opts.force:
+                raise ui.UserError("genrekit: --undo puts back the genres genrekit replaced; --force is for setting them")
             force = self.config["force"].get(bool) if opts.force is None else opts.force
             try:
                 if opts.train:
                     self.train(list(lib.items(args)), query=" ".join(args))
+                elif opts.undo:
+                    self.undo_items(list(lib.items(args)), pretend=opts.pretend, write=ui.should_write())
                 else:
                     self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force,
                                    write=ui.should_write())
@@ -200,6 +245,7 @@ class GenrekitPlugin(BeetsPlugin):
         dict
             Path -> the genres set (or that would be set), for the items that got genres.
         """
+        from genrekit.audio.tags import provenance
         from genrekit.models.interface import model_file, model_id
         from genrekit.predict import predict_files
         from genrekit.predict.library import tag_genres
@@ -208,7 +254,7 @@ class GenrekitPlugin(BeetsPlugin):
         source_field = settings["source_field"]
         todo = []
         for item in items:
-            if _genre_list(item) and item.get(source_field) != SOURCE and not force:
+            if _genre_list(item) and not _set_by_genrekit(item, source_field) and not force:
                 self._log.info("{}: keeps its genres {} (set by {}; --force to replace them)", item.filepath,
                                "; ".join(_genre_list(item)), item.get(source_field) or "its user")
                 continue
@@ -241,11 +287,59 @@ class GenrekitPlugin(BeetsPlugin):
             done[str(path)] = genres
             if pretend:
                 continue
+            record = json.loads(item.get(UNDO_FIELD) or "null") or {
+                "genres": _genre_list(item), "source": item.get(source_field) or None}
+            item[UNDO_FIELD] = json.dumps({**record, "set": genres}, ensure_ascii=False)
             _set_genres(item, genres)
             item[source_field] = SOURCE
-            item["genrekit_model"] = identity
-            item["genrekit_confidence"] = round(float(prediction.confidence), 3)
+            confidence = round(float(prediction.confidence), 3)
+            written = provenance(identity, confidence)
+            for field, name in PROVENANCE_FIELDS.items():  # the confidence a number in beets, 3 decimals in files
+                item[field] = confidence if name == "CONFIDENCE" else written[name]
             item.try_sync(write=write, move=False)
+        return done
+
+    def undo_items(self, items: list[Item], *, pretend: bool = False, write: bool = False) -> dict[str, list[str]]:
+        """Put back the genres (and their source) that ``items`` had before genrekit first
+        changed them, and remove genrekit's fields; an item whose genres are no longer the ones
+        genrekit set is left as it is, with a warning that names it.
+
+        Returns
+        -------
+        dict
+            Path -> the genres put back (or that would be), for the items restored.
+        """
+        source_field = self._settings()["source_field"]
+        done = {}
+        for item in items:
+            stored = item.get(UNDO_FIELD)
+            if not stored:
+                continue
+            try:
+                record = json.loads(stored)
+                old, source, set_ = list(record["genres"]), record["source"], list(record["set"])
+            except (ValueError, TypeError, KeyError) as exc:
+                self._log.warning("{}: not undone: its {} field is not genrekit's record ({})", item.filepath,
+                                  UNDO_FIELD, exc)
+                continue
+            if _genre_list(item) != set_:
+                self._log.warning("{}: not undone: its genres were changed since genrekit set them ({} -> {})",
+                                  item.filepath, "; ".join(set_) or "(none)", "; ".join(_genre_list(item)) or "(none)")
+                continue
+            self._log.info("{}: genres {} -> {}{}", item.filepath, "; ".join(set_) or "(none)",
+                           "; ".join(old) or "(none)", " (pretend)" if pretend else "")
+            done[str(item.filepath)] = old
+            if pretend:
+                continue
+            _set_genres(item, old)
+            for field in (UNDO_FIELD, *PROVENANCE_FIELDS, *([] if source else [source_field])):
+                if field in item:
+                    del item[field]
+            if source:
+                item[source_field] = source
+            item.store()
+            if write:  # the genres back, genrekit's provenance fields deleted from the file
+                item.try_write(tags=dict.fromkeys(PROVENANCE_FIELDS))
         return done
 
     def train(self, items: list[Item], *, query: str = "") -> Path:
@@ -274,7 +368,7 @@ class GenrekitPlugin(BeetsPlugin):
 
         settings = self._settings()
         songs = [OwnedSong(str(item.filepath), tuple(_genre_list(item)), item.get("artist") or
-                           item.get("albumartist") or None, item.get(settings["source_field"]) == SOURCE)
+                           item.get("albumartist") or None, _set_by_genrekit(item, settings["source_field"]))
                  for item in items]
         if not songs:
             raise DatasetError(f"genrekit --train: no item matches {query!r}" if query else
