@@ -369,6 +369,18 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
     assert_same_audio(before, after)
 
 
+def test_append_while_converting_id3v23_to_v24_splits_the_joined_genres(tmp_path, originals):
+    path = tmp_path / "joined.mp3"
+    shutil.copy(originals / "tagged-id3v23.mp3", path)
+    write_genre_tag(path, ["jazz", "blues"], existing="replace", id3v2_version=3)  # one TCON value "jazz; blues"
+    assert list(exact_id3(path)["TCON"].text) == ["jazz; blues"]
+    change = write_genre_tag(path, ["rock", "jazz"], existing="append", id3v2_version=4)
+    assert exact_id3(path).version == (2, 4, 0) and change.action == "written"
+    assert list(exact_id3(path)["TCON"].text) == ["jazz", "blues", "rock"]  # ours after theirs, jazz not twice
+    write_genre_tag(path, ["metal"], existing="append", id3v2_version=3)  # back to v2.3: one value again
+    assert list(exact_id3(path)["TCON"].text) == ["jazz; blues; rock; metal"]
+
+
 def test_tag_refuses_bad_options_by_name(tmp_path, library, small_model):
     result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--existing", "merge"])
     assert result.exit_code == EXIT_USAGE and "--existing 'merge'" in result.output

@@ -388,10 +388,12 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     if not ours:
         change.action, change.reason = "unchanged", f"has genre {shown!r} already"
         return change
-    new = [*field.genres, *ours] if theirs else ours
-    version = None
+    version = (id3v2_version or field.version or 4) if field.family == "ID3" else None
+    kept = list(field.genres)
+    if theirs and field.format == "ID3v2.3" and version == 4:  # to v2.4's one value per genre
+        kept = [part.strip() for g in kept for part in g.split(separator.strip() or separator) if part.strip()]
+    new = [*kept, *ours] if theirs else ours
     if field.family == "ID3":
-        version = id3v2_version or field.version or 4
         if version == 3:
             new = [separator.join(new)]
         change.format = f"ID3v2.{version}"
