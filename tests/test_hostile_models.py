@@ -214,6 +214,9 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
                        "spellings-not-strings": {"spellings": {"rock": [{"__reduce__": "os.system"}]}}}.items():
         broken = {**manifest, "training": {**manifest.get("training", {}), "labels_from_tags": tags}}
         model(f"manifest-{name}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
+    for name, hashes in {"audio-hashes-not-list": "ab" * 32, "audio-hashes-not-strings": [5]}.items():
+        broken = {**manifest, "training": {**manifest.get("training", {}), "audio_sha256": hashes}}
+        model(f"manifest-{name}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
     inner_bomb = io.BytesIO()
     with zipfile.ZipFile(inner_bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with zipfile.ZipFile(io.BytesIO(genuine["pipeline.skops"])) as skops:
@@ -480,6 +483,8 @@ def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, t
     ({"pooling_input": 5}, "pooling_input"),
     ({"pooling_input": "pooling", "features_output": None}, "features_output"),
     ({"features": {"sample_rate": 10**9, "min_duration": 3.0}}, "sample_rate"),
+    ({"training": {"content_sha256": "ab"}}, "content_sha256"),
+    ({"training": {"audio_sha256": [{"__reduce__": "os.system"}]}}, "training.audio_sha256"),
 ])
 def test_an_exported_files_genrekit_metadata_is_checked_field_by_field(tamper, message):
     """The config an ONNX file carries in its metadata is read like a manifest: each field's

@@ -129,6 +129,32 @@ def test_training_tracks_are_recognised_by_content_when_renamed_and_moved(model_
     assert excluded == expected and len(expected) >= 1 and set(kept) == set(map(str, copies)) - set(expected)
 
 
+
+@pytest.mark.parametrize("kind", ["classical", "network", "onnx-classical"])
+def test_training_tracks_are_recognised_by_their_audio_after_a_tag_write_or_a_lossless_re_encode(
+        model_files, songs, kind, tmp_path):
+    import mutagen
+
+    from genrekit.audio import audio_hash, content_hash
+
+    model = load(model_files[kind])
+    assert len(model.trained_on_audio) == len(model.trained_on) >= 1  # every training file's audio, recorded
+    assert set(model.manifest()["training"]["audio_sha256"]) == set(model.trained_on_audio)
+    trained = next(p for p in sorted(songs.rglob("*.*")) if audio_hash(p) in model.trained_on_audio)
+    y, sr = sf.read(trained, dtype="int16")
+    flac, tagged, other = tmp_path / "re-encoded.flac", tmp_path / "tagged.flac", tmp_path / "quieter.flac"
+    sf.write(flac, y, sr)  # lossless: the same samples in another container
+    sf.write(tagged, y, sr)
+    song = mutagen.File(tagged)
+    song["genre"] = ["jazz"]  # what `tag --write-tags` does to a file: new bytes, the same audio
+    song.save()
+    sf.write(other, (y // 2).astype(np.int16), sr)  # other audio: not a training track
+    paths = [str(flac), str(tagged), str(other)]
+    assert not {content_hash(p) for p in paths} & model.trained_on  # by their bytes, none is a training file
+    kept, excluded = exclude_training(paths, model)
+    assert excluded == paths[:2] and kept == paths[2:]
+
+
 def _cli(*args) -> str:
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert result.exit_code == EXIT_OK, result.output

@@ -218,10 +218,19 @@ def require_feature_fields(features, where: str) -> None:
 
 
 def require_training_hashes(description: dict, where: str) -> None:
-    """``training.content_sha256``, where given: a list of strings (the training tracks' hashes)."""
-    hashes = require(description.get("training") or {}, "content_sha256", list, f"{where}: training", optional=True)
-    if hashes is not None and not all(isinstance(h, str) for h in hashes):
-        raise ModelError(f"{where}: field 'training.content_sha256' must list strings, found {describe_value(hashes)}")
+    """``training.content_sha256`` and ``training.audio_sha256``, where given: lists of strings
+    (the training tracks' file and decoded-audio hashes)."""
+    for key in ("content_sha256", "audio_sha256"):
+        hashes = require(description.get("training") or {}, key, list, f"{where}: training", optional=True)
+        if hashes is not None and not all(isinstance(h, str) for h in hashes):
+            raise ModelError(f"{where}: field 'training.{key}' must list strings, found {describe_value(hashes)}")
+
+
+def training_hashes(description: dict) -> tuple[frozenset[str], frozenset[str]]:
+    """The training files' hashes and their decoded audio's (:func:`require_training_hashes`
+    checked them), empty where not recorded."""
+    training = description.get("training") or {}
+    return frozenset(training.get("content_sha256") or ()), frozenset(training.get("audio_sha256") or ())
 
 
 def training_spellings(description: dict, where: str) -> dict[str, list[str]]:

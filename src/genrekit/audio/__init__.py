@@ -9,6 +9,7 @@ song as the chunks a model scores.
 from genrekit.audio.io import (
     AUDIO_EXTENSIONS,
     AudioInfo,
+    audio_hash,
     content_hash,
     info,
     is_audio_path,
@@ -19,6 +20,7 @@ from genrekit.audio.io import (
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
+    "audio_hash",
     "content_hash",
     "info",
     "is_audio_path",

@@ -207,6 +207,27 @@ def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
+    """SHA-256 of a file's decoded audio (its sample rate, channel count and float32
+    samples), hex encoded. Unlike :func:`content_hash`, it stays the same when only the tags
+    were rewritten or the file was re-encoded losslessly (wav to flac); a lossy re-encode
+    changes it.
+
+    Raises
+    ------
+    AudioError
+        The file cannot be decoded (named, with the decoder's reason).
+    """
+    with _open(path) as reader:
+        digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:".encode())
+        try:
+            while (block := reader.read(block_frames, dtype="float32", always_2d=True)).shape[0]:
+                digest.update(np.ascontiguousarray(block).tobytes())
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
+    return digest.hexdigest()
+
+
 # Bare codec streams without an index, whose length FFmpeg guesses from the first packets'
 # bit rate (a raw AAC file with a quiet intro was "2289 s" for 150 s): their packets are counted.
 _RAW_STREAMS = frozenset({"aac", "ac3", "eac3", "dts", "amr", "amrnb", "amrwb"})

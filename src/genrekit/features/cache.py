@@ -49,6 +49,24 @@ class FeatureCache:
         with atomic_path(path) as temporary, open(temporary, "wb") as stream:
             np.save(stream, np.asarray(array), allow_pickle=False)
 
+    def audio_hash(self, path: str, content_hash: str) -> str:
+        """:func:`genrekit.audio.audio_hash` of ``path``, whose file content hash is
+        ``content_hash``: remembered under ``ROOT/audio-sha256/``, so a file is decoded for
+        it once."""
+        from genrekit.audio import audio_hash
+
+        entry = self.root / "audio-sha256" / content_hash[:2] / f"{content_hash}.txt"
+        try:
+            remembered = entry.read_text(encoding="ascii").strip()
+        except OSError:
+            remembered = ""
+        if len(remembered) == 64:
+            return remembered
+        value = audio_hash(path)
+        with atomic_path(entry) as temporary:
+            temporary.write_text(value, encoding="ascii")
+        return value
+
     def _url_entry(self, remote_file: RemoteFile) -> Path:
         key = hashlib.sha256(f"{remote_file.url}|{remote_file.size}|{remote_file.mtime_ns}".encode()).hexdigest()
         return self.root / "urls" / key[:2] / f"{key}.txt"

@@ -14,6 +14,7 @@ _API = {
     "load": "genrekit.models.interface",
     "describe": "genrekit.models.interface",
     "exclude_training": "genrekit.models.interface",
+    "seen_in_training": "genrekit.models.interface",
     "default_model_path": "genrekit.models.interface",
     "model_file": "genrekit.models.interface",
     "model_id": "genrekit.models.interface",

@@ -22,7 +22,7 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
-                                require_training_hashes, training_spellings)
+                                require_training_hashes, training_hashes, training_spellings)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models.artifact import GenreModel
@@ -70,7 +70,10 @@ class GenreClassifier(Protocol):
     pad : whether a short last chunk is zero-padded to ``chunk_seconds`` (networks) or
         used as it is (feature models)
     aggregation : how chunk probabilities make a song's: ``mean`` or ``vote``
-    trained_on : SHA-256 of the audio of every track it was trained (or validated) on
+    trained_on : SHA-256 of the file of every track it was trained (or validated) on
+    trained_on_audio : SHA-256 of those files' decoded audio (:func:`genrekit.audio.audio_hash`),
+        which a copy with rewritten tags or a lossless re-encode keeps; empty for models
+        trained before it was recorded
     metrics : its test metrics, as recorded when it was trained
     takes_images : whether spectrogram image files are its input (image networks)
     styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
@@ -88,6 +91,7 @@ class GenreClassifier(Protocol):
     pad: bool
     aggregation: str
     trained_on: frozenset[str]
+    trained_on_audio: frozenset[str]
     metrics: dict
     takes_images: bool
     styles: list[str]
@@ -120,6 +124,7 @@ class Adapter:
     styles: list[str] = []
     window_seconds: float | None = None
     genre_spellings: dict[str, list[str]] = {}
+    trained_on_audio: frozenset[str] = frozenset()
 
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
         return ChunkAnalysis(self.predict_proba(chunks))
@@ -139,37 +144,46 @@ class Adapter:
 def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     """The one manifest schema: ``model``, ``kind``, ``format``, ``labels``, ``sample_rate``,
     ``chunk_seconds``, ``min_seconds``, ``aggregation``, ``metrics``, ``training``
-    (``content_sha256``: the training audio), ``source`` (the file), ``genrekit_version``
+    (``content_sha256`` and ``audio_sha256``: the training files and their decoded audio),
+    ``source`` (the file), ``genrekit_version``
     and the kind's own ``details`` (feature set or network front end)."""
     return {
         "model": model.name, "kind": model.kind, "format": getattr(model, "file_format", ""),
         "labels": list(model.labels), "sample_rate": int(model.sample_rate),
         "chunk_seconds": float(model.chunk_seconds), "min_seconds": float(model.min_seconds),
         "aggregation": model.aggregation, "metrics": dict(model.metrics),
-        "training": {"content_sha256": sorted(model.trained_on)},
+        "training": {"content_sha256": sorted(model.trained_on),
+                     "audio_sha256": sorted(model.trained_on_audio)},
         "source": os.fspath(getattr(model, "source", "") or ""), "genrekit_version": __version__,
         "details": details or {},
     }
 
 
 def exclude_training(paths: Iterable[str], model: GenreClassifier) -> tuple[list[str], list[str]]:
-    """Split ``paths`` into those ``model`` was not trained on and those it was. By content
-    (SHA-256 of the file), so renamed, moved or copied training files are recognised too.
-    URLs are kept (their files would be fetched just for this), and so are files that cannot
-    be read: their analysis reports why."""
-    from genrekit.audio import content_hash, remote
-    from genrekit.errors import AudioError
+    """Split ``paths`` into those ``model`` was not trained on and those it was. By content,
+    so renamed, moved or copied training files are recognised too: the file's SHA-256, else
+    (models that record it) its decoded audio's, which a copy with rewritten tags or a lossless
+    re-encode keeps. URLs are kept (their files would be fetched just for this), and so are
+    files that cannot be read: their analysis reports why."""
+    from genrekit.audio import remote
 
     kept, excluded = [], []
     for path in paths:
-        seen = False
-        if model.trained_on and not remote.is_url(path):
-            try:
-                seen = content_hash(path) in model.trained_on
-            except AudioError:
-                pass
-        (excluded if seen else kept).append(path)
+        (excluded if not remote.is_url(path) and seen_in_training(path, model) else kept).append(path)
     return kept, excluded
+
+
+def seen_in_training(path: str | os.PathLike, model: GenreClassifier) -> bool:
+    """Whether the local file ``path`` is one ``model`` was trained on, by its bytes or its
+    decoded audio (see :func:`exclude_training`); False where it cannot be read."""
+    from genrekit.audio import audio_hash, content_hash
+    from genrekit.errors import AudioError
+
+    try:
+        return bool(model.trained_on and content_hash(path) in model.trained_on
+                    or model.trained_on_audio and audio_hash(path) in model.trained_on_audio)
+    except AudioError:
+        return False
 
 
 class ClassicalClassifier(Adapter):
@@ -203,7 +217,7 @@ class ClassicalClassifier(Adapter):
 
             raise ParameterError(f"segment_seconds={segment_seconds:g}: {self.name} describes chunks of at least "
                                  f"{shortest:g} s of audio")
-        self.trained_on = frozenset(manifest.get("training", {}).get("content_sha256", []))
+        self.trained_on, self.trained_on_audio = training_hashes(manifest)
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))
         self._patch_models = _musicnn_models(spec)
@@ -396,7 +410,7 @@ class NetworkClassifier(Adapter):
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
-        self.trained_on = frozenset(self.config.get("training", {}).get("content_sha256", []))
+        self.trained_on, self.trained_on_audio = training_hashes(self.config)
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:

@@ -26,7 +26,7 @@ from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import squashed_genre
 from genrekit.errors import GenrekitError, ParameterError
-from genrekit.models.interface import model_file, model_id
+from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
 from genrekit.predict.song import UNKNOWN, check_min_confidence, decide, not_music
@@ -251,11 +251,8 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
             top = max(record.probabilities, key=record.probabilities.get) if record.probabilities else None
             if record.own_as_model and top not in record.own_as_model and model.trained_on:
                 # a possible disagreement: say whether the model learned this file's tag (a read of
-                # the whole file, so only here)
-                try:
-                    record.seen_in_training = content_hash(path) in model.trained_on
-                except GenrekitError:
-                    pass  # gone or unreadable since it was predicted: not known to be seen
+                # the whole file, so only here; unreadable since it was predicted: not known to be seen)
+                record.seen_in_training = seen_in_training(path, model)
         return asdict(record)
 
     return tag

@@ -99,7 +99,7 @@ def train_model(
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")
     return run_training(dataset, fit, name=model, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
-                  out_dir=out_dir)
+                        out_dir=out_dir, cache=cache)
 
 
 def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: bool, n_iter: int, seed: int,

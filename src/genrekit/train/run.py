@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit.audio import content_hash
+from genrekit.audio import audio_hash, content_hash, remote
 from genrekit.datasets import Dataset
-from genrekit.errors import ParameterError
+from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation, write_json
 from genrekit.evaluate.report import write_text_atomic
 from genrekit.models import GenreModel
@@ -116,11 +116,11 @@ class Trained:
 
 def run_training(
     dataset: Dataset, fit: Callable[[Dataset], Trained], *, name: str, split: str, sizes, seed: int, aggregation: str,
-    out_dir: str | Path | None,
+    out_dir: str | Path | None, cache=None,
 ) -> TrainResult:
     """The steps of training every recipe shares, around ``fit`` (the kind's own step, given
     the dataset with its tracks' splits): checks and split, training record, metrics summary,
-    run folder."""
+    run folder. ``cache`` (a FeatureCache) remembers the training files' decoded-audio hashes."""
     _check_aggregation(aggregation)
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
@@ -130,7 +130,7 @@ def run_training(
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
     if trained.cv:
         summary["cv"] = {k: v for k, v in trained.cv.items() if k not in ("fold_accuracy", "out_of_fold")}
-    training = training_record(dataset, trained, split=split, seed=seed)
+    training = training_record(dataset, trained, split=split, seed=seed, cache=cache)
     if trained.describe is not None:
         trained.describe(summary, training)
     result = TrainResult(
@@ -184,7 +184,7 @@ def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | N
     return find_disagreements(rows.values())
 
 
-def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int) -> dict:
+def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int, cache=None) -> dict:
     """The training record a model file keeps (its manifest's ``training``).
 
     Parameters
@@ -201,10 +201,12 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
     -------
     dict
         ``dataset``, ``dataset_root``, ``split``, ``seed``, the kind's own fields, ``n_tracks``,
-        ``track_ids`` and ``content_sha256`` (sorted): the tracks fitted on, which evaluation
-        and prediction recognise by content (:func:`genrekit.models.exclude_training`).
+        ``track_ids``, ``content_sha256`` and ``audio_sha256`` (sorted): the tracks fitted on,
+        which evaluation and prediction recognise by content (:func:`genrekit.models.exclude_training`),
+        by their files' bytes or, after a tag write or a lossless re-encode, by their decoded audio.
     """
     path_of = {t.track_id: t.path for t in dataset.tracks}
+    content = {t: trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks}
     taxonomy = dataset.taxonomy
     return {
         "dataset": dataset.name,
@@ -217,8 +219,24 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
                                                if g in taxonomy.counts}}} if taxonomy is not None else {}),
         "n_tracks": len(trained.tracks),
         "track_ids": list(trained.tracks),
-        "content_sha256": sorted(trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks),
+        "content_sha256": sorted(content.values()),
+        "audio_sha256": sorted(_audio_hashes({path_of[t]: content[t] for t in trained.tracks}, cache)),
     }
+
+
+def _audio_hashes(content_of: dict[str, str], cache) -> set[str]:
+    """The decoded-audio hash of each local file (path -> its content hash), remembered in
+    ``cache`` where given; URLs are left out (their files would be fetched again just for
+    this)."""
+    hashes = set()
+    for path, content in content_of.items():
+        if remote.is_url(path):
+            continue
+        try:
+            hashes.add(cache.audio_hash(path, content) if cache is not None else audio_hash(path))
+        except AudioError as exc:  # gone or changed since it was fitted on: recognised by its bytes only
+            logger.warning("%s: its decoded audio is not recorded for recognising it later: %s", path, exc.reason)
+    return hashes
 
 
 def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
