@@ -36,6 +36,11 @@ document.body.dataset.images=i.length;document.body.dataset.imagesLoaded=i.filte
 return x.complete&&x.naturalWidth>0}).length;});"""
 
 
+def _text(value) -> str:
+    """Any value as HTML text: user data (genre names, paths, reasons) never becomes markup."""
+    return html.escape(str(value))
+
+
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -64,10 +69,10 @@ def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
 
 
 def _table(frame: pd.DataFrame, *, floats: str = "{:.3f}") -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{_text(c)}</th>" for c in frame.columns)
     rows = []
     for _, row in frame.iterrows():
-        cells = [floats.format(v) if isinstance(v, (float, np.floating)) else html.escape(str(v)) for v in row]
+        cells = [floats.format(v) if isinstance(v, (float, np.floating)) else _text(v) for v in row]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -84,14 +89,14 @@ def _verdict(metrics: dict) -> str:
     per_genre = metrics.get("per_genre", {})
     if per_genre:
         weakest = sorted(per_genre.items(), key=lambda item: item[1]["f1"])[:3]
-        parts.append("Weakest genres (F1): " + ", ".join(f"{html.escape(str(g))} {r['f1']:.2f}" for g, r in weakest) + ".")
+        parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {r['f1']:.2f}" for g, r in weakest) + ".")
     matrix = np.array(metrics.get("confusion_matrix", []))
     if matrix.size:
         off = matrix.copy()
         np.fill_diagonal(off, 0)
         if off.max() > 0:
             i, j = np.unravel_index(off.argmax(), off.shape)
-            parts.append(f"Most frequent confusion: {html.escape(str(labels[i]))} taken for {html.escape(str(labels[j]))} "
+            parts.append(f"Most frequent confusion: {_text(labels[i])} taken for {_text(labels[j])} "
                          f"({off[i, j]} track(s)).")
     if metrics["n"] < 30:
         parts.append('<span class="bad">Few test tracks: these numbers are rough (one track is '
@@ -125,7 +130,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                                      "evaluate --songs" if songs else "run")
     title = f"genrekit {command}" + (f": {model_name}" if model_name else "")
     body = [f"<h1>{html.escape(title)}</h1>",
-            f'<p class="muted">{html.escape(str(run_dir.resolve()))} · report made {time.strftime("%Y-%m-%d %H:%M")} '
+            f'<p class="muted">{_text(run_dir.resolve())} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
     if metrics:
         body.append(_verdict(metrics))
@@ -136,19 +141,19 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if dataset or run.get("split"):
         body.append("<h2>Data</h2>")
         if isinstance(dataset, dict):
-            body.append(f"<p>{html.escape(str(dataset.get('name')))}: {html.escape(str(dataset.get('n_tracks')))} tracks, "
-                        f"{len(dataset.get('labels', []))} genres ({html.escape(str(dataset.get('root', '')))}).</p>")
+            body.append(f"<p>{_text(dataset.get('name'))}: {_text(dataset.get('n_tracks'))} tracks, "
+                        f"{len(dataset.get('labels', []))} genres ({_text(dataset.get('root', ''))}).</p>")
         counts = (run.get("split") or {}).get("tracks_per_genre")
         if counts:
             frame = pd.DataFrame(counts).fillna(0).astype(int)
             frame.loc["total"] = frame.sum()
-            body.append(f"<p>Split: {html.escape(str(run['split'].get('method')))}, "
-                        f"seed {html.escape(str(run['split'].get('seed')))}; "
+            body.append(f"<p>Split: {_text(run['split'].get('method'))}, "
+                        f"seed {_text(run['split'].get('seed'))}; "
                         "tracks (not chunks) are split.</p>" + _table(frame.reset_index().rename(columns={"index": "genre"})))
         bad = {**run.get("failures", {})}
         if bad or run.get("problems"):
-            items = [f"<li>{html.escape(str(reason))}</li>" for reason in bad.values()]
-            items += [f"<li>{html.escape(p['path'])}: {html.escape(p['reason'])}</li>" for p in run.get("problems", [])]
+            items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
+            items += [f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in run.get("problems", [])]
             body.append(f'<p class="bad">{len(items)} input(s) left out:</p><ul>{"".join(items)}</ul>')
     # Track lists and content hashes are for machines: the page shows the settings.
     config = {k: run[k] for k in ("features", "model", "best_params", "training", "aggregation") if k in run}
@@ -182,8 +187,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                     f"of {len(frame)})</h3>")
         if len(wrong):
             rows = "".join(
-                f"<tr><td>{html.escape(str(r.track_id))}</td><td>{html.escape(str(r.true))}</td>"
-                f"<td>{html.escape(str(r.predicted))}</td><td>{r.confidence:.2f}</td>"
+                f"<tr><td>{_text(r.track_id)}</td><td>{_text(r.true)}</td>"
+                f"<td>{_text(r.predicted)}</td><td>{r.confidence:.2f}</td>"
                 f"<td>{_audio_excerpt(str(r.path)) if isinstance(r.path, str) and r.path else ''}</td></tr>"
                 for r in wrong.itertuples())
             body.append("<table><tr><th>track</th><th>genre</th><th>predicted</th><th>confidence</th>"
@@ -194,8 +199,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append("<h2>Model comparison</h2>")
         setup = comparison["setup"]
         grouping = f" {setup['grouping']}" if setup.get("grouping") else ""  # older runs do not say
-        body.append(f"<p>{html.escape(str(setup.get('n_splits')))}-fold CV{html.escape(str(grouping))} "
-                    f"on {html.escape(str(setup.get('source')))}.</p>")
+        body.append(f"<p>{_text(setup.get('n_splits'))}-fold CV{_text(grouping)} "
+                    f"on {_text(setup.get('source'))}.</p>")
         rows = pd.DataFrame([{"model": name, "accuracy": r["accuracy_mean"], "± sd": r["accuracy_std"],
                               "macro F1": r["f1_macro_mean"], "fit s/fold": r["fit_seconds"]}
                              for name, r in comparison["models"].items()]).sort_values("accuracy", ascending=False)
@@ -205,7 +210,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if exploration:
         kmeans = exploration["kmeans"]
         body.append("<h2>The data, seen</h2>")
-        counts = [html.escape(str(v)) for v in (exploration["n_rows"], exploration["n_features"],
+        counts = [_text(v) for v in (exploration["n_rows"], exploration["n_features"],
                                                  exploration["pca"]["components_for_90_percent"], kmeans["k"])]
         body.append(f"<p>{counts[0]} rows × {counts[1]} standardised features. "
                     f"{counts[2]} principal components hold 90% of the variance. "
@@ -217,7 +222,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 body.append(_image(explore_dir / f"{name}.png", alt))
     if songs:
         body.append("<h2>Full songs</h2>")
-        body.append(f"<p>{html.escape(str(songs['n']))} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
+        body.append(f"<p>{_text(songs['n'])} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
                     f"{songs['proportion_score']:.3f}.</p>")
         body.append(_table(pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
