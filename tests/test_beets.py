@@ -188,6 +188,35 @@ def test_genrekit_provenance_goes_into_the_files_and_undo_puts_the_owners_genres
     assert "metal.flac" not in out and "mine.flac" not in out and "classical.flac: not undone" in out
 
 
+def test_undo_keeps_what_the_owner_did_between_runs_and_the_provenance_genrekit_had_set_before(
+        tmp_path, music, model):
+    from genrekit.audio.tags import read_song_tags
+
+    first = beets(tmp_path, model, name="first")
+    first("import", "-A", str(music))
+    first("genrekit")  # the files now carry genrekit's genres and provenance
+    beet = beets(tmp_path, model, name="second")
+    beet("import", "-A", str(music))
+    model_before = beet("ls", "-f", "$genrekit_model", "title:metal").strip()
+    assert model_before.startswith("default")
+    beet("genrekit")  # genrekit's genres (from the file) replaced without --force
+    beet("modify", "-y", "title:classical", "genres=Baroque")  # the owner's edit since
+    out = beet("genrekit")
+    assert "classical.flac: keeps its genres Baroque (set by its user, since genrekit set them" in out
+    beet("genrekit", "-f", "title:classical")  # now replaced: the owner's Baroque is what undo puts back
+    beet("modify", "-y", "title:mine", "genrekit_undo=oops")  # not genrekit's record: the owner's
+    assert "mine.flac: keeps its genres" in beet("genrekit")
+    out = beet("genrekit", "--undo")
+    assert "mine.flac: not undone" in out
+    genres = listing(beet)
+    assert genres["classical"] == ("Baroque", "")  # the owner's, no longer marked as genrekit's
+    assert beet("ls", "-f", "$genrekit_model", "title:classical").strip() == "$genrekit_model"
+    assert file_genres(music / "classical.flac") == ["Baroque"] and not read_song_tags(music / "classical.flac").by_genrekit
+    # metal had genrekit's genres and provenance before this library's change: both come back
+    assert beet("ls", "-f", "$genrekit_model", "title:metal").strip() == model_before
+    assert read_song_tags(music / "metal.flac").by_genrekit
+
+
 def test_bad_config_is_named(tmp_path, music, model):
     beet = beets(tmp_path, model)
     beet("import", "-A", str(music))

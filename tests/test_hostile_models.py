@@ -231,7 +231,13 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
                          "net-unknown-preset": {"format": "genrekit-network", "format_version": 1, "preset": "evil",
                                                 "labels": ["a", "b"]},
                          "net-huge-frames": {"format": "genrekit-network", "format_version": 1, "preset": "edge-cnn",
-                                             "labels": ["a", "b"], "n_frames": 10**9}}.items():
+                                             "labels": ["a", "b"], "n_frames": 10**9},
+                         "net-audio-hashes-not-list": {"format": "genrekit-network", "format_version": 1,
+                                                       "preset": "edge-cnn", "labels": ["a", "b"],
+                                                       "training": {"audio_sha256": 5}},
+                         "net-hashes-not-strings": {"format": "genrekit-network", "format_version": 1,
+                                                    "preset": "edge-cnn", "labels": ["a", "b"],
+                                                    "training": {"content_sha256": [["ab"]]}}}.items():
         files[name] = write_safetensors(folder / f"{name}.safetensors", {"genrekit": json.dumps(config)})
     files["net-deep-config"] = write_safetensors(folder / "net-deep-config.safetensors",
                                                  {"genrekit": nested(100_000).decode()})
@@ -314,6 +320,10 @@ def test_refusals_name_what_is_wrong(corpus):
         "net-no-preset": "field 'preset' is missing",
         "net-huge-frames": "field 'n_frames' must be",
         "net-no-metadata": "no 'genrekit' entry",
+        "net-audio-hashes-not-list": "field 'audio_sha256' must be list, found int 5",
+        "net-hashes-not-strings": "field 'training.content_sha256' must list strings",
+        "manifest-audio-hashes-not-list": "field 'audio_sha256' must be list, found str",
+        "manifest-audio-hashes-not-strings": "field 'training.audio_sha256' must list strings",
     }
     for name, fragment in expected.items():
         with pytest.raises(ModelError, match=None) as caught:

@@ -71,7 +71,9 @@ MULTI_GENRE = ("first", "all")
 # beets item field -> genrekit's provenance item (genrekit.audio.tags.PROVENANCE)
 PROVENANCE_FIELDS = {"genrekit_model": "MODEL", "genrekit_version": "VERSION",
                      "genrekit_confidence": "CONFIDENCE", "genrekit_date": "DATE"}
-UNDO_FIELD = "genrekit_undo"  # JSON: the genres and source before genrekit's first change, and what it set
+# JSON: the genres, their source and genrekit's provenance fields before genrekit's first
+# change to the item, and the genres it set last
+UNDO_FIELD = "genrekit_undo"
 
 
 def trained_model_dir() -> Path:
@@ -94,11 +96,44 @@ def _set_genres(item: Item, genres: list[str]) -> None:
         item.genre = "; ".join(genres)
 
 
+def _undo_record(item: Item) -> dict | None:
+    """The item's undo record (:data:`UNDO_FIELD`); None where it has none.
+
+    Raises
+    ------
+    ValueError
+        The field holds something else than genrekit's record.
+    """
+    stored = item.get(UNDO_FIELD)
+    if not stored:
+        return None
+    try:
+        record = json.loads(stored)
+        record = {"genres": [str(g) for g in record["genres"]], "source": record["source"],
+                  "provenance": dict(record.get("provenance") or {}), "set": [str(g) for g in record["set"]]}
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record ({type(exc).__name__}: {exc})") from exc
+    if record["source"] is not None and not isinstance(record["source"], str):
+        raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record (source {record['source']!r})")
+    return record
+
+
+def _changed_since(item: Item) -> bool:
+    """The item's genres are no longer the ones genrekit set last (the owner edited them)."""
+    try:
+        record = _undo_record(item)
+    except ValueError:
+        return True  # not known to be genrekit's: treated as the owner's
+    return record is not None and _genre_list(item) != record["set"]
+
+
 def _set_by_genrekit(item: Item, source_field: str) -> bool:
-    """genrekit set the item's genres: its source says so, or (no source) it came from a file
-    whose genres genrekit wrote (its provenance field ``MODEL``, read by beets on import)."""
+    """genrekit set the item's genres, and they are as it set them: its source says so, or (no
+    source) it came from a file whose genres genrekit wrote (its provenance field ``MODEL``,
+    read by beets on import). Genres edited since genrekit set them are the owner's."""
     source = item.get(source_field)
-    return source == SOURCE or (not source and bool((item.get("genrekit_model") or "").strip()))
+    by_genrekit = source == SOURCE or (not source and bool((item.get("genrekit_model") or "").strip()))
+    return by_genrekit and not _changed_since(item)
 
 
 def _provenance_field(name: str):
@@ -127,8 +162,12 @@ class GenrekitPlugin(BeetsPlugin):
                          "force": False, "source_field": "genre_source", "jobs": 1, "map": None,
                          "min_per_genre": 1, "multi_genre": "first"})
         self._classifier = None
+        from mediafile import MediaFile
+
+        registered = set(MediaFile.fields())  # a second plugin instance in one process (beets as a library)
         for field, name in PROVENANCE_FIELDS.items():
-            self.add_media_field(field, _provenance_field(name))
+            if field not in registered:
+                self.add_media_field(field, _provenance_field(name))
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
 
@@ -255,8 +294,10 @@ class GenrekitPlugin(BeetsPlugin):
         todo = []
         for item in items:
             if _genre_list(item) and not _set_by_genrekit(item, source_field) and not force:
+                setter = "its user, since genrekit set them" if _changed_since(item) else (
+                    item.get(source_field) or "its user")
                 self._log.info("{}: keeps its genres {} (set by {}; --force to replace them)", item.filepath,
-                               "; ".join(_genre_list(item)), item.get(source_field) or "its user")
+                               "; ".join(_genre_list(item)), setter)
                 continue
             todo.append(item)
         if not todo:
@@ -287,8 +328,14 @@ class GenrekitPlugin(BeetsPlugin):
             done[str(path)] = genres
             if pretend:
                 continue
-            record = json.loads(item.get(UNDO_FIELD) or "null") or {
-                "genres": _genre_list(item), "source": item.get(source_field) or None}
+            # the values to put back: those before genrekit's first change, unless the owner
+            # changed the genres since (then theirs, now replaced)
+            changed = _changed_since(item)
+            record = None if changed else _undo_record(item)
+            if record is None:  # genres edited since genrekit set them are the owner's, without its marks
+                source = item.get(source_field) or None
+                record = {"genres": _genre_list(item), "source": None if changed and source == SOURCE else source,
+                          "provenance": {field: None if changed else item.get(field) for field in PROVENANCE_FIELDS}}
             item[UNDO_FIELD] = json.dumps({**record, "set": genres}, ensure_ascii=False)
             _set_genres(item, genres)
             item[source_field] = SOURCE
@@ -312,16 +359,14 @@ class GenrekitPlugin(BeetsPlugin):
         source_field = self._settings()["source_field"]
         done = {}
         for item in items:
-            stored = item.get(UNDO_FIELD)
-            if not stored:
-                continue
             try:
-                record = json.loads(stored)
-                old, source, set_ = list(record["genres"]), record["source"], list(record["set"])
-            except (ValueError, TypeError, KeyError) as exc:
-                self._log.warning("{}: not undone: its {} field is not genrekit's record ({})", item.filepath,
-                                  UNDO_FIELD, exc)
+                record = _undo_record(item)
+            except ValueError as exc:
+                self._log.warning("{}: not undone: {}", item.filepath, exc)
                 continue
+            if record is None:
+                continue
+            old, source, set_ = record["genres"], record["source"], record["set"]
             if _genre_list(item) != set_:
                 self._log.warning("{}: not undone: its genres were changed since genrekit set them ({} -> {})",
                                   item.filepath, "; ".join(set_) or "(none)", "; ".join(_genre_list(item)) or "(none)")
@@ -332,14 +377,19 @@ class GenrekitPlugin(BeetsPlugin):
             if pretend:
                 continue
             _set_genres(item, old)
-            for field in (UNDO_FIELD, *PROVENANCE_FIELDS, *([] if source else [source_field])):
+            before = {field: record["provenance"].get(field) for field in PROVENANCE_FIELDS}
+            absent = [field for field, value in before.items() if value is None]
+            for field in (UNDO_FIELD, *absent, *([] if source else [source_field])):
                 if field in item:
                     del item[field]
+            for field, value in before.items():
+                if value is not None:  # provenance the item had before (genres genrekit set earlier)
+                    item[field] = value
             if source:
                 item[source_field] = source
-            item.store()
-            if write:  # the genres back, genrekit's provenance fields deleted from the file
-                item.try_write(tags=dict.fromkeys(PROVENANCE_FIELDS))
+            if write:  # the genres back; provenance fields the file did not have deleted from it
+                item.try_write(tags=dict.fromkeys(absent))
+            item.store()  # after the write, as beets' try_sync does: the file's new mtime is kept
         return done
 
     def train(self, items: list[Item], *, query: str = "") -> Path:

@@ -29,8 +29,9 @@ MAX_MEMBERS = 1_000_000
 MAX_MEMBER_BYTES = 512 * 2**20
 MAX_TOTAL_BYTES = 1024 * 2**20
 MAX_RATIO = 200  # deflate reaches ~1000:1 only on degenerate data; real payloads stay below 20:1
-# JSON caps: a manifest lists the training tracks' hashes (~80 bytes each), so 16 MB holds 200k tracks.
-MAX_JSON_BYTES = 16 * 2**20
+# JSON caps: a manifest lists two hashes of each training track (its file's and its decoded
+# audio's, ~80 bytes each), so 32 MB holds 200k tracks (fma_large has 106,574).
+MAX_JSON_BYTES = 32 * 2**20
 MAX_JSON_DEPTH = 64
 # skops' schema.json nests one level per estimator attribute; deep ensembles stay below 40.
 MAX_SKOPS_SCHEMA_BYTES = 256 * 2**20

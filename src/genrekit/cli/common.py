@@ -403,10 +403,12 @@ def _print_taxonomy(taxonomy) -> None:
 
 
 def _note_training_files(paths: list[str], model) -> None:
-    """Say which files the model was trained on: their predictions say nothing of its accuracy."""
+    """Say which files the model was trained on: their predictions say nothing of its accuracy.
+    By their bytes only: a note is not worth decoding every file again (evaluate, whose scores
+    depend on it, also matches by decoded audio)."""
     from genrekit.models import exclude_training
 
-    _, seen = exclude_training(paths, model)
+    _, seen = exclude_training(paths, model, by_audio=False)
     if seen:
         _note(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
                           f"predictions say nothing about its accuracy: "

@@ -63,8 +63,11 @@ class FeatureCache:
         if len(remembered) == 64:
             return remembered
         value = audio_hash(path)
-        with atomic_path(entry) as temporary:
-            temporary.write_text(value, encoding="ascii")
+        try:
+            with atomic_path(entry) as temporary:
+                temporary.write_text(value, encoding="ascii")
+        except OSError as exc:  # a read-only or full cache: computed again next time
+            logger.warning("%s: not remembered in the cache: %s", entry, exc)
         return value
 
     def _url_entry(self, remote_file: RemoteFile) -> Path:

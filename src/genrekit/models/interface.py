@@ -159,29 +159,33 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     }
 
 
-def exclude_training(paths: Iterable[str], model: GenreClassifier) -> tuple[list[str], list[str]]:
+def exclude_training(paths: Iterable[str], model: GenreClassifier, *,
+                     by_audio: bool = True) -> tuple[list[str], list[str]]:
     """Split ``paths`` into those ``model`` was not trained on and those it was. By content,
     so renamed, moved or copied training files are recognised too: the file's SHA-256, else
-    (models that record it) its decoded audio's, which a copy with rewritten tags or a lossless
-    re-encode keeps. URLs are kept (their files would be fetched just for this), and so are
-    files that cannot be read: their analysis reports why."""
+    (``by_audio``, models that record it) its decoded audio's, which a copy with rewritten
+    tags or a lossless re-encode keeps; that decodes each file not matched by its bytes. URLs
+    are kept (their files would be fetched just for this), and so are files that cannot be
+    read: their analysis reports why."""
     from genrekit.audio import remote
 
     kept, excluded = [], []
     for path in paths:
-        (excluded if not remote.is_url(path) and seen_in_training(path, model) else kept).append(path)
+        seen = not remote.is_url(path) and seen_in_training(path, model, by_audio=by_audio)
+        (excluded if seen else kept).append(path)
     return kept, excluded
 
 
-def seen_in_training(path: str | os.PathLike, model: GenreClassifier) -> bool:
-    """Whether the local file ``path`` is one ``model`` was trained on, by its bytes or its
-    decoded audio (see :func:`exclude_training`); False where it cannot be read."""
+def seen_in_training(path: str | os.PathLike, model: GenreClassifier, *, by_audio: bool = True) -> bool:
+    """Whether the local file ``path`` is one ``model`` was trained on, by its bytes or
+    (``by_audio``) its decoded audio (see :func:`exclude_training`); False where it cannot be
+    read."""
     from genrekit.audio import audio_hash, content_hash
     from genrekit.errors import AudioError
 
     try:
         return bool(model.trained_on and content_hash(path) in model.trained_on
-                    or model.trained_on_audio and audio_hash(path) in model.trained_on_audio)
+                    or by_audio and model.trained_on_audio and audio_hash(path) in model.trained_on_audio)
     except AudioError:
         return False
 

@@ -228,9 +228,11 @@ def _audio_hashes(content_of: dict[str, str], cache) -> set[str]:
     """The decoded-audio hash of each local file (path -> its content hash), remembered in
     ``cache`` where given; URLs are left out (their files would be fetched again just for
     this)."""
+    from genrekit.features.images import is_image_path
+
     hashes = set()
     for path, content in content_of.items():
-        if remote.is_url(path):
+        if remote.is_url(path) or is_image_path(path):  # an image network's spectrogram files hold no audio
             continue
         try:
             hashes.add(cache.audio_hash(path, content) if cache is not None else audio_hash(path))

@@ -18,7 +18,7 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.models.nets.inference import IMAGE_SECONDS
 from genrekit.models.nets.presets import PRESETS, build_network
-from genrekit.untrusted import describe_value, parse_json, require, require_labels
+from genrekit.untrusted import describe_value, parse_json, require, require_labels, require_training_hashes
 
 
 def save_network(path: str | os.PathLike, net: nn.Module, *, preset: str, labels: list[str], metrics: dict | None = None,
@@ -82,6 +82,7 @@ def _checked_network_config(config, where: str) -> dict:
     require_labels(config, where)
     for key in ("metrics", "training"):
         require(config, key, dict, where, optional=True)
+    require_training_hashes(config, where)
     aggregation = require(config, "aggregation", str, where, optional=True)
     if aggregation not in (None, "mean", "vote"):
         raise ModelError(f"{where}: field 'aggregation' must be 'mean' or 'vote', found {describe_value(aggregation)}")
