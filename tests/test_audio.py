@@ -287,3 +287,66 @@ def test_mpg123_messages_stay_off_stderr_across_threads(capfd, corrupted_mp3, ba
     assert failed == [str(p) for p in paths]
     err = capfd.readouterr().err
     assert "main thread line" in err and not [noise for noise in MPG123_NOISE if noise in err], err
+
+
+def _webm_without_duration(path, y, sr):
+    """What a browser's MediaRecorder makes: Opus in WebM with no Duration element."""
+    import av
+    import soxr
+
+    out = av.open(str(path), "w", format="webm", options={"live": "1"})
+    stream = out.add_stream("libopus", rate=48000)
+    stream.layout = "mono"
+    y48 = soxr.resample(y, sr, 48000).astype(np.float32)
+    for i in range(0, len(y48), 960):
+        frame = av.AudioFrame.from_ndarray(y48[None, i:i + 960], format="flt", layout="mono")
+        frame.sample_rate = 48000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+
+
+def test_damaged_files_are_named_and_the_batch_goes_on(tmp_path, clip):
+    """Float samples that are NaN, infinite or far out of range, a header declaring 1 Hz, a
+    file shorter than its header says (read past a skipped intro), junk named .mp3: each a
+    named failure, never a genre, a hang or the end of the batch; a recorder's WebM with no
+    duration is analysed."""
+    from genrekit.predict import predict_files
+
+    y, sr = sf.read(clip, dtype="float32")
+    for name, at, value in (("nan", 1000, np.nan), ("late-inf", int(45 * sr), np.inf), ("huge", 1000, 3e38)):
+        z = np.concatenate([y, y, y]) if name == "late-inf" else y.copy()
+        z[at] = value
+        sf.write(tmp_path / f"{name}.wav", z, sr, subtype="FLOAT")
+    sf.write(tmp_path / "one-hertz.wav", (y[:20000] * 30000).astype(np.int16), 1)
+    (tmp_path / "junk.mp3").write_bytes(b"hello, not an mp3")
+    sf.write(tmp_path / "long.flac", np.tile(y, 4), sr)
+    data = (tmp_path / "long.flac").read_bytes()
+    (tmp_path / "cut.flac").write_bytes(data[: len(data) // 20])
+    _webm_without_duration(tmp_path / "recorded.webm", y, sr)
+    names = ["nan.wav", "late-inf.wav", "huge.wav", "one-hertz.wav", "junk.mp3", "cut.flac", "recorded.webm"]
+    predictions, failures = predict_files("default", [str(tmp_path / n) for n in names], progress=False)
+    damaged = {name: failures.get(str(tmp_path / name), "") for name in names}
+    assert "NaN or infinite" in damaged["nan.wav"] and "at about 44.9" in damaged["late-inf.wav"]
+    assert "non-finite probabilities" in damaged["huge.wav"]
+    assert "declares 1 Hz" in damaged["one-hertz.wav"]
+    assert "no mp3 stream found" in damaged["junk.mp3"] and "does not exist" not in damaged["junk.mp3"]
+    assert "corrupt" in damaged["cut.flac"]
+    assert [p.path for p in predictions] == [str(tmp_path / "recorded.webm")]
+    assert predictions[0].duration == pytest.approx(len(y) / sr, abs=0.1)
+
+
+def test_pyav_reads_blocks_without_copying_its_buffer_per_packet(tmp_path, clip):
+    """The PyAV reader joins decoded packets once per read (it copied its whole buffer for each
+    packet): the blocks it gives equal the whole file read at once."""
+    from genrekit.audio.io import _PyAVReader
+
+    y, sr = sf.read(clip, dtype="float32")
+    _webm_without_duration(tmp_path / "song.webm", y, sr)
+    with _PyAVReader(str(tmp_path / "song.webm")) as reader:
+        whole = reader.read()
+    with _PyAVReader(str(tmp_path / "song.webm")) as reader:
+        blocks = [reader.read(4800) for _ in range(len(whole) // 4800 + 2)]
+    assert np.array_equal(np.concatenate(blocks), whole) and len(whole) > 20 * 48000

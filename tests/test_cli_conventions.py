@@ -504,3 +504,34 @@ def test_shell_completion_of_commands_and_options():
 
     assert complete("genrekit pre") == ["predict", "pretrained"]
     assert "--format" in complete("genrekit predict --for")
+
+
+def test_outputs_that_cannot_be_written_and_empty_inputs_are_refused_before_any_work(tiny_model, songs, tmp_path,
+                                                                                     monkeypatch):
+    analysed = Recorder(([], {}))
+    monkeypatch.setattr("genrekit.predict.predict_files", analysed)
+    (tmp_path / "a-file").write_text("in the way")
+    for args, option in ((["predict", "--model", tiny_model, "--plot", tmp_path / "a-file", songs[0]], "--plot"),
+                         (["evaluate", tiny_model, tmp_path, "--out", tmp_path / "a-file" / "run"], "--out"),
+                         (["predict", "--model", tiny_model, "--hop", "1e-9", songs[0]], "--hop"),
+                         (["predict", "--model", tiny_model, "--files-from", tmp_path / "empty.txt"], "FILES")):
+        (tmp_path / "empty.txt").write_text("")
+        result = invoke(*args, env=WIDE)
+        assert result.exit_code == EXIT_USAGE and option in result.stderr, (args, result.output)
+    assert not analysed.calls
+
+
+def test_a_plot_that_cannot_be_written_keeps_the_results(tiny_model, songs, tmp_path, monkeypatch):
+    from genrekit.cli import songs as songs_module
+
+    def refuse(prediction, path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("genrekit.predict.plot_prediction", refuse)
+    result = invoke("predict", "--model", tiny_model, "--plot", tmp_path / "plots", "--format", "csv", *songs,
+                    env=WIDE)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert result.stdout.count(".wav,hum,") + result.stdout.count(".wav,noise,") == 3
+    assert "plot not written: Permission denied" in result.stderr
+    long_name = "x" * 251
+    assert len(songs_module._plot_path(tmp_path, f"/music/{long_name}.flac", set()).name.encode()) < 200

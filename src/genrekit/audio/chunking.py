@@ -89,6 +89,9 @@ def song_chunks(
     for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
         check_stop(should_stop, path)
         decoded += len(block)
+        if len(block) and not np.isfinite(block).all():  # a float file's damage: the model would answer NaN
+            at = start + (decoded - len(block) + int(np.flatnonzero(~np.isfinite(block))[0])) / sr
+            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is NaN or infinite")
         peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
         if owed:
             dropped = min(owed, len(block))

@@ -263,23 +263,28 @@ class _PyAVReader:
             seconds = self._packet_seconds(path)
         elif self._stream.duration is not None and self._stream.time_base is not None:
             seconds = float(self._stream.duration * self._stream.time_base)
-        else:
-            seconds = (self._container.duration or 0) / 1_000_000
+        elif self._container.duration:
+            seconds = self._container.duration / 1_000_000
+        else:  # no length in the container (a browser's MediaRecorder WebM): its packets say it
+            seconds = self._packet_seconds(path)
         self.frames = int(round(seconds * self.samplerate))
         self.subtype = context.name.upper()
         self._resampler = av.AudioResampler(format="flt", layout=context.layout, rate=self.samplerate)
         self._decoded = self._container.decode(self._stream)
-        self._buffer = np.zeros((0, self.channels), dtype=np.float32)
+        self._blocks: list[np.ndarray] = []  # decoded and not yet read, joined only when read
+        self._buffered = 0
         self._done = False
 
     def _packet_seconds(self, path: str) -> float:
         """The stream's length from its packets (demuxed, not decoded); the container is then
         opened again at its start."""
-        total = 0
+        total, end = 0, 0
         try:
             for packet in self._container.demux(self._stream):
                 total += packet.duration or 0
-            seconds = float(total * self._stream.time_base)
+                if packet.pts is not None:  # WebM blocks often carry no duration: their time stamps do
+                    end = max(end, packet.pts + (packet.duration or 0))
+            seconds = float(max(total, end) * self._stream.time_base)
             self._container.close()
             self._container = self._av.open(path)
         except (self._av.FFmpegError, OSError) as exc:
@@ -298,16 +303,22 @@ class _PyAVReader:
             frame, self._done = None, True
         except self._av.FFmpegError as exc:
             raise AudioError(self.path, f"corrupt: decoding failed ({exc})") from exc
-        blocks = [b.to_ndarray().reshape(-1, self.channels) for b in self._resampler.resample(frame)]
-        if blocks:
-            self._buffer = np.concatenate([self._buffer, *blocks])
+        try:
+            resampled = self._resampler.resample(frame)
+        except ValueError as exc:  # PyAV: "Frame does not match AudioResampler setup"
+            raise AudioError(self.path, f"corrupt: the stream changes its sample rate or channels mid-way ({exc})") from exc
+        for b in resampled:
+            self._blocks.append(b.to_ndarray().reshape(-1, self.channels))
+            self._buffered += self._blocks[-1].shape[0]
         return True
 
     def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
-        while (frames < 0 or self._buffer.shape[0] < frames) and self._decode_more():
+        while (frames < 0 or self._buffered < frames) and self._decode_more():
             pass
-        count = self._buffer.shape[0] if frames < 0 else min(frames, self._buffer.shape[0])
-        block, self._buffer = self._buffer[:count], self._buffer[count:]
+        buffer = np.concatenate(self._blocks) if self._blocks else np.zeros((0, self.channels), dtype=np.float32)
+        count = buffer.shape[0] if frames < 0 else min(frames, buffer.shape[0])
+        block, rest = buffer[:count], buffer[count:]
+        self._blocks, self._buffered = ([rest] if rest.shape[0] else []), rest.shape[0]
         return block.astype(dtype, copy=False)
 
     def seek(self, frame: int) -> None:
@@ -359,6 +370,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         if handle.samplerate <= 0:
             handle.close()
             raise AudioError(path, "contains no audio samples")
+        _check_native_rate(handle, path)
         return handle
     try:
         with decoder_messages_logged():
@@ -366,11 +378,26 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = str(exc).split(": ", 1)[-1].strip() if ": " in str(exc) else ""
         detail = detail or "format not recognised"
+        if detail.startswith("File does not exist"):  # libsndfile's words for an MP3 it cannot parse
+            detail = f"no {suffix.lstrip('.') or 'audio'} stream found"
         raise AudioError(path, f"not audio or corrupt (decoder says: {detail})") from exc
     if handle.frames == 0 or handle.samplerate <= 0:
         handle.close()
         raise AudioError(path, "contains no audio samples")
+    _check_native_rate(handle, path)
     return handle
+
+
+# Below this a header's sample rate is damage, not audio: a 40 kB WAV declaring 1 Hz would be
+# analysed as 5.5 hours of audio.
+MIN_NATIVE_RATE = 1000
+
+
+def _check_native_rate(handle, path: str) -> None:
+    if handle.samplerate < MIN_NATIVE_RATE:
+        handle.close()
+        raise AudioError(path, f"not audio or corrupt: its header declares {handle.samplerate} Hz, "
+                               f"expected at least {MIN_NATIVE_RATE} Hz")
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
@@ -511,8 +538,11 @@ def stream(
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))
         if start:
-            with _quiet(handle):
-                handle.seek(min(start, handle.frames))
+            try:
+                with _quiet(handle):
+                    handle.seek(min(start, handle.frames))
+            except (sf.LibsndfileError, RuntimeError) as exc:  # a file shorter than its header says
+                raise AudioError(path, f"corrupt: cannot seek to {offset:.2f} s ({exc})") from exc
         remaining = None if duration is None else int(round(duration * native_sr))
         resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
         pending = np.zeros(0, dtype=np.float32)

@@ -303,6 +303,15 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _output_folder(folder: Path, option: str) -> None:
+    """Make an output folder before any work, refusing by name one that cannot be made (a file
+    in its place, no permission): hours of analysis must not end in a traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _usage_error(f"{option} {folder}: expected a folder to write into, found {exc.strerror or exc}")
+
+
 def _settings() -> Settings:
     return Settings()
 

@@ -3,6 +3,7 @@ scoring and shipping models."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from genrekit.cli.common import (
     AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
-    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _print_taxonomy, _progress,
+    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _output_folder, _print_taxonomy, _progress,
     _report_failures, _spec, _usage_error, app, err_console, out_console
 )
 
@@ -146,6 +147,7 @@ def evaluate(
     if songs and aggregation is not None:
         _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
                      "and proportions")
+    _output_folder(out, "--out")
     data = _load_dataset(Path(dataset), kind)
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
@@ -171,7 +173,11 @@ def evaluate(
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}", markup=False)
     # a song score over the known genres is complete; a metrics table without some genres is not
-    partial = _report_failures(report["failures"], report["problems"]) or (report["unknown_genre_tracks"] and not songs)
+    left_out = set(report["unknown_genre_tracks"])
+    by_genre = Counter(t.label for t in data.tracks if t.path in left_out)
+    unknown = [] if songs else [{"path": f"{dataset} ({genre})", "reason": f"{n} track(s) of a genre the model does "
+                                 "not know"} for genre, n in sorted(by_genre.items())]
+    partial = _report_failures(report["failures"], report["problems"] + unknown)
     raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, NON_NEGATIVE, POSITIVE,
     PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note_training_files,
-    _progress, _runner, _setting, _usage_error, app, err_console, out_console
+    _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
 )
 
 
@@ -46,7 +46,7 @@ def predict(
 ) -> None:
     """Name the genres of songs: top genres, genre proportions and a timeline."""
     from genrekit.models import load
-    from genrekit.predict import formats, plot_prediction, predict_files
+    from genrekit.predict import formats, predict_files
     from genrekit.runners import default_jobs
 
     if not files and files_from is None:
@@ -56,7 +56,14 @@ def predict(
     paths = _input_paths(files or [], files_from)
     if output_format != "jsonl":  # all the paths first: the outputs are written once all are done
         paths = list(paths)
+        if not paths:
+            _usage_error(f"FILES: expected audio files, found none in {files_from or 'the list read from stdin'}")
+    if plot is not None:
+        _output_folder(plot, "--plot")
     model = load(model_path, segment_seconds=segment)
+    if hop is not None and hop * model.sample_rate < 1:
+        _usage_error(f"--hop {hop!r}: expected at least one sample at the model's {model.sample_rate} Hz "
+                     f"({1 / model.sample_rate:.2g} s)")
     if output_format == "jsonl":  # ends the command
         _predict_jsonl(model, paths, top=top, plot=plot, skip=skip, hop=hop, jobs=jobs,
                        runner=_runner(runner, jobs, address), segment=segment, min_confidence=min_confidence,
@@ -66,11 +73,6 @@ def predict(
                                           segment_seconds=segment, min_confidence=min_confidence,
                                           music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
-    if plot is not None:
-        plot.mkdir(parents=True, exist_ok=True)
-        used: set[str] = set()
-        for p in predictions:
-            plot_prediction(p, _plot_path(plot, p.path, used))
     top = min(top, len(model.labels))
     if output_format == "json":
         for line in formats.json_lines(predictions, failures, top=top):
@@ -81,13 +83,34 @@ def predict(
         sys.stdout.write(formats.timeline_csv_text(predictions, model.labels))
     elif predictions:
         out_console.print(formats.prediction_table(predictions, model_name=model.name, top=top))
+    if plot is not None:  # after the results are out: a plot that cannot be written loses none of them
+        used: set[str] = set()
+        for p in predictions:
+            _plot(p, plot, used, failures)
     _finish(len(predictions), failures)
+
+
+def _plot(prediction, folder: Path, used: set[str], failures: dict[str, str]) -> None:
+    """One song's PNG; a write that fails is listed with the failures."""
+    from genrekit.predict import plot_prediction
+
+    path = _plot_path(folder, prediction.path, used)
+    try:
+        plot_prediction(prediction, path)
+    except OSError as exc:
+        failures[f"{prediction.path} (plot)"] = f"{path}: plot not written: {exc.strerror or exc}"
+
+
+# A plot's file name keeps this much of the song's name: with "-N.png" and the temporary name
+# of an atomic write, it stays within the 255 bytes most file systems allow.
+PLOT_STEM_BYTES = 180
 
 
 def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
     """``folder/<song's stem>.png``; songs of the same name (in other folders, or other formats)
     get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another."""
     stem = Path(song).stem
+    stem = stem.encode("utf-8", "surrogateescape")[:PLOT_STEM_BYTES].decode("utf-8", "ignore")
     name, n = f"{stem}.png", 2
     while name in used:
         name, n = f"{stem}-{n}.png", n + 1
@@ -101,7 +124,6 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     the order they finish (the order given with --jobs 1); then exit as predict does."""
     from rich.progress import Progress
 
-    from genrekit.predict import plot_prediction
     from genrekit.predict.files import iter_predictions
     from genrekit.predict.formats import failure_line, json_line
     from genrekit.runners import default_jobs
@@ -110,8 +132,6 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     failures: dict[str, str] = {}
     top = min(top, len(model.labels))
     used: set[str] = set()
-    if plot is not None:
-        plot.mkdir(parents=True, exist_ok=True)
     with Progress(disable=not _progress(), console=err_console) as bar:
         task = bar.add_task("predicting", total=None)
         for path, prediction, error in iter_predictions(model, paths, skip=skip, hop_seconds=hop,
@@ -122,11 +142,13 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
                 print(json_line(prediction, top=top), flush=True)
                 done.append(prediction.path)
                 if plot is not None:
-                    plot_prediction(prediction, _plot_path(plot, prediction.path, used))
+                    _plot(prediction, plot, used, failures)
             else:
                 print(failure_line(path, error), flush=True)
                 failures[path] = error
             bar.advance(task)
+    if not done and not failures:
+        _usage_error("FILES: expected audio files, found none in the list read")
     _note_training_files(done, model)
     _finish(len(done), failures)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
-from genrekit.errors import GenrekitError
+from genrekit.errors import AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import Prediction, check_min_confidence, summarise
 
@@ -65,8 +65,6 @@ def predict_file(
     predictor = load(model)
     path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
-        from genrekit.errors import AudioError
-
         with remote.local_copy(path) as local:
             try:
                 prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
@@ -97,6 +95,9 @@ def predict_file(
     if pending:
         analyses.append(predictor.analyse(pending))
     proba = np.concatenate([a.proba for a in analyses])
+    if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
+        raise AudioError(path, "the analysis gave non-finite probabilities: samples far outside -1..1 (damaged "
+                               "float audio?)")
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         styles = dict(zip(predictor.styles, map(float, np.concatenate([a.styles for a in analyses]).mean(axis=0))))
@@ -198,6 +199,8 @@ def iter_predictions(
                                      min_confidence=min_confidence, music_check=music_check), None
         except GenrekitError as exc:
             yield path, None, str(exc)
+        except Exception as exc:  # a decoder crash on one file must not end the batch (as in the workers)
+            yield path, None, f"{path}: unexpected {type(exc).__name__}: {exc}"
 
 
 def predict_files(
