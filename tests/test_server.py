@@ -166,6 +166,15 @@ def test_raw_body_upload(server, gtzan_mini):
     assert response.json()["path"] == path.name
 
 
+def test_an_upload_named_by_its_content_type_alone_is_decoded_by_it(server, m4a_clip):
+    """Apple's audio/x-m4a (and MediaRecorder's audio/webm) map to no suffix in Python's
+    mimetypes, so a nameless m4a went to libsndfile: "Format not recognised"."""
+    for content_type in ("audio/x-m4a", "audio/m4a"):
+        response = httpx.post(f"{server['url']}/v1/predict", content=m4a_clip.read_bytes(),
+                              headers={"Content-Type": content_type}, timeout=120)
+        assert response.status_code == 200, (content_type, response.text)
+
+
 def test_twenty_concurrent_uploads(server, gtzan_mini, tmp_path):
     clips = []  # the first 10 s of clips 0-1 of each genre: real audio, a third of the analysis of a whole clip
     for genre in GENRES:

@@ -188,6 +188,16 @@ def test_a_declared_length_past_the_limit_gets_413_at_once(server):
     assert "limit of 1 MB (1048576 bytes)" in response.json()["detail"]
 
 
+def test_a_parameter_sent_as_a_form_field_is_refused_and_the_docs_can_send_a_file(server, short_wav):
+    """min_confidence in the form was ignored (the answer as if none was asked); /docs offered
+    no file to send, since the handler reads its body itself."""
+    response = httpx.post(f"{server['url']}/v1/predict", data={"min_confidence": "0.99"},
+                          files={"file": ("short.wav", short_wav.read_bytes(), "audio/wav")}, timeout=60)
+    assert response.status_code == 422 and "query string" in response.json()["detail"], response.text
+    body = httpx.get(f"{server['url']}/openapi.json", timeout=30).json()["paths"]["/v1/predict"]["post"]["requestBody"]
+    assert body["content"]["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+
+
 # 400 -------------------------------------------------------------------------------------
 
 

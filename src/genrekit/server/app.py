@@ -247,8 +247,14 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                      "audio/mpeg'`; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
                      "genre, mean probabilities, proportions (share of chunks), the timeline of chunks and "
                      "`styles` (the styles beyond the genres at or above their thresholds -> probability, most "
-                     "probable first; null for a model without styles). "
+                     "probable first; null for a model without styles). `skip` and `min_confidence` are query "
+                     "parameters; a form field of either name is refused (422). "
                      "Every error is JSON: `{\"detail\": \"...\"}`."),
+        # the handler reads the body itself (streamed, with limits), so the schema is declared here
+        openapi_extra={"requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary", "description": "the song"}}}},
+            "audio/*": {"schema": {"type": "string", "format": "binary"}}}}},
         responses={400: {"description": "malformed form"}, 408: {"description": "upload too slow"},
                    413: {"description": "upload too large"}, 415: {"description": "not audio"},
                    422: {"description": "empty or undecodable audio, or a bad parameter"},

@@ -33,6 +33,7 @@ from genrekit.audio.io import is_audio_path
 #: audio too) and the types browsers and HTTP clients use when they do not know.
 GENERIC_TYPES = {"application/octet-stream", "binary/octet-stream", "application/ogg", ""}
 FILE_FIELD = "file"
+QUERY_PARAMETERS = ("skip", "min_confidence")  # /v1/predict's, which a form field must not seem to set
 FORM_OVERHEAD = 64 * 1024  # bytes a form may add around the file: boundaries, headers, small fields
 MAX_PART_HEADER = 8192  # bytes of one header line of a form part (a file name is in one)
 MAX_NAME_CHARACTERS = 255  # a longer name is cut (with an ellipsis) before it is echoed
@@ -180,8 +181,20 @@ def _suffix(filename: str, content_type: str) -> str:
     suffix = Path(filename).suffix.lower()
     if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) and is_audio_path(f"x{suffix}"):
         return suffix
-    guessed = mimetypes.guess_extension(content_type.split(";")[0].strip().lower()) or ""
+    kind = content_type.split(";")[0].strip().lower()
+    guessed = AUDIO_TYPE_SUFFIXES.get(kind) or mimetypes.guess_extension(kind) or ""
     return guessed if is_audio_path(f"x{guessed}") else ""
+
+
+# Content types browsers and tools send that Python's mimetypes does not map (or maps to a
+# suffix libsndfile cannot read: MediaRecorder's audio/webm, Apple's audio/x-m4a).
+AUDIO_TYPE_SUFFIXES = {
+    "audio/x-m4a": ".m4a", "audio/m4a": ".m4a", "audio/mp4": ".m4a", "audio/aac": ".aac", "audio/x-aac": ".aac",
+    "audio/webm": ".webm", "video/webm": ".webm", "audio/x-flac": ".flac", "audio/flac": ".flac",
+    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav",
+    "audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/ogg": ".ogg", "audio/opus": ".opus",
+    "audio/aiff": ".aiff", "audio/x-aiff": ".aiff",
+}
 
 
 def _check_type(filename: str, content_type: str) -> None:
@@ -304,6 +317,9 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
     def on_headers_finished() -> None:
         disposition = state["headers"].get("content-disposition", b"")
         name = _parameters(disposition).get(b"name", b"")
+        if name.decode("latin-1") in QUERY_PARAMETERS:  # silently ignored, it would change nothing asked for
+            raise UploadRejected(422, f"form field {name.decode('latin-1')!r}: the service's parameters go in the "
+                                      f"query string (/v1/predict?{name.decode('latin-1')}=...)")
         if name.decode("latin-1") != FILE_FIELD or state["found"] is not None:
             return  # other form fields, or a second file: ignored
         filename = name_from_disposition(disposition) or "upload"

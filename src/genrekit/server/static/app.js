@@ -132,7 +132,14 @@ function drawStyles(result) {
     : styles.length === 0 ? "none reached its threshold" : "";
 }
 
+// The latest analysis: a file dropped while another is analysed replaces it, and the earlier
+// request is aborted and its answer, should it still come, ignored.
+let current = null;
+
 async function analyse(file) {
+  if (current) current.abort();
+  const request = new AbortController();
+  current = request;
   const player = $("player");
   if (player.src) URL.revokeObjectURL(player.src);
   player.src = URL.createObjectURL(file);
@@ -143,12 +150,14 @@ async function analyse(file) {
   form.append("file", file, file.name);
   let response, text;
   try {
-    response = await fetch("/v1/predict", { method: "POST", body: form });
+    response = await fetch("/v1/predict", { method: "POST", body: form, signal: request.signal });
     text = await response.text();
   } catch (error) {
+    if (current !== request) return;  // replaced by a later file
     setStatus(`The service did not answer: ${error.message || error}`, true);
     return;
   }
+  if (current !== request) return;
   const body = parseJSON(text);
   if (!response.ok || body === null) {
     setStatus(`Could not analyse ${file.name} (${response.status} ${response.statusText}): ` +
