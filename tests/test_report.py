@@ -145,3 +145,25 @@ def test_genre_names_are_text_in_the_report(tmp_path):
     for table in (tmp_path / "metrics.md").read_text().split("\n\n"):
         rows = [line for line in table.splitlines() if line.startswith("|")]
         assert len({line.replace("\\|", "").count("|") for line in rows}) <= 1, table
+
+
+def test_the_report_of_an_evaluation_says_what_it_scored_and_what_it_left_out(tmp_path, gtzan_mini, corrupted_file):
+    """--include-train is said (the accuracy is not held-out), genres absent from the data are
+    not 'weakest', and the files evaluate left out are listed (run.json has no dataset section)."""
+    from genrekit.evaluate.html import write_html_report
+
+    data = tmp_path / "data"
+    (data / "jazz").mkdir(parents=True)
+    (data / "polka").mkdir()
+    for path in sorted((gtzan_mini / "jazz").iterdir())[:2]:
+        shutil.copy(path, data / "jazz" / path.name)
+    shutil.copy(next((gtzan_mini / "rock").iterdir()), data / "polka" / "rock.00000.au")
+    shutil.copy(corrupted_file, data / "jazz" / "jazz.00054.wav")
+    result = CliRunner().invoke(app, ["evaluate", "default", str(data), "--out", str(tmp_path / "run"),
+                                      "--include-train", "--jobs", "1"])
+    assert result.exit_code == 3, result.output  # partial: a corrupt file and an unknown genre
+    page = write_html_report(tmp_path / "run").read_text()
+    assert "training tracks included" in page and "Held-out" not in page
+    assert "jazz.00054.wav" in page and "polka" in page
+    weakest = re.search(r"Weakest genres \(F1\): ([^<]*)", page).group(1)
+    assert weakest.startswith("jazz") and "blues" not in weakest

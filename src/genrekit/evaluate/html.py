@@ -77,18 +77,22 @@ def _table(frame: pd.DataFrame, *, floats: str = "{:.3f}") -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _verdict(metrics: dict) -> str:
-    """Plain words: accuracy against chance, the weakest genres, the most frequent confusion."""
+def _verdict(metrics: dict, *, held_out: bool = True) -> str:
+    """Plain words: accuracy against chance, the weakest genres, the most frequent confusion.
+    ``held_out``: False where the scored tracks may include training tracks (evaluate
+    --include-train)."""
     labels = metrics["labels"]
     chance = 1 / len(labels)
-    parts = [f"<b>Held-out track accuracy {metrics['accuracy']:.1%}</b> on {metrics['n']} tracks "
+    scope = "Held-out track accuracy" if held_out else "Track accuracy (training tracks included)"
+    parts = [f"<b>{scope} {metrics['accuracy']:.1%}</b> on {metrics['n']} tracks "
              f"(chance: {chance:.0%}); macro F1 {metrics['f1_macro']:.3f}, top-3 accuracy "
              f"{metrics.get('top3_accuracy', float('nan')):.1%}."]
     if "chunk_accuracy" in metrics:
         parts.append(f"Per chunk: {metrics['chunk_accuracy']:.1%} (tracks combine their chunks).")
     per_genre = metrics.get("per_genre", {})
     if per_genre:
-        weakest = sorted(per_genre.items(), key=lambda item: item[1]["f1"])[:3]
+        present = {g: r for g, r in per_genre.items() if r.get("support", 1) > 0}  # absent genres are not weak
+        weakest = sorted(present.items(), key=lambda item: item[1]["f1"])[:3]
         parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {r['f1']:.2f}" for g, r in weakest) + ".")
     matrix = np.array(metrics.get("confusion_matrix", []))
     if matrix.size:
@@ -133,12 +137,13 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             f'<p class="muted">{_text(run_dir.resolve())} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
     if metrics:
-        body.append(_verdict(metrics))
+        body.append(_verdict(metrics, held_out=not run.get("include_train", False)))
     excluded = run.get("excluded_training_tracks")
     if excluded:
         body.append(f"<p>{len(excluded)} track(s) the model was trained on were left out of this evaluation.</p>")
     dataset = run.get("dataset")
-    if dataset or run.get("split"):
+    left_out = run.get("failures") or run.get("problems") or run.get("unknown_genre_tracks")
+    if dataset or run.get("split") or left_out:
         body.append("<h2>Data</h2>")
         if isinstance(dataset, dict):
             body.append(f"<p>{_text(dataset.get('name'))}: {_text(dataset.get('n_tracks'))} tracks, "
@@ -151,9 +156,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                         f"seed {_text(run['split'].get('seed'))}; "
                         "tracks (not chunks) are split.</p>" + _table(frame.reset_index().rename(columns={"index": "genre"})))
         bad = {**run.get("failures", {})}
-        if bad or run.get("problems"):
+        if left_out:
             items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
             items += [f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in run.get("problems", [])]
+            items += [f"<li>{_text(path)}: a genre the model does not know</li>"
+                      for path in run.get("unknown_genre_tracks", [])]
             body.append(f'<p class="bad">{len(items)} input(s) left out:</p><ul>{"".join(items)}</ul>')
     # Track lists and content hashes are for machines: the page shows the settings.
     config = {k: run[k] for k in ("features", "model", "best_params", "training", "aggregation") if k in run}

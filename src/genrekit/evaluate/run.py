@@ -214,7 +214,8 @@ def evaluate_model(
         write_evaluation(scored.metrics, out_dir, title=f"{classifier.name} on {dataset.name}",
                          predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
-                                                "aggregation": scored.aggregation, "skip": skip, **scored.report})
+                                                "aggregation": scored.aggregation, "skip": skip,
+                                                "include_train": include_train, **scored.report})
     return scored.metrics, scored.report
 
 
