@@ -274,7 +274,7 @@ def _flat(text: str) -> str:
 BAD_OPTIONS = [
     *((["predict", "song.wav"], option, value) for option, value in
       (("--top", "0"), ("--top", "-1"), ("--hop", "0"), ("--hop", "-1"), ("--hop", "nan"), ("--skip", "-5"),
-       ("--skip", "inf"), ("--segment", "0"), ("--jobs", "-1"))),
+       ("--skip", "inf"), ("--segment", "0"), ("--jobs", "-1"), ("--min-confidence", "1.0000001"))),
     *((["features", "data", "--out", "out"], option, value) for option, value in
       (("--jobs", "-1"), ("--chunk", "0"), ("--chunk", "-3"), ("--n-mels", "0"), ("--hop-length", "0"),
        ("--n-fft", "-1"))),

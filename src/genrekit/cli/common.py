@@ -62,7 +62,8 @@ def _number(low: float | None = None, high: float | None = None, *, low_open: bo
         bad = (not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low))
                or (high is not None and (value >= high if high_open else value > high)))
         if bad:
-            raise typer.BadParameter(f"{show(value)}: expected {expected}", ctx=ctx, param=param)
+            # the value as given (repr): ``{:g}`` would show 1.0000001 as 1, a valid value
+            raise typer.BadParameter(f"{value if integer else repr(value)}: expected {expected}", ctx=ctx, param=param)
         return value
 
     return check
