@@ -535,3 +535,13 @@ def test_a_plot_that_cannot_be_written_keeps_the_results(tiny_model, songs, tmp_
     assert "plot not written: Permission denied" in result.stderr
     long_name = "x" * 251
     assert len(songs_module._plot_path(tmp_path, f"/music/{long_name}.flac", set()).name.encode()) < 200
+
+
+def test_a_file_given_twice_is_predicted_once(tiny_model, songs, tmp_path):
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{songs[0]}\n{songs[1]}\n")
+    result = invoke("predict", "--model", tiny_model, "--format", "csv", "--files-from", listed, songs[0], songs[0],
+                    env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    rows = result.stdout.splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == [str(songs[0]), str(songs[1])]

@@ -463,11 +463,20 @@ def _read_paths(source: str) -> Iterator[str]:
 
 
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
-    """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from."""
-    for name in files:
-        yield from _read_paths("-") if name == "-" else (name,)
-    if files_from is not None:
-        yield from _read_paths(files_from)
+    """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from;
+    a path given again is left out (every output then has one row per file, failed or not)."""
+    seen: set[str] = set()
+
+    def given() -> Iterator[str]:
+        for name in files:
+            yield from _read_paths("-") if name == "-" else (name,)
+        if files_from is not None:
+            yield from _read_paths(files_from)
+
+    for path in given():
+        if path not in seen:
+            seen.add(path)
+            yield path
 
 
 def _spec(features: str, chunk: float | None):
