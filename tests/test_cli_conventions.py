@@ -511,8 +511,10 @@ def test_outputs_that_cannot_be_written_and_empty_inputs_are_refused_before_any_
     analysed = Recorder(([], {}))
     monkeypatch.setattr("genrekit.predict.predict_files", analysed)
     (tmp_path / "a-file").write_text("in the way")
+    (tmp_path / "data" / "hum").mkdir(parents=True)
+    (tmp_path / "data" / "hum" / "song0.wav").write_bytes(songs[0].read_bytes())
     for args, option in ((["predict", "--model", tiny_model, "--plot", tmp_path / "a-file", songs[0]], "--plot"),
-                         (["evaluate", tiny_model, tmp_path, "--out", tmp_path / "a-file" / "run"], "--out"),
+                         (["evaluate", tiny_model, tmp_path / "data", "--out", tmp_path / "a-file" / "run"], "--out"),
                          (["predict", "--model", tiny_model, "--hop", "1e-9", songs[0]], "--hop"),
                          (["predict", "--model", tiny_model, "--files-from", tmp_path / "empty.txt"], "FILES")):
         (tmp_path / "empty.txt").write_text("")
@@ -533,8 +535,10 @@ def test_a_plot_that_cannot_be_written_keeps_the_results(tiny_model, songs, tmp_
     assert result.exit_code == EXIT_PARTIAL, result.output
     assert result.stdout.count(".wav,hum,") + result.stdout.count(".wav,noise,") == 3
     assert "plot not written: Permission denied" in result.stderr
-    long_name = "x" * 251
-    assert len(songs_module._plot_path(tmp_path, f"/music/{long_name}.flac", set()).name.encode()) < 200
+    long_name = "é" * 200  # cut at a character boundary, within the file system's 255 bytes
+    cut = songs_module._plot_path(tmp_path, f"/music/{long_name}.flac", set()).name
+    assert len(cut.encode()) < 200 and cut.strip("é") == ".png"
+    assert songs_module._plot_path(tmp_path, "/x/\udce9t\udce9.wav", set()).name == "\udce9t\udce9.png"  # bytes kept
 
 
 def test_a_file_given_twice_is_predicted_once(tiny_model, songs, tmp_path):

@@ -278,13 +278,14 @@ class _PyAVReader:
     def _packet_seconds(self, path: str) -> float:
         """The stream's length from its packets (demuxed, not decoded); the container is then
         opened again at its start."""
-        total, end = 0, 0
+        total, first, end = 0, None, 0
         try:
             for packet in self._container.demux(self._stream):
                 total += packet.duration or 0
                 if packet.pts is not None:  # WebM blocks often carry no duration: their time stamps do
+                    first = packet.pts if first is None else min(first, packet.pts)
                     end = max(end, packet.pts + (packet.duration or 0))
-            seconds = float(max(total, end) * self._stream.time_base)
+            seconds = float(max(total, end - (first or 0)) * self._stream.time_base)
             self._container.close()
             self._container = self._av.open(path)
         except (self._av.FFmpegError, OSError) as exc:

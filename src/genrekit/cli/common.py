@@ -4,6 +4,7 @@ types and their checks, and the helpers that load datasets, pick models and repo
 from __future__ import annotations
 
 import io
+import os
 import logging
 import math
 import sys
@@ -307,8 +308,13 @@ def _usage_error(message: str) -> None:
 def _output_folder(folder: Path, option: str) -> None:
     """Make an output folder before any work, refusing by name one that cannot be made (a file
     in its place, no permission): hours of analysis must not end in a traceback."""
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".genrekit-probe-")  # writable, for root too
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
         _usage_error(f"{option} {folder}: expected a folder to write into, found {exc.strerror or exc}")
 

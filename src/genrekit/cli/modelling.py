@@ -147,8 +147,8 @@ def evaluate(
     if songs and aggregation is not None:
         _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
                      "and proportions")
-    _output_folder(out, "--out")
     data = _load_dataset(Path(dataset), kind)
+    _output_folder(out, "--out")  # after the dataset is read: an --out inside it is no genre folder
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
                                          jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)

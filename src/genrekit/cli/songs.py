@@ -97,8 +97,9 @@ def _plot(prediction, folder: Path, used: set[str], failures: dict[str, str]) ->
     path = _plot_path(folder, prediction.path, used)
     try:
         plot_prediction(prediction, path)
-    except OSError as exc:
-        failures[f"{prediction.path} (plot)"] = f"{path}: plot not written: {exc.strerror or exc}"
+    except Exception as exc:  # a plot must not end the run: its results are out, or still to come (jsonl)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        failures[f"{prediction.path} (plot)"] = f"{path}: plot not written: {reason}"
 
 
 # A plot's file name keeps this much of the song's name: with "-N.png" and the temporary name
@@ -110,7 +111,12 @@ def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
     """``folder/<song's stem>.png``; songs of the same name (in other folders, or other formats)
     get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another."""
     stem = Path(song).stem
-    stem = stem.encode("utf-8", "surrogateescape")[:PLOT_STEM_BYTES].decode("utf-8", "ignore")
+    raw = stem.encode("utf-8", "surrogateescape")
+    if len(raw) > PLOT_STEM_BYTES:  # cut at a character boundary; a name that is not UTF-8 keeps its bytes
+        cut = PLOT_STEM_BYTES
+        while cut and (raw[cut] & 0xC0) == 0x80:
+            cut -= 1
+        stem = raw[:cut].decode("utf-8", "surrogateescape")
     name, n = f"{stem}.png", 2
     while name in used:
         name, n = f"{stem}-{n}.png", n + 1

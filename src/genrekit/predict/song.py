@@ -178,7 +178,9 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
         timeline.bar(segment.start, segment.confidence, width=segment.end - segment.start, align="edge",
                      color=colours[segment.genre], edgecolor="white", linewidth=0.3)
     timeline.set(xlabel="time (s)", ylabel="confidence", ylim=(0, 1), xlim=(prediction.start, prediction.end),
-                 title=f"{os.path.basename(prediction.path)}: {prediction.genre} ({prediction.confidence:.0%}), "
+                 # a name that is not UTF-8 (surrogates) shown with replacement characters: matplotlib refuses it
+                 title=f"{os.path.basename(prediction.path).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: "
+                       f"{prediction.genre} ({prediction.confidence:.0%}), "
                        f"by {prediction.model}")
     seen = dict.fromkeys(s.genre for s in prediction.timeline)
     timeline.legend(handles=[matplotlib.patches.Patch(color=colours[g], label=g) for g in seen],
