@@ -549,3 +549,17 @@ def test_a_file_given_twice_is_predicted_once(tiny_model, songs, tmp_path):
     assert result.exit_code == EXIT_OK, result.output
     rows = result.stdout.splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == [str(songs[0]), str(songs[1])]
+
+
+def test_logmel_files_stay_inside_out_whatever_the_manifests_ids(songs, tmp_path):
+    """A manifest's track ids may be absolute paths or climb with '..': the spectrograms are
+    written under --out all the same, and a rerun with other settings is refused."""
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text(f"path,label\n{songs[0]},hum\n{songs[1]},noise\n")
+    result = invoke("features", manifest, "--features", "logmel", "--out", tmp_path / "out", env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    written = sorted((tmp_path / "out").rglob("*.npz"))
+    assert len(written) == 2 and all((tmp_path / "out" / "logmel") in p.parents for p in written)
+    assert not list(songs[0].parent.glob("*.npz"))  # nothing beside the songs
+    result = invoke("features", manifest, "--features", "logmel", "--n-mels", "32", "--out", tmp_path / "out", env=WIDE)
+    assert result.exit_code == EXIT_USAGE and "other settings" in result.stderr

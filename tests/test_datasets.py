@@ -261,3 +261,31 @@ def test_training_refuses_one_genre_before_extraction(monkeypatch):
     data = replace(data, tracks=[replace(t, split="train" if t.label == "jazz" else "test") for t in data.tracks])
     with pytest.raises(DatasetError, match=r"training tracks .*only one genre \('jazz'"):
         train.train_model(data, model="logreg", split="dataset", progress=False)
+
+
+def test_copies_of_a_song_under_other_names_share_a_split_group(tmp_path, gtzan_mini):
+    """song.wav and 'song (1).wav' (or a link) in a folder dataset: one group, so a split or a
+    fold never trains on one copy and tests on the other."""
+    import os
+    import shutil
+
+    from genrekit.datasets import load_dataset
+
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        for source in sorted((gtzan_mini / genre).iterdir())[:3]:
+            shutil.copy(source, tmp_path / genre / source.name)
+    first = sorted((tmp_path / "jazz").iterdir())[0]
+    shutil.copy(first, tmp_path / "jazz" / f"{first.stem} (1){first.suffix}")
+    os.symlink(first, tmp_path / "jazz" / f"link{first.suffix}")
+    dataset = load_dataset(tmp_path, kind="folder")
+    group_of = {os.path.basename(t.path): g for t, g in zip(dataset.tracks, dataset.groups)}
+    assert group_of[first.name] == group_of[f"{first.stem} (1){first.suffix}"] == group_of[f"link{first.suffix}"]
+    assert len(set(dataset.groups)) == len(dataset.tracks) - 2  # every other track its own group
+
+
+def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text("path,label\naudio\\b1.wav,jazz\nmissing.wav,rock\n")
+    with pytest.raises(DatasetError, match=r"no usable rows \(2 problems, first: .*b1\.wav.*missing\.wav"):
+        load_manifest(manifest)

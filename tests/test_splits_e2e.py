@@ -209,3 +209,15 @@ def test_compare_scores_every_model_on_the_same_artist_grouped_folds(tracks, tmp
     for name in rows:
         _check_folds([f for f in folds_used if f["model"] == name], tracks, 4)
     assert by_model["logreg"] == by_model["knn"]
+
+
+def test_train_cv_has_no_more_folds_than_artists(tracks, tmp_path, feature_cache):
+    """Two genres by two artists each (8 clips per genre): 5 folds would need 5 artists, and
+    the run failed at its very end ("n_splits=5 exceeds the 4 groups"); now 4 folds."""
+    few = tracks[tracks["label"].isin(["disco", "hiphop"]) & (tracks["artist"] != "crossover")].copy()
+    few["artist"] = [f"{genre}-{'a' if i % 2 else 'b'}" for i, genre in enumerate(few["label"])]
+    run = tmp_path / "run"
+    _invoke("train", _manifest(few, tmp_path / "songs.csv"), "--model", "logreg", "--features", FEATURES,
+            "--split", "all", "--jobs", "1", "--cache", feature_cache, "--out", run)
+    cv = json.loads((run / "cv.json").read_text())
+    assert cv["n_splits"] == 4 and "grouped by artist" in cv["protocol"]

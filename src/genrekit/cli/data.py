@@ -18,7 +18,7 @@ from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
-    _print_taxonomy, _progress, _report_failures, _runner, _spec, app, datasets_app, err_console, out_console,
+    _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _spec, _usage_error, app, datasets_app, err_console, out_console,
     pretrained_app
 )
 
@@ -94,6 +94,7 @@ def features(
     if feature_set == "logmel":
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     data = _load_dataset(dataset, kind)
+    _output_folder(out, "--out")
     spec = _spec(feature_set, chunk)
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
                                         runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
@@ -107,6 +108,16 @@ def features(
     raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
 
 
+def _inside_name(track_id: str, suffix: str) -> Path:
+    """A relative file name for ``track_id`` that stays inside the folder it is joined to: a
+    manifest's id may be an absolute path, a Windows path or hold ``..``."""
+    from pathlib import PurePosixPath
+
+    parts = [part for part in PurePosixPath(track_id.replace("\\", "/")).parts
+             if part not in ("/", ".", "..") and not part.endswith(":")]
+    return Path(*parts[:-1], f"{parts[-1] if parts else 'track'}{suffix}")
+
+
 def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
     """One ``logmel/<track_id>.npz`` per track (spectrogram + parameters); existing files are kept."""
     from rich.progress import Progress
@@ -116,13 +127,22 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
     from genrekit.features import LogMelSpec
 
     data = _load_dataset(dataset, kind)
+    _output_folder(out, "--out")
     spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     folder = out / "logmel"
+    params = json.loads(spec.to_json())
+    try:  # resuming: the spectrograms already there must have been made with these settings
+        before = json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        before = {}
+    if isinstance(before, dict) and before.get("features") == "logmel" and before.get("params") not in (None, params):
+        _usage_error(f"--out {out}: holds log-mel spectrograms made with other settings ({before.get('params')}); "
+              "expected an empty folder or one of the same settings")
     failures: dict[str, str] = {}
     with Progress(disable=not _progress()) as bar:
         task = bar.add_task("logmel", total=len(data.tracks))
         for track in data.tracks:
-            target = folder / f"{track.track_id}.npz"
+            target = folder / _inside_name(track.track_id, ".npz")
             if not target.exists():  # resume: finished spectrograms are not recomputed
                 try:
                     y, sr = audio.load(track.path, sr=spec.sample_rate)
@@ -168,9 +188,11 @@ def explore(
     failures: dict[str, str] = {}
     if table_path is not None:
         table = read_feature_table(table_path)
+        _output_folder(out, "--out")
     else:
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="exploring genres")  # before any extraction
+        _output_folder(out, "--out")
         table, _ = build_feature_table(data, _spec(feature_set, chunk),
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
         failures = table.failures

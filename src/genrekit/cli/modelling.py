@@ -73,6 +73,7 @@ def train(
                          min_per_genre=min_per_genre, multi_genre=multi_genre)
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
+    _output_folder(out, "--out")  # before any work, after the dataset is read (an --out inside it is no genre)
     split = split or ("all" if data.taxonomy is not None else "random")
     result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
                           n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
@@ -223,10 +224,12 @@ def compare(
     data = table = None
     if table_path is not None:
         table, source = read_feature_table(table_path), str(table_path)
+        _output_folder(out, "--out")
     else:
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
         source = f"{dataset} ({feature_set}; networks: log-mel)"
+        _output_folder(out, "--out")
         if any(recipe_type(name).needs_table for name in names):
             table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
                                            n_jobs=jobs, progress=_progress())

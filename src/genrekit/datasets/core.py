@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, replace
-
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -53,8 +53,27 @@ class Dataset:
     @property
     def groups(self) -> list[str]:
         """Split groups: the artist where known, else the file, so that no artist (and no file
-        labelled twice, as multi-label copies are) spans a split."""
-        return [f"artist:{t.artist}" if t.artist else f"file:{t.path}" for t in self.tracks]
+        labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
+        same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``)
+        join one group, so no copy of a song is tested on while another is trained on."""
+        keys = [f"artist:{t.artist}" if t.artist else f"file:{t.path}" for t in self.tracks]
+        parent = {key: key for key in keys}
+
+        def root(key: str) -> str:
+            while parent[key] != key:
+                parent[key] = key = parent[parent[key]]
+            return key
+
+        first_with: dict[str, str] = {}
+        for key, track in zip(keys, self.tracks):
+            content = _content_of(track.path)
+            if content is None:
+                continue
+            if content in first_with:
+                parent[root(key)] = root(first_with[content])
+            else:
+                first_with[content] = key
+        return [root(key) for key in keys]
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(t) for t in self.tracks])
@@ -69,3 +88,30 @@ class Dataset:
         return replace(
             self, tracks=[replace(t, split=splits[t.track_id]) for t in self.tracks if t.track_id in splits]
         )
+
+
+def _content_of(path: str) -> str | None:
+    """The file's content hash, remembered per (path, size, mtime); None for a URL or a file
+    that cannot be read (its analysis reports why)."""
+    import os
+
+    from genrekit.audio import remote
+
+    if remote.is_url(path):
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _content_hash(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str | None:
+    from genrekit.audio import content_hash
+    from genrekit.errors import AudioError
+
+    try:
+        return content_hash(path)
+    except AudioError:
+        return None

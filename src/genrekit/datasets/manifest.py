@@ -92,5 +92,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
                 )
             )
     if not tracks:
-        raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems)")
+        shown = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems[:3])
+        raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems"
+                           + (f", first: {shown}" if shown else "") + ")")
     return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems)

@@ -150,6 +150,10 @@ def extract_features(
                     bar.advance(task)
                     continue
                 cached = cache.get(spec, content) if content else None
+                if cached is not None and not _usable(cached, spec):  # damaged, or written by other code
+                    logger.warning("%s: its cache entry is not %s features (shape %s): recomputed", path, spec.name,
+                                   cached.shape)
+                    cached = None
                 if cached is not None:
                     record(index, (cached, content, True, None))
                     bar.advance(task)
@@ -168,9 +172,18 @@ def extract_features(
             else:
                 array = np.asarray(outcome["features"], dtype=outcome["dtype"])
                 if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
-                    cache.put(spec, outcome["content"], array)
-                    if index in versions:
-                        cache.remember(versions[index], outcome["content"])
+                    try:
+                        cache.put(spec, outcome["content"], array)
+                        if index in versions:
+                            cache.remember(versions[index], outcome["content"])
+                    except OSError as exc:  # a full or read-only cache: the features are kept, not cached
+                        logger.warning("%s: features not cached: %s", paths[index], exc)
                 record(index, (array, outcome["content"], False, None))
             bar.advance(task)
     return result
+
+
+def _usable(array: np.ndarray, spec) -> bool:
+    """A cache entry holds rows of ``spec``'s columns, all finite."""
+    return (array.ndim == 2 and array.shape[0] >= 1 and array.shape[1] == len(spec.columns)
+            and np.issubdtype(array.dtype, np.number) and bool(np.isfinite(array).all()))

@@ -151,7 +151,11 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         logger.warning("no k-fold CV: genre(s) %s have a single track, which cannot be both trained on and tested "
                        "(leave them out: --min-per-genre 2 or more)", ", ".join(thin))
         return None
-    n_splits = min(5, smallest)
+    n_groups = int(tracks["group"].nunique())
+    if n_groups < 2:
+        logger.warning("no k-fold CV: every track is by one artist, so no fold could be tested on another")
+        return None
+    n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)
     grouped = tracks["group"].nunique() < len(tracks)
     out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
