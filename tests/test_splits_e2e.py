@@ -221,3 +221,19 @@ def test_train_cv_has_no_more_folds_than_artists(tracks, tmp_path, feature_cache
             "--split", "all", "--jobs", "1", "--cache", feature_cache, "--out", run)
     cv = json.loads((run / "cv.json").read_text())
     assert cv["n_splits"] == 4 and "grouped by artist" in cv["protocol"]
+
+
+def test_training_again_into_a_folder_leaves_no_result_of_the_earlier_run(tracks, tmp_path, feature_cache):
+    """A run with test tracks, then one with --split all and no CV into the same --out: the
+    first run's metrics (held-out accuracy of another model) are gone, not left beside the new
+    model for `report` to show."""
+    songs = _manifest(tracks, tmp_path / "songs.csv")
+    run = tmp_path / "run"
+    _invoke("train", songs, "--model", "logreg", "--features", FEATURES, "--jobs", "1", "--cache", feature_cache,
+            "--no-cv", "--out", run)
+    assert (run / "metrics.json").is_file()
+    (run / "report.html").write_text("the first run's report")
+    _invoke("train", songs, "--model", "logreg", "--features", FEATURES, "--split", "all", "--no-cv", "--jobs", "1",
+            "--cache", feature_cache, "--out", run)
+    assert not (run / "metrics.json").exists() and not (run / "predictions.csv").exists()
+    assert not (run / "report.html").exists() and (run / "model.genrekit").is_file()

@@ -162,6 +162,24 @@ def run_training(
     return result
 
 
+def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) -> None:
+    """An earlier run's results in the same folder that this run will not replace: its test
+    metrics (this run may have no test tracks), CV, disagreements, another kind's model file
+    (loaded first from a run folder) and its HTML report. Left there, they would describe this
+    run's model. A network's training checkpoint stays: it is how training resumes."""
+    from genrekit.models.interface import RUN_FOLDER_FILES
+
+    stale = [name for name in RUN_FOLDER_FILES if name != trained.file_name] + ["report.html"]
+    if not trained.metrics:
+        stale += ["metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv"]
+    if not trained.cv:
+        stale.append("cv.json")
+    if result.disagreements is None:
+        stale.append("disagreements.csv")
+    for name in stale:
+        (out / name).unlink(missing_ok=True)
+
+
 def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | None:
     """The tracks whose out-of-fold prediction (train's k-fold CV) confidently disagrees with
     their label (:mod:`genrekit.predict.disagreements`); None without CV. A file labelled with
@@ -269,6 +287,7 @@ def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summar
         (networks: ``history.csv|png`` and ``config.json``, beside the ``checkpoint.safetensors`` of training).
     """
     out.mkdir(parents=True, exist_ok=True)
+    _remove_earlier_results(out, trained, result)
     trained.save(out / trained.file_name, summary, training)
     if trained.write_extras is not None:
         trained.write_extras(out)
