@@ -167,3 +167,16 @@ def test_the_report_of_an_evaluation_says_what_it_scored_and_what_it_left_out(tm
     assert "jazz.00054.wav" in page and "polka" in page
     weakest = re.search(r"Weakest genres \(F1\): ([^<]*)", page).group(1)
     assert weakest.startswith("jazz") and "blues" not in weakest
+
+
+def test_explore_refuses_a_table_too_small_to_hold_tracks_out(tmp_path):
+    """Two tracks per genre: a quarter held out is none, and explore ended in scikit-learn's
+    'Found array with 0 sample(s)'."""
+    from genrekit.datasets import FeatureTable
+    from genrekit.errors import ParameterError
+
+    tracks = np.array(["a", "b", "c", "d"])
+    table = FeatureTable(X=np.random.default_rng(0).normal(size=(4, 5)), y=np.array([0, 0, 1, 1]), tracks=tracks,
+                         groups=tracks.copy(), labels=["jazz", "rock"], columns=[f"f{i}" for i in range(5)])
+    with pytest.raises(ParameterError, match="at least 3 tracks"):
+        explore(table, seed=0)

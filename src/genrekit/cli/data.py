@@ -94,10 +94,11 @@ def features(
     if feature_set == "logmel":
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     data = _load_dataset(dataset, kind)
-    _output_folder(out, "--out")
     spec = _spec(feature_set, chunk)
+    chosen = _runner(runner, jobs, address, preload=["genrekit.features.extract"])  # a missing extra: before --out
+    _output_folder(out, "--out")
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
-                                        runner=_runner(runner, jobs, address, preload=["genrekit.features.extract"]))
+                                        runner=chosen)
     write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
     problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
     write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": spec.to_dict(),

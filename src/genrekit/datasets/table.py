@@ -91,25 +91,45 @@ def build_feature_table(
 
 
 def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") -> FeatureTable:
-    """A published feature table (e.g. GTZAN's ``features_30_sec.csv`` or ``features_3_sec.csv``).
+    """A published feature table (e.g. GTZAN's ``features_30_sec.csv`` or ``features_3_sec.csv``),
+    or one ``genrekit features`` wrote (``fma518``'s three header rows included).
 
     Numeric columns are features; ``filename`` names the track (``blues.00000.3.wav``, a
-    chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped.
+    chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped. In
+    genrekit's tables ``track`` names each row's track and ``track_id`` the row; neither is
+    a feature.
     """
     path = Path(path)
     try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        with open(path, encoding="utf-8-sig") as handle:
+            fma_header = handle.readline().startswith("feature,")  # fma518 as genrekit writes it: 3 header rows
+        # fma518's three header rows, then a row naming the index (track_id)
+        options = {"header": [0, 1, 2], "index_col": 0} if fma_header else {}
+        frame = pd.read_csv(path, **options)
+        # genres and names are text: a genre "NA" or "null" is not a missing value
+        as_text = pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+        if fma_header:  # the index back as the first column, in one step (518 inserts fragment the frame)
+            frame, as_text = (pd.concat([f.index.to_frame(index=False), f.reset_index(drop=True)], axis=1)
+                              for f in (frame, as_text))
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read the feature table ({exc})") from exc
+    if fma_header:  # ("chroma_cens", "kurtosis", "01") -> "chroma_cens.kurtosis.01"; the track_id index column first
+        flat = [".".join(part for part in column if part and not part.startswith("Unnamed")) for column in frame.columns]
+        flat[0] = "track_id"
+        frame.columns = as_text.columns = flat
     if label_column not in frame.columns:
-        raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(frame.columns[:8])}...")
-    # genres and names are text: a genre "NA" or "null" is not a missing value
-    text = [c for c in (label_column, "filename") if c in frame.columns]
-    frame[text] = pd.read_csv(path, usecols=text, dtype=str, keep_default_na=False)[text]
-    names = frame["filename"].astype(str) if "filename" in frame.columns else pd.Series(frame.index.astype(str))
-    stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
-    tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
-    features = frame.drop(columns=[c for c in ("filename", "length", label_column) if c in frame.columns])
+        raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
+    text = [c for c in (label_column, "filename", "track_id", "track") if c in frame.columns]
+    frame[text] = as_text[text]
+    if "track" in frame.columns:  # genrekit's features.csv: a row's track (track_id names the row, chunks k too)
+        tracks = frame["track"].to_numpy(dtype=str)
+    else:
+        names = frame["filename"].astype(str) if "filename" in frame.columns else (
+            frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series(frame.index.astype(str)))
+        stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
+        tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
+    features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", label_column)
+                                   if c in frame.columns])
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
@@ -129,7 +149,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
 
 
 def feature_frame(table: FeatureTable) -> pd.DataFrame:
-    """The table as a DataFrame: index ``track_id`` (``<track>.<k>`` for chunk k), features, ``label``.
+    """The table as a DataFrame: index ``track_id`` (``<track>.<k>`` for chunk k), features,
+    ``label`` and ``track``.
 
     For ``fma518`` the columns are FMA's (feature, statistics, number) MultiIndex, so the
     CSV written from it reads back with FMA's own ``pd.read_csv(..., header=[0, 1, 2])``.
@@ -145,8 +166,11 @@ def feature_frame(table: FeatureTable) -> pd.DataFrame:
         columns = pd.MultiIndex.from_tuples([tuple(c.split(".")) for c in columns], names=("feature", "statistics", "number"))
     frame = pd.DataFrame(table.X, index=pd.Index(index, name="track_id"), columns=columns)
     labels = [table.labels[i] for i in table.y]
+    tracks = list(map(str, table.tracks))  # each row's track: read_feature_table keeps a track's chunks together
     if isinstance(columns, pd.MultiIndex):
         frame[("label", "", "")] = labels
+        frame[("track", "", "")] = tracks
     else:
         frame["label"] = labels
+        frame["track"] = tracks
     return frame

@@ -49,6 +49,10 @@ def explore(
     if len(table.y) < 4 or len(set(table.y)) < 2:
         raise ParameterError(f"explore needs at least 4 rows and 2 genres; the table has {len(table.y)} rows, "
                              f"{len(set(table.y))} genre(s)")
+    per_genre = table.track_frame().groupby("y").size()
+    if per_genre.max() < 3:  # a quarter of a genre's tracks is held out for the importance: none of 2
+        raise ParameterError(f"explore needs a genre with at least 3 tracks (a quarter of each genre's tracks is "
+                             f"held out for the permutation importance); the most any genre has is {per_genre.max()}")
     X = StandardScaler().fit_transform(table.X)
     X = np.nan_to_num(X)  # constant columns standardise to NaN
     genres = np.array(table.labels)[table.y]

@@ -149,7 +149,7 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         counts = tracks.groupby("y").size()
         thin = [table.labels[y] for y, n in counts.items() if n < 2]
         logger.warning("no k-fold CV: genre(s) %s have a single track, which cannot be both trained on and tested "
-                       "(leave them out: --min-per-genre 2 or more)", ", ".join(thin))
+                       "(leave them out of the dataset; a library labelled by its tags: --min-per-genre 2)", ", ".join(thin))
         return None
     n_groups = int(tracks["group"].nunique())
     if n_groups < 2:
