@@ -17,6 +17,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --windows       # the timeline's resolution: 30 s segments against ~6 s and 3 s windows
     python bench/trust.py --nonmusic --write-detector   # the music detector: choose, check, write
     python bench/trust.py --patch-heads   # heads trained on 3 s patches or sub-clips instead of clip means
+    python bench/trust.py --levels        # the answer against the level of the audio; a level-normalised recipe
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
     python bench/trust.py --combined --onnx bench/out/tag_throughput/default-int8.onnx
         # the same protocol on the features of an exported default (issue 20: its int8 export,
@@ -79,10 +80,15 @@ def _session(path: Path):
     return open_onnx(path, 1)
 
 
-def clip_features(split: str) -> dict:
+def rms_dbfs(y: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
+
+
+def clip_features(split: str, level: float | None = None) -> dict:
     """``{"ids", "labels", "numbers", "msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags"}``
-    per clip of ``split`` (gtzan-mini or gtzan-dev); the patch arrays are lists of [n_patches, d]."""
-    cache = CACHE / f"{split}.npz"
+    per clip of ``split`` (gtzan-mini or gtzan-dev); the patch arrays are lists of [n_patches, d].
+    ``level``: each clip first scaled to this RMS level (dBFS)."""
+    cache = CACHE / (f"{split}.npz" if level is None else f"{split}-rms{level:g}.npz")
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
             return _unpack(dict(stored))
@@ -96,6 +102,8 @@ def clip_features(split: str) -> dict:
     arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
     for track in progress(dataset.tracks, description=f"musicnn patches of {split}"):
         y, sr = audio.load(track.path, sr=16000)
+        if level is not None:
+            y = y * np.float32(10 ** ((level - rms_dbfs(y)) / 20))
         for key, value in _patch_features(log_mel_patches(y, sr=sr)).items():
             arrays[key].append(value)
     counts = np.array([len(a) for a in arrays["msd_tags"]])
@@ -103,7 +111,7 @@ def clip_features(split: str) -> dict:
     packed.update(counts=counts, ids=np.array([t.track_id for t in dataset.tracks]),
                   labels=np.array([t.label for t in dataset.tracks]))
     CACHE.mkdir(parents=True, exist_ok=True)
-    temporary = CACHE / f".{split}.tmp.npz"
+    temporary = CACHE / f".{cache.stem}.tmp.npz"
     np.savez(temporary, **packed)
     os.replace(temporary, cache)
     return _unpack(packed)
@@ -507,6 +515,83 @@ def run_patch_heads() -> dict:
     return record
 
 
+LEVEL = -20.0  # dBFS RMS: the normalised candidate's level, fixed before the run (GTZAN's clips sit near it)
+GAINS = (-18.0, -12.0, -6.0, 6.0, 12.0)  # dB, applied to the gtzan-dev clips of the level sweep
+
+
+def run_levels() -> dict:
+    """How much the level of the audio moves the answer, and whether normalising it costs accuracy.
+
+    1. Sweep: the shipped recipe trained on gtzan-mini predicts every third gtzan-dev clip
+       (40, none trained on) played ``GAINS`` louder or quieter, without clipping (float
+       audio); accuracy and agreement with its own answer at the clip's level.
+    2. The same recipe on features of clips first scaled to ``LEVEL`` dBFS RMS, on every
+       protocol: its answers are then the same at any gain, by construction.
+    """
+    from genrekit import audio
+    from genrekit.datasets import load_gtzan
+    from genrekit.features.musicnn import log_mel_patches
+
+    shipped = next(c for c in CANDIDATES if c.head == "library")
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    labels = sorted(set(mini["labels"].tolist()))
+    X_mini, columns = pooled(mini, ("msd", "mtt"))
+    y_mini = np.array([labels.index(label) for label in mini["labels"]])
+    groups = block_groups(mini["labels"], mini["numbers"])
+    tracks = load_gtzan(DATA / "gtzan-dev").tracks[::3]
+    rows = {0.0: [], **{g: [] for g in GAINS}}
+    levels, truth = [], []
+    for track in tracks:
+        y, sr = audio.load(track.path, sr=16000)
+        levels.append(rms_dbfs(y))
+        truth.append(labels.index(track.label))
+        for gain in rows:
+            f = _patch_features(log_mel_patches(y * np.float32(10 ** (gain / 20)), sr=sr))
+            rows[gain].append(np.concatenate([f["msd_embedding"].mean(0), f["msd_tags"].mean(0),
+                                              f["mtt_embedding"].mean(0), f["mtt_tags"].mean(0)]))
+    truth = np.array(truth)
+    base = None
+    sweep = []
+    for gain in sorted(rows):
+        predicted = shipped.log_proba(X_mini, y_mini, np.stack(rows[gain]).astype(np.float64), columns, labels,
+                                      groups).argmax(axis=1)
+        if gain == 0.0:
+            base = predicted
+        sweep.append({"gain_db": gain, "accuracy": float((predicted == truth).mean()), "predicted": predicted})
+    for row in sweep:
+        row["same_as_0db"] = float((row.pop("predicted") == base).mean())
+        print(f"| {row['gain_db']:+.0f} dB | {row['accuracy']:.3f} | {row['same_as_0db']:.3f} |", flush=True)
+
+    normalised = {}
+    mini_n, dev_n = clip_features("gtzan-mini", LEVEL), clip_features("gtzan-dev", LEVEL)
+    X_mini_n, _ = pooled(mini_n, ("msd", "mtt"))
+    X_dev_n, _ = pooled(dev_n, ("msd", "mtt"))
+    y_dev = np.array([labels.index(label) for label in dev["labels"]])
+    X_dev, _ = pooled(dev, ("msd", "mtt"))
+    for name, (Xm, Xd) in {"as shipped": (X_mini, X_dev), f"normalised to {LEVEL:g} dBFS": (X_mini_n, X_dev_n)}.items():
+        row = {}
+        for protocol in ("random", "grouped"):
+            splits = folds(mini["labels"], mini["numbers"], protocol)
+            row[protocol] = scores(out_of_fold(shipped, Xm, y_mini, columns, labels, splits,
+                                               groups if protocol == "grouped" else None), y_mini, labels)
+        row["mini->dev"] = scores(shipped.log_proba(Xm, y_mini, Xd, columns, labels, groups), y_dev, labels)
+        X_all = np.concatenate([Xm, Xd])
+        _, y_all, _, _, groups_all, splits_all = combined_protocol()
+        row["combined"] = scores(out_of_fold(shipped, X_all, y_all, columns, labels, splits_all, groups_all),
+                                 y_all, labels)
+        normalised[name] = row
+        g, d, c = row["grouped"], row["mini->dev"], row["combined"]
+        print(f"| {name} | {row['random']['accuracy']:.3f} | {g['accuracy']:.3f} | {d['accuracy']:.3f} | "
+              f"{d['recall']['classical']:.2f} / {d['recall']['jazz']:.2f} / {d['recall']['rock']:.2f} | "
+              f"{c['accuracy']:.3f} | {c['balanced_accuracy']:.3f} |", flush=True)
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --levels", "level_dbfs": LEVEL,
+              "dev_clip_rms_dbfs": {"min": min(levels), "median": float(np.median(levels)), "max": max(levels)},
+              "sweep": sweep, "protocols": normalised}
+    _write("levels.json", record)
+    return record
+
+
 def combined_protocol():
     """gtzan-mini + gtzan-dev pooled on both taggers, with the grouped folds of the shipped
     default's protocol: ``(X, y, columns, labels, groups, splits)``."""
@@ -835,6 +920,7 @@ def main() -> None:
     parser.add_argument("--write-detector", action="store_true", help="with --nonmusic: write the chosen detector")
     parser.add_argument("--windows", action="store_true", help="accuracy of 30 s clips against ~6 s and 3 s windows")
     parser.add_argument("--patch-heads", action="store_true", help="heads trained on patches or sub-clips")
+    parser.add_argument("--levels", action="store_true", help="the answer against the audio's level; normalised")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
     parser.add_argument("--onnx", type=Path, help="with --combined: the features of this exported default model")
@@ -858,6 +944,8 @@ def main() -> None:
               "mini->dev acc | dev recall classical / jazz / rock | dev ECE (raw -> calibrated) |")
         print("|---|---|---|---|---|---|---|---|")
         run_candidates(args.only)
+    if args.levels:
+        run_levels()
     if args.patch_heads:
         print("| candidate | random acc | grouped acc | grouped bal. acc | grouped ECE (raw -> calibrated) | "
               "mini->dev acc | dev recall classical / jazz / rock | dev ECE (raw -> calibrated) | "
