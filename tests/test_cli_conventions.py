@@ -289,7 +289,8 @@ def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path):
                     input=f"{songs[2]}\n")
     assert result.exit_code == EXIT_OK, result.output
     paths = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
-    assert paths == [str(songs[0]), str(songs[2]), str(songs[1]), str(songs[2])]  # FILES (- in place), then the list
+    # FILES (- in place), then the list; songs[2], given on stdin and in the list, once
+    assert paths == [str(songs[0]), str(songs[2]), str(songs[1])]
     from_stdin = invoke("predict", "--model", tiny_model, "--files-from", "-", "--format", "json",
                         input=f"{songs[0]}\r\n")
     assert from_stdin.exit_code == EXIT_OK and json.loads(from_stdin.stdout)["path"] == str(songs[0])

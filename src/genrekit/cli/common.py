@@ -306,13 +306,19 @@ def _usage_error(message: str) -> None:
 
 
 def _output_folder(folder: Path, option: str) -> None:
-    """Make an output folder before any work, refusing by name one that cannot be made (a file
-    in its place, no permission): hours of analysis must not end in a traceback."""
+    """Check before any work that an output folder can be written (it, or the nearest folder
+    above it that exists, since the command makes the rest), refusing by name one that cannot:
+    a file in its place, no permission. Hours of analysis must not end in a traceback, and a
+    command refused later leaves no empty folder behind."""
     import tempfile
 
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=".genrekit-probe-")  # writable, for root too
+        if not existing.is_dir():
+            raise NotADirectoryError(20, f"{existing} is a file")
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".genrekit-probe-")  # writable, for root too
         os.close(handle)
         os.unlink(probe)
     except OSError as exc:

@@ -60,6 +60,7 @@ def predict(
             _usage_error(f"FILES: expected audio files, found none in {files_from or 'the list read from stdin'}")
     if plot is not None:
         _output_folder(plot, "--plot")
+        plot.mkdir(parents=True, exist_ok=True)
     model = load(model_path, segment_seconds=segment)
     if hop is not None and hop * model.sample_rate < 1:
         _usage_error(f"--hop {hop!r}: expected at least one sample at the model's {model.sample_rate} Hz "
