@@ -75,6 +75,29 @@ def test_training_is_deterministic_and_resumable(chunks, trained, tmp_path):
     assert (tmp_path / "history.png").stat().st_size > 0
 
 
+def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(chunks, tmp_path):
+    """--resume continued a checkpoint whatever made it: another seed's or dataset's weights
+    and validation history then passed for this run's."""
+    import dataclasses
+
+    from genrekit.errors import ParameterError
+
+    sets, _ = chunks
+    _train(chunks, out_dir=tmp_path, stop_after=1)
+    other_seed = TrainConfig(preset="default", epochs=2, batch_size=16, seed=8)
+    with pytest.raises(ParameterError, match=r"other settings \(seed: 7 -> 8\)"):
+        train_network(sets["train"], sets["val"], len(GENRES), other_seed, out_dir=tmp_path, resume=True,
+                      progress=False)
+    train = sets["train"]
+    fewer = dataclasses.replace(train, X=train.X[:-4], y=train.y[:-4], track=train.track[:-4])
+    with pytest.raises(ParameterError, match="other training data"):
+        _train(({"train": fewer, "val": sets["val"]}, None), out_dir=tmp_path, resume=True)
+    more_epochs = TrainConfig(preset="default", epochs=3, batch_size=16, seed=7)  # a longer run resumes
+    _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
+                               stop_after=1, progress=False)
+    assert [h["epoch"] for h in history] == [0, 1]
+
+
 def test_network_file_round_trip(chunks, trained, tmp_path):
     sets, _ = chunks
     net, _ = trained

@@ -43,6 +43,14 @@ def save_checkpoint(folder: Path, body: nn.Module, optimizer: torch.optim.Optimi
         save_file(tensors, str(temporary), metadata={"state": json.dumps(state)})
 
 
+def read_checkpoint_state(path: Path) -> dict:
+    """The progress and settings a checkpoint holds (its metadata only: no tensor is read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return json.loads(handle.metadata()["state"])
+
+
 def load_checkpoint(path: Path, body: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     """Restore ``body`` and ``optimizer`` from a checkpoint of :func:`save_checkpoint`.
 
@@ -53,10 +61,7 @@ def load_checkpoint(path: Path, body: nn.Module, optimizer: torch.optim.Optimize
     state : dict
         The progress saved with it, less the optimizer's parameter groups.
     """
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        state = json.loads(handle.metadata()["state"])
+    state = read_checkpoint_state(path)
     tensors = load_file(str(path))
     body.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}

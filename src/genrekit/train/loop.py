@@ -8,6 +8,7 @@ network (an ``nn.Module`` of :mod:`genrekit.models.nets`) never touches a file.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -22,7 +23,7 @@ from torch import nn
 from genrekit.errors import ParameterError
 from genrekit.models.nets.inference import in_batches, predict_chunks
 from genrekit.models.nets.presets import build_network
-from genrekit.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from genrekit.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_state, save_checkpoint
 from genrekit.train.config import TrainConfig
 from genrekit.train.network_data import ChunkSet
 
@@ -162,7 +163,10 @@ def train_network(
     history: list[dict] = []
     best = {k: v.detach().clone() for k, v in body.state_dict().items()}
     best_accuracy, stale, start = -1.0, 0, 0
+    data = _data_fingerprint(train, n_classes)
     if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
+        state = read_checkpoint_state(folder / CHECKPOINT_FILE)
+        _check_resumable(folder / CHECKPOINT_FILE, state, config, data)
         best, state = load_checkpoint(folder / CHECKPOINT_FILE, body, optimizer)
         history, best_accuracy, stale, start = state["history"], state["best_accuracy"], state["stale"], state["epoch"] + 1
         logger.info("resuming at epoch %d", start)
@@ -230,7 +234,37 @@ def train_network(
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(folder, body, optimizer, best, {"epoch": epoch, "history": history,
-                                 "best_accuracy": best_accuracy, "stale": stale, "config": asdict(config)})
+                                 "best_accuracy": best_accuracy, "stale": stale, "config": asdict(config),
+                                 "data": data})
             bar.advance(task)
     body.load_state_dict(best)
     return net, history
+
+
+# Settings a resumed run may change: more epochs, another device.
+_RESUMABLE_CHANGES = ("epochs", "device")
+
+
+def _data_fingerprint(train, n_classes: int) -> str:
+    """What the run trains on, in brief: the training examples' labels, their shape and the
+    number of genres (a checkpoint of other data must not be resumed)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{tuple(train.X.shape)}:{n_classes}:".encode())
+    digest.update(np.ascontiguousarray(np.asarray(train.y, dtype=np.int64)).tobytes())
+    return digest.hexdigest()
+
+
+def _check_resumable(path: Path, state: dict, config, data: str) -> None:
+    """Refuse, by name, to resume a checkpoint made with other settings or other data: its
+    weights and its validation history would describe another run."""
+    saved = json.loads(json.dumps(state.get("config") or {}))
+    now = json.loads(json.dumps(asdict(config)))
+    changed = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k))
+    if changed:
+        shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+        raise ParameterError(f"{path}: made with other settings ({shown}); expected the same settings to resume "
+                             "(or another --out for a new run)")
+    if state.get("data") not in (None, data):
+        raise ParameterError(f"{path}: made from other training data (other tracks, genres or split); expected the "
+                             "same data to resume (or another --out for a new run)")
