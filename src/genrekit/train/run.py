@@ -165,11 +165,12 @@ def run_training(
 def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) -> None:
     """An earlier run's results in the same folder that this run will not replace: its test
     metrics (this run may have no test tracks), CV, disagreements, another kind's model file
-    (loaded first from a run folder) and its HTML report. Left there, they would describe this
-    run's model. A network's training checkpoint stays: it is how training resumes."""
+    that a run folder would load before this run's, and its HTML report. Left there, they would
+    describe this run's model. A network's training checkpoint stays: it is how training resumes."""
     from genrekit.models.interface import RUN_FOLDER_FILES
 
-    stale = [name for name in RUN_FOLDER_FILES if name != trained.file_name] + ["report.html"]
+    shadowing = RUN_FOLDER_FILES[:RUN_FOLDER_FILES.index(trained.file_name)]  # an export after it is the user's
+    stale = [*shadowing, "report.html"]
     if not trained.metrics:
         stale += ["metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv"]
     if not trained.cv:
