@@ -16,7 +16,7 @@ bench/trust.py and docs/default-model.md.
 
 Results: ``bench/results/musicnn/default-model.json``.
 
-    python bench/trust.py --combined   # the protocol's figures (first)
+    python bench/trust.py --level -20 --combined   # the protocol's figures, at the model's level (first)
     python bench/default_model.py
     python bench/default_model.py --export-only   # step 2 alone, from the model file as it is
 """
@@ -38,7 +38,7 @@ ONNX_FILE = MODEL_FILE.with_suffix(".onnx")
 RESULT = ROOT / "bench" / "results" / "musicnn" / "default-model.json"
 CACHE = ROOT / "bench" / "out" / "cache"
 HEAD = "musicnn-prior"
-PROTOCOL = ROOT / "bench" / "results" / "trust" / "combined.json"
+PROTOCOL = ROOT / "bench" / "results" / "trust" / "combined-rms-20.json"  # its features at LEVEL_DBFS
 PROTOCOL_ROW = "musicnn-prior (the shipped estimator)"
 UNCALIBRATED_ROW = "head, balanced x prior w=1"  # the same model without its temperature
 
@@ -89,7 +89,9 @@ def main() -> None:
                "n": len(tracks),
                "evaluation": "grouped 4-fold CV on gtzan-mini + gtzan-dev, groups: blocks of 4 adjacent ids per genre "
                              "(StratifiedGroupKFold, seed 0); each fold's model fits its temperature inside its "
-                             f"training part (bench/trust.py --combined, row {PROTOCOL_ROW!r}; ece_without_temperature: "
+                             f"training part ({PROTOCOL.name}: bench/trust.py --combined --level {spec.level_dbfs:g}, every clip "
+                             f"at {spec.level_dbfs:g} dBFS RMS as the model hears it; row {PROTOCOL_ROW!r}; "
+                             "ece_without_temperature: "
                              f"row {UNCALIBRATED_ROW!r}); the shipped model is then fitted on all 200 clips"}
     model = GenreModel(name=HEAD, labels=table.labels, spec=spec, estimator=estimator, metrics=metrics,
                        training={"dataset": dataset.name, "split": "all", "seed": SEED, "n_tracks": len(tracks),

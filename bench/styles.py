@@ -13,8 +13,10 @@ GTZAN clips (gtzan-mini + gtzan-dev, 200 clips) of the genres it rules out
 - on the generated non-music of tests/nonmusic.py: how many styles fire.
 
 Clip features come from bench/trust.py's cache (``python bench/trust.py --features``).
+``--level DB``: every clip and signal first scaled to that RMS level, as the default model
+hears them (genrekit's thresholds are written at ``genrekit.features.musicnn.LEVEL_DBFS``).
 
-    python bench/styles.py --thresholds --check
+    python bench/styles.py --level -20 --thresholds --check
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def write_thresholds() -> dict:
     record = {"rule": f"{PERCENTILE:g}th percentile of the style's probability on the GTZAN clips of its excluded "
                       "genres (genrekit.models.styles.EXCLUDED_GENRES)",
               "data": f"gtzan-mini + gtzan-dev, {len(labels)} clips, tags averaged over 3 s patches",
-              "command": "python bench/styles.py --thresholds", "date": time.strftime("%Y-%m-%d"),
+              "level_dbfs": trust.AT_LEVEL,
+              "command": "python bench/styles.py --thresholds" + _level_option(), "date": time.strftime("%Y-%m-%d"),
               "styles": entries}
     temporary = THRESHOLDS.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, indent=1) + "\n")
@@ -96,7 +99,8 @@ def check() -> dict:
 
     limits = thresholds.__wrapped__()  # the file as just written
     result: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
-                    "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --check"}
+                    "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --check" + _level_option(),
+                    "level_dbfs": trust.AT_LEVEL}
 
     def present(table: np.ndarray, styles: list[str]) -> np.ndarray:
         return table >= np.array([limits[s] for s in styles])
@@ -137,11 +141,17 @@ def check() -> dict:
     return result
 
 
+def _level_option() -> str:
+    return "" if trust.AT_LEVEL is None else f" --level {trust.AT_LEVEL:g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thresholds", action="store_true", help="write the thresholds file")
     parser.add_argument("--check", action="store_true", help="score the thresholds on immich, GTZAN and non-music")
+    parser.add_argument("--level", type=float, help="scale every clip and signal to this RMS level (dBFS) first")
     args = parser.parse_args()
+    trust.AT_LEVEL = args.level
     if not (args.thresholds or args.check):
         parser.error("give --thresholds and/or --check")
     if args.thresholds:

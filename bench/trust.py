@@ -19,6 +19,9 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --patch-heads   # heads trained on 3 s patches or sub-clips instead of clip means
     python bench/trust.py --levels        # the answer against the level of the audio; a level-normalised recipe
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
+    python bench/trust.py --level -20 --combined --coverage --nonmusic --write-detector
+        # the same on audio scaled to -20 dBFS RMS first, as the shipped default hears it:
+        # results in <name>-rms-20.json; the detector written records its level
     python bench/trust.py --combined --onnx bench/out/tag_throughput/default-int8.onnx
         # the same protocol on the features of an exported default (issue 20: its int8 export,
         # made by bench/tag_throughput.py --precision): results in combined-<file name>.json
@@ -45,7 +48,20 @@ SEED = 0
 N_FOLDS = 4
 
 
+# --level: every clip and signal first scaled to this RMS level (dBFS), as genrekit's recipes
+# on the ``musicnn`` features hear it (genrekit.audio.normalise_level); None: as recorded.
+AT_LEVEL: float | None = None
+_AS_RUN = object()
+
+
+def _result_name(name: str) -> str:
+    return name if AT_LEVEL is None else name.replace(".", f"-rms{AT_LEVEL:g}.", 1)
+
+
 def _write(name: str, record: dict) -> None:
+    name = _result_name(name)
+    if AT_LEVEL is not None:
+        record = {**record, "level_dbfs": AT_LEVEL, "command": f"{record.get('command', '')} --level {AT_LEVEL:g}"}
     OUT.mkdir(parents=True, exist_ok=True)
     temporary = OUT / f".{name}.tmp"
     temporary.write_text(json.dumps(record, indent=1))
@@ -80,14 +96,11 @@ def _session(path: Path):
     return open_onnx(path, 1)
 
 
-def rms_dbfs(y: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
-
-
-def clip_features(split: str, level: float | None = None) -> dict:
+def clip_features(split: str, level=_AS_RUN) -> dict:
     """``{"ids", "labels", "numbers", "msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags"}``
     per clip of ``split`` (gtzan-mini or gtzan-dev); the patch arrays are lists of [n_patches, d].
-    ``level``: each clip first scaled to this RMS level (dBFS)."""
+    ``level``: each clip first scaled to this RMS level (dBFS); default: ``--level``'s."""
+    level = AT_LEVEL if level is _AS_RUN else level
     cache = CACHE / (f"{split}.npz" if level is None else f"{split}-rms{level:g}.npz")
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
@@ -103,7 +116,7 @@ def clip_features(split: str, level: float | None = None) -> dict:
     for track in progress(dataset.tracks, description=f"musicnn patches of {split}"):
         y, sr = audio.load(track.path, sr=16000)
         if level is not None:
-            y = y * np.float32(10 ** ((level - rms_dbfs(y)) / 20))
+            y = audio.normalise_level(y, level)
         for key, value in _patch_features(log_mel_patches(y, sr=sr)).items():
             arrays[key].append(value)
     counts = np.array([len(a) for a in arrays["msd_tags"]])
@@ -119,14 +132,18 @@ def clip_features(split: str, level: float | None = None) -> dict:
 
 def signal_features(name: str, signals: dict[str, np.ndarray]) -> dict:
     """As :func:`clip_features`, for 16 kHz ``signals`` (non-music), cached under ``name``."""
+    name = name if AT_LEVEL is None else f"{name}-rms{AT_LEVEL:g}"
     cache = CACHE / f"{name}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
             return _unpack(dict(stored))
+    from genrekit.audio import normalise_level
     from genrekit.features.musicnn import embed_patches, log_mel_patches
 
     arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
     for y in signals.values():
+        if AT_LEVEL is not None:
+            y = normalise_level(y, AT_LEVEL)
         patches = log_mel_patches(y, sr=16000)
         for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
             embedding, tags = embed_patches(patches, model)
@@ -533,7 +550,7 @@ def run_levels() -> dict:
     from genrekit.features.musicnn import log_mel_patches
 
     shipped = next(c for c in CANDIDATES if c.head == "library")
-    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    mini, dev = clip_features("gtzan-mini", None), clip_features("gtzan-dev", None)
     labels = sorted(set(mini["labels"].tolist()))
     X_mini, columns = pooled(mini, ("msd", "mtt"))
     y_mini = np.array([labels.index(label) for label in mini["labels"]])
@@ -543,7 +560,7 @@ def run_levels() -> dict:
     levels, truth = [], []
     for track in tracks:
         y, sr = audio.load(track.path, sr=16000)
-        levels.append(rms_dbfs(y))
+        levels.append(audio.rms_dbfs(y))
         truth.append(labels.index(track.label))
         for gain in rows:
             f = _patch_features(log_mel_patches(y * np.float32(10 ** (gain / 20)), sr=sr))
@@ -748,7 +765,7 @@ def run_nonmusic(write: bool = False) -> dict:
         scaler, regression = model[0], model[1]
         write_detector(DETECTOR, columns=columns, mean=scaler.mean_, scale=scaler.scale_,
                        weights=regression.coef_[0], bias=float(regression.intercept_[0]),
-                       threshold=chosen["threshold"],
+                       threshold=chosen["threshold"], level_dbfs=AT_LEVEL,
                        provenance={"command": "python bench/trust.py --nonmusic --write-detector", "C": chosen["C"],
                                    "music": f"{len(X_music)} GTZAN clips (gtzan-mini + gtzan-dev)",
                                    "non_music": f"{len(X_noise)} generated signals (tests/nonmusic.py, 'train')",
@@ -821,7 +838,7 @@ def run_coverage() -> dict:
               "candidate": SHIPPED.name, "rows": rows, "confidence_of_others": other_confidence,
               "out_of_distribution_alternative": ood}
     _write("coverage.json", record)
-    _plot_coverage(rows, OUT / "coverage.png")
+    _plot_coverage(rows, OUT / _result_name("coverage.png"))
     return record
 
 
@@ -924,7 +941,11 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
     parser.add_argument("--onnx", type=Path, help="with --combined: the features of this exported default model")
+    parser.add_argument("--level", type=float, help="scale every clip and signal to this RMS level (dBFS) first")
     args = parser.parse_args()
+    if args.level is not None:
+        global AT_LEVEL
+        AT_LEVEL = args.level
     if args.onnx:
         global CACHE, EXPORTED
         EXPORTED, CACHE = args.onnx, CACHE / f"onnx-{args.onnx.stem}"

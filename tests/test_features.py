@@ -123,6 +123,34 @@ def test_feature_spec():
         FeatureSpec("fma518", chunk_duration=0.1)
 
 
+def test_normalise_level_sets_the_rms_and_leaves_near_silence_quiet():
+    rng = np.random.default_rng(0)
+    y = (0.3 * rng.standard_normal(16000)).astype(np.float32)
+    for level in (-60.0, -20.0, 0.0):
+        assert audio.rms_dbfs(audio.normalise_level(y, level)) == pytest.approx(level, abs=1e-3)
+    hiss = y * np.float32(1e-4)  # about -90 dBFS: raised by the 30 dB cap, not to -20
+    assert audio.rms_dbfs(audio.normalise_level(hiss, -20.0)) == pytest.approx(audio.rms_dbfs(hiss) + 30, abs=1e-3)
+    assert audio.normalise_level(np.zeros(100, np.float32), -20.0).max() == 0.0  # silence stays silent
+    for level in (5.0, -61.0, float("nan")):
+        with pytest.raises(ParameterError, match="level_dbfs"):
+            audio.normalise_level(y, level)
+    with pytest.raises(ParameterError, match="empty"):
+        audio.rms_dbfs(np.zeros(0))
+
+
+def test_a_levelled_spec_gives_the_same_features_at_any_gain(clip):
+    y, sr = audio.load(clip)
+    spec = FeatureSpec("gtzan57", level_dbfs=-20.0)
+    assert spec.key() != FeatureSpec("gtzan57").key() and FeatureSpec.from_dict(spec.to_dict()) == spec
+    assert "level_dbfs" not in FeatureSpec("gtzan57").to_dict()  # older specs keep their cache keys
+    quiet, loud = spec.compute(y * np.float32(0.3), sr), spec.compute(y * np.float32(4.0), sr)  # -41 and -19 dBFS
+    np.testing.assert_allclose(quiet, loud, rtol=1e-3, atol=1e-4)
+    assert not np.allclose(FeatureSpec("gtzan57").compute(y * np.float32(0.3), sr), quiet, rtol=1e-3)
+    for level in (3.0, True, float("nan")):
+        with pytest.raises(ParameterError, match="level_dbfs"):
+            FeatureSpec("gtzan57", level_dbfs=level)
+
+
 def test_chunked_spec_gives_one_row_per_chunk(clip):
     y, sr = audio.load(clip)
     X = FeatureSpec("gtzan57", chunk_duration=3.0).compute(y, sr)

@@ -200,12 +200,15 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
     model("manifest-deep", {**genuine, "genrekit.json": nested(200_000)}, rehash=False)
     model("manifest-list", {**genuine, "genrekit.json": b"[1, 2, 3]"}, rehash=False)
     for field, value in {"labels": 5, "labels-empty": [], "features": "musicnn-msd", "payload": ["pipeline.skops"],
-                         "format_version": "1", "aggregation": "max", "sample-rate": "16000"}.items():
+                         "format_version": "1", "aggregation": "max", "sample-rate": "16000",
+                         "level-text": "loud", "level-positive": 40.0, "level-bool": True}.items():
         broken = dict(manifest)
         if field == "labels-empty":
             broken["labels"] = value
         elif field == "sample-rate":
             broken["features"] = {**manifest["features"], "sample_rate": value}
+        elif field.startswith("level-"):
+            broken["features"] = {**manifest["features"], "level_dbfs": value}
         else:
             broken[field] = value
         model(f"manifest-{field}", {**genuine, "genrekit.json": json.dumps(broken).encode()}, rehash=False)
@@ -311,6 +314,9 @@ def test_refusals_name_what_is_wrong(corpus):
         "manifest-list": "expected a JSON object, found list",
         "manifest-labels": "field 'labels' must be list, found int 5",
         "manifest-sample-rate": "field 'sample_rate' must be int, found str",
+        "manifest-level-text": "field 'level_dbfs' must be int or float, found str",
+        "manifest-level-positive": "level_dbfs must be an RMS level from -60 to 0 dBFS, found 40.0",
+        "manifest-level-bool": "field 'level_dbfs' must be",
         "manifest-spellings-not-object": "field 'labels_from_tags' must be dict, found str",
         "manifest-spellings-unknown-genre": "must map the model's genres to lists of strings, found 'polka'",
         "manifest-spellings-not-strings": "must map the model's genres to lists of strings, found 'rock'",
@@ -493,6 +499,8 @@ def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, t
     ({"pooling_input": 5}, "pooling_input"),
     ({"pooling_input": "pooling", "features_output": None}, "features_output"),
     ({"features": {"sample_rate": 10**9, "min_duration": 3.0}}, "sample_rate"),
+    ({"features": {"sample_rate": 16000, "min_duration": 3.0, "level_dbfs": "loud"}}, "level_dbfs"),
+    ({"features": {"sample_rate": 16000, "min_duration": 3.0, "level_dbfs": -1e308}}, "level_dbfs"),
     ({"training": {"content_sha256": "ab"}}, "content_sha256"),
     ({"training": {"audio_sha256": [{"__reduce__": "os.system"}]}}, "training.audio_sha256"),
 ])

@@ -28,13 +28,27 @@ def test_the_detector_file_is_numbers_for_both_taggers_features():
     assert music_probability(at_mean, range(500))[0] == pytest.approx(1 / (1 + np.exp(record["bias"])))
 
 
+def test_the_detector_serves_only_features_at_the_level_it_was_fitted_at():
+    """It was fitted on features of audio at the default model's level: a model whose
+    features take the level as it comes gets no detector rather than a wrong one."""
+    from genrekit.features import FeatureSpec
+    from genrekit.features.musicnn import LEVEL_DBFS, MODELS
+    from genrekit.models.interface import _music_columns
+    from genrekit.models.music import detector_level
+
+    assert detector_level() == LEVEL_DBFS
+    assert _music_columns(FeatureSpec("musicnn", level_dbfs=LEVEL_DBFS), MODELS) == list(range(500))
+    assert _music_columns(FeatureSpec("musicnn"), MODELS) is None
+    assert _music_columns(FeatureSpec("musicnn", level_dbfs=-30.0), MODELS) is None
+
+
 def test_generated_non_music_is_unknown_by_default_and_says_why(tmp_path):
     """The ``test`` set of tests/nonmusic.py (voices, languages and texts the detector never
     heard, other noise seeds, tone and hum frequencies): every signal is ``unknown`` with the
-    reason "not music", without any --min-confidence, and gets no style. Near-silence is left
-    out: it is the one the detector misses (docs/benchmarks.md)."""
-    paths = [p for p in write_signals(tmp_path / "nonmusic", "test") if "near-silence" not in p.name]
-    assert len(paths) == (11 if have_espeak() else 7)
+    reason "not music", without any --min-confidence, and gets no style. Near-silence too:
+    heard at the default's level (raised by at most 30 dB), it is hiss, not a quiet song."""
+    paths = write_signals(tmp_path / "nonmusic", "test")
+    assert len(paths) == (12 if have_espeak() else 8) and any("near-silence" in p.name for p in paths)
     result = CliRunner().invoke(app, ["predict", "--format", "json", *map(str, paths)])
     assert result.exit_code == 0, result.output
     predictions = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

@@ -213,9 +213,12 @@ def require_feature_fields(features, where: str) -> None:
     """The feature-set parameters of a model description, where given, of the types a
     ``FeatureSpec`` takes (a bool is no number)."""
     for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
-                      ("min_duration", (int, float)), ("version", int)):
+                      ("min_duration", (int, float)), ("version", int), ("level_dbfs", (int, float))):
         if features.get(key) is not None:
             require(features, key, kind, f"{where}: features")
+    level = features.get("level_dbfs")
+    if level is not None and not -60 <= level <= 0:  # NaN fails too
+        raise ModelError(f"{where}: features' level_dbfs must be an RMS level from -60 to 0 dBFS, found {level!r}")
 
 
 def require_training_hashes(description: dict, where: str) -> None:

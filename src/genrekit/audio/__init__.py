@@ -16,6 +16,7 @@ from genrekit.audio.io import (
     load,
     stream,
 )
+from genrekit.audio.level import normalise_level, rms_dbfs
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -25,5 +26,7 @@ __all__ = [
     "info",
     "is_audio_path",
     "load",
+    "normalise_level",
+    "rms_dbfs",
     "stream",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from genrekit.audio.io import SILENCE_PEAK, TRUNCATION_TOLERANCE, info, stream
+from genrekit.audio.io import MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, info, stream
 from genrekit.errors import AnalysisStopped, AudioError, ParameterError
 
 
@@ -92,6 +92,12 @@ def song_chunks(
         if len(block) and not np.isfinite(block).all():  # a float file's damage: the model would answer NaN
             at = start + (decoded - len(block) + int(np.flatnonzero(~np.isfinite(block))[0])) / sr
             raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is NaN or infinite")
+        if len(block) and np.max(np.abs(block)) > MAX_SAMPLE:  # damage too, which a level's gain would hide
+            index = int(np.flatnonzero(np.abs(block) > MAX_SAMPLE)[0])
+            at = start + (decoded - len(block) + index) / sr
+            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is {float(block[index]):.3g}, far "
+                                   f"outside -1..1 (more than {MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over "
+                                   "full scale)")
         peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
         if owed:
             dropped = min(owed, len(block))

@@ -33,6 +33,9 @@ PYAV_EXTENSIONS = frozenset({".m4a", ".m4b", ".mp4", ".aac", ".alac", ".wma", ".
 #: File name endings the audio layer decodes (lower case).
 AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS | PYAV_EXTENSIONS
 
+# A decoded sample beyond this (60 dB over full scale) is damage: no recording goes there,
+# and a model that scales segments to one level would quietly turn it into silence.
+MAX_SAMPLE = 1000.0
 # Peak below which a signal counts as silent (-100 dBFS): digital silence and dither noise.
 SILENCE_PEAK = 1e-5
 # A decoder may legitimately deliver a little less than the header declares (mp3 padding);
@@ -438,8 +441,11 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
         raise AudioError(path, f"too short: {duration:.2f} s, at least {min_duration:.2f} s required")
     if not np.all(np.isfinite(y)):
         raise AudioError(path, "corrupt: decoded samples contain NaN or infinity")
+    peak = float(np.max(np.abs(y)))
+    if peak > MAX_SAMPLE:
+        raise AudioError(path, f"corrupt: a decoded sample is {peak:.3g}, far outside -1..1 (more than {MAX_SAMPLE:g}, "
+                               f"{20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
     if not allow_silent:
-        peak = float(np.max(np.abs(y)))
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
             raise AudioError(path, f"silent: peak level {level} dBFS over {duration:.2f} s")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from genrekit.audio.level import normalise_level
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
 from genrekit.features import gtzan
@@ -79,6 +80,10 @@ class FeatureSpec:
     ``chunk_duration=None`` summarises the whole track into one vector; a number cuts the
     track into windows of that many seconds (``hop_duration`` apart) and gives one vector
     per window, as in the 3-second variants of the literature.
+
+    ``level_dbfs``: each signal given to :meth:`compute` (a segment of a song) is first
+    scaled to this RMS level (see :func:`genrekit.audio.level.normalise_level`), so that the
+    features do not depend on how loud the recording is; None takes the level as it comes.
     """
 
     name: str = "fma518"
@@ -87,6 +92,7 @@ class FeatureSpec:
     hop_duration: float | None = None
     min_duration: float = 3.0
     version: int = field(default=FEATURE_VERSION)
+    level_dbfs: float | None = None
 
     def __post_init__(self) -> None:
         if self.name not in _DEFINITIONS:
@@ -103,6 +109,8 @@ class FeatureSpec:
             raise ParameterError(f"chunk_duration={self.chunk_duration} must be >= 0.5 seconds or None")
         if self.min_duration < 0:
             raise ParameterError(f"min_duration={self.min_duration} must be >= 0 seconds")
+        if self.level_dbfs is not None and (isinstance(self.level_dbfs, bool) or not -60 <= self.level_dbfs <= 0):
+            raise ParameterError(f"level_dbfs={self.level_dbfs!r}: expected an RMS level from -60 to 0 dBFS, or None")
 
     @property
     def columns(self) -> list[str]:
@@ -114,7 +122,16 @@ class FeatureSpec:
         return self.chunk_duration is not None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The parameters; ``level_dbfs`` only where set, so that specs made before it existed
+        keep their cache keys and model files."""
+        data = asdict(self)
+        if data["level_dbfs"] is None:
+            del data["level_dbfs"]
+        return data
+
+    def levelled(self, y: np.ndarray) -> np.ndarray:
+        """``y`` at the spec's level (unchanged when ``level_dbfs`` is None)."""
+        return y if self.level_dbfs is None else normalise_level(y, self.level_dbfs)
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
@@ -136,6 +153,7 @@ class FeatureSpec:
         if sr != self.sample_rate:
             raise ParameterError(f"signal at {sr} Hz given to feature spec expecting {self.sample_rate} Hz")
         function = _DEFINITIONS[self.name].function
+        y = self.levelled(y)
         if self.chunk_duration is None:
             return function(y=y, sr=sr)[np.newaxis, :]
         chunks, _ = chunk_signal(y, sr, chunk_duration=self.chunk_duration, hop_duration=self.hop_duration)

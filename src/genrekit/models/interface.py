@@ -250,7 +250,7 @@ class ClassicalClassifier(Adapter):
 
         proba, features, windows = [], [], []
         for y in chunks:
-            patches = patch_features(y=y, sr=self.sample_rate, models=self._patch_models)
+            patches = patch_features(y=_levelled(self.spec, y), sr=self.sample_rate, models=self._patch_models)
             rows, p = self._pooled_proba(patches, pooling_matrix(len(patches)))
             proba.append(p[0])
             windows.append(p[1:])
@@ -333,6 +333,7 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
 
         spec, proba, features, windows = self.spec, [], [], []
         for y in chunks:
+            y = _levelled(spec, y)
             if self.window_seconds is None:  # a chunked feature set, or a file without the pooling input
                 pieces = [y] if spec.chunk_duration is None else chunk_signal(
                     y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
@@ -363,6 +364,16 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         return p, f
 
 
+def _levelled(spec, y: np.ndarray) -> np.ndarray:
+    """``y`` at the level the features ``spec`` describes hear it (as it is where none is set)."""
+    level = getattr(spec, "level_dbfs", None)
+    if level is None:
+        return y
+    from genrekit.audio.level import normalise_level
+
+    return normalise_level(y, level)
+
+
 def _musicnn_models(spec) -> tuple[str, ...]:
     """The musicnn networks whose per-patch features ``spec`` pools, or () for other features."""
     from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS
@@ -371,11 +382,15 @@ def _musicnn_models(spec) -> tuple[str, ...]:
 
 
 def _music_columns(spec, musicnn_models: tuple[str, ...]) -> list[int] | None:
-    """The music detector's inputs in ``spec``'s feature rows, or None (it needs both taggers)."""
+    """The music detector's inputs in ``spec``'s feature rows, or None (it needs both taggers,
+    at the level it was fitted at)."""
     if not musicnn_models:
         return None
     from genrekit.features.musicnn import column_names
-    from genrekit.models.music import detector_columns
+    from genrekit.models.music import detector_columns, detector_level
+
+    if getattr(spec, "level_dbfs", None) != detector_level():
+        return None
 
     return detector_columns([c for model in musicnn_models for c in column_names(model)])
 

@@ -7,6 +7,9 @@ and tags, 500 columns), trained on 200 GTZAN clips against 46 generated non-musi
 clicks, sweeps), its regularisation chosen on other signals (``python bench/trust.py
 --nonmusic --write-detector``; results in docs/benchmarks.md). It ships as numbers in
 ``data/music-detector.json`` and runs in numpy: the runtime needs nothing more.
+
+Its features were computed at one level (``level_dbfs``, the default model's): it serves
+only models whose features are at that level.
 """
 
 from __future__ import annotations
@@ -29,8 +32,14 @@ DETECTOR_FILE = "music-detector.json"
 def _detector() -> dict:
     record = json.loads((resources.files("genrekit") / "data" / DETECTOR_FILE).read_text(encoding="utf-8"))
     arrays = {key: np.asarray(record[key], dtype=np.float64) for key in ("mean", "scale", "weights")}
+    level = record.get("level_dbfs")
     return {"columns": list(record["columns"]), "bias": float(record["bias"]),
-            "threshold": float(record["threshold"]), **arrays}
+            "threshold": float(record["threshold"]), "level_dbfs": None if level is None else float(level), **arrays}
+
+
+def detector_level() -> float | None:
+    """The RMS level (dBFS) of the audio the detector's features were computed at (None: as it came)."""
+    return _detector()["level_dbfs"]
 
 
 def music_threshold() -> float:
@@ -61,10 +70,11 @@ def music_probability(rows: np.ndarray, indices: Sequence[int]) -> np.ndarray:
 
 
 def write_detector(path: str | os.PathLike, *, columns: Sequence[str], mean: np.ndarray, scale: np.ndarray,
-                   weights: np.ndarray, bias: float, threshold: float, provenance: dict) -> None:
+                   weights: np.ndarray, bias: float, threshold: float, level_dbfs: float | None,
+                   provenance: dict) -> None:
     """Write a detector (standard scaling, then logistic regression for *non-music*) as JSON, atomically."""
     record = {"columns": list(columns), "mean": np.asarray(mean).tolist(), "scale": np.asarray(scale).tolist(),
               "weights": np.asarray(weights).tolist(), "bias": float(bias), "threshold": float(threshold),
-              "provenance": provenance}
+              "level_dbfs": level_dbfs, "provenance": provenance}
     with atomic_path(path) as temporary:
         Path(temporary).write_text(json.dumps(record) + "\n", encoding="utf-8")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from genrekit.datasets import Dataset
-from genrekit.features import FeatureSpec
 from genrekit.models import DEFAULT_MODEL, default_spec
 from genrekit.train.classical import train_model
 from genrekit.train.network import train_network_model
@@ -16,7 +15,7 @@ from genrekit.train.run import TrainResult
 def _train_classical(dataset: Dataset, model: str, options: dict[str, Any]) -> TrainResult:
     features, chunk = options.pop("features", None), options.pop("chunk", None)
     if "spec" not in options:
-        options["spec"] = FeatureSpec(name=features, chunk_duration=chunk) if features else default_spec(model, chunk)
+        options["spec"] = default_spec(model, chunk, features)
     return train_model(dataset, model=model, **options)
 
 

@@ -32,6 +32,10 @@ MODELS = ("MSD_musicnn", "MTT_musicnn")
 FEATURE_SETS = {"musicnn-msd": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn"}
 #: The feature set of both models' features side by side (MSD's 250 columns, then MTT's).
 BOTH = "musicnn"
+#: The RMS level (dBFS) at which genrekit's recipes on ``BOTH`` hear each segment, the
+#: default model included: near GTZAN's clips (median -22.5 dBFS), so a louder or quieter
+#: recording gets the same answer (see ``FeatureSpec.level_dbfs``).
+LEVEL_DBFS = -20.0
 
 
 def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:

@@ -1,0 +1,47 @@
+"""The level of a signal: its RMS in dBFS, and the signal scaled to a set level.
+
+Pretrained taggers such as musicnn take the level as it comes (their log-mel is
+``log10(1 + 10000 x)``), so the same song 10 dB louder, as today's masters are against
+GTZAN's clips, can get another genre. A model whose features set ``level_dbfs`` hears every
+segment at that level (docs/benchmarks.md, "The level of the audio moves the answer").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrekit.errors import ParameterError
+
+#: The most a quiet signal is raised, so that near-silence (hiss, a fade) stays quiet
+#: instead of becoming loud noise.
+MAX_GAIN_DB = 30.0
+
+
+def rms_dbfs(y: np.ndarray) -> float:
+    """The RMS level of ``y`` in dB relative to full scale (a full-scale square wave is 0;
+    digital silence about -240)."""
+    y = np.asarray(y)
+    if y.size == 0:
+        raise ParameterError("y is empty: a level needs at least one sample")
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
+
+
+def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MAX_GAIN_DB) -> np.ndarray:
+    """``y`` scaled by one gain so that its RMS level is ``level_dbfs``, raised by at most
+    ``max_gain_db``.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)], a mono signal
+    level_dbfs : the RMS level wanted, in dBFS (-60 to 0)
+    max_gain_db : the largest gain applied to a quiet signal; loud signals are always lowered
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)], float32 (samples may exceed 1: the features take float audio)
+    """
+    if not -60.0 <= level_dbfs <= 0.0:
+        raise ParameterError(f"level_dbfs={level_dbfs!r}: expected a level from -60 to 0 dBFS")
+    y = np.asarray(y, dtype=np.float32)
+    gain_db = min(level_dbfs - rms_dbfs(y), max_gain_db)
+    return y * np.float32(10 ** (gain_db / 20))
