@@ -308,3 +308,35 @@ def test_genrekits_own_feature_table_reads_back_with_its_tracks(tmp_path, featur
     back = read_feature_table(tmp_path / "features.csv")
     assert back.columns == spec.columns and back.X.shape == table.X.shape
     assert np.allclose(back.X, table.X) and list(back.tracks) == list(tracks) and back.labels == ["NA", "rock"]
+
+
+def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):
+    """A genre folder's subfolder that is a link (an album kept elsewhere) holds that genre's
+    songs; a link back to a parent folder is walked once, not forever."""
+    root = _mini_copy(gtzan_mini, tmp_path / "lib")
+    elsewhere = tmp_path / "albums" / "live"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(gtzan_mini / "jazz" / "jazz.00005.wav", elsewhere / "set1.wav")
+    (root / "jazz" / "live").symlink_to(elsewhere, target_is_directory=True)
+    (root / "jazz" / "loop").symlink_to(root / "jazz", target_is_directory=True)
+    dataset = load_folder(root)
+    jazz = sorted(t.track_id for t in dataset.tracks if t.label == "jazz")
+    assert "jazz/live/set1" in jazz and not any(i.startswith("jazz/loop/") for i in jazz)
+    assert len(dataset) == 10
+
+
+def test_genres_spelled_apart_only_by_case_are_one_genre_with_a_problem(tmp_path, gtzan_mini):
+    root = _mini_copy(gtzan_mini, tmp_path / "lib")
+    (root / "Rock").mkdir()
+    shutil.copy(gtzan_mini / "rock" / "rock.00005.wav", root / "Rock" / "extra.wav")
+    dataset = load_folder(root)
+    assert dataset.labels == ["blues", "jazz", "rock"]
+    assert next(t for t in dataset.tracks if t.track_id == "Rock/extra").label == "rock"
+    assert [p.reason for p in dataset.problems] == [
+        "genre 'Rock' (1 track) differs from 'rock' (3 tracks) only in case or spaces: labelled 'rock'"]
+    manifest = tmp_path / "songs.csv"
+    rows = [f"{t.path},{t.label.upper() if i == 0 else t.label}" for i, t in enumerate(load_folder(root).tracks)]  # Rock/extra, first
+    manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
+    from_csv = load_manifest(manifest)
+    assert from_csv.labels == ["blues", "jazz", "rock"] and [p.reason for p in from_csv.problems] == [
+        "genre 'ROCK' (1 track) differs from 'rock' (3 tracks) only in case or spaces: labelled 'rock'"]

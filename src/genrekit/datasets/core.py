@@ -90,6 +90,34 @@ class Dataset:
         )
 
 
+def _tracks(n: int) -> str:
+    return f"{n} track" if n == 1 else f"{n} tracks"
+
+
+def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], list[DatasetProblem]]:
+    """Labels that differ only in case or surrounding spaces (``Rock`` and ``rock``) are one
+    genre: each group takes its spelling with the most tracks (ties: the first in sorted
+    order), and every other spelling is reported as a problem naming what it became.
+    ``where``: the dataset's folder or file, for the problems."""
+    counts: dict[str, dict[str, int]] = {}
+    for track in tracks:
+        if track.label is not None:
+            spellings = counts.setdefault(track.label.strip().casefold(), {})
+            spellings[track.label] = spellings.get(track.label, 0) + 1
+    renamed, problems = {}, []
+    for spellings in counts.values():
+        if len(spellings) > 1:
+            kept = min(spellings, key=lambda spelling: (-spellings[spelling], spelling))
+            for spelling in sorted(set(spellings) - {kept}):
+                renamed[spelling] = kept
+                problems.append(DatasetProblem(where, f"genre {spelling!r} ({_tracks(spellings[spelling])}) differs "
+                                                      f"from {kept!r} ({_tracks(spellings[kept])}) only in case or "
+                                                      f"spaces: labelled {kept!r}"))
+    if not renamed:
+        return tracks, problems
+    return [replace(t, label=renamed[t.label]) if t.label in renamed else t for t in tracks], problems
+
+
 def _content_of(path: str) -> str | None:
     """The file's content hash, remembered per (path, size, mtime); None for a URL or a file
     that cannot be read (its analysis reports why)."""

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from genrekit.audio import is_audio_path
-from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -20,10 +20,19 @@ def _visible(path: Path) -> bool:
 
 
 def _media_files(folder: Path, accept) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and _visible(p) and accept(p) and all(_visible(q) for q in p.relative_to(folder).parents if str(q) != ".")
-    )
+    """The visible files ``accept`` takes below ``folder``, through linked folders too (each
+    real folder once, so a link to a parent is no loop)."""
+    found, visited = [], set()
+    for directory, subfolders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in visited:
+            subfolders[:] = []
+            continue
+        visited.add(real)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        found.extend(path for name in names if not name.startswith(".")
+                     and (path := Path(directory) / name).is_file() and accept(path))
+    return sorted(found)
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -71,7 +80,8 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
             tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
     if not tracks:
         raise DatasetError(f"{root}: no {media} files found in genre folders (expected ROOT/<genre>/<file>)")
-    return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems)
+    tracks, merged = merge_case_spellings(tracks, str(root))
+    return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems + merged)
 
 
 def find_gtzan_root(root: str | os.PathLike) -> Path | None:

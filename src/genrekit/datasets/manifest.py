@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from genrekit.audio import remote
-from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
 
 REQUIRED = ("path", "label")
@@ -95,4 +95,5 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         shown = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems[:3])
         raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems"
                            + (f", first: {shown}" if shown else "") + ")")
-    return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems)
+    tracks, merged = merge_case_spellings(tracks, str(csv_path))
+    return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems + merged)
