@@ -1,5 +1,6 @@
 """Whole-song prediction on real clips: schema, proportions, timeline, skipping, formats."""
 
+import csv
 import json
 
 import numpy as np
@@ -189,8 +190,12 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     result = runner.invoke(app, [*args, "--format", "timeline", "--plot", str(tmp_path / "plots")])
     assert result.exit_code == EXIT_OK, result.output
     rows = result.stdout.splitlines()
-    assert rows[0].startswith("path,start,end,genre,confidence,p_classical")
+    assert rows[0].startswith("path,start,end,genre,confidence,p_classical") and rows[0].endswith(",error")
     assert len(rows) == 1 + 18  # 75.4 s - 2 x 10 s skipped = 55.4 s: 18 chunks of 3 s
+    (tmp_path / "junk.wav").write_bytes(b"not audio")
+    failed = runner.invoke(app, [*args, str(tmp_path / "junk.wav"), "--format", "timeline"])
+    last = next(csv.reader([failed.stdout.splitlines()[-1]]))  # the failure is in the output, not only on stderr
+    assert failed.exit_code != EXIT_OK and last[0] == str(tmp_path / "junk.wav") and "junk.wav" in last[-1]
     assert (tmp_path / "plots" / "medley.png").stat().st_size > 10_000
     line = json.loads(runner.invoke(app, [*args, "--format", "json", "--skip", "0"]).stdout.splitlines()[0])
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)

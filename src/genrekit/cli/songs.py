@@ -81,7 +81,7 @@ def predict(
     elif output_format == "csv":
         sys.stdout.write(formats.csv_text(predictions, failures, model.labels))
     elif output_format == "timeline":
-        sys.stdout.write(formats.timeline_csv_text(predictions, model.labels))
+        sys.stdout.write(formats.timeline_csv_text(predictions, failures, model.labels))
     elif predictions:
         out_console.print(formats.prediction_table(predictions, model_name=model.name, top=top))
     if plot is not None:  # after the results are out: a plot that cannot be written loses none of them

@@ -101,16 +101,20 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
     return buffer.getvalue()
 
 
-def timeline_csv_text(predictions: Sequence[Prediction], labels: Sequence[str]) -> str:
+def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str],
+                      labels: Sequence[str]) -> str:
     """``timeline``: a header, then one row per chunk of every file (``path``, ``start``, ``end``,
-    ``genre``, ``confidence``, ``p_<genre>``...)."""
+    ``genre``, ``confidence``, ``p_<genre>``..., ``error``), then one row per file that could
+    not be analysed, with its ``error`` (as :func:`csv_text`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels)])
+    writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels), "error"])
     for p in predictions:
         for s in p.timeline:
             writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
-                             *(f"{s.probabilities[label]:.6f}" for label in labels)])
+                             *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
+    for path, reason in failures.items():
+        writer.writerow([path, "", "", "", "", *([""] * len(labels)), reason])
     return buffer.getvalue()
 
 
