@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import io
 import json
 import re
 import select
@@ -186,6 +187,20 @@ def test_a_declared_length_past_the_limit_gets_413_at_once(server):
                           headers={"Content-Type": "audio/wav"}, timeout=30)
     assert response.status_code == 413
     assert "limit of 1 MB (1048576 bytes)" in response.json()["detail"]
+
+
+def test_a_small_file_of_hours_of_audio_is_refused_before_it_is_decoded(server):
+    """90 kB of FLAC can hold an hour of audio (a constant compresses to nothing): past
+    --max-minutes (60 by default) it is refused from its header, at once, instead of holding
+    a worker until the timeout."""
+    body = io.BytesIO()
+    sf.write(body, np.full(61 * 60 * 8000, 0.25, dtype=np.float32), 8000, format="FLAC", subtype="PCM_16")
+    assert len(body.getvalue()) < 2**20  # within the upload limit
+    started = time.monotonic()
+    response = httpx.post(f"{server['url']}/v1/predict", content=body.getvalue(),
+                          headers={"Content-Type": "audio/flac"}, timeout=60)
+    assert response.status_code == 422 and time.monotonic() - started < 10
+    assert "too long: 61.0 min of audio, at most 60 min analysed here" in response.json()["detail"]
 
 
 def test_a_parameter_sent_as_a_form_field_is_refused_and_the_docs_can_send_a_file(server, short_wav):

@@ -51,6 +51,7 @@ def song_chunks(
     min_seconds: float = 0.5,
     block_seconds: float = 30.0,
     should_stop: Callable[[], bool] | None = None,
+    max_seconds: float | None = None,
 ) -> Iterator[tuple[float, float, np.ndarray]]:
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
 
@@ -64,11 +65,16 @@ def song_chunks(
     answers true the stream ends with :class:`AnalysisStopped` (a service's timeout or a
     client that went away).
 
+    ``max_seconds``, when given, refuses a file whose header declares more audio than that
+    before anything is decoded (a service's bound on the work one upload may ask for; decoding
+    stops at the declared length, so a header cannot hide more).
+
     Raises
     ------
     AudioError
         naming the file: not audio, truncated (fewer samples than its header declares),
-        silent, or too short to give one chunk (less than ``min_seconds``).
+        silent, too short to give one chunk (less than ``min_seconds``), or longer than
+        ``max_seconds``.
     AnalysisStopped
         when ``should_stop()`` became true.
     """
@@ -77,6 +83,9 @@ def song_chunks(
     if chunk_seconds <= 0 or hop_seconds <= 0:
         raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
     header = info(path)
+    if max_seconds is not None and header.duration > max_seconds:
+        raise AudioError(path, f"too long: {header.duration / 60:.1f} min of audio, at most {max_seconds / 60:g} min "
+                               "analysed here")
     start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
     size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))
     if size < 1 or hop < 1:  # a hop of 0 samples would yield the same chunk for ever

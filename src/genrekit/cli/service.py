@@ -20,6 +20,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
+    max_minutes: Annotated[float, typer.Option(**POSITIVE, help="Longest song analysed, as its header declares; "
+                                               "longer ones get 422 before any decoding.")] = 60.0,
     timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song may take once uploaded (waiting "
                                                  "for a worker, then the analysis); longer gets 504.")] = 120.0,
     threads: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
@@ -54,7 +56,7 @@ def serve(
     limits = ServiceLimits(max_upload_mb=max_upload_mb, timeout_seconds=timeout, workers=threads, queue=queue,
                            upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                            upload_grace_seconds=upload_grace_seconds, receiving=receiving,
-                           min_confidence=min_confidence)
+                           min_confidence=min_confidence, max_minutes=max_minutes)
     _note(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
     run_service(model_path, host=host, port=port, limits=limits,
                 log_level=log_level or ("error" if is_quiet() else "warning"))

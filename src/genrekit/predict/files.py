@@ -36,6 +36,7 @@ def predict_file(
     should_stop: Callable[[], bool] | None = None,
     min_confidence: float | None = None,
     music_check: bool = True,
+    max_seconds: float | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk.
 
@@ -54,6 +55,9 @@ def predict_file(
     ``min_confidence``: below this top probability the genre is ``"unknown"`` (the
     probabilities are still given); None: always the top genre.
 
+    ``max_seconds``: a file declaring more audio than this is refused before it is decoded
+    (AudioError; see :func:`genrekit.audio.chunking.song_chunks`).
+
     ``music_check``: where the model gives it (models on both musicnn taggers' features, the
     default among them), audio that the music detector calls non-music is ``"unknown"``;
     False leaves the genre to the probabilities (a model of speech or sound classes).
@@ -69,7 +73,7 @@ def predict_file(
             try:
                 prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
                                           should_stop=should_stop, min_confidence=min_confidence,
-                                          music_check=music_check)
+                                          music_check=music_check, max_seconds=max_seconds)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
         return dataclasses.replace(prediction, path=path)
@@ -85,7 +89,8 @@ def predict_file(
     times, analyses, pending = [], [], []
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
-                                         min_seconds=predictor.min_seconds, should_stop=should_stop):
+                                         min_seconds=predictor.min_seconds, should_stop=should_stop,
+                                         max_seconds=max_seconds):
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
         if len(pending) == batch:

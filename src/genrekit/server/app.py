@@ -92,7 +92,8 @@ class ServiceLimits:
     ``upload_grace_seconds`` at ``min_upload_rate`` bytes/s on average at least (0: no
     minimum), else 408; at most ``receiving`` uploads are received at once (503 beyond).
     ``timeout_seconds`` counts from when the upload has arrived: waiting for a worker, then
-    the analysis. ``skip`` and ``min_confidence`` are the defaults of the requests' parameters
+    the analysis. ``max_minutes``: an upload declaring more audio is refused (422) before it
+    is decoded (a 50 MB file of low-bitrate audio can hold a day of it). ``skip`` and ``min_confidence`` are the defaults of the requests' parameters
     of those names (below ``min_confidence`` the genre is ``unknown``; None: always the top genre).
     """
 
@@ -106,10 +107,11 @@ class ServiceLimits:
     upload_grace_seconds: float = 10.0
     receiving: int = 64
     min_confidence: float | None = None
+    max_minutes: float = 60.0
 
     def __post_init__(self) -> None:
         check_min_confidence(self.min_confidence)
-        for name in ("max_upload_mb", "timeout_seconds", "upload_seconds"):
+        for name in ("max_upload_mb", "timeout_seconds", "upload_seconds", "max_minutes"):
             if not getattr(self, name) > 0:
                 raise ParameterError(f"{name}={getattr(self, name)}: expected a number > 0")
         for name in ("min_upload_rate", "upload_grace_seconds"):
@@ -317,7 +319,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                 places.running += 1
             try:
                 return predict_file(predictor, upload.path, skip=skip, should_stop=stop.is_set,
-                                    min_confidence=min_confidence)
+                                    min_confidence=min_confidence, max_seconds=limits.max_minutes * 60)
             finally:
                 upload.path.unlink(missing_ok=True)
                 with places.lock:
