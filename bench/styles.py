@@ -35,7 +35,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import trust  # noqa: E402  (bench/trust.py: the cached musicnn patches)
 
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS = ROOT / "src" / "genrekit" / "data" / "style-thresholds.json"
+DATA_FOLDER = ROOT / "src" / "genrekit" / "data"
+
+
+def thresholds_file() -> Path:
+    """Where the thresholds at ``--level`` go: the default model's level or audio as recorded."""
+    from genrekit.features.musicnn import LEVEL_DBFS
+    from genrekit.models.styles import THRESHOLD_FILES
+
+    if trust.AT_LEVEL not in (LEVEL_DBFS, None):
+        sys.exit(f"--level {trust.AT_LEVEL:g}: genrekit ships thresholds at {LEVEL_DBFS:g} dBFS and as recorded only")
+    return DATA_FOLDER / THRESHOLD_FILES[0 if trust.AT_LEVEL == LEVEL_DBFS else 1]
 PERCENTILE = 99.0
 # style -> the GTZAN genre it names, for the in-domain check
 NAMES_GENRE = {"blues": "blues", "classical": "classical", "country": "country", "hip-hop": "hiphop",
@@ -87,17 +97,18 @@ def write_thresholds() -> dict:
               "level_dbfs": trust.AT_LEVEL,
               "command": "python bench/styles.py --thresholds" + _level_option(), "date": time.strftime("%Y-%m-%d"),
               "styles": entries}
-    temporary = THRESHOLDS.with_suffix(".tmp")
+    target = thresholds_file()
+    temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(temporary, THRESHOLDS)
-    print(f"-> {THRESHOLDS}")
+    os.replace(temporary, target)
+    print(f"-> {target}")
     return record
 
 
 def check() -> dict:
-    from genrekit.models.styles import thresholds
+    from genrekit.models.styles import threshold_sets
 
-    limits = thresholds.__wrapped__()  # the file as just written
+    limits = threshold_sets.__wrapped__()[trust.AT_LEVEL]  # the file as just written
     result: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
                     "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --check" + _level_option(),
                     "level_dbfs": trust.AT_LEVEL}

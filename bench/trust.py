@@ -693,7 +693,16 @@ def run_windows() -> dict:
     return record
 
 
-DETECTOR = ROOT / "src" / "genrekit" / "data" / "music-detector.json"
+def detector_file() -> Path:
+    """Where the detector at ``--level`` goes: the default model's level or audio as recorded."""
+    from genrekit.features.musicnn import LEVEL_DBFS
+    from genrekit.models.music import DETECTOR_FILES
+
+    if AT_LEVEL not in (LEVEL_DBFS, None):
+        sys.exit(f"--level {AT_LEVEL:g}: genrekit ships detectors at {LEVEL_DBFS:g} dBFS and as recorded only")
+    return ROOT / "src" / "genrekit" / "data" / DETECTOR_FILES[0 if AT_LEVEL == LEVEL_DBFS else 1]
+
+
 DETECTOR_CS = (0.01, 0.1, 1.0)
 DETECTOR_THRESHOLDS = (0.5, 0.8, 0.95)  # on p(non-music)
 MUSIC_FLAG_COST = 3  # a song called unknown costs more than a podcast given a genre (fixed before measuring)
@@ -763,14 +772,15 @@ def run_nonmusic(write: bool = False) -> dict:
         model = _detector(chosen["C"]).fit(np.concatenate([X_music, X_noise]),
                                            np.r_[np.zeros(len(X_music)), np.ones(len(X_noise))])
         scaler, regression = model[0], model[1]
-        write_detector(DETECTOR, columns=columns, mean=scaler.mean_, scale=scaler.scale_,
+        write_detector(detector_file(), columns=columns, mean=scaler.mean_, scale=scaler.scale_,
                        weights=regression.coef_[0], bias=float(regression.intercept_[0]),
                        threshold=chosen["threshold"], level_dbfs=AT_LEVEL,
-                       provenance={"command": "python bench/trust.py --nonmusic --write-detector", "C": chosen["C"],
+                       provenance={"command": "python bench/trust.py --nonmusic --write-detector"
+                                   + ("" if AT_LEVEL is None else f" --level {AT_LEVEL:g}"), "C": chosen["C"],
                                    "music": f"{len(X_music)} GTZAN clips (gtzan-mini + gtzan-dev)",
                                    "non_music": f"{len(X_noise)} generated signals (tests/nonmusic.py, 'train')",
                                    "date": time.strftime("%Y-%m-%d")})
-        print(f"-> {DETECTOR} (C = {chosen['C']}, non-music from p = {chosen['threshold']})")
+        print(f"-> {detector_file()} (C = {chosen['C']}, non-music from p = {chosen['threshold']})")
     return record
 
 

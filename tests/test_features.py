@@ -131,9 +131,10 @@ def test_normalise_level_sets_the_rms_and_leaves_near_silence_quiet():
     hiss = y * np.float32(1e-4)  # about -90 dBFS: raised by the 30 dB cap, not to -20
     assert audio.rms_dbfs(audio.normalise_level(hiss, -20.0)) == pytest.approx(audio.rms_dbfs(hiss) + 30, abs=1e-3)
     assert audio.normalise_level(np.zeros(100, np.float32), -20.0).max() == 0.0  # silence stays silent
-    for level in (5.0, -61.0, float("nan")):
+    for level in (5.0, -61.0, float("nan"), "-20"):
         with pytest.raises(ParameterError, match="level_dbfs"):
             audio.normalise_level(y, level)
+    assert audio.at_level(y, None) is y
     with pytest.raises(ParameterError, match="empty"):
         audio.rms_dbfs(np.zeros(0))
 
@@ -146,9 +147,20 @@ def test_a_levelled_spec_gives_the_same_features_at_any_gain(clip):
     quiet, loud = spec.compute(y * np.float32(0.3), sr), spec.compute(y * np.float32(4.0), sr)  # -41 and -19 dBFS
     np.testing.assert_allclose(quiet, loud, rtol=1e-3, atol=1e-4)
     assert not np.allclose(FeatureSpec("gtzan57").compute(y * np.float32(0.3), sr), quiet, rtol=1e-3)
-    for level in (3.0, True, float("nan")):
+    for level in (3.0, True, float("nan"), "-20"):
         with pytest.raises(ParameterError, match="level_dbfs"):
             FeatureSpec("gtzan57", level_dbfs=level)
+
+
+def test_a_levelled_chunked_spec_hears_each_chunk_at_the_level_as_prediction_does(clip):
+    """Training computes a whole file's chunks at once, prediction one chunk at a time: each
+    chunk is scaled on its own, so a loud chunk beside a quiet one gets the same features."""
+    y, sr = audio.load(clip)
+    loud, quiet = y[: 3 * sr] * np.float32(2.0), y[3 * sr: 6 * sr] * np.float32(0.1)
+    spec = FeatureSpec("gtzan57", chunk_duration=3.0, level_dbfs=-20.0)
+    together = spec.compute(np.concatenate([loud, quiet]), sr)
+    alone = np.concatenate([spec.compute(loud, sr), spec.compute(quiet, sr)])
+    np.testing.assert_allclose(together, alone, rtol=1e-6)
 
 
 def test_chunked_spec_gives_one_row_per_chunk(clip):

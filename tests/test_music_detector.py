@@ -22,24 +22,32 @@ def test_the_detector_file_is_numbers_for_both_taggers_features():
     columns = column_names("MSD_musicnn") + column_names("MTT_musicnn")
     assert record["columns"] == columns and len(record["weights"]) == len(record["mean"]) == 500
     assert 0 < record["threshold"] < 1 and music_threshold() == pytest.approx(1 - record["threshold"])
-    assert detector_columns(columns) == list(range(500))
-    assert detector_columns(column_names("MSD_musicnn")) is None  # one tagger: no detector
+    assert detector_columns(columns, -20.0) == list(range(500))
+    assert detector_columns(column_names("MSD_musicnn"), -20.0) is None  # one tagger: no detector
     at_mean = np.asarray(record["mean"])[None]
-    assert music_probability(at_mean, range(500))[0] == pytest.approx(1 / (1 + np.exp(record["bias"])))
+    assert music_probability(at_mean, range(500), -20.0)[0] == pytest.approx(1 / (1 + np.exp(record["bias"])))
 
 
-def test_the_detector_serves_only_features_at_the_level_it_was_fitted_at():
-    """It was fitted on features of audio at the default model's level: a model whose
-    features take the level as it comes gets no detector rather than a wrong one."""
+def test_each_level_gets_the_detector_and_the_styles_fitted_at_it():
+    """The taggers' features depend on the audio's level. The default's features (-20 dBFS)
+    get the detector and thresholds refitted there; features of audio as recorded (models
+    trained before levelling) keep the ones fitted on them, so an old model's answers do not
+    change; a level nothing was fitted at gets neither, rather than wrong ones. Every
+    detector calls non-music from the same p(music)."""
     from genrekit.features import FeatureSpec
     from genrekit.features.musicnn import LEVEL_DBFS, MODELS
-    from genrekit.models.interface import _music_columns
-    from genrekit.models.music import detector_level
+    from genrekit.models.interface import _music_columns, _style_columns
+    from genrekit.models.music import detectors
+    from genrekit.models.styles import STYLE_TAGS, threshold_sets
 
-    assert detector_level() == LEVEL_DBFS
-    assert _music_columns(FeatureSpec("musicnn", level_dbfs=LEVEL_DBFS), MODELS) == list(range(500))
-    assert _music_columns(FeatureSpec("musicnn"), MODELS) is None
-    assert _music_columns(FeatureSpec("musicnn", level_dbfs=-30.0), MODELS) is None
+    assert set(detectors()) == set(threshold_sets()) == {LEVEL_DBFS, None}
+    assert len({d["threshold"] for d in detectors().values()}) == 1
+    assert not np.allclose(detectors()[None]["mean"], detectors()[LEVEL_DBFS]["mean"])  # two fits, not one copied
+    for spec in (FeatureSpec("musicnn", level_dbfs=LEVEL_DBFS), FeatureSpec("musicnn")):
+        assert _music_columns(spec, MODELS) == list(range(500))
+        assert _style_columns(spec, MODELS).keys() == STYLE_TAGS.keys()
+    other = FeatureSpec("musicnn", level_dbfs=-30.0)
+    assert _music_columns(other, MODELS) is None and _style_columns(other, MODELS) == {}
 
 
 def test_generated_non_music_is_unknown_by_default_and_says_why(tmp_path):

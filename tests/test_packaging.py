@@ -18,6 +18,8 @@ TOP_LEVEL = {"genrekit", "beetsplug"}
 # the package's data, each shipped on purpose (docs/default-model.md, docs/benchmarks.md)
 DATA = {"genrekit/py.typed", "genrekit/data/default-model.onnx", "genrekit/data/default-model.genrekit",
         "genrekit/data/music-detector.json", "genrekit/data/style-thresholds.json",
+        # the same, fitted on features of audio as recorded: for models trained before levelling
+        "genrekit/data/music-detector-as-recorded.json", "genrekit/data/style-thresholds-as-recorded.json",
         "genrekit/data/gtzan_filtered_split.json", "genrekit/features/musicnn/weights/MSD_musicnn.safetensors",
         "genrekit/features/musicnn/weights/MTT_musicnn.safetensors", "genrekit/features/musicnn/weights/LICENSE",
         "genrekit/server/static/index.html"}

@@ -16,11 +16,14 @@ from genrekit.models.styles import EXCLUDED_GENRES, STYLE_TAGS, present, style_c
 def test_every_style_has_a_threshold_from_its_rule_and_names_real_tags():
     from genrekit.features.musicnn import column_names
 
-    record = json.loads((resources.files("genrekit") / "data" / "style-thresholds.json").read_text())
-    assert set(record["styles"]) == set(STYLE_TAGS) == set(EXCLUDED_GENRES) == set(thresholds())
-    for style, entry in record["styles"].items():
-        assert entry["tags"] == list(STYLE_TAGS[style]) and entry["excluded_genres"] == list(EXCLUDED_GENRES[style])
-        assert 0 < entry["threshold"] < 1 and entry["n_excluded_clips"] >= 20, style
+    for name, level in (("style-thresholds.json", -20.0), ("style-thresholds-as-recorded.json", None)):
+        record = json.loads((resources.files("genrekit") / "data" / name).read_text())
+        assert record.get("level_dbfs") == level and thresholds(level) is not None
+        assert set(record["styles"]) == set(STYLE_TAGS) == set(EXCLUDED_GENRES) == set(thresholds(level))
+        for style, entry in record["styles"].items():
+            assert entry["tags"] == list(STYLE_TAGS[style]) and entry["excluded_genres"] == list(EXCLUDED_GENRES[style])
+            assert 0 < entry["threshold"] < 1 and entry["n_excluded_clips"] >= 20, style
+    assert thresholds(-30.0) is None  # no thresholds fitted there: a model at that level gets no styles
     columns = column_names("MSD_musicnn") + column_names("MTT_musicnn")
     assert list(style_columns(columns)) == list(STYLE_TAGS)  # every tag is one of the taggers'
     assert style_columns(column_names("MSD_musicnn")).keys() < STYLE_TAGS.keys()  # MTT's styles need MTT
@@ -33,10 +36,11 @@ def test_a_style_is_its_most_probable_tag_and_present_from_its_threshold():
     assert list(mapping) == ["electronic", "folk"]
     rows = np.array([[0.1, 0.5, 0.2, 0.3, 0.01], [0.0, 0.0, 0.0, 0.0, 0.9]])
     assert np.allclose(style_probabilities(rows, mapping), [[0.5, 0.01], [0.0, 0.9]])
-    limit = thresholds()["folk"]
-    assert present({"folk": limit, "electronic": 0.0}) == {"folk": limit}
-    assert present({"folk": limit - 1e-6}) == {}
-    assert list(present({"folk": 0.99, "rock": 0.995, "not a style": 1.0})) == ["rock", "folk"]
+    limits = thresholds(-20.0)
+    limit = limits["folk"]
+    assert present({"folk": limit, "electronic": 0.0}, limits) == {"folk": limit}
+    assert present({"folk": limit - 1e-6}, limits) == {}
+    assert list(present({"folk": 0.99, "rock": 0.995, "not a style": 1.0}, limits)) == ["rock", "folk"]
 
 
 def test_pooling_matrix_averages_the_segment_then_windows_of_two_patches():

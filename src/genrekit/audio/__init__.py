@@ -16,11 +16,12 @@ from genrekit.audio.io import (
     load,
     stream,
 )
-from genrekit.audio.level import normalise_level, rms_dbfs
+from genrekit.audio.level import at_level, normalise_level, rms_dbfs
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "AudioInfo",
+    "at_level",
     "audio_hash",
     "content_hash",
     "info",

@@ -104,9 +104,9 @@ def song_chunks(
         if len(block) and np.max(np.abs(block)) > MAX_SAMPLE:  # damage too, which a level's gain would hide
             index = int(np.flatnonzero(np.abs(block) > MAX_SAMPLE)[0])
             at = start + (decoded - len(block) + index) / sr
-            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is {float(block[index]):.3g}, far "
-                                   f"outside -1..1 (more than {MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over "
-                                   "full scale)")
+            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s reaches {abs(float(block[index])):.3g} "
+                                   f"in magnitude at {sr} Hz, far outside -1..1 (more than {MAX_SAMPLE:g}, "
+                                   f"{20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
         peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
         if owed:
             dropped = min(owed, len(block))

@@ -443,8 +443,8 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
         raise AudioError(path, "corrupt: decoded samples contain NaN or infinity")
     peak = float(np.max(np.abs(y)))
     if peak > MAX_SAMPLE:
-        raise AudioError(path, f"corrupt: a decoded sample is {peak:.3g}, far outside -1..1 (more than {MAX_SAMPLE:g}, "
-                               f"{20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
+        raise AudioError(path, f"corrupt: a decoded sample reaches {peak:.3g} in magnitude, far outside -1..1 (more "
+                               f"than {MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
     if not allow_silent:
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"

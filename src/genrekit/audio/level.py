@@ -26,6 +26,11 @@ def rms_dbfs(y: np.ndarray) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
 
 
+def at_level(y: np.ndarray, level_dbfs: float | None) -> np.ndarray:
+    """:func:`normalise_level` of ``y``, or ``y`` as it is where ``level_dbfs`` is None."""
+    return y if level_dbfs is None else normalise_level(y, level_dbfs)
+
+
 def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MAX_GAIN_DB) -> np.ndarray:
     """``y`` scaled by one gain so that its RMS level is ``level_dbfs``, raised by at most
     ``max_gain_db``.
@@ -40,7 +45,7 @@ def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MA
     -------
     np.ndarray [shape=(n,)], float32 (samples may exceed 1: the features take float audio)
     """
-    if not -60.0 <= level_dbfs <= 0.0:
+    if isinstance(level_dbfs, bool) or not isinstance(level_dbfs, (int, float)) or not -60.0 <= level_dbfs <= 0.0:
         raise ParameterError(f"level_dbfs={level_dbfs!r}: expected a level from -60 to 0 dBFS")
     y = np.asarray(y, dtype=np.float32)
     gain_db = min(level_dbfs - rms_dbfs(y), max_gain_db)

@@ -492,8 +492,8 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
 
 
 def _spec(features: str, chunk: float | None):
-    """The features asked for; the ``musicnn`` set at the level the default recipe hears it."""
+    """The features asked for, at the level genrekit computes them at (as ``train`` does)."""
     from genrekit.features import FeatureSpec
-    from genrekit.features.musicnn import BOTH, LEVEL_DBFS
+    from genrekit.features.musicnn import default_level
 
-    return FeatureSpec(name=features, chunk_duration=chunk, level_dbfs=LEVEL_DBFS if features == BOTH else None)
+    return FeatureSpec(name=features, chunk_duration=chunk, level_dbfs=default_level(features))

@@ -86,7 +86,7 @@ def predict_dataset(
     if not tracks:
         raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
     if not include_train:
-        _, seen = exclude_training([t.path for t in tracks], classifier)
+        _, seen = exclude_training([t.path for t in tracks], classifier, jobs=max(jobs, 1))
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]

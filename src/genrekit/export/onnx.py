@@ -483,6 +483,7 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     time. At most ``max_windows`` windows or patches, drawn with ``seed``; files that cannot
     be decoded are left out with a warning."""
     from genrekit.audio.chunking import song_chunks
+    from genrekit.audio.level import at_level
     from genrekit.errors import GenrekitError
     from genrekit.features.musicnn import log_mel_patches
 
@@ -497,7 +498,8 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
             logger.warning("calibration: %s", exc)
             continue
         if patches:
-            examples += [log_mel_patches(chunk, sr=predictor.sample_rate) for chunk in chunks]
+            level = getattr(predictor.spec, "level_dbfs", None)  # each segment at the level the model hears
+            examples += [log_mel_patches(at_level(chunk, level), sr=predictor.sample_rate) for chunk in chunks]
         else:
             examples.append(predictor.examples(chunks))
     if not examples:

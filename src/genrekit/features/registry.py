@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from genrekit.audio.level import normalise_level
+from genrekit.audio.level import at_level
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
 from genrekit.features import gtzan
@@ -81,9 +81,10 @@ class FeatureSpec:
     track into windows of that many seconds (``hop_duration`` apart) and gives one vector
     per window, as in the 3-second variants of the literature.
 
-    ``level_dbfs``: each signal given to :meth:`compute` (a segment of a song) is first
-    scaled to this RMS level (see :func:`genrekit.audio.level.normalise_level`), so that the
-    features do not depend on how loud the recording is; None takes the level as it comes.
+    ``level_dbfs``: each signal given to :meth:`compute` (a segment of a song), or each of its
+    chunks, is first scaled to this RMS level (see :func:`genrekit.audio.level.normalise_level`),
+    so that the features do not depend on how loud the recording is; None takes the level as
+    it comes.
     """
 
     name: str = "fma518"
@@ -109,7 +110,8 @@ class FeatureSpec:
             raise ParameterError(f"chunk_duration={self.chunk_duration} must be >= 0.5 seconds or None")
         if self.min_duration < 0:
             raise ParameterError(f"min_duration={self.min_duration} must be >= 0 seconds")
-        if self.level_dbfs is not None and (isinstance(self.level_dbfs, bool) or not -60 <= self.level_dbfs <= 0):
+        if self.level_dbfs is not None and (isinstance(self.level_dbfs, bool) or not isinstance(self.level_dbfs, (int, float))
+                                            or not -60 <= self.level_dbfs <= 0):
             raise ParameterError(f"level_dbfs={self.level_dbfs!r}: expected an RMS level from -60 to 0 dBFS, or None")
 
     @property
@@ -128,10 +130,6 @@ class FeatureSpec:
         if data["level_dbfs"] is None:
             del data["level_dbfs"]
         return data
-
-    def levelled(self, y: np.ndarray) -> np.ndarray:
-        """``y`` at the spec's level (unchanged when ``level_dbfs`` is None)."""
-        return y if self.level_dbfs is None else normalise_level(y, self.level_dbfs)
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
@@ -153,11 +151,11 @@ class FeatureSpec:
         if sr != self.sample_rate:
             raise ParameterError(f"signal at {sr} Hz given to feature spec expecting {self.sample_rate} Hz")
         function = _DEFINITIONS[self.name].function
-        y = self.levelled(y)
         if self.chunk_duration is None:
-            return function(y=y, sr=sr)[np.newaxis, :]
+            return function(y=at_level(y, self.level_dbfs), sr=sr)[np.newaxis, :]
+        # each chunk at the level, as prediction hears it (one chunk at a time)
         chunks, _ = chunk_signal(y, sr, chunk_duration=self.chunk_duration, hop_duration=self.hop_duration)
-        return np.stack([function(y=chunk, sr=sr) for chunk in chunks])
+        return np.stack([function(y=at_level(chunk, self.level_dbfs), sr=sr) for chunk in chunks])
 
 
 def describe_feature_sets() -> dict[str, str]:

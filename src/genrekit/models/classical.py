@@ -38,7 +38,7 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from genrekit.errors import ModelError
-from genrekit.features.musicnn import LEVEL_DBFS as MUSICNN_LEVEL_DBFS
+from genrekit.features.musicnn import default_level
 from genrekit.models.gaussianize import YeoJohnson
 from genrekit.models.tagprior import TagPriorClassifier
 
@@ -46,14 +46,12 @@ from genrekit.models.tagprior import TagPriorClassifier
 @dataclass(frozen=True)
 class ModelDefinition:
     """A classifier factory, its hyperparameter search space and a one-line description;
-    ``features``: the feature set it is made for (None: any; fma518 unless named), and
-    ``level_dbfs`` the level its audio is scaled to first (see ``FeatureSpec``)."""
+    ``features``: the feature set it is made for (None: any; fma518 unless named)."""
 
     factory: Callable[[int], object]
     search_space: dict
     description: str
     features: str | None = None
-    level_dbfs: float | None = None
     # the classifier scales its own features (it also reads raw columns), so no pipeline steps go first
     own_transform: bool = False
 
@@ -169,7 +167,6 @@ MODELS: dict[str, ModelDefinition] = {
         {"clf__C": loguniform(1e-2, 1e1)},
         "calibrated head on both pretrained musicnn taggers, times their zero-shot genre prior (genrekit's default model)",
         features="musicnn",
-        level_dbfs=MUSICNN_LEVEL_DBFS,
         own_transform=True,
     ),
 }
@@ -180,15 +177,14 @@ DEFAULT_MODEL = "musicnn-prior"  # the strongest for small datasets (docs/benchm
 
 def default_spec(name: str, chunk: float | None = None, features: str | None = None):
     """The feature spec a model is trained on: ``features``, or when None its own
-    (``musicnn-head``: musicnn-msd, one vector per clip), else fma518; at the model's level
-    where the features are its own. ``chunk`` overrides the chunk length."""
+    (``musicnn-head``: musicnn-msd, one vector per clip), else fma518; at the level genrekit
+    computes those features at (:func:`genrekit.features.musicnn.default_level`). ``chunk``
+    overrides the chunk length."""
     from genrekit.features import FeatureSpec
 
     definition = MODELS.get(name)
-    own = definition.features if definition else None
-    features = features or own or "fma518"
-    level = definition.level_dbfs if definition and features == own else None
-    return FeatureSpec(features, chunk_duration=chunk, level_dbfs=level)
+    features = features or (definition.features if definition else None) or "fma518"
+    return FeatureSpec(features, chunk_duration=chunk, level_dbfs=default_level(features))
 
 
 def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, columns: list[str] | None = None,

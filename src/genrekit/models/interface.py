@@ -77,6 +77,7 @@ class GenreClassifier(Protocol):
     metrics : its test metrics, as recorded when it was trained
     takes_images : whether spectrogram image files are its input (image networks)
     styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
+    style_thresholds : style -> the probability from which it is present (None without styles)
     window_seconds : the length of the windows of :meth:`analyse`, or None
     genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
         owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
@@ -122,6 +123,7 @@ class Adapter:
     file_format = ""
     source = ""
     styles: list[str] = []
+    style_thresholds: dict[str, float] | None = None
     window_seconds: float | None = None
     genre_spellings: dict[str, list[str]] = {}
     trained_on_audio: frozenset[str] = frozenset()
@@ -159,20 +161,31 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     }
 
 
-def exclude_training(paths: Iterable[str], model: GenreClassifier, *,
-                     by_audio: bool = True) -> tuple[list[str], list[str]]:
+def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: bool = True,
+                     jobs: int = 1) -> tuple[list[str], list[str]]:
     """Split ``paths`` into those ``model`` was not trained on and those it was. By content,
     so renamed, moved or copied training files are recognised too: the file's SHA-256, else
     (``by_audio``, models that record it) its decoded audio's, which a copy with rewritten
-    tags or a lossless re-encode keeps; that decodes each file not matched by its bytes. URLs
-    are kept (their files would be fetched just for this), and so are files that cannot be
-    read: their analysis reports why."""
+    tags or a lossless re-encode keeps; that decodes each file not matched by its bytes, in
+    ``jobs`` threads (decoding and hashing run outside the GIL). URLs are kept (their files
+    would be fetched just for this), and so are files that cannot be read: their analysis
+    reports why."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from genrekit.audio import remote
 
-    kept, excluded = [], []
-    for path in paths:
-        seen = not remote.is_url(path) and seen_in_training(path, model, by_audio=by_audio)
-        (excluded if seen else kept).append(path)
+    paths = list(paths)
+
+    def seen(path: str) -> bool:
+        return not remote.is_url(path) and seen_in_training(path, model, by_audio=by_audio)
+
+    if jobs > 1 and len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            answers = list(pool.map(seen, paths))
+    else:
+        answers = [seen(path) for path in paths]
+    kept = [path for path, answer in zip(paths, answers) if not answer]
+    excluded = [path for path, answer in zip(paths, answers) if answer]
     return kept, excluded
 
 
@@ -225,8 +238,10 @@ class ClassicalClassifier(Adapter):
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))
         self._patch_models = _musicnn_models(spec)
+        self._level = getattr(spec, "level_dbfs", None)
         self._style_columns = _style_columns(spec, self._patch_models)
         self.styles = list(self._style_columns)
+        self.style_thresholds = _style_thresholds(self._level) if self.styles else None
         self._music_columns = _music_columns(spec, self._patch_models)
         if self._patch_models and spec.chunk_duration is None:
             from genrekit.features.musicnn import PATCH_SECONDS, WINDOW_PATCHES
@@ -274,7 +289,7 @@ class ClassicalClassifier(Adapter):
             return None
         from genrekit.models.music import music_probability
 
-        return music_probability(rows, self._music_columns)
+        return music_probability(rows, self._music_columns, self._level)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
         return self.model.predict_proba(features)
@@ -317,6 +332,7 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         super().__init__(path, **options)
         if not self.config.get("pooling_input"):  # exported before windows and styles: the segment alone
             self.styles, self._style_columns, self.window_seconds, self._music_columns = [], {}, None, None
+            self.style_thresholds = None
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -333,16 +349,15 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
 
         spec, proba, features, windows = self.spec, [], [], []
         for y in chunks:
-            y = _levelled(spec, y)
             if self.window_seconds is None:  # a chunked feature set, or a file without the pooling input
                 pieces = [y] if spec.chunk_duration is None else chunk_signal(
                     y, spec.sample_rate, chunk_duration=spec.chunk_duration, hop_duration=spec.hop_duration)[0]
-                outputs = [self._run(log_mel_patches(piece, sr=spec.sample_rate)) for piece in pieces]
+                outputs = [self._run(log_mel_patches(_levelled(spec, piece), sr=spec.sample_rate)) for piece in pieces]
                 proba.append(np.mean([p[0] for p, _ in outputs], axis=0))
                 if self.config.get("pooling_input"):
                     features.append(np.mean([f[0] for _, f in outputs], axis=0))
                 continue
-            patches = log_mel_patches(y, sr=spec.sample_rate)
+            patches = log_mel_patches(_levelled(spec, y), sr=spec.sample_rate)
             p, f = self._run(patches, pooling_matrix(len(patches)))
             proba.append(p[0])
             windows.append(p[1:])
@@ -366,12 +381,15 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
 
 def _levelled(spec, y: np.ndarray) -> np.ndarray:
     """``y`` at the level the features ``spec`` describes hear it (as it is where none is set)."""
-    level = getattr(spec, "level_dbfs", None)
-    if level is None:
-        return y
-    from genrekit.audio.level import normalise_level
+    from genrekit.audio.level import at_level
 
-    return normalise_level(y, level)
+    return at_level(y, getattr(spec, "level_dbfs", None))
+
+
+def _style_thresholds(level_dbfs: float | None) -> dict[str, float] | None:
+    from genrekit.models.styles import thresholds
+
+    return thresholds(level_dbfs)
 
 
 def _musicnn_models(spec) -> tuple[str, ...]:
@@ -383,25 +401,26 @@ def _musicnn_models(spec) -> tuple[str, ...]:
 
 def _music_columns(spec, musicnn_models: tuple[str, ...]) -> list[int] | None:
     """The music detector's inputs in ``spec``'s feature rows, or None (it needs both taggers,
-    at the level it was fitted at)."""
+    and a detector fitted at the features' level)."""
     if not musicnn_models:
         return None
     from genrekit.features.musicnn import column_names
-    from genrekit.models.music import detector_columns, detector_level
+    from genrekit.models.music import detector_columns
 
-    if getattr(spec, "level_dbfs", None) != detector_level():
-        return None
-
-    return detector_columns([c for model in musicnn_models for c in column_names(model)])
+    return detector_columns([c for model in musicnn_models for c in column_names(model)],
+                            getattr(spec, "level_dbfs", None))
 
 
 def _style_columns(spec, musicnn_models: tuple[str, ...]) -> dict[str, list[int]]:
-    """For each style, its tags' columns in ``spec``'s feature rows (empty without musicnn tags)."""
+    """For each style, its tags' columns in ``spec``'s feature rows (empty without musicnn tags,
+    or without thresholds fitted at the features' level)."""
     if not musicnn_models:
         return {}
     from genrekit.features.musicnn import column_names
     from genrekit.models.styles import style_columns
 
+    if _style_thresholds(getattr(spec, "level_dbfs", None)) is None:
+        return {}
     return style_columns([c for model in musicnn_models for c in column_names(model)])
 
 

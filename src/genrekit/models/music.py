@@ -8,8 +8,10 @@ clicks, sweeps), its regularisation chosen on other signals (``python bench/trus
 --nonmusic --write-detector``; results in docs/benchmarks.md). It ships as numbers in
 ``data/music-detector.json`` and runs in numpy: the runtime needs nothing more.
 
-Its features were computed at one level (``level_dbfs``, the default model's): it serves
-only models whose features are at that level.
+The taggers' features depend on the level of the audio, so each detector serves models
+whose features are at the level it was fitted at: ``music-detector.json`` at -20 dBFS (the
+default model's) and ``music-detector-as-recorded.json`` for audio as recorded (models
+trained before 2026-12-01). Both call audio non-music below the same p(music).
 """
 
 from __future__ import annotations
@@ -25,45 +27,51 @@ import numpy as np
 
 from genrekit._files import atomic_path
 
-DETECTOR_FILE = "music-detector.json"
+DETECTOR_FILE = "music-detector.json"  # the default model's level; written by bench/trust.py
+DETECTOR_FILES = (DETECTOR_FILE, "music-detector-as-recorded.json")
 
 
 @functools.cache
-def _detector() -> dict:
-    record = json.loads((resources.files("genrekit") / "data" / DETECTOR_FILE).read_text(encoding="utf-8"))
-    arrays = {key: np.asarray(record[key], dtype=np.float64) for key in ("mean", "scale", "weights")}
-    level = record.get("level_dbfs")
-    return {"columns": list(record["columns"]), "bias": float(record["bias"]),
-            "threshold": float(record["threshold"]), "level_dbfs": None if level is None else float(level), **arrays}
-
-
-def detector_level() -> float | None:
-    """The RMS level (dBFS) of the audio the detector's features were computed at (None: as it came)."""
-    return _detector()["level_dbfs"]
+def detectors() -> dict[float | None, dict]:
+    """The level (dBFS; None: as recorded) of each shipped detector -> the detector."""
+    found = {}
+    for name in DETECTOR_FILES:
+        record = json.loads((resources.files("genrekit") / "data" / name).read_text(encoding="utf-8"))
+        arrays = {key: np.asarray(record[key], dtype=np.float64) for key in ("mean", "scale", "weights")}
+        level = record.get("level_dbfs")
+        found[None if level is None else float(level)] = {
+            "columns": list(record["columns"]), "bias": float(record["bias"]), "threshold": float(record["threshold"]),
+            **arrays}
+    return found
 
 
 def music_threshold() -> float:
-    """Below this probability of being music, a song's genre is unknown (the detector's
-    chosen threshold on p(non-music), as p(music))."""
-    return 1.0 - _detector()["threshold"]
+    """Below this probability of being music, a song's genre is unknown (the detectors' chosen
+    threshold on p(non-music), as p(music); the same for every detector, tested)."""
+    return 1.0 - next(iter(detectors().values()))["threshold"]  # DETECTOR_FILE's
 
 
-def detector_columns(columns: Sequence[str]) -> list[int] | None:
-    """The indices in ``columns`` of the detector's inputs, or None when some are missing
-    (features without both taggers: no detector)."""
+def detector_columns(columns: Sequence[str], level_dbfs: float | None) -> list[int] | None:
+    """The indices in ``columns`` of the inputs of the detector for features at ``level_dbfs``,
+    or None when there is no such detector or some inputs are missing (features without both
+    taggers)."""
+    detector = detectors().get(level_dbfs)
+    if detector is None:
+        return None
     index = {name: i for i, name in enumerate(columns)}
-    wanted = _detector()["columns"]
+    wanted = detector["columns"]
     return [index[c] for c in wanted] if all(c in index for c in wanted) else None
 
 
-def music_probability(rows: np.ndarray, indices: Sequence[int]) -> np.ndarray:
-    """The probability that each feature row (pooled ``musicnn`` features) is music.
+def music_probability(rows: np.ndarray, indices: Sequence[int], level_dbfs: float | None) -> np.ndarray:
+    """The probability that each feature row (pooled ``musicnn`` features of audio at
+    ``level_dbfs``) is music.
 
     Returns
     -------
     np.ndarray [shape=(len(rows),)]
     """
-    detector = _detector()
+    detector = detectors()[level_dbfs]
     X = (np.atleast_2d(np.asarray(rows, dtype=np.float64))[:, list(indices)] - detector["mean"]) / detector["scale"]
     non_music = X @ detector["weights"] + detector["bias"]
     return 1.0 / (1.0 + np.exp(np.clip(non_music, -500, 500)))

@@ -7,12 +7,15 @@ opera... :data:`STYLE_TAGS` maps each style to the tags that name it, written fr
 names alone. A style's probability is the highest of its tags' probabilities, averaged over
 the song; it is *present* at or above its threshold.
 
-Thresholds (``data/style-thresholds.json``, made by ``python bench/styles.py
---thresholds``) come from the taggers alone, so they hold for every model on musicnn
-features: for each style, the 99th percentile of its probability on the GTZAN clips
-(gtzan-mini and gtzan-dev) of the genres the style rules out (:data:`EXCLUDED_GENRES`,
-written before any probability was looked at). A style fires on at most about 1 in 100
-clips of clearly other music.
+Thresholds (``data/style-thresholds.json``, made by ``python bench/styles.py --level -20
+--thresholds``) come from the taggers alone: for each style, the 99th percentile of its
+probability on the GTZAN clips (gtzan-mini and gtzan-dev) of the genres the style rules out
+(:data:`EXCLUDED_GENRES`, written before any probability was looked at). A style fires on
+at most about 1 in 100 clips of clearly other music. The taggers' probabilities depend on
+the level of the audio, so each set of thresholds serves models whose features are at the
+level it was fitted at: ``style-thresholds.json`` at -20 dBFS (the default model's) and
+``style-thresholds-as-recorded.json`` for features of audio as recorded (models trained
+before 2026-12-01, ``musicnn-head``); see :func:`thresholds`.
 """
 
 from __future__ import annotations
@@ -96,7 +99,8 @@ EXCLUDED_GENRES: dict[str, tuple[str, ...]] = {
     "opera": _NOT_CLASSICAL,
     "choral": _NOT_CLASSICAL,
 }
-THRESHOLDS_FILE = "style-thresholds.json"
+THRESHOLDS_FILE = "style-thresholds.json"  # the default model's level; written by bench/styles.py
+THRESHOLD_FILES = (THRESHOLDS_FILE, "style-thresholds-as-recorded.json")
 
 
 def style_columns(columns: Sequence[str]) -> dict[str, list[int]]:
@@ -120,14 +124,25 @@ def style_probabilities(rows: np.ndarray, mapping: dict[str, list[int]]) -> np.n
 
 
 @functools.cache
-def thresholds() -> dict[str, float]:
-    """style -> the probability from which it is present (see the module's docstring)."""
-    text = (resources.files("genrekit") / "data" / THRESHOLDS_FILE).read_text(encoding="utf-8")
-    return {style: float(entry["threshold"]) for style, entry in json.loads(text)["styles"].items()}
+def threshold_sets() -> dict[float | None, dict[str, float]]:
+    """The level (dBFS; None: as recorded) of each shipped set of thresholds -> style -> the
+    probability from which it is present."""
+    sets = {}
+    for name in THRESHOLD_FILES:
+        record = json.loads((resources.files("genrekit") / "data" / name).read_text(encoding="utf-8"))
+        level = record.get("level_dbfs")
+        sets[None if level is None else float(level)] = {style: float(entry["threshold"])
+                                                         for style, entry in record["styles"].items()}
+    return sets
 
 
-def present(probabilities: dict[str, float]) -> dict[str, float]:
-    """The styles at or above their thresholds, most probable first."""
-    limits = thresholds()
+def thresholds(level_dbfs: float | None) -> dict[str, float] | None:
+    """style -> the probability from which it is present, for features of audio at
+    ``level_dbfs`` (None: as recorded); None where no thresholds were fitted at that level."""
+    return threshold_sets().get(level_dbfs)
+
+
+def present(probabilities: dict[str, float], limits: dict[str, float]) -> dict[str, float]:
+    """The styles at or above their thresholds (``limits``, from :func:`thresholds`), most probable first."""
     kept = {s: p for s, p in probabilities.items() if s in limits and p >= limits[s]}
     return dict(sorted(kept.items(), key=lambda item: -item[1]))

@@ -110,7 +110,8 @@ def predict_file(
     if music_check and all(a.music is not None for a in analyses):
         music = float(np.concatenate([a.music for a in analyses]).mean())
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
-                     duration=audio.info(path).duration, model=predictor.name, styles=styles, music=music,
+                     duration=audio.info(path).duration, model=predictor.name, styles=styles,
+                     style_thresholds=predictor.style_thresholds, music=music,
                      windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
 
 

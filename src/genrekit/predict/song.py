@@ -128,12 +128,13 @@ class Prediction:
 
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
-              styles: dict[str, float] | None = None,
+              styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
               windows: tuple[list[tuple[float, float]], np.ndarray] | None = None,
               music: float | None = None) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
-    ``styles``: the song's probability of each style (the present ones are kept).
+    ``styles``: the song's probability of each style; those at or above their
+    ``style_thresholds`` (the model's, see :func:`genrekit.models.styles.thresholds`) are kept.
     ``windows``: (times, probabilities) of finer windows than the chunks; when given, they
     make the timeline and the proportions, and the chunks still make ``probabilities``.
     ``music``: the probability that the audio is music; below the detector's threshold the
@@ -153,7 +154,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if styles is not None:
         from genrekit.models.styles import present
 
-        styles = {} if not_music(music) else {s: round(p, 6) for s, p in present(styles).items()}
+        kept = present(styles, style_thresholds or {})
+        styles = {} if not_music(music) else {s: round(p, 6) for s, p in kept.items()}
     return Prediction(
         path=path, genre=UNKNOWN if not_music(music) else labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),

@@ -38,6 +38,13 @@ BOTH = "musicnn"
 LEVEL_DBFS = -20.0
 
 
+def default_level(feature_set: str) -> float | None:
+    """The level genrekit computes ``feature_set`` at unless told otherwise: ``LEVEL_DBFS``
+    for ``BOTH`` (the default model's features), None (as recorded) for the others, whose
+    results were measured that way."""
+    return LEVEL_DBFS if feature_set == BOTH else None
+
+
 def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     """musicnn's input representation of a mono signal at 16 kHz.
 
