@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from genrekit import audio
 from genrekit.errors import FeatureError, ParameterError
@@ -246,3 +247,23 @@ def test_numpy_mel_filterbank_is_librosas(sr, n_fft, n_mels, fmin, fmax):
 
     expected = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     assert np.abs(mel_filterbank(sr, n_fft, n_mels, fmin, fmax) - expected).max() < 1e-6 * expected.max() + 1e-9
+
+
+def test_a_long_file_gives_one_row_per_segment_cut_as_prediction_cuts_it(tmp_path, gtzan_mini):
+    """A whole-clip feature set learns from the unit it scores: a 2-minute file gives one row
+    per 30 s segment, its 10 s intro and outro skipped (as ``predict`` does), not one row for
+    the whole file; a 30 s clip still gives one row."""
+    from genrekit.features.extract import extract_file
+
+    clips = [audio.load(next((gtzan_mini / genre).glob(f"{genre}.00000.*")), sr=22050)[0][: 30 * 22050]
+             for genre in ("metal", "classical", "jazz", "rock")]  # the full 30 s clips
+    song = np.concatenate(clips)
+    assert len(song) == 120 * 22050
+    sf.write(tmp_path / "song.wav", song, 22050, subtype="FLOAT")
+    spec = FeatureSpec("gtzan57")
+    rows, _ = extract_file(str(tmp_path / "song.wav"), spec)
+    assert rows.shape == (3, 57)  # 10-40, 40-70, 70-100 s; the 10 s left before the outro are dropped
+    second = spec.compute(song[40 * 22050: 70 * 22050], 22050)
+    np.testing.assert_allclose(rows[1:2], second, rtol=1e-4, atol=1e-6)
+    one, _ = extract_file(str(gtzan_mini / "jazz" / "jazz.00001.wav"), spec)
+    assert one.shape == (1, 57)

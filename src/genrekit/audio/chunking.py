@@ -25,6 +25,10 @@ def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) 
 # Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
 SKIP_SECONDS = 10.0
 
+# The segment a model that describes a whole clip by one feature vector scores (and is
+# trained on): the length of the GTZAN and FMA clips such models learn from.
+SEGMENT_SECONDS = 30.0
+
 # Intros and outros are skipped only when this much of the song (and three chunks) remains:
 # a 30 s excerpt such as a GTZAN clip is analysed whole, by short-window networks too.
 MIN_ANALYSED_SECONDS = 30.0

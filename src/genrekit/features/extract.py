@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from genrekit import audio
 from genrekit.audio import remote
+from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
 from genrekit.errors import AudioError, GenrekitError
 from genrekit.features.cache import FeatureCache
 from genrekit.features.registry import FeatureSpec
@@ -47,12 +48,16 @@ def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tu
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
     content = content or audio.content_hash(path)
     try:
-        y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
+        if spec.chunked:
+            y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
+            array = spec.compute(y, sr)
+        else:  # one row per segment, cut as prediction cuts a song (streamed; a long intro and outro skipped)
+            array = np.concatenate([spec.compute(segment, spec.sample_rate) for _, _, segment in song_chunks(
+                path, sr=spec.sample_rate, chunk_seconds=SEGMENT_SECONDS, pad=False, min_seconds=spec.min_duration)])
     except AudioError as exc:
         if name == path:
             raise
         raise AudioError(name, exc.reason) from exc
-    array = spec.compute(y, sr)
     if not np.all(np.isfinite(array)):
         raise GenrekitError(f"{name}: {spec.name} features contain NaN or infinity")
     return array, content

@@ -18,7 +18,9 @@ from genrekit.features import musicnn
 from genrekit.features.chunks import chunk_signal
 
 # Bumped whenever a feature function changes its output, so stale cache entries are not reused.
-FEATURE_VERSION = 1
+# 2: a whole-clip feature set gives one row per 30 s segment of a long file, cut as prediction
+# cuts it (before, one row for the whole file).
+FEATURE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ _DEFINITIONS: dict[str, _Definition] = {
     ),
 }
 
-#: Names of the tabular feature sets (one vector per track or chunk).
+#: Names of the tabular feature sets (one vector per 30 s segment or chunk).
 FEATURE_SETS: tuple[str, ...] = tuple(_DEFINITIONS)
 
 
@@ -77,9 +79,10 @@ FEATURE_SETS: tuple[str, ...] = tuple(_DEFINITIONS)
 class FeatureSpec:
     """Everything that determines a feature table: the set, the sample rate and the chunking.
 
-    ``chunk_duration=None`` summarises the whole track into one vector; a number cuts the
-    track into windows of that many seconds (``hop_duration`` apart) and gives one vector
-    per window, as in the 3-second variants of the literature.
+    ``chunk_duration=None`` summarises the signal given to :meth:`compute` into one vector
+    (extraction gives it a file's 30 s segments, cut as prediction cuts a song: one row per
+    segment); a number cuts the track into windows of that many seconds (``hop_duration``
+    apart) and gives one vector per window, as in the 3-second variants of the literature.
 
     ``level_dbfs``: each signal given to :meth:`compute` (a segment of a song), or each of its
     chunks, is first scaled to this RMS level (see :func:`genrekit.audio.level.normalise_level`),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from genrekit import __version__
+from genrekit.audio.chunking import SEGMENT_SECONDS
 from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
                                 require_training_hashes, training_hashes, training_spellings)
 
@@ -226,7 +227,7 @@ class ClassicalClassifier(Adapter):
         self.labels = list(manifest["labels"])
         self.aggregation = manifest.get("aggregation", "mean")
         self.sample_rate = spec.sample_rate
-        self.chunk_seconds = segment_seconds if segment_seconds is not None else spec.chunk_duration or 30.0
+        self.chunk_seconds = segment_seconds if segment_seconds is not None else spec.chunk_duration or SEGMENT_SECONDS
         self.min_seconds = spec.min_duration
         shortest = min(self.min_seconds, spec.chunk_duration or self.min_seconds)  # what it was trained on
         if segment_seconds is not None and segment_seconds < shortest:

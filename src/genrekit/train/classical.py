@@ -120,7 +120,7 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     if len(test_rows):
         proba = genre_model.predict_proba(table.X[test_rows])
         metrics = evaluation_metrics(table.y[test_rows], proba, table.tracks[test_rows], table.labels,
-                                     aggregation=aggregation, chunked=spec.chunked)
+                                     aggregation=aggregation, chunked=table.chunked)
         predictions = predictions_frame(table, test_rows, proba, aggregation)
 
     def describe(summary: dict, training: dict) -> None:
