@@ -322,7 +322,16 @@ def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):
     dataset = load_folder(root)
     jazz = sorted(t.track_id for t in dataset.tracks if t.label == "jazz")
     assert "jazz/live/set1" in jazz and not any(i.startswith("jazz/loop/") for i in jazz)
-    assert len(dataset) == 10
+    assert len(dataset) == 10 and not dataset.problems
+    # links that would label other genres' songs with this one: left out, each named
+    (root / "jazz" / "everything").symlink_to(root, target_is_directory=True)
+    (root / "rock" / "more").symlink_to(root / "blues", target_is_directory=True)
+    (root / "rock" / "above").symlink_to(tmp_path, target_is_directory=True)
+    dataset = load_folder(root)
+    assert len(dataset) == 10 and {t.label for t in dataset.tracks if "blues." in t.track_id} == {"blues"}
+    left_out = sorted(p.path.rsplit("/", 1)[-1] for p in dataset.problems)
+    assert left_out == ["above", "everything", "more"], dataset.problems
+    assert all("linked folder left out" in p.reason for p in dataset.problems)
 
 
 def test_genres_spelled_apart_only_by_case_are_one_genre_with_a_problem(tmp_path, gtzan_mini):

@@ -194,3 +194,20 @@ def test_a_tampered_prior_is_refused_on_load(tmp_path, monkeypatch, tamper, mess
     path = save_model(GenreModel("musicnn-prior", labels, spec, pipeline), tmp_path / "m.genrekit")
     with pytest.raises(ModelError, match=message):
         load_model(path)
+
+
+def test_the_temperature_folds_count_groups_not_rows(monkeypatch):
+    """A long song gives several rows (one per 30 s segment): three artists with many rows
+    each are three groups, so calibration uses three folds instead of asking for four; one
+    group per genre is refused by name."""
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    X, y, labels = _tagged_data(np.random.default_rng(7))
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    artists = np.tile(np.repeat(np.arange(3), 4), 3)  # 12 rows per genre, 4 per artist, 3 artists
+    fitted = TagPriorClassifier(labels, columns).fit(X, y, artists)
+    assert np.isfinite(fitted.temperature_) and fitted.temperature_ > 0
+    with pytest.raises(ParameterError, match="at least 2 training groups"):
+        TagPriorClassifier(labels, columns).fit(X, y, np.zeros(len(y)))

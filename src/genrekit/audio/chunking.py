@@ -138,4 +138,5 @@ def song_chunks(
         piece = np.pad(pending, (0, size - tail)) if pad else pending
         yield t, t + tail / sr, piece
     elif emitted == 0:
-        raise AudioError(path, f"too short: less than {min_seconds:.2f} s of audio to analyse")
+        raise AudioError(path, f"too short: {tail / sr:.2f} s of audio to analyse, at least {min_seconds:.2f} s "
+                               "required")

@@ -107,7 +107,8 @@ def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], 
     renamed, problems = {}, []
     for spellings in counts.values():
         if len(spellings) > 1:
-            kept = min(spellings, key=lambda spelling: (-spellings[spelling], spelling))
+            # the most used spelling; on a tie, one without surrounding spaces, then the first in order
+            kept = min(spellings, key=lambda spelling: (-spellings[spelling], spelling != spelling.strip(), spelling))
             for spelling in sorted(set(spellings) - {kept}):
                 renamed[spelling] = kept
                 problems.append(DatasetProblem(where, f"genre {spelling!r} ({_tracks(spellings[spelling])}) differs "

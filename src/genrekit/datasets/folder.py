@@ -19,13 +19,28 @@ def _visible(path: Path) -> bool:
     return not path.name.startswith(".")
 
 
-def _media_files(folder: Path, accept) -> list[Path]:
-    """The visible files ``accept`` takes below ``folder``, through linked folders too (each
-    real folder once, so a link to a parent is no loop)."""
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _media_files(folder: Path, accept, *, root: Path | None = None,
+                 problems: list[DatasetProblem] | None = None) -> list[Path]:
+    """The visible files ``accept`` takes below ``folder``, through linked folders too: each
+    real folder once (a link back into ``folder`` is no loop), and never a link to ``root``
+    (the dataset's folder, default ``folder``), a folder above it, or a folder of ``root``
+    outside ``folder`` (another genre's): those would label other genres' songs with this
+    one. Each link left out is added to ``problems``."""
+    top = os.path.realpath(folder)
+    base = os.path.realpath(root if root is not None else folder)
     found, visited = [], set()
     for directory, subfolders, names in os.walk(folder, followlinks=True):
         real = os.path.realpath(directory)
-        if real in visited:
+        escapes = _inside(base, real) and real != top or _inside(real, base) and not _inside(real, top)
+        if real in visited or escapes:
+            if escapes and problems is not None:
+                problems.append(DatasetProblem(directory, f"linked folder left out: it leads to {real}, outside "
+                                                          f"{folder} (the dataset's folder, above it, or another "
+                                                          "genre's)"))
             subfolders[:] = []
             continue
         visited.add(real)
@@ -35,8 +50,8 @@ def _media_files(folder: Path, accept) -> list[Path]:
     return sorted(found)
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return _media_files(folder, is_audio_path)
+def _audio_files(folder: Path, **options) -> list[Path]:
+    return _media_files(folder, is_audio_path, **options)
 
 
 def _require_dir(root: str | os.PathLike) -> Path:
@@ -69,7 +84,7 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
             if accept(item):
                 problems.append(DatasetProblem(str(item), f"{media} file outside any genre folder; not labelled"))
             continue
-        files = _media_files(item, accept)
+        files = _media_files(item, accept, root=root, problems=problems)
         if not files:
             problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files"))
         stems = Counter(path.relative_to(root).with_suffix("") for path in files)
@@ -124,7 +139,7 @@ def load_gtzan(root: str | os.PathLike) -> Dataset:
                 DatasetProblem(str(folder), f"unknown genre folder {folder.name!r}; GTZAN's genres are {', '.join(GTZAN_GENRES)}")
             )
             continue
-        for path in _audio_files(folder):
+        for path in _audio_files(folder, root=found, problems=problems):
             match = _GTZAN_NAME.match(path.stem)
             if match is None:
                 problems.append(DatasetProblem(str(path), "file name is not <genre>.NNNNN; not a GTZAN clip"))

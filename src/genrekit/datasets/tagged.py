@@ -155,7 +155,7 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
 
     root = _require_dir(root)
     songs, problems, untaggable = [], [], []
-    for path in _audio_files(root):
+    for path in _audio_files(root, problems=problems):
         if path.suffix.lower() not in TAGGABLE:
             untaggable.append(str(path))  # no tags genrekit reads or writes: neither labelled nor filled in
             continue

@@ -215,10 +215,12 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         grouped fold, and its rows would then say nothing about calibration)."""
         from sklearn.model_selection import StratifiedGroupKFold
 
-        n_splits = int(min(4, np.bincount(y).max()))
-        if n_splits < 2:
-            raise ParameterError("calibrate=True needs at least 2 training rows of some genre")
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+        # folds are made of groups (tracks, artists), and a track may give several rows
+        per_genre = max(len(np.unique(groups[y == genre])) for genre in np.unique(y))
+        n_splits = int(min(4, per_genre, len(np.unique(groups))))
+        if n_splits < 2:
+            raise ParameterError("calibrate=True needs at least 2 training groups (tracks or artists) of some genre")
         logits = np.zeros((len(y), len(self.classes_)))
         scored = np.zeros(len(y), dtype=bool)
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
