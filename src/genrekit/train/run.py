@@ -245,19 +245,25 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
 
 def _audio_hashes(content_of: dict[str, str], cache) -> set[str]:
     """The decoded-audio hash of each local file (path -> its content hash), remembered in
-    ``cache`` where given; URLs are left out (their files would be fetched again just for
-    this)."""
-    from genrekit.features.images import is_image_path
+    ``cache`` where given, computed in a thread per core (decoding and hashing run outside the
+    GIL); URLs are left out (their files would be fetched again just for this)."""
+    from concurrent.futures import ThreadPoolExecutor
 
-    hashes = set()
-    for path, content in content_of.items():
-        if remote.is_url(path) or is_image_path(path):  # an image network's spectrogram files hold no audio
-            continue
+    from genrekit.features.images import is_image_path
+    from genrekit.runners import default_jobs
+
+    def one(item: tuple[str, str]) -> str | None:
+        path, content = item
         try:
-            hashes.add(cache.audio_hash(path, content) if cache is not None else audio_hash(path))
+            return cache.audio_hash(path, content) if cache is not None else audio_hash(path)
         except AudioError as exc:  # gone or changed since it was fitted on: recognised by its bytes only
             logger.warning("%s: its decoded audio is not recorded for recognising it later: %s", path, exc.reason)
-    return hashes
+            return None
+
+    local = [(path, content) for path, content in content_of.items()
+             if not (remote.is_url(path) or is_image_path(path))]  # an image network's files hold no audio
+    with ThreadPoolExecutor(max_workers=max(1, min(default_jobs(), len(local)))) as pool:
+        return {value for value in pool.map(one, local) if value is not None}
 
 
 def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
