@@ -127,8 +127,8 @@ class FeatureSpec:
         return self.chunk_duration is not None
 
     def to_dict(self) -> dict:
-        """The parameters; ``level_dbfs`` only where set, so that specs made before it existed
-        keep their cache keys and model files."""
+        """The parameters; ``level_dbfs`` only where set, so that a spec without a level reads
+        as specs made before the field existed (model files, manifests)."""
         data = asdict(self)
         if data["level_dbfs"] is None:
             del data["level_dbfs"]
