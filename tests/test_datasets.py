@@ -349,3 +349,13 @@ def test_genres_spelled_apart_only_by_case_are_one_genre_with_a_problem(tmp_path
     from_csv = load_manifest(manifest)
     assert from_csv.labels == ["blues", "jazz", "rock"] and [p.reason for p in from_csv.problems] == [
         "genre 'ROCK' (1 track) differs from 'rock' (3 tracks) only in case or spaces: labelled 'rock'"]
+
+
+def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tmp_path, gtzan_mini):
+    from genrekit.datasets.core import Track, merge_case_spellings
+
+    tracks = [Track(f"t{i}", f"/x/{i}.wav", label) for i, label in
+              enumerate(["Caf\u00e9", "cafe\u0301", " rock", "Rock", "rock ", None])]
+    merged, problems = merge_case_spellings(tracks, "lib")
+    assert [t.label for t in merged] == ["Caf\u00e9", "Caf\u00e9", "Rock", "Rock", "Rock", None]
+    assert len(problems) == 3 and all("only in case" in p.reason for p in problems)

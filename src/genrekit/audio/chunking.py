@@ -44,6 +44,11 @@ def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tupl
     return 0.0, duration
 
 
+def _minutes(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d} min"
+
+
 def song_chunks(
     path: str | os.PathLike,
     *,
@@ -88,7 +93,7 @@ def song_chunks(
         raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
     header = info(path)
     if max_seconds is not None and header.duration > max_seconds:
-        raise AudioError(path, f"too long: {header.duration / 60:.1f} min of audio, at most {max_seconds / 60:g} min "
+        raise AudioError(path, f"too long: {_minutes(header.duration)} of audio, at most {_minutes(max_seconds)} "
                                "analysed here")
     start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
     size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -95,14 +96,16 @@ def _tracks(n: int) -> str:
 
 
 def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], list[DatasetProblem]]:
-    """Labels that differ only in case or surrounding spaces (``Rock`` and ``rock``) are one
-    genre: each group takes its spelling with the most tracks (ties: the first in sorted
-    order), and every other spelling is reported as a problem naming what it became.
+    """Labels that differ only in case, Unicode composition or surrounding spaces (``Rock`` and
+    ``rock``) are one genre: each group takes its spelling with the most tracks (ties: one
+    without surrounding spaces, then the first in sorted order), and every other spelling is
+    reported as a problem naming what it became.
     ``where``: the dataset's folder or file, for the problems."""
     counts: dict[str, dict[str, int]] = {}
     for track in tracks:
         if track.label is not None:
-            spellings = counts.setdefault(track.label.strip().casefold(), {})
+            # "Café" typed on macOS (decomposed) and on Linux (composed) are one spelling too
+            spellings = counts.setdefault(unicodedata.normalize("NFC", track.label.strip()).casefold(), {})
             spellings[track.label] = spellings.get(track.label, 0) + 1
     renamed, problems = {}, []
     for spellings in counts.values():
