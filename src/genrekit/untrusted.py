@@ -216,8 +216,10 @@ def require_feature_fields(features, where: str) -> None:
                       ("min_duration", (int, float)), ("version", int), ("level_dbfs", (int, float))):
         if features.get(key) is not None:
             require(features, key, kind, f"{where}: features")
+    from genrekit.audio.level import is_level
+
     level = features.get("level_dbfs")
-    if level is not None and not -60 <= level <= 0:  # NaN fails too
+    if level is not None and not is_level(level):
         raise ModelError(f"{where}: features' level_dbfs must be an RMS level from -60 to 0 dBFS, found {level!r}")
 
 

@@ -110,13 +110,14 @@ def song_chunks(
         if len(block) and not np.isfinite(block).all():  # a float file's damage: the model would answer NaN
             at = start + (decoded - len(block) + int(np.flatnonzero(~np.isfinite(block))[0])) / sr
             raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is NaN or infinite")
-        if len(block) and np.max(np.abs(block)) > MAX_SAMPLE:  # damage too, which a level's gain would hide
+        block_peak = float(np.max(np.abs(block))) if len(block) else 0.0
+        if block_peak > MAX_SAMPLE:  # damage too, which a level's gain would hide
             index = int(np.flatnonzero(np.abs(block) > MAX_SAMPLE)[0])
             at = start + (decoded - len(block) + index) / sr
             raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s reaches {abs(float(block[index])):.3g} "
                                    f"in magnitude at {sr} Hz, far outside -1..1 (more than {MAX_SAMPLE:g}, "
                                    f"{20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
-        peak = max(peak, float(np.max(np.abs(block)))) if len(block) else peak
+        peak = max(peak, block_peak)
         if owed:
             dropped = min(owed, len(block))
             block, owed, consumed = block[dropped:], owed - dropped, consumed + dropped

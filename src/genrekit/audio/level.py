@@ -17,6 +17,12 @@ from genrekit.errors import ParameterError
 MAX_GAIN_DB = 30.0
 
 
+def is_level(value) -> bool:
+    """Whether ``value`` is an RMS level a signal may be scaled to: a number (not a bool) from
+    -60 to 0 dBFS (NaN is not)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and -60.0 <= value <= 0.0
+
+
 def rms_dbfs(y: np.ndarray) -> float:
     """The RMS level of ``y`` in dB relative to full scale (a full-scale square wave is 0;
     digital silence about -240)."""
@@ -45,7 +51,7 @@ def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MA
     -------
     np.ndarray [shape=(n,)], float32 (samples may exceed 1: the features take float audio)
     """
-    if isinstance(level_dbfs, bool) or not isinstance(level_dbfs, (int, float)) or not -60.0 <= level_dbfs <= 0.0:
+    if not is_level(level_dbfs):
         raise ParameterError(f"level_dbfs={level_dbfs!r}: expected a level from -60 to 0 dBFS")
     y = np.asarray(y, dtype=np.float32)
     gain_db = min(level_dbfs - rms_dbfs(y), max_gain_db)

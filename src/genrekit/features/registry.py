@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from genrekit.audio.level import at_level
+from genrekit.audio.level import at_level, is_level
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
 from genrekit.features import gtzan
@@ -113,8 +113,7 @@ class FeatureSpec:
             raise ParameterError(f"chunk_duration={self.chunk_duration} must be >= 0.5 seconds or None")
         if self.min_duration < 0:
             raise ParameterError(f"min_duration={self.min_duration} must be >= 0 seconds")
-        if self.level_dbfs is not None and (isinstance(self.level_dbfs, bool) or not isinstance(self.level_dbfs, (int, float))
-                                            or not -60 <= self.level_dbfs <= 0):
+        if self.level_dbfs is not None and not is_level(self.level_dbfs):
             raise ParameterError(f"level_dbfs={self.level_dbfs!r}: expected an RMS level from -60 to 0 dBFS, or None")
 
     @property
