@@ -489,11 +489,3 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
         if path not in seen:
             seen.add(path)
             yield path
-
-
-def _spec(features: str, chunk: float | None):
-    """The features asked for, at the level genrekit computes them at (as ``train`` does)."""
-    from genrekit.features import FeatureSpec
-    from genrekit.features.musicnn import default_level
-
-    return FeatureSpec(name=features, chunk_duration=chunk, level_dbfs=default_level(features))

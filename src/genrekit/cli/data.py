@@ -18,7 +18,7 @@ from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
-    _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _spec, _usage_error, app, datasets_app, err_console, out_console,
+    _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _usage_error, app, datasets_app, err_console, out_console,
     pretrained_app
 )
 
@@ -88,13 +88,14 @@ def features(
 ) -> None:
     """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
     from genrekit.datasets import build_feature_table, feature_frame
+    from genrekit.features import FeatureSpec
     from genrekit.evaluate import write_json
     from genrekit.evaluate.report import write_text_atomic
 
     if feature_set == "logmel":
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     data = _load_dataset(dataset, kind)
-    spec = _spec(feature_set, chunk)
+    spec = FeatureSpec.at_default_level(feature_set, chunk)
     chosen = _runner(runner, jobs, address, preload=["genrekit.features.extract"])  # a missing extra: before --out
     _output_folder(out, "--out")
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
@@ -181,6 +182,7 @@ def explore(
 ) -> None:
     """Look at the data: PCA, t-SNE, k-means against genres, permutation importance (PNG, CSV, JSON)."""
     from genrekit.datasets import build_feature_table, check_genres, read_feature_table
+    from genrekit.features import FeatureSpec
     from genrekit.evaluate.explore import explore as run_explore
 
     if (dataset is None) == (table_path is None):
@@ -194,7 +196,7 @@ def explore(
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="exploring genres")  # before any extraction
         _output_folder(out, "--out")
-        table, _ = build_feature_table(data, _spec(feature_set, chunk),
+        table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
         failures = table.failures
     result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)

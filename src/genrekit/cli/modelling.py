@@ -17,7 +17,7 @@ from genrekit.cli.common import (
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _output_folder, _print_taxonomy, _progress,
-    _report_failures, _spec, _usage_error, app, err_console, out_console
+    _report_failures, _usage_error, app, err_console, out_console
 )
 
 
@@ -211,6 +211,7 @@ def compare(
     from genrekit.datasets import build_feature_table, check_genres, read_feature_table
     from genrekit.evaluate import compare_models
     from genrekit.evaluate.crossval import fold_grouping
+    from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, recipe_names
     from genrekit.train.recipes import recipe_type
 
@@ -231,8 +232,8 @@ def compare(
         source = f"{dataset} ({feature_set}; networks: log-mel)"
         _output_folder(out, "--out")
         if any(recipe_type(name).needs_table for name in names):
-            table, _ = build_feature_table(data, _spec(feature_set, chunk), cache=_cache(cache, no_cache),
-                                           n_jobs=jobs, progress=_progress())
+            table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
+                                           cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
             failures = table.failures
     grouping = fold_grouping(data if data is not None else table)
     view = Table(title=escape(f"{folds}-fold CV {grouping} on {source}" + (", nested search" if search else "")))

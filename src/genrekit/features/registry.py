@@ -134,6 +134,15 @@ class FeatureSpec:
         return data
 
     @classmethod
+    def at_default_level(cls, name: str, chunk_duration: float | None = None) -> FeatureSpec:
+        """The spec genrekit trains and extracts ``name`` with: at the level it computes that
+        set at (:func:`genrekit.features.musicnn.default_level`: -20 dBFS for the default
+        model's features, as recorded for the others)."""
+        from genrekit.features.musicnn import default_level
+
+        return cls(name, chunk_duration=chunk_duration, level_dbfs=default_level(name))
+
+    @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
         return cls(**known)

@@ -38,7 +38,6 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from genrekit.errors import ModelError
-from genrekit.features.musicnn import default_level
 from genrekit.models.gaussianize import YeoJohnson
 from genrekit.models.tagprior import TagPriorClassifier
 
@@ -183,8 +182,7 @@ def default_spec(name: str, chunk: float | None = None, features: str | None = N
     from genrekit.features import FeatureSpec
 
     definition = MODELS.get(name)
-    features = features or (definition.features if definition else None) or "fma518"
-    return FeatureSpec(features, chunk_duration=chunk, level_dbfs=default_level(features))
+    return FeatureSpec.at_default_level(features or (definition.features if definition else None) or "fma518", chunk)
 
 
 def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, columns: list[str] | None = None,
