@@ -153,6 +153,17 @@ def test_a_levelled_spec_gives_the_same_features_at_any_gain(clip):
             FeatureSpec("gtzan57", level_dbfs=level)
 
 
+def test_the_default_model_features_alone_are_levelled_by_default():
+    """Training, the CLI and compare take a set's spec from one place: musicnn at -20 dBFS,
+    the sets measured as recorded without a level (their cache keys unchanged)."""
+    from genrekit.models.classical import default_spec
+
+    assert FeatureSpec.at_default_level("musicnn").level_dbfs == -20.0
+    assert FeatureSpec.at_default_level("gtzan57", 3.0) == FeatureSpec("gtzan57", chunk_duration=3.0)
+    assert default_spec("musicnn-prior") == FeatureSpec.at_default_level("musicnn")
+    assert default_spec("svm", 3.0, "fma518") == FeatureSpec("fma518", chunk_duration=3.0)
+
+
 def test_a_levelled_chunked_spec_hears_each_chunk_at_the_level_as_prediction_does(clip):
     """Training computes a whole file's chunks at once, prediction one chunk at a time: each
     chunk is scaled on its own, so a loud chunk beside a quiet one gets the same features."""
