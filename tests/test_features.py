@@ -161,7 +161,7 @@ def test_the_default_model_features_alone_are_levelled_by_default():
     assert FeatureSpec.at_default_level("musicnn").level_dbfs == -20.0
     assert FeatureSpec.at_default_level("gtzan57", 3.0) == FeatureSpec("gtzan57", chunk_duration=3.0)
     assert default_spec("musicnn-prior") == FeatureSpec.at_default_level("musicnn")
-    assert default_spec("svm", 3.0, "fma518") == FeatureSpec("fma518", chunk_duration=3.0)
+    assert default_spec("logreg", 3.0) == FeatureSpec("fma518", chunk_duration=3.0)
 
 
 def test_a_levelled_chunked_spec_hears_each_chunk_at_the_level_as_prediction_does(clip):
