@@ -39,6 +39,9 @@ import datetime
 import os
 import re
 import shutil
+import struct
+import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -545,10 +548,13 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
         else:
             container.tags.delete(path)
         return
+    # a v2.3 tag saved as v2.3 keeps its frames' values as they were read (mutagen would join
+    # several with "/"); genrekit's own TCON in v2.3 is one value already
+    separator = None if had == version == 3 else "/"
     if suffix != ".mp3":
-        tags.save(path, v2_version=version)
+        tags.save(path, v2_version=version, v23_sep=separator)
         return
-    tags.save(path, v1=ID3v1SaveOptions.UPDATE, v2_version=version)
+    tags.save(path, v1=ID3v1SaveOptions.UPDATE, v2_version=version, v23_sep=separator)
     if v1 is not None:  # mutagen rewrites ID3v1 from the ID3v2 frames: put the user's back as it was
         with open(path, "r+b") as handle:
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
@@ -560,6 +566,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
 
 def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool) -> None:
     import mutagen
+    from mutagen.flac import FLAC
     from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
 
     audio = mutagen.File(path)
@@ -569,26 +576,210 @@ def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: boo
             return
         audio.add_tags()
     for key, new in values.items():
-        name = "genre" if key == "GENRE" else key
-        if new is None:
-            if name in audio.tags:
-                del audio.tags[name]
-        elif mp4 and key.startswith(MP4_FREEFORM):
-            audio.tags[key] = [MP4FreeForm(v.encode("utf-8"), dataformat=AtomDataType.UTF8) for v in new]
+        if mp4:
+            if new is None:
+                audio.tags.pop(key, None)
+            elif key.startswith(MP4_FREEFORM):
+                audio.tags[key] = [MP4FreeForm(v.encode("utf-8"), dataformat=AtomDataType.UTF8) for v in new]
+            else:
+                audio.tags[key] = list(new)
         else:
-            audio.tags[name] = list(new)
-    if remove_empty and mp4 and not audio.tags.keys():
-        audio.delete()
+            _set_vorbis(audio.tags, key, new)
+    if remove_empty and not audio.tags.keys() and (mp4 or isinstance(audio, FLAC)):
+        audio.delete()  # the tag block genrekit added, removed again
         return
     audio.save()
 
 
-def _replace_safely(path: str, edit) -> None:
-    """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits kept), fsync
-    the copy and rename it onto ``path``: the file is either as it was or fully written."""
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.genrekit-tag")
-    shutil.copy2(path, temporary)
+def _set_vorbis(comments, key: str, values: list[str] | None) -> None:
+    """Set a Vorbis comment field (names match in any case) to ``values``, in the place and the
+    spelling of its first entry (mutagen would move it to the end in lower case); a new field
+    goes at the end, spelled ``key``."""
+    entries = list(comments)
+    places = [i for i, (name, _) in enumerate(entries) if name.casefold() == key.casefold()]
+    spelling = entries[places[0]][0] if places else key
+    kept = [entry for entry in entries if entry[0].casefold() != key.casefold()]
+    at = places[0] if places else len(kept)
+    kept[at:at] = [(spelling, value) for value in values or []]
+    comments[:] = kept
+
+
+_FRAME_ID = re.compile(rb"[A-Z0-9]{4}")
+
+
+def _id3_frame_ids(block: bytes) -> Counter:
+    """How many frames of each id a stored ID3v2.3/2.4 tag (:func:`_id3_block`) holds, read
+    from the bytes themselves: also the frames mutagen cannot decode and would drop."""
+    if len(block) < 10 or block[:3] != b"ID3" or block[3] not in (3, 4):
+        return Counter()
+    major, flags = block[3], block[5]
+    data = block[10:10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(block[6:10]))]
+    if major == 3 and flags & 0x80:  # v2.3 unsynchronises the whole tag
+        data = data.replace(b"\xff\x00", b"\xff")
+    if flags & 0x40 and len(data) >= 4 and not _FRAME_ID.fullmatch(data[:4]):  # an extended header
+        size = data[:4]
+        data = data[(sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(size)) if major == 4
+                     else 4 + int.from_bytes(size, "big")):]
+
+    def walk(syncsafe: bool) -> tuple[Counter, bool]:
+        found, at = Counter(), 0
+        while at + 10 <= len(data) and data[at:at + 4].strip(b"\x00"):
+            raw = data[at + 4:at + 8]
+            size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(raw)) if syncsafe else int.from_bytes(raw, "big")
+            if size and at + 10 + size > len(data):
+                return found, False
+            if size:
+                found[data[at:at + 4].decode("latin-1")] += 1
+            at += 10 + size
+        clean = all(_FRAME_ID.fullmatch(name.encode("latin-1")) for name in found)
+        return found, clean
+
+    found, clean = walk(major == 4)
+    if major == 4 and not clean:  # sizes written as plain integers (an old iTunes bug mutagen also reads)
+        plain, plain_clean = walk(False)
+        if plain_clean:
+            return plain
+    return found
+
+
+def _id3_loss(block: bytes, tags) -> list[str]:
+    """The frames of a stored tag that mutagen did not load into ``tags`` (undecodable text,
+    invalid ids, duplicates it merged): saving ``tags`` would lose or change them."""
+    if tags is None:
+        return []
+    loaded = Counter(frame.FrameID for frame in tags.values())
+    loaded.update(bytes(raw[:4]).decode("latin-1") for raw in tags.unknown_frames)
+    return [f"{count} {name} frame{'s' if count > 1 else ''}"
+            for name, count in sorted((_id3_frame_ids(block) - loaded).items())]
+
+
+def _vorbis_comment_bytes(path: str) -> bytes | None:
+    """The raw Vorbis comment of a FLAC (its VORBIS_COMMENT block) or an Ogg Vorbis or Opus
+    file (its comment packet, without the packet's magic); None where there is none."""
+    from mutagen.ogg import OggPage
+
+    with open(path, "rb") as handle:
+        head = handle.read(10)
+        if head[:3] == b"ID3":  # a FLAC may start with an ID3 tag
+            handle.seek(_mp3_tag_size(head))
+            head = handle.read(4)
+        else:
+            handle.seek(4)
+        if head[:4] == b"fLaC":
+            while True:
+                header = handle.read(4)
+                if len(header) < 4:
+                    return None
+                length = int.from_bytes(header[1:4], "big")
+                if header[0] & 0x7F == 4:
+                    return handle.read(length)
+                if header[0] & 0x80:
+                    return None
+                handle.seek(length, os.SEEK_CUR)
+        if head[:4] != b"OggS":
+            return None
+        handle.seek(0)
+        pages = [OggPage(handle)]
+        begun = len(pages[0].packets)  # packets begun so far: the comment is whole once a third begins
+        while begun < 3 and len(pages) < 4096:
+            page = OggPage(handle)
+            if page.serial == pages[0].serial:
+                pages.append(page)
+                begun += len(page.packets) - page.continued
+        packets = OggPage.to_packets(pages, strict=False)
+        if len(packets) < 2:
+            return None
+        packet = packets[1]
+    for magic in (b"\x03vorbis", b"OpusTags"):
+        if packet.startswith(magic):
+            return packet[len(magic):]
+    return None
+
+
+def _vorbis_loss(raw: bytes) -> list[str]:
+    """What of a raw Vorbis comment mutagen cannot write back as it was: text that is not
+    UTF-8 (it becomes U+FFFD), entries without a valid name (renamed or dropped), a truncated list."""
+    problems: list[str] = []
+
+    def number(at: int) -> int:
+        return struct.unpack("<I", raw[at:at + 4])[0] if at + 4 <= len(raw) else -1
+
+    vendor = number(0)
+    if vendor < 0 or 4 + vendor > len(raw):
+        return ["a truncated comment block"]
     try:
+        raw[4:4 + vendor].decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append("a vendor string that is not UTF-8")
+    at = 4 + vendor
+    count = number(at)
+    at += 4
+    for index in range(max(count, 0)):
+        length = number(at)
+        if length < 0 or at + 4 + length > len(raw):
+            return problems + [f"a comment list cut short at entry {index + 1} of {count}"]
+        entry = raw[at + 4:at + 4 + length]
+        at += 4 + length
+        key, equals, _ = entry.partition(b"=")
+        if not equals or not key or any(b < 0x20 or b > 0x7D for b in key):
+            problems.append(f"entry {index + 1} without a valid field name ({entry[:24]!r})")
+            continue
+        try:
+            entry.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{key.decode('ascii')} holding text that is not UTF-8")
+    return problems
+
+
+def _refuse_lossy(path: str, suffix: str) -> None:
+    """Raise when saving the file's tag through mutagen would lose or garble anything in it."""
+    if suffix in ID3_SUFFIXES:
+        tags, _ = _load_id3(path, suffix, exact=True)
+        problems = _id3_loss(_id3_block(path, suffix), tags) if tags is not None else []
+    else:
+        raw = _vorbis_comment_bytes(path)
+        problems = _vorbis_loss(raw) if raw is not None else []
+    if problems:
+        raise GenrekitError(f"its tag holds {', '.join(problems[:4])}{' ...' if len(problems) > 4 else ''}, which "
+                            "would be lost or changed if genrekit rewrote the tag; left as it is (repair the tag "
+                            "with a tagger first)")
+
+
+def _other_fields(path: str, suffix: str, touched) -> list:
+    """Every tag field of the file but ``touched`` (field names as :attr:`GenreField.fields`
+    gives them), as mutagen reads them: what a genre write must leave as it was."""
+    import mutagen
+
+    skip = {name.casefold() for name in touched} | {"genre"}
+    if suffix in ID3_SUFFIXES:
+        tags, _ = _load_id3(path, suffix, exact=True)
+        if tags is None:
+            return []
+        return sorted((key, repr(frame)) for key, frame in tags.items() if key.casefold() not in skip) + sorted(
+            bytes(raw) for raw in tags.unknown_frames)
+    tags = mutagen.File(path).tags
+    if tags is None:
+        return []
+    if isinstance(tags, list):  # Vorbis comments: (name, value) pairs, in order
+        return [(key, value) for key, value in tags if key.casefold() not in skip]
+    return sorted((key, repr(value)) for key, value in tags.items() if key.casefold() not in skip)
+
+
+def _replace_safely(path: str, edit) -> None:
+    """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits, and owner where
+    the user may set it, kept), fsync the copy and rename it onto ``path``: the file is either
+    as it was or fully written. A link is followed: the song it points to is edited, and the
+    link stays a link."""
+    path = os.path.realpath(path)
+    folder = os.path.dirname(path)
+    descriptor, temporary = tempfile.mkstemp(prefix=".genrekit-", suffix=".tag", dir=folder)  # any name length
+    os.close(descriptor)
+    try:
+        shutil.copy2(path, temporary)
+        status = os.stat(path)
+        if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
+            with contextlib.suppress(PermissionError):  # only root may give a file away
+                os.chown(temporary, status.st_uid, status.st_gid)
         edit(temporary)
         _fsync(temporary)
         os.replace(temporary, path)
@@ -596,7 +787,7 @@ def _replace_safely(path: str, edit) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
     with contextlib.suppress(OSError):  # not every file system can sync a folder
-        _fsync(os.path.dirname(os.path.abspath(path)), folder=True)
+        _fsync(folder, folder=True)
 
 
 _UNSET = object()
@@ -631,17 +822,33 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     written: dict = {}
 
     def edit(temporary: str) -> None:
-        now = read_genre_field(temporary, suffix=suffix).fields
+        field = read_genre_field(temporary, suffix=suffix)
+        now = field.fields
         for key, wanted in (expect or {}).items():
             if now.get(key) != wanted:
                 raise TagConflict(f"{path}: expected {key} {wanted!r}, found {now.get(key)!r} "
                                   "(the file changed since it was read)")
+        _refuse_lossy(temporary, suffix)
         block = base64.b64decode(id3_tag) if id3_tag is not None else None
+        # converting an ID3 tag's version rewrites every frame (its undo puts the whole tag back)
+        converting = block is not None or (field.family == "ID3" and field.version is not None
+                                           and id3v2_version not in (None, field.version))
+        others = _other_fields(temporary, suffix, values)
         if suffix in ID3_SUFFIXES:
             _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block)
         else:
             _set_other(temporary, values, remove_empty)
         after = read_genre_field(temporary, suffix=suffix).fields
+        later = _other_fields(temporary, suffix, values)
+        if not converting and later != others:
+            changed = sorted({str(item[0]) if isinstance(item, tuple) else "a frame mutagen does not know"
+                              for item in [*others, *later] if (item in others) != (item in later)}) or ["their order"]
+            raise GenrekitError(f"{path}: writing {', '.join(values)} would also change other fields "
+                                f"({', '.join(changed[:5])}); left as it is")
+        wrong = {key: after.get(key) for key, wanted in values.items() if after.get(key) != wanted}
+        if wrong:
+            raise GenrekitError(f"{path}: wrote {', '.join(f'{k} {values[k]!r}' for k in wrong)} but read back "
+                                f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
         written.update({key: after.get(key) for key in values})
 
     _replace_safely(path, edit)

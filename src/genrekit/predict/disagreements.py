@@ -94,7 +94,7 @@ def write_disagreements(disagreements: list[Disagreement], path: str | os.PathLi
     import csv
 
     columns = list(Disagreement.__dataclass_fields__)
-    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for item in disagreements:

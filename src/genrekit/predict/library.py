@@ -97,9 +97,10 @@ class LibrarySummary:
             return pd.read_parquet(self.results)
         if self.results.suffix == ".jsonl":
             return pd.read_json(self.results, lines=True)
-        frame = pd.read_csv(self.results)
+        frame = pd.read_csv(self.results, encoding_errors="surrogateescape")
         text = [c for c in ("path", "genre") if c in frame.columns]  # a genre "NA" is not a missing value
-        frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False)[text]
+        frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False,
+                                  encoding_errors="surrogateescape")[text]
         return frame
 
 
@@ -298,6 +299,18 @@ def _complete(record: dict) -> dict:
     return defaults | record
 
 
+def _utf8_row(row: dict) -> dict:
+    """A row Parquet can hold: text from a file name that is not UTF-8 (kept by Python as
+    surrogates) written with its odd bytes as ``\\xe9`` escapes, as Parquet's text is UTF-8 only."""
+    def utf8(text: str) -> str:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate no file name gives
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    return {k: utf8(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     """The library table, one row per file: CSV/Parquet with ``p_<genre>`` and
     ``share_<genre>`` columns and the styles as text (:func:`styles_text`), or JSON lines as
@@ -331,10 +344,11 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
                 except ImportError as exc:
                     raise ParameterError(f"{path}: Parquet needs pyarrow (pip install pyarrow); "
                                          "or write .csv or .jsonl") from exc
-                pq.write_table(pa.Table.from_pylist(rows), temporary)
+                pq.write_table(pa.Table.from_pylist([_utf8_row(row) for row in rows]), temporary)
             else:
                 columns = list(dict.fromkeys(k for row in rows for k in row))
-                with open(temporary, "w", newline="", encoding="utf-8") as handle:
+                # a file name that is not UTF-8 is kept as its bytes, as the journal keeps it
+                with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
                     writer = csv.DictWriter(handle, fieldnames=columns)
                     writer.writeheader()
                     writer.writerows(rows)
@@ -884,7 +898,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         with atomic_path(results) as temporary:
             temporary.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     elif results.suffix == ".csv":
-        with open(results, newline="", encoding="utf-8") as handle:
+        with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
             reader = csv.DictReader(handle)
             header, rows = reader.fieldnames, list(reader)
         text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
@@ -895,7 +909,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
                 row.update({c: text.get(c, lambda v: "" if v is None else str(v))(record.get(c))
                             for c in columns if c in row})
         with atomic_path(results) as temporary:
-            with open(temporary, "w", newline="", encoding="utf-8") as handle:
+            with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
                 writer = csv.DictWriter(handle, fieldnames=header)
                 writer.writeheader()
                 writer.writerows(rows)
@@ -904,8 +918,9 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         import pyarrow.parquet as pq
 
         rows = pq.read_table(results).to_pylist()
+        records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
         for row in rows:
-            record = records.get(os.path.realpath(row["path"]))
+            record = records.get(_utf8_row({"path": os.path.realpath(row["path"])})["path"])
             if record is not None:
                 row.update({c: record.get(c) for c in columns if c in row})
         with atomic_path(results) as temporary:
