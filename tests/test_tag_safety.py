@@ -8,6 +8,7 @@ line with a model trained in seconds.
 
 import datetime
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -579,3 +580,132 @@ def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_
                     progress=False, on_tag_change=fails)
     journal = read_journal(tmp_path / "again.jsonl.journal.jsonl")
     assert [r["tag"]["state"] for r in journal if r["tag"]][-1] == "written"
+
+
+# --- what a tag write must leave as it was (found by a review of real taggers' files) ---
+
+def _one_file(tmp_path, originals, name, new_name=None):
+    root = tmp_path / "Music"
+    root.mkdir(exist_ok=True)
+    shutil.copy(originals / name, root / (new_name or name))
+    return root / (new_name or name)
+
+
+@pytest.mark.parametrize("name", ["tagged-id3v24.mp3", "tagged.wav", "tagged.flac"])
+def test_a_tag_mutagen_would_garble_is_refused_and_left_byte_for_byte(tmp_path, originals, name):
+    """A title declared UTF-8 but holding Latin-1 (a common tagger bug): mutagen drops such an
+    ID3 frame and turns such a Vorbis comment into U+FFFD, so saving would lose the title."""
+    path = _one_file(tmp_path, originals, name)
+    data = path.read_bytes()
+    assert data.count(b"A title") == 1
+    path.write_bytes(data.replace(b"A title", b"A titl\xe9"))
+    before = path.read_bytes()
+    change = write_genre_tag(path, "metal", existing="replace")
+    assert change.action == "failed" and "would be lost or changed" in change.error, change
+    assert ("TIT2" if name.endswith((".mp3", ".wav")) else "title") in change.error.lower().replace("tit2", "TIT2")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [name]  # no temporary copy left
+
+
+def test_a_vorbis_entry_without_a_name_is_refused(tmp_path, originals):
+    path = _one_file(tmp_path, originals, "tagged.flac")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"title=A title", b"titleXA title").replace(b"TITLE=A title", b"TITLEXA title"))
+    before = path.read_bytes()
+    change = write_genre_tag(path, "metal", existing="replace")
+    assert change.action == "failed" and "without a valid field name" in change.error
+    assert path.read_bytes() == before
+
+
+def test_id3v23_multi_values_and_other_frames_stay_as_they_were(tmp_path, originals, small_model):
+    """mutagen joins several values of a v2.3 frame with "/" on save: an artist list the user
+    had became one artist, and an undo could not put back two genres."""
+    from mutagen.id3 import TPE1
+
+    path = _one_file(tmp_path, originals, "tagged-id3v23.mp3")
+    tag_ = ID3(path)
+    tag_.add(TPE1(encoding=0, text=["Artist A", "Artist B"]))
+    tag_.setall("TCON", [TCON(encoding=0, text=["Rock", "Pop"])])
+    tag_.save(path, v2_version=3, v23_sep=None)  # NUL-separated values, as several taggers write v2.3
+    before = all_tags(path)
+    out = tmp_path / "tags.jsonl"
+    tag(path.parent, small_model, out, "--existing", "replace")
+    assert list(exact_id3(path)["TPE1"].text) == ["Artist A", "Artist B"]
+    assert exact_id3(path).version == (2, 3, 0) and len(genre_field(path)) == 1
+    assert [f.status for f in undo_tags(out).files] == ["restored"]
+    assert genre_field(path) == ["Rock", "Pop"]
+    assert [(k, v) for k, v in all_tags(path)[1] if k != "TCON"] == [(k, v) for k, v in before[1] if k != "TCON"]
+
+
+def test_a_vorbis_genre_keeps_its_spelling_and_place(tmp_path, originals):
+    from mutagen.flac import FLAC
+
+    path = _one_file(tmp_path, originals, "bare.flac")
+    song = FLAC(path)
+    song.tags.clear()
+    song.tags.extend([("TITLE", "T"), ("Genre", "Rock"), ("ARTIST", "A")])
+    song.save()
+    change = write_genre_tag(path, ["metal", "pop"], existing="replace")
+    assert change.action == "written", change
+    entries = [(k, v) for k, v in FLAC(path).tags if not k.upper().startswith("GENREKIT_")]
+    assert entries == [("TITLE", "T"), ("Genre", "metal"), ("Genre", "pop"), ("ARTIST", "A")]
+
+
+def test_a_song_behind_a_link_is_tagged_where_it_lives_and_the_link_stays(tmp_path, originals, small_model):
+    store = tmp_path / "store"
+    store.mkdir()
+    shutil.copy(originals / "bare.flac", store / "song.flac")
+    library = tmp_path / "Music"
+    library.mkdir()
+    (library / "song.flac").symlink_to(store / "song.flac")
+    out = tmp_path / "tags.jsonl"
+    tag(library, small_model, out)
+    assert (library / "song.flac").is_symlink() and genre_field(store / "song.flac") is not None
+    assert [f.status for f in undo_tags(out).files] == ["restored"]
+    assert (library / "song.flac").is_symlink() and genre_field(store / "song.flac") is None
+
+
+def test_a_flac_without_comments_gets_none_back_after_undo(tmp_path, originals, small_model):
+    from mutagen.flac import FLAC
+
+    path = _one_file(tmp_path, originals, "bare.flac")
+    song = FLAC(path)
+    song.delete()
+    assert FLAC(path).tags is None
+    out = tmp_path / "tags.jsonl"
+    tag(path.parent, small_model, out)
+    assert FLAC(path).tags is not None
+    assert [f.status for f in undo_tags(out).files] == ["restored"]
+    assert FLAC(path).tags is None
+
+
+def test_any_file_name_can_be_tagged_and_tabled(tmp_path, originals, small_model):
+    """A 250-byte name (the temporary copy's name once overflowed), and a name that is not
+    UTF-8 (old rips): the table keeps its bytes, in CSV and in Parquet."""
+    import pandas as pd
+
+    long_name = "ж" * 120 + ".flac"  # 245 bytes
+    path = _one_file(tmp_path, originals, "bare.flac", long_name)
+    latin = os.fsdecode(b"caf\xe9.flac")
+    shutil.copy(originals / "bare.flac", path.parent / latin)
+    for suffix in (".csv", ".parquet"):
+        out = tmp_path / f"tags{suffix}"
+        result = tag(path.parent, small_model, out, "--existing", "replace")
+        assert "2 tagged" in result.output and "0 failed" in result.output, result.output
+        table = pd.read_csv(out, encoding_errors="backslashreplace") if suffix == ".csv" else pd.read_parquet(out)
+        assert set(table.tag_action) <= {"written", "unchanged"} and len(table) == 2
+        assert f"{path.parent}/caf\\xe9.flac" in set(table.path), table.path  # its bytes, escaped
+    assert genre_field(path) is not None and genre_field(path.parent / latin) is not None
+    with open(tmp_path / "tags.csv", encoding="utf-8", errors="surrogateescape") as handle:
+        assert str(path.parent / latin) in handle.read()  # CSV keeps the name's own bytes
+    assert sorted(os.listdir(path.parent)) == sorted([long_name, latin])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_file_keeps_its_owner_when_root_tags_it(tmp_path, originals):
+    path = _one_file(tmp_path, originals, "bare.flac")
+    os.chown(path, 1234, 1234)
+    path.chmod(0o640)
+    assert write_genre_tag(path, "metal").action == "written"
+    status = path.stat()
+    assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (1234, 1234, 0o640)

@@ -43,8 +43,28 @@ app.add_typer(datasets_app, name="datasets")
 pretrained_app = typer.Typer(help="The pretrained musicnn networks shipped with genrekit.", no_args_is_help=True)
 app.add_typer(pretrained_app, name="pretrained")
 
-out_console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+class _StandardStream:
+    """stdout or stderr as it is when written to (tests swap them), for rich: a file name that
+    is not UTF-8 (Python keeps its odd bytes as surrogates) is shown with ``\\udce9``-style
+    escapes instead of ending the command with a UnicodeEncodeError."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def write(self, text: str) -> int:
+        stream = getattr(sys, self._name)
+        try:
+            return stream.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(stream, "encoding", None) or "utf-8"
+            return stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+
+    def __getattr__(self, name: str):
+        return getattr(getattr(sys, self._name), name)
+
+
+out_console = Console(file=_StandardStream("stdout"), soft_wrap=True)
+err_console = Console(file=_StandardStream("stderr"), soft_wrap=True)
 
 
 def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,

@@ -90,17 +90,18 @@ class LibrarySummary:
         return bool(self.failures)
 
     def frame(self):
-        """The results table as a DataFrame, one row per file."""
+        """The results table as a DataFrame, one row per file (a file name that is not UTF-8
+        with its odd bytes as ``\\xe9`` escapes, as in Parquet)."""
         import pandas as pd
 
         if self.results.suffix == ".parquet":
             return pd.read_parquet(self.results)
         if self.results.suffix == ".jsonl":
             return pd.read_json(self.results, lines=True)
-        frame = pd.read_csv(self.results, encoding_errors="surrogateescape")
+        frame = pd.read_csv(self.results, encoding_errors="backslashreplace")
         text = [c for c in ("path", "genre") if c in frame.columns]  # a genre "NA" is not a missing value
         frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False,
-                                  encoding_errors="surrogateescape")[text]
+                                  encoding_errors="backslashreplace")[text]
         return frame
 
 
