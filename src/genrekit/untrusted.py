@@ -217,7 +217,13 @@ def require_feature_fields(features, where: str) -> None:
         if features.get(key) is not None:
             require(features, key, kind, f"{where}: features")
     from genrekit.audio.level import is_level
+    from genrekit.features.registry import spec_number_problem
 
+    if "sample_rate" in features or "chunk_duration" in features:  # a spec's numbers, as FeatureSpec checks them
+        problem = spec_number_problem(features.get("sample_rate", 22050), features.get("chunk_duration"),
+                                      features.get("hop_duration"), features.get("min_duration", 3.0))
+        if problem:
+            raise ModelError(f"{where}: features' {problem}")
     level = features.get("level_dbfs")
     if level is not None and not is_level(level):
         raise ModelError(f"{where}: features' level_dbfs must be an RMS level from -60 to 0 dBFS, found {level!r}")
@@ -338,9 +344,9 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
         seen.add(id(item))
         name = f"{type(item).__module__}.{type(item).__qualname__}"
         if name == "sklearn.tree._tree.Tree":
-            _check_tree(item, where)
+            _check_tree(item, n_features, where)
         elif name == "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor":
-            _check_predictor(item, where)
+            _check_predictor(item, n_features, where)
         elif name in ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"):
             _check_binary_tree(item, where)
         elif name == "genrekit.models.tagprior.TagPriorClassifier":
@@ -358,7 +364,7 @@ def _refuse_if(condition: bool, where: str, what: str) -> None:
         raise ModelError(f"{where}: {what} (a corrupt or crafted file)")
 
 
-def _check_tree(tree, where: str) -> None:
+def _check_tree(tree, n_features: int, where: str) -> None:
     import numpy as np
 
     n, left, right, feature = tree.node_count, tree.children_left, tree.children_right, tree.feature
@@ -368,11 +374,11 @@ def _check_tree(tree, where: str) -> None:
     _refuse_if(bool(np.any((right != -1) != internal)), where, "a decision tree node has one child")
     for children in (left[internal], right[internal]):
         _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a decision tree points past its nodes")
-    _refuse_if(bool(np.any((feature[internal] < 0) | (feature[internal] >= tree.n_features))), where,
+    _refuse_if(bool(np.any((feature[internal] < 0) | (feature[internal] >= min(tree.n_features, n_features)))), where,
                "a decision tree splits on a feature it does not have")
 
 
-def _check_predictor(predictor, where: str) -> None:
+def _check_predictor(predictor, n_features: int, where: str) -> None:
     import numpy as np
 
     nodes = predictor.nodes
@@ -381,7 +387,9 @@ def _check_predictor(predictor, where: str) -> None:
     for key in ("left", "right"):
         children = nodes[key][internal]
         _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a boosted tree points past its nodes")
-    _refuse_if(bool(np.any(nodes["feature_idx"][internal] < 0)), where, "a boosted tree has a negative feature")
+    features = nodes["feature_idx"][internal]
+    _refuse_if(bool(np.any((features < 0) | (features >= n_features))), where,
+               "a boosted tree splits on a feature it does not have")
     bitsets = getattr(predictor, "raw_left_cat_bitsets", np.zeros((0, 8)))
     categorical = internal & (nodes["is_categorical"] != 0)
     _refuse_if(bool(np.any(nodes["bitset_idx"][categorical] >= len(bitsets))), where,
@@ -412,3 +420,68 @@ def _check_tag_prior(classifier, n_features: int, n_classes: int, where: str) ->
     temperature = getattr(classifier, "temperature_", None)
     _refuse_if(not isinstance(temperature, float) or not math.isfinite(temperature) or temperature <= 0, where,
                f"the temperature must be a positive number, found {describe_value(temperature)}")
+
+
+def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> None:
+    """Refuse an XGBoost ``booster.json`` that XGBoost's compiled code would follow out of
+    bounds or into a loop: it is parsed with this module's caps first, then every tree's
+    arrays must agree with its node count, every child must come after its parent (so no
+    walk can cycle), every split must name one of the model's features, and the model must
+    be the plain gradient-boosted trees genrekit writes (no categorical splits, no vector
+    leaves) for ``n_classes`` genres."""
+    booster = parse_json(data, where)
+    learner = require(booster, "learner", dict, where)
+    params = require(learner, "learner_model_param", dict, f"{where}: learner")
+    gradient = require(learner, "gradient_booster", dict, f"{where}: learner")
+    _refuse_if(gradient.get("name") != "gbtree", where, f"a booster of kind {describe_value(gradient.get('name'))}, "
+               "not gbtree")
+    model = require(gradient, "model", dict, f"{where}: gradient_booster")
+    trees = require(model, "trees", list, f"{where}: model")
+    tree_info = require(model, "tree_info", list, f"{where}: model")
+
+    def number(mapping, key, context):  # XGBoost writes its parameters as strings
+        value = mapping.get(key)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ModelError(f"{where}: {context} field {key!r} must be an integer, found {describe_value(value)}") from None
+
+    _refuse_if(number(params, "num_feature", "learner_model_param") != n_features, where,
+               f"the booster takes {describe_value(params.get('num_feature'))} features, the feature set has {n_features}")
+    classes = number(params, "num_class", "learner_model_param")
+    _refuse_if(classes != (n_classes if n_classes > 2 else 0) and classes != n_classes, where,
+               f"the booster predicts {classes} classes, the description lists {n_classes} labels")
+    _refuse_if(len(tree_info) != len(trees) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                       and 0 <= c < max(classes, 1) for c in tree_info),
+               where, "the booster's tree_info does not name a class for each tree")
+    for index, tree in enumerate(trees):
+        context = f"tree {index}"
+        _refuse_if(not isinstance(tree, dict), where, f"{context} is not a JSON object")
+        tree_param = require(tree, "tree_param", dict, f"{where}: {context}")
+        n = number(tree_param, "num_nodes", f"{context} tree_param")
+        _refuse_if(n < 1 or number(tree_param, "size_leaf_vector", f"{context} tree_param") > 1, where,
+                   f"{context} has {n} nodes or vector leaves")
+        _refuse_if(number(tree_param, "num_feature", f"{context} tree_param") != n_features, where,
+                   f"{context} takes other features than the model")
+        arrays = {}
+        for key in ("left_children", "right_children", "parents", "split_indices", "split_conditions",
+                    "default_left", "split_type", "base_weights"):
+            values = require(tree, key, list, f"{where}: {context}")
+            _refuse_if(len(values) != n, where, f"{context}'s {key} has {len(values)} entries for {n} nodes")
+            arrays[key] = values
+        _refuse_if(any(require(tree, key, list, f"{where}: {context}", optional=True) for key in
+                       ("categories", "categories_nodes", "categories_segments", "categories_sizes")), where,
+                   f"{context} has categorical splits, which genrekit's models never make")
+        left, right, feature = arrays["left_children"], arrays["right_children"], arrays["split_indices"]
+        for node in range(n):
+            children = (left[node], right[node])
+            if not all(isinstance(c, int) and not isinstance(c, bool) for c in (*children, feature[node])):
+                raise ModelError(f"{where}: {context} node {node} has a child or feature that is not an integer "
+                                 "(a corrupt or crafted file)")
+            if children == (-1, -1):
+                continue
+            _refuse_if(not all(node < c < n for c in children), where,
+                       f"{context} node {node} points at a node that is not after it")
+            _refuse_if(not 0 <= feature[node] < n_features, where,
+                       f"{context} node {node} splits on a feature it does not have")
+            _refuse_if(arrays["split_type"][node] != 0, where, f"{context} node {node} is a categorical split")

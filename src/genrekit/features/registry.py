@@ -75,6 +75,33 @@ _DEFINITIONS: dict[str, _Definition] = {
 FEATURE_SETS: tuple[str, ...] = tuple(_DEFINITIONS)
 
 
+SAMPLE_RATES = (1000, 192_000)  # Hz: what a feature set may ask audio to be resampled to
+MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
+MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
+
+
+def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:
+    """What is wrong with a feature spec's numbers, or None: a sample rate from 1 to 192 kHz,
+    and finite seconds: chunks of 0.5-600 s (or None), hops of 0.05-600 s (or None),
+    a minimum length of 0-600 s. Model files carry these numbers, so they are hostile input:
+    a huge rate or chunk would allocate without bound, a NaN would fail every song."""
+    import math
+
+    def seconds(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (isinstance(sample_rate, int) and not isinstance(sample_rate, bool)
+            and SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]):
+        return f"sample_rate={sample_rate!r} must be {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]} Hz"
+    if chunk_duration is not None and not (seconds(chunk_duration) and 0.5 <= chunk_duration <= MAX_SPEC_SECONDS):
+        return f"chunk_duration={chunk_duration!r} must be 0.5-{MAX_SPEC_SECONDS:g} seconds or None"
+    if hop_duration is not None and not (seconds(hop_duration) and MIN_HOP_SECONDS <= hop_duration <= MAX_SPEC_SECONDS):
+        return f"hop_duration={hop_duration!r} must be {MIN_HOP_SECONDS:g}-{MAX_SPEC_SECONDS:g} seconds or None"
+    if not (seconds(min_duration) and 0 <= min_duration <= MAX_SPEC_SECONDS):
+        return f"min_duration={min_duration!r} must be 0-{MAX_SPEC_SECONDS:g} seconds"
+    return None
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Everything that determines a feature table: the set, the sample rate and the chunking.
@@ -107,12 +134,9 @@ class FeatureSpec:
         if definition.fixed_rate and self.sample_rate != definition.sample_rate:
             raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
                                  f"at {definition.sample_rate} Hz")
-        if self.sample_rate <= 0:
-            raise ParameterError(f"sample_rate={self.sample_rate} must be a positive number of Hz")
-        if self.chunk_duration is not None and self.chunk_duration < 0.5:
-            raise ParameterError(f"chunk_duration={self.chunk_duration} must be >= 0.5 seconds or None")
-        if self.min_duration < 0:
-            raise ParameterError(f"min_duration={self.min_duration} must be >= 0 seconds")
+        problem = spec_number_problem(self.sample_rate, self.chunk_duration, self.hop_duration, self.min_duration)
+        if problem:
+            raise ParameterError(problem)
         if self.level_dbfs is not None and not is_level(self.level_dbfs):
             raise ParameterError(f"level_dbfs={self.level_dbfs!r}: expected an RMS level from -60 to 0 dBFS, or None")
 

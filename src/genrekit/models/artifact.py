@@ -32,8 +32,8 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
-from genrekit.untrusted import (check_fitted_arrays, check_skops_payload, describe_value, parse_json, read_archive, require,
-                                       require_feature_fields, require_labels, require_training_hashes)
+from genrekit.untrusted import (check_booster, check_fitted_arrays, check_skops_payload, describe_value, parse_json,
+                                read_archive, require, require_feature_fields, require_labels, require_training_hashes)
 
 def _import_skops_io():
     """``skops.io``, without it importing PyTorch.
@@ -226,6 +226,8 @@ def load_model(path: str | os.PathLike) -> GenreModel:
             except ImportError as exc:
                 raise ModelError(f"{path}: an XGBoost model; install xgboost to load it "
                                  "(pip install 'genrekit[full]')") from exc
+            spec = FeatureSpec.from_dict(manifest["features"])
+            check_booster(payload["booster.json"], len(spec.columns), len(manifest["labels"]), f"{path}:booster.json")
             clf = XGBClassifier()
             clf.load_model(bytearray(payload["booster.json"]))
             estimator = Pipeline([*scaler.steps, ("clf", clf)])
