@@ -199,11 +199,17 @@ def require(mapping, key: str, kind, where: str, *, optional: bool = False):
     return value
 
 
+# Genres a model may have: FMA's whole taxonomy has 163, a library's own a few hundred at most.
+MAX_LABELS = 2000
+
+
 def require_labels(mapping, where: str) -> list[str]:
-    """The ``labels`` field: a non-empty list of distinct, non-empty strings."""
+    """The ``labels`` field: a non-empty list of at most :data:`MAX_LABELS` distinct, non-empty strings."""
     labels = require(mapping, "labels", list, where)
     if not labels or not all(isinstance(label, str) and label for label in labels):
         raise ModelError(f"{where}: field 'labels' must be a non-empty list of genre names, found {describe_value(labels)}")
+    if len(labels) > MAX_LABELS:
+        raise ModelError(f"{where}: field 'labels' lists {len(labels)} genres; at most {MAX_LABELS} are accepted")
     if len(set(labels)) != len(labels):
         raise ModelError(f"{where}: field 'labels' repeats a genre: {describe_value(labels)}")
     return labels

@@ -22,7 +22,7 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
-from genrekit.untrusted import (parse_json, require, require_feature_fields, require_labels,
+from genrekit.untrusted import (describe_value, parse_json, require, require_feature_fields, require_labels,
                                 require_training_hashes, training_hashes, training_spellings)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
@@ -319,8 +319,8 @@ class OnnxClassicalClassifier(ClassicalClassifier):
         return FeatureSpec.from_dict(features)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
-        return self.session.run([self.config["output_name"]],
-                                {self.config["input_name"]: np.asarray(features, dtype=np.float32)})[0]
+        return _graph_proba(self, self.session.run([self.config["output_name"]],
+                                                   {self.config["input_name"]: np.asarray(features, dtype=np.float32)})[0])
 
 
 class OnnxMusicnnClassifier(OnnxClassicalClassifier):
@@ -337,7 +337,8 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
 
     @staticmethod
     def _feature_spec(features: dict):
-        return SimpleNamespace(**features)  # the parameters, without the registry (which imports librosa)
+        # the parameters, without the registry (which imports librosa); unset ones as FeatureSpec's defaults
+        return SimpleNamespace(**{"chunk_duration": None, "hop_duration": None, "level_dbfs": None, **features})
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """As :meth:`ClassicalClassifier.predict_proba`: the probabilities of each feature row, averaged."""
@@ -372,11 +373,12 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         """(probabilities, pooled features or None) of the pooling's rows (default: all patches)."""
         feeds = {self.config["input_name"]: patches}
         if not self.config.get("pooling_input"):
-            return self.session.run([self.config["output_name"]], feeds)[0], None
+            return _graph_proba(self, self.session.run([self.config["output_name"]], feeds)[0]), None
         from genrekit.features.musicnn import pooling_matrix
 
         feeds[self.config["pooling_input"]] = pooling_matrix(len(patches))[:1] if pooling is None else pooling
         p, f = self.session.run([self.config["output_name"], self.config["features_output"]], feeds)
+        p = _graph_proba(self, p)
         return p, f
 
 
@@ -517,7 +519,19 @@ class OnnxNetworkClassifier(NetworkClassifier):
         return examples if self.frontend is None else self.frontend(examples)
 
     def _proba(self, examples: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.config["input_name"]: examples.astype(np.float32, copy=False)})[0]
+        return _graph_proba(self, self.session.run(None, {self.config["input_name"]: examples.astype(np.float32,
+                                                                                                      copy=False)})[0])
+
+
+def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
+    """An ONNX graph's probabilities, if they have a column per genre of the file's labels (a
+    graph whose width is only known at run time is checked at each run)."""
+    if proba.ndim != 2 or proba.shape[1] != len(model.labels):
+        from genrekit.errors import ModelError
+
+        raise ModelError(f"{model.source}: the graph gave probabilities of shape {proba.shape} for "
+                         f"{len(model.labels)} genres (a corrupt or crafted file)")
+    return proba
 
 
 # The metadata entry of an exported file that holds its genrekit config (JSON).
@@ -578,6 +592,14 @@ def _check_graph(session, config: dict, where: str) -> None:
     width = output[-1] if output else None
     if isinstance(width, int) and width != len(config["labels"]):
         raise ModelError(f"{where}: {len(config['labels'])} labels for a graph that gives {width} probabilities")
+    types = {o.name: o.type for o in session.get_outputs()} | {i.name: i.type for i in session.get_inputs()}
+    name = config.get("output_name") or session.get_outputs()[0].name
+    if types[name] != "tensor(float)" or len(output or ()) != 2:
+        raise ModelError(f"{where}: the probabilities {name!r} must be a float32 table (files, genres), found "
+                         f"{types[name]} of shape {output}")
+    for key in ("input_name", "pooling_input"):
+        if config.get(key) and types[config[key]] != "tensor(float)":
+            raise ModelError(f"{where}: the graph input {config[key]!r} must be float32, found {types[config[key]]}")
     if config.get("kind") == "classical" and config["input_name"] == "features":  # feature rows in
         from genrekit.features import FeatureSpec
 
@@ -605,7 +627,13 @@ def _checked_onnx_config(config, where: str) -> dict:
             require(config, key, dict, where)
     features = config.get("features") or {}
     require_feature_fields(features, where)
+    if config.get("kind") not in (None, "classical"):
+        raise ModelError(f"{where}: field 'kind' must be 'classical' or absent (a network), found "
+                         f"{describe_value(config['kind'])}")
+    if config.get("kind") is None:
+        _check_onnx_network(config, where)
     if config.get("kind") == "classical":
+        require(features, "name", str, f"{where}: features")
         for key in ("sample_rate", "min_duration"):
             if key not in features:
                 raise ModelError(f"{where}: field 'features' must give the {key} of a classical model")
@@ -614,6 +642,44 @@ def _checked_onnx_config(config, where: str) -> dict:
         if features.get("chunk_duration") is not None and features["chunk_duration"] < 0.5:
             raise ModelError(f"{where}: features' chunk_duration must be >= 0.5 s, found {features['chunk_duration']}")
     return config
+
+
+def _check_onnx_network(config: dict, where: str) -> None:
+    """An exported network's config: a preset, and the input geometry its adapter sizes buffers
+    by (front end, frames, image length) as numbers in range, so a file cannot ask for a
+    division by zero or a window of a billion samples (PyTorch, which knows the presets'
+    own values, is not needed to read the file)."""
+    import math
+
+    from genrekit.errors import ModelError
+
+    def bounded(mapping, key, kind, low, high, context, optional=False):
+        value = require(mapping, key, kind, context, optional=optional)
+        if value is not None and not (math.isfinite(value) and low <= value <= high):
+            raise ModelError(f"{context}: field {key!r} must be {low}-{high}, found {describe_value(value)}")
+        return value
+
+    require(config, "preset", str, where)
+    require(config, "frontend_in_graph", bool, where, optional=True)
+    kind = require(config, "input_kind", str, where, optional=True)
+    if kind not in (None, "waveform", "image"):
+        raise ModelError(f"{where}: field 'input_kind' must be 'waveform' or 'image', found {describe_value(kind)}")
+    if kind == "image":
+        bounded(config, "image_seconds", (int, float), 0.5, 600, where)
+        return
+    frontend = require(config, "frontend", dict, where)
+    context = f"{where}: frontend"
+    rate = bounded(frontend, "sample_rate", int, 1000, 192_000, context)
+    hop = bounded(frontend, "hop_length", int, 1, 65_536, context)
+    frames = bounded(config, "n_frames", int, 2, 100_000, where)
+    if (frames - 1) * hop / rate > 600:
+        raise ModelError(f"{where}: windows of {frames} frames of {hop} samples at {rate} Hz are over 600 s")
+    in_graph = config.get("frontend_in_graph", True)
+    bounded(frontend, "n_fft", int, 16, 65_536, context, optional=in_graph)
+    bounded(frontend, "n_mels", int, 1, 1024, context, optional=in_graph)
+    for key in ("fmin", "fmax", "top_db"):  # None: no limit (fmax: half the rate; top_db: no floor)
+        if frontend.get(key) is not None:
+            bounded(frontend, key, (int, float), 0, 192_000, context)
 
 
 def read_onnx_metadata(path: str | os.PathLike) -> dict:
@@ -659,7 +725,7 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
 def file_kind(model: str | os.PathLike) -> str:
     """What kind of model file ``model`` names (see :func:`model_file`), without loading it:
     ``classical`` (``.genrekit``), ``network`` (``.safetensors``) or ``onnx`` (an export)."""
-    return {".safetensors": "network", ".onnx": "onnx"}.get(model_file(model).suffix, "classical")
+    return {".safetensors": "network", ".onnx": "onnx"}.get(model_file(model).suffix.lower(), "classical")
 
 
 def model_id(model: str | os.PathLike) -> str:
@@ -710,15 +776,46 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
     if not isinstance(model, (str, os.PathLike)):  # a classical model in memory
         return ClassicalClassifier(model, segment_seconds=segment_seconds)
     path = model_file(model)
-    if path.suffix == ".safetensors":
-        return NetworkClassifier(path)
-    if path.suffix == ".onnx":
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        return self_tested(NetworkClassifier(path))
+    if suffix == ".onnx":
         opened = open_onnx(path, threads)  # one session: it tells the kind of file and then runs it
         if opened[1].get("kind") == "classical" and opened[1].get("input_name") == "patches":
-            return OnnxMusicnnClassifier(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
+            return self_tested(OnnxMusicnnClassifier(path, segment_seconds=segment_seconds, threads=threads,
+                                                     opened=opened))
         if opened[1].get("kind") == "classical":
-            return OnnxClassicalClassifier(path, segment_seconds=segment_seconds, threads=threads, opened=opened)
-        return OnnxNetworkClassifier(path, threads=threads, opened=opened)
+            return self_tested(OnnxClassicalClassifier(path, segment_seconds=segment_seconds, threads=threads,
+                                                       opened=opened))
+        return self_tested(OnnxNetworkClassifier(path, threads=threads, opened=opened))
     from genrekit.models.artifact import load_model
 
-    return ClassicalClassifier(load_model(path), segment_seconds=segment_seconds, source=path)
+    return self_tested(ClassicalClassifier(load_model(path), segment_seconds=segment_seconds, source=path))
+
+
+SELF_TEST_SECONDS = 3.0  # at most: one musicnn patch, one network window; a classical model's minimum
+
+
+def self_tested(model: GenreClassifier) -> GenreClassifier:
+    """``model``, once a few seconds of quiet noise gave one row of finite probabilities per
+    genre that sums to 1. A file with NaN weights, or whose graph gives another number of
+    columns than it has labels, is refused here by name, instead of failing every song with
+    a message that blames the audio (or giving a genre without a column, silently)."""
+    from genrekit.errors import GenrekitError, ModelError
+
+    where = os.fspath(getattr(model, "source", "") or model.name)
+    seconds = model.chunk_seconds if model.pad else max(model.min_seconds, min(model.chunk_seconds, SELF_TEST_SECONDS))
+    noise = np.random.default_rng(0).standard_normal(int(round(seconds * model.sample_rate))).astype(np.float32)
+    try:
+        proba = np.asarray(model.predict_proba([0.03 * noise]))
+    except GenrekitError:
+        raise
+    except Exception as exc:  # onnxruntime, PyTorch and scikit-learn raise their own types
+        raise ModelError(f"{where}: the model fails on {seconds:g} s of noise ({type(exc).__name__}: {exc})") from exc
+    if proba.shape != (1, len(model.labels)):
+        raise ModelError(f"{where}: the model gives probabilities of shape {proba.shape} for one chunk, expected "
+                         f"(1, {len(model.labels)}): one per genre it lists")
+    if not np.all(np.isfinite(proba)) or np.any(proba < -1e-6) or abs(float(proba.sum()) - 1.0) > 1e-3:
+        raise ModelError(f"{where}: the model gives {np.round(proba[0], 4).tolist()} for noise, not probabilities "
+                         "(non-finite weights? a corrupt or crafted file)")
+    return model

@@ -54,6 +54,7 @@ def load_network(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         raise ModelError(f"{path}: not a genrekit network file (its metadata has no 'genrekit' entry)")
     config = _checked_network_config(parse_json(metadata["genrekit"], f"{path}: metadata 'genrekit'"),
                                      f"{path}: metadata 'genrekit'")
+    _check_tensor_shapes(path, config["preset"], len(config["labels"]))  # before building anything of that size
     net = build_network(config["preset"], len(config["labels"]))
     try:
         tensors = load_file(str(path))
@@ -62,7 +63,43 @@ def load_network(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         raise ModelError(f"{path}: weights cannot be read ({type(exc).__name__}: {exc})") from exc
     except RuntimeError as exc:
         raise ModelError(f"{path}: weights do not fit preset {config['preset']!r}: {exc}") from exc
+    broken = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not tensor.isfinite().all()]
+    if broken:
+        raise ModelError(f"{path}: weights {', '.join(broken[:3])} hold NaN or infinite values (a corrupt or crafted file)")
     return net.eval(), config
+
+
+def _check_tensor_shapes(path: Path, preset: str, n_labels: int) -> None:
+    """The file's tensors must be the preset's, by name, shape and dtype, for ``n_labels``
+    genres: read from the file's header, so that a file listing a million labels is refused
+    before a network of that size is built."""
+    from safetensors import safe_open
+
+    expected = _preset_shapes(preset, n_labels)
+    with safe_open(str(path), framework="pt") as handle:
+        found = {name: (tuple(handle.get_slice(name).get_shape()), handle.get_slice(name).get_dtype())
+                 for name in handle.keys()}
+    if found != expected:
+        wrong = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+        name = wrong[0]
+        raise ModelError(f"{path}: weights do not fit preset {preset!r} with {n_labels} genres: tensor {name!r} "
+                         f"is {found.get(name, 'missing')}, expected {expected.get(name, 'none')}")
+
+
+def _preset_shapes(preset: str, n_labels: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Name -> (shape, safetensors dtype) of a preset's tensors for ``n_labels`` genres: the
+    shapes of networks for 2 and 3 genres, extended linearly along the genre dimension."""
+    two, three = _built_shapes(preset, 2), _built_shapes(preset, 3)
+    return {name: (tuple(a + (n_labels - 2) * (b - a) for a, b in zip(two[name][0], three[name][0])), two[name][1])
+            for name in two}
+
+
+@functools.cache
+def _built_shapes(preset: str, n_labels: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    dtypes = {"torch.float32": "F32", "torch.int64": "I64", "torch.float64": "F64", "torch.int32": "I32",
+              "torch.bool": "BOOL", "torch.float16": "F16", "torch.bfloat16": "BF16"}
+    return {name: (tuple(tensor.shape), dtypes[str(tensor.dtype)])
+            for name, tensor in build_network(preset, n_labels).state_dict().items()}
 
 
 def _checked_network_config(config, where: str) -> dict:
