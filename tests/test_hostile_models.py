@@ -538,3 +538,150 @@ def test_an_exported_files_metadata_must_describe_its_graph(tmp_path, tamper, me
     onnx.save(graph, str(evil))
     with pytest.raises(ModelError, match=f"evil.onnx: metadata 'genrekit': {message}"):
         load(evil)
+
+
+def _with_booster(path: Path, edit) -> Path:
+    """The XGBoost model file ``path`` with its booster.json edited, checksums rewritten."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    booster = json.loads(members["booster.json"])
+    edit(booster)
+    members["booster.json"] = json.dumps(booster).encode()
+    return write_model(path.with_name("evil.genrekit"), members)
+
+
+def _first_tree(booster) -> dict:
+    return booster["learner"]["gradient_booster"]["model"]["trees"][0]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda b: _first_tree(b)["left_children"].__setitem__(0, 10**6), "points at a node that is not after it"),
+    (lambda b: _first_tree(b)["left_children"].__setitem__(0, 0), "points at a node that is not after it"),
+    (lambda b: _first_tree(b)["split_indices"].__setitem__(0, 10**6), "splits on a feature it does not have"),
+    (lambda b: _first_tree(b)["parents"].pop(), "parents has"),
+    (lambda b: b["learner"]["learner_model_param"].__setitem__("num_feature", "100000"), "takes '100000' features"),
+    (lambda b: b["learner"]["gradient_booster"].__setitem__("name", "dart"), "not gbtree"),
+])
+def test_a_tampered_xgboost_booster_is_refused_before_xgboost_reads_it(tmp_path, edit, message):
+    """XGBoost follows a tree's child and feature indices without bounds checks: one such
+    file crashed the process (a segfault, the service too) on its first prediction."""
+    pytest.importorskip("xgboost")
+    path = _tampered(tmp_path, "xgboost", lambda clf: None, clf__n_estimators=2)
+    load_model(path)  # the file as written loads
+    with pytest.raises(ModelError, match=message):
+        load_model(_with_booster(path, edit))
+
+
+def test_a_deeply_nested_booster_is_refused(tmp_path):
+    pytest.importorskip("xgboost")
+    path = _tampered(tmp_path, "xgboost", lambda clf: None, clf__n_estimators=2)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["booster.json"] = nested(100_000)
+    with pytest.raises(ModelError, match="nested"):
+        load_model(write_model(tmp_path / "deep.genrekit", members))
+
+
+def _boosted_split_past_the_features(classifier):
+    predictor = dict(classifier.named_estimators_)["boosting"]._predictors[0][0]
+    predictor.nodes["feature_idx"][predictor.nodes["is_leaf"] == 0] = 10**6
+
+
+def _nan_weights(classifier):
+    classifier.coef_[:] = np.nan
+
+
+def test_a_boosted_tree_splitting_on_a_missing_feature_is_refused(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = _tampered(tmp_path, "ensemble", _boosted_split_past_the_features, clf__extra_trees__n_estimators=2,
+                         clf__boosting__max_iter=2, clf__mlp__max_iter=10)
+    with pytest.raises(ModelError, match="boosted tree splits on a feature it does not have"):
+        load_model(path)
+
+
+def test_a_model_that_gives_no_probabilities_is_refused_at_load_not_blamed_on_songs(tmp_path):
+    path = _tampered(tmp_path, "logreg", _nan_weights)
+    with pytest.raises(ModelError, match="logreg.genrekit: the model gives .* for noise, not probabilities"):
+        load(path)
+
+
+@pytest.mark.parametrize("features, message", [
+    ({"sample_rate": 10**30}, "sample_rate"),
+    ({"chunk_duration": float("nan")}, "chunk_duration"),
+    ({"chunk_duration": float("inf")}, "chunk_duration"),
+    ({"chunk_duration": 3.0, "hop_duration": 1e-6}, "hop_duration"),
+    ({"min_duration": float("nan")}, "min_duration"),
+    ({"min_duration": -1.0}, "min_duration"),
+])
+def test_a_model_files_feature_numbers_are_bounded(tmp_path, features, message):
+    """A sample rate of 1e30 crashed the resampler (a segfault); NaN chunks failed every song."""
+    with zipfile.ZipFile(DEFAULT_MODEL) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["genrekit.json"])
+    manifest["features"] = {**manifest["features"], **features}
+    members["genrekit.json"] = json.dumps(manifest).encode()
+    evil = write_model(tmp_path / "evil.genrekit", members)
+    with pytest.raises(ModelError, match=f"evil.genrekit.*{message}"):
+        load_model(evil)
+
+
+NETWORK_CONFIG = {"labels": ["a", "b"], "input_name": "waveform", "output_name": "probabilities", "preset": "cnn4",
+                  "n_frames": 128, "frontend_in_graph": False,
+                  "frontend": {"sample_rate": 22050, "n_fft": 2048, "hop_length": 512, "n_mels": 128, "fmin": 0.0,
+                               "fmax": None, "top_db": 80.0}}
+
+
+@pytest.mark.parametrize("tamper, message", [
+    ({"preset": None}, "preset"),
+    ({"kind": "evil"}, "kind"),
+    ({"frontend": None}, "frontend"),
+    ({"frontend": {**NETWORK_CONFIG["frontend"], "sample_rate": 0}}, "sample_rate"),
+    ({"frontend": {**NETWORK_CONFIG["frontend"], "hop_length": 0}}, "hop_length"),
+    ({"frontend": {**NETWORK_CONFIG["frontend"], "n_fft": 10**9}}, "n_fft"),
+    ({"n_frames": 10**12}, "n_frames"),
+    ({"input_kind": "image", "image_seconds": 1e9}, "image_seconds"),
+    ({"input_kind": "video"}, "input_kind"),
+])
+def test_an_exported_networks_geometry_is_checked(tamper, message):
+    """An exported network's front end sizes every buffer: a hop of 0 divided by zero, a
+    billion-frame window allocated without bound; each is refused by name."""
+    from genrekit.models.interface import _checked_onnx_config
+
+    _checked_onnx_config(dict(NETWORK_CONFIG), "net.onnx")  # the untouched config passes
+    config = {k: v for k, v in {**NETWORK_CONFIG, **tamper}.items() if v is not None}
+    with pytest.raises(GenrekitError, match=message):
+        _checked_onnx_config(config, "net.onnx")
+
+
+def test_a_graph_whose_width_is_known_only_at_run_time_is_checked_at_run_time(tmp_path):
+    """An output whose width onnxruntime cannot know before running (here: the number of mel
+    bands, 128) gave genres without a column, or dropped columns, without a word. Now the file
+    is refused when it first runs (at load)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),  # (batch, mels)
+             helper.make_node("Softmax", ["mean"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, "mels", "frames"])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", "mels"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = {**NETWORK_CONFIG, "input_name": "log_mel"}
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
+    path = tmp_path / "wide.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="wide.onnx: the graph gave probabilities of shape \\(1, 128\\) for 2 genres"):
+        load(path)
+
+
+def test_labels_are_capped():
+    from genrekit.untrusted import require_labels
+
+    with pytest.raises(ModelError, match="lists 100000 genres"):
+        require_labels({"labels": [f"g{i}" for i in range(100_000)]}, "evil.genrekit")

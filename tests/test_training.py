@@ -572,3 +572,30 @@ def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tm
     result = subprocess.run([sys.executable, str(runtime_cli), "features", str(gtzan_mini), "-o", str(tmp_path / "f")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "pip install 'genrekit[full]'" in result.stderr
+
+
+def test_a_network_file_is_checked_against_its_preset_before_it_is_built(trained, tmp_path):
+    """A file listing far more genres than its weights hold would make genrekit build a network
+    of tens of GB before comparing; one with NaN weights would blame every song. Both are
+    refused at load, naming the file."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    net, _ = trained
+    path = save_network(tmp_path / "net.safetensors", net, preset="default", labels=list(GENRES))
+    tensors = load_file(str(path))
+    with open(path, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    config = json.loads(header["__metadata__"]["genrekit"])
+
+    many = tmp_path / "many.safetensors"
+    save_file(tensors, str(many), metadata={"genrekit": json.dumps({**config, "labels": [f"g{i}" for i in range(1500)]})})
+    with pytest.raises(ModelError, match="many.safetensors: weights do not fit preset 'default' with 1500 genres"):
+        load_network(many)
+    nan = tmp_path / "nan.safetensors"
+    name = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 1)
+    save_file({**tensors, name: tensors[name].clone().fill_(float("nan"))}, str(nan),
+              metadata=header["__metadata__"])
+    with pytest.raises(ModelError, match=f"nan.safetensors: weights {name} hold NaN"):
+        load_network(nan)
