@@ -167,6 +167,20 @@ def test_genrekit_provenance_goes_into_the_files_and_undo_puts_the_owners_genres
     assert other("ls", "-f", "$genrekit_model", "title:metal").strip().startswith("default")
     out = other("genrekit", "--pretend")
     assert "metal.flac: keeps its genres" not in out and "mine.flac: keeps its genres" not in out
+    # ... unless the owner edited the genre since in a tagger that kept genrekit's fields
+    import shutil
+
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    shutil.copy(music / "metal.flac", edited / "metal.flac")
+    song = mutagen.File(edited / "metal.flac")
+    assert song.tags["genrekit_genres"] == ["metal"]  # what beets' genrekit wrote
+    song.tags["genre"] = ["Doom"]
+    song.save()
+    assert not read_song_tags(edited / "metal.flac").by_genrekit
+    third = beets(tmp_path, model, name="third")
+    third("import", "-A", str(edited))
+    assert "metal.flac: keeps its genres" in third("genrekit", "--pretend")
 
     # the owner changed classical's genre since: undo leaves it and says so
     beet("modify", "-y", "title:classical", "genres=Baroque")

@@ -384,8 +384,9 @@ def test_the_tag_table_holds_the_styles_and_the_files_get_only_the_genre(tmp_pat
         assert cell == pytest.approx(record["styles"], abs=1e-6)
         tags = dict(mutagen.File(root / name).tags)
         own = {k: v for k, v in tags.items() if k.startswith("genrekit_")}  # provenance, in genrekit's fields
-        assert sorted(own) == ["genrekit_confidence", "genrekit_date", "genrekit_model", "genrekit_version"]
-        assert own["genrekit_model"] == [record["model"]]
+        assert sorted(own) == ["genrekit_confidence", "genrekit_date", "genrekit_genres", "genrekit_model",
+                               "genrekit_version"]
+        assert own["genrekit_model"] == [record["model"]] and own["genrekit_genres"] == [record["genre"]]
         assert {k: v for k, v in tags.items() if k != "genre" and k not in own} == before[name]  # styles: table only
         assert tags["genre"] == [record["genre"]]
 

@@ -263,7 +263,7 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
             assert rows[name]["tag_old"] is None and rows[name]["tag_new"] == [ours]
             assert own_fields(library / name) == {  # provenance in genrekit's own fields, never in GENRE
                 "MODEL": [rows[name]["model"]], "VERSION": [genrekit.__version__],
-                "CONFIDENCE": [f"{rows[name]['confidence']:.3f}"], "DATE": [today()]}, name
+                "CONFIDENCE": [f"{rows[name]['confidence']:.3f}"], "DATE": [today()], "GENRES": [ours]}, name
         else:  # keep: exactly what the user had, nothing written, and the row says why
             assert all_tags(library / name) == before[name][1], name
             assert rows[name]["tag_action"] == "kept" and not rows[name]["tag_written"], name
@@ -282,7 +282,7 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
         assert [r["tag"]["state"] for r in mine] == ["writing", "written"], name
         field, *own = mine[0]["tag"]["fields"]  # the genre field, then genrekit's own
         assert mine[0]["tag"]["fields"][field] == {"old": None, "new": [rows[name]["genre"]]}
-        assert len(own) == 4 and all(mine[0]["tag"]["fields"][key]["old"] is None for key in own), name
+        assert len(own) == 5 and all(mine[0]["tag"]["fields"][key]["old"] is None for key in own), name
         stat = (library / name).stat()
         assert mine[1]["tag"]["after"] == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
@@ -492,7 +492,7 @@ def test_a_sigkill_during_write_tags_leaves_no_half_written_file_and_the_rerun_f
             untouched += 1
         else:  # fully written: the genres it was to get, and genrekit's fields with them
             assert killed[name][0] == planned[name], name
-            assert set(own_fields(root / name)) == {"MODEL", "VERSION", "CONFIDENCE", "DATE"}, name
+            assert set(own_fields(root / name)) == {"MODEL", "VERSION", "CONFIDENCE", "DATE", "GENRES"}, name
             tagged += 1
     assert tagged >= done and untouched >= 20 - len(planned)
 
@@ -709,3 +709,21 @@ def test_a_file_keeps_its_owner_when_root_tags_it(tmp_path, originals):
     assert write_genre_tag(path, "metal").action == "written"
     status = path.stat()
     assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == (1234, 1234, 0o640)
+
+
+@pytest.mark.parametrize("name", ["bare-id3v23.mp3", "bare.flac", "bare.m4a"])
+def test_genres_the_owner_edited_after_genrekit_are_the_owners(tmp_path, originals, name):
+    """A tagger that keeps other fields leaves genrekit's provenance beside the owner's new
+    genre: those genres must count as the owner's (learned from by --labels-from-tags, never
+    overwritten as genrekit's), which genrekit knows by the genres it recorded writing."""
+    from genrekit.audio.tags import provenance, read_song_tags, write_fields
+
+    path = _one_file(tmp_path, originals, name)
+    change = write_genre_tag(path, ["metal", "rock"], provenance=provenance("m", 0.9))
+    assert change.action == "written" and read_song_tags(path).by_genrekit
+    field = tags_module.read_genre_field(path)
+    write_fields(path, {field.field: ["Post-Rock"]})
+    tags = read_song_tags(path)
+    assert tags.genres == ("Post-Rock",) and not tags.by_genrekit
+    write_fields(path, {field.field: field.values})  # back to what genrekit wrote
+    assert read_song_tags(path).by_genrekit

@@ -70,7 +70,7 @@ AUTO = "auto"  # the `model` setting: the trained model where there is one, else
 MULTI_GENRE = ("first", "all")
 # beets item field -> genrekit's provenance item (genrekit.audio.tags.PROVENANCE)
 PROVENANCE_FIELDS = {"genrekit_model": "MODEL", "genrekit_version": "VERSION",
-                     "genrekit_confidence": "CONFIDENCE", "genrekit_date": "DATE"}
+                     "genrekit_confidence": "CONFIDENCE", "genrekit_date": "DATE", "genrekit_genres": "GENRES"}
 # JSON: the genres, their source and genrekit's provenance fields before genrekit's first
 # change to the item, and the genres it set last
 UNDO_FIELD = "genrekit_undo"
@@ -131,8 +131,13 @@ def _set_by_genrekit(item: Item, source_field: str) -> bool:
     """genrekit set the item's genres, and they are as it set them: its source says so, or (no
     source) it came from a file whose genres genrekit wrote (its provenance field ``MODEL``,
     read by beets on import). Genres edited since genrekit set them are the owner's."""
+    from genrekit.audio.tags import split_genres
+
     source = item.get(source_field)
-    by_genrekit = source == SOURCE or (not source and bool((item.get("genrekit_model") or "").strip()))
+    wrote = item.get("genrekit_genres")  # the genres a file's genrekit write recorded, where it did
+    from_file = bool((item.get("genrekit_model") or "").strip()) and (
+        not wrote or [g.casefold() for g in split_genres([wrote])] == [g.casefold() for g in _genre_list(item)])
+    by_genrekit = source == SOURCE or (not source and from_file)
     return by_genrekit and not _changed_since(item)
 
 
@@ -340,7 +345,7 @@ class GenrekitPlugin(BeetsPlugin):
             _set_genres(item, genres)
             item[source_field] = SOURCE
             confidence = round(float(prediction.confidence), 3)
-            written = provenance(identity, confidence)
+            written = provenance(identity, confidence) | {"GENRES": "; ".join(genres)}
             for field, name in PROVENANCE_FIELDS.items():  # the confidence a number in beets, 3 decimals in files
                 item[field] = confidence if name == "CONFIDENCE" else written[name]
             item.try_sync(write=write, move=False)

@@ -53,8 +53,9 @@ TAGGABLE = frozenset({".flac", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4"})
 EXISTING = ("keep", "replace", "append")
 ID3V1_SIZE = 128
 SEPARATOR = "; "
-# genrekit's own fields: what made the genres (see provenance())
-PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE")
+# genrekit's own fields: what made the genres (see provenance()), and the genres it wrote, so
+# that genres the owner edited since are known to be the owner's (see genres_by_genrekit())
+PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE", "GENRES")
 MP4_FREEFORM = "----:org.genrekit:"
 
 
@@ -274,8 +275,9 @@ class SongTags:
     ``genres``: the genres as players show them, in order, a value holding several (``"Rock;
     Pop"``) split apart, blanks dropped (placeholders such as ``Unknown`` are kept: see
     :func:`is_placeholder`); ``artist``: the artist,
-    else the album artist (None: neither); ``by_genrekit``: genrekit wrote the genres (its
-    provenance field ``MODEL`` is set), so they are a model's answer, not the owner's.
+    else the album artist (None: neither); ``by_genrekit``: genrekit wrote the genres and the
+    owner has not edited them since (:func:`genres_by_genrekit`), so they are a model's answer,
+    not the owner's.
     """
 
     genres: tuple[str, ...]
@@ -313,14 +315,32 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
         raise
     except Exception as exc:  # mutagen raises many kinds on damaged tags
         raise ParameterError(f"{path}: expected readable tags, found {type(exc).__name__}: {exc}") from exc
+    artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
+    return SongTags(tuple(dict.fromkeys(split_genres(field.genres))), artist, genres_by_genrekit(field))
+
+
+def split_genres(values) -> list[str]:
+    """Genre values as single genres: a value holding several (``"Rock; Pop"``) split apart,
+    runs of white space made one, blanks dropped."""
     # ";" joins several genres in one value in every format; "/" does not: "Hip-Hop/Rap" and
     # "Singer/Songwriter" are single genres (iTunes', among others)
     # a NUL separates values too (ID3's own separator; some taggers leave it in Vorbis comments)
-    genres = [" ".join(part.split()) for value in field.genres for part in re.split("[;\x00]", str(value))
-              if part.strip()]
-    artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
+    return [" ".join(part.split()) for value in values or () for part in re.split("[;\x00]", str(value))
+            if part.strip()]
+
+
+def genres_by_genrekit(field: GenreField) -> bool:
+    """Whether the file's genres are genrekit's answer, not its owner's: genrekit's provenance
+    (``MODEL``) is there, and its record of the genres it wrote (``GENRES``) still matches the
+    genre field. Genres the owner edited since (in a tagger that keeps other fields) are the
+    owner's; a file tagged before ``GENRES`` was recorded counts by ``MODEL`` alone."""
     model = field.own.get(provenance_key(field.family, "MODEL"))
-    return SongTags(tuple(dict.fromkeys(genres)), artist, bool(model and any(v.strip() for v in model)))
+    if not (model and any(v.strip() for v in model)):
+        return False
+    wrote = field.own.get(provenance_key(field.family, "GENRES"))
+    if wrote is None:
+        return True
+    return [g.casefold() for g in split_genres(wrote)] == [g.casefold() for g in split_genres(field.genres)]
 
 
 def _split(field: GenreField, separator: str) -> set[str]:
@@ -408,6 +428,9 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     for name, value in (provenance or {}).items():
         key = provenance_key(field.family, name)
         fields[key] = {"old": field.own.get(key), "new": [value]}
+    if provenance:  # the genres as written: an owner's later edit then shows (genres_by_genrekit)
+        key = provenance_key(field.family, "GENRES")
+        fields[key] = {"old": field.own.get(key), "new": list(new)}
     change.new, change.new_values, change.action = _show(new), new, "write"
     change.fields = fields
     if converting:
