@@ -685,3 +685,41 @@ def test_labels_are_capped():
 
     with pytest.raises(ModelError, match="lists 100000 genres"):
         require_labels({"labels": [f"g{i}" for i in range(100_000)]}, "evil.genrekit")
+
+
+@pytest.mark.parametrize("where", ["graph", "function"])
+def test_an_onnx_loop_is_refused_before_onnxruntime_builds_it(tmp_path, where):
+    """A Loop of 10**15 iterations loaded and then hung every prediction (and the service);
+    genrekit's exports never loop, so a graph or local function that does is refused."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c_in"], ["c_out"]), helper.make_node("Add", ["v_in", "v_in"], ["v_out"])], "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []), helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
+    loop = helper.make_node("Loop", ["M", "cond", "mean"], ["looped"], body=body)
+    functions = []
+    if where == "function":  # the Loop hidden in a local function the graph calls
+        functions = [helper.make_function("evil", "spin", ["M", "cond", "mean"], ["looped"], [loop],
+                                          [helper.make_opsetid("", 18)])]
+        loop = helper.make_node("spin", ["M", "cond", "mean"], ["looped"], domain="evil")
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0), loop,
+             helper.make_node("Softmax", ["looped"], ["probabilities"], axis=1)]
+    constants = [numpy_helper.from_array(np.array(10**15, np.int64), "M"), numpy_helper.from_array(np.array(True), "cond")]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 128])],
+                              initializer=constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("evil", 1)],
+                              functions=functions)
+    model.ir_version = 9
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
+    path = tmp_path / "loop.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="loop.onnx: the graph uses Loop"):
+        load(path)

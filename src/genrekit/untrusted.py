@@ -491,3 +491,76 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
             _refuse_if(not 0 <= feature[node] < n_features, where,
                        f"{context} node {node} splits on a feature it does not have")
             _refuse_if(arrays["split_type"][node] != 0, where, f"{context} node {node} is a categorical split")
+
+
+# ONNX operators whose run time a file chooses (a Loop of 10**15 iterations hangs a service);
+# genrekit's exports never use them.
+ONNX_REFUSED_OPS = frozenset({"Loop", "Scan", "If", "SequenceMap"})
+
+
+def onnx_op_types(data: bytes, where: str) -> set[str]:
+    """Every operator an ONNX file's graph, subgraphs and local functions name, read from the
+    protobuf wire format itself (the torch-free runtime has no ``onnx`` package): ModelProto
+    graph (7) and functions (25); GraphProto nodes (1); NodeProto op_type (4) and attributes
+    (5); AttributeProto graphs (6, 11); FunctionProto nodes (7)."""
+
+    def fields(start: int, end: int):
+        at = start
+        while at < end:
+            key, at = _varint(data, at)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                _, at = _varint(data, at)
+            elif wire in (1, 5):
+                at += 8 if wire == 1 else 4
+            elif wire == 2:
+                length, at = _varint(data, at)
+                if at + length > end:
+                    raise ValueError("a field runs past its message")
+                yield number, at, at + length
+                at += length
+            else:
+                raise ValueError(f"wire type {wire}")
+
+    found: set[str] = set()
+
+    def graph(start: int, end: int, depth: int) -> None:
+        if depth > 16:
+            raise ValueError("subgraphs nested too deep")
+        for number, a, b in fields(start, end):
+            if number == 1:
+                node(a, b, depth)
+
+    def node(start: int, end: int, depth: int) -> None:
+        for number, a, b in fields(start, end):
+            if number == 4:
+                found.add(data[a:b].decode("utf-8", "replace"))
+            elif number == 5:
+                for kind, c, d in fields(a, b):
+                    if kind in (6, 11):
+                        graph(c, d, depth + 1)
+
+    try:
+        for number, a, b in fields(0, len(data)):
+            if number == 7:
+                graph(a, b, 0)
+            elif number == 25:
+                for kind, c, d in fields(a, b):
+                    if kind == 7:
+                        node(c, d, 0)
+    except (ValueError, IndexError) as exc:
+        raise ModelError(f"{where}: not an ONNX file genrekit can read ({exc})") from exc
+    return found
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+        if shift > 63:
+            raise ValueError("a varint over 64 bits")

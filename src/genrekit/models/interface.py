@@ -22,8 +22,9 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
-from genrekit.untrusted import (describe_value, parse_json, require, require_feature_fields, require_labels,
-                                require_training_hashes, training_hashes, training_spellings)
+from genrekit.untrusted import (ONNX_REFUSED_OPS, describe_value, onnx_op_types, parse_json, require,
+                                require_feature_fields, require_labels, require_training_hashes, training_hashes,
+                                training_spellings)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models.artifact import GenreModel
@@ -565,7 +566,15 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     _register_cpu_arena()
     options.add_session_config_entry("session.use_env_allocators", "1")
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc})") from exc
+    refused = onnx_op_types(data, str(path)) & ONNX_REFUSED_OPS
+    if refused:
+        raise ModelError(f"{path}: the graph uses {', '.join(sorted(refused))}, whose run time the file chooses; "
+                         "genrekit's exports never do (a corrupt or crafted file)")
+    try:
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
         raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
     metadata = session.get_modelmeta().custom_metadata_map
