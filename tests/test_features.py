@@ -278,3 +278,11 @@ def test_a_long_file_gives_one_row_per_segment_cut_as_prediction_cuts_it(tmp_pat
     np.testing.assert_allclose(rows[1:2], second, rtol=1e-4, atol=1e-6)
     one, _ = extract_file(str(gtzan_mini / "jazz" / "jazz.00001.wav"), spec)
     assert one.shape == (1, 57)
+
+
+def test_a_whole_number_sample_rate_of_any_type_is_the_same_rate():
+    assert FeatureSpec("gtzan57", sample_rate=44100.0) == FeatureSpec("gtzan57", sample_rate=np.int64(44100)) \
+        == FeatureSpec("gtzan57", sample_rate=44100)
+    for rate in (44100.5, 10**9, 0, True):
+        with pytest.raises(ParameterError, match="sample_rate"):
+            FeatureSpec("gtzan57", sample_rate=rate)

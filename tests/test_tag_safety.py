@@ -698,6 +698,11 @@ def test_any_file_name_can_be_tagged_and_tabled(tmp_path, originals, small_model
     assert genre_field(path) is not None and genre_field(path.parent / latin) is not None
     with open(tmp_path / "tags.csv", encoding="utf-8", errors="surrogateescape") as handle:
         assert str(path.parent / latin) in handle.read()  # CSV keeps the name's own bytes
+    # the undo updates either table (the Parquet run found the genres written, and wrote none)
+    assert [f.status for f in undo_tags(tmp_path / "tags.csv").files] == ["restored"] * 2
+    tag(path.parent, small_model, tmp_path / "tags.parquet", "--existing", "replace")
+    assert [f.status for f in undo_tags(tmp_path / "tags.parquet").files] == ["restored"] * 2
+    assert set(pd.read_parquet(tmp_path / "tags.parquet").tag_action) == {"undone"}
     assert sorted(os.listdir(path.parent)) == sorted([long_name, latin])
 
 
@@ -727,3 +732,23 @@ def test_genres_the_owner_edited_after_genrekit_are_the_owners(tmp_path, origina
     assert tags.genres == ("Post-Rock",) and not tags.by_genrekit
     write_fields(path, {field.field: field.values})  # back to what genrekit wrote
     assert read_song_tags(path).by_genrekit
+
+
+def test_blank_frames_and_v23_utf8_frames_do_not_block_a_write(tmp_path, originals):
+    """Taggers leave blank frames (mutagen drops them on saving: nothing is lost) and UTF-8
+    frames in v2.3 tags (saved as UTF-16, the same text): neither may stop a genre write."""
+    from mutagen.id3 import COMM, TPE1, TPE2, TXXX
+
+    for version in (3, 4):
+        path = _one_file(tmp_path, originals, "tagged-id3v23.mp3", f"v{version}.mp3")
+        tag_ = ID3()
+        tag_.add(TIT2(encoding=3, text=["Café"]))  # UTF-8, which v2.3 does not have
+        tag_.add(TPE1(encoding=3, text=["Björk"]))
+        tag_.add(TPE2(encoding=0, text=[""]))
+        tag_.add(COMM(encoding=0, lang="eng", desc="", text=[""]))
+        tag_.add(TXXX(encoding=0, desc="CATALOGNUMBER", text=[""]))
+        tag_.save(path, v2_version=version, v23_sep=None)
+        change = write_genre_tag(path, "metal", existing="replace")
+        assert change.action == "written", (version, change.error)
+        after = exact_id3(path)
+        assert list(after["TIT2"].text) == ["Café"] and list(after["TPE1"].text) == ["Björk"]

@@ -136,7 +136,8 @@ def _set_by_genrekit(item: Item, source_field: str) -> bool:
     source = item.get(source_field)
     wrote = item.get("genrekit_genres")  # the genres a file's genrekit write recorded, where it did
     from_file = bool((item.get("genrekit_model") or "").strip()) and (
-        not wrote or [g.casefold() for g in split_genres([wrote])] == [g.casefold() for g in _genre_list(item)])
+        not wrote or [g.casefold() for g in split_genres([wrote])]
+        == [g.casefold() for g in split_genres(_genre_list(item))])
     by_genrekit = source == SOURCE or (not source and from_file)
     return by_genrekit and not _changed_since(item)
 

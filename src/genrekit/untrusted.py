@@ -435,7 +435,7 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
     walk can cycle), every split must name one of the model's features, and the model must
     be the plain gradient-boosted trees genrekit writes (no categorical splits, no vector
     leaves) for ``n_classes`` genres."""
-    booster = parse_json(data, where)
+    booster = parse_json(data, where, max_bytes=MAX_MEMBER_BYTES)  # ~1 MB per genre; the depth cap holds
     learner = require(booster, "learner", dict, where)
     params = require(learner, "learner_model_param", dict, f"{where}: learner")
     gradient = require(learner, "gradient_booster", dict, f"{where}: learner")

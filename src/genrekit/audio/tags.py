@@ -428,9 +428,9 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     for name, value in (provenance or {}).items():
         key = provenance_key(field.family, name)
         fields[key] = {"old": field.own.get(key), "new": [value]}
-    if provenance:  # the genres as written: an owner's later edit then shows (genres_by_genrekit)
+    if provenance:  # the genres as written, one value: an owner's later edit then shows (genres_by_genrekit)
         key = provenance_key(field.family, "GENRES")
-        fields[key] = {"old": field.own.get(key), "new": list(new)}
+        fields[key] = {"old": field.own.get(key), "new": ["; ".join(new)]}
     change.new, change.new_values, change.action = _show(new), new, "write"
     change.fields = fields
     if converting:
@@ -562,7 +562,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
             tags.delall(key)
             tags.add(TXXX(encoding=3, desc=key[5:], text=list(new)))
         else:
-            raise ParameterError(f"{path}: expected a TCON or TXXX: field, found {key!r}")
+            raise ParameterError(f"expected a TCON or TXXX: field, found {key!r}")
     if version == 3 and had == 4:
         tags.update_to_v23()
     if remove_empty and not tags.keys() and not tags.unknown_frames:
@@ -582,7 +582,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
         with open(path, "r+b") as handle:
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
             if handle.read(3) != b"TAG":
-                raise GenrekitError(f"{path}: expected the ID3v1 tag at the end after saving, found none")
+                raise GenrekitError("expected the ID3v1 tag at the end after saving, found none")
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
             handle.write(v1)
 
@@ -651,8 +651,9 @@ def _id3_frame_ids(block: bytes) -> Counter:
             size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(raw)) if syncsafe else int.from_bytes(raw, "big")
             if size and at + 10 + size > len(data):
                 return found, False
-            if size:
-                found[data[at:at + 4].decode("latin-1")] += 1
+            name = data[at:at + 4].decode("latin-1")
+            if size and not _blank_text_frame(name, data[at + 10:at + 10 + size]):
+                found[name] += 1
             at += 10 + size
         clean = all(_FRAME_ID.fullmatch(name.encode("latin-1")) for name in found)
         return found, clean
@@ -663,6 +664,22 @@ def _id3_frame_ids(block: bytes) -> Counter:
         if plain_clean:
             return plain
     return found
+
+
+def _blank_text_frame(name: str, payload: bytes) -> bool:
+    """A text frame (``T...``, ``COMM``) that holds no text: mutagen reads or saves it as
+    nothing, and nothing of value is lost with it."""
+    if not (name.startswith("T") or name == "COMM"):
+        return False
+    text = payload[4:] if name == "COMM" else payload[1:]  # past the encoding (and COMM's language)
+    if name == "TXXX":  # a description, then the value: blank when the value is
+        wide = payload[:1] in (b"\x01", b"\x02")
+        end = next((i for i in range(0, len(text) - 1, 2) if text[i:i + 2] == b"\x00\x00"), len(text)) if wide else (
+            text.find(b"\x00") % (len(text) + 1))
+        text = text[end + (2 if wide else 1):]
+    for mark in (b"\xff\xfe", b"\xfe\xff", b"\x00"):
+        text = text.replace(mark, b"")
+    return not text
 
 
 def _id3_loss(block: bytes, tags) -> list[str]:
@@ -754,8 +771,9 @@ def _vorbis_loss(raw: bytes) -> list[str]:
     return problems
 
 
-def _refuse_lossy(path: str, suffix: str) -> None:
-    """Raise when saving the file's tag through mutagen would lose or garble anything in it."""
+def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
+    """Raise when saving the tag of ``path`` (a copy of ``shown``) through mutagen would lose
+    or garble anything in it."""
     if suffix in ID3_SUFFIXES:
         tags, _ = _load_id3(path, suffix, exact=True)
         problems = _id3_loss(_id3_block(path, suffix), tags) if tags is not None else []
@@ -763,9 +781,17 @@ def _refuse_lossy(path: str, suffix: str) -> None:
         raw = _vorbis_comment_bytes(path)
         problems = _vorbis_loss(raw) if raw is not None else []
     if problems:
-        raise GenrekitError(f"its tag holds {', '.join(problems[:4])}{' ...' if len(problems) > 4 else ''}, which "
+        raise GenrekitError(f"{shown}: its tag holds {', '.join(problems[:4])}{' ...' if len(problems) > 4 else ''}, which "
                             "would be lost or changed if genrekit rewrote the tag; left as it is (repair the tag "
                             "with a tagger first)")
+
+
+_ENCODING = re.compile(r"encoding=<Encoding\.\w+: \d+>, ")
+
+
+def _textless(frame) -> bool:
+    text = getattr(frame, "text", None)
+    return isinstance(text, list) and not any(str(t) for t in text)
 
 
 def _other_fields(path: str, suffix: str, touched) -> list:
@@ -778,7 +804,10 @@ def _other_fields(path: str, suffix: str, touched) -> list:
         tags, _ = _load_id3(path, suffix, exact=True)
         if tags is None:
             return []
-        return sorted((key, repr(frame)) for key, frame in tags.items() if key.casefold() not in skip) + sorted(
+        # a frame's text encoding may change (v2.3 has no UTF-8: mutagen saves it as UTF-16),
+        # its text may not; a frame without text is dropped by mutagen and loses nothing
+        return sorted((key, _ENCODING.sub("", repr(frame))) for key, frame in tags.items()
+                      if key.casefold() not in skip and not _textless(frame)) + sorted(
             bytes(raw) for raw in tags.unknown_frames)
     tags = mutagen.File(path).tags
     if tags is None:
@@ -801,7 +830,7 @@ def _replace_safely(path: str, edit) -> None:
         shutil.copy2(path, temporary)
         status = os.stat(path)
         if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
-            with contextlib.suppress(PermissionError):  # only root may give a file away
+            with contextlib.suppress(OSError):  # only root may give a file away; some file systems never
                 os.chown(temporary, status.st_uid, status.st_gid)
         edit(temporary)
         _fsync(temporary)
@@ -851,16 +880,19 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
             if now.get(key) != wanted:
                 raise TagConflict(f"{path}: expected {key} {wanted!r}, found {now.get(key)!r} "
                                   "(the file changed since it was read)")
-        _refuse_lossy(temporary, suffix)
+        _refuse_lossy(temporary, suffix, path)
         block = base64.b64decode(id3_tag) if id3_tag is not None else None
         # converting an ID3 tag's version rewrites every frame (its undo puts the whole tag back)
         converting = block is not None or (field.family == "ID3" and field.version is not None
                                            and id3v2_version not in (None, field.version))
         others = _other_fields(temporary, suffix, values)
-        if suffix in ID3_SUFFIXES:
-            _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block)
-        else:
-            _set_other(temporary, values, remove_empty)
+        try:
+            if suffix in ID3_SUFFIXES:
+                _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block)
+            else:
+                _set_other(temporary, values, remove_empty)
+        except GenrekitError as exc:  # named by the song, not by its temporary copy
+            raise type(exc)(f"{path}: {exc}") from exc
         after = read_genre_field(temporary, suffix=suffix).fields
         later = _other_fields(temporary, suffix, values)
         if not converting and later != others:

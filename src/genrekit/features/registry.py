@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import numbers
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -92,7 +93,7 @@ def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration)
 
     if not (isinstance(sample_rate, int) and not isinstance(sample_rate, bool)
             and SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]):
-        return f"sample_rate={sample_rate!r} must be {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]} Hz"
+        return f"sample_rate={sample_rate!r} must be a whole number of Hz, {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]}"
     if chunk_duration is not None and not (seconds(chunk_duration) and 0.5 <= chunk_duration <= MAX_SPEC_SECONDS):
         return f"chunk_duration={chunk_duration!r} must be 0.5-{MAX_SPEC_SECONDS:g} seconds or None"
     if hop_duration is not None and not (seconds(hop_duration) and MIN_HOP_SECONDS <= hop_duration <= MAX_SPEC_SECONDS):
@@ -131,6 +132,9 @@ class FeatureSpec:
         definition = _DEFINITIONS[self.name]
         if self.sample_rate is None:
             object.__setattr__(self, "sample_rate", definition.sample_rate)
+        elif isinstance(self.sample_rate, numbers.Real) and not isinstance(self.sample_rate, bool) and float(
+                self.sample_rate).is_integer():  # 44100.0, numpy integers: the same rate
+            object.__setattr__(self, "sample_rate", int(self.sample_rate))
         if definition.fixed_rate and self.sample_rate != definition.sample_rate:
             raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
                                  f"at {definition.sample_rate} Hz")

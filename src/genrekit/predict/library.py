@@ -923,6 +923,6 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         for row in rows:
             record = records.get(_utf8_row({"path": os.path.realpath(row["path"])})["path"])
             if record is not None:
-                row.update({c: record.get(c) for c in columns if c in row})
+                row.update(_utf8_row({c: record.get(c) for c in columns if c in row}))
         with atomic_path(results) as temporary:
             pq.write_table(pa.Table.from_pylist(rows), temporary)
