@@ -672,11 +672,9 @@ def _blank_text_frame(name: str, payload: bytes) -> bool:
     if not (name.startswith("T") or name == "COMM"):
         return False
     text = payload[4:] if name == "COMM" else payload[1:]  # past the encoding (and COMM's language)
-    if name == "TXXX":  # a description, then the value: blank when the value is
-        wide = payload[:1] in (b"\x01", b"\x02")
-        end = next((i for i in range(0, len(text) - 1, 2) if text[i:i + 2] == b"\x00\x00"), len(text)) if wide else (
-            text.find(b"\x00") % (len(text) + 1))
-        text = text[end + (2 if wide else 1):]
+    if name == "TXXX":  # a description, its terminator, then the value: blank when the value is
+        terminator = b"\x00\x00" if payload[:1] in (b"\x01", b"\x02") else b"\x00"  # UTF-16's is two bytes
+        text = text.split(terminator, 1)[1] if terminator in text else b""
     for mark in (b"\xff\xfe", b"\xfe\xff", b"\x00"):
         text = text.replace(mark, b"")
     return not text
@@ -781,9 +779,9 @@ def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
         raw = _vorbis_comment_bytes(path)
         problems = _vorbis_loss(raw) if raw is not None else []
     if problems:
-        raise GenrekitError(f"{shown}: its tag holds {', '.join(problems[:4])}{' ...' if len(problems) > 4 else ''}, which "
-                            "would be lost or changed if genrekit rewrote the tag; left as it is (repair the tag "
-                            "with a tagger first)")
+        listed = ", ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
+        raise GenrekitError(f"{shown}: its tag holds {listed}, which would be lost or changed if genrekit rewrote "
+                            "the tag; left as it is (repair the tag with a tagger first)")
 
 
 _ENCODING = re.compile(r"encoding=<Encoding\.\w+: \d+>, ")
