@@ -223,7 +223,7 @@ def require_feature_fields(features, where: str) -> None:
         if features.get(key) is not None:
             require(features, key, kind, f"{where}: features")
     from genrekit.audio.level import is_level
-    from genrekit.features.registry import spec_number_problem
+    from genrekit.features.limits import spec_number_problem
 
     if "sample_rate" in features or "chunk_duration" in features:  # a spec's numbers, as FeatureSpec checks them
         problem = spec_number_problem(features.get("sample_rate", 22050), features.get("chunk_duration"),
@@ -494,8 +494,9 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 
 
 # ONNX operators whose run time a file chooses (a Loop of 10**15 iterations hangs a service);
-# genrekit's exports never use them.
-ONNX_REFUSED_OPS = frozenset({"Loop", "Scan", "If", "SequenceMap"})
+# genrekit's exports never use them. (Scan, which skl2onnx's k-NN graph uses, iterates over
+# its input: the data bound it.)
+ONNX_REFUSED_OPS = frozenset({"Loop"})
 
 
 def onnx_op_types(data: bytes, where: str) -> set[str]:

@@ -571,7 +571,7 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
         raise ModelError(f"{path}: cannot be read ({exc})") from exc
     refused = onnx_op_types(data, str(path)) & ONNX_REFUSED_OPS
     if refused:
-        raise ModelError(f"{path}: the graph uses {', '.join(sorted(refused))}, whose run time the file chooses; "
+        raise ModelError(f"{path}: the graph uses {', '.join(sorted(refused))}, whose iteration count the file chooses; "
                          "genrekit's exports never do (a corrupt or crafted file)")
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,31 @@
+"""The numbers a feature spec may hold, in a module of its own: model files carry them, and
+the torch-free runtime checks them without importing the feature sets (librosa)."""
+
+from __future__ import annotations
+
+import math
+
+SAMPLE_RATES = (1000, 192_000)  # Hz: what a feature set may ask audio to be resampled to
+MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
+MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
+
+
+def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:
+    """What is wrong with a feature spec's numbers, or None: a sample rate from 1 to 192 kHz,
+    and finite seconds: chunks of 0.5-600 s (or None), hops of 0.05-600 s (or None),
+    a minimum length of 0-600 s. Model files carry these numbers, so they are hostile input:
+    a huge rate or chunk would allocate without bound, a NaN would fail every song."""
+
+    def seconds(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (isinstance(sample_rate, int) and not isinstance(sample_rate, bool)
+            and SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]):
+        return f"sample_rate={sample_rate!r} must be a whole number of Hz, {SAMPLE_RATES[0]}-{SAMPLE_RATES[1]}"
+    if chunk_duration is not None and not (seconds(chunk_duration) and 0.5 <= chunk_duration <= MAX_SPEC_SECONDS):
+        return f"chunk_duration={chunk_duration!r} must be 0.5-{MAX_SPEC_SECONDS:g} seconds or None"
+    if hop_duration is not None and not (seconds(hop_duration) and MIN_HOP_SECONDS <= hop_duration <= MAX_SPEC_SECONDS):
+        return f"hop_duration={hop_duration!r} must be {MIN_HOP_SECONDS:g}-{MAX_SPEC_SECONDS:g} seconds or None"
+    if not (seconds(min_duration) and 0 <= min_duration <= MAX_SPEC_SECONDS):
+        return f"min_duration={min_duration!r} must be 0-{MAX_SPEC_SECONDS:g} seconds"
+    return None
