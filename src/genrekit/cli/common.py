@@ -452,10 +452,11 @@ def _note_training_files(paths: list[str], model) -> None:
 
     _, seen = exclude_training(paths, model, by_audio=False)
     if seen:
-        _note(f"[yellow]note:[/] {len(seen)} of these files were in the model's training data, so their "
-                          f"predictions say nothing about its accuracy: "
-                          f"{escape(', '.join(Path(p).name for p in seen[:5]))}"
-                          f"{', …' if len(seen) > 5 else ''}", highlight=False)
+        files = "this file was" if len(paths) == 1 else (
+            f"{len(seen)} of these files {'was' if len(seen) == 1 else 'were'}")
+        _note(f"[yellow]note:[/] {files} in the model's training data, so what it predicts for "
+              f"{'it' if len(seen) == 1 else 'them'} says nothing about its accuracy: "
+              f"{escape(', '.join(Path(p).name for p in seen[:5]))}{', …' if len(seen) > 5 else ''}", highlight=False)
 
 
 def _model(positional: str | None, option: str | None, *, default: str | None) -> str:
