@@ -508,14 +508,14 @@ def onnx_op_types(data: bytes, where: str) -> set[str]:
     def fields(start: int, end: int):
         at = start
         while at < end:
-            key, at = _varint(data, at)
+            key, at = read_varint(data, at)
             number, wire = key >> 3, key & 7
             if wire == 0:
-                _, at = _varint(data, at)
+                _, at = read_varint(data, at)
             elif wire in (1, 5):
                 at += 8 if wire == 1 else 4
             elif wire == 2:
-                length, at = _varint(data, at)
+                length, at = read_varint(data, at)
                 if at + length > end:
                     raise ValueError("a field runs past its message")
                 yield number, at, at + length
@@ -554,7 +554,9 @@ def onnx_op_types(data: bytes, where: str) -> set[str]:
     return found
 
 
-def _varint(data: bytes, at: int) -> tuple[int, int]:
+def read_varint(data: bytes, at: int) -> tuple[int, int]:
+    """A protobuf varint at ``data[at:]``: ``(value, the position after it)``; at most 64 bits,
+    so a run of continuation bytes in a hostile file ends in a ValueError, not a huge number."""
     value = shift = 0
     while True:
         byte = data[at]

@@ -478,11 +478,16 @@ def _id3v1_block(path: str) -> bytes | None:
     return block if block.startswith(b"TAG") else None
 
 
+def _syncsafe(raw: bytes) -> int:
+    """An ID3 size: four bytes of seven bits each, the high bit always clear."""
+    return sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(raw[:4]))
+
+
 def _mp3_tag_size(head: bytes) -> int:
     """The size of the ID3v2 tag an MP3 starts with (header, frames, padding, footer); 0: none."""
     if head[:3] != b"ID3" or len(head) < 10:
         return 0
-    size = sum((head[6 + i] & 0x7F) << (7 * (3 - i)) for i in range(4))
+    size = _syncsafe(head[6:10])
     return 10 + size + (10 if head[5] & 0x10 else 0)
 
 
@@ -636,19 +641,18 @@ def _id3_frame_ids(block: bytes) -> Counter:
     if len(block) < 10 or block[:3] != b"ID3" or block[3] not in (3, 4):
         return Counter()
     major, flags = block[3], block[5]
-    data = block[10:10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(block[6:10]))]
+    data = block[10:10 + _syncsafe(block[6:10])]
     if major == 3 and flags & 0x80:  # v2.3 unsynchronises the whole tag
         data = data.replace(b"\xff\x00", b"\xff")
     if flags & 0x40 and len(data) >= 4 and not _FRAME_ID.fullmatch(data[:4]):  # an extended header
         size = data[:4]
-        data = data[(sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(size)) if major == 4
-                     else 4 + int.from_bytes(size, "big")):]
+        data = data[_syncsafe(size) if major == 4 else 4 + int.from_bytes(size, "big"):]
 
     def walk(syncsafe: bool) -> tuple[Counter, bool]:
         found, at = Counter(), 0
         while at + 10 <= len(data) and data[at:at + 4].strip(b"\x00"):
             raw = data[at + 4:at + 8]
-            size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(raw)) if syncsafe else int.from_bytes(raw, "big")
+            size = _syncsafe(raw) if syncsafe else int.from_bytes(raw, "big")
             if size and at + 10 + size > len(data):
                 return found, False
             name = data[at:at + 4].decode("latin-1")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from genrekit.errors import ModelError
+from genrekit.untrusted import read_varint
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 # tensorflow/core/framework/types.proto
@@ -24,29 +25,18 @@ DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6
           10: np.bool_, 17: np.uint16, 19: np.float16}
 
 
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, position
-        shift += 7
-
-
 def _proto_fields(data: bytes):
     """(field number, wire type, value) of a protobuf message; nested messages as bytes."""
     position = 0
     while position < len(data):
-        tag, position = _varint(data, position)
+        tag, position = read_varint(data, position)
         number, wire = tag >> 3, tag & 7
         if wire == 0:
-            value, position = _varint(data, position)
+            value, position = read_varint(data, position)
         elif wire == 1:
             value, position = data[position:position + 8], position + 8
         elif wire == 2:
-            length, position = _varint(data, position)
+            length, position = read_varint(data, position)
             value, position = data[position:position + length], position + length
         elif wire == 5:
             value, position = data[position:position + 4], position + 4
@@ -64,9 +54,9 @@ def _block_entries(table: bytes, offset: int, size: int):
     end = len(block) - 4 - 4 * n_restarts
     position, key = 0, b""
     while position < end:
-        shared, position = _varint(block, position)
-        unshared, position = _varint(block, position)
-        length, position = _varint(block, position)
+        shared, position = read_varint(block, position)
+        unshared, position = read_varint(block, position)
+        length, position = read_varint(block, position)
         key = key[:shared] + block[position:position + unshared]
         position += unshared
         yield key, block[position:position + length]
@@ -116,14 +106,14 @@ def read_checkpoint(prefix: str | os.PathLike) -> dict[str, np.ndarray]:
         if len(table) < 48 or struct.unpack_from("<Q", table, len(table) - 8)[0] != TABLE_MAGIC:
             raise ValueError("no table footer")
         footer = table[-48:]
-        _, position = _varint(footer, 0)  # the metaindex block: not needed
-        _, position = _varint(footer, position)
-        index_offset, position = _varint(footer, position)
-        index_size, _ = _varint(footer, position)
+        _, position = read_varint(footer, 0)  # the metaindex block: not needed
+        _, position = read_varint(footer, position)
+        index_offset, position = read_varint(footer, position)
+        index_size, _ = read_varint(footer, position)
         entries = {}
         for _, handle in _block_entries(table, index_offset, index_size):
-            offset, position = _varint(handle, 0)
-            size, _ = _varint(handle, position)
+            offset, position = read_varint(handle, 0)
+            size, _ = read_varint(handle, position)
             for key, value in _block_entries(table, offset, size):
                 if key:  # the empty key holds the bundle's header
                     entries[key.decode()] = _entry(value)
