@@ -56,7 +56,7 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
     """Train one preset on one fold's training tracks and score its test tracks."""
     import torch
 
-    from genrekit.evaluate import network_fold
+    from genrekit.evaluate import model_fold
     from genrekit.models.nets import PRESETS, count_parameters
     from genrekit.models.nets.artifact import save_network
 
@@ -64,7 +64,7 @@ def run_fold(preset: str, fold: int, epochs: int | None, data: Path, out: Path, 
     dataset, folds = dataset_and_folds(data)
     train_ids, test_ids = folds[fold]
     epochs = epochs or PRESETS[preset].training.get("epochs", 30)
-    result, net = network_fold(dataset, preset, train_ids, test_ids, epochs=epochs, seed=SEED)
+    result, net = model_fold(preset, train_ids, test_ids, dataset=dataset, epochs=epochs, seed=SEED)
     if keep_model:  # a real fold, not a timing run: keep the network for bench/edge.py
         MODELS.mkdir(parents=True, exist_ok=True)
         model = save_network(MODELS / f"{preset}-fold{fold}.safetensors", net, preset=preset, labels=dataset.labels)

@@ -87,21 +87,36 @@ def feature_cache(tmp_path_factory) -> Path:
 
 
 # The guard: what every test, and the session as a whole, must leave as it found it.
-WATCHED_ENV = ("GENREKIT_", "RAY_")  # environment variables, except the two that Ray sets in its own process:
+WATCHED_ENV = ("GENREKIT_", "RAY_", "AWS_")  # environment variables, except the two that Ray sets in its own process:
 RAY_OWN_ENV = ("RAY_CLIENT_MODE", "RAY_USAGE_STATS_ENABLED")  # on `import ray`, and when ray.init() starts a cluster
 REPO_ARTIFACTS = REPO / "test-artifacts"  # the repository (tests once kept screenshots there)
+# What Python, pip, pytest and CI write in the checkout; everything else in it is watched.
+NOT_WATCHED = {".git", ".venv", ".venv-runtime", ".cache", ".pytest_cache", "__pycache__", "build", "dist"}
 _REPORTED: set[str] = set()  # files a test was already blamed for
 
 
-def _state() -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
-    """The watched environment variables, and each file in the repository's test-artifacts/
-    with its (modification time, size)."""
-    env = {key: value for key, value in os.environ.items() if key.startswith(WATCHED_ENV) and key not in RAY_OWN_ENV}
+def _checkout_files() -> dict[str, tuple[int, int]]:
+    """Each file in the checkout but :data:`NOT_WATCHED` (and bench/out, the benchmarks'
+    scratch), with its (modification time, size)."""
     files = {}
-    if REPO_ARTIFACTS.is_dir():
-        files = {str(p.relative_to(REPO)): (p.stat().st_mtime_ns, p.stat().st_size)
-                 for p in REPO_ARTIFACTS.rglob("*") if p.is_file()}
-    return env, files
+    for folder, dirs, names in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in NOT_WATCHED and not d.endswith(".egg-info")
+                   and not (folder == str(REPO / "bench") and d == "out")]
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path)
+            except OSError:  # gone between the listing and the stat
+                continue
+            files[os.path.relpath(path, REPO)] = (stat.st_mtime_ns, stat.st_size)
+    return files
+
+
+def _state() -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    """The watched environment variables, and each watched file of the checkout with its
+    (modification time, size)."""
+    env = {key: value for key, value in os.environ.items() if key.startswith(WATCHED_ENV) and key not in RAY_OWN_ENV}
+    return env, _checkout_files()
 
 
 def _changes(before, *, who: str) -> list[str]:
@@ -118,11 +133,15 @@ def _changes(before, *, who: str) -> list[str]:
             os.environ[key] = env[key]
         else:
             del os.environ[key]
-    written = sorted(name for name, stamp in files_now.items() if files.get(name) != stamp and name not in _REPORTED)
-    _REPORTED.update(written)
+    written = sorted(name for name in files.keys() | files_now.keys()
+                     if files.get(name) != files_now.get(name) and name not in _REPORTED)
     folder = os.environ.get("GENREKIT_TEST_ARTIFACTS")
-    if written and not (folder and Path(folder).resolve() == REPO_ARTIFACTS.resolve()):
-        problems.append(f"{', '.join(written)} written in the repository during {who} (by it, or by another "
+    if folder:  # the folder the keep_artifact fixture copies into is the user's choice
+        kept = os.path.relpath(Path(folder).resolve(), REPO)
+        written = [name for name in written if not (name + os.sep).startswith(kept + os.sep)]
+    _REPORTED.update(written)
+    if written:
+        problems.append(f"{', '.join(written[:5])} written, changed or deleted in the repository during {who} (by it, or by another "
                         "process using this checkout): write under tmp_path; the keep_artifact fixture keeps copies "
                         "where $GENREKIT_TEST_ARTIFACTS names a folder")
     return problems

@@ -159,6 +159,9 @@ def test_fma(tmp_path, clip, fma_genres):
         load_fma(tmp_path, subset="tiny")
     shutil.rmtree(tmp_path / "fma_small")  # only the medium and large audio: the first present is read
     assert [t.track_id for t in load_dataset(tmp_path).tracks] == ["2", "5", "10", "20"]
+    assert [t.track_id for t in load_dataset(tmp_path, fma_subset="medium").tracks] == ["2", "5", "10", "20"]
+    with pytest.raises(DatasetError, match=r"fma_subset='small' is for FMA, and this dataset is read as 'manifest'"):
+        load_dataset(tmp_path / "fma_metadata" / "tracks.csv", fma_subset="small")
 
 
 def test_split_is_stratified_grouped_and_seeded():
@@ -359,3 +362,33 @@ def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tm
     merged, problems = merge_case_spellings(tracks, "lib")
     assert [t.label for t in merged] == ["Caf\u00e9", "Caf\u00e9", "Rock", "Rock", "Rock", None]
     assert len(problems) == 3 and all("only in case" in p.reason for p in problems)
+
+
+def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtzan_mini, corrupted_file):
+    """write_spectrograms: one .npz per track inside the folder whatever the id, a bad file
+    listed and passed, a rerun keeps what is done, and a folder of other settings is named."""
+    import json
+
+    from genrekit.datasets import load_manifest, settings_conflict, write_spectrograms
+    from genrekit.features import LogMelSpec
+
+    manifest = tmp_path / "songs.csv"
+    manifest.write_text("path,label,track_id\n"
+                        f"{gtzan_mini / 'jazz' / 'jazz.00000.wav'},jazz,../../outside\n"
+                        f"{corrupted_file},jazz,broken\n")
+    dataset = load_manifest(manifest)
+    spec = LogMelSpec(n_mels=32)
+    out = tmp_path / "out"
+    assert settings_conflict(out, spec) is None
+    run = write_spectrograms(dataset, out, spec, progress=False)
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    assert written == [out / "logmel" / "outside.npz", out / "run.json"]
+    assert run.written == 1 and list(run.failures) == [str(corrupted_file)]
+    S, params = LogMelSpec.load(written[0])
+    assert S.shape[0] == 32 and params == spec
+    record = json.loads((out / "run.json").read_text())
+    assert record["n_tracks"] == 1 and record["params"]["n_mels"] == 32 and str(corrupted_file) in record["failures"]
+    stamp = written[0].stat().st_mtime_ns
+    write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
+    assert written[0].stat().st_mtime_ns == stamp
+    assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))

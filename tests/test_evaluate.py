@@ -79,3 +79,10 @@ def test_averaged_metrics_are_scikit_learns(y_true, y_pred):
         assert scores["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
     assert scores["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
     assert sum(g["support"] for g in scores["per_genre"].values()) == len(y_true)
+
+
+def test_compare_models_needs_a_model_to_compare():
+    from genrekit.evaluate import compare_models
+
+    with pytest.raises(ParameterError, match="names: expected at least one model to compare, found none"):
+        compare_models(None, [])

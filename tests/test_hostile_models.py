@@ -723,3 +723,25 @@ def test_an_onnx_loop_is_refused_before_onnxruntime_builds_it(tmp_path, where):
     onnx.save(model, str(path))
     with pytest.raises(ModelError, match="loop.onnx: the graph uses Loop"):
         load(path)
+
+
+def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp_path):
+    """The feature registry refused the name without saying which file asked for it."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    graph = helper.make_graph([helper.make_node("Softmax", ["features"], ["probabilities"], axis=1)], "evil",
+                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 2])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = {"kind": "classical", "labels": ["a", "b"], "input_name": "features", "output_name": "probabilities",
+              "features": {"name": "no-such-set", "sample_rate": 22050, "min_duration": 1.0}}
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
+    path = tmp_path / "unknown.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"unknown.onnx: its feature set cannot be used: feature set 'no-such-set' "
+                                         "is unknown"):
+        load(path)

@@ -313,7 +313,8 @@ def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
 
     src = Path(__file__).resolve().parents[1] / "src" / "genrekit"
     asks = re.compile(r"file_kind\(|trains_from_audio|[\"']\.(safetensors|genrekit|onnx)[\"']|"
-                      r"isinstance\([^)]*(Classical|Network|Musicnn)Classifier")
+                      r"isinstance\([^)]*(Classical|Network|Musicnn)Classifier|"
+                      r"\b(Table|Network)Recipe\(|is (Table|Network)Recipe\b|network_names\(")
     for path in src.rglob("*.py"):
         if "models" in path.relative_to(src).parts[:1] or path.relative_to(src).parts[0] == "train":
             continue

@@ -117,6 +117,10 @@ def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
         list(song_chunks(path, sr=8000, chunk_seconds=3.0, hop_seconds=0))
     with pytest.raises(ParameterError, match=r"offset=-5 and duration=None must be >= 0"):
         next(audio.stream(path, sr=8000, offset=-5))
+    for sr in (0, -8000, 8000.5, float("nan"), True, "8000"):
+        with pytest.raises(ParameterError, match=r"sr=.*: expected a positive whole number of Hz"):
+            list(song_chunks(path, sr=sr, chunk_seconds=3.0))
+    assert len(list(song_chunks(path, sr=8000.0, chunk_seconds=3.0))) == 2  # a model file's 8000.0 is whole
 
 
 def test_prediction_schema_proportions_and_timeline(model, long_song):

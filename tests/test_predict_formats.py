@@ -60,3 +60,25 @@ def test_no_format_code_outside_the_formats_module():
     for path in (SRC / "cli" / "songs.py", SRC / "server" / "app.py"):
         text = path.read_text()
         assert "csv.writer" not in text and "json.dumps" not in text and ".to_dict(" not in text, path
+
+
+def test_render_gives_every_batch_format_and_refuses_others(model_file, gtzan_mini):
+    """The command line's formats come from one function; jsonl streams, so it is not one of them."""
+    from genrekit.errors import ParameterError
+
+    model = load(model_file)
+    song = gtzan_mini / "metal" / "metal.00001.wav"
+    prediction = predict_file(model, song)
+    failures = {"gone.wav": "gone.wav: file not found"}
+    text = formats.render("json", [prediction], failures, labels=model.labels, model_name=model.name, top=2)
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [r["path"] for r in lines] == [str(song), "gone.wav"] and len(lines[0]["top"]) == 2
+    rows = list(csv.DictReader(io.StringIO(formats.render("csv", [prediction], failures, labels=model.labels,
+                                                           model_name=model.name, top=2))))
+    assert [r["path"] for r in rows] == [str(song), "gone.wav"] and rows[1]["error"] == "gone.wav: file not found"
+    timeline = formats.render("timeline", [prediction], {}, labels=model.labels, model_name=model.name, top=2)
+    assert len(timeline.splitlines()) == 1 + len(prediction.timeline)
+    assert formats.render("table", [], failures, labels=model.labels, model_name=model.name, top=2) is None
+    assert formats.render("table", [prediction], {}, labels=model.labels, model_name=model.name, top=2) is not None
+    with pytest.raises(ParameterError, match="output_format='jsonl': expected one of table, json, csv, timeline"):
+        formats.render("jsonl", [prediction], {}, labels=model.labels, model_name=model.name, top=2)

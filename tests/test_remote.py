@@ -22,15 +22,25 @@ def s3(gtzan_mini, corrupted_file, tmp_path_factory):
     """``(library URL, local copy of the same library, environment for a subprocess)``."""
     pytest.importorskip("moto", reason="the S3 test server is moto (the test extra)")
     from moto.server import ThreadedMotoServer
-    from pyarrow import fs
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     env = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
+    patch = pytest.MonkeyPatch()  # a module fixture cannot take monkeypatch; undone in finally
+    for key, value in env.items():
+        patch.setenv(key, value)
+    try:
+        yield from _library(host, port, env, gtzan_mini, corrupted_file, tmp_path_factory)
+    finally:
+        server.stop()
+        patch.undo()
+
+
+def _library(host, port, env, gtzan_mini, corrupted_file, tmp_path_factory):
+    from pyarrow import fs
+
     store = fs.S3FileSystem(endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True,
                             access_key="test", secret_key="test", region="us-east-1")
     store.create_dir("music")
@@ -45,12 +55,6 @@ def s3(gtzan_mini, corrupted_file, tmp_path_factory):
     with store.open_output_stream("music/lib/notes.txt") as out:
         out.write(b"not audio")
     yield "s3://music/lib", local, {**os.environ, **env}
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def test_audio_reads_urls_like_paths(s3, gtzan_mini):

@@ -456,13 +456,13 @@ def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend):
 @pytest.fixture(scope="module")
 def edge_network(gtzan_mini, tmp_path_factory):
     """edge-cnn trained on clips 2-7 of three genres (10 epochs); clips 0-1 are held out."""
-    from genrekit.evaluate import network_fold
+    from genrekit.evaluate import model_fold
 
     dataset = load_gtzan(gtzan_mini)
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES)
     train = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) >= 2]
     test = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) < 2]
-    _, net = network_fold(dataset, "edge-cnn", train, test, epochs=10, seed=0)
+    _, net = model_fold("edge-cnn", train, test, dataset=dataset, epochs=10, seed=0)
     path = save_network(tmp_path_factory.mktemp("edge") / "edge.safetensors", net, preset="edge-cnn",
                         labels=dataset.labels)
     return path, dataset, train

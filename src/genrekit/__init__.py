@@ -1,8 +1,11 @@
 """genrekit: music genre recognition, from a folder of songs to an evaluated model.
 
-Stages, each a subpackage, imports flowing one way::
+Stages, each a subpackage, imports flowing one way (docs/architecture.md)::
 
-    audio -> features -> datasets -> models -> evaluate / predict -> cli
+    audio -> features -> datasets -> models -> train (fitting) -> predict -> evaluate
+          -> train (runs) -> cli / server / export
+
+Every stage above ``models`` takes a model through one door, :func:`genrekit.models.load`.
 """
 
 from genrekit.errors import (

@@ -7,6 +7,7 @@ and one chunk, whatever the song's length.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterator
 
@@ -64,33 +65,65 @@ def song_chunks(
 ) -> Iterator[tuple[float, float, np.ndarray]]:
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
 
-    Chunks are ``chunk_seconds`` long every ``hop_seconds`` (default: back to back) inside
-    :func:`analysed_span`. A last piece that adds at least half a chunk (and ``min_seconds``)
-    of audio after the last whole chunk is kept, as is a file shorter than one chunk but at
-    least ``min_seconds`` long: zero-padded to a whole chunk when ``pad`` (fixed-size
-    networks), else as it is.
+    Chunks are ``chunk_seconds`` long every ``hop_seconds`` inside :func:`analysed_span`. A
+    last piece that adds at least half a chunk (and ``min_seconds``) of audio after the last
+    whole chunk is kept, as is a file shorter than one chunk but at least ``min_seconds``
+    long: zero-padded to a whole chunk when ``pad`` (fixed-size networks), else as it is.
+    Memory stays bounded by one decoding block and one chunk.
 
-    ``should_stop``, when given, is asked before each decoded block and each chunk; once it
-    answers true the stream ends with :class:`AnalysisStopped` (a service's timeout or a
-    client that went away).
+    Parameters
+    ----------
+    path : path
+        A local audio file.
+    sr : int
+        The sample rate (Hz) the audio is decoded and resampled to.
+    chunk_seconds : float
+        The length of a chunk.
+    hop_seconds : float, optional
+        Seconds between chunks' starts (default: ``chunk_seconds``, back to back).
+    skip : float
+        Seconds of intro and outro left out of a long enough song (see :func:`analysed_span`).
+    pad : bool
+        Zero-pad a short last piece to a whole chunk.
+    min_seconds : float
+        The shortest last piece, or file, that gives a chunk.
+    block_seconds : float
+        Seconds decoded at a time.
+    should_stop : callable, optional
+        Asked before each decoded block and each chunk; once it answers true the stream ends
+        with :class:`AnalysisStopped` (a service's timeout or a client that went away).
+    max_seconds : float, optional
+        Refuses a file whose header declares more audio than that before anything is decoded
+        (a service's bound on the work one upload may ask for; decoding stops at the declared
+        length, so a header cannot hide more).
 
-    ``max_seconds``, when given, refuses a file whose header declares more audio than that
-    before anything is decoded (a service's bound on the work one upload may ask for; decoding
-    stops at the declared length, so a header cannot hide more).
+    Yields
+    ------
+    start, end : float
+        The chunk's span in seconds from the file's start (a short last piece ends where its
+        audio does, padded or not).
+    samples : np.ndarray [shape=(round(chunk_seconds * sr),)], float32, mono
+        Shorter for a last piece that is not padded. It may be a view into a decoded block: a
+        copy keeps it without holding the block in memory.
 
     Raises
     ------
     AudioError
-        naming the file: not audio, truncated (fewer samples than its header declares),
-        silent, too short to give one chunk (less than ``min_seconds``), or longer than
-        ``max_seconds``.
+        naming the file: not audio, corrupt (non-finite or far out of range samples),
+        truncated (fewer samples than its header declares), silent, too short to give one
+        chunk (less than ``min_seconds``), or longer than ``max_seconds``.
     AnalysisStopped
         when ``should_stop()`` became true.
+    ParameterError
+        ``sr`` is not a positive whole number of Hz, ``chunk_seconds`` or ``hop_seconds`` is
+        not positive or shorter than one sample at ``sr``, or ``skip`` is negative.
     """
     path = os.fspath(path)
     hop_seconds = chunk_seconds if hop_seconds is None else hop_seconds
     if chunk_seconds <= 0 or hop_seconds <= 0:
         raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
+        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
     header = info(path)
     if max_seconds is not None and header.duration > max_seconds:
         raise AudioError(path, f"too long: {_minutes(header.duration)} of audio, at most {_minutes(max_seconds)} "

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from genrekit import __version__
 from genrekit.errors import GenrekitError
 from genrekit.models import catalogue
 from genrekit.cli.common import (
@@ -87,10 +86,8 @@ def features(
     address: AddressOption = None,
 ) -> None:
     """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
-    from genrekit.datasets import build_feature_table, feature_frame
+    from genrekit.datasets import build_feature_table, write_feature_table
     from genrekit.features import FeatureSpec
-    from genrekit.evaluate import write_json
-    from genrekit.evaluate.report import write_text_atomic
 
     if feature_set == "logmel":
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
@@ -100,68 +97,28 @@ def features(
     _output_folder(out, "--out")
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
                                         runner=chosen)
-    write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
-    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
-    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": spec.to_dict(),
-                                  "dataset": data.name, "n_tracks": len(table.paths), "n_rows": int(len(table.y)),
-                                  "cache_hits": result.cache_hits, "failures": table.failures, "problems": problems})
+    written = write_feature_table(out, table, data, cache_hits=result.cache_hits)
     out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
-                      f"-> {out / 'features.csv'} ({result.cache_hits} from cache)", markup=False)
+                      f"-> {written} ({result.cache_hits} from cache)", markup=False)
+    problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
     raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
 
 
-def _inside_name(track_id: str, suffix: str) -> Path:
-    """A relative file name for ``track_id`` that stays inside the folder it is joined to: a
-    manifest's id may be an absolute path, a Windows path or hold ``..``."""
-    from pathlib import PurePosixPath
-
-    parts = [part for part in PurePosixPath(track_id.replace("\\", "/")).parts
-             if part not in ("/", ".", "..") and not part.endswith(":")]
-    return Path(*parts[:-1], f"{parts[-1] if parts else 'track'}{suffix}")
-
-
 def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
-    """One ``logmel/<track_id>.npz`` per track (spectrogram + parameters); existing files are kept."""
-    from rich.progress import Progress
-
-    from genrekit import audio
-    from genrekit.evaluate import write_json
+    """``features --features logmel``: one ``logmel/<track_id>.npz`` per track."""
+    from genrekit.datasets import settings_conflict, write_spectrograms
     from genrekit.features import LogMelSpec
 
     data = _load_dataset(dataset, kind)
     _output_folder(out, "--out")
     spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
-    folder = out / "logmel"
-    params = json.loads(spec.to_json())
-    try:  # resuming: the spectrograms already there must have been made with these settings
-        before = json.loads((out / "run.json").read_text())
-    except (OSError, ValueError):
-        before = {}
-    if isinstance(before, dict) and before.get("features") == "logmel" and before.get("params") not in (None, params):
-        _usage_error(f"--out {out}: holds log-mel spectrograms made with other settings ({before.get('params')}); "
-              "expected an empty folder or one of the same settings")
-    failures: dict[str, str] = {}
-    with Progress(disable=not _progress()) as bar:
-        task = bar.add_task("logmel", total=len(data.tracks))
-        for track in data.tracks:
-            target = folder / _inside_name(track.track_id, ".npz")
-            if not target.exists():  # resume: finished spectrograms are not recomputed
-                try:
-                    y, sr = audio.load(track.path, sr=spec.sample_rate)
-                except GenrekitError as exc:
-                    failures[track.path] = str(exc)
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    temporary = target.with_name(f".{target.stem}.tmp.npz")
-                    spec.save(temporary, spec.compute(y, sr))
-                    temporary.replace(target)
-            bar.advance(task)
+    conflict = settings_conflict(out, spec)
+    if conflict:
+        _usage_error(f"--out {conflict}")
+    run = write_spectrograms(data, out, spec, progress=_progress())
+    out_console.print(f"{run.written} log-mel spectrograms -> {run.folder}", markup=False)
     problems = [{"path": p.path, "reason": p.reason} for p in data.problems]
-    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__, "features": "logmel",
-                                  "params": json.loads(spec.to_json()), "dataset": data.name,
-                                  "n_tracks": len(data.tracks) - len(failures), "failures": failures, "problems": problems})
-    out_console.print(f"{len(data.tracks) - len(failures)} log-mel spectrograms -> {folder}", markup=False)
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, problems) else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(run.failures, problems) else EXIT_OK)
 
 
 @app.command()
@@ -211,24 +168,18 @@ def explore(
 @pretrained_app.command("list")
 def pretrained_list() -> None:
     """The pretrained networks: where their weights are, where they came from, their tags."""
-    import json
-
-    from safetensors import safe_open
-
-    from genrekit.features.musicnn import MODELS, weights_path
+    from genrekit.features.musicnn import MODELS, weights_provenance
 
     for model in MODELS:
-        path = weights_path(model)
         try:
-            with safe_open(str(path), framework="np") as handle:
-                metadata = handle.metadata() or {}
-        except OSError as exc:
-            out_console.print(f"{model}: [red]weights missing[/] at {path} ({exc}); run `genrekit pretrained convert`")
+            about = weights_provenance(model)
+        except GenrekitError as exc:
+            out_console.print(f"{model}: [red]weights missing[/] ({escape(str(exc))})")
             continue
-        tags = json.loads(metadata.get("tags", "[]"))
-        out_console.print(f"[bold]{model}[/] {path}\n  from {metadata.get('source')} (sha256 "
-                          f"{metadata.get('source_sha256', '')[:16]}…), {metadata.get('licence')}\n"
-                          f"  {len(tags)} tags: {', '.join(tags[:12])}, …", highlight=False)
+        tags = about["tags"]
+        out_console.print(f"[bold]{model}[/] {escape(about['path'])}\n  from {escape(str(about['source']))} (sha256 "
+                          f"{escape(about['source_sha256'][:16])}…), {escape(str(about['licence']))}\n"
+                          f"  {len(tags)} tags: {escape(', '.join(tags[:12]))}, …", highlight=False)
 
 
 @pretrained_app.command("convert")

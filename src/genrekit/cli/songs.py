@@ -75,15 +75,11 @@ def predict(
                                           music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
     top = min(top, len(model.labels))
-    if output_format == "json":
-        for line in formats.json_lines(predictions, failures, top=top):
-            print(line)
-    elif output_format == "csv":
-        sys.stdout.write(formats.csv_text(predictions, failures, model.labels))
-    elif output_format == "timeline":
-        sys.stdout.write(formats.timeline_csv_text(predictions, failures, model.labels))
-    elif predictions:
-        out_console.print(formats.prediction_table(predictions, model_name=model.name, top=top))
+    output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=model.name, top=top)
+    if isinstance(output, str):
+        sys.stdout.write(output)
+    elif output is not None:
+        out_console.print(output)
     if plot is not None:  # after the results are out: a plot that cannot be written loses none of them
         used: set[str] = set()
         for p in predictions:

@@ -11,7 +11,8 @@ from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import is_fma, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
-from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table
+from genrekit.datasets.spectrograms import SpectrogramRun, settings_conflict, write_spectrograms
+from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table, write_feature_table
 from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, load_tagged, near_duplicates,
                                       read_genre_map)
 from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
@@ -24,13 +25,36 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
                  genre_map: dict[str, str] | None = None, min_per_genre: int = 1, multi: str = "first") -> Dataset:
     """Load a dataset, recognising its kind from its layout when ``kind="auto"``.
 
-    A ``.csv`` file is a manifest; a folder with FMA's ``tracks.csv`` is FMA; a folder of
+    A file is a manifest (CSV); a folder with FMA's ``tracks.csv`` is FMA; a folder of
     ``<genre>.NNNNN`` clips is GTZAN; a folder-per-genre tree of PNG/JPEG files and no
     audio is ``images`` (spectrogram images for image networks); any other folder is
     read as folder-per-genre audio. ``kind="tags"`` (never guessed) labels every audio file
-    below ``path`` with its own genre tag (:func:`load_tagged`, which ``genre_map``,
-    ``min_per_genre`` and ``multi`` are for). FMA's subset: ``fma_subset``, else as
-    :func:`load_fma` chooses.
+    below ``path`` with its own genre tag.
+
+    Parameters
+    ----------
+    path : path
+        The dataset's CSV manifest or folder.
+    kind : str
+        One of :data:`KINDS`: ``auto`` (default), ``gtzan``, ``folder``, ``manifest``, ``fma``,
+        ``images`` or ``tags``.
+    fma_subset : str, optional
+        FMA's subset (``small``, ``medium`` or ``large``); default: as :func:`load_fma` chooses.
+        Refused for other kinds.
+    genre_map, min_per_genre, multi
+        ``kind="tags"`` only: as :func:`load_tagged` (which passes them to :func:`genre_dataset`).
+
+    Returns
+    -------
+    Dataset
+        Its tracks, and in ``problems`` what the loader left out.
+
+    Raises
+    ------
+    DatasetError
+        ``kind`` is unknown; ``genre_map`` is given, or ``min_per_genre`` or ``multi`` is not
+        its default, with another kind than ``tags``; ``fma_subset`` is given for another kind; ``path`` does not exist; or the loader
+        of its kind cannot read it or finds no usable track.
     """
     if kind != "tags" and (genre_map or min_per_genre != 1 or multi != "first"):
         raise DatasetError(f"genre_map, min_per_genre and multi label a library by its tags; kind={kind!r} "
@@ -49,6 +73,8 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
             kind = "gtzan"
         else:
             kind = "images" if _only_images(path) else "folder"
+    if fma_subset is not None and kind != "fma":
+        raise DatasetError(f"{path}: fma_subset={fma_subset!r} is for FMA, and this dataset is read as {kind!r}")
     if kind == "tags":
         return load_tagged(path, genre_map=genre_map, min_per_genre=min_per_genre, multi=multi)
     if kind == "manifest":
@@ -83,6 +109,10 @@ __all__ = [
     "build_feature_table",
     "feature_frame",
     "read_feature_table",
+    "write_feature_table",
+    "SpectrogramRun",
+    "settings_conflict",
+    "write_spectrograms",
     "DatasetProblem",
     "Track",
     "check_dataset",

@@ -90,6 +90,41 @@ def build_feature_table(
     return table, result
 
 
+def write_feature_table(out: str | os.PathLike, table: FeatureTable, dataset: Dataset, *,
+                        cache_hits: int = 0) -> Path:
+    """``<out>/features.csv`` (:func:`feature_frame`; :func:`read_feature_table` reads it back)
+    and ``<out>/run.json`` (what ran: the feature spec, the dataset, the counts, every track
+    that failed and every dataset problem, with the reasons), each written atomically.
+
+    Parameters
+    ----------
+    out : path
+        The output folder (created).
+    table : FeatureTable
+        As :func:`build_feature_table` gives it (its ``spec`` set).
+    dataset : Dataset
+        The dataset it was built from.
+    cache_hits : int
+        Tracks whose features came from the cache.
+
+    Returns
+    -------
+    Path
+        The ``features.csv`` written.
+    """
+    from genrekit import __version__
+    from genrekit._files import write_json, write_text_atomic
+
+    out = Path(out)
+    path = write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
+    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__,
+                                  "features": table.spec.to_dict(), "dataset": dataset.name,
+                                  "n_tracks": len(table.paths), "n_rows": int(len(table.y)), "cache_hits": cache_hits,
+                                  "failures": table.failures,
+                                  "problems": [{"path": p.path, "reason": p.reason} for p in dataset.problems]})
+    return path
+
+
 def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") -> FeatureTable:
     """A published feature table (e.g. GTZAN's ``features_30_sec.csv`` or ``features_3_sec.csv``),
     or one ``genrekit features`` wrote (``fma518``'s three header rows included).

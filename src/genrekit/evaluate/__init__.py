@@ -1,7 +1,7 @@
 """Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
 
-from genrekit.evaluate.crossval import (cross_validate, cross_validate_network, cross_validate_recipe, dataset_folds,
-                                       fit_estimator, fold, network_fold)
+from genrekit.evaluate.crossval import (cross_validate, cross_validate_recipe, dataset_folds, fit_estimator, fold,
+                                       model_fold)
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
 from genrekit.evaluate.run import (Evaluation, compare_models, evaluate_model, evaluate_songs, predict_dataset,
                                    predictions_frame, score_dataset, track_predictions)
@@ -16,12 +16,11 @@ __all__ = [
     "evaluate_model",
     "Evaluation",
     "cross_validate",
-    "cross_validate_network",
     "cross_validate_recipe",
     "dataset_folds",
     "evaluate_songs",
     "predict_dataset",
-    "network_fold",
+    "model_fold",
     "fold",
     "track_predictions",
     "evaluation_metrics",

@@ -13,8 +13,7 @@ from joblib import Parallel, delayed
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
-from genrekit.train.config import TrainConfig
-from genrekit.train.recipes import NetworkRecipe, Recipe, TableRecipe
+from genrekit.train.recipes import Recipe, make_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -167,9 +166,9 @@ def cross_validate(
     """
     if track_folds is None:
         track_folds = table_folds(table, n_splits=n_splits, seed=seed)
-    recipe = TableRecipe(name, table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
+    recipe = make_recipe(name, table=table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
-                                 summary={"search": search})
+                                 summary=recipe.summary)
 
 
 def fold_grouping(data: Dataset | FeatureTable) -> str:
@@ -198,29 +197,26 @@ def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list
     return [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]
 
 
-def _network_recipe(dataset: Dataset, preset: str, *, epochs: int, seed: int, device: str,
-                    progress: bool) -> NetworkRecipe:
-    config = TrainConfig(preset=preset, epochs=epochs, seed=seed, device=device)
-    return NetworkRecipe(preset, dataset, config, progress=progress)
-
-
-def network_fold(
-    dataset: Dataset, preset: str, train_tracks, test_tracks, *, epochs: int = 30, seed: int = 0,
-    device: str = "cpu", progress: bool = False,
+def model_fold(
+    name: str, train_tracks: Sequence[str], test_tracks: Sequence[str], *, dataset: Dataset | None = None,
+    table: FeatureTable | None = None, epochs: int = 30, seed: int = 0, device: str = "cpu", progress: bool = False,
 ) -> tuple[dict, object]:
-    """Train a network preset on every training track for ``epochs`` epochs and score the test tracks.
+    """Fit model ``name`` (any kind) on ``train_tracks`` and score it on ``test_tracks``, with
+    its kind's aggregations (networks: the mean and the vote of the chunks).
 
-    There is no validation split: all epochs run and the last weights are kept, so no
-    test track chooses an epoch.
+    A network trains for all ``epochs`` on every training track, with no validation split,
+    and keeps its last weights, so no test track chooses an epoch.
 
     Parameters
     ----------
-    dataset : Dataset
-        The tracks' paths and genres.
-    preset : str
-        A network preset (see :data:`genrekit.models.nets.PRESETS`).
+    name : str
+        A model of :func:`genrekit.models.recipe_names`.
     train_tracks, test_tracks : sequence of str
         Track ids.
+    dataset : Dataset, optional
+        The tracks a network trains from.
+    table : FeatureTable, optional
+        The rows a classical model is fitted on.
     epochs, seed : int
     device : str
         ``cpu``, or ``cuda`` when present.
@@ -230,46 +226,10 @@ def network_fold(
     Returns
     -------
     scores : dict
-        As :func:`fold`'s, with ``accuracy_vote`` (majority vote of the chunks),
-        ``seconds_per_epoch``, ``epochs``, ``n_train_chunks`` and ``history``.
-    net : torch.nn.Module
-        The trained network.
+        As :func:`fold`'s (networks add ``accuracy_vote``, ``seconds_per_epoch``, ``epochs``,
+        ``n_train_chunks`` and ``history``).
+    model : object
+        The fitted model.
     """
-    recipe = _network_recipe(dataset, preset, epochs=epochs, seed=seed, device=device, progress=progress)
-    return fold(recipe, train_tracks, test_tracks, aggregations=("mean", "vote"))
-
-
-def cross_validate_network(
-    dataset: Dataset,
-    preset: str,
-    *,
-    n_splits: int = 5,
-    seed: int = 0,
-    epochs: int = 30,
-    device: str = "cpu",
-    track_folds: list[tuple] | None = None,
-    progress: bool = False,
-) -> dict:
-    """:func:`cross_validate` for a network preset, trained from audio on each fold
-    (see :func:`network_fold`), one fold after another.
-
-    Parameters
-    ----------
-    dataset : Dataset
-    preset : str
-    n_splits, seed, epochs : int
-    device : str
-    track_folds : list of (train ids, test ids), optional
-        Default: :func:`dataset_folds` (``n_splits``, ``seed``).
-    progress : bool
-
-    Returns
-    -------
-    dict
-        :func:`cross_validate`'s summary keys, plus ``epochs`` and ``accuracy_vote_mean``
-        and ``accuracy_vote_std``.
-    """
-    track_folds = track_folds or dataset_folds(dataset, n_splits=n_splits, seed=seed)
-    recipe = _network_recipe(dataset, preset, epochs=epochs, seed=seed, device=device, progress=progress)
-    return cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations, n_jobs=1,
-                                 summary=recipe.summary)
+    recipe = make_recipe(name, table=table, dataset=dataset, epochs=epochs, seed=seed, device=device, progress=progress)
+    return fold(recipe, train_tracks, test_tracks, aggregations=recipe.aggregations)

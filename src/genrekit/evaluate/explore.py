@@ -16,7 +16,7 @@ import pandas as pd
 
 from genrekit.datasets import FeatureTable, train_val_test_split
 from genrekit.errors import ParameterError
-from genrekit.evaluate.report import write_json, write_text_atomic
+from genrekit._files import write_json, write_text_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit.errors import ParameterError
-from genrekit.evaluate.report import write_text_atomic
+from genrekit._files import write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'")

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        temporary.write_text(text, encoding="utf-8")
-    return path
-
-
-def write_json(path: str | os.PathLike, data) -> Path:
-    return write_text_atomic(path, json.dumps(data, indent=2, default=_plain) + "\n")
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+from genrekit._files import atomic_path, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
 
 
 def markdown_cell(text) -> str:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrekit._files import write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
-from genrekit.errors import DatasetError
+from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
-from genrekit.evaluate.report import (comparison_markdown, markdown_cell, write_evaluation, write_json,
-                                      write_text_atomic)
+from genrekit.evaluate.report import comparison_markdown, markdown_cell, write_evaluation
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
@@ -283,14 +283,56 @@ def compare_models(
     """Cross-validate each named model on the same folds; write ``comparison.json|md|png``.
 
     Classical models are fitted on ``table``; network presets are trained from the audio of
-    ``dataset`` for ``epochs`` epochs per fold, on ``device``, with the other
-    :class:`~genrekit.train.config.TrainConfig` ``settings`` (recorded in ``comparison.json``'s
-    ``setup.network_settings``). With a dataset, both use its track folds.
-    ``on_result(row)`` is called after each model (for progress display).
+    ``dataset``. With a dataset, both use its track folds (else the table's). Every name is
+    checked before any model is fitted.
+
+    Parameters
+    ----------
+    table : FeatureTable or None
+        The rows classical models are fitted on.
+    names : list of str
+        Models of :func:`genrekit.models.recipe_names`.
+    n_splits : int
+        Folds (stratified, grouped by artist where known).
+    seed : int
+        Seeds the folds and the models.
+    search, n_iter
+        A classical model's nested randomized search, and its iterations.
+    n_jobs : int, optional
+        Folds fitted at once (None: one per core), for recipes that allow it (networks: one at a time).
+    dataset : Dataset, optional
+        The tracks networks are trained from.
+    epochs, device
+        A network's epochs per fold and device.
+    settings : dict, optional
+        A network's other :class:`~genrekit.train.config.TrainConfig` settings (recorded in
+        ``comparison.json``'s ``setup.network_settings``).
+    source : str
+        What the data is, for the report's title and ``setup``.
+    out_dir : path, optional
+        Where to write ``comparison.json``, ``comparison.md`` and ``comparison.png``.
+    on_result : callable, optional
+        Called with each model's row as it is done (for progress display).
+
+    Returns
+    -------
+    list of dict
+        One row per model, in ``names`` order: as :func:`cross_validate_recipe`'s result without
+        ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold).
+
+    Raises
+    ------
+    ParameterError
+        No name is given, a name is unknown, a setting is out of range, or ``n_splits`` is below 2 or above the
+        split groups.
+    DatasetError
+        A network is named without ``dataset``, or a classical model without ``table``.
     """
     from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, fold_grouping, table_folds
     from genrekit.train.recipes import make_recipe
 
+    if not names:
+        raise ParameterError("names: expected at least one model to compare, found none")
     recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
                            device=device, settings=settings) for name in names]  # every name checked before any fitting
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None

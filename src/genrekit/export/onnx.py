@@ -65,7 +65,7 @@ from genrekit.models.interface import (
     read_onnx_metadata,
 )
 
-__all__ = ["export_onnx", "export_classical_onnx", "read_onnx_metadata", "to_onnx"]
+__all__ = ["export_onnx", "read_onnx_metadata", "to_onnx"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +84,43 @@ def export_onnx(
     max_calibration_windows: int = 512,
     seed: int = 0,
 ) -> Path:
-    """Export a model file to ONNX; returns the path written (atomically).
+    """Export a model file to ONNX, written atomically.
 
-    ``model_path``: a model file, a run folder of ``genrekit train`` or ``"default"``. A
-    classical model goes through :func:`export_classical_onnx`;
-    ``frontend`` is for networks. ``int8`` is for networks and for models on the pretrained
-    musicnn (its timbral filters are quantized, the rest stays fp32). ``calibration``: audio files
-    whose windows (musicnn: patches) calibrate the int8 activations (required with ``int8``;
-    use the training tracks or others like them, never test tracks). At most
-    ``max_calibration_windows`` windows are drawn from them, with ``seed``.
+    Parameters
+    ----------
+    model_path : path
+        A model file (``.genrekit`` or ``.safetensors``), a run folder of ``genrekit train`` or
+        ``"default"`` (genrekit's own model file).
+    out : path
+        The ``.onnx`` file to write.
+    frontend : str
+        Networks only: ``graph`` (the log-mel front end in the graph) or ``numpy`` (computed
+        by genrekit's runtime).
+    int8 : bool
+        Quantize to int8: networks, and models on the pretrained musicnn (its timbral filters
+        are quantized, the rest stays fp32).
+    calibration : sequence of path
+        Audio files whose windows (musicnn: patches) calibrate the int8 activations (required
+        with ``int8``; use the training tracks or others like them, never test tracks).
+    max_calibration_windows : int
+        At most this many windows (musicnn: patches) are drawn from ``calibration``.
+    seed : int
+        Seeds that draw.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    ParameterError
+        ``frontend`` is unknown; ``int8`` without ``calibration``, on a model on a feature
+        table, or with no calibration file that decodes; or ``model_path`` is already an ONNX
+        export.
+    ModelError
+        The model cannot be loaded (see :func:`genrekit.models.load`) or converted, or its
+        graph gives other probabilities than the model.
     """
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
@@ -132,7 +160,7 @@ def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "g
 
 @to_onnx.register
 def _network_to_onnx(model: NetworkClassifier, out: Path, frontend: str = "graph") -> Path:
-    return _export_fp32(model.source, out, frontend)
+    return _export_fp32(model.net, model.config, out, frontend, model.source)
 
 
 @to_onnx.register(OnnxClassicalClassifier)
@@ -141,16 +169,9 @@ def _export_to_onnx(model, out: Path, frontend: str = "graph") -> Path:
     raise ParameterError(f"{model.source}: already an ONNX export; export its model file (.genrekit or .safetensors)")
 
 
-def export_classical_onnx(model_path: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """A classical model file's pipeline as ONNX (features in, probabilities out); atomic."""
-    from genrekit.models import load_model
-
-    return _genre_model_to_onnx(load_model(model_path), out, model_path)
-
-
 def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.PathLike) -> Path:
-    """:func:`export_classical_onnx` of a loaded :class:`~genrekit.models.GenreModel`
-    (``model_path`` names it in errors)."""
+    """A loaded :class:`~genrekit.models.GenreModel`'s pipeline as ONNX at ``out`` (features in,
+    probabilities out; on musicnn features, patches in); ``model_path`` names it in errors."""
     classifier = model.estimator.steps[-1][1]
     if model.spec.name == MUSICNN_BOTH:
         return _export_musicnn_prior(model, out)
@@ -395,14 +416,12 @@ def _after_musicnn(head, musicnn_model: str):
     return merged
 
 
-def _export_fp32(model_path: str | os.PathLike, out: Path, frontend: str) -> Path:
+def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | os.PathLike) -> Path:
+    """A loaded network (``net``, its file's ``config``) as an fp32 graph at ``out``, softmax
+    included; ``model_path`` names it in errors."""
     import onnx
     import torch
     from torch import nn
-
-    from genrekit.models.nets.artifact import load_network
-
-    net, config = load_network(model_path)
 
     class WithSoftmax(nn.Module):
         def __init__(self, inner: nn.Module):

@@ -81,15 +81,37 @@ FEATURE_SETS: tuple[str, ...] = tuple(_DEFINITIONS)
 class FeatureSpec:
     """Everything that determines a feature table: the set, the sample rate and the chunking.
 
-    ``chunk_duration=None`` summarises the signal given to :meth:`compute` into one vector
-    (extraction gives it a file's 30 s segments, cut as prediction cuts a song: one row per
-    segment); a number cuts the track into windows of that many seconds (``hop_duration``
-    apart) and gives one vector per window, as in the 3-second variants of the literature.
+    Parameters
+    ----------
+    name : str
+        A feature set of :data:`FEATURE_SETS` (default ``fma518``).
+    sample_rate : int, optional
+        Hz the audio is resampled to, 1000-192000; None: the set's own (22050 Hz; 16000 for
+        musicnn, whose sets take no other).
+    chunk_duration : float, optional
+        None summarises the signal given to :meth:`compute` into one vector (extraction gives
+        it a file's 30 s segments, cut as prediction cuts a song: one row per segment); a
+        number (0.5-600 s) cuts the track into windows of that many seconds and gives one
+        vector per window, as in the 3-second variants of the literature.
+    hop_duration : float, optional
+        Seconds between windows' starts, 0.05-600 (None: ``chunk_duration``, no overlap).
+    min_duration : float
+        Shortest audio, in seconds (0-600), that extraction accepts from a file and that a
+        model on these features scores (default 3).
+    version : int
+        :data:`FEATURE_VERSION` of the feature functions, which keys the cache.
+    level_dbfs : float, optional
+        Each signal given to :meth:`compute` (a segment of a song), or each of its chunks, is
+        first scaled to this RMS level, -60 to 0 dBFS (see
+        :func:`genrekit.audio.level.normalise_level`), so that the features do not depend on
+        how loud the recording is; None takes the level as it comes.
 
-    ``level_dbfs``: each signal given to :meth:`compute` (a segment of a song), or each of its
-    chunks, is first scaled to this RMS level (see :func:`genrekit.audio.level.normalise_level`),
-    so that the features do not depend on how loud the recording is; None takes the level as
-    it comes.
+    Raises
+    ------
+    FeatureError
+        ``name`` is not a feature set.
+    ParameterError
+        A number is out of its range, or a musicnn set is asked for at another rate.
     """
 
     name: str = "fma518"

@@ -125,7 +125,24 @@ def _sha256(data: bytes) -> str:
 
 
 def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place).
+
+    An XGBoost classifier is saved as ``scaler.skops`` plus its booster's JSON
+    (``booster.json``), any other pipeline as ``pipeline.skops``; ``genrekit.json`` holds
+    :meth:`GenreModel.manifest` and the SHA-256 of each payload member.
+
+    Parameters
+    ----------
+    model : GenreModel
+        The fitted model.
+    path : path
+        The model file to write (its folder is created if missing).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     clf = model.estimator[-1]
     if type(clf).__module__.split(".")[0] == "xgboost":  # never imports xgboost for other models
@@ -206,7 +223,26 @@ def _manifest(members: dict[str, bytes], path: Path) -> dict:
 
 def load_model(path: str | os.PathLike) -> GenreModel:
     """Read a model file written by :func:`save_model` as untrusted input: bounded archive,
-    checked description, verified checksums, and only allow-listed types constructed."""
+    checked description, verified checksums, and only allow-listed types constructed.
+
+    Parameters
+    ----------
+    path : path
+        A ``.genrekit`` model file.
+
+    Returns
+    -------
+    GenreModel
+        Fields missing from an older file take their defaults (``aggregation`` ``mean``,
+        ``genrekit_version`` ``unknown``).
+
+    Raises
+    ------
+    ModelError
+        The file is missing, not a genrekit model file, of a newer format, fails its schema,
+        a checksum or the allow-list, needs xgboost that is not installed, or its payload
+        cannot be read or does not fit its features and labels.
+    """
     path = Path(path)
     members = _read_members(path)
     manifest = _manifest(members, path)

@@ -102,8 +102,21 @@ class GenreClassifier(Protocol):
     genre_spellings: dict[str, list[str]]
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
-        """Genre probabilities of each chunk of mono audio at ``sample_rate``,
-        [shape=(len(chunks), len(labels))], rows summing to 1."""
+        """Genre probabilities of each chunk of mono audio at ``sample_rate``.
+
+        Parameters
+        ----------
+        chunks : sequence of np.ndarray [shape=(n_samples,)], n_chunks of them
+            Mono float32 audio at ``sample_rate``, ``n_samples = round(chunk_seconds *
+            sample_rate)`` (a short last chunk zero-padded where ``pad``, else shorter), as
+            :func:`genrekit.audio.chunking.song_chunks` gives them; an np.ndarray
+            [shape=(n_chunks, n_samples)] is such a sequence.
+
+        Returns
+        -------
+        P : np.ndarray [shape=(n_chunks, n_labels)]
+            Columns in the order of ``labels``; rows summing to 1.
+        """
 
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
         """:meth:`predict_proba`, with the chunks' style probabilities and window
@@ -171,7 +184,26 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
     tags or a lossless re-encode keeps; that decodes each file not matched by its bytes, in
     ``jobs`` threads (decoding and hashing run outside the GIL). URLs are kept (their files
     would be fetched just for this), and so are files that cannot be read: their analysis
-    reports why."""
+    reports why.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        Local files or URLs.
+    model : GenreClassifier
+        Its ``trained_on`` and ``trained_on_audio`` hashes are compared.
+    by_audio : bool
+        Also compare the decoded audio's hash (models that record it).
+    jobs : int
+        Threads that hash the files (1: in this thread).
+
+    Returns
+    -------
+    kept : list of str
+        The paths it was not trained on (URLs and unreadable files included), in input order.
+    excluded : list of str
+        The paths it was trained on, in input order.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from genrekit.audio import remote
@@ -193,8 +225,22 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
 
 def seen_in_training(path: str | os.PathLike, model: GenreClassifier, *, by_audio: bool = True) -> bool:
     """Whether the local file ``path`` is one ``model`` was trained on, by its bytes or
-    (``by_audio``) its decoded audio (see :func:`exclude_training`); False where it cannot be
-    read."""
+    (``by_audio``) its decoded audio (see :func:`exclude_training`).
+
+    Parameters
+    ----------
+    path : path
+        A local file.
+    model : GenreClassifier
+        Its ``trained_on`` and ``trained_on_audio`` hashes are compared.
+    by_audio : bool
+        Where the bytes do not match, compare the decoded audio's hash (models that record it).
+
+    Returns
+    -------
+    bool
+        False also where the file cannot be read or decoded.
+    """
     from genrekit.audio import audio_hash, content_hash
     from genrekit.errors import AudioError
 
@@ -309,9 +355,15 @@ class OnnxClassicalClassifier(ClassicalClassifier):
 
     def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
                  opened: tuple | None = None):
+        from genrekit.errors import GenrekitError, ModelError
+
         self.source = path
         self.session, self.config = opened or open_onnx(path, threads)
-        self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
+        try:
+            spec = self._feature_spec(self.config["features"])
+        except GenrekitError as exc:  # a name or a number the registry refuses: the file's fault, named
+            raise ModelError(f"{path}: its feature set cannot be used: {exc}") from exc
+        self._configure(self.config, spec, segment_seconds)
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -755,14 +807,26 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         ``"default"`` for genrekit's own (:func:`default_model_path`), a classical
         :class:`~genrekit.models.GenreModel` in memory, or a :class:`GenreClassifier`
         (returned as it is)
-    segment_seconds : classical whole-clip models: seconds per chunk (default 30)
-    threads : onnxruntime's intra-op threads for ``.onnx`` files (0: its default)
+    segment_seconds : float, optional
+        Classical whole-clip models: seconds per chunk (default 30).
+    threads : int
+        onnxruntime's intra-op threads for ``.onnx`` files (0: its default).
+
+    Returns
+    -------
+    GenreClassifier
+        The adapter of the model's kind; one loaded from a file has passed :func:`self_tested`.
 
     Raises
     ------
-    ModelError : the file is missing, unreadable, not a genrekit model, or tampered with
-    ParameterError : ``segment_seconds`` is not a positive number of seconds, or differs from
-        the chunks of a classical model that is already loaded
+    ModelError
+        The file is missing, unreadable, not a genrekit model, tampered with, or gives no
+        probabilities for a few seconds of noise.
+    ParameterError
+        ``segment_seconds`` is not a positive number of seconds, is shorter than the audio a
+        classical model describes (its chunks or its minimum, the shorter), or differs from
+        the chunks of a classical model that is already loaded; or ``model`` is an object with
+        ``predict_proba`` that lacks the rest of :class:`GenreClassifier`.
     """
     if segment_seconds is not None and not (np.isfinite(segment_seconds) and segment_seconds > 0):
         from genrekit.errors import ParameterError

@@ -38,29 +38,55 @@ def predict_file(
     music_check: bool = True,
     max_seconds: float | None = None,
 ) -> Prediction:
-    """The genres of one file of any length, streamed chunk by chunk.
+    """The genres of one file of any length, streamed chunk by chunk, so a song of any length
+    needs the memory of a 30 s clip.
 
-    ``model``: a classical model, a loaded predictor, or a model file's path.
+    Parameters
+    ----------
+    model : a classical model, a loaded predictor, a model file's path or ``"default"``
+        (see :func:`genrekit.models.load`)
+    path : path or URL
+        An audio file; for an image network, also a spectrogram image file.
+    skip : float
+        Seconds of intro and outro left out when the song is long enough (see
+        :func:`genrekit.audio.chunking.analysed_span`).
+    hop_seconds : float, optional
+        Seconds between chunks' starts; less than the chunk length gives overlapping chunks
+        (default: back to back).
+    batch : int, optional
+        Chunks given to the model at a time (default: as many as make 30 s of audio, see
+        :func:`batch_size`).
+    should_stop : callable, optional
+        Asked between decoded blocks, chunks and batches; once it answers true the analysis
+        ends with :class:`genrekit.errors.AnalysisStopped` (how the service stops an analysis
+        that ran past its timeout).
+    min_confidence : float, optional
+        Below this top probability the genre is ``"unknown"`` (the probabilities are still
+        given); None: always the top genre.
+    music_check : bool
+        Where the model gives it (models on both musicnn taggers' features, the default among
+        them), audio that the music detector calls non-music is ``"unknown"``; False leaves the
+        genre to the probabilities (a model of speech or sound classes).
+    max_seconds : float, optional
+        A file declaring more audio than this is refused before it is decoded (see
+        :func:`genrekit.audio.chunking.song_chunks`).
 
-    ``skip`` seconds of intro and outro are left out when the song is long enough (see
-    :func:`genrekit.audio.chunking.analysed_span`); ``hop_seconds`` < the chunk length gives
-    overlapping chunks. Chunks go to the model ``batch`` at a time (default: as many
-    as make 30 s of audio, see :func:`batch_size`), so a song of any length needs the
-    memory of a 30 s clip. Raises AudioError (naming the file) when it cannot be used.
+    Returns
+    -------
+    Prediction
 
-    ``should_stop``, when given, is asked between decoded blocks, chunks and batches; once it
-    answers true the analysis ends with :class:`genrekit.errors.AnalysisStopped` (how
-    the service stops an analysis that ran past its timeout).
-
-    ``min_confidence``: below this top probability the genre is ``"unknown"`` (the
-    probabilities are still given); None: always the top genre.
-
-    ``max_seconds``: a file declaring more audio than this is refused before it is decoded
-    (AudioError; see :func:`genrekit.audio.chunking.song_chunks`).
-
-    ``music_check``: where the model gives it (models on both musicnn taggers' features, the
-    default among them), audio that the music detector calls non-music is ``"unknown"``;
-    False leaves the genre to the probabilities (a model of speech or sound classes).
+    Raises
+    ------
+    AudioError
+        Naming the file (a URL by its URL): it cannot be read or decoded, is silent, too
+        short, longer than ``max_seconds``, or its analysis gives non-finite probabilities.
+    AnalysisStopped
+        When ``should_stop()`` became true.
+    ParameterError
+        ``min_confidence`` is not a probability, ``batch`` is below 1, ``skip`` is negative or
+        ``hop_seconds`` not positive; or as :func:`genrekit.models.load`.
+    ModelError
+        As :func:`genrekit.models.load`.
     """
     from genrekit import audio
     from genrekit.audio import remote
@@ -222,13 +248,38 @@ def predict_files(
     min_confidence: float | None = None,
     music_check: bool = True,
 ) -> tuple[list[Prediction], dict[str, str]]:
-    """Predict every file, going on past files that cannot be decoded (:func:`iter_predictions`,
-    whose parameters these are; ``progress``: a progress bar).
+    """Predict every file, going on past files that cannot be decoded (:func:`iter_predictions`).
+
+    Parameters
+    ----------
+    model : a classical model, a loaded predictor, a model file's path or ``"default"``
+        (see :func:`genrekit.models.load`)
+    paths : sequence of path or URL
+        The files.
+    skip, hop_seconds, min_confidence, music_check
+        As :func:`predict_file`.
+    progress : bool
+        Show a progress bar.
+    jobs : int
+        Worker processes (more than 1: each loads the model from its file).
+    runner : optional
+        Where the files are predicted (:mod:`genrekit.runners`; default: a local process pool
+        of ``jobs`` when ``jobs`` > 1, else this process).
+    segment_seconds : float, optional
+        Classical whole-clip models: seconds per chunk (see :func:`genrekit.models.load`).
 
     Returns
     -------
-    predictions : one per good file, in input order
-    failures : path -> reason, for the files that failed
+    predictions : list of Prediction
+        One per good file, in input order.
+    failures : dict
+        Path -> reason, for the files that failed.
+
+    Raises
+    ------
+    ParameterError, ModelError
+        ``min_confidence`` is not a probability, or the model cannot be loaded (as
+        :func:`genrekit.models.load`).
     """
     from rich.progress import track
 

@@ -2,7 +2,9 @@
 
 ``genrekit predict --format`` takes :data:`FORMATS`; the service answers with
 :func:`prediction_record` (the JSON object of ``json`` and ``jsonl``, with what the service
-adds). A new format is a function here and a name in :data:`FORMATS`.
+adds). :func:`render` gives every format but ``jsonl`` (which the command line streams line
+by line). A new format is a function here, its name in :data:`FORMATS` and its entry in
+:func:`render`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genrekit.errors import ParameterError
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -22,6 +26,41 @@ if TYPE_CHECKING:
 #: table (rich, for a terminal), json (one object a line, once all are done), jsonl (the same
 #: lines as each file finishes), csv (one row a file), timeline (csv, one row a chunk).
 FORMATS = ("table", "json", "jsonl", "csv", "timeline")
+
+
+def render(output_format: str, predictions: Sequence[Prediction], failures: Mapping[str, str], *,
+           labels: Sequence[str], model_name: str, top: int) -> str | Table | None:
+    """All the predictions (and failures) of a run in ``output_format``.
+
+    Parameters
+    ----------
+    output_format : str
+        One of :data:`FORMATS` but ``jsonl``.
+    predictions : sequence of Prediction
+    failures : mapping of str to str
+        File -> why it could not be analysed (``json`` and the csv formats list them; the
+        table leaves them to the caller's report).
+    labels : sequence of str
+        The model's genres, in the order of the csv formats' ``p_<genre>`` columns.
+    model_name : str
+        The table's title.
+    top : int
+        Genres shown per file (``table``, ``json``).
+
+    Returns
+    -------
+    str, rich Table or None
+        Text ending in a newline; the ``table`` as a rich renderable (None without predictions).
+    """
+    if output_format == "json":
+        return "".join(line + "\n" for line in json_lines(predictions, failures, top=top))
+    if output_format == "csv":
+        return csv_text(predictions, failures, labels)
+    if output_format == "timeline":
+        return timeline_csv_text(predictions, failures, labels)
+    if output_format == "table":
+        return prediction_table(predictions, model_name=model_name, top=top) if predictions else None
+    raise ParameterError(f"output_format={output_format!r}: expected one of {', '.join(f for f in FORMATS if f != 'jsonl')}")
 
 
 def prediction_record(prediction: Prediction, top: int | None = None, **extra: Any) -> dict:

@@ -490,10 +490,16 @@ def tag_library(
 
     Parameters
     ----------
+    root : the library: a folder, or a URL (see :func:`library_files`)
+    model_path : a model file, a run folder of ``genrekit train`` or ``"default"``
+        (:func:`genrekit.models.interface.model_file`)
     results : the table to write (``.csv``, ``.jsonl`` or ``.parquet``); its journal
         ``<results>.journal.jsonl`` beside it is what makes runs resumable, and what
         :func:`undo_tags` undoes the run's tag writes from
     jobs : worker processes (None: all cores)
+    skip : seconds of intro and outro left out (as :func:`genrekit.predict.predict_file`)
+    segment_seconds : classical whole-clip models: seconds per chunk (see :func:`genrekit.models.load`);
+        like ``skip``, part of what makes a file done
     use_hash : recognise files already done by content (SHA-256) instead of path + size + mtime;
         either way, only results of the same model file count as done
     write_tags : write the top genres into each successfully predicted file's metadata (never
@@ -515,8 +521,25 @@ def tag_library(
     id3v2_version : save ID3v2 tags (MP3, WAV, AIFF) as version 3 or 4; None: the version a
         file's tag has (4 for a new tag)
     on_tag_change : called with :class:`genrekit.audio.tags.TagChange` for each file
+    progress : show a progress bar
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
         process pool of ``jobs``); the journal and table are the same whichever runs it
+
+    Returns
+    -------
+    LibrarySummary
+        Counts, genres and failures of the whole table (earlier runs' rows included), this
+        run's tag actions, and the files whose owner's genre the model disagrees with (also
+        written to ``<results>.disagreements.csv``).
+
+    Raises
+    ------
+    ParameterError
+        An option is out of range, ``results`` is not a ``.csv``, ``.jsonl`` or ``.parquet``
+        file, ``root`` is not a folder (or a URL that can be listed), ``write_tags`` is asked
+        for a URL or without mutagen installed.
+    ModelError
+        ``model_path`` names no model file.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from genrekit.datasets import Dataset
 from genrekit.errors import ParameterError
-from genrekit.evaluate import score_dataset, write_json
+from genrekit._files import write_json
+from genrekit.evaluate import score_dataset
 from genrekit.train.config import TrainConfig
 from genrekit.train.recipes import NetworkRecipe
 from genrekit.train.run import Trained, TrainResult, run_training

@@ -19,11 +19,11 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
+from genrekit._files import write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, remote
 from genrekit.datasets import Dataset
 from genrekit.errors import AudioError, ParameterError
-from genrekit.evaluate import write_evaluation, write_json
-from genrekit.evaluate.report import write_text_atomic
+from genrekit.evaluate import write_evaluation
 from genrekit.models import GenreModel
 from genrekit.predict.disagreements import Disagreement, find_disagreements, write_disagreements
 from genrekit.train.splits import assign_splits

@@ -97,6 +97,35 @@ def weights_path(model: str):
     return resources.files("genrekit.features.musicnn") / "weights" / f"{model}.safetensors"
 
 
+def weights_provenance(model: str) -> dict:
+    """Where ``model``'s converted weights are and where they came from, read from the
+    safetensors header alone (no tensor, no PyTorch).
+
+    Returns
+    -------
+    dict
+        ``path``, ``source`` (the wheel they were converted from), ``source_sha256``,
+        ``licence`` and ``tags`` (its 50 tag names).
+
+    Raises
+    ------
+    ModelError
+        The file is missing or unreadable.
+    """
+    from safetensors import safe_open
+
+    path = weights_path(model)
+    try:
+        with resources.as_file(path) as file, safe_open(str(file), framework="np") as handle:
+            metadata = handle.metadata() or {}
+        tags = json.loads(metadata.get("tags", "[]"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
+                         "`genrekit pretrained convert`") from exc
+    return {"path": str(path), "source": metadata.get("source"), "source_sha256": metadata.get("source_sha256", ""),
+            "licence": metadata.get("licence"), "tags": [str(t) for t in tags] if isinstance(tags, list) else []}
+
+
 @functools.cache
 def load_musicnn(model: str = "MSD_musicnn"):
     """``(network, tags)``: the pretrained :class:`MusiCNN` in eval mode and its 50 tag names.

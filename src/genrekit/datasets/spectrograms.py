@@ -1,0 +1,100 @@
+"""A dataset's log-mel spectrograms, one ``.npz`` file per track, for networks trained elsewhere:
+written atomically, resumed where a run stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from genrekit import __version__
+from genrekit._files import atomic_path, write_json
+from genrekit.datasets.core import Dataset
+from genrekit.errors import GenrekitError
+
+RUN_FILE = "run.json"
+FOLDER = "logmel"
+
+
+@dataclass
+class SpectrogramRun:
+    """What :func:`write_spectrograms` did: ``written`` tracks (new or kept from an earlier
+    run), ``failures`` (path -> reason) and the ``folder`` of the ``.npz`` files."""
+
+    folder: Path
+    written: int
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def settings_conflict(out: str | os.PathLike, spec) -> str | None:
+    """Why ``out`` cannot be resumed with ``spec`` (a :class:`~genrekit.features.LogMelSpec`):
+    it holds spectrograms made with other settings. None when it can (empty, or the same)."""
+    out = Path(out)
+    try:
+        before = json.loads((out / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    params = json.loads(spec.to_json())
+    if isinstance(before, dict) and before.get("features") == "logmel" and before.get("params") not in (None, params):
+        return (f"{out}: holds log-mel spectrograms made with other settings ({before.get('params')}); "
+                "expected an empty folder or one of the same settings")
+    return None
+
+
+def spectrogram_name(track_id: str) -> Path:
+    """A relative ``.npz`` name for ``track_id`` that stays inside the folder it is joined to:
+    a manifest's id may be an absolute path, a Windows path or hold ``..``."""
+    parts = [part for part in PurePosixPath(track_id.replace("\\", "/")).parts
+             if part not in ("/", ".", "..") and not part.endswith(":")]
+    return Path(*parts[:-1], f"{parts[-1] if parts else 'track'}.npz")
+
+
+def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progress: bool = True) -> SpectrogramRun:
+    """One ``<out>/logmel/<track_id>.npz`` per track (the spectrogram ``S``, ``(n_mels,
+    n_frames)`` float32, and ``spec``'s parameters), then ``<out>/run.json`` (what ran, with
+    every file that failed and why).
+
+    Files already there are kept, so an interrupted run resumes; each new one is written
+    atomically. A track that cannot be decoded is listed in ``failures`` and the run goes on.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    out : path
+        The output folder; see :func:`settings_conflict` before resuming into one.
+    spec : LogMelSpec
+        Sample rate, FFT size, hop and mel bands.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    SpectrogramRun
+    """
+    from rich.progress import Progress
+
+    from genrekit import audio
+
+    out = Path(out)
+    folder = out / FOLDER
+    failures: dict[str, str] = {}
+    with Progress(disable=not progress) as bar:
+        task = bar.add_task("logmel", total=len(dataset.tracks))
+        for track in dataset.tracks:
+            target = folder / spectrogram_name(track.track_id)
+            if not target.exists():  # resume: finished spectrograms are not recomputed
+                try:
+                    y, sr = audio.load(track.path, sr=spec.sample_rate)
+                except GenrekitError as exc:
+                    failures[track.path] = str(exc)
+                else:
+                    with atomic_path(target) as temporary:
+                        spec.save(temporary, spec.compute(y, sr))
+            bar.advance(task)
+    problems = [{"path": p.path, "reason": p.reason} for p in dataset.problems]
+    written = len(dataset.tracks) - len(failures)
+    write_json(out / RUN_FILE, {"command": "features", "genrekit_version": __version__, "features": "logmel",
+                                "params": json.loads(spec.to_json()), "dataset": dataset.name,
+                                "n_tracks": written, "failures": failures, "problems": problems})
+    return SpectrogramRun(folder=folder, written=written, failures=failures)
