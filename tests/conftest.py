@@ -89,26 +89,46 @@ def feature_cache(tmp_path_factory) -> Path:
 # The guard: what every test, and the session as a whole, must leave as it found it.
 WATCHED_ENV = ("GENREKIT_", "RAY_", "AWS_")  # environment variables, except the two that Ray sets in its own process:
 RAY_OWN_ENV = ("RAY_CLIENT_MODE", "RAY_USAGE_STATS_ENABLED")  # on `import ray`, and when ray.init() starts a cluster
-REPO_ARTIFACTS = REPO / "test-artifacts"  # the repository (tests once kept screenshots there)
-# What Python, pip, pytest and CI write in the checkout; everything else in it is watched.
-NOT_WATCHED = {".git", ".venv", ".venv-runtime", ".cache", ".pytest_cache", "__pycache__", "build", "dist"}
+# What Python, pip, pytest and CI write in the checkout, and bench/results (a benchmark running
+# beside the tests rewrites it); everything else in it is watched.
+NOT_WATCHED = {".git", ".venv", ".venv-runtime", ".cache", ".pytest_cache", "__pycache__", "build", "dist",
+               os.path.join("bench", "results")}
 _REPORTED: set[str] = set()  # files a test was already blamed for
 
 
+def _ignored_before_the_session() -> set[str]:
+    """The git-ignored files and folders already in the checkout (a user's runs/, caches):
+    theirs, not the tests'. One made during the session is watched."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory"],
+                                cwd=REPO, capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError):  # not a git checkout: watch everything
+        return set()
+    return {os.path.normpath(line) for line in listed.splitlines() if line}
+
+
+IGNORED = _ignored_before_the_session()
+
+
 def _checkout_files() -> dict[str, tuple[int, int]]:
-    """Each file in the checkout but :data:`NOT_WATCHED` (and bench/out, the benchmarks'
-    scratch), with its (modification time, size)."""
+    """Each file in the checkout but :data:`NOT_WATCHED` and :data:`IGNORED`, with its
+    (modification time, size)."""
     files = {}
     for folder, dirs, names in os.walk(REPO):
+        here = os.path.relpath(folder, REPO)
         dirs[:] = [d for d in dirs if d not in NOT_WATCHED and not d.endswith(".egg-info")
-                   and not (folder == str(REPO / "bench") and d == "out")]
+                   and os.path.normpath(os.path.join(here, d)) not in NOT_WATCHED | IGNORED]
         for name in names:
-            path = os.path.join(folder, name)
+            relative = os.path.normpath(os.path.join(here, name))
+            if relative in IGNORED:
+                continue
             try:
-                stat = os.stat(path)
+                stat = os.stat(os.path.join(folder, name))
             except OSError:  # gone between the listing and the stat
                 continue
-            files[os.path.relpath(path, REPO)] = (stat.st_mtime_ns, stat.st_size)
+            files[relative] = (stat.st_mtime_ns, stat.st_size)
     return files
 
 

@@ -742,6 +742,6 @@ def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp
     model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
     path = tmp_path / "unknown.onnx"
     onnx.save(model, str(path))
-    with pytest.raises(ModelError, match=r"unknown.onnx: its feature set cannot be used: feature set 'no-such-set' "
-                                         "is unknown"):
+    with pytest.raises(ModelError, match=r"unknown.onnx: metadata 'genrekit': its feature set cannot be used: "
+                                         "feature set 'no-such-set' is unknown"):
         load(path)

@@ -124,6 +124,7 @@ def song_chunks(
         raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    sr = int(sr)  # a model file's 22050.0 is whole
     header = info(path)
     if max_seconds is not None and header.duration > max_seconds:
         raise AudioError(path, f"too long: {_minutes(header.duration)} of audio, at most {_minutes(max_seconds)} "

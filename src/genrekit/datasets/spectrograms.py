@@ -56,7 +56,8 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     every file that failed and why).
 
     Files already there are kept, so an interrupted run resumes; each new one is written
-    atomically. A track that cannot be decoded is listed in ``failures`` and the run goes on.
+    atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
+    ``failures`` and the run goes on.
 
     Parameters
     ----------
@@ -86,11 +87,12 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
             if not target.exists():  # resume: finished spectrograms are not recomputed
                 try:
                     y, sr = audio.load(track.path, sr=spec.sample_rate)
-                except GenrekitError as exc:
-                    failures[track.path] = str(exc)
-                else:
                     with atomic_path(target) as temporary:
                         spec.save(temporary, spec.compute(y, sr))
+                except GenrekitError as exc:
+                    failures[track.path] = str(exc)
+                except OSError as exc:  # e.g. a track id too long for a file name: the others go on
+                    failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
             bar.advance(task)
     problems = [{"path": p.path, "reason": p.reason} for p in dataset.problems]
     written = len(dataset.tracks) - len(failures)

@@ -163,6 +163,13 @@ def cross_validate(
         As :func:`cross_validate_recipe`: per-fold results under ``folds`` and
         ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
         ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is no model genrekit knows.
+    DatasetError
+        ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """
     if track_folds is None:
         track_folds = table_folds(table, n_splits=n_splits, seed=seed)
@@ -202,7 +209,8 @@ def model_fold(
     table: FeatureTable | None = None, epochs: int = 30, seed: int = 0, device: str = "cpu", progress: bool = False,
 ) -> tuple[dict, object]:
     """Fit model ``name`` (any kind) on ``train_tracks`` and score it on ``test_tracks``, with
-    its kind's aggregations (networks: the mean and the vote of the chunks).
+    its kind's aggregations (networks: the mean and the vote of the chunks). A classical model
+    is fitted with its default hyperparameters (:func:`cross_validate` can search them).
 
     A network trains for all ``epochs`` on every training track, with no validation split,
     and keeps its last weights, so no test track chooses an epoch.

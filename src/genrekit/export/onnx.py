@@ -119,8 +119,8 @@ def export_onnx(
         table, or with no calibration file that decodes; or ``model_path`` is already an ONNX
         export.
     ModelError
-        The model cannot be loaded (see :func:`genrekit.models.load`) or converted, or its
-        graph gives other probabilities than the model.
+        The model cannot be loaded (see :func:`genrekit.models.load`) or converted, or (a
+        classical pipeline, checked on test rows) its graph gives other probabilities than the model.
     """
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")

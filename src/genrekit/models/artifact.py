@@ -127,8 +127,8 @@ def _sha256(data: bytes) -> str:
 def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place).
 
-    An XGBoost classifier is saved as ``scaler.skops`` plus its booster's JSON
-    (``booster.json``), any other pipeline as ``pipeline.skops``; ``genrekit.json`` holds
+    An XGBoost classifier is saved as ``scaler.skops`` (every pipeline step before it) plus
+    its booster's JSON (``booster.json``), any other pipeline as ``pipeline.skops``; ``genrekit.json`` holds
     :meth:`GenreModel.manifest` and the SHA-256 of each payload member.
 
     Parameters

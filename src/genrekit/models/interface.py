@@ -355,15 +355,9 @@ class OnnxClassicalClassifier(ClassicalClassifier):
 
     def __init__(self, path: str | os.PathLike, *, segment_seconds: float | None = None, threads: int = 0,
                  opened: tuple | None = None):
-        from genrekit.errors import GenrekitError, ModelError
-
         self.source = path
-        self.session, self.config = opened or open_onnx(path, threads)
-        try:
-            spec = self._feature_spec(self.config["features"])
-        except GenrekitError as exc:  # a name or a number the registry refuses: the file's fault, named
-            raise ModelError(f"{path}: its feature set cannot be used: {exc}") from exc
-        self._configure(self.config, spec, segment_seconds)
+        self.session, self.config = opened or open_onnx(path, threads)  # its feature set checked there
+        self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
 
     @staticmethod
     def _feature_spec(features: dict):
@@ -641,7 +635,7 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
 def _check_graph(session, config: dict, where: str) -> None:
     """The metadata must describe the graph it rides with: its input and output names, and as
     many labels as the probability output has columns (a tampered file fails here, not mid-song)."""
-    from genrekit.errors import ModelError
+    from genrekit.errors import GenrekitError, ModelError
 
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
@@ -664,7 +658,11 @@ def _check_graph(session, config: dict, where: str) -> None:
     if config.get("kind") == "classical" and config["input_name"] == "features":  # feature rows in
         from genrekit.features import FeatureSpec
 
-        spec, width = FeatureSpec.from_dict(config["features"]), (inputs["features"] or [None])[-1]
+        try:
+            spec = FeatureSpec.from_dict(config["features"])
+        except GenrekitError as exc:  # a name or a number the registry refuses: the file's fault, named
+            raise ModelError(f"{where}: its feature set cannot be used: {exc}") from exc
+        width = (inputs["features"] or [None])[-1]
         if isinstance(width, int) and width != len(spec.columns):
             raise ModelError(f"{where}: {spec.name} gives {len(spec.columns)} features, the graph takes {width}")
 

@@ -112,14 +112,14 @@ def weights_provenance(model: str) -> dict:
     ModelError
         The file is missing or unreadable.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     path = weights_path(model)
     try:
         with resources.as_file(path) as file, safe_open(str(file), framework="np") as handle:
             metadata = handle.metadata() or {}
         tags = json.loads(metadata.get("tags", "[]"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:
         raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
                          "`genrekit pretrained convert`") from exc
     return {"path": str(path), "source": metadata.get("source"), "source_sha256": metadata.get("source_sha256", ""),
