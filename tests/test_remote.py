@@ -153,6 +153,11 @@ def test_object_store_errors_name_the_url(s3, tmp_path):
         library_files("s3://music/nothing-here")
     with pytest.raises(ParameterError, match="not a URL pyarrow can open"):
         library_files("nosuchscheme://x/y")
+    from genrekit.errors import AnalysisStopped
+    from genrekit.predict import predict_file
+
+    with pytest.raises(AnalysisStopped, match=rf"^{url}/{CLIPS[0]}: analysis stopped"):  # not the temporary copy's name
+        predict_file(default_model_path(), f"{url}/{CLIPS[0]}", should_stop=lambda: True)
 
 
 def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
-from genrekit.errors import AudioError, GenrekitError
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import Prediction, check_min_confidence, summarise
 
@@ -102,6 +102,8 @@ def predict_file(
                                           music_check=music_check, max_seconds=max_seconds)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
+            except AnalysisStopped as exc:  # named by the URL, not by the temporary copy
+                raise AnalysisStopped(path) from exc
         return dataclasses.replace(prediction, path=path)
     if getattr(predictor, "takes_images", False) and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
