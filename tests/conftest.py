@@ -109,7 +109,21 @@ def _ignored_before_the_session() -> set[str]:
     return {os.path.normpath(line) for line in listed.splitlines() if line}
 
 
+def _tracked() -> set[str]:
+    """The files git tracks: an edit of one during a run is a person's (or a tool's) work on the
+    code, not a test's, so only new, deleted and untracked files are blamed."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                                check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return {os.path.normpath(line) for line in listed.splitlines() if line}
+
+
 IGNORED = _ignored_before_the_session()
+TRACKED = _tracked()
 
 
 def _checkout_files() -> dict[str, tuple[int, int]]:
@@ -154,7 +168,8 @@ def _changes(before, *, who: str) -> list[str]:
         else:
             del os.environ[key]
     written = sorted(name for name in files.keys() | files_now.keys()
-                     if files.get(name) != files_now.get(name) and name not in _REPORTED)
+                     if files.get(name) != files_now.get(name) and name not in _REPORTED
+                     and not (name in TRACKED and name in files and name in files_now))
     folder = os.environ.get("GENREKIT_TEST_ARTIFACTS")
     if folder:  # the folder the keep_artifact fixture copies into is the user's choice
         kept = os.path.relpath(Path(folder).resolve(), REPO)
