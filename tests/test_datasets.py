@@ -374,7 +374,7 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
 
     manifest = tmp_path / "songs.csv"
     manifest.write_text("path,label,track_id\n"
-                        f"{gtzan_mini / 'jazz' / 'jazz.00000.wav'},jazz,../../outside\n"
+                        f"{gtzan_mini / 'jazz' / 'jazz.00001.wav'},jazz,../../outside\n"
                         f"{corrupted_file},jazz,broken\n")
     dataset = load_manifest(manifest)
     spec = LogMelSpec(n_mels=32)
