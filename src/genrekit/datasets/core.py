@@ -46,6 +46,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.tracks)
 
+    def problem_records(self) -> list[dict[str, str]]:
+        """The problems as JSON objects (``path``, ``reason``), as every run record lists them."""
+        return [{"path": p.path, "reason": p.reason} for p in self.problems]
+
     @property
     def labels(self) -> list[str]:
         """The genres present, sorted (never in file-system order)."""

@@ -94,9 +94,8 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                 except OSError as exc:  # e.g. a track id too long for a file name: the others go on
                     failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
             bar.advance(task)
-    problems = [{"path": p.path, "reason": p.reason} for p in dataset.problems]
     written = len(dataset.tracks) - len(failures)
     write_json(out / RUN_FILE, {"command": "features", "genrekit_version": __version__, "features": "logmel",
                                 "params": json.loads(spec.to_json()), "dataset": dataset.name,
-                                "n_tracks": written, "failures": failures, "problems": problems})
+                                "n_tracks": written, "failures": failures, "problems": dataset.problem_records()})
     return SpectrogramRun(folder=folder, written=written, failures=failures)

@@ -121,7 +121,7 @@ def write_feature_table(out: str | os.PathLike, table: FeatureTable, dataset: Da
                                   "features": table.spec.to_dict(), "dataset": dataset.name,
                                   "n_tracks": len(table.paths), "n_rows": int(len(table.y)), "cache_hits": cache_hits,
                                   "failures": table.failures,
-                                  "problems": [{"path": p.path, "reason": p.reason} for p in dataset.problems]})
+                                  "problems": dataset.problem_records()})
     return path
 
 

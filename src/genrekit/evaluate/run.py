@@ -81,7 +81,7 @@ def predict_dataset(
     named = [(t, as_model(t.label) if t.label is not None else None) for t in dataset.tracks]
     report = {"unknown_genre_tracks": [t.path for t, label in named if label is None],
               "excluded_training_tracks": [], "failures": {},
-              "problems": [{"path": p.path, "reason": p.reason} for p in dataset.problems]}
+              "problems": dataset.problem_records()}
     tracks = [t if t.label == label else replace(t, label=label) for t, label in named if label is not None]
     if not tracks:
         raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")

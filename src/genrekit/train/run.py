@@ -135,7 +135,7 @@ def run_training(
         trained.describe(summary, training)
     result = TrainResult(
         model=trained.model, metrics=trained.metrics, splits={t.track_id: t.split for t in dataset.tracks},
-        failures=trained.failures, problems=[{"path": p.path, "reason": p.reason} for p in dataset.problems],
+        failures=trained.failures, problems=dataset.problem_records(),
         cv=trained.cv, disagreements=_disagreements(dataset, trained),
     )
     if out_dir is not None:
