@@ -96,34 +96,25 @@ NOT_WATCHED = {".git", ".venv", ".venv-runtime", ".cache", ".pytest_cache", "__p
 _REPORTED: set[str] = set()  # files a test was already blamed for
 
 
-def _ignored_before_the_session() -> set[str]:
-    """The git-ignored files and folders already in the checkout (a user's runs/, caches):
-    theirs, not the tests'. One made during the session is watched."""
+def _git_files(*options: str) -> set[str]:
+    """``git ls-files OPTIONS`` in the checkout, as normalised relative paths (empty where it
+    is not a git checkout: then everything is watched)."""
     import subprocess
 
     try:
-        listed = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--directory"],
-                                cwd=REPO, capture_output=True, text=True, timeout=60, check=True).stdout
-    except (OSError, subprocess.SubprocessError):  # not a git checkout: watch everything
-        return set()
-    return {os.path.normpath(line) for line in listed.splitlines() if line}
-
-
-def _tracked() -> set[str]:
-    """The files git tracks: an edit of one during a run is a person's (or a tool's) work on the
-    code, not a test's, so only new, deleted and untracked files are blamed."""
-    import subprocess
-
-    try:
-        listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, timeout=60,
+        listed = subprocess.run(["git", "ls-files", *options], cwd=REPO, capture_output=True, text=True, timeout=60,
                                 check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return set()
     return {os.path.normpath(line) for line in listed.splitlines() if line}
 
 
-IGNORED = _ignored_before_the_session()
-TRACKED = _tracked()
+# The git-ignored files and folders already in the checkout (a user's runs/, caches): theirs, not
+# the tests'; one made during the session is watched.
+IGNORED = _git_files("--others", "--ignored", "--exclude-standard", "--directory")
+# The files git tracks: an edit of one during a run is a person's (or a tool's) work on the code,
+# not a test's, so only new, deleted and untracked files are blamed.
+TRACKED = _git_files()
 
 
 def _checkout_files() -> dict[str, tuple[int, int]]:
