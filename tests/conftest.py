@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -84,6 +85,28 @@ def feature_cache(tmp_path_factory) -> Path:
     Tests hand it over by name (``--cache``, ``FeatureCache(feature_cache)``); it is not put in
     ``$GENREKIT_CACHE``, which would make a command's default cache depend on test order."""
     return tmp_path_factory.mktemp("feature-cache")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--shuffle", type=int, default=None, metavar="SEED",
+                     help="run the modules, and the tests within each module, in an order drawn from SEED "
+                          "(shows that no test depends on another having run before it)")
+
+
+def pytest_collection_modifyitems(config, items):
+    seed = config.getoption("--shuffle")
+    if seed is None:
+        return
+    # modules stay whole so that a module's fixtures are still built once per worker (--dist loadfile)
+    by_module: dict[str, list] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    rng = random.Random(seed)
+    modules = list(by_module.values())
+    rng.shuffle(modules)
+    for module in modules:
+        rng.shuffle(module)
+    items[:] = [item for module in modules for item in module]
 
 
 # The guard: what every test, and the session as a whole, must leave as it found it.
