@@ -179,7 +179,7 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
     import torch
 
     from genrekit.export import export_onnx
-    from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS, log_mel_patches, weights_path
+    from genrekit.features.musicnn import BOTH, FEATURE_SETS, TAGGERS, log_mel_patches, weights_path
     from genrekit.models import default_model_path, load
     from genrekit.predict import song_chunks
 
@@ -189,7 +189,7 @@ def musicnn_head_latency(data: Path, repeats: int) -> dict:
     by_id = {t.track_id: t for t in dataset.tracks}
     (clip, clip_seconds), model_file = _full_clip(by_id, test_ids), default_model_path(onnx=False)
     spec = load(model_file).spec  # the taggers whose weights the model file needs beside it
-    networks = MODELS if spec.name == BOTH else (FEATURE_SETS[spec.name],)
+    networks = TAGGERS if spec.name == BOTH else (FEATURE_SETS[spec.name],)
     with tempfile.TemporaryDirectory() as tmp:
         files = {"fp32": export_onnx(model_file, Path(tmp) / "fp32.onnx"),
                  "int8": export_onnx(model_file, Path(tmp) / "int8.onnx", int8=True,

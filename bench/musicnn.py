@@ -77,15 +77,15 @@ def run_tags(data: Path) -> None:
 
     from genrekit import audio
     from genrekit.datasets import load_gtzan
-    from genrekit.features.musicnn import MODELS, embed_patches, load_musicnn, log_mel_patches
+    from genrekit.features.musicnn import TAGGERS, embed_patches, load_musicnn, log_mel_patches
 
     dataset = load_gtzan(data)
     genres = np.array([t.label for t in dataset.tracks])
-    probabilities = {model: [] for model in MODELS}
+    probabilities = {model: [] for model in TAGGERS}
     for track in dataset.tracks:
         y, sr = audio.load(track.path, sr=16000)
         patches = log_mel_patches(y, sr=sr)
-        for model in MODELS:
+        for model in TAGGERS:
             probabilities[model].append(embed_patches(patches, model)[1].mean(axis=0))
     rows = []
     for (model, tag), (genre, target) in TARGETS.items():
@@ -102,12 +102,12 @@ def run_timing(data: Path) -> None:
 
     from genrekit import audio
     from genrekit.datasets import load_gtzan
-    from genrekit.features.musicnn import MODELS, embed_patches, log_mel_patches
+    from genrekit.features.musicnn import TAGGERS, embed_patches, log_mel_patches
 
     torch.set_num_threads(1)
     track = next(t for t in load_gtzan(data).tracks if audio.info(t.path).duration >= 29.9)
     record = {"clip": Path(track.path).name, "threads": 1, "date": time.strftime("%Y-%m-%d")}
-    for model in MODELS:
+    for model in TAGGERS:
         embed_patches(log_mel_patches(audio.load(track.path, sr=16000)[0]), model)  # load the weights, warm up
         times = []
         for _ in range(5):

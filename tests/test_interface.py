@@ -161,9 +161,10 @@ def _cli(*args) -> str:
     return result.stdout
 
 
-@pytest.mark.parametrize("kind", ["classical", "network", "default"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_evaluate_and_predict_give_every_track_the_same_probabilities(model_files, evaluation_songs, kind, tmp_path):
-    """``evaluate --include-train`` and ``predict`` on every track, the 75 s song included."""
+    """``evaluate --include-train`` and ``predict`` on every track, the 75 s song included, for
+    every kind of model file (``predict`` takes the ONNX default where onnxruntime is installed)."""
     songs, model = evaluation_songs, model_files[kind]
     _cli("evaluate", model, songs, "--kind", "folder", "--include-train", "--jobs", "1", "--out", tmp_path / "eval")
     evaluated = {row["path"]: row for row in csv.DictReader(io.StringIO((tmp_path / "eval" / "predictions.csv").read_text()))}
@@ -314,7 +315,9 @@ def test_export_converts_through_one_converter_per_adapter_class(tmp_path):
     src = Path(__file__).resolve().parents[1] / "src" / "genrekit"
     asks = re.compile(r"file_kind\(|trains_from_audio|[\"']\.(safetensors|genrekit|onnx)[\"']|"
                       r"isinstance\([^)]*(Classical|Network|Musicnn)Classifier|"
-                      r"\b(Table|Network)Recipe\(|is (Table|Network)Recipe\b|network_names\(")
+                      r"\b(Table|Network)Recipe\(|is (Table|Network)Recipe\b|network_names\(|recipe_type\(|"
+                      r"\.needs_table\b|\bin (MODELS|PRESETS)\b|\[[\"']kind[\"']\]|\.get\([\"']kind[\"']|\.kind ?[=!]=|"
+                      r"[\"']input_name[\"']\] ?[=!]= ?[\"']features")
     for path in src.rglob("*.py"):
         if "models" in path.relative_to(src).parts[:1] or path.relative_to(src).parts[0] == "train":
             continue

@@ -35,7 +35,7 @@ def test_each_level_gets_the_detector_and_the_styles_fitted_at_it():
     change; a level nothing was fitted at gets neither, rather than wrong ones. Every
     detector calls non-music from the same p(music)."""
     from genrekit.features import FeatureSpec
-    from genrekit.features.musicnn import LEVEL_DBFS, MODELS
+    from genrekit.features.musicnn import LEVEL_DBFS, TAGGERS
     from genrekit.models.interface import _music_columns, _style_columns
     from genrekit.models.music import detectors
     from genrekit.models.styles import STYLE_TAGS, threshold_sets
@@ -44,10 +44,10 @@ def test_each_level_gets_the_detector_and_the_styles_fitted_at_it():
     assert len({d["threshold"] for d in detectors().values()}) == 1
     assert not np.allclose(detectors()[None]["mean"], detectors()[LEVEL_DBFS]["mean"])  # two fits, not one copied
     for spec in (FeatureSpec("musicnn", level_dbfs=LEVEL_DBFS), FeatureSpec("musicnn")):
-        assert _music_columns(spec, MODELS) == list(range(500))
-        assert _style_columns(spec, MODELS).keys() == STYLE_TAGS.keys()
+        assert _music_columns(spec, TAGGERS) == list(range(500))
+        assert _style_columns(spec, TAGGERS).keys() == STYLE_TAGS.keys()
     other = FeatureSpec("musicnn", level_dbfs=-30.0)
-    assert _music_columns(other, MODELS) is None and _style_columns(other, MODELS) == {}
+    assert _music_columns(other, TAGGERS) is None and _style_columns(other, TAGGERS) == {}
 
 
 def test_generated_non_music_is_unknown_by_default_and_says_why(tmp_path):

@@ -17,7 +17,7 @@ from genrekit import audio  # noqa: E402
 from genrekit.errors import ModelError, ParameterError  # noqa: E402
 from genrekit.features import FeatureSpec  # noqa: E402
 from genrekit.features.musicnn import (  # noqa: E402
-    MODELS,
+    TAGGERS,
     embed_patches,
     load_musicnn,
     log_mel_patches,
@@ -58,7 +58,7 @@ def _from_torch_layout(tensor: np.ndarray) -> np.ndarray:
     return tensor
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", TAGGERS)
 def test_shipped_weights_are_the_checkpoint_tensors(model):
     """Every shipped tensor, put back in TensorFlow's layout, has the SHA-256 that the source
     checkpoint tensor had at conversion (recorded in the file), and every layer is there."""
@@ -92,10 +92,10 @@ def test_conversion_from_the_wheel_is_exact(tmp_path, wheel_checkpoints):
     """Converting the wheel again gives the shipped tensors bit for bit, each equal to its
     checkpoint tensor as genrekit's checkpoint reader reads it."""
     written = convert_wheel(WHEEL, tmp_path / "weights")
-    assert [p.name for p in written] == [f"{m}.safetensors" for m in MODELS]
+    assert [p.name for p in written] == [f"{m}.safetensors" for m in TAGGERS]
     from safetensors.numpy import load_file
 
-    for model in MODELS:
+    for model in TAGGERS:
         converted, (shipped, _) = load_file(str(tmp_path / "weights" / f"{model}.safetensors")), _shipped(model)
         assert converted.keys() == shipped.keys()
         checkpoint = read_checkpoint(wheel_checkpoints / model)
@@ -109,7 +109,7 @@ def test_the_checkpoint_reader_equals_tensorflows(wheel_checkpoints):
     """genrekit's checkpoint reader gives every tensor that TensorFlow's own reader gives, equal."""
     tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (not a genrekit dependency, and not in "
                              "CI): genrekit's checkpoint reader is not compared with TensorFlow's here")
-    for model in MODELS:
+    for model in TAGGERS:
         checkpoint = read_checkpoint(wheel_checkpoints / model)
         reader = tf.compat.v1.train.NewCheckpointReader(str(wheel_checkpoints / model) + "/")
         names = reader.get_variable_to_shape_map()
@@ -158,7 +158,7 @@ def test_outputs_equal_the_original_tensorflow_graph(gtzan_mini):
     for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
         y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
         patches = log_mel_patches(y, sr=sr)
-        for model in MODELS:
+        for model in TAGGERS:
             embedding, probabilities = embed_patches(patches, model)
             logits = reference[f"{model}/{name}/logits"]
             assert probabilities.shape == logits.shape
@@ -171,7 +171,7 @@ def test_the_inference_front_end_pools_first_and_gives_the_same_values_bit_for_b
     and batch norm (the min, through the negated filter, where the norm's scale is
     negative), which is exact because both are monotone per channel. Checked against the
     training order on real clips of three genres, for both networks and every block."""
-    for model in MODELS:
+    for model in TAGGERS:
         network, _ = load_musicnn(model)
         assert any((block.norm.weight < 0).any() for block in network.timbral)  # both branches taken
         for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +197,22 @@ def test_genres_written_by_genrekit_are_not_learned_from(tmp_path, clip):
     assert dataset.taxonomy.by_genrekit == [str(tmp_path / "ours.flac")]
 
 
+def _copied(library: dict, folder: Path) -> dict:
+    """``library`` copied into ``folder``, so that a test that writes tags leaves the module's
+    library as the other tests expect it, whichever runs first."""
+    home = library["root"].parent
+    shutil.copytree(home, folder)
+
+    def moved(path: Path) -> Path:
+        return folder / path.relative_to(home)
+
+    return {"root": moved(library["root"]), "map": moved(library["map"]),
+            "truth": {moved(path): genre for path, genre in library["truth"].items()},
+            **{key: [moved(path) for path in library[key]] for key in ("tagged", "untagged", "swapped")}}
+
+
 def test_own_genres_end_to_end(library, tmp_path, feature_cache):
+    library = _copied(library, tmp_path / "library")  # this test writes tags
     root, truth = library["root"], library["truth"]
     check = runner.invoke(app, ["datasets", "check", str(root), "--labels-from-tags", "--json"])
     report = json.loads(check.stdout)

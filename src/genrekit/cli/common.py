@@ -22,6 +22,7 @@ from rich.table import Table
 from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
 from genrekit.models import catalogue
+from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -125,9 +126,6 @@ FEATURE_SETS = tuple(catalogue.FEATURE_SETS)
 PREDICT_FORMATS = ("table", "json", "jsonl", "csv", "timeline")
 EXISTING = ("keep", "replace", "append")
 FRONTENDS = ("graph", "numpy")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("ce", "bce")
-SCHEDULES = ("cosine", "constant")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
@@ -209,15 +207,13 @@ AugmentCopiesOption = Annotated[int, typer.Option(**_at_least(1), help="Networks
 
 
 #: A network's training settings as options: name -> (option type, default), in TrainConfig's
-#: order; ``epochs``, ``device`` and ``seed`` are each command's own (their help differs).
-NETWORK_OPTIONS = {
-    "batch_size": (BatchSizeOption, None), "lr": (LrOption, None), "optimizer": (OptimizerOption, None),
-    "weight_decay": (WeightDecayOption, 1e-4), "l1": (L1Option, None), "l2": (L2Option, None),
-    "loss": (LossOption, None), "label_smoothing": (LabelSmoothingOption, None), "mixup": (MixupOption, None),
-    "specaugment": (SpecaugmentOption, None), "schedule": (ScheduleOption, None), "patience": (PatienceOption, 8),
-    "overlap": (OverlapOption, 0.5), "time_stretch": (TimeStretchOption, 0.0),
-    "pitch_shift": (PitchShiftOption, 0.0), "augment_copies": (AugmentCopiesOption, 1),
-}
+#: order, with TrainConfig's defaults; ``epochs``, ``device`` and ``seed`` are each command's own (their help differs).
+NETWORK_OPTIONS = {name: (option, SETTINGS[name]) for name, option in {
+    "batch_size": BatchSizeOption, "lr": LrOption, "optimizer": OptimizerOption, "weight_decay": WeightDecayOption,
+    "l1": L1Option, "l2": L2Option, "loss": LossOption, "label_smoothing": LabelSmoothingOption, "mixup": MixupOption,
+    "specaugment": SpecaugmentOption, "schedule": ScheduleOption, "patience": PatienceOption, "overlap": OverlapOption,
+    "time_stretch": TimeStretchOption, "pitch_shift": PitchShiftOption, "augment_copies": AugmentCopiesOption,
+}.items()}
 
 
 def network_options(*, preset: str | None = None, leave_out: tuple[str, ...] = ()):

@@ -168,9 +168,9 @@ def explore(
 @pretrained_app.command("list")
 def pretrained_list() -> None:
     """The pretrained networks: where their weights are, where they came from, their tags."""
-    from genrekit.features.musicnn import MODELS, weights_provenance
+    from genrekit.features.musicnn import TAGGERS, weights_provenance
 
-    for model in MODELS:
+    for model in TAGGERS:
         try:
             about = weights_provenance(model)
         except GenrekitError as exc:

@@ -208,12 +208,12 @@ def compare(
 
     Networks train with the settings of the options or --config FILE (no validation tracks:
     every epoch runs, so --patience does not apply); comparison.json records them."""
-    from genrekit.datasets import build_feature_table, check_genres, read_feature_table
+    from genrekit.datasets import check_genres, read_feature_table
     from genrekit.evaluate import compare_models
     from genrekit.evaluate.crossval import fold_grouping
     from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, recipe_names
-    from genrekit.train.recipes import recipe_type
+    from genrekit.train.recipes import table_for
 
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in recipe_names()]
@@ -231,10 +231,9 @@ def compare(
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
         source = f"{dataset} ({feature_set}; networks: log-mel)"
         _output_folder(out, "--out")
-        if any(recipe_type(name).needs_table for name in names):
-            table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
-                                           cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
-            failures = table.failures
+        table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
+                          n_jobs=jobs, progress=_progress())
+        failures = table.failures if table is not None else {}
     grouping = fold_grouping(data if data is not None else table)
     view = Table(title=escape(f"{folds}-fold CV {grouping} on {source}" + (", nested search" if search else "")))
     for column in ("model", "accuracy", "macro F1", "fit s/fold"):

@@ -129,6 +129,9 @@ def export_onnx(
                              "a few dozen real clips, e.g. the training tracks")
     # "default" names genrekit's own model file here (not its export); the door does the rest
     model = load(default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_path)
+    if int8 and not quantizable(model):
+        raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
+                             "pretrained musicnn, not for a pipeline on a feature table")
     out = Path(out)
     with atomic_path(out) as target:
         if not int8:
@@ -136,9 +139,6 @@ def export_onnx(
         else:
             with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
                 fp32 = to_onnx(model, Path(tmp) / "fp32.onnx", frontend)
-                if read_onnx_metadata(fp32)["input_name"] == "features":
-                    raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
-                                         "pretrained musicnn, not for a pipeline on a feature table")
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
     return out
 
@@ -151,6 +151,19 @@ def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
     registers its own (``@to_onnx.register``), and export never asks what kind it holds.
     """
     raise ParameterError(f"{model.source}: {type(model).__name__} models have no ONNX converter")
+
+
+@functools.singledispatch
+def quantizable(model: GenreClassifier) -> bool:
+    """Whether ``model``'s export can be quantized to int8: its graph starts at audio
+    (log-mel windows or musicnn patches), where the convolutions are."""
+    return True
+
+
+@quantizable.register
+def _classical_quantizable(model: ClassicalClassifier) -> bool:
+    # a pipeline on a feature table has no convolution to quantize; on musicnn features the graph holds musicnn
+    return model.model.spec.name == MUSICNN_BOTH or model.model.spec.name in MUSICNN_FEATURE_SETS
 
 
 @to_onnx.register
@@ -242,7 +255,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
     ``(m, 500)`` (the tags behind styles) out. The head is rebuilt in PyTorch from the fitted
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
     has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
-    from genrekit.features.musicnn import MODELS as MUSICNN_MODELS
+    from genrekit.features.musicnn import TAGGERS
     from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import PatchFeatures
     from genrekit.models.tagprior import TagPriorClassifier
@@ -252,7 +265,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
         raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
                          f"TagPriorClassifier, found {type(classifier).__name__}")
     prior_head, prior_graph = _prior_modules()
-    features = PatchFeatures([load_musicnn(name)[0] for name in MUSICNN_MODELS]).eval()
+    features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
     graph_module = prior_graph(features, prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",

@@ -444,9 +444,9 @@ def _style_thresholds(level_dbfs: float | None) -> dict[str, float] | None:
 
 def _musicnn_models(spec) -> tuple[str, ...]:
     """The musicnn networks whose per-patch features ``spec`` pools, or () for other features."""
-    from genrekit.features.musicnn import BOTH, FEATURE_SETS, MODELS
+    from genrekit.features.musicnn import BOTH, FEATURE_SETS, TAGGERS
 
-    return MODELS if spec.name == BOTH else (FEATURE_SETS[spec.name],) if spec.name in FEATURE_SETS else ()
+    return TAGGERS if spec.name == BOTH else (FEATURE_SETS[spec.name],) if spec.name in FEATURE_SETS else ()
 
 
 def _music_columns(spec, musicnn_models: tuple[str, ...]) -> list[int] | None:

@@ -5,8 +5,8 @@ network preset from audio) share one small interface, :class:`Recipe` (``fit`` o
 tracks, ``chunk_proba`` of others), through which cross-validation
 (:func:`genrekit.evaluate.crossval.fold`) and :func:`genrekit.train.train` fit either kind
 without asking which it is. A recipe also says which training options it takes and whether it
-needs a feature table (:func:`recipe_type`, :func:`recipe_options`), so no caller asks what
-kind a name is. Neither scikit-learn nor PyTorch is imported until a recipe fits.
+needs a feature table (:func:`recipe_type`, :func:`recipe_options`, :func:`table_for`), so no
+caller asks what kind a name is. Neither scikit-learn nor PyTorch is imported until a recipe fits.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from genrekit.train.config import SETTINGS, TrainConfig
 
 if TYPE_CHECKING:
     from genrekit.datasets import Dataset, FeatureTable
+    from genrekit.features import FeatureCache, FeatureSpec
 
 
 @dataclass
@@ -309,6 +310,40 @@ def recipe_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     taken = {*own.options, *own.extraction_options}
     dropped = {option for other in others for option in (*other.options, *other.extraction_options)} - taken
     return {option: value for option, value in options.items() if option not in dropped}
+
+
+def table_for(names: Sequence[str], dataset: Dataset, spec: FeatureSpec, *, cache: FeatureCache | None = None,
+              n_jobs: int | None = None, progress: bool = False) -> FeatureTable | None:
+    """The feature table that the classical models among ``names`` are fitted on, built from
+    ``dataset``'s audio; None when none of them needs one (networks read the audio themselves).
+
+    Parameters
+    ----------
+    names : sequence of str
+        Models of :func:`genrekit.models.recipe_names`.
+    dataset : Dataset
+        The tracks to extract.
+    spec : FeatureSpec
+        The features and chunking.
+    cache, n_jobs, progress
+        As :func:`genrekit.datasets.build_feature_table`.
+
+    Returns
+    -------
+    FeatureTable or None
+        Tracks that could not be read are left out and listed in its ``failures``.
+
+    Raises
+    ------
+    ParameterError
+        A name is unknown.
+    """
+    if not any(recipe_type(name).needs_table for name in names):
+        return None
+    from genrekit.datasets import build_feature_table
+
+    table, _ = build_feature_table(dataset, spec, cache=cache, n_jobs=n_jobs, progress=progress)
+    return table
 
 
 def make_recipe(name: str, *, table: FeatureTable | None = None, dataset: Dataset | None = None,

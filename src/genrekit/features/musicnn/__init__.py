@@ -27,7 +27,7 @@ from genrekit.features.numpy_logmel import mel_filterbank, mel_power
 
 SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 EMBEDDING_SIZE = 200
-MODELS = ("MSD_musicnn", "MTT_musicnn")
+TAGGERS = ("MSD_musicnn", "MTT_musicnn")
 #: Feature set name -> the model whose embedding and tags it is.
 FEATURE_SETS = {"musicnn-msd": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn"}
 #: The feature set of both models' features side by side (MSD's 250 columns, then MTT's).
@@ -92,8 +92,8 @@ def log_mel_patches(y: np.ndarray, *, sr: int = SAMPLE_RATE, hop_frames: int = P
 
 
 def weights_path(model: str):
-    if model not in MODELS:
-        raise ParameterError(f"model={model!r}: expected one of {', '.join(MODELS)}")
+    if model not in TAGGERS:
+        raise ParameterError(f"model={model!r}: expected one of {', '.join(TAGGERS)}")
     return resources.files("genrekit.features.musicnn") / "weights" / f"{model}.safetensors"
 
 
@@ -168,7 +168,7 @@ def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size
     return np.concatenate(embeddings), np.concatenate(probabilities)
 
 
-def patch_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, models: tuple[str, ...] = MODELS) -> np.ndarray:
+def patch_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, models: tuple[str, ...] = TAGGERS) -> np.ndarray:
     """Each 3 s patch's embedding (200) and tag probabilities (50), per model in ``models``,
     side by side; from one set of patches.
 

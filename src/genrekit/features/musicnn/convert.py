@@ -21,7 +21,7 @@ import numpy as np
 
 from genrekit._files import atomic_path
 from genrekit.errors import ModelError
-from genrekit.features.musicnn import HOP_LENGTH, MODELS, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE
+from genrekit.features.musicnn import HOP_LENGTH, TAGGERS, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE
 from genrekit.features.musicnn.checkpoint import read_checkpoint
 
 # Tags in the order of the output layer (the musicnn package's configuration.py).
@@ -97,7 +97,7 @@ def convert_checkpoint(prefix: str | os.PathLike) -> tuple[dict[str, np.ndarray]
     return state, checksums
 
 
-def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: tuple[str, ...] = MODELS) -> list[Path]:
+def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: tuple[str, ...] = TAGGERS) -> list[Path]:
     """Convert ``models`` from the musicnn wheel file to ``out_dir/<model>.safetensors``."""
     from safetensors.numpy import save_file
 
