@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from genrekit.audio.tags import read_song_tags
 from genrekit.cli.main import EXIT_OK, app
-from genrekit.datasets import load_dataset, near_duplicates, read_genre_map
+from genrekit.datasets import check_dataset, load_dataset, near_duplicates, read_genre_map
 from genrekit.errors import DatasetError
 
 from conftest import DATA, missing
@@ -167,6 +167,10 @@ def test_multi_genre_files_are_copies_that_share_a_fold_group(tmp_path, clip):
     groups = dict(zip((t.track_id for t in every.tracks), every.groups))
     assert groups["song0.flac#Rock"] == groups["song0.flac#Pop"] != groups["song1.flac"]
     assert every.taxonomy.multi_genre == 2
+    # a file decoded once counts its 4 s under each of its genres
+    report = check_dataset(every, progress=False)
+    assert report.counts == {"Jazz": 1, "Pop": 2, "Rock": 3}
+    assert {genre: round(d["total"]) for genre, d in report.durations.items()} == {"Jazz": 4, "Pop": 8, "Rock": 12}
 
 
 def test_placeholder_genres_are_not_genres():

@@ -129,13 +129,17 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
                 unreadable.append(DatasetProblem(track.path, exc.reason))
             else:
                 duration = len(y) / sr
-                durations[track.label].append(duration)
                 digests[_audio_digest(y)].append(track.path)
                 readable.append((track, duration))
                 if float(np.max(np.abs(y))) < audio.io.SILENCE_PEAK:
                     suspicious.append(DatasetProblem(track.path, "silent audio"))
             bar.advance(task)
 
+    # every genre of a multi-genre file counts its duration (a file is decoded once, above)
+    seconds = {track.path: duration for track, duration in readable}
+    for track in dataset.tracks:
+        if track.path in seconds:
+            durations[track.label].append(seconds[track.path])
     all_durations = [d for _, d in readable]
     if all_durations:
         median = statistics.median(all_durations)
