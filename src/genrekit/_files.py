@@ -24,6 +24,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     when the block succeeds, so readers never see a partial file, and removed when it fails.
 
     The temporary name keeps ``path``'s suffix, for writers that choose a format by it.
+
+    Parameters
+    ----------
+    path : path
+        The file to write. Its folder is made when missing; a file already there is replaced
+        only when the block succeeds.
+
+    Yields
+    ------
+    Path
+        The temporary file, in ``path``'s folder: created empty, for the block to write. It is
+        given the mode a plain ``open`` would give (0666 less the umask) before the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +50,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place."""
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place.
+
+    Parameters
+    ----------
+    path : path
+        The file to write (its folder is made when missing).
+    text : str
+        The whole content.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
@@ -47,8 +72,53 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, data) -> Path:
     """``data`` as indented JSON at ``path``, atomically; numpy scalars and arrays as numbers
-    and lists, anything else JSON lacks as its ``str``."""
+    and lists, anything else JSON lacks as its ``str``.
+
+    Parameters
+    ----------
+    path : path
+        The file to write (its folder is made when missing).
+    data : object
+        What to write: dicts, lists, strings, numbers, booleans and None as JSON has them
+        (a float NaN or infinity as ``NaN`` or ``Infinity``, which strict JSON parsers refuse).
+        Dict keys must be str, int, float, bool or None (``json.dumps`` raises TypeError for
+        others, numpy integers included).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     return write_text_atomic(path, json.dumps(data, indent=2, default=_plain) + "\n")
+
+
+def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
+    """Save a matplotlib ``figure`` as PNG at ``path``, atomically, and close it (also when
+    saving fails, so a long run does not keep figures open).
+
+    Parameters
+    ----------
+    figure : matplotlib.figure.Figure
+        The figure to save.
+    path : path
+        The PNG to write (its folder is made when missing).
+    dpi : int
+        Dots per inch.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=dpi, format="png")
+    finally:
+        plt.close(figure)
+    return path
 
 
 def _plain(value):

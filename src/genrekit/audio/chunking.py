@@ -37,7 +37,29 @@ MIN_ANALYSED_SECONDS = 30.0
 
 def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
     """(start, end) in seconds: ``skip`` seconds off each end when the song is long enough to
-    keep at least three chunks and :data:`MIN_ANALYSED_SECONDS` after skipping, else the whole file."""
+    keep at least three chunks and :data:`MIN_ANALYSED_SECONDS` after skipping, else the whole file.
+
+    Parameters
+    ----------
+    duration : float
+        The file's length, in seconds.
+    skip : float
+        Seconds of intro, and of outro, to leave out (0: none).
+    chunk_seconds : float
+        The length of the chunks the span is cut into, in seconds.
+
+    Returns
+    -------
+    start, end : float
+        The span to analyse, in seconds from the file's start: ``(skip, duration - skip)``
+        when ``duration - 2 * skip`` is at least ``3 * chunk_seconds`` and at least
+        :data:`MIN_ANALYSED_SECONDS`, else ``(0.0, duration)``.
+
+    Raises
+    ------
+    ParameterError
+        ``skip`` is negative.
+    """
     if skip < 0:
         raise ParameterError(f"skip={skip} must be >= 0 seconds")
     if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):

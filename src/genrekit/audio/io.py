@@ -45,7 +45,27 @@ TRUNCATION_TOLERANCE = 0.98
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What a file's header says about it."""
+    """What a file's header says about it.
+
+    Attributes
+    ----------
+    path : str
+        The file as it was named: a local path or a URL.
+    sample_rate : int
+        The file's own sample rate, in Hz.
+    channels : int
+        Channels in the file.
+    frames : int
+        Samples per channel the header declares. For the files PyAV (FFmpeg) decodes (m4a,
+        AAC, WMA...) it comes from the container's duration or, for a bare codec stream or a
+        container that gives none, from its packets: decoding may give a little more or less.
+    format : str
+        The container, upper case: libsndfile's name (``WAV``, ``FLAC``, ``OGG``, ``MP3``) or
+        FFmpeg's first name for it (``MOV`` for m4a and mp4).
+    subtype : str
+        The encoding, upper case: libsndfile's subtype (``PCM_16``, ``VORBIS``) or FFmpeg's
+        codec name (``AAC``).
+    """
 
     path: str
     sample_rate: int
@@ -191,13 +211,45 @@ def _suffix(path: str | os.PathLike) -> str:
 
 
 def is_audio_path(path: str | os.PathLike) -> bool:
-    """True when the file name ends with an extension the audio layer decodes."""
+    """True when the file name ends with an extension the audio layer decodes.
+
+    Parameters
+    ----------
+    path : path or URL
+        Only the name is looked at (of a URL, its path, not its query); the file need not exist.
+
+    Returns
+    -------
+    bool
+        Whether its ending, in any case, is one of :data:`AUDIO_EXTENSIONS`.
+    """
     return _suffix(path) in AUDIO_EXTENSIONS
 
 
 def content_hash(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes (a local path or a URL), hex encoded; identifies audio
-    content for caching."""
+    content for caching.
+
+    Parameters
+    ----------
+    path : path or URL
+        The file; nothing is decoded.
+    chunk_size : int
+        Bytes read at a time from a local file (a URL's file is read 1 MiB at a time). The
+        hash does not depend on it.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Raises
+    ------
+    AudioError
+        Naming the file: it cannot be read (missing, a folder, not permitted).
+    ParameterError
+        ``path`` is a URL and pyarrow is not installed or cannot open it.
+    """
     if remote.is_url(path):
         return remote.content_hash(path)
     digest = hashlib.sha256()
@@ -216,10 +268,26 @@ def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
     were rewritten or the file was re-encoded losslessly (wav to flac); a lossy re-encode
     changes it.
 
+    Parameters
+    ----------
+    path : path or URL
+        The audio file (a URL's file is copied to a temporary file first).
+    block_frames : int
+        Frames decoded at a time, so memory stays bounded by one block. The hash does not
+        depend on it.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
     Raises
     ------
     AudioError
-        The file cannot be decoded (named, with the decoder's reason).
+        The file is missing, empty, not audio, or cannot be decoded (named, with the decoder's
+        reason).
+    ParameterError
+        ``path`` is a URL and pyarrow is not installed or cannot open it.
     """
     with _open(path) as reader:
         digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:".encode())
@@ -407,10 +475,24 @@ def _check_native_rate(handle, path: str) -> None:
 def info(path: str | os.PathLike) -> AudioInfo:
     """Read a file's header: sample rate, channels, frames, format.
 
+    Parameters
+    ----------
+    path : path or URL
+        The audio file. Its samples are not decoded, but a URL's file is copied whole to a
+        temporary file first.
+
+    Returns
+    -------
+    AudioInfo
+        With ``path`` as given (a URL stays a URL).
+
     Raises
     ------
     AudioError
-        When the file is missing, empty, or not a decodable audio file.
+        When the file is missing, empty, or not a decodable audio file (also when its header
+        declares a sample rate below 1000 Hz).
+    ParameterError
+        ``path`` is a URL and pyarrow is not installed or cannot open it.
     """
     with _open(path) as handle:
         return AudioInfo(
@@ -528,11 +610,36 @@ def stream(
 
     Memory stays bounded by one block whatever the file's length, so a 2-hour file
     can be processed without loading it whole. Blocks are ``block_duration`` seconds
-    at ``sr`` (the last one may be shorter).
+    at ``sr`` (the last one may be shorter). Unlike :func:`load`, it does not refuse silent or
+    truncated audio, or samples far outside -1..1: it yields what decodes. Being a generator,
+    it checks its parameters and opens the file only when the first block is asked for.
+
+    Parameters
+    ----------
+    path : path or URL
+        The audio file.
+    sr : int
+        The blocks' sample rate, in Hz.
+    block_duration : float
+        Seconds per block.
+    offset : float
+        Start this many seconds in (at or past the end: no block).
+    duration : float, optional
+        Read at most this many seconds (None: to the end).
 
     Yields
     ------
     block : np.ndarray [shape=(round(block_duration * sr),)], float32
+        The channels averaged into one; the last block may be shorter.
+
+    Raises
+    ------
+    ParameterError
+        ``sr`` is not a positive integer, ``block_duration`` is not positive, ``offset`` or
+        ``duration`` is negative, or ``path`` is a URL that pyarrow is missing for or cannot open.
+    AudioError
+        Naming the file: it is missing, empty, not audio or corrupt, or seeking or decoding fails
+        part-way (the blocks already yielded stand).
     """
     _check_rate(sr)
     if block_duration <= 0:

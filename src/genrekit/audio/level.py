@@ -25,7 +25,23 @@ def is_level(value) -> bool:
 
 def rms_dbfs(y: np.ndarray) -> float:
     """The RMS level of ``y`` in dB relative to full scale (a full-scale square wave is 0;
-    digital silence about -240)."""
+    digital silence about -240).
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Samples of any shape (every channel counts), full scale at 1.
+
+    Returns
+    -------
+    float
+        ``20 * log10(rms + 1e-12)`` in dBFS, computed in float64.
+
+    Raises
+    ------
+    ParameterError
+        ``y`` is empty.
+    """
     y = np.asarray(y)
     if y.size == 0:
         raise ParameterError("y is empty: a level needs at least one sample")
@@ -33,7 +49,27 @@ def rms_dbfs(y: np.ndarray) -> float:
 
 
 def at_level(y: np.ndarray, level_dbfs: float | None) -> np.ndarray:
-    """:func:`normalise_level` of ``y``, or ``y`` as it is where ``level_dbfs`` is None."""
+    """:func:`normalise_level` of ``y``, or ``y`` as it is where ``level_dbfs`` is None.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,)]
+        A mono signal.
+    level_dbfs : float or None
+        The RMS level wanted, in dBFS (-60 to 0); a quiet signal is raised by at most
+        :data:`MAX_GAIN_DB` (30 dB). None leaves ``y`` as it is.
+
+    Returns
+    -------
+    np.ndarray [shape=(n,)]
+        float32 when scaled (samples may exceed 1); where ``level_dbfs`` is None, ``y`` itself,
+        not a copy, in its own dtype.
+
+    Raises
+    ------
+    ParameterError
+        ``level_dbfs`` is not a level from -60 to 0 dBFS, or ``y`` is empty.
+    """
     return y if level_dbfs is None else normalise_level(y, level_dbfs)
 
 

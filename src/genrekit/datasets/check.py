@@ -23,7 +23,35 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class CheckReport:
-    """What ``check_dataset`` found. ``ok`` is False when anything needs attention."""
+    """What ``check_dataset`` found. ``ok`` is False when anything needs attention.
+
+    Attributes
+    ----------
+    dataset : str
+        The dataset's name.
+    root : str
+        Its folder.
+    n_tracks : int
+        Its tracks (a file labelled with several genres counts once per genre).
+    counts : dict[str, int]
+        Genre -> tracks, sorted by genre.
+    durations : dict[str, dict[str, float]]
+        Genre -> ``min``, ``median``, ``max`` and ``total`` seconds of its decodable tracks.
+    unreadable : list of DatasetProblem
+        Files that could not be decoded, with the reason.
+    duplicates : list of list of str
+        Groups of files whose decoded samples (mixed to mono, at 16-bit precision) are the
+        same, each group's paths sorted.
+    suspicious : list of DatasetProblem
+        Silent files, files shorter than half the median duration, genres with fewer than 2
+        tracks or than a quarter of the median per genre, genre names that look like spellings
+        of one genre, a GTZAN dataset's genres outside GTZAN's ten, and identical audio under
+        different labels.
+    layout : list of DatasetProblem
+        The loader's ``problems``.
+    taxonomy : dict, optional
+        For a library labelled by its tags, :class:`TagTaxonomy`'s fields; None otherwise.
+    """
 
     dataset: str
     root: str
@@ -51,16 +79,29 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
     """Check, from the track list alone (no audio is decoded), that ``dataset`` can train and
     test a classifier: call it before any feature extraction.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        The tracks to check; unlabelled tracks are not counted.
+    min_tracks : int
+        Genres with fewer tracks than this are returned and warned about, not refused.
+    purpose : str
+        What the dataset is for, as the error message names it (``training``,
+        ``cross-validation``).
+    folds : int, optional
+        The K of a K-fold cross-validation to come (None: not checked).
+
+    Returns
+    -------
+    thin : dict[str, int]
+        Genre -> track count, for the genres with fewer than ``min_tracks`` tracks; they are
+        named in a logged warning (a genre needs two tracks to sit on both sides of a split).
+
     Raises
     ------
     DatasetError
         When the labelled tracks hold fewer than two genres, or fewer split groups (artists,
         else tracks) than ``folds`` for a K-fold cross-validation.
-
-    Returns
-    -------
-    thin : genre -> track count, for the genres with fewer than ``min_tracks`` tracks; they are
-        named in a logged warning (a genre needs two tracks to sit on both sides of a split).
     """
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
     if not counts:

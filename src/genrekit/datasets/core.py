@@ -15,7 +15,25 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Track:
-    """One song (or clip) of a dataset."""
+    """One song (or clip) of a dataset.
+
+    Attributes
+    ----------
+    track_id : str
+        The track's id, unique in the datasets the loaders make: made from the file's path,
+        GTZAN's ``<genre>.NNNNN``, FMA's track number or a manifest's ``track_id`` column.
+    path : str
+        The audio file (or spectrogram image): a local path or a URL.
+    label : str or None
+        The genre; None: unlabelled (every loader sets one).
+    artist : str, optional
+        Where known: tracks of one artist never sit on both sides of a split.
+    duration : float, optional
+        Seconds, where a manifest or FMA's metadata gives it (not read from the file).
+    split : str, optional
+        ``train``, ``val`` or ``test`` where a manifest, FMA's metadata or
+        :func:`gtzan_filtered_split` gives one.
+    """
 
     track_id: str
     path: str
@@ -27,7 +45,15 @@ class Track:
 
 @dataclass(frozen=True)
 class DatasetProblem:
-    """Something wrong with a dataset that did not stop it from loading."""
+    """Something wrong with a dataset that did not stop it from loading.
+
+    Attributes
+    ----------
+    path : str
+        What it is about: a file or folder, a manifest's ``file:line``, or a genre.
+    reason : str
+        What is wrong, and what was done about it (the track left out, the genre renamed).
+    """
 
     path: str
     reason: str
@@ -35,7 +61,24 @@ class DatasetProblem:
 
 @dataclass
 class Dataset:
-    """A labelled collection of tracks plus the problems found while reading it."""
+    """A labelled collection of tracks plus the problems found while reading it.
+
+    Attributes
+    ----------
+    name : str
+        The dataset's name: its folder's, its manifest file's (without the extension),
+        ``gtzan`` or ``fma_<subset>``.
+    root : str
+        Its folder: for a manifest, the CSV file's folder; for GTZAN, the folder holding the
+        genre folders.
+    tracks : list of Track
+        In the loader's order.
+    problems : list of DatasetProblem
+        What the loader left out or changed, and why.
+    taxonomy : TagTaxonomy, optional
+        For a library labelled by its files' own genre tags (:func:`load_tagged`), what those
+        tags hold; None for other datasets.
+    """
 
     name: str
     root: str

@@ -68,6 +68,30 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
     Track ids are paths relative to ``root`` without the extension (with it where two files
     differ only by their extension). Files directly in ``root`` and empty genre folders are
     reported as problems.
+
+    Parameters
+    ----------
+    root : path
+        The dataset's folder, one folder per genre. Each genre folder is searched recursively,
+        through linked folders too, except those leading to another genre's folder, to
+        ``root`` or above it (reported as problems). Hidden files and folders are skipped.
+    name : str, optional
+        The dataset's name (default: the folder's).
+    media : {'audio', 'image'}
+        Audio files (:func:`genrekit.audio.is_audio_path`), or PNG/JPEG spectrogram images
+        for image networks.
+
+    Returns
+    -------
+    Dataset
+        Each track labelled with its genre folder's name; names that differ only in case,
+        Unicode composition or surrounding spaces are one genre, spelled as the most of its
+        tracks spell it, and each other spelling is reported as a problem.
+
+    Raises
+    ------
+    DatasetError
+        ``media`` is neither, ``root`` is not a folder, or no genre folder holds such a file.
     """
     from genrekit.features.images import is_image_path
 
@@ -104,6 +128,18 @@ def find_gtzan_root(root: str | os.PathLike) -> Path | None:
 
     Recognises ``genres/<genre>/<genre>.NNNNN.(au|wav)`` (the original archive) and the
     Kaggle copy's ``Data/genres_original/<genre>/...``.
+
+    Parameters
+    ----------
+    root : path
+        A GTZAN copy, or the folder above it.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The first of ``root``, ``root/genres``, ``root/genres_original`` and
+        ``root/Data/genres_original`` where at least half the audio files one folder down are
+        named ``<genre>.NNNNN`` after one of GTZAN's ten genres; None when there is none.
     """
     root = Path(root)
     for candidate in (root, root / "genres", root / "genres_original", root / "Data" / "genres_original"):
@@ -124,6 +160,22 @@ def load_gtzan(root: str | os.PathLike) -> Dataset:
     and ``.wav``) are reported as problems and left out. Artists are not known (GTZAN does
     not publish them), so splits group by track; use the fault-filtered split for artist
     disjointness.
+
+    Parameters
+    ----------
+    root : path
+        A GTZAN copy, or the folder above it (see :func:`find_gtzan_root`).
+
+    Returns
+    -------
+    Dataset
+        Named ``gtzan``, its ``root`` the folder holding the genre folders, its tracks sorted
+        by id. Of an id present twice, the first file in path order is kept.
+
+    Raises
+    ------
+    DatasetError
+        ``root`` holds no GTZAN copy, or no clip in it passes the checks.
     """
     found = find_gtzan_root(root)
     if found is None:

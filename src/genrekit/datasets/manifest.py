@@ -25,6 +25,29 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     Missing files, empty labels, unknown split names and repeated track ids are reported
     as problems and those rows left out. (URLs are not checked here, which would be a
     request per row: a missing object fails when it is read, named.)
+
+    Parameters
+    ----------
+    csv_path : path
+        The CSV file, with the columns ``path`` and ``label``, and optionally ``artist``,
+        ``split`` (``train``, ``val`` or ``test``), ``track_id`` and ``duration`` (seconds);
+        every cell is read as text.
+
+    Returns
+    -------
+    Dataset
+        Named after the CSV file (without its extension), its ``root`` the CSV's folder. A
+        track's id is its ``track_id`` cell, else its path as the row gives it without the
+        extension (of a URL: host and path), with the extension where an earlier row took
+        that id for another file. Rows listing a file already listed, or a duration that is
+        not a number of seconds > 0, are problems too. Labels that differ only in case or
+        Unicode composition are one genre (each other spelling a problem).
+
+    Raises
+    ------
+    DatasetError
+        The file cannot be read as CSV, lacks the ``path`` or ``label`` column, or has no
+        usable row.
     """
     csv_path = Path(csv_path)
     try:

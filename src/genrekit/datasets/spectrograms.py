@@ -19,8 +19,18 @@ FOLDER = "logmel"
 
 @dataclass
 class SpectrogramRun:
-    """What :func:`write_spectrograms` did: ``written`` tracks (new or kept from an earlier
-    run), ``failures`` (path -> reason) and the ``folder`` of the ``.npz`` files."""
+    """What :func:`write_spectrograms` did.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The folder of the ``.npz`` files (``<out>/logmel``).
+    written : int
+        Tracks written (new or kept from an earlier run): the dataset's tracks less the
+        failures.
+    failures : dict[str, str]
+        Path -> reason, for the tracks that could not be decoded or written.
+    """
 
     folder: Path
     written: int
@@ -29,7 +39,21 @@ class SpectrogramRun:
 
 def settings_conflict(out: str | os.PathLike, spec) -> str | None:
     """Why ``out`` cannot be resumed with ``spec`` (a :class:`~genrekit.features.LogMelSpec`):
-    it holds spectrograms made with other settings. None when it can (empty, or the same)."""
+    it holds spectrograms made with other settings. None when it can (empty, or the same).
+
+    Parameters
+    ----------
+    out : path
+        The output folder a run would write to.
+    spec : LogMelSpec
+        The settings the run would use.
+
+    Returns
+    -------
+    str or None
+        The reason, naming ``out`` and its settings. None also when ``out/run.json`` is
+        missing, unreadable, or not a log-mel run's record.
+    """
     out = Path(out)
     try:
         before = json.loads((out / RUN_FILE).read_text())

@@ -95,7 +95,31 @@ def train_val_test_split(
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified group K-fold: (train indices, test indices) per fold, groups never split."""
+    """Stratified group K-fold: (train indices, test indices) per fold, groups never split.
+
+    Parameters
+    ----------
+    labels : array-like [shape=(n,)]
+        Genre of each track.
+    groups : array-like [shape=(n,)]
+        Artist or track of each track; a group is never split.
+    n_splits : int
+        Folds, at least 2.
+    seed : int
+        Shuffles scikit-learn's ``StratifiedGroupKFold``: the folds are a pure function of
+        the inputs and the seed.
+
+    Returns
+    -------
+    list of (np.ndarray, np.ndarray)
+        ``n_splits`` pairs of (train indices, test indices) into ``labels``; each track is
+        tested in exactly one fold.
+
+    Raises
+    ------
+    ParameterError
+        ``n_splits`` is below 2, or above the number of distinct groups.
+    """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
     if n_splits < 2:
@@ -120,7 +144,15 @@ def _expand(ranges: str) -> list[int]:
 
 
 def gtzan_filtered_ids() -> dict[str, list[str]]:
-    """GTZAN's fault-filtered split (Kereliuk & Sturm): 443 train, 197 val, 290 test track ids."""
+    """GTZAN's fault-filtered split (Kereliuk & Sturm): 443 train, 197 val, 290 test track ids.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        ``train``, ``val`` and ``test`` -> track ids (``blues.00029``), as torchaudio's
+        ``filtered_train``, ``filtered_valid`` and ``filtered_test`` list them; read from the
+        package's ``data/gtzan_filtered_split.json``.
+    """
     text = resources.files("genrekit").joinpath("data/gtzan_filtered_split.json").read_text()
     table = json.loads(text)
     return {
@@ -132,10 +164,22 @@ def gtzan_filtered_ids() -> dict[str, list[str]]:
 def gtzan_filtered_split(dataset: Dataset) -> tuple[Dataset, dict[str, list[str]]]:
     """The dataset restricted to the fault-filtered split, each track carrying its part.
 
+    Parameters
+    ----------
+    dataset : Dataset
+        GTZAN, with track ids ``<genre>.NNNNN`` (as :func:`load_gtzan` gives them).
+
     Returns
     -------
-    dataset : tracks of the filtered lists present in ``dataset``, with ``split`` set
-    missing : part -> track ids of the lists that ``dataset`` lacks
+    dataset : Dataset
+        Tracks of the filtered lists present in ``dataset``, with ``split`` set.
+    missing : dict[str, list[str]]
+        Part -> track ids of the lists that ``dataset`` lacks.
+
+    Raises
+    ------
+    DatasetError
+        ``dataset`` holds no track of the filtered lists.
     """
     ids = gtzan_filtered_ids()
     assignment = {track_id: part for part, members in ids.items() for track_id in members}

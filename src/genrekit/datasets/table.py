@@ -21,9 +21,28 @@ _GTZAN_CHUNK = re.compile(r"^(?P<track>[a-z]+\.\d{5})\.\d+$")
 class FeatureTable:
     """Rows of features with integer genres and the track of each row.
 
-    ``X`` [shape=(n_rows, n_features)], ``y`` [shape=(n_rows,)] indices into ``labels``,
-    ``tracks`` [shape=(n_rows,)] track ids (rows of one track are its chunks), ``groups``
-    [shape=(n_rows,)] split groups (artist or track).
+    Attributes
+    ----------
+    X : np.ndarray [shape=(n_rows, n_features)]
+        The features.
+    y : np.ndarray [shape=(n_rows,)]
+        Indices into ``labels``.
+    tracks : np.ndarray [shape=(n_rows,)]
+        Track ids (rows of one track are its chunks).
+    groups : np.ndarray [shape=(n_rows,)]
+        Split groups (artist or track; see :attr:`Dataset.groups`).
+    labels : list of str
+        The genres ``y`` indexes.
+    columns : list of str
+        The feature names, one per column of ``X``.
+    spec : FeatureSpec, optional
+        The features' parameters; None for a table read from a CSV file.
+    paths : dict[str, str]
+        Track id -> its file (empty for a table read from a CSV file).
+    hashes : dict[str, str]
+        Track id -> the SHA-256 of its file's bytes (empty for a table read from a CSV file).
+    failures : dict[str, str]
+        Path -> reason, for the tracks left out.
     """
 
     X: np.ndarray
@@ -61,7 +80,32 @@ def build_feature_table(
     progress: bool = True,
     runner=None,
 ) -> tuple[FeatureTable, ExtractionResult]:
-    """Extract ``spec`` features for every track; tracks that fail are left out and listed."""
+    """Extract ``spec`` features for every track; tracks that fail are left out and listed.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The tracks, with their genres and split groups.
+    spec : FeatureSpec
+        The feature set and its parameters.
+    labels : list of str, optional
+        The genres ``y`` indexes (default: ``dataset.labels``); a track of another genre is
+        left out and listed in ``failures``.
+    cache, n_jobs, progress, runner
+        As :func:`genrekit.features.extract_features`.
+
+    Returns
+    -------
+    table : FeatureTable
+        The rows of the tracks that gave features; its ``failures`` names the others.
+    result : ExtractionResult
+        The extraction itself, one entry per track (its ``cache_hits``, for instance).
+
+    Raises
+    ------
+    DatasetError
+        No track gave features.
+    """
     labels = labels or dataset.labels
     index = {label: i for i, label in enumerate(labels)}
     result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress,
@@ -133,6 +177,27 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped. In
     genrekit's tables ``track`` names each row's track and ``track_id`` the row; neither is
     a feature.
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    label_column : str
+        The column holding each row's genre (read as text: a genre ``NA`` is not a missing
+        value).
+
+    Returns
+    -------
+    FeatureTable
+        ``labels`` the label column's values, sorted; ``groups`` the tracks (the file names no
+        artists, so a table genrekit wrote from a dataset with artists reads back grouped by
+        track); no ``spec``, ``paths`` or ``hashes``.
+
+    Raises
+    ------
+    DatasetError
+        The file cannot be read or parsed as CSV, or has no ``label_column``, no numeric
+        feature column, or missing values in a feature column.
     """
     path = Path(path)
     try:
@@ -189,6 +254,17 @@ def feature_frame(table: FeatureTable) -> pd.DataFrame:
 
     For ``fma518`` the columns are FMA's (feature, statistics, number) MultiIndex, so the
     CSV written from it reads back with FMA's own ``pd.read_csv(..., header=[0, 1, 2])``.
+
+    Parameters
+    ----------
+    table : FeatureTable
+
+    Returns
+    -------
+    pandas.DataFrame [shape=(n_rows, n_features + 2)]
+        The rows in the table's order; chunk numbers ``k`` count from 0 within each track, and
+        every row carries one when any track has more than one row. The split groups, paths
+        and hashes are not in it.
     """
     index = list(map(str, table.tracks))
     if table.chunked:

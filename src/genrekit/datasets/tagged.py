@@ -30,8 +30,24 @@ MULTI = ("first", "all")
 def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
     """A genre map: a CSV with the header ``from,to``, one spelling per row (``Hip Hop,hiphop``).
 
-    Returns ``genre_key(from) -> to``. Raises :class:`DatasetError` naming the file and row
-    for a missing header, an empty cell, or one spelling mapped to two genres.
+    Parameters
+    ----------
+    path : path
+        The CSV file (UTF-8, a byte-order mark allowed). Blank rows are skipped; the header's
+        case and surrounding spaces do not matter.
+
+    Returns
+    -------
+    dict[str, str]
+        ``genre_key(from) -> to``: the spelling as :func:`genrekit.audio.tags.genre_key`
+        matches it (case and runs of white space ignored), the genre with its runs of white
+        space made one space.
+
+    Raises
+    ------
+    DatasetError
+        Naming the file, and the row where there is one: the file cannot be read, the header
+        is missing, a row is not two non-empty cells, or one spelling is mapped to two genres.
     """
     path = Path(path)
     try:
@@ -60,13 +76,32 @@ def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
 class TagTaxonomy:
     """What a library's genre tags hold.
 
-    ``spellings``: genre -> {spelling as found: files}; ``counts``: genre -> files labelled
-    with it; ``left_out``: genre -> files, for genres under ``min_per_genre``; ``untagged``:
-    files without a genre tag; ``by_genrekit``: files whose genres genrekit wrote (not
-    learned from); ``near_duplicates``: groups of genres that look like spellings of one genre
-    (candidates for the map); ``multi_genre``: files with more than one genre;
-    ``placeholders``: values such as ``Unknown`` that say the genre is not known (ignored: a
-    file with nothing else is untagged).
+    Attributes
+    ----------
+    spellings : dict[str, dict[str, int]]
+        Genre -> {spelling as found: files}.
+    counts : dict[str, int]
+        Genre -> files labelled with it, for the genres kept.
+    left_out : dict[str, int]
+        Genre -> files, for genres under ``min_per_genre``.
+    untagged : list of str
+        Files without a genre tag.
+    by_genrekit : list of str
+        Files whose genres genrekit wrote (not learned from).
+    near_duplicates : list of list of str
+        Groups of genres that look like spellings of one genre (candidates for the map).
+    multi_genre : int
+        Files with more than one genre (once mapped and merged).
+    placeholders : dict[str, int]
+        Values such as ``Unknown`` that say the genre is not known, with how often each was
+        found (ignored: a file with nothing else is untagged).
+    untaggable : list of str
+        Files in formats without tags genrekit reads (``.au``), neither labelled nor listed as
+        untagged; filled in by :func:`load_tagged`.
+    labels_of : dict[str, list[str]]
+        Path -> all its genres, as labels, whatever ``multi`` chose (genres left out included).
+    mapped : dict[str, str]
+        Spelling as found -> genre, for the spellings the genre map named.
     """
 
     spellings: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -85,7 +120,23 @@ class TagTaxonomy:
 def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str]]:
     """Groups of genre names that are likely one genre spelled apart: equal once case, spaces
     and punctuation are dropped (``Hip Hop``, ``hip-hop``), or nearly so (``Electronica`` and
-    ``Electronic``; difflib's ratio at least ``cutoff``)."""
+    ``Electronic``; difflib's ratio at least ``cutoff``).
+
+    Parameters
+    ----------
+    genres : list of str
+        Distinct genre names.
+    cutoff : float
+        The least similarity (0 to 1) of two names, once case, spaces and punctuation are
+        dropped, that puts them in one group.
+
+    Returns
+    -------
+    list of list of str
+        Groups of two or more names, each sorted, the groups in order of their first name. A
+        name is in at most one group: ``a`` like ``b`` and ``b`` like ``c`` makes one group of
+        three. A name with no letter or digit joins none.
+    """
     squashed = {g: squashed_genre(g) for g in genres}
     parent = {g: g for g in genres}
 
@@ -115,8 +166,19 @@ def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str
 
 @dataclass(frozen=True)
 class OwnedSong:
-    """A song as its owner filed it: ``genres`` in order (empty: untagged), ``artist`` (None:
-    unknown), ``by_genrekit``: genrekit set the genres (a model's answer, never learned from)."""
+    """A song as its owner filed it.
+
+    Attributes
+    ----------
+    path : str
+        The song's file.
+    genres : tuple of str
+        Its genres, in order (empty: untagged).
+    artist : str or None
+        None: unknown.
+    by_genrekit : bool
+        genrekit set the genres (a model's answer, never learned from).
+    """
 
     path: str
     genres: tuple[str, ...]

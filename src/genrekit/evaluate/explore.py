@@ -16,7 +16,7 @@ import pandas as pd
 
 from genrekit.datasets import FeatureTable, train_val_test_split
 from genrekit.errors import ParameterError
-from genrekit._files import write_json, write_text_atomic
+from genrekit._files import save_figure, write_json, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -154,12 +154,12 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     left.legend()
     scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
     right.legend(fontsize=7, loc="best")
-    _save(figure, out / "pca.png")
+    save_figure(figure, out / "pca.png")
     if tsne_2d is not None:
         figure, axis = plt.subplots(figsize=(7, 6), constrained_layout=True)
         scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
         axis.legend(fontsize=7, loc="best")
-        _save(figure, out / "tsne.png")
+        save_figure(figure, out / "tsne.png")
     figure, axis = plt.subplots(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
                                 constrained_layout=True)
     axis.imshow(contingency.to_numpy(), cmap="Blues")
@@ -171,7 +171,7 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     kmeans = result["kmeans"]
     axis.set_title(f"k-means (k={kmeans['k']}) against genres: ARI {kmeans['adjusted_rand_index']:.2f}, "
                    f"silhouette {kmeans['silhouette']:.2f}", fontsize=9)
-    _save(figure, out / "kmeans.png")
+    save_figure(figure, out / "kmeans.png")
     top = result["importance"]["top"][::-1]
     figure, axis = plt.subplots(figsize=(8, 0.3 * len(top) + 1.2), constrained_layout=True)
     axis.barh([t["feature"] for t in top], [t["mean"] for t in top], xerr=[t["std"] for t in top], color="#55a868")
@@ -179,13 +179,6 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
              title=f"permutation importance, {result['importance']['model']} "
                    f"(held-out accuracy {result['importance']['held_out_accuracy']:.2f})")
     axis.tick_params(axis="y", labelsize=7)
-    _save(figure, out / "importance.png")
+    save_figure(figure, out / "importance.png")
 
 
-def _save(figure, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=100)
-    plt.close(figure)
-    temporary.replace(path)

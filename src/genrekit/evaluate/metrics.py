@@ -122,6 +122,39 @@ def evaluation_metrics(
     ``y_chunk`` and ``proba_chunk`` have one row per chunk (one per track when not chunked).
     ``track_proba``: the tracks' probabilities as the model gives them, one row per track in
     order of first appearance (default: the chunks' aggregated with ``aggregation``).
+
+    Parameters
+    ----------
+    y_chunk : array-like [shape=(n_chunks,)]
+        Integer genre indices into ``labels``. A track's genre is its first row's.
+    proba_chunk : np.ndarray [shape=(n_chunks, n_genres)]
+        Each row's genre probabilities, columns in ``labels`` order.
+    track_index : array-like [shape=(n_chunks,)]
+        The track each row comes from.
+    labels : list of str
+        The genres, ``n_genres`` of them.
+    aggregation : str
+        ``mean`` or ``vote``: how the rows make a track's probabilities when ``track_proba``
+        is not given. Recorded as ``aggregation`` when ``chunked``.
+    chunked : bool
+        The rows are chunks, several per track: also score them (``chunk_*``).
+    track_proba : np.ndarray [shape=(n_tracks, n_genres)], optional
+        The tracks' probabilities, replacing the rows' aggregated.
+
+    Returns
+    -------
+    dict
+        The tracks' :func:`classification_scores`, with ``level`` (``"track"``) and
+        ``aggregation`` (None when not ``chunked``). When ``chunked``, also every track score
+        again as ``track_<key>`` (``track_labels`` too) and the rows' scores as ``chunk_<key>``
+        (all but ``labels``).
+
+    Raises
+    ------
+    ParameterError
+        ``aggregation`` is neither ``mean`` nor ``vote`` (checked only without ``track_proba``);
+        or the tracks' probabilities (or, when ``chunked``, ``proba_chunk``) do not have one
+        row per track (chunk) and one column per label.
     """
     tracks = np.asarray(list(dict.fromkeys(track_index)))
     if track_proba is None:
@@ -150,10 +183,28 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     Proportion score: per song, the true genre's share of chunks when that genre is among
     the song's three largest shares, else 0; averaged per genre, then over genres.
 
+    Parameters
+    ----------
+    true : list of str
+        Each song's true genre.
+    probabilities : list of dict[str, float]
+        Each song's genre -> probability (:attr:`genrekit.predict.Prediction.probabilities`).
+    proportions : list of dict[str, float]
+        Each song's genre -> share of its timeline's steps
+        (:attr:`genrekit.predict.Prediction.proportions`).
+
     Returns
     -------
-    dict with ``n``, ``top1``, ``top3``, ``proportion_score`` and ``per_genre`` (genre ->
-    ``n``, ``top1``, ``top3``, ``proportion_score``)
+    dict
+        ``n`` (songs), ``top1`` (share of songs whose most probable genre is the true one),
+        ``top3`` (share whose three most probable genres hold it), ``proportion_score``
+        (averaged over genres), and ``per_genre`` (genre -> ``n``, ``top1``, ``top3``,
+        ``proportion_score`` of its songs; genres in sorted order).
+
+    Raises
+    ------
+    ParameterError
+        ``true``, ``probabilities`` and ``proportions`` differ in length, or are empty.
     """
     if not (len(true) == len(probabilities) == len(proportions)) or not true:
         raise ParameterError(f"song_scores needs as many labels as predictions, and at least one; got "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit._files import save_figure, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
 
 
 def markdown_cell(text) -> str:
@@ -16,7 +16,26 @@ def markdown_cell(text) -> str:
 
 
 def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
-    """A per-genre report and confusion matrix as Markdown tables."""
+    """A per-genre report and confusion matrix as Markdown tables.
+
+    Parameters
+    ----------
+    metrics : dict
+        As :func:`genrekit.evaluate.evaluation_metrics` (or
+        :func:`genrekit.evaluate.classification_scores`). With ``chunk_accuracy`` in it, the
+        summary table has a chunk row under the track row; the per-genre report and the
+        confusion matrix are the tracks' either way.
+    title : str
+        The document's heading.
+
+    Returns
+    -------
+    str
+        The Markdown: a summary table (n, accuracy, balanced accuracy, top-3 accuracy, macro
+        F1), precision, recall, F1 and support per genre with their macro and weighted
+        averages, and the confusion matrix in counts (rows: true genre, columns: predicted).
+        Ends with a newline.
+    """
     lines = [f"# {title}", ""]
     levels = [("", "track" if "chunk_accuracy" in metrics else "")]
     if "chunk_accuracy" in metrics:
@@ -68,11 +87,7 @@ def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -
                 axis.text(j, i, format(matrix[i, j], fmt), ha="center", va="center",
                           color="white" if matrix[i, j] > threshold else "black", fontsize=8)
         figure.colorbar(image, ax=axis, shrink=0.7)
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)
 
 
 def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = "Evaluation",
@@ -109,6 +124,22 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
 
 
 def comparison_markdown(rows: list[dict], *, title: str) -> str:
+    """Cross-validated models side by side as a Markdown table, the most accurate first.
+
+    Parameters
+    ----------
+    rows : list of dict
+        One per model, as :func:`genrekit.evaluate.compare_models` returns them: ``model``,
+        ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
+        ``fit_seconds`` (mean per fold) and ``search`` (true: nested randomized search).
+    title : str
+        The document's heading.
+
+    Returns
+    -------
+    str
+        The Markdown, rows sorted by ``accuracy_mean``, highest first. Ends with a newline.
+    """
     lines = [f"# {title}", "",
              "| model | accuracy (mean ± std) | macro F1 (mean ± std) | fit seconds / fold | search |",
              "|---|---|---|---|---|"]

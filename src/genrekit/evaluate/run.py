@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genrekit._files import write_json, write_text_atomic
+from genrekit._files import save_figure, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
@@ -24,7 +24,29 @@ logger = logging.getLogger(__name__)
 
 
 def predictions_frame(table, rows: np.ndarray, proba: np.ndarray, aggregation: str) -> pd.DataFrame:
-    """One row per track: path, true and predicted genre, confidence, probabilities."""
+    """One row per track: path, true and predicted genre, confidence, probabilities.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        The rows scored; its ``tracks``, ``y``, ``labels`` and ``paths`` name them.
+    rows : np.ndarray [shape=(n_chunks,)]
+        Indices of the table's rows that ``proba`` scores (a test fold's, say).
+    proba : np.ndarray [shape=(n_chunks, n_genres)]
+        Those rows' probabilities, in the same order, columns in ``table.labels`` order.
+    aggregation : str
+        ``mean`` or ``vote``: how a track's rows make its probabilities.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`track_predictions`.
+
+    Raises
+    ------
+    ParameterError
+        ``aggregation`` is neither ``mean`` nor ``vote``.
+    """
     return track_predictions(table.tracks[rows], table.y[rows], proba, table.labels,
                              paths=table.paths, aggregation=aggregation)
 
@@ -34,7 +56,38 @@ def track_predictions(
     track_proba: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per track from chunk rows: path, true and predicted genre, confidence, probabilities
-    (``track_proba``, one row per track in order of first appearance, or the chunks' aggregated)."""
+    (``track_proba``, one row per track in order of first appearance, or the chunks' aggregated).
+
+    Parameters
+    ----------
+    track_index : array-like [shape=(n_chunks,)]
+        The track each row comes from.
+    y_chunk : array-like [shape=(n_chunks,)]
+        Integer genre indices into ``labels``. A track's rows share one; its last row's is used.
+    proba : np.ndarray [shape=(n_chunks, n_genres)]
+        Each row's probabilities, columns in ``labels`` order.
+    labels : list of str
+        The genres, ``n_genres`` of them.
+    paths : dict, optional
+        Track id -> path (a track without one gets ``""``).
+    aggregation : str
+        ``mean`` or ``vote``: how a track's rows make its probabilities when ``track_proba``
+        is not given.
+    track_proba : np.ndarray [shape=(n_tracks, n_genres)], optional
+        The tracks' probabilities, replacing the rows' aggregated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per track, in order of first appearance: ``track_id``, ``path``, ``true``,
+        ``predicted`` (the top genre, never ``unknown``), ``confidence`` (its probability) and
+        ``p_<genre>`` for each of ``labels``.
+
+    Raises
+    ------
+    ParameterError
+        ``aggregation`` is neither ``mean`` nor ``vote`` (checked only without ``track_proba``).
+    """
     tracks = np.asarray(list(dict.fromkeys(track_index)))
     if track_proba is None:
         track_proba, tracks = aggregate_tracks(proba, track_index, method=aggregation)
@@ -66,14 +119,48 @@ def predict_dataset(
     """Predict every track of a labelled dataset exactly as ``genrekit predict`` would (the same
     chunks, the same probabilities), leaving out tracks the model cannot be scored on.
 
+    Parameters
+    ----------
+    model : a model file, run folder, ``"default"`` or model in memory (see :func:`genrekit.models.load`)
+    dataset : Dataset
+        Labelled tracks.
+    include_train : bool
+        Also predict tracks whose audio the model was trained on (same content; left out by
+        default: scores on training songs say nothing about new songs).
+    skip : float
+        Seconds of intro and outro left out when the song is long enough (as
+        :func:`genrekit.predict.predict_file`).
+    hop_seconds : float, optional
+        Seconds between chunks' starts (default: back to back).
+    jobs : int
+        Worker processes that predict (more than 1: each loads the model from its file; a
+        model in memory is run in this process), and threads that hash the files to find the
+        training tracks.
+    runner : optional
+        Where the files are predicted (:mod:`genrekit.runners`), as
+        :func:`genrekit.predict.predict_files`.
+    progress : bool
+        Show a progress bar.
+
     Returns
     -------
-    classifier : the loaded model
-    predicted : ``(track, prediction)`` per track predicted, in dataset order
-    report : ``failures`` (path -> reason), ``problems`` (what the dataset's loader left out:
+    classifier : GenreClassifier
+        The loaded model.
+    predicted : list of (Track, Prediction)
+        ``(track, prediction)`` per track predicted, in dataset order; each track's label
+        spelled as the model spells its genre.
+    report : dict
+        ``failures`` (path -> reason), ``problems`` (what the dataset's loader left out:
         path and reason), ``excluded_training_tracks`` (track ids the model was trained on, by
         content: left out unless ``include_train``), ``unknown_genre_tracks`` (paths whose genre
-        the model does not know under any spelling)
+        the model does not know under any spelling, or that have none).
+
+    Raises
+    ------
+    DatasetError
+        No track has a genre the model knows (an empty dataset included).
+    ModelError, ParameterError
+        As :func:`genrekit.models.load`.
     """
     classifier = load(model)
     # "Hip-Hop" or "Classical" is the model's "hiphop" or "classical" (and a spelling it learned from tags)
@@ -234,10 +321,36 @@ def evaluate_songs(
     predictions as :func:`evaluate_model`, scored by top-1/top-3 hit rates and the
     proportion score. With ``out_dir``: ``songs.json``, ``songs.md`` and ``songs.csv``.
 
+    Parameters
+    ----------
+    model : a model file, run folder, ``"default"`` or model in memory (see :func:`genrekit.models.load`)
+    dataset : Dataset
+        Labelled songs.
+    skip : float
+        Seconds of intro and outro left out when the song is long enough (as
+        :func:`genrekit.predict.predict_file`). Chunks are back to back.
+    include_train, jobs, runner, progress
+        As :func:`predict_dataset`.
+    out_dir : path, optional
+        Where to write ``songs.json`` (the model's name, ``skip``, the scores and the report),
+        ``songs.md`` (the scores, overall and per genre) and ``songs.csv`` (one row per song:
+        ``path``, ``true``, ``genre``, ``confidence``, ``n_chunks`` and ``share_<genre>``;
+        ``genre`` is ``unknown`` where the music detector calls the audio non-music). Nothing
+        is written when no song is left.
+
     Returns
     -------
-    scores : as :func:`song_scores` (empty when no song is left)
-    report : as :func:`predict_dataset`
+    scores : dict
+        As :func:`song_scores` (empty when no song is left).
+    report : dict
+        As :func:`predict_dataset`'s.
+
+    Raises
+    ------
+    DatasetError
+        No song has a genre the model knows (an empty dataset included).
+    ModelError, ParameterError
+        As :func:`genrekit.models.load`.
     """
     classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
                                                     jobs=jobs, runner=runner, progress=progress)
@@ -382,9 +495,4 @@ def plot_comparison(rows: list[dict], path: Path, *, title: str) -> Path:
     axis.set_xlabel("track accuracy (mean ± std over folds)")
     axis.set_xlim(0, 1)
     axis.set_title(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=110)
-    plt.close(figure)
-    temporary.replace(path)
-    return path
+    return save_figure(figure, path, dpi=110)

@@ -25,7 +25,19 @@ logger = logging.getLogger(__name__)
 
 
 class FeatureCache:
-    """A folder of cached feature arrays."""
+    """A folder of cached feature arrays.
+
+    Parameters
+    ----------
+    root : path
+        The cache's folder (e.g. :func:`default_cache_dir`). Nothing is created or checked
+        here: folders are made as entries are written.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        ``root`` as a path.
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -87,7 +99,15 @@ class FeatureCache:
 
 
 def default_cache_dir() -> Path:
-    """``$GENREKIT_CACHE`` or ``~/.cache/genrekit/features``."""
+    """``$GENREKIT_CACHE`` or ``~/.cache/genrekit/features``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$GENREKIT_CACHE`` (``~`` expanded) where it is set and not empty; else
+        ``$XDG_CACHE_HOME/genrekit/features`` where ``XDG_CACHE_HOME`` is an absolute path;
+        else ``~/.cache/genrekit/features``. The folder is not created.
+    """
     env = os.environ.get("GENREKIT_CACHE")
     if env:
         return Path(env).expanduser()

@@ -22,7 +22,25 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ExtractionResult:
-    """Features of each input file, in input order; ``None`` where the file failed."""
+    """Features of each input file, in input order; ``None`` where the file failed.
+
+    Attributes
+    ----------
+    spec : FeatureSpec
+        The feature set and its parameters.
+    paths : list of str
+        The input files (paths or URLs), in input order.
+    features : list of (np.ndarray [shape=(n_rows, n_features)] or None)
+        Per file: one row per ``spec.chunk_duration`` window when ``spec`` is chunked, else one
+        per 30 s segment, cut as prediction cuts a song; None where the file failed.
+    hashes : list of (str or None)
+        Per file: the SHA-256 of its bytes (:func:`genrekit.audio.content_hash`), which keys
+        the cache; None where the file failed.
+    failures : dict[str, str]
+        Path -> reason, for the files that failed.
+    cache_hits : int
+        Files whose features came from the cache instead of being computed.
+    """
 
     spec: FeatureSpec
     paths: list[str]

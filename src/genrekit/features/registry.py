@@ -194,7 +194,13 @@ class FeatureSpec:
 
 
 def describe_feature_sets() -> dict[str, str]:
-    """Name -> one-line description of each tabular feature set."""
+    """Name -> one-line description of each tabular feature set.
+
+    Returns
+    -------
+    dict[str, str]
+        One entry per name of :data:`FEATURE_SETS`, in that order.
+    """
     return {name: definition.description for name, definition in _DEFINITIONS.items()}
 
 

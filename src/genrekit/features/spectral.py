@@ -61,7 +61,34 @@ def log_mel(
 
 @dataclass(frozen=True)
 class LogMelSpec:
-    """Parameters of a log-mel spectrogram, stored beside every spectrogram computed with them."""
+    """Parameters of a log-mel spectrogram, stored beside every spectrogram computed with them.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Hz the signal must be at: :meth:`compute` refuses another rate.
+    n_fft, hop_length : int
+        STFT size and hop, in samples.
+    n_mels : int
+        Mel bands.
+    fmin : float
+        Lowest frequency of the mel filter bank, in Hz.
+    fmax : float, optional
+        Highest frequency of the mel filter bank, in Hz (None: ``sample_rate / 2``).
+    top_db : float, optional
+        Floor the result this many dB below the peak (None: no floor); ``compression="db"``
+        only.
+    pad_mode : {'constant', 'reflect'}
+        How the signal is padded for the centred first and last frames: zeros, or reflected.
+    compression : {'db', 'log10(1+10000x)'}
+        dB relative to the loudest bin, or musicnn's ``log10(1 + 10000 x)`` of the mel power.
+
+    Raises
+    ------
+    ParameterError
+        ``pad_mode`` or ``compression`` is not one of these. The sizes are checked only when
+        :meth:`compute` runs (see :func:`log_mel`).
+    """
 
     sample_rate: int = 22050
     n_fft: int = 2048

@@ -69,7 +69,31 @@ _MEMBERS = {MANIFEST, *set().union(*_PAYLOADS)}
 
 @dataclass
 class GenreModel:
-    """A fitted genre classifier with everything needed to use and describe it."""
+    """A fitted genre classifier with everything needed to use and describe it.
+
+    Attributes
+    ----------
+    name : str
+        The model's name (a key of :data:`genrekit.models.MODELS`, such as ``musicnn-prior``).
+    labels : list[str]
+        Its genres: genre ``i`` is the estimator's class ``i`` and :meth:`predict_proba`'s
+        column ``i``.
+    spec : FeatureSpec
+        The features it was fitted on, which the rows it is given must be.
+    estimator : Pipeline
+        The fitted scikit-learn pipeline (see :func:`genrekit.models.make_model`).
+    params : dict
+        The hyperparameters its search chose; empty without a search.
+    metrics : dict
+        Its test metrics summary (and ``cv`` where scored), as recorded when it was trained.
+    training : dict
+        Its training record (:func:`genrekit.train.training_record`): the dataset, split, seed
+        and the hashes of the tracks it was fitted on.
+    aggregation : str
+        How chunk probabilities make a song's: ``mean`` or ``vote``.
+    genrekit_version : str
+        The genrekit that made it (default: this one); ``unknown`` for a file that does not say.
+    """
 
     name: str
     labels: list[str]
@@ -91,6 +115,11 @@ class GenreModel:
         Returns
         -------
         P : np.ndarray [shape=(n, len(labels))], rows summing to 1
+
+        Raises
+        ------
+        ModelError
+            ``X`` is not a table with one column per feature of ``spec``.
         """
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.spec.columns):
@@ -174,7 +203,27 @@ def _load_skops(data: bytes, where: str) -> Pipeline:
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
-    """The JSON description of a model file, checked against its schema, without loading the estimator."""
+    """The JSON description of a model file, checked against its schema, without loading the estimator.
+
+    Parameters
+    ----------
+    path : path
+        A ``.genrekit`` model file.
+
+    Returns
+    -------
+    dict
+        Its ``genrekit.json`` as the file holds it: :meth:`GenreModel.manifest`'s fields (an
+        older file may lack the optional ones) and ``payload`` (member name -> SHA-256). The
+        payload's checksums are not verified here (:func:`load_model` does that).
+
+    Raises
+    ------
+    ModelError
+        The file is missing, not a zip archive or not a genrekit model file, fails the
+        archive's checks (size caps, members it may not hold), is of a newer format, or its
+        description fails the schema.
+    """
     path = Path(path)
     return _manifest(_read_members(path), path)
 

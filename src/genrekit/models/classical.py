@@ -178,7 +178,29 @@ def default_spec(name: str, chunk: float | None = None, features: str | None = N
     """The feature spec a model is trained on: ``features``, or when None its own
     (``musicnn-head``: musicnn-msd, one vector per clip), else fma518; at the level genrekit
     computes those features at (:func:`genrekit.features.musicnn.default_level`). ``chunk``
-    overrides the chunk length."""
+    overrides the chunk length.
+
+    Parameters
+    ----------
+    name : str
+        A model of :data:`MODELS`; a name it lacks is not refused (its own features: fma518).
+    chunk : float, optional
+        Seconds per chunk, 0.5-600 (None: one feature vector per clip).
+    features : str, optional
+        A feature set's name, which replaces the model's own.
+
+    Returns
+    -------
+    FeatureSpec
+        At the set's own sample rate.
+
+    Raises
+    ------
+    FeatureError
+        ``features`` is not a feature set.
+    ParameterError
+        ``chunk`` is out of its range.
+    """
     from genrekit.features import FeatureSpec
 
     definition = MODELS.get(name)
@@ -193,6 +215,29 @@ def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, col
     ``labels`` and ``columns`` (the genres of ``y``'s indices, the feature columns' names)
     go to classifiers that use them (``musicnn-prior`` reads the tag columns of its genres).
     ``params`` set pipeline parameters, e.g. ``clf__C=3.0``.
+
+    Parameters
+    ----------
+    name : str
+        A model of :data:`MODELS`.
+    seed : int
+        Seeds the classifier (``knn``, which has no randomness, ignores it).
+    labels, columns : list[str], optional
+        ``y``'s genres and ``X``'s columns' names, for a classifier with such parameters;
+        others ignore them.
+    **params
+        Pipeline parameters, by scikit-learn's ``step__parameter`` names.
+
+    Returns
+    -------
+    Pipeline
+        Unfitted: steps ``scale``, ``gaussianize`` and ``clf``, or ``clf`` alone.
+
+    Raises
+    ------
+    ModelError
+        ``name`` is unknown, ``xgboost`` is asked for without xgboost installed, or a
+        parameter of ``params`` is not one the pipeline has.
     """
     if name not in MODELS:
         raise ModelError(f"model {name!r} is unknown; expected one of {', '.join(MODELS)}")
@@ -267,6 +312,35 @@ def make_search(
     ``memory``: a folder where the pipeline caches its fitted scaling and power transform
     (``Pipeline(memory=...)``), so that they are fitted once per inner fold rather than once
     per candidate (the search tunes the classifier alone; fitting them is most of the time).
+
+    Parameters
+    ----------
+    name : str
+        A model of :data:`MODELS`; its ``search_space`` is searched.
+    n_iter : int
+        Candidates drawn from the search space.
+    n_splits : int
+        Inner folds (:class:`~sklearn.model_selection.StratifiedGroupKFold`, shuffled).
+    seed : int
+        Seeds the model, the folds and the draw of candidates.
+    n_jobs : int, optional
+        The search's parallel jobs (scikit-learn's meaning of None).
+    memory : str, optional
+        The cache folder (None: no cache).
+    labels, columns : list[str], optional
+        As :func:`make_model`.
+
+    Returns
+    -------
+    RandomizedSearchCV
+        Unfitted; it scores candidates by accuracy, raises the first error a fit meets, and
+        refits the best one on all the rows given to ``fit``. Its folds need ``groups``: without
+        them all rows make one group, which scikit-learn cannot split into ``n_splits`` folds.
+
+    Raises
+    ------
+    ModelError
+        ``name`` is unknown, or ``xgboost`` is asked for without xgboost installed.
     """
     return RandomizedSearchCV(
         make_model(name, seed=seed, labels=labels, columns=columns).set_params(memory=memory),

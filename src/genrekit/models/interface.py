@@ -163,7 +163,21 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     ``chunk_seconds``, ``min_seconds``, ``aggregation``, ``metrics``, ``training``
     (``content_sha256`` and ``audio_sha256``: the training files and their decoded audio),
     ``source`` (the file), ``genrekit_version``
-    and the kind's own ``details`` (feature set or network front end)."""
+    and the kind's own ``details`` (feature set or network front end).
+
+    Parameters
+    ----------
+    model : GenreClassifier
+        The model described; ``format`` and ``source`` are empty where it has no
+        ``file_format`` or ``source``.
+    details : dict, optional
+        The kind's own fields (default: none).
+
+    Returns
+    -------
+    dict
+        The manifest; ``training``'s hashes sorted, ``genrekit_version`` this genrekit's.
+    """
     return {
         "model": model.name, "kind": model.kind, "format": getattr(model, "file_format", ""),
         "labels": list(model.labels), "sample_rate": int(model.sample_rate),
@@ -742,7 +756,26 @@ def _check_onnx_network(config: dict, where: str) -> None:
 
 
 def read_onnx_metadata(path: str | os.PathLike) -> dict:
-    """The genrekit config stored in an exported ONNX file (reads it with onnxruntime only)."""
+    """The genrekit config stored in an exported ONNX file (reads it with onnxruntime only).
+
+    Parameters
+    ----------
+    path : path
+        An ``.onnx`` file exported by genrekit (see :mod:`genrekit.export`).
+
+    Returns
+    -------
+    dict
+        The JSON of the file's ``genrekit`` metadata entry, once checked against its schema
+        and against the graph it rides with (input and output names, one label per column).
+
+    Raises
+    ------
+    ModelError
+        The file cannot be read, is not an ONNX file genrekit and onnxruntime can load, uses
+        ``Loop`` (whose iteration count the file chooses), has no ``genrekit`` entry, or its
+        config fails the schema or does not describe its graph.
+    """
     return open_onnx(path, 1)[1]
 
 
@@ -752,6 +785,23 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
 
     ``onnx``: its ONNX export (the same probabilities, run without PyTorch or scikit-learn)
     or the model file; None: the export where onnxruntime is installed.
+
+    Parameters
+    ----------
+    onnx : bool, optional
+        True: ``default-model.onnx``; False: ``default-model.genrekit``; None: the ``.onnx``
+        one where onnxruntime can be imported, else the ``.genrekit`` one.
+
+    Returns
+    -------
+    Path
+        The file in the installed package's ``data`` folder.
+
+    Raises
+    ------
+    ModelError
+        The file asked for is missing from this installation (there is no fall-back to the
+        other one).
     """
     import importlib.util
     from importlib import resources
@@ -769,7 +819,25 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
 
 def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     """The model file that ``model`` names: itself, genrekit's own for ``"default"``, or the
-    model file inside a run folder of ``genrekit train``. Raises ModelError when there is none."""
+    model file inside a run folder of ``genrekit train``. Raises ModelError when there is none.
+
+    Parameters
+    ----------
+    model : str or path
+        A model file, a run folder, or ``"default"`` (:func:`default_model_path`).
+
+    Returns
+    -------
+    Path
+        The file; for a folder, the first of ``model.genrekit``, ``model.safetensors`` and
+        ``model.onnx`` that it holds. Only its existence is checked, not its content.
+
+    Raises
+    ------
+    ModelError
+        No such file, a folder that holds none of those files, or (``"default"``) the
+        default model missing from this installation.
+    """
     path = default_model_path() if os.fspath(model) == DEFAULT else Path(model)
     if path.is_dir():
         path = next((path / name for name in RUN_FOLDER_FILES if (path / name).is_file()), path)
@@ -783,12 +851,48 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
 
 def file_kind(model: str | os.PathLike) -> str:
     """What kind of model file ``model`` names (see :func:`model_file`), without loading it:
-    ``classical`` (``.genrekit``), ``network`` (``.safetensors``) or ``onnx`` (an export)."""
+    ``classical`` (``.genrekit``), ``network`` (``.safetensors``) or ``onnx`` (an export).
+
+    Parameters
+    ----------
+    model : str or path
+        A model file, a run folder, or ``"default"``.
+
+    Returns
+    -------
+    str
+        By the file's suffix alone (any case): ``network``, ``onnx``, or ``classical`` for
+        every other suffix, as :func:`load` reads such a file.
+
+    Raises
+    ------
+    ModelError
+        ``model`` names no model file (see :func:`model_file`).
+    """
     return {".safetensors": "network", ".onnx": "onnx"}.get(model_file(model).suffix.lower(), "classical")
 
 
 def model_id(model: str | os.PathLike) -> str:
-    """A model file's identity: its name and the start of its content's SHA-256."""
+    """A model file's identity: its name and the start of its content's SHA-256.
+
+    Parameters
+    ----------
+    model : str or path
+        A model file, a run folder, or ``"default"`` (see :func:`model_file`).
+
+    Returns
+    -------
+    str
+        ``NAME@HASH``: the file's name and the first 12 hex digits of its SHA-256
+        (``model.genrekit@0123456789ab``).
+
+    Raises
+    ------
+    ModelError
+        ``model`` names no model file (see :func:`model_file`).
+    AudioError
+        The file exists but cannot be read (from :func:`genrekit.audio.content_hash`).
+    """
     from genrekit.audio import content_hash
 
     path = model_file(model)

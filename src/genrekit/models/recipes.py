@@ -13,7 +13,14 @@ from genrekit.errors import ParameterError
 
 
 def network_names() -> list[str]:
-    """The network presets, or none when PyTorch (the ``deep`` extra) is not installed."""
+    """The network presets, or none when PyTorch (the ``deep`` extra) is not installed.
+
+    Returns
+    -------
+    list of str
+        The names of :data:`genrekit.models.nets.PRESETS`, in its order; empty when
+        :mod:`genrekit.models.nets` cannot be imported.
+    """
     try:
         from genrekit.models.nets import PRESETS
     except ImportError:
@@ -22,7 +29,14 @@ def network_names() -> list[str]:
 
 
 def recipe_names() -> list[str]:
-    """Every model name ``train`` and ``compare`` accept: classical models, then networks."""
+    """Every model name ``train`` and ``compare`` accept: classical models, then networks.
+
+    Returns
+    -------
+    list of str
+        The names of :data:`genrekit.models.MODELS`, then :func:`network_names`, each in its
+        own order.
+    """
     from genrekit.models.classical import MODELS
 
     return [*MODELS, *network_names()]
@@ -30,7 +44,23 @@ def recipe_names() -> list[str]:
 
 def trains_from_audio(name: str) -> bool:
     """Whether recipe ``name`` is trained from audio (a network) rather than from a feature
-    table. Raises ParameterError naming the known recipes for an unknown name."""
+    table. Raises ParameterError naming the known recipes for an unknown name.
+
+    Parameters
+    ----------
+    name : str
+        A model of :func:`recipe_names`.
+
+    Returns
+    -------
+    bool
+        True for a network preset, False for a classical model.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is neither (the message says when network presets need ``genrekit[deep]``).
+    """
     from genrekit.models.classical import MODELS
 
     if name in MODELS:

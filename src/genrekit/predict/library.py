@@ -70,7 +70,44 @@ class TagRecord:
 
 @dataclass
 class LibrarySummary:
-    """What a :func:`tag_library` run did."""
+    """What a :func:`tag_library` run did.
+
+    The counts, genres and failures are the whole table's, rows of earlier runs included, so a
+    resumed run says what the library holds, not only what it added; ``n_done_before`` and
+    ``tag_actions`` are this run's.
+
+    Attributes
+    ----------
+    results : Path
+        The table written (``.csv``, ``.jsonl`` or ``.parquet``).
+    n_files : int
+        Rows of the table: every audio file listed below the library, and every link or folder
+        that could not be followed or read.
+    n_done_before : int
+        Listed files an earlier run had journalled (a failure included), so not predicted again.
+    n_tagged : int
+        Rows with a prediction, ``unknown`` genres included; not the tags written (see
+        ``tag_actions``).
+    n_failed : int
+        Rows with an error.
+    genres : dict[str, int]
+        Genre -> rows with a prediction of that genre, ``"unknown"`` included.
+    failures : dict[str, str]
+        Path -> reason, for every row with an error.
+    seconds : float
+        How long the run took, in seconds.
+    tag_actions : dict[str, int]
+        This run's tag decisions, counted by ``tag_action`` (``written``, ``would write``,
+        ``kept``, ``unchanged``, ``unknown``, ``failed``); empty without ``write_tags``.
+    disagreements : list of Disagreement
+        Files whose owner's genre the model confidently disagrees with, the most confident first.
+    disagreements_path : Path or None
+        Where ``disagreements`` are written as CSV: ``<results>.disagreements.csv``.
+    unknown : list of str
+        Files without a genre of their own whose answer is ``unknown``.
+    partial : bool
+        Whether any row failed.
+    """
 
     results: Path
     n_files: int

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from genrekit._files import atomic_path
+from genrekit._files import save_figure
 from genrekit.errors import ParameterError
 
 
@@ -45,7 +45,21 @@ def decide(probabilities: dict[str, float], min_confidence: float | None = None,
 
 @dataclass
 class Segment:
-    """One analysed chunk of a song: seconds from the file's start, and what it sounds like."""
+    """One analysed chunk of a song: seconds from the file's start, and what it sounds like.
+
+    Attributes
+    ----------
+    start, end : float
+        The step's span in seconds from the file's start, to the millisecond: a chunk, or a
+        finer window of a model that gives them.
+    genre : str
+        The step's top genre. Never ``"unknown"``: ``min_confidence`` and the music detector
+        decide the song's genre, not its steps'.
+    confidence : float
+        The probability of ``genre`` in this step.
+    probabilities : dict[str, float]
+        Genre -> probability in this step, for every genre of the model.
+    """
 
     start: float
     end: float
@@ -70,6 +84,38 @@ class Prediction:
     (at or above their thresholds, :mod:`genrekit.models.styles`) -> probability, most
     probable first; None for a model without styles, empty for audio that is not music.
     ``music``: the probability that the audio is music; None for a model without the detector.
+
+    Attributes
+    ----------
+    path : str
+        The file (a URL by its URL).
+    genre : str
+        The top genre of ``probabilities``, or ``"unknown"``.
+    confidence : float
+        The top probability of ``probabilities`` (the top share of votes, for a model that
+        votes), whether ``genre`` names its genre or is ``"unknown"``.
+    probabilities : dict[str, float]
+        Genre -> probability for the whole song, for every genre of the model, in the model's order.
+    n_chunks : int
+        The chunks that make ``probabilities``.
+    proportions : dict[str, float]
+        Genre -> share of the timeline's steps whose top genre it is, for every genre of the
+        model; sums to 1.
+    timeline : list of Segment
+        Every step, in time order.
+    duration : float
+        The file's length in seconds (0.0 for a spectrogram image given to an image network).
+    start, end : float
+        Seconds from the file's start to the start of the first chunk and to the end of the
+        last, to the millisecond.
+    model : str
+        The name of the model that predicted it.
+    min_confidence : float or None
+        The minimum confidence ``genre`` was decided against (None: the top genre).
+    styles : dict[str, float] or None
+        The styles present -> probability, most probable first.
+    music : float or None
+        The probability that the audio is music.
     """
 
     path: str
@@ -167,7 +213,23 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
 
 def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     """A PNG: the genre of each chunk over time (bar height: confidence) above the genre
-    proportions of the whole song."""
+    proportions of the whole song.
+
+    The title names the file, its genre and confidence, and the model. The PNG is written
+    atomically, so a reader never sees half of it.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        The song, with its ``timeline`` and ``proportions``.
+    path : path
+        The PNG to write (its folder is made when missing; a file there is replaced).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -190,7 +252,4 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
     shares.barh([g for g, _ in ordered], [v for _, v in ordered], color=[colours[g] for g, _ in ordered])
     shares.set(xlabel="share of chunks", xlim=(0, 1))
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
-    return os.fspath(path)
+    return os.fspath(save_figure(figure, path))

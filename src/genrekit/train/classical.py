@@ -140,7 +140,43 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     """Stratified k-fold CV of ``model`` over all of ``table``'s tracks, grouped by artist where
     known (k = 5, or the smallest genre's track count when lower), for tables of at most
     :data:`SMALL_DATASET` tracks (any number with ``any_size``: ``split="all"`` holds nothing
-    out, so the CV is its only score); None for larger tables or a genre with fewer than 2 tracks."""
+    out, so the CV is its only score); None for larger tables or a genre with fewer than 2 tracks.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Every track's feature rows, with each track's group (artist, else file).
+    model : str
+        A classical model (see :data:`genrekit.models.MODELS`).
+    seed : int
+        Seeds the folds and the model.
+    aggregation : str
+        Chunks to track: ``mean`` or ``vote``.
+    n_jobs : int, optional
+        Folds fitted at once, in worker processes (None: one per core).
+    any_size : bool
+        Run whatever the number of tracks.
+
+    Returns
+    -------
+    dict or None
+        ``protocol`` (in words), ``n_splits``, ``n_tracks``, ``accuracy_mean``, ``accuracy_std``,
+        ``balanced_accuracy_mean``, ``f1_macro_mean``, ``fold_accuracy`` (one per fold),
+        ``per_genre`` (genre -> ``n``, ``recall`` and ``precision``, None where undefined) and
+        ``out_of_fold`` (track id -> genre -> its probability from the fold that held the track
+        out). ``n_splits`` is also no more than the number of groups. None, besides the cases
+        above, when every track is in one group; a warning is logged for that and for a genre
+        of one track.
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is unknown (this and the two below only where the CV runs).
+    DatasetError
+        ``model`` is a network, which trains from audio, not from a table.
+    ModelError
+        ``model`` is ``xgboost`` and xgboost is not installed.
+    """
     tracks = table.track_frame()
     smallest = int(tracks.groupby("y").size().min())
     if len(tracks) > SMALL_DATASET and not any_size:

@@ -6,9 +6,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from genrekit._files import save_figure, write_text_atomic
+
 
 def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
-    """``history.csv`` and ``history.png`` (loss and accuracy per epoch)."""
+    """``history.csv`` and ``history.png`` (loss and accuracy per epoch).
+
+    Parameters
+    ----------
+    history : list of dict
+        One per epoch, as :func:`~genrekit.train.loop.train_network` gives it; the plot reads
+        ``epoch``, ``train_loss``, ``train_accuracy``, ``val_chunk_accuracy`` and
+        ``val_track_accuracy``, and the CSV keeps every field.
+    out_dir : path
+        The folder (made when missing); files already there are replaced, atomically.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -18,7 +30,7 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(history)
-    frame.to_csv(out / "history.csv", index=False)
+    write_text_atomic(out / "history.csv", frame.to_csv(index=False))
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     left.plot(frame["epoch"], frame["train_loss"], marker="o")
     left.set(xlabel="epoch", ylabel="training loss", title="loss")
@@ -26,5 +38,4 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
         right.plot(frame["epoch"], frame[column], marker="o", label=column.replace("_", " "))
     right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
     right.legend()
-    figure.savefig(out / "history.png", dpi=100)
-    plt.close(figure)
+    save_figure(figure, out / "history.png")

@@ -36,7 +36,33 @@ SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro",
 
 @dataclass
 class TrainResult:
-    """The trained model, its held-out metrics and what happened along the way."""
+    """The trained model, its held-out metrics and what happened along the way.
+
+    Attributes
+    ----------
+    model : GenreModel or torch.nn.Module
+        The fitted model: a classical :class:`~genrekit.models.GenreModel` (carrying its
+        metrics summary and training record), or a network preset's network.
+    metrics : dict
+        The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`); empty
+        when there is no test track.
+    splits : dict[str, str]
+        Track id -> ``train``, ``val`` or ``test``, for every track the split kept.
+    failures : dict[str, str]
+        Path -> reason, for every file that could not be used.
+    problems : list of dict
+        The dataset's layout problems, each a ``path`` and a ``reason``.
+    out_dir : Path or None
+        The run folder; None when none was written.
+    cv : dict or None
+        k-fold CV over all tracks (see :func:`~genrekit.train.classical.small_dataset_cv`);
+        None where it did not run.
+    disagreements : list of Disagreement or None
+        The files whose out-of-fold prediction confidently disagrees with their labels
+        (:mod:`genrekit.predict.disagreements`); None without the CV's out-of-fold predictions.
+    partial : bool
+        True when some inputs could not be used (read-only property).
+    """
 
     model: GenreModel | object  # a network (torch.nn.Module) for network presets
     metrics: dict
@@ -120,7 +146,42 @@ def run_training(
 ) -> TrainResult:
     """The steps of training every recipe shares, around ``fit`` (the kind's own step, given
     the dataset with its tracks' splits): checks and split, training record, metrics summary,
-    run folder. ``cache`` (a FeatureCache) remembers the training files' decoded-audio hashes."""
+    run folder. ``cache`` (a FeatureCache) remembers the training files' decoded-audio hashes.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    fit : callable
+        ``fit(dataset)``, the kind's own step: given the dataset with every track's split, it
+        returns a :class:`Trained` (what it raises passes through).
+    name : str
+        The model's name, for ``run.json`` and the reports' heading.
+    split, sizes, seed
+        How the tracks are split (see :func:`~genrekit.train.splits.assign_splits`); ``split``
+        and ``seed`` are also kept in the training record.
+    aggregation : str
+        ``mean`` or ``vote``; only checked here, before anything runs (``fit`` applies its own).
+    out_dir : path or None
+        The run folder (:func:`write_run_folder`); None writes nothing.
+    cache : FeatureCache, optional
+        Where the training files' decoded-audio hashes are remembered.
+
+    Returns
+    -------
+    TrainResult
+        ``out_dir`` set where a run folder was written.
+
+    Raises
+    ------
+    ParameterError
+        ``aggregation``, ``split`` or ``sizes`` unknown or out of range.
+    DatasetError
+        The dataset cannot be trained on with this split (see
+        :func:`~genrekit.train.splits.assign_splits`).
+    AudioError
+        A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
+    """
     _check_aggregation(aggregation)
     started = time.time()
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)

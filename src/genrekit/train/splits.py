@@ -21,6 +21,41 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
     Checks the genres from the track list (no audio is read), so a dataset that cannot be
     trained on is refused before any feature extraction: fewer than two genres, or training
     tracks of one genre; genres with fewer than two tracks are named in a warning.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Labelled tracks.
+    split : str
+        One of :data:`SPLITS`: ``random`` (about ``sizes`` of each genre's tracks, whole
+        groups at a time: artist where known, else file), ``dataset`` (the tracks' own),
+        ``gtzan-filtered`` (the tracks of GTZAN's fault-filtered lists) or ``all`` (every
+        track trained on, none held out).
+    sizes : tuple of 3 floats
+        Train, validation and test shares, for ``split="random"``.
+    seed : int
+        Seeds ``split="random"``.
+
+    Returns
+    -------
+    dataset : Dataset
+        With every track's ``split`` set: ``dataset`` itself for ``split="dataset"``, else a
+        copy; for ``gtzan-filtered``, only the tracks on its lists.
+    notes : dict
+        ``gtzan-filtered``: ``missing_from_filtered_lists`` (part -> count) and
+        ``missing_track_ids`` (part -> the listed ids the dataset lacks); ``dataset``:
+        ``artists_across_splits`` (artists with tracks on two sides, logged in a warning);
+        otherwise empty.
+
+    Raises
+    ------
+    ParameterError
+        ``split`` is unknown, or (``random``) ``sizes`` are not three non-negative shares,
+        train above 0, summing to 1.
+    DatasetError
+        ``dataset``: a track without its own split; ``gtzan-filtered``: no track on the
+        lists; or the labelled tracks hold fewer than two genres, the train and validation
+        tracks only one, or a genre has no track in train.
     """
     dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
     check_genres(dataset, purpose="training")
