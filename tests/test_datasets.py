@@ -292,6 +292,17 @@ def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):
     manifest.write_text("path,label\naudio\\b1.wav,jazz\nmissing.wav,rock\n")
     with pytest.raises(DatasetError, match=r"no usable rows \(2 problems, first: .*b1\.wav.*missing\.wav"):
         load_manifest(manifest)
+    from genrekit.datasets.fma import load_genres
+
+    empty = tmp_path / "genres.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(DatasetError, match=r"genres\.csv: cannot read FMA genres\.csv"):
+        load_genres(empty)
+    manifest.write_bytes(b"")  # an empty file: pandas' own EmptyDataError must not escape
+    with pytest.raises(DatasetError, match=r"songs\.csv: cannot read the manifest as CSV"):
+        load_manifest(manifest)
+    with pytest.raises(DatasetError, match=r"songs\.csv"):
+        load_dataset(manifest)
 
 
 @pytest.mark.parametrize("features, rows_per_track", [("gtzan57", 3), ("fma518", 1)])

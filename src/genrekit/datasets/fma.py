@@ -41,7 +41,7 @@ def load_genres(path: str | os.PathLike) -> pd.DataFrame:
     """FMA's genre taxonomy: index ``genre_id``; columns ``#tracks, parent, title, top_level``."""
     try:
         genres = pd.read_csv(path, index_col=0)
-    except (OSError, pd.errors.ParserError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read FMA genres.csv ({exc})") from exc
     expected = {"parent", "title", "top_level"}
     if genres.index.name != "genre_id" or not expected <= set(genres.columns):

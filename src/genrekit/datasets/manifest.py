@@ -52,7 +52,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     csv_path = Path(csv_path)
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
