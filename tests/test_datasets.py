@@ -379,6 +379,7 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     """write_spectrograms: one .npz per track inside the folder whatever the id, a bad file
     listed and passed, a rerun keeps what is done, and a folder of other settings is named."""
     import json
+    from dataclasses import replace
 
     from genrekit.datasets import load_manifest, settings_conflict, write_spectrograms
     from genrekit.features import LogMelSpec
@@ -388,18 +389,21 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
                         f"{gtzan_mini / 'jazz' / 'jazz.00001.wav'},jazz,../../outside\n"
                         f"{corrupted_file},jazz,broken\n")
     dataset = load_manifest(manifest)
+    # each file also under a second genre, as a tag library's multi-genre copies (multi="all") are
+    good, bad = dataset.tracks
+    dataset.tracks = [good, replace(good, label="blues", track_id="copy"), bad, replace(bad, track_id="broken-too")]
     spec = LogMelSpec(n_mels=32)
     out = tmp_path / "out"
     assert settings_conflict(out, spec) is None
     run = write_spectrograms(dataset, out, spec, progress=False)
     written = sorted(p for p in out.rglob("*") if p.is_file())
-    assert written == [out / "logmel" / "outside.npz", out / "run.json"]
-    assert run.written == 1 and list(run.failures) == [str(corrupted_file)]
-    S, params = LogMelSpec.load(written[0])
-    assert S.shape[0] == 32 and params == spec
+    assert written == [out / "logmel" / "copy.npz", out / "logmel" / "outside.npz", out / "run.json"]
+    assert run.written == 2 and list(run.failures) == [str(corrupted_file)]  # two tracks failed, one file
+    S, params = LogMelSpec.load(written[1])
+    assert S.shape[0] == 32 and params == spec and np.array_equal(LogMelSpec.load(written[0])[0], S)
     record = json.loads((out / "run.json").read_text())
-    assert record["n_tracks"] == 1 and record["params"]["n_mels"] == 32 and str(corrupted_file) in record["failures"]
-    stamp = written[0].stat().st_mtime_ns
+    assert record["n_tracks"] == 2 and record["params"]["n_mels"] == 32 and str(corrupted_file) in record["failures"]
+    stamp = written[1].stat().st_mtime_ns
     write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
-    assert written[0].stat().st_mtime_ns == stamp
+    assert written[1].stat().st_mtime_ns == stamp
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))

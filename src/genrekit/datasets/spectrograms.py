@@ -26,10 +26,10 @@ class SpectrogramRun:
     folder : pathlib.Path
         The folder of the ``.npz`` files (``<out>/logmel``).
     written : int
-        Tracks written (new or kept from an earlier run): the dataset's tracks less the
-        failures.
+        Tracks written (new or kept from an earlier run): the dataset's tracks less those that
+        failed (a multi-genre file's copies are tracks of their own, decoded once).
     failures : dict[str, str]
-        Path -> reason, for the tracks that could not be decoded or written.
+        Path -> reason, for the files that could not be decoded or written.
     """
 
     folder: Path
@@ -104,21 +104,27 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     out = Path(out)
     folder = out / FOLDER
     failures: dict[str, str] = {}
+    failed: set[str] = set()  # track ids; failures is by path, which a multi-genre file's copies share
+    last = None  # (path, spectrogram): a multi-genre file's copies follow each other, so it is decoded once
     with Progress(disable=not progress) as bar:
         task = bar.add_task("logmel", total=len(dataset.tracks))
         for track in dataset.tracks:
             target = folder / spectrogram_name(track.track_id)
             if not target.exists():  # resume: finished spectrograms are not recomputed
                 try:
-                    y, sr = audio.load(track.path, sr=spec.sample_rate)
+                    if last is None or last[0] != track.path:
+                        y, sr = audio.load(track.path, sr=spec.sample_rate)
+                        last = track.path, spec.compute(y, sr)
                     with atomic_path(target) as temporary:
-                        spec.save(temporary, spec.compute(y, sr))
+                        spec.save(temporary, last[1])
                 except GenrekitError as exc:
                     failures[track.path] = str(exc)
+                    failed.add(track.track_id)
                 except OSError as exc:  # e.g. a track id too long for a file name: the others go on
                     failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
+                    failed.add(track.track_id)
             bar.advance(task)
-    written = len(dataset.tracks) - len(failures)
+    written = len(dataset.tracks) - len(failed)
     write_json(out / RUN_FILE, {"command": "features", "genrekit_version": __version__, "features": "logmel",
                                 "params": json.loads(spec.to_json()), "dataset": dataset.name,
                                 "n_tracks": written, "failures": failures, "problems": dataset.problem_records()})
