@@ -145,7 +145,7 @@ def test_bad_inputs_are_reported_and_good_files_processed(tmp_path, messy_gtzan)
     for path in bad.values():
         assert str(path) in result.output
     table = pd.read_csv(out / "features.csv", header=[0, 1, 2], index_col=0)
-    assert table.shape == (22, 520)  # 21 GTZAN clips + the 6-channel 96 kHz file; 518 features + label + track
+    assert table.shape == (22, 521)  # 21 GTZAN clips + the 6-channel 96 kHz file; 518 features + label, track, group
     assert "classical.00090" in table.index
 
     rerun = run("features", root, "--features", "fma518", "--out", out, "--cache", cache)

@@ -308,20 +308,24 @@ def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):
 @pytest.mark.parametrize("features, rows_per_track", [("gtzan57", 3), ("fma518", 1)])
 def test_genrekits_own_feature_table_reads_back_with_its_tracks(tmp_path, features, rows_per_track):
     """features.csv as `genrekit features` writes it, read by compare/explore --table: a track's
-    chunks stay one track (they were one row each, and split across folds), numeric track ids
-    are no feature, and fma518's three header rows are read."""
+    chunks stay one track (they were one row each, and split across folds), and so do an
+    artist's tracks (their split group), numeric track ids are no feature, and fma518's three
+    header rows are read."""
     from genrekit.datasets import FeatureTable, feature_frame, read_feature_table
+    from genrekit.evaluate.crossval import fold_grouping
     from genrekit.features import FeatureSpec
 
     spec = FeatureSpec(features, chunk_duration=3.0 if rows_per_track > 1 else None)
     tracks = np.repeat([f"{n}" for n in (101, 102, 203, 204)], rows_per_track)  # FMA-style numeric ids
+    groups = np.repeat(["artist:1", "artist:1", "artist:2", "204"], rows_per_track)  # an artist's two tracks
     table = FeatureTable(X=np.random.default_rng(0).normal(size=(len(tracks), len(spec.columns))),
-                         y=np.repeat([0, 0, 1, 1], rows_per_track), tracks=tracks, groups=tracks.copy(),
+                         y=np.repeat([0, 0, 1, 1], rows_per_track), tracks=tracks, groups=groups,
                          labels=["NA", "rock"], columns=spec.columns, spec=spec)
     feature_frame(table).to_csv(tmp_path / "features.csv", float_format="%.10e")
     back = read_feature_table(tmp_path / "features.csv")
     assert back.columns == spec.columns and back.X.shape == table.X.shape
     assert np.allclose(back.X, table.X) and list(back.tracks) == list(tracks) and back.labels == ["NA", "rock"]
+    assert list(back.groups) == list(groups) and fold_grouping(back) == "by artist where known"
 
 
 def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):

@@ -175,8 +175,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
 
     Numeric columns are features; ``filename`` names the track (``blues.00000.3.wav``, a
     chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped. In
-    genrekit's tables ``track`` names each row's track and ``track_id`` the row; neither is
-    a feature.
+    genrekit's tables ``track`` names each row's track, ``track_id`` the row and ``group`` the
+    track's split group (the artist where known); none of them is a feature.
 
     Parameters
     ----------
@@ -189,9 +189,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     Returns
     -------
     FeatureTable
-        ``labels`` the label column's values, sorted; ``groups`` the tracks (the file names no
-        artists, so a table genrekit wrote from a dataset with artists reads back grouped by
-        track); no ``spec``, ``paths`` or ``hashes``.
+        ``labels`` the label column's values, sorted; ``groups`` the ``group`` column where
+        there is one (tables genrekit writes), else the tracks; no ``spec``, ``paths`` or
+        ``hashes``.
 
     Raises
     ------
@@ -219,7 +219,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         frame.columns = as_text.columns = flat
     if label_column not in frame.columns:
         raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
-    text = [c for c in (label_column, "filename", "track_id", "track") if c in frame.columns]
+    text = [c for c in (label_column, "filename", "track_id", "track", "group") if c in frame.columns]
     frame[text] = as_text[text]
     if "track" in frame.columns:  # genrekit's features.csv: a row's track (track_id names the row, chunks k too)
         tracks = frame["track"].to_numpy(dtype=str)
@@ -228,7 +228,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series(frame.index.astype(str)))
         stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
-    features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", label_column)
+    features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group", label_column)
                                    if c in frame.columns])
     features = features.select_dtypes("number")
     if features.empty:
@@ -242,7 +242,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         X=features.to_numpy(dtype=np.float64),
         y=frame[label_column].astype(str).map(index).to_numpy(),
         tracks=tracks,
-        groups=tracks.copy(),
+        groups=frame["group"].to_numpy(dtype=str) if "group" in frame.columns else tracks.copy(),
         labels=labels,
         columns=list(features.columns),
     )
@@ -250,7 +250,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
 
 def feature_frame(table: FeatureTable) -> pd.DataFrame:
     """The table as a DataFrame: index ``track_id`` (``<track>.<k>`` for chunk k), features,
-    ``label`` and ``track``.
+    ``label``, ``track`` and ``group`` (the split group: the artist where known).
 
     For ``fma518`` the columns are FMA's (feature, statistics, number) MultiIndex, so the
     CSV written from it reads back with FMA's own ``pd.read_csv(..., header=[0, 1, 2])``.
@@ -261,10 +261,10 @@ def feature_frame(table: FeatureTable) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame [shape=(n_rows, n_features + 2)]
+    pandas.DataFrame [shape=(n_rows, n_features + 3)]
         The rows in the table's order; chunk numbers ``k`` count from 0 within each track, and
-        every row carries one when any track has more than one row. The split groups, paths
-        and hashes are not in it.
+        every row carries one when any track has more than one row. Paths and hashes are not
+        in it.
     """
     index = list(map(str, table.tracks))
     if table.chunked:
@@ -278,10 +278,13 @@ def feature_frame(table: FeatureTable) -> pd.DataFrame:
     frame = pd.DataFrame(table.X, index=pd.Index(index, name="track_id"), columns=columns)
     labels = [table.labels[i] for i in table.y]
     tracks = list(map(str, table.tracks))  # each row's track: read_feature_table keeps a track's chunks together
+    groups = list(map(str, table.groups))  # and its split group (the artist where known), so folds stay grouped
     if isinstance(columns, pd.MultiIndex):
         frame[("label", "", "")] = labels
         frame[("track", "", "")] = tracks
+        frame[("group", "", "")] = groups
     else:
         frame["label"] = labels
         frame["track"] = tracks
+        frame["group"] = groups
     return frame
