@@ -396,3 +396,12 @@ def test_batches_hold_30_s_of_audio_and_an_empty_batch_is_refused(clip):
     assert [batch_size(s) for s in (2.97, 3.0, 7.5, 30.0, 45.0)] == [10, 10, 4, 1, 1]
     with pytest.raises(ParameterError, match=r"batch=0: expected at least 1"):
         predict_file("default", clip, batch=0)
+
+
+def test_every_genre_of_a_large_library_gets_its_own_colour():
+    """Plots of a tag library with more genres than tab20 has colours (it repeats its last past 20)."""
+    from genrekit.predict.song import genre_colours
+
+    for n in (2, 10, 11, 20, 21, 45):
+        colours = genre_colours([f"genre {i}" for i in range(n)])
+        assert len(colours) == n and len(set(colours.values())) == n, n

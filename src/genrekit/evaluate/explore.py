@@ -17,6 +17,7 @@ import pandas as pd
 from genrekit.datasets import FeatureTable, train_val_test_split
 from genrekit.errors import ParameterError
 from genrekit._files import save_figure, write_json, write_text_atomic
+from genrekit.predict.song import genre_colours
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     write_text_atomic(out / "importance.csv", pd.DataFrame(result["importance"]["top"]).to_csv(index=False))
     contingency = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(genres, name="genre"))
     write_text_atomic(out / "clusters.csv", contingency.to_csv())
-    colours = {g: plt.get_cmap("tab10" if len(table.labels) <= 10 else "tab20")(i) for i, g in enumerate(table.labels)}
+    colours = genre_colours(table.labels)
 
     def scatter(axis, xy, title, xlabel, ylabel):
         for genre in table.labels:

@@ -211,6 +211,31 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     )
 
 
+def genre_colours(labels: list[str]) -> dict[str, tuple[float, float, float, float]]:
+    """A distinct colour per genre, in ``labels``' order: matplotlib's tab10 or tab20, and
+    for more than 20 genres (a tag library's) evenly spaced hues, since tab20 repeats its
+    last colour past 20.
+
+    Parameters
+    ----------
+    labels : list of str
+        The genres.
+
+    Returns
+    -------
+    dict
+        Genre -> RGBA.
+    """
+    import matplotlib
+
+    n = len(labels)
+    if n <= 20:
+        colormap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+        return {genre: colormap(i) for i, genre in enumerate(labels)}
+    colormap = matplotlib.colormaps["hsv"]
+    return {genre: colormap(i / n) for i, genre in enumerate(labels)}
+
+
 def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     """A PNG: the genre of each chunk over time (bar height: confidence) above the genre
     proportions of the whole song.
@@ -236,7 +261,7 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     import matplotlib.pyplot as plt
 
     labels = list(prediction.probabilities)
-    colours = {g: plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")(i) for i, g in enumerate(labels)}
+    colours = genre_colours(labels)
     figure, (timeline, shares) = plt.subplots(2, 1, figsize=(10, 5.5), height_ratios=(2, 1.3), constrained_layout=True)
     for segment in prediction.timeline:
         timeline.bar(segment.start, segment.confidence, width=segment.end - segment.start, align="edge",
