@@ -81,6 +81,10 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
 
     again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
     assert "(10 done by an earlier run)" in again.output  # nothing is predicted twice
+    assert again.exit_code == EXIT_PARTIAL, again.output
+    inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])
+    rerun = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])
+    assert inbox.exit_code == rerun.exit_code == EXIT_ERROR, rerun.output  # every file failed, then and now
     assert pd.read_csv(out).equals(table)
     assert table.model.str.fullmatch(r"model\.genrekit@[0-9a-f]{12}").all()
     other = tmp_path / "other.genrekit"  # another model file: its results are its own

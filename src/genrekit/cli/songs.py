@@ -252,7 +252,7 @@ def tag(
             seen = " (trained on it)" if item.seen_in_training else ""
             out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
                               f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True, markup=False)
-    _finish(summary.n_tagged + summary.n_done_before, summary.failures)
+    _finish(summary.n_tagged, summary.failures)  # n_tagged: every file of the table with a genre, earlier runs too
 
 
 def _undo_tags(results: Path) -> None:
