@@ -110,7 +110,9 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         (label, count), = counts.items()
         raise DatasetError(f"{dataset.root}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
                            "two genres")
-    groups = {group for group, track in zip(dataset.groups, dataset.tracks) if track.label is not None}
+    # the groups read every local file (copies join one group): only when folds need them
+    groups = (set() if folds is None else
+              {group for group, track in zip(dataset.groups, dataset.tracks) if track.label is not None})
     if folds is not None and len(groups) < folds:
         artists = any(t.artist for t in dataset.tracks)
         found = (f"{len(groups)} artists or unattributed tracks among {sum(counts.values())} tracks" if artists
