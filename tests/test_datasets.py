@@ -312,7 +312,7 @@ def test_genrekits_own_feature_table_reads_back_with_its_tracks(tmp_path, featur
     artist's tracks (their split group), numeric track ids are no feature, and fma518's three
     header rows are read."""
     from genrekit.datasets import FeatureTable, feature_frame, read_feature_table
-    from genrekit.evaluate.crossval import fold_grouping
+    from genrekit.datasets import fold_grouping
     from genrekit.features import FeatureSpec
 
     spec = FeatureSpec(features, chunk_duration=3.0 if rows_per_track > 1 else None)

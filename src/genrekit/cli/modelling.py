@@ -208,9 +208,8 @@ def compare(
 
     Networks train with the settings of the options or --config FILE (no validation tracks:
     every epoch runs, so --patience does not apply); comparison.json records them."""
-    from genrekit.datasets import check_genres, read_feature_table
+    from genrekit.datasets import check_genres, fold_grouping, read_feature_table
     from genrekit.evaluate import compare_models
-    from genrekit.evaluate.crossval import fold_grouping
     from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, recipe_names
     from genrekit.train.recipes import table_for

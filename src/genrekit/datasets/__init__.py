@@ -15,7 +15,9 @@ from genrekit.datasets.spectrograms import SpectrogramRun, settings_conflict, wr
 from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table, write_feature_table
 from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, load_tagged, near_duplicates,
                                       read_genre_map)
-from genrekit.datasets.splits import gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
+from genrekit.datasets.splits import (
+    fold_grouping, gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
+)
 from genrekit.errors import DatasetError
 
 KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
@@ -120,6 +122,7 @@ __all__ = [
     "find_gtzan_root",
     "gtzan_filtered_ids",
     "gtzan_filtered_split",
+    "fold_grouping",
     "kfold_splits",
     "load_dataset",
     "load_fma",

@@ -188,3 +188,22 @@ def gtzan_filtered_split(dataset: Dataset) -> tuple[Dataset, dict[str, list[str]
         raise DatasetError(f"{dataset.root}: no track of GTZAN's filtered split found (ids like blues.00029 expected)")
     missing = {part: [t for t in members if t not in present] for part, members in ids.items()}
     return dataset.with_splits(assignment), missing
+
+
+def fold_grouping(data) -> str:
+    """How :func:`kfold_splits` keeps a dataset's (or a feature table's) tracks together, in words.
+
+    Parameters
+    ----------
+    data : Dataset or FeatureTable
+        The tracks, with their split groups (:attr:`Dataset.groups`, a table's ``groups``).
+
+    Returns
+    -------
+    str
+        ``"by artist"`` when every track's artist is known, ``"by artist where known"`` when
+        some are, else ``"by track"`` (copies of one file joined, as always).
+    """
+    groups = data.groups if isinstance(data, Dataset) else data.track_frame()["group"]
+    known = [str(g).startswith("artist:") for g in groups]
+    return "by artist" if known and all(known) else "by artist where known" if any(known) else "by track"

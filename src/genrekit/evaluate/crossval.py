@@ -178,15 +178,6 @@ def cross_validate(
                                  summary=recipe.summary)
 
 
-def fold_grouping(data: Dataset | FeatureTable) -> str:
-    """How :func:`kfold_splits` keeps a dataset's (or a feature table's) tracks together:
-    ``"by artist"`` when every track's artist is known, ``"by artist where known"`` when
-    some are, else ``"by track"``."""
-    groups = data.groups if isinstance(data, Dataset) else data.track_frame()["group"]
-    known = [str(g).startswith("artist:") for g in groups]
-    return "by artist" if known and all(known) else "by artist where known" if any(known) else "by track"
-
-
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified K-fold over a feature table's tracks (grouped by artist where known):
     (train track ids, test track ids) per fold."""

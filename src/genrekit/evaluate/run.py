@@ -441,7 +441,8 @@ def compare_models(
     DatasetError
         A network is named without ``dataset``, or a classical model without ``table``.
     """
-    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, fold_grouping, table_folds
+    from genrekit.datasets import fold_grouping
+    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
     from genrekit.train.recipes import make_recipe
 
     if not names:

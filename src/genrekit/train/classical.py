@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit.datasets import Dataset, build_feature_table
+from genrekit.datasets import Dataset, build_feature_table, fold_grouping
 from genrekit.errors import DatasetError
 from genrekit.evaluate import cross_validate, evaluation_metrics, predictions_frame
 from genrekit.features import FeatureCache, FeatureSpec
@@ -193,11 +193,11 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         return None
     n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)
-    grouped = tracks["group"].nunique() < len(tracks)
     out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
                    for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+    grouping = fold_grouping(table)
     return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
-                        + ("grouped by artist where known" if grouped else "by track (no artists known)"),
+                        + (f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)"),
             "n_splits": n_splits, "n_tracks": len(tracks),
             **{k: round(float(result[k]), 4) for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean",
                                                        "f1_macro_mean") if k in result},
