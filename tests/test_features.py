@@ -132,7 +132,8 @@ def test_normalise_level_sets_the_rms_and_leaves_near_silence_quiet():
     hiss = y * np.float32(1e-4)  # about -90 dBFS: raised by the 30 dB cap, not to -20
     assert audio.rms_dbfs(audio.normalise_level(hiss, -20.0)) == pytest.approx(audio.rms_dbfs(hiss) + 30, abs=1e-3)
     assert audio.normalise_level(np.zeros(100, np.float32), -20.0).max() == 0.0  # silence stays silent
-    for level in (5.0, -61.0, float("nan"), "-20"):
+    assert audio.rms_dbfs(audio.normalise_level(y, np.float32(-20.0))) == pytest.approx(-20.0, abs=1e-3)
+    for level in (5.0, -61.0, float("nan"), "-20", np.bool_(False)):
         with pytest.raises(ParameterError, match="level_dbfs"):
             audio.normalise_level(y, level)
     assert audio.at_level(y, None) is y
@@ -151,6 +152,8 @@ def test_a_levelled_spec_gives_the_same_features_at_any_gain(clip):
     for level in (3.0, True, float("nan"), "-20"):
         with pytest.raises(ParameterError, match="level_dbfs"):
             FeatureSpec("gtzan57", level_dbfs=level)
+    numpy_level = FeatureSpec("gtzan57", level_dbfs=np.float32(-20.0))  # a level read from an array
+    assert numpy_level == spec and numpy_level.key() == spec.key() and type(numpy_level.level_dbfs) is float
 
 
 def test_the_default_model_features_alone_are_levelled_by_default():

@@ -8,6 +8,8 @@ segment at that level (docs/benchmarks.md, "The level of the audio moves the ans
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from genrekit.errors import ParameterError
@@ -18,9 +20,10 @@ MAX_GAIN_DB = 30.0
 
 
 def is_level(value) -> bool:
-    """Whether ``value`` is an RMS level a signal may be scaled to: a number (not a bool) from
-    -60 to 0 dBFS (NaN is not)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and -60.0 <= value <= 0.0
+    """Whether ``value`` is an RMS level a signal may be scaled to: a real number (numpy
+    scalars included, bools not) from -60 to 0 dBFS (NaN is not)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and -60.0 <= float(value) <= 0.0)
 
 
 def rms_dbfs(y: np.ndarray) -> float:

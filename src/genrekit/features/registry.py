@@ -139,6 +139,8 @@ class FeatureSpec:
             raise ParameterError(problem)
         if self.level_dbfs is not None and not is_level(self.level_dbfs):
             raise ParameterError(f"level_dbfs={self.level_dbfs!r}: expected an RMS level from -60 to 0 dBFS, or None")
+        if self.level_dbfs is not None:  # numpy scalars as plain floats: the same cache key
+            object.__setattr__(self, "level_dbfs", float(self.level_dbfs))
 
     @property
     def columns(self) -> list[str]:
