@@ -309,23 +309,36 @@ def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):
 def test_genrekits_own_feature_table_reads_back_with_its_tracks(tmp_path, features, rows_per_track):
     """features.csv as `genrekit features` writes it, read by compare/explore --table: a track's
     chunks stay one track (they were one row each, and split across folds), and so do an
-    artist's tracks (their split group), numeric track ids are no feature, and fma518's three
-    header rows are read."""
-    from genrekit.datasets import FeatureTable, feature_frame, read_feature_table
-    from genrekit.datasets import fold_grouping
+    artist's tracks and a file's copies (their split group, written without the file's path),
+    numeric track ids are no feature, and fma518's three header rows are read."""
+    from genrekit.datasets import FeatureTable, feature_frame, fold_grouping, read_feature_table
     from genrekit.features import FeatureSpec
 
     spec = FeatureSpec(features, chunk_duration=3.0 if rows_per_track > 1 else None)
-    tracks = np.repeat([f"{n}" for n in (101, 102, 203, 204)], rows_per_track)  # FMA-style numeric ids
-    groups = np.repeat(["artist:1", "artist:1", "artist:2", "204"], rows_per_track)  # an artist's two tracks
+    tracks = np.repeat([f"{n}" for n in (101, 102, 203, 204, 205)], rows_per_track)  # FMA-style numeric ids
+    copy = "file:/home/someone/Music/204.mp3"  # 205 holds the same bytes as 204: one group
+    groups = np.repeat(["artist:1", "artist:1", "artist:2", copy, copy], rows_per_track)
     table = FeatureTable(X=np.random.default_rng(0).normal(size=(len(tracks), len(spec.columns))),
-                         y=np.repeat([0, 0, 1, 1], rows_per_track), tracks=tracks, groups=groups,
+                         y=np.repeat([0, 0, 1, 1, 1], rows_per_track), tracks=tracks, groups=groups,
                          labels=["NA", "rock"], columns=spec.columns, spec=spec)
     feature_frame(table).to_csv(tmp_path / "features.csv", float_format="%.10e")
+    assert "/home/someone" not in (tmp_path / "features.csv").read_text()
     back = read_feature_table(tmp_path / "features.csv")
     assert back.columns == spec.columns and back.X.shape == table.X.shape
     assert np.allclose(back.X, table.X) and list(back.tracks) == list(tracks) and back.labels == ["NA", "rock"]
-    assert list(back.groups) == list(groups) and fold_grouping(back) == "by artist where known"
+    expected = np.repeat(["artist:1", "artist:1", "artist:2", "track:204", "track:204"], rows_per_track)
+    assert list(back.groups) == list(expected) and fold_grouping(back) == "by artist where known"
+
+
+def test_a_group_column_in_somebody_elses_table_is_a_feature(tmp_path):
+    """Only genrekit's own features.csv (with its track column) gives split groups: in another
+    table "group" is a feature like any other, and each track is its own group."""
+    from genrekit.datasets import read_feature_table
+
+    pd.DataFrame({"filename": ["a.wav", "b.wav", "c.wav"], "tempo": [90.0, 120.0, 140.0], "group": [1, 1, 2],
+                  "label": ["jazz", "rock", "rock"]}).to_csv(tmp_path / "theirs.csv", index=False)
+    table = read_feature_table(tmp_path / "theirs.csv")
+    assert table.columns == ["tempo", "group"] and list(table.groups) == ["a", "b", "c"]
 
 
 def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):

@@ -189,8 +189,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     Returns
     -------
     FeatureTable
-        ``labels`` the label column's values, sorted; ``groups`` the ``group`` column where
-        there is one (tables genrekit writes), else the tracks; no ``spec``, ``paths`` or
+        ``labels`` the label column's values, sorted; ``groups`` the ``group`` column in a
+        table genrekit wrote (one with ``track`` and ``group`` columns), else the tracks; no ``spec``, ``paths`` or
         ``hashes``.
 
     Raises
@@ -219,7 +219,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         frame.columns = as_text.columns = flat
     if label_column not in frame.columns:
         raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
-    text = [c for c in (label_column, "filename", "track_id", "track", "group") if c in frame.columns]
+    own = {"track", "group"} <= set(frame.columns)  # genrekit's features.csv: rows' tracks and split groups
+    text = [c for c in (label_column, "filename", "track_id", "track", "group" if own else "") if c in frame.columns]
     frame[text] = as_text[text]
     if "track" in frame.columns:  # genrekit's features.csv: a row's track (track_id names the row, chunks k too)
         tracks = frame["track"].to_numpy(dtype=str)
@@ -228,8 +229,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series(frame.index.astype(str)))
         stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
-    features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group", label_column)
-                                   if c in frame.columns])
+    features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group" if own else "",
+                                               label_column) if c in frame.columns])
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
@@ -242,15 +243,25 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         X=features.to_numpy(dtype=np.float64),
         y=frame[label_column].astype(str).map(index).to_numpy(),
         tracks=tracks,
-        groups=frame["group"].to_numpy(dtype=str) if "group" in frame.columns else tracks.copy(),
+        groups=frame["group"].to_numpy(dtype=str) if own else tracks.copy(),  # elsewhere "group" is a feature
         labels=labels,
         columns=list(features.columns),
     )
 
 
+def _portable_groups(tracks: list[str], groups: list[str]) -> list[str]:
+    """Split groups without paths: ``artist:NAME`` as it is, any other group (a file's path,
+    copies of one file joined) named by its first track, so the same tracks share a group."""
+    named: dict[str, str] = {}
+    for track, group in zip(tracks, groups):
+        named.setdefault(group, group if group.startswith("artist:") else f"track:{track}")
+    return [named[group] for group in groups]
+
+
 def feature_frame(table: FeatureTable) -> pd.DataFrame:
     """The table as a DataFrame: index ``track_id`` (``<track>.<k>`` for chunk k), features,
-    ``label``, ``track`` and ``group`` (the split group: the artist where known).
+    ``label``, ``track`` and ``group`` (the split group: ``artist:NAME`` where known, else
+    ``track:ID`` after the group's first track, so that copies of one file stay together).
 
     For ``fma518`` the columns are FMA's (feature, statistics, number) MultiIndex, so the
     CSV written from it reads back with FMA's own ``pd.read_csv(..., header=[0, 1, 2])``.
@@ -278,7 +289,7 @@ def feature_frame(table: FeatureTable) -> pd.DataFrame:
     frame = pd.DataFrame(table.X, index=pd.Index(index, name="track_id"), columns=columns)
     labels = [table.labels[i] for i in table.y]
     tracks = list(map(str, table.tracks))  # each row's track: read_feature_table keeps a track's chunks together
-    groups = list(map(str, table.groups))  # and its split group (the artist where known), so folds stay grouped
+    groups = _portable_groups(tracks, list(map(str, table.groups)))  # folds read back stay grouped
     if isinstance(columns, pd.MultiIndex):
         frame[("label", "", "")] = labels
         frame[("track", "", "")] = tracks
