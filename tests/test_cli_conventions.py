@@ -223,7 +223,9 @@ def test_the_choices_are_the_librarys_own():
 
     assert common.KINDS == KINDS and common.SPLITS == SPLITS and common.AGGREGATIONS == AGGREGATIONS
     assert common.PREDICT_FORMATS == FORMATS
-    assert (common.OPTIMIZERS, common.LOSSES, common.SCHEDULES) == (OPTIMIZERS, LOSSES, SCHEDULES)
+    for option, choices in (("--optimizer", OPTIMIZERS), ("--loss", LOSSES), ("--schedule", SCHEDULES)):
+        refused = invoke("train", "songs", option, "nope")  # the choices the command offers are the config's
+        assert refused.exit_code == EXIT_USAGE and ", ".join(choices[:-1]) + " or " + choices[-1] in refused.output
     assert common.FRONTENDS == FRONTENDS and common.EXISTING == tuple(EXISTING) and common.FEATURE_SETS == FEATURE_SETS
     assert common.LOG_LEVELS == tuple(uvicorn.config.LOG_LEVELS)
     # the light catalogue `genrekit models` lists says what the definitions say

@@ -392,14 +392,21 @@ def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tm
     assert len(problems) == 3 and all("only in case" in p.reason for p in problems)
 
 
-def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtzan_mini, corrupted_file):
+def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtzan_mini, corrupted_file,
+                                                                   monkeypatch):
     """write_spectrograms: one .npz per track inside the folder whatever the id, a bad file
-    listed and passed, a rerun keeps what is done, and a folder of other settings is named."""
+    listed and passed, a multi-genre file decoded once (a bad one too), a rerun keeps what is
+    done, and a folder of other settings is named."""
     import json
     from dataclasses import replace
 
+    from genrekit import audio
     from genrekit.datasets import load_manifest, settings_conflict, write_spectrograms
     from genrekit.features import LogMelSpec
+
+    decoded = []
+    load = audio.load
+    monkeypatch.setattr(audio, "load", lambda path, **kw: decoded.append(path) or load(path, **kw))
 
     manifest = tmp_path / "songs.csv"
     manifest.write_text("path,label,track_id\n"
@@ -416,6 +423,7 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     written = sorted(p for p in out.rglob("*") if p.is_file())
     assert written == [out / "logmel" / "copy.npz", out / "logmel" / "outside.npz", out / "run.json"]
     assert run.written == 2 and list(run.failures) == [str(corrupted_file)]  # two tracks failed, one file
+    assert decoded == [good.path, bad.path]  # each file once, for both of its genres
     S, params = LogMelSpec.load(written[1])
     assert S.shape[0] == 32 and params == spec and np.array_equal(LogMelSpec.load(written[0])[0], S)
     record = json.loads((out / "run.json").read_text())

@@ -237,3 +237,26 @@ def test_training_again_into_a_folder_leaves_no_result_of_the_earlier_run(tracks
             "--cache", feature_cache, "--out", run)
     assert not (run / "metrics.json").exists() and not (run / "predictions.csv").exists()
     assert not (run / "report.html").exists() and (run / "model.genrekit").is_file()
+
+
+def test_train_cv_names_its_grouping_as_the_folds_kept_it():
+    """cv.json's protocol says what the folds grouped: every artist, only the known ones, or
+    none (each track alone). (The folds themselves are checked in the tests above.)"""
+    from genrekit.datasets import FeatureTable
+    from genrekit.train.classical import small_dataset_cv
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 6)
+    tracks = np.array([f"t{i}" for i in range(12)])
+    X = rng.normal(size=(12, 4)) + y[:, None]
+    artists = np.array([f"artist:{i // 2}" for i in range(12)])  # two tracks per artist
+    protocols = {}
+    for name, groups in {"all": artists, "some": np.where(y == 0, artists, tracks), "none": tracks}.items():
+        table = FeatureTable(X=X, y=y, tracks=tracks, groups=groups, labels=["a", "b"],
+                             columns=[f"x{i}" for i in range(4)])
+        cv = small_dataset_cv(table, "logreg", n_jobs=1)
+        protocols[name] = cv["protocol"]
+        assert cv["n_tracks"] == 12 and len(cv["out_of_fold"]) == 12
+    assert protocols["all"].endswith("grouped by artist")
+    assert protocols["some"].endswith("grouped by artist where known")
+    assert protocols["none"].endswith("by track (no artists known)")

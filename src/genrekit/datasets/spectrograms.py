@@ -105,12 +105,15 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     folder = out / FOLDER
     failures: dict[str, str] = {}
     failed: set[str] = set()  # track ids; failures is by path, which a multi-genre file's copies share
+    undecodable: set[str] = set()
     last = None  # (path, spectrogram): a multi-genre file's copies follow each other, so it is decoded once
     with Progress(disable=not progress) as bar:
         task = bar.add_task("logmel", total=len(dataset.tracks))
         for track in dataset.tracks:
             target = folder / spectrogram_name(track.track_id)
-            if not target.exists():  # resume: finished spectrograms are not recomputed
+            if track.path in undecodable:  # a multi-genre file's copy: its file failed already
+                failed.add(track.track_id)
+            elif not target.exists():  # resume: finished spectrograms are not recomputed
                 try:
                     if last is None or last[0] != track.path:
                         y, sr = audio.load(track.path, sr=spec.sample_rate)
@@ -120,6 +123,7 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                 except GenrekitError as exc:
                     failures[track.path] = str(exc)
                     failed.add(track.track_id)
+                    undecodable.add(track.path)
                 except OSError as exc:  # e.g. a track id too long for a file name: the others go on
                     failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
                     failed.add(track.track_id)

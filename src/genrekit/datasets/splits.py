@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import warnings
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError, ParameterError
+
+if TYPE_CHECKING:
+    from genrekit.datasets.table import FeatureTable
 
 
 def _check_disjoint(groups: np.ndarray, parts: list[np.ndarray]) -> None:
@@ -190,7 +194,7 @@ def gtzan_filtered_split(dataset: Dataset) -> tuple[Dataset, dict[str, list[str]
     return dataset.with_splits(assignment), missing
 
 
-def fold_grouping(data) -> str:
+def fold_grouping(data: Dataset | FeatureTable) -> str:
     """How :func:`kfold_splits` keeps a dataset's (or a feature table's) tracks together, in words.
 
     Parameters

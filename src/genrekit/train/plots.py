@@ -28,7 +28,6 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     import pandas as pd
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(history)
     write_text_atomic(out / "history.csv", frame.to_csv(index=False))
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
