@@ -270,8 +270,9 @@ def report(
 @app.command()
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
-    model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors) or a "
-                                                     "classical model (model.genrekit); or use --model.",
+    model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors), a "
+                                                     "classical model (model.genrekit) or 'default' (genrekit's "
+                                                     "own); or use --model.",
                                                      show_default=False)] = None,
     model_option: Annotated[str | None, typer.Option("--model", "-m", help="The model, as MODEL. Default: "
                                                      f"{MODEL_DEFAULTS}.")] = None,
