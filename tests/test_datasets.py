@@ -339,6 +339,9 @@ def test_a_group_column_in_somebody_elses_table_is_a_feature(tmp_path):
                   "label": ["jazz", "rock", "rock"]}).to_csv(tmp_path / "theirs.csv", index=False)
     table = read_feature_table(tmp_path / "theirs.csv")
     assert table.columns == ["tempo", "group"] and list(table.groups) == ["a", "b", "c"]
+    (tmp_path / "short.csv").write_text("filename,tempo,label\na.wav,90.0,NA\nb.wav,120.0\n")  # a row cut short
+    with pytest.raises(DatasetError, match=r"short.csv: 1 row\(s\) without a 'label' value, the first at data row 2"):
+        read_feature_table(tmp_path / "short.csv")
 
 
 def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):

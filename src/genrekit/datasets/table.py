@@ -190,14 +190,14 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     -------
     FeatureTable
         ``labels`` the label column's values, sorted; ``groups`` the ``group`` column in a
-        table genrekit wrote (one with ``track`` and ``group`` columns), else the tracks; no ``spec``, ``paths`` or
-        ``hashes``.
+        table genrekit wrote (one with ``track`` and ``group`` columns), else the tracks; no
+        ``spec``, ``paths`` or ``hashes``.
 
     Raises
     ------
     DatasetError
-        The file cannot be read or parsed as CSV, or has no ``label_column``, no numeric
-        feature column, or missing values in a feature column.
+        The file cannot be read or parsed as CSV, or has no ``label_column``, a row without
+        a genre, no numeric feature column, or missing values in a feature column.
     """
     path = Path(path)
     try:
@@ -206,22 +206,25 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         # fma518's three header rows, then a row naming the index (track_id)
         options = {"header": [0, 1, 2], "index_col": 0} if fma_header else {}
         frame = pd.read_csv(path, **options)
-        # genres and names are text: a genre "NA" or "null" is not a missing value
-        as_text = pd.read_csv(path, dtype=str, keep_default_na=False, **options)
         if fma_header:  # the index back as the first column, in one step (518 inserts fragment the frame)
-            frame, as_text = (pd.concat([f.index.to_frame(index=False), f.reset_index(drop=True)], axis=1)
-                              for f in (frame, as_text))
+            frame = pd.concat([frame.index.to_frame(index=False), frame.reset_index(drop=True)], axis=1)
+            # ("chroma_cens", "kurtosis", "01") -> "chroma_cens.kurtosis.01"; the track_id index column first
+            flat = [".".join(part for part in c if part and not part.startswith("Unnamed")) for c in frame.columns]
+            flat[0] = "track_id"
+            frame.columns = flat
+        if label_column not in frame.columns:
+            raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
+        own = {"track", "group"} <= set(frame.columns)  # genrekit's features.csv: rows' tracks and split groups
+        text = [c for c in (label_column, "filename", "track_id", "track", "group" if own else "") if c in frame.columns]
+        # genres and names are text, where a genre "NA" or "null" is not a missing value: these
+        # columns alone are read again as text (by position: fma518's header rows are skipped)
+        positions = sorted(list(frame.columns).index(c) for c in text)
+        header = {"header": None, "skiprows": 4} if fma_header else {}  # three header rows and the index's name
+        as_text = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=positions, **header)
+        for position, values in zip(positions, as_text.to_numpy().T):
+            frame[frame.columns[position]] = values
     except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot read the feature table ({exc})") from exc
-    if fma_header:  # ("chroma_cens", "kurtosis", "01") -> "chroma_cens.kurtosis.01"; the track_id index column first
-        flat = [".".join(part for part in column if part and not part.startswith("Unnamed")) for column in frame.columns]
-        flat[0] = "track_id"
-        frame.columns = as_text.columns = flat
-    if label_column not in frame.columns:
-        raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
-    own = {"track", "group"} <= set(frame.columns)  # genrekit's features.csv: rows' tracks and split groups
-    text = [c for c in (label_column, "filename", "track_id", "track", "group" if own else "") if c in frame.columns]
-    frame[text] = as_text[text]
     if "track" in frame.columns:  # genrekit's features.csv: a row's track (track_id names the row, chunks k too)
         tracks = frame["track"].to_numpy(dtype=str)
     else:
@@ -237,6 +240,10 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     if features.isna().any().any():
         bad = features.columns[features.isna().any()].tolist()
         raise DatasetError(f"{path}: missing values in column(s) {', '.join(bad[:5])}")
+    unlabelled = np.flatnonzero(frame[label_column].astype(str).str.strip() == "")
+    if len(unlabelled):  # a short row or an empty cell: no genre to learn from
+        raise DatasetError(f"{path}: {len(unlabelled)} row(s) without a {label_column!r} value, the first at data row "
+                           f"{unlabelled[0] + 1}; expected a genre on every row")
     labels = sorted(frame[label_column].astype(str).unique())
     index = {label: i for i, label in enumerate(labels)}
     return FeatureTable(
