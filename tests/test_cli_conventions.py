@@ -236,6 +236,7 @@ def test_the_choices_are_the_librarys_own():
     except ImportError:
         return
     assert catalogue.NETWORKS == {name: preset.description for name, preset in PRESETS.items()}
+    assert list(catalogue.NETWORKS) == list(PRESETS)  # network_names() reads the catalogue, in this order
 
 
 # 3. predict --format jsonl, 4. - and --files-from -------------------------------------------
@@ -487,6 +488,29 @@ def test_models_lists_names_without_importing_torch_sklearn_or_librosa():
     assert "IMPORTED []" in done.stdout
     for name in ("logreg", "musicnn-prior", "features fma518", "features musicnn"):
         assert name in done.stdout
+
+
+def test_an_unknown_model_name_is_refused_without_importing_torch():
+    """A misspelt --model is named, with every model listed, in a moment: the list of networks
+    comes from the light catalogue, not from PyTorch."""
+    from genrekit.models.recipes import network_names
+
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from genrekit.datasets import FeatureTable\n"
+            "from genrekit.errors import ParameterError\n"
+            "from genrekit.evaluate import cross_validate\n"
+            "table = FeatureTable(X=np.ones((20, 2)), y=np.arange(20) % 2, tracks=np.arange(20).astype(str),\n"
+            "                     groups=np.arange(20).astype(str), labels=['a', 'b'], columns=['x', 'y'])\n"
+            "try:\n"
+            "    cross_validate(table, 'crnn3')\n"
+            "except ParameterError as exc:\n"
+            "    print(exc)\n"
+            "print('IMPORTED', 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "model 'crnn3' is unknown" in done.stdout and "IMPORTED False" in done.stdout
+    assert ("crnn2" in done.stdout) == bool(network_names())  # networks listed where PyTorch is installed
 
 
 def test_shell_completion_of_commands_and_options():

@@ -18,14 +18,15 @@ def network_names() -> list[str]:
     Returns
     -------
     list of str
-        The names of :data:`genrekit.models.nets.PRESETS`, in its order; empty when
-        :mod:`genrekit.models.nets` cannot be imported.
+        The names of :data:`genrekit.models.nets.PRESETS`, in its order (from the light
+        catalogue, so a name is checked without importing PyTorch); empty when PyTorch is not
+        installed.
     """
-    try:
-        from genrekit.models.nets import PRESETS
-    except ImportError:
-        return []
-    return list(PRESETS)
+    from importlib.util import find_spec
+
+    from genrekit.models.catalogue import NETWORKS
+
+    return list(NETWORKS) if find_spec("torch") is not None else []
 
 
 def recipe_names() -> list[str]:
