@@ -227,6 +227,7 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
                 archive.writestr(name, skops.read(name))
         archive.writestr("bomb.npy", b"\0" * (64 * 2**20))
     model("skops-zip-bomb", {**genuine, "pipeline.skops": inner_bomb.getvalue()})
+    files["corrupt-deflate"] = corrupt_deflate(write_model(folder / "corrupt-deflate.genrekit", genuine))
 
     # Networks: safetensors whose metadata lies.
     for name, config in {"net-config-list": [1, 2], "net-no-preset": {"format": "genrekit-network", "format_version": 1,
@@ -250,6 +251,19 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
     files["onnx-pickle"] = folder / "onnx-pickle.onnx"
     files["onnx-pickle"].write_bytes(pickle.dumps(Pickled(marker)))
     return files
+
+
+def corrupt_deflate(path: Path) -> Path:
+    """``path`` with its skops member's compressed bytes made an invalid deflate block (type 3):
+    zlib fails before zipfile's CRC check can (zlib.error escaped, found by fuzzing)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("pipeline.skops")
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start:start + info.compress_size] = b"\xff" * info.compress_size
+    path.write_bytes(bytes(data))
+    return path
 
 
 def write_safetensors(path: Path, metadata: dict[str, str]) -> Path:
@@ -321,6 +335,7 @@ def test_refusals_name_what_is_wrong(corpus):
         "manifest-spellings-unknown-genre": "must map the model's genres to lists of strings, found 'polka'",
         "manifest-spellings-not-strings": "must map the model's genres to lists of strings, found 'rock'",
         "skops-zip-bomb": "zip bomb",
+        "corrupt-deflate": "archive cannot be read (error: Error -3 while decompressing data",
         "extra-member": "unexpected archive members ['evil.pkl']",
         "net-config-list": "expected a JSON object, found list",
         "net-no-preset": "field 'preset' is missing",
@@ -537,6 +552,19 @@ def test_an_exported_files_metadata_must_describe_its_graph(tmp_path, tamper, me
     evil = tmp_path / "evil.onnx"
     onnx.save(graph, str(evil))
     with pytest.raises(ModelError, match=f"evil.onnx: metadata 'genrekit': {message}"):
+        load(evil)
+
+
+def test_an_exported_file_whose_text_is_not_utf8_is_refused(tmp_path):
+    """onnxruntime decodes a file's metadata as UTF-8 when asked for it: bytes that are not
+    UTF-8 (a flipped bit, found by fuzzing) gave a UnicodeDecodeError, not a refusal."""
+    import onnx
+
+    graph = onnx.load(str(default_model_path(onnx=True)))
+    graph.metadata_props.add(key="note", value="PLACEHOLDER")
+    evil = tmp_path / "evil.onnx"
+    evil.write_bytes(graph.SerializeToString().replace(b"PLACEHOLDER", b"\xc2A" + b"x" * 9))
+    with pytest.raises(ModelError, match=r"evil\.onnx: text in the file is not UTF-8"):
         load(evil)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 
 from genrekit.errors import ModelError
@@ -113,7 +114,8 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
             return {info.filename: archive.read(info) for info in infos}
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
-    except (OSError, EOFError, NotImplementedError, RuntimeError) as exc:  # unreadable, encrypted, unknown compression
+    # unreadable, encrypted, unknown compression, a corrupt deflate stream (zlib.error, before the CRC check)
+    except (OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as exc:
         raise ModelError(f"{where}: archive cannot be read ({type(exc).__name__}: {exc})") from exc
 
 

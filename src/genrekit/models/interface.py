@@ -637,12 +637,15 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
         raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
-    metadata = session.get_modelmeta().custom_metadata_map
-    if ONNX_METADATA_KEY not in metadata:
-        raise ModelError(f"{path}: an ONNX file without genrekit's metadata (no {ONNX_METADATA_KEY!r} entry)")
-    config = _checked_onnx_config(parse_json(metadata[ONNX_METADATA_KEY], f"{path}: metadata 'genrekit'"),
-                                  f"{path}: metadata 'genrekit'")
-    _check_graph(session, config, f"{path}: metadata 'genrekit'")
+    try:
+        metadata = session.get_modelmeta().custom_metadata_map
+        if ONNX_METADATA_KEY not in metadata:
+            raise ModelError(f"{path}: an ONNX file without genrekit's metadata (no {ONNX_METADATA_KEY!r} entry)")
+        config = _checked_onnx_config(parse_json(metadata[ONNX_METADATA_KEY], f"{path}: metadata 'genrekit'"),
+                                      f"{path}: metadata 'genrekit'")
+        _check_graph(session, config, f"{path}: metadata 'genrekit'")
+    except UnicodeDecodeError as exc:  # onnxruntime decodes the file's strings (metadata, names) as UTF-8
+        raise ModelError(f"{path}: text in the file is not UTF-8 ({exc}); a corrupt or crafted file") from exc
     return session, config
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ MSD_TAGS = ["rock", "pop", "alternative", "indie", "electronic", "female vocalis
             "party", "country", "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal",
             "Progressive rock", "60s", "rnb", "indie pop", "sad", "House", "happy"]
 TAGS = {"MTT_musicnn": MTT_TAGS, "MSD_musicnn": MSD_TAGS}
+#: The most a tagger's checkpoint folder in the wheel may declare (musicnn's are 10.7 MB).
+MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
 
 # TensorFlow layer (in the order models.py creates them) -> MusiCNN module.
 LAYERS = {
@@ -110,10 +113,18 @@ def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: 
     written = []
     with archive, tempfile.TemporaryDirectory(prefix="genrekit-musicnn-") as tmp:
         for model in models:
-            members = [m for m in archive.namelist() if m.startswith(f"musicnn/{model}/")]
-            if not any(m.endswith("/.index") for m in members):
+            members = [m for m in archive.infolist() if m.filename.startswith(f"musicnn/{model}/")]
+            if not any(m.filename.endswith("/.index") for m in members):
                 raise ModelError(f"{wheel}: no checkpoint musicnn/{model}/ in the wheel (is it musicnn's?)")
-            archive.extractall(tmp, members)
+            declared = sum(m.file_size for m in members)
+            if declared > MAX_CHECKPOINT_BYTES:  # musicnn's are a few MB: a bomb is refused before it is inflated
+                raise ModelError(f"{wheel}: musicnn/{model}/ declares {declared} bytes; expected at most "
+                                 f"{MAX_CHECKPOINT_BYTES} (is it musicnn's?)")
+            try:
+                archive.extractall(tmp, members)
+            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # a corrupt or cut download
+                raise ModelError(f"{wheel}: musicnn/{model}/ cannot be read from the wheel "
+                                 f"({type(exc).__name__}: {exc}); download it again") from exc
             state, checksums = convert_checkpoint(Path(tmp, "musicnn", model))
             metadata = {"model": model, "tags": json.dumps(TAGS[model]), "source": wheel.name,
                         "source_sha256": digest, "tensor_sha256": json.dumps(checksums, sort_keys=True),
