@@ -18,6 +18,7 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --nonmusic --write-detector   # the music detector: choose, check, write
     python bench/trust.py --patch-heads   # heads trained on 3 s patches or sub-clips instead of clip means
     python bench/trust.py --levels        # the answer against the level of the audio; a level-normalised recipe
+    python bench/trust.py --level -20 --fewer-patches   # issue 20: the shipped estimator on fewer patches per 30 s
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
     python bench/trust.py --level -20 --combined --coverage --nonmusic --write-detector
         # the same on audio scaled to -20 dBFS RMS first, as the shipped default hears it:
@@ -802,6 +803,84 @@ THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SHIPPED = next(c for c in COMBINED if c.name.startswith("musicnn-prior"))
 
 
+#: Every patch, every 2nd ... 5th: 10, 5, 4, 3 and 2 of a 30 s segment's ten 3 s patches, as
+#: ``log_mel_patches(hop_frames=stride * 187)`` would cut them.
+STRIDES = (1, 2, 3, 4, 5)
+
+
+def _strided(features: dict, stride: int) -> dict:
+    keys = ("msd_embedding", "msd_tags", "mtt_embedding", "mtt_tags")
+    return {**features, **{key: [patches[::stride] for patches in features[key]] for key in keys}}
+
+
+def run_fewer_patches() -> dict:
+    """Issue 20, "fewer patches per segment, with the accuracy cost measured": the shipped
+    estimator trained and scored on the mean of every ``stride``-th 3 s patch of each clip
+    instead of every patch. Per stride: the 200-clip grouped CV of the shipped default's
+    protocol; the estimator fitted on all 200 clips (as shipped), against the same fitted on
+    every patch (stride 1, the reference), on gtzan-mini and on immich-memories-music (music
+    nobody trained on): the same top genre, and the largest probability difference; and the
+    CPU per 30 s this would take, projected from bench/results/tag_throughput/precision.json
+    (the decode + log-mel floor, plus the network's share in proportion to the patches).
+    Run at the shipped default's level (``--level -20``)."""
+    if AT_LEVEL != LEVEL:
+        sys.exit(f"--fewer-patches scores the shipped default, which hears audio at {LEVEL:g} dBFS: add --level {LEVEL:g}")
+    mini, dev = clip_features("gtzan-mini"), clip_features("gtzan-dev")
+    immich = signal_features("immich", immich_signals())
+    _, y, columns, labels, groups, splits = combined_protocol()
+    keep = columns_of(columns, SHIPPED.networks)
+    kept = [c for c, k in zip(columns, keep) if k]
+    precision = json.loads((ROOT / "bench" / "results" / "tag_throughput" / "precision.json").read_text())
+    floor = precision["floor_cpu_s_per_30s"]
+    measured = {row["model"]: row["cpu_s_per_30s_model_loaded"] for row in precision["rows"]}
+    fp32 = measured["fp32, as shipped (pooled first)"]
+    int8 = measured["int8 timbral filters (genrekit export --int8)"]
+    full_patches = np.mean([len(p) for p in mini["msd_tags"] + dev["msd_tags"]])
+    rows, reference = [], None
+    for stride in STRIDES:
+        X = np.concatenate([pooled(_strided(mini, stride), ("msd", "mtt"))[0],
+                            pooled(_strided(dev, stride), ("msd", "mtt"))[0]])
+        log_p = out_of_fold(SHIPPED, X, y, columns, labels, splits, groups)
+        others = np.concatenate([pooled(_strided(mini, stride), ("msd", "mtt"))[0],
+                                 pooled(_strided(immich, stride), ("msd", "mtt"))[0]])
+        answers = SHIPPED.log_proba(X[:, keep], y, others[:, keep], kept, labels, groups)
+        top, P = answers.argmax(axis=1), np.exp(answers)
+        reference = reference or (top, P)
+        n_mini = len(mini["ids"])
+        patches = np.mean([len(p[::stride]) for p in mini["msd_tags"] + dev["msd_tags"]])
+        share = patches / full_patches
+        rows.append({"stride": stride, "patches_per_clip": float(patches),
+                     "patches_per_30s": int(np.ceil(10 / stride)),
+                     "grouped": scores(log_p, y, labels),
+                     "same_top_genre": {"gtzan-mini": f"{int((top[:n_mini] == reference[0][:n_mini]).sum())}/{n_mini}",
+                                        "immich": f"{int((top[n_mini:] == reference[0][n_mini:]).sum())}/{len(top) - n_mini}",
+                                        "share": float((top == reference[0]).mean())},
+                     "max_probability_difference": float(np.abs(P - reference[1]).max()),
+                     "projected_cpu_s_per_30s": {"fp32": floor + (fp32 - floor) * share,
+                                                 "int8": floor + (int8 - floor) * share}})
+        r = rows[-1]
+        print(f"| every {stride} ({r['patches_per_30s']} per 30 s) | {r['grouped']['accuracy']:.3f} | "
+              f"{r['grouped']['balanced_accuracy']:.3f} | {r['grouped']['ece']:.3f} | "
+              f"{r['same_top_genre']['gtzan-mini']}, {r['same_top_genre']['immich']} | "
+              f"{r['max_probability_difference']:.3f} | {r['projected_cpu_s_per_30s']['fp32']:.2f} / "
+              f"{r['projected_cpu_s_per_30s']['int8']:.2f} |", flush=True)
+    record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
+              "command": "python bench/trust.py --fewer-patches",
+              "protocol": "the shipped estimator (musicnn-prior) on the mean of every stride-th 3 s patch of each clip; "
+                          "'grouped': 4-fold CV on gtzan-mini + gtzan-dev, groups of 4 adjacent ids (as --combined); "
+                          "'same_top_genre': fitted on all 200 clips, against the same fitted and scored on every "
+                          "patch (stride 1), on gtzan-mini (trained on) and immich-memories-music (never trained on); "
+                          "a track longer than 30 s is one clip here (its patches strided from its start)",
+              "projection": "CPU-s per 30 s = the decode + log-mel floor + the network's share in proportion to the "
+                            f"patches, from {precision['command']} ({precision['date']}): floor {floor:.3f}, "
+                            f"fp32 {fp32:.3f}, int8 {int8:.3f}; not measured here",
+              "rule": "decided before the run: a stride replaces every patch only if it keeps the same top genre on "
+                      ">= 98% of gtzan-mini + immich and grouped accuracy within 1 point (issue 20's Done when)",
+              "rows": rows}
+    _write("fewer_patches.json", record)
+    return record
+
+
 def run_coverage() -> dict:
     """What a minimum confidence buys: on the shipped estimator's grouped out-of-fold
     predictions (gtzan-mini + gtzan-dev), the share of clips still named (coverage) and the
@@ -971,6 +1050,8 @@ def main() -> None:
     parser.add_argument("--windows", action="store_true", help="accuracy of 30 s clips against ~6 s and 3 s windows")
     parser.add_argument("--patch-heads", action="store_true", help="heads trained on patches or sub-clips")
     parser.add_argument("--levels", action="store_true", help="the answer against the audio's level; normalised")
+    parser.add_argument("--fewer-patches", action="store_true", help="issue 20: the shipped estimator on fewer patches "
+                        "per 30 s (with --level -20)")
     parser.add_argument("--table", action="store_true", help="print the recorded results as Markdown tables")
     parser.add_argument("--only", help="score only the candidates whose name contains this text")
     parser.add_argument("--onnx", type=Path, help="with --combined: the features of this exported default model")
@@ -1006,6 +1087,10 @@ def main() -> None:
               "200-clip grouped acc | bal. acc | ECE (raw -> calibrated) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         run_patch_heads()
+    if args.fewer_patches:
+        print("| patches | grouped acc | bal. acc | ECE | same top genre: gtzan-mini, immich | max prob. diff | "
+              "projected CPU-s per 30 s, fp32 / int8 |\n|---|---|---|---|---|---|---|")
+        run_fewer_patches()
     if args.table:
         print_tables()
     if args.coverage:
