@@ -110,6 +110,13 @@ def test_manifest(tmp_path, gtzan_mini):
     bad.write_text("file,genre\na.wav,jazz\n")
     with pytest.raises(DatasetError, match=r"bad\.csv: manifest lacks column\(s\) path, label"):
         load_manifest(bad)
+    # rows a fuzzer found (a ValueError escaped): a path without a name, a URL without a path
+    # and a NUL character are reported, and the other rows load
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(b"path,label\n.,rock\n/,jazz\nhttp://,pop\nnul\0.wav,rock\na.wav,jazz\n")
+    dataset = load_manifest(odd)
+    assert [t.track_id for t in dataset.tracks] == ["a"]
+    assert [p.reason for p in dataset.problems][-1] == "a NUL character in the path" and len(dataset.problems) == 4
 
 
 def _write_fma(root, clip, genres_csv):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -16,6 +16,12 @@ from genrekit.errors import DatasetError
 REQUIRED = ("path", "label")
 OPTIONAL = ("artist", "split", "track_id", "duration")
 SPLIT_NAMES = ("train", "val", "test")
+
+
+def _without_suffix(path: PurePath) -> str:
+    """A row's default track id: its path without the extension (a path without a name, such
+    as ``.`` or ``/``, as it is: the row is reported, not loaded)."""
+    return str(path.with_suffix("") if path.name else path)
 
 
 def load_manifest(csv_path: str | os.PathLike) -> Dataset:
@@ -66,15 +72,18 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     files: dict[str | Path, str] = {}  # each listed file -> its track id
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
+        if "\0" in row["path"]:  # no file system takes it (resolving the path raises)
+            problems.append(DatasetProblem(where, "a NUL character in the path"))
+            continue
         url = remote.is_url(row["path"].strip())
         if url:
             path = row["path"].strip()
             parts = urlsplit(path)
-            default_id = str(PurePosixPath(parts.netloc + parts.path).with_suffix(""))
+            default_id = _without_suffix(PurePosixPath(parts.netloc + parts.path))
         else:
             path = Path(row["path"])
             path = path if path.is_absolute() else csv_path.parent / path
-            default_id = str(Path(row["path"]).with_suffix(""))
+            default_id = _without_suffix(Path(row["path"]))
         label = row["label"].strip()
         split = row.get("split", "").strip() or None
         same_file = path if url else path.resolve()  # one file however the row spells its path
@@ -88,6 +97,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             seconds = -1.0
         if not row["path"].strip():
             problems.append(DatasetProblem(where, "empty path"))
+        elif url and not PurePosixPath(parts.path).name:
+            problems.append(DatasetProblem(where, f"{path!r} names no file (expected scheme://bucket/path/song.mp3)"))
         elif not url and not path.is_file():
             problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
         elif not label:
