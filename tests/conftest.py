@@ -337,6 +337,25 @@ def runtime_cli(tmp_path_factory) -> Path:
     return path
 
 
+def damaged(data: bytes, n: int, seed: int):
+    """``n`` seeded copies of ``data`` with random damage: bytes overwritten, the file cut, a
+    run zeroed, or a run repeated."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        copy = bytearray(data)
+        kind, at = rng.choice(("flip", "cut", "zero", "repeat")), rng.randrange(len(copy))
+        if kind == "flip":
+            for _ in range(rng.randint(1, 8)):
+                copy[rng.randrange(len(copy))] = rng.randrange(256)
+        elif kind == "cut":
+            del copy[at:]
+        elif kind == "zero":
+            copy[at:at + 64] = bytes(len(copy[at:at + 64]))
+        else:
+            copy[at:at] = copy[at:at + 100]
+        yield bytes(copy)
+
+
 def peak_rss_mb(model: str, song: str, hop_seconds: float | None = None) -> float:
     """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model`` (chunks
     ``hop_seconds`` apart when given)."""

@@ -16,6 +16,7 @@ from genrekit.datasets import (
     load_folder,
     load_gtzan,
     load_manifest,
+    read_feature_table,
     train_val_test_split,
 )
 from genrekit.errors import DatasetError, ParameterError
@@ -117,6 +118,28 @@ def test_manifest(tmp_path, gtzan_mini):
     dataset = load_manifest(odd)
     assert [t.track_id for t in dataset.tracks] == ["a"]
     assert [p.reason for p in dataset.problems][-1] == "a NUL character in the path" and len(dataset.problems) == 4
+
+
+def test_damaged_manifests_and_tables_load_or_are_refused(tmp_path, gtzan_mini, feature_table):
+    """Seeded random damage to a manifest and to a feature table: each loads (the rows it can
+    use, the others reported) or is refused with a DatasetError; never another exception.
+    Fuzzing found a ValueError escaping for a path without a name and for a NUL character."""
+    from conftest import damaged
+
+    songs = sorted(gtzan_mini.glob("*/*.*"))[:4]
+    manifest = "path,label,artist,track_id,split,duration\n" + "".join(
+        f"{song},{song.parent.name},Artist {i},t{i},{('train', 'test')[i % 2]},30\n" for i, song in enumerate(songs))
+    table = "".join(feature_table.read_text().splitlines(keepends=True)[:6])
+    for name, reader, text in (("songs.csv", load_manifest, manifest), ("features.csv", read_feature_table, table)):
+        loaded = 0
+        for data in damaged(text.encode(), 150, seed=1201):
+            (tmp_path / name).write_bytes(data)
+            try:
+                reader(tmp_path / name)
+            except DatasetError:
+                continue
+            loaded += 1
+        assert 0 < loaded < 150, name  # some damage is harmless, some is refused
 
 
 def _write_fma(root, clip, genres_csv):

@@ -27,6 +27,8 @@ from genrekit.models import load_model, read_manifest
 from genrekit.models import default_model_path, load
 from genrekit.untrusted import SKOPS_ALLOWED_TYPES, MAX_JSON_DEPTH
 
+from conftest import damaged
+
 DEFAULT_MODEL = default_model_path(onnx=False)
 
 
@@ -286,6 +288,30 @@ def song(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("song") / "song.wav"
     sf.write(path, 0.1 * np.sin(2 * np.pi * 440 * np.arange(16000 * 4) / 16000), 16000)
     return path
+
+
+@pytest.mark.parametrize("onnx, n", [(False, 200), (True, 25)])
+def test_damaged_model_files_are_refused_or_run_never_crash(tmp_path, onnx, n):
+    """A damaged file (a bad download, a failing disk) either loads as a model whose
+    probabilities are finite, or is refused with a ModelError naming it: never another
+    exception. Fuzzing this found a corrupt deflate stream (zlib.error) and ONNX metadata that
+    is not UTF-8 (UnicodeDecodeError) escaping."""
+    source = default_model_path(onnx=onnx)
+    path = tmp_path / source.name
+    outcomes = {"refused": 0, "ran": 0}
+    for data in damaged(source.read_bytes(), n, seed=20261201):
+        path.write_bytes(data)
+        try:
+            model = load(path)
+        except ModelError as exc:
+            assert str(path) in str(exc)
+            outcomes["refused"] += 1
+            continue
+        chunks = np.random.default_rng(0).normal(scale=0.1, size=(1, int(model.sample_rate * model.chunk_seconds)))
+        proba = model.predict_proba(chunks.astype(np.float32))
+        assert proba.shape == (1, len(model.labels)) and np.isfinite(proba).all()
+        outcomes["ran"] += 1
+    assert outcomes["refused"] > 0  # the damage reached the checks
 
 
 def test_genuine_default_model_still_loads():
