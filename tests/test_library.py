@@ -460,3 +460,23 @@ def test_the_runtime_profile_names_the_extra_for_writing_tags(runtime_cli, tmp_p
         said = result.stderr + result.stdout
         assert "mutagen" in said and "pip install 'genrekit[full]'" in said, said
     assert not (tmp_path / "tags.csv").exists()
+
+
+def test_a_damaged_journal_resumes_and_keeps_the_damaged_lines(tmp_path, small_library, tiny_model, caplog):
+    """A journal with damaged lines (found by fuzzing: a byte that is not UTF-8 stopped every
+    rerun with a UnicodeDecodeError, a record without its key with a KeyError): the rerun
+    predicts again only the files whose records were lost, and the damaged lines, which may
+    hold a tag write's old values, are kept in <journal>.damaged before the journal is rewritten."""
+    out = tmp_path / "tags.csv"
+    journal = tmp_path / "tags.csv.journal.jsonl"
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_tagged == 2
+    first, second = journal.read_bytes().splitlines(keepends=True)
+    broken = [first, b"\xa2" + second[1:], b"[1, 2]\n", json.dumps({"path": "x.wav"}).encode() + b"\n", b'{"path": "y']
+    journal.write_bytes(b"".join(broken))
+    assert len(read_journal(journal)) == 1
+    assert "3 damaged line(s) left out" in caplog.text and "incomplete line" in caplog.text
+    summary = tag_library(small_library, tiny_model, out, jobs=1, progress=False)
+    assert summary.n_tagged == 2 and len(read_journal(journal)) == 2  # the lost file predicted again
+    kept = journal.with_name(journal.name + ".damaged").read_bytes().splitlines(keepends=True)
+    assert kept == broken[1:4]  # as they were, once however often they were read
+    assert len(pd.read_csv(out)) == 2

@@ -249,17 +249,56 @@ def _options_key(skip: float, segment_seconds: float | None) -> str:
         f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
 
 
-def read_journal(path: str | os.PathLike) -> list[dict]:
-    """The complete records of a journal; a torn last line (a killed run) is left out."""
+#: The fields every line of a tag journal has, and of an undo's progress journal.
+TAG_LINE = {"path": str, "key": str}
+UNDO_LINE = {"path": str, "write": dict, "state": str}
+
+
+def read_journal(path: str | os.PathLike, fields: dict[str, type] = TAG_LINE) -> list[dict]:
+    """The records of a journal: JSON objects, one per line, each with ``fields`` (name ->
+    type).
+
+    A torn last line (a killed run) is left out. Any other line that is not a record (damage:
+    bytes that are not UTF-8 or not JSON, or a record without its fields) is left out too, with
+    a warning, and copied to ``<journal>.damaged`` first: the journal is rewritten without it,
+    and a line may hold the only record of a tag write's old values.
+
+    Raises
+    ------
+    ParameterError
+        The journal exists but cannot be read.
+    """
     path = Path(path)
-    if not path.exists():
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)
+    except FileNotFoundError:
         return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot read the journal ({exc.strerror or exc})") from exc
+    records, damaged = [], []
+    for number, line in enumerate(lines, start=1):
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line)
+        except ValueError:  # not JSON, or not UTF-8
+            record = None
+        if isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in fields.items()):
+            records.append(record)
+        elif number == len(lines) and not line.endswith(b"\n"):
             logger.warning("%s: dropping an incomplete line left by an interrupted run", path)
+        elif line.strip():
+            damaged.append(line if line.endswith(b"\n") else line + b"\n")
+    if damaged:
+        kept = path.with_name(path.name + ".damaged")
+        try:
+            known = set(kept.read_bytes().splitlines(keepends=True))
+        except FileNotFoundError:
+            known = set()
+        with open(kept, "ab") as handle:  # appended: what an earlier read kept stays, once
+            handle.writelines(line for line in dict.fromkeys(damaged) if line not in known)
+            handle.flush()
+            os.fsync(handle.fileno())
+        logger.warning("%s: %d damaged line(s) left out (not records of this journal); copied to %s",
+                       path, len(damaged), kept)
     return records
 
 
@@ -878,7 +917,7 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
                              f"journal {journal.name} beside it; found no journal")
     writes = _tag_writes(read_journal(journal))
     progress = results.with_name(results.name + ".undo.jsonl")
-    lines = read_journal(progress)
+    lines = read_journal(progress, UNDO_LINE)
     with atomic_path(progress) as temporary:  # without a torn last line, before appending to it
         temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}
