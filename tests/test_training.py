@@ -92,6 +92,13 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(chunks, tmp_path)
     fewer = dataclasses.replace(train, X=train.X[:-4], y=train.y[:-4], track=train.track[:-4])
     with pytest.raises(ParameterError, match="other training data"):
         _train(({"train": fewer, "val": sets["val"]}, None), out_dir=tmp_path, resume=True)
+    checkpoint = tmp_path / "checkpoint.safetensors"
+    intact = checkpoint.read_bytes()
+    for damage in (intact[: len(intact) // 2], intact[:8] + b"X" + intact[9:]):  # cut short; header not JSON
+        checkpoint.write_bytes(damage)
+        with pytest.raises(ParameterError, match=r"checkpoint.safetensors: cannot resume from it .*delete it"):
+            _train(chunks, out_dir=tmp_path, resume=True)
+    checkpoint.write_bytes(intact)
     more_epochs = TrainConfig(preset="default", epochs=3, batch_size=16, seed=7)  # a longer run resumes
     _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
                                stop_after=1, progress=False)

@@ -165,10 +165,20 @@ def train_network(
     best_accuracy, stale, start = -1.0, 0, 0
     data = _data_fingerprint(train, n_classes)
     if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
-        state = read_checkpoint_state(folder / CHECKPOINT_FILE)
-        _check_resumable(folder / CHECKPOINT_FILE, state, config, data)
-        best, state = load_checkpoint(folder / CHECKPOINT_FILE, body, optimizer)
-        history, best_accuracy, stale, start = state["history"], state["best_accuracy"], state["stale"], state["epoch"] + 1
+        checkpoint = folder / CHECKPOINT_FILE
+        try:
+            state = read_checkpoint_state(checkpoint)
+        except Exception as exc:  # safetensors, JSON and key errors alike: a damaged file
+            raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
+                                 "train from the start") from exc
+        _check_resumable(checkpoint, state, config, data)
+        try:
+            best, state = load_checkpoint(checkpoint, body, optimizer)
+            history, best_accuracy, stale, start = (state["history"], state["best_accuracy"], state["stale"],
+                                                    state["epoch"] + 1)
+        except Exception as exc:  # tensors that do not fit, or progress fields missing: a damaged file
+            raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
+                                 "train from the start") from exc
         logger.info("resuming at epoch %d", start)
     eye = torch.eye(n_classes)
     with Progress(disable=not progress) as bar:
