@@ -209,7 +209,38 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     assert cache.get(spec, "ab" * 32) is None
     cache.path(spec, "ab" * 32).write_bytes(b"")  # what a power cut can leave
     assert cache.get(spec, "ab" * 32) is None
+    cache.put(spec, "ab" * 32, np.ones((1, 57)))
+    entry = cache.path(spec, "ab" * 32)
+    header = entry.read_bytes()
+    entry.write_bytes(header.replace(b"'shape': (1, 57)", b"'shape': ((1, 57)"))  # numpy: a TokenError escaped
+    assert cache.get(spec, "ab" * 32) is None
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_damaged_spectrogram_file_is_named(tmp_path):
+    """LogMelSpec.load on a cut, damaged or foreign .npz: a FeatureError naming the file (zlib,
+    zipfile, numpy header and JSON errors escaped before, found by fuzzing)."""
+    from conftest import damaged
+
+    from genrekit.errors import FeatureError
+    from genrekit.features import LogMelSpec
+
+    path = tmp_path / "song.npz"
+    LogMelSpec(n_mels=32).save(path, np.random.default_rng(0).random((32, 100)))
+    refused = 0
+    for data in damaged(path.read_bytes(), 300, seed=7):
+        (tmp_path / "damaged.npz").write_bytes(data)
+        try:
+            S, spec = LogMelSpec.load(tmp_path / "damaged.npz")
+        except FeatureError as exc:
+            assert "damaged.npz" in str(exc)
+            refused += 1
+        else:
+            assert S.shape[0] == spec.n_mels
+    assert refused > 250
+    np.savez(tmp_path / "other.npz", S=np.ones((3, 3)))  # somebody else's file
+    with pytest.raises(FeatureError, match=r"other.npz: not a log-mel spectrogram file genrekit wrote \(KeyError"):
+        LogMelSpec.load(tmp_path / "other.npz")
 
 
 @pytest.mark.parametrize("xdg", ["", "relative/dir"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file (a crash before it was written)
+        # EOFError: an empty file (a crash before it was written); TokenError: a damaged header
+        except (OSError, ValueError, EOFError, tokenize.TokenError) as exc:
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 

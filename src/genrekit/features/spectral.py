@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import librosa
 import numpy as np
 
-from genrekit.errors import ParameterError
+from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.features.numpy_logmel import check_front_end
 
@@ -123,5 +123,28 @@ class LogMelSpec:
 
     @classmethod
     def load(cls, path) -> tuple[np.ndarray, "LogMelSpec"]:
-        with np.load(path, allow_pickle=False) as data:
-            return data["S"], cls(**json.loads(str(data["params"])))
+        """A spectrogram file of :meth:`save`: ``(S, spec)``.
+
+        Raises
+        ------
+        FeatureError
+            The file is missing, damaged, or not one :meth:`save` wrote (named, with why).
+        """
+        import tokenize
+        import zipfile
+        import zlib
+
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                S, params = data["S"], json.loads(str(data["params"]))
+            if not isinstance(params, dict):
+                raise ValueError(f"params are {type(params).__name__}, expected an object")
+            spec = cls(**params)
+        except (OSError, EOFError, KeyError, TypeError, ValueError, NotImplementedError, zipfile.BadZipFile,
+                zlib.error, tokenize.TokenError) as exc:  # a cut, damaged or foreign file
+            raise FeatureError(f"{path}: not a log-mel spectrogram file genrekit wrote ({type(exc).__name__}: "
+                               f"{exc})") from exc
+        if S.ndim != 2 or S.shape[0] != spec.n_mels or not np.issubdtype(S.dtype, np.floating):
+            raise FeatureError(f"{path}: expected a float ({spec.n_mels}, frames) spectrogram, found {S.dtype} "
+                               f"{S.shape}")
+        return S, spec
