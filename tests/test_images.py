@@ -50,6 +50,24 @@ def test_read_image_resizes_and_names_bad_files(tmp_path):
         read_image(tmp_path / "fake.png")
 
 
+def test_an_image_that_declares_a_huge_size_is_refused_before_it_is_decoded(tmp_path):
+    """A few hundred bytes of PNG can declare 50,000 x 50,000 pixels: Pillow's own bomb error
+    escaped, and below Pillow's limit (179 M pixels) the whole image would have been decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    for side, message in ((50_000, "not a readable image .*decompression bomb"),
+                          (4_100, "a 4100 x 4100 image; expected at most 16777216 pixels")):
+        path = tmp_path / f"{side}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
+                         + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+        with pytest.raises(FeatureError, match=f"{side}.png: {message}"):
+            read_image(path)
+
+
 def test_image_folders_load_as_datasets(tmp_path):
     from PIL import Image
 

@@ -18,6 +18,8 @@ from genrekit.features.spectral import LogMelSpec
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 288, 432
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg"})
+#: The largest image read (decoding a small file that declares a huge image would fill memory).
+MAX_IMAGE_PIXELS = 4096 * 4096
 
 
 def is_image_path(path: str | os.PathLike) -> bool:
@@ -96,12 +98,15 @@ def read_image(path: str | os.PathLike, *, height: int = IMAGE_HEIGHT, width: in
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # reads the header only
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise FeatureError(f"{path}: a {image.width} x {image.height} image; expected at most "
+                                   f"{MAX_IMAGE_PIXELS} pixels (a spectrogram image is {width} x {height})")
             rgb = image.convert("RGB")
             if rgb.size != (width, height):
                 rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
             pixels = np.asarray(rgb, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise FeatureError(f"{path}: not a readable image (expected PNG or JPEG): {exc}") from exc
     return pixels.transpose(2, 0, 1)
 
