@@ -356,6 +356,22 @@ def damaged(data: bytes, n: int, seed: int):
         yield bytes(copy)
 
 
+def invalid_deflate(path: Path, member: str) -> Path:
+    """``path``, a zip archive, with ``member``'s compressed bytes made an invalid deflate block
+    (type 3): zlib fails before zipfile's CRC check can."""
+    import struct
+    import zipfile
+
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start:start + info.compress_size] = b"\xff" * info.compress_size
+    path.write_bytes(bytes(data))
+    return path
+
+
 def peak_rss_mb(model: str, song: str, hop_seconds: float | None = None) -> float:
     """Peak RSS (MB) of a fresh process that predicts ``song`` with ``model`` (chunks
     ``hop_seconds`` apart when given)."""

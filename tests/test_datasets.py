@@ -114,10 +114,13 @@ def test_manifest(tmp_path, gtzan_mini):
     # rows a fuzzer found (a ValueError escaped): a path without a name, a URL without a path
     # and a NUL character are reported, and the other rows load
     odd = tmp_path / "odd.csv"
-    odd.write_bytes(b"path,label\n.,rock\n/,jazz\nhttp://,pop\nnul\0.wav,rock\na.wav,jazz\n")
+    odd.write_bytes(b"path,label\n.,rock\n/,jazz\nhttp://,pop\nnul\0.wav,rock\n" + b"x" * 300 + b".wav,rock\n"
+                    b"a.wav,jazz\n")  # and a name too long for the file system (OSError)
     dataset = load_manifest(odd)
     assert [t.track_id for t in dataset.tracks] == ["a"]
-    assert [p.reason for p in dataset.problems][-1] == "a NUL character in the path" and len(dataset.problems) == 4
+    reasons = [p.reason for p in dataset.problems]
+    assert reasons[-2] == "a NUL character in the path" and reasons[-1].endswith(":6 but not found")
+    assert len(reasons) == 5
 
 
 def test_damaged_manifests_and_tables_load_or_are_refused(tmp_path, gtzan_mini, feature_table):
@@ -369,6 +372,11 @@ def test_a_group_column_in_somebody_elses_table_is_a_feature(tmp_path):
                   "label": ["jazz", "rock", "rock"]}).to_csv(tmp_path / "theirs.csv", index=False)
     table = read_feature_table(tmp_path / "theirs.csv")
     assert table.columns == ["tempo", "group"] and list(table.groups) == ["a", "b", "c"]
+    # a header one name short: pandas takes the first column as the index (the track's name)
+    (tmp_path / "indexed.csv").write_text("tempo,x,label\nsongA,90.0,1.0,jazz\nsongB,120.0,2.0,NA\n")
+    indexed = read_feature_table(tmp_path / "indexed.csv")
+    assert indexed.labels == ["NA", "jazz"] and list(indexed.tracks) == ["songA", "songB"]
+    assert indexed.columns == ["tempo", "x"]
     (tmp_path / "short.csv").write_text("filename,tempo,label\na.wav,90.0,NA\nb.wav,120.0\n")  # a row cut short
     with pytest.raises(DatasetError, match=r"short.csv: 1 row\(s\) without a 'label' value, the first at data row 2"):
         read_feature_table(tmp_path / "short.csv")

@@ -27,7 +27,7 @@ from genrekit.models import load_model, read_manifest
 from genrekit.models import default_model_path, load
 from genrekit.untrusted import SKOPS_ALLOWED_TYPES, MAX_JSON_DEPTH
 
-from conftest import damaged
+from conftest import damaged, invalid_deflate
 
 DEFAULT_MODEL = default_model_path(onnx=False)
 
@@ -229,7 +229,9 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
                 archive.writestr(name, skops.read(name))
         archive.writestr("bomb.npy", b"\0" * (64 * 2**20))
     model("skops-zip-bomb", {**genuine, "pipeline.skops": inner_bomb.getvalue()})
-    files["corrupt-deflate"] = corrupt_deflate(write_model(folder / "corrupt-deflate.genrekit", genuine))
+    # a corrupt deflate stream: zlib.error escaped (found by fuzzing)
+    files["corrupt-deflate"] = invalid_deflate(write_model(folder / "corrupt-deflate.genrekit", genuine),
+                                               "pipeline.skops")
 
     # Networks: safetensors whose metadata lies.
     for name, config in {"net-config-list": [1, 2], "net-no-preset": {"format": "genrekit-network", "format_version": 1,
@@ -253,19 +255,6 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
     files["onnx-pickle"] = folder / "onnx-pickle.onnx"
     files["onnx-pickle"].write_bytes(pickle.dumps(Pickled(marker)))
     return files
-
-
-def corrupt_deflate(path: Path) -> Path:
-    """``path`` with its skops member's compressed bytes made an invalid deflate block (type 3):
-    zlib fails before zipfile's CRC check can (zlib.error escaped, found by fuzzing)."""
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as archive:
-        info = archive.getinfo("pipeline.skops")
-    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
-    start = info.header_offset + 30 + name_length + extra_length
-    data[start:start + info.compress_size] = b"\xff" * info.compress_size
-    path.write_bytes(bytes(data))
-    return path
 
 
 def write_safetensors(path: Path, metadata: dict[str, str]) -> Path:

@@ -464,19 +464,24 @@ def test_the_runtime_profile_names_the_extra_for_writing_tags(runtime_cli, tmp_p
 
 def test_a_damaged_journal_resumes_and_keeps_the_damaged_lines(tmp_path, small_library, tiny_model, caplog):
     """A journal with damaged lines (found by fuzzing: a byte that is not UTF-8 stopped every
-    rerun with a UnicodeDecodeError, a record without its key with a KeyError): the rerun
-    predicts again only the files whose records were lost, and the damaged lines, which may
-    hold a tag write's old values, are kept in <journal>.damaged before the journal is rewritten."""
+    rerun with a UnicodeDecodeError, a record whose field name was hit with a KeyError): the
+    rerun predicts again only the files whose records were lost, and every line left out, the
+    torn last one too, is kept in <journal>.damaged (once) before the journal is rewritten, as
+    it may hold a tag write's old values."""
     out = tmp_path / "tags.csv"
     journal = tmp_path / "tags.csv.journal.jsonl"
     assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_tagged == 2
     first, second = journal.read_bytes().splitlines(keepends=True)
-    broken = [first, b"\xa2" + second[1:], b"[1, 2]\n", json.dumps({"path": "x.wav"}).encode() + b"\n", b'{"path": "y']
+    record = json.loads(first)
+    broken = [first, b"\xa2" + second[1:], b"[1, 2]\n", json.dumps({"path": "x.wav"}).encode() + b"\n",
+              first.replace(b'"error"', b'"errkr"'),  # a flipped letter in a field's name
+              json.dumps(record | {"tag": {"state": "writing", "before": None}}).encode() + b"\n",  # no fields
+              b'{"path": "y']  # torn: a killed run
     journal.write_bytes(b"".join(broken))
     assert len(read_journal(journal)) == 1
-    assert "3 damaged line(s) left out" in caplog.text and "incomplete line" in caplog.text
+    assert caplog.text.count("left out (not a whole record)") == 5 and "incomplete last line" in caplog.text
     summary = tag_library(small_library, tiny_model, out, jobs=1, progress=False)
     assert summary.n_tagged == 2 and len(read_journal(journal)) == 2  # the lost file predicted again
     kept = journal.with_name(journal.name + ".damaged").read_bytes().splitlines(keepends=True)
-    assert kept == broken[1:4]  # as they were, once however often they were read
+    assert kept == [*broken[1:6], broken[6] + b"\n"]  # as they were, once however often they were read
     assert len(pd.read_csv(out)) == 2

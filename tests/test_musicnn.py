@@ -108,8 +108,9 @@ def test_a_corrupt_or_bombed_wheel_is_refused_by_name(tmp_path):
     """`pretrained convert` on a wheel whose checkpoint is cut or corrupt (zlib fails before the
     CRC check) or declares far more bytes than musicnn's 10.7 MB names the wheel; the bomb is
     refused before a byte of it is inflated."""
-    import struct
     import zipfile
+
+    from conftest import invalid_deflate
 
     from genrekit.features.musicnn.convert import MAX_CHECKPOINT_BYTES
 
@@ -124,13 +125,7 @@ def test_a_corrupt_or_bombed_wheel_is_refused_by_name(tmp_path):
     bomb = wheel("bomb", bytes(MAX_CHECKPOINT_BYTES + 1))
     with pytest.raises(ModelError, match=f"{bomb}: musicnn/MSD_musicnn/ declares {MAX_CHECKPOINT_BYTES + 6} bytes"):
         convert_wheel(bomb, tmp_path / "out", ("MSD_musicnn",))
-    corrupt = wheel("corrupt", b"musicnn" * 1000)
-    data = bytearray(corrupt.read_bytes())
-    with zipfile.ZipFile(corrupt) as archive:
-        info = archive.getinfo("musicnn/MSD_musicnn/.data-00000-of-00001")
-    start = info.header_offset + 30 + sum(struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30]))
-    data[start:start + info.compress_size] = b"\xff" * info.compress_size  # an invalid deflate block
-    corrupt.write_bytes(bytes(data))
+    corrupt = invalid_deflate(wheel("corrupt", b"musicnn" * 1000), "musicnn/MSD_musicnn/.data-00000-of-00001")
     with pytest.raises(ModelError, match=f"{corrupt}: musicnn/MSD_musicnn/ cannot be read from the wheel"):
         convert_wheel(corrupt, tmp_path / "out", ("MSD_musicnn",))
     assert not (tmp_path / "out").exists()

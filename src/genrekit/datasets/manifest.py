@@ -18,6 +18,14 @@ OPTIONAL = ("artist", "split", "track_id", "duration")
 SPLIT_NAMES = ("train", "val", "test")
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False also for a name the file system refuses (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _without_suffix(path: PurePath) -> str:
     """A row's default track id: its path without the extension (a path without a name, such
     as ``.`` or ``/``, as it is: the row is reported, not loaded)."""
@@ -99,7 +107,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(where, "empty path"))
         elif url and not PurePosixPath(parts.path).name:
             problems.append(DatasetProblem(where, f"{path!r} names no file (expected scheme://bucket/path/song.mp3)"))
-        elif not url and not path.is_file():
+        elif not url and not _is_file(path):
             problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
         elif not label:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))

@@ -217,19 +217,27 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         own = {"track", "group"} <= set(frame.columns)  # genrekit's features.csv: rows' tracks and split groups
         text = [c for c in (label_column, "filename", "track_id", "track", "group" if own else "") if c in frame.columns]
         # genres and names are text, where a genre "NA" or "null" is not a missing value: these
-        # columns alone are read again as text (by position: fma518's header rows are skipped)
-        positions = sorted(list(frame.columns).index(c) for c in text)
-        header = {"header": None, "skiprows": 4} if fma_header else {}  # three header rows and the index's name
-        as_text = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=positions, **header)
-        for position, values in zip(positions, as_text.to_numpy().T):
-            frame[frame.columns[position]] = values
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        # columns alone are read again as text, by their place in the file (fma518's header rows
+        # skipped), unless pandas took the first column as the index (a header one name short)
+        if isinstance(frame.index, pd.MultiIndex) and not fma_header:
+            raise DatasetError(f"{path}: the header names {len(frame.columns)} columns and the rows hold "
+                               f"{len(frame.columns) + frame.index.nlevels}; expected one name per column")
+        if fma_header or isinstance(frame.index, pd.RangeIndex):
+            positions = sorted(list(frame.columns).index(c) for c in text)
+            header = {"header": None, "skiprows": 4} if fma_header else {}  # three header rows and the index's name
+            as_text = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=positions, **header)
+            for position, values in zip(positions, as_text.to_numpy().T):
+                frame[frame.columns[position]] = values
+        else:
+            frame[text] = pd.read_csv(path, dtype=str, keep_default_na=False)[text]
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise DatasetError(f"{path}: cannot read the feature table ({exc})") from exc
     if "track" in frame.columns:  # genrekit's features.csv: a row's track (track_id names the row, chunks k too)
         tracks = frame["track"].to_numpy(dtype=str)
     else:
-        names = frame["filename"].astype(str) if "filename" in frame.columns else (
-            frame["track_id"].astype(str) if "track_id" in frame.columns else pd.Series(frame.index.astype(str)))
+        names = frame["filename"] if "filename" in frame.columns else (
+            frame["track_id"] if "track_id" in frame.columns else pd.Series(frame.index))
+        names = names.astype(object).fillna("").astype(str)  # a short row's missing name: ""
         stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
     features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group" if own else "",

@@ -93,7 +93,8 @@ def read_image(path: str | os.PathLike, *, height: int = IMAGE_HEIGHT, width: in
     Raises
     ------
     FeatureError
-        naming the file, when it is not a readable image
+        naming the file, when it is not a readable image, or declares more than
+        :data:`MAX_IMAGE_PIXELS` (refused from its header, before decoding)
     """
     from PIL import Image, UnidentifiedImageError
 

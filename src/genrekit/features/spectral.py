@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import tokenize
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 
 import librosa
@@ -130,10 +133,6 @@ class LogMelSpec:
         FeatureError
             The file is missing, damaged, or not one :meth:`save` wrote (named, with why).
         """
-        import tokenize
-        import zipfile
-        import zlib
-
         try:
             with np.load(path, allow_pickle=False) as data:
                 S, params = data["S"], json.loads(str(data["params"]))

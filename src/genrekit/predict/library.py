@@ -17,6 +17,7 @@ import os
 import stat as stat_module
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -249,24 +250,46 @@ def _options_key(skip: float, segment_seconds: float | None) -> str:
         f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
 
 
-#: The fields every line of a tag journal has, and of an undo's progress journal.
-TAG_LINE = {"path": str, "key": str}
-UNDO_LINE = {"path": str, "write": dict, "state": str}
+def _stat_or_none(value) -> bool:
+    return value is None or (isinstance(value, dict) and isinstance(value.get("size"), int)
+                             and isinstance(value.get("mtime_ns"), int))
 
 
-def read_journal(path: str | os.PathLike, fields: dict[str, type] = TAG_LINE) -> list[dict]:
-    """The records of a journal: JSON objects, one per line, each with ``fields`` (name ->
-    type).
+def tag_line(record: dict) -> bool:
+    """Whether a tag journal's line is a whole record: what resuming and undoing read of it."""
+    if not (isinstance(record.get("path"), str) and isinstance(record.get("key"), str) and "error" in record):
+        return False
+    tag = record.get("tag")
+    if tag is None:
+        return True
+    if not isinstance(tag, dict) or not isinstance(tag.get("state"), str):
+        return False
+    if tag["state"] not in ("writing", "written", "failed"):
+        return True
+    fields = tag.get("fields")
+    return (isinstance(fields, dict) and all(isinstance(v, dict) and {"old", "new"} <= v.keys() for v in fields.values())
+            and "has_tags" in tag and _stat_or_none(tag.get("before")) and _stat_or_none(tag.get("after")))
 
-    A torn last line (a killed run) is left out. Any other line that is not a record (damage:
-    bytes that are not UTF-8 or not JSON, or a record without its fields) is left out too, with
-    a warning, and copied to ``<journal>.damaged`` first: the journal is rewritten without it,
-    and a line may hold the only record of a tag write's old values.
+
+def undo_line(record: dict) -> bool:
+    """Whether an undo's progress line is a whole record."""
+    return (isinstance(record.get("path"), str) and isinstance(record.get("write"), dict)
+            and isinstance(record.get("state"), str))
+
+
+def read_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_line) -> list[dict]:
+    """The records of a journal: JSON objects, one per line, each ``whole`` (:func:`tag_line`,
+    :func:`undo_line`).
+
+    A torn last line (a killed run: no newline) is left out. Any line that is not a whole record
+    (damage: bytes that are not UTF-8 or not JSON, a record missing what is read of it) is left
+    out too, with a warning, and copied to ``<journal>.damaged`` first (a torn line as well): the
+    journal is rewritten without it, and a line may hold the only record of a write's old values.
 
     Raises
     ------
     ParameterError
-        The journal exists but cannot be read.
+        The journal exists but cannot be read, or a damaged line cannot be kept.
     """
     path = Path(path)
     try:
@@ -281,24 +304,29 @@ def read_journal(path: str | os.PathLike, fields: dict[str, type] = TAG_LINE) ->
             record = json.loads(line)
         except ValueError:  # not JSON, or not UTF-8
             record = None
-        if isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in fields.items()):
+        if isinstance(record, dict) and whole(record):
             records.append(record)
         elif number == len(lines) and not line.endswith(b"\n"):
-            logger.warning("%s: dropping an incomplete line left by an interrupted run", path)
+            logger.warning("%s: an incomplete last line (an interrupted run) left out", path)
+            damaged.append(line + b"\n")
         elif line.strip():
-            damaged.append(line if line.endswith(b"\n") else line + b"\n")
+            logger.warning("%s: damaged line %d left out (not a whole record)", path, number)
+            damaged.append(line)
     if damaged:
         kept = path.with_name(path.name + ".damaged")
         try:
-            known = set(kept.read_bytes().splitlines(keepends=True))
-        except FileNotFoundError:
-            known = set()
-        with open(kept, "ab") as handle:  # appended: what an earlier read kept stays, once
-            handle.writelines(line for line in dict.fromkeys(damaged) if line not in known)
-            handle.flush()
-            os.fsync(handle.fileno())
-        logger.warning("%s: %d damaged line(s) left out (not records of this journal); copied to %s",
-                       path, len(damaged), kept)
+            try:
+                known = set(kept.read_bytes().splitlines(keepends=True))
+            except FileNotFoundError:
+                known = set()
+            with open(kept, "ab") as handle:  # appended: what an earlier read kept stays, once
+                handle.writelines(line for line in dict.fromkeys(damaged) if line not in known)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise ParameterError(f"{kept}: cannot keep the journal's damaged lines ({exc.strerror or exc}); "
+                                 f"nothing was changed") from exc
+        logger.warning("%s: the lines left out are kept in %s", path, kept)
     return records
 
 
@@ -917,7 +945,7 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
                              f"journal {journal.name} beside it; found no journal")
     writes = _tag_writes(read_journal(journal))
     progress = results.with_name(results.name + ".undo.jsonl")
-    lines = read_journal(progress, UNDO_LINE)
+    lines = read_journal(progress, undo_line)
     with atomic_path(progress) as temporary:  # without a torn last line, before appending to it
         temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
     earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}

@@ -165,18 +165,22 @@ def train_network(
     best_accuracy, stale, start = -1.0, 0, 0
     data = _data_fingerprint(train, n_classes)
     if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
+        from safetensors import SafetensorError
+
         checkpoint = folder / CHECKPOINT_FILE
+        # what a damaged file raises: safetensors' own error, JSON, missing keys, tensors that do not fit
+        damaged = (SafetensorError, OSError, ValueError, KeyError, TypeError, RuntimeError)
         try:
             state = read_checkpoint_state(checkpoint)
-        except Exception as exc:  # safetensors, JSON and key errors alike: a damaged file
-            raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
-                                 "train from the start") from exc
-        _check_resumable(checkpoint, state, config, data)
-        try:
+            if not isinstance(state, dict):
+                raise TypeError(f"its state is {type(state).__name__}, expected an object")
+            _check_resumable(checkpoint, state, config, data)
             best, state = load_checkpoint(checkpoint, body, optimizer)
             history, best_accuracy, stale, start = (state["history"], state["best_accuracy"], state["stale"],
                                                     state["epoch"] + 1)
-        except Exception as exc:  # tensors that do not fit, or progress fields missing: a damaged file
+        except ParameterError:  # another run's checkpoint: _check_resumable says how
+            raise
+        except damaged as exc:
             raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
                                  "train from the start") from exc
         logger.info("resuming at epoch %d", start)
