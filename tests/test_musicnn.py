@@ -405,12 +405,18 @@ def _op_counts(path):
 def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mini, gtzan_dev, tmp_path):
     """Issue 20: the faster path (the default model's timbral filters in int8, calibrated on
     gtzan-dev clips) gives the fp32 default's top genre on gtzan-mini's first clip of each
-    genre, and probabilities within 0.05 (0.040 at most on 108 clips when measured:
-    bench/tag_throughput.py --precision)."""
+    genre, and probabilities within 0.05 where the CPU sums u8 x s8 exactly (VNNI or AMX: 0.040
+    at most on 108 clips, bench/tag_throughput.py --precision), within 0.15 where it has AVX2
+    alone and saturates (0.137 at most on gtzan-mini, bench/int8_cpus.py)."""
     from genrekit.export import export_onnx
     from genrekit.models import load
     from genrekit.predict import predict_files
 
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        flags = []
+    bound = 0.05 if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags) else 0.15
     calibration = sorted(gtzan_dev.glob("*/*"))[::40]
     int8 = export_onnx("default", tmp_path / "default-int8.onnx", int8=True, calibration=calibration,
                        max_calibration_windows=30)
@@ -422,4 +428,4 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
     for ref, got in zip(reference, fast, strict=True):
         top = max(ref.probabilities, key=ref.probabilities.get)
         assert max(got.probabilities, key=got.probabilities.get) == top, (ref.path, ref.probabilities, got.probabilities)
-        assert max(abs(ref.probabilities[g] - got.probabilities[g]) for g in ref.probabilities) < 0.05
+        assert max(abs(ref.probabilities[g] - got.probabilities[g]) for g in ref.probabilities) < bound
