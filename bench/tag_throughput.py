@@ -28,14 +28,16 @@ imports and model load included) and checks that every file's tags were written:
     python bench/tag_throughput.py --write-tags
 
 ``--precision`` measures the default model's compute per second of audio (issue 20), for
-the default as shipped, the default before its front end pooled first (the file of commit
-cb25914, from git) and its int8 export (timbral filters quantized, calibrated on gtzan-dev's
-clips, never on the clips measured). In one run, on gtzan-mini's 80 clips: CPU-seconds per 30 s
-of audio on one core with the model loaded (start-up excluded) and for a whole ``genrekit tag
---jobs 1`` run pinned to one core (start-up included), files per second on 1 and 2 cores,
-peak RSS, and the floor (decoding, resampling and log-mel alone, no network). Agreement:
-the same top genre as the shipped default on gtzan-mini and the 28 immich-memories-music
-tracks. Results: ``bench/results/tag_throughput/precision.json``:
+the default as shipped (the front end's silent filters skipped), the default before that (the
+file of commit 1b8d828, from git: every filter computed, the reference for agreement) and the
+shipped file's int8 export (timbral filters quantized, calibrated on gtzan-dev's clips, never
+on the clips measured). In one run, on gtzan-mini's 80 clips: CPU-seconds per 30 s of audio on
+one core with the model loaded (start-up excluded) and for a whole ``genrekit tag --jobs 1``
+run pinned to one core (start-up included), files per second on 1 and 2 cores, peak RSS, and
+the floor (decoding, resampling and log-mel alone, no network). Agreement: the same top genre
+as the reference on gtzan-mini and the 28 immich-memories-music tracks. Results:
+``bench/results/tag_throughput/precision.json`` (the run of 2026-11-30, with the file of
+cb25914 and every other patch, is ``precision-pooled-first.json``):
 
     python bench/tag_throughput.py --precision
 
@@ -62,7 +64,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import header, library_of, read_result, result_path, shown_path, write_result  # noqa: E402
+from _results import cpu_model, header, library_of, read_result, result_path, shown_path, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "gtzan-mini" / "genres"
@@ -177,7 +179,7 @@ def write_tags_benchmark(repeats: int = 2) -> None:
                 run("predict and --write-tags", jobs, tmp / f"tags-{number}.csv", fresh, *write)
 
 
-BEFORE = "cb25914"  # the last commit whose default-model.onnx took the max after ReLU and batch norm
+BEFORE = "1b8d828"  # the last commit whose default-model.onnx computed every front-end filter
 RESULTS = ROOT / "bench" / "results" / "tag_throughput"
 OUT = ROOT / "bench" / "out" / "tag_throughput"
 SONG_SECONDS, LIBRARY_SONGS = 240, 10_000
@@ -200,8 +202,8 @@ def default_variants() -> dict[str, Path]:
         if not calibration:
             sys.exit("gtzan-dev not found beside gtzan-mini: the int8 export is calibrated on it")
         export_onnx("default", int8, int8=True, calibration=calibration)
-    return {"fp32, as shipped (pooled first)": default_model_path(onnx=True),
-            f"fp32, before ({BEFORE}: max after ReLU and norm)": before,
+    return {f"fp32, every filter ({BEFORE}, the reference)": before,
+            "fp32, silent filters skipped (as shipped)": default_model_path(onnx=True),
             "int8 timbral filters (genrekit export --int8)": int8}
 
 
@@ -266,16 +268,8 @@ def precision_benchmark(limit: int | None = None) -> None:
                                        pad=False):
             log_mel_patches(np.asarray(chunk), sr=reference.sample_rate)
     floor = (time.process_time() - started) / per_30s
-    # Fewer patches: every other 3 s patch of each segment (half the network's work), measured
-    # in this process only; genrekit has no option for it, since it would need a head trained
-    # on such averages and leaves holes in the timeline.
-    variants["fp32, every other patch (measured here only)"] = variants["fp32, as shipped (pooled first)"]
-    import genrekit.features.musicnn as musicnn
-
-    all_patches = musicnn.log_mel_patches
     rows, tops, styles = [], {}, {}
     for name, model_path in variants.items():
-        musicnn.log_mel_patches = (lambda *a, **k: all_patches(*a, **k)[::2]) if "every other" in name else all_patches
         model = load(model_path, threads=1)
         predict_files(model, paths[:1], progress=False)  # warm
         started = time.process_time()
@@ -291,17 +285,15 @@ def precision_benchmark(limit: int | None = None) -> None:
                "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": None, "files_per_s_1_core": None,
                "files_per_s_2_cores": None, "peak_rss_mb_1_job": None,
                "library_hours_2_cores": cpu * SONG_SECONDS / 30 * LIBRARY_SONGS / 2 / 3600, "_proba": proba}
-        if "every other" not in name:
-            with tempfile.TemporaryDirectory() as tmp:
-                tag = [sys.executable, "-m", "genrekit", "tag", str(library), "--model", str(model_path), "--out"]
-                wall_1, cpu_1, rss_1 = _child([*tag, f"{tmp}/one.csv", "--jobs", "1"], {core})
-                # two workers: its wall time only (the pool's workers are not this command's children)
-                wall_2 = _child([*tag, f"{tmp}/two.csv", "--jobs", "2"], set(range(os.cpu_count())))[0]
-            row.update({"cpu_s_per_30s_whole_run": cpu_1 / per_30s, "files_per_s_1_core": len(paths) / wall_1,
-                        "files_per_s_2_cores": len(paths) / wall_2, "peak_rss_mb_1_job": rss_1})
+        with tempfile.TemporaryDirectory() as tmp:
+            tag = [sys.executable, "-m", "genrekit", "tag", str(library), "--model", str(model_path), "--out"]
+            wall_1, cpu_1, rss_1 = _child([*tag, f"{tmp}/one.csv", "--jobs", "1"], {core})
+            # two workers: its wall time only (the pool's workers are not this command's children)
+            wall_2 = _child([*tag, f"{tmp}/two.csv", "--jobs", "2"], set(range(os.cpu_count())))[0]
+        row.update({"cpu_s_per_30s_whole_run": cpu_1 / per_30s, "files_per_s_1_core": len(paths) / wall_1,
+                    "files_per_s_2_cores": len(paths) / wall_2, "peak_rss_mb_1_job": rss_1})
         rows.append(row)
-    musicnn.log_mel_patches = all_patches
-    shipped = next(iter(variants))
+    shipped = next(iter(variants))  # the reference for agreement
     for row in rows:
         same = [tops[row["model"]][p] == tops[shipped][p] for p in tops[shipped]]
         row["same_top_genre_gtzan_mini"] = f"{sum(same[:len(paths)])}/{len(paths)}"
@@ -314,7 +306,7 @@ def precision_benchmark(limit: int | None = None) -> None:
         del row["_proba"]
     result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
               "command": "python bench/tag_throughput.py --precision", "date": time.strftime("%Y-%m-%d"),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+              "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
               "library": f"gtzan-mini: {len(paths)} clips, {audio_seconds / 60:.1f} min",
               "agreement_sets": f"gtzan-mini ({len(paths)}) and immich-memories-music ({len(unseen)})",
               "floor_cpu_s_per_30s": floor,

@@ -130,7 +130,8 @@ def weights_provenance(model: str) -> dict:
 def load_musicnn(model: str = "MSD_musicnn"):
     """``(network, tags)``: the pretrained :class:`MusiCNN` in eval mode and its 50 tag names.
 
-    Loaded once per process; reads tensors and JSON only.
+    Loaded once per process; reads tensors and JSON only. Its front end's silent filters are
+    constants (:meth:`MusiCNN.skip_silent_filters`); its weights are not to be changed.
     """
     import torch
     from safetensors import safe_open
@@ -151,6 +152,7 @@ def load_musicnn(model: str = "MSD_musicnn"):
     missing = [k for k in network.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
     if missing:
         raise ModelError(f"{path}: converted weights lack {', '.join(missing[:3])}")
+    network.skip_silent_filters()  # the front end's dead filters: constants, not convolutions
     return network.eval(), json.loads(metadata["tags"])
 
 

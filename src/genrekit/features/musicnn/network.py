@@ -21,6 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+# A filter that moves its batch-normed output by at most this much per unit of input is a
+# constant (skip_silent_filters): musicnn's log-mel, normalised, stays within a few units.
+SILENT_REACH = 1e-4
 
 
 def _same_time_padding(kernel: int) -> tuple[int, int, int, int]:
@@ -36,6 +39,27 @@ class _FrontEndBlock(nn.Module):
         self.padding = padding
         self.conv = nn.Conv2d(1, filters, kernel)
         self.norm = nn.BatchNorm2d(filters, eps=EPSILON)
+        # set by skip_silent_filters; not in the state dict
+        self.register_buffer("live_filters", None, persistent=False)
+        self.register_buffer("silent_filters", None, persistent=False)
+        self.register_buffer("filter_order", None, persistent=False)
+
+    def skip_silent_filters(self, reach: float = SILENT_REACH) -> int:
+        """Compute in inference only the filters whose output can move: a filter whose
+        weights' L1 norm, times its batch norm's scale, is at most ``reach`` moves its output
+        by at most ``reach`` per unit of the largest input value, so it gives the constant
+        ``norm(relu(bias))``. Returns how many filters are still computed. Call it again after
+        changing the weights."""
+        with torch.no_grad():
+            scale = self.norm.weight.abs() / torch.sqrt(self.norm.running_var + self.norm.eps)
+            moves = self.conv.weight.abs().flatten(1).sum(dim=1) * scale > reach
+        live, silent = torch.nonzero(moves).flatten(), torch.nonzero(~moves).flatten()
+        if len(silent) == 0:
+            self.live_filters = self.silent_filters = self.filter_order = None
+        else:
+            self.live_filters, self.silent_filters = live, silent
+            self.filter_order = torch.argsort(torch.cat([live, silent]))
+        return len(live)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, 1, frames, mels) -> (batch, filters, frames)
         x = F.pad(x, self.padding)
@@ -47,12 +71,27 @@ class _FrontEndBlock(nn.Module):
         # is -max of the negated filter. The same values, bit for bit (rounding is
         # monotone too); the max is a MaxPool, which onnxruntime runs in its blocked
         # layout, so the wide conv output is never reordered.
-        sign = torch.where(self.norm.weight < 0, -1.0, 1.0).to(x.dtype)
-        conv = self.conv
-        z = F.conv2d(x, conv.weight * sign[:, None, None, None], conv.bias * sign, conv.stride, conv.padding,
-                     conv.dilation, conv.groups)
+        norm = (self.norm.running_mean, self.norm.running_var, self.norm.weight, self.norm.bias)
+        if self.live_filters is None:
+            return self._pooled_first(x, self.conv.weight, self.conv.bias, *norm)
+        # Only the filters that can move are convolved (a tenth of MSD_musicnn's, under half
+        # of MTT_musicnn's: the others died in training); the rest are constants.
+        live, silent = self.live_filters, self.silent_filters
+        constant = F.batch_norm(F.relu(self.conv.bias.index_select(0, silent))[None],
+                                *(t.index_select(0, silent) for t in norm), False, 0.0, self.norm.eps)
+        constant = constant[:, :, None].expand(x.shape[0], -1, x.shape[2] - self.conv.kernel_size[0] + 1)
+        if len(live) == 0:
+            return constant.to(x.dtype).index_select(1, self.filter_order)
+        moving = self._pooled_first(x, *(t.index_select(0, live) for t in (self.conv.weight, self.conv.bias, *norm)))
+        return torch.cat([moving, constant.to(moving.dtype)], dim=1).index_select(1, self.filter_order)
+
+    def _pooled_first(self, x, weight, bias, mean, var, scale, shift) -> torch.Tensor:
+        sign = torch.where(scale < 0, -1.0, 1.0).to(x.dtype)
+        z = F.conv2d(x, weight * sign[:, None, None, None], bias * sign, self.conv.stride, self.conv.padding,
+                     self.conv.dilation, self.conv.groups)
         peak = F.max_pool2d(z, kernel_size=(1, z.shape[3]))  # (batch, filters, frames, 1)
-        return self.norm(F.relu(peak * sign[:, None, None])).squeeze(3)
+        return F.batch_norm(F.relu(peak * sign[:, None, None]), mean, var, scale, shift, False, 0.0,
+                            self.norm.eps).squeeze(3)
 
 
 def front_end(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -100,6 +139,13 @@ class MusiCNN(nn.Module):
         self.dense_norm = nn.BatchNorm1d(backend_units, eps=EPSILON)
         self.dropout = nn.Dropout(0.5)
         self.classifier = nn.Linear(backend_units, n_tags)
+
+    def skip_silent_filters(self, reach: float = SILENT_REACH) -> tuple[int, int]:
+        """Compute in inference only the front-end filters that can move
+        (:meth:`_FrontEndBlock.skip_silent_filters`); ``reach=inf`` skips every filter, a
+        negative one none. Returns (filters still computed, all filters)."""
+        blocks = (*self.timbral, *self.temporal)
+        return sum(block.skip_silent_filters(reach) for block in blocks), sum(b.conv.out_channels for b in blocks)
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``(batch, frames, n_mels)`` -> the front and mid end's features pooled over time
