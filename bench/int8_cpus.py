@@ -73,8 +73,10 @@ def markdown(record: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from genrekit.export.onnx import sums_int8_exactly
+
     flags = cpu_flags()
-    kind = "vnni" if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags) else "avx2" if "avx2" in flags else "other"
+    kind = "vnni" if sums_int8_exactly() else "avx2" if "avx2" in flags else "other"
     add_result_options(parser, f"tag_throughput/int8-{kind}.json")
     args = parser.parse_args()
     out = args.out or result_path(f"tag_throughput/int8-{kind}.json")

@@ -820,8 +820,10 @@ def run_fewer_patches() -> dict:
     protocol; the estimator fitted on all 200 clips (as shipped), against the same fitted on
     every patch (stride 1, the reference), on gtzan-mini and on immich-memories-music (music
     nobody trained on): the same top genre, and the largest probability difference; and the
-    CPU per 30 s this would take, projected from bench/results/tag_throughput/precision.json
-    (the decode + log-mel floor, plus the network's share in proportion to the patches).
+    CPU per 30 s this would take, projected from bench/results/tag_throughput/precision-pooled-first.json
+    (the decode + log-mel floor, plus the network's share in proportion to the patches; the
+    run of 2026-11-30 that this result was first projected from, before silent filters were
+    skipped).
     Run at the shipped default's level (``--level -20``)."""
     if AT_LEVEL != LEVEL:
         sys.exit(f"--fewer-patches scores the shipped default, which hears audio at {LEVEL:g} dBFS: add --level {LEVEL:g}")
@@ -830,7 +832,7 @@ def run_fewer_patches() -> dict:
     _, y, columns, labels, groups, splits = combined_protocol()
     keep = columns_of(columns, SHIPPED.networks)
     kept = [c for c, k in zip(columns, keep) if k]
-    precision = json.loads((ROOT / "bench" / "results" / "tag_throughput" / "precision.json").read_text())
+    precision = json.loads((ROOT / "bench" / "results" / "tag_throughput" / "precision-pooled-first.json").read_text())
     floor = precision["floor_cpu_s_per_30s"]
     measured = {row["model"]: row["cpu_s_per_30s_model_loaded"] for row in precision["rows"]}
     fp32 = measured["fp32, as shipped (pooled first)"]

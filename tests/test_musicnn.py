@@ -445,14 +445,11 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
     at most on 108 clips, bench/tag_throughput.py --precision), within 0.15 where it has AVX2
     alone and saturates (0.137 at most on gtzan-mini, bench/int8_cpus.py)."""
     from genrekit.export import export_onnx
+    from genrekit.export.onnx import sums_int8_exactly
     from genrekit.models import load
     from genrekit.predict import predict_files
 
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        flags = []
-    bound = 0.05 if {"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags) else 0.15
+    bound = 0.05 if sums_int8_exactly() else 0.15
     calibration = sorted(gtzan_dev.glob("*/*"))[::40]
     int8 = export_onnx("default", tmp_path / "default-int8.onnx", int8=True, calibration=calibration,
                        max_calibration_windows=30)

@@ -22,3 +22,21 @@ def test_the_spawn_start_method_runs_a_pool_like_forkserver():
     assert start_method() == "forkserver"  # Linux keeps the fast start
     with pytest.raises(GenrekitError, match="method='vfork'"):
         LocalRunner(2, method="vfork")
+
+
+def test_int8_exactness_is_read_from_the_cpus_flags(tmp_path):
+    """The int8 test's bound depends on whether the CPU sums u8 x s8 exactly (VNNI or AMX);
+    a machine without /proc/cpuinfo (macOS, Windows) counts as one that does not."""
+    from genrekit.export.onnx import sums_int8_exactly
+
+    def cpuinfo(flags: str):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+        return path
+
+    assert sums_int8_exactly(cpuinfo("fpu sse avx2 avx512f avx512_vnni"))
+    assert sums_int8_exactly(cpuinfo("fpu avx2 avx_vnni"))
+    assert sums_int8_exactly(cpuinfo("fpu avx2 amx_bf16 amx_int8"))
+    assert not sums_int8_exactly(cpuinfo("fpu sse avx2 fma"))
+    assert not sums_int8_exactly(cpuinfo("fpu avx2 avx512_vnni_but_not"))
+    assert not sums_int8_exactly(tmp_path / "absent")

@@ -6,8 +6,20 @@ import contextlib
 import json
 import os
 import tempfile
+import tokenize
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+
+#: What reading a damaged zip archive, .npz or .npy raises (found by fuzzing, tests/conftest.py
+#: ``damaged``): a cut file (EOFError), a damaged zip directory (BadZipFile, ValueError), a
+#: corrupt deflate stream (zlib.error, raised before zip's CRC check), an unknown compression
+#: (NotImplementedError), an encrypted member (RuntimeError), a damaged .npy header
+#: (ValueError, tokenize.TokenError), or the file system (OSError). Each reader names them as
+#: its stage's error.
+DAMAGED_FILE_ERRORS = (OSError, EOFError, ValueError, NotImplementedError, RuntimeError, zipfile.BadZipFile, zlib.error,
+                       tokenize.TokenError)
 
 
 def publish_mode(path: str | os.PathLike) -> None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-import zlib
 from collections.abc import Iterable, Mapping
 
+from genrekit._files import DAMAGED_FILE_ERRORS
 from genrekit.errors import ModelError
 
 # Archive caps. skops stores an archive member per array, so a tree ensemble's member count
@@ -114,8 +114,7 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
             return {info.filename: archive.read(info) for info in infos}
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
-    # unreadable, encrypted, unknown compression, a corrupt deflate stream (zlib.error, before the CRC check)
-    except (OSError, EOFError, NotImplementedError, RuntimeError, zlib.error) as exc:
+    except DAMAGED_FILE_ERRORS as exc:
         raise ModelError(f"{where}: archive cannot be read ({type(exc).__name__}: {exc})") from exc
 
 

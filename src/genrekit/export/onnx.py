@@ -143,6 +143,24 @@ def export_onnx(
     return out
 
 
+# x86 features with which onnxruntime's integer GEMM sums u8 x s8 products exactly
+EXACT_INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def sums_int8_exactly(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has VNNI or AMX, with which an int8 export computes what it was
+    calibrated for. Without them (AVX2 alone) onnxruntime sums the products in saturating
+    16-bit steps, and an int8 file's probabilities move further from fp32's (up to 0.14
+    against 0.04 for the default model, docs/benchmarks.md). False where ``cpuinfo`` cannot
+    be read (not Linux, or not x86)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool(set(EXACT_INT8_FLAGS) & set(flags))
+
+
 @functools.singledispatch
 def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
     """``model`` (as :func:`genrekit.models.load` gives it) as an fp32 ONNX file at ``out``.

@@ -13,12 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tokenize
 from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path
+from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path
 from genrekit.audio.remote import RemoteFile
 from genrekit.features.registry import FeatureSpec
 
@@ -53,8 +52,7 @@ class FeatureCache:
             return None
         try:
             return np.load(path, allow_pickle=False)
-        # EOFError: an empty file (a crash before it was written); TokenError: a damaged header
-        except (OSError, ValueError, EOFError, tokenize.TokenError) as exc:
+        except DAMAGED_FILE_ERRORS as exc:  # an empty file (a crash before it was written), a damaged header
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 

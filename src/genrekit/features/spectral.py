@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import tokenize
-import zipfile
-import zlib
 from dataclasses import asdict, dataclass
 
 import librosa
 import numpy as np
 
+from genrekit._files import DAMAGED_FILE_ERRORS
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.features.numpy_logmel import check_front_end
@@ -139,8 +137,7 @@ class LogMelSpec:
             if not isinstance(params, dict):
                 raise ValueError(f"params are {type(params).__name__}, expected an object")
             spec = cls(**params)
-        except (OSError, EOFError, KeyError, TypeError, ValueError, NotImplementedError, zipfile.BadZipFile,
-                zlib.error, tokenize.TokenError) as exc:  # a cut, damaged or foreign file
+        except (*DAMAGED_FILE_ERRORS, KeyError, TypeError) as exc:  # a cut, damaged or foreign file
             raise FeatureError(f"{path}: not a log-mel spectrogram file genrekit wrote ({type(exc).__name__}: "
                                f"{exc})") from exc
         if S.ndim != 2 or S.shape[0] != spec.n_mels or not np.issubdtype(S.dtype, np.floating):

@@ -15,12 +15,11 @@ import json
 import os
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path
+from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path
 from genrekit.errors import ModelError
 from genrekit.features.musicnn import HOP_LENGTH, TAGGERS, N_FFT, N_MELS, PATCH_FRAMES, SAMPLE_RATE
 from genrekit.features.musicnn.checkpoint import read_checkpoint
@@ -122,7 +121,7 @@ def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: 
                                  f"{MAX_CHECKPOINT_BYTES} (is it musicnn's?)")
             try:
                 archive.extractall(tmp, members)
-            except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # a corrupt or cut download
+            except DAMAGED_FILE_ERRORS as exc:  # a corrupt or cut download
                 raise ModelError(f"{wheel}: musicnn/{model}/ cannot be read from the wheel "
                                  f"({type(exc).__name__}: {exc}); download it again") from exc
             state, checksums = convert_checkpoint(Path(tmp, "musicnn", model))
