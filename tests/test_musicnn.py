@@ -220,7 +220,7 @@ def test_the_inference_front_end_pools_first_and_gives_the_same_values_bit_for_b
 def test_silent_filters_are_constants_and_change_nothing(gtzan_mini):
     """Issue 20: most of the front end's filters died in training (their weights are zero, or
     too small to move their output), so inference computes them as the constants they are:
-    a tenth of MSD_musicnn's filters and under half of MTT_musicnn's are convolved. On real
+    80 of MSD_musicnn's 561 filters and 264 of MTT_musicnn's are convolved. On real
     clips of three genres every block's output stays within the documented reach of the
     full computation, and the tags and embeddings do not move."""
     from genrekit.features.musicnn.network import SILENT_REACH
