@@ -78,7 +78,8 @@ class _FrontEndBlock(nn.Module):
         # whose norm scales by a > 0 keeps max(conv), one with a < 0 takes min(conv), which
         # is -max of the negated filter. The same values, bit for bit (rounding is
         # monotone too); the max is a MaxPool, which onnxruntime runs in its blocked
-        # layout, so the wide conv output is never reordered.
+        # layout where the filters fill its blocks (COMPUTED_MULTIPLE), so the wide conv
+        # output is not reordered.
         norm = (self.norm.running_mean, self.norm.running_var, self.norm.weight, self.norm.bias)
         if self.live_filters is None:
             return self._pooled_first(x, self.conv.weight, self.conv.bias, *norm)
