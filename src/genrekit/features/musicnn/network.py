@@ -85,14 +85,19 @@ class _FrontEndBlock(nn.Module):
             return self._pooled_first(x, self.conv.weight, self.conv.bias, *norm)
         # Only the filters that can move are convolved (80 of MSD_musicnn's 561, 264 of
         # MTT_musicnn's: the others died in training); the rest are constants.
-        live, silent = self.live_filters, self.silent_filters
-        constant = F.batch_norm(F.relu(self.conv.bias.index_select(0, silent))[None],
-                                *(t.index_select(0, silent) for t in norm), False, 0.0, self.norm.eps)
-        constant = constant[:, :, None].expand(x.shape[0], -1, x.shape[2] - self.conv.kernel_size[0] + 1)
+        live = self.live_filters
+        constant = self.silent_values()[None, :, None].expand(x.shape[0], -1, x.shape[2] - self.conv.kernel_size[0] + 1)
         if len(live) == 0:
             return constant.to(x.dtype).index_select(1, self.filter_order)
         moving = self._pooled_first(x, *(t.index_select(0, live) for t in (self.conv.weight, self.conv.bias, *norm)))
         return torch.cat([moving, constant.to(moving.dtype)], dim=1).index_select(1, self.filter_order)
+
+    def silent_values(self) -> torch.Tensor:
+        """The constant output of each silent filter ``(n_silent,)``: ``norm(relu(bias))``."""
+        silent = self.silent_filters
+        norm = (self.norm.running_mean, self.norm.running_var, self.norm.weight, self.norm.bias)
+        return F.batch_norm(F.relu(self.conv.bias.index_select(0, silent))[None],
+                            *(t.index_select(0, silent) for t in norm), False, 0.0, self.norm.eps)[0]
 
     def _pooled_first(self, x, weight, bias, mean, var, scale, shift) -> torch.Tensor:
         sign = torch.where(scale < 0, -1.0, 1.0).to(x.dtype)
@@ -109,12 +114,44 @@ def front_end(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([block(x) for block in (*network.timbral, *network.temporal)], dim=1)
 
 
+def _first_mid_end_conv(network: nn.Module, conv: nn.Conv1d, frontend: torch.Tensor) -> torch.Tensor:
+    """The mid end's first convolution of the front end's output, reading only the channels
+    that move; the constant ones (silent filters) add a fixed pattern, the same for every
+    patch but where the zero padding at its ends cuts it, summed once in float64."""
+    # a mid end trained on its own (bench/musicnn.py --finetune-midend) has no front end here
+    blocks = (*getattr(network, "timbral", ()), *getattr(network, "temporal", ()))
+    if (not blocks or any(block.training or block.norm.training for block in blocks)
+            or all(block.live_filters is None for block in blocks)):
+        return conv(F.pad(frontend, (3, 3)))
+    moving, silent, values, offset = [], [], [], 0
+    for block in blocks:
+        every = torch.arange(block.conv.out_channels)
+        if block.live_filters is None:
+            moving.append(offset + every)
+        else:
+            moving.append(offset + block.live_filters)
+            silent.append(offset + block.silent_filters)
+            values.append(block.silent_values())
+        offset += block.conv.out_channels
+    moving, silent = torch.cat(moving), torch.cat(silent)
+    if len(moving):
+        out = F.conv1d(F.pad(frontend.index_select(1, moving), (3, 3)), conv.weight.index_select(1, moving), conv.bias)
+    else:  # every filter silent
+        out = conv.bias[None, :, None].expand(frontend.shape[0], -1, frontend.shape[2])
+    pattern = (conv.weight.index_select(1, silent).double() * torch.cat(values).double()[None, :, None]).sum(1)
+    ones = F.pad(torch.ones_like(frontend[:1, :1]), (3, 3))
+    return out + F.conv1d(ones, pattern[:, None, :].to(frontend.dtype))
+
+
 def mid_end_pooled(network: nn.Module, frontend: torch.Tensor) -> torch.Tensor:
     """The front end's output -> the mid end's residual layers, max- and mean-pooled over time
     ``(batch, 1506)``."""
     features, previous = [frontend], None
     for index, (conv, norm) in enumerate(zip(network.midend, network.midend_norms, strict=True)):
-        out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
+        if index == 0:
+            out = norm(F.relu(_first_mid_end_conv(network, conv, frontend)))
+        else:
+            out = norm(F.relu(conv(F.pad(features[-1], (3, 3)))))
         previous = out if index == 0 else out + previous
         features.append(previous)
     midend = torch.cat(features, dim=1)  # (batch, 753, frames)
