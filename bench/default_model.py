@@ -67,6 +67,12 @@ def main() -> None:
     if "--export-only" in sys.argv[1:]:
         export_onnx(MODEL_FILE, ONNX_FILE)
         print(f"-> {ONNX_FILE} ({ONNX_FILE.stat().st_size} bytes)")
+        if RESULT.exists():  # the record describes the shipped files: its ONNX size and date follow the export
+            record = {**json.loads(RESULT.read_text()), "onnx_bytes": ONNX_FILE.stat().st_size,
+                      "onnx_exported": time.strftime("%Y-%m-%d")}
+            temporary = RESULT.with_name(f".{RESULT.name}.tmp")
+            temporary.write_text(json.dumps(record, indent=1))
+            os.replace(temporary, RESULT)
         return
     if not (DATA.parent / "gtzan-dev").exists():
         sys.exit(f"gtzan-mini and gtzan-dev not found in {DATA.parent} (../shared/data beside the repository)")
