@@ -238,13 +238,17 @@ def test_silent_filters_are_constants_and_change_nothing(gtzan_mini):
             patches = torch.from_numpy(log_mel_patches(y, sr=sr))
             x = full.input_norm(patches.unsqueeze(1))
             with torch.inference_mode():
-                for block, reference in zip((*skipping.timbral, *skipping.temporal), (*full.timbral, *full.temporal)):
+                for block, reference in zip((*skipping.timbral, *skipping.temporal), (*full.timbral, *full.temporal),
+                                            strict=True):
                     bound = SILENT_REACH * float(x.abs().max()) + 1e-6
                     assert (block(x) - reference(x)).abs().max() <= bound, (model, name, block.conv.kernel_size)
                 embedding, logits = skipping.embed(patches)
                 embedding_exact, logits_exact = exact.embed(patches.double())
             assert (torch.sigmoid(logits).double() - torch.sigmoid(logits_exact)).abs().max() < 1e-5
             assert (embedding.double() - embedding_exact).abs().max() < 1e-4
+    reloaded = copy.deepcopy(skipping)
+    reloaded.load_state_dict(skipping.state_dict())  # new weights may move other filters: all are computed
+    assert all(block.live_filters is None for block in (*reloaded.timbral, *reloaded.temporal))
     constant = copy.deepcopy(skipping)
     constant.skip_silent_filters(float("inf"))  # every filter a constant: the network ignores its input
     with torch.inference_mode():
@@ -444,14 +448,15 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
     """Issue 20: the faster path (the default model's timbral filters in int8, calibrated on
     gtzan-dev clips) gives the fp32 default's top genre on gtzan-mini's first clip of each
     genre, and probabilities within 0.05 where the CPU sums u8 x s8 exactly (VNNI or AMX: 0.040
-    at most on 108 clips, bench/tag_throughput.py --precision), within 0.15 where it has AVX2
-    alone and saturates (0.137 at most on gtzan-mini, bench/int8_cpus.py)."""
+    at most on 108 clips with every filter computed, pooled-first run of bench/tag_throughput.py
+    --precision), within 0.2 where it has AVX2 alone and saturates (0.176 at most on 108 clips
+    with the silent filters skipped, bench/results/tag_throughput/precision.json)."""
     from genrekit.export import export_onnx
     from genrekit.export.onnx import sums_int8_exactly
     from genrekit.models import load
     from genrekit.predict import predict_files
 
-    bound = 0.05 if sums_int8_exactly() else 0.15
+    bound = 0.05 if sums_int8_exactly() else 0.2
     calibration = sorted(gtzan_dev.glob("*/*"))[::40]
     int8 = export_onnx("default", tmp_path / "default-int8.onnx", int8=True, calibration=calibration,
                        max_calibration_windows=30)

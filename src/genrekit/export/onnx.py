@@ -150,7 +150,7 @@ EXACT_INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 def sums_int8_exactly(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether this CPU has VNNI or AMX, with which an int8 export computes what it was
     calibrated for. Without them (AVX2 alone) onnxruntime sums the products in saturating
-    16-bit steps, and an int8 file's probabilities move further from fp32's (up to 0.14
+    16-bit steps, and an int8 file's probabilities move further from fp32's (up to 0.18
     against 0.04 for the default model, docs/benchmarks.md). False where ``cpuinfo`` cannot
     be read (not Linux, or not x86)."""
     try:

@@ -35,6 +35,10 @@ def _same_time_padding(kernel: int) -> tuple[int, int, int, int]:
     return (0, 0, before, kernel - 1 - before)
 
 
+def _compute_every_filter(block: nn.Module, _incompatible_keys) -> None:
+    block.skip_silent_filters(-1.0)
+
+
 class _FrontEndBlock(nn.Module):
     """Conv over (time, frequency), ReLU, batch norm, max over the remaining frequencies."""
 
@@ -47,6 +51,8 @@ class _FrontEndBlock(nn.Module):
         self.register_buffer("live_filters", None, persistent=False)
         self.register_buffer("silent_filters", None, persistent=False)
         self.register_buffer("filter_order", None, persistent=False)
+        # new weights may move other filters: loading them computes every filter again
+        self.register_load_state_dict_post_hook(_compute_every_filter)
 
     def skip_silent_filters(self, reach: float = SILENT_REACH, multiple: int = COMPUTED_MULTIPLE) -> int:
         """Compute in inference only the filters whose output can move: a filter whose
@@ -60,7 +66,8 @@ class _FrontEndBlock(nn.Module):
             reaches = self.conv.weight.abs().flatten(1).sum(dim=1) * scale
         moves = reaches > reach
         nearest = [i for i in torch.argsort(reaches, descending=True).tolist() if not moves[i]]
-        moves[nearest[:-int(moves.sum()) % multiple]] = True
+        n_moving = int(moves.sum())
+        moves[nearest[:(-n_moving) % multiple]] = True
         live, silent = torch.nonzero(moves).flatten(), torch.nonzero(~moves).flatten()
         if len(silent) == 0:
             self.live_filters = self.silent_filters = self.filter_order = None
@@ -125,7 +132,7 @@ def _first_mid_end_conv(network: nn.Module, conv: nn.Conv1d, frontend: torch.Ten
         return conv(F.pad(frontend, (3, 3)))
     moving, silent, values, offset = [], [], [], 0
     for block in blocks:
-        every = torch.arange(block.conv.out_channels)
+        every = torch.arange(block.conv.out_channels, device=frontend.device)
         if block.live_filters is None:
             moving.append(offset + every)
         else:
@@ -138,9 +145,10 @@ def _first_mid_end_conv(network: nn.Module, conv: nn.Conv1d, frontend: torch.Ten
         out = F.conv1d(F.pad(frontend.index_select(1, moving), (3, 3)), conv.weight.index_select(1, moving), conv.bias)
     else:  # every filter silent
         out = conv.bias[None, :, None].expand(frontend.shape[0], -1, frontend.shape[2])
-    pattern = (conv.weight.index_select(1, silent).double() * torch.cat(values).double()[None, :, None]).sum(1)
+    exact = {"device": "cpu", "dtype": torch.float64}  # on the CPU: Apple's MPS has no float64
+    pattern = (conv.weight.index_select(1, silent).to(**exact) * torch.cat(values).to(**exact)[None, :, None]).sum(1)
     ones = F.pad(torch.ones_like(frontend[:1, :1]), (3, 3))
-    return out + F.conv1d(ones, pattern[:, None, :].to(frontend.dtype))
+    return out + F.conv1d(ones, pattern[:, None, :].to(frontend))
 
 
 def mid_end_pooled(network: nn.Module, frontend: torch.Tensor) -> torch.Tensor:
