@@ -24,7 +24,6 @@ Results: ``bench/results/musicnn/default-model.json``.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -58,6 +57,7 @@ def combined_dataset():
 
 
 def main() -> None:
+    from genrekit._files import write_json
     from genrekit.datasets import build_feature_table
     from genrekit.evaluate.crossval import fit_estimator
     from genrekit.export import export_onnx
@@ -70,9 +70,7 @@ def main() -> None:
         if RESULT.exists():  # the record describes the shipped files: its ONNX size and date follow the export
             record = {**json.loads(RESULT.read_text()), "onnx_bytes": ONNX_FILE.stat().st_size,
                       "onnx_exported": time.strftime("%Y-%m-%d")}
-            temporary = RESULT.with_name(f".{RESULT.name}.tmp")
-            temporary.write_text(json.dumps(record, indent=1))
-            os.replace(temporary, RESULT)
+            write_json(RESULT, record)
         return
     if not (DATA.parent / "gtzan-dev").exists():
         sys.exit(f"gtzan-mini and gtzan-dev not found in {DATA.parent} (../shared/data beside the repository)")
@@ -109,10 +107,7 @@ def main() -> None:
               "temperature": estimator[-1].temperature_, "fit_seconds_all_tracks": time.time() - started,
               "model_bytes": MODEL_FILE.stat().st_size, "onnx_bytes": ONNX_FILE.stat().st_size,
               "n_tracks": len(tracks), "n_rows": len(table.y)}
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    temporary = RESULT.with_name(f".{RESULT.name}.tmp")
-    temporary.write_text(json.dumps(record, indent=1))
-    os.replace(temporary, RESULT)
+    write_json(RESULT, record)
     print(json.dumps(record, indent=1))
 
 

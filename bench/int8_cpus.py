@@ -25,15 +25,6 @@ DATA = ROOT.parent / "shared" / "data"
 INTEGER_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
 
-def cpu_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return [flag for flag in INTEGER_FLAGS if flag in flags]
-
-
 def measure(reduce_range: bool, clips: list[Path], calibration: list[Path], reference) -> dict:
     import onnxruntime.quantization as quantization
 
@@ -73,9 +64,9 @@ def markdown(record: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from genrekit.export.onnx import sums_int8_exactly
+    from genrekit.export.onnx import cpu_flags, sums_int8_exactly
 
-    flags = cpu_flags()
+    flags = [flag for flag in INTEGER_FLAGS if flag in cpu_flags()]
     kind = "vnni" if sums_int8_exactly() else "avx2" if "avx2" in flags else "other"
     add_result_options(parser, f"tag_throughput/int8-{kind}.json")
     args = parser.parse_args()

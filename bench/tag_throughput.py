@@ -227,11 +227,10 @@ def _child(command: list[str], cores: set[int]) -> tuple[float, float, float]:
 
 def precision_benchmark(limit: int | None = None) -> None:
     """``limit``: the first files of the library only, a smoke test of the script (no immich)."""
-    import json
-
     import numpy as np
     import soundfile as sf
 
+    from genrekit._files import write_json
     from genrekit.audio.chunking import song_chunks
     from genrekit.features.musicnn import log_mel_patches
     from genrekit.models import load
@@ -293,15 +292,15 @@ def precision_benchmark(limit: int | None = None) -> None:
         row.update({"cpu_s_per_30s_whole_run": cpu_1 / per_30s, "files_per_s_1_core": len(paths) / wall_1,
                     "files_per_s_2_cores": len(paths) / wall_2, "peak_rss_mb_1_job": rss_1})
         rows.append(row)
-    shipped = next(iter(variants))  # the reference for agreement
+    baseline = next(iter(variants))  # the variant the others must agree with
     for row in rows:
-        same = [tops[row["model"]][p] == tops[shipped][p] for p in tops[shipped]]
+        same = [tops[row["model"]][p] == tops[baseline][p] for p in tops[baseline]]
         row["same_top_genre_gtzan_mini"] = f"{sum(same[:len(paths)])}/{len(paths)}"
         row["same_top_genre_immich"] = f"{sum(same[len(paths):])}/{len(unseen)}" if unseen else "not installed"
-        row["same_styles"] = f"{sum(styles[row['model']][p] == styles[shipped][p] for p in tops[shipped])}/{len(same)}"
-        reference_proba = next(r for r in rows if r["model"] == shipped)["_proba"]
+        row["same_styles"] = f"{sum(styles[row['model']][p] == styles[baseline][p] for p in tops[baseline])}/{len(same)}"
+        baseline_proba = next(r for r in rows if r["model"] == baseline)["_proba"]
         row["max_probability_difference"] = max(abs(row["_proba"][p][g] - q) for p, probabilities in
-                                                reference_proba.items() for g, q in probabilities.items())
+                                                baseline_proba.items() for g, q in probabilities.items())
     for row in rows:
         del row["_proba"]
     result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
@@ -312,10 +311,7 @@ def precision_benchmark(limit: int | None = None) -> None:
               "floor_cpu_s_per_30s": floor,
               "projection": f"{LIBRARY_SONGS} songs of {SONG_SECONDS // 60} min on 2 cores, from the model-loaded figure",
               "rows": rows}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = OUT / "precision-smoke.json" if limit else RESULTS / "precision.json"
-    target.with_suffix(".tmp").write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(target.with_suffix(".tmp"), target)
+    write_json(OUT / "precision-smoke.json" if limit else RESULTS / "precision.json", result)
     print(f"{result['library']}; {result['machine']}; {result['date']}; floor (decode, resample, log-mel) "
           f"{floor:.3f} CPU-s per 30 s")
     print("| default model | CPU-s per 30 s, loaded | CPU-s per 30 s, whole run | files/s, 1 core | files/s, 2 cores "

@@ -27,7 +27,7 @@ def test_the_spawn_start_method_runs_a_pool_like_forkserver():
 def test_int8_exactness_is_read_from_the_cpus_flags(tmp_path):
     """The int8 test's bound depends on whether the CPU sums u8 x s8 exactly (VNNI or AMX);
     a machine without /proc/cpuinfo (macOS, Windows) counts as one that does not."""
-    from genrekit.export.onnx import sums_int8_exactly
+    from genrekit.export.onnx import cpu_flags, sums_int8_exactly
 
     def cpuinfo(flags: str):
         path = tmp_path / f"cpuinfo-{len(flags)}"
@@ -40,3 +40,5 @@ def test_int8_exactness_is_read_from_the_cpus_flags(tmp_path):
     assert not sums_int8_exactly(cpuinfo("fpu sse avx2 fma"))
     assert not sums_int8_exactly(cpuinfo("fpu avx2 avx512_vnni_but_not"))
     assert not sums_int8_exactly(tmp_path / "absent")
+    assert cpu_flags(cpuinfo("fpu avx2 fma")) == {"fpu", "avx2", "fma"}
+    assert cpu_flags(tmp_path / "absent") == set()

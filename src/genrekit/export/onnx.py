@@ -147,18 +147,23 @@ def export_onnx(
 EXACT_INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
+def cpu_flags(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> set[str]:
+    """The instruction-set flags of this CPU as Linux lists them (``avx2``, ``avx512_vnni``…);
+    empty where ``cpuinfo`` cannot be read (not Linux) or has no ``flags`` line (not x86)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+
+
 def sums_int8_exactly(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     """Whether this CPU has VNNI or AMX, with which an int8 export computes what it was
     calibrated for. Without them (AVX2 alone) onnxruntime sums the products in saturating
     16-bit steps, and an int8 file's probabilities move further from fp32's (up to 0.18
     against 0.04 for the default model, docs/benchmarks.md). False where ``cpuinfo`` cannot
     be read (not Linux, or not x86)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    return bool(set(EXACT_INT8_FLAGS) & set(flags))
+    return bool(set(EXACT_INT8_FLAGS) & cpu_flags(cpuinfo))
 
 
 @functools.singledispatch
