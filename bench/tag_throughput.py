@@ -49,6 +49,13 @@ probabilities compared against one segment per run. Results:
 
     python bench/tag_throughput.py --patch-batch
 
+``--profile`` shows where the shipped default's time goes (issue 20): onnxruntime's profiler
+on one core and one thread over the 30 s segments of 16 gtzan-mini files; each operator's
+share, and the front end's convolutions in multiply-adds per second. Results:
+``bench/results/tag_throughput/profile.json``:
+
+    python bench/tag_throughput.py --profile
+
 Needs ../shared/data. Run it on an otherwise idle machine.
 """
 
@@ -328,6 +335,98 @@ def precision_benchmark(limit: int | None = None) -> None:
               f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
 
 
+PROFILE_FILES = 16
+
+
+def front_end_macs() -> dict[str, int]:
+    """Multiply-adds per 3 s patch of each network's front-end convolutions as the shipped
+    default computes them (silent filters skipped): filters x output positions x kernel."""
+    from genrekit.features.musicnn import load_musicnn
+
+    macs = {}
+    for name in ("MSD_musicnn", "MTT_musicnn"):
+        network, _ = load_musicnn(name)
+        total = 0
+        for block in (*network.timbral, *network.temporal):
+            frames, bands = block.conv.kernel_size
+            filters = block.conv.out_channels if block.live_filters is None else len(block.live_filters)
+            total += filters * 187 * (96 - bands + 1) * frames * bands
+        macs[name] = total
+    return macs
+
+
+def profile_benchmark(limit: int | None = None) -> dict:
+    """Where the shipped default's time goes in onnxruntime: one core, one thread, the 30 s
+    segments of the first PROFILE_FILES gtzan-mini files, onnxruntime's own profiler. Each
+    operator type's share of the kernel time, the slowest nodes, and the front end's
+    convolutions in multiply-adds per second (what one core can do in fp32 bounds it)."""
+    import collections
+    import json
+
+    import numpy as np
+    import onnxruntime as ort
+
+    from genrekit.audio.chunking import song_chunks
+    from genrekit.features.musicnn import log_mel_patches
+    from genrekit.models.interface import default_model_path
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    paths = sorted(str(p) for p in DATA.rglob("*.*") if p.suffix in (".au", ".wav"))[:limit or PROFILE_FILES]
+    segments = [log_mel_patches(np.asarray(chunk), sr=16000).astype(np.float32) for path in paths
+                for _, _, chunk in song_chunks(path, sr=16000, skip=0.0, chunk_seconds=30.0, pad=False)]
+    onnx_file = default_model_path(onnx=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        run = lambda patches: session.run(None, {"patches": patches, "pooling": np.full((1, len(patches)), 1 / len(patches), np.float32)})  # noqa: E731
+        run(segments[0])  # warm
+        started = time.process_time()
+        for patches in segments:
+            run(patches)
+        cpu = time.process_time() - started
+        options.enable_profiling, options.profile_file_prefix = True, f"{tmp}/profile"
+        session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        run(segments[0])
+        for patches in segments:
+            run(patches)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    by_op, by_node = collections.Counter(), collections.Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            by_op[event["args"]["op_name"]] += event["dur"]
+            by_node[event["name"].removesuffix("_kernel_time")] += event["dur"]
+    kernel = sum(by_op.values())
+    n_patches = sum(len(p) for p in segments) + len(segments[0])  # the warm run was profiled too
+    macs = front_end_macs()
+    front_seconds = sum(d for name, d in by_node.items() if name.startswith("conv2d")) / 1e6
+    record = write_result(result_path("tag_throughput/profile.json", smoke=limit is not None),
+                          "where the shipped default's time goes in onnxruntime (issue 20)",
+                          {"files": f"the first {len(paths)} of {shown_path(DATA)}", "segments": len(segments),
+                           "patches": n_patches - len(segments[0])},
+                          model=str(onnx_file.relative_to(ROOT)), onnxruntime=ort.__version__,
+                          cpu_s_per_30s=cpu / len(segments),
+                          op_share={op: d / kernel for op, d in by_op.most_common()},
+                          slowest_nodes={n: d / kernel for n, d in by_node.most_common(12)},
+                          front_end_macs_per_patch=macs,
+                          front_end_conv_share=front_seconds * 1e6 / kernel,
+                          front_end_gmacs_per_s=sum(macs.values()) * n_patches / front_seconds / 1e9)
+    print(profile_markdown(record))
+    return record
+
+
+def profile_markdown(record: dict) -> str:
+    lines = [header(record), f"CPU-s per 30 s segment in onnxruntime: {record['cpu_s_per_30s']:.3f}; front-end "
+             f"convolutions: {record['front_end_conv_share']:.0%} of the kernel time at "
+             f"{record['front_end_gmacs_per_s']:.1f} G multiply-adds/s ("
+             + ", ".join(f"{k} {v / 1e6:.0f} M" for k, v in record["front_end_macs_per_patch"].items())
+             + " per patch)", "", "| operator | share of kernel time |", "|---|---|"]
+    lines += [f"| {op} | {share:.1%} |" for op, share in record["op_share"].items() if share >= 0.005]
+    return "\n".join(lines)
+
+
 PATCH_BATCH_SEGMENTS = (1, 2, 4, 8)
 
 
@@ -425,6 +524,8 @@ def main() -> None:
     parser.add_argument("--precision", action="store_true", help="the default model's compute per 30 s (issue 20)")
     parser.add_argument("--patch-batch", action="store_true",
                         help="patches of several files in one onnxruntime run against one run per segment (issue 20)")
+    parser.add_argument("--profile", action="store_true",
+                        help="where the shipped default's time goes in onnxruntime (issue 20)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -436,6 +537,12 @@ def main() -> None:
         return
     if args.precision:
         precision_benchmark(args.limit)
+        return
+    if args.profile:
+        if args.table:
+            print(profile_markdown(read_result(args.out or result_path("tag_throughput/profile.json"))))
+        else:
+            profile_benchmark(args.limit)
         return
     if args.patch_batch:
         if args.table:
