@@ -255,6 +255,19 @@ def test_check_dataset_reports_problems(tmp_path, gtzan_mini, bad_files):
     assert clean.ok, clean.to_dict()
 
 
+def test_check_dataset_counts_unlabelled_tracks_in_no_genre(tmp_path, gtzan_mini):
+    """A Dataset built in code may hold tracks without a genre (label None): the check names
+    them instead of failing to sort None among the genres."""
+    from dataclasses import replace
+
+    dataset = load_folder(_mini_copy(gtzan_mini, tmp_path / "set", per_genre=2))
+    tracks = [replace(t, label=None) if i < 2 else t for i, t in enumerate(dataset.tracks)]
+    report = check_dataset(replace(dataset, tracks=tracks), progress=False)
+    assert None not in report.counts and None not in report.durations
+    assert sum(report.counts.values()) == len(tracks) - 2
+    assert any("2 track(s) without a genre" in p.reason for p in report.suspicious) and not report.ok
+
+
 def _dataset(counts):
     from genrekit.datasets import Dataset, Track
 

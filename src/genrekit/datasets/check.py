@@ -178,10 +178,11 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
                     suspicious.append(DatasetProblem(track.path, "silent audio"))
             bar.advance(task)
 
-    # every genre of a multi-genre file counts its duration (a file is decoded once, above)
+    # every genre of a multi-genre file counts its duration (a file is decoded once, above);
+    # an unlabelled track (label None, as a Dataset built in code may hold) counts in no genre
     seconds = {track.path: duration for track, duration in readable}
     for track in dataset.tracks:
-        if track.path in seconds:
+        if track.path in seconds and track.label is not None:
             durations[track.label].append(seconds[track.path])
     all_durations = [d for _, d in readable]
     if all_durations:
@@ -192,7 +193,12 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
                     DatasetProblem(track.path, f"unusually short: {duration:.1f} s, dataset median {median:.1f} s")
                 )
 
-    counts = Counter(t.label for t in dataset.tracks)
+    counts = Counter(t.label for t in dataset.tracks if t.label is not None)
+    unlabelled = [t.path for t in dataset.tracks if t.label is None]
+    if unlabelled:
+        suspicious.append(DatasetProblem(unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} and "
+                                         f"{len(unlabelled) - 1} more", f"{len(unlabelled)} track(s) without a genre: "
+                                         "training and evaluation leave them out"))
     if counts:
         typical = statistics.median(counts.values())
         for label, count in sorted(counts.items()):
@@ -208,7 +214,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
 
     duplicate_groups = [sorted(paths) for paths in digests.values() if len(paths) > 1]
     for paths in duplicate_groups:
-        labels = {t.label for t in dataset.tracks if t.path in paths}
+        labels = {t.label for t in dataset.tracks if t.path in paths and t.label is not None}
         if len(labels) > 1 and len(paths) > 1:
             suspicious.append(DatasetProblem(" = ".join(paths), f"the same audio carries different labels: {sorted(labels)}"))
 
