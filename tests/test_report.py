@@ -147,6 +147,31 @@ def test_genre_names_are_text_in_the_report(tmp_path):
         assert len({line.replace("\\|", "").count("|") for line in rows}) <= 1, table
 
 
+def test_results_files_are_strict_json_and_the_report_shows_a_missing_figure_as_a_dash(tmp_path):
+    """JSON has no NaN: a metric with nothing to measure is written as null, which JavaScript
+    and jq can read, and the report shows it as "–"."""
+    from genrekit._files import write_json
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.html import write_html_report
+    from genrekit.evaluate.report import write_evaluation
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a results file"))
+
+    path = write_json(tmp_path / "values.json", {"nan": float("nan"), "inf": np.float32("inf"),
+                                                 "row": np.array([np.nan, 2.0]), "kept": [1.5, None, "NaN"]})
+    assert strict(path.read_text()) == {"nan": None, "inf": None, "row": [None, 2.0], "kept": [1.5, None, "NaN"]}
+    labels = ["jazz", "rock"]
+    metrics = evaluation_metrics(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]), np.array(["a", "b"]), labels,
+                                 chunked=False)
+    metrics["f1_macro"], metrics["per_genre"]["rock"]["f1"] = float("nan"), float("nan")
+    write_evaluation(metrics, tmp_path / "run", title="t")
+    written = strict((tmp_path / "run" / "metrics.json").read_text())
+    assert written["f1_macro"] is None and written["per_genre"]["rock"]["f1"] is None
+    page = write_html_report(tmp_path / "run").read_text()
+    assert "macro F1 –," in page and "Weakest genres (F1): rock –" in page
+
+
 def test_the_report_of_an_evaluation_says_what_it_scored_and_what_it_left_out(tmp_path, gtzan_mini, corrupted_file):
     """--include-train is said (the accuracy is not held-out), genres absent from the data are
     not 'weakest', and the files evaluate left out are listed (run.json has no dataset section)."""

@@ -91,9 +91,10 @@ def write_json(path: str | os.PathLike, data) -> Path:
     path : path
         The file to write (its folder is made when missing).
     data : object
-        What to write: dicts, lists, strings, numbers, booleans and None as JSON has them
-        (a float NaN or infinity as ``NaN`` or ``Infinity``, which strict JSON parsers refuse).
-        Dict keys must be str, int, float, bool or None (``json.dumps`` raises TypeError for
+        What to write: dicts, lists, strings, numbers, booleans and None as JSON has them; a
+        float NaN or infinity (a metric with nothing to measure) as ``null``, since JSON has
+        no such numbers and strict parsers (JavaScript's, jq) refuse Python's ``NaN``. Dict
+        keys must be str, int, float, bool or None (``json.dumps`` raises TypeError for
         others, numpy integers included).
 
     Returns
@@ -101,7 +102,26 @@ def write_json(path: str | os.PathLike, data) -> Path:
     Path
         ``path``.
     """
-    return write_text_atomic(path, json.dumps(data, indent=2, default=_plain) + "\n")
+    return write_text_atomic(path, json.dumps(_finite(data), indent=2, allow_nan=False, default=_plain) + "\n")
+
+
+def _finite(value):
+    """``value`` with every non-finite float (numpy's and those in arrays too) as None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _finite(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:

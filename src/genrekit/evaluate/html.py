@@ -41,6 +41,12 @@ def _text(value) -> str:
     return html.escape(str(value))
 
 
+def _number(value, spec: str) -> str:
+    """A figure of a results file formatted by ``spec``; "–" where the file has none (null:
+    a metric with nothing to measure, :func:`genrekit._files.write_json`)."""
+    return "–" if value is None or value != value else format(value, spec)
+
+
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -72,7 +78,8 @@ def _table(frame: pd.DataFrame, *, floats: str = "{:.3f}") -> str:
     head = "".join(f"<th>{_text(c)}</th>" for c in frame.columns)
     rows = []
     for _, row in frame.iterrows():
-        cells = [floats.format(v) if isinstance(v, (float, np.floating)) else _text(v) for v in row]
+        cells = ["–" if v is None or (isinstance(v, (float, np.floating)) and v != v) else
+                 floats.format(v) if isinstance(v, (float, np.floating)) else _text(v) for v in row]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
@@ -84,16 +91,16 @@ def _verdict(metrics: dict, *, held_out: bool = True) -> str:
     labels = metrics["labels"]
     chance = 1 / len(labels)
     scope = "Held-out track accuracy" if held_out else "Track accuracy (training tracks included)"
-    parts = [f"<b>{scope} {metrics['accuracy']:.1%}</b> on {metrics['n']} tracks "
-             f"(chance: {chance:.0%}); macro F1 {metrics['f1_macro']:.3f}, top-3 accuracy "
-             f"{metrics.get('top3_accuracy', float('nan')):.1%}."]
+    parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
+             f"(chance: {chance:.0%}); macro F1 {_number(metrics['f1_macro'], '.3f')}, top-3 accuracy "
+             f"{_number(metrics.get('top3_accuracy'), '.1%')}."]
     if "chunk_accuracy" in metrics:
-        parts.append(f"Per chunk: {metrics['chunk_accuracy']:.1%} (tracks combine their chunks).")
+        parts.append(f"Per chunk: {_number(metrics['chunk_accuracy'], '.1%')} (tracks combine their chunks).")
     per_genre = metrics.get("per_genre", {})
     if per_genre:
         present = {g: r for g, r in per_genre.items() if r.get("support", 1) > 0}  # absent genres are not weak
-        weakest = sorted(present.items(), key=lambda item: item[1]["f1"])[:3]
-        parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {r['f1']:.2f}" for g, r in weakest) + ".")
+        weakest = sorted(present.items(), key=lambda item: -1 if item[1]["f1"] is None else item[1]["f1"])[:3]
+        parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {_number(r['f1'], '.2f')}" for g, r in weakest) + ".")
     matrix = np.array(metrics.get("confusion_matrix", []))
     if matrix.size:
         off = matrix.copy()
@@ -221,16 +228,16 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                                                  exploration["pca"]["components_for_90_percent"], kmeans["k"])]
         body.append(f"<p>{counts[0]} rows × {counts[1]} standardised features. "
                     f"{counts[2]} principal components hold 90% of the variance. "
-                    f"k-means with k = {counts[3]}: adjusted Rand index {kmeans['adjusted_rand_index']:.3f}, "
-                    f"silhouette {kmeans['silhouette']:.3f}.</p>")
+                    f"k-means with k = {counts[3]}: adjusted Rand index {_number(kmeans['adjusted_rand_index'], '.3f')}, "
+                    f"silhouette {_number(kmeans['silhouette'], '.3f')}.</p>")
         for name, alt in (("pca", "PCA"), ("tsne", "t-SNE map"), ("kmeans", "k-means clusters against genres"),
                           ("importance", "permutation importance")):
             if (explore_dir / f"{name}.png").exists():
                 body.append(_image(explore_dir / f"{name}.png", alt))
     if songs:
         body.append("<h2>Full songs</h2>")
-        body.append(f"<p>{_text(songs['n'])} songs: top-1 {songs['top1']:.3f}, top-3 {songs['top3']:.3f}, proportion score "
-                    f"{songs['proportion_score']:.3f}.</p>")
+        body.append(f"<p>{_text(songs['n'])} songs: top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
+                    f"{_number(songs['proportion_score'], '.3f')}.</p>")
         body.append(_table(pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
