@@ -56,6 +56,17 @@ def combined_dataset():
     return Dataset(name="gtzan-mini+gtzan-dev", root=str(DATA.parent), tracks=tracks)
 
 
+def training_hashes(dataset, table, tracks: list[str]) -> dict[str, list[str]]:
+    """The training files' content hashes and their decoded audio's, as ``genrekit train``
+    records them: ``evaluate`` and ``compare`` then leave out a training clip also when it
+    comes re-encoded (the .au clips as .wav or .flac)."""
+    from genrekit.features import FeatureCache
+
+    cache, path_of = FeatureCache(CACHE), {t.track_id: t.path for t in dataset.tracks}
+    return {"content_sha256": sorted(table.hashes[t] for t in tracks),
+            "audio_sha256": sorted(cache.audio_hash(path_of[t], table.hashes[t]) for t in tracks)}
+
+
 def main() -> None:
     from genrekit._files import write_json
     from genrekit.datasets import build_feature_table
@@ -67,9 +78,9 @@ def main() -> None:
     if "--export-only" in sys.argv[1:]:
         export_onnx(MODEL_FILE, ONNX_FILE)
         print(f"-> {ONNX_FILE} ({ONNX_FILE.stat().st_size} bytes)")
-        if RESULT.exists():  # the record describes the shipped files: its ONNX size and date follow the export
-            record = {**json.loads(RESULT.read_text()), "onnx_bytes": ONNX_FILE.stat().st_size,
-                      "onnx_exported": time.strftime("%Y-%m-%d")}
+        if RESULT.exists():  # the record describes the shipped files: their sizes and the export's date follow
+            record = {**json.loads(RESULT.read_text()), "model_bytes": MODEL_FILE.stat().st_size,
+                      "onnx_bytes": ONNX_FILE.stat().st_size, "onnx_exported": time.strftime("%Y-%m-%d")}
             write_json(RESULT, record)
         return
     if not (DATA.parent / "gtzan-dev").exists():
@@ -99,7 +110,7 @@ def main() -> None:
                              f"row {UNCALIBRATED_ROW!r}); the shipped model is then fitted on all 200 clips"}
     model = GenreModel(name=HEAD, labels=table.labels, spec=spec, estimator=estimator, metrics=metrics,
                        training={"dataset": dataset.name, "split": "all", "seed": SEED, "n_tracks": len(tracks),
-                                 "track_ids": tracks, "content_sha256": sorted(table.hashes[t] for t in tracks),
+                                 "track_ids": tracks, **training_hashes(dataset, table, tracks),
                                  "groups": "blocks of four adjacent clip ids per genre"})
     save_model(model, MODEL_FILE)
     export_onnx(MODEL_FILE, ONNX_FILE)

@@ -357,3 +357,23 @@ def test_the_default_model_gives_the_same_answer_louder_or_quieter(gtzan_mini, o
         np.testing.assert_allclose(other.styles, base.styles, atol=1e-4)
         np.testing.assert_allclose(other.music, base.music, atol=1e-4)
         np.testing.assert_allclose(other.windows[0], base.windows[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("onnx", [False, True], ids=["model-file", "onnx"])
+def test_the_default_recognises_its_training_clips_re_encoded(gtzan_mini, onnx, tmp_path):
+    """The shipped default records its 200 training clips' decoded audio, so `evaluate default`
+    leaves out a gtzan-mini clip also as a .wav or .flac copy (GTZAN circulates in both)."""
+    from genrekit.audio import content_hash
+
+    model = load(default_model_path(onnx=onnx))
+    assert len(model.trained_on_audio) == len(model.trained_on) == 200
+    clip = sorted(Path(gtzan_mini).rglob("*.au"))[0]
+    y, sr = sf.read(clip, dtype="int16")
+    wav, flac, other = tmp_path / "copy.wav", tmp_path / "copy.flac", tmp_path / "quieter.flac"
+    sf.write(wav, y, sr)
+    sf.write(flac, y, sr)
+    sf.write(other, (y // 2).astype(np.int16), sr)  # other audio: never trained on
+    paths = [str(wav), str(flac), str(other)]
+    assert not {content_hash(p) for p in paths} & model.trained_on  # by their bytes, none is a training file
+    kept, excluded = exclude_training(paths, model)
+    assert excluded == paths[:2] and kept == paths[2:]
