@@ -49,6 +49,13 @@ probabilities compared against one segment per run. Results:
 
     python bench/tag_throughput.py --patch-batch
 
+``--reach`` measures how many of the front end's filters can be constants before the default's
+answers move (issue 20): the silent reach (SILENT_REACH) at 1e-4, 1e-3 (shipped) and 1e-2,
+and the least varying filters cut by importance, against reach 1e-4. Results:
+``bench/results/tag_throughput/reach.json``:
+
+    python bench/tag_throughput.py --reach
+
 ``--profile`` shows where the shipped default's time goes (issue 20): onnxruntime's profiler
 on one core and one thread over the 30 s segments of 16 gtzan-mini files; each operator's
 share, and the front end's convolutions in multiply-adds per second. Results:
@@ -335,6 +342,133 @@ def precision_benchmark(limit: int | None = None) -> None:
               f"| {row['max_probability_difference']:.4f} | {row['library_hours_2_cores']:.1f} h |")
 
 
+REACHES = (1e-4, 1e-3, 1e-2)  # SILENT_REACH before and after 2026-12-01, and ten times more
+PRUNED_SHARES = (0.2, 0.25, 0.35, 0.5)
+
+
+def _front_end_macs(network) -> int:
+    """Multiply-adds per 3 s patch of ``network``'s front end as it computes it now."""
+    return sum((block.conv.out_channels if block.live_filters is None else len(block.live_filters))
+               * 187 * (96 - block.conv.kernel_size[1] + 1) * block.conv.kernel_size[0] * block.conv.kernel_size[1]
+               for block in (*network.timbral, *network.temporal))
+
+
+def _prune_quietest(network, share: float, patches) -> None:
+    """Make constants of the computed front-end filters that vary least, until ``share`` of
+    the computed multiply-adds is cut: each filter's importance is the spread of its output on
+    ``patches`` times the weights that read it (the mid end's first convolution, the dense
+    layer on its pooled max and mean), and a pruned filter gives its mean output there."""
+    import torch
+
+    blocks = (*network.timbral, *network.temporal)
+    with torch.no_grad():
+        x = network.input_norm(patches.unsqueeze(1))
+        outputs = [block(x) for block in blocks]
+        scale = network.pool_norm.weight / torch.sqrt(network.pool_norm.running_var + network.pool_norm.eps)
+        dense, mid = network.dense.weight * scale[None], network.midend[0].weight
+        candidates, offset = [], 0
+        for index, (block, out) in enumerate(zip(blocks, outputs)):
+            frames, bands = block.conv.kernel_size
+            macs = 187 * (96 - bands + 1) * frames * bands
+            computed = range(block.conv.out_channels) if block.live_filters is None else block.live_filters.tolist()
+            for f in computed:
+                channel = offset + f
+                use = mid[:, channel].norm() + dense[:, 2 * channel:2 * channel + 2].norm()
+                candidates.append((float(out[:, f].std() * use), index, f, float(out[:, f].mean()), macs))
+            offset += block.conv.out_channels
+        budget, cut = share * sum(c[4] for c in candidates), 0
+        for _, index, f, mean, macs in sorted(candidates):
+            if cut + macs > budget:
+                break
+            block, cut = blocks[index], cut + macs
+            gain = block.norm.weight[f] / torch.sqrt(block.norm.running_var[f] + block.norm.eps)
+            block.conv.weight[f].zero_()  # a constant: norm(relu(bias)) = its mean output
+            block.conv.bias[f] = max(0.0, float(block.norm.running_mean[f] + (mean - block.norm.bias[f]) / gain))
+    network.skip_silent_filters()
+
+
+def reach_benchmark() -> dict:
+    """Issue 20: how many front-end filters can be constants before the default's answers
+    move. The default model (its file, in PyTorch) on gtzan-mini and the immich tracks, its
+    networks' filters made constants (a) where they move their output by at most ``reach``
+    per unit of input (SILENT_REACH), or (b) by least variation on 30 gtzan-dev clips (never
+    the clips compared), cutting a share of the computed multiply-adds; each against the
+    default as shipped before (reach 1e-4): the same top genre, the largest probability
+    difference, and the multiply-adds per patch."""
+    import numpy as np
+    import torch
+
+    from genrekit.audio import normalise_level
+    from genrekit.audio.chunking import song_chunks
+    from genrekit.features.musicnn import load_musicnn, log_mel_patches
+    from genrekit.models import load
+    from genrekit.models.interface import default_model_path
+    from genrekit.predict import predict_files
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    import immich_memories_music as immich
+
+    mini = sorted(str(p) for p in DATA.rglob("*.*") if p.suffix in (".au", ".wav"))
+    unseen = sorted(str(p) for p in Path(immich.tracks_dir()).glob("*/*.opus"))
+    model = load(default_model_path(onnx=False))  # the model file: features from PyTorch, whose networks change here
+    networks = {name: load_musicnn(name)[0] for name in ("MSD_musicnn", "MTT_musicnn")}
+    weights = {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in networks.items()}
+    dev = sorted((DATA.parent.parent / "gtzan-dev" / "genres").rglob("*.*"))[::4]
+    patches = torch.from_numpy(np.concatenate([
+        log_mel_patches(normalise_level(np.asarray(chunk), model.spec.level_dbfs), sr=16000) for path in dev
+        for _, _, chunk in song_chunks(str(path), sr=16000, skip=0.0, chunk_seconds=30.0, pad=False)])).float()
+
+    def answers():
+        predictions, failures = predict_files(model, mini + unseen, progress=False)
+        if failures:
+            sys.exit(f"failed: {failures}")
+        return [p.probabilities for p in predictions]
+
+    def configure(reach: float, share: float = 0.0) -> dict:
+        for name, net in networks.items():
+            net.load_state_dict(weights[name])  # every filter computed again (the load hook)
+            net.skip_silent_filters(reach)
+            if share:
+                _prune_quietest(net, share, patches)
+        return {name: _front_end_macs(net) for name, net in networks.items()}
+
+    rows, reference = [], None
+    settings = [(f"silent reach {r:g}", r, 0.0) for r in REACHES]
+    settings += [(f"reach 1e-4, then the least varying filters cut to {share:.0%} fewer multiply-adds", 1e-4, share)
+                 for share in PRUNED_SHARES]
+    for name, reach, share in settings:
+        macs = configure(reach, share)
+        probabilities = answers()
+        reference = reference or probabilities
+        top = [max(p, key=p.get) for p in probabilities]
+        top_reference = [max(p, key=p.get) for p in reference]
+        same = [a == b for a, b in zip(top, top_reference)]
+        rows.append({"setting": name, "reach": reach, "pruned_share": share,
+                     "front_end_macs_per_patch": macs, "front_end_macs_total": sum(macs.values()),
+                     "same_top_genre_gtzan_mini": f"{sum(same[:len(mini)])}/{len(mini)}",
+                     "same_top_genre_immich": f"{sum(same[len(mini):])}/{len(unseen)}",
+                     "max_probability_difference": max(abs(p[g] - q[g]) for p, q in zip(probabilities, reference)
+                                                       for g in p)})
+        print(reach_markdown({"rows": rows[-1:]}, head=len(rows) == 1), flush=True)
+    configure(REACHES[1])  # as shipped
+    record = write_result(result_path("tag_throughput/reach.json"), "front-end filters as constants (issue 20)",
+                          {"compared": f"gtzan-mini ({len(mini)}) and immich-memories-music ({len(unseen)})",
+                           "importance_clips": f"every 4th gtzan-dev clip ({len(dev)})"}, rows=rows)
+    return record
+
+
+def reach_markdown(record: dict, head: bool = True) -> str:
+    lines = ["| setting | front-end multiply-adds per patch (MSD + MTT) | same top genre: gtzan-mini, immich "
+             "| max prob. diff |", "|---|---|---|---|"] if head else []
+    for row in record["rows"]:
+        macs = row["front_end_macs_per_patch"]
+        lines.append(f"| {row['setting']} | {macs['MSD_musicnn'] / 1e6:.0f} M + {macs['MTT_musicnn'] / 1e6:.0f} M "
+                     f"| {row['same_top_genre_gtzan_mini']}, {row['same_top_genre_immich']} "
+                     f"| {row['max_probability_difference']:.1e} |")
+    return "\n".join(lines)
+
+
 PROFILE_FILES = 16
 
 
@@ -524,6 +658,8 @@ def main() -> None:
     parser.add_argument("--precision", action="store_true", help="the default model's compute per 30 s (issue 20)")
     parser.add_argument("--patch-batch", action="store_true",
                         help="patches of several files in one onnxruntime run against one run per segment (issue 20)")
+    parser.add_argument("--reach", action="store_true",
+                        help="how many front-end filters can be constants before the answers move (issue 20)")
     parser.add_argument("--profile", action="store_true",
                         help="where the shipped default's time goes in onnxruntime (issue 20)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
@@ -537,6 +673,12 @@ def main() -> None:
         return
     if args.precision:
         precision_benchmark(args.limit)
+        return
+    if args.reach:
+        if args.table:
+            print(reach_markdown(read_result(args.out or result_path("tag_throughput/reach.json"))))
+        else:
+            reach_benchmark()
         return
     if args.profile:
         if args.table:
