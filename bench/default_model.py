@@ -63,8 +63,8 @@ def training_hashes(dataset, table, tracks: list[str]) -> dict[str, list[str]]:
     from genrekit.features import FeatureCache
 
     cache, path_of = FeatureCache(CACHE), {t.track_id: t.path for t in dataset.tracks}
-    return {"content_sha256": sorted(table.hashes[t] for t in tracks),
-            "audio_sha256": sorted(cache.audio_hash(path_of[t], table.hashes[t]) for t in tracks)}
+    return {"content_sha256": sorted({table.hashes[t] for t in tracks}),
+            "audio_sha256": sorted({cache.audio_hash(path_of[t], table.hashes[t]) for t in tracks})}
 
 
 def main() -> None:

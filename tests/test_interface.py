@@ -365,6 +365,8 @@ def test_the_default_recognises_its_training_clips_re_encoded(gtzan_mini, onnx, 
     leaves out a gtzan-mini clip also as a .wav or .flac copy (GTZAN circulates in both)."""
     from genrekit.audio import content_hash
 
+    if onnx:
+        pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (optional: the runtime extra)")
     model = load(default_model_path(onnx=onnx))
     assert len(model.trained_on_audio) == len(model.trained_on) == 200
     clip = sorted(Path(gtzan_mini).rglob("*.au"))[0]

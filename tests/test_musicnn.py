@@ -226,13 +226,13 @@ def test_silent_filters_are_constants_and_change_nothing(gtzan_mini):
     (float32's own rounding: a few 1e-6)."""
     from genrekit.features.musicnn.network import SILENT_REACH
 
-    for model, most in (("MSD_musicnn", 0.15), ("MTT_musicnn", 0.42)):
+    for model, convolved in (("MSD_musicnn", 80), ("MTT_musicnn", 232)):
         skipping = load_musicnn(model)[0]
         full = copy.deepcopy(skipping)
         assert full.skip_silent_filters(-1.0) == (561, 561)
         exact = copy.deepcopy(full).double()
         computed, total = copy.deepcopy(skipping).skip_silent_filters()
-        assert total == 561 and computed < most * total, (model, computed)
+        assert (computed, total) == (convolved, 561), model
         for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
             y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
             patches = torch.from_numpy(log_mel_patches(y, sr=sr))

@@ -198,7 +198,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
     if unlabelled:
         suspicious.append(DatasetProblem(unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} and "
                                          f"{len(unlabelled) - 1} more", f"{len(unlabelled)} track(s) without a genre: "
-                                         "training and evaluation leave them out"))
+                                         "evaluation leaves them out; training needs a genre for every track"))
     if counts:
         typical = statistics.median(counts.values())
         for label, count in sorted(counts.items()):
