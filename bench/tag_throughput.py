@@ -374,8 +374,7 @@ def _prune_quietest(network, share: float, patches, reach: float) -> None:
         for index, (block, out) in enumerate(zip(blocks, outputs)):
             frames, bands = block.conv.kernel_size
             macs = 187 * (96 - bands + 1) * frames * bands
-            gain = block.norm.weight.abs() / torch.sqrt(block.norm.running_var + block.norm.eps)
-            moving = (block.conv.weight.abs().flatten(1).sum(dim=1) * gain > reach).nonzero().flatten().tolist()
+            moving = (block.reaches() > reach).nonzero().flatten().tolist()
             for f in moving:  # not the silent ones that only round a block up
                 channel = offset + f
                 use = mid[:, channel].norm() + dense[:, 2 * channel:2 * channel + 2].norm()

@@ -74,12 +74,11 @@ def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
     return f'<audio controls preload="none" src="data:audio/ogg;base64,{data}"></audio>'
 
 
-def _table(frame: pd.DataFrame, *, floats: str = "{:.3f}") -> str:
+def _table(frame: pd.DataFrame, *, floats: str = ".3f") -> str:
     head = "".join(f"<th>{_text(c)}</th>" for c in frame.columns)
     rows = []
     for _, row in frame.iterrows():
-        cells = ["–" if v is None or (isinstance(v, (float, np.floating)) and v != v) else
-                 floats.format(v) if isinstance(v, (float, np.floating)) else _text(v) for v in row]
+        cells = [_number(v, floats) if v is None or isinstance(v, (float, np.floating)) else _text(v) for v in row]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 

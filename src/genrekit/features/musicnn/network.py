@@ -57,6 +57,13 @@ class _FrontEndBlock(nn.Module):
         # new weights may move other filters: loading them computes every filter again
         self.register_load_state_dict_post_hook(_compute_every_filter)
 
+    def reaches(self) -> torch.Tensor:
+        """How far each filter can move its batch-normed output per unit of the largest input
+        value ``(filters,)``: its weights' L1 norm times its batch norm's scale."""
+        with torch.no_grad():
+            scale = self.norm.weight.abs() / torch.sqrt(self.norm.running_var + self.norm.eps)
+            return self.conv.weight.abs().flatten(1).sum(dim=1) * scale
+
     def skip_silent_filters(self, reach: float = SILENT_REACH, multiple: int = COMPUTED_MULTIPLE) -> int:
         """Compute in inference only the filters whose output can move: a filter whose
         weights' L1 norm, times its batch norm's scale, is at most ``reach`` moves its output
@@ -64,9 +71,7 @@ class _FrontEndBlock(nn.Module):
         ``norm(relu(bias))``. The filters computed are rounded up to a ``multiple`` with the
         silent ones nearest to moving. Returns how many filters are computed. Call it again
         after changing the weights."""
-        with torch.no_grad():
-            scale = self.norm.weight.abs() / torch.sqrt(self.norm.running_var + self.norm.eps)
-            reaches = self.conv.weight.abs().flatten(1).sum(dim=1) * scale
+        reaches = self.reaches()
         moves = reaches > reach
         nearest = [i for i in torch.argsort(reaches, descending=True).tolist() if not moves[i]]
         n_moving = int(moves.sum())
