@@ -691,8 +691,8 @@ class _CalibrationVariant:
             return model.predict_log_proba(X_test)
         seeds = range(self.REPEATS) if self.kind == "repeated" else (SEED,)
         pooled, scored, heads = [], [], []
+        per_genre = max(len(np.unique(groups_train[y_train == g])) for g in np.unique(y_train))
         for seed in seeds:  # the estimator's own inner folds (TagPriorClassifier._out_of_fold), heads kept
-            per_genre = max(len(np.unique(groups_train[y_train == g])) for g in np.unique(y_train))
             folds = StratifiedGroupKFold(int(min(4, per_genre)), shuffle=True, random_state=seed)
             for train, test in folds.split(X_train, y_train, groups_train):
                 head = model._fit_head(X_train[train], y_train[train])
