@@ -336,10 +336,14 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
     for name in FILES:  # ours is there already: no duplicate, nothing written
         assert write_genre_tag(library / name, rows[name]["genre"], existing="append").action == "unchanged", name
 
-    # The user edits one file after the run; then an undo is killed after its third write.
-    changed = library / "tagged.opus"
+    # The user edits one file's genre after the run, another's title; then an undo is killed after its third write.
+    changed, retitled = library / "tagged.opus", library / "tagged.flac"
     song = mutagen.File(changed)
     song.tags["title"] = ["My own title"]
+    song.tags["genre"] = ["My Genre", "Mine again"]
+    song.save()
+    song = mutagen.File(retitled)
+    song.tags["title"] = ["Another title"]
     song.save()
     real_write, calls = tags_module.write_fields, []
 
@@ -359,14 +363,16 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
 
     undone = runner.invoke(app, ["tag", "--undo", str(out)])
     assert undone.exit_code == EXIT_PARTIAL, undone.output
-    assert f"{changed}: changed since genrekit tagged it" in undone.output  # refused, by name
+    assert f"{changed}: expected GENRE" in undone.output and "tags changed since it was tagged" in undone.output
     assert undone.output.count("already undone") == 2 and f"{N - 3} restored, 1 refused" in undone.output
     after = snapshot(library)
     for name in FILES:
-        if library / name != changed:
+        if library / name not in (changed, retitled):
             assert after[name][:2] == before[name][:2], name
-    assert genre_field(changed) == ["My Genre", rows["tagged.opus"]["genre"]]  # left as the user left it
+    assert genre_field(changed) == ["My Genre", "Mine again"]  # left as the user left it
     assert mutagen.File(changed)["title"] == ["My own title"]
+    # another field edited since, or a new mtime, does not stop an undo: genrekit's fields are put back alone
+    assert genre_field(retitled) == ["My Genre"] and mutagen.File(retitled)["title"] == ["Another title"]
     assert_same_audio(before, after)
 
 
@@ -752,3 +758,126 @@ def test_blank_frames_and_v23_utf8_frames_do_not_block_a_write(tmp_path, origina
         assert change.action == "written", (version, change.error)
         after = exact_id3(path)
         assert list(after["TIT2"].text) == ["Café"] and list(after["TPE1"].text) == ["Björk"]
+
+
+def _journalled_write(results, path, genre, existing="replace"):
+    """One tag write as `tag --write-tags` makes it: journalled in ``results``' journal first."""
+    from genrekit.predict import library as library_module
+
+    journal = results.with_name(results.name + ".journal.jsonl")
+    stat = os.stat(path)
+
+    def rekey(p):
+        now = os.stat(p)
+        return f"m|{p}|{now.st_size}|{now.st_mtime_ns}", now.st_size, now.st_mtime_ns
+
+    record = {"path": str(path), "key": rekey(path)[0], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+              "model": "m", "genre": genre, "confidence": 0.9, "probabilities": {genre: 0.9, "jazz": 0.1},
+              "music": None, "error": None, "styles": None}
+    with open(journal, "a", encoding="utf-8") as handle:
+        change = library_module._set_tag(record, handle, library_module.TagOptions(existing=existing), rekey)
+        library_module._append(handle, record)
+    return record, change
+
+
+def test_undo_puts_back_every_write_even_when_another_program_edited_the_file_between(tmp_path, library):
+    song, results = library / "tagged.flac", tmp_path / "tags.csv"
+    _journalled_write(results, song, "rock")
+    edited = mutagen.File(song)
+    edited.tags["replaygain_track_gain"] = ["-6.1 dB"]  # another program, between two of genrekit's writes
+    edited.save()
+    _journalled_write(results, song, "blues")
+    assert genre_field(song) == ["blues"]
+    undone = undo_tags(results)
+    assert [(f.status, f.old, f.new) for f in undone.files] == [("restored", ["blues"], ["My Genre"])]
+    assert genre_field(song) == ["My Genre"] and own_fields(song) == {}  # the first write's too, not only the last
+    assert mutagen.File(song)["replaygain_track_gain"] == ["-6.1 dB"]  # the other program's field stays
+    assert [f.status for f in undo_tags(results).files] == ["already undone"]
+
+
+def test_one_run_at_a_time_on_a_results_table(tmp_path, library, small_model):
+    from genrekit.errors import ParameterError
+    from genrekit.predict.library import _results_lock, tag_library
+
+    results = tmp_path / "tags.csv"
+    _journalled_write(results, library / "tagged.flac", "rock")
+    with _results_lock(results):  # another run holds the table: its journal must not be rewritten under it
+        with pytest.raises(ParameterError, match="another `genrekit tag` or `tag --undo` run is using"):
+            tag_library(library, small_model, results, jobs=1, progress=False)
+        with pytest.raises(ParameterError, match="tags.csv.lock"):
+            undo_tags(results)
+    assert genre_field(library / "tagged.flac") == ["rock"]
+    assert [f.status for f in undo_tags(results).files] == ["restored"]  # free again
+
+
+def test_an_unreadable_mp4_genre_atom_is_never_overwritten(tmp_path, originals):
+    song = tmp_path / "latin1.m4a"
+    shutil.copy(originals / "tagged.m4a", song)
+    tagged = mutagen.File(song)
+    tagged.tags["\xa9gen"] = ["Chanson francaise"]
+    tagged.save()
+    data = song.read_bytes().replace(b"Chanson francaise", b"Chanson fran\xe7aise")  # Latin-1: not UTF-8
+    song.write_bytes(data)
+    for existing in ("keep", "replace"):  # mutagen sets it aside unread, and would drop it on saving a genre
+        change = write_genre_tag(song, "rock", existing=existing)
+        assert change.action == "failed" and "unreadable '\xa9gen' atom" in change.error, change
+        assert song.read_bytes() == data
+
+
+def test_a_placeholder_is_never_written_whatever_the_model_calls_it(tmp_path, library):
+    from genrekit.errors import ParameterError
+    from genrekit.predict.library import tag_genres
+
+    probabilities = {"rock": 0.6, "Unknown": 0.3, "jazz": 0.1}
+    assert tag_genres({"genre": "rock", "probabilities": probabilities}, count=3) == ["rock", "jazz"]
+    assert tag_genres({"genre": "Unknown", "probabilities": {"Unknown": 0.7, "rock": 0.3}}) == []
+    with pytest.raises(ParameterError, match="never writes it"):
+        write_genre_tag(library / "bare.flac", ["rock", "<unknown>"])
+    record, change = _journalled_write(tmp_path / "tags.csv", library / "tagged.flac", "Unknown")
+    assert change is None and record["tag_action"] == "unknown" and "says no genre" in record["tag_error"]
+    assert genre_field(library / "tagged.flac") == ["My Genre"]
+
+
+def test_a_file_changed_since_it_was_analysed_is_not_given_the_old_audio_s_genre(tmp_path, library, monkeypatch):
+    from genrekit.predict import library as library_module
+
+    song = library / "tagged.flac"
+    stat = os.stat(song)
+    edited = mutagen.File(song)
+    edited.tags["title"] = ["Re-recorded"]
+    edited.save()
+    os.utime(song, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    record = {"path": str(song), "key": "old", "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "model": "m",
+              "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}
+    with open(tmp_path / "journal.jsonl", "a") as handle:
+        assert library_module._set_tag(record, handle, library_module.TagOptions(existing="replace"), None) is None
+    assert record["tag_action"] == "changed" and "changed since it was analysed" in record["tag_error"]
+    assert record["key"] == "old" and genre_field(song) == ["My Genre"]
+
+
+def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monkeypatch):
+    linked = library / "tagged.flac"
+    os.link(linked, tmp_path / "same-song.flac")  # replacing the file would leave the other name the old tags
+    readonly = library / "tagged.ogg"
+    readonly.chmod(0o444)
+    (library / "other.mp3").symlink_to(library / "bare.flac")  # named as an MP3, a FLAC file in truth
+    before = {p: p.read_bytes() for p in (linked, readonly, library / "bare.flac")}
+    for path, message in ((linked, "other hard link"), (readonly, "read-only"),
+                          (library / "other.mp3", "which is not a .mp3 file")):
+        change = write_genre_tag(path, "rock", existing="replace")
+        assert change.action == "failed" and message in change.error, (path, change)
+    assert {p: p.read_bytes() for p in before} == before
+
+    song = library / "tagged.opus"  # another program saves the song while genrekit edits its copy
+    real_set = tags_module._set_other
+
+    def meanwhile(temporary, values, remove_empty):
+        real_set(temporary, values, remove_empty)
+        edited = mutagen.File(song)
+        edited.tags["title"] = ["Saved by a player"]
+        edited.save()
+
+    monkeypatch.setattr(tags_module, "_set_other", meanwhile)
+    change = write_genre_tag(song, "rock", existing="replace")
+    assert change.action == "failed" and "changed by another program" in change.error
+    assert genre_field(song) == ["My Genre"] and mutagen.File(song)["title"] == ["Saved by a player"]

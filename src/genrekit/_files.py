@@ -30,8 +30,26 @@ def publish_mode(path: str | os.PathLike) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
+def fsync_path(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Flush a file, or with ``folder`` a folder's entries (a rename in it), to disk. Where a
+    folder cannot be opened or flushed (Windows), the rename is as durable as it gets."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+    except OSError:
+        if folder:
+            return
+        raise
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        if not folder:
+            raise
+    finally:
+        os.close(descriptor)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` for the block to write; renamed onto ``path``
     when the block succeeds, so readers never see a partial file, and removed when it fails.
 
@@ -42,6 +60,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path : path
         The file to write. Its folder is made when missing; a file already there is replaced
         only when the block succeeds.
+    durable : bool
+        Also flush the new file to disk before the rename, and the folder after it, so that a
+        power cut leaves the old file or the new one, never an empty one (file systems without
+        ext4's ``auto_da_alloc``). For files that hold the only copy of something: journals.
 
     Yields
     ------
@@ -56,7 +78,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield Path(temporary)
         publish_mode(temporary)
+        if durable:
+            fsync_path(temporary)
         os.replace(temporary, path)
+        if durable:
+            fsync_path(path.parent, folder=True)
     finally:
         Path(temporary).unlink(missing_ok=True)
 

@@ -5,7 +5,8 @@ A model file may come from anyone. Its checksums only tell corruption from a goo
 whoever edits a payload rewrites them. What stops a malicious author is here:
 
 - every archive is checked before anything is inflated: member count, each member's and the
-  total uncompressed size, and the compression ratio (zip bombs);
+  total uncompressed size, its compression (stored or deflated only) and the compression ratio
+  (zip bombs); then each member is inflated a chunk at a time, never past its declared size;
 - every JSON document is bounded in size and nesting depth, and its fields are checked
   against a schema, so a bad file gives a :class:`ModelError` naming the file and the field;
 - a skops payload may name only the fully qualified types in :data:`SKOPS_ALLOWED_TYPES`,
@@ -15,6 +16,7 @@ whoever edits a payload rewrites them. What stops a malicious author is here:
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -30,11 +32,19 @@ MAX_MEMBERS = 1_000_000
 MAX_MEMBER_BYTES = 512 * 2**20
 MAX_TOTAL_BYTES = 1024 * 2**20
 MAX_RATIO = 200  # deflate reaches ~1000:1 only on degenerate data; real payloads stay below 20:1
+# The compressions genrekit and skops write. bzip2 and lzma inflate a whole read at once, with
+# no bound on what comes out, so a member of either is refused before it is opened.
+ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_READ_CHUNK = 2**20  # what one read of a member may inflate
 # JSON caps: a manifest lists two hashes of each training track (its file's and its decoded
 # audio's, ~80 bytes each), so 32 MB holds 200k tracks (fma_large has 106,574).
 MAX_JSON_BYTES = 32 * 2**20
 MAX_JSON_DEPTH = 64
-# skops' schema.json nests one level per estimator attribute; deep ensembles stay below 40.
+# skops' schema.json nests one level per estimator attribute; deep ensembles stay below 40. Its
+# size grows with the trees (~20 kB of JSON each, arrays apart; scikit-learn 1.9): on fma518,
+# gradient-boosting (200 trees a genre) writes 53 MiB on 10 genres and 84 MiB on 16, ~5.3 MiB a
+# genre; the ensemble 49 and 63 MiB; random-forest 10 MiB. Not lowered: 256 MiB already refuses
+# gradient boosting past ~48 genres.
 MAX_SKOPS_SCHEMA_BYTES = 256 * 2**20
 MAX_SKOPS_DEPTH = 200
 
@@ -99,10 +109,11 @@ _REFERENCE_LOADERS = frozenset({"CachedNode"})
 
 def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, required: str,
                  allowed: Iterable[str] | None = None) -> dict[str, bytes]:
-    """Every member of a zip archive, after its declared sizes have been checked against
-    the caps (zipfile never returns more than a member's declared size, so the check
-    bounds memory). ``kind``: what the archive should be, for messages; ``required``: the
-    member that makes it one; ``allowed``: the member names that may appear."""
+    """Every member of a zip archive, after its declared sizes and compressions have been
+    checked against the caps, each read in chunks that stop at its declared size (so the
+    caps bound memory: :func:`read_member`). ``kind``: what the archive should be, for
+    messages; ``required``: the member that makes it one; ``allowed``: the member names that
+    may appear."""
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
@@ -111,7 +122,7 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
             if required not in archive.namelist():
                 raise ModelError(f"{where}: not {kind} ({required} missing)")
             check_archive(infos, where, allowed=allowed)
-            return {info.filename: archive.read(info) for info in infos}
+            return {info.filename: read_member(archive, info, where) for info in infos}
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
     except DAMAGED_FILE_ERRORS as exc:
@@ -132,6 +143,10 @@ def check_archive(infos: list[zipfile.ZipInfo], where: str, *, allowed: Iterable
             raise ModelError(f"{where}: unexpected archive members {foreign}; expected only {sorted(allowed)}")
     total = 0
     for info in infos:
+        if info.compress_type not in ZIP_METHODS:
+            method = zipfile.compressor_names.get(info.compress_type, f"method {info.compress_type}")
+            raise ModelError(f"{where}: member {info.filename} is compressed with {method}; only stored or deflated "
+                             "members are accepted")
         if info.file_size > MAX_MEMBER_BYTES:
             raise ModelError(f"{where}: member {info.filename} unpacks to {info.file_size} bytes; "
                              f"at most {MAX_MEMBER_BYTES} are accepted")
@@ -141,6 +156,30 @@ def check_archive(infos: list[zipfile.ZipInfo], where: str, *, allowed: Iterable
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise ModelError(f"{where}: archive unpacks to {total} bytes; at most {MAX_TOTAL_BYTES} are accepted")
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    """A member :func:`check_archive` passed, inflated a chunk at a time. zipfile's own
+    ``read`` inflates the whole stream before cutting it to the declared size, and cuts
+    silently; here a stream that holds a byte more than its listing declares is refused as
+    soon as that byte comes out, so no more than the declared size is ever held."""
+    beyond = copy.copy(info)
+    beyond.file_size = info.file_size + 1  # zipfile stops at the declared size: let one byte more show
+    chunks, size = [], 0
+    try:
+        with archive.open(beyond) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                size += len(chunk)
+                if size > info.file_size:
+                    raise ModelError(f"{where}: member {info.filename} unpacks to more than the {info.file_size} "
+                                     "bytes its listing declares (a zip bomb?)")
+                chunks.append(chunk)
+    except zipfile.BadZipFile as exc:  # a bad CRC: the archive is a zip, its member is damaged
+        raise ModelError(f"{where}: archive cannot be read (member {info.filename}: {exc})") from exc
+    if size != info.file_size:
+        raise ModelError(f"{where}: member {info.filename} unpacks to {size} bytes, its listing declares "
+                         f"{info.file_size}")
+    return b"".join(chunks)
 
 
 def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH):
@@ -325,9 +364,13 @@ def _schema_violations(schema) -> set[str]:
 def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) -> None:
     """Refuse a loaded pipeline whose arrays scikit-learn's compiled code would index out of
     bounds. The allow-list admits only genrekit's types, but a crafted file can give those
-    types inconsistent contents: a tree whose child or feature indices point past its arrays,
-    a k-d tree whose index array points past its data. Such a model would read memory it does
-    not own at its first prediction; here it is refused with a ModelError instead."""
+    types inconsistent contents: a tree whose child or feature indices point past its arrays
+    or back to an earlier node (a loop), a k-d tree whose index array points past its data, a
+    support vector classifier whose counts disagree with its vectors, a boosting ensemble with
+    more trees a stage than its predictions have columns. Such a model would read or write
+    memory it does not own, or never finish, at its first prediction; here it is refused with
+    a ModelError instead. Every estimator is reached: through attributes, dicts, lists, tuples
+    and object arrays (gradient boosting keeps its trees in one)."""
     import numpy as np
     from sklearn.pipeline import Pipeline
 
@@ -346,16 +389,25 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
     stack = [estimator]
     while stack:
         item = stack.pop()
-        if id(item) in seen or isinstance(item, (str, bytes, int, float, np.ndarray, np.generic)) or item is None:
+        if id(item) in seen or isinstance(item, (str, bytes, int, float, np.generic)) or item is None:
+            continue
+        if isinstance(item, np.ndarray):
+            if item.dtype == object:  # numbers need no walk; estimators in an array do
+                seen.add(id(item))
+                stack.extend(item.flat)
             continue
         seen.add(id(item))
-        name = f"{type(item).__module__}.{type(item).__qualname__}"
+        name = _qualified(item)
         if name == "sklearn.tree._tree.Tree":
             _check_tree(item, n_features, where)
         elif name == "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor":
             _check_predictor(item, n_features, where)
         elif name in ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"):
             _check_binary_tree(item, where)
+        elif name in ("sklearn.svm._classes.SVC", "sklearn.svm._classes.NuSVC") and _fitted(item):
+            _check_svc(item, where)
+        elif name == "sklearn.ensemble._gb.GradientBoostingClassifier" and _fitted(item):
+            _check_gradient_boosting(item, n_features, where)
         elif name == "genrekit.models.tagprior.TagPriorClassifier":
             _check_tag_prior(item, n_features, n_classes, where)
         if isinstance(item, dict):
@@ -371,36 +423,151 @@ def _refuse_if(condition: bool, where: str, what: str) -> None:
         raise ModelError(f"{where}: {what} (a corrupt or crafted file)")
 
 
+def _qualified(item) -> str:
+    return f"{type(item).__module__}.{type(item).__qualname__}"
+
+
+def _fitted(estimator) -> bool:
+    """Whether scikit-learn would predict with ``estimator``: an unfitted one (an ensemble's
+    template, a parameter) refuses before any compiled code runs, so it needs no check."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    return True
+
+
+def _is_int(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _check_tree(tree, n_features: int, where: str) -> None:
     import numpy as np
 
-    n, left, right, feature = tree.node_count, tree.children_left, tree.children_right, tree.feature
-    _refuse_if(n < 1 or len(left) != n or len(right) != n or len(feature) != n or tree.value.shape[0] != n,
+    n = tree.node_count
+    # the node arrays are views of node_count rows over a buffer of capacity rows: check before reading them
+    _refuse_if(n < 1 or n > tree.capacity, where, f"a decision tree counts {n} nodes and holds {tree.capacity}")
+    left, right, feature = tree.children_left, tree.children_right, tree.feature
+    _refuse_if(len(left) != n or len(right) != n or len(feature) != n or tree.value.shape[0] != n,
                where, f"a decision tree's arrays disagree with its {n} nodes")
     internal = left != -1
     _refuse_if(bool(np.any((right != -1) != internal)), where, "a decision tree node has one child")
+    # scikit-learn adds a node's children after it (depth- and best-first builders alike), so a
+    # child at or before its parent can only be a loop that prediction would never leave
+    parents = np.flatnonzero(internal)
     for children in (left[internal], right[internal]):
-        _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a decision tree points past its nodes")
+        _refuse_if(bool(np.any(children >= n)), where, "a decision tree points past its nodes")
+        _refuse_if(bool(np.any(children <= parents)), where, "a decision tree node points at a node that is not after "
+                   "it (a loop)")
     _refuse_if(bool(np.any((feature[internal] < 0) | (feature[internal] >= min(tree.n_features, n_features)))), where,
                "a decision tree splits on a feature it does not have")
 
 
 def _check_predictor(predictor, n_features: int, where: str) -> None:
     import numpy as np
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = predictor.nodes
-    internal = nodes["is_leaf"] == 0
+    _refuse_if(not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1
+               or len(nodes) < 1, where, f"a boosted tree's nodes are {describe_value(nodes)}")
+    internal = nodes["is_leaf"] == 0  # the compiled walk stops at any non-zero is_leaf
     n = len(nodes)
+    # HistGradientBoosting numbers its nodes depth-first, children after their parent: a child
+    # at or before its parent can only be a loop that prediction would never leave
+    parents = np.flatnonzero(internal)
     for key in ("left", "right"):
         children = nodes[key][internal]
-        _refuse_if(bool(np.any((children <= 0) | (children >= n))), where, "a boosted tree points past its nodes")
+        _refuse_if(bool(np.any(children >= n)), where, "a boosted tree points past its nodes")
+        _refuse_if(bool(np.any(children <= parents)), where, "a boosted tree node points at a node that is not after "
+                   "it (a loop)")
     features = nodes["feature_idx"][internal]
     _refuse_if(bool(np.any((features < 0) | (features >= n_features))), where,
                "a boosted tree splits on a feature it does not have")
-    bitsets = getattr(predictor, "raw_left_cat_bitsets", np.zeros((0, 8)))
-    categorical = internal & (nodes["is_categorical"] != 0)
-    _refuse_if(bool(np.any(nodes["bitset_idx"][categorical] >= len(bitsets))), where,
-               "a boosted tree points past its category sets")
+    # a categorical split reads the bin mapper's category sets by feature, unchecked; genrekit's
+    # features are all numbers, so its models never make one
+    _refuse_if(bool(np.any(nodes["is_categorical"][internal] != 0)), where,
+               "a boosted tree has categorical splits, which genrekit's models never make")
+
+
+def _check_svc(model, where: str) -> None:
+    """The arrays libsvm reads by the counts of others (scikit-learn checks only that the
+    per-class counts add up to the support vectors, so 3,000 counts for 3 classes passed)."""
+    import numpy as np
+
+    impl, sparse = getattr(model, "_impl", None), getattr(model, "_sparse", None)
+    expected = {"SVC": "c_svc", "NuSVC": "nu_svc"}[type(model).__name__]
+    _refuse_if(impl != expected or not isinstance(sparse, bool) or sparse, where,
+               f"a {type(model).__name__} of libsvm kind {describe_value(impl)}, sparse {describe_value(sparse)}; "
+               f"genrekit's are dense {expected}")
+    classes = getattr(model, "classes_", None)
+    _refuse_if(np.ndim(classes) != 1 or len(classes) < 2, where,
+               f"a support vector classifier has classes {describe_value(classes)}")
+    k = len(classes)
+    pairs = k * (k - 1) // 2
+    vectors, width = getattr(model, "support_vectors_", None), getattr(model, "n_features_in_", None)
+    _refuse_if(np.ndim(vectors) != 2 or not _is_int(width) or np.shape(vectors)[1] != width, where,
+               f"a support vector classifier's support vectors have shape {np.shape(vectors)} for "
+               f"{describe_value(width)} features")
+    n_vectors = np.shape(vectors)[0]
+
+    def integers(name: str, shape: tuple, low: int, high: int | None) -> None:
+        values = np.asarray(getattr(model, name, None))
+        _refuse_if(values.shape != shape or values.dtype.kind not in "iu", where,
+                   f"a support vector classifier's {name} has shape {values.shape} ({values.dtype}); expected {shape} "
+                   "integers")
+        _refuse_if(bool(np.any(values < low)) or (high is not None and bool(np.any(values >= high))), where,
+                   f"a support vector classifier's {name} holds {describe_value(values.tolist())}, outside "
+                   f"[{low}, {high if high is not None else 'inf'})")
+
+    integers("_n_support", (k,), 0, None)
+    counts = np.asarray(model._n_support)
+    _refuse_if(int(counts.sum()) != n_vectors, where, f"a support vector classifier counts {int(counts.sum())} "
+               f"support vectors ({describe_value(counts.tolist())}) and holds {n_vectors}")
+    fitted = getattr(model, "shape_fit_", None)
+    _refuse_if(not isinstance(fitted, tuple) or len(fitted) != 2 or not all(_is_int(n) and n >= 0 for n in fitted)
+               or fitted[1] != width, where,
+               f"a support vector classifier was fitted on shape {describe_value(fitted)}, for {width} features")
+    integers("support_", (n_vectors,), 0, fitted[0])
+    for name, shape in (("_dual_coef_", (k - 1, n_vectors)), ("_intercept_", (pairs,))):
+        found = np.shape(getattr(model, name, None))
+        _refuse_if(found != shape, where, f"a support vector classifier's {name} has shape {found}; {k} classes and "
+                   f"{n_vectors} support vectors need {shape}")
+    probabilities = {np.shape(getattr(model, name, None)) for name in ("_probA", "_probB")}
+    # probability=False leaves both empty; probability=True gives one per pair of classes
+    _refuse_if(probabilities not in ({(0,)}, {(pairs,)}), where,
+               f"a support vector classifier's _probA and _probB have shapes {sorted(probabilities)}; {k} classes need "
+               f"({pairs},) or none")
+    if hasattr(model, "class_weight_"):
+        found = np.shape(model.class_weight_)
+        _refuse_if(found != (k,), where, f"a support vector classifier's class_weight_ has shape {found} for {k} classes")
+
+
+def _check_gradient_boosting(model, n_features: int, where: str) -> None:
+    """Gradient boosting's compiled prediction takes ``estimators_[i, k].tree_`` as a tree
+    without a type check, and adds tree ``k`` of each stage to column ``k`` of the initial
+    predictions without a bounds check."""
+    import numpy as np
+
+    estimators = getattr(model, "estimators_", None)
+    _refuse_if(not isinstance(estimators, np.ndarray) or estimators.dtype != object or estimators.ndim != 2
+               or 0 in estimators.shape, where,
+               f"gradient boosting keeps its trees in {describe_value(estimators)}, not a stages x classes array")
+    for tree in estimators.flat:
+        _refuse_if(_qualified(tree) != "sklearn.tree._classes.DecisionTreeRegressor"
+                   or _qualified(getattr(tree, "tree_", None)) != "sklearn.tree._tree.Tree", where,
+                   f"gradient boosting holds {describe_value(tree)} among its trees")
+    init = getattr(model, "init_", None)
+    # "zero", or the prior genrekit's models start from: both computed in Python, so safe to run here
+    _refuse_if(not (isinstance(init, str) and init == "zero") and _qualified(init) != "sklearn.dummy.DummyClassifier",
+               where, f"gradient boosting starts from {describe_value(init)}")
+    columns = np.shape(model._raw_predict_init(np.zeros((1, n_features))))
+    _refuse_if(columns != (1, estimators.shape[1]), where,
+               f"gradient boosting has {estimators.shape[1]} trees a stage for initial predictions of shape {columns}")
 
 
 def _check_binary_tree(tree, where: str) -> None:

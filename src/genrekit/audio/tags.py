@@ -39,6 +39,7 @@ import datetime
 import os
 import re
 import shutil
+import stat
 import struct
 import tempfile
 from collections import Counter
@@ -46,10 +47,12 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 
+from genrekit._files import fsync_path
 from genrekit.errors import GenrekitError, ParameterError
 
 ID3_SUFFIXES = frozenset({".mp3", ".wav", ".aif", ".aiff"})
-TAGGABLE = frozenset({".flac", ".ogg", ".oga", ".opus", ".m4a", ".m4b", ".mp4"}) | ID3_SUFFIXES
+MP4_SUFFIXES = frozenset({".m4a", ".m4b", ".mp4"})
+TAGGABLE = frozenset({".flac", ".ogg", ".oga", ".opus"}) | MP4_SUFFIXES | ID3_SUFFIXES
 EXISTING = ("keep", "replace", "append")
 ID3V1_SIZE = 128
 SEPARATOR = "; "
@@ -386,6 +389,9 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     genres = [genres] if isinstance(genres, str) else list(genres)
     if not genres or not all(isinstance(g, str) and g.strip() for g in genres):
         raise ParameterError(f"genres={genres!r}: expected one or more non-empty genre names")
+    if any(is_placeholder(g) for g in genres):  # a model's label too: 'unknown' is never written
+        raise ParameterError(f"genres={genres!r}: {next(g for g in genres if is_placeholder(g))!r} only says the "
+                             "genre is not known; genrekit never writes it into a file")
     path = os.fspath(path)
     shown = "; ".join(genres)
     if Path(path).suffix.lower() not in TAGGABLE:
@@ -457,14 +463,6 @@ def apply_tag_change(change: TagChange) -> TagChange:
     change.new_values = written[change.field]
     change.action, change.written, change.new = "written", True, _show(change.new_values) or ""
     return change
-
-
-def _fsync(path: str, *, folder: bool = False) -> None:
-    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _id3v1_block(path: str) -> bytes | None:
@@ -773,12 +771,25 @@ def _vorbis_loss(raw: bytes) -> list[str]:
     return problems
 
 
+def _mp4_loss(path: str) -> list[str]:
+    """The genre atoms of an MP4 file mutagen could not read (text that is not UTF-8, an odd
+    data type): it keeps them aside and drops them when a ``©gen`` is saved, so genrekit would
+    neither see the owner's genre nor be able to put it back."""
+    from mutagen.mp4 import MP4
+
+    failed = getattr(MP4(path).tags, "_failed_atoms", None) or {}
+    return [f"an unreadable {key!r} atom" for key in failed
+            if key in ("\xa9gen", "gnre") or key.startswith("----:org.genrekit:")]
+
+
 def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
     """Raise when saving the tag of ``path`` (a copy of ``shown``) through mutagen would lose
     or garble anything in it."""
     if suffix in ID3_SUFFIXES:
         tags, _ = _load_id3(path, suffix, exact=True)
         problems = _id3_loss(_id3_block(path, suffix), tags) if tags is not None else []
+    elif suffix in MP4_SUFFIXES:
+        problems = _mp4_loss(path)
     else:
         raw = _vorbis_comment_bytes(path)
         problems = _vorbis_loss(raw) if raw is not None else []
@@ -819,29 +830,49 @@ def _other_fields(path: str, suffix: str, touched) -> list:
     return sorted((key, repr(value)) for key, value in tags.items() if key.casefold() not in skip)
 
 
+def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
+    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
 def _replace_safely(path: str, edit) -> None:
-    """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits, and owner where
-    the user may set it, kept), fsync the copy and rename it onto ``path``: the file is either
-    as it was or fully written. A link is followed: the song it points to is edited, and the
-    link stays a link."""
-    path = os.path.realpath(path)
+    """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits and owner kept),
+    fsync the copy and rename it onto ``path``: the file is either as it was or fully written.
+    A link is followed: the song it points to is edited, and the link stays a link.
+
+    Refused (nothing changed): a file without write permission (even for root), one with
+    other hard links (they would keep the old tags), one whose owner could not be kept (a
+    group-writable song of another user would become the tagger's), and one that another
+    program changed while the copy was edited (its change would be lost)."""
+    name, path = path, os.path.realpath(path)
     folder = os.path.dirname(path)
+    status = os.stat(path)
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        raise GenrekitError(f"{name}: read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are")
+    if status.st_nlink > 1:
+        raise GenrekitError(f"{name}: has {status.st_nlink - 1} other hard link(s), which would keep the old tags; "
+                            "left as it is")
     descriptor, temporary = tempfile.mkstemp(prefix=".genrekit-", suffix=".tag", dir=folder)  # any name length
     os.close(descriptor)
     try:
         shutil.copy2(path, temporary)
-        status = os.stat(path)
         if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
-            with contextlib.suppress(OSError):  # only root may give a file away; some file systems never
+            with contextlib.suppress(OSError):  # only root may give a file away
                 os.chown(temporary, status.st_uid, status.st_gid)
+            with contextlib.suppress(OSError):  # a member of the file's group may keep at least that
+                os.chown(temporary, -1, status.st_gid)
+            copy = os.stat(temporary)
+            if (copy.st_uid, copy.st_gid) != (status.st_uid, status.st_gid):
+                raise GenrekitError(f"{name}: owned by user {status.st_uid}, group {status.st_gid}; a rewritten "
+                                    f"copy would be owned by user {copy.st_uid}, group {copy.st_gid}; left as it is")
         edit(temporary)
-        _fsync(temporary)
+        fsync_path(temporary)
+        if _identity(os.stat(path)) != _identity(status):
+            raise TagConflict(f"{name}: changed by another program while its tags were written; left as it is")
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
-    with contextlib.suppress(OSError):  # not every file system can sync a folder
-        _fsync(folder, folder=True)
+    fsync_path(folder, folder=True)
 
 
 _UNSET = object()
@@ -873,6 +904,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     _check_version(id3v2_version)
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
+    real = os.path.realpath(path)
+    if Path(real).suffix.lower() != suffix:  # its format is chosen by the name: the song's own must agree
+        raise GenrekitError(f"{path}: a link to {real}, which is not a {suffix} file; its tags are left as they are")
     written: dict = {}
 
     def edit(temporary: str) -> None:

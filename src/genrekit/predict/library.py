@@ -10,6 +10,7 @@ path gives the same rows. Links are followed; dangling ones and loops get a row 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from genrekit._files import atomic_path
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
-from genrekit.audio.tags import squashed_genre
+from genrekit.audio.tags import is_placeholder, squashed_genre
 from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
@@ -460,6 +461,27 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _results_lock(results: Path):
+    """Hold ``<results>.lock`` for a whole tag or undo run: two runs on one results table
+    would each rewrite the journal under the other's open handle, and the lines the other
+    appends after that (the old values of its writes) would be lost."""
+    try:
+        import fcntl
+    except ImportError:  # Windows has no flock; runs on one table there are not guarded
+        yield
+        return
+    lock = results.with_name(results.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise ParameterError(f"{results}: another `genrekit tag` or `tag --undo` run is using this results "
+                                 f"table (it holds {lock.name}); wait for it to finish, or write another table") from exc
+        yield  # the lock goes with the handle
+
+
 def _append(handle, record: dict) -> None:
     """One journal line, on disk before this returns."""
     handle.write(json.dumps(record) + "\n")
@@ -493,7 +515,7 @@ def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = N
     if count < 1:
         raise ParameterError(f"count={count}: expected at least 1 genre to write")
     genre = record.get("genre")
-    if record.get("error") or genre in (None, UNKNOWN):
+    if record.get("error") or genre is None or is_placeholder(genre):
         return []
     probabilities = record.get("probabilities") or {}
     ranked = sorted((g for g in probabilities if g != genre), key=lambda g: -probabilities[g])
@@ -503,7 +525,7 @@ def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = N
     seen, unique = set(), []
     for name in chosen:  # the style "hip-hop" is the genre "hiphop": one of them
         key = squashed_genre(name)
-        if key not in seen:
+        if key not in seen and not is_placeholder(name):  # a label 'Unknown' says nothing either
             seen.add(key)
             unique.append(name)
     return unique
@@ -530,14 +552,25 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     from genrekit.audio.tags import apply_tag_change, plan_genre_tag, provenance
 
     record["tag"] = None  # an earlier run's write record stays on that run's journal line
-    if record["genre"] == UNKNOWN:
+    genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)
+    if not genres:  # unknown, or a model whose label is a placeholder ('Unknown'): nothing to write
         record["tag_action"], record["tag_written"] = "unknown", False
         record["tag_old"] = record["tag_new"] = None
-        reason = ("not music" if not_music(record.get("music"))
+        reason = (f"the model's label {record['genre']!r} says no genre" if record["genre"] != UNKNOWN
+                  else "not music" if not_music(record.get("music"))
                   else f"confidence {record['confidence']:.2f} < {options.min_confidence}")
         record["tag_error"] = f"genre unknown ({reason}): its tags are left as they are"
         return None
-    genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)
+    try:
+        now = _stat(record["path"])
+    except OSError as exc:
+        now = {"error": exc.strerror or str(exc)}
+    if now != {"size": record["size"], "mtime_ns": record["mtime_ns"]}:  # its genre is the old audio's
+        record["tag_action"], record["tag_written"] = "changed", False
+        record["tag_old"] = record["tag_new"] = None
+        record["tag_error"] = (f"{record['path']}: changed since it was analysed ({now.get('error') or 'size or mtime'});"
+                               " its tags are left as they are, and the next run analyses it again")
+        return None
     change = plan_genre_tag(record["path"], genres, existing=options.existing, separator=options.separator,
                             id3v2_version=options.id3v2_version,
                             provenance=provenance(record["model"], record.get("confidence")))
@@ -678,91 +711,92 @@ def tag_library(
     analysed_as = identity + _options_key(skip, segment_seconds)
     listing, skipped = _listing(root)
     files = list(listing)
-    journal = results.with_name(results.name + ".journal.jsonl")
-    records = read_journal(journal)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    # Rewrite the journal without a torn last line before appending to it.
-    with atomic_path(journal) as temporary:
-        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    latest = {r["key"]: r for r in records}
-    # A file whose tag write was journalled but never finished is not done: its key is the
-    # one it had before the write, so if the write did not happen it is tagged again.
-    done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
-    # Each file's row is found by its key, never by its path: the path changes with the
-    # spelling of the library and with a move (--hash), the key does not.
-    current: dict[str, tuple[str, int, int]] = {}
-    todo, retag, failures_before = [], [], 0
-    for path in files:
-        try:
-            key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
-        except (OSError, GenrekitError) as exc:
-            key, size, mtime_ns = f"unreadable:{path}", 0, 0
-            records.append(asdict(TagRecord(path=str(path), size=size, mtime_ns=mtime_ns, key=key,
-                                            error=f"{path}: cannot be read ({exc})")))
-            failures_before += 1
-        else:
-            if key not in done:
-                todo.append([str(path), key, size, mtime_ns, identity])
-            elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
-                retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
-        current[str(path)] = key, size, mtime_ns
-    n_before = len(files) - len(todo) - failures_before
-    columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    if runner is None and todo:
-        from genrekit.runners import LocalRunner
+    with _results_lock(results):
+        journal = results.with_name(results.name + ".journal.jsonl")
+        records = read_journal(journal)
+        results.parent.mkdir(parents=True, exist_ok=True)
+        # Rewrite the journal without a torn last line before appending to it.
+        with atomic_path(journal, durable=True) as temporary:
+            temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        latest = {r["key"]: r for r in records}
+        # A file whose tag write was journalled but never finished is not done: its key is the
+        # one it had before the write, so if the write did not happen it is tagged again.
+        done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
+        # Each file's row is found by its key, never by its path: the path changes with the
+        # spelling of the library and with a move (--hash), the key does not.
+        current: dict[str, tuple[str, int, int]] = {}
+        todo, retag, failures_before = [], [], 0
+        for path in files:
+            try:
+                key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
+            except (OSError, GenrekitError) as exc:
+                key, size, mtime_ns = f"unreadable:{path}", 0, 0
+                records.append(asdict(TagRecord(path=str(path), size=size, mtime_ns=mtime_ns, key=key,
+                                                error=f"{path}: cannot be read ({exc})")))
+                failures_before += 1
+            else:
+                if key not in done:
+                    todo.append([str(path), key, size, mtime_ns, identity])
+                elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
+                    retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
+            current[str(path)] = key, size, mtime_ns
+        n_before = len(files) - len(todo) - failures_before
+        columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        if runner is None and todo:
+            from genrekit.runners import LocalRunner
 
-        runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
-    actions: Counter = Counter()
+            runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
+        actions: Counter = Counter()
 
-    def rekey(path: str) -> tuple[str, int, int]:
-        return _key(Path(path), use_hash, analysed_as)
+        def rekey(path: str) -> tuple[str, int, int]:
+            return _key(Path(path), use_hash, analysed_as)
 
-    def finish(record: dict) -> None:
-        _decide(record, min_confidence)
-        change = None
-        if write_tags and record["error"] is None:
-            change = _set_tag(record, handle, options, rekey)
-            actions[record["tag_action"]] += 1
-            if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
-                current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
-        _append(handle, record)  # journalled before anyone is told: a failing callback loses no record
-        records.append(record)
-        if change is not None and on_tag_change is not None:
-            on_tag_change(change)
+        def finish(record: dict) -> None:
+            _decide(record, min_confidence)
+            change = None
+            if write_tags and record["error"] is None:
+                change = _set_tag(record, handle, options, rekey)
+                actions[record["tag_action"]] += 1
+                if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
+                    current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
+            _append(handle, record)  # journalled before anyone is told: a failing callback loses no record
+            records.append(record)
+            if change is not None and on_tag_change is not None:
+                on_tag_change(change)
 
-    with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("tagging", total=len(files), completed=n_before)
-        for record in retag:  # predicted before; only the tag is decided now
-            finish(dict(record))
-        if todo:
-            for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
-                finish(record)
-                bar.advance(task)
-    latest = {r["key"]: r for r in records}
-    rows = {}
-    for path, (key, size, mtime_ns) in current.items():
-        if key in latest:  # under the path, size and mtime it has now
-            rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
-    for path, reason in skipped.items():  # listed again by each run, so never in the journal
-        rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
-    # every row with every field (rows of older runs lack the newer ones)
-    table = [_complete(_decide(rows[path], min_confidence)) for path in sorted(rows)]
-    write_table(table, results)
-    failures = {r["path"]: r["error"] for r in table if r["error"]}
-    genres = Counter(r["genre"] for r in table if not r["error"])
-    disagreements = find_disagreements(
-        [{"path": r["path"], "owner_genres": r["own_genres"], "owner_labels": r["own_as_model"],
-          "probabilities": r["probabilities"], "seen_in_training": r["seen_in_training"]}
-         for r in table if r["own_genres"] and not r["error"]],
-        min_confidence=max(DISAGREEMENT_CONFIDENCE, min_confidence or 0.0))
-    disagreements_path = results.with_name(results.name + ".disagreements.csv")
-    write_disagreements(disagreements, disagreements_path)
-    return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
-                          n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
-                          failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
-                          disagreements=disagreements, disagreements_path=disagreements_path,
-                          unknown=[r["path"] for r in table
-                                   if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
+        with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
+            task = bar.add_task("tagging", total=len(files), completed=n_before)
+            for record in retag:  # predicted before; only the tag is decided now
+                finish(dict(record))
+            if todo:
+                for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
+                    finish(record)
+                    bar.advance(task)
+        latest = {r["key"]: r for r in records}
+        rows = {}
+        for path, (key, size, mtime_ns) in current.items():
+            if key in latest:  # under the path, size and mtime it has now
+                rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
+        for path, reason in skipped.items():  # listed again by each run, so never in the journal
+            rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
+        # every row with every field (rows of older runs lack the newer ones)
+        table = [_complete(_decide(rows[path], min_confidence)) for path in sorted(rows)]
+        write_table(table, results)
+        failures = {r["path"]: r["error"] for r in table if r["error"]}
+        genres = Counter(r["genre"] for r in table if not r["error"])
+        disagreements = find_disagreements(
+            [{"path": r["path"], "owner_genres": r["own_genres"], "owner_labels": r["own_as_model"],
+              "probabilities": r["probabilities"], "seen_in_training": r["seen_in_training"]}
+             for r in table if r["own_genres"] and not r["error"]],
+            min_confidence=max(DISAGREEMENT_CONFIDENCE, min_confidence or 0.0))
+        disagreements_path = results.with_name(results.name + ".disagreements.csv")
+        write_disagreements(disagreements, disagreements_path)
+        return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
+                              n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
+                              failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
+                              disagreements=disagreements, disagreements_path=disagreements_path,
+                              unknown=[r["path"] for r in table
+                                       if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
 
 
 @dataclass
@@ -822,13 +856,6 @@ def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
     return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
 
 
-def _describe(stat: dict[str, int]) -> str:
-    from datetime import datetime
-
-    when = datetime.fromtimestamp(stat["mtime_ns"] / 1e9).isoformat(sep=" ", timespec="microseconds")
-    return f"{stat['size']} bytes, modified {when}"
-
-
 def _chain(entries: list[dict]) -> list[dict]:
     """The last write to a file and the writes before it that it followed directly (each made
     on the file as the one before left it), oldest first."""
@@ -858,66 +885,109 @@ def _undo_plan(chain: list[dict]) -> tuple[dict, dict, dict, str | None]:
 
 
 def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
-    """Put back the fields of one file as they were before the last chain of writes to it
-    (:func:`_chain`), journalling the undo in ``handle``."""
+    """Put back the fields of one file as they were before genrekit's first write to it: each
+    chain of writes (:func:`_chain`) undone in turn, the newest first, journalling the undo in
+    ``handle``. A chain is undone where the file holds what genrekit wrote: the fields are
+    compared, not the file's size or mtime, so a player that saved a play count, or another
+    tagger's edit of other fields, does not stop it. A chain that converted the ID3 version puts
+    the whole old tag back, so it is undone only where nothing else changed the file since."""
+    path = entries[-1]["path"]
+    undone: UndoRecord | None = None  # the chains put back so far, merged
+    newest = True
+    while entries:
+        if entries[-1]["after"] is None and _never_made(entries[-1]):
+            entries = entries[:-1]
+            continue
+        chain = _chain(entries)
+        outcome = _undo_chain(chain, path, handle, earlier, newest)
+        entries = entries[:len(entries) - len(chain)]
+        if outcome.status not in ("restored", "already undone"):
+            if undone is not None and undone.status == "restored":
+                outcome.reason = f"{outcome.reason} (the later writes were put back)"
+            return outcome
+        if undone is None:
+            undone = outcome
+        else:  # an earlier chain: its old values are the ones put back now
+            undone.new, undone.write = outcome.new, outcome.write
+            undone.fields = (undone.fields or {}) | {n: {"old": undone.fields.get(n, v)["old"], "new": v["new"]}
+                                                     for n, v in (outcome.fields or {}).items()}
+            if outcome.status == "restored":
+                undone.status, undone.reason, undone.after = "restored", None, outcome.after
+        newest = False
+    if undone is None:
+        return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
+    if undone.status == "restored" and undone.field is not None:
+        from genrekit.audio import tags
+
+        undone.new = tags.read_genre_field(path).fields.get(undone.field)
+    return undone
+
+
+def _never_made(entry: dict) -> bool:
+    """Whether a write journalled by a run killed before it recorded the write's end was never
+    made: the file holds the write's old values, not its new ones."""
     from genrekit.audio import tags
 
-    path = entries[-1]["path"]
-    while entries:
-        last = entries[-1]
-        chain = _chain(entries)
-        ours, target, values, id3_tag = _undo_plan(chain)
-        name = next(iter(chain[0]["fields"]))  # the genre field
-        write = {"before": last["before"], "after": last["after"]}
-        line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
-                "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
-        previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
-        if previous is not None and previous["state"] == "restored":
-            return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
-                              ours[name], target[name], previous.get("after"), write, line["fields"])
-        try:
-            now = tags.read_genre_field(path)
-        except Exception as exc:  # gone, or no longer a taggable file
-            reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
-            _append(handle, line | {"state": "refused", "reason": reason})
-            return UndoRecord(path, "refused", reason, name, ours[name], target[name])
-        found = {n: now.fields.get(n) for n in target}
-        if previous is not None and previous["state"] == "restoring" and found == target:
-            _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
-            return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write,
-                              line["fields"])
-        if last["after"] is None:  # a run killed between journalling the write and recording it
-            mine = {n: v["new"] for n, v in last["fields"].items()}
-            theirs = {n: v["old"] for n, v in last["fields"].items()}
-            current = {n: now.fields.get(n) for n in mine}
-            version = last.get("id3_version") or {}
-            if current == theirs and current != mine and now.version == version.get("old", now.version):
-                entries = entries[:-1]  # the write never happened
-                continue
-            if current != mine:
-                reason = (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found "
-                          f"{now.fields.get(name)!r}: the file changed since it was tagged; left as it is")
-                _append(handle, line | {"state": "refused", "reason": reason})
-                return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
-        else:
-            stat = _stat(path)
-            if stat != last["after"]:
-                reason = (f"{path}: changed since genrekit tagged it (then {_describe(last['after'])}; now "
-                          f"{_describe(stat)}); its tags are left as they are")
-                _append(handle, line | {"state": "refused", "reason": reason})
-                return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
-        _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
-        try:
-            tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
-        except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
-            reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
-            _append(handle, line | {"state": "failed", "reason": reason})
-            return UndoRecord(path, "failed", reason, name, ours[name], target[name])
-        stat = _stat(path)
-        _append(handle, line | {"state": "restored", "after": stat})
-        restored = tags.read_genre_field(path).fields.get(name)
-        return UndoRecord(path, "restored", None, name, ours[name], restored, stat, write, line["fields"])
-    return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
+    try:
+        now = tags.read_genre_field(entry["path"])
+    except Exception:  # mutagen raises many types; the undo of its chain reports the file
+        return False
+    current = {n: now.fields.get(n) for n in entry["fields"]}
+    version = entry.get("id3_version") or {}
+    return (current == {n: v["old"] for n, v in entry["fields"].items()}
+            and current != {n: v["new"] for n, v in entry["fields"].items()}
+            and now.version == version.get("old", now.version))
+
+
+def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: bool) -> UndoRecord:
+    """Undo one chain of writes to ``path`` (see :func:`_undo_file`)."""
+    from genrekit.audio import tags
+
+    last = chain[-1]
+    ours, target, values, id3_tag = _undo_plan(chain)
+    name = next(iter(chain[0]["fields"]))  # the genre field
+    write = {"before": last["before"], "after": last["after"]}  # the key of the undo's progress lines
+    line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
+            "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
+    previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
+    if previous is not None and previous["state"] == "restored":
+        return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
+                          ours[name], target[name], previous.get("after"), write, line["fields"])
+    try:
+        now = tags.read_genre_field(path)
+    except Exception as exc:  # gone, or no longer a taggable file
+        reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
+        _append(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, ours[name], target[name])
+    found = {n: now.fields.get(n) for n in target}
+    if previous is not None and previous["state"] == "restoring" and found == target:
+        _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
+        return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write, line["fields"])
+    if found != ours:
+        reason = (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}"
+                  + ("" if found[name] != ours[name] else f", and {', '.join(n for n in found if found[n] != ours[n])}"
+                     " changed too")
+                  + ": the file's tags changed since it was tagged; left as it is")
+        _append(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
+    if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]):
+        reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
+                  "back, but the file changed since; its tags are left as they are")
+        _append(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
+    _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
+    try:
+        tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
+    except tags.TagConflict as exc:  # changed between the read above and the write
+        _append(handle, line | {"state": "refused", "reason": str(exc)})
+        return UndoRecord(path, "refused", str(exc), name, ours[name], target[name])
+    except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
+        reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
+        _append(handle, line | {"state": "failed", "reason": reason})
+        return UndoRecord(path, "failed", reason, name, ours[name], target[name])
+    stat = _stat(path)
+    _append(handle, line | {"state": "restored", "after": stat})
+    return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"])
 
 
 def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
@@ -944,22 +1014,23 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
                              f"journal {journal.name} beside it; found no journal")
     writes = _tag_writes(read_journal(journal))
-    progress = results.with_name(results.name + ".undo.jsonl")
-    lines = read_journal(progress, undo_line)
-    with atomic_path(progress) as temporary:  # without a torn last line, before appending to it
-        temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
-    earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}
-    files = []
-    with open(progress, "a", encoding="utf-8") as handle:
-        for real in sorted(writes):
-            if not writes[real]:
-                continue
-            outcome = _undo_file(writes[real], handle, earlier)
-            files.append(outcome)
-            if on_file is not None:
-                on_file(outcome)
-    _record_undo(results, journal, [f for f in files if f.status in ("restored", "already undone") and f.after])
-    return UndoSummary(results=results, progress=progress, files=files, seconds=time.perf_counter() - started)
+    with _results_lock(results):
+        progress = results.with_name(results.name + ".undo.jsonl")
+        lines = read_journal(progress, undo_line)
+        with atomic_path(progress, durable=True) as temporary:  # without a torn last line, before appending to it
+            temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+        earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}
+        files = []
+        with open(progress, "a", encoding="utf-8") as handle:
+            for real in sorted(writes):
+                if not writes[real]:
+                    continue
+                outcome = _undo_file(writes[real], handle, earlier)
+                files.append(outcome)
+                if on_file is not None:
+                    on_file(outcome)
+        _record_undo(results, journal, [f for f in files if f.status in ("restored", "already undone") and f.after])
+        return UndoSummary(results=results, progress=progress, files=files, seconds=time.perf_counter() - started)
 
 
 def _undone_record(record: dict, undone: UndoRecord) -> dict:
@@ -988,7 +1059,7 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
     records, latest = read_journal(journal), {}
     for record in records:
         latest[os.path.realpath(record["path"])] = record
-    with atomic_path(journal) as temporary:  # without a torn last line (a killed run), before appending to it
+    with atomic_path(journal, durable=True) as temporary:  # without a torn last line (a killed run), before appending to it
         temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     changed = {}
     with open(journal, "a", encoding="utf-8") as handle:
