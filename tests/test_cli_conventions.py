@@ -590,3 +590,18 @@ def test_logmel_files_stay_inside_out_whatever_the_manifests_ids(songs, tmp_path
     assert not list(songs[0].parent.glob("*.npz"))  # nothing beside the songs
     result = invoke("features", manifest, "--features", "logmel", "--n-mels", "32", "--out", tmp_path / "out", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "other settings" in result.stderr
+
+
+def test_control_characters_in_names_and_tags_never_reach_the_terminal(capsys):
+    from rich.table import Table
+
+    from genrekit.cli.common import out_console
+
+    out_console.print("tagged \x1b[2J\x1b[31mRock\x07\x9b; model says jazz\nnext\tline", markup=False)
+    table = Table()
+    table.add_column("file")
+    table.add_row("song\x1b]0;title\x07.mp3")
+    out_console.print(table)
+    shown = capsys.readouterr().out
+    assert not any(c in shown for c in "\x1b\x07\x9b")
+    assert "tagged \\x1b[2J\\x1b[31mRock\\x07\\x9b; model says jazz\nnext" in shown and "song\\x1b]0;title" in shown

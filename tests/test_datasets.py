@@ -195,6 +195,13 @@ def test_fma(tmp_path, clip, fma_genres):
     assert [t.track_id for t in load_dataset(tmp_path, fma_subset="medium").tracks] == ["2", "5", "10", "20"]
     with pytest.raises(DatasetError, match=r"fma_subset='small' is for FMA, and this dataset is read as 'manifest'"):
         load_dataset(tmp_path / "fma_metadata" / "tracks.csv", fma_subset="small")
+    tracks_csv = tmp_path / "fma_metadata" / "tracks.csv"  # a hostile id: a problem named, no path made of it
+    with open(tracks_csv, "a") as handle:
+        handle.write("../../etc,x,y,training,small,100,Pop,z\n-4,x,y,training,small,100,Pop,z\n")
+    medium = load_fma(tmp_path, subset="medium")
+    assert [t.track_id for t in medium.tracks] == ["2", "5", "10", "20"]
+    assert {p.reason for p in medium.problems if p.path == str(tracks_csv)} == {
+        "track id '../../etc' is not a whole number >= 0; left out", "track id '-4' is not a whole number >= 0; left out"}
 
 
 def test_split_is_stratified_grouped_and_seeded():

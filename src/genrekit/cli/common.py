@@ -7,6 +7,7 @@ import io
 import os
 import logging
 import math
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,21 @@ class _StandardStream:
         return getattr(getattr(sys, self._name), name)
 
 
-out_console = Console(file=_StandardStream("stdout"), soft_wrap=True)
-err_console = Console(file=_StandardStream("stderr"), soft_wrap=True)
+# C0 and C1 control characters but newline and tab: a file name or a song's tag holding ESC
+# could otherwise move the cursor, recolour or clear the user's terminal
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _SafeConsole(Console):
+    """A rich console that shows control characters of the text it is given as ``\\x1b``-style
+    escapes (its own styling is added after, so it still works)."""
+
+    def render_str(self, text: str, **kwargs):
+        return super().render_str(_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text), **kwargs)
+
+
+out_console = _SafeConsole(file=_StandardStream("stdout"), soft_wrap=True)
+err_console = _SafeConsole(file=_StandardStream("stderr"), soft_wrap=True)
 
 
 def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,

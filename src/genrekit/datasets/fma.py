@@ -32,8 +32,12 @@ def is_fma(root: str | os.PathLike) -> bool:
 
 
 def audio_path(audio_dir: str | os.PathLike, track_id: int) -> Path:
-    """``audio_dir/NNN/NNNNNN.mp3``, FMA's layout."""
+    """``audio_dir/NNN/NNNNNN.mp3``, FMA's layout; ``track_id`` a whole number >= 0 (ValueError)."""
+    if isinstance(track_id, float) and not track_id.is_integer():
+        raise ValueError(f"track id {track_id!r}: expected a whole number")
     name = f"{int(track_id):06d}"
+    if int(track_id) < 0:
+        raise ValueError(f"track id {track_id!r}: expected a whole number >= 0")
     return Path(audio_dir) / name[:3] / f"{name}.mp3"
 
 
@@ -113,7 +117,11 @@ def load_fma(
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
     for track_id, row in selected.iterrows():
-        path = audio_path(audio_dir, track_id)
+        try:
+            path = audio_path(audio_dir, track_id)
+        except (TypeError, ValueError, OverflowError):  # FMA's ids are whole numbers; this row's is not
+            problems.append(DatasetProblem(str(tracks_csv), f"track id {track_id!r} is not a whole number >= 0; left out"))
+            continue
         genre = row[("track", "genre_top")]
         if pd.isna(genre) or not str(genre).strip():
             problems.append(DatasetProblem(str(path), f"track {track_id} has no top genre in tracks.csv; left out"))
