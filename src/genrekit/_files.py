@@ -48,6 +48,22 @@ def fsync_path(path: str | os.PathLike, *, folder: bool = False) -> None:
         os.close(descriptor)
 
 
+#: What a spreadsheet takes a cell starting with for a formula (OWASP's CSV injection list)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text: str | None) -> str | None:
+    """A CSV cell of text from outside (a file name, a song's tag, an error naming a file) that
+    a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)``) gets a
+    leading ``'``, which spreadsheets hide. :func:`from_spreadsheet_cell` undoes it."""
+    return "'" + text if isinstance(text, str) and text.startswith(FORMULA_STARTS) else text
+
+
+def from_spreadsheet_cell(text: str) -> str:
+    """The text :func:`spreadsheet_cell` was given."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` for the block to write; renamed onto ``path``

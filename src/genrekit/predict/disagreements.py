@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
-from genrekit._files import atomic_path
+from genrekit._files import atomic_path, spreadsheet_cell
 from genrekit.audio.tags import squashed_genre
 from genrekit.errors import ParameterError
 
@@ -99,6 +99,7 @@ def write_disagreements(disagreements: list[Disagreement], path: str | os.PathLi
         writer.writeheader()
         for item in disagreements:
             row = asdict(item)
-            row["owner_genres"] = "; ".join(item.owner_genres)
+            row["owner_genres"] = spreadsheet_cell("; ".join(item.owner_genres))  # the song's own tags: anyone's text
+            row["path"] = spreadsheet_cell(item.path)
             row["confidence"], row["owner_probability"] = round(item.confidence, 4), round(item.owner_probability, 4)
             writer.writerow(row)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genrekit._files import spreadsheet_cell
 from genrekit.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -132,11 +133,13 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
                      *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
                      "styles", "error"])
     for p in predictions:
-        writer.writerow([p.path, p.genre, f"{p.confidence:.6f}", p.start, p.end, p.n_chunks,
+        writer.writerow([spreadsheet_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
+                         p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
                          *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles), ""])
     for path, reason in failures.items():
-        writer.writerow([path, "", "", "", "", "", *([""] * 2 * len(labels)), "", reason])
+        writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "",
+                         spreadsheet_cell(reason)])
     return buffer.getvalue()
 
 
@@ -150,10 +153,10 @@ def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, 
     writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels), "error"])
     for p in predictions:
         for s in p.timeline:
-            writer.writerow([p.path, s.start, s.end, s.genre, f"{s.confidence:.6f}",
+            writer.writerow([spreadsheet_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
                              *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
     for path, reason in failures.items():
-        writer.writerow([path, "", "", "", "", *([""] * len(labels)), reason])
+        writer.writerow([spreadsheet_cell(path), "", "", "", "", *([""] * len(labels)), spreadsheet_cell(reason)])
     return buffer.getvalue()
 
 

@@ -23,7 +23,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import atomic_path
+from genrekit._files import atomic_path, from_spreadsheet_cell, spreadsheet_cell
 from genrekit.audio import content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
+# a CSV table's columns of text from outside genrekit (file names, errors naming them, a model's labels)
+_OUTSIDE_TEXT = ("path", "key", "genre", "error", "tag_error")
 
 
 @dataclass
@@ -453,6 +455,7 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
                 pq.write_table(pa.Table.from_pylist([_utf8_row(row) for row in rows]), temporary)
             else:
                 columns = list(dict.fromkeys(k for row in rows for k in row))
+                rows = [row | {k: spreadsheet_cell(row[k]) for k in _OUTSIDE_TEXT if k in row} for row in rows]
                 # a file name that is not UTF-8 is kept as its bytes, as the journal keeps it
                 with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
                     writer = csv.DictWriter(handle, fieldnames=columns)
@@ -1103,10 +1106,12 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
                 "tag_new": lambda v: "" if v is None else json.dumps(v)}
         for row in rows:
-            record = records.get(os.path.realpath(row["path"]))
+            record = records.get(os.path.realpath(from_spreadsheet_cell(row["path"])))
             if record is not None:
                 row.update({c: text.get(c, lambda v: "" if v is None else str(v))(record.get(c))
                             for c in columns if c in row})
+                if "tag_error" in row:
+                    row["tag_error"] = spreadsheet_cell(row["tag_error"])
         with atomic_path(results) as temporary:
             with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
                 writer = csv.DictWriter(handle, fieldnames=header)
