@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import socket
 import struct
 import subprocess
@@ -523,6 +524,199 @@ def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, t
         load_model(path)
 
 
+def _edit_nodes(tree, edit) -> None:
+    """A scikit-learn ``Tree`` with its node records changed by ``edit(nodes)``."""
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    edit(nodes)
+    tree.__setstate__({**state, "nodes": nodes})
+
+
+def _last_split(children) -> int:
+    return int(np.flatnonzero(children != -1)[-1])
+
+
+def _tree_split_looping_to_itself(classifier):
+    def edit(nodes):
+        node = _last_split(nodes["left_child"])
+        nodes["left_child"][node] = nodes["right_child"][node] = node
+    _edit_nodes(classifier.tree_, edit)
+
+
+def _tree_split_looping_to_the_root(classifier):
+    def edit(nodes):
+        nodes["left_child"][_last_split(nodes["left_child"])] = 0
+    _edit_nodes(classifier.tree_, edit)
+
+
+def _stage_tree_child_past_the_end(classifier):
+    _edit_nodes(classifier.estimators_[0, 0].tree_,
+                lambda nodes: (nodes["left_child"].__setitem__(0, 10**7), nodes["right_child"].__setitem__(0, 10**7)))
+
+
+def _stage_tree_looping_to_itself(classifier):
+    _tree_split_looping_to_itself(classifier.estimators_[1, 2])
+
+
+def _stage_wider_than_the_predictions(classifier):
+    classifier.estimators_ = np.concatenate([classifier.estimators_, classifier.estimators_[:, :1]], axis=1)
+
+
+def _stage_tree_without_its_tree(classifier):
+    classifier.estimators_[1, 1].tree_ = None
+
+
+def _boosted_predictor(classifier):
+    return dict(classifier.named_estimators_)["boosting"]._predictors[0][0]
+
+
+def _boosted_split_looping_to_itself(classifier):
+    nodes = _boosted_predictor(classifier).nodes
+    node = int(np.flatnonzero(nodes["is_leaf"] == 0)[-1])
+    nodes["left"][node] = nodes["right"][node] = node
+
+
+def _boosted_categorical_split(classifier):
+    _boosted_predictor(classifier).nodes["is_categorical"][0] = 1
+
+
+def _svc_counts(counts):
+    def tamper(classifier):
+        classifier._n_support = np.asarray(counts(int(classifier._n_support.sum())), dtype=classifier._n_support.dtype)
+    return tamper
+
+
+def _svc_attribute(name, value):
+    return lambda classifier: setattr(classifier, name, value(getattr(classifier, name)))
+
+
+def _svc_support_past_the_training_set(classifier):
+    classifier.support_[0] = 10**6
+
+
+STAGES = {"clf__n_estimators": 3}
+ENSEMBLE = {"clf__extra_trees__n_estimators": 2, "clf__boosting__max_iter": 2, "clf__mlp__max_iter": 10}
+
+
+@pytest.mark.parametrize("name, tamper, params, message", [
+    # gradient boosting keeps its trees in an object array, which the walk skipped: a root child
+    # of 10**7, or a tree_ of None, crashed the process at the first prediction (a segfault); a
+    # stage one tree wider than the predictions writes past their array
+    ("gradient-boosting", _stage_tree_child_past_the_end, STAGES, "decision tree points past its nodes"),
+    ("gradient-boosting", _stage_tree_looping_to_itself, STAGES,
+     "decision tree node points at a node that is not after it"),
+    ("gradient-boosting", _stage_wider_than_the_predictions, STAGES,
+     r"4 trees a stage for initial predictions of shape \(1, 3\)"),
+    ("gradient-boosting", _stage_tree_without_its_tree, STAGES, "a gradient boosting tree holds None, not a fitted tree"),
+    # a node whose child is itself, or an earlier node, made prediction loop for ever
+    ("decision-tree", _tree_split_looping_to_itself, {}, "decision tree node points at a node that is not after it"),
+    ("decision-tree", _tree_split_looping_to_the_root, {}, "decision tree node points at a node that is not after it"),
+    ("ensemble", _boosted_split_looping_to_itself, ENSEMBLE, "boosted tree node points at a node that is not after it"),
+    ("ensemble", _boosted_categorical_split, ENSEMBLE, "boosted tree has categorical splits"),
+    # libsvm reads its arrays by the counts of others; scikit-learn checks only that the per-class
+    # counts add up: 3,000 counts for 3 classes passed it and crashed libsvm (a segfault)
+    ("svc-rbf", _svc_counts(lambda n: [n] + [0] * 2999), {}, r"_n_support has shape \(3000,\) .*; expected \(3,\)"),
+    ("nu-svc", _svc_counts(lambda n: [n] + [0] * 2999), {}, r"_n_support has shape \(3000,\) .*; expected \(3,\)"),
+    ("svc-rbf", _svc_counts(lambda n: [n + 5, -5, 0]), {}, r"_n_support holds -5, outside \[0, inf\)"),
+    ("svc-rbf", _svc_counts(lambda n: [n, 1, 0]), {}, "counts .* support vectors .* and holds"),
+    ("svc-rbf", _svc_support_past_the_training_set, {}, r"support_ holds 1000000, outside \[0, 60\)"),
+    ("svc-rbf", _svc_attribute("_dual_coef_", lambda coef: coef[:, :-1].copy()), {}, "_dual_coef_ has shape"),
+    ("svc-rbf", _svc_attribute("_intercept_", lambda intercept: intercept[:1].copy()), {}, "_intercept_ has shape"),
+    ("svc-rbf", _svc_attribute("_probA", lambda prob: prob[:1].copy()), {}, "_probA and _probB have shapes"),
+    ("svc-rbf", _svc_attribute("shape_fit_", lambda shape: (shape[0], 10**6)), {}, "was fitted on shape"),
+    ("svc-rbf", _svc_attribute("_impl", lambda impl: "one_class"), {}, "of libsvm kind 'one_class'"),
+])
+def test_crafted_fitted_contents_are_refused_before_predicting(tmp_path, name, tamper, params, message):
+    """Each of these files passed the former checks, and compiled code would follow its
+    contents past an array or round a loop at prediction; each is now refused at load,
+    naming the file and what is inconsistent."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the MLP does not converge in 10 iterations
+        path = _tampered(tmp_path, name, tamper, **params)
+    with pytest.raises(ModelError, match=message) as refused:
+        load_model(path)
+    assert str(refused.value).startswith(f"{path}: ")
+
+
+def _lying_member(path: Path, name: str, data: bytes, *, declared: int, crc: int) -> Path:
+    """A model file whose member ``name`` holds ``data`` deflated while its listing declares
+    ``declared`` bytes of CRC ``crc`` (local header and central directory alike)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("genrekit.json", default_members()["genrekit.json"])
+        archive.writestr(name, data)
+        offset = archive.getinfo(name).header_offset
+    raw = bytearray(buffer.getvalue())
+    struct.pack_into("<I", raw, offset + 14, crc)
+    struct.pack_into("<I", raw, offset + 22, declared)
+    at = raw.find(b"PK\x01\x02")
+    while at != -1:
+        length = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46:at + 46 + length] == name.encode():
+            struct.pack_into("<I", raw, at + 16, crc)
+            struct.pack_into("<I", raw, at + 24, declared)
+        at = raw.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("crc, message", [
+    ("declared", "member pipeline.skops unpacks to more than the 10 bytes its listing declares"),
+    ("stream", r"archive cannot be read \(member pipeline.skops: Bad CRC-32"),
+])
+def test_a_member_inflating_past_its_declared_size_is_refused_within_a_chunk(tmp_path, crc, message):
+    """zipfile's ``read`` inflates a whole member before cutting it to its declared size: a
+    64 MiB stream declared as 10 bytes held ~140 MiB to refuse. Members are now inflated a
+    chunk at a time and refused at the first byte past the declared size, whatever CRC the
+    listing gives."""
+    import tracemalloc
+    import zlib
+
+    data = bytes(64 * 2**20)
+    path = _lying_member(tmp_path / "liar.genrekit", "pipeline.skops", data, declared=10,
+                         crc=zlib.crc32(data[:11]) if crc == "declared" else zlib.crc32(data))
+    del data
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelError, match=message) as refused:
+            load_model(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(refused.value).startswith(f"{path}: ")
+    assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB held to refuse a 10-byte member"
+
+
+@pytest.mark.parametrize("kind, inner, corrupt", [("bzip2", False, False), ("lzma", False, False),
+                                                  ("lzma", False, True), ("lzma", True, False)])
+def test_members_neither_stored_nor_deflated_are_refused_unopened(tmp_path, kind, inner, corrupt):
+    """bzip2 and lzma inflate a read's whole input at once, with no bound on what comes out,
+    and a corrupt lzma member escaped as _lzma.LZMAError; genrekit and skops write neither, so
+    a member of either (in the model file or in its skops payload) is refused before it is opened."""
+    members = default_members()
+    method = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA}[kind]
+    path = tmp_path / "packed.genrekit"
+    where = re.escape(f"{path}:pipeline.skops" if inner else f"{path}")
+    if inner:
+        with zipfile.ZipFile(io.BytesIO(members["pipeline.skops"])) as skops:
+            payload = {name: skops.read(name) for name in skops.namelist()}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+            for name, data in payload.items():
+                archive.writestr(name, data)
+        write_model(path, {**members, "pipeline.skops": buffer.getvalue()})
+    else:
+        with zipfile.ZipFile(path, "w", compression=method) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        if corrupt:
+            invalid_deflate(path, "pipeline.skops")  # its packed bytes overwritten, whatever the method
+    with pytest.raises(ModelError, match=rf"{where}: member \S+ is compressed with {kind}; only stored or deflated"):
+        load_model(path)
+
+
 @pytest.mark.parametrize("tamper, message", [
     ({"labels": 5}, "labels"),
     ({"input_name": ["patches"]}, "input_name"),
@@ -788,3 +982,23 @@ def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp
     with pytest.raises(ModelError, match=r"unknown.onnx: metadata 'genrekit': its feature set cannot be used: "
                                          "feature set 'no-such-set' is unknown"):
         load(path)
+
+
+@pytest.mark.parametrize("name", ["gradient-boosting", "ensemble"])
+def test_two_genre_models_load_through_the_allow_list(tmp_path, name):
+    """With two genres gradient boosting fits a binomial loss, whose types the allow-list
+    once lacked: such a model was saved and then refused by its own loader."""
+    import warnings
+
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+
+    spec = FeatureSpec("gtzan57")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, len(spec.columns))), np.repeat(np.arange(2), 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline = make_model(name).fit(X, y)
+    path = save_model(GenreModel(name, ["a", "b"], spec, pipeline), tmp_path / f"{name}.genrekit")
+    loaded = load_model(path)
+    assert np.allclose(loaded.predict_proba(X), pipeline.predict_proba(X))

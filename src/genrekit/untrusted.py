@@ -100,6 +100,10 @@ SKOPS_ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "sklearn._loss.link.MultinomialLogit": frozenset({"ObjectNode"}),
     "sklearn._loss.link.Interval": frozenset({"ObjectNode"}),
     "sklearn._loss._loss.CyHalfMultinomialLoss": frozenset({"LossNode"}),
+    # two genres: gradient boosting (alone or in the ensemble) fits a binomial loss
+    "sklearn._loss.loss.HalfBinomialLoss": frozenset({"ObjectNode"}),
+    "sklearn._loss.link.LogitLink": frozenset({"ObjectNode"}),
+    "sklearn._loss._loss.CyHalfBinomialLoss": frozenset({"LossNode"}),
     "genrekit.models.tagprior.TagPriorClassifier": frozenset({"ObjectNode"}),
     "genrekit.models.gaussianize.YeoJohnson": frozenset({"ObjectNode"}),
 }
@@ -473,8 +477,9 @@ def _check_predictor(predictor, n_features: int, where: str) -> None:
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = predictor.nodes
-    _refuse_if(not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1
-               or len(nodes) < 1, where, f"a boosted tree's nodes are {describe_value(nodes)}")
+    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1 or len(nodes) < 1:
+        _refuse_if(True, where, f"a boosted tree's nodes are {type(nodes).__name__} of shape {np.shape(nodes)}, not "
+                   "scikit-learn's node records")
     internal = nodes["is_leaf"] == 0  # the compiled walk stops at any non-zero is_leaf
     n = len(nodes)
     # HistGradientBoosting numbers its nodes depth-first, children after their parent: a child
@@ -520,9 +525,10 @@ def _check_svc(model, where: str) -> None:
         _refuse_if(values.shape != shape or values.dtype.kind not in "iu", where,
                    f"a support vector classifier's {name} has shape {values.shape} ({values.dtype}); expected {shape} "
                    "integers")
-        _refuse_if(bool(np.any(values < low)) or (high is not None and bool(np.any(values >= high))), where,
-                   f"a support vector classifier's {name} holds {describe_value(values.tolist())}, outside "
-                   f"[{low}, {high if high is not None else 'inf'})")
+        outside = (values < low) | (values >= high) if high is not None else values < low
+        if np.any(outside):
+            _refuse_if(True, where, f"a support vector classifier's {name} holds {values[outside][0]}, outside "
+                       f"[{low}, {high if high is not None else 'inf'})")
 
     integers("_n_support", (k,), 0, None)
     counts = np.asarray(model._n_support)
@@ -554,17 +560,25 @@ def _check_gradient_boosting(model, n_features: int, where: str) -> None:
     import numpy as np
 
     estimators = getattr(model, "estimators_", None)
-    _refuse_if(not isinstance(estimators, np.ndarray) or estimators.dtype != object or estimators.ndim != 2
-               or 0 in estimators.shape, where,
-               f"gradient boosting keeps its trees in {describe_value(estimators)}, not a stages x classes array")
-    for tree in estimators.flat:
-        _refuse_if(_qualified(tree) != "sklearn.tree._classes.DecisionTreeRegressor"
-                   or _qualified(getattr(tree, "tree_", None)) != "sklearn.tree._tree.Tree", where,
-                   f"gradient boosting holds {describe_value(tree)} among its trees")
+    if (not isinstance(estimators, np.ndarray) or estimators.dtype != object or estimators.ndim != 2
+            or 0 in estimators.shape):
+        _refuse_if(True, where, f"gradient boosting keeps its trees in a {type(estimators).__name__} of shape "
+                   f"{np.shape(estimators)}, not a stages x classes array of objects")
+    for tree in estimators.flat:  # messages built only on refusal: an estimator's repr is slow
+        if _qualified(tree) != "sklearn.tree._classes.DecisionTreeRegressor":
+            _refuse_if(True, where, f"gradient boosting holds a {_qualified(tree)} among its trees")
+        if _qualified(getattr(tree, "tree_", None)) != "sklearn.tree._tree.Tree":
+            _refuse_if(True, where, f"a gradient boosting tree holds {describe_value(getattr(tree, 'tree_', None))}, "
+                       "not a fitted tree")
+    # The initial predictions: "zero", or the class prior genrekit's models start from. Both are
+    # computed in Python from arrays already loaded, so they are run here to learn their width.
     init = getattr(model, "init_", None)
-    # "zero", or the prior genrekit's models start from: both computed in Python, so safe to run here
-    _refuse_if(not (isinstance(init, str) and init == "zero") and _qualified(init) != "sklearn.dummy.DummyClassifier",
-               where, f"gradient boosting starts from {describe_value(init)}")
+    if isinstance(init, str) and init == "zero":
+        _refuse_if(getattr(model, "n_trees_per_iteration_", None) != estimators.shape[1], where,
+                   f"gradient boosting has {estimators.shape[1]} trees a stage and "
+                   f"{describe_value(getattr(model, 'n_trees_per_iteration_', None))} outputs")
+    elif _qualified(init) != "sklearn.dummy.DummyClassifier" or getattr(init, "_strategy", None) != "prior":
+        _refuse_if(True, where, f"gradient boosting starts from {describe_value(init)}, not a class prior")
     columns = np.shape(model._raw_predict_init(np.zeros((1, n_features))))
     _refuse_if(columns != (1, estimators.shape[1]), where,
                f"gradient boosting has {estimators.shape[1]} trees a stage for initial predictions of shape {columns}")
