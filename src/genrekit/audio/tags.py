@@ -778,8 +778,7 @@ def _mp4_loss(path: str) -> list[str]:
     from mutagen.mp4 import MP4
 
     failed = getattr(MP4(path).tags, "_failed_atoms", None) or {}
-    return [f"an unreadable {key!r} atom" for key in failed
-            if key in ("\xa9gen", "gnre") or key.startswith("----:org.genrekit:")]
+    return [f"an unreadable {key!r} atom" for key in failed if key in ("\xa9gen", "gnre")]
 
 
 def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
@@ -841,7 +840,8 @@ def _replace_safely(path: str, edit) -> None:
 
     Refused (nothing changed): a file without write permission (even for root), one with
     other hard links (they would keep the old tags), one whose owner could not be kept (a
-    group-writable song of another user would become the tagger's), and one that another
+    group-writable song of another user would become the tagger's) or whose group could not
+    be kept where its mode gives that group other rights than everyone, and one that another
     program changed while the copy was edited (its change would be lost)."""
     name, path = path, os.path.realpath(path)
     folder = os.path.dirname(path)
@@ -861,7 +861,9 @@ def _replace_safely(path: str, edit) -> None:
             with contextlib.suppress(OSError):  # a member of the file's group may keep at least that
                 os.chown(temporary, -1, status.st_gid)
             copy = os.stat(temporary)
-            if (copy.st_uid, copy.st_gid) != (status.st_uid, status.st_gid):
+            # another group matters only where the mode gives the group other rights than everyone
+            group_matters = (status.st_mode >> 3) & 0o7 != status.st_mode & 0o7
+            if copy.st_uid != status.st_uid or (copy.st_gid != status.st_gid and group_matters):
                 raise GenrekitError(f"{name}: owned by user {status.st_uid}, group {status.st_gid}; a rewritten "
                                     f"copy would be owned by user {copy.st_uid}, group {copy.st_gid}; left as it is")
         edit(temporary)

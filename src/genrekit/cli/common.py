@@ -70,12 +70,23 @@ class _StandardStream:
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
+def _escaped(text: str) -> str:
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 class _SafeConsole(Console):
     """A rich console that shows control characters of the text it is given as ``\\x1b``-style
     escapes (its own styling is added after, so it still works)."""
 
     def render_str(self, text: str, **kwargs):
-        return super().render_str(_CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text), **kwargs)
+        return super().render_str(_escaped(text), **kwargs)
+
+
+class _SafeLogHandler(RichHandler):
+    """Log messages (which name songs) with their control characters escaped, as the consoles do."""
+
+    def render_message(self, record: logging.LogRecord, message: str):
+        return super().render_message(record, _escaped(message))
 
 
 out_console = _SafeConsole(file=_StandardStream("stdout"), soft_wrap=True)
@@ -315,7 +326,7 @@ def is_quiet() -> bool:
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     logging.basicConfig(
         level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING, format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False)], force=True,
+        handlers=[_SafeLogHandler(console=err_console, show_path=False)], force=True,
     )
     logging.captureWarnings(quiet)  # with --quiet, Python's warnings go to logging, below its ERROR level
 

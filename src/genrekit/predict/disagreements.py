@@ -100,6 +100,6 @@ def write_disagreements(disagreements: list[Disagreement], path: str | os.PathLi
         for item in disagreements:
             row = asdict(item)
             row["owner_genres"] = spreadsheet_cell("; ".join(item.owner_genres))  # the song's own tags: anyone's text
-            row["path"] = spreadsheet_cell(item.path)
+            row["path"], row["model_genre"] = spreadsheet_cell(item.path), spreadsheet_cell(item.model_genre)
             row["confidence"], row["owner_probability"] = round(item.confidence, 4), round(item.owner_probability, 4)
             writer.writerow(row)

@@ -143,6 +143,8 @@ class LibrarySummary:
         text = [c for c in ("path", "genre") if c in frame.columns]  # a genre "NA" is not a missing value
         frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False,
                                   encoding_errors="backslashreplace")[text]
+        for column in (c for c in _OUTSIDE_TEXT if c in frame.columns and frame[c].dtype == object):
+            frame[column] = frame[column].map(lambda v: from_spreadsheet_cell(v) if isinstance(v, str) else v)
         return frame
 
 
@@ -805,8 +807,10 @@ def tag_library(
 @dataclass
 class UndoRecord:
     """What :func:`undo_tags` did to one file: ``status`` is ``restored``, ``already undone``
-    (by an earlier undo), ``nothing to undo`` (its write never happened), ``refused`` (the
-    file changed since it was tagged) or ``failed``; ``reason`` says why for all but restored.
+    (by an earlier undo), ``nothing to undo`` (its write never happened), ``refused`` (its genre
+    fields changed since genrekit wrote them, or a version conversion cannot be put back) or
+    ``failed``; ``reason`` says why for all but restored (for restored, where the undo stopped
+    at the owner's genre).
     ``old`` is the genre field the undo found (ours), ``new`` the one it put back (None: removed);
     genrekit's own fields are put back (removed) with it."""
 
@@ -892,22 +896,33 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     chain of writes (:func:`_chain`) undone in turn, the newest first, journalling the undo in
     ``handle``. A chain is undone where the file holds what genrekit wrote: the fields are
     compared, not the file's size or mtime, so a player that saved a play count, or another
-    tagger's edit of other fields, does not stop it. A chain that converted the ID3 version puts
-    the whole old tag back, so it is undone only where nothing else changed the file since."""
+    tagger's edit of other fields, does not stop it. Where another genre replaced an older
+    chain's before a newer chain was written, the undo stops at that genre: it is the owner's.
+    A chain that converted the ID3 version puts the whole old tag back, so it is undone only
+    where nothing else changed the file since."""
     path = entries[-1]["path"]
     undone: UndoRecord | None = None  # the chains put back so far, merged
+    afters = []  # the file as each chain's undo left it (this run's or an earlier one's)
     newest = True
     while entries:
-        if entries[-1]["after"] is None and _never_made(entries[-1]):
+        last = entries[-1]
+        undoing = earlier.get(_progress_key(path, last))  # an earlier undo of it: it was made
+        if last["after"] is None and undoing is None and _never_made(last):
             entries = entries[:-1]
             continue
         chain = _chain(entries)
-        outcome = _undo_chain(chain, path, handle, earlier, newest)
+        outcome, overridden = _undo_chain(chain, path, handle, earlier, newest)
         entries = entries[:len(entries) - len(chain)]
         if outcome.status not in ("restored", "already undone"):
-            if undone is not None and undone.status == "restored":
+            if undone is not None and overridden:
+                afters.append(outcome.after)
+                undone.reason = (f"{path}: another genre replaced an earlier write of genrekit's before its later "
+                                 "one; that genre, the owner's, is what was put back")
+                break
+            if undone is not None:
                 outcome.reason = f"{outcome.reason} (the later writes were put back)"
             return outcome
+        afters.append(outcome.after)
         if undone is None:
             undone = outcome
         else:  # an earlier chain: its old values are the ones put back now
@@ -915,15 +930,26 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
             undone.fields = (undone.fields or {}) | {n: {"old": undone.fields.get(n, v)["old"], "new": v["new"]}
                                                      for n, v in (outcome.fields or {}).items()}
             if outcome.status == "restored":
-                undone.status, undone.reason, undone.after = "restored", None, outcome.after
+                undone.status, undone.after = "restored", outcome.after
         newest = False
     if undone is None:
         return UndoRecord(path, "nothing to undo", f"{path}: its tag write was interrupted before it was made", None)
+    try:
+        now = _stat(path)
+    except OSError:
+        now = None
+    if now in afters:  # the undo that left the file as it is now, whichever chain's it was
+        undone.after = now
     if undone.status == "restored" and undone.field is not None:
         from genrekit.audio import tags
 
         undone.new = tags.read_genre_field(path).fields.get(undone.field)
     return undone
+
+
+def _progress_key(path: str, entry: dict) -> tuple[str, str]:
+    """How an undo's progress lines name the write ``entry`` (the last of a chain)."""
+    return os.path.realpath(path), json.dumps({"before": entry["before"], "after": entry["after"]}, sort_keys=True)
 
 
 def _never_made(entry: dict) -> bool:
@@ -942,8 +968,9 @@ def _never_made(entry: dict) -> bool:
             and now.version == version.get("old", now.version))
 
 
-def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: bool) -> UndoRecord:
-    """Undo one chain of writes to ``path`` (see :func:`_undo_file`)."""
+def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: bool) -> tuple[UndoRecord, bool]:
+    """Undo one chain of writes to ``path`` (see :func:`_undo_file`): its record, and whether
+    it was refused because the file's genre fields hold another's values than genrekit wrote."""
     from genrekit.audio import tags
 
     last = chain[-1]
@@ -952,53 +979,80 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     write = {"before": last["before"], "after": last["after"]}  # the key of the undo's progress lines
     line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
             "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
-    previous = earlier.get((os.path.realpath(path), json.dumps(write, sort_keys=True)))
+    previous = earlier.get(_progress_key(path, last))
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
-                          ours[name], target[name], previous.get("after"), write, line["fields"])
+                          ours[name], target[name], previous.get("after"), write, line["fields"]), False
     try:
         now = tags.read_genre_field(path)
     except Exception as exc:  # gone, or no longer a taggable file
         reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
         _append(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, ours[name], target[name])
+        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     found = {n: now.fields.get(n) for n in target}
     if previous is not None and previous["state"] == "restoring" and found == target:
         _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
-        return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write, line["fields"])
+        return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write,
+                          line["fields"]), False
+    if found[name] != ours[name] and not newest and id3_tag is None:
+        return _own_fields_only(path, handle, line, ours, target, found, name), True
     if found != ours:
         reason = (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}"
                   + ("" if found[name] != ours[name] else f", and {', '.join(n for n in found if found[n] != ours[n])}"
                      " changed too")
                   + ": the file's tags changed since it was tagged; left as it is")
         _append(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
+        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
                   "back, but the file changed since; its tags are left as they are")
         _append(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name])
+        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
     _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
     try:
         tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
     except tags.TagConflict as exc:  # changed between the read above and the write
         _append(handle, line | {"state": "refused", "reason": str(exc)})
-        return UndoRecord(path, "refused", str(exc), name, ours[name], target[name])
+        return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
     except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
         reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
         _append(handle, line | {"state": "failed", "reason": reason})
-        return UndoRecord(path, "failed", reason, name, ours[name], target[name])
+        return UndoRecord(path, "failed", reason, name, ours[name], target[name]), False
     stat = _stat(path)
     _append(handle, line | {"state": "restored", "after": stat})
-    return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"])
+    return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
+
+
+def _own_fields_only(path: str, handle, line: dict, ours: dict, target: dict, found: dict, name: str) -> UndoRecord:
+    """An older chain whose genre the owner replaced before genrekit's later write: the genre
+    stays the owner's; genrekit's own fields of that chain that still hold what it wrote are
+    removed (put back). A refused record (the chain is not undone), with ``after`` where the
+    file was written."""
+    from genrekit.audio import tags
+
+    reason = f"{path}: the owner's genre {found[name]!r} replaced genrekit's {ours[name]!r}; kept"
+    mine = {n: target[n] for n in target if n != name and found[n] == ours[n]}
+    if not mine:
+        return UndoRecord(path, "refused", reason, name, found[name], found[name])
+    _append(handle, line | {"state": "restoring", "fields_only": sorted(mine)})
+    try:
+        tags.write_fields(path, mine, expect={n: ours[n] for n in mine})
+    except Exception as exc:  # mutagen raises many types; the genre is the owner's either way
+        reason = f"{reason}; genrekit's own fields not removed ({type(exc).__name__}: {exc})"
+        _append(handle, line | {"state": "failed", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, found[name], found[name])
+    stat = _stat(path)
+    _append(handle, line | {"state": "owner's genre kept", "after": stat})
+    return UndoRecord(path, "refused", reason, name, found[name], found[name], stat)
 
 
 def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     """Put back the genre tags that ``genrekit tag --write-tags`` runs with this ``results``
     table changed, exactly as they were (a field that was absent is removed again), file by file.
 
-    A file whose size or mtime differs from what the journal recorded after the write (it
-    changed since) is refused, with the reason. Each file put back gets its row of the results
+    Every write of every run is undone, the newest first, where the file still holds the values
+    genrekit wrote (:func:`_undo_file`); a file whose genre fields someone changed since is
+    refused, with the reason. Each file put back gets its row of the results
     table updated (``tag_action`` ``undone``, ``tag_old`` the genres the undo found, ``tag_new``
     those it put back, ``key``/``size``/``mtime_ns`` as the file is now), and a record in the
     run's journal, so a later ``genrekit tag`` run with this table neither predicts it again nor
@@ -1016,8 +1070,8 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     if not journal.exists():
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
                              f"journal {journal.name} beside it; found no journal")
-    writes = _tag_writes(read_journal(journal))
-    with _results_lock(results):
+    with _results_lock(results):  # a tag run appending to the journal is done first
+        writes = _tag_writes(read_journal(journal))
         progress = results.with_name(results.name + ".undo.jsonl")
         lines = read_journal(progress, undo_line)
         with atomic_path(progress, durable=True) as temporary:  # without a torn last line, before appending to it
@@ -1110,8 +1164,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             if record is not None:
                 row.update({c: text.get(c, lambda v: "" if v is None else str(v))(record.get(c))
                             for c in columns if c in row})
-                if "tag_error" in row:
-                    row["tag_error"] = spreadsheet_cell(row["tag_error"])
+                row.update({c: spreadsheet_cell(row[c]) for c in ("key", "tag_error") if c in row})
         with atomic_path(results) as temporary:
             with open(temporary, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
                 writer = csv.DictWriter(handle, fieldnames=header)
