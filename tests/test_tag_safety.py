@@ -937,3 +937,23 @@ def test_a_write_a_killed_run_never_recorded_is_undone_once_then_already_undone(
     assert genre_field(song) == ["rock"]
     assert [f.status for f in undo_tags(results).files] == ["restored"] and genre_field(song) == ["My Genre"]
     assert [f.status for f in undo_tags(results).files] == ["already undone"]  # not "nothing to undo"
+
+
+def test_keep_sees_a_genre_players_read_outside_the_field_genrekit_writes(tmp_path, clip):
+    from mutagen.apev2 import APEv2
+
+    y, sr = sf.read(clip, dtype="float32")
+    wav, mp3 = tmp_path / "info.wav", tmp_path / "ape.mp3"
+    with sf.SoundFile(wav, "w", sr, 1) as song:  # libsndfile writes it as RIFF LIST/INFO IGNR
+        song.genre = "Jazz"
+        song.write(y[: 2 * sr])
+    sf.write(mp3, y[: 2 * sr], sr, format="MP3")
+    ape = APEv2()
+    ape["Genre"] = "Blues"
+    ape.save(mp3)
+    for path, where, genre in ((wav, "RIFF INFO chunk (IGNR)", "Jazz"), (mp3, "APEv2 tag", "Blues")):
+        before = path.read_bytes()
+        change = write_genre_tag(path, "rock", existing="keep")
+        assert change.action == "kept" and f"has genre {genre!r} in its {where}" in change.reason, change
+        assert path.read_bytes() == before
+        assert write_genre_tag(path, "rock", existing="replace").action == "written"  # asked for: ours beside it

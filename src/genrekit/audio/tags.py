@@ -360,6 +360,49 @@ def _check_version(id3v2_version: int | None) -> None:
         raise ParameterError(f"id3v2_version={id3v2_version!r}: expected 3 or 4 (or None: keep the file's)")
 
 
+def _genre_elsewhere(path: str) -> tuple[str, str] | None:
+    """A genre the file holds outside the field genrekit writes, which players also show:
+    ``(where, value)``: a WAV's RIFF ``INFO/IGNR``, an MP3's APEv2 ``Genre``; None: none."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".wav":
+        value = _riff_info(path, b"IGNR")
+        return ("RIFF INFO chunk (IGNR)", value) if value and not is_placeholder(value) else None
+    if suffix == ".mp3":
+        from mutagen.apev2 import APEv2
+
+        try:
+            tag = APEv2(path)
+        except Exception:  # no APEv2 tag, or one mutagen cannot read (it raises many types): no genre known there
+            return None
+        value = next((str(v) for k, v in tag.items() if k.casefold() == "genre"), "").strip()
+        return ("APEv2 tag", value) if value and not is_placeholder(value) else None
+    return None
+
+
+def _riff_info(path: str, key: bytes, limit: int = 2**20) -> str | None:
+    """The text of ``key`` in a RIFF file's ``LIST/INFO`` chunk (at most ``limit`` bytes of it read)."""
+    with open(path, "rb") as handle:
+        if handle.read(12)[8:12] != b"WAVE":
+            return None
+        while header := handle.read(8):
+            if len(header) < 8:
+                return None
+            name, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if name != b"LIST":
+                handle.seek(size + size % 2, os.SEEK_CUR)
+                continue
+            data = handle.read(min(size, limit))
+            if data[:4] == b"INFO":
+                at = 4
+                while at + 8 <= len(data):
+                    sub, length = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+                    if sub == key:
+                        return data[at + 8:at + 8 + length].split(b"\0")[0].decode("latin-1").strip()
+                    at += 8 + length + length % 2
+            handle.seek(size + size % 2 - len(data), os.SEEK_CUR)
+    return None
+
+
 def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing: str = "keep",
                    separator: str = SEPARATOR, id3v2_version: int | None = None,
                    provenance: dict[str, str] | None = None) -> TagChange:
@@ -411,6 +454,13 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
         change.action = "kept"
         change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to change it)")
+        return change
+    elsewhere = _genre_elsewhere(path) if existing == "keep" else None
+    if elsewhere is not None:  # players show it: ours beside it would not keep it
+        change.action = "kept"
+        change.reason = (f"has genre {elsewhere[1]!r} in its {elsewhere[0]}, kept (--existing keep; ours: {shown}; "
+                         "--existing replace or append to add ours to its "
+                         f"{field.format} tag)")
         return change
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
     ours = list(dict.fromkeys(g for g in genres if g.strip().casefold() not in theirs))
