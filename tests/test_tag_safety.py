@@ -437,6 +437,8 @@ def test_two_genres_each_format_by_its_convention_read_back_by_a_second_reader(t
     result = tag(library, small_model, out, "--existing", "append", "--genres", "2", "--id3v2-version", "3",
                  "--genre-separator", " / ")
     rows = genres_of(out)
+    converted = [r for r in read_journal(tmp_path / "append.jsonl.journal.jsonl") if (r.get("tag") or {}).get("id3_tag")]
+    assert converted and {r["tag"]["state"] for r in converted} == {"writing"}  # each old tag journalled once
     for name, genre in FILES.items():
         two = _ranked(rows[name])
         values = [*(genre or []), *two]

@@ -590,8 +590,9 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         change = apply_tag_change(change)
         if change.written:
             record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
-            record["tag"] = record["tag"] | {"state": "written", "after": _stat(record["path"]),
-                                             "fields": change.fields}
+            # the old ID3 tag of a version conversion stays on the writing line alone (it may hold cover art)
+            record["tag"] = {k: v for k, v in record["tag"].items() if k != "id3_tag"} | {
+                "state": "written", "after": _stat(record["path"]), "fields": change.fields}
         else:
             record["tag"] = record["tag"] | {"state": "failed"}
     record["tag_action"], record["tag_written"] = change.action, change.written
@@ -857,7 +858,7 @@ def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
         entry = tag | {"path": record["path"]}
         if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
                 and entries[-1]["before"] == tag["before"]):
-            entries[-1] = entry | {"path": entries[-1]["path"]}
+            entries[-1] = entries[-1] | entry | {"path": entries[-1]["path"]}  # the writing line's id3_tag kept
         else:
             entries.append(entry)
     return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
