@@ -33,11 +33,10 @@ def is_fma(root: str | os.PathLike) -> bool:
 
 def audio_path(audio_dir: str | os.PathLike, track_id: int) -> Path:
     """``audio_dir/NNN/NNNNNN.mp3``, FMA's layout; ``track_id`` a whole number >= 0 (ValueError)."""
-    if isinstance(track_id, float) and not track_id.is_integer():
-        raise ValueError(f"track id {track_id!r}: expected a whole number")
-    name = f"{int(track_id):06d}"
-    if int(track_id) < 0:
+    number = int(track_id)
+    if number < 0 or (isinstance(track_id, float) and number != track_id):
         raise ValueError(f"track id {track_id!r}: expected a whole number >= 0")
+    name = f"{number:06d}"
     return Path(audio_dir) / name[:3] / f"{name}.mp3"
 
 

@@ -584,7 +584,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     elif change.action == "write":
         record["tag"] = {"state": "writing", "format": change.format, "has_tags": change.has_tags,
                          "fields": change.fields, "id3_version": change.id3_version, "id3_tag": change.id3_tag,
-                         "before": _stat(record["path"]), "after": None}
+                         "before": now, "after": None}
         record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
         _append(handle, record)  # the old values are on disk before the file changes
         change = apply_tag_change(change)
@@ -907,7 +907,7 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     newest = True
     while entries:
         last = entries[-1]
-        undoing = earlier.get(_progress_key(path, last))  # an earlier undo of it: it was made
+        undoing = earlier.get(_progress_key(path, _write_of(last)))  # an earlier undo of it: it was made
         if last["after"] is None and undoing is None and _never_made(last):
             entries = entries[:-1]
             continue
@@ -948,9 +948,14 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     return undone
 
 
-def _progress_key(path: str, entry: dict) -> tuple[str, str]:
-    """How an undo's progress lines name the write ``entry`` (the last of a chain)."""
-    return os.path.realpath(path), json.dumps({"before": entry["before"], "after": entry["after"]}, sort_keys=True)
+def _write_of(entry: dict) -> dict:
+    """The write ``entry`` (the last of a chain) as an undo's progress lines record it."""
+    return {"before": entry["before"], "after": entry["after"]}
+
+
+def _progress_key(path: str, write: dict) -> tuple[str, str]:
+    """How the undo's progress lines of one write (:func:`_write_of`) are found."""
+    return os.path.realpath(path), json.dumps(write, sort_keys=True)
 
 
 def _never_made(entry: dict) -> bool:
@@ -977,10 +982,10 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     last = chain[-1]
     ours, target, values, id3_tag = _undo_plan(chain)
     name = next(iter(chain[0]["fields"]))  # the genre field
-    write = {"before": last["before"], "after": last["after"]}  # the key of the undo's progress lines
+    write = _write_of(last)
     line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
             "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
-    previous = earlier.get(_progress_key(path, last))
+    previous = earlier.get(_progress_key(path, write))
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
                           ours[name], target[name], previous.get("after"), write, line["fields"]), False
@@ -992,9 +997,9 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     found = {n: now.fields.get(n) for n in target}
     if previous is not None and previous["state"] == "restoring" and found == target:
-        _append(handle, line | {"state": "restored", "after": _stat(path), "resumed": True})
-        return UndoRecord(path, "restored", None, name, ours[name], target[name], _stat(path), write,
-                          line["fields"]), False
+        stat = _stat(path)
+        _append(handle, line | {"state": "restored", "after": stat, "resumed": True})
+        return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
     if found[name] != ours[name] and not newest and id3_tag is None:
         return _own_fields_only(path, handle, line, ours, target, found, name), True
     if found != ours:
@@ -1077,7 +1082,7 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
         lines = read_journal(progress, undo_line)
         with atomic_path(progress, durable=True) as temporary:  # without a torn last line, before appending to it
             temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
-        earlier = {(os.path.realpath(r["path"]), json.dumps(r["write"], sort_keys=True)): r for r in lines}
+        earlier = {_progress_key(r["path"], r["write"]): r for r in lines}
         files = []
         with open(progress, "a", encoding="utf-8") as handle:
             for real in sorted(writes):
