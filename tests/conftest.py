@@ -83,8 +83,16 @@ def clip(gtzan_mini) -> Path:
 def feature_cache(tmp_path_factory) -> Path:
     """One feature cache for the whole session, so each clip's features are computed once.
     Tests hand it over by name (``--cache``, ``FeatureCache(feature_cache)``); it is not put in
-    ``$GENREKIT_CACHE``, which would make a command's default cache depend on test order."""
-    return tmp_path_factory.mktemp("feature-cache")
+    ``$GENREKIT_CACHE``, which would make a command's default cache depend on test order.
+    pytest-xdist's workers share it (the folder above each worker's own): entries are keyed by
+    content and written atomically, so a module's features need not be computed again on the
+    other worker."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder = base / "shared-feature-cache"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def pytest_addoption(parser):

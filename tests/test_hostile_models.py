@@ -439,6 +439,20 @@ def test_a_ten_genre_ensemble_passes_the_archive_caps(tmp_path):
     np.testing.assert_allclose(load_model(path).predict_proba(X), estimator.predict_proba(X), atol=1e-12)
 
 
+@pytest.mark.parametrize("text, depth", [
+    ("", 0), ("[]", 1), ('{"a": [[1], {"b": []}]}', 4), ('["[[[", "]"]', 1), ('["\\"[[", 1]', 1),
+    ('["\\\\", [[]]]', 3), ('[1]]]][', 1), ('["open [[[[', 1), ('["ends in a backslash\\', 1),
+    ('"a"[["b"[[', 4), ("[" * 5000 + "]" * 5000, 5000),
+])
+def test_json_depth_counts_brackets_outside_strings(text, depth):
+    """The nesting bound is checked before parsing: brackets inside strings (escaped quotes and
+    backslashes included, and in a string left open) do not count, closing ones past zero do not
+    lift a later opening one."""
+    from genrekit.untrusted import _json_depth
+
+    assert _json_depth(text) == depth
+
+
 def test_an_archive_over_the_member_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
     from genrekit import untrusted
 

