@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import logging
 import os
 import re
 import shutil
@@ -49,6 +50,8 @@ from pathlib import Path
 
 from genrekit._files import fsync_path
 from genrekit.errors import GenrekitError, ParameterError
+
+logger = logging.getLogger(__name__)
 
 ID3_SUFFIXES = frozenset({".mp3", ".wav", ".aif", ".aiff"})
 MP4_SUFFIXES = frozenset({".m4a", ".m4b", ".mp4"})
@@ -883,10 +886,61 @@ def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
+# The copy a write edits, beside the song: ".genrekit-<pid>-<random>.tag". A SIGKILL or a power cut
+# leaves it behind; the next write in that folder removes it once its writer has gone.
+_COPY_PREFIX, _COPY_SUFFIX = ".genrekit-", ".tag"
+_COPY_NAME = re.compile(r"\.genrekit-(?:(\d+)-)?[a-z0-9_]{8}\.tag")
+_UNNAMED_COPY_AGE = 3600  # seconds: copies of versions that did not name their writer count as left after an hour
+
+
+def remove_stale_copies(folder: str | os.PathLike) -> list[str]:
+    """Remove the copies that writes interrupted by a kill left in ``folder`` (hidden
+    ``.genrekit-*.tag`` files, each a whole song): those whose writing process no longer runs
+    on this machine. Returns their paths; a copy that cannot be removed is left and logged."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _COPY_NAME.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(folder, name)
+        try:
+            status = os.lstat(path)
+            if not stat.S_ISREG(status.st_mode) or not _writer_gone(match.group(1), status):
+                continue
+            os.remove(path)
+        except OSError as exc:
+            logger.warning("%s: a copy left by an interrupted tag write could not be removed (%s)", path, exc)
+            continue
+        logger.info("%s: removed a copy left by an interrupted tag write", path)
+        removed.append(path)
+    return removed
+
+
+def _writer_gone(pid: str | None, status: os.stat_result) -> bool:
+    import time
+
+    if pid is None:
+        return time.time() - status.st_ctime > _UNNAMED_COPY_AGE
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):  # another user's live process, or no such pid
+        return False
+    return False
+
+
 def _replace_safely(path: str, edit) -> None:
     """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits and owner kept),
     fsync the copy and rename it onto ``path``: the file is either as it was or fully written.
-    A link is followed: the song it points to is edited, and the link stays a link.
+    A link is followed: the song it points to is edited, and the link stays a link. Copies
+    that killed writes left in the folder are removed first (:func:`remove_stale_copies`).
 
     Refused (nothing changed): a file without write permission (even for root), one with
     other hard links (they would keep the old tags), one whose owner could not be kept (a
@@ -901,7 +955,9 @@ def _replace_safely(path: str, edit) -> None:
     if status.st_nlink > 1:
         raise GenrekitError(f"{name}: has {status.st_nlink - 1} other hard link(s), which would keep the old tags; "
                             "left as it is")
-    descriptor, temporary = tempfile.mkstemp(prefix=".genrekit-", suffix=".tag", dir=folder)  # any name length
+    remove_stale_copies(folder)
+    descriptor, temporary = tempfile.mkstemp(prefix=f"{_COPY_PREFIX}{os.getpid()}-", suffix=_COPY_SUFFIX,
+                                             dir=folder)  # any name length
     os.close(descriptor)
     try:
         shutil.copy2(path, temporary)
