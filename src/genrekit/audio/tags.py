@@ -43,6 +43,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -889,7 +890,7 @@ def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
 # The copy a write edits, beside the song: ".genrekit-<pid>-<random>.tag". A SIGKILL or a power cut
 # leaves it behind; the next write in that folder removes it once its writer has gone.
 _COPY_PREFIX, _COPY_SUFFIX = ".genrekit-", ".tag"
-_COPY_NAME = re.compile(r"\.genrekit-(?:(\d+)-)?[a-z0-9_]{8}\.tag")
+_COPY_NAME = re.compile(r"\.genrekit-(?:(\d{1,10})-)?[a-z0-9_]{8}\.tag")
 _UNNAMED_COPY_AGE = 3600  # seconds: copies of versions that did not name their writer count as left after an hour
 
 
@@ -921,8 +922,6 @@ def remove_stale_copies(folder: str | os.PathLike) -> list[str]:
 
 
 def _writer_gone(pid: str | None, status: os.stat_result) -> bool:
-    import time
-
     if pid is None:
         return time.time() - status.st_ctime > _UNNAMED_COPY_AGE
     if int(pid) == os.getpid():
