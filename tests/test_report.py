@@ -205,3 +205,26 @@ def test_explore_refuses_a_table_too_small_to_hold_tracks_out(tmp_path):
                          groups=tracks.copy(), labels=["jazz", "rock"], columns=[f"f{i}" for i in range(5)])
     with pytest.raises(ParameterError, match="at least 3 tracks"):
         explore(table, seed=0)
+
+
+def test_report_csvs_keep_spreadsheets_from_running_file_text_and_the_html_report_reads_it_back(tmp_path):
+    """Track ids, paths and genre names come from the user's files: a cell a spreadsheet would run
+    as a formula gets a leading ' in predictions.csv, and the HTML report shows the text as it was."""
+    import pandas as pd
+
+    from genrekit.evaluate import evaluation_metrics, write_evaluation
+    from genrekit.evaluate.html import write_html_report
+
+    labels = ["=HYPERLINK(\"http://x\")", "rock"]
+    y, proba = np.array([0, 1, 0, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    metrics = evaluation_metrics(y, proba, np.arange(4), labels, chunked=False)
+    predictions = pd.DataFrame({"track_id": ["+1", "b", "c", "@d"], "path": ["-a.wav", "/b.wav", "/c.wav", "/d.wav"],
+                                "true": [labels[i] for i in y], "predicted": [labels[i] for i in proba.argmax(1)],
+                                "confidence": proba.max(1)})
+    write_evaluation(metrics, tmp_path, predictions=predictions)
+    rows = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert rows[1].startswith("'+1,'-a.wav,\"'=HYPERLINK(") and rows[4].startswith("'@d,/d.wav,rock,\"'=HYPERLINK("), rows
+    page = write_html_report(tmp_path).read_text()
+    wrong = page[page.index("Most confidently wrong"):]
+    assert "<td>@d</td>" in wrong and "<td>=HYPERLINK(&quot;http://x&quot;)</td>" in wrong, wrong
+    assert "&#x27;@d" not in wrong and "&#x27;=HYPERLINK" not in wrong, wrong

@@ -70,6 +70,15 @@ def from_spreadsheet_cell(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
+def spreadsheet_csv(frame, text_columns: tuple[str, ...] = ()) -> str:
+    """``frame`` (a pandas DataFrame) as CSV text, its ``text_columns`` (those it has) and its
+    column names as :func:`spreadsheet_cell` writes them: a report's track ids, paths and genre
+    names come from the user's files."""
+    escaped = frame.assign(**{c: frame[c].map(spreadsheet_cell) for c in text_columns if c in frame.columns})
+    escaped.columns = [spreadsheet_cell(c) if isinstance(c, str) else c for c in escaped.columns]
+    return escaped.to_csv(index=False)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` for the block to write; renamed onto ``path``

@@ -18,7 +18,8 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit.errors import ParameterError
-from genrekit._files import write_text_atomic
+from genrekit.evaluate.report import PREDICTION_TEXT
+from genrekit._files import from_spreadsheet_cell, write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'")
@@ -195,6 +196,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if predictions.exists():
         # genres and ids are text: a genre called "NA" or "null" is not a missing value
         frame = pd.read_csv(predictions, keep_default_na=False, dtype={"track_id": str, "true": str, "predicted": str})
+        for column in PREDICTION_TEXT:  # as written, before spreadsheets were kept from running them
+            if column in frame.columns:
+                frame[column] = frame[column].map(lambda v: from_spreadsheet_cell(v) if isinstance(v, str) else v)
         wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False).head(n_wrong)
         body.append(f"<h3>Most confidently wrong tracks ({int((frame['true'] != frame['predicted']).sum())} wrong "
                     f"of {len(frame)})</h3>")

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import save_figure, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+
+# predictions.csv's columns of text from the user's files (ids, paths, genre names): escaped for
+# spreadsheets (genrekit._files.spreadsheet_cell); the HTML report reads them back
+PREDICTION_TEXT = ("track_id", "path", "true", "predicted")
 
 
 def markdown_cell(text) -> str:
@@ -119,7 +123,8 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
         "confusion_matrix.png": plot_confusion(metrics, out_dir / "confusion_matrix.png", title=title),
     }
     if predictions is not None:
-        written["predictions.csv"] = write_text_atomic(out_dir / "predictions.csv", predictions.to_csv(index=False))
+        written["predictions.csv"] = write_text_atomic(out_dir / "predictions.csv", spreadsheet_csv(
+            predictions, PREDICTION_TEXT))
     return written
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genrekit._files import save_figure, write_json, write_text_atomic
+from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
@@ -372,7 +372,7 @@ def evaluate_songs(
         frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
                                "n_chunks": p.n_chunks, **{f"share_{g}": v for g, v in p.proportions.items()}}
                               for p, t in zip(predictions, true)])
-        write_text_atomic(out / "songs.csv", frame.to_csv(index=False))
+        write_text_atomic(out / "songs.csv", spreadsheet_csv(frame, ("path", "true", "genre")))
     return scores, report
 
 

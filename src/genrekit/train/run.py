@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import write_json, write_text_atomic
+from genrekit._files import spreadsheet_csv, write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, remote
 from genrekit.datasets import Dataset
 from genrekit.errors import AudioError, ParameterError
@@ -365,7 +365,7 @@ def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summar
         write_json(out / "cv.json", trained.cv)
     if result.disagreements is not None:
         write_disagreements(result.disagreements, out / "disagreements.csv")
-    write_text_atomic(out / "splits.csv", pd.DataFrame(
-        {"track_id": list(result.splits), "split": list(result.splits.values())}).to_csv(index=False))
+    write_text_atomic(out / "splits.csv", spreadsheet_csv(pd.DataFrame(
+        {"track_id": list(result.splits), "split": list(result.splits.values())}), ("track_id",)))
     write_json(out / "run.json", run)
     return out
