@@ -85,7 +85,7 @@ def test_render_gives_every_batch_format_and_refuses_others(model_file, gtzan_mi
 
 
 def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
-    from genrekit._files import from_spreadsheet_cell
+    from genrekit._files import from_spreadsheet_cell, spreadsheet_cell
     from genrekit.predict.disagreements import Disagreement, write_disagreements
     from genrekit.predict.library import write_table
     from genrekit.predict.song import Prediction, Segment
@@ -109,4 +109,6 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     row = next(csv.DictReader(open(table, newline="")))
     assert row["path"] == f"'{name}" and row["error"] == f"'-12 dB: {name}"
     assert from_spreadsheet_cell(row["path"]) == name and from_spreadsheet_cell("'plain") == "'plain"
+    for text in ("'=x", "''-x", "'", "", "-", "a'=b"):  # text that already starts with quotes comes back as it was
+        assert from_spreadsheet_cell(spreadsheet_cell(text)) == text, text
     assert "'=rock" in formats.timeline_csv_text([prediction], {}, ["jazz", "rock"])

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import mutagen
 import numpy as np
@@ -461,32 +462,40 @@ def test_two_genres_each_format_by_its_convention_read_back_by_a_second_reader(t
 
 def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_folder(tmp_path, originals,
                                                                                      monkeypatch):
-    """A SIGKILL between a write's copy and its rename leaves a hidden copy of the whole song. The
-    next write in that folder removes those whose writer has gone, and only those: not a live
-    writer's (this process, pid 1), not a look-alike that is a link or has another name, not an
-    older version's unnamed copy younger than an hour."""
+    """A SIGKILL between a write's copy and its rename leaves a hidden copy of the whole song. A
+    later run's first write in that folder removes those whose writer has gone, and only those:
+    not a live writer's (this process, pid 1), not a look-alike that is a link or has another
+    name, not one from another machine or container or an older version younger than an hour."""
+    here = tags_module._machine()
+    copy = tags_module._new_copy(str(tmp_path))  # the name a write's copy gets: the pattern the sweep knows
+    assert tags_module._COPY_NAME.fullmatch(Path(copy).name).groups() == (here, str(os.getpid())), copy
+    os.remove(copy)
+
     root = tmp_path / "Music"
     root.mkdir()
     song = shutil.copy(originals / "bare.flac", root / "song.flac")
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     gone = int(ended.stdout)
-    left = {name: root / name for name in (f".genrekit-{gone}-abc_1234.tag", f".genrekit-{os.getpid()}-live0000.tag",
-                                           ".genrekit-1-init0000.tag", ".genrekit-unnamed0.tag",
-                                           ".genrekit-probe-x1y2z3w4", f".genrekit-{gone}-abc_1234.tag.keep")}
-    for path in left.values():
-        shutil.copy(song, path)
-    link = root / f".genrekit-{gone}-alink000.tag"
+    elsewhere = "00000000" if here != "00000000" else "11111111"
+    dead = f".genrekit-{here}-{gone}-abc_1234.tag"
+    old_kinds = {".genrekit-unnamed0.tag", f".genrekit-{elsewhere}-{gone}-frgn0000.tag"}
+    kept = {f".genrekit-{here}-{os.getpid()}-live0000.tag", f".genrekit-{here}-1-init0000.tag", *old_kinds,
+            ".genrekit-probe-x1y2z3w4", f"{dead}.keep", f".genrekit-{here}-{'١٢'}-abcdefgh.tag"}
+    for name in (dead, *kept):
+        shutil.copy(song, root / name)
+    link = root / f".genrekit-{here}-{gone}-alink000.tag"
     link.symlink_to(song)
 
+    monkeypatch.setattr(tags_module, "_swept", set())
     change = write_genre_tag(song, "Jazz")
     assert change.action == "written", change
     remaining = {p.name for p in root.iterdir()}
-    assert f".genrekit-{gone}-abc_1234.tag" not in remaining, "the dead writer's copy was left"
-    assert remaining == {"song.flac", link.name} | set(left) - {f".genrekit-{gone}-abc_1234.tag"}, remaining
+    assert dead not in remaining, "the dead writer's copy was left"
+    assert remaining == {"song.flac", link.name} | kept, remaining
     assert link.is_symlink() and (root / "song.flac").is_file()
 
-    monkeypatch.setattr(tags_module, "_UNNAMED_COPY_AGE", -1)  # as if an hour had passed
-    assert tags_module.remove_stale_copies(root) == [str(root / ".genrekit-unnamed0.tag")]
+    monkeypatch.setattr(tags_module, "_UNASKABLE_COPY_AGE", -1)  # as if an hour had passed
+    assert {Path(p).name for p in tags_module.remove_stale_copies(root)} == old_kinds
 
 
 def test_a_sigkill_during_write_tags_leaves_no_half_written_file_and_the_rerun_finishes(tmp_path, originals,

@@ -61,13 +61,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_cell(text: str | None) -> str | None:
     """A CSV cell of text from outside (a file name, a song's tag, an error naming a file) that
     a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)``) gets a
-    leading ``'``, which spreadsheets hide. :func:`from_spreadsheet_cell` undoes it."""
-    return "'" + text if isinstance(text, str) and text.startswith(FORMULA_STARTS) else text
+    leading ``'``, which spreadsheets hide, and so does one that already starts with ``'``s
+    before such a character, so that :func:`from_spreadsheet_cell` gives back any text as it was."""
+    return "'" + text if isinstance(text, str) and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def from_spreadsheet_cell(text: str) -> str:
     """The text :func:`spreadsheet_cell` was given."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def spreadsheet_csv(frame, text_columns: tuple[str, ...] = ()) -> str:

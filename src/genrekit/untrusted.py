@@ -207,8 +207,10 @@ def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES
 
 # A JSON string: to its closing quote, or to the end of the text where it has none (a string
 # left open holds every bracket after it)
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*(?:"|\Z)', re.DOTALL)
+# (possessive: the engine keeps no backtracking state per escape, ~160 bytes each otherwise)
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*+(?:"|\Z)', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_DEPTH_BLOCK = 1 << 22
 
 
 def _json_depth(text: str) -> int:
@@ -217,12 +219,15 @@ def _json_depth(text: str) -> int:
     schema: 1.0 s against 2.8 s)."""
     import numpy as np
 
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
-    if not brackets:
-        return 0
-    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
-    return max(0, int(np.cumsum(steps).max()))
+    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    steps = np.zeros(256, dtype=np.int8)
+    steps[[ord("["), ord("{")]], steps[[ord("]"), ord("}")]] = 1, -1
+    deepest = level = 0
+    for start in range(0, len(brackets), _DEPTH_BLOCK):  # in blocks: 8 bytes a bracket, not the whole text at once
+        codes = np.frombuffer(brackets, dtype=np.uint8, count=min(_DEPTH_BLOCK, len(brackets) - start), offset=start)
+        levels = np.cumsum(steps[codes], dtype=np.int64) + level
+        deepest, level = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
 
 
 def require(mapping, key: str, kind, where: str, *, optional: bool = False):

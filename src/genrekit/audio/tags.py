@@ -36,14 +36,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import functools
 import logging
 import os
 import re
 import shutil
+import socket
 import stat
 import struct
 import tempfile
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -887,30 +890,61 @@ def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
     return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
-# The copy a write edits, beside the song: ".genrekit-<pid>-<random>.tag". A SIGKILL or a power cut
-# leaves it behind; the next write in that folder removes it once its writer has gone.
+# The copy a write edits, beside the song: ".genrekit-<machine>-<pid>-<random>.tag". A SIGKILL or a
+# power cut leaves it behind; a later write in that folder removes it once its writer has gone.
 _COPY_PREFIX, _COPY_SUFFIX = ".genrekit-", ".tag"
-_COPY_NAME = re.compile(r"\.genrekit-(?:(\d{1,10})-)?[a-z0-9_]{8}\.tag")
-_UNNAMED_COPY_AGE = 3600  # seconds: copies of versions that did not name their writer count as left after an hour
+_COPY_NAME = re.compile(r"\.genrekit-(?:([0-9a-f]{8})-([0-9]{1,10})-)?[a-z0-9_]{8}\.tag")
+# seconds after which a copy whose writer cannot be asked counts as left: one from another machine
+# or container (its pid means another process here), or from a version that did not name its writer
+_UNASKABLE_COPY_AGE = 3600
+_swept: set[str] = set()  # the folders this process has removed left copies from (once each: a listing per write is quadratic)
+
+
+@functools.cache
+def _machine() -> str:
+    """8 hex digits naming this machine and its pid namespace (a container has its own): a
+    copy's pid is asked about only where it names the same process."""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return f"{zlib.crc32(f'{socket.gethostname()}|{boot}|{namespace}'.encode()):08x}"
+
+
+def _new_copy(folder: str) -> str:
+    """An empty file for a write's copy of a song in ``folder``, named after its writer; the
+    copies that killed writes left there are removed first, once per folder and process."""
+    if folder not in _swept:
+        _swept.add(folder)
+        remove_stale_copies(folder)
+    descriptor, copy = tempfile.mkstemp(prefix=f"{_COPY_PREFIX}{_machine()}-{os.getpid()}-", suffix=_COPY_SUFFIX,
+                                        dir=folder)  # any name length
+    os.close(descriptor)
+    return copy
 
 
 def remove_stale_copies(folder: str | os.PathLike) -> list[str]:
     """Remove the copies that writes interrupted by a kill left in ``folder`` (hidden
     ``.genrekit-*.tag`` files, each a whole song): those whose writing process no longer runs
-    on this machine. Returns their paths; a copy that cannot be removed is left and logged."""
+    on this machine, and those of another machine or container, or of an older version, an
+    hour after they were made. Returns their paths; a copy that cannot be removed is logged."""
     removed = []
     try:
         names = os.listdir(folder)
     except OSError:
         return removed
     for name in names:
-        match = _COPY_NAME.fullmatch(name)
+        match = _COPY_NAME.fullmatch(name) if name.startswith(_COPY_PREFIX) else None
         if match is None:
             continue
         path = os.path.join(folder, name)
         try:
             status = os.lstat(path)
-            if not stat.S_ISREG(status.st_mode) or not _writer_gone(match.group(1), status):
+            if not stat.S_ISREG(status.st_mode) or not _writer_gone(*match.groups(), status):
                 continue
             os.remove(path)
         except OSError as exc:
@@ -921,16 +955,16 @@ def remove_stale_copies(folder: str | os.PathLike) -> list[str]:
     return removed
 
 
-def _writer_gone(pid: str | None, status: os.stat_result) -> bool:
-    if pid is None:
-        return time.time() - status.st_ctime > _UNNAMED_COPY_AGE
+def _writer_gone(machine: str | None, pid: str | None, status: os.stat_result) -> bool:
+    if machine != _machine() or os.name != "posix":  # its pid cannot be asked about here
+        return time.time() - status.st_ctime > _UNASKABLE_COPY_AGE
     if int(pid) == os.getpid():
         return False
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, OverflowError, ValueError):  # another user's live process, or no such pid
+    except (PermissionError, OverflowError):  # another user's live process; a pid past the C int
         return False
     return False
 
@@ -939,7 +973,8 @@ def _replace_safely(path: str, edit) -> None:
     """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits and owner kept),
     fsync the copy and rename it onto ``path``: the file is either as it was or fully written.
     A link is followed: the song it points to is edited, and the link stays a link. Copies
-    that killed writes left in the folder are removed first (:func:`remove_stale_copies`).
+    that killed writes left in the folder are removed first, once per folder and process
+    (:func:`remove_stale_copies`).
 
     Refused (nothing changed): a file without write permission (even for root), one with
     other hard links (they would keep the old tags), one whose owner could not be kept (a
@@ -954,10 +989,7 @@ def _replace_safely(path: str, edit) -> None:
     if status.st_nlink > 1:
         raise GenrekitError(f"{name}: has {status.st_nlink - 1} other hard link(s), which would keep the old tags; "
                             "left as it is")
-    remove_stale_copies(folder)
-    descriptor, temporary = tempfile.mkstemp(prefix=f"{_COPY_PREFIX}{os.getpid()}-", suffix=_COPY_SUFFIX,
-                                             dir=folder)  # any name length
-    os.close(descriptor)
+    temporary = _new_copy(folder)
     try:
         shutil.copy2(path, temporary)
         if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from genrekit.datasets import FeatureTable, train_val_test_split
 from genrekit.errors import ParameterError
-from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import save_figure, spreadsheet_cell, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.predict.song import genre_colours
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     write_text_atomic(out / "embedding.csv", spreadsheet_csv(coords, ("track_id", "genre")))
     write_text_atomic(out / "importance.csv", pd.DataFrame(result["importance"]["top"]).to_csv(index=False))
     contingency = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(genres, name="genre"))
-    write_text_atomic(out / "clusters.csv", spreadsheet_csv(contingency.reset_index()))  # genres name its columns
+    write_text_atomic(out / "clusters.csv", contingency.rename(columns=spreadsheet_cell).to_csv())  # genres name its columns
     colours = genre_colours(table.labels)
 
     def scatter(axis, xy, title, xlabel, ylabel):
