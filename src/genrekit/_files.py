@@ -66,9 +66,10 @@ def spreadsheet_cell(text: str | None) -> str | None:
     return "'" + text if isinstance(text, str) and text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
-def from_spreadsheet_cell(text: str) -> str:
-    """The text :func:`spreadsheet_cell` was given."""
-    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS) else text
+def from_spreadsheet_cell(text: str | None) -> str | None:
+    """The text :func:`spreadsheet_cell` was given (anything but text, such as a missing value, as it is)."""
+    return text[1:] if isinstance(text, str) and text.startswith("'") and text.lstrip("'").startswith(
+        FORMULA_STARTS) else text
 
 
 def spreadsheet_csv(frame, text_columns: tuple[str, ...] = ()) -> str:

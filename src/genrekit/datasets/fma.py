@@ -33,7 +33,10 @@ def is_fma(root: str | os.PathLike) -> bool:
 
 def audio_path(audio_dir: str | os.PathLike, track_id: int) -> Path:
     """``audio_dir/NNN/NNNNNN.mp3``, FMA's layout; ``track_id`` a whole number >= 0 (ValueError)."""
-    number = int(track_id)
+    try:
+        number = int(track_id)
+    except (OverflowError, ValueError) as exc:  # an infinite or NaN float, text that is not a number
+        raise ValueError(f"track id {track_id!r}: expected a whole number >= 0") from exc
     if number < 0 or (isinstance(track_id, float) and number != track_id):
         raise ValueError(f"track id {track_id!r}: expected a whole number >= 0")
     name = f"{number:06d}"

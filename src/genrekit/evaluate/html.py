@@ -198,7 +198,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         frame = pd.read_csv(predictions, keep_default_na=False, dtype={"track_id": str, "true": str, "predicted": str})
         for column in PREDICTION_TEXT:  # as written, before spreadsheets were kept from running them
             if column in frame.columns:
-                frame[column] = frame[column].map(lambda v: from_spreadsheet_cell(v) if isinstance(v, str) else v)
+                frame[column] = frame[column].map(from_spreadsheet_cell)
         wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False).head(n_wrong)
         body.append(f"<h3>Most confidently wrong tracks ({int((frame['true'] != frame['predicted']).sum())} wrong "
                     f"of {len(frame)})</h3>")

@@ -144,7 +144,7 @@ class LibrarySummary:
         frame[text] = pd.read_csv(self.results, usecols=text, dtype=str, keep_default_na=False,
                                   encoding_errors="backslashreplace")[text]
         for column in (c for c in _OUTSIDE_TEXT if c in frame.columns and frame[c].dtype == object):
-            frame[column] = frame[column].map(lambda v: from_spreadsheet_cell(v) if isinstance(v, str) else v)
+            frame[column] = frame[column].map(from_spreadsheet_cell)
         return frame
 
 
