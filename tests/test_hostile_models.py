@@ -976,6 +976,86 @@ def test_an_onnx_loop_is_refused_before_onnxruntime_builds_it(tmp_path, where):
         load(path)
 
 
+def _one_op_onnx(path: Path, node, *, domain_version: tuple[str, int] | None = None, initializer=()) -> Path:
+    """A network export whose probabilities pass through ``node`` (input ``mean``, output ``out``)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0), node,
+             helper.make_node("Softmax", ["out"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 128])],
+                              initializer=list(initializer))
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(*domain_version)] if domain_version else [])
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("op", ["RandomNormalLike", "StringNormalizer", "ai.onnx.ml.LabelEncoder", "com.microsoft.Gelu",
+                                "evil.Anything"])
+def test_an_onnx_operator_outside_the_allow_list_is_refused_by_name(tmp_path, op):
+    """Only the operators genrekit's exports use are loaded (ONNX_ALLOWED_OPS): a random, string
+    or other-domain operator, even one onnxruntime would run, is refused before onnxruntime sees it."""
+    from onnx import helper
+
+    domain, _, name = op.rpartition(".")
+    attributes = {"keys_strings": ["a"], "values_int64s": [1]} if name == "LabelEncoder" else {}
+    node = helper.make_node(name, ["mean"], ["out"], domain=domain, **attributes)
+    path = _one_op_onnx(tmp_path / "odd.onnx", node, domain_version=(domain, 1) if domain else None)
+    with pytest.raises(ModelError, match=re.escape(f"odd.onnx: the graph uses {op}, which genrekit's exports never do")):
+        load(path)
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative"])
+def test_onnx_tensors_stored_outside_the_file_are_never_read(tmp_path, where):
+    """ONNX external data names a file to read a tensor from: genrekit hands onnxruntime the
+    file's bytes, not its path, so a tensor that points at another file is refused, whether
+    the path is absolute or relative to the model's folder."""
+    from onnx import TensorProto, helper
+
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(128, dtype=np.float32).tobytes())
+    weights = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[128], data_location=TensorProto.EXTERNAL)
+    weights.external_data.add(key="location", value=str(secret) if where == "absolute" else secret.name)
+    path = _one_op_onnx(tmp_path / "outside.onnx", helper.make_node("Add", ["mean", "w"], ["out"]), initializer=[weights])
+    with pytest.raises(ModelError, match="outside.onnx: not an ONNX file onnxruntime can load"):
+        load(path)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_every_classical_export_uses_only_allowed_onnx_operators(tmp_path, classes):
+    """The allow-list is what genrekit's exports need: each classical model skl2onnx converts
+    is exported and loads (networks: tests/test_network_export.py, the default and its int8
+    form: tests/test_musicnn.py, uniform k-NN: tests/test_interface.py)."""
+    import warnings
+
+    from genrekit.export import export_onnx
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+    from genrekit.models.catalogue import CLASSICAL
+    from genrekit.untrusted import onnx_refused_ops
+
+    unconverted = {"linear-svc", "knn", "xgboost", "ensemble", "musicnn-prior"}  # refused by export, by name
+    spec = FeatureSpec("gtzan57")
+    rng = np.random.default_rng(classes)
+    X, y = rng.normal(size=(60, len(spec.columns))), np.arange(60) % classes
+    labels = [f"genre {i}" for i in range(classes)]
+    for name in sorted(set(CLASSICAL) - unconverted):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipeline = make_model(name).fit(X, y)
+        path = save_model(GenreModel(name, labels, spec, pipeline), tmp_path / f"{name}.genrekit")
+        exported = export_onnx(path, tmp_path / f"{name}.onnx")
+        assert onnx_refused_ops(exported.read_bytes(), str(exported)) == [], name
+        assert np.allclose(load(exported)._proba(X[:5].astype(np.float32)), pipeline.predict_proba(X[:5]), atol=1e-4)
+
+
 def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp_path):
     """The feature registry refused the name without saying which file asked for it."""
     import onnx

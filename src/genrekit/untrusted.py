@@ -679,17 +679,39 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
             _refuse_if(arrays["split_type"][node] != 0, where, f"{context} node {node} is a categorical split")
 
 
-# ONNX operators whose run time a file chooses (a Loop of 10**15 iterations hangs a service);
-# genrekit's exports never use them. (Scan, which skl2onnx's k-NN graph uses, iterates over
-# its input: the data bound it.)
-ONNX_REFUSED_OPS = frozenset({"Loop"})
+# The ONNX operators genrekit's exports use (every network preset with either front end, int8
+# included, every classical model skl2onnx converts, the default model and its int8 form), as
+# (domain, operator), the default domain written "". Anything else in a file is refused before
+# onnxruntime builds it: Loop, whose iteration count the file chooses (a Loop of 10**15
+# iterations hung the service), operators that read or write files or strings, random ones,
+# and a local function's call. Scan stays: skl2onnx's k-NN graph iterates over its input with
+# it, so the data bound it. tests/test_hostile_models.py exports every kind and checks the list
+# against what they use.
+ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
+    "Add", "ArgMax", "BatchNormalization", "Cast", "Clip", "Concat", "ConstantOfShape", "Conv",
+    "DequantizeLinear", "Div", "Equal", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",
+    "Identity", "Less", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Mul", "Neg", "Not", "Pad", "Pow",
+    "QLinearConv", "QuantizeLinear", "ReduceMax", "ReduceMean", "ReduceSum", "ReduceSumSquare", "Relu",
+    "Reshape", "STFT", "Scan", "Shape", "Sigmoid", "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh",
+    "TopK", "Transpose", "Unsqueeze", "Where")} | {("ai.onnx.ml", name) for name in (
+        "ArrayFeatureExtractor", "Imputer", "LinearClassifier", "Normalizer", "SVMClassifier", "Scaler",
+        "TreeEnsembleClassifier")})
 
 
-def onnx_op_types(data: bytes, where: str) -> set[str]:
-    """Every operator an ONNX file's graph, subgraphs and local functions name, read from the
-    protobuf wire format itself (the torch-free runtime has no ``onnx`` package): ModelProto
-    graph (7) and functions (25); GraphProto nodes (1); NodeProto op_type (4) and attributes
-    (5); AttributeProto graphs (6, 11); FunctionProto nodes (7)."""
+def onnx_refused_ops(data: bytes, where: str) -> list[str]:
+    """The operators of an ONNX file (:func:`onnx_op_types`) that are not in
+    :data:`ONNX_ALLOWED_OPS`, each as ``domain.operator`` (the default domain's without one),
+    sorted; empty for every file genrekit exports."""
+    return sorted(f"{domain}.{name}" if domain else name
+                  for domain, name in onnx_op_types(data, where) - ONNX_ALLOWED_OPS)
+
+
+def onnx_op_types(data: bytes, where: str) -> set[tuple[str, str]]:
+    """Every operator an ONNX file's graph, subgraphs and local functions name, as ``(domain,
+    op_type)`` with the default domain as ``""``, read from the protobuf wire format itself (the
+    torch-free runtime has no ``onnx`` package): ModelProto graph (7) and functions (25);
+    GraphProto nodes (1); NodeProto op_type (4), attributes (5) and domain (7); AttributeProto
+    graphs (6, 11); FunctionProto nodes (7)."""
 
     def fields(start: int, end: int):
         at = start
@@ -709,7 +731,7 @@ def onnx_op_types(data: bytes, where: str) -> set[str]:
             else:
                 raise ValueError(f"wire type {wire}")
 
-    found: set[str] = set()
+    found: set[tuple[str, str]] = set()
 
     def graph(start: int, end: int, depth: int) -> None:
         if depth > 16:
@@ -719,13 +741,17 @@ def onnx_op_types(data: bytes, where: str) -> set[str]:
                 node(a, b, depth)
 
     def node(start: int, end: int, depth: int) -> None:
+        op_type = domain = ""
         for number, a, b in fields(start, end):
             if number == 4:
-                found.add(data[a:b].decode("utf-8", "replace"))
+                op_type = data[a:b].decode("utf-8", "replace")
+            elif number == 7:
+                domain = data[a:b].decode("utf-8", "replace")
             elif number == 5:
                 for kind, c, d in fields(a, b):
                     if kind in (6, 11):
                         graph(c, d, depth + 1)
+        found.add(("" if domain == "ai.onnx" else domain, op_type))
 
     try:
         for number, a, b in fields(0, len(data)):

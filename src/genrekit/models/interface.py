@@ -22,7 +22,7 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
-from genrekit.untrusted import (ONNX_REFUSED_OPS, describe_value, onnx_op_types, parse_json, require,
+from genrekit.untrusted import (describe_value, onnx_refused_ops, parse_json, require,
                                 require_feature_fields, require_labels, require_training_hashes, training_hashes,
                                 training_spellings)
 
@@ -629,10 +629,10 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot be read ({exc})") from exc
-    refused = onnx_op_types(data, str(path)) & ONNX_REFUSED_OPS
+    refused = onnx_refused_ops(data, str(path))
     if refused:
-        raise ModelError(f"{path}: the graph uses {', '.join(sorted(refused))}, whose iteration count the file chooses; "
-                         "genrekit's exports never do (a corrupt or crafted file)")
+        raise ModelError(f"{path}: the graph uses {', '.join(refused)}, which genrekit's exports never do "
+                         "(a corrupt or crafted file, or one made by another tool; see genrekit.untrusted.ONNX_ALLOWED_OPS)")
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
@@ -776,7 +776,8 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict:
     ------
     ModelError
         The file cannot be read, is not an ONNX file genrekit and onnxruntime can load, uses
-        ``Loop`` (whose iteration count the file chooses), has no ``genrekit`` entry, or its
+        an operator genrekit's exports never use (such as ``Loop``, whose iteration count the
+        file chooses; :data:`genrekit.untrusted.ONNX_ALLOWED_OPS`), has no ``genrekit`` entry, or its
         config fails the schema or does not describe its graph.
     """
     return open_onnx(path, 1)[1]
