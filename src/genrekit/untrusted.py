@@ -685,8 +685,9 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 # onnxruntime builds it: Loop, whose iteration count the file chooses (a Loop of 10**15
 # iterations hung the service), operators that read or write files or strings, random ones,
 # and a local function's call. Scan stays: skl2onnx's k-NN graph iterates over its input with
-# it, so the data bound it. tests/test_hostile_models.py exports every kind and checks the list
-# against what they use.
+# it, so the data bound it. The tests export every kind and load it (test_hostile_models.py:
+# classical models; test_network_export.py: each preset and front end, int8; test_musicnn.py:
+# the default and its int8 form).
 ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
     "Add", "ArgMax", "BatchNormalization", "Cast", "Clip", "Concat", "ConstantOfShape", "Conv",
     "DequantizeLinear", "Div", "Equal", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",
@@ -698,72 +699,123 @@ ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
         "TreeEnsembleClassifier")})
 
 
-def onnx_refused_ops(data: bytes, where: str) -> list[str]:
-    """The operators of an ONNX file (:func:`onnx_op_types`) that are not in
-    :data:`ONNX_ALLOWED_OPS`, each as ``domain.operator`` (the default domain's without one),
-    sorted; empty for every file genrekit exports."""
-    return sorted(f"{domain}.{name}" if domain else name
-                  for domain, name in onnx_op_types(data, where) - ONNX_ALLOWED_OPS)
+def onnx_refusals(data: bytes, where: str) -> list[str]:
+    """Why genrekit will not hand an ONNX file to onnxruntime, each reason as a phrase; empty for
+    every file genrekit exports.
 
+    Read from the protobuf wire format itself (the torch-free runtime has no ``onnx``
+    package), before onnxruntime builds anything:
 
-def onnx_op_types(data: bytes, where: str) -> set[tuple[str, str]]:
-    """Every operator an ONNX file's graph, subgraphs and local functions name, as ``(domain,
-    op_type)`` with the default domain as ``""``, read from the protobuf wire format itself (the
-    torch-free runtime has no ``onnx`` package): ModelProto graph (7) and functions (25);
-    GraphProto nodes (1); NodeProto op_type (4), attributes (5) and domain (7); AttributeProto
-    graphs (6, 11); FunctionProto nodes (7)."""
+    - onnxruntime's own ``.ort`` format (``ORTM`` at bytes 4-8), which onnxruntime would read
+      instead of the protobuf this parser reads (the session is also told to read ONNX only);
+    - operators outside :data:`ONNX_ALLOWED_OPS`, in the graph, its subgraphs, local functions
+      (their nodes and their default attributes) and training graphs, each as
+      ``domain.operator`` (the default domain's without one; ``ai.onnx`` is the default);
+    - tensors stored outside the file (ONNX external data names a path, which onnxruntime
+      would resolve against the working directory when given bytes).
+
+    Raises
+    ------
+    ModelError
+        The file is not protobuf this parser can read, or a field's tag is one that protobuf
+        would read differently (over 32 bits, or field 0).
+    """
+    if data[4:8] == b"ORTM":
+        return ["onnxruntime's own .ort format, not ONNX"]
+    ops: set[tuple[str, str]] = set()
+    external: set[int] = set()  # where each such tensor starts
 
     def fields(start: int, end: int):
+        """(field number, wire type, value) for varints, (number, 2, (start, end)) for
+        length-delimited fields; fixed-width fields are skipped."""
         at = start
         while at < end:
             key, at = read_varint(data, at)
             number, wire = key >> 3, key & 7
+            if key >> 32 or number == 0:  # protobuf reads a tag as 32 bits: a longer one names another field there
+                raise ValueError(f"a field tag of {key.bit_length()} bits, or field 0")
             if wire == 0:
-                _, at = read_varint(data, at)
+                value, at = read_varint(data, at)
+                yield number, 0, value
             elif wire in (1, 5):
                 at += 8 if wire == 1 else 4
             elif wire == 2:
                 length, at = read_varint(data, at)
                 if at + length > end:
                     raise ValueError("a field runs past its message")
-                yield number, at, at + length
+                yield number, 2, (at, at + length)
                 at += length
             else:
                 raise ValueError(f"wire type {wire}")
+        if at != end:
+            raise ValueError("a field runs past its message")
 
-    found: set[tuple[str, str]] = set()
+    def messages(start: int, end: int, numbers: tuple[int, ...]):
+        for number, wire, value in fields(start, end):
+            if wire == 2 and number in numbers:
+                yield number, value
 
-    def graph(start: int, end: int, depth: int) -> None:
+    def graph(span, depth: int) -> None:
         if depth > 16:
             raise ValueError("subgraphs nested too deep")
-        for number, a, b in fields(start, end):
+        for number, inner in messages(*span, (1, 5, 15)):  # GraphProto node, initializer, sparse_initializer
             if number == 1:
-                node(a, b, depth)
-
-    def node(start: int, end: int, depth: int) -> None:
-        op_type = domain = ""
-        for number, a, b in fields(start, end):
-            if number == 4:
-                op_type = data[a:b].decode("utf-8", "replace")
-            elif number == 7:
-                domain = data[a:b].decode("utf-8", "replace")
+                node(inner, depth)
             elif number == 5:
-                for kind, c, d in fields(a, b):
-                    if kind in (6, 11):
-                        graph(c, d, depth + 1)
-        found.add(("" if domain == "ai.onnx" else domain, op_type))
+                tensor(inner)
+            else:
+                sparse_tensor(inner)
+
+    def node(span, depth: int) -> None:
+        op_type = domain = ""
+        for number, wire, value in fields(*span):  # NodeProto op_type, domain, attribute
+            if wire != 2:
+                continue
+            if number == 4:
+                op_type = data[value[0]:value[1]].decode("utf-8", "replace")
+            elif number == 7:
+                domain = data[value[0]:value[1]].decode("utf-8", "replace")
+            elif number == 5:
+                attribute(value, depth)
+        ops.add(("" if domain == "ai.onnx" else domain, op_type))
+
+    def attribute(span, depth: int) -> None:
+        for number, inner in messages(*span, (5, 6, 10, 11, 22, 23)):  # t, g, tensors, graphs, sparse_tensor(s)
+            if number in (5, 10):
+                tensor(inner)
+            elif number in (6, 11):
+                graph(inner, depth + 1)
+            else:
+                sparse_tensor(inner)
+
+    def sparse_tensor(span) -> None:
+        for _, inner in messages(*span, (1, 2)):  # SparseTensorProto values, indices
+            tensor(inner)
+
+    def tensor(span) -> None:
+        for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
+            if (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
+                external.add(span[0])
 
     try:
-        for number, a, b in fields(0, len(data)):
+        for number, span in messages(0, len(data), (7, 20, 25)):  # ModelProto graph, training_info, functions
             if number == 7:
-                graph(a, b, 0)
-            elif number == 25:
-                for kind, c, d in fields(a, b):
-                    if kind == 7:
-                        node(c, d, 0)
+                graph(span, 0)
+            elif number == 20:
+                for _, inner in messages(*span, (1, 2)):  # TrainingInfoProto initialization, algorithm
+                    graph(inner, 0)
+            else:
+                for kind, inner in messages(*span, (7, 11)):  # FunctionProto node, attribute_proto
+                    node(inner, 0) if kind == 7 else attribute(inner, 0)
     except (ValueError, IndexError) as exc:
         raise ModelError(f"{where}: not an ONNX file genrekit can read ({exc})") from exc
-    return found
+    refusals = []
+    refused_ops = sorted(f"{domain}.{name}" if domain else name for domain, name in ops - ONNX_ALLOWED_OPS)
+    if refused_ops:
+        refusals.append(f"the graph uses {', '.join(refused_ops)}, which genrekit's exports never do")
+    if external:
+        refusals.append(f"{len(external)} tensor(s) stored outside the file (ONNX external data names a path)")
+    return refusals
 
 
 def read_varint(data: bytes, at: int) -> tuple[int, int]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
-from genrekit.untrusted import (describe_value, onnx_refused_ops, parse_json, require,
+from genrekit.untrusted import (describe_value, onnx_refusals, parse_json, require,
                                 require_feature_fields, require_labels, require_training_hashes, training_hashes,
                                 training_spellings)
 
@@ -629,10 +629,12 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot be read ({exc})") from exc
-    refused = onnx_refused_ops(data, str(path))
-    if refused:
-        raise ModelError(f"{path}: the graph uses {', '.join(refused)}, which genrekit's exports never do "
-                         "(a corrupt or crafted file, or one made by another tool; see genrekit.untrusted.ONNX_ALLOWED_OPS)")
+    refusals = onnx_refusals(data, str(path))
+    if refusals:
+        raise ModelError(f"{path}: {'; '.join(refusals)} (a corrupt or crafted file, or one made by another tool "
+                         "or an older genrekit; see genrekit.untrusted.onnx_refusals)")
+    # onnxruntime would read a file with "ORTM" at bytes 4-8 as its own format, not the protobuf checked above
+    options.add_session_config_entry("session.load_model_format", "ONNX")
     try:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
@@ -777,7 +779,8 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict:
     ModelError
         The file cannot be read, is not an ONNX file genrekit and onnxruntime can load, uses
         an operator genrekit's exports never use (such as ``Loop``, whose iteration count the
-        file chooses; :data:`genrekit.untrusted.ONNX_ALLOWED_OPS`), has no ``genrekit`` entry, or its
+        file chooses) or tensors stored outside the file (:func:`genrekit.untrusted.onnx_refusals`),
+        has no ``genrekit`` entry, or its
         config fails the schema or does not describe its graph.
     """
     return open_onnx(path, 1)[1]
