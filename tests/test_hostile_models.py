@@ -976,14 +976,16 @@ def test_an_onnx_loop_is_refused_before_onnxruntime_builds_it(tmp_path, where):
         load(path)
 
 
-def _one_op_onnx(path: Path, node, *, domain_version: tuple[str, int] | None = None, initializer=()) -> Path:
-    """A network export whose probabilities pass through ``node`` (input ``mean``, output ``out``)."""
+def _one_op_onnx(path: Path, *node, domain_version: tuple[str, int] | None = None, initializer=(),
+                 labels: int = 2) -> Path:
+    """A network export whose probabilities pass through ``node`` (input ``mean``, output ``out``;
+    several nodes in a chain)."""
     import onnx
     from onnx import TensorProto, helper
 
     from genrekit.models.interface import ONNX_METADATA_KEY
 
-    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0), node,
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0), *node,
              helper.make_node("Softmax", ["out"], ["probabilities"], axis=1)]
     graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
                                                                             ["batch", 1, 128, 128])],
@@ -992,7 +994,8 @@ def _one_op_onnx(path: Path, node, *, domain_version: tuple[str, int] | None = N
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(*domain_version)] if domain_version else [])
     model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
-    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
+    config = {**NETWORK_CONFIG, "input_name": "log_mel", "labels": [f"genre {i}" for i in range(labels)]}
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
     onnx.save(model, str(path))
     return path
 
@@ -1060,6 +1063,34 @@ def test_a_tensor_stored_outside_the_file_is_refused_before_onnxruntime_reads_it
     path = _one_op_onnx(tmp_path / "outside.onnx", helper.make_node("Add", ["mean", "w"], ["out"]), initializer=[weights])
     with pytest.raises(ModelError, match=r"outside.onnx: 1 tensor\(s\) stored outside the file"):
         load(path)
+
+
+def test_an_onnx_graph_that_asks_for_more_memory_than_the_cap_gets_an_error(tmp_path):
+    """Allowed operators can still ask for any amount of memory (ConstantOfShape to a shape in
+    the file): onnxruntime's arena is capped (ONNX_ARENA_MAX_BYTES, 4 GiB), so the file is
+    refused by name at load instead of taking the machine's memory. Here the cap is set to
+    256 MB in a process of its own and the graph asks for 1.6 GB."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    shape = numpy_helper.from_array(np.array([20_000, 20_000], np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"],
+                              value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])),
+             helper.make_node("ReduceSum", ["big"], ["total"], keepdims=0),
+             helper.make_node("Add", ["mean", "total"], ["out"])]
+    path = _one_op_onnx(tmp_path / "greedy.onnx", *nodes, initializer=[shape], labels=128)
+    script = ("import resource, sys\n"
+              "import genrekit.models.interface as interface\n"
+              "from genrekit.errors import ModelError\n"
+              "interface.ONNX_ARENA_MAX_BYTES = 256 << 20\n"
+              "try:\n"
+              "    interface.load(sys.argv[1])\n"
+              "except ModelError as exc:\n"
+              "    print('refused:', exc)\n"
+              "print('peak MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused: " in result.stdout and "greedy.onnx: the model fails on" in result.stdout, result.stdout
+    assert int(result.stdout.rsplit("peak MB", 1)[1]) < 1000, result.stdout  # 1.6 GB were never taken
 
 
 def test_onnxruntimes_own_format_and_over_long_field_tags_are_refused(tmp_path):

@@ -599,12 +599,20 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
 ONNX_METADATA_KEY = "genrekit"
 
 
+# The most onnxruntime's CPU arena may hold in one process. The largest run of genrekit's own
+# exports needs a few hundred MB (the default model on a 30 s segment: about 230 MB); a file
+# whose graph asks for more (a ConstantOfShape or Expand to a huge shape) gets an error instead
+# of taking the machine's memory.
+ONNX_ARENA_MAX_BYTES = 4 << 30
+
+
 @functools.cache
 def _register_cpu_arena() -> None:
     import onnxruntime as ort
 
     memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
-    ort.create_and_register_allocator(memory, ort.OrtArenaCfg({"arena_extend_strategy": 1}))  # kSameAsRequested
+    ort.create_and_register_allocator(memory, ort.OrtArenaCfg({"arena_extend_strategy": 1,  # kSameAsRequested
+                                                               "max_mem": ONNX_ARENA_MAX_BYTES}))
 
 
 def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
