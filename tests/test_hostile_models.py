@@ -1093,6 +1093,46 @@ def test_an_onnx_graph_that_asks_for_more_memory_than_the_cap_gets_an_error(tmp_
     assert int(result.stdout.rsplit("peak MB", 1)[1]) < 1000, result.stdout  # 1.6 GB were never taken
 
 
+def test_an_onnx_run_that_goes_on_and_on_is_stopped_and_the_file_refused(tmp_path, monkeypatch):
+    """Scan is allowed (skl2onnx's k-NN uses it), and its iteration count can be the file's own:
+    an input of 10**12 rows of no size takes no memory and about 13 days. Each onnxruntime run
+    is stopped after ONNX_RUN_SECONDS (300 s; 1 s here), so the self-test refuses the file.
+    (10**8 rows here, about 2 minutes: without the limit this test fails instead of hanging.)"""
+    import time
+
+    from onnx import TensorProto, helper, numpy_helper
+
+    import genrekit.models.interface as interface
+
+    body = helper.make_graph([helper.make_node("Identity", ["state"], ["state_out"])], "body",
+                             [helper.make_tensor_value_info("state", TensorProto.FLOAT, ["batch", 128]),
+                              helper.make_tensor_value_info("row", TensorProto.FLOAT, [0])],
+                             [helper.make_tensor_value_info("state_out", TensorProto.FLOAT, ["batch", 128])])
+    rows = numpy_helper.from_array(np.array([10**8, 0], np.int64), "rows")
+    nodes = [helper.make_node("ConstantOfShape", ["rows"], ["nothing"]),
+             helper.make_node("Scan", ["mean", "nothing"], ["out"], body=body, num_scan_inputs=1)]
+    path = _one_op_onnx(tmp_path / "endless.onnx", *nodes, initializer=[rows], labels=128)
+    monkeypatch.setattr(interface, "ONNX_RUN_SECONDS", 1.0)
+    started = time.perf_counter()
+    with pytest.raises(ModelError, match="endless.onnx: .*one onnxruntime run took over 1 s and was stopped"):
+        load(path)
+    assert time.perf_counter() - started < 60
+
+
+def test_onnxruntime_session_options_in_the_metadata_are_refused(tmp_path):
+    """Where ORT_LOAD_CONFIG_FROM_MODEL=1 is set, onnxruntime applies the session options of a
+    file's 'ort_config' metadata (200 threads, a profile written to the working directory)."""
+    import onnx
+    from onnx import helper
+
+    path = _one_op_onnx(tmp_path / "configured.onnx", helper.make_node("Relu", ["mean"], ["out"]))
+    model = onnx.load(str(path))
+    model.metadata_props.add(key="ort_config", value=json.dumps({"session_options": {"intra_op_num_threads": 200}}))
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"configured.onnx: onnxruntime session options in its metadata \('ort_config'\)"):
+        load(path)
+
+
 def test_onnxruntimes_own_format_and_over_long_field_tags_are_refused(tmp_path):
     """Two ways to show onnxruntime another graph than the one genrekit checks: its own .ort
     format (read whenever bytes 4-8 say ORTM), and a field tag over 32 bits, which protobuf cuts

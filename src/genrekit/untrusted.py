@@ -684,10 +684,11 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 # (domain, operator), the default domain written "". Anything else in a file is refused before
 # onnxruntime builds it: Loop, whose iteration count the file chooses (a Loop of 10**15
 # iterations hung the service), operators that read or write files or strings, random ones,
-# and a local function's call. Scan stays: skl2onnx's k-NN graph iterates over its input with
-# it, so the data bound it. The tests export every kind and load it (test_hostile_models.py:
-# classical models; test_network_export.py: each preset and front end, int8; test_musicnn.py:
-# the default and its int8 form).
+# and a local function's call. Scan stays (skl2onnx's k-NN graph uses it): its iteration count
+# can be the file's own too (an input of 10**12 rows and no size), so every run is also stopped
+# after genrekit.models.interface.ONNX_RUN_SECONDS. The tests export every kind and load it
+# (test_hostile_models.py: classical models; test_network_export.py: each preset and front end,
+# int8; test_musicnn.py: the default and its int8 form).
 ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
     "Add", "ArgMax", "BatchNormalization", "Cast", "Clip", "Concat", "ConstantOfShape", "Conv",
     "DequantizeLinear", "Div", "Equal", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",
@@ -712,7 +713,10 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
       (their nodes and their default attributes) and training graphs, each as
       ``domain.operator`` (the default domain's without one; ``ai.onnx`` is the default);
     - tensors stored outside the file (ONNX external data names a path, which onnxruntime
-      would resolve against the working directory when given bytes).
+      would resolve against the working directory when given bytes);
+    - session options in the metadata (``ort_config``), which onnxruntime applies where
+      ``ORT_LOAD_CONFIG_FROM_MODEL=1`` is set (thread counts, a profile written to the
+      working directory).
 
     Raises
     ------
@@ -797,10 +801,14 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             if (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
                 external.add(span[0])
 
+    session_options = False
+
     try:
-        for number, span in messages(0, len(data), (7, 20, 25)):  # ModelProto graph, training_info, functions
+        for number, span in messages(0, len(data), (7, 14, 20, 25)):  # graph, metadata, training_info, functions
             if number == 7:
                 graph(span, 0)
+            elif number == 14:  # StringStringEntryProto: key (1)
+                session_options |= any(data[a:b] == b"ort_config" for _, (a, b) in messages(*span, (1,)))
             elif number == 20:
                 for _, inner in messages(*span, (1, 2)):  # TrainingInfoProto initialization, algorithm
                     graph(inner, 0)
@@ -815,6 +823,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"the graph uses {', '.join(refused_ops)}, which genrekit's exports never do")
     if external:
         refusals.append(f"{len(external)} tensor(s) stored outside the file (ONNX external data names a path)")
+    if session_options:  # read where ORT_LOAD_CONFIG_FROM_MODEL=1: threads, profiling into the working directory
+        refusals.append("onnxruntime session options in its metadata ('ort_config')")
     return refusals
 
 

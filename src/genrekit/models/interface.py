@@ -380,8 +380,8 @@ class OnnxClassicalClassifier(ClassicalClassifier):
         return FeatureSpec.from_dict(features)
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
-        return _graph_proba(self, self.session.run([self.config["output_name"]],
-                                                   {self.config["input_name"]: np.asarray(features, dtype=np.float32)})[0])
+        return _graph_proba(self, run_onnx(self, [self.config["output_name"]],
+                                           {self.config["input_name"]: np.asarray(features, dtype=np.float32)})[0])
 
 
 class OnnxMusicnnClassifier(OnnxClassicalClassifier):
@@ -434,11 +434,11 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         """(probabilities, pooled features or None) of the pooling's rows (default: all patches)."""
         feeds = {self.config["input_name"]: patches}
         if not self.config.get("pooling_input"):
-            return _graph_proba(self, self.session.run([self.config["output_name"]], feeds)[0]), None
+            return _graph_proba(self, run_onnx(self, [self.config["output_name"]], feeds)[0]), None
         from genrekit.features.musicnn import pooling_matrix
 
         feeds[self.config["pooling_input"]] = pooling_matrix(len(patches))[:1] if pooling is None else pooling
-        p, f = self.session.run([self.config["output_name"], self.config["features_output"]], feeds)
+        p, f = run_onnx(self, [self.config["output_name"], self.config["features_output"]], feeds)
         p = _graph_proba(self, p)
         return p, f
 
@@ -580,8 +580,40 @@ class OnnxNetworkClassifier(NetworkClassifier):
         return examples if self.frontend is None else self.frontend(examples)
 
     def _proba(self, examples: np.ndarray) -> np.ndarray:
-        return _graph_proba(self, self.session.run(None, {self.config["input_name"]: examples.astype(np.float32,
-                                                                                                      copy=False)})[0])
+        return _graph_proba(self, run_onnx(self, None, {self.config["input_name"]: examples.astype(np.float32,
+                                                                                                  copy=False)})[0])
+
+
+# The longest one onnxruntime run may take. Each run is one segment of a song (or a batch of
+# feature rows); genrekit's own exports take well under a second for that on a laptop's core,
+# a large network a few seconds. A run past this is a file that chose its own amount of work (a
+# Scan over a 10**12-row input of no size, a huge convolution): it is stopped, and the
+# self-test at load refuses such a file.
+ONNX_RUN_SECONDS = 300.0
+
+
+def run_onnx(model, outputs: list[str] | None, feeds: dict) -> list:
+    """``model.session.run(outputs, feeds)``, stopped after :data:`ONNX_RUN_SECONDS`."""
+    import threading
+
+    import onnxruntime as ort
+
+    from genrekit.errors import ModelError
+
+    options = ort.RunOptions()
+    limit = ONNX_RUN_SECONDS
+    timer = threading.Timer(limit, setattr, (options, "terminate", True))
+    timer.daemon = True
+    timer.start()
+    try:
+        return model.session.run(outputs, feeds, options)
+    except Exception as exc:
+        if options.terminate:
+            raise ModelError(f"{model.source}: one onnxruntime run took over {limit:g} s and was stopped (a graph "
+                             "that chooses its own amount of work: a corrupt or crafted file)") from exc
+        raise
+    finally:
+        timer.cancel()
 
 
 def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
