@@ -140,7 +140,20 @@ def export_onnx(
             with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
                 fp32 = to_onnx(model, Path(tmp) / "fp32.onnx", frontend)
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
+        _refuse_unloadable(target, out)
     return out
+
+
+def _refuse_unloadable(written: Path, out: Path) -> None:
+    """A file genrekit's own loader would refuse is not written: an exporter or quantizer
+    newer than genrekit's pinned versions (constraints.txt) may use an operator outside
+    :data:`genrekit.untrusted.ONNX_ALLOWED_OPS`."""
+    from genrekit.untrusted import onnx_refusals
+
+    refusals = onnx_refusals(written.read_bytes(), str(out))
+    if refusals:
+        raise ModelError(f"{out}: not written, since genrekit would refuse to load it: {'; '.join(refusals)} "
+                         "(is a library newer than genrekit's constraints.txt installed?)")
 
 
 # x86 features with which onnxruntime's integer GEMM sums u8 x s8 products exactly

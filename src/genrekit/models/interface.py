@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -587,15 +588,15 @@ class OnnxNetworkClassifier(NetworkClassifier):
 # The longest one onnxruntime run may take. Each run is one segment of a song (or a batch of
 # feature rows); genrekit's own exports take well under a second for that on a laptop's core,
 # a large network a few seconds. A run past this is a file that chose its own amount of work (a
-# Scan over a 10**12-row input of no size, a huge convolution): it is stopped, and the
-# self-test at load refuses such a file.
+# Scan over a 10**12-row input of no size): it is stopped, and the self-test at load refuses
+# such a file. onnxruntime looks at the stop between operators only, so one long operator
+# (a huge convolution) runs to its end.
 ONNX_RUN_SECONDS = 300.0
 
 
-def run_onnx(model, outputs: list[str] | None, feeds: dict) -> list:
-    """``model.session.run(outputs, feeds)``, stopped after :data:`ONNX_RUN_SECONDS`."""
-    import threading
-
+def run_onnx(model: GenreClassifier, outputs: list[str] | None, feeds: dict) -> list:
+    """``model.session.run(outputs, feeds)``, stopped after :data:`ONNX_RUN_SECONDS`; a run
+    that needs more than :data:`ONNX_ARENA_MAX_BYTES` fails with a ModelError that says so."""
     import onnxruntime as ort
 
     from genrekit.errors import ModelError
@@ -611,6 +612,11 @@ def run_onnx(model, outputs: list[str] | None, feeds: dict) -> list:
         if options.terminate:
             raise ModelError(f"{model.source}: one onnxruntime run took over {limit:g} s and was stopped (a graph "
                              "that chooses its own amount of work: a corrupt or crafted file)") from exc
+        if "bfc_arena" in str(exc):  # the arena's refusal past max_mem
+            raise ModelError(f"{model.source}: one onnxruntime run needed more than the "
+                             f"{ONNX_ARENA_MAX_BYTES / 2**30:g} GiB that genrekit lets onnxruntime hold in a process "
+                             "(ONNX_ARENA_MAX_BYTES): a shorter --segment or fewer --threads need less, and a "
+                             "file whose graph asks for that much on a few seconds of audio is crafted") from exc
         raise
     finally:
         timer.cancel()
@@ -631,10 +637,11 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
 ONNX_METADATA_KEY = "genrekit"
 
 
-# The most onnxruntime's CPU arena may hold in one process. The largest run of genrekit's own
-# exports needs a few hundred MB (the default model on a 30 s segment: about 230 MB); a file
-# whose graph asks for more (a ConstantOfShape or Expand to a huge shape) gets an error instead
-# of taking the machine's memory.
+# The most onnxruntime's CPU arena may hold in one process, for all its sessions and runs
+# together. genrekit's own exports peak at 180-500 MB per process on a 30 s segment (by hand,
+# 2026-12-02); a file whose graph asks for more (a ConstantOfShape or Expand to a huge shape)
+# gets an error instead of taking the machine's memory. Kernels' own scratch memory is outside
+# the arena.
 ONNX_ARENA_MAX_BYTES = 4 << 30
 
 
@@ -658,7 +665,8 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     options.intra_op_num_threads = threads
     # onnxruntime's memory patterns made the CPU arena grow to about twice a run's needs from
     # the second run on (the default model: 667 MB after one 30 s segment, 1257 MB after any
-    # longer song); without them the peak stays at one run's (693 MB), at the same speed
+    # longer song); without them the peak stays at one run's (693 MB), at the same speed (2026-11-30,
+    # when the default still convolved every filter)
     options.enable_mem_pattern = False
     # One CPU arena for the process's sessions, grown by what a run asks for: the default arena
     # grows in doubling steps, from the second run on (edge-cnn: 126 -> 143 MB, an hour-long song
@@ -672,7 +680,8 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     refusals = onnx_refusals(data, str(path))
     if refusals:
         raise ModelError(f"{path}: {'; '.join(refusals)} (a corrupt or crafted file, or one made by another tool "
-                         "or an older genrekit; see genrekit.untrusted.onnx_refusals)")
+                         "or an older genrekit: export it again from its .genrekit or .safetensors file; see "
+                         "genrekit.untrusted.onnx_refusals)")
     # onnxruntime would read a file with "ORTM" at bytes 4-8 as its own format, not the protobuf checked above
     options.add_session_config_entry("session.load_model_format", "ONNX")
     try:
