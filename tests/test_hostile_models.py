@@ -1069,7 +1069,8 @@ def test_an_onnx_graph_that_asks_for_more_memory_than_the_cap_gets_an_error(tmp_
     """Allowed operators can still ask for any amount of memory (ConstantOfShape to a shape in
     the file): onnxruntime's arena is capped (ONNX_ARENA_MAX_BYTES, 4 GiB), so the file is
     refused by name at load instead of taking the machine's memory. Here the cap is set to
-    256 MB in a process of its own and the graph asks for 1.6 GB."""
+    256 MB in a process of its own and the graph asks for 1.6 GB (with the cap at 8 GiB the
+    same file loads, and the process peaks at 1.66 GB: checked by hand)."""
     from onnx import TensorProto, helper, numpy_helper
 
     shape = numpy_helper.from_array(np.array([20_000, 20_000], np.int64), "shape")
@@ -1078,20 +1079,21 @@ def test_an_onnx_graph_that_asks_for_more_memory_than_the_cap_gets_an_error(tmp_
              helper.make_node("ReduceSum", ["big"], ["total"], keepdims=0),
              helper.make_node("Add", ["mean", "total"], ["out"])]
     path = _one_op_onnx(tmp_path / "greedy.onnx", *nodes, initializer=[shape], labels=128)
-    script = ("import resource, sys\n"
+    script = ("import sys\n"
               "import genrekit.models.interface as interface\n"
               "from genrekit.errors import ModelError\n"
               "interface.ONNX_ARENA_MAX_BYTES = 256 << 20\n"
               "try:\n"
               "    interface.load(sys.argv[1])\n"
               "except ModelError as exc:\n"
-              "    print('refused:', exc)\n"
-              "print('peak MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+              "    print('refused:', exc, repr(exc.__cause__))\n")
     result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("refused: " in result.stdout and "greedy.onnx: one onnxruntime run needed more than the 0.25 GiB that "
             "genrekit lets onnxruntime hold in a process" in result.stdout), result.stdout
-    assert int(result.stdout.rsplit("peak MB", 1)[1]) < 1000, result.stdout  # 1.6 GB were never taken
+    # the arena refused the request: the 1.6 GB were never allocated (the process's peak is no
+    # measure of that: a cold numba cache compiles librosa's kernels during the load, ~800 MB)
+    assert "smaller than requested bytes of 1600000000" in result.stdout, result.stdout
 
 
 def test_an_export_genrekits_loader_would_refuse_is_not_written(tmp_path, monkeypatch):
