@@ -56,8 +56,9 @@ def evaluation_songs(gtzan_mini, tmp_path_factory):
 @pytest.fixture(scope="module")
 def model_files(songs, feature_cache, tmp_path_factory):
     """One file of every kind: classical, network, and the ONNX export of each, plus the default's.
-    The classical model's gtzan57 features go into the session's feature cache, where
-    test_train_on_a_small_dataset_also_reports_k_fold_cv's two runs find them."""
+    The classical model (fma518, extracted in this process, no k-fold CV) puts its features
+    into the session's feature cache, where test_train_on_a_small_dataset_also_reports_k_fold_cv's
+    two runs find them."""
     from genrekit.datasets import load_dataset
     from genrekit.export import export_onnx
     from genrekit.features import FeatureCache, FeatureSpec
@@ -65,8 +66,8 @@ def model_files(songs, feature_cache, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("models")
     dataset = load_dataset(songs)
-    train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", cache=FeatureCache(feature_cache),
-                progress=False, out_dir=out / "classical")
+    train_model(dataset, spec=FeatureSpec("fma518"), model="logreg", cache=FeatureCache(feature_cache), n_jobs=1,
+                cv=False, progress=False, out_dir=out / "classical")
     train_network_model(dataset, preset="edge-cnn", epochs=1, progress=False, out_dir=out / "network")
     files = {"classical": out / "classical" / "model.genrekit", "network": out / "network" / "model.safetensors"}
     files["onnx-classical"] = export_onnx(files["classical"], out / "classical.onnx")
@@ -224,7 +225,7 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, t
     session's cache (the model_files fixture computes the same ones): the CV is the point here."""
     from genrekit.models import load
 
-    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57",
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "fma518",
                                       "--out", str(tmp_path / "run"), "--cache", str(feature_cache)])
     assert result.exit_code == EXIT_OK, result.output
     cv = json.loads((tmp_path / "run" / "cv.json").read_text())
@@ -232,7 +233,7 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, t
     assert cv["accuracy_mean"] == pytest.approx(np.mean(cv["fold_accuracy"]), abs=1e-3)
     assert "stratified 5-fold CV over all 16 tracks" in cv["protocol"] and "5-fold CV" in result.stdout
     assert load(tmp_path / "run").metrics["cv"]["accuracy_mean"] == cv["accuracy_mean"]
-    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "gtzan57", "--no-cv",
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "fma518", "--no-cv",
                                       "--out", str(tmp_path / "plain"), "--cache", str(feature_cache)])
     assert result.exit_code == EXIT_OK and not (tmp_path / "plain" / "cv.json").exists()
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "edge-cnn", "--no-cv", "--out", str(tmp_path / "n")])

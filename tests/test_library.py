@@ -41,7 +41,8 @@ def model_file(tmp_path_factory, gtzan_mini, feature_cache):
 
 @pytest.fixture
 def library(tmp_path, gtzan_mini, bad_files, m4a_clip):
-    """Nested folders of good clips, plus a corrupted file, an empty file, text named .mp3 and an m4a."""
+    """Nested folders of good clips (10 s of each GTZAN clip, under its own name and format), plus a
+    corrupted file, an empty file, text named .mp3 and an m4a (the whole 30 s clip)."""
     root = tmp_path / "Music"
     good = []
     for genre in GENRES:
@@ -49,7 +50,8 @@ def library(tmp_path, gtzan_mini, bad_files, m4a_clip):
             source = next((gtzan_mini / genre).glob(f"{genre}.{number:05d}.*"))
             target = root / "Artists" / genre.title() / f"Album {number}" / source.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
+            y, sr = sf.read(source, dtype="float32")
+            sf.write(target, y[: 10 * sr], sr)  # 10 s, in the source's format (.au or .wav, 16-bit PCM)
             good.append(target)
     shutil.copy(m4a_clip, root / "Artists" / "song.m4a")
     good.append(root / "Artists" / "song.m4a")
@@ -82,7 +84,8 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
     assert "(10 done by an earlier run)" in again.output  # nothing is predicted twice
     assert again.exit_code == EXIT_PARTIAL, again.output
-    inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])
+    inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file),
+                                "--out", str(tmp_path / "inbox.csv"), "--jobs", "1"])  # no pool to start (see above)
     rerun = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])
     assert inbox.exit_code == rerun.exit_code == EXIT_ERROR, rerun.output  # every file failed, then and now
     assert pd.read_csv(out).equals(table)

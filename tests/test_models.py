@@ -27,12 +27,19 @@ def test_at_least_eleven_classifiers():
     assert required <= set(MODELS)
 
 
+# The ensemble's learners, fewer trees and iterations than the recipe's 500 trees, 300 boosting
+# rounds and 2000 MLP epochs: the same types fitted, saved and loaded (the full-size ensemble:
+# test_hostile_models.py's test_a_ten_genre_ensemble_passes_the_archive_caps).
+SMALL = {"ensemble": {"clf__extra_trees__n_estimators": 20, "clf__boosting__max_iter": 20, "clf__mlp__max_iter": 200}}
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_model_fits_saves_and_loads_identically(tmp_path, blobs, name):
     X, y = blobs
     with quiet_fit():
         spec = FeatureSpec("gtzan57")
-        pipeline = make_model(name, seed=0, labels=["a", "b", "c"], columns=spec.columns).fit(X[::2], y[::2])
+        pipeline = make_model(name, seed=0, labels=["a", "b", "c"], columns=spec.columns,
+                              **SMALL.get(name, {})).fit(X[::2], y[::2])
     model = GenreModel(name, ["a", "b", "c"], spec, pipeline, metrics={"accuracy": 0.5})
     proba = model.predict_proba(X[1::2])
     assert proba.shape == (45, 3) and np.allclose(proba.sum(axis=1), 1)

@@ -31,7 +31,11 @@ def test_an_hour_long_song_peaks_within_a_quarter_of_a_clip(songs_for_memory, ki
         if kind == "onnx-network":
             model = export_onnx(model, tmp_path / "net.onnx", frontend="numpy")
     clip, song = songs_for_memory
-    short, long = peak_rss_mb(str(model), str(clip)), peak_rss_mb(str(model), str(song))
+    # The default describes 30 s segments (two musicnn taggers each); one every 60 s halves that
+    # work, while the whole hour is still decoded and streamed: a whole-file read, or a leak per
+    # described segment (60 of them), still shows.
+    hop = 60.0 if kind == "default-onnx" else None
+    short, long = peak_rss_mb(str(model), str(clip)), peak_rss_mb(str(model), str(song), hop_seconds=hop)
     # measured 2026-11-30: network 1.13-1.15x, its export 1.17-1.18x, the default's 1.08x
     assert long <= 1.25 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
 

@@ -101,25 +101,39 @@ def test_tag_and_predict_a_library_in_an_object_store(s3, tmp_path):
 
 
 def test_features_of_a_manifest_of_urls(s3, tmp_path):
-    """`genrekit features` on a manifest listing object-store URLs: the same features as the
-    local files; a missing object is reported by URL; a re-run takes every file from the cache."""
+    """`genrekit features` on a manifest listing object-store URLs (in a fresh process): the same
+    features as the local files; a missing object is reported by URL; a re-run takes every
+    file from the cache. The local reference and the re-run run in this process, where the s3
+    fixture has set the AWS_* variables."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
     url, local, env = s3
     for where, root in (("remote", url), ("local", str(local))):
         rows = [f"{root}/{name},{name.split('/')[0]}" for name in CLIPS] + [f"{root}/jazz/missing.wav,jazz"]
         (tmp_path / f"{where}.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
 
-    def features(where):  # fma518: a third of gtzan57's time per clip, and where the files come from is the point
-        return subprocess.run([sys.executable, "-m", "genrekit", "features", str(tmp_path / f"{where}.csv"), "-f", "fma518",
-                               "-o", str(tmp_path / where), "--cache", str(tmp_path / f"cache-{where}"), "-j", "2"],
-                              capture_output=True, text=True, env=env)
+    def arguments(where):  # fma518: a third of gtzan57's time per clip, and where the files come from is the point
+        return ["features", str(tmp_path / f"{where}.csv"), "-f", "fma518", "-o", str(tmp_path / where),
+                "--cache", str(tmp_path / f"cache-{where}"), "-j", "2"]
 
-    remote_run, local_run = features("remote"), features("local")
-    assert remote_run.returncode == local_run.returncode == 3, remote_run.stderr  # 3: the missing file
+    def here(where):
+        result = CliRunner().invoke(app, arguments(where))
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    remote_run = subprocess.run([sys.executable, "-m", "genrekit", *arguments("remote")], capture_output=True,
+                                text=True, env=env)
+    local_run = here("local")
+    assert remote_run.returncode == local_run.exit_code == 3, remote_run.stderr  # 3: the missing file
     assert f"{url}/jazz/missing.wav: file not found" in " ".join((remote_run.stdout + remote_run.stderr).split())
-    remote, here = (pd.read_csv(tmp_path / where / "features.csv", header=[0, 1, 2], index_col=0).iloc[:, :518]
-                    for where in ("remote", "local"))
-    assert remote.shape == (4, 518) and np.array_equal(remote.to_numpy(), here.to_numpy())
-    assert "(4 from cache)" in features("remote").stdout
+    remote, local_table = (pd.read_csv(tmp_path / where / "features.csv", header=[0, 1, 2], index_col=0).iloc[:, :518]
+                           for where in ("remote", "local"))
+    assert remote.shape == (4, 518) and np.array_equal(remote.to_numpy(), local_table.to_numpy())
+    again = here("remote")
+    assert again.exit_code == 3 and "(4 from cache)" in " ".join(again.stdout.split()), again.output
 
 
 def test_cached_extraction_reads_a_url_file_once(s3, gtzan_mini, tmp_path, monkeypatch):
@@ -171,7 +185,9 @@ def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):
     url, _, _ = s3
     monkeypatch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))  # restored after the test
     try:
-        on_ray = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "ray.jsonl"), "--runner", "ray"])
+        # --jobs 1: the 5 files are one block of Ray Data's (batch_size 4), which one actor takes
+        on_ray = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "ray.jsonl"), "--runner", "ray",
+                                          "--jobs", "1"])
     finally:
         ray.shutdown()
     assert on_ray.exit_code == EXIT_PARTIAL, on_ray.output

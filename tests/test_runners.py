@@ -28,7 +28,10 @@ def cluster():
     with pytest.MonkeyPatch.context() as patch:  # RAY_AUTH_MODE as it was, after the module
         # a throwaway cluster on 127.0.0.1 only: no token (unless the environment asks for one)
         patch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))
-        runner = RayRunner(num_cpus=2)
+        # A 2-CPU cluster; this runner's map uses one actor: the features' 4 files and the tags' 6
+        # are one block each (override_num_blocks = items // batch_size 4), which one actor takes
+        # whole. The killed-worker test runs its own runner, with an actor per CPU.
+        runner = RayRunner(num_cpus=2, jobs=1)
         runner.connect()
         yield runner
         ray.shutdown()
@@ -145,8 +148,9 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     for path in sorted((library / "metal").iterdir())[:3]:
         (one_genre / path.name).symlink_to(path)
     one_genre = one_genre.parent  # fma518: a third of gtzan57's work per clip; reaching the cluster is the point
+    # --jobs 1: the 3 files are one block (batch_size 4), which one actor takes
     result = CliRunner().invoke(app, ["features", str(one_genre), "--features", "fma518", "--out", str(tmp_path / "out"),
-                                      "--no-cache", "--runner", "ray"])
+                                      "--no-cache", "--runner", "ray", "--jobs", "1"])
     assert result.exit_code == EXIT_OK, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["n_tracks"] == 3
     result = CliRunner().invoke(app, ["features", str(one_genre), "--out", str(tmp_path / "x"), "--runner", "spark"])

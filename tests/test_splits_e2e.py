@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 from typer.testing import CliRunner
 
 from genrekit.cli.main import EXIT_ERROR, EXIT_OK, app
@@ -19,6 +20,7 @@ from genrekit.models import load_model
 GENRES = ("disco", "hiphop", "pop")  # 8 clips each in gtzan-mini, most 15-20 s; all three in GTZAN's filtered lists' test part
 PARTS = ("train", "val", "test")
 FEATURES = "gtzan57"  # 57 columns: each fit takes a fraction of a second (fma518's 518 take seconds)
+EXCERPT_SECONDS = 6  # what is held out and fitted is checked here, never a score: a clip's first 6 s will do
 
 
 def _artist(genre: str, number: int) -> str:
@@ -28,13 +30,27 @@ def _artist(genre: str, number: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def tracks(gtzan_mini, feature_cache, tmp_path_factory) -> pd.DataFrame:
-    """The 24 clips with their artists, and a split of their own by artist (for --split dataset);
-    their features are put in the session's feature cache here, two clips at a time, so the
-    commands below (one process each, --jobs 1, for the fold spy) read them from there."""
+def excerpts(gtzan_mini, tmp_path_factory):
+    """A GTZAN folder (``genres/<genre>/``) of the three genres' 24 clips, each cut to its first
+    EXCERPT_SECONDS s and kept under its own file name (disco.00000.au, disco.00001.wav, ...)."""
+    root = tmp_path_factory.mktemp("excerpts") / "genres"
+    for genre in GENRES:
+        (root / genre).mkdir(parents=True)
+        for path in sorted((gtzan_mini / genre).iterdir()):
+            with sf.SoundFile(path) as clip:
+                y, sr, subtype = clip.read(EXCERPT_SECONDS * clip.samplerate), clip.samplerate, clip.subtype
+            sf.write(root / genre / path.name, y, sr, subtype=subtype)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tracks(excerpts, feature_cache, tmp_path_factory) -> pd.DataFrame:
+    """The 24 clips (6 s excerpts) with their artists, and a split of their own by artist (for
+    --split dataset); their features are put in the session's feature cache here, two clips at
+    a time, so the commands below (one process each, --jobs 1, for the fold spy) read them from there."""
     rows = []
     for genre in GENRES:
-        for path in sorted((gtzan_mini / genre).iterdir()):
+        for path in sorted((excerpts / genre).iterdir()):
             number = int(path.stem.rsplit(".", 1)[1])
             artist = _artist(genre, number)
             own_split = "train" if artist == "crossover" or number < 4 else ("val" if number < 6 else "test")
@@ -166,14 +182,15 @@ def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, fea
     assert "genre(s) 'disco' have no training track" in " ".join(result.output.split())
 
 
-def test_train_gtzan_filtered_split_is_the_published_lists(gtzan_mini, tmp_path, feature_cache):
+def test_train_gtzan_filtered_split_is_the_published_lists(excerpts, tracks, tmp_path, feature_cache):
     """--split gtzan-filtered on a GTZAN folder: each track in the part that the fault-filtered
     lists (Kereliuk & Sturm, artist-filtered) give it; a clip the lists leave out (hiphop.00001,
-    one of GTZAN's faults) is neither fitted nor scored."""
+    one of GTZAN's faults) is neither fitted nor scored. (The excerpts, under the clips' own
+    names: the lists go by track id; ``tracks`` has put their features in the cache.)"""
     root = tmp_path / "gtzan" / "genres"
     for genre in GENRES:
         (root / genre).mkdir(parents=True)
-        for path in sorted((gtzan_mini / genre).iterdir()):
+        for path in sorted((excerpts / genre).iterdir()):
             (root / genre / path.name).symlink_to(path)
     run = tmp_path / "run"
     _invoke("train", root.parent, "--model", "logreg", "--features", FEATURES, "--split", "gtzan-filtered",

@@ -32,6 +32,21 @@ def chunks(gtzan_mini):
     return sets, parts
 
 
+@pytest.fixture(scope="module")
+def train_chunks(chunks):
+    """``chunks`` with every third training window (still >= 2 batches of 16 an epoch; the
+    validation and test sets whole): what every training run of this module learns from.
+    Runs that resume one another must train on the same set, or the resume is refused as
+    other training data."""
+    import dataclasses
+
+    sets, parts = chunks
+    train = sets["train"]
+    fewer = dataclasses.replace(train, X=train.X[::3], y=train.y[::3], track=train.track[::3])
+    assert len(fewer.y) >= 16 + 2  # two batches of 16 an epoch (the loop skips a last batch of one)
+    return {**sets, "train": fewer}, parts
+
+
 def test_no_track_has_chunks_on_two_sides(chunks):
     sets, parts = chunks
     seen = {part: set(chunk_set.track) for part, chunk_set in sets.items()}
@@ -44,45 +59,44 @@ def test_no_track_has_chunks_on_two_sides(chunks):
     assert per_track["train"] > 1.5 * per_track["test"]
 
 
-def _train(chunks, **kwargs):
-    sets, _ = chunks
+def _train(train_chunks, **kwargs):
+    sets, _ = train_chunks
     config = TrainConfig(preset="default", epochs=2, batch_size=16, seed=7)
     return train_network(sets["train"], sets["val"], len(GENRES), config, progress=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
-def trained(chunks):
-    return _train(chunks)
+def trained(train_chunks):
+    return _train(train_chunks)
 
 
-def test_training_is_deterministic_and_resumable(chunks, trained, tmp_path):
+def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path):
+    # One run of 2 epochs against one stopped after 1 and resumed: equal weights prove both
+    # that training is deterministic and that a resume continues exactly.
     net_a, history_a = trained
-    net_b, _ = _train(chunks)
-    for (name, a), b in zip(net_a.state_dict().items(), net_b.state_dict().values()):
-        assert torch.equal(a, b), name
     assert len(history_a) == 2 and {"train_loss", "val_track_accuracy", "lr", "seconds"} <= set(history_a[0])
     assert history_a[0]["lr"] > history_a[1]["lr"]  # cosine schedule
 
-    _train(chunks, out_dir=tmp_path, stop_after=1)
+    _train(train_chunks, out_dir=tmp_path, stop_after=1)
     assert (tmp_path / "checkpoint.safetensors").exists()
-    net_c, history_c = _train(chunks, out_dir=tmp_path, resume=True)
+    net_c, history_c = _train(train_chunks, out_dir=tmp_path, resume=True)
     assert [h["epoch"] for h in history_c] == [0, 1]
     for (name, a), c in zip(net_a.state_dict().items(), net_c.state_dict().values()):
-        assert torch.equal(a, c), f"resumed run differs from an uninterrupted one at {name}"
+        assert torch.equal(a, c), f"training is not deterministic or the resume differs at {name}"
     write_history(history_c, tmp_path)
     assert (tmp_path / "history.csv").read_text().startswith("epoch,lr,train_loss")
     assert (tmp_path / "history.png").stat().st_size > 0
 
 
-def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(chunks, tmp_path):
+def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp_path):
     """--resume continued a checkpoint whatever made it: another seed's or dataset's weights
     and validation history then passed for this run's."""
     import dataclasses
 
     from genrekit.errors import ParameterError
 
-    sets, _ = chunks
-    _train(chunks, out_dir=tmp_path, stop_after=1)
+    sets, _ = train_chunks
+    _train(train_chunks, out_dir=tmp_path, stop_after=1)
     other_seed = TrainConfig(preset="default", epochs=2, batch_size=16, seed=8)
     with pytest.raises(ParameterError, match=r"other settings \(seed: 7 -> 8\)"):
         train_network(sets["train"], sets["val"], len(GENRES), other_seed, out_dir=tmp_path, resume=True,
@@ -96,7 +110,7 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(chunks, tmp_path)
     for damage in (intact[: len(intact) // 2], intact[:8] + b"X" + intact[9:]):  # cut short; header not JSON
         checkpoint.write_bytes(damage)
         with pytest.raises(ParameterError, match=r"checkpoint.safetensors: cannot resume from it .*delete it"):
-            _train(chunks, out_dir=tmp_path, resume=True)
+            _train(train_chunks, out_dir=tmp_path, resume=True)
     checkpoint.write_bytes(intact)
     more_epochs = TrainConfig(preset="default", epochs=3, batch_size=16, seed=7)  # a longer run resumes
     _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
@@ -133,16 +147,34 @@ def two_genres(tmp_path_factory, gtzan_mini):
     return root
 
 
+@pytest.fixture(scope="module")
+def short_two_genres(tmp_path_factory, two_genres):
+    """``two_genres``' 16 clips (same names, formats and samples) cut to their first 12 s: the
+    longest window of a waveform preset (edge-cnn's 7.5 s) still gives two training windows
+    at half overlap and two scored chunks per clip (a 4.5 s rest of at least half a chunk is kept)."""
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("short-clips") / "genres"
+    for path in sorted(two_genres.rglob("*.*")):
+        info = sf.info(path)
+        y, sr = sf.read(path, frames=12 * info.samplerate, dtype="int16")
+        (root / path.parent.name).mkdir(parents=True, exist_ok=True)
+        sf.write(root / path.parent.name / path.name, y, sr, format=info.format, subtype=info.subtype)
+    return root
+
+
 @pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default",
                                     "musicnn-finetune"])
-def test_every_preset_trains_from_the_cli(tmp_path_factory, two_genres, preset):
+def test_every_preset_trains_from_the_cli(tmp_path_factory, request, preset):
     import json
 
     from typer.testing import CliRunner
 
     from genrekit.cli.main import EXIT_OK, app
 
-    root = two_genres
+    # An image network sees one image per 30 s clip: it trains on the whole clips; the
+    # others on the same clips' first 12 s (see short_two_genres).
+    root = request.getfixturevalue("two_genres" if preset == "cnn5-img" else "short_two_genres")
     out = tmp_path_factory.mktemp(preset)
     runner = CliRunner()
     result = runner.invoke(app, ["train", str(root), "--model", preset, "--epochs", "1", "--batch-size", "8",
@@ -272,8 +304,8 @@ def test_validation_and_test_tracks_are_scored_on_what_predict_scores(gtzan_mini
     assert (sets["val"].track == "metal.00002").sum() == 6
 
 
-def test_training_without_validation_keeps_the_last_epoch(chunks):
-    sets, _ = chunks
+def test_training_without_validation_keeps_the_last_epoch(train_chunks):
+    sets, _ = train_chunks
     config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)
     _, history = train_network(sets["train"], None, len(GENRES), config, progress=False)
     assert len(history) == 2 and all(np.isnan(h["val_track_accuracy"]) for h in history)
@@ -365,12 +397,13 @@ def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
     assert lines[0].startswith("track_id,path,true,predicted,confidence") and len(lines) == 3
 
     result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--include-train", "--aggregation", "mean",
-                                 "--out", str(tmp_path / "all")])
+                                 "--jobs", "1", "--out", str(tmp_path / "all")])
     assert result.exit_code == EXIT_OK, result.output
     assert json.loads((tmp_path / "all" / "metrics.json").read_text())["n"] == 16
 
     result = runner.invoke(app, ["compare", str(two_genres), "--models", "edge-cnn,logreg", "--folds", "2",
-                                 "--epochs", "1", "--out", str(tmp_path / "compare"), "--cache", str(tmp_path / "cache")])
+                                 "--epochs", "1", "--jobs", "1", "--out", str(tmp_path / "compare"),
+                                 "--cache", str(tmp_path / "cache")])
     assert result.exit_code == EXIT_OK, result.output
     rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
     assert set(rows) == {"edge-cnn", "logreg"}
