@@ -63,6 +63,15 @@ share, and the front end's convolutions in multiply-adds per second. Results:
 
     python bench/tag_throughput.py --profile
 
+``--taggers`` measures the musicnn feature set's two taggers (the features of every head
+trained on them: ``genrekit train``'s default, beets' and the user's own genres) in PyTorch
+and in onnxruntime (the shipped default's graph, its ``features`` output), one core and one
+thread, on the patches of gtzan-mini's clips: CPU-seconds per 30 s of audio (best of 3
+passes), the log-mel patches alone, and the largest difference between the two. Results:
+``bench/results/tag_throughput/taggers.json``; with ``--table``, its table:
+
+    python bench/tag_throughput.py --taggers
+
 Needs ../shared/data. Run it on an otherwise idle machine.
 """
 
@@ -631,6 +640,62 @@ def patch_batch_markdown(record: dict) -> str:
     return "\n".join(lines)
 
 
+def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
+    """Both musicnn taggers' per-patch features in PyTorch and in onnxruntime (see the module)."""
+    import numpy as np
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from genrekit import audio
+    from genrekit.features.musicnn import SAMPLE_RATE, TAGGERS, embed_patches, log_mel_patches, taggers_in_onnxruntime
+
+    if not DATA.is_dir():
+        sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
+    paths = sorted(str(p) for p in DATA.rglob("*.*") if p.suffix in (".au", ".wav"))[:limit or 40]
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    threadpool_limits(limits=1)
+    torch.set_num_threads(1)
+    signals = [audio.load(path, sr=SAMPLE_RATE)[0] for path in paths]
+    audio_seconds = sum(len(y) for y in signals) / SAMPLE_RATE
+
+    def in_torch(patches):
+        return np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
+
+    ways = {"log-mel patches alone (the floor)": lambda patches: patches,
+            "PyTorch, both taggers": in_torch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime}
+    for way in ways.values():  # warm: load the networks and sessions
+        way(log_mel_patches(signals[0], sr=SAMPLE_RATE))
+    rows, outputs = [], {}
+    for name, way in ways.items():
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.process_time()
+            outputs[name] = [way(log_mel_patches(y, sr=SAMPLE_RATE)) for y in signals]
+            best = min(best, time.process_time() - started)
+        rows.append({"way": name, "cpu_s_per_30s": 30 * best / audio_seconds})
+        print(f"{name}: {rows[-1]['cpu_s_per_30s']:.3f} CPU-s per 30 s", flush=True)
+    torch_rows, onnx_rows = (np.concatenate(outputs[name]) for name in list(ways)[1:])
+    tags = np.r_[200:250, 450:500]
+    embeddings = np.setdiff1d(np.arange(torch_rows.shape[1]), tags)
+    data = {"path": shown_path(DATA), "files": len(paths), "patches": len(torch_rows),
+            "audio_minutes": audio_seconds / 60,
+            "max_tag_difference": float(np.abs(onnx_rows[:, tags] - torch_rows[:, tags]).max()),
+            "max_embedding_difference": float(np.abs(onnx_rows[:, embeddings] - torch_rows[:, embeddings]).max()),
+            "note": f"one core, one thread; best of {repeats} passes; decoding and resampling excluded"}
+    return write_result(result_path("tag_throughput/taggers.json", smoke=bool(limit)),
+                        "both musicnn taggers' features, PyTorch against onnxruntime", data, rows=rows)
+
+
+def taggers_markdown(record: dict) -> str:
+    data = record["data"]
+    lines = [header(record), f"{data['files']} gtzan-mini files, {data['patches']} patches, "
+             f"{data['audio_minutes']:.1f} min; {data['note']}. Largest difference, onnxruntime against PyTorch: "
+             f"tags {data['max_tag_difference']:.1e}, embeddings {data['max_embedding_difference']:.1e}", "",
+             "| computed | CPU-s per 30 s |", "|---|---|"]
+    lines += [f"| {row['way']} | {row['cpu_s_per_30s']:.3f} |" for row in record["rows"]]
+    return "\n".join(lines)
+
+
 ENSEMBLE_ROW = "genrekit tag, classical ensemble on fma518"
 # row labels of result files written before the label changed (the ensemble is no longer
 # genrekit's default model: the shipped default is musicnn-prior)
@@ -665,6 +730,8 @@ def main() -> None:
                         help="how many front-end filters can be constants before the answers move (issue 20)")
     parser.add_argument("--profile", action="store_true",
                         help="where the shipped default's time goes in onnxruntime (issue 20)")
+    parser.add_argument("--taggers", action="store_true",
+                        help="both musicnn taggers' features in PyTorch against onnxruntime")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -688,6 +755,12 @@ def main() -> None:
             print(profile_markdown(read_result(args.out or result_path("tag_throughput/profile.json"))))
         else:
             profile_benchmark(args.limit)
+        return
+    if args.taggers:
+        if args.table:
+            print(taggers_markdown(read_result(args.out or result_path("tag_throughput/taggers.json"))))
+        else:
+            print(taggers_markdown(taggers_benchmark(args.limit)))
         return
     if args.patch_batch:
         if args.table:

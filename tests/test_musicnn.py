@@ -289,6 +289,31 @@ def test_musicnn_feature_sets(clip):
     assert FeatureSpec("fma518").sample_rate == 22050
 
 
+def test_both_taggers_in_onnxruntime_give_pytorchs_features(gtzan_mini, monkeypatch):
+    """Where onnxruntime is installed, both taggers' features (the `musicnn` set: the default
+    model's, and every head trained on it) come from the shipped default's graph in
+    onnxruntime, in half PyTorch's time: the same values to float32 rounding, on real clips of
+    three genres and across batches; PyTorch where onnxruntime is absent."""
+    pytest.importorskip("onnxruntime", reason="the 'runtime' or 'onnx' extra")
+    from genrekit.features import musicnn
+
+    for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
+        y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
+        patches = log_mel_patches(y, sr=sr)
+        in_torch = np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
+        features = musicnn.patch_features(y=y, sr=sr)
+        assert features.shape == in_torch.shape == (len(patches), 500) and features.dtype == np.float32
+        assert np.array_equal(features, musicnn.taggers_in_onnxruntime(patches))  # onnxruntime's, here
+        embeddings, tags = np.r_[0:200, 250:450], np.r_[200:250, 450:500]
+        assert np.abs(features[:, tags] - in_torch[:, tags]).max() < 1e-5, name
+        assert np.abs(features[:, embeddings] - in_torch[:, embeddings]).max() < 1e-4, name
+        # batches of 3 patches give each patch's own row, as one batch does (to the rounding of
+        # onnxruntime's kernels, which block a batch by its size)
+        np.testing.assert_allclose(musicnn.taggers_in_onnxruntime(patches, batch_size=3), features, atol=1e-5)
+    monkeypatch.setattr(musicnn, "taggers_session", lambda: None)  # no onnxruntime: PyTorch
+    assert np.array_equal(musicnn.patch_features(y=y, sr=sr), in_torch)
+
+
 def test_pretrained_commands(tmp_path):
     from typer.testing import CliRunner
 
@@ -453,7 +478,7 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
     with the silent filters skipped, bench/results/tag_throughput/precision.json)."""
     from genrekit.export import export_onnx
     from genrekit.export.onnx import sums_int8_exactly
-    from genrekit.models import load
+    from genrekit.models import default_model_path, load
     from genrekit.predict import predict_files
 
     bound = 0.05 if sums_int8_exactly() else 0.2
@@ -462,7 +487,10 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
                        max_calibration_windows=30)
     assert _op_counts(int8)["QLinearConv"] == 4  # two networks, two timbral filter banks each
     clips = [sorted(genre.iterdir())[0] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
-    reference, _ = predict_files(load("default"), clips, progress=False)
+    # The fp32 reference is the shipped ONNX default (what "default" names wherever onnxruntime,
+    # which the int8 export needs, is installed); that it gives the model file's probabilities is
+    # test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklearn's to prove.
+    reference, _ = predict_files(load(default_model_path(onnx=True)), clips, progress=False)
     fast, failures = predict_files(load(int8), clips, progress=False)
     assert not failures and len(fast) == len(reference) == 10
     for ref, got in zip(reference, fast, strict=True):
