@@ -253,6 +253,7 @@ def test_bad_config_is_named(tmp_path, music, model):
     beet = beets(tmp_path, model)
     beet("import", "-A", str(music))
     config = Path(beet("config", "-p").strip())
+    assert config == beet.config  # the path the other tests write to is the one beets reads
     config.write_text(config.read_text() + "    count: 0\n")
     result = subprocess.run([*BEET, "genrekit"], env=os.environ | {"BEETSDIR": str(config.parent)},
                             capture_output=True, text=True, timeout=300)

@@ -77,7 +77,8 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
 def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):
     table, _ = build_feature_table(load_gtzan(gtzan_mini), FeatureSpec("fma518"), cache=FeatureCache(feature_cache),
                                    progress=False)
-    # logreg, in this process: the folds are the point (test_models fits every model, the ensemble too)
+    # logreg, in this process: the folds are the point (test_models fits every model, the ensemble too, on
+    # blobs; the ensemble's 4-fold accuracy on gtzan-mini is measured by bench/deep.py, not asserted here)
     result = cross_validate(table, "logreg", n_splits=4, seed=0, n_jobs=1)
     for fold in result["folds"]:
         assert fold["n_test_tracks"] == 20

@@ -172,7 +172,7 @@ def test_yeo_johnson_gives_power_transformers_lambdas(feature_table):
     import pandas as pd
     from sklearn.preprocessing import PowerTransformer
 
-    from genrekit.models.gaussianize import YeoJohnson, yeojohnson_lambda, yeojohnson_lambdas
+    from genrekit.models.gaussianize import YeoJohnson, yeojohnson_lambdas
 
     table = pd.read_csv(feature_table).select_dtypes("number").drop(columns=["length"]).to_numpy()[:200]
     rng = np.random.default_rng(0)
@@ -183,10 +183,49 @@ def test_yeo_johnson_gives_power_transformers_lambdas(feature_table):
     reference, ours = PowerTransformer().fit(X), YeoJohnson().fit(X)
     np.testing.assert_allclose(ours.lambdas_, reference.lambdas_, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(ours.transform(X), reference.transform(X), rtol=1e-6, atol=1e-6)
-    # every column searched at once steps exactly as each column searched alone
+    # every column searched at once steps exactly as SciPy's fminbound on each column alone
     whole = X[:, ~np.isnan(X).any(axis=0)]
-    assert np.array_equal(yeojohnson_lambdas(whole), [yeojohnson_lambda(column) for column in whole.T])
+    lambdas = yeojohnson_lambdas(whole)
+    assert np.array_equal(lambdas, [_fminbound_lambda(column) for column in whole.T])
+    assert np.array_equal(yeojohnson_lambdas(whole, block_elements=500), lambdas)  # 2 columns a block
     assert not hasattr(ours, "_lambdas_found")  # nothing of the search stays in the saved model
+    with pytest.raises(ValueError, match=r"columns \[3\] hold NaN"):
+        yeojohnson_lambdas(X)
+    with pytest.raises(ValueError, match="lower bound exceeds the upper bound"):  # as fminbound refuses it
+        yeojohnson_lambdas(np.array([[-1e200], [1e200]]))
+
+
+def _fminbound_lambda(x: np.ndarray) -> float:
+    """One column's lambda as genrekit searched it before 2026-12-02: SciPy's
+    ``optimize.fminbound`` on a NumPy log-likelihood, with ``yeojohnson_normmax``'s bounds."""
+    from scipy import optimize
+
+    def transform(lmbda):
+        out, positive = np.empty_like(x), x >= 0
+        out[positive] = np.log1p(x[positive]) if abs(lmbda) < np.spacing(1.0) else \
+            np.expm1(lmbda * np.log1p(x[positive])) / lmbda
+        out[~positive] = -np.log1p(-x[~positive]) if abs(lmbda - 2) <= np.spacing(1.0) else \
+            -np.expm1((2 - lmbda) * np.log1p(-x[~positive])) / (2 - lmbda)
+        return out
+
+    def negative_log_likelihood(lmbda):
+        variance = np.var(transform(lmbda))
+        if not np.isfinite(variance) or variance <= 0:
+            return np.inf
+        return -(-0.5 * len(x) * np.log(variance) + (lmbda - 1) * jacobian)
+
+    if np.all(x == 0):
+        return 1.0
+    log1p_max_x, log_eps = np.log1p(20 * np.max(np.abs(x))), np.log(np.finfo(np.float64).eps)
+    lower = (np.log(np.finfo(np.float64).tiny) - log_eps) / 2 / log1p_max_x
+    upper = (np.log(np.finfo(np.float64).max) + log_eps) / 2 / log1p_max_x
+    if np.all(x < 0):
+        lower, upper = 2 - upper, 2 - lower
+    elif np.any(x < 0):
+        lower, upper = max(2 - upper, lower), min(2 - lower, upper)
+    jacobian = float(np.sum(np.sign(x) * np.log1p(np.abs(x))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(optimize.fminbound(negative_log_likelihood, lower, upper, xtol=1.48e-08))
 
 
 def test_a_genre_missing_from_the_fit_gets_a_zero_column():

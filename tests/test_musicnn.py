@@ -310,8 +310,33 @@ def test_both_taggers_in_onnxruntime_give_pytorchs_features(gtzan_mini, monkeypa
         # batches of 3 patches give each patch's own row, as one batch does (to the rounding of
         # onnxruntime's kernels, which block a batch by its size)
         np.testing.assert_allclose(musicnn.taggers_in_onnxruntime(patches, batch_size=3), features, atol=1e-5)
+    bad = patches.copy()
+    bad[1] = np.nan  # a non-finite patch spoils no other patch's row (the identity pooling multiplies it by 0)
+    rows = musicnn.taggers_in_onnxruntime(bad)
+    assert not np.isfinite(rows[1]).all()
+    np.testing.assert_allclose(np.delete(rows, 1, axis=0), np.delete(features, 1, axis=0), atol=1e-5)
     monkeypatch.setattr(musicnn, "taggers_session", lambda: None)  # no onnxruntime: PyTorch
     assert np.array_equal(musicnn.patch_features(y=y, sr=sr), in_torch)
+
+
+@pytest.mark.parametrize("graph", [("data", "no-such-file.onnx"), ("data", "default-model.genrekit")])
+def test_a_missing_or_foreign_taggers_graph_leaves_the_taggers_to_pytorch(monkeypatch, caplog, graph):
+    """A damaged install (the graph missing, or not an ONNX graph of both taggers) costs speed,
+    not features: PyTorch computes them, and a warning names the file."""
+    pytest.importorskip("onnxruntime", reason="the 'runtime' or 'onnx' extra")
+    from genrekit.features import musicnn
+
+    monkeypatch.setattr(musicnn, "TAGGERS_GRAPH", graph)
+    musicnn.taggers_session.cache_clear()
+    try:
+        assert musicnn.taggers_session() is None
+        assert f"taggers run in PyTorch: {'/'.join(graph)}" in caplog.text
+        y = np.sin(np.arange(3 * 16000) * 0.05).astype(np.float32)
+        patches = log_mel_patches(y)
+        in_torch = np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
+        assert np.array_equal(musicnn.patch_features(y=y, sr=16000), in_torch)
+    finally:
+        musicnn.taggers_session.cache_clear()  # the shipped graph again for the tests after this one
 
 
 def test_pretrained_commands(tmp_path):

@@ -39,9 +39,20 @@ def default_jobs() -> int:
 _WORKER = None
 
 
+_IN_WORKER = False
+
+
+def in_worker() -> bool:
+    """Whether this process is one of a runner's workers (which should compute on one thread)."""
+    return _IN_WORKER
+
+
 def _one_thread_per_worker() -> None:
     """n worker processes then use n cores, not n x n threads."""
     import sys
+
+    global _IN_WORKER
+    _IN_WORKER = True
 
     try:
         from threadpoolctl import threadpool_limits

@@ -7,8 +7,10 @@ most of the time of fitting a head on a small library, and a calibrated head fit
 per inner and outer fold. :class:`YeoJohnson` runs the same search (SciPy's bounds and
 ``optimize.fminbound``'s bounded Brent steps, with its tolerance, on the same
 log-likelihood) on all columns together, one NumPy step for all of them per iteration: the
-same lambdas to the optimiser's tolerance (tests/test_models.py), several hundred times
-faster. Everything else is ``PowerTransformer``'s.
+same lambdas as ``optimize.fminbound`` column by column, bit for bit (tests/test_models.py),
+5-30 times faster on musicnn-sized tables (tens to hundreds of rows, 500 columns; one
+calibrated head's fit 3-5 times faster, docs/benchmarks.md). Everything else is
+``PowerTransformer``'s.
 """
 
 from __future__ import annotations
@@ -102,14 +104,29 @@ def _bounded_brent(function, lower: np.ndarray, upper: np.ndarray) -> np.ndarray
     return xf
 
 
-def yeojohnson_lambdas(X: np.ndarray) -> np.ndarray:
+# Columns searched together: a block's temporaries stay near 16 MB (float64) however many
+# samples and columns the table has; columns are independent, so blocks change no lambda.
+BLOCK_ELEMENTS = 1 << 21
+
+
+def yeojohnson_lambdas(X: np.ndarray, *, block_elements: int = BLOCK_ELEMENTS) -> np.ndarray:
     """The maximum-likelihood Yeo-Johnson lambda of each column of ``X`` (no NaN), as
     ``scipy.stats.yeojohnson_normmax`` of each: the same bounds (the widest that keep the
-    transformed variance finite) and the same bounded search."""
+    transformed variance finite) and the same bounded search, on blocks of columns of about
+    ``block_elements`` values at a time."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"yeojohnson_lambdas expects a 2-D array (samples x columns); got shape {X.shape}")
+    if np.isnan(X).any():
+        raise ValueError(f"yeojohnson_lambdas: columns {np.flatnonzero(np.isnan(X).any(axis=0))[:5].tolist()} hold NaN; "
+                         "search a column's finite values alone")
     dtype = X.dtype if np.issubdtype(X.dtype, np.floating) else np.float64
+    step = max(1, block_elements // max(1, X.shape[0]))
+    return np.concatenate([_block_lambdas(X[:, start:start + step], dtype) for start in range(0, X.shape[1], step)]
+                          or [np.ones(0)])
+
+
+def _block_lambdas(X: np.ndarray, dtype) -> np.ndarray:
     columns = np.ascontiguousarray(X.T, dtype=np.float64)
     lambdas = np.ones(len(columns))
     search = np.flatnonzero(~np.all(columns == 0, axis=1))  # an all-zero column keeps lambda 1
@@ -123,6 +140,9 @@ def yeojohnson_lambdas(X: np.ndarray) -> np.ndarray:
     negative, mixed = np.all(columns < 0, axis=1), np.any(columns < 0, axis=1)
     lower, upper = (np.where(negative, 2 - upper, np.where(mixed, np.maximum(2 - upper, lower), lower)),
                     np.where(negative, 2 - lower, np.where(mixed, np.minimum(2 - lower, upper), upper)))
+    if np.any(lower > upper):  # as optimize.fminbound refuses it (values so large no lambda keeps them finite)
+        raise ValueError("The lower bound exceeds the upper bound: a column's values are too large for a Yeo-Johnson "
+                         f"transform (largest magnitude {float(np.max(np.abs(columns))):.3g}); scale it first")
     positive = columns >= 0
     log1p_abs = np.log1p(np.abs(columns))
     jacobians = np.sum(np.sign(columns) * log1p_abs, axis=1)

@@ -194,22 +194,45 @@ TAGGERS_GRAPH = ("data", "default-model.onnx")
 
 @functools.cache
 def taggers_session():
-    """An onnxruntime session that computes both taggers' features, or None where
-    onnxruntime is not installed: the shipped default model's graph, asked for its
-    ``features`` output only (the head after it is not run). onnxruntime computes the
-    networks in about half the CPU time PyTorch takes (0.19 against 0.35 CPU-s per 30 s,
-    both taggers, one thread: ``bench/tag_throughput.py --taggers``); the features agree
-    with PyTorch's to float32 rounding (tests/test_musicnn.py). One thread: feature
-    extraction runs one worker process per core."""
+    """An onnxruntime session that computes both taggers' features, or None (PyTorch then
+    computes them) where onnxruntime is not installed or the graph is not what is expected:
+    the shipped default model's graph, asked for its ``features`` output (its head, a few
+    small operations, runs too). onnxruntime computes the networks in about half the CPU
+    time PyTorch takes (0.19 against 0.35 CPU-s per 30 s, both taggers, one thread:
+    ``bench/tag_throughput.py --taggers``); the features agree with PyTorch's within 1e-5
+    (tags) and 1e-4 (embeddings) (tests/test_musicnn.py). One intra-op thread in a runner's
+    worker process (one worker per core), onnxruntime's default elsewhere."""
+    import logging
+
     try:
         import onnxruntime as ort
     except ImportError:
         return None
+    from genrekit.runners import in_worker
+
     options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    options.enable_mem_pattern = False  # the arena stays at one run's needs (see genrekit.models.interface)
-    with resources.as_file(resources.files("genrekit").joinpath(*TAGGERS_GRAPH)) as path:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    if in_worker():
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+    # without memory patterns the arena stays at one run's needs (genrekit.models.interface.open_onnx)
+    options.enable_mem_pattern = False
+    try:
+        with resources.as_file(resources.files("genrekit").joinpath(*TAGGERS_GRAPH)) as path:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        config = json.loads(session.get_modelmeta().custom_metadata_map["genrekit"])
+        inputs = {i.name: i.shape for i in session.get_inputs()}
+        outputs = {o.name: o.shape for o in session.get_outputs()}
+        expected = (config.get("features", {}).get("name") == BOTH and config.get("pooling_input") == "pooling"
+                    and config.get("features_output") == "features" and set(inputs) == {"patches", "pooling"}
+                    and inputs["patches"][1:] == [PATCH_FRAMES, N_MELS] and outputs.get("features", [None])[-1] == 500)
+    except Exception as exc:  # a damaged install: PyTorch still computes the same features
+        logging.getLogger(__name__).warning("musicnn's taggers run in PyTorch: %s cannot be used (%s: %s)",
+                                            "/".join(TAGGERS_GRAPH), type(exc).__name__, exc)
+        return None
+    if not expected:
+        logging.getLogger(__name__).warning("musicnn's taggers run in PyTorch: %s is not a graph of both taggers "
+                                            "on log-mel patches", "/".join(TAGGERS_GRAPH))
+        return None
+    return session
 
 
 def taggers_in_onnxruntime(patches: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
@@ -219,8 +242,10 @@ def taggers_in_onnxruntime(patches: np.ndarray, *, batch_size: int = 32) -> np.n
     rows = []
     for start in range(0, len(patches), batch_size):
         batch = np.ascontiguousarray(patches[start:start + batch_size], dtype=np.float32)
-        # an identity pooling: each patch's own row
-        rows.append(session.run(["features"], {"patches": batch, "pooling": np.eye(len(batch), dtype=np.float32)})[0])
+        # an identity pooling gives each patch's own row; 0 x NaN is NaN, so a batch with a
+        # non-finite patch goes one patch at a time, as PyTorch keeps it to its own row
+        pieces = [batch] if np.isfinite(batch).all() else [batch[i:i + 1] for i in range(len(batch))]
+        rows += [session.run(["features"], {"patches": p, "pooling": np.eye(len(p), dtype=np.float32)})[0] for p in pieces]
     return np.concatenate(rows)
 
 
