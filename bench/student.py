@@ -1,0 +1,346 @@
+"""Issue 20: MTT_musicnn's features predicted from MSD_musicnn's, so the default model
+computes one tagger instead of two.
+
+The shipped default reads both musicnn taggers' features (500 per 3 s patch). MTT_musicnn
+takes about three quarters of the network's multiply-adds (502 M of its front end's 656 M
+per patch). This measures whether a small student, fed what MSD_musicnn computes anyway
+(its front and mid end pooled over time, 1506 values per patch), can stand in for
+MTT_musicnn's 250 features (embedding and tag logits) without changing the default's answers.
+
+Audio (16 kHz, cut into the 30 s segments ``predict`` cuts, each at -20 dBFS as the default
+hears it):
+
+- training (no labels are read: the teacher, MTT_musicnn, labels every patch): gtzan-mini's
+  clips 0-5 of each genre, gtzan-dev's clips 10-39, their patches again 1.5 s later, and
+  mixtures of random pairs of these clips;
+- held out (never trained on, never used for a choice): gtzan-mini's clips 6-7 of each genre,
+  gtzan-dev's clips 40-49, and the 28 tracks of immich-memories-music.
+
+Students (chosen by the error on a fifth of the training clips, held out from the fit):
+ridge regression and a one-hidden-layer MLP. Reported: the shipped default's head
+(``default-model.genrekit``) on the true features and on the student's, per 30 s segment and
+per track (segment probabilities averaged): the same top genre, the largest probability
+difference; CPU-seconds per 30 s of both taggers and of MSD_musicnn alone in onnxruntime (one
+core, one thread). Results: ``bench/results/student/mtt_from_msd.json``:
+
+    python bench/student.py
+    python bench/student.py --table
+
+About 5 minutes on a 2-core machine; the patches' teacher outputs are cached in
+``bench/out/student/`` (delete it after changing the audio). The table breaks the training
+audio down by source, and adds up issue 20's agreement files (gtzan-mini's 80 clips, the
+first 60 heard unlabelled in training, and immich-memories-music's 28 tracks). Needs
+../shared/data and the immich-memories-music package (the test extra).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import header, read_result, result_path, write_result  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+CACHE = ROOT / "bench" / "out" / "student"
+SEED = 0
+LEVEL = -20.0
+N_MIXTURES = 240
+
+
+def _signals() -> dict[str, dict[str, np.ndarray]]:
+    """{"train": {name: signal}, "gtzan-mini 6-7": ..., "gtzan-dev 40-49": ..., "immich": ...}: 16 kHz."""
+    from genrekit import audio
+
+    sets: dict[str, dict[str, np.ndarray]] = {"train": {}, "gtzan-mini 6-7": {}, "gtzan-dev 40-49": {}, "immich": {}}
+    for split, held_from in (("gtzan-mini", 6), ("gtzan-dev", 40)):
+        for path in sorted((DATA / split / "genres").rglob("*.*")):
+            if path.suffix not in (".au", ".wav", ".flac"):
+                continue
+            number = int(path.stem.rsplit(".", 1)[1])
+            part = "train" if number < held_from else f"{split} {held_from}-{held_from + (1 if split == 'gtzan-mini' else 9)}"
+            sets[part][path.stem] = audio.load(path, sr=16000)[0]
+    import immich_memories_music
+
+    for path in sorted(Path(immich_memories_music.tracks_dir()).glob("*/*.opus")):
+        sets["immich"][path.stem] = audio.load(path, sr=16000)[0]
+    rng = np.random.default_rng(SEED)
+    names = sorted(sets["train"])
+    for i in range(N_MIXTURES):  # unlabelled mixtures: the teacher labels any audio
+        a, b = (sets["train"][names[j]] for j in rng.choice(len(names), 2, replace=False))
+        n = min(len(a), len(b))
+        gain = 10 ** (rng.uniform(-6, 6) / 20)
+        sets["train"][f"mix{i:03d}"] = (a[:n] + gain * b[:n]).astype(np.float32)
+    return sets
+
+
+def _segments(y: np.ndarray) -> list[np.ndarray]:
+    """The default's 30 s segments of a signal (as ``predict`` cuts a song), each at LEVEL."""
+    from genrekit.audio.chunking import SKIP_SECONDS
+    from genrekit.audio.level import at_level
+
+    sr, size = 16000, 30 * 16000
+    if len(y) > 2 * SKIP_SECONDS * sr + size:  # a song: its intro and outro skipped, as predict does
+        y = y[int(SKIP_SECONDS * sr): len(y) - int(SKIP_SECONDS * sr)]
+    starts = range(0, max(1, len(y) - size // 2), size)
+    return [at_level(y[s: s + size], LEVEL) for s in starts if len(y[s: s + size]) >= sr]
+
+
+def _teacher(patches: np.ndarray) -> dict[str, np.ndarray]:
+    """Per patch: MSD_musicnn's pooled front/mid end (1506), its embedding and tags (250), and
+    MTT_musicnn's embedding and tag logits (250)."""
+    import torch
+
+    from genrekit.features.musicnn import load_musicnn, taggers_in_onnxruntime
+
+    msd, _ = load_musicnn("MSD_musicnn")
+    with torch.inference_mode():
+        pooled = msd.pooled(torch.from_numpy(patches))
+        embedding = msd.dense_norm(torch.relu(msd.dense(msd.pool_norm(pooled))))
+        tags = torch.sigmoid(msd.classifier(embedding))
+    both = taggers_in_onnxruntime(patches)
+    mtt_tags = np.clip(both[:, 450:].astype(np.float64), 1e-7, 1 - 1e-7)
+    return {"pooled": pooled.numpy(), "msd": np.hstack([embedding.numpy(), tags.numpy()]),
+            "mtt": np.hstack([both[:, 250:450], np.log(mtt_tags / (1 - mtt_tags))]).astype(np.float32),
+            "both": both}
+
+
+def _patch_table(sets) -> dict:
+    """Every segment's patches and teacher outputs, cached."""
+    from rich.progress import track as progress
+
+    from genrekit.features.musicnn import PATCH_FRAMES, log_mel_patches
+
+    cache = CACHE / "patches.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as stored:
+            return dict(stored)
+    rows: dict[str, list] = {k: [] for k in ("pooled", "msd", "mtt", "both", "set", "track", "segment")}
+    jobs = [(part, name, y) for part, signals in sets.items() for name, y in signals.items()]
+    for part, name, y in progress(jobs, description="teacher outputs"):
+        for index, segment in enumerate(_segments(y)):
+            patches = [log_mel_patches(segment, sr=16000)]
+            if part == "train":  # the same audio 1.5 s later: other patches
+                patches.append(log_mel_patches(segment[PATCH_FRAMES * 128:], sr=16000))
+            for offset, p in enumerate(patches):
+                out = _teacher(p)
+                for key in ("pooled", "msd", "mtt", "both"):
+                    rows[key].append(out[key])
+                rows["set"] += [part] * len(p)
+                rows["track"] += [name] * len(p)
+                rows["segment"] += [index if offset == 0 else -1] * len(p)  # -1: an extra training view
+    table = {k: (np.concatenate(v) if k in ("pooled", "msd", "mtt", "both") else np.array(v)) for k, v in rows.items()}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    temporary = CACHE / ".patches.tmp.npz"
+    np.savez(temporary, **table)
+    os.replace(temporary, cache)
+    return table
+
+
+class _Standard:
+    def __init__(self, X: np.ndarray):
+        self.mean, self.scale = X.mean(axis=0), X.std(axis=0)
+        self.keep = self.scale > 1e-6 * max(1e-12, float(self.scale.max()))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / np.where(self.keep, self.scale, 1.0))[:, self.keep]
+
+
+def _ridge(X, Y, alpha: float):
+    A = X.T @ X + alpha * np.eye(X.shape[1])
+    W = np.linalg.solve(A, X.T @ Y)
+    return lambda Z: Z @ W
+
+
+def _mlp(X, Y, Xv, Yv, hidden: int = 512, epochs: int = 120, seed: int = SEED):
+    import torch
+
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), torch.nn.GELU(), torch.nn.Dropout(0.2),
+                              torch.nn.Linear(hidden, Y.shape[1]))
+    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-2)
+    Xt, Yt = torch.from_numpy(X.astype(np.float32)), torch.from_numpy(Y.astype(np.float32))
+    Xv_t, Yv_t = torch.from_numpy(Xv.astype(np.float32)), torch.from_numpy(Yv.astype(np.float32))
+    best, best_state, rng = float("inf"), None, np.random.default_rng(seed)
+    for _ in range(epochs):
+        net.train()
+        for batch in np.array_split(rng.permutation(len(Xt)), max(1, len(Xt) // 128)):
+            optimiser.zero_grad()
+            loss = torch.mean((net(Xt[batch]) - Yt[batch]) ** 2)
+            loss.backward()
+            optimiser.step()
+        net.eval()
+        with torch.no_grad():
+            error = float(torch.mean((net(Xv_t) - Yv_t) ** 2))
+        if error < best:
+            best, best_state = error, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+
+    def predict(Z):
+        with torch.no_grad():
+            return net(torch.from_numpy(Z.astype(np.float32))).numpy().astype(np.float64)
+    return predict
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _cpu_per_30s() -> dict[str, float]:
+    """Both taggers and MSD_musicnn alone in onnxruntime, one core and one thread, on the
+    held-out gtzan-mini segments' patches (best of 3)."""
+    import onnxruntime as ort
+    from threadpoolctl import threadpool_limits
+
+    from genrekit.export.onnx import _patches_to_onnx
+    from genrekit.features.musicnn import load_musicnn, taggers_in_onnxruntime
+    from genrekit.features.musicnn.network import PatchFeatures
+
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    threadpool_limits(limits=1)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.enable_mem_pattern = False
+    msd_only = ort.InferenceSession(_patches_to_onnx(PatchFeatures([load_musicnn("MSD_musicnn")[0]]).eval(), ["features"],
+                                                     "MSD_musicnn").SerializeToString(), options,
+                                    providers=["CPUExecutionProvider"])
+    from genrekit.features.musicnn import log_mel_patches
+
+    signals = _signals_for_timing()
+    patches = [log_mel_patches(y, sr=16000) for y in signals]
+    seconds = sum(len(y) for y in signals) / 16000
+
+    def msd(p):
+        return msd_only.run(["features"], {"patches": p, "pooling": np.eye(len(p), dtype=np.float32)})[0]
+
+    out = {}
+    for name, way in (("both taggers", taggers_in_onnxruntime), ("MSD_musicnn alone", msd)):
+        way(patches[0])
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            for p in patches:
+                way(p)
+            best = min(best, time.process_time() - started)
+        out[name] = 30 * best / seconds
+    return out
+
+
+def _signals_for_timing() -> list[np.ndarray]:
+    from genrekit import audio
+
+    paths = [p for p in sorted((DATA / "gtzan-mini" / "genres").rglob("*.*"))
+             if p.suffix in (".au", ".wav") and int(p.stem.rsplit(".", 1)[1]) >= 6]
+    return [at for p in paths for at in _segments(audio.load(p, sr=16000)[0])]
+
+
+def run() -> dict:
+    from genrekit.models import default_model_path, load_model
+
+    if not (DATA / "gtzan-mini").is_dir():
+        sys.exit(f"gtzan-mini not found under {DATA}: this benchmark needs ../shared/data")
+    sets = _signals()
+    table = _patch_table(sets)
+    train = table["set"] == "train"
+    tracks = np.unique(table["track"][train])
+    rng = np.random.default_rng(SEED)
+    inner_val = np.isin(table["track"], rng.choice(tracks, len(tracks) // 5, replace=False)) & train
+    fit_rows = train & ~inner_val
+    scale_x = _Standard(table["pooled"][fit_rows].astype(np.float64))
+    scale_y = _Standard(table["mtt"][fit_rows].astype(np.float64))
+    X, Xv = scale_x(table["pooled"][fit_rows].astype(np.float64)), scale_x(table["pooled"][inner_val].astype(np.float64))
+    Y, Yv = scale_y(table["mtt"][fit_rows].astype(np.float64)), scale_y(table["mtt"][inner_val].astype(np.float64))
+    assert scale_y.keep.all()
+    students, choice = {}, {}
+    for alpha in (1.0, 10.0, 100.0, 1000.0):
+        students[f"ridge alpha={alpha:g}"] = _ridge(X, Y, alpha)
+    students["MLP 512"] = _mlp(X, Y, Xv, Yv)
+    for name, student in students.items():
+        choice[name] = float(np.mean((student(Xv) - Yv) ** 2))
+        print(f"{name}: inner validation MSE {choice[name]:.4f} (standardised)", flush=True)
+
+    # the training audio by source, for the table
+    names = table["track"]
+    source = table["set"].astype(object).copy()
+    number = np.array([int(n.rsplit(".", 1)[1]) if "." in n else -1 for n in names])
+    source[train & np.char.startswith(names.astype(str), "mix")] = "train: mixtures"
+    source[train & (number >= 0) & (number < 10)] = "train: gtzan-mini 0-5"
+    source[train & (number >= 10)] = "train: gtzan-dev 10-39"
+    table = {**table, "set": source.astype(str)}
+    head = load_model(default_model_path(onnx=False))
+    labels = head.labels
+    rows = []
+    segment_rows = table["segment"] >= 0
+    for name, student in students.items():
+        predicted = student(scale_x(table["pooled"].astype(np.float64))) * scale_y.scale + scale_y.mean
+        mtt = np.hstack([predicted[:, :200], _sigmoid(predicted[:, 200:])])
+        features = np.hstack([table["msd"], mtt])
+        for part in ("train: gtzan-mini 0-5", "train: gtzan-dev 10-39", "train: mixtures", "gtzan-mini 6-7",
+                     "gtzan-dev 40-49", "immich"):
+            keep = (table["set"] == part) & segment_rows
+            if not keep.any():
+                sys.exit(f"no segments of {part!r}: its audio was not found")
+            keys = [f"{t}#{s}" for t, s in zip(table["track"][keep], table["segment"][keep])]
+            order = sorted(set(keys))
+            index = {k: i for i, k in enumerate(order)}
+            which = np.array([index[k] for k in keys])
+            pooling = np.zeros((len(order), keep.sum()))
+            pooling[which, np.arange(keep.sum())] = 1
+            pooling /= pooling.sum(axis=1, keepdims=True)
+            true_rows = pooling @ table["both"][keep].astype(np.float64)
+            student_rows = pooling @ features[keep]
+            p_true, p_student = head.estimator.predict_proba(true_rows), head.estimator.predict_proba(student_rows)
+            track_of = np.array([k.split("#")[0] for k in order])
+            names = sorted(set(track_of))
+            t_true = np.array([p_true[track_of == t].mean(axis=0) for t in names])
+            t_student = np.array([p_student[track_of == t].mean(axis=0) for t in names])
+            rows.append({"student": name, "audio": part, "segments": len(order), "tracks": len(names),
+                         "same_top_genre_segments": int((p_true.argmax(1) == p_student.argmax(1)).sum()),
+                         "same_top_genre_tracks": int((t_true.argmax(1) == t_student.argmax(1)).sum()),
+                         "max_probability_difference": float(np.abs(p_true - p_student).max()),
+                         "mtt_tag_max_difference": float(np.abs(pooling @ (mtt[keep][:, 200:] - table["both"][keep][:, 450:])).max())})
+            print(rows[-1], flush=True)
+    speed = _cpu_per_30s()
+    print(speed, flush=True)
+    data = {"labels": labels, "train_patches": int(train.sum()), "inner_validation_mse": choice,
+            "cpu_s_per_30s_network": speed, "mixtures": N_MIXTURES, "level_dbfs": LEVEL,
+            "note": "agreement: the shipped head on the student's MTT features against the true ones; "
+                    "CPU: onnxruntime, one core and one thread, the network alone (log-mel and decoding excluded)"}
+    return write_result(result_path("student/mtt_from_msd.json"), "MTT_musicnn's features from MSD_musicnn's (issue 20)",
+                        data, rows=rows)
+
+
+def markdown(record: dict) -> str:
+    data = record["data"]
+    lines = [header(record), f"{data['train_patches']} training patches; network CPU-s per 30 s: "
+             + ", ".join(f"{k} {v:.3f}" for k, v in data["cpu_s_per_30s_network"].items()), "",
+             "| student | audio | same top genre: segments | tracks | max prob. diff | max MTT tag diff |",
+             "|---|---|---|---|---|---|"]
+    for row in record["rows"]:
+        if row["audio"] == "train: gtzan-mini 0-5":
+            mini = [r for r in record["rows"] if r["student"] == row["student"]
+                    and r["audio"] in ("train: gtzan-mini 0-5", "gtzan-mini 6-7", "immich")]
+            lines.append(f"| {row['student']} | issue 20's files: gtzan-mini (all 80) and immich | | "
+                         f"{sum(r['same_top_genre_tracks'] for r in mini)}/{sum(r['tracks'] for r in mini)} | | |")
+        lines.append(f"| {row['student']} | {row['audio']} | {row['same_top_genre_segments']}/{row['segments']} | "
+                     f"{row['same_top_genre_tracks']}/{row['tracks']} | {row['max_probability_difference']:.3f} | "
+                     f"{row['mtt_tag_max_difference']:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
+    args = parser.parse_args()
+    print(markdown(read_result(result_path("student/mtt_from_msd.json")) if args.table else run()))
+
+
+if __name__ == "__main__":
+    main()
