@@ -171,6 +171,8 @@ class YeoJohnson(PowerTransformer):
     def _fit(self, X, y=None, force_transform=False):
         # PowerTransformer asks for one column's lambda at a time; find them all at once
         # first and answer its questions from them, matched by the column's values.
+        if self.method != "yeo-johnson":  # set_params(method="box-cox"): PowerTransformer's own search
+            return super()._fit(X, y, force_transform)
         checked = self._check_input(X, in_fit=True, check_positive=True)
         whole = ~np.isnan(checked).any(axis=0)
         found = yeojohnson_lambdas(checked[:, whole]) if whole.any() else ()
