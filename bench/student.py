@@ -78,21 +78,27 @@ def _signals() -> dict[str, dict[str, np.ndarray]]:
     rng = np.random.default_rng(SEED)
     names = sorted(sets["train"])
     for i in range(N_MIXTURES):  # unlabelled mixtures: the teacher labels any audio
-        a, b = (sets["train"][names[j]] for j in rng.choice(len(names), 2, replace=False))
+        first, second = (names[j] for j in rng.choice(len(names), 2, replace=False))
+        a, b = sets["train"][first], sets["train"][second]
         n = min(len(a), len(b))
         gain = 10 ** (rng.uniform(-6, 6) / 20)
-        sets["train"][f"mix{i:03d}"] = (a[:n] + gain * b[:n]).astype(np.float32)
+        sets["train"][f"mix{i:03d}+{first}+{second}"] = (a[:n] + gain * b[:n]).astype(np.float32)
     return sets
+
+
+def _clips_of(track: str) -> set[str]:
+    """The clips a training track is made of: itself, or a mixture's two."""
+    return set(track.split("+")[1:]) if track.startswith("mix") else {track}
 
 
 def _segments(y: np.ndarray) -> list[np.ndarray]:
     """The default's 30 s segments of a signal (as ``predict`` cuts a song), each at LEVEL."""
-    from genrekit.audio.chunking import SKIP_SECONDS
+    from genrekit.audio.chunking import SKIP_SECONDS, analysed_span
     from genrekit.audio.level import at_level
 
     sr, size = 16000, 30 * 16000
-    if len(y) > 2 * SKIP_SECONDS * sr + size:  # a song: its intro and outro skipped, as predict does
-        y = y[int(SKIP_SECONDS * sr): len(y) - int(SKIP_SECONDS * sr)]
+    start, end = analysed_span(len(y) / sr, skip=SKIP_SECONDS, chunk_seconds=30.0)  # a long song's intro and outro off
+    y = y[int(round(start * sr)): int(round(end * sr))]
     starts = range(0, max(1, len(y) - size // 2), size)
     return [at_level(y[s: s + size], LEVEL) for s in starts if len(y[s: s + size]) >= sr]
 
@@ -209,7 +215,7 @@ def _cpu_per_30s() -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from genrekit.export.onnx import _patches_to_onnx
-    from genrekit.features.musicnn import load_musicnn, taggers_in_onnxruntime
+    from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import PatchFeatures
 
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
@@ -226,11 +232,21 @@ def _cpu_per_30s() -> dict[str, float]:
     patches = [log_mel_patches(y, sr=16000) for y in signals]
     seconds = sum(len(y) for y in signals) / 16000
 
+    from importlib import resources
+
+    from genrekit.features.musicnn import TAGGERS_GRAPH
+
+    with resources.as_file(resources.files("genrekit").joinpath(*TAGGERS_GRAPH)) as graph:
+        both_taggers = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+    def both(p):
+        return both_taggers.run(["features"], {"patches": p, "pooling": np.eye(len(p), dtype=np.float32)})[0]
+
     def msd(p):
         return msd_only.run(["features"], {"patches": p, "pooling": np.eye(len(p), dtype=np.float32)})[0]
 
     out = {}
-    for name, way in (("both taggers", taggers_in_onnxruntime), ("MSD_musicnn alone", msd)):
+    for name, way in (("both taggers", both), ("MSD_musicnn alone", msd)):
         way(patches[0])
         best = float("inf")
         for _ in range(3):
@@ -258,10 +274,14 @@ def run() -> dict:
     sets = _signals()
     table = _patch_table(sets)
     train = table["set"] == "train"
-    tracks = np.unique(table["track"][train])
-    rng = np.random.default_rng(SEED)
-    inner_val = np.isin(table["track"], rng.choice(tracks, len(tracks) // 5, replace=False)) & train
-    fit_rows = train & ~inner_val
+    # the inner validation: a fifth of the training clips, and the mixtures made only of them;
+    # mixtures of a validation clip and a fitted one are used for neither
+    clips = sorted({t for t in np.unique(table["track"][train]) if not t.startswith("mix")})
+    held = set(np.random.default_rng(SEED).choice(clips, len(clips) // 5, replace=False).tolist())
+    side = {t: ("val" if _clips_of(t) <= held else "fit" if not _clips_of(t) & held else "neither")
+            for t in np.unique(table["track"][train])}
+    inner_val = train & np.array([side.get(t) == "val" for t in table["track"]])
+    fit_rows = train & np.array([side.get(t) == "fit" for t in table["track"]])
     scale_x = _Standard(table["pooled"][fit_rows].astype(np.float64))
     scale_y = _Standard(table["mtt"][fit_rows].astype(np.float64))
     X, Xv = scale_x(table["pooled"][fit_rows].astype(np.float64)), scale_x(table["pooled"][inner_val].astype(np.float64))
@@ -279,7 +299,7 @@ def run() -> dict:
     # the training audio by source, for the table
     names = table["track"]
     source = table["set"].astype(object).copy()
-    number = np.array([int(n.rsplit(".", 1)[1]) if "." in n else -1 for n in names])
+    number = np.array([-1 if n.startswith("mix") else int(n.rsplit(".", 1)[1]) if "." in n else -1 for n in names])
     source[train & np.char.startswith(names.astype(str), "mix")] = "train: mixtures"
     source[train & (number >= 0) & (number < 10)] = "train: gtzan-mini 0-5"
     source[train & (number >= 10)] = "train: gtzan-dev 10-39"
@@ -372,7 +392,10 @@ def grouped_cv() -> dict:
         return {"msd_embedding": embedding.numpy(), "msd_tags": tags.numpy(), "mtt_embedding": mtt[:, :200],
                 "mtt_tags": _sigmoid(mtt[:, 200:])}
 
-    trust.AT_LEVEL, trust.CACHE = LEVEL, CACHE / "trust"
+    import hashlib
+
+    student_id = hashlib.sha256((CACHE / "student.npz").read_bytes()).hexdigest()[:16]
+    trust.AT_LEVEL, trust.CACHE = LEVEL, CACHE / f"trust-{student_id}"  # features of this student only
     trust._patch_features = student_features
     trust._write = lambda name, record: None  # recorded below, under this script's name
     trust.COMBINED = [trust.SHIPPED]
