@@ -34,6 +34,9 @@ kept student's (the MLP with the least inner error); ``bench/results/student/gro
 
     python bench/student.py --grouped-cv
 
+``--seed N`` (both commands) draws the mixtures, the inner split and the MLP's initial
+weights again; the held-out audio stays the same; results ``...-seedN.json``.
+
 About 8 minutes on a 2-core machine; the patches' teacher outputs are cached in
 ``bench/out/student/`` (delete it after changing the audio). The table breaks the training
 audio down by source, and adds up issue 20's agreement files (gtzan-mini's 80 clips, the
@@ -56,7 +59,13 @@ from _results import header, read_result, result_path, write_result  # noqa: E40
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / "out" / "student"
-SEED = 0
+SEED = 0  # --seed: the mixtures, the inner split and the MLP's initial weights
+
+
+def _named(name: str) -> str:
+    """``name`` for this run's seed: as it is for seed 0, ``stem-seedN.ext`` otherwise."""
+    stem, dot, ext = name.rpartition(".")
+    return name if SEED == 0 else f"{stem}-seed{SEED}{dot}{ext}"
 LEVEL = -20.0
 N_MIXTURES = 240
 
@@ -130,7 +139,7 @@ def _patch_table(sets) -> dict:
 
     from genrekit.features.musicnn import PATCH_FRAMES, log_mel_patches
 
-    cache = CACHE / "patches.npz"
+    cache = CACHE / _named("patches.npz")
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
             return dict(stored)
@@ -171,11 +180,12 @@ def _ridge(X, Y, alpha: float):
     return lambda Z: Z @ W
 
 
-def _mlp(X, Y, Xv, Yv, hidden: int = 512, epochs: int = 120, seed: int = SEED, tag_weight: float = 1.0):
+def _mlp(X, Y, Xv, Yv, hidden: int = 512, epochs: int = 120, seed: int | None = None, tag_weight: float = 1.0):
     """An MLP fitted by mean squared error, the last 50 outputs (MTT's tag logits, which
     styles read) weighted ``tag_weight`` times; the epoch of the least weighted validation error kept."""
     import torch
 
+    seed = SEED if seed is None else seed
     torch.manual_seed(seed)
     net = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), torch.nn.GELU(), torch.nn.Dropout(0.2),
                               torch.nn.Linear(hidden, Y.shape[1]))
@@ -309,7 +319,7 @@ def run() -> dict:
     chosen = min((name for name in students if name.startswith("MLP")), key=choice.get)
     CACHE.mkdir(parents=True, exist_ok=True)
     torch_state = {f"net.{k}": v.numpy() for k, v in students[chosen].net.state_dict().items()}
-    np.savez(CACHE / "student.npz", x_mean=scale_x.mean, x_scale=scale_x.scale, x_keep=scale_x.keep,
+    np.savez(CACHE / _named("student.npz"), x_mean=scale_x.mean, x_scale=scale_x.scale, x_keep=scale_x.keep,
              y_mean=scale_y.mean, y_scale=scale_y.scale, name=chosen, **torch_state)
     head = load_model(default_model_path(onnx=False))
     from genrekit.models.music import detector_columns, music_probability, music_threshold
@@ -363,7 +373,7 @@ def run() -> dict:
             "cpu_s_per_30s_network": speed, "mixtures": N_MIXTURES, "level_dbfs": LEVEL,
             "note": "agreement: the shipped head on the student's MTT features against the true ones; "
                     "CPU: onnxruntime, one core and one thread, the network alone (log-mel and decoding excluded)"}
-    return write_result(result_path("student/mtt_from_msd.json"), "MTT_musicnn's features from MSD_musicnn's (issue 20)",
+    return write_result(result_path("student/" + _named("mtt_from_msd.json")), "MTT_musicnn's features from MSD_musicnn's (issue 20)",
                         data, rows=rows)
 
 
@@ -377,7 +387,7 @@ def grouped_cv() -> dict:
     import trust
     from genrekit.features.musicnn import load_musicnn
 
-    stored = dict(np.load(CACHE / "student.npz", allow_pickle=False))
+    stored = dict(np.load(CACHE / _named("student.npz"), allow_pickle=False))
     hidden, outputs = stored["net.0.weight"].shape[0], stored["net.3.weight"].shape[0]
     net = torch.nn.Sequential(torch.nn.Linear(int(stored["x_keep"].sum()), hidden), torch.nn.GELU(),
                               torch.nn.Dropout(0.2), torch.nn.Linear(hidden, outputs)).eval()
@@ -396,7 +406,7 @@ def grouped_cv() -> dict:
 
     import hashlib
 
-    student_id = hashlib.sha256((CACHE / "student.npz").read_bytes()).hexdigest()[:16]
+    student_id = hashlib.sha256((CACHE / _named("student.npz")).read_bytes()).hexdigest()[:16]
     trust.AT_LEVEL, trust.CACHE = LEVEL, CACHE / f"trust-{student_id}"  # features of this student only
     trust._patch_features = student_features
     trust._write = lambda name, record: None  # recorded below, under this script's name
@@ -404,7 +414,7 @@ def grouped_cv() -> dict:
     record = trust.run_combined()
     rows = [{"candidate": f"{row['candidate']} on MSD_musicnn + the student ({stored['name']})",
              **{protocol: row[protocol] for protocol in ("grouped", "grouped_calibrated")}} for row in record["rows"]]
-    return write_result(result_path("student/grouped_cv.json"), "the shipped estimator on the student's features, "
+    return write_result(result_path("student/" + _named("grouped_cv.json")), "the shipped estimator on the student's features, "
                         "grouped CV (issue 20)", {"protocol": record["protocol"], "level_dbfs": LEVEL,
                                                   "student": str(stored["name"])}, rows=rows)
 
@@ -436,13 +446,18 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
     parser.add_argument("--grouped-cv", action="store_true",
                         help="the shipped estimator's grouped CV on the student kept by the last run's features")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="another draw of the mixtures, the inner split and the MLP's initial weights "
+                             "(results and caches named ...-seedN; the held-out audio stays the same)")
     args = parser.parse_args()
+    global SEED
+    SEED = args.seed
     if args.grouped_cv:
         record = grouped_cv()
         for row in record["rows"]:
             print(row["candidate"], {k: round(v, 3) for k, v in row["grouped"].items() if isinstance(v, float)})
         return
-    print(markdown(read_result(result_path("student/mtt_from_msd.json")) if args.table else run()))
+    print(markdown(read_result(result_path("student/" + _named("mtt_from_msd.json"))) if args.table else run()))
 
 
 if __name__ == "__main__":
