@@ -346,8 +346,8 @@ def run_poolings(data: Path) -> None:
     with torch.no_grad():  # the back end on the cached pooled mid-end features: each patch's embedding and tags
         for t in ids:
             for hop in ("3s", "1s"):
-                e = network.dense_norm(torch.relu(network.dense(network.pool_norm(torch.from_numpy(pooled[f"{t}/{hop}"])))))
-                embedding[t, hop], tags[t, hop] = e.numpy(), torch.sigmoid(network.classifier(e)).numpy()
+                e, logits = network.back_end(torch.from_numpy(pooled[f"{t}/{hop}"]))
+                embedding[t, hop], tags[t, hop] = e.numpy(), torch.sigmoid(logits).numpy()
     embedding_1s, tags_1s = {t: embedding[t, "1s"] for t in ids}, {t: tags[t, "1s"] for t in ids}
     embedding, tags = {t: embedding[t, "3s"] for t in ids}, {t: tags[t, "3s"] for t in ids}
     mtt, _ = build_feature_table(dataset, FeatureSpec("musicnn-mtt"), cache=FeatureCache(CACHE), progress=False)

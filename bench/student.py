@@ -124,8 +124,8 @@ def _teacher(patches: np.ndarray) -> dict[str, np.ndarray]:
     msd, _ = load_musicnn("MSD_musicnn")
     with torch.inference_mode():
         pooled = msd.pooled(torch.from_numpy(patches))
-        embedding = msd.dense_norm(torch.relu(msd.dense(msd.pool_norm(pooled))))
-        tags = torch.sigmoid(msd.classifier(embedding))
+        embedding, logits = msd.back_end(pooled)
+        tags = torch.sigmoid(logits)
     both = taggers_in_onnxruntime(patches)
     mtt_tags = np.clip(both[:, 450:].astype(np.float64), 1e-7, 1 - 1e-7)
     return {"pooled": pooled.numpy(), "msd": np.hstack([embedding.numpy(), tags.numpy()]),
@@ -397,8 +397,8 @@ def grouped_cv() -> dict:
     def student_features(patches: np.ndarray) -> dict[str, np.ndarray]:
         with torch.inference_mode():
             pooled = msd.pooled(torch.from_numpy(patches))
-            embedding = msd.dense_norm(torch.relu(msd.dense(msd.pool_norm(pooled))))
-            tags = torch.sigmoid(msd.classifier(embedding))
+            embedding, logits = msd.back_end(pooled)
+            tags = torch.sigmoid(logits)
             X = (pooled.numpy().astype(np.float64) - stored["x_mean"]) / np.where(stored["x_keep"], stored["x_scale"], 1.0)
             mtt = net(torch.from_numpy(X[:, stored["x_keep"]].astype(np.float32))).numpy() * stored["y_scale"] + stored["y_mean"]
         return {"msd_embedding": embedding.numpy(), "msd_tags": tags.numpy(), "mtt_embedding": mtt[:, :200],

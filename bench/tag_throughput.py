@@ -647,7 +647,7 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
     from threadpoolctl import threadpool_limits
 
     from genrekit import audio
-    from genrekit.features.musicnn import SAMPLE_RATE, TAGGERS, embed_patches, log_mel_patches, taggers_in_onnxruntime
+    from genrekit.features.musicnn import SAMPLE_RATE, log_mel_patches, taggers_in_onnxruntime, taggers_in_pytorch
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
@@ -658,11 +658,8 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
     signals = [audio.load(path, sr=SAMPLE_RATE)[0] for path in paths]
     audio_seconds = sum(len(y) for y in signals) / SAMPLE_RATE
 
-    def in_torch(patches):
-        return np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
-
     ways = {"log-mel patches alone (the floor)": lambda patches: patches,
-            "PyTorch, both taggers": in_torch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime}
+            "PyTorch, both taggers": taggers_in_pytorch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime}
     for way in ways.values():  # warm: load the networks and sessions
         way(log_mel_patches(signals[0], sr=SAMPLE_RATE))
     rows, outputs = [], {}

@@ -300,7 +300,7 @@ def test_both_taggers_in_onnxruntime_give_pytorchs_features(gtzan_mini, monkeypa
     for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
         y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
         patches = log_mel_patches(y, sr=sr)
-        in_torch = np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
+        in_torch = musicnn.taggers_in_pytorch(patches)
         features = musicnn.patch_features(y=y, sr=sr)
         assert features.shape == in_torch.shape == (len(patches), 500) and features.dtype == np.float32
         assert np.array_equal(features, musicnn.taggers_in_onnxruntime(patches))  # onnxruntime's, here
@@ -333,7 +333,7 @@ def test_a_missing_or_foreign_taggers_graph_leaves_the_taggers_to_pytorch(monkey
         assert f"taggers run in PyTorch: {'/'.join(graph)}" in caplog.text
         y = np.sin(np.arange(3 * 16000) * 0.05).astype(np.float32)
         patches = log_mel_patches(y)
-        in_torch = np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in TAGGERS], axis=1)
+        in_torch = musicnn.taggers_in_pytorch(patches)
         assert np.array_equal(musicnn.patch_features(y=y, sr=16000), in_torch)
     finally:
         musicnn.taggers_session.cache_clear()  # the shipped graph again for the tests after this one

@@ -184,6 +184,12 @@ def patch_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, models: tuple[str, .
     patches = log_mel_patches(y, sr=sr)
     if tuple(models) == TAGGERS and len(patches) and taggers_session() is not None:
         return taggers_in_onnxruntime(patches)
+    return taggers_in_pytorch(patches, models)
+
+
+def taggers_in_pytorch(patches: np.ndarray, models: tuple[str, ...] = TAGGERS) -> np.ndarray:
+    """``patches`` [shape=(n, frames, 96)] -> each model's embedding and tag probabilities side
+    by side [shape=(n, 250 * len(models))], in PyTorch (:func:`embed_patches`)."""
     return np.concatenate([np.concatenate(embed_patches(patches, model), axis=1) for model in models], axis=1)
 
 

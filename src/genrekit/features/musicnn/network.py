@@ -215,10 +215,14 @@ class MusiCNN(nn.Module):
         ``(batch, 1506)``, what the back end's dense layer reads (before its batch norm)."""
         return mid_end_pooled(self, front_end(self, x))
 
+    def back_end(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`pooled`'s output ``(batch, 1506)`` -> (embedding ``(batch, 200)``, logits ``(batch, n_tags)``)."""
+        embedding = self.dense_norm(F.relu(self.dense(self.dropout(self.pool_norm(pooled)))))
+        return embedding, self.classifier(self.dropout(embedding))
+
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x`` ``(batch, frames, n_mels)`` -> (embedding ``(batch, 200)``, logits ``(batch, n_tags)``)."""
-        embedding = self.dense_norm(F.relu(self.dense(self.dropout(self.pool_norm(self.pooled(x))))))
-        return embedding, self.classifier(self.dropout(embedding))
+        return self.back_end(self.pooled(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(x)[1]
