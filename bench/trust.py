@@ -140,17 +140,14 @@ def signal_features(name: str, signals: dict[str, np.ndarray]) -> dict:
         with np.load(cache, allow_pickle=False) as stored:
             return _unpack(dict(stored))
     from genrekit.audio import normalise_level
-    from genrekit.features.musicnn import embed_patches, log_mel_patches
+    from genrekit.features.musicnn import log_mel_patches
 
     arrays: dict[str, list] = {"msd_embedding": [], "msd_tags": [], "mtt_embedding": [], "mtt_tags": []}
     for y in signals.values():
         if AT_LEVEL is not None:
             y = normalise_level(y, AT_LEVEL)
-        patches = log_mel_patches(y, sr=16000)
-        for model, prefix in (("MSD_musicnn", "msd"), ("MTT_musicnn", "mtt")):
-            embedding, tags = embed_patches(patches, model)
-            arrays[f"{prefix}_embedding"].append(embedding)
-            arrays[f"{prefix}_tags"].append(tags)
+        for key, value in _patch_features(log_mel_patches(y, sr=16000)).items():
+            arrays[key].append(value)
     packed = {key: np.concatenate(value).astype(np.float32) for key, value in arrays.items()}
     packed.update(counts=np.array([len(a) for a in arrays["msd_tags"]]), ids=np.array([f"{n}.0" for n in signals]),
                   labels=np.array(["none"] * len(signals)))
