@@ -37,7 +37,16 @@ kept student's; ``bench/results/student/grouped_cv-bagged.json``:
 
     python bench/student.py --grouped-cv
 
-``--seed N`` (both commands) draws the mixtures, the pitch shifts, the inner splits and the
+``--control-variate`` asks what running MTT_musicnn on every 2nd to 5th patch and the student
+on the others would give: the shipped head on the held-out segments, the student's mean
+corrected by the teacher on those patches (a control variate), against the teacher's patches
+alone; CPU projected from the run's timing (``control_variate-bagged.json``). ``--grouped-cv
+--stride S`` scores the same with MTT_musicnn on every S-th patch (``grouped_cv-strideS-bagged.json``):
+
+    python bench/student.py --control-variate
+    python bench/student.py --grouped-cv --stride 3
+
+``--seed N`` (every command) draws the mixtures, the pitch shifts, the inner splits and the
 MLPs' initial weights again; the held-out audio stays the same; results ``...-bagged-seedN.json``.
 
 About 20 minutes on a 2-core machine; the patches' teacher outputs are cached in
@@ -49,6 +58,7 @@ first 60 heard unlabelled in training, and immich-memories-music's 28 tracks). N
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -400,15 +410,11 @@ def run() -> dict:
                         data, rows=rows)
 
 
-def grouped_cv() -> dict:
-    """The shipped estimator's grouped 4-fold CV on gtzan-mini + gtzan-dev (bench/trust.py's
-    ``--combined`` protocol at -20 dBFS, the shipped default's) with MTT_musicnn's features
-    from the student ``run`` kept (``bench/out/student/student.npz``) instead of the network.
-    The student heard most of these clips in training (never their labels)."""
+def _student():
+    """The kept student of the last ``run`` (``bench/out/student/student-bagged.npz``): a function
+    from MSD_musicnn's pooled front and mid end (patches x 1506) to MTT_musicnn's embedding and
+    tag logits (patches x 250), and the file's name for the student."""
     import torch
-
-    import trust
-    from genrekit.features.musicnn import load_musicnn
 
     stored = dict(np.load(CACHE / _named("student.npz"), allow_pickle=False))
     nets = []
@@ -419,6 +425,94 @@ def grouped_cv() -> dict:
         net.load_state_dict({k[len(member) + 1:]: torch.from_numpy(v) for k, v in stored.items()
                              if k.startswith(member + ".")})
         nets.append(net)
+
+    def predict(pooled: np.ndarray) -> np.ndarray:
+        X = (pooled.astype(np.float64) - stored["x_mean"]) / np.where(stored["x_keep"], stored["x_scale"], 1.0)
+        with torch.inference_mode():
+            X = torch.from_numpy(X[:, stored["x_keep"]].astype(np.float32))
+            return np.mean([net(X).numpy() for net in nets], axis=0) * stored["y_scale"] + stored["y_mean"]
+    return predict, str(stored["name"])
+
+
+def _corrected(student_rows: np.ndarray, true_rows: np.ndarray, stride: int) -> np.ndarray:
+    """One segment's patch rows (MSD's 250 features, then MTT's embedding and tag probabilities)
+    with MTT's part moved by the mean of (teacher - student) over every ``stride``-th patch, so
+    that their mean is the student's mean corrected by the teacher on those patches (a control
+    variate); tag probabilities kept within [0, 1]. ``stride`` 0: the student alone."""
+    rows = student_rows.copy()
+    if stride:
+        rows[:, 250:] += (true_rows[::stride, 250:] - student_rows[::stride, 250:]).mean(axis=0)
+        rows[:, 450:] = np.clip(rows[:, 450:], 0.0, 1.0)
+    return rows
+
+
+def control_variate() -> dict:
+    """The shipped head on each held-out 30 s segment's features with MTT_musicnn computed on
+    every ``stride``-th patch only: the student's mean corrected by the teacher on those
+    patches (``_corrected``), against the teacher's patches alone (the mean of every
+    ``stride``-th, no student), both against every patch's true features. CPU projected from
+    the last ``run``'s timing of both taggers and of MSD_musicnn alone."""
+    from genrekit.models import default_model_path, load_model
+
+    table = dict(np.load(CACHE / _named("patches.npz"), allow_pickle=False))
+    timing = read_result(result_path("student/" + _named("mtt_from_msd.json")))["data"]["cpu_s_per_30s_network"]
+    predict, name = _student()
+    mtt = predict(table["pooled"])
+    student_rows = np.hstack([table["msd"], mtt[:, :200], _sigmoid(mtt[:, 200:])])
+    true_rows = table["both"].astype(np.float64)
+    head = load_model(default_model_path(onnx=False))
+    rows = []
+    for part in ("gtzan-mini 6-7", "gtzan-dev 40-49", "immich"):
+        keep = np.flatnonzero((table["set"] == part) & (table["segment"] >= 0))
+        keys = np.array([f"{t}#{s}" for t, s in zip(table["track"][keep], table["segment"][keep])])
+        segments = [keep[keys == k] for k in dict.fromkeys(keys)]
+        track_of = np.array([k.split("#")[0] for k in dict.fromkeys(keys)])
+        reference = np.array([true_rows[i].mean(axis=0) for i in segments])
+        p_reference = head.estimator.predict_proba(reference)
+        for stride in STRIDES:
+            ways = {"student, corrected": np.array([_corrected(student_rows[i], true_rows[i], stride).mean(axis=0)
+                                                    for i in segments])}
+            if stride:
+                ways["teacher alone"] = np.array([true_rows[i][::stride].mean(axis=0) for i in segments])
+            for way, estimate in ways.items():
+                p = head.estimator.predict_proba(estimate)
+                tracks = sorted(set(track_of))
+                t_ref = np.array([p_reference[track_of == t].mean(axis=0) for t in tracks])
+                t_est = np.array([p[track_of == t].mean(axis=0) for t in tracks])
+                share = np.mean([len(i[::stride]) / len(i) for i in segments]) if stride else 0.0
+                rows.append({"stride": stride, "way": way, "audio": part, "tracks": len(tracks),
+                             "mtt_patch_share": float(share),
+                             "same_top_genre_tracks": int((t_ref.argmax(1) == t_est.argmax(1)).sum()),
+                             "max_probability_difference": float(np.abs(p - p_reference).max()),
+                             "mtt_tag_max_difference": float(np.abs(estimate[:, 450:] - reference[:, 450:]).max())})
+                print(rows[-1], flush=True)
+    both, msd = timing["both taggers"], timing["MSD_musicnn alone"]
+    shares = {r["stride"]: r["mtt_patch_share"] for r in rows if r["audio"] == "immich"}
+    projected = {str(stride): msd + (both - msd) * share for stride, share in shares.items()}
+    return write_result(result_path("student/" + _named("control_variate.json")),
+                        "MTT_musicnn on every stride-th patch, the student between (issue 20)",
+                        {"student": name, "network_cpu_s_per_30s_projected": projected,
+                         "projection": f"MSD_musicnn alone ({msd:.3f}) + MTT_musicnn's share ({both:.3f} - {msd:.3f}) "
+                                       "times the share of patches it runs on (immich's segments), from the last run's "
+                                       "timing; the network alone, one core and one thread; not measured",
+                         "level_dbfs": LEVEL}, rows=rows)
+
+
+STRIDES = (0, 2, 3, 4, 5)  # MTT_musicnn on every stride-th patch; 0: never
+
+
+def grouped_cv(stride: int = 0) -> dict:
+    """The shipped estimator's grouped 4-fold CV on gtzan-mini + gtzan-dev (bench/trust.py's
+    ``--combined`` protocol at -20 dBFS, the shipped default's) with MTT_musicnn's features
+    from the student ``run`` kept instead of the network; with ``stride``, corrected by the
+    network on every ``stride``-th patch of each clip (``_corrected``). The student heard most
+    of these clips in training (never their labels)."""
+    import torch
+
+    import trust
+    from genrekit.features.musicnn import embed_patches, load_musicnn
+
+    predict, name = _student()
     msd, _ = load_musicnn("MSD_musicnn")
 
     def student_features(patches: np.ndarray) -> dict[str, np.ndarray]:
@@ -426,11 +520,14 @@ def grouped_cv() -> dict:
             pooled = msd.pooled(torch.from_numpy(patches))
             embedding, logits = msd.back_end(pooled)
             tags = torch.sigmoid(logits)
-            X = (pooled.numpy().astype(np.float64) - stored["x_mean"]) / np.where(stored["x_keep"], stored["x_scale"], 1.0)
-            X = torch.from_numpy(X[:, stored["x_keep"]].astype(np.float32))
-            mtt = np.mean([net(X).numpy() for net in nets], axis=0) * stored["y_scale"] + stored["y_mean"]
-        return {"msd_embedding": embedding.numpy(), "msd_tags": tags.numpy(), "mtt_embedding": mtt[:, :200],
-                "mtt_tags": _sigmoid(mtt[:, 200:])}
+        mtt = predict(pooled.numpy())
+        rows = np.hstack([embedding.numpy(), tags.numpy(), mtt[:, :200], _sigmoid(mtt[:, 200:])])
+        if stride:
+            true_rows = np.zeros_like(rows)
+            true_rows[::stride, 250:] = np.hstack(embed_patches(patches[::stride], "MTT_musicnn"))
+            rows = _corrected(rows, true_rows, stride)
+        return {"msd_embedding": rows[:, :200], "msd_tags": rows[:, 200:250], "mtt_embedding": rows[:, 250:450],
+                "mtt_tags": rows[:, 450:]}
 
     import hashlib
 
@@ -439,20 +536,22 @@ def grouped_cv() -> dict:
     trust.COMBINED = [trust.SHIPPED]
     true_answers, n_mini = _refitted_answers(trust)  # the teacher's features (bench/trust.py's cache)
     student_id = hashlib.sha256((CACHE / _named("student.npz")).read_bytes()).hexdigest()[:16]
-    trust.CACHE = CACHE / f"trust-{student_id}"  # features of this student only
+    trust.CACHE = CACHE / f"trust-{student_id}-stride{stride}"  # features of this student and stride only
     trust._patch_features = student_features
     record = trust.run_combined()
     student_answers, _ = _refitted_answers(trust)
     same = true_answers.argmax(axis=1) == student_answers.argmax(axis=1)
-    rows = [{"candidate": f"{row['candidate']} on MSD_musicnn + the student ({stored['name']})",
+    way = f"the student corrected by MTT_musicnn on one patch in {stride}" if stride else "the student"
+    rows = [{"candidate": f"{row['candidate']} on MSD_musicnn + {way} ({name})", "stride": stride,
              **{protocol: row[protocol] for protocol in ("grouped", "grouped_calibrated")},
              "refitted_same_top_genre": {"gtzan-mini": f"{int(same[:n_mini].sum())}/{n_mini}",
                                          "immich": f"{int(same[n_mini:].sum())}/{len(same) - n_mini}"},
              "refitted_max_probability_difference": float(np.abs(true_answers - student_answers).max())}
             for row in record["rows"]]
-    return write_result(result_path("student/" + _named("grouped_cv.json")), "the shipped estimator on the student's features, "
+    named = _named("grouped_cv.json") if not stride else _named(f"grouped_cv-stride{stride}.json")
+    return write_result(result_path("student/" + named), "the shipped estimator on the student's features, "
                         "grouped CV (issue 20)", {"protocol": record["protocol"], "level_dbfs": LEVEL,
-                                                  "student": str(stored["name"]),
+                                                  "student": name, "stride": stride,
                                                   "refitted": "the shipped estimator fitted on all 200 clips (as the "
                                                   "default is) on the student's features, against the same fitted on "
                                                   "the teacher's, on gtzan-mini (trained on) and immich-memories-music "
@@ -499,14 +598,25 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table of the result file; measure nothing")
     parser.add_argument("--grouped-cv", action="store_true",
                         help="the shipped estimator's grouped CV on the student kept by the last run's features")
+    parser.add_argument("--control-variate", action="store_true",
+                        help="the shipped head on held-out segments with MTT_musicnn on every 2nd-5th patch, the last "
+                             "run's student between; CPU projected")
+    parser.add_argument("--stride", type=int, default=0,
+                        help="with --grouped-cv: the student corrected by MTT_musicnn on every stride-th patch")
     parser.add_argument("--seed", type=int, default=0,
                         help="another draw of the mixtures, the inner split and the MLP's initial weights "
                              "(results and caches named ...-seedN; the held-out audio stays the same)")
     args = parser.parse_args()
     global SEED
     SEED = args.seed
+    if args.stride < 0 or (args.stride and not args.grouped_cv):
+        parser.error(f"--stride {args.stride}: expected a positive stride, with --grouped-cv")
+    if args.control_variate:
+        record = control_variate()
+        print(json.dumps(record["data"]["network_cpu_s_per_30s_projected"], indent=1))
+        return
     if args.grouped_cv:
-        record = grouped_cv()
+        record = grouped_cv(args.stride)
         for row in record["rows"]:
             print(row["candidate"], {k: round(v, 3) for k, v in row["grouped"].items() if isinstance(v, float)},
                   "refitted, same top genre:", row["refitted_same_top_genre"],
