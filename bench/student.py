@@ -501,6 +501,85 @@ def control_variate() -> dict:
 STRIDES = (0, 2, 3, 4, 5)  # MTT_musicnn on every stride-th patch; 0: never
 
 
+def _folded_student():
+    """The kept student as one PyTorch MLP (``pooled (batch, 1506) -> (batch, 250)``): the input's
+    standardisation and keep mask folded into the first layer, the members side by side in one
+    hidden layer, their average and the output's scale folded into the last."""
+    import torch
+    from torch import nn
+
+    stored = dict(np.load(CACHE / _named("student.npz"), allow_pickle=False))
+    members = sorted({k.split(".")[0] for k in stored if k.startswith("member")})
+    keep, scale = stored["x_keep"], np.where(stored["x_keep"], stored["x_scale"], 1.0)
+    first_w, first_b, last_w, last_b = [], [], [], []
+    for member in members:
+        w = np.zeros((stored[f"{member}.0.weight"].shape[0], len(keep)))
+        w[:, keep] = stored[f"{member}.0.weight"]
+        w /= scale
+        first_w.append(w)
+        first_b.append(stored[f"{member}.0.bias"] - w @ stored["x_mean"])
+        last_w.append(stored[f"{member}.3.weight"] * stored["y_scale"][:, None] / len(members))
+        last_b.append(stored[f"{member}.3.bias"] * stored["y_scale"] / len(members))
+
+    class Student(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = nn.Linear(len(keep), sum(len(b) for b in first_b))
+            self.out = nn.Linear(self.hidden.out_features, last_w[0].shape[0])
+
+        def forward(self, pooled):
+            return self.out(nn.functional.gelu(self.hidden(pooled), approximate=GELU))
+
+    student = Student().eval()
+    with torch.no_grad():
+        student.hidden.weight.copy_(torch.from_numpy(np.vstack(first_w)))
+        student.hidden.bias.copy_(torch.from_numpy(np.concatenate(first_b)))
+        student.out.weight.copy_(torch.from_numpy(np.hstack(last_w)))
+        student.out.bias.copy_(torch.from_numpy(np.sum(last_b, axis=0) + stored["y_mean"]))
+    return student
+
+
+GELU = "tanh"  # the exported student's GELU: tanh's form, since genrekit's ONNX loader allows no Erf
+
+
+def export_default(stride: int) -> Path:
+    """A prototype of the default model on these features, for timing: the shipped head on
+    MSD_musicnn's features, and MTT_musicnn's from the student corrected on one patch in
+    ``stride`` (per call: ``tag`` runs one 30 s segment per call), as one ONNX file with the
+    shipped default's manifest. ``bench/out/student/default-strideS-bagged.onnx``."""
+    import torch
+    from torch import nn
+
+    from genrekit.export.onnx import POOLED_IO, _patches_to_onnx, _prior_modules, _write_onnx
+    from genrekit.features.musicnn import load_musicnn
+    from genrekit.models import default_model_path, load_model
+
+    class StridedTaggers(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.msd, self.mtt = load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0]
+            self.student = _folded_student()
+
+        def forward(self, patches, pooling):
+            pooled = self.msd.pooled(patches)
+            embedding, logits = self.msd.back_end(pooled)
+            guess = self.student(pooled)
+            guess = torch.cat([guess[:, :200], torch.sigmoid(guess[:, 200:])], dim=1)
+            heard_embedding, heard_logits = self.mtt.embed(patches[::stride])
+            heard = torch.cat([heard_embedding, torch.sigmoid(heard_logits)], dim=1)
+            mtt = guess + (heard - guess[::stride]).mean(dim=0, keepdim=True)
+            mtt = torch.cat([mtt[:, :200], mtt[:, 200:].clamp(0.0, 1.0)], dim=1)
+            return pooling @ torch.cat([embedding, torch.sigmoid(logits), mtt], dim=1)
+
+    model = load_model(default_model_path(onnx=False))
+    prior_head, prior_graph = _prior_modules()
+    graph = prior_graph(StridedTaggers().eval(), prior_head(model.estimator.steps[-1][1])).eval()
+    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
+              **POOLED_IO}
+    out = CACHE / _named(f"default-stride{stride}.onnx")
+    return _write_onnx(_patches_to_onnx(graph, ["probabilities", "features"], f"stride {stride}"), config, out)
+
+
 def grouped_cv(stride: int = 0) -> dict:
     """The shipped estimator's grouped 4-fold CV on gtzan-mini + gtzan-dev (bench/trust.py's
     ``--combined`` protocol at -20 dBFS, the shipped default's) with MTT_musicnn's features
@@ -534,41 +613,61 @@ def grouped_cv(stride: int = 0) -> dict:
     trust.AT_LEVEL = LEVEL
     trust._write = lambda name, record: None  # recorded below, under this script's name
     trust.COMBINED = [trust.SHIPPED]
-    true_answers, n_mini = _refitted_answers(trust)  # the teacher's features (bench/trust.py's cache)
+    teacher = _protocol_features(trust)  # the teacher's features (bench/trust.py's cache)
     student_id = hashlib.sha256((CACHE / _named("student.npz")).read_bytes()).hexdigest()[:16]
     trust.CACHE = CACHE / f"trust-{student_id}-stride{stride}"  # features of this student and stride only
     trust._patch_features = student_features
     record = trust.run_combined()
-    student_answers, _ = _refitted_answers(trust)
-    same = true_answers.argmax(axis=1) == student_answers.argmax(axis=1)
+    student = _protocol_features(trust)
+    y, labels, groups, splits, keep, kept, n_mini = (teacher[k] for k in ("y", "labels", "groups", "splits", "keep",
+                                                                           "kept", "n_mini"))
+
+    def answers(fit_X, others) -> np.ndarray:  # the estimator fitted on all 200 clips, as the default is
+        return np.exp(trust.SHIPPED.log_proba(fit_X[:, keep], y, others[:, keep], kept, labels, groups))
+    reference = answers(teacher["X"], teacher["others"])
+    refitted = answers(student["X"], student["others"])  # a head fitted on these features
+    kept_head = answers(teacher["X"], student["others"])  # the head fitted on the teacher's, fed these
+    mixed = np.zeros((len(y), len(labels)))  # grouped CV: each fold's head fitted on the teacher's features
+    for train, test in splits:
+        mixed[test] = trust.SHIPPED.log_proba(teacher["X"][train][:, keep], y[train], student["X"][test][:, keep],
+                                              kept, labels, groups[train])
     way = f"the student corrected by MTT_musicnn on one patch in {stride}" if stride else "the student"
+
+    def agreement(P) -> dict:
+        same = reference.argmax(axis=1) == P.argmax(axis=1)
+        return {"same_top_genre": {"gtzan-mini": f"{int(same[:n_mini].sum())}/{n_mini}",
+                                   "immich": f"{int(same[n_mini:].sum())}/{len(same) - n_mini}"},
+                "max_probability_difference": float(np.abs(reference - P).max())}
     rows = [{"candidate": f"{row['candidate']} on MSD_musicnn + {way} ({name})", "stride": stride,
              **{protocol: row[protocol] for protocol in ("grouped", "grouped_calibrated")},
-             "refitted_same_top_genre": {"gtzan-mini": f"{int(same[:n_mini].sum())}/{n_mini}",
-                                         "immich": f"{int(same[n_mini:].sum())}/{len(same) - n_mini}"},
-             "refitted_max_probability_difference": float(np.abs(true_answers - student_answers).max())}
+             "grouped_head_on_teacher": trust.scores(mixed, y, labels),
+             "refitted": agreement(refitted), "head_kept": agreement(kept_head)}
             for row in record["rows"]]
     named = _named("grouped_cv.json") if not stride else _named(f"grouped_cv-stride{stride}.json")
     return write_result(result_path("student/" + named), "the shipped estimator on the student's features, "
                         "grouped CV (issue 20)", {"protocol": record["protocol"], "level_dbfs": LEVEL,
                                                   "student": name, "stride": stride,
+                                                  "grouped_head_on_teacher": "the same folds, each fold's estimator "
+                                                  "fitted on the teacher's features and scored on these",
                                                   "refitted": "the shipped estimator fitted on all 200 clips (as the "
-                                                  "default is) on the student's features, against the same fitted on "
+                                                  "default is) on these features, against the same fitted on "
                                                   "the teacher's, on gtzan-mini (trained on) and immich-memories-music "
                                                   "(new to both head and student); each track one clip, as "
-                                                  "bench/trust.py --fewer-patches scores them"}, rows=rows)
+                                                  "bench/trust.py --fewer-patches scores them",
+                                                  "head_kept": "as refitted, the estimator fitted on the teacher's "
+                                                  "features and fed these"}, rows=rows)
 
 
-def _refitted_answers(trust) -> tuple[np.ndarray, int]:
-    """The shipped estimator fitted on all 200 clips' features as ``trust`` computes them:
-    its probabilities on gtzan-mini then immich-memories-music, and how many are gtzan-mini's."""
-    X, y, columns, labels, groups, _ = trust.combined_protocol()
+def _protocol_features(trust) -> dict:
+    """The combined protocol's 200 clips (``X``, ``y``, folds) and gtzan-mini then
+    immich-memories-music (``others``), pooled from the features ``trust`` computes."""
+    X, y, columns, labels, groups, splits = trust.combined_protocol()
     keep = trust.columns_of(columns, trust.SHIPPED.networks)
-    kept = [c for c, k in zip(columns, keep) if k]
     mini = trust.clip_features("gtzan-mini")
     immich = trust.signal_features("immich", trust.immich_signals())
     others = np.concatenate([trust.pooled(mini, ("msd", "mtt"))[0], trust.pooled(immich, ("msd", "mtt"))[0]])
-    return np.exp(trust.SHIPPED.log_proba(X[:, keep], y, others[:, keep], kept, labels, groups)), len(mini["ids"])
+    return {"X": X, "y": y, "labels": labels, "groups": groups, "splits": splits, "keep": keep,
+            "kept": [c for c, k in zip(columns, keep) if k], "others": others, "n_mini": len(mini["ids"])}
 
 
 def markdown(record: dict) -> str:
@@ -603,6 +702,9 @@ def main() -> None:
                              "run's student between; CPU projected")
     parser.add_argument("--stride", type=int, default=0,
                         help="with --grouped-cv: the student corrected by MTT_musicnn on every stride-th patch")
+    parser.add_argument("--export-default", type=int, metavar="STRIDE",
+                        help="a prototype default model on MTT_musicnn every STRIDE-th patch and the student, for "
+                             "bench/tag_throughput.py --precision --also")
     parser.add_argument("--seed", type=int, default=0,
                         help="another draw of the mixtures, the inner split and the MLP's initial weights "
                              "(results and caches named ...-seedN; the held-out audio stays the same)")
@@ -611,6 +713,9 @@ def main() -> None:
     SEED = args.seed
     if args.stride < 0 or (args.stride and not args.grouped_cv):
         parser.error(f"--stride {args.stride}: expected a positive stride, with --grouped-cv")
+    if args.export_default:
+        print(export_default(args.export_default))
+        return
     if args.control_variate:
         record = control_variate()
         print(json.dumps(record["data"]["network_cpu_s_per_30s_projected"], indent=1))
@@ -618,9 +723,12 @@ def main() -> None:
     if args.grouped_cv:
         record = grouped_cv(args.stride)
         for row in record["rows"]:
-            print(row["candidate"], {k: round(v, 3) for k, v in row["grouped"].items() if isinstance(v, float)},
-                  "refitted, same top genre:", row["refitted_same_top_genre"],
-                  f"max prob. diff {row['refitted_max_probability_difference']:.3f}")
+            print(row["candidate"])
+            for protocol in ("grouped", "grouped_head_on_teacher"):
+                print(f"  {protocol}:", {k: round(v, 3) for k, v in row[protocol].items() if isinstance(v, float)})
+            for way in ("refitted", "head_kept"):
+                print(f"  {way}: same top genre", row[way]["same_top_genre"],
+                      f"max prob. diff {row[way]['max_probability_difference']:.3f}")
         return
     print(markdown(read_result(result_path("student/" + _named("mtt_from_msd.json"))) if args.table else run()))
 

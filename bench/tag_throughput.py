@@ -248,8 +248,11 @@ def _child(command: list[str], cores: set[int]) -> tuple[float, float, float]:
     return wall, float(user) + float(system), int(peak_kb) / 1024
 
 
-def precision_benchmark(limit: int | None = None) -> None:
-    """``limit``: the first files of the library only, a smoke test of the script (no immich)."""
+def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None = None, out: Path | None = None) -> None:
+    """``limit``: the first files of the library only, a smoke test of the script (no immich).
+    ``also``: other default-model files ({name: path}), measured beside the shipped default
+    alone (then the baseline of agreement) instead of the usual variants; the result goes to
+    ``out``."""
     import numpy as np
     import soundfile as sf
 
@@ -257,6 +260,7 @@ def precision_benchmark(limit: int | None = None) -> None:
     from genrekit.audio.chunking import song_chunks
     from genrekit.features.musicnn import log_mel_patches
     from genrekit.models import load
+    from genrekit.models.interface import default_model_path
     from genrekit.predict import predict_files
 
     if not DATA.is_dir():
@@ -277,7 +281,7 @@ def precision_benchmark(limit: int | None = None) -> None:
         unseen = [] if limit else sorted(str(p) for p in Path(immich.tracks_dir()).glob("*/*.opus"))
     except ImportError:
         unseen = []
-    variants = default_variants()
+    variants = default_variants() if not also else {"fp32, as shipped": default_model_path(onnx=True), **also}
     from threadpoolctl import threadpool_limits
 
     core = max(os.sched_getaffinity(0))
@@ -303,7 +307,7 @@ def precision_benchmark(limit: int | None = None) -> None:
         tops[name] = {p.path: max(p.probabilities, key=p.probabilities.get) for p in [*predictions, *more]}
         proba = {p.path: p.probabilities for p in [*predictions, *more]}
         styles[name] = {p.path: set(p.styles or ()) for p in [*predictions, *more]}
-        row = {"model": name, "file": str(model_path.relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
+        row = {"model": name, "file": str(Path(model_path).resolve().relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
                "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": None, "files_per_s_1_core": None,
                "files_per_s_2_cores": None, "peak_rss_mb_1_job": None,
                "library_hours_2_cores": cpu * SONG_SECONDS / 30 * LIBRARY_SONGS / 2 / 3600, "_proba": proba}
@@ -327,14 +331,16 @@ def precision_benchmark(limit: int | None = None) -> None:
     for row in rows:
         del row["_proba"]
     result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
-              "command": "python bench/tag_throughput.py --precision", "date": time.strftime("%Y-%m-%d"),
+              "command": " ".join(["python bench/tag_throughput.py --precision",
+                                   *(f"--also '{name}={path}'" for name, path in (also or {}).items()),
+                                   *([f"--out {out}"] if out else [])]), "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
               "library": f"gtzan-mini: {len(paths)} clips, {audio_seconds / 60:.1f} min",
               "agreement_sets": f"gtzan-mini ({len(paths)}) and immich-memories-music ({len(unseen)})",
               "floor_cpu_s_per_30s": floor,
               "projection": f"{LIBRARY_SONGS} songs of {SONG_SECONDS // 60} min on 2 cores, from the model-loaded figure",
               "rows": rows}
-    write_json(OUT / "precision-smoke.json" if limit else RESULTS / "precision.json", result)
+    write_json(OUT / "precision-smoke.json" if limit else out or RESULTS / "precision.json", result)
     print(f"{result['library']}; {result['machine']}; {result['date']}; floor (decode, resample, log-mel) "
           f"{floor:.3f} CPU-s per 30 s")
     print("| default model | CPU-s per 30 s, loaded | CPU-s per 30 s, whole run | files/s, 1 core | files/s, 2 cores "
@@ -729,6 +735,9 @@ def main() -> None:
                         help="where the shipped default's time goes in onnxruntime (issue 20)")
     parser.add_argument("--taggers", action="store_true",
                         help="both musicnn taggers' features in PyTorch against onnxruntime")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
+                        help="with --precision: measure this default-model file beside the shipped one instead of "
+                             "the usual variants (repeatable; give --out)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -739,7 +748,10 @@ def main() -> None:
         write_tags_benchmark()
         return
     if args.precision:
-        precision_benchmark(args.limit)
+        also = dict(item.split("=", 1) for item in args.also)
+        if also and not args.out:
+            parser.error("--also needs --out: the usual variants' result (precision.json) stays as it is")
+        precision_benchmark(args.limit, {name: Path(path) for name, path in also.items()}, args.out)
         return
     if args.reach:
         if args.table:
