@@ -438,11 +438,19 @@ def _corrected(student_rows: np.ndarray, true_rows: np.ndarray, stride: int) -> 
     """One segment's patch rows (MSD's 250 features, then MTT's embedding and tag probabilities)
     with MTT's part moved by the mean of (teacher - student) over every ``stride``-th patch, so
     that their mean is the student's mean corrected by the teacher on those patches (a control
-    variate); tag probabilities kept within [0, 1]. ``stride`` 0: the student alone."""
+    variate), as :class:`genrekit.features.musicnn.network.StridedTaggers` moves them; their
+    means' tag probabilities are then kept within [0, 1] (``_pooled_tags``). ``stride`` 0: the
+    student alone."""
     rows = student_rows.copy()
     if stride:
         rows[:, 250:] += (true_rows[::stride, 250:] - student_rows[::stride, 250:]).mean(axis=0)
-        rows[:, 450:] = np.clip(rows[:, 450:], 0.0, 1.0)
+    return rows
+
+
+def _pooled_tags(rows: np.ndarray) -> np.ndarray:
+    """Pooled feature rows with MTT's tag probabilities kept within [0, 1]."""
+    rows = rows.copy()
+    rows[:, 450:] = np.clip(rows[:, 450:], 0.0, 1.0)
     return rows
 
 
@@ -470,8 +478,8 @@ def control_variate() -> dict:
         reference = np.array([true_rows[i].mean(axis=0) for i in segments])
         p_reference = head.estimator.predict_proba(reference)
         for stride in STRIDES:
-            ways = {"student, corrected": np.array([_corrected(student_rows[i], true_rows[i], stride).mean(axis=0)
-                                                    for i in segments])}
+            ways = {"student, corrected": _pooled_tags(np.array([_corrected(student_rows[i], true_rows[i], stride).mean(axis=0)
+                                                                 for i in segments]))}
             if stride:
                 ways["teacher alone"] = np.array([true_rows[i][::stride].mean(axis=0) for i in segments])
             for way, estimate in ways.items():
@@ -501,79 +509,74 @@ def control_variate() -> dict:
 STRIDES = (0, 2, 3, 4, 5)  # MTT_musicnn on every stride-th patch; 0: never
 
 
-def _folded_student():
-    """The kept student as one PyTorch MLP (``pooled (batch, 1506) -> (batch, 250)``): the input's
-    standardisation and keep mask folded into the first layer, the members side by side in one
-    hidden layer, their average and the output's scale folded into the last."""
-    import torch
-    from torch import nn
-
+def _student_tensors() -> dict[str, np.ndarray]:
+    """The kept student as :class:`genrekit.features.musicnn.network.TaggerStudent`'s tensors:
+    the input's standardisation folded into the first layer (which reads the columns that
+    move, ``keep``), the members side by side in one hidden layer, their average and the
+    output's scale folded into the last."""
     stored = dict(np.load(CACHE / _named("student.npz"), allow_pickle=False))
     members = sorted({k.split(".")[0] for k in stored if k.startswith("member")})
-    keep, scale = stored["x_keep"], np.where(stored["x_keep"], stored["x_scale"], 1.0)
+    keep = np.flatnonzero(stored["x_keep"])
+    mean, scale = stored["x_mean"][keep], stored["x_scale"][keep]
     first_w, first_b, last_w, last_b = [], [], [], []
     for member in members:
-        w = np.zeros((stored[f"{member}.0.weight"].shape[0], len(keep)))
-        w[:, keep] = stored[f"{member}.0.weight"]
-        w /= scale
+        w = stored[f"{member}.0.weight"].astype(np.float64) / scale
         first_w.append(w)
-        first_b.append(stored[f"{member}.0.bias"] - w @ stored["x_mean"])
+        first_b.append(stored[f"{member}.0.bias"] - w @ mean)
         last_w.append(stored[f"{member}.3.weight"] * stored["y_scale"][:, None] / len(members))
         last_b.append(stored[f"{member}.3.bias"] * stored["y_scale"] / len(members))
-
-    class Student(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.hidden = nn.Linear(len(keep), sum(len(b) for b in first_b))
-            self.out = nn.Linear(self.hidden.out_features, last_w[0].shape[0])
-
-        def forward(self, pooled):
-            return self.out(nn.functional.gelu(self.hidden(pooled), approximate=GELU))
-
-    student = Student().eval()
-    with torch.no_grad():
-        student.hidden.weight.copy_(torch.from_numpy(np.vstack(first_w)))
-        student.hidden.bias.copy_(torch.from_numpy(np.concatenate(first_b)))
-        student.out.weight.copy_(torch.from_numpy(np.hstack(last_w)))
-        student.out.bias.copy_(torch.from_numpy(np.sum(last_b, axis=0) + stored["y_mean"]))
-    return student
+    as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return {"keep": keep.astype(np.int64), "hidden.weight": as32(np.vstack(first_w)),
+            "hidden.bias": as32(np.concatenate(first_b)), "out.weight": as32(np.hstack(last_w)),
+            "out.bias": as32(np.sum(last_b, axis=0) + stored["y_mean"])}
 
 
-GELU = "tanh"  # the exported student's GELU: tanh's form, since genrekit's ONNX loader allows no Erf
+def write_weights() -> Path:
+    """The kept student (seed 0) into the package: ``genrekit/features/musicnn/weights/MTT_student.safetensors``."""
+    import subprocess
+
+    from safetensors.numpy import save_file
+
+    from genrekit._files import atomic_path
+    from genrekit.features.musicnn import STUDENT, weights_provenance
+
+    if SEED != 0:
+        sys.exit("the package's student is seed 0's: run without --seed")
+    tensors = _student_tensors()
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    teacher = weights_provenance("MTT_musicnn")
+    metadata = {"teacher": "MTT_musicnn", "reads": "MSD_musicnn", "tags": json.dumps(teacher["tags"]),
+                "licence": str(teacher["licence"]), "hidden_units": str(len(tensors["hidden.bias"])),
+                "trained": f"python bench/student.py (seed 0) at commit {commit}: four MLPs (1506 -> 512 -> 250, "
+                           "GELU) fitted to MTT_musicnn's outputs on unlabelled gtzan-mini and gtzan-dev clips, "
+                           "their pitch-shifted copies and mixtures; no genre label read"}
+    out = ROOT / "src" / "genrekit" / "features" / "musicnn" / "weights" / f"{STUDENT}.safetensors"
+    with atomic_path(out) as temporary:
+        save_file(tensors, str(temporary), metadata=metadata)
+    return out
 
 
 def export_default(stride: int) -> Path:
     """A prototype of the default model on these features, for timing: the shipped head on
     MSD_musicnn's features, and MTT_musicnn's from the student corrected on one patch in
-    ``stride`` (per call: ``tag`` runs one 30 s segment per call), as one ONNX file with the
-    shipped default's manifest. ``bench/out/student/default-strideS-bagged.onnx``."""
+    ``stride`` (:class:`genrekit.features.musicnn.network.StridedTaggers`; per call, and
+    ``tag`` runs one 30 s segment per call), as one ONNX file with the shipped default's
+    manifest. ``bench/out/student/default-strideS-bagged.onnx``."""
     import torch
-    from torch import nn
 
     from genrekit.export.onnx import POOLED_IO, _patches_to_onnx, _prior_modules, _write_onnx
     from genrekit.features.musicnn import load_musicnn
+    from genrekit.features.musicnn.network import StridedTaggers, TaggerStudent
     from genrekit.models import default_model_path, load_model
 
-    class StridedTaggers(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.msd, self.mtt = load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0]
-            self.student = _folded_student()
-
-        def forward(self, patches, pooling):
-            pooled = self.msd.pooled(patches)
-            embedding, logits = self.msd.back_end(pooled)
-            guess = self.student(pooled)
-            guess = torch.cat([guess[:, :200], torch.sigmoid(guess[:, 200:])], dim=1)
-            heard_embedding, heard_logits = self.mtt.embed(patches[::stride])
-            heard = torch.cat([heard_embedding, torch.sigmoid(heard_logits)], dim=1)
-            mtt = guess + (heard - guess[::stride]).mean(dim=0, keepdim=True)
-            mtt = torch.cat([mtt[:, :200], mtt[:, 200:].clamp(0.0, 1.0)], dim=1)
-            return pooling @ torch.cat([embedding, torch.sigmoid(logits), mtt], dim=1)
-
+    tensors = {k: torch.from_numpy(v) for k, v in _student_tensors().items()}
+    student = TaggerStudent(tensors["keep"], len(tensors["hidden.bias"]), len(tensors["out.bias"]))
+    student.load_state_dict(tensors)
+    features = StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], student.eval(), stride)
     model = load_model(default_model_path(onnx=False))
     prior_head, prior_graph = _prior_modules()
-    graph = prior_graph(StridedTaggers().eval(), prior_head(model.estimator.steps[-1][1])).eval()
+    graph = prior_graph(features.eval(), prior_head(model.estimator.steps[-1][1])).eval()
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
     out = CACHE / _named(f"default-stride{stride}.onnx")
@@ -605,6 +608,8 @@ def grouped_cv(stride: int = 0) -> dict:
             true_rows = np.zeros_like(rows)
             true_rows[::stride, 250:] = np.hstack(embed_patches(patches[::stride], "MTT_musicnn"))
             rows = _corrected(rows, true_rows, stride)
+            # trust averages a clip's rows: move them so that the mean's tags are clamped as the graph's are
+            rows[:, 450:] += _pooled_tags(rows.mean(axis=0, keepdims=True))[0, 450:] - rows[:, 450:].mean(axis=0)
         return {"msd_embedding": rows[:, :200], "msd_tags": rows[:, 200:250], "mtt_embedding": rows[:, 250:450],
                 "mtt_tags": rows[:, 450:]}
 
@@ -615,7 +620,7 @@ def grouped_cv(stride: int = 0) -> dict:
     trust.COMBINED = [trust.SHIPPED]
     teacher = _protocol_features(trust)  # the teacher's features (bench/trust.py's cache)
     student_id = hashlib.sha256((CACHE / _named("student.npz")).read_bytes()).hexdigest()[:16]
-    trust.CACHE = CACHE / f"trust-{student_id}-stride{stride}"  # features of this student and stride only
+    trust.CACHE = CACHE / f"trust-{student_id}-stride{stride}-mean-clamped"  # features of this student and stride only
     trust._patch_features = student_features
     record = trust.run_combined()
     student = _protocol_features(trust)
@@ -702,6 +707,8 @@ def main() -> None:
                              "run's student between; CPU projected")
     parser.add_argument("--stride", type=int, default=0,
                         help="with --grouped-cv: the student corrected by MTT_musicnn on every stride-th patch")
+    parser.add_argument("--write-weights", action="store_true",
+                        help="the last run's kept student (seed 0) into the package, as genrekit's MTT_student")
     parser.add_argument("--export-default", type=int, metavar="STRIDE",
                         help="a prototype default model on MTT_musicnn every STRIDE-th patch and the student, for "
                              "bench/tag_throughput.py --precision --also")
@@ -715,6 +722,9 @@ def main() -> None:
         parser.error(f"--stride {args.stride}: expected a positive stride, with --grouped-cv")
     if args.export_default:
         print(export_default(args.export_default))
+        return
+    if args.write_weights:
+        print(write_weights())
         return
     if args.control_variate:
         record = control_variate()

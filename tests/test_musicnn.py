@@ -494,6 +494,83 @@ def _op_counts(path):
     return collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
 
 
+def test_the_student_of_mtt_musicnn_is_read_from_tensors_and_json_and_a_foreign_file_is_refused(tmp_path):
+    """The student (issue 20) ships as safetensors with its teacher named in the metadata; a
+    file that is not one, a pickle under its name, or shapes that do not fit MSD_musicnn's
+    1506 pooled values are refused with the file named."""
+    import pickle
+
+    from safetensors.numpy import save_file
+
+    from genrekit.features import musicnn
+
+    student = musicnn.load_student()
+    assert student.hidden.in_features == len(student.keep) and student.out.out_features == 250
+    assert int(student.keep.max()) < 1506 and not student.training
+    state = {k: v.numpy() for k, v in student.state_dict().items()}
+    teacher = {"teacher": "MTT_musicnn", "reads": "MSD_musicnn", "tags": json.dumps(["t"] * 50)}
+    save_file(state, tmp_path / "other.safetensors", metadata={**teacher, "teacher": "MSD_musicnn"})
+    with pytest.raises(ModelError, match="other.safetensors: expected a student of MTT_musicnn reading MSD_musicnn"):
+        musicnn.load_student(tmp_path / "other.safetensors")
+    (tmp_path / "pickled.safetensors").write_bytes(pickle.dumps(state))
+    with pytest.raises(ModelError, match="pickled.safetensors: cannot read the student"):
+        musicnn.load_student(tmp_path / "pickled.safetensors")
+    save_file({**state, "keep": state["keep"] + 1506}, tmp_path / "wide.safetensors", metadata=teacher)
+    with pytest.raises(ModelError, match="wide.safetensors: the student's shapes do not fit"):
+        musicnn.load_student(tmp_path / "wide.safetensors")
+
+
+def test_strided_taggers_hearing_every_patch_give_the_exact_segment_and_a_third_stays_close(gtzan_mini):
+    """MTT_musicnn heard on one patch in ``stride``, its student between, the guesses corrected
+    by the heard patches' mean error: hearing every patch gives the segment's exact features
+    (the correction is then the whole error); hearing one in three leaves MSD_musicnn's own
+    features untouched, tags probabilities, and the segment's MTT tags near the truth on real
+    music (within 0.15 on 108 files, docs/benchmarks.md; bounded here by 0.2)."""
+    from genrekit.features import musicnn
+    from genrekit.features.musicnn.network import PatchFeatures
+
+    exact_graph = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
+    for name in ("metal.00001.wav", "classical.00001.wav", "hiphop.00001.wav"):
+        y, sr = audio.load(gtzan_mini / name.split(".")[0] / name, sr=16000)
+        patches = torch.from_numpy(log_mel_patches(y, sr=sr))
+        pooling = torch.from_numpy(musicnn.pooling_matrix(len(patches)))
+        with torch.inference_mode():
+            exact = exact_graph(patches, pooling)
+            every = musicnn.strided_taggers(1)(patches, pooling)
+            third = musicnn.strided_taggers(3)(patches, pooling)
+        assert every.shape == third.shape == exact.shape == (len(pooling), 500)
+        assert torch.allclose(every[0], exact[0], atol=1e-4), name  # the segment's row
+        assert torch.allclose(third[:, :250], exact[:, :250], atol=1e-5), name
+        assert ((third[:, 450:] >= 0) & (third[:, 450:] <= 1)).all()
+        assert (third[0, 450:] - exact[0, 450:]).abs().max() < 0.2, name
+        assert not torch.allclose(third[0, 250:], exact[0, 250:], atol=1e-4)  # an approximation, not the network
+
+
+def test_the_light_export_of_the_default_keeps_its_genres_on_real_clips(gtzan_mini, tmp_path):
+    """Issue 20: `genrekit export default --light` (MTT_musicnn on one patch in three, the
+    student between; a third less CPU, bench/results/student/precision-strided.json) loads
+    through genrekit's allow-list and gives the default's top genre on real clips of every
+    genre, probabilities within 0.2 (0.148 at most on 108 files)."""
+    pytest.importorskip("onnxruntime", reason="the 'runtime' or 'onnx' extra")
+    from genrekit.export import export_onnx
+    from genrekit.models import default_model_path, load
+    from genrekit.models.interface import read_onnx_metadata
+    from genrekit.predict import predict_files
+
+    light = export_onnx("default", tmp_path / "light.onnx", light=True)
+    assert "MTT_musicnn on one patch in 3" in read_onnx_metadata(light)["approximation"]
+    clips = [sorted(genre.iterdir())[-1] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
+    reference, _ = predict_files(load(default_model_path(onnx=True)), clips, progress=False)
+    fast, failures = predict_files(load(light), clips, progress=False)
+    assert not failures and len(fast) == len(reference) == 10
+    for ref, got in zip(reference, fast, strict=True):
+        top = max(ref.probabilities, key=ref.probabilities.get)
+        assert max(got.probabilities, key=got.probabilities.get) == top, (ref.path, ref.probabilities, got.probabilities)
+        assert max(abs(ref.probabilities[g] - got.probabilities[g]) for g in ref.probabilities) < 0.2
+    with pytest.raises(ParameterError, match=r"light=True \(--light\) is for a head on both musicnn taggers.*and int8"):
+        export_onnx("default", tmp_path / "both.onnx", light=True, int8=True, calibration=clips[:1])
+
+
 def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mini, gtzan_dev, tmp_path):
     """Issue 20: the faster path (the default model's timbral filters in int8, calibrated on
     gtzan-dev clips) gives the fp32 default's top genre on gtzan-mini's first clip of each

@@ -691,7 +691,7 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 # int8; test_musicnn.py: the default and its int8 form).
 ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
     "Add", "ArgMax", "BatchNormalization", "Cast", "Clip", "Concat", "ConstantOfShape", "Conv",
-    "DequantizeLinear", "Div", "Equal", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",
+    "DequantizeLinear", "Div", "Equal", "Erf", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",
     "Identity", "Less", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Mul", "Neg", "Not", "Pad", "Pow",
     "QLinearConv", "QuantizeLinear", "ReduceMax", "ReduceMean", "ReduceSum", "ReduceSumSquare", "Relu",
     "Reshape", "STFT", "Scan", "Shape", "Sigmoid", "Slice", "Softmax", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh",

@@ -83,6 +83,7 @@ def export_onnx(
     calibration: Sequence[str | os.PathLike] = (),
     max_calibration_windows: int = 512,
     seed: int = 0,
+    light: bool = False,
 ) -> Path:
     """Export a model file to ONNX, written atomically.
 
@@ -106,6 +107,12 @@ def export_onnx(
         At most this many windows (musicnn: patches) are drawn from ``calibration``.
     seed : int
         Seeds that draw.
+    light : bool
+        A head on both musicnn taggers only (the default model's kind): MTT_musicnn heard on
+        one patch in three, a student distilled from it guessing the rest from MSD_musicnn
+        (:class:`~genrekit.features.musicnn.network.StridedTaggers`). The same head, about a
+        third less CPU; probabilities move by up to 0.15, styles more often than genres
+        (docs/benchmarks.md, issue 20).
 
     Returns
     -------
@@ -116,8 +123,8 @@ def export_onnx(
     ------
     ParameterError
         ``frontend`` is unknown; ``int8`` without ``calibration``, on a model on a feature
-        table, or with no calibration file that decodes; or ``model_path`` is already an ONNX
-        export.
+        table, or with no calibration file that decodes; ``light`` on another kind of model or
+        with ``int8``; or ``model_path`` is already an ONNX export.
     ModelError
         The model cannot be loaded (see :func:`genrekit.models.load`) or converted, or (a
         classical pipeline, checked on test rows) its graph gives other probabilities than the model.
@@ -132,9 +139,17 @@ def export_onnx(
     if int8 and not quantizable(model):
         raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
                              "pretrained musicnn, not for a pipeline on a feature table")
+    if light and (int8 or not isinstance(model, ClassicalClassifier) or model.model.spec.name != MUSICNN_BOTH):
+        raise ParameterError(f"{model.source}: light=True (--light) is for a head on both musicnn taggers "
+                             f"(features {MUSICNN_BOTH!r}, as the default model), in fp32; found a {model.kind} model"
+                             + (" and int8" if int8 else ""))
     out = Path(out)
     with atomic_path(out) as target:
-        if not int8:
+        if light:
+            from genrekit.features.musicnn import STUDENT_STRIDE
+
+            _export_musicnn_prior(model.model, target, stride=STUDENT_STRIDE)
+        elif not int8:
             to_onnx(model, target, frontend)
         else:
             with tempfile.TemporaryDirectory(prefix="genrekit-export-") as tmp:
@@ -283,16 +298,17 @@ def _check_same_probabilities(model, graph, output_name: str, model_path, rows: 
                          f"(up to {gap:.3f} apart on test rows); it is not exported")
 
 
-def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
+def _export_musicnn_prior(model, out: str | os.PathLike, stride: int | None = None) -> Path:
     """A :class:`~genrekit.models.tagprior.TagPriorClassifier` on both musicnn taggers as one
     graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
     ``(m, n_patches)`` in (:func:`~genrekit.features.musicnn.pooling_matrix`: the segment, then
     its windows), the calibrated probabilities ``(m, n_genres)`` and the pooled features
     ``(m, 500)`` (the tags behind styles) out. The head is rebuilt in PyTorch from the fitted
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
-    has no converter for it), so the runtime needs neither PyTorch nor scikit-learn."""
-    from genrekit.features.musicnn import TAGGERS
-    from genrekit.features.musicnn import load_musicnn
+    has no converter for it), so the runtime needs neither PyTorch nor scikit-learn. With
+    ``stride``, MTT_musicnn is heard on one patch in ``stride`` and its student stands in for it
+    between (:func:`~genrekit.features.musicnn.strided_taggers`)."""
+    from genrekit.features.musicnn import TAGGERS, load_musicnn, strided_taggers
     from genrekit.features.musicnn.network import PatchFeatures
     from genrekit.models.tagprior import TagPriorClassifier
 
@@ -301,11 +317,17 @@ def _export_musicnn_prior(model, out: str | os.PathLike) -> Path:
         raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
                          f"TagPriorClassifier, found {type(classifier).__name__}")
     prior_head, prior_graph = _prior_modules()
-    features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
+    if stride is None:
+        features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
+    else:
+        features = strided_taggers(stride)
     graph_module = prior_graph(features, prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
+    if stride is not None:
+        config["approximation"] = (f"MTT_musicnn on one patch in {stride} of each segment, its student on MSD_musicnn's "
+                                   "features between (genrekit export --light)")
     return _write_onnx(graph, config, out)
 
 

@@ -158,6 +158,58 @@ def load_musicnn(model: str = "MSD_musicnn"):
     return network.eval(), json.loads(metadata["tags"])
 
 
+# The student that guesses MTT_musicnn's features from MSD_musicnn's (``bench/student.py``),
+# and how often MTT_musicnn itself is heard where the student stands in (StridedTaggers)
+STUDENT = "MTT_student"
+STUDENT_STRIDE = 3
+
+
+@functools.cache
+def load_student(path=None):
+    """The :class:`~genrekit.features.musicnn.network.TaggerStudent` shipped with genrekit (or
+    at ``path``), in eval mode; reads tensors and JSON only.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, unreadable, or not a student of MTT_musicnn on MSD_musicnn.
+    """
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    from genrekit.features.musicnn.network import TaggerStudent
+
+    path = path or resources.files("genrekit.features.musicnn") / "weights" / f"{STUDENT}.safetensors"
+    try:
+        with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (OSError, SafetensorError) as exc:
+        raise ModelError(f"{path}: cannot read the student of MTT_musicnn ({exc}); reinstall genrekit") from exc
+    expected = {"keep", "hidden.weight", "hidden.bias", "out.weight", "out.bias"}
+    if set(state) != expected or metadata.get("teacher") != "MTT_musicnn" or metadata.get("reads") != "MSD_musicnn":
+        raise ModelError(f"{path}: expected a student of MTT_musicnn reading MSD_musicnn with tensors "
+                         f"{sorted(expected)}, found {sorted(state)} and {metadata}")
+    hidden, inputs = state["hidden.weight"].shape
+    outputs = state["out.weight"].shape[0]
+    if (inputs != len(state["keep"]) or outputs != EMBEDDING_SIZE + len(json.loads(metadata.get("tags", "[]")))
+            or int(state["keep"].max()) >= 1506 or int(state["keep"].min()) < 0):
+        raise ModelError(f"{path}: the student's shapes do not fit MSD_musicnn's 1506 pooled values and "
+                         f"MTT_musicnn's {EMBEDDING_SIZE} + 50 features: keep {tuple(state['keep'].shape)}, "
+                         f"hidden {tuple(state['hidden.weight'].shape)}, out {tuple(state['out.weight'].shape)}")
+    student = TaggerStudent(state["keep"], hidden, outputs)
+    student.load_state_dict(state)
+    return student.eval()
+
+
+def strided_taggers(stride: int = STUDENT_STRIDE):
+    """Both taggers' features with MTT_musicnn heard on one patch in ``stride`` and the student
+    between (:class:`~genrekit.features.musicnn.network.StridedTaggers`), in eval mode."""
+    from genrekit.features.musicnn.network import StridedTaggers
+
+    return StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], load_student(), stride).eval()
+
+
 def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     """``patches`` [shape=(n, frames, 96)] -> (embeddings [shape=(n, 200)], tag probabilities [shape=(n, 50)])."""
     import torch

@@ -259,3 +259,48 @@ class MusicnnPooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return mid_end_pooled(self, front_end(self, x))
+
+
+class TaggerStudent(nn.Module):
+    """MTT_musicnn's embedding and tag logits predicted from MSD_musicnn's pooled front and
+    mid end (:meth:`MusiCNN.pooled`): ``(batch, 1506) -> (batch, 200 + 50)``. An MLP distilled
+    from MTT_musicnn's outputs on unlabelled audio (``bench/student.py``), its members side by
+    side in one hidden layer, the input's standardisation folded into the first layer and the
+    members' average into the last. It reads only the ``keep`` columns that move."""
+
+    def __init__(self, keep: torch.Tensor, hidden: int, outputs: int):
+        super().__init__()
+        self.register_buffer("keep", keep.to(torch.long))
+        self.hidden = nn.Linear(len(keep), hidden)
+        self.out = nn.Linear(hidden, outputs)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        return self.out(F.gelu(self.hidden(torch.index_select(pooled, 1, self.keep))))
+
+
+class StridedTaggers(nn.Module):
+    """Both taggers' features as :class:`PatchFeatures` gives them, with MTT_musicnn heard on
+    one patch in ``stride``: MSD_musicnn on every patch, ``student`` guessing MTT_musicnn's
+    features from it on every patch, and the guesses moved by the mean of (MTT_musicnn -
+    guess) over the patches it heard (a control variate: the guesses' errors are largely
+    shared by a segment's patches, so a few true patches correct most of them). The
+    correction is taken over all the patches of a call: give it one 30 s segment at a time.
+    ``stride=1`` hears every patch, and the mean over the patches is then the exact one."""
+
+    def __init__(self, msd: MusiCNN, mtt: MusiCNN, student: TaggerStudent, stride: int = 3):
+        super().__init__()
+        if stride < 1:
+            raise ValueError(f"stride={stride}: expected >= 1")
+        self.msd, self.mtt, self.student, self.stride = msd, mtt, student, stride
+
+    def forward(self, patches: torch.Tensor, pooling: torch.Tensor) -> torch.Tensor:
+        pooled = self.msd.pooled(patches)
+        embedding, logits = self.msd.back_end(pooled)
+        guess = self.student(pooled)
+        guess = torch.cat([guess[:, :200], torch.sigmoid(guess[:, 200:])], dim=1)
+        heard_embedding, heard_logits = self.mtt.embed(patches[::self.stride])
+        heard = torch.cat([heard_embedding, torch.sigmoid(heard_logits)], dim=1)
+        mtt = guess + (heard - guess[::self.stride]).mean(dim=0, keepdim=True)
+        features = pooling @ torch.cat([embedding, torch.sigmoid(logits), mtt], dim=1)
+        # pooled tags stay probabilities (a clamp per patch would move the exact mean of stride 1)
+        return torch.cat([features[:, :450], features[:, 450:].clamp(0.0, 1.0)], dim=1)
