@@ -438,9 +438,9 @@ def _corrected(student_rows: np.ndarray, true_rows: np.ndarray, stride: int) -> 
     """One segment's patch rows (MSD's 250 features, then MTT's embedding and tag probabilities)
     with MTT's part moved by the mean of (teacher - student) over every ``stride``-th patch, so
     that their mean is the student's mean corrected by the teacher on those patches (a control
-    variate), as :class:`genrekit.features.musicnn.network.StridedTaggers` moves them; their
-    means' tag probabilities are then kept within [0, 1] (``_pooled_tags``). ``stride`` 0: the
-    student alone."""
+    variate), whose mean is :class:`genrekit.features.musicnn.network.StridedTaggers`' segment
+    row (which also gives the heard patches their own values); the means' tag probabilities are
+    then kept within [0, 1] (``_pooled_tags``). ``stride`` 0: the student alone."""
     rows = student_rows.copy()
     if stride:
         rows[:, 250:] += (true_rows[::stride, 250:] - student_rows[::stride, 250:]).mean(axis=0)

@@ -1202,7 +1202,7 @@ def test_onnxruntimes_own_format_and_over_long_field_tags_are_refused(tmp_path):
 def test_every_classical_export_uses_only_allowed_onnx_operators(tmp_path, classes):
     """The allow-list is what genrekit's exports need: each classical model skl2onnx converts
     is exported and loads (networks: tests/test_network_export.py, the default and its int8
-    form: tests/test_musicnn.py, uniform k-NN: tests/test_interface.py)."""
+    and light forms: tests/test_musicnn.py, uniform k-NN: tests/test_interface.py)."""
     import warnings
 
     from genrekit.export import export_onnx

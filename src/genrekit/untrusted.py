@@ -680,7 +680,8 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 
 
 # The ONNX operators genrekit's exports use (every network preset with either front end, int8
-# included, every classical model skl2onnx converts, the default model and its int8 form), as
+# included, every classical model skl2onnx converts, the default model and its int8 and light
+# forms), as
 # (domain, operator), the default domain written "". Anything else in a file is refused before
 # onnxruntime builds it: Loop, whose iteration count the file chooses (a Loop of 10**15
 # iterations hung the service), operators that read or write files or strings, random ones,
@@ -688,7 +689,7 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 # can be the file's own too (an input of 10**12 rows and no size), so every run is also stopped
 # after genrekit.models.interface.ONNX_RUN_SECONDS. The tests export every kind and load it
 # (test_hostile_models.py: classical models; test_network_export.py: each preset and front end,
-# int8; test_musicnn.py: the default and its int8 form).
+# int8; test_musicnn.py: the default and its int8 and light forms).
 ONNX_ALLOWED_OPS = frozenset({("", name) for name in (
     "Add", "ArgMax", "BatchNormalization", "Cast", "Clip", "Concat", "ConstantOfShape", "Conv",
     "DequantizeLinear", "Div", "Equal", "Erf", "Exp", "Expand", "Flatten", "GRU", "Gather", "Gemm", "GreaterOrEqual",

@@ -284,9 +284,9 @@ def export(
     calibration: Annotated[list[Path] | None, typer.Option(
         help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,
     max_windows: Annotated[int, typer.Option(**_at_least(1), help="Calibration windows drawn at most.")] = 512,
-    light: Annotated[bool, typer.Option("--light", help="A head on both musicnn taggers (the default): MTT_musicnn on "
-                                        "one patch in three, its student between; about a third less CPU, "
-                                        "probabilities within about 0.15.")] = False,
+    light: Annotated[bool, typer.Option("--light", help="For a head on both musicnn taggers, such as the default model: "
+                                        "MTT_musicnn heard on one patch in three, a student guessing the others; "
+                                        "about a third less CPU, probabilities within about 0.15.")] = False,
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     from genrekit.export import export_onnx

@@ -136,13 +136,13 @@ def export_onnx(
                              "a few dozen real clips, e.g. the training tracks")
     # "default" names genrekit's own model file here (not its export); the door does the rest
     model = load(default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_path)
+    if isinstance(model, (OnnxClassicalClassifier, OnnxNetworkClassifier)):
+        raise ParameterError(f"{model.source}: already an ONNX export; export its model file (.genrekit or .safetensors)")
     if int8 and not quantizable(model):
         raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
                              "pretrained musicnn, not for a pipeline on a feature table")
-    if light and (int8 or not isinstance(model, ClassicalClassifier) or model.model.spec.name != MUSICNN_BOTH):
-        raise ParameterError(f"{model.source}: light=True (--light) is for a head on both musicnn taggers "
-                             f"(features {MUSICNN_BOTH!r}, as the default model), in fp32; found a {model.kind} model"
-                             + (" and int8" if int8 else ""))
+    if light:
+        _refuse_unlightable(model, int8)
     out = Path(out)
     with atomic_path(out) as target:
         if light:
@@ -157,6 +157,22 @@ def export_onnx(
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
         _refuse_unloadable(target, out)
     return out
+
+
+def _refuse_unlightable(model, int8: bool) -> None:
+    """``light`` is for a TagPriorClassifier on both musicnn taggers (the default's kind), in fp32."""
+    from genrekit.models.tagprior import TagPriorClassifier
+
+    if isinstance(model, ClassicalClassifier):
+        head = type(model.model.estimator.steps[-1][1]).__name__
+        found = f"a {head} on the {model.model.spec.name!r} features"
+        fits = model.model.spec.name == MUSICNN_BOTH and head == TagPriorClassifier.__name__
+    else:
+        found, fits = f"a {model.kind} model", False
+    if int8 or not fits:
+        raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn "
+                             f"taggers (features {MUSICNN_BOTH!r}, as the default model), in fp32; found {found}"
+                             + (" and int8" if int8 else ""))
 
 
 def _refuse_unloadable(written: Path, out: Path) -> None:

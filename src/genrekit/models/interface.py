@@ -397,6 +397,12 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
             self.styles, self._style_columns, self.window_seconds, self._music_columns = [], {}, None, None
             self.style_thresholds = None
 
+    def _details(self) -> dict:
+        details = super()._details()
+        if isinstance(self.config.get("approximation"), str):  # genrekit export --light: not the exact features
+            details["approximation"] = self.config["approximation"][:500]
+        return details
+
     @staticmethod
     def _feature_spec(features: dict):
         # the parameters, without the registry (which imports librosa); unset ones as FeatureSpec's defaults

@@ -29,6 +29,7 @@ from genrekit.features.numpy_logmel import mel_filterbank, mel_power
 
 SAMPLE_RATE, N_FFT, HOP_LENGTH, N_MELS, PATCH_FRAMES = 16000, 512, 256, 96, 187
 EMBEDDING_SIZE = 200
+POOLED_SIZE = 1506  # MusiCNN.pooled: the front and mid end's max and mean over time
 TAGGERS = ("MSD_musicnn", "MTT_musicnn")
 #: Feature set name -> the model whose embedding and tags it is.
 FEATURE_SETS = {"musicnn-msd": "MSD_musicnn", "musicnn-mtt": "MTT_musicnn"}
@@ -174,12 +175,14 @@ def load_student(path=None):
     ModelError
         The file is missing, unreadable, or not a student of MTT_musicnn on MSD_musicnn.
     """
-    import torch
+    from pathlib import Path
+
     from safetensors import SafetensorError, safe_open
 
+    from genrekit.features.musicnn.convert import TAGS
     from genrekit.features.musicnn.network import TaggerStudent
 
-    path = path or resources.files("genrekit.features.musicnn") / "weights" / f"{STUDENT}.safetensors"
+    path = Path(path) if path else resources.files("genrekit.features.musicnn") / "weights" / f"{STUDENT}.safetensors"
     try:
         with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -190,14 +193,23 @@ def load_student(path=None):
     if set(state) != expected or metadata.get("teacher") != "MTT_musicnn" or metadata.get("reads") != "MSD_musicnn":
         raise ModelError(f"{path}: expected a student of MTT_musicnn reading MSD_musicnn with tensors "
                          f"{sorted(expected)}, found {sorted(state)} and {metadata}")
-    hidden, inputs = state["hidden.weight"].shape
-    outputs = state["out.weight"].shape[0]
-    if (inputs != len(state["keep"]) or outputs != EMBEDDING_SIZE + len(json.loads(metadata.get("tags", "[]")))
-            or int(state["keep"].max()) >= 1506 or int(state["keep"].min()) < 0):
-        raise ModelError(f"{path}: the student's shapes do not fit MSD_musicnn's 1506 pooled values and "
-                         f"MTT_musicnn's {EMBEDDING_SIZE} + 50 features: keep {tuple(state['keep'].shape)}, "
-                         f"hidden {tuple(state['hidden.weight'].shape)}, out {tuple(state['out.weight'].shape)}")
-    student = TaggerStudent(state["keep"], hidden, outputs)
+    try:
+        tags = json.loads(metadata.get("tags", "null"))
+    except ValueError:
+        tags = None
+    if tags != list(TAGS["MTT_musicnn"]):
+        raise ModelError(f"{path}: the student's tags are not MTT_musicnn's 50 (found {str(tags)[:200]})")
+    keep, first, last = state["keep"], state["hidden.weight"], state["out.weight"]
+    outputs = EMBEDDING_SIZE + len(tags)
+    if not (keep.ndim == 1 and len(keep) and not keep.is_floating_point() and 0 <= int(keep.min())
+            and int(keep.max()) < POOLED_SIZE and first.ndim == 2 and first.shape[1] == len(keep)
+            and last.shape == (outputs, first.shape[0]) and state["hidden.bias"].shape == (first.shape[0],)
+            and state["out.bias"].shape == (outputs,)):
+        raise ModelError(f"{path}: the student's shapes do not fit MSD_musicnn's {POOLED_SIZE} pooled values and "
+                         f"MTT_musicnn's {outputs} features: keep {tuple(keep.shape)}, hidden "
+                         f"{tuple(first.shape)} + {tuple(state['hidden.bias'].shape)}, out {tuple(last.shape)} + "
+                         f"{tuple(state['out.bias'].shape)}")
+    student = TaggerStudent(keep, first.shape[0], outputs)
     student.load_state_dict(state)
     return student.eval()
 
@@ -280,6 +292,7 @@ def taggers_session():
         inputs = {i.name: i.shape for i in session.get_inputs()}
         outputs = {o.name: o.shape for o in session.get_outputs()}
         expected = (config.get("features", {}).get("name") == BOTH and config.get("pooling_input") == "pooling"
+                    and "approximation" not in config  # a light export's features are guesses between segments' patches
                     and config.get("features_output") == "features" and set(inputs) == {"patches", "pooling"}
                     and inputs["patches"][1:] == [PATCH_FRAMES, N_MELS] and outputs.get("features", [None])[-1] == 500)
     except Exception as exc:  # a damaged install: PyTorch still computes the same features
