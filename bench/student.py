@@ -578,7 +578,8 @@ def export_default(stride: int) -> Path:
     prior_head, prior_graph = _prior_modules()
     graph = prior_graph(features.eval(), prior_head(model.estimator.steps[-1][1])).eval()
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
-              **POOLED_IO}
+              **POOLED_IO, "approximation": f"MTT_musicnn on one patch in {stride}, bench/student.py's student "
+                                            f"(seed {SEED}) between (a prototype of genrekit export --light)"}
     out = CACHE / _named(f"default-stride{stride}.onnx")
     return _write_onnx(_patches_to_onnx(graph, ["probabilities", "features"], f"stride {stride}"), config, out)
 
@@ -720,7 +721,9 @@ def main() -> None:
     SEED = args.seed
     if args.stride < 0 or (args.stride and not args.grouped_cv):
         parser.error(f"--stride {args.stride}: expected a positive stride, with --grouped-cv")
-    if args.export_default:
+    if args.export_default is not None:
+        if args.export_default < 1:
+            parser.error(f"--export-default {args.export_default}: expected a stride >= 1")
         print(export_default(args.export_default))
         return
     if args.write_weights:

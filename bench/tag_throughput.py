@@ -307,7 +307,9 @@ def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None =
         tops[name] = {p.path: max(p.probabilities, key=p.probabilities.get) for p in [*predictions, *more]}
         proba = {p.path: p.probabilities for p in [*predictions, *more]}
         styles[name] = {p.path: set(p.styles or ()) for p in [*predictions, *more]}
-        row = {"model": name, "file": str(Path(model_path).resolve().relative_to(ROOT)), "size_mb": model_path.stat().st_size / 1e6,
+        where = Path(model_path).resolve()
+        row = {"model": name, "file": str(where.relative_to(ROOT) if where.is_relative_to(ROOT) else where),
+               "size_mb": where.stat().st_size / 1e6,
                "cpu_s_per_30s_model_loaded": cpu, "cpu_s_per_30s_whole_run": None, "files_per_s_1_core": None,
                "files_per_s_2_cores": None, "peak_rss_mb_1_job": None,
                "library_hours_2_cores": cpu * SONG_SECONDS / 30 * LIBRARY_SONGS / 2 / 3600, "_proba": proba}
@@ -748,6 +750,8 @@ def main() -> None:
         write_tags_benchmark()
         return
     if args.precision:
+        if any("=" not in item for item in args.also):
+            parser.error(f"--also {args.also}: expected NAME=PATH each")
         also = dict(item.split("=", 1) for item in args.also)
         if also and not args.out:
             parser.error("--also needs --out: the usual variants' result (precision.json) stays as it is")
