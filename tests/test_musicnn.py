@@ -564,18 +564,11 @@ def test_the_light_export_of_the_default_keeps_its_genres_on_real_clips(gtzan_mi
     from genrekit.export import export_onnx
     from genrekit.models import default_model_path, load
     from genrekit.models.interface import read_onnx_metadata
-    from genrekit.predict import predict_files
 
     light = export_onnx("default", tmp_path / "light.onnx", light=True)
     assert "MTT_musicnn on one patch in 3" in read_onnx_metadata(light)["approximation"]
     clips = [sorted(genre.iterdir())[-1] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
-    reference, _ = predict_files(load(default_model_path(onnx=True)), clips, progress=False)
-    fast, failures = predict_files(load(light), clips, progress=False)
-    assert not failures and len(fast) == len(reference) == 10
-    for ref, got in zip(reference, fast, strict=True):
-        top = max(ref.probabilities, key=ref.probabilities.get)
-        assert max(got.probabilities, key=got.probabilities.get) == top, (ref.path, ref.probabilities, got.probabilities)
-        assert max(abs(ref.probabilities[g] - got.probabilities[g]) for g in ref.probabilities) < 0.2
+    _assert_the_defaults_genres(light, clips, bound=0.2)
     with pytest.raises(ParameterError, match=r"light=True \(--light\) is for a TagPriorClassifier on both musicnn "
                                              r"taggers.*found a TagPriorClassifier on the 'musicnn' features and int8"):
         export_onnx("default", tmp_path / "both.onnx", light=True, int8=True, calibration=clips[:1])
@@ -593,8 +586,6 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
     with the silent filters skipped, bench/results/tag_throughput/precision.json)."""
     from genrekit.export import export_onnx
     from genrekit.export.onnx import sums_int8_exactly
-    from genrekit.models import default_model_path, load
-    from genrekit.predict import predict_files
 
     bound = 0.05 if sums_int8_exactly() else 0.2
     calibration = sorted(gtzan_dev.glob("*/*"))[::40]
@@ -602,12 +593,20 @@ def test_the_int8_default_gives_the_default_models_genres_on_real_clips(gtzan_mi
                        max_calibration_windows=30)
     assert _op_counts(int8)["QLinearConv"] == 4  # two networks, two timbral filter banks each
     clips = [sorted(genre.iterdir())[0] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
-    # The fp32 reference is the shipped ONNX default (what "default" names wherever onnxruntime,
-    # which the int8 export needs, is installed); that it gives the model file's probabilities is
-    # test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklearn's to prove.
+    _assert_the_defaults_genres(int8, clips, bound=bound)
+
+
+def _assert_the_defaults_genres(exported: Path, clips: list[Path], *, bound: float) -> None:
+    """``exported`` gives the shipped default's top genre on each of ``clips``, probabilities within
+    ``bound``. The reference is the shipped ONNX default (what "default" names wherever
+    onnxruntime is installed); that it gives the model file's probabilities is
+    test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklearn's to prove."""
+    from genrekit.models import default_model_path, load
+    from genrekit.predict import predict_files
+
     reference, _ = predict_files(load(default_model_path(onnx=True)), clips, progress=False)
-    fast, failures = predict_files(load(int8), clips, progress=False)
-    assert not failures and len(fast) == len(reference) == 10
+    fast, failures = predict_files(load(exported), clips, progress=False)
+    assert not failures and len(fast) == len(reference) == len(clips)
     for ref, got in zip(reference, fast, strict=True):
         top = max(ref.probabilities, key=ref.probabilities.get)
         assert max(got.probabilities, key=got.probabilities.get) == top, (ref.path, ref.probabilities, got.probabilities)
