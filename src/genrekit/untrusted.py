@@ -681,8 +681,7 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
 
 # The ONNX operators genrekit's exports use (every network preset with either front end, int8
 # included, every classical model skl2onnx converts, the default model and its int8 and light
-# forms), as
-# (domain, operator), the default domain written "". Anything else in a file is refused before
+# forms), as (domain, operator), the default domain written "". Anything else in a file is refused before
 # onnxruntime builds it: Loop, whose iteration count the file chooses (a Loop of 10**15
 # iterations hung the service), operators that read or write files or strings, random ones,
 # and a local function's call. Scan stays (skl2onnx's k-NN graph uses it): its iteration count

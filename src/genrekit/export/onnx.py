@@ -136,19 +136,15 @@ def export_onnx(
                              "a few dozen real clips, e.g. the training tracks")
     # "default" names genrekit's own model file here (not its export); the door does the rest
     model = load(default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_path)
-    if isinstance(model, (OnnxClassicalClassifier, OnnxNetworkClassifier)):
-        raise ParameterError(f"{model.source}: already an ONNX export; export its model file (.genrekit or .safetensors)")
+    if light and int8:
+        raise ParameterError("light=True (--light) with int8=True (--int8): the light export is fp32 only")
     if int8 and not quantizable(model):
         raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
                              "pretrained musicnn, not for a pipeline on a feature table")
-    if light:
-        _refuse_unlightable(model, int8)
     out = Path(out)
     with atomic_path(out) as target:
         if light:
-            from genrekit.features.musicnn import STUDENT_STRIDE
-
-            _export_musicnn_prior(model.model, target, stride=STUDENT_STRIDE)
+            to_light_onnx(model, target)
         elif not int8:
             to_onnx(model, target, frontend)
         else:
@@ -157,22 +153,6 @@ def export_onnx(
                 _quantize(fp32, target, calibration, max_calibration_windows, seed)
         _refuse_unloadable(target, out)
     return out
-
-
-def _refuse_unlightable(model, int8: bool) -> None:
-    """``light`` is for a TagPriorClassifier on both musicnn taggers (the default's kind), in fp32."""
-    from genrekit.models.tagprior import TagPriorClassifier
-
-    if isinstance(model, ClassicalClassifier):
-        head = type(model.model.estimator.steps[-1][1]).__name__
-        found = f"a {head} on the {model.model.spec.name!r} features"
-        fits = model.model.spec.name == MUSICNN_BOTH and head == TagPriorClassifier.__name__
-    else:
-        found, fits = f"a {model.kind} model", False
-    if int8 or not fits:
-        raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn "
-                             f"taggers (features {MUSICNN_BOTH!r}, as the default model), in fp32; found {found}"
-                             + (" and int8" if int8 else ""))
 
 
 def _refuse_unloadable(written: Path, out: Path) -> None:
@@ -233,6 +213,27 @@ def _classical_quantizable(model: ClassicalClassifier) -> bool:
     return model.model.spec.name == MUSICNN_BOTH or model.model.spec.name in MUSICNN_FEATURE_SETS
 
 
+@functools.singledispatch
+def to_light_onnx(model: GenreClassifier, out: Path) -> Path:
+    """``model`` as :func:`export_onnx`'s ``light`` export at ``out``: only a TagPriorClassifier
+    on both musicnn taggers (the default model's kind) has one."""
+    raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn taggers "
+                         f"(features {MUSICNN_BOTH!r}, as the default model); found a {model.kind} model")
+
+
+@to_light_onnx.register
+def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
+    from genrekit.features.musicnn import STUDENT_STRIDE
+    from genrekit.models.tagprior import TagPriorClassifier
+
+    head = type(model.model.estimator.steps[-1][1]).__name__
+    if model.model.spec.name != MUSICNN_BOTH or head != TagPriorClassifier.__name__:
+        raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn "
+                             f"taggers (features {MUSICNN_BOTH!r}, as the default model); found a {head} on the "
+                             f"{model.model.spec.name!r} features")
+    return _export_musicnn_prior(model.model, out, stride=STUDENT_STRIDE)
+
+
 @to_onnx.register
 def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "graph") -> Path:
     return _genre_model_to_onnx(model.model, out, os.fspath(model.source) or model.name)
@@ -245,7 +246,11 @@ def _network_to_onnx(model: NetworkClassifier, out: Path, frontend: str = "graph
 
 @to_onnx.register(OnnxClassicalClassifier)
 @to_onnx.register(OnnxNetworkClassifier)
-def _export_to_onnx(model, out: Path, frontend: str = "graph") -> Path:
+@to_light_onnx.register(OnnxClassicalClassifier)
+@to_light_onnx.register(OnnxNetworkClassifier)
+@quantizable.register(OnnxClassicalClassifier)
+@quantizable.register(OnnxNetworkClassifier)
+def _export_to_onnx(model, out: Path | None = None, frontend: str = "graph") -> Path:
     raise ParameterError(f"{model.source}: already an ONNX export; export its model file (.genrekit or .safetensors)")
 
 

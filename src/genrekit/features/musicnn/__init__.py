@@ -192,7 +192,7 @@ def load_student(path=None):
     expected = {"keep", "hidden.weight", "hidden.bias", "out.weight", "out.bias"}
     if set(state) != expected or metadata.get("teacher") != "MTT_musicnn" or metadata.get("reads") != "MSD_musicnn":
         raise ModelError(f"{path}: expected a student of MTT_musicnn reading MSD_musicnn with tensors "
-                         f"{sorted(expected)}, found {sorted(state)} and {metadata}")
+                         f"{sorted(expected)}, found {sorted(state)[:8]} and {str(metadata)[:300]}")
     try:
         tags = json.loads(metadata.get("tags", "null"))
     except ValueError:
