@@ -527,6 +527,35 @@ def test_the_student_of_mtt_musicnn_is_read_from_tensors_and_json_and_a_foreign_
         musicnn.load_student(tmp_path / "tags.safetensors")
 
 
+def test_damaged_or_foreign_tagger_weights_are_refused_with_the_file_named(tmp_path, monkeypatch):
+    """The taggers' weights are the package's own file, but a damaged install (a pickle in
+    their place, tags that are not JSON, a tensor of another shape) gets a ModelError naming
+    the file, never a raw safetensors or PyTorch error."""
+    import pickle
+
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from genrekit.features import musicnn
+
+    with safe_open(str(weights_path("MSD_musicnn")), framework="np") as handle:
+        metadata = handle.metadata()
+        state = {name: handle.get_tensor(name) for name in handle.keys()}
+    (tmp_path / "pickled.safetensors").write_bytes(pickle.dumps(state))
+    save_file(state, tmp_path / "tags.safetensors", metadata={**metadata, "tags": "{not json"})
+    first = next(name for name, value in state.items() if value.ndim == 4)
+    save_file({**state, first: state[first][:, :, :-1]}, tmp_path / "shape.safetensors", metadata=metadata)
+    for name, message in [("pickled", "cannot read musicnn's converted weights"),
+                          ("tags", "expected 50 tag names"), ("shape", "do not fit musicnn")]:
+        monkeypatch.setattr(musicnn, "weights_path", lambda model, name=name: tmp_path / f"{name}.safetensors")
+        musicnn.load_musicnn.cache_clear()
+        try:
+            with pytest.raises(ModelError, match=f"{name}.safetensors: .*{message}"):
+                musicnn.load_musicnn("MSD_musicnn")
+        finally:
+            musicnn.load_musicnn.cache_clear()
+
+
 def test_strided_taggers_hearing_every_patch_give_the_exact_segment_and_a_third_stays_close(gtzan_mini):
     """MTT_musicnn heard on one patch in ``stride``, its student between, the guesses corrected
     by the heard patches' mean error: hearing every patch gives the segment's exact features

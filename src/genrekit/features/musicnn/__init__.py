@@ -137,26 +137,47 @@ def load_musicnn(model: str = "MSD_musicnn"):
     constants (:meth:`MusiCNN.skip_silent_filters`); its weights are not to be changed.
     """
     import torch
-    from safetensors import safe_open
 
     from genrekit.features.musicnn.network import MusiCNN
 
     path = weights_path(model)
-    try:
-        with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read musicnn's converted weights ({exc}); reinstall genrekit or run "
-                         "`genrekit pretrained convert`") from exc
+    state, metadata = _read_tensors(path, "musicnn's converted weights",
+                                    "reinstall genrekit or run `genrekit pretrained convert`")
+    tags = _json_field(metadata, "tags")
+    if not (isinstance(tags, list) and len(tags) == 50 and all(isinstance(t, str) for t in tags)):
+        raise ModelError(f"{path}: expected 50 tag names in the weights' metadata, found {str(tags)[:200]}")
     with torch.random.fork_rng(devices=[]):  # the random initial weights are overwritten: leave the caller's seed be
         network = MusiCNN()
-    network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
+    try:
+        network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
+    except RuntimeError as exc:  # a tensor of the wrong shape
+        raise ModelError(f"{path}: the converted weights do not fit musicnn: {str(exc)[:300]}") from exc
     missing = [k for k in network.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
     if missing:
         raise ModelError(f"{path}: converted weights lack {', '.join(missing[:3])}")
     network.skip_silent_filters()  # the front end's dead filters: constants, not convolutions
-    return network.eval(), json.loads(metadata["tags"])
+    return network.eval(), tags
+
+
+def _read_tensors(path, what: str, remedy: str) -> tuple[dict, dict]:
+    """``(tensors, metadata)`` of the safetensors file at ``path`` (tensors and JSON only);
+    :class:`ModelError` naming the file and ``what`` it should hold when it cannot be read."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            return {name: handle.get_tensor(name) for name in handle.keys()}, metadata
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"{path}: cannot read {what} ({exc}); {remedy}") from exc
+
+
+def _json_field(metadata: dict, key: str):
+    """``metadata[key]`` parsed as JSON; None where it is missing or not JSON."""
+    try:
+        return json.loads(metadata.get(key, "null"))
+    except ValueError:
+        return None
 
 
 # The student that guesses MTT_musicnn's features from MSD_musicnn's (``bench/student.py``),
@@ -177,26 +198,16 @@ def load_student(path=None):
     """
     from pathlib import Path
 
-    from safetensors import SafetensorError, safe_open
-
     from genrekit.features.musicnn.convert import TAGS
     from genrekit.features.musicnn.network import TaggerStudent
 
     path = Path(path) if path else resources.files("genrekit.features.musicnn") / "weights" / f"{STUDENT}.safetensors"
-    try:
-        with resources.as_file(path) as file, safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-    except (OSError, SafetensorError) as exc:
-        raise ModelError(f"{path}: cannot read the student of MTT_musicnn ({exc}); reinstall genrekit") from exc
+    state, metadata = _read_tensors(path, "the student of MTT_musicnn", "reinstall genrekit")
     expected = {"keep", "hidden.weight", "hidden.bias", "out.weight", "out.bias"}
     if set(state) != expected or metadata.get("teacher") != "MTT_musicnn" or metadata.get("reads") != "MSD_musicnn":
         raise ModelError(f"{path}: expected a student of MTT_musicnn reading MSD_musicnn with tensors "
                          f"{sorted(expected)}, found {sorted(state)[:8]} and {str(metadata)[:300]}")
-    try:
-        tags = json.loads(metadata.get("tags", "null"))
-    except ValueError:
-        tags = None
+    tags = _json_field(metadata, "tags")
     if tags != list(TAGS["MTT_musicnn"]):
         raise ModelError(f"{path}: the student's tags are not MTT_musicnn's 50 (found {str(tags)[:200]})")
     keep, first, last = state["keep"], state["hidden.weight"], state["out.weight"]
