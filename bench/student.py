@@ -565,7 +565,7 @@ def export_default(stride: int) -> Path:
     manifest. ``bench/out/student/default-strideS-bagged.onnx``."""
     import torch
 
-    from genrekit.export.onnx import POOLED_IO, _patches_to_onnx, _prior_modules, _write_onnx
+    from genrekit.export.onnx import _export_musicnn_prior
     from genrekit.features.musicnn import load_musicnn
     from genrekit.features.musicnn.network import StridedTaggers, TaggerStudent
     from genrekit.models import default_model_path, load_model
@@ -574,14 +574,9 @@ def export_default(stride: int) -> Path:
     student = TaggerStudent(tensors["keep"], len(tensors["hidden.bias"]), len(tensors["out.bias"]))
     student.load_state_dict(tensors)
     features = StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], student.eval(), stride)
-    model = load_model(default_model_path(onnx=False))
-    prior_head, prior_graph = _prior_modules()
-    graph = prior_graph(features.eval(), prior_head(model.estimator.steps[-1][1])).eval()
-    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
-              **POOLED_IO, "approximation": f"MTT_musicnn on one patch in {stride}, bench/student.py's student "
-                                            f"(seed {SEED}) between (a prototype of genrekit export --light)"}
-    out = CACHE / _named(f"default-stride{stride}.onnx")
-    return _write_onnx(_patches_to_onnx(graph, ["probabilities", "features"], f"stride {stride}"), config, out)
+    return _export_musicnn_prior(load_model(default_model_path(onnx=False)), CACHE / _named(f"default-stride{stride}.onnx"),
+                                 features, f"MTT_musicnn on one patch in {stride}, bench/student.py's student "
+                                           f"(seed {SEED}) between (a prototype of genrekit export --light)")
 
 
 def grouped_cv(stride: int = 0) -> dict:

@@ -223,7 +223,7 @@ def to_light_onnx(model: GenreClassifier, out: Path) -> Path:
 
 @to_light_onnx.register
 def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
-    from genrekit.features.musicnn import STUDENT_STRIDE
+    from genrekit.features.musicnn import STUDENT_STRIDE, strided_taggers
     from genrekit.models.tagprior import TagPriorClassifier
 
     head = type(model.model.estimator.steps[-1][1]).__name__
@@ -231,7 +231,9 @@ def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
         raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn "
                              f"taggers (features {MUSICNN_BOTH!r}, as the default model); found a {head} on the "
                              f"{model.model.spec.name!r} features")
-    return _export_musicnn_prior(model.model, out, stride=STUDENT_STRIDE)
+    return _export_musicnn_prior(model.model, out, strided_taggers(STUDENT_STRIDE),
+                                 f"MTT_musicnn on one patch in {STUDENT_STRIDE} of each segment, its student on "
+                                 "MSD_musicnn's features between (genrekit export --light)")
 
 
 @to_onnx.register
@@ -319,17 +321,19 @@ def _check_same_probabilities(model, graph, output_name: str, model_path, rows: 
                          f"(up to {gap:.3f} apart on test rows); it is not exported")
 
 
-def _export_musicnn_prior(model, out: str | os.PathLike, stride: int | None = None) -> Path:
+def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approximation: str | None = None) -> Path:
     """A :class:`~genrekit.models.tagprior.TagPriorClassifier` on both musicnn taggers as one
     graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
     ``(m, n_patches)`` in (:func:`~genrekit.features.musicnn.pooling_matrix`: the segment, then
     its windows), the calibrated probabilities ``(m, n_genres)`` and the pooled features
     ``(m, 500)`` (the tags behind styles) out. The head is rebuilt in PyTorch from the fitted
     scaling, Yeo-Johnson transform, logistic regression, prior and temperature (skl2onnx
-    has no converter for it), so the runtime needs neither PyTorch nor scikit-learn. With
-    ``stride``, MTT_musicnn is heard on one patch in ``stride`` and its student stands in for it
-    between (:func:`~genrekit.features.musicnn.strided_taggers`)."""
-    from genrekit.features.musicnn import TAGGERS, load_musicnn, strided_taggers
+    has no converter for it), so the runtime needs neither PyTorch nor scikit-learn.
+
+    ``features``: a module from patches to their 500 features in place of both taggers (the
+    light export's :func:`~genrekit.features.musicnn.strided_taggers`), with ``approximation``
+    saying how it departs from them (kept in the file's config, shown by ``genrekit info``)."""
+    from genrekit.features.musicnn import TAGGERS, load_musicnn
     from genrekit.features.musicnn.network import PatchFeatures
     from genrekit.models.tagprior import TagPriorClassifier
 
@@ -337,18 +341,19 @@ def _export_musicnn_prior(model, out: str | os.PathLike, stride: int | None = No
     if not isinstance(classifier, TagPriorClassifier):
         raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
                          f"TagPriorClassifier, found {type(classifier).__name__}")
+    if (features is None) != (approximation is None):
+        raise ParameterError("features and approximation: expected both (an approximation of the taggers and what "
+                             f"it is) or neither, found features={type(features).__name__}, "
+                             f"approximation={approximation!r}")
     prior_head, prior_graph = _prior_modules()
-    if stride is None:
-        features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
-    else:
-        features = strided_taggers(stride)
-    graph_module = prior_graph(features, prior_head(classifier)).eval()
+    if features is None:
+        features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS])
+    graph_module = prior_graph(features.eval(), prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
-    if stride is not None:
-        config["approximation"] = (f"MTT_musicnn on one patch in {stride} of each segment, its student on MSD_musicnn's "
-                                   "features between (genrekit export --light)")
+    if approximation is not None:
+        config["approximation"] = approximation
     return _write_onnx(graph, config, out)
 
 
