@@ -142,7 +142,10 @@ def test_damaged_manifests_and_tables_load_or_are_refused(tmp_path, gtzan_mini, 
             except DatasetError:
                 continue
             loaded += 1
-        assert 0 < loaded < 150, name  # some damage is harmless, some is refused
+        # some damage to a manifest is harmless (the rows it can use are loaded, the others reported);
+        # a feature table's damage lands in its numbers, and a number column with a bad cell is refused
+        # (it was left out without a word before 2026-12-02)
+        assert (0 < loaded < 150) if name == "songs.csv" else loaded < 150, name
 
 
 def _write_fma(root, clip, genres_csv):
@@ -400,6 +403,14 @@ def test_a_group_column_in_somebody_elses_table_is_a_feature(tmp_path):
     (tmp_path / "short.csv").write_text("filename,tempo,label\na.wav,90.0,NA\nb.wav,120.0\n")  # a row cut short
     with pytest.raises(DatasetError, match=r"short.csv: 1 row\(s\) without a 'label' value, the first at data row 2"):
         read_feature_table(tmp_path / "short.csv")
+    # a feature column with one cell that is not a number is damage, not a text column to leave out
+    (tmp_path / "typo.csv").write_text("filename,tempo,energy,artist,label\na.wav,90.0,0.5,X,jazz\n"
+                                       "b.wav,120.0,abc,Y,rock\nc.wav,140.0,0.7,Z,rock\n")
+    with pytest.raises(DatasetError, match=r"typo.csv: column 'energy' holds numbers and 1 cell\(s\) that are not, "
+                                           r"the first at data row 2: 'abc'"):
+        read_feature_table(tmp_path / "typo.csv")
+    (tmp_path / "typo.csv").write_text("filename,tempo,artist,label\na.wav,90.0,X,jazz\nb.wav,120.0,Y,rock\n")
+    assert read_feature_table(tmp_path / "typo.csv").columns == ["tempo"]  # a text column is no feature
 
 
 def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):

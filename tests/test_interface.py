@@ -337,8 +337,11 @@ def test_an_incomplete_adapter_is_refused_naming_what_it_lacks():
         def predict_proba(self, chunks):
             return np.full((len(chunks), 2), 0.5)
 
-    with pytest.raises(ParameterError, match="Partial is not a GenreClassifier: it lacks .*analyse"):
+    with pytest.raises(ParameterError, match="Partial is not a GenreClassifier: it lacks .*style_thresholds.*analyse"):
         load(Partial())
+    for wrong in (5, ["model.genrekit"], None):
+        with pytest.raises(ParameterError, match=f"model=.*: expected a model file's path.*found {type(wrong).__name__}"):
+            load(wrong)
 
 
 @pytest.mark.parametrize("onnx", [False, True], ids=["model-file", "onnx"])

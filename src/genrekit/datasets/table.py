@@ -242,6 +242,15 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
     features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group" if own else "",
                                                label_column) if c in frame.columns])
+    for column in features.columns.difference(features.select_dtypes("number").columns):
+        # text columns (an artist, a split) are not features; a numeric column with a bad cell is damage
+        numbers = pd.to_numeric(features[column], errors="coerce")
+        cells = features[column].astype(object)
+        bad = np.flatnonzero(numbers.isna() & cells.notna() & (cells.astype(str).str.strip() != ""))
+        if numbers.notna().any() and len(bad):
+            raise DatasetError(f"{path}: column {column!r} holds numbers and {len(bad)} cell(s) that are not, the "
+                               f"first at data row {bad[0] + 1}: {str(cells.iloc[bad[0]])[:40]!r}; expected a number "
+                               "in every cell of a feature column")
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")

@@ -99,6 +99,7 @@ class GenreClassifier(Protocol):
     metrics: dict
     takes_images: bool
     styles: list[str]
+    style_thresholds: dict[str, float] | None
     window_seconds: float | None
     genre_spellings: dict[str, list[str]]
 
@@ -1011,6 +1012,11 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         raise ParameterError(f"{type(model).__name__} is not a GenreClassifier: it lacks {', '.join(missing)} "
                              "(subclass genrekit.models.interface.Adapter)")
     if not isinstance(model, (str, os.PathLike)):  # a classical model in memory
+        if not (hasattr(model, "estimator") and hasattr(model, "manifest")):
+            from genrekit.errors import ParameterError
+
+            raise ParameterError(f"model={str(model)[:80]!r}: expected a model file's path, 'default', a trained "
+                                 f"GenreModel or a GenreClassifier; found {type(model).__name__}")
         return ClassicalClassifier(model, segment_seconds=segment_seconds)
     path = model_file(model)
     suffix = path.suffix.lower()
