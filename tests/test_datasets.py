@@ -121,6 +121,13 @@ def test_manifest(tmp_path, gtzan_mini):
     reasons = [p.reason for p in dataset.problems]
     assert reasons[-2] == "a NUL character in the path" and reasons[-1].endswith(":6 but not found")
     assert len(reasons) == 5
+    # a loop of links is a row's problem (pathlib raised a RuntimeError out of the loader)
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    looped = tmp_path / "looped.csv"
+    looped.write_text("path,label\nloop.wav,rock\na.wav,jazz\n")
+    dataset = load_manifest(looped)
+    assert [t.track_id for t in dataset.tracks] == ["a"]
+    assert [p.reason for p in dataset.problems][0].startswith(f"listed at {looped}:2: cannot be resolved")
 
 
 def test_damaged_manifests_and_tables_load_or_are_refused(tmp_path, gtzan_mini, feature_table):

@@ -528,13 +528,45 @@ def _kd_index_past_the_end(classifier):
     classifier._tree.__setstate__(tuple(state))
 
 
-@pytest.mark.parametrize("name, tamper, params", [("decision-tree", _tree_child_past_the_end, {}),
-                                                  ("knn", _kd_index_past_the_end, {"clf__algorithm": "kd_tree"})])
-def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, tamper, params):
+def _kd_leaves_split(classifier):  # every leaf a split: its children 2i+1, 2i+2 lie past the nodes
+    state = list(classifier._tree.__getstate__())
+    state[2] = state[2].copy()
+    state[2]["is_leaf"] = 0
+    classifier._tree.__setstate__(tuple(state))
+
+
+def _kd_bounds_of_three_features(classifier):
+    state = list(classifier._tree.__getstate__())
+    state[3] = np.ascontiguousarray(state[3][:, :, :3])
+    classifier._tree.__setstate__(tuple(state))
+
+
+def _knn_rows_narrower_than_the_features(classifier):  # brute force reads past each row
+    classifier._fit_X = np.ascontiguousarray(classifier._fit_X[:, :3])
+
+
+def _knn_labels_short(classifier):
+    classifier._y = classifier._y[:10]
+
+
+KD = {"clf__algorithm": "kd_tree"}
+
+
+@pytest.mark.parametrize("name, tamper, params, why", [
+    ("decision-tree", _tree_child_past_the_end, {}, "past"),
+    ("knn", _kd_index_past_the_end, KD, "indexes past its data"),
+    ("knn", _kd_leaves_split, KD, "children past its"),
+    ("knn", _kd_bounds_of_three_features, KD, "node bounds have shape"),
+    ("knn", _knn_rows_narrower_than_the_features, {"clf__algorithm": "brute"}, "training rows of shape"),
+    ("knn", _knn_labels_short, {"clf__algorithm": "brute"}, "labels"),
+], ids=["tree-child", "kd-index", "kd-leaves-split", "kd-bounds", "knn-narrow-rows", "knn-short-labels"])
+def test_allowed_types_with_out_of_bounds_contents_are_refused(tmp_path, name, tamper, params, why):
     """Allow-listed types can still hold indices that compiled code follows without bounds
-    checks; such files are refused before any prediction reads past an array."""
+    checks; such files are refused before any prediction reads past an array. A k-d tree
+    whose leaves claim to split crashed the process (a segfault) at its first prediction
+    before 2026-12-02, as did brute-force neighbours with rows narrower than the features."""
     path = _tampered(tmp_path, name, tamper, **params)
-    with pytest.raises(ModelError, match="crafted file"):
+    with pytest.raises(ModelError, match=f"crafted file.*{why}|{why}.*crafted file"):
         load_model(path)
 
 
@@ -1157,6 +1189,19 @@ def test_onnxruntime_session_options_in_the_metadata_are_refused(tmp_path):
     model.metadata_props.add(key="ort_config", value=json.dumps({"session_options": {"intra_op_num_threads": 200}}))
     onnx.save(model, str(path))
     with pytest.raises(ModelError, match=r"configured.onnx: onnxruntime session options in its metadata \('ort_config'\)"):
+        load(path)
+
+
+def test_an_onnx_graph_without_outputs_is_refused_by_name(tmp_path):
+    """onnxruntime builds a graph with no output; genrekit refused it with a bare
+    StopIteration before 2026-12-02 (which ends a generator that loads models silently)."""
+    import onnx
+
+    path = _one_op_onnx(tmp_path / "mute.onnx", onnx.helper.make_node("Relu", ["mean"], ["out"]))
+    model = onnx.load(str(path))
+    del model.graph.output[:]
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"mute.onnx: .*a graph with 1 input\(s\) and 0 output\(s\)"):
         load(path)
 
 

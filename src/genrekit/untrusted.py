@@ -411,7 +411,9 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
         elif name == "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor":
             _check_predictor(item, n_features, where)
         elif name in ("sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree"):
-            _check_binary_tree(item, where)
+            _check_binary_tree(item, n_features, where)
+        elif name == "sklearn.neighbors._classification.KNeighborsClassifier" and _fitted(item):
+            _check_neighbors(item, n_features, n_classes, where)
         elif name in ("sklearn.svm._classes.SVC", "sklearn.svm._classes.NuSVC") and _fitted(item):
             _check_svc(item, where)
         elif name == "sklearn.ensemble._gb.GradientBoostingClassifier" and _fitted(item):
@@ -588,17 +590,56 @@ def _check_gradient_boosting(model, n_features: int, where: str) -> None:
                f"gradient boosting has {estimators.shape[1]} trees a stage for initial predictions of shape {columns}")
 
 
-def _check_binary_tree(tree, where: str) -> None:
+def _check_binary_tree(tree, n_features: int, where: str) -> None:
+    """A k-d or ball tree's arrays as its compiled queries read them without bounds checks:
+    indices into its data, node ranges, each split node's children (2i+1 and 2i+2) among the
+    nodes, and bounds of one row (ball) or two (k-d) per node and feature."""
     import numpy as np
 
     state = tree.__getstate__()
-    data, indices, node_data = np.asarray(state[0]), np.asarray(state[1]), np.asarray(state[2])
+    data, indices, node_data, bounds = (np.asarray(state[i]) for i in range(4))
+    _refuse_if(data.ndim != 2 or data.shape[1] != n_features, where,
+               f"a k-d or ball tree holds data of shape {data.shape} for {n_features} features")
     n_samples = len(data)
     _refuse_if(len(indices) != n_samples or bool(np.any((indices < 0) | (indices >= n_samples))), where,
                "a k-d or ball tree indexes past its data")
+    _refuse_if(node_data.ndim != 1 or not {"idx_start", "idx_end", "is_leaf"} <= set(node_data.dtype.names or ()),
+               where, "a k-d or ball tree's nodes are not node records")
+    n_nodes = len(node_data)
     starts, ends = node_data["idx_start"], node_data["idx_end"]
     _refuse_if(bool(np.any((starts < 0) | (ends > n_samples) | (starts > ends))), where,
                "a k-d or ball tree node spans past its data")
+    splits = np.flatnonzero(node_data["is_leaf"] == 0)
+    _refuse_if(bool(len(splits)) and int(splits.max()) * 2 + 2 >= n_nodes, where,
+               f"a k-d or ball tree node has children past its {n_nodes} nodes")
+    rows = 2 if _qualified(tree) == "sklearn.neighbors._kd_tree.KDTree" else 1
+    _refuse_if(bounds.shape != (rows, n_nodes, n_features), where,
+               f"a k-d or ball tree's node bounds have shape {bounds.shape}, expected {(rows, n_nodes, n_features)}")
+    _refuse_if(state[6] != n_nodes, where, f"a k-d or ball tree counts {state[6]} nodes and holds {n_nodes}")
+    weights = state[12]
+    _refuse_if(weights is not None and np.shape(weights) != (n_samples,), where,
+               "a k-d or ball tree's sample weights do not match its data")
+
+
+def _check_neighbors(classifier, n_features: int, n_classes: int, where: str) -> None:
+    """A k-nearest-neighbours classifier's training rows as its compiled distances read them:
+    one row of ``n_features`` per label, and ``n_neighbors`` among them."""
+    import numpy as np
+
+    rows, labels = np.asarray(classifier._fit_X), np.asarray(classifier._y)
+    _refuse_if(rows.ndim != 2 or rows.shape[1] != n_features, where,
+               f"k-nearest neighbours holds training rows of shape {rows.shape} for {n_features} features")
+    _refuse_if(classifier.n_samples_fit_ != len(rows) or labels.shape != (len(rows),), where,
+               f"k-nearest neighbours counts {describe_value(classifier.n_samples_fit_)} training rows, holds "
+               f"{len(rows)} and labels {labels.shape}")
+    _refuse_if(not np.issubdtype(labels.dtype, np.integer) or bool(np.any((labels < 0) | (labels >= n_classes))),
+               where, f"k-nearest neighbours has labels outside its {n_classes} classes")
+    k = classifier.n_neighbors
+    _refuse_if(not isinstance(k, (int, np.integer)) or not 1 <= k <= len(rows), where,
+               f"k-nearest neighbours asks for {describe_value(k)} neighbours among {len(rows)} rows")
+    tree = getattr(classifier, "_tree", None)
+    _refuse_if(tree is not None and np.shape(tree.__getstate__()[0]) != rows.shape, where,
+               "k-nearest neighbours' tree holds other rows than its training rows")
 
 
 def _check_tag_prior(classifier, n_features: int, n_classes: int, where: str) -> None:

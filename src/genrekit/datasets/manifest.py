@@ -94,7 +94,11 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             default_id = _without_suffix(Path(row["path"]))
         label = row["label"].strip()
         split = row.get("split", "").strip() or None
-        same_file = path if url else path.resolve()  # one file however the row spells its path
+        try:
+            same_file = path if url else path.resolve()  # one file however the row spells its path
+        except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
+            problems.append(DatasetProblem(str(path), f"listed at {where}: cannot be resolved ({exc})"))
+            continue
         if default_id in seen and same_file not in files:  # song.flac after song.wav: its own id, with extension
             default_id = str(PurePosixPath(parts.netloc + parts.path) if url else Path(row["path"]))
         track_id = row.get("track_id", "").strip() or default_id

@@ -714,6 +714,9 @@ def _check_graph(session, config: dict, where: str) -> None:
 
     inputs = {i.name: i.shape for i in session.get_inputs()}
     outputs = {o.name: o.shape for o in session.get_outputs()}
+    if not inputs or not outputs:
+        raise ModelError(f"{where}: a graph with {len(inputs)} input(s) and {len(outputs)} output(s); expected "
+                         "audio or features in and probabilities out")
     for key, names in (("input_name", inputs), ("pooling_input", inputs), ("output_name", outputs),
                        ("features_output", outputs)):
         if config.get(key) and config[key] not in names:
