@@ -249,6 +249,33 @@ def test_undo_keeps_what_the_owner_did_between_runs_and_the_provenance_genrekit_
     assert read_song_tags(music / "metal.flac").by_genrekit
 
 
+def test_files_are_written_on_a_copy_after_the_undo_record_and_a_refused_write_keeps_it(tmp_path, music, model):
+    """beets' own write changes a song in place after the file is written and before its
+    database has the undo record. genrekit's command stores the record first, writes the
+    file on a copy that replaces it (a new inode, no copy left), and where the file cannot be
+    replaced (a hard link would keep the old tags) says so, and undo keeps its record until
+    the file is put back."""
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(music))
+    song = music / "metal.flac"
+    inode = song.stat().st_ino
+    link = tmp_path / "elsewhere.flac"
+    os.link(music / "classical.flac", link)
+    out = beet("genrekit")
+    assert song.stat().st_ino != inode and file_genres(song) == ["metal"]
+    assert not [p.name for p in music.iterdir() if p.name.startswith(".")]
+    assert "classical.flac: file not written" in out and "hard link" in out
+    assert not file_genres(music / "classical.flac")  # the file as it was; the database has the change and its record
+    genres = listing(beet)
+    assert genres["classical"][1] == "genrekit" and genres.rows["classical"]["genrekit_undo"].startswith("{")
+    out = beet("genrekit", "--undo")  # the file still cannot be replaced: its record stays for another try
+    assert "classical.flac: file not written" in out
+    assert listing(beet).rows["classical"]["genrekit_undo"].startswith("{") and not file_genres(song)
+    link.unlink()
+    beet("genrekit", "--undo")
+    assert listing(beet).rows["classical"]["genrekit_undo"] == "$genrekit_undo"
+
+
 def test_bad_config_is_named(tmp_path, music, model):
     beet = beets(tmp_path, model)
     beet("import", "-A", str(music))

@@ -481,7 +481,9 @@ def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_f
     old_kinds = {".genrekit-unnamed0.tag", f".genrekit-{elsewhere}-{gone}-frgn0000.tag"}
     kept = {f".genrekit-{here}-{os.getpid()}-live0000.tag", f".genrekit-{here}-1-init0000.tag", *old_kinds,
             ".genrekit-probe-x1y2z3w4", f"{dead}.keep", f".genrekit-{here}-{'١٢'}-abcdefgh.tag"}
-    for name in (dead, *kept):
+    dead_song = f".genrekit-{here}-{gone}-abc_5678.tag-song.flac"  # a copy named for beets' MediaFile
+    kept.add(f".genrekit-{here}-{gone}-abc_9012.tag.flac")  # not a name genrekit gives
+    for name in (dead, dead_song, *kept):
         shutil.copy(song, root / name)
     link = root / f".genrekit-{here}-{gone}-alink000.tag"
     link.symlink_to(song)
@@ -490,7 +492,7 @@ def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_f
     change = write_genre_tag(song, "Jazz")
     assert change.action == "written", change
     remaining = {p.name for p in root.iterdir()}
-    assert dead not in remaining, "the dead writer's copy was left"
+    assert dead not in remaining and dead_song not in remaining, "the dead writer's copies were left"
     assert remaining == {"song.flac", link.name} | kept, remaining
     assert link.is_symlink() and (root / "song.flac").is_file()
 

@@ -24,7 +24,9 @@ them, ``-f/--force``: also replace genres that genrekit did not set). Each item 
 any other source keeps them unless forced. The genres go into beets' multi-valued ``genres``
 field where that beets version has one (2.14 and later), else into ``genre`` joined by
 ``"; "``. Files are written only as beets' own ``import.write`` setting says (``beet
-genrekit`` writes them when it is on; on import, beets' importer writes them), and the
+genrekit`` writes them when it is on, on a copy beside the song that replaces it once
+complete and only after the undo record below is in beets' database; a read-only or
+hard-linked song is left as it is, with a warning; on import, beets' importer writes them), and the
 provenance goes into the files with the genres, in the fields ``genrekit tag --write-tags``
 uses (``TXXX:GENREKIT_MODEL`` …), so genrekit reading the files later (``train
 --labels-from-tags``) knows these genres are a model's, not the owner's. An item imported
@@ -349,8 +351,29 @@ class GenrekitPlugin(BeetsPlugin):
             written = provenance(identity, confidence) | {"GENRES": "; ".join(genres)}
             for field, name in PROVENANCE_FIELDS.items():  # the confidence a number in beets, 3 decimals in files
                 item[field] = confidence if name == "CONFIDENCE" else written[name]
-            item.try_sync(write=write, move=False)
+            item.store()  # the undo record is in beets' database before the file changes
+            if write and self._write(item):
+                item.store()  # the file's new mtime, as beets' own try_sync keeps it
         return done
+
+    def _write(self, item: Item, tags: dict | None = None) -> bool:
+        """beets' write of ``item``'s fields (and ``tags``) into its file, made on a copy beside
+        the song that replaces it once complete (:func:`genrekit.audio.tags.replace_safely`:
+        owner, mode and links kept). A read-only or hard-linked file, or one another program
+        changes meanwhile, is left as it is, with a warning; returns whether it was written."""
+        from beets.library import FileOperationError
+
+        from genrekit.audio.tags import replace_safely
+        from genrekit.errors import GenrekitError
+
+        try:
+            replace_safely(os.fsdecode(item.path), lambda copy: item.write(path=os.fsencode(copy), tags=tags),
+                           keep_extension=True)
+        except (FileOperationError, GenrekitError, OSError) as exc:
+            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath, exc)
+            return False
+        item.mtime = item.current_mtime()
+        return True
 
     def undo_items(self, items: list[Item], *, pretend: bool = False, write: bool = False) -> dict[str, list[str]]:
         """Put back the genres (and their source) that ``items`` had before genrekit first
@@ -393,9 +416,12 @@ class GenrekitPlugin(BeetsPlugin):
                     item[field] = value
             if source:
                 item[source_field] = source
-            if write:  # the genres back; provenance fields the file did not have deleted from it
-                item.try_write(tags=dict.fromkeys(absent))
-            item.store()  # after the write, as beets' try_sync does: the file's new mtime is kept
+            # the file first: its undo record stays in the database until the file is put back
+            if write and not self._write(item, tags=dict.fromkeys(absent)):  # provenance it lacked: deleted
+                item.load()  # the database's values, the undo record with them, for another try
+                del done[str(item.filepath)]
+                continue
+            item.store()  # the file's new mtime kept, as beets' own try_sync does
         return done
 
     def train(self, items: list[Item], *, query: str = "") -> Path:

@@ -893,7 +893,7 @@ def _identity(status: os.stat_result) -> tuple[int, int, int, int]:
 # The copy a write edits, beside the song: ".genrekit-<machine>-<pid>-<random>.tag". A SIGKILL or a
 # power cut leaves it behind; a later write in that folder removes it once its writer has gone.
 _COPY_PREFIX, _COPY_SUFFIX = ".genrekit-", ".tag"
-_COPY_NAME = re.compile(r"\.genrekit-(?:([0-9a-f]{8})-([0-9]{1,10})-)?[a-z0-9_]{8}\.tag")
+_COPY_NAME = re.compile(r"\.genrekit-(?:([0-9a-f]{8})-([0-9]{1,10})-)?[a-z0-9_]{8}\.tag(?:-song\.[A-Za-z0-9]{1,8})?")
 # seconds after which a copy whose writer cannot be asked counts as left: one from another machine
 # or container (its pid means another process here), or from a version that did not name its writer
 _UNASKABLE_COPY_AGE = 3600
@@ -915,14 +915,15 @@ def _machine() -> str:
     return f"{zlib.crc32(f'{socket.gethostname()}|{boot}|{namespace}'.encode()):08x}"
 
 
-def _new_copy(folder: str) -> str:
-    """An empty file for a write's copy of a song in ``folder``, named after its writer; the
-    copies that killed writes left there are removed first, once per folder and process."""
+def _new_copy(folder: str, extension: str = "") -> str:
+    """An empty file for a write's copy of a song in ``folder``, named after its writer (and
+    ending in ``extension``); the copies that killed writes left there are removed first,
+    once per folder and process."""
     if folder not in _swept:
         _swept.add(folder)
         remove_stale_copies(folder)
-    descriptor, copy = tempfile.mkstemp(prefix=f"{_COPY_PREFIX}{_machine()}-{os.getpid()}-", suffix=_COPY_SUFFIX,
-                                        dir=folder)  # any name length
+    descriptor, copy = tempfile.mkstemp(prefix=f"{_COPY_PREFIX}{_machine()}-{os.getpid()}-",
+                                        suffix=_COPY_SUFFIX + extension, dir=folder)  # any name length
     os.close(descriptor)
     return copy
 
@@ -969,12 +970,13 @@ def _writer_gone(machine: str | None, pid: str | None, status: os.stat_result) -
     return False
 
 
-def _replace_safely(path: str, edit) -> None:
+def replace_safely(path: str, edit, *, keep_extension: bool = False) -> None:
     """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits and owner kept),
     fsync the copy and rename it onto ``path``: the file is either as it was or fully written.
     A link is followed: the song it points to is edited, and the link stays a link. Copies
     that killed writes left in the folder are removed first, once per folder and process
-    (:func:`remove_stale_copies`).
+    (:func:`remove_stale_copies`). ``keep_extension``: the copy's name ends in the song's
+    extension, for an editor that tells formats by it (beets' MediaFile, through mutagen).
 
     Refused (nothing changed): a file without write permission (even for root), one with
     other hard links (they would keep the old tags), one whose owner could not be kept (a
@@ -989,7 +991,8 @@ def _replace_safely(path: str, edit) -> None:
     if status.st_nlink > 1:
         raise GenrekitError(f"{name}: has {status.st_nlink - 1} other hard link(s), which would keep the old tags; "
                             "left as it is")
-    temporary = _new_copy(folder)
+    extension = os.path.splitext(path)[1] if keep_extension else ""
+    temporary = _new_copy(folder, f"-song{extension}" if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else "")
     try:
         shutil.copy2(path, temporary)
         if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
@@ -1081,7 +1084,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                                 f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
         written.update({key: after.get(key) for key in values})
 
-    _replace_safely(path, edit)
+    replace_safely(path, edit)
     return written
 
 
