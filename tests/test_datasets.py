@@ -121,6 +121,15 @@ def test_manifest(tmp_path, gtzan_mini):
     reasons = [p.reason for p in dataset.problems]
     assert reasons[-2] == "a NUL character in the path" and reasons[-1].endswith(":6 but not found")
     assert len(reasons) == 5
+    # a manifest's URL may not send the user's signed requests to another host or in clear text
+    shared = tmp_path / "shared.csv"
+    shared.write_text("path,label\ns3://music/a.mp3?endpoint_override=evil.example:9000&scheme=http,rock\n"
+                      "s3://music/b.mp3?region=eu-west-1,jazz\n")
+    dataset = load_manifest(shared)
+    assert [t.track_id for t in dataset.tracks] == ["music/b"]
+    assert [p.reason for p in dataset.problems] == [
+        "URL option(s) endpoint_override, scheme: a manifest may not send requests elsewhere (set AWS_ENDPOINT_URL, "
+        "or give the URL on the command line); allowed: region"]
     # a loop of links is a row's problem (pathlib raised a RuntimeError out of the loader)
     (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
     looped = tmp_path / "looped.csv"

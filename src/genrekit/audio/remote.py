@@ -30,6 +30,19 @@ def is_url(path: str | os.PathLike) -> bool:
     return isinstance(path, str) and "://" in path and urlsplit(path).scheme.isidentifier()
 
 
+# The URL options a file (a manifest) may give: none that sends requests, signed with the
+# user's credentials, to another host or in clear text (endpoint_override, scheme, proxy_options).
+FILE_URL_OPTIONS = frozenset({"region"})
+
+
+def options_refused_in_files(url: str) -> list[str]:
+    """The query options of ``url`` that a URL read from a file may not set (the command line
+    and the environment, ``AWS_ENDPOINT_URL``, may), sorted."""
+    from urllib.parse import parse_qsl
+
+    return sorted({key for key, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)} - FILE_URL_OPTIONS)
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     url: str

@@ -38,7 +38,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
 
     Missing files, empty labels, unknown split names and repeated track ids are reported
     as problems and those rows left out. (URLs are not checked here, which would be a
-    request per row: a missing object fails when it is read, named.)
+    request per row: a missing object fails when it is read, named. A URL's options other
+    than ``region`` are refused: a manifest from elsewhere must not send requests signed
+    with the user's credentials to its own host, ``endpoint_override``.)
 
     Parameters
     ----------
@@ -111,6 +113,10 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(where, "empty path"))
         elif url and not PurePosixPath(parts.path).name:
             problems.append(DatasetProblem(where, f"{path!r} names no file (expected scheme://bucket/path/song.mp3)"))
+        elif url and (refused := remote.options_refused_in_files(path)):
+            problems.append(DatasetProblem(where, f"URL option(s) {', '.join(refused)}: a manifest may not send "
+                                                  "requests elsewhere (set AWS_ENDPOINT_URL, or give the URL on the "
+                                                  f"command line); allowed: {', '.join(sorted(remote.FILE_URL_OPTIONS))}"))
         elif not url and not _is_file(path):
             problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
         elif not label:
