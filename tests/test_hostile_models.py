@@ -382,7 +382,9 @@ def test_the_allow_list_is_exactly_what_genrekit_writes():
     from sklearn.pipeline import Pipeline
 
     from genrekit.models import MODELS, make_model
-    from genrekit.models.artifact import sio
+    from genrekit.models.artifact import skops_io
+
+    sio = skops_io()
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, 6)), np.repeat(np.arange(3), 20)

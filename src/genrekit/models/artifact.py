@@ -17,9 +17,12 @@ whoever edits a payload can rewrite them, so the allow-list is what stops a mali
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import sys
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,29 +38,31 @@ from genrekit.models.classical import predict_proba
 from genrekit.untrusted import (check_booster, check_fitted_arrays, check_skops_payload, describe_value, parse_json,
                                 read_archive, require, require_feature_fields, require_labels, require_training_hashes)
 
-def _import_skops_io():
-    """``skops.io``, without it importing PyTorch.
+_SKOPS_LOCK = threading.Lock()
+
+
+@functools.cache
+def skops_io():
+    """``skops.io``, imported on first use without it importing PyTorch.
 
     skops lists its trusted types with scikit-learn's ``all_estimators()``, which imports
     every scikit-learn module, ``sklearn.externals.array_api_compat.torch`` included: that
     loads PyTorch (about 400 MB) into any process that reads a classical model. The walk
-    skips modules that fail to import, so ``torch`` is made unimportable for its duration.
+    skips modules that fail to import, so ``torch`` is made unimportable for its duration:
+    at the first model read or write, under a lock, not as a side effect of importing genrekit.
     """
-    import sys
+    with _SKOPS_LOCK:
+        if "skops.io" in sys.modules or "torch" in sys.modules:
+            import skops.io
 
-    if "skops.io" in sys.modules or "torch" in sys.modules:
-        import skops.io
-
+            return skops.io
+        sys.modules["torch"] = None  # `import torch` raises ImportError while this is set
+        try:
+            import skops.io
+        finally:
+            del sys.modules["torch"]
         return skops.io
-    sys.modules["torch"] = None  # `import torch` raises ImportError while this is set
-    try:
-        import skops.io
-    finally:
-        del sys.modules["torch"]
-    return skops.io
 
-
-sio = _import_skops_io()
 
 FORMAT = "genrekit-model"
 FORMAT_VERSION = 1
@@ -176,11 +181,11 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
     clf = model.estimator[-1]
     if type(clf).__module__.split(".")[0] == "xgboost":  # never imports xgboost for other models
         payload = {
-            "scaler.skops": sio.dumps(Pipeline(model.estimator.steps[:-1])),
+            "scaler.skops": skops_io().dumps(Pipeline(model.estimator.steps[:-1])),
             "booster.json": bytes(clf.get_booster().save_raw(raw_format="json")),
         }
     else:
-        payload = {"pipeline.skops": sio.dumps(model.estimator)}
+        payload = {"pipeline.skops": skops_io().dumps(model.estimator)}
     manifest = model.manifest()
     manifest["payload"] = {name: _sha256(data) for name, data in payload.items()}
     with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -192,11 +197,11 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
 
 def _load_skops(data: bytes, where: str) -> Pipeline:
     trusted = check_skops_payload(data, where)
-    untrusted = sio.get_untrusted_types(data=data)
+    untrusted = skops_io().get_untrusted_types(data=data)
     foreign = sorted(set(untrusted) - set(trusted))
     if foreign:  # names skops finds inside a node's content, such as a numpy bit generator's
         raise ModelError(f"{where}: refuses to load {', '.join(foreign)}: not among the types a genrekit model contains")
-    estimator = sio.loads(data, trusted=trusted)
+    estimator = skops_io().loads(data, trusted=trusted)
     if not isinstance(estimator, Pipeline):
         raise ModelError(f"{where}: expected a scikit-learn Pipeline, found {type(estimator).__name__}")
     return estimator
