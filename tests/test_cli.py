@@ -296,7 +296,7 @@ BAD_OPTIONS = [
     (["evaluate", "model.genrekit", "data", "--out", "out", "--songs"], "--aggregation", "vote"),  # song scores: none
     *((["compare", "--table", "t.csv", "--out", "out"], option, value) for option, value in
       (("--folds", "1"), ("--folds", "0"), ("--epochs", "0"), ("--n-iter", "0"), ("--jobs", "-1"), ("--seed", "-1"),
-       ("--chunk", "0"))),
+       ("--chunk", "0"), ("--models", "logreg,foo"), ("--models", ","))),
     *((["tag", "library", "--out", "tags.csv"], option, value) for option, value in
       (("--skip", "-1"), ("--jobs", "-1"), ("--segment", "0"))),
     *((["explore", "--table", "t.csv", "--out", "out"], option, value) for option, value in

@@ -37,6 +37,8 @@ def test_aggregation_mean_and_vote():
     assert np.allclose(vote[0], [1 / 3, 2 / 3])
     with pytest.raises(ParameterError, match="aggregation='max'"):
         aggregate_tracks(proba, tracks, method="max")
+    with pytest.raises(ParameterError, match=r"proba of shape \(4, 2\) and track_index of shape \(3,\): expected"):
+        aggregate_tracks(proba, tracks[:3])
 
 
 def test_chunk_and_track_levels_are_separate():

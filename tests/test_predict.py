@@ -123,9 +123,9 @@ def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
 
     path = tmp_path / "tone.wav"
     sf.write(path, np.sin(np.arange(8000 * 5) * 0.1).astype(np.float32), 8000)
-    with pytest.raises(ParameterError, match=r"chunk_seconds=3.0 and hop_seconds=0 must be > 0"):
+    with pytest.raises(ParameterError, match=r"^hop_seconds=0: expected a positive number of seconds"):
         list(song_chunks(path, sr=8000, chunk_seconds=3.0, hop_seconds=0))
-    with pytest.raises(ParameterError, match=r"offset=-5 and duration=None must be >= 0"):
+    with pytest.raises(ParameterError, match=r"^offset=-5: expected a number of seconds >= 0"):
         next(audio.stream(path, sr=8000, offset=-5))
     for sr in (0, -8000, 8000.5, float("nan"), True, "8000"):
         with pytest.raises(ParameterError, match=r"sr=.*: expected a positive whole number of Hz"):

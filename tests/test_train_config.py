@@ -34,7 +34,9 @@ def test_a_good_file_gives_its_settings(tmp_path):
     ('specaugment = 1', "key 'specaugment': expected true or false, found 1"),
     ('lr = true', "key 'lr': expected a number, found True"),
     ('optimizer = "lion"', "optimizer='lion' must be sgd, adam, adamw or rmsprop"),
-    ('overlap = 1.5', "overlap=1.5 and label_smoothing=None in [0, 1)"),
+    ('overlap = 1.5', "overlap=1.5: expected a fraction in [0, 1)"),
+    ('patience = 0', "patience=0: expected a whole number of epochs >= 1"),  # that setting alone, not all of them
+    ('patience = 0\nmixup = -1', "mixup=-1: expected a number >= 0; patience=0: expected"),
     ('preset = "cnn4"', "key 'preset': the file is for 'cnn4', and the model is 'edge-cnn'"),
     ('lr = ', "not valid TOML"),
 ])
@@ -44,6 +46,8 @@ def test_a_bad_file_is_refused_naming_it_and_the_key(tmp_path, text, message):
     with pytest.raises(ParameterError) as caught:
         read_config(path, preset="edge-cnn")
     assert str(caught.value).startswith(f"{path}: ") and message in str(caught.value)
+    if "=" in message and "must be" not in message:  # a value's own message: no other setting named
+        assert "label_smoothing" not in str(caught.value)
 
 
 def test_a_json_file_must_be_a_table(tmp_path):

@@ -141,9 +141,11 @@ def song_chunks(
         not positive or shorter than one sample at ``sr``, or ``skip`` is negative.
     """
     path = os.fspath(path)
+    if not chunk_seconds > 0:
+        raise ParameterError(f"chunk_seconds={chunk_seconds}: expected a positive number of seconds")
+    if hop_seconds is not None and not hop_seconds > 0:
+        raise ParameterError(f"hop_seconds={hop_seconds}: expected a positive number of seconds")
     hop_seconds = chunk_seconds if hop_seconds is None else hop_seconds
-    if chunk_seconds <= 0 or hop_seconds <= 0:
-        raise ParameterError(f"chunk_seconds={chunk_seconds} and hop_seconds={hop_seconds} must be > 0")
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
     sr = int(sr)  # a model file's 22050.0 is whole

@@ -644,8 +644,9 @@ def stream(
     _check_rate(sr)
     if block_duration <= 0:
         raise ParameterError(f"block_duration={block_duration} must be > 0 seconds")
-    if offset < 0 or (duration is not None and duration < 0):
-        raise ParameterError(f"offset={offset} and duration={duration} must be >= 0 seconds")
+    for name, value in (("offset", offset), ("duration", duration)):
+        if value is not None and not value >= 0:
+            raise ParameterError(f"{name}={value}: expected a number of seconds >= 0")
     path = os.fspath(path)
     out_block = int(round(block_duration * sr))
     with _open(path) as handle:

@@ -216,10 +216,11 @@ def compare(
 
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in recipe_names()]
-    if unknown or (dataset is None) == (table_path is None):
-        err_console.print(f"[red]error:[/] give a dataset or --table (not both); unknown models: {unknown or 'none'}; "
-                          f"known: {', '.join(recipe_names())}")
-        raise typer.Exit(EXIT_USAGE)
+    if (dataset is None) == (table_path is None):
+        _usage_error("DATASET or --table: expected one of them, found " + ("both" if dataset is not None else "neither"))
+    if unknown or not names:
+        _usage_error(f"--models {models!r}: expected model names from {', '.join(recipe_names())} (or 'all'), found "
+                     + (f"unknown {', '.join(unknown)}" if unknown else "none"))
     failures: dict[str, str] = {}
     data = table = None
     if table_path is not None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genrekit.errors import ParameterError
+
 KEYS = ("model", "min_confidence", "cache")
 ENV = {"model": "GENREKIT_MODEL", "min_confidence": "GENREKIT_MIN_CONFIDENCE", "cache": "GENREKIT_CACHE"}
 LOCAL_FILE = "genrekit.toml"
@@ -32,7 +34,7 @@ EXPECTED = {"model": "a model file, run folder or 'default' (a non-empty string)
             "cache": "a folder (a non-empty string)"}
 
 
-class SettingsError(ValueError):
+class SettingsError(ParameterError):
     """A bad config file, or a bad value in it or in an environment variable."""
 
 

@@ -36,6 +36,9 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
         raise ParameterError(f"aggregation={method!r} must be one of {', '.join(AGGREGATIONS)}")
     proba = np.asarray(proba, dtype=np.float64)
     track_index = np.asarray(track_index)
+    if proba.ndim != 2 or track_index.shape != (len(proba),):
+        raise ParameterError(f"proba of shape {proba.shape} and track_index of shape {track_index.shape}: expected "
+                             "a table (chunks, genres) and one track per chunk")
     _, first, inverse = np.unique(track_index, return_index=True, return_inverse=True)
     order = np.argsort(first)
     rank = np.empty_like(order)

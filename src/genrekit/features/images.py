@@ -47,8 +47,9 @@ def spectrogram_image(
     import matplotlib
     from PIL import Image
 
-    if height < 8 or width < 8:
-        raise ParameterError(f"height={height} and width={width} must be >= 8 pixels")
+    for name, value in (("height", height), ("width", width)):
+        if value < 8:
+            raise ParameterError(f"{name}={value}: expected at least 8 pixels")
     spec = spec or LogMelSpec()
     top_db = spec.top_db or 80.0
     db = spec.compute(y, sr)

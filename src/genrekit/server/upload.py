@@ -28,6 +28,7 @@ from urllib.parse import unquote_to_bytes
 from python_multipart.multipart import MultipartParseError, MultipartParser, MultipartState, parse_options_header
 
 from genrekit.audio.io import is_audio_path
+from genrekit.errors import GenrekitError
 
 #: Content types accepted for the audio: audio/*, video/* (MP4, WebM and Matroska files hold
 #: audio too) and the types browsers and HTTP clients use when they do not know.
@@ -49,7 +50,7 @@ def describe_size(n_bytes: int, megabytes: float | None = None) -> str:
     return f"{megabytes:g} MB ({n_bytes} bytes)"
 
 
-class UploadRejected(Exception):
+class UploadRejected(GenrekitError):
     """An upload the service refuses: ``status`` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str):
@@ -58,7 +59,7 @@ class UploadRejected(Exception):
         self.message = message
 
 
-class ClientGone(Exception):
+class ClientGone(GenrekitError):
     """The client closed the connection before its upload was complete."""
 
 

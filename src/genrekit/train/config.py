@@ -94,18 +94,20 @@ class TrainConfig:
             raise ParameterError(f"loss={self.loss!r} must be 'ce' (softmax) or 'bce' (sigmoid)")
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ParameterError(f"schedule={self.schedule!r} must be 'cosine' or 'constant'")
-        if self.epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
-            raise ParameterError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1")
-        if not 0 <= self.time_stretch < 1 or not 0 <= self.pitch_shift <= 12 or self.augment_copies < 1:
-            raise ParameterError(
-                f"time_stretch={self.time_stretch} must be in [0, 1), pitch_shift={self.pitch_shift} semitones "
-                f"in [0, 12] and augment_copies={self.augment_copies} >= 1")
-        negative = [f"{name}={getattr(self, name)}" for name in ("lr", "weight_decay", "l1", "l2", "mixup")
-                    if getattr(self, name) is not None and getattr(self, name) < 0]
-        if negative or self.patience < 1 or not 0 <= self.overlap < 1 or not 0 <= (self.label_smoothing or 0) < 1:
-            raise ParameterError(f"{', '.join(negative) or 'settings'}: lr, weight_decay, l1, l2 and mixup must be "
-                                 f">= 0, patience={self.patience} >= 1, overlap={self.overlap} and "
-                                 f"label_smoothing={self.label_smoothing} in [0, 1)")
+        rules = [("epochs", self.epochs, self.epochs >= 1, "a whole number >= 1"),
+                 ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 1,
+                  "a whole number >= 1"),
+                 ("time_stretch", self.time_stretch, 0 <= self.time_stretch < 1, "a fraction in [0, 1)"),
+                 ("pitch_shift", self.pitch_shift, 0 <= self.pitch_shift <= 12, "semitones in [0, 12]"),
+                 ("augment_copies", self.augment_copies, self.augment_copies >= 1, "a whole number >= 1"),
+                 *((name, getattr(self, name), getattr(self, name) is None or getattr(self, name) >= 0, "a number >= 0")
+                   for name in ("lr", "weight_decay", "l1", "l2", "mixup")),
+                 ("patience", self.patience, self.patience >= 1, "a whole number of epochs >= 1"),
+                 ("overlap", self.overlap, 0 <= self.overlap < 1, "a fraction in [0, 1)"),
+                 ("label_smoothing", self.label_smoothing, 0 <= (self.label_smoothing or 0) < 1, "a fraction in [0, 1)")]
+        bad = [f"{name}={value!r}: expected {expected}" for name, value, ok, expected in rules if not ok]
+        if bad:
+            raise ParameterError("; ".join(bad))
         return self
 
     def resolved(self) -> TrainConfig:

@@ -365,8 +365,9 @@ def pooling_matrix(n_patches: int, window_patches: int = WINDOW_PATCHES) -> np.n
     -------
     np.ndarray [shape=(1 + n_windows, n_patches)], float32, rows summing to 1
     """
-    if n_patches < 1 or window_patches < 1:
-        raise ParameterError(f"n_patches={n_patches} and window_patches={window_patches} must be >= 1")
+    for name, value in (("n_patches", n_patches), ("window_patches", window_patches)):
+        if value < 1:
+            raise ParameterError(f"{name}={value}: expected a whole number >= 1")
     starts = range(0, n_patches, window_patches)
     pooling = np.zeros((1 + len(starts), n_patches), dtype=np.float32)
     pooling[0] = 1.0 / n_patches
