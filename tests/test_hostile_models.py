@@ -368,6 +368,28 @@ def test_refusals_name_what_is_wrong(corpus):
         assert fragment in str(caught.value), (name, str(caught.value))
 
 
+@pytest.mark.parametrize("label, why", [("   ", "no genre name"), ("rock\n", "control character"),
+                                        ("ja\x00zz", "control character"), ("x" * 201, "201 characters long"),
+                                        ("\ud800", "control character")],
+                         ids=["blank", "newline", "nul", "long", "surrogate"])
+def test_genre_names_a_model_would_write_into_songs_are_checked_at_load_and_in_training(label, why):
+    """A model's genres go into users' tags, tables and pages: a blank name (which stopped a
+    whole tag run), control characters or a 10,000-character name are refused by name when
+    a file is read, and a dataset with such a genre is refused before training."""
+    from genrekit.datasets import Dataset, Track
+    from genrekit.datasets.check import check_genres
+    from genrekit.errors import DatasetError
+    from genrekit.untrusted import require_labels
+
+    with pytest.raises(ModelError, match=f"model.json: field 'labels': .*{why}"):
+        require_labels({"labels": ["jazz", label]}, "model.json")
+    tracks = [Track(track_id=f"t{i}", path=f"/music/{i}.wav", label=g) for i, g in enumerate(["jazz", label] * 2)]
+    with pytest.raises(DatasetError, match=f"genre .*{why}"):
+        check_genres(Dataset("mine", "/music", tracks))
+    assert require_labels({"labels": ["Drum & Bass", "Música popular", "K-Pop 🎤"]}, "ok") == [
+        "Drum & Bass", "Música popular", "K-Pop 🎤"]
+
+
 def test_read_manifest_checks_the_schema(corpus):
     files, _ = corpus
     with pytest.raises(ModelError, match="field 'labels'"):

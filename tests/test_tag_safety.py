@@ -460,6 +460,33 @@ def test_two_genres_each_format_by_its_convention_read_back_by_a_second_reader(t
     assert_same_audio(before, after)
 
 
+def test_an_undo_whose_version_conversion_lost_its_journal_line_refuses_that_file_by_name(tmp_path, originals,
+                                                                                         small_model):
+    """A write that converted an ID3v2.4 tag to v2.3 keeps the old tag in its "writing" journal
+    line. With that line damaged on disk, undo cannot put the v2.4 tag back exactly: it
+    refuses that file by name and puts the other files back (a KeyError stopped the whole
+    undo before 2026-12-02)."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    shutil.copy(originals / "tagged-id3v24.mp3", library / "song.mp3")
+    shutil.copy(originals / "tagged.flac", library / "other.flac")
+    before = (library / "other.flac").read_bytes()
+    out = tmp_path / "tags.jsonl"
+    tag(library, small_model, out, "--existing", "append", "--id3v2-version", "3")
+    journal = tmp_path / "tags.jsonl.journal.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    converting = [bool((json.loads(line).get("tag") or {}).get("id3_tag")) for line in lines]
+    assert sum(converting) == 1
+    journal.write_text("".join("{damaged by the disk\n" if hit else line for line, hit in zip(lines, converting)))
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_PARTIAL, undone.output
+    message = " ".join(undone.output.split())
+    assert "song.mp3: a write converted its ID3v2 version, and the journal line holding the tag as it was is " \
+           "damaged" in message, message
+    assert (library / "other.flac").read_bytes() == before
+    assert exact_id3(library / "song.mp3").version == (2, 3, 0)  # left as genrekit's write made it
+
+
 def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_folder(tmp_path, originals,
                                                                                      monkeypatch):
     """A SIGKILL between a write's copy and its rename leaves a hidden copy of the whole song. A

@@ -251,11 +251,35 @@ def require(mapping, key: str, kind, where: str, *, optional: bool = False):
 MAX_LABELS = 2000
 
 
+# A genre name's longest: genre tags are written into users' files from it
+MAX_LABEL_LENGTH = 200
+
+
+def label_problem(label) -> str | None:
+    """Why ``label`` cannot be a genre name (one genrekit writes into songs' tags, tables and
+    web pages), or None: a string with some text, at most :data:`MAX_LABEL_LENGTH`
+    characters, and no control character (a newline, a tab, a NUL) or lone surrogate."""
+    import unicodedata
+
+    if not isinstance(label, str) or not label.strip():
+        return f"{describe_value(label)} is no genre name (expected some text)"
+    if len(label) > MAX_LABEL_LENGTH:
+        return f"{label[:40]!r}... is {len(label)} characters long (at most {MAX_LABEL_LENGTH})"
+    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        return f"{label[:60]!r} holds the control character {bad!r}"
+    return None
+
+
 def require_labels(mapping, where: str) -> list[str]:
-    """The ``labels`` field: a non-empty list of at most :data:`MAX_LABELS` distinct, non-empty strings."""
+    """The ``labels`` field: a non-empty list of at most :data:`MAX_LABELS` distinct genre
+    names (:func:`label_problem`)."""
     labels = require(mapping, "labels", list, where)
-    if not labels or not all(isinstance(label, str) and label for label in labels):
+    if not labels:
         raise ModelError(f"{where}: field 'labels' must be a non-empty list of genre names, found {describe_value(labels)}")
+    problem = next((p for p in map(label_problem, labels[:MAX_LABELS + 1]) if p), None)
+    if problem:
+        raise ModelError(f"{where}: field 'labels': {problem}")
     if len(labels) > MAX_LABELS:
         raise ModelError(f"{where}: field 'labels' lists {len(labels)} genres; at most {MAX_LABELS} are accepted")
     if len(set(labels)) != len(labels):

@@ -17,6 +17,7 @@ from genrekit.datasets.core import Dataset, DatasetProblem
 from genrekit.datasets.folder import GTZAN_GENRES
 from genrekit.datasets.tagged import near_duplicates
 from genrekit.errors import AudioError, DatasetError
+from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         else tracks) than ``folds`` for a K-fold cross-validation.
     """
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
+    problem = next((p for p in map(label_problem, counts) if p), None)
+    if problem:  # a model file with it would be refused: its genres are written into songs' tags
+        raise DatasetError(f"{dataset.root}: genre {problem}")
     if not counts:
         raise DatasetError(f"{dataset.root}: no labelled track found; {purpose} needs at least two genres")
     if len(counts) == 1:

@@ -889,7 +889,9 @@ def _undo_plan(chain: list[dict]) -> tuple[dict, dict, dict, str | None]:
     if converted is None:
         return ours, target, target, None
     before = {name for entry in chain[:converted] for name in entry["fields"]}
-    return ours, target, {n: v for n, v in target.items() if n in before}, chain[converted]["id3_tag"]
+    # a write that converted the version without its stored tag (its journal line was damaged)
+    # gives no tag to put back: "", which _undo_chain refuses by name
+    return ours, target, {n: v for n, v in target.items() if n in before}, chain[converted].get("id3_tag") or ""
 
 
 def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
@@ -986,6 +988,11 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
             "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
     previous = earlier.get(_progress_key(path, write))
+    if id3_tag == "":
+        reason = (f"{path}: a write converted its ID3v2 version, and the journal line holding the tag as it was "
+                  "is damaged (see the journal's .damaged copy); left as it is")
+        _append(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
                           ours[name], target[name], previous.get("after"), write, line["fields"]), False
