@@ -287,26 +287,6 @@ def require_labels(mapping, where: str) -> list[str]:
     return labels
 
 
-def require_feature_fields(features, where: str) -> None:
-    """The feature-set parameters of a model description, where given, of the types a
-    ``FeatureSpec`` takes (a bool is no number)."""
-    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
-                      ("min_duration", (int, float)), ("version", int), ("level_dbfs", (int, float))):
-        if features.get(key) is not None:
-            require(features, key, kind, f"{where}: features")
-    from genrekit.audio.level import is_level
-    from genrekit.features.limits import spec_number_problem
-
-    if "sample_rate" in features or "chunk_duration" in features:  # a spec's numbers, as FeatureSpec checks them
-        problem = spec_number_problem(features.get("sample_rate", 22050), features.get("chunk_duration"),
-                                      features.get("hop_duration"), features.get("min_duration", 3.0))
-        if problem:
-            raise ModelError(f"{where}: features' {problem}")
-    level = features.get("level_dbfs")
-    if level is not None and not is_level(level):
-        raise ModelError(f"{where}: features' level_dbfs must be an RMS level from -60 to 0 dBFS, found {level!r}")
-
-
 def require_training_hashes(description: dict, where: str) -> None:
     """``training.content_sha256`` and ``training.audio_sha256``, where given: lists of strings
     (the training tracks' file and decoded-audio hashes)."""

@@ -29,3 +29,25 @@ def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration)
     if not (seconds(min_duration) and 0 <= min_duration <= MAX_SPEC_SECONDS):
         return f"min_duration={min_duration!r} must be 0-{MAX_SPEC_SECONDS:g} seconds"
     return None
+
+
+def require_feature_fields(features, where: str) -> None:
+    """The feature-set parameters of a model description, where given, of the types a
+    ``FeatureSpec`` takes (a bool is no number), and the numbers it may hold
+    (:func:`spec_number_problem`); a model file's are hostile input."""
+    from genrekit.audio.level import is_level
+    from genrekit.errors import ModelError
+    from genrekit.untrusted import require
+
+    for key, kind in (("sample_rate", int), ("chunk_duration", (int, float)), ("hop_duration", (int, float)),
+                      ("min_duration", (int, float)), ("version", int), ("level_dbfs", (int, float))):
+        if features.get(key) is not None:
+            require(features, key, kind, f"{where}: features")
+    if "sample_rate" in features or "chunk_duration" in features:  # a spec's numbers, as FeatureSpec checks them
+        problem = spec_number_problem(features.get("sample_rate", 22050), features.get("chunk_duration"),
+                                      features.get("hop_duration"), features.get("min_duration", 3.0))
+        if problem:
+            raise ModelError(f"{where}: features' {problem}")
+    level = features.get("level_dbfs")
+    if level is not None and not is_level(level):
+        raise ModelError(f"{where}: features' level_dbfs must be an RMS level from -60 to 0 dBFS, found {level!r}")

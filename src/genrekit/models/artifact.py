@@ -33,10 +33,11 @@ from sklearn.pipeline import Pipeline
 from genrekit import __version__
 from genrekit._files import atomic_path
 from genrekit.errors import ModelError
+from genrekit.features.limits import require_feature_fields
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
 from genrekit.untrusted import (check_booster, check_fitted_arrays, check_skops_payload, describe_value, parse_json,
-                                read_archive, require, require_feature_fields, require_labels, require_training_hashes)
+                                read_archive, require, require_labels, require_training_hashes)
 
 _SKOPS_LOCK = threading.Lock()
 

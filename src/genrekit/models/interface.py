@@ -23,8 +23,9 @@ import numpy as np
 
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
+from genrekit.features.limits import require_feature_fields
 from genrekit.untrusted import (describe_value, onnx_refusals, parse_json, require,
-                                require_feature_fields, require_labels, require_training_hashes, training_hashes,
+                                require_labels, require_training_hashes, training_hashes,
                                 training_spellings)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
