@@ -7,7 +7,6 @@ with ``out_dir``, PNG plots and CSV tables.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from pathlib import Path
 
@@ -92,25 +91,21 @@ def _tsne(X: np.ndarray, seed: int) -> np.ndarray:
 def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, top: int) -> dict:
     """Permutation importance on held-out tracks: how much accuracy drops when a feature is shuffled."""
     from sklearn.inspection import permutation_importance
-    from sklearn.preprocessing import PowerTransformer, StandardScaler
 
-    from genrekit.models import make_model
-    from genrekit.models.classical import quiet_fit
+    from genrekit.models.classical import columnwise_split, fit_estimator
 
     tracks = table.track_frame()
     parts = np.array(train_val_test_split(tracks["y"].to_numpy(), tracks["group"].to_numpy(),
                                           sizes=(0.75, 0.0, 0.25), seed=seed))
     test_tracks = set(tracks["track"].to_numpy()[parts == "test"])
     test = np.isin(table.tracks, list(test_tracks))
-    with quiet_fit():
-        fitted = make_model(model, seed=seed, labels=table.labels, columns=table.columns)
-        takes_groups = "groups" in inspect.signature(fitted[-1].fit).parameters
-        fitted.fit(table.X[~test], table.y[~test], **({"clf__groups": table.groups[~test]} if takes_groups else {}))
+    fitted, _ = fit_estimator(model, table.X[~test], table.y[~test], table.groups[~test], search=False, n_iter=0,
+                              inner_splits=0, seed=seed, labels=table.labels, columns=table.columns)
     X, estimator = table.X[test], fitted
-    if len(fitted.steps) > 1 and all(isinstance(step, (StandardScaler, PowerTransformer)) for _, step in fitted.steps[:-1]):
-        # These steps transform each column alone, so shuffling a column before them equals
-        # shuffling it after: transform once, not once per feature and repeat (518 x 5 times).
-        X, estimator = fitted[:-1].transform(X), fitted[-1]
+    split = columnwise_split(fitted)
+    if split is not None:  # transform once, not once per feature and repeat (518 x 5 times)
+        transform, estimator = split
+        X = transform.transform(X)
     drops = permutation_importance(estimator, X, table.y[test], n_repeats=n_repeats, random_state=seed,
                                    scoring="accuracy")
     order = np.argsort(-drops.importances_mean)[:top]

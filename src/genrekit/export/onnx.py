@@ -59,6 +59,7 @@ from genrekit.models.interface import (
     GenreClassifier,
     NetworkClassifier,
     OnnxClassicalClassifier,
+    OnnxMusicnnClassifier,
     OnnxNetworkClassifier,
     default_model_path,
     load,
@@ -592,44 +593,70 @@ def musicnn_wide_filters(model) -> list[str]:
     return names
 
 
+@functools.singledispatch
+def calibration_examples(predictor: GenreClassifier, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    """The inputs ``predictor``'s fp32 ONNX graph gets for a song's ``chunks`` (as
+    :func:`~genrekit.audio.chunking.song_chunks` gives them, padded where ``predictor.pad``):
+    one array per batch the graph runs. One per ONNX adapter class that can be quantized."""
+    raise ParameterError(f"{predictor.source}: {type(predictor).__name__} files have no int8 calibration")
+
+
+@calibration_examples.register
+def _network_calibration(predictor: OnnxNetworkClassifier, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    return [predictor.examples(chunks)]  # its log-mel windows, pooled later 16 at a time
+
+
+@calibration_examples.register
+def _musicnn_calibration(predictor: OnnxMusicnnClassifier, chunks: list[np.ndarray]) -> list[np.ndarray]:
+    from genrekit.audio.level import at_level
+    from genrekit.features.musicnn import log_mel_patches
+
+    level = getattr(predictor.spec, "level_dbfs", None)  # each segment at the level the model hears
+    return [log_mel_patches(at_level(chunk, level), sr=predictor.sample_rate) for chunk in chunks]
+
+
 def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
                         max_windows: int = 512, seed: int = 0) -> list[np.ndarray]:
     """The graph's inputs for ``files``, as prediction makes them (no intro skipped), in
     batches: a network's windows 16 at a time; a musicnn model's patches one segment at a
-    time. At most ``max_windows`` windows or patches, drawn with ``seed``; files that cannot
-    be decoded are left out with a warning."""
+    time (:func:`calibration_examples`). At most ``max_windows`` windows or patches, drawn
+    with ``seed``; files that cannot be decoded are left out with a warning."""
     from genrekit.audio.chunking import song_chunks
-    from genrekit.audio.level import at_level
     from genrekit.errors import GenrekitError
-    from genrekit.features.musicnn import log_mel_patches
 
     predictor = load(fp32_path)
-    patches = predictor.config["input_name"] == "patches"  # musicnn's log-mel patches
-    examples = []
+    segments = []  # the graph's inputs, song after song
     for path in files:
         try:
             chunks = [np.array(c) for _, _, c in song_chunks(path, sr=predictor.sample_rate, skip=0.0,
-                                                             chunk_seconds=predictor.chunk_seconds, pad=not patches)]
+                                                             chunk_seconds=predictor.chunk_seconds, pad=predictor.pad)]
         except GenrekitError as exc:
             logger.warning("calibration: %s", exc)
             continue
-        if patches:
-            level = getattr(predictor.spec, "level_dbfs", None)  # each segment at the level the model hears
-            examples += [log_mel_patches(at_level(chunk, level), sr=predictor.sample_rate) for chunk in chunks]
-        else:
-            examples.append(predictor.examples(chunks))
-    if not examples:
+        segments += calibration_examples(predictor, chunks)
+    if not segments:
         raise ParameterError(f"no calibration audio could be decoded from {len(files)} file(s)")
-    rng = np.random.default_rng(seed)
-    if patches:  # whole segments, in a random order, while they fit
-        order, batches, total = rng.permutation(len(examples)), [], 0
-        for index in order:
-            if total + len(examples[index]) > max_windows and batches:
-                break
-            batches.append(examples[index])
-            total += len(examples[index])
-        return batches
-    windows = np.concatenate(examples)
+    return calibration_draw(predictor, segments, max_windows, np.random.default_rng(seed))
+
+
+@functools.singledispatch
+def calibration_draw(predictor: GenreClassifier, examples: list[np.ndarray], max_windows: int,
+                     rng: np.random.Generator) -> list[np.ndarray]:
+    """At most ``max_windows`` of ``examples``' rows in batches: whole examples (a musicnn
+    model's segments, which its graph pools), in a random order, while they fit."""
+    order, batches, total = rng.permutation(len(examples)), [], 0
+    for index in order:
+        if total + len(examples[index]) > max_windows and batches:
+            break
+        batches.append(examples[index])
+        total += len(examples[index])
+    return batches
+
+
+@calibration_draw.register
+def _network_draw(predictor: OnnxNetworkClassifier, examples: list[np.ndarray], max_windows: int,
+                  rng: np.random.Generator) -> list[np.ndarray]:
+    windows = np.concatenate(examples)  # a network's windows stand alone: drawn one by one, run 16 at a time
     if len(windows) > max_windows:
         windows = windows[np.sort(rng.choice(len(windows), max_windows, replace=False))]
     return np.array_split(windows, max(1, len(windows) // 16))

@@ -355,6 +355,18 @@ def make_search(
     )
 
 
+def columnwise_split(pipeline: Pipeline) -> tuple[Pipeline, object] | None:
+    """``(transform, classifier)`` where every step before ``pipeline``'s classifier
+    transforms each column on its own (scaling, Yeo-Johnson), so shuffling a column before
+    them equals shuffling it after (permutation importance then transforms once); else None."""
+    from sklearn.preprocessing import PowerTransformer, StandardScaler
+
+    steps = pipeline.steps[:-1]
+    if not steps or not all(isinstance(step, (StandardScaler, PowerTransformer)) for _, step in steps):
+        return None
+    return pipeline[:-1], pipeline[-1]
+
+
 def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *, search: bool, n_iter: int,
                   inner_splits: int, seed: int, labels: list[str] | None = None,
                   columns: list[str] | None = None) -> tuple[Pipeline, dict]:
