@@ -1298,19 +1298,21 @@ def test_every_classical_export_uses_only_allowed_onnx_operators(tmp_path, class
         assert np.allclose(load(exported)._proba(X[:5].astype(np.float32)), pipeline.predict_proba(X[:5]), atol=1e-4)
 
 
-def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp_path):
-    """The feature registry refused the name without saying which file asked for it."""
+@pytest.mark.parametrize("input_name", ["features", "rows"])
+def test_a_classical_export_naming_an_unknown_feature_set_is_refused_by_file(tmp_path, input_name):
+    """The feature registry refused the name without saying which file asked for it (with an
+    input of another name than ``features`` until 2026-12-02)."""
     import onnx
     from onnx import TensorProto, helper
 
     from genrekit.models.interface import ONNX_METADATA_KEY
 
-    graph = helper.make_graph([helper.make_node("Softmax", ["features"], ["probabilities"], axis=1)], "evil",
-                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 2])],
+    graph = helper.make_graph([helper.make_node("Softmax", [input_name], ["probabilities"], axis=1)], "evil",
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", 2])],
                               [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    config = {"kind": "classical", "labels": ["a", "b"], "input_name": "features", "output_name": "probabilities",
+    config = {"kind": "classical", "labels": ["a", "b"], "input_name": input_name, "output_name": "probabilities",
               "features": {"name": "no-such-set", "sample_rate": 22050, "min_duration": 1.0}}
     model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
     path = tmp_path / "unknown.onnx"

@@ -374,7 +374,13 @@ class OnnxClassicalClassifier(ClassicalClassifier):
                  opened: tuple | None = None):
         self.source = path
         self.session, self.config = opened or open_onnx(path, threads)  # its feature set checked there
-        self._configure(self.config, self._feature_spec(self.config["features"]), segment_seconds)
+        from genrekit.errors import GenrekitError, ModelError
+
+        try:
+            spec = self._feature_spec(self.config["features"])
+        except (GenrekitError, TypeError, ValueError) as exc:  # a feature set this genrekit does not know
+            raise ModelError(f"{path}: metadata 'genrekit': its feature set cannot be used: {exc}") from exc
+        self._configure(self.config, spec, segment_seconds)
 
     @staticmethod
     def _feature_spec(features: dict):
