@@ -19,6 +19,7 @@ Results: ``bench/results/musicnn/default-model.json``.
     python bench/trust.py --level -20 --combined   # the protocol's figures, at the model's level (first)
     python bench/default_model.py
     python bench/default_model.py --export-only   # step 2 alone, from the model file as it is
+    python bench/default_model.py --record-openings   # the model file's clips' openings recorded, then step 2
 """
 
 from __future__ import annotations
@@ -57,14 +58,24 @@ def combined_dataset():
 
 
 def training_hashes(dataset, table, tracks: list[str]) -> dict[str, list[str]]:
-    """The training files' content hashes and their decoded audio's, as ``genrekit train``
-    records them: ``evaluate`` and ``compare`` then leave out a training clip also when it
-    comes re-encoded (the .au clips as .wav or .flac)."""
+    """The training files' content hashes, their decoded audio's and their first 10 s's, as
+    ``genrekit train`` records them: ``evaluate`` and ``compare`` then leave out a training
+    clip also when it comes re-encoded (the .au clips as .wav or .flac) or whole (gtzan-mini's
+    15-20 s clips are the starts of GTZAN's 30 s ones)."""
     from genrekit.features import FeatureCache
 
     cache, path_of = FeatureCache(CACHE), {t.track_id: t.path for t in dataset.tracks}
     return {"content_sha256": sorted({table.hashes[t] for t in tracks}),
-            "audio_sha256": sorted({cache.audio_hash(path_of[t], table.hashes[t]) for t in tracks})}
+            "audio_sha256": sorted({cache.audio_hash(path_of[t], table.hashes[t]) for t in tracks}),
+            **opening_hashes(dataset, tracks)}
+
+
+def opening_hashes(dataset, tracks: list[str]) -> dict[str, list[str]]:
+    """``opening_sha256``: the hashes of the training clips' first 10 s of audio."""
+    from genrekit.audio import opening_hash
+
+    path_of = {t.track_id: t.path for t in dataset.tracks}
+    return {"opening_sha256": sorted({h for t in tracks if (h := opening_hash(path_of[t])) is not None})}
 
 
 def main() -> None:
@@ -75,6 +86,13 @@ def main() -> None:
     from genrekit.features import FeatureCache
     from genrekit.models import GenreModel, default_spec, save_model
 
+    if "--record-openings" in sys.argv[1:]:  # the model file as it is, with its clips' openings, exported again
+        from genrekit.models import load_model
+
+        model = load_model(MODEL_FILE)
+        model.training = {**model.training, **opening_hashes(combined_dataset(), model.training["track_ids"])}
+        save_model(model, MODEL_FILE)
+        sys.argv.append("--export-only")
     if "--export-only" in sys.argv[1:]:
         export_onnx(MODEL_FILE, ONNX_FILE)
         print(f"-> {ONNX_FILE} ({ONNX_FILE.stat().st_size} bytes)")

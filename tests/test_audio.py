@@ -352,3 +352,20 @@ def test_pyav_reads_blocks_without_copying_its_buffer_per_packet(tmp_path, clip)
     with _PyAVReader(str(tmp_path / "song.webm")) as reader:
         blocks = [reader.read(4800) for _ in range(len(whole) // 4800 + 2)]
     assert np.array_equal(np.concatenate(blocks), whole) and len(whole) > 20 * 48000
+
+
+def test_opening_hash_is_shared_by_cuts_and_lossless_copies_and_absent_for_short_or_silent_openings(tmp_path, clip):
+    """The first 10 s of decoded audio: the same for a clip, its first 12 s and a FLAC of it;
+    another start differs; a file under 10 s, or one opening with 10 s of digital silence
+    (which many songs share), has none."""
+    y, sr = sf.read(clip, dtype="int16")
+    files = {"cut.wav": y[: 12 * sr], "copy.flac": y, "later.wav": y[sr // 2:], "short.wav": y[: 9 * sr],
+             "silent.wav": np.concatenate([np.zeros(10 * sr, np.int16), y])}
+    for name, samples in files.items():
+        sf.write(tmp_path / name, samples, sr)
+    first = audio.opening_hash(clip)
+    assert len(first) == 64
+    assert audio.opening_hash(tmp_path / "cut.wav") == audio.opening_hash(tmp_path / "copy.flac") == first
+    assert audio.opening_hash(tmp_path / "later.wav") not in (None, first)
+    assert audio.opening_hash(tmp_path / "short.wav") is None and audio.opening_hash(tmp_path / "silent.wav") is None
+    assert audio.audio_hash(tmp_path / "cut.wav") != audio.audio_hash(clip)  # the whole differs

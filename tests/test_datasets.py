@@ -339,8 +339,9 @@ def test_training_refuses_one_genre_before_extraction(monkeypatch):
 
 
 def test_copies_of_a_song_under_other_names_share_a_split_group(tmp_path, gtzan_mini):
-    """song.wav and 'song (1).wav' (or a link) in a folder dataset: one group, so a split or a
-    fold never trains on one copy and tests on the other."""
+    """song.wav and 'song (1).wav' (or a link), song.flac re-encoded from it, and a cut of a
+    clip in a folder dataset: one group each, so a split or a fold never trains on one copy
+    and tests on the other."""
     import os
     import shutil
 
@@ -353,10 +354,20 @@ def test_copies_of_a_song_under_other_names_share_a_split_group(tmp_path, gtzan_
     first = sorted((tmp_path / "jazz").iterdir())[0]
     shutil.copy(first, tmp_path / "jazz" / f"{first.stem} (1){first.suffix}")
     os.symlink(first, tmp_path / "jazz" / f"link{first.suffix}")
+    # the same audio re-encoded losslessly, and a cut of another clip (its first 12 s): the same opening
+    import soundfile as sf
+
+    y, sr = sf.read(first, dtype="int16")
+    sf.write(tmp_path / "jazz" / "re-encoded.flac", y, sr)
+    second = sorted((tmp_path / "rock").iterdir())[0]
+    z, sr2 = sf.read(second, dtype="int16")
+    sf.write(tmp_path / "rock" / "cut.wav", z[: 12 * sr2], sr2)
     dataset = load_dataset(tmp_path, kind="folder")
     group_of = {os.path.basename(t.path): g for t, g in zip(dataset.tracks, dataset.groups)}
-    assert group_of[first.name] == group_of[f"{first.stem} (1){first.suffix}"] == group_of[f"link{first.suffix}"]
-    assert len(set(dataset.groups)) == len(dataset.tracks) - 2  # every other track its own group
+    assert group_of[first.name] == group_of[f"{first.stem} (1){first.suffix}"] == group_of[f"link{first.suffix}"] \
+        == group_of["re-encoded.flac"]
+    assert group_of[second.name] == group_of["cut.wav"]
+    assert len(set(dataset.groups)) == len(dataset.tracks) - 4  # every other track its own group
 
 
 def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):

@@ -132,7 +132,7 @@ def test_training_tracks_are_recognised_by_content_when_renamed_and_moved(model_
 
 
 @pytest.mark.parametrize("kind", ["classical", "network", "onnx-classical"])
-def test_training_tracks_are_recognised_by_their_audio_after_a_tag_write_or_a_lossless_re_encode(
+def test_training_tracks_are_recognised_by_their_audio_after_a_tag_write_a_lossless_re_encode_or_a_cut(
         model_files, songs, kind, tmp_path):
     import mutagen
 
@@ -150,10 +150,18 @@ def test_training_tracks_are_recognised_by_their_audio_after_a_tag_write_or_a_lo
     song["genre"] = ["jazz"]  # what `tag --write-tags` does to a file: new bytes, the same audio
     song.save()
     sf.write(other, (y // 2).astype(np.int16), sr)  # other audio: not a training track
-    paths = [str(flac), str(tagged), str(other)]
+    # cut copies: the first 12 s, the clip with 5 s more after it (a model trained on a clip's start, scored
+    # on the whole clip: gtzan-mini's 15-20 s clips are starts of GTZAN's), and the clip from its 1st second
+    shorter, longer, later = tmp_path / "start.wav", tmp_path / "whole.wav", tmp_path / "later.wav"
+    sf.write(shorter, y[: 12 * sr], sr)
+    sf.write(longer, np.concatenate([y, y[: 5 * sr]]), sr)
+    sf.write(later, y[sr:], sr)
+    paths = [str(flac), str(tagged), str(shorter), str(longer), str(other), str(later)]
     assert not {content_hash(p) for p in paths} & model.trained_on  # by their bytes, none is a training file
+    assert len(model.trained_on_opening) == len(model.trained_on)  # every clip has 10 s that are not silence
     kept, excluded = exclude_training(paths, model)
-    assert excluded == paths[:2] and kept == paths[2:]
+    assert excluded == paths[:4] and kept == paths[4:]
+    assert exclude_training(paths, model, by_audio=False)[1] == []
 
 
 def _cli(*args) -> str:

@@ -288,19 +288,19 @@ def require_labels(mapping, where: str) -> list[str]:
 
 
 def require_training_hashes(description: dict, where: str) -> None:
-    """``training.content_sha256`` and ``training.audio_sha256``, where given: lists of strings
-    (the training tracks' file and decoded-audio hashes)."""
-    for key in ("content_sha256", "audio_sha256"):
+    """``training.content_sha256``, ``training.audio_sha256`` and ``training.opening_sha256``,
+    where given: lists of strings (the training tracks' file, decoded-audio and opening hashes)."""
+    for key in ("content_sha256", "audio_sha256", "opening_sha256"):
         hashes = require(description.get("training") or {}, key, list, f"{where}: training", optional=True)
         if hashes is not None and not all(isinstance(h, str) for h in hashes):
             raise ModelError(f"{where}: field 'training.{key}' must list strings, found {describe_value(hashes)}")
 
 
-def training_hashes(description: dict) -> tuple[frozenset[str], frozenset[str]]:
-    """The training files' hashes and their decoded audio's (:func:`require_training_hashes`
-    checked them), empty where not recorded."""
+def training_hashes(description: dict) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The training files' hashes, their decoded audio's and their openings'
+    (:func:`require_training_hashes` checked them), empty where not recorded."""
     training = description.get("training") or {}
-    return frozenset(training.get("content_sha256") or ()), frozenset(training.get("audio_sha256") or ())
+    return tuple(frozenset(training.get(key) or ()) for key in ("content_sha256", "audio_sha256", "opening_sha256"))
 
 
 def training_spellings(description: dict, where: str) -> dict[str, list[str]]:

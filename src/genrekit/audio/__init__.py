@@ -14,6 +14,7 @@ from genrekit.audio.io import (
     info,
     is_audio_path,
     load,
+    opening_hash,
     stream,
 )
 from genrekit.audio.level import at_level, normalise_level, rms_dbfs
@@ -28,6 +29,7 @@ __all__ = [
     "is_audio_path",
     "load",
     "normalise_level",
+    "opening_hash",
     "rms_dbfs",
     "stream",
 ]

@@ -299,6 +299,39 @@ def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
     return digest.hexdigest()
 
 
+# The opening a cut copy of a song shares with it (gtzan-mini's 15-20 s starts of GTZAN clips)
+OPENING_SECONDS = 10.0
+
+
+def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS) -> str | None:
+    """SHA-256 of the first ``seconds`` of a file's decoded audio (its sample rate, channel
+    count and float32 samples), hex encoded: the same for a song and a copy cut shorter (or
+    re-encoded losslessly, its tags rewritten), where :func:`audio_hash` of the whole differs.
+
+    Returns
+    -------
+    str or None
+        None where the file is shorter than ``seconds`` or those seconds are digital silence
+        (which many songs share).
+
+    Raises
+    ------
+    AudioError
+        As :func:`audio_hash`.
+    """
+    with _open(path) as reader:
+        frames = int(round(seconds * reader.samplerate))
+        try:
+            block = reader.read(frames, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
+        if block.shape[0] < frames or not block.any():
+            return None
+        digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:{frames}:".encode())
+    digest.update(np.ascontiguousarray(block).tobytes())
+    return digest.hexdigest()
+
+
 # Bare codec streams without an index, whose length FFmpeg guesses from the first packets'
 # bit rate (a raw AAC file with a quiet intro was "2289 s" for 150 s): their packets are counted.
 _RAW_STREAMS = frozenset({"aac", "ac3", "eac3", "dts", "amr", "amrnb", "amrwb"})

@@ -102,8 +102,10 @@ class Dataset:
     def groups(self) -> list[str]:
         """Split groups: the artist where known, else the file, so that no artist (and no file
         labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
-        same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``)
-        join one group, so no copy of a song is tested on while another is trained on."""
+        same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``),
+        or open with the same 10 s of audio (``song.wav`` beside ``song.flac``, a clip beside a
+        cut of it: :func:`genrekit.audio.opening_hash`), join one group, so no copy of a song
+        is tested on while another is trained on."""
         keys = [f"artist:{t.artist}" if t.artist else f"file:{t.path}" for t in self.tracks]
         parent = {key: key for key in keys}
 
@@ -114,13 +116,11 @@ class Dataset:
 
         first_with: dict[str, str] = {}
         for key, track in zip(keys, self.tracks):
-            content = _content_of(track.path)
-            if content is None:
-                continue
-            if content in first_with:
-                parent[root(key)] = root(first_with[content])
-            else:
-                first_with[content] = key
+            for content in _contents_of(track.path):
+                if content in first_with:
+                    parent[root(key)] = root(first_with[content])
+                else:
+                    first_with[content] = key
         return [root(key) for key in keys]
 
     def to_frame(self) -> pd.DataFrame:
@@ -169,28 +169,34 @@ def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], 
     return [replace(t, label=renamed[t.label]) if t.label in renamed else t for t in tracks], problems
 
 
-def _content_of(path: str) -> str | None:
-    """The file's content hash, remembered per (path, size, mtime); None for a URL or a file
-    that cannot be read (its analysis reports why)."""
+def _contents_of(path: str) -> tuple[str, ...]:
+    """What a copy of the file shares with it: its content hash and the hash of its first 10 s
+    of audio (where it has 10 s that are not silence), remembered per (path, size, mtime);
+    none for a URL or a file that cannot be read or decoded (its analysis reports why)."""
     import os
 
     from genrekit.audio import remote
 
     if remote.is_url(path):
-        return None
+        return ()
     try:
         stat = os.stat(path)
     except OSError:
-        return None
-    return _content_hash(path, stat.st_size, stat.st_mtime_ns)
+        return ()
+    return _content_hashes(path, stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _content_hash(path: str, size: int, mtime_ns: int) -> str | None:
-    from genrekit.audio import content_hash
+def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
+    from genrekit.audio import content_hash, is_audio_path, opening_hash
     from genrekit.errors import AudioError
 
     try:
-        return content_hash(path)
+        content = content_hash(path)
     except AudioError:
-        return None
+        return ()
+    try:
+        opening = opening_hash(path) if is_audio_path(path) else None  # an image network's PNGs hold no audio
+    except AudioError:
+        opening = None
+    return (content,) if opening is None else (content, f"opening:{opening}")

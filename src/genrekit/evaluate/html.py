@@ -173,7 +173,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     config = {k: run[k] for k in ("features", "model", "best_params", "training", "aggregation") if k in run}
     for section in (config.get("model"), config.get("training")):
         if isinstance(section, dict):
-            for key in ("track_ids", "content_sha256", "audio_sha256", "training"):
+            for key in ("track_ids", "content_sha256", "audio_sha256", "opening_sha256", "training"):
                 section.pop(key, None)
     if config:
         body.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre>")

@@ -78,6 +78,9 @@ class GenreClassifier(Protocol):
     trained_on_audio : SHA-256 of those files' decoded audio (:func:`genrekit.audio.audio_hash`),
         which a copy with rewritten tags or a lossless re-encode keeps; empty for models
         trained before it was recorded
+    trained_on_opening : SHA-256 of their first 10 s of decoded audio
+        (:func:`genrekit.audio.opening_hash`), which a copy cut shorter or longer keeps;
+        empty for models trained before 2026-12-02
     metrics : its test metrics, as recorded when it was trained
     takes_images : whether spectrogram image files are its input (image networks)
     styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
@@ -97,6 +100,7 @@ class GenreClassifier(Protocol):
     aggregation: str
     trained_on: frozenset[str]
     trained_on_audio: frozenset[str]
+    trained_on_opening: frozenset[str]
     metrics: dict
     takes_images: bool
     styles: list[str]
@@ -145,6 +149,7 @@ class Adapter:
     window_seconds: float | None = None
     genre_spellings: dict[str, list[str]] = {}
     trained_on_audio: frozenset[str] = frozenset()
+    trained_on_opening: frozenset[str] = frozenset()
 
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
         return ChunkAnalysis(self.predict_proba(chunks))
@@ -164,7 +169,8 @@ class Adapter:
 def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     """The one manifest schema: ``model``, ``kind``, ``format``, ``labels``, ``sample_rate``,
     ``chunk_seconds``, ``min_seconds``, ``aggregation``, ``metrics``, ``training``
-    (``content_sha256`` and ``audio_sha256``: the training files and their decoded audio),
+    (``content_sha256``, ``audio_sha256`` and ``opening_sha256``: the training files, their
+    decoded audio and its first 10 s),
     ``source`` (the file), ``genrekit_version``
     and the kind's own ``details`` (feature set or network front end).
 
@@ -187,7 +193,8 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
         "chunk_seconds": float(model.chunk_seconds), "min_seconds": float(model.min_seconds),
         "aggregation": model.aggregation, "metrics": dict(model.metrics),
         "training": {"content_sha256": sorted(model.trained_on),
-                     "audio_sha256": sorted(model.trained_on_audio)},
+                     "audio_sha256": sorted(model.trained_on_audio),
+                     "opening_sha256": sorted(model.trained_on_opening)},
         "source": os.fspath(getattr(model, "source", "") or ""), "genrekit_version": __version__,
         "details": details or {},
     }
@@ -197,8 +204,10 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
                      jobs: int = 1) -> tuple[list[str], list[str]]:
     """Split ``paths`` into those ``model`` was not trained on and those it was. By content,
     so renamed, moved or copied training files are recognised too: the file's SHA-256, else
-    (``by_audio``, models that record it) its decoded audio's, which a copy with rewritten
-    tags or a lossless re-encode keeps; that decodes each file not matched by its bytes, in
+    (``by_audio``, models that record them) its decoded audio's, which a copy with rewritten
+    tags or a lossless re-encode keeps, or that of its first 10 s, which a copy cut shorter
+    or longer keeps (a model trained on a clip's start, scored on the whole clip); that
+    decodes each file not matched by its bytes, in
     ``jobs`` threads (decoding and hashing run outside the GIL). URLs are kept (their files
     would be fetched just for this), and so are files that cannot be read: their analysis
     reports why.
@@ -208,9 +217,9 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
     paths : iterable of str
         Local files or URLs.
     model : GenreClassifier
-        Its ``trained_on`` and ``trained_on_audio`` hashes are compared.
+        Its ``trained_on``, ``trained_on_audio`` and ``trained_on_opening`` hashes are compared.
     by_audio : bool
-        Also compare the decoded audio's hash (models that record it).
+        Also compare the decoded audio's hashes (models that record them).
     jobs : int
         Threads that hash the files (1: in this thread).
 
@@ -242,28 +251,30 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
 
 def seen_in_training(path: str | os.PathLike, model: GenreClassifier, *, by_audio: bool = True) -> bool:
     """Whether the local file ``path`` is one ``model`` was trained on, by its bytes or
-    (``by_audio``) its decoded audio (see :func:`exclude_training`).
+    (``by_audio``) its decoded audio, whole or its first 10 s (see :func:`exclude_training`).
 
     Parameters
     ----------
     path : path
         A local file.
     model : GenreClassifier
-        Its ``trained_on`` and ``trained_on_audio`` hashes are compared.
+        Its ``trained_on``, ``trained_on_audio`` and ``trained_on_opening`` hashes are compared.
     by_audio : bool
-        Where the bytes do not match, compare the decoded audio's hash (models that record it).
+        Where the bytes do not match, compare the decoded audio's hashes (models that record them).
 
     Returns
     -------
     bool
         False also where the file cannot be read or decoded.
     """
-    from genrekit.audio import audio_hash, content_hash
+    from genrekit.audio import audio_hash, content_hash, opening_hash
     from genrekit.errors import AudioError
 
+    openings = model.trained_on_opening
     try:
         return bool(model.trained_on and content_hash(path) in model.trained_on
-                    or by_audio and model.trained_on_audio and audio_hash(path) in model.trained_on_audio)
+                    or by_audio and model.trained_on_audio and audio_hash(path) in model.trained_on_audio
+                    or by_audio and openings and opening_hash(path) in openings)
     except AudioError:
         return False
 
@@ -299,7 +310,7 @@ class ClassicalClassifier(Adapter):
 
             raise ParameterError(f"segment_seconds={segment_seconds:g}: {self.name} describes chunks of at least "
                                  f"{shortest:g} s of audio")
-        self.trained_on, self.trained_on_audio = training_hashes(manifest)
+        self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(manifest)
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))
         self._patch_models = _musicnn_models(spec)
@@ -527,7 +538,7 @@ class NetworkClassifier(Adapter):
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
-        self.trained_on, self.trained_on_audio = training_hashes(self.config)
+        self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(self.config)
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:

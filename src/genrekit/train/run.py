@@ -20,7 +20,7 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit._files import spreadsheet_csv, write_json, write_text_atomic
-from genrekit.audio import audio_hash, content_hash, remote
+from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset
 from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation
@@ -281,9 +281,10 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
     -------
     dict
         ``dataset``, ``dataset_root``, ``split``, ``seed``, the kind's own fields, ``n_tracks``,
-        ``track_ids``, ``content_sha256`` and ``audio_sha256`` (sorted): the tracks fitted on,
-        which evaluation and prediction recognise by content (:func:`genrekit.models.exclude_training`),
-        by their files' bytes or, after a tag write or a lossless re-encode, by their decoded audio.
+        ``track_ids``, ``content_sha256``, ``audio_sha256`` and ``opening_sha256`` (sorted): the
+        tracks fitted on, which evaluation and prediction recognise by content
+        (:func:`genrekit.models.exclude_training`), by their files' bytes or, after a tag write or
+        a lossless re-encode, by their decoded audio, or, cut shorter or longer, by its first 10 s.
     """
     path_of = {t.track_id: t.path for t in dataset.tracks}
     content = {t: trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks}
@@ -300,31 +301,35 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
         "n_tracks": len(trained.tracks),
         "track_ids": list(trained.tracks),
         "content_sha256": sorted(content.values()),
-        "audio_sha256": sorted(_audio_hashes({path_of[t]: content[t] for t in trained.tracks}, cache)),
+        **_audio_hashes({path_of[t]: content[t] for t in trained.tracks}, cache),
     }
 
 
-def _audio_hashes(content_of: dict[str, str], cache) -> set[str]:
-    """The decoded-audio hash of each local file (path -> its content hash), remembered in
-    ``cache`` where given, computed in a thread per core (decoding and hashing run outside the
-    GIL); URLs are left out (their files would be fetched again just for this)."""
+def _audio_hashes(content_of: dict[str, str], cache) -> dict[str, list[str]]:
+    """``audio_sha256`` and ``opening_sha256``: the decoded-audio hash of each local file (path
+    -> its content hash), remembered in ``cache`` where given, and that of its first 10 s
+    (where it has 10 s that are not silence), sorted; computed in a thread per core (decoding
+    and hashing run outside the GIL). URLs are left out (their files would be fetched again
+    just for this)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from genrekit.features.images import is_image_path
     from genrekit.runners import default_jobs
 
-    def one(item: tuple[str, str]) -> str | None:
+    def one(item: tuple[str, str]) -> tuple[str | None, str | None]:
         path, content = item
         try:
-            return cache.audio_hash(path, content) if cache is not None else audio_hash(path)
+            return (cache.audio_hash(path, content) if cache is not None else audio_hash(path)), opening_hash(path)
         except AudioError as exc:  # gone or changed since it was fitted on: recognised by its bytes only
             logger.warning("%s: its decoded audio is not recorded for recognising it later: %s", path, exc.reason)
-            return None
+            return None, None
 
     local = [(path, content) for path, content in content_of.items()
              if not (remote.is_url(path) or is_image_path(path))]  # an image network's files hold no audio
     with ThreadPoolExecutor(max_workers=max(1, min(default_jobs(), len(local)))) as pool:
-        return {value for value in pool.map(one, local) if value is not None}
+        found = list(pool.map(one, local))
+    return {key: sorted({values[i] for values in found if values[i] is not None})
+            for i, key in enumerate(("audio_sha256", "opening_sha256"))}
 
 
 def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
