@@ -531,3 +531,38 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
     assert written[1].stat().st_mtime_ns == stamp
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))
+
+
+def test_an_artist_is_one_split_group_however_its_name_is_cased_or_composed(tmp_path, gtzan_mini):
+    """Tags spell one artist "Radiohead" and "radiohead", or "Café" with a composed é and with
+    e + a combining accent: one group each, so the artist never spans a split."""
+    import shutil
+    import unicodedata
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:5]
+    for i, clip in enumerate(clips):
+        shutil.copy(clip, tmp_path / f"{i}{clip.suffix}")
+    artists = ["Radiohead", "radiohead ", unicodedata.normalize("NFC", "Café Tacvba"),
+               unicodedata.normalize("NFD", "CAFÉ TACVBA"), "Other"]
+    (tmp_path / "songs.csv").write_text("path,label,artist\n" + "".join(
+        f"{i}{clip.suffix},jazz,{artist}\n" for i, (clip, artist) in enumerate(zip(clips, artists))))
+    groups = load_manifest(tmp_path / "songs.csv").groups
+    assert groups[0] == groups[1] == "artist:Radiohead" and groups[2] == groups[3] != groups[0]
+    assert len(set(groups)) == 3
+
+
+def test_a_datasets_own_split_with_a_song_copied_across_it_is_recorded(tmp_path, gtzan_mini):
+    """split='dataset' keeps the owner's split, but a song whose copy (here a FLAC of it) sits
+    on the other side is recorded and warned of, as an artist on two sides is."""
+    from genrekit.train.splits import assign_splits
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:2] + sorted((gtzan_mini / "rock").iterdir())[:2]
+    for clip in clips:
+        shutil.copy(clip, tmp_path / clip.name)
+    y, sr = sf.read(clips[0], dtype="int16")
+    sf.write(tmp_path / "copy.flac", y, sr)
+    rows = [(c.name, c.parent.name, "train" if i % 2 else "test") for i, c in enumerate(clips)]
+    (tmp_path / "songs.csv").write_text("path,label,split\n" + "".join(f"{p},{g},{s}\n" for p, g, s in rows)
+                                        + "copy.flac,jazz,train\n")
+    _, notes = assign_splits(load_manifest(tmp_path / "songs.csv"), split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert notes["artists_across_splits"] == [] and notes["copies_across_splits"] == [str(tmp_path / clips[0].name)]

@@ -150,7 +150,7 @@ def test_train_split_dataset_keeps_the_manifests_own_split(tracks, tmp_path, fea
     assert parts == dict(zip(tracks["track_id"], tracks["split"]))
     _one_side_per_artist(parts, tracks)
     recorded = json.loads((run / "run.json").read_text())["split"]
-    assert recorded["method"] == "dataset" and recorded["artists_across_splits"] == []
+    assert recorded["method"] == "dataset" and recorded["artists_across_splits"] == recorded["copies_across_splits"] == []
     assert not (run / "cv.json").exists()
 
     # the user's split is theirs to keep, but an artist on two sides is recorded and warned of

@@ -100,13 +100,19 @@ class Dataset:
 
     @property
     def groups(self) -> list[str]:
-        """Split groups: the artist where known, else the file, so that no artist (and no file
-        labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
+        """Split groups: the artist where known (one group however its name is cased or its
+        accents composed: "Café Tacvba", "CAFÉ TACVBA"), else the file, so that no artist (and
+        no file labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
         same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``),
         or open with the same 10 s of audio (``song.wav`` beside ``song.flac``, a clip beside a
         cut of it: :func:`genrekit.audio.opening_hash`), join one group, so no copy of a song
         is tested on while another is trained on."""
-        keys = [f"artist:{t.artist}" if t.artist else f"file:{t.path}" for t in self.tracks]
+        spelling: dict[str, str] = {}  # an artist's name however it is cased or composed -> its first spelling
+
+        def artist(name: str) -> str:
+            return "artist:" + spelling.setdefault(unicodedata.normalize("NFC", name).casefold().strip(), name.strip())
+
+        keys = [artist(t.artist) if t.artist else f"file:{t.path}" for t in self.tracks]
         parent = {key: key for key in keys}
 
         def root(key: str) -> str:

@@ -44,7 +44,8 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
     notes : dict
         ``gtzan-filtered``: ``missing_from_filtered_lists`` (part -> count) and
         ``missing_track_ids`` (part -> the listed ids the dataset lacks); ``dataset``:
-        ``artists_across_splits`` (artists with tracks on two sides, logged in a warning);
+        ``artists_across_splits`` and ``copies_across_splits`` (artists, and songs with a copy,
+        with tracks on two sides, logged in a warning);
         otherwise empty.
 
     Raises
@@ -89,19 +90,22 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
                 f"{dataset.root}: split='dataset' needs a train/val/test split for every track; "
                 f"{len(unassigned)} have none (first: {unassigned[0]})"
             )
-        shared = _artists_across_splits(dataset)
+        shared = _groups_across_splits(dataset)
+        artists = [g.removeprefix("artist:") for g in shared if g.startswith("artist:")]
+        copies = [g.removeprefix("file:") for g in shared if g.startswith("file:")]
         if shared:  # the user's split is kept, but its scores will flatter the model
-            logger.warning("%s: the dataset's own split puts %d artist(s) on two sides (first: %s); test scores "
-                           "will be optimistic", dataset.root, len(shared), shared[0])
-        return dataset, {"artists_across_splits": shared}
+            logger.warning("%s: the dataset's own split puts %d artist(s) and %d song(s) with copies on two sides "
+                           "(first: %s); test scores will be optimistic", dataset.root, len(artists), len(copies),
+                           shared[0])
+        return dataset, {"artists_across_splits": artists, "copies_across_splits": copies}
     parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
 
 
-def _artists_across_splits(dataset: Dataset) -> list[str]:
-    """The artists (where the dataset knows them) with tracks in more than one of train/val/test."""
+def _groups_across_splits(dataset: Dataset) -> list[str]:
+    """The split groups (:attr:`Dataset.groups`: an artist where known, else a song and its
+    copies) with tracks in more than one of train/val/test."""
     sides: dict[str, set[str]] = {}
-    for track in dataset.tracks:
-        if track.artist:
-            sides.setdefault(track.artist, set()).add(track.split)
-    return sorted(artist for artist, parts in sides.items() if len(parts) > 1)
+    for track, group in zip(dataset.tracks, dataset.groups):
+        sides.setdefault(group, set()).add(track.split)
+    return sorted(group for group, parts in sides.items() if len(parts) > 1)
