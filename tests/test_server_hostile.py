@@ -314,6 +314,26 @@ def test_every_error_is_json_with_a_readable_detail(model_file, monkeypatch, sho
             assert isinstance(response.json()["detail"], str) and "skip" in response.json()["detail"], query
 
 
+def test_a_model_error_in_the_analysis_names_the_model_by_its_id_not_its_place(model_file, monkeypatch, short_wav):
+    """A ModelError while a model runs names its file; the answer gives the model's id
+    (name and hash) instead of where the file sits on the server."""
+    from fastapi.testclient import TestClient
+
+    from genrekit.errors import ModelError
+    from genrekit.server import app as service
+
+    def failing(predictor, path, **kwargs):
+        raise ModelError(f"{predictor.source}: onnxruntime failed on {path}")
+
+    monkeypatch.setattr(service, "predict_file", failing)
+    with TestClient(service.create_app(model_file)) as client:
+        response = client.post("/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+        identity = client.get("/v1/model").json()["id"]
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail == f"{identity}: onnxruntime failed on a.wav" and str(model_file) not in detail
+
+
 # File names --------------------------------------------------------------------------------
 
 NAMES = ["夜の音楽.wav", "🎸 riff ✨.wav", "intro – outro.wav", "café.wav", "Ελληνικά — 中文 😀.wav"]

@@ -357,8 +357,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             return _error(400, f"{upload.filename}: the client closed the connection before the analysis was done")
         error = waiting.exception()
         if isinstance(error, GenrekitError):
-            # The message names the private file; the client knows its file by its own name.
-            return _error(422, str(error).replace(str(upload.path), upload.filename))
+            # The message names the private file, which the client knows by its own name, and
+            # may name the model's file, whose place on the server is not the client's business.
+            message = str(error).replace(str(upload.path), upload.filename)
+            model_file = os.fspath(getattr(predictor, "source", "") or "")
+            return _error(422, message.replace(model_file, description["id"]) if model_file else message)
         if error is not None:
             logger.error("analysing %s failed", upload.filename, exc_info=error)
             return _error(500, f"{upload.filename}: internal error ({type(error).__name__}) in the analysis; "
