@@ -405,8 +405,11 @@ def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
                                  "--epochs", "1", "--jobs", "1", "--out", str(tmp_path / "compare"),
                                  "--cache", str(tmp_path / "cache")])
     assert result.exit_code == EXIT_OK, result.output
-    rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
+    comparison = json.loads((tmp_path / "compare" / "comparison.json").read_text())
+    rows, setup = comparison["models"], comparison["setup"]
     assert set(rows) == {"edge-cnn", "logreg"}
+    # the network's recipe records how it trained: its epochs and resolved settings
+    assert setup["network_epochs"] == 1 and setup["network_settings"]["device"] == "cpu"
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 16  # logreg's features, in the cache it was given
     for row in rows.values():
         assert len(row["fold_accuracy"]) == 2

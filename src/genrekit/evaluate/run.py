@@ -418,8 +418,8 @@ def compare_models(
     epochs, device
         A network's epochs per fold and device.
     settings : dict, optional
-        A network's other :class:`~genrekit.train.config.TrainConfig` settings (recorded in
-        ``comparison.json``'s ``setup.network_settings``).
+        A network's other :class:`~genrekit.train.config.TrainConfig` settings (its resolved
+        settings are recorded in ``comparison.json``'s ``setup.network_settings``).
     source : str
         What the data is, for the report's title and ``setup``.
     out_dir : path, optional
@@ -465,14 +465,13 @@ def compare_models(
             on_result(row)
     if out_dir is not None:
         out = Path(out_dir)
-        networks = any("epochs" in r.summary for r in recipes)  # what a network's summary says
+        kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
         grouping = fold_grouping(dataset if dataset is not None else table)
         setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
                  "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
                  "n_features": int(table.X.shape[1]) if table is not None else None,
                  "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
-                 "network_epochs": epochs if networks else None,
-                 **({"network_settings": {"device": device, **(settings or {})}} if networks else {}),
+                 "network_epochs": None, **kinds_setup,
                  "cv": f"stratified K-fold {grouping}" + (" (nested randomized search)" if search else ""),
                  "grouping": grouping,
                  "seed": seed, "search_iterations": n_iter if search else 0}

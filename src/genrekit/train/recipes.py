@@ -12,7 +12,7 @@ caller asks what kind a name is. Neither scikit-learn nor PyTorch is imported un
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
@@ -87,6 +87,8 @@ class Recipe(Protocol):
     folds_in_parallel : whether cross-validation may fit its folds in worker processes
         (networks train one fold after another: each already uses every core)
     summary : what a cross-validation summary says of its settings (networks: ``epochs``)
+    setup : what a comparison's ``setup`` records of how this kind trains (networks: their
+        epochs and settings; classical models: nothing beyond the search, recorded for all)
     """
 
     kind: ClassVar[str]
@@ -98,6 +100,7 @@ class Recipe(Protocol):
     aggregations: tuple[str, ...]
     folds_in_parallel: bool
     summary: dict
+    setup: dict
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         """Fit a fresh model on ``train_tracks``; ``val_tracks`` choose when to stop where the
@@ -141,6 +144,7 @@ class TableRecipe:
         self.name, self.table, self.labels = name, table, list(table.labels)
         self.search, self.n_iter, self.inner_splits, self.seed = search, n_iter, inner_splits, seed
         self.aggregations, self.folds_in_parallel, self.summary = ("mean",), True, {"search": search}
+        self.setup = {}
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         from genrekit.models.classical import fit_estimator
@@ -200,6 +204,9 @@ class NetworkRecipe:
         self.progress, self.out_dir, self.resume = progress, out_dir, resume
         self.aggregations, self.folds_in_parallel = ("mean", "vote"), False
         self.summary = {"search": False, "epochs": config.epochs}
+        self.setup = {"network_epochs": config.epochs,
+                      "network_settings": {k: v for k, v in asdict(config).items()
+                                           if v is not None and k not in ("preset", "seed", "epochs")}}
 
     @staticmethod
     def check(name: str, config: TrainConfig) -> None:
