@@ -369,3 +369,19 @@ def test_opening_hash_is_shared_by_cuts_and_lossless_copies_and_absent_for_short
     assert audio.opening_hash(tmp_path / "later.wav") not in (None, first)
     assert audio.opening_hash(tmp_path / "short.wav") is None and audio.opening_hash(tmp_path / "silent.wav") is None
     assert audio.audio_hash(tmp_path / "cut.wav") != audio.audio_hash(clip)  # the whole differs
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".au", ".aiff"])
+def test_a_cut_wav_au_or_aiff_file_is_truncated_not_a_shorter_song(tmp_path, suffix):
+    """libsndfile reads a WAV, AU or AIFF file cut short as a whole shorter one: its header's
+    length is checked, so the cut file is refused as truncated (as a cut mp3 is), by name."""
+    y = np.random.default_rng(0).normal(scale=0.1, size=(8000 * 12, 2)).astype(np.float32)
+    whole, cut = tmp_path / f"whole{suffix}", tmp_path / f"cut{suffix}"
+    sf.write(whole, y, 8000)
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
+    assert audio.info(whole).frames == len(y)
+    with pytest.raises(AudioError, match=rf"cut{suffix}: truncated: header declares 12.00 s, only 4.00 s present"):
+        audio.info(cut)
+    with pytest.raises(AudioError, match="truncated"):
+        audio.load(cut)

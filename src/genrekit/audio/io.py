@@ -490,7 +490,52 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         handle.close()
         raise AudioError(path, "contains no audio samples")
     _check_native_rate(handle, path)
+    declared = _declared_frames(path, handle.format)
+    if declared and handle.frames < TRUNCATION_TOLERANCE * declared - 0.1 * handle.samplerate:
+        # libsndfile reads a cut WAV, AU or AIFF file as a shorter whole one
+        seconds, present = declared / handle.samplerate, handle.frames / handle.samplerate
+        handle.close()
+        raise AudioError(path, f"truncated: header declares {seconds:.2f} s, only {present:.2f} s present")
     return handle
+
+
+# Bytes per sample of the AU encodings libsndfile reads (Sun's numbering)
+_AU_SAMPLE_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
+
+
+def _declared_frames(path: str, file_format: str) -> int | None:
+    """The frames a WAV, AU or AIFF header declares (its data chunk's size over its frame
+    size; AIFF's COMM count), or None: another format, a size left unknown (a streamed
+    file's 0 or 0xFFFFFFFF), or a header this reader does not follow (RF64, compressed WAV)."""
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    if file_format == "AU" and head[:4] == b".snd" and len(head) >= 24:
+        _, size, encoding, _, channels = struct.unpack(">IIIII", head[4:24])
+        width = _AU_SAMPLE_BYTES.get(encoding)
+        return size // (width * channels) if width and channels and size not in (0, 0xFFFFFFFF) else None
+    if file_format in ("WAV", "WAVEX") and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        position, frame_bytes = 12, None
+        while position + 8 <= len(head):
+            chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
+            if chunk == b"fmt " and position + 22 <= len(head):
+                frame_bytes = struct.unpack("<H", head[position + 20:position + 22])[0]  # nBlockAlign
+            if chunk == b"data":
+                return size // frame_bytes if frame_bytes and size not in (0, 0xFFFFFFFF) else None
+            position += 8 + size + (size & 1)
+        return None
+    if file_format in ("AIFF", "AIFC") and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        position = 12
+        while position + 8 <= len(head):
+            chunk, size = head[position:position + 4], struct.unpack(">I", head[position + 4:position + 8])[0]
+            if chunk == b"COMM" and position + 14 <= len(head):
+                return struct.unpack(">I", head[position + 10:position + 14])[0] or None
+            position += 8 + size + (size & 1)
+    return None
 
 
 # Below this a header's sample rate is damage, not audio: a 40 kB WAV declaring 1 Hz would be

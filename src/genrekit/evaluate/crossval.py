@@ -8,11 +8,11 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
+from genrekit.runners import LocalRunner
 from genrekit.train.recipes import Recipe, make_recipe
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,13 @@ def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str]
     return scores, fitted.model
 
 
-def _fold_scores(recipe: Recipe, train_tracks, test_tracks, aggregations) -> dict:
+def _fold_scores(item: tuple) -> dict:
+    recipe, train_tracks, test_tracks, aggregations = item
     return fold(recipe, train_tracks, test_tracks, aggregations=aggregations)[0]
+
+
+def _fold_worker():
+    return _fold_scores
 
 
 def cross_validate_recipe(
@@ -95,7 +100,8 @@ def cross_validate_recipe(
     aggregations : sequence of str
         As :func:`fold`.
     n_jobs : int or None
-        Folds fitted at once, in worker processes (None: one per core; 1: in this process).
+        Folds fitted at once, in worker processes that end with this one (None: one per
+        core; 1: in this process).
     summary : dict, optional
         Fields the caller adds to the summary, after ``model``, ``n_splits`` and ``search``.
 
@@ -106,9 +112,11 @@ def cross_validate_recipe(
         ``<score>_mean`` and ``<score>_std`` for ``accuracy``, ``accuracy_<method>``,
         ``f1_macro``, ``balanced_accuracy`` and ``chunk_accuracy``, and ``fit_seconds`` (mean per fold).
     """
-    jobs = [delayed(_fold_scores)(recipe, np.asarray(train), np.asarray(test), tuple(aggregations))
-            for train, test in track_folds]
-    results = Parallel(n_jobs=n_jobs or -1, prefer="processes")(jobs)
+    items = [(recipe, np.asarray(train), np.asarray(test), tuple(aggregations)) for train, test in track_folds]
+    results: list = [None] * len(items)
+    # genrekit's process pool: its workers end with this process, even when it is killed
+    for index, scores in LocalRunner(n_jobs).map(_fold_worker, (), items):
+        results[index] = scores
     result = {"model": recipe.name, "n_splits": len(results), **(summary or {}), "folds": results}
     for key in ("accuracy", *(f"accuracy_{m}" for m in aggregations[1:]), *SCORES[1:]):
         values = np.array([r[key] for r in results])
