@@ -155,3 +155,30 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     assert json.loads((tmp_path / "out" / "run.json").read_text())["n_tracks"] == 3
     result = CliRunner().invoke(app, ["features", str(one_genre), "--out", str(tmp_path / "x"), "--runner", "spark"])
     assert result.exit_code == EXIT_USAGE and "--runner 'spark': expected local or ray" in result.output
+
+
+def _crashing_worker(fatal: int):
+    """A worker that dies (SIGKILL, as a decoder's segfault or the out-of-memory killer would end
+    it) on item ``fatal`` and squares the others."""
+    def work(item: int) -> int:
+        if item == fatal:
+            os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(0.05)
+        return item * item
+    return work
+
+
+def test_a_worker_that_dies_on_one_item_costs_that_item_alone():
+    """A process pool whose worker dies is broken for every item it held. With ``on_crash`` the
+    pool is started again: the item that ends a worker a second time, run alone, gets the
+    crash record, and every other item its result; without it, the error is raised."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    items = list(range(12))
+    results = dict(LocalRunner(2).map(_crashing_worker, (5,), items,
+                                      on_crash=lambda item, reason: f"{item}: {reason}"))
+    assert set(results) == set(items)
+    assert results[5].startswith("5: its analysis ended the worker process abruptly")
+    assert all(results[i] == i * i for i in items if i != 5)
+    with pytest.raises(BrokenProcessPool):
+        dict(LocalRunner(2).map(_crashing_worker, (5,), items))

@@ -112,6 +112,10 @@ def _run_local(item):
     return _WORKER(item)
 
 
+def _started() -> bool:
+    return True
+
+
 def start_method() -> str:
     """``forkserver`` where the platform has it (Linux, macOS: a clean, fast start), else
     ``spawn`` (Windows)."""
@@ -140,37 +144,81 @@ class LocalRunner:
             raise ParameterError(f"method={self.method!r}: this platform starts processes with "
                                  f"{', '.join(multiprocessing.get_all_start_methods())}")
 
-    def map(self, factory: WorkerFactory, args: tuple, items: Sequence) -> Iterator[tuple[int, object]]:
+    def map(self, factory: WorkerFactory, args: tuple, items: Sequence, *,
+            on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
+        """``(index, worker(item))`` for every item, as each finishes. A worker process that
+        dies (a decoder's segfault, the out-of-memory killer) breaks the pool: with
+        ``on_crash``, the items it may have held are run again one at a time, each in a pool of
+        its own, the one that ends its worker again gets ``on_crash(item, reason)`` as its
+        result, and the rest go on in a new pool; without it, the error is raised."""
         if self.jobs == 1 or len(items) <= 1:
             worker = factory(*args)
             for index, item in enumerate(items):
                 yield index, worker(item)
             return
+        queue = iter(enumerate(items))
+        while True:
+            suspects: list[tuple[int, object]] = []
+            yield from self._pool(factory, args, queue, len(items), suspects, on_crash)
+            if not suspects:
+                return
+            for index, item in suspects:  # alone, so a second crash names its item
+                yield index, next(iter(self._alone(factory, args, item, on_crash)))
+
+    def _context(self):
         context = multiprocessing.get_context(self.method)
         if self.preload and self.method == "forkserver":
             context.set_forkserver_preload(self.preload)
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(items)), mp_context=context,
+        return context
+
+    def _pool(self, factory, args, queue, n_items: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
+        """Run ``queue``'s items in one pool until it is done or broken; a broken pool's
+        unfinished items go to ``suspects`` (raised instead without ``on_crash``)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        with ProcessPoolExecutor(max_workers=min(self.jobs, n_items), mp_context=self._context(),
                                  initializer=_init_local, initargs=(factory, args, os.getpid())) as pool:
             # At most 2 items per worker in flight: results come back as they finish, memory stays flat.
-            queue = iter(enumerate(items))
-            pending: dict[Future, int] = {}
+            pending: dict[Future, tuple[int, object]] = {}
 
             def submit(n: int) -> None:
                 for _, (index, item) in zip(range(n), queue):
-                    pending[pool.submit(_run_local, item)] = index
+                    pending[pool.submit(_run_local, item)] = index, item
 
             submit(2 * self.jobs)
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        index = pending.pop(future)
-                        yield index, future.result()
+                        index, item = pending.pop(future)
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool:
+                            if on_crash is None:
+                                raise
+                            suspects.append((index, item))
+                            continue
+                        yield index, result
+                    if suspects:
+                        suspects.extend(pending.values())  # lost with the pool, whichever held the crash
+                        return
                     submit(len(done))
             except BaseException:
                 for future in pending:
                     future.cancel()
                 raise
+
+    def _alone(self, factory, args, item, on_crash) -> Iterator[object]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=self._context(), initializer=_init_local,
+                                 initargs=(factory, args, os.getpid())) as pool:
+            pool.submit(_started).result()  # a worker that cannot even start (its model) is not the item's fault
+            try:
+                yield pool.submit(_run_local, item).result()
+            except BrokenProcessPool:
+                yield on_crash(item, "its analysis ended the worker process abruptly (a crash in a decoder or "
+                                     "library, or the system out of memory); left out")
 
 
 # --- Ray: Ray Data over a cluster ----------------------------------------------------------
@@ -209,7 +257,9 @@ class RayRunner:
                          _node_ip_address="127.0.0.1")
         return ray
 
-    def map(self, factory: WorkerFactory, args: tuple, items: Sequence) -> Iterator[tuple[int, object]]:
+    def map(self, factory: WorkerFactory, args: tuple, items: Sequence, *,
+            on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
+        # on_crash is not needed here: Ray Data restarts a dead actor and retries its batch
         if not items:
             return
         ray = self.connect()

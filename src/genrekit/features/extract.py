@@ -190,7 +190,8 @@ def extract_features(
             # Workers fork from a server that has imported librosa once, instead of each importing it.
             runner = LocalRunner(n_jobs, preload=["genrekit.features.extract"])
         items = [[paths[index], content] for index, content in todo]
-        for position, outcome in runner.map(make_extractor, (spec.to_dict(),), items):
+        crashed = lambda item, reason: {"error": f"{item[0]}: {reason}"}  # noqa: E731  (a worker died on it)
+        for position, outcome in runner.map(make_extractor, (spec.to_dict(),), items, on_crash=crashed):
             index = todo[position][0]
             if "error" in outcome:
                 record(index, (None, None, False, outcome["error"]))

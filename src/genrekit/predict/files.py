@@ -218,8 +218,10 @@ def iter_predictions(
             from genrekit.runners import LocalRunner
 
             runner = runner or LocalRunner(min(jobs, len(paths)))
+            crashed = lambda path, reason: {"error": f"{path}: {reason}"}  # noqa: E731  (a worker died on it)
             for index, outcome in runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds,
-                                                                   min_confidence, music_check), paths):
+                                                                   min_confidence, music_check), paths,
+                                             on_crash=crashed):
                 if "prediction" in outcome:
                     yield paths[index], Prediction.from_dict(outcome["prediction"]), None
                 else:

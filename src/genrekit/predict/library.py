@@ -369,6 +369,13 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
     return tag
 
 
+def _crashed_tag(item: list, reason: str) -> dict:
+    """The record of a ``make_tagger`` item whose analysis ended its worker process."""
+    path, key, size, mtime_ns, model_name = item
+    return asdict(TagRecord(path=path, size=size, mtime_ns=mtime_ns, key=key, model=model_name,
+                            error=f"{path}: {reason}"))
+
+
 def _own_genres(path: str) -> list[str] | None:
     """The genres a local file's owner tagged it with; None when it has none, its format has
     no tags genrekit reads, they cannot be read (or mutagen is not installed), or genrekit
@@ -775,7 +782,8 @@ def tag_library(
             for record in retag:  # predicted before; only the tag is decided now
                 finish(dict(record))
             if todo:
-                for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo):
+                for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo,
+                                            on_crash=_crashed_tag):
                     finish(record)
                     bar.advance(task)
         latest = {r["key"]: r for r in records}
