@@ -285,7 +285,7 @@ def test_jsonl_lines_are_json_lines_and_json_is_unchanged(tiny_model, songs):
     assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == [*map(str, songs), "missing.wav"]
 
 
-def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path):
+def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path, monkeypatch):
     listing = tmp_path / "list.txt"
     listing.write_text(f"{songs[1]}\n\n{songs[2]}\n")  # a blank line is skipped
     result = invoke("predict", "--model", tiny_model, songs[0], "-", "--files-from", listing, "--format", "csv",
@@ -294,6 +294,10 @@ def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path):
     paths = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
     # FILES (- in place), then the list; songs[2], given on stdin and in the list, once
     assert paths == [str(songs[0]), str(songs[2]), str(songs[1])]
+    # one file spelt two ways (relative with ./, absolute): analysed once, as first given
+    monkeypatch.chdir(songs[0].parent)
+    spelt = invoke("predict", "--model", tiny_model, f"./{songs[0].name}", songs[0], "--format", "csv")
+    assert [line.split(",")[0] for line in spelt.stdout.splitlines()[1:]] == [f"./{songs[0].name}"]
     from_stdin = invoke("predict", "--model", tiny_model, "--files-from", "-", "--format", "json",
                         input=f"{songs[0]}\r\n")
     assert from_stdin.exit_code == EXIT_OK and json.loads(from_stdin.stdout)["path"] == str(songs[0])

@@ -1,6 +1,7 @@
 """Whole-song prediction on real clips: schema, proportions, timeline, skipping, formats."""
 
 import csv
+import io
 import json
 
 import numpy as np
@@ -220,7 +221,7 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
     assert "styles" in line and line["styles"] is None  # a model on fma518 features gives no styles
     rows = runner.invoke(app, [*short, "--format", "csv"]).stdout.splitlines()
-    assert rows[0].endswith(",styles,error") and rows[1].endswith(",,")  # styles empty, no error
+    assert rows[0].endswith(",styles,unknown_reason,error") and rows[1].endswith(",,,")  # no styles, reason, error
     table = runner.invoke(app, short)
     assert table.exit_code == EXIT_OK and "share of chunks" in table.stdout
     assert "styles" not in table.stdout  # no column for a model without styles
@@ -376,6 +377,10 @@ def test_min_confidence_in_predict_tag_and_the_service(model, gtzan_mini, tmp_pa
     assert answer["genre"] == "unknown" and answer["min_confidence"] == 1 and answer["top"][0]["probability"] < 1
     result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "1"])
     assert result.exit_code == EXIT_OK and "unknown" in result.stdout, result.output
+    result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "1",
+                                 "--format", "csv"])
+    row = next(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["genre"] == "unknown" and row["unknown_reason"] == answer["unknown_reason"] != "" and row["error"] == ""
     result = runner.invoke(app, ["predict", str(clip), "--model", str(model_path), "--min-confidence", "2"])
     assert result.exit_code == EXIT_USAGE and "--min-confidence" in result.output
 

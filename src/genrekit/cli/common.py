@@ -405,7 +405,9 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
     problems = problems or []
     if not failures and not problems:
         return False
-    err_console.print(f"[yellow]{len(failures)} file(s) failed and {len(problems)} dataset problem(s); left out:[/]")
+    counted = " and ".join(part for part in (f"{len(failures)} file(s) failed" if failures else "",
+                                               f"{len(problems)} dataset problem(s)" if problems else "") if part)
+    err_console.print(f"[yellow]{counted}; left out:[/]")
     for reason in failures.values():
         err_console.print(f"  - {escape(reason)}", highlight=False)
     for problem in problems:
@@ -518,8 +520,12 @@ def _read_paths(source: str) -> Iterator[str]:
 
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
     """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from;
-    a path given again is left out (every output then has one row per file, failed or not)."""
+    a file given again, however its path is spelt (``song.wav``, ``./song.wav``, through a
+    link), is left out (every output then has one row per file, failed or not)."""
     seen: set[str] = set()
+
+    def identity(path: str) -> str:  # a URL as it is; a local path as the file it names
+        return path if "://" in path else os.path.realpath(path)
 
     def given() -> Iterator[str]:
         for name in files:
@@ -528,6 +534,6 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
             yield from _read_paths(files_from)
 
     for path in given():
-        if path not in seen:
-            seen.add(path)
+        if identity(path) not in seen:
+            seen.add(identity(path))
             yield path

@@ -110,7 +110,8 @@ def failure_line(path: str, reason: str) -> str:
 
 
 def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str]) -> str:
-    """``csv``: a header, then one row per file (failures last, with their ``error``).
+    """``csv``: a header, then one row per file (failures last, with their ``error``); a
+    genre ``unknown`` has its ``unknown_reason`` (``not music``, ``below min confidence``).
 
     Parameters
     ----------
@@ -131,14 +132,15 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
     writer = csv.writer(buffer)
     writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
                      *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
-                     "styles", "error"])
+                     "styles", "unknown_reason", "error"])
     for p in predictions:
         writer.writerow([spreadsheet_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
                          p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
-                         *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles), ""])
+                         *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles),
+                         p.unknown_reason or "", ""])
     for path, reason in failures.items():
-        writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "",
+        writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
                          spreadsheet_cell(reason)])
     return buffer.getvalue()
 
