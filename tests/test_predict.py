@@ -428,3 +428,33 @@ def test_every_genre_of_a_large_library_gets_its_own_colour():
     for n in (2, 10, 11, 20, 21, 45):
         colours = genre_colours([f"genre {i}" for i in range(n)])
         assert len(colours) == n and len(set(colours.values())) == n, n
+
+
+def test_silent_stretches_do_not_vote_on_the_genre(gtzan_mini, tmp_path):
+    """A song with 40 s of digital silence after it, or 30 s of near-silence (-80 dBFS noise)
+    before it, gets the genre, confidence and proportions of the music alone: the silent
+    stretches have no windows in the timeline, and chunks count by the share of their time
+    that sounds. (The silence was named classical, and pulled a rock song's confidence from
+    0.97 to 0.59.) A song quiet throughout is still analysed whole."""
+    from genrekit.models import default_model_path, load
+
+    model = load(default_model_path(onnx=True))
+    y, sr = sf.read(_clip(gtzan_mini, "rock", 0), dtype="float32")
+    noise = np.random.default_rng(0).normal(scale=1e-4, size=30 * sr).astype(np.float32)
+    songs = {"alone": y, "silent tail": np.concatenate([y, np.zeros(40 * sr, np.float32)]),
+             "quiet intro": np.concatenate([noise, y])}
+    answers = {}
+    for name, samples in songs.items():
+        sf.write(tmp_path / f"{name}.wav", samples, sr)
+        answers[name] = predict_file(model, tmp_path / f"{name}.wav")
+    alone = answers["alone"]
+    for name in ("silent tail", "quiet intro"):
+        answer = answers[name]
+        assert answer.genre == alone.genre and abs(answer.confidence - alone.confidence) < 0.02, (name, answer)
+        assert answer.proportions[alone.genre] > 0.95, (name, answer.proportions)
+    assert all(s.start < 31 for s in answers["silent tail"].timeline)  # none in the silence after 30 s
+    assert all(s.start >= 29 for s in answers["quiet intro"].timeline)  # none in the first 30 s
+    assert answers["quiet intro"].start == 0 and answers["silent tail"].end == 60  # the analysed span is the song's
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, noise, sr)  # nothing above -60 dBFS: every chunk counts, as before
+    assert predict_file(model, quiet, music_check=False).n_chunks == 1

@@ -114,13 +114,16 @@ def predict_file(
         from genrekit.errors import ParameterError
 
         raise ParameterError(f"batch={batch}: expected at least 1 chunk per batch")
-    times, analyses, pending = [], [], []
+    times, analyses, pending, levels = [], [], [], []
+    window = int(round(predictor.window_seconds * predictor.sample_rate)) if predictor.window_seconds else 0
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
                                          min_seconds=predictor.min_seconds, should_stop=should_stop,
                                          max_seconds=max_seconds):
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
+        levels.append(_sounding(pending[-1], window, round((end - start) * predictor.sample_rate),
+                                predictor.sample_rate))
         if len(pending) == batch:
             check_stop(should_stop, path)
             analyses.append(predictor.analyse(pending))
@@ -131,16 +134,48 @@ def predict_file(
     if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
         raise AudioError(path, "the analysis gave non-finite probabilities: samples far outside -1..1 (damaged "
                                "float audio?)")
+    # Silent stretches (an intro, a fade, the gap before a hidden track) have no genre: a model
+    # still names one (often classical), which would dilute the song's. Each chunk and window
+    # counts by the share of its time that sounds (:func:`_sounding`): the song's genre, styles
+    # and music score, and the proportions; the timeline leaves out windows mostly silent.
+    weights = np.array([level[0] for level in levels])
+    if not weights.any():  # quiet throughout (above digital silence): every chunk counts
+        weights[:] = 1.0
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
-        styles = dict(zip(predictor.styles, map(float, np.concatenate([a.styles for a in analyses]).mean(axis=0))))
+        rows = np.concatenate([a.styles for a in analyses])
+        styles = dict(zip(predictor.styles, map(float, np.average(rows, axis=0, weights=weights))))
     music = None
     if music_check and all(a.music is not None for a in analyses):
-        music = float(np.concatenate([a.music for a in analyses]).mean())
+        music = float(np.average(np.concatenate([a.music for a in analyses]), weights=weights))
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path).duration, model=predictor.name, styles=styles,
-                     style_thresholds=predictor.style_thresholds, music=music,
-                     windows=_windows(times, analyses, predictor.window_seconds)).with_min_confidence(min_confidence)
+                     style_thresholds=predictor.style_thresholds, music=music, weights=weights,
+                     windows=_windows(times, analyses, predictor.window_seconds, levels)
+                     ).with_min_confidence(min_confidence)
+
+
+# A stretch of audio whose RMS level is below this is silence, not quiet music: -60 dBFS is 40 dB
+# under the -20 dBFS of typical music, and a pianissimo passage stays above it.
+SILENT_DBFS = -60.0
+# The stretches whose levels decide which share of a chunk or window sounds.
+SILENCE_FRAME_SECONDS = 0.5
+
+
+def _sounding(chunk: np.ndarray, window: int, real: int, sr: int) -> list[float]:
+    """``[chunk's share, each window's share...]`` of time that sounds: the share of the
+    chunk's ``real`` samples (a network's padding left out), and of each window of ``window``
+    samples (0: none), in half-second frames at or above :data:`SILENT_DBFS`."""
+    from genrekit.audio.level import rms_dbfs
+
+    frame = max(1, int(SILENCE_FRAME_SECONDS * sr))
+
+    def share(y: np.ndarray) -> float:
+        return float(np.mean([rms_dbfs(y[i:i + frame]) >= SILENT_DBFS for i in range(0, len(y), frame)]))
+
+    audio_part = chunk[: max(1, min(real, len(chunk)))]
+    windows = [share(audio_part[i:i + window]) for i in range(0, len(audio_part), window)] if window else []
+    return [share(audio_part), *windows]
 
 
 # The audio in one batch of chunks. A song's batches are then the size of a 30 s clip's; larger
@@ -153,20 +188,22 @@ def batch_size(chunk_seconds: float) -> int:
     return max(1, int(BATCH_SECONDS / chunk_seconds + 1e-6))
 
 
-def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None):
-    """(times, probabilities) of the chunks' windows, in time order; None without windows, or
-    where chunks overlap (``hop_seconds`` shorter than a chunk: windows would count twice)."""
+def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None, levels: list[list[float]]):
+    """(times, probabilities, share of each that sounds) of the chunks' windows, in time order
+    (``levels``: :func:`_sounding`'s); None without windows, or where chunks overlap
+    (``hop_seconds`` shorter than a chunk: windows would count twice)."""
     if seconds is None or any(a.windows is None for a in analyses):
         return None
     if any(next_start < end - 1e-6 for (_, end), (next_start, _) in zip(times, times[1:])):
         return None
-    steps, rows = [], []
-    for (start, end), window_proba in zip(times, (w for a in analyses for w in a.windows)):
+    steps, rows, shares = [], [], []
+    for (start, end), window_proba, level in zip(times, (w for a in analyses for w in a.windows), levels):
         for k, p in enumerate(window_proba):
             begin = start + k * seconds
             steps.append((begin, min(end, begin + seconds)))
             rows.append(p)
-    return steps, np.stack(rows)
+            shares.append(level[1 + k] if 1 + k < len(level) else level[0])
+    return steps, np.stack(rows), np.array(shares)
 
 
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,

@@ -175,28 +175,38 @@ class Prediction:
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
-              windows: tuple[list[tuple[float, float]], np.ndarray] | None = None,
-              music: float | None = None) -> Prediction:
+              windows: tuple | None = None, music: float | None = None,
+              weights: np.ndarray | None = None) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
     ``styles``: the song's probability of each style; those at or above their
     ``style_thresholds`` (the model's, see :func:`genrekit.models.styles.thresholds`) are kept.
-    ``windows``: (times, probabilities) of finer windows than the chunks; when given, they
-    make the timeline and the proportions, and the chunks still make ``probabilities``.
-    ``music``: the probability that the audio is music; below the detector's threshold the
-    genre is unknown and no style is given.
+    ``windows``: (times, probabilities[, weights]) of finer windows than the chunks; when
+    given, they make the timeline and the proportions, and the chunks still make
+    ``probabilities``. ``weights``: how much each chunk counts (the share of its time that
+    sounds; default: all alike); windows' weights likewise, and the timeline leaves out the
+    windows (or chunks) under half sounding, unless all are. ``music``: the probability that
+    the audio is music; below the detector's threshold the genre is unknown and no style is given.
     """
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
-    track = proba.mean(axis=0)
-    steps, step_proba = windows if windows is not None and len(windows[1]) else (times, proba)
+    weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
+    track = np.average(proba, axis=0, weights=weights)
+    if windows is not None and len(windows[1]):
+        steps, step_proba = windows[0], windows[1]
+        step_weights = np.asarray(windows[2], dtype=float) if len(windows) > 2 else np.ones(len(step_proba))
+    else:
+        steps, step_proba, step_weights = times, proba, weights
+    if not step_weights.any():
+        step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
-    shares = np.bincount(winners, minlength=len(labels)) / len(winners)
+    shares = np.bincount(winners, weights=step_weights, minlength=len(labels)) / step_weights.sum()
     if aggregation == "vote":
-        track = np.bincount(proba.argmax(axis=1), minlength=len(labels)) / len(proba)
+        track = np.bincount(proba.argmax(axis=1), weights=weights, minlength=len(labels)) / weights.sum()
     best = int(np.argmax(track))
+    shown = step_weights >= 0.5 if (step_weights >= 0.5).any() else np.ones(len(step_proba), dtype=bool)
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
-                for (s, e), w, p in zip(steps, winners, step_proba)]
+                for (s, e), w, p, keep in zip(steps, winners, step_proba, shown) if keep]
     if styles is not None:
         from genrekit.models.styles import present
 
@@ -204,7 +214,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
         styles = {} if not_music(music) else {s: round(p, 6) for s, p in kept.items()}
     return Prediction(
         path=path, genre=UNKNOWN if not_music(music) else labels[best], confidence=float(track[best]),
-        probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=len(proba),
+        probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=int(np.count_nonzero(weights)),
         proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
         start=round(times[0][0], 3), end=round(times[-1][1], 3), model=model, styles=styles,
         music=None if music is None else round(float(music), 6),
