@@ -531,6 +531,22 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
     assert written[1].stat().st_mtime_ns == stamp
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))
+    # a run stopped after its first spectrogram has its settings on record: not finished with others
+    stopped = tmp_path / "stopped"
+
+    def stop_after_one(path, **kw):
+        if decoded:
+            raise KeyboardInterrupt
+        decoded.append(path)
+        return load(path, **kw)
+
+    decoded.clear()
+    monkeypatch.setattr(audio, "load", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        write_spectrograms(dataset, stopped, spec, progress=False)
+    assert (stopped / "logmel" / "outside.npz").exists() and not json.loads((stopped / "run.json").read_text())["complete"]
+    assert "other settings" in settings_conflict(stopped, LogMelSpec(n_mels=64))
+    assert settings_conflict(stopped, spec) is None
 
 
 def test_an_artist_is_one_split_group_however_its_name_is_cased_or_composed(tmp_path, gtzan_mini):

@@ -107,6 +107,12 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     failed: set[str] = set()  # track ids; failures is by path, which a multi-genre file's copies share
     undecodable: set[str] = set()
     last = None  # (path, spectrogram): a multi-genre file's copies follow each other, so it is decoded once
+    record = {"command": "features", "genrekit_version": __version__, "features": "logmel",
+              "params": json.loads(spec.to_json()), "dataset": dataset.name}
+    # the settings go down before the first spectrogram: a run stopped midway is resumed with them or refused
+    # (settings_conflict), never finished with others
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(out / RUN_FILE, {**record, "n_tracks": None, "complete": False})
     with Progress(disable=not progress) as bar:
         task = bar.add_task("logmel", total=len(dataset.tracks))
         for track in dataset.tracks:
@@ -129,7 +135,6 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                     failed.add(track.track_id)
             bar.advance(task)
     written = len(dataset.tracks) - len(failed)
-    write_json(out / RUN_FILE, {"command": "features", "genrekit_version": __version__, "features": "logmel",
-                                "params": json.loads(spec.to_json()), "dataset": dataset.name,
-                                "n_tracks": written, "failures": failures, "problems": dataset.problem_records()})
+    write_json(out / RUN_FILE, {**record, "n_tracks": written, "complete": True, "failures": failures,
+                                "problems": dataset.problem_records()})
     return SpectrogramRun(folder=folder, written=written, failures=failures)
