@@ -70,7 +70,7 @@ def trained(train_chunks):
     return _train(train_chunks)
 
 
-def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path):
+def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path, caplog):
     # One run of 2 epochs against one stopped after 1 and resumed: equal weights prove both
     # that training is deterministic and that a resume continues exactly.
     net_a, history_a = trained
@@ -86,6 +86,12 @@ def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path
     write_history(history_c, tmp_path)
     assert (tmp_path / "history.csv").read_text().startswith("epoch,lr,train_loss")
     assert (tmp_path / "history.png").stat().st_size > 0
+    # a run without resume that would replace an earlier run's checkpoint says so first
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="genrekit.train.loop")
+    _train(train_chunks, out_dir=tmp_path, stop_after=1)
+    assert "an earlier run's checkpoint is replaced by this run's; --resume" in caplog.text
 
 
 def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp_path):

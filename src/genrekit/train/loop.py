@@ -184,6 +184,9 @@ def train_network(
             raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
                                  "train from the start") from exc
         logger.info("resuming at epoch %d", start)
+    elif folder is not None and (folder / CHECKPOINT_FILE).exists():  # replaced at the first epoch: say so first
+        logger.warning("%s: an earlier run's checkpoint is replaced by this run's; --resume (resume=True) would "
+                       "have continued it", folder / CHECKPOINT_FILE)
     eye = torch.eye(n_classes)
     with Progress(disable=not progress) as bar:
         task = bar.add_task(f"training {config.preset}", total=config.epochs, completed=start)
