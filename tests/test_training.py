@@ -483,3 +483,25 @@ def test_a_network_file_is_checked_against_its_preset_before_it_is_built(trained
               metadata=header["__metadata__"])
     with pytest.raises(ModelError, match=f"nan.safetensors: weights {name} hold NaN"):
         load_network(nan)
+
+
+def test_compare_names_the_files_a_network_could_not_decode(tmp_path, short_two_genres, corrupted_file):
+    """A network decodes its tracks in each fold: a file it cannot read is reported by name and
+    the exit status says the comparison is partial (compare kept quiet about it before)."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_PARTIAL, app
+
+    runner = CliRunner()
+    root = tmp_path / "genres"
+    shutil.copytree(short_two_genres, root)
+    shutil.copy(corrupted_file, root / "metal" / "metal.00099.wav")
+    result = runner.invoke(app, ["compare", str(root), "--models", "edge-cnn", "--folds", "2", "--epochs", "1",
+                                 "--jobs", "1", "--out", str(tmp_path / "compare")])
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert "metal.00099.wav" in " ".join(result.output.split())
+    rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
+    assert list(rows["edge-cnn"]["failures"]) == [str(root / "metal" / "metal.00099.wav")]

@@ -253,6 +253,8 @@ def compare(
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
     out_console.print(view)
     out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
+    for row in rows:  # files the folds could not use (a network decodes its tracks itself)
+        failures = {**failures, **row.get("failures", {})}
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 

@@ -460,6 +460,8 @@ def compare_models(
         row = {key: value for key, value in result.items() if key != "folds"}
         row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
         row["best_params"] = [fold["best_params"] for fold in result["folds"]]
+        # files a fold could not use (a network decodes its tracks itself): path -> reason
+        row["failures"] = {path: reason for fold in result["folds"] for path, reason in fold.get("failures", {}).items()}
         rows.append(row)
         if on_result is not None:
             on_result(row)
