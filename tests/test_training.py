@@ -505,3 +505,25 @@ def test_compare_names_the_files_a_network_could_not_decode(tmp_path, short_two_
     assert "metal.00099.wav" in " ".join(result.output.split())
     rows = json.loads((tmp_path / "compare" / "comparison.json").read_text())["models"]
     assert list(rows["edge-cnn"]["failures"]) == [str(root / "metal" / "metal.00099.wav")]
+
+
+def test_a_run_into_an_earlier_runs_folder_leaves_nothing_of_it_to_describe_the_new_model(tmp_path, short_two_genres):
+    """A classical model trained where a network was: the network's model file, curves and
+    settings go (they would describe this run's model in `report`), its checkpoint stays;
+    the earlier run is named in a warning."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+
+    runner, out = CliRunner(), tmp_path / "run"
+    network = runner.invoke(app, ["train", str(short_two_genres), "--model", "edge-cnn", "--epochs", "1",
+                                  "--out", str(out), "--cache", str(tmp_path / "cache")])
+    assert network.exit_code == EXIT_OK, network.output
+    assert {"model.safetensors", "history.png", "config.json", "checkpoint.safetensors"} <= {p.name for p in out.iterdir()}
+    classical = runner.invoke(app, ["train", str(short_two_genres), "--model", "logreg", "--features", "gtzan57",
+                                    "--no-cv", "--out", str(out), "--cache", str(tmp_path / "cache")])
+    assert classical.exit_code == EXIT_OK, classical.output
+    names = {p.name for p in out.iterdir()}
+    assert "model.genrekit" in names and "run.json" in names and "checkpoint.safetensors" in names
+    assert not names & {"model.safetensors", "history.png", "history.csv", "config.json"}, names
+    assert "holds an earlier run, which this run replaces" in " ".join(classical.output.split())

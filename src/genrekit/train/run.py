@@ -224,20 +224,21 @@ def run_training(
 
 
 def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) -> None:
-    """An earlier run's results in the same folder that this run will not replace: its test
-    metrics (this run may have no test tracks), CV, disagreements, another kind's model file
-    that a run folder would load before this run's, and its HTML report. Left there, they would
-    describe this run's model. A network's training checkpoint stays: it is how training resumes."""
+    """An earlier run's results in the same folder, before this run writes its own: every
+    report and record (so a run stopped midway leaves no old report beside its new model, and
+    no ``run.json``, which is written last), the other kind's model file and own files (a
+    classical model trained where a network was), and its HTML report. Left there, they would
+    describe this run's model. A network's training checkpoint stays: it is how training
+    resumes; and an ONNX export is the user's."""
     from genrekit.models.interface import RUN_FOLDER_FILES
 
-    shadowing = RUN_FOLDER_FILES[:RUN_FOLDER_FILES.index(trained.file_name)]  # an export after it is the user's
-    stale = [*shadowing, "report.html"]
-    if not trained.metrics:
-        stale += ["metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv"]
-    if not trained.cv:
-        stale.append("cv.json")
-    if result.disagreements is None:
-        stale.append("disagreements.csv")
+    if (out / "run.json").exists():
+        logger.warning("%s: holds an earlier run, which this run replaces", out)
+    others = [name for name in RUN_FOLDER_FILES if name != trained.file_name and name != "model.onnx"]
+    stale = [*others, "report.html", "run.json", "metrics.json", "metrics.md", "confusion_matrix.png",
+             "predictions.csv", "cv.json", "disagreements.csv", "splits.csv"]
+    if trained.write_extras is None:  # a network's own files, left by one trained here before
+        stale += ["history.csv", "history.png", "config.json"]
     for name in stale:
         (out / name).unlink(missing_ok=True)
 
