@@ -527,3 +527,26 @@ def test_a_run_into_an_earlier_runs_folder_leaves_nothing_of_it_to_describe_the_
     assert "model.genrekit" in names and "run.json" in names and "checkpoint.safetensors" in names
     assert not names & {"model.safetensors", "history.png", "history.csv", "config.json"}, names
     assert "holds an earlier run, which this run replaces" in " ".join(classical.output.split())
+
+
+def test_a_training_file_gone_after_fitting_costs_its_record_not_the_model(tmp_path, gtzan_mini):
+    """The training record hashes each file after fitting (networks keep no hashes of their
+    own): a file moved or deleted meanwhile is left out of the record, with a warning, instead
+    of losing the model just trained to an AudioError."""
+    import os
+    import shutil
+
+    from genrekit.datasets import load_gtzan
+    from genrekit.train.run import Trained, training_record
+
+    root = tmp_path / "genres"
+    for genre in ("jazz", "rock"):
+        (root / genre).mkdir(parents=True)
+        for clip in sorted((gtzan_mini / genre).iterdir())[:2]:
+            shutil.copy(clip, root / genre / clip.name)
+    dataset = load_gtzan(root)
+    trained = Trained(model=None, tracks=[t.track_id for t in dataset.tracks], metrics={}, predictions=None,
+                      failures={}, file_name="model.safetensors", save=lambda *a: None)
+    os.unlink(dataset.tracks[0].path)  # moved away while the network trained
+    record = training_record(dataset, trained, split="all", seed=0)
+    assert record["n_tracks"] == 4 and len(record["content_sha256"]) == len(record["audio_sha256"]) == 3

@@ -288,7 +288,15 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
         a lossless re-encode, by their decoded audio, or, cut shorter or longer, by its first 10 s.
     """
     path_of = {t.track_id: t.path for t in dataset.tracks}
-    content = {t: trained.hashes.get(t) or content_hash(path_of[t]) for t in trained.tracks}
+
+    def hashed(track: str) -> str | None:
+        try:
+            return trained.hashes.get(track) or content_hash(path_of[track])
+        except AudioError as exc:  # gone since it was fitted on: the model is kept, the file not recognised later
+            logger.warning("%s: not recorded for recognising it later: %s", path_of[track], exc.reason)
+            return None
+
+    content = {t: h for t in trained.tracks if (h := hashed(t)) is not None}
     taxonomy = dataset.taxonomy
     return {
         "dataset": dataset.name,
@@ -302,7 +310,7 @@ def training_record(dataset: Dataset, trained: Trained, *, split: str, seed: int
         "n_tracks": len(trained.tracks),
         "track_ids": list(trained.tracks),
         "content_sha256": sorted(content.values()),
-        **_audio_hashes({path_of[t]: content[t] for t in trained.tracks}, cache),
+        **_audio_hashes({path_of[t]: content[t] for t in content}, cache),
     }
 
 
