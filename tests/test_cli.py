@@ -143,6 +143,19 @@ def test_compare_published_table(tmp_path, feature_table):
     assert best > 0.72, best  # untuned; the nested-search target is checked in bench/compare_table.py
     assert (tmp_path / "comparison.md").read_text().count("\n| ") >= 7  # the header and a row per model
     assert (tmp_path / "comparison.png").stat().st_size > 0
+    assert comparison["complete"] is True
+
+    # comparison.json is written after each model: a rerun with the same setup (an interrupted one,
+    # or one with a model more) fits only what it lacks; another setup fits everything again
+    more = run("compare", "--table", feature_table, "--folds", "5", "--models", "logreg,knn,extra-trees",
+               "--out", tmp_path)
+    assert more.exit_code == EXIT_OK, more.output
+    again = json.loads((tmp_path / "comparison.json").read_text())["models"]
+    assert again["logreg"] == comparison["models"]["logreg"] and again["knn"] == comparison["models"]["knn"]
+    assert "2 model(s) resumed" in " ".join(more.output.split()) and "extra-trees" in again
+    other = run("compare", "--table", feature_table, "--folds", "4", "--models", "logreg", "--out", tmp_path)
+    assert other.exit_code == EXIT_OK and len(json.loads((tmp_path / "comparison.json").read_text())["models"]
+                                                ["logreg"]["fold_accuracy"]) == 4
 
 
 @pytest.fixture

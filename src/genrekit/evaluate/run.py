@@ -3,6 +3,7 @@ comparing models by cross-validation."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -376,6 +377,22 @@ def evaluate_songs(
     return scores, report
 
 
+def _finished_rows(out: Path, setup: dict, names: list[str]) -> dict[str, dict]:
+    """The models of ``names`` an earlier comparison in ``out`` finished with the same
+    ``setup`` (data, folds, seed, search, settings): resumed, not fitted again."""
+    try:
+        before = json.loads((out / "comparison.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(before, dict) or before.get("setup") != setup or not isinstance(before.get("models"), dict):
+        return {}
+    done = {name: row for name, row in before["models"].items() if name in names and isinstance(row, dict)}
+    if done:
+        logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
+                       out, len(done), ", ".join(done))
+    return done
+
+
 def compare_models(
     table: FeatureTable | None,
     names: list[str],
@@ -423,7 +440,9 @@ def compare_models(
     source : str
         What the data is, for the report's title and ``setup``.
     out_dir : path, optional
-        Where to write ``comparison.json``, ``comparison.md`` and ``comparison.png``.
+        Where to write ``comparison.json`` (after each model, so an interrupted comparison
+        resumes: the models a ``comparison.json`` of the same setup holds are not fitted again),
+        ``comparison.md`` and ``comparison.png``.
     on_result : callable, optional
         Called with each model's row as it is done (for progress display).
 
@@ -451,33 +470,40 @@ def compare_models(
                            device=device, settings=settings) for name in names]  # every name checked before any fitting
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
                    else table_folds(table, n_splits=n_splits, seed=seed))
+    grouping = fold_grouping(dataset if dataset is not None else table)
+    kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
+    setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
+             "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
+             "n_features": int(table.X.shape[1]) if table is not None else None,
+             "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
+             "network_epochs": None, **kinds_setup,
+             "cv": f"stratified K-fold {grouping}" + (" (nested randomized search)" if search else ""),
+             "grouping": grouping,
+             "seed": seed, "search_iterations": n_iter if search else 0}
+    setup = json.loads(json.dumps(setup))  # as comparison.json holds it
+    out = Path(out_dir) if out_dir is not None else None
+    done = _finished_rows(out, setup, names) if out is not None else {}
     rows = []
     for recipe in recipes:
-        result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
-                                       n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
-        for fold in result["folds"]:
-            fold.pop("history", None)  # a network's per-epoch curves: in its own runs, not in a comparison
-        row = {key: value for key, value in result.items() if key != "folds"}
-        row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
-        row["best_params"] = [fold["best_params"] for fold in result["folds"]]
-        # files a fold could not use (a network decodes its tracks itself): path -> reason
-        row["failures"] = {path: reason for fold in result["folds"] for path, reason in fold.get("failures", {}).items()}
+        row = done.get(recipe.name)
+        if row is None:
+            result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
+                                           n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
+            for fold in result["folds"]:
+                fold.pop("history", None)  # a network's per-epoch curves: in its own runs, not in a comparison
+            row = {key: value for key, value in result.items() if key != "folds"}
+            row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
+            row["best_params"] = [fold["best_params"] for fold in result["folds"]]
+            # files a fold could not use (a network decodes its tracks itself): path -> reason
+            row["failures"] = {path: reason for fold in result["folds"]
+                               for path, reason in fold.get("failures", {}).items()}
         rows.append(row)
+        if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
+            write_json(out / "comparison.json", {"setup": setup, "models": {r["model"]: r for r in rows},
+                                                 "complete": len(rows) == len(recipes)})
         if on_result is not None:
             on_result(row)
-    if out_dir is not None:
-        out = Path(out_dir)
-        kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
-        grouping = fold_grouping(dataset if dataset is not None else table)
-        setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
-                 "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
-                 "n_features": int(table.X.shape[1]) if table is not None else None,
-                 "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
-                 "network_epochs": None, **kinds_setup,
-                 "cv": f"stratified K-fold {grouping}" + (" (nested randomized search)" if search else ""),
-                 "grouping": grouping,
-                 "seed": seed, "search_iterations": n_iter if search else 0}
-        write_json(out / "comparison.json", {"setup": setup, "models": {row["model"]: row for row in rows}})
+    if out is not None:
         title = f"Model comparison: {n_splits}-fold CV {grouping} on {source or 'features'}"
         write_text_atomic(out / "comparison.md", comparison_markdown(rows, title=title))
         plot_comparison(rows, out / "comparison.png", title=title)
