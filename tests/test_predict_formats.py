@@ -112,3 +112,21 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     for text in ("'=x", "''-x", "'", "", "-", "a'=b"):  # text that already starts with quotes comes back as it was
         assert from_spreadsheet_cell(spreadsheet_cell(text)) == text, text
     assert "'=rock" in formats.timeline_csv_text([prediction], {}, ["jazz", "rock"])
+
+
+def test_the_tables_analysed_span_keeps_a_short_files_tenths():
+    """A 3.5 s file is analysed over 0-3.5 s, not "0-4 s"; longer spans stay whole seconds."""
+    from rich.console import Console
+
+    from genrekit.predict.song import Prediction, Segment
+
+    def song(path, end):
+        return Prediction(path=path, genre="jazz", confidence=0.9, probabilities={"jazz": 0.9, "rock": 0.1},
+                          n_chunks=1, proportions={"jazz": 1.0, "rock": 0.0},
+                          timeline=[Segment(0.0, end, "jazz", 0.9, {"jazz": 0.9, "rock": 0.1})],
+                          duration=end, start=0.0, end=end, model="m")
+
+    console = Console(width=100, record=True)
+    console.print(formats.prediction_table([song("short.wav", 3.5), song("long.wav", 170.2)], model_name="m", top=2))
+    text = console.export_text()
+    assert "0-3.5 s" in text and "0-170 s" in text

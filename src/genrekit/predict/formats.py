@@ -200,8 +200,14 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(Path(p.path).name), "\n".join(ranked), *styles, "\n".join(shares),
-                     f"{p.start:.0f}-{p.end:.0f} s\n{_parts(p)}")
+                     f"{_seconds(p.start)}-{_seconds(p.end)} s\n{_parts(p)}")
     return view
+
+
+def _seconds(value: float) -> str:
+    """Seconds as the table shows them: whole from 10 s up, else to a tenth (a 3.5 s file is
+    not "0-4 s")."""
+    return f"{value:.0f}" if value >= 10 or float(value).is_integer() else f"{value:.1f}"
 
 
 def _parts(p: Prediction) -> str:
