@@ -391,3 +391,28 @@ def test_the_default_recognises_its_training_clips_re_encoded(gtzan_mini, onnx, 
     assert not {content_hash(p) for p in paths} & model.trained_on  # by their bytes, none is a training file
     kept, excluded = exclude_training(paths, model)
     assert excluded == paths[:2] and kept == paths[2:]
+
+
+def test_an_interrupted_evaluation_resumes_from_its_journal(model_files, evaluation_songs, tmp_path):
+    """evaluate journals each file's prediction as it finishes: a second run into the same
+    folder takes them from there (the same metrics), a file changed since is predicted again,
+    and a torn last line (a kill mid-write) is predicted again too."""
+    import json
+    import os
+
+    from genrekit.datasets import load_dataset
+    from genrekit.evaluate import evaluate_model
+
+    dataset = load_dataset(evaluation_songs)
+    out = tmp_path / "eval"
+    first, _ = evaluate_model(model_files["classical"], dataset, include_train=True, out_dir=out, progress=False)
+    journal = out / "predictions.journal.jsonl"
+    lines = journal.read_text().splitlines()
+    assert len(lines) == len(dataset.tracks)
+    changed = dataset.tracks[0].path
+    os.utime(changed, ns=(os.stat(changed).st_atime_ns, os.stat(changed).st_mtime_ns + 10**9))  # touched since
+    journal.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # the last line torn
+    again, _ = evaluate_model(model_files["classical"], dataset, include_train=True, out_dir=out, progress=False)
+    assert again == first
+    appended = [json.loads(line) for line in journal.read_text().splitlines()[len(lines):]]  # after the torn one
+    assert sorted(entry["path"] for entry in appended) == sorted([changed, json.loads(lines[-1])["path"]])

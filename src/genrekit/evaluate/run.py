@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def predict_dataset(
     jobs: int = 1,
     runner=None,
     progress: bool = True,
+    journal: str | Path | None = None,
 ) -> tuple[GenreClassifier, list[tuple[Track, Prediction]], dict]:
     """Predict every track of a labelled dataset exactly as ``genrekit predict`` would (the same
     chunks, the same probabilities), leaving out tracks the model cannot be scored on.
@@ -142,6 +144,10 @@ def predict_dataset(
         :func:`genrekit.predict.predict_files`.
     progress : bool
         Show a progress bar.
+    journal : path, optional
+        A JSON-lines file each file's outcome is appended to as it finishes; outcomes an
+        earlier run journalled for the same file, model file and options are taken from it, so
+        an interrupted evaluation resumes (a model in memory, with no file, is not journalled).
 
     Returns
     -------
@@ -178,10 +184,69 @@ def predict_dataset(
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
-    predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
-                                                    hop_seconds=hop_seconds, progress=progress, jobs=jobs, runner=runner)
+    if journal is None or not getattr(classifier, "source", ""):
+        predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
+                                                        hop_seconds=hop_seconds, progress=progress, jobs=jobs,
+                                                        runner=runner)
+    else:
+        predictions, report["failures"] = _journalled_predictions(classifier, [t.path for t in tracks], Path(journal),
+                                                                  skip=skip, hop_seconds=hop_seconds,
+                                                                  progress=progress, jobs=jobs, runner=runner)
     by_path = {p.path: p for p in predictions}
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
+
+
+def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip: float, hop_seconds: float | None,
+                            progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
+    """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
+    it finishes (a JSON line, fsynced), and the outcomes an earlier run journalled for the same
+    file (path, size and modification time), model file (its content) and options taken from
+    it: an interrupted evaluation resumes where it stopped."""
+    from rich.progress import track
+
+    from genrekit.models.interface import model_id
+    from genrekit.predict.files import iter_predictions
+
+    def version(path: str) -> list | None:
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None  # a URL, or gone: predicted again
+        return [status.st_size, status.st_mtime_ns]
+
+    options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds}
+    done: dict[str, tuple] = {}
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            if entry["options"] == options and entry["version"] is not None and entry["version"] == version(entry["path"]):
+                done[entry["path"]] = (Prediction.from_dict(entry["prediction"]) if entry["prediction"] else None,
+                                       entry["error"])
+        except (ValueError, KeyError, TypeError):  # a line torn by a kill, or another version's: predicted again
+            continue
+    todo = [p for p in paths if p not in done]
+    if done:
+        logger.warning("%s: %d file(s) taken from an earlier run of the same model and options", journal,
+                       len(set(paths) - set(todo)))
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    with open(journal, "a", encoding="utf-8") as handle:
+        if lines and not journal.read_bytes().endswith(b"\n"):  # a line torn by a kill: the next starts afresh
+            handle.write("\n")
+        outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner)
+        for path, prediction, error in track(outcomes, total=len(todo), description="predicting",
+                                             disable=not progress):
+            done[path] = (prediction, error)
+            handle.write(json.dumps({"path": path, "version": version(path), "options": options,
+                                     "prediction": prediction.to_dict() if prediction else None,
+                                     "error": error}, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    predictions = [done[p][0] for p in paths if done[p][0] is not None]
+    return predictions, {p: done[p][1] for p in paths if done[p][1] is not None}
 
 
 @dataclass
@@ -288,15 +353,17 @@ def evaluate_model(
         As :func:`genrekit.predict.predict_files`.
     out_dir : path, optional
         Where to write ``metrics.json|md``, ``confusion_matrix.png``, ``predictions.csv``
-        and ``run.json``.
+        and ``run.json``, and ``predictions.journal.jsonl``, each file's prediction as it
+        finishes: an interrupted evaluation run again into the same folder resumes from it.
 
     Returns
     -------
     metrics : as :func:`evaluation_metrics` (empty when no track remains)
     report : as :func:`predict_dataset`
     """
+    journal = Path(out_dir) / "predictions.journal.jsonl" if out_dir is not None else None
     scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
-                           hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress)
+                           hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
     if out_dir is not None and scored.metrics:
         classifier = scored.classifier
         write_evaluation(scored.metrics, out_dir, title=f"{classifier.name} on {dataset.name}",
