@@ -385,3 +385,15 @@ def test_a_cut_wav_au_or_aiff_file_is_truncated_not_a_shorter_song(tmp_path, suf
         audio.info(cut)
     with pytest.raises(AudioError, match="truncated"):
         audio.load(cut)
+    if suffix == ".wav":  # whole files whose header is odd are not refused: a wrong nBlockAlign, a pipe's size
+        import struct
+
+        data = bytearray(whole.read_bytes())
+        at = data.find(b"fmt ") + 8 + 12
+        data[at:at + 2] = struct.pack("<H", 2)
+        (tmp_path / "align.wav").write_bytes(data)
+        data = bytearray(whole.read_bytes())
+        at = data.find(b"data") + 4
+        data[at:at + 4] = struct.pack("<I", 0x7FFFF000)
+        (tmp_path / "pipe.wav").write_bytes(data)
+        assert audio.info(tmp_path / "align.wav").frames == audio.info(tmp_path / "pipe.wav").frames == len(y)

@@ -182,3 +182,16 @@ def test_a_worker_that_dies_on_one_item_costs_that_item_alone():
     assert all(results[i] == i * i for i in items if i != 5)
     with pytest.raises(BrokenProcessPool):
         dict(LocalRunner(2).map(_crashing_worker, (5,), items))
+
+
+def test_a_worker_that_dies_while_the_caller_is_busy_costs_that_item_alone():
+    """The pool breaks while the caller is still handling a result (writing a journal, say):
+    the next submission finds it broken, and that too costs the crashing item alone."""
+    items = list(range(8))
+    results = {}
+    for index, result in LocalRunner(2).map(_crashing_worker, (3,), items,
+                                            on_crash=lambda item, reason: f"{item}: crashed"):
+        time.sleep(0.5)  # a slow consumer: the crash happens between its results
+        results[index] = result
+    assert set(results) == set(items) and results[3] == "3: crashed"
+    assert all(results[i] == i * i for i in items if i != 3)

@@ -183,11 +183,17 @@ class LocalRunner:
 
             def submit(n: int) -> None:
                 for _, (index, item) in zip(range(n), queue):
-                    pending[pool.submit(_run_local, item)] = index, item
+                    try:
+                        pending[pool.submit(_run_local, item)] = index, item
+                    except BrokenProcessPool:  # a worker died while the caller handled a result
+                        if on_crash is None:
+                            raise
+                        suspects.append((index, item))
+                        return
 
             submit(2 * self.jobs)
             try:
-                while pending:
+                while pending and not suspects:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         index, item = pending.pop(future)
@@ -199,10 +205,11 @@ class LocalRunner:
                             suspects.append((index, item))
                             continue
                         yield index, result
-                    if suspects:
-                        suspects.extend(pending.values())  # lost with the pool, whichever held the crash
-                        return
-                    submit(len(done))
+                    if not suspects:
+                        submit(len(done))
+                if suspects:
+                    suspects.extend(pending.values())  # lost with the pool, whichever held the crash
+                    pending.clear()
             except BaseException:
                 for future in pending:
                     future.cancel()

@@ -490,7 +490,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         handle.close()
         raise AudioError(path, "contains no audio samples")
     _check_native_rate(handle, path)
-    declared = _declared_frames(path, handle.format)
+    declared = _declared_frames(path, handle.format, handle.frames)
     if declared and handle.frames < TRUNCATION_TOLERANCE * declared - 0.1 * handle.samplerate:
         # libsndfile reads a cut WAV, AU or AIFF file as a shorter whole one
         seconds, present = declared / handle.samplerate, handle.frames / handle.samplerate
@@ -499,33 +499,39 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
     return handle
 
 
-# Bytes per sample of the AU encodings libsndfile reads (Sun's numbering)
-_AU_SAMPLE_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
+# A data size from here up is a streaming writer's "unknown" (SoX writes 0x7ffff000 to a pipe)
+_UNKNOWN_SIZE = 0x7F000000
 
 
-def _declared_frames(path: str, file_format: str) -> int | None:
-    """The frames a WAV, AU or AIFF header declares (its data chunk's size over its frame
-    size; AIFF's COMM count), or None: another format, a size left unknown (a streamed
-    file's 0 or 0xFFFFFFFF), or a header this reader does not follow (RF64, compressed WAV)."""
+def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
+    """The frames a WAV or AU header declares, from how far its data chunk's declared size
+    reaches past the bytes the file holds (``frames``: what libsndfile found in them); for
+    AIFF, its COMM count. None: another format, a size left unknown (a streamed file's 0 or
+    a placeholder), or a header this reader does not follow (RF64)."""
     import struct
 
     try:
+        size_on_disk = os.path.getsize(path)
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
     except OSError:
         return None
-    if file_format == "AU" and head[:4] == b".snd" and len(head) >= 24:
-        _, size, encoding, _, channels = struct.unpack(">IIIII", head[4:24])
-        width = _AU_SAMPLE_BYTES.get(encoding)
-        return size // (width * channels) if width and channels and size not in (0, 0xFFFFFFFF) else None
+
+    def scaled(data_start: int, declared_bytes: int) -> int | None:
+        present = size_on_disk - data_start
+        if declared_bytes in (0,) or declared_bytes >= _UNKNOWN_SIZE or present <= 0:
+            return None
+        return frames if declared_bytes <= present else int(frames * declared_bytes / present)
+
+    if file_format == "AU" and head[:4] == b".snd" and len(head) >= 12:
+        offset, size = struct.unpack(">II", head[4:12])
+        return scaled(offset, size)
     if file_format in ("WAV", "WAVEX") and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        position, frame_bytes = 12, None
+        position = 12
         while position + 8 <= len(head):
             chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
-            if chunk == b"fmt " and position + 22 <= len(head):
-                frame_bytes = struct.unpack("<H", head[position + 20:position + 22])[0]  # nBlockAlign
             if chunk == b"data":
-                return size // frame_bytes if frame_bytes and size not in (0, 0xFFFFFFFF) else None
+                return scaled(position + 8, size)
             position += 8 + size + (size & 1)
         return None
     if file_format in ("AIFF", "AIFC") and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
