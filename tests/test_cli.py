@@ -153,6 +153,13 @@ def test_compare_published_table(tmp_path, feature_table):
     again = json.loads((tmp_path / "comparison.json").read_text())["models"]
     assert again["logreg"] == comparison["models"]["logreg"] and again["knn"] == comparison["models"]["knn"]
     assert "2 model(s) resumed" in " ".join(more.output.split()) and "extra-trees" in again
+    table = pd.read_csv(feature_table)  # the same file name with other values: fitted again, not resumed
+    table.to_csv(tmp_path / "table.csv", index=False)
+    first = run("compare", "--table", tmp_path / "table.csv", "--models", "logreg", "--out", tmp_path / "same")
+    table.loc[0, "tempo"] += 1.0
+    table.to_csv(tmp_path / "table.csv", index=False)
+    refit = run("compare", "--table", tmp_path / "table.csv", "--models", "logreg", "--out", tmp_path / "same")
+    assert first.exit_code == refit.exit_code == EXIT_OK and "resumed" not in refit.output
     other = run("compare", "--table", feature_table, "--folds", "4", "--models", "logreg", "--out", tmp_path)
     assert other.exit_code == EXIT_OK and len(json.loads((tmp_path / "comparison.json").read_text())["models"]
                                                 ["logreg"]["fold_accuracy"]) == 4

@@ -112,6 +112,10 @@ class Dataset:
         def artist(name: str) -> str:
             return "artist:" + spelling.setdefault(unicodedata.normalize("NFC", name).casefold().strip(), name.strip())
 
+        memo_key = tuple((t.path, t.artist) for t in self.tracks)
+        memo = self.__dict__.get("_groups_memo")
+        if memo is not None and memo[0] == memo_key:  # asked by each step (checks, extraction, folds): made once
+            return list(memo[1])
         keys = [artist(t.artist) if t.artist else f"file:{t.path}" for t in self.tracks]
         parent = {key: key for key in keys}
 
@@ -120,14 +124,23 @@ class Dataset:
                 parent[key] = key = parent[parent[key]]
             return key
 
+        from concurrent.futures import ThreadPoolExecutor
+
+        from genrekit.runners import default_jobs
+
+        # each file read and its opening decoded in a thread per core (outside the GIL)
+        with ThreadPoolExecutor(max_workers=max(1, min(default_jobs(), len(self.tracks)))) as pool:
+            contents = list(pool.map(_contents_of, [t.path for t in self.tracks]))
         first_with: dict[str, str] = {}
-        for key, track in zip(keys, self.tracks):
-            for content in _contents_of(track.path):
+        for key, found in zip(keys, contents):
+            for content in found:
                 if content in first_with:
                     parent[root(key)] = root(first_with[content])
                 else:
                     first_with[content] = key
-        return [root(key) for key in keys]
+        groups = [root(key) for key in keys]
+        self.__dict__["_groups_memo"] = (memo_key, groups)
+        return list(groups)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(t) for t in self.tracks])
@@ -192,7 +205,7 @@ def _contents_of(path: str) -> tuple[str, ...]:
     return _content_hashes(path, stat.st_size, stat.st_mtime_ns)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 18)
 def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
     from genrekit.audio import content_hash, is_audio_path, opening_hash
     from genrekit.errors import AudioError

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrekit import __version__
 from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
@@ -199,9 +200,10 @@ def predict_dataset(
 def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip: float, hop_seconds: float | None,
                             progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
-    it finishes (a JSON line, fsynced), and the outcomes an earlier run journalled for the same
-    file (path, size and modification time), model file (its content) and options taken from
-    it: an interrupted evaluation resumes where it stopped."""
+    it finishes (a JSON line, fsynced), and the predictions an earlier run journalled for the
+    same file (path, size and modification time), model file (its content), options and
+    genrekit version taken from it: an interrupted evaluation resumes where it stopped (a file
+    that failed is tried again)."""
     from rich.progress import track
 
     from genrekit.models.interface import model_id
@@ -214,7 +216,8 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
             return None  # a URL, or gone: predicted again
         return [status.st_size, status.st_mtime_ns]
 
-    options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds}
+    options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds,
+               "genrekit_version": __version__}
     done: dict[str, tuple] = {}
     try:
         lines = journal.read_text(encoding="utf-8").splitlines()
@@ -223,9 +226,10 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     for line in lines:
         try:
             entry = json.loads(line)
-            if entry["options"] == options and entry["version"] is not None and entry["version"] == version(entry["path"]):
-                done[entry["path"]] = (Prediction.from_dict(entry["prediction"]) if entry["prediction"] else None,
-                                       entry["error"])
+            # a file that failed is tried again (a decoder installed since, a worker the system killed)
+            if (entry["options"] == options and entry["prediction"] and entry["version"] is not None
+                    and entry["version"] == version(entry["path"])):
+                done[entry["path"]] = (Prediction.from_dict(entry["prediction"]), None)
         except (ValueError, KeyError, TypeError):  # a line torn by a kill, or another version's: predicted again
             continue
     todo = [p for p in paths if p not in done]
@@ -444,6 +448,21 @@ def evaluate_songs(
     return scores, report
 
 
+def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> str:
+    """SHA-256 of what a comparison fits on: the table's values, labels and tracks, and the
+    dataset's tracks (ids, files and labels), so a comparison resumes only on the same data."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    if table is not None:
+        digest.update(np.ascontiguousarray(table.X, dtype=np.float64).tobytes())
+        digest.update(np.asarray(table.y, dtype=np.int64).tobytes())
+        digest.update("\n".join(map(str, table.tracks)).encode())
+    if dataset is not None:
+        digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}" for t in dataset.tracks).encode())
+    return digest.hexdigest()
+
+
 def _finished_rows(out: Path, setup: dict, names: list[str]) -> dict[str, dict]:
     """The models of ``names`` an earlier comparison in ``out`` finished with the same
     ``setup`` (data, folds, seed, search, settings): resumed, not fitted again."""
@@ -546,7 +565,8 @@ def compare_models(
              "network_epochs": None, **kinds_setup,
              "cv": f"stratified K-fold {grouping}" + (" (nested randomized search)" if search else ""),
              "grouping": grouping,
-             "seed": seed, "search_iterations": n_iter if search else 0}
+             "seed": seed, "search_iterations": n_iter if search else 0,
+             "data_sha256": _data_fingerprint(table, dataset), "genrekit_version": __version__}
     setup = json.loads(json.dumps(setup))  # as comparison.json holds it
     out = Path(out_dir) if out_dir is not None else None
     done = _finished_rows(out, setup, names) if out is not None else {}
