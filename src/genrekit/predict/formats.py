@@ -212,8 +212,8 @@ def _seconds(value: float) -> str:
 
 def _parts(p: Prediction) -> str:
     """What the shares count: the chunks, or the finer windows of the timeline where the model gives them."""
-    if len(p.timeline) == p.n_chunks:
-        return f"{p.n_chunks} chunk{'s' if p.n_chunks != 1 else ''}"
+    if len(p.timeline) <= p.n_chunks:  # silent steps leave the timeline: fewer steps than chunks means chunks
+        return f"{len(p.timeline)} chunk{'s' if len(p.timeline) != 1 else ''}"
     return f"{len(p.timeline)} windows"
 
 

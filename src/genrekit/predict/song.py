@@ -72,14 +72,16 @@ class Segment:
 class Prediction:
     """The genres of one file.
 
-    ``probabilities``: mean of the chunk probabilities (or share of votes, for a model that
-    votes). ``genre`` is its top genre, or ``"unknown"`` when ``confidence`` (the top
-    probability) is below ``min_confidence`` or when the audio is not music (``music``
-    below the detector's threshold, :mod:`genrekit.models.music`); the probabilities are
-    reported either way. ``n_chunks`` counts the chunks that make ``probabilities``.
-    ``timeline``: every step with its genre, in time order: the chunks, or the finer windows
-    of a model that gives them (the default's ~6 s). ``proportions``: share of the
-    timeline's steps whose top genre is each genre (sums to 1). ``start``/``end``: the
+    ``probabilities``: mean of the chunk probabilities, each chunk weighed by the share of its
+    time that sounds (or share of votes, for a model that votes). ``genre`` is its top genre,
+    or ``"unknown"`` when ``confidence`` (the top probability) is below ``min_confidence`` or
+    when the audio is not music (``music`` below the detector's threshold,
+    :mod:`genrekit.models.music`); the probabilities are reported either way. ``n_chunks``
+    counts the chunks that make ``probabilities`` (those with some sound).
+    ``timeline``: the steps with their genre, in time order: the chunks, or the finer windows
+    of a model that gives them (the default's ~6 s), leaving out those mostly silent.
+    ``proportions``: each genre's share of the steps it tops, each weighed as the chunks are
+    (sums to 1). ``start``/``end``: the
     analysed span, after skipping the intro and the outro. ``styles``: the styles present
     (at or above their thresholds, :mod:`genrekit.models.styles`) -> probability, most
     probable first; None for a model without styles, empty for audio that is not music.
