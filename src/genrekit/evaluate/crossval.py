@@ -74,13 +74,13 @@ def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str]
     return scores, fitted.model
 
 
-def _fold_scores(item: tuple) -> dict:
-    recipe, train_tracks, test_tracks, aggregations = item
-    return fold(recipe, train_tracks, test_tracks, aggregations=aggregations)[0]
-
-
-def _fold_worker():
-    return _fold_scores
+def _fold_worker(recipe: Recipe, aggregations: tuple):
+    """A runner's worker: the recipe (its table) handed over once per worker process, then a
+    fold's ``(train, test)`` tracks -> its scores."""
+    def scores(item: tuple) -> dict:
+        train_tracks, test_tracks = item
+        return fold(recipe, train_tracks, test_tracks, aggregations=aggregations)[0]
+    return scores
 
 
 def cross_validate_recipe(
@@ -112,10 +112,10 @@ def cross_validate_recipe(
         ``<score>_mean`` and ``<score>_std`` for ``accuracy``, ``accuracy_<method>``,
         ``f1_macro``, ``balanced_accuracy`` and ``chunk_accuracy``, and ``fit_seconds`` (mean per fold).
     """
-    items = [(recipe, np.asarray(train), np.asarray(test), tuple(aggregations)) for train, test in track_folds]
+    items = [(np.asarray(train), np.asarray(test)) for train, test in track_folds]
     results: list = [None] * len(items)
     # genrekit's process pool: its workers end with this process, even when it is killed
-    for index, scores in LocalRunner(n_jobs).map(_fold_worker, (), items):
+    for index, scores in LocalRunner(n_jobs).map(_fold_worker, (recipe, tuple(aggregations)), items):
         results[index] = scores
     result = {"model": recipe.name, "n_splits": len(results), **(summary or {}), "folds": results}
     for key in ("accuracy", *(f"accuracy_{m}" for m in aggregations[1:]), *SCORES[1:]):
