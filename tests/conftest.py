@@ -413,3 +413,67 @@ def songs_for_memory(gtzan_mini, tmp_path_factory):
                 written += len(y)
     sf.write(root / "clip.wav", clips[0], 22050)
     return root / "clip.wav", root / "one_hour.wav"
+
+
+# --- processes: what a killed command leaves behind (Linux's /proc) -------------------------
+
+def _process_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, state, start time) of every process, from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            table[int(entry.name)] = (int(fields[1]), fields[0], fields[19])
+    return table
+
+
+def _descendants(pid: int) -> dict[int, tuple[int, str]]:
+    """pid -> (depth below ``pid``, start time) of its live children, grandchildren, ..."""
+    table, found, frontier = _process_table(), {}, {pid: 0}
+    while frontier:
+        frontier = {child: depth + 1 for child, (parent, state, _) in table.items()
+                    for p, depth in frontier.items() if parent == p and state != "Z"}
+        found |= {child: (depth, table[child][2]) for child, depth in frontier.items()}
+    return found
+
+
+def kill_when(process, ready, *, timeout: float = 120.0) -> dict[int, str]:
+    """SIGKILL ``process`` once ``ready(descendants)`` holds (pid -> (depth, start time)), then
+    give its descendants 5 s to end; returns those still running (pid -> command line), after
+    killing them so no test leaves a process behind."""
+    import signal
+    import time
+
+    tracked: dict[int, tuple[int, str]] = {}
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            tracked |= _descendants(process.pid)
+            if ready(_descendants(process.pid)):
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the command ended before it was seen at work"
+        tracked |= _descendants(process.pid)
+        process.kill()
+        process.wait()
+        deadline, left = time.monotonic() + 5, set()
+        while time.monotonic() < deadline:
+            table = _process_table()
+            left = {pid for pid, (_, started) in tracked.items()
+                    if pid in table and table[pid][2] == started and table[pid][1] != "Z"}
+            if not left:
+                break
+            time.sleep(0.1)
+        return {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+                for pid in left if Path(f"/proc/{pid}/cmdline").exists()}
+    finally:
+        table = _process_table()
+        for pid, (_, started) in tracked.items():
+            if pid in table and table[pid][2] == started:
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()

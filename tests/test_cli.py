@@ -87,44 +87,18 @@ def test_four_fold_cv_by_track_on_gtzan_mini(gtzan_mini, feature_cache):
     assert result["accuracy_mean"] > 0.6, result["accuracy_mean"]
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="counts processes through Linux's /proc")
 def test_cross_validation_workers_die_with_their_parent(tmp_path, feature_table):
     """`compare` fits its folds in worker processes; killed (SIGKILL), it takes them with it.
     Its folds ran in joblib's pool until 2026-12-02, whose workers outlived a killed parent."""
-    from test_library import _descendants, _process_table
+    from conftest import kill_when
 
     command = [sys.executable, "-m", "genrekit", "compare", "--table", str(feature_table), "--models",
                "gradient-boosting", "--folds", "5", "--jobs", "2", "--out", str(tmp_path / "out")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    tracked: dict[int, tuple[int, str]] = {}
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            tracked |= _descendants(process.pid)
-            if len(tracked) >= 3:
-                break  # the pool's workers (and its forkserver or resource tracker) are up
-            time.sleep(0.05)
-        assert process.poll() is None, "compare ended before its workers were seen"
-        time.sleep(1.0)
-        tracked |= _descendants(process.pid)
-        process.kill()
-        process.wait()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            table = _process_table()
-            left = {pid for pid, (_, started) in tracked.items()
-                    if pid in table and table[pid][2] == started and table[pid][1] != "Z"}
-            if not left:
-                break
-            time.sleep(0.1)
-        assert not left, f"{len(left)} process(es) still running 5 s after their parent was killed"
-    finally:
-        table = _process_table()
-        for pid, (_, started) in tracked.items():
-            if pid in table and table[pid][2] == started:
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    # the pool's workers (and its forkserver or resource tracker) are up: fitting
+    left = kill_when(process, lambda descendants: len(descendants) >= 3)
+    assert not left, f"still running 5 s after their parent was killed: {left}"
 
 
 def test_compare_published_table(tmp_path, feature_table):

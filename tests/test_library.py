@@ -1,7 +1,6 @@
 """Tagging a music library: bad files recorded, SIGKILL-safe resume, genre tags in metadata."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -293,73 +292,26 @@ def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tin
         assert "dangling symbolic link" in result.output and "symbolic link loop" in result.output
 
 
-def _process_table() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, state, start time) of every process, from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            table[int(entry.name)] = (int(fields[1]), fields[0], fields[19])
-    return table
-
-
-def _descendants(pid: int) -> dict[int, tuple[int, str]]:
-    """pid -> (depth below ``pid``, start time) of its live children, grandchildren, ..."""
-    table, found, frontier = _process_table(), {}, {pid: 0}
-    while frontier:
-        frontier = {child: depth + 1 for child, (parent, state, _) in table.items()
-                    for p, depth in frontier.items() if parent == p and state != "Z"}
-        found |= {child: (depth, table[child][2]) for child, depth in frontier.items()}
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes through Linux's /proc")
 def test_tag_workers_die_with_their_parent(tmp_path, gtzan_mini, tiny_model):
     root = tmp_path / "Music"
     root.mkdir()
     for path in sorted(p for genre in GENRES for p in (gtzan_mini / genre).iterdir())[:12]:
         (root / path.name).symlink_to(path)
+    from conftest import kill_when
+
     journal = tmp_path / "t.csv.journal.jsonl"
     command = [sys.executable, "-m", "genrekit", "tag", str(root), "--model", str(tiny_model),
                "--out", str(tmp_path / "t.csv"), "--jobs", "2"]
-    stderr = open(tmp_path / "stderr.txt", "wb")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
-    tracked: dict[int, tuple[int, str]] = {}
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            tracked |= _descendants(process.pid)
-            workers = [pid for pid, (depth, _) in _descendants(process.pid).items() if depth >= 2]
-            if len(workers) >= 2 and journal.exists() and journal.read_text().count("\n") >= 1:
-                break  # the workers have loaded the model and are tagging
-            time.sleep(0.05)
-        assert process.poll() is None, f"the run ended before its workers were seen at work: {(tmp_path / 'stderr.txt').read_text()}"
-        tracked |= _descendants(process.pid)
-        process.kill()
-        process.wait()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            table = _process_table()
-            left = {pid for pid, (_, started) in tracked.items()
-                    if pid in table and table[pid][2] == started and table[pid][1] != "Z"}
-            if not left:
-                break
-            time.sleep(0.1)
-        names = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120] for pid in left
-                 if Path(f"/proc/{pid}/cmdline").exists()}
-        assert not left, f"still running 5 s after their parent was killed: {names}"
-    finally:
-        table = _process_table()
-        for pid, (_, started) in tracked.items():
-            if pid in table and table[pid][2] == started:
-                os.kill(pid, signal.SIGKILL)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        stderr.close()
+    with open(tmp_path / "stderr.txt", "wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+        def tagging(descendants: dict) -> bool:  # the workers have loaded the model and are tagging
+            workers = [pid for pid, (depth, _) in descendants.items() if depth >= 2]
+            return len(workers) >= 2 and journal.exists() and journal.read_text().count("\n") >= 1
+
+        left = kill_when(process, tagging)
+    assert not left, f"still running 5 s after their parent was killed: {left}; {(tmp_path / 'stderr.txt').read_text()}"
 
 
 def _styles_cell(text) -> dict[str, float]:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from genrekit.models import catalogue
 from genrekit.cli.common import (
-    AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE,
+    AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _output_folder, _print_taxonomy, _progress,
