@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from genrekit.audio.io import MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, info, stream
+from genrekit.audio.io import MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, info, stream
 from genrekit.errors import AnalysisStopped, AudioError, ParameterError
 
 
@@ -192,7 +192,8 @@ def song_chunks(
         raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
                                f"only {decoded / sr:.2f} s could be decoded")
     if peak < SILENCE_PEAK:
-        raise AudioError(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
+        raise AudioError(path, cancelled_channels(path)
+                         or f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     tail = pending.shape[0]
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
     new = tail if emitted == 0 else tail - max(0, size - hop)

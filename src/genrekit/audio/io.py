@@ -20,7 +20,7 @@ import soundfile as sf
 import soxr
 
 from genrekit.audio import remote
-from genrekit.errors import AudioError, ParameterError
+from genrekit.errors import AudioError, GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -614,7 +614,23 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
     if not allow_silent:
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-            raise AudioError(path, f"silent: peak level {level} dBFS over {duration:.2f} s")
+            raise AudioError(path, cancelled_channels(path) or f"silent: peak level {level} dBFS over {duration:.2f} s")
+
+
+def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
+    """Why a file that mixes down to silence is not silent, or None: its channels cancel in
+    the mono mix (one the other inverted), found in its first ``seconds``."""
+    try:
+        with _open(path) as reader:
+            if reader.channels < 2:
+                return None
+            block = reader.read(int(seconds * reader.samplerate), dtype="float32", always_2d=True)
+    except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    if len(block) and float(np.max(np.abs(block))) >= SILENCE_PEAK:
+        return ("silent when its channels are mixed to mono, as genrekit hears songs: they cancel (one is the "
+                "other inverted, a wiring or phase fault); expected channels that add up")
+    return None
 
 
 def load(
