@@ -846,7 +846,7 @@ def _journalled_write(results, path, genre, existing="replace"):
               "music": None, "error": None, "styles": None}
     with open(journal, "a", encoding="utf-8") as handle:
         change = library_module._set_tag(record, handle, library_module.TagOptions(existing=existing), rekey)
-        library_module._append(handle, record)
+        library_module.append_record(handle, record)
     return record, change
 
 

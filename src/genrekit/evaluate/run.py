@@ -197,6 +197,12 @@ def predict_dataset(
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
 
 
+def _prediction_line(record: dict) -> bool:
+    """Whether an evaluation journal's line is a whole record: what resuming reads of it."""
+    return (isinstance(record.get("path"), str) and isinstance(record.get("options"), dict)
+            and isinstance(record.get("prediction"), (dict, type(None))) and "version" in record)
+
+
 def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip: float, hop_seconds: float | None,
                             progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
@@ -208,6 +214,7 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
 
     from genrekit.models.interface import model_id
     from genrekit.predict.files import iter_predictions
+    from genrekit.predict.library import append_record, reopen_journal
 
     def version(path: str) -> list | None:
         try:
@@ -219,36 +226,25 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds,
                "genrekit_version": __version__}
     done: dict[str, tuple] = {}
-    try:
-        lines = journal.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-            # a file that failed is tried again (a decoder installed since, a worker the system killed)
-            if (entry["options"] == options and entry["prediction"] and entry["version"] is not None
-                    and entry["version"] == version(entry["path"])):
+    for entry in reopen_journal(journal, _prediction_line):  # torn and damaged lines left out (and kept aside)
+        # a file that failed is tried again (a decoder installed since, a worker the system killed)
+        if (entry["options"] == options and entry["prediction"] and entry["version"] is not None
+                and entry["version"] == version(entry["path"])):
+            try:
                 done[entry["path"]] = (Prediction.from_dict(entry["prediction"]), None)
-        except (ValueError, KeyError, TypeError):  # a line torn by a kill, or another version's: predicted again
-            continue
+            except (KeyError, TypeError, ValueError):  # another version's record: predicted again
+                continue
     todo = [p for p in paths if p not in done]
     if done:
         logger.warning("%s: %d file(s) taken from an earlier run of the same model and options", journal,
                        len(set(paths) - set(todo)))
-    journal.parent.mkdir(parents=True, exist_ok=True)
     with open(journal, "a", encoding="utf-8") as handle:
-        if lines and not journal.read_bytes().endswith(b"\n"):  # a line torn by a kill: the next starts afresh
-            handle.write("\n")
         outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner)
         for path, prediction, error in track(outcomes, total=len(todo), description="predicting",
                                              disable=not progress):
             done[path] = (prediction, error)
-            handle.write(json.dumps({"path": path, "version": version(path), "options": options,
-                                     "prediction": prediction.to_dict() if prediction else None,
-                                     "error": error}, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+            append_record(handle, {"path": path, "version": version(path), "options": options,
+                                   "prediction": prediction.to_dict() if prediction else None, "error": error})
     predictions = [done[p][0] for p in paths if done[p][0] is not None]
     return predictions, {p: done[p][1] for p in paths if done[p][1] is not None}
 

@@ -335,6 +335,17 @@ def read_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_li
     return records
 
 
+def reopen_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_line) -> list[dict]:
+    """:func:`read_journal`'s records, the journal rewritten with them alone (atomically), so
+    a line appended next starts on a line of its own, never after a torn one."""
+    path = Path(path)
+    records = read_journal(path, whole)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, durable=True) as temporary:
+        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return records
+
+
 def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a
     ``[path, key, size, mtime_ns, model id]`` item -> its :class:`TagRecord` as a dict."""
@@ -494,7 +505,7 @@ def _results_lock(results: Path):
         yield  # the lock goes with the handle
 
 
-def _append(handle, record: dict) -> None:
+def append_record(handle, record: dict) -> None:
     """One journal line, on disk before this returns."""
     handle.write(json.dumps(record) + "\n")
     handle.flush()
@@ -593,7 +604,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
                          "fields": change.fields, "id3_version": change.id3_version, "id3_tag": change.id3_tag,
                          "before": now, "after": None}
         record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
-        _append(handle, record)  # the old values are on disk before the file changes
+        append_record(handle, record)  # the old values are on disk before the file changes
         change = apply_tag_change(change)
         if change.written:
             record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
@@ -726,11 +737,7 @@ def tag_library(
     files = list(listing)
     with _results_lock(results):
         journal = results.with_name(results.name + ".journal.jsonl")
-        records = read_journal(journal)
-        results.parent.mkdir(parents=True, exist_ok=True)
-        # Rewrite the journal without a torn last line before appending to it.
-        with atomic_path(journal, durable=True) as temporary:
-            temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        records = reopen_journal(journal)
         latest = {r["key"]: r for r in records}
         # A file whose tag write was journalled but never finished is not done: its key is the
         # one it had before the write, so if the write did not happen it is tagged again.
@@ -772,7 +779,7 @@ def tag_library(
                 actions[record["tag_action"]] += 1
                 if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
                     current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
-            _append(handle, record)  # journalled before anyone is told: a failing callback loses no record
+            append_record(handle, record)  # journalled before anyone is told: a failing callback loses no record
             records.append(record)
             if change is not None and on_tag_change is not None:
                 on_tag_change(change)
@@ -999,7 +1006,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if id3_tag == "":
         reason = (f"{path}: a write converted its ID3v2 version, and the journal line holding the tag as it was "
                   "is damaged (see the journal's .damaged copy); left as it is")
-        _append(handle, line | {"state": "refused", "reason": reason})
+        append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
@@ -1008,12 +1015,12 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         now = tags.read_genre_field(path)
     except Exception as exc:  # gone, or no longer a taggable file
         reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
-        _append(handle, line | {"state": "refused", "reason": reason})
+        append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     found = {n: now.fields.get(n) for n in target}
     if previous is not None and previous["state"] == "restoring" and found == target:
         stat = _stat(path)
-        _append(handle, line | {"state": "restored", "after": stat, "resumed": True})
+        append_record(handle, line | {"state": "restored", "after": stat, "resumed": True})
         return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
     if found[name] != ours[name] and not newest and id3_tag is None:
         return _own_fields_only(path, handle, line, ours, target, found, name), True
@@ -1022,25 +1029,25 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
                   + ("" if found[name] != ours[name] else f", and {', '.join(n for n in found if found[n] != ours[n])}"
                      " changed too")
                   + ": the file's tags changed since it was tagged; left as it is")
-        _append(handle, line | {"state": "refused", "reason": reason})
+        append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
                   "back, but the file changed since; its tags are left as they are")
-        _append(handle, line | {"state": "refused", "reason": reason})
+        append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
-    _append(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
+    append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
     try:
         tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
     except tags.TagConflict as exc:  # changed between the read above and the write
-        _append(handle, line | {"state": "refused", "reason": str(exc)})
+        append_record(handle, line | {"state": "refused", "reason": str(exc)})
         return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
     except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
         reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
-        _append(handle, line | {"state": "failed", "reason": reason})
+        append_record(handle, line | {"state": "failed", "reason": reason})
         return UndoRecord(path, "failed", reason, name, ours[name], target[name]), False
     stat = _stat(path)
-    _append(handle, line | {"state": "restored", "after": stat})
+    append_record(handle, line | {"state": "restored", "after": stat})
     return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
 
 
@@ -1055,15 +1062,15 @@ def _own_fields_only(path: str, handle, line: dict, ours: dict, target: dict, fo
     mine = {n: target[n] for n in target if n != name and found[n] == ours[n]}
     if not mine:
         return UndoRecord(path, "refused", reason, name, found[name], found[name])
-    _append(handle, line | {"state": "restoring", "fields_only": sorted(mine)})
+    append_record(handle, line | {"state": "restoring", "fields_only": sorted(mine)})
     try:
         tags.write_fields(path, mine, expect={n: ours[n] for n in mine})
     except Exception as exc:  # mutagen raises many types; the genre is the owner's either way
         reason = f"{reason}; genrekit's own fields not removed ({type(exc).__name__}: {exc})"
-        _append(handle, line | {"state": "failed", "reason": reason})
+        append_record(handle, line | {"state": "failed", "reason": reason})
         return UndoRecord(path, "refused", reason, name, found[name], found[name])
     stat = _stat(path)
-    _append(handle, line | {"state": "owner's genre kept", "after": stat})
+    append_record(handle, line | {"state": "owner's genre kept", "after": stat})
     return UndoRecord(path, "refused", reason, name, found[name], found[name], stat)
 
 
@@ -1134,11 +1141,9 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
     (``key``, ``size``, ``mtime_ns`` and the ``tag_*`` columns), rewritten atomically."""
     if not undone:
         return
-    records, latest = read_journal(journal), {}
+    records, latest = reopen_journal(journal), {}
     for record in records:
         latest[os.path.realpath(record["path"])] = record
-    with atomic_path(journal, durable=True) as temporary:  # without a torn last line (a killed run), before appending to it
-        temporary.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     changed = {}
     with open(journal, "a", encoding="utf-8") as handle:
         for outcome in undone:
@@ -1153,7 +1158,7 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
             tag = record.get("tag") or {}
             if not (tag.get("state") == "undone" and tag.get("after") == outcome.after):
                 record = _undone_record(record, outcome)
-                _append(handle, record)
+                append_record(handle, record)
             changed[real] = record
     if changed and results.exists():
         _update_table(results, changed)
