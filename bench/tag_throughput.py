@@ -248,11 +248,13 @@ def _child(command: list[str], cores: set[int]) -> tuple[float, float, float]:
     return wall, float(user) + float(system), int(peak_kb) / 1024
 
 
-def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None = None, out: Path | None = None) -> None:
+def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None = None, out: Path | None = None,
+                        baseline_file: dict[str, Path] | None = None) -> None:
     """``limit``: the first files of the library only, a smoke test of the script (no immich).
     ``also``: other default-model files ({name: path}), measured beside the shipped default
     alone (then the baseline of agreement) instead of the usual variants; the result goes to
-    ``out``."""
+    ``out``. ``baseline_file``: one file ({name: path}) measured first, the baseline of agreement
+    instead of the shipped default."""
     import numpy as np
     import soundfile as sf
 
@@ -281,7 +283,8 @@ def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None =
         unseen = [] if limit else sorted(str(p) for p in Path(immich.tracks_dir()).glob("*/*.opus"))
     except ImportError:
         unseen = []
-    variants = default_variants() if not also else {"fp32, as shipped": default_model_path(onnx=True), **also}
+    variants = default_variants() if not (also or baseline_file) else {
+        **(baseline_file or {}), "as shipped": default_model_path(onnx=True), **(also or {})}
     from threadpoolctl import threadpool_limits
 
     core = max(os.sched_getaffinity(0))
@@ -334,6 +337,7 @@ def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None =
         del row["_proba"]
     result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
               "command": " ".join(["python bench/tag_throughput.py --precision",
+                                   *(f"--reference '{name}={path}'" for name, path in (baseline_file or {}).items()),
                                    *(f"--also '{name}={path}'" for name, path in (also or {}).items()),
                                    *([f"--out {out}"] if out else [])]), "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
@@ -740,6 +744,9 @@ def main() -> None:
     parser.add_argument("--also", action="append", default=[], metavar="NAME=PATH",
                         help="with --precision: measure this default-model file beside the shipped one instead of "
                              "the usual variants (repeatable; give --out)")
+    parser.add_argument("--reference", metavar="NAME=PATH",
+                        help="with --precision: a default-model file measured first, the baseline of agreement "
+                             "(give --out)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -750,12 +757,14 @@ def main() -> None:
         write_tags_benchmark()
         return
     if args.precision:
-        if any("=" not in item for item in args.also):
-            parser.error(f"--also {args.also}: expected NAME=PATH each")
+        if any("=" not in item for item in [*args.also, *([args.reference] if args.reference else [])]):
+            parser.error(f"--also {args.also}, --reference {args.reference}: expected NAME=PATH each")
         also = dict(item.split("=", 1) for item in args.also)
-        if also and not args.out:
-            parser.error("--also needs --out: the usual variants' result (precision.json) stays as it is")
-        precision_benchmark(args.limit, {name: Path(path) for name, path in also.items()}, args.out)
+        reference = dict([args.reference.split("=", 1)]) if args.reference else {}
+        if (also or reference) and not args.out:
+            parser.error("--also and --reference need --out: the usual variants' result (precision.json) stays as it is")
+        precision_benchmark(args.limit, {name: Path(path) for name, path in also.items()}, args.out,
+                            {name: Path(path) for name, path in reference.items()})
         return
     if args.reach:
         if args.table:

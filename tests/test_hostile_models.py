@@ -283,9 +283,11 @@ def song(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("onnx, n", [(False, 200), (True, 25)])
 def test_damaged_model_files_are_refused_or_run_never_crash(tmp_path, onnx, n):
     """A damaged file (a bad download, a failing disk) either loads as a model whose
-    probabilities are finite, or is refused with a ModelError naming it: never another
-    exception. Fuzzing this found a corrupt deflate stream (zlib.error) and ONNX metadata that
-    is not UTF-8 (UnicodeDecodeError) escaping."""
+    probabilities are finite, or is refused with a ModelError naming it (at load, or at its
+    first song where the load's few seconds did not show it): never another exception, never
+    NaN for a genre. Fuzzing this found a corrupt deflate stream (zlib.error), ONNX metadata
+    that is not UTF-8 (UnicodeDecodeError) escaping, and a flipped weight that passed the
+    self-test and gave NaN on 30 s."""
     source = default_model_path(onnx=onnx)
     path = tmp_path / source.name
     outcomes = {"refused": 0, "ran": 0}
@@ -298,7 +300,12 @@ def test_damaged_model_files_are_refused_or_run_never_crash(tmp_path, onnx, n):
             outcomes["refused"] += 1
             continue
         chunks = np.random.default_rng(0).normal(scale=0.1, size=(1, int(model.sample_rate * model.chunk_seconds)))
-        proba = model.predict_proba(chunks.astype(np.float32))
+        try:
+            proba = model.predict_proba(chunks.astype(np.float32))
+        except ModelError as exc:
+            assert str(path) in str(exc)
+            outcomes["refused"] += 1
+            continue
         assert proba.shape == (1, len(model.labels)) and np.isfinite(proba).all()
         outcomes["ran"] += 1
     assert outcomes["refused"] > 0  # the damage reached the checks
@@ -797,6 +804,14 @@ def test_members_neither_stored_nor_deflated_are_refused_unopened(tmp_path, kind
     ({"features": {"sample_rate": 16000, "min_duration": 3.0, "level_dbfs": -1e308}}, "level_dbfs"),
     ({"training": {"content_sha256": "ab"}}, "content_sha256"),
     ({"training": {"audio_sha256": [{"__reduce__": "os.system"}]}}, "training.audio_sha256"),
+    # a light graph's stride: the runtime builds a (patches / stride, patches) matrix from it
+    ({"heard_stride": 0}, "heard_stride' must be a whole number 1-64"),
+    ({"heard_stride": 10**9}, "heard_stride' must be a whole number 1-64"),
+    ({"heard_stride": True}, "field 'heard_stride' must be int, found bool"),
+    ({"heard_stride": "3"}, "heard_stride"),
+    ({"heard_stride": None}, "heard_stride"),
+    ({"heard_input": ["heard"]}, "heard_input"),
+    ({"pooling_input": ""}, "'heard_input' needs 'pooling_input'"),
 ])
 def test_an_exported_files_genrekit_metadata_is_checked_field_by_field(tamper, message):
     """The config an ONNX file carries in its metadata is read like a manifest: each field's
@@ -814,6 +829,9 @@ def test_an_exported_files_genrekit_metadata_is_checked_field_by_field(tamper, m
     (lambda c: {"labels": [*c["labels"], "polka"]}, "11 labels for a graph that gives 10 probabilities"),
     (lambda c: {"output_name": "nope"}, "output_name 'nope' is not in the graph"),
     (lambda c: {"input_name": "x"}, "input_name 'x' is not in the graph"),
+    (lambda c: {"heard_input": "x"}, "heard_input 'x' is not in the graph"),
+    (lambda c: {"heard_input": ""}, "the graph takes heard, which the metadata does not name"),
+    (lambda c: {"heard_input": "patches"}, "the graph takes heard, which the metadata does not name"),
 ])
 def test_an_exported_files_metadata_must_describe_its_graph(tmp_path, tamper, message):
     """Well-typed metadata that does not match the graph (a genre too few silently dropped a

@@ -232,9 +232,9 @@ def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
         raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn "
                              f"taggers (features {MUSICNN_BOTH!r}, as the default model); found a {head} on the "
                              f"{model.model.spec.name!r} features")
-    return _export_musicnn_prior(model.model, out, strided_taggers(STUDENT_STRIDE),
+    return _export_musicnn_prior(model.model, out, strided_taggers(),
                                  f"MTT_musicnn on one patch in {STUDENT_STRIDE} of each segment, its student on "
-                                 "MSD_musicnn's features between (genrekit export --light)")
+                                 "MSD_musicnn's features between (genrekit export --light)", heard_stride=STUDENT_STRIDE)
 
 
 @to_onnx.register
@@ -322,7 +322,8 @@ def _check_same_probabilities(model, graph, output_name: str, model_path, rows: 
                          f"(up to {gap:.3f} apart on test rows); it is not exported")
 
 
-def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approximation: str | None = None) -> Path:
+def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approximation: str | None = None,
+                          heard_stride: int | None = None) -> Path:
     """A :class:`~genrekit.models.tagprior.TagPriorClassifier` on both musicnn taggers as one
     graph, written atomically: log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
     ``(m, n_patches)`` in (:func:`~genrekit.features.musicnn.pooling_matrix`: the segment, then
@@ -333,7 +334,11 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
 
     ``features``: a module from patches to their 500 features in place of both taggers (the
     light export's :func:`~genrekit.features.musicnn.strided_taggers`), with ``approximation``
-    saying how it departs from them (kept in the file's config, shown by ``genrekit info``)."""
+    saying how it departs from them (kept in the file's config, shown by ``genrekit info``).
+    ``heard_stride``: ``features`` also takes which patches MTT_musicnn hears (a third input,
+    ``heard``); the runtime gives it one patch in ``heard_stride``
+    (:func:`~genrekit.features.musicnn.hearing_matrix`), and every patch where it needs the
+    exact features (:func:`~genrekit.features.musicnn.taggers_session`)."""
     from genrekit.features.musicnn import TAGGERS, load_musicnn
     from genrekit.features.musicnn.network import PatchFeatures
     from genrekit.models.tagprior import TagPriorClassifier
@@ -346,15 +351,21 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
         raise ParameterError("features and approximation: expected both (an approximation of the taggers and what "
                              f"it is) or neither, found features={type(features).__name__}, "
                              f"approximation={approximation!r}")
-    prior_head, prior_graph = _prior_modules()
+    prior_head, prior_graph, heard_prior_graph = _prior_modules()
     if features is None:
         features = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS])
-    graph_module = prior_graph(features.eval(), prior_head(classifier)).eval()
-    graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name)
+    if heard_stride is not None and approximation is None:
+        raise ParameterError(f"heard_stride={heard_stride}: only for an approximation of the taggers (features and "
+                             "approximation)")
+    graph_class = prior_graph if heard_stride is None else heard_prior_graph
+    graph_module = graph_class(features.eval(), prior_head(classifier)).eval()
+    graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name, heard=heard_stride is not None)
     config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
     if approximation is not None:
         config["approximation"] = approximation
+    if heard_stride is not None:
+        config.update(heard_input="heard", heard_stride=int(heard_stride))
     return _write_onnx(graph, config, out)
 
 
@@ -374,22 +385,28 @@ def _write_onnx(graph, config: dict, out: str | os.PathLike) -> Path:
     return out
 
 
-def _patches_to_onnx(module, output_names: list[str], what: str):
+def _patches_to_onnx(module, output_names: list[str], what: str, *, heard: bool = False):
     """``module`` (musicnn's log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix
-    ``(m, n_patches)`` in, any numbers of patches and rows) as an ONNX model proto whose
-    outputs are ``output_names``."""
+    ``(m, n_patches)`` in, any numbers of patches and rows; with ``heard``, also a matrix
+    ``(k, n_patches)`` selecting the patches MTT_musicnn hears) as an ONNX model proto whose outputs are
+    ``output_names``."""
     import torch
 
     from genrekit.features.musicnn import N_MELS, PATCH_FRAMES
 
     patches, rows = torch.export.Dim("patches", min=1), torch.export.Dim("rows", min=1)
+    n = 5 if heard else 3  # three sizes that differ, so the exporter ties no two axes together
+    example = (torch.randn(n, PATCH_FRAMES, N_MELS), torch.from_numpy(pooling_matrix(n)))
+    names, shapes = ["patches", "pooling"], {"patches": {0: patches}, "pooling": {0: rows, 1: patches}}
+    if heard:
+        example += (torch.eye(n)[::3],)
+        names.append("heard")
+        shapes["heard"] = {0: torch.export.Dim("heard", min=1), 1: patches}
     try:
         with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*shares the same shape constraints")  # both inputs' patch axis
-            program = torch.onnx.export(module, (torch.randn(3, PATCH_FRAMES, N_MELS), torch.from_numpy(pooling_matrix(3))),
-                                        input_names=["patches", "pooling"], output_names=output_names,
-                                        dynamic_shapes={"patches": {0: patches}, "pooling": {0: rows, 1: patches}},
-                                        opset_version=OPSET, dynamo=True, verbose=False)
+            program = torch.onnx.export(module, example, input_names=names, output_names=output_names,
+                                        dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
         _fold_constants(program)
     except Exception as exc:  # the exporter raises many types
@@ -487,7 +504,16 @@ def _prior_modules():
             features = self.features(patches, pooling)
             return self.head(features), features
 
-    return PriorHead, PriorGraph
+    class HeardPriorGraph(PriorGraph):
+        """:class:`PriorGraph` on light features, which also take which patches MTT_musicnn
+        hears."""
+
+        def forward(self, patches: torch.Tensor, pooling: torch.Tensor,
+                    heard: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            features = self.features(patches, pooling, heard)
+            return self.head(features), features
+
+    return PriorHead, PriorGraph, HeardPriorGraph
 
 
 def _after_musicnn(head, musicnn_model: str):

@@ -415,6 +415,9 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         if not self.config.get("pooling_input"):  # exported before windows and styles: the segment alone
             self.styles, self._style_columns, self.window_seconds, self._music_columns = [], {}, None, None
             self.style_thresholds = None
+        #: A light graph's MTT_musicnn hears one patch in this many (its file's; 1: every
+        #: patch, the exact features of the model file, slower).
+        self.heard_stride = self.config.get("heard_stride", 1)
 
     def _details(self) -> dict:
         details = super()._details()
@@ -464,6 +467,10 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         from genrekit.features.musicnn import pooling_matrix
 
         feeds[self.config["pooling_input"]] = pooling_matrix(len(patches))[:1] if pooling is None else pooling
+        if self.config.get("heard_input"):  # a light graph: MTT_musicnn on one patch in heard_stride
+            from genrekit.features.musicnn import hearing_matrix
+
+            feeds[self.config["heard_input"]] = hearing_matrix(len(patches), self.heard_stride)
         p, f = run_onnx(self, [self.config["output_name"], self.config["features_output"]], feeds)
         p = _graph_proba(self, p)
         return p, f
@@ -649,12 +656,16 @@ def run_onnx(model: GenreClassifier, outputs: list[str] | None, feeds: dict) -> 
 
 def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
     """An ONNX graph's probabilities, if they have a column per genre of the file's labels (a
-    graph whose width is only known at run time is checked at each run)."""
-    if proba.ndim != 2 or proba.shape[1] != len(model.labels):
-        from genrekit.errors import ModelError
+    graph whose width is only known at run time is checked at each run) and are numbers (a
+    damaged weight can pass the load's self-test on a few seconds and overflow on a song)."""
+    from genrekit.errors import ModelError
 
+    if proba.ndim != 2 or proba.shape[1] != len(model.labels):
         raise ModelError(f"{model.source}: the graph gave probabilities of shape {proba.shape} for "
                          f"{len(model.labels)} genres (a corrupt or crafted file)")
+    if not np.isfinite(proba).all():
+        raise ModelError(f"{model.source}: the graph gave {int(np.sum(~np.isfinite(proba)))} non-finite "
+                         f"probabilities of {proba.size} (non-finite or overflowing weights? a corrupt or crafted file)")
     return proba
 
 
@@ -735,8 +746,8 @@ def _check_graph(session, config: dict, where: str) -> None:
     if not inputs or not outputs:
         raise ModelError(f"{where}: a graph with {len(inputs)} input(s) and {len(outputs)} output(s); expected "
                          "audio or features in and probabilities out")
-    for key, names in (("input_name", inputs), ("pooling_input", inputs), ("output_name", outputs),
-                       ("features_output", outputs)):
+    for key, names in (("input_name", inputs), ("pooling_input", inputs), ("heard_input", inputs),
+                       ("output_name", outputs), ("features_output", outputs)):
         if config.get(key) and config[key] not in names:
             raise ModelError(f"{where}: {key} {config[key]!r} is not in the graph, which has {', '.join(names)}")
     output = outputs.get(config.get("output_name")) or next(iter(outputs.values()))
@@ -748,9 +759,14 @@ def _check_graph(session, config: dict, where: str) -> None:
     if types[name] != "tensor(float)" or len(output or ()) != 2:
         raise ModelError(f"{where}: the probabilities {name!r} must be a float32 table (files, genres), found "
                          f"{types[name]} of shape {output}")
-    for key in ("input_name", "pooling_input"):
-        if config.get(key) and types[config[key]] != "tensor(float)":
-            raise ModelError(f"{where}: the graph input {config[key]!r} must be float32, found {types[config[key]]}")
+    for key, expected in (("input_name", "tensor(float)"), ("pooling_input", "tensor(float)"),
+                          ("heard_input", "tensor(float)")):
+        if config.get(key) and types[config[key]] != expected:
+            raise ModelError(f"{where}: the graph input {config[key]!r} must be {expected[7:-1]}, found "
+                             f"{types[config[key]]}")
+    unfed = set(inputs) - {config.get(key) for key in ("input_name", "pooling_input", "heard_input")}
+    if unfed:  # an input the runtime would not give: the first run would fail mid-song
+        raise ModelError(f"{where}: the graph takes {', '.join(sorted(unfed))}, which the metadata does not name")
     if config.get("kind") == "classical" and config["input_name"] == "features":  # feature rows in
         from genrekit.features import FeatureSpec
 
@@ -773,10 +789,17 @@ def _checked_onnx_config(config, where: str) -> dict:
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
     require_training_hashes(config, where)
-    for key in ("model", "preset", "kind", "aggregation", "pooling_input", "features_output"):
+    for key in ("model", "preset", "kind", "aggregation", "pooling_input", "features_output", "heard_input"):
         require(config, key, str, where, optional=True)
     if config.get("pooling_input") and not config.get("features_output"):
         raise ModelError(f"{where}: field 'pooling_input' needs 'features_output' (the graph's pooled features)")
+    if config.get("heard_input"):  # a light graph: which patches MTT_musicnn hears is the runtime's input
+        if not config.get("pooling_input"):
+            raise ModelError(f"{where}: field 'heard_input' needs 'pooling_input' (a segment's patches per call)")
+        stride = require(config, "heard_stride", int, where)
+        if isinstance(stride, bool) or not 1 <= stride <= 64:
+            raise ModelError(f"{where}: field 'heard_stride' must be a whole number 1-64 (one patch heard in so "
+                             f"many), found {describe_value(stride)}")
     for key in ("features", "frontend", "metrics", "training"):
         if config.get(key) is not None:
             require(config, key, dict, where)

@@ -225,12 +225,29 @@ def load_student(path=None):
     return student.eval()
 
 
-def strided_taggers(stride: int = STUDENT_STRIDE):
-    """Both taggers' features with MTT_musicnn heard on one patch in ``stride`` and the student
-    between (:class:`~genrekit.features.musicnn.network.StridedTaggers`), in eval mode."""
+def strided_taggers():
+    """Both taggers' features with MTT_musicnn heard on the patches its ``heard`` input names
+    and the student between (:class:`~genrekit.features.musicnn.network.StridedTaggers`), in
+    eval mode."""
     from genrekit.features.musicnn.network import StridedTaggers
 
-    return StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], load_student(), stride).eval()
+    return StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], load_student()).eval()
+
+
+def hearing_matrix(n_patches: int, stride: int = STUDENT_STRIDE) -> np.ndarray:
+    """Which of a segment's ``n_patches`` MTT_musicnn hears in a light graph
+    (:func:`strided_taggers`): one in ``stride``, from the first; 1 hears them all (the exact
+    features).
+
+    Returns
+    -------
+    np.ndarray [shape=(ceil(n_patches / stride), n_patches)], float32
+        One row per heard patch, 1 at its place and 0 elsewhere.
+    """
+    for name, value in (("n_patches", n_patches), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ParameterError(f"{name}={value!r}: expected a whole number >= 1")
+    return np.eye(n_patches, dtype=np.float32)[::stride]
 
 
 def embed_patches(patches: np.ndarray, model: str = "MSD_musicnn", *, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -302,9 +319,12 @@ def taggers_session():
         config = json.loads(session.get_modelmeta().custom_metadata_map["genrekit"])
         inputs = {i.name: i.shape for i in session.get_inputs()}
         outputs = {o.name: o.shape for o in session.get_outputs()}
+        # a light graph (the shipped one) computes the exact features when it hears every patch
+        light = config.get("heard_input") == "heard"
         expected = (config.get("features", {}).get("name") == BOTH and config.get("pooling_input") == "pooling"
-                    and "approximation" not in config  # a light export's features are guesses between segments' patches
-                    and config.get("features_output") == "features" and set(inputs) == {"patches", "pooling"}
+                    and ("approximation" not in config or light)
+                    and config.get("features_output") == "features"
+                    and set(inputs) == {"patches", "pooling"} | ({"heard"} if light else set())
                     and inputs["patches"][1:] == [PATCH_FRAMES, N_MELS] and outputs.get("features", [None])[-1] == 500)
     except Exception as exc:  # a damaged install: PyTorch still computes the same features
         logging.getLogger(__name__).warning("musicnn's taggers run in PyTorch: %s cannot be used (%s: %s)",
@@ -327,8 +347,17 @@ def taggers_in_onnxruntime(patches: np.ndarray, *, batch_size: int = 32) -> np.n
         # an identity pooling gives each patch's own row; 0 x NaN is NaN, so a batch with a
         # non-finite patch goes one patch at a time, as PyTorch keeps it to its own row
         pieces = [batch] if np.isfinite(batch).all() else [batch[i:i + 1] for i in range(len(batch))]
-        rows += [session.run(["features"], {"patches": p, "pooling": np.eye(len(p), dtype=np.float32)})[0] for p in pieces]
+        rows += [session.run(["features"], _exact_feeds(session, p))[0] for p in pieces]
     return np.concatenate(rows)
+
+
+def _exact_feeds(session, patches: np.ndarray) -> dict:
+    """The feeds that make :func:`taggers_session`'s graph give each patch's own exact
+    features: an identity pooling, and (a light graph) every patch heard."""
+    feeds = {"patches": patches, "pooling": np.eye(len(patches), dtype=np.float32)}
+    if any(i.name == "heard" for i in session.get_inputs()):
+        feeds["heard"] = hearing_matrix(len(patches), 1)
+    return feeds
 
 
 def pooled_features(*, y: np.ndarray, sr: int = SAMPLE_RATE, model: str = "MSD_musicnn") -> np.ndarray:

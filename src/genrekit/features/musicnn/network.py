@@ -280,36 +280,35 @@ class TaggerStudent(nn.Module):
 
 class StridedTaggers(nn.Module):
     """Both taggers' features as :class:`PatchFeatures` gives them, with MTT_musicnn heard on
-    one patch in ``stride``: MSD_musicnn on every patch, ``student`` guessing MTT_musicnn's
-    features from it on every patch, and the guesses moved by the mean of (MTT_musicnn -
-    guess) over the patches it heard (a control variate: the guesses' errors are largely
-    shared by a segment's patches, so a few true patches correct most of them). A heard patch
-    keeps its true features; the others' shifts make up for that, so the mean over all the
-    patches is the corrected one. The correction is taken over all the patches of a call:
-    give it one 30 s segment at a time. ``stride=1`` hears every patch: the exact features."""
+    the patches ``heard`` selects only (a ``(k, n_patches)`` matrix, one 1 per row:
+    :func:`genrekit.features.musicnn.hearing_matrix`; one patch in three for the shipped
+    default): MSD_musicnn on every patch, ``student`` guessing MTT_musicnn's features from it
+    on every patch, and the guesses moved by the mean of (MTT_musicnn - guess) over the heard
+    patches (a control variate: the guesses' errors are largely shared by a segment's
+    patches, so a few true patches correct most of them). A heard patch keeps its true
+    features, so the mean over all the patches is the guesses' mean plus the correction. The
+    correction is taken over all the patches of a call: give it one 30 s segment at a time.
+    Hearing every patch gives the exact features; ``heard`` is an input, so one exported
+    graph serves both. (A matrix rather than indices: selecting and placing rows is then a
+    product, and the graph needs no scatter operator.)"""
 
-    def __init__(self, msd: MusiCNN, mtt: MusiCNN, student: TaggerStudent, stride: int = 3):
+    def __init__(self, msd: MusiCNN, mtt: MusiCNN, student: TaggerStudent):
         super().__init__()
-        if stride < 1:
-            from genrekit.errors import ParameterError
+        self.msd, self.mtt, self.student = msd, mtt, student
 
-            raise ParameterError(f"stride={stride}: expected >= 1 (MTT_musicnn hears one patch in stride)")
-        self.msd, self.mtt, self.student, self.stride = msd, mtt, student, stride
-
-    def forward(self, patches: torch.Tensor, pooling: torch.Tensor) -> torch.Tensor:
+    def forward(self, patches: torch.Tensor, pooling: torch.Tensor, heard: torch.Tensor) -> torch.Tensor:
         pooled = self.msd.pooled(patches)
         embedding, logits = self.msd.back_end(pooled)
         guess = self.student(pooled)
         width = embedding.shape[1]
         guess = torch.cat([guess[:, :width], torch.sigmoid(guess[:, width:])], dim=1)
-        heard_embedding, heard_logits = self.mtt.embed(patches[::self.stride])
-        heard = torch.cat([heard_embedding, torch.sigmoid(heard_logits)], dim=1)
-        error = heard - guess[::self.stride]
-        correction = error.mean(dim=0, keepdim=True)
-        # each heard patch's own remainder (error - correction, summing to 0) at its place, 0 between
-        between = torch.zeros_like(error).unsqueeze(1).expand(-1, self.stride - 1, -1)  # shapes the exporter keeps dynamic
-        remainder = torch.cat([(error - correction)[:, None], between], dim=1).flatten(0, 1).narrow(0, 0, guess.shape[0])
-        mtt = guess + correction + remainder
+        selected = (heard @ patches.flatten(1)).reshape(-1, *patches.shape[1:])  # exact: one 1 per row
+        heard_embedding, heard_logits = self.mtt.embed(selected)
+        true = torch.cat([heard_embedding, torch.sigmoid(heard_logits)], dim=1)
+        correction = (true - heard @ guess).mean(dim=0, keepdim=True)
+        unheard = 1.0 - heard.sum(dim=0).unsqueeze(1)  # 1 where the student's guess stands, 0 where heard
+        mtt = unheard * (guess + correction) + heard.T @ true
         features = pooling @ torch.cat([embedding, torch.sigmoid(logits), mtt], dim=1)
         tags = 2 * width + logits.shape[1]  # pooled tags stay probabilities; a clamp per patch would move the mean
         return torch.cat([features[:, :tags], features[:, tags:].clamp(0.0, 1.0)], dim=1)
+
