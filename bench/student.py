@@ -46,6 +46,12 @@ alone; CPU projected from the run's timing (``control_variate-bagged.json``). ``
     python bench/student.py --control-variate
     python bench/student.py --grouped-cv --stride 3
 
+``--grouped-cv --stride 3 --shipped`` scores the student genrekit ships (the light default's,
+``MTT_student.safetensors``) instead of the last run's (``grouped_cv-stride3-shipped.json``);
+it needs no run first:
+
+    python bench/student.py --grouped-cv --stride 3 --shipped
+
 ``--seed N`` (every command) draws the mixtures, the pitch shifts, the inner splits and the
 MLPs' initial weights again; the held-out audio stays the same; results ``...-bagged-seedN.json``.
 
@@ -434,6 +440,21 @@ def _student():
     return predict, str(stored["name"])
 
 
+def _shipped_student():
+    """The student genrekit ships (``MTT_student.safetensors``, the folded form the light
+    default runs), as :func:`_student` gives the last run's, and its name."""
+    import torch
+
+    from genrekit.features.musicnn import STUDENT, load_student
+
+    student = load_student()
+
+    def predict(pooled: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return student(torch.from_numpy(np.ascontiguousarray(pooled, dtype=np.float32))).numpy().astype(np.float64)
+    return predict, f"{STUDENT}.safetensors as shipped"
+
+
 def _corrected(student_rows: np.ndarray, true_rows: np.ndarray, stride: int) -> np.ndarray:
     """One segment's patch rows (MSD's 250 features, then MTT's embedding and tag probabilities)
     with MTT's part moved by the mean of (teacher - student) over every ``stride``-th patch, so
@@ -579,18 +600,19 @@ def export_default(stride: int) -> Path:
                                            f"(seed {SEED}) between (a prototype of genrekit export --light)")
 
 
-def grouped_cv(stride: int = 0) -> dict:
+def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:
     """The shipped estimator's grouped 4-fold CV on gtzan-mini + gtzan-dev (bench/trust.py's
     ``--combined`` protocol at -20 dBFS, the shipped default's) with MTT_musicnn's features
-    from the student ``run`` kept instead of the network; with ``stride``, corrected by the
-    network on every ``stride``-th patch of each clip (``_corrected``). The student heard most
-    of these clips in training (never their labels)."""
+    from the student ``run`` kept (``shipped``: the package's student) instead of the network;
+    with ``stride``, corrected by the network on every ``stride``-th patch of each clip
+    (``_corrected``). The student heard most of these clips in training (never their labels)."""
     import torch
 
     import trust
-    from genrekit.features.musicnn import embed_patches, load_musicnn
+    from genrekit.features.musicnn import STUDENT, embed_patches, load_musicnn, weights_path
 
-    predict, name = _student()
+    predict, name = _shipped_student() if shipped else _student()
+    student_file = weights_path("MSD_musicnn").parent / f"{STUDENT}.safetensors" if shipped else CACHE / _named("student.npz")
     msd, _ = load_musicnn("MSD_musicnn")
 
     def student_features(patches: np.ndarray) -> dict[str, np.ndarray]:
@@ -615,7 +637,7 @@ def grouped_cv(stride: int = 0) -> dict:
     trust._write = lambda name, record: None  # recorded below, under this script's name
     trust.COMBINED = [trust.SHIPPED]
     teacher = _protocol_features(trust)  # the teacher's features (bench/trust.py's cache)
-    student_id = hashlib.sha256((CACHE / _named("student.npz")).read_bytes()).hexdigest()[:16]
+    student_id = hashlib.sha256(student_file.read_bytes()).hexdigest()[:16]
     trust.CACHE = CACHE / f"trust-{student_id}-stride{stride}-mean-clamped"  # features of this student and stride only
     trust._patch_features = student_features
     record = trust.run_combined()
@@ -645,6 +667,8 @@ def grouped_cv(stride: int = 0) -> dict:
              "refitted": agreement(refitted), "head_kept": agreement(kept_head)}
             for row in record["rows"]]
     named = _named("grouped_cv.json") if not stride else _named(f"grouped_cv-stride{stride}.json")
+    if shipped:
+        named = f"grouped_cv-stride{stride}-shipped.json"
     return write_result(result_path("student/" + named), "the shipped estimator on the student's features, "
                         "grouped CV (issue 20)", {"protocol": record["protocol"], "level_dbfs": LEVEL,
                                                   "student": name, "stride": stride,
@@ -703,6 +727,9 @@ def main() -> None:
                              "run's student between; CPU projected")
     parser.add_argument("--stride", type=int, default=0,
                         help="with --grouped-cv: the student corrected by MTT_musicnn on every stride-th patch")
+    parser.add_argument("--shipped", action="store_true",
+                        help="with --grouped-cv: the student genrekit ships (MTT_student.safetensors, as the light "
+                             "default runs it) instead of the last run's; results ...-shipped.json")
     parser.add_argument("--write-weights", action="store_true",
                         help="the last run's kept student (seed 0) into the package, as genrekit's MTT_student")
     parser.add_argument("--export-default", type=int, metavar="STRIDE",
@@ -729,7 +756,7 @@ def main() -> None:
         print(json.dumps(record["data"]["network_cpu_s_per_30s_projected"], indent=1))
         return
     if args.grouped_cv:
-        record = grouped_cv(args.stride)
+        record = grouped_cv(args.stride, shipped=args.shipped)
         for row in record["rows"]:
             print(row["candidate"])
             for protocol in ("grouped", "grouped_head_on_teacher"):
