@@ -408,9 +408,13 @@ def test_the_default_models_onnx_export_predicts_the_same_without_torch_or_sklea
 
     model_file, exported = default_model_path(onnx=False), default_model_path(onnx=True)
     manifest, config = load_model(model_file).manifest(), read_onnx_metadata(exported)
-    same = [key for key in manifest if key != "format"]  # the file format: genrekit-model, genrekit-onnx
+    # the file format (genrekit-model, genrekit-onnx) and the metrics differ: the light graph's are its own
+    same = [key for key in manifest if key not in ("format", "metrics")]
     assert {key: config[key] for key in same} == {key: manifest[key] for key in same}
     assert config["input_name"] == "patches" and config["heard_stride"] == 3
+    assert config["metrics"]["n"] == manifest["metrics"]["n"] == 200
+    assert "this light graph" in config["metrics"]["evaluation"] and "light" not in manifest["metrics"]["evaluation"]
+    assert abs(config["metrics"]["accuracy"] - manifest["metrics"]["accuracy"]) <= 0.01  # issue 20: within 1 point
     shipped, every_patch = load(exported), load(exported)
     assert shipped.kind == "onnx-classical"
     every_patch.heard_stride = 1
