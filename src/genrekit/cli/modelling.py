@@ -289,7 +289,8 @@ def export(
     max_windows: Annotated[int, typer.Option(**_at_least(1), help="Calibration windows drawn at most.")] = 512,
     light: Annotated[bool, typer.Option("--light", help="For a head on both musicnn taggers, such as the default model: "
                                         "MTT_musicnn heard on one patch in three, a student guessing the others; "
-                                        "about a third less CPU, probabilities within about 0.15.")] = False,
+                                        "about a third less CPU, probabilities within about 0.15. The shipped "
+                                        "ONNX default is this export of the default.")] = False,
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     from genrekit.export import export_onnx

@@ -334,7 +334,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
 
     ``features``: a module from patches to their 500 features in place of both taggers (the
     light export's :func:`~genrekit.features.musicnn.strided_taggers`), with ``approximation``
-    saying how it departs from them (kept in the file's config, shown by ``genrekit info``).
+    saying how it departs from them (kept in the file's config, shown in its manifest's ``details``).
     ``heard_stride``: ``features`` also takes which patches MTT_musicnn hears (a third input,
     ``heard``); the runtime gives it one patch in ``heard_stride``
     (:func:`~genrekit.features.musicnn.hearing_matrix`), and every patch where it needs the
