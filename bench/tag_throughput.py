@@ -208,6 +208,30 @@ OUT = ROOT / "bench" / "out" / "tag_throughput"
 SONG_SECONDS, LIBRARY_SONGS = 240, 10_000
 
 
+def stride_variants(strides: list[int]) -> dict[str, Path]:
+    """The shipped (light) default with MTT_musicnn heard on one patch in S instead of its own
+    stride: the same graph, its config's ``heard_stride`` changed (which patches are heard is
+    an input of the graph). ``bench/out/tag_throughput/default-heard-1-in-S.onnx``."""
+    import onnx
+
+    from genrekit.export.onnx import _write_onnx
+    from genrekit.models.interface import default_model_path, read_onnx_metadata
+
+    shipped = default_model_path(onnx=True)
+    config = read_onnx_metadata(shipped)
+    if "heard_stride" not in config:
+        sys.exit(f"{shipped}: not a light graph (no heard_stride); --strides needs the light default")
+    variants = {}
+    for stride in strides:
+        out = OUT / f"default-heard-1-in-{stride}.onnx"
+        text = f"MTT_musicnn on one patch in {stride} of each segment (the shipped graph, its stride changed)"
+        metrics = {"evaluation": "not measured: bench/tag_throughput.py --strides, for timing and agreement"}
+        _write_onnx(onnx.load(str(shipped)), {**config, "heard_stride": stride, "approximation": text,
+                                              "metrics": metrics}, out)
+        variants[f"light, MTT_musicnn on 1 patch in {stride}" if stride > 1 else "light graph, every patch heard"] = out
+    return variants
+
+
 def default_variants() -> dict[str, Path]:
     """The default model's ONNX files to compare, made where missing."""
     from genrekit.export import export_onnx
@@ -249,12 +273,13 @@ def _child(command: list[str], cores: set[int]) -> tuple[float, float, float]:
 
 
 def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None = None, out: Path | None = None,
-                        baseline_file: dict[str, Path] | None = None) -> None:
+                        baseline_file: dict[str, Path] | None = None, strides: list[int] | None = None) -> None:
     """``limit``: the first files of the library only, a smoke test of the script (no immich).
     ``also``: other default-model files ({name: path}), measured beside the shipped default
     alone (then the baseline of agreement) instead of the usual variants; the result goes to
     ``out``. ``baseline_file``: one file ({name: path}) measured first, the baseline of agreement
-    instead of the shipped default."""
+    instead of the shipped default. ``strides``: the shipped light graph also measured hearing
+    one patch in each of these (:func:`stride_variants`)."""
     import numpy as np
     import soundfile as sf
 
@@ -283,8 +308,10 @@ def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None =
         unseen = [] if limit else sorted(str(p) for p in Path(immich.tracks_dir()).glob("*/*.opus"))
     except ImportError:
         unseen = []
-    variants = default_variants() if not (also or baseline_file) else {
-        **(baseline_file or {}), "as shipped": default_model_path(onnx=True), **(also or {})}
+    OUT.mkdir(parents=True, exist_ok=True)
+    variants = default_variants() if not (also or baseline_file or strides) else {
+        **(baseline_file or {}), "as shipped": default_model_path(onnx=True), **stride_variants(strides or []),
+        **(also or {})}
     from threadpoolctl import threadpool_limits
 
     core = max(os.sched_getaffinity(0))
@@ -338,6 +365,7 @@ def precision_benchmark(limit: int | None = None, also: dict[str, Path] | None =
     result = {"benchmark": "default model's compute per 30 s of audio (issue 20)",
               "command": " ".join(["python bench/tag_throughput.py --precision",
                                    *(f"--reference '{name}={path}'" for name, path in (baseline_file or {}).items()),
+                                   *([f"--strides {','.join(map(str, strides))}"] if strides else []),
                                    *(f"--also '{name}={path}'" for name, path in (also or {}).items()),
                                    *([f"--out {out}"] if out else [])]), "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
@@ -747,6 +775,8 @@ def main() -> None:
     parser.add_argument("--reference", metavar="NAME=PATH",
                         help="with --precision: a default-model file measured first, the baseline of agreement "
                              "(give --out)")
+    parser.add_argument("--strides", help="with --precision: the shipped light graph also hearing MTT_musicnn on "
+                        "one patch in each of these, e.g. 1,2,4 (give --out)")
     parser.add_argument("--limit", type=int, help="the first files of the library only (a smoke test)")
     parser.add_argument("--out", type=Path, help="the library table's result file "
                         "(default: bench/results/tag_throughput/library.json)")
@@ -761,10 +791,17 @@ def main() -> None:
             parser.error(f"--also {args.also}, --reference {args.reference}: expected NAME=PATH each")
         also = dict(item.split("=", 1) for item in args.also)
         reference = dict([args.reference.split("=", 1)]) if args.reference else {}
-        if (also or reference) and not args.out:
-            parser.error("--also and --reference need --out: the usual variants' result (precision.json) stays as it is")
+        try:
+            strides = [int(s) for s in args.strides.split(",")] if args.strides else []
+        except ValueError:
+            parser.error(f"--strides {args.strides}: expected whole numbers separated by commas, e.g. 1,2,4")
+        if any(not 1 <= s <= 64 for s in strides):
+            parser.error(f"--strides {args.strides}: expected strides 1-64")
+        if (also or reference or strides) and not args.out:
+            parser.error("--also, --reference and --strides need --out: the usual variants' result (precision.json) "
+                         "stays as it is")
         precision_benchmark(args.limit, {name: Path(path) for name, path in also.items()}, args.out,
-                            {name: Path(path) for name, path in reference.items()})
+                            {name: Path(path) for name, path in reference.items()}, strides)
         return
     if args.reach:
         if args.table:
