@@ -594,10 +594,11 @@ def export_default(stride: int) -> Path:
     tensors = {k: torch.from_numpy(v) for k, v in _student_tensors().items()}
     student = TaggerStudent(tensors["keep"], len(tensors["hidden.bias"]), len(tensors["out.bias"]))
     student.load_state_dict(tensors)
-    features = StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], student.eval(), stride)
+    features = StridedTaggers(load_musicnn("MSD_musicnn")[0], load_musicnn("MTT_musicnn")[0], student.eval())
     return _export_musicnn_prior(load_model(default_model_path(onnx=False)), CACHE / _named(f"default-stride{stride}.onnx"),
                                  features, f"MTT_musicnn on one patch in {stride}, bench/student.py's student "
-                                           f"(seed {SEED}) between (a prototype of genrekit export --light)")
+                                           f"(seed {SEED}) between (a prototype of genrekit export --light)",
+                                 heard_stride=stride)
 
 
 def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:

@@ -311,7 +311,7 @@ def test_both_taggers_in_onnxruntime_give_pytorchs_features(gtzan_mini, monkeypa
         # onnxruntime's kernels, which block a batch by its size)
         np.testing.assert_allclose(musicnn.taggers_in_onnxruntime(patches, batch_size=3), features, atol=1e-5)
     bad = patches.copy()
-    bad[1] = np.nan  # a non-finite patch spoils no other patch's row (the identity pooling multiplies it by 0)
+    bad[1] = np.nan  # a non-finite patch spoils no other patch's row (0 x NaN is NaN: such a batch goes one patch at a time)
     rows = musicnn.taggers_in_onnxruntime(bad)
     assert not np.isfinite(rows[1]).all()
     np.testing.assert_allclose(np.delete(rows, 1, axis=0), np.delete(features, 1, axis=0), atol=1e-5)
@@ -598,6 +598,33 @@ def test_strided_taggers_hearing_every_patch_give_the_exact_segment_and_a_third_
         assert ((third[:, 450:] >= 0) & (third[:, 450:] <= 1)).all()
         assert (third[0, 450:] - exact[0, 450:]).abs().max() < 0.2, name
         assert not torch.allclose(third[0, 250:], exact[0, 250:], atol=1e-4)  # an approximation, not the network
+
+
+def test_strided_taggers_correct_every_unheard_patch_by_the_heard_patches_mean_error():
+    """The light graph's arithmetic, patch by patch (an identity pooling; random log-mel
+    patches, since this checks structure, not accuracy): heard patches keep MTT_musicnn's own
+    features; every unheard patch is the student's guess moved by one shared vector, the
+    mean of (truth - guess) over the heard patches; so the segment's row (a mean) is the
+    guesses' mean plus that correction."""
+    from genrekit.features import musicnn
+    from genrekit.features.musicnn.network import PatchFeatures
+
+    patches = torch.from_numpy(np.random.default_rng(7).normal(size=(10, 187, 96)).astype(np.float32))
+    heard = torch.from_numpy(musicnn.hearing_matrix(10, 3))  # patches 0, 3, 6 and 9
+    light = musicnn.strided_taggers()
+    exact_graph = PatchFeatures([load_musicnn(name)[0] for name in TAGGERS]).eval()
+    embedding = np.r_[250:450]  # MTT_musicnn's embedding: no clamp between it and the pooling
+    with torch.inference_mode():
+        rows = light(patches, torch.eye(10), heard).numpy()
+        segment = light(patches, torch.full((1, 10), 0.1), heard).numpy()[0]
+        exact = exact_graph(patches, torch.eye(10)).numpy()
+        guess = light.student(light.msd.pooled(patches)).numpy()[:, :200]
+    on, off = [0, 3, 6, 9], [1, 2, 4, 5, 7, 8]
+    np.testing.assert_allclose(rows[on][:, 250:], exact[on][:, 250:], atol=1e-4)
+    correction = (exact[on][:, embedding] - guess[on]).mean(axis=0)
+    np.testing.assert_allclose(rows[off][:, embedding] - guess[off], np.tile(correction, (len(off), 1)), atol=1e-4)
+    np.testing.assert_allclose(segment[embedding], guess.mean(axis=0) + correction, atol=1e-4)
+    np.testing.assert_allclose(segment[:250], exact[:, :250].mean(axis=0), atol=1e-4)  # MSD_musicnn untouched
 
 
 def test_the_shipped_onnx_default_is_the_light_export_and_keeps_the_model_files_genres(gtzan_mini, tmp_path):

@@ -364,6 +364,11 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
               **POOLED_IO}
     if approximation is not None:
         config["approximation"] = approximation
+        if config.get("metrics"):  # the model's own figures are the exact taggers': say so where they are shown
+            metrics = config["metrics"]
+            config["metrics"] = {**metrics, "evaluation": f"{metrics.get('evaluation', 'not recorded')}; measured with "
+                                 "the exact taggers' features, not with this graph's approximation of them "
+                                 "(approximation), which was not measured itself"}
     if heard_stride is not None:
         config.update(heard_input="heard", heard_stride=int(heard_stride))
     return _write_onnx(graph, config, out)

@@ -793,6 +793,15 @@ def _checked_onnx_config(config, where: str) -> dict:
         require(config, key, str, where, optional=True)
     if config.get("pooling_input") and not config.get("features_output"):
         raise ModelError(f"{where}: field 'pooling_input' needs 'features_output' (the graph's pooled features)")
+    fed = [(key, config[key]) for key in ("input_name", "pooling_input", "heard_input") if config.get(key)]
+    for i, (key, name) in enumerate(fed):  # one graph input fed two arrays would take whichever came last
+        for other, other_name in fed[i + 1:]:
+            if name == other_name:
+                raise ModelError(f"{where}: fields {key!r} and {other!r} name the same graph input {name!r}; "
+                                 "expected a different input for each")
+    if "heard_stride" in config and not config.get("heard_input"):
+        raise ModelError(f"{where}: field 'heard_stride' without 'heard_input' (only a light graph hears some "
+                         "patches); found heard_stride but no heard_input")
     if config.get("heard_input"):  # a light graph: which patches MTT_musicnn hears is the runtime's input
         if not config.get("pooling_input"):
             raise ModelError(f"{where}: field 'heard_input' needs 'pooling_input' (a segment's patches per call)")
