@@ -407,8 +407,10 @@ class OnnxClassicalClassifier(ClassicalClassifier):
 class OnnxMusicnnClassifier(OnnxClassicalClassifier):
     """A head on the pretrained musicnn exported with the network (see :mod:`genrekit.export`):
     numpy computes musicnn's log-mel patches, onnxruntime the network and the head; neither
-    PyTorch, scikit-learn nor librosa is needed. The same probabilities as the model file,
-    and (files that take a pooling matrix) its styles and windows too."""
+    PyTorch, scikit-learn nor librosa is needed. The model file's probabilities, and (files
+    that take a pooling matrix) its styles and windows too; a light graph (``genrekit export
+    --light``, the shipped default) approximates MTT_musicnn's features (its
+    ``heard_stride``), so those come close rather than equal."""
 
     def __init__(self, path: str | os.PathLike, **options):
         super().__init__(path, **options)
@@ -897,10 +899,11 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict:
 
 def default_model_path(*, onnx: bool | None = None) -> Path:
     """genrekit's own model, shipped in the package: a genre head on the pretrained musicnn,
-    trained on gtzan-mini's 10 GTZAN genres (model card: docs/default-model.md).
+    trained on GTZAN's 10 genres (gtzan-mini and gtzan-dev; model card: docs/default-model.md).
 
-    ``onnx``: its ONNX export (the same probabilities, run without PyTorch or scikit-learn)
-    or the model file; None: the export where onnxruntime is installed.
+    ``onnx``: its ONNX export (the light graph: a third less CPU, probabilities close to the
+    model file's, run without PyTorch or scikit-learn) or the model file; None: the export
+    where onnxruntime is installed.
 
     Parameters
     ----------
