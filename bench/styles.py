@@ -17,6 +17,12 @@ Clip features come from bench/trust.py's cache (``python bench/trust.py --featur
 hears them (genrekit's thresholds are written at ``genrekit.features.musicnn.LEVEL_DBFS``).
 
     python bench/styles.py --level -20 --thresholds --check
+
+``--shipped`` checks the shipped default's two files end to end (the model file and the
+light ONNX graph): the music detector and the styles on GTZAN, immich and the generated
+non-music, and how often the two agree (``bench/results/styles-shipped.json``):
+
+    python bench/styles.py --shipped
 """
 
 from __future__ import annotations
@@ -152,6 +158,70 @@ def check() -> dict:
     return result
 
 
+def shipped() -> dict:
+    """The shipped default end to end, both files (the model file: exact features; the ONNX
+    file: the light graph, MTT_musicnn on one patch in three), through ``predict_files``: how
+    often the music detector calls music "not music" (GTZAN's 200 clips, which it was fitted
+    on, and immich's 28 tracks, which it never saw) and catches the generated non-music (the
+    ``dev`` and ``test`` signals of tests/nonmusic.py, never trained on), the lowest and
+    highest p(music) of each, the ``electronic``/``acoustic`` styles on immich, and how often
+    the two files agree on genre, unknown and styles. Nothing is fitted."""
+    import tempfile
+
+    import immich_memories_music as immich
+
+    from genrekit.models import default_model_path
+    from genrekit.models.music import music_threshold
+    from genrekit.predict import predict_files
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from nonmusic import write_signals
+
+    with tempfile.TemporaryDirectory() as folder:
+        sets = {"gtzan": sorted(p for split in ("gtzan-mini", "gtzan-dev")
+                                for p in (trust.DATA / split / "genres").glob("*/*.*")),
+                "immich": sorted(Path(immich.tracks_dir()).glob("*/*.opus")),
+                "nonmusic": [*write_signals(Path(folder) / "dev", "dev"), *write_signals(Path(folder) / "test", "test")]}
+        if len(sets["gtzan"]) != 200:
+            sys.exit(f"expected gtzan-mini + gtzan-dev's 200 clips beside {trust.DATA}, found {len(sets['gtzan'])}")
+        answers: dict = {}
+        for name, onnx in (("model file (exact features)", False), ("ONNX default (light graph)", True)):
+            answers[name] = {}
+            for kind, paths in sets.items():
+                predictions, failures = predict_files(str(default_model_path(onnx=onnx)), paths, progress=False)
+                if failures:
+                    sys.exit(f"{name}: failed on {failures}")
+                answers[name][kind] = {Path(p.path).name: p for p in predictions}
+    cut = music_threshold()
+    result: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
+                    "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --shipped",
+                    "protocol": shipped.__doc__, "music_threshold": cut, "models": {}}
+    for name, by_set in answers.items():
+        row = {}
+        for kind, predictions in by_set.items():
+            music = np.array([p.music for p in predictions.values()])
+            row[kind] = {"not_music": f"{int((music < cut).sum())}/{len(music)}",
+                         "p_music_min": round(float(music.min()), 3), "p_music_max": round(float(music.max()), 3)}
+        styled = by_set["immich"]
+        for style in ("electronic", "acoustic"):
+            row["immich"][style] = {kind: f"{sum(style in p.styles for n, p in styled.items() if f'_{kind}' in str(p.path))}/"
+                                          f"{sum(f'_{kind}' in str(p.path) for p in styled.values())}"
+                                    for kind in ("electronic", "acoustic")}
+        result["models"][name] = row
+    exact, light = answers.values()
+    result["agreement"] = {kind: {"genre": f"{sum(exact[kind][n].genre == p.genre for n, p in light[kind].items())}/{len(light[kind])}",
+                                  "styles": f"{sum(set(exact[kind][n].styles) == set(p.styles) for n, p in light[kind].items())}"
+                                            f"/{len(light[kind])}",
+                                  "max_p_music_diff": round(max(abs(exact[kind][n].music - p.music)
+                                                                for n, p in light[kind].items()), 3)}
+                           for kind in light}
+    print(json.dumps({k: result[k] for k in ("models", "agreement")}, indent=1))
+    out = ROOT / "bench" / "results" / "styles-shipped.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"-> {out}")
+    return result
+
+
 def _level_option() -> str:
     return "" if trust.AT_LEVEL is None else f" --level {trust.AT_LEVEL:g}"
 
@@ -161,10 +231,15 @@ def main() -> None:
     parser.add_argument("--thresholds", action="store_true", help="write the thresholds file")
     parser.add_argument("--check", action="store_true", help="score the thresholds on immich, GTZAN and non-music")
     parser.add_argument("--level", type=float, help="scale every clip and signal to this RMS level (dBFS) first")
+    parser.add_argument("--shipped", action="store_true",
+                        help="the shipped default's two files end to end: music detector and styles")
     args = parser.parse_args()
     trust.AT_LEVEL = args.level
+    if args.shipped:
+        shipped()
+        return
     if not (args.thresholds or args.check):
-        parser.error("give --thresholds and/or --check")
+        parser.error("give --thresholds, --check or --shipped")
     if args.thresholds:
         write_thresholds()
     if args.check:
