@@ -191,7 +191,7 @@ def shipped() -> dict:
                 predictions, failures = predict_files(str(default_model_path(onnx=onnx)), paths, progress=False)
                 if failures:
                     sys.exit(f"{name}: failed on {failures}")
-                answers[name][kind] = {Path(p.path).name: p for p in predictions}
+                answers[name][kind] = {p.path: p for p in predictions}  # dev and test share signal names
     cut = music_threshold()
     result: dict = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores",
                     "date": time.strftime("%Y-%m-%d"), "command": "python bench/styles.py --shipped",
@@ -200,7 +200,9 @@ def shipped() -> dict:
         row = {}
         for kind, predictions in by_set.items():
             music = np.array([p.music for p in predictions.values()])
-            row[kind] = {"not_music": f"{int((music < cut).sum())}/{len(music)}",
+            odd = [str(Path(path).relative_to(Path(path).parents[1])) for path, p in predictions.items()
+                   if (p.music < cut) != (kind == "nonmusic")]  # music called non-music, or non-music let through
+            row[kind] = {"not_music": f"{int((music < cut).sum())}/{len(music)}", "wrong": odd,
                          "p_music_min": round(float(music.min()), 3), "p_music_max": round(float(music.max()), 3)}
         styled = by_set["immich"]
         for style in ("electronic", "acoustic"):

@@ -66,8 +66,9 @@ share, and the front end's convolutions in multiply-adds per second. Results:
 
 ``--taggers`` measures the musicnn feature set's two taggers (the features of every head
 trained on them: ``genrekit train``'s default, beets' and the user's own genres) in PyTorch
-and in onnxruntime (the shipped default's graph, its ``features`` output), one core and one
-thread, on the patches of gtzan-mini's clips: CPU-seconds per 30 s of audio (best of 3
+and in onnxruntime (the shipped default's graph, its ``features`` output; beside it the exact
+graph the default was before the light one, and the light graph hearing one patch in three,
+for timing), one core and one thread, on the patches of gtzan-mini's clips: CPU-seconds per 30 s of audio (best of 3
 passes), the log-mel patches alone, and the largest difference between the two. Results:
 ``bench/results/tag_throughput/taggers.json``; with ``--table``, its table:
 
@@ -204,6 +205,7 @@ def write_tags_benchmark(repeats: int = 2) -> None:
 
 
 BEFORE = "1b8d828"  # the last commit whose default-model.onnx computed every front-end filter
+EXACT = "77840c5"  # the last commit whose default-model.onnx was the exact graph (before the light one)
 RESULTS = ROOT / "bench" / "results" / "tag_throughput"
 OUT = ROOT / "bench" / "out" / "tag_throughput"
 SONG_SECONDS, LIBRARY_SONGS = 240, 10_000
@@ -707,8 +709,30 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
     signals = [audio.load(path, sr=SAMPLE_RATE)[0] for path in paths]
     audio_seconds = sum(len(y) for y in signals) / SAMPLE_RATE
 
+    from genrekit.features.musicnn import hearing_matrix
+    from genrekit.models.interface import default_model_path, open_onnx
+
+    def graph(path, stride: int | None = None):
+        """One graph's ``features`` output on one thread; ``stride``: a light graph's heard patches."""
+        session, _ = open_onnx(path, 1)
+
+        def features(patches):
+            feeds = {"patches": patches, "pooling": np.eye(len(patches), dtype=np.float32)}
+            if stride:
+                feeds["heard"] = hearing_matrix(len(patches), stride)
+            return session.run(["features"], feeds)[0]
+        return features
+
+    exact = OUT / f"default-exact-{EXACT}.onnx"
+    if not exact.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        exact.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{EXACT}:src/genrekit/data/default-model.onnx"],
+                                         check=True, capture_output=True).stdout)
     ways = {"log-mel patches alone (the floor)": lambda patches: patches,
-            "PyTorch, both taggers": taggers_in_pytorch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime}
+            "PyTorch, both taggers": taggers_in_pytorch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime,
+            f"onnxruntime, the exact graph ({EXACT}, the default before the light one)": graph(exact),
+            "onnxruntime, the shipped light graph hearing 1 patch in 3 (timing only: not the exact features)":
+                graph(default_model_path(onnx=True), 3)}
     for way in ways.values():  # warm: load the networks and sessions
         way(log_mel_patches(signals[0], sr=SAMPLE_RATE))
     rows, outputs = [], {}
@@ -720,13 +744,14 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
             best = min(best, time.process_time() - started)
         rows.append({"way": name, "cpu_s_per_30s": 30 * best / audio_seconds})
         print(f"{name}: {rows[-1]['cpu_s_per_30s']:.3f} CPU-s per 30 s", flush=True)
-    torch_rows, onnx_rows = (np.concatenate(outputs[name]) for name in list(ways)[1:])
+    torch_rows, onnx_rows, exact_rows = (np.concatenate(outputs[name]) for name in list(ways)[1:4])
     tags = np.r_[200:250, 450:500]
     embeddings = np.setdiff1d(np.arange(torch_rows.shape[1]), tags)
     data = {"path": shown_path(DATA), "files": len(paths), "patches": len(torch_rows),
             "audio_minutes": audio_seconds / 60,
             "max_tag_difference": float(np.abs(onnx_rows[:, tags] - torch_rows[:, tags]).max()),
             "max_embedding_difference": float(np.abs(onnx_rows[:, embeddings] - torch_rows[:, embeddings]).max()),
+            "max_difference_exact_graph": float(np.abs(exact_rows - onnx_rows).max()),
             "note": f"one core, one thread; best of {repeats} passes; decoding and resampling excluded"}
     return write_result(result_path("tag_throughput/taggers.json", smoke=bool(limit)),
                         "both musicnn taggers' features, PyTorch against onnxruntime", data, rows=rows)
@@ -736,7 +761,9 @@ def taggers_markdown(record: dict) -> str:
     data = record["data"]
     lines = [header(record), f"{data['files']} gtzan-mini files, {data['patches']} patches, "
              f"{data['audio_minutes']:.1f} min; {data['note']}. Largest difference, onnxruntime against PyTorch: "
-             f"tags {data['max_tag_difference']:.1e}, embeddings {data['max_embedding_difference']:.1e}", "",
+             f"tags {data['max_tag_difference']:.1e}, embeddings {data['max_embedding_difference']:.1e}"
+             + (f"; the shipped graph against the exact one: {data['max_difference_exact_graph']:.1e}"
+                if "max_difference_exact_graph" in data else ""), "",
              "| computed | CPU-s per 30 s |", "|---|---|"]
     lines += [f"| {row['way']} | {row['cpu_s_per_30s']:.3f} |" for row in record["rows"]]
     return "\n".join(lines)
