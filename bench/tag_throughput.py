@@ -67,8 +67,8 @@ share, and the front end's convolutions in multiply-adds per second. Results:
 ``--taggers`` measures the musicnn feature set's two taggers (the features of every head
 trained on them: ``genrekit train``'s default, beets' and the user's own genres) in PyTorch
 and in onnxruntime (the shipped default's graph, its ``features`` output; beside it the exact
-graph the default was before the light one, and the light graph hearing one patch in three,
-for timing), one core and one thread, on the patches of gtzan-mini's clips: CPU-seconds per 30 s of audio (best of 3
+graph the default was before the light one, the light graph hearing one patch in three,
+for timing, and PyTorch in bf16), one core and one thread, on the patches of gtzan-mini's clips: CPU-seconds per 30 s of audio (best of 3
 passes), the log-mel patches alone, and the largest difference between the two. Results:
 ``bench/results/tag_throughput/taggers.json``; with ``--table``, its table:
 
@@ -693,7 +693,8 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
     from threadpoolctl import threadpool_limits
 
     from genrekit import audio
-    from genrekit.features.musicnn import SAMPLE_RATE, log_mel_patches, taggers_in_onnxruntime, taggers_in_pytorch
+    from genrekit.features.musicnn import (TAGGERS, SAMPLE_RATE, load_musicnn, log_mel_patches, taggers_in_onnxruntime,
+                                           taggers_in_pytorch)
 
     if not DATA.is_dir():
         sys.exit(f"gtzan-mini not found at {DATA}: this benchmark needs ../shared/data")
@@ -723,6 +724,15 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
             return session.run(["features"], feeds)[0]
         return features
 
+    def bf16(patches):
+        """Both taggers in PyTorch under bf16 autocast (oneDNN; AMX-BF16 where the CPU has it)."""
+        rows = []
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            for model in TAGGERS:
+                embedding, logits = load_musicnn(model)[0].embed(torch.from_numpy(np.ascontiguousarray(patches)))
+                rows += [embedding.float().numpy(), torch.sigmoid(logits.float()).numpy()]
+        return np.concatenate(rows, axis=1)
+
     exact = OUT / f"default-exact-{EXACT}.onnx"
     if not exact.exists():
         OUT.mkdir(parents=True, exist_ok=True)
@@ -732,7 +742,8 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
             "PyTorch, both taggers": taggers_in_pytorch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime,
             f"onnxruntime, the exact graph ({EXACT}, the default before the light one)": graph(exact),
             "onnxruntime, the shipped light graph hearing 1 patch in 3 (timing only: not the exact features)":
-                graph(default_model_path(onnx=True), 3)}
+                graph(default_model_path(onnx=True), 3),
+            "PyTorch bf16 autocast (oneDNN), both taggers": bf16}
     for way in ways.values():  # warm: load the networks and sessions
         way(log_mel_patches(signals[0], sr=SAMPLE_RATE))
     rows, outputs = [], {}
@@ -752,6 +763,8 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
             "max_tag_difference": float(np.abs(onnx_rows[:, tags] - torch_rows[:, tags]).max()),
             "max_embedding_difference": float(np.abs(onnx_rows[:, embeddings] - torch_rows[:, embeddings]).max()),
             "max_difference_exact_graph": float(np.abs(exact_rows - onnx_rows).max()),
+            "max_tag_difference_bf16": float(np.abs(np.concatenate(outputs[list(ways)[-1]])[:, tags]
+                                                    - torch_rows[:, tags]).max()),
             "note": f"one core, one thread; best of {repeats} passes; decoding and resampling excluded"}
     return write_result(result_path("tag_throughput/taggers.json", smoke=bool(limit)),
                         "both musicnn taggers' features, PyTorch against onnxruntime", data, rows=rows)
@@ -763,7 +776,9 @@ def taggers_markdown(record: dict) -> str:
              f"{data['audio_minutes']:.1f} min; {data['note']}. Largest difference, onnxruntime against PyTorch: "
              f"tags {data['max_tag_difference']:.1e}, embeddings {data['max_embedding_difference']:.1e}"
              + (f"; the shipped graph against the exact one: {data['max_difference_exact_graph']:.1e}"
-                if "max_difference_exact_graph" in data else ""), "",
+                if "max_difference_exact_graph" in data else "")
+             + (f"; bf16 tags against PyTorch's fp32: {data['max_tag_difference_bf16']:.3f}"
+                if "max_tag_difference_bf16" in data else ""), "",
              "| computed | CPU-s per 30 s |", "|---|---|"]
     lines += [f"| {row['way']} | {row['cpu_s_per_30s']:.3f} |" for row in record["rows"]]
     return "\n".join(lines)

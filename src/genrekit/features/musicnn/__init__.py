@@ -296,9 +296,10 @@ def taggers_session():
     computes them) where onnxruntime is not installed or the graph is not what is expected:
     the shipped default model's graph, asked for its ``features`` output (its head, a few
     small operations, runs too). onnxruntime computes the networks in a third to a half less
-    CPU time than PyTorch (0.13 against 0.20 CPU-s per 30 s on an AVX-512 Xeon, 0.19 against
-    0.35 on an AVX2 EPYC; both taggers, one thread: ``bench/tag_throughput.py --taggers``); the features agree with PyTorch's within 1e-5
-    (tags) and 1e-4 (embeddings) (tests/test_musicnn.py). One intra-op thread in a runner's
+    CPU time than PyTorch (0.14 against 0.21 CPU-s per 30 s on an AVX-512 Xeon, 0.19 against
+    0.35 on an AVX2 EPYC; both taggers, one thread: ``bench/tag_throughput.py --taggers``);
+    the features agree with PyTorch's within 1e-5 (tags) and 1e-4 (embeddings)
+    (tests/test_musicnn.py). One intra-op thread in a runner's
     worker process (one worker per core), onnxruntime's default elsewhere."""
     import logging
 
