@@ -655,6 +655,13 @@ def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:
     for train, test in splits:
         mixed[test] = trust.SHIPPED.log_proba(teacher["X"][train][:, keep], y[train], student["X"][test][:, keep],
                                               kept, labels, groups[train])
+    light_temperature = np.zeros((len(y), len(labels)))  # the same, its temperature fitted on these features
+    temperatures = []
+    for train, test in splits:
+        light_temperature[test], temperature = _light_temperature(
+            teacher["X"][train][:, keep], student["X"][train][:, keep], y[train], groups[train],
+            student["X"][test][:, keep], kept, labels)
+        temperatures.append(temperature)
     way = f"the student corrected by MTT_musicnn on one patch in {stride}" if stride else "the student"
 
     def agreement(P) -> dict:
@@ -665,6 +672,8 @@ def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:
     rows = [{"candidate": f"{row['candidate']} on MSD_musicnn + {way} ({name})", "stride": stride,
              **{protocol: row[protocol] for protocol in ("grouped", "grouped_calibrated")},
              "grouped_head_on_teacher": trust.scores(mixed, y, labels),
+             "grouped_head_on_teacher_temperature_on_these": {**trust.scores(light_temperature, y, labels),
+                                                               "temperatures": temperatures},
              "refitted": agreement(refitted), "head_kept": agreement(kept_head)}
             for row in record["rows"]]
     named = _named("grouped_cv.json") if not stride else _named(f"grouped_cv-stride{stride}.json")
@@ -675,6 +684,11 @@ def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:
                                                   "student": name, "stride": stride,
                                                   "grouped_head_on_teacher": "the same folds, each fold's estimator "
                                                   "fitted on the teacher's features and scored on these",
+                                                  "grouped_head_on_teacher_temperature_on_these": "as "
+                                                  "grouped_head_on_teacher, each fold's temperature fitted on its "
+                                                  "training part's inner out-of-fold logits of these features "
+                                                  "(inner heads fitted on the teacher's), as a light export "
+                                                  "calibrated for its own features would be",
                                                   "refitted": "the shipped estimator fitted on all 200 clips (as the "
                                                   "default is) on these features, against the same fitted on "
                                                   "the teacher's, on gtzan-mini (trained on) and immich-memories-music "
@@ -682,6 +696,21 @@ def grouped_cv(stride: int = 0, shipped: bool = False) -> dict:
                                                   "bench/trust.py --fewer-patches scores them",
                                                   "head_kept": "as refitted, the estimator fitted on the teacher's "
                                                   "features and fed these"}, rows=rows)
+
+
+def _light_temperature(X_teacher, X_these, y, groups, X_test, columns, labels) -> tuple[np.ndarray, float]:
+    """The shipped estimator fitted on the teacher's features ``X_teacher``, its temperature
+    refitted on inner out-of-fold logits of ``X_these`` (the same rows as the light graph
+    computes them); its log-probabilities on ``X_test`` and that temperature."""
+    import trust
+    from genrekit.models.calibration import fit_temperature
+    from genrekit.models.tagprior import TagPriorClassifier
+
+    model = TagPriorClassifier(labels, columns, C=trust.SHIPPED.C, prior_weight=trust.SHIPPED.prior_weight,
+                               random_state=trust.SEED).fit(X_teacher, y, groups=groups)
+    logits, scored = model._out_of_fold(X_teacher, y, groups, X_scored=X_these)
+    model.temperature_ = fit_temperature(logits[scored], y[scored])
+    return model.predict_log_proba(X_test), model.temperature_
 
 
 def _protocol_features(trust) -> dict:

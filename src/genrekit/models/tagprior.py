@@ -209,10 +209,14 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         P[:, head.classes_] = np.maximum(head.predict_proba(transform.transform(X)), 1e-9)
         return np.log(P) + self.prior_weight * zero_shot_logits(X, self.mapping_)
 
-    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _out_of_fold(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                     X_scored: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold logits, and which rows count for the temperature: those whose genre
         the fold's head was trained on (a genre of one or two artists loses them all to a
-        grouped fold, and its rows would then say nothing about calibration)."""
+        grouped fold, and its rows would then say nothing about calibration). ``X_scored``:
+        the same rows as other features to score the folds' heads on (default ``X``), for a
+        temperature that fits a model fed features other than those it was fitted on."""
+        X_scored = X if X_scored is None else X_scored
         from sklearn.model_selection import StratifiedGroupKFold
 
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
@@ -225,7 +229,7 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         scored = np.zeros(len(y), dtype=bool)
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(X, y, groups):
-            logits[test] = self._logits(X[test], *self._fit_head(X[train], y[train]))
+            logits[test] = self._logits(X_scored[test], *self._fit_head(X[train], y[train]))
             scored[test] = np.isin(y[test], y[train])
         if not scored.any():
             raise ParameterError("calibrate=True: no genre has training rows in more than one group")
