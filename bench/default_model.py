@@ -85,6 +85,23 @@ def opening_hashes(dataset, tracks: list[str]) -> dict[str, list[str]]:
     return {"opening_sha256": sorted({h for t in tracks if (h := opening_hash(path_of[t])) is not None})}
 
 
+def light_record() -> dict:
+    """The light graph's grouped CV (LIGHT_PROTOCOL), if it measured the student and the stride
+    genrekit ships; checked before anything is written, so that a run cannot replace the model
+    file and then fail, or stamp another student's figures into the ONNX file."""
+    from genrekit.features.musicnn import STUDENT, STUDENT_STRIDE
+
+    if not LIGHT_PROTOCOL.exists():
+        sys.exit(f"{LIGHT_PROTOCOL} is missing: run python bench/student.py --grouped-cv --stride "
+                 f"{STUDENT_STRIDE} --shipped first")
+    record = json.loads(LIGHT_PROTOCOL.read_text())
+    data = record.get("data", {})
+    if data.get("stride") != STUDENT_STRIDE or not str(data.get("student", "")).startswith(f"{STUDENT}.safetensors"):
+        sys.exit(f"{LIGHT_PROTOCOL} measured student {data.get('student')!r} at stride {data.get('stride')}; "
+                 f"genrekit ships {STUDENT}.safetensors at stride {STUDENT_STRIDE}")
+    return record
+
+
 def export_light() -> dict:
     """The model file as the light ONNX default, whose metrics are the light graph's own on
     the model file's folds (each fold's estimator fitted on the exact features, as the model
@@ -97,7 +114,7 @@ def export_light() -> dict:
 
     import onnx
 
-    record = json.loads(LIGHT_PROTOCOL.read_text())
+    record = light_record()
     scores = record["rows"][0]["grouped_head_on_teacher"]
     export_onnx(MODEL_FILE, ONNX_FILE, light=True)
     config = read_onnx_metadata(ONNX_FILE)
@@ -122,6 +139,7 @@ def main() -> None:
     from genrekit.features import FeatureCache
     from genrekit.models import GenreModel, default_spec, save_model
 
+    light_record()  # before the model file is touched
     if "--record-openings" in sys.argv[1:]:  # the model file as it is, with its clips' openings, exported again
         from genrekit.models import load_model
 

@@ -400,7 +400,9 @@ def _patches_to_onnx(module, output_names: list[str], what: str, *, heard: bool 
     from genrekit.features.musicnn import N_MELS, PATCH_FRAMES
 
     patches, rows = torch.export.Dim("patches", min=1), torch.export.Dim("rows", min=1)
-    n = 5 if heard else 3  # three sizes that differ, so the exporter ties no two axes together
+    # with heard: 5 patches, 4 pooling rows, 2 heard rows, three sizes that differ, so the exporter
+    # ties no two axes together (the exact graph's example, 3 and 3, is as it was exported before)
+    n = 5 if heard else 3
     example = (torch.randn(n, PATCH_FRAMES, N_MELS), torch.from_numpy(pooling_matrix(n)))
     names, shapes = ["patches", "pooling"], {"patches": {0: patches}, "pooling": {0: rows, 1: patches}}
     if heard:

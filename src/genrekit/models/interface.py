@@ -420,6 +420,8 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         #: A light graph's MTT_musicnn hears one patch in this many (its file's; 1: every
         #: patch, the exact features of the model file, slower).
         self.heard_stride = self.config.get("heard_stride", 1)
+        if self.config.get("heard_input"):  # tested at load on patches it hears and patches its student fills in
+            self.self_test_seconds = SELF_TEST_SECONDS * (self.heard_stride + 1)
 
     def _details(self) -> dict:
         details = super()._details()
@@ -651,7 +653,9 @@ def run_onnx(model: GenreClassifier, outputs: list[str] | None, feeds: dict) -> 
                              f"{ONNX_ARENA_MAX_BYTES / 2**30:g} GiB that genrekit lets onnxruntime hold in a process "
                              "(ONNX_ARENA_MAX_BYTES): a shorter --segment or fewer --threads need less, and a "
                              "file whose graph asks for that much on a few seconds of audio is crafted") from exc
-        raise
+        # genrekit feeds what the file's checked metadata names: a graph that fails on it is damaged
+        raise ModelError(f"{model.source}: onnxruntime could not run the graph ({type(exc).__name__}: "
+                         f"{str(exc)[:300]}; a corrupt or crafted file?)") from exc
     finally:
         timer.cancel()
 
@@ -1092,7 +1096,9 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
     return self_tested(ClassicalClassifier(load_model(path), segment_seconds=segment_seconds, source=path))
 
 
-SELF_TEST_SECONDS = 3.0  # at most: one musicnn patch, one network window; a classical model's minimum
+# At most (unless the model asks for more: a light graph): one musicnn patch, one network
+# window; a classical model's minimum.
+SELF_TEST_SECONDS = 3.0
 
 
 def self_tested(model: GenreClassifier) -> GenreClassifier:
@@ -1103,7 +1109,8 @@ def self_tested(model: GenreClassifier) -> GenreClassifier:
     from genrekit.errors import GenrekitError, ModelError
 
     where = os.fspath(getattr(model, "source", "") or model.name)
-    seconds = model.chunk_seconds if model.pad else max(model.min_seconds, min(model.chunk_seconds, SELF_TEST_SECONDS))
+    longest = getattr(model, "self_test_seconds", SELF_TEST_SECONDS)  # a light graph needs more than one patch
+    seconds = model.chunk_seconds if model.pad else max(model.min_seconds, min(model.chunk_seconds, longest))
     noise = np.random.default_rng(0).standard_normal(int(round(seconds * model.sample_rate))).astype(np.float32)
     try:
         proba = np.asarray(model.predict_proba([0.03 * noise]))

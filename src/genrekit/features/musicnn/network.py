@@ -311,4 +311,3 @@ class StridedTaggers(nn.Module):
         features = pooling @ torch.cat([embedding, torch.sigmoid(logits), mtt], dim=1)
         tags = 2 * width + logits.shape[1]  # pooled tags stay probabilities; a clamp per patch would move the mean
         return torch.cat([features[:, :tags], features[:, tags:].clamp(0.0, 1.0)], dim=1)
-
