@@ -216,9 +216,9 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         grouped fold, and its rows would then say nothing about calibration). ``X_scored``:
         the same rows as other features to score the folds' heads on (default ``X``), for a
         temperature that fits a model fed features other than those it was fitted on."""
-        X_scored = X if X_scored is None else X_scored
         from sklearn.model_selection import StratifiedGroupKFold
 
+        X_scored = X if X_scored is None else X_scored
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
         # folds are made of groups (tracks, artists), and a track may give several rows
         per_genre = max(len(np.unique(groups[y == genre])) for genre in np.unique(y))

@@ -298,12 +298,12 @@ def taggers_session():
     """An onnxruntime session that computes both taggers' features, or None (PyTorch then
     computes them) where onnxruntime is not installed or the graph is not what is expected:
     the shipped default model's graph, asked for its ``features`` output with every patch
-    heard (its head and the light graph's student run too, a small share). onnxruntime computes the networks in a third to a half less
-    CPU time than PyTorch (0.14 against 0.21 CPU-s per 30 s on an AVX-512 Xeon, 0.19 against
-    0.35 on an AVX2 EPYC; both taggers, one thread: ``bench/tag_throughput.py --taggers``);
-    the features agree with PyTorch's within 1e-5 (tags) and 1e-4 (embeddings)
-    (tests/test_musicnn.py). One intra-op thread in a runner's
-    worker process (one worker per core), onnxruntime's default elsewhere."""
+    heard (its head and the light graph's student run too, a small share). onnxruntime
+    computes the networks in a third to a half less CPU time than PyTorch (0.14 against 0.21
+    CPU-s per 30 s on an AVX-512 Xeon, 0.19 against 0.35 on an AVX2 EPYC; both taggers, one
+    thread: ``bench/tag_throughput.py --taggers``); the features agree with PyTorch's within
+    1e-5 (tags) and 1e-4 (embeddings) (tests/test_musicnn.py). One intra-op thread in a
+    runner's worker process (one worker per core), onnxruntime's default elsewhere."""
     import logging
 
     try:
