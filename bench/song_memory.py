@@ -19,6 +19,7 @@ Needs ../shared/data.
     python bench/song_memory.py
     python bench/song_memory.py --table
     python bench/song_memory.py --lengths 60,120 --out /tmp/song_memory.json   # smoke: 1- and 2-minute files
+    python bench/song_memory.py --only ONNX --lengths 90,300,900,3600 --out bench/results/song_memory-lengths-onnx.json
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", default="3600,7200",
                         help="the long files' lengths in seconds (default: 1 and 2 hours)")
+    parser.add_argument("--only", help="only the models whose name contains this text (e.g. ONNX)")
     add_result_options(parser, "song_memory.json")
     args = parser.parse_args()
     out = args.out or result_path("song_memory.json")
@@ -108,11 +110,15 @@ def main() -> None:
         clips = [audio.load(path, sr=22050)[0] for path in sources]
         short_path = tmp / "clip.wav"
         sf.write(short_path, clips[0], 22050)
-        built = benchmark_models(DATA, tmp)
-        models = {"ensemble (fma518, 30 s segments)": built["ensemble"], "edge-cnn (7.5 s windows)": built["edge-cnn"],
-                  "default network (3 s windows)": built["default"],
-                  "shipped default model, model file (musicnn + head)": default_model_path(onnx=False),
-                  "shipped default model, ONNX": default_model_path(onnx=True)}
+        shipped = {"shipped default model, model file (musicnn + head)": default_model_path(onnx=False),
+                   "shipped default model, ONNX": default_model_path(onnx=True)}
+        built = {"ensemble (fma518, 30 s segments)": "ensemble", "edge-cnn (7.5 s windows)": "edge-cnn",
+                 "default network (3 s windows)": "default"}
+        chosen = [name for name in [*built, *shipped] if not args.only or args.only in name]
+        if not chosen:
+            sys.exit(f"--only {args.only!r}: no model's name contains it")
+        trained = benchmark_models(DATA, tmp) if set(chosen) & set(built) else {}
+        models = {name: shipped[name] if name in shipped else trained[built[name]] for name in chosen}
         short = {name: measure(model, short_path) for name, model in models.items()}
         rows = [{"model": name, "file": shown_path(model), "clip_peak_rss_mb": short[name][1],
                  "clip_chunks": short[name][0], "clip_seconds": short[name][2], "long": {}}
