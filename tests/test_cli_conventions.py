@@ -332,6 +332,8 @@ def test_model_positional_or_option_then_env_then_file_then_default(served, monk
     assert model_served() == "default"
     (tmp_path / "genrekit.toml").write_text('model = "runs/a/model.genrekit"\n')
     assert model_served() == str(tmp_path / "runs/a/model.genrekit")  # relative to the file's folder
+    (tmp_path / "genrekit.toml").write_text('model = "default-exact"\n')
+    assert model_served() == "default-exact"  # genrekit's model file by name, not a path beside the config
     monkeypatch.setenv("GENREKIT_MODEL", "from-env.genrekit")
     assert model_served() == "from-env.genrekit"
     assert model_served("--model", "option.genrekit") == "option.genrekit"

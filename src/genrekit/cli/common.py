@@ -303,7 +303,9 @@ MinConfidenceOption = Annotated[
 MODEL_DEFAULTS = "$GENREKIT_MODEL, else the config file's model (`genrekit config`)"
 ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
                                                  "a run folder of `genrekit train`, or 'default': genrekit's own "
-                                                 f"(docs/default-model.md). Default: {MODEL_DEFAULTS}, else 'default'.")]
+                                                 "(docs/default-model.md; its fast ONNX graph where onnxruntime is "
+                                                 "installed; 'default-exact': its model file, both taggers on every "
+                                                 f"patch, slower). Default: {MODEL_DEFAULTS}, else 'default'.")]
 ChunkOption = Annotated[
     float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
 ]

@@ -81,9 +81,16 @@ def _checked(key: str, value: Any, where: str) -> Any:
     return value
 
 
+def _named(model: str) -> bool:
+    """Whether a model setting is a name ('default', 'default-exact') or a URL, not a path."""
+    from genrekit.models.interface import NAMED_MODELS  # not at import: the command line starts without numpy
+
+    return model in NAMED_MODELS or "://" in model
+
+
 def _relative_to(folder: Path, key: str, value: Any) -> Any:
-    """A path in a config file, relative to the file's folder ('default' and URLs as they are)."""
-    if key == "min_confidence" or (key == "model" and (value == "default" or "://" in value)):
+    """A path in a config file, relative to the file's folder (genrekit's model names and URLs as they are)."""
+    if key == "min_confidence" or (key == "model" and _named(value)):
         return value
     path = Path(value).expanduser()
     return str(path if path.is_absolute() else folder / path)
@@ -111,7 +118,7 @@ def _from_env(key: str, text: str) -> Any:
     where = f"${ENV[key]}"
     if key != "min_confidence":  # a path: "~" means home, as in the config file
         value = _checked(key, text, where)
-        return value if key == "model" and (value == "default" or "://" in value) else str(Path(value).expanduser())
+        return value if key == "model" and _named(value) else str(Path(value).expanduser())
     try:
         number = float(text)
     except ValueError:

@@ -54,7 +54,7 @@ from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.features.musicnn import pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import (
-    DEFAULT,
+    NAMED_MODELS,
     ClassicalClassifier,
     GenreClassifier,
     NetworkClassifier,
@@ -136,7 +136,7 @@ def export_onnx(
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
     # "default" names genrekit's own model file here (not its export); the door does the rest
-    model = load(default_model_path(onnx=False) if os.fspath(model_path) == DEFAULT else model_path)
+    model = load(default_model_path(onnx=False) if os.fspath(model_path) in NAMED_MODELS else model_path)
     if light and int8:
         raise ParameterError("light=True (--light) with int8=True (--int8): the light export is fp32 only")
     if int8 and not quantizable(model):

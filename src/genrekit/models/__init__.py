@@ -20,6 +20,8 @@ _API = {
     "model_id": "genrekit.models.interface",
     "file_kind": "genrekit.models.interface",
     "DEFAULT": "genrekit.models.interface",
+    "DEFAULT_EXACT": "genrekit.models.interface",
+    "NAMED_MODELS": "genrekit.models.interface",
     "network_names": "genrekit.models.recipes",
     "recipe_names": "genrekit.models.recipes",
     "trains_from_audio": "genrekit.models.recipes",

@@ -31,8 +31,13 @@ from genrekit.untrusted import (describe_value, onnx_refusals, parse_json, requi
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models.artifact import GenreModel
 
-# The name that stands for genrekit's own model wherever a model file is asked for.
+# The name that stands for genrekit's own model wherever a model file is asked for: its light
+# ONNX export where onnxruntime is installed, else its model file.
 DEFAULT = "default"
+# genrekit's own model file by name: both taggers on every patch (slower; the exact features).
+DEFAULT_EXACT = "default-exact"
+# Every name that stands for a shipped model -> default_model_path's ``onnx``.
+NAMED_MODELS = {DEFAULT: None, DEFAULT_EXACT: False}
 # The model file that `genrekit train` writes into its run folder, by kind.
 RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
 
@@ -941,13 +946,14 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
 
 
 def model_file(model: str | os.PathLike = DEFAULT) -> Path:
-    """The model file that ``model`` names: itself, genrekit's own for ``"default"``, or the
-    model file inside a run folder of ``genrekit train``. Raises ModelError when there is none.
+    """The model file that ``model`` names: itself, genrekit's own for ``"default"`` (its
+    model file for ``"default-exact"``), or the model file inside a run folder of ``genrekit
+    train``. Raises ModelError when there is none.
 
     Parameters
     ----------
     model : str or path
-        A model file, a run folder, or ``"default"`` (:func:`default_model_path`).
+        A model file, a run folder, ``"default"`` or ``"default-exact"`` (:func:`default_model_path`).
 
     Returns
     -------
@@ -961,14 +967,15 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
         No such file, a folder that holds none of those files, or (``"default"``) the
         default model missing from this installation.
     """
-    path = default_model_path() if os.fspath(model) == DEFAULT else Path(model)
+    name = os.fspath(model)
+    path = default_model_path(onnx=NAMED_MODELS[name]) if name in NAMED_MODELS else Path(model)
     if path.is_dir():
         path = next((path / name for name in RUN_FOLDER_FILES if (path / name).is_file()), path)
     if not path.is_file():
         from genrekit.errors import ModelError
 
         raise ModelError(f"{path}: model file not found (expected a .genrekit, .safetensors or .onnx file, a run "
-                         f"folder holding one, or {DEFAULT!r} for genrekit's own)")
+                         f"folder holding one, or {DEFAULT!r} / {DEFAULT_EXACT!r} for genrekit's own)")
     return path
 
 
