@@ -165,7 +165,7 @@ def shipped() -> dict:
     on, and immich's 28 tracks, which it never saw) and catches the generated non-music (the
     ``dev`` and ``test`` signals of tests/nonmusic.py, never trained on), the lowest and
     highest p(music) of each, the ``electronic``/``acoustic`` styles on immich, and how often
-    the two files agree on genre, unknown and styles. Nothing is fitted."""
+    the two files agree on the genre (`unknown` included) and the styles. Nothing is fitted."""
     import tempfile
 
     import immich_memories_music as immich

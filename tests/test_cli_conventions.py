@@ -438,7 +438,7 @@ def test_the_cache_setting_reaches_the_feature_cache(monkeypatch, tmp_path):
     ("min_confidence = 1.5\n", "min_confidence: expected a number from 0 to 1, found 1.5 (a number)"),
     ('min_confidence = "high"\n', "min_confidence: expected a number from 0 to 1, found 'high' (a string)"),
     ("min_confidence = true\n", "min_confidence: expected a number from 0 to 1, found True (a boolean)"),
-    ("model = 3\n", "model: expected a model file, run folder or 'default' (a non-empty string), found 3 (an integer)"),
+    ("model = 3\n", "model: expected a model file, run folder, 'default' or 'default-exact' (a non-empty string), found 3 (an integer)"),
     ('cache = ""\n', "cache: expected a folder (a non-empty string), found '' (a string)"),
     ('modle = "x"\n', "modle: expected one of the keys model, min_confidence, cache, found 'modle'"),
     ("model = \n", "expected a TOML file, found a syntax error"),

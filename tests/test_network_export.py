@@ -37,8 +37,8 @@ def test_an_hour_long_song_peaks_within_a_quarter_of_a_clip(songs_for_memory, ki
     hop = 60.0 if kind == "default-onnx" else None
     short, long = peak_rss_mb(str(model), str(clip)), peak_rss_mb(str(model), str(song), hop_seconds=hop)
     # measured 2026-11-30: network 1.13-1.15x, its export 1.17-1.18x, the default's 1.08x; the
-    # light default (2026-12-03): 185 -> 223 MB, 1.20x, but flat with length: 217-220 MB for
-    # songs of 90 s, 5, 15 and 60 min (a second segment's run, not the hour;
+    # light default (2026-12-03): 1.17-1.19x, flat with length: 185 MB for the clip, 217-220 MB
+    # for songs of 90 s, 5, 15 and 60 min (a second segment's run, not the hour;
     # bench/results/song_memory-lengths-onnx.json)
     assert long <= 1.25 * short, f"an hour-long song peaked at {long:.0f} MB, a 30 s clip at {short:.0f} MB"
 

@@ -116,7 +116,7 @@ def _print_per_genre(per_genre: dict[str, dict]) -> None:
 @app.command()
 def evaluate(
     first: Annotated[str | None, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or .onnx), "
-                                         "a run folder of `genrekit train`, or 'default' (genrekit's own); or use "
+                                         "a run folder of `genrekit train`, or 'default' / 'default-exact' (genrekit's own); or use "
                                          "--model, and give DATASET only.", show_default=False)] = None,
     second: Annotated[str | None, typer.Argument(metavar="DATASET", help="Labelled dataset folder or CSV manifest.",
                                                  show_default=False)] = None,
@@ -275,7 +275,7 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
     model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors), a "
                                                      "classical model (model.genrekit) or 'default' (genrekit's "
-                                                     "own); or use --model.",
+                                                     "own model file); or use --model.",
                                                      show_default=False)] = None,
     model_option: Annotated[str | None, typer.Option("--model", "-m", help="The model, as MODEL. Default: "
                                                      f"{MODEL_DEFAULTS}.")] = None,

@@ -14,7 +14,7 @@ from genrekit.cli.common import (LOG_LEVELS, NON_NEGATIVE, POSITIVE, MinConfiden
 def serve(
     ctx: typer.Context,
     model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A model file (.genrekit, .safetensors or "
-                                                     ".onnx), a run folder, or 'default': genrekit's own; or use "
+                                                     ".onnx), a run folder, or 'default' / 'default-exact': genrekit's own; or use "
                                                      "--model.", show_default=False)] = None,
     model_option: ModelOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",

@@ -29,7 +29,7 @@ from genrekit.errors import ParameterError
 KEYS = ("model", "min_confidence", "cache")
 ENV = {"model": "GENREKIT_MODEL", "min_confidence": "GENREKIT_MIN_CONFIDENCE", "cache": "GENREKIT_CACHE"}
 LOCAL_FILE = "genrekit.toml"
-EXPECTED = {"model": "a model file, run folder or 'default' (a non-empty string)",
+EXPECTED = {"model": "a model file, run folder, 'default' or 'default-exact' (a non-empty string)",
             "min_confidence": "a number from 0 to 1",
             "cache": "a folder (a non-empty string)"}
 

@@ -651,13 +651,18 @@ def run_onnx(model: GenreClassifier, outputs: list[str] | None, feeds: dict) -> 
         return model.session.run(outputs, feeds, options)
     except Exception as exc:
         if options.terminate:
-            raise ModelError(f"{model.source}: one onnxruntime run took over {limit:g} s and was stopped (a graph "
-                             "that chooses its own amount of work: a corrupt or crafted file)") from exc
+            raise ModelError(f"{model.source}: one onnxruntime run took over {limit:g} s and was stopped (a very "
+                             "long --segment on a slow machine, or a graph that chooses its own amount of work: a "
+                             "corrupt or crafted file)") from exc
         if "bfc_arena" in str(exc):  # the arena's refusal past max_mem
             raise ModelError(f"{model.source}: one onnxruntime run needed more than the "
                              f"{ONNX_ARENA_MAX_BYTES / 2**30:g} GiB that genrekit lets onnxruntime hold in a process "
                              "(ONNX_ARENA_MAX_BYTES): a shorter --segment or fewer --threads need less, and a "
                              "file whose graph asks for that much on a few seconds of audio is crafted") from exc
+        from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+        if isinstance(exc, InvalidArgument):  # what was fed (a caller's chunk of another length), not the file
+            raise
         # genrekit feeds what the file's checked metadata names: a graph that fails on it is damaged
         raise ModelError(f"{model.source}: onnxruntime could not run the graph ({type(exc).__name__}: "
                          f"{str(exc)[:300]}; a corrupt or crafted file?)") from exc
@@ -1082,7 +1087,7 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         if not (hasattr(model, "estimator") and hasattr(model, "manifest")):
             from genrekit.errors import ParameterError
 
-            raise ParameterError(f"model={str(model)[:80]!r}: expected a model file's path, 'default', a trained "
+            raise ParameterError(f"model={str(model)[:80]!r}: expected a model file's path, 'default', 'default-exact', a trained "
                                  f"GenreModel or a GenreClassifier; found {type(model).__name__}")
         return ClassicalClassifier(model, segment_seconds=segment_seconds)
     path = model_file(model)
