@@ -706,8 +706,9 @@ def _light_temperature(X_teacher, X_these, y, groups, X_test, columns, labels) -
     from genrekit.models.calibration import fit_temperature
     from genrekit.models.tagprior import TagPriorClassifier
 
+    # calibrate=False: the temperature fitted on the teacher's logits would be replaced below
     model = TagPriorClassifier(labels, columns, C=trust.SHIPPED.C, prior_weight=trust.SHIPPED.prior_weight,
-                               random_state=trust.SEED).fit(X_teacher, y, groups=groups)
+                               calibrate=False, random_state=trust.SEED).fit(X_teacher, y, groups=groups)
     logits, scored = model._out_of_fold(X_teacher, y, groups, X_scored=X_these)
     model.temperature_ = fit_temperature(logits[scored], y[scored])
     return model.predict_log_proba(X_test), model.temperature_

@@ -235,17 +235,22 @@ def stride_variants(strides: list[int]) -> dict[str, Path]:
     return variants
 
 
+def default_onnx_at(commit: str, out: Path) -> Path:
+    """``default-model.onnx`` as commit ``commit`` shipped it, from git, at ``out`` (written once)."""
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{commit}:src/genrekit/data/default-model.onnx"],
+                                       check=True, capture_output=True).stdout)
+    return out
+
+
 def default_variants() -> dict[str, Path]:
     """The default model's ONNX files to compare, made where missing."""
     from genrekit.export import export_onnx
     from genrekit.models.interface import default_model_path, read_onnx_metadata
 
     OUT.mkdir(parents=True, exist_ok=True)
-    before = OUT / f"default-{BEFORE}.onnx"
-    if not before.exists():
-        blob = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE}:src/genrekit/data/default-model.onnx"],
-                              check=True, capture_output=True).stdout
-        before.write_bytes(blob)
+    before = default_onnx_at(BEFORE, OUT / f"default-{BEFORE}.onnx")
     int8 = OUT / "default-int8.onnx"
     if not int8.exists() or int8.stat().st_mtime < default_model_path(onnx=True).stat().st_mtime:  # of the shipped file
         calibration = sorted((DATA.parent.parent / "gtzan-dev" / "genres").glob("*/*"))
@@ -733,11 +738,7 @@ def taggers_benchmark(limit: int | None = None, repeats: int = 3) -> dict:
                 rows += [embedding.float().numpy(), torch.sigmoid(logits.float()).numpy()]
         return np.concatenate(rows, axis=1)
 
-    exact = OUT / f"default-exact-{EXACT}.onnx"
-    if not exact.exists():
-        OUT.mkdir(parents=True, exist_ok=True)
-        exact.write_bytes(subprocess.run(["git", "-C", str(ROOT), "show", f"{EXACT}:src/genrekit/data/default-model.onnx"],
-                                         check=True, capture_output=True).stdout)
+    exact = default_onnx_at(EXACT, OUT / f"default-exact-{EXACT}.onnx")
     ways = {"log-mel patches alone (the floor)": lambda patches: patches,
             "PyTorch, both taggers": taggers_in_pytorch, "onnxruntime, both taggers (shipped default's graph)": taggers_in_onnxruntime,
             f"onnxruntime, the exact graph ({EXACT}, the default before the light one)": graph(exact),
