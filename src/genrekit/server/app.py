@@ -43,7 +43,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrekit import __version__
-from genrekit.errors import GenrekitError, ParameterError
+from genrekit.errors import GenrekitError, ModelError, ParameterError
 from genrekit.models.interface import load, model_id
 from genrekit.predict import predict_file
 from genrekit.predict.formats import prediction_record
@@ -260,6 +260,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         responses={400: {"description": "malformed form"}, 408: {"description": "upload too slow"},
                    413: {"description": "upload too large"}, 415: {"description": "not audio"},
                    422: {"description": "empty or undecodable audio, or a bad parameter"},
+                   500: {"description": "the service's model or the analysis failed"},
                    503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
     async def predict(request: Request, skip: float | None = None, min_confidence: float | None = None) -> JSONResponse:
@@ -361,7 +362,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             # may name the model's file, whose place on the server is not the client's business.
             message = str(error).replace(str(upload.path), upload.filename)
             model_file = os.fspath(getattr(predictor, "source", "") or "")
-            return _error(422, message.replace(model_file, description["id"]) if model_file else message)
+            message = message.replace(model_file, description["id"]) if model_file else message
+            if isinstance(error, ModelError):  # the service's model failed, not the client's request
+                logger.error("the model failed on %s", upload.filename, exc_info=error)
+                return _error(500, f"{message} (the service's model failed; the service goes on)")
+            return _error(422, message)
         if error is not None:
             logger.error("analysing %s failed", upload.filename, exc_info=error)
             return _error(500, f"{upload.filename}: internal error ({type(error).__name__}) in the analysis; "
