@@ -219,15 +219,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def expected_calibration_error(P: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Top-label ECE with ``bins`` equal-width confidence bins."""
+def expected_calibration_error(P: np.ndarray, y: np.ndarray, bins: int = 15, weights=None) -> float:
+    """Top-label ECE with ``bins`` equal-width confidence bins; ``weights``: each row's weight
+    (``1 / its genre's count``: every genre counts the same, as on a library of any genre mix)."""
     confidence, predicted = P.max(axis=1), P.argmax(axis=1)
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    weights = weights / weights.sum()
     edges = np.linspace(0, 1, bins + 1)
     error = 0.0
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
-            error += inside.mean() * abs((predicted[inside] == y[inside]).mean() - confidence[inside].mean())
+            w = weights[inside]
+            error += w.sum() * abs(np.average(predicted[inside] == y[inside], weights=w)
+                                   - np.average(confidence[inside], weights=w))
     return float(error)
 
 
@@ -400,7 +405,13 @@ def scores(log_p: np.ndarray, y: np.ndarray, labels: list[str]) -> dict:
             "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
             "nll": float(-log_p[np.arange(len(y)), y].mean()),
             "ece": expected_calibration_error(np.exp(log_p), y),
-            "recall": {labels[g]: float((predicted[y == g] == g).mean()) for g in present}}
+            "ece_class_balanced": expected_calibration_error(np.exp(log_p), y, weights=1.0 / np.bincount(y)[y]),
+            "recall": {labels[g]: float((predicted[y == g] == g).mean()) for g in present},
+            # calibration by genre named: how often, at what mean confidence, how often right
+            "by_predicted": {labels[g]: {"named": int((predicted == g).sum()),
+                                         "mean_confidence": float(np.exp(log_p.max(axis=1))[predicted == g].mean()),
+                                         "precision": float((y[predicted == g] == g).mean())}
+                             for g in sorted(set(predicted.tolist()))}}
 
 
 CANDIDATES = [
@@ -761,7 +772,10 @@ def _ensemble_estimator(kind: str, members: int):
     transform included, each on a class-stratified bootstrap of the rows / of the groups,
     their log-probabilities averaged); ``exponents`` (the head and the prior weighted by two
     exponents fitted by likelihood on the inner out-of-fold predictions, for one temperature
-    and a prior weight of 1)."""
+    and a prior weight of 1); ``balanced-temperature`` (the temperature fitted with each inner
+    out-of-fold row weighted by 1 / its genre's count, as the head's classes are);
+    ``max-prior`` (each genre's zero-shot score the log-odds of its likeliest tag instead of
+    the noisy-OR of its tags, which counts rock's 8 correlated tags as 8 pieces of evidence)."""
     import warnings
 
     from sklearn.linear_model import LogisticRegression
@@ -781,7 +795,22 @@ def _ensemble_estimator(kind: str, members: int):
             super().fit(X, y, groups)
             if kind == "exponents":
                 self._fit_exponents(rows, np.asarray(y), groups)
+            if kind == "balanced-temperature":
+                logits, scored = self._out_of_fold(rows, np.asarray(y), groups)
+                genres = np.asarray(y)[scored]
+                self.temperature_ = _weighted_temperature(logits[scored], genres, 1.0 / np.bincount(genres)[genres])
             return self
+
+        def _prior(self, X):
+            if kind != "max-prior":
+                return zero_shot_logits(X, self.mapping_)
+            Z = np.zeros((len(X), len(self.mapping_)))  # as zero_shot_logits, the max for the noisy-OR
+            mapped = [g for g, columns in enumerate(self.mapping_) if columns]
+            for g in mapped:
+                p = np.clip(np.asarray(X, dtype=np.float64)[:, self.mapping_[g]].max(axis=1), 1e-6, 1 - 1e-6)
+                Z[:, g] = np.log(p) - np.log1p(-p)
+            Z[:, [g for g in range(len(self.mapping_)) if g not in mapped]] = Z[:, mapped].mean(axis=1, keepdims=True)
+            return Z
 
         def _bootstraps(self, X, y):
             rng = np.random.default_rng(self.random_state)
@@ -794,7 +823,7 @@ def _ensemble_estimator(kind: str, members: int):
                     yield np.concatenate([rng.choice(np.flatnonzero(y == g), (y == g).sum()) for g in np.unique(y)])
 
         def _fit_head(self, X, y):
-            if kind in ("shipped", "exponents"):
+            if kind in ("shipped", "exponents", "balanced-temperature", "max-prior"):
                 return super()._fit_head(X, y)
             heads = Members()
             with warnings.catch_warnings():
@@ -820,7 +849,7 @@ def _ensemble_estimator(kind: str, members: int):
 
         def _logits(self, X, transform, head):
             exponents = getattr(self, "exponents_", (1.0, self.prior_weight))
-            return exponents[0] * self._head_log_proba(X, transform, head) + exponents[1] * zero_shot_logits(X, self.mapping_)
+            return exponents[0] * self._head_log_proba(X, transform, head) + exponents[1] * self._prior(X)
 
         def _fit_exponents(self, X, y, groups):
             from scipy.optimize import minimize
@@ -848,7 +877,22 @@ ENSEMBLES = {
     "bagged pipelines, group bootstrap, B=10": ("group-pipelines", 10),
     "bagged pipelines, group bootstrap, B=25": ("group-pipelines", 25),
     "head and prior exponents fitted on inner out-of-fold predictions": ("exponents", 1),
+    "class-balanced temperature": ("balanced-temperature", 1),
+    "prior from each genre's likeliest tag (max), not the noisy-OR": ("max-prior", 1),
 }
+
+
+def _weighted_temperature(logits: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
+    """The temperature minimising the ``weights``-weighted negative log-likelihood."""
+    from scipy.optimize import minimize_scalar
+
+    weights = weights / weights.sum()
+
+    def nll(log_t):
+        z = logits / np.exp(log_t)
+        return float(-(weights * (z[np.arange(len(y)), y] - np.logaddexp.reduce(z, axis=1))).sum())
+
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
 
 
 def run_ensembles(only: str | None = None) -> dict:
