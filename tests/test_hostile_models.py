@@ -158,12 +158,52 @@ def pickled_npy(marker: Path) -> bytes:
     return buffer.getvalue()
 
 
+def generator_node(bit_generator: str = "PCG64", entropy: dict | None = None, pool_size: int = 4) -> dict:
+    """A numpy Generator as skops writes one (scikit-learn's histogram boosting keeps one)."""
+    seed = dict_node({"entropy": entropy or json_node(12345), "spawn_key": tuple_node(),
+                      "pool_size": json_node(pool_size), "n_children_spawned": json_node(0)})
+    return {"__class__": "Generator", "__module__": "numpy.random._generator", "__loader__": "RandomGeneratorNode",
+            "content": {"bit_generator": dict_node({"bit_generator": json_node(bit_generator), "state": json_node(0)}),
+                        "seed_seq": seed}}
+
+
+def array_node(member: str) -> dict:
+    return {"__class__": "ndarray", "__module__": "numpy", "__loader__": "NdArrayNode", "type": "numpy", "file": member}
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
 def bit_generator_attack(schema):
     """A numpy Generator whose bit generator 'name' is a callable of numpy.random."""
-    schema["content"]["content"]["memory"] = {
-        "__class__": "Generator", "__module__": "numpy.random._generator", "__loader__": "RandomGeneratorNode",
-        "content": {"bit_generator": dict_node({"bit_generator": json_node("seed"), "state": json_node(0)}),
-                    "seed_seq": dict_node({})}}
+    schema["content"]["content"]["memory"] = generator_node("seed")
+
+
+def seed_pool_attack(schema):
+    """A Generator whose seed sequence has a pool of a million words: numpy's SeedSequence costs
+    the pool size squared, so loading it would take half an hour."""
+    schema["content"]["content"]["memory"] = generator_node(pool_size=10**6)
+
+
+def seed_entropy_attack(schema):
+    """A Generator seeded with 1 MB of entropy (the caps allow 512 MB), which SeedSequence hashes
+    word by word."""
+    schema["content"]["content"]["memory"] = generator_node(entropy=array_node("entropy.npy"))
+    return {"entropy.npy": npy(np.random.default_rng(0).integers(0, 2**63, size=2**17, dtype=np.uint64))}
+
+
+def shared_array_attack(schema):
+    """200 arrays naming one 1 MB member: skops reads the member once per node, 200 MB in all."""
+    schema["content"]["content"]["memory"] = {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode",
+                                              "content": [dict(array_node("shared.npy"), __id__=i) for i in range(200)]}
+    return {"shared.npy": npy(np.random.default_rng(0).normal(size=2**17))}
+
+
+def missing_array_attack(schema):
+    schema["content"]["content"]["memory"] = array_node("nowhere.npy")
 
 
 def nested(depth: int) -> bytes:
@@ -189,8 +229,10 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
         return {"evil.npy": pickled_npy(marker)}
 
     model("skops-numpy-pickle", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"], pickled_array)})
-    model("skops-bit-generator", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"],
-                                                                           bit_generator_attack)})
+    for name, attack in {"bit-generator": bit_generator_attack, "seed-pool": seed_pool_attack,
+                         "seed-entropy": seed_entropy_attack, "shared-array": shared_array_attack,
+                         "missing-array": missing_array_attack}.items():
+        model(f"skops-{name}", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"], attack)})
     model("skops-deep-schema", {**genuine, "pipeline.skops": edit_skops(
         genuine["pipeline.skops"], lambda s: s["content"]["content"].__setitem__("memory", json.loads(nested(500))))})
     model("raw-pickle-payload", {**genuine, "pipeline.skops": pickle.dumps(Pickled(marker))})
@@ -347,7 +389,7 @@ def test_marker_payloads_work_when_unguarded(tmp_path):
 
 def test_every_hostile_file_is_refused_and_runs_nothing(corpus):
     files, marker = corpus
-    assert len(files) >= 35
+    assert len(files) >= 56
     for name, path in files.items():
         with pytest.raises(ModelError) as caught:
             load(path)
@@ -365,6 +407,10 @@ def test_refusals_name_what_is_wrong(corpus):
         "skops-functools.partial": "functools.partial",
         "skops-allowed-name-wrong-loader": "sklearn.pipeline.Pipeline via ConstructorFromReduceNode",
         "skops-bit-generator": "numpy.random.seed",
+        "skops-seed-pool": "a random generator's seed pool size is '1000000', numpy's is 4",
+        "skops-seed-entropy": "seed entropy is not a number of at most 1024 bytes",
+        "skops-shared-array": "two arrays name the archive member 'shared.npy'",
+        "skops-missing-array": "an array names the archive member 'nowhere.npy', which it does not hold",
         "manifest-bomb": "at most",
         "manifest-deep": f"at most {MAX_JSON_DEPTH}",
         "manifest-list": "expected a JSON object, found list",

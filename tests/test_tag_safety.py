@@ -487,6 +487,33 @@ def test_an_undo_whose_version_conversion_lost_its_journal_line_refuses_that_fil
     assert exact_id3(library / "song.mp3").version == (2, 3, 0)  # left as genrekit's write made it
 
 
+def test_an_undo_of_a_version_conversion_keeps_an_edit_that_kept_the_files_size_and_mtime(tmp_path, originals,
+                                                                                           small_model):
+    """Undoing an ID3v2.4 -> v2.3 conversion puts the whole old tag back, so it is made only
+    where nothing changed the tag since. A tagger that edits another frame inside the tag's
+    padding and keeps timestamps leaves size and mtime as genrekit left them: the tag's bytes
+    (hashed in the journal) show the edit, the file is refused by name, and the owner's title
+    stays (it was wiped before 2026-12-04)."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    song = library / "song.mp3"
+    shutil.copy(originals / "tagged-id3v24.mp3", song)
+    out = tmp_path / "tags.jsonl"
+    tag(library, small_model, out, "--existing", "append", "--id3v2-version", "3")
+    assert exact_id3(song).version == (2, 3, 0)
+    written = os.stat(song)
+    owners = ID3(song)
+    owners["TIT2"] = TIT2(encoding=3, text=["B title"])  # as long as "A title": the padding absorbs it
+    owners.save(song, v2_version=3)
+    os.utime(song, ns=(written.st_atime_ns, written.st_mtime_ns))  # "preserve timestamps"
+    assert (os.stat(song).st_size, os.stat(song).st_mtime_ns) == (written.st_size, written.st_mtime_ns)
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == 1, undone.output  # its only file refused
+    message = " ".join(undone.output.split())
+    assert "song.mp3: genrekit converted its ID3 tag's version" in message and "changed since" in message, message
+    assert list(exact_id3(song)["TIT2"].text) == ["B title"] and exact_id3(song).version == (2, 3, 0)
+
+
 def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_folder(tmp_path, originals,
                                                                                      monkeypatch):
     """A SIGKILL between a write's copy and its rename leaves a hidden copy of the whole song. A

@@ -330,33 +330,55 @@ def check_skops_payload(data: bytes, where: str) -> list[str]:
     Every node of its schema must name a type of :data:`SKOPS_ALLOWED_TYPES` with one of
     that type's loaders, and skops' own list of untrusted types must fall inside the
     allow-list too (it also sees names hidden in a node's content, such as a numpy bit
-    generator's). Returns the types to hand to ``skops.io.loads(trusted=...)``.
+    generator's). Allowed types may still be given contents that cost far more to build
+    than the file's size: an array member read once for every node that names it, a random
+    generator's seed sequence with a pool of a million words. Those are refused too
+    (:func:`_schema_problems`). Returns the types to hand to ``skops.io.loads(trusted=...)``.
     """
     members = read_archive(data, where, kind="a skops file", required="schema.json")
     schema = parse_json(members["schema.json"], f"{where}/schema.json", max_bytes=MAX_SKOPS_SCHEMA_BYTES,
                         max_depth=MAX_SKOPS_DEPTH)
-    refused = sorted(_schema_violations(schema))
+    refused, problems = _schema_problems(schema, members)
     if refused:
-        raise ModelError(f"{where}: refuses to load {', '.join(refused)}: not among the types a genrekit model "
+        raise ModelError(f"{where}: refuses to load {', '.join(sorted(refused))}: not among the types a genrekit model "
                          "contains (the file was not written by genrekit, or was tampered with)")
+    if problems:
+        raise ModelError(f"{where}: {problems[0]} (a corrupt or crafted file)")
     return sorted(SKOPS_ALLOWED_TYPES)
 
 
-def _schema_violations(schema) -> set[str]:
-    """The types (``module.name via Loader``) of a skops schema outside the allow-list,
-    walked iteratively over every object in the document."""
-    refused: set[str] = set()
+# numpy's SeedSequence pool: 4 words whatever the seed (numpy.random.bit_generator.DEFAULT_POOL_SIZE);
+# building one costs pool_size squared, so a file's own pool size could hang the load for hours
+_SEED_POOL_SIZE = "4"
+# A seed sequence's entropy and spawn key as scikit-learn leaves them: one 128-bit number at most
+# (16 bytes; a .npy member adds a 128-byte header) and a spawn key a few levels deep
+_MAX_ENTROPY_BYTES = 1024
+_MAX_SPAWN_KEY = 32
+
+
+def _schema_nodes(schema):
+    """Every node (a JSON object with a ``__loader__``) of a skops schema, walked iteratively."""
     stack = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, list):
             stack.extend(node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        stack.extend(node.values())
-        if "__loader__" not in node:
-            continue
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            if "__loader__" in node:
+                yield node
+
+
+def _schema_problems(schema, members: Mapping[str, bytes]) -> tuple[set[str], list[str]]:
+    """The types (``module.name via Loader``) of a skops schema outside the allow-list, and
+    what else in it cannot come from genrekit: an array member missing, or named by two
+    nodes (skops reads a member once per node that names it, so a 1 MB member named by 200
+    nodes would take 200 MB; one node written twice, with one ``__id__``, is read once), or
+    a random generator's seed sequence unlike numpy's."""
+    refused: set[str] = set()
+    problems: list[str] = []
+    files: dict[str, object] = {}
+    for node in _schema_nodes(schema):
         loader = node["__loader__"]
         if not isinstance(loader, str):
             refused.add(f"a node whose loader is {describe_value(loader)}")
@@ -364,13 +386,55 @@ def _schema_violations(schema) -> set[str]:
         if loader in _REFERENCE_LOADERS:
             continue
         module, name = node.get("__module__"), node.get("__class__")
-        if not (isinstance(loader, str) and isinstance(module, str) and isinstance(name, str)):
+        if not (isinstance(module, str) and isinstance(name, str)):
             refused.add(f"a malformed node ({describe_value({k: node.get(k) for k in ('__loader__', '__module__', '__class__')})})")
             continue
         qualified = f"{module}.{name}"
         if loader not in SKOPS_ALLOWED_TYPES.get(qualified, ()):
             refused.add(f"{qualified} via {loader}")
-    return refused
+        elif loader == "NdArrayNode" and node.get("type") == "numpy":
+            member, node_id = node.get("file"), node.get("__id__")
+            if not isinstance(member, str) or member == "schema.json" or member not in members:
+                problems.append(f"an array names the archive member {describe_value(member)}, which it does not hold")
+            elif member in files and (files[member] != node_id or not isinstance(node_id, int) or not node_id):
+                # one node written twice (one __id__) is built, and its member read, once
+                problems.append(f"two arrays name the archive member {member!r}")
+            files.setdefault(member, node_id)
+        elif loader == "RandomGeneratorNode":
+            problems.extend(_seed_sequence_problems(node, members))
+    return refused, problems
+
+
+def _seed_sequence_problems(node: dict, members: Mapping[str, bytes]) -> list[str]:
+    """Why a numpy Generator node's seed sequence is not one numpy writes: skops calls
+    ``SeedSequence(**fields)``, whose cost grows with the square of ``pool_size`` and with the
+    length of ``entropy`` and ``spawn_key``."""
+    content = node.get("content")
+    seed = content.get("seed_seq") if isinstance(content, dict) else None
+    fields = seed.get("content") if isinstance(seed, dict) and seed.get("__loader__") == "DictNode" else None
+    expected = {"entropy", "spawn_key", "pool_size", "n_children_spawned"}
+    if not isinstance(fields, dict) or set(fields) != expected:
+        found = sorted(fields) if isinstance(fields, dict) else describe_value(seed)
+        return [f"a random generator's seed sequence is {found}, expected the fields {sorted(expected)}"]
+    pool = fields["pool_size"]
+    if not (isinstance(pool, dict) and pool.get("__loader__") == "JsonNode" and pool.get("content") == _SEED_POOL_SIZE):
+        found = pool.get("content") if isinstance(pool, dict) else pool
+        return [f"a random generator's seed pool size is {describe_value(found)}, numpy's is {_SEED_POOL_SIZE}"]
+    spawn_key = fields["spawn_key"]
+    if not (isinstance(spawn_key, dict) and spawn_key.get("__loader__") == "TupleNode"
+            and isinstance(spawn_key.get("content"), list) and len(spawn_key["content"]) <= _MAX_SPAWN_KEY):
+        return [f"a random generator's spawn key is not a tuple of at most {_MAX_SPAWN_KEY} numbers"]
+    entropy = fields["entropy"]
+    loader = entropy.get("__loader__") if isinstance(entropy, dict) else None
+    if loader == "NdArrayNode" and entropy.get("type") == "numpy":
+        size = len(members.get(entropy.get("file"), b"")) if isinstance(entropy.get("file"), str) else None
+    elif loader == "JsonNode" and isinstance(entropy.get("content"), str):
+        size = len(entropy["content"])
+    else:
+        size = None
+    if size is None or size > _MAX_ENTROPY_BYTES:
+        return [f"a random generator's seed entropy is not a number of at most {_MAX_ENTROPY_BYTES} bytes"]
+    return []
 
 
 def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) -> None:

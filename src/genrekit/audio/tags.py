@@ -37,6 +37,7 @@ import base64
 import contextlib
 import datetime
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -561,6 +562,22 @@ def _id3_block(path: str, suffix: str) -> bytes:
         from mutagen.aiff import AIFFFile
 
         return AIFFFile(handle)["ID3"].read()
+
+
+def id3_tag_sha256(path: str | os.PathLike) -> str | None:
+    """The SHA-256 of the ID3v2 tag of ``path`` as stored (every frame, its padding too), or
+    None where it has none or is no ID3 file. An undo that puts a whole old tag back compares
+    it: a tagger that keeps the file's size and mtime (padding absorbs an edit, "preserve
+    timestamps") still changes these bytes."""
+    path = os.fspath(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in ID3_SUFFIXES:
+        return None
+    try:
+        block = _id3_block(path, suffix)
+    except KeyError:  # a WAV or AIFF without an ID3 chunk
+        return None
+    return hashlib.sha256(block).hexdigest() if block else None
 
 
 def _put_id3_block(path: str, suffix: str, block: bytes) -> None:

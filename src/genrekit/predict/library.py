@@ -517,6 +517,24 @@ def _stat(path: str) -> dict[str, int]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def _id3_sha256(path: str) -> str | None:
+    """The hash of the ID3v2 tag as genrekit's write left it (:func:`tags.id3_tag_sha256`), or
+    None (no ID3 file, or it cannot be read now)."""
+    from genrekit.audio import tags
+
+    try:
+        return tags.id3_tag_sha256(path)
+    except Exception:  # mutagen raises many types; an undo of a version conversion then refuses the file
+        return None
+
+
+def _same_id3_tag(path: str, entry: dict) -> bool:
+    """Whether ``path``'s ID3v2 tag is, byte for byte, the one ``entry``'s write left. A tagger
+    can keep a file's size and mtime (its padding absorbs an edit, "preserve timestamps"), so
+    a stat alone does not say. Journals before 2026-12-04 hold no hash: True."""
+    return "id3_sha256" not in entry or _id3_sha256(path) == entry["id3_sha256"]
+
+
 def tag_genres(record: dict, *, count: int = 1, min_confidence: float | None = None,
                styles: bool = False) -> list[str]:
     """The genres to write into a predicted file's tags, most probable first.
@@ -610,7 +628,8 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
             record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
             # the old ID3 tag of a version conversion stays on the writing line alone (it may hold cover art)
             record["tag"] = {k: v for k, v in record["tag"].items() if k != "id3_tag"} | {
-                "state": "written", "after": _stat(record["path"]), "fields": change.fields}
+                "state": "written", "after": _stat(record["path"]), "fields": change.fields,
+                "id3_sha256": _id3_sha256(record["path"])}
         else:
             record["tag"] = record["tag"] | {"state": "failed"}
     record["tag_action"], record["tag_written"] = change.action, change.written
@@ -1031,7 +1050,8 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
                   + ": the file's tags changed since it was tagged; left as it is")
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
-    if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]):
+    if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]
+                                or not _same_id3_tag(path, last)):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
                   "back, but the file changed since; its tags are left as they are")
         append_record(handle, line | {"state": "refused", "reason": reason})
