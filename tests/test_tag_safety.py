@@ -9,6 +9,7 @@ line with a model trained in seconds.
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -512,6 +513,35 @@ def test_an_undo_of_a_version_conversion_keeps_an_edit_that_kept_the_files_size_
     message = " ".join(undone.output.split())
     assert "song.mp3: genrekit converted its ID3 tag's version" in message and "changed since" in message, message
     assert list(exact_id3(song)["TIT2"].text) == ["B title"] and exact_id3(song).version == (2, 3, 0)
+
+
+@pytest.mark.parametrize("suffix, damage, why", [
+    (".jsonl", "{the disk ate this\n", r"line 3 is not JSON"),
+    (".jsonl", "[1, 2]\n", r"line 3 is not a row with a 'path' \(found \[1, 2\]\)"),
+    (".csv", "a,b\n", r"line 4 does not have the header's \d+ cells")])
+def test_an_undo_whose_results_table_was_damaged_names_its_line_and_puts_the_tags_back(tmp_path, originals,
+                                                                                      small_model, suffix, damage,
+                                                                                      why):
+    """The results table an undo updates may have been edited by hand or damaged since: the
+    tags are put back, the journal records it, and the table is left as it is, with a message
+    naming it and the line (a JSONDecodeError or KeyError traceback before 2026-12-04)."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    for name in ("tagged.flac", "tagged-id3v24.mp3"):
+        shutil.copy(originals / name, library / name)
+    before = {name: genre_field(library / name) for name in ("tagged.flac", "tagged-id3v24.mp3")}
+    out = tmp_path / f"tags{suffix}"
+    tag(library, small_model, out, "--existing", "replace")
+    with open(out, "a", encoding="utf-8") as handle:
+        handle.write(damage)
+    damaged_table = out.read_bytes()
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == 1, undone.output
+    message = " ".join(undone.output.split())
+    assert re.search(f"{re.escape(out.name)}: {why}", message), message
+    assert "the tags were put back" in message and "Traceback" not in undone.output
+    assert {name: genre_field(library / name) for name in before} == before
+    assert out.read_bytes() == damaged_table
 
 
 def test_copies_that_killed_writes_left_are_removed_by_the_next_write_in_their_folder(tmp_path, originals,

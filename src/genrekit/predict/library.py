@@ -32,6 +32,7 @@ from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
 from genrekit.predict.song import UNKNOWN, check_min_confidence, decide, not_music
+from genrekit.untrusted import describe_value
 
 if TYPE_CHECKING:
     from genrekit.audio.tags import TagChange
@@ -1186,12 +1187,27 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
 
 def _update_table(results: Path, records: dict[str, dict]) -> None:
     """Put ``records`` (real path -> journal record) into the rows of the results table that
-    hold those files, cell for cell, leaving every other row and column as it is."""
+    hold those files, cell for cell, leaving every other row and column as it is. A table that
+    cannot be read back (edited by hand, damaged) is left as it is: a GenrekitError names it,
+    the line and what was found."""
     import csv
 
+    unread = (f"; the tags were put back and {results.name}'s journal records it, but the table's rows were "
+              "not updated (it is left as it is)")
     columns = ("key", "size", "mtime_ns", "tag_written", "tag_error", "tag_action", "tag_old", "tag_new")
     if results.suffix == ".jsonl":
-        rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(results.read_text(encoding="utf-8", errors="surrogateescape").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise GenrekitError(f"{results}: line {number} is not JSON ({exc}){unread}") from exc
+            if not isinstance(row, dict) or not isinstance(row.get("path"), str):
+                raise GenrekitError(f"{results}: line {number} is not a row with a 'path' (found "
+                                    f"{describe_value(row)}){unread}")
+            rows.append(row)
         for row in rows:
             record = records.get(os.path.realpath(row["path"]))
             if record is not None:
@@ -1200,9 +1216,18 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         with atomic_path(results) as temporary:
             temporary.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     elif results.suffix == ".csv":
-        with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
-            reader = csv.DictReader(handle)
-            header, rows = reader.fieldnames, list(reader)
+        try:
+            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+                reader = csv.DictReader(handle)
+                header, rows = reader.fieldnames, list(reader)
+        except csv.Error as exc:
+            raise GenrekitError(f"{results}: not a CSV table ({exc}){unread}") from exc
+        if not header or "path" not in header:
+            raise GenrekitError(f"{results}: expected a 'path' column, found {describe_value(header)}{unread}")
+        short = next((n for n, row in enumerate(rows, 2) if row["path"] is None or None in row.values()
+                      or None in row), None)
+        if short is not None:
+            raise GenrekitError(f"{results}: line {short} does not have the header's {len(header)} cells{unread}")
         text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
                 "tag_new": lambda v: "" if v is None else json.dumps(v)}
         for row in rows:
@@ -1220,7 +1245,12 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = pq.read_table(results).to_pylist()
+        try:
+            rows = pq.read_table(results).to_pylist()
+        except (pa.ArrowException, OSError) as exc:
+            raise GenrekitError(f"{results}: not a Parquet table ({exc}){unread}") from exc
+        if any(not isinstance(row.get("path"), str) for row in rows):
+            raise GenrekitError(f"{results}: expected a 'path' column of text{unread}")
         records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
         for row in rows:
             record = records.get(_utf8_row({"path": os.path.realpath(row["path"])})["path"])
