@@ -489,4 +489,4 @@ def test_predict_gives_the_styles_in_json_csv_and_an_80_column_table(gtzan_mini)
         expected += [f"{s} {p:.0%}" for s, p in list(found.items())[:3]]
         expected += [f"+{len(found) - 3} more"] if len(found) > 3 else []
     assert _cells(result.stdout, 3) == expected, result.stdout  # each style whole on its line, never cut
-    assert "styles: tags beyond the genres" in result.stdout
+    assert "styles: the taggers' own tags" in result.stdout

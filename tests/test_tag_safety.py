@@ -390,6 +390,26 @@ def test_append_while_converting_id3v23_to_v24_splits_the_joined_genres(tmp_path
     assert list(exact_id3(path)["TCON"].text) == ["jazz; blues; rock; metal"]
 
 
+@pytest.mark.parametrize("options, named", [
+    (["--existing", "replace"], "--existing"), (["--dry-run"], "--dry-run"), (["--genres", "2"], "--genres"),
+    (["--styles", "--id3v2-version", "3"], "--styles, --id3v2-version"), (["--genre-separator", "/"],
+                                                                          "--genre-separator")])
+def test_tag_refuses_write_options_without_write_tags_and_a_table_it_cannot_write(tmp_path, library, small_model,
+                                                                                  options, named):
+    """Options that shape tag writes, given without --write-tags, stop the run by name (they
+    were ignored: a --dry-run then looked like a preview that found nothing to change), and
+    --out must name a table genrekit writes. Nothing is analysed and nothing is written."""
+    out = tmp_path / "tags.csv"
+    result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--out", str(out), *options])
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_USAGE and f"{named}: only with --write-tags" in message, result.output
+    assert not out.exists()
+    result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--out", str(tmp_path / "t.txt")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_USAGE and "--out" in message and "t.txt: expected a results table named .csv, " \
+        ".jsonl, .parquet, found .txt" in message, result.output
+
+
 def test_tag_refuses_bad_options_by_name(tmp_path, library, small_model):
     result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--existing", "merge"])
     assert result.exit_code == EXIT_USAGE and "--existing 'merge'" in result.output

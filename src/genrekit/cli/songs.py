@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -75,7 +76,9 @@ def predict(
                                           music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
     top = min(top, len(model.labels))
-    output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=model.name, top=top)
+    source = Path(model.source).name if isinstance(model.source, (str, os.PathLike)) else None
+    shown = f"{model.name} ({source})" if source and source != model.name else model.name  # which file: ONNX or not
+    output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=shown, top=top)
     if isinstance(output, str):
         sys.stdout.write(output)
     elif output is not None:
@@ -189,7 +192,7 @@ def tag(
     address: AddressOption = None,
 ) -> None:
     """Tag a whole music library: genres of every audio file, written to a table as they finish."""
-    from genrekit.predict.library import tag_library
+    from genrekit.predict.library import TABLE_FORMATS, tag_library
 
     if undo is not None:
         if library is not None or write_tags or dry_run:
@@ -200,6 +203,19 @@ def tag(
     if library is None:
         err_console.print("[red]error:[/] LIBRARY: expected a music library folder (or --undo RESULTS), found none")
         raise typer.Exit(EXIT_USAGE)
+    if results.suffix not in TABLE_FORMATS:
+        err_console.print(f"[red]error:[/] --out {escape(str(results))}: expected a results table named "
+                          f"{', '.join(TABLE_FORMATS)}, found {escape(results.suffix or 'no extension')}")
+        raise typer.Exit(EXIT_USAGE)
+    if not write_tags:  # options that shape tag writes: silently ignored, they would suggest a write was previewed
+        given = [option for option, on in (("--existing", existing != "keep"), ("--dry-run", dry_run),
+                                           ("--genres", genres != 1), ("--styles", styles),
+                                           ("--genre-separator", separator != "; "),
+                                           ("--id3v2-version", id3v2_version is not None)) if on]
+        if given:
+            err_console.print(f"[red]error:[/] {', '.join(given)}: only with --write-tags (they shape the tags "
+                              "written; add --write-tags, with --dry-run to preview)")
+            raise typer.Exit(EXIT_USAGE)
     if genres < 1:
         err_console.print(f"[red]error:[/] --genres {genres}: expected a whole number of genres to write, at least 1")
         raise typer.Exit(EXIT_USAGE)

@@ -184,7 +184,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     from genrekit.predict.song import UNKNOWN
 
     with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
-    caption = "styles: tags beyond the genres, at or above their thresholds" if with_styles else None
+    caption = "styles: the taggers' own tags, each at or above its threshold" if with_styles else None
     view = Table(title=f"genres by {escape(model_name)}", caption=caption)
     view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
     view.add_column("top genres", overflow="fold", ratio=2)
