@@ -243,6 +243,12 @@ def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
 def test_errors_name_the_problem(tmp_path):
     result = run("train", tmp_path / "nowhere", "--out", tmp_path / "run")
     assert result.exit_code == EXIT_ERROR and "nowhere: dataset not found" in result.output
+    song = tmp_path / "song.wav"  # a song where its library was meant: not read as a broken CSV manifest
+    song.write_bytes(b"RIFF\x24\xac\x00\x00WAVEfmt ")
+    for command in (["train", song, "--out", tmp_path / "run"], ["datasets", "check", song]):
+        result = run(*command)
+        message = " ".join(result.output.split())
+        assert result.exit_code == EXIT_ERROR and "song.wav: an audio file, not a dataset" in message, result.output
     result = run("predict", "--model", tmp_path / "none.genrekit", tmp_path / "a.wav")
     assert result.exit_code == EXIT_ERROR and "model file not found" in result.output
 

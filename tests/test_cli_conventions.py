@@ -105,9 +105,23 @@ def served(monkeypatch) -> Recorder:
     """`genrekit serve` without a server: what it would serve, and how."""
     import genrekit.server
 
-    recorder = Recorder()
+    class Serve(Recorder):
+        def __call__(self, *args, **kwargs):
+            if kwargs.get("on_loaded") is not None:  # the model loaded: the service announces itself
+                kwargs["on_loaded"]()
+            return super().__call__(*args, **kwargs)
+
+    recorder = Serve()
     monkeypatch.setattr(genrekit.server, "serve", recorder)
     return recorder
+
+
+def test_serve_announces_itself_only_once_its_model_has_loaded(tmp_path):
+    """A model that cannot load ends `serve` with its error alone: no "genrekit service ... on
+    http://..." line first, which read as if the service had started."""
+    result = invoke("serve", tmp_path / "nosuch.genrekit")
+    assert result.exit_code == 1 and "nosuch.genrekit: model file not found" in " ".join(result.output.split())
+    assert "genrekit service for" not in result.output and "http://" not in result.output
 
 
 # 1. -q/--quiet -------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def serve(
                            upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                            upload_grace_seconds=upload_grace_seconds, receiving=receiving,
                            min_confidence=min_confidence, max_minutes=max_minutes)
-    _note(f"genrekit service for {model_path} model on http://{host}:{port}/ (Ctrl+C stops it)")
     run_service(model_path, host=host, port=port, limits=limits,
-                log_level=log_level or ("error" if is_quiet() else "warning"))
+                log_level=log_level or ("error" if is_quiet() else "warning"),
+                on_loaded=lambda: _note(f"genrekit service for {model_path} model on http://{host}:{port}/ "
+                                        "(Ctrl+C stops it)"))

@@ -68,6 +68,11 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
         raise DatasetError(f"{path}: dataset not found")
     if kind == "auto":
         if path.is_file():
+            from genrekit.audio import is_audio_path
+
+            if is_audio_path(path):  # a song given where its library was meant
+                raise DatasetError(f"{path}: an audio file, not a dataset; expected a folder of songs (one folder per "
+                                   "genre, GTZAN's or FMA's layout) or a CSV manifest with path and label columns")
             kind = "manifest"
         elif is_fma(path):
             kind = "fma"

@@ -29,6 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -446,8 +447,13 @@ REDOC_PAGE = """<!doctype html>
 
 
 def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8000,
-          limits: ServiceLimits | None = None, log_level: str = "info") -> None:
-    """Run the service with uvicorn until interrupted."""
+          limits: ServiceLimits | None = None, log_level: str = "info",
+          on_loaded: Callable[[], None] | None = None) -> None:
+    """Run the service with uvicorn until interrupted. ``on_loaded`` is called once the model
+    has loaded, before the service listens (a model that cannot load raises first)."""
     import uvicorn
 
-    uvicorn.run(create_app(model_path, limits), host=host, port=port, log_level=log_level)
+    service = create_app(model_path, limits)
+    if on_loaded is not None:
+        on_loaded()
+    uvicorn.run(service, host=host, port=port, log_level=log_level)
