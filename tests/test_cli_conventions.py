@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import queue
 import subprocess
 import sys
@@ -214,11 +215,26 @@ COMMANDS = [[], ["datasets"], ["datasets", "check"], ["features"], ["train"], ["
 def test_every_help_renders_with_its_choices(command):
     result = invoke(*command, "--help", env=WIDE)
     assert result.exit_code == EXIT_OK and "Usage:" in result.output, result.output
-    shown = {"predict": "<table|json|jsonl|csv|timeline>", "tag": "<keep|replace|append>", "train": "<cpu|cuda|mps>",
-             "export": "<graph|numpy>", "serve": "<critical|error|warning|info|debug|trace>",
-             "features": "<fma518|gtzan57|musicnn-msd|musicnn-mtt|musicnn|logmel>"}
+    # a few choices as the metavar; many named in the option's help (an 80-column help has no room for them there)
+    shown = {"tag": "<keep|replace|append>", "train": "<cpu|cuda|mps>", "export": "<graph|numpy>",
+             "predict": "table, json (one object per line, with the timeline and the styles, once all are done), "
+                        "jsonl", "serve": "critical, error, warning, info, debug or trace",
+             "features": "fma518, gtzan57, musicnn-msd, musicnn-mtt or musicnn (see `genrekit models`); or logmel"}
     if command and command[-1] in shown:
-        assert shown[command[-1]] in result.output
+        assert shown[command[-1]] in _flat(result.output), result.output
+
+
+def test_help_fits_80_columns_with_its_paragraphs_rewrapped():
+    """At 80 columns no help line is longer, and a command's description is wrapped by the
+    terminal, not by the source's line breaks (which left lines of two words)."""
+    for command in COMMANDS:
+        result = invoke(*command, "--help", env={"COLUMNS": "80"})
+        assert result.exit_code == EXIT_OK and max(map(len, result.output.splitlines())) <= 80, (command, result.output)
+    result = invoke("train", "--help", env={"COLUMNS": "80"})
+    assert "each file's own genre tag is its label; by default every tagged file is trained on" in _flat(result.output)
+    lines = [line.strip() for line in result.output.split("─ Arguments")[0].splitlines()]
+    ragged = [line for line, after in zip(lines, lines[1:]) if line and after and len(line) < 60]
+    assert not ragged, lines  # a line cut short inside a paragraph
 
 
 def test_the_choices_are_the_librarys_own():
@@ -506,8 +522,8 @@ def test_models_lists_names_without_importing_torch_sklearn_or_librosa():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert "IMPORTED []" in done.stdout
-    for name in ("logreg", "musicnn-prior", "features fma518", "features musicnn"):
-        assert name in done.stdout
+    for kind, name in (("model", "logreg"), ("model", "musicnn-prior"), ("features", "fma518"), ("features", "musicnn")):
+        assert re.search(rf"^{kind} +{name} ", done.stdout, re.MULTILINE), done.stdout
 
 
 def test_an_unknown_model_name_is_refused_without_importing_torch():

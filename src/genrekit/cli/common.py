@@ -123,12 +123,20 @@ class _UsageError(typer.BadParameter):
         return self.message
 
 
-def _choice(*values: str | int) -> dict:
-    """Options of an enumerated value: the choices in ``--help`` (as ``<a|b|c>``) and a usage
-    error (exit 2) naming the option, the value and the choices: ``--format 'xml': expected
-    table, json, jsonl, csv or timeline``. (A ``Literal`` type would list them too, but its
-    message does not say the option as genrekit's other usage errors do.)"""
-    expected = ", ".join(map(str, values[:-1])) + (" or " if len(values) > 1 else "") + str(values[-1])
+def listed(values) -> str:
+    """``a, b or c``: choices as help and usage errors name them."""
+    values = list(map(str, values))
+    return ", ".join(values[:-1]) + (" or " if len(values) > 1 else "") + values[-1]
+
+
+def _choice(*values: str | int, metavar: str | None = None) -> dict:
+    """Options of an enumerated value: the choices in ``--help`` (as ``<a|b|c>``, or as
+    ``metavar`` where they are too many for an 80-column help: the option's help then says
+    where they are listed) and a usage error (exit 2) naming the option, the value and the
+    choices: ``--format 'xml': expected table, json, jsonl, csv or timeline``. (A ``Literal``
+    type would list them too, but its message does not say the option as genrekit's other
+    usage errors do.)"""
+    expected = listed(values)
 
     def check(ctx: typer.Context, param: typer.CallbackParam, value):
         if value is None or ctx.resilient_parsing or value in values:
@@ -136,7 +144,7 @@ def _choice(*values: str | int) -> dict:
         shown = repr(value) if isinstance(value, str) else str(value)
         raise _UsageError(f"{param.opts[0]} {shown}: expected {expected}", ctx=ctx, param=param)
 
-    return {"callback": check, "metavar": f"<{'|'.join(map(str, values))}>"}
+    return {"callback": check, "metavar": metavar or f"<{'|'.join(map(str, values))}>"}
 
 
 # The choices of the enumerated options (the library's own lists, which tests/test_cli_conventions.py
@@ -173,7 +181,7 @@ CacheOption = Annotated[
                               "cache, else ~/.cache/genrekit/features).")
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
-KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS), help="Dataset kind: auto, gtzan, folder, manifest, "
+KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS, metavar="<kind>"), help="Dataset kind: auto, gtzan, folder, manifest, "
                                          "fma, images (genre folders of spectrogram PNGs), tags (each file's own genre tag).")]
 LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="Label each audio file below DATASET by its "
                                                     "own genre tag, wherever it sits (same as --kind tags).")]
@@ -187,11 +195,12 @@ MinPerGenreOption = Annotated[int | None, typer.Option("--min-per-genre", **_at_
 MultiGenreOption = Annotated[str, typer.Option("--multi-genre", **_choice(*MULTI_GENRE),
                                                help="With tags, a file with several genres: first (its "
                                                "first genre) or all (one example of each: multi-label).")]
-FeaturesOption = Annotated[str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set (see "
-                                           "`genrekit models`).")]
+FeaturesOption = Annotated[str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, metavar="<set>"),
+                                             help=f"Feature set: {listed(FEATURE_SETS)} (see `genrekit models`).")]
 ExtractOption = Annotated[
-    str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, "logmel"), help="A feature set (a table; see "
-                      "`genrekit models`), or logmel (one .npz spectrogram per track).")
+    str, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, "logmel", metavar="<set>"),
+                      help=f"A feature set (a table): {listed(FEATURE_SETS)} (see `genrekit models`); or logmel (one "
+                      ".npz spectrogram per track).")
 ]
 DeviceOption = Annotated[str, typer.Option(**_choice(*DEVICES), help="Networks: cpu, or cuda (or mps) when present.")]
 # A network's training settings (genrekit.train.config.TrainConfig): each is an option, and all of

@@ -128,8 +128,9 @@ def explore(
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
-    model: Annotated[str, typer.Option(**_choice(*catalogue.CLASSICAL), help="Classical model for the permutation "
-                                       "importance.")] = "logreg",
+    model: Annotated[str, typer.Option(**_choice(*catalogue.CLASSICAL, metavar="<name>"),
+                                       help="Classical model for the permutation importance, one of `genrekit "
+                                       "models`' classical ones.")] = "logreg",
     tsne: Annotated[bool, typer.Option("--tsne/--no-tsne", help="Also compute a t-SNE map.")] = True,
     seed: Annotated[int, typer.Option(**SEED, help="Seed for PCA, t-SNE, k-means and the held-out split.")] = 0,
     kind: KindOption = "auto",

@@ -33,6 +33,26 @@ from genrekit.cli.modelling import train  # noqa: F401  (the CLI's train, as tes
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "app", "main"]
 
 
+def _unwrapped(doc: str) -> str:
+    """A docstring's paragraphs each on one line: typer's rich help keeps a paragraph's line
+    breaks, so the source's wrapping at 100 columns, wrapped again at the terminal's 80, left
+    lines of two words. A paragraph of list items or indented lines keeps its breaks."""
+    paragraphs = doc.split("\n\n")
+    return "\n\n".join(p if any(line.startswith(("-", " ", "\b")) for line in p.splitlines()) else " ".join(p.split("\n"))
+                       for p in paragraphs)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    import inspect
+
+    for command in typer_app.registered_commands:
+        doc = command.help or inspect.getdoc(command.callback)
+        if doc:
+            command.help = _unwrapped(doc)
+    for group in typer_app.registered_groups:
+        _unwrap_help(group.typer_instance)
+
+
 def _print_version(value: bool) -> None:
     # Eager: runs while the options are parsed, before click asks for a command.
     if value:
@@ -106,3 +126,6 @@ def main() -> None:
         err_console.print(f"[red]error:[/] genrekit {command} needs {module!r}, which this installation lacks: "
                           f"pip install 'genrekit\\[{EXTRA_OF_MODULE[module]}]'")
         sys.exit(EXIT_ERROR)
+
+
+_unwrap_help(app)  # every command is registered by now

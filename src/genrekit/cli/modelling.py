@@ -17,7 +17,7 @@ from genrekit.cli.common import (
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _output_folder, _print_taxonomy, _progress,
-    _report_failures, _usage_error, app, err_console, out_console
+    _report_failures, _usage_error, app, err_console, listed, out_console
 )
 
 
@@ -27,13 +27,15 @@ def train(
     ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS),
-                                       help="Model or network name (see `genrekit models`); default: "
+    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS,
+                                                                   metavar="<name>"),
+                                       help="Model or network name, one of `genrekit models`; default: "
                                        "musicnn-prior, the strongest on small datasets.")] = "musicnn-prior",
-    feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS), help="Feature set "
-                                                    "(default: the model's own; fma518 for most).")] = None,
+    feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, metavar="<set>"),
+                                                    help=f"Feature set: {listed(FEATURE_SETS)} (default: the model's "
+                                                    "own; fma518 for most).")] = None,
     chunk: ChunkOption = None,
-    split: Annotated[str | None, typer.Option(**_choice(*SPLITS),
+    split: Annotated[str | None, typer.Option(**_choice(*SPLITS, metavar="<split>"),
                                               help="random (80/10/10 of each genre, rounded, by track/artist: 8 clips "
                                               "split 6/1/1), dataset (its own), gtzan-filtered, all (nothing held "
                                               "out: scored by the k-fold CV). Default: random; all with tags.")] = None,
@@ -313,12 +315,20 @@ def list_models() -> None:
     """List the model names and feature sets (instantly: no model library is imported)."""
     import importlib.util
 
+    from rich.table import Table
+
+    view = Table(box=None, pad_edge=False)  # the descriptions wrap at the terminal's width, names never do
+    for column in ("kind", "name"):
+        view.add_column(column, no_wrap=True)
+    view.add_column("what it is", ratio=1)
     for name, description in catalogue.CLASSICAL.items():
-        out_console.print(f"{name:18s} {description}{'  (default)' if name == catalogue.DEFAULT_MODEL else ''}")
-    if importlib.util.find_spec("torch") is None:  # found, not imported
-        out_console.print("networks: install genrekit\\[deep] (PyTorch) for the network presets")
-    else:
-        for name, description in catalogue.NETWORKS.items():
-            out_console.print(f"network {name:10s} {description}")
+        default = name == catalogue.DEFAULT_MODEL and "default" not in description
+        view.add_row("model", name, description + (" (default)" if default else ""))
+    torch = importlib.util.find_spec("torch") is not None  # found, not imported
+    for name, description in (catalogue.NETWORKS.items() if torch else []):
+        view.add_row("network", name, description)
     for name, description in catalogue.FEATURE_SETS.items():
-        out_console.print(f"features {name:9s} {description}")
+        view.add_row("features", name, description)
+    out_console.print(view, highlight=False)
+    if not torch:
+        out_console.print("networks: install genrekit\\[deep] (PyTorch) for the network presets")

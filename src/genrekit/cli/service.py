@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from genrekit.cli.common import (LOG_LEVELS, NON_NEGATIVE, POSITIVE, MinConfidenceOption, ModelOption, _at_least,
-                                 _choice, _model, _note, _setting, _usage_error, app, is_quiet)
+                                 _choice, _model, _note, _setting, _usage_error, app, is_quiet, listed)
 
 
 @app.command()
@@ -35,8 +35,9 @@ def serve(
                                                         "rate applies.")] = 10.0,
     receiving: Annotated[int, typer.Option(**_at_least(1), help="Uploads received at once; more get 503.")] = 64,
     min_confidence: MinConfidenceOption = None,
-    log_level: Annotated[str | None, typer.Option(**_choice(*LOG_LEVELS), help="uvicorn's log level (default: "
-                                                  "warning; error with --quiet).")] = None,
+    log_level: Annotated[str | None, typer.Option(**_choice(*LOG_LEVELS, metavar="<level>"),
+                                                  help=f"uvicorn's log level: {listed(LOG_LEVELS)} (default: warning; "
+                                                  "error with --quiet).")] = None,
 ) -> None:
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs.
 
