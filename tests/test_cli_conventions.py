@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import queue
+import re
 import subprocess
 import sys
 import threading
