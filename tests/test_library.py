@@ -78,10 +78,10 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     errors = dict(zip(table.path, table.error))
     assert "empty file" in errors[str(bad["empty"])]
     assert "not audio or corrupt" in errors[str(bad["text_mp3"])] and errors[str(bad["corrupted"])]
-    assert "3 failed" in result.output and "7 tagged" in result.output
+    assert "3 failed" in result.output and "10 files: 7 with a genre, 3 failed" in result.output
 
     again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
-    assert "(10 done by an earlier run)" in again.output  # nothing is predicted twice
+    assert "; 10 done by an earlier run," in again.output  # nothing is predicted twice
     assert again.exit_code == EXIT_PARTIAL, again.output
     inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file),
                                 "--out", str(tmp_path / "inbox.csv"), "--jobs", "1"])  # no pool to start (see above)
@@ -92,7 +92,7 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     other = tmp_path / "other.genrekit"  # another model file: its results are its own
     shutil.copy(model_file, other)
     third = runner.invoke(app, ["tag", str(root), "--model", str(other), "--out", str(out), "--jobs", "1"])
-    assert "(0 done by an earlier run)" in third.output and set(pd.read_csv(out).model) == {other.name + table.model[0][-13:]}
+    assert "; 0 done by an earlier run," in third.output and set(pd.read_csv(out).model) == {other.name + table.model[0][-13:]}
 
 
 def test_tag_survives_sigkill_and_resumes(tmp_path, library, model_file):
@@ -116,7 +116,7 @@ def test_tag_survives_sigkill_and_resumes(tmp_path, library, model_file):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["path"] for r in records) == sorted(map(str, good + list(bad.values())))  # each once
     assert len(read_journal(journal)) == 10  # done exactly once: finished files were not redone
-    assert f"({finished_before} done by an earlier run)" in result.stdout
+    assert f"; {finished_before} done by an earlier run," in result.stdout
 
 
 @pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg", ".m4a", ".wav", ".aiff"])
@@ -227,7 +227,8 @@ def test_a_rerun_keeps_every_row_whatever_the_spelling_of_the_library(tmp_path, 
     for spelling in ("lib", "./lib", "lib/", "../base/lib", f"{lib}/", f"{tmp_path}/link/lib", f"{tmp_path}/link/lib/"):
         result = runner.invoke(app, ["tag", spelling, *args])
         assert result.exit_code == EXIT_OK, (spelling, result.output)
-        assert "2 tagged (2 done by an earlier run)" in result.output, (spelling, result.output)
+        assert "2 files: 2 with a genre, 0 failed; 2 done by an earlier run, 0 now" in result.output, \
+            (spelling, result.output)
         table = pd.read_csv(out)
         _same_rows(table, first, lib if "link" not in spelling else tmp_path / "link" / "lib")
 
@@ -241,7 +242,8 @@ def test_a_rerun_keeps_every_row_whatever_the_spelling_of_the_library(tmp_path, 
     for spelling in (str(moved), "../moved/", f"{tmp_path}/moved/."):
         result = runner.invoke(app, ["tag", spelling, *args])
         assert result.exit_code == EXIT_OK, (spelling, result.output)
-        assert "2 tagged (2 done by an earlier run)" in result.output, (spelling, result.output)
+        assert "2 files: 2 with a genre, 0 failed; 2 done by an earlier run, 0 now" in result.output, \
+            (spelling, result.output)
         _same_rows(pd.read_csv(out), first, moved)
 
 
@@ -252,7 +254,8 @@ def test_a_rerun_with_other_analysis_options_predicts_again(tmp_path, small_libr
                                  (["--skip", "0", "--segment", "4"], 0), ([], 2)):
         result = runner.invoke(app, [*args, *options])
         assert result.exit_code == EXIT_OK, result.output
-        assert f"2 tagged ({done_before} done by an earlier run)" in result.output, (options, result.output)
+        counts = f"2 files: 2 with a genre, 0 failed; {done_before} done by an earlier run, {2 - done_before} now"
+        assert counts in result.output, (options, result.output)
     segmented = [json.loads(line) for line in out.with_name("t.csv.journal.jsonl").read_text().splitlines()][-2:]
     assert all("|skip=0|segment=4|" in row["key"] for row in segmented)
     assert all(row["model"] == segmented[0]["model"] and "|" not in row["model"] for row in segmented)  # the model alone
@@ -278,7 +281,7 @@ def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tin
     for run in range(2):  # recorded again by a re-run, which has nothing else to do
         result = runner.invoke(app, args)
         assert result.exit_code == EXIT_PARTIAL, result.output
-        assert f"3 tagged ({3 * run} done by an earlier run), 6 failed" in result.output
+        assert f"9 files: 3 with a genre, 6 failed; {3 * run} done by an earlier run, {9 - 3 * run} now" in result.output
         errors = dict(zip(pd.read_csv(out).path, pd.read_csv(out).error.fillna("")))
         assert sorted(errors) == sorted(str(lib / p) for p in (
             "classical.wav", "metal/metal.wav", "Linked Album/song.wav",
@@ -377,7 +380,7 @@ def test_a_table_from_before_styles_resumes(tmp_path, gtzan_mini):
     shutil.copy(next((gtzan_mini / "rock").glob("rock.00002.*")), root)
     result = runner.invoke(app, ["tag", str(root), "--out", str(out), "--jobs", "1"])
     assert result.exit_code == EXIT_OK, result.output
-    assert "3 tagged (2 done by an earlier run)" in result.output
+    assert "3 files: 3 with a genre, 0 failed; 2 done by an earlier run, 1 now" in result.output
     table = pd.read_csv(out).set_index("path")
     assert [c for c in ["path", *table.columns] if c != "styles"] == old_columns  # the old columns, in order
     assert ["path", *table.columns] == fresh_columns  # styles where a fresh table has them, old rows or not

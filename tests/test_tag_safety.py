@@ -289,7 +289,7 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
         assert mine[1]["tag"]["after"] == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
     result = tag(library, small_model, out, "--existing", "replace")
-    assert f"({N} done by an earlier run)" in result.output  # the tag is decided again, nothing predicted again
+    assert f"; {N} done by an earlier run," in result.output  # the tag is decided again, nothing predicted again
     for name, genre in FILES.items():
         assert genre_field(library / name) == [rows[name]["genre"]], name
     assert f"{library / 'tagged.ogg'}: genre My Genre -> {rows['tagged.ogg']['genre']} (set)" in result.output
@@ -313,7 +313,7 @@ def test_keep_is_the_default_replace_sets_ours_and_undo_puts_back_every_tag(tmp_
         assert row["tag_old"] == [rows[name]["genre"]] and row["tag_new"] == genre, name
         assert row["genre"] == rows[name]["genre"] and row["size"] == (library / name).stat().st_size, name
     result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--out", str(out), "--jobs", "1"])
-    assert result.exit_code == EXIT_OK and f"{N} tagged ({N} done by an earlier run)" in result.output, result.output
+    assert result.exit_code == EXIT_OK and f"{N} files: {N} with a genre, 0 failed; {N} done by an earlier run, 0 now" in result.output, result.output
     assert genres_of(out) == undone_rows  # nothing predicted again, and the undo's rows kept
 
 
@@ -844,7 +844,7 @@ def test_any_file_name_can_be_tagged_and_tabled(tmp_path, originals, small_model
     for suffix in (".csv", ".parquet"):
         out = tmp_path / f"tags{suffix}"
         result = tag(path.parent, small_model, out, "--existing", "replace")
-        assert "2 tagged" in result.output and "0 failed" in result.output, result.output
+        assert "2 with a genre" in result.output and "0 failed" in result.output, result.output
         table = pd.read_csv(out, encoding_errors="backslashreplace") if suffix == ".csv" else pd.read_parquet(out)
         assert set(table.tag_action) <= {"written", "unchanged"} and len(table) == 2
         assert f"{path.parent}/caf\\xe9.flac" in set(table.path), table.path  # its bytes, escaped

@@ -248,8 +248,10 @@ def tag(
         view.add_row(escape(genre), str(count))
     view.add_row("[red]failed[/]", str(summary.n_failed))
     out_console.print(view)
-    out_console.print(f"{summary.n_tagged} tagged ({summary.n_done_before} done by an earlier run), "
-                      f"{summary.n_failed} failed, {summary.seconds:.1f} s -> {summary.results}", markup=False)
+    # the whole table's counts, so a resumed run says what the library holds; then what this run added
+    out_console.print(f"{summary.n_files} files: {summary.n_tagged} with a genre, {summary.n_failed} failed; "
+                      f"{summary.n_done_before} done by an earlier run, {summary.n_files - summary.n_done_before} "
+                      f"now; {summary.seconds:.1f} s -> {summary.results}", markup=False)
     if summary.tag_actions:
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
     if summary.unknown:
