@@ -115,13 +115,43 @@ def _verdict(metrics: dict, *, held_out: bool = True) -> str:
     return '<div class="verdict">' + " ".join(parts) + "</div>"
 
 
+def _cv_section(cv: dict, *, headline: bool) -> list[str]:
+    """The k-fold CV of a run (``cv.json``): its protocol, accuracy and spread, per-genre recall
+    and precision. ``headline``: the run has no held-out test (``--split all``), so this is its
+    verdict, in plain words."""
+    labels = list(cv.get("per_genre", {}))
+    chance = 1 / len(labels) if labels else None
+    parts = [f"<b>{'Cross-validated' if headline else 'CV'} accuracy {_number(cv.get('accuracy_mean'), '.1%')}"
+             f" ± {_number(cv.get('accuracy_std'), '.1%')}</b> over {_text(cv.get('n_splits'))} folds of "
+             f"{_text(cv.get('n_tracks'))} tracks"
+             + (f" (chance: {chance:.0%})" if chance else "")
+             + f"; balanced accuracy {_number(cv.get('balanced_accuracy_mean'), '.1%')}, macro F1 "
+             f"{_number(cv.get('f1_macro_mean'), '.3f')}. Protocol: {_text(cv.get('protocol'))}."]
+    per_genre = cv.get("per_genre", {})
+    if per_genre:
+        weakest = sorted(per_genre.items(), key=lambda item: item[1].get("recall") or 0.0)[:3]
+        parts.append("Lowest recall: " + ", ".join(f"{_text(g)} {_number(r.get('recall'), '.2f')}"
+                                                   for g, r in weakest) + ".")
+    body = ["<h2>Cross-validation</h2>", '<div class="verdict">' + " ".join(parts) + "</div>"]
+    if per_genre:
+        frame = pd.DataFrame(per_genre).T.reset_index().rename(columns={"index": "genre"})
+        if "n" in frame:
+            frame["n"] = frame["n"].astype(int)
+        body.append(_table(frame))
+    folds = cv.get("fold_accuracy")
+    if folds:
+        body.append("<p>Accuracy per fold: " + ", ".join(_number(a, ".1%") for a in folds) + ".</p>")
+    return body
+
+
 def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, n_wrong: int = 5) -> Path:
     """``report.html`` for a run folder of ``train``, ``evaluate``, ``compare`` or ``explore``.
 
     Shows what is there: configuration, dataset and split sizes, training curves, metrics
-    with a plain-words verdict, confusion matrix, per-genre report, chunk against track
-    accuracy, the most confidently wrong tracks with an audio excerpt, the model comparison,
-    exploration plots and full-song scores.
+    with a plain-words verdict, the k-fold CV (the verdict where nothing was held out),
+    confusion matrix, per-genre report, chunk against track accuracy, the most confidently
+    wrong tracks with an audio excerpt, the model comparison, exploration plots and
+    full-song scores.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -132,6 +162,7 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     explore_dir = run_dir if (run_dir / "explore.json").exists() else run_dir / "explore"
     exploration = _read_json(explore_dir / "explore.json")
     songs = _read_json(run_dir / "songs.json")
+    cv = _read_json(run_dir / "cv.json")
     if not any((run, metrics, comparison, exploration, songs)):
         raise ParameterError(f"{run_dir}: no genrekit results found (run.json, metrics.json, comparison.json, "
                              "explore.json or songs.json)")
@@ -177,6 +208,10 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 section.pop(key, None)
     if config:
         body.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre>")
+    if cv and not metrics:  # --split all: the CV is the run's only score, so it comes first
+        body[2:2] = _cv_section(cv, headline=True)
+    elif cv:
+        body += _cv_section(cv, headline=False)
     if (run_dir / "history.png").exists():
         body += ["<h2>Training curves</h2>", _image(run_dir / "history.png", "loss and accuracy per epoch")]
     if metrics:
