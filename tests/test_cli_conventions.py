@@ -361,10 +361,19 @@ def test_model_positional_or_option_then_env_then_file_then_default(served, monk
 
     assert model_served() == "default"
     (tmp_path / "genrekit.toml").write_text('model = "runs/a/model.genrekit"\n')
+    stale = invoke("serve", env=WIDE)  # a setting naming a file that is gone: named with where it is set
+    assert stale.exit_code == 1 and f"{tmp_path / 'runs/a/model.genrekit'}: model file not found; it is the model " \
+        f"the config file {tmp_path / 'genrekit.toml'} names" in _flat(stale.output), stale.output
+    (tmp_path / "runs/a").mkdir(parents=True)
+    (tmp_path / "runs/a/model.genrekit").touch()
     assert model_served() == str(tmp_path / "runs/a/model.genrekit")  # relative to the file's folder
     (tmp_path / "genrekit.toml").write_text('model = "default-exact"\n')
     assert model_served() == "default-exact"  # genrekit's model file by name, not a path beside the config
     monkeypatch.setenv("GENREKIT_MODEL", "from-env.genrekit")
+    stale = invoke("serve", env=WIDE)
+    assert stale.exit_code == 1 and "from-env.genrekit: model file not found; it is the model $GENREKIT_MODEL " \
+        "names" in _flat(stale.output), stale.output
+    (tmp_path / "from-env.genrekit").touch()
     assert model_served() == "from-env.genrekit"
     assert model_served("--model", "option.genrekit") == "option.genrekit"
     assert model_served("positional.genrekit") == "positional.genrekit"
@@ -404,6 +413,7 @@ def test_evaluate_and_export_take_model_too(monkeypatch, tmp_path):
     assert invoke("export", "net.safetensors", "--out", "m.onnx").exit_code == 1
     assert invoke("export", "--model", "net2.safetensors", "--out", "m.onnx").exit_code == 1
     monkeypatch.setenv("GENREKIT_MODEL", "net3.safetensors")
+    (tmp_path / "net3.safetensors").touch()
     assert invoke("export", "--out", "m.onnx").exit_code == 1
     assert exported == [Path("net.safetensors"), Path("net2.safetensors"), Path("net3.safetensors")]
     monkeypatch.delenv("GENREKIT_MODEL")

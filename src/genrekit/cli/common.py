@@ -499,9 +499,18 @@ def _model(positional: str | None, option: str | None, *, default: str | None) -
     if positional is not None and option is not None:
         _usage_error(f"MODEL {positional} and --model {option}: expected one of them, found both")
     given, name = (positional, "MODEL") if positional is not None else (option, "--model")
-    value = _setting("model", given, option=name, default=default)
+    try:
+        setting = _settings().get("model", given, option=name, default=default)
+    except SettingsError as exc:
+        _usage_error(str(exc))
+    value = setting.value
     if value is None:
         _usage_error("MODEL: expected a model (MODEL, --model, $GENREKIT_MODEL or the config file's model), found none")
+    if setting.source not in (name, "default") and value not in ("default", "default-exact") \
+            and not Path(value).exists():  # a stale setting, not a typo on this command line: say where it is
+        where = setting.source if setting.source.startswith("$") else f"the config file {setting.source}"
+        _fail(GenrekitError(f"{value}: model file not found; it is the model {where} names (change it there, "
+                            "or give --model)"))
     return value
 
 
