@@ -50,6 +50,19 @@ def test_gtzan_kaggle_layout_and_problems(tmp_path, gtzan_mini):
     assert "named for genre 'pop' inside folder 'jazz'" in reasons["pop.00002.wav"]
 
 
+def test_gtzan_clips_sorted_into_folders_of_other_names_are_a_folder_dataset(tmp_path, gtzan_mini):
+    """GTZAN's clips in folders named otherwise (Jazz/, Rock/) are labelled by those folders:
+    read as GTZAN (their file names said so), every clip was refused and the command stopped
+    with 'no GTZAN clips found'."""
+    for folder, genre in (("Jazz", "jazz"), ("Rock", "rock")):
+        (tmp_path / folder).mkdir()
+        for clip in sorted((gtzan_mini / genre).iterdir())[:3]:
+            shutil.copy(clip, tmp_path / folder / clip.name)
+    dataset = load_dataset(tmp_path)
+    assert dataset.name != "gtzan" and len(dataset) == 6
+    assert sorted({t.label for t in dataset.tracks}) == ["Jazz", "Rock"]
+
+
 def test_folder_per_genre(tmp_path, gtzan_mini):
     root = _mini_copy(gtzan_mini, tmp_path / "lib")
     (root / "jazz" / "live").mkdir()

@@ -139,15 +139,19 @@ def find_gtzan_root(root: str | os.PathLike) -> Path | None:
     pathlib.Path or None
         The first of ``root``, ``root/genres``, ``root/genres_original`` and
         ``root/Data/genres_original`` where at least half the audio files one folder down are
-        named ``<genre>.NNNNN`` after one of GTZAN's ten genres; None when there is none.
+        named ``<genre>.NNNNN`` after one of GTZAN's ten genres, in that genre's folder; None
+        when there is none.
     """
     root = Path(root)
     for candidate in (root, root / "genres", root / "genres_original", root / "Data" / "genres_original"):
         if not candidate.is_dir():
             continue
-        names = [p.stem for p in candidate.glob("*/*") if is_audio_path(p)]
-        matches = [n for n in names if (m := _GTZAN_NAME.match(n)) and m["genre"] in GTZAN_GENRES]
-        if names and len(matches) >= 0.5 * len(names):
+        files = [p for p in candidate.glob("*/*") if is_audio_path(p)]
+        # in its genre's own folder: GTZAN clips sorted into folders of other names (Jazz/, Favourites/)
+        # are a folder dataset, labelled by those folders; read as GTZAN, none of them was found
+        matches = [p for p in files if (m := _GTZAN_NAME.match(p.stem)) and m["genre"] in GTZAN_GENRES
+                   and p.parent.name == m["genre"]]
+        if files and len(matches) >= 0.5 * len(files):
             return candidate
     return None
 
