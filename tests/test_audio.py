@@ -412,3 +412,89 @@ def test_a_stereo_file_whose_channels_cancel_is_not_called_silent(tmp_path):
             read(tmp_path / "antiphase.wav")
         with pytest.raises(AudioError, match=r"quiet.wav: silent: peak level"):
             read(tmp_path / "quiet.wav")
+
+
+# --- headers and containers no song has (found by a hostile-input review, 2026-12-04) ---------
+
+def _tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return np.repeat((0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[:, None], channels, axis=1)
+
+
+@pytest.mark.parametrize("name, write, why", [
+    ("many.ogg", lambda p: sf.write(p, np.zeros((4800, 65), np.float32), 48000, format="OGG", subtype="VORBIS"),
+     "its header declares 65 channels, expected 1 to 64"),
+    ("fast.wav", lambda p: sf.write(p, _tone(0.2, 800_000), 800_000, subtype="PCM_16"),
+     "its header declares 800000 Hz, expected at most 768000 Hz"),
+    ("gsm.wav", lambda p: sf.write(p, _tone(2, 8000), 8000, format="W64", subtype="GSM610"),
+     "not a supported audio file: W64/GSM610"),
+    ("sds.wav", lambda p: sf.write(p, _tone(2, 8000), 8000, format="SDS", subtype="PCM_S8"),
+     "not a supported audio file: SDS/PCM_S8"),
+])
+def test_headers_and_codecs_no_song_has_are_refused_before_decoding(tmp_path, name, write, why, capfd):
+    """libsndfile opens a dozen formats by their content whatever the name, and believes any
+    rate and channel count: 100 kB of 255-channel Vorbis took 5.8 GB, a W64/GSM 6.10 file
+    named .wav decoded past its end for ever, a damaged SDS file printed onto stdout (into
+    `predict --format json`). Each is refused by name, with nothing printed."""
+    path = tmp_path / name
+    write(path)
+    capfd.readouterr()
+    for read in (audio.info, lambda p: list(audio.stream(p))):
+        with pytest.raises(AudioError, match=why):
+            read(path)
+    assert capfd.readouterr().out == ""
+
+
+def test_an_unknown_codec_in_a_known_container_is_refused_by_name(tmp_path):
+    """Matroska holding a codec FFmpeg does not know: an AttributeError (a 500 from the
+    service) before 2026-12-04."""
+    av = pytest.importorskip("av")
+    sf.write(tmp_path / "source.flac", _tone(4, 22050)[:, 0], 22050)
+    with av.open(str(tmp_path / "source.flac")) as source, av.open(str(tmp_path / "song.mka"), "w",
+                                                                      format="matroska") as out:
+        stream = out.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    data = (tmp_path / "song.mka").read_bytes()
+    assert data.count(b"A_FLAC") == 1
+    (tmp_path / "odd.mka").write_bytes(data.replace(b"A_FLAC", b"A_XLAC"))
+    assert audio.info(tmp_path / "song.mka").channels == 1  # the container itself is fine
+    with pytest.raises(AudioError, match="odd.mka: unsupported audio codec"):
+        audio.info(tmp_path / "odd.mka")
+
+
+def test_reads_are_bounded_in_samples_whatever_the_channels(tmp_path, monkeypatch):
+    """A block is read a piece at a time, at most READ_SAMPLES samples over all channels (30 s
+    of 255 channels was one read of gigabytes), and the pieces give the same blocks."""
+    import genrekit.audio.io as io_module
+
+    path = tmp_path / "eight.flac"
+    sf.write(path, _tone(7, 22050, channels=8) * np.linspace(0.2, 1, 8, dtype=np.float32), 22050)
+    whole = list(audio.stream(path, sr=16000, block_duration=3.0))
+    reads = []
+    original = sf.SoundFile.read
+
+    def spy(self, frames=-1, *args, **kwargs):
+        reads.append(frames * self.channels)
+        return original(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    monkeypatch.setattr(io_module, "READ_SAMPLES", 4096)
+    pieces = list(audio.stream(path, sr=16000, block_duration=3.0))
+    assert reads and max(reads) <= 4096
+    assert [len(b) for b in pieces] == [len(b) for b in whole]
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(pieces, whole)) < 1e-4
+
+
+def test_a_service_bound_counts_samples_not_only_seconds(tmp_path):
+    """max_seconds (the service's bound) also refuses a short file whose channels and rate hold
+    more samples than that much stereo at 48 kHz, before anything is decoded."""
+    from genrekit.audio.chunking import song_chunks
+
+    path = tmp_path / "wide.wav"
+    sf.write(path, _tone(10, 192_000, channels=4), 192_000, subtype="PCM_16")  # 7.7 M samples in 10 s
+    with pytest.raises(AudioError, match=r"wide.wav: too much audio: 4 channels at 192000 Hz"):
+        next(song_chunks(path, sr=16000, chunk_seconds=3.0, max_seconds=60))
+    assert next(song_chunks(path, sr=16000, chunk_seconds=3.0, max_seconds=120))[2].shape == (48000,)

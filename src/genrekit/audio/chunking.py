@@ -33,6 +33,8 @@ SEGMENT_SECONDS = 30.0
 # Intros and outros are skipped only when this much of the song (and three chunks) remains:
 # a 30 s excerpt such as a GTZAN clip is analysed whole, by short-window networks too.
 MIN_ANALYSED_SECONDS = 30.0
+# With max_seconds, the samples (all channels) a file may hold per second allowed: stereo at 48 kHz
+SAMPLE_BUDGET_RATE = 2 * 48_000
 
 
 def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
@@ -117,7 +119,8 @@ def song_chunks(
     max_seconds : float, optional
         Refuses a file whose header declares more audio than that before anything is decoded
         (a service's bound on the work one upload may ask for; decoding stops at the declared
-        length, so a header cannot hide more).
+        length, so a header cannot hide more), or more samples, all channels counted, than
+        stereo at 48 kHz would hold in that time (:data:`SAMPLE_BUDGET_RATE`).
 
     Yields
     ------
@@ -153,6 +156,11 @@ def song_chunks(
     if max_seconds is not None and header.duration > max_seconds:
         raise AudioError(path, f"too long: {_minutes(header.duration)} of audio, at most {_minutes(max_seconds)} "
                                "analysed here")
+    if max_seconds is not None and header.frames * header.channels > max_seconds * SAMPLE_BUDGET_RATE:
+        # decoding costs samples, not seconds: a short file of many channels at a high rate costs as much
+        raise AudioError(path, f"too much audio: {header.channels} channels at {header.sample_rate} Hz for "
+                               f"{_minutes(header.duration)}, more samples than {_minutes(max_seconds)} of stereo "
+                               "at 48 kHz, the most analysed here")
     start, end = analysed_span(header.duration, skip=skip, chunk_seconds=chunk_seconds)
     size, hop = int(round(chunk_seconds * sr)), int(round(hop_seconds * sr))
     if size < 1 or hop < 1:  # a hop of 0 samples would yield the same chunk for ever

@@ -360,6 +360,9 @@ class _PyAVReader:
             raise AudioError(path, "contains no audio stream")
         self._stream = self._container.streams.audio[0]
         context = self._stream.codec_context
+        if context is None:  # FFmpeg does not know the codec
+            self._container.close()
+            raise AudioError(path, "unsupported audio codec: FFmpeg cannot decode its audio stream")
         self.samplerate = int(context.sample_rate or 0)
         self.channels = int(context.layout.nb_channels or 1)
         self.format = self._container.format.name.split(",")[0].upper()
@@ -490,6 +493,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         handle.close()
         raise AudioError(path, "contains no audio samples")
     _check_native_rate(handle, path)
+    _check_sndfile_kind(handle, path)
     declared = _declared_frames(path, handle.format, handle.frames)
     if declared and handle.frames < TRUNCATION_TOLERANCE * declared - 0.1 * handle.samplerate:
         # libsndfile reads a cut WAV, AU or AIFF file as a shorter whole one
@@ -549,11 +553,55 @@ def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
 MIN_NATIVE_RATE = 1000
 
 
+# Above these a header is damage or an attack, not a song: a few kilobytes of Vorbis declaring
+# 255 channels of silence took 5.8 GB to decode. 768 kHz is the highest rate recorders write
+# (DXD is 352.8 kHz); 64 channels hold 7th-order ambisonics.
+MAX_NATIVE_RATE = 768_000
+MAX_CHANNELS = 64
+# Samples (all channels) decoded in one read: bounds memory whatever the rate and channels (16 MB)
+READ_SAMPLES = 1 << 22
+# The containers and codecs of the extensions genrekit claims (libsndfile also opens a dozen
+# others by their content, whatever the file's name: a W64/GSM 6.10 file named .wav decoded
+# past its end for ever, an SDS file printed errors onto stdout, into `predict --format json`)
+SNDFILE_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "AIFF", "AU", "FLAC", "OGG", "MP3"})
+# bytes per sample of the codecs whose size is fixed (ADPCM: 4 bits), and the compressed ones
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4,
+                 "FLOAT": 4, "DOUBLE": 8, "IMA_ADPCM": 0.5, "MS_ADPCM": 0.5}
+SNDFILE_SUBTYPES = frozenset(_SAMPLE_BYTES) | {"VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"}
+
+
 def _check_native_rate(handle, path: str) -> None:
+    """Refuse a header whose sample rate or channels no song has (closing ``handle``)."""
+    problem = None
     if handle.samplerate < MIN_NATIVE_RATE:
+        problem = f"its header declares {handle.samplerate} Hz, expected at least {MIN_NATIVE_RATE} Hz"
+    elif handle.samplerate > MAX_NATIVE_RATE:
+        problem = f"its header declares {handle.samplerate} Hz, expected at most {MAX_NATIVE_RATE} Hz"
+    elif not 1 <= handle.channels <= MAX_CHANNELS:
+        problem = f"its header declares {handle.channels} channels, expected 1 to {MAX_CHANNELS}"
+    if problem:
         handle.close()
-        raise AudioError(path, f"not audio or corrupt: its header declares {handle.samplerate} Hz, "
-                               f"expected at least {MIN_NATIVE_RATE} Hz")
+        raise AudioError(path, f"not audio or corrupt: {problem}")
+
+
+def _check_sndfile_kind(handle, path: str) -> None:
+    """Refuse what libsndfile opens beyond the formats of :data:`SOUNDFILE_EXTENSIONS`, and a
+    fixed-size codec declaring more samples than the file's bytes can hold (closing ``handle``)."""
+    kind = f"{handle.format}/{handle.subtype}"
+    if handle.format not in SNDFILE_FORMATS or handle.subtype not in SNDFILE_SUBTYPES:
+        handle.close()
+        raise AudioError(path, f"not a supported audio file: {kind} (expected WAV, AIFF, AU, FLAC, Ogg Vorbis or "
+                               "Opus, or MP3, whatever its name)")
+    size = _SAMPLE_BYTES.get(handle.subtype)
+    if handle.format not in ("FLAC", "OGG", "MP3") and size is not None:
+        try:
+            holds = os.path.getsize(path) / size
+        except OSError:
+            return
+        if handle.frames * handle.channels > holds + 1024:
+            handle.close()
+            raise AudioError(path, f"corrupt: its header declares {handle.frames * handle.channels} {kind} samples, "
+                                   f"more than its {os.path.getsize(path)} bytes can hold")
 
 
 def info(path: str | os.PathLike) -> AudioInfo:
@@ -620,14 +668,20 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
 def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
     """Why a file that mixes down to silence is not silent, or None: its channels cancel in
     the mono mix (one the other inverted), found in its first ``seconds``."""
+    peak = 0.0
     try:
         with _open(path) as reader:
             if reader.channels < 2:
                 return None
-            block = reader.read(int(seconds * reader.samplerate), dtype="float32", always_2d=True)
-    except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError):
+            left, piece = int(seconds * reader.samplerate), max(1, READ_SAMPLES // reader.channels)
+            while left > 0:  # a piece at a time: 60 s of many channels at once took gigabytes
+                block = reader.read(min(piece, left), dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                peak, left = max(peak, float(np.max(np.abs(block)))), left - len(block)
+    except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
         return None
-    if len(block) and float(np.max(np.abs(block))) >= SILENCE_PEAK:
+    if peak >= SILENCE_PEAK:
         return ("silent when its channels are mixed to mono, as genrekit hears songs: they cancel (one is the "
                 "other inverted, a wiring or phase fault); expected channels that add up")
     return None
@@ -761,7 +815,8 @@ def stream(
         remaining = None if duration is None else int(round(duration * native_sr))
         resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
         pending = np.zeros(0, dtype=np.float32)
-        read_size = max(1, int(round(block_duration * native_sr)))
+        # at most READ_SAMPLES a read, whatever the rate and channels: blocks are assembled after the mix
+        read_size = max(1, min(int(round(block_duration * native_sr)), READ_SAMPLES // max(1, handle.channels)))
         while True:
             size = read_size if remaining is None else min(read_size, remaining)
             if size <= 0:
@@ -770,8 +825,8 @@ def stream(
                 try:
                     with _quiet(handle):
                         raw = handle.read(frames=size, dtype="float32", always_2d=True)
-                except (sf.LibsndfileError, RuntimeError) as exc:
-                    raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
+                except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
+                    raise AudioError(path, f"corrupt: decoding failed ({type(exc).__name__}: {exc})") from exc
             last = raw.shape[0] < size or size <= 0
             if remaining is not None:
                 remaining -= raw.shape[0]

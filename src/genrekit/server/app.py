@@ -342,6 +342,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         future = state["pool"].submit(work)
         future.add_done_callback(release)
         waiting = asyncio.wrap_future(future)
+        # a worker that ends after its 504 ends with AnalysisStopped: retrieved, not logged as never retrieved
+        waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
         watcher = asyncio.create_task(_stop_on_disconnect(request, stop, future))
         try:
             done, _ = await asyncio.wait({waiting}, timeout=limits.timeout_seconds)
