@@ -289,12 +289,13 @@ def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
     ParameterError
         ``path`` is a URL and pyarrow is not installed or cannot open it.
     """
-    with _open(path) as reader:
+    with _open(path) as reader, _quiet(reader):
         digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:".encode())
+        piece = max(1, min(block_frames, READ_SAMPLES // reader.channels))  # the same bytes, in bounded reads
         try:
-            while (block := reader.read(block_frames, dtype="float32", always_2d=True)).shape[0]:
+            while (block := reader.read(piece, dtype="float32", always_2d=True)).shape[0]:
                 digest.update(np.ascontiguousarray(block).tobytes())
-        except (sf.LibsndfileError, RuntimeError) as exc:
+        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
             raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
     return digest.hexdigest()
 
@@ -319,17 +320,19 @@ def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS) -
     AudioError
         As :func:`audio_hash`.
     """
-    with _open(path) as reader:
+    with _open(path) as reader, _quiet(reader):
         frames = int(round(seconds * reader.samplerate))
-        try:
-            block = reader.read(frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
-        if block.shape[0] < frames or not block.any():
-            return None
         digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:{frames}:".encode())
-    digest.update(np.ascontiguousarray(block).tobytes())
-    return digest.hexdigest()
+        piece = max(1, READ_SAMPLES // reader.channels)  # the same bytes as one read, in bounded reads
+        read, sounding = 0, False
+        try:
+            while read < frames and (block := reader.read(min(piece, frames - read), dtype="float32",
+                                                          always_2d=True)).shape[0]:
+                digest.update(np.ascontiguousarray(block).tobytes())
+                read, sounding = read + block.shape[0], sounding or bool(block.any())
+        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
+            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
+    return digest.hexdigest() if read == frames and sounding else None
 
 
 # Bare codec streams without an index, whose length FFmpeg guesses from the first packets'
@@ -493,7 +496,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         handle.close()
         raise AudioError(path, "contains no audio samples")
     _check_native_rate(handle, path)
-    _check_sndfile_kind(handle, path)
+    _check_sndfile_format(handle, path)
     declared = _declared_frames(path, handle.format, handle.frames)
     if declared and handle.frames < TRUNCATION_TOLERANCE * declared - 0.1 * handle.samplerate:
         # libsndfile reads a cut WAV, AU or AIFF file as a shorter whole one
@@ -584,7 +587,7 @@ def _check_native_rate(handle, path: str) -> None:
         raise AudioError(path, f"not audio or corrupt: {problem}")
 
 
-def _check_sndfile_kind(handle, path: str) -> None:
+def _check_sndfile_format(handle, path: str) -> None:
     """Refuse what libsndfile opens beyond the formats of :data:`SOUNDFILE_EXTENSIONS`, and a
     fixed-size codec declaring more samples than the file's bytes can hold (closing ``handle``)."""
     kind = f"{handle.format}/{handle.subtype}"
