@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 
 from genrekit.cli import common, modelling
 from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
+from genrekit.errors import GenrekitError
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -674,3 +676,26 @@ def test_log_messages_naming_songs_reach_the_terminal_escaped(capsys):
         root.setLevel(level)
     shown = capsys.readouterr().err
     assert "\x1b[2J" not in shown and "evil\\x1b[2Jname.mp3: cannot be read" in shown
+
+
+# 9. outputs never replace what is not a file ---------------------------------------------
+
+def test_an_output_named_by_a_link_writes_its_target_and_a_device_or_pipe_is_refused(tmp_path):
+    """Every file genrekit writes goes through one atomic rename, which replaced whatever the
+    name held: `report --out /dev/null` turned the machine's /dev/null into a plain file, and
+    a link into a file of its own (its target never got the report). A link now keeps
+    pointing at the file written; a device or FIFO is refused by name, left as it was."""
+    from genrekit._files import write_json, write_text_atomic
+
+    target = tmp_path / "elsewhere" / "report.html"
+    target.parent.mkdir()
+    (tmp_path / "link.html").symlink_to(target)
+    write_text_atomic(tmp_path / "link.html", "<p>hello</p>")
+    assert (tmp_path / "link.html").is_symlink() and target.read_text() == "<p>hello</p>"
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    with pytest.raises(GenrekitError, match=r"pipe.json: is a device, pipe or socket, not a regular file"):
+        write_json(pipe, {"a": 1})
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+    with pytest.raises(GenrekitError, match=r"a folder"):
+        write_json(tmp_path / "elsewhere", {"a": 1})

@@ -443,3 +443,22 @@ def test_a_damaged_journal_resumes_and_keeps_the_damaged_lines(tmp_path, small_l
     kept = journal.with_name(journal.name + ".damaged").read_bytes().splitlines(keepends=True)
     assert kept == [*broken[1:6], broken[6] + b"\n"]  # as they were, once however often they were read
     assert len(pd.read_csv(out)) == 2
+
+
+def test_tag_refuses_an_empty_library_and_a_table_of_the_users_own_before_writing_anything(tmp_path, small_library,
+                                                                                             tiny_model):
+    """A folder with no songs was 'tagged' with exit 0, leaving an empty table, journal and
+    lock; a --out naming the user's own CSV (no tag journal beside it) was replaced by the
+    results table. Both now stop by name, and nothing is written or replaced."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no songs here")
+    out = tmp_path / "tags.csv"
+    result = runner.invoke(app, ["tag", str(tmp_path / "empty"), "--model", str(tiny_model), "--out", str(out)])
+    assert result.exit_code == EXIT_ERROR and "empty: no audio files found" in " ".join(result.output.split())
+    assert not out.exists() and not list(tmp_path.glob("tags.csv*"))
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("name,phone\nalice,123\n")
+    result = runner.invoke(app, ["tag", str(small_library), "--model", str(tiny_model), "--out", str(contacts)])
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_ERROR and "contacts.csv: exists, and is not a genrekit results table" in message
+    assert contacts.read_text() == "name,phone\nalice,123\n"

@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from genrekit.errors import ParameterError
+
 #: What reading a damaged zip archive, .npz or .npy raises (found by fuzzing, tests/conftest.py
 #: ``damaged``): a cut file (EOFError), a damaged zip directory (BadZipFile, ValueError), a
 #: corrupt deflate stream (zlib.error, raised before zip's CRC check), an unknown compression
@@ -92,7 +94,9 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
     ----------
     path : path
         The file to write. Its folder is made when missing; a file already there is replaced
-        only when the block succeeds.
+        only when the block succeeds. A link stays a link: the file it points to is written.
+        A folder, a device (``/dev/null``), a FIFO or a socket is refused (a rename would
+        replace it with a plain file).
     durable : bool
         Also flush the new file to disk before the rename, and the folder after it, so that a
         power cut leaves the old file or the new one, never an empty one (file systems without
@@ -105,6 +109,11 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
         given the mode a plain ``open`` would give (0666 less the umask) before the rename.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "a device, pipe or socket, not a regular file"
+        raise ParameterError(f"{path}: is {kind}; expected the name of a file to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
     os.close(handle)

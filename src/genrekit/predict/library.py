@@ -24,10 +24,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from genrekit._files import atomic_path, from_spreadsheet_cell, spreadsheet_cell
-from genrekit.audio import content_hash, is_audio_path, remote
+from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
-from genrekit.errors import GenrekitError, ParameterError
+from genrekit.errors import DatasetError, GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
@@ -755,8 +755,18 @@ def tag_library(
     analysed_as = identity + _options_key(skip, segment_seconds)
     listing, skipped = _listing(root)
     files = list(listing)
+    if not files and not skipped:
+        raise DatasetError(f"{root}: no audio files found (expected a folder holding songs: "
+                           f"{', '.join(sorted(AUDIO_EXTENSIONS))})")
+    journal = results.with_name(results.name + ".journal.jsonl")
+    if results.exists() and not results.is_dir() and not journal.exists():
+        # the table is rewritten whole each run: one that no tag run wrote (its journal is
+        # missing) may be the user's own file of that name
+        raise ParameterError(f"{results}: exists, and is not a genrekit results table (no {journal.name} beside "
+                             "it); choose another --out, or remove it")
+    if results.is_dir():
+        raise ParameterError(f"{results}: is a folder; expected the name of a results table to write")
     with _results_lock(results):
-        journal = results.with_name(results.name + ".journal.jsonl")
         records = reopen_journal(journal)
         latest = {r["key"]: r for r in records}
         # A file whose tag write was journalled but never finished is not done: its key is the
