@@ -699,3 +699,22 @@ def test_an_output_named_by_a_link_writes_its_target_and_a_device_or_pipe_is_ref
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
     with pytest.raises(GenrekitError, match=r"a folder"):
         write_json(tmp_path / "elsewhere", {"a": 1})
+
+
+def test_outputs_of_the_wrong_kind_are_refused_or_understood_before_any_work(tmp_path):
+    """datasets check --out naming a file read the whole dataset, then ended in a
+    FileExistsError; report and export --out naming a folder (every other command's --out is
+    one) ended in IsADirectoryError: they now write report.html / model.onnx inside it; export
+    --out m.txt wrote the model, then called it 'not a genrekit model file'."""
+    (tmp_path / "afile").write_text("x")
+    result = invoke("datasets", "check", "nowhere", "--out", tmp_path / "afile", env=WIDE)
+    assert result.exit_code == EXIT_USAGE and "--out" in result.output and "afile" in result.output, result.output
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"command": "train", "model": "logreg"}))
+    (tmp_path / "pages").mkdir()
+    result = invoke("report", run, "--out", tmp_path / "pages")
+    assert result.exit_code == EXIT_OK and (tmp_path / "pages" / "report.html").is_file(), result.output
+    result = invoke("export", "--model", "model.genrekit", "--out", tmp_path / "m.txt", env=WIDE)
+    assert result.exit_code == EXIT_USAGE and "--out" in result.output and "expected an .onnx file name" in result.output
+    assert not (tmp_path / "m.txt").exists()

@@ -38,6 +38,8 @@ def datasets_check(
     from genrekit.datasets import check_dataset
     from genrekit.evaluate import write_json
 
+    if out is not None:  # before the check, which reads every file
+        _output_folder(out, "--out")
     dataset = _load_dataset(path, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
                             min_per_genre=min_per_genre, multi_genre=multi_genre)
     report = check_dataset(dataset, progress=_progress())

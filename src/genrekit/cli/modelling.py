@@ -263,18 +263,22 @@ def compare(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (the --out of train, evaluate, compare or explore).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file (default: RUN_DIR/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file, or a folder to write report.html into "
+                                             "(default: RUN_DIR/report.html).")] = None,
 ) -> None:
     """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
     from genrekit.evaluate.html import write_html_report
 
+    if out is not None and out.is_dir():  # every other command's --out is a folder
+        out = out / "report.html"
     path = write_html_report(run_dir, out)
     out_console.print(f"report -> {path}", markup=False)
 
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write (.onnx), or a folder to write "
+                                      "model.onnx into.")],
     model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors), a "
                                                      "classical model (model.genrekit) or 'default' (genrekit's "
                                                      "own model file); or use --model.",
@@ -298,6 +302,10 @@ def export(
     from genrekit.export import export_onnx
     from genrekit.predict.library import library_files
 
+    if out.is_dir():  # every other command's --out is a folder
+        out = out / "model.onnx"
+    if out.suffix != ".onnx":  # genrekit knows a model file by its ending: any other would not load
+        _usage_error(f"--out {out}: expected an .onnx file name, found {out.suffix or 'no extension'}")
     model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
