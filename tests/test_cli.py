@@ -139,6 +139,25 @@ def test_compare_published_table(tmp_path, feature_table):
                                                 ["logreg"]["fold_accuracy"]) == 4
 
 
+def test_compare_refuses_a_table_it_cannot_cross_validate_by_name(tmp_path, feature_table):
+    """An infinite cell, or a table with one genre of two tracks or more, ended in
+    scikit-learn's tracebacks (from worker processes); each is named now, before any fit."""
+    table = pd.read_csv(feature_table)
+    broken = table.head(200).copy()
+    broken.loc[4, "tempo"] = np.inf
+    broken.to_csv(tmp_path / "inf.csv", index=False)
+    result = run("compare", "--table", tmp_path / "inf.csv", "--models", "logreg", "--out", tmp_path / "a")
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_ERROR and "inf.csv: 1 infinite value(s), the first in column 'tempo' at data " \
+        "row 5" in message, result.output
+    pd.concat([table[table.label == "blues"].head(30), table[table.label == "rock"].head(1)]).to_csv(
+        tmp_path / "thin.csv", index=False)
+    result = run("compare", "--table", tmp_path / "thin.csv", "--models", "logreg", "--out", tmp_path / "b")
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_ERROR and "thin.csv: 1 genre(s) with two tracks or more" in message, result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.fixture
 def messy_gtzan(tmp_path, gtzan_mini, bad_files):
     """A GTZAN copy with every bad input of the foundation issue inside it."""

@@ -211,6 +211,7 @@ def compare(
     Networks train with the settings of the options or --config FILE (no validation tracks:
     every epoch runs, so --patience does not apply); comparison.json records them."""
     from genrekit.datasets import check_genres, fold_grouping, read_feature_table
+    from genrekit.errors import DatasetError
     from genrekit.evaluate import compare_models
     from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, recipe_names
@@ -227,6 +228,15 @@ def compare(
     data = table = None
     if table_path is not None:
         table, source = read_feature_table(table_path), str(table_path)
+        tracks = {genre: len(set(table.tracks[table.y == i])) for i, genre in enumerate(table.labels)}
+        thin = [genre for genre, n in tracks.items() if n < 2]
+        if len(tracks) - len(thin) < 2:  # every fold's training part would hold one genre
+            raise DatasetError(f"{table_path}: {len(tracks) - len(thin)} genre(s) with two tracks or more "
+                               f"({', '.join(tracks)}: {', '.join(map(str, tracks.values()))} tracks); "
+                               "cross-validation needs at least two")
+        if thin:  # one track cannot be both trained on and tested: its genre drags the macro F1 down
+            _note(f"[yellow]warning:[/] genres with one track, which cannot be both trained on and tested: "
+                  f"{escape(', '.join(thin))}", highlight=False)
         _output_folder(out, "--out")
     else:
         data = _load_dataset(dataset, kind)

@@ -257,6 +257,11 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     if features.isna().any().any():
         bad = features.columns[features.isna().any()].tolist()
         raise DatasetError(f"{path}: missing values in column(s) {', '.join(bad[:5])}")
+    infinite = ~np.isfinite(features.to_numpy(dtype=np.float64))
+    if infinite.any():  # a float overflow where the table was made: no model can use it
+        row, column = np.argwhere(infinite)[0]
+        raise DatasetError(f"{path}: {int(infinite.sum())} infinite value(s), the first in column "
+                           f"{features.columns[column]!r} at data row {row + 1}; expected finite numbers")
     unlabelled = np.flatnonzero(frame[label_column].astype(str).str.strip() == "")
     if len(unlabelled):  # a short row or an empty cell: no genre to learn from
         raise DatasetError(f"{path}: {len(unlabelled)} row(s) without a {label_column!r} value, the first at data row "
