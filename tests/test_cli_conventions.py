@@ -718,3 +718,14 @@ def test_outputs_of_the_wrong_kind_are_refused_or_understood_before_any_work(tmp
     result = invoke("export", "--model", "model.genrekit", "--out", tmp_path / "m.txt", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--out" in result.output and "expected an .onnx file name" in result.output
     assert not (tmp_path / "m.txt").exists()
+
+
+def test_evaluate_given_a_model_alone_says_the_dataset_is_missing(tmp_path):
+    """`evaluate RUN_FOLDER` took the run folder for the dataset ('no audio files found in
+    genre folders'): a model alone is named as such."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    for model in (run, "default", tmp_path / "m.genrekit"):
+        result = invoke("evaluate", model, "--out", tmp_path / "out", env=WIDE)
+        assert result.exit_code == EXIT_USAGE and "DATASET missing" in result.output, result.output

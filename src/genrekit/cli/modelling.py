@@ -146,6 +146,12 @@ def evaluate(
     given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
     if dataset is None:
         _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
+    lone = Path(dataset)
+    named_model = dataset in ("default", "default-exact") and not lone.exists()
+    a_model = lone.suffix in (".genrekit", ".safetensors", ".onnx") or (lone / "run.json").is_file()
+    if second is None and (named_model or a_model):  # a model where both were meant
+        _usage_error(f"MODEL {dataset} given, DATASET missing: expected `genrekit evaluate MODEL DATASET` (or DATASET "
+                     "alone, for the default model)")
     model_path = _model(given, model_option, default="default")
     if songs and aggregation is not None:
         _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
