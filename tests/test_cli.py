@@ -101,6 +101,37 @@ def test_cross_validation_workers_die_with_their_parent(tmp_path, feature_table)
     assert not left, f"still running 5 s after their parent was killed: {left}"
 
 
+def test_ctrl_c_twice_stops_a_pool_at_once_and_says_a_rerun_resumes(tmp_path, gtzan_mini):
+    """Ctrl+C reaches the whole process group. Workers printed a KeyboardInterrupt traceback
+    each, the parent then waited for the songs in analysis, and a second Ctrl+C during that
+    wait hung the command for good (5 of 7 tries). Now the workers ignore it, the parent ends
+    them, and the command exits 130 at once, saying that running it again resumes."""
+    import signal
+
+    from conftest import _descendants
+
+    command = [sys.executable, "-m", "genrekit", "features", str(gtzan_mini.parent), "--features", "gtzan57",
+               "--no-cache", "--jobs", "2", "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True,  # Ctrl+C as a terminal sends it: to the group
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while len(_descendants(process.pid)) < 3 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the workers (and the forkserver) are up
+        time.sleep(2.0)  # and at work
+        assert process.poll() is None, "the command ended before it was interrupted"
+        for _ in range(2):
+            os.killpg(process.pid, signal.SIGINT)
+            time.sleep(0.3)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "running it again resumes" in " ".join(stderr.split()), stderr
+
+
 def test_compare_published_table(tmp_path, feature_table):
     # The fast models (every model fits and round-trips in test_models; bench/compare_table.py compares all).
     # Not the 500-tree forests: they took 58% of the fitting time here, and the best model is svc-rbf.

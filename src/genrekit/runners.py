@@ -102,10 +102,23 @@ def _exists(pid: int) -> bool:
 
 def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -> None:
     global _WORKER
+    import signal
+
+    # Ctrl+C reaches the whole process group: the parent decides (it stops the workers,
+    # _stop_workers); a worker's own KeyboardInterrupt printed a traceback per worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if owner is not None:
         _exit_with(owner)  # before the model loads: that takes seconds and hundreds of MB
     _WORKER = factory(*args)
     _one_thread_per_worker()
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End a pool's worker processes now: its shutdown would wait for the items they hold (a
+    second Ctrl+C during that wait hung the command for good)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # CPython's; absent: shutdown alone
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_local(item):
@@ -210,9 +223,10 @@ class LocalRunner:
                 if suspects:
                     suspects.extend(pending.values())  # lost with the pool, whichever held the crash
                     pending.clear()
-            except BaseException:
+            except BaseException:  # Ctrl+C, or the caller stopped: the songs in analysis are not waited for
                 for future in pending:
                     future.cancel()
+                _stop_workers(pool)
                 raise
 
     def _alone(self, factory, args, item, on_crash) -> Iterator[object]:
@@ -223,6 +237,9 @@ class LocalRunner:
             pool.submit(_started).result()  # a worker that cannot even start (its model) is not the item's fault
             try:
                 yield pool.submit(_run_local, item).result()
+            except KeyboardInterrupt:
+                _stop_workers(pool)
+                raise
             except BrokenProcessPool:
                 yield on_crash(item, "its analysis ended the worker process abruptly (a crash in a decoder or "
                                      "library, or the system out of memory); left out")

@@ -26,6 +26,7 @@ from genrekit.models import catalogue
 from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 class _OneErrorHandler(TyperGroup):
     """Every command's genrekit errors end the same way: the message (which names the file or
@@ -36,6 +37,11 @@ class _OneErrorHandler(TyperGroup):
             return super().invoke(ctx)
         except GenrekitError as exc:
             _fail(exc)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/] (Ctrl+C): what was finished is kept where the command keeps it "
+                              "(the feature cache, a tag or evaluate journal), so running it again resumes",
+                              highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,

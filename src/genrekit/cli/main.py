@@ -9,8 +9,8 @@ app's own options, ``config`` and the entry point.
 
 Exit status: 0 success; 1 error (the message names the file or parameter), or every input
 failed; 2 usage error (options are range-checked before any work); 3 partial failure (the
-command finished, but some inputs were bad and are listed in its report); for
-``datasets check``, 1 when problems are found.
+command finished, but some inputs were bad and are listed in its report); 130 interrupted
+(Ctrl+C); for ``datasets check``, 1 when problems are found.
 """
 
 from __future__ import annotations
