@@ -114,12 +114,14 @@ def test_manifest(tmp_path, gtzan_mini):
     shutil.copy(tmp_path / "a.wav", tmp_path / "a.flac")
     with again.open("a") as handle:
         handle.write("a.flac,jazz,\n")  # the same song in another format: a track of its own
+        handle.write("a.wav,jazz,30\n")  # a row repeated whole: the file listed again, not just its id
     dataset = load_manifest(again)
     assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0), ("a.flac", None)]
     reasons = [p.reason for p in dataset.problems]
     assert reasons[:2] == ["listed again at " + f"{again}:{line} (first as track 'a')" for line in (3, 4)]
     assert reasons[2:] == [f"duration 'about 30 s' at {again}:5: expected a number of seconds > 0, or nothing",
-                           f"duration '-3' at {again}:6: expected a number of seconds > 0, or nothing"]
+                           f"duration '-3' at {again}:6: expected a number of seconds > 0, or nothing",
+                           f"listed again at {again}:8 (first as track 'a')"]
     bad = tmp_path / "bad.csv"
     bad.write_text("file,genre\na.wav,jazz\n")
     with pytest.raises(DatasetError, match=r"bad\.csv: manifest lacks column\(s\) path, label"):
@@ -595,3 +597,22 @@ def test_a_datasets_own_split_with_a_song_copied_across_it_is_recorded(tmp_path,
                                         + "copy.flac,jazz,train\n")
     _, notes = assign_splits(load_manifest(tmp_path / "songs.csv"), split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
     assert notes["artists_across_splits"] == [] and notes["copies_across_splits"] == [str(tmp_path / clips[0].name)]
+
+
+def test_a_genre_folder_given_for_its_dataset_and_a_stray_cover_are_named_for_what_they_are(tmp_path, gtzan_mini):
+    """A genre folder given where the dataset's root was meant said only 'no audio files found
+    in genre folders' (with 3 songs right there); a folder of notes and a cover.jpg was read
+    as an image dataset ('no image files found')."""
+    genre = tmp_path / "rock"
+    genre.mkdir()
+    for clip in sorted((gtzan_mini / "rock").iterdir())[:3]:
+        shutil.copy(clip, genre / clip.name)
+    with pytest.raises(DatasetError, match=r"rock: no audio files found in genre folders .*its 3 audio file\(s\) sit "
+                                           r"in it directly: give the folder above"):
+        load_dataset(genre)
+    notes = tmp_path / "notes"
+    (notes / "drafts").mkdir(parents=True)
+    (notes / "drafts" / "a.txt").write_text("x")
+    (notes / "cover.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(DatasetError, match="no audio files found"):
+        load_dataset(notes)

@@ -98,7 +98,8 @@ def _only_images(root: Path) -> bool:
     from genrekit.features.images import is_image_path
 
     files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    return any(map(is_image_path, files)) and not any(map(is_audio_path, files))
+    in_genres = [p for p in files if p.parent != root]  # a cover.jpg beside the genre folders is no dataset
+    return any(map(is_image_path, in_genres)) and not any(map(is_audio_path, files))
 
 
 __all__ = [

@@ -118,7 +118,10 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
             track_id = str(relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix(""))
             tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
     if not tracks:
-        raise DatasetError(f"{root}: no {media} files found in genre folders (expected ROOT/<genre>/<file>)")
+        loose = sum(1 for item in root.iterdir() if item.is_file() and accept(item))
+        hint = (f"; its {loose} {media} file(s) sit in it directly: give the folder above the genre folders, or "
+                "sort the files into one folder per genre" if loose else "")
+        raise DatasetError(f"{root}: no {media} files found in genre folders (expected ROOT/<genre>/<file>){hint}")
     tracks, merged = merge_case_spellings(tracks, str(root))
     return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems + merged)
 

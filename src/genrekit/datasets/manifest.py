@@ -123,10 +123,10 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))
         elif split is not None and split not in SPLIT_NAMES:
             problems.append(DatasetProblem(str(path), f"split {split!r} at {where}; expected one of {', '.join(SPLIT_NAMES)}"))
+        elif same_file in files:  # the file itself first: a repeated row repeats its id too
+            problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif track_id in seen:
             problems.append(DatasetProblem(str(path), f"track id {track_id!r} repeated at {where}"))
-        elif same_file in files:
-            problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif seconds is not None and not (math.isfinite(seconds) and seconds > 0):
             problems.append(DatasetProblem(str(path), f"duration {duration!r} at {where}: expected a number of "
                                                       "seconds > 0, or nothing"))
