@@ -401,7 +401,9 @@ def _cache(cache: Path | None, no_cache: bool):
 
     if no_cache:
         return None
-    return FeatureCache(_setting("cache", cache, option="--cache") or default_cache_dir())
+    folder = Path(_setting("cache", cache, option="--cache") or default_cache_dir())
+    _output_folder(folder, "--cache")  # once, not a warning per track that cannot be cached
+    return FeatureCache(folder)
 
 
 def _fail(exc: GenrekitError) -> None:
