@@ -731,8 +731,9 @@ def test_evaluate_given_a_model_alone_says_the_dataset_is_missing(tmp_path):
         assert result.exit_code == EXIT_USAGE and "DATASET missing" in result.output, result.output
 
 
-def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track(tmp_path):
+def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track(tmp_path, gtzan_mini):
     (tmp_path / "afile").write_text("x")
-    result = invoke("features", "nowhere", "--features", "gtzan57", "--cache", tmp_path / "afile",
+    result = invoke("features", gtzan_mini.parent, "--features", "gtzan57", "--cache", tmp_path / "afile",
                     "--out", tmp_path / "out", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--cache" in result.output and "afile" in result.output, result.output
+    assert not (tmp_path / "out").exists()  # refused before any extraction
