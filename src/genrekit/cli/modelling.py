@@ -146,9 +146,12 @@ def evaluate(
     given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
     if dataset is None:
         _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
+    from genrekit.models.interface import NAMED_MODELS, RUN_FOLDER_FILES
+
     lone = Path(dataset)
-    named_model = dataset in ("default", "default-exact") and not lone.exists()
-    a_model = lone.suffix in (".genrekit", ".safetensors", ".onnx") or (lone / "run.json").is_file()
+    named_model = dataset in NAMED_MODELS and not lone.exists()
+    a_model = (lone.suffix in {Path(name).suffix for name in RUN_FOLDER_FILES}
+               or any((lone / name).is_file() for name in (*RUN_FOLDER_FILES, "run.json")))
     if second is None and (named_model or a_model):  # a model where both were meant
         _usage_error(f"MODEL {dataset} given, DATASET missing: expected `genrekit evaluate MODEL DATASET` (or DATASET "
                      "alone, for the default model)")
@@ -318,10 +321,12 @@ def export(
     from genrekit.export import export_onnx
     from genrekit.predict.library import library_files
 
+    from genrekit.models.interface import ONNX_SUFFIX
+
     if out.is_dir():  # every other command's --out is a folder
-        out = out / "model.onnx"
-    if out.suffix != ".onnx":  # genrekit knows a model file by its ending: any other would not load
-        _usage_error(f"--out {out}: expected an .onnx file name, found {out.suffix or 'no extension'}")
+        out = out / f"model{ONNX_SUFFIX}"
+    if out.suffix != ONNX_SUFFIX:  # genrekit knows a model file by its ending: any other would not load
+        _usage_error(f"--out {out}: expected an {ONNX_SUFFIX} file name, found {out.suffix or 'no extension'}")
     model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,

@@ -40,6 +40,8 @@ DEFAULT_EXACT = "default-exact"
 NAMED_MODELS = {DEFAULT: None, DEFAULT_EXACT: False}
 # The model file that `genrekit train` writes into its run folder, by kind.
 RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
+#: The ending of an exported model file: :func:`load` knows a file's kind by its ending
+ONNX_SUFFIX = ".onnx"
 
 
 @dataclass
