@@ -115,10 +115,11 @@ def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """End a pool's worker processes now: its shutdown would wait for the items they hold (a
-    second Ctrl+C during that wait hung the command for good)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):  # CPython's; absent: shutdown alone
+    second Ctrl+C during that wait hung the command for good). The pool then sees them gone,
+    as after a worker's crash, and fails its futures as broken; none is cancelled or shut down
+    here (either made Python 3.11's pool threads print a traceback as they failed the rest)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):  # CPython's; absent: the pool waits
         process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _run_local(item):
@@ -224,8 +225,6 @@ class LocalRunner:
                     suspects.extend(pending.values())  # lost with the pool, whichever held the crash
                     pending.clear()
             except BaseException:  # Ctrl+C, or the caller stopped: the songs in analysis are not waited for
-                for future in pending:
-                    future.cancel()
                 _stop_workers(pool)
                 raise
 

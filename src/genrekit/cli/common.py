@@ -38,6 +38,9 @@ class _OneErrorHandler(TyperGroup):
         except GenrekitError as exc:
             _fail(exc)
         except KeyboardInterrupt:
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl+C must not cut the cleanup
             err_console.print("[yellow]interrupted[/] (Ctrl+C): what was finished is kept where the command keeps it "
                               "(the feature cache, a tag or evaluate journal), so running it again resumes",
                               highlight=False)
