@@ -481,7 +481,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
         if handle.samplerate <= 0:
             handle.close()
             raise AudioError(path, "contains no audio samples")
-        _check_native_rate(handle, path)
+        _check_rate_and_channels(handle, path)
         return handle
     try:
         with decoder_messages_logged():
@@ -495,7 +495,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
     if handle.frames == 0 or handle.samplerate <= 0:
         handle.close()
         raise AudioError(path, "contains no audio samples")
-    _check_native_rate(handle, path)
+    _check_rate_and_channels(handle, path)
     _check_sndfile_format(handle, path)
     declared = _declared_frames(path, handle.format, handle.frames)
     if declared and handle.frames < TRUNCATION_TOLERANCE * declared - 0.1 * handle.samplerate:
@@ -573,7 +573,7 @@ _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "P
 SNDFILE_SUBTYPES = frozenset(_SAMPLE_BYTES) | {"VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"}
 
 
-def _check_native_rate(handle, path: str) -> None:
+def _check_rate_and_channels(handle, path: str) -> None:
     """Refuse a header whose sample rate or channels no song has (closing ``handle``)."""
     problem = None
     if handle.samplerate < MIN_NATIVE_RATE:
@@ -598,13 +598,13 @@ def _check_sndfile_format(handle, path: str) -> None:
     size = _SAMPLE_BYTES.get(handle.subtype)
     if handle.format not in ("FLAC", "OGG", "MP3") and size is not None:
         try:
-            holds = os.path.getsize(path) / size
+            file_bytes = os.path.getsize(path)
         except OSError:
             return
-        if handle.frames * handle.channels > holds + 1024:
+        if handle.frames * handle.channels > file_bytes / size + 1024:
             handle.close()
             raise AudioError(path, f"corrupt: its header declares {handle.frames * handle.channels} {kind} samples, "
-                                   f"more than its {os.path.getsize(path)} bytes can hold")
+                                   f"more than its {file_bytes} bytes can hold")
 
 
 def info(path: str | os.PathLike) -> AudioInfo:

@@ -190,8 +190,9 @@ CacheOption = Annotated[
                               "cache, else ~/.cache/genrekit/features).")
 ]
 NoCacheOption = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
-KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS, metavar="<kind>"), help="Dataset kind: auto, gtzan, folder, manifest, "
-                                         "fma, images (genre folders of spectrogram PNGs), tags (each file's own genre tag).")]
+KindOption = Annotated[str, typer.Option("--kind", **_choice(*KINDS, metavar="<kind>"),
+                                         help="Dataset kind: auto, gtzan, folder, manifest, fma, images (genre folders "
+                                         "of spectrogram PNGs), tags (each file's own genre tag).")]
 LabelsFromTagsOption = Annotated[bool, typer.Option("--labels-from-tags", help="Label each audio file below DATASET by its "
                                                     "own genre tag, wherever it sits (same as --kind tags).")]
 GenreMapOption = Annotated[Path | None, typer.Option("--map", help="With tags: a CSV 'from,to' merging spellings "

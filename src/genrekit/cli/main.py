@@ -37,9 +37,11 @@ def _unwrapped(doc: str) -> str:
     """A docstring's paragraphs each on one line: typer's rich help keeps a paragraph's line
     breaks, so the source's wrapping at 100 columns, wrapped again at the terminal's 80, left
     lines of two words. A paragraph of list items or indented lines keeps its breaks."""
-    paragraphs = doc.split("\n\n")
-    return "\n\n".join(p if any(line.startswith(("-", " ", "\b")) for line in p.splitlines()) else " ".join(p.split("\n"))
-                       for p in paragraphs)
+    def unwrapped(paragraph: str) -> str:
+        kept = any(line.startswith(("-", " ", "\b")) for line in paragraph.splitlines())
+        return paragraph if kept else paragraph.replace("\n", " ")
+
+    return "\n\n".join(map(unwrapped, doc.split("\n\n")))
 
 
 def _unwrap_help(typer_app: typer.Typer) -> None:

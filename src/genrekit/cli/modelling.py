@@ -141,13 +141,12 @@ def evaluate(
 
     Each track is analysed as `genrekit predict` analyses it, so its probabilities are the ones predict gives."""
     from genrekit.evaluate import evaluate_model, evaluate_songs
+    from genrekit.models.interface import NAMED_MODELS, RUN_FOLDER_FILES
     from genrekit.runners import default_jobs
 
     given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
     if dataset is None:
         _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
-    from genrekit.models.interface import NAMED_MODELS, RUN_FOLDER_FILES
-
     lone = Path(dataset)
     named_model = dataset in NAMED_MODELS and not lone.exists()
     a_model = (lone.suffix in {Path(name).suffix for name in RUN_FOLDER_FILES}
@@ -319,9 +318,8 @@ def export(
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     from genrekit.export import export_onnx
-    from genrekit.predict.library import library_files
-
     from genrekit.models.interface import ONNX_SUFFIX
+    from genrekit.predict.library import library_files
 
     if out.is_dir():  # every other command's --out is a folder
         out = out / f"model{ONNX_SUFFIX}"

@@ -27,7 +27,8 @@ def predict(
     files_from: Annotated[str | None, typer.Option("--files-from", metavar="FILE", help="Also predict the files "
                                                    "listed in FILE, one path a line (- for stdin).")] = None,
     model_path: ModelOption = None,
-    output_format: Annotated[str, typer.Option("--format", **_choice(*PREDICT_FORMATS, metavar="<format>"), help="table, json (one object "
+    output_format: Annotated[str, typer.Option("--format", **_choice(*PREDICT_FORMATS, metavar="<format>"),
+                                               help="table, json (one object "
                                                "per line, with the timeline and the styles, once all are done), jsonl "
                                                "(the same lines, each printed as its file finishes), csv (one row per "
                                                "file) or timeline (csv, one row per chunk).")] = "table",

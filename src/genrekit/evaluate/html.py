@@ -119,15 +119,14 @@ def _cv_section(cv: dict, *, headline: bool) -> list[str]:
     """The k-fold CV of a run (``cv.json``): its protocol, accuracy and spread, per-genre recall
     and precision. ``headline``: the run has no held-out test (``--split all``), so this is its
     verdict, in plain words."""
-    labels = list(cv.get("per_genre", {}))
-    chance = 1 / len(labels) if labels else None
+    per_genre = cv.get("per_genre", {})
+    chance = 1 / len(per_genre) if per_genre else None
     parts = [f"<b>{'Cross-validated' if headline else 'CV'} accuracy {_number(cv.get('accuracy_mean'), '.1%')}"
              f" ± {_number(cv.get('accuracy_std'), '.1%')}</b> over {_text(cv.get('n_splits'))} folds of "
              f"{_text(cv.get('n_tracks'))} tracks"
              + (f" (chance: {chance:.0%})" if chance else "")
              + f"; balanced accuracy {_number(cv.get('balanced_accuracy_mean'), '.1%')}, macro F1 "
              f"{_number(cv.get('f1_macro_mean'), '.3f')}. Protocol: {_text(cv.get('protocol'))}."]
-    per_genre = cv.get("per_genre", {})
     if per_genre:
         weakest = sorted(per_genre.items(), key=lambda item: item[1].get("recall") or 0.0)[:3]
         parts.append("Lowest recall: " + ", ".join(f"{_text(g)} {_number(r.get('recall'), '.2f')}"

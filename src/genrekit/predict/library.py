@@ -759,13 +759,13 @@ def tag_library(
         raise DatasetError(f"{root}: no audio files found (expected a folder holding songs: "
                            f"{', '.join(sorted(AUDIO_EXTENSIONS))})")
     journal = results.with_name(results.name + ".journal.jsonl")
-    if results.exists() and not results.is_dir() and not journal.exists():
+    if results.is_dir():
+        raise ParameterError(f"{results}: is a folder; expected the name of a results table to write")
+    if results.exists() and not journal.exists():
         # the table is rewritten whole each run: one that no tag run wrote (its journal is
         # missing) may be the user's own file of that name
         raise ParameterError(f"{results}: exists, and is not a genrekit results table (no {journal.name} beside "
                              "it); choose another --out, or remove it")
-    if results.is_dir():
-        raise ParameterError(f"{results}: is a folder; expected the name of a results table to write")
     with _results_lock(results):
         records = reopen_journal(journal)
         latest = {r["key"]: r for r in records}
@@ -1234,8 +1234,8 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             raise GenrekitError(f"{results}: not a CSV table ({exc}){unread}") from exc
         if not header or "path" not in header:
             raise GenrekitError(f"{results}: expected a 'path' column, found {describe_value(header)}{unread}")
-        short = next((n for n, row in enumerate(rows, 2) if row["path"] is None or None in row.values()
-                      or None in row), None)
+        # DictReader puts a short row's missing cells as None values, a long row's extra ones under None
+        short = next((n for n, row in enumerate(rows, 2) if None in row or None in row.values()), None)
         if short is not None:
             raise GenrekitError(f"{results}: line {short} does not have the header's {len(header)} cells{unread}")
         text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
