@@ -458,3 +458,29 @@ def test_silent_stretches_do_not_vote_on_the_genre(gtzan_mini, tmp_path):
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, noise, sr)  # nothing above -60 dBFS: every chunk counts, as before
     assert predict_file(model, quiet, music_check=False).n_chunks == 1
+
+
+def test_the_model_is_not_run_on_digital_silence(tmp_path, monkeypatch):
+    """Ten minutes of digital silence around 30 s of sound: the model sees only the chunks that
+    hold sound (an hour of silence took 14 s of model time, and ten hours over two minutes,
+    to end as "silent"), and the analysed span still runs from the first chunk to the last. A
+    file whose only sound lies in a last piece too short for a chunk is called silent."""
+    from genrekit.models import default_model_path, load
+
+    model = load(default_model_path(onnx=True))
+    seen = []
+    analyse = model.analyse
+    monkeypatch.setattr(model, "analyse", lambda chunks: seen.extend(chunks) or analyse(chunks))
+    sr = 16000
+    sound = np.random.default_rng(1).uniform(-0.3, 0.3, 30 * sr).astype(np.float32)
+    silence = np.zeros(300 * sr, np.float32)
+    sf.write(tmp_path / "padded.wav", np.concatenate([silence, sound, silence]), sr)
+    answer = predict_file(model, tmp_path / "padded.wav", skip=0)
+    assert 0 < len(seen) * model.chunk_seconds <= 30 + 2 * model.chunk_seconds
+    assert all(np.max(np.abs(chunk)) > 0.1 for chunk in seen)
+    assert answer.start == 0 and answer.end > 629
+    tail = int(0.5 * model.chunk_seconds * sr) - 10  # less than half a chunk: no chunk of its own
+    sf.write(tmp_path / "tail.wav", np.concatenate([np.zeros(int(3 * model.chunk_seconds * sr), np.float32),
+                                                     sound[:tail]]), sr)
+    with pytest.raises(AudioError, match=r"tail\.wav: silent: every chunk analysed peaks below -100 dBFS"):
+        predict_file(model, tmp_path / "tail.wav", skip=0)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
+from genrekit.audio.io import SILENCE_PEAK
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import Prediction, check_min_confidence, summarise
@@ -39,7 +40,7 @@ def predict_file(
     max_seconds: float | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk, so a song of any length
-    needs the memory of a 30 s clip.
+    needs the memory of a 30 s clip. Chunks of digital silence are decoded, not analysed.
 
     Parameters
     ----------
@@ -115,11 +116,17 @@ def predict_file(
 
         raise ParameterError(f"batch={batch}: expected at least 1 chunk per batch")
     times, analyses, pending, levels = [], [], [], []
+    span = None  # the analysed span: from the first chunk's start to the last's end, silent ones included
     window = int(round(predictor.window_seconds * predictor.sample_rate)) if predictor.window_seconds else 0
     for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
                                          min_seconds=predictor.min_seconds, should_stop=should_stop,
                                          max_seconds=max_seconds):
+        span = (start if span is None else span[0], end)
+        if not len(chunk) or float(np.max(np.abs(chunk))) < SILENCE_PEAK:
+            # Digital silence has no genre and would count for nothing (:func:`_sounding`): the
+            # model is not run on it, so hours of it cost their decoding only.
+            continue
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
         levels.append(_sounding(pending[-1], window, round((end - start) * predictor.sample_rate),
@@ -130,6 +137,8 @@ def predict_file(
             pending = []
     if pending:
         analyses.append(predictor.analyse(pending))
+    if not analyses:  # the sound lies outside every chunk (a last piece too short to give one)
+        raise AudioError(path, f"silent: every chunk analysed peaks below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     proba = np.concatenate([a.proba for a in analyses])
     if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
         raise AudioError(path, "the analysis gave non-finite probabilities: samples far outside -1..1 (damaged "
@@ -151,7 +160,7 @@ def predict_file(
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path).duration, model=predictor.name, styles=styles,
                      style_thresholds=predictor.style_thresholds, music=music, weights=weights,
-                     windows=_windows(times, analyses, predictor.window_seconds, levels)
+                     windows=_windows(times, analyses, predictor.window_seconds, levels), span=span,
                      ).with_min_confidence(min_confidence)
 
 

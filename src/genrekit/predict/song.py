@@ -178,7 +178,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
               windows: tuple | None = None, music: float | None = None,
-              weights: np.ndarray | None = None) -> Prediction:
+              weights: np.ndarray | None = None, span: tuple[float, float] | None = None) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
     ``styles``: the song's probability of each style; those at or above their
@@ -189,6 +189,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     sounds; default: all alike); windows' weights likewise, and the timeline leaves out the
     windows (or chunks) under half sounding, unless all are. ``music``: the probability that
     the audio is music; below the detector's threshold the genre is unknown and no style is given.
+    ``span``: (start, end) of the analysed span when it reaches past ``times`` (chunks of
+    digital silence left out; default: from the first of ``times`` to the last).
     """
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
@@ -218,7 +220,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
         path=path, genre=UNKNOWN if not_music(music) else labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=int(np.count_nonzero(weights)),
         proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
-        start=round(times[0][0], 3), end=round(times[-1][1], 3), model=model, styles=styles,
+        start=round((span or times[0])[0], 3), end=round((span or times[-1])[1], 3), model=model, styles=styles,
         music=None if music is None else round(float(music), 6),
     )
 
