@@ -246,6 +246,35 @@ def test_page_in_headless_chromium(server, gtzan_mini, tmp_path, keep_artifact):
         keep_artifact(tmp_path / "service-page.png")
 
 
+def test_the_page_places_windows_at_their_time_and_leaves_silence_blank(server, gtzan_mini, tmp_path):
+    """15 s of music, 20 s of digital silence, 15 s of music (10 s skipped at each end: 30 s
+    analysed, 20 of them silent): the windows after the silence are drawn after a blank of
+    its length (they were drawn straight after the first ones, so the axis lied), and the
+    status counts windows, not 30 s chunks."""
+    import soxr
+
+    y, sr = sf.read(_clip(gtzan_mini, "metal", 0), dtype="float32")
+    music = soxr.resample(y[:15 * sr], sr, 16000)  # under the fixture's 2 MB as 16-bit WAV
+    song = tmp_path / "gap.wav"
+    sf.write(song, np.concatenate([music, np.zeros(20 * 16000, np.float32), music]), 16000)
+    with _chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        _upload_on_the_page(driver, server, song)
+        line = driver.find_element(By.ID, "timeline")
+        left, width = line.location["x"], line.size["width"]
+        gaps = driver.find_elements(By.CSS_SELECTOR, "#timeline .gap")
+        assert gaps and max(g.size["width"] for g in gaps) > 0.5 * width  # 20 s of the 30 s analysed
+        buttons = driver.find_elements(By.CSS_SELECTOR, "#timeline button")
+        starts = [float(b.get_attribute("title").split("–")[0].split(":")[0]) * 60
+                  + float(b.get_attribute("title").split("–")[0].split(":")[1]) for b in buttons]
+        # a window after the silence (35 s on) sits where its time is on the axis: past 5/6 of it
+        after = [b for b, start in zip(buttons, starts) if start >= 35]
+        assert after and all(b.location["x"] - left > 0.8 * width for b in after)
+        status = driver.find_element(By.ID, "status").text
+        assert f"{len(buttons)} windows with sound" in status, status
+
+
 def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp_path, keep_artifact):
     """`genrekit serve` (the default model): the JSON answer's styles, each at or above its
     threshold, most probable first; the page lists the same styles with their probabilities

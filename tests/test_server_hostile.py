@@ -13,6 +13,7 @@ import concurrent.futures
 import contextlib
 import io
 import json
+import os
 import re
 import select
 import shutil
@@ -591,3 +592,69 @@ def test_the_page_echoes_a_unicode_name_and_explains_a_non_json_error(server, sh
         status = driver.find_element(By.ID, "status").text
         assert "Internal Server Error" in status and "SyntaxError" not in status and "short.wav" in status, status
         assert not _console_errors(driver), _console_errors(driver)
+
+
+def test_head_is_answered_wherever_get_is(server):
+    """Monitors and link checkers ask HEAD: it was 405 on every route but /static."""
+    url = server["url"]
+    for path in ("/", "/healthz", "/v1/model", "/docs", "/redoc", "/static/app.js"):
+        got, head = httpx.get(f"{url}{path}"), httpx.head(f"{url}{path}")
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers["x-frame-options"] == "DENY", path
+    assert httpx.head(f"{url}/v1/predict").status_code == 405
+
+
+@pytest.mark.parametrize("limits", [{"max_upload_mb": float("inf")}, {"timeout_seconds": float("nan")},
+                                    {"skip": -1.0}, {"skip": float("nan")}, {"workers": 2.5}, {"workers": True},
+                                    {"queue": -1}, {"receiving": 0}, {"max_minutes": "60"}])
+def test_service_limits_refuse_values_that_would_break_every_request(limits):
+    """An infinite upload limit made every request a 500, a negative skip every request a 422
+    blaming the client; the library now refuses them as the CLI does, naming the parameter."""
+    from genrekit.errors import ParameterError
+    from genrekit.server import ServiceLimits
+
+    name = next(iter(limits))
+    with pytest.raises(ParameterError, match=rf"^{name}="):
+        ServiceLimits(**limits)
+
+
+def test_the_page_works_under_a_proxys_sub_path(model_file):
+    """Behind a proxy serving the service at /genre/, the page's files, the docs link and its
+    API calls are relative (they named /static/... and /v1/..., which miss there)."""
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import create_app
+
+    with TestClient(create_app(model_file), root_path="/genre") as client:
+        page = client.get("/genre/").text
+        script = client.get("/genre/static/app.js").text  # where the page's relative address leads
+    addresses = re.findall(r'(?:href|src)="([^"]+)"', page) + re.findall(r'fetch\("([^"]+)"', script)
+    assert {"static/app.js", "static/style.css", "docs", "v1/model", "v1/predict"} <= set(addresses), addresses
+    assert not [a for a in addresses if a.startswith("/")], addresses
+
+
+def test_a_service_removes_the_uploads_that_a_killed_one_left(model_file, tmp_path, monkeypatch):
+    """A service killed mid-upload (kill -9) leaves its upload folder; the next one to start
+    removes folders named after processes that have ended, and no other."""
+    import subprocess
+    import tempfile
+
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import create_app
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / f"genrekit-uploads-{ended.pid}-abc123"
+    stale.mkdir()
+    (stale / "half.wav").write_bytes(b"RIFF" + bytes(900))
+    alive = tmp_path / f"genrekit-uploads-{os.getpid()}-def456"  # a running service's (this process)
+    alive.mkdir()
+    others = [tmp_path / "genrekit-uploads-x1y2z3", tmp_path / f"genrekit-uploads-{ended.pid}"]  # old names, not ours
+    for folder in others:
+        folder.mkdir()
+    with TestClient(create_app(model_file)):
+        assert not stale.exists() and alive.exists() and all(f.exists() for f in others)
+        assert len(list(tmp_path.glob(f"genrekit-uploads-{os.getpid()}-*"))) == 2  # its own, and the live one's

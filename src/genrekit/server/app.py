@@ -23,9 +23,11 @@ import asyncio
 import functools
 import logging
 import math
+import numbers
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -84,6 +86,10 @@ def content_security_policy(**changes: str) -> str:
 CONTENT_SECURITY_POLICY = content_security_policy()
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
     """What one request may take: upload size, analysis time, and how many songs are analysed
@@ -113,14 +119,17 @@ class ServiceLimits:
     def __post_init__(self) -> None:
         check_min_confidence(self.min_confidence)
         for name in ("max_upload_mb", "timeout_seconds", "upload_seconds", "max_minutes"):
-            if not getattr(self, name) > 0:
-                raise ParameterError(f"{name}={getattr(self, name)}: expected a number > 0")
-        for name in ("min_upload_rate", "upload_grace_seconds"):
-            if not getattr(self, name) >= 0:
-                raise ParameterError(f"{name}={getattr(self, name)}: expected a number >= 0")
-        if self.workers < 1 or self.queue < 0 or self.receiving < 1:
-            raise ParameterError(f"workers={self.workers}, queue={self.queue}, receiving={self.receiving}: "
-                                 "expected workers >= 1, queue >= 0 and receiving >= 1")
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value) and value > 0):
+                raise ParameterError(f"{name}={value!r}: expected a finite number > 0")
+        for name in ("min_upload_rate", "upload_grace_seconds", "skip"):
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value) and value >= 0):
+                raise ParameterError(f"{name}={value!r}: expected a finite number >= 0")
+        for name, least in (("workers", 1), ("queue", 0), ("receiving", 1)):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least):
+                raise ParameterError(f"{name}={value!r}: expected a whole number >= {least}")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -159,6 +168,27 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class HeadAsGet:
+    """ASGI middleware: HEAD answered as GET without the body (HTTP asks it of every GET route;
+    FastAPI's routes answer only the methods they name, so monitors' HEAD got 405)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def send_headers_only(message):
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 class _Places:
     """The ``workers + queue`` analysis places, and what holds them (for /healthz)."""
 
@@ -168,6 +198,27 @@ class _Places:
         self.running = 0
         self.lock = threading.Lock()  # ``running`` changes in worker threads
         self.stops: set[threading.Event] = set()
+
+
+UPLOADS_PREFIX = "genrekit-uploads-"  # then the service's process id: "genrekit-uploads-<pid>-<random>"
+
+
+def _remove_stale_upload_folders() -> None:
+    """Remove the upload folders that services killed without a shutdown left (kill -9, a
+    crash): this user's, in the temporary folder, named with the id of a process that has ended."""
+    root = Path(tempfile.gettempdir())
+    for folder in root.glob(f"{UPLOADS_PREFIX}*-*"):
+        pid = folder.name[len(UPLOADS_PREFIX):].split("-", 1)[0]
+        try:
+            info = folder.lstat()
+            if not pid.isdigit() or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # raises when no such process runs
+        except ProcessLookupError:
+            logger.info("removing %s, left by a service that has ended", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, OverflowError, ValueError):  # another user's process (EPERM), a vanished folder
+            continue
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -193,7 +244,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
-        state["folder"] = Path(tempfile.mkdtemp(prefix="genrekit-uploads-"))  # mode 0700
+        _remove_stale_upload_folders()
+        state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))  # mode 0700
         state["pool"] = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="genrekit-predict")
         state["places"] = _Places(limits.workers + limits.queue)
         try:
@@ -212,6 +264,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Music genre recognition: upload a song, get its genres.")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)  # outermost: the routes and the headers see a GET
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

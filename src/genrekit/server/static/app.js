@@ -1,4 +1,5 @@
-// The genrekit page: send the picked song to /v1/predict and draw what comes back.
+// The genrekit page: send the picked song to v1/predict and draw what comes back. Addresses
+// are relative, so the page works behind a proxy that serves it under a sub-path.
 "use strict";
 
 const PALETTE = ["#1a5fb4", "#c64600", "#26a269", "#a51d2d", "#613583", "#865e3c", "#e66100", "#2190a4",
@@ -46,7 +47,7 @@ function setStatus(text, isError = false) {
 
 async function describeModel() {
   try {
-    const response = await fetch("/v1/model");
+    const response = await fetch("v1/model");
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
     const model = await response.json();
     model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
@@ -99,7 +100,18 @@ function drawTimeline(result) {
   line.replaceChildren();
   rows.replaceChildren();
   const span = Math.max(result.end - result.start, 1e-6);
+  // Each window sits at its time: a stretch left out (silence) is a gap of its length.
+  let reached = result.start;
+  const gap = (until) => {
+    if (until - reached > 1e-3) {
+      const blank = el("span", { className: "gap", title: `${clock(reached)}–${clock(until)}: silent, not analysed` });
+      blank.style.setProperty("flex", `${until - reached} 0 0`);
+      line.append(blank);
+    }
+  };
   for (const segment of result.timeline) {
+    gap(segment.start);
+    reached = Math.max(reached, segment.end);
     const label = `${clock(segment.start)}–${clock(segment.end)}: ${segment.genre} (${percent(segment.confidence)})`;
     const button = el("button", { type: "button", title: label, ariaLabel: label });
     button.style.setProperty("flex", `${Math.max(segment.end - segment.start, 0)} 0 0`);
@@ -114,6 +126,7 @@ function drawTimeline(result) {
     rows.append(el("tr", {}, [el("td", { textContent: clock(segment.start) }), el("td", { textContent: clock(segment.end) }),
                               el("td", { textContent: segment.genre }), el("td", { textContent: percent(segment.confidence) })]));
   }
+  gap(result.end);
   $("t-start").textContent = clock(result.start);
   $("t-end").textContent = `${clock(result.end)} (${span.toFixed(0)} s analysed)`;
 }
@@ -150,7 +163,7 @@ async function analyse(file) {
   form.append("file", file, file.name);
   let response, text;
   try {
-    response = await fetch("/v1/predict", { method: "POST", body: form, signal: request.signal });
+    response = await fetch("v1/predict", { method: "POST", body: form, signal: request.signal });
     text = await response.text();
   } catch (error) {
     if (current !== request) return;  // replaced by a later file
@@ -175,7 +188,9 @@ async function analyse(file) {
   drawProportions(body);
   drawTimeline(body);
   $("result").hidden = false;
-  setStatus(`${file.name}: ${body.n_chunks} chunks analysed in ${body.seconds.toFixed(1)} s.`);
+  const windows = body.timeline.length;
+  setStatus(`${file.name}: ${windows} ${windows === 1 ? "window" : "windows"} with sound, analysed in ` +
+            `${body.seconds.toFixed(1)} s.`);
 }
 
 function main() {
