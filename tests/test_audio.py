@@ -147,6 +147,31 @@ def test_a_bare_aac_stream_with_a_quiet_intro_has_its_real_length(tmp_path, clip
     assert sum(map(len, audio.stream(path, sr=sr, offset=10.0, duration=40.0))) == 40 * sr
 
 
+def test_counting_a_bare_streams_packets_stops_when_asked(tmp_path):
+    """A bare AAC stream's length is counted from its packets: a crafted file of millions of
+    8-byte frames held a service worker 9 times past its timeout. The count asks
+    ``should_stop`` as it goes, from info() and from the chunks' stream."""
+    from genrekit.audio.chunking import song_chunks
+    from genrekit.errors import AnalysisStopped
+
+    header = bytes([0xFF, 0xF1, (1 << 6) | (12 << 2), (1 << 6), 1, (0 << 5) | 0x1F, 0xFC])  # 8-byte ADTS frame
+    path = tmp_path / "tiny frames.aac"
+    path.write_bytes((header + b"\x00") * 100_000)
+    asked = []
+
+    def stop_after(n):
+        return lambda: asked.append(1) or len(asked) > n
+
+    with pytest.raises(AnalysisStopped, match="tiny frames.aac"):
+        audio.info(path, should_stop=stop_after(0))
+    asked.clear()
+    with pytest.raises(AnalysisStopped):
+        list(song_chunks(path, sr=16000, chunk_seconds=3.0, should_stop=stop_after(2)))
+    assert len(asked) == 3  # stopped at its third question, not at the end of the count
+    with pytest.raises(AudioError, match="tiny frames.aac: contains no audio samples"):
+        audio.info(path)  # not stopped: counted to the end
+
+
 def test_bad_m4a_names_the_file(tmp_path):
     path = tmp_path / "fake.m4a"
     path.write_text("not audio at all\n" * 50)

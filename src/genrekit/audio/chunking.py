@@ -13,14 +13,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from genrekit.audio.io import MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, info, stream
-from genrekit.errors import AnalysisStopped, AudioError, ParameterError
-
-
-def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
-    """Raise :class:`AnalysisStopped` for ``path`` when ``should_stop()`` is true."""
-    if should_stop is not None and should_stop():
-        raise AnalysisStopped(path)
+from genrekit.audio.io import (
+    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_stop, info, stream
+)
+from genrekit.errors import AudioError, ParameterError
 
 
 # Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
@@ -152,7 +148,7 @@ def song_chunks(
     if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
     sr = int(sr)  # a model file's 22050.0 is whole
-    header = info(path)
+    header = info(path, should_stop=should_stop)
     if max_seconds is not None and header.duration > max_seconds:
         raise AudioError(path, f"too long: {_minutes(header.duration)} of audio, at most {_minutes(max_seconds)} "
                                "analysed here")
@@ -170,7 +166,8 @@ def song_chunks(
     consumed = 0  # samples dropped from the front of ``pending`` so far
     owed = 0  # samples of a hop longer than what was pending, to drop from the next blocks
     decoded, peak, emitted = 0, 0.0, 0
-    for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start):
+    for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start,
+                        should_stop=should_stop):
         check_stop(should_stop, path)
         decoded += len(block)
         if len(block) and not np.isfinite(block).all():  # a float file's damage: the model would answer NaN

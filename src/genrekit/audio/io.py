@@ -9,7 +9,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,7 +20,7 @@ import soundfile as sf
 import soxr
 
 from genrekit.audio import remote
-from genrekit.errors import AudioError, GenrekitError, ParameterError
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -340,12 +340,23 @@ def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS) -
 _RAW_STREAMS = frozenset({"aac", "ac3", "eac3", "dts", "amr", "amrnb", "amrwb"})
 
 
+def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) -> None:
+    """Raise :class:`AnalysisStopped` for ``path`` when ``should_stop()`` is true."""
+    if should_stop is not None and should_stop():
+        raise AnalysisStopped(path)
+
+
+# Packets demuxed between two questions to ``should_stop`` while a raw stream's length is
+# counted: a crafted 50 MB ADTS file holds millions of 8-byte packets (tens of seconds).
+PACKETS_PER_STOP_CHECK = 20_000
+
+
 class _PyAVReader:
     """The part of ``soundfile.SoundFile``'s interface the audio layer uses, over PyAV:
     ``samplerate``, ``channels``, ``frames`` (from the container's duration), ``format``,
     ``subtype``, ``seek`` and ``read`` of float32 ``(frames, channels)`` blocks."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, should_stop: Callable[[], bool] | None = None):
         try:
             import av
         except ImportError as exc:  # the torch-free runtime installs libsndfile's formats only
@@ -354,6 +365,7 @@ class _PyAVReader:
 
         self._av = av
         self.path = path
+        self._should_stop = should_stop
         try:
             self._container = av.open(path)
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -390,17 +402,23 @@ class _PyAVReader:
         opened again at its start."""
         total, first, end = 0, None, 0
         try:
-            for packet in self._container.demux(self._stream):
+            for count, packet in enumerate(self._container.demux(self._stream)):
+                if count % PACKETS_PER_STOP_CHECK == 0:
+                    check_stop(self._should_stop, path)
                 total += packet.duration or 0
                 if packet.pts is not None:  # WebM blocks often carry no duration: their time stamps do
                     first = packet.pts if first is None else min(first, packet.pts)
                     end = max(end, packet.pts + (packet.duration or 0))
             seconds = float(max(total, end - (first or 0)) * self._stream.time_base)
+            check_stop(self._should_stop, path)  # before opening it again: a raw stream is probed again
             self._container.close()
             self._container = self._av.open(path)
         except (self._av.FFmpegError, OSError) as exc:
             self._container.close()
             raise AudioError(path, f"corrupt: its packets cannot be read ({exc})") from exc
+        except AnalysisStopped:
+            self._container.close()
+            raise
         self._stream = self._container.streams.audio[0]
         return seconds
 
@@ -450,12 +468,13 @@ class _PyAVReader:
         self.close()
 
 
-def _open(path: str | os.PathLike) -> sf.SoundFile | _PyAVReader:
+def _open(path: str | os.PathLike, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
     """Open a file (a local path or a URL) for decoding, turning every failure into an
     AudioError naming it.
 
     libsndfile decodes the formats it knows; PyAV (FFmpeg) the others (m4a/AAC, ALAC, WMA).
     A URL's file is copied to a temporary file first (:mod:`genrekit.audio.remote`).
+    ``should_stop``: asked while a stream without a declared length is measured.
     """
     path = os.fspath(path)
     if remote.is_url(path):
@@ -463,13 +482,13 @@ def _open(path: str | os.PathLike) -> sf.SoundFile | _PyAVReader:
             raise AudioError(path, "empty file (0 bytes)")
         with remote.local_copy(path) as local:
             try:
-                return _open_local(local, _suffix(path))
+                return _open_local(local, _suffix(path), should_stop)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc.__cause__
-    return _open_local(path, _suffix(path))
+    return _open_local(path, _suffix(path), should_stop)
 
 
-def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
+def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
     if not os.path.exists(path):
         raise AudioError(path, "file not found")
     if os.path.isdir(path):
@@ -477,7 +496,7 @@ def _open_local(path: str, suffix: str) -> sf.SoundFile | _PyAVReader:
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
     if suffix in PYAV_EXTENSIONS:
-        handle = _PyAVReader(path)
+        handle = _PyAVReader(path, should_stop)
         if handle.samplerate <= 0:
             handle.close()
             raise AudioError(path, "contains no audio samples")
@@ -607,7 +626,7 @@ def _check_sndfile_format(handle, path: str) -> None:
                                    f"more than its {file_bytes} bytes can hold")
 
 
-def info(path: str | os.PathLike) -> AudioInfo:
+def info(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = None) -> AudioInfo:
     """Read a file's header: sample rate, channels, frames, format.
 
     Parameters
@@ -615,6 +634,9 @@ def info(path: str | os.PathLike) -> AudioInfo:
     path : path or URL
         The audio file. Its samples are not decoded, but a URL's file is copied whole to a
         temporary file first.
+    should_stop : callable, optional
+        Asked while the length of a stream that does not declare it (raw AAC or AC-3, a
+        browser's WebM) is counted from its packets; once true, :class:`AnalysisStopped`.
 
     Returns
     -------
@@ -629,7 +651,7 @@ def info(path: str | os.PathLike) -> AudioInfo:
     ParameterError
         ``path`` is a URL and pyarrow is not installed or cannot open it.
     """
-    with _open(path) as handle:
+    with _open(path, should_stop) as handle:
         return AudioInfo(
             path=os.fspath(path),
             sample_rate=int(handle.samplerate),
@@ -762,6 +784,7 @@ def stream(
     block_duration: float = 30.0,
     offset: float = 0.0,
     duration: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield consecutive mono blocks of a file, decoded and resampled piece by piece.
 
@@ -783,6 +806,8 @@ def stream(
         Start this many seconds in (at or past the end: no block).
     duration : float, optional
         Read at most this many seconds (None: to the end).
+    should_stop : callable, optional
+        As :func:`info`'s, while the file is opened.
 
     Yields
     ------
@@ -806,7 +831,7 @@ def stream(
             raise ParameterError(f"{name}={value}: expected a number of seconds >= 0")
     path = os.fspath(path)
     out_block = int(round(block_duration * sr))
-    with _open(path) as handle:
+    with _open(path, should_stop) as handle:
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))
         if start:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genrekit.audio.chunking import SKIP_SECONDS, check_stop, song_chunks
-from genrekit.audio.io import SILENCE_PEAK
+from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
+from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import Prediction, check_min_confidence, summarise
@@ -158,7 +158,7 @@ def predict_file(
     if music_check and all(a.music is not None for a in analyses):
         music = float(np.average(np.concatenate([a.music for a in analyses]), weights=weights))
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
-                     duration=audio.info(path).duration, model=predictor.name, styles=styles,
+                     duration=audio.info(path, should_stop=should_stop).duration, model=predictor.name, styles=styles,
                      style_thresholds=predictor.style_thresholds, music=music, weights=weights,
                      windows=_windows(times, analyses, predictor.window_seconds, levels), span=span,
                      ).with_min_confidence(min_confidence)
