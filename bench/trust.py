@@ -15,14 +15,15 @@ patch), computed once and cached in bench/out/trust/. Results: bench/results/tru
     python bench/trust.py --combined      # grouped CV on gtzan-mini + gtzan-dev (the shipped default's protocol)
     python bench/trust.py --coverage      # "unknown": accuracy against coverage, non-music, other music
     python bench/trust.py --windows       # the timeline's resolution: 30 s segments against ~6 s and 3 s windows
-    python bench/trust.py --nonmusic --write-detector   # the music detector: choose, check, write
+    python bench/trust.py --nonmusic                   # the music detector on generated non-music alone
+    python bench/trust.py --nonmusic --recorded --write-detector  # ... and recorded (bench/recorded.py): the shipped one
     python bench/trust.py --patch-heads   # heads trained on 3 s patches or sub-clips instead of clip means
     python bench/trust.py --levels        # the answer against the level of the audio; a level-normalised recipe
     python bench/trust.py --level -20 --fewer-patches   # issue 20: the shipped estimator on fewer patches per 30 s
     python bench/trust.py --level -20 --calibration   # other ways to fit the shipped estimator's temperature
     python bench/trust.py --level -20 --ensembles     # bagged heads and fitted exponents against the shipped head
     python bench/trust.py --table         # the recorded tables, as in docs/benchmarks.md
-    python bench/trust.py --level -20 --combined --coverage --nonmusic --write-detector
+    python bench/trust.py --level -20 --combined --coverage --nonmusic --recorded --write-detector
         # the same on audio scaled to -20 dBFS RMS first, as the shipped default hears it:
         # results in <name>-rms-20.json; the detector written records its level
     python bench/trust.py --combined --onnx bench/out/tag_throughput/default-int8.onnx
@@ -134,12 +135,16 @@ def clip_features(split: str, level=_AS_RUN) -> dict:
 
 
 def signal_features(name: str, signals: dict[str, np.ndarray]) -> dict:
-    """As :func:`clip_features`, for 16 kHz ``signals`` (non-music), cached under ``name``."""
+    """As :func:`clip_features`, for 16 kHz ``signals`` (non-music), cached under ``name``
+    (computed again when the cached signals are not the same ones, by name and length)."""
     name = name if AT_LEVEL is None else f"{name}-rms{AT_LEVEL:g}"
     cache = CACHE / f"{name}.npz"
     if cache.exists():
         with np.load(cache, allow_pickle=False) as stored:
-            return _unpack(dict(stored))
+            packed = dict(stored)
+        if "lengths" in packed and ([str(i) for i in packed["ids"]] == [f"{n}.0" for n in signals]
+                                    and packed["lengths"].tolist() == [len(y) for y in signals.values()]):
+            return _unpack(packed)
     from genrekit.audio import normalise_level
     from genrekit.features.musicnn import log_mel_patches
 
@@ -151,7 +156,7 @@ def signal_features(name: str, signals: dict[str, np.ndarray]) -> dict:
             arrays[key].append(value)
     packed = {key: np.concatenate(value).astype(np.float32) for key, value in arrays.items()}
     packed.update(counts=np.array([len(a) for a in arrays["msd_tags"]]), ids=np.array([f"{n}.0" for n in signals]),
-                  labels=np.array(["none"] * len(signals)))
+                  labels=np.array(["none"] * len(signals)), lengths=np.array([len(y) for y in signals.values()]))
     CACHE.mkdir(parents=True, exist_ok=True)
     temporary = CACHE / f".{name}.tmp.npz"
     np.savez(temporary, **packed)
@@ -1018,29 +1023,57 @@ def _detector(C: float):
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=5000))
 
 
-def run_nonmusic(write: bool = False) -> dict:
+def recorded_signals(which: str) -> dict[str, np.ndarray]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from recorded import signals
+
+    return signals(which)
+
+
+def _caught(names: list[str], p: np.ndarray, threshold: float) -> str:
+    """``"caught/all"`` of a recorded set, speech and sound effects apart."""
+    parts = []
+    for kind in ("speech", "sfx"):
+        mask = np.array([n.startswith(kind) for n in names])
+        if mask.any():
+            parts.append(f"{kind} {int((p[mask] >= threshold).sum())}/{int(mask.sum())}")
+    return ", ".join(parts)
+
+
+def run_nonmusic(write: bool = False, recorded: bool = False) -> dict:
     """genrekit's music detector: a class-balanced logistic regression on the taggers' pooled
     features (``musicnn``, 500 columns), music = the 200 GTZAN clips, non-music = the
     generated ``train`` set of tests/nonmusic.py (46 signals: speech in 12 voices, alone, in
-    noise, over hum and two at once; noises, tones, beeps, clicks, sweeps).
+    noise, over hum and two at once; noises, tones, beeps, clicks, sweeps), and with
+    ``recorded`` the recorded ``train`` set of bench/recorded.py too (KLettres' spoken
+    letters in 22 languages, Minetest's sound effects).
 
     - Choice of C and of the threshold on p(non-music): the ``dev`` non-music missed (11
-      signals, never trained on) plus 3 x the GTZAN clips flagged out of fold (grouped 4-fold
-      CV, blocks of 4 adjacent ids): a song called unknown costs more than a podcast named.
-    - Checks, never used for a choice: the ``test`` non-music (12 signals) and
-      immich-memories-music (28 tracks of other music).
+      generated signals, never trained on; with ``recorded``, Warzone 2100's voice lines and
+      sound effects too) plus 3 x the GTZAN clips flagged out of fold (grouped 4-fold CV,
+      blocks of 4 adjacent ids): a song called unknown costs more than a podcast named.
+    - Checks, never used for a choice: the ``test`` non-music (12 generated signals), the
+      recorded ``test`` set (J. F. Kennedy's speech, CMU ARCTIC sentences, Wesnoth's sounds),
+      immich-memories-music (28 tracks of other music) and Extreme Tux Racer's 10 pieces of
+      game music. Without ``recorded``, the recorded ``dev`` set is a check too.
     - ``write``: the chosen C fitted on everything it may train on, to
       ``src/genrekit/data/music-detector.json`` (numbers only: scaling, weights, bias)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from nonmusic import training_signals
 
     X_music, y_genre, columns, labels, groups, splits = combined_protocol()
+    both = lambda f: pooled(f, ("msd", "mtt"))[0]  # noqa: E731
     train = signal_features("nonmusic-train", training_signals())
     dev = signal_features("nonmusic-dev", nonmusic_signals("dev"))
     test = signal_features("nonmusic-test", nonmusic_signals("test"))
     other = signal_features("immich", immich_signals())
-    X_noise = pooled(train, ("msd", "mtt"))[0]
-    both = lambda f: pooled(f, ("msd", "mtt"))[0]  # noqa: E731
+    recorded_sets = {which: signal_features(f"recorded-{which}", recorded_signals(which))
+                     for which in ("train", "dev", "test", "music")}
+    X_noise = both(train)
+    X_dev = both(dev)
+    if recorded:
+        X_noise = np.concatenate([X_noise, both(recorded_sets["train"])])
+        X_dev = np.concatenate([X_dev, both(recorded_sets["dev"])])
     rows = []
     for C in DETECTOR_CS:
         p_oof = np.zeros(len(X_music))
@@ -1049,7 +1082,8 @@ def run_nonmusic(write: bool = False) -> dict:
             y = np.r_[np.zeros(len(fold_train)), np.ones(len(X_noise))]
             p_oof[fold_test] = _detector(C).fit(X, y).predict_proba(X_music[fold_test])[:, 1]
         model = _detector(C).fit(np.concatenate([X_music, X_noise]), np.r_[np.zeros(len(X_music)), np.ones(len(X_noise))])
-        p_dev, p_test, p_other = (model.predict_proba(both(f))[:, 1] for f in (dev, test, other))
+        p_dev, p_test, p_other = (model.predict_proba(X)[:, 1] for X in (X_dev, both(test), both(other)))
+        p_recorded = {which: model.predict_proba(both(f))[:, 1] for which, f in recorded_sets.items()}
         for threshold in DETECTOR_THRESHOLDS:
             flagged, caught = p_oof >= threshold, p_dev >= threshold
             rows.append({"C": C, "threshold": threshold,
@@ -1058,31 +1092,56 @@ def run_nonmusic(write: bool = False) -> dict:
                          "selection_cost": int(MUSIC_FLAG_COST * flagged.sum() + (~caught).sum()),
                          "test_nonmusic_caught": f"{int((p_test >= threshold).sum())}/{len(p_test)}",
                          "test_missed": [i for i, p in zip(test["ids"], p_test) if p < threshold],
-                         "immich_flagged": f"{int((p_other >= threshold).sum())}/{len(p_other)}"})
+                         "immich_flagged": f"{int((p_other >= threshold).sum())}/{len(p_other)}",
+                         "recorded_train_caught": _caught(recorded_sets["train"]["ids"], p_recorded["train"], threshold),
+                         "recorded_dev_caught": _caught(recorded_sets["dev"]["ids"], p_recorded["dev"], threshold),
+                         "recorded_test_caught": _caught(recorded_sets["test"]["ids"], p_recorded["test"], threshold),
+                         "recorded_test_missed": [i for i, p in zip(recorded_sets["test"]["ids"], p_recorded["test"])
+                                                  if p < threshold],
+                         "recorded_music_flagged": f"{int((p_recorded['music'] >= threshold).sum())}/"
+                                                   f"{len(p_recorded['music'])}"})
             r = rows[-1]
             print(f"| {C} | {threshold} | {r['gtzan_flagged_out_of_fold']} | {r['dev_nonmusic_caught']} | "
-                  f"{r['selection_cost']} | {r['test_nonmusic_caught']} | {r['immich_flagged']} |", flush=True)
+                  f"{r['selection_cost']} | {r['test_nonmusic_caught']} | {r['immich_flagged']} | "
+                  f"{r['recorded_train_caught']} | {r['recorded_dev_caught']} | {r['recorded_test_caught']} | "
+                  f"{r['recorded_music_flagged']} |", flush=True)
     # fewest costed errors; ties: the most regularised, then the highest threshold (fewest songs called unknown)
     chosen = min(rows, key=lambda r: (r["selection_cost"], r["C"], -r["threshold"]))
+    command = "python bench/trust.py --nonmusic" + (" --recorded" if recorded else "")
     record = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
-              "command": "python bench/trust.py --nonmusic", "protocol": run_nonmusic.__doc__, "rows": rows,
+              "command": command, "protocol": run_nonmusic.__doc__, "rows": rows,
               "chosen": {"C": chosen["C"], "threshold": chosen["threshold"]}}
-    _write("nonmusic.json", record)
+    _write("nonmusic-recorded.json" if recorded else "nonmusic.json", record)
     if write:
         from genrekit.models.music import write_detector
 
-        model = _detector(chosen["C"]).fit(np.concatenate([X_music, X_noise]),
-                                           np.r_[np.zeros(len(X_music)), np.ones(len(X_noise))])
+        X_fit = np.concatenate([X_noise, X_dev[len(dev["ids"]):]]) if recorded else X_noise  # recorded dev too
+        model = _detector(chosen["C"]).fit(np.concatenate([X_music, X_fit]),
+                                           np.r_[np.zeros(len(X_music)), np.ones(len(X_fit))])
         scaler, regression = model[0], model[1]
+        non_music = f"{len(train['ids'])} generated signals (tests/nonmusic.py, 'train')"
+        if recorded:
+            non_music += (f" and {len(X_fit) - len(train['ids'])} recorded ones (bench/recorded.py, 'train' and 'dev':"
+                          " KLettres, Minetest, Warzone 2100)")
         write_detector(detector_file(), columns=columns, mean=scaler.mean_, scale=scaler.scale_,
                        weights=regression.coef_[0], bias=float(regression.intercept_[0]),
                        threshold=chosen["threshold"], level_dbfs=AT_LEVEL,
-                       provenance={"command": "python bench/trust.py --nonmusic --write-detector"
+                       provenance={"command": command + " --write-detector"
                                    + ("" if AT_LEVEL is None else f" --level {AT_LEVEL:g}"), "C": chosen["C"],
                                    "music": f"{len(X_music)} GTZAN clips (gtzan-mini + gtzan-dev)",
-                                   "non_music": f"{len(X_noise)} generated signals (tests/nonmusic.py, 'train')",
-                                   "date": time.strftime("%Y-%m-%d")})
-        print(f"-> {detector_file()} (C = {chosen['C']}, non-music from p = {chosen['threshold']})")
+                                   "non_music": non_music, "date": time.strftime("%Y-%m-%d")})
+        threshold = chosen["threshold"]
+        shipped = {  # the written fit (train and, with ``recorded``, dev too) on the checks
+            "test_nonmusic_caught": f"{int((model.predict_proba(both(test))[:, 1] >= threshold).sum())}/{len(test['ids'])}",
+            "immich_flagged": f"{int((model.predict_proba(both(other))[:, 1] >= threshold).sum())}/{len(other['ids'])}",
+            "recorded_test_caught": _caught(recorded_sets["test"]["ids"],
+                                            model.predict_proba(both(recorded_sets["test"]))[:, 1], threshold),
+            "recorded_music_flagged": [i for i, p in zip(recorded_sets["music"]["ids"],
+                                                         model.predict_proba(both(recorded_sets["music"]))[:, 1])
+                                       if p >= threshold]}
+        print(f"-> {detector_file()} (C = {chosen['C']}, non-music from p = {threshold}); as written: {shipped}")
+        record["written"] = shipped
+        _write("nonmusic-recorded.json" if recorded else "nonmusic.json", record)
     return record
 
 
@@ -1336,6 +1395,8 @@ def main() -> None:
     parser.add_argument("--coverage", action="store_true", help="accuracy against coverage of --min-confidence")
     parser.add_argument("--nonmusic", action="store_true", help="music / non-music detectors")
     parser.add_argument("--write-detector", action="store_true", help="with --nonmusic: write the chosen detector")
+    parser.add_argument("--recorded", action="store_true", help="with --nonmusic: train and choose on recorded "
+                        "non-music too (bench/recorded.py)")
     parser.add_argument("--calibration", action="store_true", help="other ways to fit the shipped estimator's "
                         "temperature (200-clip grouped protocol)")
     parser.add_argument("--ensembles", action="store_true", help="the shipped head against bagged heads and "
@@ -1390,8 +1451,9 @@ def main() -> None:
         run_coverage()
     if args.nonmusic:
         print("| C | threshold | GTZAN flagged (out of fold) | dev non-music caught | selection cost | "
-              "test non-music caught | immich flagged |\n|---|---|---|---|---|---|---|")
-        run_nonmusic(args.write_detector)
+              "test non-music caught | immich flagged | recorded train caught | recorded dev caught | "
+              "recorded test caught | recorded music flagged |\n|---|---|---|---|---|---|---|---|---|---|---|")
+        run_nonmusic(args.write_detector, args.recorded)
     if args.windows:
         print("| resolution | scored | accuracy |\n|---|---|---|")
         run_windows()
