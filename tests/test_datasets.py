@@ -385,6 +385,36 @@ def test_copies_of_a_song_under_other_names_share_a_split_group(tmp_path, gtzan_
     assert len(set(dataset.groups)) == len(dataset.tracks) - 4  # every other track its own group
 
 
+def test_lossless_copies_of_clips_under_10_s_share_a_split_group(tmp_path, gtzan_mini):
+    """Clips cut to 6 s have no 10 s opening to compare: a FLAC beside its WAV was split from
+    it (``datasets check`` called them duplicates, ``train`` split them). Their whole audio
+    joins them now; 6 s cut from elsewhere in the same song stays apart."""
+    import os
+
+    import soundfile as sf
+
+    from genrekit.datasets import load_dataset
+    from genrekit.train.splits import assign_splits
+
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        for source in sorted((gtzan_mini / genre).iterdir())[:4]:
+            y, sr = sf.read(source, dtype="int16")
+            sf.write(tmp_path / genre / f"{source.stem}.wav", y[: 6 * sr], sr)
+            sf.write(tmp_path / genre / f"{source.stem}_copy.flac", y[: 6 * sr], sr)
+            sf.write(tmp_path / genre / f"{source.stem}_later.wav", y[10 * sr: 16 * sr], sr)
+    dataset = load_dataset(tmp_path, kind="folder")
+    group_of = {os.path.basename(t.path): g for t, g in zip(dataset.tracks, dataset.groups)}
+    stems = [name[:-4] for name in group_of if name.endswith(".wav") and not name.endswith("_later.wav")]
+    assert len(stems) == 8
+    for stem in stems:
+        assert group_of[f"{stem}.wav"] == group_of[f"{stem}_copy.flac"] != group_of[f"{stem}_later.wav"]
+    assert len(set(dataset.groups)) == 16
+    split, _ = assign_splits(dataset, split="random", sizes=(0.5, 0.25, 0.25), seed=0)
+    side = {os.path.basename(t.path): t.split for t in split.tracks}
+    assert all(side[f"{stem}.wav"] == side[f"{stem}_copy.flac"] for stem in stems)
+
+
 def test_a_manifest_without_a_usable_row_names_its_first_problems(tmp_path):
     manifest = tmp_path / "songs.csv"
     manifest.write_text("path,label\naudio\\b1.wav,jazz\nmissing.wav,rock\n")

@@ -105,8 +105,9 @@ class Dataset:
         no file labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
         same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``),
         or open with the same 10 s of audio (``song.wav`` beside ``song.flac``, a clip beside a
-        cut of it: :func:`genrekit.audio.opening_hash`), join one group, so no copy of a song
-        is tested on while another is trained on."""
+        cut of it: :func:`genrekit.audio.opening_hash`), or, clips under 10 s, hold the same
+        audio (:func:`genrekit.audio.audio_hash`), join one group, so no copy of a song is
+        tested on while another is trained on."""
         spelling: dict[str, str] = {}  # an artist's name however it is cased or composed -> its first spelling
 
         def artist(name: str) -> str:
@@ -207,15 +208,22 @@ def _contents_of(path: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=1 << 18)
 def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
-    from genrekit.audio import content_hash, is_audio_path, opening_hash
+    from genrekit.audio import audio_hash, content_hash, info, is_audio_path, opening_hash
+    from genrekit.audio.io import OPENING_SECONDS
     from genrekit.errors import AudioError
 
     try:
         content = content_hash(path)
     except AudioError:
         return ()
+    if not is_audio_path(path):  # an image network's PNGs hold no audio
+        return (content,)
     try:
-        opening = opening_hash(path) if is_audio_path(path) else None  # an image network's PNGs hold no audio
+        opening = opening_hash(path)
+        if opening is not None:
+            return (content, f"opening:{opening}")
+        if info(path).duration < OPENING_SECONDS:  # no 10 s opening: all of a short clip's audio
+            return (content, f"audio:{audio_hash(path)}")
     except AudioError:
-        opening = None
-    return (content,) if opening is None else (content, f"opening:{opening}")
+        pass
+    return (content,)
