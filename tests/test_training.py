@@ -550,3 +550,22 @@ def test_a_training_file_gone_after_fitting_costs_its_record_not_the_model(tmp_p
     os.unlink(dataset.tracks[0].path)  # moved away while the network trained
     record = training_record(dataset, trained, split="all", seed=0)
     assert record["n_tracks"] == 4 and len(record["content_sha256"]) == len(record["audio_sha256"]) == 3
+
+
+def test_a_searched_models_cv_searches_in_each_fold_too(gtzan_mini, feature_cache, monkeypatch):
+    """``train --search``: the k-fold CV reported with the tuned model ran the same search
+    inside each training fold. It scored the untuned configuration, reported beside a model
+    with other hyperparameters."""
+    from genrekit.datasets import load_gtzan
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.train import classical, train_model
+
+    asked = []
+    real = classical.cross_validate
+    monkeypatch.setattr(classical, "cross_validate", lambda *a, **k: asked.append(k) or real(*a, **k))
+    dataset = load_gtzan(gtzan_mini)
+    dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in ("classical", "metal", "jazz"))
+    result = train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", search=True, n_iter=2,
+                         cache=FeatureCache(feature_cache), progress=False, split="all")
+    assert [(k["search"], k["n_iter"]) for k in asked] == [(True, 2)]
+    assert "2-candidate randomized search nested in each training fold" in result.cv["protocol"]

@@ -131,12 +131,13 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
         file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
         hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
         cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
-                            any_size=any_size) if cv else None,
+                            any_size=any_size, search=search, n_iter=n_iter) if cv else None,
     )
 
 
 def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "mean",
-                     n_jobs: int | None = None, any_size: bool = False) -> dict | None:
+                     n_jobs: int | None = None, any_size: bool = False, search: bool = False,
+                     n_iter: int = 20) -> dict | None:
     """Stratified k-fold CV of ``model`` over all of ``table``'s tracks, grouped by artist where
     known (k = 5, or the smallest genre's track count when lower), for tables of at most
     :data:`SMALL_DATASET` tracks (any number with ``any_size``: ``split="all"`` holds nothing
@@ -156,6 +157,10 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         Folds fitted at once, in worker processes (None: one per core).
     any_size : bool
         Run whatever the number of tracks.
+    search, n_iter : bool, int
+        The training's randomized search, nested in each training fold (3 inner folds), so
+        the CV scores the model as it is trained (without it, the untuned configuration was
+        scored and reported beside the tuned model).
 
     Returns
     -------
@@ -192,12 +197,14 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         logger.warning("no k-fold CV: every track is by one artist, so no fold could be tested on another")
         return None
     n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
-    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs)
+    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
+                            search=search, n_iter=n_iter, inner_splits=3)
     out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
                    for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
     grouping = fold_grouping(table)
     return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
-                        + (f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)"),
+                        + (f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)")
+                        + (f", a {n_iter}-candidate randomized search nested in each training fold" if search else ""),
             "n_splits": n_splits, "n_tracks": len(tracks),
             **{k: round(float(result[k]), 4) for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean",
                                                        "f1_macro_mean") if k in result},
