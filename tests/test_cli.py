@@ -546,3 +546,17 @@ def test_predict_gives_the_styles_in_json_csv_and_an_80_column_table(gtzan_mini)
         expected += [f"+{len(found) - 3} more"] if len(found) > 3 else []
     assert _cells(result.stdout, 3) == expected, result.stdout  # each style whole on its line, never cut
     assert "styles: the taggers' own tags" in result.stdout
+
+
+def test_an_interrupted_train_says_that_a_network_continues_with_resume(tmp_path, gtzan_mini, monkeypatch):
+    """A network's checkpoint is kept only with --resume: after Ctrl+C, `train` said that
+    running it again resumes, and the same command started the network from epoch 0."""
+    import genrekit.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(genrekit.train, "train", interrupted)
+    result = run("train", str(gtzan_mini.parent), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 130
+    assert "continues from its checkpoint with --resume" in " ".join(result.output.split()), result.output

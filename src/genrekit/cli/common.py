@@ -41,8 +41,10 @@ class _OneErrorHandler(TyperGroup):
             import signal
 
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl+C must not cut the cleanup
+            again = ("running it again resumes the features; a network's training continues from its checkpoint "
+                     "with --resume" if ctx.invoked_subcommand == "train" else "running it again resumes")
             err_console.print("[yellow]interrupted[/] (Ctrl+C): what was finished is kept where the command keeps it "
-                              "(the feature cache, a tag or evaluate journal), so running it again resumes",
+                              f"(the feature cache, a tag or evaluate journal, a network's checkpoint), so {again}",
                               highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
