@@ -257,3 +257,33 @@ def test_report_csvs_keep_spreadsheets_from_running_file_text_and_the_html_repor
     wrong = page[page.index("Most confidently wrong"):]
     assert "<td>@d</td>" in wrong and "<td>=HYPERLINK(&quot;http://x&quot;)</td>" in wrong, wrong
     assert "&#x27;@d" not in wrong and "&#x27;=HYPERLINK" not in wrong, wrong
+
+
+def test_the_report_says_when_its_averages_count_absent_genres_and_when_its_split_shares_artists(tmp_path):
+    """Three genres scored by a model of four, one of its errors a fourth genre none of the
+    tracks holds: scikit-learn's macro averages count that genre (F1 0) while balanced
+    accuracy does not, and metrics.md and the report now say so beside the figures (a macro
+    recall of 0.269 sat unexplained beside a balanced accuracy of 0.808). A dataset's own
+    split with an artist on two sides is called optimistic, not held-out."""
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.report import write_evaluation
+    from genrekit.evaluate.html import write_html_report
+
+    labels = ["blues", "classical", "jazz", "rock"]
+    y = np.array([1, 1, 2, 2, 3, 3])
+    proba = np.eye(4)[[1, 1, 2, 0, 3, 3]] * 0.9 + 0.025  # one jazz track called blues
+    metrics = evaluation_metrics(y, proba, np.array(list("abcdef")), labels, chunked=False)
+    write_evaluation(metrics, tmp_path / "run", title="t")
+    note = ("count the 1 genre(s) predicted but held by none of these tracks (blues), with F1 0; balanced accuracy "
+            "averages recall over the 3 genre(s) the tracks hold")
+    assert note in (tmp_path / "run" / "metrics.md").read_text()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"split": {"method": "dataset", "seed": 0,
+                                                                      "artists_across_splits": ["A", "B"],
+                                                                      "copies_across_splits": []}}))
+    page = write_html_report(tmp_path / "run").read_text()
+    assert note in page and "Held-out" not in page
+    assert "Test-track accuracy" in page and "puts 2 artist(s) and 0 song(s) with a copy on two sides" in page
+    from genrekit.evaluate.metrics import averaging_note
+
+    assert averaging_note(evaluation_metrics(np.array([0, 1]), np.eye(2), np.array(["a", "b"]), ["x", "y"],
+                                             chunked=False)) is None

@@ -18,6 +18,7 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit.errors import ParameterError
+from genrekit.evaluate.metrics import averaging_note
 from genrekit.evaluate.report import PREDICTION_TEXT
 from genrekit._files import from_spreadsheet_cell, write_text_atomic
 
@@ -84,16 +85,25 @@ def _table(frame: pd.DataFrame, *, floats: str = ".3f") -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _verdict(metrics: dict, *, held_out: bool = True) -> str:
+def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = (0, 0)) -> str:
     """Plain words: accuracy against chance, the weakest genres, the most frequent confusion.
     ``held_out``: False where the scored tracks may include training tracks (evaluate
-    --include-train)."""
+    --include-train). ``shared``: artists, and songs with a copy, that the dataset's own split
+    puts on two sides (the scores flatter the model)."""
     labels = metrics["labels"]
     chance = 1 / len(labels)
-    scope = "Held-out track accuracy" if held_out else "Track accuracy (training tracks included)"
+    scope = ("Track accuracy (training tracks included)" if not held_out
+             else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
              f"(chance: {chance:.0%}); macro F1 {_number(metrics['f1_macro'], '.3f')}, top-3 accuracy "
              f"{_number(metrics.get('top3_accuracy'), '.1%')}."]
+    if any(shared):
+        parts.append(f"<b>Optimistic:</b> the dataset's own split puts {shared[0]} artist(s) and {shared[1]} song(s) "
+                     "with a copy on two sides, so some test tracks share an artist or a recording with training "
+                     "tracks.")
+    note = averaging_note(metrics)
+    if note:
+        parts.append(_text(note))
     if "chunk_accuracy" in metrics:
         parts.append(f"Per chunk: {_number(metrics['chunk_accuracy'], '.1%')} (tracks combine their chunks).")
     per_genre = metrics.get("per_genre", {})
@@ -174,7 +184,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             f'<p class="muted">{_text(run_dir.resolve())} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
     if metrics:
-        body.append(_verdict(metrics, held_out=not run.get("include_train", False)))
+        split = run.get("split") if isinstance(run.get("split"), dict) else {}
+        shared = (len(split.get("artists_across_splits") or ()), len(split.get("copies_across_splits") or ()))
+        body.append(_verdict(metrics, held_out=not run.get("include_train", False), shared=shared))
     excluded = run.get("excluded_training_tracks")
     if excluded:
         body.append(f"<p>{len(excluded)} track(s) the model was trained on were left out of this evaluation.</p>")

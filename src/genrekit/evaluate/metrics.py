@@ -110,6 +110,21 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     }
 
 
+def averaging_note(metrics: dict) -> str | None:
+    """A sentence on what the macro averages cover where it matters: when genres that none of
+    the scored tracks hold were predicted, scikit-learn's macro averages count them (F1 0),
+    while balanced accuracy averages recall over the genres present. None otherwise."""
+    support = {label: row["support"] for label, row in metrics.get("per_genre", {}).items()}
+    named = np.asarray(metrics.get("confusion_matrix") or [[0]]).sum(axis=0)
+    absent = [label for (label, n), k in zip(support.items(), named) if n == 0 and k > 0]
+    if not absent:
+        return None
+    present = sum(1 for n in support.values() if n)
+    return (f"Macro averages (scikit-learn's) count the {len(absent)} genre(s) predicted but held by none of these "
+            f"tracks ({', '.join(absent)}), with F1 0; balanced accuracy averages recall over the {present} "
+            "genre(s) the tracks hold.")
+
+
 def evaluation_metrics(
     y_chunk,
     proba_chunk: np.ndarray,

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit.evaluate.metrics import averaging_note
 
 # predictions.csv's columns of text from the user's files (ids, paths, genre names): escaped for
 # spreadsheets (genrekit._files.spreadsheet_cell); the HTML report reads them back
@@ -58,6 +59,9 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     for name in ("macro_avg", "weighted_avg"):
         row = metrics[name]
         lines.append(f"| *{name.replace('_', ' ')}* | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | |")
+    note = averaging_note(metrics)
+    if note:
+        lines += ["", note]
     labels = metrics["labels"]
     lines += ["", "## Confusion matrix (rows: true genre, columns: predicted)", "",
               "| true \\ predicted | " + " | ".join(map(markdown_cell, labels)) + " |", "|---" * (len(labels) + 1) + "|"]
