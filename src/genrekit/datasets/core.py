@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -59,6 +60,19 @@ class DatasetProblem:
     reason: str
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(path: str) -> str:
+    """A path whose name is not UTF-8, with its odd bytes written as ``\\xe9`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class Dataset:
     """A labelled collection of tracks plus the problems found while reading it.
@@ -85,6 +99,16 @@ class Dataset:
     tracks: list[Track]
     problems: list[DatasetProblem] = field(default_factory=list)
     taxonomy: TagTaxonomy | None = None  # datasets labelled by their files' own tags
+
+    def __post_init__(self) -> None:
+        # A file name that is not UTF-8 (Python keeps its odd bytes as surrogates) cannot go
+        # into the tables, CSVs and reports every command writes: left out, and said so.
+        unnamed = [t for t in self.tracks if not (_is_utf8(t.path) and _is_utf8(t.track_id))]
+        if unnamed:
+            self.tracks = [t for t in self.tracks if _is_utf8(t.path) and _is_utf8(t.track_id)]
+            self.problems = [*self.problems, *(
+                DatasetProblem(_shown(t.path), "its name is not valid UTF-8: left out (rename the file; genrekit's "
+                                               "tables and reports hold names as UTF-8 text)") for t in unnamed)]
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -193,8 +217,6 @@ def _contents_of(path: str) -> tuple[str, ...]:
     """What a copy of the file shares with it: its content hash and the hash of its first 10 s
     of audio (where it has 10 s that are not silence), remembered per (path, size, mtime);
     none for a URL or a file that cannot be read or decoded (its analysis reports why)."""
-    import os
-
     from genrekit.audio import remote
 
     if remote.is_url(path):
