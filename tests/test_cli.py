@@ -560,3 +560,38 @@ def test_an_interrupted_train_says_that_a_network_continues_with_resume(tmp_path
     result = run("train", str(gtzan_mini.parent), "--out", str(tmp_path / "run"))
     assert result.exit_code == 130
     assert "continues from its checkpoint with --resume" in " ".join(result.output.split()), result.output
+
+
+def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_training_run(tmp_path, gtzan_mini):
+    """A second evaluation into the same folder that scored nothing left the first one's
+    metrics and run.json there, for `report` to show as its own; --songs kept no journal, so
+    an interrupted run started over; and an evaluation into a training run's folder replaced
+    that run's metrics and run.json."""
+    data = tmp_path / "data"
+    for genre in ("jazz", "rock"):
+        (data / genre).mkdir(parents=True)
+        for clip in sorted((gtzan_mini / genre).iterdir())[:2]:
+            shutil.copy(clip, data / genre / clip.name)
+    out = tmp_path / "eval"
+    first = run("evaluate", "default", str(data), "--out", str(out), "--jobs", "1", "--include-train")  # its own clips
+    assert first.exit_code == EXIT_OK, first.output
+    assert (out / "metrics.json").exists() and (out / "run.json").exists()
+    (out / "report.html").write_text("an earlier report")
+    empty = tmp_path / "nothing"
+    (empty / "polka").mkdir(parents=True)  # a genre the model does not know: nothing left to score
+    shutil.copy(next((gtzan_mini / "jazz").iterdir()), empty / "polka" / "a.wav")
+    (empty / "waltz").mkdir()
+    shutil.copy(next((gtzan_mini / "rock").iterdir()), empty / "waltz" / "b.wav")
+    assert run("evaluate", "default", str(empty), "--out", str(out), "--jobs", "1").exit_code != EXIT_OK
+    assert not [p.name for p in out.iterdir() if p.name != "predictions.journal.jsonl"]
+    songs = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
+    assert songs.exit_code == EXIT_OK, songs.output
+    again = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
+    assert "4 file(s) taken from an earlier run" in " ".join(again.output.split()), again.output
+    trained = tmp_path / "trained"
+    trained.mkdir()
+    (trained / "model.genrekit").write_bytes(b"a model")
+    (trained / "metrics.json").write_text("{}")
+    refused = run("evaluate", "default", str(data), "--out", str(trained), "--jobs", "1")
+    assert refused.exit_code != EXIT_OK and "holds a trained model's run (model.genrekit)" in refused.output
+    assert (trained / "metrics.json").read_text() == "{}"

@@ -316,6 +316,35 @@ def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None
     return Evaluation(classifier, metrics, report, frame, aggregation)
 
 
+# What evaluate_model and evaluate_songs write into their folder (besides the journal).
+EVALUATION_FILES = ("metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv", "run.json")
+SONG_FILES = ("songs.json", "songs.md", "songs.csv")
+
+
+def _prepared_out(out_dir: str | Path | None, results: tuple[str, ...]) -> Path | None:
+    """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
+    ``results`` and HTML report there are removed: a run that scores nothing, or stops, must
+    not leave them to be reported as its own. The journal stays: it is how a run resumes.
+
+    Raises
+    ------
+    ParameterError
+        ``out_dir`` holds a trained model's run, whose reports an evaluation would replace.
+    """
+    if out_dir is None:
+        return None
+    from genrekit.models.interface import RUN_FOLDER_FILES
+
+    out = Path(out_dir)
+    model = next((name for name in RUN_FOLDER_FILES if (out / name).is_file()), None)
+    if model is not None:
+        raise ParameterError(f"{out}: holds a trained model's run ({model}), whose metrics, predictions and run.json "
+                             "an evaluation would replace; write the evaluation to another folder")
+    for name in (*results, "report.html"):
+        (out / name).unlink(missing_ok=True)
+    return out / "predictions.journal.jsonl"
+
+
 def evaluate_model(
     model: ModelLike,
     dataset: Dataset,
@@ -355,13 +384,15 @@ def evaluate_model(
         Where to write ``metrics.json|md``, ``confusion_matrix.png``, ``predictions.csv``
         and ``run.json``, and ``predictions.journal.jsonl``, each file's prediction as it
         finishes: an interrupted evaluation run again into the same folder resumes from it.
+        An earlier evaluation's results there are removed first (not the journal); a folder
+        holding a trained model's run is refused (ParameterError).
 
     Returns
     -------
     metrics : as :func:`evaluation_metrics` (empty when no track remains)
     report : as :func:`predict_dataset`
     """
-    journal = Path(out_dir) / "predictions.journal.jsonl" if out_dir is not None else None
+    journal = _prepared_out(out_dir, EVALUATION_FILES)
     scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
                            hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
     if out_dir is not None and scored.metrics:
@@ -403,8 +434,10 @@ def evaluate_songs(
         Where to write ``songs.json`` (the model's name, ``skip``, the scores and the report),
         ``songs.md`` (the scores, overall and per genre) and ``songs.csv`` (one row per song:
         ``path``, ``true``, ``genre``, ``confidence``, ``n_chunks`` and ``share_<genre>``;
-        ``genre`` is ``unknown`` where the music detector calls the audio non-music). Nothing
-        is written when no song is left.
+        ``genre`` is ``unknown`` where the music detector calls the audio non-music), and
+        ``predictions.journal.jsonl`` as :func:`evaluate_model` does, so an interrupted run
+        resumes. An earlier run's songs files are removed first; none is written when no song
+        is left.
 
     Returns
     -------
@@ -420,8 +453,9 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
+    journal = _prepared_out(out_dir, SONG_FILES)
     classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
-                                                    jobs=jobs, runner=runner, progress=progress)
+                                                    jobs=jobs, runner=runner, progress=progress, journal=journal)
     if not predicted:
         return {}, report
     true = [t.label for t, _ in predicted]
