@@ -569,3 +569,28 @@ def test_a_searched_models_cv_searches_in_each_fold_too(gtzan_mini, feature_cach
                          cache=FeatureCache(feature_cache), progress=False, split="all")
     assert [(k["search"], k["n_iter"]) for k in asked] == [(True, 2)]
     assert "2-candidate randomized search nested in each training fold" in result.cv["protocol"]
+
+
+def test_a_genre_whose_every_training_file_fails_is_refused_not_kept_as_a_label(tmp_path, gtzan_mini, feature_cache,
+                                                                                corrupted_file):
+    """A genre of four damaged files became one of the model's genres, counted as trained,
+    though the model could never name it. Training now stops and names the genre and why."""
+    import shutil
+
+    from genrekit.datasets import load_dataset
+    from genrekit.errors import DatasetError
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.train import train_model
+
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        for clip in sorted((gtzan_mini / genre).iterdir())[:3]:
+            shutil.copy(clip, tmp_path / genre / clip.name)
+    (tmp_path / "broken").mkdir()
+    for k in range(4):
+        (tmp_path / "broken" / f"b{k}.wav").write_bytes(corrupted_file.read_bytes() + bytes([k]))  # distinct copies
+    dataset = load_dataset(tmp_path, kind="folder")
+    with pytest.raises(DatasetError, match=r"genre\(s\) broken have no training track that could be read "
+                                           r"\(\d failed; first: .*b\d\.wav: "):
+        train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", cache=FeatureCache(feature_cache),
+                    progress=False, split="all", cv=False)

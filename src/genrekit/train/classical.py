@@ -110,8 +110,16 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     part = {t.track_id: t.split for t in dataset.tracks}
     fit_tracks = [t for t in dict.fromkeys(table.tracks) if part[t] != "test"]
     test_rows = np.flatnonzero(np.array([part[t] for t in table.tracks]) == "test")
-    if len(np.unique(table.y[table.rows_of(fit_tracks)])) < 2:
+    trained_on = set(np.unique(table.y[table.rows_of(fit_tracks)]).tolist())
+    if len(trained_on) < 2:
         raise DatasetError(f"{dataset.root}: the training tracks cover fewer than two genres")
+    untrained = [label for y, label in enumerate(table.labels) if y not in trained_on]
+    if untrained:  # every training file of the genre failed: the model would list a genre it cannot name
+        failed = [table.failures[t.path] for t in dataset.tracks if t.label in untrained and t.path in table.failures]
+        first = f"; first: {failed[0]}" if failed else ""
+        raise DatasetError(f"{dataset.root}: genre(s) {', '.join(untrained)} have no training track that could be read "
+                           f"({len(failed)} failed{first}); the model could never name them: mend or remove their "
+                           "files (the features of the others are cached)")
     fitted = TableRecipe(model, table, search=search, n_iter=n_iter, inner_splits=3, seed=seed).fit(fit_tracks)
     best_params = fitted.details["best_params"]
     genre_model = GenreModel(name=model, labels=table.labels, spec=spec, estimator=fitted.model,
