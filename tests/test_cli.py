@@ -158,6 +158,11 @@ def test_compare_published_table(tmp_path, feature_table):
     again = json.loads((tmp_path / "comparison.json").read_text())["models"]
     assert again["logreg"] == comparison["models"]["logreg"] and again["knn"] == comparison["models"]["knn"]
     assert "2 model(s) resumed" in " ".join(more.output.split()) and "extra-trees" in again
+    assert again["svc-rbf"] == comparison["models"]["svc-rbf"]  # finished before, not asked now: kept
+    fewer = run("compare", "--table", os.path.relpath(feature_table), "--folds", "5", "--models", "knn",
+                "--out", tmp_path)  # the same data, named another way: resumed too
+    assert "1 model(s) resumed" in " ".join(fewer.output.split()), fewer.output
+    assert len(json.loads((tmp_path / "comparison.json").read_text())["models"]) == 7
     table = pd.read_csv(feature_table)  # the same file name with other values: fitted again, not resumed
     table.to_csv(tmp_path / "table.csv", index=False)
     first = run("compare", "--table", tmp_path / "table.csv", "--models", "logreg", "--out", tmp_path / "same")

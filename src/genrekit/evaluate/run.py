@@ -494,18 +494,23 @@ def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> st
 
 
 def _finished_rows(out: Path, setup: dict, names: list[str]) -> dict[str, dict]:
-    """The models of ``names`` an earlier comparison in ``out`` finished with the same
-    ``setup`` (data, folds, seed, search, settings): resumed, not fitted again."""
+    """Every model an earlier comparison in ``out`` finished with the same ``setup`` (data,
+    folds, seed, search, settings; the data as it was named aside): those of ``names`` are
+    resumed, not fitted again, and the others stay in ``comparison.json``."""
     try:
         before = json.loads((out / "comparison.json").read_text())
     except (OSError, ValueError):
         return {}
-    if not isinstance(before, dict) or before.get("setup") != setup or not isinstance(before.get("models"), dict):
+    if not isinstance(before, dict) or not isinstance(before.get("setup"), dict) \
+            or not isinstance(before.get("models"), dict):
         return {}
-    done = {name: row for name, row in before["models"].items() if name in names and isinstance(row, dict)}
-    if done:
+    if {k: v for k, v in before["setup"].items() if k != "source"} != {k: v for k, v in setup.items() if k != "source"}:
+        return {}
+    done = {name: row for name, row in before["models"].items() if isinstance(row, dict)}
+    resumed = [name for name in done if name in names]
+    if resumed:
         logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
-                       out, len(done), ", ".join(done))
+                       out, len(resumed), ", ".join(resumed))
     return done
 
 
@@ -557,7 +562,8 @@ def compare_models(
         What the data is, for the report's title and ``setup``.
     out_dir : path, optional
         Where to write ``comparison.json`` (after each model, so an interrupted comparison
-        resumes: the models a ``comparison.json`` of the same setup holds are not fitted again),
+        resumes: the models a ``comparison.json`` of the same setup holds are not fitted again,
+        and those it holds that were not asked for now are kept in it),
         ``comparison.md`` and ``comparison.png``.
     on_result : callable, optional
         Called with each model's row as it is done (for progress display).
@@ -616,7 +622,8 @@ def compare_models(
                                for path, reason in fold.get("failures", {}).items()}
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
-            write_json(out / "comparison.json", {"setup": setup, "models": {r["model"]: r for r in rows},
+            others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now
+            write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
                                                  "complete": len(rows) == len(recipes)})
         if on_result is not None:
             on_result(row)
