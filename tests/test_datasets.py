@@ -266,6 +266,17 @@ def test_kfold_by_track(gtzan_mini):
         assert Counter(np.array(labels)[test]) == {label: 2 for label in dataset.labels}
 
 
+@pytest.mark.parametrize(("n", "expected"), [(5, (3, 1, 1)), (8, (6, 1, 1)), (15, (11, 2, 2)), (45, (35, 5, 5)),
+                                             (100, (80, 10, 10))])
+def test_each_genre_holds_out_its_shares_rounded_half_up(n, expected):
+    """10% for test and 10% for validation of each genre's tracks, rounded half up, as the
+    README says: Python's round() to even gave a genre of 5 tracks no test track, and the
+    validation share was taken of what the test left (45 tracks: 36/5/4)."""
+    labels = ["g"] * n + ["h"] * 10
+    parts = train_val_test_split(labels, [str(i) for i in range(len(labels))], seed=0)[:n]
+    assert tuple(int((parts == p).sum()) for p in ("train", "val", "test")) == expected
+
+
 def test_gtzan_filtered_split(gtzan_mini):
     ids = gtzan_filtered_ids()
     assert {part: len(v) for part, v in ids.items()} == {"train": 443, "val": 197, "test": 290}

@@ -154,7 +154,8 @@ def test_multi_genre_files_are_copies_that_share_a_fold_group(tmp_path, clip):
 
     for i, genres in enumerate((["Rock", "Pop"], ["Rock"], ["Pop"], ["Jazz; Rock"])):
         path = tmp_path / f"song{i}.flac"
-        sf.write(path, sf.read(clip, stop=22050 * 4)[0], 22050, format="FLAC")
+        # 4 s of its own: the same audio in two files is one song (split groups join copies)
+        sf.write(path, sf.read(clip, start=22050 * 4 * i, stop=22050 * 4 * (i + 1))[0], 22050, format="FLAC")
         audio = mutagen.File(path)
         audio["genre"] = genres
         audio.save()

@@ -30,8 +30,10 @@ def _check_disjoint(groups: np.ndarray, parts: list[np.ndarray]) -> None:
                 raise AssertionError(f"split leaks groups across parts: {sorted(shared)[:5]}")
 
 
-def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (rest, held out): about ``fraction`` of each genre's tracks, taken by whole groups.
+def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
+             totals: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rest, held out): ``fraction`` of each genre's tracks, rounded half up (of
+    ``totals[genre]`` tracks where given, else of the genre's tracks here), taken by whole groups.
 
     A group belongs to the genre most of its tracks have; each genre's groups are shuffled
     and drawn until the genre's share is reached, always leaving at least one group behind.
@@ -47,7 +49,8 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int)
     for label in np.unique(labels):
         members = sorted(g for g, lab in group_label.items() if lab == label)
         rng.shuffle(members)
-        target = int(round(fraction * sum(group_size[g] for g in members)))
+        total = totals[label] if totals is not None else sum(group_size[g] for g in members)
+        target = int(np.floor(fraction * total + 0.5 + 1e-9))  # half up: 5 tracks at 10% give 1, not round()'s 0
         taken = 0
         for group in members[:-1]:
             if taken >= target:
@@ -91,8 +94,9 @@ def train_val_test_split(
         rest, held = _holdout(labels, groups, test, seed)
         parts[held] = "test"
         remaining = rest
-    if val > 0:
-        rest, held = _holdout(labels[remaining], groups[remaining], val / (train + val), seed + 1)
+    if val > 0:  # a share of each genre's tracks, as the test's is (not of what the test left)
+        totals = dict(zip(*np.unique(labels, return_counts=True)))
+        rest, held = _holdout(labels[remaining], groups[remaining], val, seed + 1, totals)
         parts[remaining[held]] = "val"
     _check_disjoint(groups, [np.flatnonzero(parts == p) for p in ("train", "val", "test")])
     return parts.astype(str)
