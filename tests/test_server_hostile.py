@@ -658,3 +658,38 @@ def test_a_service_removes_the_uploads_that_a_killed_one_left(model_file, tmp_pa
     with TestClient(create_app(model_file)):
         assert not stale.exists() and alive.exists() and all(f.exists() for f in others)
         assert len(list(tmp_path.glob(f"genrekit-uploads-{os.getpid()}-*"))) == 2  # its own, and the live one's
+
+
+def test_a_multipart_body_is_parsed_off_the_event_loop(tmp_path, monkeypatch):
+    """python-multipart walks bytes near a boundary one by one in Python: a crafted 50 MB body
+    (a one-letter boundary's near-matches, repeated) held the event loop 8-10 s, and no other
+    request was answered meanwhile. Each piece is now parsed in a worker thread."""
+    import asyncio
+    import threading
+
+    from genrekit.server import upload
+
+    threads = []
+    real = upload.MultipartParser.write
+
+    def write(self, data):
+        threads.append(threading.current_thread())
+        return real(self, data)
+
+    monkeypatch.setattr(upload.MultipartParser, "write", write)
+    head = b'--X\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+    body = head + b"\r\n--X\x00" * 20_000 + b"\r\n--X--\r\n"
+
+    async def pieces():
+        for i in range(0, len(body), 16384):
+            yield body[i:i + 16384]
+
+    async def receive():
+        loop_thread = threading.current_thread()
+        received = await upload.receive_upload("multipart/form-data; boundary=X", pieces(), tmp_path,
+                                               limit=2**20, limit_text="1 MB")
+        return loop_thread, received
+
+    loop_thread, received = asyncio.run(receive())
+    assert received.size == 20_000 * 6 and received.filename == "a.wav"
+    assert threads and loop_thread not in threads

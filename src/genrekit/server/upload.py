@@ -346,7 +346,10 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
     })
     try:
         async for data in body:
-            parser.write(data)
+            # off the event loop: python-multipart walks near-boundary bytes one by one in
+            # Python, and a crafted body (a one-letter boundary's near-matches, repeated) took
+            # 8-10 s of it for 50 MB, during which no other request was served
+            await asyncio.to_thread(parser.write, data)
         parser.finalize()
     except MultipartParseError as exc:
         raise UploadRejected(400, f"malformed multipart/form-data body: {exc}") from exc
