@@ -693,3 +693,24 @@ def test_a_multipart_body_is_parsed_off_the_event_loop(tmp_path, monkeypatch):
     loop_thread, received = asyncio.run(receive())
     assert received.size == 20_000 * 6 and received.filename == "a.wav"
     assert threads and loop_thread not in threads
+
+
+def test_a_504_says_whether_the_song_was_analysed_or_never_reached_a_worker(model_file, gtzan_mini, tmp_path):
+    """One worker, 1.5 s timeout, each chunk 1 s: the first song's analysis is stopped; the
+    second, queued behind it, never started, and its 504 said its analysis had taken too long."""
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 1, "timeout_seconds": 1.5}, delay=1.0)
+    try:
+        clip = _clip(gtzan_mini, "classical", 1).read_bytes()
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(httpx.post, f"{server['url']}/v1/predict?skip=0", timeout=60,
+                                files={"file": ("first.wav", clip, "audio/wav")})
+            _wait_until(lambda: httpx.get(f"{server['url']}/healthz").json().get("analysing") == 1, 10,
+                        "the first song in analysis")
+            second = pool.submit(httpx.post, f"{server['url']}/v1/predict?skip=0", timeout=60,
+                                 files={"file": ("second.wav", clip, "audio/wav")})
+            answers = first.result(), second.result()
+        assert [a.status_code for a in answers] == [504, 504], [a.text for a in answers]
+        assert "analysis took longer than 1.5 s and was stopped" in answers[0].json()["detail"]
+        assert "waited 1.5 s for a free worker and was not analysed" in answers[1].json()["detail"]
+    finally:
+        _stop(server)

@@ -402,8 +402,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             done, _ = await asyncio.wait({waiting}, timeout=limits.timeout_seconds)
             if not done:
                 stop.set()
-                future.cancel()
+                never_started = future.cancel()  # still queued: no worker came free in time
                 await asyncio.wait({waiting}, timeout=STOP_GRACE_SECONDS)
+                if never_started:
+                    return _error(504, f"{upload.filename}: waited {limits.timeout_seconds:g} s for a free worker "
+                                       "and was not analysed; try again when the service is less busy")
                 return _error(504, f"{upload.filename}: analysis took longer than {limits.timeout_seconds:g} s "
                                    "and was stopped")
         finally:
