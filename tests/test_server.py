@@ -326,3 +326,17 @@ def test_stopping_the_server_removes_its_upload_folder(server):
     folder = _uploads_folder(server)
     _stop(server)
     assert not folder.exists()
+
+
+def test_serve_on_a_port_in_use_says_so_before_announcing_itself(model_file):
+    """The banner ("genrekit service ... on http://...") was printed before the port was
+    bound, and the command then failed with uvicorn's own words."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file),
+                                 "--port", str(port)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert f"port {port} on 127.0.0.1: cannot listen there" in result.stderr and "choose another" in result.stderr
+    assert "genrekit service" not in result.stdout + result.stderr

@@ -508,10 +508,25 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
           limits: ServiceLimits | None = None, log_level: str = "info",
           on_loaded: Callable[[], None] | None = None) -> None:
     """Run the service with uvicorn until interrupted. ``on_loaded`` is called once the model
-    has loaded, before the service listens (a model that cannot load raises first)."""
+    has loaded and the address is bound, before the service answers (a model that cannot
+    load, or an address in use, raises first).
+
+    Raises
+    ------
+    ParameterError
+        ``host``:``port`` cannot be listened on (in use, or not this machine's).
+    """
+    import socket
+
     import uvicorn
 
     service = create_app(model_path, limits)
-    if on_loaded is not None:
-        on_loaded()
-    uvicorn.run(service, host=host, port=port, log_level=log_level)
+    try:
+        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        raise ParameterError(f"port {port} on {host}: cannot listen there ({exc.strerror or exc}); "
+                             "choose another with --port") from exc
+    with listening:
+        if on_loaded is not None:
+            on_loaded()
+        uvicorn.Server(uvicorn.Config(service, log_level=log_level)).run(sockets=[listening])
