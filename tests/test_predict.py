@@ -484,3 +484,27 @@ def test_the_model_is_not_run_on_digital_silence(tmp_path, monkeypatch):
                                                      sound[:tail]]), sr)
     with pytest.raises(AudioError, match=r"tail\.wav: silent: every chunk analysed peaks below -100 dBFS"):
         predict_file(model, tmp_path / "tail.wav", skip=0)
+
+
+def test_a_long_song_reports_its_progress_in_seconds(tmp_path):
+    """A 10-minute file showed "0/1" until it was done: predict_file now reports the seconds
+    analysed after each batch, and predict_files' bar counts seconds of audio, each file's
+    length from its header, ending at the total."""
+    from genrekit.models import default_model_path, load
+    from genrekit.predict.files import _AudioProgress
+
+    sr = 16000
+    song = np.random.default_rng(2).uniform(-0.2, 0.2, 200 * sr).astype(np.float32)
+    sf.write(tmp_path / "long.wav", song, sr)
+    reached = []
+    predict_file(load(default_model_path(onnx=True)), tmp_path / "long.wav", skip=0, batch=1, on_progress=reached.append)
+    assert reached == sorted(reached) and len(reached) == 7 and reached[-1] == pytest.approx(200.0, abs=0.01)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF")
+    with _AudioProgress([str(tmp_path / "long.wav"), str(tmp_path / "broken.wav")], enabled=True) as bar:
+        assert bar.total == pytest.approx(200.0)
+        bar.advance_to(str(tmp_path / "long.wav"), 90.0)
+        bar.advance_to(str(tmp_path / "long.wav"), 60.0)  # never backwards
+        assert bar.progress.tasks[0].completed == pytest.approx(90.0)
+        bar.finished(str(tmp_path / "long.wav"))
+        bar.finished(str(tmp_path / "broken.wav"))
+        assert bar.progress.tasks[0].completed == pytest.approx(200.0) and bar.done_files == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ def predict_file(
     min_confidence: float | None = None,
     music_check: bool = True,
     max_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk, so a song of any length
     needs the memory of a 30 s clip. Chunks of digital silence are decoded, not analysed.
@@ -71,6 +73,9 @@ def predict_file(
     max_seconds : float, optional
         A file declaring more audio than this is refused before it is decoded (see
         :func:`genrekit.audio.chunking.song_chunks`).
+    on_progress : callable, optional
+        Called with the seconds from the file's start analysed so far, after each batch of
+        chunks (a progress bar's feed for a long song).
 
     Returns
     -------
@@ -100,7 +105,8 @@ def predict_file(
             try:
                 prediction = predict_file(predictor, local, skip=skip, hop_seconds=hop_seconds, batch=batch,
                                           should_stop=should_stop, min_confidence=min_confidence,
-                                          music_check=music_check, max_seconds=max_seconds)
+                                          music_check=music_check, max_seconds=max_seconds,
+                                          on_progress=on_progress)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from exc
             except AnalysisStopped as exc:  # named by the URL, not by the temporary copy
@@ -135,6 +141,8 @@ def predict_file(
             check_stop(should_stop, path)
             analyses.append(predictor.analyse(pending))
             pending = []
+            if on_progress is not None:
+                on_progress(end)
     if pending:
         analyses.append(predictor.analyse(pending))
     if not analyses:  # the sound lies outside every chunk (a last piece too short to give one)
@@ -244,6 +252,7 @@ def iter_predictions(
     segment_seconds: float | None = None,
     min_confidence: float | None = None,
     music_check: bool = True,
+    on_progress: Callable[[str, float], None] | None = None,
 ) -> Iterator[tuple[str, Prediction | None, str | None]]:
     """``(path, prediction, None)`` or ``(path, None, reason)`` for each file, as each finishes.
 
@@ -251,6 +260,8 @@ def iter_predictions(
     paths works), or, with ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local
     process pool or Ray), in workers that each load the model once from its file (a model
     built in memory is run here); they finish in any order. The results are the same either way.
+    ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
+    process only.
     """
     check_min_confidence(min_confidence)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
@@ -277,12 +288,68 @@ def iter_predictions(
         predictor = load(model, segment_seconds=segment_seconds)
     for path in map(os.fspath, paths):
         try:
+            feed = None if on_progress is None else functools.partial(on_progress, path)
             yield path, predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
-                                     min_confidence=min_confidence, music_check=music_check), None
+                                     min_confidence=min_confidence, music_check=music_check, on_progress=feed), None
         except GenrekitError as exc:
             yield path, None, str(exc)
         except Exception as exc:  # a decoder crash on one file must not end the batch (as in the workers)
             yield path, None, f"{path}: unexpected {type(exc).__name__}: {exc}"
+
+
+class _AudioProgress:
+    """predict_files' bar: seconds of audio analysed out of the files' total (their headers'
+    lengths; a file whose header cannot be read, or a URL, counts for nothing until it is
+    done), with files done beside it; in files where no length is known."""
+
+    def __init__(self, paths: list[str], *, enabled: bool):
+        from genrekit.audio import info, remote
+
+        self.enabled, self.n_files, self.done_files = enabled, len(paths), 0
+        self.length: dict[str, float] = {}
+        self.reached: dict[str, float] = {}
+        if enabled:
+            for path in paths:
+                try:
+                    self.length[path] = 0.0 if remote.is_url(path) else info(path).duration
+                except GenrekitError:
+                    self.length[path] = 0.0
+        self.total = sum(self.length.values())
+
+    def __enter__(self) -> _AudioProgress:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        # on stderr: stdout may carry the results (--format json)
+        self.progress = Progress(TextColumn("predicting"), BarColumn(), TextColumn("{task.description}"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), disable=not self.enabled)
+        self.progress.__enter__()
+        self.task = self.progress.add_task(self._description(), total=self.total or self.n_files)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def _description(self) -> str:
+        return f"{self.done_files}/{self.n_files} files"
+
+    def advance_to(self, path: str, seconds: float) -> None:
+        """``path`` is analysed up to ``seconds`` from its start."""
+        if not self.total:
+            return
+        seconds = min(seconds, self.length.get(path, 0.0))
+        step = seconds - self.reached.get(path, 0.0)
+        if step > 0:
+            self.reached[path] = seconds
+            self.progress.advance(self.task, step)
+
+    def finished(self, path: str) -> None:
+        self.done_files += 1
+        if self.total:
+            self.advance_to(path, self.length.get(path, 0.0))
+        else:
+            self.progress.advance(self.task, 1)
+        self.progress.update(self.task, description=self._description())
 
 
 def predict_files(
@@ -309,7 +376,8 @@ def predict_files(
     skip, hop_seconds, min_confidence, music_check
         As :func:`predict_file`.
     progress : bool
-        Show a progress bar.
+        Show a progress bar: in seconds of audio where the files' headers give their lengths
+        (a long song moves it as it is analysed), else in files.
     jobs : int
         Worker processes (more than 1: each loads the model from its file).
     runner : optional
@@ -331,16 +399,15 @@ def predict_files(
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
         :func:`genrekit.models.load`).
     """
-    from rich.progress import track
-
     paths = [os.fspath(p) for p in paths]
     outcomes = {}
-    for path, prediction, error in track(
-            iter_predictions(model, paths, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner,
-                             segment_seconds=segment_seconds, min_confidence=min_confidence,
-                             music_check=music_check),
-            total=len(paths), description="predicting", disable=not progress):
-        outcomes[path] = (prediction, error)
+    with _AudioProgress(paths, enabled=progress) as bar:
+        for path, prediction, error in iter_predictions(
+                model, paths, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner,
+                segment_seconds=segment_seconds, min_confidence=min_confidence, music_check=music_check,
+                on_progress=bar.advance_to):
+            outcomes[path] = (prediction, error)
+            bar.finished(path)
     predictions = [outcomes[p][0] for p in paths if outcomes[p][0] is not None]
     failures = {p: outcomes[p][1] for p in paths if outcomes[p][1] is not None}
     return predictions, failures
