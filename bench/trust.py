@@ -1056,8 +1056,12 @@ def run_nonmusic(write: bool = False, recorded: bool = False) -> dict:
       recorded ``test`` set (J. F. Kennedy's speech, CMU ARCTIC sentences, Wesnoth's sounds),
       immich-memories-music (28 tracks of other music) and Extreme Tux Racer's 10 pieces of
       game music. Without ``recorded``, the recorded ``dev`` set is a check too.
-    - ``write``: the chosen C fitted on everything it may train on, to
-      ``src/genrekit/data/music-detector.json`` (numbers only: scaling, weights, bias)."""
+    - ``write``: the chosen C fitted on everything it may train on (with ``recorded``, the
+      recorded dev set too), to ``src/genrekit/data/music-detector.json`` (numbers only:
+      scaling, weights, bias).
+
+    The recorded sets are fetched with or without ``recorded`` (they are the checks too):
+    apt-get, npm and pip must reach their registries the first time."""
     sys.path.insert(0, str(ROOT / "tests"))
     from nonmusic import training_signals
 

@@ -593,6 +593,8 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     assert songs.exit_code == EXIT_OK, songs.output
     again = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
     assert "4 file(s) taken from an earlier run" in " ".join(again.output.split()), again.output
+    by_tracks = run("evaluate", "default", str(data), "--out", str(out), "--jobs", "1", "--include-train")
+    assert by_tracks.exit_code == EXIT_OK and not list(out.glob("songs.*"))  # one evaluation's results at a time
     trained = tmp_path / "trained"
     trained.mkdir()
     (trained / "model.genrekit").write_bytes(b"a model")
@@ -600,3 +602,24 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     refused = run("evaluate", "default", str(data), "--out", str(trained), "--jobs", "1")
     assert refused.exit_code != EXIT_OK and "holds a trained model's run (model.genrekit)" in refused.output
     assert (trained / "metrics.json").read_text() == "{}"
+
+
+def test_compare_keeps_a_networks_row_when_rerun_with_classical_models_only(tmp_path, feature_table):
+    """A network's settings are part of the setup only when a network is compared: a rerun of
+    `compare --models logreg,cnn` as `--models logreg` refitted logreg and dropped the
+    network's row, the costliest to fit again. Each row now keeps its own kind's settings."""
+    first = run("compare", "--table", feature_table, "--folds", "2", "--models", "logreg", "--out", tmp_path)
+    assert first.exit_code == EXIT_OK, first.output
+    path = tmp_path / "comparison.json"
+    earlier = json.loads(path.read_text())
+    network = {**earlier["models"]["logreg"], "model": "cnn", "kind_setup": {"network_epochs": 3,
+                                                                             "network_settings": {"batch_size": 8}}}
+    earlier["models"]["cnn"] = network  # as a run of --models logreg,cnn would have left it
+    earlier["setup"].update(network_epochs=3, network_settings={"batch_size": 8})
+    path.write_text(json.dumps(earlier))
+    again = run("compare", "--table", feature_table, "--folds", "2", "--models", "logreg", "--out", tmp_path)
+    assert again.exit_code == EXIT_OK, again.output
+    assert "1 model(s) resumed" in " ".join(again.output.split()), again.output
+    kept = json.loads(path.read_text())["models"]
+    assert kept["cnn"] == network and kept["logreg"] == earlier["models"]["logreg"]
+    assert "| cnn |" in (tmp_path / "comparison.md").read_text()

@@ -686,3 +686,19 @@ def test_a_file_whose_name_is_not_utf8_is_left_out_and_named(tmp_path, gtzan_min
                                       "--cache", str(feature_cache), "--out", str(tmp_path.parent / "run")])
     assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
     assert (tmp_path.parent / "run" / "model.genrekit").exists()
+
+
+def test_short_clips_of_digital_silence_are_not_copies_of_each_other(tmp_path):
+    """Two 5 s files of digital silence in two genres (other bytes: other formats) are not
+    one song: many clips share silence, as the 10 s openings' rule already says."""
+    import os
+
+    from genrekit.datasets import load_dataset
+
+    for genre, name in (("jazz", "gap.wav"), ("rock", "blank.flac")):
+        (tmp_path / genre).mkdir()
+        sf.write(tmp_path / genre / name, np.zeros(5 * 22050, np.int16), 22050)
+        sf.write(tmp_path / genre / f"tone-{genre}.wav",
+                 (0.3 * np.sin(np.arange(5 * 22050) * (0.05 if genre == "jazz" else 0.07))).astype(np.float32), 22050)
+    dataset = load_dataset(tmp_path, kind="folder")
+    assert len(set(dataset.groups)) == 4, dict(zip((os.path.basename(t.path) for t in dataset.tracks), dataset.groups))

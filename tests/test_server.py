@@ -338,5 +338,16 @@ def test_serve_on_a_port_in_use_says_so_before_announcing_itself(model_file):
         result = subprocess.run([str(Path(sys.executable).with_name("genrekit")), "serve", str(model_file),
                                  "--port", str(port)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr
-    assert f"port {port} on 127.0.0.1: cannot listen there" in result.stderr and "choose another" in result.stderr
+    assert f"--port {port}: cannot listen on 127.0.0.1:{port}" in result.stderr and "choose another" in result.stderr
     assert "genrekit service" not in result.stdout + result.stderr
+
+
+def test_ctrl_c_stops_the_service_with_status_0(model_file, tmp_path):
+    """Ctrl+C is how a service is stopped: exit status 0 and no "interrupted" message (it
+    exited 130 and told the user that running it again resumes)."""
+    server = _start(model_file, tmp_path)
+    server["process"].send_signal(signal.SIGINT)
+    assert server["process"].wait(timeout=30) == 0
+    server["log"].close()
+    log = (tmp_path / "server.log").read_text()
+    assert "interrupted" not in log and "Traceback" not in log, log

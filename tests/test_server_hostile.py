@@ -620,17 +620,20 @@ def test_service_limits_refuse_values_that_would_break_every_request(limits):
 
 
 def test_the_page_works_under_a_proxys_sub_path(model_file):
-    """Behind a proxy serving the service at /genre/, the page's files, the docs link and its
-    API calls are relative (they named /static/... and /v1/..., which miss there)."""
+    """Behind a proxy serving the service at /genre/, the page's and the docs pages' files,
+    links and API calls are relative (they named /static/..., /v1/... and /openapi.json,
+    which miss there)."""
     from fastapi.testclient import TestClient
 
     from genrekit.server import create_app
 
-    with TestClient(create_app(model_file), root_path="/genre") as client:
-        page = client.get("/genre/").text
-        script = client.get("/genre/static/app.js").text  # where the page's relative address leads
-    addresses = re.findall(r'(?:href|src)="([^"]+)"', page) + re.findall(r'fetch\("([^"]+)"', script)
-    assert {"static/app.js", "static/style.css", "docs", "v1/model", "v1/predict"} <= set(addresses), addresses
+    with TestClient(create_app(model_file)) as client:  # a proxy that strips /genre/ says nothing of it
+        page, docs, redoc = (client.get(path).text for path in ("/", "/docs", "/redoc"))
+        script = client.get("/static/app.js").text
+    addresses = re.findall(r'(?:href|src|data-openapi-url)="([^"]+)"', page + docs + redoc) \
+        + re.findall(r'fetch\("([^"]+)"', script)
+    assert {"static/app.js", "static/style.css", "docs", "v1/model", "v1/predict", "openapi.json",
+            "static-offline-docs/swagger-ui-bundle.js", "static/redoc-init.js"} <= set(addresses), addresses
     assert not [a for a in addresses if a.startswith("/")], addresses
 
 

@@ -228,6 +228,18 @@ def _contents_of(path: str) -> tuple[str, ...]:
     return _content_hashes(path, stat.st_size, stat.st_mtime_ns)
 
 
+def _sounds(path: str) -> bool:
+    """Whether a short file decodes to sound: load() refuses digital silence (and damage)."""
+    from genrekit.audio import load
+    from genrekit.errors import AudioError
+
+    try:
+        load(path, sr=None)
+    except AudioError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=1 << 18)
 def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
     from genrekit.audio import audio_hash, content_hash, info, is_audio_path, opening_hash
@@ -244,8 +256,8 @@ def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
         opening = opening_hash(path)
         if opening is not None:
             return (content, f"opening:{opening}")
-        if info(path).duration < OPENING_SECONDS:  # no 10 s opening: all of a short clip's audio
-            return (content, f"audio:{audio_hash(path)}")
+        if info(path).duration < OPENING_SECONDS and _sounds(path):  # no 10 s opening: all of a short clip's audio
+            return (content, f"audio:{audio_hash(path)}")  # (not of digital silence, which many clips share)
     except AudioError:
         pass
     return (content,)

@@ -317,14 +317,15 @@ def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None
 
 
 # What evaluate_model and evaluate_songs write into their folder (besides the journal).
-EVALUATION_FILES = ("metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv", "run.json")
-SONG_FILES = ("songs.json", "songs.md", "songs.csv")
+EVALUATION_FILES = ("metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv", "run.json",
+                    "songs.json", "songs.md", "songs.csv")
 
 
-def _prepared_out(out_dir: str | Path | None, results: tuple[str, ...]) -> Path | None:
+def _prepared_out(out_dir: str | Path | None) -> Path | None:
     """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
-    ``results`` and HTML report there are removed: a run that scores nothing, or stops, must
-    not leave them to be reported as its own. The journal stays: it is how a run resumes.
+    results (by tracks or by songs, of any model) and HTML report there are removed: a run
+    that scores nothing, or stops, must not leave them to be reported as its own. The journal
+    stays: it is how a run resumes.
 
     Raises
     ------
@@ -340,7 +341,7 @@ def _prepared_out(out_dir: str | Path | None, results: tuple[str, ...]) -> Path 
     if model is not None:
         raise ParameterError(f"{out}: holds a trained model's run ({model}), whose metrics, predictions and run.json "
                              "an evaluation would replace; write the evaluation to another folder")
-    for name in (*results, "report.html"):
+    for name in (*EVALUATION_FILES, "report.html"):
         (out / name).unlink(missing_ok=True)
     return out / "predictions.journal.jsonl"
 
@@ -392,7 +393,7 @@ def evaluate_model(
     metrics : as :func:`evaluation_metrics` (empty when no track remains)
     report : as :func:`predict_dataset`
     """
-    journal = _prepared_out(out_dir, EVALUATION_FILES)
+    journal = _prepared_out(out_dir)
     scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
                            hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
     if out_dir is not None and scored.metrics:
@@ -436,8 +437,8 @@ def evaluate_songs(
         ``path``, ``true``, ``genre``, ``confidence``, ``n_chunks`` and ``share_<genre>``;
         ``genre`` is ``unknown`` where the music detector calls the audio non-music), and
         ``predictions.journal.jsonl`` as :func:`evaluate_model` does, so an interrupted run
-        resumes. An earlier run's songs files are removed first; none is written when no song
-        is left.
+        resumes. An earlier evaluation's results there are removed first (as
+        :func:`evaluate_model` does); none is written when no song is left.
 
     Returns
     -------
@@ -453,7 +454,7 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
-    journal = _prepared_out(out_dir, SONG_FILES)
+    journal = _prepared_out(out_dir)
     classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
                                                     jobs=jobs, runner=runner, progress=progress, journal=journal)
     if not predicted:
@@ -493,10 +494,22 @@ def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> st
     return digest.hexdigest()
 
 
-def _finished_rows(out: Path, setup: dict, names: list[str]) -> dict[str, dict]:
+# Setup that only some models' rows depend on (a network's epochs and settings): each row
+# keeps its own as ``kind_setup``, and a comparison of other models still shares the rest.
+KIND_SETUP_KEYS = ("network_epochs", "network_settings")
+
+
+def _shared_setup(setup: dict) -> dict:
+    """What every row of a comparison depends on: the setup without the data's name as typed
+    and without any one kind's settings."""
+    return {k: v for k, v in setup.items() if k != "source" and k not in KIND_SETUP_KEYS}
+
+
+def _finished_rows(out: Path, setup: dict) -> dict[str, dict]:
     """Every model an earlier comparison in ``out`` finished with the same ``setup`` (data,
-    folds, seed, search, settings; the data as it was named aside): those of ``names`` are
-    resumed, not fitted again, and the others stay in ``comparison.json``."""
+    folds, seed, search; the data as it was named and each kind's own settings aside): those
+    asked for again are resumed where their own settings match (``kind_setup``), and the
+    others stay in ``comparison.json``."""
     try:
         before = json.loads((out / "comparison.json").read_text())
     except (OSError, ValueError):
@@ -504,14 +517,9 @@ def _finished_rows(out: Path, setup: dict, names: list[str]) -> dict[str, dict]:
     if not isinstance(before, dict) or not isinstance(before.get("setup"), dict) \
             or not isinstance(before.get("models"), dict):
         return {}
-    if {k: v for k, v in before["setup"].items() if k != "source"} != {k: v for k, v in setup.items() if k != "source"}:
+    if _shared_setup(before["setup"]) != _shared_setup(setup):
         return {}
-    done = {name: row for name, row in before["models"].items() if isinstance(row, dict)}
-    resumed = [name for name in done if name in names]
-    if resumed:
-        logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
-                       out, len(resumed), ", ".join(resumed))
-    return done
+    return {name: row for name, row in before["models"].items() if isinstance(row, dict)}
 
 
 def compare_models(
@@ -605,10 +613,17 @@ def compare_models(
              "data_sha256": _data_fingerprint(table, dataset), "genrekit_version": __version__}
     setup = json.loads(json.dumps(setup))  # as comparison.json holds it
     out = Path(out_dir) if out_dir is not None else None
-    done = _finished_rows(out, setup, names) if out is not None else {}
+    done = _finished_rows(out, setup) if out is not None else {}
+    others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
+    resumed = [r.name for r in recipes
+               if r.name in done and done[r.name].get("kind_setup", {}) == json.loads(json.dumps(r.setup))]
+    if resumed:
+        logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
+                       out, len(resumed), ", ".join(resumed))
     rows = []
     for recipe in recipes:
-        row = done.get(recipe.name)
+        own_setup = json.loads(json.dumps(recipe.setup))  # as comparison.json holds it
+        row = done.get(recipe.name) if recipe.name in resumed else None
         if row is None:
             result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
                                            n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
@@ -620,17 +635,17 @@ def compare_models(
             # files a fold could not use (a network decodes its tracks itself): path -> reason
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
+            row["kind_setup"] = own_setup
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
-            others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
                                                  "complete": len(rows) == len(recipes)})
         if on_result is not None:
             on_result(row)
-    if out is not None:
+    if out is not None:  # the report and plot show every model comparison.json holds
         title = f"Model comparison: {n_splits}-fold CV {grouping} on {source or 'features'}"
-        write_text_atomic(out / "comparison.md", comparison_markdown(rows, title=title))
-        plot_comparison(rows, out / "comparison.png", title=title)
+        write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title))
+        plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows
 
 

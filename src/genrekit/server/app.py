@@ -437,21 +437,24 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    # The docs pages' addresses are relative, as the page's are: they work behind a proxy that
+    # serves the service under a sub-path, whether or not it says so in root_path.
+    openapi = app.openapi_url.lstrip("/")
+
     @app.get("/docs", include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return HTMLResponse(DOCS_PAGE.format(title="genrekit API", root=root, openapi=f"{root}{app.openapi_url}"))
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE.format(title="genrekit API", openapi=openapi))
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
+    async def redoc() -> HTMLResponse:
         # ReDoc's styled-components write <style> elements: allowed by this response's nonce;
         # its search index runs in a worker made from a blob: URL (same origin, connect-src
         # still 'self'). Its "API docs by Redocly" logo from cdn.redoc.ly stays blocked.
-        root, nonce = request.scope.get("root_path", ""), secrets.token_urlsafe(18)
+        nonce = secrets.token_urlsafe(18)
         policy = content_security_policy(**{"style-src": f"'self' 'nonce-{nonce}' {REDOC_STYLE_HASHES}",
                                             "worker-src": "blob:"})
-        return HTMLResponse(REDOC_PAGE.format(title="genrekit API", root=root, openapi=f"{root}{app.openapi_url}",
-                                              nonce=nonce), headers={"Content-Security-Policy": policy})
+        return HTMLResponse(REDOC_PAGE.format(title="genrekit API", openapi=openapi, nonce=nonce),
+                            headers={"Content-Security-Policy": policy})
 
     app.mount("/static-offline-docs", StaticFiles(directory=str(DOCS_ASSETS)), name="static-offline-docs")
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -475,13 +478,13 @@ DOCS_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<link rel="icon" href="{root}/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="{root}/static-offline-docs/swagger-ui.css">
+<link rel="icon" href="static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="static-offline-docs/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui" data-openapi-url="{openapi}"></div>
-<script src="{root}/static-offline-docs/swagger-ui-bundle.js"></script>
-<script src="{root}/static/swagger-init.js"></script>
+<script src="static-offline-docs/swagger-ui-bundle.js"></script>
+<script src="static/swagger-init.js"></script>
 </body>
 </html>
 """
@@ -492,13 +495,13 @@ REDOC_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} (ReDoc)</title>
-<link rel="icon" href="{root}/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="{root}/static/redoc.css">
+<link rel="icon" href="static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="static/redoc.css">
 </head>
 <body>
 <div id="redoc" data-openapi-url="{openapi}" data-style-nonce="{nonce}"></div>
-<script src="{root}/static-offline-docs/redoc.standalone.js"></script>
-<script src="{root}/static/redoc-init.js"></script>
+<script src="static-offline-docs/redoc.standalone.js"></script>
+<script src="static/redoc-init.js"></script>
 </body>
 </html>
 """
@@ -521,12 +524,51 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     import uvicorn
 
     service = create_app(model_path, limits)
+    sockets = _listening_sockets(host, port)
     try:
-        listening = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    except OSError as exc:
-        raise ParameterError(f"port {port} on {host}: cannot listen there ({exc.strerror or exc}); "
-                             "choose another with --port") from exc
-    with listening:
         if on_loaded is not None:
             on_loaded()
-        uvicorn.Server(uvicorn.Config(service, log_level=log_level)).run(sockets=[listening])
+        uvicorn.Server(uvicorn.Config(service, log_level=log_level)).run(sockets=sockets)
+    except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again: stopping is the intent
+        pass
+    finally:
+        for listening in sockets:
+            listening.close()
+
+
+def _listening_sockets(host: str, port: int) -> list:
+    """A bound, listening socket for each address ``host`` resolves to (as uvicorn binds
+    them: "" or a name may mean IPv4 and IPv6), so that an address in use is found before
+    the service says it is up.
+
+    Raises
+    ------
+    ParameterError
+        Naming the option at fault: ``--host`` when it is not an address of this machine,
+        ``--port`` when the port is taken.
+    """
+    import errno
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ParameterError(f"--host {host!r}: not an address this machine can listen on ({exc.strerror})") from exc
+    sockets = []
+    try:
+        for family, kind, protocol, _, address in dict.fromkeys(addresses):
+            listening = socket.socket(family, kind, protocol)
+            sockets.append(listening)
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # its own socket for IPv4, as asyncio binds them
+                listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listening.bind(address)
+            listening.listen(2048)
+    except OSError as exc:
+        for listening in sockets:
+            listening.close()
+        option = f"--port {port}" if exc.errno == errno.EADDRINUSE else f"--host {host!r}"
+        raise ParameterError(f"{option}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                             + ("choose another port" if exc.errno == errno.EADDRINUSE else "give an address of this machine")
+                             ) from exc
+    return sockets

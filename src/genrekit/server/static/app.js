@@ -100,11 +100,11 @@ function drawTimeline(result) {
   line.replaceChildren();
   rows.replaceChildren();
   const span = Math.max(result.end - result.start, 1e-6);
-  // Each window sits at its time: a stretch left out (silence) is a gap of its length.
+  // Each window sits at its time: a stretch left out (silent or mostly quiet) is a gap of its length.
   let reached = result.start;
   const gap = (until) => {
     if (until - reached > 1e-3) {
-      const blank = el("span", { className: "gap", title: `${clock(reached)}–${clock(until)}: silent, not analysed` });
+      const blank = el("span", { className: "gap", title: `${clock(reached)}–${clock(until)}: silent or mostly quiet, not shown` });
       blank.style.setProperty("flex", `${until - reached} 0 0`);
       line.append(blank);
     }
