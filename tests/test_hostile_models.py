@@ -1435,3 +1435,47 @@ def test_two_genre_models_load_through_the_allow_list(tmp_path, name):
     path = save_model(GenreModel(name, ["a", "b"], spec, pipeline), tmp_path / f"{name}.genrekit")
     loaded = load_model(path)
     assert np.allclose(loaded.predict_proba(X), pipeline.predict_proba(X))
+
+
+def test_an_onnx_file_cannot_make_onnxruntime_fold_gigabytes_while_it_loads(tmp_path):
+    """A 260 kB file whose graph concatenates one initializer into a 64 MB constant and adds
+    it to itself, node after node: onnxruntime folded those constant nodes while it built the
+    session, before any of genrekit's checks and outside the arena cap and the run timer (3.4
+    GB for 50 nodes). Constant folding is off: loading it stays small (here 20 nodes, which
+    folded took 1.3 GB)."""
+    import subprocess
+    import sys
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    block = numpy_helper.from_array(np.ones((16, 4000), np.float32), "B")
+    zero = numpy_helper.from_array(np.array(0, np.float32), "zero")
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("Concat", ["B"] * 250, ["A"], axis=0)]
+    previous = "A"
+    for i in range(20):
+        nodes.append(helper.make_node("Add", [previous, "A"], [f"x{i}"]))
+        previous = f"x{i}"
+    nodes += [helper.make_node("ReduceSum", [previous], ["s"], keepdims=0), helper.make_node("Mul", ["s", "zero"], ["z"]),
+              helper.make_node("Add", ["mean", "z"], ["out"]), helper.make_node("Softmax", ["out"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT, ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 128])],
+                              initializer=[block, zero])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = {"preset": "edge-cnn", "input_name": "log_mel", "output_name": "probabilities",
+              "labels": [f"g{i}" for i in range(128)], "frontend_in_graph": False, "n_frames": 128,
+              "frontend": {"sample_rate": 22050, "hop_length": 512, "n_fft": 2048, "n_mels": 128}}
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
+    path = tmp_path / "folding.onnx"
+    onnx.save(model, str(path))
+    assert path.stat().st_size < 300_000
+    child = ("import resource, sys\nfrom genrekit.errors import ModelError\nfrom genrekit.models.interface import open_onnx\n"
+             "try:\n    open_onnx(sys.argv[1], 1)\nexcept ModelError:\n    pass\n"
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    peak_kb = int(subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=True,
+                                 timeout=300).stdout.split()[-1])
+    assert peak_kb < 600_000, f"loading took {peak_kb / 1e6:.2f} GB"

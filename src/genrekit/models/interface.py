@@ -739,7 +739,12 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     # onnxruntime would read a file with "ORTM" at bytes 4-8 as its own format, not the protobuf checked above
     options.add_session_config_entry("session.load_model_format", "ONNX")
     try:
-        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        # Constant folding computes the graph's constant parts while the session is built,
+        # before any check, outside the arena and the run timer: 260 kB of Concat and Add on one
+        # initializer took 3.4 GB there. Unfolded, they run in the arena, under the timer, at
+        # each run; genrekit's exports are folded when written (the default runs as fast).
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"],
+                                       disabled_optimizers=["ConstantFolding"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable files
         raise ModelError(f"{path}: not an ONNX file onnxruntime can load ({type(exc).__name__}: {exc})") from exc
     try:
