@@ -737,3 +737,17 @@ def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track
                     "--out", tmp_path / "out", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--cache" in result.output and "afile" in result.output, result.output
     assert not (tmp_path / "out").exists()  # refused before any extraction
+
+
+def test_a_list_of_paths_holding_a_nul_byte_is_a_usage_error_not_a_traceback(tmp_path, clip):
+    """A binary file given to --files-from, or find -print0's output on stdin, ended in a
+    50-line ValueError traceback ("embedded null byte")."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    stdin = CliRunner().invoke(app, ["predict", "-", "--format", "jsonl"], input=f"{clip}\nbad\0name.wav\n")
+    assert stdin.exit_code == 2 and "the list read from stdin: line 2 holds a NUL byte" in stdin.output, stdin.output
+    listed = CliRunner().invoke(app, ["predict", "--files-from", str(clip)])
+    assert listed.exit_code == 2 and f"--files-from {clip}: line 1 holds a NUL byte" in listed.output, listed.output
+    assert "Traceback" not in stdin.output + listed.output

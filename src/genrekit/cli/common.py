@@ -541,8 +541,12 @@ def _read_paths(source: str) -> Iterator[str]:
         except OSError as exc:
             _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
     try:
-        for line in iter(stream.readline, ""):
+        for number, line in enumerate(iter(stream.readline, ""), 1):
             line = line.rstrip("\r\n")
+            if "\0" in line:  # no file name holds one: a binary file, or find -print0's list
+                where = "the list read from stdin" if source == "-" else f"--files-from {source}"
+                _usage_error(f"{where}: line {number} holds a NUL byte; expected one path a line (not a binary file; "
+                             "for find, -print rather than -print0)")
             if line:
                 yield line
     finally:
