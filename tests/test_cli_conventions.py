@@ -751,3 +751,20 @@ def test_a_list_of_paths_holding_a_nul_byte_is_a_usage_error_not_a_traceback(tmp
     listed = CliRunner().invoke(app, ["predict", "--files-from", str(clip)])
     assert listed.exit_code == 2 and f"--files-from {clip}: line 1 holds a NUL byte" in listed.output, listed.output
     assert "Traceback" not in stdin.output + listed.output
+
+
+def test_export_and_tag_refuse_an_out_whose_folder_cannot_be_made_before_any_work(tmp_path, gtzan_mini):
+    """--out inside a file (the model file itself) ended export, after the default model was
+    built, and tag in FileExistsError tracebacks."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    blocker = tmp_path / "model.genrekit"
+    blocker.write_bytes(b"a file, not a folder")
+    for args in (["export", "default", "--out", str(blocker / "x.onnx")],
+                 ["tag", str(gtzan_mini / "jazz"), "--out", str(blocker / "tags.csv")]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"--out {blocker}: expected a folder to write into" in " ".join(result.output.split()), result.output
+        assert "Traceback" not in result.output

@@ -325,6 +325,7 @@ def export(
         out = out / f"model{ONNX_SUFFIX}"
     if out.suffix != ONNX_SUFFIX:  # genrekit knows a model file by its ending: any other would not load
         _usage_error(f"--out {out}: expected an {ONNX_SUFFIX} file name, found {out.suffix or 'no extension'}")
+    _output_folder(out.parent, "--out")  # before the model is loaded (or, for the default, built)
     model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,

@@ -210,6 +210,7 @@ def tag(
         err_console.print(f"[red]error:[/] --out {escape(str(results))}: expected a results table named "
                           f"{', '.join(TABLE_FORMATS)}, found {escape(results.suffix or 'no extension')}")
         raise typer.Exit(EXIT_USAGE)
+    _output_folder(results.parent, "--out")  # before any song is analysed
     if not write_tags:  # options that shape tag writes: silently ignored, they would suggest a write was previewed
         given = [option for option, on in (("--existing", existing != "keep"), ("--dry-run", dry_run),
                                            ("--genres", genres != 1), ("--styles", styles),
