@@ -768,3 +768,22 @@ def test_export_and_tag_refuse_an_out_whose_folder_cannot_be_made_before_any_wor
         assert result.exit_code == 2, (args, result.output)
         assert f"--out {blocker}: expected a folder to write into" in " ".join(result.output.split()), result.output
         assert "Traceback" not in result.output
+
+
+def test_plots_never_replace_a_png_genrekit_did_not_write(tmp_path, clip):
+    """--plot . in an album folder replaced its song.png cover art with a plot. A name taken by
+    a file genrekit did not write gets the next free one; an earlier run's plot is replaced."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    song = tmp_path / "song.wav"
+    shutil.copy(clip, song)
+    (tmp_path / "song.png").write_bytes(b"\x89PNG the album's cover art")
+    for _ in range(2):  # the second run replaces its own plot, not the art
+        result = CliRunner().invoke(app, ["predict", str(song), "--plot", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "song.png").read_bytes() == b"\x89PNG the album's cover art"
+        assert (tmp_path / "song-2.png").stat().st_size > 1000 and not (tmp_path / "song-3.png").exists()

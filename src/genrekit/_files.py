@@ -192,6 +192,22 @@ def _finite(value):
     return value
 
 
+# The PNGs genrekit writes say so (their "Software" text), so that a file of the same name
+# that genrekit did not write (an album's cover art) is never replaced by a plot.
+PNG_SOFTWARE = "genrekit"
+
+
+def written_by_genrekit(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a PNG that genrekit wrote (:func:`save_figure`)."""
+    try:
+        from PIL import Image  # matplotlib's own dependency
+
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.text.get("Software") == PNG_SOFTWARE
+    except Exception:  # not there, not an image, damaged: not genrekit's
+        return False
+
+
 def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
     """Save a matplotlib ``figure`` as PNG at ``path``, atomically, and close it (also when
     saving fails, so a long run does not keep figures open).
@@ -215,7 +231,7 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
     path = Path(path)
     try:
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, dpi=dpi, format="png")
+            figure.savefig(temporary, dpi=dpi, format="png", metadata={"Software": PNG_SOFTWARE})
     finally:
         plt.close(figure)
     return path

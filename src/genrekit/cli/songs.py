@@ -112,7 +112,11 @@ PLOT_STEM_BYTES = 180
 
 def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
     """``folder/<song's stem>.png``; songs of the same name (in other folders, or other formats)
-    get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another."""
+    get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another, and
+    so does a name taken by a file genrekit did not write (cover art): never replaced. An
+    earlier run's plot is."""
+    from genrekit._files import written_by_genrekit
+
     stem = Path(song).stem
     raw = stem.encode("utf-8", "surrogateescape")
     if len(raw) > PLOT_STEM_BYTES:  # cut at a character boundary; a name that is not UTF-8 keeps its bytes
@@ -121,7 +125,7 @@ def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
             cut -= 1
         stem = raw[:cut].decode("utf-8", "surrogateescape")
     name, n = f"{stem}.png", 2
-    while name in used:
+    while name in used or ((folder / name).exists() and not written_by_genrekit(folder / name)):
         name, n = f"{stem}-{n}.png", n + 1
     used.add(name)
     return folder / name
