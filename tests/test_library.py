@@ -462,3 +462,20 @@ def test_tag_refuses_an_empty_library_and_a_table_of_the_users_own_before_writin
     message = " ".join(result.output.split())
     assert result.exit_code == EXIT_ERROR and "contacts.csv: exists, and is not a genrekit results table" in message
     assert contacts.read_text() == "name,phone\nalice,123\n"
+
+
+def test_tag_says_why_a_file_is_unknown_and_does_not_count_it_as_named(tmp_path, gtzan_mini):
+    """A tone (not music) and a song below --min-confidence: the summary said "3 with a genre"
+    counting both unknowns, and the table could not tell the two apart (predict's outputs
+    can: ``unknown_reason``)."""
+    root = tmp_path / "library"
+    root.mkdir()
+    shutil.copy(next((gtzan_mini / "metal").iterdir()), root / "song.wav")
+    sr = 16000
+    sf.write(root / "tone.wav", (0.4 * np.sin(2 * np.pi * 440 * np.arange(20 * sr) / sr)).astype(np.float32), sr)
+    out = tmp_path / "tags.csv"
+    result = runner.invoke(app, ["tag", str(root), "--out", str(out), "--jobs", "1", "--min-confidence", "1.0"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "2 files: 0 with a genre, 2 unknown, 0 failed" in " ".join(result.output.split()), result.output
+    reasons = dict(zip(pd.read_csv(out).path, pd.read_csv(out).unknown_reason))
+    assert reasons == {str(root / "song.wav"): "below min confidence", str(root / "tone.wav"): "not music"}

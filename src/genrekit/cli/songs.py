@@ -257,7 +257,10 @@ def tag(
     view.add_row("[red]failed[/]", str(summary.n_failed))
     out_console.print(view)
     # the whole table's counts, so a resumed run says what the library holds; then what this run added
-    out_console.print(f"{summary.n_files} files: {summary.n_tagged} with a genre, {summary.n_failed} failed; "
+    n_unknown = summary.genres.get("unknown", 0)  # predicted, but named no genre: not "with a genre"
+    unknown_part = f"{n_unknown} unknown, " if n_unknown else ""
+    out_console.print(f"{summary.n_files} files: {summary.n_tagged - n_unknown} with a genre, {unknown_part}"
+                      f"{summary.n_failed} failed; "
                       f"{summary.n_done_before} done by an earlier run, {summary.n_files - summary.n_done_before} "
                       f"now; {summary.seconds:.1f} s -> {summary.results}", markup=False)
     if summary.tag_actions:

@@ -59,6 +59,7 @@ class TagRecord:
     proportions: dict[str, float] = field(default_factory=dict)
     styles: dict[str, float] | None = None  # the styles present -> probability; None: the model gives none
     music: float | None = None  # the probability that the file is music; None: the model has no detector
+    unknown_reason: str | None = None  # where the genre is unknown: "not music" or "below min confidence"
     n_chunks: int = 0
     model: str = ""
     error: str | None = None
@@ -407,9 +408,12 @@ def _own_genres(path: str) -> list[str] | None:
 
 
 def _decide(record: dict, min_confidence: float | None) -> dict:
-    """``record`` with its genre decided against ``min_confidence`` (from its probabilities)."""
+    """``record`` with its genre decided against ``min_confidence`` (from its probabilities),
+    and why it is ``unknown`` where it is."""
     if record.get("error") is None and record.get("probabilities"):
         record["genre"] = decide(record["probabilities"], min_confidence, record.get("music"))
+        record["unknown_reason"] = (None if record["genre"] != UNKNOWN else "not music" if not_music(record.get("music"))
+                                    else "below min confidence")  # as predict's outputs say it
     return record
 
 
