@@ -195,3 +195,18 @@ def test_a_worker_that_dies_while_the_caller_is_busy_costs_that_item_alone():
         results[index] = result
     assert set(results) == set(items) and results[3] == "3: crashed"
     assert all(results[i] == i * i for i in items if i != 3)
+
+
+def test_quiet_keeps_rays_own_logs_off_stderr(tmp_path, gtzan_mini):
+    """`-q ... --runner ray` printed Ray's INFO and WARNING lines (its token, its Data plans,
+    "progress bars disabled", a UserWarning) though -q promises results and errors only."""
+    import subprocess
+    import sys
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:2]
+    result = subprocess.run([sys.executable, "-m", "genrekit", "-q", "predict", *map(str, clips), "--format", "csv",
+                             "--runner", "ray", "--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 3  # the header and two rows
+    noise = [line for line in result.stderr.splitlines() if "INFO" in line or "WARNING" in line or "Warning" in line]
+    assert not noise, result.stderr

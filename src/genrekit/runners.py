@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -272,12 +273,27 @@ class RayRunner:
     def connect(self):
         import ray
 
+        # Ray's own logging at this process's level or above it (WARNING by default; -q: ERROR):
+        # its INFO lines, Ray Data's plans and its C++ core's messages are not genrekit's output.
+        level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(level)
         if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            else:  # a local cluster that listens on this machine only
-                ray.init(num_cpus=self.num_cpus or default_jobs(), include_dashboard=False, log_to_driver=False,
-                         _node_ip_address="127.0.0.1")
+            # its C++ core's level, read from the environment by this process and the cluster it
+            # starts: set for the start only (a user's own setting wins)
+            before = os.environ.get("RAY_BACKEND_LOG_LEVEL")
+            os.environ["RAY_BACKEND_LOG_LEVEL"] = before or ("fatal" if level >= logging.ERROR else "error")
+            try:
+                if self.address:
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=level)
+                else:  # a local cluster that listens on this machine only
+                    ray.init(num_cpus=self.num_cpus or default_jobs(), include_dashboard=False, log_to_driver=False,
+                             _node_ip_address="127.0.0.1", logging_level=level)
+            finally:
+                if before is None:
+                    os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
+            for name in ("ray", "ray.data"):  # ray.init configures its loggers again
+                logging.getLogger(name).setLevel(level)
         return ray
 
     def map(self, factory: WorkerFactory, args: tuple, items: Sequence, *,
@@ -287,6 +303,7 @@ class RayRunner:
             return
         ray = self.connect()
         ray.data.DataContext.get_current().enable_progress_bars = False
+        _quiet_ray_data(logging.getLogger("ray").level)  # Ray Data sets up its loggers when first used
         jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         rows = [{"index": index, "item": json.dumps(item)} for index, item in enumerate(items)]
         dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self.batch_size))
@@ -295,6 +312,14 @@ class RayRunner:
                                       compute=pool, num_cpus=1, batch_format="default")
         for row in results.iter_rows():
             yield int(row["index"]), json.loads(row["result"])
+
+
+def _quiet_ray_data(level: int) -> None:
+    """Ray Data's loggers (its plans and progress, at INFO) at ``level``."""
+    from ray.data import context  # noqa: F401  (configures Ray Data's logging, which is then overridden)
+
+    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
+        logging.getLogger(name).setLevel(level)
 
 
 def get_runner(name: str = "local", *, jobs: int | None = None, address: str | None = None,
