@@ -417,3 +417,19 @@ def test_an_interrupted_evaluation_resumes_from_its_journal(model_files, evaluat
     # the torn line is left out of the journal (kept aside in .damaged) before the new lines are appended
     appended = [json.loads(line) for line in journal.read_text().splitlines()[len(lines) - 1:]]
     assert sorted(entry["path"] for entry in appended) == sorted([changed, json.loads(lines[-1])["path"]])
+
+
+def test_export_refuses_a_front_end_for_a_model_on_features_and_takes_any_case_of_onnx(model_files, tmp_path):
+    """--frontend numpy on a classical model was accepted and ignored; --out X.ONNX was
+    refused though load() takes any case of the ending."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+    from genrekit.errors import ParameterError
+    from genrekit.export import export_onnx
+
+    with pytest.raises(ParameterError, match=r"frontend='numpy' \(--frontend\): .* is a model on a feature set"):
+        export_onnx(model_files["classical"], tmp_path / "x.onnx", frontend="numpy")
+    assert not (tmp_path / "x.onnx").exists()
+    result = CliRunner().invoke(app, ["export", str(model_files["classical"]), "--out", str(tmp_path / "Y.ONNX")])
+    assert result.exit_code == 0 and (tmp_path / "Y.ONNX").stat().st_size > 0, result.output

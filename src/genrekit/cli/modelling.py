@@ -323,7 +323,7 @@ def export(
 
     if out.is_dir():  # every other command's --out is a folder
         out = out / f"model{ONNX_SUFFIX}"
-    if out.suffix != ONNX_SUFFIX:  # genrekit knows a model file by its ending: any other would not load
+    if out.suffix.lower() != ONNX_SUFFIX:  # genrekit knows a model file by its ending: any other would not load
         _usage_error(f"--out {out}: expected an {ONNX_SUFFIX} file name, found {out.suffix or 'no extension'}")
     _output_folder(out.parent, "--out")  # before the model is loaded (or, for the default, built)
     model_path = Path(_model(model_path, model_option, default=None))

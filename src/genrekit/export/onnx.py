@@ -239,6 +239,10 @@ def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
 
 @to_onnx.register
 def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "graph") -> Path:
+    if frontend != "graph":  # silently ignored, it would suggest a choice was made
+        raise ParameterError(f"frontend={frontend!r} (--frontend): {os.fspath(model.source) or model.name} is a model on "
+                             "a feature set, whose export takes its features in; only networks have a log-mel front "
+                             "end to place")
     return _genre_model_to_onnx(model.model, out, os.fspath(model.source) or model.name)
 
 
