@@ -508,3 +508,25 @@ def test_a_long_song_reports_its_progress_in_seconds(tmp_path):
         bar.finished(str(tmp_path / "long.wav"))
         bar.finished(str(tmp_path / "broken.wav"))
         assert bar.progress.tasks[0].completed == pytest.approx(200.0) and bar.done_files == 2
+
+
+def test_workers_read_a_stream_of_paths_as_they_come_free(gtzan_mini):
+    """With --jobs, every path was read before the first song was predicted, so `find ... |
+    genrekit predict - --format jsonl --jobs 4` printed nothing until find had finished. The
+    pool now reads paths two per worker ahead of the songs in analysis."""
+    from genrekit.models import default_model_path
+    from genrekit.predict.files import iter_predictions
+
+    clips = sorted(gtzan_mini.glob("*/*.00001.*"))[:6]
+    read = []
+
+    def stream():
+        for clip in clips:
+            read.append(clip)
+            yield clip
+
+    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), jobs=2)
+    first = next(outcomes)
+    assert len(read) <= 4 and first[2] is None, (len(read), first)  # two per worker, not all six
+    rest = list(outcomes)
+    assert sorted(p for p, _, _ in [first, *rest]) == sorted(map(str, clips)) and all(e is None for _, _, e in rest)

@@ -17,12 +17,13 @@ results stream back to this process. It needs ``pip install 'genrekit[ray]'``.
 
 from __future__ import annotations
 
+import itertools
 import json
-import multiprocessing
 import logging
+import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
 from genrekit.errors import ParameterError
@@ -159,22 +160,26 @@ class LocalRunner:
             raise ParameterError(f"method={self.method!r}: this platform starts processes with "
                                  f"{', '.join(multiprocessing.get_all_start_methods())}")
 
-    def map(self, factory: WorkerFactory, args: tuple, items: Sequence, *,
+    def map(self, factory: WorkerFactory, args: tuple, items: Iterable, *,
             on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
-        """``(index, worker(item))`` for every item, as each finishes. A worker process that
-        dies (a decoder's segfault, the out-of-memory killer) breaks the pool: with
-        ``on_crash``, the items it may have held are run again one at a time, each in a pool of
-        its own, the one that ends its worker again gets ``on_crash(item, reason)`` as its
-        result, and the rest go on in a new pool; without it, the error is raised."""
-        if self.jobs == 1 or len(items) <= 1:
+        """``(index, worker(item))`` for every item, as each finishes. ``items`` may be a stream
+        (paths read from stdin): they are read as workers come free, two per worker ahead. A
+        worker process that dies (a decoder's segfault, the out-of-memory killer) breaks the
+        pool: with ``on_crash``, the items it may have held are run again one at a time, each
+        in a pool of its own, the one that ends its worker again gets ``on_crash(item,
+        reason)`` as its result, and the rest go on in a new pool; without it, the error is
+        raised."""
+        items = iter(items)
+        head = list(itertools.islice(items, max(2, self.jobs)))  # fewer: that is all of them
+        if self.jobs == 1 or len(head) <= 1:
             worker = factory(*args)
-            for index, item in enumerate(items):
+            for index, item in enumerate(itertools.chain(head, items)):
                 yield index, worker(item)
             return
-        queue = iter(enumerate(items))
+        queue = iter(enumerate(itertools.chain(head, items)))
         while True:
             suspects: list[tuple[int, object]] = []
-            yield from self._pool(factory, args, queue, len(items), suspects, on_crash)
+            yield from self._pool(factory, args, queue, min(self.jobs, len(head)), suspects, on_crash)
             if not suspects:
                 return
             for index, item in suspects:  # alone, so a second crash names its item
@@ -186,12 +191,12 @@ class LocalRunner:
             context.set_forkserver_preload(self.preload)
         return context
 
-    def _pool(self, factory, args, queue, n_items: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
+    def _pool(self, factory, args, queue, workers: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
         """Run ``queue``'s items in one pool until it is done or broken; a broken pool's
         unfinished items go to ``suspects`` (raised instead without ``on_crash``)."""
         from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(max_workers=min(self.jobs, n_items), mp_context=self._context(),
+        with ProcessPoolExecutor(max_workers=workers, mp_context=self._context(),
                                  initializer=_init_local, initargs=(factory, args, os.getpid())) as pool:
             # At most 2 items per worker in flight: results come back as they finish, memory stays flat.
             pending: dict[Future, tuple[int, object]] = {}
@@ -206,7 +211,7 @@ class LocalRunner:
                         suspects.append((index, item))
                         return
 
-            submit(2 * self.jobs)
+            submit(2 * workers)
             try:
                 while pending and not suspects:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -296,9 +301,10 @@ class RayRunner:
                 logging.getLogger(name).setLevel(level)
         return ray
 
-    def map(self, factory: WorkerFactory, args: tuple, items: Sequence, *,
+    def map(self, factory: WorkerFactory, args: tuple, items: Iterable, *,
             on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
         # on_crash is not needed here: Ray Data restarts a dead actor and retries its batch
+        items = list(items)  # a Ray Dataset is made from all of them
         if not items:
             return
         ray = self.connect()

@@ -270,20 +270,25 @@ def iter_predictions(
     if predictor is not None:
         segment_seconds = predictor.chunk_seconds
     if (jobs > 1 or runner is not None) and source:
-        paths = [os.fspath(p) for p in paths]
-        if len(paths) > 1:
-            from genrekit.runners import LocalRunner
+        from genrekit.runners import LocalRunner
 
-            runner = runner or LocalRunner(min(jobs, len(paths)))
-            crashed = lambda path, reason: {"error": f"{path}: {reason}"}  # noqa: E731  (a worker died on it)
-            for index, outcome in runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds,
-                                                                   min_confidence, music_check), paths,
-                                             on_crash=crashed):
-                if "prediction" in outcome:
-                    yield paths[index], Prediction.from_dict(outcome["prediction"]), None
-                else:
-                    yield paths[index], None, outcome["error"]
-            return
+        runner = runner or LocalRunner(jobs)
+        listed: list[str] = []  # the paths as the runner reads them: a stream's are read as workers come free
+
+        def read() -> Iterator[str]:
+            for path in paths:
+                listed.append(os.fspath(path))
+                yield listed[-1]
+
+        crashed = lambda path, reason: {"error": f"{path}: {reason}"}  # noqa: E731  (a worker died on it)
+        for index, outcome in runner.map(make_song_predictor, (source, segment_seconds, skip, hop_seconds,
+                                                               min_confidence, music_check), read(),
+                                         on_crash=crashed):
+            if "prediction" in outcome:
+                yield listed[index], Prediction.from_dict(outcome["prediction"]), None
+            else:
+                yield listed[index], None, outcome["error"]
+        return
     if predictor is None:
         predictor = load(model, segment_seconds=segment_seconds)
     for path in map(os.fspath, paths):
