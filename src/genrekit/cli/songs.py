@@ -112,9 +112,9 @@ PLOT_STEM_BYTES = 180
 
 def _plot_path(folder: Path, song: str, used: set[str]) -> Path:
     """``folder/<song's stem>.png``; songs of the same name (in other folders, or other formats)
-    get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another, and
-    so does a name taken by a file genrekit did not write (cover art): never replaced. An
-    earlier run's plot is."""
+    get ``-2``, ``-3``... in the order they come, so no plot of this run replaces another. A
+    name taken by a file genrekit did not write (cover art) is passed over likewise, never
+    replaced; an earlier run's plot is replaced."""
     from genrekit._files import written_by_genrekit
 
     stem = Path(song).stem

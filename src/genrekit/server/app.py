@@ -519,8 +519,6 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     ParameterError
         ``host``:``port`` cannot be listened on (in use, or not this machine's).
     """
-    import socket
-
     import uvicorn
 
     service = create_app(model_path, limits)
