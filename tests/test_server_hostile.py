@@ -699,9 +699,10 @@ def test_a_multipart_body_is_parsed_off_the_event_loop(tmp_path, monkeypatch):
 
 
 def test_a_504_says_whether_the_song_was_analysed_or_never_reached_a_worker(model_file, gtzan_mini, tmp_path):
-    """One worker, 1.5 s timeout, each chunk 1 s: the first song's analysis is stopped; the
+    """One worker, 1 s timeout, each chunk 3 s (the first song's worker lets go at its next
+    chunk, 2 s after the second song's deadline): the first song's analysis is stopped; the
     second, queued behind it, never started, and its 504 said its analysis had taken too long."""
-    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 1, "timeout_seconds": 1.5}, delay=1.0)
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 1, "timeout_seconds": 1.0}, delay=3.0)
     try:
         clip = _clip(gtzan_mini, "classical", 1).read_bytes()
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -713,7 +714,7 @@ def test_a_504_says_whether_the_song_was_analysed_or_never_reached_a_worker(mode
                                  files={"file": ("second.wav", clip, "audio/wav")})
             answers = first.result(), second.result()
         assert [a.status_code for a in answers] == [504, 504], [a.text for a in answers]
-        assert "analysis took longer than 1.5 s and was stopped" in answers[0].json()["detail"]
-        assert "waited 1.5 s for a free worker and was not analysed" in answers[1].json()["detail"]
+        assert "analysis took longer than 1 s and was stopped" in answers[0].json()["detail"]
+        assert "waited 1 s for a free worker and was not analysed" in answers[1].json()["detail"]
     finally:
         _stop(server)
