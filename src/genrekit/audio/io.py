@@ -304,16 +304,19 @@ def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
 OPENING_SECONDS = 10.0
 
 
-def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS) -> str | None:
+def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS,
+                 whole_if_shorter: bool = False) -> str | None:
     """SHA-256 of the first ``seconds`` of a file's decoded audio (its sample rate, channel
     count and float32 samples), hex encoded: the same for a song and a copy cut shorter (or
     re-encoded losslessly, its tags rewritten), where :func:`audio_hash` of the whole differs.
+    With ``whole_if_shorter``, a file shorter than ``seconds`` gets the hash of all its audio
+    (the same for its lossless copies; never equal to a longer file's opening).
 
     Returns
     -------
     str or None
-        None where the file is shorter than ``seconds`` or those seconds are digital silence
-        (which many songs share).
+        None where those seconds are digital silence (which many songs share), or where the
+        file is shorter than ``seconds`` (unless ``whole_if_shorter``).
 
     Raises
     ------
@@ -332,7 +335,7 @@ def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS) -
                 read, sounding = read + block.shape[0], sounding or bool(block.any())
         except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
             raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
-    return digest.hexdigest() if read == frames and sounding else None
+    return digest.hexdigest() if sounding and (read == frames or whole_if_shorter) else None
 
 
 # Bare codec streams without an index, whose length FFmpeg guesses from the first packets'

@@ -215,7 +215,7 @@ def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], 
 
 def _contents_of(path: str) -> tuple[str, ...]:
     """What a copy of the file shares with it: its content hash and the hash of its first 10 s
-    of audio (where it has 10 s that are not silence), remembered per (path, size, mtime);
+    of audio, or of all of a shorter clip's (unless silence), remembered per (path, size, mtime);
     none for a URL or a file that cannot be read or decoded (its analysis reports why)."""
     from genrekit.audio import remote
 
@@ -228,22 +228,9 @@ def _contents_of(path: str) -> tuple[str, ...]:
     return _content_hashes(path, stat.st_size, stat.st_mtime_ns)
 
 
-def _sounds(path: str) -> bool:
-    """Whether a short file decodes to sound: load() refuses digital silence (and damage)."""
-    from genrekit.audio import load
-    from genrekit.errors import AudioError
-
-    try:
-        load(path, sr=None)
-    except AudioError:
-        return False
-    return True
-
-
 @functools.lru_cache(maxsize=1 << 18)
 def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
-    from genrekit.audio import audio_hash, content_hash, info, is_audio_path, opening_hash
-    from genrekit.audio.io import OPENING_SECONDS
+    from genrekit.audio import content_hash, is_audio_path, opening_hash
     from genrekit.errors import AudioError
 
     try:
@@ -252,12 +239,8 @@ def _content_hashes(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
         return ()
     if not is_audio_path(path):  # an image network's PNGs hold no audio
         return (content,)
-    try:
-        opening = opening_hash(path)
-        if opening is not None:
-            return (content, f"opening:{opening}")
-        if info(path).duration < OPENING_SECONDS and _sounds(path):  # no 10 s opening: all of a short clip's audio
-            return (content, f"audio:{audio_hash(path)}")  # (not of digital silence, which many clips share)
+    try:  # a clip under 10 s: all of its audio, in the same decode (not digital silence, which many share)
+        opening = opening_hash(path, whole_if_shorter=True)
     except AudioError:
-        pass
-    return (content,)
+        opening = None
+    return (content,) if opening is None else (content, f"opening:{opening}")

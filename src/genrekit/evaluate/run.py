@@ -615,14 +615,13 @@ def compare_models(
     out = Path(out_dir) if out_dir is not None else None
     done = _finished_rows(out, setup) if out is not None else {}
     others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
-    resumed = [r.name for r in recipes
-               if r.name in done and done[r.name].get("kind_setup", {}) == json.loads(json.dumps(r.setup))]
+    own_setups = {r.name: json.loads(json.dumps(r.setup)) for r in recipes}  # as comparison.json holds them
+    resumed = [r.name for r in recipes if r.name in done and done[r.name].get("kind_setup", {}) == own_setups[r.name]]
     if resumed:
         logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
                        out, len(resumed), ", ".join(resumed))
     rows = []
     for recipe in recipes:
-        own_setup = json.loads(json.dumps(recipe.setup))  # as comparison.json holds it
         row = done.get(recipe.name) if recipe.name in resumed else None
         if row is None:
             result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
@@ -635,7 +634,7 @@ def compare_models(
             # files a fold could not use (a network decodes its tracks itself): path -> reason
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
-            row["kind_setup"] = own_setup
+            row["kind_setup"] = own_setups[recipe.name]
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
