@@ -748,9 +748,16 @@ def test_a_list_of_paths_holding_a_nul_byte_is_a_usage_error_not_a_traceback(tmp
 
     stdin = CliRunner().invoke(app, ["predict", "-", "--format", "jsonl"], input=f"{clip}\nbad\0name.wav\n")
     assert stdin.exit_code == 2 and "the list read from stdin: line 2 holds a NUL byte" in stdin.output, stdin.output
+    assert stdin.output.count('{"path"') == 1, stdin.output  # the song before the bad line is answered
     listed = CliRunner().invoke(app, ["predict", "--files-from", str(clip)])
     assert listed.exit_code == 2 and f"--files-from {clip}: line 1 holds a NUL byte" in listed.output, listed.output
     assert "Traceback" not in stdin.output + listed.output
+    # in a pool, the songs before the bad line are answered too
+    three = "".join(f"{path}\n" for path in sorted(clip.parent.parent.glob("*/*.00002.*"))[:3])
+    pooled = CliRunner().invoke(app, ["predict", "-", "--format", "jsonl", "--jobs", "2"],
+                                input=f"{three}bad\0name.wav\n")
+    assert pooled.exit_code == 2 and "line 4 holds a NUL byte" in pooled.output, pooled.output
+    assert pooled.output.count('{"path"') == 3, pooled.output
 
 
 def test_export_and_tag_refuse_an_out_whose_folder_cannot_be_made_before_any_work(tmp_path, gtzan_mini):

@@ -530,3 +530,30 @@ def test_workers_read_a_stream_of_paths_as_they_come_free(gtzan_mini):
     assert len(read) <= 4 and first[2] is None, (len(read), first)  # two per worker, not all six
     rest = list(outcomes)
     assert sorted(p for p, _, _ in [first, *rest]) == sorted(map(str, clips)) and all(e is None for _, _, e in rest)
+
+
+def test_results_come_while_a_slow_producer_is_still_looking(gtzan_mini):
+    """The pool read the next path in the thread that collects results, so a producer slower
+    than the songs (paths piped in as they are found) held back songs already analysed until
+    it gave the next path. Paths are now read in a thread of their own."""
+    import threading
+
+    from genrekit.models import default_model_path
+    from genrekit.predict.files import iter_predictions
+
+    clips = sorted(gtzan_mini.glob("*/*.00001.*"))[:3]
+    gate, gave_up = threading.Event(), []
+
+    def stream():
+        yield clips[0]
+        yield clips[1]
+        gave_up.append(not gate.wait(60))  # the third path comes only after the first two songs' results
+        yield clips[2]
+
+    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), jobs=2)
+    first_two = [next(outcomes), next(outcomes)]
+    gate.set()
+    rest = list(outcomes)
+    assert gave_up == [False], "the first results waited for the producer's next path"
+    assert sorted(p for p, _, _ in first_two) == sorted(map(str, clips[:2]))
+    assert [p for p, _, _ in rest] == [str(clips[2])] and all(e is None for _, _, e in first_two + rest)

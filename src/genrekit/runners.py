@@ -17,11 +17,13 @@ results stream back to this process. It needs ``pip install 'genrekit[ray]'``.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -138,6 +140,89 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def _raising(error: BaseException) -> Iterator:
+    raise error
+    yield  # a generator: it raises when it is read
+
+
+class _Feed:
+    """A stream of items read in a thread of its own, only as many as the caller has room
+    for (:meth:`take`). A slow producer (paths piped in as they are found or downloaded) then
+    holds back only the next submission, not the results of the songs already analysed.
+    ``arrival`` is a future that completes when items (or the stream's end) are waiting, so
+    it can be waited on with the pool's futures."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator):
+        self._items = items
+        self._buffer: collections.deque = collections.deque()
+        self._lock = threading.Condition()
+        self._wanted = 0
+        self._ended = self._closed = False
+        self._error: BaseException | None = None
+        self.arrival: Future = Future()
+        threading.Thread(target=self._read, name="genrekit-feed", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while self._wanted <= 0 and not self._closed:
+                        self._lock.wait()
+                    if self._closed:
+                        return
+                item = next(self._items, self._END)  # not under the lock: the producer may take its time
+                if item is self._END:
+                    return
+                with self._lock:
+                    self._wanted -= 1
+                    self._buffer.append(item)
+                    self._announce()
+        except BaseException as exc:  # the producer's own error (a bad line of a path list) reaches the caller
+            self._error = exc
+        finally:
+            with self._lock:
+                self._ended = True
+                self._announce()
+
+    def _announce(self) -> None:
+        if not self.arrival.done():
+            self.arrival.set_result(None)
+
+    def take(self, room: int) -> list:
+        """Up to ``room`` items that are waiting, without waiting; the rest of the room is
+        read for the next call. The producer's error is raised once the items before it are
+        taken, and at every call after."""
+        with self._lock:
+            taken = [self._buffer.popleft() for _ in range(min(room, len(self._buffer)))]
+            self._wanted = room - len(taken)
+            self._lock.notify_all()
+            if not self._buffer and not self._ended:
+                self.arrival = Future()
+            if not taken and not self._buffer and self._error is not None:
+                raise self._error
+            return taken
+
+    def put_back(self, items: list) -> None:
+        """Items taken but not run (their pool broke): they come first at the next take."""
+        with self._lock:
+            self._buffer.extendleft(reversed(items))
+            if items:
+                self._announce()
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self._ended and not self._buffer and self._error is None
+
+    def close(self) -> None:
+        """Stop reading (a reader waiting on the producer stops when the producer yields)."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+
 class LocalRunner:
     """A pool of ``jobs`` processes on this machine; ``jobs=1`` runs in this process.
 
@@ -169,21 +254,28 @@ class LocalRunner:
         in a pool of its own, the one that ends its worker again gets ``on_crash(item,
         reason)`` as its result, and the rest go on in a new pool; without it, the error is
         raised."""
-        items = iter(items)
-        head = list(itertools.islice(items, max(2, self.jobs)))  # fewer: that is all of them
+        items, head = iter(items), []
+        try:
+            head.extend(itertools.islice(items, max(2, self.jobs)))  # fewer: that is all of them
+        except Exception as exc:  # the producer's error (a bad line of a path list): after the items before it
+            items = _raising(exc)
         if self.jobs == 1 or len(head) <= 1:
             worker = factory(*args)
             for index, item in enumerate(itertools.chain(head, items)):
                 yield index, worker(item)
             return
-        queue = iter(enumerate(itertools.chain(head, items)))
-        while True:
-            suspects: list[tuple[int, object]] = []
-            yield from self._pool(factory, args, queue, min(self.jobs, len(head)), suspects, on_crash)
-            if not suspects:
-                return
-            for index, item in suspects:  # alone, so a second crash names its item
-                yield index, next(iter(self._alone(factory, args, item, on_crash)))
+        workers = min(self.jobs, len(head))
+        feed = _Feed(enumerate(itertools.chain(head, items)))
+        try:
+            while True:
+                suspects: list[tuple[int, object]] = []
+                yield from self._pool(factory, args, feed, workers, suspects, on_crash)
+                if not suspects:
+                    return
+                for index, item in suspects:  # alone, so a second crash names its item
+                    yield index, next(iter(self._alone(factory, args, item, on_crash)))
+        finally:
+            feed.close()
 
     def _context(self):
         context = multiprocessing.get_context(self.method)
@@ -191,8 +283,8 @@ class LocalRunner:
             context.set_forkserver_preload(self.preload)
         return context
 
-    def _pool(self, factory, args, queue, workers: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
-        """Run ``queue``'s items in one pool until it is done or broken; a broken pool's
+    def _pool(self, factory, args, feed: _Feed, workers: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
+        """Run ``feed``'s items in one pool until it is done or broken; a broken pool's
         unfinished items go to ``suspects`` (raised instead without ``on_crash``)."""
         from concurrent.futures.process import BrokenProcessPool
 
@@ -201,21 +293,35 @@ class LocalRunner:
             # At most 2 items per worker in flight: results come back as they finish, memory stays flat.
             pending: dict[Future, tuple[int, object]] = {}
 
-            def submit(n: int) -> None:
-                for _, (index, item) in zip(range(n), queue):
+            failed: list[BaseException] = []  # the producer's error: raised once the items before it are done
+
+            def submit() -> None:
+                if failed:
+                    return
+                try:
+                    taken = feed.take(2 * workers - len(pending))
+                except Exception as exc:
+                    failed.append(exc)
+                    return
+                for n, (index, item) in enumerate(taken):
                     try:
                         pending[pool.submit(_run_local, item)] = index, item
                     except BrokenProcessPool:  # a worker died while the caller handled a result
                         if on_crash is None:
                             raise
                         suspects.append((index, item))
+                        feed.put_back(taken[n + 1:])
                         return
 
-            submit(2 * workers)
             try:
-                while pending and not suspects:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                submit()
+                while (pending or not (feed.exhausted or failed)) and not suspects:
+                    # the feed's arrival is waited on only while there is room for its items
+                    waiting = set(pending) | ({feed.arrival} if len(pending) < 2 * workers else set())
+                    done, _ = wait(waiting, return_when=FIRST_COMPLETED)
                     for future in done:
+                        if future not in pending:
+                            continue  # the feed's arrival
                         index, item = pending.pop(future)
                         try:
                             result = future.result()
@@ -226,10 +332,12 @@ class LocalRunner:
                             continue
                         yield index, result
                     if not suspects:
-                        submit(len(done))
+                        submit()
                 if suspects:
                     suspects.extend(pending.values())  # lost with the pool, whichever held the crash
                     pending.clear()
+                if failed and not suspects:  # with suspects, the next pool meets the error again
+                    raise failed[0]
             except BaseException:  # Ctrl+C, or the caller stopped: the songs in analysis are not waited for
                 _stop_workers(pool)
                 raise
