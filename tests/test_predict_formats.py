@@ -130,3 +130,29 @@ def test_the_tables_analysed_span_keeps_a_short_files_tenths():
     console.print(formats.prediction_table([song("short.wav", 3.5), song("long.wav", 170.2)], model_name="m", top=2))
     text = console.export_text()
     assert "0-3.5 s" in text and "0-170 s" in text
+
+
+def test_json_and_csv_list_the_files_in_the_order_given_failures_included():
+    """json and csv listed failed files after every prediction, so a script pairing the rows
+    with its own list of files paired them wrongly."""
+    from genrekit.predict import formats
+
+    first, last = _prediction("a.wav"), _prediction("c.wav")
+    failures = {"b.wav": "b.wav: not audio"}
+    order = ["a.wav", "b.wav", "c.wav"]
+    lines = formats.render("json", [first, last], failures, labels=["jazz", "rock"], model_name="m", top=2,
+                           order=order).splitlines()
+    assert [json.loads(line)["path"] for line in lines] == order
+    for kind in ("csv", "timeline"):
+        rows = list(csv.DictReader(io.StringIO(formats.render(kind, [first, last], failures, labels=["jazz", "rock"],
+                                                              model_name="m", top=2, order=order))))
+        assert list(dict.fromkeys(row["path"] for row in rows)) == order, kind
+        assert [row["error"] != "" for row in rows if row["path"] == "b.wav"] == [True], kind
+
+
+def _prediction(path: str):
+    from genrekit.predict.song import Prediction, Segment
+
+    segment = Segment(start=0.0, end=3.0, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1})
+    return Prediction(path=path, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
+                      n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0}, timeline=[segment])

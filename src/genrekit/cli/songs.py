@@ -81,7 +81,8 @@ def predict(
     top = min(top, len(model.labels))
     source = Path(model.source).name if isinstance(model.source, (str, os.PathLike)) else None
     shown = f"{model.name} ({source})" if source and source != model.name else model.name  # which file: ONNX or not
-    output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=shown, top=top)
+    output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=shown, top=top,
+                            order=paths)
     if isinstance(output, str):
         sys.stdout.write(output)
     elif output is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "timeline")
 
 
 def render(output_format: str, predictions: Sequence[Prediction], failures: Mapping[str, str], *,
-           labels: Sequence[str], model_name: str, top: int) -> str | Table | None:
+           labels: Sequence[str], model_name: str, top: int, order: Sequence[str] | None = None) -> str | Table | None:
     """All the predictions (and failures) of a run in ``output_format``.
 
     Parameters
@@ -47,6 +47,10 @@ def render(output_format: str, predictions: Sequence[Prediction], failures: Mapp
         The table's title.
     top : int
         Genres shown per file (``table``, ``json``).
+    order : sequence of str, optional
+        The paths as they were given: ``json`` and the csv formats list the files, failed or
+        not, in this order (scripts pair the rows with their own list). Default: the
+        predictions, then the failures.
 
     Returns
     -------
@@ -54,11 +58,11 @@ def render(output_format: str, predictions: Sequence[Prediction], failures: Mapp
         Text ending in a newline; the ``table`` as a rich renderable (None without predictions).
     """
     if output_format == "json":
-        return "".join(line + "\n" for line in json_lines(predictions, failures, top=top))
+        return "".join(line + "\n" for line in json_lines(predictions, failures, top=top, order=order))
     if output_format == "csv":
-        return csv_text(predictions, failures, labels)
+        return csv_text(predictions, failures, labels, order=order)
     if output_format == "timeline":
-        return timeline_csv_text(predictions, failures, labels)
+        return timeline_csv_text(predictions, failures, labels, order=order)
     if output_format == "table":
         return prediction_table(predictions, model_name=model_name, top=top) if predictions else None
     raise ParameterError(f"output_format={output_format!r}: expected one of {', '.join(f for f in FORMATS if f != 'jsonl')}")
@@ -91,12 +95,27 @@ def failure_record(path: str, reason: str) -> dict:
     return {"path": path, "error": reason}
 
 
-def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *, top: int) -> Iterable[str]:
-    """``json``: one line per prediction, then one per failure (without the newline)."""
-    for prediction in predictions:
-        yield json_line(prediction, top=top)
-    for path, reason in failures.items():
-        yield failure_line(path, reason)
+def in_order(predictions: Iterable[Prediction], failures: Mapping[str, str],
+             order: Sequence[str] | None = None) -> Iterator[tuple[str, Prediction | None, str | None]]:
+    """``(path, prediction, None)`` and ``(path, None, reason)``: in ``order`` (the paths as
+    given; a path in neither is skipped), else the predictions, then the failures."""
+    if order is None:
+        yield from ((p.path, p, None) for p in predictions)
+        yield from ((path, None, reason) for path, reason in failures.items())
+        return
+    by_path = {p.path: p for p in predictions}
+    for path in order:
+        if path in by_path:
+            yield path, by_path[path], None
+        elif path in failures:
+            yield path, None, failures[path]
+
+
+def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *, top: int,
+               order: Sequence[str] | None = None) -> Iterable[str]:
+    """``json``: one line per file (without the newline), in :func:`in_order`'s order."""
+    for path, prediction, reason in in_order(predictions, failures, order):
+        yield json_line(prediction, top=top) if prediction is not None else failure_line(path, reason)
 
 
 def json_line(prediction: Prediction, *, top: int) -> str:
@@ -109,9 +128,11 @@ def failure_line(path: str, reason: str) -> str:
     return json.dumps(failure_record(path, reason))
 
 
-def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str]) -> str:
-    """``csv``: a header, then one row per file (failures last, with their ``error``); a
-    genre ``unknown`` has its ``unknown_reason`` (``not music``, ``below min confidence``).
+def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str], *,
+             order: Sequence[str] | None = None) -> str:
+    """``csv``: a header, then one row per file in :func:`in_order`'s order (a failure with its
+    ``error``); a genre ``unknown`` has its ``unknown_reason`` (``not music``, ``below min
+    confidence``).
 
     Parameters
     ----------
@@ -120,6 +141,8 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
         Path -> reason.
     labels : sequence of str
         The model's genres, in its order: the ``p_<genre>`` and ``share_<genre>`` columns.
+    order : sequence of str, optional
+        The paths as given (:func:`in_order`).
 
     Returns
     -------
@@ -133,32 +156,34 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
     writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
                      *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
                      "styles", "unknown_reason", "error"])
-    for p in predictions:
+    for path, p, reason in in_order(predictions, failures, order):
+        if p is None:
+            writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
+                             spreadsheet_cell(reason)])
+            continue
         writer.writerow([spreadsheet_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
                          p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
                          *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles),
                          p.unknown_reason or "", ""])
-    for path, reason in failures.items():
-        writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
-                         spreadsheet_cell(reason)])
     return buffer.getvalue()
 
 
 def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str],
-                      labels: Sequence[str]) -> str:
+                      labels: Sequence[str], *, order: Sequence[str] | None = None) -> str:
     """``timeline``: a header, then one row per chunk of every file (``path``, ``start``, ``end``,
-    ``genre``, ``confidence``, ``p_<genre>``..., ``error``), then one row per file that could
-    not be analysed, with its ``error`` (as :func:`csv_text`)."""
+    ``genre``, ``confidence``, ``p_<genre>``..., ``error``), and one row for a file that could
+    not be analysed, with its ``error``; files in :func:`in_order`'s order (as :func:`csv_text`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels), "error"])
-    for p in predictions:
+    for path, p, reason in in_order(predictions, failures, order):
+        if p is None:
+            writer.writerow([spreadsheet_cell(path), "", "", "", "", *([""] * len(labels)), spreadsheet_cell(reason)])
+            continue
         for s in p.timeline:
             writer.writerow([spreadsheet_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
                              *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
-    for path, reason in failures.items():
-        writer.writerow([spreadsheet_cell(path), "", "", "", "", *([""] * len(labels)), spreadsheet_cell(reason)])
     return buffer.getvalue()
 
 
