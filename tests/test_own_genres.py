@@ -270,6 +270,10 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     table = pd.read_csv(results)
     owned = table[table["own_genres"].notna()]
     assert len(owned) == len(library["tagged"]) and (owned["tag_action"] == "kept").all()
+    # seen_in_training is checked where the model disputes the owner's genre, and empty (not
+    # False: it was read as "not trained on") where it was not checked
+    checked = table["seen_in_training"].notna()
+    assert not (checked & table["own_genres"].isna()).any(), table[checked & table["own_genres"].isna()]
     # tag's own report: the columns are there (whether the trained-on swapped files are still
     # disputed depends on what the head memorised; train's out-of-fold report is the one that finds them)
     disputed = pd.read_csv(tmp_path / "tags.csv.disagreements.csv")

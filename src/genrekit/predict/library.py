@@ -71,7 +71,7 @@ class TagRecord:
     tag: dict | None = None  # the journal's record of a write: fields old/new, size and mtime before and after
     own_genres: list[str] | None = None  # the genres its owner tagged it with (None: none, or genrekit's own)
     own_as_model: list[str] | None = None  # the model's genres those mean (empty: none it knows)
-    seen_in_training: bool = False  # the model was trained on this file
+    seen_in_training: bool | None = None  # the model was trained on this file; None: not checked (see tag)
 
 
 @dataclass
