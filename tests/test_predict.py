@@ -233,6 +233,12 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
                                      str(tmp_path / "b" / "song.wav"), "--format", output_format, "--plot", str(plots)])
         assert result.exit_code == EXIT_OK, result.output
         assert sorted(p.name for p in plots.iterdir()) == ["song-2.png", "song.png"]
+        said = " ".join(result.stderr.split())  # which song the numbered plot is of
+        assert any(f"plot of {tmp_path / f}/song.wav: {plots / 'song-2.png'}" in said for f in "ab"), result.stderr
+    # and the table tells them apart by their folders
+    both = runner.invoke(app, ["predict", "--model", str(tmp_path / "model.genrekit"), str(tmp_path / "a" / "song.wav"),
+                               str(tmp_path / "b" / "song.wav")], env={"COLUMNS": "100"})
+    assert "a/song.wav" in both.stdout and "b/song.wav" in both.stdout, both.stdout
 
 
 def test_song_scores_follow_the_literature():

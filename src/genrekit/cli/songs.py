@@ -14,7 +14,7 @@ from rich.table import Table
 
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, NON_NEGATIVE, POSITIVE,
-    PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note_training_files,
+    PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note, _note_training_files,
     _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
 )
 
@@ -104,6 +104,9 @@ def _plot(prediction, folder: Path, used: set[str], failures: dict[str, str]) ->
     except Exception as exc:  # a plot must not end the run: its results are out, or still to come (jsonl)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
         failures[f"{prediction.path} (plot)"] = f"{path}: plot not written: {reason}"
+        return
+    if path.name != f"{Path(prediction.path).stem}.png":  # a numbered (or shortened) name: say whose it is
+        _note(f"plot of {escape(prediction.path)}: {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
 # A plot's file name keeps this much of the song's name: with "-N.png" and the temporary name

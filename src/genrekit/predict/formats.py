@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from genrekit._files import spreadsheet_cell
@@ -217,16 +218,31 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         view.add_column("styles", overflow="fold", ratio=2)
     view.add_column("share of chunks", overflow="fold", ratio=2)
     view.add_column("analysed", justify="right", ratio=1)
-    for p in predictions:
+    for p, name in zip(predictions, short_names([p.path for p in predictions])):
         # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
         ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
         if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
             ranked.insert(0, f"unknown ({p.unknown_reason}):")
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
-        view.add_row(escape(Path(p.path).name), "\n".join(ranked), *styles, "\n".join(shares),
+        view.add_row(escape(name), "\n".join(ranked), *styles, "\n".join(shares),
                      f"{_seconds(p.start)}-{_seconds(p.end)} s\n{_parts(p)}")
     return view
+
+
+def short_names(paths: Sequence[str]) -> list[str]:
+    """Each path's shortest ending that no other path of ``paths`` ends with: its file name,
+    or as many folders before it as it takes (``live/01 Intro.mp3`` beside ``studio/01 Intro.mp3``)."""
+    parts = [PurePath(path).parts or (path,) for path in paths]
+    depth = [1] * len(paths)
+    while True:
+        shown = [str(PurePath(*p[-d:])) for p, d in zip(parts, depth)]
+        counts = Counter(shown)
+        clashing = [i for i, name in enumerate(shown) if counts[name] > 1 and depth[i] < len(parts[i])]
+        if not clashing:
+            return shown
+        for i in clashing:
+            depth[i] += 1
 
 
 def _seconds(value: float) -> str:
