@@ -1213,6 +1213,43 @@ def test_a_tensor_stored_outside_the_file_is_refused_before_onnxruntime_reads_it
         load(path)
 
 
+@pytest.mark.parametrize("where", ["initializer", "attribute"])
+def test_sparse_tensors_are_refused_before_onnxruntime_expands_them(tmp_path, where):
+    """onnxruntime makes each sparse tensor dense while it builds a session, before genrekit's
+    metadata check, outside its memory arena and its run timer: a 214-byte file with four
+    empty sparse initializers of 2**28 floats took 4.2 GB (a review, 2026-12-04). Here one
+    of 2**30 floats, which would take 4 GiB: refused by name, from the file's bytes."""
+    import subprocess
+    import sys
+
+    from onnx import TensorProto, helper
+
+    empty = helper.make_sparse_tensor(helper.make_tensor("s", TensorProto.FLOAT, [0], []),
+                                      helper.make_tensor("i", TensorProto.INT64, [0], []), [2 ** 30])
+    if where == "initializer":
+        path = _one_op_onnx(tmp_path / "sparse.onnx", helper.make_node("Identity", ["mean"], ["out"]))
+        import onnx
+
+        model = onnx.load(str(path))
+        model.graph.sparse_initializer.append(empty)
+        onnx.save(model, str(path))
+    else:
+        node = helper.make_node("Identity", ["mean"], ["out"])  # an allowed operator, an attribute of any name
+        node.attribute.append(helper.make_attribute("value", empty))
+        path = _one_op_onnx(tmp_path / "sparse.onnx", node)
+    assert path.stat().st_size < 2000
+    script = ("import resource, sys\n"
+              "from genrekit.errors import ModelError\n"
+              "from genrekit.models import load\n"
+              "try:\n    load(sys.argv[1])\nexcept ModelError as exc:\n    print(exc)\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    message, peak_mb = result.stdout.strip().rsplit("\n", 1)
+    assert message.startswith(f"{path}: ") and "1 sparse tensor(s), which genrekit's exports never hold" in message, \
+        result.stdout + result.stderr
+    assert int(peak_mb) < 1000, peak_mb
+
+
 def test_an_onnx_graph_that_asks_for_more_memory_than_the_cap_gets_an_error(tmp_path):
     """Allowed operators can still ask for any amount of memory (ConstantOfShape to a shape in
     the file): onnxruntime's arena is capped (ONNX_ARENA_MAX_BYTES, 4 GiB), so the file is

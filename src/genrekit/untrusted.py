@@ -823,6 +823,9 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
       ``domain.operator`` (the default domain's without one; ``ai.onnx`` is the default);
     - tensors stored outside the file (ONNX external data names a path, which onnxruntime
       would resolve against the working directory when given bytes);
+    - sparse tensors (initializers and attributes): onnxruntime makes each a dense tensor
+      while it builds the session, before any check and outside its memory arena, so a few
+      hundred bytes asked for gigabytes;
     - session options in the metadata (``ort_config``), which onnxruntime applies where
       ``ORT_LOAD_CONFIG_FROM_MODEL=1`` is set (thread counts, a profile written to the
       working directory).
@@ -837,6 +840,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         return ["onnxruntime's own .ort format, not ONNX"]
     ops: set[tuple[str, str]] = set()
     external: set[int] = set()  # where each such tensor starts
+    sparse: set[int] = set()
 
     def fields(start: int, end: int):
         """(field number, wire type, value) for varints, (number, 2, (start, end)) for
@@ -877,7 +881,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             elif number == 5:
                 tensor(inner)
             else:
-                sparse_tensor(inner)
+                sparse.add(inner[0])
 
     def node(span, depth: int) -> None:
         op_type = domain = ""
@@ -899,11 +903,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             elif number in (6, 11):
                 graph(inner, depth + 1)
             else:
-                sparse_tensor(inner)
-
-    def sparse_tensor(span) -> None:
-        for _, inner in messages(*span, (1, 2)):  # SparseTensorProto values, indices
-            tensor(inner)
+                sparse.add(inner[0])
 
     def tensor(span) -> None:
         for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
@@ -932,6 +932,9 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"the graph uses {', '.join(refused_ops)}, which genrekit's exports never do")
     if external:
         refusals.append(f"{len(external)} tensor(s) stored outside the file (ONNX external data names a path)")
+    if sparse:
+        refusals.append(f"{len(sparse)} sparse tensor(s), which genrekit's exports never hold (onnxruntime "
+                        "expands each to a dense tensor before any check)")
     if session_options:  # read where ORT_LOAD_CONFIG_FROM_MODEL=1: threads, profiling into the working directory
         refusals.append("onnxruntime session options in its metadata ('ort_config')")
     return refusals
