@@ -544,9 +544,29 @@ def test_json_depth_counts_brackets_outside_strings(text, depth):
     """The nesting bound is checked before parsing: brackets inside strings (escaped quotes and
     backslashes included, and in a string left open) do not count, closing ones past zero do not
     lift a later opening one."""
-    from genrekit.untrusted import _json_depth
+    from genrekit.untrusted import _json_shape
 
-    assert _json_depth(text) == depth
+    assert _json_shape(text)[0] == depth
+
+
+def test_json_whose_objects_would_cost_far_more_than_its_bytes_is_refused_before_parsing():
+    """The byte caps let a small file take gigabytes: 3 bytes of "{}," parse into a 72-byte
+    dict, so a 410 kB model file whose skops schema held 64 MB of them took 2.2 GB, and an
+    XGBoost booster the same (a review, 2026-12-04). The objects' cost is estimated from the
+    text first; numbers, strings and genrekit's own documents pass."""
+    import time
+
+    from genrekit.untrusted import MAX_JSON_MEMORY, parse_json
+
+    started = time.perf_counter()
+    with pytest.raises(ModelError, match=r"bomb.json: 12000004 bytes of JSON whose values would take about \d+ MB as "
+                                         r"objects; at most 256 MB are accepted"):
+        parse_json("[" + "{}," * 4_000_000 + "{}]", "bomb.json")
+    assert time.perf_counter() - started < 10 and MAX_JSON_MEMORY == 256 * 2**20
+    with pytest.raises(ModelError, match="would take about"):
+        parse_json("[" + '"ab",' * 3_000_000 + "1]", "strings.json")  # 15 MB of short strings: ~330 MB
+    numbers = parse_json(json.dumps(list(np.linspace(0, 1, 1_000_000))), "numbers.json")  # 20 MB of floats: passes
+    assert len(numbers) == 1_000_000
 
 
 def test_an_archive_over_the_member_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):

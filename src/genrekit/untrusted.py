@@ -41,13 +41,23 @@ _READ_CHUNK = 2**20  # what one read of a member may inflate
 # audio's, ~80 bytes each), so 32 MB holds 200k tracks (fma_large has 106,574).
 MAX_JSON_BYTES = 32 * 2**20
 MAX_JSON_DEPTH = 64
+# What a JSON document may cost as Python objects, estimated from its text before parsing
+# (_json_shape): its bytes alone are no bound, as 3 bytes of "{}," become a 72-byte dict, so
+# 64 MB of them took 2.2 GB. genrekit's own documents cost 1.1-1.8x their bytes (skops schemas)
+# and 3.6x (an XGBoost booster: small numbers), and are estimated at 2-7x.
+MAX_JSON_MEMORY = 256 * 2**20
 # skops' schema.json nests one level per estimator attribute; deep ensembles stay below 40. Its
 # size grows with the trees (~20 kB of JSON each, arrays apart; scikit-learn 1.9): on fma518,
 # gradient-boosting (200 trees a genre) writes 53 MiB on 10 genres and 84 MiB on 16, ~5.3 MiB a
 # genre; the ensemble 49 and 63 MiB; random-forest 10 MiB. Not lowered: 256 MiB already refuses
 # gradient boosting past ~48 genres.
 MAX_SKOPS_SCHEMA_BYTES = 256 * 2**20
+MAX_SKOPS_MEMORY = 640 * 2**20  # gradient boosting on 10 genres: 55 MB of schema, estimated at 107 MB
 MAX_SKOPS_DEPTH = 200
+# An XGBoost booster.json: ~0.5 MB a genre with genrekit's settings (5.3 MB on 10 genres,
+# estimated at 37 MB as objects).
+MAX_BOOSTER_BYTES = 64 * 2**20
+MAX_BOOSTER_MEMORY = 512 * 2**20
 
 # Every type a genrekit classical pipeline contains, with the skops loader that writes it:
 # found by saving every model of ``genrekit.models.classical.MODELS`` (tests/test_hostile_models.py
@@ -187,18 +197,23 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
     return b"".join(chunks)
 
 
-def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH):
-    """A JSON document bounded in size and nesting depth (checked before parsing, so a
-    200,000-deep document is refused without recursing)."""
+def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH,
+               max_memory: int = MAX_JSON_MEMORY):
+    """A JSON document bounded in size, nesting depth and the memory its objects would take
+    (checked before parsing, so a 200,000-deep document is refused without recursing, and
+    a small file of empty objects without building them)."""
     if len(data) > max_bytes:
         raise ModelError(f"{where}: {len(data)} bytes of JSON; at most {max_bytes} are accepted")
     try:
         text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
         raise ModelError(f"{where}: not UTF-8 text ({exc})") from exc
-    depth = _json_depth(text)
+    depth, memory = _json_shape(text)
     if depth > max_depth:
         raise ModelError(f"{where}: JSON nested {depth} levels deep; at most {max_depth} are accepted")
+    if memory > max_memory:
+        raise ModelError(f"{where}: {len(text)} bytes of JSON whose values would take about {memory // 2**20} MB "
+                         f"as objects; at most {max_memory // 2**20} MB are accepted")
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, integers past Python's digit limit
@@ -209,25 +224,36 @@ def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES
 # left open holds every bracket after it)
 # (possessive: the engine keeps no backtracking state per escape, ~160 bytes each otherwise)
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*+(?:"|\Z)', re.DOTALL)
-_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_NOT_STRUCTURE = re.compile(r"[^\[\]{},]+")
 _DEPTH_BLOCK = 1 << 22
 
 
-def _json_depth(text: str) -> int:
-    """The deepest bracket nesting of a JSON text, brackets inside strings ignored. Regular
-    expressions and numpy, not a loop over characters (a ten-genre ensemble's 51 MB skops
-    schema: 1.0 s against 2.8 s)."""
+# CPython 3.11 (64-bit) object sizes, rounded up: a dict or list with its first slots, a str
+# beside its characters, a number (a float, or an int past the cached ones) with its slot
+_CONTAINER_BYTES, _STRING_BYTES, _ITEM_BYTES = 72, 57, 40
+
+
+def _json_shape(text: str) -> tuple[int, int]:
+    """The deepest bracket nesting of a JSON text (brackets inside strings ignored), and the
+    bytes its parsed objects would take, over-estimated: each container, each string with
+    its characters, and each item between commas priced as a number. Regular expressions
+    and numpy, not a loop over characters (a ten-genre ensemble's 51 MB skops schema: 1.0 s
+    against 2.8 s)."""
     import numpy as np
 
-    brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    bare, n_strings = _JSON_STRING.subn("", text)
+    structure = _NOT_STRUCTURE.sub("", bare).encode("ascii")
     steps = np.zeros(256, dtype=np.int8)
     steps[[ord("["), ord("{")]], steps[[ord("]"), ord("}")]] = 1, -1
     deepest = level = 0
-    for start in range(0, len(brackets), _DEPTH_BLOCK):  # in blocks: 8 bytes a bracket, not the whole text at once
-        codes = np.frombuffer(brackets, dtype=np.uint8, count=min(_DEPTH_BLOCK, len(brackets) - start), offset=start)
+    for start in range(0, len(structure), _DEPTH_BLOCK):  # in blocks: 8 bytes a bracket, not the whole text at once
+        codes = np.frombuffer(structure, dtype=np.uint8, count=min(_DEPTH_BLOCK, len(structure) - start), offset=start)
         levels = np.cumsum(steps[codes], dtype=np.int64) + level
         deepest, level = max(deepest, int(levels.max())), int(levels[-1])
-    return deepest
+    containers, commas = structure.count(b"[") + structure.count(b"{"), structure.count(b",")
+    memory = (_CONTAINER_BYTES * containers + _STRING_BYTES * n_strings + (len(text) - len(bare))
+              + _ITEM_BYTES * (commas + 1))
+    return deepest, memory
 
 
 def require(mapping, key: str, kind, where: str, *, optional: bool = False):
@@ -337,7 +363,7 @@ def check_skops_payload(data: bytes, where: str) -> list[str]:
     """
     members = read_archive(data, where, kind="a skops file", required="schema.json")
     schema = parse_json(members["schema.json"], f"{where}/schema.json", max_bytes=MAX_SKOPS_SCHEMA_BYTES,
-                        max_depth=MAX_SKOPS_DEPTH)
+                        max_depth=MAX_SKOPS_DEPTH, max_memory=MAX_SKOPS_MEMORY)
     refused, problems = _schema_problems(schema, members)
     if refused:
         raise ModelError(f"{where}: refuses to load {', '.join(sorted(refused))}: not among the types a genrekit model "
@@ -730,7 +756,7 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
     walk can cycle), every split must name one of the model's features, and the model must
     be the plain gradient-boosted trees genrekit writes (no categorical splits, no vector
     leaves) for ``n_classes`` genres."""
-    booster = parse_json(data, where, max_bytes=MAX_MEMBER_BYTES)  # ~1 MB per genre; the depth cap holds
+    booster = parse_json(data, where, max_bytes=MAX_BOOSTER_BYTES, max_memory=MAX_BOOSTER_MEMORY)
     learner = require(booster, "learner", dict, where)
     params = require(learner, "learner_model_param", dict, f"{where}: learner")
     gradient = require(learner, "gradient_booster", dict, f"{where}: learner")
