@@ -1104,3 +1104,42 @@ def test_keep_sees_a_genre_players_read_outside_the_field_genrekit_writes(tmp_pa
         assert change.action == "kept" and f"has genre {genre!r} in its {where}" in change.reason, change
         assert path.read_bytes() == before
         assert write_genre_tag(path, "rock", existing="replace").action == "written"  # asked for: ours beside it
+
+
+def test_a_compressed_id3_frame_that_inflates_without_bound_is_dropped_not_inflated(tmp_path, originals):
+    """mutagen inflates a compressed ID3 frame whole: a 540 kB MP3 whose PRIV frame held 512 MB
+    of zeros took 3 GB in every `tag` run, written or not (a review, 2026-12-04). Frames may
+    inflate to 32x their size: this one (256 MB from 250 kB) is dropped by the reader, the
+    genre is read, and a write that would lose the frame is refused, in a child process whose
+    peak memory is read."""
+    import subprocess
+    import sys
+    import zlib
+
+    from genrekit.audio.tags import _mp3_tag_size
+
+    def syncsafe(n: int) -> bytes:
+        return bytes([(n >> 21) & 0x7F, (n >> 14) & 0x7F, (n >> 7) & 0x7F, n & 0x7F])
+
+    packer, zeros = zlib.compressobj(9), bytes(2**20)
+    inflated = b"owner\x00" + zeros
+    packed = packer.compress(inflated) + b"".join(packer.compress(zeros) for _ in range(255)) + packer.flush()
+    payload = syncsafe(len(inflated) + 255 * len(zeros)) + packed
+    frames = (b"PRIV" + syncsafe(len(payload)) + b"\x00\x09" + payload  # compressed, with its data length
+              + b"TCON" + syncsafe(5) + b"\x00\x00" + b"\x03Rock")
+    original = (originals / "bare-notag.mp3").read_bytes()
+    song = tmp_path / "bomb.mp3"
+    song.write_bytes(b"ID3\x04\x00\x00" + syncsafe(len(frames)) + frames + original[_mp3_tag_size(original[:10]):])
+    assert song.stat().st_size < 2**20
+    before = song.read_bytes()
+    script = ("import re, sys\n"
+              "from genrekit.audio.tags import read_song_tags, write_genre_tag\n"
+              "print(read_song_tags(sys.argv[1]).genres)\n"
+              "change = write_genre_tag(sys.argv[1], 'jazz', existing='replace')\n"
+              "print(change.action, change.error)\n"
+              "print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n")
+    result = subprocess.run([sys.executable, "-c", script, str(song)], capture_output=True, text=True, timeout=120)
+    genres, change, peak_mb = result.stdout.strip().split("\n")
+    assert genres == "('Rock',)" and change.startswith("failed") and "1 PRIV frame" in change, result.stdout + result.stderr
+    assert int(peak_mb) < 300, peak_mb
+    assert song.read_bytes() == before

@@ -100,6 +100,45 @@ def require_mutagen(what: str) -> None:
                              "pip install 'genrekit[full]' (or pip install mutagen)")
 
 
+# A compressed ID3 frame may inflate to this many times its stored bytes (and 64 KiB more):
+# text compresses 3-10x, pictures not at all, but zlib reaches 1000x on zeros, and mutagen
+# inflates each frame whole with zlib.decompress: a 540 kB MP3 took 3 GB in every `tag` run.
+MAX_FRAME_INFLATION = 32
+
+
+class _BoundedZlib:
+    """What mutagen's ID3 frame reader sees as ``zlib``: the same, with inflation bounded
+    (:data:`MAX_FRAME_INFLATION`). A frame past it is a ``zlib.error``, which mutagen makes a
+    junk frame: dropped from what it reads, and found by :func:`_id3_loss` before a write."""
+
+    error = zlib.error
+
+    @staticmethod
+    def decompress(data: bytes) -> bytes:
+        limit = MAX_FRAME_INFLATION * len(data) + 2**16
+        inflater = zlib.decompressobj()
+        inflated = inflater.decompress(data, limit + 1)
+        if len(inflated) > limit:
+            raise zlib.error(f"a compressed frame inflates past {limit} bytes ({MAX_FRAME_INFLATION}x its own)")
+        if not inflater.eof:
+            raise zlib.error("incomplete or truncated stream")
+        return inflated
+
+
+@functools.cache
+def _mutagen():
+    """mutagen, its ID3 frames inflated with :class:`_BoundedZlib`: every read of tags goes
+    through here (``mutagen.File`` too, which may find an ID3 tag in a file of any name)."""
+    import mutagen
+    from mutagen.id3 import _frames
+
+    if getattr(_frames, "zlib", None) not in (zlib, _BoundedZlib):
+        raise ImportError("mutagen.id3._frames no longer inflates with zlib as genrekit bounds it "
+                          "(see MAX_FRAME_INFLATION); install the mutagen of constraints.txt")
+    _frames.zlib = _BoundedZlib
+    return mutagen
+
+
 class TagConflict(GenrekitError):
     """A file's field is not what it was expected to be (it changed since it was read)."""
 
@@ -199,6 +238,7 @@ def _id3(path: str, *, exact: bool):
     """An MP3's ID3 tag: ``exact`` as stored (ID3v2 only, frames untranslated, for writing
     back in the same version), else as players read it (translated, ID3v1 merged in); None
     when there is none."""
+    _mutagen()
     from mutagen.id3 import ID3, ID3NoHeaderError
 
     try:
@@ -212,6 +252,7 @@ def _load_id3(path: str, suffix: str, *, exact: bool, v1: bool = True):
     file's ID3 chunk (container: mutagen's WAVE or AIFF, which saves it); tags None when absent.
     ``exact``: as stored (see :func:`_id3`); else translated to v2.4 frames, with an ID3v1
     tag merged in where ``v1``."""
+    _mutagen()
     if suffix == ".mp3" and (exact or v1):
         return _id3(path, exact=exact), None
     if suffix == ".mp3":
@@ -241,7 +282,7 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
     """The genre field, and genrekit's own fields, of a taggable file (``TAGGABLE``) as they
     are now; ``suffix``: the format's, when the name has another (a temporary copy).
     ``writable``: refuse a tag genrekit does not rewrite (ID3v2.2); reading alone takes it."""
-    import mutagen
+    mutagen = _mutagen()
 
     path = os.fspath(path)
     suffix = (suffix or Path(path).suffix).lower()
@@ -307,7 +348,7 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
     ParameterError
         The file's tags cannot be read (named, with what was found).
     """
-    import mutagen
+    mutagen = _mutagen()
 
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
@@ -611,6 +652,7 @@ def _put_id3_block(path: str, suffix: str, block: bytes) -> None:
 
 def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], version: int | None,
              remove_empty: bool, block: bytes | None) -> None:
+    _mutagen()
     from mutagen.id3 import ID3, TCON, TXXX, ID3v1SaveOptions
     from mutagen.id3 import delete as delete_id3
 
@@ -665,7 +707,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
 
 
 def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool) -> None:
-    import mutagen
+    mutagen = _mutagen()
     from mutagen.flac import FLAC
     from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
 
@@ -883,7 +925,7 @@ def _textless(frame) -> bool:
 def _other_fields(path: str, suffix: str, touched) -> list:
     """Every tag field of the file but ``touched`` (field names as :attr:`GenreField.fields`
     gives them), as mutagen reads them: what a genre write must leave as it was."""
-    import mutagen
+    mutagen = _mutagen()
 
     skip = {name.casefold() for name in touched} | {"genre"}
     if suffix in ID3_SUFFIXES:
