@@ -1002,6 +1002,32 @@ def test_a_file_changed_since_it_was_analysed_is_not_given_the_old_audio_s_genre
     assert record["key"] == "old" and genre_field(song) == ["My Genre"]
 
 
+def test_a_file_saved_between_the_check_and_the_write_is_not_given_the_old_audio_s_genre(tmp_path, library,
+                                                                                          monkeypatch):
+    """The analysed size and mtime were compared before the write was journalled, and the
+    copy's own baseline taken after: a song saved in between (new audio) got the old audio's
+    genre (a review, 2026-12-04). The copy is now made only of the file as it was analysed."""
+    from genrekit.predict import library as library_module
+
+    song = library / "bare.flac"
+    stat = os.stat(song)
+    record = {"path": str(song), "key": "old", "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "model": "m",
+              "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}
+    journal = library_module.append_record
+
+    def journal_then_another_program_saves(handle, rec):
+        journal(handle, rec)
+        if (rec.get("tag") or {}).get("state") == "writing":
+            sf.write(song, np.zeros(22050 * 7, dtype="float32"), 22050, format="FLAC")
+
+    monkeypatch.setattr(library_module, "append_record", journal_then_another_program_saves)
+    with open(tmp_path / "journal.jsonl", "a") as handle:
+        library_module._set_tag(record, handle, library_module.TagOptions(existing="replace"),
+                                lambda path: ("new", 0, 0))
+    assert record["tag_action"] == "failed" and "changed since it was analysed" in record["tag_error"], record
+    assert genre_field(song) is None and sf.info(song).duration == pytest.approx(7.0)
+
+
 def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monkeypatch):
     linked = library / "tagged.flac"
     os.link(linked, tmp_path / "same-song.flac")  # replacing the file would leave the other name the old tags

@@ -544,16 +544,19 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     return change
 
 
-def apply_tag_change(change: TagChange) -> TagChange:
+def apply_tag_change(change: TagChange, *, unchanged_since: tuple[int, int] | None = None) -> TagChange:
     """Write a planned change (``action`` ``write``): ``written`` with the fields as read back
     from the file (an ID3v2.3 tag joins several values with '/'), or ``failed`` with ``error``.
-    The write is refused (``failed``) when a field is no longer what the plan read."""
+    The write is refused (``failed``) when a field is no longer what the plan read, or the
+    file's ``(size, mtime_ns)`` are no longer ``unchanged_since`` (those of the audio whose
+    genre this is) when its copy is made."""
     if change.action != "write":
         raise ParameterError(f"{change.path}: expected a planned change (action 'write'), found {change.action!r}")
     version = int(change.format[-1]) if (change.format or "").startswith("ID3v2.") else None
     try:
         written = write_fields(change.path, {k: v["new"] for k, v in change.fields.items()},
-                               expect={k: v["old"] for k, v in change.fields.items()}, id3v2_version=version)
+                               expect={k: v["old"] for k, v in change.fields.items()}, id3v2_version=version,
+                               unchanged_since=unchanged_since)
     except Exception as exc:  # mutagen raises many types; the library run must go on
         change.action, change.error = "failed", f"{change.path}: genre tag not written ({type(exc).__name__}: {exc})"
         return change
@@ -1029,7 +1032,8 @@ def _writer_gone(machine: str | None, pid: str | None, status: os.stat_result) -
     return False
 
 
-def replace_safely(path: str, edit, *, keep_extension: bool = False) -> None:
+def replace_safely(path: str, edit, *, keep_extension: bool = False,
+                   unchanged_since: tuple[int, int] | None = None) -> None:
     """Run ``edit(copy)`` on a copy of ``path`` in its folder (permission bits and owner kept),
     fsync the copy and rename it onto ``path``: the file is either as it was or fully written.
     A link is followed: the song it points to is edited, and the link stays a link. Copies
@@ -1041,10 +1045,13 @@ def replace_safely(path: str, edit, *, keep_extension: bool = False) -> None:
     other hard links (they would keep the old tags), one whose owner could not be kept (a
     group-writable song of another user would become the tagger's) or whose group could not
     be kept where its mode gives that group other rights than everyone, and one that another
-    program changed while the copy was edited (its change would be lost)."""
+    program changed while the copy was edited (its change would be lost), or, with
+    ``unchanged_since`` (size, mtime_ns), since then (the genre to write is another audio's)."""
     name, path = path, os.path.realpath(path)
     folder = os.path.dirname(path)
     status = os.stat(path)
+    if unchanged_since is not None and (status.st_size, status.st_mtime_ns) != tuple(unchanged_since):
+        raise TagConflict(f"{name}: changed since it was analysed (size or mtime); its tags are left as they are")
     if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise GenrekitError(f"{name}: read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are")
     if status.st_nlink > 1:
@@ -1081,7 +1088,7 @@ _UNSET = object()
 
 def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *, expect=None,
                  id3v2_version: int | None = None, remove_empty: bool = False,
-                 id3_tag: str | None = None) -> dict[str, list[str] | None]:
+                 id3_tag: str | None = None, unchanged_since: tuple[int, int] | None = None) -> dict[str, list[str] | None]:
     """Set fields of ``path`` to exactly ``values`` (field name -> values; None: remove the
     field), on a copy that is fsynced and then replaces the file; the audio is left as it is.
 
@@ -1096,6 +1103,8 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     remove_empty : remove an ID3v2 tag or MP4 ``ilst`` left empty (one genrekit added)
     id3_tag : an ID3v2 tag as it was stored (base64, :attr:`TagChange.id3_tag`), put back
         before ``values`` are set: how an undo reverts a version conversion exactly
+    unchanged_since : the ``(size, mtime_ns)`` the file must still have when its copy is
+        made (the audio a genre was predicted from); otherwise :class:`TagConflict`
 
     Returns
     -------
@@ -1143,7 +1152,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                                 f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
         written.update({key: after.get(key) for key in values})
 
-    replace_safely(path, edit)
+    replace_safely(path, edit, unchanged_since=unchanged_since)
     return written
 
 

@@ -628,7 +628,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
                          "before": now, "after": None}
         record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
         append_record(handle, record)  # the old values are on disk before the file changes
-        change = apply_tag_change(change)
+        change = apply_tag_change(change, unchanged_since=(record["size"], record["mtime_ns"]))
         if change.written:
             record["key"], record["size"], record["mtime_ns"] = rekey(record["path"])
             # the old ID3 tag of a version conversion stays on the writing line alone (it may hold cover art)
