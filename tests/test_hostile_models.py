@@ -569,6 +569,24 @@ def test_json_whose_objects_would_cost_far_more_than_its_bytes_is_refused_before
     assert len(numbers) == 1_000_000
 
 
+def test_a_huge_safetensors_header_is_refused_before_the_library_parses_it(tmp_path):
+    """safetensors accepts a 100 MB header and parsed one of 1.5 million empty tensors (85 MB)
+    into 1.75 GB (a review, 2026-12-04). The header's length is read from the first 8 bytes
+    and refused past 16 MB; the file here holds 17 MB of such a header."""
+    from genrekit.models import load
+
+    entries = ",".join(f'"t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}' for i in range(300_000))
+    text = ("{" + entries + "}").encode()
+    path = tmp_path / "wide.safetensors"
+    path.write_bytes(struct.pack("<Q", len(text)) + text)
+    assert len(text) > 16 * 2**20
+    with pytest.raises(ModelError, match=rf"wide.safetensors: a safetensors header of {len(text)} bytes; at most "):
+        load(path)
+    (tmp_path / "short.safetensors").write_bytes(b"\x01")
+    with pytest.raises(ModelError, match=r"short.safetensors: not a safetensors file \(1 bytes\)"):
+        load(tmp_path / "short.safetensors")
+
+
 def test_an_archive_over_the_member_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
     from genrekit import untrusted
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -195,6 +196,26 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> 
         raise ModelError(f"{where}: member {info.filename} unpacks to {size} bytes, its listing declares "
                          f"{info.file_size}")
     return b"".join(chunks)
+
+
+# A network file's safetensors header (its tensors' names, shapes and offsets, and genrekit's
+# JSON config): a few kB for genrekit's presets; the safetensors library accepts 100 MB, and
+# parses a header of 1.5 million empty tensors (85 MB) into 1.75 GB.
+MAX_SAFETENSORS_HEADER_BYTES = 16 * 2**20
+
+
+def check_safetensors_header(path: str | os.PathLike) -> None:
+    """Refuse a safetensors file whose header is larger than
+    :data:`MAX_SAFETENSORS_HEADER_BYTES`, from its first 8 bytes, before the safetensors
+    library parses it."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if len(head) < 8:
+        raise ModelError(f"{path}: not a safetensors file ({len(head)} bytes)")
+    size = int.from_bytes(head, "little")
+    if size > MAX_SAFETENSORS_HEADER_BYTES:
+        raise ModelError(f"{path}: a safetensors header of {size} bytes; at most {MAX_SAFETENSORS_HEADER_BYTES} are "
+                         "accepted (genrekit's networks write a few kB)")
 
 
 def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH,

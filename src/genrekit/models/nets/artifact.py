@@ -18,7 +18,9 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError
 from genrekit.models.nets.inference import IMAGE_SECONDS
 from genrekit.models.nets.presets import PRESETS, build_network
-from genrekit.untrusted import describe_value, parse_json, require, require_labels, require_training_hashes
+from genrekit.untrusted import (
+    check_safetensors_header, describe_value, parse_json, require, require_labels, require_training_hashes
+)
 
 
 def save_network(path: str | os.PathLike, net: nn.Module, *, preset: str, labels: list[str], metrics: dict | None = None,
@@ -46,6 +48,7 @@ def load_network(path: str | os.PathLike) -> tuple[nn.Module, dict]:
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     try:
+        check_safetensors_header(path)
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError) as exc:
