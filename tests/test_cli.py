@@ -293,6 +293,10 @@ def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
     unreadable = {p["path"] for p in report["unreadable"]}
     assert str(placed["corrupted"]) in unreadable and str(placed["empty"]) in unreadable
     assert any(str(placed["silent"]) == p["path"] for p in report["suspicious"])
+    # the table counts a genre's undecodable files beside its tracks (they were counted as tracks, unsaid)
+    header = next(line for line in run("datasets", "check", root).stdout.splitlines() if "┃ genre" in line)
+    assert "unreadable" in header, header
+    assert "unreadable" not in clean.stdout
 
 
 def test_errors_name_the_problem(tmp_path):

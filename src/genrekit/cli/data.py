@@ -4,6 +4,7 @@ features, before any model."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -50,11 +51,16 @@ def datasets_check(
         print(json.dumps(data, indent=2))
     else:
         table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.root}"))
-        for column in ("genre", "tracks", "min s", "median s", "max s"):
+        # tracks that cannot be decoded count among the genre's tracks, not its durations: said beside them
+        broken = {str(p.path) for p in report.unreadable}
+        unreadable = Counter(t.label for t in dataset.tracks if str(t.path) in broken)
+        columns = ("genre", "tracks", *(("unreadable",) if unreadable else ()), "min s", "median s", "max s")
+        for column in columns:
             table.add_column(column, justify="left" if column == "genre" else "right")
         for label, count in report.counts.items():
             d = report.durations.get(label, {})
-            table.add_row(escape(label), str(count), *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
+            table.add_row(escape(label), str(count), *((str(unreadable[label]),) if unreadable else ()),
+                          *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
         out_console.print(table)
         if dataset.taxonomy is not None:
             _print_taxonomy(dataset.taxonomy)
