@@ -321,6 +321,11 @@ MinConfidenceOption = Annotated[
                                "(the probabilities are still given); default: $GENREKIT_MIN_CONFIDENCE, else the "
                                "config file's min_confidence, else always the top genre.")
 ]
+MusicCheckOption = Annotated[
+    bool, typer.Option("--music-check/--no-music-check", help="Call audio the music detector hears as speech, noise "
+                       "or tones 'unknown' (models on both musicnn taggers, the default among them); "
+                       "--no-music-check names a genre anyway (spoken word you want genred).")
+]
 MODEL_DEFAULTS = "$GENREKIT_MODEL, else the config file's model (`genrekit config`)"
 ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model file (.genrekit, .safetensors or .onnx), "
                                                  "a run folder of `genrekit train`, or 'default': genrekit's own "

@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from genrekit.cli.common import (
-    AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, NON_NEGATIVE, POSITIVE,
-    PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note, _note_training_files,
-    _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
+    AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
+    POSITIVE, PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note,
+    _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
 )
 
 
@@ -40,9 +40,7 @@ def predict(
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
     min_confidence: MinConfidenceOption = None,
-    music_check: Annotated[bool, typer.Option("--music-check/--no-music-check", help="Call audio the music detector "
-                                              "hears as speech, noise or tones 'unknown' (models on both musicnn "
-                                              "taggers, the default among them).")] = True,
+    music_check: MusicCheckOption = True,
     jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
                                       "(0: all cores).")] = 1,
     runner: RunnerOption = "local",
@@ -198,6 +196,7 @@ def tag(
     undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
                                               "results table changed (no LIBRARY); run again to resume.")] = None,
     min_confidence: MinConfidenceOption = None,
+    music_check: MusicCheckOption = True,
     jobs: JobsOption = 0,
     runner: RunnerOption = "local",
     address: AddressOption = None,
@@ -252,7 +251,7 @@ def tag(
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
                           min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,
-                          id3v2_version=id3v2_version)
+                          id3v2_version=id3v2_version, music_check=music_check)
     view = Table(title=escape(f"{summary.n_files} files in {library}"))
     view.add_column("genre")
     view.add_column("files", justify="right")

@@ -407,12 +407,13 @@ def _own_genres(path: str) -> list[str] | None:
     return genres if genres and not tags.by_genrekit else None
 
 
-def _decide(record: dict, min_confidence: float | None) -> dict:
-    """``record`` with its genre decided against ``min_confidence`` (from its probabilities),
-    and why it is ``unknown`` where it is."""
+def _decide(record: dict, min_confidence: float | None, music_check: bool = True) -> dict:
+    """``record`` with its genre decided against ``min_confidence`` (from its probabilities)
+    and, with ``music_check``, its music score, and why it is ``unknown`` where it is."""
     if record.get("error") is None and record.get("probabilities"):
-        record["genre"] = decide(record["probabilities"], min_confidence, record.get("music"))
-        record["unknown_reason"] = (None if record["genre"] != UNKNOWN else "not music" if not_music(record.get("music"))
+        music = record.get("music") if music_check else None
+        record["genre"] = decide(record["probabilities"], min_confidence, music)
+        record["unknown_reason"] = (None if record["genre"] != UNKNOWN else "not music" if not_music(music)
                                     else "below min confidence")  # as predict's outputs say it
     return record
 
@@ -603,7 +604,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         record["tag_action"], record["tag_written"] = "unknown", False
         record["tag_old"] = record["tag_new"] = None
         reason = (f"the model's label {record['genre']!r} says no genre" if record["genre"] != UNKNOWN
-                  else "not music" if not_music(record.get("music"))
+                  else "not music" if record.get("unknown_reason") == "not music"
                   else f"confidence {record['confidence']:.2f} < {options.min_confidence}")
         record["tag_error"] = f"genre unknown ({reason}): its tags are left as they are"
         return None
@@ -670,6 +671,7 @@ def tag_library(
     styles: bool = False,
     separator: str = "; ",
     id3v2_version: int | None = None,
+    music_check: bool = True,
 ) -> LibrarySummary:
     """Predict the genres of every audio file below ``root`` and record them in ``results``.
 
@@ -697,6 +699,9 @@ def tag_library(
         why), ``replace`` it with ours, or ``append`` ours after it (unless it is there)
     min_confidence : below this top probability a file's genre is ``unknown``; applied to
         every row of the table, those of earlier runs included
+    music_check : a file the music detector hears as speech, noise or tones is ``unknown``;
+        False names a genre anyway (a spoken-word library you want genred); applied to every
+        row, as ``min_confidence`` is, without predicting again
     dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
         table's ``tag_old``/``tag_new``) without writing
     genres : with ``write_tags``, write up to this many genres: the top one, then the next
@@ -806,7 +811,7 @@ def tag_library(
             return _key(Path(path), use_hash, analysed_as)
 
         def finish(record: dict) -> None:
-            _decide(record, min_confidence)
+            _decide(record, min_confidence, music_check)
             change = None
             if write_tags and record["error"] is None:
                 change = _set_tag(record, handle, options, rekey)
@@ -835,7 +840,7 @@ def tag_library(
         for path, reason in skipped.items():  # listed again by each run, so never in the journal
             rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
         # every row with every field (rows of older runs lack the newer ones)
-        table = [_complete(_decide(rows[path], min_confidence)) for path in sorted(rows)]
+        table = [_complete(_decide(rows[path], min_confidence, music_check)) for path in sorted(rows)]
         write_table(table, results)
         failures = {r["path"]: r["error"] for r in table if r["error"]}
         genres = Counter(r["genre"] for r in table if not r["error"])
