@@ -126,8 +126,8 @@ def evaluate(
     model_option: ModelOption = None,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
     aggregation: AggregationOption = None,
-    songs: Annotated[bool, typer.Option("--songs", help="Full-song scores: top-1/top-3 hit rates and the proportion "
-                                        "score (songs.json|md|csv).")] = False,
+    songs: Annotated[bool, typer.Option("--songs", help="Full-song scores instead of track metrics: top-1/top-3 hit "
+                                        "rates and the proportion score (songs.json|md|csv, run.json).")] = False,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long "
                                         "enough (as `predict`).")] = 10.0,
     kind: KindOption = "auto",

@@ -419,7 +419,8 @@ def evaluate_songs(
 ) -> tuple[dict, dict]:
     """Full-song evaluation of a labelled set of songs (see :func:`song_scores`): the same
     predictions as :func:`evaluate_model`, scored by top-1/top-3 hit rates and the
-    proportion score. With ``out_dir``: ``songs.json``, ``songs.md`` and ``songs.csv``.
+    proportion score. With ``out_dir``: ``songs.json``, ``songs.md``, ``songs.csv`` and
+    ``run.json`` (as :func:`evaluate_model`'s).
 
     Parameters
     ----------
@@ -465,6 +466,8 @@ def evaluate_songs(
     if out_dir is not None:
         out = Path(out_dir)
         write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
+        write_json(out / "run.json", {"command": "evaluate", "songs": True, "model": classifier.manifest(),
+                                      "skip": skip, "include_train": include_train, **report})
         lines = [f"# Full-song evaluation of {classifier.name}", "",
                  f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
