@@ -794,3 +794,16 @@ def test_plots_never_replace_a_png_genrekit_did_not_write(tmp_path, clip):
         assert result.exit_code == 0, result.output
         assert (tmp_path / "song.png").read_bytes() == b"\x89PNG the album's cover art"
         assert (tmp_path / "song-2.png").stat().st_size > 1000 and not (tmp_path / "song-3.png").exists()
+
+
+def test_a_segment_other_than_the_models_own_is_said(clip):
+    """--segment 10 on the default (its head learned from, and was calibrated on, 30 s) gave
+    other answers and confidence with nothing said."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    other = CliRunner().invoke(app, ["predict", str(clip), "--segment", "10", "--format", "json"])
+    assert other.exit_code == 0 and "--segment 10: musicnn-prior learned from 30 s chunks" in " ".join(other.stderr.split())
+    own = CliRunner().invoke(app, ["predict", str(clip), "--segment", "30", "--format", "json"])
+    assert own.exit_code == 0 and "--segment" not in own.stderr

@@ -64,6 +64,7 @@ def predict(
         _output_folder(plot, "--plot")
         plot.mkdir(parents=True, exist_ok=True)
     model = load(model_path, segment_seconds=segment)
+    _note_segment(model, segment)
     if hop is not None and hop * model.sample_rate < 1:
         _usage_error(f"--hop {hop!r}: expected at least one sample at the model's {model.sample_rate} Hz "
                      f"({1 / model.sample_rate:.2g} s)")
@@ -90,6 +91,18 @@ def predict(
         for p in predictions:
             _plot(p, plot, used, failures)
     _finish(len(predictions), failures)
+
+
+def _note_segment(model, segment: float | None) -> None:
+    """A note where --segment gives a model chunks of another length than it learned from:
+    its answers, and its calibrated confidence, are then its guesses about unfamiliar inputs."""
+    from genrekit.audio.chunking import SEGMENT_SECONDS
+
+    learned = getattr(model.spec, "chunk_duration", None) or SEGMENT_SECONDS
+    if segment is not None and abs(segment - learned) > 1e-6:
+        _note(f"[yellow]note:[/] --segment {segment:g}: {escape(model.name)} learned from {learned:g} s chunks (its "
+              "confidence was calibrated on them); its answers on other lengths may differ and be less reliable",
+              highlight=False)
 
 
 def _plot(prediction, folder: Path, used: set[str], failures: dict[str, str]) -> None:
@@ -247,6 +260,10 @@ def tag(
         elif change.action == "kept":
             out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False, markup=False)
 
+    if segment is not None:
+        from genrekit.models import load
+
+        _note_segment(load(model_path, segment_seconds=segment), segment)
     summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
