@@ -393,3 +393,17 @@ def test_old_id3_tags_and_nul_separated_values_are_read_as_genres(tmp_path, clip
     song["genre"] = ["Rock\x00Blues"]
     song.save()
     assert read_song_tags(nul).genres == ("Rock", "Blues")
+
+
+def test_a_dispute_needs_odds_against_the_owner_not_only_a_majority():
+    """Between two genres every error has p >= 0.5: a train on a jazz/classical library called
+    classical at 0.53 against jazz's 0.47 a "confident dispute". The model's genre must also
+    be 4 times as probable as the owner's."""
+    from genrekit.predict.disagreements import find_disagreements
+
+    rows = [{"path": "coin.wav", "owner_genres": ["jazz"], "probabilities": {"classical": 0.53, "jazz": 0.47}},
+            {"path": "sure.wav", "owner_genres": ["jazz"], "probabilities": {"classical": 0.85, "jazz": 0.15}},
+            {"path": "many.wav", "owner_genres": ["jazz"],
+             "probabilities": {"rock": 0.5, "jazz": 0.2, **{f"g{i}": 0.3 / 8 for i in range(8)}}}]
+    found = find_disagreements(rows, ["classical", "jazz", "rock", *(f"g{i}" for i in range(8))])
+    assert [d.path for d in found] == ["sure.wav"]

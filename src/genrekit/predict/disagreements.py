@@ -22,8 +22,11 @@ from genrekit.audio.tags import squashed_genre
 from genrekit.errors import ParameterError
 
 # A disagreement is reported when the model's top genre, not the owner's, has at least this
-# probability: more likely than everything else together.
+# probability (more likely than everything else together) and is at least DISAGREEMENT_ODDS
+# times as probable as the owner's genre. The odds matter where genres are few: between two
+# genres every error has p >= 0.5, and 0.53 against 0.47 is a coin toss, not a dispute.
 DISAGREEMENT_CONFIDENCE = 0.5
+DISAGREEMENT_ODDS = 4.0
 
 
 @dataclass
@@ -62,7 +65,8 @@ def find_disagreements(rows: Iterable[dict], labels: Iterable[str] = (), *,
         ``owner_labels`` (the model's genres the owner's mean, where already matched)
     labels : the model's genres, for matching rows without ``owner_labels``
     spellings : the model's genre -> the owner's spellings it was learned from
-    min_confidence : the top genre's probability needed to call it a disagreement
+    min_confidence : the top genre's probability needed to call it a disagreement (it must
+        also be :data:`DISAGREEMENT_ODDS` times the owner's genre's)
 
     Returns
     -------
@@ -79,11 +83,11 @@ def find_disagreements(rows: Iterable[dict], labels: Iterable[str] = (), *,
         if not known or not probabilities:
             continue
         top = max(probabilities, key=probabilities.get)
-        if top in known or probabilities[top] < min_confidence:
+        owner_probability = float(max(probabilities.get(g, 0.0) for g in known))
+        if top in known or probabilities[top] < min_confidence or probabilities[top] < DISAGREEMENT_ODDS * owner_probability:
             continue
         found.append(Disagreement(path=row["path"], owner_genres=owner, model_genre=top,
-                                  confidence=float(probabilities[top]),
-                                  owner_probability=float(max(probabilities.get(g, 0.0) for g in known)),
+                                  confidence=float(probabilities[top]), owner_probability=owner_probability,
                                   seen_in_training=bool(row.get("seen_in_training", False))))
     return sorted(found, key=lambda d: (-d.confidence, d.path))
 
