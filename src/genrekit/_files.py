@@ -60,6 +60,15 @@ def fsync_path(path: str | os.PathLike, *, folder: bool = False) -> None:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def utf8_shown(text: str) -> str:
+    """Text from a file name that is not UTF-8 (kept by Python as surrogates) with its odd
+    bytes written as ``\\xe9`` escapes: text that UTF-8 outputs (Parquet, JSON, a report) can hold."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name gives
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def spreadsheet_cell(text: str | None) -> str | None:
     """A CSV cell of text from outside (a file name, a song's tag, an error naming a file) that
     a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)``) gets a

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from genrekit._files import utf8_shown
+
 if TYPE_CHECKING:
     from genrekit.datasets.tagged import TagTaxonomy
 
@@ -68,11 +70,6 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _shown(path: str) -> str:
-    """A path whose name is not UTF-8, with its odd bytes written as ``\\xe9`` escapes."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
 @dataclass
 class Dataset:
     """A labelled collection of tracks plus the problems found while reading it.
@@ -107,7 +104,7 @@ class Dataset:
         if unnamed:
             self.tracks = [t for t in self.tracks if _is_utf8(t.path) and _is_utf8(t.track_id)]
             self.problems = [*self.problems, *(
-                DatasetProblem(_shown(t.path), "its name is not valid UTF-8: left out (rename the file; genrekit's "
+                DatasetProblem(utf8_shown(t.path), "its name is not valid UTF-8: left out (rename the file; genrekit's "
                                                "tables and reports hold names as UTF-8 text)") for t in unnamed)]
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import atomic_path, from_spreadsheet_cell, spreadsheet_cell
+from genrekit._files import atomic_path, from_spreadsheet_cell, spreadsheet_cell, utf8_shown
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
@@ -436,13 +436,7 @@ def _complete(record: dict) -> dict:
 def _utf8_row(row: dict) -> dict:
     """A row Parquet can hold: text from a file name that is not UTF-8 (kept by Python as
     surrogates) written with its odd bytes as ``\\xe9`` escapes, as Parquet's text is UTF-8 only."""
-    def utf8(text: str) -> str:
-        try:
-            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:  # a surrogate no file name gives
-            return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-    return {k: utf8(v) if isinstance(v, str) else v for k, v in row.items()}
+    return {k: utf8_shown(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def write_table(records: list[dict], path: str | os.PathLike) -> Path:
