@@ -571,6 +571,67 @@ def test_docs_and_redoc_render_in_chromium_under_the_csp(server):
         driver.save_screenshot(str(server["temp"] / "redoc.png"))
 
 
+@contextlib.contextmanager
+def _stripping_proxy(target: str):
+    """A reverse proxy on 127.0.0.1 serving ``target`` under /genre/, stripping the prefix and
+    saying nothing of it (no X-Forwarded-Prefix, the service has no --root-path)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Strip(BaseHTTPRequestHandler):
+        def forward(self):
+            if not self.path.startswith("/genre/"):
+                self.send_error(404)
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            answer = httpx.request(self.command, target + self.path[len("/genre"):], content=body, headers=headers,
+                                   timeout=60)
+            self.send_response(answer.status_code)
+            for key, value in answer.headers.items():
+                if key.lower() not in ("content-length", "content-encoding", "transfer-encoding", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = forward
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Strip)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_address[1]}"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_try_it_out_works_behind_a_proxy_that_strips_a_sub_path(server):
+    """Behind a proxy serving the service at /genre/ without saying so, the docs page loaded,
+    but its "Try it out" asked the proxy's root (/v1/model), which answers 404 there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with _stripping_proxy(server["url"]) as proxy, _chromium() as driver:
+        driver.get(proxy + "/genre/docs")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        model = next(e for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-get")
+                     if e.find_element(By.CSS_SELECTOR, ".opblock-summary-path").text.replace("\u200b", "") == "/v1/model")
+        model.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+        WebDriverWait(driver, 10).until(lambda d: model.find_elements(By.CSS_SELECTOR, ".try-out__btn"))
+        model.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+        WebDriverWait(driver, 10).until(lambda d: model.find_elements(By.CSS_SELECTOR, ".execute"))
+        model.find_element(By.CSS_SELECTOR, ".execute").click()
+        WebDriverWait(driver, 30).until(lambda d: model.find_elements(By.CSS_SELECTOR, ".request-url"))
+        asked = model.find_element(By.CSS_SELECTOR, ".request-url").text.split()[-1]  # under its "Request URL"
+        status = model.find_element(By.CSS_SELECTOR, ".live-responses-table tbody .response-col_status").text.strip()
+        assert asked == proxy + "/genre/v1/model" and status.startswith("200"), (asked, status)
+
+
 def test_the_page_echoes_a_unicode_name_and_explains_a_non_json_error(server, short_wav, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
