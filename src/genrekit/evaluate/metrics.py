@@ -5,15 +5,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    top_k_accuracy_score,
-)
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from genrekit.errors import ParameterError
+from genrekit.predict.song import vote_shares
 
 AGGREGATIONS = ("mean", "vote")
 
@@ -25,7 +20,8 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
     ----------
     proba : np.ndarray [shape=(n_chunks, n_genres)]
     track_index : array-like [shape=(n_chunks,)] the track each chunk comes from
-    method : ``mean`` of probabilities, or majority ``vote`` (share of chunks per genre)
+    method : ``mean`` of probabilities, or majority ``vote`` (share of chunks per genre, ties
+        ordered by the mean probability: :func:`genrekit.predict.song.vote_shares`)
 
     Returns
     -------
@@ -44,11 +40,25 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     rows = rank[inverse]
+    tracks = track_index[np.sort(first)]
     if method == "vote":
-        proba = np.eye(proba.shape[1])[proba.argmax(axis=1)]
+        return np.stack([vote_shares(proba[rows == row]) for row in range(len(order))]), tracks
     sums = np.zeros((len(order), proba.shape[1]))
     np.add.at(sums, rows, proba)
-    return sums / sums.sum(axis=1, keepdims=True), track_index[np.sort(first)]
+    return sums / sums.sum(axis=1, keepdims=True), tracks
+
+
+def top_k_hits(y_true, proba: np.ndarray, k: int) -> np.ndarray:
+    """Per row, whether the true genre is among the ``k`` most probable: 1 when fewer than
+    ``k`` genres are more probable, 0 when ``k`` or more are or when it has probability 0,
+    and between, for a tie across the ``k``-th place, its share of the places left (the
+    expected hit of breaking the tie at random). scikit-learn's top-k accuracy breaks ties by
+    genre order, so genres late in the alphabet were counted as hits at probability 0."""
+    proba = np.asarray(proba, dtype=np.float64)
+    true = proba[np.arange(len(proba)), np.asarray(y_true)][:, None]
+    above, level = (proba > true).sum(axis=1), (proba == true).sum(axis=1)
+    hits = np.clip((k - above) / level, 0.0, 1.0)
+    return np.where(true[:, 0] > 0, hits, 0.0)
 
 
 def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
@@ -63,7 +73,8 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     Returns
     -------
     dict with keys ``accuracy``, ``balanced_accuracy``, ``top3_accuracy``, ``f1_macro``,
-    ``per_genre`` (genre -> precision, recall, f1, support), ``macro_avg``, ``weighted_avg``,
+    ``per_genre`` (genre -> precision, recall, f1, support; None where undefined: the recall
+    of a genre no track holds, the precision of one never predicted), ``macro_avg``, ``weighted_avg``,
     ``confusion_matrix`` (rows: true, columns: predicted), ``confusion_matrix_normalized``
     (rows sum to 1), ``labels``, ``n``. Averages are scikit-learn's: over the genres in the
     truth or the predictions (a genre predicted but absent from the truth counts, with F1 0),
@@ -95,12 +106,13 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "balanced_accuracy": balanced,
-        # With three genres or fewer, the top three always hold the true one.
-        "top3_accuracy": float(top_k_accuracy_score(y_true, proba, k=3, labels=classes)) if k > 3 else 1.0,
+        "top3_accuracy": float(top_k_hits(y_true, proba, 3).mean()),
         "f1_macro": average("macro")["f1"],
+        # undefined, not 0: recall of a genre no scored track holds, precision of one never named
         "per_genre": {
-            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+            label: {"precision": float(p) if named else None, "recall": float(r) if s else None,
+                    "f1": float(f) if named and s else None, "support": int(s)}
+            for label, p, r, f, s, named in zip(labels, precision, recall, f1, support, cm.sum(axis=0))
         },
         "macro_avg": average("macro"),
         "weighted_avg": average("weighted"),
@@ -231,7 +243,9 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     for label, proba, shares in zip(true, probabilities, proportions):
         ranked = sorted(proba, key=lambda g: -proba[g])
         top_shares = sorted(shares, key=lambda g: -shares[g])[:3]
-        rows.append({"genre": label, "top1": ranked[0] == label, "top3": label in ranked[:3],
+        genres = list(proba)
+        in_top3 = label in proba and float(top_k_hits([genres.index(label)], [[proba[g] for g in genres]], 3)[0])
+        rows.append({"genre": label, "top1": ranked[0] == label, "top3": in_top3,
                      "proportion": shares.get(label, 0.0) if label in top_shares else 0.0})
     per_genre = {}
     for genre in sorted({r["genre"] for r in rows}):

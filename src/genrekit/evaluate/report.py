@@ -55,7 +55,8 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     lines += ["", "## Per genre" + (" (tracks)" if len(levels) > 1 else ""), "",
               "| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, row in metrics["per_genre"].items():
-        lines.append(f"| {markdown_cell(label)} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+        cells = " | ".join("–" if row[k] is None else f"{row[k]:.3f}" for k in ("precision", "recall", "f1"))
+        lines.append(f"| {markdown_cell(label)} | {cells} | {row['support']} |")
     for name in ("macro_avg", "weighted_avg"):
         row = metrics[name]
         lines.append(f"| *{name.replace('_', ' ')}* | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | |")

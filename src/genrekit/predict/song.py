@@ -174,6 +174,34 @@ class Prediction:
         return pd.DataFrame(rows)
 
 
+# Under vote aggregation, genres with as many votes (and those without any) are ordered by
+# the chunks' mean probability, added at this weight: below any difference of votes (a
+# share of a vote in a million chunks), so it orders ties and nothing else.
+VOTE_TIE_WEIGHT = 1e-6
+
+
+def vote_shares(proba: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Each chunk's top genre as one (weighted) vote, as shares of the votes; ties, and the
+    genres no chunk voted for, ordered by the mean probability (:data:`VOTE_TIE_WEIGHT`), so
+    the winner and a top 3 are not the first genres by name among equals.
+
+    Parameters
+    ----------
+    proba : np.ndarray [shape=(n_chunks, n_genres)]
+    weights : np.ndarray [shape=(n_chunks,)], optional
+        Each chunk's weight (default: one each).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_genres,)], summing to 1
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    weights = np.ones(len(proba)) if weights is None else np.asarray(weights, dtype=np.float64)
+    votes = np.bincount(proba.argmax(axis=1), weights=weights, minlength=proba.shape[1]) / weights.sum()
+    shares = votes + VOTE_TIE_WEIGHT * np.average(proba, axis=0, weights=weights)
+    return shares / shares.sum()
+
+
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
@@ -206,7 +234,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     winners = step_proba.argmax(axis=1)
     shares = np.bincount(winners, weights=step_weights, minlength=len(labels)) / step_weights.sum()
     if aggregation == "vote":
-        track = np.bincount(proba.argmax(axis=1), weights=weights, minlength=len(labels)) / weights.sum()
+        track = vote_shares(proba, weights)
     best = int(np.argmax(track))
     shown = step_weights >= 0.5 if (step_weights >= 0.5).any() else np.ones(len(step_proba), dtype=bool)
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
