@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, app
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.datasets import build_feature_table, load_gtzan
 from genrekit.evaluate import cross_validate
 from genrekit.features import FeatureCache, FeatureSpec
@@ -470,6 +470,26 @@ def test_a_single_genre_is_refused_before_extraction(tmp_path, gtzan_mini, extra
     message = _flat(result.output)
     assert "feature extraction started" not in message
     assert "only one genre" in message and "jazz" in message and str(root) in message, message
+
+
+def test_compare_runs_a_model_only_on_the_features_it_is_made_for(tmp_path, feature_table, gtzan_mini,
+                                                                   extraction_forbidden, monkeypatch):
+    """On fma518 (compare's default) or a published table, musicnn-prior has no tagger columns
+    and was a plain logistic regression under the default model's name: its row equalled
+    logreg's to three decimals (a review, 2026-12-04). 'all' leaves such models out, saying
+    so; naming one is refused before any extraction."""
+    named = runner.invoke(app, ["compare", str(gtzan_mini), "--models", "musicnn-prior,logreg", "--out",
+                                str(tmp_path / "a"), "--no-cache"], env={"COLUMNS": "250"})
+    assert named.exit_code == EXIT_USAGE, named.output
+    assert "musicnn-prior on musicnn features, which fma518 lacks" in _flat(named.output), named.output
+    import genrekit.models
+
+    few = {name: genrekit.models.MODELS[name] for name in ("logreg", "musicnn-head", "musicnn-prior")}
+    monkeypatch.setattr(genrekit.models, "MODELS", few)  # 'all', without the slow forests
+    every = runner.invoke(app, ["compare", "--table", str(feature_table), "--folds", "2", "--models", "all",
+                                "--out", str(tmp_path / "b")], env={"COLUMNS": "250"})
+    assert "left out: musicnn-head on musicnn-msd, musicnn-prior on musicnn features" in _flat(every.output), every.output
+    assert not {"musicnn-head", "musicnn-prior"} & set(json.loads((tmp_path / "b" / "comparison.json").read_text())["models"])
 
 
 def test_compare_refuses_more_folds_than_tracks_before_extraction(tmp_path, gtzan_mini, extraction_forbidden):

@@ -234,8 +234,29 @@ def compare(
                      + (f"unknown {', '.join(unknown)}" if unknown else "none"))
     failures: dict[str, str] = {}
     data = table = None
+
+    def made_for_others(columns: list[str]) -> list[str]:
+        """The models made for a feature set these columns lack (musicnn-prior without the
+        taggers' columns is a plain logistic regression under the default model's name)."""
+        have = set(columns)
+        return [n for n in names if n in MODELS and MODELS[n].features
+                and not set(FeatureSpec(MODELS[n].features).columns) <= have]
+
+    def leave_out(others: list[str], features: str) -> None:
+        nonlocal names
+        if not others:
+            return
+        made = ", ".join(f"{n} on {MODELS[n].features}" for n in others)
+        if models != "all":
+            _usage_error(f"--models: {made} features, which {features} lacks (compare them with --features "
+                         f"{MODELS[others[0]].features})")
+        names = [n for n in names if n not in others]
+        _note(f"left out: {made} features, which {escape(features)} lacks (--features NAME compares them)",
+              highlight=False)
+
     if table_path is not None:
         table, source = read_feature_table(table_path), str(table_path)
+        leave_out(made_for_others(table.columns), str(table_path))
         tracks = {genre: len(set(table.tracks[table.y == i])) for i, genre in enumerate(table.labels)}
         thin = [genre for genre, n in tracks.items() if n < 2]
         if len(tracks) - len(thin) < 2:  # every fold's training part would hold one genre
@@ -247,6 +268,7 @@ def compare(
                   f"{escape(', '.join(thin))}", highlight=False)
         _output_folder(out, "--out")
     else:
+        leave_out(made_for_others(FeatureSpec(feature_set).columns), feature_set)
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
         source = f"{dataset} ({feature_set}; networks: log-mel)"
