@@ -298,7 +298,7 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             metrics = httpx.get(f"{default['url']}/v1/model").json()["metrics"]
             described = driver.find_element(By.ID, "model").text
             assert f"balanced accuracy {100 * metrics['balanced_accuracy']:.1f}%" in described, described
-            assert "grouped by artist" in described and "grouped" in metrics["evaluation"], described
+            assert "grouped by blocks of adjacent clip ids" in described and "grouped" in metrics["evaluation"], described
             shown = [item.text.rsplit(" ", 1) for item in driver.find_elements(By.CSS_SELECTOR, "#styles li")]
             assert [name for name, _ in shown] == list(styles), shown
             for (name, percent), probability in zip(shown, styles.values()):  # "hard rock 46.9%"

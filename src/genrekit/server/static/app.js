@@ -53,9 +53,12 @@ async function describeModel() {
     model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
     // balanced accuracy where the model records it: every genre weighs alike (the default: grouped CV)
     const metrics = model.metrics || {};
-    // the protocol is named: folds grouped by artist say more than a random split
-    const held = /grouped/.test(metrics.evaluation || "")
-      ? "in cross-validation grouped by artist (adjacent clip ids)" : "on held-out tracks";
+    // the protocol is named: folds grouped by artist say more than a random split (GTZAN knows
+    // no artists: the default's folds group blocks of adjacent clip ids, a stand-in for them)
+    const evaluation = metrics.evaluation || "";
+    const held = /adjacent ids/.test(evaluation)
+      ? "in cross-validation with folds grouped by blocks of adjacent clip ids (a stand-in for artists)"
+      : /grouped/.test(evaluation) ? "in cross-validation grouped by artist" : "on held-out tracks";
     const accuracy = metrics.balanced_accuracy !== undefined
       ? `, balanced accuracy ${percent(metrics.balanced_accuracy)} ${held}`
       : metrics.accuracy !== undefined ? `, held-out accuracy ${percent(metrics.accuracy)}` : "";
