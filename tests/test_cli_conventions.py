@@ -484,6 +484,8 @@ def test_the_cache_setting_reaches_the_feature_cache(monkeypatch, tmp_path):
     ('cache = ""\n', "cache: expected a folder (a non-empty string), found '' (a string)"),
     ('modle = "x"\n', "modle: expected one of the keys model, min_confidence, cache, found 'modle'"),
     ("model = \n", "expected a TOML file, found a syntax error"),
+    ('cache = "c\\u0000d"\n', "cache: expected a folder (a non-empty string), found 'c\\x00d' (a string)"),
+    ("model = " + "[" * 100_000 + "]" * 100_000 + "\n", "expected a TOML file of settings, found values nested too deep"),
 ])
 def test_a_bad_config_file_is_a_usage_error_naming_file_key_expected_and_found(served, tmp_path, text, expected):
     (tmp_path / "genrekit.toml").write_text(text)

@@ -74,8 +74,8 @@ def _checked(key: str, value: Any, where: str) -> Any:
         good = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
             and 0 <= value <= 1
         value = float(value) if good else value
-    else:
-        good = isinstance(value, str) and value.strip() != ""
+    else:  # a path or a name: no NUL, which no path holds (it ended commands in a traceback)
+        good = isinstance(value, str) and value.strip() != "" and "\0" not in value
     if not good:
         raise SettingsError(f"{where}: {key}: expected {EXPECTED[key]}, found {_found(value)}")
     return value
@@ -107,6 +107,8 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise SettingsError(f"{path}: expected a UTF-8 TOML file, found undecodable bytes ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: expected a TOML file, found a syntax error: {exc}") from exc
+    except RecursionError as exc:  # arrays nested 100,000 deep
+        raise SettingsError(f"{path}: expected a TOML file of settings, found values nested too deep to read") from exc
     unknown = [key for key in data if key not in KEYS]
     if unknown:
         raise SettingsError(f"{path}: {unknown[0]}: expected one of the keys {', '.join(KEYS)}, found "
