@@ -702,3 +702,16 @@ def test_short_clips_of_digital_silence_are_not_copies_of_each_other(tmp_path):
                  (0.3 * np.sin(np.arange(5 * 22050) * (0.05 if genre == "jazz" else 0.07))).astype(np.float32), 22050)
     dataset = load_dataset(tmp_path, kind="folder")
     assert len(set(dataset.groups)) == 4, dict(zip((os.path.basename(t.path) for t in dataset.tracks), dataset.groups))
+
+
+def test_a_manifest_whose_rows_hold_a_cell_too_many_or_a_nul_is_refused_by_name(tmp_path, gtzan_mini):
+    """A cell too many in every row made pandas take the first column as an index: each row
+    shifted ("rock" read as the path); a NUL in a track id crashed the log-mel writer."""
+    song = next(gtzan_mini.glob("jazz/*.wav"))
+    (tmp_path / "shifted.csv").write_text(f"path,label\nrock,{song},jazz\n")
+    with pytest.raises(DatasetError, match=r"shifted.csv: its rows hold more cells than its header names \(path,label\)"):
+        load_manifest(tmp_path / "shifted.csv")
+    (tmp_path / "nul.csv").write_text(f"path,label,track_id\n{song},jazz,a\0b\n{song.with_name('jazz.00002.wav')},jazz,c\n")
+    loaded = load_manifest(tmp_path / "nul.csv")
+    assert [t.track_id for t in loaded.tracks] == ["c"]
+    assert [p.reason for p in loaded.problems] == ["a NUL character in the track_id"]

@@ -70,6 +70,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
+    if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
+        raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
+                           "expected one cell per column")
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise DatasetError(
@@ -82,8 +85,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     files: dict[str | Path, str] = {}  # each listed file -> its track id
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
-        if "\0" in row["path"]:  # no file system takes it (resolving the path raises)
-            problems.append(DatasetProblem(where, "a NUL character in the path"))
+        nul = next((column for column in ("path", "track_id", "label", "artist") if "\0" in row.get(column, "")), None)
+        if nul:  # no file system takes it (resolving the path, or naming an output file, raises)
+            problems.append(DatasetProblem(where, f"a NUL character in the {nul}"))
             continue
         url = remote.is_url(row["path"].strip())
         if url:
