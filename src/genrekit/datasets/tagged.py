@@ -53,7 +53,7 @@ def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a cell past the csv module's 128 kB
         raise DatasetError(f"{path}: expected a genre map (CSV with the header from,to), could not read it: {exc}") from exc
     if not rows or [c.strip().lower() for c in rows[0]] != ["from", "to"]:
         found = ",".join(rows[0]) if rows else "an empty file"

@@ -129,7 +129,7 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     if tsne_2d is not None:
         coords["tsne1"], coords["tsne2"] = tsne_2d[:, 0], tsne_2d[:, 1]
     write_text_atomic(out / "embedding.csv", spreadsheet_csv(coords, ("track_id", "genre")))
-    write_text_atomic(out / "importance.csv", pd.DataFrame(result["importance"]["top"]).to_csv(index=False))
+    write_text_atomic(out / "importance.csv", spreadsheet_csv(pd.DataFrame(result["importance"]["top"]), ("feature",)))
     contingency = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(genres, name="genre"))
     write_text_atomic(out / "clusters.csv", contingency.rename(columns=spreadsheet_cell).to_csv())  # genres name its columns
     colours = genre_colours(table.labels)
