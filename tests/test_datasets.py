@@ -236,6 +236,17 @@ def test_fma(tmp_path, clip, fma_genres):
     assert [t.track_id for t in medium.tracks] == ["2", "5", "10", "20"]
     assert {p.reason for p in medium.problems if p.path == str(tracks_csv)} == {
         "track id '../../etc' is not a whole number >= 0; left out", "track id '-4' is not a whole number >= 0; left out"}
+    # a repeated id (one file, two labels and splits), a duration that is no number, a root genre without a title
+    with open(tracks_csv, "a") as handle:
+        handle.write("2,x,y,test,small,100,Pop,again\n")
+    lines = tracks_csv.read_text().splitlines()
+    tracks_csv.write_text("\n".join(line.replace(",168,", ",abc,") for line in lines) + "\n")
+    genres = pd.read_csv(tmp_path / "fma_metadata" / "genres.csv")
+    pd.concat([genres, pd.DataFrame([{"genre_id": 9999, "#tracks": 0, "parent": 0, "title": None,
+                                      "top_level": 9999}])]).to_csv(tmp_path / "fma_metadata" / "genres.csv", index=False)
+    medium = load_fma(tmp_path, subset="medium")
+    assert [(t.track_id, t.label, t.split, t.duration) for t in medium.tracks][0] == ("2", "Hip-Hop", "train", None)
+    assert "track id '2' repeated; the first row is used" in {p.reason for p in medium.problems}
 
 
 def test_split_is_stratified_grouped_and_seeded():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
@@ -60,7 +61,7 @@ def load_genres(path: str | os.PathLike) -> pd.DataFrame:
 
 def top_level_genres(genres: pd.DataFrame) -> list[str]:
     """Titles of the root genres of the taxonomy (FMA's 16 top genres)."""
-    return sorted(genres.loc[genres["parent"] == 0, "title"])
+    return sorted(genres.loc[genres["parent"] == 0, "title"].dropna().astype(str))
 
 
 def load_tracks(path: str | os.PathLike) -> pd.DataFrame:
@@ -118,7 +119,12 @@ def load_fma(
 
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
+    seen: set[str] = set()
     for track_id, row in selected.iterrows():
+        if str(track_id) in seen:  # one file under two rows (two labels, two splits): the first row stands
+            problems.append(DatasetProblem(str(tracks_csv), f"track id {track_id!r} repeated; the first row is used"))
+            continue
+        seen.add(str(track_id))
         try:
             path = audio_path(audio_dir, track_id)
         except (TypeError, ValueError, OverflowError):  # FMA's ids are whole numbers; this row's is not
@@ -136,7 +142,9 @@ def load_fma(
             continue
         split = _SPLITS.get(str(row[("set", "split")]))
         artist = row[artist_column] if artist_column else None
-        duration = row[duration_column] if duration_column else None
+        duration = pd.to_numeric(row[duration_column], errors="coerce") if duration_column else None
+        if duration is not None and not pd.isna(duration) and not (np.isfinite(duration) and duration > 0):
+            duration = None  # a damaged duration is not the file's: its audio says how long it is
         tracks.append(
             Track(
                 track_id=str(track_id),
