@@ -643,6 +643,15 @@ def test_logmel_files_stay_inside_out_whatever_the_manifests_ids(songs, tmp_path
     assert not list(songs[0].parent.glob("*.npz"))  # nothing beside the songs
     result = invoke("features", manifest, "--features", "logmel", "--n-mels", "32", "--out", tmp_path / "out", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "other settings" in result.stderr
+    # ids that clash once cleaned ('x' and '../x') get a file each: the second was "resumed" from the first's
+    clashing = tmp_path / "clashing.csv"
+    clashing.write_text(f"path,label,track_id\n{songs[0]},hum,x\n{songs[1]},noise,../x\n")
+    result = invoke("features", clashing, "--features", "logmel", "--out", tmp_path / "clash", env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    import hashlib
+
+    second = f"x-{hashlib.sha256(b'../x').hexdigest()[:8]}.npz"
+    assert sorted(p.name for p in (tmp_path / "clash" / "logmel").iterdir()) == sorted([second, "x.npz"])
 
 
 def test_control_characters_in_names_and_tags_never_reach_the_terminal(capsys):

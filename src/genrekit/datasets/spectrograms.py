@@ -74,8 +74,28 @@ def spectrogram_name(track_id: str) -> Path:
     return Path(*parts[:-1], f"{parts[-1] if parts else 'track'}.npz")
 
 
+def spectrogram_names(track_ids: list[str]) -> dict[str, Path]:
+    """:func:`spectrogram_name` of each id, made distinct: where ids clash once cleaned (``x``
+    and ``../x``, ``C:/x`` and ``x``), each clashing id but one kept as it was gets
+    ``-<8 hex digits of its SHA-256>`` (a second track was "resumed" from the first's file)."""
+    import hashlib
+
+    names = {track_id: spectrogram_name(track_id) for track_id in dict.fromkeys(track_ids)}
+    clashes: dict[Path, list[str]] = {}
+    for track_id, name in names.items():
+        clashes.setdefault(name, []).append(track_id)
+    for name, ids in clashes.items():
+        if len(ids) < 2:
+            continue
+        plain = [i for i in ids if spectrogram_name(i).with_suffix("").as_posix() == i.replace("\\", "/")]
+        for track_id in ids if len(plain) != 1 else [i for i in ids if i != plain[0]]:
+            digest = hashlib.sha256(track_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+            names[track_id] = name.with_name(f"{name.stem}-{digest}.npz")
+    return names
+
+
 def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progress: bool = True) -> SpectrogramRun:
-    """One ``<out>/logmel/<track_id>.npz`` per track (the spectrogram ``S``, ``(n_mels,
+    """One ``<out>/logmel/<track_id>.npz`` per track (:func:`spectrogram_names`; the spectrogram ``S``, ``(n_mels,
     n_frames)`` float32, and ``spec``'s parameters), then ``<out>/run.json`` (what ran, with
     every file that failed and why).
 
@@ -113,10 +133,11 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     # (settings_conflict), never finished with others
     folder.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN_FILE, {**record, "n_tracks": None, "complete": False})
+    names = spectrogram_names([track.track_id for track in dataset.tracks])
     with Progress(disable=not progress) as bar:
         task = bar.add_task("logmel", total=len(dataset.tracks))
         for track in dataset.tracks:
-            target = folder / spectrogram_name(track.track_id)
+            target = folder / names[track.track_id]
             if track.path in undecodable:  # a multi-genre file's copy: its file failed already
                 failed.add(track.track_id)
             elif not target.exists():  # resume: finished spectrograms are not recomputed
