@@ -117,10 +117,19 @@ class TagTaxonomy:
     mapped: dict[str, str] = field(default_factory=dict)
 
 
+# difflib's comparison of every pair is quadratic: 2,000 names of one length took 50 s. Past
+# this many distinct names only those equal once squashed are grouped.
+MAX_FUZZY_GENRES = 1000
+# A song's tags rarely hold more than a handful of genres; a file with thousands (a crafted
+# one, or a tagger's bug) is read for its first ones.
+MAX_GENRES_PER_SONG = 32
+
+
 def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str]]:
     """Groups of genre names that are likely one genre spelled apart: equal once case, spaces
     and punctuation are dropped (``Hip Hop``, ``hip-hop``), or nearly so (``Electronica`` and
-    ``Electronic``; difflib's ratio at least ``cutoff``).
+    ``Electronic``; difflib's ratio at least ``cutoff``, among at most
+    :data:`MAX_FUZZY_GENRES` names).
 
     Parameters
     ----------
@@ -146,7 +155,13 @@ def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str
         return g
 
     ordered = sorted(genres)
-    for i, a in enumerate(ordered):
+    fuzzy = len(ordered) <= MAX_FUZZY_GENRES
+    if not fuzzy:  # equal once squashed: one pass
+        first: dict[str, str] = {}
+        for g in ordered:
+            if squashed[g]:
+                parent[g] = first.setdefault(squashed[g], g)
+    for i, a in enumerate(ordered if fuzzy else ()):
         sa = squashed[a]
         for b in ordered[i + 1:]:
             sb = squashed[b]
@@ -280,7 +295,12 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     placeholders: Counter = Counter(g for song in songs if not song.by_genrekit for g in song.genres
                                     if is_placeholder(g))
     taxonomy.placeholders = dict(sorted(placeholders.items()))
-    songs = [replace(song, genres=tuple(g for g in song.genres if not is_placeholder(g))) for song in songs]
+    for song in songs:
+        if len(song.genres) > MAX_GENRES_PER_SONG:
+            problems.append(DatasetProblem(song.path, f"{len(song.genres)} genres in its tags; the first "
+                                                      f"{MAX_GENRES_PER_SONG} are read"))
+    songs = [replace(song, genres=tuple(g for g in song.genres[:MAX_GENRES_PER_SONG] if not is_placeholder(g)))
+             for song in songs]
     found = [song for song in songs if song.genres and not song.by_genrekit]
     taxonomy.untagged = [song.path for song in songs if not song.genres and not song.by_genrekit]
     taxonomy.by_genrekit = [song.path for song in songs if song.by_genrekit]
