@@ -211,11 +211,11 @@ def check_safetensors_header(path: str | os.PathLike) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
     if len(head) < 8:
-        raise ModelError(f"{path}: not a safetensors file ({len(head)} bytes)")
+        raise ModelError(f"{path}: not a genrekit network file ({len(head)} bytes, shorter than a safetensors header)")
     size = int.from_bytes(head, "little")
     if size > MAX_SAFETENSORS_HEADER_BYTES:
-        raise ModelError(f"{path}: a safetensors header of {size} bytes; at most {MAX_SAFETENSORS_HEADER_BYTES} are "
-                         "accepted (genrekit's networks write a few kB)")
+        raise ModelError(f"{path}: not a genrekit network file: its safetensors header declares {size} bytes; at most "
+                         f"{MAX_SAFETENSORS_HEADER_BYTES} are accepted (genrekit's networks write a few kB)")
 
 
 def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH,

@@ -222,7 +222,7 @@ def compare(
     from genrekit.errors import DatasetError
     from genrekit.evaluate import compare_models
     from genrekit.features import FeatureSpec
-    from genrekit.models import MODELS, recipe_names
+    from genrekit.models import MODELS, features_made_for, recipe_names
     from genrekit.train.recipes import table_for
 
     names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
@@ -239,17 +239,16 @@ def compare(
         """The models made for a feature set these columns lack (musicnn-prior without the
         taggers' columns is a plain logistic regression under the default model's name)."""
         have = set(columns)
-        return [n for n in names if n in MODELS and MODELS[n].features
-                and not set(FeatureSpec(MODELS[n].features).columns) <= have]
+        return [n for n in names if features_made_for(n) and not set(FeatureSpec(features_made_for(n)).columns) <= have]
 
     def leave_out(others: list[str], features: str) -> None:
         nonlocal names
         if not others:
             return
-        made = ", ".join(f"{n} on {MODELS[n].features}" for n in others)
+        made = ", ".join(f"{n} on {features_made_for(n)}" for n in others)
         if models != "all":
             _usage_error(f"--models: {made} features, which {features} lacks (compare them with --features "
-                         f"{MODELS[others[0]].features})")
+                         f"{features_made_for(others[0])})")
         names = [n for n in names if n not in others]
         _note(f"left out: {made} features, which {escape(features)} lacks (--features NAME compares them)",
               highlight=False)

@@ -32,6 +32,7 @@ _API = {
     "DEFAULT_MODEL": "genrekit.models.classical",
     "MODELS": "genrekit.models.classical",
     "default_spec": "genrekit.models.classical",
+    "features_made_for": "genrekit.models.classical",
     "make_model": "genrekit.models.classical",
     "make_search": "genrekit.models.classical",
 }

@@ -174,6 +174,13 @@ MODELS: dict[str, ModelDefinition] = {
 DEFAULT_MODEL = "musicnn-prior"  # the strongest for small datasets (docs/benchmarks.md, "Trust")
 
 
+def features_made_for(name: str) -> str | None:
+    """The feature set a model is made for (``musicnn-head``: musicnn-msd, ``musicnn-prior``:
+    musicnn, whose tagger columns it reads); None for a model of any features, or a network."""
+    definition = MODELS.get(name)
+    return definition.features if definition else None
+
+
 def default_spec(name: str, chunk: float | None = None, features: str | None = None):
     """The feature spec a model is trained on: ``features``, or when None its own
     (``musicnn-head``: musicnn-msd, one vector per clip), else fma518; at the level genrekit
