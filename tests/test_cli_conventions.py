@@ -818,3 +818,29 @@ def test_a_segment_other_than_the_models_own_is_said(clip):
     assert other.exit_code == 0 and "--segment 10: musicnn-prior learned from 30 s chunks" in " ".join(other.stderr.split())
     own = CliRunner().invoke(app, ["predict", str(clip), "--segment", "30", "--format", "json"])
     assert own.exit_code == 0 and "--segment" not in own.stderr
+
+
+def test_a_command_that_ends_while_stdin_is_still_open_exits_cleanly(tmp_path):
+    """A pool reads the path list in a daemon thread. Blocked on sys.stdin's buffer when the
+    command ended (a broken pipe, an error), it made Python's shutdown abort with "Fatal
+    Python error: _enter_buffered_busy" (exit 134). The list is read from a duplicate of the
+    descriptor, without a buffer."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "early_exit.py"
+    script.write_text("import operator, sys\n"
+                      "from genrekit.cli.common import _read_paths\n"
+                      "from genrekit.runners import LocalRunner\n"
+                      "if __name__ == '__main__':\n"
+                      "    for n, _ in enumerate(LocalRunner(2).map(operator.itemgetter, (0,), _read_paths('-'))):\n"
+                      "        if n == 2:\n"
+                      "            sys.exit(0)\n")
+    producer = subprocess.Popen(["sh", "-c", "printf 'a\\nb\\nc\\nd\\n'; sleep 3"], stdout=subprocess.PIPE)
+    try:
+        ended = subprocess.run([sys.executable, str(script)], stdin=producer.stdout, capture_output=True, text=True,
+                               timeout=60)
+    finally:
+        producer.stdout.close()
+        producer.wait()
+    assert ended.returncode == 0 and "Fatal Python error" not in ended.stderr, ended.stderr[-2000:]

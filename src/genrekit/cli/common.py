@@ -3,7 +3,6 @@ types and their checks, and the helpers that load datasets, pick models and repo
 
 from __future__ import annotations
 
-import io
 import os
 import logging
 import math
@@ -28,6 +27,11 @@ from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
+class PathListError(Exception):
+    """A bad list of paths (stdin, --files-from): a usage error. Raised, not printed where it
+    is found, since a pool reads the list in a thread of its own while earlier songs finish."""
+
+
 class _OneErrorHandler(TyperGroup):
     """Every command's genrekit errors end the same way: the message (which names the file or
     parameter) on stderr, exit status 1. Commands let them propagate."""
@@ -37,6 +41,8 @@ class _OneErrorHandler(TyperGroup):
             return super().invoke(ctx)
         except GenrekitError as exc:
             _fail(exc)
+        except PathListError as exc:
+            _usage_error(str(exc))
         except KeyboardInterrupt:
             import signal
 
@@ -535,30 +541,54 @@ def _model(positional: str | None, option: str | None, *, default: str | None) -
 
 def _read_paths(source: str) -> Iterator[str]:
     """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines
-    skipped; nothing else is stripped: a name may begin or end with spaces)."""
-    if source == "-":  # its bytes, decoded as a file list is (a name that is not UTF-8 kept as it is)
-        stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="surrogateescape")
+    skipped; nothing else is stripped: a name may begin or end with spaces). Names are bytes to
+    the file system: one that is not UTF-8 is kept as it is (surrogateescape), and a byte-order
+    mark some editors write is not part of the first name."""
+    if source == "-":
+        lines = _stdin_lines()
     else:
         try:
-            # names are bytes to the file system: one that is not UTF-8 is kept as it is (surrogateescape),
-            # and a byte-order mark some editors write is not part of the first name
-            stream = open(source, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
+            handle = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            _usage_error(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}")
+            raise PathListError(f"--files-from {source}: cannot read the list of files: {exc.strerror or exc}") from exc
+        lines = iter(handle.readline, b"")
     try:
-        for number, line in enumerate(iter(stream.readline, ""), 1):
-            line = line.rstrip("\r\n")
+        for number, raw in enumerate(lines, 1):
+            line = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+            if number == 1:
+                line = line.removeprefix("\ufeff")
             if "\0" in line:  # no file name holds one: a binary file, or find -print0's list
                 where = "the list read from stdin" if source == "-" else f"--files-from {source}"
-                _usage_error(f"{where}: line {number} holds a NUL byte; expected one path a line (not a binary file; "
-                             "for find, -print rather than -print0)")
+                raise PathListError(f"{where}: line {number} holds a NUL byte; expected one path a line (not a binary "
+                                    "file; for find, -print rather than -print0)")
             if line:
                 yield line
     finally:
-        if source == "-":
-            stream.detach()  # stdin itself stays open
-        else:
-            stream.close()
+        if source != "-":
+            handle.close()
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    """stdin's lines as bytes, read from a duplicate of its descriptor without a buffer: a pool
+    reads the list in a daemon thread, and one blocked on sys.stdin's buffer when the command
+    ends made Python's shutdown abort ("Fatal Python error: _enter_buffered_busy")."""
+    try:
+        descriptor = os.dup(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError):  # a stdin without a descriptor (a test's): its bytes
+        buffer = getattr(sys.stdin, "buffer", None)
+        yield from (iter(buffer.readline, b"") if buffer is not None
+                    else (line.encode("utf-8", "surrogateescape") for line in iter(sys.stdin.readline, "")))
+        return
+    pending = b""
+    try:
+        while chunk := os.read(descriptor, 65536):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            yield from (line + b"\n" for line in complete)
+        if pending:
+            yield pending
+    finally:
+        os.close(descriptor)
 
 
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
