@@ -1134,8 +1134,8 @@ def test_keep_sees_a_genre_players_read_outside_the_field_genrekit_writes(tmp_pa
 
 def test_a_compressed_id3_frame_that_inflates_without_bound_is_dropped_not_inflated(tmp_path, originals):
     """mutagen inflates a compressed ID3 frame whole: a 540 kB MP3 whose PRIV frame held 512 MB
-    of zeros took 3 GB in every `tag` run, written or not (a review, 2026-12-04). Frames may
-    inflate to 32x their size: this one (256 MB from 250 kB) is dropped by the reader, the
+    of zeros took 3 GB in every `tag` run, written or not (a review, 2026-12-04). One read of
+    a tag inflates at most 1 MiB: this frame (256 MB from 250 kB) is dropped by the reader, the
     genre is read, and a write that would lose the frame is refused, in a child process whose
     peak memory is read."""
     import subprocess
@@ -1169,3 +1169,15 @@ def test_a_compressed_id3_frame_that_inflates_without_bound_is_dropped_not_infla
     assert genres == "('Rock',)" and change.startswith("failed") and "1 PRIV frame" in change, result.stdout + result.stderr
     assert int(peak_mb) < 300, peak_mb
     assert song.read_bytes() == before
+    # many small frames of short strings: 64 KiB each (the first bound's allowance per frame)
+    # made a 42 kB MP3 take 590 MB; one read of a tag now inflates 1 MiB in all
+    text = b"\x00d\x00" + b"ab\x00" * 21_000
+    packed = zlib.compress(text, 9)
+    small = b"".join(b"TXXX" + syncsafe(4 + len(packed)) + b"\x00\x09" + syncsafe(len(text)) + packed
+                     for _ in range(400)) + b"TCON" + syncsafe(5) + b"\x00\x00" + b"\x03Rock"
+    song.write_bytes(b"ID3\x04\x00\x00" + syncsafe(len(small)) + small + original[_mp3_tag_size(original[:10]):])
+    assert song.stat().st_size < 100_000
+    result = subprocess.run([sys.executable, "-c", script, str(song)], capture_output=True, text=True, timeout=120)
+    genres, change, peak_mb = result.stdout.strip().split("\n")
+    assert genres == "('Rock',)" and change.startswith("failed"), result.stdout + result.stderr
+    assert int(peak_mb) < 300, peak_mb

@@ -46,6 +46,7 @@ import socket
 import stat
 import struct
 import tempfile
+import threading
 import time
 import zlib
 from collections import Counter
@@ -100,42 +101,54 @@ def require_mutagen(what: str) -> None:
                              "pip install 'genrekit[full]' (or pip install mutagen)")
 
 
-# A compressed ID3 frame may inflate to this many times its stored bytes (and 64 KiB more):
-# text compresses 3-10x, pictures not at all, but zlib reaches 1000x on zeros, and mutagen
-# inflates each frame whole with zlib.decompress: a 540 kB MP3 took 3 GB in every `tag` run.
-MAX_FRAME_INFLATION = 32
+# Compressed ID3 frames are inflated by mutagen, each whole, with zlib.decompress: a 540 kB
+# MP3 whose frame held 512 MB of zeros took 3 GB in every `tag` run, and many small frames of
+# short strings cost as much. One read of a tag may inflate at most this many bytes in all
+# (text compresses 3-10x and pictures not at all, so real frames stay far below).
+MAX_TAG_INFLATION = 2**20
+_inflation = threading.local()
 
 
 class _BoundedZlib:
-    """What mutagen's ID3 frame reader sees as ``zlib``: the same, with inflation bounded
-    (:data:`MAX_FRAME_INFLATION`). A frame past it is a ``zlib.error``, which mutagen makes a
-    junk frame: dropped from what it reads, and found by :func:`_id3_loss` before a write."""
+    """What mutagen's ID3 frame reader sees as ``zlib``: the same, with what one read of a tag
+    may inflate bounded (:data:`MAX_TAG_INFLATION`, counted from :func:`_mutagen`'s call). A
+    frame past it is a ``zlib.error``, which mutagen makes a junk frame: dropped from what it
+    reads, and found by :func:`_id3_loss` before a write."""
 
     error = zlib.error
 
     @staticmethod
     def decompress(data: bytes) -> bytes:
-        limit = MAX_FRAME_INFLATION * len(data) + 2**16
+        left = getattr(_inflation, "left", MAX_TAG_INFLATION)
         inflater = zlib.decompressobj()
-        inflated = inflater.decompress(data, limit + 1)
-        if len(inflated) > limit:
-            raise zlib.error(f"a compressed frame inflates past {limit} bytes ({MAX_FRAME_INFLATION}x its own)")
+        inflated = inflater.decompress(data, left + 1)
+        if len(inflated) > left:
+            _inflation.left = 0
+            raise zlib.error(f"compressed frames inflate past {MAX_TAG_INFLATION} bytes in one tag")
         if not inflater.eof:
             raise zlib.error("incomplete or truncated stream")
+        _inflation.left = left - len(inflated)
         return inflated
 
 
 @functools.cache
-def _mutagen():
-    """mutagen, its ID3 frames inflated with :class:`_BoundedZlib`: every read of tags goes
-    through here (``mutagen.File`` too, which may find an ID3 tag in a file of any name)."""
-    import mutagen
+def _bound_id3_inflation() -> None:
     from mutagen.id3 import _frames
 
     if getattr(_frames, "zlib", None) not in (zlib, _BoundedZlib):
         raise ImportError("mutagen.id3._frames no longer inflates with zlib as genrekit bounds it "
-                          "(see MAX_FRAME_INFLATION); install the mutagen of constraints.txt")
+                          "(see MAX_TAG_INFLATION); install the mutagen of constraints.txt")
     _frames.zlib = _BoundedZlib
+
+
+def _mutagen():
+    """mutagen, its ID3 frames inflated with :class:`_BoundedZlib`, with a fresh budget for the
+    read to come: every read of tags goes through here (``mutagen.File`` too, which may find
+    an ID3 tag in a file of any name)."""
+    import mutagen
+
+    _bound_id3_inflation()
+    _inflation.left = MAX_TAG_INFLATION
     return mutagen
 
 
