@@ -567,6 +567,11 @@ def test_json_whose_objects_would_cost_far_more_than_its_bytes_is_refused_before
         parse_json("[" + '"ab",' * 3_000_000 + "1]", "strings.json")  # 15 MB of short strings: ~330 MB
     numbers = parse_json(json.dumps(list(np.linspace(0, 1, 1_000_000))), "numbers.json")  # 20 MB of floats: passes
     assert len(numbers) == 1_000_000
+    # one escape past Latin-1 makes Python store every character of its string in 4 bytes
+    from genrekit.untrusted import _json_shape
+
+    wide = '["' + "a" * 4_000_000 + '\\ud83d\\ude00"]'
+    assert _json_shape(wide)[1] >= 4 * 4_000_000 > _json_shape(json.dumps(["a" * 4_000_000]))[1]
 
 
 def test_a_huge_safetensors_header_is_refused_before_the_library_parses_it(tmp_path):

@@ -53,12 +53,13 @@ MAX_JSON_MEMORY = 256 * 2**20
 # genre; the ensemble 49 and 63 MiB; random-forest 10 MiB. Not lowered: 256 MiB already refuses
 # gradient boosting past ~48 genres.
 MAX_SKOPS_SCHEMA_BYTES = 256 * 2**20
-MAX_SKOPS_MEMORY = 640 * 2**20  # gradient boosting on 10 genres: 55 MB of schema, estimated at 107 MB
+MAX_SKOPS_MEMORY = 640 * 2**20  # gradient boosting on 10 genres: 55 MB of schema, estimated at 114 MB
 MAX_SKOPS_DEPTH = 200
 # An XGBoost booster.json: ~0.5 MB a genre with genrekit's settings (5.3 MB on 10 genres,
-# estimated at 37 MB as objects).
-MAX_BOOSTER_BYTES = 64 * 2**20
-MAX_BOOSTER_MEMORY = 512 * 2**20
+# estimated at 36 MB as objects), up to ~4x that with a searched depth. Its text may take this
+# much, plus this much a genre (at most MAX_MEMBER_BYTES), and its objects 8 times that.
+BOOSTER_BYTES = 64 * 2**20
+BOOSTER_BYTES_PER_GENRE = 2 * 2**20
 
 # Every type a genrekit classical pipeline contains, with the skops loader that writes it:
 # found by saving every model of ``genrekit.models.classical.MODELS`` (tests/test_hostile_models.py
@@ -246,6 +247,7 @@ def parse_json(data: bytes | str, where: str, *, max_bytes: int = MAX_JSON_BYTES
 # (possessive: the engine keeps no backtracking state per escape, ~160 bytes each otherwise)
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\(?:.|\Z)[^"\\]*)*+(?:"|\Z)', re.DOTALL)
 _NOT_STRUCTURE = re.compile(r"[^\[\]{},]+")
+_WIDE_ESCAPE = re.compile(r"\\u(?!00)[0-9a-fA-F]{4}")  # a character past Latin-1, written as an escape
 _DEPTH_BLOCK = 1 << 22
 
 
@@ -257,7 +259,8 @@ _CONTAINER_BYTES, _STRING_BYTES, _ITEM_BYTES = 72, 57, 40
 def _json_shape(text: str) -> tuple[int, int]:
     """The deepest bracket nesting of a JSON text (brackets inside strings ignored), and the
     bytes its parsed objects would take, over-estimated: each container, each string with
-    its characters, and each item between commas priced as a number. Regular expressions
+    its characters (4 bytes each where any character is past Latin-1, as a str then stores
+    them), and each item between commas priced as a number. Regular expressions
     and numpy, not a loop over characters (a ten-genre ensemble's 51 MB skops schema: 1.0 s
     against 2.8 s)."""
     import numpy as np
@@ -272,7 +275,9 @@ def _json_shape(text: str) -> tuple[int, int]:
         levels = np.cumsum(steps[codes], dtype=np.int64) + level
         deepest, level = max(deepest, int(levels.max())), int(levels[-1])
     containers, commas = structure.count(b"[") + structure.count(b"{"), structure.count(b",")
-    memory = (_CONTAINER_BYTES * containers + _STRING_BYTES * n_strings + (len(text) - len(bare))
+    # a str holds every character at its widest one's width: up to 4 bytes where any is past Latin-1
+    width = 1 if text.isascii() and not _WIDE_ESCAPE.search(text) else 4
+    memory = (_CONTAINER_BYTES * containers + _STRING_BYTES * n_strings + width * (len(text) - len(bare))
               + _ITEM_BYTES * (commas + 1))
     return deepest, memory
 
@@ -777,7 +782,8 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
     walk can cycle), every split must name one of the model's features, and the model must
     be the plain gradient-boosted trees genrekit writes (no categorical splits, no vector
     leaves) for ``n_classes`` genres."""
-    booster = parse_json(data, where, max_bytes=MAX_BOOSTER_BYTES, max_memory=MAX_BOOSTER_MEMORY)
+    allowed = min(BOOSTER_BYTES + BOOSTER_BYTES_PER_GENRE * n_classes, MAX_MEMBER_BYTES)
+    booster = parse_json(data, where, max_bytes=allowed, max_memory=8 * allowed)
     learner = require(booster, "learner", dict, where)
     params = require(learner, "learner_model_param", dict, f"{where}: learner")
     gradient = require(learner, "gradient_booster", dict, f"{where}: learner")
