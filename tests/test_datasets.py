@@ -246,7 +246,7 @@ def test_fma(tmp_path, clip, fma_genres):
                                       "top_level": 9999}])]).to_csv(tmp_path / "fma_metadata" / "genres.csv", index=False)
     medium = load_fma(tmp_path, subset="medium")
     assert [(t.track_id, t.label, t.split, t.duration) for t in medium.tracks][0] == ("2", "Hip-Hop", "train", None)
-    assert "track id '2' repeated; the first row is used" in {p.reason for p in medium.problems}
+    assert "track 2 repeats track 2's file; left out" in {p.reason for p in medium.problems}
 
 
 def test_split_is_stratified_grouped_and_seeded():

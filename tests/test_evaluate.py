@@ -116,5 +116,7 @@ def test_per_genre_scores_of_a_genre_absent_or_never_named_are_undefined_not_0()
     labels = ["a", "b", "c"]
     m = classification_scores(np.array([0, 0, 1]), np.array([[0.9, 0.1, 0], [0.2, 0.8, 0], [0.1, 0.9, 0]]), labels)
     assert m["per_genre"]["c"] == {"precision": None, "recall": None, "f1": None, "support": 0}
+    never_named = classification_scores(np.array([0, 2]), np.array([[0.9, 0.1, 0], [0.6, 0.4, 0]]), labels)
+    assert never_named["per_genre"]["c"] == {"precision": None, "recall": 0.0, "f1": 0.0, "support": 1}
     assert m["per_genre"]["a"]["precision"] == 1.0 and m["per_genre"]["a"]["recall"] == 0.5
     assert "| c | – | – | – | 0 |" in metrics_markdown(m)

@@ -148,6 +148,10 @@ def test_json_and_csv_list_the_files_in_the_order_given_failures_included():
                                                               model_name="m", top=2, order=order))))
         assert list(dict.fromkeys(row["path"] for row in rows)) == order, kind
         assert [row["error"] != "" for row in rows if row["path"] == "b.wav"] == [True], kind
+    # a file the order names otherwise (a library caller's Path, another spelling) comes last, not lost
+    lines = formats.render("json", [first, last], failures, labels=["jazz", "rock"], model_name="m", top=2,
+                           order=["c.wav"]).splitlines()
+    assert [json.loads(line)["path"] for line in lines] == ["c.wav", "a.wav", "b.wav"]
 
 
 def _prediction(path: str):

@@ -119,12 +119,8 @@ def load_fma(
 
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
-    seen: set[str] = set()
+    seen: dict[Path, str] = {}  # each file -> the id of the row that gave it
     for track_id, row in selected.iterrows():
-        if str(track_id) in seen:  # one file under two rows (two labels, two splits): the first row stands
-            problems.append(DatasetProblem(str(tracks_csv), f"track id {track_id!r} repeated; the first row is used"))
-            continue
-        seen.add(str(track_id))
         try:
             path = audio_path(audio_dir, track_id)
         except (TypeError, ValueError, OverflowError):  # FMA's ids are whole numbers; this row's is not
@@ -140,6 +136,10 @@ def load_fma(
         if not path.is_file():
             problems.append(DatasetProblem(str(path), f"track {track_id} is listed in the {subset} subset but its audio is missing"))
             continue
+        if path in seen:  # one file under two rows (2 and 02; two labels, two splits): the first usable row stands
+            problems.append(DatasetProblem(str(path), f"track {track_id} repeats track {seen[path]}'s file; left out"))
+            continue
+        seen[path] = str(track_id)
         split = _SPLITS.get(str(row[("set", "split")]))
         artist = row[artist_column] if artist_column else None
         duration = pd.to_numeric(row[duration_column], errors="coerce") if duration_column else None

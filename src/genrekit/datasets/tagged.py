@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import logging
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,8 @@ from genrekit.audio.tags import genre_key, is_placeholder, squashed_genre
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.folder import _audio_files, _require_dir
 from genrekit.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 MULTI = ("first", "all")
 
@@ -157,6 +160,9 @@ def near_duplicates(genres: list[str], *, cutoff: float = 0.85) -> list[list[str
     ordered = sorted(genres)
     fuzzy = len(ordered) <= MAX_FUZZY_GENRES
     if not fuzzy:  # equal once squashed: one pass
+        logger.warning("%d genre names: only spellings equal once case, spaces and punctuation are dropped are "
+                       "grouped as one genre (near spellings are looked for among %d names at most)",
+                       len(ordered), MAX_FUZZY_GENRES)
         first: dict[str, str] = {}
         for g in ordered:
             if squashed[g]:

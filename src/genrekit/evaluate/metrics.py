@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from genrekit.errors import ParameterError
-from genrekit.predict.song import vote_shares
+from genrekit.predict.song import VOTE_TIE_WEIGHT
 
 AGGREGATIONS = ("mean", "vote")
 
@@ -21,7 +21,7 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
     proba : np.ndarray [shape=(n_chunks, n_genres)]
     track_index : array-like [shape=(n_chunks,)] the track each chunk comes from
     method : ``mean`` of probabilities, or majority ``vote`` (share of chunks per genre, ties
-        ordered by the mean probability: :func:`genrekit.predict.song.vote_shares`)
+        ordered by the mean probability, as :func:`genrekit.predict.song.vote_shares` orders them)
 
     Returns
     -------
@@ -41,11 +41,15 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
     rank[order] = np.arange(len(order))
     rows = rank[inverse]
     tracks = track_index[np.sort(first)]
-    if method == "vote":
-        return np.stack([vote_shares(proba[rows == row]) for row in range(len(order))]), tracks
     sums = np.zeros((len(order), proba.shape[1]))
     np.add.at(sums, rows, proba)
-    return sums / sums.sum(axis=1, keepdims=True), tracks
+    means = sums / sums.sum(axis=1, keepdims=True)
+    if method == "mean":
+        return means, tracks
+    votes = np.zeros_like(sums)  # as vote_shares, for every track at once
+    np.add.at(votes, (rows, proba.argmax(axis=1)), 1.0)
+    shares = votes / votes.sum(axis=1, keepdims=True) + VOTE_TIE_WEIGHT * means
+    return shares / shares.sum(axis=1, keepdims=True), tracks
 
 
 def top_k_hits(y_true, proba: np.ndarray, k: int) -> np.ndarray:
@@ -78,7 +82,9 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     ``confusion_matrix`` (rows: true, columns: predicted), ``confusion_matrix_normalized``
     (rows sum to 1), ``labels``, ``n``. Averages are scikit-learn's: over the genres in the
     truth or the predictions (a genre predicted but absent from the truth counts, with F1 0),
-    ``zero_division=0``.
+    ``zero_division=0``. Accuracy and the matrices score the genre the model names, its most
+    probable (a tie goes to the first genre, as ``predict`` names it); top-3 shares a tie
+    across its third place (:func:`top_k_hits`).
     """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)
@@ -108,10 +114,11 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
         "balanced_accuracy": balanced,
         "top3_accuracy": float(top_k_hits(y_true, proba, 3).mean()),
         "f1_macro": average("macro")["f1"],
-        # undefined, not 0: recall of a genre no scored track holds, precision of one never named
+        # undefined, not 0: recall of a genre no scored track holds, precision of one never named,
+        # F1 of one that is neither held nor named
         "per_genre": {
             label: {"precision": float(p) if named else None, "recall": float(r) if s else None,
-                    "f1": float(f) if named and s else None, "support": int(s)}
+                    "f1": float(f) if named or s else None, "support": int(s)}
             for label, p, r, f, s, named in zip(labels, precision, recall, f1, support, cm.sum(axis=0))
         },
         "macro_avg": average("macro"),

@@ -99,17 +99,19 @@ def failure_record(path: str, reason: str) -> dict:
 def in_order(predictions: Iterable[Prediction], failures: Mapping[str, str],
              order: Sequence[str] | None = None) -> Iterator[tuple[str, Prediction | None, str | None]]:
     """``(path, prediction, None)`` and ``(path, None, reason)``: in ``order`` (the paths as
-    given; a path in neither is skipped), else the predictions, then the failures."""
-    if order is None:
-        yield from ((p.path, p, None) for p in predictions)
-        yield from ((path, None, reason) for path, reason in failures.items())
-        return
+    given), else the predictions, then the failures; files that ``order`` does not name
+    (spelt otherwise) come last, never left out."""
+    predictions = list(predictions)
+    given = list(dict.fromkeys(order or ()))
     by_path = {p.path: p for p in predictions}
-    for path in order:
+    for path in given:
         if path in by_path:
             yield path, by_path[path], None
         elif path in failures:
             yield path, None, failures[path]
+    named = set(given)
+    yield from ((p.path, p, None) for p in predictions if p.path not in named)
+    yield from ((path, None, reason) for path, reason in failures.items() if path not in named)
 
 
 def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *, top: int,
