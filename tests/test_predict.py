@@ -274,7 +274,7 @@ def test_full_song_evaluation_from_the_cli(model, tmp_path, gtzan_mini):
     assert 0 <= scores["proportion_score"] <= scores["top3"] <= 1
     assert (tmp_path / "songs" / "songs.md").read_text().count("\n| ") == 4
     run = json.loads((tmp_path / "songs" / "run.json").read_text())  # what ran, as every command records it
-    assert run["command"] == "evaluate" and run["songs"] and run["model"]["model"] == model.name
+    assert run["command"] == "evaluate --songs" and run["model"]["model"] == model.name
 
 
 def test_classical_model_exported_to_onnx_predicts_the_same(model, gtzan_mini, feature_cache, tmp_path):

@@ -466,7 +466,7 @@ def evaluate_songs(
     if out_dir is not None:
         out = Path(out_dir)
         write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
-        write_json(out / "run.json", {"command": "evaluate", "songs": True, "model": classifier.manifest(),
+        write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
                                       "skip": skip, "include_train": include_train, **report})
         lines = [f"# Full-song evaluation of {classifier.name}", "",
                  f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
