@@ -844,3 +844,11 @@ def test_a_command_that_ends_while_stdin_is_still_open_exits_cleanly(tmp_path):
         producer.stdout.close()
         producer.wait()
     assert ended.returncode == 0 and "Fatal Python error" not in ended.stderr, ended.stderr[-2000:]
+
+
+def test_allowed_host_reaches_the_service_and_a_url_is_refused(served):
+    result = invoke("serve", "--allowed-host", "genre.example.org", "--allowed-host", "10.0.0.5", env=WIDE)
+    assert result.exit_code == 0 and served.calls[-1][1]["allowed_hosts"] == ["genre.example.org", "10.0.0.5"]
+    refused = invoke("serve", "--allowed-host", "https://genre.example.org/", env=WIDE)
+    assert refused.exit_code == EXIT_USAGE and "--allowed-host 'https://genre.example.org/': expected a host name" \
+        in _flat(refused.output), refused.output

@@ -779,3 +779,24 @@ def test_a_504_says_whether_the_song_was_analysed_or_never_reached_a_worker(mode
         assert "waited 1 s for a free worker and was not analysed" in answers[1].json()["detail"]
     finally:
         _stop(server)
+
+
+def test_a_service_on_loopback_answers_only_to_loopback_names_and_the_allowed_ones(model_file, tmp_path):
+    """Listening on 127.0.0.1, the service answered any Host: a page elsewhere whose name is
+    made to resolve to 127.0.0.1 (DNS rebinding) could read its answers as its own (a review,
+    2026-12-04). Other names get a JSON 400 naming --allowed-host; a proxy's name is allowed by it."""
+    server = _start(model_file, tmp_path, "--allowed-host", "genre.example.org")
+    try:
+        def ask(host: str) -> dict:
+            return _raw(server, f"GET /v1/model HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+
+        port = _port(server)
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "genre.example.org",
+                     f"GENRE.example.org:{port}"):
+            assert ask(host)["status"] == 200, host
+        refused = ask(f"rebound.attacker.example:{port}")
+        assert refused["status"] == 400 and refused["headers"]["x-frame-options"] == "DENY"
+        assert "Host 'rebound.attacker.example:" in refused["body"]["detail"]
+        assert "--allowed-host rebound.attacker.example" in refused["body"]["detail"]
+    finally:
+        _stop(server)

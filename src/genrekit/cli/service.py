@@ -18,6 +18,9 @@ def serve(
                                                      "--model.", show_default=False)] = None,
     model_option: ModelOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 unless a proxy fronts it.")] = "127.0.0.1",
+    allowed_host: Annotated[list[str] | None, typer.Option("--allowed-host", metavar="NAME", help="A name the service "
+                            "may be asked by (the Host a proxy sends; repeatable). Listening on loopback, it answers "
+                            "only to localhost, 127.0.0.1, ::1 and these, against DNS rebinding.")] = None,
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
     max_minutes: Annotated[float, typer.Option(**POSITIVE, help="Longest song analysed, as its header declares; "
@@ -58,7 +61,11 @@ def serve(
                            upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                            upload_grace_seconds=upload_grace_seconds, receiving=receiving,
                            min_confidence=min_confidence, max_minutes=max_minutes)
-    run_service(model_path, host=host, port=port, limits=limits,
+    bad = [name for name in allowed_host or () if not name.strip() or any(c in name for c in "/ \t@")]
+    if bad:
+        _usage_error(f"--allowed-host {bad[0]!r}: expected a host name or address, as a Host header gives it (no "
+                     "scheme, path or spaces)")
+    run_service(model_path, host=host, port=port, limits=limits, allowed_hosts=list(allowed_host or ()),
                 log_level=log_level or ("error" if is_quiet() else "warning"),
                 on_loaded=lambda: _note(f"genrekit service for {model_path} model on http://{host}:{port}/ "
                                         "(Ctrl+C stops it)"))

@@ -31,7 +31,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -168,6 +168,32 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# The names a service listening on this machine's loopback only is asked by.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class KnownHosts:
+    """ASGI middleware: requests whose Host header names none of ``hosts`` (ports aside) get a
+    JSON 400. A service that listens on loopback only is reached by other names only through
+    DNS rebinding: a page elsewhere whose name is made to resolve to 127.0.0.1 and that could
+    then read the service's answers as its own."""
+
+    def __init__(self, app, hosts: Sequence[str]):
+        self.app, self.hosts = app, {h.lower().strip("[]") for h in hosts}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
+            name = given[1:given.index("]")] if given.startswith("[") and "]" in given else given.rsplit(":", 1)[0]
+            if given and name not in self.hosts:
+                listed = ", ".join(sorted(self.hosts))
+                response = _error(400, f"Host {given!r}: this service answers to {listed} only (it listens on this "
+                                       f"machine's loopback; start it with --allowed-host {name or 'NAME'} to be "
+                                       "asked by that name, as a proxy may)")
+                return await SecurityHeaders(response)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD answered as GET without the body (HTTP asks it of every GET route;
     FastAPI's routes answer only the methods they name, so monitors' HEAD got 405)."""
@@ -229,8 +255,10 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None) -> FastAPI:
-    """The service for any model (see :func:`genrekit.models.load`; ``"default"``: genrekit's own)."""
+def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None, *,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+    """The service for any model (see :func:`genrekit.models.load`; ``"default"``: genrekit's own).
+    ``allowed_hosts``: the names its requests' Host may give (:class:`KnownHosts`); None: any."""
     limits = limits or ServiceLimits()
     predictor = load(model_path)
     description = {
@@ -264,7 +292,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Music genre recognition: upload a song, get its genres.")
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(HeadAsGet)  # outermost: the routes and the headers see a GET
+    app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
+    if allowed_hosts is not None:
+        app.add_middleware(KnownHosts, hosts=list(allowed_hosts))  # outermost: nothing runs for another name
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -509,10 +539,15 @@ REDOC_PAGE = """<!doctype html>
 
 def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int = 8000,
           limits: ServiceLimits | None = None, log_level: str = "info",
-          on_loaded: Callable[[], None] | None = None) -> None:
+          on_loaded: Callable[[], None] | None = None, allowed_hosts: Sequence[str] = ()) -> None:
     """Run the service with uvicorn until interrupted. ``on_loaded`` is called once the model
     has loaded and the address is bound, before the service answers (a model that cannot
     load, or an address in use, raises first).
+
+    Listening on loopback only (the default, 127.0.0.1), it answers requests whose Host is a
+    loopback name (:data:`LOOPBACK_HOSTS`), ``host`` or one of ``allowed_hosts`` (a proxy's
+    name), against DNS rebinding; listening on other addresses, any Host, unless
+    ``allowed_hosts`` names some.
 
     Raises
     ------
@@ -521,8 +556,17 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     """
     import uvicorn
 
-    service = create_app(model_path, limits)
+    import ipaddress
+
     sockets = _listening_sockets(host, port)
+    loopback = all(ipaddress.ip_address(listening.getsockname()[0]).is_loopback for listening in sockets)
+    names = [*LOOPBACK_HOSTS, host, *allowed_hosts] if loopback or allowed_hosts else None
+    try:
+        service = create_app(model_path, limits, allowed_hosts=names)
+    except BaseException:
+        for listening in sockets:
+            listening.close()
+        raise
     try:
         if on_loaded is not None:
             on_loaded()
