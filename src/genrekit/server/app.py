@@ -558,8 +558,14 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
 
     import ipaddress
 
+    def is_loopback(address: str) -> bool:
+        try:
+            return ipaddress.ip_address(address.split("%")[0]).is_loopback  # fe80::1%eth0: a zone, not loopback
+        except ValueError:
+            return False
+
     sockets = _listening_sockets(host, port)
-    loopback = all(ipaddress.ip_address(listening.getsockname()[0]).is_loopback for listening in sockets)
+    loopback = all(is_loopback(listening.getsockname()[0]) for listening in sockets)
     names = [*LOOPBACK_HOSTS, host, *allowed_hosts] if loopback or allowed_hosts else None
     try:
         service = create_app(model_path, limits, allowed_hosts=names)
