@@ -224,15 +224,14 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
 
 def _per_genre(tracks, labels: list[str], out_of_fold: dict[str, dict[str, float]]) -> dict[str, dict]:
     """Out-of-fold tracks, recall and precision of each genre (scikit-learn's, through
-    :func:`~genrekit.evaluate.metrics.classification_scores`); None where undefined: recall
-    of a genre with no track, precision of one never named."""
+    :func:`~genrekit.evaluate.metrics.classification_scores`, which gives None where they are
+    undefined: recall of a genre with no track, precision of one never named)."""
     from genrekit.evaluate.metrics import classification_scores
 
     scored = [(y, out_of_fold[t]) for t, y in zip(tracks["track"], tracks["y"]) if t in out_of_fold]
     y_true = np.array([y for y, _ in scored])
     proba = np.array([[p[label] for label in labels] for _, p in scored])
     scores = classification_scores(y_true, proba, labels)
-    named = np.asarray(scores["confusion_matrix"]).sum(axis=0)
-    return {label: {"n": each["support"], "recall": round(each["recall"], 4) if each["support"] else None,
-                    "precision": round(each["precision"], 4) if named[i] else None}
-            for i, (label, each) in enumerate(scores["per_genre"].items())}
+    return {label: {"n": each["support"], **{k: None if each[k] is None else round(each[k], 4)
+                                             for k in ("recall", "precision")}}
+            for label, each in scores["per_genre"].items()}
