@@ -712,6 +712,44 @@ def test_an_output_named_by_a_link_writes_its_target_and_a_device_or_pipe_is_ref
         write_json(tmp_path / "elsewhere", {"a": 1})
 
 
+@pytest.mark.skipif(not hasattr(os, "lchown") or os.geteuid() != 0, reason="giving a link another owner needs root")
+def test_another_users_link_in_a_shared_folder_is_not_followed_and_a_link_loop_ends(tmp_path):
+    """Links were resolved with realpath, out of the kernel's sight: fs.protected_symlinks
+    never saw them, so another user's link in /tmp could point `--out /tmp/report.html` at any
+    file of the user's. Such a link is now refused, as the kernel refuses it to open(); a link
+    of the folder's owner or of the user's own, a chain of links, and links in a private folder
+    are followed as before."""
+    from genrekit._files import MAX_LINKS_FOLLOWED, write_text_atomic
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep")
+    planted = shared / "report.html"
+    planted.symlink_to(precious)
+    os.lchown(planted, 4321, 4321)
+    with pytest.raises(GenrekitError, match=r"report.html: is a link owned by another user \(uid 4321\)"):
+        write_text_atomic(planted, "<p>report</p>")
+    assert precious.read_text() == "keep" and planted.is_symlink()
+    # the same link in a folder that is not sticky, or not writable by others, is followed
+    for mode in (0o777, 0o1755):
+        shared.chmod(mode)
+        write_text_atomic(planted, f"{mode:o}")
+        assert precious.read_text() == f"{mode:o}" and planted.is_symlink()
+    # own links in the shared folder, as a chain, reach the file
+    shared.chmod(0o1777)
+    hop = shared / "hop"
+    hop.symlink_to(precious)
+    (shared / "mine.html").symlink_to("hop")
+    write_text_atomic(shared / "mine.html", "chained")
+    assert precious.read_text() == "chained"
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    with pytest.raises(GenrekitError, match=rf"more than {MAX_LINKS_FOLLOWED} links in a row"):
+        write_text_atomic(loop, "x")
+
+
 def test_outputs_of_the_wrong_kind_are_refused_or_understood_before_any_work(tmp_path):
     """datasets check --out naming a file read the whole dataset, then ended in a
     FileExistsError; report and export --out naming a folder (every other command's --out is

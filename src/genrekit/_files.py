@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import tokenize
 import zipfile
@@ -92,6 +93,36 @@ def spreadsheet_csv(frame, text_columns: tuple[str, ...] = ()) -> str:
     return escaped.to_csv(index=False)
 
 
+#: Links followed in a row before a write is refused, as the kernel does (ELOOP after 40)
+MAX_LINKS_FOLLOWED = 40
+
+
+def followed_for_writing(path: Path) -> Path:
+    """The file a write to ``path`` lands on: its last part followed through links one at a
+    time (earlier parts are left to the kernel).
+
+    A link in a sticky folder anyone may write to (``/tmp``) is followed only when it belongs
+    to this user or to the folder's owner, as Linux's ``fs.protected_symlinks`` does for
+    ``open``: this function resolves links itself, out of the kernel's sight, and another user
+    could otherwise point ``--out /tmp/report.html`` at any file this user may write.
+    """
+    for _ in range(MAX_LINKS_FOLLOWED):
+        try:
+            link = os.lstat(path)
+        except OSError:
+            return path
+        if not stat.S_ISLNK(link.st_mode):
+            return path
+        folder = os.stat(path.parent)
+        shared = folder.st_mode & 0o1002 == 0o1002  # sticky and writable by others
+        if shared and link.st_uid not in (os.geteuid(), folder.st_uid):
+            raise ParameterError(
+                f"{path}: is a link owned by another user (uid {link.st_uid}) in a folder anyone may write to; "
+                f"expected a file or a link of your own there (it could point the write at any file of yours)")
+        path = path.parent / os.readlink(path)
+    raise ParameterError(f"{path}: more than {MAX_LINKS_FOLLOWED} links in a row; expected a file to write")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
     """A fresh temporary path beside ``path`` for the block to write; renamed onto ``path``
@@ -103,7 +134,7 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
     ----------
     path : path
         The file to write. Its folder is made when missing; a file already there is replaced
-        only when the block succeeds. A link stays a link: the file it points to is written.
+        only when the block succeeds. A link stays a link: the file it points to is written (see :func:`followed_for_writing`).
         A folder, a device (``/dev/null``), a FIFO or a socket is refused (a rename would
         replace it with a plain file).
     durable : bool
@@ -117,9 +148,7 @@ def atomic_path(path: str | os.PathLike, *, durable: bool = False) -> Iterator[P
         The temporary file, in ``path``'s folder: created empty, for the block to write. It is
         given the mode a plain ``open`` would give (0666 less the umask) before the rename.
     """
-    path = Path(path)
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
+    path = followed_for_writing(Path(path))
     if path.exists() and not path.is_file():
         kind = "a folder" if path.is_dir() else "a device, pipe or socket, not a regular file"
         raise ParameterError(f"{path}: is {kind}; expected the name of a file to write")
