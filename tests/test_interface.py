@@ -85,6 +85,10 @@ def test_every_kind_loads_into_one_interface(model_files, kind, tmp_path):
     path = model_files[kind]
     model = load(path)
     assert isinstance(model, GenreClassifier)
+    # what --segment's note compares with: a feature model's learned chunk, none for a network's fixed one
+    assert (model.learned_chunk_seconds is None) == kind.endswith("network")
+    if model.learned_chunk_seconds is not None:
+        assert load(path, segment_seconds=10).learned_chunk_seconds == model.learned_chunk_seconds
     manifest = model.manifest()
     assert set(manifest) == MANIFEST_KEYS and manifest["labels"] == list(model.labels)
     assert manifest["source"] == str(path) and manifest["kind"] == model.kind

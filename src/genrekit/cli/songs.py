@@ -96,13 +96,8 @@ def predict(
 def _note_segment(model, segment: float | None) -> None:
     """A note where --segment gives a model chunks of another length than it learned from:
     its answers, and its calibrated confidence, are then its guesses about unfamiliar inputs."""
-    from genrekit.audio.chunking import SEGMENT_SECONDS
-
-    spec = getattr(model, "spec", None)  # a network's chunks are its preset's: --segment is for models on features
-    if segment is None or spec is None:
-        return
-    learned = getattr(spec, "chunk_duration", None) or SEGMENT_SECONDS
-    if abs(segment - learned) > 1e-6:
+    learned = model.learned_chunk_seconds  # None: a network's chunks are its preset's
+    if segment is not None and learned is not None and abs(segment - learned) > 1e-6:
         _note(f"[yellow]note:[/] --segment {segment:g}: {escape(model.name)} learned from {learned:g} s chunks (its "
               "confidence was calibrated on them); its answers on other lengths may differ and be less reliable",
               highlight=False)

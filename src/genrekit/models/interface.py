@@ -93,6 +93,9 @@ class GenreClassifier(Protocol):
     styles : the styles it tags beyond its genres (:mod:`genrekit.models.styles`), or empty
     style_thresholds : style -> the probability from which it is present (None without styles)
     window_seconds : the length of the windows of :meth:`analyse`, or None
+    learned_chunk_seconds : the chunk length it learned from (and was calibrated on) where a
+        ``segment_seconds`` may give it another (models on features); None where its chunk
+        length is fixed (networks)
     genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
         owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
     """
@@ -113,6 +116,7 @@ class GenreClassifier(Protocol):
     styles: list[str]
     style_thresholds: dict[str, float] | None
     window_seconds: float | None
+    learned_chunk_seconds: float | None
     genre_spellings: dict[str, list[str]]
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
@@ -154,6 +158,7 @@ class Adapter:
     styles: list[str] = []
     style_thresholds: dict[str, float] | None = None
     window_seconds: float | None = None
+    learned_chunk_seconds: float | None = None
     genre_spellings: dict[str, list[str]] = {}
     trained_on_audio: frozenset[str] = frozenset()
     trained_on_opening: frozenset[str] = frozenset()
@@ -309,7 +314,8 @@ class ClassicalClassifier(Adapter):
         self.labels = list(manifest["labels"])
         self.aggregation = manifest.get("aggregation", "mean")
         self.sample_rate = spec.sample_rate
-        self.chunk_seconds = segment_seconds if segment_seconds is not None else spec.chunk_duration or SEGMENT_SECONDS
+        self.learned_chunk_seconds = spec.chunk_duration or SEGMENT_SECONDS
+        self.chunk_seconds = segment_seconds if segment_seconds is not None else self.learned_chunk_seconds
         self.min_seconds = spec.min_duration
         shortest = min(self.min_seconds, spec.chunk_duration or self.min_seconds)  # what it was trained on
         if segment_seconds is not None and segment_seconds < shortest:
