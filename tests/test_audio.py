@@ -359,7 +359,8 @@ def test_damaged_files_are_named_and_the_batch_goes_on(tmp_path, clip):
     with pytest.raises(AudioError, match="huge.wav: corrupt: a decoded sample reaches 3e\\+38 in magnitude, far outside -1..1"):
         audio.load(tmp_path / "huge.wav", sr=None)  # what training and evaluation read
     assert "declares 1 Hz" in damaged["one-hertz.wav"]
-    assert "no mp3 stream found" in damaged["junk.mp3"] and "does not exist" not in damaged["junk.mp3"]
+    assert "not audio or corrupt (decoder says: Format not recognised)" in damaged["junk.mp3"]
+    assert "does not exist" not in damaged["junk.mp3"]
     assert "corrupt" in damaged["cut.flac"]
     assert [p.path for p in predictions] == [str(tmp_path / "recorded.webm")]
     assert predictions[0].duration == pytest.approx(len(y) / sr, abs=0.1)
@@ -523,3 +524,88 @@ def test_a_service_bound_counts_samples_not_only_seconds(tmp_path):
     with pytest.raises(AudioError, match=r"wide.wav: too much audio: 4 channels at 192000 Hz"):
         next(song_chunks(path, sr=16000, chunk_seconds=3.0, max_seconds=60))
     assert next(song_chunks(path, sr=16000, chunk_seconds=3.0, max_seconds=120))[2].shape == (48000,)
+
+
+def _id3v2_tag(payload_bytes: int) -> bytes:
+    """An ID3v2.4 tag holding one picture frame of ``payload_bytes`` (a cover art's size)."""
+    import struct
+
+    data = b"\x00image/jpeg\x00\x03\x00" + bytes(payload_bytes)
+    body = b"APIC" + struct.pack(">I", len(data)) + b"\x00\x00" + data  # v2.4 frame sizes are synchsafe,
+    size = len(body)  # but a zero-filled picture keeps every byte below 0x80 where it matters
+    synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
+    return b"ID3\x04\x00\x00" + synchsafe + body
+
+
+@pytest.fixture(scope="module")
+def mp3_without_xing(tmp_path_factory):
+    """(an MP3 whose Xing header is blanked, as a streaming encoder leaves it, its length in s):
+    loud noise first, then a quiet tone, so its first frames' bit rate says nothing of the rest."""
+    folder = tmp_path_factory.mktemp("xing")
+    sr = 22050
+    rng = np.random.default_rng(0)
+    y = np.concatenate([0.5 * rng.standard_normal(10 * sr), 0.05 * np.sin(2 * np.pi * 220 * np.arange(50 * sr) / sr)])
+    sf.write(folder / "with_xing.mp3", y.astype(np.float32), sr, format="MP3")
+    data = bytearray((folder / "with_xing.mp3").read_bytes())
+    at = data.find(b"Xing")
+    assert 0 < at < 200, "libsndfile's MP3 writer no longer writes a Xing header"
+    data[at:at + 4] = b"\0\0\0\0"
+    (folder / "no_xing.mp3").write_bytes(bytes(data))
+    return folder / "no_xing.mp3", audio.info(folder / "with_xing.mp3").duration
+
+
+def test_an_mp3_without_a_xing_header_is_decoded_whole(tmp_path, mp3_without_xing):
+    """libsndfile guesses such a file's length from its size and stops reading there: a VBR
+    song lost its end, and one behind a large cover art was refused as "truncated"."""
+    pytest.importorskip("av")
+    path, seconds = mp3_without_xing
+    covered = tmp_path / "covered.mp3"
+    covered.write_bytes(_id3v2_tag(2 << 20) + path.read_bytes())
+    for song in (path, covered):
+        y, sr = audio.load(song, sr=None)
+        assert abs(len(y) / sr - seconds) < 0.2, (song.name, len(y) / sr, seconds)
+        assert abs(audio.info(song).duration - seconds) < 0.2
+        assert sum(len(block) for block in audio.stream(song, sr=sr)) == len(y)
+
+
+def test_an_appledouble_file_beside_a_song_is_not_read_as_its_resource_fork(tmp_path, clip):
+    """macOS writes "._name" beside every file it copies to FAT, exFAT or SMB; libsndfile given
+    a name opens it as the resource fork of an MP3 without an ID3 tag and failed."""
+    y, sr = audio.load(clip, duration=5.0)
+    sf.write(tmp_path / "song.mp3", y, sr, format="MP3")
+    header = bytes.fromhex("00051607" "00020000") + b"Mac OS X        " + bytes.fromhex("0002")
+    entries = bytes.fromhex("00000009" "00000032" "00000020" "00000002" "00000052" "0000011e")
+    (tmp_path / "._song.mp3").write_bytes(header + entries + bytes(32) + b"\0\0\x01\x00" + bytes(282))
+    decoded, _ = audio.load(tmp_path / "song.mp3", sr=sr)
+    assert abs(len(decoded) - len(y)) < 0.05 * sr
+
+
+def test_a_pipe_or_an_unreadable_file_is_named_as_such(tmp_path, clip, monkeypatch):
+    import os
+
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError, match=r"stream\.wav: not a regular file \(a pipe\)"):
+        audio.info(fifo)  # not "empty file (0 bytes)", and no wait for a writer
+
+    from genrekit.audio import io
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(io, "open", denied, raising=False)  # the test may run as root, whom modes do not stop
+    with pytest.raises(AudioError, match=r"cannot be read: permission denied"):
+        audio.load(clip)
+
+
+def test_a_dc_offset_is_not_sound(clip):
+    from genrekit.audio.level import normalise_level
+    from genrekit.predict.files import _sounding
+
+    sr = 22050
+    offset_silence = np.full(10 * sr, 0.02, dtype=np.float32)  # -34 dBFS of offset, no sound
+    assert _sounding(offset_silence, 5 * sr, len(offset_silence), sr) == [0.0, 0.0, 0.0]
+    y, _ = audio.load(clip, sr=sr, duration=10.0)
+    plain, offset = normalise_level(y, -20.0), normalise_level(y + np.float32(0.1), -20.0)
+    assert np.max(np.abs(plain - offset)) < 1e-3  # the offset goes; the music's level is the same
+    assert _sounding(y + np.float32(0.1), 5 * sr, len(y), sr) == _sounding(y, 5 * sr, len(y), sr)

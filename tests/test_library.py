@@ -484,3 +484,17 @@ def test_tag_says_why_a_file_is_unknown_and_does_not_count_it_as_named(tmp_path,
     assert again.exit_code == EXIT_OK and "2 done by an earlier run" in again.output, again.output
     table = pd.read_csv(out).set_index("path")
     assert table.loc[str(root / "tone.wav"), "genre"] != "unknown" and table["unknown_reason"].isna().all()
+
+
+def test_a_pipe_named_like_a_song_is_reported_not_silently_left_out(tmp_path):
+    import os
+
+    from genrekit.predict.library import _listing
+
+    (tmp_path / "song.wav").write_bytes(b"")
+    os.mkfifo(tmp_path / "live.mp3")
+    (tmp_path / "linked.mp3").symlink_to(tmp_path / "live.mp3")
+    files, skipped = _listing(tmp_path)
+    assert list(files) == [tmp_path / "song.wav"]
+    assert skipped == {tmp_path / "linked.mp3": f"{tmp_path / 'linked.mp3'}: not a regular file (a pipe), left out",
+                       tmp_path / "live.mp3": f"{tmp_path / 'live.mp3'}: not a regular file (a pipe), left out"}

@@ -25,6 +25,16 @@ DAMAGED_FILE_ERRORS = (OSError, EOFError, ValueError, NotImplementedError, Runti
                        tokenize.TokenError)
 
 
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISSOCK, "a socket"))
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a file that is neither regular nor a folder is ("a pipe", "a socket"...), from its
+    ``st_mode``; None for a regular file or a folder."""
+    return next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), None)
+
+
 def publish_mode(path: str | os.PathLike) -> None:
     """Give a ``tempfile.mkstemp`` file (created 0600) the mode a plain ``open`` would:
     0666 less the umask, so results are readable like any other file the user writes."""

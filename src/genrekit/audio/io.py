@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -19,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from genrekit._files import special_file_kind
 from genrekit.audio import remote
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
 
@@ -359,7 +361,7 @@ class _PyAVReader:
     ``samplerate``, ``channels``, ``frames`` (from the container's duration), ``format``,
     ``subtype``, ``seek`` and ``read`` of float32 ``(frames, channels)`` blocks."""
 
-    def __init__(self, path: str, should_stop: Callable[[], bool] | None = None):
+    def __init__(self, path: str, should_stop: Callable[[], bool] | None = None, count_packets: bool = False):
         try:
             import av
         except ImportError as exc:  # the torch-free runtime installs libsndfile's formats only
@@ -371,6 +373,8 @@ class _PyAVReader:
         self._should_stop = should_stop
         try:
             self._container = av.open(path)
+        except PermissionError as exc:  # PyAV's too: it subclasses the built-in one
+            raise AudioError(path, "cannot be read: permission denied") from exc
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             raise AudioError(path, f"not audio or corrupt (decoder says: {exc})") from exc
         if not self._container.streams.audio:
@@ -384,7 +388,7 @@ class _PyAVReader:
         self.samplerate = int(context.sample_rate or 0)
         self.channels = int(context.layout.nb_channels or 1)
         self.format = self._container.format.name.split(",")[0].upper()
-        if self.format.lower() in _RAW_STREAMS:
+        if count_packets or self.format.lower() in _RAW_STREAMS:
             seconds = self._packet_seconds(path)
         elif self._stream.duration is not None and self._stream.time_base is not None:
             seconds = float(self._stream.duration * self._stream.time_base)
@@ -491,29 +495,114 @@ def _open(path: str | os.PathLike, should_stop: Callable[[], bool] | None = None
     return _open_local(path, _suffix(path), should_stop)
 
 
-def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if os.path.isdir(path):
+def _checked_pyav(path: str, should_stop: Callable[[], bool] | None, count_packets: bool = False) -> _PyAVReader:
+    handle = _PyAVReader(path, should_stop, count_packets=count_packets)
+    if handle.samplerate <= 0:
+        handle.close()
+        raise AudioError(path, "contains no audio samples")
+    _check_rate_and_channels(handle, path)
+    return handle
+
+
+# MPEG audio frame header: 11 sync bits, version (not 01), layer III (01), a bit rate index
+# other than 1111, a sample rate index other than 11
+def _is_layer3_header(head: bytes) -> bool:
+    return (len(head) >= 4 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and (head[1] >> 3) & 3 != 1
+            and (head[1] >> 1) & 3 == 1 and head[2] >> 4 != 15 and (head[2] >> 2) & 3 != 3)
+
+
+def _mp3_declares_length(path: str) -> bool:
+    """Whether an MP3's first frame is a Xing, Info (LAME) or VBRI header, which counts its
+    frames. False also where no layer III frame is found near the start (libsndfile's guess
+    then stands for nothing better)."""
+    try:
+        with open(path, "rb") as handle:
+            position = 0
+            while (tag := handle.read(10))[:3] == b"ID3" and len(tag) == 10:  # ID3v2 tags, maybe several
+                size = (tag[6] & 0x7F) << 21 | (tag[7] & 0x7F) << 14 | (tag[8] & 0x7F) << 7 | (tag[9] & 0x7F)
+                position += 10 + size + (10 if tag[5] & 0x10 else 0)
+                handle.seek(position)
+            handle.seek(position)
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    start = next((i for i in range(len(head) - 3) if head[i] == 0xFF and _is_layer3_header(head[i:i + 4])), None)
+    if start is None:
+        return False
+    mpeg1, mono = (head[start + 1] >> 3) & 3 == 3, head[start + 3] >> 6 == 3
+    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+    xing = head[start + 4 + side_info:start + 8 + side_info]
+    return xing in (b"Xing", b"Info") or head[start + 36:start + 40] == b"VBRI"
+
+
+def _check_regular_file(path: str) -> None:
+    """Refuse what is not a regular file with a reason naming what it is (its link followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        reason = "a link whose target is missing" if os.path.islink(path) else "file not found"
+        raise AudioError(path, reason) from exc
+    except OSError as exc:
+        raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
+    if stat.S_ISDIR(mode):
         raise AudioError(path, "is a folder, expected an audio file")
+    if kind := special_file_kind(mode):
+        # a pipe's bytes cannot be read twice (header, then samples); a device never ends
+        raise AudioError(path, f"not a regular file ({kind}): save the audio to a file first")
+
+
+class _SoundFileReader(sf.SoundFile):
+    """libsndfile reading through a Python file object rather than the file's name: given a
+    name, libsndfile also opens a macOS "._name" AppleDouble file beside it as a resource fork
+    and fails ("bad resource fork") on an MP3 without an ID3 tag. ``length_known`` is False
+    for an MP3 whose length libsndfile could only guess from its size."""
+
+    def __init__(self, path: str):
+        try:
+            self._source = open(path, "rb")
+        except OSError as exc:
+            raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
+        try:
+            super().__init__(self._source)
+        except BaseException:
+            self._source.close()
+            raise
+        self.length_known = True
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if (source := self.__dict__.get("_source")) is not None:  # unset where opening it failed
+                source.close()
+
+
+def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
+    _check_regular_file(path)
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
     if suffix in PYAV_EXTENSIONS:
-        handle = _PyAVReader(path, should_stop)
-        if handle.samplerate <= 0:
-            handle.close()
-            raise AudioError(path, "contains no audio samples")
-        _check_rate_and_channels(handle, path)
-        return handle
+        return _checked_pyav(path, should_stop)
     try:
         with decoder_messages_logged():
-            handle = sf.SoundFile(os.fsencode(path))  # bytes: a name that is not UTF-8 opens too
+            handle = _SoundFileReader(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        detail = str(exc).split(": ", 1)[-1].strip() if ": " in str(exc) else ""
-        detail = detail or "format not recognised"
-        if detail.startswith("File does not exist"):  # libsndfile's words for an MP3 it cannot parse
-            detail = f"no {suffix.lstrip('.') or 'audio'} stream found"
+        detail = getattr(exc, "error_string", "") or (str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else "")
+        detail = detail.strip().rstrip(".") or "format not recognised"
         raise AudioError(path, f"not audio or corrupt (decoder says: {detail})") from exc
+    if handle.format == "MP3" and not _mp3_declares_length(path):
+        # libsndfile guesses such an MP3's length from its size and stops reading there: a VBR
+        # song lost its last minute, a CBR one with a large cover art was "truncated"
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            logger.warning("%s: an MP3 without a Xing/Info/VBRI header: its length is a guess from its size, and "
+                           "libsndfile may stop short of its end; pip install 'genrekit[full]' (PyAV) decodes it "
+                           "whole", path)
+            handle.length_known = False
+        else:
+            handle.close()
+            return _checked_pyav(path, should_stop, count_packets=True)
     if handle.frames == 0 or handle.samplerate <= 0:
         handle.close()
         raise AudioError(path, "contains no audio samples")
@@ -766,7 +855,8 @@ def load(
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
         expected = handle.frames - start if duration is None else min(wanted, handle.frames - start)
-    if block.shape[0] < TRUNCATION_TOLERANCE * expected - 0.1 * native_sr:
+        length_known = getattr(handle, "length_known", True)
+    if length_known and block.shape[0] < TRUNCATION_TOLERANCE * expected - 0.1 * native_sr:
         raise AudioError(
             path,
             f"truncated: header declares {expected / native_sr:.2f} s from the offset, "

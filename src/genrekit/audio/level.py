@@ -77,8 +77,9 @@ def at_level(y: np.ndarray, level_dbfs: float | None) -> np.ndarray:
 
 
 def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MAX_GAIN_DB) -> np.ndarray:
-    """``y`` scaled by one gain so that its RMS level is ``level_dbfs``, raised by at most
-    ``max_gain_db``.
+    """``y`` less its mean (a DC offset), scaled by one gain so that its RMS level is
+    ``level_dbfs``, raised by at most ``max_gain_db``. An offset is no sound: left in, it would
+    count in the level and be raised with the music, and an offset silence would sound.
 
     Parameters
     ----------
@@ -93,5 +94,6 @@ def normalise_level(y: np.ndarray, level_dbfs: float, *, max_gain_db: float = MA
     if not is_level(level_dbfs):
         raise ParameterError(f"level_dbfs={level_dbfs!r}: expected a level from -60 to 0 dBFS")
     y = np.asarray(y, dtype=np.float32)
+    y = y - np.float32(np.mean(y, dtype=np.float64)) if y.size else y
     gain_db = min(level_dbfs - rms_dbfs(y), max_gain_db)
     return y * np.float32(10 ** (gain_db / 20))

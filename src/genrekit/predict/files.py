@@ -188,7 +188,8 @@ def _sounding(chunk: np.ndarray, window: int, real: int, sr: int) -> list[float]
     frame = max(1, int(SILENCE_FRAME_SECONDS * sr))
 
     def share(y: np.ndarray) -> float:
-        return float(np.mean([rms_dbfs(y[i:i + frame]) >= SILENT_DBFS for i in range(0, len(y), frame)]))
+        frames = (y[i:i + frame] for i in range(0, len(y), frame))
+        return float(np.mean([rms_dbfs(part - np.mean(part, dtype=np.float64)) >= SILENT_DBFS for part in frames]))
 
     audio_part = chunk[: max(1, min(real, len(chunk)))]
     windows = [share(audio_part[i:i + window]) for i in range(0, len(audio_part), window)] if window else []

@@ -23,7 +23,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import atomic_path, from_spreadsheet_cell, spreadsheet_cell, utf8_shown
+from genrekit._files import atomic_path, from_spreadsheet_cell, special_file_kind, spreadsheet_cell, utf8_shown
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
@@ -207,8 +207,8 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
                 if entry.is_dir(follow_symlinks=False):
                     own = _identity(entry.stat(follow_symlinks=False))
                     _walk(path, ancestors | {own: path}, files, skipped, visited)
-                elif entry.is_file(follow_symlinks=False) and is_audio_path(path):
-                    files.append(path)
+                elif is_audio_path(path):
+                    _add_song(path, entry.stat(follow_symlinks=False), files, skipped)
                 continue
             target = os.readlink(path)
         except OSError as exc:  # changed or removed while the walk went past it
@@ -231,8 +231,16 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
                                  "a folder it is in")
             else:
                 _walk(path, ancestors | {_identity(stat): path}, files, skipped, visited)
-        elif stat_module.S_ISREG(stat.st_mode) and is_audio_path(path):
-            files.append(path)
+        elif is_audio_path(path):
+            _add_song(path, stat, files, skipped)
+
+
+def _add_song(path: Path, status: os.stat_result, files: list[Path], skipped: dict[Path, str]) -> None:
+    """A file with a song's name joins ``files``; a pipe or device with one is named in ``skipped``."""
+    if kind := special_file_kind(status.st_mode):
+        skipped[path] = f"{path}: not a regular file ({kind}), left out"
+    elif stat_module.S_ISREG(status.st_mode):
+        files.append(path)
 
 
 def _key(path: Path | str, use_hash: bool, model_id: str,
