@@ -160,3 +160,29 @@ def _prediction(path: str):
     segment = Segment(start=0.0, end=3.0, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1})
     return Prediction(path=path, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
                       n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0}, timeline=[segment])
+
+
+def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(capsys):
+    """A name's bytes that are not UTF-8 went raw into the CSV (pandas refused it); a newline in
+    a name forged a line of the failure list. JSON keeps the name exact (Python reads it back)."""
+    import pandas as pd
+    from rich.console import Console
+
+    from genrekit.cli.common import _report_failures
+
+    odd, broken = "caf\udce9.wav", "new\nline\x1b[2J.wav"
+    failures = {broken: f"{broken}: not audio"}
+    text = formats.render("csv", [_prediction(odd)], failures, labels=["jazz", "rock"], model_name="m", top=2,
+                          order=[odd, broken])
+    text.encode("utf-8")  # no surrogate left to write
+    frame = pd.read_csv(io.StringIO(text))
+    assert list(frame["path"]) == ["caf\\xe9.wav", broken]
+    lines = formats.render("json", [_prediction(odd)], failures, labels=["jazz", "rock"], model_name="m", top=2,
+                           order=[odd, broken]).splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [odd, broken]
+    _report_failures(failures)
+    shown = capsys.readouterr().err
+    assert "new\\nline\\x1b[2J.wav: not audio" in shown and "\x1b[2J" not in shown
+    console = Console(width=100, record=True)
+    console.print(formats.prediction_table([_prediction(broken)], model_name="m", top=2))
+    assert "new\\nline\\x1b[2J.wav" in console.export_text()

@@ -80,6 +80,17 @@ def utf8_shown(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# C0 and C1 control characters and DEL: in a file name or a tag, a newline would forge a line of
+# a report and an escape sequence would command the terminal
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+
+
+def line_shown(text: str) -> str:
+    """:func:`utf8_shown` of ``text`` with its control characters written as escapes (``\\n``,
+    ``\\x1b``): text from outside (a file name, a tag) as one line of a terminal's report."""
+    return utf8_shown(text).translate(_CONTROLS)
+
+
 def spreadsheet_cell(text: str | None) -> str | None:
     """A CSV cell of text from outside (a file name, a song's tag, an error naming a file) that
     a spreadsheet shows as text: one starting like a formula (``=HYPERLINK(...)``) gets a

@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from genrekit._files import line_shown
 from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
 from genrekit.models import catalogue
@@ -444,11 +445,11 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
     counted = " and ".join(part for part in (f"{len(failures)} file(s) failed" if failures else "",
                                                f"{len(problems)} dataset problem(s)" if problems else "") if part)
     err_console.print(f"[yellow]{counted}; left out:[/]")
-    for reason in failures.values():
-        err_console.print(f"  - {escape(reason)}", highlight=False)
+    for reason in failures.values():  # reasons name files: one line each, whatever the names hold
+        err_console.print(f"  - {escape(line_shown(reason))}", highlight=False)
     for problem in problems:
         path, reason = (problem["path"], problem["reason"]) if isinstance(problem, dict) else (problem.path, problem.reason)
-        err_console.print(f"  - {escape(f'{path}: {reason}')}", highlight=False)
+        err_console.print(f"  - {escape(line_shown(f'{path}: {reason}'))}", highlight=False)
     return True
 
 
@@ -515,7 +516,8 @@ def _note_training_files(paths: list[str], model) -> None:
             f"{len(seen)} of these files {'was' if len(seen) == 1 else 'were'}")
         _note(f"[yellow]note:[/] {files} in the model's training data, so what it predicts for "
               f"{'it' if len(seen) == 1 else 'them'} says nothing about its accuracy: "
-              f"{escape(', '.join(Path(p).name for p in seen[:5]))}{', …' if len(seen) > 5 else ''}", highlight=False)
+              f"{escape(line_shown(', '.join(Path(p).name for p in seen[:5])))}{', …' if len(seen) > 5 else ''}",
+              highlight=False)
 
 
 def _model(positional: str | None, option: str | None, *, default: str | None) -> str:

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from genrekit._files import line_shown
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
     POSITIVE, PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note,
@@ -250,13 +251,14 @@ def tag(
 
     def show(change) -> None:
         if change.error:
-            err_console.print(f"[yellow]tag:[/] {escape(change.error)}", highlight=False)
+            err_console.print(f"[yellow]tag:[/] {escape(line_shown(change.error))}", highlight=False)
         elif change.action in ("written", "would write"):
             verb = "would set" if change.action == "would write" else "set"
-            out_console.print(f"{change.path}: genre {change.old or '(none)'} -> {change.new} ({verb})", highlight=False,
-                              markup=False)
+            out_console.print(line_shown(f"{change.path}: genre {change.old or '(none)'} -> {change.new}") + f" ({verb})",
+                              highlight=False, markup=False)
         elif change.action == "kept":
-            out_console.print(f"{change.path}: genre {change.old} kept (--existing keep)", highlight=False, markup=False)
+            out_console.print(line_shown(f"{change.path}: genre {change.old}") + " kept (--existing keep)", highlight=False,
+                              markup=False)
 
     if segment is not None:
         from genrekit.models import load
@@ -288,7 +290,7 @@ def tag(
         out_console.print(f"[yellow]{len(summary.unknown)} file(s) without a genre tag whose genre is 'unknown' ({left}; "
                           "not music, or below --min-confidence):[/]", highlight=False)
         for path in summary.unknown[:20]:
-            out_console.print(f"  - {path}", highlight=False, soft_wrap=True, markup=False)  # paths unbroken, to copy
+            out_console.print(f"  - {line_shown(path)}", highlight=False, soft_wrap=True, markup=False)  # unbroken, to copy
         if len(summary.unknown) > 20:
             out_console.print(f"  … and {len(summary.unknown) - 20} more (genre 'unknown' in {summary.results})",
                               markup=False)
@@ -297,8 +299,9 @@ def tag(
                           f"disputes[/] (often a mis-tag) -> {escape(str(summary.disagreements_path))}", highlight=False)
         for item in summary.disagreements[:10]:
             seen = " (trained on it)" if item.seen_in_training else ""
-            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says {item.model_genre} "
-                              f"({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True, markup=False)
+            out_console.print(f"  - {line_shown(item.path)}: tagged {line_shown('; '.join(item.owner_genres))}, model says "
+                              f"{item.model_genre} ({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True,
+                              markup=False)
     _finish(summary.n_tagged, summary.failures)  # n_tagged: every file of the table with a genre, earlier runs too
 
 
@@ -309,9 +312,10 @@ def _undo_tags(results: Path) -> None:
     def show(record) -> None:
         if record.status == "restored":
             old, new = "; ".join(record.old or []) or "(none)", "; ".join(record.new or []) or "(none: removed)"
-            out_console.print(f"{record.path}: genre {old} -> {new} (restored)", highlight=False, markup=False)
+            out_console.print(line_shown(f"{record.path}: genre {old} -> {new}") + " (restored)", highlight=False,
+                              markup=False)
         elif record.status in ("already undone", "nothing to undo"):
-            out_console.print(f"{record.reason} ({record.status})", highlight=False, markup=False)
+            out_console.print(f"{line_shown(record.reason)} ({record.status})", highlight=False, markup=False)
 
     summary = undo_tags(results, on_file=show)
     out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from genrekit._files import spreadsheet_cell
+from genrekit._files import line_shown, spreadsheet_cell, utf8_shown
 from genrekit.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -122,13 +122,21 @@ def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *
 
 
 def json_line(prediction: Prediction, *, top: int) -> str:
-    """One line of ``json`` and ``jsonl`` (without the newline)."""
+    """One line of ``json`` and ``jsonl`` (without the newline). A file name that is not UTF-8
+    keeps its odd bytes as ``\\udce9`` escapes, which Python's json reads back into the name
+    that opens the file (``os.fsencode``); the csv formats, for spreadsheets, show them as ``\\xe9``."""
     return json.dumps(prediction_record(prediction, top))
 
 
 def failure_line(path: str, reason: str) -> str:
     """A failure's line of ``json`` and ``jsonl`` (without the newline)."""
     return json.dumps(failure_record(path, reason))
+
+
+def _cell(text: str) -> str:
+    """A CSV cell naming a file: as a spreadsheet shows text, odd bytes of its name as escapes
+    (a CSV of raw bytes that are not UTF-8 is refused by pandas and spreadsheets)."""
+    return spreadsheet_cell(utf8_shown(text))
 
 
 def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str], *,
@@ -161,10 +169,10 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
                      "styles", "unknown_reason", "error"])
     for path, p, reason in in_order(predictions, failures, order):
         if p is None:
-            writer.writerow([spreadsheet_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
-                             spreadsheet_cell(reason)])
+            writer.writerow([_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
+                             _cell(reason)])
             continue
-        writer.writerow([spreadsheet_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
+        writer.writerow([_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
                          p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
                          *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles),
@@ -182,10 +190,10 @@ def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, 
     writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels), "error"])
     for path, p, reason in in_order(predictions, failures, order):
         if p is None:
-            writer.writerow([spreadsheet_cell(path), "", "", "", "", *([""] * len(labels)), spreadsheet_cell(reason)])
+            writer.writerow([_cell(path), "", "", "", "", *([""] * len(labels)), _cell(reason)])
             continue
         for s in p.timeline:
-            writer.writerow([spreadsheet_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
+            writer.writerow([_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
                              *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
     return buffer.getvalue()
 
@@ -227,7 +235,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
             ranked.insert(0, f"unknown ({p.unknown_reason}):")
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
-        view.add_row(escape(name), "\n".join(ranked), *styles, "\n".join(shares),
+        view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),
                      f"{_seconds(p.start)}-{_seconds(p.end)} s\n{_parts(p)}")
     return view
 
