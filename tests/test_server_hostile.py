@@ -800,3 +800,39 @@ def test_a_service_on_loopback_answers_only_to_loopback_names_and_the_allowed_on
         assert "--allowed-host rebound.attacker.example" in refused["body"]["detail"]
     finally:
         _stop(server)
+
+
+def test_a_full_disk_refuses_the_upload_with_507_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    """Closing the partial file raised ENOSPC again (its flush), so its removal was never
+    reached: the leftovers kept the disk full and every later upload failed with a 500."""
+    import asyncio
+    import errno
+    import io
+
+    from genrekit.server import upload
+
+    class FullDisk(io.BufferedWriter):
+        def write(self, data):  # the first bytes fit in the buffer; the disk fills after them
+            if self.tell() + len(data) > 4096:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(data)
+
+        def close(self):
+            if not self.closed:
+                super().close()
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(upload.os, "fdopen", lambda fd, mode: FullDisk(io.FileIO(fd, "w")))
+    audio = bytes(64 * 1024)
+
+    async def pieces(data):
+        for i in range(0, len(data), 1024):
+            yield data[i:i + 1024]
+
+    form = (b'--X\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n'
+            + audio + b"\r\n--X--\r\n")
+    for content_type, body in (("multipart/form-data; boundary=X", form), ("audio/wav", audio)):
+        with pytest.raises(upload.UploadRejected) as refused:
+            asyncio.run(upload.receive_upload(content_type, pieces(body), tmp_path, limit=2**20, filename="a.wav"))
+        assert refused.value.status == 507 and "disk is full" in refused.value.message, refused.value.message
+        assert list(tmp_path.iterdir()) == [], content_type

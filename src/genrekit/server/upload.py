@@ -15,6 +15,8 @@ ever echoed (JSON), never used as a path: the saved file is named by a random UU
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import mimetypes
 import os
 import re
@@ -216,24 +218,44 @@ class _Target:
 
     def open(self, suffix: str) -> None:
         self.path = self.folder / f"{uuid.uuid4().hex}{suffix}"
-        # O_EXCL: never follow or reuse a path that exists; 0o600: this user only.
-        self.handle = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
+        with self._storage_errors():
+            # O_EXCL: never follow or reuse a path that exists; 0o600: this user only.
+            self.handle = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
             raise UploadRejected(413, f"{self.name}: the upload is larger than the limit of {self.limit_text}")
-        self.handle.write(data)
+        with self._storage_errors():
+            self.handle.write(data)
 
     def close(self) -> None:
         if self.handle is not None:
-            self.handle.close()
-            self.handle = None
+            handle, self.handle = self.handle, None
+            with self._storage_errors():
+                handle.close()  # flushes: a full disk may show only here
 
     def discard(self) -> None:
-        self.close()
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
+        """Remove the partial file, whatever closing it says (a full disk fails the flush too)."""
+        try:
+            self.close()
+        except UploadRejected:
+            pass
+        finally:
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _storage_errors(self):
+        """The service's own disk failing (full, over quota, gone) as an answer naming the cause:
+        507 when it is out of space, else 503; never a 500 with the upload left behind."""
+        try:
+            yield
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            cause = "its disk is full" if full else f"its upload folder cannot be written ({exc.strerror or exc})"
+            raise UploadRejected(507 if full else 503, f"{self.name}: the service cannot store the upload: {cause}; "
+                                                       "try again later") from exc
 
 
 async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: Path, *, limit: int,
@@ -249,7 +271,8 @@ async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: 
     UploadRejected
         413 past ``limit`` bytes (``limit_text`` says it, exactly), 415 for content that is
         not audio, 422 for an empty file, 400 for a malformed form (no boundary or a bad one,
-        no ``file`` part, cut short). Nothing is left in ``folder`` then.
+        no ``file`` part, cut short); 507 when the service's disk is full, 503 when its folder
+        cannot be written otherwise. Nothing is left in ``folder`` then.
     """
     kind, options = parse_options_header(content_type)
     kind = kind.decode("latin-1").lower()
