@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 import genrekit
 from genrekit import audio
-from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.datasets import load_gtzan
 from genrekit.features import FeatureSpec
 from genrekit.models import save_model
@@ -1181,3 +1181,51 @@ def test_a_compressed_id3_frame_that_inflates_without_bound_is_dropped_not_infla
     genres, change, peak_mb = result.stdout.strip().split("\n")
     assert genres == "('Rock',)" and change.startswith("failed"), result.stdout + result.stderr
     assert int(peak_mb) < 300, peak_mb
+
+
+def test_sigterm_stops_write_tags_as_ctrl_c_does(tmp_path, originals, small_model):
+    """SIGTERM (``kill``, a service manager) ended the run as SIGKILL would: no clean-up, a
+    hidden copy of a song left beside it. Now it is an orderly stop: exit 143, its message, and
+    nothing left behind."""
+    root = tmp_path / "Music"
+    shutil.copytree(originals, root)
+    out = tmp_path / "tags.csv"
+    journal = tmp_path / "tags.csv.journal.jsonl"
+    command = [sys.executable, "-m", "genrekit", "tag", str(root), "--model", str(small_model), "--out", str(out),
+               "--write-tags", "--existing", "replace", "--jobs", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    writes = lambda: [r for r in read_journal(journal) if (r.get("tag") or {}).get("state") == "written"]  # noqa: E731
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and len(writes()) < 2:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted (SIGTERM)" in stderr and "Traceback" not in stderr, stderr
+    assert not list(root.rglob(".*")), "a temporary copy was left behind"
+    assert 2 <= len(writes()) < len(FILES)
+    assert runner.invoke(app, command[3:]).exit_code == EXIT_OK  # and the re-run finishes the rest
+
+
+def test_a_full_disk_under_the_journal_ends_the_run_with_one_line_and_no_unrecorded_write(tmp_path, originals,
+                                                                                         small_model, monkeypatch):
+    """A journal line that could not be written ended ``tag --write-tags`` with a traceback (and
+    ``--undo`` likewise). Now one line names the journal; no tag is written without its record."""
+    import errno
+
+    path = _one_file(tmp_path, originals, "tagged.flac")
+    before = path.read_bytes()
+    real_write = os.write
+
+    def write(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".journal.jsonl"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    result = runner.invoke(app, ["tag", str(path.parent), "--model", str(small_model), "--out", str(tmp_path / "t.csv"),
+                                 "--write-tags", "--existing", "replace", "--jobs", "1"])
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "t.csv.journal.jsonl: no space left on the disk" in " ".join(result.output.split()), result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert path.read_bytes() == before

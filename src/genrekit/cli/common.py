@@ -3,6 +3,8 @@ types and their checks, and the helpers that load datasets, pick models and repo
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import logging
 import math
@@ -33,27 +35,82 @@ class PathListError(Exception):
     is found, since a pool reads the list in a thread of its own while earlier songs finish."""
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, turned into what Ctrl+C raises so that the same clean-up runs (worker
+    processes stopped, a half-written copy removed, journals closed) instead of none."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _orderly_stop_on_termination() -> Iterator[None]:
+    """While a command runs in this process's main thread, SIGTERM (``kill``, a service manager)
+    and SIGHUP (its terminal closed) stop it as Ctrl+C does. A child process that inherited the
+    handler (forked workers) dies of the signal as before."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def stop(signum, frame):
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise _Stopped(signum)
+
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 class _OneErrorHandler(TyperGroup):
     """Every command's genrekit errors end the same way: the message (which names the file or
     parameter) on stderr, exit status 1. Commands let them propagate."""
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with _orderly_stop_on_termination():
+                return super().invoke(ctx)
         except GenrekitError as exc:
             _fail(exc)
         except PathListError as exc:
             _usage_error(str(exc))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             import signal
 
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping already: another Ctrl+C must not cut the cleanup
-            again = ("running it again resumes the features; a network's training continues from its checkpoint "
-                     "with --resume" if ctx.invoked_subcommand == "train" else "running it again resumes")
-            err_console.print("[yellow]interrupted[/] (Ctrl+C): what was finished is kept where the command keeps it "
-                              f"(the feature cache, a tag or evaluate journal, a network's checkpoint), so {again}",
-                              highlight=False)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # stopping already: the cleanup goes on
+                signal.signal(signum, signal.SIG_IGN)
+            command = ctx.invoked_subcommand
+            if command == "predict":
+                again = "predict keeps nothing between runs: the results already written out stand"
+            else:
+                again = ("running it again resumes the features; a network's training continues from its checkpoint "
+                         "with --resume" if command == "train" else "running it again resumes")
+                again = ("what was finished is kept where the command keeps it (the feature cache, a tag or evaluate "
+                         f"journal, a network's checkpoint), so {again}")
+            if isinstance(exc, _Stopped):
+                name, status = signal.Signals(exc.signum).name, 128 + exc.signum
+            else:
+                name, status = "Ctrl+C", EXIT_INTERRUPTED
+            err_console.print(f"[yellow]interrupted[/] ({name}): {again}", highlight=False)
+            raise typer.Exit(status) from None
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(GenrekitError(f"{where}no space left on the disk ({exc.strerror}); what was finished is kept (a "
+                                "journal's last line may be cut, which a re-run skips): free some space and run it "
+                                "again to resume"))
 
 
 app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,

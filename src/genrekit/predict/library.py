@@ -514,10 +514,19 @@ def _results_lock(results: Path):
 
 
 def append_record(handle, record: dict) -> None:
-    """One journal line, on disk before this returns."""
-    handle.write(json.dumps(record) + "\n")
+    """One journal line, on disk before this returns.
+
+    Written past ``handle``'s buffer, so a failed write (a full disk) leaves nothing buffered
+    for the close to fail on again; raises the OSError with the journal's name in it."""
+    data = (json.dumps(record) + "\n").encode("utf-8")  # ASCII: json escapes the rest
     handle.flush()
-    os.fsync(handle.fileno())
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle.fileno(), view):]
+        os.fsync(handle.fileno())
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(handle.name)) from exc
 
 
 def _stat(path: str) -> dict[str, int]:
