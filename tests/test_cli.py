@@ -612,7 +612,7 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     (empty / "waltz").mkdir()
     shutil.copy(next((gtzan_mini / "rock").iterdir()), empty / "waltz" / "b.wav")
     assert run("evaluate", "default", str(empty), "--out", str(out), "--jobs", "1").exit_code != EXIT_OK
-    assert not [p.name for p in out.iterdir() if p.name != "predictions.journal.jsonl"]
+    assert not [p.name for p in out.iterdir() if p.name not in ("predictions.journal.jsonl", "evaluate.lock")]
     songs = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
     assert songs.exit_code == EXIT_OK, songs.output
     again = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
@@ -625,7 +625,7 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     (trained / "metrics.json").write_text("{}")
     refused = run("evaluate", "default", str(data), "--out", str(trained), "--jobs", "1")
     assert refused.exit_code != EXIT_OK and "holds a trained model's run (model.genrekit)" in refused.output
-    assert (trained / "metrics.json").read_text() == "{}"
+    assert (trained / "metrics.json").read_text() == "{}" and not (trained / "evaluate.lock").exists()
 
 
 def test_compare_keeps_a_networks_row_when_rerun_with_classical_models_only(tmp_path, feature_table):

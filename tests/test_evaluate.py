@@ -120,3 +120,26 @@ def test_per_genre_scores_of_a_genre_absent_or_never_named_are_undefined_not_0()
     assert never_named["per_genre"]["c"] == {"precision": None, "recall": 0.0, "f1": 0.0, "support": 1}
     assert m["per_genre"]["a"]["precision"] == 1.0 and m["per_genre"]["a"]["recall"] == 0.5
     assert "| c | – | – | – | 0 |" in metrics_markdown(m)
+
+
+def test_two_evaluations_into_one_folder_do_not_run_at_once(tmp_path):
+    """Two evaluations into one folder appended to one journal and removed each other's results."""
+    import subprocess
+    import sys
+
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.run import _out_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from genrekit.evaluate.run import _out_lock\n"
+                               f"with _out_lock({str(tmp_path)!r}):\n    print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ParameterError, match="another evaluation is writing to this folder"):
+            with _out_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with _out_lock(tmp_path):  # its holder gone, the folder is free again
+        pass

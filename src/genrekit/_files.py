@@ -35,6 +35,26 @@ def special_file_kind(mode: int) -> str | None:
     return next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), None)
 
 
+@contextlib.contextmanager
+def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
+    """Hold ``lock`` (created, with its folder) for the ``with`` block, or raise
+    ParameterError(``busy``) at once where another process holds it. The lock goes with its
+    holder, however that ends (a killed run leaves none). Windows has no flock: there nothing
+    is guarded."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise ParameterError(busy) from exc
+        yield
+
+
 def publish_mode(path: str | os.PathLike) -> None:
     """Give a ``tempfile.mkstemp`` file (created 0600) the mode a plain ``open`` would:
     0666 less the umask, so results are readable like any other file the user writes."""

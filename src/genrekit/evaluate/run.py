@@ -3,6 +3,7 @@ comparing models by cross-validation."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import exclusive_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
@@ -321,26 +322,36 @@ EVALUATION_FILES = ("metrics.json", "metrics.md", "confusion_matrix.png", "predi
                     "songs.json", "songs.md", "songs.csv")
 
 
-def _prepared_out(out_dir: str | Path | None) -> Path | None:
-    """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
-    results (by tracks or by songs, of any model) and HTML report there are removed: a run
-    that scores nothing, or stops, must not leave them to be reported as its own. The journal
-    stays: it is how a run resumes.
-
-    Raises
-    ------
-    ParameterError
-        ``out_dir`` holds a trained model's run, whose reports an evaluation would replace.
-    """
-    if out_dir is None:
-        return None
+def _refuse_training_run(out: Path) -> None:
+    """Raise ParameterError where ``out`` holds a trained model's run, whose reports an
+    evaluation would replace."""
     from genrekit.models.interface import RUN_FOLDER_FILES
 
-    out = Path(out_dir)
     model = next((name for name in RUN_FOLDER_FILES if (out / name).is_file()), None)
     if model is not None:
         raise ParameterError(f"{out}: holds a trained model's run ({model}), whose metrics, predictions and run.json "
                              "an evaluation would replace; write the evaluation to another folder")
+
+
+def _out_lock(out_dir: str | Path | None):
+    """Hold ``out_dir``'s ``evaluate.lock`` while an evaluation writes there: two at once
+    appended to one journal and each removed the other's results."""
+    if out_dir is None:
+        return contextlib.nullcontext()
+    _refuse_training_run(Path(out_dir))  # before the lock is made there
+    lock = Path(out_dir) / "evaluate.lock"
+    return exclusive_lock(lock, f"{out_dir}: another evaluation is writing to this folder (it holds {lock.name}); "
+                                "wait for it to finish, or write to another folder")
+
+
+def _prepared_out(out_dir: str | Path | None) -> Path | None:
+    """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
+    results (by tracks or by songs, of any model) and HTML report there are removed: a run
+    that scores nothing, or stops, must not leave them to be reported as its own. The journal
+    stays: it is how a run resumes. Called under :func:`_out_lock`."""
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
     for name in (*EVALUATION_FILES, "report.html"):
         (out / name).unlink(missing_ok=True)
     return out / "predictions.journal.jsonl"
@@ -386,16 +397,24 @@ def evaluate_model(
         and ``run.json``, and ``predictions.journal.jsonl``, each file's prediction as it
         finishes: an interrupted evaluation run again into the same folder resumes from it.
         An earlier evaluation's results there are removed first (not the journal); a folder
-        holding a trained model's run is refused (ParameterError).
+        holding a trained model's run, or one another evaluation is writing to (it holds the
+        folder's ``evaluate.lock``), is refused (ParameterError).
 
     Returns
     -------
     metrics : as :func:`evaluation_metrics` (empty when no track remains)
     report : as :func:`predict_dataset`
     """
-    journal = _prepared_out(out_dir)
-    scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
-                           hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
+    with _out_lock(out_dir):
+        journal = _prepared_out(out_dir)
+        scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
+                               hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
+        _write_model_evaluation(scored, dataset, out_dir, skip=skip, include_train=include_train)
+    return scored.metrics, scored.report
+
+
+def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str | Path | None, *, skip: float,
+                            include_train: bool) -> None:
     if out_dir is not None and scored.metrics:
         classifier = scored.classifier
         write_evaluation(scored.metrics, out_dir, title=f"{classifier.name} on {dataset.name}",
@@ -403,7 +422,6 @@ def evaluate_model(
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
                                                 "aggregation": scored.aggregation, "skip": skip,
                                                 "include_train": include_train, **scored.report})
-    return scored.metrics, scored.report
 
 
 def evaluate_songs(
@@ -455,11 +473,17 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
-    journal = _prepared_out(out_dir)
-    classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
-                                                    jobs=jobs, runner=runner, progress=progress, journal=journal)
-    if not predicted:
-        return {}, report
+    with _out_lock(out_dir):
+        journal = _prepared_out(out_dir)
+        classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
+                                                        jobs=jobs, runner=runner, progress=progress, journal=journal)
+        if not predicted:
+            return {}, report
+        return _write_song_evaluation(classifier, predicted, report, out_dir, skip=skip, include_train=include_train)
+
+
+def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: str | Path | None, *, skip: float,
+                           include_train: bool) -> tuple[dict, dict]:
     true = [t.label for t, _ in predicted]
     predictions = [p for _, p in predicted]
     scores = song_scores(true, [p.probabilities for p in predictions], [p.proportions for p in predictions])

@@ -10,7 +10,6 @@ path gives the same rows. Links are followed; dangling ones and loops get a row 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
@@ -23,7 +22,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import atomic_path, from_spreadsheet_cell, special_file_kind, spreadsheet_cell, utf8_shown
+from genrekit._files import atomic_path, exclusive_lock, from_spreadsheet_cell, special_file_kind, spreadsheet_cell, utf8_shown
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
@@ -492,25 +491,13 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
-@contextlib.contextmanager
 def _results_lock(results: Path):
     """Hold ``<results>.lock`` for a whole tag or undo run: two runs on one results table
     would each rewrite the journal under the other's open handle, and the lines the other
     appends after that (the old values of its writes) would be lost."""
-    try:
-        import fcntl
-    except ImportError:  # Windows has no flock; runs on one table there are not guarded
-        yield
-        return
     lock = results.with_name(results.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise ParameterError(f"{results}: another `genrekit tag` or `tag --undo` run is using this results "
-                                 f"table (it holds {lock.name}); wait for it to finish, or write another table") from exc
-        yield  # the lock goes with the handle
+    return exclusive_lock(lock, f"{results}: another `genrekit tag` or `tag --undo` run is using this results table "
+                                f"(it holds {lock.name}); wait for it to finish, or write another table")
 
 
 def append_record(handle, record: dict) -> None:
