@@ -1229,3 +1229,37 @@ def test_a_full_disk_under_the_journal_ends_the_run_with_one_line_and_no_unrecor
     assert "t.csv.journal.jsonl: no space left on the disk" in " ".join(result.output.split()), result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
     assert path.read_bytes() == before
+
+
+def test_two_writers_of_one_song_take_turns_and_the_second_finds_it_replaced(tmp_path, originals):
+    """Two tag runs into different tables (or a run and beets) each checked the song, then each
+    replaced it: both recorded a write, and one's old values were the other's. The song is now
+    locked from its check to its rename; the second writer finds it replaced and writes nothing."""
+    import threading
+
+    path = _one_file(tmp_path, originals, "bare.flac")
+    editing, overlap, outcomes = threading.Event(), [], {}
+
+    def slow_edit(copy):
+        editing.set()
+        time.sleep(1.0)  # the other writer starts meanwhile; what the edit does is not the point
+
+    def quick_edit(copy):
+        overlap.append(editing.is_set() and "first" not in outcomes)
+
+    def write(name, edit):
+        try:
+            tags_module.replace_safely(str(path), edit)
+            outcomes[name] = "written"
+        except tags_module.TagConflict as exc:
+            outcomes[name] = str(exc)
+
+    first = threading.Thread(target=write, args=("first", slow_edit))
+    first.start()
+    assert editing.wait(30)
+    second = threading.Thread(target=write, args=("second", quick_edit))
+    second.start()
+    first.join()
+    second.join()
+    assert outcomes["first"] == "written"
+    assert overlap == [] and "changed by another program" in outcomes["second"], (overlap, outcomes)

@@ -1061,8 +1061,39 @@ def replace_safely(path: str, edit, *, keep_extension: bool = False,
     program changed while the copy was edited (its change would be lost), or, with
     ``unchanged_since`` (size, mtime_ns), since then (the genre to write is another audio's)."""
     name, path = path, os.path.realpath(path)
+    with _writing(path, name) as status:
+        _replace_locked(name, path, status, edit, keep_extension, unchanged_since)
+
+
+@contextlib.contextmanager
+def _writing(path: str, name: str):
+    """Hold an exclusive lock on the song (flock on its inode) from before its state is read
+    until its copy has replaced it, and give that state (``os.stat_result``). Two genrekit
+    writers (two tag runs into other tables, a run and beets) took turns between one's check
+    and its rename, and both recorded a write; the second now finds the song replaced."""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise GenrekitError(f"{name}: cannot be opened ({exc.strerror or exc}); its tags are left as they are") from exc
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; writers there are not serialised
+            pass
+        else:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        status = os.fstat(handle)
+        if _identity(os.stat(path)) != _identity(status):  # replaced while this writer waited
+            raise TagConflict(f"{name}: changed by another program while its tags were about to be written; left as "
+                              "it is")
+        yield status
+    finally:
+        os.close(handle)  # the lock goes with it
+
+
+def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_extension: bool,
+                    unchanged_since: tuple[int, int] | None) -> None:
     folder = os.path.dirname(path)
-    status = os.stat(path)
     if unchanged_since is not None and (status.st_size, status.st_mtime_ns) != tuple(unchanged_since):
         raise TagConflict(f"{name}: changed since it was analysed (size or mtime); its tags are left as they are")
     if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
