@@ -263,9 +263,9 @@ def decoder_log(monkeypatch):
 
 
 def test_mpg123_messages_stay_off_stderr(capfd, decoder_log, corrupted_mp3, damaged_mp3, bad_files):
-    with pytest.raises(AudioError, match="damaged.mp3: corrupt: decoding failed"):
+    with pytest.raises(AudioError, match="damaged.mp3: corrupt or truncated: decoding failed"):
         audio.load(damaged_mp3)
-    with pytest.raises(AudioError, match="damaged.mp3: corrupt: decoding failed"):
+    with pytest.raises(AudioError, match="damaged.mp3: corrupt or truncated: decoding failed"):
         list(audio.stream(damaged_mp3, block_duration=5.0))
     for path in (corrupted_mp3, bad_files["text_mp3"]):
         with pytest.raises(AudioError, match="not audio or corrupt") as error:
@@ -609,3 +609,16 @@ def test_a_dc_offset_is_not_sound(clip):
     plain, offset = normalise_level(y, -20.0), normalise_level(y + np.float32(0.1), -20.0)
     assert np.max(np.abs(plain - offset)) < 1e-3  # the offset goes; the music's level is the same
     assert _sounding(y + np.float32(0.1), 5 * sr, len(y), sr) == _sounding(y, 5 * sr, len(y), sr)
+
+
+def test_a_cut_flac_file_says_how_far_it_decoded_and_what_its_header_declares(tmp_path):
+    """libsndfile's "flac decoder lost sync" was the whole message for a FLAC copy cut short."""
+    sr = 22050
+    sf.write(tmp_path / "whole.flac", _tone(20.0, sr), sr)
+    data = (tmp_path / "whole.flac").read_bytes()
+    (tmp_path / "cut.flac").write_bytes(data[: int(len(data) * 0.4)])
+    with pytest.raises(AudioError, match=r"cut\.flac: (corrupt or )?truncated: .*\b[0-9.]+ s\b.* 20\.00 s") as error:
+        audio.load(tmp_path / "cut.flac")
+    assert "after" in str(error.value) and "copy it again" in str(error.value), error.value
+    with pytest.raises(AudioError, match=r"cut\.flac: (corrupt or )?truncated: .*20\.00 s"):
+        list(audio.stream(tmp_path / "cut.flac"))

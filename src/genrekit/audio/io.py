@@ -674,6 +674,8 @@ MAX_NATIVE_RATE = 768_000
 MAX_CHANNELS = 64
 # Samples (all channels) decoded in one read: bounds memory whatever the rate and channels (16 MB)
 READ_SAMPLES = 1 << 22
+# Frames :func:`load` decodes in one read (3 s at 22 kHz): a failure part-way is placed that closely
+READ_PIECE_FRAMES = 1 << 16
 # The containers and codecs of the extensions genrekit claims (libsndfile also opens a dozen
 # others by their content, whatever the file's name: a W64/GSM 6.10 file named .wav decoded
 # past its end for ever, an SDS file printed errors onto stdout, into `predict --format json`)
@@ -804,6 +806,37 @@ def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
     return None
 
 
+def _decoding_failed(path: str, handle, position: int, exc: BaseException) -> AudioError:
+    """A decode that failed part-way, named with where it failed and the length the header
+    declares: a copy cut short (a FLAC "lost sync") is told by the two, damage by the decoder."""
+    rate, known = handle.samplerate, getattr(handle, "length_known", True)
+    declared = f"{handle.frames / rate:.2f} s"
+    where = (f" after {position / rate:.2f} s of the {declared} its header declares" if known and position > 0
+             else f" (its header declares {declared})" if known else "")
+    reason = str(exc).removeprefix("Error : ").rstrip(".") or type(exc).__name__
+    return AudioError(path, f"corrupt or truncated: decoding failed{where}: {reason}; if it was copied or "
+                            "downloaded, copy it again")
+
+
+def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
+    """``wanted`` frames (-1: to the end) from ``handle``'s position ``start``, read a bounded
+    piece at a time so that a failure part-way says where it happened."""
+    piece = max(1, min(READ_PIECE_FRAMES, READ_SAMPLES // max(1, handle.channels)))
+    blocks, total = [], 0
+    while wanted < 0 or total < wanted:
+        size = piece if wanted < 0 else min(piece, wanted - total)
+        try:
+            with _quiet(handle):
+                block = handle.read(frames=size, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
+            raise _decoding_failed(path, handle, start + total, exc) from exc
+        blocks.append(block)
+        total += block.shape[0]
+        if block.shape[0] < size:
+            break
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
 def load(
     path: str | os.PathLike,
     *,
@@ -851,9 +884,9 @@ def load(
             with _quiet(handle):
                 if start:
                     handle.seek(start)
-                block = handle.read(frames=wanted, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioError(path, f"corrupt: decoding failed ({exc})") from exc
+        block = _read_blocks(handle, path, wanted, start)
         expected = handle.frames - start if duration is None else min(wanted, handle.frames - start)
         length_known = getattr(handle, "length_known", True)
     if length_known and block.shape[0] < TRUNCATION_TOLERANCE * expected - 0.1 * native_sr:
@@ -935,7 +968,7 @@ def stream(
                 raise AudioError(path, f"corrupt: cannot seek to {offset:.2f} s ({exc})") from exc
         remaining = None if duration is None else int(round(duration * native_sr))
         resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
-        pending = np.zeros(0, dtype=np.float32)
+        pending, decoded = np.zeros(0, dtype=np.float32), 0
         # at most READ_SAMPLES a read, whatever the rate and channels: blocks are assembled after the mix
         read_size = max(1, min(int(round(block_duration * native_sr)), READ_SAMPLES // max(1, handle.channels)))
         while True:
@@ -947,7 +980,8 @@ def stream(
                     with _quiet(handle):
                         raw = handle.read(frames=size, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-                    raise AudioError(path, f"corrupt: decoding failed ({type(exc).__name__}: {exc})") from exc
+                    raise _decoding_failed(path, handle, start + decoded, exc) from exc
+                decoded += raw.shape[0]
             last = raw.shape[0] < size or size <= 0
             if remaining is not None:
                 remaining -= raw.shape[0]
