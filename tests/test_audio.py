@@ -622,3 +622,22 @@ def test_a_cut_flac_file_says_how_far_it_decoded_and_what_its_header_declares(tm
     assert "after" in str(error.value) and "copy it again" in str(error.value), error.value
     with pytest.raises(AudioError, match=r"cut\.flac: (corrupt or )?truncated: .*20\.00 s"):
         list(audio.stream(tmp_path / "cut.flac"))
+
+
+def test_a_wav_whose_header_was_never_finalised_is_read_to_its_end(tmp_path):
+    """A recording whose writer could not seek back leaves its RIFF and data sizes 0:
+    libsndfile read "no audio samples". Its bytes are there; FFmpeg reads them."""
+    import struct
+
+    pytest.importorskip("av")
+    sr = 22050
+    sf.write(tmp_path / "whole.wav", _tone(12.0, sr), sr, subtype="PCM_16")
+    data = bytearray((tmp_path / "whole.wav").read_bytes())
+    at = data.find(b"data")
+    data[4:8] = data[at + 4:at + 8] = struct.pack("<I", 0)
+    (tmp_path / "open.wav").write_bytes(bytes(data))
+    y, _ = audio.load(tmp_path / "open.wav", sr=None)
+    assert len(y) == 12 * sr and audio.info(tmp_path / "open.wav").duration == pytest.approx(12.0, abs=0.01)
+    (tmp_path / "header.wav").write_bytes(bytes(data[: at + 8]))  # the header alone: still no samples
+    with pytest.raises(AudioError, match="no audio samples"):
+        audio.load(tmp_path / "header.wav")

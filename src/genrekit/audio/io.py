@@ -603,6 +603,15 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
         else:
             handle.close()
             return _checked_pyav(path, should_stop, count_packets=True)
+    if handle.frames == 0 and handle.format in ("WAV", "WAVEX") and _wav_data_size_unset(path):
+        # a recording never finalised (its writer could not seek back): FFmpeg reads to the end
+        handle.close()
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            raise AudioError(path, "a WAV whose header leaves its length 0 (never finalised): decoding it needs PyAV, "
+                                   "pip install 'genrekit[full]'") from None
+        return _checked_pyav(path, should_stop, count_packets=True)
     if handle.frames == 0 or handle.samplerate <= 0:
         handle.close()
         raise AudioError(path, "contains no audio samples")
@@ -619,6 +628,28 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
 
 # A data size from here up is a streaming writer's "unknown" (SoX writes 0x7ffff000 to a pipe)
 _UNKNOWN_SIZE = 0x7F000000
+
+
+def _wav_data_size_unset(path: str) -> bool:
+    """Whether a WAV's data chunk declares 0 bytes with bytes after it (a streamed or
+    interrupted recording's header, never filled in)."""
+    import struct
+
+    try:
+        size_on_disk = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    position = 12
+    while position + 8 <= len(head):
+        chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
+        if chunk == b"data":
+            return size == 0 and size_on_disk > position + 8
+        position += 8 + size + (size & 1)
+    return False
 
 
 def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
