@@ -587,6 +587,9 @@ def test_a_pipe_or_an_unreadable_file_is_named_as_such(tmp_path, clip, monkeypat
     os.mkfifo(fifo)
     with pytest.raises(AudioError, match=r"stream\.wav: not a regular file \(a pipe\)"):
         audio.info(fifo)  # not "empty file (0 bytes)", and no wait for a writer
+    (tmp_path / "gone.mp3").symlink_to(tmp_path / "elsewhere.mp3")
+    with pytest.raises(AudioError, match=r"gone\.mp3: dangling symbolic link to .*elsewhere\.mp3 \(no such file"):
+        audio.load(tmp_path / "gone.mp3")  # as the library walk words it
 
     from genrekit.audio import io
 

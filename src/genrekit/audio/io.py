@@ -540,7 +540,10 @@ def _check_regular_file(path: str) -> None:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError as exc:
-        reason = "a link whose target is missing" if os.path.islink(path) else "file not found"
+        try:  # worded as the library walk words it
+            reason = f"dangling symbolic link to {os.readlink(path)} (no such file or folder)"
+        except OSError:
+            reason = "file not found"
         raise AudioError(path, reason) from exc
     except OSError as exc:
         raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
