@@ -17,6 +17,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import sys
 import time
@@ -836,3 +837,35 @@ def test_a_full_disk_refuses_the_upload_with_507_and_leaves_no_partial_file(tmp_
             asyncio.run(upload.receive_upload(content_type, pieces(body), tmp_path, limit=2**20, filename="a.wav"))
         assert refused.value.status == 507 and "disk is full" in refused.value.message, refused.value.message
         assert list(tmp_path.iterdir()) == [], content_type
+
+
+def test_a_service_stops_within_its_grace_period_whatever_uploads_are_in_flight(model_file, tmp_path):
+    """A slow but steady upload held a stopping service until it finished (39 s in a review)."""
+    from genrekit.server.app import SHUTDOWN_GRACE_SECONDS
+
+    server = _launch(model_file, tmp_path, {"upload_seconds": 300, "min_upload_rate": 100})
+    head = ("POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+            "Content-Length: 1000000\r\n\r\n").encode()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            upload = pool.submit(_raw_until_closed, server, head, b"S" * 400, 0.2)
+            _wait_until(lambda: any(_uploads_folder(server).iterdir()), 10, "the upload to start")
+            started = time.monotonic()
+            server["process"].send_signal(signal.SIGINT)
+            server["process"].wait(timeout=SHUTDOWN_GRACE_SECONDS + 20)
+            assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS + 5
+            upload.result(timeout=30)
+    finally:
+        _stop(server)
+
+
+def _raw_until_closed(server: dict, head: bytes, piece: bytes, pause: float) -> None:
+    """Send ``head``, then ``piece`` every ``pause`` s until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=60) as sock:
+        sock.sendall(head)
+        for _ in range(3000):
+            try:
+                sock.sendall(piece)
+            except OSError:
+                return
+            time.sleep(pause)

@@ -576,12 +576,18 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     try:
         if on_loaded is not None:
             on_loaded()
-        uvicorn.Server(uvicorn.Config(service, log_level=log_level)).run(sockets=sockets)
+        uvicorn.Server(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+                       ).run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again: stopping is the intent
         pass
     finally:
         for listening in sockets:
             listening.close()
+
+
+# Seconds a stopping service gives the requests in flight to finish before it cancels them: an
+# upload may otherwise hold it for up to its whole deadline (300 s by default).
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def _listening_sockets(host: str, port: int) -> list:
