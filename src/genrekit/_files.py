@@ -29,7 +29,7 @@ _SPECIAL_FILES = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"
                   (stat.S_ISSOCK, "a socket"))
 
 
-def special_file_kind(mode: int) -> str | None:
+def not_regular_file(mode: int) -> str | None:
     """What a file that is neither regular nor a folder is ("a pipe", "a socket"...), from its
     ``st_mode``; None for a regular file or a folder."""
     return next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), None)

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from genrekit._files import special_file_kind
+from genrekit._files import not_regular_file
 from genrekit.audio import remote
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
 
@@ -549,7 +549,7 @@ def _check_regular_file(path: str) -> None:
         raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
     if stat.S_ISDIR(mode):
         raise AudioError(path, "is a folder, expected an audio file")
-    if kind := special_file_kind(mode):
+    if kind := not_regular_file(mode):
         # a pipe's bytes cannot be read twice (header, then samples); a device never ends
         raise AudioError(path, f"not a regular file ({kind}): save the audio to a file first")
 

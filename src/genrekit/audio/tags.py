@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
+import errno
 import functools
 import hashlib
 import logging
@@ -1081,7 +1082,12 @@ def _writing(path: str, name: str):
         except ImportError:  # Windows: no flock; writers there are not serialised
             pass
         else:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except OSError as exc:  # a file system without locks (some network shares): unserialised, as before
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+                    raise
+                logger.debug("%s: cannot be locked (%s); written without a lock", name, exc.strerror)
         status = os.fstat(handle)
         if _identity(os.stat(path)) != _identity(status):  # replaced while this writer waited
             raise TagConflict(f"{name}: changed by another program while its tags were about to be written; left as "

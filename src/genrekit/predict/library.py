@@ -22,7 +22,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import atomic_path, exclusive_lock, from_spreadsheet_cell, special_file_kind, spreadsheet_cell, utf8_shown
+from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, not_regular_file, spreadsheet_cell,
+                             utf8_shown)
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre
@@ -236,7 +237,7 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
 
 def _add_song(path: Path, status: os.stat_result, files: list[Path], skipped: dict[Path, str]) -> None:
     """A file with a song's name joins ``files``; a pipe or device with one is named in ``skipped``."""
-    if kind := special_file_kind(status.st_mode):
+    if kind := not_regular_file(status.st_mode):
         skipped[path] = f"{path}: not a regular file ({kind}), left out"
     elif stat_module.S_ISREG(status.st_mode):
         files.append(path)
