@@ -633,26 +633,37 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
 _UNKNOWN_SIZE = 0x7F000000
 
 
-def _wav_data_size_unset(path: str) -> bool:
-    """Whether a WAV's data chunk declares 0 bytes with bytes after it (a streamed or
-    interrupted recording's header, never filled in)."""
+def _file_head(path: str) -> tuple[int, bytes] | None:
+    """(the file's size, its first 64 KiB), where a header is looked for; None if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            return os.fstat(handle.fileno()).st_size, handle.read(1 << 16)
+    except OSError:
+        return None
+
+
+def _wav_data_chunk(head: bytes) -> tuple[int, int] | None:
+    """(where a WAV's samples start, the size its data chunk declares), from its first bytes;
+    None: not a RIFF WAVE, or no data chunk among them."""
     import struct
 
-    try:
-        size_on_disk = os.path.getsize(path)
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-    except OSError:
-        return False
     if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return False
+        return None
     position = 12
     while position + 8 <= len(head):
         chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
         if chunk == b"data":
-            return size == 0 and size_on_disk > position + 8
+            return position + 8, size
         position += 8 + size + (size & 1)
-    return False
+    return None
+
+
+def _wav_data_size_unset(path: str) -> bool:
+    """Whether a WAV's data chunk declares 0 bytes with bytes after it (a streamed or
+    interrupted recording's header, never filled in)."""
+    found = _file_head(path)
+    data = _wav_data_chunk(found[1]) if found else None
+    return data is not None and data[1] == 0 and found[0] > data[0]
 
 
 def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
@@ -662,12 +673,10 @@ def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
     a placeholder), or a header this reader does not follow (RF64)."""
     import struct
 
-    try:
-        size_on_disk = os.path.getsize(path)
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-    except OSError:
+    found = _file_head(path)
+    if found is None:
         return None
+    size_on_disk, head = found
 
     def scaled(data_start: int, declared_bytes: int) -> int | None:
         present = size_on_disk - data_start
@@ -678,14 +687,9 @@ def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
     if file_format == "AU" and head[:4] == b".snd" and len(head) >= 12:
         offset, size = struct.unpack(">II", head[4:12])
         return scaled(offset, size)
-    if file_format in ("WAV", "WAVEX") and head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        position = 12
-        while position + 8 <= len(head):
-            chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
-            if chunk == b"data":
-                return scaled(position + 8, size)
-            position += 8 + size + (size & 1)
-        return None
+    if file_format in ("WAV", "WAVEX"):
+        data = _wav_data_chunk(head)
+        return scaled(*data) if data else None
     if file_format in ("AIFF", "AIFC") and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         position = 12
         while position + 8 <= len(head):
