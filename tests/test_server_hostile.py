@@ -869,3 +869,26 @@ def _raw_until_closed(server: dict, head: bytes, piece: bytes, pause: float) -> 
             except OSError:
                 return
             time.sleep(pause)
+
+
+def test_an_upload_sent_by_a_page_of_another_site_is_refused(server, short_wav):
+    """A page elsewhere could make its visitors' browsers upload to a service on their machine
+    (it could not read the answers, but it spent the workers). Programs, and the service's own
+    page, are answered."""
+    url = f"{server['url']}/v1/predict"
+    own = server["url"].removeprefix("http://")
+
+    def post(**headers):
+        return httpx.post(url, headers=headers, timeout=60,
+                          files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+
+    for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+                    {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
+        refused = post(**headers)
+        assert refused.status_code == 403, (headers, refused.text)
+        assert "another site" in refused.json()["detail"] and "content-security-policy" in refused.headers
+    for headers in ({}, {"Sec-Fetch-Site": "same-origin", "Origin": f"http://{own}"}, {"Sec-Fetch-Site": "none"},
+                    {"Origin": f"http://{own}"}, {"Origin": "https://public.example", "X-Forwarded-Host": "public.example"}):
+        answered = post(**headers)
+        assert answered.status_code == 200, (headers, answered.text)
+    assert httpx.get(f"{server['url']}/healthz", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200

@@ -37,6 +37,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -194,6 +195,37 @@ class KnownHosts:
         return await self.app(scope, receive, send)
 
 
+class SameSiteWrites:
+    """ASGI middleware: a request that changes or costs something (POST and the like) sent by a
+    page of another site gets a JSON 403. Browsers say where a request comes from
+    (``Sec-Fetch-Site``; older ones only ``Origin``); tools such as curl say neither and are
+    answered. A page elsewhere could otherwise make its visitors' browsers upload to a service
+    on their machine, spending its workers, even though it cannot read the answers."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] not in self.SAFE_METHODS:
+            headers = dict(scope.get("headers") or [])
+            site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+            origin = headers.get(b"origin", b"").decode("latin-1").strip()
+            served_as = {headers.get(name, b"").decode("latin-1").strip().lower() for name in (b"host", b"x-forwarded-host")}
+            if site in ("cross-site", "same-site"):
+                refused = f"a request from another site (Sec-Fetch-Site: {site})"
+            elif not site and origin and urlsplit(origin).netloc.lower() not in served_as - {""}:
+                refused = f"a request from another site (Origin: {origin})"
+            else:
+                refused = None
+            if refused:
+                response = _error(403, f"{refused}: this service takes uploads from its own page and from programs, "
+                                       "not from pages elsewhere")
+                return await SecurityHeaders(response)(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 class HeadAsGet:
     """ASGI middleware: HEAD answered as GET without the body (HTTP asks it of every GET route;
     FastAPI's routes answer only the methods they name, so monitors' HEAD got 405)."""
@@ -293,6 +325,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                   description="Music genre recognition: upload a song, get its genres.")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
+    app.add_middleware(SameSiteWrites)
     if allowed_hosts is not None:
         app.add_middleware(KnownHosts, hosts=list(allowed_hosts))  # outermost: nothing runs for another name
 
