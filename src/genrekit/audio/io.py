@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -512,9 +512,9 @@ def _is_layer3_header(head: bytes) -> bool:
 
 
 def _mp3_declares_length(path: str) -> bool:
-    """Whether an MP3's first frame is a Xing, Info (LAME) or VBRI header, which counts its
-    frames. False also where no layer III frame is found near the start (libsndfile's guess
-    then stands for nothing better)."""
+    """Whether an MP3's first frame is a Xing, Info (LAME) or VBRI header that counts its
+    frames. False also where no layer III frame is found near the start: its length is then
+    counted from its packets too."""
     try:
         with open(path, "rb") as handle:
             position = 0
@@ -531,8 +531,10 @@ def _mp3_declares_length(path: str) -> bool:
         return False
     mpeg1, mono = (head[start + 1] >> 3) & 3 == 3, head[start + 3] >> 6 == 3
     side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    xing = head[start + 4 + side_info:start + 8 + side_info]
-    return xing in (b"Xing", b"Info") or head[start + 36:start + 40] == b"VBRI"
+    xing = start + 4 + side_info
+    if head[xing:xing + 4] in (b"Xing", b"Info"):
+        return len(head) >= xing + 8 and bool(head[xing + 7] & 1)  # its flags: the frame count is there
+    return head[start + 36:start + 40] == b"VBRI"
 
 
 def _check_regular_file(path: str) -> None:
@@ -555,18 +557,24 @@ def _check_regular_file(path: str) -> None:
 
 
 class _SoundFileReader(sf.SoundFile):
-    """libsndfile reading through a Python file object rather than the file's name: given a
-    name, libsndfile also opens a macOS "._name" AppleDouble file beside it as a resource fork
-    and fails ("bad resource fork") on an MP3 without an ID3 tag. ``length_known`` is False
-    for an MP3 whose length libsndfile could only guess from its size."""
+    """libsndfile's reader of ``path``, opened by its name, or through a Python file object
+    where a macOS "._name" AppleDouble file lies beside it: given the name, libsndfile opens
+    that as the song's resource fork and fails ("bad resource fork") on an MP3 without an ID3
+    tag. (By name otherwise: through a file object, libsndfile no longer falls back on the
+    name's ``.mp3`` for an MP3 that starts with padding or junk.) ``length_known`` is False for
+    an MP3 whose length libsndfile could only guess from its size."""
 
     def __init__(self, path: str):
         try:
-            self._source = open(path, "rb")
+            self._source = open(path, "rb")  # also says "permission denied" where libsndfile says "System error"
         except OSError as exc:
             raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
         try:
-            super().__init__(self._source)
+            if os.path.exists(os.path.join(os.path.dirname(path), "._" + os.path.basename(path))):
+                super().__init__(self._source)
+            else:
+                self._source.close()
+                super().__init__(os.fsencode(path))  # bytes: a name that is not UTF-8 opens too
         except BaseException:
             self._source.close()
             raise
@@ -592,6 +600,11 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = getattr(exc, "error_string", "") or (str(exc).rsplit(": ", 1)[-1] if ": " in str(exc) else "")
         detail = detail.strip().rstrip(".") or "format not recognised"
+        if detail.startswith("File does not exist"):  # libsndfile's words for an MP3 it cannot parse
+            detail = f"no {suffix.lstrip('.') or 'audio'} stream found"
+        if suffix == ".mp3":  # libsndfile gives up on some MP3s FFmpeg reads (junk before the first frame)
+            with suppress(AudioError):
+                return _checked_pyav(path, should_stop, count_packets=True)
         raise AudioError(path, f"not audio or corrupt (decoder says: {detail})") from exc
     if handle.format == "MP3" and not _mp3_declares_length(path):
         # libsndfile guesses such an MP3's length from its size and stops reading there: a VBR
