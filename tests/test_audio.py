@@ -651,5 +651,8 @@ def test_a_wav_whose_header_was_never_finalised_is_read_to_its_end(tmp_path):
     y, _ = audio.load(tmp_path / "open.wav", sr=None)
     assert len(y) == 12 * sr and audio.info(tmp_path / "open.wav").duration == pytest.approx(12.0, abs=0.01)
     (tmp_path / "header.wav").write_bytes(bytes(data[: at + 8]))  # the header alone: still no samples
-    with pytest.raises(AudioError, match="no audio samples"):
-        audio.load(tmp_path / "header.wav")
+    listed = bytes(data[: at + 8]) + b"LIST" + struct.pack("<I", 12) + b"INFOISFT\0\0\0\0"  # then metadata
+    (tmp_path / "listed.wav").write_bytes(listed)
+    for name in ("header.wav", "listed.wav"):
+        with pytest.raises(AudioError, match="no audio samples"):
+            audio.load(tmp_path / name)

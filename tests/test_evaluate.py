@@ -143,3 +143,18 @@ def test_two_evaluations_into_one_folder_do_not_run_at_once(tmp_path):
         holder.wait()
     with _out_lock(tmp_path):  # its holder gone, the folder is free again
         pass
+
+
+def test_a_file_system_without_locks_does_not_refuse_an_evaluation(tmp_path, monkeypatch):
+    """NFS mounted nolock answers flock with ENOLCK: that is no other evaluation."""
+    import errno
+    import fcntl
+
+    from genrekit.evaluate.run import _out_lock
+
+    def no_locks(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with _out_lock(tmp_path):
+        pass

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -14,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from genrekit.errors import ParameterError
+
+logger = logging.getLogger(__name__)
 
 #: What reading a damaged zip archive, .npz or .npy raises (found by fuzzing, tests/conftest.py
 #: ``damaged``): a cut file (EOFError), a damaged zip directory (BadZipFile, ValueError), a
@@ -39,8 +43,8 @@ def not_regular_file(mode: int) -> str | None:
 def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
     """Hold ``lock`` (created, with its folder) for the ``with`` block, or raise
     ParameterError(``busy``) at once where another process holds it. The lock goes with its
-    holder, however that ends (a killed run leaves none). Windows has no flock: there nothing
-    is guarded."""
+    holder, however that ends (a killed run leaves none). Windows has no flock, and some
+    network file systems none that works: there nothing is guarded."""
     try:
         import fcntl
     except ImportError:
@@ -51,7 +55,10 @@ def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise ParameterError(busy) from exc
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise ParameterError(busy) from exc
+            # a file system without locks (NFS mounted nolock): unguarded, as on Windows
+            logger.debug("%s: cannot be locked (%s); going on without the lock", lock, exc.strerror)
         yield
 
 

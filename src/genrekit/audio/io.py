@@ -676,7 +676,12 @@ def _wav_data_size_unset(path: str) -> bool:
     interrupted recording's header, never filled in)."""
     found = _file_head(path)
     data = _wav_data_chunk(found[1]) if found else None
-    return data is not None and data[1] == 0 and found[0] > data[0]
+    if data is None or data[1] != 0 or found[0] <= data[0]:
+        return False
+    # an empty data chunk followed by another chunk (LIST, id3) is empty, not unfinished
+    following = found[1][data[0]:data[0] + 8]
+    return not (len(following) == 8 and re.fullmatch(rb"[A-Za-z0-9 ]{4}", following[:4])
+                and int.from_bytes(following[4:], "little") <= found[0] - data[0] - 8)
 
 
 def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
