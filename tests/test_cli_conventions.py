@@ -890,3 +890,22 @@ def test_allowed_host_reaches_the_service_and_a_url_is_refused(served):
     refused = invoke("serve", "--allowed-host", "https://genre.example.org/", env=WIDE)
     assert refused.exit_code == EXIT_USAGE and "--allowed-host 'https://genre.example.org/': expected a host name" \
         in _flat(refused.output), refused.output
+
+
+def test_sigterm_and_sighup_stop_a_command_in_order_unless_the_process_ignores_them():
+    """``nohup genrekit train ...`` must survive its terminal closing: a signal the process was
+    started ignoring stays ignored; the others stop the command as Ctrl+C does."""
+    import signal
+
+    from genrekit.cli.common import _orderly_stop_on_termination, _Stopped
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with _orderly_stop_on_termination():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            with pytest.raises(_Stopped) as stopped:
+                signal.raise_signal(signal.SIGTERM)
+            assert stopped.value.signum == signal.SIGTERM and isinstance(stopped.value, KeyboardInterrupt)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    finally:
+        signal.signal(signal.SIGHUP, before)

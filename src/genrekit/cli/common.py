@@ -47,8 +47,10 @@ class _Stopped(KeyboardInterrupt):
 @contextlib.contextmanager
 def _orderly_stop_on_termination() -> Iterator[None]:
     """While a command runs in this process's main thread, SIGTERM (``kill``, a service manager)
-    and SIGHUP (its terminal closed) stop it as Ctrl+C does. A child process that inherited the
-    handler (forked workers) dies of the signal as before."""
+    and SIGHUP (its terminal closed) stop it as Ctrl+C does, unless it was started ignoring them
+    (``nohup``). A child process that inherited the handler (forked workers) dies of the signal
+    as before. (``serve`` stops gracefully on them, with status 0; a Ray runner's ``ray.init``
+    installs Ray's own SIGTERM handler.)"""
     import signal
     import threading
 
@@ -64,8 +66,9 @@ def _orderly_stop_on_termination() -> Iterator[None]:
             return
         raise _Stopped(signum)
 
-    signals = (signal.SIGTERM, signal.SIGHUP)
-    previous = {signum: signal.signal(signum, stop) for signum in signals}
+    # a signal this process was started ignoring (nohup's SIGHUP) stays ignored
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         yield
     finally:

@@ -20,6 +20,7 @@ error is JSON: ``{"detail": "a sentence"}``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -27,6 +28,7 @@ import numbers
 import os
 import secrets
 import shutil
+import signal
 import stat
 import tempfile
 import threading
@@ -609,13 +611,38 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     try:
         if on_loaded is not None:
             on_loaded()
-        uvicorn.Server(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
-                       ).run(sockets=sockets)
+        _server_class()(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+                        ).run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again: stopping is the intent
         pass
     finally:
         for listening in sockets:
             listening.close()
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which also stops gracefully on SIGHUP (its terminal closed) as on
+        SIGINT and SIGTERM, unless the process was started ignoring it (``nohup``)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            hangup = getattr(signal, "SIGHUP", None)
+            if (hangup is None or threading.current_thread() is not threading.main_thread()
+                    or signal.getsignal(hangup) is signal.SIG_IGN):
+                with super().capture_signals():
+                    yield
+                return
+            previous = signal.signal(hangup, self.handle_exit)
+            try:
+                with super().capture_signals():
+                    yield
+            finally:
+                signal.signal(hangup, previous)
+
+    return Server
 
 
 # Seconds a stopping service gives the requests in flight to finish before it cancels them: an
