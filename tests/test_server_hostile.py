@@ -892,8 +892,14 @@ def test_an_upload_sent_by_a_page_of_another_site_is_refused(server, short_wav):
         refused = post(**headers)
         assert refused.status_code == 403, (headers, refused.text)
         assert "another site" in refused.json()["detail"] and "content-security-policy" in refused.headers
+    proxied = post(Origin="http://music.lan")  # a proxy that rewrites Host, its own name not given to the service
+    assert proxied.status_code == 403 and "--allowed-host" in proxied.json()["detail"]
+    # plain HTTP to a proxy's name: browsers send no Sec-Fetch-Site there, only Origin, whose
+    # port a proxy may drop from Host; two proxies list two names
     for headers in ({}, {"Sec-Fetch-Site": "same-origin", "Origin": f"http://{own}"}, {"Sec-Fetch-Site": "none"},
-                    {"Origin": f"http://{own}"}, {"Origin": "https://public.example", "X-Forwarded-Host": "public.example"}):
+                    {"Origin": f"http://{own}"}, {"Origin": "https://public.example", "X-Forwarded-Host": "public.example"},
+                    {"Origin": "http://public.example:8080", "X-Forwarded-Host": "edge.example, public.example"},
+                    {"Origin": "http://localhost:1"}):
         answered = post(**headers)
         assert answered.status_code == 200, (headers, answered.text)
     assert httpx.get(f"{server['url']}/healthz", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200

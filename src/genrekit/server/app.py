@@ -197,33 +197,44 @@ class KnownHosts:
         return await self.app(scope, receive, send)
 
 
+def _host_name(netloc: str) -> str:
+    """The host of ``host[:port]`` (an IPv6 address unbracketed), lower case."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("[") and "]" in netloc:
+        return netloc[1:netloc.index("]")]
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
 class SameSiteWrites:
     """ASGI middleware: a request that changes or costs something (POST and the like) sent by a
-    page of another site gets a JSON 403. Browsers say where a request comes from
-    (``Sec-Fetch-Site``; older ones only ``Origin``); tools such as curl say neither and are
-    answered. A page elsewhere could otherwise make its visitors' browsers upload to a service
-    on their machine, spending its workers, even though it cannot read the answers."""
+    page of another site gets a JSON 403. A page elsewhere could otherwise make its visitors'
+    browsers upload to a service on their machine, spending its workers, though it cannot read
+    the answers. Browsers say where a request comes from: ``Sec-Fetch-Site`` (sent to HTTPS
+    and loopback addresses), else ``Origin``, whose host must be one this service is reached
+    by (its Host, an ``X-Forwarded-Host``, one of ``hosts``; ports aside, as a proxy may drop
+    them). Tools such as curl send neither and are answered."""
 
     SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, hosts: Sequence[str] = ()):
+        self.app, self.hosts = app, {_host_name(h) for h in hosts}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] not in self.SAFE_METHODS:
             headers = dict(scope.get("headers") or [])
             site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
             origin = headers.get(b"origin", b"").decode("latin-1").strip()
-            served_as = {headers.get(name, b"").decode("latin-1").strip().lower() for name in (b"host", b"x-forwarded-host")}
+            own = self.hosts | {_host_name(headers.get(b"host", b"").decode("latin-1"))} | {
+                _host_name(name) for name in headers.get(b"x-forwarded-host", b"").decode("latin-1").split(",")}
+            refused = None
             if site in ("cross-site", "same-site"):
                 refused = f"a request from another site (Sec-Fetch-Site: {site})"
-            elif not site and origin and urlsplit(origin).netloc.lower() not in served_as - {""}:
-                refused = f"a request from another site (Origin: {origin})"
-            else:
-                refused = None
+            elif not site and origin and (_host_name(urlsplit(origin).netloc) or "null") not in own - {""}:
+                refused = f"a request from a page of another site ({origin})"
             if refused:
                 response = _error(403, f"{refused}: this service takes uploads from its own page and from programs, "
-                                       "not from pages elsewhere")
+                                       "not from pages elsewhere (behind a proxy that rewrites Host, start it with "
+                                       "--allowed-host NAME for the name its page is reached by)")
                 return await SecurityHeaders(response)(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -327,7 +338,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                   description="Music genre recognition: upload a song, get its genres.")
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
-    app.add_middleware(SameSiteWrites)
+    app.add_middleware(SameSiteWrites, hosts=list(allowed_hosts or ()))
     if allowed_hosts is not None:
         app.add_middleware(KnownHosts, hosts=list(allowed_hosts))  # outermost: nothing runs for another name
 
