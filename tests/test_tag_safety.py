@@ -1231,25 +1231,31 @@ def test_a_full_disk_under_the_journal_ends_the_run_with_one_line_and_no_unrecor
     assert path.read_bytes() == before
 
 
-def test_two_writers_of_one_song_take_turns_and_the_second_finds_it_replaced(tmp_path, originals):
+def test_two_writers_of_one_song_take_turns_and_the_second_finds_it_replaced(tmp_path, originals, monkeypatch):
     """Two tag runs into different tables (or a run and beets) each checked the song, then each
-    replaced it: both recorded a write, and one's old values were the other's. The song is now
-    locked from its check to its rename; the second writer finds it replaced and writes nothing."""
+    replaced it: both recorded a write, and one's old values were the other's. A song's writes
+    now take turns on a lock of this machine (not on the song: NFS and SMB lock otherwise),
+    and the second finds the song changed since it was analysed."""
     import threading
 
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    (tmp_path / "run").mkdir(mode=0o700)
     path = _one_file(tmp_path, originals, "bare.flac")
+    analysed = (path.stat().st_size, path.stat().st_mtime_ns)  # what both runs analysed
     editing, overlap, outcomes = threading.Event(), [], {}
 
     def slow_edit(copy):
         editing.set()
-        time.sleep(1.0)  # the other writer starts meanwhile; what the edit does is not the point
+        time.sleep(1.0)  # the other writer starts meanwhile
+        with open(copy, "ab") as handle:
+            handle.write(b"\0" * 16)
 
     def quick_edit(copy):
         overlap.append(editing.is_set() and "first" not in outcomes)
 
     def write(name, edit):
         try:
-            tags_module.replace_safely(str(path), edit)
+            tags_module.replace_safely(str(path), edit, unchanged_since=analysed)
             outcomes[name] = "written"
         except tags_module.TagConflict as exc:
             outcomes[name] = str(exc)
@@ -1262,4 +1268,13 @@ def test_two_writers_of_one_song_take_turns_and_the_second_finds_it_replaced(tmp
     first.join()
     second.join()
     assert outcomes["first"] == "written"
-    assert overlap == [] and "changed by another program" in outcomes["second"], (overlap, outcomes)
+    assert overlap == [] and "changed since it was analysed" in outcomes["second"], (overlap, outcomes)
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["genrekit-%d-song-locks" % os.geteuid()]
+
+    # a lock folder open to others is not trusted; the write goes on without it
+    shared = tmp_path / "shared"
+    (shared / f"genrekit-{os.geteuid()}-song-locks").mkdir(parents=True, mode=0o777)
+    (shared / f"genrekit-{os.geteuid()}-song-locks").chmod(0o777)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
+    assert tags_module._song_lock_file(str(path)) is None
+    tags_module.replace_safely(str(path), lambda copy: None)

@@ -1066,35 +1066,73 @@ def replace_safely(path: str, edit, *, keep_extension: bool = False,
         _replace_locked(name, path, status, edit, keep_extension, unchanged_since)
 
 
+# Songs share this many lock files (a song's is chosen by a hash of its real path): two songs on
+# one file only wait for each other's write, which takes a moment.
+SONG_LOCKS = 4096
+# Seconds a write waits for another genrekit writer of the same song before it gives up.
+SONG_LOCK_WAIT = 120.0
+
+
+def _song_lock_file(path: str) -> str | None:
+    """The lock file for the song at real path ``path``: in a folder of this user's alone
+    (``$XDG_RUNTIME_DIR``, else the temporary folder), never beside the song: a flock on the
+    song itself fails on NFS (read-only descriptor) and locks its reads on SMB. None where no
+    such folder can be had (Windows, a folder of another owner)."""
+    if not hasattr(os, "geteuid"):
+        return None
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = os.path.join(base, f"genrekit-{os.geteuid()}-song-locks")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        status = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+        return None  # made by someone else: not trusted to serialise anything
+    bucket = int.from_bytes(hashlib.sha256(os.fsencode(path)).digest()[:4], "big") % SONG_LOCKS
+    return os.path.join(folder, f"{bucket:04x}.lock")
+
+
 @contextlib.contextmanager
 def _writing(path: str, name: str):
-    """Hold an exclusive lock on the song (flock on its inode) from before its state is read
+    """Hold this machine's lock on the song at real path ``path`` from before its state is read
     until its copy has replaced it, and give that state (``os.stat_result``). Two genrekit
     writers (two tag runs into other tables, a run and beets) took turns between one's check
-    and its rename, and both recorded a write; the second now finds the song replaced."""
-    try:
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise GenrekitError(f"{name}: cannot be opened ({exc.strerror or exc}); its tags are left as they are") from exc
-    try:
+    and its rename, and both recorded a write; the second now reads the song as the first left
+    it. Where no lock can be had, the writes go on as before, unserialised."""
+    lock = _song_lock_file(path)
+    handle = None
+    if lock is not None:
+        import fcntl
+
         try:
-            import fcntl
-        except ImportError:  # Windows: no flock; writers there are not serialised
-            pass
+            handle = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0),
+                             0o600)
+        except OSError as exc:
+            logger.debug("%s: no lock for %s (%s); written without one", lock, name, exc.strerror)
         else:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            except OSError as exc:  # a file system without locks (some network shares): unserialised, as before
-                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
-                    raise
-                logger.debug("%s: cannot be locked (%s); written without a lock", name, exc.strerror)
-        status = os.fstat(handle)
-        if _identity(os.stat(path)) != _identity(status):  # replaced while this writer waited
-            raise TagConflict(f"{name}: changed by another program while its tags were about to be written; left as "
-                              "it is")
-        yield status
+            deadline, told = time.monotonic() + SONG_LOCK_WAIT, False
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        os.close(handle)
+                        raise TagConflict(f"{name}: another genrekit writer of this song held it for over "
+                                          f"{SONG_LOCK_WAIT:g} s; left as it is") from None
+                    if not told:
+                        logger.info("%s: waiting for another genrekit writer of this song", name)
+                        told = True
+                    time.sleep(0.05)
+                except OSError as exc:  # a temporary folder without locks
+                    logger.debug("%s: cannot be locked (%s); written without a lock", lock, exc.strerror)
+                    break
+    try:
+        yield os.stat(path)
     finally:
-        os.close(handle)  # the lock goes with it
+        if handle is not None:
+            os.close(handle)  # the lock goes with it
 
 
 def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_extension: bool,
