@@ -186,3 +186,6 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(cap
     console = Console(width=100, record=True)
     console.print(formats.prediction_table([_prediction(broken)], model_name="m", top=2))
     assert "new\\nline\\x1b[2J.wav" in console.export_text()
+    from genrekit._files import line_shown
+
+    assert line_shown("evil\u202egnp.mp3") == "evil\\u202egnp.mp3"  # a right-to-left override shown, not obeyed

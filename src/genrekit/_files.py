@@ -109,7 +109,10 @@ def utf8_shown(text: str) -> str:
 
 # C0 and C1 control characters and DEL: in a file name or a tag, a newline would forge a line of
 # a report and an escape sequence would command the terminal
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+_CONTROLS = ({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+             # line and paragraph separators, and the marks that reorder text (a name shown reversed)
+             | {c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+                                             *range(0x2066, 0x206A))})
 
 
 def line_shown(text: str) -> str:

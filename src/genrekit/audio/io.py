@@ -878,7 +878,11 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
     """``wanted`` frames (-1: to the end) from ``handle``'s position ``start``, read a bounded
     piece at a time so that a failure part-way says where it happened."""
     piece = max(1, min(READ_PIECE_FRAMES, READ_SAMPLES // max(1, handle.channels)))
-    blocks, total = [], 0
+    expected = max(0, handle.frames - start if wanted < 0 else min(wanted, handle.frames - start))
+    if wanted < 0:  # room for what a decoder may give past a length FFmpeg estimated
+        expected += expected // 50 + piece
+    out = np.empty((expected, handle.channels), dtype=np.float32)  # filled in place: no second copy
+    beyond, total = [], 0  # what a decoder gives past the header's length
     while wanted < 0 or total < wanted:
         size = piece if wanted < 0 else min(piece, wanted - total)
         try:
@@ -886,11 +890,14 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
                 block = handle.read(frames=size, dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
             raise _decoding_failed(path, handle, start + total, exc) from exc
-        blocks.append(block)
+        fits = min(block.shape[0], max(0, expected - total))
+        out[total:total + fits] = block[:fits]
+        if fits < block.shape[0]:
+            beyond.append(block[fits:])
         total += block.shape[0]
         if block.shape[0] < size:
             break
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return np.concatenate([out, *beyond]) if beyond else out[:total]
 
 
 def load(
