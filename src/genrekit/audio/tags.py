@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime
-import errno
 import functools
 import hashlib
 import logging
