@@ -36,8 +36,11 @@ from conftest import missing  # noqa: E402
 
 SR = 22050
 LAUNCHER = r'''
-import dataclasses, json, os, sys, time
+import dataclasses, json, os, signal, sys, time
 from genrekit.predict import files
+
+for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # as a terminal starts it, whatever the runner ignores (nohup)
+    signal.signal(stop, signal.SIG_DFL)
 from genrekit.server import ServiceLimits, serve
 
 model, port, limits = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])

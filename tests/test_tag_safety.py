@@ -1194,7 +1194,8 @@ def test_sigterm_stops_write_tags_as_ctrl_c_does(tmp_path, originals, small_mode
     journal = tmp_path / "tags.csv.journal.jsonl"
     command = [sys.executable, "-m", "genrekit", "tag", str(root), "--model", str(small_model), "--out", str(out),
                "--write-tags", "--existing", "replace", "--jobs", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))  # whatever the runner ignores
     writes = lambda: [r for r in read_journal(journal) if (r.get("tag") or {}).get("state") == "written"]  # noqa: E731
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and len(writes()) < 2:

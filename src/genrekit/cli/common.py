@@ -29,6 +29,7 @@ from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED, EXIT_HANGUP = 143, 129  # 128 + SIGTERM, 128 + SIGHUP
 
 class PathListError(Exception):
     """A bad list of paths (stdin, --files-from): a usage error. Raised, not printed where it
@@ -91,8 +92,6 @@ class _OneErrorHandler(TyperGroup):
         except KeyboardInterrupt as exc:
             import signal
 
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # stopping already: the cleanup goes on
-                signal.signal(signum, signal.SIG_IGN)
             command = ctx.invoked_subcommand
             if command == "predict":
                 again = "predict keeps nothing between runs: the results already written out stand"
@@ -102,11 +101,11 @@ class _OneErrorHandler(TyperGroup):
                 again = ("what was finished is kept where the command keeps it (the feature cache, a tag or evaluate "
                          f"journal, a network's checkpoint), so {again}")
             if isinstance(exc, _Stopped):
-                name, status = signal.Signals(exc.signum).name, 128 + exc.signum
+                name, status = signal.Signals(exc.signum).name, 128 + exc.signum  # EXIT_TERMINATED, EXIT_HANGUP
             else:
                 name, status = "Ctrl+C", EXIT_INTERRUPTED
             err_console.print(f"[yellow]interrupted[/] ({name}): {again}", highlight=False)
-            raise typer.Exit(status) from None
+            raise typer.Exit(status) from None  # main() then ignores further signals while the process ends
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise

@@ -120,6 +120,16 @@ EXTRA_OF_MODULE = {
 def main() -> None:
     try:
         app()
+    except SystemExit as exc:
+        if exc.code in (common.EXIT_INTERRUPTED, common.EXIT_TERMINATED, common.EXIT_HANGUP):
+            import signal
+
+            # stopping already: another Ctrl+C (or kill) must not cut the interpreter's own
+            # clean-up (a worker pool's threads are joined at exit). Here, not in the command:
+            # a program that runs the app in its own process (tests) keeps its handlers.
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
+        raise
     except ModuleNotFoundError as exc:  # an extra not installed: say which
         module = (exc.name or "").split(".")[0]
         if module not in EXTRA_OF_MODULE:
