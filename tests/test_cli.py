@@ -585,15 +585,17 @@ def test_an_interrupted_train_says_that_a_network_continues_with_resume(tmp_path
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
+    import signal
+
     monkeypatch.setattr(genrekit.train, "train", interrupted)
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = [signal.getsignal(s) for s in stops]
     result = run("train", str(gtzan_mini.parent), "--out", str(tmp_path / "run"))
     assert result.exit_code == 130
     assert "continues from its checkpoint with --resume" in " ".join(result.output.split()), result.output
     # the process that ran the command in-process keeps its signals: it set them ignored, and
     # every command line that process started later inherited SIGTERM ignored
-    import signal
-
-    assert all(signal.getsignal(s) is not signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+    assert [signal.getsignal(s) for s in stops] == before
 
 
 def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_training_run(tmp_path, gtzan_mini):
