@@ -9,6 +9,7 @@ import logging
 import os
 import stat
 import tempfile
+import time
 import tokenize
 import zipfile
 import zlib
@@ -40,10 +41,11 @@ def not_regular_file(mode: int) -> str | None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
-    """Hold ``lock`` (created, with its folder) for the ``with`` block, or raise
-    ParameterError(``busy``) at once where another process holds it. The lock goes with its
-    holder, however that ends (a killed run leaves none). Windows has no flock, and some
+def exclusive_lock(lock: Path, busy: str, *, wait: float = 0.0,
+                   error: type[Exception] = ParameterError) -> Iterator[None]:
+    """Hold ``lock`` (created, with its folder) for the ``with`` block. Where another process
+    holds it, wait up to ``wait`` seconds for it, then raise ``error(busy)``. The lock goes with
+    its holder, however that ends (a killed run leaves none). Windows has no flock, and some
     network file systems none that works: there nothing is guarded."""
     try:
         import fcntl
@@ -52,13 +54,22 @@ def exclusive_lock(lock: Path, busy: str) -> Iterator[None]:
         return
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise ParameterError(busy) from exc
-            # a file system without locks (NFS mounted nolock): unguarded, as on Windows
-            logger.debug("%s: cannot be locked (%s); going on without the lock", lock, exc.strerror)
+        deadline, told = time.monotonic() + wait, False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    # a file system without locks (NFS mounted nolock): unguarded, as on Windows
+                    logger.debug("%s: cannot be locked (%s); going on without the lock", lock, exc.strerror)
+                    break
+                if time.monotonic() >= deadline:
+                    raise error(busy) from exc
+                if not told:
+                    logger.info("%s: held by another process; waiting up to %g s", lock, wait)
+                    told = True
+                time.sleep(0.05)
         yield
 
 

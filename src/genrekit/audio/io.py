@@ -537,6 +537,16 @@ def _mp3_declares_length(path: str) -> bool:
     return head[start + 36:start + 40] == b"VBRI"
 
 
+def _unreadable(path: str, exc: OSError) -> AudioError:
+    return AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}")
+
+
+def _pyav_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("av") is not None
+
+
 def _check_regular_file(path: str) -> None:
     """Refuse what is not a regular file with a reason naming what it is (its link followed)."""
     try:
@@ -548,7 +558,7 @@ def _check_regular_file(path: str) -> None:
             reason = "file not found"
         raise AudioError(path, reason) from exc
     except OSError as exc:
-        raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
+        raise _unreadable(path, exc) from exc
     if stat.S_ISDIR(mode):
         raise AudioError(path, "is a folder, expected an audio file")
     if kind := not_regular_file(mode):
@@ -568,7 +578,7 @@ class _SoundFileReader(sf.SoundFile):
         try:
             self._source = open(path, "rb")  # also says "permission denied" where libsndfile says "System error"
         except OSError as exc:
-            raise AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}") from exc
+            raise _unreadable(path, exc) from exc
         try:
             if os.path.exists(os.path.join(os.path.dirname(path), "._" + os.path.basename(path))):
                 super().__init__(self._source)
@@ -609,24 +619,19 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
     if handle.format == "MP3" and not _mp3_declares_length(path):
         # libsndfile guesses such an MP3's length from its size and stops reading there: a VBR
         # song lost its last minute, a CBR one with a large cover art was "truncated"
-        try:
-            import av  # noqa: F401
-        except ImportError:
-            logger.warning("%s: an MP3 without a Xing/Info/VBRI header: its length is a guess from its size, and "
-                           "libsndfile may stop short of its end; pip install 'genrekit[full]' (PyAV) decodes it "
-                           "whole", path)
-            handle.length_known = False
-        else:
+        if _pyav_installed():
             handle.close()
             return _checked_pyav(path, should_stop, count_packets=True)
+        logger.warning("%s: an MP3 without a Xing/Info/VBRI header: its length is a guess from its size, and "
+                       "libsndfile may stop short of its end; pip install 'genrekit[full]' (PyAV) decodes it "
+                       "whole", path)
+        handle.length_known = False
     if handle.frames == 0 and handle.format in ("WAV", "WAVEX") and _wav_data_size_unset(path):
         # a recording never finalised (its writer could not seek back): FFmpeg reads to the end
         handle.close()
-        try:
-            import av  # noqa: F401
-        except ImportError:
+        if not _pyav_installed():
             raise AudioError(path, "a WAV whose header leaves its length 0 (never finalised): decoding it needs PyAV, "
-                                   "pip install 'genrekit[full]'") from None
+                                   "pip install 'genrekit[full]'")
         return _checked_pyav(path, should_stop, count_packets=True)
     if handle.frames == 0 or handle.samplerate <= 0:
         handle.close()

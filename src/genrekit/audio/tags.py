@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 
-from genrekit._files import fsync_path
+from genrekit._files import exclusive_lock, fsync_path
 from genrekit.errors import GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -1100,38 +1100,9 @@ def _writing(path: str, name: str):
     and its rename, and both recorded a write; the second now reads the song as the first left
     it. Where no lock can be had, the writes go on as before, unserialised."""
     lock = _song_lock_file(path)
-    handle = None
-    if lock is not None:
-        import fcntl
-
-        try:
-            handle = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0),
-                             0o600)
-        except OSError as exc:
-            logger.debug("%s: no lock for %s (%s); written without one", lock, name, exc.strerror)
-        else:
-            deadline, told = time.monotonic() + SONG_LOCK_WAIT, False
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        os.close(handle)
-                        raise TagConflict(f"{name}: another genrekit writer of this song held it for over "
-                                          f"{SONG_LOCK_WAIT:g} s; left as it is") from None
-                    if not told:
-                        logger.info("%s: waiting for another genrekit writer of this song", name)
-                        told = True
-                    time.sleep(0.05)
-                except OSError as exc:  # a temporary folder without locks
-                    logger.debug("%s: cannot be locked (%s); written without a lock", lock, exc.strerror)
-                    break
-    try:
+    busy = f"{name}: another genrekit writer of this song held it for over {SONG_LOCK_WAIT:g} s; left as it is"
+    with exclusive_lock(Path(lock), busy, wait=SONG_LOCK_WAIT, error=TagConflict) if lock else contextlib.nullcontext():
         yield os.stat(path)
-    finally:
-        if handle is not None:
-            os.close(handle)  # the lock goes with it
 
 
 def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_extension: bool,
