@@ -656,3 +656,30 @@ def test_a_wav_whose_header_was_never_finalised_is_read_to_its_end(tmp_path):
     for name in ("header.wav", "listed.wav"):
         with pytest.raises(AudioError, match="no audio samples"):
             audio.load(tmp_path / name)
+
+
+def test_features_cached_from_a_cut_mp3_decode_are_not_reused(tmp_path, mp3_without_xing):
+    """Until 2026-12-04 libsndfile cut such an MP3 short; features and audio hashes cached from
+    that decode sit under its content hash alone. They are computed again, while every other
+    file's entries (here the same MP3 with its Xing header) stay valid."""
+    pytest.importorskip("av")
+    from genrekit.features import FeatureCache, FeatureSpec, extract_features
+
+    path, _ = mp3_without_xing
+    with_xing = path.with_name("with_xing.mp3")
+    assert audio.decoder_revision(path) == "mp3-whole" and audio.decoder_revision(with_xing) == ""
+    cache, spec = FeatureCache(tmp_path / "cache"), FeatureSpec("gtzan57")
+    stale = np.full((1, len(spec.columns)), 7.0)
+    for song in (path, with_xing):  # entries as the earlier code wrote them
+        cache.put(spec, audio.content_hash(song), stale)
+        entry = tmp_path / "cache" / "audio-sha256" / audio.content_hash(song)[:2] / f"{audio.content_hash(song)}.txt"
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text("0" * 64, encoding="ascii")
+    result = extract_features([str(path), str(with_xing)], spec, cache=cache, n_jobs=1, progress=False)
+    assert result.cache_hits == 1 and not result.failures
+    assert not np.array_equal(result.features[0], stale) and np.array_equal(result.features[1], stale)
+    assert result.hashes[0] == audio.content_hash(path)  # the file's identity is its bytes, as before
+    again = extract_features([str(path)], spec, cache=cache, n_jobs=1, progress=False)
+    assert again.cache_hits == 1 and np.array_equal(again.features[0], result.features[0])
+    assert cache.audio_hash(str(path), audio.content_hash(path)) == audio.audio_hash(path)
+    assert cache.audio_hash(str(with_xing), audio.content_hash(with_xing)) == "0" * 64

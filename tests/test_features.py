@@ -320,3 +320,23 @@ def test_a_whole_number_sample_rate_of_any_type_is_the_same_rate():
     for rate in (44100.5, 10**9, 0, True):
         with pytest.raises(ParameterError, match="sample_rate"):
             FeatureSpec("gtzan57", sample_rate=rate)
+
+
+def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path):
+    """A URL's entry remembers which cache entry its features went to; one written before
+    decoders had revisions is not trusted for an MP3, whose decode may have been cut then."""
+    from genrekit.audio.remote import RemoteFile
+
+    cache = FeatureCache(tmp_path)
+    mp3, flac = RemoteFile("s3://bucket/a%20song.mp3?versionId=3", 10, 1), RemoteFile("s3://bucket/b.flac", 10, 1)
+    for remote_file in (mp3, flac):  # as the earlier code wrote them
+        entry = cache._url_entry(remote_file)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        entry.write_text("ab" * 32, encoding="ascii")
+    assert cache.content_of(mp3) is None and cache.content_of(flac) == ("ab" * 32, "")
+    cache.remember(mp3, "cd" * 32, "mp3-whole")
+    cache.remember(flac, "ef" * 32)
+    assert cache.content_of(mp3) == ("cd" * 32, "mp3-whole") and cache.content_of(flac) == ("ef" * 32, "")
+    cache.put(FeatureSpec("gtzan57"), "cd" * 32, np.ones((1, 57)), "mp3-whole")
+    assert cache.get(FeatureSpec("gtzan57"), "cd" * 32) is None
+    assert cache.get(FeatureSpec("gtzan57"), "cd" * 32, "mp3-whole") is not None

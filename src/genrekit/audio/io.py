@@ -537,6 +537,20 @@ def _mp3_declares_length(path: str) -> bool:
     return head[start + 36:start + 40] == b"VBRI"
 
 
+def decoder_revision(path: str | os.PathLike) -> str:
+    """How this file's decoding changed since features were first cached, for cache keys.
+
+    ``"mp3-whole"`` for an MP3 without a Xing/Info/VBRI header that PyAV now decodes whole
+    (since 2026-12-04; libsndfile used to stop where a guess from its size put the end), so
+    features and audio hashes cached from the earlier, cut decode are not reused; ``""`` for
+    every other file, whose cached entries stay valid. Reads at most the file's first 64 KiB
+    past its ID3 tags.
+    """
+    if _suffix(path) != ".mp3" or remote.is_url(os.fspath(path)) or _mp3_declares_length(os.fspath(path)):
+        return ""
+    return "mp3-whole" if _pyav_installed() else ""
+
+
 def _unreadable(path: str, exc: OSError) -> AudioError:
     return AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}")
 

@@ -1,6 +1,8 @@
 """On-disk feature cache keyed by audio content and feature parameters.
 
-An entry is one ``.npy`` file at ``ROOT/<spec key>/<aa>/<content sha256>.npy``. Writes are
+An entry is one ``.npy`` file at ``ROOT/<spec key>/<aa>/<content sha256>.npy`` (with the
+decoder's revision before ``.npy`` where :func:`genrekit.audio.decoder_revision` names one, so
+an entry computed from a decode since mended is not reused). Writes are
 atomic (temporary file, then rename), so an interrupted run leaves only whole entries and
 the next run resumes from them. Arrays are loaded with ``allow_pickle=False``.
 
@@ -13,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -42,12 +45,12 @@ class FeatureCache:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
-    def path(self, spec: FeatureSpec, content_hash: str) -> Path:
-        return self.root / spec.key() / content_hash[:2] / f"{content_hash}.npy"
+    def path(self, spec: FeatureSpec, content_hash: str, decoder: str = "") -> Path:
+        return self.root / spec.key() / content_hash[:2] / _entry_name(content_hash, decoder, ".npy")
 
-    def get(self, spec: FeatureSpec, content_hash: str) -> np.ndarray | None:
+    def get(self, spec: FeatureSpec, content_hash: str, decoder: str = "") -> np.ndarray | None:
         """The cached array, or None when absent or unreadable (then it is recomputed)."""
-        path = self.path(spec, content_hash)
+        path = self.path(spec, content_hash, decoder)
         if not path.exists():
             return None
         try:
@@ -56,8 +59,8 @@ class FeatureCache:
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 
-    def put(self, spec: FeatureSpec, content_hash: str, array: np.ndarray) -> None:
-        path = self.path(spec, content_hash)
+    def put(self, spec: FeatureSpec, content_hash: str, array: np.ndarray, decoder: str = "") -> None:
+        path = self.path(spec, content_hash, decoder)
         with atomic_path(path) as temporary, open(temporary, "wb") as stream:
             np.save(stream, np.asarray(array), allow_pickle=False)
 
@@ -65,9 +68,9 @@ class FeatureCache:
         """:func:`genrekit.audio.audio_hash` of ``path``, whose file content hash is
         ``content_hash``: remembered under ``ROOT/audio-sha256/``, so a file is decoded for
         it once."""
-        from genrekit.audio import audio_hash
+        from genrekit.audio import audio_hash, decoder_revision
 
-        entry = self.root / "audio-sha256" / content_hash[:2] / f"{content_hash}.txt"
+        entry = self.root / "audio-sha256" / content_hash[:2] / _entry_name(content_hash, decoder_revision(path), ".txt")
         try:
             remembered = entry.read_text(encoding="ascii").strip()
         except OSError:
@@ -86,16 +89,25 @@ class FeatureCache:
         key = hashlib.sha256(f"{remote_file.url}|{remote_file.size}|{remote_file.mtime_ns}".encode()).hexdigest()
         return self.root / "urls" / key[:2] / f"{key}.txt"
 
-    def content_of(self, remote_file: RemoteFile) -> str | None:
-        """The content hash remembered for this version of a URL's file, or None."""
+    def content_of(self, remote_file: RemoteFile) -> tuple[str, str] | None:
+        """(content hash, decoder revision) remembered for this version of a URL's file, or None."""
         try:
-            return self._url_entry(remote_file).read_text(encoding="ascii").strip() or None
+            remembered = self._url_entry(remote_file).read_text(encoding="ascii").split()
         except OSError:
             return None
+        if len(remembered) == 2:  # the content hash and the decoder's revision ("-": none)
+            return remembered[0], "" if remembered[1] == "-" else remembered[1]
+        if len(remembered) == 1 and PurePosixPath(urlsplit(remote_file.url).path).suffix.lower() != ".mp3":
+            return remembered[0], ""  # remembered before decoders had revisions, which only MP3s have
+        return None
 
-    def remember(self, remote_file: RemoteFile, content_hash: str) -> None:
+    def remember(self, remote_file: RemoteFile, content_hash: str, decoder: str = "") -> None:
         with atomic_path(self._url_entry(remote_file)) as temporary:
-            temporary.write_text(content_hash, encoding="ascii")
+            temporary.write_text(f"{content_hash} {decoder or '-'}", encoding="ascii")
+
+
+def _entry_name(content_hash: str, decoder: str, suffix: str) -> str:
+    return f"{content_hash}.{decoder}{suffix}" if decoder else f"{content_hash}{suffix}"
 
 
 def default_cache_dir() -> Path:

@@ -57,10 +57,16 @@ class ExtractionResult:
 
 def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tuple[np.ndarray, str]:
     """Features of one file (a path or a URL) and its content hash (computed when not given)."""
+    array, content, _ = _extract(path, spec, content)
+    return array, content
+
+
+def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndarray, str, str]:
+    """(features, content hash, decoder revision) of a path or a URL."""
     if remote.is_url(path):  # one local copy, hashed and decoded; errors name the URL
         with remote.local_copy(path) as local:
-            return _extract_local(local, spec, content, name=path)
-    return _extract_local(path, spec, content, name=path)
+            return (*_extract_local(local, spec, content, name=path), audio.decoder_revision(local))
+    return (*_extract_local(path, spec, content, name=path), audio.decoder_revision(path))
 
 
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
@@ -92,13 +98,13 @@ def make_extractor(spec: dict):
     def extract(item: list) -> dict:
         path, content = item
         try:
-            array, content = extract_file(path, feature_spec, content)
+            array, content, decoder = _extract(path, feature_spec, content)
         except GenrekitError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # a decoder or feature bug on one file must not end the batch
             logger.exception("unexpected failure on %s", path)
             return {"error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
-        return {"features": array.tolist(), "dtype": str(array.dtype), "content": content}
+        return {"features": array.tolist(), "dtype": str(array.dtype), "content": content, "decoder": decoder}
 
     return extract
 
@@ -167,14 +173,14 @@ def extract_features(
                 try:
                     if remote.is_url(path):
                         versions[index] = remote.stat(path)
-                        content = cache.content_of(versions[index])
+                        content, decoder = cache.content_of(versions[index]) or (None, "")
                     else:
-                        content = audio.content_hash(path)
+                        content, decoder = audio.content_hash(path), audio.decoder_revision(path)
                 except GenrekitError as exc:
                     record(index, (None, None, False, str(exc)))
                     bar.advance(task)
                     continue
-                cached = cache.get(spec, content) if content else None
+                cached = cache.get(spec, content, decoder) if content else None
                 if cached is not None and not _usable(cached, spec):  # damaged, or written by other code
                     logger.warning("%s: its cache entry is not %s features (shape %s): recomputed", path, spec.name,
                                    cached.shape)
@@ -199,9 +205,9 @@ def extract_features(
                 array = np.asarray(outcome["features"], dtype=outcome["dtype"])
                 if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
                     try:
-                        cache.put(spec, outcome["content"], array)
+                        cache.put(spec, outcome["content"], array, outcome["decoder"])
                         if index in versions:
-                            cache.remember(versions[index], outcome["content"])
+                            cache.remember(versions[index], outcome["content"], outcome["decoder"])
                     except OSError as exc:  # a full or read-only cache: the features are kept, not cached
                         logger.warning("%s: features not cached: %s", paths[index], exc)
                 record(index, (array, outcome["content"], False, None))
