@@ -288,6 +288,40 @@ def test_each_genre_holds_out_its_shares_rounded_half_up(n, expected):
     assert tuple(int((parts == p).sum()) for p in ("train", "val", "test")) == expected
 
 
+def test_a_prolific_artist_is_not_held_out_for_a_share_a_tenth_its_size(caplog):
+    """Groups were drawn until the share was reached, so one artist with 20 of a genre's 30
+    tracks often went to test whole: 20 test tracks where 3 were asked, 7 left to train on."""
+    from genrekit.datasets.splits import holdout_shortfalls
+
+    labels, groups = [], []
+    for genre in ("jazz", "rock", "pop"):
+        for i in range(30):
+            labels.append(genre)
+            groups.append(f"artist:{genre} star" if i < 20 else f"artist:{genre} other {i}")
+    labels, groups = np.array(labels), np.array(groups)
+    for seed in range(8):
+        parts = train_val_test_split(labels, groups, seed=seed)
+        for genre in ("jazz", "rock", "pop"):
+            assert (parts[labels == genre] == "test").sum() == 3 and (parts[labels == genre] == "val").sum() == 3
+            assert len(set(parts[groups == f"artist:{genre} star"])) == 1  # still never split
+        assert not holdout_shortfalls(labels, parts, (0.8, 0.1, 0.1))
+    # two artists of 20 each: 3 asked, and neither fits, so none is held out, and that is reported
+    labels, groups = np.repeat(["a", "b"], 40), np.array([f"artist{i // 20}" for i in range(80)])
+    parts = train_val_test_split(labels, groups, seed=0)
+    assert set(parts) == {"train"}
+    assert holdout_shortfalls(labels, parts, (0.8, 0.1, 0.1)) == {g: {"val": [0, 4], "test": [0, 4]} for g in "ab"}
+    from genrekit.datasets import Dataset, Track
+    from genrekit.train.splits import assign_splits
+
+    dataset = Dataset(name="folder", root="/music", tracks=[
+        Track(f"t{i}", f"/music/{i}.wav", str(label), artist=f"artist{i // 20}") for i, label in enumerate(labels)])
+    with caplog.at_level("WARNING"):
+        _, notes = assign_splits(dataset, split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert notes["uneven_holdouts"] == {g: {"val": [0, 4], "test": [0, 4]} for g in "ab"}
+    assert "/music: whole artists kept together give 2 genre(s) other shares than asked" in caplog.text
+    assert "a: val 0 (asked 4), test 0 (asked 4)" in caplog.text
+
+
 def test_gtzan_filtered_split(gtzan_mini):
     ids = gtzan_filtered_ids()
     assert {part: len(v) for part, v in ids.items()} == {"train": 443, "val": 197, "test": 290}

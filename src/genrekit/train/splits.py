@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
+from genrekit.datasets.splits import holdout_shortfalls
 from genrekit.errors import DatasetError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         ``gtzan-filtered``: ``missing_from_filtered_lists`` (part -> count) and
         ``missing_track_ids`` (part -> the listed ids the dataset lacks); ``dataset``:
         ``artists_across_splits`` and ``copies_across_splits`` (artists, and songs with a copy,
-        with tracks on two sides, logged in a warning);
+        with tracks on two sides, logged in a warning); ``random``: ``uneven_holdouts`` where
+        whole artists make a genre's validation or test share far from ``sizes`` (see
+        :func:`genrekit.datasets.splits.holdout_shortfalls`; logged in a warning);
         otherwise empty.
 
     Raises
@@ -98,8 +101,17 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
                            "(first: %s); test scores will be optimistic", dataset.root, len(artists), len(copies),
                            shared[0])
         return dataset, {"artists_across_splits": artists, "copies_across_splits": copies}
-    parts = train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=sizes, seed=seed)
-    return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), {}
+    labels = [t.label for t in dataset.tracks]
+    parts = train_val_test_split(labels, dataset.groups, sizes=sizes, seed=seed)
+    uneven = holdout_shortfalls(labels, parts, sizes)
+    if uneven:  # an artist is never split, so a genre of few artists cannot be cut as asked
+        shown = "; ".join(f"{genre}: " + ", ".join(f"{part} {got} (asked {asked})" for part, (got, asked) in by.items())
+                          for genre, by in list(uneven.items())[:5])
+        logger.warning("%s: whole artists kept together give %d genre(s) other shares than asked (tracks: %s%s); "
+                       "its scores weigh those genres otherwise (run.json: uneven_holdouts)", dataset.root,
+                       len(uneven), shown, "; ..." if len(uneven) > 5 else "")
+    return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), (
+        {"uneven_holdouts": uneven} if uneven else {})
 
 
 def _groups_across_splits(dataset: Dataset) -> list[str]:
