@@ -249,6 +249,41 @@ def test_fma(tmp_path, clip, fma_genres):
     assert "track 2 repeats track 2's file; left out" in {p.reason for p in medium.problems}
 
 
+def test_fmas_audio_folder_is_not_read_as_numbered_genres(tmp_path, clip, fma_genres):
+    """Given fma_small/ itself, the loader read its folders 000, 001... as 156 genres."""
+    _write_fma(tmp_path, clip, fma_genres)
+    with pytest.raises(DatasetError, match=r"fma_small: FMA's audio folder \(NNN/NNNNNN.mp3\), whose folder names "
+                                           r"are numbers, not genres; give the folder above it"):
+        load_dataset(tmp_path / "fma_small")
+    assert len(load_dataset(tmp_path / "fma_small", kind="folder")) == 5  # asked for by name: as asked
+    for name in ("fma_small", "fma_medium", "fma_large"):  # FMA's untrimmed audio only: named, not "48 problems"
+        shutil.rmtree(tmp_path / name, ignore_errors=True)
+    (tmp_path / "fma_full").mkdir()
+    with pytest.raises(DatasetError, match=r"no usable FMA small tracks \(\d+ problems\): its audio folder "
+                                           r".*fma_small is not there \(found: fma_full; genrekit reads fma_small"):
+        load_dataset(tmp_path)
+
+
+def test_appledouble_twins_and_dangling_links_in_a_gtzan_copy(tmp_path, gtzan_mini):
+    """A GTZAN copy carried on a Mac's exFAT drive has a ._ twin of every clip: they counted as
+    non-GTZAN audio, so one clip deleted made it a folder dataset of one genre, "genres". A link
+    to an unmounted drive was dropped without a word."""
+    root = _mini_copy(gtzan_mini, tmp_path / "genres")
+    for clip in list(root.glob("*/*")):
+        (clip.parent / f"._{clip.name}").write_bytes(b"\0\5\26\7" + bytes(80))
+    (root / "__MACOSX").mkdir()
+    (root / "__MACOSX" / "._jazz").write_bytes(bytes(82))
+    min(p for p in (root / "rock").iterdir() if not p.name.startswith(".")).unlink()  # its ._ twin stays
+    (root / "jazz" / "jazz.00042.wav").symlink_to(tmp_path / "unmounted" / "jazz.00042.wav")
+    dataset = load_dataset(tmp_path)
+    assert dataset.name == "gtzan" and len(dataset) == 8 and dataset.tracks[0].track_id == "blues.00000"
+    assert [p.reason for p in dataset.problems] == [
+        f"dangling link to {tmp_path / 'unmounted' / 'jazz.00042.wav'} (or a loop of links); left out"]
+    as_folders = load_dataset(root, kind="folder")
+    assert as_folders.labels == ["blues", "jazz", "rock"]  # __MACOSX is no genre
+    assert [p.path for p in as_folders.problems] == [str(root / "jazz" / "jazz.00042.wav")]
+
+
 def test_split_is_stratified_grouped_and_seeded():
     labels = np.repeat(["a", "b", "c", "d"], 25)
     groups = np.array([f"artist{i // 3}" for i in range(100)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
-from genrekit.datasets.fma import is_fma, load_fma
+from genrekit.datasets.fma import is_fma, is_fma_audio_folder, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
 from genrekit.datasets.spectrograms import SpectrogramRun, settings_conflict, write_spectrograms
@@ -78,6 +78,10 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
             kind = "fma"
         elif find_gtzan_root(path) is not None:
             kind = "gtzan"
+        elif is_fma_audio_folder(path):  # its folders are numbers, not genres: read as folders, 156 "genres"
+            above = "the folder above it" if is_fma(path.parent) else "the folder holding it and fma_metadata/"
+            raise DatasetError(f"{path}: FMA's audio folder (NNN/NNNNNN.mp3), whose folder names are numbers, not "
+                               f"genres; give {above}: the genres come from fma_metadata/tracks.csv")
         else:
             kind = "images" if _only_images(path) else "folder"
     if fma_subset is not None and kind != "fma":

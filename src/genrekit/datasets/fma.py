@@ -8,6 +8,7 @@ Metadata: ``fma_metadata/tracks.csv`` (two header rows: column group, column) an
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,14 @@ def _metadata_file(root: Path, name: str) -> Path | None:
 def is_fma(root: str | os.PathLike) -> bool:
     root = Path(root)
     return root.is_dir() and _metadata_file(root, "tracks.csv") is not None
+
+
+def is_fma_audio_folder(folder: str | os.PathLike) -> bool:
+    """Whether ``folder`` is one of FMA's audio folders (``fma_small/``...): its visible
+    folders all named by three digits, one of them holding ``NNNNNN.mp3`` files."""
+    folders = [p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return bool(folders) and all(re.fullmatch(r"\d{3}", p.name) for p in folders) and any(
+        re.fullmatch(r"\d{6}\.mp3", f.name) for p in folders for f in p.iterdir())
 
 
 def audio_path(audio_dir: str | os.PathLike, track_id: int) -> Path:
@@ -156,5 +165,10 @@ def load_fma(
             )
         )
     if not tracks:
-        raise DatasetError(f"{root}: no usable FMA {subset} tracks ({len(problems)} problems)")
+        hint = ""
+        if not audio_dir.is_dir():  # fma_full/ (untrimmed), or the audio somewhere else
+            present = sorted(p.name for p in root.glob("fma_*") if p.is_dir() and p.name != "fma_metadata")
+            hint = (f": its audio folder {audio_dir} is not there (found: {', '.join(present) or 'no fma_* folder'}; "
+                    "genrekit reads fma_small, fma_medium and fma_large)")
+        raise DatasetError(f"{root}: no usable FMA {subset} tracks ({len(problems)} problems){hint}")
     return Dataset(name=f"fma_{subset}", root=str(root), tracks=tracks, problems=problems)

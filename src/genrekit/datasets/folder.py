@@ -16,7 +16,8 @@ _GTZAN_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
 
 
 def _visible(path: Path) -> bool:
-    return not path.name.startswith(".")
+    """Not hidden, and not macOS's __MACOSX folder of AppleDouble files (left by its zip archives)."""
+    return not path.name.startswith(".") and path.name != "__MACOSX"
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -44,9 +45,16 @@ def _media_files(folder: Path, accept, *, root: Path | None = None,
             subfolders[:] = []
             continue
         visited.add(real)
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        found.extend(path for name in names if not name.startswith(".")
-                     and (path := Path(directory) / name).is_file() and accept(path))
+        subfolders[:] = sorted(name for name in subfolders if _visible(Path(name)))
+        for name in names:
+            path = Path(directory) / name
+            if not _visible(path) or not accept(path):
+                continue
+            if path.is_file():
+                found.append(path)
+            elif problems is not None and path.is_symlink() and not path.exists():  # a moved store, an unmounted drive
+                problems.append(DatasetProblem(str(path), f"dangling link to {os.readlink(path)} (or a loop of links); "
+                                                          "left out"))
     return sorted(found)
 
 
@@ -149,7 +157,7 @@ def find_gtzan_root(root: str | os.PathLike) -> Path | None:
     for candidate in (root, root / "genres", root / "genres_original", root / "Data" / "genres_original"):
         if not candidate.is_dir():
             continue
-        files = [p for p in candidate.glob("*/*") if is_audio_path(p)]
+        files = [p for p in candidate.glob("*/*") if is_audio_path(p) and _visible(p) and _visible(p.parent)]
         # in its genre's own folder: GTZAN clips sorted into folders of other names (Jazz/, Favourites/)
         # are a folder dataset, labelled by those folders; read as GTZAN, none of them was found
         matches = [p for p in files if (m := _GTZAN_NAME.match(p.stem)) and m["genre"] in GTZAN_GENRES
