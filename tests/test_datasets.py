@@ -703,6 +703,22 @@ def test_an_artist_is_one_split_group_however_its_name_is_cased_or_composed(tmp_
     assert len(set(groups)) == 3
 
 
+def test_a_placeholder_artist_is_no_artist(tmp_path, gtzan_mini):
+    """A compilation's "Various Artists" (the album artist a tag reader falls back to) or a
+    ripper's "Unknown Artist" made one split group across every genre: half a dataset in test."""
+    import shutil
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:5]
+    for i, clip in enumerate(clips):
+        shutil.copy(clip, tmp_path / f"{i}{clip.suffix}")
+    artists = ["Various Artists", "VARIOUS  ARTISTS", "Unknown Artist", "[unknown]", "Various Artists Band"]
+    (tmp_path / "songs.csv").write_text("path,label,artist\n" + "".join(
+        f"{i}{clip.suffix},jazz,{artist}\n" for i, (clip, artist) in enumerate(zip(clips, artists))))
+    dataset = load_manifest(tmp_path / "songs.csv")
+    assert dataset.groups[:4] == [f"file:{t.path}" for t in dataset.tracks[:4]]
+    assert dataset.groups[4] == "artist:Various Artists Band"  # a real name that starts alike
+
+
 def test_a_datasets_own_split_with_a_song_copied_across_it_is_recorded(tmp_path, gtzan_mini):
     """split='dataset' keeps the owner's split, but a song whose copy (here a FLAC of it) sits
     on the other side is recorded and warned of, as an artist on two sides is."""

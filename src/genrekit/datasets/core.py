@@ -16,6 +16,19 @@ if TYPE_CHECKING:
     from genrekit.datasets.tagged import TagTaxonomy
 
 
+#: What taggers and rippers write where the artist is not known, or is many (a compilation's
+#: album artist): not an artist, so not one split group across every genre
+PLACEHOLDER_ARTISTS = frozenset({
+    "various artists", "various", "various artist", "va", "v.a.", "v/a", "unknown artist", "unknown", "[unknown]",
+    "<unknown>", "(unknown)", "[unknown artist]", "unknown artists", "artist", "no artist", "n/a", "none", "-",
+})
+
+
+def is_placeholder_artist(name: str) -> bool:
+    """Whether ``name`` (any case, spacing or composition) stands for no artist in particular."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split()) in PLACEHOLDER_ARTISTS
+
+
 @dataclass(frozen=True)
 class Track:
     """One song (or clip) of a dataset.
@@ -122,7 +135,8 @@ class Dataset:
     @property
     def groups(self) -> list[str]:
         """Split groups: the artist where known (one group however its name is cased or its
-        accents composed: "Café Tacvba", "CAFÉ TACVBA"), else the file, so that no artist (and
+        accents composed: "Café Tacvba", "CAFÉ TACVBA"; "Various Artists", "Unknown Artist" and the
+        like are no artist: :data:`PLACEHOLDER_ARTISTS`), else the file, so that no artist (and
         no file labelled twice, as multi-label copies are) spans a split. Tracks whose files hold the
         same bytes (a copy under another name, a link, ``song.wav`` beside ``song (1).wav``),
         or open with the same 10 s of audio (``song.wav`` beside ``song.flac``, a clip beside a
@@ -138,7 +152,8 @@ class Dataset:
         memo = self.__dict__.get("_groups_memo")
         if memo is not None and memo[0] == memo_key:  # asked by each step (checks, extraction, folds): made once
             return list(memo[1])
-        keys = [artist(t.artist) if t.artist else f"file:{t.path}" for t in self.tracks]
+        keys = [artist(t.artist) if t.artist and not is_placeholder_artist(t.artist) else f"file:{t.path}"
+                for t in self.tracks]
         parent = {key: key for key in keys}
 
         def root(key: str) -> str:
