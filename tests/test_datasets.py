@@ -685,6 +685,37 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     assert settings_conflict(stopped, spec) is None
 
 
+def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, gtzan_mini):
+    """Resuming went by file name only: a dataset of the same ids and other audio (gtzan-mini's
+    15-20 s starts, then the full clips) into the same --out kept the old spectrograms."""
+    from genrekit.datasets import load_folder, write_spectrograms
+    from genrekit.features import LogMelSpec
+
+    clip = gtzan_mini / "jazz" / "jazz.00001.wav"
+    y, sr = sf.read(clip)
+    (tmp_path / "songs" / "jazz").mkdir(parents=True)
+    (tmp_path / "songs" / "rock").mkdir()
+    song, other = tmp_path / "songs" / "jazz" / "a.wav", tmp_path / "songs" / "rock" / "b.wav"
+    sf.write(song, y[: 3 * sr], sr)
+    sf.write(other, y[: 4 * sr], sr)
+    spec, out = LogMelSpec(n_mels=16), tmp_path / "out"
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    frames = {name: LogMelSpec.load(out / "logmel" / name / f"{stem}.npz")[0].shape[1]
+              for name, stem in (("jazz", "a"), ("rock", "b"))}
+    sf.write(song, y[: 6 * sr], sr)  # the same id, other audio
+    kept = (out / "logmel" / "rock" / "b.npz").stat().st_mtime_ns
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    assert LogMelSpec.load(out / "logmel" / "jazz" / "a.npz")[0].shape[1] > 1.8 * frames["jazz"]
+    assert (out / "logmel" / "rock" / "b.npz").stat().st_mtime_ns == kept  # unchanged audio: not redone
+    # a file written before spectrograms recorded their source is kept; a damaged one is redone
+    S, _ = LogMelSpec.load(out / "logmel" / "rock" / "b.npz")
+    spec.save(out / "logmel" / "rock" / "b.npz", S[:, :5])
+    (out / "logmel" / "jazz" / "a.npz").write_bytes(b"PK\x03\x04 cut short")
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    assert LogMelSpec.load(out / "logmel" / "rock" / "b.npz")[0].shape[1] == 5
+    assert LogMelSpec.load(out / "logmel" / "jazz" / "a.npz")[0].shape[1] > 1.8 * frames["jazz"]
+
+
 def test_an_artist_is_one_split_group_however_its_name_is_cased_or_composed(tmp_path, gtzan_mini):
     """Tags spell one artist "Radiohead" and "radiohead", or "Café" with a composed é and with
     e + a combining accent: one group each, so the artist never spans a split."""

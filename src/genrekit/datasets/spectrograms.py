@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from genrekit import __version__
-from genrekit._files import atomic_path, write_json
+import numpy as np
+
+from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.errors import GenrekitError
 
@@ -35,6 +37,28 @@ class SpectrogramRun:
     folder: Path
     written: int
     failures: dict[str, str] = field(default_factory=dict)
+
+
+def _source_identity(path: str) -> str:
+    """What a spectrogram records of its audio: a local file's SHA-256 (a copy elsewhere is the
+    same audio); a URL's size and modification time (not fetched again just to hash it)."""
+    from genrekit import audio
+    from genrekit.audio import remote
+
+    if remote.is_url(path):
+        found = remote.stat(path)
+        return f"url:{found.size}|{found.mtime_ns}"
+    return f"sha256:{audio.content_hash(path)}"
+
+
+def _recorded_source(target: Path) -> str | None:
+    """The source a spectrogram file records; "" where it records none (written before
+    2026-12-04); None where the file is damaged."""
+    try:
+        with np.load(target, allow_pickle=False) as data:
+            return str(data["source"]) if "source" in data.files else ""
+    except (*DAMAGED_FILE_ERRORS, KeyError):
+        return None
 
 
 def settings_conflict(out: str | os.PathLike, spec) -> str | None:
@@ -99,8 +123,10 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     n_frames)`` float32, and ``spec``'s parameters), then ``<out>/run.json`` (what ran, with
     every file that failed and why).
 
-    Files already there are kept, so an interrupted run resumes; each new one is written
-    atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
+    Files already there are kept, so an interrupted run resumes, unless they came from other
+    audio than the track's file holds now (each records its source: a local file's SHA-256, a
+    URL's size and modification time; files written before 2026-12-04 record none and are
+    kept), or are damaged; each new one is written atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
     ``failures`` and the run goes on.
 
     Parameters
@@ -127,6 +153,7 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     failed: set[str] = set()  # track ids; failures is by path, which a multi-genre file's copies share
     undecodable: set[str] = set()
     last = None  # (path, spectrogram): a multi-genre file's copies follow each other, so it is decoded once
+    source = None  # (path, its identity), likewise
     record = {"command": "features", "genrekit_version": __version__, "features": "logmel",
               "params": json.loads(spec.to_json()), "dataset": dataset.name}
     # the settings go down before the first spectrogram: a run stopped midway is resumed with them or refused
@@ -140,20 +167,25 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
             target = folder / names[track.track_id]
             if track.path in undecodable:  # a multi-genre file's copy: its file failed already
                 failed.add(track.track_id)
-            elif not target.exists():  # resume: finished spectrograms are not recomputed
-                try:
+                bar.advance(task)
+                continue
+            try:
+                if source is None or source[0] != track.path:
+                    source = track.path, _source_identity(track.path)
+                recorded = _recorded_source(target) if target.exists() else None
+                if recorded is None or recorded not in ("", source[1]):  # resume: finished ones are kept
                     if last is None or last[0] != track.path:
                         y, sr = audio.load(track.path, sr=spec.sample_rate)
                         last = track.path, spec.compute(y, sr)
                     with atomic_path(target) as temporary:
-                        spec.save(temporary, last[1])
-                except GenrekitError as exc:
-                    failures[track.path] = str(exc)
-                    failed.add(track.track_id)
-                    undecodable.add(track.path)
-                except OSError as exc:  # e.g. a track id too long for a file name: the others go on
-                    failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
-                    failed.add(track.track_id)
+                        spec.save(temporary, last[1], source=source[1])
+            except GenrekitError as exc:
+                failures[track.path] = str(exc)
+                failed.add(track.track_id)
+                undecodable.add(track.path)
+            except OSError as exc:  # e.g. a track id too long for a file name: the others go on
+                failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
+                failed.add(track.track_id)
             bar.advance(task)
     written = len(dataset.tracks) - len(failed)
     write_json(out / RUN_FILE, {**record, "n_tracks": written, "complete": True, "failures": failures,

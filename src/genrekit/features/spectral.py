@@ -118,9 +118,11 @@ class LogMelSpec:
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
-    def save(self, path, M: np.ndarray) -> None:
-        """``.npz`` with the spectrogram ``S`` and these parameters as JSON (no pickle)."""
-        np.savez_compressed(path, S=M.astype(np.float32), params=np.array(self.to_json()))
+    def save(self, path, M: np.ndarray, *, source: str = "") -> None:
+        """``.npz`` with the spectrogram ``S``, these parameters as JSON (no pickle) and, where
+        given, ``source``: what identifies the audio it came from (a resumed run compares it)."""
+        extra = {"source": np.array(source)} if source else {}
+        np.savez_compressed(path, S=M.astype(np.float32), params=np.array(self.to_json()), **extra)
 
     @classmethod
     def load(cls, path) -> tuple[np.ndarray, "LogMelSpec"]:
