@@ -608,13 +608,13 @@ def test_genres_spelled_apart_only_by_case_are_one_genre_with_a_problem(tmp_path
     assert dataset.labels == ["blues", "jazz", "rock"]
     assert next(t for t in dataset.tracks if t.track_id == "Rock/extra").label == "rock"
     assert [p.reason for p in dataset.problems] == [
-        "genre 'Rock' (1 track) differs from 'rock' (3 tracks) only in case or spaces: labelled 'rock'"]
+        "genre 'Rock' (1 track) differs from 'rock' (3 tracks) only in case: labelled 'rock'"]
     manifest = tmp_path / "songs.csv"
     rows = [f"{t.path},{t.label.upper() if i == 0 else t.label}" for i, t in enumerate(load_folder(root).tracks)]  # Rock/extra, first
     manifest.write_text("path,label\n" + "\n".join(rows) + "\n")
     from_csv = load_manifest(manifest)
     assert from_csv.labels == ["blues", "jazz", "rock"] and [p.reason for p in from_csv.problems] == [
-        "genre 'ROCK' (1 track) differs from 'rock' (3 tracks) only in case or spaces: labelled 'rock'"]
+        "genre 'ROCK' (1 track) differs from 'rock' (3 tracks) only in case: labelled 'rock'"]
 
 
 def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tmp_path, gtzan_mini):
@@ -624,7 +624,16 @@ def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tm
               enumerate(["Caf\u00e9", "cafe\u0301", " rock", "Rock", "rock ", None])]
     merged, problems = merge_case_spellings(tracks, "lib")
     assert [t.label for t in merged] == ["Caf\u00e9", "Caf\u00e9", "Rock", "Rock", "Rock", None]
-    assert len(problems) == 3 and all("only in case" in p.reason for p in problems)
+    assert sorted(p.reason for p in problems) == [
+        "genre ' rock' (1 track) differs from 'Rock' (1 track) only in case and spaces: labelled 'Rock'",
+        "genre 'cafe\u0301' (1 track) differs from 'Caf\u00e9' (1 track) only in case and Unicode composition (an "
+        "accent written as its own character): labelled 'Caf\u00e9'",
+        "genre 'rock ' (1 track) differs from 'Rock' (1 track) only in case and spaces: labelled 'Rock'"]
+    _, problems = merge_case_spellings([Track("a", "/a.wav", "Caf\u00e9"), Track("b", "/b.wav", "Cafe\u0301"),
+                                        Track("c", "/c.wav", "Caf\u00e9")], "lib")
+    assert [p.reason for p in problems] == [  # the same letters on screen: said how they differ
+        "genre 'Cafe\u0301' (1 track) differs from 'Caf\u00e9' (2 tracks) only in Unicode composition (an accent "
+        "written as its own character): labelled 'Caf\u00e9'"]
 
 
 def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtzan_mini, corrupted_file,

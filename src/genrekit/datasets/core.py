@@ -198,6 +198,17 @@ def _tracks(n: int) -> str:
     return f"{n} track" if n == 1 else f"{n} tracks"
 
 
+def _differences(a: str, b: str) -> list[str]:
+    """How two spellings of one genre differ: "case", "spaces", "Unicode composition"."""
+    def composed(text: str) -> str:
+        return unicodedata.normalize("NFC", text)
+
+    found = ["case"] if composed(a).strip() != composed(b).strip() else []
+    found += ["spaces"] if a != a.strip() or b != b.strip() else []
+    found += ["Unicode composition (an accent written as its own character)"] if composed(a) != a or composed(b) != b else []
+    return found
+
+
 def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], list[DatasetProblem]]:
     """Labels that differ only in case, Unicode composition or surrounding spaces (``Rock`` and
     ``rock``) are one genre: each group takes its spelling with the most tracks (ties: one
@@ -217,9 +228,10 @@ def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], 
             kept = min(spellings, key=lambda spelling: (-spellings[spelling], spelling != spelling.strip(), spelling))
             for spelling in sorted(set(spellings) - {kept}):
                 renamed[spelling] = kept
+                how = " and ".join(_differences(spelling, kept))
                 problems.append(DatasetProblem(where, f"genre {spelling!r} ({_tracks(spellings[spelling])}) differs "
-                                                      f"from {kept!r} ({_tracks(spellings[kept])}) only in case or "
-                                                      f"spaces: labelled {kept!r}"))
+                                                      f"from {kept!r} ({_tracks(spellings[kept])}) only in {how}: "
+                                                      f"labelled {kept!r}"))
     if not renamed:
         return tracks, problems
     return [replace(t, label=renamed[t.label]) if t.label in renamed else t for t in tracks], problems
