@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 from collections import Counter
 
 import numpy as np
@@ -87,6 +88,7 @@ def test_folder_per_genre(tmp_path, gtzan_mini):
 def test_manifest(tmp_path, gtzan_mini):
     shutil.copy(gtzan_mini / "jazz" / "jazz.00001.wav", tmp_path / "a.wav")
     shutil.copy(gtzan_mini / "rock" / "rock.00001.wav", tmp_path / "b.wav")
+    shutil.copy(gtzan_mini / "rock" / "rock.00003.wav", tmp_path / "d.wav")
     manifest = tmp_path / "songs.csv"
     manifest.write_text(
         "path,label,artist,split\n"
@@ -94,13 +96,15 @@ def test_manifest(tmp_path, gtzan_mini):
         f"{tmp_path / 'b.wav'},rock,Bob,test\n"
         "missing.wav,rock,Bob,train\n"
         "a.wav,,Ann,train\n"
-        "b.wav,rock,Bob,holdout\n"
+        "d.wav,rock,Bob,holdout\n"
     )
     dataset = load_manifest(manifest)
-    assert [(t.label, t.artist, t.split) for t in dataset.tracks] == [("jazz", "Ann", "train"), ("rock", "Bob", "test")]
+    assert [(t.label, t.artist, t.split) for t in dataset.tracks] == [
+        ("jazz", "Ann", "train"), ("rock", "Bob", "test"), ("rock", "Bob", None)]  # a split word not known: no split
     reasons = " | ".join(p.reason for p in dataset.problems)
-    assert "songs.csv:4 but not found" in reasons and "empty label" in reasons and "split 'holdout'" in reasons
-    assert dataset.groups == ["artist:Ann", "artist:Bob"]
+    assert "songs.csv:4 but not found" in reasons and "empty label" in reasons
+    assert "split 'holdout' at " + f"{manifest}:6: expected one of train, val, test; kept without a split" in reasons
+    assert dataset.groups == ["artist:Ann", "artist:Bob", "artist:Bob"]
     # one file under other spellings, and durations that are not seconds: reported by line, left out
     (tmp_path / "sub").mkdir()
     shutil.copy(gtzan_mini / "rock" / "rock.00002.wav", tmp_path / "c.wav")
@@ -152,6 +156,44 @@ def test_manifest(tmp_path, gtzan_mini):
     dataset = load_manifest(looped)
     assert [t.track_id for t in dataset.tracks] == ["a"]
     assert [p.reason for p in dataset.problems][0].startswith(f"listed at {looped}:2: cannot be resolved")
+
+
+def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_mini):
+    """A header "Path, Label", cells split by semicolons (a spreadsheet's CSV in many
+    languages) or tabs, FMA's split words, a space after a comma, a Windows manifest's
+    backslashes: each was refused or dropped its rows."""
+    (tmp_path / "music" / "rock").mkdir(parents=True)
+    for clip, name in zip(sorted((gtzan_mini / "rock").iterdir()), ("a", "b", "c")):
+        shutil.copy(clip, tmp_path / "music" / "rock" / f"{name}.wav")
+    expected = [("music/rock/a", "rock", "train"), ("music/rock/b", "rock", "val"), ("music/rock/c", "rock", "test")]
+    layouts = {
+        "spaced.csv": "Path, Label, Split\nmusic/rock/a.wav, rock, Training\nmusic/rock/b.wav, rock, validation\n"
+                      "music/rock/c.wav ,rock,TEST\n",
+        "semicolons.csv": "path;label;split\nmusic/rock/a.wav;rock;train\nmusic/rock/b.wav;rock;valid\n"
+                          "music/rock/c.wav;rock;testing\n",
+        "tabs.tsv": "PATH\tLABEL\tSPLIT\nmusic/rock/a.wav\trock\ttrain\nmusic/rock/b.wav\trock\tdev\n"
+                    "music/rock/c.wav\trock\ttest\n",
+        "windows.csv": "path,label,split\nmusic\\rock\\a.wav,rock,train\nmusic\\rock\\b.wav,rock,val\n"
+                       "music/rock/c.wav,rock,test\n",
+    }
+    for name, text in layouts.items():
+        (tmp_path / name).write_text(text)
+        dataset = load_manifest(tmp_path / name)
+        found = [(t.track_id.replace("\\", "/"), t.label, t.split) for t in dataset.tracks]
+        assert found == expected and not dataset.problems, name
+        assert all(Path(t.path).is_file() for t in dataset.tracks)
+    (tmp_path / "odd.csv").write_text("path,label\nmusic/rock,rock\nC:\\Music\\x.wav,rock\nmusic/rock/a.wav,rock\n")
+    reasons = [p.reason for p in load_manifest(tmp_path / "odd.csv").problems]
+    assert reasons[0] == f"listed at {tmp_path / 'odd.csv'}:2 is a folder; expected an audio file"
+    assert reasons[1].endswith("but not found (its \\ are Windows' separators: a relative path with them was tried "
+                               "with / too)")
+    (tmp_path / "twice.csv").write_text("path,label,Label\nmusic/rock/a.wav,rock,jazz\n")
+    with pytest.raises(DatasetError, match=r"twice\.csv: column\(s\) label named twice \(in any case\)"):
+        load_manifest(tmp_path / "twice.csv")
+    (tmp_path / "songs.json").write_text('[{"path": "music/rock/a.wav", "label": "rock"}]')
+    with pytest.raises(DatasetError, match=r"songs\.json: expected a CSV manifest \(path,label\[,artist\]\[,split\]\), "
+                                           r"found a JSON file"):
+        load_manifest(tmp_path / "songs.json")
 
 
 def test_damaged_manifests_and_tables_load_or_are_refused(tmp_path, gtzan_mini, feature_table):

@@ -16,6 +16,9 @@ from genrekit.errors import DatasetError
 REQUIRED = ("path", "label")
 OPTIONAL = ("artist", "split", "track_id", "duration")
 SPLIT_NAMES = ("train", "val", "test")
+#: The words datasets use for their parts (FMA's "training", "validation"), any case
+SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "dev": "val", "test": "test", "testing": "test"}
 
 
 def _is_file(path: Path) -> bool:
@@ -32,12 +35,64 @@ def _without_suffix(path: PurePath) -> str:
     return str(path.with_suffix("") if path.name else path)
 
 
+def _read_table(csv_path: Path) -> pd.DataFrame:
+    """The manifest's cells as text, its column names stripped and in lower case. Cells split
+    by commas, else (a header of one cell holding them) by semicolons, as spreadsheets in
+    many languages save CSV, or tabs."""
+    if csv_path.suffix.lower() in (".json", ".jsonl", ".parquet", ".xlsx", ".xls"):
+        raise DatasetError(f"{csv_path}: expected a CSV manifest (path,label[,artist][,split]), found a "
+                           f"{csv_path.suffix.lower()[1:].upper()} file")
+    try:
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        if len(table.columns) == 1 and (separator := next((c for c in ";\t" if c in str(table.columns[0])), None)):
+            table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, sep=separator)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
+    if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
+        raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
+                           "expected one cell per column")
+    names = [str(column).strip().lower() for column in table.columns]
+    repeated = sorted({name for name in names if names.count(name) > 1 and name in REQUIRED + OPTIONAL})
+    if repeated:
+        raise DatasetError(f"{csv_path}: column(s) {', '.join(repeated)} named twice (in any case); expected each once, "
+                           f"found {','.join(map(str, table.columns))}")
+    table.columns = names
+    return table
+
+
+def _local_path(cell: str, csv_path: Path) -> Path:
+    """A row's local file: as the cell spells it, relative to the CSV's folder, else without the
+    spaces around it, else with a Windows manifest's backslashes as slashes (where that one exists)."""
+    spellings = [cell, cell.strip()] + ([cell.strip().replace("\\", "/")] if os.sep == "/" and "\\" in cell else [])
+    paths = [path if path.is_absolute() else csv_path.parent / path for path in map(Path, dict.fromkeys(spellings))]
+    return next((path for path in paths if _is_file(path)), paths[0])
+
+
+def _not_found(path: Path, cell: str, where: str) -> str:
+    try:
+        folder = path.is_dir()
+    except OSError:  # a name the file system refuses (too long)
+        folder = False
+    if folder:
+        return f"listed at {where} is a folder; expected an audio file"
+    hint = ""
+    if os.sep == "/" and "\\" in cell:
+        hint = " (its \\ are Windows' separators: a relative path with them was tried with / too)"
+    return f"listed at {where} but not found{hint}"
+
+
 def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     """Tracks listed in a CSV file; relative paths are relative to the CSV's folder; a path
     may also be a URL (``s3://bucket/song.mp3``, :mod:`genrekit.audio.remote`).
 
-    Missing files, empty labels, unknown split names and repeated track ids are reported
-    as problems and those rows left out. (URLs are not checked here, which would be a
+    Column names are matched in any case and with spaces around them; cells may be split by
+    commas, or by semicolons or tabs throughout. A path is tried as written, then without
+    spaces around it, then (a relative path from Windows) with ``/`` for a backslash.
+
+    Missing files, empty labels and repeated track ids are reported as problems and those
+    rows left out. A ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
+    ``training``, ``valid``, ``validation``, ``dev``, ``testing``); another word is reported
+    and the row kept without a split of its own (``split="dataset"`` then refuses it). (URLs are not checked here, which would be a
     request per row: a missing object fails when it is read, named. A URL's options other
     than ``region`` are refused: a manifest from elsewhere must not send requests signed
     with the user's credentials to its own host, ``endpoint_override``.)
@@ -66,13 +121,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         usable row.
     """
     csv_path = Path(csv_path)
-    try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
-    if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
-        raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
-                           "expected one cell per column")
+    table = _read_table(csv_path)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
         raise DatasetError(
@@ -95,18 +144,18 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             parts = urlsplit(path)
             default_id = _without_suffix(PurePosixPath(parts.netloc + parts.path))
         else:
-            path = Path(row["path"])
-            path = path if path.is_absolute() else csv_path.parent / path
-            default_id = _without_suffix(Path(row["path"]))
+            path = _local_path(row["path"], csv_path)
+            default_id = _without_suffix(Path(row["path"].strip()))
         label = row["label"].strip()
-        split = row.get("split", "").strip() or None
+        split_word = row.get("split", "").strip()
+        split = SPLIT_WORDS.get(split_word.lower()) if split_word else None
         try:
             same_file = path if url else path.resolve()  # one file however the row spells its path
         except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
             problems.append(DatasetProblem(str(path), f"listed at {where}: cannot be resolved ({exc})"))
             continue
         if default_id in seen and same_file not in files:  # song.flac after song.wav: its own id, with extension
-            default_id = str(PurePosixPath(parts.netloc + parts.path) if url else Path(row["path"]))
+            default_id = str(PurePosixPath(parts.netloc + parts.path) if url else Path(row["path"].strip()))
         track_id = row.get("track_id", "").strip() or default_id
         duration = row.get("duration", "").strip()
         try:
@@ -122,11 +171,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
                                                   "requests elsewhere (set AWS_ENDPOINT_URL, or give the URL on the "
                                                   f"command line); allowed: {', '.join(sorted(remote.FILE_URL_OPTIONS))}"))
         elif not url and not _is_file(path):
-            problems.append(DatasetProblem(str(path), f"listed at {where} but not found"))
+            problems.append(DatasetProblem(str(path), _not_found(path, row["path"], where)))
         elif not label:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))
-        elif split is not None and split not in SPLIT_NAMES:
-            problems.append(DatasetProblem(str(path), f"split {split!r} at {where}; expected one of {', '.join(SPLIT_NAMES)}"))
         elif same_file in files:  # the file itself first: a repeated row repeats its id too
             problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif track_id in seen:
@@ -135,6 +182,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), f"duration {duration!r} at {where}: expected a number of "
                                                       "seconds > 0, or nothing"))
         else:
+            if split_word and split is None:  # used, as any row without a split (split="dataset" refuses it)
+                problems.append(DatasetProblem(str(path), f"split {split_word!r} at {where}: expected one of "
+                                                          f"{', '.join(SPLIT_NAMES)}; kept without a split of its own"))
             seen.add(track_id)
             files[same_file] = track_id
             tracks.append(
