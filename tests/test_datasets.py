@@ -292,17 +292,27 @@ def test_fma(tmp_path, clip, fma_genres):
 
 
 def test_fmas_audio_folder_is_not_read_as_numbered_genres(tmp_path, clip, fma_genres):
-    """Given fma_small/ itself, the loader read its folders 000, 001... as 156 genres."""
+    """Given fma_small/ itself, the loader read its folders 000, 001... as 156 genres; and no
+    command could reach the medium subset where the small one was there too."""
     _write_fma(tmp_path, clip, fma_genres)
-    with pytest.raises(DatasetError, match=r"fma_small: FMA's audio folder \(NNN/NNNNNN.mp3\), whose folder names "
-                                           r"are numbers, not genres; give the folder above it"):
-        load_dataset(tmp_path / "fma_small")
+    small, medium = load_dataset(tmp_path / "fma_small"), load_dataset(tmp_path / "fma_medium")
+    assert (small.name, [t.track_id for t in small.tracks]) == ("fma_small", ["2", "5", "10"])
+    assert (medium.name, [t.track_id for t in medium.tracks]) == ("fma_medium", ["2", "5", "10", "20"])
+    assert medium.tracks[0].path == str(tmp_path / "fma_medium" / "000" / "000002.mp3")
+    (tmp_path / "fma_medium").rename(tmp_path / "fma_full")  # FMA's untrimmed audio: every track
+    full = load_dataset(tmp_path / "fma_full")
+    assert full.name == "fma_full" and [t.track_id for t in full.tracks] == ["2", "5", "10", "20"]
+    assert any("track 26 has no top genre" in p.reason for p in full.problems)
     assert len(load_dataset(tmp_path / "fma_small", kind="folder")) == 5  # asked for by name: as asked
+    alone = tmp_path / "elsewhere" / "fma_small"
+    shutil.copytree(tmp_path / "fma_small", alone)
+    with pytest.raises(DatasetError, match=r"fma_small: FMA's audio folder \(NNN/NNNNNN.mp3\), whose folder names "
+                                           r"are numbers, not genres; .* put fma_metadata/ beside it"):
+        load_dataset(alone)
     for name in ("fma_small", "fma_medium", "fma_large"):  # FMA's untrimmed audio only: named, not "48 problems"
         shutil.rmtree(tmp_path / name, ignore_errors=True)
-    (tmp_path / "fma_full").mkdir()
     with pytest.raises(DatasetError, match=r"no usable FMA small tracks \(\d+ problems\): its audio folder "
-                                           r".*fma_small is not there \(found: fma_full; genrekit reads fma_small"):
+                                           r".*fma_small is not there \(found: fma_full; give one of them itself, e\.g\. .*fma_full\)"):
         load_dataset(tmp_path)
 
 

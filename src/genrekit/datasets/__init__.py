@@ -4,10 +4,12 @@ own genre tags; checks; leak-free splits."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.fma import SUBSETS as FMA_SUBSETS
 from genrekit.datasets.fma import is_fma, is_fma_audio_folder, load_fma
 from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
@@ -27,7 +29,9 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
                  genre_map: dict[str, str] | None = None, min_per_genre: int = 1, multi: str = "first") -> Dataset:
     """Load a dataset, recognising its kind from its layout when ``kind="auto"``.
 
-    A file is a manifest (CSV); a folder with FMA's ``tracks.csv`` is FMA; a folder of
+    A file is a manifest (CSV); a folder with FMA's ``tracks.csv`` is FMA, and so is one of
+    FMA's audio folders beside ``fma_metadata/`` (``fma_medium/``: that subset, its audio
+    there; ``fma_full/``: every track, untrimmed); a folder of
     ``<genre>.NNNNN`` clips is GTZAN; a folder-per-genre tree of PNG/JPEG files and no
     audio is ``images`` (spectrogram images for image networks); any other folder is
     read as folder-per-genre audio. ``kind="tags"`` (never guessed) labels every audio file
@@ -79,9 +83,14 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
         elif find_gtzan_root(path) is not None:
             kind = "gtzan"
         elif is_fma_audio_folder(path):  # its folders are numbers, not genres: read as folders, 156 "genres"
-            above = "the folder above it" if is_fma(path.parent) else "the folder holding it and fma_metadata/"
-            raise DatasetError(f"{path}: FMA's audio folder (NNN/NNNNNN.mp3), whose folder names are numbers, not "
-                               f"genres; give {above}: the genres come from fma_metadata/tracks.csv")
+            if not is_fma(path.parent):
+                raise DatasetError(f"{path}: FMA's audio folder (NNN/NNNNNN.mp3), whose folder names are numbers, not "
+                                   "genres; the genres come from fma_metadata/tracks.csv: put fma_metadata/ beside it")
+            # fma_medium/ given: that subset, its audio there (fma_full/: every track, untrimmed)
+            named = path.name.lower().removeprefix("fma_")
+            subset = fma_subset or {"full": "large"}.get(named, named if named in FMA_SUBSETS else None)
+            dataset = load_fma(path.parent, subset=subset, audio_dir=path)
+            return dataset if named != "full" else replace(dataset, name="fma_full")
         else:
             kind = "images" if _only_images(path) else "folder"
     if fma_subset is not None and kind != "fma":

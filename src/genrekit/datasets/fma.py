@@ -168,7 +168,7 @@ def load_fma(
         hint = ""
         if not audio_dir.is_dir():  # fma_full/ (untrimmed), or the audio somewhere else
             present = sorted(p.name for p in root.glob("fma_*") if p.is_dir() and p.name != "fma_metadata")
-            hint = (f": its audio folder {audio_dir} is not there (found: {', '.join(present) or 'no fma_* folder'}; "
-                    "genrekit reads fma_small, fma_medium and fma_large)")
+            hint = (f": its audio folder {audio_dir} is not there (found: {', '.join(present) or 'no fma_* folder'}"
+                    + ("; give one of them itself, e.g. " + str(root / present[0]) if present else "") + ")")
         raise DatasetError(f"{root}: no usable FMA {subset} tracks ({len(problems)} problems){hint}")
     return Dataset(name=f"fma_{subset}", root=str(root), tracks=tracks, problems=problems)
