@@ -150,7 +150,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         split_word = row.get("split", "").strip()
         split = SPLIT_WORDS.get(split_word.lower()) if split_word else None
         try:
-            same_file = path if url else path.resolve()  # one file however the row spells its path
+            # one file however the row spells its path (a URL: its scheme and host in any case, its region option)
+            same_file = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}" if url else path.resolve()
         except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
             problems.append(DatasetProblem(str(path), f"listed at {where}: cannot be resolved ({exc})"))
             continue
