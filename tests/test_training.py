@@ -111,6 +111,12 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
     fewer = dataclasses.replace(train, X=train.X[:-4], y=train.y[:-4], track=train.track[:-4])
     with pytest.raises(ParameterError, match="other training data"):
         _train(({"train": fewer, "val": sets["val"]}, None), out_dir=tmp_path, resume=True)
+    # the same shape and labels, other clips (another dataset's tracks), or other genres' names: refused too
+    other_clips = dataclasses.replace(train, X=train.X.flip(0), track=np.array([f"other-{t}" for t in train.track]))
+    with pytest.raises(ParameterError, match="other training data"):
+        _train(({"train": other_clips, "val": sets["val"]}, None), out_dir=tmp_path, resume=True)
+    with pytest.raises(ParameterError, match="other training data"):
+        _train(train_chunks, out_dir=tmp_path, resume=True, labels=["a", "b", "c", "d"][:len(GENRES)])
     checkpoint = tmp_path / "checkpoint.safetensors"
     intact = checkpoint.read_bytes()
     for damage in (intact[: len(intact) // 2], intact[:8] + b"X" + intact[9:]):  # cut short; header not JSON
@@ -122,6 +128,30 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
     _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
                                stop_after=1, progress=False)
     assert [h["epoch"] for h in history] == [0, 1]
+
+
+def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_first(two_genres):
+    """batch_size 1 skipped every batch (batch norm needs two) and saved an untrained network
+    with exit 0; a device PyTorch cannot use failed with a traceback after every track was
+    decoded; l2 0 gave a weight decay of 1e-4."""
+    import torch
+
+    from genrekit.errors import ParameterError
+    from genrekit.train.loop import _optimizer
+    from genrekit.train.network import train_network_model
+
+    with pytest.raises(ParameterError, match=r"batch_size=1: expected a whole number >= 2"):
+        TrainConfig(batch_size=1).resolved()
+    with pytest.raises(ParameterError, match=r"device='gpu': expected one of cpu, cuda, mps \(or cuda:N\)"):
+        TrainConfig(device="gpu").resolved()
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match=r"device='cuda': not available in this PyTorch on this machine"):
+            train_network_model(load_gtzan(two_genres), preset="cnn4", device="cuda", progress=False)
+    parameters = [torch.nn.Parameter(torch.zeros(1))]
+    decay = {name: _optimizer(TrainConfig(**settings).resolved(), parameters).param_groups[0]["weight_decay"]
+             for name, settings in {"l2 0": {"preset": "default", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},
+                                    "none set": {"preset": "cnn4"}, "l2 0 cnn4": {"preset": "cnn4", "l2": 0.0}}.items()}
+    assert decay == {"l2 0": 0.0, "paper's": 0.019, "none set": 1e-4, "l2 0 cnn4": 0.0}
 
 
 def test_network_file_round_trip(chunks, trained, tmp_path):

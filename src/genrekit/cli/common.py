@@ -25,7 +25,7 @@ from genrekit._files import line_shown
 from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
 from genrekit.models import catalogue
-from genrekit.train.config import LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
+from genrekit.train.config import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -231,7 +231,6 @@ KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
 SPLITS = ("random", "dataset", "gtzan-filtered", "all")
 MULTI_GENRE = ("first", "all")
 AGGREGATIONS = ("mean", "vote")
-DEVICES = ("cpu", "cuda", "mps")
 FEATURE_SETS = tuple(catalogue.FEATURE_SETS)
 PREDICT_FORMATS = ("table", "json", "jsonl", "csv", "timeline")
 EXISTING = ("keep", "replace", "append")
@@ -287,12 +286,12 @@ TrainConfigOption = Annotated[Path | None, typer.Option(
     "--config", help="Networks: training settings from a TOML or JSON file, keyed by these options' names "
     "(batch_size, lr...; a run folder's config.json is one); options given here win.")]
 EpochsOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: maximum epochs.")]
-BatchSizeOption = Annotated[int | None, typer.Option(**_at_least(1), help="Networks: batch size (default: the preset's).")]
+BatchSizeOption = Annotated[int | None, typer.Option(**_at_least(2), help="Networks: batch size, at least 2 (default: the preset's).")]
 LrOption = Annotated[float | None, typer.Option("--lr", **POSITIVE, help="Networks: peak learning rate (default: the "
                                                 "preset's).")]
 OptimizerOption = Annotated[str | None, typer.Option(**_choice(*OPTIMIZERS), help="Networks: optimizer (default: the "
                                                      "preset's).")]
-WeightDecayOption = Annotated[float, typer.Option(**NON_NEGATIVE, help="Networks: weight decay, where --l2 is not set.")]
+WeightDecayOption = Annotated[float, typer.Option(**NON_NEGATIVE, help="Networks: weight decay, where neither --l2 nor the preset's paper sets an L2 penalty (edge-cnn, cnn4-2x2 and musicnn-finetune set one: change it with --l2).")]
 L1Option = Annotated[float | None, typer.Option("--l1", **NON_NEGATIVE, help="Networks: L1 penalty on the weights "
                                                 "(default: the preset's).")]
 L2Option = Annotated[float | None, typer.Option("--l2", **NON_NEGATIVE, help="Networks: L2 penalty, replacing "

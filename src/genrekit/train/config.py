@@ -7,6 +7,7 @@ Nothing here imports PyTorch: a preset's published values fill the gaps only in
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from genrekit.errors import ModelError, ParameterError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+DEVICES = ("cpu", "cuda", "mps")
 LOSSES = ("ce", "bce")
 SCHEDULES = ("cosine", "constant")
 
@@ -34,7 +36,8 @@ class TrainConfig:
         Peak learning rate.
     optimizer : {'sgd', 'adam', 'adamw', 'rmsprop'} or None
     weight_decay : float
-        The optimizer's weight decay, where ``l2`` is not set.
+        The optimizer's weight decay, where ``l2`` is not set, by the user or by the preset's
+        paper (edge-cnn, cnn4-2x2 and musicnn-finetune set it: change their decay with ``l2``).
     l1, l2 : float or None
         Penalties on the weights (``l2`` replaces ``weight_decay``).
     loss : {'ce', 'bce'} or None
@@ -95,8 +98,8 @@ class TrainConfig:
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ParameterError(f"schedule={self.schedule!r} must be 'cosine' or 'constant'")
         rules = [("epochs", self.epochs, self.epochs >= 1, "a whole number >= 1"),
-                 ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 1,
-                  "a whole number >= 1"),
+                 ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 2,
+                  "a whole number >= 2 (batch normalisation needs two examples)"),
                  ("time_stretch", self.time_stretch, 0 <= self.time_stretch < 1, "a fraction in [0, 1)"),
                  ("pitch_shift", self.pitch_shift, 0 <= self.pitch_shift <= 12, "semitones in [0, 12]"),
                  ("augment_copies", self.augment_copies, self.augment_copies >= 1, "a whole number >= 1"),
@@ -105,6 +108,8 @@ class TrainConfig:
                  ("patience", self.patience, self.patience >= 1, "a whole number of epochs >= 1"),
                  ("overlap", self.overlap, 0 <= self.overlap < 1, "a fraction in [0, 1)"),
                  ("label_smoothing", self.label_smoothing, 0 <= (self.label_smoothing or 0) < 1, "a fraction in [0, 1)")]
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", str(self.device)):
+            rules.append(("device", self.device, False, f"one of {', '.join(DEVICES)} (or cuda:N)"))
         bad = [f"{name}={value!r}: expected {expected}" for name, value, ok, expected in rules if not ok]
         if bad:
             raise ParameterError("; ".join(bad))
@@ -125,7 +130,8 @@ class TrainConfig:
         if self.preset not in PRESETS:
             raise ModelError(f"network {self.preset!r} is unknown; expected one of {', '.join(PRESETS)}")
         paper = PRESETS[self.preset].training
-        defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": 0.0, "loss": "ce",
+        # l2 left None where neither the user nor the paper sets it: weight_decay is the decay then
+        defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": None, "loss": "ce",
                     "label_smoothing": 0.0, "mixup": 0.0, "specaugment": False, "schedule": "cosine"}
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else paper.get(k, defaults[k])) for k in defaults}
         return replace(self, **filled).check()

@@ -60,7 +60,7 @@ def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, pro
 
 
 def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
-    weight_decay = config.l2 or config.weight_decay
+    weight_decay = config.l2 if config.l2 is not None else config.weight_decay  # l2 0: none
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, weight_decay=weight_decay)
     if config.optimizer == "rmsprop":
@@ -103,6 +103,7 @@ def train_network(
     resume: bool = False,
     stop_after: int | None = None,
     progress: bool = True,
+    labels: list[str] | None = None,
 ) -> tuple[nn.Module, list[dict]]:
     """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy.
 
@@ -129,6 +130,8 @@ def train_network(
         End this call after that many epochs (a time-boxed run, resumed later).
     progress : bool
         Show a progress bar.
+    labels : list of str, optional
+        The genres' names, in the order of ``y``: a checkpoint of other genres is not resumed.
 
     Returns
     -------
@@ -146,6 +149,8 @@ def train_network(
     from rich.progress import Progress
 
     config = config.resolved()
+    # what it trains on, before a frozen part's features (which another device computes otherwise)
+    data, content = _data_fingerprint(train, n_classes), _content_fingerprint(train, labels)
     if net is None:
         torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
         net = build_network(config.preset, n_classes)
@@ -163,7 +168,6 @@ def train_network(
     history: list[dict] = []
     best = {k: v.detach().clone() for k, v in body.state_dict().items()}
     best_accuracy, stale, start = -1.0, 0, 0
-    data = _data_fingerprint(train, n_classes)
     if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
         from safetensors import SafetensorError
 
@@ -174,7 +178,7 @@ def train_network(
             state = read_checkpoint_state(checkpoint)
             if not isinstance(state, dict):
                 raise TypeError(f"its state is {type(state).__name__}, expected an object")
-            _check_resumable(checkpoint, state, config, data)
+            _check_resumable(checkpoint, state, config, data, content)
             best, state = load_checkpoint(checkpoint, body, optimizer)
             history, best_accuracy, stale, start = (state["history"], state["best_accuracy"], state["stale"],
                                                     state["epoch"] + 1)
@@ -200,7 +204,7 @@ def train_network(
                 group["lr"] = learning_rate(config, epoch)
             body.train()
             order = torch.randperm(len(train.y), generator=generator)
-            losses, hits = [], 0
+            losses, hits, seen = [], 0, 0
             for begin in range(0, len(order), config.batch_size):
                 rows = order[begin : begin + config.batch_size]
                 if len(rows) < 2:
@@ -223,12 +227,13 @@ def train_network(
                 optimizer.step()
                 losses.append(loss.item())
                 hits += int((logits.argmax(1).cpu() == train.y[rows]).sum())
+                seen += len(rows)
             train_seconds = time.perf_counter() - started
             record = {
                 "epoch": epoch,
                 "lr": learning_rate(config, epoch),
                 "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                "train_accuracy": hits / len(train.y),
+                "train_accuracy": hits / seen if seen else float("nan"),  # of the rows trained on
                 "val_chunk_accuracy": float("nan"),
                 "val_track_accuracy": float("nan"),
                 "seconds": train_seconds,
@@ -252,7 +257,7 @@ def train_network(
                 folder.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(folder, body, optimizer, best, {"epoch": epoch, "history": history,
                                  "best_accuracy": best_accuracy, "stale": stale, "config": asdict(config),
-                                 "data": data})
+                                 "data": data, "data_content": content})
             bar.advance(task)
     body.load_state_dict(best)
     return net, history
@@ -272,7 +277,21 @@ def _data_fingerprint(train, n_classes: int) -> str:
     return digest.hexdigest()
 
 
-def _check_resumable(path: Path, state: dict, config, data: str) -> None:
+def _content_fingerprint(train, labels: list[str] | None) -> str:
+    """What the run trains on, whole: the genres' names, each example's track and label, and
+    the examples themselves (a checkpoint of other clips of the same shape and genres counts
+    as other data: its weights would be continued on songs they never saw)."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps([list(labels or []), [str(t) for t in train.track]]).encode())
+    digest.update(np.ascontiguousarray(np.asarray(train.y, dtype=np.int64)).tobytes())
+    X = train.X.detach().cpu().contiguous()
+    for begin in range(0, len(X), 1024):  # a block at a time: no copy of every example at once
+        digest.update(X[begin:begin + 1024].numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _check_resumable(path: Path, state: dict, config, data: str, content: str | None = None) -> None:
     """Refuse, by name, to resume a checkpoint made with other settings or other data: its
     weights and its validation history would describe another run."""
     saved = json.loads(json.dumps(state.get("config") or {}))
@@ -282,6 +301,7 @@ def _check_resumable(path: Path, state: dict, config, data: str) -> None:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
         raise ParameterError(f"{path}: made with other settings ({shown}); expected the same settings to resume "
                              "(or another --out for a new run)")
-    if state.get("data") not in (None, data):
+    # checkpoints since 2026-12-04 record the content; earlier ones the shape and labels only
+    if state.get("data") not in (None, data) or state.get("data_content") not in (None, content):
         raise ParameterError(f"{path}: made from other training data (other tracks, genres or split); expected the "
                              "same data to resume (or another --out for a new run)")

@@ -165,6 +165,21 @@ class TableRecipe:
                           self.table.tracks[rows])
 
 
+def _check_device(device: str) -> None:
+    """Refuse a device this PyTorch cannot use (ParameterError naming it), before any audio is read."""
+    import torch
+
+    kind = device.split(":")[0]
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(kind, False):
+        usable = ", ".join(name for name, ok in available.items() if ok)
+        raise ParameterError(f"device={device!r}: not available in this PyTorch on this machine; expected one of "
+                             f"{usable}")
+    if kind == "cuda" and ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+        raise ParameterError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
 class NetworkRecipe:
     """A network preset trained from the audio of a dataset's tracks (log-mel windows, or
     spectrogram images for image presets).
@@ -214,6 +229,7 @@ class NetworkRecipe:
         if name not in network_names():
             raise ParameterError(f"network {name!r} is unknown; expected one of {', '.join(network_names())}")
         config.resolved()
+        _check_device(config.device)
 
     def _examples(self, net, parts: dict[str, str]):
         from genrekit.train.network_data import network_chunks
@@ -238,7 +254,8 @@ class NetworkRecipe:
             raise DatasetError(f"{self.dataset.root}: training needs {needed} tracks that can be read; "
                                f"got {sorted(sets) or 'none'}")
         net, history = train_network(sets["train"], sets.get("val"), len(self.labels), self.config, net=net,
-                                     out_dir=self.out_dir, resume=self.resume, progress=self.progress)
+                                     out_dir=self.out_dir, resume=self.resume, progress=self.progress,
+                                     labels=list(self.labels))
         fitted = {t for part in wanted for t in sets[part].track}
         return Fitted(net, [t.track_id for t in self.dataset.tracks if t.track_id in fitted], failures, {
             "seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])) if history else float("nan"),
