@@ -94,7 +94,7 @@ def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path
     assert "an earlier run's checkpoint is replaced by this run's; --resume" in caplog.text
 
 
-def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp_path):
+def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp_path, caplog):
     """--resume continued a checkpoint whatever made it: another seed's or dataset's weights
     and validation history then passed for this run's."""
     import dataclasses
@@ -125,9 +125,13 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
             _train(train_chunks, out_dir=tmp_path, resume=True)
     checkpoint.write_bytes(intact)
     more_epochs = TrainConfig(preset="default", epochs=3, batch_size=16, seed=7)  # a longer run resumes
-    _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
-                               stop_after=1, progress=False)
-    assert [h["epoch"] for h in history] == [0, 1]
+    with caplog.at_level("WARNING", logger="genrekit.train.loop"):
+        _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
+                                   stop_after=1, progress=False)
+        assert [h["epoch"] for h in history] == [0, 1]
+        assert "made for 2 epochs, resumed for 3: the learning rate of the epochs left follows the new plan" in caplog.text
+        _train(train_chunks, out_dir=tmp_path / "mistyped", resume=True, stop_after=1)  # nothing to resume: said
+        assert f"{tmp_path / 'mistyped' / 'checkpoint.safetensors'}: no checkpoint to resume from" in caplog.text
 
 
 def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_first(two_genres):
@@ -557,6 +561,33 @@ def test_a_run_into_an_earlier_runs_folder_leaves_nothing_of_it_to_describe_the_
     assert "model.genrekit" in names and "run.json" in names and "checkpoint.safetensors" in names
     assert not names & {"model.safetensors", "history.png", "history.csv", "config.json"}, names
     assert "holds an earlier run, which this run replaces" in " ".join(classical.output.split())
+    # an export of the earlier model beside it would be shipped as this one's: it is renamed, and said
+    (out / "model.onnx").write_bytes(b"the earlier model's export")
+    again = runner.invoke(app, ["train", str(short_two_genres), "--model", "logreg", "--features", "gtzan57",
+                                "--no-cv", "--out", str(out), "--cache", str(tmp_path / "cache")])
+    assert again.exit_code == EXIT_OK, again.output
+    assert not (out / "model.onnx").exists() and (out / "earlier-model.onnx").read_bytes() == b"the earlier model's export"
+    assert "the ONNX export of the earlier model is now earlier-model.onnx" in " ".join(again.output.split())
+
+
+def test_two_training_runs_into_one_folder_do_not_both_write_it(tmp_path, short_two_genres):
+    """Both went ahead; the one that finished last replaced the other's model after it had said done."""
+    import fcntl
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+    from genrekit.train.run import TRAIN_LOCK
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / TRAIN_LOCK, "a") as held:  # another run at work there
+        fcntl.flock(held, fcntl.LOCK_EX)
+        second = CliRunner().invoke(app, ["train", str(short_two_genres), "--model", "logreg", "--features", "gtzan57",
+                                          "--no-cv", "--out", str(out), "--cache", str(tmp_path / "cache")])
+    assert second.exit_code != 0
+    assert f"{out}: another `genrekit train` is writing to this folder" in " ".join(second.output.split())
+    assert sorted(p.name for p in out.iterdir()) == [TRAIN_LOCK]
 
 
 def test_a_training_file_gone_after_fitting_costs_its_record_not_the_model(tmp_path, gtzan_mini):

@@ -188,6 +188,13 @@ def train_network(
             raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
                                  "train from the start") from exc
         logger.info("resuming at epoch %d", start)
+        planned = (state.get("config") or {}).get("epochs")
+        if planned not in (None, config.epochs):  # the cosine schedule is planned over the epochs
+            logger.warning("%s: made for %s epochs, resumed for %d: the learning rate of the epochs left follows "
+                           "the new plan (give --epochs %s to continue as planned)", checkpoint, planned,
+                           config.epochs, planned)
+    elif resume and folder is not None:  # a mistyped --out: say so, rather than quietly start over
+        logger.warning("%s: no checkpoint to resume from; training starts at the first epoch", folder / CHECKPOINT_FILE)
     elif folder is not None and (folder / CHECKPOINT_FILE).exists():  # replaced at the first epoch: say so first
         logger.warning("%s: an earlier run's checkpoint is replaced by this run's; --resume (resume=True) would "
                        "have continued it", folder / CHECKPOINT_FILE)

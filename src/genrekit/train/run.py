@@ -9,6 +9,7 @@ model and :func:`write_run_folder`.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import exclusive_lock, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset
 from genrekit.errors import AudioError, ParameterError
@@ -31,6 +32,8 @@ from genrekit.train.splits import assign_splits
 logger = logging.getLogger(__name__)
 
 # The test metrics a model file keeps (its manifest's ``metrics``); ``cv`` joins them where scored.
+#: Held by a training run in its run folder: one run at a time writes there
+TRAIN_LOCK = "train.lock"
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n", "chunk_accuracy")
 
 
@@ -175,7 +178,8 @@ def run_training(
     Raises
     ------
     ParameterError
-        ``aggregation``, ``split`` or ``sizes`` unknown or out of range.
+        ``aggregation``, ``split`` or ``sizes`` unknown or out of range; or another training
+        run is writing to ``out_dir`` (it holds ``out_dir/train.lock``).
     DatasetError
         The dataset cannot be trained on with this split (see
         :func:`~genrekit.train.splits.assign_splits`).
@@ -183,8 +187,21 @@ def run_training(
         A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
     """
     _check_aggregation(aggregation)
+    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
+    if out_dir is None:
+        return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
+                             cache=cache)
+    lock = Path(out_dir) / TRAIN_LOCK
+    # two runs into one folder: the second's model and reports were replaced by the first's after both said done
+    with exclusive_lock(lock, f"{out_dir}: another `genrekit train` is writing to this folder (it holds {lock.name}); "
+                              "wait for it to finish, or train into another folder"):
+        return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
+                             out_dir=out_dir, cache=cache)
+
+
+def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split: str, sizes, seed: int,
+                  out_dir: str | Path | None, cache) -> TrainResult:
     started = time.time()
-    dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)
     trained = fit(dataset)
     if not trained.metrics and not trained.cv:
         logger.warning("no test tracks: the model is trained but not evaluated")
@@ -229,11 +246,18 @@ def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) ->
     no ``run.json``, which is written last), the other kind's model file and own files (a
     classical model trained where a network was), and its HTML report. Left there, they would
     describe this run's model. A network's training checkpoint stays: it is how training
-    resumes; and an ONNX export is the user's."""
+    resumes; and an ONNX export is the user's (renamed ``earlier-model.onnx``, so that
+    ``model.onnx`` is never taken for the export of this run's model)."""
     from genrekit.models.interface import RUN_FOLDER_FILES
 
     if (out / "run.json").exists():
         logger.warning("%s: holds an earlier run, which this run replaces", out)
+    export = out / "model.onnx"
+    if export.exists():  # the user's, but shipped under that name it would be taken for this run's model
+        kept = out / "earlier-model.onnx"
+        os.replace(export, kept)
+        logger.warning("%s: the ONNX export of the earlier model is now %s; export this run's model with "
+                       "`genrekit export %s`", export, kept.name, out)
     others = [name for name in RUN_FOLDER_FILES if name != trained.file_name and name != "model.onnx"]
     stale = [*others, "report.html", "run.json", "metrics.json", "metrics.md", "confusion_matrix.png",
              "predictions.csv", "cv.json", "disagreements.csv", "splits.csv"]
