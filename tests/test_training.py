@@ -151,6 +151,15 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
     if not torch.cuda.is_available():
         with pytest.raises(ParameterError, match=r"device='cuda': not available in this PyTorch on this machine"):
             train_network_model(load_gtzan(two_genres), preset="cnn4", device="cuda", progress=False)
+    from genrekit.datasets import Dataset, Track
+    from genrekit.errors import DatasetError
+
+    # 4 tracks a genre leave no validation track: said before a file is read (these do not exist)
+    few = Dataset(name="few", root="/music", tracks=[Track(f"{g}{i}", f"/music/{g}/{i}.wav", g)
+                                                      for g in ("jazz", "rock") for i in range(4)])
+    with pytest.raises(DatasetError, match=r"/music: the split holds no validation track, which a network needs .* "
+                                           r"the smallest genre has 4 track\(s\)"):
+        train_network_model(few, preset="cnn4", progress=False)
     parameters = [torch.nn.Parameter(torch.zeros(1))]
     decay = {name: _optimizer(TrainConfig(**settings).resolved(), parameters).param_groups[0]["weight_decay"]
              for name, settings in {"l2 0": {"preset": "default", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},

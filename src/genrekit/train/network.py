@@ -4,12 +4,13 @@ validation tracks, then its model file scored on the test tracks as ``evaluate``
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 from genrekit.datasets import Dataset
-from genrekit.errors import ParameterError
+from genrekit.errors import DatasetError, ParameterError
 from genrekit._files import write_json
 from genrekit.evaluate import score_dataset
 from genrekit.train.config import TrainConfig
@@ -126,8 +127,13 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
     from genrekit.models.nets.artifact import save_network
     from genrekit.train.plots import write_history
 
-    recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume)
     ids = {part: [t.track_id for t in dataset.tracks if t.split == part] for part in ("train", "val", "test")}
+    if not ids["val"]:  # early stopping needs them: refused before any audio is decoded
+        per_genre = min(Counter(t.label for t in dataset.tracks).values())
+        raise DatasetError(f"{dataset.root}: the split holds no validation track, which a network needs to choose its "
+                           f"epoch (the smallest genre has {per_genre} track(s); a 10% share of a genre gives one from "
+                           "5 tracks up); add tracks, or give the dataset's own split with a val part (--split dataset)")
+    recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume)
     fitted = recipe.fit(ids["train"], ids["val"])
     net, history = fitted.model, fitted.details["history"]
 
