@@ -157,7 +157,7 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
     # 4 tracks a genre leave no validation track: said before a file is read (these do not exist)
     few = Dataset(name="few", root="/music", tracks=[Track(f"{g}{i}", f"/music/{g}/{i}.wav", g)
                                                       for g in ("jazz", "rock") for i in range(4)])
-    with pytest.raises(DatasetError, match=r"/music: the split holds no validation track, which a network needs .* "
+    with pytest.raises(DatasetError, match=r"/music: the split holds no validation track, which a network needs .*"
                                            r"the smallest genre has 4 track\(s\)"):
         train_network_model(few, preset="cnn4", progress=False)
     parameters = [torch.nn.Parameter(torch.zeros(1))]
