@@ -160,6 +160,8 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
     with pytest.raises(DatasetError, match=r"/music: the split holds no validation track, which a network needs .*"
                                            r"the smallest genre has 4 track\(s\)"):
         train_network_model(few, preset="cnn4", progress=False)
+    with pytest.raises(ParameterError, match=r"specaugment masks spectrograms; musicnn-finetune's trained part"):
+        train_network_model(few, preset="musicnn-finetune", specaugment=True, progress=False)  # before any file
     parameters = [torch.nn.Parameter(torch.zeros(1))]
     decay = {name: _optimizer(TrainConfig(**settings).resolved(), parameters).param_groups[0]["weight_decay"]
              for name, settings in {"l2 0": {"preset": "default", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},
@@ -498,6 +500,16 @@ def test_image_network_trains_on_a_folder_of_pngs(tmp_path, two_genres):
     assert result.exit_code == EXIT_OK, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["n_chunks"] for line in lines] == [1, 1]  # one image per 30 s clip
+    # settings that cannot apply to images are refused, not recorded as if applied
+    ignored = runner.invoke(app, ["train", str(images), "--model", "cnn5-img", "--time-stretch", "0.1",
+                                  "--overlap", "0.9", "--out", str(tmp_path / "m2")])
+    assert ignored.exit_code != EXIT_OK and not (tmp_path / "m2" / "model.safetensors").exists()
+    assert ("time_stretch=0.1, overlap=0.9: network 'cnn5-img' trains on spectrogram images as they are"
+            in " ".join(ignored.output.split()))
+    numpy_frontend = runner.invoke(app, ["export", str(tmp_path / "m" / "model.safetensors"), "--frontend", "numpy",
+                                         "--out", str(tmp_path / "m.onnx")])
+    assert numpy_frontend.exit_code != EXIT_OK and not (tmp_path / "m.onnx").exists()
+    assert "is an image network, whose graph takes spectrogram images" in " ".join(numpy_frontend.output.split())
 
 
 

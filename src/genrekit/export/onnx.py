@@ -567,6 +567,9 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
             return torch.softmax(self.inner(x), dim=1)
 
     graph_frontend = True
+    if config.get("input_kind") == "image" and frontend != "graph":  # silently ignored, it would suggest a choice
+        raise ParameterError(f"frontend={frontend!r} (--frontend): {os.fspath(model_path)} is an image network, whose "
+                             "graph takes spectrogram images; it has no log-mel front end to leave out")
     if config.get("input_kind") == "image":
         name, example, inner = "image", torch.rand(2, 3, 288, 432), net
     elif frontend == "graph":

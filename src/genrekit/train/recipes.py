@@ -228,8 +228,21 @@ class NetworkRecipe:
         """Refuse an unknown preset or a bad setting (ParameterError) before any audio is read."""
         if name not in network_names():
             raise ParameterError(f"network {name!r} is unknown; expected one of {', '.join(network_names())}")
-        config.resolved()
+        from genrekit.models.nets.presets import PRESETS
+
+        resolved = config.resolved()
         _check_device(config.device)
+        preset = PRESETS[name]
+        if preset.input_kind == "image":  # its examples are the images as they are: nothing to augment or overlap
+            ignored = [f"{key}={value!r}" for key, value, default in (
+                ("time_stretch", config.time_stretch, 0.0), ("pitch_shift", config.pitch_shift, 0.0),
+                ("augment_copies", config.augment_copies, 1), ("overlap", config.overlap, 0.5)) if value != default]
+            if ignored:
+                raise ParameterError(f"{', '.join(ignored)}: network {name!r} trains on spectrogram images as they "
+                                     "are, which waveform augmentation and window overlap do not change")
+        if resolved.specaugment and hasattr(preset.build, "frozen_features"):
+            raise ParameterError(f"specaugment masks spectrograms; {name}'s trained part reads the features of its "
+                                 "frozen pretrained part")
 
     def _examples(self, net, parts: dict[str, str]):
         from genrekit.train.network_data import network_chunks
