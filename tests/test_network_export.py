@@ -81,7 +81,7 @@ def edge_network(gtzan_mini, tmp_path_factory):
     return path, dataset, train
 
 
-def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path):
+def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corrupted_file):
     """int8, calibrated on the training clips: the same top genre as fp32 for >= 95% of the
     tracks of its genres (bench/edge.py measures all of gtzan-mini, with accuracy), a file a
     quarter of fp32's, and the quantized nodes are the network's, not the front end's."""
@@ -106,6 +106,24 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path):
     graph_int8 = export_onnx(model, tmp_path / "graph-int8.onnx", int8=True, calibration=[by_id[train[0]]])
     frontend_ops = [n for n in onnx.load(str(graph_int8)).graph.node if n.op_type == "STFT"]
     assert frontend_ops, "the front end stays in the graph, in fp32"
+    # the files it was calibrated on are those that decoded; a path that is not there is named before any export
+    from genrekit.errors import ParameterError
+
+    counted = export_onnx(model, tmp_path / "counted.onnx", frontend="numpy", int8=True,
+                          calibration=[corrupted_file, by_id[train[0]]])
+    assert load(counted).config["calibration"]["files"] == 1
+    with pytest.raises(ParameterError, match=r"calibration: .*gone\.wav is not a file"):
+        export_onnx(model, tmp_path / "never.onnx", int8=True, calibration=[by_id[train[0]], tmp_path / "gone.wav"])
+    assert not (tmp_path / "never.onnx").exists()
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_USAGE, app
+
+    (tmp_path / "empty").mkdir()
+    for given, said in ((tmp_path / "empty", "a folder without audio files"), (tmp_path / "gone", "no such file")):
+        refused = CliRunner().invoke(app, ["export", str(model), "--int8", "--calibration", str(given),
+                                           "--out", str(tmp_path / "cli.onnx")])
+        assert refused.exit_code == EXIT_USAGE and f"--calibration {given}: {said}" in " ".join(refused.output.split())
 
 
 def test_int8_export_needs_calibration_audio(edge_network, tmp_path, bad_files):

@@ -349,12 +349,19 @@ def export(
     _output_folder(out.parent, "--out")  # before the model is loaded (or, for the default, built)
     model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
+    for given in calibration or []:  # named now, not after the fp32 export (or as if no --calibration were given)
+        if not given.exists():
+            _usage_error(f"--calibration {given}: no such file or folder")
+        if given.is_dir() and not library_files(given):
+            _usage_error(f"--calibration {given}: a folder without audio files; expected clips such as the training "
+                         "tracks")
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
                        max_calibration_windows=max_windows, light=light)
     from genrekit.models import load
 
     exported = load(path)  # proof that the file loads and runs
-    precision = f"int8, calibrated on {len(files)} files" if int8 else "fp32, light" if light else "fp32"
+    calibrated = (getattr(exported, "config", None) or {}).get("calibration", {}).get("files", len(files))
+    precision = f"int8, calibrated on {calibrated} of {len(files)} files" if int8 else "fp32, light" if light else "fp32"
     out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
                       f"({path.stat().st_size / 1e6:.2f} MB)", markup=False)
 

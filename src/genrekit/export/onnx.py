@@ -135,6 +135,10 @@ def export_onnx(
     if int8 and not calibration:
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
+    missing = [os.fspath(path) for path in calibration if not os.path.isfile(path)] if int8 else []
+    if missing:  # before the fp32 export, which takes a while
+        raise ParameterError(f"calibration: {missing[0]} is not a file" + (f" (and {len(missing) - 1} more)"
+                                                                          if len(missing) > 1 else ""))
     # "default" names genrekit's own model file here (not its export); the door does the rest
     model = load(default_model_path(onnx=False) if os.fspath(model_path) in NAMED_MODELS else model_path)
     if light and int8:
@@ -656,16 +660,17 @@ def _musicnn_calibration(predictor: OnnxMusicnnClassifier, chunks: list[np.ndarr
 
 
 def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.PathLike], *,
-                        max_windows: int = 512, seed: int = 0) -> list[np.ndarray]:
+                        max_windows: int = 512, seed: int = 0) -> tuple[list[np.ndarray], int]:
     """The graph's inputs for ``files``, as prediction makes them (no intro skipped), in
     batches: a network's windows 16 at a time; a musicnn model's patches one segment at a
     time (:func:`calibration_examples`). At most ``max_windows`` windows or patches, drawn
-    with ``seed``; files that cannot be decoded are left out with a warning."""
+    with ``seed``; files that cannot be decoded are left out with a warning. Returns the
+    batches and how many files were decoded."""
     from genrekit.audio.chunking import song_chunks
     from genrekit.errors import GenrekitError
 
     predictor = load(fp32_path)
-    segments = []  # the graph's inputs, song after song
+    segments, decoded = [], 0  # the graph's inputs, song after song
     for path in files:
         try:
             chunks = [np.array(c) for _, _, c in song_chunks(path, sr=predictor.sample_rate, skip=0.0,
@@ -674,9 +679,10 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
             logger.warning("calibration: %s", exc)
             continue
         segments += calibration_examples(predictor, chunks)
+        decoded += 1
     if not segments:
         raise ParameterError(f"no calibration audio could be decoded from {len(files)} file(s)")
-    return calibration_draw(predictor, segments, max_windows, np.random.default_rng(seed))
+    return calibration_draw(predictor, segments, max_windows, np.random.default_rng(seed)), decoded
 
 
 @functools.singledispatch
@@ -714,7 +720,7 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
 
     model = onnx.load(str(fp32))
     config = json.loads(next(p.value for p in model.metadata_props if p.key == METADATA_KEY))
-    batches = calibration_batches(fp32, calibration, max_windows=max_windows, seed=seed)
+    batches, decoded = calibration_batches(fp32, calibration, max_windows=max_windows, seed=seed)
 
     class Batches(CalibrationDataReader):
         def __init__(self):
@@ -756,7 +762,7 @@ def _quantize(fp32: Path, out: Path, calibration: Sequence, max_windows: int, se
         root.setLevel(level)
     quantized = onnx.load(str(out))
     _set_metadata(quantized, {**config, "precision": "int8", "calibration": {
-        "files": len(calibration), "windows": sum(len(b) for b in batches), "method": "minmax",
+        "files": decoded, "windows": sum(len(b) for b in batches), "method": "minmax",
         "format": described}})
     onnx.save(quantized, str(out))
     return out
