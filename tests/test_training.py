@@ -76,6 +76,9 @@ def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path
     net_a, history_a = trained
     assert len(history_a) == 2 and {"train_loss", "val_track_accuracy", "lr", "seconds"} <= set(history_a[0])
     assert history_a[0]["lr"] > history_a[1]["lr"]  # cosine schedule
+    # the epoch kept is said: the best validation track accuracy, of those as accurate the lowest loss
+    best = max(history_a, key=lambda h: (h["val_track_accuracy"], -h["val_loss"]))
+    assert [h["kept"] for h in history_a] == [h is best for h in history_a]
 
     _train(train_chunks, out_dir=tmp_path, stop_after=1)
     assert (tmp_path / "checkpoint.safetensors").exists()
@@ -360,6 +363,7 @@ def test_training_without_validation_keeps_the_last_epoch(train_chunks):
     config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)
     _, history = train_network(sets["train"], None, len(GENRES), config, progress=False)
     assert len(history) == 2 and all(np.isnan(h["val_track_accuracy"]) for h in history)
+    assert [h["kept"] for h in history] == [False, True]
 
 
 def test_musicnn_finetune_trains_the_back_end_on_the_pretrained_features(gtzan_mini, tmp_path):

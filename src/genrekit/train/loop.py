@@ -105,7 +105,8 @@ def train_network(
     progress: bool = True,
     labels: list[str] | None = None,
 ) -> tuple[nn.Module, list[dict]]:
-    """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy.
+    """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy
+    (of epochs as accurate, the lowest validation loss).
 
     Without ``val`` (cross-validation on every training track) all epochs run and the last
     weights are kept; the validation columns are NaN. A body with a frozen pretrained part
@@ -139,7 +140,9 @@ def train_network(
         The network, with the best weights loaded.
     history : list of dict
         One per epoch: ``epoch``, ``lr``, ``train_loss``, ``train_accuracy``,
-        ``val_chunk_accuracy``, ``val_track_accuracy``, ``seconds``, ``train_seconds``.
+        ``val_chunk_accuracy``, ``val_track_accuracy``, ``val_loss`` (the validation chunks'
+        cross-entropy, which breaks ties in track accuracy), ``seconds``, ``train_seconds``, and
+        ``kept``: true for the epoch whose weights the network holds.
 
     Raises
     ------
@@ -167,7 +170,7 @@ def train_network(
     folder = Path(out_dir) if out_dir is not None else None
     history: list[dict] = []
     best = {k: v.detach().clone() for k, v in body.state_dict().items()}
-    best_accuracy, stale, start = -1.0, 0, 0
+    best_accuracy, best_loss, stale, start, best_epoch = -1.0, math.inf, 0, 0, None
     if resume and folder is not None and (folder / CHECKPOINT_FILE).exists():
         from safetensors import SafetensorError
 
@@ -182,6 +185,9 @@ def train_network(
             best, state = load_checkpoint(checkpoint, body, optimizer)
             history, best_accuracy, stale, start = (state["history"], state["best_accuracy"], state["stale"],
                                                     state["epoch"] + 1)
+            best_loss = state.get("best_loss")  # checkpoints before 2026-12-04 keep none
+            best_loss = math.inf if best_loss is None else float(best_loss)
+            best_epoch = state.get("best_epoch")
         except ParameterError:  # another run's checkpoint: _check_resumable says how
             raise
         except damaged as exc:
@@ -243,6 +249,7 @@ def train_network(
                 "train_accuracy": hits / seen if seen else float("nan"),  # of the rows trained on
                 "val_chunk_accuracy": float("nan"),
                 "val_track_accuracy": float("nan"),
+                "val_loss": float("nan"),
                 "seconds": train_seconds,
                 "train_seconds": train_seconds,
             }
@@ -251,22 +258,33 @@ def train_network(
                 val_y = val.y.numpy()
                 record["val_chunk_accuracy"] = float((proba.argmax(1) == val_y).mean())
                 record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track)
+                record["val_loss"] = float(-np.mean(np.log(np.clip(proba[np.arange(len(val_y)), val_y], 1e-12, 1))))
                 record["seconds"] = time.perf_counter() - started
             history.append(record)
             if val is None:
-                best = {k: v.detach().clone() for k, v in body.state_dict().items()}
-            elif record["val_track_accuracy"] > best_accuracy:
-                best_accuracy, stale = record["val_track_accuracy"], 0
+                best, best_epoch = {k: v.detach().clone() for k, v in body.state_dict().items()}, epoch
+            elif (record["val_track_accuracy"], -record["val_loss"]) > (best_accuracy, -best_loss):
+                # a tie in accuracy (a few validation tracks move it in coarse steps) goes to the lower loss
+                if record["val_track_accuracy"] > best_accuracy:
+                    stale = 0
+                else:
+                    stale += 1
+                best_accuracy, best_loss, best_epoch = record["val_track_accuracy"], record["val_loss"], epoch
                 best = {k: v.detach().clone() for k, v in body.state_dict().items()}
             else:
                 stale += 1
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
                 save_checkpoint(folder, body, optimizer, best, {"epoch": epoch, "history": history,
-                                 "best_accuracy": best_accuracy, "stale": stale, "config": asdict(config),
+                                 "best_accuracy": best_accuracy,
+                                 "best_loss": best_loss if math.isfinite(best_loss) else None, "stale": stale,
+                                 "best_epoch": best_epoch,
+                                 "config": asdict(config),
                                  "data": data, "data_content": content})
             bar.advance(task)
     body.load_state_dict(best)
+    for record in history:  # which epoch's weights the network holds (None: a checkpoint that did not say)
+        record["kept"] = best_epoch is not None and record["epoch"] == best_epoch
     return net, history
 
 

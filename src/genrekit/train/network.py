@@ -157,6 +157,7 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
     return Trained(
         model=net, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=failures,
         file_name=NETWORK_FILE, save=save,
-        training={"epochs_run": len(history), "config": resolved},
+        training={"epochs_run": len(history), "config": resolved,
+                  "kept_epoch": next((h["epoch"] for h in history if h.get("kept")), None)},
         run={"history": history}, write_extras=write_extras,
     )

@@ -35,6 +35,10 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     left.set(xlabel="epoch", ylabel="training loss", title="loss")
     for column in ("train_accuracy", "val_chunk_accuracy", "val_track_accuracy"):
         right.plot(frame["epoch"], frame[column], marker="o", label=column.replace("_", " "))
+    if "kept" in frame and frame["kept"].any():  # the epoch whose weights the model holds
+        kept = int(frame.loc[frame["kept"].astype(bool), "epoch"].iloc[0])
+        for axis in (left, right):
+            axis.axvline(kept, color="grey", linestyle="--", label=f"kept (epoch {kept})")
     right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
     right.legend()
     save_figure(figure, out / "history.png")
