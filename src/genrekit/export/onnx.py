@@ -555,6 +555,20 @@ def _after_musicnn(head, musicnn_model: str):
     return merged
 
 
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """Only errors from these loggers (and those below them) while the block runs."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
+
+
 def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | os.PathLike) -> Path:
     """A loaded network (``net``, its file's ``config``) as an fp32 graph at ``out``, softmax
     included; ``model_path`` names it in errors."""
@@ -583,12 +597,18 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
         name, inner, graph_frontend = "log_mel", net.body, False
         example = net.frontend(torch.randn(2, (config["n_frames"] - 1) * config["frontend"]["hop_length"]) * 0.1)
     try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:  # the exporter prints its progress
+        # the exporter prints its progress, and warns of what it works around (no torchvision, a GRU's
+        # weights, a deprecated check): PyTorch's business, shown with -v only
+        with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings(record=True) as warned, \
+                _quiet_loggers("torch.onnx", "torch.export", "torch._dynamo", "torch.fx", "torch._export"):
+            warnings.simplefilter("always")
             program = torch.onnx.export(WithSoftmax(inner).eval(), (example,), input_names=[name],
                                         output_names=["probabilities"],
                                         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
         logger.debug("%s", chatter.getvalue())
+        for warning in warned:
+            logger.debug("exporter: %s", warning.message)
         _fold_constants(program)
         model = program.model_proto
     except Exception as exc:  # the exporter raises many types
