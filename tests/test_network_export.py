@@ -88,7 +88,7 @@ def edge_network(gtzan_mini, tmp_path_factory):
     return path, dataset, train
 
 
-def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corrupted_file):
+def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corrupted_file, caplog):
     """int8, calibrated on the training clips: the same top genre as fp32 for >= 95% of the
     tracks of its genres (bench/edge.py measures all of gtzan-mini, with accuracy), a file a
     quarter of fp32's, and the quantized nodes are the network's, not the front end's."""
@@ -122,6 +122,27 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
     with pytest.raises(ParameterError, match=r"calibration: .*gone\.wav is not a file"):
         export_onnx(model, tmp_path / "never.onnx", int8=True, calibration=[by_id[train[0]], tmp_path / "gone.wav"])
     assert not (tmp_path / "never.onnx").exists()
+    # for a phone: no track ids, hashes or the trainer's folder (220 bytes a track), said where it matters
+    import json as json_module
+
+    from genrekit.models.nets.artifact import load_network
+
+    net, config = load_network(model)
+    hashes = {key: [f"{i:064x}" for i in range(len(train))] for key in ("content_sha256", "audio_sha256", "opening_sha256")}
+    recorded = save_network(tmp_path / "recorded.safetensors", net, preset="edge-cnn", labels=config["labels"],
+                            training={"dataset": "gtzan", "dataset_root": "/home/me/music", "n_tracks": len(train),
+                                      "track_ids": train, **hashes})
+    stripped = export_onnx(recorded, tmp_path / "stripped.onnx", frontend="numpy", strip_training=True)
+    record, full_record = load(stripped).config["training"], load(export_onnx(recorded, tmp_path / "full.onnx")).config["training"]
+    assert set(full_record) - set(record) == {"track_ids", "content_sha256", "audio_sha256", "opening_sha256", "dataset_root"}
+    assert record["n_tracks"] == len(train) and "evaluate cannot leave the training tracks out" in record["stripped"]
+    assert len(json_module.dumps(full_record)) - len(json_module.dumps(record)) > 200 * len(train)
+    from genrekit.evaluate import score_dataset
+
+    with caplog.at_level("WARNING", logger="genrekit.evaluate.run"):
+        score_dataset(stripped, dataset.select(train[:1]), jobs=1, progress=False)
+    assert "its export left out which tracks it was trained on (--strip-training)" in caplog.text
+
     from typer.testing import CliRunner
 
     from genrekit.cli.main import EXIT_USAGE, app

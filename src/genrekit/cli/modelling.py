@@ -336,6 +336,10 @@ def export(
                                         "MTT_musicnn heard on one patch in three, a student guessing the others; "
                                         "about a third less CPU, probabilities within about 0.15. The shipped "
                                         "ONNX default is this export of the default.")] = False,
+    strip_training: Annotated[bool, typer.Option("--strip-training", help="Leave out the training tracks' ids and "
+                                                 "hashes and the dataset's folder (about 220 bytes a track; a path "
+                                                 "of this machine): for a phone or a model shared; evaluate can then "
+                                                 "no longer leave the training tracks out.")] = False,
 ) -> None:
     """Export a network (fp32 or int8) or a classical model to ONNX; `predict`, `tag` and `serve` run it without PyTorch."""
     from genrekit.export import export_onnx
@@ -356,7 +360,7 @@ def export(
             _usage_error(f"--calibration {given}: a folder without audio files; expected clips such as the training "
                          "tracks")
     path = export_onnx(model_path, out, frontend=frontend, int8=int8, calibration=files,
-                       max_calibration_windows=max_windows, light=light)
+                       max_calibration_windows=max_windows, light=light, strip_training=strip_training)
     from genrekit.models import load
 
     exported = load(path)  # proof that the file loads and runs

@@ -182,6 +182,9 @@ def predict_dataset(
     if not tracks:
         raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
     if not include_train:
+        if ((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"):  # an ONNX export's
+            logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
+                           "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
         _, seen = exclude_training([t.path for t in tracks], classifier, jobs=max(jobs, 1))
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
