@@ -142,10 +142,6 @@ def export_onnx(
     if int8 and not calibration:
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")
-    missing = [os.fspath(path) for path in calibration if not os.path.isfile(path)] if int8 else []
-    if missing:  # before the fp32 export, which takes a while
-        raise ParameterError(f"calibration: {missing[0]} is not a file" + (f" (and {len(missing) - 1} more)"
-                                                                          if len(missing) > 1 else ""))
     # "default" names genrekit's own model file here (not its export); the door does the rest
     model = load(default_model_path(onnx=False) if os.fspath(model_path) in NAMED_MODELS else model_path)
     if light and int8:
@@ -153,6 +149,10 @@ def export_onnx(
     if int8 and not quantizable(model):
         raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
                              "pretrained musicnn, not for a pipeline on a feature table")
+    missing = [os.fspath(path) for path in calibration if not os.path.isfile(path)] if int8 else []
+    if missing:  # before the fp32 export, which takes a while
+        raise ParameterError(f"calibration: {missing[0]} is not a file" + (f" (and {len(missing) - 1} more)"
+                                                                          if len(missing) > 1 else ""))
     out = Path(out)
     with atomic_path(out) as target:
         if light:
