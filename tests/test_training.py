@@ -137,10 +137,10 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
         assert f"{tmp_path / 'mistyped' / 'checkpoint.safetensors'}: no checkpoint to resume from" in caplog.text
 
 
-def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_first(two_genres):
+def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_first(two_genres, caplog):
     """batch_size 1 skipped every batch (batch norm needs two) and saved an untrained network
     with exit 0; a device PyTorch cannot use failed with a traceback after every track was
-    decoded; l2 0 gave a weight decay of 1e-4."""
+    decoded; l2 0 left a weight decay of 1e-4 without a word."""
     import torch
 
     from genrekit.errors import ParameterError
@@ -169,7 +169,13 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
     decay = {name: _optimizer(TrainConfig(**settings).resolved(), parameters).param_groups[0]["weight_decay"]
              for name, settings in {"l2 0": {"preset": "default", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},
                                     "none set": {"preset": "cnn4"}, "l2 0 cnn4": {"preset": "cnn4", "l2": 0.0}}.items()}
-    assert decay == {"l2 0": 0.0, "paper's": 0.019, "none set": 1e-4, "l2 0 cnn4": 0.0}
+    # l2 0 is how run records and checkpoints keep "unset": weight_decay stays in force, and a warning says so
+    assert decay == {"l2 0": 1e-4, "paper's": 0.019, "none set": 1e-4, "l2 0 cnn4": 1e-4}
+    assert _optimizer(TrainConfig(preset="cnn4", l2=0.0, weight_decay=0.0).resolved(),
+                      parameters).param_groups[0]["weight_decay"] == 0.0
+    with caplog.at_level("WARNING", logger="genrekit.train.network"), pytest.raises(DatasetError):
+        train_network_model(few, preset="cnn4", l2=0.0, progress=False)
+    assert "l2=0 (--l2 0) leaves weight_decay=0.0001 in force; for no decay give weight_decay=0" in caplog.text
 
 
 def test_network_file_round_trip(chunks, trained, tmp_path):

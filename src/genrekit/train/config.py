@@ -36,10 +36,11 @@ class TrainConfig:
         Peak learning rate.
     optimizer : {'sgd', 'adam', 'adamw', 'rmsprop'} or None
     weight_decay : float
-        The optimizer's weight decay, where ``l2`` is not set, by the user or by the preset's
-        paper (edge-cnn, cnn4-2x2 and musicnn-finetune set it: change their decay with ``l2``).
+        The optimizer's weight decay, where ``l2`` is 0 (not set by the user nor by the
+        preset's paper: edge-cnn, cnn4-2x2 and musicnn-finetune set it). No decay at all:
+        ``weight_decay=0`` and ``l2=0``.
     l1, l2 : float or None
-        Penalties on the weights (``l2`` replaces ``weight_decay``).
+        Penalties on the weights (``l2`` above 0 replaces ``weight_decay``; 0 leaves it in force).
     loss : {'ce', 'bce'} or None
         Softmax cross-entropy or per-genre sigmoid.
     label_smoothing, mixup : float or None
@@ -130,8 +131,7 @@ class TrainConfig:
         if self.preset not in PRESETS:
             raise ModelError(f"network {self.preset!r} is unknown; expected one of {', '.join(PRESETS)}")
         paper = PRESETS[self.preset].training
-        # l2 left None where neither the user nor the paper sets it: weight_decay is the decay then
-        defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": None, "loss": "ce",
+        defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": 0.0, "loss": "ce",
                     "label_smoothing": 0.0, "mixup": 0.0, "specaugment": False, "schedule": "cosine"}
         filled = {k: (getattr(self, k) if getattr(self, k) is not None else paper.get(k, defaults[k])) for k in defaults}
         return replace(self, **filled).check()

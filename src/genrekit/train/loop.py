@@ -60,7 +60,7 @@ def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, pro
 
 
 def _optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
-    weight_decay = config.l2 if config.l2 is not None else config.weight_decay  # l2 0: none
+    weight_decay = config.l2 or config.weight_decay  # l2 0 (unset, as run records keep it): weight_decay
     if config.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, weight_decay=weight_decay)
     if config.optimizer == "rmsprop":

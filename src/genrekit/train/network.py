@@ -3,6 +3,7 @@ validation tracks, then its model file scored on the test tracks as ``evaluate``
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections import Counter
 from dataclasses import asdict
@@ -16,6 +17,8 @@ from genrekit.evaluate import score_dataset
 from genrekit.train.config import TrainConfig
 from genrekit.train.recipes import NetworkRecipe
 from genrekit.train.run import Trained, TrainResult, run_training
+
+logger = logging.getLogger(__name__)
 
 NETWORK_FILE = "model.safetensors"
 #: The resolved training settings, in the run folder: ``genrekit train --config`` reads it back.
@@ -113,6 +116,9 @@ def train_network_model(
                          time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies, seed=seed,
                          device=device)
     NetworkRecipe.check(preset, config)
+    if l2 == 0 and weight_decay > 0:  # 0 is what run records keep for "unset", so weight_decay stays in force
+        logger.warning("l2=0 (--l2 0) leaves weight_decay=%g in force; for no decay give weight_decay=0 "
+                       "(--weight-decay 0) too", weight_decay)
     fit = partial(_fit_network, preset=preset, config=config, aggregation=aggregation, resume=resume,
                   progress=progress, out_dir=out_dir)
     return run_training(dataset, fit, name=preset, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
