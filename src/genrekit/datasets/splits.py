@@ -49,10 +49,12 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
     ``totals[genre]`` tracks where given, else of the genre's tracks here), taken by whole groups.
 
     A group belongs to the genre most of its tracks have; each genre's groups are shuffled
-    and taken in that order where they fit in the genre's share, always leaving at least one
-    group behind. Where the share is still short, the one group that brings it nearest is
-    added if it does, or misses it by no more (so a prolific artist is not held out whole for a
-    share a tenth its size, and a share of one track still takes an artist of two).
+    and, in that order, each is taken where it brings the genre's held-out count no further
+    from its share (so a prolific artist is not held out whole for a share a tenth its size,
+    and big groups are not passed over for small ones once the share is reached), always
+    leaving at least one group behind. A genre whose share is at least one track but whose
+    every group is too big gets its smallest group (the check and the warning of
+    :func:`holdout_shortfalls` say how far that is from the share).
     """
     rng = np.random.default_rng(seed)
     names, majority, size = _groups_by_genre(labels, groups)
@@ -62,24 +64,23 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
         rng.shuffle(members)
         total = totals[label] if totals is not None else int(size[members].sum())
         target = int(np.floor(fraction * total + 0.5 + 1e-9))  # half up: 5 tracks at 10% give 1, not round()'s 0
-        taken, passed = 0, []
+        taken = 0
         for group in members[:-1]:
-            if taken + size[group] <= target:
+            if taken >= target:
+                break
+            if abs(taken + size[group] - target) <= target - taken:  # no further from the share (a tie: held out)
                 held_groups.append(names[group])
                 taken += size[group]
-            else:
-                passed.append(group)
-        if taken < target and passed:
-            nearest = min(passed, key=lambda g: abs(taken + size[g] - target))
-            if abs(taken + size[nearest] - target) <= target - taken:  # a tie held out: a genre untested is worse
-                held_groups.append(names[nearest])
+        if taken == 0 and target >= 1 and len(members) > 1:  # a genre untested is worse than one tested too much
+            held_groups.append(names[min(members[:-1], key=lambda g: size[g])])
     held = np.isin(groups, held_groups)
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def holdout_shortfalls(labels, parts, sizes: tuple[float, float, float]) -> dict[str, dict[str, list[int]]]:
     """Genre -> part -> [tracks held out, tracks asked], for the parts of :func:`train_val_test_split`
-    whose count is off by more than one track and a quarter of what was asked: whole artists
+    whose count is off by more than one track and a quarter of what was asked, or is 0 where
+    tracks were asked: whole artists
     kept together can make a genre's share much larger or smaller than ``sizes`` asks."""
     labels, parts = np.asarray(labels), np.asarray(parts)
     found: dict[str, dict[str, list[int]]] = {}
@@ -88,7 +89,7 @@ def holdout_shortfalls(labels, parts, sizes: tuple[float, float, float]) -> dict
         for part, fraction in (("val", sizes[1]), ("test", sizes[2])):
             asked = int(np.floor(fraction * total + 0.5 + 1e-9))
             got = int(np.sum((labels == label) & (parts == part)))
-            if abs(got - asked) > max(1, asked // 4):
+            if abs(got - asked) > max(1, asked // 4) or (got == 0 < asked):
                 found.setdefault(str(label), {})[part] = [got, asked]
     return found
 
