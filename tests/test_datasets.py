@@ -189,6 +189,9 @@ def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_
         found = [(t.track_id.replace("\\", "/"), t.label, t.split) for t in dataset.tracks]
         assert found == expected and not dataset.problems, name
         assert all(Path(t.path).is_file() for t in dataset.tracks)
+    shutil.copy(tmp_path / "music" / "rock" / "a.wav", tmp_path / "music" / "rock" / "Song, Pt. 2.wav")
+    (tmp_path / "comma.csv").write_text("path;label\nmusic/rock/a.wav;rock\nmusic/rock/Song, Pt. 2.wav;rock\n")
+    assert [t.track_id for t in load_manifest(tmp_path / "comma.csv").tracks] == ["music/rock/a", "music/rock/Song, Pt. 2"]
     (tmp_path / "odd.csv").write_text("path,label\nmusic/rock,rock\nC:\\Music\\x.wav,rock\nmusic/rock/a.wav,rock\n")
     reasons = [p.reason for p in load_manifest(tmp_path / "odd.csv").problems]
     assert reasons[0] == f"listed at {tmp_path / 'odd.csv'}:2 is a folder; expected an audio file"

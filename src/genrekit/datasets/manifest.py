@@ -37,15 +37,13 @@ def _without_suffix(path: PurePath) -> str:
 
 def _read_table(csv_path: Path) -> pd.DataFrame:
     """The manifest's cells as text, its column names stripped and in lower case. Cells split
-    by commas, else (a header of one cell holding them) by semicolons, as spreadsheets in
-    many languages save CSV, or tabs."""
+    by commas, or by semicolons (as spreadsheets in many languages save CSV) or tabs where
+    the header is split by them (:func:`_separator`)."""
     if csv_path.suffix.lower() in (".json", ".jsonl", ".parquet", ".xlsx", ".xls"):
         raise DatasetError(f"{csv_path}: expected a CSV manifest (path,label[,artist][,split]), found a "
                            f"{csv_path.suffix.lower()[1:].upper()} file")
     try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
-        if len(table.columns) == 1 and (separator := next((c for c in ";\t" if c in str(table.columns[0])), None)):
-            table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, sep=separator)
+        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, sep=_separator(csv_path))
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
     if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
@@ -58,6 +56,19 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
                            f"found {','.join(map(str, table.columns))}")
     table.columns = names
     return table
+
+
+def _separator(csv_path: Path) -> str:
+    """The manifest's cell separator, from its header line: the most frequent of comma,
+    semicolon and tab (a comma on a tie or where there is none); a path holding a comma
+    further down then stays one cell."""
+    try:
+        with open(csv_path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","  # pandas names the file and why
+    counts = {separator: header.count(separator) for separator in ",;\t"}
+    return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
 def _local_path(cell: str, csv_path: Path) -> Path:
