@@ -322,7 +322,7 @@ def test_a_whole_number_sample_rate_of_any_type_is_the_same_rate():
             FeatureSpec("gtzan57", sample_rate=rate)
 
 
-def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path):
+def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path, monkeypatch):
     """A URL's entry remembers which cache entry its features went to; one written before
     decoders had revisions is not trusted for an MP3, whose decode may have been cut then."""
     from genrekit.audio.remote import RemoteFile
@@ -334,9 +334,15 @@ def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path):
         entry.parent.mkdir(parents=True, exist_ok=True)
         entry.write_text("ab" * 32, encoding="ascii")
     assert cache.content_of(mp3) is None and cache.content_of(flac) == ("ab" * 32, "")
-    cache.remember(mp3, "cd" * 32, "mp3-whole")
+    cache.remember(mp3, "cd" * 32, length_undeclared=True)
     cache.remember(flac, "ef" * 32)
     assert cache.content_of(mp3) == ("cd" * 32, "mp3-whole") and cache.content_of(flac) == ("ef" * 32, "")
+    # the revision follows the decoders installed now: without PyAV, the cut decode is what there is
+    import genrekit.audio.io as audio_io
+
+    monkeypatch.setattr(audio_io, "_pyav_installed", lambda: False)
+    assert cache.content_of(mp3) == ("cd" * 32, "")
+    monkeypatch.undo()
     cache.put(FeatureSpec("gtzan57"), "cd" * 32, np.ones((1, 57)), "mp3-whole")
     assert cache.get(FeatureSpec("gtzan57"), "cd" * 32) is None
     assert cache.get(FeatureSpec("gtzan57"), "cd" * 32, "mp3-whole") is not None

@@ -15,7 +15,9 @@ from genrekit.audio.io import (
     info,
     is_audio_path,
     load,
+    mp3_length_undeclared,
     opening_hash,
+    revision_of,
     stream,
 )
 from genrekit.audio.level import at_level, normalise_level, rms_dbfs
@@ -30,8 +32,10 @@ __all__ = [
     "info",
     "is_audio_path",
     "load",
+    "mp3_length_undeclared",
     "normalise_level",
     "opening_hash",
+    "revision_of",
     "rms_dbfs",
     "stream",
 ]

@@ -544,11 +544,22 @@ def decoder_revision(path: str | os.PathLike) -> str:
     (since 2026-12-04; libsndfile used to stop where a guess from its size put the end), so
     features and audio hashes cached from the earlier, cut decode are not reused; ``""`` for
     every other file, whose cached entries stay valid. Reads at most the file's first 64 KiB
-    past its ID3 tags.
+    past its ID3 tags (of a URL: nothing, ``""``; see :func:`revision_of`).
     """
-    if _suffix(path) != ".mp3" or remote.is_url(os.fspath(path)) or _mp3_declares_length(os.fspath(path)):
-        return ""
-    return "mp3-whole" if _pyav_installed() else ""
+    return revision_of(mp3_length_undeclared(path))
+
+
+def mp3_length_undeclared(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a local MP3 whose first frame declares no length (no Xing, Info or
+    VBRI header): what :func:`decoder_revision` depends on, besides PyAV being installed."""
+    return (_suffix(path) == ".mp3" and not remote.is_url(os.fspath(path))
+            and not _mp3_declares_length(os.fspath(path)))
+
+
+def revision_of(length_undeclared: bool) -> str:
+    """:func:`decoder_revision` of a file whose :func:`mp3_length_undeclared` is known (a URL's,
+    remembered from its copy), with the decoders installed now."""
+    return "mp3-whole" if length_undeclared and _pyav_installed() else ""
 
 
 def _unreadable(path: str, exc: OSError) -> AudioError:

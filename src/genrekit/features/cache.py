@@ -90,20 +90,26 @@ class FeatureCache:
         return self.root / "urls" / key[:2] / f"{key}.txt"
 
     def content_of(self, remote_file: RemoteFile) -> tuple[str, str] | None:
-        """(content hash, decoder revision) remembered for this version of a URL's file, or None."""
+        """(content hash, decoder revision now) for this version of a URL's file, or None
+        where nothing usable is remembered."""
+        from genrekit.audio import revision_of
+
         try:
             remembered = self._url_entry(remote_file).read_text(encoding="ascii").split()
         except OSError:
             return None
-        if len(remembered) == 2:  # the content hash and the decoder's revision ("-": none)
-            return remembered[0], "" if remembered[1] == "-" else remembered[1]
+        if len(remembered) == 2:  # the content hash, and whether it is an MP3 without a declared length
+            return remembered[0], revision_of(remembered[1] in ("mp3-nolength", "mp3-whole"))
         if len(remembered) == 1 and PurePosixPath(urlsplit(remote_file.url).path).suffix.lower() != ".mp3":
             return remembered[0], ""  # remembered before decoders had revisions, which only MP3s have
         return None
 
-    def remember(self, remote_file: RemoteFile, content_hash: str, decoder: str = "") -> None:
+    def remember(self, remote_file: RemoteFile, content_hash: str, length_undeclared: bool = False) -> None:
+        """Remember a URL's version's content hash and whether it is an MP3 without a declared
+        length (:func:`genrekit.audio.mp3_length_undeclared`): its revision follows the
+        decoders installed when it is looked up, not those of when it was computed."""
         with atomic_path(self._url_entry(remote_file)) as temporary:
-            temporary.write_text(f"{content_hash} {decoder or '-'}", encoding="ascii")
+            temporary.write_text(f"{content_hash} {'mp3-nolength' if length_undeclared else '-'}", encoding="ascii")
 
 
 def _entry_name(content_hash: str, decoder: str, suffix: str) -> str:

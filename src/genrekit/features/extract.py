@@ -61,12 +61,12 @@ def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tu
     return array, content
 
 
-def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndarray, str, str]:
-    """(features, content hash, decoder revision) of a path or a URL."""
+def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndarray, str, bool]:
+    """(features, content hash, whether it is an MP3 without a declared length) of a path or a URL."""
     if remote.is_url(path):  # one local copy, hashed and decoded; errors name the URL
         with remote.local_copy(path) as local:
-            return (*_extract_local(local, spec, content, name=path), audio.decoder_revision(local))
-    return (*_extract_local(path, spec, content, name=path), audio.decoder_revision(path))
+            return (*_extract_local(local, spec, content, name=path), audio.mp3_length_undeclared(local))
+    return (*_extract_local(path, spec, content, name=path), audio.mp3_length_undeclared(path))
 
 
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
@@ -98,13 +98,14 @@ def make_extractor(spec: dict):
     def extract(item: list) -> dict:
         path, content = item
         try:
-            array, content, decoder = _extract(path, feature_spec, content)
+            array, content, undeclared = _extract(path, feature_spec, content)
         except GenrekitError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # a decoder or feature bug on one file must not end the batch
             logger.exception("unexpected failure on %s", path)
             return {"error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
-        return {"features": array.tolist(), "dtype": str(array.dtype), "content": content, "decoder": decoder}
+        return {"features": array.tolist(), "dtype": str(array.dtype), "content": content,
+                "length_undeclared": undeclared}
 
     return extract
 
@@ -205,9 +206,9 @@ def extract_features(
                 array = np.asarray(outcome["features"], dtype=outcome["dtype"])
                 if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
                     try:
-                        cache.put(spec, outcome["content"], array, outcome["decoder"])
+                        cache.put(spec, outcome["content"], array, audio.revision_of(outcome["length_undeclared"]))
                         if index in versions:
-                            cache.remember(versions[index], outcome["content"], outcome["decoder"])
+                            cache.remember(versions[index], outcome["content"], outcome["length_undeclared"])
                     except OSError as exc:  # a full or read-only cache: the features are kept, not cached
                         logger.warning("%s: features not cached: %s", paths[index], exc)
                 record(index, (array, outcome["content"], False, None))
