@@ -427,11 +427,9 @@ def _patches_to_onnx(module, output_names: list[str], what: str, *, heard: bool 
         names.append("heard")
         shapes["heard"] = {0: torch.export.Dim("heard", min=1), 1: patches}
     try:
-        with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*shares the same shape constraints")  # both inputs' patch axis
+        with _exporter_quiet():  # "shares the same shape constraints": both inputs' patch axis, as meant
             program = torch.onnx.export(module, example, input_names=names, output_names=output_names,
                                         dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False)
-        logger.debug("%s", chatter.getvalue())
         _fold_constants(program)
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"ONNX export of {what!r} failed: {type(exc).__name__}: {exc}") from exc
@@ -565,17 +563,25 @@ def _after_musicnn(head, musicnn_model: str):
 
 
 @contextlib.contextmanager
-def _quiet_loggers(*names: str):
-    """Only errors from these loggers (and those below them) while the block runs."""
-    loggers = [logging.getLogger(name) for name in names]
+def _exporter_quiet():
+    """PyTorch's exporter prints its progress, and warns and logs what it works around (no
+    torchvision, a GRU's weights, a deprecated check): PyTorch's business, shown with -v
+    (genrekit's debug log) only."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._dynamo", "torch.fx",
+                                                   "torch._export")]
     levels = [each.level for each in loggers]
     for each in loggers:
         each.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            yield
     finally:
         for each, level in zip(loggers, levels):
             each.setLevel(level)
+    logger.debug("%s", chatter.getvalue())
+    for warning in warned:
+        logger.debug("exporter: %s", warning.message)
 
 
 def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | os.PathLike) -> Path:
@@ -606,18 +612,11 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
         name, inner, graph_frontend = "log_mel", net.body, False
         example = net.frontend(torch.randn(2, (config["n_frames"] - 1) * config["frontend"]["hop_length"]) * 0.1)
     try:
-        # the exporter prints its progress, and warns of what it works around (no torchvision, a GRU's
-        # weights, a deprecated check): PyTorch's business, shown with -v only
-        with contextlib.redirect_stdout(io.StringIO()) as chatter, warnings.catch_warnings(record=True) as warned, \
-                _quiet_loggers("torch.onnx", "torch.export", "torch._dynamo", "torch.fx", "torch._export"):
-            warnings.simplefilter("always")
+        with _exporter_quiet():
             program = torch.onnx.export(WithSoftmax(inner).eval(), (example,), input_names=[name],
                                         output_names=["probabilities"],
                                         dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}},
                                         opset_version=OPSET, dynamo=True, verbose=False)
-        logger.debug("%s", chatter.getvalue())
-        for warning in warned:
-            logger.debug("exporter: %s", warning.message)
         _fold_constants(program)
         model = program.model_proto
     except Exception as exc:  # the exporter raises many types
