@@ -764,7 +764,9 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     assert settings_conflict(stopped, spec) is None
 
 
-def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, gtzan_mini):
+def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, gtzan_mini, monkeypatch):
+    import os
+
     """Resuming went by file name only: a dataset of the same ids and other audio (gtzan-mini's
     15-20 s starts, then the full clips) into the same --out kept the old spectrograms."""
     from genrekit.datasets import load_folder, write_spectrograms
@@ -786,6 +788,18 @@ def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, g
     write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
     assert LogMelSpec.load(out / "logmel" / "jazz" / "a.npz")[0].shape[1] > 1.8 * frames["jazz"]
     assert (out / "logmel" / "rock" / "b.npz").stat().st_mtime_ns == kept  # unchanged audio: not redone
+    # a resume reads a file again to hash it only where its size or time changed
+    from genrekit import audio
+
+    hashed = []
+    content_hash = audio.content_hash
+    monkeypatch.setattr(audio, "content_hash", lambda path, **kw: hashed.append(path) or content_hash(path, **kw))
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    assert hashed == []
+    os.utime(other, ns=(1, 1))  # touched, the same audio: hashed, kept
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    assert hashed == [str(other)] and (out / "logmel" / "rock" / "b.npz").stat().st_mtime_ns == kept
+    monkeypatch.undo()
     # a file written before spectrograms recorded their source is kept; a damaged one is redone
     S, _ = LogMelSpec.load(out / "logmel" / "rock" / "b.npz")
     spec.save(out / "logmel" / "rock" / "b.npz", S[:, :5])

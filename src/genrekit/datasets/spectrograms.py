@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from genrekit import __version__
 import numpy as np
 
+from genrekit import __version__
 from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.errors import GenrekitError
@@ -39,16 +39,31 @@ class SpectrogramRun:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def _source_identity(path: str) -> str:
-    """What a spectrogram records of its audio: a local file's SHA-256 (a copy elsewhere is the
-    same audio); a URL's size and modification time (not fetched again just to hash it)."""
+def _source_identity(path: str, recorded: str = "") -> str:
+    """What a spectrogram records of its audio: a local file's SHA-256 with its size and
+    modification time (a copy elsewhere is the same audio; a file whose size and time are
+    those ``recorded`` is not read again to hash it); a URL's size and modification time
+    (not fetched again just to hash it)."""
     from genrekit import audio
     from genrekit.audio import remote
 
     if remote.is_url(path):
         found = remote.stat(path)
         return f"url:{found.size}|{found.mtime_ns}"
-    return f"sha256:{audio.content_hash(path)}"
+    try:
+        status = os.stat(path)
+    except OSError:  # gone or unreadable: content_hash names the file and why
+        return f"sha256:{audio.content_hash(path)}"
+    stamp = f"{status.st_size}|{status.st_mtime_ns}"
+    if recorded.startswith("sha256:") and recorded.endswith(f"|{stamp}"):
+        return recorded
+    return f"sha256:{audio.content_hash(path)}|{stamp}"
+
+
+def _same_source(recorded: str, now: str) -> bool:
+    """The same audio: the same URL version, or the same local content (a touched or copied file too)."""
+    return recorded == now or (recorded.startswith("sha256:") and now.startswith("sha256:")
+                               and recorded.split("|")[0] == now.split("|")[0])
 
 
 def _recorded_source(target: Path) -> str | None:
@@ -124,9 +139,10 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     every file that failed and why).
 
     Files already there are kept, so an interrupted run resumes, unless they came from other
-    audio than the track's file holds now (each records its source: a local file's SHA-256, a
-    URL's size and modification time; files written before 2026-12-04 record none and are
-    kept), or are damaged; each new one is written atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
+    audio than the track's file holds now (each records its source: a local file's SHA-256,
+    hashed again only where its size or modification time changed; a URL's size and
+    modification time; files written before 2026-12-04 record none and are kept), or cannot
+    be opened (a write cut short); each new one is written atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
     ``failures`` and the run goes on.
 
     Parameters
@@ -170,10 +186,10 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                 bar.advance(task)
                 continue
             try:
-                if source is None or source[0] != track.path:
-                    source = track.path, _source_identity(track.path)
                 recorded = _recorded_source(target) if target.exists() else None
-                if recorded is None or recorded not in ("", source[1]):  # resume: finished ones are kept
+                if source is None or source[0] != track.path:
+                    source = track.path, _source_identity(track.path, recorded or "")
+                if recorded is None or not (recorded == "" or _same_source(recorded, source[1])):  # resume: kept
                     if last is None or last[0] != track.path:
                         y, sr = audio.load(track.path, sr=spec.sample_rate)
                         last = track.path, spec.compute(y, sr)
