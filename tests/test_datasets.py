@@ -765,10 +765,10 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
 
 
 def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, gtzan_mini, monkeypatch):
-    import os
-
     """Resuming went by file name only: a dataset of the same ids and other audio (gtzan-mini's
     15-20 s starts, then the full clips) into the same --out kept the old spectrograms."""
+    import os
+
     from genrekit.datasets import load_folder, write_spectrograms
     from genrekit.features import LogMelSpec
 
