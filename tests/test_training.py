@@ -598,7 +598,14 @@ def test_a_run_into_an_earlier_runs_folder_leaves_nothing_of_it_to_describe_the_
                                 "--no-cv", "--out", str(out), "--cache", str(tmp_path / "cache")])
     assert again.exit_code == EXIT_OK, again.output
     assert not (out / "model.onnx").exists() and (out / "earlier-model.onnx").read_bytes() == b"the earlier model's export"
-    assert "the ONNX export of the earlier model is now earlier-model.onnx" in " ".join(again.output.split())
+    said = f"the ONNX export of the earlier model is now earlier-model.onnx; export this run's model with `genrekit " \
+           f"export {out} --out {out}`"
+    assert "".join(said.split()) in "".join(again.output.split())  # the log wraps long paths anywhere
+    (out / "model.onnx").write_bytes(b"a second export")  # the first one kept is not overwritten
+    assert runner.invoke(app, ["train", str(short_two_genres), "--model", "logreg", "--features", "gtzan57", "--no-cv",
+                               "--out", str(out), "--cache", str(tmp_path / "cache")]).exit_code == EXIT_OK
+    assert (out / "earlier-model.onnx").read_bytes() == b"the earlier model's export"
+    assert (out / "earlier-model-2.onnx").read_bytes() == b"a second export"
 
 
 def test_two_training_runs_into_one_folder_do_not_both_write_it(tmp_path, short_two_genres):
@@ -619,6 +626,15 @@ def test_two_training_runs_into_one_folder_do_not_both_write_it(tmp_path, short_
     assert second.exit_code != 0
     assert f"{out}: another `genrekit train` is writing to this folder" in " ".join(second.output.split())
     assert sorted(p.name for p in out.iterdir()) == [TRAIN_LOCK]
+    # a run refused once it holds the lock (here: no validation track for a network) leaves no folder behind
+    few = tmp_path / "few"
+    for genre in ("classical", "metal"):
+        (few / genre).mkdir(parents=True)
+        for clip in sorted((short_two_genres / genre).iterdir())[:4]:
+            (few / genre / clip.name).symlink_to(clip)
+    refused = CliRunner().invoke(app, ["train", str(few), "--model", "cnn4", "--out", str(tmp_path / "new")])
+    assert refused.exit_code != 0 and "no validation track" in " ".join(refused.output.split())
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_training_file_gone_after_fitting_costs_its_record_not_the_model(tmp_path, gtzan_mini):

@@ -8,6 +8,7 @@ model and :func:`write_run_folder`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -191,12 +192,19 @@ def run_training(
     if out_dir is None:
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
                              cache=cache)
-    lock = Path(out_dir) / TRAIN_LOCK
-    # two runs into one folder: the second's model and reports were replaced by the first's after both said done
-    with exclusive_lock(lock, f"{out_dir}: another `genrekit train` is writing to this folder (it holds {lock.name}); "
-                              "wait for it to finish, or train into another folder"):
-        return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
-                             out_dir=out_dir, cache=cache)
+    lock, made = Path(out_dir) / TRAIN_LOCK, not Path(out_dir).exists()
+    try:
+        # two runs into one folder: the second's model and reports were replaced by the first's after both said done
+        with exclusive_lock(lock, f"{out_dir}: another `genrekit train` is writing to this folder (it holds "
+                                  f"{lock.name}); wait for it to finish, or train into another folder"):
+            return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
+                                 out_dir=out_dir, cache=cache)
+    except BaseException:
+        if made and [p.name for p in Path(out_dir).iterdir()] == [TRAIN_LOCK]:  # a refused run leaves no folder
+            lock.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(out_dir).rmdir()
+        raise
 
 
 def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split: str, sizes, seed: int,
@@ -254,10 +262,11 @@ def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) ->
         logger.warning("%s: holds an earlier run, which this run replaces", out)
     export = out / "model.onnx"
     if export.exists():  # the user's, but shipped under that name it would be taken for this run's model
-        kept = out / "earlier-model.onnx"
+        kept = next(out / name for n in range(1, 10_000)
+                    if not (out / (name := "earlier-model.onnx" if n == 1 else f"earlier-model-{n}.onnx")).exists())
         os.replace(export, kept)
         logger.warning("%s: the ONNX export of the earlier model is now %s; export this run's model with "
-                       "`genrekit export %s`", export, kept.name, out)
+                       "`genrekit export %s --out %s`", export, kept.name, out, out)
     others = [name for name in RUN_FOLDER_FILES if name != trained.file_name and name != "model.onnx"]
     stale = [*others, "report.html", "run.json", "metrics.json", "metrics.md", "confusion_matrix.png",
              "predictions.csv", "cv.json", "disagreements.csv", "splits.csv"]
