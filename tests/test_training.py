@@ -160,9 +160,12 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
     # 4 tracks a genre leave no validation track: said before a file is read (these do not exist)
     few = Dataset(name="few", root="/music", tracks=[Track(f"{g}{i}", f"/music/{g}/{i}.wav", g)
                                                       for g in ("jazz", "rock") for i in range(4)])
-    with pytest.raises(DatasetError, match=r"/music: the split holds no validation track, which a network needs .*"
-                                           r"the smallest genre has 4 track\(s\)"):
+    with pytest.raises(DatasetError, match=r"/music \(few\): the split holds no validation track, which a network "
+                                           r"needs .* is a track from 5 tracks up, and the smallest genre has 4\)"):
         train_network_model(few, preset="cnn4", progress=False)
+    with pytest.raises(DatasetError, match=r"split='dataset' gives none\); mark some tracks 'val'"):
+        train_network_model(few.with_splits({t.track_id: "train" for t in few.tracks}), preset="cnn4",
+                            split="dataset", progress=False)
     with pytest.raises(ParameterError, match=r"specaugment masks spectrograms; musicnn-finetune's trained part"):
         train_network_model(few, preset="musicnn-finetune", specaugment=True, progress=False)  # before any file
     parameters = [torch.nn.Parameter(torch.zeros(1))]

@@ -10,6 +10,8 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from genrekit.datasets import Dataset
 from genrekit.errors import DatasetError, ParameterError
 from genrekit._files import write_json
@@ -120,13 +122,13 @@ def train_network_model(
         logger.warning("l2=0 (--l2 0) leaves weight_decay=%g in force; for no decay give weight_decay=0 "
                        "(--weight-decay 0) too", weight_decay)
     fit = partial(_fit_network, preset=preset, config=config, aggregation=aggregation, resume=resume,
-                  progress=progress, out_dir=out_dir)
+                  progress=progress, out_dir=out_dir, split=split, sizes=sizes)
     return run_training(dataset, fit, name=preset, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
                         out_dir=out_dir)
 
 
 def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, resume: bool, progress: bool,
-                 out_dir: str | Path | None) -> Trained:
+                 out_dir: str | Path | None, split: str = "random", sizes=(0.8, 0.1, 0.1)) -> Trained:
     """A network's step of :func:`~genrekit.train.run.run_training`: training on the train
     tracks, early-stopped on the validation tracks, then its model file scored on the test
     tracks as ``evaluate`` scores it."""
@@ -135,10 +137,18 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
 
     ids = {part: [t.track_id for t in dataset.tracks if t.split == part] for part in ("train", "val", "test")}
     if not ids["val"]:  # early stopping needs them: refused before any audio is decoded
-        per_genre = min(Counter(t.label for t in dataset.tracks).values())
-        raise DatasetError(f"{dataset.root}: the split holds no validation track, which a network needs to choose its "
-                           f"epoch (the smallest genre has {per_genre} track(s); a 10% share of a genre gives one from "
-                           "5 tracks up); add tracks, or give the dataset's own split with a val part (--split dataset)")
+        where = dataset.root if Path(dataset.root).name == dataset.name else f"{dataset.root} ({dataset.name})"
+        if split == "random":
+            per_genre = min(Counter(t.label for t in dataset.tracks).values())
+            smallest = int(np.ceil((0.5 - 1e-9) / sizes[1])) if sizes[1] > 0 else None
+            why = (f"its validation share is {sizes[1]:g}" if smallest is None else
+                   f"a validation share of {sizes[1]:g} of a genre, rounded half up, is a track from {smallest} "
+                   f"tracks up, and the smallest genre has {per_genre}")
+            fix = "add tracks, give a larger validation share, or a split of your own (--split dataset)"
+        else:
+            why, fix = f"split={split!r} gives none", "mark some tracks 'val' in the dataset's split"
+        raise DatasetError(f"{where}: the split holds no validation track, which a network needs to choose its epoch "
+                           f"({why}); {fix}")
     recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume)
     fitted = recipe.fit(ids["train"], ids["val"])
     net, history = fitted.model, fitted.details["history"]
