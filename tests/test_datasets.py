@@ -301,18 +301,23 @@ def test_fma(tmp_path, clip, fma_genres):
     assert "track 2 repeats track 2's file; left out" in {p.reason for p in medium.problems}
 
 
-def test_fmas_audio_folder_is_not_read_as_numbered_genres(tmp_path, clip, fma_genres):
+def test_fmas_audio_folder_is_not_read_as_numbered_genres(tmp_path, clip, fma_genres, monkeypatch):
     """Given fma_small/ itself, the loader read its folders 000, 001... as 156 genres; and no
     command could reach the medium subset where the small one was there too."""
     _write_fma(tmp_path, clip, fma_genres)
     small, medium = load_dataset(tmp_path / "fma_small"), load_dataset(tmp_path / "fma_medium")
     assert (small.name, [t.track_id for t in small.tracks]) == ("fma_small", ["2", "5", "10"])
     assert (medium.name, [t.track_id for t in medium.tracks]) == ("fma_medium", ["2", "5", "10", "20"])
+    (tmp_path / "fma_small" / "__MACOSX").mkdir()  # unzipped on a Mac; and "." given from inside the folder
+    monkeypatch.chdir(tmp_path / "fma_small")
+    assert [t.track_id for t in load_dataset(".").tracks] == ["2", "5", "10"]
+    monkeypatch.chdir(tmp_path)
     assert medium.tracks[0].path == str(tmp_path / "fma_medium" / "000" / "000002.mp3")
     (tmp_path / "fma_medium").rename(tmp_path / "fma_full")  # FMA's untrimmed audio: every track
     full = load_dataset(tmp_path / "fma_full")
     assert full.name == "fma_full" and [t.track_id for t in full.tracks] == ["2", "5", "10", "20"]
     assert any("track 26 has no top genre" in p.reason for p in full.problems)
+    shutil.rmtree(tmp_path / "fma_small" / "__MACOSX")
     assert len(load_dataset(tmp_path / "fma_small", kind="folder")) == 5  # asked for by name: as asked
     alone = tmp_path / "elsewhere" / "fma_small"
     shutil.copytree(tmp_path / "fma_small", alone)

@@ -152,6 +152,10 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
         refused = CliRunner().invoke(app, ["export", str(model), "--int8", "--calibration", str(given),
                                            "--out", str(tmp_path / "cli.onnx")])
         assert refused.exit_code == EXIT_USAGE and f"--calibration {given}: {said}" in " ".join(refused.output.split())
+    unused = CliRunner().invoke(app, ["export", str(model), "--calibration", str(by_id[train[0]]),
+                                      "--out", str(tmp_path / "cli.onnx")])
+    assert unused.exit_code == EXIT_USAGE and "--calibration: calibrates --int8 quantization, which was not asked " \
+        "for" in " ".join(unused.output.split())
 
 
 def test_int8_export_needs_calibration_audio(edge_network, tmp_path, bad_files):

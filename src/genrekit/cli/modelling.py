@@ -353,6 +353,8 @@ def export(
     _output_folder(out.parent, "--out")  # before the model is loaded (or, for the default, built)
     model_path = Path(_model(model_path, model_option, default=None))
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
+    if calibration and not int8:
+        _usage_error("--calibration: calibrates --int8 quantization, which was not asked for (add --int8)")
     for given in calibration or []:  # named now, not after the fp32 export (or as if no --calibration were given)
         if not given.exists():
             _usage_error(f"--calibration {given}: no such file or folder")

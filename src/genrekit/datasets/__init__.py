@@ -83,6 +83,7 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
         elif find_gtzan_root(path) is not None:
             kind = "gtzan"
         elif is_fma_audio_folder(path):  # its folders are numbers, not genres: read as folders, 156 "genres"
+            path = path.resolve()  # "." given inside it: its parent is the folder above
             if not is_fma(path.parent):
                 raise DatasetError(f"{path}: FMA's audio folder (NNN/NNNNNN.mp3), whose folder names are numbers, not "
                                    "genres; the genres come from fma_metadata/tracks.csv: put fma_metadata/ beside it")

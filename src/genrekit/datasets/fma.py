@@ -36,7 +36,7 @@ def is_fma(root: str | os.PathLike) -> bool:
 def is_fma_audio_folder(folder: str | os.PathLike) -> bool:
     """Whether ``folder`` is one of FMA's audio folders (``fma_small/``...): its visible
     folders all named by three digits, one of them holding ``NNNNNN.mp3`` files."""
-    folders = [p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith(".")]
+    folders = [p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != "__MACOSX"]
     return bool(folders) and all(re.fullmatch(r"\d{3}", p.name) for p in folders) and any(
         re.fullmatch(r"\d{6}\.mp3", f.name) for p in folders for f in p.iterdir())
 
