@@ -161,8 +161,13 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         split_word = row.get("split", "").strip()
         split = SPLIT_WORDS.get(split_word.lower()) if split_word else None
         try:
-            # one file however the row spells its path (a URL: its scheme and host in any case, its region option)
-            same_file = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}" if url else path.resolve()
+            # one file however the row spells its path (a URL: its scheme in any case, an HTTP host too, its
+            # region option; a bucket's or a user's name as written: old S3 buckets and HDFS users have capitals)
+            if url:
+                host = parts.netloc.lower() if parts.scheme.lower() in ("http", "https") else parts.netloc
+                same_file = f"{parts.scheme.lower()}://{host}{parts.path}"
+            else:
+                same_file = path.resolve()
         except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
             problems.append(DatasetProblem(str(path), f"listed at {where}: cannot be resolved ({exc})"))
             continue
