@@ -205,7 +205,8 @@ def _differences(a: str, b: str) -> list[str]:
 
     found = ["case"] if composed(a).strip() != composed(b).strip() else []
     found += ["spaces"] if a != a.strip() or b != b.strip() else []
-    found += ["Unicode composition (an accent written as its own character)"] if composed(a) != a or composed(b) != b else []
+    if composed(a) != a or composed(b) != b:
+        found.append("Unicode composition (an accent written as its own character)")
     return found
 
 

@@ -103,10 +103,11 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     Missing files, empty labels and repeated track ids are reported as problems and those
     rows left out. A ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
     ``training``, ``valid``, ``validation``, ``dev``, ``testing``); another word is reported
-    and the row kept without a split of its own (``split="dataset"`` then refuses it). (URLs are not checked here, which would be a
-    request per row: a missing object fails when it is read, named. A URL's options other
-    than ``region`` are refused: a manifest from elsewhere must not send requests signed
-    with the user's credentials to its own host, ``endpoint_override``.)
+    and the row kept without a split of its own (``split="dataset"`` then refuses it). (URLs
+    are not checked here, which would be a request per row: a missing object fails when it is
+    read, named. A URL's options other than ``region`` are refused: a manifest from elsewhere
+    must not send requests signed with the user's credentials to its own host,
+    ``endpoint_override``.)
 
     Parameters
     ----------

@@ -142,8 +142,8 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     audio than the track's file holds now (each records its source: a local file's SHA-256,
     hashed again only where its size or modification time changed; a URL's size and
     modification time; files written before 2026-12-04 record none and are kept), or cannot
-    be opened (a write cut short); each new one is written atomically. A track that cannot be decoded, or whose file cannot be written, is listed in
-    ``failures`` and the run goes on.
+    be opened (a write cut short); each new one is written atomically. A track that cannot be
+    decoded, or whose file cannot be written, is listed in ``failures`` and the run goes on.
 
     Parameters
     ----------
