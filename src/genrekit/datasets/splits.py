@@ -43,6 +43,11 @@ def _groups_by_genre(labels: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray
     return names, majority, np.bincount(group_of, minlength=len(names))
 
 
+def _asked(fraction: float, total: int) -> int:
+    """Tracks a share of ``total`` holds out, rounded half up: 5 tracks at 10% give 1, not round()'s 0."""
+    return int(np.floor(fraction * total + 0.5 + 1e-9))
+
+
 def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
              totals: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices (rest, held out): ``fraction`` of each genre's tracks, rounded half up (of
@@ -63,7 +68,7 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
         members = np.flatnonzero(majority == label)
         rng.shuffle(members)
         total = totals[label] if totals is not None else int(size[members].sum())
-        target = int(np.floor(fraction * total + 0.5 + 1e-9))  # half up: 5 tracks at 10% give 1, not round()'s 0
+        target = _asked(fraction, total)
         taken = 0
         for group in members[:-1]:
             if taken >= target:
@@ -87,7 +92,7 @@ def holdout_shortfalls(labels, parts, sizes: tuple[float, float, float]) -> dict
     for label in np.unique(labels):
         total = int(np.sum(labels == label))
         for part, fraction in (("val", sizes[1]), ("test", sizes[2])):
-            asked = int(np.floor(fraction * total + 0.5 + 1e-9))
+            asked = _asked(fraction, total)
             got = int(np.sum((labels == label) & (parts == part)))
             if abs(got - asked) > max(1, asked // 4) or (got == 0 < asked):
                 found.setdefault(str(label), {})[part] = [got, asked]

@@ -99,7 +99,7 @@ class FeatureCache:
         except OSError:
             return None
         if len(remembered) == 2:  # the content hash, and whether it is an MP3 without a declared length
-            return remembered[0], revision_of(remembered[1] in ("mp3-nolength", "mp3-whole"))
+            return remembered[0], revision_of(remembered[1] == "mp3-nolength")
         if len(remembered) == 1 and PurePosixPath(urlsplit(remote_file.url).path).suffix.lower() != ".mp3":
             return remembered[0], ""  # remembered before decoders had revisions, which only MP3s have
         return None

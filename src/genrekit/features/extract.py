@@ -61,12 +61,13 @@ def extract_file(path: str, spec: FeatureSpec, content: str | None = None) -> tu
     return array, content
 
 
-def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndarray, str, bool]:
-    """(features, content hash, whether it is an MP3 without a declared length) of a path or a URL."""
+def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndarray, str, bool | None]:
+    """(features, content hash, whether it is an MP3 without a declared length) of a path or a
+    URL; the last is None for a path, whose caller reads it itself where it keeps a cache."""
     if remote.is_url(path):  # one local copy, hashed and decoded; errors name the URL
         with remote.local_copy(path) as local:
             return (*_extract_local(local, spec, content, name=path), audio.mp3_length_undeclared(local))
-    return (*_extract_local(path, spec, content, name=path), audio.mp3_length_undeclared(path))
+    return (*_extract_local(path, spec, content, name=path), None)
 
 
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
@@ -168,6 +169,7 @@ def extract_features(
         # Cache hits are served here, so a fully cached run starts no worker process.
         todo: list[tuple[int, str | None]] = []
         versions: dict[int, remote.RemoteFile] = {}  # files named by URL: hashed by the worker, on its copy
+        revisions: dict[int, str] = {}  # local files: the decoder revision of their cache entries
         for index, path in enumerate(paths):
             content = None
             if cache is not None:
@@ -177,6 +179,7 @@ def extract_features(
                         content, decoder = cache.content_of(versions[index]) or (None, "")
                     else:
                         content, decoder = audio.content_hash(path), audio.decoder_revision(path)
+                        revisions[index] = decoder
                 except GenrekitError as exc:
                     record(index, (None, None, False, str(exc)))
                     bar.advance(task)
@@ -206,7 +209,8 @@ def extract_features(
                 array = np.asarray(outcome["features"], dtype=outcome["dtype"])
                 if cache is not None:  # kept as each file finishes: an interrupted run resumes from here
                     try:
-                        cache.put(spec, outcome["content"], array, audio.revision_of(outcome["length_undeclared"]))
+                        cache.put(spec, outcome["content"], array, revisions[index] if index in revisions
+                                  else audio.revision_of(outcome["length_undeclared"]))
                         if index in versions:
                             cache.remember(versions[index], outcome["content"], outcome["length_undeclared"])
                     except OSError as exc:  # a full or read-only cache: the features are kept, not cached

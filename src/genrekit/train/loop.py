@@ -45,6 +45,14 @@ def spec_augment(x: torch.Tensor, generator: torch.Generator, *, freq: int = 16,
     return x
 
 
+def refuse_frozen_specaugment(preset: str, *, frozen: bool, specaugment: bool) -> None:
+    """SpecAugment masks spectrograms: a network whose trained part reads the features of a
+    frozen pretrained part has none to mask (ParameterError)."""
+    if frozen and specaugment:
+        raise ParameterError(f"specaugment masks spectrograms; {preset}'s trained part reads the features of its "
+                             "frozen pretrained part")
+
+
 def frozen_features(body: nn.Module, examples: ChunkSet, *, batch: int = 16, progress: bool = True) -> ChunkSet:
     """``examples`` through ``body.frozen_features`` (the pretrained part it does not train),
     once: what its head trains on."""
@@ -152,17 +160,17 @@ def train_network(
     from rich.progress import Progress
 
     config = config.resolved()
-    # what it trains on, before a frozen part's features (which another device computes otherwise)
-    data, content = _data_fingerprint(train, n_classes), _content_fingerprint(train, labels)
+    # what it trains on (for the checkpoint: none without a folder, as in each CV fold), before a
+    # frozen part's features (which another device computes otherwise)
+    data, content = ((_data_fingerprint(train, n_classes), _content_fingerprint(train, labels)) if out_dir is not None
+                     else (None, None))
     if net is None:
         torch.manual_seed(config.seed)  # the initial weights are part of what the seed fixes
         net = build_network(config.preset, n_classes)
     body = net.body if hasattr(net, "body") else net
     body.to(config.device)
     if hasattr(body, "frozen_features"):
-        if config.specaugment:
-            raise ParameterError(f"specaugment masks spectrograms; {config.preset}'s trained part reads the features "
-                                 "of its frozen pretrained part")
+        refuse_frozen_specaugment(config.preset, frozen=True, specaugment=bool(config.specaugment))
         train = frozen_features(body, train, progress=progress)
         val = None if val is None else frozen_features(body, val, progress=progress)
         body = body.head  # from here on, what trains

@@ -240,9 +240,10 @@ class NetworkRecipe:
             if ignored:
                 raise ParameterError(f"{', '.join(ignored)}: network {name!r} trains on spectrogram images as they "
                                      "are, which waveform augmentation and window overlap do not change")
-        if resolved.specaugment and hasattr(preset.build, "frozen_features"):
-            raise ParameterError(f"specaugment masks spectrograms; {name}'s trained part reads the features of its "
-                                 "frozen pretrained part")
+        from genrekit.train.loop import refuse_frozen_specaugment
+
+        refuse_frozen_specaugment(name, frozen=hasattr(preset.build, "frozen_features"),
+                                  specaugment=bool(resolved.specaugment))
 
     def _examples(self, net, parts: dict[str, str]):
         from genrekit.train.network_data import network_chunks
