@@ -450,6 +450,10 @@ def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
     assert result.exit_code == EXIT_OK, result.output
     model = out / "model.safetensors"
     assert load_network(model)[1]["aggregation"] == "vote"
+    from genrekit.train.checkpoint import CHECKPOINT_FILE, read_checkpoint_state
+
+    # its epoch was chosen by votes too, as the model file will score tracks
+    assert read_checkpoint_state(out / CHECKPOINT_FILE)["aggregation"] == "vote"
 
     # The 14 training and validation clips are recognised by their content and left out.
     result = runner.invoke(app, ["evaluate", str(model), str(two_genres), "--out", str(tmp_path / "eval")])
@@ -705,3 +709,22 @@ def test_a_genre_whose_every_training_file_fails_is_refused_not_kept_as_a_label(
                                            r"\(\d failed; first: .*b\d\.wav: "):
         train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", cache=FeatureCache(feature_cache),
                     progress=False, split="all", cv=False)
+
+
+def test_validation_tracks_are_scored_as_the_model_will_combine_their_chunks():
+    from genrekit.train.loop import track_accuracy
+
+    # one confident chunk for genre 0 against two mild ones for genre 1 (the truth)
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.2, 0.8]])
+    y, tracks = np.array([1, 1, 1, 1]), np.array(["a", "a", "a", "b"])
+    assert track_accuracy(proba, y, tracks, aggregation="mean") == 0.5  # a's mean says genre 0
+    assert track_accuracy(proba, y, tracks, aggregation="vote") == 1.0  # a's chunks vote 2 to 1 for genre 1
+
+
+def test_an_unknown_aggregation_is_refused_before_training(train_chunks):
+    from genrekit.errors import ParameterError
+
+    sets, _ = train_chunks
+    with pytest.raises(ParameterError, match="aggregation='median' must be one of mean, vote"):
+        train_network(sets["train"], sets["val"], len(GENRES), TrainConfig(preset="default", epochs=1),
+                      progress=False, aggregation="median")

@@ -91,13 +91,16 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> to
     return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
-def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray) -> float:
-    """Accuracy of the mean chunk probability per track."""
-    correct = []
-    for track in np.unique(tracks):
-        rows = tracks == track
-        correct.append(proba[rows].mean(axis=0).argmax() == y[rows][0])
-    return float(np.mean(correct))
+def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray, *, aggregation: str = "mean") -> float:
+    """Accuracy per track, its chunks combined as the model will combine them (``mean`` of
+    probabilities or majority ``vote``: :func:`genrekit.evaluate.metrics.aggregate_tracks`)."""
+    from genrekit.evaluate.metrics import aggregate_tracks
+
+    tracks = np.asarray(tracks)
+    track_proba, order = aggregate_tracks(proba, tracks, method=aggregation)
+    _, first = np.unique(tracks, return_index=True)
+    truth = dict(zip(tracks[first], np.asarray(y)[first]))
+    return float(np.mean([track_proba[i].argmax() == truth[track] for i, track in enumerate(order)]))
 
 
 def train_network(
@@ -112,6 +115,7 @@ def train_network(
     stop_after: int | None = None,
     progress: bool = True,
     labels: list[str] | None = None,
+    aggregation: str = "mean",
 ) -> tuple[nn.Module, list[dict]]:
     """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy
     (of epochs as accurate, the lowest validation loss).
@@ -141,6 +145,9 @@ def train_network(
         Show a progress bar.
     labels : list of str, optional
         The genres' names, in the order of ``y``: a checkpoint of other genres is not resumed.
+    aggregation : str
+        How a validation track's chunks are combined (``mean`` or ``vote``), as the trained
+        model will combine them, so the epoch kept is the best for that.
 
     Returns
     -------
@@ -155,10 +162,15 @@ def train_network(
     Raises
     ------
     ParameterError
-        A setting out of range, or ``specaugment`` for a body that trains on frozen features.
+        A setting out of range, ``aggregation`` unknown, or ``specaugment`` for a body that
+        trains on frozen features.
     """
     from rich.progress import Progress
 
+    from genrekit.evaluate.metrics import AGGREGATIONS
+
+    if aggregation not in AGGREGATIONS:
+        raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
     config = config.resolved()
     # what it trains on (for the checkpoint: none without a folder, as in each CV fold), before a
     # frozen part's features (which another device computes otherwise)
@@ -196,12 +208,17 @@ def train_network(
             best_loss = state.get("best_loss")  # checkpoints before 2026-12-04 keep none
             best_loss = math.inf if best_loss is None else float(best_loss)
             best_epoch = state.get("best_epoch")
+            chosen_by = state.get("aggregation", "mean")  # checkpoints before 2026-12-04 chose by the mean
         except ParameterError:  # another run's checkpoint: _check_resumable says how
             raise
         except damaged as exc:
             raise ParameterError(f"{checkpoint}: cannot resume from it ({type(exc).__name__}: {exc}); delete it to "
                                  "train from the start") from exc
         logger.info("resuming at epoch %d", start)
+        if chosen_by != aggregation and val is not None:
+            logger.warning("%s: its epochs were scored with aggregation %r, this run scores with %r: the best epoch "
+                           "so far stays as chosen until a later one scores higher", checkpoint, chosen_by,
+                           aggregation)
         planned = (state.get("config") or {}).get("epochs")
         if planned not in (None, config.epochs):  # the cosine schedule is planned over the epochs
             logger.warning("%s: made for %s epochs, resumed for %d: the learning rate of the epochs left follows "
@@ -265,7 +282,7 @@ def train_network(
                 proba = predict_chunks(body, val.X.to(config.device))
                 val_y = val.y.numpy()
                 record["val_chunk_accuracy"] = float((proba.argmax(1) == val_y).mean())
-                record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track)
+                record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track, aggregation=aggregation)
                 record["val_loss"] = float(-np.mean(np.log(np.clip(proba[np.arange(len(val_y)), val_y], 1e-12, 1))))
                 record["seconds"] = time.perf_counter() - started
             history.append(record)
@@ -286,7 +303,7 @@ def train_network(
                 save_checkpoint(folder, body, optimizer, best, {"epoch": epoch, "history": history,
                                  "best_accuracy": best_accuracy,
                                  "best_loss": best_loss if math.isfinite(best_loss) else None, "stale": stale,
-                                 "best_epoch": best_epoch,
+                                 "best_epoch": best_epoch, "aggregation": aggregation,
                                  "config": asdict(config),
                                  "data": data, "data_content": content})
             bar.advance(task)

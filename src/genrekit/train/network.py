@@ -149,7 +149,8 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
             why, fix = f"split={split!r} gives none", "mark some tracks 'val' in the dataset's split"
         raise DatasetError(f"{where}: the split holds no validation track, which a network needs to choose its epoch "
                            f"({why}); {fix}")
-    recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume)
+    recipe = NetworkRecipe(preset, dataset, config, progress=progress, out_dir=out_dir, resume=resume,
+                           aggregation=aggregation)
     fitted = recipe.fit(ids["train"], ids["val"])
     net, history = fitted.model, fitted.details["history"]
 

@@ -197,6 +197,9 @@ class NetworkRecipe:
     out_dir : path, optional
         Where :func:`~genrekit.train.loop.train_network` writes its checkpoint
         after every epoch; ``resume`` continues from it.
+    aggregation : str
+        How validation tracks' chunks are combined to choose the epoch kept (``mean`` or
+        ``vote``), as the trained model combines them.
 
     Raises
     ------
@@ -213,10 +216,10 @@ class NetworkRecipe:
     extraction_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, name: str, dataset: Dataset, config: TrainConfig, *, progress: bool = False,
-                 out_dir=None, resume: bool = False):
+                 out_dir=None, resume: bool = False, aggregation: str = "mean"):
         self.check(name, config)
         self.name, self.dataset, self.labels, self.config = name, dataset, dataset.labels, config
-        self.progress, self.out_dir, self.resume = progress, out_dir, resume
+        self.progress, self.out_dir, self.resume, self.aggregation = progress, out_dir, resume, aggregation
         self.aggregations, self.folds_in_parallel = ("mean", "vote"), False
         self.summary = {"search": False, "epochs": config.epochs}
         self.setup = {"network_epochs": config.epochs,
@@ -269,7 +272,7 @@ class NetworkRecipe:
                                f"got {sorted(sets) or 'none'}")
         net, history = train_network(sets["train"], sets.get("val"), len(self.labels), self.config, net=net,
                                      out_dir=self.out_dir, resume=self.resume, progress=self.progress,
-                                     labels=list(self.labels))
+                                     labels=list(self.labels), aggregation=self.aggregation)
         fitted = {t for part in wanted for t in sets[part].track}
         return Fitted(net, [t.track_id for t in self.dataset.tracks if t.track_id in fitted], failures, {
             "seconds_per_epoch": float(np.mean([h["train_seconds"] for h in history])) if history else float("nan"),
