@@ -111,7 +111,10 @@ def test_a_real_clip_gets_its_genre(server, gtzan_mini):
     assert set(body["probabilities"]) == set(GENRES)
     assert sum(body["proportions"].values()) == pytest.approx(1.0)
     assert body["timeline"] and body["timeline"][0]["start"] >= 0
-    assert body["path"] == clip.name and body["model"].startswith("model.genrekit@")
+    assert body["path"] == clip.name and body["model_id"].startswith("model.genrekit@")
+    described = httpx.get(f"{server['url']}/v1/model").json()
+    assert body["model_id"] == described["id"]
+    assert body["model"] == described["name"] == "logreg"  # the model's name, as the command line's JSON gives it
     assert [t["genre"] for t in body["top"]][0] == "metal"
     assert "styles" in body and body["styles"] is None  # a model on fma518 features gives no styles
 

@@ -79,7 +79,7 @@ def prediction_record(prediction: Prediction, top: int | None = None, **extra: A
         How many genres its ``top`` lists (default: all).
     **extra
         Fields set after the prediction's own (the service: ``path`` as the client named the
-        file, ``model``, ``size_bytes``, ``seconds``).
+        file, ``model_id``, ``size_bytes``, ``seconds``).
 
     Returns
     -------

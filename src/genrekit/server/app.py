@@ -506,7 +506,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             logger.error("analysing %s failed", upload.filename, exc_info=error)
             return _error(500, f"{upload.filename}: internal error ({type(error).__name__}) in the analysis; "
                                "the service goes on")
-        return JSONResponse(prediction_record(waiting.result(), path=upload.filename, model=description["id"],
+        # ``model`` as the command line's JSON gives it (the model's name); ``model_id`` its file's identity
+        return JSONResponse(prediction_record(waiting.result(), path=upload.filename, model_id=description["id"],
                                               size_bytes=upload.size, seconds=round(time.perf_counter() - started, 3)))
 
     @app.get("/", include_in_schema=False)
