@@ -244,3 +244,71 @@ def test_a_genre_missing_from_the_fit_gets_a_zero_column():
         proba = predict_proba(estimator, X, 3)
         assert proba.shape == (40, 3) and np.all(proba[:, 1] == 0) and np.allclose(proba.sum(axis=1), 1)
         assert np.array_equal(proba.argmax(axis=1), estimator.predict(X))
+
+
+def test_xgboost_fits_a_fold_that_lacks_a_genre_between_others():
+    """xgboost takes only genres 0..k-1: a training part without genre 1 of three is fitted on
+    renumbered genres, and its probabilities come back under their own genres' columns."""
+    pytest.importorskip("xgboost", reason="xgboost is the 'full' extra")
+    from genrekit.models.classical import fit_estimator, predict_proba
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.repeat([0, 2], 20)
+    X[y == 2] += 3
+    groups = np.arange(40)
+    for search in (False, True):
+        estimator, _ = fit_estimator("xgboost", X, y, groups, search=search, n_iter=2, inner_splits=3, seed=0)
+        proba = predict_proba(estimator, X, 3)
+        assert proba.shape == (40, 3) and np.all(proba[:, 1] == 0) and np.allclose(proba.sum(axis=1), 1)
+        assert (proba.argmax(axis=1) == y).mean() > 0.9
+    whole, _ = fit_estimator("xgboost", X, np.repeat([0, 1], 20), groups, search=False, n_iter=0, inner_splits=3,
+                             seed=0)
+    assert not hasattr(whole, "genre_columns_")  # every genre present: fitted as it is
+
+
+def test_few_rows_fit_nearest_neighbours_and_searches_that_fit_them():
+    from genrekit.models.classical import fit_estimator, predict_proba
+
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(6, 5)), np.array([0, 0, 1, 1, 2, 2])
+    X += 3 * y[:, None]
+    estimator, _ = fit_estimator("knn", X, y, np.arange(6), search=False, n_iter=0, inner_splits=3, seed=0)
+    assert estimator[-1].n_neighbors == 6 and predict_proba(estimator, X, 3).shape == (6, 3)  # 7 asked
+    X12, y12 = np.repeat(X, 2, axis=0), np.repeat(y, 2)
+    estimator, best = fit_estimator("knn", X12, y12, np.arange(12), search=True, n_iter=5, inner_splits=3, seed=0)
+    assert 1 <= best["clf__n_neighbors"] <= 8  # the smallest inner training part: 12 rows less a fold's 4
+
+
+def test_a_search_without_enough_groups_per_genre_keeps_the_defaults_and_says_so(caplog):
+    """A genre of two tracks by one artist: no inner fold could both train on it and leave
+    it out, so no search runs (scikit-learn refused the fold count with a traceback)."""
+    from genrekit.models.classical import fit_estimator
+
+    rng = np.random.default_rng(2)
+    y = np.array([0] * 4 + [1] * 2 + [2] * 4)
+    groups = np.array([0, 1, 2, 3, 4, 4, 5, 6, 7, 8])
+    with caplog.at_level("WARNING"):
+        estimator, best = fit_estimator("logreg", rng.normal(size=(10, 5)), y, groups, search=True, n_iter=2,
+                                        inner_splits=3, seed=0)
+    assert best == {} and estimator[-1].C == 1.0
+    assert "no hyperparameter search on these 10 rows" in caplog.text
+
+
+def test_a_failing_cv_beside_the_model_leaves_the_model(monkeypatch, caplog):
+    from genrekit.errors import AnalysisStopped
+    from genrekit.train import classical
+
+    def fails(*args, **kwargs):
+        raise ValueError("n_splits=3 cannot be greater than the number of members in each class.")
+
+    monkeypatch.setattr(classical, "small_dataset_cv", fails)
+    with caplog.at_level("WARNING"):
+        assert classical._auxiliary_cv(None, "logreg", seed=0) is None
+    assert "the k-fold CV beside the model failed" in caplog.text and "n_splits=3" in caplog.text
+
+    def stopped(*args, **kwargs):
+        raise AnalysisStopped("stopped")
+
+    monkeypatch.setattr(classical, "small_dataset_cv", stopped)
+    with pytest.raises(AnalysisStopped):  # a run being stopped is not a failed score
+        classical._auxiliary_cv(None, "logreg", seed=0)

@@ -343,6 +343,20 @@ def test_train_disagreements_know_every_genre_of_a_song():
     found = _disagreements(dataset, trained)
     assert [(d.path, d.owner_genres, d.model_genre) for d in found] == [("/m/b.mp3", ["Jazz"], "Rock")]
 
+    # b's fold never trained on jazz (one artist's, held out whole): no dispute, only a genre it did not know
+    trained.cv["untrained_tracks"] = ["b.mp3"]
+    assert _disagreements(dataset, trained) == []
+
+
+def test_cv_names_tracks_whose_fold_never_learned_their_genre():
+    import pandas as pd
+
+    from genrekit.train.classical import _untrained_tracks
+
+    tracks = pd.DataFrame({"track": ["b1", "b2", "c1", "c2", "r1", "r2"], "y": [0, 0, 1, 1, 2, 2]})
+    folds = [{"test_tracks": ["b1", "c1", "c2", "r1"]}, {"test_tracks": ["b2", "r2"]}]  # country: one artist
+    assert _untrained_tracks(tracks, folds) == ["c1", "c2"]
+
 
 def test_broken_and_hostile_tags_are_problems_named_and_the_rest_loads(tmp_path, clip, corrupted_file):
     """A corrupted file, text named .mp3, an empty .flac and a genre tag of 100,000 characters:

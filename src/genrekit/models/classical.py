@@ -10,6 +10,7 @@ the model file).
 from __future__ import annotations
 
 import contextlib
+import logging
 import inspect
 import tempfile
 import warnings
@@ -40,6 +41,8 @@ from sklearn.tree import DecisionTreeClassifier
 from genrekit.errors import ModelError
 from genrekit.models.gaussianize import YeoJohnson
 from genrekit.models.tagprior import TagPriorClassifier
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -279,7 +282,8 @@ def predict_proba(estimator: Pipeline, X: np.ndarray, n_labels: int | None = Non
             scores = np.stack([-scores, scores], axis=1) / 2
         exp = np.exp(scores - scores.max(axis=1, keepdims=True))
         proba = exp / exp.sum(axis=1, keepdims=True)
-    classes = getattr(estimator, "classes_", None)
+    # genres of a fit whose labels were renumbered (xgboost: a training part that lacks a genre), else its classes
+    classes = getattr(estimator, "genre_columns_", getattr(estimator, "classes_", None))
     if n_labels is None or classes is None or proba.shape[1] == n_labels:
         return proba
     full = np.zeros((len(proba), n_labels))
@@ -390,7 +394,9 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
         Each row's group (its track or artist): inner folds never split one.
     search, n_iter, inner_splits, seed
         Randomized search with ``n_iter`` candidates over ``inner_splits`` grouped folds
-        (see :func:`make_search`); ``seed`` also seeds the model.
+        (see :func:`make_search`), fewer where a genre's groups are too few for each fold to
+        train on every genre (none below two: a warning, and the default settings); ``seed``
+        also seeds the model.
     labels, columns : list[str], optional
         ``y``'s genres and ``X``'s columns (see :func:`make_model`).
 
@@ -398,18 +404,70 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
     -------
     estimator : Pipeline
         Fitted (a classifier whose ``fit`` takes ``groups`` gets them, to keep its own
-        inner folds grouped).
+        inner folds grouped). Rows lacking a genre (a cross-validation fold's) are fitted as
+        they are; xgboost, which takes only consecutive genres, on renumbered ones, the
+        genres kept in ``genre_columns_`` for :func:`predict_proba`. A nearest-neighbour
+        model asks no more neighbours than there are rows.
     best_params : dict
         The search's best parameters; empty without ``search``.
     """
+    present = np.unique(y)
+    renumbered = _needs_consecutive_labels(name) and not np.array_equal(present, np.arange(len(present)))
+    if renumbered:  # xgboost takes genres 0..k-1 only: a training part without a genre is renumbered
+        y = np.searchsorted(present, y)
+    splits = _inner_splits(X, y, groups, inner_splits, seed) if search else 0
+    if search and splits < 2:
+        logger.warning("%s: no hyperparameter search on these %d rows: a genre's tracks are too few groups (artists, "
+                       "else files) for inner folds that each train on every genre; its default settings are used",
+                       name, len(y))
     with quiet_fit():
-        if not search:
+        if splits < 2:
             model = make_model(name, seed=seed, labels=labels, columns=columns)
+            _fit_neighbours(model, len(y))
             takes_groups = "groups" in inspect.signature(model[-1].fit).parameters
-            return model.fit(X, y, **({"clf__groups": groups} if takes_groups else {})), {}
-        with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
-            searcher = make_search(name, n_iter=n_iter, n_splits=inner_splits, seed=seed, n_jobs=1, memory=cache,
-                                   labels=labels, columns=columns)
-            takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
-            searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
-        return searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
+            fitted, best = model.fit(X, y, **({"clf__groups": groups} if takes_groups else {})), {}
+        else:
+            with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
+                searcher = make_search(name, n_iter=n_iter, n_splits=splits, seed=seed, n_jobs=1, memory=cache,
+                                       labels=labels, columns=columns)
+                smallest = min(len(train) for train, _ in searcher.cv.split(X, y, groups))
+                searcher.param_distributions = _within_rows(searcher.param_distributions, smallest)
+                takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
+                searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
+            fitted, best = searcher.best_estimator_.set_params(memory=None), dict(searcher.best_params_)
+    if renumbered:
+        fitted.genre_columns_ = present  # predict_proba puts each column back under its genre
+    return fitted, best
+
+
+def _needs_consecutive_labels(name: str) -> bool:
+    """Whether the model's classifier takes only genres numbered 0..k-1 (xgboost)."""
+    return name == "xgboost"
+
+
+def _inner_splits(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, seed: int) -> int:
+    """The most inner folds, up to ``asked``, whose training parts each hold every genre of
+    ``y`` (as :func:`make_search` draws them); 0 where not even two do."""
+    per_genre = min(len(np.unique(groups[y == genre])) for genre in np.unique(y))
+    for splits in range(min(asked, per_genre), 1, -1):
+        folds = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(X, y, groups)
+        if all(len(np.unique(y[train])) == len(np.unique(y)) for train, _ in folds):
+            return splits
+    return 0
+
+
+def _fit_neighbours(model: Pipeline, n_rows: int) -> None:
+    """A nearest-neighbour classifier asks no more neighbours than there are rows to fit."""
+    neighbours = model[-1].get_params().get("n_neighbors")
+    if isinstance(neighbours, int) and neighbours > n_rows:
+        model.set_params(clf__n_neighbors=n_rows)
+
+
+def _within_rows(space: dict, n_rows: int) -> dict:
+    """``space`` with its number of neighbours drawn no higher than ``n_rows`` (the smallest
+    inner training part): a candidate asking more cannot be fitted."""
+    neighbours = space.get("clf__n_neighbors")
+    if neighbours is None or not hasattr(neighbours, "support"):
+        return space
+    low, high = neighbours.support()
+    return {**space, "clf__n_neighbors": randint(int(low), int(min(high, n_rows)) + 1)}

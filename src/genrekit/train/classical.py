@@ -139,9 +139,25 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
         model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=table.failures,
         file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
         hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
-        cv=small_dataset_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
-                            any_size=any_size, search=search, n_iter=n_iter) if cv else None,
+        cv=_auxiliary_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs, any_size=any_size,
+                         search=search, n_iter=n_iter) if cv else None,
     )
+
+
+def _auxiliary_cv(table, model: str, **options) -> dict | None:
+    """:func:`small_dataset_cv` after the model is fitted: where it fails, the fitted model is
+    kept and saved, and the failure said (a score beside the model is not worth the model)."""
+    from genrekit.errors import AnalysisStopped
+
+    try:
+        return small_dataset_cv(table, model, **options)
+    except AnalysisStopped:  # a run being stopped stops here too
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the extra score; the model stands
+        logger.warning("the k-fold CV beside the model failed, so none is reported (%s: %s); the model itself is "
+                       "fitted and saved", type(exc).__name__, exc)
+        logger.debug("the k-fold CV's failure", exc_info=exc)
+        return None
 
 
 def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "mean",
@@ -176,9 +192,10 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     dict or None
         ``protocol`` (in words), ``n_splits``, ``n_tracks``, ``accuracy_mean``, ``accuracy_std``,
         ``balanced_accuracy_mean``, ``f1_macro_mean``, ``fold_accuracy`` (one per fold),
-        ``per_genre`` (genre -> ``n``, ``recall`` and ``precision``, None where undefined) and
+        ``per_genre`` (genre -> ``n``, ``recall`` and ``precision``, None where undefined),
         ``out_of_fold`` (track id -> genre -> its probability from the fold that held the track
-        out). ``n_splits`` is also no more than the number of groups. None, besides the cases
+        out) and ``untrained_tracks`` (those whose fold never trained on their genre: a genre of
+        too few artists to share between folds; a warning names the genres). ``n_splits`` is also no more than the number of groups. None, besides the cases
         above, when every track is in one group; a warning is logged for that and for a genre
         of one track.
 
@@ -210,6 +227,13 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
                             search=search, n_iter=n_iter, inner_splits=3)
     out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
                    for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+    untrained = _untrained_tracks(tracks, result["folds"])
+    if untrained:
+        thin = sorted({table.labels[y] for y in tracks.set_index("track").loc[untrained, "y"]})
+        logger.warning("k-fold CV: genre(s) %s are held out whole by the fold that tests them (their tracks are too "
+                       "few artists to share between folds), so those %d track(s) are scored by a model that never "
+                       "learned their genre (recall 0 there by construction) and are not called mis-tags",
+                       ", ".join(thin), len(untrained))
     grouping = fold_grouping(table)
     return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
                         + (f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)")
@@ -219,7 +243,19 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
                                                        "f1_macro_mean") if k in result},
             "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]],
             "per_genre": _per_genre(tracks, table.labels, out_of_fold),
-            "out_of_fold": out_of_fold}
+            "out_of_fold": out_of_fold, "untrained_tracks": untrained}
+
+
+def _untrained_tracks(tracks, folds: list[dict]) -> list[str]:
+    """The tracks whose genre the fold that tested them never trained on (every other track of
+    the genre in that fold's test part too: one artist, grouped)."""
+    genre = dict(zip(tracks["track"].astype(str), tracks["y"]))
+    untrained = []
+    for fold in folds:
+        tested = set(fold["test_tracks"])
+        trained = {y for track, y in genre.items() if track not in tested}
+        untrained += [t for t in fold["test_tracks"] if genre[t] not in trained]
+    return untrained
 
 
 def _per_genre(tracks, labels: list[str], out_of_fold: dict[str, dict[str, float]]) -> dict[str, dict]:

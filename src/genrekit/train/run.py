@@ -215,7 +215,8 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
         logger.warning("no test tracks: the model is trained but not evaluated")
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
     if trained.cv:
-        summary["cv"] = {k: v for k, v in trained.cv.items() if k not in ("fold_accuracy", "out_of_fold")}
+        summary["cv"] = {k: v for k, v in trained.cv.items()
+                         if k not in ("fold_accuracy", "out_of_fold", "untrained_tracks")}
     training = training_record(dataset, trained, split=split, seed=seed, cache=cache)
     if trained.describe is not None:
         trained.describe(summary, training)
@@ -286,9 +287,11 @@ def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | N
     # a song's genres: all of them where the owner gave several (its first labels it with
     # multi="first", but a model naming its second does not dispute the owner)
     labels_of = dataset.taxonomy.labels_of if dataset.taxonomy is not None else {}
+    # a track whose fold never learned its genre cannot be told from a mis-tag: no row
+    untrained = set(trained.cv.get("untrained_tracks") or ())
     rows: dict[str, dict] = {}
     for track in dataset.tracks:
-        if track.track_id in out_of_fold:
+        if track.track_id in out_of_fold and track.track_id not in untrained:
             row = rows.setdefault(track.path, {"path": track.path, "owner_genres": list(labels_of.get(track.path, [])),
                                                 "probabilities": out_of_fold[track.track_id]})
             if track.label not in row["owner_genres"]:
