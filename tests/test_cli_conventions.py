@@ -203,6 +203,21 @@ def test_a_bad_choice_is_a_usage_error_naming_the_choices(tmp_path, args, option
     assert not list(tmp_path.iterdir())  # refused before any work
 
 
+@pytest.mark.parametrize("options, expected", [
+    (["--features", "logmel", "--chunk", "3"], "--chunk 3: --features logmel writes each track's whole spectrogram"),
+    (["--features", "logmel", "--hop-length", "5000"],
+     "--hop-length 5000 is longer than --n-fft 2048: the 2952 samples between windows would never be analysed"),
+    (["--features", "logmel", "--n-fft", "100", "--hop-length", "50"],
+     "--n-mels 128 with --n-fft 100: more mel bands than the 51 frequency bins"),
+    (["--features", "gtzan57", "--n-mels", "64"], "--n-mels 64: these set log-mel spectrograms (--features logmel)"),
+], ids=["chunk", "hop", "bins", "not-logmel"])
+def test_log_mel_options_that_would_be_ignored_or_leave_audio_out_are_refused(tmp_path, options, expected):
+    (tmp_path / "data").mkdir()
+    result = invoke("features", tmp_path / "data", "--out", tmp_path / "out", *options, env=WIDE)
+    assert result.exit_code == EXIT_USAGE and expected in _flat(result.output), result.output
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
 def test_a_numeric_choice_is_refused_by_name():
     result = invoke("tag", "library", "--id3v2-version", "2", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--id3v2-version 2: expected 3 or 4" in _flat(result.output)

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -238,6 +239,12 @@ def test_a_damaged_spectrogram_file_is_named(tmp_path):
         else:
             assert S.shape[0] == spec.n_mels
     assert refused > 250
+
+    # settings no spec takes (a hop past the window), written by hand: refused, naming the file
+    np.savez(tmp_path / "odd.npz", S=np.zeros((32, 10), np.float32),
+             params=np.array(json.dumps({**LogMelSpec(n_mels=32).to_dict(), "hop_length": 4096})))
+    with pytest.raises(FeatureError, match=r"odd\.npz: not a log-mel spectrogram file genrekit wrote .*hop_length=4096"):
+        LogMelSpec.load(tmp_path / "odd.npz")
     np.savez(tmp_path / "other.npz", S=np.ones((3, 3)))  # somebody else's file
     with pytest.raises(FeatureError, match=r"other.npz: not a log-mel spectrogram file genrekit wrote \(KeyError"):
         LogMelSpec.load(tmp_path / "other.npz")
@@ -320,6 +327,18 @@ def test_a_whole_number_sample_rate_of_any_type_is_the_same_rate():
     for rate in (44100.5, 10**9, 0, True):
         with pytest.raises(ParameterError, match="sample_rate"):
             FeatureSpec("gtzan57", sample_rate=rate)
+
+
+def test_fma518_refuses_a_rate_its_spectral_contrast_cannot_use_before_any_audio():
+    """At 11025 Hz every file failed with librosa's "Frequency band exceeds Nyquist"."""
+    from genrekit.features.fma import fma518
+
+    for rate in (8000, 11025, 12800):
+        with pytest.raises(ParameterError, match=f"sample_rate={rate}: fma518 needs at least 12801 Hz"):
+            FeatureSpec("fma518", sample_rate=rate)
+    assert FeatureSpec("gtzan57", sample_rate=8000).sample_rate == 8000  # it computes at any rate
+    y = np.random.default_rng(0).normal(size=12801 * 3).astype(np.float32) * 0.1
+    assert np.isfinite(fma518(y=y, sr=FeatureSpec("fma518", sample_rate=12801).sample_rate)).all()
 
 
 def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from genrekit.errors import GenrekitError
+from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models import catalogue
 from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
@@ -98,7 +98,14 @@ def features(
     from genrekit.features import FeatureSpec
 
     if feature_set == "logmel":
+        if chunk is not None:  # a spectrogram is the whole track: networks cut their own windows from it
+            _usage_error(f"--chunk {chunk:g}: --features logmel writes each track's whole spectrogram (a network cuts "
+                         "its own windows); --chunk is for the table feature sets")
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
+    changed = [f"--{name} {value}" for name, value, default in (("n-mels", n_mels, 128), ("hop-length", hop_length, 512),
+                                                                 ("n-fft", n_fft, 2048)) if value != default]
+    if changed:
+        _usage_error(f"{', '.join(changed)}: these set log-mel spectrograms (--features logmel), not {feature_set}")
     data = _load_dataset(dataset, kind)
     spec = FeatureSpec.at_default_level(feature_set, chunk)
     chosen = _runner(runner, jobs, address, preload=["genrekit.features.extract"])  # a missing extra: before --out
@@ -117,9 +124,13 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
     from genrekit.datasets import settings_conflict, write_spectrograms
     from genrekit.features import LogMelSpec
 
+    try:  # before any file is read or written
+        spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
+    except ParameterError as exc:  # named as the options are
+        _usage_error(str(exc).replace("n_mels=", "--n-mels ").replace("hop_length=", "--hop-length ")
+                     .replace("n_fft=", "--n-fft "))
     data = _load_dataset(dataset, kind)
     _output_folder(out, "--out")
-    spec = LogMelSpec(n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
     conflict = settings_conflict(out, spec)
     if conflict:
         _usage_error(f"--out {conflict}")

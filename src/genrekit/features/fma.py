@@ -2,7 +2,11 @@
 
 Eleven librosa features, each summarised over time by seven statistics, named and ordered
 as in FMA's published ``features.csv`` (columns sorted by feature, statistic, number), so
-that genrekit's table and FMA's are interchangeable.
+that tools read genrekit's table and FMA's alike. Their values are not FMA's, and the two
+tables must not be mixed in one model: FMA computed them at each MP3's own rate (mostly
+44.1 kHz), its spectral centroid, bandwidth, roll-off and contrast as if that audio were at
+22050 Hz; genrekit computes every feature at the spec's rate (22050 Hz by default), in Hz
+that mean what they say.
 """
 
 from __future__ import annotations

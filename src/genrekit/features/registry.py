@@ -32,6 +32,7 @@ class _Definition:
     description: str
     sample_rate: int = 22050
     fixed_rate: bool = False  # a pretrained network's input rate, not a choice
+    lowest_rate: tuple[int, str] | None = None  # the lowest rate it can be computed at, and why
 
 
 _MUSICNN_TRAINED_ON = {"MSD_musicnn": "Million Song Dataset", "MTT_musicnn": "MagnaTagATune"}
@@ -46,6 +47,8 @@ _DEFINITIONS: dict[str, _Definition] = {
         fma.fma518,
         _fma518_column_names(),
         "FMA's 518 librosa statistics (Defferrard et al. 2017)",
+        lowest_rate=(12801, "its spectral contrast's highest band, of 6 octaves from 200 Hz, starts at "
+                            "6400 Hz, which must be under the Nyquist frequency"),
     ),
     "gtzan57": _Definition(
         gtzan.gtzan57,
@@ -135,6 +138,9 @@ class FeatureSpec:
             raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
                                  f"at {definition.sample_rate} Hz")
         problem = spec_number_problem(self.sample_rate, self.chunk_duration, self.hop_duration, self.min_duration)
+        lowest = definition.lowest_rate
+        if problem is None and lowest is not None and self.sample_rate < lowest[0]:
+            problem = f"sample_rate={self.sample_rate}: {self.name} needs at least {lowest[0]} Hz ({lowest[1]})"
         if problem:
             raise ParameterError(problem)
         if self.level_dbfs is not None and not is_level(self.level_dbfs):

@@ -87,8 +87,9 @@ class LogMelSpec:
     Raises
     ------
     ParameterError
-        ``pad_mode`` or ``compression`` is not one of these. The sizes are checked only when
-        :meth:`compute` runs (see :func:`log_mel`).
+        ``pad_mode`` or ``compression`` is not one of these; a size is not a whole number
+        from 1 up; ``hop_length`` exceeds ``n_fft`` (audio left out between windows); or
+        ``n_mels`` exceeds the FFT's ``n_fft // 2 + 1`` frequency bins.
     """
 
     sample_rate: int = 22050
@@ -103,6 +104,16 @@ class LogMelSpec:
 
     def __post_init__(self):
         check_front_end(self.compression, self.pad_mode)
+        sizes = {"n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels}
+        odd = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
+        if odd:
+            raise ParameterError(", ".join(f"{k}={v!r}" for k, v in odd.items()) + ": expected whole numbers from 1 up")
+        if self.hop_length > self.n_fft:  # the audio between windows would never be analysed
+            raise ParameterError(f"hop_length={self.hop_length} is longer than n_fft={self.n_fft}: the "
+                                 f"{self.hop_length - self.n_fft} samples between windows would never be analysed")
+        if self.n_mels > self.n_fft // 2 + 1:
+            raise ParameterError(f"n_mels={self.n_mels} with n_fft={self.n_fft}: more mel bands than the "
+                                 f"{self.n_fft // 2 + 1} frequency bins an FFT of that size gives")
 
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
         """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 (dB, or ``compression``)."""
@@ -139,7 +150,7 @@ class LogMelSpec:
             if not isinstance(params, dict):
                 raise ValueError(f"params are {type(params).__name__}, expected an object")
             spec = cls(**params)
-        except (*DAMAGED_FILE_ERRORS, KeyError, TypeError) as exc:  # a cut, damaged or foreign file
+        except (*DAMAGED_FILE_ERRORS, KeyError, TypeError, ParameterError) as exc:  # a cut, damaged or foreign file
             raise FeatureError(f"{path}: not a log-mel spectrogram file genrekit wrote ({type(exc).__name__}: "
                                f"{exc})") from exc
         if S.ndim != 2 or S.shape[0] != spec.n_mels or not np.issubdtype(S.dtype, np.floating):
