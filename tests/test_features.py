@@ -365,3 +365,25 @@ def test_a_urls_remembered_content_carries_its_decoder_revision(tmp_path, monkey
     cache.put(FeatureSpec("gtzan57"), "cd" * 32, np.ones((1, 57)), "mp3-whole")
     assert cache.get(FeatureSpec("gtzan57"), "cd" * 32) is None
     assert cache.get(FeatureSpec("gtzan57"), "cd" * 32, "mp3-whole") is not None
+
+
+def test_whole_clip_features_are_computed_segment_by_segment_as_they_are_decoded(monkeypatch):
+    """Each 30 s segment is computed before the next is decoded, so an hour's file holds one
+    segment in memory, not all 120 (300 MB at 22050 Hz)."""
+    from genrekit.features import extract
+
+    decoded = []
+
+    def segments(path, **options):
+        for k in range(4):
+            decoded.append(k)
+            yield k * 30.0, (k + 1) * 30.0, np.full(10, float(k), np.float32)
+
+    def compute(self, y, sr):
+        assert decoded[-1] == y[0], "a segment computed after the next was decoded"
+        return np.full((1, len(self.columns)), y[0])
+
+    monkeypatch.setattr(extract, "song_chunks", segments)
+    monkeypatch.setattr(FeatureSpec, "compute", compute)
+    array, _ = extract.extract_file(__file__, FeatureSpec("gtzan57"), content="x")
+    assert array[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]

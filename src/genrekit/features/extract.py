@@ -76,11 +76,11 @@ def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: s
         if spec.chunked:
             y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
             array = spec.compute(y, sr)
-        else:  # one row per segment, cut as prediction cuts a song (a long intro and outro skipped); every
-            # segment decoded first, so a silent or truncated file fails before any feature is computed
-            segments = [np.array(segment) for _, _, segment in song_chunks(
-                path, sr=spec.sample_rate, chunk_seconds=SEGMENT_SECONDS, pad=False, min_seconds=spec.min_duration)]
-            array = np.concatenate([spec.compute(segment, spec.sample_rate) for segment in segments])
+        else:  # one row per segment, cut as prediction cuts a song (a long intro and outro skipped), each
+            # computed as it is decoded: memory holds one segment however long the file (an hour was 300 MB)
+            segments = song_chunks(path, sr=spec.sample_rate, chunk_seconds=SEGMENT_SECONDS, pad=False,
+                                   min_seconds=spec.min_duration)
+            array = np.concatenate([spec.compute(np.asarray(segment), spec.sample_rate) for _, _, segment in segments])
     except AudioError as exc:
         if name == path:
             raise
