@@ -115,9 +115,16 @@ def test_chunk_signal():
         chunk_signal(y, 22050, chunk_duration=0)
 
 
-def test_feature_spec():
+def test_feature_spec(monkeypatch):
     spec = FeatureSpec("gtzan57", chunk_duration=3.0)
     assert spec.key() != FeatureSpec("gtzan57").key()
+    from genrekit.features import registry
+
+    # features cached under another librosa (0.10 moved MFCC means by up to 5%) are not reused
+    installed = spec.key()
+    monkeypatch.setattr(registry, "_computing_libraries", lambda: {"librosa": "0.10", "soxr": "1.1"})
+    assert spec.key() != installed
+    monkeypatch.undo()
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(FeatureError, match="unknown; expected one of fma518, gtzan57"):
         FeatureSpec("mfcc-only")

@@ -25,6 +25,21 @@ from genrekit.features.limits import spec_number_problem
 FEATURE_VERSION = 2
 
 
+@functools.cache
+def _computing_libraries() -> dict[str, str]:
+    """The major.minor versions of the libraries whose changes change features (read from the
+    installed packages' metadata, without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("librosa", "soxr"):
+        try:
+            found[name] = ".".join(version(name).split(".")[:2])
+        except PackageNotFoundError:
+            found[name] = "none"
+    return found
+
+
 @dataclass(frozen=True)
 class _Definition:
     function: Callable[..., np.ndarray]
@@ -180,8 +195,9 @@ class FeatureSpec:
         return cls(**known)
 
     def key(self) -> str:
-        """Stable identifier of these parameters, used to key the cache."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """Stable identifier of these parameters and of the libraries that compute them (librosa's
+        and soxr's major.minor: librosa 0.10 moved MFCC means by up to 5%), used to key the cache."""
+        text = json.dumps({**self.to_dict(), "libraries": _computing_libraries()}, sort_keys=True)
         return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
