@@ -296,3 +296,24 @@ def test_the_report_says_when_its_averages_count_absent_genres_and_when_its_spli
 
     assert averaging_note(evaluation_metrics(np.array([0, 1]), np.eye(2), np.array(["a", "b"]), ["x", "y"],
                                              chunked=False)) is None
+
+
+def test_dollar_signs_in_genres_and_file_names_are_drawn_as_written(tmp_path):
+    """matplotlib reads "$...$" as mathtext: a genre "$_$ trap" made every plot, and so
+    evaluate and train, fail part-way through writing their results."""
+    from matplotlib.text import Text
+
+    from genrekit._files import save_figure
+    from genrekit.evaluate.metrics import classification_scores
+    from genrekit.evaluate.report import plot_confusion
+
+    labels = ["$_$ trap", "a$\\x$", "Ke$ha & $uicide"]
+    scores = classification_scores(np.array([0, 1, 2, 0]), np.eye(3)[[0, 1, 2, 1]], labels)
+    assert plot_confusion(scores, tmp_path / "confusion.png", title="run $x$").stat().st_size > 0
+
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots()
+    axis.set_title("$\\frac{")  # mathtext that cannot be parsed
+    save_figure(figure, tmp_path / "title.png")
+    assert not any(text.get_parse_math() for text in figure.findobj(Text))

@@ -310,7 +310,8 @@ def written_by_genrekit(path: str | os.PathLike) -> bool:
 
 def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
     """Save a matplotlib ``figure`` as PNG at ``path``, atomically, and close it (also when
-    saving fails, so a long run does not keep figures open).
+    saving fails, so a long run does not keep figures open). Its texts are drawn as written,
+    never parsed as mathtext (names with ``$`` in them are names).
 
     Parameters
     ----------
@@ -327,9 +328,13 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
         ``path``.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.text import Text
 
     path = Path(path)
     try:
+        # names are drawn as written: "$" (Ke$ha, a genre "$_$") is no mathtext, which misdrew or refused them
+        for text in figure.findobj(Text):
+            text.set_parse_math(False)
         with atomic_path(path) as temporary:
             figure.savefig(temporary, dpi=dpi, format="png", metadata={"Software": PNG_SOFTWARE})
     finally:
