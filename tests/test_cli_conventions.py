@@ -924,3 +924,15 @@ def test_sigterm_and_sighup_stop_a_command_in_order_unless_the_process_ignores_t
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_compare_refuses_more_folds_than_any_genre_of_its_table_has_tracks(tmp_path):
+    rows = ["filename,length,a,b,label"] + [f"{g}.{k:05d}.wav,661794,{k},{k * 2},{g}" for g in ("jazz", "rock")
+                                            for k in range(3)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    result = invoke("compare", "--table", tmp_path / "t.csv", "--models", "logreg", "--folds", "5", "--out",
+                    tmp_path / "out", env=WIDE)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "--folds 5: the largest genre of" in _flat(result.output) and "has 3 tracks; expected at most 3 folds" in \
+        _flat(result.output)
+    assert not (tmp_path / "out").exists()

@@ -498,7 +498,10 @@ def test_check_genres_refuses_one_genre_and_names_thin_genres(caplog):
     assert check_genres(_dataset({"jazz": 2, "rock": 2})) == {} and not caplog.text
     with pytest.raises(DatasetError, match=r"/music: folds=5 .* 4 tracks"):  # K-fold needs K groups
         check_genres(_dataset({"jazz": 2, "rock": 2}), purpose="cross-validation", folds=5)
-    assert check_genres(_dataset({"jazz": 3, "rock": 2}), folds=5) == {}
+    assert check_genres(_dataset({"jazz": 5, "rock": 2}), folds=5) == {}
+    # five tracks, but stratified folds need a genre to fill five (scikit-learn's traceback, before)
+    with pytest.raises(DatasetError, match=r"/music: folds=5 needs a genre of at least 5 tracks; the largest has 3"):
+        check_genres(_dataset({"jazz": 3, "rock": 2}), folds=5)
 
 
 def test_training_refuses_one_genre_before_extraction(monkeypatch):

@@ -158,3 +158,26 @@ def test_a_file_system_without_locks_does_not_refuse_an_evaluation(tmp_path, mon
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with _out_lock(tmp_path):
         pass
+
+
+def test_a_comparison_says_in_how_many_folds_its_nested_search_ran():
+    from genrekit.evaluate.report import comparison_markdown
+    from genrekit.train.classical import _search_words
+
+    row = {"model": "logreg", "accuracy_mean": 0.8, "accuracy_std": 0.01, "f1_macro_mean": 0.7, "f1_macro_std": 0.02,
+           "fit_seconds": 0.1, "fold_accuracy": [0.8, 0.8, 0.8]}
+    cells = [comparison_markdown([row | extra], title="t").splitlines()[-1].split(" | ")[-1]
+             for extra in ({"search": False}, {"search": True}, {"search": True, "searched_folds": 3},
+                           {"search": True, "searched_folds": 1}, {"search": True, "searched_folds": 0})]
+    assert cells == ["none |", "nested |", "nested |", "nested in 1 of 3 folds |", "none (too few artists per genre) |"]
+    folds = [{"best_params": {"clf__C": 1.0}}, {"best_params": {}}]
+    assert _search_words(True, 20, folds) == ", a 20-candidate randomized search nested in 1 of the 2 training folds"
+    assert _search_words(True, 20, folds[:1]).endswith("nested in each training fold") and not _search_words(False, 20, folds)
+
+
+def test_more_folds_than_any_genre_has_tracks_is_refused_by_name():
+    from genrekit.datasets import kfold_splits
+    from genrekit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="n_splits=5: the largest genre has 3 tracks; expected at most 3 folds"):
+        kfold_splits(np.repeat([0, 1], 3), np.arange(6), n_splits=5)

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import zipfile
 
@@ -279,19 +280,30 @@ def test_few_rows_fit_nearest_neighbours_and_searches_that_fit_them():
     assert 1 <= best["clf__n_neighbors"] <= 8  # the smallest inner training part: 12 rows less a fold's 4
 
 
-def test_a_search_without_enough_groups_per_genre_keeps_the_defaults_and_says_so(caplog):
-    """A genre of two tracks by one artist: no inner fold could both train on it and leave
-    it out, so no search runs (scikit-learn refused the fold count with a traceback)."""
+def test_a_search_takes_the_inner_folds_the_rows_allow_or_keeps_the_defaults_and_says_so(caplog):
+    """scikit-learn refused 3 inner folds of a training part whose genres have 2 tracks or
+    fewer (a traceback, and the run's model lost): fewer folds are searched; where none
+    could train on two genres (xgboost: on every genre), the defaults are kept, said."""
     from genrekit.models.classical import fit_estimator
 
     rng = np.random.default_rng(2)
-    y = np.array([0] * 4 + [1] * 2 + [2] * 4)
-    groups = np.array([0, 1, 2, 3, 4, 4, 5, 6, 7, 8])
+    X = rng.normal(size=(10, 5))
+    y, groups = np.array([0, 0, 1, 2, 2]), np.arange(5)
+    estimator, best = fit_estimator("logreg", X[:5], y, groups, search=True, n_iter=2, inner_splits=3, seed=0)
+    assert set(best) == {"clf__C"}  # searched, on 2 inner folds
+
     with caplog.at_level("WARNING"):
-        estimator, best = fit_estimator("logreg", rng.normal(size=(10, 5)), y, groups, search=True, n_iter=2,
-                                        inner_splits=3, seed=0)
+        estimator, best = fit_estimator("logreg", X[:4], np.array([0, 0, 1, 1]), np.array([0, 0, 1, 1]), search=True,
+                                        n_iter=2, inner_splits=3, seed=0)
     assert best == {} and estimator[-1].C == 1.0
-    assert "no hyperparameter search on these 10 rows" in caplog.text
+    assert "no hyperparameter search on these 4 rows" in caplog.text and "each train on two genres" in caplog.text
+    if importlib.util.find_spec("xgboost"):  # a genre of one artist: some inner fold would train without it
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            _, best = fit_estimator("xgboost", X, np.array([0] * 4 + [1] * 2 + [2] * 4),
+                                    np.array([0, 1, 2, 3, 4, 4, 5, 6, 7, 8]), search=True, n_iter=2, inner_splits=3,
+                                    seed=0)
+        assert best == {} and "each train on every genre" in caplog.text
 
 
 def test_a_failing_cv_beside_the_model_leaves_the_model(monkeypatch, caplog):

@@ -262,6 +262,9 @@ def compare(
             raise DatasetError(f"{table_path}: {len(tracks) - len(thin)} genre(s) with two tracks or more "
                                f"({', '.join(tracks)}: {', '.join(map(str, tracks.values()))} tracks); "
                                "cross-validation needs at least two")
+        if max(tracks.values()) < folds:  # stratified folds need one genre to fill them all
+            _usage_error(f"--folds {folds}: the largest genre of {table_path} has {max(tracks.values())} tracks; "
+                         f"expected at most {max(tracks.values())} folds")
         if thin:  # one track cannot be both trained on and tested: its genre drags the macro F1 down
             _note(f"[yellow]warning:[/] genres with one track, which cannot be both trained on and tested: "
                   f"{escape(', '.join(thin))}", highlight=False)
@@ -293,6 +296,10 @@ def compare(
         view.add_row(escape(row["model"]), f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")
     out_console.print(view)
+    for row in rows:
+        if row.get("search") and row.get("searched_folds", folds) < folds:
+            out_console.print(f"{row['model']}: searched in {row['searched_folds']} of {folds} folds; the others' "
+                              "genres were too few artists for inner folds, so they were fitted untuned", markup=False)
     out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
     for row in rows:  # files the folds could not use (a network decodes its tracks itself)
         failures = {**failures, **row.get("failures", {})}

@@ -102,7 +102,7 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
     ------
     DatasetError
         When the labelled tracks hold fewer than two genres, or fewer split groups (artists,
-        else tracks) than ``folds`` for a K-fold cross-validation.
+        else tracks) than ``folds`` for a K-fold cross-validation, or no genre as many tracks.
     """
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
     problem = next((p for p in map(label_problem, counts) if p), None)
@@ -123,6 +123,9 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
                  else f"{len(groups)} tracks")
         raise DatasetError(f"{dataset.root}: folds={folds} needs at least {folds} "
                            f"{'artists or tracks' if artists else 'tracks'} (folds never split one); found {found}")
+    if folds is not None and max(counts.values()) < folds:  # stratified folds need one genre to fill them all
+        raise DatasetError(f"{dataset.root}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
+                           f"{max(counts.values())}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
     if thin:
         logger.warning("%s: %d genre(s) with fewer than %d tracks: %s; such a genre cannot be both trained on and "

@@ -164,7 +164,8 @@ def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tu
     Raises
     ------
     ParameterError
-        ``n_splits`` is below 2, or above the number of distinct groups.
+        ``n_splits`` is below 2, above the number of distinct groups, or above every genre's
+        number of tracks.
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
@@ -172,6 +173,10 @@ def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tu
         raise ParameterError(f"n_splits={n_splits} must be >= 2")
     if len(set(groups)) < n_splits:
         raise ParameterError(f"n_splits={n_splits} exceeds the {len(set(groups))} groups available")
+    _, per_genre = np.unique(labels, return_counts=True)
+    if len(per_genre) and per_genre.max() < n_splits:  # stratified folds need one genre to fill them all
+        raise ParameterError(f"n_splits={n_splits}: the largest genre has {per_genre.max()} tracks; expected at most "
+                             f"{per_genre.max()} folds")
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)

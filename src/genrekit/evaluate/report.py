@@ -133,6 +133,17 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
     return written
 
 
+def _search_cell(row: dict) -> str:
+    """How a comparison row's folds were tuned: ``nested``, in some of its folds only (a fold
+    whose genres are too few artists for inner folds is fitted untuned), or ``none``."""
+    if not row.get("search"):
+        return "none"
+    searched, folds = row.get("searched_folds"), len(row.get("fold_accuracy") or ())
+    if searched is None or searched == folds:  # rows written before 2026-12-04 do not say
+        return "nested"
+    return f"nested in {searched} of {folds} folds" if searched else "none (too few artists per genre)"
+
+
 def comparison_markdown(rows: list[dict], *, title: str) -> str:
     """Cross-validated models side by side as a Markdown table, the most accurate first.
 
@@ -157,6 +168,6 @@ def comparison_markdown(rows: list[dict], *, title: str) -> str:
         lines.append(
             f"| {markdown_cell(row['model'])} | {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f} | "
             f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f} | {row['fit_seconds']:.2f} | "
-            f"{'nested' if row['search'] else 'none'} |"
+            f"{_search_cell(row)} |"
         )
     return "\n".join(lines) + "\n"

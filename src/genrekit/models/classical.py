@@ -293,14 +293,17 @@ def predict_proba(estimator: Pipeline, X: np.ndarray, n_labels: int | None = Non
 
 @contextlib.contextmanager
 def quiet_fit() -> Iterator[None]:
-    """Silence the two expected warnings of fitting these models on small tables.
+    """Silence the three expected warnings of fitting these models on small tables.
 
-    The SVC ``probability`` deprecation (kept on purpose, see ``_svc``) and solver
-    convergence notices; every other warning still shows.
+    The SVC ``probability`` deprecation (kept on purpose, see ``_svc``), solver
+    convergence notices and inner folds more than a genre's tracks; every other warning
+    still shows.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The `probability` parameter was deprecated", category=FutureWarning)
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        # inner folds where a genre has fewer tracks than folds: those parts lack it, as a CV fold may
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         yield
 
 
@@ -394,9 +397,9 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
         Each row's group (its track or artist): inner folds never split one.
     search, n_iter, inner_splits, seed
         Randomized search with ``n_iter`` candidates over ``inner_splits`` grouped folds
-        (see :func:`make_search`), fewer where a genre's groups are too few for each fold to
-        train on every genre (none below two: a warning, and the default settings); ``seed``
-        also seeds the model.
+        (see :func:`make_search`), fewer where the tracks or artists are too few for each
+        fold to train on two genres (xgboost: on every genre); none below two folds (a
+        warning, and the default settings); ``seed`` also seeds the model.
     labels, columns : list[str], optional
         ``y``'s genres and ``X``'s columns (see :func:`make_model`).
 
@@ -415,11 +418,11 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
     renumbered = _needs_consecutive_labels(name) and not np.array_equal(present, np.arange(len(present)))
     if renumbered:  # xgboost takes genres 0..k-1 only: a training part without a genre is renumbered
         y = np.searchsorted(present, y)
-    splits = _inner_splits(X, y, groups, inner_splits, seed) if search else 0
+    splits = _inner_splits(X, y, groups, inner_splits, seed, every_genre=_needs_consecutive_labels(name)) if search else 0
     if search and splits < 2:
-        logger.warning("%s: no hyperparameter search on these %d rows: a genre's tracks are too few groups (artists, "
-                       "else files) for inner folds that each train on every genre; its default settings are used",
-                       name, len(y))
+        logger.warning("%s: no hyperparameter search on these %d rows: too few tracks or artists for inner folds that "
+                       "each train on %s; its default settings are used", name, len(y),
+                       "every genre" if _needs_consecutive_labels(name) else "two genres")
     with quiet_fit():
         if splits < 2:
             model = make_model(name, seed=seed, labels=labels, columns=columns)
@@ -445,13 +448,20 @@ def _needs_consecutive_labels(name: str) -> bool:
     return name == "xgboost"
 
 
-def _inner_splits(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, seed: int) -> int:
-    """The most inner folds, up to ``asked``, whose training parts each hold every genre of
-    ``y`` (as :func:`make_search` draws them); 0 where not even two do."""
-    per_genre = min(len(np.unique(groups[y == genre])) for genre in np.unique(y))
-    for splits in range(min(asked, per_genre), 1, -1):
-        folds = StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(X, y, groups)
-        if all(len(np.unique(y[train])) == len(np.unique(y)) for train, _ in folds):
+def _inner_splits(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, seed: int, *,
+                  every_genre: bool) -> int:
+    """The most inner folds, up to ``asked``, that scikit-learn can draw (as :func:`make_search`
+    draws them) and whose training parts each hold two genres, or every genre of ``y`` where
+    the model needs them all (``every_genre``); 0 where not even two folds do."""
+    needed = len(np.unique(y)) if every_genre else 2
+    for splits in range(min(asked, len(np.unique(groups))), 1, -1):
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+                folds = list(StratifiedGroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(X, y, groups))
+        except ValueError:  # more folds than any genre has tracks
+            continue
+        if all(len(np.unique(y[train])) >= needed for train, _ in folds):
             return splits
     return 0
 

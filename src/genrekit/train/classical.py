@@ -237,13 +237,23 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     grouping = fold_grouping(table)
     return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, "
                         + (f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)")
-                        + (f", a {n_iter}-candidate randomized search nested in each training fold" if search else ""),
+                        + _search_words(search, n_iter, result["folds"]),
             "n_splits": n_splits, "n_tracks": len(tracks),
             **{k: round(float(result[k]), 4) for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean",
                                                        "f1_macro_mean") if k in result},
             "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]],
             "per_genre": _per_genre(tracks, table.labels, out_of_fold),
             "out_of_fold": out_of_fold, "untrained_tracks": untrained}
+
+
+def _search_words(search: bool, n_iter: int, folds: list[dict]) -> str:
+    """The CV protocol's words for its nested search: in every training fold, or in those
+    whose genres were enough artists for inner folds (the others fitted untuned)."""
+    if not search:
+        return ""
+    searched = sum(bool(fold.get("best_params")) for fold in folds)
+    where = "each training fold" if searched == len(folds) else f"{searched} of the {len(folds)} training folds"
+    return f", a {n_iter}-candidate randomized search nested in {where}"
 
 
 def _untrained_tracks(tracks, folds: list[dict]) -> list[str]:
