@@ -85,14 +85,17 @@ def _table(frame: pd.DataFrame, *, floats: str = ".3f") -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = (0, 0)) -> str:
+def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = (0, 0),
+             training_unknown: bool = False) -> str:
     """Plain words: accuracy against chance, the weakest genres, the most frequent confusion.
     ``held_out``: False where the scored tracks may include training tracks (evaluate
     --include-train). ``shared``: artists, and songs with a copy, that the dataset's own split
-    puts on two sides (the scores flatter the model)."""
+    puts on two sides (the scores flatter the model). ``training_unknown``: the model does not
+    list its training tracks (an export with --strip-training), so none could be left out."""
     labels = metrics["labels"]
     chance = 1 / len(labels)
     scope = ("Track accuracy (training tracks included)" if not held_out
+             else "Track accuracy (training tracks may be included: the model does not list them)" if training_unknown
              else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
              f"(chance: {chance:.0%}); macro F1 {_number(metrics['f1_macro'], '.3f')}, top-3 accuracy "
@@ -186,7 +189,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if metrics:
         split = run.get("split") if isinstance(run.get("split"), dict) else {}
         shared = (len(split.get("artists_across_splits") or ()), len(split.get("copies_across_splits") or ()))
-        body.append(_verdict(metrics, held_out=not run.get("include_train", False), shared=shared))
+        body.append(_verdict(metrics, held_out=not run.get("include_train", False), shared=shared,
+                             training_unknown=bool(run.get("training_tracks_unknown"))))
     excluded = run.get("excluded_training_tracks")
     if excluded:
         body.append(f"<p>{len(excluded)} track(s) the model was trained on were left out of this evaluation.</p>")

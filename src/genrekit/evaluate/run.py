@@ -162,7 +162,9 @@ def predict_dataset(
         ``failures`` (path -> reason), ``problems`` (what the dataset's loader left out:
         path and reason), ``excluded_training_tracks`` (track ids the model was trained on, by
         content: left out unless ``include_train``), ``unknown_genre_tracks`` (paths whose genre
-        the model does not know under any spelling, or that have none).
+        the model does not know under any spelling, or that have none), and
+        ``training_tracks_unknown`` where the model does not list its training tracks (an
+        export made with ``--strip-training``), so none could be left out.
 
     Raises
     ------
@@ -183,6 +185,7 @@ def predict_dataset(
         raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
     if not include_train:
         if ((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"):  # an ONNX export's
+            report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
         _, seen = exclude_training([t.path for t in tracks], classifier, jobs=max(jobs, 1))
