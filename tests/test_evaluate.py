@@ -181,3 +181,17 @@ def test_more_folds_than_any_genre_has_tracks_is_refused_by_name():
 
     with pytest.raises(ParameterError, match="n_splits=5: the largest genre has 3 tracks; expected at most 3 folds"):
         kfold_splits(np.repeat([0, 1], 3), np.arange(6), n_splits=5)
+
+
+def test_markdown_reports_keep_html_in_genre_and_model_names_as_text():
+    from genrekit.evaluate.report import comparison_markdown
+
+    labels = ["<img src=x onerror=alert(1)>", "R&B|Soul"]
+    metrics = evaluation_metrics(np.array([0, 1, 1]), np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]),
+                                 np.arange(3), labels, chunked=False)
+    text = metrics_markdown(metrics, title="model on <script>alert(2)</script>")
+    assert "<img" not in text and "<script>" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text and "R&amp;B\\|Soul" in text
+    row = {"model": "<b>x</b>", "accuracy_mean": 0.5, "accuracy_std": 0, "f1_macro_mean": 0.5, "f1_macro_std": 0,
+           "fit_seconds": 1, "search": False}
+    assert "<b>" not in comparison_markdown([row], title="on <i>t</i>")

@@ -15,9 +15,18 @@ from genrekit.evaluate.metrics import averaging_note
 PREDICTION_TEXT = ("track_id", "path", "true", "predicted")
 
 
+def markdown_text(text) -> str:
+    """Text from users' files (a genre, a model or file name) for a Markdown heading or line:
+    on one line, and with ``&``, ``<`` and ``>`` as entities, since Markdown passes HTML
+    through (a genre named ``<img onerror=...>`` ran as HTML where the file was rendered)."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", " ").replace("\n", " "))
+
+
 def markdown_cell(text) -> str:
-    """Text for a Markdown table cell: a genre named "R|B" would otherwise split its row."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell (:func:`markdown_text`): a genre named "R|B" would
+    otherwise split its row."""
+    return markdown_text(text).replace("|", "\\|")
 
 
 def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
@@ -41,7 +50,7 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
         averages, and the confusion matrix in counts (rows: true genre, columns: predicted).
         Ends with a newline.
     """
-    lines = [f"# {title}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
     levels = [("", "track" if "chunk_accuracy" in metrics else "")]
     if "chunk_accuracy" in metrics:
         levels.append(("chunk_", "chunk"))
@@ -62,7 +71,7 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
         lines.append(f"| *{name.replace('_', ' ')}* | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | |")
     note = averaging_note(metrics)
     if note:
-        lines += ["", note]
+        lines += ["", markdown_text(note)]
     labels = metrics["labels"]
     lines += ["", "## Confusion matrix (rows: true genre, columns: predicted)", "",
               "| true \\ predicted | " + " | ".join(map(markdown_cell, labels)) + " |", "|---" * (len(labels) + 1) + "|"]
@@ -161,7 +170,7 @@ def comparison_markdown(rows: list[dict], *, title: str) -> str:
     str
         The Markdown, rows sorted by ``accuracy_mean``, highest first. Ends with a newline.
     """
-    lines = [f"# {title}", "",
+    lines = [f"# {markdown_text(title)}", "",
              "| model | accuracy (mean ± std) | macro F1 (mean ± std) | fit seconds / fold | search |",
              "|---|---|---|---|---|"]
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):

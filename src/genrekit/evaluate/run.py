@@ -18,7 +18,7 @@ from genrekit._files import exclusive_lock, save_figure, spreadsheet_csv, write_
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
-from genrekit.evaluate.report import comparison_markdown, markdown_cell, write_evaluation
+from genrekit.evaluate.report import comparison_markdown, markdown_cell, markdown_text, write_evaluation
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
@@ -498,7 +498,7 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
         write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
                                       "skip": skip, "include_train": include_train, **report})
-        lines = [f"# Full-song evaluation of {classifier.name}", "",
+        lines = [f"# Full-song evaluation of {markdown_text(classifier.name)}", "",
                  f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
