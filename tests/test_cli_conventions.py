@@ -936,3 +936,15 @@ def test_compare_refuses_more_folds_than_any_genre_of_its_table_has_tracks(tmp_p
     assert "--folds 5: the largest genre of" in _flat(result.output) and "has 3 tracks; expected at most 3 folds" in \
         _flat(result.output)
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_on_genres_the_model_does_not_know_names_both_and_leaves_no_folder(tiny_model, songs, tmp_path):
+    import shutil
+
+    for genre, song in zip(("polka", "polka", "ska"), songs):
+        (tmp_path / "data" / genre).mkdir(parents=True, exist_ok=True)
+        shutil.copy(song, tmp_path / "data" / genre / song.name)
+    result = invoke("evaluate", tiny_model, tmp_path / "data", "--kind", "folder", "--out", tmp_path / "out", env=WIDE)
+    assert result.exit_code != 0
+    assert "none of its genres (polka, ska) is known to the model (hum, noise)" in _flat(result.output), result.output
+    assert not (tmp_path / "out").exists()  # the lock it took was all it made

@@ -317,3 +317,14 @@ def test_dollar_signs_in_genres_and_file_names_are_drawn_as_written(tmp_path):
     axis.set_title("$\\frac{")  # mathtext that cannot be parsed
     save_figure(figure, tmp_path / "title.png")
     assert not any(text.get_parse_math() for text in figure.findobj(Text))
+
+
+def test_full_song_counts_are_whole_numbers_in_the_report(tmp_path):
+    from genrekit.evaluate.html import write_html_report
+
+    per_genre = {"jazz": {"n": 3, "top1": 0.667, "top3": 1.0, "proportion_score": 0.5},
+                 "rock": {"n": 1, "top1": 1.0, "top3": 1.0, "proportion_score": 0.9}}
+    (tmp_path / "songs.json").write_text(json.dumps({"n": 4, "top1": 0.75, "top3": 1.0, "proportion_score": 0.6,
+                                                      "per_genre": per_genre}))
+    page = write_html_report(tmp_path).read_text()
+    assert "<td>jazz</td><td>3</td>" in page and "<td>3.000</td>" not in page

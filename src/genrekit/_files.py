@@ -73,6 +73,24 @@ def exclusive_lock(lock: Path, busy: str, *, wait: float = 0.0,
         yield
 
 
+@contextlib.contextmanager
+def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str) -> Iterator[None]:
+    """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there; a run that
+    fails or is refused in a folder it made leaves no folder behind (where the lock is all
+    it holds: results and journals stay)."""
+    folder = Path(folder)
+    made = not folder.exists()
+    try:
+        with exclusive_lock(folder / lock_name, busy):
+            yield
+    except BaseException:
+        if made and folder.is_dir() and [p.name for p in folder.iterdir()] == [lock_name]:
+            (folder / lock_name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def publish_mode(path: str | os.PathLike) -> None:
     """Give a ``tempfile.mkstemp`` file (created 0600) the mode a plain ``open`` would:
     0666 less the umask, so results are readable like any other file the user writes."""

@@ -291,7 +291,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append("<h2>Full songs</h2>")
         body.append(f"<p>{_text(songs['n'])} songs: top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
-        body.append(_table(pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})))
+        per_genre = pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})
+        per_genre["n"] = per_genre["n"].astype(int)  # a count: the transpose made every column float
+        body.append(_table(per_genre))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import exclusive_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
@@ -182,7 +182,9 @@ def predict_dataset(
               "problems": dataset.problem_records()}
     tracks = [t if t.label == label else replace(t, label=label) for t, label in named if label is not None]
     if not tracks:
-        raise DatasetError(f"{dataset.root}: none of its genres is known to the model ({', '.join(classifier.labels)})")
+        found = sorted({t.label for t in dataset.tracks if t.label is not None})
+        raise DatasetError(f"{dataset.root}: none of its genres ({', '.join(found) or 'none: no track has one'}) is "
+                           f"known to the model ({', '.join(classifier.labels)})")
     if not include_train:
         if ((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"):  # an ONNX export's
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
@@ -345,9 +347,9 @@ def _out_lock(out_dir: str | Path | None):
     if out_dir is None:
         return contextlib.nullcontext()
     _refuse_training_run(Path(out_dir))  # before the lock is made there
-    lock = Path(out_dir) / "evaluate.lock"
-    return exclusive_lock(lock, f"{out_dir}: another evaluation is writing to this folder (it holds {lock.name}); "
-                                "wait for it to finish, or write to another folder")
+    return run_folder_lock(out_dir, "evaluate.lock", f"{out_dir}: another evaluation is writing to this folder (it "
+                                                     "holds evaluate.lock); wait for it to finish, or write to another "
+                                                     "folder")
 
 
 def _prepared_out(out_dir: str | Path | None) -> Path | None:

@@ -8,7 +8,6 @@ model and :func:`write_run_folder`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import platform
@@ -21,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import exclusive_lock, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import run_folder_lock, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset
 from genrekit.errors import AudioError, ParameterError
@@ -192,19 +191,11 @@ def run_training(
     if out_dir is None:
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
                              cache=cache)
-    lock, made = Path(out_dir) / TRAIN_LOCK, not Path(out_dir).exists()
-    try:
-        # two runs into one folder: the second's model and reports were replaced by the first's after both said done
-        with exclusive_lock(lock, f"{out_dir}: another `genrekit train` is writing to this folder (it holds "
-                                  f"{lock.name}); wait for it to finish, or train into another folder"):
-            return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
-                                 out_dir=out_dir, cache=cache)
-    except BaseException:
-        if made and [p.name for p in Path(out_dir).iterdir()] == [TRAIN_LOCK]:  # a refused run leaves no folder
-            lock.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                Path(out_dir).rmdir()
-        raise
+    # two runs into one folder: the second's model and reports were replaced by the first's after both said done
+    with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
+                                              f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder"):
+        return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
+                             out_dir=out_dir, cache=cache)
 
 
 def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split: str, sizes, seed: int,
