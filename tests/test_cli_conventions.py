@@ -948,3 +948,18 @@ def test_evaluate_on_genres_the_model_does_not_know_names_both_and_leaves_no_fol
     assert result.exit_code != 0
     assert "none of its genres (polka, ska) is known to the model (hum, noise)" in _flat(result.output), result.output
     assert not (tmp_path / "out").exists()  # the lock it took was all it made
+
+
+def test_evaluate_says_why_macro_f1_is_far_under_accuracy(tiny_model, songs, tmp_path):
+    """Genres the model named that no scored track holds count in scikit-learn's macro
+    averages with F1 0: the summary line says so, as metrics.md does."""
+    import shutil
+
+    (tmp_path / "data" / "noise").mkdir(parents=True)
+    for song in songs:
+        shutil.copy(song, tmp_path / "data" / "noise" / song.name)
+    result = invoke("evaluate", tiny_model, tmp_path / "data", "--kind", "folder", "--out", tmp_path / "out", env=WIDE)
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["confusion_matrix"][1][0] > 0  # some 'noise' named 'hum', a genre no track holds
+    assert "Macro averages (scikit-learn's) count the 1 genre(s) predicted but held by none of these tracks (hum)" \
+        in _flat(result.output), result.output
