@@ -1,4 +1,5 @@
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from collections import Counter
 
@@ -391,7 +392,7 @@ def test_each_genre_holds_out_its_shares_rounded_half_up(n, expected):
     assert tuple(int((parts == p).sum()) for p in ("train", "val", "test")) == expected
 
 
-def test_a_prolific_artist_is_not_held_out_for_a_share_a_tenth_its_size(caplog):
+def test_a_prolific_artist_is_not_held_out_for_a_share_a_tenth_its_size(caplog, monkeypatch):
     """Groups were drawn until the share was reached, so one artist with 20 of a genre's 30
     tracks often went to test whole: 20 test tracks where 3 were asked, 7 left to train on."""
     from genrekit.datasets.splits import holdout_shortfalls
@@ -429,8 +430,26 @@ def test_a_prolific_artist_is_not_held_out_for_a_share_a_tenth_its_size(caplog):
     with caplog.at_level("WARNING"):
         _, notes = assign_splits(dataset, split="random", sizes=(0.8, 0.1, 0.1), seed=0)
     assert notes["uneven_holdouts"] == {g: {"val": [0, 4], "test": [20, 4]} for g in "ab"}
-    assert "/music: whole artists kept together give 2 genre(s) other shares than asked" in caplog.text
+    assert "/music: each artist's tracks, and each song's copies, kept on one side give 2 genre(s) other shares " \
+           "than asked" in caplog.text
     assert "a: val 0 (asked 4), test 20 (asked 4)" in caplog.text
+    caplog.clear()
+    from genrekit.train import splits
+
+    # without artists only a song's copies are kept together (the files here have none: a shortfall stands in)
+    monkeypatch.setattr(splits, "holdout_shortfalls", lambda *args: {"a": {"test": [0, 4]}})
+    anonymous = Dataset(name="folder", root="/music", tracks=[replace(t, artist=None) for t in dataset.tracks])
+    with caplog.at_level("WARNING"):
+        assign_splits(anonymous, split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "each song's copies (no artists known) kept on one side give" in caplog.text  # no artist to blame
+
+
+def test_training_on_gtzan_says_its_split_shares_artists(gtzan_mini, caplog):
+    from genrekit.train.splits import assign_splits
+
+    with caplog.at_level("WARNING"):
+        assign_splits(load_gtzan(gtzan_mini), split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "GTZAN names no artists, and adjacent clip ids are often one artist's" in caplog.text
 
 
 def test_gtzan_filtered_split(gtzan_mini):
