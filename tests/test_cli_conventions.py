@@ -963,3 +963,10 @@ def test_evaluate_says_why_macro_f1_is_far_under_accuracy(tiny_model, songs, tmp
     assert metrics["confusion_matrix"][1][0] > 0  # some 'noise' named 'hum', a genre no track holds
     assert "Macro averages (scikit-learn's) count the 1 genre(s) predicted but held by none of these tracks (hum)" \
         in _flat(result.output), result.output
+
+
+def test_a_hop_longer_than_the_chunks_is_said_to_leave_gaps(tiny_model, songs):
+    result = invoke("predict", "--model", tiny_model, "--hop", "45", songs[0], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "--hop 45 is longer than tiny's 30 s chunks: 15 s after each chunk is not analysed" in _flat(result.output)
+    assert "not analysed" not in _flat(invoke("predict", "--model", tiny_model, "--hop", "30", songs[0], env=WIDE).output)

@@ -69,6 +69,10 @@ def predict(
     if hop is not None and hop * model.sample_rate < 1:
         _usage_error(f"--hop {hop!r}: expected at least one sample at the model's {model.sample_rate} Hz "
                      f"({1 / model.sample_rate:.2g} s)")
+    if hop is not None and hop > model.chunk_seconds + 1e-9:  # "analysed" gives the span, gaps and all
+        _note(f"[yellow]note:[/] --hop {hop:g} is longer than {escape(model.name)}'s {model.chunk_seconds:g} s chunks: "
+              f"{hop - model.chunk_seconds:g} s after each chunk is not analysed (the timeline shows the gaps)",
+              highlight=False)
     if output_format == "jsonl":  # ends the command
         _predict_jsonl(model, paths, top=top, plot=plot, skip=skip, hop=hop, jobs=jobs,
                        runner=_runner(runner, jobs, address), segment=segment, min_confidence=min_confidence,
