@@ -1039,6 +1039,19 @@ def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monk
                           (library / "other.mp3", "which is not a .mp3 file")):
         change = write_genre_tag(path, "rock", existing="replace")
         assert change.action == "failed" and message in change.error, (path, change)
+    assert change.error.count(str(library / "other.mp3")) == 1 and "GenrekitError" not in change.error
+    assert {p: p.read_bytes() for p in before} == before
+    from genrekit.predict import library as library_module
+
+    for path, message in ((linked, "other hard link"), (readonly, "read-only")):  # a dry run's preview says so too
+        status = os.stat(path)
+        record = {"path": str(path), "key": "k", "size": status.st_size, "mtime_ns": status.st_mtime_ns, "model": "m",
+                  "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}
+        with open(tmp_path / "journal.jsonl", "a") as handle:
+            library_module._set_tag(record, handle, library_module.TagOptions(existing="replace", dry_run=True),
+                                    lambda p: ("k", 0, 0))
+        assert record["tag_action"] == "would fail" and message in record["tag_error"], record
+        assert "would not be written" in record["tag_error"]
     assert {p: p.read_bytes() for p in before} == before
 
     song = library / "tagged.opus"  # another program saves the song while genrekit edits its copy

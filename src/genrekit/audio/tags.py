@@ -571,7 +571,9 @@ def apply_tag_change(change: TagChange, *, unchanged_since: tuple[int, int] | No
                                expect={k: v["old"] for k, v in change.fields.items()}, id3v2_version=version,
                                unchanged_since=unchanged_since)
     except Exception as exc:  # mutagen raises many types; the library run must go on
-        change.action, change.error = "failed", f"{change.path}: genre tag not written ({type(exc).__name__}: {exc})"
+        # genrekit's own refusals say why in words (and name the file); a library's error needs its type
+        why = str(exc).removeprefix(f"{change.path}: ") if isinstance(exc, GenrekitError) else f"{type(exc).__name__}: {exc}"
+        change.action, change.error = "failed", f"{change.path}: genre tag not written ({why})"
         return change
     for key, values in written.items():
         change.fields[key] = change.fields[key] | {"new": values}
@@ -1092,6 +1094,17 @@ def _song_lock_file(path: str) -> str | None:
     return os.path.join(folder, f"{bucket:04x}.lock")
 
 
+def write_refusal(status: os.stat_result) -> str | None:
+    """Why a song with this ``os.stat`` result is left as it is rather than rewritten (read-only,
+    or other hard links that would keep the old tags); None where a write may go ahead. A dry
+    run asks it too, so its preview names the files the write would refuse."""
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return f"read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are"
+    if status.st_nlink > 1:
+        return f"has {status.st_nlink - 1} other hard link(s), which would keep the old tags; left as it is"
+    return None
+
+
 @contextlib.contextmanager
 def _writing(path: str, name: str):
     """Hold this machine's lock on the song at real path ``path`` from before its state is read
@@ -1110,11 +1123,9 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
     folder = os.path.dirname(path)
     if unchanged_since is not None and (status.st_size, status.st_mtime_ns) != tuple(unchanged_since):
         raise TagConflict(f"{name}: changed since it was analysed (size or mtime); its tags are left as they are")
-    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        raise GenrekitError(f"{name}: read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are")
-    if status.st_nlink > 1:
-        raise GenrekitError(f"{name}: has {status.st_nlink - 1} other hard link(s), which would keep the old tags; "
-                            "left as it is")
+    refusal = write_refusal(status)
+    if refusal:
+        raise GenrekitError(f"{name}: {refusal}")
     extension = os.path.splitext(path)[1] if keep_extension else ""
     temporary = _new_copy(folder, f"-song{extension}" if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else "")
     try:

@@ -26,7 +26,7 @@ from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell,
                              utf8_shown)
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
-from genrekit.audio.tags import is_placeholder, squashed_genre
+from genrekit.audio.tags import is_placeholder, squashed_genre, write_refusal
 from genrekit.errors import DatasetError, GenrekitError, ParameterError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
@@ -621,7 +621,9 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
                             id3v2_version=options.id3v2_version,
                             provenance=provenance(record["model"], record.get("confidence")))
     if change.action == "write" and options.dry_run:
-        change.action = "would write"
+        refusal = write_refusal(os.stat(record["path"]))  # as the write would find it
+        change.action = "would fail" if refusal else "would write"
+        change.error = f"{record['path']}: genre tag would not be written ({refusal})" if refusal else None
     elif change.action == "write":
         record["tag"] = {"state": "writing", "format": change.format, "has_tags": change.has_tags,
                          "fields": change.fields, "id3_version": change.id3_version, "id3_tag": change.id3_tag,
