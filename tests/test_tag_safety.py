@@ -35,7 +35,7 @@ from genrekit.features import FeatureSpec
 from genrekit.models import save_model
 from genrekit.audio import tags as tags_module
 from genrekit.predict.library import read_journal, undo_tags
-from genrekit.audio.tags import write_genre_tag
+from genrekit.audio.tags import plan_genre_tag, read_song_tags, write_genre_tag
 from genrekit.train import train_model
 
 from conftest import write_m4a
@@ -1141,7 +1141,13 @@ def test_keep_sees_a_genre_players_read_outside_the_field_genrekit_writes(tmp_pa
         before = path.read_bytes()
         change = write_genre_tag(path, "rock", existing="keep")
         assert change.action == "kept" and f"has genre {genre!r} in its {where}" in change.reason, change
+        assert change.old == genre  # shown as the genre kept (it showed None)
+        assert read_song_tags(path).genres == (genre,)  # the owner's genre, for the results table and datasets
         assert path.read_bytes() == before
+        # append: the owner's genre first, then ours, in the tag written (ours alone lost theirs from view)
+        appended = plan_genre_tag(path, "rock", existing="append")
+        assert appended.action == "write" and appended.new_values == [genre, "rock"] and appended.old == genre
+        assert appended.old_values is None  # an undo removes the field it added, leaving the owner's tag as it was
         assert write_genre_tag(path, "rock", existing="replace").action == "written"  # asked for: ours beside it
 
 

@@ -52,6 +52,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
 from genrekit._files import exclusive_lock, fsync_path
@@ -354,7 +355,9 @@ _ARTIST_FIELDS = {"ID3": ("TPE1", "TPE2"), "MP4": ("\xa9ART", "aART"), "Vorbis c
 
 
 def read_song_tags(path: str | os.PathLike) -> SongTags:
-    """The genres and artist a taggable file (:data:`TAGGABLE`) is filed under.
+    """The genres and artist a taggable file (:data:`TAGGABLE`) is filed under (its genres from
+    the field genrekit writes, else from the other one players read: a WAV's RIFF INFO, an
+    MP3's APEv2).
 
     Raises
     ------
@@ -381,7 +384,11 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
     except Exception as exc:  # mutagen raises many kinds on damaged tags
         raise ParameterError(f"{path}: expected readable tags, found {type(exc).__name__}: {exc}") from exc
     artist = next((str(v).strip() for values in found for v in values if str(v).strip()), None)
-    return SongTags(tuple(dict.fromkeys(split_genres(field.genres))), artist, genres_by_genrekit(field))
+    genres = field.genres
+    if not any(g.strip() and not is_placeholder(g) for g in genres or ()):  # one players read from another tag
+        elsewhere = _genre_elsewhere(path)
+        genres = [elsewhere[1]] if elsewhere else genres
+    return SongTags(tuple(dict.fromkeys(split_genres(genres))), artist, genres_by_genrekit(field))
 
 
 def split_genres(values) -> list[str]:
@@ -517,13 +524,15 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
         change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to change it)")
         return change
-    elsewhere = _genre_elsewhere(path) if existing == "keep" else None
-    if elsewhere is not None:  # players show it: ours beside it would not keep it
-        change.action = "kept"
+    elsewhere = _genre_elsewhere(path) if existing != "replace" and not has_genre else None
+    if elsewhere is not None and existing == "keep":  # players show it: ours beside it would not keep it
+        change.action, change.old = "kept", elsewhere[1]
         change.reason = (f"has genre {elsewhere[1]!r} in its {elsewhere[0]}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to add ours to its "
                          f"{field.format} tag)")
         return change
+    if elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
+        field, has_genre, change.old = dataclass_replace(field, genres=[elsewhere[1]]), True, elsewhere[1]
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
     ours = list(dict.fromkeys(g for g in genres if g.strip().casefold() not in theirs))
     if not ours:
