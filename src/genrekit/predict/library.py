@@ -111,6 +111,9 @@ class LibrarySummary:
         Where ``disagreements`` are written as CSV: ``<results>.disagreements.csv``.
     unknown : list of str
         Files without a genre of their own whose answer is ``unknown``.
+    n_written_before : int
+        With ``write_tags``: files whose tags an earlier run wrote, which this run leaves as
+        they are whatever its options (:func:`undo_tags` first to tag them anew).
     partial : bool
         Whether any row failed.
     """
@@ -127,6 +130,7 @@ class LibrarySummary:
     disagreements: list[Disagreement] = field(default_factory=list)  # see disagreements_path
     disagreements_path: Path | None = None
     unknown: list[str] = field(default_factory=list)  # files without a genre of their own whose answer is unknown
+    n_written_before: int = 0  # with write_tags: files an earlier run wrote, left as they are
 
     @property
     def partial(self) -> bool:
@@ -785,7 +789,7 @@ def tag_library(
         # Each file's row is found by its key, never by its path: the path changes with the
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
-        todo, retag, failures_before = [], [], 0
+        todo, retag, failures_before, written_before = [], [], 0, 0
         for path in files:
             try:
                 key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
@@ -799,6 +803,8 @@ def tag_library(
                     todo.append([str(path), key, size, mtime_ns, identity])
                 elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
                     retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
+                elif write_tags and latest[key].get("tag_action") == "written":
+                    written_before += 1  # left as an earlier run tagged it, whatever this run's options
             current[str(path)] = key, size, mtime_ns
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -855,6 +861,7 @@ def tag_library(
         return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                               n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                               failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
+                              n_written_before=written_before,
                               disagreements=disagreements, disagreements_path=disagreements_path,
                               unknown=[r["path"] for r in table
                                        if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
