@@ -140,11 +140,11 @@ def test_beet_genrekit_sets_genres_pretend_changes_nothing_and_manual_genres_nee
 
     # count and styles from the config; beets' write setting off: the database changes, the files do not
     config = beet.config
-    config.write_text(config.read_text().replace("write: yes", "write: no") + "    count: 2\n")
+    config.write_text(config.read_text().replace("write: yes", "write: no") + "    count: 2\n    min_confidence: 0\n")
     files = {p.name: p.read_bytes() for p in music.iterdir()}
     beet("genrekit")
     genres = listing(beet)
-    for title in ("metal", "classical", "mine"):  # the top genre and the next one
+    for title in ("metal", "classical", "mine"):  # the top genre and the next one (no floor: min_confidence 0)
         assert len(genres[title][0].split("; ")) == 2 and genres[title][0].startswith(title.replace("mine", "metal"))
     assert {p.name: p.read_bytes() for p in music.iterdir()} == files
     config.write_text(config.read_text() + "    styles: yes\n")  # the model's styles as further genres

@@ -145,6 +145,8 @@ def test_the_genres_to_write_top_n_above_min_confidence_then_styles():
     assert tag_genres(record) == ["rock"]
     assert tag_genres(record, count=3) == ["rock", "pop", "metal"]
     assert tag_genres(record, count=3, min_confidence=0.21) == ["rock", "pop"]  # metal is below 0.21
+    assert tag_genres(record, count=4) == ["rock", "pop", "metal"]  # jazz's 0.05 is under the floor of 0.2
+    assert tag_genres(record, count=4, min_confidence=0.01) == ["rock", "pop", "metal", "jazz"]  # as asked
     # styles after the genres, most probable first; a name already written is not repeated (any case)
     assert tag_genres(record, count=2, styles=True) == ["rock", "pop", "hard rock", "punk"]
     hiphop = {"genre": "hiphop", "error": None, "probabilities": {"hiphop": 0.9, "pop": 0.1},

@@ -8,7 +8,7 @@ Enable it in beets' config (``plugins: genrekit``; install with ``pip install 'g
         model: auto           # auto: the model `beet genrekit --train` made, else genrekit's own;
                               # default: genrekit's own; or a genrekit model file / run folder
         min_confidence: null  # below this top probability a song's genre is unknown: left alone
-        count: 1              # genres per song: the top one, then the next at or above min_confidence
+        count: 1              # genres per song: the top one, then the next at or above min_confidence (0.2 if null)
         styles: no            # add the styles the model finds as further genres
         force: no             # replace genres that genrekit did not set
         source_field: genre_source   # the flexible attribute that says who set the genres
