@@ -249,9 +249,19 @@ def test_help_fits_80_columns_with_its_paragraphs_rewrapped():
         assert result.exit_code == EXIT_OK and max(map(len, result.output.splitlines())) <= 80, (command, result.output)
     result = invoke("train", "--help", env={"COLUMNS": "80"})
     assert "each file's own genre tag is its label; by default every tagged file is trained on" in _flat(result.output)
-    lines = [line.strip() for line in result.output.split("─ Arguments")[0].splitlines()]
+    lines = [line.strip() for line in re.split("─ Arguments|\nArguments:", result.output)[0].splitlines()]
     ragged = [line for line, after in zip(lines, lines[1:]) if line and after and len(line) < 60]
     assert not ragged, lines  # a line cut short inside a paragraph
+
+
+@pytest.mark.parametrize("command", [["tag"], ["train"], ["predict"], ["datasets", "check"]], ids=" ".join)
+def test_help_at_80_columns_keeps_option_names_whole_and_room_for_their_help(command):
+    """rich's four-column table cut option names ("--min-confidenc…") and left the help
+    about 17 columns at 80; a narrow terminal gets click's plain layout, a wide one rich's."""
+    narrow = invoke(*command, "--help", env={"COLUMNS": "80"}).output
+    assert "…" not in narrow and "╭" not in narrow and "Options:" in narrow
+    assert max(len(line) - len(line.lstrip()) for line in narrow.splitlines()) <= 40  # help from column 40 at most
+    assert "╭" in invoke(*command, "--help", env={"COLUMNS": "120"}).output
 
 
 def test_the_choices_are_the_librarys_own():

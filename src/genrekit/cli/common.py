@@ -77,9 +77,36 @@ def _orderly_stop_on_termination() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+#: Below this many columns help is click's plain layout: rich's four-column table left its help
+#: text about 17 columns at 80 and cut option names ("--min-confidenc…").
+RICH_HELP_COLUMNS = 100
+
+
+def _plain_help_when_narrow(command) -> None:
+    """Give ``command`` (and a group's commands) click's plain help layout in a terminal
+    narrower than :data:`RICH_HELP_COLUMNS`."""
+    import shutil
+
+    if shutil.get_terminal_size().columns < RICH_HELP_COLUMNS:
+        command.rich_markup_mode = None
+        for sub in (getattr(command, "commands", None) or {}).values():
+            _plain_help_when_narrow(sub)
+
+
 class _OneErrorHandler(TyperGroup):
     """Every command's genrekit errors end the same way: the message (which names the file or
-    parameter) on stderr, exit status 1. Commands let them propagate."""
+    parameter) on stderr, exit status 1. Commands let them propagate. Help is rich's panels,
+    or click's plain layout in a narrow terminal."""
+
+    def format_help(self, ctx, formatter) -> None:
+        _plain_help_when_narrow(self)
+        super().format_help(ctx, formatter)
+
+    def get_command(self, ctx, name: str):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _plain_help_when_narrow(command)
+        return command
 
     def invoke(self, ctx):
         try:

@@ -201,7 +201,7 @@ def tag(
                                           "(nothing written), replace it, or append ours after it.")] = "keep",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
     genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
-                                        "most probable at or above --min-confidence.")] = 1,
+                                        "most probable at or above --min-confidence (0.2 without it).")] = 1,
     styles: Annotated[bool, typer.Option("--styles", help="With --write-tags: add the styles the model found as further "
                                          "genre values.")] = False,
     separator: Annotated[str, typer.Option("--genre-separator", help="With --write-tags: joins the genres of an ID3v2.3 tag "
