@@ -569,7 +569,10 @@ def _print_taxonomy(taxonomy) -> None:
     for genre, count in sorted(taxonomy.counts.items(), key=lambda item: -item[1]):
         spellings = taxonomy.spellings.get(genre, {})
         table.add_row(escape(genre), str(count), escape(", ".join(f"{name} ({n})" for name, n in spellings.items())))
-    out_console.print(table)
+    if taxonomy.counts:
+        out_console.print(table)
+    else:  # an empty table says less than this
+        out_console.print("genres in the files' own tags: none with enough files to learn from", highlight=False)
     notes = [("left out (fewer files than --min-per-genre)",
               [f"{genre}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
              ("look like spellings of one genre (merge with --map)", [" / ".join(g) for g in taxonomy.near_duplicates])]

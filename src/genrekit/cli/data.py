@@ -61,7 +61,10 @@ def datasets_check(
             d = report.durations.get(label, {})
             table.add_row(escape(label), str(count), *((str(unreadable[label]),) if unreadable else ()),
                           *(f"{d[k]:.1f}" if k in d else "-" for k in ("min", "median", "max")))
-        out_console.print(table)
+        if report.counts:
+            out_console.print(table)
+        else:
+            out_console.print(f"{report.dataset}: no labelled track in {report.root}", highlight=False, markup=False)
         if dataset.taxonomy is not None:
             _print_taxonomy(dataset.taxonomy)
         sections = [("unreadable files", [f"{p.path}: {p.reason}" for p in report.unreadable]),

@@ -244,8 +244,8 @@ def load_tagged(root: str | os.PathLike, *, genre_map: dict[str, str] | None = N
             continue
         try:
             tags = read_song_tags(path)
-        except GenrekitError as exc:
-            problems.append(DatasetProblem(str(path), str(exc)))
+        except GenrekitError as exc:  # its tags cannot be read: named once, as every problem is
+            problems.append(DatasetProblem(str(path), str(exc).removeprefix(f"{path}: ")))
             continue
         songs.append(OwnedSong(str(path), tags.genres, tags.artist, tags.by_genrekit))
     dataset = genre_dataset(songs, root=root, genre_map=genre_map, min_per_genre=min_per_genre, multi=multi,
