@@ -195,3 +195,22 @@ def test_markdown_reports_keep_html_in_genre_and_model_names_as_text():
     row = {"model": "<b>x</b>", "accuracy_mean": 0.5, "accuracy_std": 0, "f1_macro_mean": 0.5, "f1_macro_std": 0,
            "fit_seconds": 1, "search": False}
     assert "<b>" not in comparison_markdown([row], title="on <i>t</i>")
+
+
+def test_compare_passes_progress_to_the_networks_it_trains(monkeypatch):
+    """Network folds run in this process for minutes each: compare showed nothing until a
+    model's folds were all done."""
+    from genrekit.evaluate import run as run_module
+    from genrekit.train import recipes
+
+    asked = []
+
+    def recipe(name, **options):
+        asked.append(options["progress"])
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(recipes, "make_recipe", recipe)
+    for progress in (True, False):
+        with pytest.raises(RuntimeError, match="stop here"):
+            run_module.compare_models(None, ["edge-cnn"], progress=progress)
+    assert asked == [True, False]

@@ -296,7 +296,7 @@ def compare(
     rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
                           n_jobs=jobs or None, dataset=data, epochs=settings.pop("epochs"),
                           device=settings.pop("device"), settings=settings, source=source, out_dir=out,
-                          on_result=show)
+                          on_result=show, progress=_progress())
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
         view.add_row(escape(row["model"]), f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")

@@ -573,6 +573,7 @@ def compare_models(
     source: str = "",
     out_dir: str | Path | None = None,
     on_result=None,
+    progress: bool = False,
 ) -> list[dict]:
     """Cross-validate each named model on the same folds; write ``comparison.json|md|png``.
 
@@ -610,6 +611,8 @@ def compare_models(
         ``comparison.md`` and ``comparison.png``.
     on_result : callable, optional
         Called with each model's row as it is done (for progress display).
+    progress : bool
+        Show each network's training progress, fold by fold (their folds run in this process).
 
     Returns
     -------
@@ -632,7 +635,8 @@ def compare_models(
     if not names:
         raise ParameterError("names: expected at least one model to compare, found none")
     recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
-                           device=device, settings=settings) for name in names]  # every name checked before any fitting
+                           device=device, settings=settings, progress=progress)
+               for name in names]  # every name checked before any fitting
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
                    else table_folds(table, n_splits=n_splits, seed=seed))
     grouping = fold_grouping(dataset if dataset is not None else table)
