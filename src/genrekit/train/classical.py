@@ -4,6 +4,7 @@ rows, the test rows' scores and, on small datasets, k-fold CV over every track."
 from __future__ import annotations
 
 import logging
+import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from genrekit.datasets import Dataset, build_feature_table, fold_grouping
 from genrekit.errors import DatasetError
-from genrekit.evaluate import cross_validate, evaluation_metrics, predictions_frame
+from genrekit.evaluate import cross_validate, score_dataset
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
 from genrekit.train.recipes import TableRecipe
@@ -46,7 +47,9 @@ def train_model(
 ) -> TrainResult:
     """Extract features, fit on the train and validation tracks, score on the test tracks.
 
-    The test tracks (all their chunks) are never seen in fitting or tuning. With ``search``,
+    The test tracks (all their chunks) are never seen in fitting or tuning; they are scored as
+    ``genrekit evaluate`` scores the saved model (:func:`genrekit.evaluate.score_dataset`: the
+    audio cut as ``predict`` cuts it), so both report the same numbers. With ``search``,
     hyperparameters are tuned by grouped K-fold inside the training tracks. The run folder
     (:func:`~genrekit.train.run.write_run_folder`) gets ``model.genrekit``, ``metrics.json|md``,
     ``confusion_matrix.png``, ``predictions.csv`` (test tracks), ``splits.csv`` and ``run.json``.
@@ -125,18 +128,20 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     best_params = fitted.details["best_params"]
     genre_model = GenreModel(name=model, labels=table.labels, spec=spec, estimator=fitted.model,
                              params=best_params or {}, aggregation=aggregation)
-    metrics, predictions = {}, None
-    if len(test_rows):
-        proba = genre_model.predict_proba(table.X[test_rows])
-        metrics = evaluation_metrics(table.y[test_rows], proba, table.tracks[test_rows], table.labels,
-                                     aggregation=aggregation, chunked=table.chunked)
-        predictions = predictions_frame(table, test_rows, proba, aggregation)
+    metrics, predictions, failures = {}, None, dict(table.failures)
+    if len(test_rows):  # scored as `genrekit evaluate` scores the saved model: the same chunks, the same numbers
+        test_ids = list(dict.fromkeys(table.tracks[test_rows]))
+        with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
+            scored = score_dataset(save_model(genre_model, Path(folder) / MODEL_FILE), dataset.select(test_ids),
+                                   include_train=True, aggregation=aggregation, jobs=n_jobs or 1, progress=progress)
+        metrics, predictions = scored.metrics, scored.predictions
+        failures.update(scored.report["failures"])
 
     def describe(summary: dict, training: dict) -> None:
         genre_model.metrics, genre_model.training = summary, training
 
     return Trained(
-        model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=table.failures,
+        model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=failures,
         file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
         hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
         cv=_auxiliary_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs, any_size=any_size,
