@@ -11,6 +11,7 @@ import numpy as np
 
 from genrekit._files import save_figure
 from genrekit.errors import ParameterError
+from genrekit.models.aggregation import VOTE_TIE_WEIGHT
 
 
 # The genre of a song whose top probability is below the caller's minimum confidence.
@@ -172,12 +173,6 @@ class Prediction:
         rows = [{"path": self.path, "start": s.start, "end": s.end, "genre": s.genre, "confidence": s.confidence,
                  **{f"p_{g}": p for g, p in s.probabilities.items()}} for s in self.timeline]
         return pd.DataFrame(rows)
-
-
-# Under vote aggregation, genres with as many votes (and those without any) are ordered by
-# the chunks' mean probability, added at this weight: below any difference of votes (a
-# share of a vote in a million chunks), so it orders ties and nothing else.
-VOTE_TIE_WEIGHT = 1e-6
 
 
 def vote_shares(proba: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

@@ -94,7 +94,7 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> to
 def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray, *, aggregation: str = "mean") -> float:
     """Accuracy per track, its chunks combined as the model will combine them (``mean`` of
     probabilities or majority ``vote``: :func:`genrekit.evaluate.metrics.aggregate_tracks`)."""
-    from genrekit.evaluate.metrics import aggregate_tracks
+    from genrekit.models.aggregation import aggregate_tracks
 
     tracks = np.asarray(tracks)
     track_proba, order = aggregate_tracks(proba, tracks, method=aggregation)
@@ -167,7 +167,7 @@ def train_network(
     """
     from rich.progress import Progress
 
-    from genrekit.evaluate.metrics import AGGREGATIONS
+    from genrekit.models.aggregation import AGGREGATIONS
 
     if aggregation not in AGGREGATIONS:
         raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
