@@ -1048,7 +1048,8 @@ def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monk
     assert {p: p.read_bytes() for p in before} == before
     from genrekit.predict import library as library_module
 
-    for path, message in ((linked, "other hard link"), (readonly, "read-only")):  # a dry run's preview says so too
+    for path, message in ((linked, "other hard link"), (readonly, "read-only"),  # a dry run's preview says so too
+                          (library / "other.mp3", "which is not a .mp3 file")):
         status = os.stat(path)
         record = {"path": str(path), "key": "k", "size": status.st_size, "mtime_ns": status.st_mtime_ns, "model": "m",
                   "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}

@@ -1103,10 +1103,25 @@ def _song_lock_file(path: str) -> str | None:
     return os.path.join(folder, f"{bucket:04x}.lock")
 
 
-def write_refusal(status: os.stat_result) -> str | None:
-    """Why a song with this ``os.stat`` result is left as it is rather than rewritten (read-only,
-    or other hard links that would keep the old tags); None where a write may go ahead. A dry
-    run asks it too, so its preview names the files the write would refuse."""
+def _link_refusal(path: str) -> str | None:
+    """Why a link to a song of another format is left as it is (the tags written follow the
+    name's format); None where the name and the song agree."""
+    real, suffix = os.path.realpath(path), Path(path).suffix.lower()
+    if Path(real).suffix.lower() != suffix:
+        return f"a link to {real}, which is not a {suffix} file; its tags are left as they are"
+    return None
+
+
+def write_refusal(path: str | os.PathLike, status: os.stat_result | None = None) -> str | None:
+    """Why the song at ``path`` is left as it is rather than rewritten (a link to a song of
+    another format, read-only, or other hard links that would keep the old tags); None where
+    a write may go ahead. ``status``: its ``os.stat`` as read under the song's lock (default:
+    read now). A dry run asks it too, so its preview names the files the write would refuse."""
+    path = os.fspath(path)
+    refusal = _link_refusal(path)
+    if refusal:
+        return refusal
+    status = os.stat(path) if status is None else status
     if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return f"read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are"
     if status.st_nlink > 1:
@@ -1132,7 +1147,7 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
     folder = os.path.dirname(path)
     if unchanged_since is not None and (status.st_size, status.st_mtime_ns) != tuple(unchanged_since):
         raise TagConflict(f"{name}: changed since it was analysed (size or mtime); its tags are left as they are")
-    refusal = write_refusal(status)
+    refusal = write_refusal(name, status)
     if refusal:
         raise GenrekitError(f"{name}: {refusal}")
     extension = os.path.splitext(path)[1] if keep_extension else ""
@@ -1192,9 +1207,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     _check_version(id3v2_version)
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
-    real = os.path.realpath(path)
-    if Path(real).suffix.lower() != suffix:  # its format is chosen by the name: the song's own must agree
-        raise GenrekitError(f"{path}: a link to {real}, which is not a {suffix} file; its tags are left as they are")
+    refusal = _link_refusal(path)  # its format is chosen by the name: the song's own must agree
+    if refusal:
+        raise GenrekitError(f"{path}: {refusal}")
     written: dict = {}
 
     def edit(temporary: str) -> None:

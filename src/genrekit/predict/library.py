@@ -631,7 +631,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
                             id3v2_version=options.id3v2_version,
                             provenance=provenance(record["model"], record.get("confidence")))
     if change.action == "write" and options.dry_run:
-        refusal = write_refusal(os.stat(record["path"]))  # as the write would find it
+        refusal = write_refusal(record["path"])  # as the write would find it
         change.action = "would fail" if refusal else "would write"
         change.error = f"{record['path']}: genre tag would not be written ({refusal})" if refusal else None
     elif change.action == "write":
