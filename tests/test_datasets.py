@@ -447,9 +447,16 @@ def test_a_prolific_artist_is_not_held_out_for_a_share_a_tenth_its_size(caplog, 
 def test_training_on_gtzan_says_its_split_shares_artists(gtzan_mini, caplog):
     from genrekit.train.splits import assign_splits
 
-    with caplog.at_level("WARNING"):
-        assign_splits(load_gtzan(gtzan_mini), split="random", sizes=(0.8, 0.1, 0.1), seed=0)
-    assert "GTZAN names no artists, and adjacent clip ids are often one artist's" in caplog.text
+    from genrekit.datasets.splits import gtzan_shares_artists
+
+    for split in ("random", "all"):  # --split all: the by-track CV is the only score
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assign_splits(load_gtzan(gtzan_mini), split=split, sizes=(0.8, 0.1, 0.1), seed=0)
+        assert "GTZAN names no artists, and adjacent clip ids are often one artist's" in caplog.text, split
+    assert gtzan_shares_artists(load_gtzan(gtzan_mini), "these folds") is not None  # compare's warning
+    folder = load_gtzan(gtzan_mini)
+    assert gtzan_shares_artists(type(folder)(name="folder", root="/m", tracks=folder.tracks), "x") is None
 
 
 def test_gtzan_filtered_split(gtzan_mini):

@@ -278,9 +278,13 @@ def compare(
         leave_out(made_for_others(FeatureSpec(feature_set).columns), feature_set)
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
-        kinds = [feature_set] if any(n not in catalogue.NETWORKS for n in names) else []
-        kinds += ["networks: log-mel"] if any(n in catalogue.NETWORKS for n in names) else []
-        source = f"{dataset} ({'; '.join(kinds)})"
+        from genrekit.datasets.splits import gtzan_shares_artists
+
+        shared = gtzan_shares_artists(data, "these folds, by track,")
+        if shared:
+            _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
+        # the same whatever models are asked: comparison.json's setup, which a later run resumes and adds to
+        source = f"{dataset} ({feature_set}; networks: log-mel)"
         _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())

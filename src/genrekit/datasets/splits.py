@@ -140,6 +140,16 @@ def train_val_test_split(
     return parts.astype(str)
 
 
+def gtzan_shares_artists(dataset, what: str) -> str | None:
+    """A warning for a GTZAN dataset split ``what`` (by track: GTZAN lists no artists), whose
+    adjacent clip ids are often one artist's; None for any other dataset."""
+    if dataset.name != "gtzan":
+        return None
+    return (f"{dataset.root}: GTZAN names no artists, and adjacent clip ids are often one artist's, so {what} "
+            "puts an artist's clips on both sides: the scores overstate accuracy on other artists "
+            "(docs/benchmarks.md gives folds grouped by blocks of adjacent ids)")
+
+
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified group K-fold: (train indices, test indices) per fold, groups never split.
 

@@ -8,7 +8,7 @@ import logging
 from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
-from genrekit.datasets.splits import holdout_shortfalls
+from genrekit.datasets.splits import gtzan_shares_artists, holdout_shortfalls
 from genrekit.errors import DatasetError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,10 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
 def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
     if split not in SPLITS:
         raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
+    if split in ("random", "all"):
+        shared = gtzan_shares_artists(dataset, "this split and its k-fold CV, by track,")
+        if shared:
+            logger.warning(shared + " (--split gtzan-filtered is artist-filtered)")
     if split == "all":  # nothing held out: the k-fold CV is the score
         return dataset.with_splits({t.track_id: "train" for t in dataset.tracks}), {}
     if split == "gtzan-filtered":
@@ -112,11 +116,6 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
         logger.warning("%s: %s kept on one side give %d genre(s) other shares than asked (tracks: %s%s); its scores "
                        "weigh those genres otherwise (run.json: uneven_holdouts)", dataset.root, kept, len(uneven),
                        shown, "; ..." if len(uneven) > 5 else "")
-    if dataset.name == "gtzan":  # no artist list ships with GTZAN; neighbouring clips often share one
-        logger.warning("%s: GTZAN names no artists, and adjacent clip ids are often one artist's, so this split (and "
-                       "the k-fold CV) by track puts an artist's clips on both sides: its scores overstate accuracy on "
-                       "other artists (docs/benchmarks.md gives folds grouped by blocks of adjacent ids; --split "
-                       "gtzan-filtered is artist-filtered)", dataset.root)
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), (
         {"uneven_holdouts": uneven} if uneven else {})
 
