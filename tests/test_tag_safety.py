@@ -337,8 +337,10 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
         assert genre_field(library / name) == expected, name
     # another --existing after a write leaves what was written (an undo first tags anew), and says so
     written = tag(library, small_model, out, "--existing", "replace")
-    assert f"{N} file(s) whose tags an earlier run wrote are left as they are" in " ".join(written.output.split())
+    assert f"{N} file(s) whose tags an earlier run wrote with other options are left as it wrote them" in \
+        " ".join(written.output.split())
     assert f"genrekit tag --undo {out}" in " ".join(written.output.split())
+    assert "earlier run wrote" not in tag(library, small_model, out, "--existing", "append").output  # as it was
     assert genre_field(library / "tagged.flac") == ["My Genre", rows["tagged.flac"]["genre"]]
     for name in FILES:  # ours is there already: no duplicate, nothing written
         assert write_genre_tag(library / name, rows[name]["genre"], existing="append").action == "unchanged", name

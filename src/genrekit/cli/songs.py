@@ -290,8 +290,8 @@ def tag(
     if summary.tag_actions:
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
     if summary.n_written_before:
-        out_console.print(f"{summary.n_written_before} file(s) whose tags an earlier run wrote are left as they are, "
-                          f"whatever this run's options; to tag them anew: genrekit tag --undo {summary.results}, then "
+        out_console.print(f"{summary.n_written_before} file(s) whose tags an earlier run wrote with other options are "
+                          f"left as it wrote them; to tag them with these: genrekit tag --undo {summary.results}, then "
                           "this command again", markup=False, highlight=False)
     if summary.unknown:
         left = "left untouched" if write_tags else "not named"

@@ -112,8 +112,8 @@ class LibrarySummary:
     unknown : list of str
         Files without a genre of their own whose answer is ``unknown``.
     n_written_before : int
-        With ``write_tags``: files whose tags an earlier run wrote, which this run leaves as
-        they are whatever its options (:func:`undo_tags` first to tag them anew).
+        With ``write_tags``: files whose tags an earlier run wrote with other options, which
+        this run leaves as they are (:func:`undo_tags` first to tag them anew).
     partial : bool
         Whether any row failed.
     """
@@ -130,7 +130,7 @@ class LibrarySummary:
     disagreements: list[Disagreement] = field(default_factory=list)  # see disagreements_path
     disagreements_path: Path | None = None
     unknown: list[str] = field(default_factory=list)  # files without a genre of their own whose answer is unknown
-    n_written_before: int = 0  # with write_tags: files an earlier run wrote, left as they are
+    n_written_before: int = 0  # with write_tags: files an earlier run wrote with other options, left as they are
 
     @property
     def partial(self) -> bool:
@@ -600,6 +600,14 @@ class TagOptions:
     min_confidence: float | None = None
 
 
+def _written_with(options: TagOptions) -> dict:
+    """The options that shape a tag write, as its journal records them: a re-run with others
+    says which files it leaves as an earlier run wrote them."""
+    return {"existing": options.existing, "genres": options.genres, "styles": options.styles,
+            "separator": options.separator, "id3v2_version": options.id3v2_version,
+            "min_confidence": options.min_confidence}
+
+
 def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | None":
     """Decide and write the genre tag of one predicted file as ``options`` say, recording it in
     ``record``; a write is journalled (path, old and new values of every field it touches) before
@@ -637,7 +645,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     elif change.action == "write":
         record["tag"] = {"state": "writing", "format": change.format, "has_tags": change.has_tags,
                          "fields": change.fields, "id3_version": change.id3_version, "id3_tag": change.id3_tag,
-                         "before": now, "after": None}
+                         "before": now, "after": None, "options": _written_with(options)}
         record["tag_action"], record["tag_old"], record["tag_new"] = "writing", change.old_values, change.new_values
         append_record(handle, record)  # the old values are on disk before the file changes
         change = apply_tag_change(change, unchanged_since=(record["size"], record["mtime_ns"]))
@@ -809,8 +817,9 @@ def tag_library(
                     todo.append([str(path), key, size, mtime_ns, identity])
                 elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
                     retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
-                elif write_tags and latest[key].get("tag_action") == "written":
-                    written_before += 1  # left as an earlier run tagged it, whatever this run's options
+                elif write_tags and latest[key].get("tag_action") == "written" and (
+                        (latest[key].get("tag") or {}).get("options") not in (None, _written_with(options))):
+                    written_before += 1  # written with other options (records before 2026-12-04 do not say)
             current[str(path)] = key, size, mtime_ns
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
