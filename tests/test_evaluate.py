@@ -169,10 +169,13 @@ def test_a_comparison_says_in_how_many_folds_its_nested_search_ran():
     cells = [comparison_markdown([row | extra], title="t").splitlines()[-1].split(" | ")[-1]
              for extra in ({"search": False}, {"search": True}, {"search": True, "searched_folds": 3},
                            {"search": True, "searched_folds": 1}, {"search": True, "searched_folds": 0})]
-    assert cells == ["none |", "nested |", "nested |", "nested in 1 of 3 folds |", "none (too few artists per genre) |"]
+    assert cells == ["none |", "nested |", "nested |", "nested in 1 of 3 folds |",
+                     "none (too few tracks or artists for inner folds) |"]
     folds = [{"best_params": {"clf__C": 1.0}}, {"best_params": {}}]
     assert _search_words(True, 20, folds) == ", a 20-candidate randomized search nested in 1 of the 2 training folds"
     assert _search_words(True, 20, folds[:1]).endswith("nested in each training fold") and not _search_words(False, 20, folds)
+    assert _search_words(True, 20, folds[1:]) == (", no randomized search (too few tracks or artists in each training "
+                                                  "fold for inner folds)")
 
 
 def test_more_folds_than_any_genre_has_tracks_is_refused_by_name():
@@ -192,6 +195,10 @@ def test_markdown_reports_keep_html_in_genre_and_model_names_as_text():
     text = metrics_markdown(metrics, title="model on <script>alert(2)</script>")
     assert "<img" not in text and "<script>" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text and "R&amp;B\\|Soul" in text
+    from genrekit.evaluate.report import markdown_cell
+
+    # Markdown's own marks too: an image a genre named would fetch, emphasis it would set
+    assert markdown_cell("![x](https://tracker/p.png) *loud*") == "\\!\\[x\\](https://tracker/p.png) \\*loud\\*"
     row = {"model": "<b>x</b>", "accuracy_mean": 0.5, "accuracy_std": 0, "f1_macro_mean": 0.5, "f1_macro_std": 0,
            "fit_seconds": 1, "search": False}
     assert "<b>" not in comparison_markdown([row], title="on <i>t</i>")

@@ -85,6 +85,7 @@ def train(
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
         out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
+        _averaging_note(metrics)
     if result.cv:
         scores = result.cv
         copies = " (a file with several genres counts once per genre)" if multi_genre == "all" else ""
@@ -183,11 +184,7 @@ def evaluate(
         out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}", markup=False)
-        from genrekit.evaluate.metrics import averaging_note
-
-        note = averaging_note(metrics)  # a macro F1 far under the accuracy: genres named that no track holds
-        if note:
-            out_console.print(note, markup=False)
+        _averaging_note(metrics)
     # a song score over the known genres is complete; a metrics table without some genres is not
     left_out = set(report["unknown_genre_tracks"])
     by_genre = Counter(t.label for t in data.tracks if t.path in left_out)
@@ -195,6 +192,15 @@ def evaluate(
                                  "not know"} for genre, n in sorted(by_genre.items())]
     partial = _report_failures(report["failures"], report["problems"] + unknown)
     raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
+
+
+def _averaging_note(metrics: dict) -> None:
+    """Why a macro F1 is far under the accuracy, where it is: genres named that no track holds."""
+    from genrekit.evaluate.metrics import averaging_note
+
+    note = averaging_note(metrics)
+    if note:
+        out_console.print(note, markup=False)
 
 
 @app.command()
@@ -310,7 +316,7 @@ def compare(
     for row in rows:
         if row.get("search") and row.get("searched_folds", folds) < folds:
             out_console.print(f"{row['model']}: searched in {row['searched_folds']} of {folds} folds; the others' "
-                              "genres were too few artists for inner folds, so they were fitted untuned", markup=False)
+                              "genres were too few tracks or artists for inner folds, so they were fitted untuned", markup=False)
     out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
     for row in rows:  # files the folds could not use (a network decodes its tracks itself)
         failures = {**failures, **row.get("failures", {})}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,12 @@ PREDICTION_TEXT = ("track_id", "path", "true", "predicted")
 
 
 def markdown_text(text) -> str:
-    """Text from users' files (a genre, a model or file name) for a Markdown heading or line:
-    on one line, and with ``&``, ``<`` and ``>`` as entities, since Markdown passes HTML
-    through (a genre named ``<img onerror=...>`` ran as HTML where the file was rendered)."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", " ").replace("\n", " "))
+    """Text from users' files (a genre, a model or file name) for a Markdown heading or line,
+    shown as written: on one line, ``&``, ``<`` and ``>`` as entities (Markdown passes HTML
+    through: a genre named ``<img onerror=...>`` ran as HTML where the file was rendered), and
+    Markdown's own marks escaped (``![x](https://...)`` fetched an image)."""
+    text = re.sub(r"([\\`*_\[\]!])", r"\\\1", str(text))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", " ").replace("\n", " ")
 
 
 def markdown_cell(text) -> str:
@@ -144,13 +146,13 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
 
 def _search_cell(row: dict) -> str:
     """How a comparison row's folds were tuned: ``nested``, in some of its folds only (a fold
-    whose genres are too few artists for inner folds is fitted untuned), or ``none``."""
+    whose genres are too few tracks or artists for inner folds is fitted untuned), or ``none``."""
     if not row.get("search"):
         return "none"
     searched, folds = row.get("searched_folds"), len(row.get("fold_accuracy") or ())
     if searched is None or searched == folds:  # rows written before 2026-12-04 do not say
         return "nested"
-    return f"nested in {searched} of {folds} folds" if searched else "none (too few artists per genre)"
+    return f"nested in {searched} of {folds} folds" if searched else "none (too few tracks or artists for inner folds)"
 
 
 def comparison_markdown(rows: list[dict], *, title: str) -> str:

@@ -670,7 +670,7 @@ def compare_models(
             row = {key: value for key, value in result.items() if key != "folds"}
             row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
             row["best_params"] = [fold["best_params"] for fold in result["folds"]]
-            if row.get("search"):  # a fold whose genres are too few artists for inner folds is fitted untuned
+            if row.get("search"):  # a fold whose genres are too few tracks or artists for inner folds is fitted untuned
                 row["searched_folds"] = sum(bool(params) for params in row["best_params"])
             # files a fold could not use (a network decodes its tracks itself): path -> reason
             row["failures"] = {path: reason for fold in result["folds"]

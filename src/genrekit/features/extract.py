@@ -73,7 +73,7 @@ def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndar
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
     content = content or audio.content_hash(path)
     try:
-        if spec.chunked:
+        if spec.chunked:  # chunks over the whole file, decoded whole (a whole-clip set below streams)
             y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
             array = spec.compute(y, sr)
         else:  # one row per segment, cut as prediction cuts a song (a long intro and outro skipped), each

@@ -150,7 +150,10 @@ class LogMelSpec:
             if not isinstance(params, dict):
                 raise ValueError(f"params are {type(params).__name__}, expected an object")
             spec = cls(**params)
-        except (*DAMAGED_FILE_ERRORS, KeyError, TypeError, ParameterError) as exc:  # a cut, damaged or foreign file
+        except ParameterError as exc:  # settings genrekit took before 2026-12-04 (a hop past the window...)
+            raise FeatureError(f"{path}: made with settings genrekit no longer takes ({exc}); compute the "
+                               "spectrograms again with others") from exc
+        except (*DAMAGED_FILE_ERRORS, KeyError, TypeError) as exc:  # a cut, damaged or foreign file
             raise FeatureError(f"{path}: not a log-mel spectrogram file genrekit wrote ({type(exc).__name__}: "
                                f"{exc})") from exc
         if S.ndim != 2 or S.shape[0] != spec.n_mels or not np.issubdtype(S.dtype, np.floating):

@@ -10,8 +10,8 @@ the model file).
 from __future__ import annotations
 
 import contextlib
-import logging
 import inspect
+import logging
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator

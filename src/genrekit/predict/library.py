@@ -724,7 +724,7 @@ def tag_library(
     dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
         table's ``tag_old``/``tag_new``) without writing
     genres : with ``write_tags``, write up to this many genres: the top one, then the next
-        most probable at or above ``min_confidence`` (:func:`tag_genres`)
+        most probable at or above ``min_confidence``, else 0.2 (:func:`tag_genres`)
     styles : with ``write_tags``, add the styles the model found present as further genres
     separator : an ID3v2.3 tag's genres are one ``TCON`` value joined by this
     id3v2_version : save ID3v2 tags (MP3, WAV, AIFF) as version 3 or 4; None: the version a

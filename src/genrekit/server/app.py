@@ -364,7 +364,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         with places.lock:
             running = places.running
         taken = limits.workers + limits.queue - places.free
-        return {"status": "ok", "model": description["id"], "receiving": places.receiving, "analysing": running,
+        return {"status": "ok", "model": description["name"], "model_id": description["id"],  # as /v1/predict's
+                "receiving": places.receiving, "analysing": running,
                 "queued": max(taken - running, 0), "places_free": places.free}
 
     @app.get("/v1/model", summary="The model: its genres, metrics, version and the service's limits")

@@ -143,7 +143,9 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     return Trained(
         model=genre_model, tracks=fitted.tracks, metrics=metrics, predictions=predictions, failures=failures,
         file_name=MODEL_FILE, save=lambda path, *_: save_model(genre_model, path), describe=describe,
-        hashes=table.hashes, training={"search": search}, run={"features": spec.to_dict(), "best_params": best_params},
+        hashes=table.hashes, run={"features": spec.to_dict(), "best_params": best_params},
+        # asked, and (where asked) whether it ran: too few tracks or artists for inner folds fit the defaults
+        training={"search": search, **({"searched": bool(best_params)} if search else {})},
         cv=_auxiliary_cv(table, model, seed=seed, aggregation=aggregation, n_jobs=n_jobs, any_size=any_size,
                          search=search, n_iter=n_iter) if cv else None,
     )
@@ -200,9 +202,9 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         ``per_genre`` (genre -> ``n``, ``recall`` and ``precision``, None where undefined),
         ``out_of_fold`` (track id -> genre -> its probability from the fold that held the track
         out) and ``untrained_tracks`` (those whose fold never trained on their genre: a genre of
-        too few artists to share between folds; a warning names the genres). ``n_splits`` is also no more than the number of groups. None, besides the cases
-        above, when every track is in one group; a warning is logged for that and for a genre
-        of one track.
+        too few artists to share between folds; a warning names the genres). ``n_splits`` is
+        also no more than the number of groups. None, besides the cases above, when every
+        track is in one group; a warning is logged for that and for a genre of one track.
 
     Raises
     ------
@@ -257,6 +259,8 @@ def _search_words(search: bool, n_iter: int, folds: list[dict]) -> str:
     if not search:
         return ""
     searched = sum(bool(fold.get("best_params")) for fold in folds)
+    if not searched:
+        return ", no randomized search (too few tracks or artists in each training fold for inner folds)"
     where = "each training fold" if searched == len(folds) else f"{searched} of the {len(folds)} training folds"
     return f", a {n_iter}-candidate randomized search nested in {where}"
 
