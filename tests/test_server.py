@@ -115,6 +115,8 @@ def test_a_real_clip_gets_its_genre(server, gtzan_mini):
     described = httpx.get(f"{server['url']}/v1/model").json()
     assert body["model_id"] == described["id"]
     assert body["model"] == described["name"] == "logreg"  # the model's name, as the command line's JSON gives it
+    health = httpx.get(f"{server['url']}/healthz").json()
+    assert (health["model"], health["model_id"]) == (described["name"], described["id"])  # one meaning a key
     assert [t["genre"] for t in body["top"]][0] == "metal"
     assert "styles" in body and body["styles"] is None  # a model on fma518 features gives no styles
 
