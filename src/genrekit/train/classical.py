@@ -4,6 +4,7 @@ rows, the test rows' scores and, on small datasets, k-fold CV over every track."
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -131,9 +132,11 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     metrics, predictions, failures = {}, None, dict(table.failures)
     if len(test_rows):  # scored as `genrekit evaluate` scores the saved model: the same chunks, the same numbers
         test_ids = list(dict.fromkeys(table.tracks[test_rows]))
+        # worker processes each load the model: worth it from a few tracks each
+        jobs = min(n_jobs or os.cpu_count() or 1, max(1, len(test_ids) // 4))
         with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
             scored = score_dataset(save_model(genre_model, Path(folder) / MODEL_FILE), dataset.select(test_ids),
-                                   include_train=True, aggregation=aggregation, jobs=n_jobs or 1, progress=progress)
+                                   include_train=True, aggregation=aggregation, jobs=jobs, progress=progress)
         metrics, predictions = scored.metrics, scored.predictions
         failures.update(scored.report["failures"])
 
