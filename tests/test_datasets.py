@@ -970,3 +970,17 @@ def test_a_manifest_whose_rows_hold_a_cell_too_many_or_a_nul_is_refused_by_name(
     loaded = load_manifest(tmp_path / "nul.csv")
     assert [t.track_id for t in loaded.tracks] == ["c"]
     assert [p.reason for p in loaded.problems] == ["a NUL character in the track_id"]
+
+
+def test_training_names_genres_whose_held_out_tracks_could_not_be_read():
+    """The split is made before any file is read: a corrupt file can take a genre's only test
+    place, and its scores then leave the genre out without a word."""
+    from genrekit.datasets import Dataset, Track
+    from genrekit.train.run import _held_out_lost
+
+    tracks = [Track(f"{g}{i}", f"/m/{g}{i}.wav", g, split=part) for g in ("jazz", "rock")
+              for i, part in enumerate(("train", "train", "val", "test"))]
+    dataset = Dataset(name="folder", root="/m", tracks=tracks)
+    assert _held_out_lost(dataset, {"/m/jazz3.wav": "cannot be read"}) == ["jazz: no test track (1 unreadable)"]
+    assert _held_out_lost(dataset, {"/m/rock2.wav": "x", "/m/rock0.wav": "x"}) == ["rock: no validation track (1 unreadable)"]
+    assert _held_out_lost(dataset, {}) == []

@@ -204,6 +204,10 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
     trained = fit(dataset)
     if not trained.metrics and not trained.cv:
         logger.warning("no test tracks: the model is trained but not evaluated")
+    lost = _held_out_lost(dataset, trained.failures)
+    if lost:  # the split was made before any file was read: an unreadable one took its place
+        logger.warning("%s: unreadable files took held-out places, leaving %s; its scores leave those genres out "
+                       "(mend or remove the files and train again)", dataset.root, "; ".join(lost))
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
     if trained.cv:
         summary["cv"] = {k: v for k, v in trained.cv.items()
@@ -266,6 +270,18 @@ def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) ->
         stale += ["history.csv", "history.png", "config.json"]
     for name in stale:
         (out / name).unlink(missing_ok=True)
+
+
+def _held_out_lost(dataset: Dataset, failures: dict[str, str]) -> list[str]:
+    """Genres left with no readable validation or test track where they had some: "jazz: no
+    test track (1 unreadable)"."""
+    lost = []
+    for part in ("val", "test"):
+        held = Counter(t.label for t in dataset.tracks if t.split == part)
+        failed = Counter(t.label for t in dataset.tracks if t.split == part and t.path in failures)
+        lost += [f"{genre}: no {'validation' if part == 'val' else 'test'} track ({failed[genre]} unreadable)"
+                 for genre, n in sorted(held.items()) if failed[genre] == n]
+    return lost
 
 
 def _disagreements(dataset: Dataset, trained: Trained) -> list[Disagreement] | None:
