@@ -328,3 +328,48 @@ def test_full_song_counts_are_whole_numbers_in_the_report(tmp_path):
                                                       "per_genre": per_genre}))
     page = write_html_report(tmp_path).read_text()
     assert "<td>jazz</td><td>3</td>" in page and "<td>3.000</td>" not in page
+
+
+def _small_table(path, genres: dict[str, int], columns: int = 4, constant: int = 0):
+    """A published-style feature table: ``genres`` -> tracks, columns of noise (and constant ones)."""
+    from genrekit.datasets import read_feature_table
+
+    rng = np.random.default_rng(0)
+    names = [f"f{i}" for i in range(columns)] + [f"c{i}" for i in range(constant)]
+    rows = [",".join(["filename", "length", *names, "label"])]
+    for g, (genre, n) in enumerate(genres.items()):
+        for k in range(n):
+            values = [*(rng.normal(size=columns) + 3 * g), *([1.0] * constant)]
+            rows.append(",".join([f"{genre}.{k:05d}.wav", "661794", *map(str, values), genre]))
+    path.write_text("\n".join(rows) + "\n")
+    return read_feature_table(path)
+
+
+def test_explore_leaves_constant_columns_out_and_refuses_a_table_with_fewer_than_two_that_vary(tmp_path):
+    from genrekit.errors import ParameterError
+
+    result = explore(_small_table(tmp_path / "t.csv", {"a": 6, "b": 6}, constant=2), n_repeats=2, tsne=False)
+    assert result["n_features"] == 4 and result["constant_columns_left_out"] == ["c0", "c1"]
+    assert np.isfinite(result["pca"]["explained_variance_ratio"]).all()
+    with pytest.raises(ParameterError, match="at least 2 feature columns that vary; the table has 1 \\(of 3\\)"):
+        explore(_small_table(tmp_path / "one.csv", {"a": 6, "b": 6}, columns=1, constant=2), tsne=False)
+
+
+def test_explore_does_not_rank_features_it_could_not_measure_and_clears_an_earlier_runs_plots(tmp_path):
+    """One held-out track of one genre: shuffling a feature can change nothing, and the first
+    column was named the top feature (all zeros, in column order)."""
+    out = tmp_path / "out"
+    explore(_small_table(tmp_path / "t.csv", {"a": 8, "b": 8}), n_repeats=2, out_dir=out)
+    assert (out / "tsne.png").exists() and (out / "importance.png").exists()
+    result = explore(_small_table(tmp_path / "few.csv", {"a": 3, "b": 1, "c": 1}), n_repeats=2, tsne=False,
+                     out_dir=out)
+    importance = result["importance"]
+    assert importance["top"] == [] and "too few for shuffling a feature" in importance["not_measured"]
+    assert not (out / "tsne.png").exists() and not (out / "importance.png").exists()  # the other table's, gone
+
+
+def test_explore_refuses_a_model_made_for_columns_the_table_lacks(tmp_path):
+    _small_table(tmp_path / "t.csv", {"a": 6, "b": 6})
+    result = runner.invoke(app, ["explore", "--table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "out"),
+                                 "--model", "musicnn-prior"])
+    assert result.exit_code == 2 and "--model musicnn-prior: made for musicnn features" in " ".join(result.output.split())

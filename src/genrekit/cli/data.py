@@ -18,7 +18,7 @@ from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
-    _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _usage_error, app, datasets_app, err_console, out_console,
+    _note, _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _usage_error, app, datasets_app, err_console, out_console,
     pretrained_app
 )
 
@@ -169,10 +169,17 @@ def explore(
         err_console.print("[red]error:[/] give a dataset or --table (not both)")
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
+    from genrekit.models import features_made_for
+
+    made_for = features_made_for(model)  # musicnn-prior reads its taggers' columns: elsewhere it is not itself
     if table_path is not None:
         table = read_feature_table(table_path)
+        if made_for and not set(FeatureSpec(made_for).columns) <= set(table.columns):
+            _usage_error(f"--model {model}: made for {made_for} features, which {table_path} lacks")
         _output_folder(out, "--out")
     else:
+        if made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(feature_set).columns):
+            _usage_error(f"--model {model}: made for {made_for} features, not {feature_set} (--features {made_for})")
         data = _load_dataset(dataset, kind)
         check_genres(data, purpose="exploring genres")  # before any extraction
         _output_folder(out, "--out")
@@ -180,11 +187,22 @@ def explore(
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
         failures = table.failures
     result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
-    kmeans = result["kmeans"]
+    kmeans, importance = result["kmeans"], result["importance"]
+    silhouette = "none (one cluster)" if kmeans["silhouette"] is None else f"{kmeans['silhouette']:.3f}"
+    if not importance["top"]:
+        ranked = f"no permutation importance ({importance['not_measured']})"
+    elif importance["top"][0]["mean"] <= 0:
+        ranked = f"no feature's shuffling lowered {model}'s held-out accuracy ({importance['n_test_tracks']} tracks)"
+    else:
+        ranked = (f"top feature for {model}: {importance['top'][0]['feature']} "
+                  f"({importance['n_test_tracks']} held-out tracks)")
+    if result["constant_columns_left_out"]:
+        _note(f"{len(result['constant_columns_left_out'])} constant feature column(s) left out of PCA, t-SNE and "
+              f"k-means (first: {escape(result['constant_columns_left_out'][0])})", highlight=False)
     out_console.print(f"{result['n_rows']} rows x {result['n_features']} features: "
                       f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
-                      f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {kmeans['silhouette']:.3f}; "
-                      f"top feature for {model}: {result['importance']['top'][0]['feature']} -> {out}", markup=False)
+                      f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {silhouette}; {ranked} -> {out}",
+                      markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
 
 

@@ -38,8 +38,17 @@ def explore(
     -------
     dict with ``pca`` (``explained_variance_ratio``, ``components_for_90_percent``),
     ``kmeans`` (``k``, ``adjusted_rand_index``, ``normalized_mutual_info``, ``silhouette``,
-    ``contingency``: cluster -> genre -> rows), ``importance`` (``model``, ``held_out_accuracy``,
-    ``top``: feature, mean and std of the accuracy drop) and ``n_rows``, ``n_features``.
+    ``contingency``: cluster -> genre -> rows; ``silhouette`` None where k-means found one
+    cluster), ``importance`` (``model``, ``n_test_tracks``, ``held_out_accuracy``, ``top``:
+    feature, mean and std of the accuracy drop over ``n_repeats`` shuffles of the one held-out
+    part; empty, with ``not_measured`` saying why, where fewer than 2 tracks of 2 genres are held
+    out), ``n_rows``, ``n_features`` (those that vary: ``constant_columns_left_out`` names the
+    others, which PCA, t-SNE and k-means leave out).
+
+    Raises
+    ------
+    ParameterError
+        Fewer than 4 rows, 2 genres, a genre of 3 tracks, or 2 feature columns that vary.
     """
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -53,23 +62,28 @@ def explore(
     if per_genre.max() < 3:  # a quarter of a genre's tracks is held out for the importance: none of 2
         raise ParameterError(f"explore needs a genre with at least 3 tracks (a quarter of each genre's tracks is "
                              f"held out for the permutation importance); the most any genre has is {per_genre.max()}")
-    X = StandardScaler().fit_transform(table.X)
-    X = np.nan_to_num(X)  # constant columns standardise to NaN
+    varying = np.ptp(table.X, axis=0) > 0  # a constant column says nothing and has no variance to share
+    if varying.sum() < 2:
+        raise ParameterError(f"explore needs at least 2 feature columns that vary; the table has {int(varying.sum())} "
+                             f"(of {table.X.shape[1]})")
+    X = StandardScaler().fit_transform(table.X[:, varying])
     genres = np.array(table.labels)[table.y]
     pca = PCA(random_state=seed).fit(X)
     ratios = pca.explained_variance_ratio_
     pca_2d = pca.transform(X)[:, :2]
     k = len(np.unique(table.y))
     clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(X)
+    found = len(np.unique(clusters))  # fewer than k where rows coincide; a silhouette needs two
     result = {
         "n_rows": int(len(X)), "n_features": int(X.shape[1]), "seed": seed,
+        "constant_columns_left_out": [c for c, v in zip(table.columns, varying) if not v],
         "pca": {"explained_variance_ratio": ratios.tolist(),
                 "components_for_90_percent": int(np.searchsorted(np.cumsum(ratios), 0.9) + 1)},
         "kmeans": {
             "k": k,
             "adjusted_rand_index": float(adjusted_rand_score(table.y, clusters)),
             "normalized_mutual_info": float(normalized_mutual_info_score(table.y, clusters)),
-            "silhouette": float(silhouette_score(X, clusters, random_state=seed)),
+            "silhouette": float(silhouette_score(X, clusters, random_state=seed)) if 1 < found < len(X) else None,
             "contingency": {int(c): {g: int(n) for g, n in row.items() if n}
                             for c, row in pd.crosstab(clusters, genres).iterrows()},
         },
@@ -106,13 +120,16 @@ def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, t
     if split is not None:  # transform once, not once per feature and repeat (518 x 5 times)
         transform, estimator = split
         X = transform.transform(X)
+    held_out = {"model": model, "n_test_tracks": len(test_tracks),
+                "held_out_accuracy": float((fitted.predict(table.X[test]) == table.y[test]).mean())}
+    if len(test_tracks) < 2 or len(np.unique(table.y[test])) < 2:  # a shuffle could not change a thing
+        return {**held_out, "top": [], "not_measured": f"{len(test_tracks)} held-out track(s) of "
+                f"{len(np.unique(table.y[test]))} genre(s): too few for shuffling a feature to show anything"}
     drops = permutation_importance(estimator, X, table.y[test], n_repeats=n_repeats, random_state=seed,
                                    scoring="accuracy")
-    order = np.argsort(-drops.importances_mean)[:top]
-    return {"model": model, "n_test_tracks": len(test_tracks),
-            "held_out_accuracy": float((fitted.predict(table.X[test]) == table.y[test]).mean()),
-            "top": [{"feature": table.columns[i], "mean": float(drops.importances_mean[i]),
-                     "std": float(drops.importances_std[i])} for i in order]}
+    order = np.argsort(-drops.importances_mean, kind="stable")[:top]
+    return {**held_out, "top": [{"feature": table.columns[i], "mean": float(drops.importances_mean[i]),
+                                 "std": float(drops.importances_std[i])} for i in order]}
 
 
 def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.ndarray, tsne_2d: np.ndarray | None,
@@ -129,7 +146,12 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     if tsne_2d is not None:
         coords["tsne1"], coords["tsne2"] = tsne_2d[:, 0], tsne_2d[:, 1]
     write_text_atomic(out / "embedding.csv", spreadsheet_csv(coords, ("track_id", "genre")))
-    write_text_atomic(out / "importance.csv", spreadsheet_csv(pd.DataFrame(result["importance"]["top"]), ("feature",)))
+    for name in ([] if tsne_2d is not None else ["tsne.png"]) + ([] if result["importance"]["top"] else
+                                                                ["importance.csv", "importance.png"]):
+        (out / name).unlink(missing_ok=True)  # an earlier run's, of other data: not this run's to show
+    if result["importance"]["top"]:
+        write_text_atomic(out / "importance.csv", spreadsheet_csv(pd.DataFrame(result["importance"]["top"]),
+                                                                  ("feature",)))
     contingency = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(genres, name="genre"))
     write_text_atomic(out / "clusters.csv", contingency.rename(columns=spreadsheet_cell).to_csv())  # genres name its columns
     colours = genre_colours(table.labels)
@@ -142,19 +164,22 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
         axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
 
     ratios = np.array(result["pca"]["explained_variance_ratio"])
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12 + 1.5 * -(-len(table.labels) // 20), 4.8),
+                                         constrained_layout=True)
     shown = min(30, len(ratios))
     left.bar(np.arange(1, shown + 1), ratios[:shown], color="#4c72b0", label="each component")
     left.plot(np.arange(1, shown + 1), np.cumsum(ratios)[:shown], color="#dd8452", marker=".", label="cumulative")
     left.set(title="PCA: explained variance", xlabel="component", ylabel="ratio", ylim=(0, 1))
     left.legend()
+    # the genres beside the map, in columns of at most 20: inside it, many of them hid the points
+    columns = -(-len(table.labels) // 20)
     scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
-    right.legend(fontsize=7, loc="best")
+    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
     save_figure(figure, out / "pca.png")
     if tsne_2d is not None:
-        figure, axis = plt.subplots(figsize=(7, 6), constrained_layout=True)
+        figure, axis = plt.subplots(figsize=(7 + 1.5 * columns, 6), constrained_layout=True)
         scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
-        axis.legend(fontsize=7, loc="best")
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
         save_figure(figure, out / "tsne.png")
     figure, axis = plt.subplots(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
                                 constrained_layout=True)
@@ -165,15 +190,19 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
         if n:
             axis.text(j, i, str(n), ha="center", va="center", fontsize=8)
     kmeans = result["kmeans"]
+    silhouette = "none" if kmeans["silhouette"] is None else f"{kmeans['silhouette']:.2f}"
     axis.set_title(f"k-means (k={kmeans['k']}) against genres: ARI {kmeans['adjusted_rand_index']:.2f}, "
-                   f"silhouette {kmeans['silhouette']:.2f}", fontsize=9)
+                   f"silhouette {silhouette}", fontsize=9)
     save_figure(figure, out / "kmeans.png")
     top = result["importance"]["top"][::-1]
+    if not top:
+        return
     figure, axis = plt.subplots(figsize=(8, 0.3 * len(top) + 1.2), constrained_layout=True)
     axis.barh([t["feature"] for t in top], [t["mean"] for t in top], xerr=[t["std"] for t in top], color="#55a868")
     axis.set(xlabel="accuracy drop when shuffled (held-out tracks)",
              title=f"permutation importance, {result['importance']['model']} "
-                   f"(held-out accuracy {result['importance']['held_out_accuracy']:.2f})")
+                   f"({result['importance']['n_test_tracks']} held-out tracks, accuracy "
+                   f"{result['importance']['held_out_accuracy']:.2f})")
     axis.tick_params(axis="y", labelsize=7)
     save_figure(figure, out / "importance.png")
 
