@@ -348,8 +348,12 @@ def _small_table(path, genres: dict[str, int], columns: int = 4, constant: int =
 def test_explore_leaves_constant_columns_out_and_refuses_a_table_with_fewer_than_two_that_vary(tmp_path):
     from genrekit.errors import ParameterError
 
-    result = explore(_small_table(tmp_path / "t.csv", {"a": 6, "b": 6}, constant=2), n_repeats=2, tsne=False)
+    result = explore(_small_table(tmp_path / "t.csv", {"a": 6, "b": 6}, constant=2), n_repeats=2, tsne=False,
+                     source="t.csv")
     assert result["n_features"] == 4 and result["constant_columns_left_out"] == ["c0", "c1"]
+    # what was explored, for the figure's caption
+    assert (result["source"], result["rows_are"], result["held_out_grouping"], result["tsne"]) == (
+        "t.csv", "tracks (one row each)", "by track", False)
     assert np.isfinite(result["pca"]["explained_variance_ratio"]).all()
     with pytest.raises(ParameterError, match="at least 2 feature columns that vary; the table has 1 \\(of 3\\)"):
         explore(_small_table(tmp_path / "one.csv", {"a": 6, "b": 6}, columns=1, constant=2), tsne=False)
@@ -373,3 +377,13 @@ def test_explore_refuses_a_model_made_for_columns_the_table_lacks(tmp_path):
     result = runner.invoke(app, ["explore", "--table", str(tmp_path / "t.csv"), "--out", str(tmp_path / "out"),
                                  "--model", "musicnn-prior"])
     assert result.exit_code == 2 and "--model musicnn-prior: made for musicnn features" in " ".join(result.output.split())
+
+
+def test_a_table_with_a_missing_value_names_its_row_and_column(tmp_path):
+    from genrekit.datasets import read_feature_table
+    from genrekit.errors import DatasetError
+
+    (tmp_path / "t.csv").write_text("filename,length,a,b,label\nx.00000.wav,1,1.0,2.0,jazz\nx.00001.wav,1,,3.0,rock\n")
+    with pytest.raises(DatasetError, match="1 missing value\\(s\\) in column\\(s\\) a, the first in column 'a' at data "
+                                           "row 2; expected a number in every feature cell"):
+        read_feature_table(tmp_path / "t.csv")

@@ -186,7 +186,9 @@ def explore(
         table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
         failures = table.failures
-    result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out)
+    source = str(table_path) if table_path is not None else f"{dataset} ({feature_set}" + (
+        f", {chunk:g} s chunks)" if chunk else ")")
+    result = run_explore(table, seed=seed, model=model, tsne=tsne, out_dir=out, source=source)
     kmeans, importance = result["kmeans"], result["importance"]
     silhouette = "none (one cluster)" if kmeans["silhouette"] is None else f"{kmeans['silhouette']:.3f}"
     if not importance["top"]:

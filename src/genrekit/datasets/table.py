@@ -254,9 +254,13 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
-    if features.isna().any().any():
-        bad = features.columns[features.isna().any()].tolist()
-        raise DatasetError(f"{path}: missing values in column(s) {', '.join(bad[:5])}")
+    missing = features.isna().to_numpy()
+    if missing.any():  # as the infinite values below: how many, and the first by row and column
+        bad = features.columns[missing.any(axis=0)].tolist()
+        row, column = np.argwhere(missing)[0]
+        raise DatasetError(f"{path}: {int(missing.sum())} missing value(s) in column(s) {', '.join(bad[:5])}, the first "
+                           f"in column {features.columns[column]!r} at data row {row + 1}; expected a number in every "
+                           "feature cell")
     infinite = ~np.isfinite(features.to_numpy(dtype=np.float64))
     if infinite.any():  # a float overflow where the table was made: no model can use it
         row, column = np.argwhere(infinite)[0]

@@ -30,6 +30,7 @@ def explore(
     n_repeats: int = 5,
     top: int = 20,
     out_dir: str | Path | None = None,
+    source: str = "",
 ) -> dict:
     """PCA, t-SNE and k-means (k = number of genres) of the standardised features, and the
     permutation importance of ``model`` fitted on 75% of the tracks and scored on the rest.
@@ -43,7 +44,8 @@ def explore(
     feature, mean and std of the accuracy drop over ``n_repeats`` shuffles of the one held-out
     part; empty, with ``not_measured`` saying why, where fewer than 2 tracks of 2 genres are held
     out), ``n_rows``, ``n_features`` (those that vary: ``constant_columns_left_out`` names the
-    others, which PCA, t-SNE and k-means leave out).
+    others, which PCA, t-SNE and k-means leave out), and what was run: ``source`` (as given),
+    ``rows_are``, ``held_out_grouping``, ``tsne``, ``n_repeats``, ``seed``, ``genrekit_version``.
 
     Raises
     ------
@@ -74,7 +76,14 @@ def explore(
     k = len(np.unique(table.y))
     clusters = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(X)
     found = len(np.unique(clusters))  # fewer than k where rows coincide; a silhouette needs two
+    from genrekit import __version__
+    from genrekit.datasets import fold_grouping
+
     result = {
+        # what was explored, and how: a figure in a paper can be traced back to it
+        "command": "explore", "genrekit_version": __version__, "source": source,
+        "rows_are": "chunks or segments (several rows a track)" if table.chunked else "tracks (one row each)",
+        "held_out_grouping": fold_grouping(table), "tsne": tsne, "n_repeats": n_repeats,
         "n_rows": int(len(X)), "n_features": int(X.shape[1]), "seed": seed,
         "constant_columns_left_out": [c for c, v in zip(table.columns, varying) if not v],
         "pca": {"explained_variance_ratio": ratios.tolist(),
