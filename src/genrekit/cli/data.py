@@ -98,15 +98,17 @@ def features(
 ) -> None:
     """Extract a feature table (features.csv), or log-mel spectrograms; cached and resumable."""
     from genrekit.datasets import build_feature_table, write_feature_table
-    from genrekit.features import FeatureSpec
+    from genrekit.features import FeatureSpec, LogMelSpec
 
     if feature_set == "logmel":
         if chunk is not None:  # a spectrogram is the whole track: networks cut their own windows from it
             _usage_error(f"--chunk {chunk:g}: --features logmel writes each track's whole spectrogram (a network cuts "
                          "its own windows); --chunk is for the table feature sets")
         _logmel(dataset, out, kind=kind, n_mels=n_mels, hop_length=hop_length, n_fft=n_fft)
-    changed = [f"--{name} {value}" for name, value, default in (("n-mels", n_mels, 128), ("hop-length", hop_length, 512),
-                                                                 ("n-fft", n_fft, 2048)) if value != default]
+    unset = LogMelSpec()  # the options' defaults are the spec's
+    changed = [f"--{name} {value}" for name, value, default in (
+        ("n-mels", n_mels, unset.n_mels), ("hop-length", hop_length, unset.hop_length), ("n-fft", n_fft, unset.n_fft))
+        if value != default]
     if changed:
         _usage_error(f"{', '.join(changed)}: these set log-mel spectrograms (--features logmel), not {feature_set}")
     data = _load_dataset(dataset, kind)

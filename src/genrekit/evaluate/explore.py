@@ -173,15 +173,14 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
         axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
 
     ratios = np.array(result["pca"]["explained_variance_ratio"])
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12 + 1.5 * -(-len(table.labels) // 20), 4.8),
-                                         constrained_layout=True)
+    # the genres beside the map, in columns of at most 20: inside it, many of them hid the points
+    columns = -(-len(table.labels) // 20)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12 + 1.5 * columns, 4.8), constrained_layout=True)
     shown = min(30, len(ratios))
     left.bar(np.arange(1, shown + 1), ratios[:shown], color="#4c72b0", label="each component")
     left.plot(np.arange(1, shown + 1), np.cumsum(ratios)[:shown], color="#dd8452", marker=".", label="cumulative")
     left.set(title="PCA: explained variance", xlabel="component", ylabel="ratio", ylim=(0, 1))
     left.legend()
-    # the genres beside the map, in columns of at most 20: inside it, many of them hid the points
-    columns = -(-len(table.labels) // 20)
     scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
     right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
     save_figure(figure, out / "pca.png")

@@ -418,7 +418,8 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
     renumbered = _needs_consecutive_labels(name) and not np.array_equal(present, np.arange(len(present)))
     if renumbered:  # xgboost takes genres 0..k-1 only: a training part without a genre is renumbered
         y = np.searchsorted(present, y)
-    splits = _inner_splits(X, y, groups, inner_splits, seed, every_genre=_needs_consecutive_labels(name)) if search else 0
+    folds = _inner_folds(X, y, groups, inner_splits, seed, every_genre=_needs_consecutive_labels(name)) if search else []
+    splits = len(folds)
     if search and splits < 2:
         logger.warning("%s: no hyperparameter search on these %d rows: too few tracks or artists for inner folds that "
                        "each train on %s; its default settings are used", name, len(y),
@@ -433,7 +434,7 @@ def fit_estimator(name: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, *
             with tempfile.TemporaryDirectory(prefix="genrekit-search-") as cache:
                 searcher = make_search(name, n_iter=n_iter, n_splits=splits, seed=seed, n_jobs=1, memory=cache,
                                        labels=labels, columns=columns)
-                smallest = min(len(train) for train, _ in searcher.cv.split(X, y, groups))
+                smallest = min(len(train) for train, _ in folds)  # the folds the search draws
                 searcher.param_distributions = _within_rows(searcher.param_distributions, smallest)
                 takes_groups = "groups" in inspect.signature(searcher.estimator[-1].fit).parameters
                 searcher.fit(X, y, groups=groups, **({"clf__groups": groups} if takes_groups else {}))
@@ -448,11 +449,12 @@ def _needs_consecutive_labels(name: str) -> bool:
     return name == "xgboost"
 
 
-def _inner_splits(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, seed: int, *,
-                  every_genre: bool) -> int:
+def _inner_folds(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, seed: int, *,
+                 every_genre: bool) -> list:
     """The most inner folds, up to ``asked``, that scikit-learn can draw (as :func:`make_search`
     draws them) and whose training parts each hold two genres, or every genre of ``y`` where
-    the model needs them all (``every_genre``); 0 where not even two folds do."""
+    the model needs them all (``every_genre``), as (train, test) index pairs; none where not
+    even two folds do."""
     needed = len(np.unique(y)) if every_genre else 2
     for splits in range(min(asked, len(np.unique(groups))), 1, -1):
         try:
@@ -462,8 +464,8 @@ def _inner_splits(X: np.ndarray, y: np.ndarray, groups: np.ndarray, asked: int, 
         except ValueError:  # more folds than any genre has tracks
             continue
         if all(len(np.unique(y[train])) >= needed for train, _ in folds):
-            return splits
-    return 0
+            return folds
+    return []
 
 
 def _fit_neighbours(model: Pipeline, n_rows: int) -> None:
