@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from genrekit import audio
-from genrekit.errors import FeatureError, ParameterError
+from genrekit.errors import AudioError, FeatureError, ParameterError
 from genrekit.features import (
     FeatureCache,
     FeatureSpec,
@@ -394,3 +394,58 @@ def test_whole_clip_features_are_computed_segment_by_segment_as_they_are_decoded
     monkeypatch.setattr(FeatureSpec, "compute", compute)
     array, _ = extract.extract_file(__file__, FeatureSpec("gtzan57"), content="x")
     assert array[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("hop", [None, 1.25, 4.0])
+def test_chunked_features_stream_and_match_the_decoded_files_windows(tmp_path, monkeypatch, hop):
+    """A chunked set's windows are computed as the file is decoded (an hour's file held all of
+    it, 1.3 GB of stereo at 44.1 kHz), and give what the whole decoded file gave: whole windows
+    only, the same resampling."""
+    from genrekit.features import extract
+
+    rng = np.random.default_rng(3)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, (0.1 * rng.normal(size=(44100 * 11 + 1234, 2))).astype(np.float32), 44100)
+    spec = FeatureSpec("gtzan57", chunk_duration=2.0, hop_duration=hop)
+    y, sr = audio.load(path, sr=spec.sample_rate)
+    array, _ = extract.extract_file(str(path), spec)
+    np.testing.assert_allclose(array, spec.compute(y, sr), rtol=1e-5, atol=1e-7)
+
+    seen = []
+    real_chunks = extract.song_chunks
+
+    def chunks(*args, **options):
+        for piece in real_chunks(*args, block_seconds=3.0, **options):
+            seen.append(("decoded", piece[0]))
+            yield piece
+
+    real_compute = FeatureSpec.compute
+
+    def compute(self, y, sr):
+        seen.append(("computed", len(y)))
+        return real_compute(self, y, sr)
+
+    monkeypatch.setattr(extract, "song_chunks", chunks)
+    monkeypatch.setattr(FeatureSpec, "compute", compute)
+    extract.extract_file(str(path), spec)
+    kinds = [kind for kind, _ in seen]
+    assert kinds[:4] == ["decoded", "computed", "decoded", "computed"], "windows computed after the whole decode"
+    assert all(n == 2 * spec.sample_rate for kind, n in seen if kind == "computed"), "a partial window was computed"
+
+
+def test_chunked_features_keep_the_minimum_length_of_the_file_not_of_its_windows(tmp_path):
+    """Windows shorter than ``min_duration``: a 2.4 s file is too short for a 3 s minimum, a
+    3.1 s one is not, though its last whole 1 s window ends at 3 s and a 2 s window at 2 s."""
+    from genrekit.features import extract
+
+    rng = np.random.default_rng(4)
+    for seconds, ok in ((2.4, False), (3.1, True)):
+        path = tmp_path / f"{seconds}.wav"
+        sf.write(path, (0.1 * rng.normal(size=int(22050 * seconds))).astype(np.float32), 22050)
+        for chunk in (1.0, 2.0):
+            spec = FeatureSpec("gtzan57", chunk_duration=chunk, min_duration=3.0)
+            if ok:
+                assert extract.extract_file(str(path), spec)[0].shape == (int(3.1 // chunk), 57)
+            else:
+                with pytest.raises(AudioError, match=r"2\.4\.wav: too short: 2\.40 s, at least 3\.00 s"):
+                    extract.extract_file(str(path), spec)

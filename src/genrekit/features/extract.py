@@ -73,9 +73,9 @@ def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndar
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
     content = content or audio.content_hash(path)
     try:
-        if spec.chunked:  # chunks over the whole file, decoded whole (a whole-clip set below streams)
-            y, sr = audio.load(path, sr=spec.sample_rate, min_duration=spec.min_duration)
-            array = spec.compute(y, sr)
+        if spec.chunked:  # whole windows over the whole file (a file shorter than one: itself), each
+            # computed as it is decoded, as the whole-clip sets below are
+            array = np.concatenate(_chunk_rows(path, spec))
         else:  # one row per segment, cut as prediction cuts a song (a long intro and outro skipped), each
             # computed as it is decoded: memory holds one segment however long the file (an hour was 300 MB)
             segments = song_chunks(path, sr=spec.sample_rate, chunk_seconds=SEGMENT_SECONDS, pad=False,
@@ -88,6 +88,24 @@ def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: s
     if not np.all(np.isfinite(array)):
         raise GenrekitError(f"{name}: {spec.name} features contain NaN or infinity")
     return array, content
+
+
+def _chunk_rows(path: str, spec: FeatureSpec) -> list[np.ndarray]:
+    """The rows of a chunked set, one window at a time: what :meth:`FeatureSpec.compute` gives
+    the decoded file (whole windows only; a file shorter than one window is one row)."""
+    size = int(round(spec.chunk_duration * spec.sample_rate))
+    pieces = song_chunks(path, sr=spec.sample_rate, chunk_seconds=spec.chunk_duration, hop_seconds=spec.hop_duration,
+                         skip=0.0, pad=False, min_seconds=spec.min_duration)
+    rows, reached = [], 0.0
+    for index, (_, end, piece) in enumerate(pieces):
+        reached = end
+        if index == 0 or len(piece) == size:  # a partial last window would bias the statistics
+            rows.append(spec.compute(np.asarray(piece), spec.sample_rate))
+    if reached < spec.min_duration:  # windows shorter than the minimum: the file itself may be too short
+        duration = audio.info(path).duration  # the header's length, which the stream checked it holds
+        if duration < spec.min_duration:
+            raise AudioError(path, f"too short: {duration:.2f} s, at least {spec.min_duration:.2f} s required")
+    return rows
 
 
 def make_extractor(spec: dict):
