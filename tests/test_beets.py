@@ -261,15 +261,17 @@ def test_files_are_written_on_a_copy_after_the_undo_record_and_a_refused_write_k
     inode = song.stat().st_ino
     link = tmp_path / "elsewhere.flac"
     os.link(music / "classical.flac", link)
-    out = beet("genrekit")
+    result = beet("genrekit", fails=True)  # a file not written: the command says so, and fails
+    out = result.stdout + result.stderr
+    assert "1 failed" in out and result.stderr.strip().splitlines()[-1].endswith("classical.flac")
     assert song.stat().st_ino != inode and file_genres(song) == ["metal"]
     assert not [p.name for p in music.iterdir() if p.name.startswith(".")]
     assert "classical.flac: file not written" in out and "hard link" in out
     assert not file_genres(music / "classical.flac")  # the file as it was; the database has the change and its record
     genres = listing(beet)
     assert genres["classical"][1] == "genrekit" and genres.rows["classical"]["genrekit_undo"].startswith("{")
-    out = beet("genrekit", "--undo")  # the file still cannot be replaced: its record stays for another try
-    assert "classical.flac: file not written" in out
+    result = beet("genrekit", "--undo", fails=True)  # the file still cannot be replaced: its record stays
+    assert "classical.flac: file not written" in result.stderr
     assert listing(beet).rows["classical"]["genrekit_undo"].startswith("{") and not file_genres(song)
     link.unlink()
     beet("genrekit", "--undo")
@@ -417,3 +419,154 @@ def test_bad_train_config_is_named(tmp_path, model):
     assert result.stderr.strip().splitlines()[-1] == (
         "error: genrekit.min_per_genre: expected a whole number of items, at least 1; found 0"), result.stderr
     assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack
+
+
+@pytest.fixture
+def plugin_library(tmp_path, music, monkeypatch):
+    """genrekit's plugin and a beets library in this process (files imported as they are,
+    import.write on): for what a subprocess cannot show, such as an interruption mid-run."""
+    from beets import config
+    from beets.library import Item, Library
+
+    monkeypatch.setenv("BEETSDIR", str(tmp_path / "beetsdir"))
+    monkeypatch.setenv("GENREKIT_CACHE", str(tmp_path / "features"))
+    config.clear()
+    config.read(user=False, defaults=True)
+    config["import"]["write"] = True
+    config["genrekit"]["model"] = "default"
+    from beetsplug.genrekit import GenrekitPlugin
+
+    library = Library(str(tmp_path / "library.db"))
+    for path in sorted(music.iterdir()):
+        library.add(Item.from_path(str(path)))
+    yield GenrekitPlugin(), library
+    config.clear()
+
+
+def test_each_item_is_kept_as_its_genre_comes_and_a_second_run_predicts_only_what_is_new(plugin_library, monkeypatch):
+    """20 000 items were predicted before the first was stored: an interruption lost them all, and
+    every later run predicted (and rewrote) every item genrekit had set."""
+    import genrekit.predict.files as files
+
+    plugin, library = plugin_library
+    real = files.iter_predictions
+    predicted = []
+
+    def interrupted_after_one(model, paths, **options):
+        for outcome in real(model, paths, **options):
+            predicted.append(outcome[0])
+            yield outcome
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "iter_predictions", interrupted_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        plugin.tag_items(list(library.items()), write=True)
+    first = Path(predicted[0]).name
+    stored = {Path(item.filepath).name: list(item.genres) for item in library.items()}
+    assert stored[first] == [first.split(".")[0]] and file_genres(Path(predicted[0])) == stored[first]
+    assert sum(bool(genres) for genres in stored.values()) == 2  # that one, and the owner's "mine"
+
+    def counted(model, paths, **options):
+        predicted.extend(paths)
+        return real(model, paths, **options)
+
+    predicted.clear()
+    monkeypatch.setattr(files, "iter_predictions", counted)
+    outcome = plugin.tag_items(list(library.items()), write=True)
+    assert [Path(p).name for p in predicted] == [name for name in ("classical.flac", "metal.flac") if name != first]
+    assert outcome.counts["set before by this model"] == 1 and outcome.counts["kept (owner's)"] == 1
+
+    predicted.clear()
+    written = {path: path.stat().st_ino for path in Path(predicted_root(library)).iterdir()}
+    outcome = plugin.tag_items(list(library.items()), write=True)
+    assert not predicted and outcome.counts["set before by this model"] == 2 and not outcome.done
+    assert {path: path.stat().st_ino for path in written} == written  # no file rewritten
+    plugin.config["count"] = 2  # other settings: predicted again
+    plugin.tag_items(list(library.items()), write=True)
+    assert sorted(Path(p).name for p in predicted) == ["classical.flac", "metal.flac"]
+
+
+def predicted_root(library) -> Path:
+    return Path(next(iter(library.items())).filepath).parent
+
+
+def test_the_import_stage_predicts_in_beets_process_whatever_jobs_says(plugin_library, monkeypatch):
+    """With ``jobs: 2`` each import task started a pool whose workers loaded the model again."""
+    import genrekit.predict.files as files
+
+    plugin, library = plugin_library
+    plugin.config["jobs"] = 2
+    real, calls = files.iter_predictions, []
+
+    def spy(model, paths, **options):
+        calls.append((model, options["jobs"]))
+        return real(model, paths, **options)
+
+    monkeypatch.setattr(files, "iter_predictions", spy)
+
+    class Task:  # what the import stage reads of beets' import task: an as-is task
+        apply, choice_flag = False, None
+
+        def __init__(self, items):
+            self.items = items
+
+        def imported_items(self):
+            return self.items
+
+    for item in library.items():
+        plugin.imported(None, Task([item]))
+    assert calls and all(jobs == 1 and not isinstance(model, (str, os.PathLike)) for model, jobs in calls), calls
+    assert len({id(model) for model, _ in calls}) == 1  # one model, loaded once
+
+
+def test_only_the_genre_fields_are_written_and_genres_changed_in_the_file_since_beets_read_it_are_left(tmp_path, music, model):
+    """beets' own write put every field of its database into the file: a title the owner had
+    fixed in another tagger since went back to beets' stale one, beyond undo's reach."""
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(music))
+    beet("modify", "-y", "-W", "title:metal", "artist=stale in beets")  # the database only: the file keeps its own
+    beet("genrekit", "title:metal")
+    tags = mutagen.File(music / "metal.flac").tags
+    assert tags["genre"] == ["metal"] and tags["genrekit_model"] and "artist" not in tags and tags["title"] == ["metal"]
+
+    song = mutagen.File(music / "classical.flac")  # the owner's edit in another tagger, after beets read it
+    song.tags["genre"] = ["Baroque"]
+    song.save()
+    before = (music / "classical.flac").read_bytes()
+    out = beet("genrekit", "title:classical")
+    assert "classical.flac: left as it is: its file's genres (Baroque) are not beets' (none)" in out, out
+    assert "beet update" in out
+    assert (music / "classical.flac").read_bytes() == before and listing(beet)["classical"] == ("", "")
+    (beet.config.parent / "library").mkdir()  # beets' update asks where it is missing
+    beet("update")
+    assert "classical.flac: keeps its genres Baroque" in beet("genrekit", "title:classical")  # the owner's now
+
+
+def test_undo_without_writing_leaves_an_item_whose_file_holds_genrekits_genres(tmp_path, music, model):
+    """Undone in beets' database only, the record was gone while the file kept genrekit's genres
+    and fields."""
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(music))
+    beet("genrekit", "title:metal")
+    result = beet("genrekit", "--undo", "-W", fails=True)
+    assert "metal.flac: not undone: its file holds the genres genrekit wrote" in result.stderr and "-w" in result.stderr
+    assert listing(beet)["metal"] == ("metal", "genrekit") and file_genres(music / "metal.flac") == ["metal"]
+    beet("genrekit", "--undo", "-w")
+    assert listing(beet)["metal"] == ("", "") and not file_genres(music / "metal.flac")
+
+
+def test_auto_writes_the_files_of_an_as_is_import_once_beets_has_copied_them(tmp_path, music, model):
+    """beets' importer writes the files of the albums it tags only: an as-is import's files had
+    no genres while beets' database had them."""
+    beet = beets(tmp_path, model, auto=True)
+    beet.config.write_text(beet.config.read_text().replace("copy: no", "copy: yes"))
+    originals = {p.name: p.read_bytes() for p in music.iterdir()}
+    beet("import", "-A", str(music))
+    assert {p.name: p.read_bytes() for p in music.iterdir()} == originals  # the owner's originals untouched
+    copies = {mutagen.File(p).tags["title"][0]: p for p in (beet.config.parent / "library").rglob("*.flac")}
+    assert sorted(copies) == ["classical", "metal", "mine"], copies
+    genres = listing(beet)
+    for title, path in copies.items():
+        assert file_genres(path) == [genres[title][0]], (title, genres[title])
+    assert file_genres(copies["metal"]) == ["metal"] and file_genres(copies["mine"]) == ["My Genre"]
+    assert mutagen.File(copies["metal"]).tags["genrekit_model"]

@@ -12,30 +12,42 @@ Enable it in beets' config (``plugins: genrekit``; install with ``pip install 'g
         styles: no            # add the styles the model finds as further genres
         force: no             # replace genres that genrekit did not set
         source_field: genre_source   # the flexible attribute that says who set the genres
-        jobs: 1               # worker processes (each loads the model once); 1: in beets' process
+        jobs: 1               # `beet genrekit`'s worker processes (each loads the model once); 1: in
+                              # beets' process, as the import stage always predicts
         map: null             # --train: a CSV 'from,to' merging spellings ("Hip Hop,hiphop")
         min_per_genre: 1      # --train: genres with fewer items are left out
         multi_genre: first    # --train: an item with several genres: first (its first) or all
 
 ``beet genrekit [QUERY]`` sets the genres of the matching items (``-p/--pretend``: only show
-them, ``-f/--force``: also replace genres that genrekit did not set). Each item it sets gets
-``genre_source: genrekit`` (``source_field``) and genrekit's provenance, ``genrekit_model``,
-``genrekit_version``, ``genrekit_confidence`` and ``genrekit_date``; an item with genres and
-any other source keeps them unless forced. The genres go into beets' multi-valued ``genres``
-field where that beets version has one (2.14 and later), else into ``genre`` joined by
-``"; "``. Files are written only as beets' own ``import.write`` setting says (``beet
-genrekit`` writes them when it is on, on a copy beside the song that replaces it once
-complete and only after the undo record below is in beets' database; a read-only or
-hard-linked song is left as it is, with a warning; on import, beets' importer writes them), and the
-provenance goes into the files with the genres, in the fields ``genrekit tag --write-tags``
-uses (``TXXX:GENREKIT_MODEL`` …), so genrekit reading the files later (``train
---labels-from-tags``) knows these genres are a model's, not the owner's. An item imported
-from a file with that provenance counts as set by genrekit.
+them, ``-f/--force``: also replace genres that genrekit did not set), storing each item as
+its prediction comes (an interrupted run keeps what it did; every 30 s it says how many are
+done and the time left), and ends with what it did to how many items; an item that failed
+is named, and the command then exits with an error. An item whose genres this model already
+set with the same ``count``, ``min_confidence`` and ``styles`` is left as it is, so a second
+run predicts only what is new. Each item it sets gets ``genre_source: genrekit``
+(``source_field``) and genrekit's provenance, ``genrekit_model``, ``genrekit_version``,
+``genrekit_confidence`` and ``genrekit_date``; an item with genres and any other source keeps
+them unless forced. The genres go into beets' multi-valued ``genres`` field (the items' only:
+albums' ``genres`` are left to their owner). Files are written as beets' ``import.write``
+setting says, or ``-w/--write`` and ``-W/--nowrite``: only the genres and genrekit's fields, on
+a copy beside the song that replaces it once complete and only after the undo record below is
+in beets' database; the file's other tags are left as they are, whatever beets' database
+holds. A read-only or hard-linked song is left as it is, with a warning, and so is an item
+whose file's genres are not beets' (changed in another tagger since beets read them: ``beet
+update`` reads them). On import, beets' importer
+writes the files of the albums it tags; those imported as they are (``-A``) get their genres
+written by the plugin once beets has put them in place. The provenance goes into the files
+with the genres, in the fields ``genrekit tag --write-tags`` uses (``TXXX:GENREKIT_MODEL``
+…), so genrekit reading the files later (``train --labels-from-tags``) knows these genres are
+a model's, not the owner's. An item imported from a file with that provenance counts as set
+by genrekit.
 
 Before it first changes an item's genres it records them, with their source, in the item's
 ``genrekit_undo`` field (JSON, in beets' database); ``beet genrekit --undo [QUERY]`` puts
-them back and removes genrekit's fields (from the files too, where beets writes files),
-refusing by name an item whose genres were changed since genrekit set them.
+them back and removes genrekit's fields (from the files too, where files are written),
+refusing by name an item whose genres were changed since genrekit set them, and, where files
+are not written, an item whose file holds the genres genrekit wrote (its record would go
+while the file kept them: undo it with ``-w``).
 
 ``beet genrekit --train [QUERY]`` learns the library's own genres: the matching items whose
 genres their owner set (``source_field`` is not genrekit) are the training songs, labelled
@@ -50,7 +62,7 @@ replacing an older one only once the new one is complete. With ``model: auto`` (
 default) ``beet genrekit`` and the ``auto`` import stage then use it.
 
 The model is loaded once (``genrekit.models.load``) and the files predicted with
-``genrekit.predict.predict_files``.
+``genrekit.predict.files.iter_predictions``.
 """
 
 from __future__ import annotations
@@ -59,6 +71,9 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from beets import config as beets_config
@@ -74,8 +89,11 @@ MULTI_GENRE = ("first", "all")
 PROVENANCE_FIELDS = {"genrekit_model": "MODEL", "genrekit_version": "VERSION",
                      "genrekit_confidence": "CONFIDENCE", "genrekit_date": "DATE", "genrekit_genres": "GENRES"}
 # JSON: the genres, their source and genrekit's provenance fields before genrekit's first
-# change to the item, and the genres it set last
+# change to the item, the genres it set last and the settings it set them with
 UNDO_FIELD = "genrekit_undo"
+# the settings that change which genres a prediction gives an item
+GENRE_SETTINGS = ("count", "min_confidence", "styles")
+PROGRESS_EVERY_SECONDS = 30.0
 
 
 def trained_model_dir() -> Path:
@@ -112,7 +130,8 @@ def _undo_record(item: Item) -> dict | None:
     try:
         record = json.loads(stored)
         record = {"genres": [str(g) for g in record["genres"]], "source": record["source"],
-                  "provenance": dict(record.get("provenance") or {}), "set": [str(g) for g in record["set"]]}
+                  "provenance": dict(record.get("provenance") or {}), "set": [str(g) for g in record["set"]],
+                  "settings": record.get("settings")}
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record ({type(exc).__name__}: {exc})") from exc
     if record["source"] is not None and not isinstance(record["source"], str):
@@ -144,6 +163,58 @@ def _set_by_genrekit(item: Item, source_field: str) -> bool:
     return by_genrekit and not _changed_since(item)
 
 
+def _settings_of(item: Item) -> dict | None:
+    """The settings genrekit last set the item's genres with (its undo record's); None where unknown."""
+    try:
+        record = _undo_record(item)
+    except ValueError:
+        return None
+    return record and record["settings"]
+
+
+def _file_genres_differ(item: Item, *expected: list[str]) -> list[str] | None:
+    """The genres in the item's file where they are none of ``expected`` (the owner changed
+    them in another tagger since beets read the file), else None. beets' own sign of a
+    changed file, its mtime, is not kept by ``beet update`` (2.14), so the genres themselves
+    are compared."""
+    from mediafile import MediaFile, UnreadableFileError
+
+    try:
+        found = [g for g in (MediaFile(os.fsdecode(item.path)).genres or []) if g]
+    except (UnreadableFileError, OSError):  # its prediction or write says why
+        return None
+    return None if any(found == list(genres) for genres in expected) else found
+
+
+def _expected_in_file(item: Item) -> list[list[str]]:
+    """The genres the item's file may hold: beets' database's, or those before genrekit's
+    change where the file was not written since (beets' write setting was off, or it failed)."""
+    try:
+        record = _undo_record(item)
+    except ValueError:
+        record = None
+    return [_genre_list(item), *([record["genres"]] if record else [])]
+
+
+def _file_has_genrekit(item: Item) -> bool:
+    """The item's file holds genrekit's provenance, as a write of genrekit's genres left it."""
+    from mediafile import MediaFile, UnreadableFileError
+
+    try:
+        return bool((MediaFile(os.fsdecode(item.path)).genrekit_model or "").strip())
+    except (UnreadableFileError, OSError):
+        return False
+
+
+@dataclass
+class TagOutcome:
+    """What :meth:`GenrekitPlugin.tag_items` or :meth:`GenrekitPlugin.undo_items` did."""
+
+    done: dict[str, list[str]] = field(default_factory=dict)  # path -> genres set, or put back
+    failed: list[str] = field(default_factory=list)  # paths not predicted, or left with their record
+    counts: Counter = field(default_factory=Counter)  # outcome -> items
+
+
 def _provenance_field(name: str):
     """The media field that keeps genrekit's provenance item ``name`` in a file, where
     ``genrekit tag --write-tags`` keeps it: a ``TXXX`` frame (mp3, wav, aiff), a Vorbis
@@ -170,6 +241,8 @@ class GenrekitPlugin(BeetsPlugin):
                          "force": False, "source_field": "genre_source", "jobs": 1, "map": None,
                          "min_per_genre": 1, "multi_genre": "first"})
         self._classifier = None
+        self._identities: dict[tuple, str] = {}
+        self._to_write: dict[int, list[Item]] = {}  # import task -> items whose files the stage's genres go into
         from mediafile import MediaFile
 
         registered = set(MediaFile.fields())  # a second plugin instance in one process (beets as a library)
@@ -178,6 +251,7 @@ class GenrekitPlugin(BeetsPlugin):
                 self.add_media_field(field, _provenance_field(name))
         if self.config["auto"].get(bool):
             self.import_stages = [self.imported]
+            self.register_listener("import_task_files", self._write_imported)
 
     def _settings(self) -> dict:
         """The config, checked: a bad value names its key, what was expected and what was found."""
@@ -225,6 +299,17 @@ class GenrekitPlugin(BeetsPlugin):
         trained = trained_model_dir()
         return str(trained) if trained.is_dir() else "default"
 
+    def _identity(self, model: str) -> str:
+        """The model file's ``NAME@HASH``, hashed once while the file stays as it is."""
+        from genrekit.models.interface import model_file, model_id
+
+        path = model_file(model)
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in self._identities:
+            self._identities[key] = model_id(path)
+        return self._identities[key]
+
     @property
     def classifier(self):
         """The model to use (:meth:`_model`), loaded on first use and kept for every later item."""
@@ -240,6 +325,10 @@ class GenrekitPlugin(BeetsPlugin):
                                   help="show the genres it would set, change nothing")
         command.parser.add_option("-f", "--force", action="store_true", default=None,
                                   help="also replace genres that genrekit did not set")
+        command.parser.add_option("-w", "--write", action="store_true", default=None,
+                                  help="write the genres into the files (default: beets' import.write)")
+        command.parser.add_option("-W", "--nowrite", action="store_false", dest="write",
+                                  help="change beets' database only, not the files")
         command.parser.add_option("-t", "--train", action="store_true", default=False,
                                   help="learn the library's own genres from the items whose genres their owner set; "
                                        "`beet genrekit` then uses that model")
@@ -255,143 +344,214 @@ class GenrekitPlugin(BeetsPlugin):
             if opts.undo and opts.force:
                 raise ui.UserError("genrekit: --undo puts back the genres genrekit replaced; --force is for setting them")
             force = self.config["force"].get(bool) if opts.force is None else opts.force
+            write = ui.should_write(opts.write)
             try:
                 if opts.train:
                     self.train(list(lib.items(args)), query=" ".join(args))
-                elif opts.undo:
-                    self.undo_items(list(lib.items(args)), pretend=opts.pretend, write=ui.should_write())
+                    return
+                if opts.undo:
+                    failed = self.undo_items(list(lib.items(args)), pretend=opts.pretend, write=write).failed
                 else:
-                    self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force,
-                                   write=ui.should_write())
+                    failed = self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force, write=write,
+                                            show_progress=True).failed
             except GenrekitError as exc:  # a bad config value or model file: beets shows it as one line
                 raise ui.UserError(str(exc)) from exc
+            if failed:  # a script sees it; the items are named above
+                raise ui.UserError(f"genrekit: {len(failed)} item(s) failed: {', '.join(failed[:3])}"
+                                   f"{' ...' if len(failed) > 3 else ''}")
 
         command.func = run
         return [command]
 
     def imported(self, session, task) -> None:
-        """The import stage (``auto``): the items are stored, and beets' importer writes their
-        files after it where its ``import.write`` setting says so."""
-        self.tag_items(list(task.imported_items()), pretend=False, force=self.config["force"].get(bool),
-                       write=False)
+        """The import stage (``auto``): the items are stored, in beets' process (a worker pool
+        per import task would load the model again for each). Where beets' ``import.write`` is
+        on, beets' importer writes the files of the tasks it applies metadata to; those
+        imported as they are get their genres written here, once beets has put the files in
+        place (``import_task_files``)."""
+        from beets.importer import Action
 
-    def tag_items(self, items: list[Item], *, pretend: bool = False, force: bool = False,
-                  write: bool = False) -> dict[str, list[str]]:
-        """Predict and set the genres of ``items``.
+        write = ui.should_write() and not (task.apply or task.choice_flag == Action.RETAG)
+        outcome = self.tag_items(list(task.imported_items()), pretend=False, force=self.config["force"].get(bool),
+                                 write=False, in_process=True)
+        if write and outcome.done:
+            self._to_write[id(task)] = [item for item in task.imported_items() if str(item.filepath) in outcome.done]
+
+    def _write_imported(self, session, task) -> None:
+        """The files of an as-is import task whose genres the import stage set, written once
+        beets copied or moved them into the library."""
+        for item in self._to_write.pop(id(task), []):
+            if self._write(item):
+                item.store()
+
+    def tag_items(self, items: list[Item], *, pretend: bool = False, force: bool = False, write: bool = False,
+                  in_process: bool = False, show_progress: bool = False) -> TagOutcome:
+        """Predict and set the genres of ``items``, each stored (and its file written) as its
+        prediction comes: an interrupted run keeps what it did. An item whose genres this model
+        set with these settings is left as it is (nothing to predict again).
 
         Parameters
         ----------
         items : beets items
         pretend : log what would be set, change nothing
         force : replace genres whose ``source_field`` is not genrekit (a user's, another plugin's)
-        write : also write the files' tags (beets' ``import.write``), else only store the
-            items in beets' database
+        write : also write the files' genre tags (beets' ``import.write``, or ``-w``), else only
+            store the items in beets' database; an item whose file's genres are not the
+            database's (changed in another tagger since beets read them) is left as it is
+        in_process : predict in beets' process whatever ``jobs`` says (the import stage)
+        show_progress : log how many items are done, and the time left, every 30 s
 
         Returns
         -------
-        dict
-            Path -> the genres set (or that would be set), for the items that got genres.
+        TagOutcome
+            ``done``: path -> the genres set (or that would be); ``failed``: the paths not
+            predicted; ``counts``: what happened to the items, by outcome.
         """
         from genrekit.audio.tags import provenance
-        from genrekit.models.interface import model_file, model_id
-        from genrekit.predict import predict_files
+        from genrekit.models.interface import model_file
+        from genrekit.predict.files import iter_predictions
         from genrekit.predict.library import tag_genres
 
         settings = self._settings()
         source_field = settings["source_field"]
-        todo = []
+        chosen = {name: settings[name] for name in GENRE_SETTINGS}
+        model = self._model()
+        identity = self._identity(model)
+        outcome = TagOutcome()
+        todo: dict[str, list[Item]] = {}
         for item in items:
             if _genre_list(item) and not _set_by_genrekit(item, source_field) and not force:
                 setter = "its user, since genrekit set them" if _changed_since(item) else (
                     item.get(source_field) or "its user")
                 self._log.info("{}: keeps its genres {} (set by {}; --force to replace them)", item.filepath,
                                "; ".join(_genre_list(item)), setter)
-                continue
-            todo.append(item)
-        if not todo:
-            return {}
-        paths = [item.filepath for item in todo]
-        model = self._model()
-        self._log.info("model: {}", "genrekit's own (default)" if model == "default" else model_file(model))
-        predicted, failures = predict_files(self.classifier if settings["jobs"] == 1 else model_file(model),
-                                            [str(p) for p in paths], progress=False, jobs=settings["jobs"],
-                                            min_confidence=settings["min_confidence"])
-        by_path = {p.path: p for p in predicted}
-        identity = model_id(model_file(model))
-        done = {}
-        for item, path in zip(todo, paths):
-            if str(path) in failures:
-                self._log.warning("{}: not predicted: {}", path, failures[str(path)])
-                continue
-            prediction = by_path[str(path)]
-            genres = tag_genres({"genre": prediction.genre, "probabilities": prediction.probabilities,
-                                 "styles": prediction.styles, "error": None},
-                                count=settings["count"], min_confidence=settings["min_confidence"],
-                                styles=settings["styles"])
-            if not genres:
-                self._log.info("{}: genre unknown ({}); left as it is", path, prediction.unknown_reason)
-                continue
-            old = "; ".join(_genre_list(item)) or "(none)"
-            self._log.info("{}: genres {} -> {}{}", path, old, "; ".join(genres), " (pretend)" if pretend else "")
-            done[str(path)] = genres
-            if pretend:
-                continue
-            # the values to put back: those before genrekit's first change, unless the owner
-            # changed the genres since (then theirs, now replaced)
-            changed = _changed_since(item)
-            record = None if changed else _undo_record(item)
-            if record is None:  # genres edited since genrekit set them are the owner's, without its marks
-                source = item.get(source_field) or None
-                record = {"genres": _genre_list(item), "source": None if changed and source == SOURCE else source,
-                          "provenance": {field: None if changed else item.get(field) for field in PROVENANCE_FIELDS}}
-            item[UNDO_FIELD] = json.dumps({**record, "set": genres}, ensure_ascii=False)
-            _set_genres(item, genres)
-            item[source_field] = SOURCE
-            confidence = round(float(prediction.confidence), 3)
-            written = provenance(identity, confidence) | {"GENRES": "; ".join(genres)}
-            for field, name in PROVENANCE_FIELDS.items():  # the confidence a number in beets, 3 decimals in files
-                item[field] = confidence if name == "CONFIDENCE" else written[name]
-            item.store()  # the undo record is in beets' database before the file changes
-            if write and self._write(item):
-                item.store()  # the file's new mtime, as beets' own try_sync keeps it
-        return done
+                outcome.counts["kept (owner's)"] += 1
+            elif _set_by_genrekit(item, source_field) and item.get("genrekit_model") == identity and \
+                    _settings_of(item) == chosen:
+                outcome.counts["set before by this model"] += 1
+            elif write and not pretend and (found := _file_genres_differ(item, *_expected_in_file(item))) is not None:
+                self._log.warning("{}: left as it is: its file's genres ({}) are not beets' ({}), changed since beets "
+                                  "read it (`beet update` reads them)", item.filepath, "; ".join(found) or "none",
+                                  "; ".join(_genre_list(item)) or "none")
+                outcome.counts["left (file's genres changed since beets read it)"] += 1
+            else:
+                todo.setdefault(str(item.filepath), []).append(item)
+        if outcome.counts["set before by this model"]:
+            self._log.info("{} item(s) whose genres this model set with these settings: left as they are",
+                           outcome.counts["set before by this model"])
+        if todo:
+            self._log.info("model: {}", "genrekit's own (default)" if model == "default" else model_file(model))
+            predictor = self.classifier if in_process or settings["jobs"] == 1 else model_file(model)
+            started = last_shown = time.monotonic()
+            predictions = iter_predictions(predictor, list(todo), jobs=1 if in_process else settings["jobs"],
+                                           min_confidence=settings["min_confidence"])
+            for n_done, (path, prediction, error) in enumerate(predictions, start=1):
+                for item in todo[path]:
+                    if error is not None:
+                        self._log.warning("{}: not predicted: {}", path, error)
+                        outcome.failed.append(path)
+                        continue
+                    self._set(item, prediction, identity=identity, settings=settings, pretend=pretend, write=write,
+                              outcome=outcome, provenance=provenance, tag_genres=tag_genres)
+                now = time.monotonic()
+                if show_progress and now - last_shown >= PROGRESS_EVERY_SECONDS and n_done < len(todo):
+                    last_shown, left = now, (now - started) / n_done * (len(todo) - n_done)
+                    self._log.info("{}/{} item(s) predicted, about {} left", n_done, len(todo),
+                                   time.strftime("%H:%M:%S", time.gmtime(left)))
+        if show_progress:
+            self._summary(items, outcome)
+        return outcome
 
-    def _write(self, item: Item, tags: dict | None = None) -> bool:
-        """beets' write of ``item``'s fields (and ``tags``) into its file, made on a copy beside
-        the song that replaces it once complete (:func:`genrekit.audio.tags.replace_safely`:
-        owner, mode and links kept). A read-only or hard-linked file, or one another program
-        changes meanwhile, is left as it is, with a warning; returns whether it was written."""
-        from beets.library import FileOperationError
+    def _set(self, item: Item, prediction, *, identity: str, settings: dict, pretend: bool, write: bool,
+             outcome: TagOutcome, provenance, tag_genres) -> None:
+        """Set one item's genres from its prediction: the undo record stored first, then the file."""
+        path = str(item.filepath)
+        source_field = settings["source_field"]
+        genres = tag_genres({"genre": prediction.genre, "probabilities": prediction.probabilities,
+                             "styles": prediction.styles, "error": None},
+                            count=settings["count"], min_confidence=settings["min_confidence"],
+                            styles=settings["styles"])
+        if not genres:
+            self._log.info("{}: genre unknown ({}); left as it is", path, prediction.unknown_reason)
+            outcome.counts["unknown (left)"] += 1
+            return
+        old = "; ".join(_genre_list(item)) or "(none)"
+        self._log.info("{}: genres {} -> {}{}", path, old, "; ".join(genres), " (pretend)" if pretend else "")
+        outcome.done[path] = genres
+        outcome.counts["would be set" if pretend else "set"] += 1
+        if pretend:
+            return
+        # the values to put back: those before genrekit's first change, unless the owner
+        # changed the genres since (then theirs, now replaced)
+        changed = _changed_since(item)
+        record = None if changed else _undo_record(item)
+        if record is None:  # genres edited since genrekit set them are the owner's, without its marks
+            source = item.get(source_field) or None
+            record = {"genres": _genre_list(item), "source": None if changed and source == SOURCE else source,
+                      "provenance": {field: None if changed else item.get(field) for field in PROVENANCE_FIELDS}}
+        chosen = {name: settings[name] for name in GENRE_SETTINGS}
+        item[UNDO_FIELD] = json.dumps({**record, "set": genres, "settings": chosen}, ensure_ascii=False)
+        _set_genres(item, genres)
+        item[source_field] = SOURCE
+        confidence = round(float(prediction.confidence), 3)
+        written = provenance(identity, confidence) | {"GENRES": "; ".join(genres)}
+        for field, name in PROVENANCE_FIELDS.items():  # the confidence a number in beets, 3 decimals in files
+            item[field] = confidence if name == "CONFIDENCE" else written[name]
+        item.store()  # the undo record is in beets' database before the file changes
+        if write:
+            if self._write(item):
+                item.store()  # the file's new mtime, as beets' own try_sync keeps it
+            else:
+                outcome.failed.append(path)
+
+    def _write(self, item: Item) -> bool:
+        """Write ``item``'s genres and genrekit's fields (none: deleted) into its file, and
+        nothing else: the owner's other tags in the file stay as they are, whatever beets'
+        database holds. Made on a copy beside the song that replaces it once complete
+        (:func:`genrekit.audio.tags.replace_safely`: owner, mode and links kept). A read-only
+        or hard-linked file, or one another program changes meanwhile, is left as it is, with
+        a warning; returns whether it was written."""
+        from mediafile import MediaFile, UnreadableFileError
 
         from genrekit.audio.tags import replace_safely
         from genrekit.errors import GenrekitError
 
+        values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
+
+        def edit(copy: str) -> None:
+            song = MediaFile(copy, id3v23=beets_config["id3v23"].get(bool))
+            song.update(values)
+            song.save()
+
         try:
-            replace_safely(os.fsdecode(item.path), lambda copy: item.write(path=os.fsencode(copy), tags=tags),
-                           keep_extension=True)
-        except (FileOperationError, GenrekitError, OSError) as exc:
+            replace_safely(os.fsdecode(item.path), edit, keep_extension=True)
+        except (UnreadableFileError, GenrekitError, OSError) as exc:
             self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath, exc)
             return False
         item.mtime = item.current_mtime()
         return True
 
-    def undo_items(self, items: list[Item], *, pretend: bool = False, write: bool = False) -> dict[str, list[str]]:
+    def undo_items(self, items: list[Item], *, pretend: bool = False, write: bool = False) -> TagOutcome:
         """Put back the genres (and their source) that ``items`` had before genrekit first
         changed them, and remove genrekit's fields; an item whose genres are no longer the ones
-        genrekit set is left as it is, with a warning that names it.
+        genrekit set is left as it is, with a warning that names it. Without ``write``, an item
+        whose file holds the genres genrekit wrote is left too (its record would be gone with
+        the file unchanged): undo it with ``-w``.
 
         Returns
         -------
-        dict
-            Path -> the genres put back (or that would be), for the items restored.
+        TagOutcome
+            ``done``: path -> the genres put back (or that would be); ``failed``: the paths
+            left with their record.
         """
         source_field = self._settings()["source_field"]
-        done = {}
+        outcome = TagOutcome()
         for item in items:
             try:
                 record = _undo_record(item)
             except ValueError as exc:
                 self._log.warning("{}: not undone: {}", item.filepath, exc)
+                outcome.counts[f"left (no genrekit record in {UNDO_FIELD})"] += 1
                 continue
             if record is None:
                 continue
@@ -399,16 +559,29 @@ class GenrekitPlugin(BeetsPlugin):
             if _genre_list(item) != set_:
                 self._log.warning("{}: not undone: its genres were changed since genrekit set them ({} -> {})",
                                   item.filepath, "; ".join(set_) or "(none)", "; ".join(_genre_list(item)) or "(none)")
+                outcome.counts["left (changed since genrekit set them)"] += 1
+                continue
+            if not write and _file_has_genrekit(item):
+                self._log.warning("{}: not undone: its file holds the genres genrekit wrote, and files are not "
+                                  "written (beets' import.write is off): undo with -w to put the file back too",
+                                  item.filepath)
+                outcome.failed.append(str(item.filepath))
+                continue
+            if write and not pretend and (found := _file_genres_differ(item, set_, old)) is not None:
+                self._log.warning("{}: not undone: its file's genres ({}) are not those genrekit set ({}), changed "
+                                  "since", item.filepath, "; ".join(found) or "none", "; ".join(set_) or "none")
+                outcome.counts["left (file's genres changed since genrekit set them)"] += 1
                 continue
             self._log.info("{}: genres {} -> {}{}", item.filepath, "; ".join(set_) or "(none)",
                            "; ".join(old) or "(none)", " (pretend)" if pretend else "")
-            done[str(item.filepath)] = old
             if pretend:
+                outcome.done[str(item.filepath)] = old
+                outcome.counts["would be put back"] += 1
                 continue
             _set_genres(item, old)
             before = {field: record["provenance"].get(field) for field in PROVENANCE_FIELDS}
-            absent = [field for field, value in before.items() if value is None]
-            for field in (UNDO_FIELD, *absent, *([] if source else [source_field])):
+            for field in (UNDO_FIELD, *[f for f, value in before.items() if value is None],
+                          *([] if source else [source_field])):
                 if field in item:
                     del item[field]
             for field, value in before.items():
@@ -417,12 +590,22 @@ class GenrekitPlugin(BeetsPlugin):
             if source:
                 item[source_field] = source
             # the file first: its undo record stays in the database until the file is put back
-            if write and not self._write(item, tags=dict.fromkeys(absent)):  # provenance it lacked: deleted
+            if write and not self._write(item):  # provenance it lacked: deleted
                 item.load()  # the database's values, the undo record with them, for another try
-                del done[str(item.filepath)]
+                outcome.failed.append(str(item.filepath))
                 continue
+            outcome.done[str(item.filepath)] = old
+            outcome.counts["put back"] += 1
             item.store()  # the file's new mtime kept, as beets' own try_sync does
-        return done
+        self._summary(items, outcome)
+        return outcome
+
+    def _summary(self, items: list[Item], outcome: TagOutcome) -> None:
+        """One line: what happened to how many items."""
+        if items:
+            parts = [f"{n} {what}" for what, n in outcome.counts.items() if n]
+            self._log.info("{} item(s): {}{}", len(items), ", ".join(parts) or "nothing to do",
+                           f", {len(outcome.failed)} failed" if outcome.failed else "")
 
     def train(self, items: list[Item], *, query: str = "") -> Path:
         """Learn the library's own genres from ``items`` and keep the model in
