@@ -124,11 +124,13 @@ def test_a_corrupt_or_bombed_wheel_is_refused_by_name(tmp_path):
         return path
 
     bomb = wheel("bomb", bytes(MAX_CHECKPOINT_BYTES + 1))
+    with pytest.raises(ModelError, match=f"{bomb}: its SHA-256 is [0-9a-f]{{64}}, not musicnn 0.1.0's wheel"):
+        convert_wheel(bomb, tmp_path / "out", ("MSD_musicnn",))  # by default, only the wheel genrekit ships from
     with pytest.raises(ModelError, match=f"{bomb}: musicnn/MSD_musicnn/ declares {MAX_CHECKPOINT_BYTES + 6} bytes"):
-        convert_wheel(bomb, tmp_path / "out", ("MSD_musicnn",))
+        convert_wheel(bomb, tmp_path / "out", ("MSD_musicnn",), expected_sha256=None)
     corrupt = invalid_deflate(wheel("corrupt", b"musicnn" * 1000), "musicnn/MSD_musicnn/.data-00000-of-00001")
     with pytest.raises(ModelError, match=f"{corrupt}: musicnn/MSD_musicnn/ cannot be read from the wheel"):
-        convert_wheel(corrupt, tmp_path / "out", ("MSD_musicnn",))
+        convert_wheel(corrupt, tmp_path / "out", ("MSD_musicnn",), expected_sha256=None)
     assert not (tmp_path / "out").exists()
 
 
@@ -143,6 +145,103 @@ def test_the_checkpoint_reader_equals_tensorflows(wheel_checkpoints):
         names = reader.get_variable_to_shape_map()
         assert set(names) == set(checkpoint), model
         assert all(np.array_equal(reader.get_tensor(n), checkpoint[n]) for n in names), model
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, wire: int, value) -> bytes:
+    tag = _varint(number << 3 | wire)
+    return tag + (_varint(value) if wire == 0 else _varint(len(value)) + value)
+
+
+def _entry(shape=(2,), offset=0, size=8, *, shape_wire=2, offset_wire=0) -> bytes:
+    dims = b"".join(_field(2, 2, _field(1, 0, d)) for d in shape)
+    return (_field(1, 0, 1) + (_field(2, 2, dims) if shape_wire == 2 else _field(2, 0, 7))
+            + (_field(4, 0, offset) if offset_wire == 0 else _field(4, 2, b"\x01")) + _field(5, 0, size))
+
+
+def _block(records) -> bytes:
+    """A table block of ``(shared, unshared key bytes, value)`` records."""
+    body = b"".join(_varint(shared) + _varint(len(key)) + _varint(len(value)) + key + value
+                    for shared, key, value in records)
+    return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
+
+
+def _checkpoint(folder: Path, records, *, handles: int = 1) -> Path:
+    """A tensor bundle whose one data block holds ``records``, named ``handles`` times by its index."""
+    import struct
+
+    data = _block(records)
+    table = bytearray(data + b"\0" * 5)
+    index = _block([(0, b"\xff" + k.to_bytes(2, "big"), _varint(0) + _varint(len(data))) for k in range(handles)])
+    index_offset = len(table)
+    table += index + b"\0" * 5
+    footer = (_varint(0) + _varint(0) + _varint(index_offset) + _varint(len(index))).ljust(40, b"\0")
+    folder.mkdir(parents=True)
+    (folder / ".index").write_bytes(bytes(table) + footer + struct.pack("<Q", 0xDB4775248B80FB57))
+    (folder / ".data-00000-of-00001").write_bytes(np.arange(2, dtype=np.float32).tobytes())
+    return folder
+
+
+def test_a_crafted_checkpoint_index_is_refused_by_name_before_it_costs_memory(tmp_path):
+    """Each key restating the one before plus a byte took quadratic memory (84 kB in a wheel:
+    2 GB); a block named many times, quadratic time; fields of another wire type or a shape
+    whose size wraps around int64 ended in Python's TypeError or ValueError, not a ModelError."""
+    good = read_checkpoint(_checkpoint(tmp_path / "good", [(0, b"a", _entry())]))
+    assert list(good) == ["a"] and good["a"].tolist() == [0.0, 1.0]
+    crafted = {
+        "growing keys": ([(0, b"k", _entry())] + [(k, b"k", _entry()) for k in range(1, 20_000)], 1,
+                         "a key of 1024 \\+ 1 bytes"),
+        "many tensors": ([(0, b"%05d" % k, _entry()) for k in range(5000)], 1, "more than 4096 tensors"),
+        "one block named twice": ([(0, b"a", _entry())], 300, "the data block at 0 is named twice"),
+        "a shape that is a number": ([(0, b"a", _entry(shape_wire=0))], 1, "the shape is not a message"),
+        "an offset that is bytes": ([(0, b"a", _entry(offset_wire=2))], 1, "the offset is not a number"),
+        "a shape past int64": ([(0, b"a", _entry(shape=(2 ** 32, 2 ** 32)))], 1, "more than 2147483648 elements"),
+    }
+    for name, (records, handles, message) in crafted.items():
+        folder = _checkpoint(tmp_path / name.replace(" ", "-"), records, handles=handles)
+        with pytest.raises(ModelError, match=f"{folder}/.index: not a TensorFlow checkpoint index \\(.*{message}"):
+            read_checkpoint(folder)
+
+
+def test_weights_that_are_not_musicnns_network_are_refused_before_any_is_written(tmp_path):
+    """A wheel's checkpoint was checked for its names only: NaN weights, a negative variance or
+    another shape were written over the shipped weights (a shape caught at load, a NaN never),
+    one model replaced when the next failed, and the error named a deleted temporary folder."""
+    from genrekit.features.musicnn.convert import state_problem
+
+    state, _ = _shipped("MSD_musicnn")
+    assert state_problem(state) is None
+    assert "not finite" in state_problem({**state, "classifier.bias": state["classifier.bias"] + np.inf})
+    assert "negative variance" in state_problem({**state, "input_norm.running_var": -state["input_norm.running_var"]})
+    assert "classifier.weight: shape (10, 200), expected (50, 200)" in state_problem(
+        {**state, "classifier.weight": state["classifier.weight"][:10]})
+    assert "input_norm.weight: shape missing" in state_problem(
+        {k: v for k, v in state.items() if k != "input_norm.weight"})
+    if not WHEEL.exists():
+        pytest.skip(f"musicnn's wheel not at {WHEEL}: the wheel's own conversion is not checked here")
+    import zipfile
+
+    crafted = tmp_path / "musicnn-0.1.0-py3-none-any.whl"  # MSD's checkpoint as it is, MTT's index damaged
+    with zipfile.ZipFile(WHEEL) as source, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            data = source.read(member)
+            target.writestr(member.filename, b"\0" * 100 if member.filename == "musicnn/MTT_musicnn/.index" else data)
+    out = tmp_path / "weights"
+    out.mkdir()
+    for model in TAGGERS:
+        (out / f"{model}.safetensors").write_bytes(b"as the user had it")
+    with pytest.raises(ModelError, match=f"^{crafted}: musicnn/MTT_musicnn/.index: not a TensorFlow checkpoint"):
+        convert_wheel(crafted, out, expected_sha256=None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == {
+        f"{model}.safetensors": b"as the user had it" for model in TAGGERS}  # MSD's was converted, not written
 
 
 def test_conversion_errors_name_the_file(tmp_path):
@@ -576,8 +675,10 @@ def test_damaged_or_foreign_tagger_weights_are_refused_with_the_file_named(tmp_p
     save_file(state, tmp_path / "tags.safetensors", metadata={**metadata, "tags": "{not json"})
     first = next(name for name, value in state.items() if value.ndim == 4)
     save_file({**state, first: state[first][:, :, :-1]}, tmp_path / "shape.safetensors", metadata=metadata)
+    save_file({**state, first: state[first] * np.nan}, tmp_path / "nan.safetensors", metadata=metadata)
     for name, message in [("pickled", "cannot read musicnn's converted weights"),
-                          ("tags", "expected 50 tag names"), ("shape", "do not fit musicnn")]:
+                          ("tags", "expected 50 tag names"), ("shape", "are not musicnn's: .*shape"),
+                          ("nan", "are not musicnn's: .*not finite")]:
         monkeypatch.setattr(musicnn, "weights_path", lambda model, name=name: tmp_path / f"{name}.safetensors")
         musicnn.load_musicnn.cache_clear()
         try:

@@ -231,15 +231,18 @@ def pretrained_list() -> None:
 def pretrained_convert(
     wheel: Annotated[Path, typer.Argument(help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the safetensors files "
-                                             "(default: genrekit's own, replacing the shipped weights).")] = None,
+                                             "(default: genrekit's own, replacing the shipped weights: only from "
+                                             "musicnn 0.1.0's wheel, checked by its SHA-256).")] = None,
 ) -> None:
-    """Convert musicnn's TensorFlow checkpoints from its wheel to safetensors (no TensorFlow needed)."""
+    """Convert musicnn's TensorFlow checkpoints from its wheel to safetensors (no TensorFlow needed).
+
+    Every tensor is checked (musicnn's names and shapes, finite values) before any file is written."""
     from genrekit.features.musicnn import weights_path
-    from genrekit.features.musicnn.convert import convert_wheel
+    from genrekit.features.musicnn.convert import MUSICNN_WHEEL_SHA256, convert_wheel
 
     folder = out or Path(str(weights_path("MSD_musicnn"))).parent
-    try:
-        written = convert_wheel(wheel, folder)
+    try:  # another wheel's weights go only into a folder of their own
+        written = convert_wheel(wheel, folder, expected_sha256=None if out else MUSICNN_WHEEL_SHA256)
     except OSError as exc:
         _fail(GenrekitError(f"{folder}: cannot write the converted weights: {exc.strerror or exc}"))
     for path in written:

@@ -146,15 +146,15 @@ def load_musicnn(model: str = "MSD_musicnn"):
     tags = _json_field(metadata, "tags")
     if not (isinstance(tags, list) and len(tags) == 50 and all(isinstance(t, str) for t in tags)):
         raise ModelError(f"{path}: expected 50 tag names in the weights' metadata, found {str(tags)[:200]}")
+    from genrekit.features.musicnn.convert import state_problem
+
+    problem = state_problem(state)  # names and shapes, finite values, variances (NaN features otherwise)
+    if problem:
+        raise ModelError(f"{path}: the converted weights are not musicnn's: {problem}; reinstall genrekit or run "
+                         "`genrekit pretrained convert`")
     with torch.random.fork_rng(devices=[]):  # the random initial weights are overwritten: leave the caller's seed be
         network = MusiCNN()
-    try:
-        network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
-    except RuntimeError as exc:  # a tensor of the wrong shape
-        raise ModelError(f"{path}: the converted weights do not fit musicnn: {str(exc)[:300]}") from exc
-    missing = [k for k in network.state_dict() if k not in state and not k.endswith("num_batches_tracked")]
-    if missing:
-        raise ModelError(f"{path}: converted weights lack {', '.join(missing[:3])}")
+    network.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not in the checkpoint
     network.skip_silent_filters()  # the front end's dead filters: constants, not convolutions
     return network.eval(), tags
 

@@ -20,6 +20,13 @@ from genrekit.errors import ModelError
 from genrekit.untrusted import read_varint
 
 TABLE_MAGIC = 0xDB4775248B80FB57
+# What a musicnn checkpoint can hold, with room to spare (each has 64 tensors, 3 x 64 with
+# its optimizer's slots, names of about 40 bytes): a crafted index that restates each key
+# (quadratic memory: 84 kB in a wheel took 2 GB) or names a block many times is refused.
+MAX_ENTRIES = 4096
+MAX_KEY_BYTES = 1024
+MAX_TENSOR_ELEMENTS = 1 << 31
+
 # tensorflow/core/framework/types.proto
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8, 9: np.int64,
           10: np.bool_, 17: np.uint16, 19: np.float16}
@@ -57,6 +64,9 @@ def _block_entries(table: bytes, offset: int, size: int):
         shared, position = read_varint(block, position)
         unshared, position = read_varint(block, position)
         length, position = read_varint(block, position)
+        if shared > len(key) or shared + unshared > MAX_KEY_BYTES:
+            raise ValueError(f"a key of {shared} + {unshared} bytes (the previous one has {len(key)}; "
+                             f"at most {MAX_KEY_BYTES})")
         key = key[:shared] + block[position:position + unshared]
         position += unshared
         yield key, block[position:position + length]
@@ -64,34 +74,58 @@ def _block_entries(table: bytes, offset: int, size: int):
 
 
 def _entry(value: bytes) -> tuple[np.dtype, tuple[int, ...], int, int, int]:
+    """(dtype, shape, shard, offset, size) of a ``BundleEntryProto``; each field of the wire
+    type its proto declares (a crafted one is a ValueError, not a TypeError further on)."""
     dtype, shape, shard, offset, size = None, [], 0, 0, 0
-    for number, _, field in _proto_fields(value):
+
+    def number_of(wire: int, field, what: str) -> int:
+        if wire != 0:
+            raise ValueError(f"the {what} is not a number")
+        return field
+
+    for number, wire, field in _proto_fields(value):
         if number == 1:
-            dtype = field
+            dtype = number_of(wire, field, "dtype")
         elif number == 2:
-            for dim_number, _, dim in _proto_fields(field):
+            if wire != 2:
+                raise ValueError("the shape is not a message")
+            for dim_number, dim_wire, dim in _proto_fields(field):
                 if dim_number == 2:
-                    shape.append(next(v for n, _, v in _proto_fields(dim) if n == 1) if dim else 0)
+                    if dim_wire != 2:
+                        raise ValueError("a dimension is not a message")
+                    sizes = [number_of(w, v, "dimension size") for n, w, v in _proto_fields(dim) if n == 1]
+                    shape.append(sizes[-1] if sizes else 0)
         elif number == 3:
-            shard = field
+            shard = number_of(wire, field, "shard")
         elif number == 4:
-            offset = field
+            offset = number_of(wire, field, "offset")
         elif number == 5:
-            size = field
+            size = number_of(wire, field, "size")
         elif number == 7:
             raise ValueError("partitioned (sliced) tensors are not supported")
     if dtype not in DTYPES:
         raise ValueError(f"tensor dtype {dtype} is not supported")
+    elements = 1
+    for dimension in shape:  # Python's integers: numpy's int64 product wraps around
+        elements *= dimension
+    if elements > MAX_TENSOR_ELEMENTS:
+        raise ValueError(f"a tensor of shape {tuple(shape)}: more than {MAX_TENSOR_ELEMENTS} elements")
     return np.dtype(DTYPES[dtype]), tuple(shape), shard, offset, size
 
 
-def read_checkpoint(prefix: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_checkpoint(prefix: str | os.PathLike, *, shown: str | None = None) -> dict[str, np.ndarray]:
     """Every tensor of the checkpoint at ``prefix`` (the path before ``.index``, or a folder
     holding one ``.index``, as musicnn's do: theirs is named just ``.index``) by name.
 
-    Raises :class:`ModelError` naming the file when it is missing or not a tensor bundle.
+    Raises :class:`ModelError` naming the file (or ``shown``, where the checkpoint was
+    unpacked from an archive the user knows) when it is missing or not a tensor bundle.
     """
     prefix = os.fspath(prefix)
+    if shown is not None:
+        try:
+            return read_checkpoint(prefix)
+        except ModelError as exc:
+            raise ModelError(str(exc).replace(prefix, shown, 1)) from exc
     if os.path.isdir(prefix):
         indexes = sorted(name for name in os.listdir(prefix) if name.endswith(".index"))
         if len(indexes) != 1:
@@ -110,14 +144,19 @@ def read_checkpoint(prefix: str | os.PathLike) -> dict[str, np.ndarray]:
         _, position = read_varint(footer, position)
         index_offset, position = read_varint(footer, position)
         index_size, _ = read_varint(footer, position)
-        entries = {}
+        entries, blocks = {}, set()
         for _, handle in _block_entries(table, index_offset, index_size):
             offset, position = read_varint(handle, 0)
             size, _ = read_varint(handle, position)
+            if offset in blocks:
+                raise ValueError(f"the data block at {offset} is named twice")
+            blocks.add(offset)
             for key, value in _block_entries(table, offset, size):
                 if key:  # the empty key holds the bundle's header
+                    if len(entries) >= MAX_ENTRIES:
+                        raise ValueError(f"more than {MAX_ENTRIES} tensors")
                     entries[key.decode()] = _entry(value)
-    except (ValueError, IndexError, struct.error, StopIteration) as exc:
+    except (ValueError, IndexError, struct.error, StopIteration, UnicodeDecodeError) as exc:
         raise ModelError(f"{index_path}: not a TensorFlow checkpoint index ({exc})") from exc
     shards: dict[int, bytes] = {}
     tensors = {}
@@ -128,10 +167,11 @@ def read_checkpoint(prefix: str | os.PathLike) -> dict[str, np.ndarray]:
                 shards[shard] = data_path.read_bytes()
             except OSError as exc:
                 raise ModelError(f"{data_path}: cannot read the checkpoint data: {exc.strerror or exc}") from exc
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        elements = int(np.prod(shape, dtype=object)) if shape else 1  # bounded by _entry
+        expected = elements * dtype.itemsize
         if size != expected or offset + size > len(shards[shard]):
             raise ModelError(f"{prefix}: tensor {name!r} of shape {shape} takes {size} bytes at {offset}; "
                              f"expected {expected} within the data file's {len(shards[shard])}")
-        tensors[name] = np.frombuffer(shards[shard], dtype=dtype.newbyteorder("<"), count=int(np.prod(shape)),
+        tensors[name] = np.frombuffer(shards[shard], dtype=dtype.newbyteorder("<"), count=elements,
                                       offset=offset).reshape(shape).copy()
     return tensors

@@ -10,6 +10,7 @@ source tensor, so a converted file can be checked against the checkpoint it came
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +40,8 @@ MSD_TAGS = ["rock", "pop", "alternative", "indie", "electronic", "female vocalis
 TAGS = {"MTT_musicnn": MTT_TAGS, "MSD_musicnn": MSD_TAGS}
 #: The most a tagger's checkpoint folder in the wheel may declare (musicnn's are 10.7 MB).
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
+#: SHA-256 of musicnn 0.1.0's wheel on PyPI, whose weights genrekit ships (their metadata records it).
+MUSICNN_WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 
 # TensorFlow layer (in the order models.py creates them) -> MusiCNN module.
 LAYERS = {
@@ -75,41 +78,109 @@ def to_torch_layout(module: str, tensor: np.ndarray) -> np.ndarray:
     return tensor
 
 
-def convert_checkpoint(prefix: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def convert_checkpoint(prefix: str | os.PathLike, *, shown: str | None = None
+                       ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """A musicnn checkpoint (see :func:`read_checkpoint`) -> (MusiCNN state dict, SHA-256 of
     each source tensor by its TensorFlow name).
 
-    Optimizer slots (``.../Adam``, ``beta*_power``) are dropped; a missing or unexpected
-    layer raises :class:`ModelError`.
+    Optimizer slots (``.../Adam``, ``beta*_power``) are dropped. A missing or unexpected
+    layer, a tensor of another shape than :class:`MusiCNN`'s or not of floats, a value that
+    is not finite or a negative variance raises :class:`ModelError` naming the checkpoint
+    (or ``shown``).
     """
-    tensors = read_checkpoint(prefix)
+    shown = shown or os.fspath(prefix)
+    tensors = read_checkpoint(prefix, shown=shown)
     state, checksums = {}, {}
     for name, tensor in tensors.items():
         layer, _, parameter = name.rpartition("/")
         if "Adam" in name or name.startswith("beta"):
             continue
         if layer not in LAYERS or parameter not in PARAMETERS:
-            raise ModelError(f"{prefix}: tensor {name!r} is not part of musicnn's architecture")
+            raise ModelError(f"{shown}: tensor {name!r} is not part of musicnn's architecture")
+        if tensor.dtype.kind != "f":
+            raise ModelError(f"{shown}: tensor {name!r} holds {tensor.dtype}; expected floats")
         state[f"{LAYERS[layer]}.{PARAMETERS[parameter]}"] = to_torch_layout(LAYERS[layer], tensor).astype(np.float32)
         checksums[name] = hashlib.sha256(np.ascontiguousarray(tensor).tobytes()).hexdigest()
     expected = 4 * sum(name.startswith("batch") for name in LAYERS) + 2 * sum(not name.startswith("batch")
                                                                                 for name in LAYERS)
     if len(state) != expected:
-        raise ModelError(f"{prefix}: found {len(state)} of musicnn's {expected} tensors")
+        raise ModelError(f"{shown}: found {len(state)} of musicnn's {expected} tensors")
+    problem = state_problem(state)
+    if problem:
+        raise ModelError(f"{shown}: {problem}")
     return state, checksums
 
 
-def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: tuple[str, ...] = TAGGERS) -> list[Path]:
-    """Convert ``models`` from the musicnn wheel file to ``out_dir/<model>.safetensors``."""
+def state_problem(state: dict) -> str | None:
+    """What keeps ``state`` (name -> array or tensor) from being :class:`MusiCNN`'s weights, or
+    None: names and shapes other than the network's, a value that is not finite (every
+    feature would be NaN), a negative variance (its square root is NaN)."""
+    from genrekit.features.musicnn.network import MusiCNN
+
+    with _torch_seed_kept():
+        shapes = {name: tuple(value.shape) for name, value in MusiCNN().state_dict().items()
+                  if not name.endswith("num_batches_tracked")}
+    found = {name: tuple(value.shape) for name, value in state.items()}
+    if found != shapes:
+        wrong = sorted(set(found) ^ set(shapes)) or sorted(n for n in shapes if found[n] != shapes[n])
+        name = wrong[0]
+        return (f"{name}: shape {found.get(name, 'missing')}, expected {shapes.get(name, 'no such tensor')} "
+                f"({len(wrong)} tensor(s) differ from musicnn's)")
+    for name, value in state.items():
+        array = np.asarray(value)
+        if not np.isfinite(array).all():
+            return f"{name} holds values that are not finite (NaN or infinity)"
+        if name.endswith("running_var") and (array < 0).any():
+            return f"{name} holds a negative variance"
+    return None
+
+
+def _torch_seed_kept():
+    import torch
+
+    return torch.random.fork_rng(devices=[])  # building the network draws random weights: the caller's seed kept
+
+
+def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: tuple[str, ...] = TAGGERS, *,
+                  expected_sha256: str | None = MUSICNN_WHEEL_SHA256) -> list[Path]:
+    """Convert ``models`` from the musicnn wheel file to ``out_dir/<model>.safetensors``.
+
+    Every model is converted and checked (:func:`convert_checkpoint`) before any file is
+    written, so a failure leaves ``out_dir`` as it was.
+
+    Parameters
+    ----------
+    wheel : path
+        musicnn's wheel (``pip download --no-deps musicnn==0.1.0``).
+    out_dir : path
+        The folder for the safetensors files.
+    models : tuple of str
+        The checkpoints to convert.
+    expected_sha256 : str or None
+        The wheel's SHA-256: by default musicnn 0.1.0's, whose weights genrekit ships; None
+        takes any wheel whose checkpoints are musicnn's network.
+
+    Raises
+    ------
+    ModelError
+        Naming the wheel: not a zip file, another wheel than ``expected_sha256``'s, a
+        checkpoint missing, too large or not musicnn's network.
+    """
     from safetensors.numpy import save_file
 
     wheel = Path(wheel)
     try:
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        with wheel.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
         archive = zipfile.ZipFile(wheel)
     except (OSError, zipfile.BadZipFile) as exc:
         raise ModelError(f"{wheel}: expected the musicnn wheel (musicnn-0.1.0-py3-none-any.whl): {exc}") from exc
-    written = []
+    if expected_sha256 is not None and digest != expected_sha256:
+        archive.close()
+        raise ModelError(f"{wheel}: its SHA-256 is {digest}, not musicnn 0.1.0's wheel ({expected_sha256}); "
+                         "download it again (pip download --no-deps musicnn==0.1.0), or convert another wheel "
+                         "into a folder of its own (--out)")
+    converted = {}
     with archive, tempfile.TemporaryDirectory(prefix="genrekit-musicnn-") as tmp:
         for model in models:
             members = [m for m in archive.infolist() if m.filename.startswith(f"musicnn/{model}/")]
@@ -124,14 +195,15 @@ def convert_wheel(wheel: str | os.PathLike, out_dir: str | os.PathLike, models: 
             except DAMAGED_FILE_ERRORS as exc:  # a corrupt or cut download
                 raise ModelError(f"{wheel}: musicnn/{model}/ cannot be read from the wheel "
                                  f"({type(exc).__name__}: {exc}); download it again") from exc
-            state, checksums = convert_checkpoint(Path(tmp, "musicnn", model))
+            converted[model] = convert_checkpoint(Path(tmp, "musicnn", model), shown=f"{wheel}: musicnn/{model}")
+    with contextlib.ExitStack() as renames:  # every file written before any replaces the one it updates
+        for model, (state, checksums) in converted.items():
             metadata = {"model": model, "tags": json.dumps(TAGS[model]), "source": wheel.name,
                         "source_sha256": digest, "tensor_sha256": json.dumps(checksums, sort_keys=True),
                         "input": json.dumps(INPUT), "licence": "ISC; Copyright (c) Music Technology Group, Universitat Pompeu Fabra 2019"}
-            with atomic_path(Path(out_dir) / f"{model}.safetensors") as temporary:
-                save_file(state, str(temporary), metadata=metadata)
-            written.append(Path(out_dir) / f"{model}.safetensors")
-    return written
+            temporary = renames.enter_context(atomic_path(Path(out_dir) / f"{model}.safetensors"))
+            save_file(state, str(temporary), metadata=metadata)
+    return [Path(out_dir) / f"{model}.safetensors" for model in converted]
 
 
 #: The input pipeline the models were trained with (musicnn's configuration.py and extractor.py).
