@@ -652,6 +652,9 @@ def test_the_student_of_mtt_musicnn_is_read_from_tensors_and_json_and_a_foreign_
     save_file({**state, "out.weight": state["out.weight"][:, :-1]}, tmp_path / "narrow.safetensors", metadata=teacher)
     with pytest.raises(ModelError, match="narrow.safetensors: the student's shapes do not fit"):
         musicnn.load_student(str(tmp_path / "narrow.safetensors"))
+    save_file({**state, "hidden.bias": state["hidden.bias"] * np.nan}, tmp_path / "nan.safetensors", metadata=teacher)
+    with pytest.raises(ModelError, match="nan.safetensors: the student's weights hold values that are not finite"):
+        musicnn.load_student(tmp_path / "nan.safetensors")
     save_file(state, tmp_path / "tags.safetensors", metadata={**teacher, "tags": "{not json"})
     with pytest.raises(ModelError, match="tags.safetensors: the student's tags are not MTT_musicnn's 50"):
         musicnn.load_student(tmp_path / "tags.safetensors")

@@ -220,6 +220,8 @@ def load_student(path=None):
                          f"MTT_musicnn's {outputs} features: keep {tuple(keep.shape)}, hidden "
                          f"{tuple(first.shape)} + {tuple(state['hidden.bias'].shape)}, out {tuple(last.shape)} + "
                          f"{tuple(state['out.bias'].shape)}")
+    if not all(bool(value.isfinite().all()) for name, value in state.items() if name != "keep"):
+        raise ModelError(f"{path}: the student's weights hold values that are not finite (NaN or infinity)")
     student = TaggerStudent(keep, first.shape[0], outputs)
     student.load_state_dict(state)
     return student.eval()
