@@ -330,6 +330,40 @@ def test_full_song_counts_are_whole_numbers_in_the_report(tmp_path):
     assert "<td>jazz</td><td>3</td>" in page and "<td>3.000</td>" not in page
 
 
+def test_the_verdict_shows_balanced_accuracy_and_what_always_naming_the_largest_genre_scores(tmp_path):
+    """90 rock tracks of 100 and a model that always says rock: the report read "accuracy 90.0%
+    (chance: 25%)", and balanced accuracy (0.25) appeared nowhere."""
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.html import write_html_report
+    from genrekit.evaluate.report import write_evaluation
+
+    labels = ["blues", "jazz", "pop", "rock"]
+    y = np.array([3] * 90 + [0] * 4 + [1] * 3 + [2] * 3)
+    metrics = evaluation_metrics(y, np.tile(np.eye(4)[3], (100, 1)), np.array([f"t{i}" for i in range(100)]), labels,
+                                 chunked=False)
+    write_evaluation(metrics, tmp_path / "run", title="t")
+    page = write_html_report(tmp_path / "run").read_text()
+    assert "Held-out track accuracy 90.0%</b> on 100 tracks (chance: 25%; always naming the largest genre: 90%)" in page
+    assert "<b>balanced accuracy 25.0%</b>" in page
+
+
+def test_the_full_song_report_says_whether_training_songs_were_scored_and_what_was_skipped(tmp_path):
+    """evaluate --songs --include-train scored training songs, and the report's Full songs
+    section said nothing of it (nor of the intro and outro left out)."""
+    from genrekit.evaluate.html import write_html_report
+
+    per_genre = {"rock": {"n": 2, "top1": 1.0, "top3": 1.0, "proportion_score": 0.9}}
+    songs = {"n": 2, "top1": 1.0, "top3": 1.0, "proportion_score": 0.9, "per_genre": per_genre, "skip": 10.0}
+    for run, words in (({"include_train": True}, "2 songs (training songs included; 10 s of intro and outro"),
+                       ({"include_train": False, "excluded_training_tracks": ["a", "b", "c"]},
+                        "2 songs (3 training song(s) left out; 10 s"),
+                       ({"training_tracks_unknown": True}, "training songs may be included: the model does not list"),
+                       ({}, "2 songs (none of them a training song; 10 s")):
+        (tmp_path / "songs.json").write_text(json.dumps(songs))
+        (tmp_path / "run.json").write_text(json.dumps({"command": "evaluate --songs", **run}))
+        assert words in write_html_report(tmp_path).read_text(), run
+
+
 def _small_table(path, genres: dict[str, int], columns: int = 4, constant: int = 0):
     """A published-style feature table: ``genres`` -> tracks, columns of noise (and constant ones)."""
     from genrekit.datasets import read_feature_table

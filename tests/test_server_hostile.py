@@ -192,6 +192,11 @@ def test_a_declared_length_past_the_limit_gets_413_at_once(server):
                           headers={"Content-Type": "audio/wav"}, timeout=30)
     assert response.status_code == 413
     assert "limit of 1 MB (1048576 bytes)" in response.json()["detail"]
+    # the connection is closed with the answer: it stayed open, taking the body a client sends anyway
+    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+            f"Content-Length: {3 * 2**20}\r\n\r\n").encode()
+    refused = _raw(server, head)
+    assert refused["status"] == 413 and refused["headers"].get("connection") == "close", refused["headers"]
 
 
 def test_a_small_file_of_hours_of_audio_is_refused_before_it_is_decoded(server):

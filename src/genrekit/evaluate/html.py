@@ -19,7 +19,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import averaging_note
-from genrekit.evaluate.report import PREDICTION_TEXT
+from genrekit.evaluate.report import PREDICTION_TEXT, training_words
 from genrekit._files import from_spreadsheet_cell, write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
@@ -85,6 +85,24 @@ def _table(frame: pd.DataFrame, *, floats: str = ".3f") -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _supports(metrics: dict) -> list[int]:
+    """Tracks of each genre among those scored: the confusion matrix's rows."""
+    matrix = np.array(metrics.get("confusion_matrix", []))
+    return [int(n) for n in matrix.sum(axis=1)] if matrix.ndim == 2 and matrix.size else []
+
+
+def _chance_words(supports: list[int]) -> str:
+    """What guessing scores on these tracks: one genre in n at random, and, where the genres
+    are uneven, always naming the largest (a model that learned nothing can reach it)."""
+    present = [n for n in supports if n > 0]
+    if not present:
+        return "chance: –"
+    uniform = f"chance: {1 / len(supports):.0%}"
+    if max(present) == min(present) and len(present) == len(supports):
+        return uniform
+    return f"{uniform}; always naming the largest genre: {max(present) / sum(present):.0%}"
+
+
 def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = (0, 0),
              training_unknown: bool = False) -> str:
     """Plain words: accuracy against chance, the weakest genres, the most frequent confusion.
@@ -93,13 +111,13 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
     puts on two sides (the scores flatter the model). ``training_unknown``: the model does not
     list its training tracks (an export with --strip-training), so none could be left out."""
     labels = metrics["labels"]
-    chance = 1 / len(labels)
     scope = ("Track accuracy (training tracks included)" if not held_out
              else "Track accuracy (training tracks may be included: the model does not list them)" if training_unknown
              else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
-             f"(chance: {chance:.0%}); macro F1 {_number(metrics['f1_macro'], '.3f')}, top-3 accuracy "
-             f"{_number(metrics.get('top3_accuracy'), '.1%')}."]
+             f"({_chance_words(_supports(metrics))}); <b>balanced accuracy "
+             f"{_number(metrics.get('balanced_accuracy'), '.1%')}</b> (each genre's recall weighs alike), macro F1 "
+             f"{_number(metrics['f1_macro'], '.3f')}, top-3 accuracy {_number(metrics.get('top3_accuracy'), '.1%')}."]
     if any(shared):
         parts.append(f"<b>Optimistic:</b> the dataset's own split puts {shared[0]} artist(s) and {shared[1]} song(s) "
                      "with a copy on two sides, so some test tracks share an artist or a recording with training "
@@ -133,12 +151,12 @@ def _cv_section(cv: dict, *, headline: bool) -> list[str]:
     and precision. ``headline``: the run has no held-out test (``--split all``), so this is its
     verdict, in plain words."""
     per_genre = cv.get("per_genre", {})
-    chance = 1 / len(per_genre) if per_genre else None
+    supports = [int(row.get("n") or 0) for row in per_genre.values()]
     parts = [f"<b>{'Cross-validated' if headline else 'CV'} accuracy {_number(cv.get('accuracy_mean'), '.1%')}"
              f" ± {_number(cv.get('accuracy_std'), '.1%')}</b> over {_text(cv.get('n_splits'))} folds of "
              f"{_text(cv.get('n_tracks'))} tracks"
-             + (f" (chance: {chance:.0%})" if chance else "")
-             + f"; balanced accuracy {_number(cv.get('balanced_accuracy_mean'), '.1%')}, macro F1 "
+             + (f" ({_chance_words(supports)})" if supports else "")
+             + f"; <b>balanced accuracy {_number(cv.get('balanced_accuracy_mean'), '.1%')}</b>, macro F1 "
              f"{_number(cv.get('f1_macro_mean'), '.3f')}. Protocol: {_text(cv.get('protocol'))}."]
     if per_genre:
         weakest = sorted(per_genre.items(), key=lambda item: item[1].get("recall") or 0.0)[:3]
@@ -289,7 +307,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 body.append(_image(explore_dir / f"{name}.png", alt))
     if songs:
         body.append("<h2>Full songs</h2>")
-        body.append(f"<p>{_text(songs['n'])} songs: top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
+        skip = songs.get("skip")
+        skipped = (f"; {_number(skip, 'g')} s of intro and outro left out of long songs" if skip
+                   else "; whole songs" if skip == 0 else "")
+        body.append(f"<p>{_text(songs['n'])} songs ({_text(training_words({**songs, **run}))}{skipped}): "
+                    f"top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
         per_genre = pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})
         per_genre["n"] = per_genre["n"].astype(int)  # a count: the transpose made every column float

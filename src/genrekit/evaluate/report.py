@@ -16,6 +16,16 @@ from genrekit.evaluate.metrics import averaging_note
 PREDICTION_TEXT = ("track_id", "path", "true", "predicted")
 
 
+def training_words(run: dict) -> str:
+    """Whether the scored songs may include the model's training ones, in words, from a run's
+    ``include_train``, ``training_tracks_unknown`` and ``excluded_training_tracks``."""
+    if run.get("include_train"):
+        return "training songs included"
+    if run.get("training_tracks_unknown"):
+        return "training songs may be included: the model does not list them"
+    excluded = len(run.get("excluded_training_tracks") or [])
+    return f"{excluded} training song(s) left out" if excluded else "none of them a training song"
+
 def markdown_text(text) -> str:
     """Text from users' files (a genre, a model or file name) for a Markdown heading or line,
     shown as written: on one line, ``&``, ``<`` and ``>`` as entities (Markdown passes HTML

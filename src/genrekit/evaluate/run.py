@@ -18,7 +18,9 @@ from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write
 from genrekit.datasets import Dataset, FeatureTable, Track
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
-from genrekit.evaluate.report import comparison_markdown, markdown_cell, markdown_text, write_evaluation
+from genrekit.evaluate.report import (
+    comparison_markdown, markdown_cell, markdown_text, training_words, write_evaluation
+)
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
@@ -500,8 +502,10 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
         write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
                                       "skip": skip, "include_train": include_train, **report})
+        skipped = f"{skip:g} s of intro and outro left out of long songs" if skip else "whole songs"
         lines = [f"# Full-song evaluation of {markdown_text(classifier.name)}", "",
-                 f"{scores['n']} songs: top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
+                 f"{scores['n']} songs ({training_words({'include_train': include_train, **report})}; {skipped}): "
+                 f"top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
         lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"

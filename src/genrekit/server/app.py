@@ -403,15 +403,17 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
         declared = request.headers.get("content-length", "")
+        # refused before the body is read: the connection is closed after the answer, so that a
+        # client does not send the whole file into it first
         if declared.isdigit() and int(declared) > allowed:
             return _error(413, f"upload of {int(declared)} bytes is larger than the limit of {limits.max_upload_text}"
                           + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
-                             else ""))
+                             else ""), {"Connection": "close"})
         if places.free == 0:
-            return _busy()
+            return _busy(unread=True)
         if places.receiving >= limits.receiving:
             return _error(503, f"the service is busy: it is receiving {places.receiving} uploads already, its "
-                               "limit; try again shortly", {"Retry-After": "2"})
+                               "limit; try again shortly", {"Retry-After": "2", "Connection": "close"})
         # Receive the whole upload first, holding no analysis place: a slow client costs a
         # connection and a partial file, bounded by the deadline, the rate and ``receiving``.
         places.receiving += 1
@@ -433,9 +435,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         return await _analyse(request, upload, limits.skip if skip is None else skip,
                               limits.min_confidence if min_confidence is None else min_confidence)
 
-    def _busy() -> JSONResponse:
+    def _busy(unread: bool = False) -> JSONResponse:
         return _error(503, "the service is busy: every worker and queue place is taken; try again shortly",
-                      {"Retry-After": "2"})
+                      {"Retry-After": "2", **({"Connection": "close"} if unread else {})})
 
     async def _analyse(request: Request, upload: Upload, skip: float, min_confidence: float | None) -> JSONResponse:
         """Analyse ``upload`` in a worker, which owns the file from here on and removes it."""
