@@ -407,10 +407,8 @@ class GenrekitPlugin(BeetsPlugin):
             ``done``: path -> the genres set (or that would be); ``failed``: the paths not
             predicted; ``counts``: what happened to the items, by outcome.
         """
-        from genrekit.audio.tags import provenance
         from genrekit.models.interface import model_file
         from genrekit.predict.files import iter_predictions
-        from genrekit.predict.library import tag_genres
 
         settings = self._settings()
         source_field = settings["source_field"]
@@ -452,19 +450,23 @@ class GenrekitPlugin(BeetsPlugin):
                         outcome.failed.append(path)
                         continue
                     self._set(item, prediction, identity=identity, settings=settings, pretend=pretend, write=write,
-                              outcome=outcome, provenance=provenance, tag_genres=tag_genres)
+                              outcome=outcome)
                 now = time.monotonic()
                 if show_progress and now - last_shown >= PROGRESS_EVERY_SECONDS and n_done < len(todo):
                     last_shown, left = now, (now - started) / n_done * (len(todo) - n_done)
-                    self._log.info("{}/{} item(s) predicted, about {} left", n_done, len(todo),
-                                   time.strftime("%H:%M:%S", time.gmtime(left)))
+                    minutes, seconds = divmod(round(left), 60)
+                    self._log.info("{}/{} item(s) predicted, about {}:{:02d}:{:02d} left", n_done, len(todo),
+                                   minutes // 60, minutes % 60, seconds)
         if show_progress:
             self._summary(items, outcome)
         return outcome
 
     def _set(self, item: Item, prediction, *, identity: str, settings: dict, pretend: bool, write: bool,
-             outcome: TagOutcome, provenance, tag_genres) -> None:
+             outcome: TagOutcome) -> None:
         """Set one item's genres from its prediction: the undo record stored first, then the file."""
+        from genrekit.audio.tags import provenance
+        from genrekit.predict.library import tag_genres
+
         path = str(item.filepath)
         source_field = settings["source_field"]
         genres = tag_genres({"genre": prediction.genre, "probabilities": prediction.probabilities,
@@ -563,7 +565,7 @@ class GenrekitPlugin(BeetsPlugin):
                 continue
             if not write and _file_has_genrekit(item):
                 self._log.warning("{}: not undone: its file holds the genres genrekit wrote, and files are not "
-                                  "written (beets' import.write is off): undo with -w to put the file back too",
+                                  "written (beets' import.write is off, or -W): undo with -w to put the file back too",
                                   item.filepath)
                 outcome.failed.append(str(item.filepath))
                 continue
