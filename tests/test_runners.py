@@ -3,6 +3,7 @@ the local runner (features: its process pool; tags: this process), and a Ray wor
 mid-run costs no row and duplicates none."""
 
 import json
+import logging
 import os
 import signal
 import threading
@@ -28,9 +29,8 @@ def cluster():
     with pytest.MonkeyPatch.context() as patch:  # RAY_AUTH_MODE as it was, after the module
         # a throwaway cluster on 127.0.0.1 only: no token (unless the environment asks for one)
         patch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))
-        # A 2-CPU cluster; this runner's map uses one actor: the features' 4 files and the tags' 6
-        # are one block each (override_num_blocks = items // batch_size 4), which one actor takes
-        # whole. The killed-worker test runs its own runner, with an actor per CPU.
+        # A 2-CPU cluster; this runner's map uses one actor. The killed-worker test runs its own
+        # runner, with an actor per CPU.
         runner = RayRunner(num_cpus=2, jobs=1)
         runner.connect()
         yield runner
@@ -99,7 +99,7 @@ def _styles(text: str) -> dict[str, float]:
 
 
 def _ray_map_workers() -> list[int]:
-    """PIDs of the Ray Data actors (their process title names the map worker)."""
+    """PIDs of the runner's Ray actors (their process title names the actor's class)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -107,7 +107,7 @@ def _ray_map_workers() -> list[int]:
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if "MapWorker" in title and "_RayWorker" in title:
+            if "_RayWorker" in title:
                 pids.append(int(entry.name))
     return pids
 
@@ -116,7 +116,7 @@ def test_a_killed_ray_worker_loses_no_row_and_duplicates_none(cluster, library, 
     results = tmp_path / "tags.csv"
     journal = results.with_name(results.name + ".journal.jsonl")
     outcome = {}
-    runner = RayRunner(batch_size=1)  # one file per task: the kill lands mid-run, not after it
+    runner = RayRunner()  # an actor per CPU, one file at a time: the kill lands mid-run
     thread = threading.Thread(target=lambda: outcome.update(
         summary=tag_library(library, model_file, results, runner=runner, progress=False)))
     thread.start()
@@ -148,7 +148,6 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     for path in sorted((library / "metal").iterdir())[:3]:
         (one_genre / path.name).symlink_to(path)
     one_genre = one_genre.parent  # fma518: a third of gtzan57's work per clip; reaching the cluster is the point
-    # --jobs 1: the 3 files are one block (batch_size 4), which one actor takes
     result = CliRunner().invoke(app, ["features", str(one_genre), "--features", "fma518", "--out", str(tmp_path / "out"),
                                       "--no-cache", "--runner", "ray", "--jobs", "1"])
     assert result.exit_code == EXIT_OK, result.output
@@ -195,6 +194,71 @@ def test_a_worker_that_dies_while_the_caller_is_busy_costs_that_item_alone():
         results[index] = result
     assert set(results) == set(items) and results[3] == "3: crashed"
     assert all(results[i] == i * i for i in items if i != 3)
+
+
+def test_a_ray_actor_that_dies_on_one_item_costs_that_item_alone(cluster):
+    """Ray Data restarted a dead actor and retried its batch for ever: one file that crashes
+    its worker made `tag --runner ray` run without end, and no row reached the journal. Now
+    the item is run once more on a new actor, then recorded as a crash; without ``on_crash``
+    the error is raised."""
+    import sys
+
+    from ray import cloudpickle
+    from ray.exceptions import RayActorError
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's worker, sent to the actors as code
+    items = list(range(12))
+    started = time.monotonic()
+    results = dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items, on_crash=lambda item, reason: f"{item}: {reason}"))
+    assert set(results) == set(items) and time.monotonic() - started < 120
+    assert results[5].startswith("5: its analysis ended the worker process abruptly")
+    assert all(results[i] == i * i for i in items if i != 5)
+    with pytest.raises(RayActorError):
+        dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items))
+
+
+def _unloadable_worker(path: str):
+    """A worker whose model is missing (on a node that does not have it at that path)."""
+    from genrekit.errors import ModelError
+
+    raise ModelError(f"{path}: no such model file")
+
+
+def test_a_worker_that_cannot_start_ends_the_run_with_its_own_error_on_either_runner(cluster):
+    """A model missing on the workers ended the run in a broken pool's traceback (local) or
+    Ray's actor errors (169 lines): one error, naming the model, instead."""
+    import sys
+
+    from ray import cloudpickle
+
+    from genrekit.errors import GenrekitError
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    for runner in (LocalRunner(2), RayRunner(jobs=2)):
+        with pytest.raises(GenrekitError, match=r"could not start: /models/x.onnx: no such model file$"):
+            dict(runner.map(_unloadable_worker, ("/models/x.onnx",), range(6), on_crash=lambda item, reason: reason))
+
+
+def test_rays_own_messages_go_to_its_log_not_to_the_results_on_stdout(cluster, capsys, caplog):
+    """Ray printed its raylet's errors ("a worker died") on stdout, into `--format jsonl`."""
+    from ray._private import worker as ray_worker
+
+    with caplog.at_level(logging.WARNING, logger="ray"):
+        ray_worker.print_to_stdstream({"lines": ["A worker died or was killed"], "pid": "raylet", "is_err": False},
+                                      ignore_prefix=False)
+    assert capsys.readouterr().out == ""
+    assert "A worker died or was killed" in caplog.text
+
+
+def test_an_address_without_a_cluster_or_ray_client_is_refused_in_one_line(tmp_path, gtzan_mini):
+    import subprocess
+    import sys
+
+    clip = next((gtzan_mini / "jazz").iterdir())
+    result = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(clip), "--runner", "ray", "--address",
+                             "ray://127.0.0.1:1"], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "ray://127.0.0.1:1: a ray:// address needs Ray Client: pip install 'ray[client]'" in result.stderr
 
 
 def test_quiet_keeps_rays_own_logs_off_stderr(tmp_path, gtzan_mini):

@@ -10,9 +10,10 @@ not depend on the runner.
     runner = get_runner("ray", address="auto", jobs=8)
     for index, result in runner.map(make_worker, (model_path,), items): ...
 
-The Ray runner uses Ray Data: items become a dataset, ``map_batches`` runs them through a
-pool of stateful actors (restarted and their batches retried when a worker dies), and the
-results stream back to this process. It needs ``pip install 'genrekit[ray]'``.
+The Ray runner starts one actor per CPU of the cluster (each builds the worker once) and
+gives each one item at a time, read from the items as actors come free; results stream back
+to this process. An item whose actor dies is run once more on a new actor, then recorded as
+a crash, as the local runner does. It needs ``pip install 'genrekit[ray]'``.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from genrekit.errors import ParameterError
+from genrekit.errors import GenrekitError, ParameterError
 
 RUNNERS = ("local", "ray")
+# Why an item whose worker process died is left out (the local runner's and Ray's words)
+CRASH_REASON = ("its analysis ended the worker process abruptly (a crash in a decoder or library, or the system out "
+                "of memory); left out")
 WorkerFactory = Callable[..., Callable[[object], object]]
 
 
@@ -41,6 +45,7 @@ def default_jobs() -> int:
 # --- local: a process pool --------------------------------------------------------------
 
 _WORKER = None
+_START_ERROR: Exception | None = None  # why this worker process could not build its worker
 
 
 _IN_WORKER = False
@@ -105,7 +110,7 @@ def _exists(pid: int) -> bool:
 
 
 def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -> None:
-    global _WORKER
+    global _WORKER, _START_ERROR
     import signal
 
     # Ctrl+C reaches the whole process group: the parent decides (it stops the workers,
@@ -113,8 +118,17 @@ def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if owner is not None:
         _exit_with(owner)  # before the model loads: that takes seconds and hundreds of MB
-    _WORKER = factory(*args)
+    try:
+        _WORKER = factory(*args)
+    except Exception as exc:  # raised for each item instead: the caller gets one line, not a broken pool
+        _START_ERROR = _could_not_start(exc, "a worker process")
     _one_thread_per_worker()
+
+
+def _could_not_start(exc: Exception, worker: str) -> GenrekitError:
+    """Why ``worker`` could not be built (its model missing there), as one error for the caller."""
+    named = str(exc) if isinstance(exc, GenrekitError) else f"{type(exc).__name__}: {exc}"
+    return GenrekitError(f"{worker} could not start: {named}")
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -127,10 +141,15 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def _run_local(item):
+    if _START_ERROR is not None:
+        raise _START_ERROR
     return _WORKER(item)
 
 
 def _started() -> bool:
+    """True where the worker could be built; why it could not is raised."""
+    if _START_ERROR is not None:
+        raise _START_ERROR
     return True
 
 
@@ -354,40 +373,48 @@ class LocalRunner:
                 _stop_workers(pool)
                 raise
             except BrokenProcessPool:
-                yield on_crash(item, "its analysis ended the worker process abruptly (a crash in a decoder or "
-                                     "library, or the system out of memory); left out")
+                yield on_crash(item, CRASH_REASON)
 
 
-# --- Ray: Ray Data over a cluster ----------------------------------------------------------
+# --- Ray: actors on a cluster -------------------------------------------------------------
 
 class _RayWorker:
-    """One Ray Data actor: builds the worker once, then maps batches of JSON items."""
+    """One Ray actor: builds the worker once, then runs one JSON item at a time. A worker that
+    cannot be built (the model missing on this node) is reported by :meth:`started`, as
+    itself, rather than ending the actor."""
 
     def __init__(self, factory: WorkerFactory, args: tuple):
-        self.worker = factory(*args)
         _one_thread_per_worker()
+        try:
+            self.worker, self.failure = factory(*args), None
+        except Exception as exc:
+            import socket
 
-    def __call__(self, batch: dict) -> dict:
-        results = [json.dumps(self.worker(json.loads(item))) for item in batch["item"]]
-        return {"index": batch["index"], "result": results}
+            self.worker, self.failure = None, (exc, socket.gethostname())
+
+    def started(self):
+        return self.failure
+
+    def run(self, item: str) -> str:
+        return json.dumps(self.worker(json.loads(item)))
 
 
 class RayRunner:
-    """Ray Data on the cluster at ``address`` ("auto": the one this machine belongs to;
-    ``ray://host:port``: a remote one; None: start a local one on 127.0.0.1). ``jobs``
-    actors (default: the cluster's CPUs), each taking ``batch_size`` items at a time."""
+    """Actors on the Ray cluster at ``address`` ("auto": the one this machine belongs to;
+    ``ray://host:port``: a remote one, with ``pip install 'ray[client]'``; None: start a local
+    one, for this run). ``jobs`` actors (default: the cluster's CPUs), each loading the worker
+    once and taking one item at a time, read from ``items`` as actors come free."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, jobs: int | None = None, *, batch_size: int = 4,
-                 num_cpus: int | None = None):
-        self.address, self.jobs, self.batch_size, self.num_cpus = address, jobs, batch_size, num_cpus
+    def __init__(self, address: str | None = None, jobs: int | None = None, *, num_cpus: int | None = None):
+        self.address, self.jobs, self.num_cpus = address, jobs, num_cpus
 
     def connect(self):
         import ray
 
         # Ray's own logging at this process's level or above it (WARNING by default; -q: ERROR):
-        # its INFO lines, Ray Data's plans and its C++ core's messages are not genrekit's output.
+        # its INFO lines and its C++ core's messages are not genrekit's output.
         level = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(level)
@@ -399,41 +426,133 @@ class RayRunner:
             try:
                 if self.address:
                     ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=level)
-                else:  # a local cluster that listens on this machine only
+                else:  # a cluster of this machine, advertised on 127.0.0.1 (docs/scale.md: what it listens on)
                     ray.init(num_cpus=self.num_cpus or default_jobs(), include_dashboard=False, log_to_driver=False,
                              _node_ip_address="127.0.0.1", logging_level=level)
+            except (ConnectionError, ValueError, RuntimeError) as exc:  # no cluster there, no Ray Client
+                raise ParameterError(_unreachable(self.address, exc)) from exc
             finally:
                 if before is None:
                     os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
             for name in ("ray", "ray.data"):  # ray.init configures its loggers again
                 logging.getLogger(name).setLevel(level)
+            _raylet_messages_to_log()
         return ray
 
     def map(self, factory: WorkerFactory, args: tuple, items: Iterable, *,
             on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
-        # on_crash is not needed here: Ray Data restarts a dead actor and retries its batch
-        items = list(items)  # a Ray Dataset is made from all of them
-        if not items:
+        """``(index, worker(item))`` for every item, as each finishes. An item whose actor dies
+        (a decoder's segfault, the out-of-memory killer, a node lost) is run once more on a new
+        actor; ending that one too, it gets ``on_crash(item, reason)`` as its result (without
+        ``on_crash``, the error is raised). A worker that cannot be built raises its own error."""
+        numbered = enumerate(items)
+        head = list(itertools.islice(numbered, 1))
+        if not head:  # no cluster started for nothing
             return
         ray = self.connect()
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        _quiet_ray_data(logging.getLogger("ray").level)  # Ray Data sets up its loggers when first used
+        from ray.exceptions import RayActorError
+
         jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        rows = [{"index": index, "item": json.dumps(item)} for index, item in enumerate(items)]
-        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self.batch_size))
-        pool = ray.data.ActorPoolStrategy(size=min(jobs, len(rows)))
-        results = dataset.map_batches(_RayWorker, fn_constructor_args=(factory, args), batch_size=self.batch_size,
-                                      compute=pool, num_cpus=1, batch_format="default")
-        for row in results.iter_rows():
-            yield int(row["index"]), json.loads(row["result"])
+        head += list(itertools.islice(numbered, jobs - 1))  # no more actors than items
+        actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayWorker)
+        queue = collections.deque((index, item, 0) for index, item in head)  # (index, item, crashes so far)
+        exhausted = len(head) < jobs
+        starting: dict = {}  # a started() reference -> its actor
+        running: dict = {}  # a run() reference -> (actor, index, item, crashes)
+        idle: list = []
+        actors: list = []
+        failed: list[BaseException] = []
+
+        def start() -> None:
+            actor = actor_class.remote(factory, args)
+            actors.append(actor)
+            starting[actor.started.remote()] = actor
+
+        for _ in range(len(head)):
+            start()
+        try:
+            while True:
+                while idle and (queue or not exhausted):
+                    if not queue:
+                        try:
+                            index, item = next(numbered)
+                        except StopIteration:
+                            exhausted = True
+                            break
+                        except Exception as exc:  # the producer's (a bad line of a path list): after the items before it
+                            failed.append(exc)
+                            exhausted = True
+                            break
+                        queue.append((index, item, 0))
+                    index, item, crashes = queue.popleft()
+                    actor = idle.pop()
+                    running[actor.run.remote(json.dumps(item))] = actor, index, item, crashes
+                if not running and not queue and exhausted:  # actors still waiting for a CPU are not waited for
+                    if failed:
+                        raise failed[0]
+                    return
+                (ready,), _ = ray.wait([*running, *starting], num_returns=1)
+                if ready in starting:
+                    actor = starting.pop(ready)
+                    try:
+                        failure = ray.get(ready)
+                    except RayActorError as exc:  # died while it loaded (out of memory)
+                        failure = (exc, "a worker node")
+                    if failure is not None:  # the model missing on a node: one line, not a traceback
+                        error, node = failure
+                        raise _could_not_start(error, f"a Ray worker on {node}") from error
+                    idle.append(actor)
+                    continue
+                actor, index, item, crashes = running.pop(ready)
+                try:
+                    result = json.loads(ray.get(ready))
+                except RayActorError:
+                    if on_crash is None:
+                        raise
+                    start()  # its replacement
+                    if crashes == 0:  # once more, on a new actor: the crash may have been another's doing
+                        queue.appendleft((index, item, 1))
+                        continue
+                    result = on_crash(item, CRASH_REASON)
+                else:
+                    idle.append(actor)
+                yield index, result
+        finally:
+            for actor in actors:
+                ray.kill(actor)
 
 
-def _quiet_ray_data(level: int) -> None:
-    """Ray Data's loggers (its plans and progress, at INFO) at ``level``."""
-    from ray.data import context  # noqa: F401  (configures Ray Data's logging, which is then overridden)
+def _unreachable(address: str | None, exc: BaseException) -> str:
+    """Why Ray could not be reached at ``address``, in a sentence that says what to do."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "ray[client]" in text or "Ray Client" in text:
+        return f"--address {address}: a ray:// address needs Ray Client: pip install 'ray[client]'"
+    if address == "auto":
+        return (f"--address auto: no Ray cluster found on this machine ({text}); start one (ray start --head) "
+                "or leave out --address for one of this run's own")
+    return f"--address {address}: Ray could not connect ({text})" if address else f"Ray could not start: {text}"
 
-    for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
-        logging.getLogger(name).setLevel(level)
+
+def _raylet_messages_to_log() -> None:
+    """Ray prints its raylet's errors (a worker died) on stdout, where genrekit's results go
+    (``--format jsonl``): they go to the ``ray`` logger, on stderr at its level, instead."""
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:  # another Ray layout: its messages stay where Ray prints them
+        return
+    printer = getattr(ray_worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "genrekit", False):
+        return
+
+    def to_log(data, ignore_prefix: bool):
+        if data.get("pid") == "raylet" and not data.get("is_err"):
+            for line in data.get("lines") or []:
+                logging.getLogger("ray").warning("%s", line)
+            return
+        printer(data, ignore_prefix)
+
+    to_log.genrekit = True
+    ray_worker.print_to_stdstream = to_log
 
 
 def get_runner(name: str = "local", *, jobs: int | None = None, address: str | None = None,

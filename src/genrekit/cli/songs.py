@@ -42,8 +42,9 @@ def predict(
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
     min_confidence: MinConfidenceOption = None,
     music_check: MusicCheckOption = True,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker processes "
-                                      "(0: all cores).")] = 1,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", **_at_least(0), help="Files predicted at once, in worker "
+                                             "processes (0: all cores; default 1, on Ray every CPU of the "
+                                             "cluster).")] = None,
     runner: RunnerOption = "local",
     address: AddressOption = None,
 ) -> None:
@@ -56,6 +57,8 @@ def predict(
         _usage_error("FILES: expected audio files (or - to read their paths from stdin, or --files-from), found none")
     model_path = _model(None, model_path, default="default")
     min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
+    runner = _runner(runner, jobs, address)  # on Ray, --jobs left out: every CPU of the cluster
+    jobs = 1 if jobs is None else jobs
     paths = _input_paths(files or [], files_from)
     if output_format != "jsonl":  # all the paths first: the outputs are written once all are done
         paths = list(paths)
@@ -75,10 +78,10 @@ def predict(
               highlight=False)
     if output_format == "jsonl":  # ends the command
         _predict_jsonl(model, paths, top=top, plot=plot, skip=skip, hop=hop, jobs=jobs,
-                       runner=_runner(runner, jobs, address), segment=segment, min_confidence=min_confidence,
+                       runner=runner, segment=segment, min_confidence=min_confidence,
                        music_check=music_check)
     predictions, failures = predict_files(model, paths, skip=skip, hop_seconds=hop, progress=_progress(),
-                                          jobs=jobs or default_jobs(), runner=_runner(runner, jobs, address),
+                                          jobs=jobs or default_jobs(), runner=runner,
                                           segment_seconds=segment, min_confidence=min_confidence,
                                           music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
