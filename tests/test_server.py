@@ -2,7 +2,9 @@
 
 import concurrent.futures
 import contextlib
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -235,11 +237,14 @@ def test_page_in_headless_chromium(server, gtzan_mini, tmp_path, keep_artifact):
     with _chromium() as driver:
         from selenium.webdriver.common.by import By
 
-        _upload_on_the_page(driver, server, _clip(gtzan_mini, "metal", 0))
+        clip = _clip(gtzan_mini, "metal", 0)
+        _upload_on_the_page(driver, server, clip)
         bars = driver.find_elements(By.CSS_SELECTOR, "#top li")
         assert len(bars) == len(GENRES)
-        assert driver.find_element(By.ID, "verdict").text.startswith("metal")
-        assert driver.find_elements(By.CSS_SELECTOR, "#timeline button")
+        verdict = driver.find_element(By.ID, "verdict").text
+        assert verdict.startswith("metal")
+        assert driver.find_element(By.ID, "status").text.startswith(f"{clip.name}: {verdict}. ")  # read out
+        assert driver.find_elements(By.CSS_SELECTOR, "#timeline .window")
         width = driver.find_element(By.CSS_SELECTOR, "#top li .bar").size["width"]
         assert width > 0, "the top genre's bar was not drawn"
         # a model without styles: no style listed, and a short note saying why
@@ -270,14 +275,358 @@ def test_the_page_places_windows_at_their_time_and_leaves_silence_blank(server, 
         left, width = line.location["x"], line.size["width"]
         gaps = driver.find_elements(By.CSS_SELECTOR, "#timeline .gap")
         assert gaps and max(g.size["width"] for g in gaps) > 0.5 * width  # 20 s of the 30 s analysed
-        buttons = driver.find_elements(By.CSS_SELECTOR, "#timeline button")
-        starts = [float(b.get_attribute("title").split("–")[0].split(":")[0]) * 60
-                  + float(b.get_attribute("title").split("–")[0].split(":")[1]) for b in buttons]
+        windows = driver.find_elements(By.CSS_SELECTOR, "#timeline .window")
+        starts = [float(w.get_attribute("title").split("–")[0].split(":")[0]) * 60
+                  + float(w.get_attribute("title").split("–")[0].split(":")[1]) for w in windows]
         # a window after the silence (35 s on) sits where its time is on the axis: past 5/6 of it
-        after = [b for b, start in zip(buttons, starts) if start >= 35]
-        assert after and all(b.location["x"] - left > 0.8 * width for b in after)
+        after = [w for w, start in zip(windows, starts) if start >= 35]
+        assert after and all(w.location["x"] - left > 0.8 * width for w in after)
         status = driver.find_element(By.ID, "status").text
-        assert f"{len(buttons)} windows with sound" in status, status
+        assert f"{len(windows)} windows with sound" in status, status
+
+
+# The page against made-up answers: a stand-in for XMLHttpRequest in the page records what
+# is sent and answers with window.fakeAnswer ([status, text]) where one is set; else the test
+# drives it (progress, upload done, respond). The page itself comes from the real service.
+FAKE_XHR = r"""
+window.sent = [];
+window.requests = [];
+window.XMLHttpRequest = class extends EventTarget {
+  constructor() {
+    super();
+    Object.assign(this, {upload: new EventTarget(), status: 0, statusText: "", responseText: "", aborted: false});
+    window.requests.push(this);
+  }
+  open(method, url) { Object.assign(this, {method, url}); }
+  getResponseHeader() { return null; }
+  send(form) {
+    window.sent.push(form.get("file").name);
+    if (window.fakeAnswer) setTimeout(() => this.respond(...window.fakeAnswer), 0);
+  }
+  progress(loaded, total) {
+    this.upload.dispatchEvent(new ProgressEvent("progress", {lengthComputable: true, loaded, total}));
+  }
+  uploaded() { this.upload.dispatchEvent(new ProgressEvent("load")); }
+  respond(status, text, statusText = "OK") {
+    if (this.aborted) return;
+    this.uploaded();
+    Object.assign(this, {status, statusText, responseText: text});
+    this.dispatchEvent(new ProgressEvent("load"));
+  }
+  abort() { this.aborted = true; this.dispatchEvent(new ProgressEvent("abort")); }
+};
+"""
+
+
+def _page_with_a_fake_upload(driver, server, answer: dict | None = None, width: int | None = None) -> None:
+    """The service's page (``width`` px wide, as a phone's, where given), its model described,
+    its uploads going to :data:`FAKE_XHR` (answering ``answer`` where given)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if width:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+    driver.get(server["url"] + "/")
+    WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "genres"))
+    driver.execute_script(FAKE_XHR)
+    if answer is not None:
+        driver.execute_script("window.fakeAnswer = [200, arguments[0]];", json.dumps(answer))
+
+
+def _pick(driver, path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.ID, "file").send_keys(str(path))
+
+
+def _wait(driver, condition, seconds: float = 20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds).until(lambda d: condition(d))
+
+
+def _status(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "status").text
+
+
+def _shown(driver) -> bool:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, "result").is_displayed()
+
+
+def _tone(path: Path, seconds: float = 1.0) -> Path:
+    t = np.arange(int(seconds * 8000)) / 8000
+    sf.write(path, (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000, subtype="PCM_16")
+    return path
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def _title(window: dict) -> str:
+    return f"{_clock(window['start'])}–{_clock(window['end'])}: {window['genre']} ({100 * window['confidence']:.1f}%)"
+
+
+def _answer(windows: list[dict], end: float, genre: str = "rock", genres: list[str] | None = None,
+            styles: dict | None = None) -> dict:
+    """A v1/predict answer drawn around ``windows`` (the song analysed from 0 to ``end`` s)."""
+    genres = genres or list(dict.fromkeys(w["genre"] for w in windows))
+    share = {g: 1 / len(genres) for g in genres}
+    return {"path": "song.wav", "genre": genre, "confidence": 0.84, "probabilities": share,
+            "top": [{"genre": g, "probability": p} for g, p in share.items()], "proportions": share,
+            "timeline": windows, "start": 0.0, "end": end, "n_chunks": len(windows), "styles": styles,
+            "seconds": 0.3, "unknown_reason": None}
+
+
+def _default_model_windows(minutes: int, genres: list[str], silent: tuple[float, float] = (0, 0)) -> list[dict]:
+    """The default model's windows: five of 5.984 s to each 30 s chunk (each chunk's last 80 ms in
+    none), none in the ``silent`` stretch."""
+    windows = []
+    for chunk in range(2 * minutes):
+        for k in range(5):
+            start = round(30 * chunk + 5.984 * k, 3)
+            if not silent[0] <= start < silent[1]:
+                windows.append({"start": start, "end": round(start + 5.984, 3), "confidence": 0.84,
+                                "genre": genres[(5 * chunk + k) % len(genres)], "probabilities": {}})
+    return windows
+
+
+def _box(driver, element) -> dict:
+    return driver.execute_script("return arguments[0].getBoundingClientRect().toJSON();", element)
+
+
+def test_the_page_keeps_a_long_songs_every_window_on_a_phone_in_one_slider(server, tmp_path):
+    """59 minutes in the default model's windows (585 of them but a silent minute's) on a
+    360 px screen: one span per window, every one inside the timeline (the later ones were
+    pushed out of it, hidden, while the axis showed the whole song); the 80 ms between chunks
+    is no gap, the silent minute is one; the timeline is one tab stop, a slider whose arrow,
+    Home and End keys move a marker from window to window (its value read out as the
+    window's time, genre and confidence), Enter plays from the chosen window, a click from
+    the window where it lands; the status reads out the verdict."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    windows = _default_model_windows(59, list(GENRES), silent=(600, 660))
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server, _answer(windows, 59 * 60), width=360)
+        _pick(driver, _tone(tmp_path / "song.wav"))
+        _wait(driver, _shown)
+        assert _status(driver) == f"song.wav: rock (84.0%). {len(windows)} windows with sound, analysed in 0.3 s."
+        line, track = driver.find_element(By.ID, "timeline"), driver.find_element(By.ID, "windows")
+        box = _box(driver, track)
+        drawn = driver.execute_script("return [...document.querySelectorAll('#timeline .window')].map(w => "
+                                      "[w.title, w.getBoundingClientRect().left, w.getBoundingClientRect().right]);")
+        assert [title for title, _, _ in drawn] == [_title(w) for w in windows]
+        assert all(box["left"] - 0.5 <= left <= right <= box["right"] + 0.5 for _, left, right in drawn)
+        assert abs(drawn[-1][2] - box["right"]) < 1  # the last window ends where the song does
+        after = next(i for i, w in enumerate(windows) if w["start"] >= 660)
+        assert abs(drawn[after][1] - (box["left"] + 660 / 3540 * box["width"])) < 1.5  # at its time
+        gaps = driver.find_elements(By.CSS_SELECTOR, "#timeline .gap")
+        assert len(gaps) == 1 and gaps[0].get_attribute("title").startswith("9:59–11:00: silent"), \
+            [g.get_attribute("title") for g in gaps]
+        assert abs(gaps[0].size["width"] - 60.08 / 3540 * box["width"]) < 1.5
+
+        # one tab stop: the slider, nothing focusable in it
+        assert (line.get_attribute("tabindex"), line.get_attribute("role")) == ("0", "slider")
+        assert not driver.find_elements(By.CSS_SELECTOR, "#timeline button, #timeline a, #timeline [tabindex]")
+        assert line.get_attribute("aria-valuetext") == _title(windows[0])
+        driver.execute_script("""const player = document.getElementById('player');  // where it is asked to play
+            Object.defineProperty(player, 'currentTime',
+                                  {set(t) { window.seeked = t; }, get() { return window.seeked; }});
+            player.play = () => { window.played = window.seeked; return Promise.resolve(); };""")
+        line.send_keys(Keys.END)
+        assert line.get_attribute("aria-valuetext") == _title(windows[-1])
+        assert int(line.get_attribute("aria-valuemin")) <= int(line.get_attribute("aria-valuenow")) \
+            == int(windows[-1]["start"]) <= int(line.get_attribute("aria-valuemax"))
+        marker = _box(driver, driver.find_element(By.ID, "marker"))
+        assert marker["width"] >= 3 and box["left"] <= marker["left"] and marker["right"] <= box["right"] + 1, marker
+        assert marker["right"] >= drawn[-1][1] and marker["left"] <= drawn[-1][2]  # over the last window
+        line.send_keys(Keys.LEFT, Keys.LEFT)
+        assert line.get_attribute("aria-valuetext") == _title(windows[-3])
+        line.send_keys(Keys.ENTER)
+        assert driver.execute_script("return window.played;") == windows[-3]["start"]
+        line.send_keys(Keys.HOME, Keys.RIGHT)
+        assert line.get_attribute("aria-valuetext") == _title(windows[1])
+        # a click three quarters along plays from the window there, and the marker moves to it
+        driver.execute_script("document.addEventListener('click', (e) => { window.clickX = e.clientX; }, true);")
+        ActionChains(driver).move_to_element_with_offset(track, int(box["width"] / 4), 0).click().perform()
+        at = (driver.execute_script("return window.clickX;") - box["left"]) / box["width"] * 3540
+        there = max(i for i, w in enumerate(windows) if w["start"] <= at)
+        assert line.get_attribute("aria-valuetext") == _title(windows[there])
+        assert driver.execute_script("return window.played;") == windows[there]["start"]
+        assert not _severe_console_errors(driver), _severe_console_errors(driver)
+
+
+def test_the_page_leaves_a_gap_for_silence_but_not_for_a_sliver_between_windows(server, tmp_path):
+    """10 s windows: 4 s between two of them (under half a window) is drawn as the window
+    before it, 6 s (over half) as a gap; the windows after either sit at their time."""
+    from selenium.webdriver.common.by import By
+
+    starts, genres = (0, 10, 24, 34, 50, 60), list(GENRES)
+    windows = [{"start": float(s), "end": float(s + 10), "genre": genres[i % 3], "confidence": 0.9}
+               for i, s in enumerate(starts)]
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server, _answer(windows, 70.0))
+        _pick(driver, _tone(tmp_path / "song.wav"))
+        _wait(driver, _shown)
+        box = _box(driver, driver.find_element(By.ID, "windows"))
+        gaps = driver.find_elements(By.CSS_SELECTOR, "#timeline .gap")
+        assert [g.get_attribute("title") for g in gaps] == ["0:44–0:50: silent or mostly quiet, not shown"]
+        assert abs(gaps[0].size["width"] - 6 / 70 * box["width"]) < 1.5
+        drawn = driver.find_elements(By.CSS_SELECTOR, "#timeline .window")
+        assert len(drawn) == len(windows)
+        for window, span in zip(windows, drawn):
+            assert abs(_box(driver, span)["left"] - (box["left"] + window["start"] / 70 * box["width"])) < 1.5
+        assert abs(drawn[1].size["width"] - 14 / 70 * box["width"]) < 1.5  # 10 s and the 4 s after it
+
+
+def test_the_page_shows_upload_progress_and_cancel_stops_the_upload(server, tmp_path):
+    """An upload's progress is on the page ("Uploading NAME: 12 of 48 MB…", then "Analysing
+    NAME…" once it is sent); Cancel, shown while a request is in flight, aborts it; another
+    file replaces the request; and the same file chosen again (after an error, say) is sent
+    again (the input's change event did not fire for it)."""
+    from selenium.webdriver.common.by import By
+
+    song, other = _tone(tmp_path / "song.wav"), _tone(tmp_path / "other.wav")
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server)
+        sent = lambda: driver.execute_script("return window.sent;")  # noqa: E731
+        cancel = driver.find_element(By.ID, "cancel")
+        assert not cancel.is_displayed()
+        _pick(driver, song)
+        _wait(driver, lambda d: sent() == ["song.wav"])
+        assert cancel.is_displayed() and driver.find_element(By.ID, "file").is_enabled()
+        driver.execute_script("window.requests[0].progress(12 * 2 ** 20, 48 * 2 ** 20);")
+        _wait(driver, lambda d: _status(d) == "Uploading song.wav: 12 of 48 MB…")
+        cancel.click()
+        assert driver.execute_script("return window.requests[0].aborted;")
+        assert _status(driver) == "Cancelled: song.wav was not analysed." and not cancel.is_displayed()
+
+        _pick(driver, song)  # the same file again: a request again
+        _wait(driver, lambda d: sent() == ["song.wav"] * 2)
+        _pick(driver, other)  # another file replaces the request in flight
+        _wait(driver, lambda d: sent() == ["song.wav"] * 2 + ["other.wav"])
+        assert driver.execute_script("return window.requests.map((r) => r.aborted);") == [True, True, False]
+        driver.execute_script("window.requests[2].uploaded();")
+        _wait(driver, lambda d: _status(d) == "Analysing other.wav…")
+        assert cancel.is_displayed()
+        answer = _answer([{"start": 0.0, "end": 1.0, "genre": "metal", "confidence": 0.5}], 1.0, genre="metal")
+        driver.execute_script("window.requests[2].respond(200, arguments[0]);", json.dumps(answer))
+        _wait(driver, _shown)
+        assert _status(driver).startswith("other.wav: metal (84.0%). 1 window with sound") and not cancel.is_displayed()
+
+        # refused by the service, then chosen again: sent again, and the error said again
+        driver.execute_script("window.fakeAnswer = [422, JSON.stringify({detail: 'other.wav: not audio'}), "
+                              "'Unprocessable Content'];")
+        for times in (1, 2):
+            _pick(driver, other)
+            _wait(driver, lambda d: sent().count("other.wav") == 1 + times)
+            _wait(driver, lambda d: "not audio" in _status(d))
+            assert "(422 Unprocessable Content)" in _status(driver) and not _shown(driver)
+            assert driver.find_element(By.ID, "file").get_attribute("value") == ""
+            driver.execute_script("document.getElementById('status').textContent = '';")
+        assert not _severe_console_errors(driver), _severe_console_errors(driver)
+
+
+def test_the_page_refuses_a_file_the_service_would_refuse_before_sending_it(server, tmp_path):
+    """The service (2 MB, 60 min of audio) states its limits, and the page refuses a file past
+    them before sending a byte: 3 MB; 61 minutes (a small FLAC of silence, whose length the
+    browser reads); a file within them is sent."""
+    big = tmp_path / "big.wav"
+    big.write_bytes(bytes(3 * 2**20))
+    long = tmp_path / "long.flac"
+    sf.write(long, np.zeros(61 * 60 * 8000, np.int16), 8000, format="FLAC")
+    answer = _answer([{"start": 0.0, "end": 1.0, "genre": "metal", "confidence": 0.5}], 1.0, genre="metal")
+    with _chromium() as driver:
+        from selenium.webdriver.common.by import By
+
+        _page_with_a_fake_upload(driver, server, answer)
+        described = driver.find_element(By.ID, "model").text
+        assert described.endswith("Uploads up to 2 MB (sent within 5 min), 60 min of audio."), described
+        sent = lambda: driver.execute_script("return window.sent;")  # noqa: E731
+        _pick(driver, big)
+        _wait(driver, lambda d: "not sent" in _status(d))
+        assert _status(driver) == "big.wav is 3.0 MB, more than this service accepts (2 MB): it was not sent."
+        assert "error" in driver.find_element(By.ID, "status").get_attribute("class")
+        _pick(driver, long)
+        _wait(driver, lambda d: "long.flac" in _status(d) and "not sent" in _status(d))
+        assert _status(driver) == "long.flac is 61 min long, more than this service analyses (60 min): it was not sent."
+        assert sent() == [] and not driver.find_element(By.ID, "cancel").is_displayed()
+        _pick(driver, _tone(tmp_path / "song.wav"))
+        _wait(driver, _shown)
+        assert sent() == ["song.wav"]
+
+
+def test_the_page_gives_every_genre_its_own_colour_once_the_model_is_described(server, tmp_path):
+    """The model's description failed when the page loaded (it stayed grey for ever): it is
+    asked again when a song is analysed. Its genres take the palette in their order; genres
+    first seen in the answer follow, "__proto__" (a plain object's key gave it none) and the
+    13th on (the palette repeated) included, each a colour of its own, none grey."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    labels = httpx.get(f"{server['url']}/v1/model").json()["labels"]
+    genres = labels + ["__proto__", "constructor", "toString"] + [f"genre {i}" for i in range(10)]
+    windows = [{"start": 5.0 * i, "end": 5.0 * i + 5, "genre": g, "confidence": 0.9} for i, g in enumerate(genres)]
+    with _chromium() as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/v1/model"]})
+        driver.get(server["url"] + "/")
+        WebDriverWait(driver, 30).until(lambda d: "could not be described" in d.find_element(By.ID, "model").text)
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        driver.execute_script(FAKE_XHR + "window.fakeAnswer = [200, arguments[0]];",
+                              json.dumps(_answer(windows, 5.0 * len(genres), genres=genres[::-1])))
+        _pick(driver, _tone(tmp_path / "song.wav"))
+        _wait(driver, _shown)
+        assert f"{len(labels)} genres" in driver.find_element(By.ID, "model").text
+        colours = dict(driver.execute_script(
+            "return [...document.querySelectorAll('#proportions span')].map(s => "
+            "[s.title.slice(0, s.title.lastIndexOf(': ')), getComputedStyle(s).backgroundColor]);"))
+        assert sorted(colours) == sorted(genres)
+        assert len(set(colours.values())) == len(genres), colours
+        assert all(re.fullmatch(r"rgb\(\d+, \d+, \d+\)", c) and c != "rgb(136, 136, 136)" for c in colours.values())
+        for genre in genres[12:] + ["__proto__"]:  # past the palette: hues of their own, not a grey
+            red, green, blue = (int(c) for c in re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", colours[genre]).groups())
+            assert max(red, green, blue) - min(red, green, blue) > 40, (genre, colours[genre])
+        palette = ["rgb(26, 95, 180)", "rgb(198, 70, 0)", "rgb(38, 162, 105)"]
+        assert [colours[label] for label in labels] == palette[:len(labels)]  # the model's order, not the answer's
+        timeline = driver.execute_script(
+            "return [...document.querySelectorAll('#timeline .window')].map(w => "
+            "[w.title.split(': ')[1].split(' (')[0], getComputedStyle(w).backgroundColor]);")
+        assert len(timeline) == len(genres)
+        assert all(colour == colours[genre] for genre, colour in timeline), timeline
+
+
+def test_the_page_fits_a_320px_screen_whatever_the_names(server, tmp_path):
+    """A 120-character file name, and genre and style names without a space, on a 320 px
+    screen (the table open): everything wraps, the page does not scroll sideways."""
+    from selenium.webdriver.common.by import By
+
+    name = ("Artist_-_Album_-_01_-_Some_Very_Long_Title_(Remastered_2011)_[320kbps]_" * 2)[:116] + ".wav"
+    genre = "ElectronicDanceMusic" * 4
+    windows = [{"start": 10.0 * i, "end": 10.0 * i + 10, "genre": g, "confidence": 0.9}
+               for i, g in enumerate([genre, "metal", genre])]
+    answer = _answer(windows, 30.0, genre=genre, styles={"Progressive" * 8: 0.6, "__proto__": 0.4})
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server, answer, width=320)
+        _pick(driver, _tone(tmp_path / name))
+        _wait(driver, _shown)
+        driver.execute_script("document.querySelector('#result details').open = true;")
+        assert _status(driver).startswith(f"{name}: {genre} (84.0%). ")
+        wide = driver.execute_script(
+            "const width = document.documentElement.clientWidth;"
+            "return [document.documentElement.scrollWidth, width, [...document.querySelectorAll('body *')]"
+            ".filter((e) => e.getBoundingClientRect().right > width + 0.5)"
+            ".map((e) => e.tagName + '#' + e.id + '.' + e.className)];")
+        assert wide[0] <= wide[1] == 320 and not wide[2], wide
+        assert driver.find_element(By.ID, "styles").text.count("%") == 2
 
 
 def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp_path, keep_artifact):

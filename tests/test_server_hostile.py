@@ -655,14 +655,61 @@ def test_the_page_echoes_a_unicode_name_and_explains_a_non_json_error(server, sh
         WebDriverWait(driver, 60).until(expected_conditions.visibility_of_element_located((By.ID, "result")))
         assert driver.find_element(By.ID, "status").text.startswith("夜の音楽 – café.wav:")
         # A proxy in front of the service, or a crash, answers in plain text: the page says so.
-        driver.execute_script("window.fetch = async () => new Response('Internal Server Error', "
-                              "{status: 502, statusText: 'Bad Gateway', headers: {'Content-Type': 'text/plain'}});")
+        # (The page uploads with XMLHttpRequest, for its progress: the stand-in answers 502.)
+        driver.execute_script("""window.XMLHttpRequest = class extends EventTarget {
+            constructor() { super(); this.upload = new EventTarget(); this.status = 0; }
+            open() {}
+            abort() {}
+            getResponseHeader(name) { return name.toLowerCase() === 'content-type' ? 'text/plain' : null; }
+            send() {
+              setTimeout(() => {
+                this.upload.dispatchEvent(new ProgressEvent('load'));
+                Object.assign(this, {status: 502, statusText: 'Bad Gateway', responseText: 'Internal Server Error'});
+                this.dispatchEvent(new ProgressEvent('load'));
+              }, 0);
+            }
+          };""")
         driver.find_element(By.ID, "file").send_keys(str(short_wav))
         WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "502"))
         status = driver.find_element(By.ID, "status").text
         assert "Internal Server Error" in status and "SyntaxError" not in status and "short.wav" in status, status
         assert not _console_errors(driver), _console_errors(driver)
 
+
+def test_the_pages_cancel_stops_the_services_analysis_and_the_next_song_is_served(model_file, gtzan_mini, short_wav,
+                                                                                 tmp_path):
+    """The page's Cancel, pressed while a real (slowed) analysis runs, aborts the request: the
+    service stops that analysis (its only worker is free again), and the next song picked on
+    the page, the same one included, is analysed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = _launch(model_file, tmp_path, {"workers": 1, "queue": 0, "timeout_seconds": 60}, delay=1.0)
+    try:
+        with _chromium() as driver:
+            driver.get(server["url"] + "/")
+            WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "model"),
+                                                                                              "genres"))
+            driver.find_element(By.ID, "file").send_keys(str(_clip(gtzan_mini, "classical", 1)))
+            WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element((By.ID, "status"),
+                                                                                              "Analysing"))
+            _wait_until(lambda: httpx.get(f"{server['url']}/healthz").json().get("analysing") == 1, 10,
+                        "the analysis to start")
+            driver.find_element(By.ID, "cancel").click()
+            assert driver.find_element(By.ID, "status").text.startswith("Cancelled: classical.00001")
+            _wait_until(lambda: httpx.get(f"{server['url']}/healthz").json().get("analysing") == 0, 5,
+                        "the cancelled analysis to stop")
+            for _ in range(2):  # short.wav, then the same file again
+                driver.find_element(By.ID, "file").send_keys(str(short_wav))
+                WebDriverWait(driver, 30).until(expected_conditions.text_to_be_present_in_element(
+                    (By.ID, "status"), "short.wav: "))
+                assert "with sound, analysed in" in driver.find_element(By.ID, "status").text
+                assert driver.find_element(By.ID, "result").is_displayed()
+                driver.execute_script("document.getElementById('status').textContent = '';")
+            assert not _console_errors(driver), _console_errors(driver)
+    finally:
+        _stop(server)
 
 def test_head_is_answered_wherever_get_is(server):
     """Monitors and link checkers ask HEAD: it was 405 on every route but /static."""
@@ -701,7 +748,7 @@ def test_the_page_works_under_a_proxys_sub_path(model_file):
         page, docs, redoc = (client.get(path).text for path in ("/", "/docs", "/redoc"))
         script = client.get("/static/app.js").text
     addresses = re.findall(r'(?:href|src|data-openapi-url)="([^"]+)"', page + docs + redoc) \
-        + re.findall(r'fetch\("([^"]+)"', script)
+        + re.findall(r'(?:fetch\(|\.open\("POST", )"([^"]+)"', script)
     assert {"static/app.js", "static/style.css", "docs", "v1/model", "v1/predict", "openapi.json",
             "static-offline-docs/swagger-ui-bundle.js", "static/redoc-init.js"} <= set(addresses), addresses
     assert not [a for a in addresses if a.startswith("/")], addresses

@@ -1,11 +1,12 @@
 // The genrekit page: send the picked song to v1/predict and draw what comes back. Addresses
-// are relative, so the page works behind a proxy that serves it under a sub-path.
+// are relative, so the page works behind a proxy that serves it under a sub-path. Whatever the
+// service (or a proxy) sends is put on the page as text or properties, never as HTML.
 "use strict";
 
 const PALETTE = ["#1a5fb4", "#c64600", "#26a269", "#a51d2d", "#613583", "#865e3c", "#e66100", "#2190a4",
                  "#5e5c64", "#98a000", "#c061cb", "#3d3846"];
+const MB = 2 ** 20;  // the service's MB (limits.max_upload_mb) are binary ones
 const $ = (id) => document.getElementById(id);
-let colours = {};
 
 function el(tag, props = {}, children = []) {
   const node = document.createElement(tag);
@@ -19,6 +20,29 @@ function percent(x) { return `${(100 * x).toFixed(1)}%`; }
 function clock(seconds) {
   const m = Math.floor(seconds / 60), s = Math.floor(seconds % 60);
   return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+function number(x) { return String(+Number(x).toFixed(1)); }  // 50 -> "50", 0.25 -> "0.3"
+
+function duration(seconds) { return seconds < 120 ? `${number(seconds)} s` : `${number(seconds / 60)} min`; }
+
+function megabytes(bytes, total = bytes) {
+  const digits = total < 10 * MB ? 1 : 0;
+  return (bytes / MB).toFixed(digits);
+}
+
+// Colours by genre, in a Map: any name is a key ("__proto__" included). The model's genres
+// take the palette in their order, then any genre first seen in an answer; past the palette,
+// hues a golden angle apart at one lightness, so that no two genres share a colour.
+const colours = new Map();
+
+function colourOf(genre) {
+  if (!colours.has(genre)) {
+    const i = colours.size;
+    colours.set(genre, i < PALETTE.length ? PALETTE[i]
+      : `hsl(${((i - PALETTE.length) * 137.508 + 20) % 360}deg 70% 40%)`);
+  }
+  return colours.get(genre);
 }
 
 function parseJSON(text) {
@@ -45,14 +69,33 @@ function setStatus(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
-async function describeModel() {
+// The model as v1/model describes it (its genres, metrics and the service's limits); null
+// until described. A failed description is tried again when an analysis starts.
+let model = null;
+let describing = null;
+
+function describeModel() {
+  if (!describing) describing = fetchModel().finally(() => { describing = null; });
+  return describing;
+}
+
+function describeLimits(limits) {
+  if (!limits || !(limits.max_upload_mb > 0)) return "";
+  let text = `Uploads up to ${number(limits.max_upload_mb)} MB`;
+  if (limits.upload_seconds > 0) text += ` (sent within ${duration(limits.upload_seconds)})`;
+  if (limits.max_minutes > 0) text += `, ${number(limits.max_minutes)} min of audio`;
+  return text + ".";
+}
+
+async function fetchModel() {
   try {
     const response = await fetch("v1/model");
     if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-    const model = await response.json();
-    model.labels.forEach((label, i) => { colours[label] = PALETTE[i % PALETTE.length]; });
+    const described = await response.json();
+    if (!described || !Array.isArray(described.labels)) throw new Error("not a description of a model");
+    for (const label of described.labels) colourOf(label);
     // balanced accuracy where the model records it: every genre weighs alike (the default: grouped CV)
-    const metrics = model.metrics || {};
+    const metrics = described.metrics || {};
     // the protocol is named: folds grouped by artist say more than a random split (GTZAN knows
     // no artists: the default's folds group blocks of adjacent clip ids, a stand-in for them)
     const evaluation = metrics.evaluation || "";
@@ -62,10 +105,11 @@ async function describeModel() {
     const accuracy = metrics.balanced_accuracy !== undefined
       ? `, balanced accuracy ${percent(metrics.balanced_accuracy)} ${held}`
       : metrics.accuracy !== undefined ? `, held-out accuracy ${percent(metrics.accuracy)}` : "";
-    $("model").textContent = `Model ${model.id} (${model.kind}): ${model.labels.length} genres${accuracy}. ` +
-      `Uploads up to ${model.limits.max_upload_mb} MB.`;
+    $("model").textContent = `Model ${described.id} (${described.kind}): ${described.labels.length} ` +
+      `genres${accuracy}. ${describeLimits(described.limits)}`;
+    model = described;
   } catch (error) {
-    $("model").textContent = "The model could not be described: is the service running?";
+    if (!model) $("model").textContent = "The model could not be described: is the service running?";
   }
 }
 
@@ -75,8 +119,9 @@ function drawTop(result) {
   for (const { genre, probability } of result.top.slice(0, 5)) {
     const bar = el("span", { className: "bar" });
     bar.style.setProperty("width", percent(probability));
-    bar.style.setProperty("background", colours[genre] || "#888");
-    list.append(el("li", {}, [el("span", { textContent: genre }), el("span", { className: "track" }, [bar]),
+    bar.style.setProperty("background", colourOf(genre));
+    list.append(el("li", {}, [el("span", { className: "name", textContent: genre }),
+                              el("span", { className: "track" }, [bar]),
                               el("span", { className: "value", textContent: percent(probability) })]));
   }
 }
@@ -89,49 +134,149 @@ function drawProportions(result) {
   for (const [genre, share] of shares) {
     const part = el("span", { title: `${genre}: ${percent(share)}` });
     part.style.setProperty("width", percent(share));
-    part.style.setProperty("background", colours[genre] || "#888");
+    part.style.setProperty("background", colourOf(genre));
     stack.append(part);
     const item = el("li", { textContent: `${genre} ${percent(share)}` });
-    item.style.setProperty("--swatch", colours[genre] || "#888");
+    item.style.setProperty("--swatch", colourOf(genre));
     legend.append(item);
   }
   stack.setAttribute("aria-label", "Proportions: " + shares.map(([g, s]) => `${g} ${percent(s)}`).join(", "));
 }
 
-function drawTimeline(result) {
-  const line = $("timeline"), rows = document.querySelector("#chunks tbody");
-  line.replaceChildren();
-  rows.replaceChildren();
-  const span = Math.max(result.end - result.start, 1e-6);
-  // Each window sits at its time: a stretch left out (silent or mostly quiet) is a gap of its length.
+function windowLabel(segment) {
+  return `${clock(segment.start)}–${clock(segment.end)}: ${segment.genre} (${percent(segment.confidence)})`;
+}
+
+function median(values) {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b), middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+// The windows on the song's time, each from its start (or where the one before it ended) to
+// its end. A gap shorter than half the typical window (such as the 80 ms that the default
+// model's 6 s windows leave at the end of each 30 s chunk) is given to the window before it;
+// a longer one (a silent or mostly quiet stretch, left out of the analysis) stays a gap.
+function layOut(result) {
+  const slack = median(result.timeline.map((s) => s.end - s.start).filter((length) => length > 0)) / 2;
+  const parts = [];  // windows ({from, until, segment}) and gaps ({from, until})
   let reached = result.start;
-  const gap = (until) => {
-    if (until - reached > 1e-3) {
-      const blank = el("span", { className: "gap", title: `${clock(reached)}–${clock(until)}: silent or mostly quiet, not shown` });
-      blank.style.setProperty("flex", `${until - reached} 0 0`);
-      line.append(blank);
-    }
+  // From where the windows so far end to `until`: a gap, or time of the window before (or after)
+  // it; gives where the next window starts.
+  const fill = (until) => {
+    const length = until - reached, last = parts[parts.length - 1];
+    if (length <= 0) return reached;
+    if (length >= slack && length > 1e-3) parts.push({ from: reached, until });
+    else if (last) last.until = until;  // a sliver after a window: that window's
+    else return reached;  // a sliver before the first window: that window's
+    return until;
   };
   for (const segment of result.timeline) {
-    gap(segment.start);
+    const from = fill(segment.start);
+    parts.push({ from, until: Math.max(segment.end, from), segment });
     reached = Math.max(reached, segment.end);
-    const label = `${clock(segment.start)}–${clock(segment.end)}: ${segment.genre} (${percent(segment.confidence)})`;
-    const button = el("button", { type: "button", title: label, ariaLabel: label });
-    button.style.setProperty("flex", `${Math.max(segment.end - segment.start, 0)} 0 0`);
-    button.style.setProperty("background", colours[segment.genre] || "#888");
-    button.style.setProperty("opacity", String(0.45 + 0.55 * segment.confidence));
-    button.addEventListener("click", () => {
-      const player = $("player");
-      player.currentTime = segment.start;
-      player.play().catch(() => {});
-    });
-    line.append(button);
+  }
+  fill(result.end);
+  return parts;
+}
+
+// The timeline: one slider over the song's windows. Arrow keys, Home and End choose a window
+// (the marker shows which), Enter or Space plays from it; a click plays from the window there.
+const timeline = { windows: [], index: 0, start: 0, span: 1 };
+
+function play(segment) {
+  const player = $("player");
+  player.currentTime = segment.start;
+  player.play().catch(() => {});
+}
+
+function choose(index) {
+  const line = $("timeline"), marker = $("marker"), part = timeline.windows[index];
+  timeline.index = index;
+  const left = (part.from - timeline.start) / timeline.span, width = (part.until - part.from) / timeline.span;
+  marker.style.setProperty("left", `min(${(100 * left).toFixed(4)}%, 100% - 4px)`);
+  marker.style.setProperty("width", `${(100 * width).toFixed(4)}%`);
+  marker.hidden = false;
+  line.setAttribute("aria-valuenow", String(Math.min(Math.max(Math.floor(part.segment.start), timeline.min),
+                                                     timeline.max)));
+  line.setAttribute("aria-valuetext", windowLabel(part.segment));
+}
+
+function windowAt(time) {
+  let best = 0, distance = Infinity;
+  timeline.windows.forEach((part, i) => {
+    const away = time < part.from ? part.from - time : time >= part.until ? time - part.until : 0;
+    if (away < distance) { best = i; distance = away; }
+  });
+  return best;
+}
+
+function drawTimeline(result) {
+  const line = $("timeline"), track = $("windows"), rows = document.querySelector("#chunks tbody");
+  track.replaceChildren();
+  rows.replaceChildren();
+  const span = Math.max(result.end - result.start, 1e-6);
+  const parts = layOut(result);
+  for (const part of parts) {
+    const node = part.segment
+      ? el("span", { className: "window", title: windowLabel(part.segment) })
+      : el("span", { className: "gap",
+                     title: `${clock(part.from)}–${clock(part.until)}: silent or mostly quiet, not shown` });
+    // flex-grow by the share of the song (their sum is 1000, never under 1), from a basis of 0
+    node.style.setProperty("flex", `${(1000 * Math.max(part.until - part.from, 0) / span).toFixed(6)} 0 0`);
+    if (part.segment) {
+      node.style.setProperty("background", colourOf(part.segment.genre));
+      node.style.setProperty("opacity", String(0.45 + 0.55 * part.segment.confidence));
+    }
+    track.append(node);
+  }
+  for (const segment of result.timeline) {
     rows.append(el("tr", {}, [el("td", { textContent: clock(segment.start) }), el("td", { textContent: clock(segment.end) }),
                               el("td", { textContent: segment.genre }), el("td", { textContent: percent(segment.confidence) })]));
   }
-  gap(result.end);
+  Object.assign(timeline, { windows: parts.filter((part) => part.segment), index: 0, start: result.start, span,
+                            min: Math.floor(result.start), max: Math.ceil(result.end) });
+  line.setAttribute("aria-valuemin", String(timeline.min));
+  line.setAttribute("aria-valuemax", String(timeline.max));
+  if (timeline.windows.length) {
+    line.tabIndex = 0;
+    line.removeAttribute("aria-disabled");
+    choose(0);
+  } else {
+    line.tabIndex = -1;
+    line.setAttribute("aria-disabled", "true");
+    line.setAttribute("aria-valuenow", String(timeline.min));
+    line.setAttribute("aria-valuetext", "no window with sound");
+    $("marker").hidden = true;
+  }
   $("t-start").textContent = clock(result.start);
   $("t-end").textContent = `${clock(result.end)} (${span.toFixed(0)} s analysed)`;
+}
+
+function onTimelineKey(event) {
+  const count = timeline.windows.length;
+  if (!count || event.altKey || event.ctrlKey || event.metaKey) return;
+  const moves = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10 };
+  let index;
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    play(timeline.windows[timeline.index].segment);
+    return;
+  } else if (event.key === "Home") index = 0;
+  else if (event.key === "End") index = count - 1;
+  else if (Object.prototype.hasOwnProperty.call(moves, event.key)) index = timeline.index + moves[event.key];
+  else return;
+  event.preventDefault();
+  choose(Math.min(Math.max(index, 0), count - 1));
+}
+
+function onTimelineClick(event) {
+  if (!timeline.windows.length) return;
+  const box = $("windows").getBoundingClientRect();
+  const share = box.width > 0 ? (event.clientX - box.left) / box.width : 0;
+  const index = windowAt(timeline.start + Math.min(Math.max(share, 0), 1) * timeline.span);
+  choose(index);
+  play(timeline.windows[index].segment);
 }
 
 // The styles present (at or above their thresholds), most probable first as the service
@@ -148,58 +293,195 @@ function drawStyles(result) {
     : styles.length === 0 ? "none reached its threshold" : "";
 }
 
+function describeVerdict(body) {
+  // "unknown": not music, or no genre reached the minimum confidence; the best guess is still shown
+  if (body.genre !== "unknown") return `${body.genre} (${percent(body.confidence)})`;
+  const guess = `best guess ${(body.top[0] || {}).genre}, ${percent(body.confidence)}`;
+  return body.unknown_reason === "not music" ? `unknown: this does not sound like music (${guess})`
+    : `unknown: not confident enough (${guess})`;
+}
+
+// How long the browser says the song is, in seconds: NaN where it cannot tell within 2 s.
+function audioSeconds(url) {
+  return new Promise((resolve) => {
+    const probe = document.createElement("audio");
+    const done = (seconds) => {
+      clearTimeout(timer);
+      probe.removeEventListener("loadedmetadata", loaded);
+      probe.removeEventListener("error", failed);
+      probe.removeAttribute("src");
+      probe.load();
+      resolve(seconds);
+    };
+    const loaded = () => done(probe.duration), failed = () => done(NaN);
+    const timer = setTimeout(failed, 2000);
+    probe.addEventListener("loadedmetadata", loaded);
+    probe.addEventListener("error", failed);
+    probe.preload = "metadata";
+    probe.src = url;
+  });
+}
+
+// Why the service would refuse this file, said before it is sent; null where it would not
+// (or where the limits, or the file's duration, are unknown here: the service then decides).
+async function refusal(file, url) {
+  const limits = model && model.limits;
+  if (!limits) return null;
+  if (limits.max_upload_mb > 0 && file.size > limits.max_upload_mb * MB) {
+    return `${file.name} is ${megabytes(file.size)} MB, more than this service accepts ` +
+           `(${number(limits.max_upload_mb)} MB): it was not sent.`;
+  }
+  if (limits.max_minutes > 0) {
+    const seconds = await audioSeconds(url);
+    if (Number.isFinite(seconds) && seconds > limits.max_minutes * 60) {
+      return `${file.name} is ${number(seconds / 60)} min long, more than this service analyses ` +
+             `(${number(limits.max_minutes)} min): it was not sent.`;
+    }
+  }
+  return null;
+}
+
+function within(promise, milliseconds) {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, milliseconds))]);
+}
+
 // The latest analysis: a file dropped while another is analysed replaces it, and the earlier
-// request is aborted and its answer, should it still come, ignored.
+// request is aborted and its answer, should it still come, ignored. Cancel ends it.
 let current = null;
 
-async function analyse(file) {
-  if (current) current.abort();
-  const request = new AbortController();
-  current = request;
-  const player = $("player");
-  if (player.src) URL.revokeObjectURL(player.src);
-  player.src = URL.createObjectURL(file);
-  player.hidden = false;
-  $("result").hidden = true;
-  setStatus(`Analysing ${file.name}…`);
-  const form = new FormData();
-  form.append("file", file, file.name);
-  let response, text;
-  try {
-    response = await fetch("v1/predict", { method: "POST", body: form, signal: request.signal });
-    text = await response.text();
-  } catch (error) {
-    if (current !== request) return;  // replaced by a later file
-    setStatus(`The service did not answer: ${error.message || error}`, true);
-    return;
+function stop() {
+  const request = current;
+  current = null;
+  $("cancel").hidden = true;
+  if (request) {
+    clearTimeout(request.timer);
+    if (request.xhr) request.xhr.abort();
   }
-  if (current !== request) return;
+  return request;
+}
+
+function finish(request) {
+  if (current !== request) return false;
+  current = null;
+  clearTimeout(request.timer);
+  if (document.activeElement === $("cancel")) $("file").focus();
+  $("cancel").hidden = true;
+  return true;
+}
+
+// "Uploading NAME: 12 of 48 MB…", at most once a second (the status is read out), the latest figure last.
+function showProgress(request) {
+  if (request.timer) return;
+  const wait = request.shown + 1000 - Date.now();
+  const show = () => {
+    request.timer = null;
+    if (current !== request || request.phase !== "uploading") return;
+    request.shown = Date.now();
+    setStatus(`Uploading ${request.file.name}: ${megabytes(request.loaded, request.total)} of ` +
+              `${megabytes(request.total)} MB…`);
+  };
+  if (wait > 0) request.timer = setTimeout(show, wait);
+  else show();
+}
+
+function answered(request, xhr) {
+  const file = request.file, text = xhr.responseText || "";
+  const response = { ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, statusText: xhr.statusText };
   const body = parseJSON(text);
   if (!response.ok || body === null) {
     setStatus(`Could not analyse ${file.name} (${response.status} ${response.statusText}): ` +
               describeError(body, text, response), true);
     return;
   }
-  // "unknown": not music, or no genre reached the minimum confidence; the best guess is still shown
-  $("verdict").textContent = body.genre === "unknown"
-    ? (body.unknown_reason === "not music"
-      ? `unknown: this does not sound like music (best guess ${body.top[0].genre}, ${percent(body.confidence)})`
-      : `unknown: not confident enough (best guess ${body.top[0].genre}, ${percent(body.confidence)})`)
-    : `${body.genre} (${percent(body.confidence)})`;
-  drawStyles(body);
-  drawTop(body);
-  drawProportions(body);
-  drawTimeline(body);
-  $("result").hidden = false;
+  try {
+    $("verdict").textContent = describeVerdict(body);
+    drawStyles(body);
+    drawTop(body);
+    drawProportions(body);
+    drawTimeline(body);
+    $("result").hidden = false;
+  } catch (error) {
+    $("result").hidden = true;
+    setStatus(`Could not show the analysis of ${file.name}: the answer was not the expected JSON ` +
+              `(${error.message}).`, true);
+    return;
+  }
   const windows = body.timeline.length;
-  setStatus(`${file.name}: ${windows} ${windows === 1 ? "window" : "windows"} with sound, analysed in ` +
-            `${body.seconds.toFixed(1)} s.`);
+  setStatus(`${file.name}: ${$("verdict").textContent}. ${windows} ${windows === 1 ? "window" : "windows"} with ` +
+            `sound, analysed in ${Number(body.seconds).toFixed(1)} s.`);
+}
+
+function send(request) {
+  const file = request.file, xhr = new XMLHttpRequest();
+  request.xhr = xhr;
+  request.phase = "uploading";
+  const form = new FormData();
+  form.append("file", file, file.name);
+  xhr.open("POST", "v1/predict");
+  xhr.upload.addEventListener("progress", (event) => {
+    if (current !== request || request.phase !== "uploading") return;
+    request.loaded = event.loaded;
+    request.total = event.lengthComputable && event.total > 0 ? event.total : file.size;
+    showProgress(request);
+  });
+  xhr.upload.addEventListener("load", () => {
+    if (current !== request) return;
+    request.phase = "analysing";
+    setStatus(`Analysing ${file.name}…`);
+  });
+  xhr.addEventListener("load", () => { if (finish(request)) answered(request, xhr); });
+  xhr.addEventListener("error", () => {
+    if (finish(request)) {
+      setStatus(`The service did not answer: the connection failed or was closed (${file.name} was not analysed).`,
+                true);
+    }
+  });
+  xhr.addEventListener("abort", () => {  // an abort of ours has already let go of the request
+    if (finish(request)) setStatus(`The upload of ${file.name} was stopped.`, true);
+  });
+  setStatus(`Uploading ${file.name}…`);
+  request.shown = Date.now();
+  xhr.send(form);
+}
+
+async function analyse(file) {
+  stop();
+  const request = { file, xhr: null, timer: null, phase: "checking", shown: 0, loaded: 0, total: file.size };
+  current = request;
+  $("cancel").hidden = false;
+  const player = $("player");
+  if (player.src) URL.revokeObjectURL(player.src);
+  player.src = URL.createObjectURL(file);
+  player.hidden = false;
+  $("result").hidden = true;
+  setStatus(`Reading ${file.name}…`);
+  if (!model) await within(describeModel(), 5000);  // the limits, and the genres' colours in order
+  if (current !== request) return;
+  const refused = await refusal(file, player.src);
+  if (current !== request) return;
+  if (refused) {
+    finish(request);
+    setStatus(refused, true);
+    return;
+  }
+  send(request);
 }
 
 function main() {
   describeModel();
-  const input = $("file"), drop = $("drop");
-  input.addEventListener("change", () => { if (input.files.length) analyse(input.files[0]); });
+  const input = $("file"), drop = $("drop"), line = $("timeline");
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    input.value = "";  // so that choosing the same file again (after an error, say) is a change again
+    if (file) analyse(file);
+  });
+  $("cancel").addEventListener("click", () => {
+    const request = stop();
+    if (request) setStatus(`Cancelled: ${request.file.name} was not analysed.`);
+    input.focus();
+  });
+  line.addEventListener("keydown", onTimelineKey);
+  line.addEventListener("click", onTimelineClick);
   for (const name of ["dragenter", "dragover"]) {
     drop.addEventListener(name, (event) => { event.preventDefault(); drop.classList.add("over"); });
   }
