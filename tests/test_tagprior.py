@@ -209,5 +209,81 @@ def test_the_temperature_folds_count_groups_not_rows(monkeypatch):
     artists = np.tile(np.repeat(np.arange(3), 4), 3)  # 12 rows per genre, 4 per artist, 3 artists
     fitted = TagPriorClassifier(labels, columns).fit(X, y, artists)
     assert np.isfinite(fitted.temperature_) and fitted.temperature_ > 0
-    with pytest.raises(ParameterError, match="at least 2 training groups"):
-        TagPriorClassifier(labels, columns).fit(X, y, np.zeros(len(y)))
+
+
+def test_genres_of_one_artist_are_named_where_the_temperature_cannot_learn_from_them(monkeypatch, caplog):
+    """The temperature silently rested on the genres of several artists only (48 rock rows of
+    a library whose other genres were one artist each: T 1.3 against 2.0), and a library of
+    one artist per genre could not be trained at all (calibrate=True needs 2 groups)."""
+    import logging
+
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    X, y, labels = _tagged_data(np.random.default_rng(7))
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    artists = np.where(y == 0, np.arange(len(y)) % 4, 10 + y)  # a: four artists; b and c: one each
+    tagprior._WARNED_UNTAGGED.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
+        fitted = TagPriorClassifier(labels, columns).fit(X, y, artists)
+    assert "the temperature is fitted on 12 of 36 rows: b, c have one artist (or group) each" in caplog.text
+    assert np.isfinite(fitted.temperature_)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
+        alone = TagPriorClassifier(labels, columns, temperature=1.0).fit(X, y, 10 + y)  # one artist per genre
+    assert alone.temperature_ == 1.0 and "not calibrated (calibrate=True needs at least 2 training groups" in caplog.text
+    assert np.allclose(alone.predict_proba(X).sum(axis=1), 1)
+
+
+def test_a_narrower_genre_takes_its_tags_from_the_broader_one_and_spellings_are_known():
+    """rock's eight tags held punk's one, so rock's noisy-OR was never below punk's: a punk song
+    always had rock's prior (on GTZAN's clips by 4 nats on average). Common spellings of the
+    genres (Rap, R&B, Heavy Metal, FMA's Soul-RnB) had no tags at all."""
+    from genrekit.features import FeatureSpec
+
+    columns = FeatureSpec("musicnn").columns
+    name = {i: c for i, c in enumerate(columns)}
+    rock, punk, classical, opera = tag_columns(["Rock", "Punk", "Classical", "Opera"], columns)
+    assert [name[c] for c in punk] == ["msd.tag.punk"] and "msd.tag.punk" not in {name[c] for c in rock}
+    assert len(rock) == len(GENRE_TAGS["rock"]) - 1 and [name[c] for c in opera] == ["mtt.tag.opera"]
+    assert "mtt.tag.opera" not in {name[c] for c in classical}
+    # GTZAN's ten keep their tags: no one of them holds another's
+    gtzan = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+    assert tag_columns(gtzan, columns) == [[columns.index(t) for t in GENRE_TAGS[g]] for g in gtzan]
+    spelled = {genre: [name[c] for c in tag_columns([genre, "Jazz"], columns)[0]]
+               for genre in ("Rap", "R&B", "Heavy Metal", "Soul-RnB", "Hip-Hop/Rap")}
+    assert spelled == {"Rap": ["msd.tag.Hip-Hop"], "R&B": ["msd.tag.rnb"], "Heavy Metal": ["msd.tag.heavy metal"],
+                       "Soul-RnB": ["msd.tag.soul", "msd.tag.rnb"], "Hip-Hop/Rap": ["msd.tag.Hip-Hop"]}
+    soul, rnb = tag_columns(["Soul-RnB", "R&B"], columns)  # both: R&B's tag is left to R&B
+    assert [name[c] for c in soul] == ["msd.tag.soul"] and [name[c] for c in rnb] == ["msd.tag.rnb"]
+
+
+def test_a_genre_no_tag_names_is_named_when_the_prior_is_trained(monkeypatch, caplog):
+    import logging
+
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    X, y, labels = _tagged_data(np.random.default_rng(3))
+    tagprior._WARNED_UNTAGGED.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
+        for _ in range(3):  # once, not once per cross-validation fold
+            TagPriorClassifier(labels, ["embedding.0", "tag.a", "tag.b"]).fit(X, y)
+    assert caplog.text.count("c: no tag of the taggers names it, so the zero-shot prior ranks it at the mean") == 1
+
+
+def test_the_default_head_is_refused_on_features_without_the_taggers_columns_it_is_made_for():
+    """`train -f musicnn-msd` (no --model) trained musicnn-prior without MTT_musicnn's tags in its
+    prior and without the music detector, under the default model's name (compare refused it)."""
+    from genrekit.models.classical import default_spec
+
+    with pytest.raises(ParameterError, match="features='musicnn-msd': musicnn-prior is made for musicnn, whose columns "
+                                             "musicnn-msd lacks"):
+        default_spec("musicnn-prior", features="musicnn-msd")
+    with pytest.raises(ParameterError, match="features='fma518': musicnn-prior is made for musicnn"):
+        default_spec("musicnn-prior", features="fma518")
+    assert default_spec("musicnn-prior").name == default_spec("musicnn-prior", features="musicnn").name == "musicnn"
+    assert default_spec("musicnn-head", features="musicnn").name == "musicnn"  # more columns than its own: fine
+    assert default_spec("logreg", features="musicnn-msd").name == "musicnn-msd"

@@ -38,7 +38,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from genrekit.errors import ModelError
+from genrekit.errors import ModelError, ParameterError
 from genrekit.models.gaussianize import YeoJohnson
 from genrekit.models.tagprior import TagPriorClassifier
 
@@ -209,12 +209,19 @@ def default_spec(name: str, chunk: float | None = None, features: str | None = N
     FeatureError
         ``features`` is not a feature set.
     ParameterError
-        ``chunk`` is out of its range.
+        ``chunk`` is out of its range, or ``features`` lacks columns the model is made for
+        (``musicnn-prior`` on musicnn-msd alone would lose MTT_musicnn's tags from its prior
+        and the music detector, under the default model's name).
     """
     from genrekit.features import FeatureSpec
 
     definition = MODELS.get(name)
-    return FeatureSpec.at_default_level(features or (definition.features if definition else None) or "fma518", chunk)
+    made_for = definition.features if definition else None
+    if features and made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(features).columns):
+        raise ParameterError(f"features={features!r}: {name} is made for {made_for}, whose columns {features} lacks "
+                             f"(on {features} it would be a weaker model under {name}'s name); leave the features out "
+                             "or choose another model")
+    return FeatureSpec.at_default_level(features or made_for or "fma518", chunk)
 
 
 def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, columns: list[str] | None = None,

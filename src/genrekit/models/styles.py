@@ -11,7 +11,8 @@ Thresholds (``data/style-thresholds.json``, made by ``python bench/styles.py --l
 --thresholds``) come from the taggers alone: for each style, the 99th percentile of its
 probability on the GTZAN clips (gtzan-mini and gtzan-dev) of the genres the style rules out
 (:data:`EXCLUDED_GENRES`, written before any probability was looked at). A style fires on
-at most about 1 in 100 clips of clearly other music. The taggers' probabilities depend on
+about 1 in 100 of those clips pooled, more often on the clips of genres with few of them
+(docs/default-model.md). The taggers' probabilities depend on
 the level of the audio, so each set of thresholds serves models whose features are at the
 level it was fitted at: ``style-thresholds.json`` at -20 dBFS (the default model's) and
 ``style-thresholds-as-recorded.json`` for features of audio as recorded (models trained
