@@ -570,3 +570,25 @@ def test_auto_writes_the_files_of_an_as_is_import_once_beets_has_copied_them(tmp
         assert file_genres(path) == [genres[title][0]], (title, genres[title])
     assert file_genres(copies["metal"]) == ["metal"] and file_genres(copies["mine"]) == ["My Genre"]
     assert mutagen.File(copies["metal"]).tags["genrekit_model"]
+
+
+def test_a_file_whose_write_failed_is_written_by_the_next_run_without_predicting_again(plugin_library, tmp_path,
+                                                                                         monkeypatch):
+    """Its item was recorded as set by this model with these settings, so every later run left
+    it, file unwritten (the same after a run with -W)."""
+    import genrekit.predict.files as files
+
+    plugin, library = plugin_library
+    song = next(Path(item.filepath) for item in library.items() if Path(item.filepath).name == "metal.flac")
+    link = tmp_path / "elsewhere.flac"
+    os.link(song, link)  # a hard link: the write is refused
+    assert plugin.tag_items(list(library.items()), write=True).failed == [str(song)]
+    assert not file_genres(song)
+    link.unlink()
+    predicted = []
+    real = files.iter_predictions
+    monkeypatch.setattr(files, "iter_predictions", lambda model, paths, **o: (predicted.extend(paths),
+                                                                              real(model, paths, **o))[1])
+    outcome = plugin.tag_items(list(library.items()), write=True)
+    assert not predicted and outcome.counts["set before, now written to the file"] == 1 and not outcome.failed
+    assert file_genres(song) == ["metal"] and mutagen.File(song).tags["genrekit_model"]

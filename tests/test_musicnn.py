@@ -174,13 +174,16 @@ def _block(records) -> bytes:
     return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")
 
 
-def _checkpoint(folder: Path, records, *, handles: int = 1) -> Path:
-    """A tensor bundle whose one data block holds ``records``, named ``handles`` times by its index."""
+def _checkpoint(folder: Path, records, *, handles: int = 1, offsets: tuple[int, ...] = ()) -> Path:
+    """A tensor bundle whose one data block holds ``records``, named ``handles`` times by its
+    index (or once from each of ``offsets``, to its end)."""
     import struct
 
     data = _block(records)
     table = bytearray(data + b"\0" * 5)
-    index = _block([(0, b"\xff" + k.to_bytes(2, "big"), _varint(0) + _varint(len(data))) for k in range(handles)])
+    starts = offsets or (0,) * handles
+    index = _block([(0, b"\xff" + k.to_bytes(2, "big"), _varint(start) + _varint(len(data) - start))
+                    for k, start in enumerate(starts)])
     index_offset = len(table)
     table += index + b"\0" * 5
     footer = (_varint(0) + _varint(0) + _varint(index_offset) + _varint(len(index))).ljust(40, b"\0")
@@ -201,12 +204,15 @@ def test_a_crafted_checkpoint_index_is_refused_by_name_before_it_costs_memory(tm
                          "a key of 1024 \\+ 1 bytes"),
         "many tensors": ([(0, b"%05d" % k, _entry()) for k in range(5000)], 1, "more than 4096 tensors"),
         "one block named twice": ([(0, b"a", _entry())], 300, "the data block at 0 is named twice"),
+        "blocks that overlap": ([(0, b"a", _entry())], (0, 3), "the data block at 3 is named twice or overlaps"),
+        "too many dimensions": ([(0, b"a", _entry(shape=(1,) * 65, size=4))], 1, "a tensor of 65 dimensions"),
         "a shape that is a number": ([(0, b"a", _entry(shape_wire=0))], 1, "the shape is not a message"),
         "an offset that is bytes": ([(0, b"a", _entry(offset_wire=2))], 1, "the offset is not a number"),
         "a shape past int64": ([(0, b"a", _entry(shape=(2 ** 32, 2 ** 32)))], 1, "more than 2147483648 elements"),
     }
     for name, (records, handles, message) in crafted.items():
-        folder = _checkpoint(tmp_path / name.replace(" ", "-"), records, handles=handles)
+        named = {"offsets": handles} if isinstance(handles, tuple) else {"handles": handles}
+        folder = _checkpoint(tmp_path / name.replace(" ", "-"), records, **named)
         with pytest.raises(ModelError, match=f"{folder}/.index: not a TensorFlow checkpoint index \\(.*{message}"):
             read_checkpoint(folder)
 

@@ -185,7 +185,7 @@ def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):
     url, _, _ = s3
     monkeypatch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))  # restored after the test
     try:
-        # --jobs 1: the 5 files are one block of Ray Data's (batch_size 4), which one actor takes
+        # --jobs 1: one actor takes the 5 files
         on_ray = CliRunner().invoke(app, ["tag", url, "--out", str(tmp_path / "ray.jsonl"), "--runner", "ray",
                                           "--jobs", "1"])
     finally:

@@ -274,3 +274,37 @@ def test_quiet_keeps_rays_own_logs_off_stderr(tmp_path, gtzan_mini):
     assert len(result.stdout.splitlines()) == 3  # the header and two rows
     noise = [line for line in result.stderr.splitlines() if "INFO" in line or "WARNING" in line or "Warning" in line]
     assert not noise, result.stderr
+
+
+def test_ray_streams_items_from_a_slow_producer_and_runs_those_before_its_error(cluster):
+    """Items were read whole before anything ran, and the actors' finished results waited for
+    the next item; a bad line among the first ones lost the items before it."""
+    import sys
+
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    def slow():
+        for item in range(3):
+            yield item
+        time.sleep(6)  # the producer stalls: the results so far come meanwhile
+        yield 3
+
+    seen, started = [], time.monotonic()
+    for index, result in RayRunner(jobs=2).map(_crashing_worker, (-1,), slow()):
+        seen.append((index, result, time.monotonic() - started))
+    assert sorted((i, r) for i, r, _ in seen) == [(0, 0), (1, 1), (2, 4), (3, 9)]
+    early = [t for i, _, t in seen if i < 3]
+    late = next(t for i, _, t in seen if i == 3)
+    assert max(early) < late - 3, seen  # the first three arrived before the producer went on
+
+    def broken():
+        yield from range(2)
+        raise ValueError("line 3: not a path")
+
+    results = {}
+    with pytest.raises(ValueError, match="line 3"):
+        for index, result in RayRunner(jobs=4).map(_crashing_worker, (-1,), broken()):
+            results[index] = result
+    assert results == {0: 0, 1: 1}

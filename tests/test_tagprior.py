@@ -224,12 +224,13 @@ def test_genres_of_one_artist_are_named_where_the_temperature_cannot_learn_from_
     X, y, labels = _tagged_data(np.random.default_rng(7))
     columns = ["embedding.0", "tag.a", "tag.b"]
     artists = np.where(y == 0, np.arange(len(y)) % 4, 10 + y)  # a: four artists; b and c: one each
-    tagprior._WARNED_UNTAGGED.clear()
+    tagprior._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
         fitted = TagPriorClassifier(labels, columns).fit(X, y, artists)
     assert "the temperature is fitted on 12 of 36 rows: b, c have one artist (or group) each" in caplog.text
     assert np.isfinite(fitted.temperature_)
     caplog.clear()
+    tagprior._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
         alone = TagPriorClassifier(labels, columns, temperature=1.0).fit(X, y, 10 + y)  # one artist per genre
     assert alone.temperature_ == 1.0 and "not calibrated (calibrate=True needs at least 2 training groups" in caplog.text
@@ -257,6 +258,8 @@ def test_a_narrower_genre_takes_its_tags_from_the_broader_one_and_spellings_are_
                        "Soul-RnB": ["msd.tag.soul", "msd.tag.rnb"], "Hip-Hop/Rap": ["msd.tag.Hip-Hop"]}
     soul, rnb = tag_columns(["Soul-RnB", "R&B"], columns)  # both: R&B's tag is left to R&B
     assert [name[c] for c in soul] == ["msd.tag.soul"] and [name[c] for c in rnb] == ["msd.tag.rnb"]
+    both, _, _ = tag_columns(["Soul-RnB", "Soul", "R&B"], columns)  # narrower genres covering all its tags
+    assert [name[c] for c in both] == ["msd.tag.soul", "msd.tag.rnb"]  # ... leave it them: none would say nothing
 
 
 def test_a_genre_no_tag_names_is_named_when_the_prior_is_trained(monkeypatch, caplog):
@@ -267,7 +270,7 @@ def test_a_genre_no_tag_names_is_named_when_the_prior_is_trained(monkeypatch, ca
     monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
     monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
     X, y, labels = _tagged_data(np.random.default_rng(3))
-    tagprior._WARNED_UNTAGGED.clear()
+    tagprior._WARNED.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
         for _ in range(3):  # once, not once per cross-validation fold
             TagPriorClassifier(labels, ["embedding.0", "tag.a", "tag.b"]).fit(X, y)
@@ -279,10 +282,10 @@ def test_the_default_head_is_refused_on_features_without_the_taggers_columns_it_
     prior and without the music detector, under the default model's name (compare refused it)."""
     from genrekit.models.classical import default_spec
 
-    with pytest.raises(ParameterError, match="features='musicnn-msd': musicnn-prior is made for musicnn, whose columns "
-                                             "musicnn-msd lacks"):
+    with pytest.raises(ParameterError, match="--features musicnn-msd: the model musicnn-prior is made for musicnn, "
+                                             "whose columns musicnn-msd lacks"):
         default_spec("musicnn-prior", features="musicnn-msd")
-    with pytest.raises(ParameterError, match="features='fma518': musicnn-prior is made for musicnn"):
+    with pytest.raises(ParameterError, match="--features fma518: the model musicnn-prior is made for musicnn"):
         default_spec("musicnn-prior", features="fma518")
     assert default_spec("musicnn-prior").name == default_spec("musicnn-prior", features="musicnn").name == "musicnn"
     assert default_spec("musicnn-head", features="musicnn").name == "musicnn"  # more columns than its own: fine

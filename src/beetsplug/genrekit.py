@@ -196,6 +196,18 @@ def _expected_in_file(item: Item) -> list[list[str]]:
     return [_genre_list(item), *([record["genres"]] if record else [])]
 
 
+def _file_holds(item: Item) -> bool:
+    """The item's file holds the genres and model beets' database has for it (an unreadable
+    file counts as holding them: writing it would fail too)."""
+    from mediafile import MediaFile, UnreadableFileError
+
+    try:
+        song = MediaFile(os.fsdecode(item.path))
+    except (UnreadableFileError, OSError):
+        return True
+    return [g for g in (song.genres or []) if g] == _genre_list(item) and song.genrekit_model == item.get("genrekit_model")
+
+
 def _file_has_genrekit(item: Item) -> bool:
     """The item's file holds genrekit's provenance, as a write of genrekit's genres left it."""
     from mediafile import MediaFile, UnreadableFileError
@@ -426,7 +438,14 @@ class GenrekitPlugin(BeetsPlugin):
                 outcome.counts["kept (owner's)"] += 1
             elif _set_by_genrekit(item, source_field) and item.get("genrekit_model") == identity and \
                     _settings_of(item) == chosen:
-                outcome.counts["set before by this model"] += 1
+                if write and not pretend and not _file_holds(item):  # its write failed, or files were not written
+                    if self._write(item):
+                        item.store()
+                        outcome.counts["set before, now written to the file"] += 1
+                    else:
+                        outcome.failed.append(str(item.filepath))
+                else:
+                    outcome.counts["set before by this model"] += 1
             elif write and not pretend and (found := _file_genres_differ(item, *_expected_in_file(item))) is not None:
                 self._log.warning("{}: left as it is: its file's genres ({}) are not beets' ({}), changed since beets "
                                   "read it (`beet update` reads them)", item.filepath, "; ".join(found) or "none",

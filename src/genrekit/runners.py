@@ -441,57 +441,65 @@ class RayRunner:
 
     def map(self, factory: WorkerFactory, args: tuple, items: Iterable, *,
             on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
-        """``(index, worker(item))`` for every item, as each finishes. An item whose actor dies
-        (a decoder's segfault, the out-of-memory killer, a node lost) is run once more on a new
-        actor; ending that one too, it gets ``on_crash(item, reason)`` as its result (without
-        ``on_crash``, the error is raised). A worker that cannot be built raises its own error."""
+        """``(index, worker(item))`` for every item, as each finishes. ``items`` may be a stream:
+        they are read in a thread of their own as actors come free, so a slow producer holds
+        back no finished result, and actors are started (up to ``jobs``) only as items come. An
+        item whose actor dies (a decoder's segfault, the out-of-memory killer, a node lost) is
+        run once more on a new actor; ending that one too, it gets ``on_crash(item, reason)``
+        as its result (without ``on_crash``, the error is raised). A worker that cannot be built
+        raises its own error; the producer's error is raised once the items before it are done."""
         numbered = enumerate(items)
-        head = list(itertools.islice(numbered, 1))
-        if not head:  # no cluster started for nothing
+        first = list(itertools.islice(numbered, 1))
+        if not first:  # no cluster started for nothing
             return
         ray = self.connect()
         from ray.exceptions import RayActorError
 
         jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        head += list(itertools.islice(numbered, jobs - 1))  # no more actors than items
         actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayWorker)
-        queue = collections.deque((index, item, 0) for index, item in head)  # (index, item, crashes so far)
-        exhausted = len(head) < jobs
+        queue = collections.deque((index, item, 0) for index, item in first)  # (index, item, crashes so far)
+        feed = _Feed(numbered)
         starting: dict = {}  # a started() reference -> its actor
         running: dict = {}  # a run() reference -> (actor, index, item, crashes)
         idle: list = []
         actors: list = []
         failed: list[BaseException] = []
+        ended = False  # every item has been read (or the producer failed)
 
         def start() -> None:
             actor = actor_class.remote(factory, args)
             actors.append(actor)
             starting[actor.started.remote()] = actor
 
-        for _ in range(len(head)):
-            start()
         try:
             while True:
-                while idle and (queue or not exhausted):
-                    if not queue:
-                        try:
-                            index, item = next(numbered)
-                        except StopIteration:
-                            exhausted = True
-                            break
-                        except Exception as exc:  # the producer's (a bad line of a path list): after the items before it
-                            failed.append(exc)
-                            exhausted = True
-                            break
-                        queue.append((index, item, 0))
+                room = jobs - len(running) - len(queue)  # up to jobs items read ahead, as actors may take them
+                if not ended and room > 0:
+                    try:
+                        queue.extend((index, item, 0) for index, item in feed.take(room))
+                    except Exception as exc:  # the producer's (a bad line of a path list)
+                        failed.append(exc)
+                        ended = True
+                    ended = ended or feed.exhausted
+                while idle and queue:
                     index, item, crashes = queue.popleft()
                     actor = idle.pop()
                     running[actor.run.remote(json.dumps(item))] = actor, index, item, crashes
-                if not running and not queue and exhausted:  # actors still waiting for a CPU are not waited for
+                while len(starting) < len(queue) and len(actors) < jobs:
+                    start()  # no more actors than items, and at most jobs
+                if not running and not queue and ended:  # actors still waiting for a CPU are not waited for
                     if failed:
                         raise failed[0]
                     return
-                (ready,), _ = ray.wait([*running, *starting], num_returns=1)
+                waiting = [*running, *starting]
+                if not waiting:  # nothing in flight or queued: wait for the producer
+                    feed.arrival.result()
+                    continue
+                polling = not ended and jobs - len(running) - len(queue) > 0  # items may come: look every 0.2 s
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.2 if polling else None)
+                if not ready:
+                    continue
+                (ready,) = ready
                 if ready in starting:
                     actor = starting.pop(ready)
                     try:
@@ -509,7 +517,7 @@ class RayRunner:
                 except RayActorError:
                     if on_crash is None:
                         raise
-                    start()  # its replacement
+                    actors.remove(actor)  # dead; a new one starts for the items left
                     if crashes == 0:  # once more, on a new actor: the crash may have been another's doing
                         queue.appendleft((index, item, 1))
                         continue
@@ -518,6 +526,7 @@ class RayRunner:
                     idle.append(actor)
                 yield index, result
         finally:
+            feed.close()
             for actor in actors:
                 ray.kill(actor)
 

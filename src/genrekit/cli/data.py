@@ -240,9 +240,12 @@ def pretrained_convert(
     from genrekit.features.musicnn import weights_path
     from genrekit.features.musicnn.convert import MUSICNN_WHEEL_SHA256, convert_wheel
 
-    folder = out or Path(str(weights_path("MSD_musicnn"))).parent
-    try:  # another wheel's weights go only into a folder of their own
-        written = convert_wheel(wheel, folder, expected_sha256=None if out else MUSICNN_WHEEL_SHA256)
+    shipped = Path(str(weights_path("MSD_musicnn"))).parent
+    folder = out or shipped
+    # another wheel's weights go only into a folder of their own, never over the shipped ones
+    own = folder.resolve() == shipped.resolve()
+    try:
+        written = convert_wheel(wheel, folder, expected_sha256=MUSICNN_WHEEL_SHA256 if own else None)
     except OSError as exc:
         _fail(GenrekitError(f"{folder}: cannot write the converted weights: {exc.strerror or exc}"))
     for path in written:

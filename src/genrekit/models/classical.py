@@ -218,9 +218,9 @@ def default_spec(name: str, chunk: float | None = None, features: str | None = N
     definition = MODELS.get(name)
     made_for = definition.features if definition else None
     if features and made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(features).columns):
-        raise ParameterError(f"features={features!r}: {name} is made for {made_for}, whose columns {features} lacks "
-                             f"(on {features} it would be a weaker model under {name}'s name); leave the features out "
-                             "or choose another model")
+        raise ParameterError(f"--features {features}: the model {name} is made for {made_for}, whose columns "
+                             f"{features} lacks (on {features} it would be a weaker model under {name}'s name); leave "
+                             "--features out, or choose another --model")
     return FeatureSpec.at_default_level(features or made_for or "fma518", chunk)
 
 

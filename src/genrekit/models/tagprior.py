@@ -31,7 +31,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from genrekit.errors import ParameterError
 
 logger = logging.getLogger(__name__)
-_WARNED_UNTAGGED: set[tuple[str, ...]] = set()
+_WARNED: set[str] = set()  # warnings given: once each, not once per cross-validation fold
+
+
+def _warn_once(message: str, *args) -> None:
+    text = message % args
+    if text not in _WARNED:
+        _WARNED.add(text)
+        logger.warning("%s", text)
 
 # genre (normalised: lower case, letters and digits only) -> feature columns of its tags
 GENRE_TAGS: dict[str, tuple[str, ...]] = {
@@ -100,9 +107,9 @@ def tag_columns(labels: Sequence[str], columns: Sequence[str]) -> list[list[int]
     mapping = [[index[tag] for tag in GENRE_TAGS.get(normalise_genre(label), ()) if tag in index] for label in labels]
     narrower = [set(tags) for tags in mapping]
     for g, tags in enumerate(narrower):
-        for h, others in enumerate(narrower):
-            if h != g and others and others < tags:
-                mapping[g] = [c for c in mapping[g] if c not in others]
+        taken = set().union(*(others for h, others in enumerate(narrower) if h != g and others and others < tags))
+        if tags - taken:  # a genre whose narrower ones cover all its tags keeps them: none would say nothing
+            mapping[g] = [c for c in mapping[g] if c not in taken]
     return mapping
 
 
@@ -213,10 +220,9 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
             raise ParameterError(f"y holds one class ({names[present[0]]!r}); a classifier needs at least two")
         self.mapping_ = tag_columns(names, self.columns)
         without = untagged([names[c] for c in present], [self.mapping_[c] for c in present])
-        if without and self.prior_weight and tuple(without) not in _WARNED_UNTAGGED:  # once, not once per CV fold
-            _WARNED_UNTAGGED.add(tuple(without))
+        if without and self.prior_weight:
             them = "it" if len(without) == 1 else "them"
-            logger.warning("%s: no tag of the taggers names %s, so the zero-shot prior ranks %s at the mean of the "
+            _warn_once("%s: no tag of the taggers names %s, so the zero-shot prior ranks %s at the mean of the "
                            "tagged genres' scores, below a tagged genre whose tags fire: the head alone speaks for %s "
                            "(the genres the prior knows: docs/default-model.md)", ", ".join(without), them, them, them)
         self.transform_, self.head_ = self._fit_head(X, codes)
@@ -236,12 +242,12 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         try:
             logits, scored = self._out_of_fold(X, codes, groups)
         except ParameterError as exc:
-            logger.warning("not calibrated (%s): the temperature stays %g, and the confidence is the head's and the "
-                           "prior's as they are", exc, self.temperature)
+            _warn_once("not calibrated (%s): the temperature stays %g, and the confidence is the head's and the "
+                       "prior's as they are", exc, self.temperature)
             return float(self.temperature)
         left = sorted({names[c] for c in np.unique(codes[~scored])})
         if scored.sum() < len(codes) / 2:  # most rows say nothing of new artists: the temperature rests on a few genres
-            logger.warning("the temperature is fitted on %d of %d rows: %s %s one artist (or group) each, so no fold "
+            _warn_once("the temperature is fitted on %d of %d rows: %s %s one artist (or group) each, so no fold "
                            "held out any of %s while training on %s", int(scored.sum()), len(codes), ", ".join(left),
                            "has" if len(left) == 1 else "have", "it" if len(left) == 1 else "them",
                            "it" if len(left) == 1 else "them")

@@ -395,25 +395,24 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                    503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
     async def predict(request: Request, skip: float | None = None, min_confidence: float | None = None) -> JSONResponse:
+        unread = {"Connection": "close"}  # refused before the body is read: not taken in after the answer
         if skip is not None and not (math.isfinite(skip) and skip >= 0):
-            return _error(422, f"skip={skip}: expected a number of seconds >= 0")
+            return _error(422, f"skip={skip}: expected a number of seconds >= 0", unread)
         if min_confidence is not None and not 0 <= min_confidence <= 1:  # NaN fails too
-            return _error(422, f"min_confidence={min_confidence}: expected a probability between 0 and 1")
+            return _error(422, f"min_confidence={min_confidence}: expected a probability between 0 and 1", unread)
         places: _Places = state["places"]
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
         declared = request.headers.get("content-length", "")
-        # refused before the body is read: the connection is closed after the answer, so that a
-        # client does not send the whole file into it first
         if declared.isdigit() and int(declared) > allowed:
             return _error(413, f"upload of {int(declared)} bytes is larger than the limit of {limits.max_upload_text}"
                           + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
-                             else ""), {"Connection": "close"})
+                             else ""), unread)
         if places.free == 0:
             return _busy(unread=True)
         if places.receiving >= limits.receiving:
             return _error(503, f"the service is busy: it is receiving {places.receiving} uploads already, its "
-                               "limit; try again shortly", {"Retry-After": "2", "Connection": "close"})
+                               "limit; try again shortly", {"Retry-After": "2", **unread})
         # Receive the whole upload first, holding no analysis place: a slow client costs a
         # connection and a partial file, bounded by the deadline, the rate and ``receiving``.
         places.receiving += 1

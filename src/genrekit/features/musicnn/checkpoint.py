@@ -26,6 +26,7 @@ TABLE_MAGIC = 0xDB4775248B80FB57
 MAX_ENTRIES = 4096
 MAX_KEY_BYTES = 1024
 MAX_TENSOR_ELEMENTS = 1 << 31
+MAX_DIMENSIONS = 32
 
 # tensorflow/core/framework/types.proto
 DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.uint8, 5: np.int16, 6: np.int8, 9: np.int64,
@@ -105,6 +106,8 @@ def _entry(value: bytes) -> tuple[np.dtype, tuple[int, ...], int, int, int]:
             raise ValueError("partitioned (sliced) tensors are not supported")
     if dtype not in DTYPES:
         raise ValueError(f"tensor dtype {dtype} is not supported")
+    if len(shape) > MAX_DIMENSIONS:
+        raise ValueError(f"a tensor of {len(shape)} dimensions (at most {MAX_DIMENSIONS})")
     elements = 1
     for dimension in shape:  # Python's integers: numpy's int64 product wraps around
         elements *= dimension
@@ -144,13 +147,13 @@ def read_checkpoint(prefix: str | os.PathLike, *, shown: str | None = None) -> d
         _, position = read_varint(footer, position)
         index_offset, position = read_varint(footer, position)
         index_size, _ = read_varint(footer, position)
-        entries, blocks = {}, set()
+        entries, reached = {}, 0
         for _, handle in _block_entries(table, index_offset, index_size):
             offset, position = read_varint(handle, 0)
             size, _ = read_varint(handle, position)
-            if offset in blocks:
-                raise ValueError(f"the data block at {offset} is named twice")
-            blocks.add(offset)
+            if offset < reached:  # a table's blocks follow one another: each is parsed once
+                raise ValueError(f"the data block at {offset} is named twice or overlaps the one before it")
+            reached = offset + size + 5  # the block, its compression byte and checksum
             for key, value in _block_entries(table, offset, size):
                 if key:  # the empty key holds the bundle's header
                     if len(entries) >= MAX_ENTRIES:

@@ -97,7 +97,7 @@ def convert_checkpoint(prefix: str | os.PathLike, *, shown: str | None = None
             continue
         if layer not in LAYERS or parameter not in PARAMETERS:
             raise ModelError(f"{shown}: tensor {name!r} is not part of musicnn's architecture")
-        if tensor.dtype.kind != "f":
+        if not np.issubdtype(tensor.dtype, np.floating):
             raise ModelError(f"{shown}: tensor {name!r} holds {tensor.dtype}; expected floats")
         state[f"{LAYERS[layer]}.{PARAMETERS[parameter]}"] = to_torch_layout(LAYERS[layer], tensor).astype(np.float32)
         checksums[name] = hashlib.sha256(np.ascontiguousarray(tensor).tobytes()).hexdigest()
