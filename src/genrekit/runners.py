@@ -384,13 +384,13 @@ class _RayWorker:
     itself, rather than ending the actor."""
 
     def __init__(self, factory: WorkerFactory, args: tuple):
-        _one_thread_per_worker()
         try:
             self.worker, self.failure = factory(*args), None
         except Exception as exc:
             import socket
 
             self.worker, self.failure = None, (exc, socket.gethostname())
+        _one_thread_per_worker()  # after the worker is built: the thread pools it loaded are limited
 
     def started(self):
         return self.failure
@@ -473,7 +473,7 @@ class RayRunner:
 
         try:
             while True:
-                room = jobs - len(running) - len(queue)  # up to jobs items read ahead, as actors may take them
+                room = 2 * jobs - len(running) - len(queue)  # read ahead: a free actor finds its next item waiting
                 if not ended and room > 0:
                     try:
                         queue.extend((index, item, 0) for index, item in feed.take(room))
@@ -495,7 +495,7 @@ class RayRunner:
                 if not waiting:  # nothing in flight or queued: wait for the producer
                     feed.arrival.result()
                     continue
-                polling = not ended and jobs - len(running) - len(queue) > 0  # items may come: look every 0.2 s
+                polling = not ended and not queue  # an actor may be free for items still to come: look every 0.2 s
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=0.2 if polling else None)
                 if not ready:
                     continue
