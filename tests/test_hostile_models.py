@@ -235,6 +235,9 @@ def hostile_corpus(folder: Path, marker: Path) -> dict[str, Path]:
         model(f"skops-{name}", {**genuine, "pipeline.skops": edit_skops(genuine["pipeline.skops"], attack)})
     model("skops-deep-schema", {**genuine, "pipeline.skops": edit_skops(
         genuine["pipeline.skops"], lambda s: s["content"]["content"].__setitem__("memory", json.loads(nested(500))))})
+    # skops builds a JSON node with json.loads whatever class it names: objects passed as one string
+    model("skops-json-node-objects", {**genuine, "pipeline.skops": edit_skops(
+        genuine["pipeline.skops"], with_memory({**json_node(""), "content": "[" + "{}," * 1000 + "{}]"}))})
     model("raw-pickle-payload", {**genuine, "pipeline.skops": pickle.dumps(Pickled(marker))})
     files["raw-pickle-file"] = folder / "raw-pickle-file.genrekit"
     files["raw-pickle-file"].write_bytes(pickle.dumps(Pickled(marker)))
@@ -411,6 +414,7 @@ def test_refusals_name_what_is_wrong(corpus):
         "skops-seed-entropy": "seed entropy is not a number of at most 1024 bytes",
         "skops-shared-array": "two arrays name the archive member 'shared.npy'",
         "skops-missing-array": "an array names the archive member 'nowhere.npy', which it does not hold",
+        "skops-json-node-objects": "a JSON value holds '[{},{},{},{},{},{},{},{}",
         "manifest-bomb": "at most",
         "manifest-deep": f"at most {MAX_JSON_DEPTH}",
         "manifest-list": "expected a JSON object, found list",
@@ -873,6 +877,41 @@ def test_a_member_inflating_past_its_declared_size_is_refused_within_a_chunk(tmp
         tracemalloc.stop()
     assert str(refused.value).startswith(f"{path}: ")
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB held to refuse a 10-byte member"
+
+
+def test_a_member_padded_after_its_deflate_stream_is_refused(tmp_path):
+    """A packed size padded with zeros after the deflate stream's end keeps the listing's
+    ratio under the cap while the member unpacks to 100 times more (a 100 kB model file held
+    240 MB of schema); zipfile ignores the padding. No zip writer leaves it: refused."""
+    import zlib
+
+    data = b"{}" * 2**20
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = packer.compress(data) + packer.flush()
+    padding = len(data) // 100  # ratio 100 < MAX_RATIO in the listing
+    path = tmp_path / "padded.genrekit"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("genrekit.json", default_members()["genrekit.json"])
+        archive.writestr("pipeline.skops", packed + bytes(padding))  # stored: the raw bytes as they are
+    raw = bytearray(path.read_bytes())
+    # relabel the stored member as deflated with the true unpacked size and CRC, local header and directory alike
+    name = b"pipeline.skops"
+    for signature, method_at, crc_at, size_at, length_at, name_at in ((b"PK\x03\x04", 8, 14, 22, 26, 30),
+                                                                     (b"PK\x01\x02", 10, 16, 24, 28, 46)):
+        at = raw.find(signature)
+        while at != -1:
+            length = struct.unpack_from("<H", raw, at + length_at)[0]
+            if raw[at + name_at:at + name_at + length] == name:
+                struct.pack_into("<H", raw, at + method_at, zipfile.ZIP_DEFLATED)
+                struct.pack_into("<I", raw, at + crc_at, zlib.crc32(data))
+                struct.pack_into("<I", raw, at + size_at, len(data))
+            at = raw.find(signature, at + 4)
+    path.write_bytes(bytes(raw))
+    with zipfile.ZipFile(path) as archive:  # zipfile itself reads it without a complaint
+        assert archive.read("pipeline.skops") == data
+    with pytest.raises(ModelError, match="holds bytes after the end of its compressed data") as refused:
+        load_model(path)
+    assert str(refused.value).startswith(f"{path}: ")
 
 
 @pytest.mark.parametrize("kind, inner, corrupt", [("bzip2", False, False), ("lzma", False, False),
