@@ -781,6 +781,10 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
     assert written[1].stat().st_mtime_ns == stamp
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))
+    record_text = (out / "run.json").read_text()
+    (out / "run.json").write_text("[" * 100_000)  # damaged past Python's stack: no record, not a crash
+    assert settings_conflict(out, LogMelSpec(n_mels=64)) is None
+    (out / "run.json").write_text(record_text)
     # a run stopped after its first spectrogram has its settings on record: not finished with others
     stopped = tmp_path / "stopped"
 

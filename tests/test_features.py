@@ -222,6 +222,9 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     header = entry.read_bytes()
     entry.write_bytes(header.replace(b"'shape': (1, 57)", b"'shape': ((1, 57)"))  # numpy: a TokenError escaped
     assert cache.get(spec, "ab" * 32) is None
+    # a header declaring 42 GiB in a 600-byte file: refused, not allocated (a MemoryError escaped)
+    entry.write_bytes(header.replace(b"'shape': (1, 57)", b"'shape': (100000000, 57)"))
+    assert cache.get(spec, "ab" * 32) is None
     assert not list(tmp_path.rglob("*.tmp"))
 
 

@@ -189,3 +189,4 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(cap
     from genrekit._files import line_shown
 
     assert line_shown("evil\u202egnp.mp3") == "evil\\u202egnp.mp3"  # a right-to-left override shown, not obeyed
+    assert line_shown("ro\u200bck\ufeff") == "ro\\u200bck\\ufeff"  # a zero-width lookalike shown

@@ -133,6 +133,15 @@ def test_report_names_a_folder_without_results(tmp_path):
     assert result.exit_code == 1 and "no genrekit results found" in result.output
 
 
+@pytest.mark.parametrize("text, why", [("[" * 100_000, "nested too deeply"), ("{'a': 1}", "Expecting property name")])
+def test_report_names_a_damaged_results_file(tmp_path, text, why):
+    (tmp_path / "comparison.json").write_text(text)
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 1 and "comparison.json: expected a genrekit results file (JSON), cannot read it" in \
+        result.output and why in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_genre_names_are_text_in_the_report(tmp_path):
     """A genre comes from a folder, a manifest or a tag: "<svg onload=...>" must not become markup,
     and "NA" or "null" must not become a missing value (which made right tracks count as wrong)."""

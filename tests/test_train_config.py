@@ -58,6 +58,9 @@ def test_a_json_file_must_be_a_table(tmp_path):
     path.write_text("{'lr': 1}")
     with pytest.raises(ParameterError, match=r"list.json: not valid JSON"):
         read_config(path)
+    path.write_text("[" * 100_000)  # json.loads recursed past Python's stack: a RecursionError escaped
+    with pytest.raises(ParameterError, match=r"list.json: not valid JSON \(nested too deeply"):
+        read_config(path)
 
 
 def test_every_setting_is_an_option_of_train_and_compare():

@@ -136,12 +136,16 @@ def utf8_shown(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+# Invisible characters that break or reorder a line, or hide inside a word: line and paragraph
+# separators, the marks that reorder text ("x\u202evaw.exe" shows as "xexe.wav"), zero-width
+# space, word joiner and byte-order mark ("ro\u200bck" looks like "rock"). The joiners U+200C and
+# U+200D are left: Persian and Indic text and emoji need them.
+INVISIBLE_MARKS = frozenset({0x200B, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), 0x2060,
+                             *range(0x2066, 0x206A), 0xFEFF})
 # C0 and C1 control characters and DEL: in a file name or a tag, a newline would forge a line of
 # a report and an escape sequence would command the terminal
 _CONTROLS = ({c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
-             # line and paragraph separators, and the marks that reorder text (a name shown reversed)
-             | {c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
-                                             *range(0x2066, 0x206A))})
+             | {c: f"\\u{c:04x}" for c in INVISIBLE_MARKS})
 
 
 def line_shown(text: str) -> str:

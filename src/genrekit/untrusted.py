@@ -24,7 +24,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping
 
-from genrekit._files import DAMAGED_FILE_ERRORS
+from genrekit._files import DAMAGED_FILE_ERRORS, INVISIBLE_MARKS
 from genrekit.errors import ModelError
 
 # Archive caps. skops stores an archive member per array, so a tree ensemble's member count
@@ -323,16 +323,18 @@ MAX_LABEL_LENGTH = 200
 def label_problem(label) -> str | None:
     """Why ``label`` cannot be a genre name (one genrekit writes into songs' tags, tables and
     web pages), or None: a string with some text, at most :data:`MAX_LABEL_LENGTH`
-    characters, and no control character (a newline, a tab, a NUL) or lone surrogate."""
+    characters, and no control character (a newline, a tab, a NUL), lone surrogate or
+    invisible mark that reorders or hides text (:data:`genrekit._files.INVISIBLE_MARKS`)."""
     import unicodedata
 
     if not isinstance(label, str) or not label.strip():
         return f"{describe_value(label)} is no genre name (expected some text)"
     if len(label) > MAX_LABEL_LENGTH:
         return f"{label[:40]!r}... is {len(label)} characters long (at most {MAX_LABEL_LENGTH})"
-    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Cs")), None)
+    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Cs") or ord(c) in INVISIBLE_MARKS), None)
     if bad is not None:
-        return f"{label[:60]!r} holds the control character {bad!r}"
+        kind = "invisible mark" if ord(bad) in INVISIBLE_MARKS else "control character"
+        return f"{label[:60]!r} holds the {kind} {bad!r}"
     return None
 
 

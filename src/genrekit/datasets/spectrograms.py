@@ -96,7 +96,7 @@ def settings_conflict(out: str | os.PathLike, spec) -> str | None:
     out = Path(out)
     try:
         before = json.loads((out / RUN_FILE).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a damaged record nested past Python's stack
         return None
     params = json.loads(spec.to_json())
     if isinstance(before, dict) and before.get("features") == "logmel" and before.get("params") not in (None, params):

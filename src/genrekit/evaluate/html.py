@@ -50,7 +50,14 @@ def _number(value, spec: str) -> str:
 
 
 def _read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    """A results file of the run folder, None where it is absent."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested past Python's stack
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ParameterError(f"{path}: expected a genrekit results file (JSON), cannot read it ({reason})") from exc
 
 
 def _image(path: Path, alt: str) -> str:

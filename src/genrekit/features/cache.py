@@ -54,7 +54,8 @@ class FeatureCache:
         if not path.exists():
             return None
         try:
-            return np.load(path, allow_pickle=False)
+            # mapped first: a damaged header declaring more than the file holds is refused, not allocated
+            return np.array(np.load(path, mmap_mode="r", allow_pickle=False))
         except DAMAGED_FILE_ERRORS as exc:  # an empty file (a crash before it was written), a damaged header
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None

@@ -29,6 +29,7 @@ from urllib.parse import unquote_to_bytes
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, MultipartState, parse_options_header
 
+from genrekit._files import INVISIBLE_MARKS
 from genrekit.audio.io import is_audio_path
 from genrekit.errors import GenrekitError
 
@@ -43,7 +44,7 @@ MAX_NAME_CHARACTERS = 255  # a longer name is cut (with an ellipsis) before it i
 # RFC 2046: 1-70 characters from this set, not ending in a space.
 BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 EXT_VALUE = re.compile(rb"(?i)(utf-8|iso-8859-1|latin-?1|us-ascii)'[^']*'(.*)")
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(map(chr, sorted(INVISIBLE_MARKS))) + "]")
 
 
 def describe_size(n_bytes: int, megabytes: float | None = None) -> str:
@@ -98,7 +99,7 @@ def _parameters(raw: bytes) -> dict[bytes, bytes]:
 
 def clean_name(name: str) -> str:
     """The name to echo: its last path component (``/``, or ``\\`` in a Windows path),
-    control characters as U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
+    control characters and invisible marks (a name shown reversed) as U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
     name = name.rsplit("/", 1)[-1]
     if re.match(r"[A-Za-z]:\\|\\\\", name):
         name = name.rsplit("\\", 1)[-1]

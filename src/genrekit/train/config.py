@@ -187,6 +187,8 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
     is_toml = path.suffix.lower() == ".toml"
     try:
         values = tomllib.loads(text) if is_toml else json.loads(text)
+    except RecursionError as exc:  # json.loads recurses per bracket
+        raise ParameterError(f"{path}: not valid JSON (nested too deeply for a table of training settings)") from exc
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ParameterError(f"{path}: not valid {'TOML' if is_toml else 'JSON'} (a .toml file is read as TOML, any "
                              f"other as JSON): {exc}") from exc
