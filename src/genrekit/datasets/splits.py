@@ -8,6 +8,7 @@ follow it.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from genrekit.datasets.core import Dataset
+from genrekit.datasets.folder import GTZAN_GENRES
 from genrekit.errors import DatasetError, ParameterError
 
 if TYPE_CHECKING:
@@ -140,12 +142,22 @@ def train_val_test_split(
     return parts.astype(str)
 
 
-def gtzan_shares_artists(dataset, what: str) -> str | None:
-    """A warning for a GTZAN dataset split ``what`` (by track: GTZAN lists no artists), whose
-    adjacent clip ids are often one artist's; None for any other dataset."""
-    if dataset.name != "gtzan":
+# a GTZAN clip's id, as its folders and the published feature tables name it
+_GTZAN_CLIP = re.compile(r"(?:%s)\.\d{5}(?:\.(?:wav|au))?" % "|".join(GTZAN_GENRES))
+
+
+def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | None = None) -> str | None:
+    """A warning for GTZAN clips split ``what`` (by track: GTZAN lists no artists), whose
+    adjacent clip ids are often one artist's; None for other data. A feature table (named
+    ``where``) is taken for GTZAN's when every track id is a GTZAN clip's (``blues.00000``,
+    as the published tables name them) and no artist is known."""
+    if isinstance(data, Dataset):
+        if data.name != "gtzan":
+            return None
+        where = data.root
+    elif fold_grouping(data) != "by track" or not all(_GTZAN_CLIP.fullmatch(str(t)) for t in data.tracks):
         return None
-    return (f"{dataset.root}: GTZAN names no artists, and adjacent clip ids are often one artist's, so {what} "
+    return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so {what} "
             "puts an artist's clips on both sides: the scores overstate accuracy on other artists "
             "(docs/benchmarks.md gives folds grouped by blocks of adjacent ids)")
 
