@@ -463,6 +463,11 @@ def test_predict_and_tag_read_the_model_from_the_environment(tiny_model, songs, 
 def test_options_win_over_variables_which_win_over_the_file(served, monkeypatch, tmp_path):
     xdg = tmp_path / "xdg" / "genrekit"
     xdg.mkdir(parents=True)
+    import tomllib
+
+    unset = invoke("config", env=WIDE).stdout  # no file, no variable: min_confidence is not set
+    assert "# min_confidence = 0.5  # not set (default): always the top genre" in unset
+    assert set(tomllib.loads(unset)) == {"model", "cache"}  # what it prints is a config file (TOML has no null)
     (xdg / "config.toml").write_text('min_confidence = 0.25\ncache = "features"\n')
 
     def confidence(*args):

@@ -100,10 +100,11 @@ def show_config() -> None:
     out_console.print(f"# config file: {path}" if path else f"# config file: none ({searched} not found)",
                       highlight=False)
     for key, setting in values.items():
-        value, source = json.dumps(setting.value), setting.source
-        if setting.value is None:
-            value, source = "none", f"{source} (always the top genre)"
-        out_console.print(f"{key} = {value}  # {source}", highlight=False, soft_wrap=True)
+        if setting.value is None:  # TOML has no null: the line shows how to set it, commented out
+            out_console.print(f"# {key} = 0.5  # not set ({setting.source}): always the top genre", highlight=False,
+                              soft_wrap=True)
+            continue
+        out_console.print(f"{key} = {json.dumps(setting.value)}  # {setting.source}", highlight=False, soft_wrap=True)
 
 
 # Which extra brings each optional top-level module, for the message when one is missing.
