@@ -500,3 +500,30 @@ def test_a_pipe_named_like_a_song_is_reported_not_silently_left_out(tmp_path):
     assert list(files) == [tmp_path / "song.wav"]
     assert skipped == {tmp_path / "linked.mp3": f"{tmp_path / 'linked.mp3'}: not a regular file (a pipe), left out",
                        tmp_path / "live.mp3": f"{tmp_path / 'live.mp3'}: not a regular file (a pipe), left out"}
+
+
+def test_a_journal_line_nested_past_the_parser_is_set_aside_not_a_crash(tmp_path, small_library, tiny_model, caplog):
+    """``json.loads("[" * 100000)`` raises RecursionError, not ValueError: such a line in the
+    journal crashed `tag` and `tag --undo`, and such a row in a JSON-lines table the undo's
+    update of it (a review, 2026-12-05). It is damage, handled as any other."""
+    from genrekit.errors import GenrekitError
+    from genrekit.predict.library import _update_table, undo_tags
+
+    out = tmp_path / "tags.jsonl"
+    journal = tmp_path / "tags.jsonl.journal.jsonl"
+    tag_library(small_library, tiny_model, out, jobs=1, progress=False)
+    deep = b"[" * 100000 + b"\n"
+    with open(journal, "ab") as handle:
+        handle.write(deep)
+    assert len(read_journal(journal)) == 2 and "damaged line 3 left out" in caplog.text
+    assert journal.with_name(journal.name + ".damaged").read_bytes() == deep
+    with open(journal, "ab") as handle:
+        handle.write(deep)
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    with open(journal, "ab") as handle:
+        handle.write(deep)
+    assert undo_tags(out).files == []  # nothing written, nothing to put back; no crash
+    with open(out, "ab") as handle:
+        handle.write(deep)
+    with pytest.raises(GenrekitError, match=r"tags.jsonl: line 3 is not JSON \(maximum recursion depth"):
+        _update_table(out, {})

@@ -1306,3 +1306,196 @@ def test_two_writers_of_one_song_take_turns_and_the_second_finds_it_replaced(tmp
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared))
     assert tags_module._song_lock_file(str(path)) is None
     tags_module.replace_safely(str(path), lambda copy: None)
+
+
+def _small_library(tmp_path, originals, names=("tagged.flac", "bare-notag.mp3", "tagged.m4a")):
+    root = tmp_path / "Music"
+    root.mkdir(parents=True)
+    for name in names:
+        shutil.copy(originals / name, root / name)
+    return root, {name: (genre_field(root / name), all_tags(root / name)) for name in names}
+
+
+@pytest.mark.parametrize("by_hash", [True, False], ids=["hash", "path"])
+def test_undo_follows_a_file_moved_or_renamed_after_its_tags_were_written(tmp_path, originals, small_model, by_hash):
+    """A file renamed, and one moved to another folder, after `tag --write-tags`: the next run
+    found them (by content with --hash, as "done by an earlier run"; by path it analysed them
+    again and said "kept"), its table named their new paths, but the undo looked for them at the
+    old ones ("genre tag not read (MutagenError: No such file)", exit 3) and they kept
+    genrekit's genre for good (a review, 2026-12-05). The journal now follows them."""
+    root, before = _small_library(tmp_path, originals)
+    out = tmp_path / "tags.jsonl"
+    hashing = ["--hash"] if by_hash else []
+    tag(root, small_model, out, "--existing", "replace", *hashing)
+    (root / "tagged.flac").rename(root / "renamed.flac")
+    (root / "moved").mkdir()
+    (root / "bare-notag.mp3").rename(root / "moved" / "bare-notag.mp3")
+    again = tag(root, small_model, out, "--existing", "replace", *hashing)
+    assert "2 file(s) whose tags genrekit wrote were found moved" in again.output, again.output
+    assert "3 done by an earlier run" in again.output  # not analysed again, with or without --hash
+    rows = genres_of(out)
+    assert {name: rows[name]["tag_action"] for name in rows} == {"renamed.flac": "written", "bare-notag.mp3": "written",
+                                                                  "tagged.m4a": "written"}
+    assert rows["bare-notag.mp3"]["path"] == str(root / "moved" / "bare-notag.mp3")
+    now = {"tagged.flac": root / "renamed.flac", "bare-notag.mp3": root / "moved" / "bare-notag.mp3",
+           "tagged.m4a": root / "tagged.m4a"}
+
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and "3 restored" in undone.output, undone.output
+    for name, path in now.items():
+        assert (genre_field(path), all_tags(path)) == before[name], name
+        assert own_fields(path) == {}, name
+    rows = genres_of(out)
+    assert {rows[name]["tag_action"] for name in rows} == {"undone"}
+    assert [f.status for f in undo_tags(out).files] == ["already undone"] * 3  # not refused at their new paths
+    third = tag(root, small_model, out, "--existing", "replace", *hashing)  # tagged anew where they are
+    assert "3 done by an earlier run" in third.output and "3 written" in third.output, third.output
+    assert [f.status for f in undo_tags(out).files] == ["restored"] * 3
+    for name, path in now.items():
+        assert (genre_field(path), all_tags(path)) == before[name], name
+
+
+@pytest.mark.parametrize("by_hash", [True, False], ids=["hash", "path"])
+def test_an_undo_follows_a_moved_file_to_the_path_its_table_row_has(tmp_path, originals, small_model, by_hash):
+    """A journal written before moves were followed (or a run that could not tell the file was
+    the one genrekit wrote) has no record of the move, but the table names the new path: the
+    undo puts the tags back there, and records it in the journal and the table."""
+    root, before = _small_library(tmp_path, originals, ("tagged.flac", "tagged-id3v24.mp3"))
+    out = tmp_path / "tags.csv"
+    hashing = ["--hash"] if by_hash else []
+    tag(root, small_model, out, "--existing", "replace", *hashing)
+    (root / "tagged.flac").rename(root / "renamed.flac")
+    tag(root, small_model, out, "--existing", "replace", *hashing)
+    journal = tmp_path / "tags.csv.journal.jsonl"
+    lines = [line for line in journal.read_text().splitlines()
+             if (json.loads(line).get("tag") or {}).get("state") != "moved"]  # as an older genrekit left it
+    journal.write_text("".join(line + "\n" for line in lines))
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and "2 restored" in undone.output, undone.output
+    path = root / "renamed.flac"
+    assert (genre_field(path), all_tags(path)) == before["tagged.flac"] and own_fields(path) == {}
+    import pandas as pd
+
+    row = pd.read_csv(out).set_index("path").loc[str(path)]
+    assert row.tag_action == "undone" and row["mtime_ns"] == path.stat().st_mtime_ns
+    assert any(r["path"] == str(path) and r["tag"]["state"] == "undone" for r in read_journal(journal)[-2:])
+
+
+def test_an_undo_says_a_file_genrekit_wrote_is_missing(tmp_path, originals, small_model):
+    root, before = _small_library(tmp_path, originals, ("tagged.flac", "tagged-id3v24.mp3"))
+    out = tmp_path / "tags.csv"
+    tag(root, small_model, out, "--existing", "replace")
+    (root / "tagged.flac").unlink()
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_PARTIAL, undone.output
+    message = " ".join(undone.output.split())
+    assert f"{root / 'tagged.flac'}: missing (genrekit wrote its tags, and it was moved, renamed or deleted" in message
+    assert "MutagenError" not in message and "1 restored" in message
+    assert genre_field(root / "tagged-id3v24.mp3") == before["tagged-id3v24.mp3"][0]
+
+
+def test_failed_tag_writes_fail_the_run(tmp_path, originals, small_model):
+    """A write that failed (a read-only file; a full disk fails the same way) printed
+    "genre tags: 1 failed" and exited 0. It is a failed input: exit 3, or 1 when no file is left."""
+    root, before = _small_library(tmp_path, originals, ("tagged.flac", "bare.ogg"))
+    (root / "tagged.flac").chmod(0o444)
+    out = tmp_path / "tags.csv"
+    args = ["tag", str(root), "--model", str(small_model), "--out", str(out), "--write-tags", "--jobs", "1",
+            "--existing", "replace"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert "1 failed" in result.output and "1 written" in result.output
+    assert "read-only" in " ".join(result.output.split()).split("file(s) failed")[1]  # listed with the failures
+    assert (genre_field(root / "tagged.flac"), all_tags(root / "tagged.flac")) == before["tagged.flac"]
+
+    root2, _ = _small_library(tmp_path / "all", originals, ("tagged.flac", "bare.ogg"))
+    for path in root2.iterdir():
+        path.chmod(0o444)
+    result = runner.invoke(app, [*args[:1], str(root2), *args[2:4], "--out", str(tmp_path / "all.csv"), *args[6:]])
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "2 failed" in result.output
+    dry = runner.invoke(app, [*args[:1], str(root2), *args[2:4], "--out", str(tmp_path / "dry.csv"), *args[6:],
+                              "--dry-run"])
+    assert dry.exit_code == EXIT_OK and "2 would fail" in dry.output, dry.output  # a preview writes nothing
+
+
+def _gnre_m4a(tmp_path, originals, genre_number=9):
+    """tagged.m4a with its genre as iTunes' numbered ``gnre`` atom (9: Jazz), as stored."""
+    song = tmp_path / "itunes.m4a"
+    shutil.copy(originals / "tagged.m4a", song)
+    tagged = mutagen.File(song)
+    tagged.tags["\xa9gen"] = ["ab"]  # a text atom the size of a gnre atom, then replaced byte for byte
+    tagged.save()
+    text = b"\xa9gen\x00\x00\x00\x12data\x00\x00\x00\x01\x00\x00\x00\x00ab"
+    data = song.read_bytes()
+    assert data.count(text) == 1
+    song.write_bytes(data.replace(text, b"gnre\x00\x00\x00\x12data" + bytes(8) + genre_number.to_bytes(2, "big")))
+    return song
+
+
+def _genre_atoms(path):
+    from mutagen.mp4 import Atoms
+
+    with open(path, "rb") as handle:
+        ilst = Atoms(handle).path(b"moov", b"udta", b"meta", b"ilst")[-1]
+        return sorted((atom.name, atom.read(handle)[1]) for atom in ilst.children)
+
+
+def test_an_itunes_numbered_genre_is_put_back_as_it_was(tmp_path, originals):
+    """mutagen reads an m4a's ``gnre`` atom (a genre number) as ``©gen`` and saves ``©gen``
+    text: an undo put ``©gen ['Jazz']`` back in place of the atom (a review, 2026-12-05)."""
+    song = _gnre_m4a(tmp_path, originals)
+    atoms = _genre_atoms(song)
+    assert genre_field(song) == ["Jazz"] and b"gnre" in dict(atoms)
+    assert write_genre_tag(song, "rock").action == "kept"  # Jazz is the owner's genre
+    results = tmp_path / "tags.csv"
+    _, change = _journalled_write(results, song, "rock")
+    assert change.action == "written" and genre_field(song) == ["rock"] and b"gnre" not in dict(_genre_atoms(song))
+    [undone] = undo_tags(results).files
+    assert (undone.status, undone.old, undone.new) == ("restored", ["rock"], ["Jazz"])
+    assert _genre_atoms(song) == atoms  # the gnre atom as it was, no ©gen text, every other atom as it was
+
+
+def test_a_numbered_genre_beside_a_text_genre_is_refused(tmp_path, originals):
+    """mutagen reads a ``gnre`` and a ``©gen`` atom as one ``©gen`` list, which an undo could
+    not put back apart: such a file is left as it is."""
+    song = tmp_path / "both.m4a"
+    shutil.copy(originals / "tagged.m4a", song)
+    tagged = mutagen.File(song)
+    tagged.tags["\xa9gen"] = ["ab"]
+    tagged.tags["\xa9nam"] = ["cd"]
+    tagged.save()
+    data = song.read_bytes()
+    text, title = (b"%s\x00\x00\x00\x12data\x00\x00\x00\x01\x00\x00\x00\x00%s" % pair
+                   for pair in ((b"\xa9gen", b"ab"), (b"\xa9nam", b"cd")))
+    assert data.count(text) == 1 and data.count(title) == 1
+    data = data.replace(text, b"gnre\x00\x00\x00\x12data" + bytes(8) + (9).to_bytes(2, "big"))
+    song.write_bytes(data.replace(title, b"\xa9gen" + title[4:]))  # the title atom renamed: a text genre "cd"
+    assert sorted(genre_field(song)) == ["Jazz", "cd"]
+    before = song.read_bytes()
+    change = write_genre_tag(song, "rock", existing="replace")
+    assert change.action == "failed" and "'gnre' (numbered genre) atom beside a '\xa9gen' one" in change.error, change
+    assert song.read_bytes() == before
+
+
+def test_replace_says_a_genre_outside_the_tag_genrekit_writes_stays(tmp_path, clip):
+    """--existing replace on a WAV whose RIFF INFO says IGNR=Baroque printed "genre (none) ->
+    classical (set)", and the file held two genres: the INFO one is now shown as the old genre,
+    and the change says it stays there."""
+    from mutagen.apev2 import APEv2
+
+    y, sr = sf.read(clip, dtype="float32")
+    wav, mp3 = tmp_path / "info.wav", tmp_path / "ape.mp3"
+    with sf.SoundFile(wav, "w", sr, 1) as song:
+        song.genre = "Baroque"
+        song.write(y[: 2 * sr])
+    sf.write(mp3, y[: 2 * sr], sr, format="MP3")
+    ape = APEv2()
+    ape["Genre"] = "Blues"
+    ape.save(mp3)
+    for path, where, genre in ((wav, "RIFF INFO chunk (IGNR)", "Baroque"), (mp3, "APEv2 tag", "Blues")):
+        change = write_genre_tag(path, "classical", existing="replace")
+        assert change.action == "written" and change.old == genre, change
+        assert change.note == f"its {where} still says {genre!r}: genrekit writes only its ID3v2.4 tag, " \
+                              "and players may show either"
+        assert change.old_values is None and genre_field(path) == ["classical"]  # undo removes the field it added

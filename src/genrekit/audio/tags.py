@@ -70,6 +70,8 @@ SEPARATOR = "; "
 # that genres the owner edited since are known to be the owner's (see genres_by_genrekit())
 PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE", "GENRES")
 MP4_FREEFORM = "----:org.genrekit:"
+# an MP4's iTunes genre number, as a field of GenreField.fields: its atoms as stored (base64)
+MP4_GNRE = "gnre"
 
 
 # what players and taggers write where the genre is not known: not a genre
@@ -190,7 +192,10 @@ class GenreField:
     empty list or empty strings are kept as they are); ``genres`` is what players show as the
     file's genres (an ID3 ``(17)`` reference as ``Rock``, an ID3v1 genre when ID3v2 has none);
     ``own`` holds genrekit's provenance fields (:data:`PROVENANCE`) exactly, None where absent;
-    ``version`` is the ID3v2 tag's minor version (3 or 4; None: no ID3v2 tag or not ID3).
+    ``version`` is the ID3v2 tag's minor version (3 or 4; None: no ID3v2 tag or not ID3);
+    ``gnre`` an MP4's iTunes ``gnre`` atoms (a numbered genre, which mutagen reads as ``©gen``
+    and saves as ``©gen`` text), each as stored, base64 (None: none): a write that replaces
+    them records them, so its undo puts the atoms back, not ``©gen`` text.
     """
 
     format: str  # "ID3v2.3", "ID3v2.4", "Vorbis comment", "MP4"
@@ -200,6 +205,7 @@ class GenreField:
     has_tags: bool  # the file has a tag block at all (ID3v2, Vorbis comment, MP4 ilst)
     own: dict[str, list[str] | None] = dc_field(default_factory=dict)
     version: int | None = None
+    gnre: list[str] | None = None
 
     @property
     def family(self) -> str:
@@ -208,8 +214,9 @@ class GenreField:
 
     @property
     def fields(self) -> dict[str, list[str] | None]:
-        """Every field genrekit may touch, name -> exact values (None: absent)."""
-        return {self.field: self.values, **self.own}
+        """Every field genrekit may touch, name -> exact values (None: absent); an MP4's
+        ``gnre`` atoms (:attr:`gnre`) where it has them."""
+        return {self.field: self.values, **({MP4_GNRE: self.gnre} if self.gnre is not None else {}), **self.own}
 
 
 @dataclass
@@ -224,7 +231,9 @@ class TagChange:
     field the change touches (the genre field and genrekit's own), name -> ``{"old", "new"}``;
     ``id3_version`` ``{"old", "new"}`` when the change converts an ID3v2 tag to another
     version, with ``id3_tag`` the whole tag before it (base64), since a conversion touches
-    every frame.
+    every frame. ``note`` says what a write leaves that players may show too: with
+    ``existing`` replace, a genre in a tag genrekit does not write (a WAV's RIFF ``INFO/IGNR``,
+    an MP3's APEv2 ``Genre``), which is then ``old``.
     """
 
     path: str
@@ -242,6 +251,7 @@ class TagChange:
     fields: dict[str, dict] = dc_field(default_factory=dict)
     id3_version: dict[str, int] | None = None
     id3_tag: str | None = None
+    note: str | None = None
 
 
 def _show(values: list[str] | None) -> str | None:
@@ -292,6 +302,29 @@ def _freeform(values) -> list[str]:
     return [bytes(v).decode("utf-8", errors="replace") for v in values]
 
 
+def _mp4_genre_atoms(path: str) -> tuple[int, list[bytes]]:
+    """An MP4's genre atoms as stored: how many ``©gen`` (text) atoms its ``ilst`` holds, and
+    each ``gnre`` (iTunes' genre number) atom's data, in order. mutagen reads both as ``©gen``."""
+    from mutagen.mp4 import Atoms
+
+    with open(path, "rb") as handle:
+        atoms = Atoms(handle)
+        try:
+            ilst = atoms.path(b"moov", b"udta", b"meta", b"ilst")[-1]
+        except KeyError:
+            return 0, []
+        texts, numbers = 0, []
+        for atom in ilst.children:
+            if atom.name == b"\xa9gen":
+                texts += 1
+            elif atom.name == b"gnre":
+                whole, data = atom.read(handle)
+                if not whole:
+                    raise GenrekitError(f"{path}: expected a whole 'gnre' atom, found one cut short")
+                numbers.append(data)
+    return texts, numbers
+
+
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True) -> GenreField:
     """The genre field, and genrekit's own fields, of a taggable file (``TAGGABLE``) as they
     are now; ``suffix``: the format's, when the name has another (a temporary copy).
@@ -323,7 +356,9 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
         for name in PROVENANCE:
             key = provenance_key("MP4", name)
             own[key] = _freeform(tags[key]) if tags is not None and key in tags else None
-        return GenreField("MP4", "\xa9gen", values, list(values or []), tags is not None, own)
+        # mutagen reads a gnre atom as ©gen: only then can the file have one it read
+        gnre = [base64.b64encode(atom).decode("ascii") for atom in _mp4_genre_atoms(path)[1]] if values else []
+        return GenreField("MP4", "\xa9gen", values, list(values or []), tags is not None, own, gnre=gnre or None)
     values = tags.get("genre") if tags is not None else None  # Vorbis: any case of GENRE
     own = {}
     for name in PROVENANCE:
@@ -524,14 +559,19 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
         change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to change it)")
         return change
-    elsewhere = _genre_elsewhere(path) if existing != "replace" and not has_genre else None
+    elsewhere = _genre_elsewhere(path) if not has_genre else None
     if elsewhere is not None and existing == "keep":  # players show it: ours beside it would not keep it
         change.action, change.old = "kept", elsewhere[1]
         change.reason = (f"has genre {elsewhere[1]!r} in its {elsewhere[0]}, kept (--existing keep; ours: {shown}; "
                          "--existing replace or append to add ours to its "
                          f"{field.format} tag)")
         return change
-    if elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
+    stays = None
+    if elsewhere is not None and existing == "replace":  # ours in the tag genrekit writes; the other keeps its own
+        change.old = elsewhere[1]
+        stays = (f"its {elsewhere[0]} still says {elsewhere[1]!r}: genrekit writes only its {field.format} tag, "
+                 "and players may show either")
+    elif elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
         field, has_genre, change.old = dataclass_replace(field, genres=[elsewhere[1]]), True, elsewhere[1]
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
     ours = list(dict.fromkeys(g for g in genres if g.strip().casefold() not in theirs))
@@ -552,6 +592,8 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
         change.action, change.reason = "unchanged", f"has genre {shown!r} already"
         return change
     fields = {field.field: {"old": field.values, "new": new}}
+    if field.gnre is not None:  # saving ©gen drops them: recorded, so an undo puts the atoms back
+        fields[MP4_GNRE] = {"old": field.gnre, "new": None}
     for name, value in (provenance or {}).items():
         key = provenance_key(field.family, name)
         fields[key] = {"old": field.own.get(key), "new": [value]}
@@ -559,7 +601,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
         key = provenance_key(field.family, "GENRES")
         fields[key] = {"old": field.own.get(key), "new": ["; ".join(new)]}
     change.new, change.new_values, change.action = _show(new), new, "write"
-    change.fields = fields
+    change.fields, change.note = fields, stays
     if converting:
         change.id3_version = {"old": field.version, "new": version}
         change.id3_tag = base64.b64encode(_id3_block(path, Path(path).suffix.lower())).decode("ascii")
@@ -744,9 +786,23 @@ def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: boo
         if all(v is None for v in values.values()):
             return
         audio.add_tags()
+    numbers = values.get(MP4_GNRE) if mp4 else None
+    if numbers is not None:  # an undo: the gnre atoms as stored, which mutagen reads as the ©gen values
+        if "\xa9gen" not in values:
+            raise GenrekitError("expected the genre field '\xa9gen' to be put back with its 'gnre' atoms, found "
+                                f"only {', '.join(values)}")
+        if not isinstance(getattr(audio.tags, "_failed_atoms", None), dict):
+            raise GenrekitError("mutagen no longer writes back atoms it keeps aside, as genrekit puts 'gnre' atoms "
+                                "back; install the mutagen of constraints.txt")
     for key, new in values.items():
         if mp4:
-            if new is None:
+            if key == MP4_GNRE:  # mutagen saves no gnre atom of its own: those it kept aside, as they were
+                audio.tags._failed_atoms.pop(key, None)
+                if new is not None:
+                    audio.tags._failed_atoms[key] = [base64.b64decode(atom) for atom in new]
+            elif key == "\xa9gen" and numbers is not None:
+                audio.tags.pop(key, None)  # the gnre atoms hold the genre; ©gen text beside them would repeat it
+            elif new is None:
                 audio.tags.pop(key, None)
             elif key.startswith(MP4_FREEFORM):
                 audio.tags[key] = [MP4FreeForm(v.encode("utf-8"), dataformat=AtomDataType.UTF8) for v in new]
@@ -754,7 +810,8 @@ def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: boo
                 audio.tags[key] = list(new)
         else:
             _set_vorbis(audio.tags, key, new)
-    if remove_empty and not audio.tags.keys() and (mp4 or isinstance(audio, FLAC)):
+    if remove_empty and not audio.tags.keys() and not getattr(audio.tags, "_failed_atoms", None) and (
+            mp4 or isinstance(audio, FLAC)):
         audio.delete()  # the tag block genrekit added, removed again
         return
     audio.save()
@@ -917,11 +974,16 @@ def _vorbis_loss(raw: bytes) -> list[str]:
 def _mp4_loss(path: str) -> list[str]:
     """The genre atoms of an MP4 file mutagen could not read (text that is not UTF-8, an odd
     data type): it keeps them aside and drops them when a ``©gen`` is saved, so genrekit would
-    neither see the owner's genre nor be able to put it back."""
+    neither see the owner's genre nor be able to put it back. Also ``gnre`` atoms beside a
+    ``©gen`` one: mutagen reads them as one ``©gen`` list, which an undo could not split again."""
     from mutagen.mp4 import MP4
 
     failed = getattr(MP4(path).tags, "_failed_atoms", None) or {}
-    return [f"an unreadable {key!r} atom" for key in failed if key in ("\xa9gen", "gnre")]
+    problems = [f"an unreadable {key!r} atom" for key in failed if key in ("\xa9gen", "gnre")]
+    texts, numbers = _mp4_genre_atoms(path)
+    if texts and numbers:  # mutagen reads them as one ©gen: an undo could not put them back apart
+        problems.append("a 'gnre' (numbered genre) atom beside a '\xa9gen' one")
+    return problems
 
 
 def _refuse_lossy(path: str, suffix: str, shown: str) -> None:

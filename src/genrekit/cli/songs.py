@@ -261,8 +261,9 @@ def tag(
             err_console.print(f"[yellow]tag:[/] {escape(line_shown(change.error))}", highlight=False)
         elif change.action in ("written", "would write"):
             verb = "would set" if change.action == "would write" else "set"
-            out_console.print(line_shown(f"{change.path}: genre {change.old or '(none)'} -> {change.new}") + f" ({verb})",
-                              highlight=False, markup=False)
+            note = f"; {change.note}" if change.note else ""  # a genre another tag keeps (--existing replace)
+            out_console.print(line_shown(f"{change.path}: genre {change.old or '(none)'} -> {change.new}")
+                              + f" ({verb}{line_shown(note)})", highlight=False, markup=False)
         elif change.action == "kept":
             out_console.print(line_shown(f"{change.path}: genre {change.old}") + " kept (--existing keep)", highlight=False,
                               markup=False)
@@ -292,6 +293,10 @@ def tag(
                       f"now; {summary.seconds:.1f} s -> {summary.results}", markup=False)
     if summary.tag_actions:
         out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
+    if summary.n_moved:
+        out_console.print(f"{summary.n_moved} file(s) whose tags genrekit wrote were found moved or renamed; "
+                          f"{summary.results}'s journal follows them (tag --undo finds them there)", markup=False,
+                          highlight=False)
     if summary.n_written_before:
         out_console.print(f"{summary.n_written_before} file(s) whose tags an earlier run wrote with other options are "
                           f"left as it wrote them; to tag them with these: genrekit tag --undo {summary.results}, then "
@@ -313,7 +318,9 @@ def tag(
             out_console.print(f"  - {line_shown(item.path)}: tagged {line_shown('; '.join(item.owner_genres))}, model says "
                               f"{item.model_genre} ({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True,
                               markup=False)
-    _finish(summary.n_tagged, summary.failures)  # n_tagged: every file of the table with a genre, earlier runs too
+    # n_tagged: every file of the table with a genre, earlier runs too; a failed tag write (read-only,
+    # a full disk) fails its file as a failed prediction does: exit 3, or 1 when no file is left
+    _finish(summary.n_tagged - len(summary.tag_failures), summary.failures | summary.tag_failures)
 
 
 def _undo_tags(results: Path) -> None:

@@ -114,8 +114,16 @@ class LibrarySummary:
     n_written_before : int
         With ``write_tags``: files whose tags an earlier run wrote with other options, which
         this run leaves as they are (:func:`undo_tags` first to tag them anew).
+    tag_failures : dict[str, str]
+        This run's tag writes that failed (``tag_action`` ``failed``; not in a dry run, and not
+        for a format genrekit does not tag): path -> reason. The file was predicted (its row
+        has no ``error``) and left as it was.
+    n_moved : int
+        Files whose tags genrekit wrote that this run found moved or renamed (by content with
+        ``use_hash``, else by size, mtime and the fields genrekit wrote, their old path gone):
+        their journal follows them, so :func:`undo_tags` puts their tags back where they are.
     partial : bool
-        Whether any row failed.
+        Whether any row failed, or any of this run's tag writes.
     """
 
     results: Path
@@ -131,10 +139,12 @@ class LibrarySummary:
     disagreements_path: Path | None = None
     unknown: list[str] = field(default_factory=list)  # files without a genre of their own whose answer is unknown
     n_written_before: int = 0  # with write_tags: files an earlier run wrote with other options, left as they are
+    tag_failures: dict[str, str] = field(default_factory=dict)  # this run's failed tag writes: path -> reason
+    n_moved: int = 0  # files genrekit wrote found at a new path, their journal records following them
 
     @property
     def partial(self) -> bool:
-        return bool(self.failures)
+        return bool(self.failures or self.tag_failures)
 
     def frame(self):
         """The results table as a DataFrame, one row per file (a file name that is not UTF-8
@@ -293,7 +303,7 @@ def tag_line(record: dict) -> bool:
 def undo_line(record: dict) -> bool:
     """Whether an undo's progress line is a whole record."""
     return (isinstance(record.get("path"), str) and isinstance(record.get("write"), dict)
-            and isinstance(record.get("state"), str))
+            and isinstance(record.get("state"), str) and isinstance(record.get("written_at", ""), str))
 
 
 def read_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_line) -> list[dict]:
@@ -321,7 +331,7 @@ def read_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_li
     for number, line in enumerate(lines, start=1):
         try:
             record = json.loads(line)
-        except ValueError:  # not JSON, or not UTF-8
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past what Python's parser takes
             record = None
         if isinstance(record, dict) and whole(record):
             records.append(record)
@@ -670,6 +680,86 @@ def _decide_tag_again(record: dict, existing: str) -> bool:
     return action not in ("written", "unchanged") and not (action == "kept" and existing == "keep")
 
 
+def _analysis_prefix(record: dict) -> tuple[str, str]:
+    """A journal record's key in two: the model and the analysis options the file was predicted
+    with (``<model>|skip=5``), and what identifies the file (``|sha256:…``, or ``|<path>|<size>|<mtime>``)."""
+    prefix = record.get("model") or ""
+    rest = record["key"][len(prefix):] if record["key"].startswith(prefix) else ""
+    while rest.startswith(_OPTION_TOKENS) and "|" in rest[1:]:  # the analysis options, kept
+        token = rest[: rest.index("|", 1)]
+        prefix, rest = prefix + token, rest[len(token):]
+    return prefix, rest
+
+
+def _holds_write(path: str, entry: dict) -> bool:
+    """Whether the fields of the file at ``path`` hold what the tag write ``entry`` left: the
+    genres and genrekit's own fields (its model, confidence and date among them)."""
+    from genrekit.audio import tags
+
+    try:
+        now = tags.read_genre_field(path)
+    except Exception:  # mutagen raises many types (or is not installed): not known to be that file
+        return False
+    return all(now.fields.get(name) == values["new"] for name, values in entry["fields"].items())
+
+
+class _Moves:
+    """The files whose tags genrekit wrote, by the real path they were written at, so that a run
+    finding one at another path (moved or renamed; its old path gone) records it there."""
+
+    def __init__(self, records: list[dict]):
+        self.records = list(records)  # as the journal holds them before this run
+        self.claimed: set[str] = set()  # old paths followed by this run (a copy of the content is no move)
+        self._writes: dict[str, list[dict]] | None = None
+        self._gone: dict[tuple[int, int], list[str]] | None = None
+
+    @property
+    def writes(self) -> dict[str, list[dict]]:
+        """:func:`_tag_writes` of the journal (read once, when a run first needs it)."""
+        if self._writes is None:
+            self._writes = _tag_writes(self.records)
+        return self._writes
+
+    def _gone_by_stat(self) -> dict[tuple[int, int], list[str]]:
+        """(size, mtime_ns) after genrekit's last write -> the real paths, gone now, it wrote them at."""
+        if self._gone is None:
+            self._gone = {}
+            for real, entries in self.writes.items():
+                last = entries[-1] if entries else None
+                if last and last["state"] == "written" and last["after"] and not os.path.exists(last["path"]):
+                    self._gone.setdefault((last["after"]["size"], last["after"]["mtime_ns"]), []).append(real)
+        return self._gone
+
+    def record_here(self, path: str, record: dict | None, file_key: str, size: int, mtime_ns: int) -> dict | None:
+        """A journal record saying the file at ``path`` is one genrekit wrote at another path,
+        now gone: ``record``'s (the journal's record of its key: the same content with --hash),
+        else one whose last write left this size, mtime and these fields. Keyed with the model
+        and options it was predicted with and ``file_key`` (how this run identifies the file); its
+        ``tag`` ``{"state": "moved", "from": the old path}``, which :func:`_tag_writes` follows.
+        None: no such file."""
+        if record is not None and record["path"] == path:  # the common case: a file done before, where it was
+            return None
+        real, old = os.path.realpath(path), None
+        if record is not None:
+            found = os.path.realpath(record["path"])
+            if (found != real and found not in self.claimed and self.writes.get(found)
+                    and not os.path.exists(record["path"])):
+                old = found
+        else:
+            old = next((found for found in self._gone_by_stat().get((size, mtime_ns), ())
+                        if found != real and found not in self.claimed and _holds_write(path, self.writes[found][-1])),
+                       None)
+        if old is None:
+            return None
+        self.claimed.add(old)
+        base = record if record is not None else next(r for r in reversed(self.records)
+                                                      if os.path.realpath(r["path"]) == old)
+        tag = base.get("tag") or {}
+        return base | {"path": path, "key": _analysis_prefix(base)[0] + file_key, "size": size, "mtime_ns": mtime_ns,
+                       "tag": {"state": "moved", "from": base["path"]}
+                       | ({"options": tag["options"]} if "options" in tag else {})}
+
+
 def tag_library(
     root: str | os.PathLike,
     model_path: str | os.PathLike,
@@ -752,7 +842,7 @@ def tag_library(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from genrekit.audio.tags import EXISTING
+    from genrekit.audio.tags import EXISTING, TAGGABLE
 
     check_min_confidence(min_confidence)
     if write_tags:
@@ -804,6 +894,7 @@ def tag_library(
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
         todo, retag, failures_before, written_before = [], [], 0, 0
+        moves, moved = _Moves(records), []
         for path in files:
             try:
                 key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
@@ -813,6 +904,16 @@ def tag_library(
                                                 error=f"{path}: cannot be read ({exc})")))
                 failures_before += 1
             else:
+                # a file genrekit wrote, moved or renamed since: its journal follows it (undo finds it there)
+                here = None if remote.is_url(path) else moves.record_here(str(path), latest.get(key) if key in done
+                                                                          else None, key[len(analysed_as):], size,
+                                                                          mtime_ns)
+                if here is not None:
+                    moved.append(here)
+                    records.append(here)
+                    if here["key"] == key:  # predicted with this model and these options: done
+                        latest[key] = here
+                        done.add(key)
                 if key not in done:
                     todo.append([str(path), key, size, mtime_ns, identity])
                 elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
@@ -828,6 +929,7 @@ def tag_library(
 
             runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
         actions: Counter = Counter()
+        tag_failures: dict[str, str] = {}
 
         def rekey(path: str) -> tuple[str, int, int]:
             return _key(Path(path), use_hash, analysed_as)
@@ -838,6 +940,8 @@ def tag_library(
             if write_tags and record["error"] is None:
                 change = _set_tag(record, handle, options, rekey)
                 actions[record["tag_action"]] += 1
+                if record["tag_action"] == "failed" and not dry_run and Path(record["path"]).suffix.lower() in TAGGABLE:
+                    tag_failures[record["path"]] = record["tag_error"]  # a format genrekit does not tag is no failure
                 if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
                     current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
             append_record(handle, record)  # journalled before anyone is told: a failing callback loses no record
@@ -847,6 +951,8 @@ def tag_library(
 
         with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("tagging", total=len(files), completed=n_before)
+            for record in moved:  # before anything else: a run killed later still knows where they went
+                append_record(handle, record)
             for record in retag:  # predicted before; only the tag is decided now
                 finish(dict(record))
             if todo:
@@ -876,7 +982,7 @@ def tag_library(
         return LibrarySummary(results=results, n_files=len(table), n_done_before=n_before,
                               n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                               failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
-                              n_written_before=written_before,
+                              n_written_before=written_before, tag_failures=tag_failures, n_moved=len(moved),
                               disagreements=disagreements, disagreements_path=disagreements_path,
                               unknown=[r["path"] for r in table
                                        if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
@@ -925,20 +1031,102 @@ class UndoSummary:
 def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
     """Every tag write a journal records, per file (by its real path) in the order made: the
     ``writing`` line (made before the write) completed by its ``written`` line, or left alone
-    by a run killed in between; failed writes (nothing changed) are left out."""
+    by a run killed in between; failed writes (nothing changed) are left out. A file found
+    moved (a ``moved`` line, :class:`_Moves`) takes its writes along: each then has the path the
+    file is at now, and ``written_at``, the one it was written at."""
     writes: dict[str, list[dict]] = {}
-    for record in records:
+    for number, record in enumerate(records):
         tag = record.get("tag")
+        if isinstance(tag, dict) and tag.get("state") == "moved" and isinstance(tag.get("from"), str):
+            _relocate(writes, tag["from"], record["path"])
+            continue
         if not tag or tag.get("state") not in ("writing", "written", "failed"):
             continue
         entries = writes.setdefault(os.path.realpath(record["path"]), [])
-        entry = tag | {"path": record["path"]}
+        entry = tag | {"path": record["path"], "line": number}
         if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
                 and entries[-1]["before"] == tag["before"]):
             entries[-1] = entries[-1] | entry | {"path": entries[-1]["path"]}  # the writing line's id3_tag kept
         else:
             entries.append(entry)
     return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
+
+
+def _relocate(writes: dict[str, list[dict]], old: str, new: str) -> None:
+    """Move the writes recorded at ``old`` (:func:`_tag_writes`) to the file's new path ``new``,
+    in the order they were made among any recorded there."""
+    source, target = os.path.realpath(old), os.path.realpath(new)
+    if source == target or not writes.get(source):
+        return
+    moving = [entry | {"path": new, "written_at": _written_at(entry)} for entry in writes.pop(source)]
+    writes[target] = sorted(writes.get(target, []) + moving, key=lambda entry: entry.get("line", 0))
+
+
+def _written_at(entry: dict) -> str:
+    """The path a write was made at (the file may have moved since): how an undo's progress lines find it."""
+    return entry.get("written_at", entry["path"])
+
+
+def _table_locations(results: Path) -> list[tuple[str, str, int, int]]:
+    """``(path, key, size, mtime_ns)`` of each row of a results table; [] where it cannot be
+    read (an undo goes on without it: it only says where moved files went)."""
+    import csv
+
+    rows: list = []
+    try:
+        if results.suffix == ".jsonl":
+            for line in results.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except (ValueError, RecursionError):
+                    continue
+        elif results.suffix == ".csv":
+            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+                rows = [{k: from_spreadsheet_cell(v) if k in ("path", "key") and isinstance(v, str) else v
+                         for k, v in row.items()} for row in csv.DictReader(handle)]
+        elif results.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(results, columns=["path", "key", "size", "mtime_ns"]).to_pylist()
+    except Exception as exc:  # csv, pyarrow and the file system raise many types
+        logger.warning("%s: not read for the new paths of moved files (%s: %s)", results, type(exc).__name__, exc)
+        return []
+    found = []
+    for row in rows:
+        try:
+            found.append((row["path"], row["key"], int(row["size"]), int(row["mtime_ns"])))
+        except (TypeError, KeyError, ValueError):
+            continue
+    return [row for row in found if isinstance(row[0], str) and isinstance(row[1], str)]
+
+
+def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[dict]) -> dict[str, str]:
+    """Follow files genrekit wrote whose path is gone to the path their row of the results table
+    has now (a run before moves were journalled, or one that could not recognise the file): the
+    row keyed as the file's record was after the write (its content, with --hash), or with
+    the size and mtime the write left, whose file holds the fields genrekit wrote. A file is
+    followed only where exactly one row is such. Returns new real path -> old real path."""
+    gone = {real: entries[-1] for real, entries in writes.items()
+            if entries and entries[-1]["state"] == "written" and entries[-1]["after"]
+            and not os.path.exists(entries[-1]["path"])}
+    if not gone:
+        return {}
+    rows = _table_locations(results)
+    keys: dict[str, set[str]] = {}
+    for record in records:
+        keys.setdefault(os.path.realpath(record["path"]), set()).add(record["key"])
+    followed = {}
+    for old, last in gone.items():
+        after = (last["after"]["size"], last["after"]["mtime_ns"])
+        candidates = {os.path.realpath(path): path for path, key, size, mtime_ns in rows
+                      if key in keys.get(old, ()) or (size, mtime_ns) == after}
+        candidates = {real: path for real, path in candidates.items()
+                      if real != old and real not in writes and os.path.exists(path) and _holds_write(path, last)}
+        if len(candidates) == 1:
+            [(real, path)] = candidates.items()
+            _relocate(writes, last["path"], path)
+            followed[real] = old
+    return followed
 
 
 def _chain(entries: list[dict]) -> list[dict]:
@@ -986,7 +1174,7 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     newest = True
     while entries:
         last = entries[-1]
-        undoing = earlier.get(_progress_key(path, _write_of(last)))  # an earlier undo of it: it was made
+        undoing = earlier.get(_progress_key(_written_at(last), _write_of(last)))  # an earlier undo of it: it was made
         if last["after"] is None and undoing is None and _never_made(last):
             entries = entries[:-1]
             continue
@@ -1064,7 +1252,9 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     write = _write_of(last)
     line = {"path": path, "write": write, "field": name, "old": ours[name], "new": target[name],
             "fields": {n: {"old": ours[n], "new": target[n]} for n in target}}
-    previous = earlier.get(_progress_key(path, write))
+    if _written_at(last) != path:  # moved since: its progress lines are found by the path it was written at
+        line["written_at"] = _written_at(last)
+    previous = earlier.get(_progress_key(_written_at(last), write))
     if id3_tag == "":
         reason = (f"{path}: a write converted its ID3v2 version, and the journal line holding the tag as it was "
                   "is damaged (see the journal's .damaged copy); left as it is")
@@ -1073,6 +1263,12 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
                           ours[name], target[name], previous.get("after"), write, line["fields"]), False
+    if not os.path.exists(path):
+        reason = (f"{path}: missing (genrekit wrote its tags, and it was moved, renamed or deleted since); nothing "
+                  "put back. A file moved within the library: `genrekit tag LIBRARY` with this results table as "
+                  "--out (no --write-tags needed) records where it went, and --undo then puts its tags back there")
+        append_record(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     try:
         now = tags.read_genre_field(path)
     except Exception as exc:  # gone, or no longer a taggable file
@@ -1122,7 +1318,8 @@ def _own_fields_only(path: str, handle, line: dict, ours: dict, target: dict, fo
     from genrekit.audio import tags
 
     reason = f"{path}: the owner's genre {found[name]!r} replaced genrekit's {ours[name]!r}; kept"
-    mine = {n: target[n] for n in target if n != name and found[n] == ours[n]}
+    # genrekit's own fields; an MP4's gnre atoms are the genre, which stays the owner's
+    mine = {n: target[n] for n in target if n not in (name, tags.MP4_GNRE) and found[n] == ours[n]}
     if not mine:
         return UndoRecord(path, "refused", reason, name, found[name], found[name])
     append_record(handle, line | {"state": "restoring", "fields_only": sorted(mine)})
@@ -1149,7 +1346,10 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     run's journal, so a later ``genrekit tag`` run with this table neither predicts it again nor
     takes its tags for genrekit's (with ``--write-tags`` its tags are decided again). The undo journals its own progress in
     ``<results>.undo.jsonl``, each file before and after its write, so an interrupted undo is
-    resumed by running it again, and a file already put back is not touched again.
+    resumed by running it again, and a file already put back is not touched again. A file
+    moved or renamed since its write is undone where it is now: where a later ``genrekit tag``
+    run found it (its journal's ``moved`` line), else where its row of the results table
+    says (:func:`_moves_in_table`); one found nowhere is refused as missing.
     on_file : called with each file's :class:`UndoRecord` as it is done
     """
     from genrekit.audio.tags import require_mutagen
@@ -1162,12 +1362,14 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
                              f"journal {journal.name} beside it; found no journal")
     with _results_lock(results):  # a tag run appending to the journal is done first
-        writes = _tag_writes(read_journal(journal))
+        records = read_journal(journal)
+        writes = _tag_writes(records)
+        moved_from = _moves_in_table(results, writes, records)  # journals from before moves were recorded
         progress = results.with_name(results.name + ".undo.jsonl")
         lines = read_journal(progress, undo_line)
         with atomic_path(progress, durable=True) as temporary:  # without a torn last line, before appending to it
             temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
-        earlier = {_progress_key(r["path"], r["write"]): r for r in lines}
+        earlier = {_progress_key(r.get("written_at", r["path"]), r["write"]): r for r in lines}
         files = []
         with open(progress, "a", encoding="utf-8") as handle:
             for real in sorted(writes):
@@ -1177,18 +1379,15 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
                 files.append(outcome)
                 if on_file is not None:
                     on_file(outcome)
-        _record_undo(results, journal, [f for f in files if f.status in ("restored", "already undone") and f.after])
+        _record_undo(results, journal, [f for f in files if f.status in ("restored", "already undone") and f.after],
+                     moved_from)
         return UndoSummary(results=results, progress=progress, files=files, seconds=time.perf_counter() - started)
 
 
 def _undone_record(record: dict, undone: UndoRecord) -> dict:
     """A file's journal record after an undo: keyed as the file is now (its key's kind, path or
     content, kept), its tag columns saying what the undo did."""
-    prefix = record["model"]
-    rest = record["key"][len(prefix):] if record["key"].startswith(prefix) else ""
-    while rest.startswith(_OPTION_TOKENS):  # the analysis options the file was predicted with, kept
-        token = rest[: rest.index("|", 1)]
-        prefix, rest = prefix + token, rest[len(token):]
+    prefix, rest = _analysis_prefix(record)  # the model and analysis options the file was predicted with, kept
     key, size, mtime_ns = _key(Path(undone.path), rest.startswith("|sha256:"), prefix)
     fields = undone.fields or {}
     return record | {
@@ -1198,10 +1397,13 @@ def _undone_record(record: dict, undone: UndoRecord) -> dict:
                 "after": undone.after}}
 
 
-def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None:
+def _record_undo(results: Path, journal: Path, undone: list[UndoRecord],
+                 moved_from: dict[str, str] | None = None) -> None:
     """Record what an undo put back: in the tag journal (each file keyed again as it is now, so a
     re-run neither predicts it again nor takes its tags for ours) and in the results table's rows
-    (``key``, ``size``, ``mtime_ns`` and the ``tag_*`` columns), rewritten atomically."""
+    (``key``, ``size``, ``mtime_ns`` and the ``tag_*`` columns), rewritten atomically.
+    ``moved_from``: new real path -> old, for files the undo followed by the table
+    (:func:`_moves_in_table`), whose journal record is the old path's."""
     if not undone:
         return
     records, latest = reopen_journal(journal), {}
@@ -1212,6 +1414,8 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord]) -> None
         for outcome in undone:
             real = os.path.realpath(outcome.path)
             record = latest.get(real)
+            if record is None and real in (moved_from or {}) and moved_from[real] in latest:
+                record = latest[moved_from[real]] | {"path": outcome.path}
             try:
                 now = _stat(outcome.path)
             except OSError:  # deleted or moved since: nothing to record for it
@@ -1244,7 +1448,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
                 continue
             try:
                 row = json.loads(line)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # a row nested past what Python's parser takes too
                 raise GenrekitError(f"{results}: line {number} is not JSON ({exc}){unread}") from exc
             if not isinstance(row, dict) or not isinstance(row.get("path"), str):
                 raise GenrekitError(f"{results}: line {number} is not a row with a 'path' (found "
