@@ -254,7 +254,7 @@ def test_files_are_written_on_a_copy_after_the_undo_record_and_a_refused_write_k
     database has the undo record. genrekit's command stores the record first, writes the
     file on a copy that replaces it (a new inode, no copy left), and where the file cannot be
     replaced (a hard link would keep the old tags) says so, and undo keeps its record until
-    the file is put back."""
+    the file is put back (a file never written needs nothing put back)."""
     beet = beets(tmp_path, model)
     beet("import", "-A", str(music))
     song = music / "metal.flac"
@@ -270,12 +270,21 @@ def test_files_are_written_on_a_copy_after_the_undo_record_and_a_refused_write_k
     assert not file_genres(music / "classical.flac")  # the file as it was; the database has the change and its record
     genres = listing(beet)
     assert genres["classical"][1] == "genrekit" and genres.rows["classical"]["genrekit_undo"].startswith("{")
-    result = beet("genrekit", "--undo", fails=True)  # the file still cannot be replaced: its record stays
-    assert "classical.flac: file not written" in result.stderr
+    before = (music / "classical.flac").read_bytes()
+    beet("genrekit", "--undo", "title:classical")  # its file holds what it held before: nothing to write
+    assert listing(beet)["classical"] == ("", "") and (music / "classical.flac").read_bytes() == before
+    link.unlink()
+    beet("genrekit", "title:classical")
+    assert file_genres(music / "classical.flac") == ["classical"]
+    os.link(music / "classical.flac", link)
+    result = beet("genrekit", "--undo", fails=True)  # the file cannot be replaced: its record stays
+    assert "classical.flac: file not written" in result.stderr and "hard link" in result.stderr
     assert listing(beet).rows["classical"]["genrekit_undo"].startswith("{") and not file_genres(song)
+    assert file_genres(music / "classical.flac") == ["classical"]
     link.unlink()
     beet("genrekit", "--undo")
     assert listing(beet).rows["classical"]["genrekit_undo"] == "$genrekit_undo"
+    assert (music / "classical.flac").read_bytes() == before
 
 
 def test_bad_config_is_named(tmp_path, music, model):
@@ -592,3 +601,166 @@ def test_a_file_whose_write_failed_is_written_by_the_next_run_without_predicting
     outcome = plugin.tag_items(list(library.items()), write=True)
     assert not predicted and outcome.counts["set before, now written to the file"] == 1 and not outcome.failed
     assert file_genres(song) == ["metal"] and mutagen.File(song).tags["genrekit_model"]
+
+
+def metal_clip(gtzan_mini):
+    """5 s of a GTZAN metal song [shape=(n,)] and its sample rate."""
+    y, sr = audio.load(next((gtzan_mini / "metal").glob("metal.00000.*")), sr=None)
+    return y[: 5 * sr], sr
+
+
+def genres_of(beet, path: Path) -> str:
+    """The item's genres as beets' database holds them ("; "-joined)."""
+    return beet("ls", "-f", "$genres", f"path:{path}").strip()
+
+
+def test_an_id3_tag_keeps_its_version_and_frames_and_undo_puts_the_mp3s_back_byte_for_byte(tmp_path, gtzan_mini,
+                                                                                           model):
+    """beets' MediaFile saved the whole tag in beets' ID3 version: an ID3v2.3 tag became v2.4, its
+    TYER and TDAT merged into TDRC, and stayed so after the undo, which also left an empty ID3v2.4
+    tag in an mp3 that had none."""
+    from mutagen.id3 import ID3, TDAT, TIT2, TYER, ID3NoHeaderError
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    y, sr = metal_clip(gtzan_mini)
+    for name in ("v23.mp3", "notag.mp3"):
+        sf.write(songs / name, y, sr, format="MP3")
+    tag = ID3()
+    tag.add(TIT2(encoding=1, text=["v23"]))
+    tag.add(TYER(encoding=0, text=["1999"]))
+    tag.add(TDAT(encoding=0, text=["0312"]))
+    tag.save(songs / "v23.mp3", v2_version=3)
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(songs))
+    before = {p.name: p.read_bytes() for p in songs.iterdir()}
+
+    beet("genrekit")
+    v23 = ID3(songs / "v23.mp3", translate=False)
+    assert v23.version[:2] == (2, 3) and "TDRC" not in v23, (v23.version, v23.keys())
+    assert (v23["TYER"].text, v23["TDAT"].text, v23["TIT2"].text) == (["1999"], ["0312"], ["v23"])
+    assert v23["TCON"].text == [genres_of(beet, songs / "v23.mp3")] and v23["TXXX:GENREKIT_MODEL"].text
+    assert ID3(songs / "notag.mp3")["TCON"].text == [genres_of(beet, songs / "notag.mp3")]
+
+    # two genres: one ID3v2.3 value joined by "; ", as genrekit tag writes them, which beets reads as two
+    config = beet.config
+    config.write_text(config.read_text() + "    count: 2\n    min_confidence: 0\n")
+    beet("genrekit", f"path:{songs / 'v23.mp3'}")
+    genres = genres_of(beet, songs / "v23.mp3")
+    v23 = ID3(songs / "v23.mp3", translate=False)
+    assert len(genres.split("; ")) == 2 and v23["TCON"].text == [genres] and v23.version[:2] == (2, 3)
+    assert "1 set before by this model" in beet("genrekit", f"path:{songs / 'v23.mp3'}")  # the file holds them
+
+    beet("genrekit", "--undo")
+    assert {p.name: p.read_bytes() for p in songs.iterdir()} == before  # the v2.3 tag, and no tag, as they were
+    with pytest.raises(ID3NoHeaderError):
+        ID3(songs / "notag.mp3")
+    assert genres_of(beet, songs / "v23.mp3") == genres_of(beet, songs / "notag.mp3") == ""
+
+
+def write_wma(path: Path, y, sr: int) -> Path:
+    """Encode ``y`` [shape=(n,)] as WMA (an ASF file) with PyAV: a format genrekit's tag writer
+    does not know, written through beets' MediaFile."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="asf") as container:
+        stream = container.add_stream("wmav2", rate=sr, layout="mono")
+        stream.bit_rate = 64000
+        for start in range(0, len(y) - 1023, 1024):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[None, start:start + 1024], dtype=np.float32),
+                                               format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = sr, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def ilst_atoms(path: Path) -> list[tuple[bytes, bytes]]:
+    """An m4a's metadata atoms as stored, (name, data), sorted."""
+    from mutagen.mp4 import Atoms
+
+    with open(path, "rb") as handle:
+        ilst = Atoms(handle).path(b"moov", b"udta", b"meta", b"ilst")[-1]
+        return sorted((atom.name, atom.read(handle)[1]) for atom in ilst.children)
+
+
+def test_undo_puts_an_m4a_back_as_it_was_and_removes_the_fields_a_wma_lacked(tmp_path, gtzan_mini, model):
+    """The undo wrote empty values: an m4a kept an empty ©gen atom. An m4a's numbered genre (a
+    ``gnre`` atom, read as ``©gen``) comes back as that atom."""
+    pytest.importorskip("av")
+    from conftest import write_m4a
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    y, sr = metal_clip(gtzan_mini)
+    for name in ("song.m4a", "itunes.m4a"):
+        write_m4a(songs / name, y[None, :].astype("float32"), sr)
+        song = mutagen.File(songs / name)
+        song["\xa9nam"] = [name]
+        song["\xa9gen"] = ["ab"]  # itunes.m4a: replaced by a gnre atom of the same size
+        song.save()
+    song = mutagen.File(songs / "song.m4a")
+    del song["\xa9gen"]
+    song.save()
+    data = (songs / "itunes.m4a").read_bytes()
+    text = b"\xa9gen\x00\x00\x00\x12data\x00\x00\x00\x01\x00\x00\x00\x00ab"
+    assert data.count(text) == 1
+    number = b"gnre\x00\x00\x00\x12data" + bytes(8) + (9).to_bytes(2, "big")  # iTunes' genre 9: Jazz
+    (songs / "itunes.m4a").write_bytes(data.replace(text, number))
+    write_wma(songs / "song.wma", y, sr)
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(songs))
+    assert genres_of(beet, songs / "itunes.m4a") == "Jazz"  # beets reads the number (9) as its genre
+    before = ((songs / "song.m4a").read_bytes(), ilst_atoms(songs / "itunes.m4a"))
+
+    beet("genrekit", "-f")
+    for name in ("song.m4a", "itunes.m4a"):
+        tags = mutagen.File(songs / name).tags
+        assert tags["\xa9gen"] == [genres_of(beet, songs / name)] and tags["----:org.genrekit:MODEL"], name
+    assert b"gnre" not in (songs / "itunes.m4a").read_bytes()
+    assert mutagen.File(songs / "song.wma").tags["WM/Genre"] == [genres_of(beet, songs / "song.wma")]
+
+    beet("genrekit", "--undo")
+    # byte for byte, and the gnre atom as it was (genrekit's own undo puts it back among the atoms, not in its place)
+    assert ((songs / "song.m4a").read_bytes(), ilst_atoms(songs / "itunes.m4a")) == before
+    assert "WM/Genre" not in mutagen.File(songs / "song.wma").tags
+    assert genres_of(beet, songs / "song.m4a") == genres_of(beet, songs / "song.wma") == ""
+    assert genres_of(beet, songs / "itunes.m4a") == "Jazz"
+
+
+def test_an_undo_record_nested_too_deep_for_json_is_not_genrekits(plugin_library):
+    """json.loads raises RecursionError, not ValueError, on '[' * 100000: setting and undoing
+    genres stopped with it."""
+    from beetsplug.genrekit import UNDO_FIELD
+
+    plugin, library = plugin_library
+    mine = next(item for item in library.items() if item.title == "mine")
+    mine[UNDO_FIELD] = "[" * 100_000
+    mine.store()
+    assert plugin.tag_items([mine], write=True).counts["kept (owner's)"] == 1  # the owner's genre, not genrekit's
+    outcome = plugin.undo_items([mine], write=True)
+    assert outcome.counts[f"left (no genrekit record in {UNDO_FIELD})"] == 1 and not outcome.done
+    assert file_genres(Path(mine.filepath)) == ["My Genre"] and list(mine.genres) == ["My Genre"]
+
+
+def test_an_undo_record_without_the_files_fields_removes_genrekits_fields_from_the_file(plugin_library):
+    """A record an older genrekit made does not hold the file's fields as they were: the file
+    gets the genres and provenance put back in the item, and the fields the item lacks are
+    removed, not left empty."""
+    from beetsplug.genrekit import UNDO_FIELD
+
+    plugin, library = plugin_library
+    metal = next(item for item in library.items() if item.title == "metal")
+    assert plugin.tag_items([metal], write=True).done
+    record = json.loads(metal[UNDO_FIELD])
+    assert record.pop("file") == {"fields": {"GENRE": None, **{f"GENREKIT_{name}": None for name in (
+        "MODEL", "VERSION", "CONFIDENCE", "DATE", "GENRES")}}, "has_tags": True}
+    metal[UNDO_FIELD] = json.dumps(record)
+    metal.store()
+    assert plugin.undo_items([metal], write=True).counts["put back"] == 1
+    tags = mutagen.File(Path(metal.filepath)).tags
+    assert not [key for key in tags.keys() if key.lower() == "genre" or key.lower().startswith("genrekit")], tags
+    assert tags["title"] == ["metal"] and not list(metal.genres)

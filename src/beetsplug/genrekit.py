@@ -29,7 +29,9 @@ run predicts only what is new. Each item it sets gets ``genre_source: genrekit``
 ``genrekit_confidence`` and ``genrekit_date``; an item with genres and any other source keeps
 them unless forced. The genres go into beets' multi-valued ``genres`` field (the items' only:
 albums' ``genres`` are left to their owner). Files are written as beets' ``import.write``
-setting says, or ``-w/--write`` and ``-W/--nowrite``: only the genres and genrekit's fields, on
+setting says, or ``-w/--write`` and ``-W/--nowrite``: only the genres and genrekit's fields, as
+``genrekit tag --write-tags`` writes them (an ID3 tag keeps its version, a v2.3 one its genres in
+one value joined by '; '; a format genrekit does not tag, such as WMA, through beets' MediaFile), on
 a copy beside the song that replaces it once complete and only after the undo record below is
 in beets' database; the file's other tags are left as they are, whatever beets' database
 holds. A read-only or hard-linked song is left as it is, with a warning, and so is an item
@@ -44,7 +46,8 @@ by genrekit.
 
 Before it first changes an item's genres it records them, with their source, in the item's
 ``genrekit_undo`` field (JSON, in beets' database); ``beet genrekit --undo [QUERY]`` puts
-them back and removes genrekit's fields (from the files too, where files are written),
+them back and removes genrekit's fields (from the files too, where files are written: the fields
+as the file held them before genrekit's first write, those it lacked removed, a tag it lacked too),
 refusing by name an item whose genres were changed since genrekit set them, and, where files
 are not written, an item whose file holds the genres genrekit wrote (its record would go
 while the file kept them: undo it with ``-w``).
@@ -117,7 +120,10 @@ def _set_genres(item: Item, genres: list[str]) -> None:
 
 
 def _undo_record(item: Item) -> dict | None:
-    """The item's undo record (:data:`UNDO_FIELD`); None where it has none.
+    """The item's undo record (:data:`UNDO_FIELD`); None where it has none. Its ``file``: the
+    fields genrekit writes as the item's file held them before genrekit's first write to it
+    (``fields``: name -> values, None where absent; ``has_tags``: it had a tag block at all),
+    None where not known (not written yet, or a record of an older genrekit).
 
     Raises
     ------
@@ -131,12 +137,25 @@ def _undo_record(item: Item) -> dict | None:
         record = json.loads(stored)
         record = {"genres": [str(g) for g in record["genres"]], "source": record["source"],
                   "provenance": dict(record.get("provenance") or {}), "set": [str(g) for g in record["set"]],
-                  "settings": record.get("settings")}
-    except (ValueError, TypeError, KeyError) as exc:
+                  "settings": record.get("settings"), "file": _file_fields(record.get("file"))}
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # Recursion: nested too deep
         raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record ({type(exc).__name__}: {exc})") from exc
     if record["source"] is not None and not isinstance(record["source"], str):
         raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record (source {record['source']!r})")
     return record
+
+
+def _file_fields(kept) -> dict | None:
+    """An undo record's ``file`` (see :func:`_undo_record`), checked; raises TypeError where it
+    is something else."""
+    if kept is None:
+        return None
+    fields = kept["fields"]
+    if not isinstance(fields, dict) or not all(
+            value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            for value in fields.values()):
+        raise TypeError(f"its file's fields: expected field name -> a list of strings or null, found {fields!r:.80}")
+    return {"fields": {str(name): value for name, value in fields.items()}, "has_tags": bool(kept["has_tags"])}
 
 
 def _changed_since(item: Item) -> bool:
@@ -172,6 +191,14 @@ def _settings_of(item: Item) -> dict | None:
     return record and record["settings"]
 
 
+def _same_genres(found: list[str], genres: list[str]) -> bool:
+    """A file's genre values ``found`` hold ``genres``: an ID3v2.3 tag keeps several in one
+    value joined by '; ' (as genrekit writes them, and as beets splits them on reading)."""
+    from genrekit.audio.tags import split_genres
+
+    return split_genres(found) == split_genres(genres)
+
+
 def _file_genres_differ(item: Item, *expected: list[str]) -> list[str] | None:
     """The genres in the item's file where they are none of ``expected`` (the owner changed
     them in another tagger since beets read the file), else None. beets' own sign of a
@@ -183,7 +210,7 @@ def _file_genres_differ(item: Item, *expected: list[str]) -> list[str] | None:
         found = [g for g in (MediaFile(os.fsdecode(item.path)).genres or []) if g]
     except (UnreadableFileError, OSError):  # its prediction or write says why
         return None
-    return None if any(found == list(genres) for genres in expected) else found
+    return None if any(_same_genres(found, genres) for genres in expected) else found
 
 
 def _expected_in_file(item: Item) -> list[list[str]]:
@@ -205,7 +232,7 @@ def _file_holds(item: Item) -> bool:
         song = MediaFile(os.fsdecode(item.path))
     except (UnreadableFileError, OSError):
         return True
-    return [g for g in (song.genres or []) if g] == _genre_list(item) and song.genrekit_model == item.get("genrekit_model")
+    return _same_genres(song.genres or [], _genre_list(item)) and song.genrekit_model == item.get("genrekit_model")
 
 
 def _file_has_genrekit(item: Item) -> bool:
@@ -240,6 +267,38 @@ def _provenance_field(name: str):
                       MP4StorageStyle(provenance_key("MP4", name), **places),
                       StorageStyle(provenance_key("Vorbis comment", name), **places),
                       out_type=float if name == "CONFIDENCE" else str)
+
+
+def _tag_values(now, values: dict, version: int | None) -> dict[str, list[str] | None]:
+    """The fields of a file (``now``: :func:`genrekit.audio.tags.read_genre_field`'s) that hold
+    ``values`` (``genres`` and the :data:`PROVENANCE_FIELDS`, beets' values; empty: removed), as
+    ``genrekit tag --write-tags`` writes them: an ID3v2.3 tag's genres (``version`` 3) one value
+    joined by '; ', other tags one value per genre (an MP4's numbered ``gnre`` atoms removed: the
+    undo puts them back); the confidence with 3 decimals."""
+    from genrekit.audio.tags import MP4_GNRE, SEPARATOR, provenance_key
+
+    genres = values["genres"]
+    fields = {now.field: None if not genres else [SEPARATOR.join(genres)] if version == 3 else list(genres)}
+    if now.gnre is not None:  # mutagen reads them as the genre field, and saving that drops them
+        fields[MP4_GNRE] = None
+    for field, name in PROVENANCE_FIELDS.items():
+        value = values[field]
+        if value is None or value == "":
+            text = None
+        else:
+            text = [f"{value:.3f}" if name == "CONFIDENCE" and isinstance(value, (int, float)) else str(value)]
+        fields[provenance_key(now.family, name)] = text
+    return fields
+
+
+def _why(exc: Exception, path: str) -> str:
+    """Why a file was not written: genrekit's refusal in words (without the file's name, which
+    the warning gives), another library's error with its type."""
+    from genrekit.errors import GenrekitError
+
+    if isinstance(exc, (GenrekitError, OSError)):
+        return str(exc).removeprefix(f"{path}: ")
+    return f"{type(exc).__name__}: {exc}"
 
 
 class GenrekitPlugin(BeetsPlugin):
@@ -526,22 +585,115 @@ class GenrekitPlugin(BeetsPlugin):
                 outcome.failed.append(path)
 
     def _write(self, item: Item) -> bool:
-        """Write ``item``'s genres and genrekit's fields (none: deleted) into its file, and
-        nothing else: the owner's other tags in the file stay as they are, whatever beets'
-        database holds. Made on a copy beside the song that replaces it once complete
-        (:func:`genrekit.audio.tags.replace_safely`: owner, mode and links kept). A read-only
-        or hard-linked file, or one another program changes meanwhile, is left as it is, with
-        a warning; returns whether it was written."""
+        """Write ``item``'s genres and genrekit's fields (none: removed) into its file, and
+        nothing else, as ``genrekit tag --write-tags`` does (:func:`genrekit.audio.tags.write_fields`):
+        an ID3 tag keeps its version (a new one gets beets' ``id3v23`` choice) and every other
+        frame, whatever beets' database holds. Before genrekit's first write to the file, those
+        fields as the file holds them go into the item's undo record, stored first, for the undo
+        to put back exactly (:meth:`_put_back`). Made on a copy beside the song that replaces it
+        once complete (owner, mode and links kept). A read-only or hard-linked file, or one
+        another program changes meanwhile, is left as it is, with a warning; returns whether
+        the file holds the fields."""
+        from genrekit.audio.tags import TAGGABLE
+
+        values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
+        if Path(os.fsdecode(item.path)).suffix.lower() not in TAGGABLE:
+            return self._write_mediafile(item, values)
+        now = self._read_fields(item)
+        if now is None:
+            return False
+        self._keep_file_fields(item, now)
+        version = None
+        if now.family == "ID3" and now.version is None:  # a new ID3v2 tag: in the version beets writes
+            version = 3 if beets_config["id3v23"].get(bool) else 4
+        return self._write_fields(item, now, _tag_values(now, values, version or now.version), version=version)
+
+    def _put_back(self, item: Item, record: dict) -> bool:
+        """Write the fields genrekit wrote into ``item``'s file back as they were before its first
+        write (``record``'s ``file``): those that were absent removed, and a tag block genrekit
+        added too. Where the record does not know them (an older genrekit's record), the item's
+        genres and provenance as now put back in it, those it lacks removed. Returns whether
+        the file holds them."""
+        from genrekit.audio.tags import TAGGABLE
+
+        values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
+        if Path(os.fsdecode(item.path)).suffix.lower() not in TAGGABLE:
+            return self._write_mediafile(item, values)
+        now = self._read_fields(item)
+        if now is None:
+            return False
+        kept = record["file"]
+        if kept is not None and set(now.fields) <= set(kept["fields"]):  # (gnre atoms: gone since, or never there)
+            return self._write_fields(item, now, kept["fields"], remove_empty=not kept["has_tags"])
+        return self._write_fields(item, now, _tag_values(now, values, now.version))
+
+    def _read_fields(self, item: Item):
+        """The genre field and genrekit's fields of ``item``'s file
+        (:func:`genrekit.audio.tags.read_genre_field`); None, with a warning, where they cannot be read."""
+        from genrekit.audio.tags import read_genre_field
+
+        try:
+            return read_genre_field(os.fsdecode(item.path))
+        except Exception as exc:  # mutagen raises many types
+            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath,
+                              _why(exc, os.fsdecode(item.path)))
+            return None
+
+    def _keep_file_fields(self, item: Item, now) -> None:
+        """Keep the fields genrekit writes, as the file holds them now (``now``), in the item's
+        undo record (stored) where it has none yet and the file holds the genres and model the
+        record keeps: genrekit has not written it since the record was made."""
+        from genrekit.audio.tags import provenance_key
+
+        try:
+            record = _undo_record(item)
+        except ValueError:
+            return
+        if record is None or record["file"] is not None:
+            return
+        model = (now.own.get(provenance_key(now.family, "MODEL")) or [None])[0]
+        if not _same_genres(now.genres, record["genres"]) or model != (record["provenance"].get("genrekit_model")
+                                                                         or None):
+            return  # genrekit's earlier write (a record an older genrekit made), or another tagger's: not known
+        record["file"] = {"fields": now.fields, "has_tags": now.has_tags}
+        item[UNDO_FIELD] = json.dumps(record, ensure_ascii=False)
+        item.store()  # in beets' database before the file changes
+
+    def _write_fields(self, item: Item, now, values: dict, *, remove_empty: bool = False,
+                      version: int | None = None) -> bool:
+        """Set the fields of ``item``'s file to ``values`` where they are not so already
+        (``now``: the file's, as read; changed since: left as it is, with a warning)."""
+        from genrekit.audio.tags import write_fields
+
+        path = os.fsdecode(item.path)
+        found = {key: now.fields.get(key) for key in values}
+        if found == values and not (remove_empty and now.has_tags):
+            return True
+        try:
+            write_fields(path, values, expect=found, id3v2_version=version, remove_empty=remove_empty)
+        except Exception as exc:  # mutagen raises many types; beets goes on with the next item
+            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath,
+                              _why(exc, path))
+            return False
+        item.mtime = item.current_mtime()
+        return True
+
+    def _write_mediafile(self, item: Item, values: dict) -> bool:
+        """A format genrekit's tag writer does not know (beets' others, e.g. WMA): ``values``
+        (beets field -> value) written through beets' MediaFile, an empty one removed, on a
+        copy that replaces the file (:func:`genrekit.audio.tags.replace_safely`)."""
         from mediafile import MediaFile, UnreadableFileError
 
         from genrekit.audio.tags import replace_safely
         from genrekit.errors import GenrekitError
 
-        values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
-
         def edit(copy: str) -> None:
             song = MediaFile(copy, id3v23=beets_config["id3v23"].get(bool))
-            song.update(values)
+            for name, value in values.items():
+                if value is None or value in ("", []):
+                    delattr(song, name)
+                else:
+                    setattr(song, name, value)
             song.save()
 
         try:
@@ -611,7 +763,7 @@ class GenrekitPlugin(BeetsPlugin):
             if source:
                 item[source_field] = source
             # the file first: its undo record stays in the database until the file is put back
-            if write and not self._write(item):  # provenance it lacked: deleted
+            if write and not self._put_back(item, record):
                 item.load()  # the database's values, the undo record with them, for another try
                 outcome.failed.append(str(item.filepath))
                 continue
