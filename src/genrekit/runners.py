@@ -14,6 +14,11 @@ The Ray runner starts one actor per CPU of the cluster (each builds the worker o
 gives each one item at a time, read from the items as actors come free; results stream back
 to this process. An item whose actor dies is run once more on a new actor, then recorded as
 a crash, as the local runner does. It needs ``pip install 'genrekit[ray]'``.
+
+The local runner's workers log at this process's levels (``-q``: errors only), and what they
+log comes back with each item's result, to be handled by this process's loggers: its
+handlers and format, and its filters (a warning given once per run is not given again by
+each worker).
 """
 
 from __future__ import annotations
@@ -109,13 +114,112 @@ def _exists(pid: int) -> bool:
     return True
 
 
-def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None) -> None:
+def _logging_state() -> dict:
+    """This process's logging as its workers take it over: the levels set (the root logger's
+    and each named one's), :func:`logging.disable`'s, and whether Python's warnings go to
+    logging (``genrekit -q``: below its ERROR level, so not shown)."""
+    levels = {name: logger.level for name, logger in list(logging.root.manager.loggerDict.items())
+              if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET}
+    return {"root": logging.root.level, "levels": levels, "disable": logging.root.manager.disable,
+            "capture_warnings": getattr(logging, "_warnings_showwarning", None) is not None}
+
+
+class _HeldRecords(logging.Handler):
+    """A worker's log records, held until the result (or error) of the item it runs takes them
+    to the pool's process (:func:`_replay`). Each is made picklable: its message formatted, a
+    traceback as text, and extra fields other than plain values left out."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            state = {**record.__dict__, "msg": record.getMessage(), "args": None, "exc_info": None}
+            if record.exc_info and not record.exc_text:
+                state["exc_text"] = logging.Formatter().formatException(record.exc_info)
+            self.records.append({k: v for k, v in state.items() if v is None or isinstance(v, (str, int, float))})
+        except Exception:
+            self.handleError(record)
+
+    def take(self) -> list[dict]:
+        records, self.records = self.records, []
+        return records
+
+
+_HELD: _HeldRecords | None = None
+
+
+def _take_logging(state: dict) -> None:
+    """Log in this worker at the levels of the pool's process (``state``, from
+    :func:`_logging_state`), into :data:`_HELD` only. A forkserver or spawn worker had no
+    handler, so Python's last-resort one printed its warnings on stderr, unformatted, once per
+    worker and under ``-q``; a forked one would have had the pool process's own."""
+    global _HELD
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    _HELD = _HeldRecords()
+    root.addHandler(_HELD)
+    root.setLevel(state["root"])
+    for name, level in state["levels"].items():
+        logging.getLogger(name).setLevel(level)
+    logging.disable(state["disable"])
+    logging.captureWarnings(state["capture_warnings"])
+
+
+def _held() -> list[dict]:
+    return _HELD.take() if _HELD is not None else []
+
+
+def _replay(records: Iterable[dict]) -> None:
+    """A worker's log records, handled by this process's loggers as if logged here: at their
+    levels, through their filters and handlers."""
+    for state in records:
+        record = logging.makeLogRecord(state)
+        logger = logging.getLogger(None if record.name == "root" else record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+def _with_records(call: Callable[[], object]) -> tuple[object, list[dict]]:
+    """``call()``'s result and the records this worker logged since its last item (the first
+    item: since it started); an error carries them instead, as ``genrekit_records``."""
+    try:
+        result = call()
+    except BaseException as exc:
+        try:
+            exc.genrekit_records = _held()
+        except AttributeError:  # an error without attributes of its own: its records are lost
+            pass
+        raise
+    return result, _held()
+
+
+def _outcome(future: Future) -> object:
+    """A worker's result (from :func:`_with_records`), or its error, once the records it logged
+    on the way are handled here."""
+    try:
+        result, records = future.result()
+    except BaseException as exc:
+        _replay(getattr(exc, "genrekit_records", ()))
+        raise
+    _replay(records)
+    return result
+
+
+def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None, logs: dict | None = None,
+                started=None) -> None:
     global _WORKER, _START_ERROR
     import signal
 
+    if started is not None:  # through its start: a pool that breaks from now on did not break there
+        started.value = 1
     # Ctrl+C reaches the whole process group: the parent decides (it stops the workers,
     # _stop_workers); a worker's own KeyboardInterrupt printed a traceback per worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if logs is not None:
+        _take_logging(logs)
     if owner is not None:
         _exit_with(owner)  # before the model loads: that takes seconds and hundreds of MB
     try:
@@ -140,17 +244,62 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _run_local(item):
-    if _START_ERROR is not None:
-        raise _START_ERROR
-    return _WORKER(item)
+def _run_local(item) -> tuple[object, list[dict]]:
+    def run():
+        if _START_ERROR is not None:
+            raise _START_ERROR
+        return _WORKER(item)
+    return _with_records(run)
 
 
-def _started() -> bool:
+def _started() -> tuple[bool, list[dict]]:
     """True where the worker could be built; why it could not is raised."""
-    if _START_ERROR is not None:
-        raise _START_ERROR
-    return True
+    def started() -> bool:
+        if _START_ERROR is not None:
+            raise _START_ERROR
+        return True
+    return _with_records(started)
+
+
+def _never_started(method: str) -> GenrekitError:
+    """Why a pool broke before any of its workers reached :func:`_init_local` (what ended them,
+    where they said, is on stderr). Where the main module is a script with no ``if __name__ ==
+    "__main__":`` guard, that is named: a ``forkserver`` or ``spawn`` worker imports the main
+    script as it starts, so the script's work runs again in each worker, and fails there (the
+    run folder is the first run's, or a worker may not start processes of its own)."""
+    said = "the worker processes ended as they started, before any of them could run its work"
+    script = _unguarded_main() if method != "fork" else None
+    if script is None:
+        return GenrekitError(f"{said} (any error they printed is above)")
+    return GenrekitError(f"{said}: {script} has no `if __name__ == \"__main__\":` guard, so each worker process, "
+                         f"which imports it as it starts ({method}), runs the script's work again; put that work "
+                         "under the guard")
+
+
+def _unguarded_main() -> str | None:
+    """The main module's file where it is Python with no top-level ``if __name__ ==
+    "__main__":``; None where it has one, or has no file this process can read and parse
+    (``python -c``, an interactive session)."""
+    import ast
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as file:
+            tree = ast.parse(file.read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+    def is_guard(test: ast.expr) -> bool:
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+            return False
+        sides = (test.left, test.comparators[0])
+        return (any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides)
+                and any(isinstance(side, ast.Constant) and side.value == "__main__" for side in sides))
+
+    return None if any(isinstance(node, ast.If) and is_guard(node.test) for node in tree.body) else str(path)
 
 
 def start_method() -> str:
@@ -302,13 +451,23 @@ class LocalRunner:
             context.set_forkserver_preload(self.preload)
         return context
 
+    def _executor(self, factory, args, workers: int) -> tuple[ProcessPoolExecutor, object]:
+        """A pool of ``workers`` processes, logging as this process does, and the flag the
+        first of them to get through its start sets (see :func:`_never_started`)."""
+        context = self._context()
+        started = context.RawValue("b", 0)
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_local,
+                                   initargs=(factory, args, os.getpid(), _logging_state(), started)), started
+
     def _pool(self, factory, args, feed: _Feed, workers: int, suspects: list, on_crash) -> Iterator[tuple[int, object]]:
         """Run ``feed``'s items in one pool until it is done or broken; a broken pool's
-        unfinished items go to ``suspects`` (raised instead without ``on_crash``)."""
+        unfinished items go to ``suspects`` (raised instead without ``on_crash``). A pool
+        broken before any worker got through its start raises :func:`_never_started`'s error:
+        each item run alone would meet it again."""
         from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=self._context(),
-                                 initializer=_init_local, initargs=(factory, args, os.getpid())) as pool:
+        executor, started = self._executor(factory, args, workers)
+        with executor as pool:
             # At most 2 items per worker in flight: results come back as they finish, memory stays flat.
             pending: dict[Future, tuple[int, object]] = {}
 
@@ -325,7 +484,9 @@ class LocalRunner:
                 for n, (index, item) in enumerate(taken):
                     try:
                         pending[pool.submit(_run_local, item)] = index, item
-                    except BrokenProcessPool:  # a worker died while the caller handled a result
+                    except BrokenProcessPool as exc:  # a worker died while the caller handled a result
+                        if not started.value:
+                            raise _never_started(self.method) from exc
                         if on_crash is None:
                             raise
                         suspects.append((index, item))
@@ -343,8 +504,10 @@ class LocalRunner:
                             continue  # the feed's arrival
                         index, item = pending.pop(future)
                         try:
-                            result = future.result()
-                        except BrokenProcessPool:
+                            result = _outcome(future)
+                        except BrokenProcessPool as exc:
+                            if not started.value:
+                                raise _never_started(self.method) from exc
                             if on_crash is None:
                                 raise
                             suspects.append((index, item))
@@ -364,11 +527,16 @@ class LocalRunner:
     def _alone(self, factory, args, item, on_crash) -> Iterator[object]:
         from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(max_workers=1, mp_context=self._context(), initializer=_init_local,
-                                 initargs=(factory, args, os.getpid())) as pool:
-            pool.submit(_started).result()  # a worker that cannot even start (its model) is not the item's fault
+        executor, started = self._executor(factory, args, 1)
+        with executor as pool:
+            try:  # a worker that cannot even start (its model) is not the item's fault
+                _outcome(pool.submit(_started))
+            except BrokenProcessPool as exc:
+                if not started.value:
+                    raise _never_started(self.method) from exc
+                raise
             try:
-                yield pool.submit(_run_local, item).result()
+                yield _outcome(pool.submit(_run_local, item))
             except KeyboardInterrupt:
                 _stop_workers(pool)
                 raise

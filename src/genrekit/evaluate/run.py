@@ -6,7 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
+import reprlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -544,21 +547,74 @@ def _shared_setup(setup: dict) -> dict:
     return {k: v for k, v in setup.items() if k != "source" and k not in KIND_SETUP_KEYS}
 
 
-def _finished_rows(out: Path, setup: dict) -> dict[str, dict]:
+# What a finished row of comparison.json is read for (the CLI's table, comparison.md|png): numbers
+_ROW_NUMBERS = ("accuracy_mean", "accuracy_std", "f1_macro_mean", "f1_macro_std", "fit_seconds")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _row_problem(name: str, row) -> str | None:
+    """What keeps comparison.json's row ``name`` from being read as a finished model, as
+    ``field: expected ..., found ...``; None where nothing does. The fields checked are those
+    read from it: ``model`` (its name), :data:`_ROW_NUMBERS` (finite numbers), and, where
+    present, ``search``, ``searched_folds``, ``fold_accuracy``, ``best_params``, ``failures``
+    and ``kind_setup``."""
+    def found(value) -> str:
+        return "nothing" if value is None else reprlib.repr(value)
+
+    if not isinstance(row, dict):
+        return f"expected an object, found {found(row)}"
+    if row.get("model") != name:
+        return f"model: expected {name!r}, found {found(row.get('model'))}"
+    for key in _ROW_NUMBERS:
+        if not _finite(row.get(key)):
+            return f"{key}: expected a finite number, found {found(row.get(key))}"
+    checks = (
+        ("search", "true or false", lambda v: isinstance(v, bool)),
+        ("searched_folds", "a whole number >= 0",
+         lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+        ("fold_accuracy", "a list of finite numbers", lambda v: isinstance(v, list) and all(map(_finite, v))),
+        ("best_params", "a list", lambda v: isinstance(v, list)),
+        ("failures", "an object of paths and reasons (text)",
+         lambda v: isinstance(v, dict) and all(isinstance(r, str) for r in v.values())),
+        ("kind_setup", "an object", lambda v: isinstance(v, dict)),
+    )
+    for key, expected, good in checks:
+        if key in row and not good(row[key]):
+            return f"{key}: expected {expected}, found {found(row[key])}"
+    return None
+
+
+def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[str, dict]:
     """Every model an earlier comparison in ``out`` finished with the same ``setup`` (data,
     folds, seed, search; the data as it was named and each kind's own settings aside): those
-    asked for again are resumed where their own settings match (``kind_setup``), and the
-    others stay in ``comparison.json``."""
+    asked for again (``names``) are resumed where their own settings match (``kind_setup``),
+    and the others stay in ``comparison.json``. A row that cannot be read as finished (a field
+    missing, of another type, a number not finite: see :func:`_row_problem`) is not taken, with
+    a warning naming the file and the field: its model is fitted again where asked for, else
+    left out. A file that is not JSON (or nested too deep to read) holds no finished model."""
+    path = out / "comparison.json"
     try:
-        before = json.loads((out / "comparison.json").read_text())
-    except (OSError, ValueError):
+        before = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(before, dict) or not isinstance(before.get("setup"), dict) \
             or not isinstance(before.get("models"), dict):
         return {}
     if _shared_setup(before["setup"]) != _shared_setup(setup):
         return {}
-    return {name: row for name, row in before["models"].items() if isinstance(row, dict)}
+    rows = {}
+    for name, row in before["models"].items():
+        problem = _row_problem(name, row)
+        if problem is None:
+            rows[name] = row
+        else:
+            where = ": " if problem.startswith("expected") else "."  # the row itself, or one of its fields
+            logger.warning("%s: models.%s%s%s; that row is not taken as finished: %s", path, name, where, problem,
+                           f"{name} is fitted again" if name in names else "it is left out")
+    return rows
 
 
 def compare_models(
@@ -656,7 +712,7 @@ def compare_models(
              "data_sha256": _data_fingerprint(table, dataset), "genrekit_version": __version__}
     setup = json.loads(json.dumps(setup))  # as comparison.json holds it
     out = Path(out_dir) if out_dir is not None else None
-    done = _finished_rows(out, setup) if out is not None else {}
+    done = _finished_rows(out, setup, names) if out is not None else {}
     others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
     own_setups = {r.name: json.loads(json.dumps(r.setup)) for r in recipes}  # as comparison.json holds them
     resumed = [r.name for r in recipes if r.name in done and done[r.name].get("kind_setup", {}) == own_setups[r.name]]

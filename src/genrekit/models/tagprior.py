@@ -35,10 +35,27 @@ _WARNED: set[str] = set()  # warnings given: once each, not once per cross-valid
 
 
 def _warn_once(message: str, *args) -> None:
-    text = message % args
-    if text not in _WARNED:
+    """Warn once per run, not once per fit (a fit per cross-validation fold). The check is
+    :class:`_Once`, a filter of this module's logger, so that it also holds for the records a
+    fold fitted in a worker process logs: they are handled by this process's loggers
+    (:mod:`genrekit.runners`), and dropped where this process, or another worker, gave them."""
+    logger.warning(message, *args, extra={"genrekit_once": True})
+
+
+class _Once(logging.Filter):
+    """Drops a :func:`_warn_once` record whose message was given before (kept in :data:`_WARNED`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "genrekit_once", False):
+            return True
+        text = record.getMessage()
+        if text in _WARNED:
+            return False
         _WARNED.add(text)
-        logger.warning("%s", text)
+        return True
+
+
+logger.addFilter(_Once())
 
 # genre (normalised: lower case, letters and digits only) -> feature columns of its tags
 GENRE_TAGS: dict[str, tuple[str, ...]] = {

@@ -50,7 +50,8 @@ class TrainResult:
         The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`); empty
         when there is no test track.
     splits : dict[str, str]
-        Track id -> ``train``, ``val`` or ``test``, for every track the split kept.
+        Track id -> ``train``, ``val`` or ``test``, for every track the split kept; ``failed``
+        for one whose file could not be used (named in ``failures``), whatever its side.
     failures : dict[str, str]
         Path -> reason, for every file that could not be used.
     problems : list of dict
@@ -209,6 +210,9 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
         logger.warning("%s: unreadable files took held-out places, leaving %s; its scores leave those genres out "
                        "(mend or remove the files and train again)", dataset.root, "; ".join(lost))
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
+    # where each track went: a file that could not be used is on no side (splits.csv said
+    # train, and run.json counted it, though it was never fitted on)
+    splits = {t.track_id: "failed" if t.path in trained.failures else t.split for t in dataset.tracks}
     if trained.cv:
         summary["cv"] = {k: v for k, v in trained.cv.items()
                          if k not in ("fold_accuracy", "out_of_fold", "untrained_tracks")}
@@ -216,7 +220,7 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
     if trained.describe is not None:
         trained.describe(summary, training)
     result = TrainResult(
-        model=trained.model, metrics=trained.metrics, splits={t.track_id: t.split for t in dataset.tracks},
+        model=trained.model, metrics=trained.metrics, splits=splits,
         failures=trained.failures, problems=dataset.problem_records(),
         cv=trained.cv, disagreements=_disagreements(dataset, trained),
     )
@@ -231,8 +235,9 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
                         "labels": dataset.labels},
             "model": name,
             **trained.run,
-            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": {
-                part: dict(Counter(t.label for t in dataset.tracks if t.split == part)) for part in ("train", "val", "test")
+            "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": {  # those used
+                part: dict(Counter(t.label for t in dataset.tracks if splits[t.track_id] == part))
+                for part in ("train", "val", "test")
             }, **split_notes},
             "training": training,
             "failures": result.failures,
@@ -408,8 +413,9 @@ def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summar
     Path
         ``out``, holding the model file (``model.genrekit`` or ``model.safetensors``), with
         test tracks ``metrics.json|md``, ``confusion_matrix.png`` and ``predictions.csv``,
-        ``cv.json`` where scored, ``splits.csv``, ``run.json`` and the kind's own files
-        (networks: ``history.csv|png`` and ``config.json``, beside the ``checkpoint.safetensors`` of training).
+        ``cv.json`` where scored, ``splits.csv`` (``result.splits``: each track's side, or
+        ``failed``), ``run.json`` and the kind's own files (networks: ``history.csv|png`` and
+        ``config.json``, beside the ``checkpoint.safetensors`` of training).
     """
     out.mkdir(parents=True, exist_ok=True)
     _remove_earlier_results(out, trained, result)

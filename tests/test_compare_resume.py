@@ -1,0 +1,99 @@
+"""``compare`` resumes from comparison.json only rows it can read as finished: a row with a
+field of the wrong type (accuracy_mean as text: "Unknown format code 'f'", then a TypeError)
+or a number that is not finite is fitted again (or left out, when not asked for), with a
+warning naming the file and the field; a file nested too deep to parse is no finished
+comparison (a RecursionError)."""
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from genrekit.cli.common import EXIT_OK
+from genrekit.cli.main import app
+from genrekit.datasets import FeatureTable
+from genrekit.evaluate import compare_models
+
+
+def _table() -> FeatureTable:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 6)
+    tracks = np.array([f"t{i}" for i in range(len(y))])
+    X = rng.normal(size=(len(y), 4)) + y[:, None]
+    return FeatureTable(X=X, y=y, tracks=tracks, groups=tracks, labels=["a", "b", "c"],
+                        columns=[f"f{i}" for i in range(4)])
+
+
+def _compare(out, names=("logreg", "knn")) -> list[dict]:
+    return compare_models(_table(), list(names), n_splits=3, n_jobs=1, source="table", out_dir=out)
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("accuracy_mean", "0.9", "accuracy_mean: expected a finite number, found '0.9'"),
+    ("accuracy_std", float("nan"), "accuracy_std: expected a finite number, found nan"),
+    ("f1_macro_mean", None, "f1_macro_mean: expected a finite number, found nothing"),
+    ("fit_seconds", True, "fit_seconds: expected a finite number, found True"),
+    ("model", "knn", "model: expected 'logreg', found 'knn'"),
+    ("searched_folds", "3", "searched_folds: expected a whole number >= 0, found '3'"),
+    ("fold_accuracy", [0.5, "x", 0.5], "fold_accuracy: expected a list of finite numbers, found [0.5, 'x', 0.5]"),
+    ("failures", ["a.wav"], "failures: expected an object of paths and reasons (text), found ['a.wav']"),
+])
+def test_a_tampered_row_is_fitted_again_with_a_warning_naming_the_file_and_field(tmp_path, caplog, field, value,
+                                                                                 expected):
+    first = {row["model"]: row for row in _compare(tmp_path)}
+    path = tmp_path / "comparison.json"
+    earlier = json.loads(path.read_text())
+    earlier["models"]["logreg"][field] = value
+    path.write_text(json.dumps(earlier))
+    with caplog.at_level(logging.WARNING):
+        again = {row["model"]: row for row in _compare(tmp_path)}
+    assert f"{path}: models.logreg.{expected}; that row is not taken as finished: logreg is fitted again" \
+        in caplog.text
+    assert "1 model(s) resumed" in caplog.text and again["knn"] == first["knn"]
+    assert again["logreg"]["accuracy_mean"] == first["logreg"]["accuracy_mean"]  # fitted again, the same folds
+    stored = json.loads(path.read_text())["models"]["logreg"]
+    assert stored.get(field) == first["logreg"].get(field) or field == "fit_seconds"  # its own timing
+    assert isinstance(stored["fit_seconds"], float)
+    assert "| logreg |" in (tmp_path / "comparison.md").read_text()
+
+
+def test_a_bad_row_not_asked_for_is_left_out_and_a_row_that_is_no_object_too(tmp_path, caplog):
+    _compare(tmp_path)
+    path = tmp_path / "comparison.json"
+    earlier = json.loads(path.read_text())
+    earlier["models"]["knn"]["accuracy_mean"] = float("inf")
+    earlier["models"]["svc-rbf"] = ["not", "a", "row"]
+    path.write_text(json.dumps(earlier))
+    with caplog.at_level(logging.WARNING):
+        rows = _compare(tmp_path, ("logreg",))
+    assert [row["model"] for row in rows] == ["logreg"] and "1 model(s) resumed" in caplog.text
+    assert f"{path}: models.knn.accuracy_mean: expected a finite number, found inf; that row is not taken as " \
+           "finished: it is left out" in caplog.text
+    assert f"{path}: models.svc-rbf: expected an object, found ['not', 'a', 'row']; that row is not taken as " \
+           "finished: it is left out" in caplog.text
+    assert set(json.loads(path.read_text())["models"]) == {"logreg"}
+
+
+def test_a_comparison_json_nested_too_deep_is_fitted_again(tmp_path):
+    path = tmp_path / "comparison.json"
+    path.write_text("[" * 100_000)
+    rows = _compare(tmp_path, ("knn",))
+    assert [row["model"] for row in rows] == ["knn"] and json.loads(path.read_text())["complete"] is True
+
+
+def test_the_cli_fits_a_tampered_row_again(tmp_path, feature_table):
+    """The command reported: ``compare`` rerun over a comparison.json whose logreg row had
+    accuracy_mean as text ended in "Unknown format code 'f'"."""
+    args = ["compare", "--table", str(feature_table), "--models", "logreg,knn", "--folds", "3", "-o",
+            str(tmp_path), "-j", "1"]
+    assert CliRunner().invoke(app, args).exit_code == EXIT_OK
+    path = tmp_path / "comparison.json"
+    earlier = json.loads(path.read_text())
+    earlier["models"]["logreg"]["accuracy_mean"] = "0.9"
+    path.write_text(json.dumps(earlier))
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == EXIT_OK, again.output
+    assert "models.logreg.accuracy_mean: expected a finite number" in " ".join(again.output.split())
+    assert isinstance(json.loads(path.read_text())["models"]["logreg"]["accuracy_mean"], float)
