@@ -286,22 +286,31 @@ def bad_files(tmp_path_factory, clip, corrupted_file) -> dict[str, Path]:
     return files
 
 
-def write_m4a(path: Path, y: np.ndarray, sr: int, container_format: str = "ipod") -> Path:
-    """Encode ``y`` [shape=(channels, n)] as AAC in an MP4 (m4a) container with PyAV
-    (``container_format="adts"``: a bare AAC stream, an .aac file)."""
+def write_encoded(path: Path, y: np.ndarray, sr: int, container_format: str, codec: str,
+                  bit_rate: int | None = None) -> Path:
+    """Encode ``y`` [shape=(channels, n)] with PyAV's ``codec`` into a ``container_format`` file."""
     import av
 
     layout = "stereo" if y.shape[0] == 2 else "mono"
     with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream("aac", rate=sr, layout=layout)
+        stream = container.add_stream(codec, rate=sr, layout=layout)
+        if bit_rate is not None:
+            stream.bit_rate = bit_rate
         for start in range(0, y.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[:, start : start + 1024]), format="fltp", layout=layout)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[:, start : start + 1024], dtype=np.float32),
+                                               format="fltp", layout=layout)
             frame.sample_rate, frame.pts = sr, start
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
     return path
+
+
+def write_m4a(path: Path, y: np.ndarray, sr: int, container_format: str = "ipod") -> Path:
+    """Encode ``y`` [shape=(channels, n)] as AAC in an MP4 (m4a) container with PyAV
+    (``container_format="adts"``: a bare AAC stream, an .aac file)."""
+    return write_encoded(path, y, sr, container_format, "aac")
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ pytest.importorskip("beets", reason="the beets plugin's tests need beets: pip in
 
 from genrekit import audio  # noqa: E402
 
-from conftest import DATA, missing  # noqa: E402
+from conftest import DATA, missing, write_encoded  # noqa: E402
 
 BEET = [sys.executable, "-c", "import sys; from beets.ui import main; sys.exit(main())"]
 
@@ -659,23 +659,9 @@ def test_an_id3_tag_keeps_its_version_and_frames_and_undo_puts_the_mp3s_back_byt
 
 
 def write_wma(path: Path, y, sr: int) -> Path:
-    """Encode ``y`` [shape=(n,)] as WMA (an ASF file) with PyAV: a format genrekit's tag writer
-    does not know, written through beets' MediaFile."""
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w", format="asf") as container:
-        stream = container.add_stream("wmav2", rate=sr, layout="mono")
-        stream.bit_rate = 64000
-        for start in range(0, len(y) - 1023, 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y[None, start:start + 1024], dtype=np.float32),
-                                               format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = sr, start
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    """Encode ``y`` [shape=(n,)] as WMA (an ASF file): a format genrekit's tag writer does not
+    know, written through beets' MediaFile."""
+    return write_encoded(path, y[None, :], sr, "asf", "wmav2", bit_rate=64000)
 
 
 def ilst_atoms(path: Path) -> list[tuple[bytes, bytes]]:

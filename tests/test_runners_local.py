@@ -38,7 +38,7 @@ def test_workers_log_through_this_process_at_its_levels(caplog):
     assert sorted(r.getMessage() for r in worker if r.levelno == logging.WARNING) == \
         sorted(f"item {i}: a warning" for i in items)
     errors = [r for r in worker if r.levelno == logging.ERROR]
-    assert len(errors) == 6 and all("ValueError: item" in r.exc_text for r in errors)
+    assert len(errors) == 6 and all("ValueError: item" in r.getMessage() for r in errors)
     assert not [r for r in worker if r.levelno < logging.WARNING] and {r.process for r in worker} != {os.getpid()}
     caplog.clear()
     with caplog.at_level(logging.ERROR):  # -q: the workers too log errors only

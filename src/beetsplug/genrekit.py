@@ -76,6 +76,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -594,19 +595,14 @@ class GenrekitPlugin(BeetsPlugin):
         once complete (owner, mode and links kept). A read-only or hard-linked file, or one
         another program changes meanwhile, is left as it is, with a warning; returns whether
         the file holds the fields."""
-        from genrekit.audio.tags import TAGGABLE
+        def fields(now, values: dict) -> tuple[dict, dict]:
+            self._keep_file_fields(item, now)
+            version = None
+            if now.family == "ID3" and now.version is None:  # a new ID3v2 tag: in the version beets writes
+                version = 3 if beets_config["id3v23"].get(bool) else 4
+            return _tag_values(now, values, version or now.version), {"version": version}
 
-        values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
-        if Path(os.fsdecode(item.path)).suffix.lower() not in TAGGABLE:
-            return self._write_mediafile(item, values)
-        now = self._read_fields(item)
-        if now is None:
-            return False
-        self._keep_file_fields(item, now)
-        version = None
-        if now.family == "ID3" and now.version is None:  # a new ID3v2 tag: in the version beets writes
-            version = 3 if beets_config["id3v23"].get(bool) else 4
-        return self._write_fields(item, now, _tag_values(now, values, version or now.version), version=version)
+        return self._write_file_fields(item, fields)
 
     def _put_back(self, item: Item, record: dict) -> bool:
         """Write the fields genrekit wrote into ``item``'s file back as they were before its first
@@ -614,6 +610,19 @@ class GenrekitPlugin(BeetsPlugin):
         added too. Where the record does not know them (an older genrekit's record), the item's
         genres and provenance as now put back in it, those it lacks removed. Returns whether
         the file holds them."""
+        def fields(now, values: dict) -> tuple[dict, dict]:
+            kept = record["file"]
+            if kept is not None and set(now.fields) <= set(kept["fields"]):  # (gnre atoms: gone since, or never there)
+                return kept["fields"], {"remove_empty": not kept["has_tags"]}
+            return _tag_values(now, values, now.version), {}
+
+        return self._write_file_fields(item, fields)
+
+    def _write_file_fields(self, item: Item, fields: Callable[[object, dict], tuple[dict, dict]]) -> bool:
+        """Write into ``item``'s file the fields ``fields(now, values)`` gives (with the keyword
+        arguments of :meth:`_write_fields`) from the file's fields as they are (``now``) and the
+        item's genres and provenance (``values``); through MediaFile where genrekit's tag writer
+        does not handle the format. Returns whether the file holds them."""
         from genrekit.audio.tags import TAGGABLE
 
         values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
@@ -622,10 +631,8 @@ class GenrekitPlugin(BeetsPlugin):
         now = self._read_fields(item)
         if now is None:
             return False
-        kept = record["file"]
-        if kept is not None and set(now.fields) <= set(kept["fields"]):  # (gnre atoms: gone since, or never there)
-            return self._write_fields(item, now, kept["fields"], remove_empty=not kept["has_tags"])
-        return self._write_fields(item, now, _tag_values(now, values, now.version))
+        written, options = fields(now, values)
+        return self._write_fields(item, now, written, **options)
 
     def _read_fields(self, item: Item):
         """The genre field and genrekit's fields of ``item``'s file

@@ -27,6 +27,7 @@ import collections
 import itertools
 import json
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import threading
@@ -124,23 +125,18 @@ def _logging_state() -> dict:
             "capture_warnings": getattr(logging, "_warnings_showwarning", None) is not None}
 
 
-class _HeldRecords(logging.Handler):
+class _HeldRecords(logging.handlers.QueueHandler):
     """A worker's log records, held until the result (or error) of the item it runs takes them
-    to the pool's process (:func:`_replay`). Each is made picklable: its message formatted, a
-    traceback as text, and extra fields other than plain values left out."""
+    to the pool's process (:func:`_replay`). The standard library's :meth:`prepare` makes each
+    picklable (message, arguments and traceback merged into one text); extra fields other than
+    plain values are left out."""
 
     def __init__(self):
-        super().__init__()
+        super().__init__(queue=None)  # held in a list, taken by the item's result
         self.records: list[dict] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            state = {**record.__dict__, "msg": record.getMessage(), "args": None, "exc_info": None}
-            if record.exc_info and not record.exc_text:
-                state["exc_text"] = logging.Formatter().formatException(record.exc_info)
-            self.records.append({k: v for k, v in state.items() if v is None or isinstance(v, (str, int, float))})
-        except Exception:
-            self.handleError(record)
+    def enqueue(self, record: logging.LogRecord) -> None:
+        self.records.append({k: v for k, v in record.__dict__.items() if v is None or isinstance(v, (str, int, float))})
 
     def take(self) -> list[dict]:
         records, self.records = self.records, []
