@@ -223,6 +223,94 @@ def test_a_numeric_choice_is_refused_by_name():
     assert result.exit_code == EXIT_USAGE and "--id3v2-version 2: expected 3 or 4" in _flat(result.output)
 
 
+def _numeric_options(command=None, path=()) -> list[tuple[tuple[str, ...], str, str]]:
+    """(command path, option, "int" or "float") of every numeric option of every command, hidden
+    ones included: walked from the app, so that an option added later is checked too."""
+    import typer
+
+    command = command or typer.main.get_command(app)
+    found = []
+    for param in command.params:
+        # typer's parameters keep their annotation; click's own have a ParamType ("integer", "float range")
+        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        name = annotation.__name__ if annotation in (int, float) else getattr(getattr(param, "type", None), "name", "")
+        kind = "int" if name.startswith(("int", "integer")) else "float" if name.startswith("float") else None
+        if kind and param.param_type_name == "option":
+            found.append((path, param.opts[0], kind))
+    for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
+        found += _numeric_options(sub, (*path, name))
+    return found
+
+
+NUMERIC_OPTIONS = _numeric_options()
+
+
+def test_the_numeric_options_are_all_found():
+    found = {(" ".join(path), option, kind) for path, option, kind in NUMERIC_OPTIONS}
+    assert {("predict", "--top", "int"), ("predict", "--min-confidence", "float"), ("serve", "--workers", "int"),
+            ("train", "--label-smoothing", "float"), ("tag", "--genres", "int"), ("tag", "--id3v2-version", "int"),
+            ("datasets check", "--min-per-genre", "int")} <= found, found
+    assert len(found) >= 60
+
+
+@pytest.mark.parametrize("path, option, kind", NUMERIC_OPTIONS,
+                         ids=lambda x: " ".join(x) if isinstance(x, tuple) else x)
+def test_every_numeric_option_refuses_what_is_not_a_number_naming_it_and_the_value(tmp_path, path, option, kind):
+    """A value that is not a number, a fraction for a whole number, NaN or infinity: a usage
+    error of one line naming the option, the value as given and what was expected (typer's
+    said "Input should be a valid integer", without the value; NaN passed its own check)."""
+    bad = ["abc", "1.5"] if kind == "int" else ["abc", "nan", "-inf"]
+    for value in bad:
+        result = invoke(*path, option, value, env=WIDE)
+        assert result.exit_code == EXIT_USAGE, (value, result.output)
+        shown = repr(value) if value == "abc" else value
+        lines = [line for line in result.output.splitlines() if f"{option} {shown}: expected " in line]
+        assert lines, (value, result.output)  # all on one line
+        expected = lines[0].split(": expected ", 1)[1]
+        assert ("whole number" if kind == "int" and option != "--id3v2-version" else "number") in expected or \
+            "3 or 4" in expected, lines[0]
+        assert "Input should be" not in result.output
+    assert not list(tmp_path.iterdir())  # refused before any work
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "song.wav", "--top", "abc"], "--top 'abc': expected a whole number >= 1"),
+    (["predict", "song.wav", "--top", "1.5"], "--top 1.5: expected a whole number >= 1"),
+    (["predict", "song.wav", "-j", "many"], "--jobs 'many': expected a whole number >= 0"),
+    (["predict", "song.wav", "--min-confidence", "x"], "--min-confidence 'x': expected a number from 0 to 1"),
+    (["predict", "song.wav", "--min-confidence", "nan"], "--min-confidence nan: expected a number from 0 to 1"),
+    (["predict", "song.wav", "--segment", "ten"], "--segment 'ten': expected a finite number > 0"),
+    (["predict", "song.wav", "--hop", "1e400"], "--hop 1e400: expected a finite number > 0"),
+    (["predict", "song.wav", "--skip", ""], "--skip '': expected a finite number >= 0"),
+    (["train", "data", "--label-smoothing", "inf"], "--label-smoothing inf: expected a number >= 0 and < 1"),
+    (["serve", "model.genrekit", "--port", "http"], "--port 'http': expected a whole number from 1 to 65535"),
+    (["explore", "--seed", "-1"], "--seed -1: expected a whole number from 0 to 4294967295"),
+    (["tag", "library", "--genres", "two"], "--genres 'two': expected a whole number"),
+    (["tag", "library", "--id3v2-version", "four"], "--id3v2-version 'four': expected 3 or 4"),
+    (["predict", "song.wav", "--top", "1\x1b[2J\u202e"], "--top '1\\x1b[2J\\u202e': expected a whole number >= 1"),
+    (["predict", "song.wav", "--top", "[red]3"], "--top '[red]3': expected a whole number >= 1"),
+], ids=lambda x: " ".join(x[-2:]) if isinstance(x, list) else None)
+def test_a_bad_number_says_the_option_what_was_expected_and_what_was_found(args, message):
+    result = invoke(*args, env=WIDE)
+    assert result.exit_code == EXIT_USAGE and message in result.output, result.output
+    assert "\x1b" not in result.output and "\u202e" not in result.output  # shown escaped, never sent to the terminal
+
+
+def test_numbers_given_reach_the_command_as_numbers(served):
+    """The options read their own text now: what they pass on is still an int or a float."""
+    result = invoke("serve", "--port", " 8001", "--timeout", "2.5", "--queue", "+4", "--min-confidence", "1e-1",
+                    "--max-upload-mb", "1_000", env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    kwargs = served.calls[-1][1]
+    assert kwargs["port"] == 8001 and type(kwargs["port"]) is int
+    limits = kwargs["limits"]
+    assert (limits.timeout_seconds, limits.queue, limits.min_confidence, limits.max_upload_mb) == (2.5, 4, 0.1, 1000)
+    assert type(limits.timeout_seconds) is float and type(limits.queue) is int and type(limits.max_upload_mb) is float
+    result = invoke("serve", env=WIDE)  # the defaults, untouched
+    limits = served.calls[-1][1]["limits"]
+    assert served.calls[-1][1]["port"] == 8000 and limits.workers == 2 and limits.max_upload_mb == 50.0
+
+
 COMMANDS = [[], ["datasets"], ["datasets", "check"], ["features"], ["train"], ["evaluate"], ["compare"], ["predict"],
             ["tag"], ["explore"], ["report"], ["export"], ["serve"], ["models"], ["config"], ["pretrained"],
             ["pretrained", "list"], ["pretrained", "convert"]]

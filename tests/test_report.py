@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -430,3 +431,266 @@ def test_a_table_with_a_missing_value_names_its_row_and_column(tmp_path):
     with pytest.raises(DatasetError, match="1 missing value\\(s\\) in column\\(s\\) a, the first in column 'a' at data "
                                            "row 2; expected a number in every feature cell"):
         read_feature_table(tmp_path / "t.csv")
+
+
+# --- results files of another shape: anyone can edit a run folder -------------------------------
+
+# Text that would be markup, a terminal escape, a NUL and a lone surrogate (UTF-8 cannot encode it)
+_HOSTILE = "<img src=x onerror=alert(1)>\x1b[2J\x00\ud800"
+# What a field becomes: text for a number, a list for an object, null, the key gone, a number far
+# out of range, an object nested where a scalar is read
+_MUTATIONS = {"text": _HOSTILE, "list": [1, 2], "null": None, "missing": ..., "huge": 1e308,
+              "nested": {"a": {"b": 1}}}
+_RESULTS_FILES = ("run.json", "metrics.json", "comparison.json", "cv.json", "songs.json", "explore/explore.json")
+
+
+@pytest.fixture(scope="module")
+def every_results_file(run_with_report, tmp_path_factory):
+    """A run folder with every results file the report reads, each as genrekit writes it:
+    train's run.json, metrics.json and predictions.csv and explore's explore.json (those of
+    ``run_with_report``), a comparison's comparison.json, a k-fold CV's cv.json and full-song
+    scores (songs.json). The images are left out: the files are what is changed here."""
+    from genrekit._files import write_json
+    from genrekit.datasets import FeatureTable
+    from genrekit.evaluate import compare_models, song_scores
+    from genrekit.train.classical import small_dataset_cv
+
+    folder = tmp_path_factory.mktemp("every")
+    run = folder / "run"
+    for name in ("run.json", "metrics.json", "predictions.csv", "explore/explore.json"):
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(run_with_report / name, run / name)
+    compare_models(_small_table(folder / "t.csv", {"jazz": 6, "rock": 6}), ["logreg", "knn"], n_splits=3,
+                   out_dir=folder / "compare")
+    shutil.copy(folder / "compare" / "comparison.json", run)
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 6)
+    tracks = np.array([f"t{i}" for i in range(18)])
+    table = FeatureTable(X=rng.normal(size=(18, 3)) + 2.0 * np.eye(3)[y], y=y, tracks=tracks, groups=tracks,
+                         labels=["ambient", "polka", "drone"], columns=["a", "b", "c"])
+    write_json(run / "cv.json", small_dataset_cv(table, "logreg", n_jobs=1, any_size=True))
+    scores = song_scores(["jazz", "rock", "jazz"], [{"jazz": 0.7, "rock": 0.3}, {"jazz": 0.6, "rock": 0.4},
+                                                    {"jazz": 0.2, "rock": 0.8}],
+                         [{"jazz": 1.0}, {"jazz": 0.5, "rock": 0.5}, {"rock": 1.0}])
+    write_json(run / "songs.json", {"model": "logreg", "skip": 10.0, **scores, "unknown_genre_tracks": [],
+                                    "excluded_training_tracks": ["blues.00000"], "failures": {}, "problems": []})
+    return run
+
+
+def _fields(value, where=()):
+    """Every field of a JSON value, as a path of keys and indices: a list's first item only, and
+    of an object of more than 4 keys of one type (genres, tracks) its first two keys."""
+    if isinstance(value, dict):
+        keys = list(value)
+        if len(keys) > 4 and len({type(v) for v in value.values()}) == 1:
+            keys = keys[:2]
+        for key in keys:
+            yield (*where, key)
+            yield from _fields(value[key], (*where, key))
+    elif isinstance(value, list) and value:
+        yield (*where, 0)
+        yield from _fields(value[0], (*where, 0))
+
+
+def _changed(data, where: tuple, mutation):
+    """A copy of ``data`` with the field ``where`` set to ``mutation`` (... removes it; "rename":
+    its key becomes hostile text)."""
+    data = json.loads(json.dumps(data))
+    parent = data
+    for key in where[:-1]:
+        parent = parent[key]
+    if mutation == "rename":
+        parent[_HOSTILE] = parent.pop(where[-1])
+    elif mutation is ...:
+        parent.pop(where[-1])
+    else:
+        parent[where[-1]] = mutation
+    return data
+
+
+def _report_problem(run, name: str, where: tuple, **options) -> str | None:
+    """What is wrong with the report of ``run`` (its ``name`` changed at ``where``): None where
+    it is a page with nothing of the hostile text as markup or raw, or a ParameterError naming
+    the file and the field (a key of ``where``) without raw control characters."""
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.html import write_html_report
+
+    try:
+        page = write_html_report(run, **options).read_text(encoding="utf-8")
+    except ParameterError as exc:
+        message = str(exc)
+        if Path(name).name not in message:
+            return f"the error does not name the file: {message}"
+        keys = [str(k) for k in where if isinstance(k, str) and k != _HOSTILE]
+        if keys and not any(k in message for k in keys):
+            return f"the error names no field of {where}: {message}"
+        if re.search("[\x00-\x1f\ud800-\udfff]", message):
+            return f"raw control characters in the error: {message!r}"
+        return None
+    except Exception as exc:  # noqa: BLE001  (what the test is for)
+        return f"{type(exc).__name__}: {exc}"
+    if "<img src=x" in page or re.search("[\x00-\x08\x1b]", page):
+        return "hostile text in the page as markup or raw"
+    if "default-src 'none'" not in page:
+        return "the page lost its content security policy"
+    return None
+
+
+@pytest.mark.parametrize("name", _RESULTS_FILES)
+def test_a_results_file_of_another_shape_is_refused_by_name_or_its_text_escaped(every_results_file, tmp_path, name):
+    """Every field of each results file, changed to text, a list, null, nothing, 1e308 or a
+    nested object, or its key renamed to markup with control characters: the report is drawn
+    (text escaped) or refused with a ParameterError naming the file and the field. A
+    comparison.json row with "accuracy_mean": "high" ended in a TypeError in format()."""
+    run = tmp_path / "run"
+    shutil.copytree(every_results_file, run)
+    original = json.loads((every_results_file / name).read_text())
+    problems = []
+
+    def check(where, label, data):
+        (run / name).write_text(json.dumps(data))
+        problem = _report_problem(run, name, where, n_wrong=0)  # n_wrong=0: no audio decoded, the JSON is tested
+        if problem:
+            problems.append(f"{'.'.join(map(str, where)) or '(whole file)'} {label}: {problem}")
+
+    assert _report_problem(run, name, ()) is None  # as written
+    for label, mutation in _MUTATIONS.items():
+        if mutation is not ...:
+            check((), label, mutation)
+    for where in _fields(original):
+        for label, mutation in (*_MUTATIONS.items(), *((("rename", "rename"),) if isinstance(where[-1], str) else ())):
+            check(where, label, _changed(original, where, mutation))
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems[:25])
+
+
+def test_the_report_refuses_wrong_shapes_with_the_field_and_what_it_found(every_results_file, tmp_path):
+    """The message says which file and field, what was expected and what was found."""
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.html import write_html_report
+
+    run = tmp_path / "run"
+    shutil.copytree(every_results_file, run)
+    comparison = json.loads((run / "comparison.json").read_text())
+    comparison["models"]["knn"]["accuracy_mean"] = "high"
+    (run / "comparison.json").write_text(json.dumps(comparison))
+    with pytest.raises(ParameterError, match=r'comparison\.json: models\["knn"\]\.accuracy_mean: expected a finite '
+                                             r'number or null, found the text "high"'):
+        write_html_report(run)
+    shutil.copy(every_results_file / "comparison.json", run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    del metrics["per_genre"]["blues"]["support"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ParameterError, match=r'metrics\.json: per_genre\["blues"\]\.support: missing; expected a '
+                                             r"whole number"):
+        write_html_report(run)
+    metrics["per_genre"]["blues"]["support"] = 1
+    metrics["confusion_matrix"] = metrics["confusion_matrix"][:-1]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ParameterError, match=r"metrics\.json: confusion_matrix: expected 10 rows of 10 counts"):
+        write_html_report(run)
+    shutil.copy(every_results_file / "metrics.json", run)
+    (run / "songs.json").write_text(json.dumps({**json.loads((run / "songs.json").read_text()), "n": {"a": [1]}}))
+    result = runner.invoke(app, ["report", str(run)])  # the command: one line, no traceback
+    assert result.exit_code == 1 and "songs.json: n: expected a whole number from 0 to 2^53, found an object of 1 " \
+        "key(s)" in " ".join(result.output.split()) and "Traceback" not in result.output, result.output
+
+
+def test_a_changed_predictions_csv_is_refused_by_name_or_its_text_escaped(every_results_file, tmp_path, monkeypatch):
+    """predictions.csv with a column gone, a confidence that is not a probability, hostile text,
+    rows of another length, bytes that are not UTF-8, nothing: the report is drawn or refused
+    naming the file (the column and row where it can). A path that is a URL, a device or a folder
+    is not opened for an excerpt (audio reads URLs: the report would fetch what a changed file
+    names)."""
+    import pandas as pd
+
+    from genrekit import audio
+    from genrekit.errors import AudioError, ParameterError
+    from genrekit.evaluate.html import write_html_report
+
+    run = tmp_path / "run"
+    shutil.copytree(every_results_file, run)
+    original = (every_results_file / "predictions.csv").read_text()
+    frame = pd.read_csv(every_results_file / "predictions.csv", dtype=str, keep_default_na=False)
+    wrong = int(np.flatnonzero((frame["true"] != frame["predicted"]).to_numpy())[0])
+    opened = []
+
+    def info(path, **kwargs):  # what the report opens for an excerpt (none decoded: the file is tested)
+        opened.append(path)
+        raise AudioError(path, "not decoded in this test")
+
+    monkeypatch.setattr(audio, "info", info)
+    texts = {"no file": None, "empty": "", "header only": original.splitlines()[0] + "\n",
+             "ragged": original + "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u\n",
+             "NUL": original.replace(",", "\x00", 3)}
+    for column in ("track_id", "path", "true", "predicted", "confidence"):
+        texts[f"no {column}"] = frame.drop(columns=column).to_csv(index=False)
+    for value in ("high", "", "nan", "1e308", "-1", "inf", _HOSTILE.replace("\ud800", "")):
+        texts[f"confidence {value!r}"] = frame.assign(confidence=frame["confidence"].where(
+            frame.index != wrong, value)).to_csv(index=False)
+    for column in ("track_id", "true", "predicted"):
+        texts[f"hostile {column}"] = frame.assign(**{column: frame[column].where(
+            frame.index != wrong, _HOSTILE.replace("\ud800", ""))}).to_csv(index=False)
+    for value in ("https://example.invalid/a.wav", "/dev/zero", str(tmp_path)):
+        texts[f"path {value}"] = frame.assign(path=frame["path"].where(frame.index != wrong, value)).to_csv(index=False)
+    problems = []
+    for label, text in (*texts.items(), ("latin-1", original.encode() + "é,".encode("latin-1"))):
+        target = run / "predictions.csv"
+        target.unlink()
+        if text is None:
+            target.mkdir()
+        elif isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text)
+        try:
+            page = write_html_report(run).read_text()
+            if "<img src=x" in page or "\x1b" in page:
+                problems.append(f"{label}: hostile text in the page")
+        except ParameterError as exc:
+            if "predictions.csv" not in str(exc):
+                problems.append(f"{label}: the error does not name the file: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"{label}: {type(exc).__name__}: {exc}")
+        if target.is_dir():
+            target.rmdir()
+            target.write_text(original)
+    assert not problems, "\n".join(problems)
+    assert opened and not {"https://example.invalid/a.wav", "/dev/zero", str(tmp_path)} & set(opened), opened
+    target.write_text(frame.assign(confidence=frame["confidence"].where(frame.index != wrong, "high"))
+                      .to_csv(index=False))
+    with pytest.raises(ParameterError, match=rf"predictions\.csv: confidence in data row {wrong + 1}: expected a "
+                                             'number from 0 to 1, found "high"'):
+        write_html_report(run)
+    target.write_text(frame.drop(columns="confidence").to_csv(index=False))
+    with pytest.raises(ParameterError, match=r"predictions\.csv: expected the columns true, predicted and confidence; "
+                                             r"confidence missing \(found \"track_id\", \"path\""):
+        write_html_report(run)
+
+
+def test_images_and_folders_of_a_changed_run_are_refused_by_name_and_odd_names_are_text(every_results_file, tmp_path):
+    """An image of the run that is not a PNG (a link to any file would be embedded in the page),
+    a results file that is a folder, and a run folder whose name is not UTF-8."""
+    import os
+
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.html import write_html_report
+
+    run = tmp_path / "run"
+    shutil.copytree(every_results_file, run)
+    (run / "confusion_matrix.png").write_text("a secret that is not an image")
+    with pytest.raises(ParameterError, match=r"confusion_matrix\.png: expected a PNG image, found something else"):
+        write_html_report(run)
+    (run / "confusion_matrix.png").unlink()
+    (run / "history.png").mkdir()
+    with pytest.raises(ParameterError, match=r"history\.png: expected a PNG image, found no file"):
+        write_html_report(run)
+    (run / "history.png").rmdir()
+    (run / "cv.json").unlink()
+    (run / "cv.json").mkdir()
+    with pytest.raises(ParameterError, match=r"cv\.json: expected a genrekit results file \(JSON\), cannot read it"):
+        write_html_report(run)
+    odd = tmp_path / os.fsdecode(b"run \xe9\x1b")  # undecodable bytes: a lone surrogate in Python's str
+    odd.mkdir()
+    shutil.copy(every_results_file / "metrics.json", odd)
+    page = write_html_report(odd).read_text()
+    assert "run \\udce9\\x1b" in page and "\x1b" not in page

@@ -226,7 +226,7 @@ class TagChange:
     ``old``/``new`` are the genres as shown ("; "-joined; ``old`` None when the file has
     none); ``action`` is ``write`` (planned), ``written``, ``would write`` (a dry run),
     ``kept`` (the file has a genre and ``existing`` is keep), ``unchanged`` (nothing to
-    change) or ``failed``; ``reason`` says why nothing was written; ``old_values`` and
+    change), ``not taggable`` (a format genrekit does not tag, such as ``.au``) or ``failed``; ``reason`` says why nothing was written; ``old_values`` and
     ``new_values`` are the genre field ``field`` exactly (None: absent); ``fields`` every
     field the change touches (the genre field and genrekit's own), name -> ``{"old", "new"}``;
     ``id3_version`` ``{"old", "new"}`` when the change converts an ID3v2 tag to another
@@ -542,8 +542,10 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     path = os.fspath(path)
     shown = "; ".join(genres)
     if Path(path).suffix.lower() not in TAGGABLE:
-        return TagChange(path, None, shown, False, f"genre tags are not written to {Path(path).suffix} files",
-                         action="failed")
+        # not a failure: the format has no tag genrekit writes (a library of .au files is no error)
+        return TagChange(path, None, shown, False, action="not taggable",
+                         reason=f"{path}: genre tags are not written to {Path(path).suffix or 'extensionless'} files "
+                         f"(genrekit tags {', '.join(sorted(TAGGABLE))})")
     try:
         field = read_genre_field(path)
     except Exception as exc:  # mutagen raises many types; the library run must go on

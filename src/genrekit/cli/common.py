@@ -197,27 +197,56 @@ out_console = _SafeConsole(file=_StandardStream("stdout"), soft_wrap=True)
 err_console = _SafeConsole(file=_StandardStream("stderr"), soft_wrap=True)
 
 
-def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
-            integer: bool = False):
-    """A callback refusing a numeric option outside a range (and NaN or infinity) with a usage
-    error (exit 2) naming the option and the value. (typer's ``min``/``max`` messages leave the
-    value out, cannot say "> 0" and let NaN through.)"""
-    show = str if integer else "{:g}".format
-    bounds = [f"{'>' if low_open else '>='} {show(low)}" if low is not None else "",
-              f"{'<' if high_open else '<='} {show(high)}" if high is not None else ""]
-    expected = f"{'an integer' if integer else 'a finite number'} {' and '.join(b for b in bounds if b)}"
+def _as_given(value):
+    """typer's ``parser`` of a numeric option: the text as given, which the option's callback reads
+    (typer's own conversion refuses ``abc`` without saying the value, and lets ``nan`` through)."""
+    return value
 
-    def check(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+
+def _shown(value) -> str:
+    """A numeric option's value as a usage error shows it: a number as it was typed (``1.0000001``,
+    ``nan``), anything else quoted, control characters escaped (``'1\\x1b[2J'``)."""
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        float(value)
+    except ValueError:
+        return repr(value)
+    return value.strip()  # digits, a sign, a point, an exponent, inf or nan: nothing to escape
+
+
+def _number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+            integer: bool = False) -> dict:
+    """``typer.Option``'s arguments for a numeric option: it reads the value itself and refuses one
+    that is not a number (``abc``, ``1.5`` for a whole number), NaN or infinity, or outside the
+    range with a usage error (exit 2) naming the option, the value and what was expected:
+    ``--top 'abc': expected a whole number >= 1``. (typer's message leaves the value out, and its
+    ``min``/``max`` cannot say "> 0" and let NaN through.)"""
+    show = str if integer else "{:g}".format
+    if low is not None and high is not None and not (low_open or high_open):
+        bounds = f"from {show(low)} to {show(high)}"
+    else:
+        bounds = " and ".join(
+            b for b in (f"{'>' if low_open else '>='} {show(low)}" if low is not None else "",
+                        f"{'<' if high_open else '<='} {show(high)}" if high is not None else "") if b)
+    kind = "a whole number" if integer else "a number" if low is not None and high is not None else "a finite number"
+    expected = f"{kind} {bounds}".strip()
+
+    def check(ctx: typer.Context, param: typer.CallbackParam, value: str | float | None) -> float | None:
         if value is None or ctx.resilient_parsing:
             return value
-        bad = (not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low))
-               or (high is not None and (value >= high if high_open else value > high)))
+        try:
+            number = (int if integer else float)(value)
+        except (TypeError, ValueError):
+            number = None
+        bad = (number is None or not math.isfinite(number)
+               or (low is not None and (number <= low if low_open else number < low))
+               or (high is not None and (number >= high if high_open else number > high)))
         if bad:
-            # the value as given (repr): ``{:g}`` would show 1.0000001 as 1, a valid value
-            raise typer.BadParameter(f"{value if integer else repr(value)}: expected {expected}", ctx=ctx, param=param)
-        return value
+            raise _UsageError(f"{param.opts[0]} {_shown(value)}: expected {expected}", ctx=ctx, param=param)
+        return number
 
-    return check
+    return {"parser": _as_given, "callback": check}
 
 
 class _UsageError(typer.BadParameter):
@@ -241,14 +270,20 @@ def _choice(*values: str | int, metavar: str | None = None) -> dict:
     type would list them too, but its message does not say the option as genrekit's other
     usage errors do.)"""
     expected = listed(values)
+    # whole-number choices (--id3v2-version) are read here, as _number's options are: 'abc' is refused by name too
+    numeric = all(isinstance(v, int) for v in values)
 
     def check(ctx: typer.Context, param: typer.CallbackParam, value):
+        if numeric and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = int(value)
         if value is None or ctx.resilient_parsing or value in values:
             return value
-        shown = repr(value) if isinstance(value, str) else str(value)
+        shown = _shown(value) if numeric else repr(value) if isinstance(value, str) else str(value)
         raise _UsageError(f"{param.opts[0]} {shown}: expected {expected}", ctx=ctx, param=param)
 
-    return {"callback": check, "metavar": metavar or f"<{'|'.join(map(str, values))}>"}
+    return {"callback": check, "metavar": metavar or f"<{'|'.join(map(str, values))}>",
+            **({"parser": _as_given} if numeric else {})}
 
 
 # The choices of the enumerated options (the library's own lists, which tests/test_cli_conventions.py
@@ -266,11 +301,13 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvico
 
 
 def _at_least(low: int, high: int | None = None) -> dict:
-    return {"callback": _number(low, high, integer=True)}
+    return _number(low, high, integer=True)
 
 
-POSITIVE = {"callback": _number(0, low_open=True)}
-NON_NEGATIVE = {"callback": _number(0)}
+POSITIVE = _number(0, low_open=True)
+NON_NEGATIVE = _number(0)
+#: A whole number, checked only for being one (the command checks its range, with what else it was given).
+WHOLE = _number(integer=True)
 SEED = _at_least(0, 2**32 - 1)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
@@ -325,7 +362,7 @@ L2Option = Annotated[float | None, typer.Option("--l2", **NON_NEGATIVE, help="Ne
                                                 "--weight-decay (default: the preset's).")]
 LossOption = Annotated[str | None, typer.Option(**_choice(*LOSSES), help="Networks: ce (softmax) or bce (sigmoid) "
                                                 "(default: the preset's).")]
-LabelSmoothingOption = Annotated[float | None, typer.Option(callback=_number(0, 1, high_open=True),
+LabelSmoothingOption = Annotated[float | None, typer.Option(**_number(0, 1, high_open=True),
                                                             help="Networks: label smoothing (default: the preset's).")]
 MixupOption = Annotated[float | None, typer.Option(**NON_NEGATIVE, help="Networks: mixup's Beta(a, a) parameter, 0 for "
                                                    "none (default: the preset's).")]
@@ -335,11 +372,11 @@ ScheduleOption = Annotated[str | None, typer.Option(**_choice(*SCHEDULES), help=
                                                     "epochs (default: the preset's).")]
 PatienceOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: epochs without a better validation "
                                              "accuracy before stopping.")]
-OverlapOption = Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: overlap of the "
+OverlapOption = Annotated[float, typer.Option(**_number(0, 1, high_open=True), help="Networks: overlap of the "
                                               "training windows.")]
-TimeStretchOption = Annotated[float, typer.Option(callback=_number(0, 1, high_open=True), help="Networks: time-stretch "
+TimeStretchOption = Annotated[float, typer.Option(**_number(0, 1, high_open=True), help="Networks: time-stretch "
                                                   "training audio by up to this rate change (0.1: rates 0.9-1.1).")]
-PitchShiftOption = Annotated[float, typer.Option(callback=_number(0, 12), help="Networks: pitch-shift training audio by "
+PitchShiftOption = Annotated[float, typer.Option(**_number(0, 12), help="Networks: pitch-shift training audio by "
                                                  "up to this many semitones.")]
 AugmentCopiesOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")]
 
@@ -409,7 +446,7 @@ AggregationOption = Annotated[
                              "default: the model's own (mean).")
 ]
 MinConfidenceOption = Annotated[
-    float | None, typer.Option(callback=_number(0, 1), help="Below this top probability (0-1) the genre is 'unknown' "
+    float | None, typer.Option(**_number(0, 1), help="Below this top probability (0-1) the genre is 'unknown' "
                                "(the probabilities are still given); default: $GENREKIT_MIN_CONFIDENCE, else the "
                                "config file's min_confidence, else always the top genre.")
 ]

@@ -15,7 +15,7 @@ from rich.table import Table
 from genrekit._files import line_shown
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
-    POSITIVE, PREDICT_FORMATS, RunnerOption, _at_least, _choice, _finish, _input_paths, _model, _note,
+    POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _finish, _input_paths, _model, _note,
     _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
 )
 
@@ -202,8 +202,9 @@ def tag(
     existing: Annotated[str, typer.Option("--existing", **_choice(*EXISTING),
                                           help="With --write-tags, a genre a file has already: keep it "
                                           "(nothing written), replace it, or append ours after it.")] = "keep",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write nothing.")] = False,
-    genres: Annotated[int, typer.Option("--genres", help="With --write-tags: write up to N genres, the top one and the next "
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --write-tags: show and record old -> new, write "
+                                          "nothing; exit as the write would (3 when some would fail).")] = False,
+    genres: Annotated[int, typer.Option("--genres", **WHOLE, help="With --write-tags: write up to N genres, the top one and the next "
                                         "most probable at or above --min-confidence (0.2 without it).")] = 1,
     styles: Annotated[bool, typer.Option("--styles", help="With --write-tags: add the styles the model found as further "
                                          "genre values.")] = False,
@@ -292,7 +293,13 @@ def tag(
                       f"{summary.n_done_before} done by an earlier run, {summary.n_files - summary.n_done_before} "
                       f"now; {summary.seconds:.1f} s -> {summary.results}", markup=False)
     if summary.tag_actions:
-        out_console.print("genre tags: " + ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items())))
+        # the files left untagged against the request (refused, failed, changed since their
+        # analysis) fail the run; a dry run's preview fails as its write would
+        undone = (f"; {len(summary.tag_failures)} file(s) left untagged fail the "
+                  f"{'preview, as they would the write' if dry_run else 'run'} (listed with the failures)"
+                  if summary.tag_failures else "")
+        counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items()))
+        out_console.print(f"genre tags: {counts}{undone}")
     if summary.n_moved:
         out_console.print(f"{summary.n_moved} file(s) whose tags genrekit wrote were found moved or renamed; "
                           f"{summary.results}'s journal follows them (tag --undo finds them there)", markup=False,
@@ -318,8 +325,9 @@ def tag(
             out_console.print(f"  - {line_shown(item.path)}: tagged {line_shown('; '.join(item.owner_genres))}, model says "
                               f"{item.model_genre} ({item.confidence:.2f}){seen}", highlight=False, soft_wrap=True,
                               markup=False)
-    # n_tagged: every file of the table with a genre, earlier runs too; a failed tag write (read-only,
-    # a full disk) fails its file as a failed prediction does: exit 3, or 1 when no file is left
+    # n_tagged: every file of the table with a genre, earlier runs too; a failed or refused tag write
+    # (read-only, a full disk, a file changed since its analysis; in a dry run, one that would be)
+    # fails its file as a failed prediction does: exit 3, or 1 when no file is left
     _finish(summary.n_tagged - len(summary.tag_failures), summary.failures | summary.tag_failures)
 
 

@@ -9,9 +9,13 @@ import base64
 import html
 import io
 import json
+import math
 import os
+import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -38,9 +42,16 @@ document.body.dataset.images=i.length;document.body.dataset.imagesLoaded=i.filte
 return x.complete&&x.naturalWidth>0}).length;});"""
 
 
+# Characters a page cannot show as text: C0 and C1 controls (tab and line breaks aside) and lone
+# surrogates (JSON's "\ud800", or a file name's undecodable bytes), which UTF-8 cannot encode
+_UNSHOWABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _text(value) -> str:
-    """Any value as HTML text: user data (genre names, paths, reasons) never becomes markup."""
-    return html.escape(str(value))
+    """Any value as HTML text: user data (genre names, paths, reasons) never becomes markup, and
+    a character a page cannot show is written as its escape (``\\x1b``, ``\\udce9``)."""
+    text = _UNSHOWABLE.sub(lambda m: ascii(m.group())[1:-1], str(value))
+    return html.escape(text)
 
 
 def _number(value, spec: str) -> str:
@@ -49,20 +60,217 @@ def _number(value, spec: str) -> str:
     return "–" if value is None or value != value else format(value, spec)
 
 
-def _read_json(path: Path) -> dict | None:
-    """A results file of the run folder, None where it is absent."""
+# What the report reads from each results file, and in what shape. Anyone can edit a run folder,
+# so a file is checked as it is read, and a field of another shape (a number written as text, a
+# list for an object, a key missing, a nested object for a count) is refused: a ParameterError
+# naming the file, the field, what was expected and what was found. The report is not drawn
+# with that figure as "–" instead: genrekit never writes such a field, so the file was changed
+# since, and a page with quiet gaps would pass a damaged run off as a sound one (the page is
+# what gets shared); the error says what to repair, or that the run is to be made again. A
+# null stays "–" (genrekit writes it for a metric with nothing to measure), and so does an
+# optional field's null (the report reads it as absent). Keys older runs lack are optional;
+# keys the report does not read are left out unchecked. The range of a figure is not
+# checked: a finite number is shown as written.
+
+_UNFIT = object()  # what a reader returns for a value of another shape
+
+
+def _as_number(value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _UNFIT
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return _UNFIT
+    return value if math.isfinite(value) else _UNFIT
+
+
+_MAX_COUNT = 2 ** 53  # the largest count a float (pandas, JavaScript) holds exactly
+
+
+def _as_count(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _UNFIT
+    if isinstance(value, float) and not value.is_integer():
+        return _UNFIT
+    return int(value) if 0 <= value <= _MAX_COUNT else _UNFIT
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A value: ``expected`` in words; ``read``, the value as the report uses it, or _UNFIT."""
+    expected: str
+    read: Callable
+    nullable: bool = False  # null is a value (a metric with nothing to measure), not an absence
+
+
+@dataclass(frozen=True)
+class _List:
+    each: object
+    expected: str = "a list"
+
+
+@dataclass(frozen=True)
+class _Object:
+    needed: dict = field(default_factory=dict)
+    optional: dict = field(default_factory=dict)
+    each: object = None  # the shape of every other key's value (keys are genre or model names); None: not read
+    expected: str = "an object"
+
+
+_NUMBER = _Leaf("a finite number or null", _as_number, nullable=True)
+_COUNT = _Leaf("a whole number from 0 to 2^53", _as_count)
+_TEXT = _Leaf("text", lambda v: v if isinstance(v, str) else _UNFIT)
+_FLAG = _Leaf("true or false", lambda v: v if isinstance(v, bool) else _UNFIT)
+_SCALAR = _Leaf("text, a number or null", lambda v: v if v is None or isinstance(v, (str, int, float)) else _UNFIT,
+               nullable=True)
+_ANY = _Leaf("any JSON", lambda v: v, nullable=True)  # shown as JSON, escaped
+_ANY_LIST = _List(_ANY)  # counted, not shown
+
+_TRAINING_WORDS = {"include_train": _FLAG, "training_tracks_unknown": _FLAG, "excluded_training_tracks": _ANY_LIST}
+_RUN = _Object(optional={
+    "command": _TEXT, "model": _Leaf("text or an object", lambda v: v if isinstance(v, (str, dict)) else _UNFIT),
+    "dataset": _Object(optional={"name": _SCALAR, "n_tracks": _SCALAR, "root": _SCALAR, "labels": _ANY_LIST}),
+    "split": _Object(optional={"method": _SCALAR, "seed": _SCALAR, "artists_across_splits": _ANY_LIST,
+                               "copies_across_splits": _ANY_LIST,
+                               "tracks_per_genre": _Object(each=_Object(each=_COUNT, expected="an object of genre -> "
+                                                                                              "tracks"),
+                                                           expected="an object of split -> genres")}),
+    **_TRAINING_WORDS,
+    "failures": _Object(each=_TEXT, expected="an object of path -> reason"),
+    "problems": _List(_Object(needed={"path": _TEXT, "reason": _TEXT}), expected="a list of objects (path, reason)"),
+    "unknown_genre_tracks": _List(_TEXT, expected="a list of paths"),
+    **{key: _ANY for key in ("features", "best_params", "training", "aggregation")}})
+_METRICS = _Object(
+    needed={"labels": _List(_TEXT, expected="a list of genre names"), "n": _COUNT, "accuracy": _NUMBER,
+            "f1_macro": _NUMBER},
+    optional={"balanced_accuracy": _NUMBER, "top3_accuracy": _NUMBER, "chunk_accuracy": _NUMBER,
+              "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT,
+              "per_genre": _Object(each=_Object(needed={"f1": _NUMBER, "support": _COUNT},
+                                                optional={"precision": _NUMBER, "recall": _NUMBER}),
+                                   expected="an object of genre -> scores"),
+              "confusion_matrix": _List(_List(_COUNT, expected="a list of counts"),
+                                        expected="a list of rows (lists of counts)")})
+_COMPARISON = _Object(needed={
+    "setup": _Object(optional={"n_splits": _COUNT, "grouping": _TEXT, "source": _TEXT}),
+    "models": _Object(each=_Object(needed={k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "f1_macro_mean",
+                                                               "fit_seconds")}),
+                      expected="an object of model -> scores")})
+_EXPLORATION = _Object(needed={
+    "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
+    "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
+_SONGS = _Object(
+    needed={"n": _COUNT, "top1": _NUMBER, "top3": _NUMBER, "proportion_score": _NUMBER,
+            "per_genre": _Object(each=_Object(needed={"n": _COUNT}, optional={k: _NUMBER for k in (
+                "top1", "top3", "proportion_score")}), expected="an object of genre -> scores")},
+    optional={"skip": _NUMBER, **_TRAINING_WORDS})
+_CV = _Object(optional={
+    **{k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "f1_macro_mean")},
+    "n_splits": _COUNT, "n_tracks": _COUNT, "protocol": _TEXT,
+    "fold_accuracy": _List(_NUMBER, expected="a list of numbers"),
+    "per_genre": _Object(each=_Object(optional={"n": _COUNT, "recall": _NUMBER, "precision": _NUMBER}),
+                         expected="an object of genre -> scores")})
+
+
+def _quoted(text, limit: int = 60) -> str:
+    """Text from a file for an error message: quoted, cut short, every character a terminal
+    could act on escaped."""
+    text = str(text)
+    return json.dumps(text[:limit]) + ("…" if len(text) > limit else "")
+
+
+def _found(value) -> str:
+    """A value of a results file in words, short: whatever its size or depth."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        shown = repr(value)
+        return f"the number {shown[:30]}" + ("…" if len(shown) > 30 else "")
+    if isinstance(value, str):
+        return f"the text {_quoted(value, 40)}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    return f"an object of {len(value)} key(s)"
+
+
+def _checked(path: Path, value, shape, where: str):
+    """``value`` as the report uses it (counts as int, figures as float, keys it does not read
+    left out), or a ParameterError naming ``path``, the field ``where``, what ``shape``
+    expects and what was found."""
+    def wrong(found: str):
+        return ParameterError(f"{path}: {where + ': ' if where else ''}expected {shape.expected}, found {found}")
+
+    if isinstance(shape, _Leaf):
+        read = shape.read(value)
+        if read is _UNFIT:
+            raise wrong(_found(value))
+        return read
+    if isinstance(shape, _List):
+        if not isinstance(value, list):
+            raise wrong(_found(value))
+        return [_checked(path, item, shape.each, f"{where}[{i}]") for i, item in enumerate(value)]
+    if not isinstance(value, dict):
+        raise wrong(_found(value))
+    result = {}
+    for key, item in value.items():
+        own = shape.needed.get(key) or shape.optional.get(key)
+        inner = own or shape.each
+        if inner is None:
+            continue  # not read by the report
+        name = (f"{where}.{key}" if where else key) if own else f"{where}[{_quoted(key)}]"
+        if item is None and key not in shape.needed and not getattr(inner, "nullable", False):
+            continue  # an optional field's null: absent
+        result[key] = _checked(path, item, inner, name)
+    for key, inner in shape.needed.items():
+        if key not in value:
+            raise ParameterError(f"{path}: {f'{where}.{key}' if where else key}: missing; expected {inner.expected}")
+    return result
+
+
+def _read_json(path: Path, shape: _Object) -> dict | None:
+    """A results file of the run folder as ``shape`` describes it (see :func:`_checked`), None
+    where it is absent."""
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if not path.is_file():  # a folder, or a FIFO that would never end
+            raise OSError("not a file")
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested past Python's stack
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        reason = ("nested too deeply" if isinstance(exc, RecursionError) else
+                  (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
         raise ParameterError(f"{path}: expected a genrekit results file (JSON), cannot read it ({reason})") from exc
+    return _checked(path, data, shape, "")
+
+
+def _checked_metrics(path: Path, metrics: dict) -> dict:
+    """metrics.json's confusion matrix is a row and a column per genre of ``labels``, or empty."""
+    matrix, k = metrics.get("confusion_matrix") or [], len(metrics["labels"])
+    if matrix and (len(matrix) != k or any(len(row) != k for row in matrix)):
+        shape = f"{len(matrix)} row(s) of {', '.join(sorted({str(len(row)) for row in matrix}))} count(s)"
+        raise ParameterError(f"{path}: confusion_matrix: expected {k} rows of {k} counts (one per genre of "
+                             f"labels), found {shape}")
+    return metrics
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _image(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+    """A PNG of the run folder, embedded; a ParameterError where the file is not one (what a
+    changed file holds is not put in the page)."""
+    try:
+        data = path.read_bytes() if path.is_file() else b""
+    except OSError as exc:
+        raise ParameterError(f"{path}: expected a PNG image, cannot read it ({exc.strerror or exc})") from exc
+    if not data.startswith(_PNG):
+        raise ParameterError(f"{path}: expected a PNG image, found " + (
+            "something else" if data else "an empty file" if path.is_file() else "no file (a folder or a device)"))
+    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="{_text(alt)}">'
 
 
 def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
@@ -72,6 +280,8 @@ def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
     from genrekit import audio
     from genrekit.errors import GenrekitError
 
+    if not os.path.isfile(path):  # a local file only: predictions.csv is anyone's to edit, and audio reads URLs
+        return ""
     try:
         duration = audio.info(path).duration
         y, sr = audio.load(path, sr=22050, offset=max(0.0, duration / 2 - seconds / 2), duration=seconds)
@@ -83,13 +293,22 @@ def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
     return f'<audio controls preload="none" src="data:audio/ogg;base64,{data}"></audio>'
 
 
-def _table(frame: pd.DataFrame, *, floats: str = ".3f") -> str:
-    head = "".join(f"<th>{_text(c)}</th>" for c in frame.columns)
-    rows = []
-    for _, row in frame.iterrows():
-        cells = [_number(v, floats) if v is None or isinstance(v, (float, np.floating)) else _text(v) for v in row]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+def _table(head: list, rows: list[list], *, floats: str = ".3f") -> str:
+    """An HTML table: floats (and null: "–") formatted by ``floats``, anything else as text.
+    Plain lists, not a DataFrame: pandas' text columns (pyarrow) cannot hold a lone surrogate,
+    which a JSON key can."""
+    def cell(value) -> str:
+        return _number(value, floats) if value is None or isinstance(value, (float, np.floating)) else _text(value)
+
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return "<table><tr>" + "".join(f"<th>{_text(c)}</th>" for c in head) + f"</tr>{body}</table>"
+
+
+def _genre_table(rows: dict[str, dict], columns: tuple[str, ...]) -> str:
+    """genre -> row of a results file as a table: a genre column, then ``columns`` (those any
+    row has, in that order; a cell a row lacks as "–")."""
+    columns = tuple(c for c in columns if any(c in row for row in rows.values()))
+    return _table(["genre", *columns], [[genre, *(row.get(c) for c in columns)] for genre, row in rows.items()])
 
 
 def _supports(metrics: dict) -> list[int]:
@@ -147,7 +366,7 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
             i, j = np.unravel_index(off.argmax(), off.shape)
             parts.append(f"Most frequent confusion: {_text(labels[i])} taken for {_text(labels[j])} "
                          f"({off[i, j]} track(s)).")
-    if metrics["n"] < 30:
+    if 0 < metrics["n"] < 30:
         parts.append('<span class="bad">Few test tracks: these numbers are rough (one track is '
                      f'{1 / metrics["n"]:.0%}).</span>')
     return '<div class="verdict">' + " ".join(parts) + "</div>"
@@ -171,14 +390,42 @@ def _cv_section(cv: dict, *, headline: bool) -> list[str]:
                                                    for g, r in weakest) + ".")
     body = ["<h2>Cross-validation</h2>", '<div class="verdict">' + " ".join(parts) + "</div>"]
     if per_genre:
-        frame = pd.DataFrame(per_genre).T.reset_index().rename(columns={"index": "genre"})
-        if "n" in frame:
-            frame["n"] = frame["n"].astype(int)
-        body.append(_table(frame))
+        body.append(_genre_table(per_genre, ("n", "recall", "precision")))
     folds = cv.get("fold_accuracy")
     if folds:
         body.append("<p>Accuracy per fold: " + ", ".join(_number(a, ".1%") for a in folds) + ".</p>")
     return body
+
+
+def _read_predictions(path: Path) -> pd.DataFrame:
+    """predictions.csv as the report reads it: ``true``, ``predicted`` and ``confidence`` (a
+    number from 0 to 1) in every row, ``track_id`` and ``path`` where the file has them, text as
+    it was before spreadsheets were kept from running it; a ParameterError naming the file, the
+    column and the row where it is not that (refused as a JSON results file of another shape
+    is: see the comment above :data:`_UNFIT`)."""
+    try:
+        if not path.is_file():
+            raise OSError("not a file")
+        # every cell as text: a genre called "NA" or "null" is not a missing value
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (OSError, ValueError) as exc:  # ValueError: pandas' ParserError and EmptyDataError, UnicodeDecodeError
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+        raise ParameterError(f"{path}: expected genrekit's predictions (CSV), cannot read it ({reason})") from exc
+    lacking = [c for c in ("true", "predicted", "confidence") if c not in frame.columns]
+    if lacking:
+        found = ", ".join(_quoted(c, 30) for c in frame.columns[:12]) + (", …" if len(frame.columns) > 12 else "")
+        raise ParameterError(f"{path}: expected the columns true, predicted and confidence; {', '.join(lacking)} "
+                             f"missing (found {found or 'none'})")
+    confidence = pd.to_numeric(frame["confidence"], errors="coerce")
+    bad = np.flatnonzero(~confidence.between(0.0, 1.0).to_numpy())  # NaN (not a number) is not between
+    if len(bad):
+        raise ParameterError(f"{path}: confidence in data row {bad[0] + 1}: expected a number from 0 to 1, found "
+                             f"{_quoted(frame['confidence'].iloc[bad[0]], 40)}")
+    frame["confidence"] = confidence.astype(float)
+    for column in PREDICTION_TEXT:  # as written, before spreadsheets were kept from running them
+        if column in frame.columns:
+            frame[column] = frame[column].map(from_spreadsheet_cell)
+    return frame
 
 
 def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, n_wrong: int = 5) -> Path:
@@ -189,30 +436,38 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     confusion matrix, per-genre report, chunk against track accuracy, the most confidently
     wrong tracks with an audio excerpt, the model comparison, exploration plots and
     full-song scores.
+
+    A ParameterError where ``run_dir`` holds no results, or where a results file cannot be
+    read or a field the page shows has another shape than genrekit writes: the message names
+    the file, the field, what was expected and what was found (see the comment above
+    :data:`_UNFIT`).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ParameterError(f"{run_dir}: expected a run folder (the --out of train, evaluate, compare or explore)")
-    run = _read_json(run_dir / "run.json") or {}
-    metrics = _read_json(run_dir / "metrics.json")
-    comparison = _read_json(run_dir / "comparison.json")
+    run = _read_json(run_dir / "run.json", _RUN) or {}
+    metrics = _read_json(run_dir / "metrics.json", _METRICS)
+    if metrics is not None:
+        metrics = _checked_metrics(run_dir / "metrics.json", metrics)
+    comparison = _read_json(run_dir / "comparison.json", _COMPARISON)
     explore_dir = run_dir if (run_dir / "explore.json").exists() else run_dir / "explore"
-    exploration = _read_json(explore_dir / "explore.json")
-    songs = _read_json(run_dir / "songs.json")
-    cv = _read_json(run_dir / "cv.json")
+    exploration = _read_json(explore_dir / "explore.json", _EXPLORATION)
+    songs = _read_json(run_dir / "songs.json", _SONGS)
+    cv = _read_json(run_dir / "cv.json", _CV)
     if not any((run, metrics, comparison, exploration, songs)):
         raise ParameterError(f"{run_dir}: no genrekit results found (run.json, metrics.json, comparison.json, "
                              "explore.json or songs.json)")
     model = run.get("model")
-    model_name = model if isinstance(model, str) else next((model[k] for k in ("preset", "model", "name") if isinstance((model or {}).get(k), str)), "")
+    model_name = model if isinstance(model, str) else next(
+        (model[k] for k in ("preset", "model", "name") if isinstance((model or {}).get(k), str)), "")
     command = run.get("command") or ("compare" if comparison else "explore" if exploration else
                                      "evaluate --songs" if songs else "run")
     title = f"genrekit {command}" + (f": {model_name}" if model_name else "")
-    body = [f"<h1>{html.escape(title)}</h1>",
+    body = [f"<h1>{_text(title)}</h1>",
             f'<p class="muted">{_text(run_dir.resolve())} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]
     if metrics:
-        split = run.get("split") if isinstance(run.get("split"), dict) else {}
+        split = run.get("split") or {}
         shared = (len(split.get("artists_across_splits") or ()), len(split.get("copies_across_splits") or ()))
         body.append(_verdict(metrics, held_out=not run.get("include_train", False), shared=shared,
                              training_unknown=bool(run.get("training_tracks_unknown"))))
@@ -223,17 +478,18 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     left_out = run.get("failures") or run.get("problems") or run.get("unknown_genre_tracks")
     if dataset or run.get("split") or left_out:
         body.append("<h2>Data</h2>")
-        if isinstance(dataset, dict):
+        if dataset:
             body.append(f"<p>{_text(dataset.get('name'))}: {_text(dataset.get('n_tracks'))} tracks, "
                         f"{len(dataset.get('labels', []))} genres ({_text(dataset.get('root', ''))}).</p>")
         counts = (run.get("split") or {}).get("tracks_per_genre")
         if counts:
-            frame = pd.DataFrame(counts).fillna(0).astype(int)
-            frame.loc["total"] = frame.sum()
+            genres = list(dict.fromkeys(genre for split in counts.values() for genre in split))
+            rows = [[genre, *(split.get(genre, 0) for split in counts.values())] for genre in genres]
+            rows.append(["total", *(sum(split.values()) for split in counts.values())])
             body.append(f"<p>Split: {_text(run['split'].get('method'))}, "
                         f"seed {_text(run['split'].get('seed'))}; "
-                        "tracks (not chunks) are split.</p>" + _table(frame.reset_index().rename(columns={"index": "genre"})))
-        bad = {**run.get("failures", {})}
+                        "tracks (not chunks) are split.</p>" + _table(["genre", *counts], rows))
+        bad = run.get("failures") or {}
         if left_out:
             items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
             items += [f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in run.get("problems", [])]
@@ -258,31 +514,26 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append("<h2>Where it fails</h2>")
         if (run_dir / "confusion_matrix.png").exists():
             body.append(_image(run_dir / "confusion_matrix.png", "confusion matrix"))
-        per_genre = pd.DataFrame(metrics.get("per_genre", {})).T.reset_index().rename(columns={"index": "genre"})
-        if len(per_genre):
-            per_genre["support"] = per_genre["support"].astype(int)
-            body.append("<h3>Per genre</h3>" + _table(per_genre))
+        if metrics.get("per_genre"):
+            body.append("<h3>Per genre</h3>" + _genre_table(metrics["per_genre"],
+                                                            ("precision", "recall", "f1", "support")))
         if "chunk_accuracy" in metrics:
-            body.append("<h3>Chunks and tracks</h3>" + _table(pd.DataFrame({
-                "level": ["track", "chunk"], "accuracy": [metrics["accuracy"], metrics["chunk_accuracy"]],
-                "macro F1": [metrics["f1_macro"], metrics.get("chunk_f1_macro", float("nan"))],
-                "n": [metrics["n"], metrics.get("chunk_n", "")]})))
+            body.append("<h3>Chunks and tracks</h3>" + _table(["level", "accuracy", "macro F1", "n"], [
+                ["track", metrics["accuracy"], metrics["f1_macro"], metrics["n"]],
+                ["chunk", metrics["chunk_accuracy"], metrics.get("chunk_f1_macro"), metrics.get("chunk_n", "")]]))
     predictions = run_dir / "predictions.csv"
     if predictions.exists():
-        # genres and ids are text: a genre called "NA" or "null" is not a missing value
-        frame = pd.read_csv(predictions, keep_default_na=False, dtype={"track_id": str, "true": str, "predicted": str})
-        for column in PREDICTION_TEXT:  # as written, before spreadsheets were kept from running them
-            if column in frame.columns:
-                frame[column] = frame[column].map(from_spreadsheet_cell)
-        wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False).head(n_wrong)
+        frame = _read_predictions(predictions)
+        wrong = frame[frame["true"] != frame["predicted"]].sort_values("confidence", ascending=False,
+                                                                        kind="stable").head(n_wrong)
         body.append(f"<h3>Most confidently wrong tracks ({int((frame['true'] != frame['predicted']).sum())} wrong "
                     f"of {len(frame)})</h3>")
         if len(wrong):
             rows = "".join(
-                f"<tr><td>{_text(r.track_id)}</td><td>{_text(r.true)}</td>"
-                f"<td>{_text(r.predicted)}</td><td>{r.confidence:.2f}</td>"
-                f"<td>{_audio_excerpt(str(r.path)) if isinstance(r.path, str) and r.path else ''}</td></tr>"
-                for r in wrong.itertuples())
+                f"<tr><td>{_text(r.get('track_id', ''))}</td><td>{_text(r['true'])}</td>"
+                f"<td>{_text(r['predicted'])}</td><td>{r['confidence']:.2f}</td>"
+                f"<td>{_audio_excerpt(r['path']) if r.get('path') else ''}</td></tr>"
+                for r in wrong.to_dict("records"))
             body.append("<table><tr><th>track</th><th>genre</th><th>predicted</th><th>confidence</th>"
                         f"<th>listen (10 s)</th></tr>{rows}</table>")
         else:
@@ -293,10 +544,12 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         grouping = f" {setup['grouping']}" if setup.get("grouping") else ""  # older runs do not say
         body.append(f"<p>{_text(setup.get('n_splits'))}-fold CV{_text(grouping)} "
                     f"on {_text(setup.get('source'))}.</p>")
-        rows = pd.DataFrame([{"model": name, "accuracy": r["accuracy_mean"], "± sd": r["accuracy_std"],
-                              "macro F1": r["f1_macro_mean"], "fit s/fold": r["fit_seconds"]}
-                             for name, r in comparison["models"].items()]).sort_values("accuracy", ascending=False)
-        body.append(_table(rows))
+        models = sorted(comparison["models"].items(),  # the most accurate first; a model without a figure last
+                        key=lambda item: -math.inf if item[1]["accuracy_mean"] is None else item[1]["accuracy_mean"],
+                        reverse=True)
+        body.append(_table(["model", "accuracy", "± sd", "macro F1", "fit s/fold"],
+                           [[name, r["accuracy_mean"], r["accuracy_std"], r["f1_macro_mean"], r["fit_seconds"]]
+                            for name, r in models]))
         if (run_dir / "comparison.png").exists():
             body.append(_image(run_dir / "comparison.png", "model comparison"))
     if exploration:
@@ -320,13 +573,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append(f"<p>{_text(songs['n'])} songs ({_text(training_words({**songs, **run}))}{skipped}): "
                     f"top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
-        per_genre = pd.DataFrame(songs["per_genre"]).T.reset_index().rename(columns={"index": "genre"})
-        per_genre["n"] = per_genre["n"].astype(int)  # a count: the transpose made every column float
-        body.append(_table(per_genre))
+        body.append(_genre_table(songs["per_genre"], ("n", "top1", "top3", "proportion_score")))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>"
+            f"<title>{_text(title)}</title><style>{STYLE}</style><script>{SCRIPT}</script></head>"
             f"<body>{''.join(body)}</body></html>")
     out = Path(out) if out is not None else run_dir / "report.html"
     write_text_atomic(out, page)

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
 # a CSV table's columns of text from outside genrekit (file names, errors naming them, a model's labels)
 _OUTSIDE_TEXT = ("path", "key", "genre", "error", "tag_error")
+# tag decisions that leave a file untagged against the request: they fail the run (``LibrarySummary.tag_failures``)
+_NOT_DONE = ("failed", "would fail", "changed")
 
 
 @dataclass
@@ -115,9 +117,11 @@ class LibrarySummary:
         With ``write_tags``: files whose tags an earlier run wrote with other options, which
         this run leaves as they are (:func:`undo_tags` first to tag them anew).
     tag_failures : dict[str, str]
-        This run's tag writes that failed (``tag_action`` ``failed``; not in a dry run, and not
-        for a format genrekit does not tag): path -> reason. The file was predicted (its row
-        has no ``error``) and left as it was.
+        This run's tag writes that failed or were refused (``tag_action`` ``failed``, and
+        ``changed``: a file changed between its analysis and its write, which genrekit does not
+        overwrite); in a dry run those it would refuse (``would fail``) and those it could not
+        plan, so a preview fails as the write would. Not for a format genrekit does not tag:
+        path -> reason. The file was predicted (its row has no ``error``) and left as it was.
     n_moved : int
         Files whose tags genrekit wrote that this run found moved or renamed (by content with
         ``use_hash``, else by size, mtime and the fields genrekit wrote, their old path gone):
@@ -812,7 +816,8 @@ def tag_library(
         False names a genre anyway (a spoken-word library you want genred); applied to every
         row, as ``min_confidence`` is, without predicting again
     dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
-        table's ``tag_old``/``tag_new``) without writing
+        table's ``tag_old``/``tag_new``) without writing; the files the write would refuse are
+        in ``tag_failures`` as that write's would be
     genres : with ``write_tags``, write up to this many genres: the top one, then the next
         most probable at or above ``min_confidence``, else 0.2 (:func:`tag_genres`)
     styles : with ``write_tags``, add the styles the model found present as further genres
@@ -842,7 +847,7 @@ def tag_library(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from genrekit.audio.tags import EXISTING, TAGGABLE
+    from genrekit.audio.tags import EXISTING
 
     check_min_confidence(min_confidence)
     if write_tags:
@@ -940,8 +945,10 @@ def tag_library(
             if write_tags and record["error"] is None:
                 change = _set_tag(record, handle, options, rekey)
                 actions[record["tag_action"]] += 1
-                if record["tag_action"] == "failed" and not dry_run and Path(record["path"]).suffix.lower() in TAGGABLE:
-                    tag_failures[record["path"]] = record["tag_error"]  # a format genrekit does not tag is no failure
+                # not done as asked, in a dry run as in the write it previews (a format genrekit
+                # does not tag is 'not taggable': no failure)
+                if record["tag_action"] in _NOT_DONE:
+                    tag_failures[record["path"]] = record["tag_error"]
                 if record["tag_written"]:  # the file changed: key it as it is now, so a re-run skips it
                     current[record["path"]] = record["key"], record["size"], record["mtime_ns"]
             append_record(handle, record)  # journalled before anyone is told: a failing callback loses no record
