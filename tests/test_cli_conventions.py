@@ -1073,3 +1073,45 @@ def test_a_hop_longer_than_the_chunks_is_said_to_leave_gaps(tiny_model, songs):
     assert result.exit_code == 0, result.output
     assert "--hop 45 is longer than tiny's 30 s chunks: 15 s after each chunk is not analysed" in _flat(result.output)
     assert "not analysed" not in _flat(invoke("predict", "--model", tiny_model, "--hop", "30", songs[0], env=WIDE).output)
+
+
+def test_an_out_ending_in_a_slash_is_a_folder_made_for_the_report(tmp_path):
+    """`report RUN --out pages/` wrote an HTML file named `pages`: pathlib drops the slash that
+    said a folder was meant. It now makes the folder and writes report.html inside; without the
+    slash the name is still the file's."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"command": "train", "model": "logreg"}))
+    for given, written in (("pages/", "pages/report.html"), (f"deep{os.sep}er{os.sep}", "deep/er/report.html"),
+                           ("page", "page")):
+        result = invoke("report", run, "--out", given, env=WIDE)
+        assert result.exit_code == EXIT_OK and (tmp_path / written).is_file(), (given, result.output)
+        assert f"report -> {Path(written)}" in result.output
+    (tmp_path / "afile").write_text("x")
+    result = invoke("report", run, "--out", "afile/", env=WIDE)
+    assert result.exit_code == EXIT_USAGE and "--out afile: expected a folder to write into" in result.output
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_export_into_an_out_ending_in_a_slash_makes_the_folder(tiny_model, tmp_path):
+    """`export --out models/` was refused ('expected an .onnx file name, found no extension')
+    unless the folder existed: it is now made, with model.onnx inside."""
+    from genrekit.models import load
+
+    result = invoke("export", tiny_model, "--out", "models/", env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    assert load(tmp_path / "models" / "model.onnx").labels == ["hum", "noise"]
+    refused = invoke("export", tiny_model, "--out", "models2", env=WIDE)  # no slash: a file name, as before
+    assert refused.exit_code == EXIT_USAGE and "expected an .onnx file name" in refused.output, refused.output
+    assert not (tmp_path / "models2").exists()
+
+
+def test_tag_into_an_out_ending_in_a_slash_writes_its_table_inside(tiny_model, songs, tmp_path):
+    """`tag LIB --out tags/` was refused ('found no extension'): a folder (made if needed, or one
+    that exists) takes the default table name, as report's and export's --out do."""
+    result = invoke("tag", songs[0].parent, "--model", tiny_model, "--out", "tags/", "--jobs", "1", env=WIDE)
+    assert result.exit_code == EXIT_OK, result.output
+    table = tmp_path / "tags" / "genrekit-tags.csv"
+    assert table.is_file() and len(table.read_text().splitlines()) == 1 + len(songs)
+    again = invoke("tag", songs[0].parent, "--model", tiny_model, "--out", "tags", "--jobs", "1", env=WIDE)
+    assert again.exit_code == EXIT_OK and f"{len(songs)} done by an earlier run" in _flat(again.output), again.output

@@ -988,3 +988,103 @@ def test_training_names_genres_whose_held_out_tracks_could_not_be_read():
     assert _held_out_lost(dataset, {"/m/jazz3.wav": "cannot be read"}) == ["jazz: no test track (1 unreadable)"]
     assert _held_out_lost(dataset, {"/m/rock2.wav": "x", "/m/rock0.wav": "x"}) == ["rock: no validation track (1 unreadable)"]
     assert _held_out_lost(dataset, {}) == []
+
+
+def _noise_songs(folder: Path, names: list[str], *, seconds: float = 3.0, fmt: str | None = None) -> list[Path]:
+    """Synthetic songs (seeded noise, each its own) named ``names`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        rng = np.random.default_rng(sum(map(ord, f"{folder.name}/{name}")))
+        path = folder / name
+        sf.write(path, (0.2 * rng.standard_normal(int(seconds * 22050))).astype(np.float32), 22050, format=fmt)
+        paths.append(path)
+    return paths
+
+
+def test_genre_folders_spelled_apart_by_case_are_merged_with_a_note_not_a_partial_run(tmp_path):
+    """jazz/ and Jazz/ are one genre (every track kept, the merge said naming both): the note is
+    not a track left out, so features and train exit 0 without a "left out" list; an
+    unreadable file beside them still makes the run partial, and only it is listed."""
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, app
+    from genrekit.datasets.core import left_out_and_notes
+
+    root = tmp_path / "songs"
+    _noise_songs(root / "jazz", ["a.wav", "b.wav", "c.wav"])
+    _noise_songs(root / "Jazz", ["d.wav", "e.wav"])
+    _noise_songs(root / "rock", ["f.wav", "g.wav", "h.wav", "i.wav"])
+    dataset = load_folder(root)
+    assert len(dataset) == 9 and dataset.labels == ["jazz", "rock"]
+    left_out, notes = left_out_and_notes(dataset.problem_records())
+    assert left_out == [] and [n["reason"] for n in notes] == [
+        "genre 'Jazz' (2 tracks) differs from 'jazz' (3 tracks) only in case: labelled 'jazz'"]
+
+    runner, cache = CliRunner(), tmp_path / "cache"
+    result = runner.invoke(app, ["features", str(root), "--features", "gtzan57", "--jobs", "1", "--cache", str(cache),
+                                 "--out", str(tmp_path / "features")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == EXIT_OK, result.output
+    assert "left out" not in said and "problem(s)" not in said, result.output
+    assert "note:" in said and "genre 'Jazz' (2 tracks) differs from 'jazz' (3 tracks)" in said, result.output
+    table = read_feature_table(tmp_path / "features" / "features.csv")
+    assert len(set(table.tracks)) == 9 and table.labels == ["jazz", "rock"]
+
+    trained = runner.invoke(app, ["train", str(root), "--model", "logreg", "--features", "gtzan57", "--no-cv",
+                                  "--jobs", "1", "--cache", str(cache), "--out", str(tmp_path / "run")])
+    said = " ".join(trained.output.split())
+    assert trained.exit_code == EXIT_OK, trained.output
+    assert "left out" not in said and "'Jazz'" in said and "'jazz'" in said, trained.output
+
+    (root / "rock" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00not a wav file at all" * 10)
+    partial = runner.invoke(app, ["features", str(root), "--features", "gtzan57", "--jobs", "1", "--cache", str(cache),
+                                  "--out", str(tmp_path / "features-again")])
+    said = " ".join(partial.output.split())
+    assert partial.exit_code == EXIT_PARTIAL, partial.output
+    assert "1 file(s) failed; left out:" in said and "broken.wav" in said, partial.output
+    assert "dataset problem" not in said and "note:" in said, partial.output
+
+
+def test_checking_tags_that_label_no_track_is_a_problem(tmp_path):
+    """Tagged files whose every genre is under --min-per-genre, or files without genre tags,
+    label no track: `datasets check --labels-from-tags` says so, naming the folder and what
+    was expected, and exits 1 (it said "no problems found" and exited 0)."""
+    import json
+
+    import mutagen
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_ERROR, app
+
+    library = tmp_path / "Music"
+    songs = _noise_songs(library, ["one.flac", "two.flac", "three.flac", "four.flac", "plain.flac"], fmt="FLAC")
+    for path, genre in zip(songs, ("Jazz", "Jazz", "Rock", "Rock")):  # plain.flac: no genre tag
+        tags = mutagen.File(path)
+        tags["genre"] = [genre]
+        tags.save()
+
+    dataset = load_dataset(library, kind="tags", min_per_genre=5)
+    assert len(dataset) == 0 and dataset.taxonomy.left_out == {"Jazz": 2, "Rock": 2}
+    report = check_dataset(dataset, progress=False)
+    assert not report.ok and [p.path for p in report.suspicious] == [str(library)]
+    assert report.suspicious[0].reason == (
+        "no labelled track: expected audio files with genre tags, at least min_per_genre (--min-per-genre) files of "
+        "a genre; found 4 file(s) with genre tags, every genre of them under that (Jazz: 2, Rock: 2); 1 file(s) "
+        "without a genre tag")
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["datasets", "check", str(library), "--labels-from-tags"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == EXIT_ERROR, result.output
+    assert "no problems found" not in said and "problems found" in said, result.output
+    assert f"{library}: no labelled track: expected audio files with genre tags" in said, result.output
+    as_json = runner.invoke(app, ["datasets", "check", str(library), "--labels-from-tags", "--json"])
+    assert as_json.exit_code == EXIT_ERROR and json.loads(as_json.stdout)["ok"] is False
+
+    untagged = tmp_path / "Untagged"
+    _noise_songs(untagged, ["a.flac", "b.flac"], fmt="FLAC")
+    refused = runner.invoke(app, ["datasets", "check", str(untagged), "--labels-from-tags"])
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == EXIT_ERROR and "no problems found" not in said, refused.output
+    assert str(untagged) in said and "tagged with genres" in said, refused.output

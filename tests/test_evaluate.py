@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -241,3 +243,62 @@ def test_train_scores_its_test_tracks_as_evaluate_scores_the_saved_model(gtzan_m
                               progress=False)
     for key in ("n", "accuracy", "chunk_n", "chunk_accuracy", "balanced_accuracy"):
         assert result.metrics[key] == evaluated.metrics[key], key
+
+
+def _tiny_model(folder, trained_on=()):
+    """A classical model on random gtzan57 rows ('hum', 'noise'), recording ``trained_on``'s
+    files as its training tracks."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrekit.audio import content_hash
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, save_model
+
+    spec = FeatureSpec("gtzan57")
+    X = np.random.default_rng(0).normal(size=(20, len(spec.columns)))
+    estimator = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(X, ["hum", "noise"] * 10)
+    model = GenreModel(name="tiny", labels=["hum", "noise"], spec=spec, estimator=estimator,
+                       training={"content_sha256": [content_hash(path) for path in trained_on]})
+    return save_model(model, folder / "tiny.genrekit")
+
+
+def _tones(folder, n=2):
+    import soundfile as sf
+
+    t = np.arange(3 * 22050) / 22050
+    paths = []
+    for i in range(n):
+        paths.append(folder / f"song{i}.wav")
+        sf.write(paths[-1], (0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t)).astype("float32"), 22050)
+    return paths
+
+
+def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monkeypatch, caplog):
+    """`evaluate MODEL man.csv` of training tracks only said 'no track of . left to evaluate'
+    (the manifest's folder), and then the CLI said 'no track left to evaluate' again."""
+    import logging
+
+    from genrekit.datasets import load_manifest
+    from genrekit.errors import DatasetError
+    from genrekit.evaluate import evaluate_model, score_dataset
+
+    songs = _tones(tmp_path)
+    model = _tiny_model(tmp_path, trained_on=songs)
+    monkeypatch.chdir(tmp_path)
+    Path("man.csv").write_text("path,label\n" + "".join(f"{song.name},hum\n" for song in songs))
+    dataset = load_manifest("man.csv")
+    assert dataset.source == "man.csv" and dataset.root == "."
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        metrics, report = evaluate_model(model, dataset, jobs=1, progress=False)
+    assert metrics == {} and report["excluded_training_tracks"] == ["song0", "song1"]
+    assert not [r for r in caplog.records if "left to evaluate" in r.getMessage()]  # the caller says it, once
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        assert score_dataset(model, dataset, jobs=1, progress=False).metrics == {}
+    assert [r.getMessage() for r in caplog.records if "left to evaluate" in r.getMessage()] == [
+        "no track of man.csv left to evaluate"]
+    Path("polka.csv").write_text("path,label\n" + "".join(f"{song.name},polka\n" for song in songs))
+    with pytest.raises(DatasetError, match=r"^polka\.csv: none of its genres \(polka\)"):
+        evaluate_model(model, load_manifest("polka.csv"), jobs=1, progress=False)

@@ -452,3 +452,43 @@ def test_chunked_features_keep_the_minimum_length_of_the_file_not_of_its_windows
             else:
                 with pytest.raises(AudioError, match=r"2\.4\.wav: too short: 2\.40 s, at least 3\.00 s"):
                     extract.extract_file(str(path), spec)
+
+
+def test_a_manifests_absolute_paths_put_no_folder_into_features_csv(tmp_path, gtzan_mini, feature_cache):
+    """A manifest listing absolute paths made them its track ids, so features.csv's track_id,
+    track and group columns held the user's folders (the README: the table holds no paths)."""
+    import shutil
+
+    from genrekit.datasets import build_feature_table, load_manifest, read_feature_table, write_feature_table
+
+    lists, other = tmp_path / "lists", tmp_path / "other"
+    (lists / "blues").mkdir(parents=True)
+    other.mkdir()
+    copy = shutil.copy(gtzan_mini / "blues" / "blues.00001.wav", lists / "blues")  # under the manifest's folder
+    namesake = shutil.copy(gtzan_mini / "country" / "country.00002.wav", other / "blues.00002.wav")  # another file
+    rows = [(copy, "blues", ""), (gtzan_mini / "blues" / "blues.00001.wav", "blues", ""),
+            (gtzan_mini / "blues" / "blues.00002.wav", "blues", "Same Artist"), (namesake, "country", "Same Artist"),
+            (gtzan_mini / "country" / "country.00001.wav", "country", "")]
+    manifest = lists / "songs.csv"
+    manifest.write_text("path,label,artist\n" + "".join(f"{path},{label},{artist}\n" for path, label, artist in rows))
+    dataset = load_manifest(manifest)
+    ids = ["blues/blues.00001", "blues.00001", "blues.00002", "other/blues.00002", "country.00001"]
+    assert [t.track_id for t in dataset.tracks] == ids  # relative to the manifest's folder, else names: unique
+    assert [t.path for t in dataset.tracks] == [str(path) for path, _, _ in rows]
+
+    table, _ = build_feature_table(dataset, FeatureSpec("gtzan57"), cache=FeatureCache(feature_cache), n_jobs=1,
+                                   progress=False)
+    written = write_feature_table(tmp_path / "out", table, dataset)
+    frame = pd.read_csv(written, dtype=str)
+    text = frame[["track_id", "track", "group"]].to_csv()
+    assert str(tmp_path) not in text and str(gtzan_mini) not in text
+    assert not [cell for cell in frame[["track_id", "track"]].to_numpy().ravel() if Path(cell).is_absolute()]
+    assert list(frame["track"]) == ids
+    # split groups still join a file and its copy, and an artist's tracks
+    assert list(frame["group"]) == ["track:blues/blues.00001", "track:blues/blues.00001", "artist:Same Artist",
+                                    "artist:Same Artist", "track:country.00001"]
+    assert list(read_feature_table(written).groups) == list(frame["group"])
+
+    # a manifest of relative paths keeps the ids it always had (cached spectrograms, splits.csv)
+    manifest.write_text("path,label\nblues/blues.00001.wav,blues\n../other/blues.00002.wav,country\n")
+    assert [t.track_id for t in load_manifest(manifest).tracks] == ["blues/blues.00001", "../other/blues.00002"]

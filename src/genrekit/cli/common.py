@@ -523,6 +523,25 @@ def _output_folder(folder: Path, option: str) -> None:
         _usage_error(f"{option} {folder}: expected a folder to write into, found {exc.strerror or exc}")
 
 
+#: The endings that make a path a folder's: ``/``, and ``\`` on Windows.
+_FOLDER_ENDINGS = tuple({"/", os.sep})
+
+
+def _file_or_folder(default_name: str) -> dict:
+    """Options of an output naming a file, or a folder to write ``default_name`` into: one that
+    exists, or any path ending in a separator (``pages/``: a folder, made by the writer when
+    missing, where pathlib would drop the slash and write a file named ``pages``). The command
+    gets the file's path, whichever was given. The text is read as typed (typer's ``parser``):
+    typer's own conversion to a Path has lost the slash by the time a callback sees it."""
+
+    def file_path(value) -> Path:
+        text = os.fspath(value)  # a default is a Path already
+        path = Path(text)
+        return path / default_name if text.endswith(_FOLDER_ENDINGS) or path.is_dir() else path
+
+    return {"parser": file_path, "metavar": "<path>"}
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -561,7 +580,16 @@ def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | N
 
 
 def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
-    problems = problems or []
+    """List the files that failed and the dataset's problems that left something out, and say
+    whether there were any (the run is partial). A problem that left nothing out (two spellings
+    of one genre merged, an empty genre folder) is said as a note and leaves the run whole.
+    ``problems``: :class:`~genrekit.datasets.DatasetProblem` s or their records."""
+    from genrekit.datasets.core import left_out_and_notes
+
+    problems, notes = left_out_and_notes(problems or [])
+    for note in notes:
+        path, reason = (note["path"], note["reason"]) if isinstance(note, dict) else (note.path, note.reason)
+        _note(f"[yellow]note:[/] {escape(line_shown(f'{path}: {reason}'))}", highlight=False)
     if not failures and not problems:
         return False
     counted = " and ".join(part for part in (f"{len(failures)} file(s) failed" if failures else "",

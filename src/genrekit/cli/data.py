@@ -120,8 +120,7 @@ def features(
     written = write_feature_table(out, table, data, cache_hits=result.cache_hits)
     out_console.print(f"{len(table.paths)} tracks, {len(table.y)} rows x {table.X.shape[1]} {spec.name} features "
                       f"-> {written} ({result.cache_hits} from cache)", markup=False)
-    problems = data.problem_records()
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, problems) else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, data.problems) else EXIT_OK)
 
 
 def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
@@ -141,8 +140,7 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
         _usage_error(f"--out {conflict}")
     run = write_spectrograms(data, out, spec, progress=_progress())
     out_console.print(f"{run.written} log-mel spectrograms -> {run.folder}", markup=False)
-    problems = data.problem_records()
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(run.failures, problems) else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(run.failures, data.problems) else EXIT_OK)
 
 
 @app.command()

@@ -16,8 +16,8 @@ from genrekit.cli.common import (
     AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
-    SPLITS, _at_least, _cache, _choice, _load_dataset, _model, _note, _output_folder, _print_taxonomy, _progress,
-    _report_failures, _usage_error, app, err_console, listed, out_console
+    SPLITS, _at_least, _cache, _choice, _file_or_folder, _load_dataset, _model, _note, _output_folder, _print_taxonomy,
+    _progress, _report_failures, _usage_error, app, err_console, listed, out_console
 )
 
 
@@ -175,7 +175,7 @@ def evaluate(
                           "left out")
     if not metrics:
         _report_failures(report["failures"], report["problems"])
-        err_console.print("[red]no track left to evaluate[/]")
+        err_console.print(f"[red]no track of {escape(dataset)} left to evaluate[/]", highlight=False)
         raise typer.Exit(EXIT_ERROR)
     if songs:
         out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
@@ -331,22 +331,24 @@ def compare(
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (the --out of train, evaluate, compare or explore).")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file, or a folder to write report.html into "
-                                             "(default: RUN_DIR/report.html).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", **_file_or_folder("report.html"),
+                                             help="HTML file, or a folder to write report.html into (one "
+                                             "ending in / is made if needed; default: RUN_DIR/report.html).")] = None,
 ) -> None:
     """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
     from genrekit.evaluate.html import write_html_report
 
-    if out is not None and out.is_dir():  # every other command's --out is a folder
-        out = out / "report.html"
+    if out is not None:
+        _output_folder(out.parent, "--out")
     path = write_html_report(run_dir, out)
     out_console.print(f"report -> {path}", markup=False)
 
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write (.onnx), or a folder to write "
-                                      "model.onnx into.")],
+    out: Annotated[Path, typer.Option("--out", "-o", **_file_or_folder("model.onnx"), help="The ONNX file to "
+                                      "write (.onnx), or a folder to write model.onnx into (one ending in / is "
+                                      "made if needed).")],
     model_path: Annotated[str | None, typer.Argument(metavar="MODEL", help="A network (model.safetensors), a "
                                                      "classical model (model.genrekit) or 'default' (genrekit's "
                                                      "own model file); or use --model.",
@@ -375,8 +377,6 @@ def export(
     from genrekit.models.interface import ONNX_SUFFIX
     from genrekit.predict.library import library_files
 
-    if out.is_dir():  # every other command's --out is a folder
-        out = out / f"model{ONNX_SUFFIX}"
     if out.suffix.lower() != ONNX_SUFFIX:  # genrekit knows a model file by its ending: any other would not load
         _usage_error(f"--out {out}: expected an {ONNX_SUFFIX} file name, found {out.suffix or 'no extension'}")
     _output_folder(out.parent, "--out")  # before the model is loaded (or, for the default, built)

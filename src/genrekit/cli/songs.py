@@ -15,8 +15,8 @@ from rich.table import Table
 from genrekit._files import line_shown
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
-    POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _finish, _input_paths, _model, _note,
-    _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
+    POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _file_or_folder, _finish, _input_paths, _model,
+    _note, _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
 )
 
 
@@ -192,8 +192,10 @@ def tag(
     library: Annotated[str | None, typer.Argument(help="Music library folder (searched recursively), or its URL "
                                                         "(s3://bucket/music, read through pyarrow).")] = None,
     model_path: ModelOption = None,
-    results: Annotated[Path, typer.Option("--out", "-o", help="Results table: .csv, .jsonl or .parquet; "
-                                          "re-running with the same file resumes.")] = Path("genrekit-tags.csv"),
+    results: Annotated[Path, typer.Option("--out", "-o", **_file_or_folder("genrekit-tags.csv"), help="Results "
+                                          "table: .csv, .jsonl or .parquet, or a folder to write genrekit-tags.csv "
+                                          "into (one ending in / is made if needed); re-running with the same file "
+                                          "resumes.")] = Path("genrekit-tags.csv"),
     use_hash: Annotated[bool, typer.Option("--hash", help="Recognise files already done by content, not path+size+mtime.")] = False,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when a song is long enough.")] = 10.0,
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,

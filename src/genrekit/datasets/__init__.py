@@ -53,7 +53,7 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     Returns
     -------
     Dataset
-        Its tracks, and in ``problems`` what the loader left out.
+        Its tracks, and in ``problems`` what the loader left out, or noted (``left_out`` False).
 
     Raises
     ------

@@ -44,10 +44,11 @@ class CheckReport:
         Groups of files whose decoded samples (mixed to mono, at 16-bit precision) are the
         same, each group's paths sorted.
     suspicious : list of DatasetProblem
-        Silent files, files shorter than half the median duration, genres with fewer than 2
-        tracks or than a quarter of the median per genre, genre names that look like spellings
-        of one genre, a GTZAN dataset's genres outside GTZAN's ten, and identical audio under
-        different labels.
+        No labelled track at all (for a library labelled by its tags: every genre under
+        ``min_per_genre``), tracks without a genre, silent files, files shorter than half the
+        median duration, genres with fewer than 2 tracks or than a quarter of the median per
+        genre, genre names that look like spellings of one genre, a GTZAN dataset's genres
+        outside GTZAN's ten, and identical audio under different labels.
     layout : list of DatasetProblem
         The loader's ``problems``.
     taxonomy : dict, optional
@@ -134,6 +135,28 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
     return thin
 
 
+def _no_labelled_track(dataset: Dataset) -> str:
+    """Why ``dataset`` holds no labelled track, and what was expected: for a library labelled by
+    its tags, what its files' tags hold."""
+    taxonomy = dataset.taxonomy
+    if taxonomy is None:
+        return ("no labelled track: expected a genre for each track (its genre folder's name, a manifest's label "
+                "column)")
+    found = []
+    if taxonomy.left_out:
+        genres = ", ".join(f"{genre}: {n}" for genre, n in list(taxonomy.left_out.items())[:10])
+        more = f" and {len(taxonomy.left_out) - 10} more" if len(taxonomy.left_out) > 10 else ""
+        found.append(f"{len(taxonomy.labels_of)} file(s) with genre tags, every genre of them under that "
+                     f"({genres}{more})")
+    for files, what in ((taxonomy.untagged, "without a genre tag"),
+                        (taxonomy.by_genrekit, "whose genres genrekit wrote (never learned from)"),
+                        (taxonomy.untaggable, "in formats without tags genrekit reads")):
+        if files:
+            found.append(f"{len(files)} file(s) {what}")
+    return ("no labelled track: expected audio files with genre tags, at least min_per_genre (--min-per-genre) "
+            f"files of a genre; found {'; '.join(found) or 'none'}")
+
+
 def _audio_digest(y: np.ndarray) -> str:
     # Hash of the decoded samples: the same audio in .au and .wav is one duplicate.
     return hashlib.sha256(np.round(y * 32768).astype(np.int32).tobytes()).hexdigest()
@@ -144,10 +167,12 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
 
     A file labelled with several genres (multi-label copies) is decoded once. Files that
     cannot be decoded are ``unreadable``; files holding the same decoded samples are
-    ``duplicates``. ``suspicious`` lists silent files, files shorter than half the median
-    duration, genres with fewer than 2 tracks or than a quarter of the median per genre, genre
-    names that look like spellings of one genre, a GTZAN dataset's genres outside GTZAN's
-    ten, and identical audio under different labels. ``layout`` is the loader's ``problems``.
+    ``duplicates``. ``suspicious`` lists a dataset without any labelled track (its folder,
+    and what was expected), tracks without a genre, silent files, files shorter than half the
+    median duration, genres with fewer than 2 tracks or than a quarter of the median per genre,
+    genre names that look like spellings of one genre, a GTZAN dataset's genres outside
+    GTZAN's ten, and identical audio under different labels. ``layout`` is the loader's
+    ``problems``.
 
     Parameters
     ----------
@@ -201,6 +226,8 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
                 )
 
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
+    if not counts:  # nothing to learn from or score: said first
+        suspicious.append(DatasetProblem(dataset.root, _no_labelled_track(dataset)))
     unlabelled = [t.path for t in dataset.tracks if t.label is None]
     if unlabelled:
         suspicious.append(DatasetProblem(unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} and "

@@ -69,10 +69,16 @@ class DatasetProblem:
         What it is about: a file or folder, a manifest's ``file:line``, or a genre.
     reason : str
         What is wrong, and what was done about it (the track left out, the genre renamed).
+    left_out : bool
+        Whether something the dataset holds (a file, a folder's files, a manifest's row) was
+        left out because of it: the default. False for a note, which keeps every track as it
+        was read (two spellings of one genre merged into one, an empty genre folder, a split
+        word not known): a run reports it, and is not partial for it.
     """
 
     path: str
     reason: str
+    left_out: bool = True
 
 
 def _is_utf8(text: str) -> bool:
@@ -102,6 +108,9 @@ class Dataset:
     taxonomy : TagTaxonomy, optional
         For a library labelled by its files' own genre tags (:func:`load_tagged`), what those
         tags hold; None for other datasets.
+    source : str
+        What it was read from, as the user named it, for messages: a manifest's file (its
+        ``root`` is the file's folder, ``.`` for one in the working folder); default ``root``.
     """
 
     name: str
@@ -109,8 +118,10 @@ class Dataset:
     tracks: list[Track]
     problems: list[DatasetProblem] = field(default_factory=list)
     taxonomy: TagTaxonomy | None = None  # datasets labelled by their files' own tags
+    source: str = ""
 
     def __post_init__(self) -> None:
+        self.source = self.source or self.root
         # A file name that is not UTF-8 (Python keeps its odd bytes as surrogates) cannot go
         # into the tables, CSVs and reports every command writes: left out, and said so.
         unnamed = [t for t in self.tracks if not (_is_utf8(t.path) and _is_utf8(t.track_id))]
@@ -123,9 +134,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.tracks)
 
-    def problem_records(self) -> list[dict[str, str]]:
-        """The problems as JSON objects (``path``, ``reason``), as every run record lists them."""
-        return [{"path": p.path, "reason": p.reason} for p in self.problems]
+    def problem_records(self) -> list[dict[str, str | bool]]:
+        """The problems as JSON objects (``path``, ``reason``, ``left_out``), as every run record
+        lists them (:func:`left_out_and_notes` tells them apart)."""
+        return [{"path": p.path, "reason": p.reason, "left_out": p.left_out} for p in self.problems]
 
     @property
     def labels(self) -> list[str]:
@@ -194,6 +206,17 @@ class Dataset:
         )
 
 
+def left_out_and_notes(problems) -> tuple[list, list]:
+    """``problems`` (:class:`DatasetProblem` s, or their :meth:`Dataset.problem_records`) parted
+    into those that left something out and the notes, each in its order. A record without
+    ``left_out`` (a run record written before it was kept, or a command's own) left something out."""
+    def left_out(problem) -> bool:
+        return problem.get("left_out", True) if isinstance(problem, dict) else problem.left_out
+
+    problems = list(problems or ())
+    return [p for p in problems if left_out(p)], [p for p in problems if not left_out(p)]
+
+
 def _tracks(n: int) -> str:
     return f"{n} track" if n == 1 else f"{n} tracks"
 
@@ -232,7 +255,7 @@ def merge_case_spellings(tracks: list[Track], where: str) -> tuple[list[Track], 
                 how = " and ".join(_differences(spelling, kept))
                 problems.append(DatasetProblem(where, f"genre {spelling!r} ({_tracks(spellings[spelling])}) differs "
                                                       f"from {kept!r} ({_tracks(spellings[kept])}) only in {how}: "
-                                                      f"labelled {kept!r}"))
+                                                      f"labelled {kept!r}", left_out=False))
     if not renamed:
         return tracks, problems
     return [replace(t, label=renamed[t.label]) if t.label in renamed else t for t in tracks], problems

@@ -118,7 +118,7 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
             continue
         files = _media_files(item, accept, root=root, problems=problems)
         if not files:
-            problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files"))
+            problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files", left_out=False))
         stems = Counter(path.relative_to(root).with_suffix("") for path in files)
         for path in files:
             relative = path.relative_to(root)

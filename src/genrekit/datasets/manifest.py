@@ -35,6 +35,55 @@ def _without_suffix(path: PurePath) -> str:
     return str(path.with_suffix("") if path.name else path)
 
 
+def _folder_spellings(folder: Path) -> tuple[Path, ...]:
+    """The manifest's folder as an absolute path, and through its links (where they differ)."""
+    return tuple(dict.fromkeys((Path(os.path.abspath(folder)), Path(os.path.realpath(folder)))))
+
+
+def _inside_folder(written: Path, folders: tuple[Path, ...]) -> PurePath | None:
+    """``written`` (an absolute path) relative to the manifest's folder (:func:`_folder_spellings`),
+    as written or through its own folder's links; None where it is not under it."""
+    path = Path(os.path.normpath(written))
+    for base in folders:
+        if path.is_relative_to(base):
+            return path.relative_to(base)
+    linked = Path(os.path.realpath(path.parent), path.name)
+    return linked.relative_to(folders[-1]) if linked.is_relative_to(folders[-1]) else None
+
+
+def _id_ladder(written: Path, folders: tuple[Path, ...]) -> list[tuple[str, str]]:
+    """A local row's default track ids, ``(without extension, with it)`` per level, in order of
+    preference. A relative path gives one level: itself, as written. An absolute path under the
+    manifest's folder (:func:`_folder_spellings`) is made relative to it (the id it would have as
+    a relative path); one elsewhere gives its name, then its last folder and name, and so on up
+    (never its whole folder where the name alone is unique): ids hold no user's folder, so
+    neither do the tables and reports they go into."""
+    if written.is_absolute():
+        inside = _inside_folder(written, folders)
+        if inside is None:
+            parts = Path(os.path.normpath(written)).parts[1:]  # without its anchor ("/", "C:\\") and any ..
+            levels = [PurePath(*parts[-k:]) for k in range(1, len(parts) + 1)]
+            if levels:
+                return [(_without_suffix(level), str(level)) for level in levels]
+        else:
+            written = inside
+    return [(_without_suffix(written), str(written))]
+
+
+def _free_id(ladder: list[tuple[str, str]], seen: set[str], owners: dict[str, str], owner: str | None) -> str:
+    """The first id of ``ladder`` (:func:`_id_ladder`) no earlier row took: at each level the
+    id without the extension, or with it where the row that took that one lists the same file
+    but for its extension (``song.flac`` after ``song.wav``); on the last level, with the
+    extension (a repeated id is then reported)."""
+    for plain, named in ladder[:-1]:
+        if plain not in seen:
+            return plain
+        if owner is not None and owners.get(plain) == owner and named not in seen:
+            return named
+    plain, named = ladder[-1]
+    return plain if plain not in seen else named
+
+
 def _read_table(csv_path: Path) -> pd.DataFrame:
     """The manifest's cells as text, its column names stripped and in lower case. Cells split
     by commas, or by semicolons (as spreadsheets in many languages save CSV) or tabs where
@@ -119,12 +168,18 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     Returns
     -------
     Dataset
-        Named after the CSV file (without its extension), its ``root`` the CSV's folder. A
-        track's id is its ``track_id`` cell, else its path as the row gives it without the
-        extension (of a URL: host and path), with the extension where an earlier row took
-        that id for another file. Rows listing a file already listed, or a duration that is
-        not a number of seconds > 0, are problems too. Labels that differ only in case or
-        Unicode composition are one genre (each other spelling a problem).
+        Named after the CSV file (without its extension), its ``root`` the CSV's folder, its
+        ``source`` the CSV file as given. A track's id is its ``track_id`` cell, else its path
+        as the row gives it without the extension (of a URL: host and path), with the extension
+        where an earlier row took that id for another file. An absolute path gives no folder
+        of the user's to the id (ids go into feature tables and reports): under the CSV's
+        folder, the id is the path relative to it (as the row would spell it relative);
+        elsewhere, the file's name without the extension, or, where an earlier row took that
+        for another file, the name with its last folder (``Album 2/01 Intro``), and so on up
+        (a file beside one of the same name but extension: with the extension). Rows listing
+        a file already listed, or a duration that is not a number of seconds > 0, are problems
+        too. Labels that differ only in case or Unicode composition are one genre (each other
+        spelling a problem).
 
     Raises
     ------
@@ -143,6 +198,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
     seen: set[str] = set()
+    owners: dict[str, str] = {}  # each local row's track id -> its file as written, without the extension
+    folders = _folder_spellings(csv_path.parent)  # an absolute path under it: an id relative to it
     files: dict[str | Path, str] = {}  # each listed file -> its track id
     for line, row in enumerate(table.to_dict("records"), start=2):
         where = f"{csv_path}:{line}"
@@ -154,10 +211,13 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         if url:
             path = row["path"].strip()
             parts = urlsplit(path)
-            default_id = _without_suffix(PurePosixPath(parts.netloc + parts.path))
+            located = PurePosixPath(parts.netloc + parts.path)
+            ladder, owner = [(_without_suffix(located), str(located))], None
         else:
             path = _local_path(row["path"], csv_path)
-            default_id = _without_suffix(Path(row["path"].strip()))
+            written = Path(row["path"].strip())
+            ladder, owner = _id_ladder(written, folders), _without_suffix(written)
+        default_id = ladder[0][0]
         label = row["label"].strip()
         split_word = row.get("split", "").strip()
         split = SPLIT_WORDS.get(split_word.lower()) if split_word else None
@@ -172,8 +232,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         except (RuntimeError, OSError) as exc:  # a loop of links (Python 3.11 raises RuntimeError)
             problems.append(DatasetProblem(str(path), f"listed at {where}: cannot be resolved ({exc})"))
             continue
-        if default_id in seen and same_file not in files:  # song.flac after song.wav: its own id, with extension
-            default_id = str(PurePosixPath(parts.netloc + parts.path) if url else Path(row["path"].strip()))
+        if default_id in seen and same_file not in files:  # another file took it: song.wav before song.flac
+            default_id = _free_id(ladder, seen, owners, owner)
         track_id = row.get("track_id", "").strip() or default_id
         duration = row.get("duration", "").strip()
         try:
@@ -202,9 +262,12 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         else:
             if split_word and split is None:  # used, as any row without a split (split="dataset" refuses it)
                 problems.append(DatasetProblem(str(path), f"split {split_word!r} at {where}: expected one of "
-                                                          f"{', '.join(SPLIT_NAMES)}; kept without a split of its own"))
+                                                          f"{', '.join(SPLIT_NAMES)}; kept without a split of its own",
+                                                          left_out=False))
             seen.add(track_id)
             files[same_file] = track_id
+            if owner is not None:
+                owners[track_id] = owner
             tracks.append(
                 Track(
                     track_id=track_id,
@@ -220,4 +283,5 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems"
                            + (f", first: {shown}" if shown else "") + ")")
     tracks, merged = merge_case_spellings(tracks, str(csv_path))
-    return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems + merged)
+    return Dataset(name=csv_path.stem, root=str(csv_path.parent), tracks=tracks, problems=problems + merged,
+                   source=str(csv_path))

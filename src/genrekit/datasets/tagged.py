@@ -304,7 +304,7 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     for song in songs:
         if len(song.genres) > MAX_GENRES_PER_SONG:
             problems.append(DatasetProblem(song.path, f"{len(song.genres)} genres in its tags; the first "
-                                                      f"{MAX_GENRES_PER_SONG} are read"))
+                                                      f"{MAX_GENRES_PER_SONG} are read", left_out=False))
     songs = [replace(song, genres=tuple(g for g in song.genres[:MAX_GENRES_PER_SONG] if not is_placeholder(g)))
              for song in songs]
     found = [song for song in songs if song.genres and not song.by_genrekit]

@@ -475,8 +475,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     if excluded:
         body.append(f"<p>{len(excluded)} track(s) the model was trained on were left out of this evaluation.</p>")
     dataset = run.get("dataset")
-    left_out = run.get("failures") or run.get("problems") or run.get("unknown_genre_tracks")
-    if dataset or run.get("split") or left_out:
+    # a problem that left nothing out (two spellings of one genre merged) is a note
+    problems = [p for p in run.get("problems", []) if p.get("left_out", True) is not False]
+    notes = [p for p in run.get("problems", []) if p.get("left_out", True) is False]
+    left_out = run.get("failures") or problems or run.get("unknown_genre_tracks")
+    if dataset or run.get("split") or left_out or notes:
         body.append("<h2>Data</h2>")
         if dataset:
             body.append(f"<p>{_text(dataset.get('name'))}: {_text(dataset.get('n_tracks'))} tracks, "
@@ -492,10 +495,13 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         bad = run.get("failures") or {}
         if left_out:
             items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
-            items += [f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in run.get("problems", [])]
+            items += [f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in problems]
             items += [f"<li>{_text(path)}: a genre the model does not know</li>"
                       for path in run.get("unknown_genre_tracks", [])]
             body.append(f'<p class="bad">{len(items)} input(s) left out:</p><ul>{"".join(items)}</ul>')
+        if notes:
+            body.append("<p>Notes on the data (every track kept):</p><ul>"
+                        + "".join(f"<li>{_text(p['path'])}: {_text(p['reason'])}</li>" for p in notes) + "</ul>")
     # Track lists and content hashes are for machines: the page shows the settings.
     config = {k: run[k] for k in ("features", "model", "best_params", "training", "aggregation") if k in run}
     for section in (config.get("model"), config.get("training")):

@@ -188,7 +188,7 @@ def predict_dataset(
     tracks = [t if t.label == label else replace(t, label=label) for t, label in named if label is not None]
     if not tracks:
         found = sorted({t.label for t in dataset.tracks if t.label is not None})
-        raise DatasetError(f"{dataset.root}: none of its genres ({', '.join(found) or 'none: no track has one'}) is "
+        raise DatasetError(f"{dataset.source}: none of its genres ({', '.join(found) or 'none: no track has one'}) is "
                            f"known to the model ({', '.join(classifier.labels)})")
     if not include_train:
         if ((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"):  # an ONNX export's
@@ -306,11 +306,20 @@ def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None
     Returns
     -------
     Evaluation
+        Its ``metrics`` empty where no track is left, which a warning names the dataset for
+        (:func:`evaluate_model` leaves saying it to its caller).
     """
+    scored = _scored(model, dataset, aggregation=aggregation, **options)
+    if not scored.metrics:
+        logger.warning("no track of %s left to evaluate", dataset.source)
+    return scored
+
+
+def _scored(model: ModelLike, dataset: Dataset, *, aggregation: str | None = None, **options) -> Evaluation:
+    """:func:`score_dataset`, saying nothing where no track is left."""
     classifier, predicted, report = predict_dataset(model, dataset, **options)
     aggregation = aggregation or classifier.aggregation
     if not predicted:
-        logger.warning("no track of %s left to evaluate", dataset.root)
         return Evaluation(classifier, {}, report, None, aggregation)
     labels = classifier.labels
     index = {label: i for i, label in enumerate(labels)}
@@ -415,13 +424,15 @@ def evaluate_model(
 
     Returns
     -------
-    metrics : as :func:`evaluation_metrics` (empty when no track remains)
+    metrics : as :func:`evaluation_metrics` (empty when no track remains: nothing is logged,
+        the caller says so, as for :func:`evaluate_songs`)
     report : as :func:`predict_dataset`
     """
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir)
-        scored = score_dataset(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
-                               hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
+        # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
+        scored = _scored(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
+                         hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
         _write_model_evaluation(scored, dataset, out_dir, skip=skip, include_train=include_train)
     return scored.metrics, scored.report
 

@@ -23,6 +23,7 @@ from genrekit import __version__
 from genrekit._files import run_folder_lock, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset
+from genrekit.datasets.core import left_out_and_notes
 from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation
 from genrekit.models import GenreModel
@@ -79,8 +80,9 @@ class TrainResult:
 
     @property
     def partial(self) -> bool:
-        """True when some inputs could not be used (bad files, layout problems)."""
-        return bool(self.failures or self.problems)
+        """True when some inputs could not be used (bad files, layout problems that left tracks
+        out; not a note such as two spellings of one genre merged)."""
+        return bool(self.failures or left_out_and_notes(self.problems)[0])
 
 
 def _check_aggregation(aggregation: str) -> None:
