@@ -281,7 +281,7 @@ def compare(
                   f"{escape(', '.join(thin))}", highlight=False)
         from genrekit.datasets.splits import gtzan_shares_artists
 
-        shared = gtzan_shares_artists(table, "these folds, by track,", str(table_path))
+        shared = gtzan_shares_artists(table, "these folds", str(table_path))
         if shared:  # the published 1000-clip table: where GTZAN's artist runs inflate scores most
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         _output_folder(out, "--out")
@@ -291,7 +291,7 @@ def compare(
         check_genres(data, purpose="cross-validation", folds=folds)  # before any extraction
         from genrekit.datasets.splits import gtzan_shares_artists
 
-        shared = gtzan_shares_artists(data, "these folds, by track,")
+        shared = gtzan_shares_artists(data, "these folds")
         if shared:
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         # the same whatever models are asked: comparison.json's setup, which a later run resumes and adds to

@@ -147,18 +147,18 @@ _GTZAN_CLIP = re.compile(r"(?:%s)\.\d{5}(?:\.(?:wav|au))?" % "|".join(GTZAN_GENR
 
 
 def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | None = None) -> str | None:
-    """A warning for GTZAN clips split ``what`` (by track: GTZAN lists no artists), whose
+    """A warning for GTZAN clips split by track (``what``: "these folds"; GTZAN lists no artists), whose
     adjacent clip ids are often one artist's; None for other data. A feature table (named
     ``where``) is taken for GTZAN's when every track id is a GTZAN clip's (``blues.00000``,
     as the published tables name them) and no artist is known."""
     if isinstance(data, Dataset):
         if data.name != "gtzan":
             return None
-        where = data.root
+        where = data.source
     elif fold_grouping(data) != "by track" or not all(_GTZAN_CLIP.fullmatch(str(t)) for t in data.tracks):
         return None
-    return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so {what} "
-            "puts an artist's clips on both sides: the scores overstate accuracy on other artists "
+    return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so splitting by "
+            f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
             "(docs/benchmarks.md gives folds grouped by blocks of adjacent ids)")
 
 
@@ -258,7 +258,7 @@ def gtzan_filtered_split(dataset: Dataset) -> tuple[Dataset, dict[str, list[str]
     assignment = {track_id: part for part, members in ids.items() for track_id in members}
     present = {t.track_id for t in dataset.tracks}
     if not present & set(assignment):
-        raise DatasetError(f"{dataset.root}: no track of GTZAN's filtered split found (ids like blues.00029 expected)")
+        raise DatasetError(f"{dataset.source}: no track of GTZAN's filtered split found (ids like blues.00029 expected)")
     missing = {part: [t for t in members if t not in present] for part, members in ids.items()}
     return dataset.with_splits(assignment), missing
 

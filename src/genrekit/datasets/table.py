@@ -126,7 +126,7 @@ def build_feature_table(
         paths[track.track_id] = track.path
         hashes[track.track_id] = digest
     if not rows:
-        raise DatasetError(f"{dataset.root}: no track could be turned into {spec.name} features ({len(failures)} failed)")
+        raise DatasetError(f"{dataset.source}: no track could be turned into {spec.name} features ({len(failures)} failed)")
     table = FeatureTable(
         X=np.concatenate(rows), y=np.asarray(ys), tracks=np.asarray(tracks), groups=np.asarray(groups),
         labels=list(labels), columns=spec.columns, spec=spec, paths=paths, hashes=hashes, failures=failures,

@@ -110,7 +110,9 @@ def cross_validate_recipe(
     dict
         ``model``, ``n_splits``, the ``summary`` fields, ``folds`` (as :func:`fold`'s scores),
         ``<score>_mean`` and ``<score>_std`` for ``accuracy``, ``accuracy_<method>``,
-        ``f1_macro``, ``balanced_accuracy`` and ``chunk_accuracy``, and ``fit_seconds`` (mean per fold).
+        ``f1_macro``, ``balanced_accuracy`` and ``chunk_accuracy`` (the folds' standard deviation,
+        numpy's ``ddof=0`` as scikit-learn's ``cross_val_score`` examples report it), and
+        ``fit_seconds`` (mean per fold).
     """
     items = [(np.asarray(train), np.asarray(test)) for train, test in track_folds]
     results: list = [None] * len(items)

@@ -116,13 +116,13 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     test_rows = np.flatnonzero(np.array([part[t] for t in table.tracks]) == "test")
     trained_on = set(np.unique(table.y[table.rows_of(fit_tracks)]).tolist())
     if len(trained_on) < 2:
-        raise DatasetError(f"{dataset.root}: the training tracks cover fewer than two genres")
+        raise DatasetError(f"{dataset.source}: the training tracks cover fewer than two genres")
     untrained = [label for y, label in enumerate(table.labels) if y not in trained_on]
     if untrained:  # every training file of the genre failed: the model would list a genre it cannot name
         failed = [table.failures[t.path] for t in dataset.tracks
                   if t.label in untrained and t.path in table.failures and part[t.track_id] != "test"]
         first = f"; first: {failed[0]}" if failed else ""
-        raise DatasetError(f"{dataset.root}: genre(s) {', '.join(untrained)} have no training track that could be read "
+        raise DatasetError(f"{dataset.source}: genre(s) {', '.join(untrained)} have no training track that could be read "
                            f"({len(failed)} failed{first}); the model could never name them: mend or remove their "
                            "files (the features of the others are cached)")
     fitted = TableRecipe(model, table, search=search, n_iter=n_iter, inner_splits=3, seed=seed).fit(fit_tracks)

@@ -268,7 +268,7 @@ class NetworkRecipe:
         wanted = ["train"] + (["val"] if val_tracks is not None else [])
         if any(part not in sets for part in wanted):
             needed = " and ".join({"train": "training", "val": "validation"}[part] for part in wanted)
-            raise DatasetError(f"{self.dataset.root}: training needs {needed} tracks that can be read; "
+            raise DatasetError(f"{self.dataset.source}: training needs {needed} tracks that can be read; "
                                f"got {sorted(sets) or 'none'}")
         net, history = train_network(sets["train"], sets.get("val"), len(self.labels), self.config, net=net,
                                      out_dir=self.out_dir, resume=self.resume, progress=self.progress,
@@ -287,7 +287,7 @@ class NetworkRecipe:
 
         sets, failures = self._examples(model, {t: "test" for t in tracks})
         if "test" not in sets:
-            raise DatasetError(f"{self.dataset.root}: none of the {len(tracks)} track(s) to score could be read")
+            raise DatasetError(f"{self.dataset.source}: none of the {len(tracks)} track(s) to score could be read")
         test = sets["test"]
         body = model.body if hasattr(model, "body") else model
         proba = predict_chunks(body, test.X.to(self.config.device))

@@ -210,7 +210,7 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
     lost = _held_out_lost(dataset, trained.failures)
     if lost:  # the split was made before any file was read: an unreadable one took its place
         logger.warning("%s: unreadable files took held-out places, leaving %s; its scores leave those genres out "
-                       "(mend or remove the files and train again)", dataset.root, "; ".join(lost))
+                       "(mend or remove the files and train again)", dataset.source, "; ".join(lost))
     summary = {k: trained.metrics[k] for k in SUMMARY_METRICS if k in trained.metrics}
     # where each track went: a file that could not be used is on no side (splits.csv said
     # train, and run.json counted it, though it was never fitted on)

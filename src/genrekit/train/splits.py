@@ -81,7 +81,7 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
     if split not in SPLITS:
         raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
     if split in ("random", "all"):
-        shared = gtzan_shares_artists(dataset, "this split and its k-fold CV, by track,")
+        shared = gtzan_shares_artists(dataset, "this split and its k-fold CV")
         if shared:
             logger.warning(shared + " (--split gtzan-filtered is artist-filtered)")
     if split == "all":  # nothing held out: the k-fold CV is the score
