@@ -441,8 +441,10 @@ def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path, monkeypat
     assert paths == [str(songs[0]), str(songs[2]), str(songs[1])]
     # one file spelt two ways (relative with ./, absolute): analysed once, as first given
     monkeypatch.chdir(songs[0].parent)
-    spelt = invoke("predict", "--model", tiny_model, f"./{songs[0].name}", songs[0], "--format", "csv")
+    spelt = invoke("predict", "--model", tiny_model, f"./{songs[0].name}", songs[0], "--format", "csv", env=WIDE)
     assert [line.split(",")[0] for line in spelt.stdout.splitlines()[1:]] == [f"./{songs[0].name}"]
+    # said, so a script joining its inputs to the rows by path knows why one has none
+    assert f"note: {songs[0]}: given again (as ./{songs[0].name}); its genres are given once" in _flat(spelt.stderr)
     from_stdin = invoke("predict", "--model", tiny_model, "--files-from", "-", "--format", "json",
                         input=f"{songs[0]}\r\n")
     assert from_stdin.exit_code == EXIT_OK and json.loads(from_stdin.stdout)["path"] == str(songs[0])
@@ -1115,3 +1117,14 @@ def test_tag_into_an_out_ending_in_a_slash_writes_its_table_inside(tiny_model, s
     assert table.is_file() and len(table.read_text().splitlines()) == 1 + len(songs)
     again = invoke("tag", songs[0].parent, "--model", tiny_model, "--out", "tags", "--jobs", "1", env=WIDE)
     assert again.exit_code == EXIT_OK and f"{len(songs)} done by an earlier run" in _flat(again.output), again.output
+
+
+def test_a_segment_shorter_than_the_model_can_describe_is_a_usage_error(songs):
+    """`predict --segment 1` with the default model ended with exit 1 and the library's name
+    for the parameter ('segment_seconds=1: ...'): it is a value out of range, exit 2 naming
+    the option, before any work; in `tag` too."""
+    for command in (["predict", songs[0]], ["tag", songs[0].parent, "--out", "t.csv"]):
+        result = invoke(*command, "--segment", "1", env=WIDE)
+        said = _flat(result.output)
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert "--segment 1: musicnn-prior describes chunks of at least 3 s" in said and "segment_seconds" not in said

@@ -603,10 +603,11 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
     return True
 
 
-def _finish(n_done: int, failures: dict[str, str]) -> None:
+def _finish(n_done: int, failures: dict[str, str], said: dict[str, str] | None = None) -> None:
     """Exit after listing the failures: 0 when nothing failed, 3 when some inputs did,
-    1 when every input did (nothing was done)."""
-    if not _report_failures(failures):
+    1 when every input did (nothing was done). ``said``: failures already shown as they
+    happened (a tag write's), which count as failures and are not listed again."""
+    if not _report_failures(failures) and not said:
         raise typer.Exit(EXIT_OK)
     raise typer.Exit(EXIT_PARTIAL if n_done else EXIT_ERROR)
 
@@ -749,8 +750,8 @@ def _stdin_lines() -> Iterator[bytes]:
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
     """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from;
     a file given again, however its path is spelt (``song.wav``, ``./song.wav``, through a
-    link), is left out (every output then has one row per file, failed or not)."""
-    seen: set[str] = set()
+    link), is left out, with a note (every output then has one row per file, failed or not)."""
+    seen: dict[str, str] = {}  # each file -> its path as first given
 
     def identity(path: str) -> str:  # a URL as it is; a local path as the file it names
         return path if "://" in path else os.path.realpath(path)
@@ -762,6 +763,11 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
             yield from _read_paths(files_from)
 
     for path in given():
-        if identity(path) not in seen:
-            seen.add(identity(path))
+        first = seen.get(identity(path))
+        if first is None:
+            seen[identity(path)] = path
             yield path
+        else:
+            same = "" if first == path else f" (as {line_shown(first)})"
+            _note(f"[yellow]note:[/] {escape(line_shown(path))}: given again{escape(same)}; its genres are given once, "
+                  "for the path as first given", highlight=False)

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genrekit._files import line_shown
+from genrekit.errors import ParameterError
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
     POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _file_or_folder, _finish, _input_paths, _model,
@@ -49,7 +50,6 @@ def predict(
     address: AddressOption = None,
 ) -> None:
     """Name the genres of songs: top genres, genre proportions and a timeline."""
-    from genrekit.models import load
     from genrekit.predict import formats, predict_files
     from genrekit.runners import default_jobs
 
@@ -67,8 +67,7 @@ def predict(
     if plot is not None:
         _output_folder(plot, "--plot")
         plot.mkdir(parents=True, exist_ok=True)
-    model = load(model_path, segment_seconds=segment)
-    _note_segment(model, segment)
+    model = _load_with_segment(model_path, segment)
     if hop is not None and hop * model.sample_rate < 1:
         _usage_error(f"--hop {hop!r}: expected at least one sample at the model's {model.sample_rate} Hz "
                      f"({1 / model.sample_rate:.2g} s)")
@@ -99,6 +98,21 @@ def predict(
         for p in predictions:
             _plot(p, plot, used, failures)
     _finish(len(predictions), failures)
+
+
+def _load_with_segment(model_path: str, segment: float | None):
+    """The model with ``--segment`` chunks: one too short for it is a usage error (exit 2)
+    naming the option, and one other than it learned from is noted."""
+    from genrekit.models import load
+
+    try:
+        model = load(model_path, segment_seconds=segment)
+    except ParameterError as exc:
+        if segment is not None and str(exc).startswith("segment_seconds="):  # the model's own limit
+            _usage_error(f"--segment {segment:g}: {str(exc).partition(': ')[2]}")
+        raise
+    _note_segment(model, segment)
+    return model
 
 
 def _note_segment(model, segment: float | None) -> None:
@@ -271,10 +285,8 @@ def tag(
             out_console.print(line_shown(f"{change.path}: genre {change.old}") + " kept (--existing keep)", highlight=False,
                               markup=False)
 
-    if segment is not None:
-        from genrekit.models import load
-
-        _note_segment(load(model_path, segment_seconds=segment), segment)
+    if segment is not None:  # checked, and noted, before any work: the workers load the model themselves
+        _load_with_segment(model_path, segment)
     summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
@@ -285,7 +297,7 @@ def tag(
     view.add_column("files", justify="right")
     for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):
         view.add_row(escape(genre), str(count))
-    view.add_row("[red]failed[/]", str(summary.n_failed))
+    view.add_row("[red]failed[/] (not analysed)", str(summary.n_failed))
     out_console.print(view)
     # the whole table's counts, so a resumed run says what the library holds; then what this run added
     n_unknown = summary.genres.get("unknown", 0)  # predicted, but named no genre: not "with a genre"
@@ -298,7 +310,7 @@ def tag(
         # the files left untagged against the request (refused, failed, changed since their
         # analysis) fail the run; a dry run's preview fails as its write would
         undone = (f"; {len(summary.tag_failures)} file(s) left untagged fail the "
-                  f"{'preview, as they would the write' if dry_run else 'run'} (listed with the failures)"
+                  f"{'preview, as they would the write' if dry_run else 'run'} (each said above, 'tag: ...')"
                   if summary.tag_failures else "")
         counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items()))
         out_console.print(f"genre tags: {counts}{undone}")
@@ -311,9 +323,9 @@ def tag(
                           f"left as it wrote them; to tag them with these: genrekit tag --undo {summary.results}, then "
                           "this command again", markup=False, highlight=False)
     if summary.unknown:
-        left = "left untouched" if write_tags else "not named"
-        out_console.print(f"[yellow]{len(summary.unknown)} file(s) without a genre tag whose genre is 'unknown' ({left}; "
-                          "not music, or below --min-confidence):[/]", highlight=False)
+        left = "their tags left untouched" if write_tags else "no genre named"
+        out_console.print(f"[yellow]{len(summary.unknown)} file(s) with no genre tag of their own whose genre is "
+                          f"'unknown' ({left}; not music, or below --min-confidence):[/]", highlight=False)
         for path in summary.unknown[:20]:
             out_console.print(f"  - {line_shown(path)}", highlight=False, soft_wrap=True, markup=False)  # unbroken, to copy
         if len(summary.unknown) > 20:
@@ -329,8 +341,9 @@ def tag(
                               markup=False)
     # n_tagged: every file of the table with a genre, earlier runs too; a failed or refused tag write
     # (read-only, a full disk, a file changed since its analysis; in a dry run, one that would be)
-    # fails its file as a failed prediction does: exit 3, or 1 when no file is left
-    _finish(summary.n_tagged - len(summary.tag_failures), summary.failures | summary.tag_failures)
+    # fails its file as a failed prediction does: exit 3, or 1 when no file is left. Each was said
+    # as it happened (show): not listed again.
+    _finish(summary.n_tagged - len(summary.tag_failures), summary.failures, said=summary.tag_failures)
 
 
 def _undo_tags(results: Path) -> None:

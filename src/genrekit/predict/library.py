@@ -185,7 +185,8 @@ def _listing(root: str | os.PathLike) -> tuple[dict[Path, None] | dict[str, remo
     # and a library reached through a link keeps the paths its user knows it by.
     root = Path(os.path.abspath(root))
     if not root.is_dir():
-        raise ParameterError(f"{root}: expected a music library folder, found {'a file' if root.exists() else 'nothing'}")
+        raise ParameterError(f"{root}: expected a music library folder, found "
+                             f"{'a file (genrekit predict names the genres of songs)' if root.exists() else 'nothing'}")
     files, skipped = [], {}
     _walk(root, {_identity(os.stat(root)): root}, files, skipped)
     return dict.fromkeys(sorted(files)), dict(sorted(skipped.items()))
@@ -626,8 +627,8 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     """Decide and write the genre tag of one predicted file as ``options`` say, recording it in
     ``record``; a write is journalled (path, old and new values of every field it touches) before
     it is made, and the record keyed again as the file is after it (``rekey(path)``: key, size,
-    mtime_ns)."""
-    from genrekit.audio.tags import apply_tag_change, plan_genre_tag, provenance
+    mtime_ns). None where no genre is to be written (unknown)."""
+    from genrekit.audio.tags import TagChange, apply_tag_change, plan_genre_tag, provenance
 
     record["tag"] = None  # an earlier run's write record stays on that run's journal line
     genres = tag_genres(record, count=options.genres, min_confidence=options.min_confidence, styles=options.styles)
@@ -648,7 +649,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         record["tag_old"] = record["tag_new"] = None
         record["tag_error"] = (f"{record['path']}: changed since it was analysed ({now.get('error') or 'size or mtime'});"
                                " its tags are left as they are, and the next run analyses it again")
-        return None
+        return TagChange(record["path"], None, "; ".join(genres), False, record["tag_error"], action="changed")
     change = plan_genre_tag(record["path"], genres, existing=options.existing, separator=options.separator,
                             id3v2_version=options.id3v2_version,
                             provenance=provenance(record["model"], record.get("confidence")))
