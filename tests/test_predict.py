@@ -468,6 +468,39 @@ def test_silent_stretches_do_not_vote_on_the_genre(gtzan_mini, tmp_path):
     assert predict_file(model, quiet, music_check=False).n_chunks == 1
 
 
+def test_a_chunk_partly_silent_is_judged_on_its_sound_wherever_the_silence_lies(gtzan_mini, tmp_path):
+    """6 s of a rock clip then 24 s of silence was 'not music' (music 0.16), and the same audio
+    with the silence first was rock (music 0.20, rock 0.91): the chunk's features were pooled
+    over its silent patches too, and its level heard with the silence in it. A partly silent
+    chunk is now judged on its sounding half-seconds alone: both orders, and the 6 s alone, get
+    the same genres, styles and music score; the timeline still shows where the music is, and
+    a chunk with less sound than the model scores (2 s of 20) is judged as it is."""
+    from genrekit.models import default_model_path, load
+
+    model = load(default_model_path(onnx=True))
+    y, sr = sf.read(_clip(gtzan_mini, "rock", 0), dtype="float32")
+    music, silence = y[: 6 * sr], np.zeros(24 * sr, np.float32)
+    songs = {"alone": music, "music first": np.concatenate([music, silence]),
+             "silence first": np.concatenate([silence, music])}
+    answers = {}
+    for name, samples in songs.items():
+        sf.write(tmp_path / f"{name}.wav", samples, sr)
+        answers[name] = predict_file(model, tmp_path / f"{name}.wav", skip=0)
+    alone = answers["alone"]
+    assert alone.genre != "unknown", alone
+    for name in ("music first", "silence first"):
+        answer = answers[name]
+        assert answer.genre == alone.genre and answer.music == pytest.approx(alone.music, abs=0.02), (name, answer)
+        assert max(abs(answer.probabilities[g] - p) for g, p in alone.probabilities.items()) < 0.02, (name, answer)
+        assert answer.styles.keys() == alone.styles.keys(), (name, answer.styles, alone.styles)
+    assert [s.start for s in answers["music first"].timeline] == [0.0]
+    assert all(s.start >= 23.9 for s in answers["silence first"].timeline)
+    # 2 s of music in 20 s of silence: too little to judge alone; the timeline keeps its one window
+    sf.write(tmp_path / "blip.wav", np.concatenate([y[: 2 * sr], np.zeros(18 * sr, np.float32)]), sr)
+    blip = predict_file(model, tmp_path / "blip.wav", skip=0)
+    assert [s.start for s in blip.timeline] == [0.0], blip.timeline
+
+
 def test_the_model_is_not_run_on_digital_silence(tmp_path, monkeypatch):
     """Ten minutes of digital silence around 30 s of sound: the model sees only the chunks that
     hold sound (an hour of silence took 14 s of model time, and ten hours over two minutes,

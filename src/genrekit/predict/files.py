@@ -139,12 +139,12 @@ def predict_file(
                                 predictor.sample_rate))
         if len(pending) == batch:
             check_stop(should_stop, path)
-            analyses.append(predictor.analyse(pending))
+            analyses.append(_analyse(predictor, pending, levels[-len(pending):]))
             pending = []
             if on_progress is not None:
                 on_progress(end)
     if pending:
-        analyses.append(predictor.analyse(pending))
+        analyses.append(_analyse(predictor, pending, levels[-len(pending):]))
     if not analyses:  # the sound lies outside every chunk (a last piece too short to give one)
         raise AudioError(path, f"silent: every chunk analysed peaks below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     proba = np.concatenate([a.proba for a in analyses])
@@ -179,21 +179,60 @@ SILENT_DBFS = -60.0
 SILENCE_FRAME_SECONDS = 0.5
 
 
+def _frames(y: np.ndarray, sr: int) -> list[np.ndarray]:
+    """``y`` in the half-second frames whose levels say whether it sounds (the last may be shorter)."""
+    frame = max(1, int(SILENCE_FRAME_SECONDS * sr))
+    return [y[i:i + frame] for i in range(0, len(y), frame)]
+
+
+def _sounds(frame: np.ndarray) -> bool:
+    from genrekit.audio.level import rms_dbfs
+
+    return rms_dbfs(frame - np.mean(frame, dtype=np.float64)) >= SILENT_DBFS
+
+
 def _sounding(chunk: np.ndarray, window: int, real: int, sr: int) -> list[float]:
     """``[chunk's share, each window's share...]`` of time that sounds: the share of the
     chunk's ``real`` samples (a network's padding left out), and of each window of ``window``
     samples (0: none), in half-second frames at or above :data:`SILENT_DBFS`."""
-    from genrekit.audio.level import rms_dbfs
-
-    frame = max(1, int(SILENCE_FRAME_SECONDS * sr))
-
     def share(y: np.ndarray) -> float:
-        frames = (y[i:i + frame] for i in range(0, len(y), frame))
-        return float(np.mean([rms_dbfs(part - np.mean(part, dtype=np.float64)) >= SILENT_DBFS for part in frames]))
+        return float(np.mean([_sounds(part) for part in _frames(y, sr)]))
 
     audio_part = chunk[: max(1, min(real, len(chunk)))]
     windows = [share(audio_part[i:i + window]) for i in range(0, len(audio_part), window)] if window else []
     return [share(audio_part), *windows]
+
+
+def _analyse(predictor: GenreClassifier, chunks: list[np.ndarray], levels: list[list[float]]):
+    """``predictor.analyse(chunks)``, where a chunk partly silent (:func:`_sounding`) is judged
+    on its sound alone: its genres, styles and music score from its sounding half-second
+    frames, put end to end, so that where a song's silence lies (6 s of music then 24 s of
+    silence, or the other way round) does not move them, nor does the silence dilute the
+    features pooled over the chunk or lower the level it is heard at. Its windows (the
+    timeline) stay those of the chunk as it is, in time. A chunk whose sound is shorter than
+    the model scores, and a network's chunk (of a fixed length), are judged as they are."""
+    analysis = predictor.analyse(chunks)
+    sr = predictor.sample_rate
+    sound = {}
+    for index, (chunk, level) in enumerate(zip(chunks, levels)):
+        if 0 < level[0] < 1 and not predictor.pad:
+            part = np.concatenate([frame for frame in _frames(chunk, sr) if _sounds(frame)])
+            if len(part) >= predictor.min_seconds * sr:
+                sound[index] = part
+    if not sound:
+        return analysis
+    judged = predictor.analyse(list(sound.values()))
+    rows = list(sound)
+    proba = analysis.proba.copy()
+    proba[rows] = judged.proba
+    fields = {"proba": proba}
+    for name in ("styles", "music"):
+        value, again = getattr(analysis, name), getattr(judged, name)
+        if value is not None and again is not None:
+            value = value.copy()
+            value[rows] = again
+            fields[name] = value
+    return dataclasses.replace(analysis, **fields)
 
 
 # The audio in one batch of chunks. A song's batches are then the size of a 30 s clip's; larger

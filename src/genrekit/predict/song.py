@@ -210,7 +210,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     given, they make the timeline and the proportions, and the chunks still make
     ``probabilities``. ``weights``: how much each chunk counts (the share of its time that
     sounds; default: all alike); windows' weights likewise, and the timeline leaves out the
-    windows (or chunks) under half sounding, unless all are. ``music``: the probability that
+    windows (or chunks) under half sounding (where none is at least half, those without sound). ``music``: the probability that
     the audio is music; below the detector's threshold the genre is unknown and no style is given.
     ``span``: (start, end) of the analysed span when it reaches past ``times`` (chunks of
     digital silence left out; default: from the first of ``times`` to the last).
@@ -231,7 +231,10 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if aggregation == "vote":
         track = vote_shares(proba, weights)
     best = int(np.argmax(track))
-    shown = step_weights >= 0.5 if (step_weights >= 0.5).any() else np.ones(len(step_proba), dtype=bool)
+    # the steps mostly sounding; where none is, those with any sound (2 s of music in 20 s of
+    # silence); where none has (quiet throughout, above digital silence), all
+    shown = next(keep for keep in (step_weights >= 0.5, step_weights > 0, np.ones(len(step_proba), dtype=bool))
+                 if keep.any())
     timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
                 for (s, e), w, p, keep in zip(steps, winners, step_proba, shown) if keep]
     if styles is not None:
