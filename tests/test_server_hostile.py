@@ -959,3 +959,156 @@ def test_an_upload_sent_by_a_page_of_another_site_is_refused(server, short_wav):
         answered = post(**headers)
         assert answered.status_code == 200, (headers, answered.text)
     assert httpx.get(f"{server['url']}/healthz", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
+
+
+# Requests the service would have taken otherwise than meant (a user review) ------------------
+
+
+def test_an_unknown_or_repeated_query_parameter_is_refused_naming_the_ones_taken(server, short_wav):
+    """?min_confidance=0.999 (misspelt) was ignored: a 200 with no threshold applied, as if
+    none had been asked. Refused before the body is read, naming the parameters /v1/predict
+    takes (as its OpenAPI schema lists them)."""
+    url = f"{server['url']}/v1/predict"
+    operation = httpx.get(f"{server['url']}/openapi.json", timeout=30).json()["paths"]["/v1/predict"]["post"]
+    taken = sorted(p["name"] for p in operation["parameters"] if p["in"] == "query")
+    assert taken == ["min_confidence", "skip"]
+
+    def post(query: str):
+        return httpx.post(f"{url}?{query}", timeout=60, files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+
+    refused = post("min_confidance=0.999")
+    assert refused.status_code == 422 and refused.headers.get("connection") == "close", refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("query parameter 'min_confidance': ") and "did you mean min_confidence?" in detail, detail
+    assert all(name in detail for name in taken), detail
+    for query, words in (("skip=0&verbose=1", "'verbose'"), ("file=a.wav", "'file'"), ("skip=1&skip=2", "2 times")):
+        refused = post(query)
+        assert refused.status_code == 422 and words in refused.json()["detail"], (query, refused.text)
+    assert post("skip=0&min_confidence=0.5").status_code == 200
+    assert not list(_uploads_folder(server).iterdir())
+
+
+@pytest.mark.parametrize("case", ["two_files", "file_then_other_file", "file_in_another_part", "other_field"])
+def test_a_form_is_refused_unless_the_audio_is_its_one_part(server, short_wav, case):
+    """-F file=@a.wav -F file=@b.flac gave a.wav's answer, b.flac silently dropped; a form
+    field other than `file` (a misspelt parameter) was ignored too."""
+    audio = short_wav.read_bytes()
+    first = ("file", ("a.wav", audio, "audio/wav"))
+    parts, data, status, words = {
+        "two_files": ([first, ("file", ("b.flac", audio, "audio/flac"))], None, 400,
+                      ["one file per request: form part 'file' holds a second file (b.flac) after a.wav",
+                       "send one request per song"]),
+        "file_then_other_file": ([first, ("cover", ("c.jpg", b"\xff\xd8", "image/jpeg"))], None, 400,
+                                 ["one file per request: form part 'cover'", "one request per song"]),
+        "file_in_another_part": ([("song", ("a.wav", audio, "audio/wav"))], None, 400,
+                                 ["a.wav: form part 'song' holds a file", "part named 'file' (-F file=@song.flac)"]),
+        "other_field": ([first], {"min_confidance": "0.99"}, 422,
+                        ["form field 'min_confidance'", "one part, 'file'", "skip, min_confidence", "query string"]),
+    }[case]
+    response = httpx.post(f"{server['url']}/v1/predict", files=parts, data=data, timeout=60)
+    assert response.status_code == status, response.text
+    assert all(word in response.json()["detail"] for word in words), response.json()["detail"]
+    _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the refused upload to be removed")
+
+
+def test_a_raw_body_of_another_content_type_is_told_which_types_are_taken_and_how(server, short_wav, tmp_path):
+    """curl --data-binary @song.flac sends application/x-www-form-urlencoded: the 415 said
+    "expected an audio file (audio/*)", though octet-stream and video/* are taken too, and not
+    how to send it. Every type the message names is taken (a raw body and a form part alike),
+    and the OpenAPI schema lists the same."""
+    import asyncio
+
+    from genrekit.server import upload
+
+    audio = short_wav.read_bytes()
+    response = httpx.post(f"{server['url']}/v1/predict", content=audio, timeout=60,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415, response.text
+    detail = response.json()["detail"]
+    assert detail.startswith("the upload: content type 'application/x-www-form-urlencoded' (what curl "
+                             "--data-binary sends unless told otherwise) is not accepted"), detail
+    assert ("Content-Type audio/*, video/*, application/octet-stream, binary/octet-stream or application/ogg (or "
+            "none), or as the part 'file' of a multipart/form-data body") in detail, detail
+    assert "-H 'Content-Type: audio/flac'" in detail and "send it as a form: -F file=@song.flac" in detail, detail
+    content = httpx.get(f"{server['url']}/openapi.json", timeout=30).json()["paths"]["/v1/predict"]["post"][
+        "requestBody"]["content"]
+    assert set(content) == {"multipart/form-data", *upload.ACCEPTED_TYPES}
+
+    async def pieces(data):
+        yield data
+
+    def receive(content_type: str, body: bytes = audio, filename: str = ""):
+        try:
+            return asyncio.run(upload.receive_upload(content_type, pieces(body), tmp_path, limit=2**20,
+                                                     filename=filename))
+        except upload.UploadRejected as refused:
+            return refused
+
+    def form(part_type: str) -> tuple[str, bytes]:
+        return "multipart/form-data; boundary=X", (
+            b'--X\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: '
+            + part_type.encode() + b"\r\n\r\n" + audio + b"\r\n--X--\r\n")
+
+    for accepted in upload.ACCEPTED_TYPES:
+        assert accepted in detail
+        for kind in ((accepted.replace("*", "flac"), accepted.replace("*", "ogg")) if "*" in accepted else (accepted,)):
+            for received in (receive(kind), receive(*form(kind))):
+                assert isinstance(received, upload.Upload), (kind, received)
+                received.path.unlink()
+    assert isinstance(nameless := receive(""), upload.Upload)  # no Content-Type: taken as audio
+    nameless.path.unlink()
+    for refused_type in ("text/plain", "image/png", "application/json"):
+        refused = receive(refused_type, filename="notes.txt")
+        assert refused.status == 415 and refused.message.startswith(f"notes.txt: content type '{refused_type}' is "
+                                                                     "not accepted: "), refused.message
+        assert "(what curl" not in refused.message
+        refused = receive(*form(refused_type))
+        assert refused.status == 415 and (f"a.wav: form part 'file' has content type '{refused_type}', which is not "
+                                          "accepted: the audio's part must be audio/*, video/*,") in refused.message
+        assert "-F 'file=@song.flac;type=audio/flac'" in refused.message, refused.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unnamed_upload_is_named_once_in_a_refusal(server, tmp_path, monkeypatch):
+    """An oversized chunked raw body got "the upload: the upload is larger than the limit of
+    50 MB": the file's name, or the upload said once."""
+    import asyncio
+    import errno
+
+    from genrekit.server import upload
+
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    response = _raw(server, head, _chunked([bytes(64 * 1024)] * 24), pause=0.01)  # 1.5 MB against 1 MB
+    assert response["status"] == 413, response
+    assert response["body"]["detail"] == "the upload is larger than the limit of 1 MB (1048576 bytes)"
+
+    async def pieces(data):
+        yield data
+
+    def refusal(content_type: str, body: bytes, filename: str = "") -> str:
+        with pytest.raises(upload.UploadRejected) as refused:
+            asyncio.run(upload.receive_upload(content_type, pieces(body), tmp_path, limit=1024, limit_text="1 kB",
+                                              filename=filename))
+        return refused.value.message
+
+    def form(disposition: bytes, audio: bytes) -> bytes:
+        return (b'--X\r\nContent-Disposition: form-data; name="file"' + disposition
+                + b"\r\nContent-Type: audio/wav\r\n\r\n" + audio + b"\r\n--X--\r\n")
+
+    big, multipart = bytes(4096), "multipart/form-data; boundary=X"
+    assert refusal("audio/wav", big) == "the upload is larger than the limit of 1 kB"
+    assert refusal("audio/wav", big, "big.wav") == "big.wav: the upload is larger than the limit of 1 kB"
+    assert refusal(multipart, form(b"", big)) == "the upload is larger than the limit of 1 kB"
+    named = refusal(multipart, form(b'; filename="big.wav"', big))
+    assert named == "big.wav: the upload is larger than the limit of 1 kB"
+    assert refusal("audio/wav", b"") == "the upload is empty (0 bytes)"
+    assert refusal(multipart, form(b'; filename="a.wav"', b"")) == "a.wav: the upload is empty (0 bytes)"
+
+    def full_disk(fd, mode):
+        os.close(fd)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(upload.os, "fdopen", full_disk)
+    assert refusal("audio/wav", b"RIFF") == "the service cannot store the upload: its disk is full; try again later"
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from genrekit.audio.io import (
-    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_stop, info, stream
+    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_stop, damaged_sample, first_damage,
+    info, stream,
 )
 from genrekit.errors import AudioError, ParameterError
 
@@ -63,6 +64,18 @@ def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tupl
     if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):
         return skip, duration - skip
     return 0.0, duration
+
+
+def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:
+    """Why a file whose resampled, mixed audio holds ``value`` ``seconds`` after ``start`` is
+    corrupt, said in the file's own terms: the sample of its own that is damaged, at its own rate
+    and place (decoded again as far as just past there), or else what resampling made of it."""
+    at = start + seconds
+    if reason := damaged_sample(path, offset=start, duration=seconds + 1.0):
+        return reason
+    return (f"corrupt: a sample reaches {abs(value):.3g} in magnitude once mixed and resampled from the file's "
+            f"{native_sr} Hz to {sr} Hz, at about {at:.3f} s into the file, far outside -1..1 (more than "
+            f"{MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
 
 
 def _minutes(seconds: float) -> str:
@@ -170,16 +183,12 @@ def song_chunks(
                         should_stop=should_stop):
         check_stop(should_stop, path)
         decoded += len(block)
-        if len(block) and not np.isfinite(block).all():  # a float file's damage: the model would answer NaN
-            at = start + (decoded - len(block) + int(np.flatnonzero(~np.isfinite(block))[0])) / sr
-            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s is NaN or infinite")
+        # NaN or infinity (a float file's damage: the model would answer NaN), or a sample far out
+        # of range (damage too, which a level's gain would hide)
+        if (found := first_damage(block)) is not None:
+            raise AudioError(path, _damage_in_file(path, header.sample_rate, start, (decoded - len(block) + found[0]) / sr,
+                                                   found[1], sr))
         block_peak = float(np.max(np.abs(block))) if len(block) else 0.0
-        if block_peak > MAX_SAMPLE:  # damage too, which a level's gain would hide
-            index = int(np.flatnonzero(np.abs(block) > MAX_SAMPLE)[0])
-            at = start + (decoded - len(block) + index) / sr
-            raise AudioError(path, f"corrupt: a decoded sample at about {at:.2f} s reaches {abs(float(block[index])):.3g} "
-                                   f"in magnitude at {sr} Hz, far outside -1..1 (more than {MAX_SAMPLE:g}, "
-                                   f"{20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
         peak = max(peak, block_peak)
         if owed:
             dropped = min(owed, len(block))

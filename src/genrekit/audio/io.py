@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from genrekit._files import not_regular_file
+from genrekit._files import line_shown, not_regular_file
 from genrekit.audio import remote
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
 
@@ -376,7 +376,10 @@ class _PyAVReader:
         except PermissionError as exc:  # PyAV's too: it subclasses the built-in one
             raise AudioError(path, "cannot be read: permission denied") from exc
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise AudioError(path, f"not audio or corrupt (decoder says: {exc})") from exc
+            if cut := _mp4_cut_short(path):
+                raise AudioError(path, f"truncated: {cut} (decoder says: {_decoder_said(exc, path)})") from exc
+            raise AudioError(path, f"not audio or corrupt (decoder says: {_decoder_said(exc, path)})"
+                                   f"{_found_instead(path)}") from exc
         if not self._container.streams.audio:
             self._container.close()
             raise AudioError(path, "contains no audio stream")
@@ -422,7 +425,7 @@ class _PyAVReader:
             self._container = self._av.open(path)
         except (self._av.FFmpegError, OSError) as exc:
             self._container.close()
-            raise AudioError(path, f"corrupt: its packets cannot be read ({exc})") from exc
+            raise AudioError(path, f"corrupt: its packets cannot be read ({_decoder_said(exc, path)})") from exc
         except AnalysisStopped:
             self._container.close()
             raise
@@ -438,7 +441,7 @@ class _PyAVReader:
         except StopIteration:
             frame, self._done = None, True
         except self._av.FFmpegError as exc:
-            raise AudioError(self.path, f"corrupt: decoding failed ({exc})") from exc
+            raise AudioError(self.path, f"corrupt: decoding failed ({_decoder_said(exc, self.path)})") from exc
         try:
             resampled = self._resampler.resample(frame)
         except ValueError as exc:  # PyAV: "Frame does not match AudioResampler setup"
@@ -566,6 +569,141 @@ def _unreadable(path: str, exc: OSError) -> AudioError:
     return AudioError(path, f"cannot be read: {(exc.strerror or str(exc)).lower()}")
 
 
+def _decoder_said(exc: BaseException, path: str) -> str:
+    """A decoder's reason, without what PyAV adds to FFmpeg's: the error number and the file's
+    name (``[Errno 1094995529] Invalid data found when processing input: 'x.m4a'``), on one line."""
+    said = getattr(exc, "strerror", None)
+    if not isinstance(said, str) or not said.strip():
+        said = str(exc)
+        said = re.sub(r"^\[Errno -?\d+\]\s*", "", said)
+        for name in {getattr(exc, "filename", None), path}:
+            if isinstance(name, str) and name:
+                said = said.replace(f": {name!r}", "").replace(repr(name), "")
+    return line_shown(said.strip().rstrip(".")) or type(exc).__name__
+
+
+# The headers a file with each ending starts with (an ID3 tag may come first), and what they are called
+_EXPECTED_HEADERS = {
+    ".wav": ((b"RIFF", b"RIFX", b"RF64"), "RIFF/WAVE"), ".wave": ((b"RIFF", b"RIFX", b"RF64"), "RIFF/WAVE"),
+    ".aif": ((b"FORM",), "FORM/AIFF"), ".aiff": ((b"FORM",), "FORM/AIFF"), ".aifc": ((b"FORM",), "FORM/AIFF"),
+    ".au": ((b".snd",), ".snd (Sun/NeXT AU)"), ".snd": ((b".snd",), ".snd (Sun/NeXT AU)"),
+    ".flac": ((b"fLaC",), "fLaC (FLAC)"),
+    ".ogg": ((b"OggS",), "OggS (Ogg)"), ".oga": ((b"OggS",), "OggS (Ogg)"), ".opus": ((b"OggS",), "OggS (Ogg)"),
+}
+# What a file's first bytes say it is: (where, bytes, what)
+_KNOWN_HEADERS = (
+    (0, b"ID3", "an ID3 tag (an MP3's start)"), (0, b"fLaC", "a FLAC header"), (0, b"OggS", "an Ogg page"),
+    (0, b"RIFF", "a RIFF header"), (0, b"FORM", "an IFF header (AIFF)"), (0, b".snd", "an AU header"),
+    (4, b"ftyp", "an MP4 header (m4a, mp4)"), (0, b"\x1aE\xdf\xa3", "a Matroska/WebM header"),
+    (0, b"0&\xb2u\x8ef\xcf\x11", "an ASF header (WMA)"), (0, b"PK\x03\x04", "a ZIP archive"),
+    (0, b"%PDF", "a PDF document"), (0, b"\x89PNG", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
+    (0, b"GIF8", "a GIF image"), (0, b"\x1f\x8b", "gzip-compressed data"), (0, b"\x7fELF", "a program (ELF)"),
+)
+
+
+def _bytes_shown(data: bytes) -> str:
+    """Bytes as printable text in quotes: ASCII as it is, the rest as ``\\xNN`` escapes."""
+    return '"' + "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\x{b:02x}" for b in data) + '"'
+
+
+def _text_start(head: bytes) -> str | None:
+    """The first line of ``head`` when it is text (UTF-8, printable), shortened; else None."""
+    body = head.removeprefix(b"\xef\xbb\xbf")
+    for cut in range(4):  # the read may end inside a character
+        try:
+            text = body[:len(body) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return None
+    odd = sum(not (c.isprintable() or c in "\t\n\r\f") for c in text)
+    if not text.strip() or "\0" in text or odd > len(text) // 20:  # a few escape codes: still text
+        return None
+    line = next(part.strip() for part in text.splitlines() if part.strip())
+    return line_shown(line if len(line) <= 40 else line[:40] + "...")
+
+
+def _raw_samples_order(head: bytes) -> str | None:
+    """``"little-endian"`` or ``"big-endian"`` where ``head`` reads as 16-bit audio samples in
+    that order: a sound's samples change little from one to the next (their steps are a fraction
+    of their spread, where in compressed or random bytes they are larger than it); else None."""
+    if len(head) < 1024:
+        return None
+    for order, dtype in (("little-endian", "<i2"), ("big-endian", ">i2")):
+        x = np.frombuffer(head[:len(head) // 2 * 2], dtype=dtype).astype(np.float64)
+        spread = float(np.mean(np.abs(x - x.mean())))
+        if spread > 0 and float(np.mean(np.abs(np.diff(x)))) < 0.5 * spread:
+            return order
+    return None
+
+
+def _found_instead(path: str, suffix: str | None = None) -> str:
+    """What a file a decoder refused starts with, where its first bytes tell (``": found text,
+    not audio ..."``, ``": no RIFF/WAVE header (found bytes ...)"``); ``""`` where they do not."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return ""
+    suffix = _suffix(path) if suffix is None else suffix
+    text, telling = _text_start(head[:256]), True  # telling: more than the bytes themselves
+    if text is not None:
+        found = f'found text, not audio, beginning "{text}"'
+    elif head.count(0) == len(head):
+        found = "found only zero bytes"
+    else:
+        what = next((name for at, magic, name in _KNOWN_HEADERS if head[at:at + len(magic)] == magic), None)
+        order = None if what else _raw_samples_order(head)
+        found = f"found bytes {_bytes_shown(head[:8])}" + (
+            f": {what}" if what else
+            f", which look like raw 16-bit {order} samples: headerless PCM" if order else "")
+        telling = bool(what or order)
+    expected = _EXPECTED_HEADERS.get(suffix)
+    if expected is not None:
+        starts, name = expected
+        if name == "RIFF/WAVE" and head[:4] in starts and head[8:12] != b"WAVE":
+            return f": a RIFF file of type {_bytes_shown(head[8:12])}, expected WAVE"
+        if not head.startswith(starts) and not (suffix == ".flac" and head.startswith(b"ID3")):
+            return f": no {name} header ({found})"
+        return ""  # its header is there: the damage is further in, as the decoder says
+    return f": {found}" if telling else ""
+
+
+def _mp4_cut_short(path: str) -> str | None:
+    """Where an MP4 file (m4a) was cut: its top-level box that runs past the end of the file,
+    or None (not an MP4 file, or its boxes all end within it)."""
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            position = 0
+            for _ in range(10_000):
+                handle.seek(position)
+                header = handle.read(16)
+                if len(header) < 8:
+                    return None
+                length, kind = struct.unpack(">I", header[:4])[0], header[4:8]
+                if position == 0 and kind != b"ftyp":
+                    return None
+                if length == 1 and len(header) == 16:
+                    length = struct.unpack(">Q", header[8:16])[0]
+                if length == 0:  # to the end of the file
+                    return None
+                if length < 8:
+                    return None  # damage, not a cut: the decoder says what
+                if position + length > size:
+                    return (f"its {_bytes_shown(kind)} box (at byte {position}) declares {length} bytes, only "
+                            f"{size - position} present")
+                position += length
+                if position == size:
+                    return None
+    except OSError:
+        return None
+    return None
+
+
 def _pyav_installed() -> bool:
     import importlib.util
 
@@ -640,7 +778,8 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
         if suffix == ".mp3":  # libsndfile gives up on some MP3s FFmpeg reads (junk before the first frame)
             with suppress(AudioError):
                 return _checked_pyav(path, should_stop, count_packets=True)
-        raise AudioError(path, f"not audio or corrupt (decoder says: {detail})") from exc
+        raise AudioError(path, f"not audio or corrupt (decoder says: {line_shown(detail)})"
+                               f"{_found_instead(path, suffix)}") from exc
     if handle.format == "MP3" and not _mp3_declares_length(path):
         # libsndfile guesses such an MP3's length from its size and stops reading there: a VBR
         # song lost its last minute, a CBR one with a large cover art was "truncated"
@@ -669,6 +808,10 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
         seconds, present = declared / handle.samplerate, handle.frames / handle.samplerate
         handle.close()
         raise AudioError(path, f"truncated: header declares {seconds:.2f} s, only {present:.2f} s present")
+    if handle.format == "OGG" and (cut := _ogg_cut_short(path)):
+        present = handle.frames / handle.samplerate
+        handle.close()
+        raise AudioError(path, f"truncated: {cut}; only {present:.2f} s present")
     return handle
 
 
@@ -746,6 +889,92 @@ def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
                 return struct.unpack(">I", head[position + 10:position + 14])[0] or None
             position += 8 + size + (size & 1)
     return None
+
+
+# An Ogg page: "OggS", version 0, header type (0x04: the last page of its logical stream),
+# granule position, serial, sequence number, CRC, segment count, then the segment table
+_OGG_HEADER = 27
+_OGG_EOS = 0x04
+# The largest page there is (255 segments of 255 bytes): the last whole page and the start of
+# a cut one lie within twice this of the end
+_OGG_MAX_PAGE = _OGG_HEADER + 255 + 255 * 255
+_BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
+
+
+def _ogg_crc(page: bytes) -> int:
+    """An Ogg page's checksum (CRC-32, polynomial 0x04C11DB7, not reflected, its CRC field as
+    zeros), computed by zlib's reflected CRC-32 over the bit-reversed bytes."""
+    import zlib
+
+    page = (page[:22] + b"\0\0\0\0" + page[26:]).translate(_BIT_REVERSED)
+    return int(f"{~zlib.crc32(page, 0xFFFFFFFF) & 0xFFFFFFFF:032b}"[::-1], 2)
+
+
+def _ogg_page_length(data: bytes, at: int) -> int | None:
+    """The length of the page at ``at``, from its header (which may run past ``data``'s end:
+    then the length is that of what is there, plus one); None where no page's header starts
+    there (no capture pattern, or a version other than 0)."""
+    if data[at:at + 5] != b"OggS\0":
+        return None
+    if at + _OGG_HEADER > len(data):
+        return len(data) - at + 1
+    segments = data[at + 26]
+    table = data[at + _OGG_HEADER:at + _OGG_HEADER + segments]
+    return _OGG_HEADER + segments + sum(table) if len(table) == segments else len(data) - at + 1
+
+
+def _ogg_cut_short(path: str) -> str | None:
+    """Why an Ogg file (Vorbis, Opus) is a cut copy, or None. libsndfile takes the last page it
+    finds for the end, so a file cut part-way reads as a shorter whole song: it is told by its
+    last page, which is cut off (the file ends inside it), or does not close the stream (a
+    complete stream's last page carries the end-of-stream flag) and is followed by zero bytes
+    (a download cut short). Reads the last 128 KiB; None also where they hold no page that
+    checks out, where other bytes follow the last page (an appended tag), or where the last
+    page merely lacks the flag (a stream recorded without being closed plays as it is).
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = max(0, size - 2 * _OGG_MAX_PAGE)
+            handle.seek(start)
+            tail = handle.read()
+    except OSError:
+        return None
+    # the first page in the window whose checksum holds anchors the walk (a capture pattern can
+    # occur inside a packet's bytes); from it each page must follow the one before
+    at = tail.find(b"OggS")
+    while at >= 0:
+        length = _ogg_page_length(tail, at)
+        if length is not None and at + length <= len(tail) and (
+                _ogg_crc(tail[at:at + length]) == int.from_bytes(tail[at + 22:at + 26], "little")):
+            break
+        at = tail.find(b"OggS", at + 1)
+    if at < 0:
+        return None
+    while True:
+        length = _ogg_page_length(tail, at)
+        if at + length > len(tail):
+            header_whole = at + _OGG_HEADER <= len(tail) and at + _OGG_HEADER + tail[at + 26] <= len(tail)
+            present = f"declaring {length} bytes, {len(tail) - at} present" if header_whole else \
+                f"{len(tail) - at} bytes of its header present"
+            return (f"the file ends inside an Ogg page (at byte {start + at}, {present}), expected complete pages "
+                    "up to one that closes the stream")
+        after = at + length
+        rest = tail[after:after + 5]
+        if 0 < len(rest) < 5 and b"OggS\0".startswith(rest):  # cut inside the next page's capture pattern
+            return (f"the file ends inside an Ogg page (at byte {start + after}, {len(rest)} bytes of its header "
+                    "present), expected complete pages up to one that closes the stream")
+        if rest.startswith(b"OggS\0"):
+            at = after
+            continue
+        if tail[at + 5] & _OGG_EOS:
+            return None
+        if rest and not tail[after:].strip(b"\0"):  # zeros where the rest should be: a download cut short
+            return (f"its last Ogg page (at byte {start + at}) does not close the stream (no end-of-stream flag; "
+                    f"{len(tail) - after} zero bytes follow it), expected the last page of a complete stream")
+        # no flag alone is no proof: a file cut at a page's end, or a stream recorded without
+        # being closed (an internet radio dump), which plays as it is; decoded as it is
+        return None
 
 
 # Below this a header's sample rate is damage, not audio: a 40 kB WAV declaring 1 Hz would be
@@ -852,18 +1081,71 @@ def _to_mono(block: np.ndarray) -> np.ndarray:
     return block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
 
 
-def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, allow_silent: bool) -> None:
+def first_damage(block: np.ndarray) -> tuple[int, float] | None:
+    """(frame, value) of the first sample of ``block`` [shape=(n,) or (n, channels)] that is NaN,
+    infinite or beyond :data:`MAX_SAMPLE` in magnitude; None where there is none."""
+    if not block.size:
+        return None
+    low, high = float(np.min(block)), float(np.max(block))  # NaN if any is: no copy of the block
+    if -MAX_SAMPLE <= low and high <= MAX_SAMPLE:
+        return None
+    flat = block.reshape(-1)
+    where = int(np.argmax(~(np.abs(flat) <= MAX_SAMPLE)))
+    return where // (block.shape[1] if block.ndim == 2 else 1), float(flat[where])
+
+
+def damage_reason(value: float, frame: int, sample_rate: int) -> str:
+    """Why a decoded sample ``value`` makes a file corrupt, placed in the file's own terms: its
+    ``frame`` (from the file's start) at its ``sample_rate``."""
+    where = f"at {frame / sample_rate:.3f} s into the file (its sample {frame} at {sample_rate} Hz)"
+    if not np.isfinite(value):
+        return f"corrupt: a decoded sample is NaN or infinite ({value:g}), {where}"
+    return (f"corrupt: a decoded sample reaches {abs(value):.3g} in magnitude, far outside -1..1 (more than "
+            f"{MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale), {where}")
+
+
+def damaged_sample(path: str | os.PathLike, *, offset: float = 0.0, duration: float | None = None) -> str | None:
+    """:func:`damage_reason` for the first NaN, infinite or far out of range sample of a file's
+    own samples (every channel, at its own rate, before any mix or resampling) from ``offset``
+    seconds for ``duration`` seconds (None: to the end), or None where there is none or the file
+    cannot be read. For a caller that found damage in resampled audio, to say where the file holds it."""
+    try:
+        with _open(path) as reader:
+            rate = int(reader.samplerate)
+            position = int(round(offset * rate))
+            left = None if duration is None else int(round(duration * rate))
+            with _quiet(reader):
+                if position:
+                    reader.seek(min(position, reader.frames))
+                piece = max(1, READ_SAMPLES // max(1, reader.channels))
+                while left is None or left > 0:
+                    block = reader.read(piece if left is None else min(piece, left), dtype="float32", always_2d=True)
+                    if not len(block):
+                        return None
+                    if (found := first_damage(block)) is not None:
+                        return damage_reason(found[1], position + found[0], rate)
+                    position += len(block)
+                    left = None if left is None else left - len(block)
+    except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
+        return None
+    return None
+
+
+def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, allow_silent: bool,
+                  native_sr: int, offset: float = 0.0) -> None:
     duration = y.shape[-1] / sr
     if y.shape[-1] == 0:
         raise AudioError(path, "contains no audio samples")
     if duration < min_duration:
         raise AudioError(path, f"too short: {duration:.2f} s, at least {min_duration:.2f} s required")
-    if not np.all(np.isfinite(y)):
-        raise AudioError(path, "corrupt: decoded samples contain NaN or infinity")
+    # the file's own samples were checked before resampling: this is what resampling made of them
+    found = first_damage(y.T)
+    if found is not None:
+        at = offset + found[0] / sr
+        raise AudioError(path, f"corrupt: a sample reaches {abs(found[1]):.3g} in magnitude once resampled from the "
+                               f"file's {native_sr} Hz to {sr} Hz, at about {at:.3f} s into the file, far outside "
+                               f"-1..1 (more than {MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
     peak = float(np.max(np.abs(y)))
-    if peak > MAX_SAMPLE:
-        raise AudioError(path, f"corrupt: a decoded sample reaches {peak:.3g} in magnitude, far outside -1..1 (more "
-                               f"than {MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale)")
     if not allow_silent:
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
@@ -988,11 +1270,14 @@ def load(
             f"truncated: header declares {expected / native_sr:.2f} s from the offset, "
             f"only {block.shape[0] / native_sr:.2f} s could be decoded",
         )
+    if (found := first_damage(block)) is not None:  # the file's own samples, in its own terms
+        raise AudioError(path, damage_reason(found[1], start + found[0], native_sr))
     y = _to_mono(block) if mono else np.ascontiguousarray(block.T)
     if sr is not None and sr != native_sr:
         y = soxr.resample(y.T, native_sr, sr, quality="HQ").T.astype(np.float32, copy=False)
     out_sr = sr or native_sr
-    _check_signal(path, y, out_sr, min_duration=min_duration, allow_silent=allow_silent)
+    _check_signal(path, y, out_sr, min_duration=min_duration, allow_silent=allow_silent, native_sr=native_sr,
+                  offset=start / native_sr)
     return np.ascontiguousarray(y), out_sr
 
 

@@ -221,6 +221,9 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
 
     with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
     caption = "styles: the taggers' own tags, each at or above its threshold" if with_styles else None
+    if any(p.genre == UNKNOWN and p.min_confidence is not None and p.unknown_reason != "not music" for p in predictions):
+        below = "unknown (< P): the top genre's probability is below --min-confidence P"
+        caption = f"{caption}; {below}" if caption else below
     view = Table(title=f"genres by {escape(model_name)}", caption=caption)
     view.add_column("file", overflow="fold", ratio=3)  # wrapped, never cut: the name is how a row is found
     view.add_column("top genres", overflow="fold", ratio=2)
@@ -231,8 +234,9 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     for p, name in zip(predictions, short_names([p.path for p in predictions])):
         # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
         ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
-        if p.genre == UNKNOWN:  # below --min-confidence: say so, and show the best guess
-            ranked.insert(0, f"unknown ({p.unknown_reason}):")
+        if p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
+            below = p.min_confidence is not None and p.unknown_reason != "not music"
+            ranked.insert(0, f"unknown (< {p.min_confidence:.2g}):" if below else f"unknown ({p.unknown_reason}):")
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import functools
 import logging
 import math
@@ -55,8 +56,8 @@ from genrekit.predict import predict_file
 from genrekit.predict.formats import prediction_record
 from genrekit.predict.song import check_min_confidence
 from genrekit.errors import AnalysisStopped
-from genrekit.server.upload import (FORM_OVERHEAD, ClientGone, Upload, UploadRejected, describe_size,
-                                    name_from_headers, receive_upload, timed_body)
+from genrekit.server.upload import (ACCEPTED_TYPES, FORM_OVERHEAD, QUERY_PARAMETERS, ClientGone, Upload,
+                                    UploadRejected, describe_size, name_from_headers, receive_upload, timed_body)
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +301,21 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _query_refusal(request: Request) -> str | None:
+    """Why /v1/predict refuses the request's query string: a parameter it does not take (a
+    misspelt ``min_confidence`` was ignored, the answer given as if none was asked) or one given
+    twice; None when it is fine."""
+    taken = ", ".join(QUERY_PARAMETERS[:-1]) + f" and {QUERY_PARAMETERS[-1]}"
+    for name in request.query_params:
+        if name not in QUERY_PARAMETERS:
+            close = difflib.get_close_matches(name, QUERY_PARAMETERS, n=1)
+            return (f"query parameter {name[:80]!r}: /v1/predict has no such parameter"
+                    + (f" (did you mean {close[0]}?)" if close else "") + f"; its parameters are {taken}")
+        if len(given := request.query_params.getlist(name)) > 1:
+            return f"query parameter {name!r} is given {len(given)} times: give it once"
+    return None
+
+
 def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None, *,
                allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The service for any model (see :func:`genrekit.models.load`; ``"default"``: genrekit's own).
@@ -375,27 +391,32 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     @app.post(
         "/v1/predict",
         summary="The genres of an uploaded song",
-        description=("Send the audio as the `file` part of a multipart form (`curl -F file=@song.mp3`) or as "
-                     "the raw body with an audio content type (`curl --data-binary @song.mp3 -H 'Content-Type: "
-                     "audio/mpeg'`; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
+        description=("Send the audio as the `file` part of a multipart form (`curl -F file=@song.mp3`), the "
+                     "form's only part (one song per request: a second file is refused, 400), or as the raw body "
+                     f"with Content-Type {', '.join(ACCEPTED_TYPES)} or none (`curl --data-binary @song.mp3 -H "
+                     "'Content-Type: audio/mpeg'`: without `-H`, curl sends application/x-www-form-urlencoded, "
+                     "refused with 415; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
                      "genre, mean probabilities, proportions (share of chunks), the timeline of chunks and "
                      "`styles` (the styles beyond the genres at or above their thresholds -> probability, most "
-                     "probable first; null for a model without styles). `skip` and `min_confidence` are query "
-                     "parameters; a form field of either name is refused (422). "
-                     "Every error is JSON: `{\"detail\": \"...\"}`."),
+                     "probable first; null for a model without styles). `skip` and `min_confidence` are the "
+                     "query parameters; any other query parameter, and any form field but `file`, is refused "
+                     "(422). Every error is JSON: `{\"detail\": \"...\"}`."),
         # the handler reads the body itself (streamed, with limits), so the schema is declared here
         openapi_extra={"requestBody": {"required": True, "content": {
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary", "description": "the song"}}}},
-            "audio/*": {"schema": {"type": "string", "format": "binary"}}}}},
-        responses={400: {"description": "malformed form"}, 408: {"description": "upload too slow"},
-                   413: {"description": "upload too large"}, 415: {"description": "not audio"},
-                   422: {"description": "empty or undecodable audio, or a bad parameter"},
+            **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in ACCEPTED_TYPES}}}},
+        responses={400: {"description": "malformed form, a file in a part not named `file`, or more than one file"},
+                   408: {"description": "upload too slow"}, 413: {"description": "upload too large"},
+                   415: {"description": f"not audio: a content type other than {', '.join(ACCEPTED_TYPES)}"},
+                   422: {"description": "empty or undecodable audio, or a bad or unknown parameter or form field"},
                    500: {"description": "the service's model or the analysis failed"},
                    503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
     async def predict(request: Request, skip: float | None = None, min_confidence: float | None = None) -> JSONResponse:
         unread = {"Connection": "close"}  # refused before the body is read: not taken in after the answer
+        if refused := _query_refusal(request):
+            return _error(422, refused, unread)
         if skip is not None and not (math.isfinite(skip) and skip >= 0):
             return _error(422, f"skip={skip}: expected a number of seconds >= 0", unread)
         if min_confidence is not None and not 0 <= min_confidence <= 1:  # NaN fails too

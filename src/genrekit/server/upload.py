@@ -33,9 +33,13 @@ from genrekit._files import INVISIBLE_MARKS
 from genrekit.audio.io import is_audio_path
 from genrekit.errors import GenrekitError
 
-#: Content types accepted for the audio: audio/*, video/* (MP4, WebM and Matroska files hold
-#: audio too) and the types browsers and HTTP clients use when they do not know.
-GENERIC_TYPES = {"application/octet-stream", "binary/octet-stream", "application/ogg", ""}
+#: Content types accepted for the audio (a raw body's, or the form's ``file`` part's): audio/*,
+#: video/* (MP4, WebM and Matroska files hold audio too) and the types browsers and HTTP
+#: clients use when they do not know. A raw body with no Content-Type is taken as audio too.
+ACCEPTED_TYPES = ("audio/*", "video/*", "application/octet-stream", "binary/octet-stream", "application/ogg")
+ACCEPTED_TEXT = ", ".join(ACCEPTED_TYPES[:-1]) + f" or {ACCEPTED_TYPES[-1]}"
+FORM_TYPE = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"  # what curl --data-binary sends unless told otherwise
 FILE_FIELD = "file"
 QUERY_PARAMETERS = ("skip", "min_confidence")  # /v1/predict's, which a form field must not seem to set
 FORM_OVERHEAD = 64 * 1024  # bytes a form may add around the file: boundaries, headers, small fields
@@ -175,8 +179,15 @@ class Upload:
 
 
 def is_audio_type(content_type: str) -> bool:
+    """Whether ``content_type`` is one of :data:`ACCEPTED_TYPES` (parameters aside), or none."""
     kind = content_type.split(";")[0].strip().lower()
-    return kind in GENERIC_TYPES or kind.startswith(("audio/", "video/"))
+    return kind == "" or any(kind.startswith(accepted[:-1]) if accepted.endswith("/*") else kind == accepted
+                             for accepted in ACCEPTED_TYPES)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A client's text (a form field's name) to quote in a message: at most ``limit`` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _suffix(filename: str, content_type: str) -> str:
@@ -201,10 +212,21 @@ AUDIO_TYPE_SUFFIXES = {
 }
 
 
-def _check_type(filename: str, content_type: str) -> None:
-    if not is_audio_type(content_type):
-        raise UploadRejected(415, f"{filename or 'the upload'}: expected an audio file (audio/*), "
-                                  f"got content type {content_type!r}")
+def _check_type(filename: str, content_type: str, *, part: str | None = None) -> None:
+    """415 unless ``content_type`` is an audio one: the raw body's, or (``part``) a form part's.
+    The message lists the accepted types and says how to send the song with curl."""
+    if is_audio_type(content_type):
+        return
+    kind = content_type.split(";")[0].strip().lower()
+    if part is not None:
+        raise UploadRejected(415, f"{filename or 'the upload'}: form part {part!r} has content type {content_type!r}, "
+                                  f"which is not accepted: the audio's part must be {ACCEPTED_TEXT}; give the song's "
+                                  "type with -F 'file=@song.flac;type=audio/flac'")
+    sent_by_curl = " (what curl --data-binary sends unless told otherwise)" if kind == URLENCODED else ""
+    raise UploadRejected(415, f"{filename or 'the upload'}: content type {content_type!r}{sent_by_curl} is not "
+                              f"accepted: the audio is taken as the raw body with Content-Type {ACCEPTED_TEXT} (or "
+                              f"none), or as the part {FILE_FIELD!r} of a {FORM_TYPE} body; add the song's type, "
+                              "-H 'Content-Type: audio/flac', or send it as a form: -F file=@song.flac")
 
 
 class _Target:
@@ -212,7 +234,7 @@ class _Target:
 
     def __init__(self, folder: Path, limit: int, limit_text: str):
         self.folder, self.limit, self.limit_text = folder, limit, limit_text
-        self.name = "the upload"
+        self.name = ""  # the client's name for the file, when it gave one
         self.path: Path | None = None
         self.handle = None
         self.size = 0
@@ -226,9 +248,13 @@ class _Target:
     def write(self, data: bytes) -> None:
         self.size += len(data)
         if self.size > self.limit:
-            raise UploadRejected(413, f"{self.name}: the upload is larger than the limit of {self.limit_text}")
+            raise UploadRejected(413, self.about(f"the upload is larger than the limit of {self.limit_text}"))
         with self._storage_errors():
             self.handle.write(data)
+
+    def about(self, sentence: str) -> str:
+        """``sentence`` (which says "the upload") prefixed with the file's name when it has one."""
+        return f"{self.name}: {sentence}" if self.name else sentence
 
     def close(self) -> None:
         if self.handle is not None:
@@ -255,8 +281,8 @@ class _Target:
         except OSError as exc:
             full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
             cause = "its disk is full" if full else f"its upload folder cannot be written ({exc.strerror or exc})"
-            raise UploadRejected(507 if full else 503, f"{self.name}: the service cannot store the upload: {cause}; "
-                                                       "try again later") from exc
+            raise UploadRejected(507 if full else 503, self.about(f"the service cannot store the upload: {cause}; "
+                                                                  "try again later")) from exc
 
 
 async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: Path, *, limit: int,
@@ -264,35 +290,38 @@ async def receive_upload(content_type: str, body: AsyncIterator[bytes], folder: 
     """Save the request body's audio into ``folder``.
 
     ``content_type`` ``multipart/form-data``: the part named ``file`` (an HTML form's or
-    ``curl -F file=@song.mp3``); an audio type: the body itself (``curl --data-binary``),
-    named ``filename`` when the client says so.
+    ``curl -F file=@song.mp3``), the form's only part; one of :data:`ACCEPTED_TYPES` (or
+    none): the body itself (``curl --data-binary -H 'Content-Type: audio/mpeg'``), named
+    ``filename`` when the client says so.
 
     Raises
     ------
     UploadRejected
         413 past ``limit`` bytes (``limit_text`` says it, exactly), 415 for content that is
-        not audio, 422 for an empty file, 400 for a malformed form (no boundary or a bad one,
-        no ``file`` part, cut short); 507 when the service's disk is full, 503 when its folder
-        cannot be written otherwise. Nothing is left in ``folder`` then.
+        not audio (the message lists the accepted types), 422 for an empty file or a form
+        field other than ``file``, 400 for a malformed form (no boundary or a bad one, no
+        ``file`` part, a file in another part, a second file, cut short); 507 when the
+        service's disk is full, 503 when its folder cannot be written otherwise. Nothing is
+        left in ``folder`` then.
     """
     kind, options = parse_options_header(content_type)
     kind = kind.decode("latin-1").lower()
     limit_text = limit_text or describe_size(limit)
     target = _Target(folder, limit, limit_text)
     try:
-        if kind == "multipart/form-data":
+        if kind == FORM_TYPE:
             body = _bounded(body, limit + FORM_OVERHEAD, limit_text)
             upload = await _receive_multipart(options.get(b"boundary"), body, target)
         else:
             _check_type(filename, kind)
-            target.name = filename or target.name
+            target.name = filename
             target.open(_suffix(filename, kind))
             async for data in body:
                 target.write(data)
             target.close()
             upload = Upload(target.path, filename or "upload", kind, target.size)
         if upload.size == 0:
-            raise UploadRejected(422, f"{upload.filename}: the uploaded file is empty (0 bytes)")
+            raise UploadRejected(422, target.about("the upload is empty (0 bytes)"))
         return upload
     except BaseException:
         target.discard()
@@ -340,19 +369,32 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
         state["field"], state["value"] = b"", b""
 
     def on_headers_finished() -> None:
+        # Every part is the file or refused: a field or a second file ignored would leave the
+        # client believing it was used (a parameter, a song).
         disposition = state["headers"].get("content-disposition", b"")
-        name = _parameters(disposition).get(b"name", b"")
-        if name.decode("latin-1") in QUERY_PARAMETERS:  # silently ignored, it would change nothing asked for
-            raise UploadRejected(422, f"form field {name.decode('latin-1')!r}: the service's parameters go in the "
-                                      f"query string (/v1/predict?{name.decode('latin-1')}=...)")
-        if name.decode("latin-1") != FILE_FIELD or state["found"] is not None:
-            return  # other form fields, or a second file: ignored
-        filename = name_from_disposition(disposition) or "upload"
+        params = _parameters(disposition)
+        part = _short(decode_name(params.get(b"name", b"")))
+        holds_file = b"filename" in params or b"filename*" in params
+        name = name_from_disposition(disposition)
+        if part in QUERY_PARAMETERS:
+            raise UploadRejected(422, f"form field {part!r}: the service's parameters go in the query string "
+                                      f"(/v1/predict?{part}=...)")
+        if state["found"] is not None and (holds_file or part == FILE_FIELD):
+            raise UploadRejected(400, f"one file per request: form part {part!r} holds a second file"
+                                      + (f" ({name})" if name else "") + f" after {state['found'][0]}; send one "
+                                      "request per song")
+        if part != FILE_FIELD and holds_file:
+            raise UploadRejected(400, f"{name or 'the upload'}: form part {part!r} holds a file, but the audio goes "
+                                      f"in the part named {FILE_FIELD!r} (-F file=@song.flac)")
+        if part != FILE_FIELD:
+            raise UploadRejected(422, f"form field {part!r}: the form takes one part, {FILE_FIELD!r} (the audio); "
+                                      f"the service's parameters ({', '.join(QUERY_PARAMETERS)}) go in the query "
+                                      "string")
         part_type = state["headers"].get("content-type", b"application/octet-stream").decode("latin-1")
-        _check_type(filename, part_type)
-        target.name = filename
-        target.open(_suffix(filename, part_type))
-        state["in_file"], state["found"] = True, (filename, part_type.split(";")[0].strip())
+        _check_type(name, part_type, part=part)
+        target.name = name
+        target.open(_suffix(name, part_type))
+        state["in_file"], state["found"] = True, (name or "upload", part_type.split(";")[0].strip())
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if state["in_file"]:
@@ -381,7 +423,7 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
         raise UploadRejected(400, "malformed multipart/form-data body: it ends before its closing boundary"
                                   + (" (the body is empty)" if parser.state == MultipartState.START else ""))
     if state["found"] is None:
-        raise UploadRejected(400, f"the form has no {FILE_FIELD!r} part with the audio file")
+        raise UploadRejected(400, f"the form has no {FILE_FIELD!r} part with the audio file (-F file=@song.flac)")
     target.close()
     filename, part_type = state["found"]
     return Upload(target.path, filename, part_type, target.size)
