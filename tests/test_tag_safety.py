@@ -397,6 +397,21 @@ def test_append_while_converting_id3v23_to_v24_splits_the_joined_genres(tmp_path
     assert list(exact_id3(path)["TCON"].text) == ["jazz; blues; rock; metal"]
 
 
+def test_append_with_another_separator_follows_the_owners_and_adds_no_genre_twice(tmp_path, originals):
+    """A v2.3 value "Rock; Pop" appended with --genre-separator / became "Rock; Pop/jazz/pop":
+    two separators in one value, and pop twice (the owner's value was split at '/' alone).
+    Theirs are split at '/', ';' and ours; ours follow the separator their value uses."""
+    path = tmp_path / "joined.mp3"
+    shutil.copy(originals / "tagged-id3v23.mp3", path)
+    write_genre_tag(path, ["Rock", "Pop"], existing="replace", id3v2_version=3, separator="; ")
+    change = write_genre_tag(path, ["jazz", "pop", "rock"], existing="append", id3v2_version=3, separator="/")
+    assert change.action == "written" and list(exact_id3(path)["TCON"].text) == ["Rock; Pop; jazz"]
+    flac = tmp_path / "joined.flac"  # a Vorbis comment holding two genres in one value: the same
+    shutil.copy(originals / "tagged.flac", flac)
+    write_genre_tag(flac, ["Rock/Pop"], existing="replace")
+    assert write_genre_tag(flac, ["pop"], existing="append").action == "unchanged"
+
+
 @pytest.mark.parametrize("options, named", [
     (["--existing", "replace"], "--existing"), (["--dry-run"], "--dry-run"), (["--genres", "2"], "--genres"),
     (["--styles", "--id3v2-version", "3"], "--styles, --id3v2-version"), (["--genre-separator", "/"],

@@ -450,13 +450,30 @@ def genres_by_genrekit(field: GenreField) -> bool:
     return [g.casefold() for g in split_genres(wrote)] == [g.casefold() for g in split_genres(field.genres)]
 
 
+# The separators taggers join several genres into one value with (ID3v2.3's '/', players' ';')
+_JOINERS = ("/", ";")
+
+
 def _split(field: GenreField, separator: str) -> set[str]:
-    """The genres of ``field`` as compared against ours (ID3v2.3 joins values with '/', or
-    with ``separator``)."""
-    genres = field.genres
-    if field.format == "ID3v2.3":
-        genres = [part for g in genres for piece in g.split("/") for part in piece.split(separator.strip() or "/")]
-    return {g.strip().casefold() for g in genres}
+    """The genres of ``field`` as compared against ours: each value split at '/', ';' and
+    ``separator`` too, as ID3v2.3 tags and many taggers join several genres into one value
+    ("Rock; Pop" already holds pop, whatever separator ours are joined with)."""
+    pieces = list(field.genres)
+    for joiner in {*_JOINERS, separator.strip()} - {""}:
+        pieces = [part for piece in pieces for part in piece.split(joiner)]
+    return {g.strip().casefold() for g in pieces if g.strip()}
+
+
+def _joined_as(values: list[str], separator: str) -> str:
+    """The separator an ID3v2.3 genre value already joins its genres with ('; ' in "Rock; Pop"),
+    so that ours appended follow the owner's; ``separator`` where it joins none."""
+    text = " ".join(values)
+    if separator.strip() and separator.strip() in text:
+        return separator
+    for joiner in ("; ", " / ", ";", "/"):
+        if joiner in text:
+            return joiner
+    return separator
 
 
 def _check_version(id3v2_version: int | None) -> None:
@@ -583,11 +600,12 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     version = (id3v2_version or field.version or 4) if field.family == "ID3" else None
     kept = list(field.genres)
     if theirs and field.format == "ID3v2.3" and version == 4:  # to v2.4's one value per genre
-        kept = [part.strip() for g in kept for part in g.split(separator.strip() or separator) if part.strip()]
+        joiner = _joined_as(kept, separator).strip() or separator
+        kept = [part.strip() for g in kept for part in g.split(joiner) if part.strip()]
     new = [*kept, *ours] if theirs else ours
     if field.family == "ID3":
-        if version == 3:
-            new = [separator.join(new)]
+        if version == 3:  # appended after the owner's genres, joined as theirs are
+            new = [(_joined_as(field.genres, separator) if theirs else separator).join(new)]
         change.format = f"ID3v2.{version}"
     converting = field.family == "ID3" and field.has_tags and version != field.version
     if new == field.values and not converting:
