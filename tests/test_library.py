@@ -15,7 +15,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from genrekit import audio
-from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, app
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.datasets import load_gtzan
 from genrekit.errors import ParameterError
 from genrekit.features import FeatureCache, FeatureSpec
@@ -265,7 +265,8 @@ def test_a_rerun_with_other_analysis_options_predicts_again(tmp_path, small_libr
     assert all("|skip=0|segment=4|" in row["key"] for row in segmented)
     assert all(row["model"] == segmented[0]["model"] and "|" not in row["model"] for row in segmented)  # the model alone
     result = runner.invoke(app, [*args, "--segment", "2"])  # shorter than the features' 3 s minimum
-    assert result.exit_code == EXIT_ERROR and "segment_seconds=2" in result.output, result.output
+    assert result.exit_code == EXIT_USAGE and "--segment 2: logreg describes chunks of at least 3 s" in result.output, \
+        result.output
 
 
 def test_dangling_links_and_link_loops_are_recorded(tmp_path, small_library, tiny_model):

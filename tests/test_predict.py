@@ -75,7 +75,7 @@ def test_analysed_span_skips_intro_and_outro_only_when_long_enough():
     assert analysed_span(50.0, skip=10.0, chunk_seconds=3.0) == (10.0, 40.0)
 
 
-def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(tmp_path):
+def test_the_chunker_keeps_a_last_piece_and_names_a_file_too_short_for_one(tmp_path):
     from genrekit.audio.chunking import song_chunks
 
     sr = 8000
@@ -83,7 +83,7 @@ def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(
     path = tmp_path / "tone.wav"
     sf.write(path, tone, sr)
     pieces = list(song_chunks(path, sr=sr, chunk_seconds=3.0, min_seconds=1.0))
-    # two whole chunks, then 1.6 s (more than half a chunk) zero-padded to 3 s
+    # two whole chunks, then 1.6 s (at least min_seconds) zero-padded to 3 s
     assert [round(start, 3) for start, _, _ in pieces] == [0.0, 3.0, 6.0]
     assert round(pieces[-1][1], 3) == 7.6 and all(len(chunk) == 3 * sr for _, _, chunk in pieces)
     short = tmp_path / "short.wav"
@@ -95,8 +95,9 @@ def test_the_chunker_keeps_a_last_half_chunk_and_names_a_file_too_short_for_one(
     overlapping = list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=2.9, min_seconds=1.0))
     assert [round(start, 3) for start, _, _ in overlapping] == [0.0, 2.9, 5.8]
     assert round(overlapping[-1][1], 3) == 7.6
-    # ... but a hop of a third of a chunk adds less than half a chunk after the last whole one
-    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0))[-1][1], 3) == 7.0
+    # a hop of a third of a chunk adds 0.6 s after the last whole one: kept where at least min_seconds
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0))[-1][1], 3) == 7.6
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0, min_seconds=1.0))[-1][1], 3) == 7.0
 
 
 @pytest.mark.parametrize("hop_seconds", [1.0, 4.0, 45.0, 70.0])
@@ -462,7 +463,7 @@ def test_silent_stretches_do_not_vote_on_the_genre(gtzan_mini, tmp_path):
         assert answer.proportions[alone.genre] > 0.95, (name, answer.proportions)
     assert all(s.start < 31 for s in answers["silent tail"].timeline)  # none in the silence after 30 s
     assert all(s.start >= 29 for s in answers["quiet intro"].timeline)  # none in the first 30 s
-    assert answers["quiet intro"].start == 0 and answers["silent tail"].end == 60  # the analysed span is the song's
+    assert answers["quiet intro"].start == 0 and answers["silent tail"].end == pytest.approx(70, abs=0.05)  # the song's
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, noise, sr)  # nothing above -60 dBFS: every chunk counts, as before
     assert predict_file(model, quiet, music_check=False).n_chunks == 1
@@ -520,7 +521,7 @@ def test_the_model_is_not_run_on_digital_silence(tmp_path, monkeypatch):
     assert 0 < len(seen) * model.chunk_seconds <= 30 + 2 * model.chunk_seconds
     assert all(np.max(np.abs(chunk)) > 0.1 for chunk in seen)
     assert answer.start == 0 and answer.end > 629
-    tail = int(0.5 * model.chunk_seconds * sr) - 10  # less than half a chunk: no chunk of its own
+    tail = int(model.min_seconds * sr) - 10  # less than the model scores: no chunk of its own
     sf.write(tmp_path / "tail.wav", np.concatenate([np.zeros(int(3 * model.chunk_seconds * sr), np.float32),
                                                      sound[:tail]]), sr)
     with pytest.raises(AudioError, match=r"tail\.wav: silent: every chunk analysed peaks below -100 dBFS"):
@@ -598,3 +599,26 @@ def test_results_come_while_a_slow_producer_is_still_looking(gtzan_mini):
     assert gave_up == [False], "the first results waited for the producer's next path"
     assert sorted(p for p, _, _ in first_two) == sorted(map(str, clips[:2]))
     assert [p for p, _, _ in rest] == [str(clips[2])] and all(e is None for _, _, e in first_two + rest)
+
+
+def test_a_songs_short_last_piece_is_heard_and_counts_for_its_length(gtzan_mini, tmp_path):
+    """A 70 s song was analysed from 0 to 60 s: a last piece under half a chunk (15 s) was left
+    out, so its end was never heard and the timeline stopped 10 s short. It is analysed now, and
+    counts for its length: 10 s of metal after 60 s of jazz moves the song's probabilities by a
+    seventh of what a whole chunk of metal would (one third of a chunk against three)."""
+    from genrekit.models import default_model_path, load
+
+    model = load(default_model_path(onnx=True))
+    jazz, sr = sf.read(_clip(gtzan_mini, "jazz", 4), dtype="float32")
+    metal, metal_sr = sf.read(_clip(gtzan_mini, "metal", 1), dtype="float32")
+    assert metal_sr == sr
+    song = np.concatenate([jazz[: 30 * sr], jazz[: 30 * sr], metal[: 10 * sr]])
+    sf.write(tmp_path / "song.wav", song, sr)
+    answer = predict_file(model, tmp_path / "song.wav", skip=0)
+    assert answer.end == pytest.approx(70, abs=0.05) and answer.timeline[-1].end == pytest.approx(70, abs=0.05)
+    assert answer.timeline[-1].genre == "metal" and answer.genre == "jazz", answer.timeline
+    metal_alone = predict_file(model, _excerpt(_clip(gtzan_mini, "metal", 1), tmp_path / "metal", 10.0), skip=0)
+    jazz_alone = predict_file(model, _excerpt(_clip(gtzan_mini, "jazz", 4), tmp_path / "jazz", 30.0), skip=0)
+    for genre, p in answer.probabilities.items():  # jazz's two chunks weigh 1 each, metal's third of one 1/3
+        expected = (2 * jazz_alone.probabilities[genre] + metal_alone.probabilities[genre] / 3) / (2 + 1 / 3)
+        assert p == pytest.approx(expected, abs=0.01), genre

@@ -99,9 +99,10 @@ def song_chunks(
     """Stream a file's chunks: ``(start, end, samples)``, times in seconds from the file's start.
 
     Chunks are ``chunk_seconds`` long every ``hop_seconds`` inside :func:`analysed_span`. A
-    last piece that adds at least half a chunk (and ``min_seconds``) of audio after the last
-    whole chunk is kept, as is a file shorter than one chunk but at least ``min_seconds``
-    long: zero-padded to a whole chunk when ``pad`` (fixed-size networks), else as it is.
+    last piece that adds at least ``min_seconds`` of audio after the last whole chunk is kept
+    (the end of a 70 s song is heard; a caller weighs it by its length), as is a file shorter
+    than one chunk but at least ``min_seconds`` long: zero-padded to a whole chunk when
+    ``pad`` (fixed-size networks), else as it is.
     Memory stays bounded by one decoding block and one chunk.
 
     Parameters
@@ -211,7 +212,7 @@ def song_chunks(
     tail = pending.shape[0]
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
     new = tail if emitted == 0 else tail - max(0, size - hop)
-    enough = tail >= min_seconds * sr if emitted == 0 else new >= max(min_seconds * sr, size / 2)
+    enough = (tail if emitted == 0 else new) >= min_seconds * sr  # a song's end is heard, however short
     if tail and new > 0 and enough:
         t = start + consumed / sr
         piece = np.pad(pending, (0, size - tail)) if pad else pending

@@ -14,7 +14,7 @@ from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, check_min_confidence, summarise
+from genrekit.predict.song import Prediction, by_length, check_min_confidence, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -158,13 +158,14 @@ def predict_file(
     weights = np.array([level[0] for level in levels])
     if not weights.any():  # quiet throughout (above digital silence): every chunk counts
         weights[:] = 1.0
+    counted = weights * by_length(times)  # and by its length: a short last piece counts for its share
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         rows = np.concatenate([a.styles for a in analyses])
-        styles = dict(zip(predictor.styles, map(float, np.average(rows, axis=0, weights=weights))))
+        styles = dict(zip(predictor.styles, map(float, np.average(rows, axis=0, weights=counted))))
     music = None
     if music_check and all(a.music is not None for a in analyses):
-        music = float(np.average(np.concatenate([a.music for a in analyses]), weights=weights))
+        music = float(np.average(np.concatenate([a.music for a in analyses]), weights=counted))
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path, should_stop=should_stop).duration, model=predictor.name, styles=styles,
                      style_thresholds=predictor.style_thresholds, music=music, weights=weights,

@@ -197,6 +197,14 @@ def vote_shares(proba: np.ndarray, weights: np.ndarray | None = None) -> np.ndar
     return shares / shares.sum()
 
 
+def by_length(times) -> np.ndarray:
+    """Each step's length against the longest's, [shape=(len(times),)]: a song's short last
+    chunk (10 s after whole 30 s ones) or window counts for the share of a whole one it spans."""
+    lengths = np.array([end - start for start, end in times], dtype=float).reshape(-1)
+    longest = lengths.max() if len(lengths) else 0.0
+    return lengths / longest if longest > 0 else np.ones(len(lengths))
+
+
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
@@ -209,7 +217,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     ``windows``: (times, probabilities[, weights]) of finer windows than the chunks; when
     given, they make the timeline and the proportions, and the chunks still make
     ``probabilities``. ``weights``: how much each chunk counts (the share of its time that
-    sounds; default: all alike); windows' weights likewise, and the timeline leaves out the
+    sounds; default: all alike), times its length against the longest chunk's
+    (:func:`by_length`); windows' weights likewise, and the timeline leaves out the
     windows (or chunks) under half sounding (where none is at least half, those without sound). ``music``: the probability that
     the audio is music; below the detector's threshold the genre is unknown and no style is given.
     ``span``: (start, end) of the analysed span when it reaches past ``times`` (chunks of
@@ -218,7 +227,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
     weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
-    track = np.average(proba, axis=0, weights=weights)
+    counted = weights * by_length(times)  # a song's short last piece counts for its length
+    track = np.average(proba, axis=0, weights=counted if counted.any() else weights)
     if windows is not None and len(windows[1]):
         steps, step_proba = windows[0], windows[1]
         step_weights = np.asarray(windows[2], dtype=float) if len(windows) > 2 else np.ones(len(step_proba))
@@ -227,9 +237,11 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not step_weights.any():
         step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
-    shares = np.bincount(winners, weights=step_weights, minlength=len(labels)) / step_weights.sum()
+    step_counted = step_weights * by_length(steps)
+    step_counted = step_counted if step_counted.any() else step_weights
+    shares = np.bincount(winners, weights=step_counted, minlength=len(labels)) / step_counted.sum()
     if aggregation == "vote":
-        track = vote_shares(proba, weights)
+        track = vote_shares(proba, counted if counted.any() else weights)
     best = int(np.argmax(track))
     # the steps mostly sounding; where none is, those with any sound (2 s of music in 20 s of
     # silence); where none has (quiet throughout, above digital silence), all
