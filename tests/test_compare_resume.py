@@ -97,3 +97,33 @@ def test_the_cli_fits_a_tampered_row_again(tmp_path, feature_table):
     assert again.exit_code == EXIT_OK, again.output
     assert "models.logreg.accuracy_mean: expected a finite number" in " ".join(again.output.split())
     assert isinstance(json.loads(path.read_text())["models"]["logreg"]["accuracy_mean"], float)
+
+
+def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_grouping_is_fitted_again(tmp_path):
+    """A 'group' column added to GTZAN's published table (blocks of adjacent ids, a stand-in
+    for artists) was silently read as a feature unless a 'track' column came with it; with
+    both, the folds were grouped but labelled "by track" (with the shared-artists warning), and
+    a comparison rerun with the groups resumed the ungrouped one's rows beside fresh ones."""
+    import pandas as pd
+
+    from conftest import FEATURE_TABLE, missing
+    from genrekit.datasets import read_feature_table
+    from genrekit.datasets.splits import fold_grouping
+    from genrekit.evaluate.run import _data_fingerprint
+
+    if not FEATURE_TABLE.exists():
+        missing(f"{FEATURE_TABLE} is absent (../shared/data)")
+    frame = pd.read_csv(FEATURE_TABLE)
+    frame["group"] = [f"{name.split('.')[0]}-{int(name.split('.')[1]) // 10}" for name in frame["filename"]]
+    grouped_path = tmp_path / "grouped.csv"
+    frame.to_csv(grouped_path, index=False)
+    plain, grouped = read_feature_table(FEATURE_TABLE), read_feature_table(grouped_path)
+    assert grouped.columns == plain.columns and "group" not in grouped.columns  # not a feature
+    assert len(set(grouped.groups)) == 100 and fold_grouping(grouped) == "by the table's groups"
+    assert fold_grouping(plain) == "by track"
+    assert _data_fingerprint(grouped, None) != _data_fingerprint(plain, None)
+    result = CliRunner().invoke(app, ["compare", "--table", str(grouped_path), "--models", "logreg", "--folds", "3",
+                                      "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == EXIT_OK, result.output
+    said = " ".join(result.output.split())
+    assert "by the table's groups" in said and "adjacent clip ids are often one artist's" not in said, said

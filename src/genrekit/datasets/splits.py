@@ -159,7 +159,8 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
         return None
     return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so splitting by "
             f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
-            "(docs/benchmarks.md gives folds grouped by blocks of adjacent ids)")
+            "(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, add a 'group' "
+            "column to the table: the clip's number // 10, say)")
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -275,8 +276,20 @@ def fold_grouping(data: Dataset | FeatureTable) -> str:
     -------
     str
         ``"by artist"`` when every track's artist is known, ``"by artist where known"`` when
-        some are, else ``"by track"`` (copies of one file joined, as always).
+        some are, ``"by the table's groups"`` for a table whose ``group`` column holds groups
+        of its own (neither artists nor tracks) that join tracks, else ``"by track"`` (copies
+        of one file joined, as always).
     """
-    groups = data.groups if isinstance(data, Dataset) else data.track_frame()["group"]
+    if isinstance(data, Dataset):
+        groups = data.groups
+    else:
+        frame = data.track_frame()
+        groups = frame["group"]
+        # a table's own groups (a column added to a published table: blocks of adjacent ids):
+        # neither artists nor genrekit's track:ID, and some holding several tracks
+        own = [not (str(g).startswith(("artist:", "track:")) or str(g) == str(t))
+               for g, t in zip(groups, frame["track"])]
+        if any(own) and len(set(map(str, groups))) < len(groups):
+            return "by the table's groups"
     known = [str(g).startswith("artist:") for g in groups]
     return "by artist" if known and all(known) else "by artist where known" if any(known) else "by track"

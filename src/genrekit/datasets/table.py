@@ -176,7 +176,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     Numeric columns are features; ``filename`` names the track (``blues.00000.3.wav``, a
     chunk of the 3-second table, belongs to track ``blues.00000``); ``length`` is dropped. In
     genrekit's tables ``track`` names each row's track, ``track_id`` the row and ``group`` the
-    track's split group (the artist where known); none of them is a feature.
+    track's split group (the artist where known); none of them is a feature. A ``group``
+    column added to any table groups its rows' tracks in folds (blocks of adjacent GTZAN ids:
+    a stand-in for artists).
 
     Parameters
     ----------
@@ -189,8 +191,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     Returns
     -------
     FeatureTable
-        ``labels`` the label column's values, sorted; ``groups`` the ``group`` column in a
-        table genrekit wrote (one with ``track`` and ``group`` columns), else the tracks; no
+        ``labels`` the label column's values, sorted; ``groups`` the ``group`` column where
+        the table has one, else the tracks; no
         ``spec``, ``paths`` or ``hashes``.
 
     Raises
@@ -214,7 +216,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             frame.columns = flat
         if label_column not in frame.columns:
             raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
-        own = {"track", "group"} <= set(frame.columns)  # genrekit's features.csv: rows' tracks and split groups
+        # a "group" column holds the rows' split groups (genrekit's features.csv, or one added to a
+        # published table: blocks of adjacent GTZAN ids, a stand-in for artists), never a feature
+        own = "group" in frame.columns
         text = [c for c in (label_column, "filename", "track_id", "track", "group" if own else "") if c in frame.columns]
         # genres and names are text, where a genre "NA" or "null" is not a missing value: these
         # columns alone are read again as text, by their place in the file (fma518's header rows
@@ -276,7 +280,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         X=features.to_numpy(dtype=np.float64),
         y=frame[label_column].astype(str).map(index).to_numpy(),
         tracks=tracks,
-        groups=frame["group"].to_numpy(dtype=str) if own else tracks.copy(),  # elsewhere "group" is a feature
+        groups=frame["group"].to_numpy(dtype=str) if own else tracks.copy(),
         labels=labels,
         columns=list(features.columns),
     )

@@ -533,8 +533,9 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
 
 
 def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> str:
-    """SHA-256 of what a comparison fits on: the table's values, labels and tracks, and the
-    dataset's tracks (ids, files and labels), so a comparison resumes only on the same data."""
+    """SHA-256 of what a comparison fits on: the table's values, labels, tracks and split groups
+    (where they are not the tracks), and the dataset's tracks (ids, files and labels), so a
+    comparison resumes only on the same data and folds."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -542,6 +543,8 @@ def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> st
         digest.update(np.ascontiguousarray(table.X, dtype=np.float64).tobytes())
         digest.update(np.asarray(table.y, dtype=np.int64).tobytes())
         digest.update("\n".join(map(str, table.tracks)).encode())
+        if list(map(str, table.groups)) != list(map(str, table.tracks)):  # folds grouped otherwise: other folds
+            digest.update(("groups\n" + "\n".join(map(str, table.groups))).encode())
     if dataset is not None:
         digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}" for t in dataset.tracks).encode())
     return digest.hexdigest()
