@@ -462,7 +462,8 @@ ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model 
                                                  "installed; 'default-exact': its model file, both taggers on every "
                                                  f"patch, slower). Default: {MODEL_DEFAULTS}, else 'default'.")]
 ChunkOption = Annotated[
-    float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per track.")
+    float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per 30 s segment of a "
+                               "track, as predict cuts a song (a clip of 30 s or less: one).")
 ]
 
 

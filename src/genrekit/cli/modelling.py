@@ -295,7 +295,8 @@ def compare(
         if shared:
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         # the same whatever models are asked: comparison.json's setup, which a later run resumes and adds to
-        source = f"{dataset} ({feature_set}; networks: log-mel)"
+        networks = "; networks: log-mel" if any(n not in MODELS for n in names) else ""
+        source = f"{dataset} ({feature_set}{networks})"
         _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())
