@@ -1128,3 +1128,14 @@ def test_a_segment_shorter_than_the_model_can_describe_is_a_usage_error(songs):
         said = _flat(result.output)
         assert result.exit_code == EXIT_USAGE, result.output
         assert "--segment 1: musicnn-prior describes chunks of at least 3 s" in said and "segment_seconds" not in said
+
+
+def test_config_warns_of_a_model_setting_that_names_no_model(tmp_path):
+    """`model = "nonexist/x.genrekit"` in genrekit.toml was printed by `config` without a word,
+    and refused first by predict. `config` still prints the file (exit 0: its output is TOML)
+    and says on stderr that the model is not there; the default draws no warning."""
+    assert "warning" not in invoke("config", env=WIDE).stderr
+    (tmp_path / "genrekit.toml").write_text('model = "nonexist/x.genrekit"\n')
+    shown = invoke("config", env=WIDE)
+    assert shown.exit_code == EXIT_OK and f'model = "{tmp_path / "nonexist" / "x.genrekit"}"' in shown.stdout
+    assert "warning: model: " in shown.stderr and "model file not found" in _flat(shown.stderr), shown.stderr

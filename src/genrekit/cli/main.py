@@ -20,6 +20,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from genrekit import __version__
 from genrekit.cli import common
@@ -105,6 +106,20 @@ def show_config() -> None:
                               soft_wrap=True)
             continue
         out_console.print(f"{key} = {json.dumps(setting.value)}  # {setting.source}", highlight=False, soft_wrap=True)
+    _warn_missing_model(values["model"].value)
+
+
+def _warn_missing_model(model: str) -> None:
+    """A model setting naming no model file: said now (on stderr: the output stays a TOML file),
+    not first when predict, tag or serve refuses it."""
+    from genrekit.errors import ModelError
+    from genrekit.models.interface import model_file
+
+    try:
+        model_file(model)
+    except ModelError as exc:
+        err_console.print(f"[yellow]warning:[/] model: {escape(str(exc))}; predict, tag and serve would refuse it",
+                          highlight=False)
 
 
 # Which extra brings each optional top-level module, for the message when one is missing.
