@@ -1089,3 +1089,74 @@ def test_checking_tags_that_label_no_track_is_a_problem(tmp_path):
     said = " ".join(refused.output.split())
     assert refused.exit_code == EXIT_ERROR and "no problems found" not in said, refused.output
     assert str(untagged) in said and "tagged with genres" in said, refused.output
+
+
+@pytest.mark.parametrize(("counts", "far"), [
+    # 6 tracks by 3 artists of 2: 2/2/2 where 4/1/1 was asked (33% test, 33% train): every part far
+    ((2, 2, 2), {"train": [2, 4], "val": [2, 1], "test": [2, 1]}),
+    # 9 tracks, 2 test (22%, over double the 10% asked): that part alone is named
+    ((6, 1, 2), {"test": [2, 1]}),
+    # 40 tracks by 2 artists: none for val, 20 for test (as the prolific-artist test above)
+    ((20, 0, 20), {"val": [0, 4], "test": [20, 4]}),
+    # 100 tracks: 75/10/15, off by 5 test tracks (over a quarter of the 10 asked)
+    ((75, 10, 15), {"test": [15, 10]}),
+    # near enough: exactly as rounded (5 tracks: 3/1/1, 20% test), one track off within the
+    # shares (10 tracks: 6/2/2, 20% val and test, 60% train), or a quarter of the ask (100: 78/10/12)
+    ((3, 1, 1), {}), ((6, 2, 2), {}), ((78, 10, 12), {}), ((6, 1, 1), {}), ((96, 12, 12), {}),
+])
+def test_a_genre_held_out_far_from_its_shares_is_told_relatively_and_absolutely(counts, far):
+    """holdout_shortfalls flagged a part only when off by more than one track, so a genre of 6
+    tracks split 2/2/2 (a third for test where a tenth was asked, a third trained on where
+    four fifths were) went unreported. Now also a held-out share more than double, or a
+    training share under half, of what was asked."""
+    from genrekit.datasets.splits import holdout_shortfalls
+
+    parts = np.repeat(["train", "val", "test"], counts)
+    labels = ["g"] * len(parts) + ["h"] * 10
+    parts = np.concatenate([parts, np.repeat(["train", "val", "test"], (8, 1, 1))])
+    assert holdout_shortfalls(labels, parts, (0.8, 0.1, 0.1)) == ({"g": far} if far else {})
+
+
+def test_gtzan_mini_split_by_default_is_60_10_10_with_no_uneven_holdouts(gtzan_mini, gtzan_dev, caplog):
+    """The default split of gtzan-mini (8 clips a genre, no artists) is 6/1/1 a genre whatever
+    the seed, and is not called far from its shares; nor is gtzan-dev's 32/4/4."""
+    from genrekit.train.splits import assign_splits
+
+    for root, per_genre in ((gtzan_mini, (6, 1, 1)), (gtzan_dev, (32, 4, 4))):
+        dataset = load_gtzan(root)
+        for seed in range(3):
+            caplog.clear()
+            with caplog.at_level("WARNING"):
+                split, notes = assign_splits(dataset, split="random", sizes=(0.8, 0.1, 0.1), seed=seed)
+            assert "uneven_holdouts" not in notes and "other shares than asked" not in caplog.text
+            assert notes["protocol"] == (f"random split by track (no artists known): 80/10/10% of each genre for "
+                                         f"train/val/test, seed {seed}")
+            for label in dataset.labels:
+                assert tuple(sum(t.label == label and t.split == p for t in split.tracks)
+                             for p in ("train", "val", "test")) == per_genre
+
+
+def test_a_manifests_messages_name_the_manifest_not_its_folder(tmp_path, gtzan_mini, monkeypatch):
+    """A manifest's root is its folder ("." beside it, ".." above it): the refusals of training
+    and checking named that, where the manifest is what the user named."""
+    from genrekit.datasets import check_genres
+    from genrekit.train.splits import assign_splits, split_protocol
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:4]
+    (tmp_path / "one.csv").write_text("path,label\n" + "".join(f"{c},jazz\n" for c in clips))
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    one = load_manifest(Path("../one.csv"))
+    assert one.source == "../one.csv" and one.root == ".."
+    with pytest.raises(DatasetError, match=r"^\.\./one\.csv: only one genre \('jazz', 4 tracks\)"):
+        check_genres(one)
+    with pytest.raises(DatasetError, match=r"^\.\./one\.csv: .*add a split column to \.\./one\.csv"):
+        assign_splits(one, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert split_protocol(one, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0) == "the dataset's own split (../one.csv)"
+    assert split_protocol(one, split="gtzan-filtered", sizes=(0.8, 0.1, 0.1), seed=0) == \
+        "GTZAN's fault-filtered split (Kereliuk & Sturm)"
+    folder = load_gtzan(gtzan_mini)  # a folder's source is its root, and no manifest is named
+    assert folder.source == folder.root
+    with pytest.raises(DatasetError) as refused:
+        assign_splits(folder, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert str(refused.value).startswith(f"{folder.root}: split='dataset'") and "split column" not in str(refused.value)

@@ -302,3 +302,127 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     Path("polka.csv").write_text("path,label\n" + "".join(f"{song.name},polka\n" for song in songs))
     with pytest.raises(DatasetError, match=r"^polka\.csv: none of its genres \(polka\)"):
         evaluate_model(model, load_manifest("polka.csv"), jobs=1, progress=False)
+
+
+def _manifest_of_tones(tmp_path, monkeypatch, n=3):
+    """``n`` short tones labelled 'hum' in ``m1.csv`` (the working folder: tmp_path), and a tiny
+    model trained on the first of them."""
+    songs = _tones(tmp_path, n=n)
+    model = _tiny_model(tmp_path, trained_on=songs[:1])
+    monkeypatch.chdir(tmp_path)
+    Path("m1.csv").write_text("path,label\n" + "".join(f"{song.name},hum\n" for song in songs))
+    return model
+
+
+def test_scores_with_training_tracks_say_so_in_every_output(tmp_path, monkeypatch):
+    """`evaluate RUN m1.csv --include-train` printed `3 tracks: accuracy ...`, and metrics.json,
+    metrics.md and predictions.csv did not say that some of those tracks were trained on: only
+    run.json and the HTML report did (a review, 2026-12)."""
+    import csv
+    import json
+
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import EXIT_OK, app
+
+    model = _manifest_of_tones(tmp_path, monkeypatch)
+    runner = CliRunner()
+    result = runner.invoke(app, ["evaluate", str(model), "m1.csv", "--include-train", "--jobs", "1", "--out", "ev"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "3 tracks: accuracy" in result.output
+    assert "(training tracks included: 1 of 3 were trained on) -> ev/metrics.json" in " ".join(result.output.split())
+    metrics = json.loads(Path("ev/metrics.json").read_text())
+    assert metrics["include_train"] is True and metrics["n_trained_on"] == 1 and metrics["n"] == 3
+    assert json.loads(Path("ev/run.json").read_text())["included_training_tracks"] == ["song0"]
+    heading = Path("ev/metrics.md").read_text().splitlines()[0]
+    assert heading == "# tiny on m1 (m1.csv), training tracks included: 1 of 3 were trained on"
+    rows = list(csv.DictReader(Path("ev/predictions.csv").open()))
+    assert list(rows[0])[:6] == ["track_id", "path", "true", "predicted", "confidence", "trained_on"]
+    assert {row["track_id"]: row["trained_on"] for row in rows} == {"song0": "True", "song1": "False",
+                                                                    "song2": "False"}
+
+    result = runner.invoke(app, ["evaluate", str(model), "m1.csv", "--songs", "--include-train", "--jobs", "1",
+                                 "--out", "songs"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "(training songs included: 1 of 3 were trained on) -> songs/songs.json" in " ".join(result.output.split())
+    scores = json.loads(Path("songs/songs.json").read_text())
+    assert scores["include_train"] is True and scores["n_trained_on"] == 1
+    assert scores["included_training_tracks"] == ["song0"]
+    text = Path("songs/songs.md").read_text()
+    assert text.startswith("# Full-song evaluation of tiny on m1 (m1.csv)\n")
+    assert "3 songs (training songs included: 1 of 3 were trained on; " in text
+    rows = list(csv.DictReader(Path("songs/songs.csv").open()))
+    assert [row["trained_on"] for row in rows] == ["True", "False", "False"]
+
+    # held out (the default): the training track left out, nothing to mark; the files are
+    # those train writes for its test tracks (no include_train, no trained_on column)
+    result = runner.invoke(app, ["evaluate", str(model), "m1.csv", "--jobs", "1", "--out", "held"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "2 tracks: accuracy" in result.output and "training tracks included" not in result.output
+    metrics = json.loads(Path("held/metrics.json").read_text())
+    assert "include_train" not in metrics and "n_trained_on" not in metrics and metrics["n"] == 2
+    assert Path("held/metrics.md").read_text().splitlines()[0] == "# tiny on m1 (m1.csv)"
+    assert "trained_on" not in Path("held/predictions.csv").read_text().splitlines()[0]
+    result = runner.invoke(app, ["evaluate", str(model), "m1.csv", "--songs", "--jobs", "1", "--out", "held-songs"])
+    assert result.exit_code == EXIT_OK, result.output
+    assert "include_train" not in json.loads(Path("held-songs/songs.json").read_text())
+    assert "trained_on" not in Path("held-songs/songs.csv").read_text().splitlines()[0]
+
+
+def test_a_model_that_does_not_list_its_training_tracks_leaves_their_count_unknown(tmp_path, monkeypatch):
+    """An export made with --strip-training: how many scored tracks it was trained on is not
+    known, and no output says 0."""
+    import json
+
+    import pandas as pd
+
+    from genrekit.datasets import load_manifest
+    from genrekit.evaluate import evaluate_model, evaluate_songs
+    from genrekit.evaluate import run as run_module
+
+    model = _manifest_of_tones(tmp_path, monkeypatch, n=2)
+    monkeypatch.setattr(run_module, "_lists_no_training", lambda classifier: True)
+    metrics, report = evaluate_model(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
+                                     out_dir="ev")
+    assert metrics["include_train"] is True and metrics["n_trained_on"] is None
+    assert report["training_tracks_unknown"] is True and "included_training_tracks" not in report
+    assert Path("ev/metrics.md").read_text().splitlines()[0] == (
+        "# tiny on m1 (m1.csv), training tracks included: the model does not list which it was trained on")
+    assert pd.read_csv("ev/predictions.csv")["trained_on"].isna().all()
+    scores, _ = evaluate_songs(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
+                               out_dir="songs")
+    assert scores["n_trained_on"] is None and json.loads(Path("songs/songs.json").read_text())["n_trained_on"] is None
+
+
+def test_reports_name_the_dataset_as_it_was_given_not_only_its_kind(gtzan_dev, gtzan_mini, tmp_path, monkeypatch):
+    """gtzan-dev and gtzan-mini are both 'gtzan': metrics.md and confusion_matrix.png were
+    titled 'logreg on gtzan' for either."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrekit.datasets import load_gtzan
+    from genrekit.evaluate import evaluate_model, report
+    from genrekit.evaluate.report import markdown_text
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, save_model
+
+    spec = FeatureSpec("gtzan57")
+    X = np.random.default_rng(0).normal(size=(20, len(spec.columns)))
+    estimator = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    estimator.fit(X, ["classical", "rock"] * 10)
+    model = save_model(GenreModel(name="tiny", labels=["classical", "rock"], spec=spec, estimator=estimator),
+                       tmp_path / "tiny.genrekit")
+    titles = []
+    plot = report.plot_confusion
+    monkeypatch.setattr(report, "plot_confusion", lambda metrics, path, *, title="": titles.append(title) or plot(
+        metrics, path, title=title))
+    headings = []
+    for root in (gtzan_dev, gtzan_mini):
+        dataset = load_gtzan(root)
+        dataset = dataset.select([next(t.track_id for t in dataset.tracks if t.label == "rock")])
+        evaluate_model(model, dataset, jobs=1, progress=False, out_dir=tmp_path / root.parent.name)
+        headings.append((tmp_path / root.parent.name / "metrics.md").read_text().splitlines()[0])
+        assert titles[-1] == f"tiny on gtzan ({dataset.source})" and str(root) in dataset.source
+        assert headings[-1] == f"# {markdown_text(titles[-1])}"
+    assert headings[0] != headings[1]

@@ -95,9 +95,12 @@ def test_the_chunker_keeps_a_last_piece_and_names_a_file_too_short_for_one(tmp_p
     overlapping = list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=2.9, min_seconds=1.0))
     assert [round(start, 3) for start, _, _ in overlapping] == [0.0, 2.9, 5.8]
     assert round(overlapping[-1][1], 3) == 7.6
-    # a hop of a third of a chunk adds 0.6 s after the last whole one: kept where at least min_seconds
-    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0))[-1][1], 3) == 7.6
-    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0, min_seconds=1.0))[-1][1], 3) == 7.0
+    # a hop of a third of a chunk adds 0.6 s after the last whole one: kept where at least
+    # min_seconds, unless it would be padded to a whole chunk (less than half a chunk)
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0, pad=False))[-1][1], 3) == 7.6
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0, pad=False,
+                                  min_seconds=1.0))[-1][1], 3) == 7.0
+    assert round(list(song_chunks(path, sr=sr, chunk_seconds=3.0, hop_seconds=1.0))[-1][1], 3) == 7.0
 
 
 @pytest.mark.parametrize("hop_seconds", [1.0, 4.0, 45.0, 70.0])

@@ -100,7 +100,8 @@ def song_chunks(
 
     Chunks are ``chunk_seconds`` long every ``hop_seconds`` inside :func:`analysed_span`. A
     last piece that adds at least ``min_seconds`` of audio after the last whole chunk is kept
-    (the end of a 70 s song is heard; a caller weighs it by its length), as is a file shorter
+    (the end of a 70 s song is heard; a caller weighs it by its length), or with ``pad`` at
+    least half a chunk (a padded piece is as costly as a whole one), as is a file shorter
     than one chunk but at least ``min_seconds`` long: zero-padded to a whole chunk when
     ``pad`` (fixed-size networks), else as it is.
     Memory stays bounded by one decoding block and one chunk.
@@ -212,7 +213,8 @@ def song_chunks(
     tail = pending.shape[0]
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
     new = tail if emitted == 0 else tail - max(0, size - hop)
-    enough = (tail if emitted == 0 else new) >= min_seconds * sr  # a song's end is heard, however short
+    # a song's end is heard, however short; a network's, padded to a whole chunk, from half a chunk
+    enough = tail >= min_seconds * sr if emitted == 0 else new >= max(min_seconds * sr, size / 2 if pad else 0)
     if tail and new > 0 and enough:
         t = start + consumed / sr
         piece = np.pad(pending, (0, size - tail)) if pad else pending

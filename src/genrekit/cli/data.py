@@ -50,7 +50,7 @@ def datasets_check(
     if as_json:
         print(json.dumps(data, indent=2))
     else:
-        table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.root}"))
+        table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.source}"))
         # tracks that cannot be decoded count among the genre's tracks, not its durations: said beside them
         broken = {str(p.path) for p in report.unreadable}
         unreadable = Counter(t.label for t in dataset.tracks if str(t.path) in broken)
@@ -64,7 +64,7 @@ def datasets_check(
         if report.counts:
             out_console.print(table)
         else:
-            out_console.print(f"{report.dataset}: no labelled track in {report.root}", highlight=False, markup=False)
+            out_console.print(f"{report.dataset}: no labelled track in {report.source}", highlight=False, markup=False)
         if dataset.taxonomy is not None:
             _print_taxonomy(dataset.taxonomy)
         sections = [("unreadable files", [f"{p.path}: {p.reason}" for p in report.unreadable]),

@@ -83,8 +83,9 @@ def train(
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
+        protocol = f" ({metrics['protocol']})" if metrics.get("protocol") else ""  # how they were held out
         out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
-                          f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}")
+                          f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}{protocol}", markup=False)
         _averaging_note(metrics)
     if result.cv:
         scores = result.cv
@@ -125,7 +126,9 @@ def evaluate(
                                                  show_default=False)] = None,
     out: OutOption = ...,
     model_option: ModelOption = None,
-    include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on.")] = False,
+    include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on; "
+                                                "every output then says how many of them it was (predictions.csv: a "
+                                                "trained_on column).")] = False,
     aggregation: AggregationOption = None,
     songs: Annotated[bool, typer.Option("--songs", help="Full-song scores instead of track metrics: top-1/top-3 hit "
                                         "rates and the proportion score (songs.json|md|csv, run.json).")] = False,
@@ -142,6 +145,7 @@ def evaluate(
 
     Each track is analysed as `genrekit predict` analyses it, so its probabilities are the ones predict gives."""
     from genrekit.evaluate import evaluate_model, evaluate_songs
+    from genrekit.evaluate.report import training_words
     from genrekit.models.interface import NAMED_MODELS, RUN_FOLDER_FILES
     from genrekit.runners import default_jobs
 
@@ -177,13 +181,16 @@ def evaluate(
         _report_failures(report["failures"], report["problems"])
         err_console.print(f"[red]no track of {escape(dataset)} left to evaluate[/]", highlight=False)
         raise typer.Exit(EXIT_ERROR)
+    # scores with training tracks in them say so on the line that gives them
+    seen = f" ({training_words({**report, **metrics}, unit='song' if songs else 'track')})" if include_train else ""
     if songs:
         out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
-                          f"proportion score {metrics['proportion_score']:.3f} -> {out / 'songs.json'}", markup=False)
+                          f"proportion score {metrics['proportion_score']:.3f}{seen} -> {out / 'songs.json'}",
+                          markup=False)
     else:
         out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
-                          f"{metrics['f1_macro']:.3f} -> {out / 'metrics.json'}", markup=False)
+                          f"{metrics['f1_macro']:.3f}{seen} -> {out / 'metrics.json'}", markup=False)
         _averaging_note(metrics)
     # a song score over the known genres is complete; a metrics table without some genres is not
     left_out = set(report["unknown_genre_tracks"])
@@ -295,8 +302,7 @@ def compare(
         if shared:
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         # the same whatever models are asked: comparison.json's setup, which a later run resumes and adds to
-        networks = "; networks: log-mel" if any(n not in MODELS for n in names) else ""
-        source = f"{dataset} ({feature_set}{networks})"
+        source = f"{dataset} ({feature_set}; networks: log-mel)"
         _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())

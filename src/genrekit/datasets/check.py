@@ -32,6 +32,9 @@ class CheckReport:
         The dataset's name.
     root : str
         Its folder.
+    source : str
+        What it was read from, as the user named it (:attr:`Dataset.source`): a manifest's
+        file, else its folder.
     n_tracks : int
         Its tracks (a file labelled with several genres counts once per genre).
     counts : dict[str, int]
@@ -57,6 +60,7 @@ class CheckReport:
 
     dataset: str
     root: str
+    source: str
     n_tracks: int
     counts: dict[str, int]
     durations: dict[str, dict[str, float]]
@@ -108,12 +112,12 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
     problem = next((p for p in map(label_problem, counts) if p), None)
     if problem:  # a model file with it would be refused: its genres are written into songs' tags
-        raise DatasetError(f"{dataset.root}: genre {problem}")
+        raise DatasetError(f"{dataset.source}: genre {problem}")
     if not counts:
-        raise DatasetError(f"{dataset.root}: no labelled track found; {purpose} needs at least two genres")
+        raise DatasetError(f"{dataset.source}: no labelled track found; {purpose} needs at least two genres")
     if len(counts) == 1:
         (label, count), = counts.items()
-        raise DatasetError(f"{dataset.root}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
+        raise DatasetError(f"{dataset.source}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
                            "two genres")
     # the groups read every local file (copies join one group): only when folds need them
     groups = (set() if folds is None else
@@ -122,15 +126,15 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         artists = any(t.artist for t in dataset.tracks)
         found = (f"{len(groups)} artists or unattributed tracks among {sum(counts.values())} tracks" if artists
                  else f"{len(groups)} tracks")
-        raise DatasetError(f"{dataset.root}: folds={folds} needs at least {folds} "
+        raise DatasetError(f"{dataset.source}: folds={folds} needs at least {folds} "
                            f"{'artists or tracks' if artists else 'tracks'} (folds never split one); found {found}")
     if folds is not None and max(counts.values()) < folds:  # stratified folds need one genre to fill them all
-        raise DatasetError(f"{dataset.root}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
+        raise DatasetError(f"{dataset.source}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
                            f"{max(counts.values())}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
     if thin:
         logger.warning("%s: %d genre(s) with fewer than %d tracks: %s; such a genre cannot be both trained on and "
-                       "tested", dataset.root, len(thin), min_tracks,
+                       "tested", dataset.source, len(thin), min_tracks,
                        ", ".join(f"{label} ({count})" for label, count in thin.items()))
     return thin
 
@@ -227,7 +231,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
 
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
     if not counts:  # nothing to learn from or score: said first
-        suspicious.append(DatasetProblem(dataset.root, _no_labelled_track(dataset)))
+        suspicious.append(DatasetProblem(dataset.source, _no_labelled_track(dataset)))
     unlabelled = [t.path for t in dataset.tracks if t.label is None]
     if unlabelled:
         suspicious.append(DatasetProblem(unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} and "
@@ -264,6 +268,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
     return CheckReport(
         dataset=dataset.name,
         root=dataset.root,
+        source=dataset.source,
         n_tracks=len(dataset.tracks),
         counts=dict(sorted(counts.items())),
         durations=summary,

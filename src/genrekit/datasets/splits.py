@@ -85,19 +85,55 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
 
 
 def holdout_shortfalls(labels, parts, sizes: tuple[float, float, float]) -> dict[str, dict[str, list[int]]]:
-    """Genre -> part -> [tracks held out, tracks asked], for the parts of :func:`train_val_test_split`
-    whose count is off by more than one track and a quarter of what was asked, or is 0 where
-    tracks were asked: whole artists
-    kept together can make a genre's share much larger or smaller than ``sizes`` asks."""
+    """The genres whose parts of :func:`train_val_test_split` are far from ``sizes``: whole artists
+    kept together can make a genre's share much larger or smaller than asked.
+
+    A genre of ``n`` tracks is asked ``sizes[1]`` and ``sizes[2]`` of them for validation and test,
+    rounded half up (:func:`_asked`), and the rest for training. A part whose count differs from
+    that is far from it when
+
+    - validation or test holds none where a track was asked;
+    - validation or test is off by more than one track and more than a quarter of the count
+      asked (3 where 10 were asked, 20 where 4 were);
+    - validation or test holds more than double the share asked: over 20% of the genre where
+      10% was asked (2 of 6 tracks, where 1 was asked);
+    - training holds less than half the share asked: under 40% of the genre where 80% was
+      asked (2 of 6 tracks, where 4 were asked).
+
+    A part exactly as rounded is never far (a genre of 5 tracks split 3/1/1 holds 20% for test
+    where 10% was asked), and neither is one off by a single track within those shares (2 test
+    tracks of 10, where 1 was asked). Where any part of a genre is far, only its far parts are
+    named.
+
+    Parameters
+    ----------
+    labels : array-like [shape=(n,)] genre of each track
+    parts : array-like [shape=(n,)] ``train``, ``val`` or ``test`` of each track
+    sizes : fractions of train, val and test asked
+
+    Returns
+    -------
+    dict
+        Genre -> part (``train``, ``val``, ``test``) -> [tracks it holds, tracks asked], for
+        the far parts; empty when none is.
+    """
     labels, parts = np.asarray(labels), np.asarray(parts)
     found: dict[str, dict[str, list[int]]] = {}
     for label in np.unique(labels):
         total = int(np.sum(labels == label))
-        for part, fraction in (("val", sizes[1]), ("test", sizes[2])):
-            asked = _asked(fraction, total)
+        asked = {part: _asked(fraction, total) for part, fraction in (("val", sizes[1]), ("test", sizes[2]))}
+        asked = {"train": total - asked["val"] - asked["test"], **asked}
+        for part, fraction in zip(("train", "val", "test"), sizes):
             got = int(np.sum((labels == label) & (parts == part)))
-            if abs(got - asked) > max(1, asked // 4) or (got == 0 < asked):
-                found.setdefault(str(label), {})[part] = [got, asked]
+            if got == asked[part]:
+                continue
+            if part == "train":
+                far = got < fraction * total / 2 - 1e-9
+            else:
+                far = (got == 0 < asked[part] or abs(got - asked[part]) > max(1, asked[part] // 4)
+                       or got > 2 * fraction * total + 1e-9)
+            if far:
+                found.setdefault(str(label), {})[part] = [got, asked[part]]
     return found
 
 

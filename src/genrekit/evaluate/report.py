@@ -16,15 +16,27 @@ from genrekit.evaluate.metrics import averaging_note
 PREDICTION_TEXT = ("track_id", "path", "true", "predicted")
 
 
-def training_words(run: dict) -> str:
+def training_words(run: dict, *, unit: str = "song") -> str:
     """Whether the scored songs may include the model's training ones, in words, from a run's
-    ``include_train``, ``training_tracks_unknown`` and ``excluded_training_tracks``."""
+    ``include_train``, ``training_tracks_unknown`` and ``excluded_training_tracks``, and, where
+    training songs are included, how many of the ``n`` scored were trained on (``n_trained_on``,
+    as ``metrics.json`` and ``songs.json`` hold them). ``unit``: ``song`` or ``track``."""
+    def count(key: str):
+        value = run.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     if run.get("include_train"):
-        return "training songs included"
+        seen, n = count("n_trained_on"), count("n")
+        if seen is not None and n is not None:
+            return f"training {unit}s included: {seen} of {n} were trained on"
+        if run.get("training_tracks_unknown"):
+            return f"training {unit}s included: the model does not list which it was trained on"
+        return f"training {unit}s included"
     if run.get("training_tracks_unknown"):
-        return "training songs may be included: the model does not list them"
+        return f"training {unit}s may be included: the model does not list them"
     excluded = len(run.get("excluded_training_tracks") or [])
-    return f"{excluded} training song(s) left out" if excluded else "none of them a training song"
+    return f"{excluded} training {unit}(s) left out" if excluded else f"none of them a training {unit}"
+
 
 def markdown_text(text) -> str:
     """Text from users' files (a genre, a model or file name) for a Markdown heading or line,
@@ -104,13 +116,15 @@ def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -
     normalized = np.asarray(metrics["confusion_matrix_normalized"])
     size = max(6.0, 0.55 * len(labels) + 3)
     figure, axes = plt.subplots(1, 2, figsize=(2 * size, size), constrained_layout=True)
+    if title:  # once, over both: a dataset's path and a note on training tracks make it long
+        figure.suptitle(title, wrap=True)
     for axis, matrix, name, fmt in ((axes[0], counts, "counts", "d"), (axes[1], normalized, "row-normalised", ".2f")):
         image = axis.imshow(matrix, cmap="Blues", vmin=0, vmax=matrix.max() or 1)
         axis.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
         axis.set_yticks(range(len(labels)), labels)
         axis.set_xlabel("predicted genre")
         axis.set_ylabel("true genre")
-        axis.set_title(f"{title} confusion matrix ({name})".strip())
+        axis.set_title(f"confusion matrix ({name})")
         threshold = matrix.max() / 2 if matrix.max() else 1
         for i in range(len(labels)):
             for j in range(len(labels)):

@@ -191,7 +191,7 @@ def predict_dataset(
         raise DatasetError(f"{dataset.source}: none of its genres ({', '.join(found) or 'none: no track has one'}) is "
                            f"known to the model ({', '.join(classifier.labels)})")
     if not include_train:
-        if ((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"):  # an ONNX export's
+        if _lists_no_training(classifier):
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
@@ -209,6 +209,42 @@ def predict_dataset(
                                                                   progress=progress, jobs=jobs, runner=runner)
     by_path = {p.path: p for p in predictions}
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
+
+
+def _lists_no_training(classifier: GenreClassifier) -> bool:
+    """Whether the model does not list the tracks it was trained on (an ONNX export made with
+    ``--strip-training``), so none can be recognised."""
+    return bool(((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"))
+
+
+def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], report: dict, *,
+                jobs: int) -> set[str] | None:
+    """Which of the scored ``tracks`` (track id, path) ``classifier`` was trained on, by
+    content (:func:`genrekit.models.interface.exclude_training`): their ids, also recorded as
+    ``report["included_training_tracks"]`` (in ``tracks`` order); None, and
+    ``report["training_tracks_unknown"]``, where the model does not list its training tracks.
+    For an evaluation with training tracks included, whose scores must say so."""
+    if _lists_no_training(classifier):
+        report["training_tracks_unknown"] = True
+        return None
+    _, seen = exclude_training([path for _, path in tracks], classifier, jobs=max(jobs, 1))
+    seen = set(seen)
+    report["included_training_tracks"] = [track_id for track_id, path in tracks if path in seen]
+    return set(report["included_training_tracks"])
+
+
+def _training_counts(trained: set[str] | None) -> dict:
+    """What ``metrics.json`` and ``songs.json`` say of an evaluation with training tracks
+    included: ``include_train`` and ``n_trained_on``, how many of the ``n`` scored the model was
+    trained on (None where it does not list them)."""
+    return {"include_train": True, "n_trained_on": None if trained is None else len(trained)}
+
+
+def _scored_on(model_name: str, dataset: Dataset) -> str:
+    """``<model> on <dataset> (<as given>)`` for a report's title: gtzan-mini and gtzan-dev are
+    both named ``gtzan``, so the folder or manifest it was read from is named too."""
+    given = f" ({dataset.source})" if dataset.source and dataset.source != dataset.name else ""
+    return f"{model_name} on {dataset.name}{given}"
 
 
 def _prediction_line(record: dict) -> bool:
@@ -409,7 +445,16 @@ def evaluate_model(
         Labelled tracks.
     include_train : bool
         Also score tracks whose audio the model was trained on (same content; left out by
-        default: scores on training songs say nothing about new songs).
+        default: scores on training songs say nothing about new songs). Every result then
+        says so: the metrics get ``include_train`` (true) and ``n_trained_on`` (how many of
+        the ``n`` tracks scored the model was trained on, by content; None where the model
+        does not list its training tracks), the report ``included_training_tracks`` (their
+        ids), ``metrics.md`` and ``confusion_matrix.png`` their title (``..., training tracks
+        included: 3 of 18 were trained on``) and ``predictions.csv`` a ``trained_on`` column
+        (True or False; empty where the model does not list its training tracks). Without it,
+        the tracks scored are held out, and these keys and the column are absent, so a model's
+        ``metrics.json`` and ``predictions.csv`` are those ``genrekit train`` wrote for its
+        test tracks.
     aggregation : str, optional
         Chunks to track, ``mean`` or ``vote`` (default: the model's own).
     skip, hop_seconds, jobs, runner, progress
@@ -418,6 +463,8 @@ def evaluate_model(
         Where to write ``metrics.json|md``, ``confusion_matrix.png``, ``predictions.csv``
         and ``run.json``, and ``predictions.journal.jsonl``, each file's prediction as it
         finishes: an interrupted evaluation run again into the same folder resumes from it.
+        ``metrics.md`` and ``confusion_matrix.png`` are titled ``<model> on <dataset>
+        (<source>)``: the dataset's name and what it was read from (its ``source``).
         An earlier evaluation's results there are removed first (not the journal); a folder
         holding a trained model's run, or one another evaluation is writing to (it holds the
         folder's ``evaluate.lock``), is refused (ParameterError).
@@ -425,7 +472,8 @@ def evaluate_model(
     Returns
     -------
     metrics : as :func:`evaluation_metrics` (empty when no track remains: nothing is logged,
-        the caller says so, as for :func:`evaluate_songs`)
+        the caller says so, as for :func:`evaluate_songs`), with ``include_train`` and
+        ``n_trained_on`` where training tracks are included: what ``metrics.json`` holds
     report : as :func:`predict_dataset`
     """
     with _out_lock(out_dir):
@@ -433,16 +481,34 @@ def evaluate_model(
         # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
         scored = _scored(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
                          hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
+        if include_train and scored.metrics:
+            scored = _marked(scored, jobs=jobs)
         _write_model_evaluation(scored, dataset, out_dir, skip=skip, include_train=include_train)
     return scored.metrics, scored.report
+
+
+def _marked(scored: Evaluation, *, jobs: int) -> Evaluation:
+    """``scored``, an evaluation with training tracks included, saying which of its tracks the
+    model was trained on: its metrics with ``include_train`` and ``n_trained_on``
+    (:func:`_training_counts`), its report with ``included_training_tracks`` (or
+    ``training_tracks_unknown``), and its predictions with a ``trained_on`` column after
+    ``confidence`` (true or false; empty where the model does not list its training tracks)."""
+    frame = scored.predictions
+    trained = _trained_on(scored.classifier, list(zip(frame["track_id"], frame["path"])), scored.report, jobs=jobs)
+    predictions = frame.copy()
+    predictions.insert(predictions.columns.get_loc("confidence") + 1, "trained_on",
+                       [None] * len(frame) if trained is None else [t in trained for t in frame["track_id"]])
+    return replace(scored, metrics={**_training_counts(trained), **scored.metrics}, predictions=predictions)
 
 
 def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str | Path | None, *, skip: float,
                             include_train: bool) -> None:
     if out_dir is not None and scored.metrics:
         classifier = scored.classifier
-        write_evaluation(scored.metrics, out_dir, title=f"{classifier.name} on {dataset.name}",
-                         predictions=scored.predictions)
+        title = _scored_on(classifier.name, dataset)
+        if include_train:
+            title += f", {training_words({**scored.report, **scored.metrics}, unit='track')}"
+        write_evaluation(scored.metrics, out_dir, title=title, predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
                                                 "aggregation": scored.aggregation, "skip": skip,
                                                 "include_train": include_train, **scored.report})
@@ -473,11 +539,15 @@ def evaluate_songs(
         Seconds of intro and outro left out when the song is long enough (as
         :func:`genrekit.predict.predict_file`). Chunks are back to back.
     include_train, jobs, runner, progress
-        As :func:`predict_dataset`.
+        As :func:`predict_dataset`. With ``include_train``, the scores (and ``songs.json``)
+        get ``include_train`` and ``n_trained_on``, the report ``included_training_tracks``,
+        and ``songs.csv`` a ``trained_on`` column, as :func:`evaluate_model`'s.
     out_dir : path, optional
         Where to write ``songs.json`` (the model's name, ``skip``, the scores and the report),
-        ``songs.md`` (the scores, overall and per genre) and ``songs.csv`` (one row per song:
-        ``path``, ``true``, ``genre``, ``confidence``, ``n_chunks`` and ``share_<genre>``;
+        ``songs.md`` (titled with the model and the dataset, as :func:`evaluate_model`'s
+        ``metrics.md``; the scores, overall and per genre) and ``songs.csv`` (one row per song:
+        ``path``, ``true``, ``genre``, ``confidence``, ``trained_on`` (with ``include_train``),
+        ``n_chunks`` and ``share_<genre>``;
         ``genre`` is ``unknown`` where the music detector calls the audio non-music), and
         ``predictions.journal.jsonl`` as :func:`evaluate_model` does, so an interrupted run
         resumes. An earlier evaluation's results there are removed first (as
@@ -486,7 +556,8 @@ def evaluate_songs(
     Returns
     -------
     scores : dict
-        As :func:`song_scores` (empty when no song is left).
+        As :func:`song_scores` (empty when no song is left), with ``include_train`` and
+        ``n_trained_on`` where training songs are included.
     report : dict
         As :func:`predict_dataset`'s.
 
@@ -503,31 +574,42 @@ def evaluate_songs(
                                                         jobs=jobs, runner=runner, progress=progress, journal=journal)
         if not predicted:
             return {}, report
-        return _write_song_evaluation(classifier, predicted, report, out_dir, skip=skip, include_train=include_train)
+        trained = None
+        if include_train:
+            trained = _trained_on(classifier, [(t.track_id, t.path) for t, _ in predicted], report, jobs=jobs)
+        return _write_song_evaluation(classifier, predicted, report, out_dir, skip=skip, include_train=include_train,
+                                      trained=trained, dataset=dataset)
 
 
 def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: str | Path | None, *, skip: float,
-                           include_train: bool) -> tuple[dict, dict]:
+                           include_train: bool, trained: set[str] | None, dataset: Dataset) -> tuple[dict, dict]:
+    """Score ``predicted`` songs and write their reports; with ``include_train``, ``trained``
+    (the ids of those the model was trained on, as :func:`_trained_on` gives them) marks the
+    scores (:func:`_training_counts`) and songs.csv's ``trained_on`` column."""
     true = [t.label for t, _ in predicted]
     predictions = [p for _, p in predicted]
     scores = song_scores(true, [p.probabilities for p in predictions], [p.proportions for p in predictions])
+    if include_train:
+        scores = {**_training_counts(trained), **scores}
     if out_dir is not None:
         out = Path(out_dir)
         write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
         write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
                                       "skip": skip, "include_train": include_train, **report})
         skipped = f"{skip:g} s of intro and outro left out of long songs" if skip else "whole songs"
-        lines = [f"# Full-song evaluation of {markdown_text(classifier.name)}", "",
-                 f"{scores['n']} songs ({training_words({'include_train': include_train, **report})}; {skipped}): "
+        lines = [f"# Full-song evaluation of {markdown_text(_scored_on(classifier.name, dataset))}", "",
+                 f"{scores['n']} songs ({training_words({**scores, **report})}; {skipped}): "
                  f"top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
         lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
                   for g, r in scores["per_genre"].items()]
         write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
-        frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence,
+        marks = ([{}] * len(predicted) if not include_train else
+                 [{"trained_on": None if trained is None else track.track_id in trained} for track, _ in predicted])
+        frame = pd.DataFrame([{"path": p.path, "true": t, "genre": p.genre, "confidence": p.confidence, **mark,
                                "n_chunks": p.n_chunks, **{f"share_{g}": v for g, v in p.proportions.items()}}
-                              for p, t in zip(predictions, true)])
+                              for p, t, mark in zip(predictions, true, marks)])
         write_text_atomic(out / "songs.csv", spreadsheet_csv(frame, ("path", "true", "genre")))
     return scores, report
 

@@ -158,7 +158,9 @@ def predict_file(
     weights = np.array([level[0] for level in levels])
     if not weights.any():  # quiet throughout (above digital silence): every chunk counts
         weights[:] = 1.0
-    counted = weights * by_length(times)  # and by its length: a short last piece counts for its share
+    # and by its length: a short last piece counts for its share (a network's last piece is padded
+    # to a whole chunk and counts as one, as its training's scores count it)
+    counted = weights * by_length(times) if not predictor.pad else weights
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         rows = np.concatenate([a.styles for a in analyses])
@@ -170,6 +172,7 @@ def predict_file(
                      duration=audio.info(path, should_stop=should_stop).duration, model=predictor.name, styles=styles,
                      style_thresholds=predictor.style_thresholds, music=music, weights=weights,
                      windows=_windows(times, analyses, predictor.window_seconds, levels), span=span,
+                     weigh_length=not predictor.pad,
                      ).with_min_confidence(min_confidence)
 
 

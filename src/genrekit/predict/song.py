@@ -209,7 +209,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
               windows: tuple | None = None, music: float | None = None,
-              weights: np.ndarray | None = None, span: tuple[float, float] | None = None) -> Prediction:
+              weights: np.ndarray | None = None, span: tuple[float, float] | None = None,
+              weigh_length: bool = True) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
     ``styles``: the song's probability of each style; those at or above their
@@ -218,7 +219,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     given, they make the timeline and the proportions, and the chunks still make
     ``probabilities``. ``weights``: how much each chunk counts (the share of its time that
     sounds; default: all alike), times its length against the longest chunk's
-    (:func:`by_length`); windows' weights likewise, and the timeline leaves out the
+    (:func:`by_length`; not with ``weigh_length`` False: a network's zero-padded chunk counts as
+    one, as its training scores it); windows' weights likewise, and the timeline leaves out the
     windows (or chunks) under half sounding (where none is at least half, those without sound). ``music``: the probability that
     the audio is music; below the detector's threshold the genre is unknown and no style is given.
     ``span``: (start, end) of the analysed span when it reaches past ``times`` (chunks of
@@ -227,7 +229,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
     weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
-    counted = weights * by_length(times)  # a song's short last piece counts for its length
+    counted = weights * by_length(times) if weigh_length else weights  # a short last piece counts for its length
     track = np.average(proba, axis=0, weights=counted if counted.any() else weights)
     if windows is not None and len(windows[1]):
         steps, step_proba = windows[0], windows[1]
@@ -237,7 +239,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not step_weights.any():
         step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
-    step_counted = step_weights * by_length(steps)
+    step_counted = step_weights * by_length(steps) if weigh_length else step_weights
     step_counted = step_counted if step_counted.any() else step_weights
     shares = np.bincount(winners, weights=step_counted, minlength=len(labels)) / step_counted.sum()
     if aggregation == "vote":

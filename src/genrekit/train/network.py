@@ -137,7 +137,8 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
 
     ids = {part: [t.track_id for t in dataset.tracks if t.split == part] for part in ("train", "val", "test")}
     if not ids["val"]:  # early stopping needs them: refused before any audio is decoded
-        where = dataset.root if Path(dataset.root).name == dataset.name else f"{dataset.root} ({dataset.name})"
+        where = (dataset.source if dataset.source != dataset.root or Path(dataset.root).name == dataset.name
+                 else f"{dataset.root} ({dataset.name})")  # a manifest's source names it
         if split == "random":
             per_genre = min(Counter(t.label for t in dataset.tracks).values())
             smallest = int(np.ceil((0.5 - 1e-9) / sizes[1])) if sizes[1] > 0 else None

@@ -48,8 +48,9 @@ class TrainResult:
         The fitted model: a classical :class:`~genrekit.models.GenreModel` (carrying its
         metrics summary and training record), or a network preset's network.
     metrics : dict
-        The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`); empty
-        when there is no test track.
+        The test tracks' metrics (as :func:`genrekit.evaluate.evaluation_metrics`), with
+        ``protocol``: how the test tracks were chosen, in words
+        (:func:`~genrekit.train.splits.split_protocol`); empty when there is no test track.
     splits : dict[str, str]
         Track id -> ``train``, ``val`` or ``test``, for every track the split kept; ``failed``
         for one whose file could not be used (named in ``failures``), whatever its side.
@@ -205,6 +206,8 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
                   out_dir: str | Path | None, cache) -> TrainResult:
     started = time.time()
     trained = fit(dataset)
+    if trained.metrics and "protocol" in split_notes:  # how the test tracks were chosen, beside their scores
+        trained.metrics = {**trained.metrics, "protocol": split_notes["protocol"]}
     if not trained.metrics and not trained.cv:
         logger.warning("no test tracks: the model is trained but not evaluated")
     lost = _held_out_lost(dataset, trained.failures)
@@ -233,7 +236,8 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
             "python": platform.python_version(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
-            "dataset": {"name": dataset.name, "root": dataset.root, "n_tracks": len(dataset.tracks),
+            "dataset": {"name": dataset.name, "root": dataset.root, "source": dataset.source,
+                        "n_tracks": len(dataset.tracks),
                         "labels": dataset.labels},
             "model": name,
             **trained.run,

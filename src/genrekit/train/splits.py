@@ -8,7 +8,7 @@ import logging
 from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
-from genrekit.datasets.splits import gtzan_shares_artists, holdout_shortfalls
+from genrekit.datasets.splits import fold_grouping, gtzan_shares_artists, holdout_shortfalls
 from genrekit.errors import DatasetError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -43,13 +43,13 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         With every track's ``split`` set: ``dataset`` itself for ``split="dataset"``, else a
         copy; for ``gtzan-filtered``, only the tracks on its lists.
     notes : dict
+        ``protocol``: how the split was made, in words (:func:`split_protocol`);
         ``gtzan-filtered``: ``missing_from_filtered_lists`` (part -> count) and
         ``missing_track_ids`` (part -> the listed ids the dataset lacks); ``dataset``:
         ``artists_across_splits`` and ``copies_across_splits`` (artists, and songs with a copy,
         with tracks on two sides, logged in a warning); ``random``: ``uneven_holdouts`` where
-        whole artists make a genre's validation or test share far from ``sizes`` (see
-        :func:`genrekit.datasets.splits.holdout_shortfalls`; logged in a warning);
-        otherwise empty.
+        whole artists make a genre's training, validation or test share far from ``sizes``
+        (see :func:`genrekit.datasets.splits.holdout_shortfalls`; logged in a warning).
 
     Raises
     ------
@@ -61,20 +61,21 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         lists; or the labelled tracks hold fewer than two genres, the train and validation
         tracks only one, or a genre has no track in train.
     """
+    whole = dataset  # the protocol is worded from its split groups (read once, by a random split)
     dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
     check_genres(dataset, purpose="training")
     fitted = Counter(t.label for t in dataset.tracks if t.split != "test" and t.label is not None)
     if len(fitted) < 2:
         found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
-        raise DatasetError(f"{dataset.root}: the training tracks (split={split!r}) hold {found}; training needs at "
+        raise DatasetError(f"{dataset.source}: the training tracks (split={split!r}) hold {found}; training needs at "
                            "least two genres")
     # networks fit on train alone (val tracks choose the epoch), so a genre needs a train track
     trained = {t.label for t in dataset.tracks if t.split == "train"}
     untrained = sorted({t.label for t in dataset.tracks if t.label is not None} - trained)
     if untrained:
-        raise DatasetError(f"{dataset.root}: genre(s) {', '.join(map(repr, untrained))} have no training track "
+        raise DatasetError(f"{dataset.source}: genre(s) {', '.join(map(repr, untrained))} have no training track "
                            f"(split={split!r}: each is in val or test only); the model could never name them")
-    return dataset, notes
+    return dataset, {"protocol": split_protocol(whole, split=split, sizes=sizes, seed=seed), **notes}
 
 
 def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
@@ -94,15 +95,15 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
         unassigned = [t.track_id for t in dataset.tracks if t.split not in ("train", "val", "test")]
         if unassigned:
             raise DatasetError(
-                f"{dataset.root}: split='dataset' needs a train/val/test split for every track; "
-                f"{len(unassigned)} have none (first: {unassigned[0]})"
+                f"{dataset.source}: split='dataset' needs a train/val/test split for every track; "
+                f"{len(unassigned)} have none (first: {unassigned[0]}){_split_column_hint(dataset, unassigned)}"
             )
         shared = _groups_across_splits(dataset)
         artists = [g.removeprefix("artist:") for g in shared if g.startswith("artist:")]
         copies = [g.removeprefix("file:") for g in shared if g.startswith("file:")]
         if shared:  # the user's split is kept, but its scores will flatter the model
             logger.warning("%s: the dataset's own split puts %d artist(s) and %d song(s) with copies on two sides "
-                           "(first: %s); test scores will be optimistic", dataset.root, len(artists), len(copies),
+                           "(first: %s); test scores will be optimistic", dataset.source, len(artists), len(copies),
                            shared[0])
         return dataset, {"artists_across_splits": artists, "copies_across_splits": copies}
     labels = [t.label for t in dataset.tracks]
@@ -114,7 +115,7 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
         kept = ("each artist's tracks, and each song's copies," if any(g.startswith("artist:") for g in dataset.groups)
                 else "each song's copies (no artists known)")
         logger.warning("%s: %s kept on one side give %d genre(s) other shares than asked (tracks: %s%s); its scores "
-                       "weigh those genres otherwise (run.json: uneven_holdouts)", dataset.root, kept, len(uneven),
+                       "weigh those genres otherwise (run.json: uneven_holdouts)", dataset.source, kept, len(uneven),
                        shown, "; ..." if len(uneven) > 5 else "")
     return dataset.with_splits(dict(zip((t.track_id for t in dataset.tracks), parts))), (
         {"uneven_holdouts": uneven} if uneven else {})
@@ -127,3 +128,48 @@ def _groups_across_splits(dataset: Dataset) -> list[str]:
     for track, group in zip(dataset.tracks, dataset.groups):
         sides.setdefault(group, set()).add(track.split)
     return sorted(group for group, parts in sides.items() if len(parts) > 1)
+
+
+def _split_column_hint(dataset: Dataset, unassigned: list[str]) -> str:
+    """For a manifest (:attr:`Dataset.source` its CSV file), what to write in it for
+    ``split="dataset"``: a split column, or a split in the rows without one."""
+    if dataset.source == dataset.root:  # a folder, GTZAN, FMA: no file of the user's to edit
+        return ""
+    if len(unassigned) == len(dataset.tracks):
+        return f"; add a split column to {dataset.source} with train, val or test in each row"
+    return f"; give each row of {dataset.source} a split: train, val or test"
+
+
+def split_protocol(dataset: Dataset, *, split: str, sizes, seed: int) -> str:
+    """How the held-out tracks were chosen, in words, for the printed test score and
+    ``metrics.json``'s ``protocol`` (as ``cv.json``'s ``protocol`` words its folds).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The tracks split (their groups give the grouping of a random split).
+    split : str
+        One of :data:`SPLITS`.
+    sizes : tuple of 3 floats
+        The train, validation and test shares of a random split.
+    seed : int
+        The random split's seed.
+
+    Returns
+    -------
+    str
+        ``"random split by track (no artists known): 80/10/10% of each genre for
+        train/val/test, seed 0"`` (``grouped by artist``, ``grouped by artist where known``
+        where artists are known), ``"the dataset's own split (m1.csv)"``, ``"GTZAN's
+        fault-filtered split (Kereliuk & Sturm)"`` or ``"no split: every track trained on"``.
+    """
+    if split == "random":
+        grouping = fold_grouping(dataset)
+        shares = "/".join(f"{100 * s:.3g}" for s in sizes)
+        how = f"grouped {grouping}" if grouping != "by track" else "by track (no artists known)"
+        return f"random split {how}: {shares}% of each genre for train/val/test, seed {seed}"
+    if split == "dataset":
+        return f"the dataset's own split ({dataset.source})"
+    if split == "gtzan-filtered":
+        return "GTZAN's fault-filtered split (Kereliuk & Sturm)"
+    return "no split: every track trained on"
