@@ -121,6 +121,11 @@ def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_
     assert grouped.columns == plain.columns and "group" not in grouped.columns  # not a feature
     assert len(set(grouped.groups)) == 100 and fold_grouping(grouped) == "by the table's groups"
     assert fold_grouping(plain) == "by track"
+    # a table built from a dataset: a file's group (file:PATH) joins its copies, and is no group of the table's
+    built = FeatureTable(X=np.zeros((3, 1)), y=np.array([0, 0, 1]), tracks=np.array(["a", "a copy", "b"]),
+                         groups=np.array(["file:/m/a.wav", "file:/m/a.wav", "file:/m/b.wav"]), labels=["x", "y"],
+                         columns=["f"])
+    assert fold_grouping(built) == "by track"
     assert _data_fingerprint(grouped, None) != _data_fingerprint(plain, None)
     result = CliRunner().invoke(app, ["compare", "--table", str(grouped_path), "--models", "logreg", "--folds", "3",
                                       "--out", str(tmp_path / "cmp")])

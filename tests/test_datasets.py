@@ -1037,6 +1037,10 @@ def test_genre_folders_spelled_apart_by_case_are_merged_with_a_note_not_a_partia
     said = " ".join(trained.output.split())
     assert trained.exit_code == EXIT_OK, trained.output
     assert "left out" not in said and "'Jazz'" in said and "'jazz'" in said, trained.output
+    from genrekit.evaluate.html import write_html_report
+
+    page = write_html_report(tmp_path / "run", tmp_path / "run.html").read_text()
+    assert "left out:" not in page and "Notes on the data (every track kept)" in page  # the report too
 
     (root / "rock" / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00not a wav file at all" * 10)
     partial = runner.invoke(app, ["features", str(root), "--features", "gtzan57", "--jobs", "1", "--cache", str(cache),

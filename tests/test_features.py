@@ -324,7 +324,9 @@ def test_a_long_file_gives_one_row_per_segment_cut_as_prediction_cuts_it(tmp_pat
     sf.write(tmp_path / "song.wav", song, 22050, subtype="FLOAT")
     spec = FeatureSpec("fma518")  # the cutting is the same for every whole-clip set; fma518 is the quickest
     rows, _ = extract_file(str(tmp_path / "song.wav"), spec)
-    assert rows.shape == (3, 518)  # 10-40, 40-70, 70-100 s; the 10 s left before the outro are dropped
+    # 10-40, 40-70, 70-100 s; the 10 s left before the outro are no row (predict hears them, at a
+    # third of a segment's weight; a feature row needs half a segment, as cached files were made)
+    assert rows.shape == (3, 518)
     second = spec.compute(song[40 * 22050: 70 * 22050], 22050)
     np.testing.assert_allclose(rows[1:2], second, rtol=1e-4, atol=1e-6)
     one, _ = extract_file(str(gtzan_mini / "jazz" / "jazz.00001.wav"), spec)
@@ -492,3 +494,21 @@ def test_a_manifests_absolute_paths_put_no_folder_into_features_csv(tmp_path, gt
     # a manifest of relative paths keeps the ids it always had (cached spectrograms, splits.csv)
     manifest.write_text("path,label\nblues/blues.00001.wav,blues\n../other/blues.00002.wav,country\n")
     assert [t.track_id for t in load_manifest(manifest).tracks] == ["blues/blues.00001", "../other/blues.00002"]
+
+
+def test_a_feature_table_keeps_a_last_piece_from_half_a_segment_as_its_cache_does(tmp_path):
+    """predict now hears a song's end however short (down to the model's shortest), but a
+    feature table's rows keep the half-segment rule their cached files were made with: a
+    40 s song gives one row (its 10 s end is no row), a 46 s one two, so a feature file cached
+    before and one made now hold the same rows."""
+    from genrekit.features import FeatureSpec
+    from genrekit.features.extract import extract_file
+
+    sr = 22050
+    rng = np.random.default_rng(3)
+    rows = {}
+    for seconds in (40, 46):
+        path = tmp_path / f"{seconds}.wav"
+        sf.write(path, rng.uniform(-0.3, 0.3, seconds * sr).astype(np.float32), sr)
+        rows[seconds] = len(extract_file(str(path), FeatureSpec("gtzan57"))[0])
+    assert rows == {40: 1, 46: 2}

@@ -92,6 +92,7 @@ def song_chunks(
     skip: float = SKIP_SECONDS,
     pad: bool = True,
     min_seconds: float = 0.5,
+    min_last: float | None = None,
     block_seconds: float = 30.0,
     should_stop: Callable[[], bool] | None = None,
     max_seconds: float | None = None,
@@ -122,6 +123,10 @@ def song_chunks(
         Zero-pad a short last piece to a whole chunk.
     min_seconds : float
         The shortest last piece, or file, that gives a chunk.
+    min_last : float, optional
+        The shortest last piece after whole chunks, in seconds (at least ``min_seconds``);
+        default: ``min_seconds``, or half a chunk with ``pad``. Feature tables keep half a
+        segment, as they did before a song's end was heard: their cached rows stay valid.
     block_seconds : float
         Seconds decoded at a time.
     should_stop : callable, optional
@@ -214,7 +219,8 @@ def song_chunks(
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
     new = tail if emitted == 0 else tail - max(0, size - hop)
     # a song's end is heard, however short; a network's, padded to a whole chunk, from half a chunk
-    enough = tail >= min_seconds * sr if emitted == 0 else new >= max(min_seconds * sr, size / 2 if pad else 0)
+    last = (size / 2 if pad else 0) if min_last is None else min_last * sr
+    enough = tail >= min_seconds * sr if emitted == 0 else new >= max(min_seconds * sr, last)
     if tail and new > 0 and enough:
         t = start + consumed / sr
         piece = np.pad(pending, (0, size - tail)) if pad else pending

@@ -196,7 +196,7 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
     return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so splitting by "
             f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
             "(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, add a 'group' "
-            "column to the table: the clip's number // 10, say)")
+            "column to the table: its genre and its clip's number // 10, say)")
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -323,7 +323,7 @@ def fold_grouping(data: Dataset | FeatureTable) -> str:
         groups = frame["group"]
         # a table's own groups (a column added to a published table: blocks of adjacent ids):
         # neither artists nor genrekit's track:ID, and some holding several tracks
-        own = [not (str(g).startswith(("artist:", "track:")) or str(g) == str(t))
+        own = [not (str(g).startswith(("artist:", "track:", "file:")) or str(g) == str(t))
                for g, t in zip(groups, frame["track"])]
         if any(own) and len(set(map(str, groups))) < len(groups):
             return "by the table's groups"

@@ -129,10 +129,13 @@ _SCALAR = _Leaf("text, a number or null", lambda v: v if v is None or isinstance
 _ANY = _Leaf("any JSON", lambda v: v, nullable=True)  # shown as JSON, escaped
 _ANY_LIST = _List(_ANY)  # counted, not shown
 
-_TRAINING_WORDS = {"include_train": _FLAG, "training_tracks_unknown": _FLAG, "excluded_training_tracks": _ANY_LIST}
+_TRAINING_WORDS = {"include_train": _FLAG, "training_tracks_unknown": _FLAG, "excluded_training_tracks": _ANY_LIST,
+                   "n_trained_on": _Leaf("a whole number or null", lambda v: v if v is None else _as_count(v),
+                                         nullable=True)}
 _RUN = _Object(optional={
     "command": _TEXT, "model": _Leaf("text or an object", lambda v: v if isinstance(v, (str, dict)) else _UNFIT),
-    "dataset": _Object(optional={"name": _SCALAR, "n_tracks": _SCALAR, "root": _SCALAR, "labels": _ANY_LIST}),
+    "dataset": _Object(optional={"name": _SCALAR, "n_tracks": _SCALAR, "root": _SCALAR, "source": _SCALAR,
+                                 "labels": _ANY_LIST}),
     "split": _Object(optional={"method": _SCALAR, "seed": _SCALAR, "artists_across_splits": _ANY_LIST,
                                "copies_across_splits": _ANY_LIST,
                                "tracks_per_genre": _Object(each=_Object(each=_COUNT, expected="an object of genre -> "
@@ -140,7 +143,8 @@ _RUN = _Object(optional={
                                                            expected="an object of split -> genres")}),
     **_TRAINING_WORDS,
     "failures": _Object(each=_TEXT, expected="an object of path -> reason"),
-    "problems": _List(_Object(needed={"path": _TEXT, "reason": _TEXT}), expected="a list of objects (path, reason)"),
+    "problems": _List(_Object(needed={"path": _TEXT, "reason": _TEXT}, optional={"left_out": _FLAG}),
+                      expected="a list of objects (path, reason)"),
     "unknown_genre_tracks": _List(_TEXT, expected="a list of paths"),
     **{key: _ANY for key in ("features", "best_params", "training", "aggregation")}})
 _METRICS = _Object(
@@ -483,7 +487,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append("<h2>Data</h2>")
         if dataset:
             body.append(f"<p>{_text(dataset.get('name'))}: {_text(dataset.get('n_tracks'))} tracks, "
-                        f"{len(dataset.get('labels', []))} genres ({_text(dataset.get('root', ''))}).</p>")
+                        f"{len(dataset.get('labels', []))} genres "
+                        f"({_text(dataset.get('source') or dataset.get('root', ''))}).</p>")
         counts = (run.get("split") or {}).get("tracks_per_genre")
         if counts:
             genres = list(dict.fromkeys(genre for split in counts.values() for genre in split))

@@ -718,7 +718,8 @@ def calibration_batches(fp32_path: str | os.PathLike, files: Sequence[str | os.P
     for path in files:
         try:
             chunks = [np.array(c) for _, _, c in song_chunks(path, sr=predictor.sample_rate, skip=0.0,
-                                                             chunk_seconds=predictor.chunk_seconds, pad=predictor.pad)]
+                                                             chunk_seconds=predictor.chunk_seconds, pad=predictor.pad,
+                                                             min_seconds=predictor.min_seconds)]
         except GenrekitError as exc:
             logger.warning("calibration: %s", exc)
             continue

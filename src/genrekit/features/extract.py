@@ -78,8 +78,9 @@ def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: s
             array = np.concatenate(_chunk_rows(path, spec))
         else:  # one row per segment, cut as prediction cuts a song (a long intro and outro skipped), each
             # computed as it is decoded: memory holds one segment however long the file (an hour was 300 MB)
+            # (a last piece from half a segment, as feature files cached before predict heard a song's end hold)
             segments = song_chunks(path, sr=spec.sample_rate, chunk_seconds=SEGMENT_SECONDS, pad=False,
-                                   min_seconds=spec.min_duration)
+                                   min_seconds=spec.min_duration, min_last=SEGMENT_SECONDS / 2)
             array = np.concatenate([spec.compute(np.asarray(segment), spec.sample_rate) for _, _, segment in segments])
     except AudioError as exc:
         if name == path:

@@ -236,7 +236,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
         if p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
             below = p.min_confidence is not None and p.unknown_reason != "not music"
-            ranked.insert(0, f"unknown (< {p.min_confidence:.2g}):" if below else f"unknown ({p.unknown_reason}):")
+            ranked.insert(0, f"unknown (< {p.min_confidence:g}):" if below else f"unknown ({p.unknown_reason}):")
         shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),

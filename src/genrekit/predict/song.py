@@ -74,7 +74,8 @@ class Prediction:
     """The genres of one file.
 
     ``probabilities``: mean of the chunk probabilities, each chunk weighed by the share of its
-    time that sounds (or share of votes, for a model that votes). ``genre`` is its top genre,
+    time that sounds and by its length (a song's short last piece counts for its share of a
+    whole chunk; a network's padded one as one) (or share of votes, for a model that votes). ``genre`` is its top genre,
     or ``"unknown"`` when ``confidence`` (the top probability) is below ``min_confidence`` or
     when the audio is not music (``music`` below the detector's threshold,
     :mod:`genrekit.models.music`); the probabilities are reported either way. ``n_chunks``
