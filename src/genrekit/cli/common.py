@@ -585,11 +585,11 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
     whether there were any (the run is partial). A problem that left nothing out (two spellings
     of one genre merged, an empty genre folder) is said as a note and leaves the run whole.
     ``problems``: :class:`~genrekit.datasets.DatasetProblem` s or their records."""
-    left_out, notes = [], []  # as genrekit.datasets.left_out_and_notes, whose import needs pandas (not at runtime)
-    for problem in problems or []:
-        (left_out if (problem.get("left_out", True) if isinstance(problem, dict) else problem.left_out)
-         else notes).append(problem)
-    problems = left_out
+    problems, notes = problems or [], []
+    if problems:  # a dataset's commands alone have any (and pandas): predict and tag, at runtime, none
+        from genrekit.datasets.core import left_out_and_notes
+
+        problems, notes = left_out_and_notes(problems)
     for note in notes:
         path, reason = (note["path"], note["reason"]) if isinstance(note, dict) else (note.path, note.reason)
         _note(f"[yellow]note:[/] {escape(line_shown(f'{path}: {reason}'))}", highlight=False)
