@@ -14,7 +14,7 @@ from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, by_length, check_min_confidence, summarise
+from genrekit.predict.song import Prediction, check_min_confidence, length_weighted, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -160,7 +160,7 @@ def predict_file(
         weights[:] = 1.0
     # and by its length: a short last piece counts for its share (a network's last piece is padded
     # to a whole chunk and counts as one, as its training's scores count it)
-    counted = weights * by_length(times) if not predictor.pad else weights
+    counted = length_weighted(weights, times, not predictor.pad)
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         rows = np.concatenate([a.styles for a in analyses])

@@ -206,6 +206,14 @@ def by_length(times) -> np.ndarray:
     return lengths / longest if longest > 0 else np.ones(len(lengths))
 
 
+def length_weighted(weights: np.ndarray, times, weigh_length: bool = True) -> np.ndarray:
+    """``weights`` times each step's :func:`by_length` (with ``weigh_length``: a network's
+    zero-padded chunk counts as one, as its training scores it), or ``weights`` where that
+    leaves none."""
+    counted = weights * by_length(times) if weigh_length else weights
+    return counted if counted.any() else weights
+
+
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
@@ -230,8 +238,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
     weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
-    counted = weights * by_length(times) if weigh_length else weights  # a short last piece counts for its length
-    track = np.average(proba, axis=0, weights=counted if counted.any() else weights)
+    counted = length_weighted(weights, times, weigh_length)  # a short last piece counts for its length
+    track = np.average(proba, axis=0, weights=counted)
     if windows is not None and len(windows[1]):
         steps, step_proba = windows[0], windows[1]
         step_weights = np.asarray(windows[2], dtype=float) if len(windows) > 2 else np.ones(len(step_proba))
@@ -240,11 +248,10 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not step_weights.any():
         step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
-    step_counted = step_weights * by_length(steps) if weigh_length else step_weights
-    step_counted = step_counted if step_counted.any() else step_weights
+    step_counted = length_weighted(step_weights, steps, weigh_length)
     shares = np.bincount(winners, weights=step_counted, minlength=len(labels)) / step_counted.sum()
     if aggregation == "vote":
-        track = vote_shares(proba, counted if counted.any() else weights)
+        track = vote_shares(proba, counted)
     best = int(np.argmax(track))
     # the steps mostly sounding; where none is, those with any sound (2 s of music in 20 s of
     # silence); where none has (quiet throughout, above digital silence), all
