@@ -94,8 +94,14 @@ def test_the_timeline_follows_a_change_of_genre_inside_one_segment(gtzan_mini, t
     assert prediction.timeline[0].genre == "classical" and prediction.timeline[-1].genre == "metal"
     assert prediction.proportions["classical"] > 0 and prediction.proportions["metal"] > 0
     assert sum(prediction.proportions.values()) == pytest.approx(1.0)
-    # overlapping chunks (a hop shorter than a chunk) would count windows twice: the chunks make the timeline
+    # two segments: ten windows back to back, the first segment's last reaching its end (its
+    # 80 ms past five windows are no gap) and the song's last the song's end
     twice = tmp_path / "twice.wav"
     sf.write(twice, np.concatenate([first, second, first, second]), sr)
+    whole = predict_file("default", twice, skip=0.0)
+    assert whole.n_chunks == 2 and len(whole.timeline) == 10
+    assert all(a.end == b.start for a, b in zip(whole.timeline, whole.timeline[1:]))
+    assert whole.timeline[4].end == 30.0 and whole.timeline[-1].end == pytest.approx(60.0, abs=1e-3)
+    # overlapping chunks (a hop shorter than a chunk) would count windows twice: the chunks make the timeline
     overlapping = predict_file("default", twice, hop_seconds=10.0, skip=0.0)
     assert overlapping.n_chunks == 4 and len(overlapping.timeline) == 4
