@@ -151,6 +151,7 @@ def test_compare_published_table(tmp_path, feature_table):
     assert comparison["complete"] is True
     # GTZAN's clips by name: the random folds' artist leak is said, as for the clips' folder
     assert "GTZAN names no artists" in " ".join(result.output.split()), result.output
+    assert "add a 'group' column to the table" in " ".join(result.output.split()), result.output
 
     # comparison.json is written after each model: a rerun with the same setup (an interrupted one,
     # or one with a model more) fits only what it lacks; another setup fits everything again

@@ -426,3 +426,13 @@ def test_reports_name_the_dataset_as_it_was_given_not_only_its_kind(gtzan_dev, g
         assert titles[-1] == f"tiny on gtzan ({dataset.source})" and str(root) in dataset.source
         assert headings[-1] == f"# {markdown_text(titles[-1])}"
     assert headings[0] != headings[1]
+
+
+def test_a_comparison_names_the_inputs_of_the_models_it_holds():
+    from genrekit.evaluate.run import compared_on
+
+    assert compared_on("gtzan", "fma518", [None, None]) == "gtzan (fma518)"
+    assert compared_on("gtzan", "fma518", [None, "log-mel"]) == "gtzan (fma518; networks: log-mel)"
+    assert compared_on("gtzan", "fma518", ["log-mel", "spectrogram images", "log-mel"]) == \
+        "gtzan (networks: log-mel, spectrogram images)"
+    assert compared_on("table.csv", None, [None]) == "table.csv"

@@ -220,7 +220,9 @@ def test_compare_scores_every_model_on_the_same_artist_grouped_folds(tracks, tmp
                                    tmp_path / "some.csv"))
     assert fold_grouping(some) == "by artist where known"
     assert fold_grouping(load_manifest(_manifest(tracks.assign(artist=""), tmp_path / "none.csv"))) == "by track"
-    assert (out / "comparison.md").read_text().startswith("# Model comparison: 4-fold CV by artist on ")
+    title = (out / "comparison.md").read_text().splitlines()[0]
+    assert title.startswith("# Model comparison: 4-fold CV by artist on ")
+    assert title.endswith(f"songs.csv ({FEATURES})"), title  # what these models read, and no network's log-mel
     assert set(rows) == {"logreg", "knn"} and all(len(row["fold_accuracy"]) == 4 for row in rows.values())
     by_model = {name: [(f["train"], f["test"]) for f in folds_used if f["model"] == name] for name in rows}
     for name in rows:

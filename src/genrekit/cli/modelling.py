@@ -239,6 +239,7 @@ def compare(
     from genrekit.datasets import check_genres, fold_grouping, read_feature_table
     from genrekit.errors import DatasetError
     from genrekit.evaluate import compare_models
+    from genrekit.evaluate.run import compared_on
     from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, features_made_for, recipe_names
     from genrekit.train.recipes import table_for
@@ -272,7 +273,7 @@ def compare(
               highlight=False)
 
     if table_path is not None:
-        table, source = read_feature_table(table_path), str(table_path)
+        table, source, features = read_feature_table(table_path), str(table_path), None
         leave_out(made_for_others(table.columns), str(table_path))
         tracks = {genre: len(set(table.tracks[table.y == i])) for i, genre in enumerate(table.labels)}
         thin = [genre for genre, n in tracks.items() if n < 2]
@@ -301,16 +302,12 @@ def compare(
         shared = gtzan_shares_artists(data, "these folds")
         if shared:
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
-        # the same whatever models are asked: comparison.json's setup, which a later run resumes and adds to
-        source = f"{dataset} ({feature_set}; networks: log-mel)"
+        source, features = str(dataset), feature_set
         _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())
         failures = table.failures if table is not None else {}
     grouping = fold_grouping(data if data is not None else table)
-    view = Table(title=escape(f"{folds}-fold CV {grouping} on {source}" + (", nested search" if search else "")))
-    for column in ("model", "accuracy", "macro F1", "fit s/fold"):
-        view.add_column(column, justify="left" if column == "model" else "right")
 
     def show(row):
         _note(f"  {row['model']}: {row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}", highlight=False)
@@ -319,8 +316,12 @@ def compare(
     seed = settings.pop("seed")
     rows = compare_models(table, names, n_splits=folds, seed=seed, search=search, n_iter=n_iter,
                           n_jobs=jobs or None, dataset=data, epochs=settings.pop("epochs"),
-                          device=settings.pop("device"), settings=settings, source=source, out_dir=out,
-                          on_result=show, progress=_progress())
+                          device=settings.pop("device"), settings=settings, source=source, features=features,
+                          out_dir=out, on_result=show, progress=_progress())
+    shown = compared_on(source, features, [row.get("reads") for row in rows])
+    view = Table(title=escape(f"{folds}-fold CV {grouping} on {shown}" + (", nested search" if search else "")))
+    for column in ("model", "accuracy", "macro F1", "fit s/fold"):
+        view.add_column(column, justify="left" if column == "model" else "right")
     for row in sorted(rows, key=lambda r: -r["accuracy_mean"]):
         view.add_row(escape(row["model"]), f"{row['accuracy_mean']:.3f} ± {row['accuracy_std']:.3f}",
                      f"{row['f1_macro_mean']:.3f} ± {row['f1_macro_std']:.3f}", f"{row['fit_seconds']:.2f}")

@@ -190,13 +190,15 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
     if isinstance(data, Dataset):
         if data.name != "gtzan":
             return None
-        where = data.source
+        where, how = data.source, "list the clips in a CSV manifest with an 'artist' column"
     elif fold_grouping(data) != "by track" or not all(_GTZAN_CLIP.fullmatch(str(t)) for t in data.tracks):
         return None
+    else:
+        how = "add a 'group' column to the table"
     return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so splitting by "
             f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
-            "(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, add a 'group' "
-            "column to the table: its genre and its clip's number // 10, say)")
+            f"(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, {how}: "
+            "its genre and its clip's number // 10, say)")
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -727,6 +727,7 @@ def compare_models(
     device: str = "cpu",
     settings: dict | None = None,
     source: str = "",
+    features: str | None = None,
     out_dir: str | Path | None = None,
     on_result=None,
     progress: bool = False,
@@ -760,6 +761,9 @@ def compare_models(
         settings are recorded in ``comparison.json``'s ``setup.network_settings``).
     source : str
         What the data is, for the report's title and ``setup``.
+    features : str, optional
+        The feature set of ``table``, named after ``source`` in titles with the models'
+        inputs (:func:`compared_on`); None for a table of its own (``source`` says it all).
     out_dir : path, optional
         Where to write ``comparison.json`` (after each model, so an interrupted comparison
         resumes: the models a ``comparison.json`` of the same setup holds are not fitted again,
@@ -797,7 +801,7 @@ def compare_models(
                    else table_folds(table, n_splits=n_splits, seed=seed))
     grouping = fold_grouping(dataset if dataset is not None else table)
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
-    setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
+    setup = {"source": compared_on(source, features, [r.reads for r in recipes]), "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
              "n_features": int(table.X.shape[1]) if table is not None else None,
              "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
@@ -832,6 +836,7 @@ def compare_models(
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
             row["kind_setup"] = own_setups[recipe.name]
+        row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
@@ -839,10 +844,21 @@ def compare_models(
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
-        title = f"Model comparison: {n_splits}-fold CV {grouping} on {source or 'features'}"
+        inputs = compared_on(source, features, [r.get("reads") for r in [*rows, *others.values()]])
+        title = f"Model comparison: {n_splits}-fold CV {grouping} on {inputs or 'features'}"
         write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title))
         plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows
+
+
+def compared_on(source: str, features: str | None, reads: list[str | None]) -> str:
+    """What a comparison's models read, for its titles: ``source`` (the data as named) and
+    the inputs of the models compared: ``features`` (the table's feature set, None for a
+    table of the user's own) for a model whose ``reads`` is None, else what it computes from
+    the audio itself (a recipe's ``reads``), such as ``gtzan (fma518; networks: log-mel)``."""
+    own = sorted({r for r in reads if r is not None})
+    inputs = ([features] if features is not None and None in reads else []) + ([f"networks: {', '.join(own)}"] if own else [])
+    return f"{source} ({'; '.join(inputs)})" if inputs else source
 
 
 def plot_comparison(rows: list[dict], path: Path, *, title: str) -> Path:

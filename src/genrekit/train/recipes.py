@@ -89,6 +89,8 @@ class Recipe(Protocol):
     summary : what a cross-validation summary says of its settings (networks: ``epochs``)
     setup : what a comparison's ``setup`` records of how this kind trains (networks: their
         epochs and settings; classical models: nothing beyond the search, recorded for all)
+    reads : the input it computes from the audio itself, for titles (networks: ``log-mel``
+        or ``spectrogram images``); None for a model fitted on the feature table
     """
 
     kind: ClassVar[str]
@@ -101,6 +103,7 @@ class Recipe(Protocol):
     folds_in_parallel: bool
     summary: dict
     setup: dict
+    reads: str | None
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         """Fit a fresh model on ``train_tracks``; ``val_tracks`` choose when to stop where the
@@ -144,7 +147,7 @@ class TableRecipe:
         self.name, self.table, self.labels = name, table, list(table.labels)
         self.search, self.n_iter, self.inner_splits, self.seed = search, n_iter, inner_splits, seed
         self.aggregations, self.folds_in_parallel, self.summary = ("mean",), True, {"search": search}
-        self.setup = {}
+        self.setup, self.reads = {}, None
 
     def fit(self, train_tracks: Sequence[str], val_tracks: Sequence[str] | None = None) -> Fitted:
         from genrekit.models.classical import fit_estimator
@@ -222,6 +225,9 @@ class NetworkRecipe:
         self.progress, self.out_dir, self.resume, self.aggregation = progress, out_dir, resume, aggregation
         self.aggregations, self.folds_in_parallel = ("mean", "vote"), False
         self.summary = {"search": False, "epochs": config.epochs}
+        from genrekit.models.nets.presets import PRESETS
+
+        self.reads = "spectrogram images" if PRESETS[name].input_kind == "image" else "log-mel"
         self.setup = {"network_epochs": config.epochs,
                       "network_settings": {k: v for k, v in asdict(config).items()
                                            if v is not None and k not in ("preset", "seed", "epochs")}}
