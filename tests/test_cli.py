@@ -659,3 +659,25 @@ def test_compare_keeps_a_networks_row_when_rerun_with_classical_models_only(tmp_
     kept = json.loads(path.read_text())["models"]
     assert kept["cnn"] == network and kept["logreg"] == earlier["models"]["logreg"]
     assert "| cnn |" in (tmp_path / "comparison.md").read_text()
+
+
+def test_compare_and_explore_report_the_files_a_dataset_left_out(tmp_path, gtzan_mini, feature_cache):
+    """A dangling link in a genre folder is left out of compare and explore as it is of train:
+    listed on stderr, exit 3; and a fold count it leaves a genre short of says so."""
+    root = tmp_path / "songs"
+    for genre in ("jazz", "metal"):
+        (root / genre).mkdir(parents=True)
+        for clip in sorted((gtzan_mini / genre).glob("*.wav"))[:3]:
+            (root / genre / clip.name).symlink_to(clip)
+        (root / genre / f"{genre}.gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    common = ("--features", "gtzan57", "--cache", feature_cache, "--jobs", "1")
+    result = run("compare", root, "--models", "logreg", "--folds", "2", "--out", tmp_path / "cmp", *common)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert "2 dataset problem(s); left out:" in result.output and "jazz.gone.wav: dangling link" in result.output
+    short = run("compare", root, "--models", "logreg", "--folds", "4", "--out", tmp_path / "cmp4", *common)
+    assert short.exit_code == 1
+    said = " ".join(short.output.split())
+    assert "the largest has 3 (2 file(s) left out, not counted: first " in said and "dangling link" in said, said
+    explored = run("explore", root, "--out", tmp_path / "explore", "--no-tsne", *common)
+    assert explored.exit_code == EXIT_PARTIAL, explored.output
+    assert "metal.gone.wav: dangling link" in explored.output

@@ -169,6 +169,7 @@ def explore(
         err_console.print("[red]error:[/] give a dataset or --table (not both)")
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
+    problems: list = []  # the dataset's files it left out (dangling links, unreadable folders)
     from genrekit.models import features_made_for
 
     made_for = features_made_for(model)  # musicnn-prior reads its taggers' columns: elsewhere it is not itself
@@ -181,6 +182,7 @@ def explore(
         if made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(feature_set).columns):
             _usage_error(f"--model {model}: made for {made_for} features, not {feature_set} (--features {made_for})")
         data = _load_dataset(dataset, kind)
+        problems = data.problems
         check_genres(data, purpose="exploring genres")  # before any extraction
         _output_folder(out, "--out")
         table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
@@ -205,7 +207,7 @@ def explore(
                       f"{result['pca']['components_for_90_percent']} principal components hold 90% of the variance; "
                       f"k-means ARI {kmeans['adjusted_rand_index']:.3f}, silhouette {silhouette}; {ranked} -> {out}",
                       markup=False)
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, problems) else EXIT_OK)
 
 
 @pretrained_app.command("list")

@@ -333,7 +333,8 @@ def compare(
     out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
     for row in rows:  # files the folds could not use (a network decodes its tracks itself)
         failures = {**failures, **row.get("failures", {})}
-    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures) else EXIT_OK)
+    raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, data.problems if data is not None else None)
+                     else EXIT_OK)
 
 
 @app.command()

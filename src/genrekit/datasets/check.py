@@ -80,6 +80,16 @@ class CheckReport:
         return data
 
 
+def _refusal(dataset: Dataset, message: str) -> DatasetError:
+    """``message``, with the files the dataset left out where it did (a count short by them
+    is otherwise a puzzle)."""
+    left_out = [p for p in dataset.problems if p.left_out]
+    if left_out:
+        message += (f" ({len(left_out)} file(s) left out, not counted: first {left_out[0].path}: "
+                    f"{left_out[0].reason}; `genrekit datasets check` lists them)")
+    return DatasetError(message)
+
+
 def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "training",
                  folds: int | None = None) -> dict[str, int]:
     """Check, from the track list alone (no audio is decoded), that ``dataset`` can train and
@@ -114,10 +124,10 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
     if problem:  # a model file with it would be refused: its genres are written into songs' tags
         raise DatasetError(f"{dataset.source}: genre {problem}")
     if not counts:
-        raise DatasetError(f"{dataset.source}: no labelled track found; {purpose} needs at least two genres")
+        raise _refusal(dataset, f"{dataset.source}: no labelled track found; {purpose} needs at least two genres")
     if len(counts) == 1:
         (label, count), = counts.items()
-        raise DatasetError(f"{dataset.source}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
+        raise _refusal(dataset, f"{dataset.source}: only one genre ({label!r}, {count} tracks); {purpose} needs at least "
                            "two genres")
     # the groups read every local file (copies join one group): only when folds need them
     groups = (set() if folds is None else
@@ -126,10 +136,10 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         artists = any(t.artist for t in dataset.tracks)
         found = (f"{len(groups)} artists or unattributed tracks among {sum(counts.values())} tracks" if artists
                  else f"{len(groups)} tracks")
-        raise DatasetError(f"{dataset.source}: folds={folds} needs at least {folds} "
+        raise _refusal(dataset, f"{dataset.source}: folds={folds} needs at least {folds} "
                            f"{'artists or tracks' if artists else 'tracks'} (folds never split one); found {found}")
     if folds is not None and max(counts.values()) < folds:  # stratified folds need one genre to fill them all
-        raise DatasetError(f"{dataset.source}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
+        raise _refusal(dataset, f"{dataset.source}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
                            f"{max(counts.values())}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
     if thin:
