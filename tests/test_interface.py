@@ -19,7 +19,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from genrekit.cli.main import EXIT_OK, app
-from genrekit.errors import GenrekitError
+from genrekit.errors import GenrekitError, ParameterError
 from genrekit.models import GenreClassifier, default_model_path, exclude_training, load
 
 GENRES = ("classical", "metal")
@@ -102,6 +102,19 @@ def test_every_kind_loads_into_one_interface(model_files, kind, tmp_path):
     proba = model.predict_proba(chunks)
     assert proba.shape == (3, len(model.labels)) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
     assert np.all(proba >= 0)
+    # chunks that are not mono float audio of the model's length are refused by index, for
+    # every kind alike, before any work (a stereo (n, 2) array once took all the memory)
+    y = chunks[0]
+    for bad, said in [([np.stack([y, y], axis=1)], r"chunks\[0\]: expected mono audio as a 1-D array, found shape"),
+                      ([y, (y * 32767).astype(np.int16)], r"chunks\[1\]: expected float audio in \[-1, 1\], found"),
+                      ([y, np.where(np.arange(len(y)) == 5, np.nan, y)], r"chunks\[1\]: 1 non-finite samples"),
+                      ([y[:10]], r"chunks\[0\]: expected .*samples.*found 10"), ([], "expected at least one chunk"),
+                      (y, "a 1-D array of .* samples; expected a sequence of chunks"),
+                      (str(path), "expected a sequence of 1-D audio arrays, found str")]:
+        for method in (model.predict_proba, model.analyse):
+            with pytest.raises(ParameterError, match=said):
+                method(bad)
+    np.testing.assert_allclose(model.predict_proba([y.astype(np.float64)]), proba[:1], atol=1e-5)  # float64 taken
 
     # A damaged copy is refused with genrekit's error naming the file, never loaded half-way.
     damaged = tmp_path / f"damaged{path.suffix}"

@@ -147,9 +147,66 @@ class GenreClassifier(Protocol):
         """The model's description in one schema for every kind (see :func:`describe`)."""
 
 
+def checked_chunks(model: GenreClassifier, chunks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``chunks`` as :meth:`GenreClassifier.predict_proba` takes them, float32, or a
+    ParameterError naming the first chunk that is not mono float audio at the model's rate
+    and length: a stereo array (soundfile's (n_samples, 2)) read as thousands of 2-sample
+    chunks would take all the memory, and integer or non-finite samples the feature code's
+    own errors."""
+    from genrekit.errors import ParameterError
+
+    if isinstance(chunks, np.ndarray) and chunks.ndim == 1:
+        raise ParameterError(f"chunks: a 1-D array of {len(chunks)} samples; expected a sequence of chunks "
+                             "(a list of 1-D arrays, or a 2-D array of one chunk per row): [y] for one chunk")
+    if isinstance(chunks, (str, bytes, os.PathLike)) or not isinstance(chunks, (Sequence, np.ndarray)):
+        raise ParameterError(f"chunks: expected a sequence of 1-D audio arrays, found {type(chunks).__name__} "
+                             "(for a file: genrekit.predict_file)")
+    if len(chunks) == 0:
+        raise ParameterError("chunks: expected at least one chunk of audio, found none")
+    sr, longest = model.sample_rate, int(round(model.chunk_seconds * model.sample_rate))
+    shortest = int(np.floor(model.min_seconds * sr))
+    checked = []
+    for i, y in enumerate(chunks):
+        found = (f"found {type(y).__name__}" if not isinstance(y, np.ndarray)
+                 else f"found shape {y.shape}, dtype {y.dtype}")
+        if not isinstance(y, np.ndarray) or y.ndim != 1:
+            raise ParameterError(f"chunks[{i}]: expected mono audio as a 1-D array, {found} (stereo from "
+                                 "soundfile is (n_samples, channels): y.mean(axis=1))")
+        if not np.issubdtype(y.dtype, np.floating):
+            raise ParameterError(f"chunks[{i}]: expected float audio in [-1, 1], {found} (integer PCM: divide "
+                                 "by its full scale, 32768 for int16)")
+        if len(y) < shortest or (model.pad and len(y) != longest):
+            length = f"{longest} samples" if model.pad else f"at least {shortest} samples ({model.min_seconds:g} s)"
+            raise ParameterError(f"chunks[{i}]: expected {length} at {sr} Hz, found {len(y)} "
+                                 f"(genrekit.audio.chunking.song_chunks cuts a song for a model)")
+        if not np.isfinite(y).all():
+            raise ParameterError(f"chunks[{i}]: {int(np.count_nonzero(~np.isfinite(y)))} non-finite samples "
+                                 "(NaN or infinity); expected finite audio")
+        checked.append(y if y.dtype == np.float32 else y.astype(np.float32))
+    return checked
+
+
+def _checking_chunks(method):
+    """``method`` (predict_proba or analyse) with its chunks checked first (:func:`checked_chunks`)."""
+    @functools.wraps(method)
+    def checked(self, chunks, *args, **kwargs):
+        return method(self, checked_chunks(self, chunks), *args, **kwargs)
+
+    checked.checks_chunks = True
+    return checked
+
+
 class Adapter:
     """What the adapters share: the manifest, the refusal of images, and no styles or
-    windows unless the kind gives them."""
+    windows unless the kind gives them. Every adapter's ``predict_proba`` and ``analyse``
+    check their chunks first (:func:`checked_chunks`), its own ones too."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("predict_proba", "analyse"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "checks_chunks", False):
+                setattr(cls, name, _checking_chunks(method))
 
     takes_images = False
     kind = ""
@@ -163,6 +220,7 @@ class Adapter:
     trained_on_audio: frozenset[str] = frozenset()
     trained_on_opening: frozenset[str] = frozenset()
 
+    @_checking_chunks
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
         return ChunkAnalysis(self.predict_proba(chunks))
 
