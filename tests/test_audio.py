@@ -840,3 +840,18 @@ def test_a_refused_file_says_what_it_holds_instead(tmp_path, corrupted_file):
     (tmp_path / "video.wav").write_bytes(b"RIFF\x10\x00\x00\x00AVI LIST" + bytes(100))
     with pytest.raises(AudioError, match=r'video\.wav: .*: a RIFF file of type "AVI ", expected WAVE$'):
         audio.load(tmp_path / "video.wav")
+
+
+@pytest.mark.parametrize("suffix", [".m4a", ".mp4", ".webm", ".mp3"])
+def test_a_playlist_posing_as_audio_opens_no_other_file(tmp_path, clip, suffix):
+    """FFmpeg probes a file's content for any of its demuxers: an FFmpeg concat playlist named
+    like a song would have decoded the file it names (the service's upload reaching the
+    server's own files). Only audio containers are opened."""
+    pytest.importorskip("av")
+    target = tmp_path / "private.wav"
+    y, sr = audio.load(clip, sr=22050)
+    sf.write(target, y, sr)
+    playlist = tmp_path / f"upload{suffix}"
+    playlist.write_text(f"ffconcat version 1.0\nfile {target}\n")
+    with pytest.raises(AudioError, match=r"upload\.\w+: not audio or corrupt .*found text, not audio"):
+        audio.load(playlist, sr=22050)

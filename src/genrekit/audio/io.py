@@ -356,6 +356,12 @@ def check_stop(should_stop: Callable[[], bool] | None, path: str | os.PathLike) 
 PACKETS_PER_STOP_CHECK = 20_000
 
 
+# The only FFmpeg demuxers a file may open: the containers of PYAV_EXTENSIONS and the formats
+# libsndfile hands over (MP3, WAV). FFmpeg otherwise probes a file's content for any of its
+# demuxers, among them playlists (concat, HLS) that open other files or URLs on their own.
+_DEMUXERS = "mov,matroska,asf,aac,ac3,eac3,dts,amr,amrnb,amrwb,mp3,wav,w64,caf,ogg,flac,aiff"
+
+
 class _PyAVReader:
     """The part of ``soundfile.SoundFile``'s interface the audio layer uses, over PyAV:
     ``samplerate``, ``channels``, ``frames`` (from the container's duration), ``format``,
@@ -372,7 +378,7 @@ class _PyAVReader:
         self.path = path
         self._should_stop = should_stop
         try:
-            self._container = av.open(path)
+            self._container = av.open(path, options={"format_whitelist": _DEMUXERS})
         except PermissionError as exc:  # PyAV's too: it subclasses the built-in one
             raise AudioError(path, "cannot be read: permission denied") from exc
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -422,7 +428,7 @@ class _PyAVReader:
             seconds = float(max(total, end - (first or 0)) * self._stream.time_base)
             check_stop(self._should_stop, path)  # before opening it again: a raw stream is probed again
             self._container.close()
-            self._container = self._av.open(path)
+            self._container = self._av.open(path, options={"format_whitelist": _DEMUXERS})
         except (self._av.FFmpegError, OSError) as exc:
             self._container.close()
             raise AudioError(path, f"corrupt: its packets cannot be read ({_decoder_said(exc, path)})") from exc
