@@ -131,6 +131,11 @@ def test_m4a_aac_stereo_44k_decodes_through_pyav(m4a_clip, clip):
     assert sum(map(len, blocks)) == len(decoded) and len(blocks[0]) == 10 * sr
     part, _ = audio.load(path, sr=sr, offset=5.0, duration=3.0)
     assert len(part) == 3 * sr
+    # by its content where its name says nothing or otherwise (an upload sent as octet-stream)
+    for name in ("upload", "song.bin", "song.mp3"):
+        renamed = path.parent / name
+        renamed.write_bytes(path.read_bytes())
+        np.testing.assert_array_equal(audio.load(renamed, sr=sr)[0], decoded)
 
 
 def test_a_bare_aac_stream_with_a_quiet_intro_has_its_real_length(tmp_path, clip):

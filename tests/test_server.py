@@ -182,6 +182,12 @@ def test_an_upload_named_by_its_content_type_alone_is_decoded_by_it(server, m4a_
         response = httpx.post(f"{server['url']}/v1/predict", content=m4a_clip.read_bytes(),
                               headers={"Content-Type": content_type}, timeout=120)
         assert response.status_code == 200, (content_type, response.text)
+    # a type that names no format, or a file name that does not: decoded by what the bytes hold
+    generic = httpx.post(f"{server['url']}/v1/predict", content=m4a_clip.read_bytes(),
+                         headers={"Content-Type": "application/octet-stream"}, timeout=120)
+    assert generic.status_code == 200, generic.text
+    named = httpx.post(f"{server['url']}/v1/predict", files={"file": ("song.bin", m4a_clip.read_bytes())}, timeout=120)
+    assert named.status_code == 200 and named.json()["genre"] == generic.json()["genre"], named.text
 
 
 def test_twenty_concurrent_uploads(server, gtzan_mini, tmp_path):

@@ -767,11 +767,27 @@ class _SoundFileReader(sf.SoundFile):
                 source.close()
 
 
+# The first bytes of the containers libsndfile cannot read: (where, bytes). A file is decoded
+# by what it holds where its name says nothing or says otherwise (an upload sent as
+# application/octet-stream, a song misnamed .mp3).
+_PYAV_HEADERS = ((4, b"ftyp"), (0, b"\x1aE\xdf\xa3"), (0, b"0&\xb2u\x8ef\xcf\x11"))
+
+
+def _pyav_container(path: str) -> bool:
+    """Whether ``path`` starts as an MP4, Matroska/WebM or ASF file, which FFmpeg decodes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return False
+    return any(head[at:at + len(magic)] == magic for at, magic in _PYAV_HEADERS) and _pyav_installed()
+
+
 def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
     _check_regular_file(path)
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
-    if suffix in PYAV_EXTENSIONS:
+    if suffix in PYAV_EXTENSIONS or _pyav_container(path):
         return _checked_pyav(path, should_stop)
     try:
         with decoder_messages_logged():
