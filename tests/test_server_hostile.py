@@ -45,6 +45,9 @@ from genrekit.server import ServiceLimits, serve
 
 model, port, limits = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 delay, log = float(sys.argv[4]), sys.argv[5]
+from genrekit.server import app
+for name in ("HEADER_SECONDS", "MAX_CONNECTIONS"):  # the connection-level bounds, which are no options
+    setattr(app, name, limits.pop(name.lower(), getattr(app, name, None)))
 real_chunks = files.song_chunks
 
 def slow_chunks(path, **kwargs):
@@ -452,6 +455,31 @@ def test_slow_uploads_get_408_and_hold_no_place_meanwhile(model_file, short_wav,
             assert "5 s" in result["body"]["detail"]
             assert 4.5 < result["seconds"] < 7.5, result
         _wait_until(lambda: not list(_uploads_folder(server).iterdir()), 5, "the slow uploads to be removed")
+    finally:
+        _stop(server)
+
+
+def test_headers_sent_slowly_get_408_and_connections_beyond_the_cap_503(model_file, tmp_path):
+    """Slowloris: a connection trickling its request line and headers a byte at a time gets
+    408 at the header deadline (uvicorn waits for ever), and connections beyond the cap are
+    answered 503 at once (uvicorn accepts until the process has no file descriptor left and
+    then answers no one); once the idle ones are timed out, the service answers again."""
+    server = _launch(model_file, tmp_path, {"header_seconds": 2.0, "max_connections": 20})
+    try:
+        trickle = _raw(server, b"G", [bytes([c]) for c in b"ET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"], 0.4)
+        assert trickle["status"] == 408 and "within 2 s" in trickle["body"]["detail"], trickle
+        assert 1.5 < trickle["seconds"] < 4.0, trickle
+        idle = [socket.create_connection(("127.0.0.1", _port(server))) for _ in range(20)]
+        try:
+            refused = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert refused["status"] == 503 and refused["headers"]["retry-after"], refused
+            assert "20 connections open already" in refused["body"]["detail"]
+            time.sleep(2.5)  # the idle connections sent no request: the deadline closes them
+            assert httpx.get(f"{server['url']}/healthz", timeout=10).status_code == 200
+            assert all(sock.recv(4096).startswith(b"HTTP/1.1 408") for sock in idle)
+        finally:
+            for sock in idle:
+                sock.close()
     finally:
         _stop(server)
 

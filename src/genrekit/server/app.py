@@ -646,8 +646,8 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     try:
         if on_loaded is not None:
             on_loaded()
-        _server_class()(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
-                        ).run(sockets=sockets)
+        _server_class()(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+                                       http=_protocol_class())).run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again: stopping is the intent
         pass
     finally:
@@ -683,6 +683,76 @@ def _server_class():
 # Seconds a stopping service gives the requests in flight to finish before it cancels them: an
 # upload may otherwise hold it for up to its whole deadline (300 s by default).
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Seconds a connection has to send a request's line and headers (a client sends them at once):
+# connections trickling a byte of header now and then would otherwise stay open for ever.
+HEADER_SECONDS = 10.0
+# Connections open at once; one more is answered 503 and closed, before the process runs out
+# of file descriptors (1024 by default), which stops it accepting anyone.
+MAX_CONNECTIONS = 256
+
+
+def _raw_response(transport, status: int, reason: str, detail: str, retry_after: int | None = None) -> None:
+    """An error answered in JSON straight on the socket, which is then closed: for a
+    connection the application never sees (too many, or its headers too slow)."""
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}",
+            "Connection: close", *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items())]
+    if retry_after is not None:
+        head.append(f"Retry-After: {retry_after}")
+    if not transport.is_closing():
+        transport.write("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
+        transport.close()
+
+
+def _protocol_class():
+    """uvicorn's HTTP/1.1 protocol (h11), bounded: a connection must send its request's
+    headers within :data:`HEADER_SECONDS` of opening (or of starting another request on it),
+    and at most :data:`MAX_CONNECTIONS` are open at once. uvicorn has neither, and its
+    upload limits start once the headers are in."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        header_deadline = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            if len(self.connections) > MAX_CONNECTIONS:
+                _raw_response(transport, 503, "Service Unavailable",
+                              f"the service has {MAX_CONNECTIONS} connections open already; try again shortly",
+                              retry_after=5)
+                return
+            self._await_headers()
+
+        def _await_headers(self) -> None:
+            if self.header_deadline is None:
+                self.header_deadline = self.loop.call_later(HEADER_SECONDS, self._headers_too_slow)
+
+        def _headers_in(self) -> None:
+            if self.header_deadline is not None:
+                self.header_deadline.cancel()
+                self.header_deadline = None
+
+        def data_received(self, data: bytes) -> None:
+            if self.conn.their_state is h11.IDLE:  # a request's line and headers are to come
+                self._await_headers()
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:
+                self._headers_in()
+
+        def connection_lost(self, exc) -> None:
+            self._headers_in()
+            super().connection_lost(exc)
+
+        def _headers_too_slow(self) -> None:
+            self.header_deadline = None
+            if self.conn.their_state is h11.IDLE:  # still no whole request line and headers
+                _raw_response(self.transport, 408, "Request Timeout",
+                              f"the request's headers did not arrive within {HEADER_SECONDS:g} s")
+
+    return Protocol
 
 
 def _listening_sockets(host: str, port: int) -> list:
