@@ -429,17 +429,20 @@ def test_503_when_every_worker_and_queue_place_is_taken(model_file, gtzan_mini, 
 
 
 def test_slow_uploads_get_408_and_hold_no_place_meanwhile(model_file, short_wav, tmp_path):
-    """Two uploads at 10 bytes/s and one at 2 kB/s that never ends, with one worker and one
-    queue place: normal uploads are served all along; the slow ones get 408, by the minimum
-    rate (after its grace period) and by the deadline."""
+    """Two uploads at 10 bytes/s, one at 2 kB/s that never ends, and one sent in a burst
+    then stalled, with one worker and one queue place: normal uploads are served all along;
+    the slow ones get 408, by the minimum rate (after its grace period), by the deadline and
+    by the stall (nothing for the grace period)."""
     limits = {"workers": 1, "queue": 1, "upload_seconds": 5, "min_upload_rate": 1000, "upload_grace_seconds": 2}
     server = _launch(model_file, tmp_path, limits)
     try:
         head = ("POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
                 "Content-Length: 1000000\r\n\r\n").encode()
-        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
             trickles = [pool.submit(_raw, server, head, [b"R"] * 1000, 0.1) for _ in range(2)]
             steady = pool.submit(_raw, server, head, [b"S" * 200] * 1000, 0.1)
+            # 100 s of the minimum rate sent at once, then nothing: a stall, not credit
+            burst = pool.submit(_raw, server, head + b"B" * 100_000, [b"B"], 8.0)
             time.sleep(0.5)
             for _ in range(3):  # the slow uploads hold neither the worker nor the queue place
                 response = httpx.post(f"{server['url']}/v1/predict", timeout=30,
@@ -450,6 +453,9 @@ def test_slow_uploads_get_408_and_hold_no_place_meanwhile(model_file, short_wav,
                 assert result["status"] == 408, result
                 assert "1000 bytes/s" in result["body"]["detail"]
                 assert result["seconds"] < 4.5, result
+            result = burst.result(timeout=30)
+            assert result["status"] == 408 and "stalled: nothing arrived for 2" in result["body"]["detail"], result
+            assert result["seconds"] < 4.5, result
             result = steady.result(timeout=30)
             assert result["status"] == 408, result
             assert "5 s" in result["body"]["detail"]

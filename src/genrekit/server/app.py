@@ -101,7 +101,8 @@ class ServiceLimits:
 
     Uploads: the whole body must arrive within ``upload_seconds``, and after
     ``upload_grace_seconds`` at ``min_upload_rate`` bytes/s on average at least (0: no
-    minimum), else 408; at most ``receiving`` uploads are received at once (503 beyond).
+    minimum), sending something at least every ``upload_grace_seconds`` (with a minimum),
+    else 408; at most ``receiving`` uploads are received at once (503 beyond).
     ``timeout_seconds`` counts from when the upload has arrived: waiting for a worker, then
     the analysis. ``max_minutes``: an upload declaring more audio is refused (422) before it
     is decoded (a 50 MB file of low-bitrate audio can hold a day of it). ``skip`` and ``min_confidence`` are the defaults of the requests' parameters

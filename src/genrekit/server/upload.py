@@ -140,29 +140,36 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
                      grace: float = 0.0, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[bytes]:
     """The request body from the ASGI ``receive`` channel, chunk by chunk, refused with 408
     when it has not all arrived ``deadline`` seconds after the start, or when after ``grace``
-    seconds it arrives at fewer than ``min_rate`` bytes/s on average (0: no minimum).
+    seconds it arrives at fewer than ``min_rate`` bytes/s on average (0: no minimum), or,
+    with a minimum, when nothing arrives for ``grace`` seconds (a burst banks no stall: 3 MB
+    sent at once then nothing held a receiving place for the whole deadline).
 
     Raises ClientGone when the client disconnects first.
     """
     started, received = clock(), 0
+    last = started  # when the last bytes arrived
     while True:
         limit_at = started + deadline
         if min_rate > 0:
-            limit_at = min(limit_at, started + grace + received / min_rate)
+            limit_at = min(limit_at, started + grace + received / min_rate, last + max(grace, 1.0))
         try:
             message = await asyncio.wait_for(receive(), timeout=max(limit_at - clock(), 0.0))
         except asyncio.TimeoutError:
-            elapsed = clock() - started
-            if elapsed >= deadline:
+            now = clock()
+            if now - started >= deadline:
                 raise UploadRejected(408, f"the upload did not arrive within the deadline of {deadline:g} s "
                                           f"({received} bytes received)") from None
-            raise UploadRejected(408, f"the upload is too slow: {received} bytes in {elapsed:.1f} s, below the "
+            if now - last >= max(grace, 1.0) and now - started > grace:
+                raise UploadRejected(408, f"the upload stalled: nothing arrived for {now - last:.1f} s "
+                                          f"({received} bytes received)") from None
+            raise UploadRejected(408, f"the upload is too slow: {received} bytes in {now - started:.1f} s, below the "
                                       f"minimum of {min_rate:g} bytes/s") from None
         if message["type"] == "http.disconnect":
             raise ClientGone()
         data = message.get("body", b"")
         received += len(data)
         if data:
+            last = clock()
             yield data
         if not message.get("more_body", False):
             return
