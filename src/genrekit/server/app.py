@@ -338,6 +338,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))  # mode 0700
         state["pool"] = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="genrekit-predict")
         state["places"] = _Places(limits.workers + limits.queue)
+        state["loop"], state["stopping"] = asyncio.get_running_loop(), asyncio.Event()
         try:
             yield
         finally:
@@ -351,8 +352,23 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                 logger.warning("an analysis did not stop within %g s of the shutdown", STOP_GRACE_SECONDS)
             shutil.rmtree(state["folder"], ignore_errors=True)
 
+    def stop_requests() -> None:
+        """Answer the requests in flight 503 now: uploads still arriving, and analyses, which
+        stop at their next chunk (run in the event loop)."""
+        state["stopping"].set()
+        for stop in list(state["places"].stops):
+            stop.set()
+
+    def stopping_soon(seconds: float) -> None:
+        """The service begins to stop (a signal, any thread): the requests in flight have
+        ``seconds`` to finish, then get 503 in JSON, before uvicorn cancels what is left with a
+        bare 500."""
+        if (loop := state.get("loop")) is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.call_later, seconds, stop_requests)
+
     app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Music genre recognition: upload a song, get its genres.")
+    app.state.stopping_soon = stopping_soon
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
     app.add_middleware(SameSiteWrites, hosts=list(allowed_hosts or ()))
@@ -422,6 +438,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             return _error(422, f"skip={skip}: expected a number of seconds >= 0", unread)
         if min_confidence is not None and not 0 <= min_confidence <= 1:  # NaN fails too
             return _error(422, f"min_confidence={min_confidence}: expected a probability between 0 and 1", unread)
+        if state["stopping"].is_set():
+            return _stopping(unread=True)
         places: _Places = state["places"]
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
@@ -440,12 +458,14 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         places.receiving += 1
         try:
             body = timed_body(request.receive, deadline=limits.upload_seconds, min_rate=limits.min_upload_rate,
-                              grace=limits.upload_grace_seconds)
+                              grace=limits.upload_grace_seconds, stopping=state["stopping"])
             upload = await receive_upload(content_type, body, state["folder"], limit=limits.max_upload_bytes,
                                           filename=name_from_headers(request.scope["headers"]),
                                           limit_text=limits.max_upload_text)
         except UploadRejected as exc:
-            return _error(exc.status, exc.message, {"Connection": "close"} if exc.status in (408, 413) else None)
+            return _error(exc.status, exc.message, {"Connection": "close", **({"Retry-After": "10"} if exc.status == 503
+                                                                               else {})}
+                          if exc.status in (408, 413, 503) else None)
         except ClientGone:
             return _error(400, "the client closed the connection before the upload was complete")
         finally:
@@ -455,6 +475,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             return _busy()
         return await _analyse(request, upload, limits.skip if skip is None else skip,
                               limits.min_confidence if min_confidence is None else min_confidence)
+
+    def _stopping(name: str = "", unread: bool = False) -> JSONResponse:
+        what = f"{name}: the service is stopping and did not analyse it" if name else "the service is stopping"
+        return _error(503, f"{what}; try again shortly", {"Retry-After": "10", **({"Connection": "close"} if unread else {})})
 
     def _busy(unread: bool = False) -> JSONResponse:
         return _error(503, "the service is busy: every worker and queue place is taken; try again shortly",
@@ -469,7 +493,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         places.free -= 1
         places.stops.add(stop)
 
+        began: list[float] = []  # when a worker took it
+
         def work():
+            began.append(time.perf_counter())
             with places.lock:
                 places.running += 1
             try:
@@ -498,8 +525,15 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         # a worker that ends after its 504 ends with AnalysisStopped: retrieved, not logged as never retrieved
         waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
         watcher = asyncio.create_task(_stop_on_disconnect(request, stop, future))
+        stopped = asyncio.ensure_future(state["stopping"].wait())
         try:
-            done, _ = await asyncio.wait({waiting}, timeout=limits.timeout_seconds)
+            done, _ = await asyncio.wait({waiting, stopped}, timeout=limits.timeout_seconds,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if stopped in done and waiting not in done:  # the service stops: this one is not waited for long
+                stop.set()
+                future.cancel()
+                await asyncio.wait({waiting}, timeout=1.0)
+                return _stopping(upload.filename)
             if not done:
                 stop.set()
                 never_started = future.cancel()  # still queued: no worker came free in time
@@ -507,12 +541,17 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                 if never_started:
                     return _error(504, f"{upload.filename}: waited {limits.timeout_seconds:g} s for a free worker "
                                        "and was not analysed; try again when the service is less busy")
-                return _error(504, f"{upload.filename}: analysis took longer than {limits.timeout_seconds:g} s "
-                                   "and was stopped")
+                waited = (began[0] if began else time.perf_counter()) - started
+                return _error(504, f"{upload.filename}: not done {limits.timeout_seconds:g} s after its upload "
+                                   f"arrived ({waited:.1f} s waiting for a worker, then "
+                                   f"{limits.timeout_seconds - waited:.1f} s analysing), and was stopped")
         finally:
             watcher.cancel()
+            stopped.cancel()
             if waiting.done() and not waiting.cancelled():
                 waiting.exception()  # retrieved: never "exception was never retrieved"
+        if (waiting.cancelled() or isinstance(waiting.exception(), AnalysisStopped)) and state["stopping"].is_set():
+            return _stopping(upload.filename)
         if waiting.cancelled() or isinstance(waiting.exception(), AnalysisStopped):
             return _error(400, f"{upload.filename}: the client closed the connection before the analysis was done")
         error = waiting.exception()
@@ -663,6 +702,12 @@ def _server_class():
         """uvicorn's server, which also stops gracefully on SIGHUP (its terminal closed) as on
         SIGINT and SIGTERM, unless the process was started ignoring it (``nohup``)."""
 
+        def handle_exit(self, sig, frame) -> None:
+            super().handle_exit(sig, frame)
+            stopping_soon = getattr(getattr(self.config.app, "state", None), "stopping_soon", None)
+            if stopping_soon is not None:  # 503 in JSON before uvicorn's grace ends in a bare 500
+                stopping_soon(max(SHUTDOWN_GRACE_SECONDS - STOP_BEFORE_GRACE_ENDS, 0.0))
+
         @contextlib.contextmanager
         def capture_signals(self):
             hangup = getattr(signal, "SIGHUP", None)
@@ -684,6 +729,9 @@ def _server_class():
 # Seconds a stopping service gives the requests in flight to finish before it cancels them: an
 # upload may otherwise hold it for up to its whole deadline (300 s by default).
 SHUTDOWN_GRACE_SECONDS = 10.0
+# Seconds before that grace ends when the requests still in flight are answered 503 (JSON),
+# their analyses stopped: uvicorn's own cancellation answers a bare "Internal Server Error".
+STOP_BEFORE_GRACE_ENDS = 3.0
 # Seconds a connection has to send a request's line and headers (a client sends them at once):
 # connections trickling a byte of header now and then would otherwise stay open for ever.
 HEADER_SECONDS = 10.0

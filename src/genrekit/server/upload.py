@@ -137,42 +137,60 @@ def name_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str:
 
 
 async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float, min_rate: float = 0.0,
-                     grace: float = 0.0, clock: Callable[[], float] = time.monotonic) -> AsyncIterator[bytes]:
+                     grace: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                     stopping: asyncio.Event | None = None) -> AsyncIterator[bytes]:
     """The request body from the ASGI ``receive`` channel, chunk by chunk, refused with 408
     when it has not all arrived ``deadline`` seconds after the start, or when after ``grace``
     seconds it arrives at fewer than ``min_rate`` bytes/s on average (0: no minimum), or,
     with a minimum, when nothing arrives for ``grace`` seconds (a burst banks no stall: 3 MB
     sent at once then nothing held a receiving place for the whole deadline).
 
+    ``stopping``: set when the service stops, which refuses the rest with 503.
     Raises ClientGone when the client disconnects first.
     """
     started, received = clock(), 0
     last = started  # when the last bytes arrived
-    while True:
-        limit_at = started + deadline
-        if min_rate > 0:
-            limit_at = min(limit_at, started + grace + received / min_rate, last + max(grace, 1.0))
-        try:
-            message = await asyncio.wait_for(receive(), timeout=max(limit_at - clock(), 0.0))
-        except asyncio.TimeoutError:
-            now = clock()
-            if now - started >= deadline:
-                raise UploadRejected(408, f"the upload did not arrive within the deadline of {deadline:g} s "
-                                          f"({received} bytes received)") from None
-            if now - last >= max(grace, 1.0) and now - started > grace:
-                raise UploadRejected(408, f"the upload stalled: nothing arrived for {now - last:.1f} s "
-                                          f"({received} bytes received)") from None
-            raise UploadRejected(408, f"the upload is too slow: {received} bytes in {now - started:.1f} s, below the "
-                                      f"minimum of {min_rate:g} bytes/s") from None
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        data = message.get("body", b"")
-        received += len(data)
-        if data:
-            last = clock()
-            yield data
-        if not message.get("more_body", False):
-            return
+    stopped = asyncio.ensure_future(stopping.wait()) if stopping is not None else None
+    try:
+        while True:
+            limit_at = started + deadline
+            if min_rate > 0:
+                limit_at = min(limit_at, started + grace + received / min_rate, last + max(grace, 1.0))
+            arriving = asyncio.ensure_future(receive())
+            await asyncio.wait({arriving, *filter(None, [stopped])}, timeout=max(limit_at - clock(), 0.0),
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not arriving.done():
+                arriving.cancel()
+                if stopped is not None and stopped.done():
+                    raise UploadRejected(503, f"the service is stopping ({received} bytes received); send the "
+                                              "upload again shortly")
+                _too_late(clock(), started, last, received, deadline=deadline, min_rate=min_rate, grace=grace)
+            message = arriving.result()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            data = message.get("body", b"")
+            received += len(data)
+            if data:
+                last = clock()
+                yield data
+            if not message.get("more_body", False):
+                return
+    finally:
+        if stopped is not None:
+            stopped.cancel()
+
+
+def _too_late(now: float, started: float, last: float, received: int, *, deadline: float, min_rate: float,
+              grace: float) -> None:
+    """The 408 of an upload whose next bytes did not come in time (see :func:`timed_body`)."""
+    if now - started >= deadline:
+        raise UploadRejected(408, f"the upload did not arrive within the deadline of {deadline:g} s "
+                                  f"({received} bytes received)")
+    if now - last >= max(grace, 1.0) and now - started > grace:
+        raise UploadRejected(408, f"the upload stalled: nothing arrived for {now - last:.1f} s "
+                                  f"({received} bytes received)")
+    raise UploadRejected(408, f"the upload is too slow: {received} bytes in {now - started:.1f} s, below the "
+                              f"minimum of {min_rate:g} bytes/s")
 
 
 @dataclass
