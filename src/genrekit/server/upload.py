@@ -44,6 +44,7 @@ FILE_FIELD = "file"
 QUERY_PARAMETERS = ("skip", "min_confidence")  # /v1/predict's, which a form field must not seem to set
 FORM_OVERHEAD = 64 * 1024  # bytes a form may add around the file: boundaries, headers, small fields
 MAX_PART_HEADER = 8192  # bytes of one header line of a form part (a file name is in one)
+MAX_PART_HEADERS = 8  # header lines of one form part (a browser sends two)
 MAX_NAME_CHARACTERS = 255  # a longer name is cut (with an ellipsis) before it is echoed
 # RFC 2046: 1-70 characters from this set, not ending in a space.
 BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
@@ -366,8 +367,26 @@ async def _bounded(body: AsyncIterator[bytes], limit: int, limit_text: str) -> A
 
 def _check_header(data: bytes) -> None:
     if len(data) > MAX_PART_HEADER:
-        raise UploadRejected(400, f"malformed multipart/form-data body: a part's header is longer than "
+        raise UploadRejected(400, f"malformed multipart/form-data body: a part's header line is longer than "
                                   f"{MAX_PART_HEADER} bytes")
+
+
+# python-multipart's words (their start) -> what the client did wrong, in its terms
+_PARSE_ERRORS = {
+    "Expected boundary character": "its parts are not delimited by the boundary its Content-Type declares, {boundary}",
+    "Did not find LF at end of boundary": "a boundary line does not end with CRLF",
+    "Did not find LF character at end of header": "a part's header line does not end with CRLF (a bare CR inside "
+                                                  "it, such as in a file name, ends it early)",
+    "Did not find LF at end of headers": "a part's headers do not end with an empty CRLF line",
+    "Maximum header count exceeded": f"a part has more than {MAX_PART_HEADERS} header lines",
+    "Maximum header size exceeded": f"a part's header line is longer than {MAX_PART_HEADER} bytes",
+}
+
+
+def _parse_error_said(error: str, boundary: bytes) -> str:
+    """What python-multipart's ``error`` means for the client (its own words where not known)."""
+    said = next((said for start, said in _PARSE_ERRORS.items() if error.startswith(start)), error)
+    return said.format(boundary=repr(boundary.decode("latin-1")))
 
 
 async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes], target: _Target) -> Upload:
@@ -396,7 +415,10 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
     def on_headers_finished() -> None:
         # Every part is the file or refused: a field or a second file ignored would leave the
         # client believing it was used (a parameter, a song).
-        disposition = state["headers"].get("content-disposition", b"")
+        if "content-disposition" not in state["headers"]:
+            raise UploadRejected(400, "malformed multipart/form-data body: a part has no Content-Disposition header "
+                                      f"(expected 'form-data; name=\"{FILE_FIELD}\"; filename=...')")
+        disposition = state["headers"]["content-disposition"]
         params = _parameters(disposition)
         part = _short(decode_name(params.get(b"name", b"")))
         holds_file = b"filename" in params or b"filename*" in params
@@ -434,7 +456,7 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
         "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
         "on_header_end": on_header_end, "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
         "on_part_end": on_part_end,
-    })
+    }, max_header_count=MAX_PART_HEADERS, max_header_size=2 * MAX_PART_HEADER + 2)  # ours say so first, with the figure
     try:
         async for data in body:
             # off the event loop: python-multipart walks near-boundary bytes one by one in
@@ -443,7 +465,7 @@ async def _receive_multipart(boundary: bytes | None, body: AsyncIterator[bytes],
             await asyncio.to_thread(parser.write, data)
         parser.finalize()
     except MultipartParseError as exc:
-        raise UploadRejected(400, f"malformed multipart/form-data body: {exc}") from exc
+        raise UploadRejected(400, f"malformed multipart/form-data body: {_parse_error_said(str(exc), boundary)}") from exc
     if parser.state != MultipartState.END:
         raise UploadRejected(400, "malformed multipart/form-data body: it ends before its closing boundary"
                                   + (" (the body is empty)" if parser.state == MultipartState.START else ""))
