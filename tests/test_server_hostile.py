@@ -412,6 +412,7 @@ def test_a_latin1_file_name_is_echoed_exactly(server, short_wav):
 
 def test_a_file_name_with_a_path_or_control_characters_is_reduced_to_its_name(server, short_wav):
     for sent, echoed in [(b"../../etc/passwd.wav", "passwd.wav"), (b"C:\\\\Users\\\\me\\\\song.wav", "song.wav"),
+                         (b"..\\\\..\\\\windows\\\\x.wav", "x.wav"),
                          (b"bad\x07name.wav", "bad\ufffdname.wav"),
                          ("x\u202evaw.exe".encode(), "x\ufffdvaw.exe")]:  # shown as "xexe.wav" if obeyed
         response = _post_form(server, _form(b'filename="' + sent + b'"', short_wav.read_bytes()))

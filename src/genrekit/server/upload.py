@@ -103,10 +103,11 @@ def _parameters(raw: bytes) -> dict[bytes, bytes]:
 
 
 def clean_name(name: str) -> str:
-    """The name to echo: its last path component (``/``, or ``\\`` in a Windows path),
-    control characters and invisible marks (a name shown reversed) as U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
+    """The name to echo: its last path component (``/``, or ``\\`` in a Windows path: absolute,
+    UNC or relative), control characters and invisible marks (a name shown reversed) as
+    U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
     name = name.rsplit("/", 1)[-1]
-    if re.match(r"[A-Za-z]:\\|\\\\", name):
+    if re.match(r"[A-Za-z]:\\|\\\\|\.{1,2}\\", name):
         name = name.rsplit("\\", 1)[-1]
     name = CONTROL.sub("\ufffd", name).strip()
     if len(name) > MAX_NAME_CHARACTERS:
