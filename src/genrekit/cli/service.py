@@ -23,8 +23,9 @@ def serve(
                             "only to localhost, 127.0.0.1, ::1 and these, against DNS rebinding.")] = None,
     port: Annotated[int, typer.Option(**_at_least(1, 65535), help="Port to listen on.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(**POSITIVE, help="Largest upload accepted; larger ones get 413.")] = 50.0,
-    max_minutes: Annotated[float, typer.Option(**POSITIVE, help="Longest song analysed, as its header declares; "
-                                               "longer ones get 422 before any decoding.")] = 60.0,
+    max_minutes: Annotated[float, typer.Option(**POSITIVE, help="Longest song analysed, as its header declares, "
+                                               "and at most as many samples as that much stereo at 48 kHz "
+                                               "(all channels counted); more gets 422 before any decoding.")] = 60.0,
     timeout: Annotated[float, typer.Option(**POSITIVE, help="Seconds a song may take once uploaded (waiting "
                                                  "for a worker, then the analysis); longer gets 504.")] = 120.0,
     threads: Annotated[int, typer.Option(**_at_least(1), help="Songs analysed at once (worker threads).")] = 2,
