@@ -242,6 +242,28 @@ def test_one_train_door_refuses_settings_of_the_other_kind(songs):
         train(dataset, model="edge-cnn", features="gtzan57", search=True)
     with pytest.raises(ParameterError, match="'no-such-model' is unknown; expected one of .*logreg.*edge-cnn"):
         train(dataset, model="no-such-model")
+    # the classical door refuses a name before extracting any feature (it extracted all of them first)
+    from genrekit.train import train_model
+
+    with pytest.raises(ParameterError, match="model='edge-cnn' is not a classical model.*genrekit.train.train"):
+        train_model(songs, model="edge-cnn", cache=None)
+    # a dataset's path is taken where a Dataset is, as a model's path is; anything else named
+    from genrekit.evaluate import evaluate_model
+
+    with pytest.raises(ParameterError, match="dataset: expected a Dataset .* or the path of one, found int"):
+        train(42, model="logreg")
+    with pytest.raises(ParameterError, match="dataset: expected a Dataset .* found list"):
+        evaluate_model("default", [songs])
+
+
+def test_the_library_names_its_doors_at_the_top_and_lists_its_lazy_names():
+    import genrekit
+    import genrekit.models
+    import genrekit.train
+
+    assert genrekit.load is genrekit.models.load and issubclass(genrekit.AnalysisStopped, genrekit.GenrekitError)
+    assert {"load", "predict_file", "load_dataset"} <= set(dir(genrekit))  # tab completion, help()
+    assert "load" in dir(genrekit.models) and "train_network_model" in dir(genrekit.train)
 
 
 def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, tmp_path):

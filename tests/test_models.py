@@ -54,6 +54,23 @@ def test_every_model_fits_saves_and_loads_identically(tmp_path, blobs, name):
     assert manifest["metrics"] == {"accuracy": 0.5}
 
 
+def test_save_model_refuses_another_ending_and_what_is_not_a_genre_model(tmp_path, blobs):
+    """A .onnx or .safetensors name made a zip that load() then read as that kind ("not an
+    ONNX file"); an adapter or a path gave an AttributeError."""
+    from genrekit.errors import ParameterError
+    from genrekit.models import load
+
+    path = _saved(tmp_path, blobs)
+    model = load_model(path)
+    for name in ("m.onnx", "m.safetensors", "m"):
+        with pytest.raises(ParameterError, match="a classical model file ends in .genrekit"):
+            save_model(model, tmp_path / name)
+        assert not (tmp_path / name).exists()
+    for wrong, said in ((load(path), "found ClassicalClassifier .genrekit.load's adapters"), (str(path), "found str")):
+        with pytest.raises(ParameterError, match=f"model: expected a GenreModel .*{said}"):
+            save_model(wrong, tmp_path / "copy.genrekit")
+
+
 def test_model_params_are_validated():
     with pytest.raises(ModelError, match="model 'svm' is unknown"):
         make_model("svm")

@@ -9,6 +9,7 @@ Every stage above ``models`` takes a model through one door, :func:`genrekit.mod
 """
 
 from genrekit.errors import (
+    AnalysisStopped,
     AudioError,
     DatasetError,
     FeatureError,
@@ -19,7 +20,9 @@ from genrekit.errors import (
 
 __version__ = "0.1.0"
 
-# The library API, importable from the top level. Resolved on first use (PEP 562), so
+# The library API, importable from the top level: ``load`` opens any model (or "default");
+# ``load_model`` reads a classical model file alone. Training any model by name is
+# ``genrekit.train.train`` (``genrekit.train`` is the package), ``train_model`` the classical one. Resolved on first use (PEP 562), so
 # ``import genrekit`` stays instant and loads no audio or ML library.
 _API = {
     "load_audio": ("genrekit.audio", "load"),
@@ -27,6 +30,7 @@ _API = {
     "check_dataset": ("genrekit.datasets", "check_dataset"),
     "FeatureSpec": ("genrekit.features", "FeatureSpec"),
     "extract_features": ("genrekit.features", "extract_features"),
+    "load": ("genrekit.models", "load"),
     "train_model": ("genrekit.train", "train_model"),
     "load_model": ("genrekit.models", "load_model"),
     "save_model": ("genrekit.models", "save_model"),
@@ -47,7 +51,12 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module 'genrekit' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:  # the lazy names too: tab completion and help() list them
+    return sorted({*globals(), *_API})
+
 __all__ = [
+    "AnalysisStopped",
     "AudioError",
     "DatasetError",
     "FeatureError",

@@ -29,3 +29,13 @@ def lazy_attributes(package: str, api: Mapping[str, str]) -> Callable[[str], Any
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def lazy_dir(module_globals: Mapping[str, Any], api: Mapping[str, Any]) -> Callable[[], list[str]]:
+    """A module ``__dir__`` that lists the names of ``api`` too (tab completion, ``help``),
+    though they are not loaded yet."""
+
+    def __dir__() -> list[str]:
+        return sorted({*module_globals, *api})
+
+    return __dir__

@@ -25,6 +25,20 @@ from genrekit.errors import DatasetError
 KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
 
 
+def as_dataset(dataset: Dataset | str | os.PathLike, parameter: str = "dataset") -> Dataset:
+    """``dataset`` itself, or the dataset at that path (:func:`load_dataset`, its kind
+    recognised from its layout): the library's functions take either, as they take a model
+    or its file. Anything else is a ParameterError naming ``parameter``."""
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        return load_dataset(dataset)
+    from genrekit.errors import ParameterError
+
+    raise ParameterError(f"{parameter}: expected a Dataset (genrekit.load_dataset) or the path of one, found "
+                         f"{type(dataset).__name__}")
+
+
 def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str | None = None,
                  genre_map: dict[str, str] | None = None, min_per_genre: int = 1, multi: str = "first") -> Dataset:
     """Load a dataset, recognising its kind from its layout when ``kind="auto"``.

@@ -18,7 +18,7 @@ import pandas as pd
 
 from genrekit import __version__
 from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
-from genrekit.datasets import Dataset, FeatureTable, Track
+from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
@@ -345,6 +345,7 @@ def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None
         Its ``metrics`` empty where no track is left, which a warning names the dataset for
         (:func:`evaluate_model` leaves saying it to its caller).
     """
+    dataset = as_dataset(dataset)
     scored = _scored(model, dataset, aggregation=aggregation, **options)
     if not scored.metrics:
         logger.warning("no track of %s left to evaluate", dataset.source)
@@ -476,6 +477,7 @@ def evaluate_model(
         ``n_trained_on`` where training tracks are included: what ``metrics.json`` holds
     report : as :func:`predict_dataset`
     """
+    dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir)
         # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
@@ -568,6 +570,7 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
+    dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir)
         classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,

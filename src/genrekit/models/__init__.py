@@ -5,7 +5,7 @@ Names resolve on first use (PEP 562): ``from genrekit.models import load`` loads
 scikit-learn nor PyTorch, which the ONNX runtime runs without.
 """
 
-from genrekit._lazy import lazy_attributes
+from genrekit._lazy import lazy_attributes, lazy_dir
 
 
 _API = {
@@ -39,6 +39,7 @@ _API = {
 
 
 __getattr__ = lazy_attributes(__name__, _API)
+__dir__ = lazy_dir(globals(), _API)
 
 
 __all__ = list(_API)

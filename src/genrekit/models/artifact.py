@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline
 
 from genrekit import __version__
 from genrekit._files import atomic_path
-from genrekit.errors import ModelError
+from genrekit.errors import ModelError, ParameterError
 from genrekit.features.limits import require_feature_fields
 from genrekit.features.registry import FeatureSpec
 from genrekit.models.classical import predict_proba
@@ -171,14 +171,27 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
     model : GenreModel
         The fitted model.
     path : path
-        The model file to write (its folder is created if missing).
+        The model file to write, ending in ``.genrekit`` (its folder is created if missing).
 
     Returns
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is not a GenreModel, or ``path`` does not end in ``.genrekit``.
     """
+    if not isinstance(model, GenreModel):
+        raise ParameterError(f"model: expected a GenreModel (what genrekit.train_model trains, or load_model "
+                             f"reads), found {type(model).__name__}"
+                             + (" (genrekit.load's adapters are saved as the files they came from)"
+                                if hasattr(model, "predict_proba") else ""))
     path = Path(path)
+    if path.suffix.lower() != ".genrekit":  # load() goes by the ending: .onnx or .safetensors would be read as such
+        raise ParameterError(f"{path}: a classical model file ends in .genrekit (load() knows a file's kind by its "
+                             f"ending), found {path.suffix or 'no ending'!r}")
     clf = model.estimator[-1]
     if type(clf).__module__.split(".")[0] == "xgboost":  # never imports xgboost for other models
         payload = {
@@ -236,7 +249,9 @@ def read_manifest(path: str | os.PathLike) -> dict:
 
 def _read_members(path: Path) -> dict[str, bytes]:
     if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
+        raise ModelError(f"{path}: model file not found" + (
+            " (this reads a classical .genrekit file; genrekit.load opens any model: 'default', a run folder, "
+            ".safetensors or .onnx)" if path.is_dir() or path.suffix.lower() != ".genrekit" else ""))
     return read_archive(str(path), f"{path}", kind="a genrekit model file", required=MANIFEST, allowed=_MEMBERS)
 
 

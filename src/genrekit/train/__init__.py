@@ -19,7 +19,7 @@ Names resolve on first use (PEP 562), so ``genrekit.evaluate`` can fit folds thr
 importing the package loads neither scikit-learn nor PyTorch.
 """
 
-from genrekit._lazy import lazy_attributes
+from genrekit._lazy import lazy_attributes, lazy_dir
 
 
 _API = {
@@ -55,6 +55,7 @@ _API = {
 
 
 __getattr__ = lazy_attributes(__name__, _API)
+__dir__ = lazy_dir(globals(), _API)
 
 
 __all__ = list(_API)

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from genrekit.datasets import Dataset, build_feature_table, fold_grouping
-from genrekit.errors import DatasetError
+from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import cross_validate, score_dataset
 from genrekit.features import FeatureCache, FeatureSpec
-from genrekit.models import DEFAULT_MODEL, GenreModel, default_spec, save_model
+from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
 from genrekit.train.recipes import TableRecipe
 from genrekit.train.run import Trained, TrainResult, run_training
 
@@ -99,6 +99,10 @@ def train_model(
     DatasetError
         The training tracks hold fewer than two genres.
     """
+    if model not in MODELS:  # before any feature is extracted (default_spec takes any name)
+        raise ParameterError(f"model={model!r} is not a classical model; expected one of {', '.join(MODELS)}"
+                             + (" (a network: genrekit.train.train trains any model by name)" if model in network_names()
+                                else ""))
     fit = partial(_fit_classical, model=model, spec=spec or default_spec(model), search=search, n_iter=n_iter,
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")

@@ -22,7 +22,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit._files import run_folder_lock, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
-from genrekit.datasets import Dataset
+from genrekit.datasets import Dataset, as_dataset
 from genrekit.datasets.core import left_out_and_notes
 from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation
@@ -191,6 +191,7 @@ def run_training(
         A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
     """
     _check_aggregation(aggregation)
+    dataset = as_dataset(dataset)
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
     if out_dir is None:
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
