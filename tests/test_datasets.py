@@ -529,6 +529,11 @@ def test_check_genres_refuses_one_genre_and_names_thin_genres(caplog):
     # five tracks, but stratified folds need a genre to fill five (scikit-learn's traceback, before)
     with pytest.raises(DatasetError, match=r"/music: folds=5 needs a genre of at least 5 tracks; the largest has 3"):
         check_genres(_dataset({"jazz": 3, "rock": 2}), folds=5)
+    # a fold testing rock's one track trains on jazz alone (scikit-learn's "at least 2 classes" traceback, before)
+    with pytest.raises(DatasetError, match=r"/music: 1 genre\(s\) with two tracks or more \(jazz: 7, rock: 1\); "
+                                           r"cross-validation needs at least two"):
+        check_genres(_dataset({"jazz": 7, "rock": 1}), purpose="cross-validation", folds=5)
+    assert check_genres(_dataset({"jazz": 7, "rock": 2, "blues": 1}), folds=5) == {"blues": 1}
 
 
 def test_training_refuses_one_genre_before_extraction(monkeypatch):

@@ -142,6 +142,11 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         raise _refusal(dataset, f"{dataset.source}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
                            f"{max(counts.values())}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
+    if folds is not None and sum(count >= 2 for count in counts.values()) < 2:
+        # a fold testing the lone track of a genre would train on one genre alone
+        raise _refusal(dataset, f"{dataset.source}: {sum(count >= 2 for count in counts.values())} genre(s) with two "
+                                f"tracks or more ({', '.join(f'{label}: {count}' for label, count in sorted(counts.items()))}); "
+                                f"{purpose} needs at least two")
     if thin:
         logger.warning("%s: %d genre(s) with fewer than %d tracks: %s; such a genre cannot be both trained on and "
                        "tested", dataset.source, len(thin), min_tracks,
