@@ -40,7 +40,7 @@ def _mini_copy(gtzan_mini, root, genres=("blues", "jazz", "rock"), per_genre=3):
     return root
 
 
-def test_gtzan_kaggle_layout_and_problems(tmp_path, gtzan_mini):
+def test_gtzan_kaggle_layout_and_problems(tmp_path, gtzan_mini, caplog):
     root = _mini_copy(gtzan_mini, tmp_path / "Data" / "genres_original")
     (root / "polka").mkdir()
     shutil.copy(gtzan_mini / "pop" / "pop.00001.wav", root / "polka" / "polka.00000.wav")
@@ -48,8 +48,11 @@ def test_gtzan_kaggle_layout_and_problems(tmp_path, gtzan_mini):
     dataset = load_dataset(tmp_path)
     assert dataset.name == "gtzan" and len(dataset) == 9
     reasons = {p.path.split("/")[-1]: p.reason for p in dataset.problems}
-    assert "unknown genre folder 'polka'" in reasons["polka"]
+    assert "unknown genre folder 'polka'" in reasons["polka"] and "--kind folder, or kind='folder'" in reasons["polka"]
+    # a user's own genre beside GTZAN's clips is said, not only listed, and reads with kind='folder'
+    assert len(load_dataset(root, kind="folder").labels) == 4
     assert "named for genre 'pop' inside folder 'jazz'" in reasons["pop.00002.wav"]
+    assert "read as GTZAN (most of its files are GTZAN clips); 1 folder(s) or file(s) of other names" in caplog.text
 
 
 def test_gtzan_clips_sorted_into_folders_of_other_names_are_a_folder_dataset(tmp_path, gtzan_mini):

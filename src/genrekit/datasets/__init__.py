@@ -3,6 +3,7 @@ own genre tags; checks; leak-free splits."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -11,7 +12,7 @@ from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import SUBSETS as FMA_SUBSETS
 from genrekit.datasets.fma import is_fma, is_fma_audio_folder, load_fma
-from genrekit.datasets.folder import GTZAN_GENRES, find_gtzan_root, load_folder, load_gtzan
+from genrekit.datasets.folder import GTZAN_GENRES, READ_AS_FOLDERS, find_gtzan_root, load_folder, load_gtzan
 from genrekit.datasets.manifest import load_manifest
 from genrekit.datasets.spectrograms import SpectrogramRun, settings_conflict, write_spectrograms
 from genrekit.datasets.table import FeatureTable, build_feature_table, feature_frame, read_feature_table, write_feature_table
@@ -84,7 +85,8 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: dataset not found")
-    if kind == "auto":
+    auto = kind == "auto"
+    if auto:
         if path.is_file():
             from genrekit.audio import is_audio_path
 
@@ -117,7 +119,14 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     if kind == "fma":
         return load_fma(path, subset=fma_subset)
     if kind == "gtzan":
-        return load_gtzan(path)
+        dataset = load_gtzan(path)
+        others = [p for p in dataset.problems if READ_AS_FOLDERS in p.reason]
+        if others and auto:  # a user's own genre or songs beside GTZAN's clips: said, not only listed
+            logging.getLogger(__name__).warning(
+                "%s: read as GTZAN (most of its files are GTZAN clips); %d folder(s) or file(s) of other names left "
+                "out (first: %s; all in the dataset's problems); kind='folder' reads every folder as a genre",
+                path, len(others), others[0].path)
+        return dataset
     return load_folder(path, media="image" if kind == "images" else "audio")
 
 

@@ -134,6 +134,11 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
     return Dataset(name=name or root.name, root=str(root), tracks=tracks, problems=problems + merged)
 
 
+# What a GTZAN copy's folders and files of other names are for, said where they are left out:
+# a tree mostly of GTZAN clips is read as GTZAN, so a user's own genre beside them is not
+READ_AS_FOLDERS = "left out; to read every folder as a genre and every file in it: --kind folder, or kind='folder'"
+
+
 def find_gtzan_root(root: str | os.PathLike) -> Path | None:
     """The folder holding GTZAN's genre folders, if ``root`` is (or contains) a GTZAN copy.
 
@@ -203,13 +208,14 @@ def load_gtzan(root: str | os.PathLike) -> Dataset:
     for folder in sorted(p for p in found.iterdir() if p.is_dir() and _visible(p)):
         if folder.name not in GTZAN_GENRES:
             problems.append(
-                DatasetProblem(str(folder), f"unknown genre folder {folder.name!r}; GTZAN's genres are {', '.join(GTZAN_GENRES)}")
+                DatasetProblem(str(folder), f"unknown genre folder {folder.name!r}; GTZAN's genres are {', '.join(GTZAN_GENRES)} "
+                                            f"({READ_AS_FOLDERS})")
             )
             continue
         for path in _audio_files(folder, root=found, problems=problems):
             match = _GTZAN_NAME.match(path.stem)
             if match is None:
-                problems.append(DatasetProblem(str(path), "file name is not <genre>.NNNNN; not a GTZAN clip"))
+                problems.append(DatasetProblem(str(path), f"file name is not <genre>.NNNNN; not a GTZAN clip ({READ_AS_FOLDERS})"))
                 continue
             if match["genre"] != folder.name:
                 problems.append(
