@@ -222,7 +222,8 @@ def test_results_files_are_strict_json_and_the_report_shows_a_missing_figure_as_
 
 def test_the_report_of_an_evaluation_says_what_it_scored_and_what_it_left_out(tmp_path, gtzan_mini, corrupted_file):
     """--include-train is said (the accuracy is not held-out), genres absent from the data are
-    not 'weakest', and the files evaluate left out are listed (run.json has no dataset section)."""
+    not 'weakest', the files evaluate left out are listed, and the dataset scored is named in
+    run.json and the report's title (metrics.md's title alone named it)."""
     from genrekit.evaluate.html import write_html_report
 
     data = tmp_path / "data"
@@ -236,6 +237,9 @@ def test_the_report_of_an_evaluation_says_what_it_scored_and_what_it_left_out(tm
                                       "--include-train", "--jobs", "1"])
     assert result.exit_code == 3, result.output  # partial: a corrupt file and an unknown genre
     page = write_html_report(tmp_path / "run").read_text()
+    scored = json.loads((tmp_path / "run" / "run.json").read_text())["dataset"]
+    assert scored["name"] == "gtzan" and scored["source"] == str(data) and scored["n_tracks"] == 3
+    assert f"<title>genrekit evaluate: musicnn-prior on gtzan ({data})</title>" in page
     assert "training tracks included" in page and "Held-out" not in page
     assert "jazz.00054.wav" in page and "polka" in page
     weakest = re.search(r"Weakest genres \(F1\): ([^<]*)", page).group(1)

@@ -134,6 +134,12 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.tracks)
 
+    def record(self) -> dict:
+        """What a run record says of the dataset: ``name``, ``root``, ``source`` (the folder
+        or manifest it was read from), ``n_tracks`` and ``labels``."""
+        return {"name": self.name, "root": self.root, "source": self.source, "n_tracks": len(self.tracks),
+                "labels": self.labels}
+
     def problem_records(self) -> list[dict[str, str | bool]]:
         """The problems as JSON objects (``path``, ``reason``, ``left_out``), as every run record
         lists them (:func:`left_out_and_notes` tells them apart)."""

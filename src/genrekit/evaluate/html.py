@@ -467,6 +467,10 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     command = run.get("command") or ("compare" if comparison else "explore" if exploration else
                                      "evaluate --songs" if songs else "run")
     title = f"genrekit {command}" + (f": {model_name}" if model_name else "")
+    data = run.get("dataset") or {}
+    if command.startswith("evaluate") and data.get("name"):  # what it was scored on, as metrics.md's title says
+        given = data.get("source") if data.get("source") not in (None, "", data["name"]) else None
+        title += f" on {data['name']}" + (f" ({given})" if given else "")
     body = [f"<h1>{_text(title)}</h1>",
             f'<p class="muted">{_text(run_dir.resolve())} · report made {time.strftime("%Y-%m-%d %H:%M")} '
             f"by genrekit {__version__}</p>"]

@@ -512,6 +512,7 @@ def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str |
             title += f", {training_words({**scored.report, **scored.metrics}, unit='track')}"
         write_evaluation(scored.metrics, out_dir, title=title, predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
+                                                "dataset": dataset.record(),
                                                 "aggregation": scored.aggregation, "skip": skip,
                                                 "include_train": include_train, **scored.report})
 
@@ -596,9 +597,11 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         scores = {**_training_counts(trained), **scores}
     if out_dir is not None:
         out = Path(out_dir)
-        write_json(out / "songs.json", {"model": classifier.name, "skip": skip, **scores, **report})
+        write_json(out / "songs.json", {"model": classifier.name, "dataset": dataset.record(), "skip": skip,
+                                        **scores, **report})
         write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
-                                      "skip": skip, "include_train": include_train, **report})
+                                      "dataset": dataset.record(), "skip": skip, "include_train": include_train,
+                                      **report})
         skipped = f"{skip:g} s of intro and outro left out of long songs" if skip else "whole songs"
         lines = [f"# Full-song evaluation of {markdown_text(_scored_on(classifier.name, dataset))}", "",
                  f"{scores['n']} songs ({training_words({**scores, **report})}; {skipped}): "

@@ -237,9 +237,7 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
             "python": platform.python_version(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
             "seconds": round(time.time() - started, 2),
-            "dataset": {"name": dataset.name, "root": dataset.root, "source": dataset.source,
-                        "n_tracks": len(dataset.tracks),
-                        "labels": dataset.labels},
+            "dataset": dataset.record(),
             "model": name,
             **trained.run,
             "split": {"method": split, "sizes": list(sizes), "seed": seed, "tracks_per_genre": {  # those used
