@@ -392,6 +392,11 @@ def test_a_model_that_does_not_list_its_training_tracks_leaves_their_count_unkno
     scores, _ = evaluate_songs(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
                                out_dir="songs")
     assert scores["n_trained_on"] is None and json.loads(Path("songs/songs.json").read_text())["n_trained_on"] is None
+    # held out as far as it can tell: metrics.json and the titles still say the training tracks may be among them
+    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="held")
+    assert json.loads(Path("held/metrics.json").read_text())["training_tracks_unknown"] is True
+    assert Path("held/metrics.md").read_text().splitlines()[0] == (
+        "# tiny on m1 (m1.csv), training tracks may be included: the model does not list them")
 
 
 def test_reports_name_the_dataset_as_it_was_given_not_only_its_kind(gtzan_dev, gtzan_mini, tmp_path, monkeypatch):

@@ -508,9 +508,14 @@ def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str |
     if out_dir is not None and scored.metrics:
         classifier = scored.classifier
         title = _scored_on(classifier.name, dataset)
-        if include_train:
+        metrics = scored.metrics
+        if include_train or scored.report.get("training_tracks_unknown"):
+            # a model that lists no training tracks (exported --strip-training) may score them: said
+            # wherever the score is, as --include-train is
             title += f", {training_words({**scored.report, **scored.metrics}, unit='track')}"
-        write_evaluation(scored.metrics, out_dir, title=title, predictions=scored.predictions)
+            if scored.report.get("training_tracks_unknown"):
+                metrics = {**metrics, "training_tracks_unknown": True}
+        write_evaluation(metrics, out_dir, title=title, predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
                                                 "dataset": dataset.record(),
                                                 "aggregation": scored.aggregation, "skip": skip,
