@@ -56,8 +56,14 @@ def _text(value) -> str:
 
 def _number(value, spec: str) -> str:
     """A figure of a results file formatted by ``spec``; "–" where the file has none (null:
-    a metric with nothing to measure, :func:`genrekit._files.write_json`)."""
-    return "–" if value is None or value != value else format(value, spec)
+    a metric with nothing to measure, :func:`genrekit._files.write_json`). A percentage is
+    rounded as its fraction is to three places elsewhere (0.9625: 0.963 and 96.3%, not the
+    96.2% that 0.9625 * 100 in floating point rounds to)."""
+    if value is None or value != value:
+        return "–"
+    if spec == ".1%":
+        value = float(format(value, ".3f"))
+    return format(value, spec)
 
 
 # What the report reads from each results file, and in what shape. Anyone can edit a run folder,
@@ -359,9 +365,11 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
         parts.append(f"Per chunk: {_number(metrics['chunk_accuracy'], '.1%')} (tracks combine their chunks).")
     per_genre = metrics.get("per_genre", {})
     if per_genre:
-        present = {g: r for g, r in per_genre.items() if r.get("support", 1) > 0}  # absent genres are not weak
+        # absent genres are not weak, nor are perfect ones
+        present = {g: r for g, r in per_genre.items() if r.get("support", 1) > 0 and (r["f1"] is None or r["f1"] < 1)}
         weakest = sorted(present.items(), key=lambda item: -1 if item[1]["f1"] is None else item[1]["f1"])[:3]
-        parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {_number(r['f1'], '.2f')}" for g, r in weakest) + ".")
+        parts.append("Weakest genres (F1): " + ", ".join(f"{_text(g)} {_number(r['f1'], '.2f')}" for g, r in weakest) + "."
+                     if weakest else "Every genre scored has F1 1.00.")
     matrix = np.array(metrics.get("confusion_matrix", []))
     if matrix.size:
         off = matrix.copy()
@@ -498,9 +506,14 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             genres = list(dict.fromkeys(genre for split in counts.values() for genre in split))
             rows = [[genre, *(split.get(genre, 0) for split in counts.values())] for genre in genres]
             rows.append(["total", *(sum(split.values()) for split in counts.values())])
-            body.append(f"<p>Split: {_text(run['split'].get('method'))}, "
-                        f"seed {_text(run['split'].get('seed'))}; "
-                        "tracks (not chunks) are split.</p>" + _table(["genre", *counts], rows))
+            if run["split"].get("method") == "all":  # nothing held out: the k-fold CV is the score
+                rows = [row[:2] for row in rows]
+                body.append("<p>Split: none; the model was trained on every track (--split all), and its k-fold "
+                            "CV is its only score.</p>" + _table(["genre", "train"], rows))
+            else:
+                body.append(f"<p>Split: {_text(run['split'].get('method'))}, "
+                            f"seed {_text(run['split'].get('seed'))}; "
+                            "tracks (not chunks) are split.</p>" + _table(["genre", *counts], rows))
         bad = run.get("failures") or {}
         if left_out:
             items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
