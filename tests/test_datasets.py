@@ -1150,8 +1150,12 @@ def test_gtzan_mini_split_by_default_is_60_10_10_with_no_uneven_holdouts(gtzan_m
             with caplog.at_level("WARNING"):
                 split, notes = assign_splits(dataset, split="random", sizes=(0.8, 0.1, 0.1), seed=seed)
             assert "uneven_holdouts" not in notes and "other shares than asked" not in caplog.text
+            n = len(dataset.labels)
             assert notes["protocol"] == (f"random split by track (no artists known): 80/10/10% of each genre for "
-                                         f"train/val/test, seed {seed}")
+                                         f"train/val/test, seed {seed}; {n * per_genre[0]}/{n * per_genre[1]}/"
+                                         f"{n * per_genre[2]} tracks (80/10/10%)" if root == gtzan_dev else
+                                         f"random split by track (no artists known): 80/10/10% of each genre for "
+                                         f"train/val/test, seed {seed}; 60/10/10 tracks (75/12.5/12.5%)")
             for label in dataset.labels:
                 assert tuple(sum(t.label == label and t.split == p for t in split.tracks)
                              for p in ("train", "val", "test")) == per_genre

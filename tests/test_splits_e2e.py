@@ -296,7 +296,8 @@ def test_a_manifests_artist_split_far_from_its_shares_is_named_with_the_manifest
     monkeypatch.chdir(tmp_path / "sub")
     output = " ".join(_invoke("train", "../m1.csv", "--model", "logreg", "--features", FEATURES, "--no-cv",
                               "--jobs", "1", "--cache", feature_cache, "--out", "run").split())
-    protocol = "random split grouped by artist: 80/10/10% of each genre for train/val/test, seed 0"
+    # what was asked, and what whole artists gave
+    protocol = "random split grouped by artist: 80/10/10% of each genre for train/val/test, seed 0; 6/6/6 tracks (33.3/33.3/33.3%)"
     run = json.loads((tmp_path / "sub" / "run" / "run.json").read_text())
     assert run["dataset"]["source"] == "../m1.csv" and run["dataset"]["root"] == ".."
     assert run["split"]["protocol"] == protocol
@@ -308,6 +309,7 @@ def test_a_manifests_artist_split_far_from_its_shares_is_named_with_the_manifest
     assert "disco: train 2 (asked 4), val 2 (asked 1), test 2 (asked 1)" in output
     metrics = json.loads((tmp_path / "sub" / "run" / "metrics.json").read_text())
     assert metrics["protocol"] == protocol and metrics["n"] == 6
+    assert f"Test tracks: {protocol}." in (tmp_path / "sub" / "run" / "metrics.md").read_text()
     assert f"test tracks: 6, accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f} ({protocol})" \
         in output
 
@@ -329,7 +331,7 @@ def test_a_split_by_its_own_column_or_the_published_lists_says_so_beside_its_sco
     songs = _manifest(tracks, tmp_path / "songs.csv", columns=("path", "label", "artist", "split", "track_id"))
     output = " ".join(_invoke("train", songs, "--model", "logreg", "--features", FEATURES, "--split", "dataset",
                               "--no-cv", "--jobs", "1", "--cache", feature_cache, "--out", tmp_path / "run").split())
-    protocol = f"the dataset's own split ({songs})"
+    protocol = f"the dataset's own split ({songs}); 16/6/2 tracks (66.7/25/8.33%)"  # and what it holds
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["protocol"] == protocol
     assert f"({protocol})" in output
     unsplit = tracks.assign(split=np.where(tracks["track_id"] == "pop.00003", "", tracks["split"]))

@@ -354,6 +354,8 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
              f"({_chance_words(_supports(metrics))}); <b>balanced accuracy "
              f"{_number(metrics.get('balanced_accuracy'), '.1%')}</b> (each genre's recall weighs alike), macro F1 "
              f"{_number(metrics['f1_macro'], '.3f')}, top-3 accuracy {_number(metrics.get('top3_accuracy'), '.1%')}."]
+    if isinstance(metrics.get("protocol"), str):
+        parts.append(f"Test tracks: {_text(metrics['protocol'])}.")
     if any(shared):
         parts.append(f"<b>Optimistic:</b> the dataset's own split puts {shared[0]} artist(s) and {shared[1]} song(s) "
                      "with a copy on two sides, so some test tracks share an artist or a recording with training "

@@ -71,10 +71,13 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     str
         The Markdown: a summary table (n, accuracy, balanced accuracy, top-3 accuracy, macro
         F1), precision, recall, F1 and support per genre with their macro and weighted
-        averages, and the confusion matrix in counts (rows: true genre, columns: predicted).
-        Ends with a newline.
+        averages, and the confusion matrix in counts (rows: true genre, columns: predicted);
+        after the title, how the test tracks were held out where ``metrics`` has a
+        ``protocol``. Ends with a newline.
     """
     lines = [f"# {markdown_text(title)}", ""]
+    if isinstance(metrics.get("protocol"), str):  # how train held the test tracks out
+        lines += [f"Test tracks: {markdown_text(metrics['protocol'])}.", ""]
     levels = [("", "track" if "chunk_accuracy" in metrics else "")]
     if "chunk_accuracy" in metrics:
         levels.append(("chunk_", "chunk"))

@@ -75,7 +75,13 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
     if untrained:
         raise DatasetError(f"{dataset.source}: genre(s) {', '.join(map(repr, untrained))} have no training track "
                            f"(split={split!r}: each is in val or test only); the model could never name them")
-    return dataset, {"protocol": split_protocol(whole, split=split, sizes=sizes, seed=seed), **notes}
+    protocol = split_protocol(whole, split=split, sizes=sizes, seed=seed)
+    if split != "all":  # what it gave, beside what was asked: whole artists move the shares
+        parts = Counter(t.split for t in dataset.tracks if t.label is not None)
+        total = sum(parts[part] for part in ("train", "val", "test")) or 1
+        protocol += (f"; {parts['train']}/{parts['val']}/{parts['test']} tracks ("
+                     + "/".join(f"{100 * parts[part] / total:.3g}" for part in ("train", "val", "test")) + "%)")
+    return dataset, {"protocol": protocol, **notes}
 
 
 def _filtered_split_trains_every_genre(dataset: Dataset) -> bool:
