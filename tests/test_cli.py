@@ -166,6 +166,8 @@ def test_compare_published_table(tmp_path, feature_table):
                 "--out", tmp_path)  # the same data, named another way: resumed too
     assert "1 model(s) resumed" in " ".join(fewer.output.split()), fewer.output
     assert len(json.loads((tmp_path / "comparison.json").read_text())["models"]) == 7
+    assert "those files also hold 6 model(s) an earlier comparison of the same setup fitted" in \
+        " ".join(fewer.output.split()), fewer.output
     table = pd.read_csv(feature_table)  # the same file name with other values: fitted again, not resumed
     table.to_csv(tmp_path / "table.csv", index=False)
     first = run("compare", "--table", tmp_path / "table.csv", "--models", "logreg", "--out", tmp_path / "same")

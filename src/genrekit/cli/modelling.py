@@ -330,7 +330,13 @@ def compare(
         if row.get("search") and row.get("searched_folds", folds) < folds:
             out_console.print(f"{row['model']}: searched in {row['searched_folds']} of {folds} folds; the others' "
                               "genres were too few tracks or artists for inner folds, so they were fitted untuned", markup=False)
+    import json
+
+    kept = [name for name in json.loads((out / "comparison.json").read_text()).get("models", {}) if name not in names]
     out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
+    if kept:  # the files hold every model compared on this setup, the table those asked now
+        _note(f"those files also hold {len(kept)} model(s) an earlier comparison of the same setup fitted: "
+              f"{escape(', '.join(kept))}", highlight=False)
     for row in rows:  # files the folds could not use (a network decodes its tracks itself)
         failures = {**failures, **row.get("failures", {})}
     raise typer.Exit(EXIT_PARTIAL if _report_failures(failures, data.problems if data is not None else None)
