@@ -625,3 +625,25 @@ def test_a_songs_short_last_piece_is_heard_and_counts_for_its_length(gtzan_mini,
     for genre, p in answer.probabilities.items():  # jazz's two chunks weigh 1 each, metal's third of one 1/3
         expected = (2 * jazz_alone.probabilities[genre] + metal_alone.probabilities[genre] / 3) / (2 + 1 / 3)
         assert p == pytest.approx(expected, abs=0.01), genre
+
+
+def test_a_song_in_memory_gets_the_files_answer(gtzan_mini):
+    """predict_audio: the analysis of predict_file (chunks, music check, styles, timeline) for an
+    array, stereo as soundfile lays it out; what is not float audio is refused by name, and a
+    file's errors name the caller's name, not a temporary file."""
+    from genrekit.errors import AudioError, ParameterError
+    from genrekit.predict import predict_audio
+
+    path = _clip(gtzan_mini, "reggae", 1)
+    y, sr = sf.read(path, dtype="float32")
+    from_file = predict_file("default", path)
+    in_memory = predict_audio("default", np.stack([y, y], axis=1), sr, name="mine")
+    assert in_memory.path == "mine" and in_memory.genre == from_file.genre
+    assert in_memory.styles == from_file.styles and len(in_memory.timeline) == len(from_file.timeline)
+    np.testing.assert_allclose(list(in_memory.probabilities.values()), list(from_file.probabilities.values()), atol=1e-4)
+    with pytest.raises(ParameterError, match=r"y: expected float audio .* dtype int16"):
+        predict_audio("default", (y * 32767).astype(np.int16), sr)
+    with pytest.raises(ParameterError, match=r"y of shape \(2, \d+\): expected \(n, channels\)"):
+        predict_audio("default", np.stack([y, y]), sr)
+    with pytest.raises(AudioError, match=r"^quiet: silent"):
+        predict_audio("default", np.zeros(5 * sr, dtype=np.float32), sr, name="quiet")

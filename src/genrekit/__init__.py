@@ -38,6 +38,7 @@ _API = {
     "compare_models": ("genrekit.evaluate", "compare_models"),
     "cross_validate": ("genrekit.evaluate", "cross_validate"),
     "predict_file": ("genrekit.predict", "predict_file"),
+    "predict_audio": ("genrekit.predict", "predict_audio"),
     "predict_files": ("genrekit.predict", "predict_files"),
     "tag_library": ("genrekit.predict", "tag_library"),
 }

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -19,7 +19,8 @@ from genrekit.predict.song import Prediction, check_min_confidence, length_weigh
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
 
-ModelLike = "GenreClassifier | GenreModel | str | os.PathLike"  # what load() takes
+# what load() takes (names only: GenreModel's module imports scikit-learn)
+ModelLike = Union["GenreClassifier", "GenreModel", str, "os.PathLike[str]"]
 
 
 def _is_image_path(path: str) -> bool:
@@ -401,6 +402,58 @@ class _AudioProgress:
         else:
             self.progress.advance(self.task, 1)
         self.progress.update(self.task, description=self._description())
+
+
+def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<audio>", **options) -> Prediction:
+    """The genres of a song held in memory: :func:`predict_file`'s analysis (its chunks,
+    silence, music check, styles, timeline), the same answer as for the song in a file.
+
+    Parameters
+    ----------
+    model : as :func:`predict_file`'s
+    y : np.ndarray [shape=(n,) or (n, channels)]
+        Float audio in [-1, 1] (soundfile's layout for several channels), at any rate.
+    sr : int
+        Its sample rate, Hz; the model's own rate is reached as a file's is.
+    name : str
+        What the prediction's ``path`` and any error call it.
+    **options
+        :func:`predict_file`'s (``skip``, ``min_confidence``, ...).
+
+    Returns
+    -------
+    Prediction
+
+    Raises
+    ------
+    ParameterError
+        ``y`` is not float audio of one or more channels, or ``sr`` not a positive whole number.
+    AudioError
+        As for a file (silent, too short), naming ``name``.
+    """
+    import tempfile
+
+    import soundfile as sf
+
+    from genrekit.errors import ParameterError
+
+    if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.floating):
+        found = (f"shape {y.shape}, dtype {y.dtype}" if isinstance(y, np.ndarray) else type(y).__name__)
+        raise ParameterError(f"y: expected float audio of shape (n,) or (n, channels), found {found} (integer PCM: "
+                             "divide by its full scale, 32768 for int16)")
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    if y.ndim == 2 and y.shape[1] > y.shape[0]:
+        raise ParameterError(f"y of shape {y.shape}: expected (n, channels), soundfile's layout (librosa's "
+                             "(channels, n) is y.T)")
+    with tempfile.TemporaryDirectory(prefix="genrekit-audio-") as folder:
+        path = os.path.join(folder, "audio.wav")
+        sf.write(path, np.ascontiguousarray(y, dtype=np.float32), int(sr), subtype="FLOAT")
+        try:
+            prediction = predict_file(model, path, **options)
+        except AudioError as exc:  # said of the caller's name, not of the temporary file
+            raise AudioError(name, exc.reason.replace(path, name)) from None
+    return dataclasses.replace(prediction, path=name)
 
 
 def predict_files(
