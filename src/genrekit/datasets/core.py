@@ -207,8 +207,8 @@ class Dataset:
 
     def with_splits(self, splits: dict[str, str]) -> Dataset:
         """A copy whose tracks carry ``splits[track_id]`` (tracks not in ``splits`` are dropped)."""
-        return replace(
-            self, tracks=[replace(t, split=splits[t.track_id]) for t in self.tracks if t.track_id in splits]
+        return replace(  # str(): a split drawn by numpy is an np.str_, shown as np.str_('train')
+            self, tracks=[replace(t, split=str(splits[t.track_id])) for t in self.tracks if t.track_id in splits]
         )
 
 

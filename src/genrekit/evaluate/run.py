@@ -331,8 +331,8 @@ def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None
     Parameters
     ----------
     model : a model file, run folder, ``"default"`` or model in memory (see :func:`genrekit.models.load`)
-    dataset : Dataset
-        Labelled tracks.
+    dataset : Dataset or path
+        Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     aggregation : str, optional
         Chunks to track, ``mean`` or ``vote`` (default: the model's own).
     **options
@@ -442,8 +442,8 @@ def evaluate_model(
     Parameters
     ----------
     model : a model file, run folder, ``"default"`` or model in memory
-    dataset : Dataset
-        Labelled tracks.
+    dataset : Dataset or path
+        Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     include_train : bool
         Also score tracks whose audio the model was trained on (same content; left out by
         default: scores on training songs say nothing about new songs). Every result then
@@ -541,8 +541,8 @@ def evaluate_songs(
     Parameters
     ----------
     model : a model file, run folder, ``"default"`` or model in memory (see :func:`genrekit.models.load`)
-    dataset : Dataset
-        Labelled songs.
+    dataset : Dataset or path
+        Labelled songs, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     skip : float
         Seconds of intro and outro left out when the song is long enough (as
         :func:`genrekit.predict.predict_file`). Chunks are back to back.

@@ -150,6 +150,9 @@ class Prediction:
         return "not music" if not_music(self.music) else "below min confidence"
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable genres, (genre, probability), most probable first."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ParameterError(f"k={k!r}: expected a whole number of genres >= 1")
         return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
 
     def to_dict(self, k: int | None = None, *, timeline: bool = True) -> dict:

@@ -31,8 +31,8 @@ def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options: Any) -> Tr
 
     Parameters
     ----------
-    dataset : Dataset
-        Labelled tracks.
+    dataset : Dataset or path
+        Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     model : str
         A model of :func:`genrekit.models.recipe_names`.
     **options

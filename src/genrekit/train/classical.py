@@ -64,15 +64,15 @@ def train_model(
 
     Parameters
     ----------
-    dataset : Dataset
-        Labelled tracks.
+    dataset : Dataset or path
+        Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     spec : FeatureSpec, optional
         The features (default: the model's own, see :func:`genrekit.models.default_spec`).
     model : str
         A classical model (see :data:`genrekit.models.MODELS`).
     split : str
-        ``random`` (``sizes`` of each genre, by track or artist), ``dataset`` (its own) or
-        ``gtzan-filtered``.
+        ``random`` (``sizes`` of each genre, by track or artist), ``dataset`` (its own),
+        ``gtzan-filtered`` or ``all`` (every track trained on; the k-fold CV is the score).
     sizes : tuple of 3 floats
         Train, validation and test shares for ``split="random"``.
     seed : int

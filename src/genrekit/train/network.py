@@ -71,8 +71,8 @@ def train_network_model(
 
     Parameters
     ----------
-    dataset : Dataset
-        Labelled tracks.
+    dataset : Dataset or path
+        Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     preset : str
         A network preset (see :data:`genrekit.models.nets.PRESETS`).
     split, sizes, seed
