@@ -857,6 +857,8 @@ def test_a_playlist_posing_as_audio_opens_no_other_file(tmp_path, clip, suffix):
     y, sr = audio.load(clip, sr=22050)
     sf.write(target, y, sr)
     playlist = tmp_path / f"upload{suffix}"
-    playlist.write_text(f"ffconcat version 1.0\nfile {target}\n")
+    # a plain name beside it (another upload in the service's folder): FFmpeg's own "safe" rule
+    # refuses only absolute paths, and without the whitelist this decoded the private file
+    playlist.write_text(f"ffconcat version 1.0\nfile {target.name}\n")
     with pytest.raises(AudioError, match=r"upload\.\w+: not audio or corrupt .*found text, not audio"):
         audio.load(playlist, sr=22050)

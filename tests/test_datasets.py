@@ -464,7 +464,7 @@ def test_training_on_gtzan_says_its_split_shares_artists(gtzan_mini, gtzan_dev, 
     caplog.clear()
     with caplog.at_level("WARNING"):
         assign_splits(load_gtzan(gtzan_dev), split="gtzan-filtered", sizes=(0.8, 0.1, 0.1), seed=0)
-    assert "splitting by track (the k-fold CV a small dataset adds) puts an artist's clips" in caplog.text
+    assert "splitting by track (the k-fold CV train adds on a small dataset, where it runs) puts an artist's clips" in caplog.text
     # compare's warning, with the fix a dataset takes (a table takes a 'group' column: test_cli)
     assert "a CSV manifest with an 'artist' column" in gtzan_shares_artists(load_gtzan(gtzan_mini), "these folds")
     folder = load_gtzan(gtzan_mini)

@@ -472,3 +472,24 @@ def test_export_refuses_a_front_end_for_a_model_on_features_and_takes_any_case_o
     assert not (tmp_path / "x.onnx").exists()
     result = CliRunner().invoke(app, ["export", str(model_files["classical"]), "--out", str(tmp_path / "Y.ONNX")])
     assert result.exit_code == 0 and (tmp_path / "Y.ONNX").stat().st_size > 0, result.output
+
+
+def test_a_chunked_feature_models_whole_chunks_pass_the_chunk_check():
+    """A classical model trained with --chunk 1 has 1 s chunks under its feature set's 3 s
+    minimum: every whole chunk was refused, so every song failed; a piece shorter than a
+    chunk must still reach the minimum."""
+    from types import SimpleNamespace
+
+    from genrekit.models.interface import checked_chunks
+
+    sr = 100
+    chunked = SimpleNamespace(sample_rate=sr, chunk_seconds=1.0, min_seconds=3.0, pad=False)
+    assert len(checked_chunks(chunked, [np.zeros(sr, dtype=np.float32)] * 3)) == 3
+    with pytest.raises(ParameterError, match=r"chunks\[0\]: expected at least 100 samples \(1 s\)"):
+        checked_chunks(chunked, [np.zeros(sr // 2, dtype=np.float32)])
+    whole_clip = SimpleNamespace(sample_rate=sr, chunk_seconds=30.0, min_seconds=3.0, pad=False)
+    assert checked_chunks(whole_clip, [np.zeros(3 * sr)])[0].dtype == np.float32  # a last piece of 3 s, float64 taken
+    with pytest.raises(ParameterError, match=r"expected at least 300 samples \(3 s\)"):
+        checked_chunks(whole_clip, [np.zeros(2 * sr, dtype=np.float32)])
+    with pytest.raises(ParameterError, match="a 0-d array"):
+        checked_chunks(whole_clip, np.array(1.0))

@@ -499,6 +499,19 @@ def test_headers_sent_slowly_get_408_and_connections_beyond_the_cap_503(model_fi
         trickle = _raw(server, b"G", [bytes([c]) for c in b"ET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"], 0.4)
         assert trickle["status"] == 408 and "within 2 s" in trickle["body"]["detail"], trickle
         assert 1.5 < trickle["seconds"] < 4.0, trickle
+        assert trickle["headers"]["content-security-policy"] and trickle["headers"]["cache-control"] == "no-store"
+        # a body the service answered without reading, trickled a byte at a time, is not a way around it
+        with socket.create_connection(("127.0.0.1", _port(server)), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+            started, closed = time.monotonic(), False
+            while time.monotonic() - started < 8 and not closed:
+                try:
+                    sock.sendall(b"x")
+                    closed = bool(select.select([sock], [], [], 0.3)[0]) and not sock.recv(4096)
+                except OSError:
+                    closed = True
+            assert closed and time.monotonic() - started < 4.0, "an unread body kept its connection open"
         idle = [socket.create_connection(("127.0.0.1", _port(server))) for _ in range(20)]
         try:
             refused = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")

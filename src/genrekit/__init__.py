@@ -18,6 +18,8 @@ from genrekit.errors import (
     ParameterError,
 )
 
+from genrekit._lazy import lazy_dir
+
 __version__ = "0.1.0"
 
 # The library API, importable from the top level: ``load`` opens any model (or "default");
@@ -53,8 +55,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'genrekit' has no attribute {name!r}")
 
 
-def __dir__() -> list[str]:  # the lazy names too: tab completion and help() list them
-    return sorted({*globals(), *_API})
+__dir__ = lazy_dir(globals(), _API)  # the lazy names too: tab completion and help() list them
+
 
 __all__ = [
     "AnalysisStopped",

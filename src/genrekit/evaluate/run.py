@@ -812,7 +812,7 @@ def compare_models(
                    else table_folds(table, n_splits=n_splits, seed=seed))
     grouping = fold_grouping(dataset if dataset is not None else table)
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
-    setup = {"source": compared_on(source, features, [r.reads for r in recipes]), "n_rows": int(len(table.y)) if table is not None else None,
+    setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
              "n_features": int(table.X.shape[1]) if table is not None else None,
              "labels": dataset.labels if dataset is not None else table.labels, "n_splits": n_splits,
@@ -825,6 +825,10 @@ def compare_models(
     out = Path(out_dir) if out_dir is not None else None
     done = _finished_rows(out, setup, names) if out is not None else {}
     others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
+    for row in others.values():  # a row of a comparison.json older than ``reads``: a network's kind_setup says
+        row.setdefault("reads", "log-mel" if "network_epochs" in row.get("kind_setup", {}) else None)
+    # its title's inputs: of every model its files hold (source is no part of the setup compared on resuming)
+    setup["source"] = compared_on(source, features, [r.reads for r in recipes] + [r["reads"] for r in others.values()])
     own_setups = {r.name: json.loads(json.dumps(r.setup)) for r in recipes}  # as comparison.json holds them
     resumed = [r.name for r in recipes if r.name in done and done[r.name].get("kind_setup", {}) == own_setups[r.name]]
     if resumed:
@@ -855,8 +859,7 @@ def compare_models(
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
-        inputs = compared_on(source, features, [r.get("reads") for r in [*rows, *others.values()]])
-        title = f"Model comparison: {n_splits}-fold CV {grouping} on {inputs or 'features'}"
+        title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
         write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title))
         plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows

@@ -155,6 +155,8 @@ def checked_chunks(model: GenreClassifier, chunks: Sequence[np.ndarray]) -> list
     own errors."""
     from genrekit.errors import ParameterError
 
+    if isinstance(chunks, np.ndarray) and chunks.ndim == 0:
+        raise ParameterError("chunks: a 0-d array; expected a sequence of 1-D audio arrays")
     if isinstance(chunks, np.ndarray) and chunks.ndim == 1:
         raise ParameterError(f"chunks: a 1-D array of {len(chunks)} samples; expected a sequence of chunks "
                              "(a list of 1-D arrays, or a 2-D array of one chunk per row): [y] for one chunk")
@@ -175,8 +177,11 @@ def checked_chunks(model: GenreClassifier, chunks: Sequence[np.ndarray]) -> list
         if not np.issubdtype(y.dtype, np.floating):
             raise ParameterError(f"chunks[{i}]: expected float audio in [-1, 1], {found} (integer PCM: divide "
                                  "by its full scale, 32768 for int16)")
-        if len(y) < shortest or (model.pad and len(y) != longest):
-            length = f"{longest} samples" if model.pad else f"at least {shortest} samples ({model.min_seconds:g} s)"
+        # a whole chunk is always the model's (a feature set's --chunk 1 is under its 3 s minimum);
+        # a shorter piece, as song_chunks cuts a song's last, must reach the model's minimum
+        if (model.pad and len(y) != longest) or (not model.pad and len(y) < min(shortest, longest)):
+            length = (f"{longest} samples" if model.pad else
+                      f"at least {min(shortest, longest)} samples ({min(model.min_seconds, model.chunk_seconds):g} s)")
             raise ParameterError(f"chunks[{i}]: expected {length} at {sr} Hz, found {len(y)} "
                                  f"(genrekit.audio.chunking.song_chunks cuts a song for a model)")
         if not np.isfinite(y).all():

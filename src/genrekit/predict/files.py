@@ -406,7 +406,9 @@ class _AudioProgress:
 
 def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<audio>", **options) -> Prediction:
     """The genres of a song held in memory: :func:`predict_file`'s analysis (its chunks,
-    silence, music check, styles, timeline), the same answer as for the song in a file.
+    silence, music check, styles, timeline), the same answer as for the song in a file. The
+    audio goes through a temporary float WAV file, which the analysis streams as any file
+    (so it needs that much free disk: 23 MB a minute of 48 kHz stereo).
 
     Parameters
     ----------
@@ -443,6 +445,8 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
                              "divide by its full scale, 32768 for int16)")
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    if y.size == 0:
+        raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:
         raise ParameterError(f"y of shape {y.shape}: expected (n, channels), soundfile's layout (librosa's "
                              "(channels, n) is y.T)")
@@ -453,6 +457,10 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
             prediction = predict_file(model, path, **options)
         except AudioError as exc:  # said of the caller's name, not of the temporary file
             raise AudioError(name, exc.reason.replace(path, name)) from None
+        except AnalysisStopped:
+            raise AnalysisStopped(name) from None
+        except GenrekitError as exc:
+            raise type(exc)(str(exc).replace(path, name)) from None
     return dataclasses.replace(prediction, path=name)
 
 

@@ -743,11 +743,10 @@ MAX_CONNECTIONS = 256
 def _raw_response(transport, status: int, reason: str, detail: str, retry_after: int | None = None) -> None:
     """An error answered in JSON straight on the socket, which is then closed: for a
     connection the application never sees (too many, or its headers too slow)."""
-    import json
-
-    body = json.dumps({"detail": detail}).encode()
-    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}",
-            "Connection: close", *(f"{name}: {value}" for name, value in SECURITY_HEADERS.items())]
+    body = JSONResponse({"detail": detail}).body  # the JSON every other error has
+    headers = {"Content-Type": "application/json", "Content-Length": len(body), "Connection": "close",
+               "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store", **SECURITY_HEADERS}
+    head = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in headers.items())]
     if retry_after is not None:
         head.append(f"Retry-After: {retry_after}")
     if not transport.is_closing():
@@ -758,8 +757,10 @@ def _raw_response(transport, status: int, reason: str, detail: str, retry_after:
 def _protocol_class():
     """uvicorn's HTTP/1.1 protocol (h11), bounded: a connection must send its request's
     headers within :data:`HEADER_SECONDS` of opening (or of starting another request on it),
-    and at most :data:`MAX_CONNECTIONS` are open at once. uvicorn has neither, and its
-    upload limits start once the headers are in."""
+    a body the service answered without reading may not trickle in for longer, and at most
+    :data:`MAX_CONNECTIONS` are open at once. uvicorn has no header deadline, its
+    ``limit_concurrency`` answers only once the headers are in, and the upload limits start
+    then too."""
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -785,11 +786,19 @@ def _protocol_class():
                 self.header_deadline = None
 
         def data_received(self, data: bytes) -> None:
-            if self.conn.their_state is h11.IDLE:  # a request's line and headers are to come
+            if self._waiting():  # a request's line and headers are to come (uvicorn stops its keep-alive timer)
                 self._await_headers()
             super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:
+            if self._waiting():  # still, or again: another request's, or the rest of a body answered unread
+                self._await_headers()
+            else:
                 self._headers_in()
+
+        def _waiting(self) -> bool:
+            """Whether the connection waits for a request's line and headers, or for the rest of a
+            body the service has answered without reading (a 403, a /healthz with a body)."""
+            return self.conn.their_state is h11.IDLE or (
+                self.conn.our_state is h11.DONE and self.conn.their_state is h11.SEND_BODY)
 
         def connection_lost(self, exc) -> None:
             self._headers_in()
@@ -800,6 +809,8 @@ def _protocol_class():
             if self.conn.their_state is h11.IDLE:  # still no whole request line and headers
                 _raw_response(self.transport, 408, "Request Timeout",
                               f"the request's headers did not arrive within {HEADER_SECONDS:g} s")
+            elif self._waiting() and not self.transport.is_closing():  # answered already: the rest is not read
+                self.transport.close()
 
     return Protocol
 

@@ -104,7 +104,7 @@ def _parameters(raw: bytes) -> dict[bytes, bytes]:
 
 def clean_name(name: str) -> str:
     """The name to echo: its last path component (``/``, or ``\\`` in a Windows path: absolute,
-    UNC or relative), control characters and invisible marks (a name shown reversed) as
+    UNC, or starting ``.\\`` or ``..\\``; a name merely holding ``\\`` is kept), control characters and invisible marks (a name shown reversed) as
     U+FFFD, at most :data:`MAX_NAME_CHARACTERS`."""
     name = name.rsplit("/", 1)[-1]
     if re.match(r"[A-Za-z]:\\|\\\\|\.{1,2}\\", name):
@@ -153,6 +153,7 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
     started, received = clock(), 0
     last = started  # when the last bytes arrived
     stopped = asyncio.ensure_future(stopping.wait()) if stopping is not None else None
+    arriving = None
     try:
         while True:
             limit_at = started + deadline
@@ -173,13 +174,14 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
             data = message.get("body", b"")
             received += len(data)
             if data:
-                last = clock()
                 yield data
+                last = clock()  # once the service has taken it in: its own time is no client's stall
             if not message.get("more_body", False):
                 return
     finally:
-        if stopped is not None:
-            stopped.cancel()
+        for waiting in (stopped, arriving):
+            if waiting is not None:
+                waiting.cancel()
 
 
 def _too_late(now: float, started: float, last: float, received: int, *, deadline: float, min_rate: float,
@@ -386,7 +388,9 @@ _PARSE_ERRORS = {
 
 def _parse_error_said(error: str, boundary: bytes) -> str:
     """What python-multipart's ``error`` means for the client (its own words where not known)."""
-    said = next((said for start, said in _PARSE_ERRORS.items() if error.startswith(start)), error)
+    said = next((said for start, said in _PARSE_ERRORS.items() if error.startswith(start)), None)
+    if said is None:  # the parser's own words, as they are
+        return f"{error} (as python-multipart, the form parser, words it)"
     return said.format(boundary=repr(boundary.decode("latin-1")))
 
 

@@ -99,8 +99,9 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
         raise ParameterError(f"split={split!r} must be one of {', '.join(SPLITS)}")
     if split in ("random", "all", "gtzan-filtered"):
         # gtzan-filtered's parts keep artists apart; the k-fold CV over all its tracks does not
-        shared = gtzan_shares_artists(dataset, "the k-fold CV a small dataset adds" if split == "gtzan-filtered"
-                                      else "this split, and the k-fold CV a small dataset adds")
+        shared = gtzan_shares_artists(dataset, "the k-fold CV train adds on a small dataset, where it runs"
+                                      if split == "gtzan-filtered" else
+                                      "this split, and the k-fold CV train adds on a small dataset")
         if shared:
             logger.warning(shared + (" (--split gtzan-filtered is artist-filtered)"
                                      if split != "gtzan-filtered" and _filtered_split_trains_every_genre(dataset)
