@@ -199,6 +199,13 @@ def test_compare_refuses_a_table_it_cannot_cross_validate_by_name(tmp_path, feat
     message = " ".join(result.output.split())
     assert result.exit_code == EXIT_ERROR and "thin.csv: 1 genre(s) with two tracks or more" in message, result.output
     assert "Traceback" not in result.output
+    # folds never split a group: more folds than groups is a usage error naming the groups
+    grouped = table.head(200).assign(group=lambda t: t["label"] + ":" + (t.index // 50).astype(str))
+    grouped.to_csv(tmp_path / "grouped.csv", index=False)
+    result = run("compare", "--table", tmp_path / "grouped.csv", "--models", "logreg", "--folds", "5",
+                 "--out", tmp_path / "c")
+    assert result.exit_code == 2 and "has 4 groups (its 'group' column), which folds never split; expected at " \
+        "most 4 folds" in " ".join(result.output.split()), result.output
 
 
 @pytest.fixture

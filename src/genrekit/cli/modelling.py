@@ -284,6 +284,10 @@ def compare(
         if max(tracks.values()) < folds:  # stratified folds need one genre to fill them all
             _usage_error(f"--folds {folds}: the largest genre of {table_path} has {max(tracks.values())} tracks; "
                          f"expected at most {max(tracks.values())} folds")
+        n_groups = len(set(table.groups))
+        if n_groups < folds:  # folds never split a group (a 'group' column's artist, or a track)
+            _usage_error(f"--folds {folds}: {table_path} has {n_groups} groups (its 'group' column), which folds never "
+                         f"split; expected at most {n_groups} folds")
         if thin:  # one track cannot be both trained on and tested: its genre drags the macro F1 down
             _note(f"[yellow]warning:[/] genres with one track, which cannot be both trained on and tested: "
                   f"{escape(', '.join(thin))}", highlight=False)

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 SPLITS = ("random", "dataset", "gtzan-filtered", "all")
 
 
-def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
+def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0.1),
+                  seed: int = 0) -> tuple[Dataset, dict]:
     """The dataset with every track's ``split`` set, and notes on how it was made.
 
     Checks the genres from the track list (no audio is read), so a dataset that cannot be
@@ -33,9 +34,9 @@ def assign_splits(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Da
         ``gtzan-filtered`` (the tracks of GTZAN's fault-filtered lists) or ``all`` (every
         track trained on, none held out).
     sizes : tuple of 3 floats
-        Train, validation and test shares, for ``split="random"``.
+        Train, validation and test shares, for ``split="random"`` (default 80/10/10%, as ``train``'s).
     seed : int
-        Seeds ``split="random"``.
+        Seeds ``split="random"`` (default 0).
 
     Returns
     -------
