@@ -730,3 +730,17 @@ def test_an_unknown_aggregation_is_refused_before_training(train_chunks):
     with pytest.raises(ParameterError, match="aggregation='median' must be one of mean, vote"):
         train_network(sets["train"], sets["val"], len(GENRES), TrainConfig(preset="default", epochs=1),
                       progress=False, aggregation="median")
+
+
+def test_the_history_plot_shows_the_validation_loss_that_breaks_ties(tmp_path, monkeypatch):
+    """The kept epoch is the best validation track accuracy, ties broken by validation loss;
+    the plot showed the training loss alone, so it could not show why that epoch was kept."""
+    from genrekit.train import plots
+
+    shown = {}
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: shown.setdefault("figure", figure))
+    history = [{"epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 0.5 + 0.1 * abs(e - 1), "train_accuracy": 0.9,
+                "val_chunk_accuracy": 0.8, "val_track_accuracy": 1.0, "kept": e == 1} for e in range(3)]
+    write_history(history, tmp_path)
+    loss_axis = shown["figure"].axes[0]
+    assert {line.get_label() for line in loss_axis.get_lines()} >= {"train loss", "val loss (chunks)", "kept (epoch 1)"}

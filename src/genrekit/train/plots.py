@@ -16,8 +16,9 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     ----------
     history : list of dict
         One per epoch, as :func:`~genrekit.train.loop.train_network` gives it; the plot reads
-        ``epoch``, ``train_loss``, ``train_accuracy``, ``val_chunk_accuracy`` and
-        ``val_track_accuracy``, and the CSV keeps every field.
+        ``epoch``, ``train_loss``, ``val_loss`` (where recorded: the kept epoch is the best
+        validation track accuracy, ties broken by it), ``train_accuracy``,
+        ``val_chunk_accuracy`` and ``val_track_accuracy``, and the CSV keeps every field.
     out_dir : path
         The folder (made when missing); files already there are replaced, atomically.
     """
@@ -31,8 +32,10 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     frame = pd.DataFrame(history)
     write_text_atomic(out / "history.csv", frame.to_csv(index=False))
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    left.plot(frame["epoch"], frame["train_loss"], marker="o")
-    left.set(xlabel="epoch", ylabel="training loss", title="loss")
+    left.plot(frame["epoch"], frame["train_loss"], marker="o", label="train loss")
+    if "val_loss" in frame and frame["val_loss"].notna().any():  # what breaks a tie of validation accuracy
+        left.plot(frame["epoch"], frame["val_loss"], marker="o", label="val loss (chunks)")
+    left.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     for column in ("train_accuracy", "val_chunk_accuracy", "val_track_accuracy"):
         right.plot(frame["epoch"], frame[column], marker="o", label=column.replace("_", " "))
     if "kept" in frame and frame["kept"].any():  # the epoch whose weights the model holds
@@ -40,5 +43,6 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
         for axis in (left, right):
             axis.axvline(kept, color="grey", linestyle="--", label=f"kept (epoch {kept})")
     right.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
+    left.legend()
     right.legend()
     save_figure(figure, out / "history.png")
