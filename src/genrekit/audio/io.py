@@ -597,11 +597,17 @@ _EXPECTED_HEADERS = {
     ".ogg": ((b"OggS",), "OggS (Ogg)"), ".oga": ((b"OggS",), "OggS (Ogg)"), ".opus": ((b"OggS",), "OggS (Ogg)"),
 }
 # What a file's first bytes say it is: (where, bytes, what)
+# The first bytes of the containers libsndfile cannot read, which FFmpeg decodes: (where,
+# bytes, what). A file is decoded by what it holds where its name says nothing or says
+# otherwise (an upload sent as application/octet-stream, a song misnamed .mp3).
+_PYAV_HEADERS = (
+    (4, b"ftyp", "an MP4 header (m4a, mp4)"), (0, b"\x1aE\xdf\xa3", "a Matroska/WebM header"),
+    (0, b"0&\xb2u\x8ef\xcf\x11", "an ASF header (WMA)"),
+)
 _KNOWN_HEADERS = (
     (0, b"ID3", "an ID3 tag (an MP3's start)"), (0, b"fLaC", "a FLAC header"), (0, b"OggS", "an Ogg page"),
     (0, b"RIFF", "a RIFF header"), (0, b"FORM", "an IFF header (AIFF)"), (0, b".snd", "an AU header"),
-    (4, b"ftyp", "an MP4 header (m4a, mp4)"), (0, b"\x1aE\xdf\xa3", "a Matroska/WebM header"),
-    (0, b"0&\xb2u\x8ef\xcf\x11", "an ASF header (WMA)"), (0, b"PK\x03\x04", "a ZIP archive"),
+    *_PYAV_HEADERS, (0, b"PK\x03\x04", "a ZIP archive"),
     (0, b"%PDF", "a PDF document"), (0, b"\x89PNG", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
     (0, b"GIF8", "a GIF image"), (0, b"\x1f\x8b", "gzip-compressed data"), (0, b"\x7fELF", "a program (ELF)"),
 )
@@ -767,12 +773,6 @@ class _SoundFileReader(sf.SoundFile):
                 source.close()
 
 
-# The first bytes of the containers libsndfile cannot read: (where, bytes). A file is decoded
-# by what it holds where its name says nothing or says otherwise (an upload sent as
-# application/octet-stream, a song misnamed .mp3).
-_PYAV_HEADERS = ((4, b"ftyp"), (0, b"\x1aE\xdf\xa3"), (0, b"0&\xb2u\x8ef\xcf\x11"))
-
-
 def _pyav_container(path: str) -> bool:
     """Whether ``path`` starts as an MP4, Matroska/WebM or ASF file, which FFmpeg decodes."""
     try:
@@ -780,7 +780,7 @@ def _pyav_container(path: str) -> bool:
             head = handle.read(16)
     except OSError:
         return False
-    return any(head[at:at + len(magic)] == magic for at, magic in _PYAV_HEADERS) and _pyav_installed()
+    return any(head[at:at + len(magic)] == magic for at, magic, _ in _PYAV_HEADERS) and _pyav_installed()
 
 
 def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:

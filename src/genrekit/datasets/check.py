@@ -142,9 +142,10 @@ def check_genres(dataset: Dataset, *, min_tracks: int = 2, purpose: str = "train
         raise _refusal(dataset, f"{dataset.source}: folds={folds} needs a genre of at least {folds} tracks; the largest has "
                            f"{max(counts.values())}")
     thin = {label: count for label, count in sorted(counts.items()) if count < min_tracks}
-    if folds is not None and sum(count >= 2 for count in counts.values()) < 2:
+    trainable = sum(count >= 2 for count in counts.values())
+    if folds is not None and trainable < 2:
         # a fold testing the lone track of a genre would train on one genre alone
-        raise _refusal(dataset, f"{dataset.source}: {sum(count >= 2 for count in counts.values())} genre(s) with two "
+        raise _refusal(dataset, f"{dataset.source}: {trainable} genre(s) with two "
                                 f"tracks or more ({', '.join(f'{label}: {count}' for label, count in sorted(counts.items()))}); "
                                 f"{purpose} needs at least two")
     if thin:

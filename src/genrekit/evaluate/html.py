@@ -509,9 +509,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             rows = [[genre, *(split.get(genre, 0) for split in counts.values())] for genre in genres]
             rows.append(["total", *(sum(split.values()) for split in counts.values())])
             if run["split"].get("method") == "all":  # nothing held out: the k-fold CV is the score
-                rows = [[genre, split.get(genre, 0)] for genre, split in
-                        ((genre, counts.get("train", {})) for genre in genres)]
-                rows.append(["total", sum(counts.get("train", {}).values())])
+                trained = counts.get("train", {})
+                rows = [*([genre, trained.get(genre, 0)] for genre in genres), ["total", sum(trained.values())]]
                 body.append("<p>Split: none; the model was trained on every track (--split all), and its k-fold "
                             "CV is its only score.</p>" + _table(["genre", "train"], rows))
             else:

@@ -152,13 +152,14 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
     """
     started, received = clock(), 0
     last = started  # when the last bytes arrived
+    stall = max(grace, 1.0)  # the longest an upload with a minimum rate may send nothing
     stopped = asyncio.ensure_future(stopping.wait()) if stopping is not None else None
     arriving = None
     try:
         while True:
             limit_at = started + deadline
             if min_rate > 0:
-                limit_at = min(limit_at, started + grace + received / min_rate, last + max(grace, 1.0))
+                limit_at = min(limit_at, started + grace + received / min_rate, last + stall)
             arriving = asyncio.ensure_future(receive())
             await asyncio.wait({arriving, *filter(None, [stopped])}, timeout=max(limit_at - clock(), 0.0),
                                return_when=asyncio.FIRST_COMPLETED)
@@ -167,7 +168,8 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
                 if stopped is not None and stopped.done():
                     raise UploadRejected(503, f"the service is stopping ({received} bytes received); send the "
                                               "upload again shortly")
-                _too_late(clock(), started, last, received, deadline=deadline, min_rate=min_rate, grace=grace)
+                _too_late(clock(), started, last, received, deadline=deadline, min_rate=min_rate, grace=grace,
+                          stall=stall)
             message = arriving.result()
             if message["type"] == "http.disconnect":
                 raise ClientGone()
@@ -185,12 +187,12 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
 
 
 def _too_late(now: float, started: float, last: float, received: int, *, deadline: float, min_rate: float,
-              grace: float) -> None:
+              grace: float, stall: float) -> None:
     """The 408 of an upload whose next bytes did not come in time (see :func:`timed_body`)."""
     if now - started >= deadline:
         raise UploadRejected(408, f"the upload did not arrive within the deadline of {deadline:g} s "
                                   f"({received} bytes received)")
-    if now - last >= max(grace, 1.0) and now - started > grace:
+    if now - last >= stall and now - started > grace:
         raise UploadRejected(408, f"the upload stalled: nothing arrived for {now - last:.1f} s "
                                   f"({received} bytes received)")
     raise UploadRejected(408, f"the upload is too slow: {received} bytes in {now - started:.1f} s, below the "
