@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -238,6 +240,39 @@ def leaves_no_trace(default_cache_trap):
         else:
             entry.unlink()
     assert not problems, "\n".join(problems)
+
+
+@contextlib.contextmanager
+def browser_temp_folder():
+    """A temporary folder for Chromium's own temporary files (its profile, its singleton
+    socket), removed afterwards: Chromium leaves them in /tmp when it is quit, 190 folders a day
+    of test runs. Yields the environment to start Chromium (or chromedriver) with."""
+    with tempfile.TemporaryDirectory(prefix="genrekit-test-chromium-", ignore_cleanup_errors=True) as folder:
+        yield os.environ | {"TMPDIR": folder}
+
+
+@contextlib.contextmanager
+def headless_chromium(window: str = "1100,1300", console_log: bool = False):
+    """A headless Chromium under selenium; skips where Debian's chromium and driver are missing."""
+    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not browser or not driver_path:
+        missing("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
+                "chromium-driver; the README's test command does it where apt-get can run)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={window}"):
+        options.add_argument(flag)
+    if console_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    with browser_temp_folder() as env:
+        driver = webdriver.Chrome(options=options,
+                                  service=webdriver.ChromeService(executable_path=driver_path, env=env))
+        try:
+            yield driver
+        finally:
+            driver.quit()
 
 
 @pytest.fixture(scope="session")

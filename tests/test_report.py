@@ -14,7 +14,7 @@ from genrekit.cli.main import EXIT_OK, app
 from genrekit.datasets import build_feature_table, load_gtzan
 from genrekit.evaluate.explore import explore
 from genrekit.features import FeatureCache, FeatureSpec
-from conftest import missing  # noqa: E402
+from conftest import browser_temp_folder, missing  # noqa: E402
 
 runner = CliRunner()
 
@@ -107,14 +107,15 @@ def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_art
                     "installs it where it can)")
     page = (run_with_report / "report.html").as_uri()
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", page],
-                         capture_output=True, text=True, timeout=120).stdout
+    screenshot = tmp_path / "report.png"
+    with browser_temp_folder() as env:
+        dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", page],
+                             capture_output=True, text=True, timeout=120, env=env).stdout
+        subprocess.run([*flags, "--window-size=1200,3000", f"--screenshot={screenshot}", page],
+                       capture_output=True, timeout=120, check=True, env=env)
     body = re.search(r"<body[^>]*>", dom).group(0)
     images, loaded = (int(re.search(rf'data-{name}="(\d+)"', body).group(1)) for name in ("images", "images-loaded"))
     assert images == 4 and loaded == images, body
-    screenshot = tmp_path / "report.png"
-    subprocess.run([*flags, "--window-size=1200,3000", f"--screenshot={screenshot}", page],
-                   capture_output=True, timeout=120, check=True)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
     keep_artifact(screenshot)  # for a look, where $GENREKIT_TEST_ARTIFACTS names a folder
 

@@ -1,11 +1,9 @@
 """The genre service through real HTTP: a running `genrekit serve` on 127.0.0.1, real clips."""
 
 import concurrent.futures
-import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,7 +23,7 @@ from genrekit.features import FeatureCache, FeatureSpec  # noqa: E402
 from genrekit.models import save_model  # noqa: E402
 from genrekit.train import train_model  # noqa: E402
 from nonmusic import write_signals  # noqa: E402
-from conftest import missing  # noqa: E402
+from conftest import headless_chromium  # noqa: E402
 
 GENRES = ("classical", "metal", "reggae")
 
@@ -203,24 +201,7 @@ def test_twenty_concurrent_uploads(server, gtzan_mini, tmp_path):
     assert not list(_uploads_folder(server).iterdir())
 
 
-@contextlib.contextmanager
-def _chromium():
-    """A headless Chromium under selenium; skips where Debian's chromium and driver are missing."""
-    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-    if not browser or not driver_path:
-        missing("Debian's chromium and chromium-driver are not installed (apt-get install chromium "
-                    "chromium-driver; the README's test command does it where apt-get can run)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,1300"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+_chromium = headless_chromium
 
 
 def _upload_on_the_page(driver, server, clip: Path) -> None:

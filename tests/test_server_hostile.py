@@ -32,7 +32,7 @@ httpx = pytest.importorskip("httpx", reason="the service tests need the test ext
 pytest.importorskip("fastapi", reason="the service needs the 'serve' extra")
 
 from test_server import _clip, _free_port, _spawn, _start, _stop, _uploads_folder, model_file  # noqa: E402,F401
-from conftest import missing  # noqa: E402
+from conftest import headless_chromium, missing  # noqa: E402
 
 SR = 22050
 LAUNCHER = r'''
@@ -603,22 +603,8 @@ def test_a_client_that_hangs_up_stops_its_analysis(model_file, gtzan_mini, short
 # In the browser ----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
 def _chromium():
-    browser, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-    if not browser or not driver_path:
-        missing("Debian's chromium and chromium-driver are not installed")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1400"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    return headless_chromium(window="1200,1400", console_log=True)
 
 
 def _console_errors(driver) -> list:
