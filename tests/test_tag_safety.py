@@ -1066,8 +1066,7 @@ def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monk
     assert {p: p.read_bytes() for p in before} == before
     from genrekit.predict import library as library_module
 
-    for path, message in ((linked, "other hard link"), (readonly, "read-only"),  # a dry run's preview says so too
-                          (library / "other.mp3", "which is not a .mp3 file")):
+    for path, message in ((linked, "other hard link"), (readonly, "read-only")):  # a dry run's preview says so too
         status = os.stat(path)
         record = {"path": str(path), "key": "k", "size": status.st_size, "mtime_ns": status.st_mtime_ns, "model": "m",
                   "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None, "error": None}
@@ -1076,6 +1075,16 @@ def test_files_a_rewrite_would_harm_are_left_as_they_are(tmp_path, library, monk
                                     lambda p: ("k", 0, 0))
         assert record["tag_action"] == "would fail" and message in record["tag_error"], record
         assert "would not be written" in record["tag_error"]
+    # the link's song is not even read as the name's format (its FLAC tags are not an MP3's)
+    status = os.stat(library / "other.mp3")
+    record = {"path": str(library / "other.mp3"), "key": "k", "size": status.st_size, "mtime_ns": status.st_mtime_ns,
+              "model": "m", "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9}, "music": None,
+              "error": None}
+    with open(tmp_path / "journal.jsonl", "a") as handle:
+        library_module._set_tag(record, handle, library_module.TagOptions(existing="replace", dry_run=True),
+                                lambda p: ("k", 0, 0))
+    assert record["tag_action"] == "failed" and "genre tag not read" in record["tag_error"], record
+    assert "which is not a .mp3 file" in record["tag_error"]
     assert {p: p.read_bytes() for p in before} == before
 
     song = library / "tagged.opus"  # another program saves the song while genrekit edits its copy
@@ -1584,3 +1593,156 @@ def test_replace_says_a_genre_outside_the_tag_genrekit_writes_stays(tmp_path, cl
         assert change.note == f"its {where} still says {genre!r}: genrekit writes only its ID3v2.4 tag, " \
                               "and players may show either"
         assert change.old_values is None and genre_field(path) == ["classical"]  # undo removes the field it added
+
+
+@pytest.mark.parametrize("source, name, named, found", [
+    ("tagged.m4a", "song.mp3", "MP3", "MP4"), ("tagged.flac", "song.mp3", "MP3", "FLAC"),
+    ("tagged.wav", "song.mp3", "MP3", "WAV"), ("tagged.ogg", "song.mp3", "MP3", "Ogg"),
+    ("tagged-id3v24.mp3", "song.flac", "FLAC", "MP3"), ("tagged.flac", "song.m4a", "MP4", "FLAC"),
+    ("tagged.aiff", "song.wav", "WAV", "AIFF"), ("tagged.opus", "song.flac", "FLAC", "Ogg"),
+])
+def test_a_song_whose_content_is_another_format_than_its_name_is_refused_by_name(tmp_path, originals, source, name,
+                                                                                named, found):
+    """The tag genrekit reads and writes follows the name: an MP4 named .mp3 given an ID3 tag in
+    front no longer plays, and a FLAC read as an MP3 shows none of its owner's genres (so keep
+    would write over them). Refused, file untouched, before and after a dry run."""
+    song = tmp_path / name
+    shutil.copy(originals / source, song)
+    before = song.read_bytes()
+    planned = plan_genre_tag(song, "rock", existing="keep")
+    assert planned.action == "failed" and f"expected {named} content" in planned.error, planned
+    assert f"found {found}" in planned.error and planned.error.count(str(song)) == 1
+    assert "ParameterError" not in planned.error and "rename it" in planned.error
+    change = write_genre_tag(song, "rock", existing="replace")
+    assert change.action == "failed" and f"expected {named} content" in change.error, change
+    with pytest.raises(genrekit.GenrekitError, match=f"expected {named} content"):
+        tags_module.write_fields(song, {"GENRE": ["rock"]})
+    assert song.read_bytes() == before
+
+
+def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, originals):
+    """Each format is seen as the one its names say, an ID3 tag in front of a FLAC passed over
+    as players do; bytes no format shows are left to mutagen (no refusal)."""
+    expected = {".mp3": "MP3", ".flac": "FLAC", ".ogg": "Ogg", ".opus": "Ogg", ".m4a": "MP4", ".wav": "WAV",
+                ".aiff": "AIFF"}
+    for name in FILES:
+        assert tags_module._content_format(str(originals / name)) == expected[Path(name).suffix], name
+    tag = ID3()
+    tag.add(TIT2(encoding=3, text=["in front"]))
+    prefixed = tmp_path / "prefixed.flac"
+    tag.save(prefixed, v2_version=4)
+    with open(prefixed, "ab") as handle:
+        handle.write((originals / "bare.flac").read_bytes())
+    assert tags_module._content_format(str(prefixed)) == "FLAC"
+    unknown = tmp_path / "odd.mp3"
+    unknown.write_bytes(b"\x00" * 64)
+    assert tags_module._content_format(str(unknown)) is None
+    tags_module._check_content(str(unknown), ".mp3")  # no refusal: mutagen says what it finds
+
+
+def test_an_undo_from_a_hand_edited_journal_never_writes_a_file_genrekit_did_not_tag(tmp_path, library):
+    """A journal line whose write genrekit never made (its path pointed at another file, its
+    values emptied, or genrekit's model field dropped) is refused by name; that file is left
+    byte for byte, and the other files' writes are still undone."""
+    results = tmp_path / "tags.csv"
+    _journalled_write(results, library / "tagged.flac", "rock")
+    _journalled_write(results, library / "bare.ogg", "rock")
+    victim = tmp_path / "elsewhere" / "victim.flac"
+    victim.parent.mkdir()
+    shutil.copy(library / "bare.flac", victim)
+    victim_before = victim.read_bytes()
+    journal = results.with_name(results.name + ".journal.jsonl")
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    for line in lines:
+        if line["path"] == str(library / "tagged.flac"):
+            line["path"] = str(victim)
+            line["tag"]["fields"] = {"GENRE": {"old": ["Injected"], "new": None},
+                                     "GENREKIT_MODEL": {"old": ["evil"], "new": None}}
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    undone = {Path(f.path).name: f for f in undo_tags(results).files}
+    assert undone["victim.flac"].status == "refused", undone
+    assert "not a write of genrekit's" in undone["victim.flac"].reason and "GENRE" in undone["victim.flac"].reason
+    assert victim.read_bytes() == victim_before
+    assert undone["bare.ogg"].status == "restored" and genre_field(library / "bare.ogg") is None
+
+    # a line whose write keeps its values but not genrekit's model field: refused too
+    results = tmp_path / "more.csv"
+    _journalled_write(results, library / "bare.flac", "jazz")
+    journal = results.with_name(results.name + ".journal.jsonl")
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    for line in lines:
+        (line.get("tag") or {}).get("fields", {}).pop("GENREKIT_MODEL", None)
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    [refused] = undo_tags(results).files
+    assert refused.status == "refused" and "GENREKIT_MODEL" in refused.reason
+    assert genre_field(library / "bare.flac") == ["jazz"]
+
+
+def test_a_link_and_the_song_it_leads_to_are_one_song_of_the_library(tmp_path, originals, small_model):
+    """A library holding a song and a link to it tags the song once (a second write through the
+    link found the file changed by the first, and failed the run); two links to a song outside
+    are one song too; hard links stay two names (each refused for writing, as before)."""
+    from genrekit.predict.library import library_files
+
+    library, outside = tmp_path / "Music", tmp_path / "store"
+    library.mkdir()
+    outside.mkdir()
+    shutil.copy(originals / "bare.flac", library / "a.flac")
+    (library / "b.flac").symlink_to(library / "a.flac")
+    shutil.copy(originals / "bare.ogg", outside / "c.ogg")
+    (library / "c1.ogg").symlink_to(outside / "c.ogg")
+    (library / "c2.ogg").symlink_to(outside / "c.ogg")
+    shutil.copy(originals / "bare.opus", library / "d.opus")
+    os.link(library / "d.opus", library / "e.opus")
+    assert [p.name for p in library_files(library)] == ["a.flac", "c1.ogg", "d.opus", "e.opus"]
+    out = tmp_path / "tags.csv"
+    result = runner.invoke(app, ["tag", str(library), "--model", str(small_model), "--out", str(out), "--write-tags",
+                                 "--jobs", "1"])
+    assert result.exit_code == EXIT_PARTIAL, result.output  # the hard links alone fail it
+    assert "changed since it was analysed" not in result.output
+    assert genre_field(library / "a.flac") is not None and genre_field(outside / "c.ogg") is not None
+    assert (library / "b.flac").is_symlink() and (library / "c1.ogg").is_symlink()
+    assert result.output.count("other hard link") == 2
+
+
+def test_an_undo_removes_the_copy_a_killed_write_left_beside_the_songs_it_puts_back(tmp_path, library):
+    results = tmp_path / "tags.csv"
+    _journalled_write(results, library / "tagged.flac", "rock")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = library / f".genrekit-{tags_module._machine()}-{int(ended.stdout)}-abcd1234.tag"
+    shutil.copy(library / "bare.flac", left)  # as a run killed between its copy and its rename leaves it
+    assert [f.status for f in undo_tags(results).files] == ["restored"]
+    assert not left.exists()
+
+
+def test_kept_genres_an_earlier_run_wrote_say_so_and_how_to_tag_anew(tmp_path, library):
+    song = library / "bare.flac"
+    _journalled_write(tmp_path / "first.csv", song, "rock")
+    change = plan_genre_tag(song, "jazz", existing="keep", provenance=tags_module.provenance("m2", 0.8))
+    assert change.action == "kept" and "an earlier genrekit run wrote it (model m)" in change.note, change
+    assert "tag --undo" in change.reason
+    owners = plan_genre_tag(library / "tagged.flac", "jazz", existing="keep")
+    assert owners.action == "kept" and owners.note is None and "--existing replace" in owners.reason
+
+
+def test_an_undo_refusal_says_what_changed_the_file(tmp_path, library):
+    """Only genrekit's own field was removed (another tagger): the genre is still genrekit's,
+    but nothing proves it; a later run of another results table wrote over it: undo that first."""
+    song = library / "bare.flac"
+    _journalled_write(tmp_path / "first.csv", song, "rock")
+    stripped = mutagen.File(song)
+    del stripped["GENREKIT_MODEL"]
+    stripped.save()
+    [refused] = undo_tags(tmp_path / "first.csv").files
+    assert refused.status == "refused" and "still what genrekit wrote" in refused.reason, refused
+    assert "GENREKIT_MODEL" in refused.reason and "another tagger" in refused.reason
+
+    song = library / "bare.ogg"
+    _journalled_write(tmp_path / "a.csv", song, "rock")
+    _journalled_write(tmp_path / "b.csv", song, "blues")
+    [refused] = undo_tags(tmp_path / "a.csv").files
+    assert refused.status == "refused" and "a later genrekit run wrote" in refused.reason, refused
+    assert "undo that run's table first" in refused.reason
+    assert [f.status for f in undo_tags(tmp_path / "b.csv").files] == ["restored"]
+    assert [f.status for f in undo_tags(tmp_path / "a.csv").files] == ["restored"]
+    assert genre_field(song) is None

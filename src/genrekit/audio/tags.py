@@ -233,7 +233,8 @@ class TagChange:
     version, with ``id3_tag`` the whole tag before it (base64), since a conversion touches
     every frame. ``note`` says what a write leaves that players may show too: with
     ``existing`` replace, a genre in a tag genrekit does not write (a WAV's RIFF ``INFO/IGNR``,
-    an MP3's APEv2 ``Genre``), which is then ``old``.
+    an MP3's APEv2 ``Genre``), which is then ``old``; for a genre kept, that an earlier
+    genrekit run wrote it (not the owner), and how to tag the file anew.
     """
 
     path: str
@@ -252,6 +253,14 @@ class TagChange:
     id3_version: dict[str, int] | None = None
     id3_tag: str | None = None
     note: str | None = None
+
+
+def failure_words(exc: Exception, path: str) -> str:
+    """Why reading or writing the tags of ``path`` failed: genrekit's own refusals say it in
+    words (less the file's name, which the caller gives); a library's error needs its type."""
+    if isinstance(exc, GenrekitError):
+        return str(exc).removeprefix(f"{path}: ")
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _show(values: list[str] | None) -> str | None:
@@ -325,14 +334,64 @@ def _mp4_genre_atoms(path: str) -> tuple[int, list[bytes]]:
     return texts, numbers
 
 
-def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True) -> GenreField:
+# A taggable name's format, and the names a file of each format takes: the tag genrekit
+# reads and writes follows the name, so a song whose content is another format is refused
+_NAMED = {".mp3": "MP3", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg", ".opus": "Ogg", ".wav": "WAV",
+          ".aif": "AIFF", ".aiff": "AIFF", **dict.fromkeys(MP4_SUFFIXES, "MP4")}
+_NAMES = {"MP3": ".mp3", "FLAC": ".flac", "Ogg": ".ogg or .opus", "MP4": ".m4a", "WAV": ".wav", "AIFF": ".aiff"}
+
+
+def _content_format(path: str) -> str | None:
+    """The format a file's first bytes show (one of ``_NAMES``; an ID3v2 tag in front is
+    passed over, as players do), or None where they show none of them."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        tagged = _mp3_tag_size(head)
+        if tagged:
+            handle.seek(tagged)
+            head = handle.read(12)
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "Ogg"
+    if head[4:8] == b"ftyp":
+        return "MP4"
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "AIFF"
+    if tagged or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):  # an MPEG frame's sync
+        return "MP3"
+    return None
+
+
+def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
+    """Refuse a file whose content is another taggable format than its name's ``suffix``
+    (an MP4 named ``.mp3`` would get an ID3 tag in front and stop playing); content no format
+    shows is left to mutagen, which says what it found."""
+    found = _content_format(path)
+    if found is not None and _NAMED.get(suffix, found) != found:
+        if refusal := _link_refusal(path):  # said of the link, which is what misnames the song
+            raise ParameterError(f"{shown or path}: {refusal}")
+        raise ParameterError(f"{shown or path}: expected {_NAMED[suffix]} content for its {suffix} name, found "
+                             f"{found} (its first bytes); the tag genrekit writes follows the name and would "
+                             f"damage it: rename it {_NAMES[found]} to tag it")
+
+
+def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,
+                     trust_name: bool = False) -> GenreField:
     """The genre field, and genrekit's own fields, of a taggable file (``TAGGABLE``) as they
     are now; ``suffix``: the format's, when the name has another (a temporary copy).
-    ``writable``: refuse a tag genrekit does not rewrite (ID3v2.2); reading alone takes it."""
+    ``writable``: refuse a tag genrekit does not rewrite (ID3v2.2); reading alone takes it.
+    A file whose content is another format than its name's is refused (ParameterError),
+    unless ``trust_name``: the tag its name's format has is read (an undo of a write an
+    earlier version made so)."""
     mutagen = _mutagen()
 
     path = os.fspath(path)
     suffix = (suffix or Path(path).suffix).lower()
+    if not trust_name:
+        _check_content(path, suffix)
     if suffix in ID3_SUFFIXES:
         exact, _ = _load_id3(path, suffix, exact=True)
         shown, _ = _load_id3(path, suffix, exact=False)
@@ -566,7 +625,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     try:
         field = read_genre_field(path)
     except Exception as exc:  # mutagen raises many types; the library run must go on
-        return TagChange(path, None, shown, False, f"{path}: genre tag not read ({type(exc).__name__}: {exc})",
+        return TagChange(path, None, shown, False, f"{path}: genre tag not read ({failure_words(exc, path)})",
                          action="failed")
     old = _show(field.genres)
     change = TagChange(path, old, old or shown, False, format=field.format, field=field.field,
@@ -575,8 +634,14 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     has_genre = any(g.strip() and not is_placeholder(g) for g in field.genres)
     if existing == "keep" and has_genre:
         change.action = "kept"
-        change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
-                         "--existing replace or append to change it)")
+        if genres_by_genrekit(field):  # not the owner's: an earlier run's, with another results table or options
+            model = (field.own.get(provenance_key(field.family, "MODEL")) or ["?"])[0]
+            change.note = (f"an earlier genrekit run wrote it (model {model}): `genrekit tag --undo` with that run's "
+                           "results table puts the owner's genre back, then tag it again")
+            change.reason = f"has genre {old!r}, kept (--existing keep; ours: {shown}); {change.note}"
+        else:
+            change.reason = (f"has genre {old!r}, kept (--existing keep; ours: {shown}; "
+                             "--existing replace or append to change it)")
         return change
     elsewhere = _genre_elsewhere(path) if not has_genre else None
     if elsewhere is not None and existing == "keep":  # players show it: ours beside it would not keep it
@@ -642,9 +707,7 @@ def apply_tag_change(change: TagChange, *, unchanged_since: tuple[int, int] | No
                                expect={k: v["old"] for k, v in change.fields.items()}, id3v2_version=version,
                                unchanged_since=unchanged_since)
     except Exception as exc:  # mutagen raises many types; the library run must go on
-        # genrekit's own refusals say why in words (and name the file); a library's error needs its type
-        why = str(exc).removeprefix(f"{change.path}: ") if isinstance(exc, GenrekitError) else f"{type(exc).__name__}: {exc}"
-        change.action, change.error = "failed", f"{change.path}: genre tag not written ({why})"
+        change.action, change.error = "failed", f"{change.path}: genre tag not written ({failure_words(exc, change.path)})"
         return change
     for key, values in written.items():
         change.fields[key] = change.fields[key] | {"new": values}
@@ -1263,7 +1326,8 @@ _UNSET = object()
 
 def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *, expect=None,
                  id3v2_version: int | None = None, remove_empty: bool = False,
-                 id3_tag: str | None = None, unchanged_since: tuple[int, int] | None = None) -> dict[str, list[str] | None]:
+                 id3_tag: str | None = None, unchanged_since: tuple[int, int] | None = None,
+                 trust_name: bool = False) -> dict[str, list[str] | None]:
     """Set fields of ``path`` to exactly ``values`` (field name -> values; None: remove the
     field), on a copy that is fsynced and then replaces the file; the audio is left as it is.
 
@@ -1280,6 +1344,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
         before ``values`` are set: how an undo reverts a version conversion exactly
     unchanged_since : the ``(size, mtime_ns)`` the file must still have when its copy is
         made (the audio a genre was predicted from); otherwise :class:`TagConflict`
+    trust_name : write the tag of the name's format even where the content shows another
+        (:func:`read_genre_field`; otherwise ParameterError): how an undo puts back a write
+        an earlier version made so
 
     Returns
     -------
@@ -1292,10 +1359,12 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     refusal = _link_refusal(path)  # its format is chosen by the name: the song's own must agree
     if refusal:
         raise GenrekitError(f"{path}: {refusal}")
+    if not trust_name:
+        _check_content(path, suffix)
     written: dict = {}
 
     def edit(temporary: str) -> None:
-        field = read_genre_field(temporary, suffix=suffix)
+        field = read_genre_field(temporary, suffix=suffix, trust_name=trust_name)
         now = field.fields
         for key, wanted in (expect or {}).items():
             if now.get(key) != wanted:
@@ -1314,7 +1383,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                 _set_other(temporary, values, remove_empty)
         except GenrekitError as exc:  # named by the song, not by its temporary copy
             raise type(exc)(f"{path}: {exc}") from exc
-        after = read_genre_field(temporary, suffix=suffix).fields
+        after = read_genre_field(temporary, suffix=suffix, trust_name=trust_name).fields
         later = _other_fields(temporary, suffix, values)
         if not converting and later != others:
             changed = sorted({str(item[0]) if isinstance(item, tuple) else "a frame mutagen does not know"

@@ -281,9 +281,10 @@ def tag(
             note = f"; {change.note}" if change.note else ""  # a genre another tag keeps (--existing replace)
             out_console.print(line_shown(f"{change.path}: genre {change.old or '(none)'} -> {change.new}")
                               + f" ({verb}{line_shown(note)})", highlight=False, markup=False)
-        elif change.action == "kept":
-            out_console.print(line_shown(f"{change.path}: genre {change.old}") + " kept (--existing keep)", highlight=False,
-                              markup=False)
+        elif change.action == "kept":  # note: the genre an earlier genrekit run wrote, and how to tag it anew
+            note = f"; {change.note}" if change.note else ""
+            out_console.print(line_shown(f"{change.path}: genre {change.old}") + f" kept (--existing keep{line_shown(note)})",
+                              highlight=False, markup=False)
 
     if segment is not None:  # checked, and noted, before any work: the workers load the model themselves
         _load_with_segment(model_path, segment)

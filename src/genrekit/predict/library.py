@@ -187,8 +187,18 @@ def _listing(root: str | os.PathLike) -> tuple[dict[Path, None] | dict[str, remo
     if not root.is_dir():
         raise ParameterError(f"{root}: expected a music library folder, found "
                              f"{'a file (genrekit predict names the genres of songs)' if root.exists() else 'nothing'}")
-    files, skipped = [], {}
-    _walk(root, {_identity(os.stat(root)): root}, files, skipped)
+    found, skipped = [], {}
+    _walk(root, {_identity(os.stat(root)): root}, found, skipped)
+    # a file reached by a link and by its own name (or by two links) is one song, listed once: a
+    # second name would be tagged again, its write finding the file changed by the first
+    named = {identity for _, identity, linked in found if not linked}
+    files, linked_to = [], set()
+    for path, identity, linked in sorted(found):
+        if not linked:
+            files.append(path)  # hard links are several names of their own: each listed (and refused for writing)
+        elif identity not in named and identity not in linked_to:
+            linked_to.add(identity)
+            files.append(path)
     return dict.fromkeys(sorted(files)), dict(sorted(skipped.items()))
 
 
@@ -201,12 +211,13 @@ def _may_be_song(name: str) -> bool:
     return is_audio_path(name) or not PurePosixPath(name).suffix
 
 
-def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path], skipped: dict[Path, str],
-          visited: set[tuple[int, int]] | None = None) -> None:
-    """Audio files below ``folder`` into ``files``; links followed, and the ones that cannot be
-    (dangling, looping, leading back to a folder above) into ``skipped`` with the reason, where
-    their name or their target's is an audio file's or a folder's: a broken ``cover.jpg`` is no song.
-    A folder reached a second time (through another link) is not walked again."""
+def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[tuple[Path, tuple[int, int], bool]],
+          skipped: dict[Path, str], visited: set[tuple[int, int]] | None = None) -> None:
+    """Audio files below ``folder`` into ``files`` (see :func:`_add_song`); links followed, and
+    the ones that cannot be (dangling, looping, leading back to a folder above) into ``skipped``
+    with the reason, where their name or their target's is an audio file's or a folder's: a
+    broken ``cover.jpg`` is no song. A folder reached a second time (through another link) is
+    not walked again."""
     visited = set() if visited is None else visited
     try:
         identity = _identity(folder.stat())
@@ -227,7 +238,7 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
                     own = _identity(entry.stat(follow_symlinks=False))
                     _walk(path, ancestors | {own: path}, files, skipped, visited)
                 elif is_audio_path(path):
-                    _add_song(path, entry.stat(follow_symlinks=False), files, skipped)
+                    _add_song(path, entry.stat(follow_symlinks=False), files, skipped, linked=False)
                 continue
             target = os.readlink(path)
         except OSError as exc:  # changed or removed while the walk went past it
@@ -251,15 +262,17 @@ def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], files: list[Path
             else:
                 _walk(path, ancestors | {_identity(stat): path}, files, skipped, visited)
         elif is_audio_path(path):
-            _add_song(path, stat, files, skipped)
+            _add_song(path, stat, files, skipped, linked=True)
 
 
-def _add_song(path: Path, status: os.stat_result, files: list[Path], skipped: dict[Path, str]) -> None:
-    """A file with a song's name joins ``files``; a pipe or device with one is named in ``skipped``."""
+def _add_song(path: Path, status: os.stat_result, files: list[tuple[Path, tuple[int, int], bool]],
+              skipped: dict[Path, str], *, linked: bool) -> None:
+    """A file with a song's name joins ``files`` (its path, device and inode, and whether the
+    path is a link); a pipe or device with one is named in ``skipped``."""
     if kind := not_regular_file(status.st_mode):
         skipped[path] = f"{path}: not a regular file ({kind}), left out"
     elif stat_module.S_ISREG(status.st_mode):
-        files.append(path)
+        files.append((path, _identity(status), linked))
 
 
 def _key(path: Path | str, use_hash: bool, model_id: str,
@@ -702,7 +715,7 @@ def _holds_write(path: str, entry: dict) -> bool:
     from genrekit.audio import tags
 
     try:
-        now = tags.read_genre_field(path)
+        now = tags.read_genre_field(path, trust_name=True)
     except Exception:  # mutagen raises many types (or is not installed): not known to be that file
         return False
     return all(now.fields.get(name) == values["new"] for name, values in entry["fields"].items())
@@ -1137,6 +1150,28 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     return followed
 
 
+_GENRE_FIELDS = {"ID3": "TCON", "MP4": "\xa9gen", "Vorbis comment": "GENRE"}
+
+
+def _foreign_write(entry: dict) -> str | None:
+    """Why a journalled write is not one genrekit made (every write of genrekit's sets the
+    file's genre field and its own ``MODEL`` field): a line edited by hand, or not of a tag
+    run, would have an undo write into a file genrekit never touched. None for genrekit's."""
+    from genrekit.audio.tags import provenance_key
+
+    form = entry.get("format")
+    family = "ID3" if isinstance(form, str) and form.startswith("ID3v2.") else form
+    if family not in _GENRE_FIELDS:
+        return f"its journal line names no tag format genrekit writes ({form!r})"
+    fields, model = entry["fields"], provenance_key(family, "MODEL")
+    for name in (_GENRE_FIELDS[family], model):
+        new = (fields.get(name) or {}).get("new")
+        if not (isinstance(new, list) and new and all(isinstance(v, str) and v.strip() for v in new)):
+            return (f"its journal line does not record genrekit writing {name} (every write of genrekit's sets the "
+                    "genre and its own model field): not a write of genrekit's, or edited by hand")
+    return None
+
+
 def _chain(entries: list[dict]) -> list[dict]:
     """The last write to a file and the writes before it that it followed directly (each made
     on the file as the one before left it), oldest first."""
@@ -1219,7 +1254,7 @@ def _undo_file(entries: list[dict], handle, earlier: dict) -> UndoRecord:
     if undone.status == "restored" and undone.field is not None:
         from genrekit.audio import tags
 
-        undone.new = tags.read_genre_field(path).fields.get(undone.field)
+        undone.new = tags.read_genre_field(path, trust_name=True).fields.get(undone.field)
     return undone
 
 
@@ -1239,7 +1274,7 @@ def _never_made(entry: dict) -> bool:
     from genrekit.audio import tags
 
     try:
-        now = tags.read_genre_field(entry["path"])
+        now = tags.read_genre_field(entry["path"], trust_name=True)
     except Exception:  # mutagen raises many types; the undo of its chain reports the file
         return False
     current = {n: now.fields.get(n) for n in entry["fields"]}
@@ -1278,9 +1313,9 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     try:
-        now = tags.read_genre_field(path)
+        now = tags.read_genre_field(path, trust_name=True)
     except Exception as exc:  # gone, or no longer a taggable file
-        reason = f"{path}: genre tag not read ({type(exc).__name__}: {exc}); left as it is"
+        reason = f"{path}: genre tag not read ({tags.failure_words(exc, path)}); left as it is"
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     found = {n: now.fields.get(n) for n in target}
@@ -1291,10 +1326,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if found[name] != ours[name] and not newest and id3_tag is None:
         return _own_fields_only(path, handle, line, ours, target, found, name), True
     if found != ours:
-        reason = (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}"
-                  + ("" if found[name] != ours[name] else f", and {', '.join(n for n in found if found[n] != ours[n])}"
-                     " changed too")
-                  + ": the file's tags changed since it was tagged; left as it is")
+        reason = _refusal_of_changed(path, name, ours, found, now)
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]
@@ -1305,17 +1337,38 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
     append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
     try:
-        tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag)
+        tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag,
+                          trust_name=True)
     except tags.TagConflict as exc:  # changed between the read above and the write
         append_record(handle, line | {"state": "refused", "reason": str(exc)})
         return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
     except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
-        reason = f"{path}: genre tag not put back ({type(exc).__name__}: {exc}); left as it is"
+        reason = f"{path}: genre tag not put back ({tags.failure_words(exc, path)}); left as it is"
         append_record(handle, line | {"state": "failed", "reason": reason})
         return UndoRecord(path, "failed", reason, name, ours[name], target[name]), False
     stat = _stat(path)
     append_record(handle, line | {"state": "restored", "after": stat})
     return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
+
+
+def _refusal_of_changed(path: str, name: str, ours: dict, found: dict, now) -> str:
+    """Why a file whose fields no longer hold what genrekit wrote is left as it is: its genre
+    changed (by its owner, or by a later genrekit run of another results table), or only
+    genrekit's own fields did (another tagger edited or removed them)."""
+    from genrekit.audio import tags
+
+    if found[name] == ours[name]:
+        changed = ", ".join(n for n in found if found[n] != ours[n])
+        return (f"{path}: its {name} {found[name]!r} is still what genrekit wrote, but genrekit's own {changed} "
+                "changed since it was tagged (another tagger edited or removed them), so nothing proves the genre is "
+                "still genrekit's; left as it is")
+    if tags.genres_by_genrekit(now):
+        model = (now.own.get(tags.provenance_key(now.family, "MODEL")) or ["?"])[0]
+        return (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}, which a later "
+                f"genrekit run wrote (model {model}), not with this results table: undo that run's table first, then "
+                "this one; left as it is")
+    return (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}: the file's tags "
+            "changed since it was tagged; left as it is")
 
 
 def _own_fields_only(path: str, handle, line: dict, ours: dict, target: dict, found: dict, name: str) -> UndoRecord:
@@ -1332,9 +1385,9 @@ def _own_fields_only(path: str, handle, line: dict, ours: dict, target: dict, fo
         return UndoRecord(path, "refused", reason, name, found[name], found[name])
     append_record(handle, line | {"state": "restoring", "fields_only": sorted(mine)})
     try:
-        tags.write_fields(path, mine, expect={n: ours[n] for n in mine})
+        tags.write_fields(path, mine, expect={n: ours[n] for n in mine}, trust_name=True)
     except Exception as exc:  # mutagen raises many types; the genre is the owner's either way
-        reason = f"{reason}; genrekit's own fields not removed ({type(exc).__name__}: {exc})"
+        reason = f"{reason}; genrekit's own fields not removed ({tags.failure_words(exc, path)})"
         append_record(handle, line | {"state": "failed", "reason": reason})
         return UndoRecord(path, "refused", reason, name, found[name], found[name])
     stat = _stat(path)
@@ -1360,9 +1413,9 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     says (:func:`_moves_in_table`); one found nowhere is refused as missing.
     on_file : called with each file's :class:`UndoRecord` as it is done
     """
-    from genrekit.audio.tags import require_mutagen
+    from genrekit.audio import tags
 
-    require_mutagen("tag --undo")
+    tags.require_mutagen("tag --undo")
     started = time.perf_counter()
     results = Path(results)
     journal = results.with_name(results.name + ".journal.jsonl")
@@ -1378,12 +1431,21 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
         with atomic_path(progress, durable=True) as temporary:  # without a torn last line, before appending to it
             temporary.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
         earlier = {_progress_key(r.get("written_at", r["path"]), r["write"]): r for r in lines}
-        files = []
+        files, swept = [], set()
         with open(progress, "a", encoding="utf-8") as handle:
             for real in sorted(writes):
                 if not writes[real]:
                     continue
-                outcome = _undo_file(writes[real], handle, earlier)
+                foreign = next((why for entry in writes[real] if (why := _foreign_write(entry))), None)
+                if foreign is not None:  # nothing of that file's is trusted
+                    path = writes[real][-1]["path"]
+                    outcome = UndoRecord(path, "refused", f"{path}: {foreign}; left as it is")
+                else:
+                    folder = os.path.dirname(writes[real][-1]["path"])
+                    if folder not in swept:  # a killed run's copy of a song, which no later write there removed
+                        swept.add(folder)
+                        tags.remove_stale_copies(folder)
+                    outcome = _undo_file(writes[real], handle, earlier)
                 files.append(outcome)
                 if on_file is not None:
                     on_file(outcome)
