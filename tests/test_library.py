@@ -526,7 +526,9 @@ def test_a_journal_line_nested_past_the_parser_is_set_aside_not_a_crash(tmp_path
     assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
     with open(journal, "ab") as handle:
         handle.write(deep)
+    caplog.clear()
     assert undo_tags(out).files == []  # nothing written, nothing to put back; no crash
+    assert caplog.text.count("damaged line") == 1, caplog.text  # said once, not by each read of the journal
     with open(out, "ab") as handle:
         handle.write(deep)
     with pytest.raises(GenrekitError, match=r"tags.jsonl: line 3 is not JSON \(maximum recursion depth"):

@@ -1423,7 +1423,7 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
                              f"journal {journal.name} beside it; found no journal")
     with _results_lock(results):  # a tag run appending to the journal is done first
-        records = read_journal(journal)
+        records = reopen_journal(journal)  # damaged lines kept aside and said once, not again by _record_undo
         writes = _tag_writes(records)
         moved_from = _moves_in_table(results, writes, records)  # journals from before moves were recorded
         progress = results.with_name(results.name + ".undo.jsonl")
