@@ -444,6 +444,23 @@ def test_predict_exit_status_when_every_file_fails(tmp_path, gtzan_mini, corrupt
     assert some.exit_code == EXIT_PARTIAL, some.output
 
 
+def test_predict_given_a_model_as_its_first_file_says_to_use_model(tmp_path, gtzan_mini):
+    """evaluate, export and serve take the model first; predict took a model file so given
+    for a song, named the other songs' genres with the default model and failed the model
+    file as audio. A usage error now, before any model is loaded."""
+    song = gtzan_mini / "jazz" / "jazz.00002.wav"
+    for name in ("model.onnx", "Model.GENREKIT", "model.safetensors"):
+        (tmp_path / name).write_bytes(b"not read")
+        result = run("predict", tmp_path / name, song)
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert f"{tmp_path / name} is a model file, not a song" in result.output and "--model" in result.output
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "model.genrekit").write_bytes(b"not read")
+    result = run("predict", run_folder, song)
+    assert result.exit_code == EXIT_USAGE and "a run folder holding a model" in result.output, result.output
+
+
 def test_tag_exit_status_when_every_file_fails(tmp_path, corrupted_file):
     library = tmp_path / "library"
     library.mkdir()

@@ -55,6 +55,8 @@ def predict(
 
     if not files and files_from is None:
         _usage_error("FILES: expected audio files (or - to read their paths from stdin, or --files-from), found none")
+    if model_path is None and files:
+        _model_given_as_a_song(files[0])
     model_path = _model(None, model_path, default="default")
     min_confidence = _setting("min_confidence", min_confidence, option="--min-confidence")
     runner = _runner(runner, jobs, address)  # on Ray, --jobs left out: every CPU of the cluster
@@ -98,6 +100,22 @@ def predict(
         for p in predictions:
             _plot(p, plot, used, failures)
     _finish(len(predictions), failures)
+
+
+def _model_given_as_a_song(first: str) -> None:
+    """A usage error where predict's first file is a model (as evaluate, export and serve take
+    it first): the default model would name its genres, and the model fail as a song."""
+    from genrekit.models.interface import RUN_FOLDER_FILES
+
+    path = Path(first)
+    if path.suffix.lower() in {Path(name).suffix for name in RUN_FOLDER_FILES}:
+        what = "a model file"
+    elif path.is_dir() and any((path / name).is_file() for name in RUN_FOLDER_FILES):
+        what = "a run folder holding a model"
+    else:
+        return
+    _usage_error(f"FILES: {first} is {what}, not a song; predict takes its model from --model: "
+                 f"genrekit predict --model {first} SONG...")
 
 
 def _load_with_segment(model_path: str, segment: float | None):
