@@ -1430,6 +1430,23 @@ def test_onnxruntime_session_options_in_the_metadata_are_refused(tmp_path):
         load(path)
 
 
+def test_a_metadata_key_given_twice_is_refused(tmp_path):
+    """onnxruntime reads a repeated metadata key's last entry, the onnx package and Netron show
+    the first: a second 'genrekit' entry with the labels reversed ran with other labels than the
+    file showed (a review, 2026-12-06)."""
+    import onnx
+    from onnx import helper
+
+    path = _one_op_onnx(tmp_path / "twice.onnx", helper.make_node("Relu", ["mean"], ["out"]), labels=128)
+    assert load(path).labels[0] == "genre 0"  # well formed
+    model = onnx.load(str(path))
+    config = json.loads(next(p.value for p in model.metadata_props if p.key == "genrekit"))
+    model.metadata_props.add(key="genrekit", value=json.dumps(config | {"labels": config["labels"][::-1]}))
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"twice.onnx: metadata entries given twice \('genrekit'\)"):
+        load(path)
+
+
 def test_an_onnx_graph_without_outputs_is_refused_by_name(tmp_path):
     """onnxruntime builds a graph with no output; genrekit refused it with a bare
     StopIteration before 2026-12-02 (which ends a generator that loads models silently)."""

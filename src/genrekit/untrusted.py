@@ -22,6 +22,7 @@ import json
 import os
 import re
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from genrekit._files import DAMAGED_FILE_ERRORS, INVISIBLE_MARKS
@@ -907,6 +908,9 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     - session options in the metadata (``ort_config``), which onnxruntime applies where
       ``ORT_LOAD_CONFIG_FROM_MODEL=1`` is set (thread counts, a profile written to the
       working directory).
+    - a metadata key given twice: onnxruntime reads the last entry, the ``onnx`` package and
+      viewers such as Netron show the first, so a file could show one label order and run
+      another.
 
     Raises
     ------
@@ -988,14 +992,15 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             if (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
                 external.add(span[0])
 
-    session_options = False
+    metadata_keys: Counter = Counter()
 
     try:
         for number, span in messages(0, len(data), (7, 14, 20, 25)):  # graph, metadata, training_info, functions
             if number == 7:
                 graph(span, 0)
-            elif number == 14:  # StringStringEntryProto: key (1)
-                session_options |= any(data[a:b] == b"ort_config" for _, (a, b) in messages(*span, (1,)))
+            elif number == 14:  # StringStringEntryProto: key (1); protobuf keeps a repeated field's last
+                keys = [data[a:b] for _, (a, b) in messages(*span, (1,))]
+                metadata_keys[keys[-1] if keys else b""] += 1
             elif number == 20:
                 for _, inner in messages(*span, (1, 2)):  # TrainingInfoProto initialization, algorithm
                     graph(inner, 0)
@@ -1013,8 +1018,12 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     if sparse:
         refusals.append(f"{len(sparse)} sparse tensor(s), which genrekit's exports never hold (onnxruntime "
                         "expands each to a dense tensor before any check)")
-    if session_options:  # read where ORT_LOAD_CONFIG_FROM_MODEL=1: threads, profiling into the working directory
+    if metadata_keys[b"ort_config"]:  # read where ORT_LOAD_CONFIG_FROM_MODEL=1: threads, profiling into the working directory
         refusals.append("onnxruntime session options in its metadata ('ort_config')")
+    repeated = sorted(key.decode("utf-8", "replace") for key, n in metadata_keys.items() if n > 1)
+    if repeated:  # one reader takes the first, onnxruntime the last: what a tool shows would not be what runs
+        refusals.append(f"metadata entries given twice ({', '.join(map(repr, repeated))}), which genrekit's exports "
+                        "never hold")
     return refusals
 
 
