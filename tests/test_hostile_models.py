@@ -1447,6 +1447,31 @@ def test_a_metadata_key_given_twice_is_refused(tmp_path):
         load(path)
 
 
+def test_front_end_settings_a_file_sets_are_refused_as_the_files(tmp_path):
+    """A setting of the file's own front end that genrekit refuses is the file's fault: it was
+    a ParameterError without the file's name ("compression='evil': expected one of ...", or
+    "sr=8000: musicnn's input is at 16000 Hz"), as if the caller had passed it."""
+    import onnx
+    from onnx import helper
+
+    path = _one_op_onnx(tmp_path / "frontend.onnx", helper.make_node("Relu", ["mean"], ["out"]), labels=128)
+    model = onnx.load(str(path))
+    entry = next(p for p in model.metadata_props if p.key == "genrekit")
+    config = json.loads(entry.value)
+    entry.value = json.dumps(config | {"frontend": config["frontend"] | {"compression": "evil"}})
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"frontend.onnx: metadata 'genrekit': frontend: compression='evil'"):
+        load(path)
+
+    shipped = onnx.load(str(default_model_path(onnx=True)))
+    entry = next(p for p in shipped.metadata_props if p.key == "genrekit")
+    config = json.loads(entry.value)
+    entry.value = json.dumps(config | {"features": config["features"] | {"sample_rate": 8000}})
+    onnx.save(shipped, str(tmp_path / "slow.onnx"))
+    with pytest.raises(ModelError, match=r"slow.onnx: the model's settings are refused: sr=8000"):
+        load(tmp_path / "slow.onnx")
+
+
 def test_an_onnx_graph_without_outputs_is_refused_by_name(tmp_path):
     """onnxruntime builds a graph with no output; genrekit refused it with a bare
     StopIteration before 2026-12-02 (which ends a generator that loads models silently)."""

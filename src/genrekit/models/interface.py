@@ -682,9 +682,13 @@ class OnnxNetworkClassifier(NetworkClassifier):
         self._configure()
         self.frontend = None
         if not self.config.get("frontend_in_graph", True):
+            from genrekit.errors import ParameterError, ModelError
             from genrekit.features.numpy_logmel import NumpyLogMel
 
-            self.frontend = NumpyLogMel(self.config["frontend"])
+            try:
+                self.frontend = NumpyLogMel(self.config["frontend"])
+            except ParameterError as exc:  # the file's setting, not the caller's
+                raise ModelError(f"{path}: metadata 'genrekit': frontend: {exc}") from exc
 
     def examples(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """The graph's input: as the network's, or log-mel spectrograms when the file's
@@ -1194,7 +1198,7 @@ def self_tested(model: GenreClassifier) -> GenreClassifier:
     genre that sums to 1. A file with NaN weights, or whose graph gives another number of
     columns than it has labels, is refused here by name, instead of failing every song with
     a message that blames the audio (or giving a genre without a column, silently)."""
-    from genrekit.errors import GenrekitError, ModelError
+    from genrekit.errors import GenrekitError, ModelError, ParameterError
 
     where = os.fspath(getattr(model, "source", "") or model.name)
     longest = getattr(model, "self_test_seconds", SELF_TEST_SECONDS)  # a light graph needs more than one patch
@@ -1202,6 +1206,8 @@ def self_tested(model: GenreClassifier) -> GenreClassifier:
     noise = np.random.default_rng(0).standard_normal(int(round(seconds * model.sample_rate))).astype(np.float32)
     try:
         proba = np.asarray(model.predict_proba([0.03 * noise]))
+    except ParameterError as exc:  # genrekit's own noise at the model's rate: the model's settings are refused
+        raise ModelError(f"{where}: the model's settings are refused: {exc}") from exc
     except GenrekitError:
         raise
     except Exception as exc:  # onnxruntime, PyTorch and scikit-learn raise their own types
