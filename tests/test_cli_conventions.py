@@ -1139,3 +1139,20 @@ def test_config_warns_of_a_model_setting_that_names_no_model(tmp_path):
     shown = invoke("config", env=WIDE)
     assert shown.exit_code == EXIT_OK and f'model = "{tmp_path / "nonexist" / "x.genrekit"}"' in shown.stdout
     assert "warning: model: " in shown.stderr and "model file not found" in _flat(shown.stderr), shown.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("export", "default", "--out", "LONG.onnx"),
+    ("export", "LONG.genrekit", "--out", "x.onnx"),
+    ("predict", "--model", "LONG.onnx", "song.wav"),
+    ("report", "here", "--out", "LONG.html"),
+])
+def test_a_name_too_long_for_the_file_system_is_said_not_a_traceback(tmp_path, args):
+    """A path past the file system's 255-byte names raised OSError (ENAMETOOLONG) from
+    Path.is_dir() with a traceback (a review, 2026-12-06)."""
+    (tmp_path / "here").mkdir()
+    args = [str(tmp_path / a.replace("LONG", "a" * 300)) if "LONG" in a or a == "here" else a for a in args]
+    result = invoke(*args)
+    assert result.exit_code in (1, EXIT_USAGE), result.output
+    assert "Traceback" not in result.output and "aaaa" in result.output
+    assert "too long" in result.output, result.output

@@ -134,6 +134,10 @@ class _OneErrorHandler(TyperGroup):
             err_console.print(f"[yellow]interrupted[/] ({name}): {again}", highlight=False)
             raise typer.Exit(status) from None  # main() then ignores further signals while the process ends
         except OSError as exc:
+            if exc.errno == errno.ENAMETOOLONG:  # from any path given (Path.is_dir() raises it)
+                name = os.fspath(exc.filename or "")
+                _usage_error(f"{name[:120]}{'…' if len(name) > 120 else ''}: a name too long for the file system "
+                             f"({len(name)} characters; {exc.strerror})")
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             where = f"{exc.filename}: " if exc.filename else ""

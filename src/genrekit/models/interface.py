@@ -1054,9 +1054,16 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     """
     name = os.fspath(model)
     path = default_model_path(onnx=NAMED_MODELS[name]) if name in NAMED_MODELS else Path(model)
-    if path.is_dir():
-        path = next((path / name for name in RUN_FOLDER_FILES if (path / name).is_file()), path)
-    if not path.is_file():
+    try:
+        if path.is_dir():
+            path = next((path / name for name in RUN_FOLDER_FILES if (path / name).is_file()), path)
+        found = path.is_file()
+    except OSError as exc:  # a name too long for the file system, a folder without permission
+        from genrekit.errors import ModelError
+
+        raise ModelError(f"{name[:200]}{'…' if len(name) > 200 else ''}: cannot be looked up as a model file "
+                         f"({exc.strerror or exc})") from exc
+    if not found:
         from genrekit.errors import ModelError
 
         raise ModelError(f"{path}: model file not found (expected a .genrekit, .safetensors or .onnx file, a run "
