@@ -1156,3 +1156,11 @@ def test_a_name_too_long_for_the_file_system_is_said_not_a_traceback(tmp_path, a
     assert result.exit_code in (1, EXIT_USAGE), result.output
     assert "Traceback" not in result.output and "aaaa" in result.output
     assert "too long" in result.output, result.output
+
+
+def test_an_empty_output_name_is_a_usage_error_not_the_current_folder(tmp_path, monkeypatch):
+    """`--out "$OUT"` with OUT unset wrote ./model.onnx (pathlib reads "" as ".")."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke("export", "default", "--out", "")
+    assert result.exit_code == EXIT_USAGE and "expected a file or folder name, found ''" in _flat(result.output)
+    assert not list(tmp_path.iterdir())

@@ -541,6 +541,8 @@ def _file_or_folder(default_name: str) -> dict:
 
     def file_path(value) -> Path:
         text = os.fspath(value)  # a default is a Path already
+        if not text.strip():  # an unset variable in a script: pathlib would read it as "." and write there
+            raise typer.BadParameter(f"expected a file or folder name, found {text!r}")
         path = Path(text)
         return path / default_name if text.endswith(_FOLDER_ENDINGS) or path.is_dir() else path
 
