@@ -245,3 +245,28 @@ def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tm
     result = subprocess.run([sys.executable, str(runtime_cli), "features", str(gtzan_mini), "-o", str(tmp_path / "f")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "pip install 'genrekit[full]'" in result.stderr
+
+
+@pytest.mark.parametrize("frontend", ["graph", "numpy"])
+def test_metadata_asking_for_another_window_than_the_graph_takes_is_refused_before_any_run(edge_network, tmp_path,
+                                                                                          frontend):
+    """A file whose metadata asked for 100 000-frame windows at 192 kHz peaked at 3.5 GB in the
+    load's self-test before onnxruntime refused the shape (a review, 2026-12-06); the graph's
+    fixed input size says so first."""
+    import json
+
+    import onnx
+
+    from genrekit.errors import ModelError
+    from genrekit.export import export_onnx
+    from genrekit.models import load
+
+    path = export_onnx(edge_network[0], tmp_path / f"edge-{frontend}.onnx", frontend=frontend)
+    load(path)  # as exported
+    model = onnx.load(str(path))
+    entry = next(p for p in model.metadata_props if p.key == "genrekit")
+    config = json.loads(entry.value)
+    entry.value = json.dumps(config | {"n_frames": 4 * config["n_frames"]})  # within the 600 s bound
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"edge-\w+\.onnx: metadata 'genrekit': its front end makes .* the graph takes"):
+        load(path)

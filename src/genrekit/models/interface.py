@@ -873,6 +873,26 @@ def _check_graph(session, config: dict, where: str) -> None:
         width = (inputs["features"] or [None])[-1]
         if isinstance(width, int) and width != len(spec.columns):
             raise ModelError(f"{where}: {spec.name} gives {len(spec.columns)} features, the graph takes {width}")
+    if config.get("kind") != "classical" and config.get("input_kind") != "image":
+        _check_network_input(inputs[config["input_name"]], config, where)
+
+
+def _check_network_input(shape, config: dict, where: str) -> None:
+    """An exported network's input size, as its graph fixes it, must be what its front end
+    makes of a window: a file whose metadata asked for more (a 100 000-frame window at
+    192 kHz) took gigabytes before the self-test refused it."""
+    from genrekit.errors import ModelError
+
+    frontend, frames = config.get("frontend") or {}, config.get("n_frames")
+    if not isinstance(frames, int) or not isinstance(frontend.get("hop_length"), int):
+        return  # _configure refuses them by name
+    if config.get("frontend_in_graph", True):
+        expected, what = [(frames - 1) * frontend["hop_length"]], "samples a window (n_frames - 1) * hop_length"
+    else:
+        expected, what = [frontend.get("n_mels"), frames], "log-mel bands and frames (n_mels, n_frames)"
+    given = list(shape or [])[-len(expected):]
+    if len(given) == len(expected) and any(isinstance(g, int) and g != e for g, e in zip(given, expected)):
+        raise ModelError(f"{where}: its front end makes {expected} {what}, the graph takes {given}")
 
 
 def _checked_onnx_config(config, where: str) -> dict:
