@@ -147,6 +147,48 @@ def test_two_evaluations_into_one_folder_do_not_run_at_once(tmp_path):
         pass
 
 
+@pytest.mark.parametrize("holding", ["train", "evaluate"])
+def test_a_training_and_an_evaluation_into_one_folder_do_not_run_at_once(tmp_path, holding):
+    """train and evaluate took locks of their own names: both ran into one folder, which then
+    held one's model and the other's metrics and run.json (a review, 2026-12-06)."""
+    import subprocess
+    import sys
+
+    from genrekit._files import run_folder_lock
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.run import _out_lock
+
+    # the lock a training run holds, taken as train() takes it (train's own lock, evaluate's looked at)
+    train_lock = ("from genrekit._files import run_folder_lock\n"
+                  f"with run_folder_lock({str(tmp_path)!r}, 'train.lock', 'busy', others={{'evaluate.lock': 'x'}}):")
+    evaluate_lock = f"from genrekit.evaluate.run import _out_lock\nwith _out_lock({str(tmp_path)!r}):"
+    holder = subprocess.Popen([sys.executable, "-c", "import time\n" + (train_lock if holding == "train" else evaluate_lock)
+                               + "\n    print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        if holding == "train":
+            with pytest.raises(ParameterError, match="a `genrekit train` is writing to this folder"):
+                with _out_lock(tmp_path):
+                    pass
+        else:
+            import soundfile as sf
+
+            from genrekit.train import train
+
+            songs = tmp_path.parent / f"{tmp_path.name}-songs"
+            for genre in ("a", "b"):
+                (songs / genre).mkdir(parents=True)
+                for i in range(3):
+                    sf.write(songs / genre / f"{i}.wav", np.zeros(8000, np.float32), 8000)
+            with pytest.raises(ParameterError, match="a `genrekit evaluate` is writing to this folder"):
+                train(songs, model="logreg", out_dir=tmp_path, progress=False)  # refused before any feature
+    finally:
+        holder.kill()
+        holder.wait()
+    with _out_lock(tmp_path), run_folder_lock(tmp_path, "train.lock", "busy"):  # free again once the holder is gone
+        pass
+
+
 def test_a_file_system_without_locks_does_not_refuse_an_evaluation(tmp_path, monkeypatch):
     """NFS mounted nolock answers flock with ENOLCK: that is no other evaluation."""
     import errno

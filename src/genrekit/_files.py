@@ -73,15 +73,41 @@ def exclusive_lock(lock: Path, busy: str, *, wait: float = 0.0,
         yield
 
 
+def lock_held(lock: Path) -> bool:
+    """Whether a process holds ``lock`` (see :func:`exclusive_lock`) now; a lock file that is
+    missing, or cannot be locked here (Windows, NFS without locks), is not held."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        handle = open(lock, "rb")  # never created: the lock of a run that is not there
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 @contextlib.contextmanager
-def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str) -> Iterator[None]:
+def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
+                    others: dict[str, str] | None = None) -> Iterator[None]:
     """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there; a run that
     fails or is refused in a folder it made leaves no folder behind (where the lock is all
-    it holds: results and journals stay)."""
+    it holds: results and journals stay). ``others``: the locks of other kinds of run (lock
+    name -> the refusal when one holds it), looked at once this one is held: of two runs
+    started together, one at least is refused, never both let through."""
     folder = Path(folder)
     made = not folder.exists()
     try:
         with exclusive_lock(folder / lock_name, busy):
+            for other, refusal in (others or {}).items():
+                if lock_held(folder / other):
+                    raise ParameterError(refusal)
             yield
     except BaseException:
         if made and folder.is_dir() and [p.name for p in folder.iterdir()] == [lock_name]:

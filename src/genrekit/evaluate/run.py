@@ -400,7 +400,9 @@ def _out_lock(out_dir: str | Path | None):
     _refuse_training_run(Path(out_dir))  # before the lock is made there
     return run_folder_lock(out_dir, "evaluate.lock", f"{out_dir}: another evaluation is writing to this folder (it "
                                                      "holds evaluate.lock); wait for it to finish, or write to another "
-                                                     "folder")
+                                                     "folder",
+                           others={"train.lock": f"{out_dir}: a `genrekit train` is writing to this folder (it holds "
+                                                 "train.lock); evaluate into another folder"})
 
 
 def _prepared_out(out_dir: str | Path | None) -> Path | None:

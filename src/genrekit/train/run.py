@@ -183,7 +183,8 @@ def run_training(
     ------
     ParameterError
         ``aggregation``, ``split`` or ``sizes`` unknown or out of range; or another training
-        run is writing to ``out_dir`` (it holds ``out_dir/train.lock``).
+        run is writing to ``out_dir`` (it holds ``out_dir/train.lock``), or an evaluation
+        (``out_dir/evaluate.lock``).
     DatasetError
         The dataset cannot be trained on with this split (see
         :func:`~genrekit.train.splits.assign_splits`).
@@ -198,7 +199,9 @@ def run_training(
                              cache=cache)
     # two runs into one folder: the second's model and reports were replaced by the first's after both said done
     with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
-                                              f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder"):
+                                              f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder",
+                         others={"evaluate.lock": f"{out_dir}: a `genrekit evaluate` is writing to this folder (it holds "
+                                                  "evaluate.lock); train into another folder"}):
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
                              out_dir=out_dir, cache=cache)
 
