@@ -713,6 +713,29 @@ def test_a_genre_whose_every_training_file_fails_is_refused_not_kept_as_a_label(
                     progress=False, split="all", cv=False)
 
 
+def test_the_protocol_says_how_many_tracks_an_unreadable_file_left(tmp_path, gtzan_mini, feature_cache,
+                                                                  corrupted_file):
+    """The split is made before any file is read: its counts ("14/4/5 tracks") included files
+    that then failed, where metrics.json's n was 4 (a review, 2026-12-06)."""
+    import shutil
+
+    from genrekit.datasets import load_dataset
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.train import train_model
+
+    for genre in ("jazz", "rock"):
+        shutil.copytree(gtzan_mini / genre, tmp_path / genre)
+    shutil.copy(corrupted_file, tmp_path / "jazz" / "broken.wav")
+    result = train_model(load_dataset(tmp_path, kind="folder"), spec=FeatureSpec("gtzan57"), model="logreg",
+                         cache=FeatureCache(feature_cache), progress=False, cv=False, seed=0)
+    protocol = result.metrics["protocol"]
+    planned = [int(n) for n in protocol.split("; ")[1].split(" tracks")[0].split("/")]
+    assert sum(planned) == 17 and "; 1 unreadable, leaving " in protocol, protocol
+    used = [int(n) for n in protocol.rsplit("leaving ", 1)[1].split("/")]
+    assert sum(used) == 16 and sum(a - b for a, b in zip(planned, used)) == 1
+    assert used[2] == result.metrics["n"]
+
+
 def test_validation_tracks_are_scored_as_the_model_will_combine_their_chunks():
     from genrekit.train.loop import track_accuracy
 

@@ -210,6 +210,11 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
                   out_dir: str | Path | None, cache) -> TrainResult:
     started = time.time()
     trained = fit(dataset)
+    unreadable = [t for t in dataset.tracks if t.label is not None and t.path in trained.failures]
+    if unreadable and split != "all" and "protocol" in split_notes:  # the split counted them: they were not used
+        used = Counter(t.split for t in dataset.tracks if t.label is not None and t.path not in trained.failures)
+        split_notes = {**split_notes, "protocol": f"{split_notes['protocol']}; {len(unreadable)} unreadable, leaving "
+                                                  f"{used['train']}/{used['val']}/{used['test']}"}
     if trained.metrics and "protocol" in split_notes:  # how the test tracks were chosen, beside their scores
         trained.metrics = {**trained.metrics, "protocol": split_notes["protocol"]}
     if not trained.metrics and not trained.cv:
