@@ -1161,6 +1161,27 @@ def test_gtzan_mini_split_by_default_is_60_10_10_with_no_uneven_holdouts(gtzan_m
                              for p in ("train", "val", "test")) == per_genre
 
 
+def test_a_random_split_of_a_dataset_with_its_own_split_says_so(tmp_path, gtzan_mini, caplog):
+    """A manifest's split column (FMA's set.split too) was ignored without a word by the default
+    random split: scores that cannot be compared with others' on that split (a review, 2026-12-06)."""
+    from genrekit.datasets import load_dataset
+    from genrekit.train.splits import assign_splits
+
+    rows = ["path,label,split"] + [f"{clip},{genre},{('train', 'train', 'val', 'test')[i % 4]}"
+                                   for genre in ("jazz", "rock") for i, clip in
+                                   enumerate(sorted((gtzan_mini / genre).iterdir()))]
+    (tmp_path / "songs.csv").write_text("\n".join(rows) + "\n")
+    dataset = load_dataset(tmp_path / "songs.csv")
+    with caplog.at_level("WARNING"):
+        assign_splits(dataset, split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "has its own train/val/test split (8/4/4 tracks), which this random split ignores" in caplog.text
+    assert "--split dataset" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assign_splits(dataset, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "ignores" not in caplog.text
+
+
 def test_a_manifests_messages_name_the_manifest_not_its_folder(tmp_path, gtzan_mini, monkeypatch):
     """A manifest's root is its folder ("." beside it, ".." above it): the refusals of training
     and checking named that, where the manifest is what the user named."""

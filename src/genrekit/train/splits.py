@@ -128,6 +128,12 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
                            "(first: %s); test scores will be optimistic", dataset.source, len(artists), len(copies),
                            shared[0])
         return dataset, {"artists_across_splits": artists, "copies_across_splits": copies}
+    own = Counter(t.split for t in dataset.tracks)
+    if own["test"] and sum(own[part] for part in ("train", "val", "test")) == len(dataset.tracks):
+        # FMA's, a manifest's split column: published scores use it; a random one cannot be compared with them
+        logger.warning("%s: has its own train/val/test split (%d/%d/%d tracks), which this random split ignores; "
+                       "--split dataset (split='dataset') uses it", dataset.source, own["train"], own["val"],
+                       own["test"])
     labels = [t.label for t in dataset.tracks]
     parts = train_val_test_split(labels, dataset.groups, sizes=sizes, seed=seed)
     uneven = holdout_shortfalls(labels, parts, sizes)
