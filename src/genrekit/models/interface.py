@@ -682,7 +682,7 @@ class OnnxNetworkClassifier(NetworkClassifier):
         self._configure()
         self.frontend = None
         if not self.config.get("frontend_in_graph", True):
-            from genrekit.errors import ParameterError, ModelError
+            from genrekit.errors import ModelError, ParameterError
             from genrekit.features.numpy_logmel import NumpyLogMel
 
             try:
