@@ -109,7 +109,7 @@ def test_manifest(tmp_path, gtzan_mini):
     assert "songs.csv:4 but not found" in reasons and "empty label" in reasons
     assert "split 'holdout' at " + f"{manifest}:6: expected one of train, val, test; kept without a split" in reasons
     assert dataset.groups == ["artist:Ann", "artist:Bob", "artist:Bob"]
-    # one file under other spellings, and durations that are not seconds: reported by line, left out
+    # one file under other spellings, reported by line and left out; durations that are not seconds
     (tmp_path / "sub").mkdir()
     shutil.copy(gtzan_mini / "rock" / "rock.00002.wav", tmp_path / "c.wav")
     again = tmp_path / "again.csv"
@@ -124,12 +124,15 @@ def test_manifest(tmp_path, gtzan_mini):
         handle.write("a.flac,jazz,\n")  # the same song in another format: a track of its own
         handle.write("a.wav,jazz,30\n")  # a row repeated whole: the file listed again, not just its id
     dataset = load_manifest(again)
-    assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0), ("a.flac", None)]
+    # a duration that is no number of seconds is ignored, the track kept (the file's own length is read)
+    assert [(t.track_id, t.duration) for t in dataset.tracks] == [("a", 30.0), ("b", None), ("c", None),
+                                                                  ("a.flac", None)]
     reasons = [p.reason for p in dataset.problems]
     assert reasons[:2] == ["listed again at " + f"{again}:{line} (first as track 'a')" for line in (3, 4)]
-    assert reasons[2:] == [f"duration 'about 30 s' at {again}:5: expected a number of seconds > 0, or nothing",
-                           f"duration '-3' at {again}:6: expected a number of seconds > 0, or nothing",
+    ignored = "expected a number of seconds > 0, or nothing; ignored (the file's own length is read)"
+    assert reasons[2:] == [f"duration 'about 30 s' at {again}:5: {ignored}", f"duration '-3' at {again}:6: {ignored}",
                            f"listed again at {again}:8 (first as track 'a')"]
+    assert [p.left_out for p in dataset.problems] == [True, True, False, False, True]
     bad = tmp_path / "bad.csv"
     bad.write_text("file,genre\na.wav,jazz\n")
     with pytest.raises(DatasetError, match=r"bad\.csv: manifest lacks column\(s\) path, label"):

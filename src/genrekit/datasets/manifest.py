@@ -177,8 +177,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         elsewhere, the file's name without the extension, or, where an earlier row took that
         for another file, the name with its last folder (``Album 2/01 Intro``), and so on up
         (a file beside one of the same name but extension: with the extension). Rows listing
-        a file already listed, or a duration that is not a number of seconds > 0, are problems
-        too. Labels that differ only in case or Unicode composition are one genre (each other
+        a file already listed are problems too; a duration that is not a number of seconds > 0
+        is a problem that keeps the track (the cell is ignored: the file's length is read). Labels that differ only in case or Unicode composition are one genre (each other
         spelling a problem).
 
     Raises
@@ -256,10 +256,12 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif track_id in seen:
             problems.append(DatasetProblem(str(path), f"track id {track_id!r} repeated at {where}"))
-        elif seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-            problems.append(DatasetProblem(str(path), f"duration {duration!r} at {where}: expected a number of "
-                                                      "seconds > 0, or nothing"))
         else:
+            if seconds is not None and not (math.isfinite(seconds) and seconds > 0):  # the file says how long it is
+                problems.append(DatasetProblem(str(path), f"duration {duration!r} at {where}: expected a number of "
+                                                          "seconds > 0, or nothing; ignored (the file's own length is "
+                                                          "read)", left_out=False))
+                seconds = None
             if split_word and split is None:  # used, as any row without a split (split="dataset" refuses it)
                 problems.append(DatasetProblem(str(path), f"split {split_word!r} at {where}: expected one of "
                                                           f"{', '.join(SPLIT_NAMES)}; kept without a split of its own",
