@@ -1185,6 +1185,27 @@ def test_a_random_split_of_a_dataset_with_its_own_split_says_so(tmp_path, gtzan_
     assert "ignores" not in caplog.text
 
 
+def test_copies_of_a_song_under_two_genres_are_warned_of_when_training(tmp_path, gtzan_mini, caplog):
+    """`datasets check` named a song copied under another genre; `train` trained on it as both,
+    silently (a review, 2026-12-06)."""
+    import shutil
+
+    from genrekit.datasets import load_dataset
+    from genrekit.train.splits import assign_splits
+
+    for genre in ("jazz", "rock"):
+        shutil.copytree(gtzan_mini / genre, tmp_path / genre)
+    shutil.copy(gtzan_mini / "jazz" / "jazz.00001.wav", tmp_path / "rock" / "my-copy.wav")
+    with caplog.at_level("WARNING"):
+        assign_splits(load_dataset(tmp_path, kind="folder"), split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "1 song(s) whose copies carry different genres" in caplog.text and "my-copy.wav (rock)" in caplog.text
+    (tmp_path / "rock" / "my-copy.wav").unlink()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assign_splits(load_dataset(tmp_path, kind="folder"), split="random", sizes=(0.8, 0.1, 0.1), seed=0)
+    assert "carry different genres" not in caplog.text
+
+
 def test_a_manifests_messages_name_the_manifest_not_its_folder(tmp_path, gtzan_mini, monkeypatch):
     """A manifest's root is its folder ("." beside it, ".." above it): the refusals of training
     and checking named that, where the manifest is what the user named."""

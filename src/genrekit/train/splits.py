@@ -65,6 +65,7 @@ def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0
     whole = dataset  # the protocol is worded from its split groups (read once, by a random split)
     dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
     check_genres(dataset, purpose="training")
+    _warn_of_copies_labelled_apart(dataset)
     fitted = Counter(t.label for t in dataset.tracks if t.split != "test" and t.label is not None)
     if len(fitted) < 2:
         found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
@@ -83,6 +84,22 @@ def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0
         protocol += (f"; {parts['train']}/{parts['val']}/{parts['test']} tracks ("
                      + "/".join(f"{100 * parts[part] / total:.3g}" for part in ("train", "val", "test")) + "%)")
     return dataset, {"protocol": protocol, **notes}
+
+
+def _warn_of_copies_labelled_apart(dataset: Dataset) -> None:
+    """Warn of copies of one song (one split group of files, no artist known) under different
+    genres: trained on as both (one file under two labels is a multi-label dataset's, by design)."""
+    copies: dict[str, list] = {}
+    for track, group in zip(dataset.tracks, dataset.groups):
+        if group.startswith("file:") and track.label is not None:
+            copies.setdefault(group, []).append(track)
+    apart = [tracks for tracks in copies.values()
+             if len({t.path for t in tracks}) > 1 and len({t.label for t in tracks}) > 1]
+    if apart:
+        first = apart[0]
+        logger.warning("%s: %d song(s) whose copies carry different genres, each trained on under both (first: %s); "
+                       "`genrekit datasets check` lists them", dataset.source, len(apart),
+                       " = ".join(f"{t.path} ({t.label})" for t in first[:3]))
 
 
 def _filtered_split_trains_every_genre(dataset: Dataset) -> bool:
