@@ -736,6 +736,26 @@ def test_the_protocol_says_how_many_tracks_an_unreadable_file_left(tmp_path, gtz
     assert used[2] == result.metrics["n"]
 
 
+def test_a_split_that_leaves_no_test_track_says_so(tmp_path, gtzan_mini, feature_cache, caplog):
+    """4 tracks a genre: 10% rounds to no test track; only the CV scored, and nothing said why
+    unless --no-cv (a review, 2026-12-06)."""
+    import shutil
+
+    from genrekit.datasets import load_dataset
+    from genrekit.features import FeatureCache, FeatureSpec
+    from genrekit.train import train_model
+
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        for clip in sorted((gtzan_mini / genre).iterdir())[:4]:
+            shutil.copy(clip, tmp_path / genre / clip.name)
+    with caplog.at_level("WARNING"):
+        result = train_model(load_dataset(tmp_path, kind="folder"), spec=FeatureSpec("gtzan57"), model="logreg",
+                             cache=FeatureCache(feature_cache), progress=False, n_jobs=1)
+    assert not result.metrics and result.cv
+    assert "the split left no test track (8/0/0 tracks" in caplog.text and "cv.json" in caplog.text
+
+
 def test_validation_tracks_are_scored_as_the_model_will_combine_their_chunks():
     from genrekit.train.loop import track_accuracy
 

@@ -219,6 +219,10 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
         trained.metrics = {**trained.metrics, "protocol": split_notes["protocol"]}
     if not trained.metrics and not trained.cv:
         logger.warning("no test tracks: the model is trained but not evaluated")
+    elif not trained.metrics and split != "all":  # asked for a test part, given none: too few tracks a genre
+        logger.warning("%s: the split left no test track (%s), so the k-fold CV (cv.json) is the only score; "
+                       "--split all says so from the start", dataset.source,
+                       split_notes.get("protocol", split).rpartition("; ")[2])
     lost = _held_out_lost(dataset, trained.failures)
     if lost:  # the split was made before any file was read: an unreadable one took its place
         logger.warning("%s: unreadable files took held-out places, leaving %s; its scores leave those genres out "
