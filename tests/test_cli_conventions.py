@@ -1164,3 +1164,16 @@ def test_an_empty_output_name_is_a_usage_error_not_the_current_folder(tmp_path, 
     result = invoke("export", "default", "--out", "")
     assert result.exit_code == EXIT_USAGE and "expected a file or folder name, found ''" in _flat(result.output)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_interrupted_export_says_nothing_was_written_not_that_it_resumes(tmp_path, monkeypatch):
+    import genrekit.export
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(genrekit.export, "export_onnx", interrupted)
+    result = invoke("export", "default", "--out", tmp_path / "x.onnx")
+    assert result.exit_code == 130, result.output
+    said = _flat(result.output)
+    assert "export writes its file whole or not at all: nothing was written" in said and "resumes" not in said

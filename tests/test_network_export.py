@@ -163,7 +163,8 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
         "for" in " ".join(unused.output.split())
     # option combinations that cannot work are usage errors, before any work (exit 1 after loading, before)
     for options, said in ((["--int8"], "--int8: needs --calibration DIR"),
-                          (["--int8", "--light", "--calibration", str(by_id[train[0]])], "--light with --int8")):
+                          (["--int8", "--light", "--calibration", str(by_id[train[0]])], "--light with --int8"),
+                          (["--int8", "--light"], "--light with --int8")):  # the conflict, not the missing audio
         refused = CliRunner().invoke(app, ["export", str(model), *options, "--out", str(tmp_path / "cli.onnx")])
         assert refused.exit_code == EXIT_USAGE and said in " ".join(refused.output.split()), refused.output
 

@@ -122,6 +122,8 @@ class _OneErrorHandler(TyperGroup):
             command = ctx.invoked_subcommand
             if command == "predict":
                 again = "predict keeps nothing between runs: the results already written out stand"
+            elif command in ("export", "report"):  # one file, written whole or not at all
+                again = f"{command} writes its file whole or not at all: nothing was written; run it again"
             else:
                 again = ("running it again resumes the features; a network's training continues from its checkpoint "
                          "with --resume" if command == "train" else "running it again resumes")

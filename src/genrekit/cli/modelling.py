@@ -403,11 +403,11 @@ def export(
     files = [f for path in calibration or [] for f in (library_files(path) if path.is_dir() else [path])]
     if calibration and not int8:
         _usage_error("--calibration: calibrates --int8 quantization, which was not asked for (add --int8)")
+    if int8 and light:  # first: no --calibration would make it work
+        _usage_error("--light with --int8: the light export is fp32 only")
     if int8 and not calibration:
         _usage_error("--int8: needs --calibration DIR, audio to calibrate with (a few dozen real clips, e.g. the "
                      "training tracks)")
-    if int8 and light:
-        _usage_error("--light with --int8: the light export is fp32 only")
     for given in calibration or []:  # named now, not after the fp32 export (or as if no --calibration were given)
         if not given.exists():
             _usage_error(f"--calibration {given}: no such file or folder")
