@@ -376,8 +376,10 @@ def export(
                                                      f"{MODEL_DEFAULTS}.")] = None,
     export_format: Annotated[str, typer.Option("--format", **_choice("onnx"), help="onnx: probabilities out, dynamic "
                                                "batch.")] = "onnx",
-    frontend: Annotated[str, typer.Option(**_choice(*FRONTENDS), help="graph: waveform in, the log-mel front end inside the file; numpy: "
-                                               "log-mel in, computed by genrekit's numpy runtime (smaller, faster).")] = "graph",
+    frontend: Annotated[str, typer.Option(**_choice(*FRONTENDS), help="Networks: graph: waveform in, the log-mel front end inside the file; "
+                                               "numpy: log-mel in, computed by genrekit's numpy runtime (smaller, "
+                                               "faster). A classical model's file (the default's too) always takes what "
+                                               "the runtime computes: musicnn's log-mel patches, or feature rows.")] = "graph",
     int8: Annotated[bool, typer.Option("--int8", help="Quantize the network to int8 (static, calibrated).")] = False,
     calibration: Annotated[list[Path] | None, typer.Option(
         help="Audio to calibrate int8 with: files or folders (e.g. the training tracks). Repeatable.")] = None,

@@ -254,8 +254,9 @@ def _classical_to_light_onnx(model: ClassicalClassifier, out: Path) -> Path:
 def _classical_to_onnx(model: ClassicalClassifier, out: Path, frontend: str = "graph") -> Path:
     if frontend != "graph":  # silently ignored, it would suggest a choice was made
         raise ParameterError(f"frontend={frontend!r} (--frontend): {os.fspath(model.source) or model.name} is a model on "
-                             "a feature set, whose export takes its features in; only networks have a log-mel front "
-                             "end to place")
+                             "a feature set, whose export takes what genrekit's runtime computes of the audio (a "
+                             "musicnn head: musicnn's log-mel patches; others: the feature rows); only networks have "
+                             "a front end to place, so leave --frontend out")
     return _genre_model_to_onnx(model.model, out, os.fspath(model.source) or model.name)
 
 
