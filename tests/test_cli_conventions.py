@@ -1177,3 +1177,11 @@ def test_an_interrupted_export_says_nothing_was_written_not_that_it_resumes(tmp_
     assert result.exit_code == 130, result.output
     said = _flat(result.output)
     assert "export writes its file whole or not at all: nothing was written" in said and "resumes" not in said
+
+
+@pytest.mark.parametrize("value", ["0.1", "601"])
+def test_a_chunk_outside_what_a_feature_set_takes_is_a_usage_error(value):
+    """--chunk 0.1 was refused after the dataset was read, in the library's words
+    ("chunk_duration=0.1 must be 0.5-600 seconds or None"), exit 1."""
+    result = invoke("train", "no-such-dataset", "--chunk", value)
+    assert result.exit_code == EXIT_USAGE and f"--chunk {value}: expected a number from 0.5 to 600" in _flat(result.output)

@@ -24,6 +24,7 @@ from rich.table import Table
 from genrekit._files import line_shown
 from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
+from genrekit.features.limits import MAX_SPEC_SECONDS
 from genrekit.models import catalogue
 from genrekit.train.config import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
@@ -467,8 +468,8 @@ ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="A model 
                                                  "(docs/default-model.md; its fast ONNX graph where onnxruntime is "
                                                  "installed; 'default-exact': its model file, both taggers on every "
                                                  f"patch, slower). Default: {MODEL_DEFAULTS}, else 'default'.")]
-ChunkOption = Annotated[
-    float | None, typer.Option("--chunk", **POSITIVE, help="Seconds per chunk (e.g. 3); default: one vector per 30 s segment of a "
+ChunkOption = Annotated[  # the range a feature set takes (genrekit.features.limits: imports nothing more)
+    float | None, typer.Option("--chunk", **_number(0.5, MAX_SPEC_SECONDS), help="Seconds per chunk (e.g. 3); default: one vector per 30 s segment of a "
                                "track, as predict cuts a song (a clip of 30 s or less: one).")
 ]
 
