@@ -1746,3 +1746,16 @@ def test_an_undo_refusal_says_what_changed_the_file(tmp_path, library):
     assert [f.status for f in undo_tags(tmp_path / "b.csv").files] == ["restored"]
     assert [f.status for f in undo_tags(tmp_path / "a.csv").files] == ["restored"]
     assert genre_field(song) is None
+
+
+def test_a_genre_thousands_of_characters_long_is_cut_where_a_line_shows_it(tmp_path, originals, small_model):
+    song = tmp_path / "Music" / "long.flac"
+    song.parent.mkdir()
+    shutil.copy(originals / "tagged.flac", song)
+    tagged = mutagen.File(song)
+    tagged["genre"] = ["x" * 3000]
+    tagged.save()
+    result = tag(song.parent, small_model, tmp_path / "tags.csv")
+    shown = "".join(result.output.split())  # however the console wrapped it
+    assert "…(3000characters)kept(--existingkeep" in shown and "x" * 201 not in shown, result.output
+    assert genre_field(song) == ["x" * 3000]  # kept whole, of course

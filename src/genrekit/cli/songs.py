@@ -102,6 +102,14 @@ def predict(
     _finish(len(predictions), failures)
 
 
+def _genres_shown(genres: str | None, limit: int = 200) -> str | None:
+    """A file's genres as a line shows them: a value of thousands of characters (a tag gone
+    wrong) cut, saying how long it is (the results table keeps it whole)."""
+    if genres is None or len(genres) <= limit:
+        return genres
+    return f"{genres[:limit]}… ({len(genres)} characters)"
+
+
 def _model_given_as_a_song(first: str) -> None:
     """A usage error where predict's first file is a model (as evaluate, export and serve take
     it first): the default model would name its genres, and the model fail as a song."""
@@ -297,11 +305,13 @@ def tag(
         elif change.action in ("written", "would write"):
             verb = "would set" if change.action == "would write" else "set"
             note = f"; {change.note}" if change.note else ""  # a genre another tag keeps (--existing replace)
-            out_console.print(line_shown(f"{change.path}: genre {change.old or '(none)'} -> {change.new}")
+            out_console.print(line_shown(f"{change.path}: genre {_genres_shown(change.old) or '(none)'} -> "
+                                         f"{_genres_shown(change.new)}")
                               + f" ({verb}{line_shown(note)})", highlight=False, markup=False)
         elif change.action == "kept":  # note: the genre an earlier genrekit run wrote, and how to tag it anew
             note = f"; {change.note}" if change.note else ""
-            out_console.print(line_shown(f"{change.path}: genre {change.old}") + f" kept (--existing keep{line_shown(note)})",
+            out_console.print(line_shown(f"{change.path}: genre {_genres_shown(change.old)}")
+                              + f" kept (--existing keep{line_shown(note)})",
                               highlight=False, markup=False)
 
     if segment is not None:  # checked, and noted, before any work: the workers load the model themselves
