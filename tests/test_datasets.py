@@ -1,3 +1,4 @@
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -1230,3 +1231,17 @@ def test_a_manifests_messages_name_the_manifest_not_its_folder(tmp_path, gtzan_m
     with pytest.raises(DatasetError) as refused:
         assign_splits(folder, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
     assert str(refused.value).startswith(f"{folder.root}: split='dataset'") and "split column" not in str(refused.value)
+
+
+def test_a_manifest_row_naming_a_pipe_or_a_device_says_what_it_is(tmp_path, gtzan_mini):
+    """A FIFO or /dev/zero in a manifest was reported "not found", though it exists."""
+    from genrekit.datasets import load_dataset
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    clip = gtzan_mini / "jazz" / "jazz.00001.wav"
+    (tmp_path / "songs.csv").write_text(f"path,label\npipe.wav,jazz\n/dev/zero,jazz\n{clip},jazz\n{clip.parent / 'jazz.00002.wav'},rock\n")
+    dataset = load_dataset(tmp_path / "songs.csv")
+    reasons = [p.reason for p in dataset.problems]
+    assert any("is not a regular file (a pipe)" in r for r in reasons), reasons
+    assert any("is not a regular file (a character device)" in r for r in reasons), reasons
+    assert len(dataset.tracks) == 2

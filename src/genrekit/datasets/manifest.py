@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from genrekit._files import not_regular_file
 from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
@@ -135,6 +136,12 @@ def _not_found(path: Path, cell: str, where: str) -> str:
         folder = False
     if folder:
         return f"listed at {where} is a folder; expected an audio file"
+    try:
+        kind = not_regular_file(os.stat(path).st_mode)
+    except OSError:
+        kind = None
+    if kind:  # a pipe would block the first read of it, a device never end
+        return f"listed at {where} is not a regular file ({kind}); expected an audio file"
     hint = ""
     if os.sep == "/" and "\\" in cell:
         hint = " (its \\ are Windows' separators: a relative path with them was tried with / too)"
