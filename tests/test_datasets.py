@@ -1245,3 +1245,13 @@ def test_a_manifest_row_naming_a_pipe_or_a_device_says_what_it_is(tmp_path, gtza
     assert any("is not a regular file (a pipe)" in r for r in reasons), reasons
     assert any("is not a regular file (a character device)" in r for r in reasons), reasons
     assert len(dataset.tracks) == 2
+
+
+def test_a_manifest_saved_as_latin_1_names_the_line_and_the_encoding(tmp_path):
+    """pandas said "'utf-8' codec can't decode byte 0xe9 in position 4": no line, no hint."""
+    from genrekit.datasets import load_dataset
+
+    (tmp_path / "songs.csv").write_bytes("path,label\nb.wav,rock\nCafé.wav,jazz\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"songs.csv: expected UTF-8 text, found byte b'\\xe9' at line 3, not "
+                                           r"UTF-8 \(saved in another encoding, such as Latin-1"):
+        load_dataset(tmp_path / "songs.csv")

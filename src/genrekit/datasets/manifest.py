@@ -94,7 +94,17 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
                            f"{csv_path.suffix.lower()[1:].upper()} file")
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, sep=_separator(csv_path))
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # pandas says neither where (it decodes a chunk) nor what it expected
+        raw = csv_path.read_bytes()
+        try:
+            raw.decode("utf-8-sig")
+            where = ""
+        except UnicodeDecodeError as first:
+            line = raw[:first.start].count(b"\n") + 1
+            where = f" byte {raw[first.start:first.start + 1]!r} at line {line},"
+        raise DatasetError(f"{csv_path}: expected UTF-8 text, found{where} not UTF-8 (saved in another encoding, such "
+                           "as Latin-1: save the manifest as UTF-8)") from exc
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
     if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
         raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
