@@ -483,3 +483,19 @@ def test_a_comparison_names_the_inputs_of_the_models_it_holds():
     assert compared_on("gtzan", "fma518", ["log-mel", "spectrogram images", "log-mel"]) == \
         "gtzan (networks: log-mel, spectrogram images)"
     assert compared_on("table.csv", None, [None]) == "table.csv"
+
+
+@pytest.mark.parametrize("seed", ["x", -1, 2**32, 1.5, True])
+def test_train_refuses_a_seed_that_is_no_whole_number_by_name(tmp_path, seed):
+    """seed='x' gave numpy's "SeedSequence expects int or sequence of ints" (a review, 2026-12-06)."""
+    import soundfile as sf
+
+    from genrekit.errors import ParameterError
+    from genrekit.train import train
+
+    for genre in ("a", "b"):
+        (tmp_path / genre).mkdir()
+        for i in range(3):
+            sf.write(tmp_path / genre / f"{i}.wav", np.zeros(8000, np.float32), 8000)
+    with pytest.raises(ParameterError, match=r"^seed=.*: expected a whole number from 0 to 2\*\*32 - 1"):
+        train(tmp_path, model="logreg", seed=seed, progress=False)

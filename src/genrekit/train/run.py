@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from genrekit import __version__
@@ -192,6 +193,8 @@ def run_training(
         A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
     """
     _check_aggregation(aggregation)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ParameterError(f"seed={seed!r}: expected a whole number from 0 to 2**32 - 1")
     dataset = as_dataset(dataset)
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
     if out_dir is None:
