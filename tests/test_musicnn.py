@@ -609,6 +609,9 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     assert set(model.labels) == {"classical", "metal", "hiphop"} and model.spec.chunk_duration == 3.0
     exported_path = export_onnx(tmp_path / "run" / "model.genrekit", tmp_path / "head.onnx")
     exported = load(exported_path)
+    # probabilities out, as every export's (it gave head.probabilities, and skl2onnx's head.label)
+    assert sorted(o.name for o in exported.session.get_outputs()) == ["features", "probabilities"]
+    assert read_onnx_metadata(exported_path)["output_name"] == "probabilities"
     clip = gtzan_mini / "metal" / "metal.00007.wav"
     expected, got = predict_file(model, clip), predict_file(exported, clip)
     assert got.genre == expected.genre and got.n_chunks == expected.n_chunks > 1

@@ -309,8 +309,8 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
               "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
     _check_same_probabilities(model, graph, config["output_name"], model_path)
     if model.spec.name in MUSICNN_FEATURE_SETS:
-        graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name])
-        config.update(input_name="patches", output_name=f"head.{config['output_name']}", **POOLED_IO)
+        graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name], config["output_name"])
+        config.update(input_name="patches", output_name="probabilities", **POOLED_IO)
     return _write_onnx(graph, config, out)
 
 
@@ -539,11 +539,13 @@ def _prior_modules():
     return PriorHead, PriorGraph, HeardPriorGraph
 
 
-def _after_musicnn(head, musicnn_model: str):
+def _after_musicnn(head, musicnn_model: str, output_name: str):
     """``head`` (feature rows in) fed by the pretrained musicnn: one graph from a signal's
     log-mel patches ``(n_patches, 187, 96)`` and a pooling matrix ``(m, n_patches)`` to the
-    probabilities ``(m, n_genres)`` and the pooled features ``(m, 250)``, so the runtime needs
-    neither PyTorch nor scikit-learn, only numpy for the patches."""
+    probabilities ``(m, n_genres)`` (``head``'s ``output_name``, named ``probabilities`` as
+    every export's; the head's other outputs, such as skl2onnx's label, left out) and the
+    pooled features ``(m, 250)``, so the runtime needs neither PyTorch nor scikit-learn, only
+    numpy for the patches."""
     import onnx.compose
 
     from genrekit.features.musicnn import load_musicnn
@@ -553,8 +555,16 @@ def _after_musicnn(head, musicnn_model: str):
     features = _patches_to_onnx(PatchFeatures([network]).eval(), ["features"], musicnn_model)
     head = onnx.compose.add_prefix(head, "head.")
     features.ir_version = head.ir_version = max(features.ir_version, head.ir_version)
-    outputs = [o.name for o in head.graph.output] + ["features"]
-    merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")], outputs=outputs)
+    prefixed = f"head.{output_name}"
+    merged = onnx.compose.merge_models(features, head, io_map=[("features", "head.features")],
+                                       outputs=[prefixed, "features"])
+    for node in merged.graph.node:
+        for i, name in enumerate(node.output):
+            if name == prefixed:
+                node.output[i] = "probabilities"
+    for value in [*merged.graph.output, *merged.graph.value_info]:
+        if value.name == prefixed:
+            value.name = "probabilities"
     versions: dict[str, int] = {}  # merge_models lists a domain once per input model; tools expect it once
     for opset in merged.opset_import:
         versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
