@@ -9,6 +9,7 @@ from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
 from genrekit.datasets.splits import fold_grouping, gtzan_shares_artists, holdout_shortfalls
+from genrekit.datasets.tagged import near_duplicates
 from genrekit.errors import DatasetError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0
     dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
     check_genres(dataset, purpose="training")
     _warn_of_copies_labelled_apart(dataset)
+    variants = near_duplicates(sorted({t.label for t in dataset.tracks if t.label is not None}))
+    if variants:  # datasets check names them; a model would learn each as a genre of its own
+        logger.warning("%s: genres that look like spellings of one genre, trained as different genres: %s; merge "
+                       "them (one spelling in the files or manifest; a tag library: --map FILE)", dataset.source,
+                       "; ".join(" / ".join(group) for group in variants))
     fitted = Counter(t.label for t in dataset.tracks if t.split != "test" and t.label is not None)
     if len(fitted) < 2:
         found = f"only one genre ({next(iter(fitted))!r})" if fitted else "no track"
