@@ -207,9 +207,12 @@ class Dataset:
 
     def with_splits(self, splits: dict[str, str]) -> Dataset:
         """A copy whose tracks carry ``splits[track_id]`` (tracks not in ``splits`` are dropped)."""
-        return replace(  # str(): a split drawn by numpy is an np.str_, shown as np.str_('train')
+        copy = replace(  # str(): a split drawn by numpy is an np.str_, shown as np.str_('train')
             self, tracks=[replace(t, split=str(splits[t.track_id])) for t in self.tracks if t.track_id in splits]
         )
+        if "_groups_memo" in self.__dict__:  # the same files: their groups (content hashes) are not read again
+            copy.__dict__["_groups_memo"] = self.__dict__["_groups_memo"]
+        return copy
 
 
 def left_out_and_notes(problems) -> tuple[list, list]:
