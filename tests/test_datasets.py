@@ -1256,6 +1256,9 @@ def test_a_manifest_saved_as_latin_1_names_the_line_and_the_encoding(tmp_path):
     with pytest.raises(DatasetError, match=r"songs.csv: expected UTF-8 text, found byte b'\\xe9' at line 3, not "
                                            r"UTF-8 \(saved in another encoding, such as Latin-1"):
         load_dataset(tmp_path / "songs.csv")
+    (tmp_path / "songs.csv").write_bytes(b"\xef\xbb\xbf" + "path,label\nb.wav,rock\nCafé.wav,jazz\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match=r"found byte b'\\xe9' at line 3"):  # with a BOM: the same byte and line
+        load_dataset(tmp_path / "songs.csv")
 
 
 def test_genres_spelled_apart_are_warned_of_when_training(tmp_path, gtzan_mini, caplog):

@@ -1598,7 +1598,7 @@ def test_replace_says_a_genre_outside_the_tag_genrekit_writes_stays(tmp_path, cl
 @pytest.mark.parametrize("source, name, named, found", [
     ("tagged.m4a", "song.mp3", "MP3", "MP4"), ("tagged.flac", "song.mp3", "MP3", "FLAC"),
     ("tagged.wav", "song.mp3", "MP3", "WAV"), ("tagged.ogg", "song.mp3", "MP3", "Ogg"),
-    ("tagged-id3v24.mp3", "song.flac", "FLAC", "MP3"), ("tagged.flac", "song.m4a", "MP4", "FLAC"),
+    ("tagged-id3v24.mp3", "song.flac", "FLAC", "MP3"), ("tagged-id3v24.mp3", "song.m4a", "MP4", "MP3"),
     ("tagged.aiff", "song.wav", "WAV", "AIFF"), ("tagged.opus", "song.flac", "FLAC", "Ogg"),
 ])
 def test_a_song_whose_content_is_another_format_than_its_name_is_refused_by_name(tmp_path, originals, source, name,
@@ -1638,6 +1638,17 @@ def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, ori
     unknown.write_bytes(b"\x00" * 64)
     assert tags_module._content_format(str(unknown)) is None
     tags_module._check_content(str(unknown), ".mp3")  # no refusal: mutagen says what it finds
+    adts = tmp_path / "song.m4a"
+    adts.write_bytes(b"\xff\xf1\x50\x80" + b"\x00" * 60)  # ADTS AAC's sync has no MPEG layer bits
+    assert tags_module._content_format(str(adts)) is None
+    tag.save(unknown, v2_version=4)  # an ID3 tag, then no frame: not known to be an MP3
+    assert tags_module._content_format(str(unknown)) is None
+    # under an Ogg or MP4 name mutagen reads tags by the content: a FLAC named .ogg was tagged right, and still is
+    misnamed = tmp_path / "flac.ogg"
+    shutil.copy(originals / "tagged.flac", misnamed)
+    assert plan_genre_tag(misnamed, "rock", existing="keep").action == "kept"
+    assert write_genre_tag(misnamed, "rock", existing="replace").action == "written"
+    assert mutagen.File(misnamed)["genre"] == ["rock"] and sf.info(misnamed).format == "FLAC"
 
 
 def test_an_undo_from_a_hand_edited_journal_never_writes_a_file_genrekit_did_not_tag(tmp_path, library):
@@ -1759,3 +1770,17 @@ def test_a_genre_thousands_of_characters_long_is_cut_where_a_line_shows_it(tmp_p
     shown = "".join(result.output.split())  # however the console wrapped it
     assert "…(3000characters)kept(--existingkeep" in shown and "x" * 201 not in shown, result.output
     assert genre_field(song) == ["x" * 3000]  # kept whole, of course
+
+
+def test_an_append_after_an_owners_blank_genre_is_undone(tmp_path, library):
+    """append keeps the owner's values as they are, a blank one too; the undo's check that a
+    journal line is genrekit's own write refused it ("edited by hand")."""
+    song = library / "bare.flac"
+    owned = mutagen.File(song)
+    owned["genre"] = ["", "Rock"]
+    owned.save()
+    results = tmp_path / "tags.csv"
+    _, change = _journalled_write(results, song, "jazz", existing="append")
+    assert change.action == "written" and genre_field(song) == ["", "Rock", "jazz"], change
+    assert [f.status for f in undo_tags(results).files] == ["restored"]
+    assert genre_field(song) == ["", "Rock"]

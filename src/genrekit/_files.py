@@ -85,8 +85,8 @@ def lock_held(lock: Path) -> bool:
     except OSError:
         return False
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:  # shared: conflicts with the holder's exclusive lock, and on NFS needs no file opened for writing
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError as exc:
             return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
         fcntl.flock(handle, fcntl.LOCK_UN)
@@ -103,8 +103,8 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
     started together, one at least is refused, never both let through."""
     folder = Path(folder)
     made = not folder.exists()
-    try:
-        with exclusive_lock(folder / lock_name, busy):
+    try:  # a moment's wait: another kind of run looking at this lock (``others``) holds it that long
+        with exclusive_lock(folder / lock_name, busy, wait=0.5 if others else 0.0):
             for other, refusal in (others or {}).items():
                 if lock_held(folder / other):
                     raise ParameterError(refusal)

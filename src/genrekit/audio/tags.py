@@ -334,11 +334,14 @@ def _mp4_genre_atoms(path: str) -> tuple[int, list[bytes]]:
     return texts, numbers
 
 
-# A taggable name's format, and the names a file of each format takes: the tag genrekit
-# reads and writes follows the name, so a song whose content is another format is refused
+# A taggable name's format, and the names a file of each format takes. The tag genrekit reads
+# and writes follows an ID3 name's (.mp3, .wav, .aiff) and a .flac name's format; under the
+# other names mutagen goes by the content, which must then not be an ID3 family's
 _NAMED = {".mp3": "MP3", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg", ".opus": "Ogg", ".wav": "WAV",
           ".aif": "AIFF", ".aiff": "AIFF", **dict.fromkeys(MP4_SUFFIXES, "MP4")}
-_NAMES = {"MP3": ".mp3", "FLAC": ".flac", "Ogg": ".ogg or .opus", "MP4": ".m4a", "WAV": ".wav", "AIFF": ".aiff"}
+_NAMES = {"MP3": ".mp3", "FLAC": ".flac", "Ogg": ".ogg, .oga or .opus (as its codec is)", "MP4": ".m4a", "WAV": ".wav",
+          "AIFF": ".aiff"}
+_ID3_FAMILY = frozenset({"MP3", "WAV", "AIFF"})
 
 
 def _content_format(path: str) -> str | None:
@@ -360,7 +363,8 @@ def _content_format(path: str) -> str | None:
         return "WAV"
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         return "AIFF"
-    if tagged or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):  # an MPEG frame's sync
+    # an MPEG audio frame's sync, with layer bits (00 is ADTS AAC's); after an ID3 tag, only then
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06:
         return "MP3"
     return None
 
@@ -369,13 +373,16 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     """Refuse a file whose content is another taggable format than its name's ``suffix``
     (an MP4 named ``.mp3`` would get an ID3 tag in front and stop playing); content no format
     shows is left to mutagen, which says what it found."""
-    found = _content_format(path)
-    if found is not None and _NAMED.get(suffix, found) != found:
-        if refusal := _link_refusal(path):  # said of the link, which is what misnames the song
-            raise ParameterError(f"{shown or path}: {refusal}")
-        raise ParameterError(f"{shown or path}: expected {_NAMED[suffix]} content for its {suffix} name, found "
-                             f"{found} (its first bytes); the tag genrekit writes follows the name and would "
-                             f"damage it: rename it {_NAMES[found]} to tag it")
+    found, named = _content_format(path), _NAMED.get(suffix)
+    if found is None or named is None or found == named:
+        return
+    if named not in _ID3_FAMILY and named != "FLAC" and found not in _ID3_FAMILY:
+        return  # FLAC, Ogg or MP4 under an Ogg or MP4 name: mutagen reads its own tags by the content
+    if refusal := _link_refusal(path):  # said of the link, which is what misnames the song
+        raise ParameterError(f"{shown or path}: {refusal}")
+    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name, found {found} (its "
+                         "first bytes); the tag genrekit reads and writes follows the name, and written would damage "
+                         f"the song: rename it {_NAMES[found]} to tag it")
 
 
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 from pathlib import Path, PurePath, PurePosixPath
@@ -95,9 +96,9 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False, sep=_separator(csv_path))
     except UnicodeDecodeError as exc:  # pandas says neither where (it decodes a chunk) nor what it expected
-        raw = csv_path.read_bytes()
+        raw = csv_path.read_bytes().removeprefix(codecs.BOM_UTF8)  # its positions as the file's, less the BOM
         try:
-            raw.decode("utf-8-sig")
+            raw.decode("utf-8")
             where = ""
         except UnicodeDecodeError as first:
             line = raw[:first.start].count(b"\n") + 1

@@ -1164,9 +1164,10 @@ def _foreign_write(entry: dict) -> str | None:
     if family not in _GENRE_FIELDS:
         return f"its journal line names no tag format genrekit writes ({form!r})"
     fields, model = entry["fields"], provenance_key(family, "MODEL")
-    for name in (_GENRE_FIELDS[family], model):
+    for name, whole in ((_GENRE_FIELDS[family], any), (model, all)):  # an owner's blank genre stays after append
         new = (fields.get(name) or {}).get("new")
-        if not (isinstance(new, list) and new and all(isinstance(v, str) and v.strip() for v in new)):
+        if not (isinstance(new, list) and all(isinstance(v, str) for v in new) and whole(v.strip() for v in new)
+                and new):
             return (f"its journal line does not record genrekit writing {name} (every write of genrekit's sets the "
                     "genre and its own model field): not a write of genrekit's, or edited by hand")
     return None
@@ -1441,8 +1442,8 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
                     path = writes[real][-1]["path"]
                     outcome = UndoRecord(path, "refused", f"{path}: {foreign}; left as it is")
                 else:
-                    folder = os.path.dirname(writes[real][-1]["path"])
-                    if folder not in swept:  # a killed run's copy of a song, which no later write there removed
+                    # a killed run's copy of a song, which no later write there removed: beside the file itself
+                    for folder in {os.path.dirname(real), os.path.dirname(writes[real][-1]["path"])} - swept:
                         swept.add(folder)
                         tags.remove_stale_copies(folder)
                     outcome = _undo_file(writes[real], handle, earlier)

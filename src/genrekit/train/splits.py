@@ -99,8 +99,14 @@ def _warn_of_copies_labelled_apart(dataset: Dataset) -> None:
     for track, group in zip(dataset.tracks, dataset.groups):
         if group.startswith("file:") and track.label is not None:
             copies.setdefault(group, []).append(track)
+    def labels_by_file(tracks) -> set[frozenset]:  # a multi-genre song's copies each hold all its genres
+        files: dict[str, set] = {}
+        for track in tracks:
+            files.setdefault(track.path, set()).add(track.label)
+        return {frozenset(labels) for labels in files.values()}
+
     apart = [tracks for tracks in copies.values()
-             if len({t.path for t in tracks}) > 1 and len({t.label for t in tracks}) > 1]
+             if len({t.path for t in tracks}) > 1 and len(labels_by_file(tracks)) > 1]
     if apart:
         first = apart[0]
         logger.warning("%s: %d song(s) whose copies carry different genres, each trained on under both (first: %s); "
