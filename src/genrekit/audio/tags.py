@@ -371,8 +371,9 @@ def _content_format(path: str) -> str | None:
 
 def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     """Refuse a file whose content is another taggable format than its name's ``suffix``
-    (an MP4 named ``.mp3`` would get an ID3 tag in front and stop playing); content no format
-    shows is left to mutagen, which says what it found."""
+    where that matters: an ID3 or ``.flac`` name, whose format the tag follows (an MP4 named
+    ``.mp3`` would get an ID3 tag in front and stop playing), or ID3-family content under an
+    Ogg or MP4 name. Content no format shows is left to mutagen, which says what it found."""
     found, named = _content_format(path), _NAMED.get(suffix)
     if found is None or named is None or found == named:
         return

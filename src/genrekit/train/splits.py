@@ -99,6 +99,7 @@ def _warn_of_copies_labelled_apart(dataset: Dataset) -> None:
     for track, group in zip(dataset.tracks, dataset.groups):
         if group.startswith("file:") and track.label is not None:
             copies.setdefault(group, []).append(track)
+
     def labels_by_file(tracks) -> set[frozenset]:  # a multi-genre song's copies each hold all its genres
         files: dict[str, set] = {}
         for track in tracks:
