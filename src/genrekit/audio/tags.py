@@ -70,6 +70,8 @@ SEPARATOR = "; "
 # that genres the owner edited since are known to be the owner's (see genres_by_genrekit())
 PROVENANCE = ("MODEL", "VERSION", "CONFIDENCE", "DATE", "GENRES")
 MP4_FREEFORM = "----:org.genrekit:"
+#: The field each tag family keeps its genres in (:attr:`GenreField.field`)
+GENRE_FIELDS = {"ID3": "TCON", "MP4": "\xa9gen", "Vorbis comment": "GENRE"}
 # an MP4's iTunes genre number, as a field of GenreField.fields: its atoms as stored (base64)
 MP4_GNRE = "gnre"
 
@@ -217,6 +219,11 @@ class GenreField:
         """Every field genrekit may touch, name -> exact values (None: absent); an MP4's
         ``gnre`` atoms (:attr:`gnre`) where it has them."""
         return {self.field: self.values, **({MP4_GNRE: self.gnre} if self.gnre is not None else {}), **self.own}
+
+    @property
+    def genrekit_model(self) -> str | None:
+        """The model genrekit's ``MODEL`` field names (its first value), None where absent."""
+        return (self.own.get(provenance_key(self.family, "MODEL")) or [None])[0]
 
 
 @dataclass
@@ -643,8 +650,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     if existing == "keep" and has_genre:
         change.action = "kept"
         if genres_by_genrekit(field):  # not the owner's: an earlier run's, with another results table or options
-            model = (field.own.get(provenance_key(field.family, "MODEL")) or ["?"])[0]
-            change.note = (f"an earlier genrekit run wrote it (model {model}): `genrekit tag --undo` with that run's "
+            change.note = (f"an earlier genrekit run wrote it (model {field.genrekit_model or '?'}): `genrekit tag --undo` with that run's "
                            "results table puts the owner's genre back, then tag it again")
             change.reason = f"has genre {old!r}, kept (--existing keep; ours: {shown}); {change.note}"
         else:
@@ -1372,7 +1378,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     written: dict = {}
 
     def edit(temporary: str) -> None:
-        field = read_genre_field(temporary, suffix=suffix, trust_name=trust_name)
+        field = read_genre_field(temporary, suffix=suffix, trust_name=True)  # its content checked above
         now = field.fields
         for key, wanted in (expect or {}).items():
             if now.get(key) != wanted:
@@ -1391,7 +1397,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                 _set_other(temporary, values, remove_empty)
         except GenrekitError as exc:  # named by the song, not by its temporary copy
             raise type(exc)(f"{path}: {exc}") from exc
-        after = read_genre_field(temporary, suffix=suffix, trust_name=trust_name).fields
+        after = read_genre_field(temporary, suffix=suffix, trust_name=True).fields
         later = _other_fields(temporary, suffix, values)
         if not converting and later != others:
             changed = sorted({str(item[0]) if isinstance(item, tuple) else "a frame mutagen does not know"

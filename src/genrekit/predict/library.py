@@ -1150,21 +1150,18 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     return followed
 
 
-_GENRE_FIELDS = {"ID3": "TCON", "MP4": "\xa9gen", "Vorbis comment": "GENRE"}
-
-
 def _foreign_write(entry: dict) -> str | None:
     """Why a journalled write is not one genrekit made (every write of genrekit's sets the
     file's genre field and its own ``MODEL`` field): a line edited by hand, or not of a tag
     run, would have an undo write into a file genrekit never touched. None for genrekit's."""
-    from genrekit.audio.tags import provenance_key
+    from genrekit.audio.tags import GENRE_FIELDS, provenance_key
 
     form = entry.get("format")
     family = "ID3" if isinstance(form, str) and form.startswith("ID3v2.") else form
-    if family not in _GENRE_FIELDS:
+    if family not in GENRE_FIELDS:
         return f"its journal line names no tag format genrekit writes ({form!r})"
     fields, model = entry["fields"], provenance_key(family, "MODEL")
-    for name, whole in ((_GENRE_FIELDS[family], any), (model, all)):  # an owner's blank genre stays after append
+    for name, whole in ((GENRE_FIELDS[family], any), (model, all)):  # an owner's blank genre stays after append
         new = (fields.get(name) or {}).get("new")
         if not (isinstance(new, list) and all(isinstance(v, str) for v in new) and whole(v.strip() for v in new)
                 and new):
@@ -1364,9 +1361,8 @@ def _refusal_of_changed(path: str, name: str, ours: dict, found: dict, now) -> s
                 "changed since it was tagged (another tagger edited or removed them), so nothing proves the genre is "
                 "still genrekit's; left as it is")
     if tags.genres_by_genrekit(now):
-        model = (now.own.get(tags.provenance_key(now.family, "MODEL")) or ["?"])[0]
         return (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}, which a later "
-                f"genrekit run wrote (model {model}), not with this results table: undo that run's table first, then "
+                f"genrekit run wrote (model {now.genrekit_model or '?'}), not with this results table: undo that run's table first, then "
                 "this one; left as it is")
     return (f"{path}: expected {name} {ours[name]!r} (written by genrekit), found {found[name]!r}: the file's tags "
             "changed since it was tagged; left as it is")
