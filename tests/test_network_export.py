@@ -161,6 +161,16 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
                                       "--out", str(tmp_path / "cli.onnx")])
     assert unused.exit_code == EXIT_USAGE and "--calibration: calibrates --int8 quantization, which was not asked " \
         "for" in " ".join(unused.output.split())
+    # written from the files that decoded, the others named: a partial run (exit 3), as train's left-out files
+    from genrekit.cli.main import EXIT_PARTIAL
+
+    partial = CliRunner().invoke(app, ["export", str(model), "--int8", "--frontend", "numpy", "--calibration",
+                                       str(corrupted_file), "--calibration", str(by_id[train[0]]),
+                                       "--out", str(tmp_path / "partial.onnx")])
+    said = " ".join(partial.output.split())
+    assert partial.exit_code == EXIT_PARTIAL, partial.output
+    assert "calibrated on 1 of 2 files" in said and "1 of 2 calibration file(s) could not be decoded" in said
+    assert corrupted_file.name in said and load(tmp_path / "partial.onnx").config["calibration"]["files"] == 1
     # option combinations that cannot work are usage errors, before any work (exit 1 after loading, before)
     for options, said in ((["--int8"], "--int8: needs --calibration DIR"),
                           (["--int8", "--light", "--calibration", str(by_id[train[0]])], "--light with --int8"),

@@ -425,6 +425,10 @@ def export(
     precision = f"int8, calibrated on {calibrated} of {len(files)} files" if int8 else "fp32, light" if light else "fp32"
     out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
                       f"({path.stat().st_size / 1e6:.2f} MB)", markup=False)
+    if int8 and calibrated < len(files):  # written, but not from all it was given: partial, as train's left-out files
+        err_console.print(f"[yellow]{len(files) - calibrated} of {len(files)} calibration file(s) could not be decoded "
+                          "(named above) and were left out[/]", highlight=False)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command("models")
