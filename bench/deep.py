@@ -6,7 +6,7 @@ writes one JSON under ``--out``; a rerun skips what is done, so an interrupted b
 The classical rows (fma518 features) are scored on exactly the same folds.
 
     python bench/deep.py                       # all presets, 4 folds, then the table
-    python bench/deep.py --presets default cnn4 --epochs 20
+    python bench/deep.py --presets short-chunk-resnet cnn4 --epochs 20
     python bench/deep.py --table-only          # print the table of what is done
     python bench/deep.py --timing              # s/epoch: 2 epochs of each preset on fold 0, nothing else running
 

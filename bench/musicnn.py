@@ -25,7 +25,7 @@
   time-stretched, pitch-shifted versions of it; tested on the clips as they are.
 - ``--errors``: the test tracks that the head and the ``musicnn-finetune`` preset's fold
   networks (from ``python bench/deep.py --with-models --presets musicnn-finetune default``)
-  get wrong, and what they and the deep ``default`` take the tracks both miss for.
+  get wrong, and what they and the deep ``short-chunk-resnet`` take the tracks both miss for.
 - ``--ensembles``: every mean of two or three of the head, ``musicnn-finetune`` and the deep
   ``default`` (its fold networks from ``python bench/deep.py --with-models --presets default``).
 
@@ -459,11 +459,11 @@ def _wrong(proba: dict, label: dict, genres: list[str]) -> list[str]:
 
 def run_errors(data: Path) -> None:
     """Which test tracks the head and the ``musicnn-finetune`` fold networks get wrong, and
-    what the head, the network and the deep ``default`` take the tracks both miss for."""
+    what the head, the network and the deep ``short-chunk-resnet`` take the tracks both miss for."""
     name = "errors.json"
     if (OUT / name).exists():
         return
-    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "default"))
+    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "short-chunk-resnet"))
     wrong = {model: _wrong(proba[model], label, genres) for model in ("musicnn-head", "musicnn-finetune")}
     both = sorted(set(wrong["musicnn-head"]) & set(wrong["musicnn-finetune"]))
     taken_for = {t: {model: genres[int(np.argmax(p[t]))] for model, p in proba.items()} for t in both}
@@ -473,14 +473,14 @@ def run_errors(data: Path) -> None:
 
 def run_ensembles(data: Path) -> None:
     """Every mean of the probabilities of two or three of: the head, ``musicnn-finetune`` and
-    the deep ``default`` (trained from scratch, so it errs on other clips). Every combination
+    the deep ``short-chunk-resnet`` (trained from scratch, so it errs on other clips). Every combination
     is reported, not the best alone: choosing one after seeing these folds would flatter it."""
     from itertools import combinations
 
     name = "ensembles.json"
     if (OUT / name).exists():
         return
-    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "default"))
+    proba, label, genres = track_probabilities(data, ("musicnn-finetune", "short-chunk-resnet"))
     rows = []
     for size in (1, 2, 3):
         for models in combinations(proba, size):

@@ -115,7 +115,7 @@ def main() -> None:
             "ensemble (fma518, classical)": models["ensemble"],
             "edge-cnn ONNX int8, numpy front end": export_onnx(models["edge-cnn"], Path(tmp) / "edge.onnx",
                                                                frontend="numpy", int8=True, calibration=calibration),
-            "default network (PyTorch)": models["default"],
+            "short-chunk-resnet network (PyTorch)": models["short-chunk-resnet"],
         }
         for name, model in runs.items():
             rows.append({"model": name, **run(model, clips, clients=args.clients, workers=args.workers)})

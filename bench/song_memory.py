@@ -113,7 +113,7 @@ def main() -> None:
         shipped = {"shipped default model, model file (musicnn + head)": default_model_path(onnx=False),
                    "shipped default model, ONNX": default_model_path(onnx=True)}
         built = {"ensemble (fma518, 30 s segments)": "ensemble", "edge-cnn (7.5 s windows)": "edge-cnn",
-                 "default network (3 s windows)": "default"}
+                 "short-chunk-resnet network (3 s windows)": "short-chunk-resnet"}
         chosen = [name for name in [*built, *shipped] if not args.only or args.only in name]
         if not chosen:
             sys.exit(f"--only {args.only!r}: no model's name contains it")

@@ -901,7 +901,7 @@ def main() -> None:
         built = benchmark_models(DATA, tmp)
         models = {ENSEMBLE_ROW: built["ensemble"],
                   "genrekit tag, edge-cnn network": built["edge-cnn"],
-                  "genrekit tag, default network": built["default"]}
+                  "genrekit tag, short-chunk-resnet network": built["short-chunk-resnet"]}
         print(f"tagging {len(paths)} files, {audio_seconds / 60:.1f} min of audio (gtzan-mini)")
         plain = {"plain librosa, 40 MFCC statistics + scikit-learn": plain_features,
                  "plain librosa, the 518 FMA statistics + scikit-learn": plain_fma518}

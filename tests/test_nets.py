@@ -19,7 +19,7 @@ PARAMETERS = {
     "crnn2": 3325322,
     "cnn5-img": 197450,
     "cnn4-2x2": 991466,
-    "default": 688140,
+    "short-chunk-resnet": 688140,
     "musicnn-finetune": 306822,  # trainable: the back end; the pretrained front and mid end are frozen
 }
 

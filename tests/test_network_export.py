@@ -45,7 +45,7 @@ def test_an_hour_long_song_peaks_within_a_quarter_of_a_clip(songs_for_memory, ki
 
 @pytest.mark.parametrize("preset, frontend", [
     ("edge-cnn", "graph"), ("edge-cnn", "numpy"), ("cnn4", "graph"), ("crnn1", "numpy"), ("crnn2", "graph"),
-    ("cnn5-img", "graph"), ("cnn4-2x2", "numpy"), ("default", "graph"), ("default", "numpy"),
+    ("cnn5-img", "graph"), ("cnn4-2x2", "numpy"), ("short-chunk-resnet", "graph"), ("short-chunk-resnet", "numpy"),
     ("musicnn-finetune", "graph"), ("musicnn-finetune", "numpy"),
 ])
 def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend, capfd):

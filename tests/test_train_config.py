@@ -27,6 +27,32 @@ def test_a_good_file_gives_its_settings(tmp_path):
     assert read_config(tmp_path / "config.json", preset="edge-cnn")["epochs"] == 3
 
 
+def test_default_names_the_shipped_models_recipe_and_the_old_preset_name_reads(tmp_path):
+    """'default' names the shipped model wherever a model is expected: to train and compare it is
+    musicnn-prior, the default's recipe. The residual CNN preset it named until 2026-12-06 is
+    short-chunk-resnet, and a run folder's config.json of that time still reads."""
+    from genrekit.models import DEFAULT_MODEL, recipe_name, trains_from_audio
+    from genrekit.train import train
+
+    assert recipe_name("default") == DEFAULT_MODEL == "musicnn-prior" and recipe_name("edge-cnn") == "edge-cnn"
+    assert trains_from_audio("default") is False
+    with pytest.raises(ParameterError, match="epochs: only for networks, and model 'musicnn-prior' is not one"):
+        train(tmp_path, model="default", epochs=5)  # read as musicnn-prior before any data is read
+    import numpy as np
+    import soundfile as sf
+
+    for genre in ("jazz", "rock"):  # read before the options are checked
+        (tmp_path / "data" / genre).mkdir(parents=True)
+        sf.write(tmp_path / "data" / genre / "a.wav", np.zeros(22050, dtype=np.float32), 22050)
+    refused = CliRunner().invoke(app, ["train", str(tmp_path / "data"), "--model", "default", "--epochs", "5",
+                                       "--out", str(tmp_path / "run")])
+    assert refused.exit_code != 0 and "model 'musicnn-prior' is not one" in " ".join(refused.output.split())
+    old = tmp_path / "config.json"
+    old.write_text(json.dumps({**TrainConfig(epochs=3).__dict__, "preset": "default"}))
+    assert TrainConfig().preset == "short-chunk-resnet"
+    assert read_config(old, preset="short-chunk-resnet")["epochs"] == 3
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ('learning_rate = 0.1', "unknown key 'learning_rate'; expected some of preset, epochs"),
     ('epochs = "ten"', "key 'epochs': expected an integer, found 'ten'"),

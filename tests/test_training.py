@@ -26,7 +26,7 @@ def chunks(gtzan_mini):
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 4)
     parts = dict(zip((t.track_id for t in dataset.tracks),
                      train_val_test_split([t.label for t in dataset.tracks], dataset.groups, sizes=(0.5, 0.25, 0.25))))
-    net = build_network("default", len(GENRES))
+    net = build_network("short-chunk-resnet", len(GENRES))
     sets, failures = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128)
     assert not failures
     return sets, parts
@@ -61,7 +61,7 @@ def test_no_track_has_chunks_on_two_sides(chunks):
 
 def _train(train_chunks, **kwargs):
     sets, _ = train_chunks
-    config = TrainConfig(preset="default", epochs=2, batch_size=16, seed=7)
+    config = TrainConfig(preset="short-chunk-resnet", epochs=2, batch_size=16, seed=7)
     return train_network(sets["train"], sets["val"], len(GENRES), config, progress=False, **kwargs)
 
 
@@ -106,7 +106,7 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
 
     sets, _ = train_chunks
     _train(train_chunks, out_dir=tmp_path, stop_after=1)
-    other_seed = TrainConfig(preset="default", epochs=2, batch_size=16, seed=8)
+    other_seed = TrainConfig(preset="short-chunk-resnet", epochs=2, batch_size=16, seed=8)
     with pytest.raises(ParameterError, match=r"other settings \(seed: 7 -> 8\)"):
         train_network(sets["train"], sets["val"], len(GENRES), other_seed, out_dir=tmp_path, resume=True,
                       progress=False)
@@ -127,7 +127,7 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
         with pytest.raises(ParameterError, match=r"checkpoint.safetensors: cannot resume from it .*delete it"):
             _train(train_chunks, out_dir=tmp_path, resume=True)
     checkpoint.write_bytes(intact)
-    more_epochs = TrainConfig(preset="default", epochs=3, batch_size=16, seed=7)  # a longer run resumes
+    more_epochs = TrainConfig(preset="short-chunk-resnet", epochs=3, batch_size=16, seed=7)  # a longer run resumes
     with caplog.at_level("WARNING", logger="genrekit.train.loop"):
         _, history = train_network(sets["train"], sets["val"], len(GENRES), more_epochs, out_dir=tmp_path, resume=True,
                                    stop_after=1, progress=False)
@@ -170,7 +170,7 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
         train_network_model(few, preset="musicnn-finetune", specaugment=True, progress=False)  # before any file
     parameters = [torch.nn.Parameter(torch.zeros(1))]
     decay = {name: _optimizer(TrainConfig(**settings).resolved(), parameters).param_groups[0]["weight_decay"]
-             for name, settings in {"l2 0": {"preset": "default", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},
+             for name, settings in {"l2 0": {"preset": "short-chunk-resnet", "l2": 0.0}, "paper's": {"preset": "cnn4-2x2"},
                                     "none set": {"preset": "cnn4"}, "l2 0 cnn4": {"preset": "cnn4", "l2": 0.0}}.items()}
     # l2 0 is how run records and checkpoints keep "unset": weight_decay stays in force, and a warning says so
     assert decay == {"l2 0": 1e-4, "paper's": 0.019, "none set": 1e-4, "l2 0 cnn4": 1e-4}
@@ -184,9 +184,9 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
 def test_network_file_round_trip(chunks, trained, tmp_path):
     sets, _ = chunks
     net, _ = trained
-    path = save_network(tmp_path / "net.safetensors", net, preset="default", labels=list(GENRES), metrics={"accuracy": 0.5})
+    path = save_network(tmp_path / "net.safetensors", net, preset="short-chunk-resnet", labels=list(GENRES), metrics={"accuracy": 0.5})
     loaded, config = load_network(path)
-    assert config["labels"] == list(GENRES) and config["frontend"]["n_mels"] == 128 and config["preset"] == "default"
+    assert config["labels"] == list(GENRES) and config["frontend"]["n_mels"] == 128 and config["preset"] == "short-chunk-resnet"
     assert np.array_equal(predict_chunks(net.body, sets["test"].X), predict_chunks(loaded.body, sets["test"].X))
     waveform = torch.randn(2, 127 * 512) * 0.1
     net.eval()
@@ -195,6 +195,23 @@ def test_network_file_round_trip(chunks, trained, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a genrekit network file"):
         load_network(tmp_path / "bad.safetensors")
+    # a file saved while the preset was named 'default' loads under its new name
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from genrekit.models import load
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata, tensors = handle.metadata(), {key: handle.get_tensor(key) for key in handle.keys()}
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata={**metadata, "genrekit": json.dumps({**json.loads(metadata["genrekit"]),
+                                                                                 "preset": "default"})})
+    renamed, config = load_network(old)
+    assert config["preset"] == "short-chunk-resnet" and load(old).name == "short-chunk-resnet"
+    with torch.no_grad():
+        assert torch.allclose(net(waveform), renamed(waveform))
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +243,7 @@ def short_two_genres(tmp_path_factory, two_genres):
     return root
 
 
-@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "default",
+@pytest.mark.parametrize("preset", ["edge-cnn", "cnn4", "crnn1", "crnn2", "cnn5-img", "cnn4-2x2", "short-chunk-resnet",
                                     "musicnn-finetune"])
 def test_every_preset_trains_from_the_cli(tmp_path_factory, request, preset):
     import json
@@ -337,7 +354,7 @@ def test_augmented_copies_are_seeded_and_stay_with_their_track(chunks, gtzan_min
     dataset = load_gtzan(gtzan_mini)
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES and int(t.track_id[-5:]) < 2)
     parts = {t.track_id: "train" if t.track_id.endswith("0") else "test" for t in dataset.tracks}
-    net = build_network("default", len(GENRES))
+    net = build_network("short-chunk-resnet", len(GENRES))
     plain, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128)
     augmented, _ = split_chunks(net, dataset.tracks, list(GENRES), parts, n_frames=128,
                                 augment={"time_stretch": 0.1, "pitch_shift": 1.0, "copies": 1, "seed": 0})
@@ -355,10 +372,10 @@ def test_validation_and_test_tracks_are_scored_on_what_predict_scores(gtzan_mini
     # metal.00002 is 16.96 s: five whole windows of 2.95 s, then 2.2 s that predict pads into a sixth.
     ids = {"metal.00002": "val", "classical.00000": "test"}
     dataset = load_gtzan(gtzan_mini).select(ids)
-    net = build_network("default", len(GENRES), labels=list(GENRES))
+    net = build_network("short-chunk-resnet", len(GENRES), labels=list(GENRES))
     sets, failures = split_chunks(net, dataset.tracks, list(GENRES), ids, n_frames=128)
     assert not failures
-    path = save_network(tmp_path / "net.safetensors", net, preset="default", labels=list(GENRES))
+    path = save_network(tmp_path / "net.safetensors", net, preset="short-chunk-resnet", labels=list(GENRES))
     for track in dataset.tracks:
         chunk_set = sets[ids[track.track_id]]
         rows = chunk_set.track == track.track_id
@@ -541,7 +558,7 @@ def test_a_network_file_is_checked_against_its_preset_before_it_is_built(trained
     from safetensors.torch import load_file, save_file
 
     net, _ = trained
-    path = save_network(tmp_path / "net.safetensors", net, preset="default", labels=list(GENRES))
+    path = save_network(tmp_path / "net.safetensors", net, preset="short-chunk-resnet", labels=list(GENRES))
     tensors = load_file(str(path))
     with open(path, "rb") as handle:
         header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
@@ -549,7 +566,7 @@ def test_a_network_file_is_checked_against_its_preset_before_it_is_built(trained
 
     many = tmp_path / "many.safetensors"
     save_file(tensors, str(many), metadata={"genrekit": json.dumps({**config, "labels": [f"g{i}" for i in range(1500)]})})
-    with pytest.raises(ModelError, match="many.safetensors: weights do not fit preset 'default' with 1500 genres"):
+    with pytest.raises(ModelError, match="many.safetensors: weights do not fit preset 'short-chunk-resnet' with 1500 genres"):
         load_network(many)
     nan = tmp_path / "nan.safetensors"
     name = next(k for k, v in tensors.items() if v.is_floating_point() and v.numel() > 1)
@@ -771,7 +788,7 @@ def test_an_unknown_aggregation_is_refused_before_training(train_chunks):
 
     sets, _ = train_chunks
     with pytest.raises(ParameterError, match="aggregation='median' must be one of mean, vote"):
-        train_network(sets["train"], sets["val"], len(GENRES), TrainConfig(preset="default", epochs=1),
+        train_network(sets["train"], sets["val"], len(GENRES), TrainConfig(preset="short-chunk-resnet", epochs=1),
                       progress=False, aggregation="median")
 
 

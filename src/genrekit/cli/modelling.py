@@ -27,10 +27,11 @@ def train(
     ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
     out: OutOption,
-    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS,
+    model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS, "default",
                                                                    metavar="<name>"),
                                        help="Model or network name, one of `genrekit models`; default: "
-                                       "musicnn-prior, the strongest on small datasets.")] = "musicnn-prior",
+                                       "musicnn-prior (also named 'default'), the strongest on small "
+                                       "datasets.")] = "musicnn-prior",
     feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, metavar="<set>"),
                                                     help=f"Feature set: {listed(FEATURE_SETS)} (default: the model's "
                                                     "own; fma518 for most).")] = None,
@@ -241,10 +242,10 @@ def compare(
     from genrekit.evaluate import compare_models
     from genrekit.evaluate.run import compared_on
     from genrekit.features import FeatureSpec
-    from genrekit.models import MODELS, features_made_for, recipe_names
+    from genrekit.models import MODELS, features_made_for, recipe_name, recipe_names
     from genrekit.train.recipes import table_for
 
-    names = list(MODELS) if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    names = list(MODELS) if models == "all" else [recipe_name(m.strip()) for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in recipe_names()]
     if (dataset is None) == (table_path is None):
         _usage_error("DATASET or --table: expected one of them, found " + ("both" if dataset is not None else "neither"))

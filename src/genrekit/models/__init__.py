@@ -24,6 +24,7 @@ _API = {
     "NAMED_MODELS": "genrekit.models.interface",
     "network_names": "genrekit.models.recipes",
     "recipe_names": "genrekit.models.recipes",
+    "recipe_name": "genrekit.models.catalogue",
     "trains_from_audio": "genrekit.models.recipes",
     "GenreModel": "genrekit.models.artifact",
     "load_model": "genrekit.models.artifact",

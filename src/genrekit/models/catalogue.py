@@ -40,9 +40,22 @@ NETWORKS: dict[str, str] = {
     "crnn2": "4 conv layers on 256x256 + GRU(256)",
     "cnn5-img": "5 conv layers on 3x288x432 spectrogram images",
     "cnn4-2x2": "4 conv layers 2x2, strides 2,1,2,1, one dense layer",
-    "default": "short-chunk residual CNN with SpecAugment, mixup, label smoothing, cosine LR",
+    "short-chunk-resnet": "short-chunk residual CNN with SpecAugment, mixup, label smoothing, cosine LR",
     "musicnn-finetune": "pretrained musicnn (MSD), back end retrained, 3 s patches",
 }
+
+#: Network presets renamed, old name -> new, so that files saved under the old name load:
+#: ``default`` named the short-chunk residual CNN until 2026-12-06, and ``default`` names the
+#: shipped model everywhere else (and :data:`DEFAULT_MODEL` to ``train``).
+RENAMED_NETWORKS: dict[str, str] = {"default": "short-chunk-resnet"}
+
+
+def recipe_name(name: str) -> str:
+    """The model ``train`` and ``compare`` fit for ``name``: ``default`` is :data:`DEFAULT_MODEL`,
+    the recipe of the shipped model (which ``default`` names to ``predict``, ``evaluate``,
+    ``export`` and ``serve``); any other name is itself."""
+    return DEFAULT_MODEL if name == "default" else name
+
 
 #: Tabular feature set name -> one-line description (:func:`genrekit.features.describe_feature_sets`).
 FEATURE_SETS: dict[str, str] = {
@@ -56,4 +69,4 @@ FEATURE_SETS: dict[str, str] = {
                "embedding + 50 tag probabilities, mean over 3 s patches",
 }
 
-__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS"]
+__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS", "RENAMED_NETWORKS", "recipe_name"]

@@ -622,7 +622,9 @@ class NetworkClassifier(Adapter):
         self._configure()
 
     def _configure(self) -> None:
-        self.name = self.config["preset"]
+        from genrekit.models.catalogue import RENAMED_NETWORKS
+
+        self.name = RENAMED_NETWORKS.get(self.config["preset"], self.config["preset"])  # an export of a file saved before a rename
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
         self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(self.config)

@@ -50,7 +50,7 @@ def trains_from_audio(name: str) -> bool:
     Parameters
     ----------
     name : str
-        A model of :func:`recipe_names`.
+        A model of :func:`recipe_names`, or ``default`` (:func:`~genrekit.models.catalogue.recipe_name`).
 
     Returns
     -------
@@ -62,8 +62,10 @@ def trains_from_audio(name: str) -> bool:
     ParameterError
         ``name`` is neither (the message says when network presets need ``genrekit[deep]``).
     """
+    from genrekit.models.catalogue import recipe_name
     from genrekit.models.classical import MODELS
 
+    name = recipe_name(name)
     if name in MODELS:
         return False
     if name in network_names():

@@ -6,6 +6,7 @@ from typing import Any
 
 from genrekit.datasets import Dataset
 from genrekit.models import DEFAULT_MODEL, default_spec
+from genrekit.models.catalogue import recipe_name
 from genrekit.train.classical import train_model
 from genrekit.train.network import train_network_model
 from genrekit.train.recipes import NetworkRecipe, TableRecipe, recipe_options, recipe_type
@@ -34,7 +35,8 @@ def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options: Any) -> Tr
     dataset : Dataset or path
         Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
     model : str
-        A model of :func:`genrekit.models.recipe_names`.
+        A model of :func:`genrekit.models.recipe_names`, or ``default``: :data:`~genrekit.models.DEFAULT_MODEL`,
+        the recipe of the shipped model.
     **options
         The keyword arguments of :func:`~genrekit.train.classical.train_model` (classical
         models also take ``features``, a feature set's name, default the model's own, and
@@ -52,5 +54,6 @@ def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options: Any) -> Tr
     ParameterError
         ``model`` is unknown, or an option of the other kind is set (the message names it).
     """
+    model = recipe_name(model)  # 'default': the shipped model's recipe
     options = recipe_options(model, options)
     return _TRAINERS[recipe_type(model)](dataset, model, options)

@@ -63,7 +63,7 @@ class TrainConfig:
         ``cpu``, ``cuda`` or ``mps``.
     """
 
-    preset: str = "default"
+    preset: str = "short-chunk-resnet"
     epochs: int = 30
     batch_size: int | None = None
     lr: float | None = None
@@ -200,6 +200,10 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         expected = _expected(value, _TYPES[key])
         if expected is not None:
             raise ParameterError(f"{path}: key {key!r}: expected {expected}, found {value!r}")
+    from genrekit.models.catalogue import RENAMED_NETWORKS
+
+    if "preset" in values:  # a run folder's config.json written before a preset was renamed
+        values["preset"] = RENAMED_NETWORKS.get(values["preset"], values["preset"])
     if preset is not None and values.get("preset", preset) != preset:
         raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}")
     settings = {key: value for key, value in values.items() if key != "preset"}

@@ -30,7 +30,7 @@ CONFIG_FILE = "config.json"
 def train_network_model(
     dataset: Dataset,
     *,
-    preset: str = "default",
+    preset: str = "short-chunk-resnet",
     split: str = "random",
     sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
     seed: int = 0,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from genrekit.errors import DatasetError, ParameterError
+from genrekit.models.catalogue import recipe_name
 from genrekit.models.recipes import network_names, trains_from_audio
 from genrekit.train.config import SETTINGS, TrainConfig
 
@@ -428,6 +429,7 @@ def make_recipe(name: str, *, table: FeatureTable | None = None, dataset: Datase
     DatasetError
         Its kind's input is missing: a network needs a dataset, a classical model a table.
     """
+    name = recipe_name(name)
     if recipe_type(name) is NetworkRecipe:
         if dataset is None:
             raise DatasetError(f"network {name!r} is trained from audio: give a dataset, not a feature table")

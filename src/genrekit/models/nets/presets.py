@@ -164,7 +164,7 @@ class ResidualBlock(nn.Module):
 
 
 class ShortChunkResNet(nn.Module):
-    """genrekit's default: a short-chunk residual CNN (after Won et al. 2020) for ~3 s
+    """The short-chunk-resnet preset: a short-chunk residual CNN (after Won et al. 2020) for ~3 s
     chunks, with global max + mean pooling so it accepts any chunk length."""
 
     def __init__(self, n_classes: int, channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128), dropout: float = 0.5):
@@ -307,7 +307,7 @@ PRESETS: dict[str, Preset] = {
         {"optimizer": "adam", "lr": 1e-3, "batch_size": 32, "l2": 0.019, "loss": "ce"},
         description="4 conv layers 2x2, strides 2,1,2,1, one dense layer",
     ),
-    "default": Preset(
+    "short-chunk-resnet": Preset(
         lambda n: ShortChunkResNet(n), FrontEndConfig(n_mels=128), 128,
         {"optimizer": "adamw", "lr": 1e-3, "batch_size": 32, "loss": "ce", "label_smoothing": 0.1,
          "mixup": 0.2, "specaugment": True, "schedule": "cosine"},
