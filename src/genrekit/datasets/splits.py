@@ -56,12 +56,14 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
     ``totals[genre]`` tracks where given, else of the genre's tracks here), taken by whole groups.
 
     A group belongs to the genre most of its tracks have; each genre's groups are shuffled
-    and, in that order, each is taken where it brings the genre's held-out count no further
-    from its share (so a prolific artist is not held out whole for a share a tenth its size,
-    and big groups are not passed over for small ones once the share is reached), always
-    leaving at least one group behind. A genre whose share is at least one track but whose
-    every group is too big gets its smallest group (the check and the warning of
-    :func:`holdout_shortfalls` say how far that is from the share).
+    and, in that order, each is taken where it brings the genre's held-out count closer to its
+    share (so a prolific artist is not held out whole for a share a tenth its size; a group
+    that would overshoot by as much as it falls short stays for training, which small
+    genres need more: 2 of 5 tracks held out for a share of 1 left 1 of 5 to train on when
+    the validation split did the same), always leaving at least one group behind. A genre
+    whose share is at least one track but whose every group is too big gets its smallest
+    group (the check and the warning of :func:`holdout_shortfalls` say how far that is from
+    the share).
     """
     rng = np.random.default_rng(seed)
     names, majority, size = _groups_by_genre(labels, groups)
@@ -75,11 +77,11 @@ def _holdout(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int,
         for group in members[:-1]:
             if taken >= target:
                 break
-            if abs(taken + size[group] - target) <= target - taken:  # no further from the share (a tie: held out)
+            if abs(taken + size[group] - target) < target - taken:  # closer to the share (a tie: kept for training)
                 held_groups.append(names[group])
                 taken += size[group]
         if taken == 0 and target >= 1 and len(members) > 1:  # a genre untested is worse than one tested too much
-            held_groups.append(names[min(members[:-1], key=lambda g: size[g])])
+            held_groups.append(names[min(members, key=lambda g: size[g])])  # another group stays, whichever is left
     held = np.isin(groups, held_groups)
     return np.flatnonzero(~held), np.flatnonzero(held)
 
