@@ -612,6 +612,7 @@ def test_train_a_musicnn_head_from_the_command_line(gtzan_mini, tmp_path, monkey
     # probabilities out, as every export's (it gave head.probabilities, and skl2onnx's head.label)
     assert sorted(o.name for o in exported.session.get_outputs()) == ["features", "probabilities"]
     assert read_onnx_metadata(exported_path)["output_name"] == "probabilities"
+    assert set(read_onnx_metadata(exported_path)["input_recipe"]) == {"audio", "log_mel", "patches", "pooling"}
     clip = gtzan_mini / "metal" / "metal.00007.wav"
     expected, got = predict_file(model, clip), predict_file(exported, clip)
     assert got.genre == expected.genre and got.n_chunks == expected.n_chunks > 1
@@ -770,6 +771,40 @@ def test_strided_taggers_correct_every_unheard_patch_by_the_heard_patches_mean_e
     np.testing.assert_allclose(segment[:250], exact[:, :250].mean(axis=0), atol=1e-4)  # MSD_musicnn untouched
 
 
+def test_the_onnx_default_says_how_to_make_its_inputs_without_genrekit(gtzan_mini):
+    """A phone developer has the ONNX file, not genrekit: its metadata's ``input_recipe`` gives
+    every number of the log-mel patches, and of the pooling and hearing matrices. Made from it
+    with librosa alone (not genrekit's numpy front end), the inputs are genrekit's."""
+    librosa = pytest.importorskip("librosa")
+    from genrekit.audio.level import at_level
+    from genrekit.features.musicnn import hearing_matrix, log_mel_patches, pooling_matrix
+    from genrekit.models import default_model_path
+    from genrekit.models.interface import read_onnx_metadata
+
+    config = read_onnx_metadata(default_model_path(onnx=True))
+    recipe, mel = config["input_recipe"], config["input_recipe"]["log_mel"]
+    assert mel["window"] == "hann, periodic" and mel["mel_scale"] == mel["mel_norm"] == "slaney"  # librosa's defaults
+    for clip, seconds in ((gtzan_mini / "jazz" / "jazz.00003.wav", 30.0), (gtzan_mini / "metal" / "metal.00001.wav", 1.5)):
+        y = at_level(audio.load(clip, sr=mel["sample_rate"], duration=seconds)[0], config["features"]["level_dbfs"])
+        power = librosa.feature.melspectrogram(
+            y=y.astype(np.float64), sr=mel["sample_rate"], n_fft=mel["n_fft"], hop_length=mel["hop_length"],
+            window="hann", center=mel["center"], pad_mode=mel["pad_mode"], power=mel["power"], n_mels=mel["n_mels"],
+            fmin=mel["fmin"], fmax=mel["fmax"], htk=False, norm="slaney")
+        frames = np.log10(10000.0 * power + 1.0).T  # frames, then bands
+        size = recipe["patches"]["frames"]
+        if len(frames) < size:  # repeated, whole frames, to fill one patch
+            frames = np.concatenate([frames] * (size // len(frames) + 1))[:size]
+        patches = np.stack([frames[s:s + size] for s in range(0, len(frames) - size + 1, recipe["patches"]["hop_frames"])])
+        expected = log_mel_patches(y, sr=mel["sample_rate"])
+        assert patches.shape == expected.shape and list(expected.shape[1:]) == recipe["patches"]["shape"][1:]
+        np.testing.assert_allclose(patches, expected, atol=1e-3)
+    n = 9  # a 30 s segment: the segment's row, then windows of 2 patches, the last of 1; one heard patch in 3
+    pooling = np.vstack([np.full(n, 1 / n), *[np.isin(np.arange(n), [s, s + 1]) / min(2, n - s) for s in range(0, n, 2)]])
+    np.testing.assert_allclose(pooling_matrix(n), pooling, atol=1e-7)
+    stride = config["heard_stride"]
+    np.testing.assert_array_equal(hearing_matrix(n, stride), np.eye(n)[::stride])
+
+
 def test_the_shipped_onnx_default_is_the_light_export_and_keeps_the_model_files_genres(gtzan_mini, tmp_path):
     """Issue 20: the shipped ONNX default is `genrekit export default --light` (MTT_musicnn on
     one patch in three, the student between; about a third less CPU,
@@ -787,6 +822,7 @@ def test_the_shipped_onnx_default_is_the_light_export_and_keeps_the_model_files_
     light = export_onnx("default", tmp_path / "light.onnx", light=True)
     for path in (light, shipped):
         assert "MTT_musicnn on one patch in 3" in read_onnx_metadata(path)["approximation"]
+    assert read_onnx_metadata(light)["input_recipe"] == read_onnx_metadata(shipped)["input_recipe"]
     clips = [sorted(genre.iterdir())[-1] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
     _assert_the_defaults_genres(shipped, clips, bound=0.2)
     again, as_shipped = (predict_files(load(path), clips[:3], progress=False)[0] for path in (light, shipped))

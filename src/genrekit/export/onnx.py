@@ -51,7 +51,7 @@ from genrekit._files import atomic_path
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
-from genrekit.features.musicnn import pooling_matrix
+from genrekit.features.musicnn import patches_recipe, pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import (
     NAMED_MODELS,
@@ -310,7 +310,7 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
     _check_same_probabilities(model, graph, config["output_name"], model_path)
     if model.spec.name in MUSICNN_FEATURE_SETS:
         graph = _after_musicnn(graph, MUSICNN_FEATURE_SETS[model.spec.name], config["output_name"])
-        config.update(input_name="patches", output_name="probabilities", **POOLED_IO)
+        config.update(input_name="patches", output_name="probabilities", **POOLED_IO, input_recipe=patches_recipe())
     return _write_onnx(graph, config, out)
 
 
@@ -389,6 +389,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
                                  "(approximation), which was not measured itself"}
     if heard_stride is not None:
         config.update(heard_input="heard", heard_stride=int(heard_stride))
+    config["input_recipe"] = patches_recipe(heard=heard_stride is not None)  # for a runtime without genrekit
     return _write_onnx(graph, config, out)
 
 

@@ -412,6 +412,35 @@ def pooling_matrix(n_patches: int, window_patches: int = WINDOW_PATCHES) -> np.n
     return pooling
 
 
+def patches_recipe(*, heard: bool = False) -> dict:
+    """How the inputs of a graph on musicnn's patches are made from audio, each number as
+    :func:`log_mel_patches`, :func:`pooling_matrix` and :func:`hearing_matrix` use it: written
+    into such a graph's ONNX metadata (``input_recipe``) for those who run it without genrekit
+    (on a phone). ``tests/test_musicnn.py`` rebuilds the patches from it with librosa.
+    ``heard``: the graph also takes which patches MTT_musicnn hears (a light graph)."""
+    recipe = {
+        "audio": f"one segment at a time (genrekit's models: 30 s), mono, resampled to {SAMPLE_RATE} Hz, float32 "
+                 "in [-1, 1], scaled to the RMS level features.level_dbfs (dBFS) where the file's features set one",
+        "log_mel": {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_length": HOP_LENGTH, "window": "hann, periodic",
+                    "center": True, "pad_mode": "reflect", "power": 2.0, "n_mels": N_MELS, "fmin": 0.0,
+                    "fmax": SAMPLE_RATE / 2, "mel_scale": "slaney", "mel_norm": "slaney",
+                    "compression": "log10(10000 * mel_power + 1)"},
+        "patches": {"shape": ["n_patches", PATCH_FRAMES, N_MELS], "dtype": "float32", "frames": PATCH_FRAMES,
+                    "hop_frames": PATCH_FRAMES, "layout": "frames, then mel bands",
+                    "ends": "frames after the last whole patch are dropped; a segment shorter than one patch is "
+                            "repeated, whole frames, to fill it"},
+        "pooling": {"shape": ["1 + n_windows", "n_patches"], "dtype": "float32",
+                    "rows": f"row 0 averages every patch (the segment); then one row per {WINDOW_PATCHES} consecutive "
+                            "patches (the timeline's windows; the last may hold fewer), each row's weights equal and "
+                            "summing to 1"},
+    }
+    if heard:
+        recipe["heard"] = {"shape": ["ceil(n_patches / heard_stride)", "n_patches"], "dtype": "float32",
+                           "rows": "row i is 1 at patch i * heard_stride and 0 elsewhere: the patches MTT_musicnn "
+                                   "hears"}
+    return recipe
+
+
 def column_names(model: str) -> list[str]:
     from genrekit.features.musicnn.convert import TAGS
 
