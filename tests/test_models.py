@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -341,3 +342,44 @@ def test_a_failing_cv_beside_the_model_leaves_the_model(monkeypatch, caplog):
     monkeypatch.setattr(classical, "small_dataset_cv", stopped)
     with pytest.raises(AnalysisStopped):  # a run being stopped is not a failed score
         classical._auxiliary_cv(None, "logreg", seed=0)
+
+
+def test_a_genre_model_whose_labels_do_not_fit_its_estimator_is_refused(blobs, tmp_path):
+    """A GenreModel names column i of its estimator's probabilities genre i: labels of another
+    length gave an IndexError at the first prediction, string classes in another order gave
+    each genre another's probability, and an unfitted pipeline was saved. A pipeline
+    load_model would refuse (a type outside the allow-list) is refused before it is written."""
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genrekit.errors import ParameterError
+
+    X, y = blobs
+    spec, labels = FeatureSpec("gtzan57"), ["jazz", "metal", "rock"]
+    fitted = make_model("logreg").fit(X, y)
+    assert GenreModel("logreg", labels, spec, fitted).predict_proba(X[:2]).shape == (2, 3)
+    named = np.array(labels)[y]
+    assert GenreModel("logreg", labels, spec, make_model("logreg").fit(X, named)).labels == labels
+    for given, estimator, said in ((labels[:2], fitted, "labels: 2 genres, and the estimator's classes_ are [0, 1, 2]"),
+                                   (labels[::-1], make_model("logreg").fit(X, named),
+                                    "labels: expected the estimator's classes_ in their order"),
+                                   (["jazz", "jazz", "rock"], fitted, "labels: expected each genre once"),
+                                   (labels, make_model("logreg"), "estimator: expected a fitted pipeline")):
+        with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
+            GenreModel("logreg", given, spec, estimator)
+    pca = Pipeline([("scale", StandardScaler()), ("pca", PCA(5)), ("clf", make_model("logreg")[-1])]).fit(X, y)
+    with pytest.raises(ParameterError, match=r"pca.genrekit: not written: its pipeline holds sklearn.decomposition._pca.PCA"):
+        save_model(GenreModel("mine", labels, spec, pca), tmp_path / "pca.genrekit")
+    assert not (tmp_path / "pca.genrekit").exists()
+    # a file whose manifest lists other genres than its pipeline has is refused by name
+    path = save_model(GenreModel("logreg", labels, spec, fitted), tmp_path / "m.genrekit")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["genrekit.json"])
+    manifest["labels"] = labels[:2]
+    with zipfile.ZipFile(tmp_path / "two.genrekit", "w") as archive:
+        for name, data in {**members, "genrekit.json": json.dumps(manifest).encode()}.items():
+            archive.writestr(name, data)
+    with pytest.raises(ModelError, match=r"two.genrekit: the classifier predicts \(3,\) classes, the description lists 2"):
+        load_model(tmp_path / "two.genrekit")

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -136,6 +137,30 @@ def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
         with pytest.raises(ParameterError, match=r"sr=.*: expected a positive whole number of Hz"):
             list(song_chunks(path, sr=sr, chunk_seconds=3.0))
     assert len(list(song_chunks(path, sr=8000.0, chunk_seconds=3.0))) == 2  # a model file's 8000.0 is whole
+
+
+def test_a_batch_refuses_one_path_and_settings_every_file_would_fail_on(tmp_path):
+    """A str is a sequence of its characters: predict_files and extract_features took each for a
+    file not found. skip=-1 or jobs=-3 came back as every file's failure, not as the caller's error."""
+    from genrekit.evaluate import evaluate_model
+    from genrekit.features import extract_features
+    from genrekit.predict import predict_files
+
+    path = tmp_path / "tone.wav"
+    sf.write(path, np.sin(np.arange(8000 * 5) * 0.1).astype(np.float32), 8000)
+    for call in (lambda: predict_files("default", str(path), progress=False),
+                 lambda: predict_files("default", path, progress=False),
+                 lambda: extract_features(str(path), FeatureSpec("gtzan57"), n_jobs=1, progress=False)):
+        with pytest.raises(ParameterError, match=r"^paths: expected a sequence of paths, found one path \('.*tone.wav'\)"):
+            call()
+    for options, said in (({"skip": -1}, "skip=-1: expected a number of seconds >= 0"),
+                          ({"skip": float("nan")}, "skip=nan: expected"),
+                          ({"hop_seconds": float("inf")}, "hop_seconds=inf: expected a positive number of seconds"),
+                          ({"jobs": -3}, "jobs=-3: expected a whole number of worker processes >= 0")):
+        with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
+            predict_files("default", [path], progress=False, **options)
+        with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
+            evaluate_model("default", tmp_path, progress=False, **options)  # before the dataset is read
 
 
 def test_prediction_schema_proportions_and_timeline(model, long_song):

@@ -34,6 +34,15 @@ _SPECIAL_FILES = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"
                   (stat.S_ISSOCK, "a socket"))
 
 
+def paths_given(paths, name: str = "paths"):
+    """``paths`` where it is a collection or a stream of paths; one path (a str would be read
+    as its characters, each a file not found) is a ParameterError naming ``name``."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise ParameterError(f"{name}: expected a sequence of paths, found one path ({os.fsdecode(paths)!r}); "
+                             "give a list of one")
+    return paths
+
+
 def not_regular_file(mode: int) -> str | None:
     """What a file that is neither regular nor a folder is ("a pipe", "a socket"...), from its
     ``st_mode``; None for a regular file or a folder."""

@@ -59,11 +59,33 @@ def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tupl
     ParameterError
         ``skip`` is negative.
     """
-    if skip < 0:
+    if not skip >= 0:  # NaN too
         raise ParameterError(f"skip={skip} must be >= 0 seconds")
     if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):
         return skip, duration - skip
     return 0.0, duration
+
+
+def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, jobs: int = 1) -> None:
+    """Refuse, before any file is read, settings every file of a batch would fail on: a batch
+    told ``skip=-1`` raised once, not once per file as each file's failure.
+
+    Raises
+    ------
+    ParameterError
+        ``skip`` is not a finite number >= 0, ``hop_seconds`` not a positive finite number (or
+        None), or ``jobs`` not a whole number >= 0 (0 and 1: this process).
+    """
+    def number(value) -> bool:
+        return not isinstance(value, bool) and isinstance(value, numbers.Real) and bool(np.isfinite(value))
+
+    if not (number(skip) and skip >= 0):
+        raise ParameterError(f"skip={skip!r}: expected a number of seconds >= 0")
+    if hop_seconds is not None and not (number(hop_seconds) and hop_seconds > 0):
+        raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
+                             "back to back)")
+    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or jobs < 0:
+        raise ParameterError(f"jobs={jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this process)")
 
 
 def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:

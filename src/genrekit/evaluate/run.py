@@ -479,6 +479,9 @@ def evaluate_model(
         ``n_trained_on`` where training tracks are included: what ``metrics.json`` holds
     report : as :func:`predict_dataset`
     """
+    from genrekit.audio.chunking import check_song_reading
+
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir)
@@ -578,6 +581,9 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
+    from genrekit.audio.chunking import check_song_reading
+
+    check_song_reading(skip=skip, jobs=jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir)

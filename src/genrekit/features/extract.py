@@ -11,6 +11,7 @@ import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from genrekit import audio
+from genrekit._files import paths_given
 from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
 from genrekit.errors import AudioError, GenrekitError
@@ -170,7 +171,7 @@ def extract_features(
     -------
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fspath(p) for p in paths_given(paths)]
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:

@@ -111,6 +111,11 @@ class GenreModel:
     aggregation: str = "mean"
     genrekit_version: str = __version__
 
+    def __post_init__(self):
+        problem = _model_problem(self.labels, self.estimator)
+        if problem:
+            raise ParameterError(problem)
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Genre probabilities of feature rows.
 
@@ -149,6 +154,40 @@ class GenreModel:
             "metrics": _jsonable(self.metrics),
             "training": _jsonable(self.training),
         }
+
+
+def _model_problem(labels, estimator) -> str | None:
+    """Why ``estimator`` cannot stand behind ``labels`` (genre ``i``, column ``i`` of its
+    probabilities), as ``field: expected ..., found ...``; None where it can. A fitted pipeline's
+    classes are genre indices (each below ``len(labels)``: a training part that lacked a genre
+    gives it no column, and :func:`predict_proba` fills it with 0) or the genre names themselves,
+    in ``labels``' order: anything else would give another genre's probability under a name."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(labels, list) or not labels or not all(isinstance(g, str) and g for g in labels):
+        return f"labels: expected a list of genre names, found {describe_value(labels)}"
+    if len(set(labels)) != len(labels):
+        return f"labels: expected each genre once, found {describe_value(labels)}"
+    if not isinstance(estimator, Pipeline):
+        return f"estimator: expected a fitted scikit-learn Pipeline, found {type(estimator).__name__}"
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return "estimator: expected a fitted pipeline, found one not fitted (fit it before making a GenreModel)"
+    classes = getattr(estimator, "genre_columns_", getattr(estimator, "classes_", None))
+    if classes is None:
+        return "estimator: expected a classifier with classes_, found none"
+    classes = np.asarray(classes)
+    if classes.dtype.kind in "iu":
+        if len(np.unique(classes)) != len(classes) or classes.min() < 0 or classes.max() >= len(labels):
+            return (f"labels: {len(labels)} genres, and the estimator's classes_ are {describe_value(classes.tolist())}; "
+                    f"expected genre indices 0-{len(labels) - 1}, each once")
+        return None
+    if [str(c) for c in classes] != labels:
+        return (f"labels: expected the estimator's classes_ in their order, {describe_value([str(c) for c in classes])}, "
+                f"found {describe_value(labels)}")
+    return None
 
 
 def _jsonable(value):
@@ -200,6 +239,9 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
         }
     else:
         payload = {"pipeline.skops": skops_io().dumps(model.estimator)}
+    for name, data in payload.items():
+        if name.endswith(".skops"):  # a file load_model would refuse is not written
+            _check_loadable(data, path)
     manifest = model.manifest()
     manifest["payload"] = {name: _sha256(data) for name, data in payload.items()}
     with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -207,6 +249,21 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
         for name, data in payload.items():
             archive.writestr(name, data)
     return path
+
+
+def _check_loadable(data: bytes, path: Path) -> None:
+    """A ParameterError where :func:`load_model` would refuse the pipeline ``data`` (types outside
+    the allow-list of genrekit's own models), said in a writer's terms."""
+    try:
+        trusted = check_skops_payload(data, str(path))
+    except ModelError as exc:
+        foreign = str(exc).split("refuses to load ", 1)[-1].split(": not among", 1)[0]
+    else:
+        foreign = ", ".join(sorted(set(skops_io().get_untrusted_types(data=data)) - set(trusted)))
+    if foreign:
+        raise ParameterError(f"{path}: not written: its pipeline holds {foreign}, outside the types genrekit's model "
+                             "files load (those of genrekit.models.make_model's pipelines), so load_model would "
+                             "refuse the file")
 
 
 def _load_skops(data: bytes, where: str) -> Pipeline:
@@ -345,6 +402,9 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         raise
     except Exception as exc:
         raise ModelError(f"{path}: model payload cannot be read ({type(exc).__name__}: {exc})") from exc
+    problem = _model_problem(list(manifest["labels"]), estimator)
+    if problem:
+        raise ModelError(f"{path}: {problem}")
     return GenreModel(
         name=manifest["model"],
         labels=list(manifest["labels"]),

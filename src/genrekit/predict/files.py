@@ -310,7 +310,12 @@ def iter_predictions(
     ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
     process only.
     """
+    from genrekit._files import paths_given
+    from genrekit.audio.chunking import check_song_reading
+
     check_min_confidence(min_confidence)
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every file's failure
+    paths = paths_given(paths)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
     source = os.fspath(model) if predictor is None else os.fspath(getattr(predictor, "source", "") or "")
@@ -511,7 +516,9 @@ def predict_files(
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
         :func:`genrekit.models.load`).
     """
-    paths = [os.fspath(p) for p in paths]
+    from genrekit._files import paths_given
+
+    paths = [os.fspath(p) for p in paths_given(paths)]
     outcomes = {}
     with _AudioProgress(paths, enabled=progress) as bar:
         for path, prediction, error in iter_predictions(
