@@ -212,6 +212,30 @@ def test_alac_and_wma_decode_through_pyav(tmp_path, clip, suffix, container, cod
         assert _aligned_correlation(decoded, y) > 0.98
 
 
+def test_the_content_picks_the_decoder_not_a_name_given_for_it(tmp_path, clip):
+    """An upload's name comes from its content type: a raw ADTS AAC or AC-3 stream sent with
+    none (no suffix) went to libsndfile ("Format not recognised"), and an AU or WAV file sent as
+    audio/aac (named .aac) to FFmpeg, which refused it. The content decides now."""
+    av = pytest.importorskip("av", reason="PyAV (the 'full' extra) decodes ADTS and AC-3")
+    y, sr = audio.load(clip, sr=None, duration=5.0)
+    for name, container, codec, rate in (("adts", "adts", "aac", sr), ("ac3", "ac3", "ac3", 48000)):
+        stream_path = tmp_path / name  # no suffix, as an upload without a type is stored
+        samples = y if rate == sr else audio.load(clip, sr=rate, duration=5.0)[0]
+        with av.open(str(stream_path), "w", format=container) as output:
+            stream = output.add_stream(codec, rate=rate, layout="mono")
+            frame = av.AudioFrame.from_ndarray(samples[None, :].copy(), format="flt", layout="mono")
+            frame.sample_rate = rate
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                output.mux(packet)
+        decoded, out_sr = audio.load(stream_path, sr=sr)
+        assert out_sr == sr and abs(len(decoded) - len(y)) < 0.1 * sr and _aligned_correlation(decoded, y) > 0.9, name
+    for suffix in (".aac", ".wma", ".m4a"):
+        named = tmp_path / f"wave{suffix}"
+        sf.write(named, y, sr, format="WAV")
+        decoded, _ = audio.load(named, sr=None)
+        np.testing.assert_allclose(decoded, y, atol=1e-4)
+
+
 def _aligned_correlation(decoded: np.ndarray, y: np.ndarray, *, max_shift: int = 4096) -> float:
     """Correlation of ``y``'s middle second with ``decoded`` at the best shift within ``max_shift``."""
     middle = y[len(y) // 2 - 11025 : len(y) // 2 + 11025]

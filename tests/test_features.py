@@ -512,3 +512,36 @@ def test_a_feature_table_keeps_a_last_piece_from_half_a_segment_as_its_cache_doe
         sf.write(path, rng.uniform(-0.3, 0.3, seconds * sr).astype(np.float32), sr)
         rows[seconds] = len(extract_file(str(path), FeatureSpec("gtzan57"))[0])
     assert rows == {40: 1, 46: 2}
+
+
+def test_feature_functions_refuse_what_is_not_one_signal_by_name():
+    """The pure feature functions took a stereo array as 128 mel bands by 2 frames (log_mel), as
+    518 columns of 2 (fma518), or asked 45 GB (gtzan57); int16 samples gave musicnn features
+    32768 times too loud; NaN gave NaN features. Each is now a ParameterError naming y or sr."""
+    from genrekit.features import fma518, gtzan57, log_mel
+    from genrekit.features.musicnn import log_mel as musicnn_log_mel
+
+    rng = np.random.default_rng(0)
+    y = (0.1 * rng.standard_normal(22050)).astype(np.float32)
+    functions = {"log_mel": lambda y, sr: log_mel(y=y, sr=sr), "fma518": lambda y, sr: fma518(y=y, sr=sr),
+                 "gtzan57": lambda y, sr: gtzan57(y=y, sr=sr),
+                 "FeatureSpec.compute": lambda y, sr: FeatureSpec("gtzan57").compute(y, sr)}
+    nan = y.copy()
+    nan[5] = np.nan
+    bad = [(np.stack([y, y], axis=1), 22050, r"^y: expected mono audio as a 1-D array, found shape \(22050, 2\)"),
+           (np.stack([y, y]), 22050, r"^y: expected mono audio as a 1-D array, found shape \(2, 22050\)"),
+           ((y * 32767).astype(np.int16), 22050, r"^y: expected float audio in \[-1, 1\], .*dtype int16 \(integer PCM"),
+           (nan, 22050, r"^y: 1 non-finite samples"), (y[:0], 22050, r"^y: expected audio, found no samples"),
+           (list(y), 22050, r"^y: expected a numpy array of audio samples, found list"),
+           (y, "22050", r"^sr='22050': expected a positive whole number of Hz"), (y, 0, r"^sr=0: expected"),
+           (y, True, r"^sr=True: expected")]
+    for name, function in functions.items():
+        for signal, sr, said in bad:
+            with pytest.raises(ParameterError, match=said):
+                function(signal, sr)
+        assert np.isfinite(function(y, 22050)).all(), name  # the check passes good audio through
+    y16 = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    with pytest.raises(ParameterError, match=r"^y: expected float audio in \[-1, 1\], .*dtype int16"):
+        musicnn_log_mel((y16 * 32767).astype(np.int16), sr=16000)
+    with pytest.raises(ParameterError, match=r"^S: expected a magnitude STFT of shape \(1 \+ n_fft // 2, t\) = \(1025, t\)"):
+        log_mel(S=np.abs(rng.standard_normal((10, 1025))))

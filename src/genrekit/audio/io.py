@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import numbers
 import os
 import re
 import stat
@@ -773,21 +774,32 @@ class _SoundFileReader(sf.SoundFile):
                 source.close()
 
 
-def _pyav_container(path: str) -> bool:
-    """Whether ``path`` starts as an MP4, Matroska/WebM or ASF file, which FFmpeg decodes."""
+def _head(path: str) -> bytes:
     try:
         with open(path, "rb") as handle:
-            head = handle.read(16)
+            return handle.read(16)
     except OSError:
-        return False
-    return any(head[at:at + len(magic)] == magic for at, magic, _ in _PYAV_HEADERS) and _pyav_installed()
+        return b""
+
+
+def _pyav_container(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is an MP4, Matroska/WebM or ASF file, or a raw
+    ADTS AAC or AC-3 stream, which FFmpeg decodes (and libsndfile does not)."""
+    raw_stream = head[:2] == b"\x0bw" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0)
+    return (raw_stream or any(head[at:at + len(magic)] == magic for at, magic, _ in _PYAV_HEADERS)) and _pyav_installed()
+
+
+# Headers of the formats libsndfile reads: content that starts so is decoded by libsndfile
+# whatever its name says (an AU upload declared audio/aac got FFmpeg, which refused it).
+_SNDFILE_HEADERS = (b"fLaC", b"OggS", b"RIFF", b"FORM", b".snd")
 
 
 def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
     _check_regular_file(path)
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
-    if suffix in PYAV_EXTENSIONS or _pyav_container(path):
+    head = _head(path)
+    if (suffix in PYAV_EXTENSIONS and not head.startswith(_SNDFILE_HEADERS)) or _pyav_container(head):
         return _checked_pyav(path, should_stop)
     try:
         with decoder_messages_logged():
@@ -1091,6 +1103,36 @@ def info(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = No
             format=str(handle.format),
             subtype=str(handle.subtype),
         )
+
+
+def check_signal(y, sr, *, name: str = "y") -> None:
+    """Refuse what a feature function cannot take as one signal, naming ``name`` or ``sr``, what
+    was expected and what was found: anything but a 1-D float array of finite samples (a
+    stereo array was read as 128 mel bands by 2 frames, or asked 45 GB of memory; int16 samples
+    gave features 32768 times too loud), and a sample rate that is not a positive whole number of Hz.
+
+    Raises
+    ------
+    ParameterError
+        As above.
+    """
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
+        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    if not isinstance(y, np.ndarray):
+        raise ParameterError(f"{name}: expected a numpy array of audio samples, found {type(y).__name__} "
+                             "(np.asarray(samples, dtype=np.float32))")
+    found = f"found shape {y.shape}, dtype {y.dtype}"
+    if y.ndim != 1:
+        raise ParameterError(f"{name}: expected mono audio as a 1-D array, {found} (mix channels down first: "
+                             "y.mean(axis=1) for soundfile's (n, channels), y.mean(axis=0) for librosa's (channels, n))")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"{name}: expected float audio in [-1, 1], {found} (integer PCM: divide by its full "
+                             "scale, 32768 for int16)")
+    if y.size == 0:
+        raise ParameterError(f"{name}: expected audio, found no samples")
+    if not np.isfinite(y).all():
+        raise ParameterError(f"{name}: {int(np.count_nonzero(~np.isfinite(y)))} non-finite samples (NaN or infinity); "
+                             "expected finite audio")
 
 
 def _check_rate(sr: int | None) -> None:

@@ -15,6 +15,7 @@ import librosa
 import numpy as np
 from scipy import stats
 
+from genrekit.audio.io import check_signal
 from genrekit.features.librosa_kernels import load_librosa_kernels
 
 FEATURE_SIZES = {
@@ -106,5 +107,6 @@ def fma518(*, y: np.ndarray, sr: int) -> np.ndarray:
     -------
     x : np.ndarray [shape=(518,)], float64, ordered as :data:`COLUMNS`
     """
+    check_signal(y, sr)
     summaries = {name: summarize(values) for name, values in frame_features(y=y, sr=sr).items()}
     return np.array([summaries[name][statistic][int(number) - 1] for name, statistic, number in COLUMNS])

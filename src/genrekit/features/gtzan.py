@@ -15,6 +15,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from genrekit.audio.io import check_signal
 from genrekit.features.librosa_kernels import load_librosa_kernels
 
 #: Column names of the published table, in its order (without ``filename``, ``length``, ``label``).
@@ -43,6 +44,7 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
     -------
     x : np.ndarray [shape=(57,)], float64, ordered as :data:`COLUMNS`
     """
+    check_signal(y, sr)
     load_librosa_kernels()
     D = librosa.stft(y, n_fft=n_fft, hop_length=hop_length, pad_mode=PAD_MODE)
     S = np.abs(D)

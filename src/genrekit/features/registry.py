@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from genrekit.audio.io import check_signal
 from genrekit.audio.level import at_level, is_level
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features import fma
@@ -207,6 +208,7 @@ class FeatureSpec:
         -------
         X : np.ndarray [shape=(n_chunks, n_features)], float64; one row when not chunked
         """
+        check_signal(y, sr)
         if sr != self.sample_rate:
             raise ParameterError(f"signal at {sr} Hz given to feature spec expecting {self.sample_rate} Hz")
         function = _DEFINITIONS[self.name].function

@@ -9,6 +9,7 @@ import librosa
 import numpy as np
 
 from genrekit._files import DAMAGED_FILE_ERRORS
+from genrekit.audio.io import check_signal
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.features.numpy_logmel import check_front_end
@@ -51,6 +52,12 @@ def log_mel(
     if n_mels <= 0 or hop_length <= 0 or n_fft <= 0:
         raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}, n_mels={n_mels} must all be > 0")
     check_front_end(compression, pad_mode)
+    if y is not None:
+        check_signal(y, sr)
+    elif not (isinstance(S, np.ndarray) and S.ndim == 2 and S.shape[0] == 1 + n_fft // 2):
+        found = f"shape {S.shape}" if isinstance(S, np.ndarray) else type(S).__name__
+        raise ParameterError(f"S: expected a magnitude STFT of shape (1 + n_fft // 2, t) = ({1 + n_fft // 2}, t) for "
+                             f"n_fft={n_fft}, found {found}")
     load_librosa_kernels()
     if S is None:
         S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length, pad_mode=pad_mode))

@@ -418,8 +418,9 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
     Parameters
     ----------
     model : as :func:`predict_file`'s
-    y : np.ndarray [shape=(n,) or (n, channels)]
-        Float audio in [-1, 1] (soundfile's layout for several channels), at any rate.
+    y : np.ndarray [shape=(n,), (n, channels) or (channels, n)]
+        Float audio in [-1, 1], at any rate: several channels in soundfile's layout or in
+        librosa's (``genrekit.audio.load(..., mono=False)``'s), the longer axis being time.
     sr : int
         Its sample rate, Hz; the model's own rate is reached as a file's is.
     name : str
@@ -446,15 +447,14 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
     if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.floating):
         found = (f"shape {y.shape}, dtype {y.dtype}" if isinstance(y, np.ndarray) else type(y).__name__)
-        raise ParameterError(f"y: expected float audio of shape (n,) or (n, channels), found {found} (integer PCM: "
+        raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found} (integer PCM: "
                              "divide by its full scale, 32768 for int16)")
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
     if y.size == 0:
         raise ParameterError(f"y of shape {y.shape}: no audio")
-    if y.ndim == 2 and y.shape[1] > y.shape[0]:
-        raise ParameterError(f"y of shape {y.shape}: expected (n, channels), soundfile's layout (librosa's "
-                             "(channels, n) is y.T)")
+    if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it
+        y = y.T
     with tempfile.TemporaryDirectory(prefix="genrekit-audio-") as folder:
         path = os.path.join(folder, "audio.wav")
         sf.write(path, np.ascontiguousarray(y, dtype=np.float32), int(sr), subtype="FLOAT")

@@ -24,6 +24,7 @@ from importlib import resources
 
 import numpy as np
 
+from genrekit.audio.io import check_signal
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.numpy_logmel import mel_filterbank, mel_power
 
@@ -60,6 +61,7 @@ def log_mel(y: np.ndarray, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     -------
     np.ndarray [shape=(frames, 96)], float32
     """
+    check_signal(y, sr)
     if sr != SAMPLE_RATE:
         raise ParameterError(f"sr={sr}: musicnn's input is at {SAMPLE_RATE} Hz")
     y = np.asarray(y, dtype=np.float32)
