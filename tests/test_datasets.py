@@ -1287,3 +1287,28 @@ def test_genres_spelled_apart_are_warned_of_when_training(tmp_path, gtzan_mini, 
     with caplog.at_level("WARNING"):
         assign_splits(load_dataset(tmp_path, kind="folder"), split="random", sizes=(0.5, 0.25, 0.25), seed=0)
     assert "look like spellings of one genre, trained as different genres: Hip Hop / Hip-Hop" in caplog.text
+
+
+def test_the_dataset_stages_take_a_dataset_or_its_path(tmp_path):
+    """as_dataset says the library's functions take either; these four gave an AttributeError
+    ('str' object has no attribute 'tracks') for a path."""
+    import soundfile as sf
+
+    from genrekit.datasets import build_feature_table, check_dataset
+    from genrekit.evaluate import dataset_folds
+    from genrekit.features import FeatureSpec
+    from genrekit.train import assign_splits
+
+    rng = np.random.default_rng(0)
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        for i in range(5):
+            sf.write(tmp_path / genre / f"{i}.wav", (0.1 * rng.standard_normal(22050 * 4)).astype(np.float32), 22050)
+    for given in (tmp_path, str(tmp_path)):
+        assert check_dataset(given, progress=False).ok
+        assert len(dataset_folds(given, n_splits=2)) == 2
+        assert len(assign_splits(given)[0].tracks) == 10
+        table, _ = build_feature_table(given, FeatureSpec("gtzan57"), progress=False)
+        assert table.X.shape == (10, 57)
+    with pytest.raises(ParameterError, match=r"^dataset: expected a Dataset \(genrekit.load_dataset\) or the path of one, found int"):
+        check_dataset(3)

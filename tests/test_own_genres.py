@@ -288,7 +288,7 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     from genrekit.server.app import create_app
 
     song = library["untagged"][0]
-    with TestClient(create_app(run)) as client, open(song, "rb") as handle:
+    with TestClient(create_app(run), base_url="http://localhost") as client, open(song, "rb") as handle:
         answer = client.post("/v1/predict", files={"file": (song.name, handle, "application/octet-stream")})
     assert answer.status_code == 200, answer.text
     assert set(answer.json()["probabilities"]) == set(mapped_labels(run))

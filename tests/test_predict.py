@@ -439,7 +439,7 @@ def test_min_confidence_in_predict_tag_and_the_service(model, gtzan_mini, tmp_pa
                                  "--jobs", "1"])
     assert json.loads((tmp_path / "tags.jsonl").read_text().splitlines()[0])["genre"] != "unknown"
 
-    with TestClient(create_app(model_path, ServiceLimits(min_confidence=1.0))) as client:
+    with TestClient(create_app(model_path, ServiceLimits(min_confidence=1.0)), base_url="http://localhost") as client:
         def ask(query=""):
             with open(clip, "rb") as handle:
                 return client.post(f"/v1/predict{query}", files={"file": (clip.name, handle, "audio/wav")})

@@ -39,7 +39,7 @@ def test_the_cli_and_the_service_write_the_same_prediction(model_file, gtzan_min
     result = CliRunner().invoke(app, ["predict", "--model", str(model_file), str(clip), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.splitlines()[0]) == json.loads(json.dumps(expected))
-    with TestClient(create_app(model_file)) as client:
+    with TestClient(create_app(model_file), base_url="http://localhost") as client:
         response = client.post("/v1/predict", files={"file": ("song.au", clip.read_bytes(), "audio/basic")})
     assert response.status_code == 200, response.text
     served = response.json()

@@ -715,3 +715,31 @@ def test_the_verdict_rounds_as_the_other_outputs_and_names_no_perfect_genre_weak
     page = write_html_report(tmp_path / "run").read_text()
     assert f"{0.9625:.3f}" == "0.963" and "96.3%</b> on 2 tracks" in page, page
     assert "Every genre scored has F1 1.00." in page and "Weakest genres" not in page
+
+
+def test_plots_leave_the_callers_matplotlib_as_it_was(tmp_path):
+    """Each plot called matplotlib.use("Agg"), so a notebook's inline figures stopped showing after
+    a train, evaluate or plot_prediction; plots are now Figure objects, pyplot never imported."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import matplotlib
+matplotlib.use("svg")
+import numpy as np
+from genrekit.evaluate.report import plot_confusion
+from genrekit.evaluate.run import plot_comparison
+from genrekit.train.plots import write_history
+m = {{"labels": ["a", "b"], "confusion_matrix": [[1, 0], [0, 1]], "confusion_matrix_normalized": [[1, 0], [0, 1]]}}
+plot_confusion(m, r"{tmp_path}/cm.png", title="t")
+plot_comparison([{{"model": "x", "accuracy_mean": 0.5, "accuracy_std": 0.1}}], __import__("pathlib").Path(r"{tmp_path}/c.png"), title="t")
+write_history([{{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "val_chunk_accuracy": 0.4,
+                 "val_track_accuracy": 0.4}}], r"{tmp_path}")
+print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["svg", "False"]
+    for name in ("cm.png", "c.png", "history.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -336,7 +337,7 @@ def test_every_error_is_json_with_a_readable_detail(model_file, monkeypatch, sho
         raise RuntimeError("a bug in the analysis")
 
     monkeypatch.setattr(service, "predict_file", broken)
-    with TestClient(service.create_app(model_file), raise_server_exceptions=False) as client:
+    with TestClient(service.create_app(model_file), raise_server_exceptions=False, base_url="http://localhost") as client:
         response = client.post("/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
         assert response.status_code == 500
         assert response.headers["content-type"] == "application/json"
@@ -363,7 +364,7 @@ def test_a_model_error_in_the_analysis_names_the_model_by_its_id_not_its_place(m
         raise ModelError(f"{predictor.source}: onnxruntime failed on {path}")
 
     monkeypatch.setattr(service, "predict_file", failing)
-    with TestClient(service.create_app(model_file)) as client:
+    with TestClient(service.create_app(model_file), base_url="http://localhost") as client:
         response = client.post("/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
         identity = client.get("/v1/model").json()["id"]
         assert client.get("/healthz").status_code == 200  # the service goes on
@@ -802,7 +803,7 @@ def test_the_page_works_under_a_proxys_sub_path(model_file):
 
     from genrekit.server import create_app
 
-    with TestClient(create_app(model_file)) as client:  # a proxy that strips /genre/ says nothing of it
+    with TestClient(create_app(model_file), base_url="http://localhost") as client:  # a proxy that strips /genre/ says nothing of it
         page, docs, redoc = (client.get(path).text for path in ("/", "/docs", "/redoc"))
         script = client.get("/static/app.js").text
     addresses = re.findall(r'(?:href|src|data-openapi-url)="([^"]+)"', page + docs + redoc) \
@@ -816,7 +817,6 @@ def test_a_service_removes_the_uploads_that_a_killed_one_left(model_file, tmp_pa
     """A service killed mid-upload (kill -9) leaves its upload folder; the next one to start
     removes folders named after processes that have ended, and no other."""
     import subprocess
-    import tempfile
 
     from fastapi.testclient import TestClient
 
@@ -1188,3 +1188,51 @@ def test_an_unnamed_upload_is_named_once_in_a_refusal(server, tmp_path, monkeypa
     monkeypatch.setattr(upload.os, "fdopen", full_disk)
     assert refusal("audio/wav", b"RIFF") == "the service cannot store the upload: its disk is full; try again later"
     assert list(tmp_path.iterdir()) == []
+
+
+# The Python API's app ----------------------------------------------------------------------
+
+def test_the_python_apps_defaults_are_the_services(model_file, short_wav, tmp_path, monkeypatch):
+    """create_app is what the README's Python recipe runs: it answered any Host (DNS
+    rebinding), answered 500 to everything where its lifespan did not run (mounted in another
+    app), and refused every upload once a /tmp cleaner removed its upload folder; a gzip
+    Content-Encoding was ignored, its bytes handed to the decoder."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import create_app
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    song = {"file": ("a.wav", short_wav.read_bytes(), "audio/wav")}
+    app = create_app(model_file)
+    with TestClient(app, base_url="http://evil.example") as client:
+        refused = client.get("/v1/model")
+        assert refused.status_code == 400 and "allowed_hosts= in Python" in refused.json()["detail"]
+    with TestClient(create_app(model_file, allowed_hosts=None), base_url="http://evil.example") as client:
+        assert client.get("/v1/model").status_code == 200  # None: any Host, behind a proxy that checks it
+    parent = FastAPI()
+    parent.mount("/genre", create_app(model_file))  # Starlette runs no lifespan of a mounted app
+    with TestClient(parent, base_url="http://localhost") as client:
+        assert client.get("/genre/healthz").json()["status"] == "ok"
+        assert client.post("/genre/v1/predict", files=song).status_code == 200
+    with TestClient(app, base_url="http://localhost") as client:
+        for folder in tmp_path.glob(f"genrekit-uploads-{os.getpid()}-*"):
+            shutil.rmtree(folder)  # as systemd-tmpfiles does to an idle service's
+        answer = client.post("/v1/predict", files=song)
+        assert answer.status_code == 200, answer.json()
+        assert len(list(tmp_path.glob(f"genrekit-uploads-{os.getpid()}-*"))) == 1  # a new private folder
+        gzipped = client.post("/v1/predict", content=short_wav.read_bytes(),
+                              headers={"Content-Type": "audio/wav", "Content-Encoding": "gzip"})
+        assert gzipped.status_code == 415 and "Content-Encoding 'gzip' is not accepted" in gzipped.json()["detail"]
+
+
+def test_the_banner_gives_an_ipv6_address_as_a_url_does(monkeypatch, model_file):
+    """`serve --host ::1` printed http://::1:8000/, which no browser opens."""
+    from typer.testing import CliRunner
+
+    from genrekit import server
+    from genrekit.cli.main import app
+
+    monkeypatch.setattr(server, "serve", lambda *args, on_loaded, **kwargs: on_loaded())
+    result = CliRunner().invoke(app, ["serve", "--model", str(model_file), "--host", "::1", "--port", "8123"])
+    assert "http://[::1]:8123/" in result.output, result.output

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import stat
+import sys
 import tempfile
 import time
 import tokenize
@@ -384,7 +385,6 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
     Path
         ``path``.
     """
-    import matplotlib.pyplot as plt
     from matplotlib.text import Text
 
     path = Path(path)
@@ -395,7 +395,8 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, dpi=dpi, format="png", metadata={"Software": PNG_SOFTWARE})
     finally:
-        plt.close(figure)
+        if "matplotlib.pyplot" in sys.modules:  # a pyplot figure (a caller's own) is closed; genrekit's need not be
+            sys.modules["matplotlib.pyplot"].close(figure)
     return path
 
 

@@ -67,7 +67,8 @@ def serve(
     if bad:
         _usage_error(f"--allowed-host {bad[0]!r}: expected a host name or address, as a Host header gives it (no "
                      "scheme, path or spaces)")
+    address = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed as a URL gives it
     run_service(model_path, host=host, port=port, limits=limits, allowed_hosts=list(allowed_host or ()),
                 log_level=log_level or ("error" if is_quiet() else "warning"),
-                on_loaded=lambda: _note(f"genrekit service for {model_path} model on http://{host}:{port}/ "
+                on_loaded=lambda: _note(f"genrekit service for {model_path} model on http://{address}:{port}/ "
                                         "(Ctrl+C stops it)"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -182,7 +183,7 @@ def _audio_digest(y: np.ndarray) -> str:
     return hashlib.sha256(np.round(y * 32768).astype(np.int32).tobytes()).hexdigest()
 
 
-def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
+def check_dataset(dataset: Dataset | str | os.PathLike, *, progress: bool = True) -> CheckReport:
     """Decode every track and report what is wrong with the dataset.
 
     A file labelled with several genres (multi-label copies) is decoded once. Files that
@@ -196,7 +197,7 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or path
         The tracks to check.
     progress : bool
         Show a progress bar.
@@ -208,6 +209,9 @@ def check_dataset(dataset: Dataset, *, progress: bool = True) -> CheckReport:
         and the problems found; its ``ok`` is False when ``unreadable``, ``duplicates``,
         ``suspicious`` or ``layout`` is not empty.
     """
+    from genrekit.datasets import as_dataset
+
+    dataset = as_dataset(dataset)
     digests: dict[str, list[str]] = defaultdict(list)
     durations: dict[str, list[float]] = defaultdict(list)
     unreadable: list[DatasetProblem] = []

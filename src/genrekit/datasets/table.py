@@ -71,7 +71,7 @@ class FeatureTable:
 
 
 def build_feature_table(
-    dataset: Dataset,
+    dataset: Dataset | str | os.PathLike,
     spec: FeatureSpec,
     *,
     labels: list[str] | None = None,
@@ -84,7 +84,7 @@ def build_feature_table(
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or path
         The tracks, with their genres and split groups.
     spec : FeatureSpec
         The feature set and its parameters.
@@ -106,6 +106,9 @@ def build_feature_table(
     DatasetError
         No track gave features.
     """
+    from genrekit.datasets import as_dataset
+
+    dataset = as_dataset(dataset)
     labels = labels or dataset.labels
     index = {label: i for i, label in enumerate(labels)}
     result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress,

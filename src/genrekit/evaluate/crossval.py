@@ -4,6 +4,7 @@ which fits and scores through a recipe (:mod:`genrekit.train.recipes`)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 
@@ -197,7 +198,7 @@ def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> lis
     return [(ids[train], ids[test]) for train, test in folds]
 
 
-def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list[tuple[list[str], list[str]]]:
+def dataset_folds(dataset: Dataset | str | os.PathLike, *, n_splits: int = 5, seed: int = 0) -> list[tuple[list[str], list[str]]]:
     """Stratified K-fold over a dataset's tracks (grouped by artist where known):
     (train track ids, test track ids) per fold.
 
@@ -207,7 +208,7 @@ def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or path
         Labelled tracks.
     n_splits : int
         Folds; each track is in the test side of exactly one.
@@ -224,6 +225,9 @@ def dataset_folds(dataset: Dataset, *, n_splits: int = 5, seed: int = 0) -> list
     ParameterError
         ``n_splits`` is below 2 or above the number of groups.
     """
+    from genrekit.datasets import as_dataset
+
+    dataset = as_dataset(dataset)
     ids = np.array([t.track_id for t in dataset.tracks])
     folds = kfold_splits([t.label for t in dataset.tracks], dataset.groups, n_splits=n_splits, seed=seed)
     return [(ids[train].tolist(), ids[test].tolist()) for train, test in folds]

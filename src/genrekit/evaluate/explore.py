@@ -143,10 +143,7 @@ def _importance(table: FeatureTable, *, model: str, seed: int, n_repeats: int, t
 
 def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.ndarray, tsne_2d: np.ndarray | None,
            clusters: np.ndarray, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
 
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "explore.json", result)
@@ -175,7 +172,8 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     ratios = np.array(result["pca"]["explained_variance_ratio"])
     # the genres beside the map, in columns of at most 20: inside it, many of them hid the points
     columns = -(-len(table.labels) // 20)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12 + 1.5 * columns, 4.8), constrained_layout=True)
+    figure = Figure(figsize=(12 + 1.5 * columns, 4.8), layout="constrained")
+    left, right = figure.subplots(1, 2)
     shown = min(30, len(ratios))
     left.bar(np.arange(1, shown + 1), ratios[:shown], color="#4c72b0", label="each component")
     left.plot(np.arange(1, shown + 1), np.cumsum(ratios)[:shown], color="#dd8452", marker=".", label="cumulative")
@@ -185,12 +183,14 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
     save_figure(figure, out / "pca.png")
     if tsne_2d is not None:
-        figure, axis = plt.subplots(figsize=(7 + 1.5 * columns, 6), constrained_layout=True)
+        figure = Figure(figsize=(7 + 1.5 * columns, 6), layout="constrained")
+        axis = figure.subplots()
         scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
         axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
         save_figure(figure, out / "tsne.png")
-    figure, axis = plt.subplots(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
-                                constrained_layout=True)
+    figure = Figure(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
+                    layout="constrained")
+    axis = figure.subplots()
     axis.imshow(contingency.to_numpy(), cmap="Blues")
     axis.set_xticks(range(contingency.shape[1]), contingency.columns, rotation=45, ha="right")
     axis.set_yticks(range(contingency.shape[0]), [f"cluster {c}" for c in contingency.index])
@@ -205,7 +205,8 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     top = result["importance"]["top"][::-1]
     if not top:
         return
-    figure, axis = plt.subplots(figsize=(8, 0.3 * len(top) + 1.2), constrained_layout=True)
+    figure = Figure(figsize=(8, 0.3 * len(top) + 1.2), layout="constrained")
+    axis = figure.subplots()
     axis.barh([t["feature"] for t in top], [t["mean"] for t in top], xerr=[t["std"] for t in top], color="#55a868")
     axis.set(xlabel="accuracy drop when shuffled (held-out tracks)",
              title=f"permutation importance, {result['importance']['model']} "

@@ -109,16 +109,14 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
 
 def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -> Path:
     """Counts and row-normalised confusion matrices side by side, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
 
     labels = metrics["labels"]
     counts = np.asarray(metrics["confusion_matrix"])
     normalized = np.asarray(metrics["confusion_matrix_normalized"])
     size = max(6.0, 0.55 * len(labels) + 3)
-    figure, axes = plt.subplots(1, 2, figsize=(2 * size, size), constrained_layout=True)
+    figure = Figure(figsize=(2 * size, size), layout="constrained")
+    axes = figure.subplots(1, 2)
     if title:  # once, over both: a dataset's path and a note on training tracks make it long
         figure.suptitle(title, wrap=True)
     for axis, matrix, name, fmt in ((axes[0], counts, "counts", "d"), (axes[1], normalized, "row-normalised", ".2f")):

@@ -324,7 +324,7 @@ class Evaluation:
     aggregation: str
 
 
-def score_dataset(model: ModelLike, dataset: Dataset, *, aggregation: str | None = None, **options) -> Evaluation:
+def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, aggregation: str | None = None, **options) -> Evaluation:
     """Score any model on ``dataset``'s tracks, writing nothing: what :func:`evaluate_model`
     reports, and what ``train`` records for a network's test tracks.
 
@@ -420,7 +420,7 @@ def _prepared_out(out_dir: str | Path | None) -> Path | None:
 
 def evaluate_model(
     model: ModelLike,
-    dataset: Dataset,
+    dataset: Dataset | str | os.PathLike,
     *,
     include_train: bool = False,
     aggregation: str | None = None,
@@ -529,7 +529,7 @@ def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str |
 
 def evaluate_songs(
     model: ModelLike,
-    dataset: Dataset,
+    dataset: Dataset | str | os.PathLike,
     *,
     skip: float = 10.0,
     include_train: bool = False,
@@ -884,13 +884,11 @@ def compared_on(source: str, features: str | None, reads: list[str | None]) -> s
 
 
 def plot_comparison(rows: list[dict], path: Path, *, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
 
     ordered = sorted(rows, key=lambda r: r["accuracy_mean"])
-    figure, axis = plt.subplots(figsize=(8, 0.45 * len(ordered) + 1.5), constrained_layout=True)
+    figure = Figure(figsize=(8, 0.45 * len(ordered) + 1.5), layout="constrained")
+    axis = figure.subplots()
     axis.barh([r["model"] for r in ordered], [r["accuracy_mean"] for r in ordered],
               xerr=[r["accuracy_std"] for r in ordered], color="#4c72b0", capsize=3)
     axis.set_xlabel("track accuracy (mean ± std over folds)")

@@ -320,14 +320,13 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     str
         ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
+    from matplotlib.patches import Patch
 
     labels = list(prediction.probabilities)
     colours = genre_colours(labels)
-    figure, (timeline, shares) = plt.subplots(2, 1, figsize=(10, 5.5), height_ratios=(2, 1.3), constrained_layout=True)
+    figure = Figure(figsize=(10, 5.5), layout="constrained")
+    timeline, shares = figure.subplots(2, 1, height_ratios=(2, 1.3))
     for segment in prediction.timeline:
         timeline.bar(segment.start, segment.confidence, width=segment.end - segment.start, align="edge",
                      color=colours[segment.genre], edgecolor="white", linewidth=0.3)
@@ -337,7 +336,7 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
                        f"{prediction.genre} ({prediction.confidence:.0%}), "
                        f"by {prediction.model}")
     seen = dict.fromkeys(s.genre for s in prediction.timeline)
-    timeline.legend(handles=[matplotlib.patches.Patch(color=colours[g], label=g) for g in seen],
+    timeline.legend(handles=[Patch(color=colours[g], label=g) for g in seen],
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
     shares.barh([g for g, _ in ordered], [v for _, v in ordered], color=[colours[g] for g, _ in ordered])

@@ -20,6 +20,7 @@ error is JSON: ``{"detail": "a sentence"}``.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import difflib
 import functools
@@ -193,8 +194,8 @@ class KnownHosts:
             if given and name not in self.hosts:
                 listed = ", ".join(sorted(self.hosts))
                 response = _error(400, f"Host {given!r}: this service answers to {listed} only (it listens on this "
-                                       f"machine's loopback; start it with --allowed-host {name or 'NAME'} to be "
-                                       "asked by that name, as a proxy may)")
+                                       f"machine's loopback; start it with --allowed-host {name or 'NAME'}, or "
+                                       "allowed_hosts= in Python, to be asked by that name, as a proxy may)")
                 return await SecurityHeaders(response)(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -318,11 +319,18 @@ def _query_refusal(request: Request) -> str | None:
 
 
 def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = None, *,
-               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
+               allowed_hosts: Sequence[str] | None = LOOPBACK_HOSTS) -> FastAPI:
     """The service for any model (see :func:`genrekit.models.load`; ``"default"``: genrekit's own).
-    ``allowed_hosts``: the names its requests' Host may give (:class:`KnownHosts`); None: any."""
+    ``allowed_hosts``: the names its requests' Host may give (:class:`KnownHosts`; default: the
+    loopback names, against DNS rebinding); None: any (behind a proxy that checks the Host itself).
+    :func:`serve` runs it with what uvicorn alone lacks: a deadline for a request's headers and a
+    cap on open connections. Run by a server that skips the app's lifespan (mounted in another
+    app, ``uvicorn --lifespan off``), it sets itself up at its first request and removes its
+    upload folder at exit."""
     limits = limits or ServiceLimits()
     predictor = load(model_path)
+    # a malformed form gets its 400; python-multipart would also log a warning per request, which any client could repeat
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     description = {
         "name": predictor.name, "id": model_id(model_path), "kind": predictor.kind,
         "labels": list(predictor.labels), "metrics": predictor.metrics,
@@ -332,13 +340,33 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     }
     state: dict = {}
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI):
+    def start() -> None:
         _remove_stale_upload_folders()
         state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))  # mode 0700
         state["pool"] = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="genrekit-predict")
         state["places"] = _Places(limits.workers + limits.queue)
         state["loop"], state["stopping"] = asyncio.get_running_loop(), asyncio.Event()
+
+    def started() -> dict:
+        """The service's state, set up at the first request where no lifespan ran (a mounted app
+        answered 500 to everything), its upload folder then removed at exit."""
+        if "places" not in state:
+            start()
+            atexit.register(shutil.rmtree, state["folder"], ignore_errors=True)
+            atexit.register(state["pool"].shutdown, wait=False, cancel_futures=True)
+        return state
+
+    def upload_folder() -> Path:
+        """Where uploads are written: a new private folder where the service's was removed (a
+        /tmp cleaner, after days idle), which refused every upload until a restart."""
+        if not state["folder"].is_dir():
+            state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))
+            logger.warning("the upload folder was removed; uploads now go to %s", state["folder"])
+        return state["folder"]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        start()
         try:
             yield
         finally:
@@ -393,7 +421,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
 
     @app.get("/healthz", summary="The service is up, its model loaded; how many uploads it is busy with")
     async def healthz() -> dict:
-        places: _Places = state["places"]
+        places: _Places = started()["places"]
         with places.lock:
             running = places.running
         taken = limits.workers + limits.queue - places.free
@@ -414,7 +442,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                      "'Content-Type: audio/mpeg'`: without `-H`, curl sends application/x-www-form-urlencoded, "
                      "refused with 415; name it with `X-Filename` or `Content-Disposition`). Answers with the top "
                      "genre, mean probabilities, proportions (share of chunks), the timeline of chunks and "
-                     "`styles` (the styles beyond the genres at or above their thresholds -> probability, most "
+                     "`styles` (the taggers' own genre and style tags, some of them also genres, at or above "
+                     "their thresholds -> probability, most "
                      "probable first; null for a model without styles). `skip` and `min_confidence` are the "
                      "query parameters; any other query parameter, and any form field but `file`, is refused "
                      "(422). Every error is JSON: `{\"detail\": \"...\"}`."),
@@ -438,9 +467,13 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             return _error(422, f"skip={skip}: expected a number of seconds >= 0", unread)
         if min_confidence is not None and not 0 <= min_confidence <= 1:  # NaN fails too
             return _error(422, f"min_confidence={min_confidence}: expected a probability between 0 and 1", unread)
-        if state["stopping"].is_set():
+        if started()["stopping"].is_set():
             return _stopping(unread=True)
         places: _Places = state["places"]
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity"):  # not undone here: the decoder would be handed gzip's bytes
+            return _error(415, f"Content-Encoding {encoding!r} is not accepted: send the audio file itself (audio "
+                               "formats are compressed already)", unread)
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
         declared = request.headers.get("content-length", "")
@@ -459,7 +492,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         try:
             body = timed_body(request.receive, deadline=limits.upload_seconds, min_rate=limits.min_upload_rate,
                               grace=limits.upload_grace_seconds, stopping=state["stopping"])
-            upload = await receive_upload(content_type, body, state["folder"], limit=limits.max_upload_bytes,
+            upload = await receive_upload(content_type, body, upload_folder(), limit=limits.max_upload_bytes,
                                           filename=name_from_headers(request.scope["headers"]),
                                           limit_text=limits.max_upload_text)
         except UploadRejected as exc:

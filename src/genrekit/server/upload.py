@@ -251,8 +251,8 @@ def _check_type(filename: str, content_type: str, *, part: str | None = None) ->
     kind = content_type.split(";")[0].strip().lower()
     if part is not None:
         raise UploadRejected(415, f"{filename or 'the upload'}: form part {part!r} has content type {content_type!r}, "
-                                  f"which is not accepted: the audio's part must be {ACCEPTED_TEXT}; give the song's "
-                                  "type with -F 'file=@song.flac;type=audio/flac'")
+                                  f"which is not accepted: the audio's part must be {ACCEPTED_TEXT} (choose an audio "
+                                  "file; with curl, give its type: -F 'file=@song.flac;type=audio/flac')")
     sent_by_curl = " (what curl --data-binary sends unless told otherwise)" if kind == URLENCODED else ""
     raise UploadRejected(415, f"{filename or 'the upload'}: content type {content_type!r}{sent_by_curl} is not "
                               f"accepted: the audio is taken as the raw body with Content-Type {ACCEPTED_TEXT} (or "

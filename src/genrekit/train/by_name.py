@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from genrekit.datasets import Dataset
@@ -27,7 +28,7 @@ def _train_network(dataset: Dataset, model: str, options: dict[str, Any]) -> Tra
 _TRAINERS = {TableRecipe: _train_classical, NetworkRecipe: _train_network}
 
 
-def train(dataset: Dataset, *, model: str = DEFAULT_MODEL, **options: Any) -> TrainResult:
+def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, **options: Any) -> TrainResult:
     """Train the recipe ``model``: a classical model on features or a network from audio.
 
     Parameters

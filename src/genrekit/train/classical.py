@@ -30,7 +30,7 @@ MODEL_FILE = "model.genrekit"
 
 
 def train_model(
-    dataset: Dataset,
+    dataset: Dataset | str | os.PathLike,
     *,
     spec: FeatureSpec | None = None,
     model: str = DEFAULT_MODEL,

@@ -4,6 +4,7 @@ validation tracks, then its model file scored on the test tracks as ``evaluate``
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections import Counter
 from dataclasses import asdict
@@ -28,7 +29,7 @@ CONFIG_FILE = "config.json"
 
 
 def train_network_model(
-    dataset: Dataset,
+    dataset: Dataset | str | os.PathLike,
     *,
     preset: str = "short-chunk-resnet",
     split: str = "random",

@@ -22,16 +22,14 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     out_dir : path
         The folder (made when missing); files already there are replaced, atomically.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
 
     out = Path(out_dir)
     frame = pd.DataFrame(history)
     write_text_atomic(out / "history.csv", frame.to_csv(index=False))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    figure = Figure(figsize=(11, 4), layout="constrained")
+    left, right = figure.subplots(1, 2)
     left.plot(frame["epoch"], frame["train_loss"], marker="o", label="train loss")
     if "val_loss" in frame and frame["val_loss"].notna().any():  # what breaks a tie of validation accuracy
         left.plot(frame["epoch"], frame["val_loss"], marker="o", label="val loss (chunks)")

@@ -5,6 +5,7 @@ artist (``random``), the dataset's own (``dataset``), the fault-filtered GTZAN l
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 SPLITS = ("random", "dataset", "gtzan-filtered", "all")
 
 
-def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0.1),
+def assign_splits(dataset: Dataset | str | os.PathLike, *, split: str = "random", sizes=(0.8, 0.1, 0.1),
                   seed: int = 0) -> tuple[Dataset, dict]:
     """The dataset with every track's ``split`` set, and notes on how it was made.
 
@@ -27,7 +28,7 @@ def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0
 
     Parameters
     ----------
-    dataset : Dataset
+    dataset : Dataset or path
         Labelled tracks.
     split : str
         One of :data:`SPLITS`: ``random`` (about ``sizes`` of each genre's tracks, whole
@@ -63,6 +64,9 @@ def assign_splits(dataset: Dataset, *, split: str = "random", sizes=(0.8, 0.1, 0
         lists; or the labelled tracks hold fewer than two genres, the train and validation
         tracks only one, or a genre has no track in train.
     """
+    from genrekit.datasets import as_dataset
+
+    dataset = as_dataset(dataset)
     whole = dataset  # the protocol is worded from its split groups (read once, by a random split)
     dataset, notes = _split(dataset, split=split, sizes=sizes, seed=seed)
     check_genres(dataset, purpose="training")
