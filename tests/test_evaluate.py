@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import numpy as np
@@ -499,3 +500,16 @@ def test_train_refuses_a_seed_that_is_no_whole_number_by_name(tmp_path, seed):
             sf.write(tmp_path / genre / f"{i}.wav", np.zeros(8000, np.float32), 8000)
     with pytest.raises(ParameterError, match=r"^seed=.*: expected a whole number from 0 to 2\*\*32 - 1"):
         train(tmp_path, model="logreg", seed=seed, progress=False)
+
+
+def test_scores_refuse_truth_that_is_not_genre_indices():
+    """-1 was scored silently as a genre; genre names failed in scikit-learn ("Mix of label input
+    types") and an index past the genres in an IndexError; NaN probabilities passed with a warning."""
+
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    for truth, said in (([0, 1, -1], "found values -1..1"), (["a", "b", "b"], "found dtype <U1 (genre names"),
+                        ([0, 1, 5], "found values 0..5"), ([0.0, 1.0, 1.0], "found dtype float64")):
+        with pytest.raises(ParameterError, match=re.escape(f"y_true: expected integer genre indices 0..1 into labels, {said}")):
+            classification_scores(truth, proba, ["a", "b"])
+    with pytest.raises(ParameterError, match=r"^proba: 1 non-finite values"):
+        classification_scores([0, 1, 1], np.array([[np.nan, 1.0], [0.0, 1.0], [0.0, 1.0]]), ["a", "b"])

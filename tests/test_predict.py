@@ -131,8 +131,18 @@ def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
     sf.write(path, np.sin(np.arange(8000 * 5) * 0.1).astype(np.float32), 8000)
     with pytest.raises(ParameterError, match=r"^hop_seconds=0: expected a positive number of seconds"):
         list(song_chunks(path, sr=8000, chunk_seconds=3.0, hop_seconds=0))
-    with pytest.raises(ParameterError, match=r"^offset=-5: expected a number of seconds >= 0"):
+    with pytest.raises(ParameterError, match=r"^offset=-5: expected a finite number of seconds >= 0"):
         next(audio.stream(path, sr=8000, offset=-5))
+    # NaN, infinity and strings failed in numpy's int(); a block of 0 samples streamed empty blocks for ever
+    for options, said in (({"offset": float("nan")}, r"^offset=nan: expected a finite number"),
+                          ({"duration": float("inf")}, r"^duration=inf: expected a finite number of seconds > 0"),
+                          ({"offset": "1"}, r"^offset='1': expected"), ({"duration": 0}, r"^duration=0: expected")):
+        with pytest.raises(ParameterError, match=said):
+            audio.load(path, sr=8000, **options)
+    with pytest.raises(ParameterError, match=r"^block_duration=1e-05: expected at least one sample at 8000 Hz"):
+        next(audio.stream(path, sr=8000, block_duration=1e-5))
+    with pytest.raises(ParameterError, match=r"^sr=True must be a positive integer"):
+        audio.load(path, sr=True)
     for sr in (0, -8000, 8000.5, float("nan"), True, "8000"):
         with pytest.raises(ParameterError, match=r"sr=.*: expected a positive whole number of Hz"):
             list(song_chunks(path, sr=sr, chunk_seconds=3.0))

@@ -290,3 +290,27 @@ def test_the_default_head_is_refused_on_features_without_the_taggers_columns_it_
     assert default_spec("musicnn-prior").name == default_spec("musicnn-prior", features="musicnn").name == "musicnn"
     assert default_spec("musicnn-head", features="musicnn").name == "musicnn"  # more columns than its own: fine
     assert default_spec("logreg", features="musicnn-msd").name == "musicnn-msd"
+
+
+def test_tag_columns_with_no_class_named_as_a_genre_say_the_prior_is_off(monkeypatch, caplog):
+    """Fitted on class indices without labels (a FeatureTable's y), the prior found no genre and
+    was silently off: the calibrated head alone, under the default model's name."""
+    import logging
+
+    import genrekit.models.tagprior as tagprior
+
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "a", ("tag.a",))
+    monkeypatch.setitem(tagprior.GENRE_TAGS, "b", ("tag.b",))
+    X, y, labels = _tagged_data(np.random.default_rng(3))
+    columns = ["embedding.0", "tag.a", "tag.b"]
+    tagprior._WARNED.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
+        off = TagPriorClassifier(columns=columns, calibrate=False).fit(X, y)
+    assert not any(off.mapping_)
+    assert "no class is named as a genre they know (classes 0, 1, 2): the zero-shot prior is off" in caplog.text
+    caplog.clear()
+    tagprior._WARNED.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
+        TagPriorClassifier(labels, columns, calibrate=False).fit(X, y)  # named: the prior is on, nothing said
+        TagPriorClassifier(columns=["embedding.0", "x", "y"], calibrate=False).fit(X, y)  # no tag columns at all
+    assert "the zero-shot prior is off" not in caplog.text

@@ -1136,8 +1136,18 @@ def check_signal(y, sr, *, name: str = "y") -> None:
 
 
 def _check_rate(sr: int | None) -> None:
-    if sr is not None and (not isinstance(sr, (int, np.integer)) or sr <= 0):
+    if sr is not None and (isinstance(sr, (bool, np.bool_)) or not isinstance(sr, (int, np.integer)) or sr <= 0):
         raise ParameterError(f"sr={sr!r} must be a positive integer sample rate or None")
+
+
+def _check_seconds(name: str, value, *, positive: bool = False) -> None:
+    """A ParameterError unless ``value`` is a finite number of seconds, >= 0 (``positive``: > 0):
+    NaN, infinity or a string failed later in numpy's int() or round()."""
+    if value is None:
+        return
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+            or value < 0 or (positive and value == 0)):
+        raise ParameterError(f"{name}={value!r}: expected a finite number of seconds {'> 0' if positive else '>= 0'}")
 
 
 def _to_mono(block: np.ndarray) -> np.ndarray:
@@ -1310,8 +1320,8 @@ def load(
         or shorter than ``min_duration``.
     """
     _check_rate(sr)
-    if offset < 0 or (duration is not None and duration <= 0):
-        raise ParameterError(f"offset={offset} must be >= 0 and duration={duration} > 0 or None")
+    _check_seconds("offset", offset)
+    _check_seconds("duration", duration, positive=True)
     path = os.fspath(path)
     with _open(path) as handle:
         native_sr = int(handle.samplerate)
@@ -1392,13 +1402,14 @@ def stream(
         part-way (the blocks already yielded stand).
     """
     _check_rate(sr)
-    if block_duration <= 0:
-        raise ParameterError(f"block_duration={block_duration} must be > 0 seconds")
-    for name, value in (("offset", offset), ("duration", duration)):
-        if value is not None and not value >= 0:
-            raise ParameterError(f"{name}={value}: expected a number of seconds >= 0")
+    _check_seconds("block_duration", block_duration, positive=True)
+    _check_seconds("offset", offset)
+    _check_seconds("duration", duration)
     path = os.fspath(path)
     out_block = int(round(block_duration * sr))
+    if out_block < 1:  # blocks of 0 samples: an endless stream of empty blocks
+        raise ParameterError(f"block_duration={block_duration!r}: expected at least one sample at {sr} Hz "
+                             f"({1 / sr:.2g} s)")
     with _open(path, should_stop) as handle:
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))

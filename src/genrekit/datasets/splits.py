@@ -158,6 +158,10 @@ def train_val_test_split(
     Returns
     -------
     parts : np.ndarray [shape=(n,)] of ``"train"``, ``"val"``, ``"test"``
+
+    Whole groups can leave a genre's parts far from ``sizes`` (two artists of 4 tracks each:
+    half held out for test, none for validation), silently here: :func:`holdout_shortfalls`
+    names such genres, and :func:`genrekit.train.assign_splits` (what ``train`` runs) warns of them.
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)

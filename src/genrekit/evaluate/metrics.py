@@ -49,6 +49,15 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     k = len(labels)
     if proba.ndim != 2 or proba.shape != (len(y_true), k):
         raise ParameterError(f"proba has shape {proba.shape}, expected ({len(y_true)}, {k})")
+    # a genre name, -1 or an index past the genres was scored silently, or failed inside scikit-learn
+    if y_true.ndim != 1 or (len(y_true) and (y_true.dtype.kind not in "iu" or y_true.min() < 0 or y_true.max() >= k)):
+        found = (f"dtype {y_true.dtype}" if y_true.dtype.kind not in "iu" or y_true.ndim != 1
+                 else f"values {y_true.min()}..{y_true.max()}")
+        raise ParameterError(f"y_true: expected integer genre indices 0..{k - 1} into labels, found {found}"
+                             + (" (genre names: [labels.index(g) for g in y_true])" if y_true.dtype.kind in "UO" else ""))
+    if not np.isfinite(proba).all():
+        raise ParameterError(f"proba: {int(np.count_nonzero(~np.isfinite(proba)))} non-finite values (NaN or "
+                             "infinity); expected probabilities")
     classes = np.arange(k)
     y_pred = proba.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(

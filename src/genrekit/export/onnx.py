@@ -363,8 +363,10 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
 
     classifier = model.estimator.steps[-1][1]
     if not isinstance(classifier, TagPriorClassifier):
-        raise ModelError(f"{model.name!r}: a model on the {MUSICNN_BOTH!r} features is exported only as a "
-                         f"TagPriorClassifier, found {type(classifier).__name__}")
+        raise ModelError(f"{model.name!r}: a model on both taggers' features ({MUSICNN_BOTH!r}) is exported only as "
+                         f"musicnn-prior (a TagPriorClassifier), found {type(classifier).__name__}; one on a single "
+                         "tagger's features (musicnn-msd, musicnn-mtt) exports through skl2onnx, and this one runs "
+                         "from its model file (predict, tag and serve take it)")
     if (features is None) != (approximation is None):
         raise ParameterError("features and approximation: expected both (an approximation of the taggers and what "
                              f"it is) or neither, found features={type(features).__name__}, "
