@@ -173,6 +173,16 @@ def test_a_batch_refuses_one_path_and_settings_every_file_would_fail_on(tmp_path
             evaluate_model("default", tmp_path, progress=False, **options)  # before the dataset is read
 
 
+def test_one_file_and_a_feature_name_take_what_their_batches_take(gtzan_mini):
+    """predict_files took segment_seconds and train took a feature set's name; predict_file and
+    extract_features raised TypeError and AttributeError for them."""
+    from genrekit.features import extract_features
+
+    path = _clip(gtzan_mini, "jazz", 3)
+    assert predict_file("default", path, segment_seconds=10).n_chunks == 3
+    assert extract_features([path], "gtzan57", n_jobs=1, progress=False).features[0].shape == (1, 57)
+
+
 def test_prediction_schema_proportions_and_timeline(model, long_song):
     path, lengths = long_song
     prediction = predict_file(model, path)

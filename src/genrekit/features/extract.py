@@ -145,7 +145,7 @@ def _progress(enabled: bool) -> Progress:
 
 def extract_features(
     paths: Sequence[str | os.PathLike],
-    spec: FeatureSpec,
+    spec: FeatureSpec | str,
     *,
     cache: FeatureCache | None = None,
     n_jobs: int | None = None,
@@ -160,7 +160,7 @@ def extract_features(
     Parameters
     ----------
     paths : audio files
-    spec : the feature set and its parameters
+    spec : the feature set and its parameters, or a feature set's name (its defaults)
     cache : where finished features are kept (None: no caching)
     n_jobs : worker processes (None: all cores; 1: in this process)
     progress : show a progress bar with ETA
@@ -172,6 +172,7 @@ def extract_features(
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
     paths = [os.fspath(p) for p in paths_given(paths)]
+    spec = FeatureSpec(spec) if isinstance(spec, str) else spec  # train(features="musicnn") takes the name too
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:

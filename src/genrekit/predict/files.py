@@ -41,6 +41,7 @@ def predict_file(
     music_check: bool = True,
     max_seconds: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    segment_seconds: float | None = None,
 ) -> Prediction:
     """The genres of one file of any length, streamed chunk by chunk, so a song of any length
     needs the memory of a 30 s clip. Chunks of digital silence are decoded, not analysed.
@@ -77,6 +78,9 @@ def predict_file(
     on_progress : callable, optional
         Called with the seconds from the file's start analysed so far, after each batch of
         chunks (a progress bar's feed for a long song).
+    segment_seconds : float, optional
+        Classical whole-clip models: seconds per chunk (default 30), as
+        :func:`genrekit.models.load` and :func:`predict_files` take it.
 
     Returns
     -------
@@ -99,7 +103,7 @@ def predict_file(
     from genrekit.audio import remote
 
     check_min_confidence(min_confidence)
-    predictor = load(model)
+    predictor = load(model, segment_seconds=segment_seconds)
     path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
         with remote.local_copy(path) as local:
