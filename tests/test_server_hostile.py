@@ -324,6 +324,12 @@ def test_security_headers_on_every_kind_of_response(server, short_wav):
             assert headers["content-type"] == "application/json", name
             assert headers.get("cache-control") == "no-store", name
     assert responses["predicted"].json()["genre"]
+    # what uvicorn refuses before the service sees a request: plain text without these headers before
+    for head in (b"GARBAGE\r\n\r\n", b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host
+                 b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n"):
+        answer = _raw(server, head, timeout=20)
+        assert answer["status"] == 400 and answer["body"]["detail"].startswith("malformed HTTP request: "), head
+        assert answer["headers"]["x-content-type-options"] == "nosniff" and "content-security-policy" in answer["headers"]
 
 
 def test_every_error_is_json_with_a_readable_detail(model_file, monkeypatch, short_wav):

@@ -837,6 +837,11 @@ def _protocol_class():
             self._headers_in()
             super().connection_lost(exc)
 
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn's is plain text without the security headers; every error of the service is JSON
+            self._headers_in()
+            _raw_response(self.transport, 400, "Bad Request", f"malformed HTTP request: {msg.rstrip('.')}")
+
         def _headers_too_slow(self) -> None:
             self.header_deadline = None
             if self.conn.their_state is h11.IDLE:  # still no whole request line and headers
