@@ -413,10 +413,10 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
         if writable and exact is not None and exact.version[:2] not in ((2, 3), (2, 4)):
             raise ParameterError(f"{path}: expected an ID3v2.3 or v2.4 tag, found ID3v2.{exact.version[1]} "
                                  "(genrekit does not rewrite it; convert the tag first)")
-        version = exact.version[1] if exact is not None else None
-        genres = list(shown["TCON"].genres) if shown is not None and "TCON" in shown else []
+        version, field = (exact.version[1] if exact is not None else None), GENRE_FIELDS["ID3"]
+        genres = list(shown[field].genres) if shown is not None and field in shown else []
         own = {provenance_key("ID3", n): _id3_text(exact, provenance_key("ID3", n)) for n in PROVENANCE}
-        return GenreField(f"ID3v2.{version or 4}", "TCON", _id3_text(exact, "TCON"), genres, exact is not None,
+        return GenreField(f"ID3v2.{version or 4}", field, _id3_text(exact, field), genres, exact is not None,
                           own, version)
     audio = mutagen.File(path)
     if audio is None:
@@ -425,22 +425,23 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
 
     tags = audio.tags
     if isinstance(audio, MP4):
-        values = list(tags["\xa9gen"]) if tags is not None and "\xa9gen" in tags else None
+        field = GENRE_FIELDS["MP4"]
+        values = list(tags[field]) if tags is not None and field in tags else None
         own = {}
         for name in PROVENANCE:
             key = provenance_key("MP4", name)
             own[key] = _freeform(tags[key]) if tags is not None and key in tags else None
         # mutagen reads a gnre atom as ©gen: only then can the file have one it read
         gnre = [base64.b64encode(atom).decode("ascii") for atom in _mp4_genre_atoms(path)[1]] if values else []
-        return GenreField("MP4", "\xa9gen", values, list(values or []), tags is not None, own, gnre=gnre or None)
-    values = tags.get("genre") if tags is not None else None  # Vorbis: any case of GENRE
+        return GenreField("MP4", field, values, list(values or []), tags is not None, own, gnre=gnre or None)
+    values = tags.get(GENRE_FIELDS["Vorbis comment"]) if tags is not None else None  # Vorbis: any case of GENRE
     own = {}
     for name in PROVENANCE:
         key = provenance_key("Vorbis comment", name)
         found = tags.get(key) if tags is not None else None
         own[key] = None if found is None else list(found)
-    return GenreField("Vorbis comment", "GENRE", None if values is None else list(values), list(values or []),
-                      tags is not None, own)
+    return GenreField("Vorbis comment", GENRE_FIELDS["Vorbis comment"], None if values is None else list(values),
+                      list(values or []), tags is not None, own)
 
 
 @dataclass(frozen=True)
