@@ -26,7 +26,7 @@ CLASSICAL: dict[str, str] = {
     "musicnn-head": "logistic regression on the pretrained musicnn's embedding and tags averaged over the clip "
                     "(musicnn-msd)",
     "musicnn-prior": "calibrated head on both pretrained musicnn taggers, times their zero-shot genre prior "
-                     "(genrekit's default model)",
+                     "(genrekit's default model; also named 'default')",
 }
 
 #: The model ``train`` uses when none is named (:data:`genrekit.models.classical.DEFAULT_MODEL`).

@@ -167,7 +167,8 @@ MODELS: dict[str, ModelDefinition] = {
     "musicnn-prior": ModelDefinition(
         lambda seed: TagPriorClassifier(random_state=seed),
         {"clf__C": loguniform(1e-2, 1e1)},
-        "calibrated head on both pretrained musicnn taggers, times their zero-shot genre prior (genrekit's default model)",
+        "calibrated head on both pretrained musicnn taggers, times their zero-shot genre prior "
+        "(genrekit's default model; also named 'default')",
         features="musicnn",
         own_transform=True,
     ),
