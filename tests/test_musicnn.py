@@ -805,6 +805,149 @@ def test_the_onnx_default_says_how_to_make_its_inputs_without_genrekit(gtzan_min
     np.testing.assert_array_equal(hearing_matrix(n, stride), np.eye(n)[::stride])
 
 
+def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
+    """A song's answer as a runtime without genrekit makes it, from the ONNX file's
+    ``input_recipe`` and ``runtime_recipe`` alone: soundfile, soxr, librosa's mel filter bank,
+    numpy and onnxruntime, every number read from the metadata."""
+    import librosa
+    import onnx
+    import onnxruntime as ort
+    import soxr
+
+    config = json.loads(next(p.value for p in onnx.load(str(model_path), load_external_data=False).metadata_props
+                             if p.key == "genrekit"))
+    patches, run = config["input_recipe"], config["runtime_recipe"]
+    mel, rate = patches["log_mel"], run["decode"]["sample_rate"]
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+
+    def sounds(frame):
+        frame = frame.astype(np.float64) - frame.mean()
+        return 20 * np.log10(np.sqrt(np.mean(frame ** 2)) + 1e-12) >= run["silence"]["dbfs"]
+
+    def frames(y):
+        size = int(run["silence"]["frame_seconds"] * rate)
+        return [y[i:i + size] for i in range(0, len(y), size)]
+
+    def share(y):
+        return float(np.mean([sounds(f) for f in frames(y)]))
+
+    def levelled(y):
+        y = (y - np.float32(np.mean(y, dtype=np.float64))).astype(np.float32)
+        rms = 20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12)
+        gain = min(run["level"]["level_dbfs"] - rms, run["level"]["max_gain_db"])
+        return y * np.float32(10 ** (gain / 20))
+
+    def graph(y):
+        power = librosa.feature.melspectrogram(
+            y=levelled(y).astype(np.float64), sr=rate, n_fft=mel["n_fft"], hop_length=mel["hop_length"], window="hann",
+            center=mel["center"], pad_mode=mel["pad_mode"], power=mel["power"], n_mels=mel["n_mels"], fmin=mel["fmin"],
+            fmax=mel["fmax"], htk=False, norm="slaney")
+        spectrogram, size = np.log10(10000.0 * power + 1.0).T.astype(np.float32), patches["patches"]["frames"]
+        if len(spectrogram) < size:
+            spectrogram = np.concatenate([spectrogram] * (size // len(spectrogram) + 1))[:size]
+        x = np.stack([spectrogram[s:s + size] for s in range(0, len(spectrogram) - size + 1, patches["patches"]["hop_frames"])])
+        n, per = len(x), int(round(run["timeline"]["window_seconds"] / (size * mel["hop_length"] / rate)))
+        pooling = np.vstack([np.full(n, 1 / n)] + [np.isin(np.arange(n), range(s, s + per)) / min(per, n - s)
+                                                   for s in range(0, n, per)]).astype(np.float32)
+        heard = np.eye(n, dtype=np.float32)[::config["heard_stride"]]
+        return session.run([config["output_name"], config["features_output"]],
+                           {config["input_name"]: x, config["pooling_input"]: pooling, config["heard_input"]: heard})
+
+    audio_in, native = sf.read(path, dtype="float32", always_2d=True)
+    duration = len(audio_in) / native
+    skip = run["span"]["skip_seconds"] if duration >= run["span"]["skip_from_seconds"] else 0.0
+    first, count = int(round(skip * native)), int(round((duration - 2 * skip) * native))
+    y = soxr.resample(audio_in[first:first + count].mean(axis=1), native, rate, quality="HQ").astype(np.float32)
+    size, shortest = int(round(run["segments"]["seconds"] * rate)), run["segments"]["min_seconds"] * rate
+    segments = []
+    for start in range(0, len(y), size):
+        piece = y[start:start + size]
+        if len(piece) < shortest:
+            break
+        if np.max(np.abs(piece)) < run["segments"]["silent_peak"]:
+            continue
+        window = int(round(run["timeline"]["window_seconds"] * rate))
+        shares = [share(piece)] + [share(piece[i:i + window]) for i in range(0, len(piece), window)]
+        probabilities, features = graph(piece)
+        segment = {"times": (skip + start / rate, skip + (start + len(piece)) / rate), "shares": shares,
+                   "p": probabilities[0], "f": features[0], "windows": probabilities[1:]}
+        if 0 < shares[0] < 1:
+            sound = np.concatenate([f for f in frames(piece) if sounds(f)])
+            if len(sound) >= shortest:
+                again, again_features = graph(sound)
+                segment["p"], segment["f"] = again[0], again_features[0]
+        segments.append(segment)
+    weights = np.array([s["shares"][0] for s in segments])
+    weights = weights if weights.any() else np.ones(len(segments))
+    lengths = np.array([e - b for b, e in (s["times"] for s in segments)])
+    counted = weights * lengths / lengths.max()
+    song = np.average([s["p"] for s in segments], axis=0, weights=counted)
+    rows = np.array([s["f"] for s in segments], dtype=np.float64)
+    music_record = run["music"]
+    x = (rows - np.array(music_record["mean"])) / np.array(music_record["scale"])
+    music = float(np.average(1 / (1 + np.exp(x @ np.array(music_record["weights"]) + music_record["bias"])), weights=counted))
+    not_music = music < music_record["not_music_below"]
+    styles = {name: float(np.average(rows[:, entry["columns"]].max(axis=1), weights=counted))
+              for name, entry in run["styles"]["styles"].items()}
+    present = {} if not_music else {n: p for n, p in styles.items() if p >= run["styles"]["styles"][n]["threshold"]}
+    steps, step_p, step_shares = [], [], []
+    for s in segments:
+        begin, end = s["times"]
+        for k, p in enumerate(s["windows"]):
+            at = begin + k * run["timeline"]["window_seconds"]
+            steps.append((at, end if k == len(s["windows"]) - 1 else min(end, at + run["timeline"]["window_seconds"])))
+            step_p.append(p)
+            step_shares.append(s["shares"][1 + k] if 1 + k < len(s["shares"]) else s["shares"][0])
+    step_shares = np.array(step_shares) if any(step_shares) else np.ones(len(step_shares))
+    step_lengths = np.array([e - b for b, e in steps])
+    step_counted = step_shares * step_lengths / step_lengths.max()
+    labels = config["labels"]
+    tops = np.argmax(step_p, axis=1)
+    proportions = np.bincount(tops, weights=step_counted, minlength=len(labels)) / step_counted.sum()
+    shown = next(k for k in (step_shares >= 0.5, step_shares > 0, np.ones(len(steps), dtype=bool)) if k.any())
+    return {"genre": "unknown" if not_music else labels[int(np.argmax(song))],
+            "probabilities": dict(zip(labels, song.tolist())), "music": music, "styles": present,
+            "proportions": dict(zip(labels, proportions.tolist())),
+            "timeline": [labels[int(t)] for t, keep in zip(tops, shown) if keep]}
+
+
+def test_the_onnx_default_gives_genrekits_answers_from_its_metadata_alone(gtzan_mini, tmp_path):
+    """A phone developer has the ONNX file, not genrekit. From the recipes in its metadata alone
+    (a user review: without the DC offset, the gain cap, the resampler, the skip rule, the
+    silence rule, the styles and the music detector, answers moved by up to 0.65 and noise was
+    called disco), a runtime of numpy, soxr and onnxruntime gives genrekit's answers: a clip
+    with a DC offset, one 50 dB quieter, a 2-minute stereo 44.1 kHz song with 12 s of
+    silence inside, and noise."""
+    pytest.importorskip("onnxruntime", reason="the 'runtime' or 'onnx' extra")
+    pytest.importorskip("librosa")
+    import soxr
+
+    from genrekit.models import default_model_path
+    from genrekit.predict import predict_file
+
+    model = default_model_path(onnx=True)
+    clip = next((gtzan_mini / "hiphop").glob("hiphop.00000.*"))  # its mean is 13% of its RMS: a DC offset
+    hiphop, _ = audio.load(clip, sr=None)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, hiphop * 10 ** (-50 / 20), 22050)
+    pieces = [audio.load(next((gtzan_mini / g).glob(f"{g}.00002.*")), sr=None)[0] for g in ("rock", "classical", "disco", "jazz")]
+    song = np.concatenate([pieces[0], pieces[1], np.zeros(12 * 22050, np.float32), pieces[2], pieces[3]])
+    stereo = soxr.resample(np.stack([song, 0.8 * song], axis=1), 22050, 44100)
+    medley = tmp_path / "medley.flac"
+    sf.write(medley, stereo, 44100)
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, (0.1 * np.random.default_rng(0).standard_normal(30 * 22050)).astype(np.float32), 22050)
+    for path in (clip, quiet, medley, noise):
+        expected, got = predict_file(model, path), _genres_from_the_onnx_metadata_alone(model, path)
+        assert got["genre"] == expected.genre, path
+        for name in ("probabilities", "proportions"):
+            assert got[name] == pytest.approx(getattr(expected, name), abs=1e-4), (path, name)
+        assert got["music"] == pytest.approx(expected.music, abs=1e-4)
+        assert got["styles"].keys() == expected.styles.keys() and got["styles"] == pytest.approx(expected.styles, abs=1e-4)
+        assert got["timeline"] == [segment.genre for segment in expected.timeline], path
+    assert expected.genre == "unknown"  # the noise, by the music detector in the metadata
+
+
 def test_the_shipped_onnx_default_is_the_light_export_and_keeps_the_model_files_genres(gtzan_mini, tmp_path):
     """Issue 20: the shipped ONNX default is `genrekit export default --light` (MTT_musicnn on
     one patch in three, the student between; about a third less CPU,
@@ -822,7 +965,8 @@ def test_the_shipped_onnx_default_is_the_light_export_and_keeps_the_model_files_
     light = export_onnx("default", tmp_path / "light.onnx", light=True)
     for path in (light, shipped):
         assert "MTT_musicnn on one patch in 3" in read_onnx_metadata(path)["approximation"]
-    assert read_onnx_metadata(light)["input_recipe"] == read_onnx_metadata(shipped)["input_recipe"]
+    for recipe in ("input_recipe", "runtime_recipe"):  # the shipped file's, the metadata written in place
+        assert read_onnx_metadata(light)[recipe] == read_onnx_metadata(shipped)[recipe]
     clips = [sorted(genre.iterdir())[-1] for genre in sorted(p for p in gtzan_mini.iterdir() if p.is_dir())]
     _assert_the_defaults_genres(shipped, clips, bound=0.2)
     again, as_shipped = (predict_files(load(path), clips[:3], progress=False)[0] for path in (light, shipped))

@@ -392,7 +392,74 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
     if heard_stride is not None:
         config.update(heard_input="heard", heard_stride=int(heard_stride))
     config["input_recipe"] = patches_recipe(heard=heard_stride is not None)  # for a runtime without genrekit
+    config["runtime_recipe"] = song_recipe(model.spec.level_dbfs, model.spec.min_duration)
     return _write_onnx(graph, config, out)
+
+
+def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
+    """What genrekit's runtime does around a musicnn-prior graph, from a song's file to its
+    genre, styles, music check and timeline, with every number it uses: written into the
+    graph's metadata (``runtime_recipe``), so that a runtime without genrekit (a phone's) gives
+    genrekit's answers. ``tests/test_musicnn.py`` follows it, with numpy, soxr and onnxruntime
+    alone, to genrekit's answers."""
+    from genrekit.audio.chunking import MIN_ANALYSED_SECONDS, SEGMENT_SECONDS, SKIP_SECONDS
+    from genrekit.audio.io import SILENCE_PEAK
+    from genrekit.audio.level import MAX_GAIN_DB
+    from genrekit.features.musicnn import PATCH_SECONDS, TAGGERS, WINDOW_PATCHES, column_names
+    from genrekit.models.music import detectors, music_threshold
+    from genrekit.models.styles import STYLE_TAGS, thresholds
+    from genrekit.predict.files import SILENCE_FRAME_SECONDS, SILENT_DBFS
+
+    columns = [c for tagger in TAGGERS for c in column_names(tagger)]
+    index = {name: i for i, name in enumerate(columns)}
+    detector, limits = detectors()[level_dbfs], thresholds(level_dbfs) or {}
+    order = [detector["columns"].index(name) for name in columns]  # the detector's numbers in the output's order
+    skip_from = 2 * SKIP_SECONDS + max(3 * SEGMENT_SECONDS, MIN_ANALYSED_SECONDS)
+    return {
+        "decode": {"channels": "averaged to mono", "resampler": "soxr, quality HQ (another resampler moves "
+                   "probabilities by up to 0.05)", "sample_rate": 16000},
+        "span": {"skip_seconds": SKIP_SECONDS, "skip_from_seconds": skip_from,
+                 "rule": "a song of at least skip_from_seconds loses its first and last skip_seconds; a shorter "
+                         "one is heard whole"},
+        "segments": {"seconds": SEGMENT_SECONDS, "min_seconds": min_seconds, "silent_peak": SILENCE_PEAK,
+                     "rule": "the span is cut into segments of `seconds` from its start, back to back; a last piece "
+                             "of at least min_seconds is a shorter segment (less is dropped; a song under min_seconds "
+                             "is refused); a segment whose peak |sample| is below silent_peak is not run"},
+        "level": {"level_dbfs": level_dbfs, "max_gain_db": MAX_GAIN_DB,
+                  "rule": "each segment (or sound-only audio, below) less its mean (a DC offset), then times one "
+                          "gain that makes its RMS level_dbfs, a gain of at most max_gain_db; not clipped after"},
+        "silence": {"frame_seconds": SILENCE_FRAME_SECONDS, "dbfs": SILENT_DBFS,
+                    "rule": "before the level is set, a segment is cut into frames of frame_seconds (the last "
+                            "may be shorter) and a frame sounds where the RMS of the frame less its mean is at "
+                            "least `dbfs`; a segment's share is its frames' share that sound, a window's the same "
+                            "over its own frames. A segment partly sounding (share above 0, below 1) whose "
+                            "sounding frames, end to end, last at least min_seconds is run again on them, levelled "
+                            "as one: that run gives its probabilities and features; its windows stay the first "
+                            "run's"},
+        "song": {"rule": "each segment weighs its share (every segment 1 where no share is above 0) times its "
+                         "length over the longest segment's; the song's probabilities, its music score and its "
+                         "styles' probabilities are the weighted means of its segments' (row 0 of each output); "
+                         "its genre is the most probable, or unknown where the music score is below "
+                         "music.not_music_below (an app may also call it unknown below a confidence of its own)"},
+        "timeline": {"window_seconds": WINDOW_PATCHES * PATCH_SECONDS,
+                     "rule": "each segment's rows 1.. of `probabilities` are its windows in time (the pooling "
+                             "input's rows), the last ending where the segment ends; each window weighs its share "
+                             "times its length over the longest window's; proportions: the weighted share of "
+                             "windows each genre tops; shown: windows whose share is at least 0.5 (where none is, "
+                             "those above 0; where none is, all)"},
+        "features_columns": columns,
+        "styles": {"rule": "a style's probability in a segment is the highest of its columns in that segment's "
+                           "`features` row; the song's is their weighted mean; the style is present at or above its "
+                           "threshold (none where the song is not music)",
+                   "styles": {style: {"tags": list(STYLE_TAGS[style]),
+                                      "columns": [index[t] for t in STYLE_TAGS[style]], "threshold": limit}
+                              for style, limit in limits.items()}},
+        "music": {"rule": "p(music) = 1 / (1 + exp(sum(((x - mean) / scale) * weights) + bias)) of a segment's "
+                          "`features` row x",
+                  "mean": detector["mean"][order].tolist(), "scale": detector["scale"][order].tolist(),
+                  "weights": detector["weights"][order].tolist(), "bias": detector["bias"],
+                  "not_music_below": music_threshold()},
+    }
 
 
 # The graph inputs and outputs of a model on musicnn exported with its segment's windows and tags.

@@ -25,6 +25,7 @@ from importlib import resources
 import numpy as np
 
 from genrekit.audio.io import check_signal
+from genrekit.audio.level import MAX_GAIN_DB
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.numpy_logmel import mel_filterbank, mel_power
 
@@ -421,8 +422,10 @@ def patches_recipe(*, heard: bool = False) -> dict:
     (on a phone). ``tests/test_musicnn.py`` rebuilds the patches from it with librosa.
     ``heard``: the graph also takes which patches MTT_musicnn hears (a light graph)."""
     recipe = {
-        "audio": f"one segment at a time (genrekit's models: 30 s), mono, resampled to {SAMPLE_RATE} Hz, float32 "
-                 "in [-1, 1], scaled to the RMS level features.level_dbfs (dBFS) where the file's features set one",
+        "audio": f"one segment at a time (genrekit's models: 30 s), mono, at {SAMPLE_RATE} Hz, float32; where the "
+                 "file's features set a level (features.level_dbfs), first less its mean and times one gain to that "
+                 f"RMS level, at most +{MAX_GAIN_DB:g} dB, not clipped (samples may exceed 1): runtime_recipe, where the file has "
+                 "one, says how a song becomes segments",
         "log_mel": {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_length": HOP_LENGTH, "window": "hann, periodic",
                     "center": True, "pad_mode": "reflect", "power": 2.0, "n_mels": N_MELS, "fmin": 0.0,
                     "fmax": SAMPLE_RATE / 2, "mel_scale": "slaney", "mel_norm": "slaney",
