@@ -24,10 +24,10 @@
 - ``--augment`` (exploratory, same aim): the head trained on each training clip and 4
   time-stretched, pitch-shifted versions of it; tested on the clips as they are.
 - ``--errors``: the test tracks that the head and the ``musicnn-finetune`` preset's fold
-  networks (from ``python bench/deep.py --with-models --presets musicnn-finetune default``)
+  networks (from ``python bench/deep.py --with-models --presets musicnn-finetune short-chunk-resnet``)
   get wrong, and what they and the deep ``short-chunk-resnet`` take the tracks both miss for.
 - ``--ensembles``: every mean of two or three of the head, ``musicnn-finetune`` and the deep
-  ``default`` (its fold networks from ``python bench/deep.py --with-models --presets default``).
+  ``short-chunk-resnet`` (its fold networks from ``python bench/deep.py --with-models --presets short-chunk-resnet``).
 
 Results go to ``bench/results/musicnn/*.json``; the tables are printed at the end.
 

@@ -3,7 +3,7 @@ scikit-learn loop, on 1 and 2 cores.
 
 The library is gtzan-mini (80 real clips, 15-30 s, .au and .wav), tagged into a fresh
 results file each time (nothing resumed). Models: the classical ensemble (``ensemble`` on
-fma518) and the network presets ``edge-cnn`` (the fastest) and ``default``; network
+fma518) and the network presets ``edge-cnn`` (the fastest) and ``short-chunk-resnet``; network
 weights do not change speed, so they are untrained here. The plain pipeline is what people
 glue by hand: ``librosa.load`` + features + a scikit-learn logistic regression, one file
 after another (and with joblib on 2 cores); the features are 20 MFCC means and standard

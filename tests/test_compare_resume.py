@@ -132,3 +132,19 @@ def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_
     assert result.exit_code == EXIT_OK, result.output
     said = " ".join(result.output.split())
     assert "by the table's groups" in said and "adjacent clip ids are often one artist's" not in said, said
+
+
+def test_a_model_named_twice_is_fitted_once_and_the_old_network_name_reads_as_its_new_one(tmp_path):
+    """'default' and musicnn-prior are one model since 'default' names the default model's
+    recipe: named both ways it was fitted twice and listed twice. A comparison.json row of the
+    network preset once named 'default' is kept under its new name, not read as the default."""
+    rows = _compare(tmp_path, ("logreg", "knn", "logreg"))
+    assert [row["model"] for row in rows] == ["logreg", "knn"]
+    path = tmp_path / "comparison.json"
+    earlier = json.loads(path.read_text())
+    network = {**earlier["models"]["knn"], "model": "default", "kind_setup": {"network_epochs": 30}}
+    earlier["models"] = {"logreg": earlier["models"]["logreg"], "default": network}
+    path.write_text(json.dumps(earlier))
+    _compare(tmp_path, ("logreg",))
+    kept = json.loads(path.read_text())["models"]
+    assert set(kept) == {"logreg", "short-chunk-resnet"} and kept["short-chunk-resnet"]["model"] == "short-chunk-resnet"

@@ -169,7 +169,7 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
                                        "--out", str(tmp_path / "partial.onnx")])
     said = " ".join(partial.output.split())
     assert partial.exit_code == EXIT_PARTIAL, partial.output
-    assert "calibrated on 1 of 2 files" in said and "1 of 2 calibration file(s) could not be decoded" in said
+    assert "calibrated on 1 of 2 files" in said and "1 of 2 calibration file(s) could not be used" in said
     assert corrupted_file.name in said and load(tmp_path / "partial.onnx").config["calibration"]["files"] == 1
     # option combinations that cannot work are usage errors, before any work (exit 1 after loading, before)
     for options, said in ((["--int8"], "--int8: needs --calibration DIR"),

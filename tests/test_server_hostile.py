@@ -1221,6 +1221,8 @@ def test_the_python_apps_defaults_are_the_services(model_file, short_wav, tmp_pa
     with TestClient(parent, base_url="http://localhost") as client:
         assert client.get("/genre/healthz").json()["status"] == "ok"
         assert client.post("/genre/v1/predict", files=song).status_code == 200
+    loose = TestClient(create_app(model_file), base_url="http://localhost")  # no lifespan, a loop per request
+    assert [loose.post("/v1/predict", files=song).status_code for _ in range(2)] == [200, 200]
     with TestClient(app, base_url="http://localhost") as client:
         for folder in tmp_path.glob(f"genrekit-uploads-{os.getpid()}-*"):
             shutil.rmtree(folder)  # as systemd-tmpfiles does to an idle service's

@@ -313,4 +313,6 @@ def test_tag_columns_with_no_class_named_as_a_genre_say_the_prior_is_off(monkeyp
     with caplog.at_level(logging.WARNING, logger="genrekit.models.tagprior"):
         TagPriorClassifier(labels, columns, calibrate=False).fit(X, y)  # named: the prior is on, nothing said
         TagPriorClassifier(columns=["embedding.0", "x", "y"], calibrate=False).fit(X, y)  # no tag columns at all
+        own = np.array(["synthwave", "vaporwave", "chiptune"])[y]  # a library's genres no tag names: meant so
+        TagPriorClassifier(columns=columns, calibrate=False).fit(X, own)
     assert "the zero-shot prior is off" not in caplog.text

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genrekit.cli.main import app
-from genrekit.errors import ParameterError
+from genrekit.errors import ModelError, ParameterError
 from genrekit.train.config import SETTINGS, TrainConfig, read_config
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "genrekit"
@@ -46,7 +46,11 @@ def test_default_names_the_shipped_models_recipe_and_the_old_preset_name_reads(t
         sf.write(tmp_path / "data" / genre / "a.wav", np.zeros(22050, dtype=np.float32), 22050)
     refused = CliRunner().invoke(app, ["train", str(tmp_path / "data"), "--model", "default", "--epochs", "5",
                                        "--out", str(tmp_path / "run")])
-    assert refused.exit_code != 0 and "model 'musicnn-prior' is not one" in " ".join(refused.output.split())
+    said = " ".join(refused.output.split())
+    assert refused.exit_code != 0 and "model 'musicnn-prior' is not one" in said
+    assert "(the network named 'default' before 2026-12-06 is now 'short-chunk-resnet')" in said
+    with pytest.raises(ModelError, match=r"network 'default' is unknown; .* is now 'short-chunk-resnet'\)"):
+        TrainConfig(preset="default").resolved()
     old = tmp_path / "config.json"
     old.write_text(json.dumps({**TrainConfig(epochs=3).__dict__, "preset": "default"}))
     assert TrainConfig().preset == "short-chunk-resnet"

@@ -812,6 +812,9 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
         if suffix == ".mp3":  # libsndfile gives up on some MP3s FFmpeg reads (junk before the first frame)
             with suppress(AudioError):
                 return _checked_pyav(path, should_stop, count_packets=True)
+        if suffix in PYAV_EXTENSIONS and _pyav_installed():  # a RIFF of AC-3 named .ac3: FFmpeg's, as its name said
+            with suppress(AudioError):
+                return _checked_pyav(path, should_stop)
         raise AudioError(path, f"not audio or corrupt (decoder says: {line_shown(detail)})"
                                f"{_found_instead(path, suffix)}") from exc
     if handle.format == "MP3" and not _mp3_declares_length(path):

@@ -245,7 +245,8 @@ def compare(
     from genrekit.models import MODELS, features_made_for, recipe_name, recipe_names
     from genrekit.train.recipes import table_for
 
-    names = list(MODELS) if models == "all" else [recipe_name(m.strip()) for m in models.split(",") if m.strip()]
+    names = list(MODELS) if models == "all" else list(dict.fromkeys(recipe_name(m.strip()) for m in models.split(",")
+                                                                    if m.strip()))
     unknown = [m for m in names if m not in recipe_names()]
     if (dataset is None) == (table_path is None):
         _usage_error("DATASET or --table: expected one of them, found " + ("both" if dataset is not None else "neither"))
@@ -427,8 +428,9 @@ def export(
     out_console.print(f"ONNX ({exported.name}, {exported.kind}, {precision}) -> {path} "
                       f"({path.stat().st_size / 1e6:.2f} MB)", markup=False)
     if int8 and calibrated < len(files):  # written, but not from all it was given: partial, as train's left-out files
-        err_console.print(f"[yellow]{len(files) - calibrated} of {len(files)} calibration file(s) could not be decoded "
-                          "(named above) and were left out[/]", highlight=False)
+        err_console.print(f"[yellow]{len(files) - calibrated} of {len(files)} calibration file(s) could not be used "
+                          "(each named in a warning above; unreadable, silent or too short) and were left out[/]",
+                          highlight=False)
         raise typer.Exit(EXIT_PARTIAL)
 
 

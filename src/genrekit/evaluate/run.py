@@ -720,8 +720,13 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[st
         return {}
     if _shared_setup(before["setup"]) != _shared_setup(setup):
         return {}
+    from genrekit.models.catalogue import RENAMED_NETWORKS
+
     rows = {}
     for name, row in before["models"].items():
+        if name in RENAMED_NETWORKS and isinstance(row, dict) and isinstance(row.get("kind_setup"), dict) \
+                and "network_epochs" in row["kind_setup"]:  # a network's row under its old name
+            name, row = RENAMED_NETWORKS[name], {**row, "model": RENAMED_NETWORKS[name]}
         problem = _row_problem(name, row)
         if problem is None:
             rows[name] = row
@@ -811,8 +816,11 @@ def compare_models(
     from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
     from genrekit.train.recipes import make_recipe
 
+    from genrekit.models.catalogue import recipe_name
+
     if not names:
         raise ParameterError("names: expected at least one model to compare, found none")
+    names = list(dict.fromkeys(recipe_name(name) for name in names))  # 'default' and musicnn-prior are one model
     recipes = [make_recipe(name, table=table, dataset=dataset, search=search, n_iter=n_iter, seed=seed, epochs=epochs,
                            device=device, settings=settings, progress=progress)
                for name in names]  # every name checked before any fitting

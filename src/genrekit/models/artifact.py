@@ -257,6 +257,8 @@ def _check_loadable(data: bytes, path: Path) -> None:
     try:
         trusted = check_skops_payload(data, str(path))
     except ModelError as exc:
+        if "refuses to load " not in str(exc):  # a size, depth or schema limit: said as it is
+            raise ParameterError(f"{path}: not written: load_model would refuse it: {str(exc).split(': ', 1)[-1]}") from None
         foreign = str(exc).split("refuses to load ", 1)[-1].split(": not among", 1)[0]
     else:
         foreign = ", ".join(sorted(set(skops_io().get_untrusted_types(data=data)) - set(trusted)))

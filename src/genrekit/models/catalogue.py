@@ -50,6 +50,14 @@ NETWORKS: dict[str, str] = {
 RENAMED_NETWORKS: dict[str, str] = {"default": "short-chunk-resnet"}
 
 
+def renamed_note(name: str) -> str:
+    """`` (the network named ... is now ...)`` where ``name`` is a preset's old name, else empty:
+    said where an old name is refused or read as something else."""
+    if name not in RENAMED_NETWORKS:
+        return ""
+    return f" (the network named {name!r} before 2026-12-06 is now {RENAMED_NETWORKS[name]!r})"
+
+
 def recipe_name(name: str) -> str:
     """The model ``train`` and ``compare`` fit for ``name``: ``default`` is :data:`DEFAULT_MODEL`,
     the recipe of the shipped model (which ``default`` names to ``predict``, ``evaluate``,
@@ -69,4 +77,5 @@ FEATURE_SETS: dict[str, str] = {
                "embedding + 50 tag probabilities, mean over 3 s patches",
 }
 
-__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS", "RENAMED_NETWORKS", "recipe_name"]
+__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS", "RENAMED_NETWORKS", "recipe_name",
+           "renamed_note"]

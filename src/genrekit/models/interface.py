@@ -624,7 +624,9 @@ class NetworkClassifier(Adapter):
     def _configure(self) -> None:
         from genrekit.models.catalogue import RENAMED_NETWORKS
 
-        self.name = RENAMED_NETWORKS.get(self.config["preset"], self.config["preset"])  # an export of a file saved before a rename
+        if self.config["preset"] in RENAMED_NETWORKS:  # an export of a file saved before a rename
+            self.config = {**self.config, "preset": RENAMED_NETWORKS[self.config["preset"]]}
+        self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
         self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(self.config)

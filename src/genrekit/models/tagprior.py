@@ -236,7 +236,8 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
         if len(present) < 2:
             raise ParameterError(f"y holds one class ({names[present[0]]!r}); a classifier needs at least two")
         self.mapping_ = tag_columns(names, self.columns)
-        if self.prior_weight and not any(self.mapping_) and any(tag_columns(list(GENRE_TAGS), self.columns)):
+        indices = not len(self.labels) and all(name.lstrip("-").isdigit() for name in names)
+        if self.prior_weight and indices and not any(self.mapping_) and any(tag_columns(list(GENRE_TAGS), self.columns)):
             _warn_once("the columns hold the taggers' tags, but no class is named as a genre they know (classes %s): "
                        "the zero-shot prior is off and the calibrated head alone speaks; where y holds class "
                        "indices, give labels= (class i's genre)", ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))

@@ -329,8 +329,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     upload folder at exit."""
     limits = limits or ServiceLimits()
     predictor = load(model_path)
-    # a malformed form gets its 400; python-multipart would also log a warning per request, which any client could repeat
-    logging.getLogger("python_multipart").setLevel(logging.ERROR)
+    # a malformed form gets its 400; python-multipart would also log a warning per request, which any client could
+    # repeat (a level the host application set is left as it is)
+    if logging.getLogger("python_multipart").level == logging.NOTSET:
+        logging.getLogger("python_multipart").setLevel(logging.ERROR)
     description = {
         "name": predictor.name, "id": model_id(model_path), "kind": predictor.kind,
         "labels": list(predictor.labels), "metrics": predictor.metrics,
@@ -352,8 +354,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         answered 500 to everything), its upload folder then removed at exit."""
         if "places" not in state:
             start()
-            atexit.register(shutil.rmtree, state["folder"], ignore_errors=True)
+            atexit.register(lambda: shutil.rmtree(state["folder"], ignore_errors=True))  # the folder of the day
             atexit.register(state["pool"].shutdown, wait=False, cancel_futures=True)
+        elif state["loop"] is not asyncio.get_running_loop():  # a server (a test client) with a loop per request
+            state["loop"], state["stopping"] = asyncio.get_running_loop(), asyncio.Event()
         return state
 
     def upload_folder() -> Path:

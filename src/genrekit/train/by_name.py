@@ -7,7 +7,8 @@ from typing import Any
 
 from genrekit.datasets import Dataset
 from genrekit.models import DEFAULT_MODEL, default_spec
-from genrekit.models.catalogue import recipe_name
+from genrekit.errors import ParameterError
+from genrekit.models.catalogue import recipe_name, renamed_note
 from genrekit.train.classical import train_model
 from genrekit.train.network import train_network_model
 from genrekit.train.recipes import NetworkRecipe, TableRecipe, recipe_options, recipe_type
@@ -55,6 +56,9 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
     ParameterError
         ``model`` is unknown, or an option of the other kind is set (the message names it).
     """
-    model = recipe_name(model)  # 'default': the shipped model's recipe
-    options = recipe_options(model, options)
+    asked, model = model, recipe_name(model)  # 'default': the shipped model's recipe
+    try:
+        options = recipe_options(model, options)
+    except ParameterError as exc:  # a network's option given with 'default': the old preset meant?
+        raise ParameterError(f"{exc}{renamed_note(asked)}") from None
     return _TRAINERS[recipe_type(model)](dataset, model, options)

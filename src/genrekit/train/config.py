@@ -128,8 +128,11 @@ class TrainConfig:
         """
         from genrekit.models.nets.presets import PRESETS
 
+        from genrekit.models.catalogue import renamed_note
+
         if self.preset not in PRESETS:
-            raise ModelError(f"network {self.preset!r} is unknown; expected one of {', '.join(PRESETS)}")
+            raise ModelError(f"network {self.preset!r} is unknown; expected one of {', '.join(PRESETS)}"
+                             + renamed_note(self.preset))
         paper = PRESETS[self.preset].training
         defaults = {"batch_size": 32, "lr": 1e-3, "optimizer": "adam", "l1": 0.0, "l2": 0.0, "loss": "ce",
                     "label_smoothing": 0.0, "mixup": 0.0, "specaugment": False, "schedule": "cosine"}
@@ -200,12 +203,13 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         expected = _expected(value, _TYPES[key])
         if expected is not None:
             raise ParameterError(f"{path}: key {key!r}: expected {expected}, found {value!r}")
-    from genrekit.models.catalogue import RENAMED_NETWORKS
+    from genrekit.models.catalogue import RENAMED_NETWORKS, renamed_note
 
     if "preset" in values:  # a run folder's config.json written before a preset was renamed
         values["preset"] = RENAMED_NETWORKS.get(values["preset"], values["preset"])
     if preset is not None and values.get("preset", preset) != preset:
-        raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}")
+        raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}"
+                             + renamed_note(preset))
     settings = {key: value for key, value in values.items() if key != "preset"}
     try:
         TrainConfig(**settings).check()

@@ -329,7 +329,9 @@ def build_network(name: str, n_classes: int, *, labels: Sequence[str] | None = N
     bare image network for image presets. ``labels`` (the genres, for a network about to be
     trained) let a pretrained body start from what it knows of them."""
     if name not in PRESETS:
-        raise ModelError(f"network {name!r} is unknown; expected one of {', '.join(PRESETS)}")
+        from genrekit.models.catalogue import renamed_note
+
+        raise ModelError(f"network {name!r} is unknown; expected one of {', '.join(PRESETS)}" + renamed_note(name))
     if n_classes < 2:
         raise ModelError(f"n_classes={n_classes} must be >= 2")
     preset = PRESETS[name]
