@@ -543,5 +543,9 @@ def test_feature_functions_refuse_what_is_not_one_signal_by_name():
     y16 = (0.1 * rng.standard_normal(16000)).astype(np.float32)
     with pytest.raises(ParameterError, match=r"^y: expected float audio in \[-1, 1\], .*dtype int16"):
         musicnn_log_mel((y16 * 32767).astype(np.int16), sr=16000)
+    with pytest.raises(ParameterError, match=r"dtype complex64$"):  # no PCM hint for what is no PCM
+        log_mel(y=y.astype(np.complex64), sr=22050)
+    with pytest.raises(ParameterError, match=r"\(unsigned PCM: \(y - 128\) / 128 for uint8\)"):
+        fma518(y=np.full(22050, 128, dtype=np.uint8), sr=22050)
     with pytest.raises(ParameterError, match=r"^S: expected a magnitude STFT of shape \(1 \+ n_fft // 2, t\) = \(1025, t\)"):
         log_mel(S=np.abs(rng.standard_normal((10, 1025))))

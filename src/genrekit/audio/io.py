@@ -1129,13 +1129,23 @@ def check_signal(y, sr, *, name: str = "y") -> None:
         raise ParameterError(f"{name}: expected mono audio as a 1-D array, {found} (mix channels down first: "
                              "y.mean(axis=1) for soundfile's (n, channels), y.mean(axis=0) for librosa's (channels, n))")
     if not np.issubdtype(y.dtype, np.floating):
-        raise ParameterError(f"{name}: expected float audio in [-1, 1], {found} (integer PCM: divide by its full "
-                             "scale, 32768 for int16)")
+        raise ParameterError(f"{name}: expected float audio in [-1, 1], {found}" + pcm_hint(y))
     if y.size == 0:
         raise ParameterError(f"{name}: expected audio, found no samples")
     if not np.isfinite(y).all():
         raise ParameterError(f"{name}: {int(np.count_nonzero(~np.isfinite(y)))} non-finite samples (NaN or infinity); "
                              "expected finite audio")
+
+
+def pcm_hint(samples) -> str:
+    """`` (integer PCM: divide by ...)`` where ``samples`` is an integer array, else empty (a
+    complex or object array is no PCM)."""
+    if not isinstance(samples, np.ndarray) or samples.dtype.kind not in "iu":
+        return ""
+    half = 2 ** (8 * samples.dtype.itemsize - 1)
+    if samples.dtype.kind == "u":
+        return f" (unsigned PCM: (y - {half}) / {half} for {samples.dtype})"
+    return f" (integer PCM: divide by its full scale, {half} for {samples.dtype})"
 
 
 def _check_rate(sr: int | None) -> None:

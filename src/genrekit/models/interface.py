@@ -175,8 +175,9 @@ def checked_chunks(model: GenreClassifier, chunks: Sequence[np.ndarray]) -> list
             raise ParameterError(f"chunks[{i}]: expected mono audio as a 1-D array, {found} (stereo from "
                                  "soundfile is (n_samples, channels): y.mean(axis=1))")
         if not np.issubdtype(y.dtype, np.floating):
-            raise ParameterError(f"chunks[{i}]: expected float audio in [-1, 1], {found} (integer PCM: divide "
-                                 "by its full scale, 32768 for int16)")
+            from genrekit.audio.io import pcm_hint
+
+            raise ParameterError(f"chunks[{i}]: expected float audio in [-1, 1], {found}" + pcm_hint(y))
         # a whole chunk is always the model's (a feature set's --chunk 1 is under its 3 s minimum);
         # a shorter piece, as song_chunks cuts a song's last, must reach the model's minimum
         if (model.pad and len(y) != longest) or (not model.pad and len(y) < min(shortest, longest)):

@@ -451,8 +451,10 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
     if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.floating):
         found = (f"shape {y.shape}, dtype {y.dtype}" if isinstance(y, np.ndarray) else type(y).__name__)
-        raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found} (integer PCM: "
-                             "divide by its full scale, 32768 for int16)")
+        from genrekit.audio.io import pcm_hint
+
+        raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found}"
+                             + pcm_hint(y))
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
     if y.size == 0:
