@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from genrekit.errors import AudioError, FeatureError, ParameterError
 from genrekit.features import (
     FeatureCache,
     FeatureSpec,
+    LogMelSpec,
     chunk_signal,
     extract_features,
     fma518,
@@ -549,3 +551,16 @@ def test_feature_functions_refuse_what_is_not_one_signal_by_name():
         fma518(y=np.full(22050, 128, dtype=np.uint8), sr=22050)
     with pytest.raises(ParameterError, match=r"^S: expected a magnitude STFT of shape \(1 \+ n_fft // 2, t\) = \(1025, t\)"):
         log_mel(S=np.abs(rng.standard_normal((10, 1025))))
+
+
+@pytest.mark.parametrize(("settings", "said"), [
+    ({"sample_rate": 0}, "sample_rate=0: expected a positive whole number of Hz"),
+    ({"fmax": -1}, "fmin=0.0, fmax=-1: expected 0 <= fmin < fmax <= sample_rate / 2 = 11025 Hz"),
+    ({"fmin": 20000}, "fmin=20000, fmax=None: expected 0 <= fmin < fmax"),  # all zeros, librosa's warning alone
+    ({"sample_rate": 16000, "fmax": 11025}, "fmax=11025: expected 0 <= fmin < fmax <= sample_rate / 2 = 8000 Hz"),
+    ({"top_db": -5}, "top_db=-5: expected a positive number of dB below the peak, or None"),
+])
+def test_a_log_mel_spec_refuses_settings_that_give_empty_bands_by_name(settings, said):
+    with pytest.raises(ParameterError, match=re.escape(said)):
+        LogMelSpec(**settings)
+    assert LogMelSpec(sample_rate=16000, fmax=8000.0).fmax == 8000.0

@@ -96,7 +96,9 @@ class LogMelSpec:
     ParameterError
         ``pad_mode`` or ``compression`` is not one of these; a size is not a whole number
         from 1 up; ``hop_length`` exceeds ``n_fft`` (audio left out between windows); or
-        ``n_mels`` exceeds the FFT's ``n_fft // 2 + 1`` frequency bins.
+        ``n_mels`` exceeds the FFT's ``n_fft // 2 + 1`` frequency bins; ``sample_rate`` is not a
+        whole number of Hz from 1 up; the band ``fmin``-``fmax`` is not inside 0 to half the
+        sample rate; ``top_db`` is not a positive number (or None).
     """
 
     sample_rate: int = 22050
@@ -121,6 +123,16 @@ class LogMelSpec:
         if self.n_mels > self.n_fft // 2 + 1:
             raise ParameterError(f"n_mels={self.n_mels} with n_fft={self.n_fft}: more mel bands than the "
                                  f"{self.n_fft // 2 + 1} frequency bins an FFT of that size gives")
+        rate = self.sample_rate
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            raise ParameterError(f"sample_rate={rate!r}: expected a positive whole number of Hz")
+        # mel bands outside 0..Nyquist are empty: all-zero features, with librosa's warning alone
+        top = rate / 2 if self.fmax is None else self.fmax
+        if not (isinstance(self.fmin, (int, float)) and 0 <= self.fmin < top <= rate / 2):
+            raise ParameterError(f"fmin={self.fmin!r}, fmax={self.fmax!r}: expected 0 <= fmin < fmax <= "
+                                 f"sample_rate / 2 = {rate / 2:g} Hz")
+        if self.top_db is not None and not (isinstance(self.top_db, (int, float)) and self.top_db > 0):
+            raise ParameterError(f"top_db={self.top_db!r}: expected a positive number of dB below the peak, or None")
 
     def compute(self, y: np.ndarray, sr: int) -> np.ndarray:
         """np.ndarray [shape=(n_mels, 1 + len(y) // hop_length)], float32 (dB, or ``compression``)."""
