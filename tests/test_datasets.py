@@ -1240,6 +1240,8 @@ def test_a_manifests_messages_name_the_manifest_not_its_folder(tmp_path, gtzan_m
         "GTZAN's fault-filtered split (Kereliuk & Sturm)"
     folder = load_gtzan(gtzan_mini)  # a folder's source is its root, and no manifest is named
     assert folder.source == folder.root
+    above = load_gtzan(gtzan_mini.parent)  # named above its genres/ folder: run.json said .../genres
+    assert above.source == str(gtzan_mini.parent) and above.root == str(gtzan_mini)
     with pytest.raises(DatasetError) as refused:
         assign_splits(folder, split="dataset", sizes=(0.8, 0.1, 0.1), seed=0)
     assert str(refused.value).startswith(f"{folder.root}: split='dataset'") and "split column" not in str(refused.value)

@@ -1,5 +1,6 @@
 """Exploration and the HTML report on gtzan-mini, rendered in headless Chromium."""
 
+import html
 import json
 import re
 import shutil
@@ -98,6 +99,9 @@ def test_report_is_self_contained(run_with_report):
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from anywhere
     assert page.count("<img ") == 4  # confusion matrix; PCA, k-means, importance (no t-SNE asked)
     assert "Most confidently wrong tracks" in page and "data:audio/ogg;base64," in page
+    # how the test tracks were held out, in the run's words (the schema dropped it: "Split: random, seed 0")
+    protocol = html.escape(metrics["protocol"])
+    assert metrics["protocol"].startswith("random split by track") and page.count(protocol) == 2
 
 
 def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_artifact):

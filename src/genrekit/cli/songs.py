@@ -343,14 +343,13 @@ def tag(
                   if summary.tag_failures else "")
         counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items()))
         out_console.print(f"genre tags: {counts}{undone}")
-    if summary.n_moved:
-        out_console.print(f"{summary.n_moved} file(s) whose tags genrekit wrote were found moved or renamed; "
-                          f"{summary.results}'s journal follows them (tag --undo finds them there)", markup=False,
-                          highlight=False)
+    if summary.n_moved:  # notes, not results: -q leaves them out
+        _note(f"{summary.n_moved} file(s) whose tags genrekit wrote were found moved or renamed; "
+              f"{summary.results}'s journal follows them (tag --undo finds them there)", markup=False, highlight=False)
     if summary.n_written_before:
-        out_console.print(f"{summary.n_written_before} file(s) whose tags an earlier run wrote with other options are "
-                          f"left as it wrote them; to tag them with these: genrekit tag --undo {summary.results}, then "
-                          "this command again", markup=False, highlight=False)
+        _note(f"{summary.n_written_before} file(s) whose tags an earlier run wrote with other options are left as it "
+              f"wrote them; to tag them with these: genrekit tag --undo {summary.results}, then this command again",
+              markup=False, highlight=False)
     if summary.unknown:
         left = "their tags left untouched" if write_tags else "no genre named"
         out_console.print(f"[yellow]{len(summary.unknown)} file(s) with no genre tag of their own whose genre is "

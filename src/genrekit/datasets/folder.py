@@ -231,4 +231,5 @@ def load_gtzan(root: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(item), "audio file outside any genre folder; not labelled"))
     if not tracks:
         raise DatasetError(f"{found}: no GTZAN clips found")
-    return Dataset(name="gtzan", root=str(found), tracks=sorted(tracks.values(), key=lambda t: t.track_id), problems=problems)
+    return Dataset(name="gtzan", root=str(found), tracks=sorted(tracks.values(), key=lambda t: t.track_id), problems=problems,
+                   source=os.fspath(root))  # as named: the folder above genres/ where that was given

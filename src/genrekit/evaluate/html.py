@@ -23,7 +23,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import averaging_note
-from genrekit.evaluate.report import PREDICTION_TEXT, training_words
+from genrekit.evaluate.report import PREDICTION_TEXT, training_words, untrained_words
 from genrekit._files import from_spreadsheet_cell, write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
@@ -143,7 +143,10 @@ _RUN = _Object(optional={
     "dataset": _Object(optional={"name": _SCALAR, "n_tracks": _SCALAR, "root": _SCALAR, "source": _SCALAR,
                                  "labels": _ANY_LIST}),
     "split": _Object(optional={"method": _SCALAR, "seed": _SCALAR, "artists_across_splits": _ANY_LIST,
-                               "copies_across_splits": _ANY_LIST,
+                               "copies_across_splits": _ANY_LIST, "protocol": _TEXT,
+                               "uneven_holdouts": _Object(each=_Object(each=_ANY_LIST, expected="an object of part "
+                                                                                                "-> [held, asked]"),
+                                                          expected="an object of genre -> parts"),
                                "tracks_per_genre": _Object(each=_Object(each=_COUNT, expected="an object of genre -> "
                                                                                               "tracks"),
                                                            expected="an object of split -> genres")}),
@@ -157,7 +160,7 @@ _METRICS = _Object(
     needed={"labels": _List(_TEXT, expected="a list of genre names"), "n": _COUNT, "accuracy": _NUMBER,
             "f1_macro": _NUMBER},
     optional={"balanced_accuracy": _NUMBER, "top3_accuracy": _NUMBER, "chunk_accuracy": _NUMBER,
-              "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT,
+              "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT, "protocol": _TEXT,
               "per_genre": _Object(each=_Object(needed={"f1": _NUMBER, "support": _COUNT},
                                                 optional={"precision": _NUMBER, "recall": _NUMBER}),
                                    expected="an object of genre -> scores"),
@@ -167,7 +170,9 @@ _COMPARISON = _Object(needed={
     "setup": _Object(optional={"n_splits": _COUNT, "grouping": _TEXT, "source": _TEXT}),
     "models": _Object(each=_Object(needed={k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "f1_macro_mean",
                                                                "fit_seconds")}),
-                      expected="an object of model -> scores")})
+                      expected="an object of model -> scores")},
+    optional={"untrained_genres": _Object(each=_List(_TEXT, expected="a list of genres"),
+                                          expected="an object of fold -> genres")})
 _EXPLORATION = _Object(needed={
     "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
     "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
@@ -514,9 +519,17 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                 body.append("<p>Split: none; the model was trained on every track (--split all), and its k-fold "
                             "CV is its only score.</p>" + _table(["genre", "train"], rows))
             else:
-                body.append(f"<p>Split: {_text(run['split'].get('method'))}, "
-                            f"seed {_text(run['split'].get('seed'))}; "
+                said = run["split"].get("protocol")  # how, and how far from the sizes asked, in the run's words
+                body.append(f"<p>Split: {_text(said) if said else _text(run['split'].get('method'))}"
+                            f"{'' if said else ', seed ' + _text(run['split'].get('seed'))}; "
                             "tracks (not chunks) are split.</p>" + _table(["genre", *counts], rows))
+                uneven = run["split"].get("uneven_holdouts") or {}
+                if uneven:  # whole artists kept together left these genres' parts far from the shares asked
+                    body.append('<p class="bad">Held out far from the shares asked (whole artists kept together): '
+                                + "; ".join(f"{_text(genre)}: " + ", ".join(
+                                    f"{_text(part)} {_text(counts[0])} (asked {_text(counts[1])})"
+                                    for part, counts in parts.items() if isinstance(counts, list) and len(counts) == 2)
+                                    for genre, parts in uneven.items()) + ".</p>")
         bad = run.get("failures") or {}
         if left_out:
             items = [f"<li>{_text(reason)}</li>" for reason in bad.values()]
@@ -575,6 +588,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         grouping = f" {setup['grouping']}" if setup.get("grouping") else ""  # older runs do not say
         body.append(f"<p>{_text(setup.get('n_splits'))}-fold CV{_text(grouping)} "
                     f"on {_text(setup.get('source'))}.</p>")
+        untrained = comparison.get("untrained_genres")
+        if untrained:
+            body.append(f'<p class="bad">{_text(untrained_words(untrained))}.</p>')
         models = sorted(comparison["models"].items(),  # the most accurate first; a model without a figure last
                         key=lambda item: -math.inf if item[1]["accuracy_mean"] is None else item[1]["accuracy_mean"],
                         reverse=True)

@@ -180,6 +180,16 @@ def _search_cell(row: dict) -> str:
     return f"nested in {searched} of {folds} folds" if searched else "none (too few tracks or artists for inner folds)"
 
 
+def untrained_words(untrained: dict[str, list[str]]) -> str:
+    """The genres folds test and do not train on (fold -> genres, as
+    :func:`genrekit.evaluate.run.untrained_genres` finds them), in a sentence for the log and
+    the reports."""
+    said = "; ".join(f"fold {fold}: {', '.join(genres)}" for fold, genres in untrained.items())
+    return (f"folds test genres their training part lacks ({said}): those tracks score 0 by construction in every "
+            "model's accuracy (their genre's tracks are too few artists or groups to share between folds; fewer "
+            "folds, or finer groups, let each fold learn every genre)")
+
+
 def comparison_markdown(rows: list[dict], *, title: str) -> str:
     """Cross-validated models side by side as a Markdown table, the most accurate first.
 

@@ -22,7 +22,7 @@ from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
-    comparison_markdown, markdown_cell, markdown_text, training_words, write_evaluation
+    comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
 )
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
@@ -719,6 +719,12 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[st
             or not isinstance(before.get("models"), dict):
         return {}
     if _shared_setup(before["setup"]) != _shared_setup(setup):
+        earlier, now = _shared_setup(before["setup"]), _shared_setup(setup)
+        changed = sorted(key for key in set(earlier) | set(now) if earlier.get(key) != now.get(key))
+        if before["models"]:  # a rerun with another seed or data silently lost the earlier models
+            logger.warning("%s: its %d model(s) (%s) were compared with another setup (%s differ); this comparison "
+                           "replaces them (another --out keeps both)", path, len(before["models"]),
+                           ", ".join(map(str, list(before["models"])[:5])), ", ".join(changed[:4]))
         return {}
     from genrekit.models.catalogue import RENAMED_NETWORKS
 
@@ -827,6 +833,10 @@ def compare_models(
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
                    else table_folds(table, n_splits=n_splits, seed=seed))
     grouping = fold_grouping(dataset if dataset is not None else table)
+    untrained = untrained_genres(track_folds, {t.track_id: t.label for t in dataset.tracks} if dataset is not None
+                                 else dict(zip(map(str, table.tracks), (table.labels[y] for y in table.y))))
+    if untrained:  # each model scores 0 on those tracks by construction: said, not left to look like a result
+        logger.warning("%s: %s", out_dir or "compare", untrained_words(untrained))
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
     setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
@@ -871,14 +881,28 @@ def compare_models(
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
-                                                 "complete": len(rows) == len(recipes)})
+                                                 "complete": len(rows) == len(recipes),
+                                                 **({"untrained_genres": untrained} if untrained else {})})
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
         title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
-        write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title))
+        note = f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
+        write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title) + note)
         plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows
+
+
+def untrained_genres(track_folds, genre_of: dict) -> dict[str, list[str]]:
+    """Fold number (from 1) -> the genres its test part holds and its training part lacks
+    (every artist of the genre in that test part): no model can name them there."""
+    found = {}
+    for number, (train, test) in enumerate(track_folds, 1):
+        trained = {genre_of[str(t)] for t in train}
+        missing = sorted({genre_of[str(t)] for t in test} - trained)
+        if missing:
+            found[str(number)] = missing
+    return found
 
 
 def compared_on(source: str, features: str | None, reads: list[str | None]) -> str:
