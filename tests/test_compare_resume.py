@@ -179,3 +179,17 @@ def test_folds_that_hold_a_genre_out_whole_say_so_in_every_output(tmp_path, capl
 
     page = write_html_report(tmp_path).read_text()
     assert said in page
+
+
+def test_the_files_no_model_saw_are_in_the_comparisons_files(tmp_path):
+    """A corrupted file was said on the terminal alone: comparison.json's failures were {} and
+    the report said nothing, beside n_tracks 82 and n_rows 81."""
+    table = _table()
+    table.failures = {"/music/jazz.00054.wav": "/music/jazz.00054.wav: truncated: header declares 30 s"}
+    compare_models(table, ["logreg"], n_splits=3, n_jobs=1, source="table", out_dir=tmp_path)
+    assert json.loads((tmp_path / "comparison.json").read_text())["left_out"] == table.failures
+    assert "**Left out:** 1 file(s) that gave no features: /music/jazz.00054.wav: truncated" in \
+        (tmp_path / "comparison.md").read_text()
+    from genrekit.evaluate.html import write_html_report
+
+    assert "1 file(s) left out, no features" in write_html_report(tmp_path).read_text()

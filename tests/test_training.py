@@ -497,6 +497,9 @@ def test_network_evaluate_vote_and_compare_from_the_cli(tmp_path, two_genres):
     assert set(rows) == {"edge-cnn", "logreg"}
     # the network's recipe records how it trained: its epochs and resolved settings
     assert setup["network_epochs"] == 1 and setup["network_settings"]["device"] == "cpu"
+    # and the settings its preset filled in (lr, optimizer, l2...), which the given ones lacked
+    used = rows["edge-cnn"]["resolved_settings"]
+    assert used["optimizer"] and used["lr"] > 0 and used["epochs"] == 1 and "resolved_settings" not in rows["logreg"]
     assert len(list((tmp_path / "cache").rglob("*.npy"))) == 16  # logreg's features, in the cache it was given
     for row in rows.values():
         assert len(row["fold_accuracy"]) == 2

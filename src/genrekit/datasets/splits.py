@@ -8,6 +8,7 @@ follow it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from importlib import resources
@@ -192,11 +193,15 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
     """A warning for GTZAN clips split by track (``what``: "these folds"; GTZAN lists no artists), whose
     adjacent clip ids are often one artist's; None for other data. A feature table (named
     ``where``) is taken for GTZAN's when every track id is a GTZAN clip's (``blues.00000``,
-    as the published tables name them) and no artist is known."""
+    as the published tables name them) and no artist is known; a manifest or folder when every
+    file is named as a GTZAN clip and no artist is known."""
     if isinstance(data, Dataset):
-        if data.name != "gtzan":
+        clips = data.tracks and all(_GTZAN_CLIP.fullmatch(os.path.basename(t.path)) for t in data.tracks)
+        if data.name != "gtzan" and not (clips and all(t.artist is None for t in data.tracks)):
             return None
-        where, how = data.source, "list the clips in a CSV manifest with an 'artist' column"
+        where = data.source
+        how = ("list the clips in a CSV manifest with an 'artist' column" if data.name == "gtzan"
+               else "add an 'artist' column")
     elif fold_grouping(data) != "by track" or not all(_GTZAN_CLIP.fullmatch(str(t)) for t in data.tracks):
         return None
     else:
@@ -204,7 +209,7 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
     return (f"{where}: GTZAN names no artists, and adjacent clip ids are often one artist's, so splitting by "
             f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
             f"(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, {how}: "
-            "its genre and its clip's number // 10, say)")
+            "its genre and its clip's number // 2, say, the blocks of two gtzan-mini's grouped folds use)")
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -172,7 +172,8 @@ _COMPARISON = _Object(needed={
                                                                "fit_seconds")}),
                       expected="an object of model -> scores")},
     optional={"untrained_genres": _Object(each=_List(_TEXT, expected="a list of genres"),
-                                          expected="an object of fold -> genres")})
+                                          expected="an object of fold -> genres"),
+              "left_out": _Object(each=_TEXT, expected="an object of path -> reason")})
 _EXPLORATION = _Object(needed={
     "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
     "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
@@ -591,6 +592,10 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         untrained = comparison.get("untrained_genres")
         if untrained:
             body.append(f'<p class="bad">{_text(untrained_words(untrained))}.</p>')
+        left_out = comparison.get("left_out") or {}
+        if left_out:
+            body.append(f'<p class="bad">{len(left_out)} file(s) left out, no features:</p><ul>'
+                        + "".join(f"<li>{_text(reason)}</li>" for reason in left_out.values()) + "</ul>")
         models = sorted(comparison["models"].items(),  # the most accurate first; a model without a figure last
                         key=lambda item: -math.inf if item[1]["accuracy_mean"] is None else item[1]["accuracy_mean"],
                         reverse=True)

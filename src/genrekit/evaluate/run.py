@@ -837,6 +837,7 @@ def compare_models(
                                  else dict(zip(map(str, table.tracks), (table.labels[y] for y in table.y))))
     if untrained:  # each model scores 0 on those tracks by construction: said, not left to look like a result
         logger.warning("%s: %s", out_dir or "compare", untrained_words(untrained))
+    left_out = dict(table.failures) if table is not None else {}  # tracks that gave no features
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
     setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
@@ -877,17 +878,27 @@ def compare_models(
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
             row["kind_setup"] = own_setups[recipe.name]
+            if getattr(recipe, "resolved", None):  # a network's settings as trained (lr, optimizer...: its preset's)
+                row["resolved_settings"] = json.loads(json.dumps(recipe.resolved))
         row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
                                                  "complete": len(rows) == len(recipes),
-                                                 **({"untrained_genres": untrained} if untrained else {})})
+                                                 **({"untrained_genres": untrained} if untrained else {}),
+                                                 **({"left_out": left_out} if left_out else {})})
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
         title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
-        note = f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
+        note = (f"\nSeed {seed}; ± is the standard deviation over the folds (ddof 0). Macro F1 is scikit-learn's "
+                "per fold: over the genres in the fold's truth or its predictions, so a genre a fold names but does "
+                "not hold counts with F1 0 (likelier with grouped folds).\n")
+        note += f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
+        if left_out:  # the files no model saw: in the report, not only on the terminal
+            note += (f"\n**Left out:** {len(left_out)} file(s) that gave no features: "
+                     + "; ".join(markdown_text(reason) for reason in list(left_out.values())[:20])
+                     + ("; ..." if len(left_out) > 20 else "") + "\n")
         write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title) + note)
         plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows

@@ -232,6 +232,9 @@ class NetworkRecipe:
         self.setup = {"network_epochs": config.epochs,
                       "network_settings": {k: v for k, v in asdict(config).items()
                                            if v is not None and k not in ("preset", "seed", "epochs")}}
+        #: Every setting as training uses it, the preset's own filling what was not given (what a
+        #: comparison's row records beside the settings given, which its resuming compares).
+        self.resolved = {k: v for k, v in asdict(config.resolved()).items() if k not in ("preset", "seed")}
 
     @staticmethod
     def check(name: str, config: TrainConfig) -> None:
