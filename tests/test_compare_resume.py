@@ -193,3 +193,20 @@ def test_the_files_no_model_saw_are_in_the_comparisons_files(tmp_path):
     from genrekit.evaluate.html import write_html_report
 
     assert "1 file(s) left out, no features" in write_html_report(tmp_path).read_text()
+
+
+def test_tracks_with_identical_rows_on_both_sides_of_a_fold_are_said(tmp_path, caplog):
+    """The published GTZAN table holds 14 pairs of identical rows (copies of one recording), and
+    by-track folds put 12 of them on both sides without a word; a dataset's copies are grouped."""
+    from genrekit.evaluate.crossval import table_folds
+    from genrekit.evaluate.run import split_copies
+
+    table = _table()
+    for copy in (1, 3, 5):  # t1 is t0, t3 is t2, t5 is t4
+        table.X[copy] = table.X[copy - 1]
+    across = split_copies(table, table_folds(table, n_splits=3, seed=0))
+    assert across and all(pair in (["t0", "t1"], ["t2", "t3"], ["t4", "t5"]) for pair in across)
+    with caplog.at_level(logging.WARNING):
+        compare_models(table, ["logreg"], n_splits=3, n_jobs=1, source="table", out_dir=tmp_path)
+    assert f"{len(across)} pair(s) of tracks with identical feature rows" in caplog.text
+    assert json.loads((tmp_path / "comparison.json").read_text())["copies_across_folds"] == across

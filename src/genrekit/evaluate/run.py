@@ -838,6 +838,13 @@ def compare_models(
     if untrained:  # each model scores 0 on those tracks by construction: said, not left to look like a result
         logger.warning("%s: %s", out_dir or "compare", untrained_words(untrained))
     left_out = dict(table.failures) if table is not None else {}  # tracks that gave no features
+    # a dataset's copies are one group (by their bytes); a table's can only be told by their rows
+    copies = split_copies(table, track_folds) if dataset is None else []
+    if copies:
+        logger.warning("%s: %d pair(s) of tracks with identical feature rows (copies of one recording: %s) are "
+                       "on both sides of a fold, which flatters every model alike (a 'group' column joining "
+                       "them keeps them together)", out_dir or "compare", len(copies),
+                       ", ".join(" = ".join(pair) for pair in copies[:3]))
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
     setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
@@ -886,7 +893,8 @@ def compare_models(
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
                                                  "complete": len(rows) == len(recipes),
                                                  **({"untrained_genres": untrained} if untrained else {}),
-                                                 **({"left_out": left_out} if left_out else {})})
+                                                 **({"left_out": left_out} if left_out else {}),
+                                                 **({"copies_across_folds": copies} if copies else {})})
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
@@ -902,6 +910,26 @@ def compare_models(
         write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title) + note)
         plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
     return rows
+
+
+def split_copies(table: FeatureTable, track_folds) -> list[list[str]]:
+    """Pairs of ``table``'s tracks whose feature rows are identical (copies of one recording,
+    as 14 pairs of the published GTZAN table are) that a fold puts on both sides."""
+    rows: dict[bytes, list[str]] = {}
+    order = np.argsort(table.tracks, kind="stable")
+    tracks, X = np.asarray(table.tracks)[order], np.ascontiguousarray(np.asarray(table.X)[order])
+    starts = np.flatnonzero(np.r_[True, tracks[1:] != tracks[:-1]])
+    for begin, end in zip(starts, np.r_[starts[1:], len(tracks)]):
+        rows.setdefault(X[begin:end].tobytes(), []).append(str(tracks[begin]))
+    same = [names for names in rows.values() if len(names) > 1]
+    pairs = []
+    for train, test in track_folds:
+        tested = set(map(str, test))
+        trained = set(map(str, train))
+        for names in same:
+            pairs += [[a, b] for a in names for b in names if a < b and ((a in tested and b in trained)
+                                                                          or (b in tested and a in trained))]
+    return sorted(map(list, {tuple(pair) for pair in pairs}))
 
 
 def untrained_genres(track_folds, genre_of: dict) -> dict[str, list[str]]:
