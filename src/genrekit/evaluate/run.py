@@ -324,7 +324,8 @@ class Evaluation:
     aggregation: str
 
 
-def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, aggregation: str | None = None, **options) -> Evaluation:
+def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, aggregation: str | None = None,
+                  **options) -> Evaluation:
     """Score any model on ``dataset``'s tracks, writing nothing: what :func:`evaluate_model`
     reports, and what ``train`` records for a network's test tracks.
 
@@ -820,9 +821,8 @@ def compare_models(
     """
     from genrekit.datasets import fold_grouping
     from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
-    from genrekit.train.recipes import make_recipe
-
     from genrekit.models.catalogue import recipe_name
+    from genrekit.train.recipes import make_recipe
 
     if not names:
         raise ParameterError("names: expected at least one model to compare, found none")
