@@ -1143,7 +1143,7 @@ def pcm_hint(samples) -> str:
     if not isinstance(samples, np.ndarray) or samples.dtype.kind not in "iu":
         return ""
     half = 2 ** (8 * samples.dtype.itemsize - 1)
-    if samples.dtype.kind == "u":
+    if np.issubdtype(samples.dtype, np.unsignedinteger):
         return f" (unsigned PCM: (y - {half}) / {half} for {samples.dtype})"
     return f" (integer PCM: divide by its full scale, {half} for {samples.dtype})"
 
