@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from genrekit.audio.io import (
-    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_stop, damaged_sample, first_damage,
-    info, stream,
+    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_sample_rate, check_stop, damaged_sample,
+    first_damage, info, is_seconds, stream,
 )
 from genrekit.errors import AudioError, ParameterError
 
@@ -32,6 +32,12 @@ SEGMENT_SECONDS = 30.0
 MIN_ANALYSED_SECONDS = 30.0
 # With max_seconds, the samples (all channels) a file may hold per second allowed: stereo at 48 kHz
 SAMPLE_BUDGET_RATE = 2 * 48_000
+
+
+def kept_after_skipping(chunk_seconds: float) -> float:
+    """The seconds a song must keep after its skipped intro and outro for them to be skipped:
+    three chunks, and at least :data:`MIN_ANALYSED_SECONDS`."""
+    return max(3 * chunk_seconds, MIN_ANALYSED_SECONDS)
 
 
 def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tuple[float, float]:
@@ -61,7 +67,7 @@ def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tupl
     """
     if not skip >= 0:  # NaN too
         raise ParameterError(f"skip={skip} must be >= 0 seconds")
-    if duration - 2 * skip >= max(3 * chunk_seconds, MIN_ANALYSED_SECONDS):
+    if duration - 2 * skip >= kept_after_skipping(chunk_seconds):
         return skip, duration - skip
     return 0.0, duration
 
@@ -76,12 +82,9 @@ def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, j
         ``skip`` is not a finite number >= 0, ``hop_seconds`` not a positive finite number (or
         None), or ``jobs`` not a whole number >= 0 (0 and 1: this process).
     """
-    def number(value) -> bool:
-        return not isinstance(value, bool) and isinstance(value, numbers.Real) and bool(np.isfinite(value))
-
-    if not (number(skip) and skip >= 0):
+    if not (is_seconds(skip) and skip >= 0):
         raise ParameterError(f"skip={skip!r}: expected a number of seconds >= 0")
-    if hop_seconds is not None and not (number(hop_seconds) and hop_seconds > 0):
+    if hop_seconds is not None and not (is_seconds(hop_seconds) and hop_seconds > 0):
         raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
                              "back to back)")
     if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or jobs < 0:
@@ -187,8 +190,7 @@ def song_chunks(
     if hop_seconds is not None and not hop_seconds > 0:
         raise ParameterError(f"hop_seconds={hop_seconds}: expected a positive number of seconds")
     hop_seconds = chunk_seconds if hop_seconds is None else hop_seconds
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
-        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    check_sample_rate(sr)
     sr = int(sr)  # a model file's 22050.0 is whole
     header = info(path, should_stop=should_stop)
     if max_seconds is not None and header.duration > max_seconds:

@@ -1108,6 +1108,19 @@ def info(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = No
         )
 
 
+def check_sample_rate(sr) -> None:
+    """A ParameterError unless ``sr`` is a positive whole number of Hz (a model file's 22050.0
+    is one; True, NaN and "22050" are not)."""
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
+        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+
+
+def is_seconds(value) -> bool:
+    """Whether ``value`` is a finite number (of seconds): not a bool, NaN, infinity or a string."""
+    return (not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
+            and bool(np.isfinite(value)))
+
+
 def check_signal(y, sr, *, name: str = "y") -> None:
     """Refuse what a feature function cannot take as one signal, naming ``name`` or ``sr``, what
     was expected and what was found: anything but a 1-D float array of finite samples (a
@@ -1119,8 +1132,7 @@ def check_signal(y, sr, *, name: str = "y") -> None:
     ParameterError
         As above.
     """
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
-        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    check_sample_rate(sr)
     if not isinstance(y, np.ndarray):
         raise ParameterError(f"{name}: expected a numpy array of audio samples, found {type(y).__name__} "
                              "(np.asarray(samples, dtype=np.float32))")
@@ -1158,8 +1170,7 @@ def _check_seconds(name: str, value, *, positive: bool = False) -> None:
     NaN, infinity or a string failed later in numpy's int() or round()."""
     if value is None:
         return
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value)
-            or value < 0 or (positive and value == 0)):
+    if not is_seconds(value) or value < 0 or (positive and value == 0):
         raise ParameterError(f"{name}={value!r}: expected a finite number of seconds {'> 0' if positive else '>= 0'}")
 
 

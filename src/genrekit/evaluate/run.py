@@ -727,13 +727,13 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[st
                            "replaces them (another --out keeps both)", path, len(before["models"]),
                            ", ".join(map(str, list(before["models"])[:5])), ", ".join(changed[:4]))
         return {}
-    from genrekit.models.catalogue import RENAMED_NETWORKS
+    from genrekit.models.catalogue import current_preset
 
     rows = {}
     for name, row in before["models"].items():
-        if name in RENAMED_NETWORKS and isinstance(row, dict) and isinstance(row.get("kind_setup"), dict) \
+        if current_preset(name) != name and isinstance(row, dict) and isinstance(row.get("kind_setup"), dict) \
                 and "network_epochs" in row["kind_setup"]:  # a network's row under its old name
-            name, row = RENAMED_NETWORKS[name], {**row, "model": RENAMED_NETWORKS[name]}
+            name, row = current_preset(name), {**row, "model": current_preset(name)}
         problem = _row_problem(name, row)
         if problem is None:
             rows[name] = row

@@ -402,7 +402,7 @@ def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
     graph's metadata (``runtime_recipe``), so that a runtime without genrekit (a phone's) gives
     genrekit's answers. ``tests/test_musicnn.py`` follows it, with numpy, soxr and onnxruntime
     alone, to genrekit's answers."""
-    from genrekit.audio.chunking import MIN_ANALYSED_SECONDS, SEGMENT_SECONDS, SKIP_SECONDS
+    from genrekit.audio.chunking import SEGMENT_SECONDS, SKIP_SECONDS, kept_after_skipping
     from genrekit.audio.io import SILENCE_PEAK
     from genrekit.audio.level import MAX_GAIN_DB
     from genrekit.features.musicnn import PATCH_SECONDS, TAGGERS, WINDOW_PATCHES, column_names
@@ -414,7 +414,7 @@ def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
     index = {name: i for i, name in enumerate(columns)}
     detector, limits = detectors()[level_dbfs], thresholds(level_dbfs) or {}
     order = [detector["columns"].index(name) for name in columns]  # the detector's numbers in the output's order
-    skip_from = 2 * SKIP_SECONDS + max(3 * SEGMENT_SECONDS, MIN_ANALYSED_SECONDS)
+    skip_from = 2 * SKIP_SECONDS + kept_after_skipping(SEGMENT_SECONDS)
     return {
         "decode": {"channels": "averaged to mono", "resampler": "soxr, quality HQ (another resampler moves "
                    "probabilities by up to 0.05)", "sample_rate": 16000},

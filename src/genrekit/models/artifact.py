@@ -404,18 +404,18 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         raise
     except Exception as exc:
         raise ModelError(f"{path}: model payload cannot be read ({type(exc).__name__}: {exc})") from exc
-    problem = _model_problem(list(manifest["labels"]), estimator)
-    if problem:
-        raise ModelError(f"{path}: {problem}")
-    return GenreModel(
-        name=manifest["model"],
-        labels=list(manifest["labels"]),
-        spec=spec,
-        estimator=estimator,
-        params=manifest.get("params", {}),
-        metrics=manifest.get("metrics", {}),
-        training=manifest.get("training", {}),
-        aggregation=manifest.get("aggregation", "mean"),
-        genrekit_version=manifest.get("genrekit_version", "unknown"),
-    )
+    try:
+        return GenreModel(
+            name=manifest["model"],
+            labels=list(manifest["labels"]),
+            spec=spec,
+            estimator=estimator,
+            params=manifest.get("params", {}),
+            metrics=manifest.get("metrics", {}),
+            training=manifest.get("training", {}),
+            aggregation=manifest.get("aggregation", "mean"),
+            genrekit_version=manifest.get("genrekit_version", "unknown"),
+        )
+    except ParameterError as exc:  # its labels do not fit its pipeline: the file's fault, not the caller's
+        raise ModelError(f"{path}: {exc}") from exc
 

@@ -50,6 +50,12 @@ NETWORKS: dict[str, str] = {
 RENAMED_NETWORKS: dict[str, str] = {"default": "short-chunk-resnet"}
 
 
+def current_preset(name: str) -> str:
+    """A network preset's name now: its new name where ``name`` is an old one
+    (:data:`RENAMED_NETWORKS`), else ``name`` itself."""
+    return RENAMED_NETWORKS.get(name, name)
+
+
 def renamed_note(name: str) -> str:
     """`` (the network named ... is now ...)`` where ``name`` is a preset's old name, else empty:
     said where an old name is refused or read as something else."""
@@ -77,5 +83,5 @@ FEATURE_SETS: dict[str, str] = {
                "embedding + 50 tag probabilities, mean over 3 s patches",
 }
 
-__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS", "RENAMED_NETWORKS", "recipe_name",
-           "renamed_note"]
+__all__ = ["CLASSICAL", "DEFAULT_MODEL", "FEATURE_SETS", "NETWORKS", "RENAMED_NETWORKS", "current_preset",
+           "recipe_name", "renamed_note"]

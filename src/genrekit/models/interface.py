@@ -623,10 +623,10 @@ class NetworkClassifier(Adapter):
         self._configure()
 
     def _configure(self) -> None:
-        from genrekit.models.catalogue import RENAMED_NETWORKS
+        from genrekit.models.catalogue import current_preset
 
-        if self.config["preset"] in RENAMED_NETWORKS:  # an export of a file saved before a rename
-            self.config = {**self.config, "preset": RENAMED_NETWORKS[self.config["preset"]]}
+        if current_preset(self.config["preset"]) != self.config["preset"]:  # an export saved before a rename
+            self.config = {**self.config, "preset": current_preset(self.config["preset"])}
         self.name = self.config["preset"]
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")

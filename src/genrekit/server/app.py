@@ -342,9 +342,12 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     }
     state: dict = {}
 
+    def new_upload_folder() -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))  # mode 0700
+
     def start() -> None:
         _remove_stale_upload_folders()
-        state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))  # mode 0700
+        state["folder"] = new_upload_folder()
         state["pool"] = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="genrekit-predict")
         state["places"] = _Places(limits.workers + limits.queue)
         state["loop"], state["stopping"] = asyncio.get_running_loop(), asyncio.Event()
@@ -364,7 +367,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         """Where uploads are written: a new private folder where the service's was removed (a
         /tmp cleaner, after days idle), which refused every upload until a restart."""
         if not state["folder"].is_dir():
-            state["folder"] = Path(tempfile.mkdtemp(prefix=f"{UPLOADS_PREFIX}{os.getpid()}-"))
+            state["folder"] = new_upload_folder()
             logger.warning("the upload folder was removed; uploads now go to %s", state["folder"])
         return state["folder"]
 

@@ -203,10 +203,10 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         expected = _expected(value, _TYPES[key])
         if expected is not None:
             raise ParameterError(f"{path}: key {key!r}: expected {expected}, found {value!r}")
-    from genrekit.models.catalogue import RENAMED_NETWORKS, renamed_note
+    from genrekit.models.catalogue import current_preset, renamed_note
 
     if "preset" in values:  # a run folder's config.json written before a preset was renamed
-        values["preset"] = RENAMED_NETWORKS.get(values["preset"], values["preset"])
+        values["preset"] = current_preset(values["preset"])
     if preset is not None and values.get("preset", preset) != preset:
         raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}"
                              + renamed_note(preset))

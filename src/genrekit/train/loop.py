@@ -344,11 +344,11 @@ def _content_fingerprint(train, labels: list[str] | None) -> str:
 def _check_resumable(path: Path, state: dict, config, data: str, content: str | None = None) -> None:
     """Refuse, by name, to resume a checkpoint made with other settings or other data: its
     weights and its validation history would describe another run."""
-    from genrekit.models.catalogue import RENAMED_NETWORKS
+    from genrekit.models.catalogue import current_preset
 
     saved = json.loads(json.dumps(state.get("config") or {}))
     if "preset" in saved:  # a checkpoint made before its preset was renamed
-        saved["preset"] = RENAMED_NETWORKS.get(saved["preset"], saved["preset"])
+        saved["preset"] = current_preset(saved["preset"])
     now = json.loads(json.dumps(asdict(config)))
     changed = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if changed:

@@ -16,7 +16,7 @@ from torch import nn
 from genrekit import __version__
 from genrekit._files import atomic_path
 from genrekit.errors import ModelError
-from genrekit.models.catalogue import RENAMED_NETWORKS
+from genrekit.models.catalogue import current_preset
 from genrekit.models.nets.inference import IMAGE_SECONDS
 from genrekit.models.nets.presets import PRESETS, build_network
 from genrekit.untrusted import (
@@ -117,7 +117,7 @@ def _checked_network_config(config, where: str) -> dict:
     version = require(config, "format_version", int, where)
     if version > 1:
         raise ModelError(f"{where}: network format {version} is newer than this genrekit reads (1); upgrade genrekit")
-    preset = RENAMED_NETWORKS.get(require(config, "preset", str, where), config["preset"])
+    preset = current_preset(require(config, "preset", str, where))
     config = {**config, "preset": preset}  # a file saved under a preset's old name reads as its new name
     if preset not in PRESETS:
         raise ModelError(f"{where}: field 'preset' must be one of {', '.join(PRESETS)}, found {describe_value(preset)}")
