@@ -39,6 +39,8 @@ def _compare(out, names=("logreg", "knn")) -> list[dict]:
     ("searched_folds", "3", "searched_folds: expected a whole number >= 0, found '3'"),
     ("fold_accuracy", [0.5, "x", 0.5], "fold_accuracy: expected a list of finite numbers, found [0.5, 'x', 0.5]"),
     ("failures", ["a.wav"], "failures: expected an object of paths and reasons (text), found ['a.wav']"),
+    ("out_of_fold", {"t0": {"a": "1"}},
+     "out_of_fold: expected an object of tracks and their genres' probabilities, found {'t0': {'a': '1'}}"),
 ])
 def test_a_tampered_row_is_fitted_again_with_a_warning_naming_the_file_and_field(tmp_path, caplog, field, value,
                                                                                  expected):
@@ -210,3 +212,41 @@ def test_tracks_with_identical_rows_on_both_sides_of_a_fold_are_said(tmp_path, c
         compare_models(table, ["logreg"], n_splits=3, n_jobs=1, source="table", out_dir=tmp_path)
     assert f"{len(across)} pair(s) of tracks with identical feature rows" in caplog.text
     assert json.loads((tmp_path / "comparison.json").read_text())["copies_across_folds"] == across
+
+
+def test_a_comparison_keeps_each_tracks_out_of_fold_prediction_and_tests_the_models_paired(tmp_path):
+    """Fold accuracies alone allow no paired test (McNemar's) between two models scored on the
+    same folds: the folds' members and each track's out-of-fold probabilities are kept."""
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    rows = {row["model"]: row for row in _compare(tmp_path, ("logreg", "knn", "decision-tree"))}
+    stored = json.loads((tmp_path / "comparison.json").read_text())
+    folds = stored["folds"]
+    assert len(folds) == 3 and sorted(t for fold in folds for t in fold) == sorted(f"t{i}" for i in range(18))
+    frame = pd.read_csv(tmp_path / "out_of_fold.csv")
+    assert len(frame) == 3 * 18 and set(frame["model"]) == set(rows)
+    for name, row in rows.items():
+        mine = frame[frame["model"] == name]
+        assert np.allclose(mine[["p_a", "p_b", "p_c"]].sum(axis=1), 1, atol=1e-4)
+        for number, fold in enumerate(folds, 1):  # each fold's accuracy, from its tracks' rows
+            held = mine[mine["fold"] == number]
+            assert sorted(held["track"]) == sorted(fold)
+            assert held["correct"].mean() == pytest.approx(row["fold_accuracy"][number - 1])
+    best = max(rows.values(), key=lambda row: row["accuracy_mean"])["model"]
+    paired = stored["paired"]
+    assert set(paired) == set(rows) - {best} and all(test["against"] == best for test in paired.values())
+    right = frame.pivot(index="track", columns="model", values="correct")
+    for name, test in paired.items():
+        only_best = int((right[best] & ~right[name]).sum())
+        only_this = int((right[name] & ~right[best]).sum())
+        assert (test["only_best"], test["only_this"], test["n"]) == (only_best, only_this, 18)
+        expected = binomtest(min(only_best, only_this), only_best + only_this).pvalue if only_best + only_this else 1
+        assert test["p_value"] == pytest.approx(expected, abs=1e-6)
+    assert f"**Paired against {best}** (McNemar's exact test" in (tmp_path / "comparison.md").read_text()
+    from genrekit.evaluate.html import write_html_report
+
+    assert f"p vs {best} (McNemar)" in write_html_report(tmp_path).read_text()
+    again = {row["model"]: row for row in _compare(tmp_path, ("logreg", "knn", "decision-tree"))}  # resumed
+    assert again["knn"]["out_of_fold"] == rows["knn"]["out_of_fold"]
+    assert json.loads((tmp_path / "comparison.json").read_text())["paired"] == paired

@@ -339,7 +339,7 @@ def compare(
     import json
 
     kept = [name for name in json.loads((out / "comparison.json").read_text()).get("models", {}) if name not in names]
-    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png", markup=False)
+    out_console.print(f"-> {out / 'comparison.json'}, comparison.md, comparison.png, out_of_fold.csv", markup=False)
     if kept:  # the files hold every model compared on this setup, the table those asked now
         _note(f"those files also hold {len(kept)} model(s) an earlier comparison of the same setup fitted: "
               f"{escape(', '.join(kept))}", highlight=False)

@@ -173,7 +173,9 @@ _COMPARISON = _Object(needed={
                       expected="an object of model -> scores")},
     optional={"untrained_genres": _Object(each=_List(_TEXT, expected="a list of genres"),
                                           expected="an object of fold -> genres"),
-              "left_out": _Object(each=_TEXT, expected="an object of path -> reason")})
+              "left_out": _Object(each=_TEXT, expected="an object of path -> reason"),
+              "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER}),
+                                expected="an object of model -> paired test")})
 _EXPLORATION = _Object(needed={
     "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
     "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
@@ -599,8 +601,12 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         models = sorted(comparison["models"].items(),  # the most accurate first; a model without a figure last
                         key=lambda item: -math.inf if item[1]["accuracy_mean"] is None else item[1]["accuracy_mean"],
                         reverse=True)
-        body.append(_table(["model", "accuracy", "± sd", "macro F1", "fit s/fold"],
+        paired = comparison.get("paired") or {}
+        against = {test["against"] for test in paired.values()}
+        columns = ["model", "accuracy", "± sd", "macro F1", "fit s/fold"]
+        body.append(_table(columns + ([f"p vs {next(iter(against))} (McNemar)"] if len(against) == 1 else []),
                            [[name, r["accuracy_mean"], r["accuracy_std"], r["f1_macro_mean"], r["fit_seconds"]]
+                            + ([paired[name]["p_value"] if name in paired else ""] if len(against) == 1 else [])
                             for name, r in models]))
         if (run_dir / "comparison.png").exists():
             body.append(_image(run_dir / "comparison.png", "model comparison"))

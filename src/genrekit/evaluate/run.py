@@ -675,8 +675,8 @@ def _row_problem(name: str, row) -> str | None:
     """What keeps comparison.json's row ``name`` from being read as a finished model, as
     ``field: expected ..., found ...``; None where nothing does. The fields checked are those
     read from it: ``model`` (its name), :data:`_ROW_NUMBERS` (finite numbers), and, where
-    present, ``search``, ``searched_folds``, ``fold_accuracy``, ``best_params``, ``failures``
-    and ``kind_setup``."""
+    present, ``search``, ``searched_folds``, ``fold_accuracy``, ``best_params``, ``failures``,
+    ``kind_setup`` and ``out_of_fold``."""
     def found(value) -> str:
         return "nothing" if value is None else reprlib.repr(value)
 
@@ -696,6 +696,9 @@ def _row_problem(name: str, row) -> str | None:
         ("failures", "an object of paths and reasons (text)",
          lambda v: isinstance(v, dict) and all(isinstance(r, str) for r in v.values())),
         ("kind_setup", "an object", lambda v: isinstance(v, dict)),
+        ("out_of_fold", "an object of tracks and their genres' probabilities",
+         lambda v: isinstance(v, dict) and all(isinstance(p, dict) and p and all(map(_finite, p.values()))
+                                               for p in v.values())),
     )
     for key, expected, good in checks:
         if key in row and not good(row[key]):
@@ -809,7 +812,11 @@ def compare_models(
     -------
     list of dict
         One row per model, in ``names`` order: as :func:`cross_validate_recipe`'s result without
-        ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold).
+        ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold) and ``out_of_fold``
+        (track -> genre -> its probability from the fold that held the track out). With
+        ``out_dir``, ``comparison.json`` also holds ``folds`` (each fold's test tracks) and
+        ``paired`` (:func:`paired_tests`), and ``out_of_fold.csv`` every track's out-of-fold
+        prediction (:func:`out_of_fold_frame`).
 
     Raises
     ------
@@ -833,8 +840,9 @@ def compare_models(
     track_folds = (dataset_folds(dataset, n_splits=n_splits, seed=seed) if dataset is not None
                    else table_folds(table, n_splits=n_splits, seed=seed))
     grouping = fold_grouping(dataset if dataset is not None else table)
-    untrained = untrained_genres(track_folds, {t.track_id: t.label for t in dataset.tracks} if dataset is not None
-                                 else dict(zip(map(str, table.tracks), (table.labels[y] for y in table.y))))
+    genre_of = ({t.track_id: t.label for t in dataset.tracks} if dataset is not None
+                else dict(zip(map(str, table.tracks), (table.labels[y] for y in table.y))))
+    untrained = untrained_genres(track_folds, genre_of)
     if untrained:  # each model scores 0 on those tracks by construction: said, not left to look like a result
         logger.warning("%s: %s", out_dir or "compare", untrained_words(untrained))
     left_out = dict(table.failures) if table is not None else {}  # tracks that gave no features
@@ -885,31 +893,99 @@ def compare_models(
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
             row["kind_setup"] = own_setups[recipe.name]
+            row["out_of_fold"] = {track: {label: round(float(p), 6) for label, p in zip(recipe.labels, proba)}
+                                  for fold in result["folds"]
+                                  for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
             if getattr(recipe, "resolved", None):  # a network's settings as trained (lr, optimizer...: its preset's)
                 row["resolved_settings"] = json.loads(json.dumps(recipe.resolved))
         row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key
         rows.append(row)
         if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
+            paired = paired_tests([*rows, *others.values()], genre_of)
             write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
                                                  "complete": len(rows) == len(recipes),
+                                                 "folds": [list(map(str, test)) for _, test in track_folds],
+                                                 **({"paired": paired} if paired else {}),
                                                  **({"untrained_genres": untrained} if untrained else {}),
                                                  **({"left_out": left_out} if left_out else {}),
                                                  **({"copies_across_folds": copies} if copies else {})})
         if on_result is not None:
             on_result(row)
     if out is not None:  # the report and plot show every model comparison.json holds
+        every = [*rows, *others.values()]
+        write_text_atomic(out / "out_of_fold.csv", spreadsheet_csv(out_of_fold_frame(every, track_folds, genre_of),
+                                                                   ("model", "track", "true", "predicted")))
         title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
         note = (f"\nSeed {seed}; ± is the standard deviation over the folds (ddof 0). Macro F1 is scikit-learn's "
                 "per fold: over the genres in the fold's truth or its predictions, so a genre a fold names but does "
                 "not hold counts with F1 0 (likelier with grouped folds).\n")
+        note += f"\n{paired_words(paired)}\n" if paired else ""
         note += f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
         if left_out:  # the files no model saw: in the report, not only on the terminal
             note += (f"\n**Left out:** {len(left_out)} file(s) that gave no features: "
                      + "; ".join(markdown_text(reason) for reason in list(left_out.values())[:20])
                      + ("; ..." if len(left_out) > 20 else "") + "\n")
-        write_text_atomic(out / "comparison.md", comparison_markdown([*rows, *others.values()], title=title) + note)
-        plot_comparison([*rows, *others.values()], out / "comparison.png", title=title)
+        write_text_atomic(out / "comparison.md", comparison_markdown(every, title=title) + note)
+        plot_comparison(every, out / "comparison.png", title=title)
     return rows
+
+
+def out_of_fold_frame(rows: list[dict], track_folds, genre_of: dict) -> pd.DataFrame:
+    """Every model's out-of-fold prediction of every track it scored, one row per model and
+    track: ``model``, ``fold`` (from 1), ``track``, ``true``, ``predicted`` (the most probable
+    genre), ``correct`` and ``p_<genre>``; what ``out_of_fold.csv`` holds, for paired tests of
+    one's own. Rows of a comparison written before 2026-12-06 (no ``out_of_fold``) add none."""
+    fold_of = {str(track): number for number, (_, test) in enumerate(track_folds, 1) for track in test}
+    records = []
+    for row in rows:
+        for track, probabilities in (row.get("out_of_fold") or {}).items():
+            predicted = max(probabilities, key=probabilities.get)
+            records.append({"model": row["model"], "fold": fold_of.get(track), "track": track,
+                            "true": genre_of.get(track), "predicted": predicted,
+                            "correct": predicted == genre_of.get(track),
+                            **{f"p_{genre}": p for genre, p in probabilities.items()}})
+    return pd.DataFrame.from_records(records, columns=None if records else
+                                     ["model", "fold", "track", "true", "predicted", "correct"])
+
+
+def paired_tests(rows: list[dict], genre_of: dict) -> dict[str, dict]:
+    """Each model against the most accurate one (by ``accuracy_mean``), on the tracks both
+    predicted out of fold: McNemar's exact test (a two-sided binomial test of the tracks only
+    one of the two gets right). Model -> ``against`` (the best), ``n`` (tracks), ``only_best``,
+    ``only_this`` (tracks only that model gets right) and ``p_value``. Empty with fewer than two
+    models holding out-of-fold predictions."""
+    from scipy.stats import binomtest
+
+    held = [row for row in rows if row.get("out_of_fold")]
+    if len(held) < 2:
+        return {}
+    best = max(held, key=lambda row: row["accuracy_mean"])
+
+    def right(row: dict, track: str) -> bool:
+        probabilities = row["out_of_fold"][track]
+        return max(probabilities, key=probabilities.get) == genre_of.get(track)
+
+    tests = {}
+    for row in held:
+        if row is best:
+            continue
+        shared = [t for t in best["out_of_fold"] if t in row["out_of_fold"]]
+        only_best = sum(right(best, t) and not right(row, t) for t in shared)
+        only_this = sum(right(row, t) and not right(best, t) for t in shared)
+        p_value = binomtest(min(only_best, only_this), only_best + only_this, 0.5).pvalue if only_best + only_this else 1.0
+        tests[row["model"]] = {"against": best["model"], "n": len(shared), "only_best": only_best,
+                               "only_this": only_this, "p_value": round(float(p_value), 6)}
+    return tests
+
+
+def paired_words(paired: dict[str, dict]) -> str:
+    """:func:`paired_tests` as a Markdown paragraph for ``comparison.md``."""
+    best = next(iter(paired.values()))["against"]
+    said = "; ".join(f"{markdown_text(name)}: {t['only_best']} vs {t['only_this']} of {t['n']} tracks, "
+                     f"p = {t['p_value']:.3g}" for name, t in paired.items())
+    return (f"**Paired against {markdown_text(best)}** (McNemar's exact test on the out-of-fold predictions: the "
+            f"tracks only {markdown_text(best)} gets right vs those only the other model gets right; a small p says "
+            f"the difference is more than the folds' luck; each track's predictions are in out_of_fold.csv): {said}.")
 
 
 def split_copies(table: FeatureTable, track_folds) -> list[list[str]]:
