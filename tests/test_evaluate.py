@@ -513,3 +513,31 @@ def test_scores_refuse_truth_that_is_not_genre_indices():
             classification_scores(truth, proba, ["a", "b"])
     with pytest.raises(ParameterError, match=r"^proba: 1 non-finite values"):
         classification_scores([0, 1, 1], np.array([[np.nan, 1.0], [0.0, 1.0], [0.0, 1.0]]), ["a", "b"])
+
+
+def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(tmp_path, caplog):
+    """A model trained on GTZAN clips and scored on the neighbouring ids of the same genre is
+    scored on artists it has heard (adjacent ids are often one artist's): the clips were held
+    out by content, and nothing said so (a researcher's review, 2026-12)."""
+    import json
+    import logging
+
+    import soundfile as sf
+
+    from genrekit.datasets.splits import gtzan_neighbours
+    from genrekit.evaluate import evaluate_model
+
+    assert gtzan_neighbours({"a": "x/jazz.00008.wav", "b": "x/jazz.00012.wav", "c": "x/rock.00008.wav",
+                             "d": "x/my song.wav"}, ["jazz.00007", "jazz.00010", "blues.00008"]) == ["a", "b"]
+    assert gtzan_neighbours({"a": "x/jazz.00008.wav"}, ["song1"]) == []
+    rng = np.random.default_rng(0)
+    for genre, number in (("jazz", 8), ("rock", 90)):  # the default trained on ids 0-7 and (rock) 10-49
+        (tmp_path / "genres" / genre).mkdir(parents=True)
+        sf.write(tmp_path / "genres" / genre / f"{genre}.{number:05d}.wav",
+                 0.1 * rng.standard_normal(22050 * 4).astype(np.float32), 22050)
+    with caplog.at_level(logging.WARNING):
+        metrics, report = evaluate_model("default", tmp_path / "genres", jobs=1, progress=False, out_dir=tmp_path / "ev")
+    assert report["near_training_clips"] == ["jazz.00008"] and metrics["near_training_clips"] == 1
+    assert "1 of the 2 GTZAN clips scored are within 2 ids of a clip of their genre the model was trained on " \
+           "(jazz.00008)" in caplog.text
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["near_training_clips"] == 1

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -186,7 +187,7 @@ def train_val_test_split(
 
 
 # a GTZAN clip's id, as its folders and the published feature tables name it
-_GTZAN_CLIP = re.compile(r"(?:%s)\.\d{5}(?:\.(?:wav|au))?" % "|".join(GTZAN_GENRES))
+_GTZAN_CLIP = re.compile(r"(?P<genre>%s)\.(?P<number>\d{5})(?:\.(?:wav|au))?" % "|".join(GTZAN_GENRES))
 
 
 def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | None = None) -> str | None:
@@ -210,6 +211,27 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
             f"track ({what}) puts an artist's clips on both sides: the scores overstate accuracy on other artists "
             f"(for folds grouped by blocks of adjacent ids, as docs/benchmarks.md gives them, {how}: "
             "its genre and its clip's number // 2, say, the blocks of two gtzan-mini's grouped folds use)")
+
+
+def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: int = 2) -> list[str]:
+    """The ``scored`` tracks (track id -> path) that are GTZAN clips within ``within`` ids of a
+    clip of the same genre among the ``trained`` track ids: adjacent GTZAN ids are often one
+    artist's, so a model scored on them is scored on artists it was trained on (GTZAN names no
+    artists). Ids in ``scored`` order; none where either side holds no GTZAN clip."""
+    def clip(name: str) -> tuple[str, int] | None:
+        found = _GTZAN_CLIP.fullmatch(os.path.basename(str(name)))
+        return (found.group("genre"), int(found.group("number"))) if found else None
+
+    numbers: dict[str, list[int]] = {}
+    for name in trained:
+        if (known := clip(name)) is not None:
+            numbers.setdefault(known[0], []).append(known[1])
+    near = []
+    for track, path in scored.items():
+        known = clip(path) or clip(track)
+        if known is not None and any(0 < abs(known[1] - n) <= within for n in numbers.get(known[0], ())):
+            near.append(track)
+    return near
 
 
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

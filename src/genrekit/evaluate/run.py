@@ -19,6 +19,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
+from genrekit.datasets.splits import gtzan_neighbours
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
@@ -169,7 +170,9 @@ def predict_dataset(
         content: left out unless ``include_train``), ``unknown_genre_tracks`` (paths whose genre
         the model does not know under any spelling, or that have none), and
         ``training_tracks_unknown`` where the model does not list its training tracks (an
-        export made with ``--strip-training``), so none could be left out.
+        export made with ``--strip-training``), so none could be left out; where held-out
+        tracks are GTZAN clips next to clips the model was trained on (within 2 ids, the same
+        genre: often the same artist), ``near_training_clips``, their ids, with a warning.
 
     Raises
     ------
@@ -199,6 +202,13 @@ def predict_dataset(
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
+        near = gtzan_neighbours({t.track_id: t.path for t in tracks}, _training_track_ids(classifier))
+        if near:  # held out by content, yet likely by an artist it was trained on
+            report["near_training_clips"] = near
+            logger.warning("%s: %d of the %d GTZAN clips scored are within 2 ids of a clip of their genre the model "
+                           "was trained on (%s): adjacent GTZAN ids are often one artist's, so these scores may "
+                           "overstate accuracy on other artists", dataset.source, len(near), len(tracks),
+                           ", ".join(near[:4]) + (", ..." if len(near) > 4 else ""))
     if journal is None or not getattr(classifier, "source", ""):
         predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
                                                         hop_seconds=hop_seconds, progress=progress, jobs=jobs,
@@ -209,6 +219,12 @@ def predict_dataset(
                                                                   progress=progress, jobs=jobs, runner=runner)
     by_path = {p.path: p for p in predictions}
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
+
+
+def _training_track_ids(classifier: GenreClassifier) -> list[str]:
+    """The track ids the model file lists as trained on (none where it lists none)."""
+    ids = ((getattr(classifier, "config", None) or {}).get("training") or {}).get("track_ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def _lists_no_training(classifier: GenreClassifier) -> bool:
@@ -372,6 +388,8 @@ def _scored(model: ModelLike, dataset: Dataset, *, aggregation: str | None = Non
         track_proba = np.array([[p.probabilities[g] for g in labels] for _, p in predicted])
     metrics = evaluation_metrics(y, proba, tracks, labels, aggregation=aggregation, chunked=chunked,
                                  track_proba=track_proba)
+    if report.get("near_training_clips"):  # the caveat travels with the scores (metrics.json)
+        metrics["near_training_clips"] = len(report["near_training_clips"])
     paths = {t.track_id: t.path for t, _ in predicted}
     frame = track_predictions(tracks, y, proba, labels, paths=paths, aggregation=aggregation, track_proba=track_proba)
     return Evaluation(classifier, metrics, report, frame, aggregation)
