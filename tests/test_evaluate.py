@@ -424,7 +424,7 @@ def test_a_model_that_does_not_list_its_training_tracks_leaves_their_count_unkno
     from genrekit.evaluate import run as run_module
 
     model = _manifest_of_tones(tmp_path, monkeypatch, n=2)
-    monkeypatch.setattr(run_module, "_lists_no_training", lambda classifier: True)
+    monkeypatch.setattr("genrekit.models.interface.training_listed", lambda description: False)
     metrics, report = evaluate_model(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
                                      out_dir="ev")
     assert metrics["include_train"] is True and metrics["n_trained_on"] is None

@@ -371,6 +371,18 @@ def training_hashes(description: dict) -> tuple[frozenset[str], frozenset[str], 
     return tuple(frozenset(training.get(key) or ()) for key in ("content_sha256", "audio_sha256", "opening_sha256"))
 
 
+def training_track_ids(description: dict) -> tuple[str, ...]:
+    """``training.track_ids``: the ids of the tracks trained on, as their dataset named them
+    (strings only; empty where not recorded, or stripped from an export)."""
+    ids = (description.get("training") or {}).get("track_ids")
+    return tuple(i for i in ids if isinstance(i, str)) if isinstance(ids, list) else ()
+
+
+def training_listed(description: dict) -> bool:
+    """False where an export left out which tracks were trained on (``training.stripped``)."""
+    return not (description.get("training") or {}).get("stripped")
+
+
 def training_spellings(description: dict, where: str) -> dict[str, list[str]]:
     """``training.labels_from_tags.spellings``, where given (a model trained on a library's own
     tags): genre -> the owners' spellings of it, each genre one of ``labels``; else ``{}``."""

@@ -194,7 +194,7 @@ def predict_dataset(
         raise DatasetError(f"{dataset.source}: none of its genres ({', '.join(found) or 'none: no track has one'}) is "
                            f"known to the model ({', '.join(classifier.labels)})")
     if not include_train:
-        if _lists_no_training(classifier):
+        if not classifier.training_listed:
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
@@ -202,7 +202,7 @@ def predict_dataset(
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
-        near = gtzan_neighbours({t.track_id: t.path for t in tracks}, _training_track_ids(classifier))
+        near = gtzan_neighbours({t.track_id: t.path for t in tracks}, classifier.trained_track_ids)
         if near:  # held out by content, yet likely by an artist it was trained on
             report["near_training_clips"] = near
             logger.warning("%s: %d of the %d GTZAN clips scored are within 2 ids of a clip of their genre the model "
@@ -221,18 +221,6 @@ def predict_dataset(
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
 
 
-def _training_track_ids(classifier: GenreClassifier) -> list[str]:
-    """The track ids the model file lists as trained on (none where it lists none)."""
-    ids = ((getattr(classifier, "config", None) or {}).get("training") or {}).get("track_ids")
-    return [str(i) for i in ids] if isinstance(ids, list) else []
-
-
-def _lists_no_training(classifier: GenreClassifier) -> bool:
-    """Whether the model does not list the tracks it was trained on (an ONNX export made with
-    ``--strip-training``), so none can be recognised."""
-    return bool(((getattr(classifier, "config", None) or {}).get("training") or {}).get("stripped"))
-
-
 def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], report: dict, *,
                 jobs: int) -> set[str] | None:
     """Which of the scored ``tracks`` (track id, path) ``classifier`` was trained on, by
@@ -240,7 +228,7 @@ def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], repo
     ``report["included_training_tracks"]`` (in ``tracks`` order); None, and
     ``report["training_tracks_unknown"]``, where the model does not list its training tracks.
     For an evaluation with training tracks included, whose scores must say so."""
-    if _lists_no_training(classifier):
+    if not classifier.training_listed:
         report["training_tracks_unknown"] = True
         return None
     _, seen = exclude_training([path for _, path in tracks], classifier, jobs=max(jobs, 1))

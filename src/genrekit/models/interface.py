@@ -26,7 +26,7 @@ from genrekit.audio.chunking import SEGMENT_SECONDS
 from genrekit.features.limits import require_feature_fields
 from genrekit.untrusted import (describe_value, onnx_refusals, parse_json, require,
                                 require_labels, require_training_hashes, training_hashes,
-                                training_spellings)
+                                training_listed, training_spellings, training_track_ids)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models.artifact import GenreModel
@@ -98,6 +98,10 @@ class GenreClassifier(Protocol):
         length is fixed (networks)
     genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
         owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
+    trained_track_ids : the ids of the tracks it was trained on, as their dataset named them
+        (``blues.00000``); empty where the file does not list them
+    training_listed : False where its export left out which tracks it was trained on
+        (``--strip-training``), so none can be recognised
     """
 
     name: str
@@ -118,6 +122,8 @@ class GenreClassifier(Protocol):
     window_seconds: float | None
     learned_chunk_seconds: float | None
     genre_spellings: dict[str, list[str]]
+    trained_track_ids: tuple[str, ...]
+    training_listed: bool
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """Genre probabilities of each chunk of mono audio at ``sample_rate``.
@@ -225,6 +231,8 @@ class Adapter:
     genre_spellings: dict[str, list[str]] = {}
     trained_on_audio: frozenset[str] = frozenset()
     trained_on_opening: frozenset[str] = frozenset()
+    trained_track_ids: tuple[str, ...] = ()
+    training_listed = True
 
     @_checking_chunks
     def analyse(self, chunks: Sequence[np.ndarray]) -> ChunkAnalysis:
@@ -388,6 +396,7 @@ class ClassicalClassifier(Adapter):
             raise ParameterError(f"segment_seconds={segment_seconds:g}: {self.name} describes chunks of at least "
                                  f"{shortest:g} s of audio")
         self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(manifest)
+        self.trained_track_ids, self.training_listed = training_track_ids(manifest), training_listed(manifest)
         self.genre_spellings = training_spellings(manifest, os.fspath(self.source) or self.name)
         self.metrics = dict(manifest.get("metrics", {}))
         self._patch_models = _musicnn_models(spec)
@@ -631,6 +640,7 @@ class NetworkClassifier(Adapter):
         self.labels = self.config["labels"]
         self.aggregation = self.config.get("aggregation", "mean")
         self.trained_on, self.trained_on_audio, self.trained_on_opening = training_hashes(self.config)
+        self.trained_track_ids, self.training_listed = training_track_ids(self.config), training_listed(self.config)
         self.metrics = dict(self.config.get("metrics", {}))
         self.takes_images = self.config.get("input_kind") == "image"
         if self.takes_images:
