@@ -157,6 +157,20 @@ def test_manifest(tmp_path, gtzan_mini):
     assert [p.reason for p in dataset.problems] == [
         "URL option(s) endpoint_override, scheme: a manifest may not send requests elsewhere (set AWS_ENDPOINT_URL, "
         "or give the URL on the command line); allowed: region"]
+    # nor name a filesystem whose host is its own choice: an abfs row had pyarrow fetch an Azure token for
+    # 127.0.0.1:18443 and connect there, and abort the process (a security review, 2026-12)
+    hosts = tmp_path / "hosts.csv"
+    hosts.write_text("path,label\nabfs://acct@127.0.0.1:18443/cont/evil.wav,rock\nABFSS://acct@evil.example/c/x.wav,"
+                     "rock\nhdfs://evil.example:8020/x.wav,rock\ns3://user@evil.example:9000/b/x.wav,rock\n"
+                     "gs://bucket:443/x.wav,rock\ns3://music/c.mp3,jazz\n")
+    dataset = load_manifest(hosts)
+    assert [t.track_id for t in dataset.tracks] == ["music/c"]
+    reasons = [p.reason for p in dataset.problems]
+    assert len(reasons) == 5
+    assert reasons[0].startswith("an abfs:// URL names its own host, which would be sent your credentials; a manifest "
+                                 "may list only file://, gcs://, gs://, s3:// URLs")
+    assert reasons[1].startswith("an abfss:// URL") and reasons[2].startswith("an hdfs:// URL")
+    assert reasons[3].startswith("'user@evil.example:9000' is no bucket name") and "'bucket:443'" in reasons[4]
     # one object under other spellings of its URL: listed again, not a second track on the other side of a split
     (tmp_path / "urls.csv").write_text("path,label\ns3://music/a.mp3,rock\ns3://music/a.mp3?region=eu-west-1,rock\n"
                                        "S3://music/a.mp3,rock\ns3://music/A.mp3,rock\ns3://Music/a.mp3,rock\n")

@@ -35,6 +35,33 @@ def is_url(path: str | os.PathLike) -> bool:
 FILE_URL_OPTIONS = frozenset({"region"})
 
 
+# The filesystems a URL read from a file may name: those whose requests go to the store's own
+# hosts. An abfs:// or hdfs:// URL names its host itself (abfs://account@HOST:PORT/...), and
+# pyarrow sends it the user's Azure token or Kerberos ticket.
+FILE_URL_SCHEMES = frozenset({"s3", "gs", "gcs", "file"})
+
+
+def url_refused_in_files(url: str) -> str | None:
+    """Why ``url``, read from a file (a manifest), may not be opened: a filesystem that names
+    its own host, a user or port beside an S3 or GCS bucket's name, or query options other
+    than :data:`FILE_URL_OPTIONS` (the command line and the environment, ``AWS_ENDPOINT_URL``,
+    may set them); None where it may."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in FILE_URL_SCHEMES:
+        return (f"an {scheme}:// URL names its own host, which would be sent your credentials; a manifest may list "
+                f"only {', '.join(f'{s}://' for s in sorted(FILE_URL_SCHEMES))} URLs (give other URLs on the "
+                "command line)")
+    if scheme != "file" and ("@" in parts.netloc or ":" in parts.netloc):
+        return (f"{parts.netloc!r} is no bucket name (a user or port beside it would send requests elsewhere); "
+                "expected scheme://bucket/path/song.mp3")
+    refused = options_refused_in_files(url)
+    if refused:
+        return (f"URL option(s) {', '.join(refused)}: a manifest may not send requests elsewhere (set "
+                f"AWS_ENDPOINT_URL, or give the URL on the command line); allowed: {', '.join(sorted(FILE_URL_OPTIONS))}")
+    return None
+
+
 def options_refused_in_files(url: str) -> list[str]:
     """The query options of ``url`` that a URL read from a file may not set (the command line
     and the environment, ``AWS_ENDPOINT_URL``, may), sorted."""

@@ -262,10 +262,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(where, "empty path"))
         elif url and not PurePosixPath(parts.path).name:
             problems.append(DatasetProblem(where, f"{path!r} names no file (expected scheme://bucket/path/song.mp3)"))
-        elif url and (refused := remote.options_refused_in_files(path)):
-            problems.append(DatasetProblem(where, f"URL option(s) {', '.join(refused)}: a manifest may not send "
-                                                  "requests elsewhere (set AWS_ENDPOINT_URL, or give the URL on the "
-                                                  f"command line); allowed: {', '.join(sorted(remote.FILE_URL_OPTIONS))}"))
+        elif url and (refused := remote.url_refused_in_files(path)):
+            problems.append(DatasetProblem(where, refused))
         elif not url and not _is_file(path):
             problems.append(DatasetProblem(str(path), _not_found(path, row["path"], where)))
         elif not label:
