@@ -1644,3 +1644,67 @@ def test_an_onnx_file_cannot_make_onnxruntime_fold_gigabytes_while_it_loads(tmp_
     peak_kb = int(subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True, check=True,
                                  timeout=300).stdout.split()[-1])
     assert peak_kb < 600_000, f"loading took {peak_kb / 1e6:.2f} GB"
+
+
+def _shadowing_is_fitted(classifier):  # the checks took the model for unfitted; its labels then wrote past an array
+    classifier.__sklearn_is_fitted__ = str
+    classifier._y = np.full_like(classifier._y, 10**8)
+
+
+def _threads(classifier):
+    classifier.n_jobs = 3000
+
+
+def _prior_of_many_classes(classifier):
+    classifier.init_.n_classes_ = 10**8
+
+
+@pytest.mark.parametrize("name, tamper, params, message", [
+    ("knn", _shadowing_is_fitted, {"clf__algorithm": "brute"}, "the type 'str'|holds '__sklearn_is_fitted__' as state"),
+    ("knn", _threads, {"clf__algorithm": "kd_tree"}, r"asks for 3000 threads \(n_jobs\)"),
+    ("gradient-boosting", _prior_of_many_classes, STAGES, "a class prior of strategy 'prior' with 100000000 classes"),
+], ids=["shadowed-is-fitted", "n-jobs", "dummy-classes"])
+def test_state_a_file_sets_to_skip_the_checks_or_take_the_machine_is_refused(tmp_path, name, tamper, params, message):
+    """A security review (2026-12): ``__sklearn_is_fitted__`` set to ``str`` (a type skops builds)
+    made the checks skip a k-nearest-neighbours model whose labels then wrote past an array (a
+    segfault); ``n_jobs`` 3000 made joblib start 3,000 threads at every prediction; a class
+    prior of 10**8 classes allocated 1.9 GB."""
+    from genrekit.features import FeatureSpec
+    from genrekit.models import GenreModel, make_model, save_model
+
+    spec = FeatureSpec("gtzan57")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, len(spec.columns))), np.repeat(np.arange(3), 20)
+    model = GenreModel(name, ["a", "b", "c"], spec, make_model(name, **params).fit(X, y))
+    tamper(model.estimator[-1])  # after the model is made: it refuses a pipeline it takes for unfitted
+    path = save_model(model, tmp_path / f"{name}.genrekit")
+    with pytest.raises(ModelError, match=message) as refused:
+        load_model(path)
+    assert str(refused.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.empty(10**12, dtype="V0"), "holds items of dtype |V0, not numbers or text"),
+    (None, r"declares shape \(1000000000,\) of float64, more than its 80 bytes hold"),
+], ids=["void-items", "lying-shape"])
+def test_an_array_member_declaring_more_items_than_its_bytes_is_refused_before_it_is_read(tmp_path, array, message):
+    """A 128-byte member of 10**12 zero-byte items passed every cap; genrekit's model code then
+    walked it until the memory ran out (a MemoryError traceback after 3 GB)."""
+    if array is None:  # a header claiming a billion floats over ten
+        from numpy.lib import format as npy_format
+
+        buffer = io.BytesIO()
+        npy_format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**9,)})
+        data = buffer.getvalue() + np.zeros(10).tobytes()
+    else:
+        data = npy(array)
+
+    def edit(schema):
+        schema["content"]["content"]["memory"] = array_node("bomb.npy")
+        return {"bomb.npy": data}
+
+    members = default_members()
+    members["pipeline.skops"] = edit_skops(members["pipeline.skops"], edit)
+    path = write_model(tmp_path / "bomb.genrekit", members)
+    with pytest.raises(ModelError, match=f"the array 'bomb.npy' {message}"):
+        load(path)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -479,6 +480,8 @@ def _schema_problems(schema, members: Mapping[str, bytes]) -> tuple[set[str], li
             elif member in files and (files[member] != node_id or not isinstance(node_id, int) or not node_id):
                 # one node written twice (one __id__) is built, and its member read, once
                 problems.append(f"two arrays name the archive member {member!r}")
+            elif (problem := _npy_problem(members[member])) is not None:
+                problems.append(f"the array {member!r} {problem}")
             files.setdefault(member, node_id)
         elif loader == "RandomGeneratorNode":
             problems.extend(_seed_sequence_problems(node, members))
@@ -488,6 +491,33 @@ def _schema_problems(schema, members: Mapping[str, bytes]) -> tuple[set[str], li
             problems.append(f"a JSON value holds {describe_value(node.get('content'))}: expected the JSON of one "
                             "number, string, true, false or null")
     return refused, problems
+
+
+def _npy_problem(data: bytes) -> str | None:
+    """Why an array member's ``.npy`` header is not one of plain data its bytes can hold: no
+    objects, items of at least a byte, and no more items than the bytes after the header
+    (a dtype of zero bytes, ``V0``, let 128 bytes declare 10**12 items, which a model's code
+    then walked until the memory ran out). Parsed by numpy's header reader, which evaluates
+    no code; None where it is plain."""
+    import io
+
+    from numpy.lib import format as npy
+
+    stream = io.BytesIO(data)
+    try:
+        version = npy.read_magic(stream)
+        readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
+        if version not in readers:
+            return f"is a .npy file of version {version}; numpy writes plain arrays in 1.0 or 2.0"
+        shape, _, dtype = readers[version](stream, max_header_size=10_000)
+    except (ValueError, TypeError, SyntaxError) as exc:  # not a header numpy can read
+        return f"has no readable .npy header ({exc})"
+    if dtype.hasobject or dtype.itemsize == 0:
+        return f"holds items of dtype {dtype}, not numbers or text"
+    items = math.prod(shape)
+    if items * dtype.itemsize > len(data) - stream.tell():
+        return f"declares shape {shape} of {dtype}, more than its {len(data) - stream.tell()} bytes hold"
+    return None
 
 
 def _json_scalar(content) -> bool:
@@ -563,6 +593,12 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
                 stack.extend(item.flat)
             continue
         seen.add(id(item))
+        # a type (skops builds builtins.str as a type for a dict's keys) held as a value could be
+        # called by whatever reads it: set as __sklearn_is_fitted__, it made the checks below
+        # take a k-nearest-neighbours model for unfitted, and its labels wrote past an array
+        _refuse_if(isinstance(item, type), where, f"the model holds the type {describe_value(item)} as a value")
+        if hasattr(item, "__dict__"):
+            _check_state(item, where)
         name = _qualified(item)
         if name == "sklearn.tree._tree.Tree":
             _check_tree(item, n_features, where)
@@ -578,12 +614,61 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
             _check_gradient_boosting(item, n_features, where)
         elif name == "genrekit.models.tagprior.TagPriorClassifier":
             _check_tag_prior(item, n_features, n_classes, where)
+        elif name == "sklearn.dummy.DummyClassifier":
+            _check_dummy(item, where)
+        elif name == ("sklearn.ensemble._hist_gradient_boosting.gradient_boosting."
+                      "HistGradientBoostingClassifier") and _fitted(item):
+            _check_hist_boosting(item, n_classes, where)
         if isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
         elif hasattr(item, "__dict__"):
             stack.extend(vars(item).values())
+
+
+def _check_state(item, where: str) -> None:
+    """An object's own attributes as a file may set them: no name of Python's own protocol
+    (``__sklearn_is_fitted__``, ``__class__``: state that shadows a method), and no thread
+    count (``n_jobs``) but the 1 or none genrekit writes: joblib makes that many threads
+    up front, at every prediction (3,000 a prediction, from a file)."""
+    state = vars(item)
+    shadowing = next((key for key in state if isinstance(key, str) and key.startswith("__") and key.endswith("__")),
+                     None)
+    _refuse_if(shadowing is not None, where, f"a {type(item).__name__} holds {shadowing!r} as state")
+    if "n_jobs" in state:
+        _refuse_if(state["n_jobs"] not in (None, 1) or isinstance(state["n_jobs"], bool), where,
+                   f"a {type(item).__name__} asks for {describe_value(state['n_jobs'])} threads (n_jobs); genrekit's "
+                   "models ask for 1 or none")
+
+
+def _check_dummy(model, where: str) -> None:
+    """A class prior, as gradient boosting starts from it (genrekit's only use of
+    DummyClassifier): its counts sized arrays at prediction (``n_classes_`` 10**8 took 1.9 GB)."""
+    import numpy as np
+
+    classes, prior = getattr(model, "classes_", None), getattr(model, "class_prior_", None)
+    n = getattr(model, "n_classes_", None)
+    _refuse_if(getattr(model, "_strategy", None) != "prior" or getattr(model, "n_outputs_", None) != 1
+               or not _is_int(n) or np.ndim(classes) != 1 or len(classes) != n or np.shape(prior) != (n,), where,
+               f"a class prior of strategy {describe_value(getattr(model, '_strategy', None))} with "
+               f"{describe_value(n)} classes, classes {np.shape(classes)} and prior {np.shape(prior)}; genrekit's "
+               "is a 'prior' of one output, as many classes as its prior")
+
+
+def _check_hist_boosting(model, n_classes: int, where: str) -> None:
+    """Histogram gradient boosting sizes its predictions by ``n_trees_per_iteration_`` and
+    adds tree ``k`` of each stage to column ``k``: both must agree with its classes."""
+    import numpy as np
+
+    trees = getattr(model, "n_trees_per_iteration_", None)
+    k = len(np.atleast_1d(getattr(model, "classes_", ())))
+    expected = 1 if k == 2 else k
+    stages = getattr(model, "_predictors", None)
+    _refuse_if(trees != expected or k > n_classes or not isinstance(stages, list)
+               or any(not isinstance(stage, list) or len(stage) != expected for stage in stages)
+               or np.shape(getattr(model, "_baseline_prediction", None)) != (1, expected), where,
+               f"histogram gradient boosting has {describe_value(trees)} trees a stage for {k} classes")
 
 
 def _refuse_if(condition: bool, where: str, what: str) -> None:
