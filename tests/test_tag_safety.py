@@ -35,7 +35,7 @@ from genrekit.features import FeatureSpec
 from genrekit.models import save_model
 from genrekit.audio import tags as tags_module
 from genrekit.predict.library import read_journal, undo_tags
-from genrekit.audio.tags import plan_genre_tag, read_song_tags, write_genre_tag
+from genrekit.audio.tags import plan_genre_tag, read_genre_field, read_song_tags, write_genre_tag
 from genrekit.train import train_model
 
 from conftest import write_m4a
@@ -410,6 +410,23 @@ def test_append_with_another_separator_follows_the_owners_and_adds_no_genre_twic
     shutil.copy(originals / "tagged.flac", flac)
     write_genre_tag(flac, ["Rock/Pop"], existing="replace")
     assert write_genre_tag(flac, ["pop"], existing="append").action == "unchanged"
+
+
+@pytest.mark.parametrize("theirs", [["Hip-Hop"], ["Hip Hop"], ["HIPHOP"], ["Hip-Hop/Rap"]])
+def test_append_adds_no_genre_the_file_has_in_another_spelling(tmp_path, originals, theirs):
+    """`--existing append` made "Hip-Hop" into "Hip-Hop; hiphop" and an ID3v2.3 "Hip-Hop/Rap"
+    into "Hip-Hop/Rap/hiphop" (only case was ignored), while the same rows' own_as_model said
+    the file already held hiphop (a library owner's review, 2026-12)."""
+    flac = tmp_path / "spelled.flac"
+    shutil.copy(originals / "tagged.flac", flac)
+    write_genre_tag(flac, theirs, existing="replace")
+    assert write_genre_tag(flac, ["hiphop"], existing="append").action == "unchanged"
+    change = write_genre_tag(flac, ["hiphop", "r&b"], existing="append")
+    assert change.action == "written" and list(read_genre_field(flac).genres) == [*theirs, "r&b"]
+    mp3 = tmp_path / "spelled.mp3"
+    shutil.copy(originals / "tagged-id3v23.mp3", mp3)
+    write_genre_tag(mp3, ["/".join(theirs)], existing="replace", id3v2_version=3)
+    assert write_genre_tag(mp3, ["hiphop"], existing="append", id3v2_version=3).action == "unchanged"
 
 
 @pytest.mark.parametrize("options, named", [

@@ -532,11 +532,12 @@ _JOINERS = ("/", ";")
 def _split(field: GenreField, separator: str) -> set[str]:
     """The genres of ``field`` as compared against ours: each value split at '/', ';' and
     ``separator`` too, as ID3v2.3 tags and many taggers join several genres into one value
-    ("Rock; Pop" already holds pop, whatever separator ours are joined with)."""
+    ("Rock; Pop" already holds pop, whatever separator ours are joined with), each as
+    :func:`squashed_genre` spells it: "Hip-Hop" and "Hip Hop" already hold hiphop."""
     pieces = list(field.genres)
     for joiner in {*_JOINERS, separator.strip()} - {""}:
         pieces = [part for piece in pieces for part in piece.split(joiner)]
-    return {g.strip().casefold() for g in pieces if g.strip()}
+    return {squashed_genre(g) for g in pieces if g.strip()}
 
 
 def _joined_as(values: list[str], separator: str) -> str:
@@ -673,7 +674,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     elif elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
         field, has_genre, change.old = dataclass_replace(field, genres=[elsewhere[1]]), True, elsewhere[1]
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
-    ours = list(dict.fromkeys(g for g in genres if g.strip().casefold() not in theirs))
+    ours = list(dict.fromkeys(g for g in genres if squashed_genre(g) not in theirs))
     if not ours:
         change.action, change.reason = "unchanged", f"has genre {shown!r} already"
         return change
