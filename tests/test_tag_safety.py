@@ -1801,3 +1801,40 @@ def test_an_append_after_an_owners_blank_genre_is_undone(tmp_path, library):
     assert change.action == "written" and genre_field(song) == ["", "Rock", "jazz"], change
     assert [f.status for f in undo_tags(results).files] == ["restored"]
     assert genre_field(song) == ["", "Rock"]
+
+
+def test_copies_of_one_song_keep_their_own_tag_outcome_in_the_table(tmp_path, originals, small_model):
+    """With --hash, two byte-identical files share a key: the table gave both the outcome of
+    the one tagged last (the writable copy's row said 'would fail' with the read-only copy's
+    error), while the terminal told them apart (a library owner's review, 2026-12)."""
+    root, _ = _small_library(tmp_path, originals, names=("tagged.flac",))
+    shutil.copy(root / "tagged.flac", root / "copy.flac")
+    os.chmod(root / "copy.flac", 0o444)
+    out = tmp_path / "tags.jsonl"
+    result = runner.invoke(app, ["tag", str(root), "--model", str(small_model), "--out", str(out), "--write-tags",
+                                 "--existing", "replace", "--hash", "--dry-run", "--jobs", "1"])
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    rows = genres_of(out)
+    assert rows["tagged.flac"]["tag_action"] == "would write" and rows["tagged.flac"]["tag_error"] is None
+    assert rows["copy.flac"]["tag_action"] == "would fail" and "copy.flac" in rows["copy.flac"]["tag_error"]
+    assert rows["copy.flac"]["genre"] == rows["tagged.flac"]["genre"]  # one prediction for one content
+
+
+@pytest.mark.parametrize("removed", ["a.flac", "b.flac"])
+def test_a_copy_removed_after_a_write_is_no_move_of_the_one_that_stays(tmp_path, originals, small_model, removed):
+    """With --hash, removing one of two identical files genrekit had written was reported as
+    the other file moved from it, and the journal handed the removed file's write over to it
+    (a library owner's review, 2026-12)."""
+    root, before = _small_library(tmp_path, originals, names=("tagged.flac",))
+    (root / "tagged.flac").rename(root / "a.flac")
+    shutil.copy(root / "a.flac", root / "b.flac")
+    out = tmp_path / "tags.jsonl"
+    tag(root, small_model, out, "--existing", "replace", "--hash")
+    (root / removed).unlink()
+    stays = ({"a.flac", "b.flac"} - {removed}).pop()
+    again = runner.invoke(app, ["tag", str(root), "--model", str(small_model), "--out", str(out), "--hash",
+                                "--jobs", "1"])
+    assert again.exit_code == EXIT_OK and "found moved" not in again.output, again.output
+    assert set(genres_of(out)) == {stays} and genres_of(out)[stays]["tag_action"] == "written"
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert (genre_field(root / stays), all_tags(root / stays)) == before["tagged.flac"], undone.output

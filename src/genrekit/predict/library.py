@@ -778,6 +778,16 @@ class _Moves:
                        | ({"options": tag["options"]} if "options" in tag else {})}
 
 
+# A row's tag outcome before any is decided for its file
+_NO_TAG_OUTCOME = {"tag_written": False, "tag_error": None, "tag_action": None, "tag_old": None, "tag_new": None,
+                   "tag": None}
+
+
+def _same_file(path: str) -> str:
+    """``path`` as every spelling of a local file gives it (a URL as written)."""
+    return path if remote.is_url(path) else os.path.realpath(path)
+
+
 def tag_library(
     root: str | os.PathLike,
     model_path: str | os.PathLike,
@@ -909,6 +919,7 @@ def tag_library(
         # A file whose tag write was journalled but never finished is not done: its key is the
         # one it had before the write, so if the write did not happen it is tagged again.
         done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
+        own_before = {(r["key"], _same_file(r["path"])): r for r in records}  # copies (--hash) share a key
         # Each file's row is found by its key, never by its path: the path changes with the
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
@@ -924,9 +935,10 @@ def tag_library(
                 failures_before += 1
             else:
                 # a file genrekit wrote, moved or renamed since: its journal follows it (undo finds it there)
-                here = None if remote.is_url(path) else moves.record_here(str(path), latest.get(key) if key in done
-                                                                          else None, key[len(analysed_as):], size,
-                                                                          mtime_ns)
+                # its own record where the journal has one: a copy of its content gone since is no move
+                known = (own_before.get((key, _same_file(str(path)))) or latest.get(key)) if key in done else None
+                here = None if remote.is_url(path) else moves.record_here(str(path), known, key[len(analysed_as):],
+                                                                          size, mtime_ns)
                 if here is not None:
                     moved.append(here)
                     records.append(here)
@@ -982,10 +994,15 @@ def tag_library(
                     finish(record)
                     bar.advance(task)
         latest = {r["key"]: r for r in records}
+        # copies of one content share a key (--hash), not a tag outcome: each file's own record first
+        own = {(r["key"], _same_file(r["path"])): r for r in records}
         rows = {}
         for path, (key, size, mtime_ns) in current.items():
             if key in latest:  # under the path, size and mtime it has now
-                rows[path] = latest[key] | {"path": path, "size": size, "mtime_ns": mtime_ns}
+                record = own.get((key, _same_file(path)))
+                if record is None:  # a copy's record: its prediction is this file's, its tag outcome is not
+                    record = latest[key] | _NO_TAG_OUTCOME
+                rows[path] = record | {"path": path, "size": size, "mtime_ns": mtime_ns}
         for path, reason in skipped.items():  # listed again by each run, so never in the journal
             rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
         # every row with every field (rows of older runs lack the newer ones)
