@@ -205,7 +205,9 @@ def test_genrekit_provenance_goes_into_the_files_and_undo_puts_the_owners_genres
     out = beet("genrekit", "--undo", "--pretend")
     assert {p.name: p.read_bytes() for p in music.iterdir()} == files and listing(beet)["mine"][0] == "metal"
     assert "(pretend)" in out
-    out = beet("genrekit", "--undo")
+    undone = beet("genrekit", "--undo", fails=True)  # as `genrekit tag --undo`, an item left is an error
+    out = undone.stdout + undone.stderr
+    assert "genrekit: 1 item(s) not undone" in out
     genres = listing(beet)
     assert genres["mine"] == ("My Genre", "") and genres["metal"] == ("", "")
     assert genres["classical"] == ("Baroque", "genrekit") and "classical.flac: not undone" in out
@@ -216,7 +218,8 @@ def test_genrekit_provenance_goes_into_the_files_and_undo_puts_the_owners_genres
         assert not read_song_tags(music / name).by_genrekit
     assert (genres.rows["mine"]["genrekit_undo"], genres.rows["mine"]["genrekit_model"]) == (
         "$genrekit_undo", "$genrekit_model")  # both unset
-    out = beet("genrekit", "--undo")  # nothing left to undo but the item changed since
+    undone = beet("genrekit", "--undo", fails=True)  # nothing left to undo but the item changed since
+    out = undone.stdout + undone.stderr
     assert "metal.flac" not in out and "mine.flac" not in out and "classical.flac: not undone" in out
 
 
@@ -238,8 +241,9 @@ def test_undo_keeps_what_the_owner_did_between_runs_and_the_provenance_genrekit_
     beet("genrekit", "-f", "title:classical")  # now replaced: the owner's Baroque is what undo puts back
     beet("modify", "-y", "title:mine", "genrekit_undo=oops")  # not genrekit's record: the owner's
     assert "mine.flac: keeps its genres" in beet("genrekit")
-    out = beet("genrekit", "--undo")
-    assert "mine.flac: not undone" in out
+    undone = beet("genrekit", "--undo", fails=True)
+    out = undone.stdout + undone.stderr
+    assert "mine.flac: not undone" in out and "genrekit: 1 item(s) not undone" in out
     genres = listing(beet)
     assert genres["classical"] == ("Baroque", "")  # the owner's, no longer marked as genrekit's
     assert genres.rows["classical"]["genrekit_model"] == "$genrekit_model"  # unset

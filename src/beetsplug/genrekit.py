@@ -422,7 +422,12 @@ class GenrekitPlugin(BeetsPlugin):
                     self.train(list(lib.items(args)), query=" ".join(args))
                     return
                 if opts.undo:
-                    failed = self.undo_items(list(lib.items(args)), pretend=opts.pretend, write=write).failed
+                    undone = self.undo_items(list(lib.items(args)), pretend=opts.pretend, write=write)
+                    failed = undone.failed
+                    left = sum(n for what, n in undone.counts.items() if what.startswith("left"))
+                    if left and not failed and not opts.pretend:  # some still hold genrekit's genres: as `tag --undo`
+                        raise ui.UserError(f"genrekit: {left} item(s) not undone (named above: their genres changed "
+                                           "since genrekit set them, or their record is not genrekit's)")
                 else:
                     failed = self.tag_items(list(lib.items(args)), pretend=opts.pretend, force=force, write=write,
                                             show_progress=True).failed
