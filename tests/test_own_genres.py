@@ -447,3 +447,24 @@ def test_thousands_of_genre_names_are_grouped_in_time_and_a_song_gives_at_most_3
     dataset = genre_dataset([many, OwnedSong("/m/b.flac", ("Jazz",))], root="/m", name="m", multi="all")
     assert len(dataset.taxonomy.labels_of["/m/a.flac"]) == 32
     assert [p.reason for p in dataset.problems if p.path == "/m/a.flac"] == ["40 genres in its tags; the first 32 are read"]
+
+
+def test_the_default_split_of_a_librarys_own_genres_is_the_models_kinds(library, monkeypatch):
+    """The CLI chose `--split all` for a library's own genres whatever the model, so
+    `train LIB --labels-from-tags --model edge-cnn` was refused for a split nobody typed (a
+    network needs validation tracks), and the Python API chose `random` for the same data (a
+    code review, 2026-12): the library now decides, by the model's kind."""
+    from genrekit.datasets import load_dataset
+    from genrekit.datasets.tagged import read_genre_map
+    from genrekit.train import by_name, train
+    from genrekit.train.recipes import NetworkRecipe, TableRecipe
+
+    seen = {}
+    monkeypatch.setitem(by_name._TRAINERS, TableRecipe, lambda data, model, options: seen.update({model: options}))
+    monkeypatch.setitem(by_name._TRAINERS, NetworkRecipe, lambda data, model, options: seen.update({model: options}))
+    data = load_dataset(library["root"], kind="tags", genre_map=read_genre_map(library["map"]))
+    for model in ("logreg", "edge-cnn"):
+        train(data, model=model, split=None)
+    assert seen["logreg"]["split"] == "all" and "split" not in seen["edge-cnn"]  # the network's own default
+    train(data, model="logreg", split="random")
+    assert seen["logreg"]["split"] == "random"  # as asked

@@ -77,7 +77,6 @@ def train(
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
     _output_folder(out, "--out")  # before any work, after the dataset is read (an --out inside it is no genre)
-    split = split or ("all" if data.taxonomy is not None else "random")
     result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
                           n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
                           n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
