@@ -250,3 +250,14 @@ def test_a_comparison_keeps_each_tracks_out_of_fold_prediction_and_tests_the_mod
     again = {row["model"]: row for row in _compare(tmp_path, ("logreg", "knn", "decision-tree"))}  # resumed
     assert again["knn"]["out_of_fold"] == rows["knn"]["out_of_fold"]
     assert json.loads((tmp_path / "comparison.json").read_text())["paired"] == paired
+
+
+def test_a_model_made_for_features_the_table_lacks_is_refused_by_the_library_too(tmp_path):
+    """The CLI left musicnn-prior out of a comparison on other features; compare_models fitted
+    it, a plain logistic regression under the default model's name (a code review, 2026-12)."""
+    from genrekit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="model='musicnn-prior': made for musicnn features, whose columns the "
+                                             "table lacks"):
+        compare_models(_table(), ["logreg", "musicnn-prior"], n_splits=3, n_jobs=1, source="table", out_dir=tmp_path)
+    assert not (tmp_path / "comparison.json").exists()  # refused before any model was fitted

@@ -170,16 +170,16 @@ def explore(
         raise typer.Exit(EXIT_USAGE)
     failures: dict[str, str] = {}
     problems: list = []  # the dataset's files it left out (dangling links, unreadable folders)
-    from genrekit.models import features_made_for
+    from genrekit.models.classical import lacks_features
 
-    made_for = features_made_for(model)  # musicnn-prior reads its taggers' columns: elsewhere it is not itself
+    # musicnn-prior reads its taggers' columns: elsewhere it is not itself
     if table_path is not None:
         table = read_feature_table(table_path)
-        if made_for and not set(FeatureSpec(made_for).columns) <= set(table.columns):
+        if made_for := lacks_features(model, table.columns):
             _usage_error(f"--model {model}: made for {made_for} features, which {table_path} lacks")
         _output_folder(out, "--out")
     else:
-        if made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(feature_set).columns):
+        if made_for := lacks_features(model, FeatureSpec(feature_set).columns):
             _usage_error(f"--model {model}: made for {made_for} features, not {feature_set} (--features {made_for})")
         data = _load_dataset(dataset, kind)
         problems = data.problems

@@ -242,6 +242,7 @@ def compare(
     from genrekit.evaluate.run import compared_on
     from genrekit.features import FeatureSpec
     from genrekit.models import MODELS, features_made_for, recipe_name, recipe_names
+    from genrekit.models.classical import lacks_features
     from genrekit.train.recipes import table_for
 
     names = list(MODELS) if models == "all" else list(dict.fromkeys(recipe_name(m.strip()) for m in models.split(",")
@@ -258,8 +259,7 @@ def compare(
     def made_for_others(columns: list[str]) -> list[str]:
         """The models made for a feature set these columns lack (musicnn-prior without the
         taggers' columns is a plain logistic regression under the default model's name)."""
-        have = set(columns)
-        return [n for n in names if features_made_for(n) and not set(FeatureSpec(features_made_for(n)).columns) <= have]
+        return [n for n in names if lacks_features(n, columns)]
 
     def leave_out(others: list[str], features: str) -> None:
         nonlocal names

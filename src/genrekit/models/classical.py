@@ -185,6 +185,17 @@ def features_made_for(name: str) -> str | None:
     return definition.features if definition else None
 
 
+def lacks_features(name: str, columns) -> str | None:
+    """The feature set model ``name`` is made for, where ``columns`` (feature column names)
+    lack some of its columns: on them it would be a weaker model under its name (musicnn-prior
+    without the taggers' tags is a plain logistic regression); None where they hold them all,
+    or the model takes any features."""
+    from genrekit.features import FeatureSpec
+
+    made_for = features_made_for(name)
+    return made_for if made_for and not set(FeatureSpec(made_for).columns) <= set(columns) else None
+
+
 def default_spec(name: str, chunk: float | None = None, features: str | None = None):
     """The feature spec a model is trained on: ``features``, or when None its own
     (``musicnn-head``: musicnn-msd, one vector per clip), else fma518; at the level genrekit
@@ -216,13 +227,12 @@ def default_spec(name: str, chunk: float | None = None, features: str | None = N
     """
     from genrekit.features import FeatureSpec
 
-    definition = MODELS.get(name)
-    made_for = definition.features if definition else None
-    if features and made_for and not set(FeatureSpec(made_for).columns) <= set(FeatureSpec(features).columns):
+    made_for = features and lacks_features(name, FeatureSpec(features).columns)
+    if made_for:
         raise ParameterError(f"--features {features}: the model {name} is made for {made_for}, whose columns "
                              f"{features} lacks (on {features} it would be a weaker model under {name}'s name); leave "
                              "--features out, or choose another --model")
-    return FeatureSpec.at_default_level(features or made_for or "fma518", chunk)
+    return FeatureSpec.at_default_level(features or features_made_for(name) or "fma518", chunk)
 
 
 def make_model(name: str, *, seed: int = 0, labels: list[str] | None = None, columns: list[str] | None = None,

@@ -141,10 +141,14 @@ class TableRecipe:
 
     def __init__(self, name: str, table: FeatureTable, *, search: bool = False, n_iter: int = 20,
                  inner_splits: int = 3, seed: int = 0):
-        from genrekit.models.classical import MODELS
+        from genrekit.models.classical import MODELS, lacks_features
 
         if name not in MODELS:
             raise ParameterError(f"model={name!r} is not a classical model; expected one of {', '.join(MODELS)}")
+        made_for = lacks_features(name, table.columns)
+        if made_for:
+            raise ParameterError(f"model={name!r}: made for {made_for} features, whose columns the table lacks (on "
+                                 f"these it would be a weaker model under {name}'s name)")
         self.name, self.table, self.labels = name, table, list(table.labels)
         self.search, self.n_iter, self.inner_splits, self.seed = search, n_iter, inner_splits, seed
         self.aggregations, self.folds_in_parallel, self.summary = ("mean",), True, {"search": search}
