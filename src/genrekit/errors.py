@@ -33,6 +33,15 @@ class FeatureError(GenrekitError):
     """A feature set is unknown or its extraction failed."""
 
 
+class TagError(GenrekitError):
+    """A song's tags cannot be read or written safely, or a results table of ``genrekit tag``
+    cannot be read."""
+
+
+class TagConflict(TagError):
+    """A file's field is not what it was expected to be (it changed since it was read)."""
+
+
 class ModelError(GenrekitError):
     """A model is unknown, untrained, or a model file is invalid, foreign or tampered with."""
 

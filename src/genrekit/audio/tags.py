@@ -56,7 +56,7 @@ from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
 from genrekit._files import exclusive_lock, fsync_path
-from genrekit.errors import GenrekitError, ParameterError
+from genrekit.errors import GenrekitError, ParameterError, TagConflict, TagError
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +155,6 @@ def _mutagen():
     _bound_id3_inflation()
     _inflation.left = MAX_TAG_INFLATION
     return mutagen
-
-
-class TagConflict(GenrekitError):
-    """A file's field is not what it was expected to be (it changed since it was read)."""
 
 
 def provenance_key(family: str, name: str) -> str:
@@ -336,7 +332,7 @@ def _mp4_genre_atoms(path: str) -> tuple[int, list[bytes]]:
             elif atom.name == b"gnre":
                 whole, data = atom.read(handle)
                 if not whole:
-                    raise GenrekitError(f"{path}: expected a whole 'gnre' atom, found one cut short")
+                    raise TagError(f"{path}: expected a whole 'gnre' atom, found one cut short")
                 numbers.append(data)
     return texts, numbers
 
@@ -869,7 +865,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
         with open(path, "r+b") as handle:
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
             if handle.read(3) != b"TAG":
-                raise GenrekitError("expected the ID3v1 tag at the end after saving, found none")
+                raise TagError("expected the ID3v1 tag at the end after saving, found none")
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
             handle.write(v1)
 
@@ -888,10 +884,10 @@ def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: boo
     numbers = values.get(MP4_GNRE) if mp4 else None
     if numbers is not None:  # an undo: the gnre atoms as stored, which mutagen reads as the ©gen values
         if "\xa9gen" not in values:
-            raise GenrekitError("expected the genre field '\xa9gen' to be put back with its 'gnre' atoms, found "
+            raise TagError("expected the genre field '\xa9gen' to be put back with its 'gnre' atoms, found "
                                 f"only {', '.join(values)}")
         if not isinstance(getattr(audio.tags, "_failed_atoms", None), dict):
-            raise GenrekitError("mutagen no longer writes back atoms it keeps aside, as genrekit puts 'gnre' atoms "
+            raise TagError("mutagen no longer writes back atoms it keeps aside, as genrekit puts 'gnre' atoms "
                                 "back; install the mutagen of constraints.txt")
     for key, new in values.items():
         if mp4:
@@ -1098,7 +1094,7 @@ def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
         problems = _vorbis_loss(raw) if raw is not None else []
     if problems:
         listed = ", ".join(problems[:4]) + (" ..." if len(problems) > 4 else "")
-        raise GenrekitError(f"{shown}: its tag holds {listed}, which would be lost or changed if genrekit rewrote "
+        raise TagError(f"{shown}: its tag holds {listed}, which would be lost or changed if genrekit rewrote "
                             "the tag; left as it is (repair the tag with a tagger first)")
 
 
@@ -1310,7 +1306,7 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
         raise TagConflict(f"{name}: changed since it was analysed (size or mtime); its tags are left as they are")
     refusal = write_refusal(name, status)
     if refusal:
-        raise GenrekitError(f"{name}: {refusal}")
+        raise TagError(f"{name}: {refusal}")
     extension = os.path.splitext(path)[1] if keep_extension else ""
     temporary = _new_copy(folder, f"-song{extension}" if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else "")
     try:
@@ -1324,7 +1320,7 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
             # another group matters only where the mode gives the group other rights than everyone
             group_matters = (status.st_mode >> 3) & 0o7 != status.st_mode & 0o7
             if copy.st_uid != status.st_uid or (copy.st_gid != status.st_gid and group_matters):
-                raise GenrekitError(f"{name}: owned by user {status.st_uid}, group {status.st_gid}; a rewritten "
+                raise TagError(f"{name}: owned by user {status.st_uid}, group {status.st_gid}; a rewritten "
                                     f"copy would be owned by user {copy.st_uid}, group {copy.st_gid}; left as it is")
         edit(temporary)
         fsync_path(temporary)
@@ -1374,7 +1370,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     suffix = Path(path).suffix.lower()
     refusal = _link_refusal(path)  # its format is chosen by the name: the song's own must agree
     if refusal:
-        raise GenrekitError(f"{path}: {refusal}")
+        raise TagError(f"{path}: {refusal}")
     if not trust_name:
         _check_content(path, suffix)
     written: dict = {}
@@ -1404,11 +1400,11 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
         if not converting and later != others:
             changed = sorted({str(item[0]) if isinstance(item, tuple) else "a frame mutagen does not know"
                               for item in [*others, *later] if (item in others) != (item in later)}) or ["their order"]
-            raise GenrekitError(f"{path}: writing {', '.join(values)} would also change other fields "
+            raise TagError(f"{path}: writing {', '.join(values)} would also change other fields "
                                 f"({', '.join(changed[:5])}); left as it is")
         wrong = {key: after.get(key) for key, wanted in values.items() if after.get(key) != wanted}
         if wrong:
-            raise GenrekitError(f"{path}: wrote {', '.join(f'{k} {values[k]!r}' for k in wrong)} but read back "
+            raise TagError(f"{path}: wrote {', '.join(f'{k} {values[k]!r}' for k in wrong)} but read back "
                                 f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
         written.update({key: after.get(key) for key in values})
 

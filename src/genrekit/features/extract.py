@@ -14,7 +14,7 @@ from genrekit import audio
 from genrekit._files import paths_given
 from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
-from genrekit.errors import AudioError, GenrekitError
+from genrekit.errors import AudioError, FeatureError, GenrekitError
 from genrekit.features.cache import FeatureCache
 from genrekit.features.registry import FeatureSpec
 
@@ -88,7 +88,7 @@ def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: s
             raise
         raise AudioError(name, exc.reason) from exc
     if not np.all(np.isfinite(array)):
-        raise GenrekitError(f"{name}: {spec.name} features contain NaN or infinity")
+        raise FeatureError(f"{name}: {spec.name} features contain NaN or infinity")
     return array, content
 
 

@@ -27,7 +27,7 @@ from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell,
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import is_placeholder, squashed_genre, write_refusal
-from genrekit.errors import DatasetError, GenrekitError, ParameterError
+from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
@@ -1518,7 +1518,7 @@ def _record_undo(results: Path, journal: Path, undone: list[UndoRecord],
 def _update_table(results: Path, records: dict[str, dict]) -> None:
     """Put ``records`` (real path -> journal record) into the rows of the results table that
     hold those files, cell for cell, leaving every other row and column as it is. A table that
-    cannot be read back (edited by hand, damaged) is left as it is: a GenrekitError names it,
+    cannot be read back (edited by hand, damaged) is left as it is: a TagError names it,
     the line and what was found."""
     import csv
 
@@ -1533,9 +1533,9 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             try:
                 row = json.loads(line)
             except (ValueError, RecursionError) as exc:  # a row nested past what Python's parser takes too
-                raise GenrekitError(f"{results}: line {number} is not JSON ({exc}){unread}") from exc
+                raise TagError(f"{results}: line {number} is not JSON ({exc}){unread}") from exc
             if not isinstance(row, dict) or not isinstance(row.get("path"), str):
-                raise GenrekitError(f"{results}: line {number} is not a row with a 'path' (found "
+                raise TagError(f"{results}: line {number} is not a row with a 'path' (found "
                                     f"{describe_value(row)}){unread}")
             rows.append(row)
         for row in rows:
@@ -1551,13 +1551,13 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
                 reader = csv.DictReader(handle)
                 header, rows = reader.fieldnames, list(reader)
         except csv.Error as exc:
-            raise GenrekitError(f"{results}: not a CSV table ({exc}){unread}") from exc
+            raise TagError(f"{results}: not a CSV table ({exc}){unread}") from exc
         if not header or "path" not in header:
-            raise GenrekitError(f"{results}: expected a 'path' column, found {describe_value(header)}{unread}")
+            raise TagError(f"{results}: expected a 'path' column, found {describe_value(header)}{unread}")
         # DictReader puts a short row's missing cells as None values, a long row's extra ones under None
         short = next((n for n, row in enumerate(rows, 2) if None in row or None in row.values()), None)
         if short is not None:
-            raise GenrekitError(f"{results}: line {short} does not have the header's {len(header)} cells{unread}")
+            raise TagError(f"{results}: line {short} does not have the header's {len(header)} cells{unread}")
         text = {"tag_old": lambda v: "" if v is None else json.dumps(v),
                 "tag_new": lambda v: "" if v is None else json.dumps(v)}
         for row in rows:
@@ -1578,9 +1578,9 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         try:
             rows = pq.read_table(results).to_pylist()
         except (pa.ArrowException, OSError) as exc:
-            raise GenrekitError(f"{results}: not a Parquet table ({exc}){unread}") from exc
+            raise TagError(f"{results}: not a Parquet table ({exc}){unread}") from exc
         if any(not isinstance(row.get("path"), str) for row in rows):
-            raise GenrekitError(f"{results}: expected a 'path' column of text{unread}")
+            raise TagError(f"{results}: expected a 'path' column of text{unread}")
         records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
         for row in rows:
             record = records.get(_utf8_row({"path": os.path.realpath(row["path"])})["path"])
