@@ -1333,9 +1333,6 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
     fsync_path(folder, folder=True)
 
 
-_UNSET = object()
-
-
 def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *, expect=None,
                  id3v2_version: int | None = None, remove_empty: bool = False,
                  id3_tag: str | None = None, unchanged_since: tuple[int, int] | None = None,
@@ -1410,20 +1407,6 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
 
     replace_safely(path, edit, unchanged_since=unchanged_since)
     return written
-
-
-def write_genre_field(path: str | os.PathLike, values: list[str] | None, *, expect=_UNSET,
-                      remove_empty: bool = False) -> list[str] | None:
-    """Set the genre field of ``path`` to exactly ``values`` (None: remove it), as
-    :func:`write_fields` does; ``expect``: the genre field's values the file must hold now.
-    Returns the genre field as read back."""
-    path = os.fspath(path)
-    key = "TCON" if Path(path).suffix.lower() in ID3_SUFFIXES else None
-    if key is None:
-        key = read_genre_field(path).field
-    written = write_fields(path, {key: values}, expect=None if expect is _UNSET else {key: expect},
-                           remove_empty=remove_empty)
-    return written[key]
 
 
 def read_genre_tag(path: str | os.PathLike) -> str | None:

@@ -30,8 +30,8 @@ def train(
     model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS, "default",
                                                                    metavar="<name>"),
                                        help="Model or network name, one of `genrekit models`; default: "
-                                       "musicnn-prior (also named 'default'), the strongest on small "
-                                       "datasets.")] = "musicnn-prior",
+                                       f"{catalogue.DEFAULT_MODEL} (also named 'default'), the strongest on small "
+                                       "datasets.")] = catalogue.DEFAULT_MODEL,
     feature_set: Annotated[str | None, typer.Option("--features", "-f", **_choice(*FEATURE_SETS, metavar="<set>"),
                                                     help=f"Feature set: {listed(FEATURE_SETS)} (default: the model's "
                                                     "own; fma518 for most).")] = None,

@@ -30,7 +30,7 @@ _API = {
     "load_model": "genrekit.models.artifact",
     "read_manifest": "genrekit.models.artifact",
     "save_model": "genrekit.models.artifact",
-    "DEFAULT_MODEL": "genrekit.models.classical",
+    "DEFAULT_MODEL": "genrekit.models.catalogue",
     "MODELS": "genrekit.models.classical",
     "default_spec": "genrekit.models.classical",
     "features_made_for": "genrekit.models.classical",

@@ -29,7 +29,7 @@ CLASSICAL: dict[str, str] = {
                      "(genrekit's default model; also named 'default')",
 }
 
-#: The model ``train`` uses when none is named (:data:`genrekit.models.classical.DEFAULT_MODEL`).
+#: The model ``train`` uses when none is named: the recipe of the shipped default.
 DEFAULT_MODEL = "musicnn-prior"
 
 #: Network preset name -> one-line description (:data:`genrekit.models.nets.PRESETS`; needs PyTorch).

@@ -39,6 +39,7 @@ from sklearn.svm import SVC, LinearSVC, NuSVC
 from sklearn.tree import DecisionTreeClassifier
 
 from genrekit.errors import ModelError, ParameterError
+from genrekit.models.catalogue import DEFAULT_MODEL  # noqa: F401  (genrekit.models.classical.DEFAULT_MODEL, as before)
 from genrekit.models.gaussianize import YeoJohnson
 from genrekit.models.tagprior import TagPriorClassifier
 
@@ -173,10 +174,6 @@ MODELS: dict[str, ModelDefinition] = {
         own_transform=True,
     ),
 }
-
-#: The model ``train`` uses when none is named.
-DEFAULT_MODEL = "musicnn-prior"  # the strongest for small datasets (docs/benchmarks.md, "Trust")
-
 
 def features_made_for(name: str) -> str | None:
     """The feature set a model is made for (``musicnn-head``: musicnn-msd, ``musicnn-prior``:
