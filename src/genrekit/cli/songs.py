@@ -113,14 +113,10 @@ def _genres_shown(genres: str | None, limit: int = 200) -> str | None:
 def _model_given_as_a_song(first: str) -> None:
     """A usage error where predict's first file is a model (as evaluate, export and serve take
     it first): the default model would name its genres, and the model fail as a song."""
-    from genrekit.models.interface import RUN_FOLDER_FILES
+    from genrekit.models.interface import model_named_by
 
-    path = Path(first)
-    if path.suffix.lower() in {Path(name).suffix for name in RUN_FOLDER_FILES}:
-        what = "a model file"
-    elif path.is_dir() and any((path / name).is_file() for name in RUN_FOLDER_FILES):
-        what = "a run folder holding a model"
-    else:
+    what = model_named_by(first)
+    if what is None:
         return
     _usage_error(f"FILES: {first} is {what}, not a song; predict takes its model from --model: "
                  f"genrekit predict --model {first} SONG...")

@@ -40,6 +40,22 @@ DEFAULT_EXACT = "default-exact"
 NAMED_MODELS = {DEFAULT: None, DEFAULT_EXACT: False}
 # The model file that `genrekit train` writes into its run folder, by kind.
 RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
+
+
+def model_named_by(path: str | os.PathLike) -> str | None:
+    """What ``path`` is, where it names a model rather than audio or a dataset: ``a model
+    file`` (a model file's suffix), ``a run folder holding a model`` (a folder holding one of
+    :data:`RUN_FOLDER_FILES`), else None. For telling a model given in a song's or a dataset's
+    place."""
+    path = Path(path)
+    if path.suffix.lower() in {Path(name).suffix for name in RUN_FOLDER_FILES}:
+        return "a model file"
+    try:
+        if path.is_dir() and any((path / name).is_file() for name in RUN_FOLDER_FILES):
+            return "a run folder holding a model"
+    except OSError:  # a name the file system refuses: no model
+        return None
+    return None
 #: The ending of an exported model file: :func:`load` knows a file's kind by its ending
 ONNX_SUFFIX = ".onnx"
 
