@@ -11,6 +11,7 @@ cross-validation score what a saved model would score. Audio is read through
 from __future__ import annotations
 
 import logging
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from genrekit.errors import AudioError, ModelError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.models.interface import IMAGE_SAMPLE_RATE, NetworkClassifier
-from genrekit.models.nets.inference import IMAGE_SECONDS, image_examples
+from genrekit.models.nets.inference import IMAGE_SECONDS
 from genrekit.models.nets.presets import PRESETS
 from genrekit.train.config import TrainConfig
 
@@ -52,6 +53,17 @@ class ChunkSet:
     y: torch.Tensor
     track: np.ndarray
     padded_tracks: list[str] = field(default_factory=list)
+
+
+def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -> tuple[np.ndarray, bool]:
+    """``(n, 3, 288, 432)`` images of one file: the file itself when it is an image, else
+    one rendered image per ``seconds`` of its audio (and whether it was padded)."""
+    from genrekit.features.images import audio_images, is_image_path, read_image
+
+    if is_image_path(path):
+        return read_image(path)[None], False
+    y, sr = audio.load(path, sr=IMAGE_SAMPLE_RATE)
+    return audio_images(y, sr, seconds=seconds)
 
 
 def augmented_waveforms(

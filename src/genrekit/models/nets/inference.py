@@ -1,28 +1,12 @@
-"""A network's image inputs for one file, and its chunk probabilities in batches."""
+"""A network's chunk probabilities in batches (its image length, :data:`IMAGE_SECONDS`)."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import torch
 from torch import nn
 
-from genrekit import audio
-from genrekit.models.interface import IMAGE_SAMPLE_RATE
-
 IMAGE_SECONDS = 30.0
-
-
-def image_examples(path: str | os.PathLike, *, seconds: float = IMAGE_SECONDS) -> tuple[np.ndarray, bool]:
-    """``(n, 3, 288, 432)`` images of one file: the file itself when it is an image, else
-    one rendered image per ``seconds`` of its audio (and whether it was padded)."""
-    from genrekit.features.images import audio_images, is_image_path, read_image
-
-    if is_image_path(path):
-        return read_image(path)[None], False
-    y, sr = audio.load(path, sr=IMAGE_SAMPLE_RATE)
-    return audio_images(y, sr, seconds=seconds)
 
 
 def in_batches(function, X: torch.Tensor, batch: int, advance=lambda n: None) -> torch.Tensor:
