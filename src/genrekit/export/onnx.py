@@ -217,14 +217,20 @@ def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
 @functools.singledispatch
 def quantizable(model: GenreClassifier) -> bool:
     """Whether ``model``'s export can be quantized to int8: its graph starts at audio
-    (log-mel windows or musicnn patches), where the convolutions are."""
-    return True
+    (log-mel windows or musicnn patches), where the convolutions are. False for a kind that
+    does not say (registers no ``@quantizable.register``): refused before any export."""
+    return False
 
 
 @quantizable.register
 def _classical_quantizable(model: ClassicalClassifier) -> bool:
     # a pipeline on a feature table has no convolution to quantize; on musicnn features the graph holds musicnn
     return model.model.spec.name == MUSICNN_BOTH or model.model.spec.name in MUSICNN_FEATURE_SETS
+
+
+@quantizable.register
+def _network_quantizable(model: NetworkClassifier) -> bool:
+    return True  # its graph starts at log-mel windows, where the convolutions are
 
 
 @functools.singledispatch
