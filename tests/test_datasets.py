@@ -90,7 +90,7 @@ def test_folder_per_genre(tmp_path, gtzan_mini):
     assert ids == ["jazz/live/set1.flac", "jazz/live/set1.wav"]
 
 
-def test_manifest(tmp_path, gtzan_mini):
+def test_manifest(tmp_path, gtzan_mini, monkeypatch):
     shutil.copy(gtzan_mini / "jazz" / "jazz.00001.wav", tmp_path / "a.wav")
     shutil.copy(gtzan_mini / "rock" / "rock.00001.wav", tmp_path / "b.wav")
     shutil.copy(gtzan_mini / "rock" / "rock.00003.wav", tmp_path / "d.wav")
@@ -171,6 +171,9 @@ def test_manifest(tmp_path, gtzan_mini):
                                  "may list only file://, gcs://, gs://, s3:// URLs")
     assert reasons[1].startswith("an abfss:// URL") and reasons[2].startswith("an hdfs:// URL")
     assert reasons[3].startswith("'user@evil.example:9000' is no bucket name") and "'bucket:443'" in reasons[4]
+    assert "GENREKIT_MANIFEST_SCHEMES=hdfs, for manifests you trust" in reasons[2]
+    monkeypatch.setenv("GENREKIT_MANIFEST_SCHEMES", "hdfs")  # one's own cluster, named
+    assert [t.track_id for t in load_manifest(hosts).tracks] == ["evil.example:8020/x", "music/c"]
     # one object under other spellings of its URL: listed again, not a second track on the other side of a split
     (tmp_path / "urls.csv").write_text("path,label\ns3://music/a.mp3,rock\ns3://music/a.mp3?region=eu-west-1,rock\n"
                                        "S3://music/a.mp3,rock\ns3://music/A.mp3,rock\ns3://Music/a.mp3,rock\n")

@@ -527,9 +527,17 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
     from genrekit.datasets.splits import gtzan_neighbours
     from genrekit.evaluate import evaluate_model
 
-    assert gtzan_neighbours({"a": "x/jazz.00008.wav", "b": "x/jazz.00012.wav", "c": "x/rock.00008.wav",
-                             "d": "x/my song.wav"}, ["jazz.00007", "jazz.00010", "blues.00008"]) == ["a", "b"]
+    assert gtzan_neighbours({"a": "x/jazz.00008.wav", "b": "x/jazz.00009.au", "c": "x/rock.00008.wav",
+                             "d": "x/my song.wav", "e": "x/jazz.00007.mp3"},
+                            ["jazz.00007", "jazz.00010", "blues.00008"]) == ["a", "b", "e"]  # e: a lossy copy
     assert gtzan_neighbours({"a": "x/jazz.00008.wav"}, ["song1"]) == []
+    # GTZAN's fault-filtered split keeps artists apart: blues 12 (test) beside blues 11 (its validation part)
+    from genrekit.datasets.splits import gtzan_filtered_ids
+
+    parts = {track: part for part, tracks in gtzan_filtered_ids().items() for track in tracks}
+    assert parts["blues.00012"] == "test" and parts["blues.00011"] == "val"
+    assert gtzan_neighbours({"t": "blues.00012.wav"}, ["blues.00011"]) == []
+    assert gtzan_neighbours({"t": "blues.00012.wav"}, ["blues.00013"]) == ["t"]  # one part: one artist, maybe
     rng = np.random.default_rng(0)
     for genre, number in (("jazz", 8), ("rock", 90)):  # the default trained on ids 0-7 and (rock) 10-49
         (tmp_path / "genres" / genre).mkdir(parents=True)

@@ -1651,24 +1651,13 @@ def _shadowing_is_fitted(classifier):  # the checks took the model for unfitted;
     classifier._y = np.full_like(classifier._y, 10**8)
 
 
-def _threads(classifier):
-    classifier.n_jobs = 3000
+def _holding_a_type(classifier):
+    classifier.weights = str
 
 
-def _prior_of_many_classes(classifier):
-    classifier.init_.n_classes_ = 10**8
-
-
-@pytest.mark.parametrize("name, tamper, params, message", [
-    ("knn", _shadowing_is_fitted, {"clf__algorithm": "brute"}, "the type 'str'|holds '__sklearn_is_fitted__' as state"),
-    ("knn", _threads, {"clf__algorithm": "kd_tree"}, r"asks for 3000 threads \(n_jobs\)"),
-    ("gradient-boosting", _prior_of_many_classes, STAGES, "a class prior of strategy 'prior' with 100000000 classes"),
-], ids=["shadowed-is-fitted", "n-jobs", "dummy-classes"])
-def test_state_a_file_sets_to_skip_the_checks_or_take_the_machine_is_refused(tmp_path, name, tamper, params, message):
-    """A security review (2026-12): ``__sklearn_is_fitted__`` set to ``str`` (a type skops builds)
-    made the checks skip a k-nearest-neighbours model whose labels then wrote past an array (a
-    segfault); ``n_jobs`` 3000 made joblib start 3,000 threads at every prediction; a class
-    prior of 10**8 classes allocated 1.9 GB."""
+def _tampered_after_fitting(tmp_path, name: str, tamper, **params) -> Path:
+    """A model file of ``name`` whose classifier ``tamper`` edits once the model is made (a
+    GenreModel refuses a pipeline it takes for unfitted)."""
     from genrekit.features import FeatureSpec
     from genrekit.models import GenreModel, make_model, save_model
 
@@ -1676,11 +1665,56 @@ def test_state_a_file_sets_to_skip_the_checks_or_take_the_machine_is_refused(tmp
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(60, len(spec.columns))), np.repeat(np.arange(3), 20)
     model = GenreModel(name, ["a", "b", "c"], spec, make_model(name, **params).fit(X, y))
-    tamper(model.estimator[-1])  # after the model is made: it refuses a pipeline it takes for unfitted
-    path = save_model(model, tmp_path / f"{name}.genrekit")
+    tamper(model.estimator[-1])
+    return save_model(model, tmp_path / f"{name}.genrekit")
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (_shadowing_is_fitted, "a KNeighborsClassifier holds '__sklearn_is_fitted__' as state"),
+    (_holding_a_type, "the model holds the type .*str.* as a value"),
+], ids=["shadowed-is-fitted", "a-type"])
+def test_state_that_would_skip_the_checks_is_refused(tmp_path, tamper, message):
+    """A security review (2026-12): ``__sklearn_is_fitted__`` set to ``str`` (a type skops builds
+    for a dict's keys) made scikit-learn's fitted test, and so the bounds checks, pass over a
+    k-nearest-neighbours model whose labels then wrote past an array (a segfault)."""
+    path = _tampered_after_fitting(tmp_path, "knn", tamper, clf__algorithm="brute")
     with pytest.raises(ModelError, match=message) as refused:
         load_model(path)
     assert str(refused.value).startswith(f"{path}: ")
+
+
+def test_a_files_thread_count_is_not_the_hosts(tmp_path):
+    """``n_jobs`` 3,000 in a file made joblib start 3,000 threads at every prediction; a model
+    saved with its own (-1) is not refused either: every thread count loads as None."""
+    def threads(classifier):
+        classifier.n_jobs = 3000
+
+    path = _tampered_after_fitting(tmp_path, "knn", threads, clf__algorithm="kd_tree")
+    assert load_model(path).estimator[-1].n_jobs is None
+    (tmp_path / "forest").mkdir()
+    forest = _tampered_after_fitting(tmp_path / "forest", "random-forest", lambda c: setattr(c, "n_jobs", -1),
+                                     clf__n_estimators=3)
+    assert load_model(forest).estimator[-1].n_jobs is None
+
+
+def test_a_class_prior_sized_by_the_file_is_refused(tmp_path):
+    """A security review (2026-12): the default's prior head replaced by a uniform class prior
+    of 10**8 classes: its predictions allocated (rows, n_classes_) at the load's self-test
+    (1.9 GB; 10**10 asked 74.5 GB)."""
+    from sklearn.dummy import DummyClassifier
+
+    from genrekit.models.artifact import skops_io
+
+    estimator = load_model(DEFAULT_MODEL).estimator
+    prior = estimator.steps[-1][1]
+    head = DummyClassifier(strategy="uniform").fit(np.zeros((10, 1)), np.arange(10))
+    head.n_classes_ = 10**8
+    prior.head_ = head
+    members = default_members()
+    members["pipeline.skops"] = skops_io().dumps(estimator)
+    path = write_model(tmp_path / "prior.genrekit", members)
+    with pytest.raises(ModelError, match="a class prior of strategy 'uniform' with 100000000 classes"):
+        load(path)
 
 
 @pytest.mark.parametrize("array, message", [

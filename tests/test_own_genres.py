@@ -466,5 +466,8 @@ def test_the_default_split_of_a_librarys_own_genres_is_the_models_kinds(library,
     for model in ("logreg", "edge-cnn"):
         train(data, model=model, split=None)
     assert seen["logreg"]["split"] == "all" and "split" not in seen["edge-cnn"]  # the network's own default
+    seen.clear()
+    train(data, model="logreg")  # the split left out: the same
+    assert seen["logreg"]["split"] == "all"
     train(data, model="logreg", split="random")
     assert seen["logreg"]["split"] == "random"  # as asked

@@ -566,7 +566,8 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
     more trees a stage than its predictions have columns. Such a model would read or write
     memory it does not own, or never finish, at its first prediction; here it is refused with
     a ModelError instead. Every estimator is reached: through attributes, dicts, lists, tuples
-    and object arrays (gradient boosting keeps its trees in one)."""
+    and object arrays (gradient boosting keeps its trees in one). Each one's thread count is
+    set to None on the way (:func:`_check_state`)."""
     import numpy as np
     from sklearn.pipeline import Pipeline
 
@@ -629,17 +630,17 @@ def check_fitted_arrays(estimator, n_features: int, n_classes: int, where: str) 
 
 def _check_state(item, where: str) -> None:
     """An object's own attributes as a file may set them: no name of Python's own protocol
-    (``__sklearn_is_fitted__``, ``__class__``: state that shadows a method), and no thread
-    count (``n_jobs``) but the 1 or none genrekit writes: joblib makes that many threads
-    up front, at every prediction (3,000 a prediction, from a file)."""
+    (``__sklearn_is_fitted__``, ``__class__``: state that shadows a method). A thread count
+    (``n_jobs``) is the host's to choose, not the file's: it is set to None (one thread;
+    genrekit runs files in parallel instead), as joblib makes that many threads up front at
+    every prediction (a file's 3,000 made 3,000 a prediction), and a model saved with its
+    own (-1, 4) still loads."""
     state = vars(item)
     shadowing = next((key for key in state if isinstance(key, str) and key.startswith("__") and key.endswith("__")),
                      None)
     _refuse_if(shadowing is not None, where, f"a {type(item).__name__} holds {shadowing!r} as state")
     if "n_jobs" in state:
-        _refuse_if(state["n_jobs"] not in (None, 1) or isinstance(state["n_jobs"], bool), where,
-                   f"a {type(item).__name__} asks for {describe_value(state['n_jobs'])} threads (n_jobs); genrekit's "
-                   "models ask for 1 or none")
+        item.n_jobs = None
 
 
 def _check_dummy(model, where: str) -> None:

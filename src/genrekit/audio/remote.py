@@ -39,19 +39,25 @@ FILE_URL_OPTIONS = frozenset({"region"})
 # hosts. An abfs:// or hdfs:// URL names its host itself (abfs://account@HOST:PORT/...), and
 # pyarrow sends it the user's Azure token or Kerberos ticket.
 FILE_URL_SCHEMES = frozenset({"s3", "gs", "gcs", "file"})
+#: The variable naming more schemes a user trusts in manifests (their own): ``hdfs`` or ``hdfs,abfs``.
+TRUSTED_SCHEMES_VARIABLE = "GENREKIT_MANIFEST_SCHEMES"
 
 
 def url_refused_in_files(url: str) -> str | None:
     """Why ``url``, read from a file (a manifest), may not be opened: a filesystem that names
-    its own host, a user or port beside an S3 or GCS bucket's name, or query options other
-    than :data:`FILE_URL_OPTIONS` (the command line and the environment, ``AWS_ENDPOINT_URL``,
-    may set them); None where it may."""
+    its own host (unless ``$GENREKIT_MANIFEST_SCHEMES`` lists it), a user or port beside an S3
+    or GCS bucket's name, or query options other than :data:`FILE_URL_OPTIONS` (the command
+    line and the environment, ``AWS_ENDPOINT_URL``, may set them); None where it may."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in FILE_URL_SCHEMES:
+    trusted = {s.strip().lower() for s in os.environ.get(TRUSTED_SCHEMES_VARIABLE, "").split(",") if s.strip()}
+    if scheme not in FILE_URL_SCHEMES | trusted:
         return (f"an {scheme}:// URL names its own host, which would be sent your credentials; a manifest may list "
-                f"only {', '.join(f'{s}://' for s in sorted(FILE_URL_SCHEMES))} URLs (give other URLs on the "
-                "command line)")
+                f"only {', '.join(f'{s}://' for s in sorted(FILE_URL_SCHEMES))} URLs unless "
+                f"{TRUSTED_SCHEMES_VARIABLE} names the scheme ({TRUSTED_SCHEMES_VARIABLE}={scheme}, for manifests "
+                "you trust)")
+    if scheme in trusted:  # the user's own hosts
+        return None
     if scheme != "file" and ("@" in parts.netloc or ":" in parts.netloc):
         return (f"{parts.netloc!r} is no bucket name (a user or port beside it would send requests elsewhere); "
                 "expected scheme://bucket/path/song.mp3")

@@ -187,7 +187,7 @@ def train_val_test_split(
 
 
 # a GTZAN clip's id, as its folders and the published feature tables name it
-_GTZAN_CLIP = re.compile(r"(?P<genre>%s)\.(?P<number>\d{5})(?:\.(?:wav|au))?" % "|".join(GTZAN_GENRES))
+_GTZAN_CLIP = re.compile(r"(?P<genre>%s)\.(?P<number>\d{5})(?:\.[A-Za-z0-9]{1,5})?" % "|".join(GTZAN_GENRES))
 
 
 def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | None = None) -> str | None:
@@ -213,23 +213,39 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
             "its genre and its clip's number // 2, say, the blocks of two gtzan-mini's grouped folds use)")
 
 
+def gtzan_clip(name: str) -> tuple[str, int] | None:
+    """(genre, number) of a GTZAN clip's file or track name (``jazz.00008.wav``, ``jazz.00008``);
+    None for another name."""
+    found = _GTZAN_CLIP.fullmatch(os.path.basename(str(name)))
+    return (found.group("genre"), int(found.group("number"))) if found else None
+
+
 def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: int = 2) -> list[str]:
     """The ``scored`` tracks (track id -> path) that are GTZAN clips within ``within`` ids of a
-    clip of the same genre among the ``trained`` track ids: adjacent GTZAN ids are often one
+    clip of the same genre among the ``trained`` track ids, or that very clip (a copy its
+    content did not match, such as a lossy re-encode): adjacent GTZAN ids are often one
     artist's, so a model scored on them is scored on artists it was trained on (GTZAN names no
-    artists). Ids in ``scored`` order; none where either side holds no GTZAN clip."""
-    def clip(name: str) -> tuple[str, int] | None:
-        found = _GTZAN_CLIP.fullmatch(os.path.basename(str(name)))
-        return (found.group("genre"), int(found.group("number"))) if found else None
-
+    artists). Pairs that GTZAN's fault-filtered split puts in different parts are apart by
+    construction (its parts share no artist), and are not counted. Ids in ``scored`` order;
+    none where either side holds no GTZAN clip. Give only the tracks whose artist is not known
+    (known artists are compared as such)."""
+    clip = gtzan_clip
     numbers: dict[str, list[int]] = {}
     for name in trained:
         if (known := clip(name)) is not None:
             numbers.setdefault(known[0], []).append(known[1])
+    if not numbers:
+        return []
+    part_of = {track: part for part, tracks in gtzan_filtered_ids().items() for track in tracks}
     near = []
     for track, path in scored.items():
         known = clip(path) or clip(track)
-        if known is not None and any(0 < abs(known[1] - n) <= within for n in numbers.get(known[0], ())):
+        if known is None:
+            continue
+        genre, number = known
+        part = part_of.get(f"{genre}.{number:05d}")
+        if any(abs(number - n) <= within and not (part and part_of.get(f"{genre}.{n:05d}") not in (None, part))
+               for n in numbers.get(genre, ())):
             near.append(track)
     return near
 

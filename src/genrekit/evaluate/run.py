@@ -19,7 +19,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
-from genrekit.datasets.splits import gtzan_neighbours
+from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
@@ -202,12 +202,15 @@ def predict_dataset(
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
-        near = gtzan_neighbours({t.track_id: t.path for t in tracks}, classifier.trained_track_ids)
+        unknown_artists = {t.track_id: t.path for t in tracks if t.artist is None}
+        near = gtzan_neighbours(unknown_artists, classifier.trained_track_ids)
         if near:  # held out by content, yet likely by an artist it was trained on
+            clips = sum(gtzan_clip(path) is not None or gtzan_clip(track) is not None
+                        for track, path in unknown_artists.items())
             report["near_training_clips"] = near
             logger.warning("%s: %d of the %d GTZAN clips scored are within 2 ids of a clip of their genre the model "
                            "was trained on (%s): adjacent GTZAN ids are often one artist's, so these scores may "
-                           "overstate accuracy on other artists", dataset.source, len(near), len(tracks),
+                           "overstate accuracy on other artists", dataset.source, len(near), clips,
                            ", ".join(near[:4]) + (", ..." if len(near) > 4 else ""))
     if journal is None or not getattr(classifier, "source", ""):
         predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
@@ -958,14 +961,17 @@ def paired_tests(rows: list[dict], genre_of: dict) -> dict[str, dict]:
     """Each model against the most accurate one (by ``accuracy_mean``), on the tracks both
     predicted out of fold: McNemar's exact test (a two-sided binomial test of the tracks only
     one of the two gets right). Model -> ``against`` (the best), ``n`` (tracks), ``only_best``,
-    ``only_this`` (tracks only that model gets right) and ``p_value``. Empty with fewer than two
-    models holding out-of-fold predictions."""
+    ``only_this`` (tracks only that model gets right) and ``p_value`` (to 3 significant digits).
+    Empty where the best model's row holds no out-of-fold predictions (a comparison.json of a
+    genrekit before 2026-12-06), or no other row does."""
     from scipy.stats import binomtest
 
-    held = [row for row in rows if row.get("out_of_fold")]
-    if len(held) < 2:
+    if not rows:
         return {}
-    best = max(held, key=lambda row: row["accuracy_mean"])
+    best = max(rows, key=lambda row: row["accuracy_mean"])
+    held = [row for row in rows if row.get("out_of_fold")]
+    if not best.get("out_of_fold") or len(held) < 2:
+        return {}
 
     def right(row: dict, track: str) -> bool:
         probabilities = row["out_of_fold"][track]
@@ -980,7 +986,7 @@ def paired_tests(rows: list[dict], genre_of: dict) -> dict[str, dict]:
         only_this = sum(right(row, t) and not right(best, t) for t in shared)
         p_value = binomtest(min(only_best, only_this), only_best + only_this, 0.5).pvalue if only_best + only_this else 1.0
         tests[row["model"]] = {"against": best["model"], "n": len(shared), "only_best": only_best,
-                               "only_this": only_this, "p_value": round(float(p_value), 6)}
+                               "only_this": only_this, "p_value": float(f"{p_value:.3g}")}
     return tests
 
 

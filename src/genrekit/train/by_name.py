@@ -45,8 +45,8 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
         ``chunk``, seconds) or of :func:`~genrekit.train.network.train_network_model` (every
         :class:`~genrekit.train.config.TrainConfig` setting). An option only the other kind
         takes, set to anything but its default, is refused, so a setting is never silently
-        ignored (:func:`~genrekit.train.recipes.recipe_options`). ``split=None`` is the kind's
-        own: ``all`` for a classical model on a library's own genres (its files' tags: every
+        ignored (:func:`~genrekit.train.recipes.recipe_options`). ``split`` left out (or None)
+        is the kind's own: ``all`` for a classical model on a library's own genres (its files' tags: every
         file trains, scored by k-fold CV), else ``random``.
 
     Returns
@@ -59,8 +59,8 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
         ``model`` is unknown, or an option of the other kind is set (the message names it).
     """
     asked, model = model, recipe_name(model)  # 'default': the shipped model's recipe
-    if options.get("split", "given") is None:  # the kind's own: a library's genres (tags) all train a classical
-        options.pop("split")                    # model, scored by k-fold CV; a network needs validation tracks
+    if options.get("split") is None:  # the kind's own: a library's genres (tags) all train a classical model,
+        options.pop("split", None)     # scored by k-fold CV; a network needs validation tracks
         dataset = as_dataset(dataset)
         if dataset.taxonomy is not None and recipe_type(model) is TableRecipe:
             options["split"] = "all"
