@@ -919,7 +919,8 @@ def tag_library(
         # A file whose tag write was journalled but never finished is not done: its key is the
         # one it had before the write, so if the write did not happen it is tagged again.
         done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
-        own_before = {(r["key"], _same_file(r["path"])): r for r in records}  # copies (--hash) share a key
+        # with --hash, copies of one content share a key: each file's own record, by its real path
+        own_before = {(r["key"], _same_file(r["path"])): r for r in records} if use_hash else {}
         # Each file's row is found by its key, never by its path: the path changes with the
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
@@ -936,7 +937,8 @@ def tag_library(
             else:
                 # a file genrekit wrote, moved or renamed since: its journal follows it (undo finds it there)
                 # its own record where the journal has one: a copy of its content gone since is no move
-                known = (own_before.get((key, _same_file(str(path)))) or latest.get(key)) if key in done else None
+                known = None if key not in done else (
+                    (use_hash and own_before.get((key, _same_file(str(path))))) or latest.get(key))
                 here = None if remote.is_url(path) else moves.record_here(str(path), known, key[len(analysed_as):],
                                                                           size, mtime_ns)
                 if here is not None:
@@ -995,11 +997,11 @@ def tag_library(
                     bar.advance(task)
         latest = {r["key"]: r for r in records}
         # copies of one content share a key (--hash), not a tag outcome: each file's own record first
-        own = {(r["key"], _same_file(r["path"])): r for r in records}
+        own = {(r["key"], _same_file(r["path"])): r for r in records} if use_hash else {}
         rows = {}
         for path, (key, size, mtime_ns) in current.items():
             if key in latest:  # under the path, size and mtime it has now
-                record = own.get((key, _same_file(path)))
+                record = own.get((key, _same_file(path))) if use_hash else latest[key]
                 if record is None:  # a copy's record: its prediction is this file's, its tag outcome is not
                     record = latest[key] | _NO_TAG_OUTCOME
                 rows[path] = record | {"path": path, "size": size, "mtime_ns": mtime_ns}
