@@ -429,6 +429,17 @@ def test_append_adds_no_genre_the_file_has_in_another_spelling(tmp_path, origina
     assert write_genre_tag(mp3, ["hiphop"], existing="append", id3v2_version=3).action == "unchanged"
 
 
+def test_append_adds_no_genre_the_file_has_in_a_spelling_the_model_learned(tmp_path, originals):
+    """A model trained on a library's tags learned "Rap" for hiphop: its row's own_as_model said
+    the file held hiphop, and append wrote "Rap; hiphop" (a code review, 2026-12)."""
+    flac = tmp_path / "rap.flac"
+    shutil.copy(originals / "tagged.flac", flac)
+    write_genre_tag(flac, ["Rap"], existing="replace")
+    assert plan_genre_tag(flac, ["hiphop"], existing="append", held=["hiphop"]).action == "unchanged"
+    assert plan_genre_tag(flac, ["hiphop"], existing="append").action == "write"  # no spelling known: appended
+    assert plan_genre_tag(flac, ["hiphop"], existing="replace", held=["hiphop"]).new_values == ["hiphop"]
+
+
 @pytest.mark.parametrize("options, named", [
     (["--existing", "replace"], "--existing"), (["--dry-run"], "--dry-run"), (["--genres", "2"], "--genres"),
     (["--styles", "--id3v2-version", "3"], "--styles, --id3v2-version"), (["--genre-separator", "/"],

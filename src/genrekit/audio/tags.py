@@ -50,6 +50,7 @@ import threading
 import time
 import zlib
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from dataclasses import replace as dataclass_replace
@@ -598,7 +599,7 @@ def _riff_info(path: str, key: bytes, limit: int = 2**20) -> str | None:
 
 def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing: str = "keep",
                    separator: str = SEPARATOR, id3v2_version: int | None = None,
-                   provenance: dict[str, str] | None = None) -> TagChange:
+                   provenance: dict[str, str] | None = None, held: Collection[str] = ()) -> TagChange:
     """What setting the genres ``genres`` would do to the file, without writing.
 
     Parameters
@@ -611,6 +612,9 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     id3v2_version : save an ID3v2 tag as version 3 or 4 (None: the version it has; 4 for a
         new tag); a file already holding our genres in the other version is converted
     provenance : genrekit's own fields to write with the genres (:func:`provenance`)
+    held : ours that the file's genres already name in spellings the caller knows (a model
+        learned "Rap" for hiphop from a library's tags): ``append`` leaves them out, as it
+        leaves out those spelled alike (``Hip-Hop`` for hiphop)
 
     Returns
     -------
@@ -670,7 +674,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     elif elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
         field, has_genre, change.old = dataclass_replace(field, genres=[elsewhere[1]]), True, elsewhere[1]
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
-    ours = list(dict.fromkeys(g for g in genres if squashed_genre(g) not in theirs))
+    ours = list(dict.fromkeys(g for g in genres if squashed_genre(g) not in theirs and not (theirs and g in held)))
     if not ours:
         change.action, change.reason = "unchanged", f"has genre {shown!r} already"
         return change

@@ -665,7 +665,8 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         return TagChange(record["path"], None, "; ".join(genres), False, record["tag_error"], action="changed")
     change = plan_genre_tag(record["path"], genres, existing=options.existing, separator=options.separator,
                             id3v2_version=options.id3v2_version,
-                            provenance=provenance(record["model"], record.get("confidence")))
+                            provenance=provenance(record["model"], record.get("confidence")),
+                            held=record.get("own_as_model") or ())  # the owner's genres, as the model spells them
     if change.action == "write" and options.dry_run:
         refusal = write_refusal(record["path"])  # as the write would find it
         change.action = "would fail" if refusal else "would write"
