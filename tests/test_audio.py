@@ -886,3 +886,112 @@ def test_a_playlist_posing_as_audio_opens_no_other_file(tmp_path, clip, suffix):
     playlist.write_text(f"ffconcat version 1.0\nfile {target.name}\n")
     with pytest.raises(AudioError, match=r"upload\.\w+: not audio or corrupt .*found text, not audio"):
         audio.load(playlist, sr=22050)
+
+
+def _alac_bomb(path, *, frame: int, channels: int = 2, rate: int = 48000):
+    """An .m4a of one ALAC packet whose setup (its 'cookie') says it decodes to ``frame``
+    samples a channel: runs of zeros cost 26 bits per 65,536 samples (a security review's
+    file, 2026-12)."""
+    import fractions
+    import struct
+
+    av = pytest.importorskip("av")
+
+    class Bits:
+        def __init__(self):
+            self.value, self.n = 0, 0
+
+        def put(self, value, width):
+            self.value, self.n = (self.value << width) | (value & ((1 << width) - 1)), self.n + width
+
+        def bytes(self):
+            self.put(0, (-self.n) % 8)
+            return self.value.to_bytes(self.n // 8, "big")
+
+    bits = Bits()
+    for _ in range(channels):
+        for value, width in ((0, 3), (0, 4), (0, 12), (0, 1), (0, 2), (0, 1), (0, 8), (0, 8), (0, 4), (1, 4), (0, 3),
+                             (0, 5)):
+            bits.put(value, width)
+        i = 0
+        while i < frame:
+            bits.put(0, 1)
+            if i + 1 < frame:
+                block = min(65535, frame - i - 1)
+                bits.put(0x1FF, 9)
+                bits.put(block, 16)
+                i += block
+            i += 1
+    bits.put(7, 3)
+    packet = bits.bytes()
+    container = av.open(str(path), "w", format="ipod")
+    stream = container.add_stream("alac", rate=rate)
+    stream.codec_context.layout = {1: "mono", 2: "stereo"}[channels]
+    stream.codec_context.format = "s16p"
+    stream.time_base = fractions.Fraction(1, rate)
+    muxed = av.Packet(packet)
+    muxed.stream, muxed.pts, muxed.dts, muxed.duration, muxed.time_base = stream, 0, 0, frame, stream.time_base
+    container.mux(muxed)
+    container.close()
+    data = bytearray(path.read_bytes())
+    at = data.find(struct.pack(">I4sI", 36, b"alac", 0))
+    data[at:at + 36] = struct.pack(">I4sI", 36, b"alac", 0) + struct.pack(
+        ">IBBBBBBHIII", frame, 0, 16, 0, 0, 14, channels, 255, len(packet), 0, rate)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_packet_that_decodes_to_millions_of_samples_is_refused(tmp_path):
+    """A 7 kB ALAC file whose one packet decodes to 16.7 million samples a channel (8 of them)
+    took 2 GB of the service per upload, converted and copied whole before any check; such
+    a packet is refused as it decodes. One of 4,096 (Apple's) is audio as any other."""
+    from genrekit.audio.io import MAX_PACKET_FRAMES
+
+    bomb = _alac_bomb(tmp_path / "bomb.m4a", frame=2 * MAX_PACKET_FRAMES)
+    with pytest.raises(AudioError, match=f"a packet decodes to {2 * MAX_PACKET_FRAMES} samples per channel"):
+        audio.load(bomb)
+    with pytest.raises(AudioError, match="a packet decodes to"):
+        list(audio.stream(bomb))
+    y, sr = audio.load(_alac_bomb(tmp_path / "fine.m4a", frame=4096), sr=None, allow_silent=True)
+    assert sr == 48000 and len(y) == 4096
+
+
+def test_a_header_claiming_more_samples_than_memory_holds_is_a_named_problem(tmp_path):
+    """A 2 s FLAC declaring 2**36 samples made a whole-file read reserve 261 GiB at once: a
+    raw MemoryError out of `datasets check` and `features --features logmel`, no report (a
+    security review, 2026-12). The reservation is bounded; the file is named as truncated."""
+    from genrekit.datasets import check_dataset
+
+    sr = 22050
+    lying = tmp_path / "rock" / "lying.flac"
+    lying.parent.mkdir()
+    sf.write(lying, (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype(np.float32), sr,
+             subtype="PCM_16")
+    data = bytearray(lying.read_bytes())
+    bits = int.from_bytes(data[18:26], "big")
+    data[18:26] = ((bits & ~((1 << 36) - 1)) | ((1 << 36) - 1)).to_bytes(8, "big")  # STREAMINFO's total samples
+    lying.write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=f"{lying}: .*(truncated|header declares)"):
+        audio.load(lying, sr=None)
+    for genre in ("rock", "jazz"):
+        (tmp_path / genre).mkdir(exist_ok=True)
+        sf.write(tmp_path / genre / "fine.wav", 0.1 * np.sin(np.arange(3 * sr) / 7).astype(np.float32), sr)
+    report = check_dataset(tmp_path, progress=False)
+    assert [problem.path for problem in report.unreadable] == [str(lying)]
+
+
+def test_an_mp3_behind_a_pile_of_id3_tags_is_refused_before_decoding(tmp_path):
+    """4.9 million empty ID3v2 headers before an MP3 made mpg123 print a warning for each (500
+    MB of stderr read whole: 2 GB and 50 s in the service); more than 16 in a row are refused.
+    Two (a tagger that prepended its own) are a song as any other."""
+    sr = 22050
+    plain = tmp_path / "plain.mp3"
+    sf.write(plain, (0.2 * np.sin(2 * np.pi * 330 * np.arange(4 * sr) / sr)).astype(np.float32), sr, format="MP3")
+    empty_tag = b"ID3\x04\x00\x00\x00\x00\x00\x00"
+    piled = tmp_path / "piled.mp3"
+    piled.write_bytes(empty_tag * 17 + plain.read_bytes())
+    with pytest.raises(AudioError, match="starts with more than 16 ID3v2 tags one after another"):
+        audio.load(piled)
+    two = tmp_path / "two.mp3"
+    two.write_bytes(empty_tag * 2 + plain.read_bytes())
+    assert audio.load(two)[0].shape == audio.load(plain)[0].shape

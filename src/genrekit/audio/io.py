@@ -158,14 +158,20 @@ class _StderrHold:
         capture (a writer may be mid-line), everything once it no longer does. The file is
         emptied only when nobody can write to it, so no line is lost or split."""
         size = os.fstat(self._capture).st_size
-        data = os.pread(self._capture, max(size - self._read, 0), self._read)
+        # at most MAX_CAPTURED_BYTES a drain: a file can make a decoder print without end (one
+        # warning per empty ID3 tag: 500 MB), and what is past it is decoders' repetition
+        data = os.pread(self._capture, min(max(size - self._read, 0), MAX_CAPTURED_BYTES), self._read)
         if not final:
             data = data[: data.rfind(b"\n") + 1]
-            self._read += len(data)
+            self._read = size if size - self._read > MAX_CAPTURED_BYTES else self._read + len(data)
             return data
         os.ftruncate(self._capture, 0)
         self._read = 0
         return data
+
+
+#: The most of the decoders' captured output one drain reads (the rest is dropped)
+MAX_CAPTURED_BYTES = 1 << 20
 
 
 def _sort_decoder_lines(captured: bytes) -> bytes:
@@ -449,6 +455,9 @@ class _PyAVReader:
             frame, self._done = None, True
         except self._av.FFmpegError as exc:
             raise AudioError(self.path, f"corrupt: decoding failed ({_decoder_said(exc, self.path)})") from exc
+        if frame is not None and frame.samples > MAX_PACKET_FRAMES:  # before genrekit copies it, as floats
+            raise AudioError(self.path, f"a packet decodes to {frame.samples} samples per channel; audio formats' "
+                                        f"packets hold at most {MAX_PACKET_FRAMES} (a crafted or damaged file)")
         try:
             resampled = self._resampler.resample(frame)
         except ValueError as exc:  # PyAV: "Frame does not match AudioResampler setup"
@@ -794,11 +803,34 @@ def _pyav_container(head: bytes) -> bool:
 _SNDFILE_HEADERS = (b"fLaC", b"OggS", b"RIFF", b"FORM", b".snd")
 
 
+# ID3v2 tags one after another at a file's start: a genuine MP3 has one, rarely two (a tagger
+# that prepended its own); 4.9 million empty ones made mpg123 print 500 MB of warnings (50 s, 2 GB)
+MAX_STACKED_ID3 = 16
+
+
+def _check_stacked_id3(path: str, head: bytes) -> None:
+    """Refuse a file that starts with more than :data:`MAX_STACKED_ID3` ID3v2 tags in a row."""
+    if not head.startswith(b"ID3"):
+        return
+    with open(path, "rb") as handle:
+        position = 0
+        for _ in range(MAX_STACKED_ID3 + 1):
+            handle.seek(position)
+            tag = handle.read(10)
+            if tag[:3] != b"ID3" or len(tag) < 10:
+                return
+            size = (tag[6] & 0x7F) << 21 | (tag[7] & 0x7F) << 14 | (tag[8] & 0x7F) << 7 | (tag[9] & 0x7F)
+            position += 10 + size + (10 if tag[5] & 0x10 else 0)
+    raise AudioError(path, f"starts with more than {MAX_STACKED_ID3} ID3v2 tags one after another (a genuine MP3 "
+                           "has one or two: a crafted or damaged file)")
+
+
 def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None = None) -> sf.SoundFile | _PyAVReader:
     _check_regular_file(path)
     if os.path.getsize(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
     head = _head(path)
+    _check_stacked_id3(path, head)
     if (suffix in PYAV_EXTENSIONS and not head.startswith(_SNDFILE_HEADERS)) or _pyav_container(head):
         return _checked_pyav(path, should_stop)
     try:
@@ -1026,8 +1058,15 @@ MAX_NATIVE_RATE = 768_000
 MAX_CHANNELS = 64
 # Samples (all channels) decoded in one read: bounds memory whatever the rate and channels (16 MB)
 READ_SAMPLES = 1 << 22
+# The most samples per channel one packet of any codec decodes to (FLAC's largest block is
+# 65,535, ALAC's usual 4,096; PCM packets of a second or so): an ALAC setup of 4096 x 4096 made
+# one 7 kB packet 16.7 million samples a channel, 2 GB once converted and copied
+MAX_PACKET_FRAMES = 1 << 20
 # Frames :func:`load` decodes in one read (3 s at 22 kHz): a failure part-way is placed that closely
 READ_PIECE_FRAMES = 1 << 16
+# Samples a whole-file read reserves from the header's length before any decodes (128 MB of
+# float32: ten minutes of 48 kHz stereo); a longer file grows past it as it decodes
+PREALLOCATED_SAMPLES = 1 << 25
 # The containers and codecs of the extensions genrekit claims (libsndfile also opens a dozen
 # others by their content, whatever the file's name: a W64/GSM 6.10 file named .wav decoded
 # past its end for ever, an SDS file printed errors onto stdout, into `predict --format json`)
@@ -1291,7 +1330,13 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
     expected = max(0, handle.frames - start if wanted < 0 else min(wanted, handle.frames - start))
     if wanted < 0:  # room for what a decoder may give past a length FFmpeg estimated
         expected += expected // 50 + piece
-    out = np.empty((expected, handle.channels), dtype=np.float32)  # filled in place: no second copy
+    # filled in place (no second copy) up to what the header says, but no more than can be trusted
+    # before a sample decodes: a 2 s FLAC declaring 2**36 samples asked for 261 GiB at once
+    expected = min(expected, PREALLOCATED_SAMPLES // max(1, handle.channels))
+    try:
+        out = np.empty((expected, handle.channels), dtype=np.float32)
+    except MemoryError as exc:
+        raise AudioError(path, f"too long to decode into memory ({handle.frames} frames declared)") from exc
     beyond, total = [], 0  # what a decoder gives past the header's length
     while wanted < 0 or total < wanted:
         size = piece if wanted < 0 else min(piece, wanted - total)
@@ -1307,7 +1352,12 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
         total += block.shape[0]
         if block.shape[0] < size:
             break
-    return np.concatenate([out, *beyond]) if beyond else out[:total]
+    if not beyond:
+        return out[:total]
+    try:
+        return np.concatenate([out, *beyond])
+    except MemoryError as exc:  # an honest hour of 8 channels at 192 kHz: named, not a traceback
+        raise AudioError(path, f"too long to decode into memory ({total} frames of {handle.channels} channels)") from exc
 
 
 def load(
@@ -1370,9 +1420,13 @@ def load(
         )
     if (found := first_damage(block)) is not None:  # the file's own samples, in its own terms
         raise AudioError(path, damage_reason(found[1], start + found[0], native_sr))
-    y = _to_mono(block) if mono else np.ascontiguousarray(block.T)
-    if sr is not None and sr != native_sr:
-        y = soxr.resample(y.T, native_sr, sr, quality="HQ").T.astype(np.float32, copy=False)
+    try:
+        y = _to_mono(block) if mono else np.ascontiguousarray(block.T)
+        if sr is not None and sr != native_sr:
+            y = soxr.resample(y.T, native_sr, sr, quality="HQ").T.astype(np.float32, copy=False)
+    except MemoryError as exc:  # a long file whole (stream() reads one block at a time)
+        raise AudioError(path, f"too long to decode into memory ({block.shape[0] / native_sr:.0f} s of "
+                               f"{block.shape[1]} channels at {native_sr} Hz)") from exc
     out_sr = sr or native_sr
     _check_signal(path, y, out_sr, min_duration=min_duration, allow_silent=allow_silent, native_sr=native_sr,
                   offset=start / native_sr)
