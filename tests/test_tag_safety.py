@@ -1849,3 +1849,30 @@ def test_a_copy_removed_after_a_write_is_no_move_of_the_one_that_stays(tmp_path,
     assert set(genres_of(out)) == {stays} and genres_of(out)[stays]["tag_action"] == "written"
     undone = runner.invoke(app, ["tag", "--undo", str(out)])
     assert (genre_field(root / stays), all_tags(root / stays)) == before["tagged.flac"], undone.output
+
+
+def test_an_id3_tag_of_thousands_of_frames_is_refused_before_mutagen_parses_it(tmp_path):
+    """mutagen copies the rest of an ID3 tag once per frame: a 2 MB tag of 200,000 empty frames
+    took 13 s to read, and genrekit reads a tag three times a file (a 16 MB one stalled `tag`
+    for minutes; a security review, 2026-12). A tag of more than 4,096 frames is refused by
+    name, from its frame headers; one of a few frames reads as before."""
+    import soundfile as sf
+
+    from genrekit.audio.tags import MAX_ID3_FRAMES
+
+    def synchsafe(v):
+        return bytes([(v >> 21) & 0x7F, (v >> 14) & 0x7F, (v >> 7) & 0x7F, v & 0x7F])
+
+    sr = 22050
+    sf.write(tmp_path / "base.mp3", (0.2 * np.sin(np.arange(3 * sr) / 5)).astype(np.float32), sr, format="MP3")
+    audio_bytes = (tmp_path / "base.mp3").read_bytes()
+
+    def mp3_with(n_empty: int):
+        body = b"TCON" + synchsafe(5) + b"\0\0" + b"\x03rock" + b"TIT2\0\0\0\0\0\0" * n_empty
+        path = tmp_path / f"frames-{n_empty}.mp3"
+        path.write_bytes(b"ID3\x04\0\0" + synchsafe(len(body)) + body + audio_bytes)
+        return path
+
+    change = plan_genre_tag(mp3_with(200_000), ["jazz"], existing="replace")
+    assert change.action == "failed" and f"holds more than {MAX_ID3_FRAMES} frames" in change.error
+    assert list(read_genre_field(mp3_with(3)).genres) == ["rock"]
