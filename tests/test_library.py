@@ -533,3 +533,16 @@ def test_a_journal_line_nested_past_the_parser_is_set_aside_not_a_crash(tmp_path
         handle.write(deep)
     with pytest.raises(GenrekitError, match=r"tags.jsonl: line 3 is not JSON \(maximum recursion depth"):
         _update_table(out, {})
+
+
+@pytest.mark.parametrize("options, named", [({"existing": "replace"}, "existing"), ({"dry_run": True}, "dry_run"),
+                                            ({"genres": 2, "styles": True}, "genres, styles")])
+def test_tag_options_that_shape_writes_are_refused_without_writing(small_library, tiny_model, tmp_path, options,
+                                                                   named):
+    """The CLI refused --existing or --dry-run without --write-tags; tag_library ignored them,
+    as if a write had been previewed (a code review, 2026-12)."""
+    from genrekit.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=f"^{named}: only with write_tags=True"):
+        tag_library(small_library, tiny_model, tmp_path / "tags.csv", jobs=1, progress=False, **options)
+    assert not (tmp_path / "tags.csv").exists()

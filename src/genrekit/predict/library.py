@@ -26,7 +26,7 @@ from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell,
                              utf8_shown)
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
-from genrekit.audio.tags import is_placeholder, squashed_genre, write_refusal
+from genrekit.audio.tags import SEPARATOR, is_placeholder, squashed_genre, write_refusal
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
@@ -622,7 +622,7 @@ class TagOptions:
     existing: str = "keep"
     genres: int = 1
     styles: bool = False
-    separator: str = "; "
+    separator: str = SEPARATOR
     id3v2_version: int | None = None
     dry_run: bool = False
     min_confidence: float | None = None
@@ -807,7 +807,7 @@ def tag_library(
     min_confidence: float | None = None,
     genres: int = 1,
     styles: bool = False,
-    separator: str = "; ",
+    separator: str = SEPARATOR,
     id3v2_version: int | None = None,
     music_check: bool = True,
 ) -> LibrarySummary:
@@ -888,6 +888,13 @@ def tag_library(
     if not separator.strip():
         raise ParameterError(f"separator={separator!r}: expected a separator with a visible character, "
                              "such as '; ' or '/'")
+    if not write_tags:  # options that shape tag writes: ignored, they would suggest a write was previewed
+        given = [name for name, on in (("existing", existing != "keep"), ("dry_run", dry_run), ("genres", genres != 1),
+                                       ("styles", styles), ("separator", separator != SEPARATOR),
+                                       ("id3v2_version", id3v2_version is not None)) if on]
+        if given:
+            raise ParameterError(f"{', '.join(given)}: only with write_tags=True (they shape the tags written; "
+                                 "with dry_run=True to preview)")
     options = TagOptions(existing=existing, genres=genres, styles=styles, separator=separator,
                          id3v2_version=id3v2_version, dry_run=dry_run, min_confidence=min_confidence)
 
