@@ -140,7 +140,7 @@ def _load_with_segment(model_path: str, segment: float | None):
 def _note_segment(model, segment: float | None) -> None:
     """A note where --segment gives a model chunks of another length than it learned from:
     its answers, and its calibrated confidence, are then its guesses about unfamiliar inputs."""
-    learned = getattr(model, "learned_chunk_seconds", None)  # None: a network's chunks are its preset's (or unsaid)
+    learned = model.learned_chunk_seconds  # None: a network's chunks are its preset's (or unsaid)
     if segment is not None and learned is not None and abs(segment - learned) > 1e-6:
         _note(f"[yellow]note:[/] --segment {segment:g}: {escape(model.name)} learned from {learned:g} s chunks (its "
               "confidence was calibrated on them); its answers on other lengths may differ and be less reliable",

@@ -212,7 +212,7 @@ def predict_dataset(
                            "was trained on (%s): adjacent GTZAN ids are often one artist's, so these scores may "
                            "overstate accuracy on other artists", dataset.source, len(near), clips,
                            ", ".join(near[:4]) + (", ..." if len(near) > 4 else ""))
-    if journal is None or not getattr(classifier, "source", ""):
+    if journal is None or not classifier.source:
         predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
                                                         hop_seconds=hop_seconds, progress=progress, jobs=jobs,
                                                         runner=runner)

@@ -114,6 +114,8 @@ class GenreClassifier(Protocol):
         length is fixed (networks)
     genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
         owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
+    source : the file it was loaded from (empty for a model made in memory)
+    file_format : ``genrekit``, ``safetensors`` or ``onnx`` (empty for a model made in memory)
     trained_track_ids : the ids of the tracks it was trained on, as their dataset named them
         (``blues.00000``); empty where the file does not list them
     training_listed : False where its export left out which tracks it was trained on
@@ -140,6 +142,8 @@ class GenreClassifier(Protocol):
     genre_spellings: dict[str, list[str]]
     trained_track_ids: tuple[str, ...]
     training_listed: bool
+    source: str | os.PathLike
+    file_format: str
 
     def predict_proba(self, chunks: Sequence[np.ndarray]) -> np.ndarray:
         """Genre probabilities of each chunk of mono audio at ``sample_rate``.
@@ -277,8 +281,7 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     Parameters
     ----------
     model : GenreClassifier
-        The model described; ``format`` and ``source`` are empty where it has no
-        ``file_format`` or ``source``.
+        The model described; ``format`` and ``source`` are empty for a model made in memory.
     details : dict, optional
         The kind's own fields (default: none).
 
@@ -288,14 +291,14 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
         The manifest; ``training``'s hashes sorted, ``genrekit_version`` this genrekit's.
     """
     return {
-        "model": model.name, "kind": model.kind, "format": getattr(model, "file_format", ""),
+        "model": model.name, "kind": model.kind, "format": model.file_format,
         "labels": list(model.labels), "sample_rate": int(model.sample_rate),
         "chunk_seconds": float(model.chunk_seconds), "min_seconds": float(model.min_seconds),
         "aggregation": model.aggregation, "metrics": dict(model.metrics),
         "training": {"content_sha256": sorted(model.trained_on),
                      "audio_sha256": sorted(model.trained_on_audio),
                      "opening_sha256": sorted(model.trained_on_opening)},
-        "source": os.fspath(getattr(model, "source", "") or ""), "genrekit_version": __version__,
+        "source": os.fspath(model.source or ""), "genrekit_version": __version__,
         "details": details or {},
     }
 
@@ -1258,7 +1261,7 @@ def self_tested(model: GenreClassifier) -> GenreClassifier:
     a message that blames the audio (or giving a genre without a column, silently)."""
     from genrekit.errors import GenrekitError, ModelError, ParameterError
 
-    where = os.fspath(getattr(model, "source", "") or model.name)
+    where = os.fspath(model.source or model.name)
     longest = getattr(model, "self_test_seconds", SELF_TEST_SECONDS)  # a light graph needs more than one patch
     seconds = model.chunk_seconds if model.pad else max(model.min_seconds, min(model.chunk_seconds, longest))
     noise = np.random.default_rng(0).standard_normal(int(round(seconds * model.sample_rate))).astype(np.float32)

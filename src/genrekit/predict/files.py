@@ -117,7 +117,7 @@ def predict_file(
             except AnalysisStopped as exc:  # named by the URL, not by the temporary copy
                 raise AnalysisStopped(path) from exc
         return dataclasses.replace(prediction, path=path)
-    if getattr(predictor, "takes_images", False) and _is_image_path(path):
+    if predictor.takes_images and _is_image_path(path):
         return summarise(path, predictor.labels, [(0.0, predictor.chunk_seconds)], predictor.predict_image(path),
                          aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
     if batch is None:
@@ -322,7 +322,7 @@ def iter_predictions(
     paths = paths_given(paths)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
-    source = os.fspath(model) if predictor is None else os.fspath(getattr(predictor, "source", "") or "")
+    source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
     if predictor is not None:
         segment_seconds = predictor.chunk_seconds
     if (jobs > 1 or runner is not None) and source:

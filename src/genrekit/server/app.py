@@ -599,7 +599,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
             # The message names the private file, which the client knows by its own name, and
             # may name the model's file, whose place on the server is not the client's business.
             message = str(error).replace(str(upload.path), upload.filename)
-            model_file = os.fspath(getattr(predictor, "source", "") or "")
+            model_file = os.fspath(predictor.source or "")
             message = message.replace(model_file, description["id"]) if model_file else message
             if isinstance(error, ModelError):  # the service's model failed, not the client's request
                 logger.error("the model failed on %s", upload.filename, exc_info=error)
