@@ -1828,6 +1828,8 @@ def test_copies_of_one_song_keep_their_own_tag_outcome_in_the_table(tmp_path, or
     rows = genres_of(out)
     assert rows["tagged.flac"]["tag_action"] == "would write" and rows["tagged.flac"]["tag_error"] is None
     assert rows["copy.flac"]["tag_action"] == "would fail" and "copy.flac" in rows["copy.flac"]["tag_error"]
+    assert rows["copy.flac"]["tag_new"] == rows["copy.flac"]["tag_old"]  # the field as the refused write leaves it
+    assert rows["tagged.flac"]["tag_new"] != rows["tagged.flac"]["tag_old"]  # as the dry run's write would leave it
     assert rows["copy.flac"]["genre"] == rows["tagged.flac"]["genre"]  # one prediction for one content
 
 

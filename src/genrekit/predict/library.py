@@ -687,7 +687,9 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         else:
             record["tag"] = record["tag"] | {"state": "failed"}
     record["tag_action"], record["tag_written"] = change.action, change.written
-    record["tag_old"], record["tag_new"] = change.old_values, change.new_values
+    record["tag_old"] = change.old_values
+    # the field after: as it was where the write failed (or would), not the genres it was refused
+    record["tag_new"] = change.old_values if change.action in ("failed", "would fail") else change.new_values
     record["tag_error"] = change.error or change.reason
     return change
 
