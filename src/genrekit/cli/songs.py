@@ -110,6 +110,10 @@ def _genres_shown(genres: str | None, limit: int = 200) -> str | None:
     return f"{genres[:limit]}… ({len(genres)} characters)"
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _model_given_as_a_song(first: str) -> None:
     """A usage error where predict's first file is a model (as evaluate, export and serve take
     it first): the default model would name its genres, and the model fail as a song."""
@@ -317,7 +321,7 @@ def tag(
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
                           min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,
                           id3v2_version=id3v2_version, music_check=music_check)
-    view = Table(title=escape(f"{summary.n_files} files in {library}"))
+    view = Table(title=escape(f"{_files(summary.n_files)} in {library}"))
     view.add_column("genre")
     view.add_column("files", justify="right")
     for genre, count in sorted(summary.genres.items(), key=lambda item: -item[1]):
@@ -327,7 +331,7 @@ def tag(
     # the whole table's counts, so a resumed run says what the library holds; then what this run added
     n_unknown = summary.genres.get("unknown", 0)  # predicted, but named no genre: not "with a genre"
     unknown_part = f"{n_unknown} unknown, " if n_unknown else ""
-    out_console.print(f"{summary.n_files} files: {summary.n_tagged - n_unknown} with a genre, {unknown_part}"
+    out_console.print(f"{_files(summary.n_files)}: {summary.n_tagged - n_unknown} with a genre, {unknown_part}"
                       f"{summary.n_failed} failed; "
                       f"{summary.n_done_before} done by an earlier run, {summary.n_files - summary.n_done_before} "
                       f"now; {summary.seconds:.1f} s -> {summary.results}", markup=False)
@@ -383,7 +387,9 @@ def _undo_tags(results: Path) -> None:
             out_console.print(f"{line_shown(record.reason)} ({record.status})", highlight=False, markup=False)
 
     summary = undo_tags(results, on_file=show)
+    table = ("" if not summary.n_restored else f"; the rows of the files put back updated in {results}"
+             if results.exists() else f"; no results table at {results} to update (its journal keeps the record)")
     out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
-                      f"{len(summary.files)} files in {results}'s journal; progress -> {summary.progress}; "
-                      f"the rows of the files put back updated in {results}", markup=False)
+                      f"{_files(len(summary.files))} in {results}'s journal; progress -> {summary.progress}{table}",
+                      markup=False)
     _finish(len(summary.files) - len(summary.failures), summary.failures)
