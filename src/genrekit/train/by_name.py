@@ -59,13 +59,15 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
         ``model`` is unknown, or an option of the other kind is set (the message names it).
     """
     asked, model = model, recipe_name(model)  # 'default': the shipped model's recipe
-    if options.get("split") is None:  # the kind's own: a library's genres (tags) all train a classical model,
-        options.pop("split", None)     # scored by k-fold CV; a network needs validation tracks
-        dataset = as_dataset(dataset)
-        if dataset.taxonomy is not None and recipe_type(model) is TableRecipe:
-            options["split"] = "all"
-    try:
+    split = options.pop("split", None)
+    try:  # checked before any data is read
         options = recipe_options(model, options)
     except ParameterError as exc:  # a network's option given with 'default': the old preset meant?
         raise ParameterError(f"{exc}{renamed_note(asked)}") from None
+    if split is None:  # the kind's own: a library's genres (tags) all train a classical model, scored by
+        dataset = as_dataset(dataset)  # k-fold CV; a network needs validation tracks
+        if dataset.taxonomy is not None and recipe_type(model) is TableRecipe:
+            options["split"] = "all"
+    else:
+        options["split"] = split
     return _TRAINERS[recipe_type(model)](dataset, model, options)
