@@ -1856,11 +1856,12 @@ def test_a_copy_removed_after_a_write_is_no_move_of_the_one_that_stays(tmp_path,
 def test_an_id3_tag_of_thousands_of_frames_is_refused_before_mutagen_parses_it(tmp_path):
     """mutagen copies the rest of an ID3 tag once per frame: a 2 MB tag of 200,000 empty frames
     took 13 s to read, and genrekit reads a tag three times a file (a 16 MB one stalled `tag`
-    for minutes; a security review, 2026-12). A tag of more than 4,096 frames is refused by
-    name, from its frame headers; one of a few frames reads as before."""
+    for minutes; a security review, 2026-12). Its frames are counted, and their copying summed,
+    as mutagen walks them, before it reads them: past 20,000 frames or 2 GB copied the tag is
+    refused by name; one of a few frames reads as before."""
     import soundfile as sf
 
-    from genrekit.audio.tags import MAX_ID3_FRAMES
+    from genrekit.audio.tags import MAX_TAG_PARTS
 
     def synchsafe(v):
         return bytes([(v >> 21) & 0x7F, (v >> 14) & 0x7F, (v >> 7) & 0x7F, v & 0x7F])
@@ -1869,14 +1870,24 @@ def test_an_id3_tag_of_thousands_of_frames_is_refused_before_mutagen_parses_it(t
     sf.write(tmp_path / "base.mp3", (0.2 * np.sin(np.arange(3 * sr) / 5)).astype(np.float32), sr, format="MP3")
     audio_bytes = (tmp_path / "base.mp3").read_bytes()
 
-    def mp3_with(n_empty: int):
+    def mp3_with(n_empty: int, last: bytes = b""):
         body = b"TCON" + synchsafe(5) + b"\0\0" + b"\x03rock" + b"TIT2\0\0\0\0\0\0" * n_empty
-        path = tmp_path / f"frames-{n_empty}.mp3"
+        body += b"PRIV" + synchsafe(len(last)) + b"\0\0" + last if last else b""
+        path = tmp_path / f"frames-{n_empty}-{len(last)}.mp3"
         path.write_bytes(b"ID3\x04\0\0" + synchsafe(len(body)) + body + audio_bytes)
         return path
 
     change = plan_genre_tag(mp3_with(200_000), ["jazz"], existing="replace")
-    assert change.action == "failed" and f"holds more than {MAX_ID3_FRAMES} frames" in change.error
+    assert change.action == "failed" and f"hold more than {MAX_TAG_PARTS} ID3 frames" in change.error
+    # fewer frames in front of 1 MB: each copies the megabyte again (15 GB)
+    change = plan_genre_tag(mp3_with(15_000, b"x" * 2**20), ["jazz"], existing="replace")
+    assert change.action == "failed" and "would take copying more than 2048 MB to read" in change.error
+    assert list(read_genre_field(mp3_with(30, b"x" * 2**20)).genres) == ["rock"]  # a cover behind some frames
+    # counted by mutagen's own rules: a name starting with NUL does not end the tag for it (a code review)
+    nul = tmp_path / "nul.mp3"
+    body = b"\0AAA" + synchsafe(0) + b"\0\0" + b"TIT2\0\0\0\0\0\0" * 30_000
+    nul.write_bytes(b"ID3\x04\0\0" + synchsafe(len(body)) + body + audio_bytes)
+    assert "ID3 frames" in plan_genre_tag(nul, ["jazz"], existing="replace").error
     assert list(read_genre_field(mp3_with(3)).genres) == ["rock"]
 
 
@@ -1888,7 +1899,7 @@ def test_a_wav_or_flac_of_thousands_of_chunks_is_refused_before_mutagen_walks_th
 
     import soundfile as sf
 
-    from genrekit.audio.tags import MAX_TAG_CHUNKS
+    from genrekit.audio.tags import MAX_TAG_PARTS as MAX_TAG_CHUNKS
 
     sr = 8000
     wav = tmp_path / "chunks.wav"
@@ -1896,7 +1907,7 @@ def test_a_wav_or_flac_of_thousands_of_chunks_is_refused_before_mutagen_walks_th
     data = wav.read_bytes() + b"junk\0\0\0\0" * (MAX_TAG_CHUNKS + 10)
     wav.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
     change = plan_genre_tag(wav, ["jazz"], existing="replace")
-    assert change.action == "failed" and f"holds more than {MAX_TAG_CHUNKS} chunks" in change.error
+    assert change.action == "failed" and f"hold more than {MAX_TAG_CHUNKS} chunks" in change.error
     flac = tmp_path / "blocks.flac"
     sf.write(flac, (0.1 * np.sin(np.arange(sr) / 3)).astype(np.float32), sr)
     data = flac.read_bytes()
@@ -1905,7 +1916,18 @@ def test_a_wav_or_flac_of_thousands_of_chunks_is_refused_before_mutagen_walks_th
     padding = bytes([1, 0, 0, 0]) * (MAX_TAG_CHUNKS + 10)  # empty PADDING blocks
     flac.write_bytes(data[:4] + first + padding + data[streaminfo_end:])
     change = plan_genre_tag(flac, ["jazz"], existing="replace")
-    assert change.action == "failed" and f"holds more than {MAX_TAG_CHUNKS} metadata blocks" in change.error
+    assert change.action == "failed" and f"hold more than {MAX_TAG_CHUNKS} metadata blocks" in change.error
     fine = tmp_path / "fine.flac"
     sf.write(fine, (0.1 * np.sin(np.arange(sr) / 3)).astype(np.float32), sr)
     assert write_genre_tag(fine, ["jazz"], existing="replace").action == "written"
+    # a streamed WAV (sizes left unset) whose audio starts with silence: its zeros are no chunks (a
+    # header walk of genrekit's own took them for 4,096 empty ones; mutagen stops at an invalid id)
+    streamed = tmp_path / "streamed.wav"
+    sf.write(streamed, np.concatenate([np.zeros(sr), 0.1 * np.sin(np.arange(sr) / 3)]).astype(np.float32), sr,
+             subtype="PCM_16")
+    data = bytearray(streamed.read_bytes())
+    data[4:8] = b"\xff\xff\xff\xff"
+    at = data.find(b"data")
+    data[at + 4:at + 8] = b"\0\0\0\0"
+    streamed.write_bytes(bytes(data))
+    assert plan_genre_tag(streamed, ["jazz"], existing="replace").error is None

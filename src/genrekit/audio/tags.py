@@ -147,72 +147,118 @@ def _bound_id3_inflation() -> None:
     _frames.zlib = _BoundedZlib
 
 
-def _mutagen(path: str | None = None):
-    """mutagen, its ID3 frames inflated with :class:`_BoundedZlib`, with a fresh budget for the
-    read to come: every read of tags goes through here (``mutagen.File`` too, which may find
-    an ID3 tag in a file of any name). With ``path``, the file's tag structure is counted
-    first (:func:`_check_tag_structure`)."""
+def _mutagen():
+    """mutagen, its ID3 frames inflated with :class:`_BoundedZlib` and its parsing bounded
+    (:func:`_bound_tag_parsing`), with a fresh inflation budget for the read to come: every
+    read of tags goes through here (``mutagen.File`` too, which may find an ID3 tag in a file
+    of any name)."""
     import mutagen
 
     _bound_id3_inflation()
+    _bound_tag_parsing()
     _inflation.left = MAX_TAG_INFLATION
-    if path is not None:
-        _check_tag_structure(path)
     return mutagen
 
 
-# Chunks of a WAV or AIFF file, or metadata blocks of a FLAC file, that genrekit lets mutagen
-# parse: a genuine file has a handful (tens with pictures); 1.6 million empty chunks before an
-# ID3 chunk took mutagen 46 s and 510 MB to walk, a million empty FLAC blocks 6.5 s
-MAX_TAG_CHUNKS = 4096
+# What mutagen may walk in one file's tags, counted in its own readers as it walks them (so the
+# count is its own, whatever a crafted header says): the ID3 frames of one tag (its chapters'
+# sub-frames too), the chunks of one RIFF/AIFF file, the metadata blocks of one FLAC file. A
+# genuine file has tens; 1.6 million empty WAV chunks took mutagen 46 s and 510 MB ...
+MAX_TAG_PARTS = 20_000
+# ... and the bytes its ID3 reader copies for one tag: it cuts each frame off the front of the
+# rest (data = data[10 + size:]), so its work grows with frames x tag size (200,000 empty
+# frames in 2 MB took 13 s; a 16 MB tag, minutes). A genuine tag copies at most tens of MB.
+MAX_ID3_COPY_BYTES = 1 << 31
+_parsing = threading.local()
 
 
-def _check_tag_structure(path: str) -> None:
-    """Refuse a file whose tag structure mutagen would take far longer to walk than its size
-    suggests: an ID3v2 tag of more than :data:`MAX_ID3_FRAMES` frames, a WAV/AIFF of more
-    than :data:`MAX_TAG_CHUNKS` chunks, a FLAC of more metadata blocks than that; counted from
-    their headers, reading no more than the headers."""
-    try:
-        _check_id3_frames(path)
-        _check_chunks(path)
-    except OSError:  # missing or unreadable: mutagen says so, as it always has
-        return
+def _too_many(found: int, what: str) -> TagError:
+    return TagError(f"its tags hold more than {MAX_TAG_PARTS} {what} (found {found} so far; a genuine file holds "
+                    "tens): a crafted or damaged file, its tags not read")
 
 
-def _check_chunks(path: str) -> None:
-    with open(path, "rb") as handle:
-        head = handle.read(12)
-        if head[:4] in (b"RIFF", b"FORM") and len(head) == 12:
-            order = "little" if head[:4] == b"RIFF" else "big"
-            at, end = 12, 8 + int.from_bytes(head[4:8], order)
-            for _ in range(MAX_TAG_CHUNKS):
-                handle.seek(at)
-                chunk = handle.read(8)
-                if len(chunk) < 8 or at >= end:
-                    return
-                size = int.from_bytes(chunk[4:8], order)
-                at += 8 + size + (size & 1)
-            what = "chunks"
-        else:
-            at = 0
-            if head[:3] == b"ID3" and len(head) >= 10:  # a tag before the FLAC stream
-                handle.seek(6)
-                at = 10 + _synchsafe(handle.read(4))
-            handle.seek(at)
-            if handle.read(4) != b"fLaC":
-                return
-            at += 4
-            for _ in range(MAX_TAG_CHUNKS):
-                handle.seek(at)
-                block = handle.read(4)
-                if len(block) < 4:
-                    return
-                at += 4 + int.from_bytes(block[1:4], "big")
-                if block[0] & 0x80:  # the last metadata block
-                    return
-            what = "metadata blocks"
-    raise TagError(f"{path}: holds more than {MAX_TAG_CHUNKS} {what} before its audio ends (a genuine file holds a "
-                   "handful): a crafted or damaged file, its tags not read")
+def _id3_frame_costs(id3, data: bytes, frames) -> tuple[int, int]:
+    """(frames, bytes copied) of mutagen's ``read_frames(id3, data, frames)``, walked as it
+    walks them (its rules: unsynchronisation below v2.4, the frame size's width, a name of NUL
+    bytes ends the tag, a header cut short ends it) but by offset, in linear time."""
+    from mutagen.id3 import _tags
+    from mutagen.id3._util import unsynch
+
+    if id3.version < _tags.ID3Header._V24 and id3.f_unsynch:
+        try:
+            data = unsynch.decode(data)
+        except ValueError:
+            pass
+    if id3.version >= _tags.ID3Header._V23:
+        width, name_width = 10, 4
+        bpi = int if id3.version < _tags.ID3Header._V24 else _tags.determine_bpi(data, frames)
+    else:
+        width, name_width, bpi = 6, 3, int
+    n, copied, at = 0, 0, 0
+    while at < len(data):
+        header = data[at:at + width]
+        if len(header) < width or header[:name_width].strip(b"\x00") == b"":
+            break
+        at += width + bpi(int.from_bytes(header[4:8] if width == 10 else b"\x00" + header[3:6], "big"))
+        n += 1
+        copied += max(0, len(data) - at)
+    return n, copied
+
+
+@functools.cache
+def _bound_tag_parsing() -> None:
+    """Bound what mutagen parses (:data:`MAX_TAG_PARTS`, :data:`MAX_ID3_COPY_BYTES`) in its own
+    readers: an ID3 tag's frames are counted, and their copying summed, before it reads them;
+    a RIFF/AIFF file's chunks (on its root chunk) and a FLAC file's metadata blocks as it
+    makes each. Past a bound, a TagError."""
+    from mutagen import _iff, flac
+    from mutagen.id3 import _tags
+
+    read_frames, chunk_init = getattr(_tags, "read_frames", None), vars(_iff.IffChunk).get("__init__")
+    read_block = getattr(flac.FLAC, "_FLAC__read_metadata_block", None)
+    if read_frames is None or read_block is None or chunk_init is None:
+        raise ImportError("mutagen no longer reads ID3 frames, IFF chunks or FLAC blocks where genrekit bounds them "
+                          "(see MAX_TAG_PARTS); install the mutagen of constraints.txt")
+
+    @functools.wraps(read_frames)
+    def bounded_frames(id3, data, frames):
+        depth = getattr(_parsing, "depth", 0)
+        if depth == 0:  # one tag: its chapters' sub-frames are read by nested calls, on its budget
+            _parsing.parts, _parsing.copied = MAX_TAG_PARTS, MAX_ID3_COPY_BYTES
+        n, copied = _id3_frame_costs(id3, data, frames)
+        _parsing.parts -= n
+        _parsing.copied -= copied
+        if _parsing.parts < 0:
+            raise _too_many(MAX_TAG_PARTS - _parsing.parts, "ID3 frames")
+        if _parsing.copied < 0:
+            raise TagError(f"its ID3 tag of {len(data)} bytes and {n} frames would take copying more than "
+                           f"{MAX_ID3_COPY_BYTES >> 20} MB to read (a genuine tag, tens): a crafted or damaged tag, "
+                           "not read")
+        _parsing.depth = depth + 1
+        try:
+            return read_frames(id3, data, frames)
+        finally:
+            _parsing.depth = depth
+
+    @functools.wraps(chunk_init)
+    def bounded_chunk(self, fileobj, id, data_size, parent_chunk):
+        root = self if parent_chunk is None else getattr(parent_chunk, "_genrekit_root", parent_chunk)
+        self._genrekit_root = root
+        root._genrekit_parts = getattr(root, "_genrekit_parts", 0) + 1
+        if root._genrekit_parts > MAX_TAG_PARTS:
+            raise _too_many(root._genrekit_parts, "chunks")
+        chunk_init(self, fileobj, id, data_size, parent_chunk)
+
+    @functools.wraps(read_block)
+    def bounded_block(self, fileobj):
+        self._genrekit_blocks = getattr(self, "_genrekit_blocks", 0) + 1
+        if self._genrekit_blocks > MAX_TAG_PARTS:
+            raise _too_many(self._genrekit_blocks, "metadata blocks")
+        return read_block(self, fileobj)
+
+    _tags.read_frames = bounded_frames
+    _iff.IffChunk.__init__ = bounded_chunk
+    flac.FLAC._FLAC__read_metadata_block = bounded_block
 
 
 def provenance_key(family: str, name: str) -> str:
@@ -328,47 +374,11 @@ def _show(values: list[str] | None) -> str | None:
     return "; ".join(values) if values else None
 
 
-# Frames an ID3v2 tag may hold: mutagen copies the rest of the tag once per frame it reads, so
-# its time grows with frames x size (a 2 MB tag of 200,000 empty frames took 13 s, 16 MB would
-# take a quarter of an hour); a genuine tag holds tens, a podcast's chapters some hundreds
-MAX_ID3_FRAMES = 4096
-
-
-def _synchsafe(b: bytes) -> int:
-    return (b[0] & 0x7F) << 21 | (b[1] & 0x7F) << 14 | (b[2] & 0x7F) << 7 | (b[3] & 0x7F)
-
-
-def _check_id3_frames(path: str) -> None:
-    """Refuse an MP3 whose leading ID3v2 tag holds more than :data:`MAX_ID3_FRAMES` frames,
-    counted from their headers before mutagen parses it."""
-    with open(path, "rb") as handle:
-        header = handle.read(10)
-        if header[:3] != b"ID3" or len(header) < 10:
-            return
-        body = handle.read(_synchsafe(header[6:10]))
-    version, flags = header[3], header[5]
-    if flags & 0x80:  # unsynchronised: frame sizes count the bytes as resynchronised
-        body = body.replace(b"\xff\x00", b"\xff")
-    at = 0
-    if flags & 0x40 and version in (3, 4) and len(body) >= 4:  # an extended header first
-        at = _synchsafe(body[:4]) if version == 4 else 4 + int.from_bytes(body[:4], "big")
-    width, size_of = (6, lambda b: int.from_bytes(b[3:6], "big")) if version == 2 else (
-        10, (lambda b: _synchsafe(b[4:8])) if version == 4 else (lambda b: int.from_bytes(b[4:8], "big")))
-    for _ in range(MAX_ID3_FRAMES):
-        head = body[at:at + width]
-        if len(head) < width or head[0] == 0:  # the end, or padding
-            return
-        at += width + size_of(head)
-    if at < len(body) and body[at:at + 1] not in (b"", b"\x00"):
-        raise TagError(f"{path}: its ID3v2 tag holds more than {MAX_ID3_FRAMES} frames (a genuine tag holds tens): "
-                       "a crafted or damaged tag, not read")
-
-
 def _id3(path: str, *, exact: bool):
     """An MP3's ID3 tag: ``exact`` as stored (ID3v2 only, frames untranslated, for writing
     back in the same version), else as players read it (translated, ID3v1 merged in); None
     when there is none."""
-    _mutagen(path)
+    _mutagen()
     from mutagen.id3 import ID3, ID3NoHeaderError
 
     try:
@@ -382,7 +392,7 @@ def _load_id3(path: str, suffix: str, *, exact: bool, v1: bool = True):
     file's ID3 chunk (container: mutagen's WAVE or AIFF, which saves it); tags None when absent.
     ``exact``: as stored (see :func:`_id3`); else translated to v2.4 frames, with an ID3v1
     tag merged in where ``v1``."""
-    _mutagen(path)
+    _mutagen()
     if suffix == ".mp3" and (exact or v1):
         return _id3(path, exact=exact), None
     if suffix == ".mp3":
@@ -491,8 +501,9 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
     A file whose content is another format than its name's is refused (ParameterError),
     unless ``trust_name``: the tag its name's format has is read (an undo of a write an
     earlier version made so)."""
+    mutagen = _mutagen()
+
     path = os.fspath(path)
-    mutagen = _mutagen(path)
     suffix = (suffix or Path(path).suffix).lower()
     if not trust_name:
         _check_content(path, suffix)
@@ -563,7 +574,8 @@ def read_song_tags(path: str | os.PathLike) -> SongTags:
     ParameterError
         The file's tags cannot be read (named, with what was found).
     """
-    mutagen = _mutagen()  # the file's structure is checked as its genre field is read, below
+    mutagen = _mutagen()
+
     path = os.fspath(path)
     suffix = Path(path).suffix.lower()
     if suffix not in TAGGABLE:
@@ -911,7 +923,7 @@ def _put_id3_block(path: str, suffix: str, block: bytes) -> None:
 
 def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], version: int | None,
              remove_empty: bool, block: bytes | None) -> None:
-    _mutagen(path)
+    _mutagen()
     from mutagen.id3 import ID3, TCON, TXXX, ID3v1SaveOptions
     from mutagen.id3 import delete as delete_id3
 
@@ -966,7 +978,7 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
 
 
 def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool) -> None:
-    mutagen = _mutagen(path)
+    mutagen = _mutagen()
     from mutagen.flac import FLAC
     from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
 
@@ -1204,7 +1216,7 @@ def _textless(frame) -> bool:
 def _other_fields(path: str, suffix: str, touched) -> list:
     """Every tag field of the file but ``touched`` (field names as :attr:`GenreField.fields`
     gives them), as mutagen reads them: what a genre write must leave as it was."""
-    mutagen = _mutagen(path)
+    mutagen = _mutagen()
 
     skip = {name.casefold() for name in touched} | {"genre"}
     if suffix in ID3_SUFFIXES:
