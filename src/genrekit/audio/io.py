@@ -140,37 +140,45 @@ class _StderrHold:
             if self._users:
                 # others still decode: pass on the whole lines that arrived so far, so that a
                 # busy service's own messages are not held back
-                captured, real = self._drain(final=False), self._saved
+                pieces, real = self._drain(final=False), self._saved
             else:
                 os.dup2(self._saved, 2)
                 os.close(self._saved)
                 self._saved = None
-                captured, real = self._drain(final=True), 2
-            passed = _sort_decoder_lines(captured)
-            if passed:
-                try:
-                    os.write(real, passed)
-                except OSError:  # stderr closed or a broken pipe: nothing to tell it
-                    pass
+                pieces, real = self._drain(final=True), 2
+            for captured in pieces:  # a piece at a time: the decoders' lines dropped, the rest passed on
+                passed = _sort_decoder_lines(captured)
+                if passed:
+                    try:
+                        os.write(real, passed)
+                    except OSError:  # stderr closed or a broken pipe: nothing to tell it
+                        pass
 
-    def _drain(self, final: bool) -> bytes:
-        """What arrived since the last drain: only whole lines while fd 2 still points at the
-        capture (a writer may be mid-line), everything once it no longer does. The file is
-        emptied only when nobody can write to it, so no line is lost or split."""
+    def _drain(self, final: bool) -> Iterator[bytes]:
+        """What arrived since the last drain, in pieces of whole lines of at most
+        :data:`MAX_CAPTURED_BYTES` (a file can make a decoder print without end: one warning
+        per empty ID3 tag, 500 MB): only whole lines while fd 2 still points at the capture (a
+        writer may be mid-line), everything once it no longer does. The file is emptied only
+        when nobody can write to it, so no line is lost or split."""
         size = os.fstat(self._capture).st_size
-        # at most MAX_CAPTURED_BYTES a drain: a file can make a decoder print without end (one
-        # warning per empty ID3 tag: 500 MB), and what is past it is decoders' repetition
-        data = os.pread(self._capture, min(max(size - self._read, 0), MAX_CAPTURED_BYTES), self._read)
-        if not final:
-            data = data[: data.rfind(b"\n") + 1]
-            self._read = size if size - self._read > MAX_CAPTURED_BYTES else self._read + len(data)
-            return data
-        os.ftruncate(self._capture, 0)
-        self._read = 0
-        return data
+        at, carry = self._read, b""
+        while at < size:
+            data = carry + os.pread(self._capture, min(MAX_CAPTURED_BYTES, size - at), at)
+            at += len(data) - len(carry)
+            cut = data.rfind(b"\n") + 1 or (len(data) if len(data) >= MAX_CAPTURED_BYTES else 0)  # one long line
+            carry = data[cut:]
+            if cut:
+                yield data[:cut]
+        if final:
+            if carry:
+                yield carry
+            os.ftruncate(self._capture, 0)
+            self._read = 0
+        else:
+            self._read = at - len(carry)  # the start of a line still being written
 
 
-#: The most of the decoders' captured output one drain reads (the rest is dropped)
+#: The most of the decoders' captured output read at once
 MAX_CAPTURED_BYTES = 1 << 20
 
 
@@ -401,6 +409,12 @@ class _PyAVReader:
         if context is None:  # FFmpeg does not know the codec
             self._container.close()
             raise AudioError(path, "unsupported audio codec: FFmpeg cannot decode its audio stream")
+        if context.name == "alac" and len(context.extradata or b"") >= 16:  # its setup sizes FFmpeg's buffers
+            frame_length = int.from_bytes(context.extradata[12:16], "big")
+            if frame_length > MAX_PACKET_FRAMES:
+                self._container.close()
+                raise AudioError(path, f"an ALAC setup of {frame_length} samples a packet; audio formats' packets "
+                                       f"hold at most {MAX_PACKET_FRAMES} (a crafted or damaged file)")
         self.samplerate = int(context.sample_rate or 0)
         self.channels = int(context.layout.nb_channels or 1)
         self.format = self._container.format.name.split(",")[0].upper()
@@ -1067,6 +1081,10 @@ READ_PIECE_FRAMES = 1 << 16
 # Samples a whole-file read reserves from the header's length before any decodes (128 MB of
 # float32: ten minutes of 48 kHz stereo); a longer file grows past it as it decodes
 PREALLOCATED_SAMPLES = 1 << 25
+# ... or this many a byte of the file: PCM holds 0.25-1 sample a byte, lossless codecs a few,
+# lossy ones tens (32 kbps Opus: ~24 a byte at 48 kHz stereo); digital silence packs more, and
+# is reserved as it decodes
+SAMPLES_PER_BYTE = 128
 # The containers and codecs of the extensions genrekit claims (libsndfile also opens a dozen
 # others by their content, whatever the file's name: a W64/GSM 6.10 file named .wav decoded
 # past its end for ever, an SDS file printed errors onto stdout, into `predict --format json`)
@@ -1331,8 +1349,14 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
     if wanted < 0:  # room for what a decoder may give past a length FFmpeg estimated
         expected += expected // 50 + piece
     # filled in place (no second copy) up to what the header says, but no more than can be trusted
-    # before a sample decodes: a 2 s FLAC declaring 2**36 samples asked for 261 GiB at once
-    expected = min(expected, PREALLOCATED_SAMPLES // max(1, handle.channels))
+    # before a sample decodes: a 2 s FLAC declaring 2**36 samples asked for 261 GiB at once. The
+    # bound grows with the file's bytes (no codec packs more samples a byte), so a long song's
+    # reservation stays whole
+    try:
+        trusted = max(PREALLOCATED_SAMPLES, SAMPLES_PER_BYTE * os.path.getsize(path))
+    except OSError:  # a URL (its local copy is the handle's): the fixed bound
+        trusted = PREALLOCATED_SAMPLES
+    expected = min(expected, trusted // max(1, handle.channels))
     try:
         out = np.empty((expected, handle.channels), dtype=np.float32)
     except MemoryError as exc:

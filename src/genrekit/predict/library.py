@@ -957,12 +957,14 @@ def tag_library(
                     if here["key"] == key:  # predicted with this model and these options: done
                         latest[key] = here
                         done.add(key)
+                # its own record (copies share a key with --hash), as found where it was moved to
+                mine = here if here is not None and here["key"] == key else known or latest.get(key)
                 if key not in done:
                     todo.append([str(path), key, size, mtime_ns, identity])
-                elif write_tags and latest[key]["error"] is None and _decide_tag_again(latest[key], existing):
-                    retag.append(latest[key] | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
-                elif write_tags and latest[key].get("tag_action") == "written" and (
-                        (latest[key].get("tag") or {}).get("options") not in (None, _written_with(options))):
+                elif write_tags and mine["error"] is None and _decide_tag_again(mine, existing):
+                    retag.append(mine | {"path": str(path), "size": size, "mtime_ns": mtime_ns})
+                elif write_tags and mine.get("tag_action") == "written" and (
+                        (mine.get("tag") or {}).get("options") not in (None, _written_with(options))):
                     written_before += 1  # written with other options (records before 2026-12-04 do not say)
             current[str(path)] = key, size, mtime_ns
         n_before = len(files) - len(todo) - failures_before
