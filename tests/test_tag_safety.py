@@ -1931,3 +1931,21 @@ def test_a_wav_or_flac_of_thousands_of_chunks_is_refused_before_mutagen_walks_th
     data[at + 4:at + 8] = b"\0\0\0\0"
     streamed.write_bytes(bytes(data))
     assert plan_genre_tag(streamed, ["jazz"], existing="replace").error is None
+
+
+def test_replacing_an_mp3s_genre_says_that_its_id3v1_tag_keeps_the_owners(tmp_path):
+    """An ID3v1-only MP3 given `--existing replace`: 'genre Jazz -> rock (set)' and no word that
+    its ID3v1 tag, left byte for byte, still says Jazz to the players that read it (an APEv2
+    tag or a WAV's RIFF INFO got that note) (a library owner's review, 2026-12)."""
+    import soundfile as sf
+
+    sr = 22050
+    path = tmp_path / "old.mp3"
+    sf.write(path, (0.2 * np.sin(np.arange(3 * sr) / 5)).astype(np.float32), sr, format="MP3")
+    v1 = b"TAG" + b"Title".ljust(30, b"\0") + b"Artist".ljust(30, b"\0") + b"".ljust(30, b"\0") + b"1999" \
+        + b"".ljust(30, b"\0") + bytes([8])  # 8: Jazz
+    path.write_bytes(path.read_bytes() + v1)
+    change = write_genre_tag(path, ["rock"], existing="replace")
+    assert change.action == "written" and "its ID3v1 tag still says 'Jazz'" in change.note
+    assert path.read_bytes().endswith(v1)  # left as it was
+    assert "ID3v1" not in (write_genre_tag(path, ["jazz"], existing="replace").note or "")  # it says ours

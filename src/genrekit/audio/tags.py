@@ -776,6 +776,11 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
                  "and players may show either")
     elif elsewhere is not None:  # append: the owner's genre from the other tag first, then ours, in the one written
         field, has_genre, change.old = dataclass_replace(field, genres=[elsewhere[1]]), True, elsewhere[1]
+    if stays is None and existing == "replace" and Path(path).suffix.lower() == ".mp3":
+        v1 = _id3v1_genre(path)  # left byte for byte by every write: players reading it show the owner's
+        if v1 and squashed_genre(v1) not in {squashed_genre(g) for g in genres}:
+            stays = (f"its ID3v1 tag still says {v1!r}: genrekit leaves an MP3's ID3v1 tag as it was, and players "
+                     "that read it may show it")
     theirs = _split(field, separator) if existing == "append" and has_genre else set()
     ours = list(dict.fromkeys(g for g in genres if squashed_genre(g) not in theirs and not (theirs and g in held)))
     if not ours:
@@ -833,6 +838,17 @@ def apply_tag_change(change: TagChange, *, unchanged_since: tuple[int, int] | No
     change.new_values = written[change.field]
     change.action, change.written, change.new = "written", True, _show(change.new_values) or ""
     return change
+
+
+def _id3v1_genre(path: str) -> str | None:
+    """The genre an MP3's ID3v1 tag names (its last byte, an index of ID3's genre list), or None."""
+    from mutagen.id3 import TCON
+
+    try:
+        block = _id3v1_block(path)
+    except OSError:
+        return None
+    return TCON.GENRES[block[127]] if block is not None and block[127] < len(TCON.GENRES) else None
 
 
 def _id3v1_block(path: str) -> bytes | None:
