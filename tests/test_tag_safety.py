@@ -1949,3 +1949,25 @@ def test_replacing_an_mp3s_genre_says_that_its_id3v1_tag_keeps_the_owners(tmp_pa
     assert change.action == "written" and "its ID3v1 tag still says 'Jazz'" in change.note
     assert path.read_bytes().endswith(v1)  # left as it was
     assert "ID3v1" not in (write_genre_tag(path, ["jazz"], existing="replace").note or "")  # it says ours
+
+
+def test_a_wav_whose_odd_chunk_lacks_its_pad_byte_is_left_as_it_is_and_says_why(tmp_path):
+    """A WAV whose LIST/INFO chunk has an odd size and no pad byte (as some encoders write) could
+    not be written: 'wrote TCON ... but read back None, None, ...; left as it is', with no word of
+    what is wrong with the file or what to do (a library owner's review, 2026-12)."""
+    import struct
+
+    import soundfile as sf
+
+    sr = 8000
+    path = tmp_path / "odd.wav"
+    sf.write(path, (0.1 * np.sin(np.arange(sr) / 3)).astype(np.float32), sr, subtype="PCM_16")
+    info = b"INFO" + b"IGNR" + struct.pack("<I", 5) + b"Blues" + b"\0"  # IGNR padded inside
+    odd = b"LIST" + struct.pack("<I", len(info) + 1) + info + b"X"  # an odd LIST, its pad byte missing
+    data = path.read_bytes() + odd + b"junk" + struct.pack("<I", 4) + b"\0" * 4  # after the audio, a chunk more
+    path.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
+    before = path.read_bytes()
+    change = write_genre_tag(path, ["rock"], existing="replace")
+    assert change.action == "failed" and "'LIST' chunk at byte" in change.error
+    assert "has an odd size (19) and no pad byte after it" in change.error and "re-save the file" in change.error
+    assert path.read_bytes() == before

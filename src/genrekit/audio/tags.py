@@ -676,6 +676,32 @@ def _genre_elsewhere(path: str) -> tuple[str, str] | None:
     return None
 
 
+def _riff_layout_problem(path: str) -> str | None:
+    """Why a WAV's or AIFF's chunks are not laid out as the format asks, where a writer cannot
+    find them again: a chunk of odd size whose pad byte is missing (the next chunk's name sits one
+    byte early), as some encoders write; None where the chunks follow one another as they should."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        order = {b"RIFF": "little", b"FORM": "big"}.get(head[:4])
+        if order is None:
+            return None
+        for _ in range(10_000):
+            at = handle.tell()
+            header = handle.read(8)
+            if len(header) < 8 or not all(32 <= b < 127 for b in header[:4]):
+                return None
+            size = int.from_bytes(header[4:8], order)
+            if size % 2:
+                handle.seek(at + 8 + size)
+                unpadded = handle.read(5)
+                if len(unpadded) >= 4 and all(32 <= b < 127 for b in unpadded[:4]) and \
+                        not all(32 <= b < 127 for b in unpadded[1:5]):
+                    return (f"its {header[:4].decode('ascii')!r} chunk at byte {at} has an odd size ({size}) and "
+                            "no pad byte after it, as the format asks")
+            handle.seek(at + 8 + size + size % 2)
+    return None
+
+
 def _riff_info(path: str, key: bytes, limit: int = 2**20) -> str | None:
     """The text of ``key`` in a RIFF file's ``LIST/INFO`` chunk (at most ``limit`` bytes of it read)."""
     with open(path, "rb") as handle:
@@ -1524,8 +1550,11 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                                 f"({', '.join(changed[:5])}); left as it is")
         wrong = {key: after.get(key) for key, wanted in values.items() if after.get(key) != wanted}
         if wrong:
+            layout = _riff_layout_problem(path) if suffix in (".wav", ".aiff", ".aif") else None
             raise TagError(f"{path}: wrote {', '.join(f'{k} {values[k]!r}' for k in wrong)} but read back "
-                                f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
+                           f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is"
+                           + (f" ({layout}: re-save the file in an audio editor or with ffmpeg, then tag it)"
+                              if layout else ""))
         written.update({key: after.get(key) for key in values})
 
     replace_safely(path, edit, unchanged_since=unchanged_since)
