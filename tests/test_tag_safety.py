@@ -582,6 +582,7 @@ def test_an_undo_of_a_version_conversion_keeps_an_edit_that_kept_the_files_size_
     assert undone.exit_code == 1, undone.output  # its only file refused
     message = " ".join(undone.output.split())
     assert "song.mp3: genrekit converted its ID3 tag's version" in message and "changed since" in message, message
+    assert "set its genre back by hand to" in message and "id3_tag" in message  # a way forward
     assert list(exact_id3(song)["TIT2"].text) == ["B title"] and exact_id3(song).version == (2, 3, 0)
 
 

@@ -1361,7 +1361,10 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]
                                 or not _same_id3_tag(path, last)):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
-                  "back, but the file changed since; its tags are left as they are")
+                  "back, but the file changed since (another field or its audio: putting the old tag back would "
+                  "undo that change too); its tags are left as they are. To undo genrekit's alone, set its genre "
+                  f"back by hand to {'; '.join(target[name] or []) or 'none'} (the old tag, whole, is kept in the "
+                  "journal's line of that write, its id3_tag)")
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
     append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
