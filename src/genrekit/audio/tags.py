@@ -177,10 +177,11 @@ def _too_many(found: int, what: str) -> TagError:
                     "tens): a crafted or damaged file, its tags not read")
 
 
-def _id3_frame_costs(id3, data: bytes, frames) -> tuple[int, int]:
+def _id3_frame_costs(id3, data: bytes, frames, *, parts: int, copies: int) -> tuple[int, int]:
     """(frames, bytes copied) of mutagen's ``read_frames(id3, data, frames)``, walked as it
     walks them (its rules: unsynchronisation below v2.4, the frame size's width, a name of NUL
-    bytes ends the tag, a header cut short ends it) but by offset, in linear time."""
+    bytes ends the tag, a header cut short ends it) but by offset, in linear time; the walk
+    stops once past ``parts`` frames or ``copies`` bytes (the budget left)."""
     from mutagen.id3 import _tags
     from mutagen.id3._util import unsynch
 
@@ -202,6 +203,8 @@ def _id3_frame_costs(id3, data: bytes, frames) -> tuple[int, int]:
         at += width + bpi(int.from_bytes(header[4:8] if width == 10 else b"\x00" + header[3:6], "big"))
         n += 1
         copied += max(0, len(data) - at)
+        if n > parts or copied > copies:
+            break
     return n, copied
 
 
@@ -225,15 +228,15 @@ def _bound_tag_parsing() -> None:
         depth = getattr(_parsing, "depth", 0)
         if depth == 0:  # one tag: its chapters' sub-frames are read by nested calls, on its budget
             _parsing.parts, _parsing.copied = MAX_TAG_PARTS, MAX_ID3_COPY_BYTES
-        n, copied = _id3_frame_costs(id3, data, frames)
+        n, copied = _id3_frame_costs(id3, data, frames, parts=_parsing.parts, copies=_parsing.copied)
         _parsing.parts -= n
         _parsing.copied -= copied
         if _parsing.parts < 0:
             raise _too_many(MAX_TAG_PARTS - _parsing.parts, "ID3 frames")
         if _parsing.copied < 0:
-            raise TagError(f"its ID3 tag of {len(data)} bytes and {n} frames would take copying more than "
-                           f"{MAX_ID3_COPY_BYTES >> 20} MB to read (a genuine tag, tens): a crafted or damaged tag, "
-                           "not read")
+            raise TagError(f"its ID3 tag of {len(data)} bytes would take copying more than "
+                           f"{MAX_ID3_COPY_BYTES >> 20} MB to read (its first {n} frames alone; a genuine tag, tens): "
+                           "a crafted or damaged tag, not read")
         _parsing.depth = depth + 1
         try:
             return read_frames(id3, data, frames)
