@@ -1858,9 +1858,11 @@ def test_an_id3_tag_of_thousands_of_frames_is_refused_before_mutagen_parses_it(t
     """mutagen copies the rest of an ID3 tag once per frame: a 2 MB tag of 200,000 empty frames
     took 13 s to read, and genrekit reads a tag three times a file (a 16 MB one stalled `tag`
     for minutes; a security review, 2026-12). Its frames are counted, and their copying summed,
-    as mutagen walks them, before it reads them: past 20,000 frames or 2 GB copied the tag is
+    as mutagen walks them, before it reads them: past 20,000 frames or 8 GB copied the tag is
     refused by name; one of a few frames reads as before."""
     import soundfile as sf
+
+    from genrekit.audio.tags import MAX_ID3_COPY_BYTES
 
     def synchsafe(v):
         return bytes([(v >> 21) & 0x7F, (v >> 14) & 0x7F, (v >> 7) & 0x7F, v & 0x7F])
@@ -1877,16 +1879,16 @@ def test_an_id3_tag_of_thousands_of_frames_is_refused_before_mutagen_parses_it(t
         return path
 
     change = plan_genre_tag(mp3_with(200_000), ["jazz"], existing="replace")
-    assert change.action == "failed" and "would take copying more than 2048 MB to read" in change.error
+    assert change.action == "failed" and f"would take copying more than {MAX_ID3_COPY_BYTES >> 20} MB to read" in change.error
     # fewer frames in front of 1 MB: each copies the megabyte again (15 GB)
     change = plan_genre_tag(mp3_with(15_000, b"x" * 2**20), ["jazz"], existing="replace")
-    assert change.action == "failed" and "would take copying more than 2048 MB to read" in change.error
+    assert change.action == "failed" and f"would take copying more than {MAX_ID3_COPY_BYTES >> 20} MB to read" in change.error
     assert list(read_genre_field(mp3_with(30, b"x" * 2**20)).genres) == ["rock"]  # a cover behind some frames
     # counted by mutagen's own rules: a name starting with NUL does not end the tag for it (a code review)
     nul = tmp_path / "nul.mp3"
     body = b"\0AAA" + synchsafe(0) + b"\0\0" + b"TIT2\0\0\0\0\0\0" * 30_000
     nul.write_bytes(b"ID3\x04\0\0" + synchsafe(len(body)) + body + audio_bytes)
-    assert "a crafted or damaged tag, not read" in plan_genre_tag(nul, ["jazz"], existing="replace").error
+    assert "hold more than 20000 ID3 frames" in plan_genre_tag(nul, ["jazz"], existing="replace").error
     assert list(read_genre_field(mp3_with(3)).genres) == ["rock"]
 
 

@@ -167,8 +167,9 @@ def _mutagen():
 MAX_TAG_PARTS = 20_000
 # ... and the bytes its ID3 reader copies for one tag: it cuts each frame off the front of the
 # rest (data = data[10 + size:]), so its work grows with frames x tag size (200,000 empty
-# frames in 2 MB took 13 s; a 16 MB tag, minutes). A genuine tag copies at most tens of MB.
-MAX_ID3_COPY_BYTES = 1 << 31
+# frames in 2 MB took 13 s; a 16 MB tag, minutes). A genuine tag copies tens of MB, a 50 MB
+# cover scan behind 50 frames 2.5 GB: 8 GB is a second or two of copying
+MAX_ID3_COPY_BYTES = 1 << 33
 _parsing = threading.local()
 
 
