@@ -231,7 +231,7 @@ def compare(
     no_cache: NoCacheOption = False,
     settings: dict | None = None,
 ) -> None:
-    """Cross-validate many models on the same folds; writes comparison.json|md|png.
+    """Cross-validate many models on the same folds; writes comparison.json|md|png and out_of_fold.csv (paired tests).
 
     Networks train with the settings of the options or --config FILE (no validation tracks:
     every epoch runs, so --patience does not apply); comparison.json records them."""

@@ -775,7 +775,8 @@ def compare_models(
     on_result=None,
     progress: bool = False,
 ) -> list[dict]:
-    """Cross-validate each named model on the same folds; write ``comparison.json|md|png``.
+    """Cross-validate each named model on the same folds; write ``comparison.json|md|png`` and
+    ``out_of_fold.csv``.
 
     Classical models are fitted on ``table``; network presets are trained from the audio of
     ``dataset``. With a dataset, both use its track folds (else the table's). Every name is
