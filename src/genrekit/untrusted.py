@@ -499,8 +499,6 @@ def _npy_problem(data: bytes) -> str | None:
     (a dtype of zero bytes, ``V0``, let 128 bytes declare 10**12 items, which a model's code
     then walked until the memory ran out). Parsed by numpy's header reader, which evaluates
     no code; None where it is plain."""
-    import io
-
     from numpy.lib import format as npy
 
     stream = io.BytesIO(data)

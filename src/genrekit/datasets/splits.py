@@ -229,17 +229,16 @@ def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: 
     construction (its parts share no artist), and are not counted. Ids in ``scored`` order;
     none where either side holds no GTZAN clip. Give only the tracks whose artist is not known
     (known artists are compared as such)."""
-    clip = gtzan_clip
     numbers: dict[str, list[int]] = {}
     for name in trained:
-        if (known := clip(name)) is not None:
+        if (known := gtzan_clip(name)) is not None:
             numbers.setdefault(known[0], []).append(known[1])
     if not numbers:
         return []
     part_of = {track: part for part, tracks in gtzan_filtered_ids().items() for track in tracks}
     near = []
     for track, path in scored.items():
-        known = clip(path) or clip(track)
+        known = gtzan_clip(path) or gtzan_clip(track)
         if known is None:
             continue
         genre, number = known

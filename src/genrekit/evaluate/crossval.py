@@ -75,6 +75,13 @@ def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str]
     return scores, fitted.model
 
 
+def out_of_fold_probabilities(folds: Sequence[dict], labels: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Track id -> genre -> its probability from the fold that held the track out, to 6
+    decimals, from cross-validation's per-fold ``test_tracks`` and ``test_proba``."""
+    return {track: {label: round(float(p), 6) for label, p in zip(labels, proba)}
+            for fold in folds for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+
+
 def _fold_worker(recipe: Recipe, aggregations: tuple):
     """A runner's worker: the recipe (its table) handed over once per worker process, then a
     fold's ``(train, test)`` tracks -> its scores."""

@@ -837,7 +837,7 @@ def compare_models(
         A network is named without ``dataset``, or a classical model without ``table``.
     """
     from genrekit.datasets import fold_grouping
-    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, table_folds
+    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, out_of_fold_probabilities, table_folds
     from genrekit.models.catalogue import recipe_name
     from genrekit.train.recipes import make_recipe
 
@@ -903,9 +903,7 @@ def compare_models(
             row["failures"] = {path: reason for fold in result["folds"]
                                for path, reason in fold.get("failures", {}).items()}
             row["kind_setup"] = own_setups[recipe.name]
-            row["out_of_fold"] = {track: {label: round(float(p), 6) for label, p in zip(recipe.labels, proba)}
-                                  for fold in result["folds"]
-                                  for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+            row["out_of_fold"] = out_of_fold_probabilities(result["folds"], recipe.labels)
             if getattr(recipe, "resolved", None):  # a network's settings as trained (lr, optimizer...: its preset's)
                 row["resolved_settings"] = json.loads(json.dumps(recipe.resolved))
         row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key

@@ -56,6 +56,8 @@ def model_named_by(path: str | os.PathLike) -> str | None:
     except OSError:  # a name the file system refuses: no model
         return None
     return None
+
+
 #: The ending of an exported model file: :func:`load` knows a file's kind by its ending
 ONNX_SUFFIX = ".onnx"
 

@@ -14,6 +14,7 @@ import numpy as np
 from genrekit.datasets import Dataset, build_feature_table, fold_grouping
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import cross_validate, score_dataset
+from genrekit.evaluate.crossval import out_of_fold_probabilities
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
 from genrekit.train.recipes import TableRecipe
@@ -239,8 +240,7 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
     n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
     result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
                             search=search, n_iter=n_iter, inner_splits=3)
-    out_of_fold = {track: {label: round(float(p), 6) for label, p in zip(table.labels, proba)}
-                   for fold in result["folds"] for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
+    out_of_fold = out_of_fold_probabilities(result["folds"], table.labels)
     untrained = _untrained_tracks(tracks, result["folds"])
     if untrained:
         thin = sorted({table.labels[y] for y in tracks.set_index("track").loc[untrained, "y"]})
