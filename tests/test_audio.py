@@ -995,6 +995,48 @@ def test_a_header_claiming_more_samples_than_memory_holds_is_a_named_problem(tmp
     assert [problem.path for problem in report.unreadable] == [str(lying)]
 
 
+def test_native_blocks_are_load_s_samples_and_refuse_what_it_refuses(tmp_path):
+    sr = 44100
+    t = np.arange(5 * sr) / sr
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), 0.25 * np.sin(2 * np.pi * 220 * t)], axis=1)
+    path = tmp_path / "stereo.flac"
+    sf.write(path, stereo.astype(np.float32), sr, subtype="PCM_24")
+    blocks = list(audio.native_blocks(path, block_frames=10_000))
+    assert {rate for _, rate in blocks} == {sr} and max(len(b) for b, _ in blocks) <= 10_000
+    whole, _ = audio.load(path, sr=None)
+    np.testing.assert_array_equal(np.concatenate([b for b, _ in blocks]), whole)
+    damaged = stereo.astype(np.float32)
+    damaged[3 * sr, 1] = np.nan
+    sf.write(tmp_path / "nan.wav", damaged, sr, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan\.wav: corrupt: a decoded sample is NaN .* at 3\.000 s"):
+        list(audio.native_blocks(tmp_path / "nan.wav"))
+    sf.write(tmp_path / "empty.wav", np.zeros((0, 1), dtype=np.float32), sr)
+    with pytest.raises(AudioError, match="empty.wav: "):
+        list(audio.native_blocks(tmp_path / "empty.wav"))
+
+
+def test_datasets_check_of_a_long_file_keeps_memory_to_a_block(tmp_path):
+    """`datasets check` decoded each file whole, at its own rate, and hashed copies of it: about
+    3 GB for an hour's stereo FLAC (a library review, 2026-12). It reads a block at a time."""
+    import tracemalloc
+
+    from genrekit.datasets import check_dataset
+
+    sr = 22050
+    for genre, minutes in (("ambient", 20), ("ambient", 1), ("drone", 1), ("drone", 2)):
+        (tmp_path / genre).mkdir(exist_ok=True)
+        noise = np.random.default_rng(minutes).uniform(-0.3, 0.3, minutes * 60 * sr).astype(np.float32)
+        sf.write(tmp_path / genre / f"{minutes}min.wav", noise, sr, subtype="PCM_16")
+    tracemalloc.start()
+    try:
+        report = check_dataset(tmp_path, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert not report.unreadable and report.durations["ambient"]["max"] == pytest.approx(1200, abs=0.01)
+    assert peak < 40e6, f"{peak / 1e6:.0f} MB traced checking a 20 min file (its samples whole are 106 MB)"
+
+
 def test_an_mp3_behind_a_pile_of_id3_tags_is_refused_before_decoding(tmp_path):
     """4.9 million empty ID3v2 headers before an MP3 made mpg123 print a warning for each (500
     MB of stderr read whole: 2 GB and 50 s in the service); more than 16 in a row are refused.

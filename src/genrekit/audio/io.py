@@ -1384,6 +1384,58 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
         raise AudioError(path, f"too long to decode into memory ({total} frames of {handle.channels} channels)") from exc
 
 
+def _cut_short(decoded: int, expected: int, rate: int) -> bool:
+    """Fewer frames decoded than a header declares, beyond what decoders' rounding explains."""
+    return decoded < TRUNCATION_TOLERANCE * expected - 0.1 * rate
+
+
+def native_blocks(path: str | os.PathLike, *, block_frames: int = READ_PIECE_FRAMES
+                  ) -> Iterator[tuple[np.ndarray, int]]:
+    """Yield a whole file's audio, mixed to mono at its own rate, one bounded block at a time,
+    refused as :func:`load` refuses it (decoded samples NaN, infinite or far outside -1..1; fewer
+    seconds than the header declares; no samples at all), so memory stays bounded by a block
+    where ``load(path, sr=None)`` of an hour's FLAC took gigabytes. Silence is not refused.
+
+    Yields
+    ------
+    block : np.ndarray [shape=(n,)], float32
+        At most ``block_frames`` frames; joined, the samples ``load(path, sr=None,
+        allow_silent=True)`` returns.
+    sample_rate : int
+        The file's own.
+
+    Raises
+    ------
+    AudioError
+        As :func:`load`'s, after the blocks decoded before the problem (a caller keeping a
+        running result drops it).
+    """
+    path = os.fspath(path)
+    with _open(path) as handle:
+        rate = int(handle.samplerate)
+        piece = max(1, min(block_frames, READ_SAMPLES // max(1, handle.channels)))
+        decoded = 0
+        while True:
+            try:
+                with _quiet(handle):
+                    block = handle.read(frames=piece, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
+                raise _decoding_failed(path, handle, decoded, exc) from exc
+            if (found := first_damage(block)) is not None:
+                raise AudioError(path, damage_reason(found[1], decoded + found[0], rate))
+            decoded += block.shape[0]
+            if block.shape[0]:
+                yield _to_mono(block), rate
+            if block.shape[0] < piece:
+                break
+        declared, length_known = handle.frames, getattr(handle, "length_known", True)
+    if not decoded:
+        raise AudioError(path, "contains no audio samples")
+    if length_known and _cut_short(decoded, declared, rate):
+        raise AudioError(path, f"truncated: header declares {declared / rate:.2f} s, only {decoded / rate:.2f} s "
+                               "could be decoded")
+
+
 def load(
     path: str | os.PathLike,
     *,
@@ -1436,7 +1488,7 @@ def load(
         block = _read_blocks(handle, path, wanted, start)
         expected = handle.frames - start if duration is None else min(wanted, handle.frames - start)
         length_known = getattr(handle, "length_known", True)
-    if length_known and block.shape[0] < TRUNCATION_TOLERANCE * expected - 0.1 * native_sr:
+    if length_known and _cut_short(block.shape[0], expected, native_sr):
         raise AudioError(
             path,
             f"truncated: header declares {expected / native_sr:.2f} s from the offset, "
