@@ -1649,6 +1649,28 @@ def test_a_song_whose_content_is_another_format_than_its_name_is_refused_by_name
     assert song.read_bytes() == before
 
 
+@pytest.mark.parametrize("container, name, found", [
+    ("AU", "song.mp3", "an AU header"), ("W64", "song.mp3", "a Wave64 header"), ("CAF", "song.mp3", "a CAF header"),
+    ("AU", "song.flac", "no fLaC (FLAC) header"), ("AU", "song.wav", "no RIFF/WAVE header"),
+    ("W64", "song.aiff", "no FORM/AIFF header"),
+])
+def test_a_song_of_an_untaggable_format_under_a_taggable_name_is_refused(tmp_path, clip, container, name, found):
+    """An AU file named .mp3 decodes by its content, and `tag --write-tags` put an ID3 tag in
+    front of its .snd header: no player or decoder read it after (a new user's review,
+    2026-12). A FLAC name's AU gave mutagen's "FLACNoHeaderError". Both are refused by name."""
+    y, sr = sf.read(clip, dtype="float32", frames=2 * 22050)
+    song = tmp_path / name
+    sf.write(song, y, sr, format=container, subtype="PCM_16")
+    before = song.read_bytes()
+    for change in (plan_genre_tag(song, "rock", existing="keep"), write_genre_tag(song, "rock", existing="replace")):
+        assert change.action == "failed", change
+        assert f"{song}: genre tag not read (expected" in change.error and found in change.error, change.error
+        assert "Error" not in change.error and change.error.count(str(song)) == 1
+    with pytest.raises(genrekit.GenrekitError, match="written would damage the file"):
+        tags_module.write_fields(song, {"GENRE": ["rock"]})
+    assert song.read_bytes() == before
+
+
 def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, originals):
     """Each format is seen as the one its names say, an ID3 tag in front of a FLAC passed over
     as players do; bytes no format shows are left to mutagen (no refusal)."""

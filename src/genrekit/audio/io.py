@@ -400,7 +400,7 @@ class _PyAVReader:
             if cut := _mp4_cut_short(path):
                 raise AudioError(path, f"truncated: {cut} (decoder says: {_decoder_said(exc, path)})") from exc
             raise AudioError(path, f"not audio or corrupt (decoder says: {_decoder_said(exc, path)})"
-                                   f"{_found_instead(path)}") from exc
+                                   f"{found_instead(path)}") from exc
         if not self._container.streams.audio:
             self._container.close()
             raise AudioError(path, "contains no audio stream")
@@ -631,6 +631,7 @@ _PYAV_HEADERS = (
 _KNOWN_HEADERS = (
     (0, b"ID3", "an ID3 tag (an MP3's start)"), (0, b"fLaC", "a FLAC header"), (0, b"OggS", "an Ogg page"),
     (0, b"RIFF", "a RIFF header"), (0, b"FORM", "an IFF header (AIFF)"), (0, b".snd", "an AU header"),
+    (0, b"riff.\x91\xcf\x11", "a Wave64 header (w64)"), (0, b"caff", "a CAF header"), (0, b"#!AMR", "an AMR header"),
     *_PYAV_HEADERS, (0, b"PK\x03\x04", "a ZIP archive"),
     (0, b"%PDF", "a PDF document"), (0, b"\x89PNG", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
     (0, b"GIF8", "a GIF image"), (0, b"\x1f\x8b", "gzip-compressed data"), (0, b"\x7fELF", "a program (ELF)"),
@@ -674,7 +675,13 @@ def _raw_samples_order(head: bytes) -> str | None:
     return None
 
 
-def _found_instead(path: str, suffix: str | None = None) -> str:
+def known_header(head: bytes) -> str | None:
+    """What a file's first bytes ``head`` show it is (``"an AU header"``, ``"a PDF document"``),
+    where they show a format of :data:`_KNOWN_HEADERS`; else None."""
+    return next((name for at, magic, name in _KNOWN_HEADERS if head[at:at + len(magic)] == magic), None)
+
+
+def found_instead(path: str, suffix: str | None = None) -> str:
     """What a file a decoder refused starts with, where its first bytes tell (``": found text,
     not audio ..."``, ``": no RIFF/WAVE header (found bytes ...)"``); ``""`` where they do not."""
     try:
@@ -689,7 +696,7 @@ def _found_instead(path: str, suffix: str | None = None) -> str:
     elif head.count(0) == len(head):
         found = "found only zero bytes"
     else:
-        what = next((name for at, magic, name in _KNOWN_HEADERS if head[at:at + len(magic)] == magic), None)
+        what = known_header(head)
         order = None if what else _raw_samples_order(head)
         found = f"found bytes {_bytes_shown(head[:8])}" + (
             f": {what}" if what else
@@ -862,7 +869,7 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
             with suppress(AudioError):
                 return _checked_pyav(path, should_stop)
         raise AudioError(path, f"not audio or corrupt (decoder says: {line_shown(detail)})"
-                               f"{_found_instead(path, suffix)}") from exc
+                               f"{found_instead(path, suffix)}") from exc
     if handle.format == "MP3" and not _mp3_declares_length(path):
         # libsndfile guesses such an MP3's length from its size and stops reading there: a VBR
         # song lost its last minute, a CBR one with a large cover art was "truncated"

@@ -486,6 +486,8 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     ``.mp3`` would get an ID3 tag in front and stop playing), or ID3-family content under an
     Ogg or MP4 name. Content no format shows is left to mutagen, which says what it found."""
     found, named = _content_format(path), _NAMED.get(suffix)
+    if found is None and named in _ID3_FAMILY | {"FLAC"}:
+        _check_unknown_content(path, suffix, named, shown)
     if found is None or named is None or found == named:
         return
     if named not in _ID3_FAMILY and named != "FLAC" and found not in _ID3_FAMILY:
@@ -495,6 +497,25 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name, found {found} (its "
                          "first bytes); the tag genrekit reads and writes follows the name, and written would damage "
                          f"the song: rename it {_NAMES[found]} to tag it")
+
+
+def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None) -> None:
+    """Refuse content of no taggable format under a name whose format the tag follows: a FLAC,
+    WAV or AIFF name's content must be that format, and an MP3 name's must not show another
+    format's header (an AU file named .mp3 decodes by its content, and an ID3 tag written in
+    front of it would stop it playing). An MP3 that starts without a frame sync (junk before
+    its first frame) shows none, so it is tagged."""
+    from genrekit.audio.io import found_instead, known_header
+
+    with open(path, "rb") as handle:
+        what = known_header(handle.read(16))
+    if named == "MP3" and (what is None or what.startswith("an ID3 tag")):
+        return
+    if refusal := _link_refusal(path):
+        raise ParameterError(f"{shown or path}: {refusal}")
+    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name"
+                         f"{found_instead(path, suffix) or ', found none'}; the tag genrekit reads and writes "
+                         "follows the name, and written would damage the file: give it its format's name to tag it")
 
 
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,
