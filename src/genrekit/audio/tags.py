@@ -989,7 +989,7 @@ def _put_id3_block(path: str, suffix: str, block: bytes) -> None:
 
 
 def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], version: int | None,
-             remove_empty: bool, block: bytes | None) -> None:
+             remove_empty: bool, block: bytes | None, size_wanted: int | None = None) -> None:
     _mutagen()
     from mutagen.id3 import ID3, TCON, TXXX, ID3v1SaveOptions
     from mutagen.id3 import delete as delete_id3
@@ -998,6 +998,8 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
         _put_id3_block(path, suffix, block)
         if not values:
             return
+        size_wanted = None
+    padding = _padding_to(path, size_wanted)
     tags, container = _load_id3(path, suffix, exact=True)
     had = tags.version[1] if tags is not None else None
     version = version or had or 4
@@ -1032,9 +1034,9 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
     # several with "/"); genrekit's own TCON in v2.3 is one value already
     separator = None if had == version == 3 else "/"
     if suffix != ".mp3":
-        tags.save(path, v2_version=version, v23_sep=separator)
+        tags.save(path, v2_version=version, v23_sep=separator, padding=padding)
         return
-    tags.save(path, v1=ID3v1SaveOptions.UPDATE, v2_version=version, v23_sep=separator)
+    tags.save(path, v1=ID3v1SaveOptions.UPDATE, v2_version=version, v23_sep=separator, padding=padding)
     if v1 is not None:  # mutagen rewrites ID3v1 from the ID3v2 frames: put the user's back as it was
         with open(path, "r+b") as handle:
             handle.seek(-ID3V1_SIZE, os.SEEK_END)
@@ -1044,7 +1046,55 @@ def _set_id3(path: str, suffix: str, values: dict[str, list[str] | None], versio
             handle.write(v1)
 
 
-def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool) -> None:
+def _padding_to(path: str, size_wanted: int | None):
+    """mutagen's padding callback that brings the file at ``path`` (as it is now, before the save)
+    to ``size_wanted`` bytes, or as near as padding can (none); None (mutagen's own choice) where
+    no size is wanted. An undo so puts a file whose tags a write grew back byte for byte: mutagen
+    keeps the padding it added, and an Ogg file's header pages laid out anew."""
+    if size_wanted is None:
+        return None
+    size_now = os.path.getsize(path)
+    return lambda info: max(0, info.padding + size_wanted - size_now)
+
+
+def _drop_empty_flac_padding(path: str, size_wanted: int | None) -> None:
+    """Remove the empty PADDING block mutagen always ends a FLAC's metadata with, where the file
+    is then ``size_wanted`` bytes: the FLAC had none before genrekit's write (as libsndfile
+    writes them)."""
+    if size_wanted is None or os.path.getsize(path) != size_wanted + 4:
+        return
+    with open(path, "r+b") as handle:
+        at = _mp3_tag_size(handle.read(10))  # an ID3v2 tag in front, passed over as mutagen does
+        handle.seek(at)
+        if handle.read(4) != b"fLaC":
+            return
+        previous, at = None, at + 4
+        while True:  # block headers: last-block bit and type, then a 24-bit length
+            handle.seek(at)
+            header = handle.read(4)
+            if len(header) < 4:
+                return
+            if header[0] & 0x80:
+                break
+            previous, at = (at, header[0]), at + 4 + int.from_bytes(header[1:4], "big")
+        if header[0] & 0x7F != 1 or header[1:4] != b"\0\0\0" or previous is None:
+            return
+        handle.seek(previous[0])
+        handle.write(bytes([previous[1] | 0x80]))  # the block before it becomes the last
+        read_at, write_at = at + 4, at
+        while True:  # the audio moves 4 bytes forward, a piece at a time
+            handle.seek(read_at)
+            piece = handle.read(1 << 20)
+            if not piece:
+                break
+            handle.seek(write_at)
+            handle.write(piece)
+            read_at, write_at = read_at + len(piece), write_at + len(piece)
+        handle.truncate(write_at)
+
+
+def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: bool,
+               size_wanted: int | None = None) -> None:
     mutagen = _mutagen()
     from mutagen.flac import FLAC
     from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
@@ -1083,7 +1133,9 @@ def _set_other(path: str, values: dict[str, list[str] | None], remove_empty: boo
             mp4 or isinstance(audio, FLAC)):
         audio.delete()  # the tag block genrekit added, removed again
         return
-    audio.save()
+    audio.save(padding=_padding_to(path, size_wanted))
+    if isinstance(audio, FLAC):
+        _drop_empty_flac_padding(path, size_wanted)
 
 
 def _set_vorbis(comments, key: str, values: list[str] | None) -> None:
@@ -1510,7 +1562,7 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
 def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *, expect=None,
                  id3v2_version: int | None = None, remove_empty: bool = False,
                  id3_tag: str | None = None, unchanged_since: tuple[int, int] | None = None,
-                 trust_name: bool = False) -> dict[str, list[str] | None]:
+                 trust_name: bool = False, size_wanted: int | None = None) -> dict[str, list[str] | None]:
     """Set fields of ``path`` to exactly ``values`` (field name -> values; None: remove the
     field), on a copy that is fsynced and then replaces the file; the audio is left as it is.
 
@@ -1530,6 +1582,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     trust_name : write the tag of the name's format even where the content shows another
         (:func:`read_genre_field`; otherwise ParameterError): how an undo puts back a write
         an earlier version made so
+    size_wanted : the size in bytes the file is to have, where the tags' padding can give it:
+        an undo's, the size before genrekit's first write, so that a file nothing else changed
+        comes back byte for byte
 
     Returns
     -------
@@ -1561,9 +1616,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
         others = _other_fields(temporary, suffix, values)
         try:
             if suffix in ID3_SUFFIXES:
-                _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block)
+                _set_id3(temporary, suffix, values, id3v2_version, remove_empty, block, size_wanted)
             else:
-                _set_other(temporary, values, remove_empty)
+                _set_other(temporary, values, remove_empty, size_wanted)
         except GenrekitError as exc:  # named by the song, not by its temporary copy
             raise type(exc)(f"{path}: {exc}") from exc
         after = read_genre_field(temporary, suffix=suffix, trust_name=True).fields

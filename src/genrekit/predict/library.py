@@ -1368,9 +1368,11 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
     append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
+    # a file nothing changed since genrekit's last write gets its size back too: its bytes, as they were
+    untouched = newest and last["after"] is not None and _stat(path) == last["after"]
     try:
         tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag,
-                          trust_name=True)
+                          trust_name=True, size_wanted=chain[0]["before"]["size"] if untouched else None)
     except tags.TagConflict as exc:  # changed between the read above and the write
         append_record(handle, line | {"state": "refused", "reason": str(exc)})
         return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
