@@ -346,6 +346,20 @@ def test_undo_gives_back_the_bytes_of_songs_written_without_padding(tmp_path, cl
     assert sf.read(root / "edited.flac", dtype="float32")[0].tobytes() == sf.read(clip, dtype="float32")[0].tobytes()
 
 
+def test_a_write_after_a_dry_run_counts_the_files_the_dry_run_kept(tmp_path, library, small_model):
+    """`--dry-run` said "8 kept, 8 would write"; the write after it "8 written" alone, as if the
+    files with a genre had been forgotten (a new user's review, 2026-12): they are kept as the dry
+    run decided, and the write says so."""
+    out = tmp_path / "tags.csv"
+    dry = tag(library, small_model, out, "--dry-run")
+    n_kept = sum(genre is not None for genre in FILES.values())
+    assert f"genre tags: {n_kept} kept, {N - n_kept} would write" in dry.output, dry.output
+    assert "as an earlier run decided" not in dry.output
+    written = tag(library, small_model, out)
+    assert f"genre tags: {N - n_kept} written\n" in written.output
+    assert f"{n_kept} files kept the genre they had, as an earlier run decided (--existing keep)" in written.output
+
+
 def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_file(tmp_path, library, small_model,
                                                                                     monkeypatch):
     before, files = snapshot(library), {name: (library / name).read_bytes() for name in FILES}

@@ -343,6 +343,9 @@ def tag(
                   if summary.tag_failures else "")
         counts = ", ".join(f"{n} {action}" for action, n in sorted(summary.tag_actions.items()))
         out_console.print(f"genre tags: {counts}{undone}")
+    if write_tags and summary.n_kept_before:  # decided by an earlier run (a dry run too): not this run's count
+        out_console.print(f"{_files(summary.n_kept_before)} kept the genre they had, as an earlier run decided "
+                          "(--existing keep)", markup=False)
     if summary.n_moved:  # notes, not results: -q leaves them out
         _note(f"{summary.n_moved} file(s) whose tags genrekit wrote were found moved or renamed; "
               f"{summary.results}'s journal follows them (tag --undo finds them there)", markup=False, highlight=False)

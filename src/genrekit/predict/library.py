@@ -116,6 +116,9 @@ class LibrarySummary:
     n_written_before : int
         With ``write_tags``: files whose tags an earlier run wrote with other options, which
         this run leaves as they are (:func:`undo_tags` first to tag them anew).
+    n_kept_before : int
+        With ``write_tags``: files an earlier run (a dry run too) found with a genre and kept,
+        which ``existing="keep"`` keeps again without deciding anew (not in ``tag_actions``).
     tag_failures : dict[str, str]
         This run's tag writes that failed or were refused (``tag_action`` ``failed``, and
         ``changed``: a file changed between its analysis and its write, which genrekit does not
@@ -145,6 +148,7 @@ class LibrarySummary:
     n_written_before: int = 0  # with write_tags: files an earlier run wrote with other options, left as they are
     tag_failures: dict[str, str] = field(default_factory=dict)  # this run's failed tag writes: path -> reason
     n_moved: int = 0  # files genrekit wrote found at a new path, their journal records following them
+    n_kept_before: int = 0  # with write_tags: files an earlier run kept with their genre, kept again
 
     @property
     def partial(self) -> bool:
@@ -934,7 +938,7 @@ def tag_library(
         # Each file's row is found by its key, never by its path: the path changes with the
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
-        todo, retag, failures_before, written_before = [], [], 0, 0
+        todo, retag, failures_before, written_before, kept_before = [], [], 0, 0, 0
         moves, moved = _Moves(records), []
         for path in files:
             try:
@@ -966,6 +970,8 @@ def tag_library(
                 elif write_tags and mine.get("tag_action") == "written" and (
                         (mine.get("tag") or {}).get("options") not in (None, _written_with(options))):
                     written_before += 1  # written with other options (records before 2026-12-04 do not say)
+                elif write_tags and mine["error"] is None and mine.get("tag_action") == "kept":
+                    kept_before += 1  # the owner's genre, kept as an earlier run (a dry run too) decided
             current[str(path)] = key, size, mtime_ns
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -1035,6 +1041,7 @@ def tag_library(
                               n_tagged=len(table) - len(failures), n_failed=len(failures), genres=dict(genres),
                               failures=failures, seconds=time.perf_counter() - started, tag_actions=dict(actions),
                               n_written_before=written_before, tag_failures=tag_failures, n_moved=len(moved),
+                              n_kept_before=kept_before,
                               disagreements=disagreements, disagreements_path=disagreements_path,
                               unknown=[r["path"] for r in table
                                        if not r["error"] and r["genre"] == UNKNOWN and not r["own_genres"]])
