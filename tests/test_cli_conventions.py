@@ -218,6 +218,13 @@ def test_log_mel_options_that_would_be_ignored_or_leave_audio_out_are_refused(tm
     assert not (tmp_path / "out").exists()  # refused before any work
 
 
+def test_a_choice_is_taken_in_any_case(tmp_path, clip):
+    """`--format JSON` was refused ("expected table, json, ..."): any case of a choice is it."""
+    result = invoke("predict", clip, "--format", "JSON", "--model", "default", env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["path"] == str(clip)
+
+
 def test_a_numeric_choice_is_refused_by_name():
     result = invoke("tag", "library", "--id3v2-version", "2", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--id3v2-version 2: expected 3 or 4" in _flat(result.output)

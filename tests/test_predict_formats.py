@@ -190,3 +190,20 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(cap
 
     assert line_shown("evil\u202egnp.mp3") == "evil\\u202egnp.mp3"  # a right-to-left override shown, not obeyed
     assert line_shown("ro\u200bck\ufeff") == "ro\\u200bck\\ufeff"  # a zero-width lookalike shown
+
+
+def test_a_plot_of_a_name_the_font_lacks_glyphs_for_is_saved_without_warnings(tmp_path):
+    """`predict "日本.ogg" --plot` printed matplotlib's "Glyph 26085 missing from font(s)" twice,
+    with a source line of genrekit's (a new user's review, 2026-12)."""
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from genrekit._files import save_figure, written_by_genrekit
+
+    figure = Figure()
+    figure.add_subplot().set_title("métal ünïcode 日本.ogg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_figure(figure, tmp_path / "plot.png")
+    assert written_by_genrekit(tmp_path / "plot.png")

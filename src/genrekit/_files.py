@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import tokenize
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -392,7 +393,9 @@ def save_figure(figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:
         # names are drawn as written: "$" (Ke$ha, a genre "$_$") is no mathtext, which misdrew or refused them
         for text in figure.findobj(Text):
             text.set_parse_math(False)
-        with atomic_path(path) as temporary:
+        with atomic_path(path) as temporary, warnings.catch_warnings():
+            # a name in a script the font lacks (日本) is drawn as boxes: said once per glyph on stderr otherwise
+            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
             figure.savefig(temporary, dpi=dpi, format="png", metadata={"Software": PNG_SOFTWARE})
     finally:
         if "matplotlib.pyplot" in sys.modules:  # a pyplot figure (a caller's own) is closed; genrekit's need not be

@@ -766,7 +766,8 @@ def _check_regular_file(path: str) -> None:
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     if stat.S_ISDIR(mode):
-        raise AudioError(path, "is a folder, expected an audio file")
+        raise AudioError(path, "is a folder, expected an audio file (name the songs in it, such as "
+                               f"{os.path.join(path, '*')}, or tag a whole folder with `genrekit tag`)")
     if kind := not_regular_file(mode):
         # a pipe's bytes cannot be read twice (header, then samples); a device never ends
         raise AudioError(path, f"not a regular file ({kind}): save the audio to a file first")

@@ -275,10 +275,14 @@ def _choice(*values: str | int, metavar: str | None = None) -> dict:
     where they are listed) and a usage error (exit 2) naming the option, the value and the
     choices: ``--format 'xml': expected table, json, jsonl, csv or timeline``. (A ``Literal``
     type would list them too, but its message does not say the option as genrekit's other
-    usage errors do.)"""
+    usage errors do.) A choice may be given in any case (``--format JSON``)."""
     expected = listed(values)
     # whole-number choices (--id3v2-version) are read here, as _number's options are: 'abc' is refused by name too
     numeric = all(isinstance(v, int) for v in values)
+    # any case of a choice is that choice, where no two choices differ in case alone
+    folded = {} if numeric else {str(v).casefold(): v for v in values}
+    if len(folded) < len(values):
+        folded = {}
 
     def check(ctx: typer.Context, param: typer.CallbackParam, value):
         if numeric and isinstance(value, str):
@@ -286,6 +290,8 @@ def _choice(*values: str | int, metavar: str | None = None) -> dict:
                 value = int(value)
         if value is None or ctx.resilient_parsing or value in values:
             return value
+        if isinstance(value, str) and value.casefold() in folded:  # --format JSON: json
+            return folded[value.casefold()]
         shown = _shown(value) if numeric else repr(value) if isinstance(value, str) else str(value)
         raise _UsageError(f"{param.opts[0]} {shown}: expected {expected}", ctx=ctx, param=param)
 
