@@ -337,6 +337,12 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
         metrics, report = evaluate_model(model, dataset, jobs=1, progress=False)
     assert metrics == {} and report["excluded_training_tracks"] == ["song0", "song1"]
     assert not [r for r in caplog.records if "left to evaluate" in r.getMessage()]  # the caller says it, once
+    # nothing to write: the folder the run made is not left holding its lock and an empty journal
+    assert evaluate_model(model, dataset, jobs=1, progress=False, out_dir="eval")[0] == {}
+    assert not Path("eval").exists()
+    Path("kept").mkdir()  # a folder that was there stays
+    evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
+    assert Path("kept").is_dir()
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
         assert score_dataset(model, dataset, jobs=1, progress=False).metrics == {}

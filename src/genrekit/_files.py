@@ -108,10 +108,11 @@ def lock_held(lock: Path) -> bool:
 def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
                     others: dict[str, str] | None = None) -> Iterator[None]:
     """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there; a run that
-    fails or is refused in a folder it made leaves no folder behind (where the lock is all
-    it holds: results and journals stay). ``others``: the locks of other kinds of run (lock
-    name -> the refusal when one holds it), looked at once this one is held: of two runs
-    started together, one at least is refused, never both let through."""
+    fails, is refused or writes nothing in a folder it made leaves no folder behind (where the
+    lock and empty files are all it holds: results and journals with a line stay). ``others``:
+    the locks of other kinds of run (lock name -> the refusal when one holds it), looked at once
+    this one is held: of two runs started together, one at least is refused, never both let
+    through."""
     folder = Path(folder)
     made = not folder.exists()
     try:  # a moment's wait: another kind of run looking at this lock (``others``) holds it that long
@@ -120,12 +121,19 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
                 if lock_held(folder / other):
                     raise ParameterError(refusal)
             yield
-    except BaseException:
-        if made and folder.is_dir() and [p.name for p in folder.iterdir()] == [lock_name]:
-            (folder / lock_name).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    finally:
+        if made and folder.is_dir():
+            _remove_if_nothing_written(folder)
+
+
+def _remove_if_nothing_written(folder: Path) -> None:
+    """Remove ``folder`` where it holds nothing but empty files (a lock, a journal with no line)."""
+    entries = list(folder.iterdir())
+    if all(entry.is_file() and not entry.is_symlink() and entry.stat().st_size == 0 for entry in entries):
+        for entry in entries:
+            entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def publish_mode(path: str | os.PathLike) -> None:
