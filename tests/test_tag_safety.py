@@ -2037,3 +2037,11 @@ def test_a_wav_whose_odd_chunk_lacks_its_pad_byte_is_left_as_it_is_and_says_why(
     assert change.action == "failed" and "'LIST' chunk at byte" in change.error
     assert "has an odd size (19) and no pad byte after it" in change.error and "re-save the file" in change.error
     assert path.read_bytes() == before
+
+
+def test_undo_of_a_table_that_is_not_there_says_so(tmp_path):
+    missing = runner.invoke(app, ["tag", "--undo", str(tmp_path / "nonexist.csv")])
+    assert missing.exit_code != EXIT_OK and "found neither (no such file)" in " ".join(missing.output.split())
+    (tmp_path / "table.csv").write_text("path\n")
+    alone = runner.invoke(app, ["tag", "--undo", str(tmp_path / "table.csv")])
+    assert alone.exit_code != EXIT_OK and "beside it; found no journal" in " ".join(alone.output.split())

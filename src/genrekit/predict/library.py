@@ -1461,7 +1461,8 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     journal = results.with_name(results.name + ".journal.jsonl")
     if not journal.exists():
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
-                             f"journal {journal.name} beside it; found no journal")
+                             f"journal {journal.name} beside it; found "
+                             + ("no journal" if results.exists() else "neither (no such file)"))
     with _results_lock(results):  # a tag run appending to the journal is done first
         records = reopen_journal(journal)  # damaged lines kept aside and said once, not again by _record_undo
         writes = _tag_writes(records)
