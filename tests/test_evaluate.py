@@ -1,3 +1,5 @@
+import json
+import logging
 import re
 from pathlib import Path
 
@@ -321,8 +323,6 @@ def _tones(folder, n=2):
 def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monkeypatch, caplog):
     """`evaluate MODEL man.csv` of training tracks only said 'no track of . left to evaluate'
     (the manifest's folder), and then the CLI said 'no track left to evaluate' again."""
-    import logging
-
     from genrekit.datasets import load_manifest
     from genrekit.errors import DatasetError
     from genrekit.evaluate import evaluate_model, score_dataset
@@ -341,8 +341,14 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     assert evaluate_model(model, dataset, jobs=1, progress=False, out_dir="eval")[0] == {}
     assert not Path("eval").exists()
     Path("kept").mkdir()  # a folder that was there stays
-    evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
-    assert Path("kept").is_dir()
+    Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "gtzan-dev"}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
+    assert Path("kept").is_dir() and not Path("kept/run.json").exists()
+    assert [r.getMessage() for r in caplog.records] == [  # another dataset's results said as they go
+        "kept: replacing the results of an earlier evaluation there, on gtzan-dev (another dataset); evaluate "
+        "into another folder to keep both"]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
         assert score_dataset(model, dataset, jobs=1, progress=False).metrics == {}
@@ -525,9 +531,6 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
     """A model trained on GTZAN clips and scored on the neighbouring ids of the same genre is
     scored on artists it has heard (adjacent ids are often one artist's): the clips were held
     out by content, and nothing said so (a researcher's review, 2026-12)."""
-    import json
-    import logging
-
     import soundfile as sf
 
     from genrekit.datasets.splits import gtzan_neighbours

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import line_shown, run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, ParameterError
@@ -415,14 +415,23 @@ def _out_lock(out_dir: str | Path | None):
                                                  "train.lock); evaluate into another folder"})
 
 
-def _prepared_out(out_dir: str | Path | None) -> Path | None:
+def _prepared_out(out_dir: str | Path | None, dataset: Dataset) -> Path | None:
     """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
     results (by tracks or by songs, of any model) and HTML report there are removed: a run
     that scores nothing, or stops, must not leave them to be reported as its own. The journal
-    stays: it is how a run resumes. Called under :func:`_out_lock`."""
+    stays: it is how a run resumes. Results of another dataset than ``dataset`` are named in a
+    warning as they go. Called under :func:`_out_lock`."""
     if out_dir is None:
         return None
     out = Path(out_dir)
+    try:
+        earlier = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        source = earlier["dataset"]["source"]
+    except (OSError, ValueError, TypeError, KeyError):  # none there, or not one genrekit wrote
+        source = None
+    if isinstance(source, str) and source != dataset.source:
+        logger.warning("%s: replacing the results of an earlier evaluation there, on %s (another dataset); "
+                       "evaluate into another folder to keep both", out, line_shown(source))
     for name in (*EVALUATION_FILES, "report.html"):
         (out / name).unlink(missing_ok=True)
     return out / "predictions.journal.jsonl"
@@ -494,7 +503,7 @@ def evaluate_model(
     check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
-        journal = _prepared_out(out_dir)
+        journal = _prepared_out(out_dir, dataset)
         # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
         scored = _scored(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
                          hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
@@ -596,7 +605,7 @@ def evaluate_songs(
     check_song_reading(skip=skip, jobs=jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
-        journal = _prepared_out(out_dir)
+        journal = _prepared_out(out_dir, dataset)
         classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
                                                         jobs=jobs, runner=runner, progress=progress, journal=journal)
         if not predicted:
