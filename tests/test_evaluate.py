@@ -150,6 +150,27 @@ def test_two_evaluations_into_one_folder_do_not_run_at_once(tmp_path):
         pass
 
 
+def test_a_run_refused_a_folder_leaves_the_running_ones_files(tmp_path):
+    """Two runs into a folder neither found: the refused one took the folder for its own and
+    removed the running one's lock and empty journal, whose results then had nowhere to go (a
+    security review, 2026-12). Only the run that made the folder, holding its lock, removes it."""
+    from genrekit._files import run_folder_lock
+    from genrekit.errors import ParameterError
+
+    out = tmp_path / "out"
+    with run_folder_lock(out, "evaluate.lock", "busy"):
+        (out / "predictions.journal.jsonl").touch()
+        with pytest.raises(ParameterError, match="busy"):
+            with run_folder_lock(out, "evaluate.lock", "busy"):
+                pass
+        assert sorted(p.name for p in out.iterdir()) == ["evaluate.lock", "predictions.journal.jsonl"]
+        (out / "metrics.json").write_text("{}")
+    assert (out / "metrics.json").exists()  # written: kept
+    with run_folder_lock(tmp_path / "empty", "evaluate.lock", "busy"):
+        (tmp_path / "empty" / "predictions.journal.jsonl").touch()
+    assert not (tmp_path / "empty").exists()  # made by this run, nothing written: removed
+
+
 @pytest.mark.parametrize("holding", ["train", "evaluate"])
 def test_a_training_and_an_evaluation_into_one_folder_do_not_run_at_once(tmp_path, holding):
     """train and evaluate took locks of their own names: both ran into one folder, which then

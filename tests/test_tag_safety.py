@@ -1714,6 +1714,29 @@ def test_a_song_of_an_untaggable_format_under_a_taggable_name_is_refused(tmp_pat
     assert song.read_bytes() == before
 
 
+@pytest.mark.parametrize("container, codec, tagged", [("ac3", "ac3", False), ("adts", "aac", True),
+                                                      ("mp2", "mp2", True)])
+def test_an_mp3_name_is_tagged_only_over_audio_decoders_read_past_an_id3_tag(tmp_path, clip, container, codec,
+                                                                              tagged):
+    """An AC-3 stream named .mp3 (no header of its own to tell it) got an ID3 tag in front, and
+    genrekit (FFmpeg) could no longer decode it (a security review, 2026-12). What the decoder
+    reads an MP3 name's unknown content as decides: MPEG audio and ADTS AAC are tagged, and
+    still decode; AC-3 is refused, untouched."""
+    from conftest import write_encoded
+
+    y, sr = sf.read(clip, dtype="float32", frames=3 * 22050)
+    song = write_encoded(tmp_path / "song.mp3", soxr.resample(y, sr, 44100)[None, :].astype(np.float32), 44100,
+                         container, codec)
+    before, samples = song.read_bytes(), len(audio.load(song, sr=None)[0])
+    change = write_genre_tag(song, "rock", existing="replace")
+    if tagged:
+        assert change.action == "written", change
+        assert len(audio.load(song, sr=None)[0]) == samples
+    else:
+        assert change.action == "failed" and f"found {container.upper()} audio (as the decoder reads it)" in change.error
+        assert song.read_bytes() == before
+
+
 def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, originals):
     """Each format is seen as the one its names say, an ID3 tag in front of a FLAC passed over
     as players do; bytes no format shows are left to mutagen (no refusal)."""

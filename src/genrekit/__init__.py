@@ -46,12 +46,18 @@ _API = {
 }
 
 
-def __getattr__(name: str):
-    if name in _API:
-        import importlib
+# The stages, importable as attributes (``genrekit.train.train`` after ``import genrekit``)
+_STAGES = ("audio", "features", "datasets", "models", "train", "predict", "evaluate", "export", "server")
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _API:
         module, attribute = _API[name]
         return getattr(importlib.import_module(module), attribute)
+    if name in _STAGES:
+        return importlib.import_module(f"genrekit.{name}")
     raise AttributeError(f"module 'genrekit' has no attribute {name!r}")
 
 

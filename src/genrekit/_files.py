@@ -108,32 +108,44 @@ def lock_held(lock: Path) -> bool:
 def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
                     others: dict[str, str] | None = None) -> Iterator[None]:
     """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there; a run that
-    fails, is refused or writes nothing in a folder it made leaves no folder behind (where the
-    lock and empty files are all it holds: results and journals with a line stay). ``others``:
-    the locks of other kinds of run (lock name -> the refusal when one holds it), looked at once
-    this one is held: of two runs started together, one at least is refused, never both let
-    through."""
+    fails, is refused by ``others`` or writes nothing in a folder it made leaves no folder
+    behind (where the lock and empty files are all it holds: results and journals with a line
+    stay). Only a run that made the folder (its own ``mkdir``) and holds the lock removes it,
+    before letting the lock go: of two runs started together, the refused one touches nothing.
+    ``others``: the locks of other kinds of run (lock name -> the refusal when one holds it),
+    looked at once this one is held: of two runs started together, one at least is refused,
+    never both let through."""
     folder = Path(folder)
-    made = not folder.exists()
-    try:  # a moment's wait: another kind of run looking at this lock (``others``) holds it that long
-        with exclusive_lock(folder / lock_name, busy, wait=0.5 if others else 0.0):
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir()
+        made = True
+    except OSError:  # there already (or not to be made: exclusive_lock says why)
+        made = False
+    # a moment's wait: another kind of run looking at this lock (``others``) holds it that long
+    with exclusive_lock(folder / lock_name, busy, wait=0.5 if others else 0.0):
+        try:
             for other, refusal in (others or {}).items():
                 if lock_held(folder / other):
                     raise ParameterError(refusal)
             yield
-    finally:
-        if made and folder.is_dir():
-            _remove_if_nothing_written(folder)
+        finally:
+            if made:
+                _remove_if_nothing_written(folder, lock_name)
 
 
-def _remove_if_nothing_written(folder: Path) -> None:
-    """Remove ``folder`` where it holds nothing but empty files (a lock, a journal with no line)."""
-    entries = list(folder.iterdir())
-    if all(entry.is_file() and not entry.is_symlink() and entry.stat().st_size == 0 for entry in entries):
-        for entry in entries:
+def _remove_if_nothing_written(folder: Path, lock_name: str) -> None:
+    """Remove ``folder`` where it holds nothing but empty files (its lock, a journal with no
+    line); never fails (the run's own error, if any, is what is said)."""
+    try:
+        entries = list(folder.iterdir())
+        if not all(entry.is_file() and not entry.is_symlink() and entry.stat().st_size == 0 for entry in entries):
+            return
+        for entry in sorted(entries, key=lambda entry: entry.name == lock_name):  # the lock last
             entry.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            folder.rmdir()
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def publish_mode(path: str | os.PathLike) -> None:

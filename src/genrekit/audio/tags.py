@@ -503,19 +503,34 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
     """Refuse content of no taggable format under a name whose format the tag follows: a FLAC,
     WAV or AIFF name's content must be that format, and an MP3 name's must not show another
     format's header (an AU file named .mp3 decodes by its content, and an ID3 tag written in
-    front of it would stop it playing). An MP3 that starts without a frame sync (junk before
-    its first frame) shows none, so it is tagged."""
-    from genrekit.audio.io import found_instead, known_header
+    front of it would stop it playing). An MP3 name's content no header tells is what the
+    decoder reads it as: an MP3 (or MPEG audio of another layer) that starts without a frame
+    sync (junk before its first frame) is tagged, and so is ADTS AAC, which players read past
+    an ID3 tag; an AC-3 stream is not."""
+    from genrekit.audio.io import found_instead, info, known_header
+    from genrekit.errors import AudioError
 
     with open(path, "rb") as handle:
         what = known_header(handle.read(16))
+    instead = found_instead(path, suffix) or ", found none"
     if named == "MP3" and (what is None or what.startswith("an ID3 tag")):
-        return
+        try:
+            decoded = info(path).format
+        except AudioError:  # not audio a decoder reads: left to mutagen, which says what it finds
+            return
+        if decoded in _TAGGED_AS_MP3:
+            return
+        instead = f", found {decoded} audio (as the decoder reads it)"
     if refusal := _link_refusal(path):
         raise ParameterError(f"{shown or path}: {refusal}")
-    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name"
-                         f"{found_instead(path, suffix) or ', found none'}; the tag genrekit reads and writes "
-                         "follows the name, and written would damage the file: give it its format's name to tag it")
+    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name{instead}; the tag "
+                         "genrekit reads and writes follows the name, and written would damage the file: give it "
+                         "its format's name to tag it")
+
+
+# What decoders read past an ID3 tag in front: an MP3 name's content may be these (libsndfile's
+# and FFmpeg's names)
+_TAGGED_AS_MP3 = frozenset({"MP3", "AAC"})
 
 
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,
@@ -1079,6 +1094,9 @@ def _drop_empty_flac_padding(path: str, size_wanted: int | None) -> None:
             previous, at = (at, header[0]), at + 4 + int.from_bytes(header[1:4], "big")
         if header[0] & 0x7F != 1 or header[1:4] != b"\0\0\0" or previous is None:
             return
+        handle.seek(at + 4)
+        if handle.read(2) not in (b"\xff\xf8", b"\xff\xf9"):  # not followed by the first audio frame's sync:
+            return  # a block whose length mutagen wrote short (one over 16 MiB), misread as the last
         handle.seek(previous[0])
         handle.write(bytes([previous[1] | 0x80]))  # the block before it becomes the last
         read_at, write_at = at + 4, at

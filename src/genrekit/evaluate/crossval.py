@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
+from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
 from genrekit.runners import LocalRunner
@@ -180,20 +181,40 @@ def cross_validate(
     dict
         As :func:`cross_validate_recipe`: per-fold results under ``folds`` and
         ``accuracy_mean``, ``accuracy_std``, ``f1_macro_mean``, ``f1_macro_std``,
-        ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``.
+        ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``, ``seed``,
+        and ``grouping``: how the folds keep tracks together (:func:`genrekit.datasets.fold_grouping`;
+        ``"given"`` with ``track_folds``). Folds of GTZAN clips by track (no artists known)
+        are named in a warning: adjacent clip ids are often one artist's.
 
     Raises
     ------
     ParameterError
-        ``name`` is no model genrekit knows.
+        ``table`` is not a FeatureTable, ``name`` is no model genrekit knows, ``seed`` is not a
+        whole number from 0 to 2**32 - 1, or ``n_jobs`` is not None or a positive whole number.
     DatasetError
         ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """
+    from genrekit.datasets import fold_grouping
+    from genrekit.datasets.splits import gtzan_shares_artists
+
+    if not isinstance(table, FeatureTable):
+        raise ParameterError(f"table: expected a FeatureTable (genrekit.datasets.build_feature_table of a dataset, or "
+                             f"read_feature_table of a CSV), found {type(table).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ParameterError(f"seed={seed!r}: expected a whole number from 0 to 2**32 - 1")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+        raise ParameterError(f"n_jobs={n_jobs!r}: expected None (one worker per core) or a whole number of folds "
+                             "fitted at once, at least 1 (1: in this process)")
     if track_folds is None:
         track_folds = table_folds(table, n_splits=n_splits, seed=seed)
+        grouping = fold_grouping(table)
+        if shared := gtzan_shares_artists(table, "these folds", "the table"):
+            logger.warning("%s", shared)
+    else:
+        grouping = "given"
     recipe = make_recipe(name, table=table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
-                                 summary=recipe.summary)
+                                 summary={**recipe.summary, "seed": int(seed), "grouping": grouping})
 
 
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -496,7 +496,11 @@ def evaluate_model(
     metrics : as :func:`evaluation_metrics` (empty when no track remains: nothing is logged,
         the caller says so, as for :func:`evaluate_songs`), with ``include_train`` and
         ``n_trained_on`` where training tracks are included: what ``metrics.json`` holds
-    report : as :func:`predict_dataset`
+    report : dict
+        As :func:`predict_dataset`'s (its third value): the tracks left out (``unknown_genre_tracks``,
+        ``excluded_training_tracks``), ``failures`` and ``problems``. Each track's prediction is
+        in ``predictions.csv`` (with ``out_dir``); :func:`score_dataset` returns them (its
+        ``predictions``, a DataFrame) without writing anything.
     """
     from genrekit.audio.chunking import check_song_reading
 
@@ -830,7 +834,8 @@ def compare_models(
     Returns
     -------
     list of dict
-        One row per model, in ``names`` order: as :func:`cross_validate_recipe`'s result without
+        One row per model, in ``names`` order (a name given twice, or a model under two of its
+        names such as ``default`` and ``musicnn-prior``, is one row): as :func:`cross_validate_recipe`'s result without
         ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold) and ``out_of_fold``
         (track -> genre -> its probability from the fold that held the track out). With
         ``out_dir``, ``comparison.json`` also holds ``folds`` (each fold's test tracks) and
@@ -850,6 +855,8 @@ def compare_models(
     from genrekit.models.catalogue import recipe_name
     from genrekit.train.recipes import make_recipe
 
+    if isinstance(names, str):  # read letter by letter, 'logreg' was "model 'l' is unknown"
+        raise ParameterError(f"names={names!r}: expected a list of model names, such as [{names!r}]")
     if not names:
         raise ParameterError("names: expected at least one model to compare, found none")
     names = list(dict.fromkeys(recipe_name(name) for name in names))  # 'default' and musicnn-prior are one model

@@ -455,8 +455,9 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
         raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found}"
                              + pcm_hint(y))
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    from genrekit.audio.io import check_sample_rate
+
+    check_sample_rate(sr)  # 22050.0 is one (librosa's rates are floats at times); 22050.5 is not
     if y.size == 0:
         raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it

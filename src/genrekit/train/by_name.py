@@ -27,6 +27,24 @@ def _train_network(dataset: Dataset, model: str, options: dict[str, Any]) -> Tra
 
 
 _TRAINERS = {TableRecipe: _train_classical, NetworkRecipe: _train_network}
+# what each kind's trainer takes besides the dataset and the model: its keyword arguments
+_TAKEN = {TableRecipe: ("train_model", train_model, {"features", "chunk"}),
+          NetworkRecipe: ("train_network_model", train_network_model, set())}
+
+
+def _check_known(model: str, options: dict[str, Any]) -> None:
+    """A ParameterError for an option no trainer of ``model``'s kind takes (a misspelling:
+    Python's TypeError named the function behind ``train``)."""
+    import difflib
+    import inspect
+
+    name, trainer, extra = _TAKEN[recipe_type(model)]
+    taken = {p for p in inspect.signature(trainer).parameters if p not in ("dataset", "model", "preset")} | extra
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(taken), n=1)
+        raise ParameterError(f"{', '.join(unknown)}: not an option of train for model {model!r} (see "
+                             f"genrekit.train.{name}'s parameters{f'; did you mean {close[0]!r}?' if close else ''})")
 
 
 def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, **options: Any) -> TrainResult:
@@ -56,7 +74,8 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
     Raises
     ------
     ParameterError
-        ``model`` is unknown, or an option of the other kind is set (the message names it).
+        ``model`` is unknown, an option of the other kind is set, or an option is no trainer's
+        (the message names it).
     """
     asked, model = model, recipe_name(model)  # 'default': the shipped model's recipe
     split = options.pop("split", None)
@@ -64,6 +83,7 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
         options = recipe_options(model, options)
     except ParameterError as exc:  # a network's option given with 'default': the old preset meant?
         raise ParameterError(f"{exc}{renamed_note(asked)}") from None
+    _check_known(model, {**options, "split": split})
     if split is None:  # the kind's own: a library's genres (tags) all train a classical model, scored by
         dataset = as_dataset(dataset)  # k-fold CV; a network needs validation tracks
         if dataset.taxonomy is not None and recipe_type(model) is TableRecipe:

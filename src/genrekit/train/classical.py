@@ -14,7 +14,7 @@ import numpy as np
 from genrekit.datasets import Dataset, build_feature_table, fold_grouping
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import cross_validate, score_dataset
-from genrekit.evaluate.crossval import out_of_fold_probabilities
+from genrekit.evaluate.crossval import out_of_fold_probabilities, table_folds
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
 from genrekit.train.recipes import TableRecipe
@@ -238,8 +238,10 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         logger.warning("no k-fold CV: every track is by one artist, so no fold could be tested on another")
         return None
     n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
-    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
-                            search=search, n_iter=n_iter, inner_splits=3)
+    # the folds given: train has said already where GTZAN's folds by track share artists
+    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation,
+                            n_jobs=n_jobs if n_jobs and n_jobs > 0 else None, search=search, n_iter=n_iter,
+                            inner_splits=3, track_folds=table_folds(table, n_splits=n_splits, seed=seed))
     out_of_fold = out_of_fold_probabilities(result["folds"], table.labels)
     untrained = _untrained_tracks(tracks, result["folds"])
     if untrained:
