@@ -1358,8 +1358,8 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
         expected += expected // 50 + piece
     # filled in place (no second copy) up to what the header says, but no more than can be trusted
     # before a sample decodes: a 2 s FLAC declaring 2**36 samples asked for 261 GiB at once. The
-    # bound grows with the file's bytes (no codec packs more samples a byte), so a long song's
-    # reservation stays whole
+    # bound grows with the file's bytes (music packs no more samples a byte; silence, which can, grows
+    # as it decodes), so a long song's reservation stays whole
     try:
         trusted = max(PREALLOCATED_SAMPLES, SAMPLES_PER_BYTE * os.path.getsize(path))
     except OSError:  # a URL (its local copy is the handle's): the fixed bound
