@@ -84,3 +84,16 @@ def test_predict_audio_takes_a_whole_number_rate_given_as_a_float(clip):
     assert predict_audio(model, y, float(sr)).probabilities == predict_audio(model, y, sr).probabilities
     with pytest.raises(ParameterError, match="sr=22050.5: expected a positive whole number of Hz"):
         predict_audio(model, y, 22050.5)
+
+
+def test_predict_audio_says_where_an_array_holds_nan_in_the_array_s_terms():
+    from genrekit.errors import AudioError
+    from genrekit.models import load
+    from genrekit.predict import predict_audio
+
+    y = np.sin(np.arange(22050 * 5) / 9).astype(np.float32) * 0.3
+    y[22050 * 2] = np.nan
+    with pytest.raises(AudioError) as raised:
+        predict_audio(load("default"), y, 22050)
+    assert str(raised.value).startswith("<audio>: corrupt: a sample is NaN"), raised.value
+    assert "into the audio" in str(raised.value) and "file" not in str(raised.value) and "decoded" not in str(raised.value)

@@ -467,8 +467,9 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
         sf.write(path, np.ascontiguousarray(y, dtype=np.float32), int(sr), subtype="FLOAT")
         try:
             prediction = predict_file(model, path, **options)
-        except AudioError as exc:  # said of the caller's name, not of the temporary file
-            raise AudioError(name, exc.reason.replace(path, name)) from None
+        except AudioError as exc:  # said of the caller's name and array, not of the temporary file
+            reason = exc.reason.replace(path, name).replace("a decoded sample", "a sample")
+            raise AudioError(name, reason.replace("into the file", "into the audio")) from None
         except AnalysisStopped:
             raise AnalysisStopped(name) from None
         except GenrekitError as exc:
