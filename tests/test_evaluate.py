@@ -150,11 +150,15 @@ def test_two_evaluations_into_one_folder_do_not_run_at_once(tmp_path):
         pass
 
 
-def test_a_run_refused_a_folder_leaves_the_running_ones_files(tmp_path):
-    """Two runs into a folder neither found: the refused one took the folder for its own and
-    removed the running one's lock and empty journal, whose results then had nowhere to go (a
-    security review, 2026-12). Only the run that made the folder, holding its lock, removes it."""
-    from genrekit._files import run_folder_lock
+def test_a_run_refused_a_folder_leaves_the_running_ones_files(tmp_path, monkeypatch):
+    """An evaluation that made a folder, refused because a training took it meanwhile, removed the
+    training's lock and folder as its own; a run waiting on a lock that its holder removed with
+    its empty folder ran unguarded (reviews, 2026-12). Only the run that made the folder, holding
+    its lock, and not refused, removes it; a waiting run takes the lock anew at its path."""
+    import threading
+
+    import genrekit._files as files
+    from genrekit._files import lock_held, run_folder_lock
     from genrekit.errors import ParameterError
 
     out = tmp_path / "out"
@@ -166,9 +170,31 @@ def test_a_run_refused_a_folder_leaves_the_running_ones_files(tmp_path):
         assert sorted(p.name for p in out.iterdir()) == ["evaluate.lock", "predictions.journal.jsonl"]
         (out / "metrics.json").write_text("{}")
     assert (out / "metrics.json").exists()  # written: kept
-    with run_folder_lock(tmp_path / "empty", "evaluate.lock", "busy"):
-        (tmp_path / "empty" / "predictions.journal.jsonl").touch()
-    assert not (tmp_path / "empty").exists()  # made by this run, nothing written: removed
+
+    other = tmp_path / "taken"  # made by this run, then another kind of run took it
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "lock_held", lambda lock: lock.name == "train.lock")
+        with pytest.raises(ParameterError, match="training"):
+            with run_folder_lock(other, "evaluate.lock", "busy", others={"train.lock": "a training"}):
+                pass
+    assert other.is_dir()
+
+    empty, started, inside = tmp_path / "empty", threading.Event(), []
+
+    def first() -> None:
+        with run_folder_lock(empty, "evaluate.lock", "busy", others={"train.lock": "x"},
+                             scratch=("predictions.journal.jsonl",)):
+            (empty / "predictions.journal.jsonl").touch()
+            started.set()
+            threading.Event().wait(0.2)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    started.wait(5)
+    with run_folder_lock(empty, "evaluate.lock", "busy", others={"train.lock": "x"}):  # waits up to 0.5 s
+        inside.append(lock_held(empty / "evaluate.lock"))  # held at its path, not on a removed file
+    thread.join()
+    assert inside == [True]
 
 
 @pytest.mark.parametrize("holding", ["train", "evaluate"])

@@ -56,32 +56,50 @@ def exclusive_lock(lock: Path, busy: str, *, wait: float = 0.0,
                    error: type[Exception] = ParameterError) -> Iterator[None]:
     """Hold ``lock`` (created, with its folder) for the ``with`` block. Where another process
     holds it, wait up to ``wait`` seconds for it, then raise ``error(busy)``. The lock goes with
-    its holder, however that ends (a killed run leaves none). Windows has no flock, and some
+    its holder, however that ends (a killed run leaves none). A lock its last holder removed
+    while this one waited on it is taken anew at its path. Windows has no flock, and some
     network file systems none that works: there nothing is guarded."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        deadline, told = time.monotonic() + wait, False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    # a file system without locks (NFS mounted nolock): unguarded, as on Windows
-                    logger.debug("%s: cannot be locked (%s); going on without the lock", lock, exc.strerror)
+    deadline, told = time.monotonic() + wait, False
+    while True:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
-                if time.monotonic() >= deadline:
-                    raise error(busy) from exc
-                if not told:
-                    logger.info("%s: held by another process; waiting up to %g s", lock, wait)
-                    told = True
-                time.sleep(0.05)
-        yield
+                except OSError as exc:
+                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                        # a file system without locks (NFS mounted nolock): unguarded, as on Windows
+                        logger.debug("%s: cannot be locked (%s); going on without the lock", lock, exc.strerror)
+                        break
+                    if time.monotonic() >= deadline:
+                        raise error(busy) from exc
+                    if not told:
+                        logger.info("%s: held by another process; waiting up to %g s", lock, wait)
+                        told = True
+                    time.sleep(0.05)
+            if not _is_file_at(handle, lock):  # removed (its folder too) by the run that held it
+                continue
+            yield
+            return
+        finally:
+            handle.close()
+
+
+def _is_file_at(handle, path: Path) -> bool:
+    """Whether the open file ``handle`` is the file at ``path`` now (not one removed since)."""
+    try:
+        here = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
 
 def lock_held(lock: Path) -> bool:
@@ -106,15 +124,13 @@ def lock_held(lock: Path) -> bool:
 
 @contextlib.contextmanager
 def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
-                    others: dict[str, str] | None = None) -> Iterator[None]:
-    """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there; a run that
-    fails, is refused by ``others`` or writes nothing in a folder it made leaves no folder
-    behind (where the lock and empty files are all it holds: results and journals with a line
-    stay). Only a run that made the folder (its own ``mkdir``) and holds the lock removes it,
-    before letting the lock go: of two runs started together, the refused one touches nothing.
-    ``others``: the locks of other kinds of run (lock name -> the refusal when one holds it),
-    looked at once this one is held: of two runs started together, one at least is refused,
-    never both let through."""
+                    others: dict[str, str] | None = None, scratch: tuple[str, ...] = ()) -> Iterator[None]:
+    """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there. A run that
+    made the folder (its own ``mkdir``) and leaves nothing in it but its lock and its empty
+    ``scratch`` files (a journal with no line) removes it, holding the lock until then: one that
+    fails, or writes nothing. ``others``: the locks of other kinds of run (lock name -> the
+    refusal when one holds it), looked at once this one is held: of two runs started together,
+    one at least is refused, never both let through, and the refused one removes nothing."""
     folder = Path(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -124,25 +140,27 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
         made = False
     # a moment's wait: another kind of run looking at this lock (``others``) holds it that long
     with exclusive_lock(folder / lock_name, busy, wait=0.5 if others else 0.0):
+        for other, refusal in (others or {}).items():
+            if lock_held(folder / other):
+                raise ParameterError(refusal)  # the folder is that run's now
         try:
-            for other, refusal in (others or {}).items():
-                if lock_held(folder / other):
-                    raise ParameterError(refusal)
             yield
         finally:
             if made:
-                _remove_if_nothing_written(folder, lock_name)
+                _remove_if_nothing_written(folder, lock_name, scratch)
 
 
-def _remove_if_nothing_written(folder: Path, lock_name: str) -> None:
-    """Remove ``folder`` where it holds nothing but empty files (its lock, a journal with no
-    line); never fails (the run's own error, if any, is what is said)."""
+def _remove_if_nothing_written(folder: Path, lock_name: str, scratch: tuple[str, ...]) -> None:
+    """Remove ``folder`` where it holds only ``lock_name`` and empty ``scratch`` files; never
+    fails (the run's own error, if any, is what is said)."""
     try:
-        entries = list(folder.iterdir())
-        if not all(entry.is_file() and not entry.is_symlink() and entry.stat().st_size == 0 for entry in entries):
+        entries = {entry.name: entry for entry in folder.iterdir()}
+        if lock_name not in entries or not set(entries) <= {lock_name, *scratch}:
             return
-        for entry in sorted(entries, key=lambda entry: entry.name == lock_name):  # the lock last
-            entry.unlink(missing_ok=True)
+        if any(entry.is_symlink() or not entry.is_file() or entry.stat().st_size for entry in entries.values()):
+            return
+        for name in sorted(entries, key=lambda name: name == lock_name):  # the lock last
+            entries[name].unlink()
         folder.rmdir()
     except OSError:
         pass

@@ -411,6 +411,7 @@ def _out_lock(out_dir: str | Path | None):
     return run_folder_lock(out_dir, "evaluate.lock", f"{out_dir}: another evaluation is writing to this folder (it "
                                                      "holds evaluate.lock); wait for it to finish, or write to another "
                                                      "folder",
+                           scratch=("predictions.journal.jsonl",),
                            others={"train.lock": f"{out_dir}: a `genrekit train` is writing to this folder (it holds "
                                                  "train.lock); evaluate into another folder"})
 
