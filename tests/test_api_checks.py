@@ -41,7 +41,7 @@ def test_cross_validate_records_its_seed_and_grouping_and_names_gtzan_folds_by_t
 @pytest.mark.parametrize("options, message", [
     ({"seed": "a"}, "seed='a': expected a whole number from 0 to 2\\*\\*32 - 1"),
     ({"seed": -1}, "seed=-1: expected a whole number"),
-    ({"n_jobs": 0}, "n_jobs=0: expected None \\(one worker per core\\) or a whole number"),
+    ({"n_jobs": 0}, "n_jobs=0: expected None or -1 \\(one worker per core, as scikit-learn's -1\\)"),
     ({"n_jobs": -5}, "n_jobs=-5: expected None"),
 ])
 def test_cross_validate_refuses_a_bad_seed_or_job_count_by_name(options, message):

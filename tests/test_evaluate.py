@@ -396,6 +396,11 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     assert [r.getMessage() for r in caplog.records] == [  # another dataset's results said as they go
         "kept: replacing the results of an earlier evaluation there, on gtzan-dev (another dataset); evaluate "
         "into another folder to keep both"]
+    Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "./man.csv"}}))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
+    assert not caplog.records  # the same manifest, spelled another way
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
         assert score_dataset(model, dataset, jobs=1, progress=False).metrics == {}

@@ -61,7 +61,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'genrekit' has no attribute {name!r}")
 
 
-__dir__ = lazy_dir(globals(), _API)  # the lazy names too: tab completion and help() list them
+__dir__ = lazy_dir(globals(), {**_API, **dict.fromkeys(_STAGES)})  # the lazy names too: tab completion, help()
 
 
 __all__ = [

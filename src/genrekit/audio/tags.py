@@ -453,6 +453,9 @@ _NAMED = {".mp3": "MP3", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg", ".opus":
 _NAMES = {"MP3": ".mp3", "FLAC": ".flac", "Ogg": ".ogg, .oga or .opus (as its codec is)", "MP4": ".m4a", "WAV": ".wav",
           "AIFF": ".aiff"}
 _ID3_FAMILY = frozenset({"MP3", "WAV", "AIFF"})
+# What decoders read past an ID3 tag in front: an MP3 name's content may be these (libsndfile's
+# and FFmpeg's names for them)
+_TAGGED_AS_MP3 = frozenset({"MP3", "AAC"})
 
 
 def _content_format(path: str) -> str | None:
@@ -484,7 +487,9 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     """Refuse a file whose content is another taggable format than its name's ``suffix``
     where that matters: an ID3 or ``.flac`` name, whose format the tag follows (an MP4 named
     ``.mp3`` would get an ID3 tag in front and stop playing), or ID3-family content under an
-    Ogg or MP4 name. Content no format shows is left to mutagen, which says what it found."""
+    Ogg or MP4 name. Content no taggable format shows is refused under a name whose format
+    the tag follows (:func:`_check_unknown_content`), else left to mutagen, which says what it
+    found."""
     found, named = _content_format(path), _NAMED.get(suffix)
     if found is None and named in _ID3_FAMILY | {"FLAC"}:
         _check_unknown_content(path, suffix, named, shown)
@@ -511,10 +516,10 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
     from genrekit.errors import AudioError
 
     with open(path, "rb") as handle:
-        what = known_header(handle.read(16))
-    instead = found_instead(path, suffix) or ", found none"
-    if named == "MP3" and (what is None or what.startswith("an ID3 tag")):
-        try:
+        head = handle.read(16)
+    instead = None
+    if named == "MP3" and (head[:3] == b"ID3" or known_header(head) is None):
+        try:  # rare: an MP3's start shows a frame sync, which _content_format knows
             decoded = info(path).format
         except AudioError:  # not audio a decoder reads: left to mutagen, which says what it finds
             return
@@ -523,14 +528,10 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
         instead = f", found {decoded} audio (as the decoder reads it)"
     if refusal := _link_refusal(path):
         raise ParameterError(f"{shown or path}: {refusal}")
+    instead = instead or found_instead(path, suffix) or ", found no format genrekit knows"
     raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name{instead}; the tag "
                          "genrekit reads and writes follows the name, and written would damage the file: give it "
                          "its format's name to tag it")
-
-
-# What decoders read past an ID3 tag in front: an MP3 name's content may be these (libsndfile's
-# and FFmpeg's names)
-_TAGGED_AS_MP3 = frozenset({"MP3", "AAC"})
 
 
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,

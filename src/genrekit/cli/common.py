@@ -281,8 +281,8 @@ def _choice(*values: str | int, metavar: str | None = None) -> dict:
     numeric = all(isinstance(v, int) for v in values)
     # any case of a choice is that choice, where no two choices differ in case alone
     folded = {} if numeric else {str(v).casefold(): v for v in values}
-    if len(folded) < len(values):
-        folded = {}
+    if folded and len(folded) < len(values):  # genrekit's own lists: a mistake in them, said at import
+        raise ValueError(f"choices {values!r} differ in case alone; a choice is taken in any case")
 
     def check(ctx: typer.Context, param: typer.CallbackParam, value):
         if numeric and isinstance(value, str):

@@ -249,6 +249,13 @@ def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: 
     return near
 
 
+def check_seed(seed) -> None:
+    """A ParameterError unless ``seed`` is a whole number from 0 to 2**32 - 1 (numpy's and
+    scikit-learn's range; a bool, a float or a string is not one)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ParameterError(f"seed={seed!r}: expected a whole number from 0 to 2**32 - 1")
+
+
 def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified group K-fold: (train indices, test indices) per fold, groups never split.
 

@@ -171,7 +171,7 @@ def cross_validate(
     aggregation : str
         Chunks to track: ``mean`` or ``vote``.
     n_jobs : int or None
-        Folds fitted at once, in worker processes (None: one per core).
+        Folds fitted at once, in worker processes (None or -1: one per core; 1: in this process).
     track_folds : list of (train ids, test ids), optional
         Replaces the stratified folds, so that other models (networks) can be scored on
         exactly the same folds.
@@ -195,16 +195,16 @@ def cross_validate(
         ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """
     from genrekit.datasets import fold_grouping
-    from genrekit.datasets.splits import gtzan_shares_artists
+    from genrekit.datasets.splits import check_seed, gtzan_shares_artists
 
     if not isinstance(table, FeatureTable):
         raise ParameterError(f"table: expected a FeatureTable (genrekit.datasets.build_feature_table of a dataset, or "
                              f"read_feature_table of a CSV), found {type(table).__name__}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ParameterError(f"seed={seed!r}: expected a whole number from 0 to 2**32 - 1")
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
-        raise ParameterError(f"n_jobs={n_jobs!r}: expected None (one worker per core) or a whole number of folds "
-                             "fitted at once, at least 1 (1: in this process)")
+    check_seed(seed)
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
+                               or not (n_jobs >= 1 or n_jobs == -1)):
+        raise ParameterError(f"n_jobs={n_jobs!r}: expected None or -1 (one worker per core, as scikit-learn's -1) "
+                             "or a whole number of folds fitted at once, at least 1 (1: in this process)")
     if track_folds is None:
         track_folds = table_folds(table, n_splits=n_splits, seed=seed)
         grouping = fold_grouping(table)

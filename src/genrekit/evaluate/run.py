@@ -430,12 +430,23 @@ def _prepared_out(out_dir: str | Path | None, dataset: Dataset) -> Path | None:
         source = earlier["dataset"]["source"]
     except (OSError, ValueError, TypeError, KeyError):  # none there, or not one genrekit wrote
         source = None
-    if isinstance(source, str) and source != dataset.source:
+    if isinstance(source, str) and not _same_source(source, dataset.source):
         logger.warning("%s: replacing the results of an earlier evaluation there, on %s (another dataset); "
                        "evaluate into another folder to keep both", out, line_shown(source))
     for name in (*EVALUATION_FILES, "report.html"):
         (out / name).unlink(missing_ok=True)
     return out / "predictions.journal.jsonl"
+
+
+def _same_source(earlier: str, now: str) -> bool:
+    """Whether two datasets' sources name one: as written, or as paths (``data/gtzan`` and
+    ``./data/gtzan/``, or a link to it)."""
+    if earlier == now:
+        return True
+    try:
+        return os.path.realpath(earlier) == os.path.realpath(now)
+    except (OSError, ValueError):  # a name with a NUL byte
+        return False
 
 
 def evaluate_model(

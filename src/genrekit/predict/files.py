@@ -441,7 +441,8 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
     ParameterError
         ``y`` is not float audio of one or more channels, or ``sr`` not a positive whole number.
     AudioError
-        As for a file (silent, too short), naming ``name``.
+        As for a file (silent, too short), naming ``name``; a sample NaN, infinite or far
+        outside -1..1, with where ``y`` holds it.
     """
     import tempfile
 
@@ -462,14 +463,21 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
         raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it
         y = y.T
+    from genrekit.audio.io import MAX_SAMPLE, first_damage
+
+    if (found := first_damage(y)) is not None:  # said in the array's terms, not the temporary file's
+        frame, value = found
+        what = (f"NaN or infinite ({value:g})" if not np.isfinite(value) else
+                f"{abs(value):.3g} in magnitude, far outside -1..1 (more than {MAX_SAMPLE:g})")
+        raise AudioError(name, f"corrupt: a sample is {what}, at {frame / sr:.3f} s into the audio (y's sample "
+                               f"{frame})")
     with tempfile.TemporaryDirectory(prefix="genrekit-audio-") as folder:
         path = os.path.join(folder, "audio.wav")
         sf.write(path, np.ascontiguousarray(y, dtype=np.float32), int(sr), subtype="FLOAT")
         try:
             prediction = predict_file(model, path, **options)
-        except AudioError as exc:  # said of the caller's name and array, not of the temporary file
-            reason = exc.reason.replace(path, name).replace("a decoded sample", "a sample")
-            raise AudioError(name, reason.replace("into the file", "into the audio")) from None
+        except AudioError as exc:  # said of the caller's name, not of the temporary file
+            raise AudioError(name, exc.reason.replace(path, name)) from None
         except AnalysisStopped:
             raise AnalysisStopped(name) from None
         except GenrekitError as exc:

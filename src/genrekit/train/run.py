@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from genrekit import __version__
@@ -25,6 +24,7 @@ from genrekit._files import run_folder_lock, spreadsheet_csv, write_json, write_
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.datasets.core import left_out_and_notes
+from genrekit.datasets.splits import check_seed
 from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation
 from genrekit.models import GenreModel
@@ -193,8 +193,7 @@ def run_training(
         A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
     """
     _check_aggregation(aggregation)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ParameterError(f"seed={seed!r}: expected a whole number from 0 to 2**32 - 1")
+    check_seed(seed)
     dataset = as_dataset(dataset)
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
     if out_dir is None:
