@@ -376,7 +376,11 @@ def test_broken_and_hostile_tags_are_problems_named_and_the_rest_loads(tmp_path,
     assert sorted(t.label for t in dataset.tracks) == sorted(["Jazz", "Rock", "x" * 100_000])
     assert {Path(p.path).name for p in dataset.problems} == {"empty.flac", "corrupted.wav"}, dataset.problems
     # the file is the problem's path; its reason says what was wrong (the path twice before)
-    assert all(p.reason.startswith("expected readable tags") for p in dataset.problems), dataset.problems
+    reasons = {Path(p.path).name: p.reason for p in dataset.problems}
+    assert reasons["empty.flac"] == ("expected FLAC content for its .flac name: no fLaC (FLAC) header (found an empty "
+                                     "file); no tag can be read from it or written to it"), reasons
+    assert reasons["corrupted.wav"].startswith("expected WAV content for its .wav name: no RIFF/WAVE header"), reasons
+    assert reasons["corrupted.wav"].endswith("headerless PCM); no tag can be read from it or written to it"), reasons
     # text named .mp3 has no tag to read: untagged here; predicting it later names it as undecodable
     assert [Path(p).name for p in dataset.taxonomy.untagged] == ["text.mp3"]
 

@@ -693,6 +693,8 @@ def found_instead(path: str, suffix: str | None = None) -> str:
     text, telling = _text_start(head[:256]), True  # telling: more than the bytes themselves
     if text is not None:
         found = f'found text, not audio, beginning "{text}"'
+    elif not head:
+        found = "found an empty file"
     elif head.count(0) == len(head):
         found = "found only zero bytes"
     else:

@@ -528,10 +528,12 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
         instead = f", found {decoded} audio (as the decoder reads it)"
     if refusal := _link_refusal(path):
         raise ParameterError(f"{shown or path}: {refusal}")
+    known = instead is not None or known_header(head) is not None
     instead = instead or found_instead(path, suffix) or ", found no format genrekit knows"
-    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name{instead}; the tag "
-                         "genrekit reads and writes follows the name, and written would damage the file: give it "
-                         "its format's name to tag it")
+    raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name{instead}; "
+                         + ("the tag genrekit reads and writes follows the name, and written would damage the file: "
+                            "give it its format's name to tag it" if known else
+                            "no tag can be read from it or written to it"))
 
 
 def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writable: bool = True,
