@@ -190,7 +190,7 @@ def cross_validate(
     ------
     ParameterError
         ``table`` is not a FeatureTable, ``name`` is no model genrekit knows, ``seed`` is not a
-        whole number from 0 to 2**32 - 1, or ``n_jobs`` is not None or a positive whole number.
+        whole number from 0 to 2**32 - 1, or ``n_jobs`` is not None, -1 or a positive whole number.
     DatasetError
         ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """

@@ -42,9 +42,9 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     truth or the predictions (a genre predicted but absent from the truth counts, with F1 0),
     ``zero_division=0``; ``balanced_accuracy`` averages recall over the truth's genres alone
     (scikit-learn's too), so where a genre absent from the truth is predicted it is above
-    ``macro_avg``'s recall, which counts that genre's 0. Accuracy and the matrices score the genre the model names, its most
-    probable (a tie goes to the first genre, as ``predict`` names it); top-3 shares a tie
-    across its third place (:func:`top_k_hits`).
+    ``macro_avg``'s recall, which counts that genre's 0. Accuracy and the matrices score the
+    genre the model names, its most probable (a tie goes to the first genre, as ``predict``
+    names it); top-3 shares a tie across its third place (:func:`top_k_hits`).
     """
     y_true = np.asarray(y_true)
     proba = np.asarray(proba)

@@ -847,8 +847,8 @@ def compare_models(
     -------
     list of dict
         One row per model, in ``names`` order (a name given twice, or a model under two of its
-        names such as ``default`` and ``musicnn-prior``, is one row): as :func:`cross_validate_recipe`'s result without
-        ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold) and ``out_of_fold``
+        names such as ``default`` and ``musicnn-prior``, is one row): as
+        :func:`cross_validate_recipe`'s result without ``folds``, plus ``fold_accuracy`` and ``best_params`` (one per fold) and ``out_of_fold``
         (track -> genre -> its probability from the fold that held the track out). With
         ``out_dir``, ``comparison.json`` also holds ``folds`` (each fold's test tracks) and
         ``paired`` (:func:`paired_tests`), and ``out_of_fold.csv`` every track's out-of-fold
