@@ -4,6 +4,7 @@ formats and the service's answer are its functions, so the same song gives the s
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -177,9 +178,12 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(cap
     text.encode("utf-8")  # no surrogate left to write
     frame = pd.read_csv(io.StringIO(text))
     assert list(frame["path"]) == ["caf\\xe9.wav", broken]
-    lines = formats.render("json", [_prediction(odd)], failures, labels=["jazz", "rock"], model_name="m", top=2,
-                           order=[odd, broken]).splitlines()
-    assert [json.loads(line)["path"] for line in lines] == [odd, broken]
+    text = formats.render("json", [_prediction(odd), _prediction("日本 é.mp3")], failures, labels=["jazz", "rock"],
+                          model_name="m", top=2, order=[odd, "日本 é.mp3", broken])
+    text.encode("utf-8")  # the odd byte as its escape, which UTF-8 can write
+    lines = text.splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [odd, "日本 é.mp3", broken]
+    assert '"path": "日本 é.mp3"' in lines[1] and '"path": "caf\\udce9.wav"' in lines[0]  # as the service writes text
     _report_failures(failures)
     shown = capsys.readouterr().err
     assert "new\\nline\\x1b[2J.wav: not audio" in shown and "\x1b[2J" not in shown
@@ -207,3 +211,23 @@ def test_a_plot_of_a_name_the_font_lacks_glyphs_for_is_saved_without_warnings(tm
         warnings.simplefilter("error")
         save_figure(figure, tmp_path / "plot.png")
     assert written_by_genrekit(tmp_path / "plot.png")
+
+
+def test_json_output_stays_json_on_a_terminal_whose_encoding_lacks_a_character(tmp_path, clip):
+    """`predict --format json` writes UTF-8 text now; in a Latin-1 locale a name such as 日本.wav
+    (or an emoji) is written as JSON's own escapes, read back the same, and CSV's as backslash
+    escapes, instead of a UnicodeEncodeError after the work is done."""
+    import shutil
+    import subprocess
+    import sys
+
+    song = tmp_path / "日本 🎵.wav"
+    shutil.copy(clip, song)
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    for output_format in ("json", "jsonl"):
+        done = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(song), "--format", output_format,
+                               "--model", "default"], capture_output=True, env=env, check=True)
+        assert json.loads(done.stdout.decode("latin-1"))["path"] == str(song)
+    done = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(song), "--format", "csv", "--model",
+                           "default"], capture_output=True, env=env, check=True)
+    assert "\\u65e5\\u672c \\U0001f3b5.wav" in done.stdout.decode("latin-1")

@@ -176,6 +176,37 @@ class _StandardStream:
         return getattr(getattr(sys, self._name), name)
 
 
+def write_output(text: str, *, is_json: bool = False) -> None:
+    """Write a command's results to stdout, flushed. A terminal whose encoding lacks a character
+    (a Latin-1 locale, ``日本.mp3``) gets JSON's own ``\\uXXXX`` escape for it in JSON (still
+    JSON, read back the same), else a backslash escape, instead of a UnicodeEncodeError once the
+    work is done."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        escape = _json_escape if is_json else (lambda c: c.encode("ascii", "backslashreplace").decode("ascii"))
+        sys.stdout.write("".join(c if _encodes(c, encoding) else escape(c) for c in text))
+    sys.stdout.flush()
+
+
+def _encodes(character: str, encoding: str) -> bool:
+    try:
+        character.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_escape(character: str) -> str:
+    """``character`` as JSON's escape: ``\\uXXXX``, a UTF-16 pair beyond the BMP (an emoji)."""
+    code = ord(character)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 # C0 and C1 control characters but newline and tab: a file name or a song's tag holding ESC
 # could otherwise move the cursor, recolour or clear the user's terminal
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

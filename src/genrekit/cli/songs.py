@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,8 @@ from genrekit.errors import ParameterError
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
     POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _file_or_folder, _finish, _input_paths, _model,
-    _note, _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console
+    _note, _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console,
+    write_output,
 )
 
 
@@ -92,7 +92,7 @@ def predict(
     output = formats.render(output_format, predictions, failures, labels=model.labels, model_name=shown, top=top,
                             order=paths)
     if isinstance(output, str):
-        sys.stdout.write(output)
+        write_output(output, is_json=output_format == "json")
     elif output is not None:
         out_console.print(output)
     if plot is not None:  # after the results are out: a plot that cannot be written loses none of them
@@ -213,12 +213,12 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
                                                         segment_seconds=segment, min_confidence=min_confidence,
                                                         music_check=music_check):
             if prediction is not None:
-                print(json_line(prediction, top=top), flush=True)
+                write_output(json_line(prediction, top=top) + "\n", is_json=True)
                 done.append(prediction.path)
                 if plot is not None:
                     _plot(prediction, plot, used, failures)
             else:
-                print(failure_line(path, error), flush=True)
+                write_output(failure_line(path, error) + "\n", is_json=True)
                 failures[path] = error
             bar.advance(task)
     if not done and not failures:

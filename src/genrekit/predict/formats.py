@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePath
@@ -122,15 +123,26 @@ def json_lines(predictions: Iterable[Prediction], failures: Mapping[str, str], *
 
 
 def json_line(prediction: Prediction, *, top: int) -> str:
-    """One line of ``json`` and ``jsonl`` (without the newline). A file name that is not UTF-8
+    """One line of ``json`` and ``jsonl`` (without the newline), UTF-8 text as the service
+    answers (``日本.mp3`` as written, not ``\\u65e5\\u672c``). A file name that is not UTF-8
     keeps its odd bytes as ``\\udce9`` escapes, which Python's json reads back into the name
     that opens the file (``os.fsencode``); the csv formats, for spreadsheets, show them as ``\\xe9``."""
-    return json.dumps(prediction_record(prediction, top))
+    return _json_text(prediction_record(prediction, top))
 
 
 def failure_line(path: str, reason: str) -> str:
     """A failure's line of ``json`` and ``jsonl`` (without the newline)."""
-    return json.dumps(failure_record(path, reason))
+    return _json_text(failure_record(path, reason))
+
+
+# A lone surrogate: a byte of a file name that is not UTF-8, as Python decodes it (surrogateescape)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_text(record: dict) -> str:
+    """``record`` as JSON text in UTF-8's characters, a lone surrogate (no character, so none
+    UTF-8 can write) as its ``\\uXXXX`` escape."""
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", json.dumps(record, ensure_ascii=False))
 
 
 def _cell(text: str) -> str:
