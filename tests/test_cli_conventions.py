@@ -1192,3 +1192,17 @@ def test_a_chunk_outside_what_a_feature_set_takes_is_a_usage_error(value):
     ("chunk_duration=0.1 must be 0.5-600 seconds or None"), exit 1."""
     result = invoke("train", "no-such-dataset", "--chunk", value)
     assert result.exit_code == EXIT_USAGE and f"--chunk {value}: expected a number from 0.5 to 600" in _flat(result.output)
+
+
+def test_the_apps_flags_are_taken_after_the_command_too():
+    """`genrekit predict song.mp3 -q` was "No such option: -q" (a new user's review, 2026-12):
+    the app's -q/-v after the command are moved before it; after `--` a name is a name."""
+    from genrekit.cli.main import app_flags_first
+
+    assert app_flags_first(["predict", "a.mp3", "-q", "--format", "json"]) == ["-q", "predict", "a.mp3", "--format",
+                                                                              "json"]
+    assert app_flags_first(["-v", "tag", "lib", "--verbose"]) == ["-v", "--verbose", "tag", "lib"]
+    assert app_flags_first(["predict", "--", "-q"]) == ["predict", "--", "-q"]
+    assert app_flags_first(["datasets", "check", "x"]) == ["datasets", "check", "x"]
+    done = subprocess.run([sys.executable, "-m", "genrekit", "config", "-q"], capture_output=True, text=True)
+    assert done.returncode == 0 and "No such option" not in done.stderr, done.stderr

@@ -133,7 +133,23 @@ EXTRA_OF_MODULE = {
 }
 
 
+# The app's own flags, which click takes only before the command (`genrekit -q predict ...`)
+_APP_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose"})
+
+
+def app_flags_first(args: list[str]) -> list[str]:
+    """``args`` with the app's flags given after the command moved before it, as written after
+    it they were "No such option: -q"; nothing after ``--`` (file names) is moved."""
+    end = args.index("--") if "--" in args else len(args)
+    command = next((i for i, arg in enumerate(args[:end]) if not arg.startswith("-")), end)
+    moved = [arg for arg in args[command:end] if arg in _APP_FLAGS]
+    if not moved:
+        return args
+    return [*args[:command], *moved, *(arg for arg in args[command:end] if arg not in _APP_FLAGS), *args[end:]]
+
+
 def main() -> None:
+    sys.argv[1:] = app_flags_first(sys.argv[1:])
     try:
         app()
     except SystemExit as exc:
