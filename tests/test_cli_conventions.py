@@ -1204,5 +1204,7 @@ def test_the_apps_flags_are_taken_after_the_command_too():
     assert app_flags_first(["-v", "tag", "lib", "--verbose"]) == ["-v", "--verbose", "tag", "lib"]
     assert app_flags_first(["predict", "--", "-q"]) == ["predict", "--", "-q"]
     assert app_flags_first(["datasets", "check", "x"]) == ["datasets", "check", "x"]
+    assert app_flags_first(["predict", "a", "--model", "-q"]) == ["predict", "a", "--model", "-q"]  # a value
+    assert app_flags_first(["tag", "lib", "--write-tags", "-q"]) == ["-q", "tag", "lib", "--write-tags"]  # a switch
     done = subprocess.run([sys.executable, "-m", "genrekit", "config", "-q"], capture_output=True, text=True)
     assert done.returncode == 0 and "No such option" not in done.stderr, done.stderr

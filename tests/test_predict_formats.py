@@ -184,6 +184,10 @@ def test_a_file_name_that_is_not_utf8_or_holds_a_newline_stays_readable_text(cap
     lines = text.splitlines()
     assert [json.loads(line)["path"] for line in lines] == [odd, "日本 é.mp3", broken]
     assert '"path": "日本 é.mp3"' in lines[1] and '"path": "caf\\udce9.wav"' in lines[0]  # as the service writes text
+    # a C1 control a terminal may obey, and a separator str.splitlines() cuts at, stay escapes
+    line = formats.failure_line("a\x9b2J\u2028b.wav", "not audio")
+    assert "\\u009b" in line and "\\u2028" in line and len(line.splitlines()) == 1
+    assert json.loads(line)["path"] == "a\x9b2J\u2028b.wav"
     _report_failures(failures)
     shown = capsys.readouterr().err
     assert "new\\nline\\x1b[2J.wav: not audio" in shown and "\x1b[2J" not in shown
@@ -231,3 +235,60 @@ def test_json_output_stays_json_on_a_terminal_whose_encoding_lacks_a_character(t
     done = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(song), "--format", "csv", "--model",
                            "default"], capture_output=True, env=env, check=True)
     assert "\\u65e5\\u672c \\U0001f3b5.wav" in done.stdout.decode("latin-1")
+
+
+def test_jsonl_lines_go_to_stdout_while_the_progress_bar_is_on_a_terminal(clip, tmp_path):
+    """With stderr on a terminal, rich's progress bar sent the jsonl lines through its console to
+    stderr: `predict ... --format jsonl > out.jsonl` left the file empty (a review, 2026-12)."""
+    import pty
+    import shutil
+    import subprocess
+    import sys
+    import threading
+
+    songs = [tmp_path / f"song{i}.wav" for i in range(2)]
+    for song in songs:
+        shutil.copy(clip, song)
+    master, slave = pty.openpty()
+    shown = []
+    reader = threading.Thread(target=lambda: shown.append(_drain(master)), daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "genrekit", "predict", *map(str, songs), "--format", "jsonl",
+                               "--jobs", "1", "--model", "default"], stdout=subprocess.PIPE, stderr=slave,
+                              timeout=300, env={**os.environ, "COLUMNS": "100"})
+    finally:
+        os.close(slave)
+    reader.join(10)
+    os.close(master)
+    assert done.returncode == 0
+    assert [json.loads(line)["path"] for line in done.stdout.decode().splitlines()] == list(map(str, songs))
+
+
+def _drain(fd: int) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_reader_that_leaves_ends_the_command_without_a_traceback(clip):
+    """`genrekit predict ... --format jsonl | head -1`: a write that meets a closed pipe ends the
+    command quietly (click's own handling, kept through genrekit's writer)."""
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "genrekit", "predict", str(clip), "--format", "jsonl",
+                               "--model", "default"], stdout=write, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr, done.stderr

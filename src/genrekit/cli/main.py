@@ -142,10 +142,26 @@ def app_flags_first(args: list[str]) -> list[str]:
     it they were "No such option: -q"; nothing after ``--`` (file names) is moved."""
     end = args.index("--") if "--" in args else len(args)
     command = next((i for i, arg in enumerate(args[:end]) if not arg.startswith("-")), end)
-    moved = [arg for arg in args[command:end] if arg in _APP_FLAGS]
-    if not moved:
+    flags = [i for i in range(command, end) if args[i] in _APP_FLAGS]
+    if flags:  # a flag, not an option's value (`--model -q`: a file named so)
+        valued = _options_with_values()
+        flags = [i for i in flags if args[i - 1] not in valued]
+    if not flags:
         return args
-    return [*args[:command], *moved, *(arg for arg in args[command:end] if arg not in _APP_FLAGS), *args[end:]]
+    return [*args[:command], *(args[i] for i in flags), *(a for i, a in enumerate(args[command:end], command)
+                                                           if i not in flags), *args[end:]]
+
+
+def _options_with_values() -> set[str]:
+    """Every command's options that take a value (``--model``, ``-m``), from the app itself."""
+    def walk(command) -> set[str]:  # typer's options are not click.Option's: told by is_flag
+        found = {name for param in command.params if getattr(param, "is_flag", None) is False
+                 and not getattr(param, "count", False) for name in param.opts}
+        for sub in getattr(command, "commands", {}).values():
+            found |= walk(sub)
+        return found
+
+    return walk(typer.main.get_command(app))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -206,7 +207,8 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     failures: dict[str, str] = {}
     top = min(top, len(model.labels))
     used: set[str] = set()
-    with Progress(disable=not _progress(), console=err_console) as bar:
+    # the lines go to stdout: rich would send them through its console, stderr, with stdout on a file
+    with Progress(disable=not _progress(), console=err_console, redirect_stdout=sys.stdout.isatty()) as bar:
         task = bar.add_task("predicting", total=None)
         for path, prediction, error in iter_predictions(model, paths, skip=skip, hop_seconds=hop,
                                                         jobs=jobs or default_jobs(), runner=runner,

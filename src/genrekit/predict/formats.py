@@ -135,14 +135,15 @@ def failure_line(path: str, reason: str) -> str:
     return _json_text(failure_record(path, reason))
 
 
-# A lone surrogate: a byte of a file name that is not UTF-8, as Python decodes it (surrogateescape)
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Kept as escapes: a lone surrogate (a byte of a file name that is not UTF-8, as Python decodes
+# it), which UTF-8 cannot write; DEL and the C1 controls, which a terminal may obey; the line and
+# paragraph separators, at which str.splitlines() would cut a line
+_ESCAPED = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _json_text(record: dict) -> str:
-    """``record`` as JSON text in UTF-8's characters, a lone surrogate (no character, so none
-    UTF-8 can write) as its ``\\uXXXX`` escape."""
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", json.dumps(record, ensure_ascii=False))
+    """``record`` as JSON text in UTF-8's characters, those of ``_ESCAPED`` as ``\\uXXXX``."""
+    return _ESCAPED.sub(lambda found: f"\\u{ord(found.group()):04x}", json.dumps(record, ensure_ascii=False))
 
 
 def _cell(text: str) -> str:
