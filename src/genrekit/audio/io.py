@@ -1259,13 +1259,18 @@ def first_damage(block: np.ndarray) -> tuple[int, float] | None:
     return where // (block.shape[1] if block.ndim == 2 else 1), float(flat[where])
 
 
-def damage_reason(value: float, frame: int, sample_rate: int) -> str:
+def damage_reason(value: float, frame: int, sample_rate: int, *, array: str | None = None) -> str:
     """Why a decoded sample ``value`` makes a file corrupt, placed in the file's own terms: its
-    ``frame`` (from the file's start) at its ``sample_rate``."""
-    where = f"at {frame / sample_rate:.3f} s into the file (its sample {frame} at {sample_rate} Hz)"
+    ``frame`` (from the file's start) at its ``sample_rate``; or, where the samples are an
+    ``array`` handed over (``"y"``), in that array's terms."""
+    if array is None:
+        sample, where = "a decoded sample", f"at {frame / sample_rate:.3f} s into the file (its sample {frame} at " \
+                                            f"{sample_rate} Hz)"
+    else:
+        sample, where = "a sample", f"at {frame / sample_rate:.3f} s into the audio ({array}'s sample {frame})"
     if not np.isfinite(value):
-        return f"corrupt: a decoded sample is NaN or infinite ({value:g}), {where}"
-    return (f"corrupt: a decoded sample reaches {abs(value):.3g} in magnitude, far outside -1..1 (more than "
+        return f"corrupt: {sample} is NaN or infinite ({value:g}), {where}"
+    return (f"corrupt: {sample} reaches {abs(value):.3g} in magnitude, far outside -1..1 (more than "
             f"{MAX_SAMPLE:g}, {20 * np.log10(MAX_SAMPLE):.0f} dB over full scale), {where}")
 
 

@@ -517,8 +517,8 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
 
     with open(path, "rb") as handle:
         head = handle.read(16)
-    instead = None
-    if named == "MP3" and (head[:3] == b"ID3" or known_header(head) is None):
+    what, instead = known_header(head), None
+    if named == "MP3" and (head[:3] == b"ID3" or what is None):
         try:  # rare: an MP3's start shows a frame sync, which _content_format knows
             decoded = info(path).format
         except AudioError:  # not audio a decoder reads: left to mutagen, which says what it finds
@@ -528,7 +528,7 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
         instead = f", found {decoded} audio (as the decoder reads it)"
     if refusal := _link_refusal(path):
         raise ParameterError(f"{shown or path}: {refusal}")
-    known = instead is not None or known_header(head) is not None
+    known = instead is not None or what is not None
     instead = instead or found_instead(path, suffix) or ", found no format genrekit knows"
     raise ParameterError(f"{shown or path}: expected {named} content for its {suffix} name{instead}; "
                          + ("the tag genrekit reads and writes follows the name, and written would damage the file: "

@@ -181,12 +181,14 @@ def write_output(text: str, *, is_json: bool = False) -> None:
     (a Latin-1 locale, ``日本.mp3``) gets JSON's own ``\\uXXXX`` escape for it in JSON (still
     JSON, read back the same), else a backslash escape, instead of a UnicodeEncodeError once the
     work is done."""
-    try:
-        sys.stdout.write(text)
-    except UnicodeEncodeError:
-        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-        escape = _json_escape if is_json else (lambda c: c.encode("ascii", "backslashreplace").decode("ascii"))
-        sys.stdout.write("".join(c if _encodes(c, encoding) else escape(c) for c in text))
+    if not is_json:  # as rich's output is written
+        _StandardStream("stdout").write(text)
+    else:
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+            sys.stdout.write("".join(c if _encodes(c, encoding) else _json_escape(c) for c in text))
     sys.stdout.flush()
 
 

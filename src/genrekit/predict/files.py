@@ -463,14 +463,10 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
         raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it
         y = y.T
-    from genrekit.audio.io import MAX_SAMPLE, first_damage
+    from genrekit.audio.io import damage_reason, first_damage
 
     if (found := first_damage(y)) is not None:  # said in the array's terms, not the temporary file's
-        frame, value = found
-        what = (f"NaN or infinite ({value:g})" if not np.isfinite(value) else
-                f"{abs(value):.3g} in magnitude, far outside -1..1 (more than {MAX_SAMPLE:g})")
-        raise AudioError(name, f"corrupt: a sample is {what}, at {frame / sr:.3f} s into the audio (y's sample "
-                               f"{frame})")
+        raise AudioError(name, damage_reason(found[1], found[0], sr, array="y"))
     with tempfile.TemporaryDirectory(prefix="genrekit-audio-") as folder:
         path = os.path.join(folder, "audio.wav")
         sf.write(path, np.ascontiguousarray(y, dtype=np.float32), int(sr), subtype="FLOAT")
