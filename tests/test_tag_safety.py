@@ -2068,3 +2068,27 @@ def test_undo_of_a_table_that_is_not_there_says_so(tmp_path):
     (tmp_path / "table.csv").write_text("path\n")
     alone = runner.invoke(app, ["tag", "--undo", str(tmp_path / "table.csv")])
     assert alone.exit_code != EXIT_OK and "beside it; found no journal" in " ".join(alone.output.split())
+
+
+def test_the_empty_padding_block_is_dropped_only_before_the_audio(tmp_path, clip):
+    """An undo drops the empty PADDING block mutagen ends a FLAC's metadata with, where the FLAC
+    had none: only when the first audio frame's sync follows it (mutagen writes a block over
+    16 MiB with a short length, which a walk would misread as ending there: a security review,
+    2026-12)."""
+    from mutagen.flac import FLAC
+
+    y, sr = sf.read(clip, dtype="float32", frames=2 * 22050)
+    song = tmp_path / "song.flac"
+    sf.write(song, y, sr)
+    before = song.read_bytes()
+    FLAC(song).save(padding=lambda info: 0)  # a zero-length PADDING block, the last one
+    assert len(song.read_bytes()) == len(before) + 4
+    tags_module._drop_empty_flac_padding(str(song), len(before))
+    assert song.read_bytes() == before
+    # a PADDING block not followed by an audio frame's sync: left as it is
+    forged = tmp_path / "forged.flac"
+    streaminfo = before[4:4 + 4 + 34]
+    data = b"fLaC" + bytes([streaminfo[0] & 0x7F]) + streaminfo[1:] + b"\x81\x00\x00\x00" + b"\x00\x00junk" * 10
+    forged.write_bytes(data)
+    tags_module._drop_empty_flac_padding(str(forged), len(data) - 4)
+    assert forged.read_bytes() == data
