@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -296,6 +298,11 @@ def test_mpg123_messages_stay_off_stderr(capfd, decoder_log, corrupted_mp3, dama
         audio.load(damaged_mp3)
     with pytest.raises(AudioError, match="damaged.mp3: corrupt or truncated: decoding failed"):
         list(audio.stream(damaged_mp3, block_duration=5.0))
+    for whole_hash in (audio.audio_hash, functools.partial(audio.opening_hash, seconds=60)):
+        with pytest.raises(AudioError, match="damaged.mp3: corrupt or truncated: decoding failed"):
+            whole_hash(damaged_mp3)
+    # the two that explain another refusal give up quietly
+    assert audio.io.damaged_sample(damaged_mp3) is None and audio.io.cancelled_channels(damaged_mp3) is None
     for path in (corrupted_mp3, bad_files["text_mp3"]):
         with pytest.raises(AudioError, match="not audio or corrupt") as error:
             audio.load(path)

@@ -306,14 +306,12 @@ def audio_hash(path: str | os.PathLike, *, block_frames: int = 1 << 18) -> str:
     ParameterError
         ``path`` is a URL and pyarrow is not installed or cannot open it.
     """
-    with _open(path) as reader, _quiet(reader):
+    path = os.fspath(path)
+    with _open(path) as reader:
         digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:".encode())
-        piece = max(1, min(block_frames, READ_SAMPLES // reader.channels))  # the same bytes, in bounded reads
-        try:
-            while (block := reader.read(piece, dtype="float32", always_2d=True)).shape[0]:
-                digest.update(np.ascontiguousarray(block).tobytes())
-        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
+        # the same bytes, in bounded reads
+        for block in _pieces(reader, path, max(1, min(block_frames, READ_SAMPLES // reader.channels))):
+            digest.update(np.ascontiguousarray(block).tobytes())
     return digest.hexdigest()
 
 
@@ -340,18 +338,15 @@ def opening_hash(path: str | os.PathLike, *, seconds: float = OPENING_SECONDS,
     AudioError
         As :func:`audio_hash`.
     """
-    with _open(path) as reader, _quiet(reader):
+    path = os.fspath(path)
+    with _open(path) as reader:
         frames = int(round(seconds * reader.samplerate))
         digest = hashlib.sha256(f"{reader.samplerate}:{reader.channels}:{frames}:".encode())
-        piece = max(1, READ_SAMPLES // reader.channels)  # the same bytes as one read, in bounded reads
         read, sounding = 0, False
-        try:
-            while read < frames and (block := reader.read(min(piece, frames - read), dtype="float32",
-                                                          always_2d=True)).shape[0]:
-                digest.update(np.ascontiguousarray(block).tobytes())
-                read, sounding = read + block.shape[0], sounding or bool(block.any())
-        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-            raise AudioError(os.fspath(path), f"corrupt: decoding failed ({exc})") from exc
+        # the same bytes as one read, in bounded reads
+        for block in _pieces(reader, path, max(1, READ_SAMPLES // reader.channels), frames=frames):
+            digest.update(np.ascontiguousarray(block).tobytes())
+            read, sounding = read + block.shape[0], sounding or bool(block.any())
     return digest.hexdigest() if sounding and (read == frames or whole_if_shorter) else None
 
 
@@ -1283,19 +1278,14 @@ def damaged_sample(path: str | os.PathLike, *, offset: float = 0.0, duration: fl
         with _open(path) as reader:
             rate = int(reader.samplerate)
             position = int(round(offset * rate))
-            left = None if duration is None else int(round(duration * rate))
-            with _quiet(reader):
-                if position:
+            if position:
+                with _quiet(reader):
                     reader.seek(min(position, reader.frames))
-                piece = max(1, READ_SAMPLES // max(1, reader.channels))
-                while left is None or left > 0:
-                    block = reader.read(piece if left is None else min(piece, left), dtype="float32", always_2d=True)
-                    if not len(block):
-                        return None
-                    if (found := first_damage(block)) is not None:
-                        return damage_reason(found[1], position + found[0], rate)
-                    position += len(block)
-                    left = None if left is None else left - len(block)
+            for block in _pieces(reader, path, max(1, READ_SAMPLES // max(1, reader.channels)), start=position,
+                                 frames=None if duration is None else int(round(duration * rate))):
+                if (found := first_damage(block)) is not None:
+                    return damage_reason(found[1], position + found[0], rate)
+                position += len(block)
     except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
         return None
     return None
@@ -1330,12 +1320,10 @@ def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
         with _open(path) as reader:
             if reader.channels < 2:
                 return None
-            left, piece = int(seconds * reader.samplerate), max(1, READ_SAMPLES // reader.channels)
-            while left > 0:  # a piece at a time: 60 s of many channels at once took gigabytes
-                block = reader.read(min(piece, left), dtype="float32", always_2d=True)
-                if not len(block):
-                    break
-                peak, left = max(peak, float(np.max(np.abs(block)))), left - len(block)
+            # a piece at a time: 60 s of many channels at once took gigabytes
+            for block in _pieces(reader, path, max(1, READ_SAMPLES // reader.channels),
+                                 frames=int(seconds * reader.samplerate)):
+                peak = max(peak, float(np.max(np.abs(block))))
     except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
         return None
     if peak >= SILENCE_PEAK:
@@ -1354,6 +1342,25 @@ def _decoding_failed(path: str, handle, position: int, exc: BaseException) -> Au
     reason = str(exc).removeprefix("Error : ").rstrip(".") or type(exc).__name__
     return AudioError(path, f"corrupt or truncated: decoding failed{where}: {reason}; if it was copied or "
                             "downloaded, copy it again")
+
+
+def _pieces(handle, path: str, piece: int, *, start: int = 0, frames: int | None = None) -> Iterator[np.ndarray]:
+    """``handle``'s frames from where it stands (``start`` frames into the file, for messages), at
+    most ``frames`` of them (None: to the end), read ``piece`` frames at a time, so that memory
+    stays bounded and a decode failing part-way is an AudioError saying where."""
+    read = 0
+    while frames is None or read < frames:
+        size = piece if frames is None else min(piece, frames - read)
+        try:
+            with _quiet(handle):
+                block = handle.read(frames=size, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
+            raise _decoding_failed(path, handle, start + read, exc) from exc
+        read += block.shape[0]
+        if block.shape[0]:
+            yield block
+        if block.shape[0] < size:
+            return
 
 
 def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
@@ -1377,20 +1384,12 @@ def _read_blocks(handle, path: str, wanted: int, start: int) -> np.ndarray:
     except MemoryError as exc:
         raise AudioError(path, f"too long to decode into memory ({handle.frames} frames declared)") from exc
     beyond, total = [], 0  # what a decoder gives past the header's length
-    while wanted < 0 or total < wanted:
-        size = piece if wanted < 0 else min(piece, wanted - total)
-        try:
-            with _quiet(handle):
-                block = handle.read(frames=size, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-            raise _decoding_failed(path, handle, start + total, exc) from exc
+    for block in _pieces(handle, path, piece, start=start, frames=None if wanted < 0 else wanted):
         fits = min(block.shape[0], max(0, expected - total))
         out[total:total + fits] = block[:fits]
         if fits < block.shape[0]:
             beyond.append(block[fits:])
         total += block.shape[0]
-        if block.shape[0] < size:
-            break
     if not beyond:
         return out[:total]
     try:
@@ -1430,19 +1429,11 @@ def native_blocks(path: str | os.PathLike, *, block_frames: int = READ_PIECE_FRA
         rate = int(handle.samplerate)
         piece = max(1, min(block_frames, READ_SAMPLES // max(1, handle.channels)))
         decoded = 0
-        while True:
-            try:
-                with _quiet(handle):
-                    block = handle.read(frames=piece, dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-                raise _decoding_failed(path, handle, decoded, exc) from exc
+        for block in _pieces(handle, path, piece):
             if (found := first_damage(block)) is not None:
                 raise AudioError(path, damage_reason(found[1], decoded + found[0], rate))
             decoded += block.shape[0]
-            if block.shape[0]:
-                yield _to_mono(block), rate
-            if block.shape[0] < piece:
-                break
+            yield _to_mono(block), rate
         declared, length_known = handle.frames, getattr(handle, "length_known", True)
     if not decoded:
         raise AudioError(path, "contains no audio samples")
@@ -1590,31 +1581,20 @@ def stream(
                 raise AudioError(path, f"corrupt: cannot seek to {offset:.2f} s ({exc})") from exc
         remaining = None if duration is None else int(round(duration * native_sr))
         resampler = soxr.ResampleStream(native_sr, sr, 1, dtype="float32") if native_sr != sr else None
-        pending, decoded = np.zeros(0, dtype=np.float32), 0
+        pending = np.zeros(0, dtype=np.float32)
         # at most READ_SAMPLES a read, whatever the rate and channels: blocks are assembled after the mix
         read_size = max(1, min(int(round(block_duration * native_sr)), READ_SAMPLES // max(1, handle.channels)))
+        pieces = _pieces(handle, path, read_size, start=start, frames=remaining)
         while True:
-            size = read_size if remaining is None else min(read_size, remaining)
-            if size <= 0:
-                raw = np.zeros((0, handle.channels), dtype=np.float32)
-            else:
-                try:
-                    with _quiet(handle):
-                        raw = handle.read(frames=size, dtype="float32", always_2d=True)
-                except (sf.LibsndfileError, RuntimeError, MemoryError) as exc:
-                    raise _decoding_failed(path, handle, start + decoded, exc) from exc
-                decoded += raw.shape[0]
-            last = raw.shape[0] < size or size <= 0
-            if remaining is not None:
-                remaining -= raw.shape[0]
-            mono = _to_mono(raw) if raw.shape[0] else np.zeros(0, dtype=np.float32)
-            if resampler is not None:
-                mono = resampler.resample_chunk(mono, last=last)
+            raw = next(pieces, None)
+            mono = _to_mono(raw) if raw is not None else np.zeros(0, dtype=np.float32)
+            if resampler is not None:  # an empty last chunk flushes what the resampler holds
+                mono = resampler.resample_chunk(mono, last=raw is None)
             pending = np.concatenate([pending, mono]) if pending.size else mono
             while pending.shape[0] >= out_block:
                 yield np.ascontiguousarray(pending[:out_block])
                 pending = pending[out_block:]
-            if last:
+            if raw is None:
                 break
         if pending.shape[0]:
             yield np.ascontiguousarray(pending)
