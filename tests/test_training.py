@@ -151,6 +151,9 @@ def test_network_settings_that_would_train_nothing_or_fail_late_are_refused_firs
         TrainConfig(batch_size=1).resolved()
     with pytest.raises(ParameterError, match=r"device='gpu': expected one of cpu, cuda, mps \(or cuda:N\)"):
         TrainConfig(device="gpu").resolved()
+    # a choice in any case is that choice, as on the command line (a config file's optimizer = "Adam")
+    folded = TrainConfig(optimizer="Adam", loss="CE", schedule="Cosine", device="CPU").resolved()
+    assert (folded.optimizer, folded.loss, folded.schedule, folded.device) == ("adam", "ce", "cosine", "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(ParameterError, match=r"device='cuda': not available in this PyTorch on this machine"):
             train_network_model(load_gtzan(two_genres), preset="cnn4", device="cuda", progress=False)

@@ -84,6 +84,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
 
+    def __post_init__(self) -> None:
+        # a choice in any case is that choice, as on the command line (optimizer = "Adam" in a config file)
+        for name in ("optimizer", "loss", "schedule", "device"):
+            if isinstance(value := getattr(self, name), str):
+                object.__setattr__(self, name, value.lower())
+
     def check(self) -> TrainConfig:
         """Refuse a setting out of range (ParameterError naming it); settings still None pass.
 
