@@ -14,7 +14,7 @@ from genrekit.cli.main import app
 from genrekit.models.music import detector_columns, music_probability, music_threshold
 
 from conftest import missing
-from nonmusic import have_espeak, write_signals
+from nonmusic import have_espeak, signals, write_signals
 
 
 def test_the_detector_file_is_numbers_for_both_taggers_features():
@@ -158,3 +158,82 @@ def test_recorded_telephone_speech_in_five_languages_is_unknown(tmp_path):
     assert not failures and len(predictions) == 20
     heard_as_music = [(p.path, p.music, p.genre) for p in predictions if p.unknown_reason != "not music"]
     assert not heard_as_music
+
+
+def test_a_stretch_of_non_music_inside_a_song_is_unknown_in_its_timeline_and_counts_for_no_genre(tmp_path, gtzan_mini):
+    """30 s of classical, 30 s of non-music (pink noise, then speech or brown noise, from the
+    ``test`` set of tests/nonmusic.py), 30 s of jazz. The noise was called metal in the
+    timeline and the proportions (metal 1/3), and moved the song's genre. Now each ~6 s window
+    gets the detector's own verdict: the middle windows are unknown, the music ones keep their
+    genre (0 of 902 GTZAN windows and 0 of 140 immich windows are flagged:
+    bench/timeline_music.py), ``proportions["unknown"]`` is the middle's share, and the middle
+    30 s chunk, heard as not music, does not count for the song's genre or styles: the song
+    gets the answer of the same music without the middle."""
+    import soundfile as sf
+    import soxr
+
+    from genrekit.predict import predict_file
+
+    sr = 22050
+    classical, _ = sf.read(next((gtzan_mini / "classical").glob("classical.00001.*")), dtype="float32")
+    jazz, _ = sf.read(next((gtzan_mini / "jazz").glob("jazz.00002.*")), dtype="float32")
+    made = signals("test")
+    second = next((name for name in made if name.startswith("speech-")), "noise-brown")
+    # 15 s of each (a short utterance repeated)
+    middle = np.concatenate([soxr.resample(np.resize(made[name], 15 * 16000), 16000, sr).astype(np.float32)
+                             for name in ("noise-pink", second)])
+    music = [classical[: 30 * sr], jazz[: 30 * sr]]
+    sf.write(tmp_path / "spliced.wav", np.concatenate([music[0], middle[: 30 * sr], music[1]]), sr)
+    sf.write(tmp_path / "music.wav", np.concatenate(music), sr)
+    spliced = predict_file("default", tmp_path / "spliced.wav", skip=0)
+    alone = predict_file("default", tmp_path / "music.wav", skip=0)
+
+    inside = [s for s in spliced.timeline if s.start >= 30 - 1e-6 and s.end <= 60 + 1e-6]
+    outside = [s for s in spliced.timeline if s.end <= 30 + 1e-6 or s.start >= 60 - 1e-6]
+    assert len(inside) == 5 and len(outside) == 10
+    assert sum(s.genre == "unknown" and s.music < music_threshold() for s in inside) >= 4, \
+        [(s.start, s.genre, s.music) for s in inside]
+    assert all(s.genre != "unknown" and s.music >= music_threshold() for s in outside), \
+        [(s.start, s.genre, s.music) for s in outside]
+    assert spliced.genre == alone.genre != "unknown" and spliced.music >= music_threshold()
+    assert spliced.proportions["unknown"] == pytest.approx(1 / 3, abs=1 / 15)  # to within a window
+    assert sum(spliced.proportions.values()) == pytest.approx(1.0) and alone.proportions["unknown"] == 0
+    np.testing.assert_allclose(list(spliced.probabilities.values()), list(alone.probabilities.values()), atol=1e-4)
+    assert spliced.styles.keys() == alone.styles.keys()
+    # the check off: every step named, no unknown share, no music score
+    unchecked = predict_file("default", tmp_path / "spliced.wav", skip=0, music_check=False)
+    assert "unknown" not in unchecked.proportions and sum(unchecked.proportions.values()) == pytest.approx(1.0)
+    assert all(s.genre != "unknown" and s.music is None for s in unchecked.timeline)
+
+
+def test_non_music_shares_in_every_output(tmp_path, gtzan_mini, monkeypatch):
+    """A file of noise alone is all ``unknown`` in every output: the proportions (was metal
+    100% beside "unknown (not music)"), the CSV's share_unknown, the timeline CSV's genre and
+    music, the table ("not music 100%") and the PNG's title (its reason and best guess)."""
+    import csv
+    import io
+
+    import soundfile as sf
+
+    noise = signals("test")["noise-white"]
+    sf.write(tmp_path / "noise.wav", noise, 16000)
+    sf.write(tmp_path / "song.wav", sf.read(next((gtzan_mini / "rock").glob("rock.00003.*")), dtype="float32")[0],
+             22050)
+    paths = [str(tmp_path / "noise.wav"), str(tmp_path / "song.wav")]
+    rows = list(csv.DictReader(io.StringIO(CliRunner().invoke(app, ["predict", "--format", "csv", *paths]).stdout)))
+    assert [float(r["share_unknown"]) for r in rows] == [1.0, 0.0] and rows[0]["genre"] == "unknown"
+    assert float(rows[0]["music"]) < music_threshold() <= float(rows[1]["music"])
+    assert all(float(rows[0][f"share_{g}"]) == 0 for g in ("metal", "rock", "classical"))
+    steps = list(csv.DictReader(io.StringIO(CliRunner().invoke(app, ["predict", "--format", "timeline",
+                                                                     paths[0]]).stdout)))
+    assert steps and all(s["genre"] == "unknown" and float(s["music"]) < music_threshold() for s in steps)
+    table = CliRunner().invoke(app, ["predict", paths[0]], env={"COLUMNS": "100"})
+    assert "not music 100%" in table.stdout and "share of time" in table.stdout, table.stdout
+    from genrekit.predict import song
+
+    figures = []
+    monkeypatch.setattr(song, "save_figure", lambda figure, path: figures.append(figure) or path)
+    plotted = CliRunner().invoke(app, ["predict", "--plot", str(tmp_path / "plots"), paths[0]])
+    assert plotted.exit_code == 0 and len(figures) == 1
+    title = figures[0].axes[0].get_title()
+    assert title.startswith("noise.wav: unknown (not music; best guess ") and "%" in title, title

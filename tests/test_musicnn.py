@@ -870,7 +870,8 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
         shares = [share(piece)] + [share(piece[i:i + window]) for i in range(0, len(piece), window)]
         probabilities, features = graph(piece)
         segment = {"times": (skip + start / rate, skip + (start + len(piece)) / rate), "shares": shares,
-                   "p": probabilities[0], "f": features[0], "windows": probabilities[1:]}
+                   "p": probabilities[0], "f": features[0], "windows": probabilities[1:],
+                   "window_f": features[1:]}
         if 0 < shares[0] < 1:
             sound = np.concatenate([f for f in frames(piece) if sounds(f)])
             if len(sound) >= shortest:
@@ -881,16 +882,25 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
     weights = weights if weights.any() else np.ones(len(segments))
     lengths = np.array([e - b for b, e in (s["times"] for s in segments)])
     counted = weights * lengths / lengths.max()
-    song = np.average([s["p"] for s in segments], axis=0, weights=counted)
     rows = np.array([s["f"] for s in segments], dtype=np.float64)
     music_record = run["music"]
-    x = (rows - np.array(music_record["mean"])) / np.array(music_record["scale"])
-    music = float(np.average(1 / (1 + np.exp(x @ np.array(music_record["weights"]) + music_record["bias"])), weights=counted))
-    not_music = music < music_record["not_music_below"]
-    styles = {name: float(np.average(rows[:, entry["columns"]].max(axis=1), weights=counted))
+
+    def music_of(features):
+        x = (np.asarray(features, dtype=np.float64) - np.array(music_record["mean"])) / np.array(music_record["scale"])
+        return 1 / (1 + np.exp(x @ np.array(music_record["weights"]) + music_record["bias"]))
+
+    below = music_record["not_music_below"]
+    segment_music = music_of(rows)
+    music = float(np.average(segment_music, weights=counted))
+    not_music = music < below
+    heard = counted * (segment_music >= below)  # segments not music leave the genre where others are music
+    heard = heard if heard.any() else counted
+    song = np.average([s["p"] for s in segments], axis=0, weights=heard)
+    styles = {name: float(np.average(rows[:, entry["columns"]].max(axis=1), weights=heard))
               for name, entry in run["styles"]["styles"].items()}
     present = {} if not_music else {n: p for n, p in styles.items() if p >= run["styles"]["styles"][n]["threshold"]}
     steps, step_p, step_shares = [], [], []
+    step_music = np.concatenate([music_of(s["window_f"]) for s in segments])
     for s in segments:
         begin, end = s["times"]
         for k, p in enumerate(s["windows"]):
@@ -903,12 +913,16 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
     step_counted = step_shares * step_lengths / step_lengths.max()
     labels = config["labels"]
     tops = np.argmax(step_p, axis=1)
-    proportions = np.bincount(tops, weights=step_counted, minlength=len(labels)) / step_counted.sum()
+    music_here = step_music >= below
+    proportions = np.bincount(tops[music_here], weights=step_counted[music_here],
+                              minlength=len(labels)) / step_counted.sum()
     shown = next(k for k in (step_shares >= 0.5, step_shares > 0, np.ones(len(steps), dtype=bool)) if k.any())
     return {"genre": "unknown" if not_music else labels[int(np.argmax(song))],
             "probabilities": dict(zip(labels, song.tolist())), "music": music, "styles": present,
-            "proportions": dict(zip(labels, proportions.tolist())),
-            "timeline": [labels[int(t)] for t, keep in zip(tops, shown) if keep]}
+            "proportions": {**dict(zip(labels, proportions.tolist())),
+                            "unknown": float(step_counted[~music_here].sum() / step_counted.sum())},
+            "timeline": [labels[int(t)] if here else "unknown" for t, here, keep in zip(tops, music_here, shown)
+                         if keep]}
 
 
 def test_the_onnx_default_gives_genrekits_answers_from_its_metadata_alone(gtzan_mini, tmp_path):
@@ -936,8 +950,11 @@ def test_the_onnx_default_gives_genrekits_answers_from_its_metadata_alone(gtzan_
     medley = tmp_path / "medley.flac"
     sf.write(medley, stereo, 44100)
     noise = tmp_path / "noise.wav"
-    sf.write(noise, (0.1 * np.random.default_rng(0).standard_normal(30 * 22050)).astype(np.float32), 22050)
-    for path in (clip, quiet, medley, noise):
+    hiss = (0.1 * np.random.default_rng(0).standard_normal(30 * 22050)).astype(np.float32)
+    sf.write(noise, hiss, 22050)
+    spliced = tmp_path / "spliced.wav"  # noise between two pieces: windows and a segment not music
+    sf.write(spliced, np.concatenate([pieces[0], hiss, pieces[3]]), 22050)
+    for path in (clip, quiet, medley, spliced, noise):
         expected, got = predict_file(model, path), _genres_from_the_onnx_metadata_alone(model, path)
         assert got["genre"] == expected.genre, path
         for name in ("probabilities", "proportions"):

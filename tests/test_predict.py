@@ -204,7 +204,9 @@ def test_prediction_schema_proportions_and_timeline(model, long_song):
     data = prediction.to_dict(3)
     assert {"path", "genre", "confidence", "probabilities", "proportions", "timeline", "top", "start", "end",
             "n_chunks", "duration", "model"} <= set(data)
-    assert set(data["timeline"][0]) == {"start", "end", "genre", "confidence", "probabilities"}
+    # music: null for a model without the music detector (this one, on fma518 features)
+    assert set(data["timeline"][0]) == {"start", "end", "genre", "confidence", "probabilities", "music"}
+    assert data["timeline"][0]["music"] is None and data["music"] is None
     assert list(prediction.timeline_frame().columns[:5]) == ["path", "start", "end", "genre", "confidence"]
 
 
@@ -259,7 +261,8 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     result = runner.invoke(app, [*args, "--format", "timeline", "--plot", str(tmp_path / "plots")])
     assert result.exit_code == EXIT_OK, result.output
     rows = result.stdout.splitlines()
-    assert rows[0].startswith("path,start,end,genre,confidence,p_classical") and rows[0].endswith(",error")
+    assert rows[0].startswith("path,start,end,genre,confidence,music,p_classical") and rows[0].endswith(",error")
+    assert rows[1].split(",")[5] == ""  # music: empty for a model without the detector
     assert len(rows) == 1 + 18  # 75.4 s - 2 x 10 s skipped = 55.4 s: 18 chunks of 3 s
     (tmp_path / "junk.wav").write_bytes(b"not audio")
     failed = runner.invoke(app, [*short, str(tmp_path / "junk.wav"), "--format", "timeline"])
@@ -270,9 +273,10 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
     assert line["start"] == 0.0 and sum(line["proportions"].values()) == pytest.approx(1.0)
     assert "styles" in line and line["styles"] is None  # a model on fma518 features gives no styles
     rows = runner.invoke(app, [*short, "--format", "csv"]).stdout.splitlines()
-    assert rows[0].endswith(",styles,unknown_reason,error") and rows[1].endswith(",,,")  # no styles, reason, error
+    # no unknown share, styles, music, reason or error: a model without the music detector
+    assert rows[0].endswith(",share_unknown,styles,music,unknown_reason,error") and rows[1].endswith(",,,,,")
     table = runner.invoke(app, short)
-    assert table.exit_code == EXIT_OK and "share of chunks" in table.stdout
+    assert table.exit_code == EXIT_OK and "share of time" in table.stdout
     assert "styles" not in table.stdout  # no column for a model without styles
 
     # songs of the same name from two folders: one plot each, neither replaced
@@ -693,3 +697,23 @@ def test_a_song_in_memory_gets_the_files_answer(gtzan_mini):
     assert channels_first.probabilities == pytest.approx(in_memory.probabilities, abs=1e-6)
     with pytest.raises(AudioError, match=r"^quiet: silent"):
         predict_audio("default", np.zeros(5 * sr, dtype=np.float32), sr, name="quiet")
+
+
+def test_overlapping_chunks_count_each_moment_once():
+    """``--hop 15`` with 30 s chunks: the middle of a song lay in two chunks and its ends in
+    one, so the middle counted twice in the song's genre and its proportions (a song of 30 s
+    classical, metal, jazz came out metal 49%, shares 0.6 metal). Each overlap now counts once,
+    split at its middle between its two chunks, in the genre, the proportions and the plot's bars."""
+    from genrekit.predict.song import counted_spans, summarise, unshared
+
+    labels = ["a", "b"]
+    times = [(0.0, 30.0), (15.0, 45.0), (30.0, 60.0), (45.0, 75.0), (60.0, 90.0)]
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    song = summarise("song", labels, times, proba)
+    # a holds [0, 22.5] and [67.5, 90]: half the song (it was 2 chunks of 5)
+    assert song.proportions == pytest.approx({"a": 0.5, "b": 0.5})
+    assert song.probabilities == pytest.approx({"a": 0.5, "b": 0.5})
+    np.testing.assert_allclose(counted_spans(times), [[0, 22.5], [22.5, 37.5], [37.5, 52.5], [52.5, 67.5], [67.5, 90]])
+    # back-to-back steps and a short last piece count whole, as before
+    np.testing.assert_allclose(unshared([(0, 30), (30, 60), (60, 70)]), [1, 1, 1])
+    assert summarise("song", labels, times[::2], proba[::2]).proportions == pytest.approx({"a": 2 / 3, "b": 1 / 3})

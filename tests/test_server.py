@@ -584,13 +584,40 @@ def test_the_page_gives_every_genre_its_own_colour_once_the_model_is_described(s
         for genre in genres[12:] + ["__proto__"]:  # past the palette: hues of their own, not a grey
             red, green, blue = (int(c) for c in re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", colours[genre]).groups())
             assert max(red, green, blue) - min(red, green, blue) > 40, (genre, colours[genre])
-        palette = ["rgb(26, 95, 180)", "rgb(198, 70, 0)", "rgb(38, 162, 105)"]
+        palette = ["rgb(31, 119, 180)", "rgb(255, 127, 14)", "rgb(44, 160, 44)"]
         assert [colours[label] for label in labels] == palette[:len(labels)]  # the model's order, not the answer's
         timeline = driver.execute_script(
             "return [...document.querySelectorAll('#timeline .window')].map(w => "
             "[w.title.split(': ')[1].split(' (')[0], getComputedStyle(w).backgroundColor]);")
         assert len(timeline) == len(genres)
         assert all(colour == colours[genre] for genre, colour in timeline), timeline
+
+
+def test_the_page_shows_a_stretch_heard_as_not_music_as_such(server, tmp_path):
+    """A window the music detector hears as not music (``genre`` unknown, ``music`` low) is
+    grey and titled "not music" on the timeline and in its table, and the proportions' unknown
+    share reads "not music" (the page showed "metal 100%" under "this does not sound like music")."""
+    from selenium.webdriver.common.by import By
+
+    windows = [{"start": 6.0 * i, "end": 6.0 * i + 6, "genre": g, "confidence": 0.7, "music": m, "probabilities": {}}
+               for i, (g, m) in enumerate([("jazz", 0.99), ("unknown", 0.02), ("unknown", 0.05), ("jazz", 0.98)])]
+    answer = _answer(windows, 24.0, genre="jazz", genres=["jazz", "metal"])
+    answer["proportions"] = {"jazz": 0.5, "metal": 0.0, "unknown": 0.5}
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server, answer)
+        _pick(driver, _tone(tmp_path / "song.wav"))
+        _wait(driver, _shown)
+        parts = driver.execute_script(
+            "return [...document.querySelectorAll('#timeline .window')].map(w => "
+            "[w.title, getComputedStyle(w).backgroundColor]);")
+        assert [title.split(": ", 1)[1] for title, _ in parts] == [
+            "jazz (70.0%)", "not music (music 2.0%)", "not music (music 5.0%)", "jazz (70.0%)"], parts
+        assert parts[1][1] == parts[2][1] == "rgb(160, 160, 160)" != parts[0][1]
+        legend = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#legend li")]
+        assert sorted(legend) == ["jazz 50.0%", "not music 50.0%"], legend
+        cells = driver.execute_script("return [...document.querySelectorAll('#chunks tbody tr')]"
+                                      ".map(r => r.cells[2].textContent);")
+        assert cells == ["jazz", "not music", "not music", "jazz"]
 
 
 def test_the_page_fits_a_320px_screen_whatever_the_names(server, tmp_path):

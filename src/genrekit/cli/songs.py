@@ -39,7 +39,8 @@ def predict(
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
     hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk "
                                               "length, back to back). Shorter overlaps the chunks; the timeline then "
-                                              "shows chunks, not a model's ~6 s windows, which would count twice.")] = None,
+                                              "shows chunks, not a model's ~6 s windows, which would count twice; "
+                                              "each overlap counts once, split at its middle between its chunks.")] = None,
     segment: Annotated[float | None, typer.Option(**POSITIVE, help="Classical whole-clip models: seconds per chunk (default 30).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: timeline and genre proportions.")] = None,
     min_confidence: MinConfidenceOption = None,

@@ -443,16 +443,22 @@ def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
                             "as one: that run gives its probabilities and features; its windows stay the first "
                             "run's"},
         "song": {"rule": "each segment weighs its share (every segment 1 where no share is above 0) times its "
-                         "length over the longest segment's; the song's probabilities, its music score and its "
-                         "styles' probabilities are the weighted means of its segments' (row 0 of each output); "
-                         "its genre is the most probable, or unknown where the music score is below "
-                         "music.not_music_below (an app may also call it unknown below a confidence of its own)"},
+                         "length over the longest segment's; the song's music score is the weighted mean of its "
+                         "segments' (row 0 of `features`, see music); its probabilities and its styles' "
+                         "probabilities are the weighted means of its segments' (row 0 of each output), leaving out "
+                         "the segments whose own music score is below music.not_music_below where another segment "
+                         "with weight is music; its genre is the most probable, or unknown where the song's music "
+                         "score is below music.not_music_below (an app may also call it unknown below a confidence "
+                         "of its own)"},
         "timeline": {"window_seconds": WINDOW_PATCHES * PATCH_SECONDS,
                      "rule": "each segment's rows 1.. of `probabilities` are its windows in time (the pooling "
-                             "input's rows), the last ending where the segment ends; each window weighs its share "
-                             "times its length over the longest window's; proportions: the weighted share of "
-                             "windows each genre tops; shown: windows whose share is at least 0.5 (where none is, "
-                             "those above 0; where none is, all)"},
+                             "input's rows), the last ending where the segment ends, and rows 1.. of `features` "
+                             "give each window's own music score; a window whose music score is below "
+                             "music.not_music_below is unknown; each window weighs its share times its length over "
+                             "the longest window's; proportions: each genre's weighted share of the windows it "
+                             "tops among those heard as music, and unknown's, the weighted share of the windows "
+                             "heard as not music (all of them sum to 1); shown: windows whose share is at least 0.5 "
+                             "(where none is, those above 0; where none is, all)"},
         "features_columns": columns,
         "styles": {"rule": "a style's probability in a segment is the highest of its columns in that segment's "
                            "`features` row; the song's is their weighted mean; the style is present at or above its "

@@ -76,12 +76,15 @@ class ChunkAnalysis:
         None where the chunks are the model's finest resolution
     music : np.ndarray [shape=(n_chunks,)], the probability that each chunk is music
         (:mod:`genrekit.models.music`); None for a model without the detector's features
+    window_music : for each chunk, [shape=(n_windows,)]: the probability that each of its
+        ``windows`` is music; None where ``windows`` or ``music`` is
     """
 
     proba: np.ndarray
     styles: np.ndarray | None = None
     windows: list[np.ndarray] | None = None
     music: np.ndarray | None = None
+    window_music: list[np.ndarray] | None = None
 
 
 @runtime_checkable
@@ -446,15 +449,18 @@ class ClassicalClassifier(Adapter):
             return ChunkAnalysis(proba, self._styles(pooled), music=self._music(pooled))
         from genrekit.features.musicnn import patch_features, pooling_matrix
 
-        proba, features, windows = [], [], []
+        proba, features, windows, window_music = [], [], [], []
         for y in chunks:
             patches = patch_features(y=_levelled(self.spec, y), sr=self.sample_rate, models=self._patch_models)
             rows, p = self._pooled_proba(patches, pooling_matrix(len(patches)))
             proba.append(p[0])
             windows.append(p[1:])
             features.append(rows[0])
+            window_music.append(self._music(rows[1:]))
         features = np.stack(features)
-        return ChunkAnalysis(np.stack(proba), self._styles(features), windows, self._music(features))
+        music = self._music(features)
+        return ChunkAnalysis(np.stack(proba), self._styles(features), windows, music,
+                             None if music is None else window_music)
 
     def _pooled_proba(self, patches: np.ndarray, pooling: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows = (pooling.astype(np.float64) @ patches.astype(np.float64))
@@ -550,7 +556,7 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
         from genrekit.features.chunks import chunk_signal
         from genrekit.features.musicnn import log_mel_patches, pooling_matrix
 
-        spec, proba, features, windows = self.spec, [], [], []
+        spec, proba, features, windows, window_features = self.spec, [], [], [], []
         for y in chunks:
             if self.window_seconds is None:  # a chunked feature set, or a file without the pooling input
                 pieces = [y] if spec.chunk_duration is None else chunk_signal(
@@ -565,10 +571,13 @@ class OnnxMusicnnClassifier(OnnxClassicalClassifier):
             proba.append(p[0])
             windows.append(p[1:])
             features.append(f[0])
+            window_features.append(f[1:])
         features = np.stack(features) if features else None
+        music = None if features is None else self._music(features)
+        windowed = self.window_seconds is not None
         return ChunkAnalysis(np.stack(proba), None if features is None else self._styles(features),
-                             windows if self.window_seconds is not None else None,
-                             None if features is None else self._music(features))
+                             windows if windowed else None, music,
+                             [self._music(f) for f in window_features] if windowed and music is not None else None)
 
     def _run(self, patches: np.ndarray, pooling: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """(probabilities, pooled features or None) of the pooling's rows (default: all patches)."""

@@ -14,7 +14,7 @@ from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, check_min_confidence, length_weighted, summarise
+from genrekit.predict.song import Prediction, check_min_confidence, heard_as_music, length_weighted, summarise
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -166,18 +166,21 @@ def predict_file(
     # and by its length: a short last piece counts for its share (a network's last piece is padded
     # to a whole chunk and counts as one, as its training's scores count it)
     counted = length_weighted(weights, times, not predictor.pad)
+    music = chunk_music = None
+    if music_check and all(a.music is not None for a in analyses):
+        chunk_music = np.concatenate([a.music for a in analyses])
+        music = float(np.average(chunk_music, weights=counted))
     styles = None
     if all(a.styles is not None for a in analyses) and predictor.styles:
         rows = np.concatenate([a.styles for a in analyses])
-        styles = dict(zip(predictor.styles, map(float, np.average(rows, axis=0, weights=counted))))
-    music = None
-    if music_check and all(a.music is not None for a in analyses):
-        music = float(np.average(np.concatenate([a.music for a in analyses]), weights=counted))
+        styles = dict(zip(predictor.styles, map(float, np.average(rows, axis=0,
+                                                                  weights=heard_as_music(counted, chunk_music)))))
     return summarise(path, predictor.labels, times, proba, aggregation=predictor.aggregation,
                      duration=audio.info(path, should_stop=should_stop).duration, model=predictor.name, styles=styles,
-                     style_thresholds=predictor.style_thresholds, music=music, weights=weights,
-                     windows=_windows(times, analyses, predictor.window_seconds, levels), span=span,
-                     weigh_length=not predictor.pad,
+                     style_thresholds=predictor.style_thresholds, music=music, chunk_music=chunk_music,
+                     weights=weights, windows=_windows(times, analyses, predictor.window_seconds, levels,
+                                                       music_check),
+                     span=span, weigh_length=not predictor.pad,
                      ).with_min_confidence(min_confidence)
 
 
@@ -254,12 +257,13 @@ def batch_size(chunk_seconds: float) -> int:
     return max(1, int(BATCH_SECONDS / chunk_seconds + 1e-6))
 
 
-def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None, levels: list[list[float]]):
-    """(times, probabilities, share of each that sounds) of the chunks' windows, in time order
-    (``levels``: :func:`_sounding`'s); None without windows, or where chunks overlap
-    (``hop_seconds`` shorter than a chunk: windows would count twice). A chunk's last window
-    ends where the chunk does: the less than one patch its windows leave (80 ms of a 30 s
-    chunk) is not a gap in the song's timeline."""
+def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | None, levels: list[list[float]],
+             music_check: bool = True):
+    """(times, probabilities, share of each that sounds, probability of each that it is music
+    or None) of the chunks' windows, in time order (``levels``: :func:`_sounding`'s); None
+    without windows, or where chunks overlap (``hop_seconds`` shorter than a chunk: windows
+    would count twice). A chunk's last window ends where the chunk does: the less than one
+    patch its windows leave (80 ms of a 30 s chunk) is not a gap in the song's timeline."""
     if seconds is None or any(a.windows is None for a in analyses):
         return None
     if any(next_start < end - 1e-6 for (_, end), (next_start, _) in zip(times, times[1:])):
@@ -271,7 +275,10 @@ def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | 
             steps.append((begin, end if k == len(window_proba) - 1 else min(end, begin + seconds)))
             rows.append(p)
             shares.append(level[1 + k] if 1 + k < len(level) else level[0])
-    return steps, np.stack(rows), np.array(shares)
+    music = None
+    if music_check and all(a.window_music is not None for a in analyses):
+        music = np.concatenate([m for a in analyses for m in a.window_music])
+    return steps, np.stack(rows), np.array(shares), music
 
 
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,

@@ -156,7 +156,8 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
              order: Sequence[str] | None = None) -> str:
     """``csv``: a header, then one row per file in :func:`in_order`'s order (a failure with its
     ``error``); a genre ``unknown`` has its ``unknown_reason`` (``not music``, ``below min
-    confidence``).
+    confidence``). ``share_unknown`` and ``music`` are empty for a model without the music
+    detector (and with the check off).
 
     Parameters
     ----------
@@ -177,37 +178,47 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    from genrekit.predict.song import UNKNOWN
+
+    shares = [*labels, *([UNKNOWN] if UNKNOWN not in labels else [])]  # unknown: the time heard as not music
     writer.writerow(["path", "genre", "confidence", "start", "end", "n_chunks",
-                     *(f"p_{label}" for label in labels), *(f"share_{label}" for label in labels),
-                     "styles", "unknown_reason", "error"])
+                     *(f"p_{label}" for label in labels), *(f"share_{label}" for label in shares),
+                     "styles", "music", "unknown_reason", "error"])
     for path, p, reason in in_order(predictions, failures, order):
         if p is None:
-            writer.writerow([_cell(path), "", "", "", "", "", *([""] * 2 * len(labels)), "", "",
+            writer.writerow([_cell(path), "", "", "", "", "", *([""] * (len(labels) + len(shares))), "", "", "",
                              _cell(reason)])
             continue
         writer.writerow([_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
                          p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
-                         *(f"{p.proportions[label]:.6f}" for label in labels), styles_text(p.styles),
-                         p.unknown_reason or "", ""])
+                         *(_number(p.proportions.get(label)) for label in shares), styles_text(p.styles),
+                         _number(p.music), p.unknown_reason or "", ""])
     return buffer.getvalue()
+
+
+def _number(value: float | None) -> str:
+    """A probability or share as CSV gives it: 6 decimals; empty where there is none (no music detector)."""
+    return "" if value is None else f"{value:.6f}"
 
 
 def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str],
                       labels: Sequence[str], *, order: Sequence[str] | None = None) -> str:
-    """``timeline``: a header, then one row per chunk of every file (``path``, ``start``, ``end``,
-    ``genre``, ``confidence``, ``p_<genre>``..., ``error``), and one row for a file that could
-    not be analysed, with its ``error``; files in :func:`in_order`'s order (as :func:`csv_text`)."""
+    """``timeline``: a header, then one row per step of every file (``path``, ``start``, ``end``,
+    ``genre`` (``unknown`` where not music), ``confidence``, ``music``, ``p_<genre>``...,
+    ``error``), and one row for a file that could not be analysed, with its ``error``; files
+    in :func:`in_order`'s order (as :func:`csv_text`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "start", "end", "genre", "confidence", *(f"p_{label}" for label in labels), "error"])
+    writer.writerow(["path", "start", "end", "genre", "confidence", "music", *(f"p_{label}" for label in labels),
+                     "error"])
     for path, p, reason in in_order(predictions, failures, order):
         if p is None:
-            writer.writerow([_cell(path), "", "", "", "", *([""] * len(labels)), _cell(reason)])
+            writer.writerow([_cell(path), "", "", "", "", "", *([""] * len(labels)), _cell(reason)])
             continue
         for s in p.timeline:
             writer.writerow([_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
-                             *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
+                             _number(s.music), *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
     return buffer.getvalue()
 
 
@@ -242,7 +253,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     view.add_column("top genres", overflow="fold", ratio=2)
     if with_styles:
         view.add_column("styles", overflow="fold", ratio=2)
-    view.add_column("share of chunks", overflow="fold", ratio=2)
+    view.add_column("share of time", overflow="fold", ratio=2)
     view.add_column("analysed", justify="right", ratio=1)
     for p, name in zip(predictions, short_names([p.path for p in predictions])):
         # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
@@ -250,7 +261,8 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         if p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
             below = p.min_confidence is not None and p.unknown_reason != "not music"
             ranked.insert(0, f"unknown (< {p.min_confidence:g}):" if below else f"unknown ({p.unknown_reason}):")
-        shares = [f"{escape(g)} {v:.0%}" for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
+        shares = [f"{'not music' if g == UNKNOWN else escape(g)} {v:.0%}"
+                  for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),
                      f"{_seconds(p.start)}-{_seconds(p.end)} s\n{_parts(p)}")

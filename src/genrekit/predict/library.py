@@ -500,6 +500,8 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
             temporary.write_text("".join(json.dumps(r) + "\n" for r in lean), encoding="utf-8")
         else:
             labels = sorted({g for r in records for g in r["probabilities"]})
+            # the proportions' genres, and unknown (the time heard as not music) where the model has the detector
+            shared = labels + sorted({g for r in records for g in r["proportions"]} - set(labels))
             # the journal's write record stays in the journal; CSV gets the genre lists as JSON
             listed = (lambda v: v if v is None else json.dumps(v)) if path.suffix == ".csv" else (lambda v: v)
             # styles as text; null (empty in CSV) where the model gives none or the row predates them
@@ -508,7 +510,7 @@ def write_table(records: list[dict], path: str | os.PathLike) -> Path:
             rows = [{k: cell[k](v) if k in cell else v for k, v in r.items()
                      if k not in ("probabilities", "proportions", "tag")}
                     | {f"p_{g}": r["probabilities"].get(g) for g in labels}
-                    | {f"share_{g}": r["proportions"].get(g) for g in labels} for r in records]
+                    | {f"share_{g}": r["proportions"].get(g) for g in shared} for r in records]
             if path.suffix == ".parquet":
                 try:
                     import pyarrow as pa

@@ -54,12 +54,18 @@ class Segment:
         The step's span in seconds from the file's start, to the millisecond: a chunk, or a
         finer window of a model that gives them.
     genre : str
-        The step's top genre. Never ``"unknown"``: ``min_confidence`` and the music detector
-        decide the song's genre, not its steps'.
+        The step's top genre, or ``"unknown"`` where the music detector hears no music in it
+        (speech, noise or tones between songs; ``music`` below the detector's threshold).
+        ``min_confidence`` decides the song's genre, not its steps': a step's top genre is
+        less certain than a whole song's, and its ``confidence`` says how much.
     confidence : float
-        The probability of ``genre`` in this step.
+        The top probability of ``probabilities``, whether ``genre`` names its genre or is
+        ``"unknown"``.
     probabilities : dict[str, float]
         Genre -> probability in this step, for every genre of the model.
+    music : float or None
+        The probability that this step is music; None for a model without the detector (or
+        with the music check off).
     """
 
     start: float
@@ -67,6 +73,7 @@ class Segment:
     genre: str
     confidence: float
     probabilities: dict[str, float]
+    music: float | None = None
 
 
 @dataclass
@@ -80,10 +87,15 @@ class Prediction:
     when the audio is not music (``music`` below the detector's threshold,
     :mod:`genrekit.models.music`); the probabilities are reported either way. ``n_chunks``
     counts the chunks that make ``probabilities`` (those with some sound).
-    ``timeline``: the steps with their genre, in time order: the chunks, or the finer windows
-    of a model that gives them (the default's ~6 s), leaving out those mostly silent.
-    ``proportions``: each genre's share of the steps it tops, each weighed as the chunks are
-    (sums to 1). ``start``/``end``: the
+    Chunks the music detector hears as not music (a spoken intro) do not count for
+    ``probabilities`` or ``styles`` where other chunks are music.
+    ``timeline``: the steps with their genre (``"unknown"`` where not music), in time order: the
+    chunks, or the finer windows of a model that gives them (the default's ~6 s), leaving out
+    those mostly silent.
+    ``proportions``: each genre's share of the analysed time (the steps it tops, each weighed
+    by its share that sounds and its length; overlapping chunks, ``hop_seconds`` shorter than
+    a chunk, each count for the time nearer their centre than another's), and, with the
+    music detector, ``"unknown"``'s: the steps heard as not music (sums to 1). ``start``/``end``: the
     analysed span, after skipping the intro and the outro. ``styles``: the styles present
     (at or above their thresholds, :mod:`genrekit.models.styles`) -> probability, most
     probable first; None for a model without styles, empty for audio that is not music.
@@ -103,8 +115,8 @@ class Prediction:
     n_chunks : int
         The chunks that make ``probabilities``.
     proportions : dict[str, float]
-        Genre -> share of the timeline's steps whose top genre it is, for every genre of the
-        model; sums to 1.
+        Genre -> share of the analysed time whose top genre it is, for every genre of the
+        model, and ``"unknown"`` -> the share heard as not music where ``music`` is given; sums to 1.
     timeline : list of Segment
         Every step, in time order.
     duration : float
@@ -171,11 +183,11 @@ class Prediction:
         return cls(**fields)
 
     def timeline_frame(self):
-        """The timeline as a DataFrame: start, end, genre, confidence, p_<genre>..."""
+        """The timeline as a DataFrame: start, end, genre, confidence, music, p_<genre>..."""
         import pandas as pd
 
         rows = [{"path": self.path, "start": s.start, "end": s.end, "genre": s.genre, "confidence": s.confidence,
-                 **{f"p_{g}": p for g, p in s.probabilities.items()}} for s in self.timeline]
+                 "music": s.music, **{f"p_{g}": p for g, p in s.probabilities.items()}} for s in self.timeline]
         return pd.DataFrame(rows)
 
 
@@ -209,27 +221,69 @@ def by_length(times) -> np.ndarray:
     return lengths / longest if longest > 0 else np.ones(len(lengths))
 
 
+def counted_spans(times) -> np.ndarray:
+    """The part of each step's span, [shape=(len(times), 2)], that no other step claims: the
+    span itself for steps that do not overlap; for overlapping chunks (``hop_seconds`` shorter
+    than a chunk), each overlap split at its middle between the two, so that each moment of
+    the song counts once (the middle of a song in chunks 15 s apart counted twice as often as
+    its ends)."""
+    spans = np.array(times, dtype=float).reshape(-1, 2)
+    if len(spans) < 2:
+        return spans
+    order = np.argsort(spans[:, 0], kind="stable")
+    starts, ends = spans[order, 0], spans[order, 1]
+    # where the next step starts before this one ends, the middle of the overlap; else no bound
+    split = np.where(starts[1:] < ends[:-1], (starts[1:] + ends[:-1]) / 2, np.nan)
+    own = np.empty_like(spans)
+    own[order, 0] = np.fmax(starts, np.concatenate([[np.nan], split]))
+    own[order, 1] = np.maximum(own[order, 0], np.fmin(ends, np.concatenate([split, [np.nan]])))
+    return own
+
+
+def unshared(times) -> np.ndarray:
+    """The share of each step's span that it counts for, [shape=(len(times),)]: 1 for steps
+    that do not overlap, less for overlapping chunks (:func:`counted_spans`)."""
+    spans = np.array(times, dtype=float).reshape(-1, 2)
+    lengths = spans[:, 1] - spans[:, 0]
+    own = counted_spans(spans)
+    return np.where(lengths > 0, (own[:, 1] - own[:, 0]) / np.where(lengths > 0, lengths, 1), 1.0)
+
+
 def length_weighted(weights: np.ndarray, times, weigh_length: bool = True) -> np.ndarray:
     """``weights`` times each step's :func:`by_length` (with ``weigh_length``: a network's
-    zero-padded chunk counts as one, as its training scores it), or ``weights`` where that
-    leaves none."""
-    counted = weights * by_length(times) if weigh_length else weights
+    zero-padded chunk counts as one, as its training scores it) and its :func:`unshared`
+    share, or ``weights`` where that leaves none."""
+    counted = weights * unshared(times) * (by_length(times) if weigh_length else 1.0)
     return counted if counted.any() else weights
+
+
+def heard_as_music(weights: np.ndarray, music: np.ndarray | None) -> np.ndarray:
+    """``weights`` with the chunks the music detector hears as not music (``music``: each
+    chunk's probability of being music; None: no detector) left out, so a spoken intro or a
+    stretch of noise does not move a song's genre; ``weights`` as they are where no chunk with
+    weight is music (the song is then not music as a whole, or the detector is unsure)."""
+    if music is None:
+        return weights
+    kept = weights * ~np.array([not_music(float(m)) for m in music], dtype=bool)
+    return kept if kept.any() else weights
 
 
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
-              windows: tuple | None = None, music: float | None = None,
+              windows: tuple | None = None, music: float | None = None, chunk_music: np.ndarray | None = None,
               weights: np.ndarray | None = None, span: tuple[float, float] | None = None,
               weigh_length: bool = True) -> Prediction:
     """A :class:`Prediction` from the chunk probabilities of one file, [shape=(n_chunks, n_genres)].
 
     ``styles``: the song's probability of each style; those at or above their
     ``style_thresholds`` (the model's, see :func:`genrekit.models.styles.thresholds`) are kept.
-    ``windows``: (times, probabilities[, weights]) of finer windows than the chunks; when
-    given, they make the timeline and the proportions, and the chunks still make
-    ``probabilities``. ``weights``: how much each chunk counts (the share of its time that
+    ``windows``: (times, probabilities[, weights[, music]]) of finer windows than the chunks;
+    when given, they make the timeline and the proportions, and the chunks still make
+    ``probabilities``. ``chunk_music``: each chunk's probability of being music: chunks heard
+    as not music do not count for ``probabilities`` (:func:`heard_as_music`), and steps heard
+    as not music (the windows' own ``music``, else the chunks') are ``"unknown"`` in the
+    timeline and the proportions. ``weights``: how much each chunk counts (the share of its time that
     sounds; default: all alike), times its length against the longest chunk's
     (:func:`by_length`; not with ``weigh_length`` False: a network's zero-padded chunk counts as
     one, as its training scores it); windows' weights likewise, and the timeline leaves out the
@@ -241,18 +295,25 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
     weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
-    counted = length_weighted(weights, times, weigh_length)  # a short last piece counts for its length
+    # a short last piece counts for its length; chunks heard as not music, not at all
+    counted = heard_as_music(length_weighted(weights, times, weigh_length), chunk_music)
     track = np.average(proba, axis=0, weights=counted)
     if windows is not None and len(windows[1]):
         steps, step_proba = windows[0], windows[1]
         step_weights = np.asarray(windows[2], dtype=float) if len(windows) > 2 else np.ones(len(step_proba))
+        step_music = windows[3] if len(windows) > 3 else None
     else:
-        steps, step_proba, step_weights = times, proba, weights
+        steps, step_proba, step_weights, step_music = times, proba, weights, chunk_music
     if not step_weights.any():
         step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
+    heard = (np.ones(len(step_proba), dtype=bool) if step_music is None
+             else ~np.array([not_music(float(m)) for m in step_music], dtype=bool))
     step_counted = length_weighted(step_weights, steps, weigh_length)
-    shares = np.bincount(winners, weights=step_counted, minlength=len(labels)) / step_counted.sum()
+    shares = np.bincount(winners[heard], weights=step_counted[heard], minlength=len(labels)) / step_counted.sum()
+    proportions = {g: float(v) for g, v in zip(labels, shares)}
+    if step_music is not None:  # the time heard as not music (a label of that name shares it)
+        proportions[UNKNOWN] = proportions.get(UNKNOWN, 0.0) + float(step_counted[~heard].sum() / step_counted.sum())
     if aggregation == "vote":
         track = vote_shares(proba, counted)
     best = int(np.argmax(track))
@@ -260,8 +321,11 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     # silence); where none has (quiet throughout, above digital silence), all
     shown = next(keep for keep in (step_weights >= 0.5, step_weights > 0, np.ones(len(step_proba), dtype=bool))
                  if keep.any())
-    timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)], float(p[w]), {g: float(v) for g, v in zip(labels, p)})
-                for (s, e), w, p, keep in zip(steps, winners, step_proba, shown) if keep]
+    timeline = [Segment(round(s, 3), round(e, 3), labels[int(w)] if music_here else UNKNOWN, float(p[w]),
+                        {g: float(v) for g, v in zip(labels, p)},
+                        None if step_music is None else round(float(step_music[i]), 6))
+                for i, ((s, e), w, p, keep, music_here) in enumerate(zip(steps, winners, step_proba, shown, heard))
+                if keep]
     if styles is not None:
         from genrekit.models.styles import present
 
@@ -270,7 +334,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     return Prediction(
         path=path, genre=UNKNOWN if not_music(music) else labels[best], confidence=float(track[best]),
         probabilities={g: float(v) for g, v in zip(labels, track)}, n_chunks=int(np.count_nonzero(weights)),
-        proportions={g: float(v) for g, v in zip(labels, shares)}, timeline=timeline, duration=round(duration, 3),
+        proportions=proportions, timeline=timeline, duration=round(duration, 3),
         start=round((span or times[0])[0], 3), end=round((span or times[-1])[1], 3), model=model, styles=styles,
         music=None if music is None else round(float(music), 6),
     )
@@ -301,12 +365,18 @@ def genre_colours(labels: list[str]) -> dict[str, tuple[float, float, float, flo
     return {genre: colormap(i / n) for i, genre in enumerate(labels)}
 
 
-def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
-    """A PNG: the genre of each chunk over time (bar height: confidence) above the genre
-    proportions of the whole song.
+# How a step heard as not music is drawn: grey, never one of the genres' colours
+UNKNOWN_COLOUR = (0.62, 0.62, 0.62, 1.0)
 
-    The title names the file, its genre and confidence, and the model. The PNG is written
-    atomically, so a reader never sees half of it.
+
+def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
+    """A PNG: the genre of each step over time (bar height: confidence; grey and hatched
+    where not music) above the genre proportions of the whole song.
+
+    The title names the file, its genre and confidence (an unknown song's reason and best
+    guess), and the model; the time axis shows the whole file, the skipped intro and outro
+    shaded. Overlapping chunks (``hop_seconds`` shorter than a chunk) are drawn over the time
+    each counts for. The PNG is written atomically, so a reader never sees half of it.
 
     Parameters
     ----------
@@ -324,21 +394,35 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     from matplotlib.patches import Patch
 
     labels = list(prediction.probabilities)
-    colours = genre_colours(labels)
+    colours = {**genre_colours(labels), UNKNOWN: UNKNOWN_COLOUR}
     figure = Figure(figsize=(10, 5.5), layout="constrained")
     timeline, shares = figure.subplots(2, 1, height_ratios=(2, 1.3))
-    for segment in prediction.timeline:
-        timeline.bar(segment.start, segment.confidence, width=segment.end - segment.start, align="edge",
-                     color=colours[segment.genre], edgecolor="white", linewidth=0.3)
-    timeline.set(xlabel="time (s)", ylabel="confidence", ylim=(0, 1), xlim=(prediction.start, prediction.end),
-                 # a name that is not UTF-8 (surrogates) shown with replacement characters: matplotlib refuses it
-                 title=f"{os.path.basename(prediction.path).encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')}: "
-                       f"{prediction.genre} ({prediction.confidence:.0%}), "
-                       f"by {prediction.model}")
+    # an overlapping chunk over the time it counts for, not over its neighbours' bars
+    spans = counted_spans([(s.start, s.end) for s in prediction.timeline])
+    for segment, (start, end) in zip(prediction.timeline, spans):
+        timeline.bar(start, segment.confidence, width=end - start, align="edge", color=colours[segment.genre],
+                     edgecolor="white", linewidth=0.3, hatch="//" if segment.genre == UNKNOWN else None)
+    if prediction.duration > 0:  # the whole file, with what was not analysed shaded
+        for left, right in ((0.0, prediction.start), (prediction.end, prediction.duration)):
+            if right - left > 0.05:
+                timeline.axvspan(left, right, color="0.92", zorder=0)
+    # a name that is not UTF-8 (surrogates) shown with replacement characters: matplotlib refuses it
+    name = os.path.basename(prediction.path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    best, best_p = prediction.top(1)[0]
+    verdict = (f"unknown ({prediction.unknown_reason}; best guess {best} {best_p:.0%})" if prediction.genre == UNKNOWN
+               else f"{prediction.genre} ({prediction.confidence:.0%})")
+    timeline.set(xlabel="time (s)", ylabel="confidence of the step's genre", ylim=(0, 1),
+                 xlim=(0.0, prediction.duration) if prediction.duration > prediction.end else
+                 (prediction.start, prediction.end),
+                 title=f"{name}: {verdict}, by {prediction.model}")
     seen = dict.fromkeys(s.genre for s in prediction.timeline)
-    timeline.legend(handles=[Patch(color=colours[g], label=g) for g in seen],
+    timeline.legend(handles=[Patch(facecolor=colours[g], label="not music" if g == UNKNOWN else g,
+                                   hatch="//" if g == UNKNOWN else None) for g in seen],
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
-    shares.barh([g for g, _ in ordered], [v for _, v in ordered], color=[colours[g] for g, _ in ordered])
-    shares.set(xlabel="share of chunks", xlim=(0, 1))
+    bars = shares.barh(["not music" if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
+                       color=[colours[g] for g, _ in ordered])
+    shares.bar_label(bars, labels=[f"{v:.0%}" if v > 0 else "" for _, v in ordered], padding=2, fontsize=8)
+    shares.set(xlabel="share of the analysed time", xlim=(0, 1.08), xticks=np.linspace(0, 1, 6))
     return os.fspath(save_figure(figure, path))
+

@@ -3,8 +3,11 @@
 // service (or a proxy) sends is put on the page as text or properties, never as HTML.
 "use strict";
 
-const PALETTE = ["#1a5fb4", "#c64600", "#26a269", "#a51d2d", "#613583", "#865e3c", "#e66100", "#2190a4",
-                 "#5e5c64", "#98a000", "#c061cb", "#3d3846"];
+// Hues far apart (Tableau's ten without its grey, which "unknown" has, then two dark ones): two
+// oranges side by side read as one genre on a timeline
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf", "#393b79", "#637939", "#843c39"];
+const UNKNOWN = "unknown", UNKNOWN_COLOUR = "#a0a0a0";  // a stretch the music detector hears as not music
 const MB = 2 ** 20;  // the service's MB (limits.max_upload_mb) are binary ones
 const $ = (id) => document.getElementById(id);
 
@@ -37,6 +40,7 @@ function megabytes(bytes, total = bytes) {
 const colours = new Map();
 
 function colourOf(genre) {
+  if (genre === UNKNOWN) return UNKNOWN_COLOUR;
   if (!colours.has(genre)) {
     const i = colours.size;
     colours.set(genre, i < PALETTE.length ? PALETTE[i]
@@ -132,19 +136,25 @@ function drawProportions(result) {
   legend.replaceChildren();
   const shares = Object.entries(result.proportions).filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
   for (const [genre, share] of shares) {
-    const part = el("span", { title: `${genre}: ${percent(share)}` });
+    const part = el("span", { title: `${shareName(genre)}: ${percent(share)}` });
     part.style.setProperty("width", percent(share));
     part.style.setProperty("background", colourOf(genre));
     stack.append(part);
-    const item = el("li", { textContent: `${genre} ${percent(share)}` });
+    const item = el("li", { textContent: `${shareName(genre)} ${percent(share)}` });
     item.style.setProperty("--swatch", colourOf(genre));
     legend.append(item);
   }
-  stack.setAttribute("aria-label", "Proportions: " + shares.map(([g, s]) => `${g} ${percent(s)}`).join(", "));
+  stack.setAttribute("aria-label", "Proportions: " + shares.map(([g, s]) => `${shareName(g)} ${percent(s)}`).join(", "));
+}
+
+function shareName(genre) {
+  return genre === UNKNOWN ? "not music" : genre;
 }
 
 function windowLabel(segment) {
-  return `${clock(segment.start)}–${clock(segment.end)}: ${segment.genre} (${percent(segment.confidence)})`;
+  const span = `${clock(segment.start)}–${clock(segment.end)}`;
+  if (segment.genre === UNKNOWN && segment.music != null) return `${span}: not music (music ${percent(segment.music)})`;
+  return `${span}: ${segment.genre} (${percent(segment.confidence)})`;
 }
 
 function median(values) {
@@ -232,7 +242,8 @@ function drawTimeline(result) {
   }
   for (const segment of result.timeline) {
     rows.append(el("tr", {}, [el("td", { textContent: clock(segment.start) }), el("td", { textContent: clock(segment.end) }),
-                              el("td", { textContent: segment.genre }), el("td", { textContent: percent(segment.confidence) })]));
+                              el("td", { textContent: segment.genre === UNKNOWN ? "not music" : segment.genre }),
+                              el("td", { textContent: segment.genre === UNKNOWN ? "" : percent(segment.confidence) })]));
   }
   Object.assign(timeline, { windows: parts.filter((part) => part.segment), index: 0, start: result.start, span,
                             min: Math.floor(result.start), max: Math.ceil(result.end) });
