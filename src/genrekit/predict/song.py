@@ -402,22 +402,29 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     for segment, (start, end) in zip(prediction.timeline, spans):
         timeline.bar(start, segment.confidence, width=end - start, align="edge", color=colours[segment.genre],
                      edgecolor="white", linewidth=0.3, hatch="//" if segment.genre == UNKNOWN else None)
-    if prediction.duration > 0:  # the whole file, with what was not analysed shaded
-        for left, right in ((0.0, prediction.start), (prediction.end, prediction.duration)):
-            if right - left > 0.05:
-                timeline.axvspan(left, right, color="0.92", zorder=0)
+    skipped = [(left, right) for left, right in ((0.0, prediction.start), (prediction.end, prediction.duration))
+               if prediction.duration > 0 and right - left > 0.05]
+    for left, right in skipped:  # the whole file, what was not analysed (the intro and outro skipped) shaded
+        timeline.axvspan(left, right, color="0.92", zorder=0)
     # a name that is not UTF-8 (surrogates) shown with replacement characters: matplotlib refuses it
     name = os.path.basename(prediction.path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     best, best_p = prediction.top(1)[0]
     verdict = (f"unknown ({prediction.unknown_reason}; best guess {best} {best_p:.0%})" if prediction.genre == UNKNOWN
                else f"{prediction.genre} ({prediction.confidence:.0%})")
-    timeline.set(xlabel="time (s)", ylabel="confidence of the step's genre", ylim=(0, 1),
-                 xlim=(0.0, prediction.duration) if prediction.duration > prediction.end else
+    if max(prediction.duration, prediction.end) > 120:  # minutes and seconds: "1140" s reads as a count
+        from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+        timeline.xaxis.set_major_locator(MultipleLocator(60 if prediction.duration <= 900 else 300))
+        timeline.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x // 60)}:{int(x % 60):02d}"))
+    timeline.set(xlabel="time (m:ss)" if max(prediction.duration, prediction.end) > 120 else "time (s)",
+                 ylabel="confidence of the step's genre", ylim=(0, 1),
+                 xlim=(0.0, max(prediction.duration, prediction.end)) if prediction.duration > 0 else
                  (prediction.start, prediction.end),
                  title=f"{name}: {verdict}, by {prediction.model}")
     seen = dict.fromkeys(s.genre for s in prediction.timeline)
     timeline.legend(handles=[Patch(facecolor=colours[g], label="not music" if g == UNKNOWN else g,
-                                   hatch="//" if g == UNKNOWN else None) for g in seen],
+                                   hatch="//" if g == UNKNOWN else None) for g in seen]
+                    + ([Patch(color="0.92", label="not analysed")] if skipped else []),
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
     bars = shares.barh(["not music" if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
