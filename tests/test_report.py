@@ -198,6 +198,7 @@ def test_the_report_of_a_run_that_held_nothing_out_leads_with_its_cross_validati
     weakest = min(cv["per_genre"], key=lambda g: cv["per_genre"][g]["recall"])
     assert f"Lowest recall: {weakest} " in text
     assert page.index("Cross-validation") < page.index("Configuration")  # the verdict leads
+    assert "<details><summary>the settings as recorded (JSON)</summary><pre>" in page  # folded: for reproducing
 
 
 def test_results_files_are_strict_json_and_the_report_shows_a_missing_figure_as_a_dash(tmp_path):
@@ -381,6 +382,9 @@ def test_the_full_song_report_says_whether_training_songs_were_scored_and_what_w
         (tmp_path / "songs.json").write_text(json.dumps(songs))
         (tmp_path / "run.json").write_text(json.dumps({"command": "evaluate --songs", **run}))
         assert words in write_html_report(tmp_path).read_text(), run
+    # the scores are said in words (the page showed a bare "proportion_score" column)
+    assert "Proportion score: the share of the song's analysed time whose genre is its own" \
+        in write_html_report(tmp_path).read_text()
 
 
 def _small_table(path, genres: dict[str, int], columns: int = 4, constant: int = 0):

@@ -550,7 +550,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
             for key in ("track_ids", "content_sha256", "audio_sha256", "opening_sha256", "training"):
                 section.pop(key, None)
     if config:
-        body.append("<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre>")
+        # for reproducing the run, not for reading first: folded
+        body.append("<h2>Configuration</h2><details><summary>the settings as recorded (JSON)</summary><pre>"
+                    + html.escape(json.dumps(config, indent=1)[:6000]) + "</pre></details>")
     if cv and not metrics:  # --split all: the CV is the run's only score, so it comes first
         body[2:2] = _cv_section(cv, headline=True)
     elif cv:
@@ -631,6 +633,10 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         body.append(f"<p>{_text(songs['n'])} songs ({_text(training_words({**songs, **run}))}{skipped}): "
                     f"top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
+        body.append("<p>Top-1: the song's most probable genre is its own. Top-3: its own genre is among its three "
+                    "most probable. Proportion score: the share of the song's analysed time whose genre is its "
+                    "own, where that genre is among its three largest shares (else 0); averaged over each genre's "
+                    "songs, then over the genres.</p>")
         body.append(_genre_table(songs["per_genre"], ("n", "top1", "top3", "proportion_score")))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

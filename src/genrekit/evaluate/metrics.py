@@ -186,7 +186,7 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     """Full-song scores: top-1 and top-3 hit rates of the song probabilities, and the
     proportion score of the full-song literature.
 
-    Proportion score: per song, the true genre's share of chunks when that genre is among
+    Proportion score: per song, the true genre's share of the analysed time when that genre is among
     the song's three largest shares, else 0; averaged per genre, then over genres.
 
     Parameters
@@ -196,7 +196,7 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     probabilities : list of dict[str, float]
         Each song's genre -> probability (:attr:`genrekit.predict.Prediction.probabilities`).
     proportions : list of dict[str, float]
-        Each song's genre -> share of its timeline's steps
+        Each song's genre -> share of its analysed time
         (:attr:`genrekit.predict.Prediction.proportions`).
 
     Returns
