@@ -1338,3 +1338,23 @@ def test_the_dataset_stages_take_a_dataset_or_its_path(tmp_path):
         assert table.X.shape == (10, 57)
     with pytest.raises(ParameterError, match=r"^dataset: expected a Dataset \(genrekit.load_dataset\) or the path of one, found int"):
         check_dataset(3)
+
+
+def test_a_genre_named_unknown_is_left_out_and_said_so(tmp_path):
+    """A folder (or manifest row) of genre "unknown": genrekit's own answer for a song it cannot
+    name. A model with it as a genre had its songs drawn and counted as "not music", and never
+    tagged; such tracks are left out, and the dataset says why."""
+    from genrekit.datasets import load_folder
+    from genrekit.datasets.core import UNKNOWN_GENRE
+    from genrekit.predict.song import UNKNOWN
+
+    assert UNKNOWN_GENRE == UNKNOWN
+    for genre in ("rock", "jazz", "unknown"):
+        (tmp_path / genre).mkdir()
+        for k in range(2):
+            sf.write(tmp_path / genre / f"{genre}{k}.wav", np.zeros(100, dtype=np.float32), 22050)
+    dataset = load_folder(tmp_path)
+    assert dataset.labels == ["jazz", "rock"] and len(dataset) == 4
+    left = [p for p in dataset.problems if "unknown" in p.path]
+    assert len(left) == 2 and all(p.left_out and "genrekit's answer for a song it cannot name" in p.reason
+                                  for p in left), dataset.problems

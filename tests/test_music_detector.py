@@ -237,3 +237,36 @@ def test_non_music_shares_in_every_output(tmp_path, gtzan_mini, monkeypatch):
     assert plotted.exit_code == 0 and len(figures) == 1
     title = figures[0].axes[0].get_title()
     assert title.startswith("noise.wav: unknown (not music; best guess ") and "%" in title, title
+
+
+def test_a_window_mostly_silent_takes_its_segments_verdict(tmp_path, gtzan_mini):
+    """Rock, jazz, then 5 s of another rock song before 40 s of digital silence and 20 s of
+    jazz (a code review's song): the window of 4 s of rock and 2 s of silence, pooled with its
+    silence at its segment's gain, read as not music, and "not music 2%" stood in the shares
+    of a song of music alone. A window under half sounding now takes its segment's verdict,
+    which the segment's sound alone decides."""
+    import soundfile as sf
+
+    from genrekit.predict import predict_file
+
+    sr = 22050
+    rock, _ = sf.read(next((gtzan_mini / "rock").glob("rock.00001.*")), dtype="float32")
+    jazz, _ = sf.read(next((gtzan_mini / "jazz").glob("jazz.00001.*")), dtype="float32")
+    other, _ = sf.read(next((gtzan_mini / "rock").glob("rock.00002.*")), dtype="float32")
+    song = np.concatenate([rock[: 30 * sr], jazz[: 30 * sr], other[: 5 * sr], np.zeros(40 * sr, np.float32),
+                           jazz[: 20 * sr]])
+    sf.write(tmp_path / "hidden.wav", song, sr)
+    answer = predict_file("default", tmp_path / "hidden.wav")
+    assert answer.proportions["unknown"] == 0 and all(s.genre != "unknown" for s in answer.timeline), \
+        (answer.proportions, [(s.start, s.music) for s in answer.timeline])
+
+
+def test_the_page_and_the_plots_share_one_palette():
+    """The web page's genre colours are the PNGs' (genrekit.predict.song.PALETTE), in order."""
+    import re
+
+    from genrekit.predict.song import PALETTE
+
+    script = (Path(__file__).resolve().parents[1] / "src" / "genrekit" / "server" / "static" / "app.js").read_text()
+    page = re.search(r"const PALETTE = \[([^\]]*)\]", script).group(1)
+    assert re.findall(r'"(#[0-9a-f]{6})"', page) == list(PALETTE)

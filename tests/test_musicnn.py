@@ -900,7 +900,7 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
               for name, entry in run["styles"]["styles"].items()}
     present = {} if not_music else {n: p for n, p in styles.items() if p >= run["styles"]["styles"][n]["threshold"]}
     steps, step_p, step_shares = [], [], []
-    step_music = np.concatenate([music_of(s["window_f"]) for s in segments])
+    step_music = []
     for s in segments:
         begin, end = s["times"]
         for k, p in enumerate(s["windows"]):
@@ -908,6 +908,9 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
             steps.append((at, end if k == len(s["windows"]) - 1 else min(end, at + run["timeline"]["window_seconds"])))
             step_p.append(p)
             step_shares.append(s["shares"][1 + k] if 1 + k < len(s["shares"]) else s["shares"][0])
+            # a window mostly sounding judged on its own features, one less on its segment's
+            step_music.append(music_of(s["window_f"][k] if step_shares[-1] >= 0.5 else s["f"]))
+    step_music = np.array(step_music)
     step_shares = np.array(step_shares) if any(step_shares) else np.ones(len(step_shares))
     step_lengths = np.array([e - b for b, e in steps])
     step_counted = step_shares * step_lengths / step_lengths.max()

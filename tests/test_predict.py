@@ -305,6 +305,9 @@ def test_song_scores_follow_the_literature():
     # jazz: 0.7 (in its top 3) and 0 (jazz has no share in song 2) -> 0.35; rock: 0.2 -> mean 0.275.
     assert scores["per_genre"]["jazz"]["proportion_score"] == pytest.approx(0.35)
     assert scores["proportion_score"] == pytest.approx(0.275)
+    # the time heard as not music takes no place in the top 3 (rock's 0.2 stays counted)
+    shares = {"rock": 0.2, "pop": 0.26, "jazz": 0.24, "blues": 0.0, "unknown": 0.3}
+    assert song_scores(["rock"], [probabilities[2]], [shares])["proportion_score"] == pytest.approx(0.2)
 
 
 def test_full_song_evaluation_from_the_cli(model, tmp_path, gtzan_mini):
@@ -484,11 +487,14 @@ def test_batches_hold_30_s_of_audio_and_an_empty_batch_is_refused(clip):
 
 def test_every_genre_of_a_large_library_gets_its_own_colour():
     """Plots of a tag library with more genres than tab20 has colours (it repeats its last past 20)."""
-    from genrekit.predict.song import genre_colours
+    from genrekit.predict.song import UNKNOWN_COLOUR, genre_colours
 
     for n in (2, 10, 11, 20, 21, 45):
         colours = genre_colours([f"genre {i}" for i in range(n)])
         assert len(colours) == n and len(set(colours.values())) == n, n
+        # none grey, as "not music" is (tab10's grey was pop's, the default's 8th genre)
+        assert all(max(c[:3]) - min(c[:3]) > 0.15 for c in colours.values()), n
+        assert UNKNOWN_COLOUR not in colours.values()
 
 
 def test_silent_stretches_do_not_vote_on_the_genre(gtzan_mini, tmp_path):

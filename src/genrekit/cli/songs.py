@@ -34,7 +34,7 @@ def predict(
                                                help="table, json (one object "
                                                "per line, with the timeline and the styles, once all are done), jsonl "
                                                "(the same lines, each printed as its file finishes), csv (one row per "
-                                               "file) or timeline (csv, one row per chunk).")] = "table",
+                                               "file) or timeline (csv, one row per window or chunk).")] = "table",
     top: Annotated[int, typer.Option(**_at_least(1), help="How many genres to show per file.")] = 3,
     skip: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds of intro and outro left out when the song is long enough.")] = 10.0,
     hop: Annotated[float | None, typer.Option(**POSITIVE, help="Seconds between chunk starts (default: the chunk "

@@ -29,6 +29,10 @@ def is_placeholder_artist(name: str) -> bool:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split()) in PLACEHOLDER_ARTISTS
 
 
+# genrekit.predict.song.UNKNOWN: never a genre to learn (a test keeps the two the same)
+UNKNOWN_GENRE = "unknown"
+
+
 @dataclass(frozen=True)
 class Track:
     """One song (or clip) of a dataset.
@@ -122,6 +126,14 @@ class Dataset:
 
     def __post_init__(self) -> None:
         self.source = self.source or self.root
+        # "unknown" is genrekit's answer for a song it cannot name: as a model's genre it would be
+        # read as "not music" and never written as a tag. Left out, and said so.
+        unnamed_genre = [t for t in self.tracks if t.label == UNKNOWN_GENRE]
+        if unnamed_genre:
+            self.tracks = [t for t in self.tracks if t.label != UNKNOWN_GENRE]
+            self.problems = [*self.problems, *(
+                DatasetProblem(t.path, f"its genre is {UNKNOWN_GENRE!r}, genrekit's answer for a song it cannot name: "
+                                       "left out (name its genre to train on it)") for t in unnamed_genre)]
         # A file name that is not UTF-8 (Python keeps its odd bytes as surrogates) cannot go
         # into the tables, CSVs and reports every command writes: left out, and said so.
         unnamed = [t for t in self.tracks if not (_is_utf8(t.path) and _is_utf8(t.track_id))]

@@ -218,7 +218,8 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     rows = []
     for label, proba, shares in zip(true, probabilities, proportions):
         ranked = sorted(proba, key=lambda g: -proba[g])
-        top_shares = sorted(shares, key=lambda g: -shares[g])[:3]
+        # the model's genres only: the time heard as not music ("unknown") takes no place among them
+        top_shares = sorted((g for g in shares if g in proba), key=lambda g: -shares[g])[:3]
         genres = list(proba)
         in_top3 = label in proba and float(top_k_hits([genres.index(label)], [[proba[g] for g in genres]], 3)[0])
         rows.append({"genre": label, "top1": ranked[0] == label, "top3": in_top3,

@@ -452,9 +452,10 @@ def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
                          "of its own)"},
         "timeline": {"window_seconds": WINDOW_PATCHES * PATCH_SECONDS,
                      "rule": "each segment's rows 1.. of `probabilities` are its windows in time (the pooling "
-                             "input's rows), the last ending where the segment ends, and rows 1.. of `features` "
-                             "give each window's own music score; a window whose music score is below "
-                             "music.not_music_below is unknown; each window weighs its share times its length over "
+                             "input's rows), the last ending where the segment ends; a window whose share is at "
+                             "least 0.5 has the music score of its own row of `features` (rows 1..), one less "
+                             "sounding its segment's (row 0, of the run on its sound where there is one); a window "
+                             "whose music score is below music.not_music_below is unknown; each window weighs its share times its length over "
                              "the longest window's; proportions: each genre's weighted share of the windows it "
                              "tops among those heard as music, and unknown's, the weighted share of the windows "
                              "heard as not music (all of them sum to 1); shown: windows whose share is at least 0.5 "

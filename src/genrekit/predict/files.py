@@ -263,22 +263,28 @@ def _windows(times: list[tuple[float, float]], analyses: list, seconds: float | 
     or None) of the chunks' windows, in time order (``levels``: :func:`_sounding`'s); None
     without windows, or where chunks overlap (``hop_seconds`` shorter than a chunk: windows
     would count twice). A chunk's last window ends where the chunk does: the less than one
-    patch its windows leave (80 ms of a 30 s chunk) is not a gap in the song's timeline."""
+    patch its windows leave (80 ms of a 30 s chunk) is not a gap in the song's timeline. A
+    window mostly sounding is judged music or not on its own; one mostly silent takes its
+    chunk's verdict, which its sound alone decides (:func:`_analyse`): pooled with its
+    silence and the chunk's gain, 2 s of music read as not music."""
     if seconds is None or any(a.windows is None for a in analyses):
         return None
     if any(next_start < end - 1e-6 for (_, end), (next_start, _) in zip(times, times[1:])):
         return None
-    steps, rows, shares = [], [], []
-    for (start, end), window_proba, level in zip(times, (w for a in analyses for w in a.windows), levels):
+    judged = music_check and all(a.music is not None for a in analyses)
+    own_music = ([m for a in analyses for m in (a.window_music or [None] * len(a.proba))] if judged
+                 else [None] * len(times))
+    chunk_music = np.concatenate([a.music for a in analyses]) if judged else [None] * len(times)
+    steps, rows, shares, music = [], [], [], []
+    for (start, end), window_proba, level, own, chunk in zip(times, (w for a in analyses for w in a.windows), levels,
+                                                              own_music, chunk_music):
         for k, p in enumerate(window_proba):
             begin = start + k * seconds
             steps.append((begin, end if k == len(window_proba) - 1 else min(end, begin + seconds)))
             rows.append(p)
             shares.append(level[1 + k] if 1 + k < len(level) else level[0])
-    music = None
-    if music_check and all(a.window_music is not None for a in analyses):
-        music = np.concatenate([m for a in analyses for m in a.window_music])
-    return steps, np.stack(rows), np.array(shares), music
+            music.append(own[k] if own is not None and shares[-1] >= 0.5 else chunk)
+    return steps, np.stack(rows), np.array(shares), np.array(music, dtype=float) if judged else None
 
 
 def make_song_predictor(model_path: str, segment_seconds: float | None, skip: float, hop_seconds: float | None,

@@ -295,10 +295,12 @@ def _key(path: Path | str, use_hash: bool, model_id: str,
 _OPTION_TOKENS = ("|skip=", "|segment=")
 
 
-def _options_key(skip: float, segment_seconds: float | None) -> str:
-    """The analysis options that change a prediction, for the journal key ("" for the defaults)."""
+def _options_key(skip: float, segment_seconds: float | None, music_check: bool = True) -> str:
+    """The analysis options that change a prediction, for the journal key ("" for the defaults):
+    the music check too, since segments heard as not music leave a song's probabilities."""
     return (f"|skip={skip:g}" if skip != SKIP_SECONDS else "") + (
-        f"|segment={segment_seconds:g}" if segment_seconds is not None else "")
+        f"|segment={segment_seconds:g}" if segment_seconds is not None else "") + (
+        "" if music_check else "|no-music-check")
 
 
 def _stat_or_none(value) -> bool:
@@ -392,14 +394,14 @@ def reopen_journal(path: str | os.PathLike, whole: Callable[[dict], bool] = tag_
     return records
 
 
-def make_tagger(model_path: str, segment_seconds: float | None, skip: float):
+def make_tagger(model_path: str, segment_seconds: float | None, skip: float, music_check: bool = True):
     """A runner's worker (see :mod:`genrekit.runners`): the model loaded once; then a
     ``[path, key, size, mtime_ns, model id]`` item -> its :class:`TagRecord` as a dict."""
     from genrekit.models import load
     from genrekit.predict.files import make_song_predictor
 
     model = load(model_path, segment_seconds=segment_seconds, threads=1)
-    predict = make_song_predictor(model, segment_seconds, skip, None)
+    predict = make_song_predictor(model, segment_seconds, skip, None, music_check=music_check)
     match = genre_matcher(model.labels, model.genre_spellings)
 
     def tag(item: list) -> dict:
@@ -846,8 +848,9 @@ def tag_library(
     min_confidence : below this top probability a file's genre is ``unknown``; applied to
         every row of the table, those of earlier runs included
     music_check : a file the music detector hears as speech, noise or tones is ``unknown``;
-        False names a genre anyway (a spoken-word library you want genred); applied to every
-        row, as ``min_confidence`` is, without predicting again
+        False names a genre anyway (a spoken-word library you want genred), predicting again
+        (as another ``skip`` does: with the check, segments heard as not music leave a song's
+        probabilities)
     dry_run : with ``write_tags``, record and report the changes (``on_tag_change``, the
         table's ``tag_old``/``tag_new``) without writing; the files the write would refuse are
         in ``tag_failures`` as that write's would be
@@ -915,7 +918,7 @@ def tag_library(
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
     # A rerun with other analysis options predicts again; the defaults keep the keys of earlier journals.
-    analysed_as = identity + _options_key(skip, segment_seconds)
+    analysed_as = identity + _options_key(skip, segment_seconds, music_check)
     listing, skipped = _listing(root)
     files = list(listing)
     if not files and not skipped:
@@ -1011,7 +1014,7 @@ def tag_library(
             for record in retag:  # predicted before; only the tag is decided now
                 finish(dict(record))
             if todo:
-                for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip), todo,
+                for _, record in runner.map(make_tagger, (model_path, segment_seconds, skip, music_check), todo,
                                             on_crash=_crashed_tag):
                     finish(record)
                     bar.advance(task)

@@ -1,5 +1,6 @@
-"""Whole songs described as a top genre, genre probabilities, genre proportions (share of
-chunks) and a timeline, from the chunks :func:`genrekit.audio.chunking.song_chunks` streams.
+"""Whole songs described as a top genre, genre probabilities, genre proportions (shares of
+the analysed time) and a timeline, from the chunks :func:`genrekit.audio.chunking.song_chunks`
+streams.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ class Prediction:
     """The genres of one file.
 
     ``probabilities``: mean of the chunk probabilities, each chunk weighed by the share of its
-    time that sounds and by its length (a song's short last piece counts for its share of a
+    time that sounds and by its length (overlapping chunks by the part no neighbour claims,
+    :func:`counted_spans`) (a song's short last piece counts for its share of a
     whole chunk; a network's padded one as one) (or share of votes, for a model that votes). ``genre`` is its top genre,
     or ``"unknown"`` when ``confidence`` (the top probability) is below ``min_confidence`` or
     when the audio is not music (``music`` below the detector's threshold,
     :mod:`genrekit.models.music`); the probabilities are reported either way. ``n_chunks``
-    counts the chunks that make ``probabilities`` (those with some sound).
+    counts the chunks with some sound.
     Chunks the music detector hears as not music (a spoken intro) do not count for
     ``probabilities`` or ``styles`` where other chunks are music.
     ``timeline``: the steps with their genre (``"unknown"`` where not music), in time order: the
@@ -113,7 +115,7 @@ class Prediction:
     probabilities : dict[str, float]
         Genre -> probability for the whole song, for every genre of the model, in the model's order.
     n_chunks : int
-        The chunks that make ``probabilities``.
+        The chunks with some sound (those heard as not music among them).
     proportions : dict[str, float]
         Genre -> share of the analysed time whose top genre it is, for every genre of the
         model, and ``"unknown"`` -> the share heard as not music where ``music`` is given; sums to 1.
@@ -264,8 +266,13 @@ def heard_as_music(weights: np.ndarray, music: np.ndarray | None) -> np.ndarray:
     weight is music (the song is then not music as a whole, or the detector is unsure)."""
     if music is None:
         return weights
-    kept = weights * ~np.array([not_music(float(m)) for m in music], dtype=bool)
+    kept = weights * heard_music(music)
     return kept if kept.any() else weights
+
+
+def heard_music(music) -> np.ndarray:
+    """Whether each of ``music`` (probabilities of being music) is music to the detector, [shape=(n,)], bool."""
+    return ~np.array([not_music(float(m)) for m in music], dtype=bool).reshape(-1)
 
 
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
@@ -282,8 +289,8 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     when given, they make the timeline and the proportions, and the chunks still make
     ``probabilities``. ``chunk_music``: each chunk's probability of being music: chunks heard
     as not music do not count for ``probabilities`` (:func:`heard_as_music`), and steps heard
-    as not music (the windows' own ``music``, else the chunks') are ``"unknown"`` in the
-    timeline and the proportions. ``weights``: how much each chunk counts (the share of its time that
+    as not music (by the windows' ``music`` where ``windows`` are given, which none may be;
+    else by ``chunk_music``) are ``"unknown"`` in the timeline and the proportions. ``weights``: how much each chunk counts (the share of its time that
     sounds; default: all alike), times its length against the longest chunk's
     (:func:`by_length`; not with ``weigh_length`` False: a network's zero-padded chunk counts as
     one, as its training scores it); windows' weights likewise, and the timeline leaves out the
@@ -308,7 +315,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
         step_weights = np.ones(len(step_proba))
     winners = step_proba.argmax(axis=1)
     heard = (np.ones(len(step_proba), dtype=bool) if step_music is None
-             else ~np.array([not_music(float(m)) for m in step_music], dtype=bool))
+             else heard_music(step_music))
     step_counted = length_weighted(step_weights, steps, weigh_length)
     shares = np.bincount(winners[heard], weights=step_counted[heard], minlength=len(labels)) / step_counted.sum()
     proportions = {g: float(v) for g, v in zip(labels, shares)}
@@ -340,10 +347,16 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     )
 
 
+# The web page's palette too (server/static/app.js): Tableau's ten without its grey, which is
+# "not music"'s, then two dark ones; past it, hues a golden angle apart
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+           "#17becf", "#393b79", "#637939", "#843c39")
+
+
 def genre_colours(labels: list[str]) -> dict[str, tuple[float, float, float, float]]:
-    """A distinct colour per genre, in ``labels``' order: matplotlib's tab10 or tab20, and
-    for more than 20 genres (a tag library's) evenly spaced hues, since tab20 repeats its
-    last colour past 20.
+    """A distinct colour per genre, in ``labels``' order, none of them grey (a step heard as
+    not music is grey): :data:`PALETTE`, the web page's, then, for a tag library's many
+    genres, hues a golden angle (137.5 degrees) apart, as the page gives them.
 
     Parameters
     ----------
@@ -355,14 +368,17 @@ def genre_colours(labels: list[str]) -> dict[str, tuple[float, float, float, flo
     dict
         Genre -> RGBA.
     """
-    import matplotlib
+    import colorsys
 
-    n = len(labels)
-    if n <= 20:
-        colormap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-        return {genre: colormap(i) for i, genre in enumerate(labels)}
-    colormap = matplotlib.colormaps["hsv"]
-    return {genre: colormap(i / n) for i, genre in enumerate(labels)}
+    from matplotlib.colors import to_rgba
+
+    colours = {}
+    for i, genre in enumerate(labels):
+        if i < len(PALETTE):
+            colours[genre] = to_rgba(PALETTE[i])
+        else:  # hsl(hue, 70%, 40%), as the page's
+            colours[genre] = (*colorsys.hls_to_rgb(((i - len(PALETTE)) * 137.508 + 20) % 360 / 360, 0.40, 0.70), 1.0)
+    return colours
 
 
 # How a step heard as not music is drawn: grey, never one of the genres' colours
@@ -371,7 +387,8 @@ UNKNOWN_COLOUR = (0.62, 0.62, 0.62, 1.0)
 
 def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     """A PNG: the genre of each step over time (bar height: confidence; grey and hatched
-    where not music) above the genre proportions of the whole song.
+    where not music, as high as the detector is sure of it) above the genre proportions of
+    the whole song.
 
     The title names the file, its genre and confidence (an unknown song's reason and best
     guess), and the model; the time axis shows the whole file, the skipped intro and outro
@@ -400,8 +417,10 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     # an overlapping chunk over the time it counts for, not over its neighbours' bars
     spans = counted_spans([(s.start, s.end) for s in prediction.timeline])
     for segment, (start, end) in zip(prediction.timeline, spans):
-        timeline.bar(start, segment.confidence, width=end - start, align="edge", color=colours[segment.genre],
-                     edgecolor="white", linewidth=0.3, hatch="//" if segment.genre == UNKNOWN else None)
+        # a step heard as not music stands as high as the detector is sure of it
+        unheard = segment.genre == UNKNOWN and segment.music is not None
+        timeline.bar(start, 1 - segment.music if unheard else segment.confidence, width=end - start, align="edge",
+                     color=colours[segment.genre], edgecolor="white", linewidth=0.3, hatch="//" if unheard else None)
     skipped = [(left, right) for left, right in ((0.0, prediction.start), (prediction.end, prediction.duration))
                if prediction.duration > 0 and right - left > 0.05]
     for left, right in skipped:  # the whole file, what was not analysed (the intro and outro skipped) shaded
@@ -417,7 +436,7 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
         timeline.xaxis.set_major_locator(MultipleLocator(60 if prediction.duration <= 900 else 300))
         timeline.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{int(x // 60)}:{int(x % 60):02d}"))
     timeline.set(xlabel="time (m:ss)" if max(prediction.duration, prediction.end) > 120 else "time (s)",
-                 ylabel="confidence of the step's genre", ylim=(0, 1),
+                 ylabel="confidence", ylim=(0, 1),
                  xlim=(0.0, max(prediction.duration, prediction.end)) if prediction.duration > 0 else
                  (prediction.start, prediction.end),
                  title=f"{name}: {verdict}, by {prediction.model}")

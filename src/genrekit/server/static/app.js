@@ -3,8 +3,8 @@
 // service (or a proxy) sends is put on the page as text or properties, never as HTML.
 "use strict";
 
-// Hues far apart (Tableau's ten without its grey, which "unknown" has, then two dark ones): two
-// oranges side by side read as one genre on a timeline
+// Hues far apart (two oranges side by side read as one genre on a timeline): Tableau's ten without
+// its grey, which "unknown" has, then two dark ones; the PNGs' too (genrekit.predict.song.PALETTE)
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
                  "#17becf", "#393b79", "#637939", "#843c39"];
 const UNKNOWN = "unknown", UNKNOWN_COLOUR = "#a0a0a0";  // a stretch the music detector hears as not music
@@ -236,7 +236,9 @@ function drawTimeline(result) {
     node.style.setProperty("flex", `${(1000 * Math.max(part.until - part.from, 0) / span).toFixed(6)} 0 0`);
     if (part.segment) {
       node.style.setProperty("background", colourOf(part.segment.genre));
-      node.style.setProperty("opacity", String(0.45 + 0.55 * part.segment.confidence));
+      // as sure as the step's genre, or, heard as not music, as the detector is of that
+      const unheard = part.segment.genre === UNKNOWN && part.segment.music != null;
+      node.style.setProperty("opacity", String(0.45 + 0.55 * (unheard ? 1 - part.segment.music : part.segment.confidence)));
     }
     track.append(node);
   }
