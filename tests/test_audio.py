@@ -477,16 +477,19 @@ def test_a_cut_wav_au_or_aiff_file_is_truncated_not_a_shorter_song(tmp_path, suf
 
 def test_a_stereo_file_whose_channels_cancel_is_not_called_silent(tmp_path):
     """A loud stereo file whose right channel is the left inverted mixes down to silence: it is
-    refused with that reason, not as "silent"; a truly silent stereo file stays "silent"."""
+    refused with that reason, not as "silent"; a truly silent stereo file stays "silent"
+    (SilentAudio: to a prediction, unknown rather than a failure)."""
     from genrekit.audio.chunking import song_chunks
+    from genrekit.errors import SilentAudio
 
     left = np.random.default_rng(0).normal(scale=0.2, size=8000 * 5).astype(np.float32)
     sf.write(tmp_path / "antiphase.wav", np.stack([left, -left], axis=1), 8000, subtype="FLOAT")  # exact
     sf.write(tmp_path / "quiet.wav", np.zeros((8000 * 5, 2), np.float32), 8000)
     for read in (lambda p: audio.load(p), lambda p: list(song_chunks(p, sr=8000, chunk_seconds=3.0))):
-        with pytest.raises(AudioError, match="antiphase.wav: silent when its channels are mixed to mono.*cancel"):
+        with pytest.raises(AudioError, match="antiphase.wav: silent when its channels are mixed to mono.*cancel") as e:
             read(tmp_path / "antiphase.wav")
-        with pytest.raises(AudioError, match=r"quiet.wav: silent: peak level"):
+        assert not isinstance(e.value, SilentAudio)  # damage, not silence: a failure to the user
+        with pytest.raises(SilentAudio, match=r"quiet.wav: silent: peak level"):
             read(tmp_path / "quiet.wav")
 
 

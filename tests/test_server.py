@@ -649,7 +649,7 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
     """`genrekit serve` (the default model): the JSON answer's styles, each at or above its
     threshold, most probable first; the page lists the same styles with their probabilities
     under the genre (headless Chromium, the strict CSP in force); the screenshot is kept.
-    Then noise: "unknown", not music, in the answer and on the page."""
+    Then noise: "unknown", not music, in the answer and on the page; and digital silence, "silent"."""
     from genrekit.models.styles import thresholds
 
     clip = _clip(gtzan_mini, "metal", 2)
@@ -688,6 +688,14 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             assert answer["styles"] == {} and answer["music"] < 0.5
             _upload_on_the_page(driver, default, noise)
             assert "does not sound like music" in driver.find_element(By.ID, "verdict").text
+            # digital silence: unknown, "silent" (a 422 until 2026-12-06), no ranking of equal guesses
+            sf.write(tmp_path / "gap.wav", np.zeros(16000 * 8, np.float32), 16000)
+            answer = _post(default, tmp_path / "gap.wav").json()
+            assert (answer["genre"], answer["unknown_reason"], answer["styles"]) == ("unknown", "silent", {}), answer
+            _upload_on_the_page(driver, default, tmp_path / "gap.wav")
+            assert "the file is silent" in driver.find_element(By.ID, "verdict").text
+            assert [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#legend li")] == ["silent 100.0%"]
+            assert not driver.find_elements(By.CSS_SELECTOR, "#top li")
     finally:
         _stop(default)
 

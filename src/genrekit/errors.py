@@ -25,6 +25,11 @@ class AudioError(GenrekitError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class SilentAudio(AudioError):
+    """An audio file, or the part of it analysed, is digital silence throughout (no sample
+    reaches -100 dBFS): no genre to learn from, and, to a prediction, ``unknown`` (``silent``)."""
+
+
 class DatasetError(GenrekitError):
     """A dataset, manifest or split cannot be read or is inconsistent."""
 

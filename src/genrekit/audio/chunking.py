@@ -17,7 +17,7 @@ from genrekit.audio.io import (
     MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_sample_rate, check_stop, damaged_sample,
     first_damage, info, is_seconds, stream,
 )
-from genrekit.errors import AudioError, ParameterError
+from genrekit.errors import AudioError, ParameterError, SilentAudio
 
 
 # Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
@@ -237,8 +237,10 @@ def song_chunks(
         raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
                                f"only {decoded / sr:.2f} s could be decoded")
     if peak < SILENCE_PEAK:
-        raise AudioError(path, cancelled_channels(path)
-                         or f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
+        cancelled = cancelled_channels(path)  # a damaged mix, not silence: said as such
+        if cancelled:
+            raise AudioError(path, cancelled)
+        raise SilentAudio(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     tail = pending.shape[0]
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.
     new = tail if emitted == 0 else tail - max(0, size - hop)

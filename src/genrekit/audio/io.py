@@ -23,7 +23,7 @@ import soxr
 
 from genrekit._files import line_shown, not_regular_file
 from genrekit.audio import remote
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio
 
 logger = logging.getLogger(__name__)
 
@@ -1309,7 +1309,10 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
     if not allow_silent:
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-            raise AudioError(path, cancelled_channels(path) or f"silent: peak level {level} dBFS over {duration:.2f} s")
+            cancelled = cancelled_channels(path)  # a damaged mix, not silence: said as such
+            if cancelled:
+                raise AudioError(path, cancelled)
+            raise SilentAudio(path, f"silent: peak level {level} dBFS over {duration:.2f} s")
 
 
 def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:

@@ -165,7 +165,7 @@ def predict_dataset(
         ``(track, prediction)`` per track predicted, in dataset order; each track's label
         spelled as the model spells its genre.
     report : dict
-        ``failures`` (path -> reason), ``problems`` (what the dataset's loader left out:
+        ``failures`` (path -> reason; a track silent throughout among them), ``problems`` (what the dataset's loader left out:
         path and reason), ``excluded_training_tracks`` (track ids the model was trained on, by
         content: left out unless ``include_train``), ``unknown_genre_tracks`` (paths whose genre
         the model does not know under any spelling, or that have none), and
@@ -220,6 +220,11 @@ def predict_dataset(
         predictions, report["failures"] = _journalled_predictions(classifier, [t.path for t in tracks], Path(journal),
                                                                   skip=skip, hop_seconds=hop_seconds,
                                                                   progress=progress, jobs=jobs, runner=runner)
+    # a track silent throughout is "unknown" with every genre equally probable: nothing to score,
+    # so left out as a file that cannot be read is
+    report["failures"].update({p.path: f"{p.path}: silent: no sound in the analysed span, nothing to score"
+                               for p in predictions if p.n_chunks == 0})
+    predictions = [p for p in predictions if p.n_chunks]
     by_path = {p.path: p for p in predictions}
     return classifier, [(t, by_path[t.path]) for t in tracks if t.path in by_path], report
 

@@ -12,9 +12,11 @@ import numpy as np
 
 from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio
 from genrekit.models.interface import GenreClassifier, load
-from genrekit.predict.song import Prediction, check_min_confidence, heard_as_music, length_weighted, summarise
+from genrekit.predict.song import (
+    Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
+)
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -129,10 +131,10 @@ def predict_file(
     times, analyses, pending, levels = [], [], [], []
     span = None  # the analysed span: from the first chunk's start to the last's end, silent ones included
     window = int(round(predictor.window_seconds * predictor.sample_rate)) if predictor.window_seconds else 0
-    for start, end, chunk in song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
-                                         hop_seconds=hop_seconds, skip=skip, pad=predictor.pad,
-                                         min_seconds=predictor.min_seconds, should_stop=should_stop,
-                                         max_seconds=max_seconds):
+    chunks = song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
+                         hop_seconds=hop_seconds, skip=skip, pad=predictor.pad, min_seconds=predictor.min_seconds,
+                         should_stop=should_stop, max_seconds=max_seconds)
+    for start, end, chunk in _until_silent(chunks):
         span = (start if span is None else span[0], end)
         if not len(chunk) or float(np.max(np.abs(chunk))) < SILENCE_PEAK:
             # Digital silence has no genre and would count for nothing (:func:`_sounding`): the
@@ -150,8 +152,10 @@ def predict_file(
                 on_progress(end)
     if pending:
         analyses.append(_analyse(predictor, pending, levels[-len(pending):]))
-    if not analyses:  # the sound lies outside every chunk (a last piece too short to give one)
-        raise AudioError(path, f"silent: every chunk analysed peaks below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
+    if not analyses:  # digital silence, or its sound in a last piece too short to give a chunk
+        duration = audio.info(path, should_stop=should_stop).duration
+        return silent_prediction(path, predictor.labels, duration=duration, span=span or (0.0, duration),
+                                 model=predictor.name, styles=bool(predictor.styles))
     proba = np.concatenate([a.proba for a in analyses])
     if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
         raise AudioError(path, "the analysis gave non-finite probabilities: samples far outside -1..1 (damaged "
@@ -182,6 +186,15 @@ def predict_file(
                                                        music_check),
                      span=span, weigh_length=not predictor.pad,
                      ).with_min_confidence(min_confidence)
+
+
+def _until_silent(chunks):
+    """``chunks`` as they come, ending where they end or where the file is found silent
+    throughout (:class:`genrekit.errors.SilentAudio`: a prediction, not a failure)."""
+    try:
+        yield from chunks
+    except SilentAudio:
+        return
 
 
 # A stretch of audio whose RMS level is below this is silence, not quiet music: -60 dBFS is 40 dB

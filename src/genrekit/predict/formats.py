@@ -155,8 +155,8 @@ def _cell(text: str) -> str:
 def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], labels: Sequence[str], *,
              order: Sequence[str] | None = None) -> str:
     """``csv``: a header, then one row per file in :func:`in_order`'s order (a failure with its
-    ``error``); a genre ``unknown`` has its ``unknown_reason`` (``not music``, ``below min
-    confidence``). ``share_unknown`` and ``music`` are empty for a model without the music
+    ``error``); a genre ``unknown`` has its ``unknown_reason`` (``not music``, ``silent``,
+    ``below min confidence``). ``share_unknown`` and ``music`` are empty for a model without the music
     detector (and with the check off).
 
     Parameters
@@ -241,11 +241,11 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     from rich.markup import escape
     from rich.table import Table
 
-    from genrekit.predict.song import UNKNOWN
+    from genrekit.predict.song import BELOW_MIN_CONFIDENCE, SILENT, UNKNOWN
 
     with_styles = any(p.styles is not None for p in predictions)  # a model without styles: no column
     caption = "styles: the taggers' own tags, each at or above its threshold" if with_styles else None
-    if any(p.genre == UNKNOWN and p.min_confidence is not None and p.unknown_reason != "not music" for p in predictions):
+    if any(p.unknown_reason == BELOW_MIN_CONFIDENCE for p in predictions):
         below = "unknown (< P): the top genre's probability is below --min-confidence P"
         caption = f"{caption}; {below}" if caption else below
     view = Table(title=f"genres by {escape(model_name)}", caption=caption)
@@ -258,10 +258,13 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     for p, name in zip(predictions, short_names([p.path for p in predictions])):
         # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
         ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
-        if p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
-            below = p.min_confidence is not None and p.unknown_reason != "not music"
+        if p.unknown_reason == SILENT:  # nothing heard: no best guess to show
+            ranked = [f"unknown ({SILENT})"]
+        elif p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
+            below = p.unknown_reason == BELOW_MIN_CONFIDENCE
             ranked.insert(0, f"unknown (< {p.min_confidence:g}):" if below else f"unknown ({p.unknown_reason}):")
-        shares = [f"{'not music' if g == UNKNOWN else escape(g)} {v:.0%}"
+        unheard = SILENT if p.unknown_reason == SILENT else "not music"
+        shares = [f"{unheard if g == UNKNOWN else escape(g)} {v:.0%}"
                   for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),

@@ -31,7 +31,7 @@ from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagErro
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
-from genrekit.predict.song import UNKNOWN, check_min_confidence, decide, not_music
+from genrekit.predict.song import NOT_MUSIC, SILENT, UNKNOWN, check_min_confidence, decide, unknown_reason
 from genrekit.untrusted import describe_value
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class TagRecord:
     proportions: dict[str, float] = field(default_factory=dict)
     styles: dict[str, float] | None = None  # the styles present -> probability; None: the model gives none
     music: float | None = None  # the probability that the file is music; None: the model has no detector
-    unknown_reason: str | None = None  # where the genre is unknown: "not music" or "below min confidence"
+    unknown_reason: str | None = None  # where the genre is unknown: "not music", "silent" or "below min confidence"
     n_chunks: int = 0
     model: str = ""
     error: str | None = None
@@ -458,9 +458,9 @@ def _decide(record: dict, min_confidence: float | None, music_check: bool = True
     and, with ``music_check``, its music score, and why it is ``unknown`` where it is."""
     if record.get("error") is None and record.get("probabilities"):
         music = record.get("music") if music_check else None
-        record["genre"] = decide(record["probabilities"], min_confidence, music)
-        record["unknown_reason"] = (None if record["genre"] != UNKNOWN else "not music" if not_music(music)
-                                    else "below min confidence")  # as predict's outputs say it
+        n_chunks = record.get("n_chunks", 1)  # 0: silent throughout, unknown whatever the options
+        record["genre"] = decide(record["probabilities"], min_confidence, music, n_chunks=n_chunks)
+        record["unknown_reason"] = unknown_reason(record["genre"], music, n_chunks)  # as predict's outputs say it
     return record
 
 
@@ -657,7 +657,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
         record["tag_action"], record["tag_written"] = "unknown", False
         record["tag_old"] = record["tag_new"] = None
         reason = (f"the model's label {record['genre']!r} says no genre" if record["genre"] != UNKNOWN
-                  else "not music" if record.get("unknown_reason") == "not music"
+                  else record["unknown_reason"] if record.get("unknown_reason") in (NOT_MUSIC, SILENT)
                   else f"confidence {record['confidence']:.2f} < {options.min_confidence}")
         record["tag_error"] = f"genre unknown ({reason}): its tags are left as they are"
         return None

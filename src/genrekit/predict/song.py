@@ -17,6 +17,9 @@ from genrekit.models.aggregation import VOTE_TIE_WEIGHT
 
 # The genre of a song whose top probability is below the caller's minimum confidence.
 UNKNOWN = "unknown"
+# Why a song is UNKNOWN: it does not sound like music, it is digital silence throughout (no
+# chunk had sound to hear), or its top probability is below the caller's minimum
+NOT_MUSIC, SILENT, BELOW_MIN_CONFIDENCE = "not music", "silent", "below min confidence"
 
 
 def check_min_confidence(min_confidence: float | None) -> float | None:
@@ -36,13 +39,23 @@ def not_music(music: float | None) -> bool:
     return music < music_threshold()
 
 
-def decide(probabilities: dict[str, float], min_confidence: float | None = None, music: float | None = None) -> str:
+def decide(probabilities: dict[str, float], min_confidence: float | None = None, music: float | None = None, *,
+           n_chunks: int = 1) -> str:
     """The top genre of ``probabilities``, or :data:`UNKNOWN` when its probability is below
-    ``min_confidence`` or the audio is not music (:func:`not_music`)."""
-    if not_music(music):
+    ``min_confidence``, the audio is not music (:func:`not_music`) or no chunk had sound
+    (``n_chunks`` 0: a silent file, whatever the music check)."""
+    if not_music(music) or n_chunks == 0:
         return UNKNOWN
     best = max(probabilities, key=probabilities.__getitem__)
     return UNKNOWN if min_confidence is not None and probabilities[best] < min_confidence else best
+
+
+def unknown_reason(genre: str, music: float | None, n_chunks: int = 1) -> str | None:
+    """Why ``genre`` (as :func:`decide` gave it) is :data:`UNKNOWN`: :data:`SILENT`,
+    :data:`NOT_MUSIC` or :data:`BELOW_MIN_CONFIDENCE`; None where it names a genre."""
+    if genre != UNKNOWN:
+        return None
+    return SILENT if n_chunks == 0 else NOT_MUSIC if not_music(music) else BELOW_MIN_CONFIDENCE
 
 
 @dataclass
@@ -88,7 +101,9 @@ class Prediction:
     or ``"unknown"`` when ``confidence`` (the top probability) is below ``min_confidence`` or
     when the audio is not music (``music`` below the detector's threshold,
     :mod:`genrekit.models.music`); the probabilities are reported either way. ``n_chunks``
-    counts the chunks with some sound.
+    counts the chunks with some sound: 0 for a file silent throughout, whose genre is
+    ``"unknown"`` (``unknown_reason`` ``"silent"``) and whose genres are all equally probable
+    (:func:`silent_prediction`).
     Chunks the music detector hears as not music (a spoken intro) do not count for
     ``probabilities`` or ``styles`` where other chunks are music.
     ``timeline``: the steps with their genre (``"unknown"`` where not music), in time order: the
@@ -154,14 +169,14 @@ class Prediction:
     def with_min_confidence(self, min_confidence: float | None) -> Prediction:
         """This prediction with its genre decided against ``min_confidence`` (None: the top genre)."""
         check_min_confidence(min_confidence)
-        return replace(self, genre=decide(self.probabilities, min_confidence, self.music), min_confidence=min_confidence)
+        return replace(self, genre=decide(self.probabilities, min_confidence, self.music, n_chunks=self.n_chunks),
+                       min_confidence=min_confidence)
 
     @property
     def unknown_reason(self) -> str | None:
-        """Why the genre is ``"unknown"``: ``"not music"`` or ``"below min confidence"``; None when named."""
-        if self.genre != UNKNOWN:
-            return None
-        return "not music" if not_music(self.music) else "below min confidence"
+        """Why the genre is ``"unknown"``: ``"silent"``, ``"not music"`` or ``"below min
+        confidence"``; None when named."""
+        return unknown_reason(self.genre, self.music, self.n_chunks)
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most probable genres, (genre, probability), most probable first."""
@@ -347,6 +362,22 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     )
 
 
+def silent_prediction(path: str, labels: list[str], *, duration: float, span: tuple[float, float], model: str = "",
+                      styles: bool = False) -> Prediction:
+    """The :class:`Prediction` of a file with no sound in its analysed span (digital silence
+    throughout, or sound only in a last piece too short for a chunk): ``unknown``, reason
+    ``"silent"``, whatever the minimum confidence or the music check. No chunk was heard, so
+    every genre is equally probable (the ``confidence`` says so: 1 / the genres), the whole
+    span is ``"unknown"``'s in the proportions, the timeline is empty, no style is present
+    (``styles``: the model gives styles; else None) and ``music`` is None (nothing was heard).
+    """
+    share = 1.0 / len(labels)
+    return Prediction(path=path, genre=UNKNOWN, confidence=share, probabilities=dict.fromkeys(labels, share),
+                      n_chunks=0, proportions={**dict.fromkeys(labels, 0.0), UNKNOWN: 1.0}, timeline=[],
+                      duration=round(duration, 3), start=round(span[0], 3), end=round(span[1], 3), model=model,
+                      styles={} if styles else None)
+
+
 # The web page's palette too (server/static/app.js): Tableau's ten without its grey, which is
 # "not music"'s, then two dark ones; past it, hues a golden angle apart
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
@@ -428,7 +459,8 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     # a name that is not UTF-8 (surrogates) shown with replacement characters: matplotlib refuses it
     name = os.path.basename(prediction.path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     best, best_p = prediction.top(1)[0]
-    verdict = (f"unknown ({prediction.unknown_reason}; best guess {best} {best_p:.0%})" if prediction.genre == UNKNOWN
+    verdict = (f"unknown ({SILENT}: nothing to hear)" if prediction.unknown_reason == SILENT
+               else f"unknown ({prediction.unknown_reason}; best guess {best} {best_p:.0%})" if prediction.genre == UNKNOWN
                else f"{prediction.genre} ({prediction.confidence:.0%})")
     if max(prediction.duration, prediction.end) > 120:  # minutes and seconds: "1140" s reads as a count
         from matplotlib.ticker import FuncFormatter, MultipleLocator
@@ -446,7 +478,8 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
                     + ([Patch(color="0.92", label="not analysed")] if skipped else []),
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
-    bars = shares.barh(["not music" if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
+    unheard = SILENT if prediction.unknown_reason == SILENT else "not music"
+    bars = shares.barh([unheard if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
                        color=[colours[g] for g, _ in ordered])
     shares.bar_label(bars, labels=[f"{v:.0%}" if v > 0 else "" for _, v in ordered], padding=2, fontsize=8)
     shares.set(xlabel="share of the analysed time", xlim=(0, 1.08), xticks=np.linspace(0, 1, 6))

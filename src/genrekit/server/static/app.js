@@ -120,6 +120,7 @@ async function fetchModel() {
 function drawTop(result) {
   const list = $("top");
   list.replaceChildren();
+  if (result.unknown_reason === "silent") return;  // nothing heard: every genre equally probable, no ranking
   for (const { genre, probability } of result.top.slice(0, 5)) {
     const bar = el("span", { className: "bar" });
     bar.style.setProperty("width", percent(probability));
@@ -135,6 +136,7 @@ function drawProportions(result) {
   stack.replaceChildren();
   legend.replaceChildren();
   const shares = Object.entries(result.proportions).filter(([, share]) => share > 0).sort((a, b) => b[1] - a[1]);
+  const shareName = (genre) => genre !== UNKNOWN ? genre : result.unknown_reason === "silent" ? "silent" : "not music";
   for (const [genre, share] of shares) {
     const part = el("span", { title: `${shareName(genre)}: ${percent(share)}` });
     part.style.setProperty("width", percent(share));
@@ -147,9 +149,6 @@ function drawProportions(result) {
   stack.setAttribute("aria-label", "Proportions: " + shares.map(([g, s]) => `${shareName(g)} ${percent(s)}`).join(", "));
 }
 
-function shareName(genre) {
-  return genre === UNKNOWN ? "not music" : genre;
-}
 
 function windowLabel(segment) {
   const span = `${clock(segment.start)}–${clock(segment.end)}`;
@@ -308,7 +307,9 @@ function drawStyles(result) {
 
 function describeVerdict(body) {
   // "unknown": not music, or no genre reached the minimum confidence; the best guess is still shown
+  // (silence has none: every genre is equally probable)
   if (body.genre !== "unknown") return `${body.genre} (${percent(body.confidence)})`;
+  if (body.unknown_reason === "silent") return "unknown: the file is silent (digital silence throughout)";
   const guess = `best guess ${(body.top[0] || {}).genre}, ${percent(body.confidence)}`;
   return body.unknown_reason === "not music" ? `unknown: this does not sound like music (${guess})`
     : `unknown: not confident enough (${guess})`;
