@@ -610,3 +610,35 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
     assert "1 of the 2 GTZAN clips scored are within 2 ids of a clip of their genre the model was trained on " \
            "(jazz.00008)" in caplog.text
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["near_training_clips"] == 1
+
+
+def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tmp_path, monkeypatch):
+    """A review (2026-12-06): the journal stamped a prediction with the file's size and time
+    read after its analysis, so a song replaced during it (a sync, an edit) kept the old audio's
+    prediction under the new file's stamp, and every resumed evaluation reused it. The stamp is
+    now read before; such a file is journalled unstamped and predicted again. The stamp also
+    holds how the file decodes (an MP3 without a declared length, once PyAV is installed)."""
+    import soundfile as sf
+
+    from genrekit.datasets import load_manifest
+    from genrekit.evaluate import evaluate_model
+    from genrekit.predict import files
+
+    model = _manifest_of_tones(tmp_path, monkeypatch)
+    real = files.iter_predictions
+
+    def replacing_song1(classifier, paths, **options):
+        for path, prediction, error in real(classifier, paths, **options):
+            if path.endswith("song1.wav"):  # rewritten while its outcome was on its way
+                sf.write(path, np.zeros(3 * 22050, np.float32) + 0.1, 22050)
+            yield path, prediction, error
+
+    monkeypatch.setattr(files, "iter_predictions", replacing_song1)
+    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
+    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 3, stamps
+    monkeypatch.setattr(files, "iter_predictions", real)
+    asked = []
+    monkeypatch.setattr(files, "iter_predictions", lambda c, paths, **o: asked.extend(paths) or real(c, paths, **o))
+    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    assert [Path(p).name for p in asked] == ["song1.wav"]

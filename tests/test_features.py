@@ -1,4 +1,5 @@
 import json
+import os
 import re
 from pathlib import Path
 
@@ -399,8 +400,39 @@ def test_whole_clip_features_are_computed_segment_by_segment_as_they_are_decoded
 
     monkeypatch.setattr(extract, "song_chunks", segments)
     monkeypatch.setattr(FeatureSpec, "compute", compute)
-    array, _ = extract.extract_file(__file__, FeatureSpec("gtzan57"), content="x")
+    array, _ = extract.extract_file(__file__, FeatureSpec("gtzan57"))
     assert array[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_file_replaced_while_its_features_are_computed_is_not_cached_as_the_old_one(tmp_path, gtzan_mini,
+                                                                                      monkeypatch):
+    """A review (2026-12-06): a run hashes every file first and decodes them later; a song
+    replaced in between had the new audio's features cached under the old content's hash, and
+    every later run, of any dataset holding the old file, took them. The hash is now checked
+    again after decoding: such a file fails by name, and nothing is cached for it."""
+    import shutil
+
+    from genrekit import audio
+    from genrekit.features import extract
+
+    song = tmp_path / "song.wav"
+    shutil.copy(sorted(gtzan_mini.glob("rock/*.wav"))[0], song)
+    original = audio.content_hash(song)
+    chunks = extract.song_chunks
+
+    def replaced_while_decoding(path, **options):
+        shutil.copy(sorted(gtzan_mini.glob("classical/*.wav"))[0], tmp_path / "new.wav")
+        os.replace(tmp_path / "new.wav", song)  # as a sync tool or an editor saves it
+        yield from chunks(path, **options)
+
+    monkeypatch.setattr(extract, "song_chunks", replaced_while_decoding)
+    cache = FeatureCache(tmp_path / "cache")
+    spec = FeatureSpec("gtzan57")
+    result = extract_features([song], spec, cache=cache, n_jobs=1, progress=False)
+    assert result.ok == [] and "changed while its features were computed" in result.failures[str(song)]
+    assert cache.get(spec, original, "") is None and cache.get(spec, audio.content_hash(song), "") is None
+    monkeypatch.setattr(extract, "song_chunks", chunks)
+    assert extract_features([song], spec, cache=cache, n_jobs=1, progress=False).ok == [0]  # run again: done
 
 
 @pytest.mark.parametrize("hop", [None, 1.25, 4.0])

@@ -548,3 +548,33 @@ def test_tag_options_that_shape_writes_are_refused_without_writing(small_library
     with pytest.raises(ParameterError, match=f"^{named}: only with write_tags=True"):
         tag_library(small_library, tiny_model, tmp_path / "tags.csv", jobs=1, progress=False, **options)
     assert not (tmp_path / "tags.csv").exists()
+
+
+def test_a_rerun_predicts_again_a_file_that_now_decodes_otherwise_and_uses_the_cpus_it_may(tmp_path, small_library,
+                                                                                          tiny_model, monkeypatch):
+    """A review (2026-12-06): an MP3 without a declared length decodes whole once PyAV is
+    installed (libsndfile stopped where its size suggested): a table made before kept the cut
+    decode's genre, as the feature cache did not. The decoder's revision is now part of a
+    file's key. The option marker of --no-music-check survives a key rebuilt after a move or
+    an undo; and tag's default --jobs is the CPUs this process may use (a cpuset's), not the
+    machine's, as predict's is."""
+    from genrekit import runners
+    from genrekit.predict import library
+    from genrekit.predict.library import _analysis_prefix
+
+    out = tmp_path / "tags.csv"
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    monkeypatch.setattr(library, "decoder_revision", lambda path: "mp3-whole")
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
+    assert all(key.endswith("|mp3-whole") for key in pd.read_csv(out)["key"])
+    assert _analysis_prefix({"model": "m", "key": "m|skip=5|no-music-check|/a.mp3|1|2"}) == (
+        "m|skip=5|no-music-check", "|/a.mp3|1|2")
+
+    made = []
+    monkeypatch.setattr(runners, "default_jobs", lambda: 1)
+    monkeypatch.setattr(runners.LocalRunner, "__init__", lambda self, jobs, **kw: made.append(jobs) or
+                        setattr(self, "jobs", jobs) or setattr(self, "preload", None) or setattr(self, "owner", None))
+    monkeypatch.setattr(runners.LocalRunner, "map", lambda self, *a, **kw: iter(()))
+    tag_library(small_library, tiny_model, tmp_path / "other.csv", progress=False)
+    assert made == [1]

@@ -145,3 +145,23 @@ def test_the_readme_example_as_a_script_without_the_guard_names_the_guard(tmp_pa
     error = _error(_run(script))
     assert error.startswith("genrekit.errors.GenrekitError: the worker processes ended as they started"), error
     assert f'{script} has no `if __name__ == "__main__":` guard' in error, error
+
+
+def _reports_where_it_was_built():
+    """A worker that says whether it was built as a runner's worker (a model's self-test, run
+    as the worker is built, takes its onnxruntime threads from that)."""
+    from genrekit.runners import in_worker
+
+    built_in_worker = in_worker()
+    return lambda item: [item, built_in_worker]
+
+
+def test_a_worker_is_one_while_it_is_built_and_none_is_built_for_nothing():
+    """A review (2026-12-06): the pool marked its processes as workers after building the
+    worker, so the onnxruntime session a model's self-test made then took every core, in each
+    of n workers; and a pool with no item (a resumed evaluation with all done) still built one
+    in this process, loading the model for nothing."""
+    results = dict(LocalRunner(2).map(_reports_where_it_was_built, (), [1, 2, 3]))
+    assert results == {0: [1, True], 1: [2, True], 2: [3, True]}
+    built = []
+    assert list(LocalRunner(2).map(lambda: built.append(1) or (lambda item: item), (), [])) == [] and not built

@@ -206,7 +206,7 @@ def _outcome(future: Future) -> object:
 
 def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None, logs: dict | None = None,
                 started=None) -> None:
-    global _WORKER, _START_ERROR
+    global _WORKER, _START_ERROR, _IN_WORKER
     import signal
 
     if started is not None:  # through its start: a pool that breaks from now on did not break there
@@ -218,6 +218,7 @@ def _init_local(factory: WorkerFactory, args: tuple, owner: int | None = None, l
         _take_logging(logs)
     if owner is not None:
         _exit_with(owner)  # before the model loads: that takes seconds and hundreds of MB
+    _IN_WORKER = True  # before the worker is built: sessions it makes (a model's self-test) take one thread
     try:
         _WORKER = factory(*args)
     except Exception as exc:  # raised for each item instead: the caller gets one line, not a broken pool
@@ -423,6 +424,8 @@ class LocalRunner:
             head.extend(itertools.islice(items, max(2, self.jobs)))  # fewer: that is all of them
         except Exception as exc:  # the producer's error (a bad line of a path list): after the items before it
             items = _raising(exc)
+        if not head:  # nothing to do (a resumed run's): no worker to build, no model to load
+            return
         if self.jobs == 1 or len(head) <= 1:
             worker = factory(*args)
             for index, item in enumerate(itertools.chain(head, items)):
@@ -548,6 +551,8 @@ class _RayWorker:
     itself, rather than ending the actor."""
 
     def __init__(self, factory: WorkerFactory, args: tuple):
+        global _IN_WORKER
+        _IN_WORKER = True  # before the worker is built: sessions it makes (a model's self-test) take one thread
         try:
             self.worker, self.failure = factory(*args), None
         except Exception as exc:

@@ -269,11 +269,13 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
                             progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
     it finishes (a JSON line, fsynced), and the predictions an earlier run journalled for the
-    same file (path, size and modification time), model file (its content), options and
-    genrekit version taken from it: an interrupted evaluation resumes where it stopped (a file
-    that failed is tried again)."""
+    same file (path, size, modification time and how it decodes, read before it is analysed),
+    model file (its content), options and genrekit version taken from it: an interrupted
+    evaluation resumes where it stopped (a file that failed is tried again, as is one that
+    changed while it was analysed)."""
     from rich.progress import track
 
+    from genrekit.audio import decoder_revision
     from genrekit.models.interface import model_id
     from genrekit.predict.files import iter_predictions
     from genrekit.predict.library import append_record, reopen_journal
@@ -281,9 +283,11 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     def version(path: str) -> list | None:
         try:
             status = os.stat(path)
-        except OSError:
+            # an MP3 without a declared length decodes whole once PyAV is installed: not the same audio
+            revision = decoder_revision(path)
+        except (OSError, GenrekitError):
             return None  # a URL, or gone: predicted again
-        return [status.st_size, status.st_mtime_ns]
+        return [status.st_size, status.st_mtime_ns, revision]
 
     options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds,
                "genrekit_version": __version__}
@@ -300,12 +304,15 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     if done:
         logger.warning("%s: %d file(s) taken from an earlier run of the same model and options", journal,
                        len(set(paths) - set(todo)))
+    # each file as it was before it was analysed: one replaced meanwhile is not journalled as the new file
+    before = {path: version(path) for path in todo}
     with open(journal, "a", encoding="utf-8") as handle:
         outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner)
         for path, prediction, error in track(outcomes, total=len(todo), description="predicting",
                                              disable=not progress):
             done[path] = (prediction, error)
-            append_record(handle, {"path": path, "version": version(path), "options": options,
+            unchanged = before[path] if before[path] == version(path) else None
+            append_record(handle, {"path": path, "version": unchanged, "options": options,
                                    "prediction": prediction.to_dict() if prediction else None, "error": error})
     predictions = [done[p][0] for p in paths if done[p][0] is not None]
     return predictions, {p: done[p][1] for p in paths if done[p][1] is not None}

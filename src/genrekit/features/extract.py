@@ -72,6 +72,9 @@ def _extract(path: str, spec: FeatureSpec, content: str | None) -> tuple[np.ndar
 
 
 def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: str) -> tuple[np.ndarray, str]:
+    """Features of a local file and its content hash: ``content`` (hashed by the caller before,
+    perhaps long before) or hashed here, and checked again after decoding, so that features
+    are never kept (cached) under the hash of other bytes than those decoded."""
     content = content or audio.content_hash(path)
     try:
         if spec.chunked:  # whole windows over the whole file (a file shorter than one: itself), each
@@ -89,6 +92,9 @@ def _extract_local(path: str, spec: FeatureSpec, content: str | None, *, name: s
         raise AudioError(name, exc.reason) from exc
     if not np.all(np.isfinite(array)):
         raise FeatureError(f"{name}: {spec.name} features contain NaN or infinity")
+    if audio.content_hash(path) != content:  # replaced or rewritten during the run
+        raise AudioError(name, "changed while its features were computed (its content is not what it was when the "
+                               "run began): run again to compute them from the file as it is now")
     return array, content
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, not_regular_file, spreadsheet_cell,
                              utf8_shown)
-from genrekit.audio import AUDIO_EXTENSIONS, content_hash, is_audio_path, remote
+from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import SEPARATOR, is_placeholder, squashed_genre, write_refusal
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError
@@ -289,10 +289,13 @@ def _key(path: Path | str, use_hash: bool, model_id: str,
         return f"{model_id}|{file_key}", stat.size, stat.mtime_ns
     stat = path.stat()
     file_key = f"sha256:{content_hash(path)}" if use_hash else f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    return f"{model_id}|{file_key}", stat.st_size, stat.st_mtime_ns
+    # how it decodes, where that changed (an MP3 without a declared length, once PyAV is installed): its
+    # prediction from the earlier decode is not the file's (other files' keys are as they were)
+    revision = decoder_revision(path)
+    return f"{model_id}|{file_key}" + (f"|{revision}" if revision else ""), stat.st_size, stat.st_mtime_ns
 
 
-_OPTION_TOKENS = ("|skip=", "|segment=")
+_OPTION_TOKENS = ("|skip=", "|segment=", "|no-music-check")
 
 
 def _options_key(skip: float, segment_seconds: float | None, music_check: bool = True) -> str:
@@ -981,9 +984,10 @@ def tag_library(
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         if runner is None and todo:
-            from genrekit.runners import LocalRunner
+            from genrekit.runners import LocalRunner, default_jobs
 
-            runner = LocalRunner(min(jobs or os.cpu_count() or 1, max(1, len(todo))))
+            # the CPUs this process may use (a cpuset's or a scheduler's), not the machine's
+            runner = LocalRunner(min(jobs or default_jobs(), max(1, len(todo))))
         actions: Counter = Counter()
         tag_failures: dict[str, str] = {}
 

@@ -18,6 +18,7 @@ from genrekit.evaluate.crossval import out_of_fold_probabilities, table_folds
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
 from genrekit.train.recipes import TableRecipe
+from genrekit.runners import default_jobs
 from genrekit.train.run import Trained, TrainResult, run_training
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
     if len(test_rows):  # scored as `genrekit evaluate` scores the saved model: the same chunks, the same numbers
         test_ids = list(dict.fromkeys(table.tracks[test_rows]))
         # worker processes each load the model: worth it from a few tracks each
-        jobs = min(n_jobs or os.cpu_count() or 1, max(1, len(test_ids) // 4))
+        jobs = min(n_jobs or default_jobs(), max(1, len(test_ids) // 4))
         with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
             scored = score_dataset(save_model(genre_model, Path(folder) / MODEL_FILE), dataset.select(test_ids),
                                    include_train=True, aggregation=aggregation, jobs=jobs, progress=progress)
