@@ -165,3 +165,11 @@ def test_a_worker_is_one_while_it_is_built_and_none_is_built_for_nothing():
     assert results == {0: [1, True], 1: [2, True], 2: [3, True]}
     built = []
     assert list(LocalRunner(2).map(lambda: built.append(1) or (lambda item: item), (), [])) == [] and not built
+
+    def failing_at_once():
+        raise ValueError("line 1 of the path list is not a path")
+        yield
+
+    with pytest.raises(ValueError, match="line 1 of the path list"):  # not swallowed with the empty run
+        list(LocalRunner(2).map(lambda: built.append(1) or (lambda item: item), (), failing_at_once()))
+    assert not built

@@ -425,6 +425,7 @@ class LocalRunner:
         except Exception as exc:  # the producer's error (a bad line of a path list): after the items before it
             items = _raising(exc)
         if not head:  # nothing to do (a resumed run's): no worker to build, no model to load
+            list(items)  # but a producer that failed at once still raises its error
             return
         if self.jobs == 1 or len(head) <= 1:
             worker = factory(*args)
