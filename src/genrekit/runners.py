@@ -589,10 +589,8 @@ class RayRunner:
         for name in ("ray", "ray.data"):
             logging.getLogger(name).setLevel(level)
         if not ray.is_initialized():
-            # its C++ core's level, read from the environment by this process and the cluster it
-            # starts: set for the start only (a user's own setting wins)
-            before = os.environ.get("RAY_BACKEND_LOG_LEVEL")
-            os.environ["RAY_BACKEND_LOG_LEVEL"] = before or ("fatal" if level >= logging.ERROR else "error")
+            # Ray's C++ core keeps to its log files unless RAY_BACKEND_LOG_LEVEL is set, and setting
+            # it prints a line of its own ("Set ray log level from environment variable"): left alone
             try:
                 if self.address:
                     ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=level)
@@ -601,9 +599,6 @@ class RayRunner:
                              _node_ip_address="127.0.0.1", logging_level=level)
             except (ConnectionError, ValueError, RuntimeError) as exc:  # no cluster there, no Ray Client
                 raise ParameterError(_unreachable(self.address, exc)) from exc
-            finally:
-                if before is None:
-                    os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
             for name in ("ray", "ray.data"):  # ray.init configures its loggers again
                 logging.getLogger(name).setLevel(level)
             _raylet_messages_to_log()
