@@ -568,8 +568,13 @@ def test_a_rerun_predicts_again_a_file_that_now_decodes_otherwise_and_uses_the_c
     monkeypatch.setattr(library, "decoder_revision", lambda path: "mp3-whole")
     assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
     assert all(key.endswith("|mp3-whole") for key in pd.read_csv(out)["key"])
-    assert _analysis_prefix({"model": "m", "key": "m|skip=5|no-music-check|/a.mp3|1|2"}) == (
-        "m|skip=5|no-music-check", "|/a.mp3|1|2")
+    assert _analysis_prefix({"model": "m", "key": "m|skip=5|no-music-check|analysis=1|/a.mp3|1|2"}) == (
+        "m|skip=5|no-music-check|analysis=1", "|/a.mp3|1|2")
+    # a change to the analysis (silence became unknown, not a failure): the files are predicted again
+    monkeypatch.setattr(library, "ANALYSIS_REVISION", library.ANALYSIS_REVISION + 1)
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
+    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    assert all(f"|analysis={library.ANALYSIS_REVISION}|" in key for key in pd.read_csv(out)["key"])
 
     made = []
     monkeypatch.setattr(runners, "default_jobs", lambda: 1)

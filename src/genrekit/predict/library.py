@@ -31,7 +31,8 @@ from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagErro
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
-from genrekit.predict.song import NOT_MUSIC, SILENT, UNKNOWN, check_min_confidence, decide, unknown_reason
+from genrekit.predict.song import (ANALYSIS_REVISION, NOT_MUSIC, SILENT, UNKNOWN, check_min_confidence, decide,
+                                   unknown_reason)
 from genrekit.untrusted import describe_value
 
 if TYPE_CHECKING:
@@ -295,15 +296,16 @@ def _key(path: Path | str, use_hash: bool, model_id: str,
     return f"{model_id}|{file_key}" + (f"|{revision}" if revision else ""), stat.st_size, stat.st_mtime_ns
 
 
-_OPTION_TOKENS = ("|skip=", "|segment=", "|no-music-check")
+_OPTION_TOKENS = ("|skip=", "|segment=", "|no-music-check", "|analysis=")
 
 
 def _options_key(skip: float, segment_seconds: float | None, music_check: bool = True) -> str:
-    """The analysis options that change a prediction, for the journal key ("" for the defaults):
-    the music check too, since segments heard as not music leave a song's probabilities."""
+    """The analysis options that change a prediction, for the journal key: the music check too,
+    since segments heard as not music leave a song's probabilities; and the analysis's revision,
+    so files predicted before a change to it are predicted again."""
     return (f"|skip={skip:g}" if skip != SKIP_SECONDS else "") + (
         f"|segment={segment_seconds:g}" if segment_seconds is not None else "") + (
-        "" if music_check else "|no-music-check")
+        "" if music_check else "|no-music-check") + f"|analysis={ANALYSIS_REVISION}"
 
 
 def _stat_or_none(value) -> bool:
@@ -920,7 +922,7 @@ def tag_library(
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
-    # A rerun with other analysis options predicts again; the defaults keep the keys of earlier journals.
+    # A rerun with other analysis options, or after a change to the analysis, predicts again.
     analysed_as = identity + _options_key(skip, segment_seconds, music_check)
     listing, skipped = _listing(root)
     files = list(listing)

@@ -21,6 +21,11 @@ UNKNOWN = "unknown"
 # chunk had sound to hear), or its top probability is below the caller's minimum
 NOT_MUSIC, SILENT, BELOW_MIN_CONFIDENCE = "not music", "silent", "below min confidence"
 
+# How a file's audio becomes its prediction, beyond the model: raised when a change moves what
+# a file gets, so a library's earlier results are predicted again (tag's journal keys carry it).
+# 1: digital silence is unknown, not a failure; the timeline's windows get their own music check.
+ANALYSIS_REVISION = 1
+
 
 def check_min_confidence(min_confidence: float | None) -> float | None:
     """``min_confidence`` if it is None or a probability, else ParameterError naming it."""
