@@ -121,10 +121,17 @@ def test_a_real_clip_gets_its_genre(server, gtzan_mini):
     assert "styles" in body and body["styles"] is None  # a model on fma518 features gives no styles
 
 
-def test_model_health_and_docs(server):
+def test_model_health_and_docs(server, model_file):
     model = httpx.get(f"{server['url']}/v1/model").json()
     assert sorted(model["labels"]) == sorted(GENRES) and model["kind"] == "classical"
     assert model["limits"]["max_upload_mb"] == 2
+    # the model's one manifest schema, without its training files' hashes and the server's path to it
+    from genrekit.models import load
+
+    manifest = load(model_file).manifest()
+    assert {key: model[key] for key in manifest if key not in ("training", "source")} == {
+        key: value for key, value in manifest.items() if key not in ("training", "source")}
+    assert "training" not in model and "source" not in model and model["name"] == model["model"]
     assert httpx.get(f"{server['url']}/healthz").json()["status"] == "ok"
     schema = httpx.get(f"{server['url']}/openapi.json").json()
     assert {"/v1/predict", "/v1/model", "/healthz"} <= set(schema["paths"])

@@ -333,13 +333,10 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     # repeat (a level the host application set is left as it is)
     if logging.getLogger("python_multipart").level == logging.NOTSET:
         logging.getLogger("python_multipart").setLevel(logging.ERROR)
-    description = {
-        "name": predictor.name, "id": model_id(model_path), "kind": predictor.kind,
-        "labels": list(predictor.labels), "metrics": predictor.metrics,
-        "sample_rate": predictor.sample_rate, "chunk_seconds": predictor.chunk_seconds,
-        "aggregation": predictor.aggregation, "genrekit_version": __version__,
-        "limits": asdict(limits),
-    }
+    # the model's one manifest (genrekit.models.describe), less the hashes of its training files
+    # and the server's path to it, with the service's own: the file's id and the limits
+    manifest = {key: value for key, value in predictor.manifest().items() if key not in ("training", "source")}
+    description = {"name": predictor.name, "id": model_id(model_path), **manifest, "limits": asdict(limits)}
     state: dict = {}
 
     def new_upload_folder() -> Path:
@@ -436,7 +433,8 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                 "receiving": places.receiving, "analysing": running,
                 "queued": max(taken - running, 0), "places_free": places.free}
 
-    @app.get("/v1/model", summary="The model: its genres, metrics, version and the service's limits")
+    @app.get("/v1/model", summary="The model: its manifest (genres, metrics, version; not its training files) "
+             "and the service's limits")
     async def model() -> dict:
         return description
 
