@@ -263,8 +263,7 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
         elif p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
             below = p.unknown_reason == BELOW_MIN_CONFIDENCE
             ranked.insert(0, f"unknown (< {p.min_confidence:g}):" if below else f"unknown ({p.unknown_reason}):")
-        unheard = SILENT if p.unknown_reason == SILENT else "not music"
-        shares = [f"{unheard if g == UNKNOWN else escape(g)} {v:.0%}"
+        shares = [f"{p.unknown_share if g == UNKNOWN else escape(g)} {v:.0%}"
                   for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),

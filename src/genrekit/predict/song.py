@@ -183,6 +183,12 @@ class Prediction:
         confidence"``; None when named."""
         return unknown_reason(self.genre, self.music, self.n_chunks)
 
+    @property
+    def unknown_share(self) -> str:
+        """What ``proportions``' ``"unknown"`` share is: ``"silent"`` time for a silent file, else
+        time heard as ``"not music"`` (the name tables and plots give it)."""
+        return SILENT if self.unknown_reason == SILENT else NOT_MUSIC
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` most probable genres, (genre, probability), most probable first."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -478,13 +484,12 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
                  (prediction.start, prediction.end),
                  title=f"{name}: {verdict}, by {prediction.model}")
     seen = dict.fromkeys(s.genre for s in prediction.timeline)
-    timeline.legend(handles=[Patch(facecolor=colours[g], label="not music" if g == UNKNOWN else g,
+    timeline.legend(handles=[Patch(facecolor=colours[g], label=NOT_MUSIC if g == UNKNOWN else g,
                                    hatch="//" if g == UNKNOWN else None) for g in seen]
                     + ([Patch(color="0.92", label="not analysed")] if skipped else []),
                     loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ordered = sorted(prediction.proportions.items(), key=lambda item: item[1])
-    unheard = SILENT if prediction.unknown_reason == SILENT else "not music"
-    bars = shares.barh([unheard if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
+    bars = shares.barh([prediction.unknown_share if g == UNKNOWN else g for g, _ in ordered], [v for _, v in ordered],
                        color=[colours[g] for g, _ in ordered])
     shares.bar_label(bars, labels=[f"{v:.0%}" if v > 0 else "" for _, v in ordered], padding=2, fontsize=8)
     shares.set(xlabel="share of the analysed time", xlim=(0, 1.08), xticks=np.linspace(0, 1, 6))
