@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -601,11 +602,53 @@ def test_a_huge_safetensors_header_is_refused_before_the_library_parses_it(tmp_p
 def test_an_archive_over_the_member_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
     from genrekit import untrusted
 
-    monkeypatch.setattr(untrusted, "MAX_MEMBERS", 5)
     members = default_members()
     path = write_model(tmp_path / "many.genrekit", {**members, **{f"pad{i}": b"" for i in range(5)}}, rehash=False)
-    with pytest.raises(ModelError, match=r"archive members; at most 5"):
+    with pytest.raises(ModelError, match=rf"many.genrekit: archive declares {len(members) + 5} members; at most "
+                                         r"\d are accepted"):  # the names a model file may hold
         load_model(path)
+    # a skops archive (any member names): the cap on members
+    monkeypatch.setattr(untrusted, "MAX_MEMBERS", 5)
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        for name in ("schema.json", *(f"{i}.npy" for i in range(8))):
+            archive.writestr(name, b"")
+    with pytest.raises(ModelError, match=r"inner: archive declares 9 members; at most 5 are accepted"):
+        untrusted.read_archive(packed.getvalue(), "inner", kind="a skops file", required="schema.json")
+
+
+def _listing_bomb(path: Path, entries: int, declared: int) -> Path:
+    """A zip whose central directory lists one member ``entries`` times under new names, its end
+    record declaring ``declared`` members: zipfile parses every listed entry (by the directory's
+    size, whatever the count says)."""
+    data, name = b"{}", b"genrekit.json"
+    crc = zlib.crc32(data)
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(data), len(data), len(name), 0)
+    listing = b"".join(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, crc, len(data), len(data),
+                                   len(n), 0, 0, 0, 0, 0, 0) + n for n in [name, *(b"%x" % i for i in range(1, entries))])
+    start = len(local) + len(name) + len(data)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, declared, declared, len(listing), start, 0)
+    path.write_bytes(local + name + data + listing + end)
+    return path
+
+
+def test_a_long_member_list_is_refused_before_zipfile_reads_it(tmp_path, monkeypatch):
+    """An audit (2026-12-06): zipfile builds an object for every entry of an archive's central
+    directory before genrekit counted them, so a 207 MB file listing 4M members took 2.2 GB to
+    be refused (and, within the cap, its refusal named each of 1M members). The end record's
+    count and the directory's size (which bounds the entries zipfile parses, whatever the
+    count says) are checked first."""
+    def never(*args, **kwargs):
+        raise AssertionError("zipfile read the member list")
+
+    many = _listing_bomb(tmp_path / "many.genrekit", 5000, declared=5000)
+    lying = _listing_bomb(tmp_path / "lying.genrekit", 5000, declared=1)
+    monkeypatch.setattr(zipfile, "ZipFile", never)
+    with pytest.raises(ModelError, match=r"many.genrekit: archive declares 5000 members; at most \d are accepted"):
+        load_model(many)
+    with pytest.raises(ModelError, match=r"lying.genrekit: archive's member list takes \d+ bytes; at most \d+ are "
+                                         r"accepted for \d members"):
+        load_model(lying)
 
 
 runner = CliRunner()
@@ -1482,6 +1525,19 @@ def test_an_onnx_graph_without_outputs_is_refused_by_name(tmp_path):
     del model.graph.output[:]
     onnx.save(model, str(path))
     with pytest.raises(ModelError, match=r"mute.onnx: .*a graph with 1 input\(s\) and 0 output\(s\)"):
+        load(path)
+
+
+def test_an_onnx_file_over_the_size_cap_is_refused_unread(tmp_path):
+    """An audit (2026-12-06): an .onnx file was read whole before any check, so a sparse 30 GB
+    file took all the memory (a MemoryError traceback under a ulimit)."""
+    from genrekit.untrusted import MAX_ONNX_BYTES
+
+    path = tmp_path / "huge.onnx"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_ONNX_BYTES + 1)  # sparse: takes no disk
+    with pytest.raises(ModelError, match=rf"huge.onnx: {MAX_ONNX_BYTES + 1} bytes; an ONNX model file genrekit "
+                                         rf"loads takes at most {MAX_ONNX_BYTES}"):
         load(path)
 
 

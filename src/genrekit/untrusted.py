@@ -31,8 +31,13 @@ from genrekit.errors import ModelError
 
 # Archive caps. skops stores an archive member per array, so a tree ensemble's member count
 # grows with its classes: the `ensemble` recipe has ~14k on GTZAN's 10 genres, ~1,300 per genre
-# more. The bytes caps, not this one, bound the work; 10_000 once refused a 10-genre ensemble.
-MAX_MEMBERS = 1_000_000
+# more (300k: ~220 genres); 10_000 once refused a 10-genre ensemble.
+MAX_MEMBERS = 300_000
+# zipfile builds an object (~550 bytes) for every entry of the central directory before any
+# count can be checked: 4M crafted 46-byte entries took 2.2 GB. Its size, read from the end
+# record first, bounds that (skops' entries take ~100 bytes; a model file's few, under 1 kB each).
+MAX_CENTRAL_DIRECTORY_BYTES = 32 * 2**20
+CENTRAL_DIRECTORY_BYTES_PER_MEMBER = 1024
 MAX_MEMBER_BYTES = 512 * 2**20
 MAX_TOTAL_BYTES = 1024 * 2**20
 MAX_RATIO = 200  # deflate reaches ~1000:1 only on degenerate data; real payloads stay below 20:1
@@ -136,6 +141,7 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     try:
+        _check_central_directory(source, where, allowed=allowed)
         with zipfile.ZipFile(source) as archive:
             infos = archive.infolist()
             if required not in archive.namelist():
@@ -146,6 +152,31 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
         raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
     except DAMAGED_FILE_ERRORS as exc:
         raise ModelError(f"{where}: archive cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_central_directory(source: str | io.BytesIO, where: str, *, allowed: Iterable[str] | None = None) -> None:
+    """Refuse an archive whose end record declares more members, or a larger central directory,
+    than the caps allow (``allowed``: one entry per allowed name), before zipfile reads its entries.
+    An archive without an end record is left to zipfile, which refuses it."""
+    limit = MAX_MEMBERS if allowed is None else len(set(allowed))
+    most_bytes = min(MAX_CENTRAL_DIRECTORY_BYTES, limit * CENTRAL_DIRECTORY_BYTES_PER_MEMBER)
+    end_record = getattr(zipfile, "_EndRecData", None)  # zipfile's own reader of the end record (zip64 too)
+    if end_record is None:
+        return
+    if isinstance(source, io.BytesIO):
+        record = end_record(source)
+        source.seek(0)
+    else:
+        with open(source, "rb") as handle:
+            record = end_record(handle)
+    if not record:
+        return
+    members, size = record[zipfile._ECD_ENTRIES_TOTAL], record[zipfile._ECD_SIZE]
+    if members > limit:
+        raise ModelError(f"{where}: archive declares {members} members; at most {limit} are accepted")
+    if size > most_bytes:
+        raise ModelError(f"{where}: archive's member list takes {size} bytes; at most {most_bytes} are accepted "
+                         f"for {limit} members")
 
 
 def check_archive(infos: list[zipfile.ZipInfo], where: str, *, allowed: Iterable[str] | None = None) -> None:
@@ -962,6 +993,10 @@ def check_booster(data: bytes, n_features: int, n_classes: int, where: str) -> N
                        f"{context} node {node} splits on a feature it does not have")
             _refuse_if(arrays["split_type"][node] != 0, where, f"{context} node {node} is a categorical split")
 
+
+# An ONNX file is read whole before it is parsed: protobuf caps a file at 2 GiB; genrekit's
+# exports take 1-10 MB (a 10-genre tree ensemble's tens), so a larger one is refused unread.
+MAX_ONNX_BYTES = 1024 * 2**20
 
 # The ONNX operators genrekit's exports use (every network preset with either front end, int8
 # included, every classical model skl2onnx converts, the default model and its int8 and light

@@ -24,7 +24,7 @@ import numpy as np
 from genrekit import __version__
 from genrekit.audio.chunking import SEGMENT_SECONDS
 from genrekit.features.limits import require_feature_fields
-from genrekit.untrusted import (describe_value, onnx_refusals, parse_json, require,
+from genrekit.untrusted import (MAX_ONNX_BYTES, describe_value, onnx_refusals, parse_json, require,
                                 require_labels, require_training_hashes, training_hashes,
                                 training_listed, training_spellings, training_track_ids)
 
@@ -846,9 +846,17 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
     _register_cpu_arena()
     options.add_session_config_entry("session.use_env_allocators", "1")
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_ONNX_BYTES:  # before reading it (a crafted or sparse file of any size)
+                raise ModelError(f"{path}: {size} bytes; an ONNX model file genrekit loads takes at most "
+                                 f"{MAX_ONNX_BYTES} (its exports take a few MB)")
+            data = handle.read(MAX_ONNX_BYTES + 1)
     except OSError as exc:
         raise ModelError(f"{path}: cannot be read ({exc})") from exc
+    if len(data) > MAX_ONNX_BYTES:  # grown since its size was read
+        raise ModelError(f"{path}: more than {MAX_ONNX_BYTES} bytes; an ONNX model file genrekit loads takes at most "
+                         f"{MAX_ONNX_BYTES}")
     refusals = onnx_refusals(data, str(path))
     if refusals:
         raise ModelError(f"{path}: {'; '.join(refusals)} (a corrupt or crafted file, or one made by another tool "
