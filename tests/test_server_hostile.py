@@ -380,6 +380,25 @@ def test_a_model_error_in_the_analysis_names_the_model_by_its_id_not_its_place(m
     assert "model failed" in detail
 
 
+def test_a_model_file_whose_name_is_not_utf8_is_served(model_file, short_wav, tmp_path):
+    """An audit (2026-12-06): every answer was a 500 (the model's id kept the name's undecodable
+    bytes as surrogates, which JSON cannot encode); the bytes are now written as \\xff."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import app as service
+
+    odd = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"model-\xff\xfe.genrekit")))
+    shutil.copy(model_file, odd)
+    with TestClient(service.create_app(odd), base_url="http://localhost") as client:
+        described, health = client.get("/v1/model"), client.get("/healthz")
+        answered = client.post("/v1/predict", files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
+    assert described.status_code == health.status_code == answered.status_code == 200, answered.text
+    assert described.json()["id"].startswith("model-\\xff\\xfe.genrekit@")
+    assert answered.json()["model_id"] == health.json()["model_id"] == described.json()["id"]
+
+
 # File names --------------------------------------------------------------------------------
 
 NAMES = ["夜の音楽.wav", "🎸 riff ✨.wav", "intro – outro.wav", "café.wav", "Ελληνικά — 中文 😀.wav"]
@@ -919,6 +938,8 @@ def test_a_service_on_loopback_answers_only_to_loopback_names_and_the_allowed_on
         assert refused["status"] == 400 and refused["headers"]["x-frame-options"] == "DENY"
         assert "Host 'rebound.attacker.example:" in refused["body"]["detail"]
         assert "--allowed-host rebound.attacker.example" in refused["body"]["detail"]
+        odd = ask("[::1")  # no name to suggest (it suggested "--allowed-host [:")
+        assert odd["status"] == 400 and "--allowed-host NAME" in odd["body"]["detail"], odd
     finally:
         _stop(server)
 
@@ -1026,7 +1047,8 @@ def test_an_upload_sent_by_a_page_of_another_site_is_refused(server, short_wav):
                           files={"file": ("a.wav", short_wav.read_bytes(), "audio/wav")})
 
     for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-                    {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
+                    {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Origin": "http://[::1"}, {"Origin": "http://]x["}):  # no URL: urlsplit's ValueError was a 500
         refused = post(**headers)
         assert refused.status_code == 403, (headers, refused.text)
         assert "another site" in refused.json()["detail"] and "content-security-policy" in refused.headers

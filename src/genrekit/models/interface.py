@@ -1179,7 +1179,8 @@ def model_id(model: str | os.PathLike) -> str:
     -------
     str
         ``NAME@HASH``: the file's name and the first 12 hex digits of its SHA-256
-        (``model.genrekit@0123456789ab``).
+        (``model.genrekit@0123456789ab``); bytes of the name that are not UTF-8 as ``\\xff``
+        (so it can be written as JSON, a table cell or a tag).
 
     Raises
     ------
@@ -1191,7 +1192,8 @@ def model_id(model: str | os.PathLike) -> str:
     from genrekit.audio import content_hash
 
     path = model_file(model)
-    return f"{path.name}@{content_hash(path)[:12]}"
+    name = os.fsencode(path.name).decode("utf-8", "backslashreplace")
+    return f"{name}@{content_hash(path)[:12]}"
 
 
 def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, segment_seconds: float | None = None,

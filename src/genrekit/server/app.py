@@ -28,6 +28,7 @@ import logging
 import math
 import numbers
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -190,11 +191,12 @@ class KnownHosts:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
             given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
-            name = given[1:given.index("]")] if given.startswith("[") and "]" in given else given.rsplit(":", 1)[0]
+            name = _host_name(given)
             if given and name not in self.hosts:
                 listed = ", ".join(sorted(self.hosts))
+                shown = name if re.fullmatch(r"[a-z0-9._-]+|[0-9a-f:.]+", name) else "NAME"  # not "[:" for "[::1"
                 response = _error(400, f"Host {given!r}: this service answers to {listed} only (it listens on this "
-                                       f"machine's loopback; start it with --allowed-host {name or 'NAME'}, or "
+                                       f"machine's loopback; start it with --allowed-host {shown}, or "
                                        "allowed_hosts= in Python, to be asked by that name, as a proxy may)")
                 return await SecurityHeaders(response)(scope, receive, send)
         return await self.app(scope, receive, send)
@@ -206,6 +208,15 @@ def _host_name(netloc: str) -> str:
     if netloc.startswith("[") and "]" in netloc:
         return netloc[1:netloc.index("]")]
     return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+def _origin_host(origin: str) -> str:
+    """The host an ``Origin`` header names; "" for one that is no URL (``http://[::1``), which
+    no page of this service sends."""
+    try:
+        return _host_name(urlsplit(origin).netloc)
+    except ValueError:
+        return ""
 
 
 class SameSiteWrites:
@@ -232,7 +243,7 @@ class SameSiteWrites:
             refused = None
             if site in ("cross-site", "same-site"):
                 refused = f"a request from another site (Sec-Fetch-Site: {site})"
-            elif not site and origin and (_host_name(urlsplit(origin).netloc) or "null") not in own - {""}:
+            elif not site and origin and (_origin_host(origin) or "null") not in own - {""}:
                 refused = f"a request from a page of another site ({origin})"
             if refused:
                 response = _error(403, f"{refused}: this service takes uploads from its own page and from programs, "
