@@ -792,6 +792,28 @@ def test_undo_updates_the_results_table(tmp_path, originals, small_model, suffix
     pd.testing.assert_frame_equal(table[same], written[same])  # the rest of the table as it was
 
 
+def test_an_undo_of_a_genre_of_200k_characters_updates_its_table_and_prints_it_cut(tmp_path, originals, small_model):
+    """An audit (2026-12-06): the undo read the CSV table at the csv module's 131072-character
+    cell limit, so a song whose genre tag was longer (a tag gone wrong) left its table stale
+    for good (exit 1, every rerun the same), and its line printed the whole genre."""
+    import csv
+
+    import pandas as pd
+
+    path = _one_file(tmp_path, originals, "tagged.flac")
+    song = mutagen.File(path)
+    song.tags["genre"] = ["y" * 200_000]
+    song.save()
+    out = tmp_path / "tags.csv"
+    tag(path.parent, small_model, out, "--existing", "replace")
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK and "1 restored" in undone.output, undone.output[-500:]
+    assert max(map(len, undone.output.splitlines())) < 1000 and "(200000 characters)" in undone.output
+    assert pd.read_csv(out).tag_action.tolist() == ["undone"]
+    assert genre_field(path) == ["y" * 200_000]
+    assert csv.field_size_limit() == 131072  # the csv module's limit, as it was
+
+
 def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_journalled(tmp_path, originals,
                                                                                           small_model):
     """Rich reads "[...]" as markup: a file named "[bold red]loud" lost its brackets, and a

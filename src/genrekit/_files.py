@@ -243,6 +243,19 @@ def from_spreadsheet_cell(text: str | None) -> str | None:
         FORMULA_STARTS) else text
 
 
+@contextlib.contextmanager
+def long_csv_cells() -> Iterator[None]:
+    """The csv module reading cells of any length, for the tables genrekit writes (a song's own
+    genre tag of 200k characters is a cell): its default limit, 131072, is set back after."""
+    import csv
+
+    before = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 def spreadsheet_csv(frame, text_columns: tuple[str, ...] = ()) -> str:
     """``frame`` (a pandas DataFrame) as CSV text, its ``text_columns`` (those it has) and its
     column names as :func:`spreadsheet_cell` writes them: a report's track ids, paths and genre

@@ -386,7 +386,8 @@ def _undo_tags(results: Path) -> None:
 
     def show(record) -> None:
         if record.status == "restored":
-            old, new = "; ".join(record.old or []) or "(none)", "; ".join(record.new or []) or "(none: removed)"
+            old = _genres_shown("; ".join(record.old or [])) or "(none)"
+            new = _genres_shown("; ".join(record.new or [])) or "(none: removed)"
             out_console.print(line_shown(f"{record.path}: genre {old} -> {new}") + " (restored)", highlight=False,
                               markup=False)
         elif record.status in ("already undone", "nothing to undo"):

@@ -22,8 +22,8 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, not_regular_file, spreadsheet_cell,
-                             utf8_shown)
+from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, long_csv_cells, not_regular_file,
+                             spreadsheet_cell, utf8_shown)
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import SEPARATOR, is_placeholder, squashed_genre, write_refusal
@@ -1151,7 +1151,7 @@ def _table_locations(results: Path) -> list[tuple[str, str, int, int]]:
                 except (ValueError, RecursionError):
                     continue
         elif results.suffix == ".csv":
-            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle, long_csv_cells():
                 rows = [{k: from_spreadsheet_cell(v) if k in ("path", "key") and isinstance(v, str) else v
                          for k, v in row.items()} for row in csv.DictReader(handle)]
         elif results.suffix == ".parquet":
@@ -1585,7 +1585,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             temporary.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     elif results.suffix == ".csv":
         try:
-            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            with open(results, newline="", encoding="utf-8", errors="surrogateescape") as handle, long_csv_cells():
                 reader = csv.DictReader(handle)
                 header, rows = reader.fieldnames, list(reader)
         except csv.Error as exc:
