@@ -182,6 +182,13 @@ def test_manifest(tmp_path, gtzan_mini, monkeypatch):
     # and buckets keep their case (S3 buckets made before 2018 may have capitals)
     assert [p.reason for p in dataset.problems] == [
         f"listed again at {tmp_path / 'urls.csv'}:{line} (first as track 'music/a')" for line in (3, 4)]
+    # a file:// URL of this machine is its file (an audit, 2026-12-06: a track of its own, which a split
+    # put on the other side from the same file's row)
+    (tmp_path / "local.csv").write_text(f"path,label\na.wav,jazz\nfile://{tmp_path / 'a.wav'},jazz\n"
+                                        f"file://localhost{tmp_path / 'c.wav'},rock\n")
+    dataset = load_manifest(tmp_path / "local.csv")
+    assert [t.track_id for t in dataset.tracks] == ["a", "c"]
+    assert [p.reason for p in dataset.problems] == [f"listed again at {tmp_path / 'local.csv'}:3 (first as track 'a')"]
     # a loop of links is a row's problem (pathlib raised a RuntimeError out of the loader)
     (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
     looped = tmp_path / "looped.csv"

@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -642,3 +643,25 @@ def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tm
     monkeypatch.setattr(files, "iter_predictions", lambda c, paths, **o: asked.extend(paths) or real(c, paths, **o))
     evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
     assert [Path(p).name for p in asked] == ["song1.wav"]
+
+
+def test_a_file_gone_while_it_is_evaluated_is_journalled_unstamped(tmp_path, monkeypatch):
+    """An audit (2026-12-06): a file whose stamp could not be read (gone, or a URL) ended the
+    evaluation with a NameError traceback (the handler named an error class never imported)."""
+    from genrekit.datasets import load_manifest
+    from genrekit.evaluate import evaluate_model
+    from genrekit.predict import files
+
+    model = _manifest_of_tones(tmp_path, monkeypatch)
+    real = files.iter_predictions
+
+    def removing_song1(classifier, paths, **options):
+        for path, prediction, error in real(classifier, paths, **options):
+            if path.endswith("song1.wav"):
+                os.remove(path)
+            yield path, prediction, error
+
+    monkeypatch.setattr(files, "iter_predictions", removing_song1)
+    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
+    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 3, stamps

@@ -140,6 +140,18 @@ def _local_path(cell: str, csv_path: Path) -> Path:
     return next((path for path in paths if _is_file(path)), paths[0])
 
 
+def _file_url_path(cell: str) -> str | None:
+    """The local path a ``file://`` URL of this machine names (``file:///music/a%20b.mp3``:
+    ``/music/a b.mp3``), read as a path is, so that it and a row spelling its path are one file
+    (two tracks of one recording could otherwise land in train and test); None for other cells."""
+    from urllib.request import url2pathname
+
+    parts = urlsplit(cell.strip())
+    if parts.scheme.lower() != "file" or parts.netloc.lower() not in ("", "localhost") or parts.query:
+        return None
+    return url2pathname(parts.path)
+
+
 def _not_found(path: Path, cell: str, where: str) -> str:
     try:
         folder = path.is_dir()
@@ -225,6 +237,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         if nul:  # no file system takes it (resolving the path, or naming an output file, raises)
             problems.append(DatasetProblem(where, f"a NUL character in the {nul}"))
             continue
+        if (local := _file_url_path(row["path"])) is not None:  # this machine's file: one with its path's row
+            row["path"] = local
         url = remote.is_url(row["path"].strip())
         if url:
             path = row["path"].strip()

@@ -20,7 +20,7 @@ from genrekit import __version__
 from genrekit._files import line_shown, run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, GenrekitError, ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
