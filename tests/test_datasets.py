@@ -1292,6 +1292,37 @@ def test_a_manifest_row_naming_a_pipe_or_a_device_says_what_it_is(tmp_path, gtza
     assert len(dataset.tracks) == 2
 
 
+def test_pipes_devices_and_folders_that_cannot_be_listed_in_a_folder_dataset_are_named(tmp_path, gtzan_mini,
+                                                                                       monkeypatch):
+    """An audit (2026-12-06): a pipe or a link to a device named like a song in a genre folder
+    was skipped without a word (a manifest row naming one was reported), and so were folders
+    that cannot be listed (another owner's): half the clips could go, "no problems found"."""
+    root = _mini_copy(gtzan_mini, tmp_path / "genres")
+    os.mkfifo(root / "blues" / "blues.00090.wav")
+    (root / "jazz" / "jazz.00090.wav").symlink_to("/dev/zero")
+    (root / "rock" / "live").mkdir()
+    shutil.copy(next((root / "rock").glob("*.wav")), root / "rock" / "live" / "rock.00091.wav")
+    listed = os.scandir
+
+    def refusing(path="."):
+        if os.fspath(path).endswith(("live", "jazz")):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return listed(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    for kind in ("auto", "folder"):
+        dataset = load_dataset(tmp_path if kind == "auto" else root, kind=kind)
+        assert "jazz" not in dataset.labels, kind
+        assert sorted(p.reason for p in dataset.problems) == sorted([
+            "not a regular file (a pipe); not read",
+            "folder cannot be listed (Permission denied); the songs in it are left out",
+            "folder cannot be listed (Permission denied); the songs in it are left out"]), (kind, dataset.problems)
+        assert all(p.left_out for p in dataset.problems)
+    monkeypatch.setattr(os, "scandir", listed)
+    dataset = load_dataset(root, kind="folder")
+    assert "not a regular file (a character device); not read" in [p.reason for p in dataset.problems]
+
+
 def test_a_manifest_saved_as_latin_1_names_the_line_and_the_encoding(tmp_path):
     """pandas said "'utf-8' codec can't decode byte 0xe9 in position 4": no line, no hint."""
     from genrekit.datasets import load_dataset

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections import Counter
 from pathlib import Path
 
+from genrekit._files import not_regular_file
 from genrekit.audio import is_audio_path
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
@@ -30,11 +32,19 @@ def _media_files(folder: Path, accept, *, root: Path | None = None,
     real folder once (a link back into ``folder`` is no loop), and never a link to ``root``
     (the dataset's folder, default ``folder``), a folder above it, or a folder of ``root``
     outside ``folder`` (another genre's): those would label other genres' songs with this
-    one. Each link left out is added to ``problems``."""
+    one. Each link left out, folder that cannot be listed, and pipe or device named like a
+    song is added to ``problems``."""
     top = os.path.realpath(folder)
     base = os.path.realpath(root if root is not None else folder)
     found, visited = [], set()
-    for directory, subfolders, names in os.walk(folder, followlinks=True):
+
+    def unlisted(error: OSError) -> None:  # a folder of another owner (permission denied): its songs are lost
+        if problems is not None:
+            reason = error.strerror or type(error).__name__
+            problems.append(DatasetProblem(error.filename or str(folder), f"folder cannot be listed ({reason}); the "
+                                                                          "songs in it are left out"))
+
+    for directory, subfolders, names in os.walk(folder, followlinks=True, onerror=unlisted):
         real = os.path.realpath(directory)
         escapes = _inside(base, real) and real != top or _inside(real, base) and not _inside(real, top)
         if real in visited or escapes:
@@ -50,11 +60,19 @@ def _media_files(folder: Path, accept, *, root: Path | None = None,
             path = Path(directory) / name
             if not _visible(path) or not accept(path):
                 continue
-            if path.is_file():
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                mode = None
+            if mode is not None and stat.S_ISREG(mode):
                 found.append(path)
-            elif problems is not None and path.is_symlink() and not path.exists():  # a moved store, an unmounted drive
+            elif problems is None:
+                continue
+            elif mode is None and path.is_symlink():  # a moved store, an unmounted drive
                 problems.append(DatasetProblem(str(path), f"dangling link to {os.readlink(path)} (or a loop of links); "
                                                           "left out"))
+            elif mode is not None and (kind := not_regular_file(mode)):  # a pipe would block its first read
+                problems.append(DatasetProblem(str(path), f"not a regular file ({kind}); not read"))
     return sorted(found)
 
 
@@ -116,8 +134,9 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
             if accept(item):
                 problems.append(DatasetProblem(str(item), f"{media} file outside any genre folder; not labelled"))
             continue
+        before = len(problems)
         files = _media_files(item, accept, root=root, problems=problems)
-        if not files:
+        if not files and len(problems) == before:  # else those problems say why
             problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files", left_out=False))
         stems = Counter(path.relative_to(root).with_suffix("") for path in files)
         for path in files:
