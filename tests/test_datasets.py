@@ -1323,6 +1323,26 @@ def test_pipes_devices_and_folders_that_cannot_be_listed_in_a_folder_dataset_are
     assert "not a regular file (a character device); not read" in [p.reason for p in dataset.problems]
 
 
+def test_a_label_no_model_could_hold_is_a_rows_problem_not_the_whole_datasets(tmp_path, gtzan_mini):
+    """An audit (2026-12-06): `datasets check` passed a label with a tab, or of 201 characters,
+    and train then refused the whole dataset naming neither the row nor the line."""
+    from genrekit.datasets import load_dataset
+
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:3]
+    long = "r" * 201
+    (tmp_path / "songs.csv").write_text(f"path,label\n{clips[0]},jazz\n{clips[1]},\"hard\trock\"\n{clips[2]},{long}\n")
+    dataset = load_dataset(tmp_path / "songs.csv")
+    assert [t.label for t in dataset.tracks] == ["jazz"]
+    assert [p.reason for p in dataset.problems] == [
+        f"label at {tmp_path / 'songs.csv'}:3: 'hard\\trock' holds the control character '\\t'; left out",
+        f"label at {tmp_path / 'songs.csv'}:4: {long[:40]!r}... is 201 characters long (at most 200); left out"]
+    root = _mini_copy(gtzan_mini, tmp_path / "folders", genres=("blues", "jazz"), per_genre=2)
+    (root / "jazz").rename(root / long)
+    dataset = load_dataset(root, kind="folder")
+    assert dataset.labels == ["blues"] and [p.reason for p in dataset.problems] == [
+        f"genre folder's name: {long[:40]!r}... is 201 characters long (at most 200); its songs are left out"]
+
+
 def test_a_manifest_saved_as_latin_1_names_the_line_and_the_encoding(tmp_path):
     """pandas said "'utf-8' codec can't decode byte 0xe9 in position 4": no line, no hint."""
     from genrekit.datasets import load_dataset

@@ -12,6 +12,7 @@ from genrekit._files import not_regular_file
 from genrekit.audio import is_audio_path
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
+from genrekit.untrusted import label_problem
 
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 _GTZAN_NAME = re.compile(r"^(?P<genre>[a-z]+)\.(?P<number>\d{5})$")
@@ -133,6 +134,9 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
         if item.is_file():
             if accept(item):
                 problems.append(DatasetProblem(str(item), f"{media} file outside any genre folder; not labelled"))
+            continue
+        if refused_label := label_problem(item.name):  # a genre genrekit could not write into tags or a model file
+            problems.append(DatasetProblem(str(item), f"genre folder's name: {refused_label}; its songs are left out"))
             continue
         before = len(problems)
         files = _media_files(item, accept, root=root, problems=problems)

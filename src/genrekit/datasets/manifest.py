@@ -14,6 +14,7 @@ from genrekit._files import not_regular_file
 from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
+from genrekit.untrusted import label_problem
 
 REQUIRED = ("path", "label")
 OPTIONAL = ("artist", "split", "track_id", "duration")
@@ -282,6 +283,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), _not_found(path, row["path"], where)))
         elif not label:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))
+        elif refused_label := label_problem(label):  # a genre genrekit could not write into tags or a model file
+            problems.append(DatasetProblem(str(path), f"label at {where}: {refused_label}; left out"))
         elif same_file in files:  # the file itself first: a repeated row repeats its id too
             problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif track_id in seen:
