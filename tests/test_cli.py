@@ -313,6 +313,26 @@ def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
     assert "unreadable" not in clean.stdout
 
 
+def test_a_manifests_problems_are_said_in_a_line_each_and_its_bad_lines_by_number(tmp_path, gtzan_mini):
+    """An audit (2026-12-06): datasets check printed a 5 MB cell whole, and a path's newline or
+    escape sequence as it was; a row with a stray cell got pandas' "Error tokenizing data. C
+    error: ..." and a manifest of a header alone "no usable rows (0 problems)"."""
+    clips = sorted((gtzan_mini / "jazz").iterdir())[:2] + sorted((gtzan_mini / "rock").iterdir())[:2]
+    rows = [f"{clip},{clip.parent.name}" for clip in clips]
+    (tmp_path / "odd.csv").write_text("path,label\n" + "\n".join(rows) + "\n" + "a" * 50_000 + ".wav,rock\n"
+                                      '"new\nline\x1b[31m.wav",rock\n')
+    checked = run("datasets", "check", tmp_path / "odd.csv")
+    assert len(checked.stdout) < 10_000 and "(50" in checked.stdout and "characters)" in checked.stdout
+    assert "new\\nline\\x1b[31m.wav" in checked.stdout and "\x1b" not in checked.stdout
+    (tmp_path / "extra.csv").write_text("path,label\n" + "\n".join(rows) + "\nsong.wav,rock,oops\n")
+    extra = run("datasets", "check", tmp_path / "extra.csv")
+    assert extra.exit_code == EXIT_ERROR and "extra.csv: line 6 has 3 cells, the header 2 (a cell holding the " \
+                                               "separator needs quotes" in extra.output, extra.output
+    (tmp_path / "header.csv").write_text("path,label\n")
+    header = run("datasets", "check", tmp_path / "header.csv")
+    assert "header.csv: holds a header (path,label) and no rows" in header.output, header.output
+
+
 def test_errors_name_the_problem(tmp_path):
     result = run("train", tmp_path / "nowhere", "--out", tmp_path / "run")
     assert result.exit_code == EXIT_ERROR and "nowhere: dataset not found" in result.output

@@ -628,6 +628,16 @@ def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | N
     return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
 
 
+PROBLEM_SHOWN = 1000  # characters of a problem's line: a manifest's 5 MB cell is named, not printed
+
+
+def _problem_shown(text: str) -> str:
+    """A problem or a failure as one line of a terminal's report (:func:`line_shown`), a line of
+    thousands of characters (a manifest's cell gone wrong) cut, saying how long it was."""
+    shown = line_shown(text)
+    return shown if len(shown) <= PROBLEM_SHOWN else f"{shown[:PROBLEM_SHOWN]}… ({len(shown)} characters)"
+
+
 def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:
     """List the files that failed and the dataset's problems that left something out, and say
     whether there were any (the run is partial). A problem that left nothing out (two spellings
@@ -640,17 +650,17 @@ def _report_failures(failures: dict[str, str], problems: list | None = None) -> 
         problems, notes = left_out_and_notes(problems)
     for note in notes:
         path, reason = (note["path"], note["reason"]) if isinstance(note, dict) else (note.path, note.reason)
-        _note(f"[yellow]note:[/] {escape(line_shown(f'{path}: {reason}'))}", highlight=False)
+        _note(f"[yellow]note:[/] {escape(_problem_shown(f'{path}: {reason}'))}", highlight=False)
     if not failures and not problems:
         return False
     counted = " and ".join(part for part in (f"{len(failures)} file(s) failed" if failures else "",
                                                f"{len(problems)} dataset problem(s)" if problems else "") if part)
     err_console.print(f"[yellow]{counted}; left out:[/]")
     for reason in failures.values():  # reasons name files: one line each, whatever the names hold
-        err_console.print(f"  - {escape(line_shown(reason))}", highlight=False)
+        err_console.print(f"  - {escape(_problem_shown(reason))}", highlight=False)
     for problem in problems:
         path, reason = (problem["path"], problem["reason"]) if isinstance(problem, dict) else (problem.path, problem.reason)
-        err_console.print(f"  - {escape(line_shown(f'{path}: {reason}'))}", highlight=False)
+        err_console.print(f"  - {escape(_problem_shown(f'{path}: {reason}'))}", highlight=False)
     return True
 
 

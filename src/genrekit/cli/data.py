@@ -18,8 +18,8 @@ from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
-    _note, _output_folder, _print_taxonomy, _progress, _report_failures, _runner, _usage_error, app, datasets_app, err_console, out_console,
-    pretrained_app
+    _note, _output_folder, _print_taxonomy, _problem_shown, _progress, _report_failures, _runner, _usage_error, app,
+    datasets_app, err_console, out_console, pretrained_app
 )
 
 
@@ -75,7 +75,7 @@ def datasets_check(
             if items:
                 out_console.print(f"[bold yellow]{title} ({len(items)})[/]")
                 for item in items:
-                    out_console.print(f"  - {item}", highlight=False, markup=False)
+                    out_console.print(f"  - {_problem_shown(item)}", highlight=False, markup=False)
         out_console.print("[green]no problems found[/]" if report.ok else "[red]problems found[/]")
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERROR)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import math
 import os
+import re
 from pathlib import Path, PurePath, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -106,7 +107,14 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
             where = f" byte {raw[first.start:first.start + 1]!r} at line {line},"
         raise DatasetError(f"{csv_path}: expected UTF-8 text, found{where} not UTF-8 (saved in another encoding, such "
                            "as Latin-1: save the manifest as UTF-8)") from exc
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.ParserError as exc:  # pandas: "Error tokenizing data. C error: Expected 2 fields in line 8, saw 3\n"
+        cells = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if cells is None:
+            raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({str(exc).strip()})") from exc
+        expected, line, found = cells.groups()
+        raise DatasetError(f"{csv_path}: line {line} has {found} cells, the header {expected} (a cell holding the "
+                           "separator needs quotes: \"Song, Part 2.mp3\")") from exc
+    except (OSError, pd.errors.EmptyDataError) as exc:
         raise DatasetError(f"{csv_path}: cannot read the manifest as CSV ({exc})") from exc
     if not isinstance(table.index, pd.RangeIndex):  # pandas took the first cells as an index: every row shifted
         raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
@@ -313,6 +321,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
                     split=split,
                 )
             )
+    if not tracks and table.empty:
+        raise DatasetError(f"{csv_path}: holds a header ({','.join(map(str, table.columns))}) and no rows; expected a "
+                           "row per song: path,label")
     if not tracks:
         shown = "; ".join(f"{problem.path}: {problem.reason}" for problem in problems[:3])
         raise DatasetError(f"{csv_path}: no usable rows ({len(problems)} problems"
