@@ -126,7 +126,7 @@ def _filtered_split_trains_every_genre(dataset: Dataset) -> bool:
         filtered, _ = gtzan_filtered_split(dataset)
     except DatasetError:
         return False
-    return {t.label for t in filtered.tracks if t.split == "train"} >= {t.label for t in filtered.tracks}
+    return {t.label for t in filtered.tracks if t.split == "train"} >= {t.label for t in dataset.tracks}
 
 
 def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, dict]:
