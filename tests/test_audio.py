@@ -711,6 +711,38 @@ def test_a_wav_whose_header_was_never_finalised_is_read_to_its_end(tmp_path):
             audio.load(tmp_path / name)
 
 
+def test_a_streamed_flac_and_a_chained_ogg_are_read_to_their_end(tmp_path, monkeypatch):
+    """An audit (2026-12-06): libsndfile's "length unknown" (2**63 - 1 frames) was taken for a
+    length: a FLAC whose header leaves its sample count 0 (a streaming encoder's) was refused as
+    corrupt after "4e14 s its header declares", and two Ogg streams joined end to end (a radio
+    dump) as "truncated". FFmpeg decodes both to their end."""
+    pytest.importorskip("av")
+    from genrekit.audio import io
+
+    sr = 22050
+    sf.write(tmp_path / "streamed.flac", _tone(8.0, sr), sr)
+    data = bytearray((tmp_path / "streamed.flac").read_bytes())
+    data[21] &= 0xF0  # STREAMINFO's 36-bit total sample count: 0, "unknown"
+    data[22:26] = bytes(4)
+    (tmp_path / "streamed.flac").write_bytes(bytes(data))
+    sf.write(tmp_path / "a.ogg", _tone(6.0, sr), sr, format="OGG", subtype="VORBIS")
+    sf.write(tmp_path / "b.ogg", 0.5 * _tone(5.0, sr), sr, format="OGG", subtype="VORBIS")
+    (tmp_path / "chained.ogg").write_bytes((tmp_path / "a.ogg").read_bytes() + (tmp_path / "b.ogg").read_bytes())
+    for name, seconds in (("streamed.flac", 8.0), ("chained.ogg", 11.0)):
+        # libsndfile's "unknown", or (two streams of one serial number) the first stream's length
+        assert sf.info(tmp_path / name).frames in (2**63 - 1, 6 * sr), name
+        y, _ = audio.load(tmp_path / name, sr=None)
+        assert len(y) == pytest.approx(seconds * sr, rel=0.02), name
+        assert audio.info(tmp_path / name).duration == pytest.approx(seconds, rel=0.02), name
+    # features cached from the first stream's decode are not the chained file's
+    assert audio.decoder_revision(tmp_path / "chained.ogg") == "ogg-chained-whole"
+    assert audio.decoder_revision(tmp_path / "a.ogg") == audio.decoder_revision(tmp_path / "streamed.flac") == ""
+    monkeypatch.setattr(io, "_pyav_installed", lambda: False)
+    with pytest.raises(AudioError, match=r"streamed.flac: its FLAC header leaves its length unknown \(a streamed or "
+                                         r"chained file\): decoding it needs PyAV"):
+        audio.load(tmp_path / "streamed.flac")
+
+
 def test_features_cached_from_a_cut_mp3_decode_are_not_reused(tmp_path, mp3_without_xing):
     """Until 2026-12-04 libsndfile cut such an MP3 short; features and audio hashes cached from
     that decode sit under its content hash alone. They are computed again, while every other
@@ -761,8 +793,8 @@ def _ogg_page_starts(data: bytes) -> list[int]:
 def test_a_cut_ogg_or_opus_file_is_truncated_not_a_shorter_song(tmp_path, suffix, subtype, sr, channels):
     """libsndfile takes an Ogg file's last page for its end: a copy cut short (the first 150000
     bytes of a 30 s song) was analysed as a shorter song. The file ends inside a page, or its last
-    page does not close the stream and zeros follow it; complete files of any length, chained ones and one with a tag
-    appended are read as before."""
+    page does not close the stream and zeros follow it; complete files of any length, chained ones (whole, through
+    PyAV) and one with a tag appended are read."""
     for seconds in (0.2, 3.0, 30.01):
         whole = tmp_path / f"whole {seconds}{suffix}"
         sf.write(whole, _music_like(seconds, sr, channels), sr, format="OGG", subtype=subtype)
@@ -788,9 +820,9 @@ def test_a_cut_ogg_or_opus_file_is_truncated_not_a_shorter_song(tmp_path, suffix
     # dump is, which plays as it is): no proof of a cut, decoded as it is
     cut.write_bytes(data[:last_page])
     assert 0 < audio.info(cut).duration < 30.0
-    for name, content in (("chained", data + data), ("id3v1", data + b"TAG" + b"x" * 125)):
-        (tmp_path / f"{name}{suffix}").write_bytes(content)
-        assert audio.info(tmp_path / f"{name}{suffix}").duration == pytest.approx(30.01, abs=0.01)
+    for name, content, seconds in (("chained", data + data, 60.02), ("id3v1", data + b"TAG" + b"x" * 125, 30.01)):
+        (tmp_path / f"{name}{suffix}").write_bytes(content)  # chained: both streams (the first alone until 2026-12-06)
+        assert audio.info(tmp_path / f"{name}{suffix}").duration == pytest.approx(seconds, abs=0.1), name
 
 
 def test_an_ogg_file_with_two_streams_is_not_called_cut(tmp_path):

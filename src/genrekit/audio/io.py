@@ -571,9 +571,14 @@ def decoder_revision(path: str | os.PathLike) -> str:
     ``"mp3-whole"`` for an MP3 without a Xing/Info/VBRI header that PyAV now decodes whole
     (since 2026-12-04; libsndfile used to stop where a guess from its size put the end), so
     features and audio hashes cached from the earlier, cut decode are not reused; ``""`` for
-    every other file, whose cached entries stay valid. Reads at most the file's first 64 KiB
-    past its ID3 tags (of a URL: nothing, ``""``; see :func:`revision_of`).
+    every other file, whose cached entries stay valid. ``"ogg-chained-whole"`` for an Ogg file
+    of streams joined end to end, decoded whole since 2026-12-06 (one serial number throughout,
+    libsndfile read its first stream alone). Reads at most the file's first 64 KiB past its ID3
+    tags, or an Ogg file's page headers (of a URL: nothing, ``""``; see :func:`revision_of`).
     """
+    if (_suffix(path) in (".ogg", ".oga", ".opus") and not remote.is_url(os.fspath(path)) and _pyav_installed()
+            and _ogg_chained(os.fspath(path))):
+        return "ogg-chained-whole"
     return revision_of(mp3_length_undeclared(path))
 
 
@@ -878,6 +883,17 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
                        "libsndfile may stop short of its end; pip install 'genrekit[full]' (PyAV) decodes it "
                        "whole", path)
         handle.length_known = False
+    if handle.frames >= _SNDFILE_LENGTH_UNKNOWN or (handle.format == "OGG" and _ogg_chained(path)):
+        # libsndfile's "length unknown": a FLAC whose encoder streamed it (its header's count 0),
+        # a chained Ogg (streams joined end to end: a radio dump); taken for a length, a good file
+        # was "truncated" after 4e14 s of its header (or, one serial number throughout, read as its
+        # first stream alone). FFmpeg decodes such files to their end.
+        file_format = handle.format
+        handle.close()
+        if not _pyav_installed():
+            raise AudioError(path, f"its {file_format} header leaves its length unknown (a streamed or chained file): "
+                                   "decoding it needs PyAV, pip install 'genrekit[full]'")
+        return _checked_pyav(path, should_stop, count_packets=True)
     if handle.frames == 0 and handle.format in ("WAV", "WAVEX") and _wav_data_size_unset(path):
         # a recording never finalised (its writer could not seek back): FFmpeg reads to the end
         handle.close()
@@ -902,6 +918,10 @@ def _open_local(path: str, suffix: str, should_stop: Callable[[], bool] | None =
         raise AudioError(path, f"truncated: {cut}; only {present:.2f} s present")
     return handle
 
+
+# libsndfile's frame count for a stream whose length it does not know (SF_COUNT_MAX, 2**63 - 1);
+# no file holds 2**62 frames
+_SNDFILE_LENGTH_UNKNOWN = 2**62
 
 # A data size from here up is a streaming writer's "unknown" (SoX writes 0x7ffff000 to a pipe)
 _UNKNOWN_SIZE = 0x7F000000
@@ -1009,6 +1029,33 @@ def _ogg_page_length(data: bytes, at: int) -> int | None:
     segments = data[at + 26]
     table = data[at + _OGG_HEADER:at + _OGG_HEADER + segments]
     return _OGG_HEADER + segments + sum(table) if len(table) == segments else len(data) - at + 1
+
+
+_OGG_BOS = 0x02
+
+
+def _ogg_chained(path: str) -> bool:
+    """Whether an Ogg file holds a stream that begins after another's pages (streams joined end
+    to end: a radio dump, ``cat a.ogg b.ogg``), whose length libsndfile takes from one of them
+    only (the first's, where both have one serial number). Walks the pages' headers; False
+    where they do not follow each other (damage: left to the decoder)."""
+    try:
+        with open(path, "rb") as handle:
+            size, at, after_start = os.fstat(handle.fileno()).st_size, 0, False
+            while at + _OGG_HEADER <= size:
+                handle.seek(at)
+                header = handle.read(_OGG_HEADER + 255)
+                segments = header[26] if len(header) > 26 else 0
+                table = header[_OGG_HEADER:_OGG_HEADER + segments]
+                if header[:5] != b"OggS\0" or len(table) < segments:
+                    return False
+                if header[5] & _OGG_BOS and after_start:
+                    return True
+                after_start = after_start or not header[5] & _OGG_BOS  # several streams begin together
+                at += _OGG_HEADER + segments + sum(table)
+    except OSError:
+        return False
+    return False
 
 
 def _ogg_cut_short(path: str) -> str | None:

@@ -23,7 +23,8 @@ NOT_MUSIC, SILENT, BELOW_MIN_CONFIDENCE = "not music", "silent", "below min conf
 
 # How a file's audio becomes its prediction, beyond the model: raised when a change moves what
 # a file gets, so a library's earlier results are predicted again (tag's journal keys carry it).
-# 1: digital silence is unknown, not a failure; the timeline's windows get their own music check.
+# 1: digital silence is unknown, not a failure; the timeline's windows get their own music check;
+# streamed FLACs and chained Oggs are decoded whole.
 ANALYSIS_REVISION = 1
 
 
