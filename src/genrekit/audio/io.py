@@ -936,19 +936,34 @@ def _file_head(path: str) -> tuple[int, bytes] | None:
         return None
 
 
-def _wav_data_chunk(head: bytes) -> tuple[int, int] | None:
-    """(where a WAV's samples start, the size its data chunk declares), from its first bytes;
-    None: not a RIFF WAVE, or no data chunk among them."""
+# The chunks a WAV's header may hold before its data (fmt, LIST, bext, iXML, a cover's id3...)
+MAX_WAV_CHUNKS = 1000
+
+
+def _wav_data_chunk(path: str) -> tuple[int, int, bytes] | None:
+    """(where a WAV's samples start, the size its data chunk declares, the 8 bytes there), from
+    the chunk headers before it, wherever they reach (a broadcast WAV's metadata or a cover can
+    take more than 64 KiB); None: not a RIFF WAVE, no data chunk, or unreadable."""
     import struct
 
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    try:
+        with open(path, "rb") as handle:
+            size_on_disk = os.fstat(handle.fileno()).st_size
+            riff = handle.read(12)
+            if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+                return None
+            position = 12
+            for _ in range(MAX_WAV_CHUNKS):
+                if position + 8 > size_on_disk:
+                    return None
+                handle.seek(position)
+                header = handle.read(8)
+                chunk, size = header[:4], struct.unpack("<I", header[4:8])[0]
+                if chunk == b"data":
+                    return position + 8, size, handle.read(8)
+                position += 8 + size + (size & 1)
+    except OSError:
         return None
-    position = 12
-    while position + 8 <= len(head):
-        chunk, size = head[position:position + 4], struct.unpack("<I", head[position + 4:position + 8])[0]
-        if chunk == b"data":
-            return position + 8, size
-        position += 8 + size + (size & 1)
     return None
 
 
@@ -956,11 +971,11 @@ def _wav_data_size_unset(path: str) -> bool:
     """Whether a WAV's data chunk declares 0 bytes with bytes after it (a streamed or
     interrupted recording's header, never filled in)."""
     found = _file_head(path)
-    data = _wav_data_chunk(found[1]) if found else None
+    data = _wav_data_chunk(path) if found else None
     if data is None or data[1] != 0 or found[0] <= data[0]:
         return False
     # an empty data chunk followed by another chunk (LIST, id3) is empty, not unfinished
-    following = found[1][data[0]:data[0] + 8]
+    following = data[2]
     return not (len(following) == 8 and re.fullmatch(rb"[A-Za-z0-9 ]{4}", following[:4])
                 and int.from_bytes(following[4:], "little") <= found[0] - data[0] - 8)
 
@@ -987,8 +1002,8 @@ def _declared_frames(path: str, file_format: str, frames: int) -> int | None:
         offset, size = struct.unpack(">II", head[4:12])
         return scaled(offset, size)
     if file_format in ("WAV", "WAVEX"):
-        data = _wav_data_chunk(head)
-        return scaled(*data) if data else None
+        data = _wav_data_chunk(path)
+        return scaled(*data[:2]) if data else None
     if file_format in ("AIFF", "AIFC") and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
         position = 12
         while position + 8 <= len(head):
