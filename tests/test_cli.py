@@ -48,6 +48,8 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
     for key in ("accuracy", "balanced_accuracy", "top3_accuracy", "per_genre", "confusion_matrix", "labels"):
         assert key in metrics
     assert metrics["n"] == 10 and np.array(metrics["confusion_matrix"]).sum() == 10
+    # the folder it was read from, as evaluate's title names it (gtzan-mini and gtzan-dev are both "gtzan")
+    assert (out / "metrics.md").read_text().startswith(f"# logreg on gtzan ({gtzan_mini}, test tracks)\n")
     splits = pd.read_csv(out / "splits.csv")
     test_ids = set(splits.loc[splits.split == "test", "track_id"])
     assert not test_ids & set(model.training["track_ids"])

@@ -448,6 +448,10 @@ def test_scores_with_training_tracks_say_so_in_every_output(tmp_path, monkeypatc
     assert list(rows[0])[:6] == ["track_id", "path", "true", "predicted", "confidence", "trained_on"]
     assert {row["track_id"]: row["trained_on"] for row in rows} == {"song0": "True", "song1": "False",
                                                                     "song2": "False"}
+    from genrekit.evaluate.html import write_html_report
+
+    page = Path(write_html_report("ev")).read_text()  # the page said "training tracks included", not how many
+    assert "Track accuracy (training tracks included: 1 of 3 were trained on)" in page
 
     result = runner.invoke(app, ["evaluate", str(model), "m1.csv", "--songs", "--include-train", "--jobs", "1",
                                  "--out", "songs"])
@@ -611,6 +615,12 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
     assert "1 of the 2 GTZAN clips scored are within 2 ids of a clip of their genre the model was trained on " \
            "(jazz.00008)" in caplog.text
     assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["near_training_clips"] == 1
+    # and in the files people share (an audit, 2026-12-06: metrics.json alone said it)
+    from genrekit.evaluate.html import write_html_report
+
+    caveat = "1 of the 2 tracks are GTZAN clips within 2 ids of a clip of their genre the model was trained on"
+    assert caveat in (tmp_path / "ev" / "metrics.md").read_text()
+    assert caveat in Path(write_html_report(tmp_path / "ev")).read_text()
 
 
 def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tmp_path, monkeypatch):

@@ -160,7 +160,8 @@ _METRICS = _Object(
     needed={"labels": _List(_TEXT, expected="a list of genre names"), "n": _COUNT, "accuracy": _NUMBER,
             "f1_macro": _NUMBER},
     optional={"balanced_accuracy": _NUMBER, "top3_accuracy": _NUMBER, "chunk_accuracy": _NUMBER,
-              "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT, "protocol": _TEXT,
+              "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT, "protocol": _TEXT, "near_training_clips": _COUNT,
+              "n_trained_on": _TRAINING_WORDS["n_trained_on"],
               "per_genre": _Object(each=_Object(needed={"f1": _NUMBER, "support": _COUNT},
                                                 optional={"precision": _NUMBER, "recall": _NUMBER}),
                                    expected="an object of genre -> scores"),
@@ -355,7 +356,9 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
     puts on two sides (the scores flatter the model). ``training_unknown``: the model does not
     list its training tracks (an export with --strip-training), so none could be left out."""
     labels = metrics["labels"]
-    scope = ("Track accuracy (training tracks included)" if not held_out
+    seen = metrics.get("n_trained_on")
+    included = "training tracks included" + (f": {seen} of {metrics['n']} were trained on" if seen is not None else "")
+    scope = (f"Track accuracy ({included})" if not held_out
              else "Track accuracy (training tracks may be included: the model does not list them)" if training_unknown
              else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
@@ -368,6 +371,13 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
         parts.append(f"<b>Optimistic:</b> the dataset's own split puts {shared[0]} artist(s) and {shared[1]} song(s) "
                      "with a copy on two sides, so some test tracks share an artist or a recording with training "
                      "tracks.")
+    if metrics.get("near_training_clips"):
+        parts.append(f"<b>Optimistic:</b> {metrics['near_training_clips']} of the {metrics['n']} tracks are GTZAN "
+                     "clips within 2 ids of a clip of their genre the model was trained on: adjacent ids are often "
+                     "one artist's, so these scores may overstate accuracy on other artists.")
+    elif held_out and not training_unknown and not any(shared):
+        parts.append("Held out by content: tracks with a training track's bytes, decoded audio or first 10 s were "
+                     "left out; a lossy copy or an excerpt of a training song is not recognised.")
     note = averaging_note(metrics)
     if note:
         parts.append(_text(note))

@@ -78,6 +78,10 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     lines = [f"# {markdown_text(title)}", ""]
     if isinstance(metrics.get("protocol"), str):  # how train held the test tracks out
         lines += [f"Test tracks: {markdown_text(metrics['protocol'])}.", ""]
+    if metrics.get("near_training_clips"):  # the caveat that travels with the scores
+        lines += [f"**Optimistic:** {metrics['near_training_clips']} of the {metrics['n']} tracks are GTZAN clips within "
+                  "2 ids of a clip of their genre the model was trained on: adjacent ids are often one artist's, so "
+                  "these scores may overstate accuracy on other artists.", ""]
     levels = [("", "track" if "chunk_accuracy" in metrics else "")]
     if "chunk_accuracy" in metrics:
         levels.append(("chunk_", "chunk"))

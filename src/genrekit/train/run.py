@@ -264,7 +264,7 @@ def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split:
             "metrics": summary,
         }
         result.out_dir = write_run_folder(Path(out_dir), trained, result, summary=summary, training=training, run=run,
-                                          title=f"{name} on {dataset.name} (test tracks)")
+                                          title=f"{name} on {dataset.name} ({_read_from(dataset)}test tracks)")
     return result
 
 
@@ -406,6 +406,12 @@ def _audio_hashes(content_of: dict[str, str], cache) -> dict[str, list[str]]:
         found = list(pool.map(one, local))
     return {key: sorted({values[i] for values in found if values[i] is not None})
             for i, key in enumerate(("audio_sha256", "opening_sha256"))}
+
+
+def _read_from(dataset: Dataset) -> str:
+    """The folder or manifest a dataset was read from, for a title beside its name (gtzan-mini
+    and gtzan-dev are both ``gtzan``), as evaluate's name it: ``<source>, ``; "" where the name says it."""
+    return f"{dataset.source}, " if dataset.source and dataset.source != dataset.name else ""
 
 
 def write_run_folder(out: Path, trained: Trained, result: TrainResult, *, summary: dict, training: dict, run: dict,
