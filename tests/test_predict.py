@@ -267,6 +267,11 @@ def test_a_silent_file_is_unknown_not_a_failure(model, bad_files, tmp_path, gtza
     assert silent.music is None and silent.confidence == pytest.approx(1 / len(model.labels))
     assert silent.proportions["unknown"] == 1 and silent.start == 0 and 8 < silent.end <= silent.duration == 10
     assert silent.with_min_confidence(0).genre == "unknown"  # not even a forced guess
+    # its start and end: the span analysed, as for music (an audit, 2026-12-06: 125 s of silence said 10-100 s,
+    # where the chunks read stopped)
+    sf.write(tmp_path / "long.wav", np.zeros(125 * 8000, np.float32), 8000)
+    long = predict_file(model, tmp_path / "long.wav")
+    assert (long.unknown_reason, long.start, long.end, long.duration) == ("silent", 10.0, 115.0, 125.0)
     # sound only in a last piece too short to be a chunk: nothing was heard either
     sr = 22050
     tail = np.concatenate([np.zeros(12 * sr, np.float32), 0.2 * np.ones(sr // 10, np.float32)])

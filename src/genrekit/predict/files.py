@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
+from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio
 from genrekit.models.interface import GenreClassifier, load
@@ -154,7 +154,9 @@ def predict_file(
         analyses.append(_analyse(predictor, pending, levels[-len(pending):]))
     if not analyses:  # digital silence, or its sound in a last piece too short to give a chunk
         duration = audio.info(path, should_stop=should_stop).duration
-        return silent_prediction(path, predictor.labels, duration=duration, span=span or (0.0, duration),
+        # the span analysed, as for music (the chunks read stop where the file is found silent throughout)
+        span = analysed_span(duration, skip=skip, chunk_seconds=predictor.chunk_seconds)
+        return silent_prediction(path, predictor.labels, duration=duration, span=span,
                                  model=predictor.name, styles=bool(predictor.styles))
     proba = np.concatenate([a.proba for a in analyses])
     if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
