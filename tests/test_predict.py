@@ -277,6 +277,13 @@ def test_a_silent_file_is_unknown_not_a_failure(model, bad_files, tmp_path, gtza
     tail = np.concatenate([np.zeros(12 * sr, np.float32), 0.2 * np.ones(sr // 10, np.float32)])
     sf.write(tmp_path / "tail.wav", tail, sr)
     assert predict_file(model, tmp_path / "tail.wav", skip=0).unknown_reason == "silent"
+    # nor in a chunk whose only sound is a resampler's ringing before that last piece (at another rate than the
+    # model's), or the step of a DC offset: they were heard, as "not music" (an audit, 2026-12-06)
+    burst = 0.3 * np.random.default_rng(1).standard_normal(2 * 44100).astype(np.float32)
+    sf.write(tmp_path / "ringing.wav", np.concatenate([np.zeros(30 * 44100, np.float32), burst]), 44100)
+    sf.write(tmp_path / "dc.wav", np.full(12 * 44100, 0.3, np.float32), 44100)
+    for name in ("ringing.wav", "dc.wav"):
+        assert predict_file(model, tmp_path / name, skip=0).unknown_reason == "silent", name
     antiphase = np.random.default_rng(0).normal(scale=0.2, size=sr * 5).astype(np.float32)
     sf.write(tmp_path / "antiphase.wav", np.stack([antiphase, -antiphase], axis=1), sr, subtype="FLOAT")
     with pytest.raises(AudioError, match="antiphase.wav: silent when its channels are mixed to mono"):

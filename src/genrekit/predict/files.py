@@ -134,16 +134,22 @@ def predict_file(
     chunks = song_chunks(path, sr=predictor.sample_rate, chunk_seconds=predictor.chunk_seconds,
                          hop_seconds=hop_seconds, skip=skip, pad=predictor.pad, min_seconds=predictor.min_seconds,
                          should_stop=should_stop, max_seconds=max_seconds)
+    sr = predictor.sample_rate
     for start, end, chunk in _until_silent(chunks):
         span = (start if span is None else span[0], end)
         if not len(chunk) or float(np.max(np.abs(chunk))) < SILENCE_PEAK:
             # Digital silence has no genre and would count for nothing (:func:`_sounding`): the
             # model is not run on it, so hours of it cost their decoding only.
             continue
+        level = _sounding(chunk, window, round((end - start) * sr), sr)
+        if not level[0] and _heard_seconds(chunk, sr) < min(predictor.min_seconds, len(chunk) / sr):
+            # Nor on silence whose only sound is quieter than music and shorter than the model
+            # scores (a resampler's ringing before a song's first note, the step of a DC
+            # offset): heard as the whole chunk, it was "not music".
+            continue
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
-        levels.append(_sounding(pending[-1], window, round((end - start) * predictor.sample_rate),
-                                predictor.sample_rate))
+        levels.append(level)
         if len(pending) == batch:
             check_stop(should_stop, path)
             analyses.append(_analyse(predictor, pending, levels[-len(pending):]))
@@ -204,6 +210,13 @@ def _until_silent(chunks):
 SILENT_DBFS = -60.0
 # The stretches whose levels decide which share of a chunk or window sounds.
 SILENCE_FRAME_SECONDS = 0.5
+
+
+def _heard_seconds(chunk: np.ndarray, sr: int) -> float:
+    """Seconds of ``chunk`` in half-second frames that are not digital silence: some sample
+    departs from the frame's mean by :data:`SILENCE_PEAK` or more (a DC offset is no sound)."""
+    frames = _frames(chunk, sr)
+    return sum(len(f) for f in frames if len(f) and float(np.max(np.abs(f - np.mean(f)))) >= SILENCE_PEAK) / sr
 
 
 def _frames(y: np.ndarray, sr: int) -> list[np.ndarray]:
