@@ -65,9 +65,17 @@ def test_bad_files_raise_audio_error_naming_the_file(bad_files, kind, reason):
     assert isinstance(caught.value, GenrekitError)
 
 
-def test_too_short_names_required_duration(bad_files):
+def test_too_short_names_required_duration(bad_files, tmp_path):
     with pytest.raises(AudioError, match=r"too short: 1\.00 s, at least 3\.00 s required"):
         audio.load(bad_files["one_second"], min_duration=3.0)
+    # one sample short: the lengths as far as they differ ("3.00 s, at least 3.00 s" said nothing; an audit)
+    sf.write(tmp_path / "almost.wav", _tone(3.0, 22050)[:-1], 22050)
+    with pytest.raises(AudioError, match=r"too short: 2\.99995 s, at least 3\.00000 s required"):
+        audio.load(tmp_path / "almost.wav", sr=None, min_duration=3.0)
+    from genrekit.audio.chunking import song_chunks
+
+    with pytest.raises(AudioError, match=r"too short: 2\.99995 s of audio to analyse, at least 3\.00000 s required"):
+        list(song_chunks(tmp_path / "almost.wav", sr=22050, chunk_seconds=30.0, skip=0, min_seconds=3.0))
 
 
 def test_six_channel_96k_is_mixed_down_and_resampled(bad_files):

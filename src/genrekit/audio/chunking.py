@@ -15,7 +15,7 @@ import numpy as np
 
 from genrekit.audio.io import (
     MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_sample_rate, check_stop, damaged_sample,
-    first_damage, info, is_seconds, stream,
+    first_damage, info, is_seconds, seconds_apart, stream,
 )
 from genrekit.errors import AudioError, ParameterError, SilentAudio
 
@@ -252,5 +252,5 @@ def song_chunks(
         piece = np.pad(pending, (0, size - tail)) if pad else pending
         yield t, t + tail / sr, piece
     elif emitted == 0:
-        raise AudioError(path, f"too short: {tail / sr:.2f} s of audio to analyse, at least {min_seconds:.2f} s "
-                               "required")
+        found, least = seconds_apart(tail / sr, min_seconds)
+        raise AudioError(path, f"too short: {found} s of audio to analyse, at least {least} s required")

@@ -1232,6 +1232,16 @@ def info(path: str | os.PathLike, *, should_stop: Callable[[], bool] | None = No
         )
 
 
+def seconds_apart(found: float, least: float) -> tuple[str, str]:
+    """``found`` and ``least`` seconds written with as many decimals (2 to 6) as they need to
+    differ: a file one sample short of 3 s is "2.99995 s", not "3.00 s, at least 3.00 s"."""
+    for digits in range(2, 7):
+        shown = f"{found:.{digits}f}", f"{least:.{digits}f}"
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
 def check_sample_rate(sr) -> None:
     """A ParameterError unless ``sr`` is a positive whole number of Hz (a model file's 22050.0
     is one; True, NaN and "22050" are not)."""
@@ -1359,7 +1369,8 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
     if y.shape[-1] == 0:
         raise AudioError(path, "contains no audio samples")
     if duration < min_duration:
-        raise AudioError(path, f"too short: {duration:.2f} s, at least {min_duration:.2f} s required")
+        found, least = seconds_apart(duration, min_duration)
+        raise AudioError(path, f"too short: {found} s, at least {least} s required")
     # the file's own samples were checked before resampling: this is what resampling made of them
     found = first_damage(y.T)
     if found is not None:
