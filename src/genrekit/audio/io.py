@@ -1388,9 +1388,10 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
             raise SilentAudio(path, f"silent: peak level {level} dBFS over {duration:.2f} s")
 
 
-def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
+def cancelled_channels(path: str, seconds: float | None = None) -> str | None:
     """Why a file that mixes down to silence is not silent, or None: its channels cancel in
-    the mono mix (one the other inverted), found in its first ``seconds``."""
+    the mono mix (one the other inverted), found in its first ``seconds`` (None: anywhere; the
+    first 60 s alone called a file silent whose sound began later)."""
     peak = 0.0
     try:
         with _open(path) as reader:
@@ -1398,8 +1399,10 @@ def cancelled_channels(path: str, seconds: float = 60.0) -> str | None:
                 return None
             # a piece at a time: 60 s of many channels at once took gigabytes
             for block in _pieces(reader, path, max(1, READ_SAMPLES // reader.channels),
-                                 frames=int(seconds * reader.samplerate)):
+                                 frames=None if seconds is None else int(seconds * reader.samplerate)):
                 peak = max(peak, float(np.max(np.abs(block))))
+                if peak >= SILENCE_PEAK:
+                    break
     except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
         return None
     if peak >= SILENCE_PEAK:
