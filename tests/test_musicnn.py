@@ -868,6 +868,9 @@ def _genres_from_the_onnx_metadata_alone(model_path, path) -> dict:
             continue
         window = int(round(run["timeline"]["window_seconds"] * rate))
         shares = [share(piece)] + [share(piece[i:i + window]) for i in range(0, len(piece), window)]
+        heard = sum(len(f) for f in frames(piece) if np.max(np.abs(f - f.mean())) >= run["segments"]["silent_peak"])
+        if not shares[0] and heard < min(shortest, len(piece)):
+            continue
         probabilities, features = graph(piece)
         segment = {"times": (skip + start / rate, skip + (start + len(piece)) / rate), "shares": shares,
                    "p": probabilities[0], "f": features[0], "windows": probabilities[1:],

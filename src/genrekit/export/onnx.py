@@ -431,9 +431,11 @@ def song_recipe(level_dbfs: float | None, min_seconds: float) -> dict:
                      "rule": "the span is cut into segments of `seconds` from its start, back to back; a last piece "
                              "of at least min_seconds is a shorter segment (less is dropped; a song under min_seconds "
                              "is refused, unless silent); a segment whose peak |sample| is below silent_peak is not "
-                             "run; a song with no segment run (silent throughout, or its sound in a piece too short "
-                             "to be a segment) is unknown, reason silent, every genre equally probable, no style, no "
-                             "window"},
+                             "run, nor one where no frame sounds (see silence) and whose frames with a sample at "
+                             "least silent_peak from the frame's mean last less than min_seconds (a resampler's "
+                             "ringing, a DC offset's step); a song with no segment run (silent throughout, or its "
+                             "sound in a piece too short to be a segment) is unknown, reason silent, every genre "
+                             "equally probable, no style, no window"},
         "level": {"level_dbfs": level_dbfs, "max_gain_db": MAX_GAIN_DB,
                   "rule": "each segment (or sound-only audio, below) less its mean (a DC offset), then times one "
                           "gain that makes its RMS level_dbfs, a gain of at most max_gain_db; not clipped after"},
