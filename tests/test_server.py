@@ -549,12 +549,21 @@ def test_the_page_refuses_a_file_the_service_would_refuse_before_sending_it(serv
         sent = lambda: driver.execute_script("return window.sent;")  # noqa: E731
         _pick(driver, big)
         _wait(driver, lambda d: "not sent" in _status(d))
-        assert _status(driver) == "big.wav is 3.0 MB, more than this service accepts (2 MB): it was not sent."
+        assert _status(driver) == "big.wav is 3 MB, more than this service accepts (2 MB): it was not sent."
         assert "error" in driver.find_element(By.ID, "status").get_attribute("class")
         _pick(driver, long)
         _wait(driver, lambda d: "long.flac" in _status(d) and "not sent" in _status(d))
         assert _status(driver) == "long.flac is 61 min long, more than this service analyses (60 min): it was not sent."
         assert sent() == [] and not driver.find_element(By.ID, "cancel").is_displayed()
+        # just past a limit: the figures as far as they differ (an audit, 2026-12-06: "2 MB, more than 2 MB")
+        (tmp_path / "edge.wav").write_bytes(bytes(2 * 2**20 + 2000))
+        _pick(driver, edge := tmp_path / "edge.wav")
+        _wait(driver, lambda d: edge.name in _status(d))
+        assert _status(driver) == "edge.wav is 2.002 MB, more than this service accepts (2 MB): it was not sent."
+        sf.write(tmp_path / "edge.flac", np.zeros(60 * 60 * 8000 + 4000, np.int16), 8000, format="FLAC")
+        _pick(driver, tmp_path / "edge.flac")
+        _wait(driver, lambda d: "edge.flac" in _status(d))
+        assert _status(driver) == "edge.flac is 3600.5 s long, more than this service analyses (3600 s): it was not sent."
         _pick(driver, _tone(tmp_path / "song.wav"))
         _wait(driver, _shown)
         assert sent() == ["song.wav"]
@@ -598,6 +607,40 @@ def test_the_page_gives_every_genre_its_own_colour_once_the_model_is_described(s
             "[w.title.split(': ')[1].split(' (')[0], getComputedStyle(w).backgroundColor]);")
         assert len(timeline) == len(genres)
         assert all(colour == colours[genre] for genre, colour in timeline), timeline
+
+
+def test_the_page_says_what_it_did_with_a_second_file_a_text_file_and_a_song_it_cannot_play(server, tmp_path):
+    """An audit (2026-12-06): two files dropped at once, the second was ignored without a word;
+    a .txt chosen got the API's words for curl users (its part's type, text/plain, refused);
+    and a failed file's player stayed, unplayable, as did a .au's, which Chromium cannot play."""
+    from selenium.webdriver.common.by import By
+
+    answer = _answer([{"start": 0.0, "end": 1.0, "genre": "metal", "confidence": 0.5}], 1.0, genre="metal")
+    with _chromium() as driver:
+        _page_with_a_fake_upload(driver, server, answer)
+        driver.execute_script("""
+            const both = new DataTransfer();
+            both.items.add(new File([new Uint8Array(64)], "first.wav", {type: "audio/wav"}));
+            both.items.add(new File([new Uint8Array(64)], "second.wav", {type: "audio/wav"}));
+            document.getElementById("drop").dispatchEvent(
+                new DragEvent("drop", {dataTransfer: both, bubbles: true, cancelable: true}));""")
+        _wait(driver, _shown)
+        assert driver.execute_script("return window.sent;") == ["first.wav"]
+        assert _status(driver).endswith("(2 files were dropped: only the first, first.wav, was analysed; one song "
+                                        "at a time)"), _status(driver)
+    with _chromium() as driver:
+        notes = tmp_path / "notes.txt"
+        notes.write_text("hello, these are notes\n" * 20)
+        driver.get(server["url"] + "/")
+        _wait(driver, lambda d: "Uploads up to" in d.find_element(By.ID, "model").text)
+        _pick(driver, notes)
+        _wait(driver, lambda d: "Could not analyse" in _status(d), 60)
+        assert "found text, not audio" in _status(driver) and "curl" not in _status(driver), _status(driver)
+        assert not driver.find_element(By.ID, "player").is_displayed()
+        sf.write(tmp_path / "song.au", np.sin(np.arange(22050 * 4) / 10).astype(np.float32) * 0.3, 22050)
+        _pick(driver, tmp_path / "song.au")
+        _wait(driver, _shown, 60)  # analysed by the service; the browser cannot play it: no dead player
+        _wait(driver, lambda d: not d.find_element(By.ID, "player").is_displayed())
 
 
 def test_the_page_shows_a_stretch_heard_as_not_music_as_such(server, tmp_path):
@@ -695,6 +738,8 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             assert answer["styles"] == {} and answer["music"] < 0.5
             _upload_on_the_page(driver, default, noise)
             assert "does not sound like music" in driver.find_element(By.ID, "verdict").text
+            # its styles were emptied as not music, not for want of reaching a threshold (an audit, 2026-12-06)
+            assert driver.find_element(By.ID, "styles-note").text == "none: this does not sound like music"
             # digital silence: unknown, "silent" (a 422 until 2026-12-06), no ranking of equal guesses
             sf.write(tmp_path / "gap.wav", np.zeros(16000 * 8, np.float32), 16000)
             answer = _post(default, tmp_path / "gap.wav").json()
@@ -703,6 +748,10 @@ def test_the_default_models_styles_in_the_answer_and_on_the_page(gtzan_mini, tmp
             assert "the file is silent" in driver.find_element(By.ID, "verdict").text
             assert [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#legend li")] == ["silent 100.0%"]
             assert not driver.find_elements(By.CSS_SELECTOR, "#top li")
+            # no empty "Top genres" heading nor window table; its styles: none, as it is silent
+            assert not driver.find_element(By.ID, "top").is_displayed()
+            assert not driver.find_element(By.CSS_SELECTOR, "#result details").is_displayed()
+            assert driver.find_element(By.ID, "styles-note").text == "none: the file is silent"
     finally:
         _stop(default)
 

@@ -399,6 +399,32 @@ def test_a_model_file_whose_name_is_not_utf8_is_served(model_file, short_wav, tm
     assert answered.json()["model_id"] == health.json()["model_id"] == described.json()["id"]
 
 
+def test_wrong_methods_and_paths_get_sentences_and_the_docs_explain_the_parameters(model_file):
+    """An audit (2026-12-06): GET /v1/predict answered {"detail": "Method Not Allowed"}, an
+    unknown path "Not Found", /v1/predict/ a redirect naming this host's address (not a
+    proxy's), and /docs gave skip and min_confidence no description, unit or default."""
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import app as service
+
+    with TestClient(service.create_app(model_file), base_url="http://localhost") as client:
+        wrong = client.get("/v1/predict")
+        assert wrong.status_code == 405 and wrong.json()["detail"] == (
+            "GET /v1/predict: not allowed here; use POST with the song as the file part of a form, or as the body")
+        assert client.post("/healthz").json()["detail"] == "POST /healthz: not allowed here; use GET"
+        missing = client.get("/nowhere%1b[31m")  # a path's escapes, decoded by the server, shown as escapes
+        assert missing.status_code == 404 and missing.json()["detail"].startswith(
+            "GET /nowhere\\x1b[31m: no such page here; the service answers GET / (its page), GET /v1/model, "
+            "POST /v1/predict")
+        slash = client.post("/v1/predict/", content=b"x", headers={"Content-Type": "audio/wav"},
+                            follow_redirects=False)
+        assert slash.status_code == 404 and "location" not in slash.headers
+        parameters = {p["name"]: p for p in client.get("/openapi.json").json()["paths"]["/v1/predict"]["post"]
+                      ["parameters"]}
+    assert "default: the service's (10)" in parameters["skip"]["description"]
+    assert "between 0 and 1" in parameters["min_confidence"]["description"]
+
+
 # File names --------------------------------------------------------------------------------
 
 NAMES = ["夜の音楽.wav", "🎸 riff ✨.wav", "intro – outro.wav", "café.wav", "Ελληνικά — 中文 😀.wav"]

@@ -44,7 +44,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -52,6 +52,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrekit import __version__
+from genrekit._files import line_shown
 from genrekit.errors import GenrekitError, ModelError, ParameterError
 from genrekit.models.interface import load, model_id
 from genrekit.predict import predict_file
@@ -409,8 +410,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         if (loop := state.get("loop")) is not None and not loop.is_closed():
             loop.call_soon_threadsafe(loop.call_later, seconds, stop_requests)
 
+    # no redirect of /v1/predict/ to /v1/predict: Starlette's names this host's address, not a proxy's
     app = FastAPI(title="genrekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Music genre recognition: upload a song, get its genres.")
+                  description="Music genre recognition: upload a song, get its genres.", redirect_slashes=False)
     app.state.stopping_soon = stopping_soon
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
@@ -419,8 +421,18 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         app.add_middleware(KnownHosts, hosts=list(allowed_hosts))  # outermost: nothing runs for another name
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
+        where = f"{request.method} {line_shown(request.url.path)[:200]}"
+        if exc.status_code == 404 and exc.detail == "Not Found":  # Starlette's words: a sentence instead
+            return _error(404, f"{where}: no such page here; the service answers GET / (its page), GET /v1/model, "
+                               "POST /v1/predict, GET /healthz and GET /docs", headers)
+        if exc.status_code == 405 and exc.detail == "Method Not Allowed":
+            allowed = (headers or {}).get("Allow", "")
+            return _error(405, f"{where}: not allowed here" + (f"; use {allowed}" if allowed else "")
+                          + (" with the song as the file part of a form, or as the body" if
+                             request.url.path.rstrip("/").endswith("/v1/predict") else ""), headers)
+        return _error(exc.status_code, str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -476,7 +488,17 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                    500: {"description": "the service's model or the analysis failed"},
                    503: {"description": "too busy"}, 504: {"description": "analysis took too long"}},
     )
-    async def predict(request: Request, skip: float | None = None, min_confidence: float | None = None) -> JSONResponse:
+    async def predict(
+        request: Request,
+        # the descriptions /docs shows (the values are checked below, in the service's words)
+        skip: float | None = Query(None, description=(
+            "Seconds of intro, and of outro, left out of a song long enough to keep three chunks after them; "
+            f">= 0; default: the service's ({limits.skip:g})")),
+        min_confidence: float | None = Query(None, description=(
+            "Below this top probability the genre is `unknown` (the probabilities are still given); between 0 "
+            "and 1; default: the service's --min-confidence" + (
+                f" ({limits.min_confidence:g})" if limits.min_confidence is not None else " (none set: the top genre)"))),
+    ) -> JSONResponse:
         unread = {"Connection": "close"}  # refused before the body is read: not taken in after the answer
         if refused := _query_refusal(request):
             return _error(422, refused, unread)
@@ -639,7 +661,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     async def redoc() -> HTMLResponse:
         # ReDoc's styled-components write <style> elements: allowed by this response's nonce;
         # its search index runs in a worker made from a blob: URL (same origin, connect-src
-        # still 'self'). Its "API docs by Redocly" logo from cdn.redoc.ly stays blocked.
+        # still 'self'). Its "API docs by Redocly" logo from cdn.redoc.ly stays blocked (and hidden: redoc.css).
         nonce = secrets.token_urlsafe(18)
         policy = content_security_policy(**{"style-src": f"'self' 'nonce-{nonce}' {REDOC_STYLE_HASHES}",
                                             "worker-src": "blob:"})

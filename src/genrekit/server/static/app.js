@@ -34,6 +34,19 @@ function megabytes(bytes, total = bytes) {
   return (bytes / MB).toFixed(digits);
 }
 
+// A limit as the page states it: 50 -> "50", 0.04 -> "0.04" (never "0")
+function limit(x) { return x >= 1 ? number(x) : String(+Number(x).toPrecision(2)); }
+
+// A figure beside the limit it exceeds, with as many decimals as it takes to tell them apart
+// (50.001 MB is not "50 MB, more than 50 MB"): [figure, limit]
+function apart(value, bound) {
+  for (let digits = 1; digits <= 6; digits++) {
+    const shown = [String(+value.toFixed(digits)), String(+bound.toFixed(digits))];
+    if (shown[0] !== shown[1]) return shown;
+  }
+  return [String(value), String(bound)];
+}
+
 // Colours by genre, in a Map: any name is a key ("__proto__" included). The model's genres
 // take the palette in their order, then any genre first seen in an answer; past the palette,
 // hues a golden angle apart at one lightness, so that no two genres share a colour.
@@ -85,9 +98,9 @@ function describeModel() {
 
 function describeLimits(limits) {
   if (!limits || !(limits.max_upload_mb > 0)) return "";
-  let text = `Uploads up to ${number(limits.max_upload_mb)} MB`;
+  let text = `Uploads up to ${limit(limits.max_upload_mb)} MB`;
   if (limits.upload_seconds > 0) text += ` (sent within ${duration(limits.upload_seconds)})`;
-  if (limits.max_minutes > 0) text += `, ${number(limits.max_minutes)} min of audio`;
+  if (limits.max_minutes > 0) text += `, ${limit(limits.max_minutes)} min of audio`;
   return text + ".";
 }
 
@@ -118,9 +131,12 @@ async function fetchModel() {
 }
 
 function drawTop(result) {
-  const list = $("top");
+  const list = $("top"), silent = result.unknown_reason === "silent";
   list.replaceChildren();
-  if (result.unknown_reason === "silent") return;  // nothing heard: every genre equally probable, no ranking
+  // nothing heard: every genre equally probable, no ranking (nor windows to list)
+  list.closest("figure").hidden = silent;
+  $("chunks").closest("details").hidden = result.timeline.length === 0;
+  if (silent) return;
   for (const { genre, probability } of result.top.slice(0, 5)) {
     const bar = el("span", { className: "bar" });
     bar.style.setProperty("width", percent(probability));
@@ -302,7 +318,9 @@ function drawStyles(result) {
   }
   list.hidden = !styles || styles.length === 0;
   note.textContent = styles === null ? "none: this model names genres only"
-    : styles.length === 0 ? "none reached its threshold" : "";
+    : styles.length > 0 ? "" : result.unknown_reason === "silent" ? "none: the file is silent"
+    : result.unknown_reason === "not music" ? "none: this does not sound like music"
+    : "none reached its threshold";
 }
 
 function describeVerdict(body) {
@@ -342,14 +360,17 @@ async function refusal(file, url) {
   const limits = model && model.limits;
   if (!limits) return null;
   if (limits.max_upload_mb > 0 && file.size > limits.max_upload_mb * MB) {
-    return `${file.name} is ${megabytes(file.size)} MB, more than this service accepts ` +
-           `(${number(limits.max_upload_mb)} MB): it was not sent.`;
+    const [size, most] = apart(file.size / MB, limits.max_upload_mb);
+    return `${file.name} is ${size} MB, more than this service accepts (${most} MB): it was not sent.`;
   }
   if (limits.max_minutes > 0) {
     const seconds = await audioSeconds(url);
     if (Number.isFinite(seconds) && seconds > limits.max_minutes * 60) {
-      return `${file.name} is ${number(seconds / 60)} min long, more than this service analyses ` +
-             `(${number(limits.max_minutes)} min): it was not sent.`;
+      const most = limits.max_minutes * 60;
+      const minutes = (t) => (Math.floor(t) % 60 === 0 ? `${Math.floor(t / 60)} min` : `${clock(t)} min`);
+      const [long, bound] = clock(seconds) !== clock(most) ? [minutes(seconds), minutes(most)]
+        : apart(seconds, most).map((t) => `${t} s`);
+      return `${file.name} is ${long} long, more than this service analyses (${bound}): it was not sent.`;
     }
   }
   return null;
@@ -403,8 +424,9 @@ function answered(request, xhr) {
   const response = { ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, statusText: xhr.statusText };
   const body = parseJSON(text);
   if (!response.ok || body === null) {
+    $("player").hidden = true;
     setStatus(`Could not analyse ${file.name} (${response.status} ${response.statusText}): ` +
-              describeError(body, text, response), true);
+              describeError(body, text, response) + request.note, true);
     return;
   }
   try {
@@ -422,7 +444,7 @@ function answered(request, xhr) {
   }
   const windows = body.timeline.length;
   setStatus(`${file.name}: ${$("verdict").textContent}. ${windows} ${windows === 1 ? "window" : "windows"} with ` +
-            `sound, analysed in ${Number(body.seconds).toFixed(1)} s.`);
+            `sound, analysed in ${Number(body.seconds).toFixed(1)} s.${request.note}`);
 }
 
 function send(request) {
@@ -430,7 +452,10 @@ function send(request) {
   request.xhr = xhr;
   request.phase = "uploading";
   const form = new FormData();
-  form.append("file", file, file.name);
+  // the browser's type is a guess from the name: one it takes for no audio (a .txt) is sent as
+  // bytes, for the service to judge by what they hold (and say so, not how to use curl)
+  const audioType = /^(audio|video)\/|^application\/(ogg|octet-stream)$/.test(file.type);
+  form.append("file", audioType ? file : new Blob([file], { type: "application/octet-stream" }), file.name);
   xhr.open("POST", "v1/predict");
   xhr.upload.addEventListener("progress", (event) => {
     if (current !== request || request.phase !== "uploading") return;
@@ -458,9 +483,9 @@ function send(request) {
   xhr.send(form);
 }
 
-async function analyse(file) {
+async function analyse(file, note = "") {
   stop();
-  const request = { file, xhr: null, timer: null, phase: "checking", shown: 0, loaded: 0, total: file.size };
+  const request = { file, note, xhr: null, timer: null, phase: "checking", shown: 0, loaded: 0, total: file.size };
   current = request;
   $("cancel").hidden = false;
   const player = $("player");
@@ -475,7 +500,7 @@ async function analyse(file) {
   if (current !== request) return;
   if (refused) {
     finish(request);
-    setStatus(refused, true);
+    setStatus(refused + request.note, true);
     return;
   }
   send(request);
@@ -504,8 +529,14 @@ function main() {
   }
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
-    if (event.dataTransfer.files.length) analyse(event.dataTransfer.files[0]);
+    const files = event.dataTransfer.files;
+    if (files.length) {
+      analyse(files[0], files.length > 1 ? ` (${files.length} files were dropped: only the first, ` +
+                                          `${files[0].name}, was analysed; one song at a time)` : "");
+    }
   });
+  // a file this browser cannot play (a .au the service analyses): no dead player
+  $("player").addEventListener("error", () => { $("player").hidden = true; });
 }
 
 document.addEventListener("DOMContentLoaded", main);
