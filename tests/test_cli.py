@@ -335,6 +335,26 @@ def test_a_manifests_problems_are_said_in_a_line_each_and_its_bad_lines_by_numbe
     assert "header.csv: holds a header (path,label) and no rows" in header.output, header.output
 
 
+def test_options_of_another_kind_or_out_of_range_are_usage_errors_named_as_options(tmp_path, gtzan_mini):
+    """An audit (2026-12-06): `train --model logreg --lr 0.1` said "lr: only for networks" with
+    exit 1, `datasets check --map m.csv` without tags named Python's genre_map (or the missing
+    map file), and `features --n-fft 1000000000` ran out of memory."""
+    from genrekit.errors import ParameterError
+    from genrekit.features import LogMelSpec
+
+    trained = run("train", gtzan_mini, "--model", "logreg", "--features", "gtzan57", "--out", tmp_path / "r",
+                  "--lr", "0.1", "--time-stretch", "0.1")
+    assert trained.exit_code == 2 and "--lr, --time-stretch: only for networks, and --model logreg is not one" in \
+        " ".join(trained.output.split()), trained.output
+    checked = run("datasets", "check", gtzan_mini, "--map", tmp_path / "missing.csv", "--multi-genre", "all")
+    assert checked.exit_code == 2 and "--map, --multi-genre: only with --labels-from-tags (or --kind tags)" in \
+        " ".join(checked.output.split()), checked.output
+    wide = run("features", gtzan_mini, "--features", "logmel", "--n-fft", "1000000000", "--out", tmp_path / "f")
+    assert wide.exit_code == 2 and "--n-fft 1000000000: expected a whole number from 1 to 65536" in wide.output
+    with pytest.raises(ParameterError, match=r"n_fft=70000: at most 65536 samples a window"):
+        LogMelSpec(n_fft=70000)
+
+
 def test_errors_name_the_problem(tmp_path):
     result = run("train", tmp_path / "nowhere", "--out", tmp_path / "run")
     assert result.exit_code == EXIT_ERROR and "nowhere: dataset not found" in result.output

@@ -137,6 +137,32 @@ def test_report_of_a_comparison(tmp_path, feature_table):
 def test_report_names_a_folder_without_results(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 1 and "no genrekit results found" in result.output
+    # a features run is named as such (its run.json "was corrupt": dataset, expected an object; an audit, 2026-12-06)
+    (tmp_path / "run.json").write_text('{"command": "features", "dataset": "gtzan"}')
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 1 and "the run of `genrekit features` (a feature table); a report shows" in " ".join(
+        result.output.split())
+
+
+def test_report_never_writes_over_a_file_that_is_not_a_page(run_with_report):
+    """An audit (2026-12-06): `report RUN --out RUN/model.genrekit` replaced the model with HTML."""
+    from genrekit.errors import ParameterError
+    from genrekit.evaluate.html import write_html_report
+
+    model = run_with_report / "model.genrekit"
+    before = model.read_bytes() if model.exists() else None
+    result = runner.invoke(app, ["report", str(run_with_report), "--out", str(model)])
+    assert result.exit_code == 2 and "expected an .html file name (or a folder), found .genrekit" in " ".join(
+        result.output.split())
+    with pytest.raises(ParameterError, match=r"expected an \.html file name \(or a folder\), found \.json"):
+        write_html_report(run_with_report, run_with_report / "metrics.json")
+    assert (model.read_bytes() if model.exists() else None) == before
+    (run_with_report / "notes").write_text("my notes")  # no extension: a new name is a page's, a file there is not
+    with pytest.raises(ParameterError, match=r"a file that is not an HTML page is there"):
+        write_html_report(run_with_report, run_with_report / "notes")
+    assert (run_with_report / "notes").read_text() == "my notes"
+    write_html_report(run_with_report, run_with_report / "page")
+    write_html_report(run_with_report, run_with_report / "page")  # its own page, written again
 
 
 @pytest.mark.parametrize("text, why", [("[" * 100_000, "nested too deeply"), ("{'a': 1}", "Expecting property name")])

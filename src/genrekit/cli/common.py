@@ -682,6 +682,12 @@ def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genr
                           "same: --kind tags)")
         raise typer.Exit(EXIT_USAGE)
     kind = "tags" if labels_from_tags else kind
+    tag_options = [name for name, given in (("--map", genre_map is not None),
+                                            ("--min-per-genre", min_per_genre is not None),
+                                            ("--multi-genre", multi_genre != "first")) if given]
+    if tag_options and kind != "tags":  # before the map file is read: a missing one is not the point
+        _usage_error(f"{', '.join(tag_options)}: only with --labels-from-tags (or --kind tags), which label a library "
+                     "by its files' own genre tags")
     if min_per_genre is None:
         min_per_genre = TAGS_MIN_PER_GENRE if kind == "tags" else 1
     mapping = read_genre_map(genre_map) if genre_map is not None else None
@@ -757,8 +763,8 @@ def _model(positional: str | None, option: str | None, *, default: str | None) -
 
 
 def _read_paths(source: str) -> Iterator[str]:
-    """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines
-    skipped; nothing else is stripped: a name may begin or end with spaces). Names are bytes to
+    """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines,
+    and lines of spaces alone, skipped; nothing else is stripped: a name may begin or end with spaces). Names are bytes to
     the file system: one that is not UTF-8 is kept as it is (surrogateescape), and a byte-order
     mark some editors write is not part of the first name."""
     if source == "-":
@@ -778,7 +784,7 @@ def _read_paths(source: str) -> Iterator[str]:
                 where = "the list read from stdin" if source == "-" else f"--files-from {source}"
                 raise PathListError(f"{where}: line {number} holds a NUL byte; expected one path a line (not a binary "
                                     "file; for find, -print rather than -print0)")
-            if line:
+            if line.strip():
                 yield line
     finally:
         if source != "-":

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genrekit.errors import GenrekitError, ParameterError
+from genrekit.features.limits import MAX_N_FFT
 from genrekit.models import catalogue
 from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
@@ -88,7 +89,7 @@ def features(
     chunk: ChunkOption = None,
     n_mels: Annotated[int, typer.Option(**_at_least(1), help="logmel: mel bands.")] = 128,
     hop_length: Annotated[int, typer.Option(**_at_least(1), help="logmel: hop in samples.")] = 512,
-    n_fft: Annotated[int, typer.Option(**_at_least(1), help="logmel: FFT size.")] = 2048,
+    n_fft: Annotated[int, typer.Option(**_at_least(1, MAX_N_FFT), help="logmel: FFT size.")] = 2048,
     kind: KindOption = "auto",
     jobs: JobsOption = 0,
     cache: CacheOption = None,

@@ -3,6 +3,7 @@ scoring and shipping models."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from genrekit.errors import ParameterError
 from genrekit.models import catalogue
 from genrekit.cli.common import (
     AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
@@ -77,9 +79,15 @@ def train(
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
     _output_folder(out, "--out")  # before any work, after the dataset is read (an --out inside it is no genre)
-    result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
-                          n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
-                          n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
+    try:
+        result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
+                              n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
+                              n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
+    except ParameterError as exc:  # an option of another kind of model ("lr: only for networks"): a usage error
+        if (other := re.fullmatch(r"([a-z_, ]+): only for (\w+), and model '([^']+)' is not one", str(exc))) is None:
+            raise
+        names = ", ".join(f"--{name.strip().replace('_', '-')}" for name in other[1].split(","))
+        _usage_error(f"{names}: only for {other[2]}, and --model {other[3]} is not one")
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
@@ -187,7 +195,8 @@ def evaluate(
                           f"proportion score {metrics['proportion_score']:.3f}{seen} -> {out / 'songs.json'}",
                           markup=False)
     else:
-        out_console.print(f"{metrics['n']} tracks: accuracy {metrics['accuracy']:.3f}, balanced "
+        out_console.print(f"{metrics['n']} {'track' if metrics['n'] == 1 else 'tracks'}: accuracy "
+                          f"{metrics['accuracy']:.3f}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f}{seen} -> {out / 'metrics.json'}", markup=False)
         _averaging_note(metrics)
@@ -355,8 +364,10 @@ def report(
                                              "ending in / is made if needed; default: RUN_DIR/report.html).")] = None,
 ) -> None:
     """One self-contained HTML page for a run: data, configuration, curves, metrics, failures, plots."""
-    from genrekit.evaluate.html import write_html_report
+    from genrekit.evaluate.html import page_refusal, write_html_report
 
+    if out is not None and (refused := page_refusal(out)):  # a run's model.genrekit was overwritten
+        _usage_error(f"--out {out}: {refused}")
     if out is not None:
         _output_folder(out.parent, "--out")
     path = write_html_report(run_dir, out)

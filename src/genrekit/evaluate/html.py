@@ -266,6 +266,33 @@ def _read_json(path: Path, shape: _Object) -> dict | None:
     return _checked(path, data, shape, "")
 
 
+def page_refusal(out: Path) -> str | None:
+    """Why a report may not be written to ``out``, or None: a name with another extension than
+    .html (or none), or a file there that is not a page (a model, a table: written over, it was lost)."""
+    if out.suffix.lower() not in (".html", ".htm", ""):
+        return f"expected an .html file name (or a folder), found {out.suffix}"
+    try:
+        with open(out, "rb") as handle:
+            start = handle.read(64).lstrip().lower()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError:
+        return None  # the write says why
+    if not start.startswith((b"<!doctype html", b"<html")):
+        return "a file that is not an HTML page is there; expected a new name (or a report's)"
+    return None
+
+
+def _command_of(path: Path) -> str | None:
+    """The ``command`` a run.json names, read as it is (another command's run.json has other
+    fields), or None."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data.get("command") if isinstance(data, dict) and isinstance(data.get("command"), str) else None
+
+
 def _checked_metrics(path: Path, metrics: dict) -> dict:
     """metrics.json's confusion matrix is a row and a column per genre of ``labels``, or empty."""
     matrix, k = metrics.get("confusion_matrix") or [], len(metrics["labels"])
@@ -477,6 +504,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ParameterError(f"{run_dir}: expected a run folder (the --out of train, evaluate, compare or explore)")
+    if out is not None and (refused := page_refusal(Path(out))):  # a run's model.genrekit was overwritten
+        raise ParameterError(f"out={os.fspath(out)!r}: {refused}")
+    if _command_of(run_dir / "run.json") == "features":
+        raise ParameterError(f"{run_dir}: the run of `genrekit features` (a feature table); a report shows the runs "
+                             "of train, evaluate, compare and explore")
     run = _read_json(run_dir / "run.json", _RUN) or {}
     metrics = _read_json(run_dir / "metrics.json", _METRICS)
     if metrics is not None:

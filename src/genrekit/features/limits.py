@@ -8,6 +8,7 @@ import math
 SAMPLE_RATES = (1000, 192_000)  # Hz: what a feature set may ask audio to be resampled to
 MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
 MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
+MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; a billion took all the memory)
 
 
 def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:

@@ -12,6 +12,7 @@ from genrekit._files import DAMAGED_FILE_ERRORS
 from genrekit.audio.io import check_signal
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
+from genrekit.features.limits import MAX_N_FFT
 from genrekit.features.numpy_logmel import check_front_end
 
 
@@ -95,7 +96,7 @@ class LogMelSpec:
     ------
     ParameterError
         ``pad_mode`` or ``compression`` is not one of these; a size is not a whole number
-        from 1 up; ``hop_length`` exceeds ``n_fft`` (audio left out between windows); or
+        from 1 up; ``n_fft`` exceeds :data:`MAX_N_FFT`; ``hop_length`` exceeds ``n_fft`` (audio left out between windows); or
         ``n_mels`` exceeds the FFT's ``n_fft // 2 + 1`` frequency bins; ``sample_rate`` is not a
         whole number of Hz from 1 up; the band ``fmin``-``fmax`` is not inside 0 to half the
         sample rate; ``top_db`` is not a positive number (or None).
@@ -117,6 +118,9 @@ class LogMelSpec:
         odd = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
         if odd:
             raise ParameterError(", ".join(f"{k}={v!r}" for k, v in odd.items()) + ": expected whole numbers from 1 up")
+        if self.n_fft > MAX_N_FFT:  # a window of minutes: gigabytes of FFT, and no time resolution left
+            raise ParameterError(f"n_fft={self.n_fft}: at most {MAX_N_FFT} samples a window ({MAX_N_FFT / 22050:.1f} s "
+                                 "at 22050 Hz; music's spectrograms take 512-8192)")
         if self.hop_length > self.n_fft:  # the audio between windows would never be analysed
             raise ParameterError(f"hop_length={self.hop_length} is longer than n_fft={self.n_fft}: the "
                                  f"{self.hop_length - self.n_fft} samples between windows would never be analysed")
