@@ -403,8 +403,8 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
                      "clips within 2 ids of a clip of their genre the model was trained on: adjacent ids are often "
                      "one artist's, so these scores may overstate accuracy on other artists.")
     elif held_out and not training_unknown and not any(shared):
-        parts.append("Held out by content: tracks with a training track's bytes, decoded audio or first 10 s were "
-                     "left out; a lossy copy or an excerpt of a training song is not recognised.")
+        parts.append("Held out by content: a track with a training track's bytes, decoded audio or first 10 s is "
+                     "that track, never a test one; a lossy copy or an excerpt of a training song is not recognised.")
     note = averaging_note(metrics)
     if note:
         parts.append(_text(note))
