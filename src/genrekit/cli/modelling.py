@@ -84,10 +84,12 @@ def train(
                               n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
                               n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
     except ParameterError as exc:  # an option of another kind of model ("lr: only for networks"): a usage error
-        if (other := re.fullmatch(r"([a-z_, ]+): only for (\w+), and model '([^']+)' is not one", str(exc))) is None:
+        other = re.fullmatch(r"([a-z_, ]+): only for (\w+), and model '([^']+)' is not one", str(exc))
+        names = [name.strip() for name in other[1].split(",")] if other else []
+        if not names or any(_from_config(ctx, name) for name in names):  # a --config file's key: said as its key
             raise
-        names = ", ".join(f"--{name.strip().replace('_', '-')}" for name in other[1].split(","))
-        _usage_error(f"{names}: only for {other[2]}, and --model {other[3]} is not one")
+        options = ", ".join("--" + name.replace("_", "-") for name in names)
+        _usage_error(f"{options}: only for {other[2]}, and --model {other[3]} is not one")
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
@@ -113,6 +115,15 @@ def train(
                               markup=False)
     out_console.print(f"model -> {model_file(out)}; reports in {out}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
+
+
+def _from_config(ctx: typer.Context, name: str) -> bool:
+    """Whether setting ``name`` came from elsewhere than the command line (a --config file)."""
+    try:
+        source = ctx.get_parameter_source(name)
+    except (KeyError, TypeError):
+        return True
+    return getattr(source, "name", None) != "COMMANDLINE"  # click's enum, or the one typer carries
 
 
 def _print_per_genre(per_genre: dict[str, dict]) -> None:
