@@ -764,9 +764,9 @@ def _model(positional: str | None, option: str | None, *, default: str | None) -
 
 def _read_paths(source: str) -> Iterator[str]:
     """The paths listed in a file (``-``: stdin), one a line, read as they are needed (blank lines,
-    and lines of spaces alone, skipped; nothing else is stripped: a name may begin or end with spaces). Names are bytes to
-    the file system: one that is not UTF-8 is kept as it is (surrogateescape), and a byte-order
-    mark some editors write is not part of the first name."""
+    and lines of spaces alone, skipped; nothing else is stripped: a name may begin or end with
+    spaces). Names are bytes to the file system: one that is not UTF-8 is kept as it is
+    (surrogateescape), and a byte-order mark some editors write is not part of the first name."""
     if source == "-":
         lines = _stdin_lines()
     else:
