@@ -349,6 +349,9 @@ def test_options_of_another_kind_or_out_of_range_are_usage_errors_named_as_optio
     checked = run("datasets", "check", gtzan_mini, "--map", tmp_path / "missing.csv", "--multi-genre", "all")
     assert checked.exit_code == 2 and "--map, --multi-genre: only with --labels-from-tags (or --kind tags)" in \
         " ".join(checked.output.split()), checked.output
+    compared = run("compare", gtzan_mini, "--models", "logreg,knn", "--lr", "0.1", "--out", tmp_path / "c")
+    assert compared.exit_code == 2 and "--lr: only for networks, and --models logreg,knn holds none" in \
+        " ".join(compared.output.split()), compared.output  # it was ignored without a word
     wide = run("features", gtzan_mini, "--features", "logmel", "--n-fft", "1000000000", "--out", tmp_path / "f")
     assert wide.exit_code == 2 and "--n-fft 1000000000: expected a whole number from 1 to 65536" in wide.output
     with pytest.raises(ParameterError, match=r"n_fft=70000: at most 65536 samples a window"):

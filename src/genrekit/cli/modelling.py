@@ -15,7 +15,7 @@ from rich.table import Table
 from genrekit.errors import ParameterError
 from genrekit.models import catalogue
 from genrekit.cli.common import (
-    AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
+    AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, NETWORK_OPTIONS, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _file_or_folder, _load_dataset, _model, _note, _output_folder, _print_taxonomy,
@@ -272,6 +272,11 @@ def compare(
     if unknown or not names:
         _usage_error(f"--models {models!r}: expected model names from {', '.join(recipe_names())} (or 'all'), found "
                      + (f"unknown {', '.join(unknown)}" if unknown else "none"))
+    if not any(name in catalogue.NETWORKS for name in names):  # a network's setting would be ignored without a word
+        given = [name for name in (*NETWORK_OPTIONS, "epochs", "device") if not _from_config(ctx, name)]
+        if given:
+            _usage_error(f"{', '.join('--' + name.replace('_', '-') for name in given)}: only for networks, and "
+                         f"--models {models} holds none")
     failures: dict[str, str] = {}
     data = table = None
 
