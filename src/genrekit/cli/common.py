@@ -631,11 +631,15 @@ def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | N
 PROBLEM_SHOWN = 1000  # characters of a problem's line: a manifest's 5 MB cell is named, not printed
 
 
+def _cut(text: str, limit: int) -> str:
+    """``text`` as a line shows it: one of thousands of characters (a tag or a manifest's cell
+    gone wrong) cut at ``limit``, saying how long it is."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _problem_shown(text: str) -> str:
-    """A problem or a failure as one line of a terminal's report (:func:`line_shown`), a line of
-    thousands of characters (a manifest's cell gone wrong) cut, saying how long it was."""
-    shown = line_shown(text)
-    return shown if len(shown) <= PROBLEM_SHOWN else f"{shown[:PROBLEM_SHOWN]}… ({len(shown)} characters)"
+    """A problem or a failure as one line of a terminal's report (:func:`line_shown`, :func:`_cut`)."""
+    return _cut(line_shown(text), PROBLEM_SHOWN)
 
 
 def _report_failures(failures: dict[str, str], problems: list | None = None) -> bool:

@@ -16,9 +16,9 @@ from genrekit._files import line_shown
 from genrekit.errors import ParameterError
 from genrekit.cli.common import (
     AddressOption, EXISTING, EXIT_USAGE, JobsOption, MinConfidenceOption, ModelOption, MusicCheckOption, NON_NEGATIVE,
-    POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _file_or_folder, _finish, _input_paths, _model,
-    _note, _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console, out_console,
-    write_output,
+    POSITIVE, PREDICT_FORMATS, RunnerOption, WHOLE, _at_least, _choice, _cut, _file_or_folder, _finish, _input_paths,
+    _model, _note, _note_training_files, _output_folder, _progress, _runner, _setting, _usage_error, app, err_console,
+    out_console, write_output,
 )
 
 
@@ -105,11 +105,8 @@ def predict(
 
 
 def _genres_shown(genres: str | None, limit: int = 200) -> str | None:
-    """A file's genres as a line shows them: a value of thousands of characters (a tag gone
-    wrong) cut, saying how long it is (the results table keeps it whole)."""
-    if genres is None or len(genres) <= limit:
-        return genres
-    return f"{genres[:limit]}… ({len(genres)} characters)"
+    """A file's genres as a line shows them (:func:`_cut`; the results table keeps them whole)."""
+    return None if genres is None else _cut(genres, limit)
 
 
 def _files(n: int) -> str:

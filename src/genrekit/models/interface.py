@@ -1191,9 +1191,10 @@ def model_id(model: str | os.PathLike) -> str:
     """
     from genrekit.audio import content_hash
 
+    from genrekit._files import utf8_shown
+
     path = model_file(model)
-    name = os.fsencode(path.name).decode("utf-8", "backslashreplace")
-    return f"{name}@{content_hash(path)[:12]}"
+    return f"{utf8_shown(path.name)}@{content_hash(path)[:12]}"
 
 
 def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, segment_seconds: float | None = None,
