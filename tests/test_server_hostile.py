@@ -1042,6 +1042,43 @@ def test_a_service_stops_within_its_grace_period_whatever_uploads_are_in_flight(
         _stop(server)
 
 
+def test_a_second_ctrl_c_stops_the_service_at_once_without_tracebacks(model_file, tmp_path):
+    """A second Ctrl+C left the requests in flight to asyncio's final cancellation: a traceback
+    for each and one for the service's clean-up, a bare "Internal Server Error" for the
+    clients, and their uploads left in the temporary folder. They are answered 503 in JSON and
+    the clean-up runs, without waiting for the grace period."""
+    from genrekit.server.app import SHUTDOWN_GRACE_SECONDS
+
+    server = _launch(model_file, tmp_path, {"upload_seconds": 300, "min_upload_rate": 100}, delay=1.0)
+    head = ("POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
+            "Content-Length: 1000000\r\n\r\n").encode()
+    song = _noise_wav(tmp_path / "long.wav", 60.0, seed=3)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            analysed = pool.submit(httpx.post, f"{server['url']}/v1/predict?skip=0", timeout=60,
+                                   files={"file": ("long.wav", song.read_bytes(), "audio/wav")})
+            _wait_until(lambda: server["chunks"].read_text(), 30, "the analysis to start")
+            upload = pool.submit(_raw_until_closed, server, head, b"S" * 400, 0.2)
+            _wait_until(lambda: len(list(_uploads_folder(server).iterdir())) == 2, 10, "the upload to start")
+            folder = _uploads_folder(server)
+            started = time.monotonic()
+            server["process"].send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            server["process"].send_signal(signal.SIGINT)
+            assert server["process"].wait(timeout=SHUTDOWN_GRACE_SECONDS + 20) in (0, -signal.SIGINT)
+            assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS, "the second Ctrl+C waited for the grace"
+            assert not folder.exists(), "the service's clean-up did not run"
+            answer = upload.result(timeout=30)
+            assert answer.startswith(b"HTTP/1.1 503") and b'"the service is stopping' in answer, answer[:300]
+            stopped = analysed.result(timeout=30)
+            assert stopped.status_code == 503, stopped.text
+            assert stopped.json()["detail"].startswith("long.wav: the service is stopping and did not analyse it")
+    finally:
+        _stop(server)
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log and "CancelledError" not in log, log
+
+
 def _raw_until_closed(server: dict, head: bytes, piece: bytes, pause: float) -> bytes:
     """Send ``head``, then ``piece`` every ``pause`` s until the server answers or closes the
     connection; what it answered."""

@@ -777,8 +777,23 @@ def _server_class():
         def handle_exit(self, sig, frame) -> None:
             super().handle_exit(sig, frame)
             stopping_soon = getattr(getattr(self.config.app, "state", None), "stopping_soon", None)
-            if stopping_soon is not None:  # 503 in JSON before uvicorn's grace ends in a bare 500
-                stopping_soon(max(SHUTDOWN_GRACE_SECONDS - STOP_BEFORE_GRACE_ENDS, 0.0))
+            if stopping_soon is not None:  # 503 in JSON before uvicorn's grace ends in a bare 500; now when forced
+                stopping_soon(0.0 if self.force_exit else max(SHUTDOWN_GRACE_SECONDS - STOP_BEFORE_GRACE_ENDS, 0.0))
+
+        async def shutdown(self, sockets=None) -> None:
+            await super().shutdown(sockets)
+            if not self.force_exit:
+                return
+            # A second Ctrl+C: uvicorn leaves the requests in flight, and the service's own clean-up,
+            # to asyncio's final cancellation, which printed a traceback for each and left the
+            # uploads behind. The requests were told to stop (503 in JSON): a moment to answer.
+            if tasks := list(self.server_state.tasks):
+                _, unanswered = await asyncio.wait(tasks, timeout=QUIT_SECONDS)
+                for task in unanswered:
+                    task.cancel()
+            lifespan_ended = getattr(self.lifespan, "shutdown_event", None)
+            if lifespan_ended is not None and not lifespan_ended.is_set():
+                await self.lifespan.shutdown()
 
         @contextlib.contextmanager
         def capture_signals(self):
@@ -804,6 +819,8 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 # Seconds before that grace ends when the requests still in flight are answered 503 (JSON),
 # their analyses stopped: uvicorn's own cancellation answers a bare "Internal Server Error".
 STOP_BEFORE_GRACE_ENDS = 3.0
+# Seconds the requests in flight have to answer 503 when a second Ctrl+C stops the service at once.
+QUIT_SECONDS = 2.0
 # Seconds a connection has to send a request's line and headers (a client sends them at once):
 # connections trickling a byte of header now and then would otherwise stay open for ever.
 HEADER_SECONDS = 10.0
