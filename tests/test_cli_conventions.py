@@ -336,6 +336,15 @@ def test_every_help_renders_with_its_choices(command):
         assert shown[command[-1]] in _flat(result.output), result.output
 
 
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "genrekit")
+def test_usage_lines_name_their_arguments_in_capitals(command):
+    """An argument without a metavar showed as its parameter's name, {dataset} or [run_dir],
+    beside [MODEL] and [FILES]... in the same usage lines."""
+    usage = next(line for line in invoke(*command, "--help", env=WIDE).output.splitlines() if "Usage:" in line)
+    placeholders = re.findall(r"[{\[]([^\]}]+)[}\]]", usage)
+    assert placeholders and all(name == name.upper() for name in placeholders), usage
+
+
 def test_help_fits_80_columns_with_its_paragraphs_rewrapped():
     """At 80 columns no help line is longer, and a command's description is wrapped by the
     terminal, not by the source's line breaks (which left lines of two words)."""

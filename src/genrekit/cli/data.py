@@ -26,7 +26,7 @@ from genrekit.cli.common import (
 
 @datasets_app.command("check")
 def datasets_check(
-    path: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    path: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset folder or CSV manifest.")],
     kind: KindOption = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write check.json here.")] = None,
@@ -83,7 +83,7 @@ def datasets_check(
 
 @app.command()
 def features(
-    dataset: Annotated[Path, typer.Argument(help="Dataset folder or CSV manifest.")],
+    dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset folder or CSV manifest.")],
     out: OutOption,
     feature_set: ExtractOption = "fma518",
     chunk: ChunkOption = None,
@@ -147,7 +147,7 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 @app.command()
 def explore(
     out: OutOption,
-    dataset: Annotated[Path | None, typer.Argument(help="Dataset folder or manifest (or use --table).")] = None,
+    dataset: Annotated[Path | None, typer.Argument(metavar="DATASET", help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
@@ -230,7 +230,7 @@ def pretrained_list() -> None:
 
 @pretrained_app.command("convert")
 def pretrained_convert(
-    wheel: Annotated[Path, typer.Argument(help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
+    wheel: Annotated[Path, typer.Argument(metavar="WHEEL", help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the safetensors files "
                                              "(default: genrekit's own, replacing the shipped weights: only from "
                                              "musicnn 0.1.0's wheel, checked by its SHA-256).")] = None,
