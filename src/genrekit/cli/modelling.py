@@ -374,7 +374,7 @@ def compare(
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run folder (the --out of train, evaluate, compare or explore).")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder (the --out of train, evaluate, compare or explore).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", **_file_or_folder("report.html"),
                                              help="HTML file, or a folder to write report.html into (one "
                                              "ending in / is made if needed; default: RUN_DIR/report.html).")] = None,
