@@ -2114,3 +2114,78 @@ def test_the_empty_padding_block_is_dropped_only_before_the_audio(tmp_path, clip
     forged.write_bytes(data)
     tags_module._drop_empty_flac_padding(str(forged), len(data) - 4)
     assert forged.read_bytes() == data
+
+
+@pytest.mark.parametrize("edit", ["old is a text", "old holds a number", "a field genrekit never writes"])
+def test_an_undo_refuses_a_journal_line_whose_values_genrekit_could_not_have_recorded(tmp_path, library, edit):
+    """A hand-edited or damaged `old` ("abc" for ["abc"], [5, null]) or a field genrekit never
+    writes reached mutagen: a ValueError or TypeError, or GENRE set to ['a', 'b', 'c'] until
+    the read-back caught it. The line is refused by name, the file left byte for byte."""
+    song, results = library / "tagged.flac", tmp_path / "tags.csv"
+    _journalled_write(results, song, "rock")
+    journal = results.with_name(results.name + ".journal.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    written = next(r for r in records if (r.get("tag") or {}).get("state") == "written")
+    fields = written["tag"]["fields"]
+    genre = next(name for name in fields if name.casefold() == "genre")
+    if edit == "old is a text":
+        fields[genre]["old"] = "abc"
+    elif edit == "old holds a number":
+        fields[genre]["old"] = [5, None]
+    else:
+        fields["TITLE"] = {"old": ["Not mine"], "new": None}
+    journal.write_text("".join(json.dumps(r) + "\n" for r in records))
+    before = song.read_bytes()
+    undone = undo_tags(results)
+    [outcome] = undone.files
+    assert outcome.status == "refused", outcome
+    expected = "never writes" if edit == "a field genrekit never writes" else "edited by hand, or damaged"
+    assert expected in outcome.reason and str(song) in outcome.reason, outcome.reason
+    assert song.read_bytes() == before
+
+
+def test_undo_of_a_folder_finds_the_table_tag_wrote_there(tmp_path, originals, small_model):
+    """`tag --out DIR/` writes DIR/genrekit-tags.csv, but `tag --undo DIR/` looked for DIR's own
+    journal and found none."""
+    root, before = _small_library(tmp_path, originals, ("tagged.flac",))
+    out = tmp_path / "results"
+    written = runner.invoke(app, ["tag", str(root), "--model", str(small_model), "--out", f"{out}/", "--write-tags",
+                                  "--existing", "replace", "--jobs", "1"])
+    assert written.exit_code == EXIT_OK and (out / "genrekit-tags.csv").exists(), written.output
+    assert genre_field(root / "tagged.flac") != before["tagged.flac"][0]
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    assert undone.exit_code == EXIT_OK, undone.output
+    assert (genre_field(root / "tagged.flac"), all_tags(root / "tagged.flac")) == before["tagged.flac"]
+
+
+def test_a_dry_run_names_the_writes_the_real_run_would_refuse(tmp_path, originals, small_model):
+    """The preview asked only for links, the mode and hard links: it said "would write" and
+    exited 0 for a tag the write refuses as one rewriting would garble, and for a song in a
+    folder where the copy cannot be made (the write then failed with a PermissionError naming
+    the hidden copy)."""
+    root, _ = _small_library(tmp_path, originals, ("tagged.flac",))
+    data = (root / "tagged.flac").read_bytes()
+    assert data.count(b"A title") == 1
+    (root / "tagged.flac").write_bytes(data.replace(b"A title", b"A titl\xe9"))  # Latin-1 in a UTF-8 comment
+    shut = root / "shut"
+    shut.mkdir()
+    shutil.copy(originals / "bare.flac", shut / "bare.flac")
+    args = ["tag", str(root), "--model", str(small_model), "--write-tags", "--jobs", "1", "--existing", "replace"]
+    shut.chmod(0o555)
+    immutable = os.access(shut, os.W_OK) and subprocess.run(["chattr", "+i", str(shut)], capture_output=True,
+                                                              check=False).returncode == 0  # root writes in 555
+    try:
+        if os.access(shut, os.W_OK):
+            pytest.skip("no folder this user cannot write into: mode 555 is no bar to root, and chattr +i failed")
+        dry = runner.invoke(app, [*args, "--out", str(tmp_path / "dry.csv"), "--dry-run"])
+        real = runner.invoke(app, [*args, "--out", str(tmp_path / "tags.csv")])
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(shut)], check=True)
+        shut.chmod(0o755)
+    message = " ".join(dry.output.split())
+    assert dry.exit_code == EXIT_ERROR and "2 would fail" in message, dry.output
+    assert "would be lost or changed" in message and "its folder" in message and "cannot be written" in message
+    real_message = " ".join(real.output.split())
+    assert real.exit_code == dry.exit_code, real.output
+    assert "its folder" in real_message and "PermissionError" not in real_message, real.output

@@ -1529,8 +1529,38 @@ def write_refusal(path: str | os.PathLike, status: os.stat_result | None = None)
     if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return f"read-only (mode {stat.filemode(status.st_mode)}); its tags are left as they are"
     if status.st_nlink > 1:
-        return f"has {status.st_nlink - 1} other hard link(s), which would keep the old tags; left as it is"
+        return (f"has {status.st_nlink - 1} other hard link(s), which a rewrite of this one would leave with the "
+                "tags they have now; left as it is")
     return None
+
+
+def dry_run_refusal(path: str | os.PathLike) -> str | None:
+    """Why a write to ``path`` would be refused, as far as can be told without writing: what
+    :func:`write_refusal` says, a tag that rewriting would garble (:func:`_refuse_lossy`), a
+    folder where its copy cannot be made, or an owner the copy could not keep. None where the
+    write may go ahead: a dry run's preview then names what the real run would refuse."""
+    name = os.fspath(path)
+    refusal = write_refusal(name)
+    if refusal:
+        return refusal
+    real = os.path.realpath(name)
+    folder = os.path.dirname(real)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return _unwritable_folder(folder)
+    status = os.stat(real)
+    if os.getuid() != 0 and status.st_uid != os.getuid():  # only root may give a file away
+        return (f"owned by user {status.st_uid}; a rewritten copy would be owned by user {os.getuid()}; "
+                "left as it is")
+    try:
+        _refuse_lossy(real, Path(name).suffix.lower(), name)
+    except TagError as exc:
+        return str(exc).removeprefix(f"{name}: ")
+    return None
+
+
+def _unwritable_folder(folder: str) -> str:
+    return (f"its folder {folder} cannot be written, where genrekit makes the copy that replaces the song; "
+            "left as it is")
 
 
 @contextlib.contextmanager
@@ -1555,7 +1585,10 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
     if refusal:
         raise TagError(f"{name}: {refusal}")
     extension = os.path.splitext(path)[1] if keep_extension else ""
-    temporary = _new_copy(folder, f"-song{extension}" if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else "")
+    try:
+        temporary = _new_copy(folder, f"-song{extension}" if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", extension) else "")
+    except PermissionError as exc:  # named by its hidden copy, the error said nothing of the folder
+        raise TagError(f"{name}: {_unwritable_folder(folder)} ({exc.strerror})") from exc
     try:
         shutil.copy2(path, temporary)
         if (status.st_uid, status.st_gid) != (os.getuid(), os.getgid()):
@@ -1672,12 +1705,15 @@ def write_genre_tag(path: str | os.PathLike, genres: str | list[str], *, dry_run
                     existing: str = "keep", separator: str = SEPARATOR, id3v2_version: int | None = None,
                     provenance: dict[str, str] | None = None) -> TagChange:
     """Set the file's genres to ``genres`` as ``existing`` says (:func:`plan_genre_tag`, whose
-    parameters these are); ``dry_run`` only reports the change (``action`` ``would write``)."""
+    parameters these are); ``dry_run`` only reports the change (``action`` ``would write``, or
+    ``would fail`` with the ``error`` the write would meet, :func:`dry_run_refusal`)."""
     change = plan_genre_tag(path, genres, existing=existing, separator=separator, id3v2_version=id3v2_version,
                             provenance=provenance)
     if change.action != "write":
         return change
     if dry_run:
-        change.action = "would write"
+        refusal = dry_run_refusal(change.path)
+        change.action = "would fail" if refusal else "would write"
+        change.error = f"{change.path}: genre tag would not be written ({refusal})" if refusal else None
         return change
     return apply_tag_change(change)

@@ -255,8 +255,10 @@ def tag(
     id3v2_version: Annotated[int | None, typer.Option("--id3v2-version", **_choice(3, 4), help="With --write-tags: save ID3v2 tags (mp3, "
                                                       "wav, aiff) as 2.3 or 2.4 (3 or 4); default: each file's "
                                                       "version, 2.4 for a new tag.")] = None,
-    undo: Annotated[Path | None, typer.Option("--undo", help="Put back the tags that the --write-tags runs with this "
-                                              "results table changed (no LIBRARY); run again to resume.")] = None,
+    undo: Annotated[Path | None, typer.Option("--undo", **_file_or_folder("genrekit-tags.csv"), help="Put back the "
+                                              "tags that the --write-tags runs with this results table (or a "
+                                              "folder's genrekit-tags.csv) changed (no LIBRARY); run again to "
+                                              "resume.")] = None,
     min_confidence: MinConfidenceOption = None,
     music_check: MusicCheckOption = True,
     jobs: JobsOption = 0,

@@ -26,7 +26,7 @@ from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell,
                              spreadsheet_cell, utf8_shown)
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
-from genrekit.audio.tags import SEPARATOR, is_placeholder, squashed_genre, write_refusal
+from genrekit.audio.tags import SEPARATOR, dry_run_refusal, is_placeholder, squashed_genre
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
@@ -681,7 +681,7 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
                             provenance=provenance(record["model"], record.get("confidence")),
                             held=record.get("own_as_model") or ())  # the owner's genres, as the model spells them
     if change.action == "write" and options.dry_run:
-        refusal = write_refusal(record["path"])  # as the write would find it
+        refusal = dry_run_refusal(record["path"])  # as the write would find it
         change.action = "would fail" if refusal else "would write"
         change.error = f"{record['path']}: genre tag would not be written ({refusal})" if refusal else None
     elif change.action == "write":
@@ -1199,17 +1199,34 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     return followed
 
 
+def _without_outcome(words: str) -> str:
+    """A refusal's reason without its own "left as it is", which the undo's line says once."""
+    for outcome in ("; its tags are left as they are", "; left as it is"):
+        words = words.removesuffix(outcome)
+    return words
+
+
 def _foreign_write(entry: dict) -> str | None:
     """Why a journalled write is not one genrekit made (every write of genrekit's sets the
     file's genre field and its own ``MODEL`` field): a line edited by hand, or not of a tag
     run, would have an undo write into a file genrekit never touched. None for genrekit's."""
-    from genrekit.audio.tags import GENRE_FIELDS, provenance_key
+    from genrekit.audio.tags import GENRE_FIELDS, MP4_GNRE, PROVENANCE, provenance_key
 
     form = entry.get("format")
     family = "ID3" if isinstance(form, str) and form.startswith("ID3v2.") else form
     if family not in GENRE_FIELDS:
         return f"its journal line names no tag format genrekit writes ({form!r})"
     fields, model = entry["fields"], provenance_key(family, "MODEL")
+    ours = {GENRE_FIELDS[family], *(provenance_key(family, name) for name in PROVENANCE),
+            *([MP4_GNRE] if family == "MP4" else [])}
+    for name, change in fields.items():  # an undo writes every "old" value: each must be one genrekit could record
+        if name not in ours:
+            return f"its journal line records a field genrekit never writes in a {family} tag ({name[:100]!r})"
+        for side in ("old", "new"):
+            values = change[side]
+            if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+                return (f"its journal line records {name}'s {side} values as {repr(values)[:100]}, where genrekit "
+                        "records a list of texts (or null): edited by hand, or damaged")
     for name, whole in ((GENRE_FIELDS[family], any), (model, all)):  # an owner's blank genre stays after append
         new = (fields.get(name) or {}).get("new")
         if not (isinstance(new, list) and all(isinstance(v, str) for v in new) and whole(v.strip() for v in new)
@@ -1362,7 +1379,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     try:
         now = tags.read_genre_field(path, trust_name=True)
     except Exception as exc:  # gone, or no longer a taggable file
-        reason = f"{path}: genre tag not read ({tags.failure_words(exc, path)}); left as it is"
+        reason = f"{path}: genre tag not read ({_without_outcome(tags.failure_words(exc, path))}); left as it is"
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     found = {n: now.fields.get(n) for n in target}
@@ -1395,7 +1412,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         append_record(handle, line | {"state": "refused", "reason": str(exc)})
         return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
     except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
-        reason = f"{path}: genre tag not put back ({tags.failure_words(exc, path)}); left as it is"
+        reason = f"{path}: genre tag not put back ({_without_outcome(tags.failure_words(exc, path))}); left as it is"
         append_record(handle, line | {"state": "failed", "reason": reason})
         return UndoRecord(path, "failed", reason, name, ours[name], target[name]), False
     stat = _stat(path)
