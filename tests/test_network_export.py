@@ -2,6 +2,8 @@
 numpy front end, the torch-free runtime, and streaming memory on an hour-long song. Split from
 test_training.py so that pytest-xdist's two workers (a whole module each) share the work."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -137,6 +139,15 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
     assert set(full_record) - set(record) == {"track_ids", "content_sha256", "audio_sha256", "opening_sha256", "dataset_root"}
     assert record["n_tracks"] == len(train) and "evaluate cannot leave the training tracks out" in record["stripped"]
     assert len(json_module.dumps(full_record)) - len(json_module.dumps(record)) > 200 * len(train)
+    # nor the exporter's stack traces, which named this machine's files in every node (200 kB of a musicnn export)
+    import genrekit
+    from genrekit.models import default_model_path
+
+    here = str(Path(genrekit.__file__).resolve().parent.parent).encode()
+    for exported in (stripped, fp32, int8, default_model_path(onnx=True)):
+        assert here not in exported.read_bytes() and b"site-packages" not in exported.read_bytes(), exported
+        assert not [p.key for node in onnx.load(str(exported)).graph.node for p in node.metadata_props
+                    if p.key.startswith("pkg.")], exported
     from genrekit.evaluate import score_dataset
 
     with caplog.at_level("WARNING", logger="genrekit.evaluate.run"):

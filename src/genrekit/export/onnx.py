@@ -749,6 +749,27 @@ def _set_metadata(model, config: dict) -> None:
             model.metadata_props.remove(entry)
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, json.dumps(config)
+    _drop_exporter_records(model.graph)
+
+
+#: The prefix of the records the exporters keep with each node and value (``pkg.torch.onnx.stack_trace``...)
+EXPORTER_RECORDS = "pkg."
+
+
+def _drop_exporter_records(graph) -> None:
+    """Remove the records PyTorch's exporter and onnxscript keep with each node and value of
+    ``graph`` (and its subgraphs): stack traces naming the exporting machine's files (200 kB of
+    them in a musicnn export), of no use to a runtime. ``namespace``, which quantizing reads
+    (:func:`network_nodes`), names modules only and stays."""
+    values = [*graph.input, *graph.output, *graph.value_info, *graph.initializer]
+    for item in [*graph.node, *values]:
+        for entry in list(item.metadata_props):
+            if entry.key.startswith(EXPORTER_RECORDS):
+                item.metadata_props.remove(entry)
+    for node in graph.node:
+        for attribute in node.attribute:
+            for subgraph in [attribute.g, *attribute.graphs] if attribute.HasField("g") else attribute.graphs:
+                _drop_exporter_records(subgraph)
 
 
 def network_nodes(model) -> list[str]:
