@@ -712,6 +712,26 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     assert (trained / "metrics.json").read_text() == "{}" and not (trained / "evaluate.lock").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_folder_of_the_users_own_files_named_as_results_is_never_cleared(tmp_path, gtzan_mini, command):
+    """`train --out mine` and `evaluate MODEL DATA --out mine` deleted a config.json, a
+    report.html, a songs.csv... that no genrekit run had written (the folder held no run.json,
+    no lock), without a word. Refused before anything runs, the files left as they were."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    own = {"config.json": "{}", "report.html": "<p>my report</p>", "predictions.csv": "a,b\n", "songs.csv": "x\n",
+           "notes.txt": "kept anyway"}
+    for name, text in own.items():
+        (mine / name).write_text(text)
+    args = (["train", str(gtzan_mini), "--model", "logreg", "--features", "gtzan57", "--no-cv"] if command == "train"
+            else ["evaluate", "default", str(gtzan_mini)])
+    result = run(*args, "--out", str(mine), "--jobs", "1", "--cache", str(tmp_path / "cache"))
+    message = " ".join(result.output.split())
+    assert result.exit_code == EXIT_ERROR and "but no earlier genrekit run's files" in message, result.output
+    assert "report.html" in message and "predictions.csv" in message
+    assert {p.name: p.read_text() for p in mine.iterdir()} == own  # nothing removed, no lock left
+
+
 def test_compare_keeps_a_networks_row_when_rerun_with_classical_models_only(tmp_path, feature_table):
     """A network's settings are part of the setup only when a network is compared: a rerun of
     `compare --models logreg,cnn` as `--models logreg` refitted logreg and dropped the

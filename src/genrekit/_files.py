@@ -15,7 +15,7 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from genrekit.errors import ParameterError
@@ -148,6 +148,24 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
         finally:
             if made:
                 _remove_if_nothing_written(folder, lock_name, scratch)
+
+
+def refuse_foreign_results(folder: str | os.PathLike, replaced: Iterable[str], traces: Iterable[str],
+                           what: str) -> None:
+    """Raise ParameterError where ``folder`` holds files a run there would remove or write over
+    (``replaced``, names) but none of the files every genrekit run of that kind leaves
+    (``traces``: its lock, its run.json...): they are someone's own, named as results are
+    (a folder of reports, a project's config.json), not an earlier run's. Asked before the run
+    takes its lock there, which is a trace."""
+    folder = Path(folder)
+    if not folder.is_dir() or any((folder / name).exists() for name in traces):
+        return
+    found = [name for name in replaced if (folder / name).is_file()]
+    if found:
+        shown = ", ".join(found[:6]) + (f" and {len(found) - 6} more" if len(found) > 6 else "")
+        raise ParameterError(f"{folder}: holds {shown}, which {what} would remove or write over, but no earlier "
+                             "genrekit run's files (its run.json or lock): they are not its results; write to an "
+                             "empty or new folder, or move them away")
 
 
 def _remove_if_nothing_written(folder: Path, lock_name: str, scratch: tuple[str, ...]) -> None:

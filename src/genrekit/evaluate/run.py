@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import line_shown, run_folder_lock, save_figure, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock, save_figure, spreadsheet_csv, write_json,
+                            write_text_atomic)
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, GenrekitError, ParameterError
@@ -420,6 +421,8 @@ def _out_lock(out_dir: str | Path | None):
     if out_dir is None:
         return contextlib.nullcontext()
     _refuse_training_run(Path(out_dir))  # before the lock is made there
+    refuse_foreign_results(out_dir, (*EVALUATION_FILES, "report.html"),
+                           ("evaluate.lock", "train.lock", "run.json", "predictions.journal.jsonl"), "an evaluation")
     return run_folder_lock(out_dir, "evaluate.lock", f"{out_dir}: another evaluation is writing to this folder (it "
                                                      "holds evaluate.lock); wait for it to finish, or write to another "
                                                      "folder",

@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import run_folder_lock, spreadsheet_csv, write_json, write_text_atomic
+from genrekit._files import (refuse_foreign_results, run_folder_lock, spreadsheet_csv, write_json,
+                            write_text_atomic)
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.datasets.core import left_out_and_notes
@@ -36,6 +37,11 @@ logger = logging.getLogger(__name__)
 # The test metrics a model file keeps (its manifest's ``metrics``); ``cv`` joins them where scored.
 #: Held by a training run in its run folder: one run at a time writes there
 TRAIN_LOCK = "train.lock"
+#: The reports and records a training run writes in its folder (an earlier run's are removed first)
+RESULT_FILES = ("report.html", "run.json", "metrics.json", "metrics.md", "confusion_matrix.png", "predictions.csv",
+                "cv.json", "disagreements.csv", "splits.csv")
+#: A network's own files in its run folder
+NETWORK_FILES = ("history.csv", "history.png", "config.json")
 SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "n", "chunk_accuracy")
 
 
@@ -199,6 +205,12 @@ def run_training(
     if out_dir is None:
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
                              cache=cache)
+    from genrekit.models.interface import RUN_FOLDER_FILES
+
+    # a folder of the user's own reports (config.json, report.html) lost them to a run's clean-up without a word
+    refuse_foreign_results(out_dir, [*RUN_FOLDER_FILES, *RESULT_FILES, *NETWORK_FILES],
+                           [TRAIN_LOCK, "evaluate.lock", "run.json", *RUN_FOLDER_FILES, "checkpoint.safetensors"],
+                           "training")
     # two runs into one folder: the second's model and reports were replaced by the first's after both said done
     with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
                                               f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder",
@@ -288,10 +300,9 @@ def _remove_earlier_results(out: Path, trained: Trained, result: TrainResult) ->
         logger.warning("%s: the ONNX export of the earlier model is now %s; export this run's model with "
                        "`genrekit export %s --out %s`", export, kept.name, out, out)
     others = [name for name in RUN_FOLDER_FILES if name != trained.file_name and name != "model.onnx"]
-    stale = [*others, "report.html", "run.json", "metrics.json", "metrics.md", "confusion_matrix.png",
-             "predictions.csv", "cv.json", "disagreements.csv", "splits.csv"]
+    stale = [*others, *RESULT_FILES]
     if trained.write_extras is None:  # a network's own files, left by one trained here before
-        stale += ["history.csv", "history.png", "config.json"]
+        stale += list(NETWORK_FILES)
     for name in stale:
         (out / name).unlink(missing_ok=True)
 
