@@ -269,3 +269,19 @@ def test_a_model_made_for_features_the_table_lacks_is_refused_by_the_library_too
                                              "table lacks"):
         compare_models(_table(), ["logreg", "musicnn-prior"], n_splits=3, n_jobs=1, source="table", out_dir=tmp_path)
     assert not (tmp_path / "comparison.json").exists()  # refused before any model was fitted
+
+
+def test_two_comparisons_into_one_folder_do_not_both_write_it(tmp_path):
+    """Two `compare` runs into one --out each read comparison.json once, then wrote it after
+    each model: the file kept the second's models alone, marked complete, and both said done.
+    The second is refused while the first holds the folder's lock; the first's rows stay."""
+    from genrekit._files import run_folder_lock
+    from genrekit.errors import ParameterError
+
+    _compare(tmp_path, ("logreg",))
+    with run_folder_lock(tmp_path, "compare.lock", "held by this test"):  # as a running comparison holds it
+        with pytest.raises(ParameterError, match="another comparison is writing to this folder"):
+            _compare(tmp_path, ("knn",))
+    assert set(json.loads((tmp_path / "comparison.json").read_text())["models"]) == {"logreg"}
+    _compare(tmp_path, ("knn",))  # once it is done, the next one runs
+    assert set(json.loads((tmp_path / "comparison.json").read_text())["models"]) == {"logreg", "knn"}

@@ -796,6 +796,14 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[st
     return rows
 
 
+def _compare_lock(out: Path | None):
+    """Hold ``out``'s ``compare.lock`` while a comparison writes there."""
+    if out is None:
+        return contextlib.nullcontext()
+    return run_folder_lock(out, "compare.lock", f"{out}: another comparison is writing to this folder (it holds "
+                                                "compare.lock); wait for it to finish, or compare into another folder")
+
+
 def compare_models(
     table: FeatureTable | None,
     names: list[str],
@@ -918,67 +926,71 @@ def compare_models(
              "data_sha256": _data_fingerprint(table, dataset), "genrekit_version": __version__}
     setup = json.loads(json.dumps(setup))  # as comparison.json holds it
     out = Path(out_dir) if out_dir is not None else None
-    done = _finished_rows(out, setup, names) if out is not None else {}
-    others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
-    for row in others.values():  # a row of a comparison.json older than ``reads``: a network's kind_setup says
-        row.setdefault("reads", "log-mel" if "network_epochs" in row.get("kind_setup", {}) else None)
-    # its title's inputs: of every model its files hold (source is no part of the setup compared on resuming)
-    setup["source"] = compared_on(source, features, [r.reads for r in recipes] + [r["reads"] for r in others.values()])
-    own_setups = {r.name: json.loads(json.dumps(r.setup)) for r in recipes}  # as comparison.json holds them
-    resumed = [r.name for r in recipes if r.name in done and done[r.name].get("kind_setup", {}) == own_setups[r.name]]
-    if resumed:
-        logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted again: %s",
-                       out, len(resumed), ", ".join(resumed))
-    rows = []
-    for recipe in recipes:
-        row = done.get(recipe.name) if recipe.name in resumed else None
-        if row is None:
-            result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
-                                           n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
-            for fold in result["folds"]:
-                fold.pop("history", None)  # a network's per-epoch curves: in its own runs, not in a comparison
-            row = {key: value for key, value in result.items() if key != "folds"}
-            row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
-            row["best_params"] = [fold["best_params"] for fold in result["folds"]]
-            if row.get("search"):  # a fold whose genres are too few tracks or artists for inner folds is fitted untuned
-                row["searched_folds"] = sum(bool(params) for params in row["best_params"])
-            # files a fold could not use (a network decodes its tracks itself): path -> reason
-            row["failures"] = {path: reason for fold in result["folds"]
-                               for path, reason in fold.get("failures", {}).items()}
-            row["kind_setup"] = own_setups[recipe.name]
-            row["out_of_fold"] = out_of_fold_probabilities(result["folds"], recipe.labels)
-            if getattr(recipe, "resolved", None):  # a network's settings as trained (lr, optimizer...: its preset's)
-                row["resolved_settings"] = json.loads(json.dumps(recipe.resolved))
-        row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key
-        rows.append(row)
-        if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
-            paired = paired_tests([*rows, *others.values()], genre_of)
-            write_json(out / "comparison.json", {"setup": setup, "models": {**{r["model"]: r for r in rows}, **others},
-                                                 "complete": len(rows) == len(recipes),
-                                                 "folds": [list(map(str, test)) for _, test in track_folds],
-                                                 **({"paired": paired} if paired else {}),
-                                                 **({"untrained_genres": untrained} if untrained else {}),
-                                                 **({"left_out": left_out} if left_out else {}),
-                                                 **({"copies_across_folds": copies} if copies else {})})
-        if on_result is not None:
-            on_result(row)
-    if out is not None:  # the report and plot show every model comparison.json holds
-        every = [*rows, *others.values()]
-        write_text_atomic(out / "out_of_fold.csv", spreadsheet_csv(out_of_fold_frame(every, track_folds, genre_of),
-                                                                   ("model", "track", "true", "predicted")))
-        title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
-        note = (f"\nSeed {seed}; ± is the standard deviation over the folds (ddof 0). Macro F1 is scikit-learn's "
-                "per fold: over the genres in the fold's truth or its predictions, so a genre a fold names but does "
-                "not hold counts with F1 0 (likelier with grouped folds).\n")
-        note += f"\n{paired_words(paired)}\n" if paired else ""
-        note += f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
-        if left_out:  # the files no model saw: in the report, not only on the terminal
-            note += (f"\n**Left out:** {len(left_out)} file(s) that gave no features: "
-                     + "; ".join(markdown_text(reason) for reason in list(left_out.values())[:20])
-                     + ("; ..." if len(left_out) > 20 else "") + "\n")
-        write_text_atomic(out / "comparison.md", comparison_markdown(every, title=title) + note)
-        plot_comparison(every, out / "comparison.png", title=title)
-    return rows
+    with _compare_lock(out):  # two comparisons into one folder: one's rows were lost, both said done
+        done = _finished_rows(out, setup, names) if out is not None else {}
+        others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
+        for row in others.values():  # a row of a comparison.json older than ``reads``: a network's kind_setup says
+            row.setdefault("reads", "log-mel" if "network_epochs" in row.get("kind_setup", {}) else None)
+        # its title's inputs: of every model its files hold (source is no part of the setup compared on resuming)
+        setup["source"] = compared_on(source, features,
+                                      [r.reads for r in recipes] + [r["reads"] for r in others.values()])
+        own_setups = {r.name: json.loads(json.dumps(r.setup)) for r in recipes}  # as comparison.json holds them
+        resumed = [r.name for r in recipes
+                   if r.name in done and done[r.name].get("kind_setup", {}) == own_setups[r.name]]
+        if resumed:
+            logger.warning("%s: %d model(s) resumed from the earlier comparison of the same setup, not fitted "
+                           "again: %s", out, len(resumed), ", ".join(resumed))
+        rows = []
+        for recipe in recipes:
+            row = done.get(recipe.name) if recipe.name in resumed else None
+            if row is None:
+                result = cross_validate_recipe(recipe, track_folds, aggregations=recipe.aggregations,
+                                               n_jobs=n_jobs if recipe.folds_in_parallel else 1, summary=recipe.summary)
+                for fold in result["folds"]:
+                    fold.pop("history", None)  # a network's per-epoch curves: in its own runs, not in a comparison
+                row = {key: value for key, value in result.items() if key != "folds"}
+                row["fold_accuracy"] = [fold["accuracy"] for fold in result["folds"]]
+                row["best_params"] = [fold["best_params"] for fold in result["folds"]]
+                if row.get("search"):  # a fold with too few tracks or artists for inner folds is fitted untuned
+                    row["searched_folds"] = sum(bool(params) for params in row["best_params"])
+                # files a fold could not use (a network decodes its tracks itself): path -> reason
+                row["failures"] = {path: reason for fold in result["folds"]
+                                   for path, reason in fold.get("failures", {}).items()}
+                row["kind_setup"] = own_setups[recipe.name]
+                row["out_of_fold"] = out_of_fold_probabilities(result["folds"], recipe.labels)
+                if getattr(recipe, "resolved", None):  # a network's settings as trained (lr, optimizer...)
+                    row["resolved_settings"] = json.loads(json.dumps(recipe.resolved))
+            row["reads"] = recipe.reads  # also in a row resumed from a comparison.json older than this key
+            rows.append(row)
+            if out is not None:  # each model kept as it is done: an interrupted comparison resumes from here
+                paired = paired_tests([*rows, *others.values()], genre_of)
+                write_json(out / "comparison.json", {"setup": setup,
+                                                     "models": {**{r["model"]: r for r in rows}, **others},
+                                                     "complete": len(rows) == len(recipes),
+                                                     "folds": [list(map(str, test)) for _, test in track_folds],
+                                                     **({"paired": paired} if paired else {}),
+                                                     **({"untrained_genres": untrained} if untrained else {}),
+                                                     **({"left_out": left_out} if left_out else {}),
+                                                     **({"copies_across_folds": copies} if copies else {})})
+            if on_result is not None:
+                on_result(row)
+        if out is not None:  # the report and plot show every model comparison.json holds
+            every = [*rows, *others.values()]
+            write_text_atomic(out / "out_of_fold.csv", spreadsheet_csv(out_of_fold_frame(every, track_folds, genre_of),
+                                                                       ("model", "track", "true", "predicted")))
+            title = f"Model comparison: {n_splits}-fold CV {grouping} on {setup['source'] or 'features'}"
+            note = (f"\nSeed {seed}; ± is the standard deviation over the folds (ddof 0). Macro F1 is scikit-learn's "
+                    "per fold: over the genres in the fold's truth or its predictions, so a genre a fold names but does "
+                    "not hold counts with F1 0 (likelier with grouped folds).\n")
+            note += f"\n{paired_words(paired)}\n" if paired else ""
+            note += f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
+            if left_out:  # the files no model saw: in the report, not only on the terminal
+                note += (f"\n**Left out:** {len(left_out)} file(s) that gave no features: "
+                         + "; ".join(markdown_text(reason) for reason in list(left_out.values())[:20])
+                         + ("; ..." if len(left_out) > 20 else "") + "\n")
+            write_text_atomic(out / "comparison.md", comparison_markdown(every, title=title) + note)
+            plot_comparison(every, out / "comparison.png", title=title)
+        return rows
 
 
 def out_of_fold_frame(rows: list[dict], track_folds, genre_of: dict) -> pd.DataFrame:
