@@ -231,6 +231,24 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_an_entry_that_cannot_be_written_leaves_the_batch_going(tmp_path, gtzan_mini, caplog):
+    """A cache entry's name taken by a folder: its read was ignored, then its write ended the
+    whole batch ("is a folder; expected the name of a file to write"), on every later run too.
+    The file's features are kept, not cached, as with a full or read-only cache."""
+    paths = sorted(gtzan_mini.glob("jazz/*.wav"))[:2]
+    cache = FeatureCache(tmp_path / "cache")
+    spec = FeatureSpec("gtzan57")
+    first = extract_features(paths, spec, cache=cache, n_jobs=1, progress=False)
+    entry = next(p for p in (tmp_path / "cache").rglob("*.npy") if p.is_file())
+    entry.unlink()
+    entry.mkdir()
+    with caplog.at_level("WARNING"):
+        again = extract_features(paths, spec, cache=cache, n_jobs=1, progress=False)
+    assert again.ok == [0, 1] and not again.failures and again.cache_hits == 1
+    assert all(np.allclose(a, b) for a, b in zip(first.features, again.features))
+    assert "features not cached" in caplog.text and "is a folder" in caplog.text
+
+
 def test_a_damaged_spectrogram_file_is_named(tmp_path):
     """LogMelSpec.load on a cut, damaged or foreign .npz: a FeatureError naming the file (zlib,
     zipfile, numpy header and JSON errors escaped before, found by fuzzing)."""

@@ -66,7 +66,10 @@ def test_default_names_the_shipped_models_recipe_and_the_old_preset_name_reads(t
     ('optimizer = "lion"', "optimizer='lion' must be sgd, adam, adamw or rmsprop"),
     ('overlap = 1.5', "overlap=1.5: expected a fraction in [0, 1)"),
     ('patience = 0', "patience=0: expected a whole number of epochs >= 1"),  # that setting alone, not all of them
-    ('patience = 0\nmixup = -1', "mixup=-1: expected a number >= 0; patience=0: expected"),
+    ('patience = 0\nmixup = -1', "mixup=-1: expected a finite number >= 0; patience=0: expected"),
+    ('lr = 0', "lr=0: expected a finite number > 0"),  # never learns; the command line's --lr 0 is refused
+    ('lr = inf', "lr=inf: expected a finite number > 0"),  # trained, then called its own model corrupt
+    ('weight_decay = inf', "weight_decay=inf: expected a finite number >= 0"),
     ('preset = "cnn4"', "key 'preset': the file is for 'cnn4', and the model is 'edge-cnn'"),
     ('lr = ', "not valid TOML"),
 ])

@@ -240,7 +240,8 @@ def extract_features(
                                   else audio.revision_of(outcome["length_undeclared"]))
                         if index in versions:
                             cache.remember(versions[index], outcome["content"], outcome["length_undeclared"])
-                    except OSError as exc:  # a full or read-only cache: the features are kept, not cached
+                    # a full or read-only cache, or an entry's name taken (a folder): kept, not cached
+                    except (OSError, GenrekitError) as exc:
                         logger.warning("%s: features not cached: %s", paths[index], exc)
                 record(index, (array, outcome["content"], False, None))
             bar.advance(task)

@@ -7,6 +7,7 @@ Nothing here imports PyTorch: a preset's published values fill the gaps only in
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -110,8 +111,11 @@ class TrainConfig:
                  ("time_stretch", self.time_stretch, 0 <= self.time_stretch < 1, "a fraction in [0, 1)"),
                  ("pitch_shift", self.pitch_shift, 0 <= self.pitch_shift <= 12, "semitones in [0, 12]"),
                  ("augment_copies", self.augment_copies, self.augment_copies >= 1, "a whole number >= 1"),
-                 *((name, getattr(self, name), getattr(self, name) is None or getattr(self, name) >= 0, "a number >= 0")
-                   for name in ("lr", "weight_decay", "l1", "l2", "mixup")),
+                 # as the command line's --lr: an lr of 0 never learns, one of inf ended in a "corrupt" model
+                 ("lr", self.lr, self.lr is None or (math.isfinite(self.lr) and self.lr > 0), "a finite number > 0"),
+                 *((name, getattr(self, name), getattr(self, name) is None
+                    or (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0), "a finite number >= 0")
+                   for name in ("weight_decay", "l1", "l2", "mixup")),
                  ("patience", self.patience, self.patience >= 1, "a whole number of epochs >= 1"),
                  ("overlap", self.overlap, 0 <= self.overlap < 1, "a fraction in [0, 1)"),
                  ("label_smoothing", self.label_smoothing, 0 <= (self.label_smoothing or 0) < 1, "a fraction in [0, 1)")]
