@@ -97,3 +97,23 @@ def test_predict_audio_says_where_an_array_holds_nan_in_the_array_s_terms():
         predict_audio(load("default"), y, 22050)
     assert str(raised.value).startswith("<audio>: corrupt: a sample is NaN"), raised.value
     assert "into the audio" in str(raised.value) and "file" not in str(raised.value) and "decoded" not in str(raised.value)
+
+
+def test_min_confidence_takes_numpy_numbers_and_refuses_a_bool_by_its_type(tmp_path):
+    """np.float32(0.5), a probability from an array, was refused as "expected a probability";
+    True passed and was written as true in the JSON. The song's hop_seconds=inf raised a bare
+    OverflowError from deep in the chunking (predict_files refused it by name)."""
+    import soundfile as sf
+
+    from genrekit.predict import predict_file
+    from genrekit.predict.song import check_min_confidence
+
+    assert check_min_confidence(np.float32(0.5)) == 0.5 and type(check_min_confidence(np.float32(0.5))) is float
+    assert check_min_confidence(np.int64(1)) == 1.0 and check_min_confidence(None) is None
+    for wrong in (True, "0.5", 1.5, float("nan")):
+        with pytest.raises(ParameterError, match=r"min_confidence=.*expected a probability between 0 and 1"):
+            check_min_confidence(wrong)
+    song = tmp_path / "a.wav"
+    sf.write(song, np.zeros(8000 * 4, np.float32), 8000)
+    with pytest.raises(ParameterError, match=r"hop_seconds=inf: expected a positive number of seconds"):
+        predict_file("default", song, hop_seconds=float("inf"))

@@ -301,6 +301,14 @@ def test_a_silent_file_is_unknown_not_a_failure(model, bad_files, tmp_path, gtza
         assert result.exit_code == EXIT_OK, result.output
         answer = json.loads(result.stdout)
         assert answer["genre"] == "unknown" and answer["unknown_reason"] == "silent" and "error" not in answer
+        # the threshold it was decided with, as any file's (it said null, a review of 2026-12-06)
+        assert answer["min_confidence"] == (0.0 if options else None), answer
+    # and a row in the timeline, which lists every file given (it had none: a script pairing rows lost it)
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(app, ["predict", str(bad_files["silent"]), str(gtzan_mini
+                / "jazz" / "jazz.00002.wav"), "--model", str(model_path), "--format", "timeline"]).stdout)))
+    assert rows[0]["path"] == str(bad_files["silent"]) and rows[0]["genre"] == "unknown" and rows[0]["error"] == ""
+    assert (float(rows[0]["start"]), float(rows[0]["end"])) == (silent.start, silent.end)
+    assert sum(row["path"] == str(bad_files["silent"]) for row in rows) == 1 and len(rows) > 2
     table = runner.invoke(app, ["predict", str(bad_files["silent"]), "--model", str(model_path)])
     assert table.exit_code == EXIT_OK and "unknown (silent)" in table.stdout and "silent 100%" in table.stdout
     assert not re.search(rf"\b({'|'.join(model.labels)}) \d+%", table.stdout), table.stdout  # no best guess

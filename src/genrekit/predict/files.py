@@ -104,7 +104,10 @@ def predict_file(
     from genrekit import audio
     from genrekit.audio import remote
 
-    check_min_confidence(min_confidence)
+    from genrekit.audio.chunking import check_song_reading
+
+    min_confidence = check_min_confidence(min_confidence)
+    check_song_reading(skip=skip, hop_seconds=hop_seconds)  # hop_seconds=inf: an OverflowError, chunks in
     predictor = load(model, segment_seconds=segment_seconds)
     path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
@@ -162,8 +165,8 @@ def predict_file(
         duration = audio.info(path, should_stop=should_stop).duration
         # the span analysed, as for music (the chunks read stop where the file is found silent throughout)
         span = analysed_span(duration, skip=skip, chunk_seconds=predictor.chunk_seconds)
-        return silent_prediction(path, predictor.labels, duration=duration, span=span,
-                                 model=predictor.name, styles=bool(predictor.styles))
+        return silent_prediction(path, predictor.labels, duration=duration, span=span, model=predictor.name,
+                                 styles=bool(predictor.styles)).with_min_confidence(min_confidence)
     proba = np.concatenate([a.proba for a in analyses])
     if not np.isfinite(proba).all():  # finite samples at extreme levels overflow the front end
         raise AudioError(path, "the analysis gave non-finite probabilities: samples far outside -1..1 (damaged "
@@ -358,7 +361,7 @@ def iter_predictions(
     from genrekit._files import paths_given
     from genrekit.audio.chunking import check_song_reading
 
-    check_min_confidence(min_confidence)
+    min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every file's failure
     paths = paths_given(paths)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)

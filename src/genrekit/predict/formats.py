@@ -206,8 +206,9 @@ def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, 
                       labels: Sequence[str], *, order: Sequence[str] | None = None) -> str:
     """``timeline``: a header, then one row per step of every file (``path``, ``start``, ``end``,
     ``genre`` (``unknown`` where not music), ``confidence``, ``music``, ``p_<genre>``...,
-    ``error``), and one row for a file that could not be analysed, with its ``error``; files
-    in :func:`in_order`'s order (as :func:`csv_text`)."""
+    ``error``), one row for a file with no step (silent: its analysed span, ``unknown``), and
+    one row for a file that could not be analysed, with its ``error``; files in
+    :func:`in_order`'s order (as :func:`csv_text`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["path", "start", "end", "genre", "confidence", "music", *(f"p_{label}" for label in labels),
@@ -216,7 +217,7 @@ def timeline_csv_text(predictions: Sequence[Prediction], failures: Mapping[str, 
         if p is None:
             writer.writerow([_cell(path), "", "", "", "", "", *([""] * len(labels)), _cell(reason)])
             continue
-        for s in p.timeline:
+        for s in p.timeline or [p]:  # a silent file has no step: its one row, the analysed span's (unknown)
             writer.writerow([_cell(p.path), s.start, s.end, spreadsheet_cell(s.genre), f"{s.confidence:.6f}",
                              _number(s.music), *(f"{s.probabilities[label]:.6f}" for label in labels), ""])
     return buffer.getvalue()

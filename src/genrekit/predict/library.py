@@ -890,7 +890,7 @@ def tag_library(
 
     from genrekit.audio.tags import EXISTING
 
-    check_min_confidence(min_confidence)
+    min_confidence = check_min_confidence(min_confidence)
     if write_tags:
         from genrekit.audio.tags import require_mutagen
 

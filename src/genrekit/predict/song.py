@@ -5,6 +5,7 @@ streams.
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import asdict, dataclass, field, replace
 
@@ -29,10 +30,16 @@ ANALYSIS_REVISION = 1
 
 
 def check_min_confidence(min_confidence: float | None) -> float | None:
-    """``min_confidence`` if it is None or a probability, else ParameterError naming it."""
-    if min_confidence is not None and not (isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1):
+    """``min_confidence`` as a float (any real number type: numpy's too) if it is None or a
+    probability, else ParameterError naming it (a bool too: it would be written as true)."""
+    if min_confidence is None:
+        return None
+    if isinstance(min_confidence, bool) or not isinstance(min_confidence, numbers.Real):
+        raise ParameterError(f"min_confidence={min_confidence!r}: expected a probability between 0 and 1, found a "
+                             f"{type(min_confidence).__name__}")
+    if not 0 <= min_confidence <= 1:
         raise ParameterError(f"min_confidence={min_confidence!r}: expected a probability between 0 and 1")
-    return min_confidence
+    return float(min_confidence)
 
 
 def not_music(music: float | None) -> bool:
@@ -174,7 +181,7 @@ class Prediction:
 
     def with_min_confidence(self, min_confidence: float | None) -> Prediction:
         """This prediction with its genre decided against ``min_confidence`` (None: the top genre)."""
-        check_min_confidence(min_confidence)
+        min_confidence = check_min_confidence(min_confidence)
         return replace(self, genre=decide(self.probabilities, min_confidence, self.music, n_chunks=self.n_chunks),
                        min_confidence=min_confidence)
 

@@ -125,7 +125,7 @@ class ServiceLimits:
     max_minutes: float = 60.0
 
     def __post_init__(self) -> None:
-        check_min_confidence(self.min_confidence)
+        object.__setattr__(self, "min_confidence", check_min_confidence(self.min_confidence))  # numpy's: a float
         for name in ("max_upload_mb", "timeout_seconds", "upload_seconds", "max_minutes"):
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and value > 0):
