@@ -25,7 +25,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from genrekit.cli import common, modelling
-from genrekit.cli.main import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
+from genrekit.cli.main import EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, app
 from genrekit.errors import GenrekitError
 
 runner = CliRunner()
@@ -435,6 +435,32 @@ def test_jsonl_prints_each_file_as_it_finishes_reading_paths_from_stdin(tiny_mod
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_closed_pipe_a_closed_stdout_and_a_full_disk_end_predict_in_words(tiny_model, songs, tmp_path):
+    """`predict --format jsonl | head -n 1` exited 1 with no word (click's EPIPE handling); with
+    stdout closed (`>&-`) it ended in an AttributeError traceback; a full disk under stdout
+    promised a resume predict does not have. The closed pipe ends it as a shell reports cat's
+    (141: the reader left), the others with one line each."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENREKIT_")}
+    command = [sys.executable, "-m", "genrekit", "predict", "--model", str(tiny_model), "--format", "jsonl", "-q"]
+    process = subprocess.Popen([*command, *(songs * 20)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, cwd=tmp_path)
+    json.loads(process.stdout.readline())  # one line read, then the reader leaves
+    process.stdout.close()
+    assert process.wait(timeout=120) == 141
+    assert process.stderr.read() == b""
+    closed = subprocess.run([*command, str(songs[0])], preexec_fn=lambda: os.close(1), capture_output=False,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert closed.returncode == EXIT_ERROR and "stdout is closed" in closed.stderr, closed.stderr
+    assert "Traceback" not in closed.stderr
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            nowhere = subprocess.run([*command, str(songs[0])], stdout=full, stderr=subprocess.PIPE, text=True,
+                                     env=env, cwd=tmp_path, timeout=120)
+        words = " ".join(nowhere.stderr.split())
+        assert nowhere.returncode == EXIT_ERROR and "no space left on the disk" in words, nowhere.stderr
+        assert "predict keeps nothing between runs" in words and "resume" not in words, words
 
 
 def test_jsonl_lines_are_json_lines_and_json_is_unchanged(tiny_model, songs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import logging
 import math
@@ -31,6 +32,7 @@ from genrekit.train.config import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTIN
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_TERMINATED, EXIT_HANGUP = 143, 129  # 128 + SIGTERM, 128 + SIGHUP
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: stdout's reader left, as a shell reports cat's in `cat | head`
 
 class PathListError(Exception):
     """A bad list of paths (stdin, --files-from): a usage error. Raised, not printed where it
@@ -117,19 +119,13 @@ class _OneErrorHandler(TyperGroup):
             _fail(exc)
         except PathListError as exc:
             _usage_error(str(exc))
+        except BrokenPipeError:  # the reader of stdout left (`| head`): nothing more to do, as for cat or grep
+            _stdout_to_nowhere()
+            raise typer.Exit(EXIT_CLOSED_PIPE) from None
         except KeyboardInterrupt as exc:
             import signal
 
-            command = ctx.invoked_subcommand
-            if command == "predict":
-                again = "predict keeps nothing between runs: the results already written out stand"
-            elif command in ("export", "report"):  # one file, written whole or not at all
-                again = f"{command} writes its file whole or not at all: nothing was written; run it again"
-            else:
-                again = ("running it again resumes the features; a network's training continues from its checkpoint "
-                         "with --resume" if command == "train" else "running it again resumes")
-                again = ("what was finished is kept where the command keeps it (the feature cache, a tag or evaluate "
-                         f"journal, a network's checkpoint), so {again}")
+            again = _after_a_stop(ctx.invoked_subcommand)
             if isinstance(exc, _Stopped):
                 name, status = signal.Signals(exc.signum).name, 128 + exc.signum  # EXIT_TERMINATED, EXIT_HANGUP
             else:
@@ -144,9 +140,30 @@ class _OneErrorHandler(TyperGroup):
             if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(GenrekitError(f"{where}no space left on the disk ({exc.strerror}); what was finished is kept (a "
-                                "journal's last line may be cut, which a re-run skips): free some space and run it "
-                                "again to resume"))
+            command = ctx.invoked_subcommand
+            kept = ("" if command in ("predict", "export", "report") else
+                    " (a journal's last line may be cut, which a re-run skips)")
+            _fail(GenrekitError(f"{where}no space left on the disk ({exc.strerror}); free some space: "
+                                f"{_after_a_stop(command)}{kept}"))
+
+
+def _after_a_stop(command: str | None) -> str:
+    """What a command stopped part-way (interrupted, a full disk) leaves, and what running it again does."""
+    if command == "predict":
+        return "predict keeps nothing between runs: the results already written out stand"
+    if command in ("export", "report"):  # one file, written whole or not at all
+        return f"{command} writes its file whole or not at all: nothing was written; run it again"
+    again = ("running it again resumes the features; a network's training continues from its checkpoint with "
+             "--resume" if command == "train" else "running it again resumes")
+    return ("what was finished is kept where the command keeps it (the feature cache, a tag or evaluate journal, a "
+            f"network's checkpoint), so {again}")
+
+
+def _stdout_to_nowhere() -> None:
+    """Point stdout at /dev/null: the interpreter's last flush of a closed pipe would print a
+    BrokenPipeError of its own."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 app = typer.Typer(help="Music genre recognition: datasets, features, models, evaluation, prediction.", cls=_OneErrorHandler,
@@ -155,6 +172,24 @@ datasets_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 pretrained_app = typer.Typer(help="The pretrained musicnn networks shipped with genrekit.", no_args_is_help=True)
 app.add_typer(pretrained_app, name="pretrained")
+
+class ClosedStdout(io.TextIOBase):
+    """stdout for a process started with it closed (``>&-``, where Python's is None): a command
+    that writes its results there ends with that said (it was an AttributeError traceback once
+    the work was done); one that writes none runs."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not text:
+            return 0
+        raise GenrekitError("stdout is closed: the results have nowhere to go (give the command an output, such as "
+                            "> FILE)")
+
 
 class _StandardStream:
     """stdout or stderr as it is when written to (tests swap them), for rich: a file name that

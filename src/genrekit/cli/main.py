@@ -166,6 +166,8 @@ def _options_with_values() -> set[str]:
 
 def main() -> None:
     sys.argv[1:] = app_flags_first(sys.argv[1:])
+    if sys.stdout is None:  # started with it closed (`>&-`): refused where written, not an AttributeError
+        sys.stdout = common.ClosedStdout()
     try:
         app()
     except SystemExit as exc:
