@@ -267,6 +267,19 @@ def test_onnx_runtime_predicts_and_tags_like_pytorch_without_it(edge_network, tm
     result = subprocess.run([sys.executable, str(runtime_cli), "features", str(gtzan_mini), "-o", str(tmp_path / "f")],
                             capture_output=True, text=True)
     assert result.returncode == 1 and "pip install 'genrekit[full]'" in result.stderr
+    # a network hears its own windows: another --segment was ignored without a word (a review, 2026-12-06)
+    from genrekit.errors import ParameterError
+    from genrekit.models import load
+
+    for network in (model, tmp_path / "edge-numpy.onnx"):
+        chunk = load(network).chunk_seconds
+        assert load(network, segment_seconds=chunk).chunk_seconds == chunk  # its own length: fine
+        with pytest.raises(ParameterError, match=r"segment_seconds=10: .* is a network, which hears its own"):
+            load(network, segment_seconds=10)
+    result = subprocess.run([sys.executable, str(runtime_cli), "predict", "--model", str(tmp_path / "edge-numpy.onnx"),
+                             "--segment", "10", str(clips[0])], capture_output=True, text=True)
+    assert result.returncode == 2 and "--segment 10: " in result.stderr and "is a network" in result.stderr, \
+        result.stderr
 
 
 @pytest.mark.parametrize("frontend", ["graph", "numpy"])

@@ -1256,7 +1256,7 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
     path = model_file(model)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        return self_tested(NetworkClassifier(path))
+        return self_tested(_own_chunks(NetworkClassifier(path), segment_seconds))
     if suffix == ".onnx":
         opened = open_onnx(path, threads)  # one session: it tells the kind of file and then runs it
         if opened[1].get("kind") == "classical" and opened[1].get("input_name") == "patches":
@@ -1265,10 +1265,21 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         if opened[1].get("kind") == "classical":
             return self_tested(OnnxClassicalClassifier(path, segment_seconds=segment_seconds, threads=threads,
                                                        opened=opened))
-        return self_tested(OnnxNetworkClassifier(path, threads=threads, opened=opened))
+        return self_tested(_own_chunks(OnnxNetworkClassifier(path, threads=threads, opened=opened), segment_seconds))
     from genrekit.models.artifact import load_model
 
     return self_tested(ClassicalClassifier(load_model(path), segment_seconds=segment_seconds, source=path))
+
+
+def _own_chunks(network: GenreClassifier, segment_seconds: float | None) -> GenreClassifier:
+    """``network``, where ``segment_seconds`` is None or its own chunk length: a network hears
+    the windows it was built for, and another length was ignored without a word."""
+    if segment_seconds is not None and abs(segment_seconds - network.chunk_seconds) > 1e-6:
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"segment_seconds={segment_seconds:g}: {network.name} is a network, which hears its own "
+                             f"{network.chunk_seconds:g} s windows and takes no other chunk length (leave it out)")
+    return network
 
 
 # At most (unless the model asks for more: a light graph): one musicnn patch, one network
