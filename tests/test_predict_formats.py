@@ -155,6 +155,20 @@ def test_json_and_csv_list_the_files_in_the_order_given_failures_included():
     assert [json.loads(line)["path"] for line in lines] == ["c.wav", "a.wav", "b.wav"]
 
 
+def test_the_table_shows_the_threshold_a_genre_fell_below_as_it_was_given():
+    """With --min-confidence 0.80774409 a song of confidence 0.80774409... was "unknown (<
+    0.807744)": :g rounded the threshold below the confidence it was compared with."""
+    from rich.console import Console
+
+    threshold = 0.80774409
+    below = _prediction("a.wav").with_min_confidence(0.9)
+    below = below.__class__(**{**below.__dict__, "confidence": threshold - 1e-9,
+                               "probabilities": {"rock": threshold - 1e-9, "jazz": 1 - threshold + 1e-9}})
+    console = Console(width=100, record=True)
+    console.print(formats.prediction_table([below.with_min_confidence(threshold)], model_name="m", top=2))
+    assert f"unknown (< {threshold!r})" in console.export_text()
+
+
 def _prediction(path: str):
     from genrekit.predict.song import Prediction, Segment
 

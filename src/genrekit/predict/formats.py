@@ -263,7 +263,8 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
             ranked = [f"unknown ({SILENT})"]
         elif p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
             below = p.unknown_reason == BELOW_MIN_CONFIDENCE
-            ranked.insert(0, f"unknown (< {p.min_confidence:g}):" if below else f"unknown ({p.unknown_reason}):")
+            # the threshold as given (its shortest exact form): :g rounded 0.80774409 below a confidence above it
+            ranked.insert(0, f"unknown (< {float(p.min_confidence)!r}):" if below else f"unknown ({p.unknown_reason}):")
         shares = [f"{p.unknown_share if g == UNKNOWN else escape(g)} {v:.0%}"
                   for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
