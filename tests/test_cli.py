@@ -675,6 +675,34 @@ def test_an_interrupted_train_says_that_a_network_continues_with_resume(tmp_path
     assert [signal.getsignal(s) for s in stops] == before
 
 
+def test_a_stop_that_a_library_turned_into_its_own_error_is_said_as_the_stop(tmp_path, monkeypatch):
+    """SIGTERM during PyTorch's export trace came out as "error: ONNX export of 'musicnn-prior'
+    failed: TorchExportError ..." and exit 1: the exporter caught the stop and raised its own
+    error. An error after a stop is said as the stop (143), with what export keeps."""
+    import signal
+
+    import genrekit.export
+    from genrekit.errors import ModelError
+
+    def stopped_mid_trace(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler raises here, inside the "exporter"
+            time.sleep(5)
+        except BaseException as exc:  # as torch's exporter wraps whatever its trace raised
+            raise ModelError(f"ONNX export of 'musicnn-prior' failed: TorchExportError: {exc!r}") from None
+        raise AssertionError("SIGTERM was not turned into a stop")
+
+    monkeypatch.setattr(genrekit.export, "export_onnx", stopped_mid_trace)
+    result = run("export", "--model", "default", "--out", str(tmp_path / "m.onnx"))
+    message = " ".join(result.output.split())
+    assert result.exit_code == 143 and "interrupted (SIGTERM): export writes its file whole or not at all" in message
+    assert "failed" not in message, message
+    monkeypatch.undo()
+    # and a later command in the same process is not taken for stopped
+    again = run("export", "--model", "default", "--out", str(tmp_path / "bad.txt"))
+    assert again.exit_code != 143 and "interrupted" not in again.output, again.output
+
+
 def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_training_run(tmp_path, gtzan_mini):
     """A second evaluation into the same folder that scored nothing left the first one's
     metrics and run.json there, for `report` to show as its own; --songs kept no journal, so

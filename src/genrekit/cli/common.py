@@ -39,6 +39,11 @@ class PathListError(Exception):
     is found, since a pool reads the list in a thread of its own while earlier songs finish."""
 
 
+#: The SIGTERM and SIGHUP this process received while a command ran: a library that caught the
+#: stop (PyTorch's exporter, mid-trace) raised an error of its own, said as the export failing.
+_STOPS_RECEIVED: list[int] = []
+
+
 class _Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP, turned into what Ctrl+C raises so that the same clean-up runs (worker
     processes stopped, a half-written copy removed, journals closed) instead of none."""
@@ -62,12 +67,14 @@ def _orderly_stop_on_termination() -> Iterator[None]:
         yield
         return
     owner = os.getpid()
+    _STOPS_RECEIVED.clear()  # an earlier command's (tests run many in one process)
 
     def stop(signum, frame):
         if os.getpid() != owner:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        _STOPS_RECEIVED.append(signum)
         raise _Stopped(signum)
 
     # a signal this process was started ignoring (nohup's SIGHUP) stays ignored
@@ -116,6 +123,8 @@ class _OneErrorHandler(TyperGroup):
             with _orderly_stop_on_termination():
                 return super().invoke(ctx)
         except GenrekitError as exc:
+            if _STOPS_RECEIVED:  # an error the stop caused (an exporter's, wrapping it): the stop is what happened
+                _interrupted(ctx, _Stopped(_STOPS_RECEIVED[-1]))
             _fail(exc)
         except PathListError as exc:
             _usage_error(str(exc))
@@ -123,15 +132,7 @@ class _OneErrorHandler(TyperGroup):
             _stdout_to_nowhere()
             raise typer.Exit(EXIT_CLOSED_PIPE) from None
         except KeyboardInterrupt as exc:
-            import signal
-
-            again = _after_a_stop(ctx.invoked_subcommand)
-            if isinstance(exc, _Stopped):
-                name, status = signal.Signals(exc.signum).name, 128 + exc.signum  # EXIT_TERMINATED, EXIT_HANGUP
-            else:
-                name, status = "Ctrl+C", EXIT_INTERRUPTED
-            err_console.print(f"[yellow]interrupted[/] ({name}): {again}", highlight=False)
-            raise typer.Exit(status) from None  # main() then ignores further signals while the process ends
+            _interrupted(ctx, exc)
         except OSError as exc:
             if exc.errno == errno.ENAMETOOLONG:  # from any path given (Path.is_dir() raises it)
                 name = os.fspath(exc.filename or "")
@@ -145,6 +146,19 @@ class _OneErrorHandler(TyperGroup):
                     " (a journal's last line may be cut, which a re-run skips)")
             _fail(GenrekitError(f"{where}no space left on the disk ({exc.strerror}); free some space: "
                                 f"{_after_a_stop(command)}{kept}"))
+
+
+def _interrupted(ctx, exc: KeyboardInterrupt) -> None:
+    """End the command stopped by Ctrl+C (or SIGTERM, SIGHUP: :class:`_Stopped`), saying what it keeps."""
+    import signal
+
+    again = _after_a_stop(ctx.invoked_subcommand)
+    if isinstance(exc, _Stopped):
+        name, status = signal.Signals(exc.signum).name, 128 + exc.signum  # EXIT_TERMINATED, EXIT_HANGUP
+    else:
+        name, status = "Ctrl+C", EXIT_INTERRUPTED
+    err_console.print(f"[yellow]interrupted[/] ({name}): {again}", highlight=False)
+    raise typer.Exit(status) from None  # main() then ignores further signals while the process ends
 
 
 def _after_a_stop(command: str | None) -> str:
