@@ -647,12 +647,25 @@ def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tm
     monkeypatch.setattr(files, "iter_predictions", replacing_song1)
     evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
     stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
-    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 3, stamps
+    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 5, stamps
     monkeypatch.setattr(files, "iter_predictions", real)
     asked = []
     monkeypatch.setattr(files, "iter_predictions", lambda c, paths, **o: asked.extend(paths) or real(c, paths, **o))
     evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
     assert [Path(p).name for p in asked] == ["song1.wav"]
+    # other audio given song2's size and mtime (`cp -p`, `rsync -a` of another take): its change time tells
+    song2 = next(Path(p) for p in stamps_paths("eval") if p.endswith("song2.wav"))
+    before = song2.stat()
+    sf.write(song2, np.zeros(3 * 22050, np.float32) - 0.1, 22050)
+    os.utime(song2, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (song2.stat().st_size, song2.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    asked.clear()
+    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    assert [Path(p).name for p in asked] == ["song2.wav"]
+
+
+def stamps_paths(out: str) -> list[str]:
+    return [e["path"] for e in map(json.loads, open(f"{out}/predictions.journal.jsonl"))]
 
 
 def test_a_file_gone_while_it_is_evaluated_is_journalled_unstamped(tmp_path, monkeypatch):
@@ -674,4 +687,4 @@ def test_a_file_gone_while_it_is_evaluated_is_journalled_unstamped(tmp_path, mon
     monkeypatch.setattr(files, "iter_predictions", removing_song1)
     evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
     stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
-    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 3, stamps
+    assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 5, stamps

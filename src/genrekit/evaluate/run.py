@@ -270,7 +270,8 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
                             progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
     it finishes (a JSON line, fsynced), and the predictions an earlier run journalled for the
-    same file (path, size, modification time and how it decodes, read before it is analysed),
+    same file (path, size, modification and change times, inode and how it decodes, read before
+    it is analysed),
     model file (its content), options and genrekit version taken from it: an interrupted
     evaluation resumes where it stopped (a file that failed is tried again, as is one that
     changed while it was analysed)."""
@@ -288,7 +289,8 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
             revision = decoder_revision(path)
         except (OSError, GenrekitError):
             return None  # a URL, or gone: predicted again
-        return [status.st_size, status.st_mtime_ns, revision]
+        # ctime and inode too: `cp -p` or `rsync -a` can give other audio the old size and mtime, never these
+        return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, revision]
 
     options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds,
                "genrekit_version": __version__}
