@@ -285,3 +285,28 @@ def test_two_comparisons_into_one_folder_do_not_both_write_it(tmp_path):
     assert set(json.loads((tmp_path / "comparison.json").read_text())["models"]) == {"logreg"}
     _compare(tmp_path, ("knn",))  # once it is done, the next one runs
     assert set(json.loads((tmp_path / "comparison.json").read_text())["models"]) == {"logreg", "knn"}
+
+
+def test_a_comparison_on_audio_that_changed_under_its_names_is_fitted_again(tmp_path):
+    """Networks read the audio itself: a comparison of networks alone fingerprinted its data
+    by ids, paths and labels, and resumed its old scores after clips were replaced by others.
+    Each file's stamp (size, modification and change times) is part of it now."""
+    import os
+
+    import soundfile as sf
+
+    from genrekit.datasets import load_folder
+    from genrekit.evaluate.run import _data_fingerprint
+
+    for genre in ("a", "b"):
+        (tmp_path / "data" / genre).mkdir(parents=True)
+        for i in range(2):
+            sf.write(tmp_path / "data" / genre / f"{i}.wav", np.full(8000, 0.1 * (i + 1), np.float32), 8000)
+    dataset = load_folder(tmp_path / "data")
+    before = _data_fingerprint(None, dataset)
+    assert _data_fingerprint(None, load_folder(tmp_path / "data")) == before  # the same files: resumed
+    song = tmp_path / "data" / "a" / "0.wav"
+    stamp = song.stat()
+    sf.write(song, np.full(8000, -0.3, np.float32), 8000)  # other audio, the same size and mtime
+    os.utime(song, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert _data_fingerprint(None, load_folder(tmp_path / "data")) != before

@@ -687,8 +687,8 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
 
 def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> str:
     """SHA-256 of what a comparison fits on: the table's values, labels, tracks and split groups
-    (where they are not the tracks), and the dataset's tracks (ids, files and labels), so a
-    comparison resumes only on the same data and folds."""
+    (where they are not the tracks), and the dataset's tracks (ids, files, labels and the files'
+    stamps), so a comparison resumes only on the same data and folds."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -698,9 +698,19 @@ def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> st
         digest.update("\n".join(map(str, table.tracks)).encode())
         if list(map(str, table.groups)) != list(map(str, table.tracks)):  # folds grouped otherwise: other folds
             digest.update(("groups\n" + "\n".join(map(str, table.groups))).encode())
-    if dataset is not None:
-        digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}" for t in dataset.tracks).encode())
+    if dataset is not None:  # and each file's stamp: networks read the audio, which may change under its name
+        digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}\t{_stamp(t.path)}"
+                                for t in dataset.tracks).encode())
     return digest.hexdigest()
+
+
+def _stamp(path: str) -> str:
+    """A file's size, modification and change times (any write changes the last), or "" (a URL, gone)."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return ""
+    return f"{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
 
 
 # Setup that only some models' rows depend on (a network's epochs and settings): each row
