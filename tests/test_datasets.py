@@ -920,6 +920,14 @@ def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, g
     write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
     assert LogMelSpec.load(out / "logmel" / "rock" / "b.npz")[0].shape[1] == 5
     assert LogMelSpec.load(out / "logmel" / "jazz" / "a.npz")[0].shape[1] > 1.8 * frames["jazz"]
+    # a track whose audio no longer decodes, and one gone from the dataset: their old spectrograms went on being read
+    # with the folder (an audit, 2026-12-06)
+    song.write_bytes(song.read_bytes()[:200])  # cut short
+    (tmp_path / "songs" / "rock" / "c.wav").write_bytes(other.read_bytes())
+    write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    other.unlink()
+    run = write_spectrograms(load_folder(tmp_path / "songs"), out, spec, progress=False)
+    assert str(song) in run.failures and sorted(p.name for p in (out / "logmel").rglob("*.npz")) == ["c.npz"]
 
 
 def test_an_artist_is_one_split_group_however_its_name_is_cased_or_composed(tmp_path, gtzan_mini):

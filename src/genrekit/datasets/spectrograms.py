@@ -4,6 +4,7 @@ written atomically, resumed where a run stopped."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -14,6 +15,8 @@ from genrekit import __version__
 from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.errors import GenrekitError
+
+logger = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 FOLDER = "logmel"
@@ -199,11 +202,18 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                 failures[track.path] = str(exc)
                 failed.add(track.track_id)
                 undecodable.add(track.path)
+                target.unlink(missing_ok=True)  # an earlier run's, of audio that no longer decodes: not kept as its
             except OSError as exc:  # e.g. a track id too long for a file name: the others go on
                 failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
                 failed.add(track.track_id)
             bar.advance(task)
     written = len(dataset.tracks) - len(failed)
+    wanted = {Path(name) for name in names.values()}
+    gone = [entry for entry in folder.rglob("*.npz") if entry.is_file() and entry.relative_to(folder) not in wanted]
+    for entry in gone:  # an earlier run's tracks no longer in the dataset: read with the folder, they were trained on
+        entry.unlink(missing_ok=True)
+    if gone:
+        logger.warning("%s: removed %d spectrogram(s) of tracks no longer in the dataset", folder, len(gone))
     write_json(out / RUN_FILE, {**record, "n_tracks": written, "complete": True, "failures": failures,
                                 "problems": dataset.problem_records()})
     return SpectrogramRun(folder=folder, written=written, failures=failures)
