@@ -986,6 +986,10 @@ def test_export_and_tag_refuse_an_out_whose_folder_cannot_be_made_before_any_wor
         assert result.exit_code == 2, (args, result.output)
         assert f"--out {blocker}: expected a folder to write into" in " ".join(result.output.split()), result.output
         assert "Traceback" not in result.output
+    if os.path.isdir("/proc"):  # a folder nothing can be written in said "found No such file or directory"
+        result = CliRunner().invoke(app, ["export", "default", "--out", "/proc/x.onnx"])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2 and "nothing can be written in /proc (" in said, result.output
 
 
 def test_plots_never_replace_a_png_genrekit_did_not_write(tmp_path, clip):

@@ -609,14 +609,15 @@ def _output_folder(folder: Path, option: str) -> None:
     existing = folder
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
+    if not existing.is_dir():
+        _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is a file")
     try:
-        if not existing.is_dir():
-            raise NotADirectoryError(20, f"{existing} is a file")
         handle, probe = tempfile.mkstemp(dir=existing, prefix=".genrekit-probe-")  # writable, for root too
         os.close(handle)
         os.unlink(probe)
-    except OSError as exc:
-        _usage_error(f"{option} {folder}: expected a folder to write into, found {exc.strerror or exc}")
+    except OSError as exc:  # named: in /proc, "No such file or directory" read as if /proc were missing
+        _usage_error(f"{option} {folder}: expected a folder to write into, found that nothing can be written in "
+                     f"{existing} ({exc.strerror or exc})")
 
 
 #: The endings that make a path a folder's: ``/``, and ``\`` on Windows.
