@@ -220,6 +220,41 @@ def test_numpy_front_end_matches_the_torch_one(gtzan_mini):
         assert np.abs(NumpyLogMel(config.to_dict())(windows) - expected).max() < 1e-3
 
 
+def test_an_export_without_its_front_end_says_how_to_make_its_input(edge_network, tmp_path, gtzan_mini):
+    """The numpy front end's file, meant for phones, said only `compression: db, top_db: 80`:
+    read as librosa's power_to_db(ref=1.0), its inputs were off by up to 31 dB. Its
+    input_recipe, alone, gives the graph's input through librosa."""
+    import json
+
+    import librosa
+    import onnx
+    import soundfile as sf
+
+    from genrekit.export import export_onnx
+    from genrekit.features.numpy_logmel import NumpyLogMel
+
+    model, _, _ = edge_network
+    exported = export_onnx(model, tmp_path / "edge.onnx", frontend="numpy")
+    config = json.loads(next(p.value for p in onnx.load(str(exported)).metadata_props if p.key == "genrekit"))
+    recipe, mel = config["input_recipe"], config["input_recipe"]["log_mel"]
+    frames = recipe["input"]["shape"][3]
+    samples = (frames - 1) * mel["hop_length"]
+    y, sr = sf.read(next((gtzan_mini / "jazz").glob("jazz.00003.*")), dtype="float32", frames=10 * 22050)
+    y = librosa.resample(y, orig_sr=sr, target_sr=mel["sample_rate"])
+    window = 0.5 * y[:samples]
+    power = librosa.feature.melspectrogram(y=window, sr=mel["sample_rate"], n_fft=mel["n_fft"],
+                                           hop_length=mel["hop_length"], window="hann", center=mel["center"],
+                                           pad_mode=mel["pad_mode"], power=mel["power"], n_mels=mel["n_mels"],
+                                           fmin=mel["fmin"], fmax=mel["fmax"], htk=False, norm="slaney")
+    top_db = float(mel["compression"].rsplit("floored at -", 1)[1])
+    rebuilt = librosa.power_to_db(power, ref=np.max, amin=1e-10, top_db=top_db)
+    assert rebuilt.shape == (mel["n_mels"], frames)
+    genrekit_input = NumpyLogMel(config["frontend"])(window[None])[0, 0]
+    assert np.abs(rebuilt - genrekit_input).max() < 0.05, np.abs(rebuilt - genrekit_input).max()
+    assert "input_recipe" not in json.loads(next(p.value for p in onnx.load(str(export_onnx(
+        model, tmp_path / "graph.onnx"))).metadata_props if p.key == "genrekit"))  # its graph takes the waveform
+
+
 def test_the_runtime_profile_is_numpy_soundfile_soxr_and_onnxruntime(not_in_runtime):
     import tomllib
     from pathlib import Path

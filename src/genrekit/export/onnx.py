@@ -720,8 +720,13 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
         model = program.model_proto
     except Exception as exc:  # the exporter raises many types
         raise ModelError(f"{model_path}: ONNX export of {config['preset']!r} failed: {type(exc).__name__}: {exc}") from exc
+    recipe = {}
+    if name == "log_mel":  # what the graph no longer computes, said for a runtime without genrekit
+        from genrekit.features.numpy_logmel import log_mel_recipe
+
+        recipe = {"input_recipe": log_mel_recipe(config["frontend"], int(config["n_frames"]))}
     _set_metadata(model, {**config, "input_name": name, "frontend_in_graph": graph_frontend,
-                          "format": "genrekit-onnx", "precision": "fp32"})
+                          "format": "genrekit-onnx", "precision": "fp32", **recipe})
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return out

@@ -97,6 +97,32 @@ def mel_power(waveforms: np.ndarray, mel_basis_t: np.ndarray, *, n_fft: int, hop
     return power @ mel_basis_t
 
 
+def log_mel_recipe(config: dict, n_frames: int) -> dict:
+    """How :class:`NumpyLogMel` makes a network's log-mel input from a window of audio, each
+    number as it uses them (``config``: the network's front end, as in its file): written into
+    the ONNX metadata (``input_recipe``) of an export without its front end, for a runtime
+    without genrekit. ``tests/test_network_export.py`` rebuilds the input from it with librosa."""
+    sample_rate, hop = int(config["sample_rate"]), int(config["hop_length"])
+    top_db = config.get("top_db")
+    if config.get("compression", "db") == "log10(1+10000x)":
+        compression = "log10(10000 * mel_power + 1)"
+    else:  # relative to each example's own peak: librosa's power_to_db(ref=1.0) is off by up to tens of dB
+        compression = ("10 * log10(max(mel_power, 1e-10)), less its maximum over the example's mel bands and frames "
+                       "(dB under the example's own peak, librosa's power_to_db(S, ref=np.max, amin=1e-10))"
+                       + (f", floored at -{top_db:g}" if top_db is not None else ""))
+    return {
+        "audio": f"a window of the song: {(n_frames - 1) * hop} samples ((n_frames - 1) * hop_length), mono, at "
+                 f"{sample_rate} Hz, float32",
+        "log_mel": {"sample_rate": sample_rate, "n_fft": int(config["n_fft"]), "hop_length": hop,
+                    "window": "hann, periodic", "center": True, "pad_mode": config.get("pad_mode", "constant"),
+                    "power": 2.0, "n_mels": int(config["n_mels"]), "fmin": float(config.get("fmin") or 0.0),
+                    "fmax": float(config.get("fmax") or sample_rate / 2), "mel_scale": "slaney",
+                    "mel_norm": "slaney", "compression": compression},
+        "input": {"shape": ["batch", 1, int(config["n_mels"]), n_frames], "dtype": "float32",
+                  "layout": "examples, one channel, mel bands, frames"},
+    }
+
+
 class NumpyLogMel:
     """[shape=(batch, samples)] float waveforms -> [shape=(batch, 1, n_mels, frames)] log-mel.
 
