@@ -466,6 +466,9 @@ def test_genre_names_a_model_would_write_into_songs_are_checked_at_load_and_in_t
         check_genres(Dataset("mine", "/music", tracks))
     allowed = ["Drum & Bass", "Música popular", "K-Pop 🎤", "موسیقی\u200cسنتی"]  # a Persian name needs its joiner
     assert require_labels({"labels": allowed}, "ok") == allowed
+    # nor genrekit's own answer for a song it cannot name: it would take the proportions' "unknown" share
+    with pytest.raises(ModelError, match="model.json: field 'labels' holds 'unknown', genrekit's answer"):
+        require_labels({"labels": ["jazz", "unknown"]}, "model.json")
 
 
 def test_read_manifest_checks_the_schema(corpus):

@@ -384,6 +384,9 @@ def require_labels(mapping, where: str) -> list[str]:
         raise ModelError(f"{where}: field 'labels' lists {len(labels)} genres; at most {MAX_LABELS} are accepted")
     if len(set(labels)) != len(labels):
         raise ModelError(f"{where}: field 'labels' repeats a genre: {describe_value(labels)}")
+    if "unknown" in labels:  # the proportions' share of time not named, and the genre of a song not named
+        raise ModelError(f"{where}: field 'labels' holds 'unknown', genrekit's answer for a song it cannot name (no "
+                         "model genrekit trains has it: a dataset's 'unknown' tracks are left out)")
     return labels
 
 
