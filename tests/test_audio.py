@@ -519,6 +519,31 @@ def test_a_stereo_file_whose_channels_cancel_is_not_called_silent(tmp_path):
             read(tmp_path / "quiet.wav")
 
 
+def test_channels_that_nearly_cancel_are_refused_and_stereo_music_is_not(tmp_path):
+    """Only an exact cancellation was refused: a lossy copy of inverted channels (Ogg Vorbis,
+    its mix some 17 dB under them) was analysed as the music it had lost. A mix more than 12
+    dB under its channels is refused by load and by the song's chunks alike; wide stereo (a
+    delayed copy), a channel alone, and channels correlated down to -0.8 are music."""
+    from genrekit.audio.chunking import song_chunks
+
+    rng = np.random.default_rng(3)
+    sr, n = 22050, 22050 * 8
+    music = np.convolve(rng.standard_normal(n), np.hanning(64), mode="same").astype(np.float32) * 0.05
+    other = np.convolve(rng.standard_normal(n), np.hanning(64), mode="same").astype(np.float32) * 0.05
+    leaning = -0.8 * music + 0.6 * other  # correlation -0.8 with the left: a mix about 10 dB under
+    cases = {"inverted.ogg": (np.stack([music, -music], 1), "OGG", "VORBIS"),
+             "wide.ogg": (np.stack([music, np.roll(music, 3000)], 1), "OGG", "VORBIS"),
+             "one-side.flac": (np.stack([music, np.zeros_like(music)], 1), "FLAC", "PCM_16"),
+             "leaning.flac": (np.stack([music, leaning], 1), "FLAC", "PCM_16")}
+    for name, (y, container, subtype) in cases.items():
+        sf.write(tmp_path / name, y, sr, format=container, subtype=subtype)
+    for read in (lambda p: audio.load(p, sr=sr), lambda p: list(song_chunks(p, sr=sr, chunk_seconds=3.0, skip=0))):
+        with pytest.raises(AudioError, match=r"inverted.ogg: its channels cancel when mixed to mono.* dB under them"):
+            read(tmp_path / "inverted.ogg")
+        for name in ("wide.ogg", "one-side.flac", "leaning.flac"):
+            assert len(read(tmp_path / name)), name
+
+
 # --- headers and containers no song has (found by a hostile-input review, 2026-12-04) ---------
 
 def _tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:

@@ -211,7 +211,7 @@ def song_chunks(
     owed = 0  # samples of a hop longer than what was pending, to drop from the next blocks
     decoded, peak, emitted = 0, 0.0, 0
     for block in stream(path, sr=sr, block_duration=block_seconds, offset=start, duration=end - start,
-                        should_stop=should_stop):
+                        should_stop=should_stop, mix_check=True):
         check_stop(should_stop, path)
         decoded += len(block)
         # NaN or infinity (a float file's damage: the model would answer NaN), or a sample far out
