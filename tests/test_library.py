@@ -81,8 +81,9 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     assert "3 failed" in result.output and "10 files: 7 with a genre, 3 failed" in result.output
 
     again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
-    assert "; 10 done by an earlier run," in again.output  # nothing is predicted twice
-    assert again.exit_code == EXIT_PARTIAL, again.output
+    # nothing is predicted twice; the files that failed are tried again (a decoder installed since, a killed worker)
+    assert "; 7 done by an earlier run," in " ".join(again.output.split()), again.output
+    assert again.exit_code == EXIT_PARTIAL and "3 failed" in again.output, again.output
     inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file),
                                 "--out", str(tmp_path / "inbox.csv"), "--jobs", "1"])  # no pool to start (see above)
     rerun = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])

@@ -31,10 +31,14 @@ def cluster():
         patch.setenv("RAY_AUTH_MODE", os.environ.get("RAY_AUTH_MODE", "disabled"))
         # A 2-CPU cluster; this runner's map uses one actor. The killed-worker test runs its own
         # runner, with an actor per CPU.
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        handlers = {stop: signal.getsignal(stop) for stop in stops}
         runner = RayRunner(num_cpus=2, jobs=1)
         runner.connect()
         yield runner
         ray.shutdown()
+        for stop, handler in handlers.items():  # ray.init's SIGTERM handler, left to the module after it
+            signal.signal(stop, handler)
 
 
 @pytest.fixture(scope="module")

@@ -941,8 +941,11 @@ def tag_library(
         records = reopen_journal(journal)
         latest = {r["key"]: r for r in records}
         # A file whose tag write was journalled but never finished is not done: its key is the
-        # one it had before the write, so if the write did not happen it is tagged again.
-        done = {key for key, r in latest.items() if (r.get("tag") or {}).get("state") != "writing"}
+        # one it had before the write, so if the write did not happen it is tagged again. Nor is
+        # one whose analysis failed: tried again (a decoder installed since, a worker the system
+        # killed, an object store that did not answer), as evaluate does.
+        done = {key for key, r in latest.items()
+                if (r.get("tag") or {}).get("state") != "writing" and r.get("error") is None}
         # with --hash, copies of one content share a key: each file's own record, by its real path
         own_before = {(r["key"], _same_file(r["path"])): r for r in records} if use_hash else {}
         # Each file's row is found by its key, never by its path: the path changes with the
