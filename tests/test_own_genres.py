@@ -140,6 +140,9 @@ def test_genre_map_errors_name_the_file_and_row(tmp_path):
     bad.write_text("from,to\nHip Hop,\n")
     with pytest.raises(DatasetError, match=r"row 2: expected two non-empty cells"):
         read_genre_map(bad)
+    bad.write_text("from,to\nRock,Pop\u202e\n")  # a genre every model trained on it would write into songs
+    with pytest.raises(DatasetError, match=r"row 2: the genre it maps to is unusable: .*invisible mark"):
+        read_genre_map(bad)
 
 
 def test_near_duplicates_group_spellings_not_genres():
@@ -372,11 +375,21 @@ def test_broken_and_hostile_tags_are_problems_named_and_the_rest_loads(tmp_path,
     (tmp_path / "text.mp3").write_text("not an mp3 at all")
     (tmp_path / "empty.flac").write_bytes(b"")
     (tmp_path / "corrupted.wav").write_bytes(corrupted_file.read_bytes())
+    both = tmp_path / "both.flac"  # a usable genre beside one with a bidi override: the usable one is learned
+    sf.write(both, sf.read(clip, stop=22050 * 3)[0], 22050, format="FLAC")
+    audio = mutagen.File(both)
+    audio["genre"] = ["Pop\u202e", "Jazz"]
+    audio.save()
     dataset = load_dataset(tmp_path, kind="tags")
-    assert sorted(t.label for t in dataset.tracks) == sorted(["Jazz", "Rock", "x" * 100_000])
-    assert {Path(p.path).name for p in dataset.problems} == {"empty.flac", "corrupted.wav"}, dataset.problems
+    # a genre no model may have is its file's problem, named, not the library's refusal (it stopped training whole)
+    assert sorted(t.label for t in dataset.tracks) == ["Jazz", "Jazz", "Rock"], dataset.tracks
+    assert {Path(p.path).name for p in dataset.problems} == {"empty.flac", "corrupted.wav", "huge.flac", "both.flac"}
     # the file is the problem's path; its reason says what was wrong (the path twice before)
     reasons = {Path(p.path).name: p.reason for p in dataset.problems}
+    assert reasons["huge.flac"].startswith("its genre tag is unusable as a genre: 'xxx") and "left out" in reasons[
+        "huge.flac"]
+    assert "invisible mark '\\u202e'; that genre is left out" in reasons["both.flac"], reasons["both.flac"]
+    assert not next(p for p in dataset.problems if p.path.endswith("both.flac")).left_out
     assert reasons["empty.flac"] == ("expected FLAC content for its .flac name: no fLaC (FLAC) header (found an empty "
                                      "file); no tag can be read from it or written to it"), reasons
     assert reasons["corrupted.wav"].startswith("expected WAV content for its .wav name: no RIFF/WAVE header"), reasons

@@ -24,6 +24,7 @@ from genrekit.audio.tags import genre_key, is_placeholder, squashed_genre
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.folder import _audio_files, _require_dir
 from genrekit.errors import DatasetError
+from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
         if len(row) != 2 or not row[0].strip() or not row[1].strip():
             raise DatasetError(f"{path}, row {number}: expected two non-empty cells 'from,to', found {row!r}")
         source, target = genre_key(row[0]), " ".join(row[1].split())
+        if (why := label_problem(target)) is not None:  # it would be a model's genre, written into songs
+            raise DatasetError(f"{path}, row {number}: the genre it maps to is unusable: {why}")
         if mapping.get(source, target) != target:
             raise DatasetError(f"{path}, row {number}: {row[0].strip()!r} is mapped to both "
                                f"{mapping[source]!r} and {target!r}")
@@ -307,8 +310,21 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
                                                       f"{MAX_GENRES_PER_SONG} are read", left_out=False))
     songs = [replace(song, genres=tuple(g for g in song.genres[:MAX_GENRES_PER_SONG] if not is_placeholder(g)))
              for song in songs]
+    # a genre no model may have (a control character, 300 characters): that file's problem, named,
+    # not the whole library's refusal; a map may still name what it stands for
+    for song in songs:
+        bad = [(g, why) for g in song.genres if genre_key(g) not in genre_map and (why := label_problem(g))]
+        if bad and not song.by_genrekit:
+            kept = len(bad) < len(song.genres)
+            problems.append(DatasetProblem(song.path, f"its genre tag is unusable as a genre: {bad[0][1]}; "
+                                                      + ("that genre is left out" if kept else "left out"),
+                                           left_out=not kept))
+    unusable = {problem.path for problem in problems if problem.left_out}  # no genre left: a problem, not untagged
+    songs = [replace(song, genres=tuple(g for g in song.genres if genre_key(g) in genre_map or not label_problem(g)))
+             for song in songs]
     found = [song for song in songs if song.genres and not song.by_genrekit]
-    taxonomy.untagged = [song.path for song in songs if not song.genres and not song.by_genrekit]
+    taxonomy.untagged = [song.path for song in songs
+                         if not song.genres and not song.by_genrekit and song.path not in unusable]
     taxonomy.by_genrekit = [song.path for song in songs if song.by_genrekit]
     if not found:
         raise DatasetError(f"{root}: no song has a genre of its owner's; expected some songs tagged with genres "
