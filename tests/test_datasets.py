@@ -755,6 +755,36 @@ def test_a_group_column_in_somebody_elses_table_groups_its_tracks(tmp_path):
     assert read_feature_table(tmp_path / "typo.csv").columns == ["tempo"]  # a text column is no feature
 
 
+def test_a_table_that_would_be_read_wrong_without_a_word_is_refused_or_said(tmp_path, caplog):
+    """An audit (2026-12-06): a track whose rows gave two genres was read as "chunks" of one
+    track with two genres; rows without a name were merged into one track ""; " blues" was an
+    11th genre beside "blues"; a column of decimal commas ("120,5") was dropped unseen; a
+    table separated by ';' was "no 'label' column" and a 60-name header."""
+    import logging
+
+    from genrekit.datasets import read_feature_table
+
+    def table(name, rows, header="filename,tempo,energy,label"):
+        (tmp_path / name).write_text(header + "\n" + "\n".join(rows) + "\n")
+        return tmp_path / name
+
+    torn = table("torn.csv", ["a.wav,90,0.1,jazz", "b.wav,120,0.2,rock", "a.wav,91,0.1,rock"])
+    with pytest.raises(DatasetError, match=r"torn.csv: 1 track\(s\) whose rows give different genres, the first "
+                                           r"'a' \(data rows 1, 3: jazz, rock\)"):
+        read_feature_table(torn)
+    nameless = table("nameless.csv", ["a.wav,90,0.1,jazz", ",120,0.2,rock", ",95,0.3,blues"])
+    with pytest.raises(DatasetError, match=r"nameless.csv: 2 row\(s\) without a file name, the first at data row 2"):
+        read_feature_table(nameless)
+    spaced = read_feature_table(table("spaced.csv", ["a.wav,90,0.1,blues", "b.wav,120,0.2, blues"]))
+    assert spaced.labels == ["blues"] and list(spaced.y) == [0, 0]
+    with caplog.at_level(logging.WARNING):
+        commas = read_feature_table(table("commas.csv", ['a.wav,"90,5",0.1,jazz', 'b.wav,"120,0",0.2,rock']))
+    assert commas.columns == ["energy"] and "1 column(s) of text left out of the features: 'tempo'" in caplog.text
+    (tmp_path / "semi.csv").write_text("filename;tempo;label\na.wav;90;jazz\nb.wav;120;rock\n")
+    with pytest.raises(DatasetError, match=r"semi.csv: expected comma-separated values, found cells separated by ';'"):
+        read_feature_table(tmp_path / "semi.csv")
+
+
 def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):
     """A genre folder's subfolder that is a link (an album kept elsewhere) holds that genre's
     songs; a link back to a parent folder is walked once, not forever."""

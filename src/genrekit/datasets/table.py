@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ import pandas as pd
 from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
+
+logger = logging.getLogger(__name__)
 
 _GTZAN_CHUNK = re.compile(r"^(?P<track>[a-z]+\.\d{5})\.\d+$")
 
@@ -218,6 +221,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             flat[0] = "track_id"
             frame.columns = flat
         if label_column not in frame.columns:
+            if len(frame.columns) == 1 and ";" in str(frame.columns[0]):  # a spreadsheet's export in a ';' locale
+                raise DatasetError(f"{path}: expected comma-separated values, found cells separated by ';' (save it "
+                                   "as CSV with commas)")
             raise DatasetError(f"{path}: no {label_column!r} column; found {', '.join(map(str, frame.columns[:8]))}...")
         # a "group" column holds the rows' split groups (genrekit's features.csv, or one added to a
         # published table: blocks of adjacent GTZAN ids, a stand-in for artists), never a feature
@@ -245,6 +251,10 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         names = frame["filename"] if "filename" in frame.columns else (
             frame["track_id"] if "track_id" in frame.columns else pd.Series(frame.index))
         names = names.astype(object).fillna("").astype(str)  # a short row's missing name: ""
+        nameless = np.flatnonzero(names.str.strip() == "")
+        if len(nameless):  # rows of several genres would be one track "": one fold group, "chunks" of one song
+            raise DatasetError(f"{path}: {len(nameless)} row(s) without a file name, the first at data row "
+                               f"{nameless[0] + 1}; expected a name on every row (it tells a track's rows apart)")
         stems = names.str.replace(r"\.(wav|au|mp3|flac|ogg)$", "", regex=True)
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
     features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group" if own else "",
@@ -258,9 +268,13 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             raise DatasetError(f"{path}: column {column!r} holds numbers and {len(bad)} cell(s) that are not, the "
                                f"first at data row {bad[0] + 1}: {str(cells.iloc[bad[0]])[:40]!r}; expected a number "
                                "in every cell of a feature column")
+    dropped = [str(c) for c in features.columns.difference(features.select_dtypes("number").columns)]
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
+    if dropped:  # all text (an artist, a split), or numbers written as text ("120,5", "120 bpm"): said, not dropped unseen
+        logger.warning("%s: %d column(s) of text left out of the features: %s", path, len(dropped),
+                       ", ".join(repr(c[:40]) for c in dropped[:8]) + (" ..." if len(dropped) > 8 else ""))
     missing = features.isna().to_numpy()
     if missing.any():  # as the infinite values below: how many, and the first by row and column
         bad = features.columns[missing.any(axis=0)].tolist()
@@ -277,11 +291,22 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     if len(unlabelled):  # a short row or an empty cell: no genre to learn from
         raise DatasetError(f"{path}: {len(unlabelled)} row(s) without a {label_column!r} value, the first at data row "
                            f"{unlabelled[0] + 1}; expected a genre on every row")
-    labels = sorted(frame[label_column].astype(str).unique())
+    genres = frame[label_column].astype(str).str.strip()  # " blues" was an 11th genre beside "blues"
+    by_track = pd.DataFrame({"track": tracks, "genre": genres.to_numpy()}).groupby("track", sort=False)["genre"]
+    torn = by_track.nunique()
+    torn = torn[torn > 1]
+    if len(torn):  # a track's rows are its chunks: one genre each
+        track = torn.index[0]
+        rows = ", ".join(map(str, np.flatnonzero(tracks == track)[:4] + 1))
+        given = ", ".join(sorted(by_track.get_group(track).unique()))
+        raise DatasetError(f"{path}: {len(torn)} track(s) whose rows give different genres, the first {track!r} "
+                           f"(data rows {rows}: {given}); expected one genre per track (rows of one name are chunks "
+                           "of one track)")
+    labels = sorted(genres.unique())
     index = {label: i for i, label in enumerate(labels)}
     return FeatureTable(
         X=features.to_numpy(dtype=np.float64),
-        y=frame[label_column].astype(str).map(index).to_numpy(),
+        y=genres.map(index).to_numpy(),
         tracks=tracks,
         groups=frame["group"].to_numpy(dtype=str) if own else tracks.copy(),
         labels=labels,
