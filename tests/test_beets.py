@@ -296,11 +296,15 @@ def test_bad_config_is_named(tmp_path, music, model):
     beet("import", "-A", str(music))
     config = Path(beet("config", "-p").strip())
     assert config == beet.config  # the path the other tests write to is the one beets reads
-    config.write_text(config.read_text() + "    count: 0\n")
-    result = subprocess.run([*BEET, "genrekit"], env=os.environ | {"BEETSDIR": str(config.parent)},
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and "genrekit.count" in result.stderr and "found 0" in result.stderr
-    assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack
+    good = config.read_text()
+    for setting, named in (("count: 0", "genrekit.count"), ("jobs: yes", "genrekit.jobs"),
+                           ("min_confidence: yes", "genrekit.min_confidence")):  # YAML's yes: a bool, no number
+        config.write_text(good + f"    {setting}\n")
+        result = subprocess.run([*BEET, "genrekit"], env=os.environ | {"BEETSDIR": str(config.parent)},
+                                capture_output=True, text=True, timeout=300)
+        found = setting.split(": ")[1].replace("yes", "True")
+        assert result.returncode != 0 and named in result.stderr and f"found {found}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack
 
 
 # The library for --train: real GTZAN clips cut to 10 s, as mp3/flac/ogg, 70% tagged by their

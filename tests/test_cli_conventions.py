@@ -623,6 +623,35 @@ def test_options_win_over_variables_which_win_over_the_file(served, monkeypatch,
     assert confidence("--min-confidence", "0.9") == 0.9
 
 
+def test_config_prints_a_file_it_can_read_back_and_names_a_folder_in_a_files_place(monkeypatch, tmp_path):
+    """A model path with a character past U+FFFF was printed as JSON's surrogate pair, which
+    TOML refuses ("not a Unicode scalar value"); a genrekit.toml that is a folder was "not
+    found"."""
+    import tomllib
+
+    monkeypatch.setenv("GENREKIT_MODEL", str(tmp_path / "🎵 song\x85.genrekit"))
+    printed = invoke("config", env=WIDE).stdout
+    assert tomllib.loads(printed)["model"] == str(tmp_path / "🎵 song\x85.genrekit"), printed
+    assert "\\u0085" in printed  # a C1 control, escaped (JSON leaves it raw, for the terminal to act on)
+    monkeypatch.delenv("GENREKIT_MODEL")
+    (tmp_path / "genrekit.toml").mkdir()
+    said = _flat(invoke("config", env=WIDE).stdout)
+    assert f"{tmp_path / 'genrekit.toml'} is a folder, not a file" in said, said
+
+
+def test_a_librarys_genre_names_in_the_taxonomy_notes_are_shown_escaped(capsys):
+    """The genres left out (fewer files than --min-per-genre) went to the terminal raw: a bidi
+    override in a tag reversed the line; the problem lines escape it."""
+    from genrekit.datasets.tagged import TagTaxonomy
+
+    taxonomy = TagTaxonomy()
+    taxonomy.left_out = {"Pop\u202e": 1}
+    taxonomy.near_duplicates = [("Hip\u202eHop", "hiphop")]
+    common._print_taxonomy(taxonomy)
+    shown = capsys.readouterr().out
+    assert "\u202e" not in shown and "Pop\\u202e: 1 file(s)" in shown and "Hip\\u202eHop / hiphop" in shown, shown
+
+
 def test_the_cache_setting_reaches_the_feature_cache(monkeypatch, tmp_path):
     (tmp_path / "genrekit.toml").write_text('cache = "my-cache"\n')
     assert common._cache(None, False).root == tmp_path / "my-cache"

@@ -555,6 +555,10 @@ def test_check_dataset_reports_problems(tmp_path, gtzan_mini, bad_files):
     assert "quiet.wav: silent audio" in reasons and "different labels" in reasons
     clean = check_dataset(load_folder(_mini_copy(gtzan_mini, tmp_path / "clean")), progress=False)
     assert clean.ok, clean.to_dict()
+    # the same samples at another rate are other audio (twice as long, an octave lower): no duplicate
+    sf.write(root / "rock" / "slowed-blues.wav", y, sr // 2, subtype="PCM_16")
+    again = check_dataset(load_folder(root), progress=False)
+    assert not any(str(root / "rock" / "slowed-blues.wav") in group for group in again.duplicates), again.duplicates
 
 
 def test_check_dataset_counts_unlabelled_tracks_in_no_genre(tmp_path, gtzan_mini):

@@ -333,11 +333,12 @@ class GenrekitPlugin(BeetsPlugin):
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ParameterError(f"genrekit.count: expected a whole number of genres, at least 1; found {count!r}")
         min_confidence = self.config["min_confidence"].get()
-        if min_confidence is not None and not (isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1):
+        if min_confidence is not None and (isinstance(min_confidence, bool) or not (  # yes is no probability
+                isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1)):
             raise ParameterError(f"genrekit.min_confidence: expected a probability between 0 and 1 (or null); "
                                  f"found {min_confidence!r}")
         jobs = self.config["jobs"].get()
-        if not isinstance(jobs, int) or jobs < 1:
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ParameterError(f"genrekit.jobs: expected a whole number of processes, at least 1; found {jobs!r}")
         source_field = self.config["source_field"].as_str()
         if not source_field.isidentifier():

@@ -760,9 +760,11 @@ def _print_taxonomy(taxonomy) -> None:
         out_console.print(table)
     else:  # an empty table says less than this
         out_console.print("genres in the files' own tags: none with enough files to learn from", highlight=False)
+    # genres are the files' tags: escaped as the problem lines are (a bidi override reached the terminal)
     notes = [("left out (fewer files than --min-per-genre)",
-              [f"{genre}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
-             ("look like spellings of one genre (merge with --map)", [" / ".join(g) for g in taxonomy.near_duplicates])]
+              [f"{_problem_shown(genre)}: {n} file(s)" for genre, n in taxonomy.left_out.items()]),
+             ("look like spellings of one genre (merge with --map)",
+              [" / ".join(map(_problem_shown, g)) for g in taxonomy.near_duplicates])]
     for title, items in notes:
         if items:
             out_console.print(f"[bold yellow]{title} ({len(items)})[/]")

@@ -98,15 +98,24 @@ def show_config() -> None:
     except SettingsError as exc:
         _usage_error(str(exc))
     searched = " or ".join(str(p) for p in config_paths())
-    out_console.print(f"# config file: {path}" if path else f"# config file: none ({searched} not found)",
-                      highlight=False)
+    folders = [str(p) for p in config_paths() if p.is_dir()]  # not found, though a folder has its name
+    out_console.print(f"# config file: {path}" if path else f"# config file: none ({searched} not found"
+                      + (f"; {', '.join(folders)} is a folder, not a file" if folders else "") + ")", highlight=False)
     for key, setting in values.items():
         if setting.value is None:  # TOML has no null: the line shows how to set it, commented out
             out_console.print(f"# {key} = 0.5  # not set ({setting.source}): always the top genre", highlight=False,
                               soft_wrap=True)
             continue
-        out_console.print(f"{key} = {json.dumps(setting.value)}  # {setting.source}", highlight=False, soft_wrap=True)
+        out_console.print(f"{key} = {_toml_string(setting.value)}  # {setting.source}", highlight=False,
+                          soft_wrap=True)
     _warn_missing_model(values["model"].value)
+
+
+def _toml_string(value) -> str:
+    """``value`` as TOML writes it: JSON's, but a character past U+FFFF as it is (JSON's surrogate
+    pair \ud83c\udfb5 is no TOML escape), and C1 controls and DEL escaped (JSON leaves them raw)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if 0x7F <= ord(c) <= 0x9F else c for c in text)
 
 
 def _warn_missing_model(model: str) -> None:

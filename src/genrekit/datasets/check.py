@@ -181,11 +181,13 @@ def _no_labelled_track(dataset: Dataset) -> str:
 def _scanned(path: str) -> tuple[str, float, float]:
     """(digest, seconds, peak) of a file's decoded samples, mixed to mono at its own rate, a block
     at a time (an hour's FLAC whole took gigabytes). The digest holds the samples at 16-bit
-    precision: the same audio in .au and .wav is one duplicate."""
+    precision: the same audio in .au and .wav is one duplicate; and its rate: the same samples
+    at another rate are other audio (twice as long, an octave lower)."""
     digest, frames, peak, rate = hashlib.sha256(), 0, 0.0, 1
     for block, rate in audio.native_blocks(path):
         digest.update(np.round(block * 32768).astype(np.int32).tobytes())
         frames, peak = frames + block.shape[0], max(peak, float(np.max(np.abs(block))))
+    digest.update(f"|{rate}".encode())
     return digest.hexdigest(), frames / rate, peak
 
 
