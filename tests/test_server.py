@@ -125,6 +125,7 @@ def test_model_health_and_docs(server, model_file):
     model = httpx.get(f"{server['url']}/v1/model").json()
     assert sorted(model["labels"]) == sorted(GENRES) and model["kind"] == "classical"
     assert model["limits"]["max_upload_mb"] == 2
+    assert model["limits"]["threads"] == model["limits"]["workers"] == 2  # as `serve --threads` names it
     # the model's one manifest schema, without its training files' hashes and the server's path to it
     from genrekit.models import load
 

@@ -348,7 +348,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     # the model's one manifest (genrekit.models.describe), less the hashes of its training files
     # and the server's path to it, with the service's own: the file's id and the limits
     manifest = {key: value for key, value in predictor.manifest().items() if key not in ("training", "source")}
-    description = {"name": predictor.name, "id": model_id(model_path), **manifest, "limits": asdict(limits)}
+    # "threads" as `serve --threads` names it; "workers", the library's name, kept for v1's clients
+    description = {"name": predictor.name, "id": model_id(model_path), **manifest,
+                   "limits": {**asdict(limits), "threads": limits.workers}}
     state: dict = {}
 
     def new_upload_folder() -> Path:
