@@ -164,6 +164,12 @@ def test_multi_genre_files_are_copies_that_share_a_fold_group(tmp_path, clip):
         audio.save()
     first = load_dataset(tmp_path, kind="tags")
     assert [t.label for t in first.tracks] == ["Rock", "Rock", "Pop", "Jazz"]
+    # a song whose first genre is too rare to learn is its first genre that is learned (it vanished: in no track,
+    # no problem, not untagged; an audit, 2026-12-06)
+    rare = load_dataset(tmp_path, kind="tags", min_per_genre=2)
+    assert [(t.track_id, t.label) for t in rare.tracks] == [("song0.flac", "Rock"), ("song1.flac", "Rock"),
+                                                            ("song3.flac", "Rock")]
+    assert rare.taxonomy.counts == {"Rock": 3} and rare.taxonomy.left_out == {"Jazz": 1, "Pop": 1}
     every = load_dataset(tmp_path, kind="tags", multi="all")
     assert [(t.track_id, t.label) for t in every.tracks] == [
         ("song0.flac#Rock", "Rock"), ("song0.flac#Pop", "Pop"), ("song1.flac", "Rock"), ("song2.flac", "Pop"),

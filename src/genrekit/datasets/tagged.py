@@ -362,9 +362,12 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
     tracks = []
     for song, labels in labelled:
         kept = [label for label in labels if label in taxonomy.counts]
+        if not kept and multi != "all":  # its first genre too rare to learn: its first genre that is learned
+            kept = [label for label in taxonomy.labels_of[song.path] if label in taxonomy.counts][:1]
         path = Path(song.path)
         relative = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
         for label in kept:
             track_id = relative if len(kept) == 1 else f"{relative}#{label}"
             tracks.append(Track(track_id=track_id, path=song.path, label=label, artist=song.artist))
+    taxonomy.counts = dict(sorted(Counter(track.label for track in tracks).items()))  # those songs counted too
     return Dataset(name=name, root=str(root), tracks=tracks, problems=problems, taxonomy=taxonomy)
