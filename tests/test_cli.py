@@ -781,7 +781,7 @@ def test_compare_keeps_a_networks_row_when_rerun_with_classical_models_only(tmp_
     assert "| cnn |" in (tmp_path / "comparison.md").read_text()
 
 
-def test_compare_and_explore_report_the_files_a_dataset_left_out(tmp_path, gtzan_mini, feature_cache):
+def test_compare_and_explore_report_the_files_a_dataset_left_out(tmp_path, gtzan_mini, feature_cache, corrupted_file):
     """A dangling link in a genre folder is left out of compare and explore as it is of train:
     listed on stderr, exit 3; and a fold count it leaves a genre short of says so."""
     root = tmp_path / "songs"
@@ -798,6 +798,10 @@ def test_compare_and_explore_report_the_files_a_dataset_left_out(tmp_path, gtzan
     assert short.exit_code == 1
     said = " ".join(short.output.split())
     assert "the largest has 3 (2 file(s) left out, not counted: first " in said and "dangling link" in said, said
+    shutil.copy(corrupted_file, root / "jazz" / "jazz.00054.wav")  # decodes to nothing: no features
     explored = run("explore", root, "--out", tmp_path / "explore", "--no-tsne", *common)
     assert explored.exit_code == EXIT_PARTIAL, explored.output
     assert "metal.gone.wav: dangling link" in explored.output
+    # and in explore.json, as the terminal says them (it held n_rows alone)
+    left_out = json.loads((tmp_path / "explore" / "explore.json").read_text())["left_out"]
+    assert list(left_out) == [str(root / "jazz" / "jazz.00054.wav")], left_out

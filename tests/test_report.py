@@ -777,3 +777,24 @@ print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
     assert done.stdout.split() == ["svg", "False"]
     for name in ("cm.png", "c.png", "history.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_explore_keeps_every_genre_in_its_legends_and_its_kmeans_title_whole(table, tmp_path, monkeypatch):
+    """matplotlib leaves out of a legend the labels that start with "_": a genre "_misc" was
+    drawn and never named. kmeans.png cut its title at "silho" for few genres, and grew with
+    the genres squared (250 took a 12100 x 9200 px figure)."""
+    from dataclasses import replace
+
+    import genrekit.evaluate.explore as explore_module
+
+    figures = {}
+    real = explore_module.save_figure
+    monkeypatch.setattr(explore_module, "save_figure",
+                        lambda figure, path, **kw: figures.__setitem__(path.name, figure) or real(figure, path, **kw))
+    renamed = replace(table, labels=["_misc", *table.labels[1:]])
+    explore(renamed, seed=0, n_repeats=2, out_dir=tmp_path)
+    for name, axis in (("pca.png", 1), ("tsne.png", 0)):
+        shown = [text.get_text() for text in figures[name].axes[axis].get_legend().get_texts()]
+        assert shown == renamed.labels, (name, shown)
+    title = figures["kmeans.png"].axes[0].get_title()
+    assert "silhouette" in title and figures["kmeans.png"].get_figwidth() >= 4.5

@@ -146,7 +146,8 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
 
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "explore.json", result)
+    # the files that gave no features, in the record as on the terminal (compare's comparison.json keeps them too)
+    write_json(out / "explore.json", {**result, **({"left_out": dict(table.failures)} if table.failures else {})})
     coords = pd.DataFrame({"track_id": table.tracks, "genre": genres, "cluster": clusters,
                            "pc1": pca_2d[:, 0], "pc2": pca_2d[:, 1]})
     if tsne_2d is not None:
@@ -163,11 +164,14 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     colours = genre_colours(table.labels)
 
     def scatter(axis, xy, title, xlabel, ylabel):
+        handles, names = [], []
         for genre in table.labels:
             rows = genres == genre
             if rows.any():
-                axis.scatter(xy[rows, 0], xy[rows, 1], s=14, color=colours[genre], label=genre, alpha=0.8)
+                handles.append(axis.scatter(xy[rows, 0], xy[rows, 1], s=14, color=colours[genre], alpha=0.8))
+                names.append(genre)
         axis.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        return handles, names  # given to legend() as they are: it leaves out labels that start with "_"
 
     ratios = np.array(result["pca"]["explained_variance_ratio"])
     # the genres beside the map, in columns of at most 20: inside it, many of them hid the points
@@ -179,27 +183,33 @@ def _write(result: dict, table: FeatureTable, genres: np.ndarray, pca_2d: np.nda
     left.plot(np.arange(1, shown + 1), np.cumsum(ratios)[:shown], color="#dd8452", marker=".", label="cumulative")
     left.set(title="PCA: explained variance", xlabel="component", ylabel="ratio", ylim=(0, 1))
     left.legend()
-    scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
-    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
+    legend = scatter(right, pca_2d, "PCA: first two components", f"PC1 ({ratios[0]:.0%})", f"PC2 ({ratios[1]:.0%})")
+    right.legend(*legend, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
     save_figure(figure, out / "pca.png")
     if tsne_2d is not None:
         figure = Figure(figsize=(7 + 1.5 * columns, 6), layout="constrained")
         axis = figure.subplots()
-        scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
-        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
+        legend = scatter(axis, tsne_2d, "t-SNE (2-D) coloured by genre", "t-SNE 1", "t-SNE 2")
+        axis.legend(*legend, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), ncol=columns, frameon=False)
         save_figure(figure, out / "tsne.png")
-    figure = Figure(figsize=(1.0 + 0.6 * contingency.shape[1], 1.2 + 0.45 * contingency.shape[0]),
+    # at least the title's width (3 genres cut it at "silho"), at most 30 inches a side (250 genres took a
+    # 12100 x 9200 px figure and 4.6 GB); past 40 genres the counts in the cells are too small to read
+    n_rows, n_columns = contingency.shape
+    figure = Figure(figsize=(min(30.0, max(4.5, 1.0 + 0.6 * n_columns)), min(30.0, max(2.5, 1.2 + 0.45 * n_rows))),
                     layout="constrained")
     axis = figure.subplots()
-    axis.imshow(contingency.to_numpy(), cmap="Blues")
-    axis.set_xticks(range(contingency.shape[1]), contingency.columns, rotation=45, ha="right")
-    axis.set_yticks(range(contingency.shape[0]), [f"cluster {c}" for c in contingency.index])
-    for (i, j), n in np.ndenumerate(contingency.to_numpy()):
-        if n:
-            axis.text(j, i, str(n), ha="center", va="center", fontsize=8)
+    axis.imshow(contingency.to_numpy(), cmap="Blues", aspect="auto")
+    small = max(n_rows, n_columns) > 40
+    axis.set_xticks(range(n_columns), contingency.columns, rotation=45 if not small else 90, ha="right",
+                    fontsize=None if not small else 4)
+    axis.set_yticks(range(n_rows), [f"cluster {c}" for c in contingency.index], fontsize=None if not small else 4)
+    if not small:
+        for (i, j), n in np.ndenumerate(contingency.to_numpy()):
+            if n:
+                axis.text(j, i, str(n), ha="center", va="center", fontsize=8)
     kmeans = result["kmeans"]
     silhouette = "none" if kmeans["silhouette"] is None else f"{kmeans['silhouette']:.2f}"
-    axis.set_title(f"k-means (k={kmeans['k']}) against genres: ARI {kmeans['adjusted_rand_index']:.2f}, "
+    axis.set_title(f"k-means (k={kmeans['k']}) against genres\nARI {kmeans['adjusted_rand_index']:.2f}, "
                    f"silhouette {silhouette}", fontsize=9)
     save_figure(figure, out / "kmeans.png")
     top = result["importance"]["top"][::-1]
