@@ -147,7 +147,8 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 @app.command()
 def explore(
     out: OutOption,
-    dataset: Annotated[Path | None, typer.Argument(metavar="DATASET", help="Dataset folder or manifest (or use --table).")] = None,
+    dataset: Annotated[Path | None, typer.Argument(metavar="DATASET",
+                                                   help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     feature_set: FeaturesOption = "fma518",
     chunk: ChunkOption = None,
@@ -230,7 +231,8 @@ def pretrained_list() -> None:
 
 @pretrained_app.command("convert")
 def pretrained_convert(
-    wheel: Annotated[Path, typer.Argument(metavar="WHEEL", help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
+    wheel: Annotated[Path, typer.Argument(metavar="WHEEL",
+                                          help="musicnn's wheel: pip download --no-deps musicnn==0.1.0")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the safetensors files "
                                              "(default: genrekit's own, replacing the shipped weights: only from "
                                              "musicnn 0.1.0's wheel, checked by its SHA-256).")] = None,

@@ -234,7 +234,8 @@ def _averaging_note(metrics: dict) -> None:
 def compare(
     ctx: typer.Context,
     out: OutOption,
-    dataset: Annotated[Path | None, typer.Argument(metavar="DATASET", help="Dataset folder or manifest (or use --table).")] = None,
+    dataset: Annotated[Path | None, typer.Argument(metavar="DATASET",
+                                                   help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
     models: Annotated[str, typer.Option(help="Comma-separated model or network names, or 'all' (classical models).")] = "all",
     folds: Annotated[int, typer.Option(**_at_least(2), help="Cross-validation folds (stratified; grouped by artist where the dataset knows artists, else by track).")] = 5,
@@ -374,7 +375,8 @@ def compare(
 
 @app.command()
 def report(
-    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder (the --out of train, evaluate, compare or explore).")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                            help="A run folder (the --out of train, evaluate, compare or explore).")],
     out: Annotated[Path | None, typer.Option("--out", "-o", **_file_or_folder("report.html"),
                                              help="HTML file, or a folder to write report.html into (one "
                                              "ending in / is made if needed; default: RUN_DIR/report.html).")] = None,

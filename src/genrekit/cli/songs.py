@@ -229,8 +229,9 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
 
 @app.command()
 def tag(
-    library: Annotated[str | None, typer.Argument(metavar="LIBRARY", help="Music library folder (searched recursively), or its URL "
-                                                        "(s3://bucket/music, read through pyarrow).")] = None,
+    library: Annotated[str | None, typer.Argument(metavar="LIBRARY", help="Music library folder (searched "
+                                                  "recursively), or its URL (s3://bucket/music, read through "
+                                                  "pyarrow).")] = None,
     model_path: ModelOption = None,
     results: Annotated[Path, typer.Option("--out", "-o", **_file_or_folder("genrekit-tags.csv"), help="Results "
                                           "table: .csv, .jsonl or .parquet, or a folder to write genrekit-tags.csv "

@@ -202,7 +202,7 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
                 failures[track.path] = str(exc)
                 failed.add(track.track_id)
                 undecodable.add(track.path)
-                target.unlink(missing_ok=True)  # an earlier run's, of audio that no longer decodes: not kept as its
+                target.unlink(missing_ok=True)  # an earlier run's, of audio that no longer decodes: not this one's
             except OSError as exc:  # e.g. a track id too long for a file name: the others go on
                 failures[track.path] = f"{target}: cannot write the spectrogram ({exc.strerror or exc})"
                 failed.add(track.track_id)

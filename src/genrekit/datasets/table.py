@@ -272,7 +272,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
-    if dropped:  # all text (an artist, a split), or numbers written as text ("120,5", "120 bpm"): said, not dropped unseen
+    if dropped:  # all text (an artist), or numbers written as text ("120,5", "120 bpm"): said, not dropped unseen
         logger.warning("%s: %d column(s) of text left out of the features: %s", path, len(dropped),
                        ", ".join(repr(c[:40]) for c in dropped[:8]) + (" ..." if len(dropped) > 8 else ""))
     missing = features.isna().to_numpy()

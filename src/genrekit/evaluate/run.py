@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock, save_figure, spreadsheet_csv, write_json,
-                            write_text_atomic)
+from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock, save_figure, spreadsheet_csv,
+                            write_json, write_text_atomic)
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, GenrekitError, ParameterError
