@@ -97,8 +97,9 @@ def show_config() -> None:
                   "cache": settings.get("cache", default=str(default_cache_dir()))}
     except SettingsError as exc:
         _usage_error(str(exc))
-    searched = " or ".join(str(p) for p in config_paths())
-    folders = [str(p) for p in config_paths() if p.is_dir()]  # not found, though a folder has its name
+    places = config_paths()
+    searched = " or ".join(map(str, places))
+    folders = [str(p) for p in places if p.is_dir()]  # not found, though a folder has its name
     out_console.print(f"# config file: {path}" if path else f"# config file: none ({searched} not found"
                       + (f"; {', '.join(folders)} is a folder, not a file" if folders else "") + ")", highlight=False)
     for key, setting in values.items():

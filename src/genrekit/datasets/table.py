@@ -259,7 +259,8 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         tracks = np.array([m["track"] if (m := _GTZAN_CHUNK.match(s)) else s for s in stems])
     features = frame.drop(columns=[c for c in ("filename", "length", "track_id", "track", "group" if own else "",
                                                label_column) if c in frame.columns])
-    for column in features.columns.difference(features.select_dtypes("number").columns):
+    dropped = list(features.columns.difference(features.select_dtypes("number").columns))
+    for column in dropped:
         # text columns (an artist, a split) are not features; a numeric column with a bad cell is damage
         numbers = pd.to_numeric(features[column], errors="coerce")
         cells = features[column].astype(object)
@@ -268,13 +269,12 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
             raise DatasetError(f"{path}: column {column!r} holds numbers and {len(bad)} cell(s) that are not, the "
                                f"first at data row {bad[0] + 1}: {str(cells.iloc[bad[0]])[:40]!r}; expected a number "
                                "in every cell of a feature column")
-    dropped = [str(c) for c in features.columns.difference(features.select_dtypes("number").columns)]
     features = features.select_dtypes("number")
     if features.empty:
         raise DatasetError(f"{path}: no numeric feature columns")
     if dropped:  # all text (an artist), or numbers written as text ("120,5", "120 bpm"): said, not dropped unseen
         logger.warning("%s: %d column(s) of text left out of the features: %s", path, len(dropped),
-                       ", ".join(repr(c[:40]) for c in dropped[:8]) + (" ..." if len(dropped) > 8 else ""))
+                       ", ".join(repr(str(c)[:40]) for c in dropped[:8]) + (" ..." if len(dropped) > 8 else ""))
     missing = features.isna().to_numpy()
     if missing.any():  # as the infinite values below: how many, and the first by row and column
         bad = features.columns[missing.any(axis=0)].tolist()

@@ -312,16 +312,18 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
              for song in songs]
     # a genre no model may have (a control character, 300 characters): that file's problem, named,
     # not the whole library's refusal; a map may still name what it stands for
+    unusable, usable = set(), []  # songs left with no genre: a problem, not untagged
     for song in songs:
-        bad = [(g, why) for g in song.genres if genre_key(g) not in genre_map and (why := label_problem(g))]
+        bad = {g: why for g in song.genres if genre_key(g) not in genre_map and (why := label_problem(g))}
         if bad and not song.by_genrekit:
             kept = len(bad) < len(song.genres)
-            problems.append(DatasetProblem(song.path, f"its genre tag is unusable as a genre: {bad[0][1]}; "
+            why = next(iter(bad.values()))
+            problems.append(DatasetProblem(song.path, f"its genre tag is unusable as a genre: {why}; "
                                                       + ("that genre is left out" if kept else "left out"),
                                            left_out=not kept))
-    unusable = {problem.path for problem in problems if problem.left_out}  # no genre left: a problem, not untagged
-    songs = [replace(song, genres=tuple(g for g in song.genres if genre_key(g) in genre_map or not label_problem(g)))
-             for song in songs]
+            unusable.update([] if kept else [song.path])
+        usable.append(replace(song, genres=tuple(g for g in song.genres if g not in bad)))
+    songs = usable
     found = [song for song in songs if song.genres and not song.by_genrekit]
     taxonomy.untagged = [song.path for song in songs
                          if not song.genres and not song.by_genrekit and song.path not in unusable]
