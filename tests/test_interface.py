@@ -236,8 +236,11 @@ def test_one_train_door_refuses_settings_of_the_other_kind(songs):
     dataset = load_dataset(songs)
     assert not trains_from_audio("logreg") and trains_from_audio("edge-cnn")
     assert {"logreg", "musicnn-prior", "edge-cnn"} <= set(recipe_names())
-    with pytest.raises(ParameterError, match="epochs, device: only for networks"):
+    with pytest.raises(ParameterError, match="epochs, device: only for networks") as other_kind:
         train(dataset, model="logreg", epochs=3, device="cuda")
+    # what the command line turns into its options' names, carried rather than parsed from the words
+    assert (other_kind.value.options, other_kind.value.kind, other_kind.value.model) == \
+        (("epochs", "device"), "networks", "logreg")
     with pytest.raises(ParameterError, match="features, search: only for classical models"):
         train(dataset, model="edge-cnn", features="gtzan57", search=True)
     with pytest.raises(ParameterError, match="'no-such-model' is unknown; expected one of .*logreg.*edge-cnn"):

@@ -16,6 +16,19 @@ class ParameterError(GenrekitError, ValueError):
     """A parameter has a value genrekit cannot use."""
 
 
+class OtherKindOption(ParameterError):
+    """Training options were set that only another kind of model takes (``lr`` for a classical
+    model): ``options`` names them, ``kind`` the kind that takes them, ``model`` the model given,
+    ``note`` what else the message says (an old name's new one)."""
+
+    def __init__(self, options: tuple[str, ...], kind: str, model: str, note: str = ""):
+        self.options = tuple(options)
+        self.kind = kind
+        self.model = model
+        self.note = note
+        super().__init__(f"{', '.join(self.options)}: only for {kind}, and model {model!r} is not one{note}")
+
+
 class AudioError(GenrekitError):
     """An audio file cannot be used: not audio, corrupt, empty, silent or too short."""
 

@@ -3,7 +3,6 @@ scoring and shipping models."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from genrekit.errors import ParameterError
+from genrekit.errors import OtherKindOption
 from genrekit.models import catalogue
 from genrekit.cli.common import (
     AggregationOption, CacheOption, ChunkOption, DeviceOption, EpochsOption, network_options, NETWORK_OPTIONS, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL,
@@ -83,13 +82,12 @@ def train(
         result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
                               n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
                               n_jobs=jobs, **settings, resume=resume, progress=_progress(), out_dir=out)
-    except ParameterError as exc:  # an option of another kind of model ("lr: only for networks"): a usage error
-        other = re.fullmatch(r"([a-z_, ]+): only for (\w+), and model '([^']+)' is not one", str(exc))
-        names = [name.strip() for name in other[1].split(",")] if other else []
-        if not names or any(_from_config(ctx, name) for name in names):  # a --config file's key: said as its key
+    except OtherKindOption as exc:  # an option of another kind of model ("lr: only for networks"): a usage error
+        if any(_from_config(ctx, name) for name in exc.options):  # a --config file's key: said as its key
             raise
-        options = ", ".join("--" + name.replace("_", "-") for name in names)
-        _usage_error(f"{options}: only for {other[2]}, and --model {other[3]} is not one")
+        options = ", ".join("--" + name.replace("_", "-") for name in exc.options)
+        asked = model if model == exc.model else f"{model} ({exc.model})"  # 'default': the recipe it names
+        _usage_error(f"{options}: only for {exc.kind}, and --model {asked} is not one{exc.note}")
     metrics = result.metrics
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""

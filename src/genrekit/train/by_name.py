@@ -7,7 +7,7 @@ from typing import Any
 
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.models import DEFAULT_MODEL, default_spec
-from genrekit.errors import ParameterError
+from genrekit.errors import OtherKindOption, ParameterError
 from genrekit.models.catalogue import recipe_name, renamed_note
 from genrekit.train.classical import train_model
 from genrekit.train.network import train_network_model
@@ -81,8 +81,8 @@ def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, *
     split = options.pop("split", None)
     try:  # checked before any data is read
         options = recipe_options(model, options)
-    except ParameterError as exc:  # a network's option given with 'default': the old preset meant?
-        raise ParameterError(f"{exc}{renamed_note(asked)}") from None
+    except OtherKindOption as exc:  # a network's option given with 'default': the old preset meant?
+        raise OtherKindOption(exc.options, exc.kind, exc.model, renamed_note(asked)) from None
     _check_known(model, {**options, "split": split})
     if split is None:  # the kind's own: a library's genres (tags) all train a classical model, scored by
         dataset = as_dataset(dataset)  # k-fold CV; a network needs validation tracks

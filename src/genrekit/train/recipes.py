@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, OtherKindOption, ParameterError
 from genrekit.models.catalogue import recipe_name
 from genrekit.models.recipes import network_names, trains_from_audio
 from genrekit.train.config import SETTINGS, TrainConfig
@@ -351,9 +351,11 @@ def recipe_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
     Raises
     ------
     ParameterError
-        ``name`` is unknown, or an option only another kind takes is set to anything but its
-        default: the message names it (``epochs: only for networks, and model 'logreg' is not one``),
-        so a setting is never silently ignored.
+        ``name`` is unknown.
+    OtherKindOption
+        An option only another kind takes is set to anything but its default: the message names
+        it (``epochs: only for networks, and model 'logreg' is not one``), so a setting is never
+        silently ignored.
     """
     own = recipe_type(name)
     others = [kind for kind in RECIPE_TYPES if kind is not own]
@@ -361,7 +363,7 @@ def recipe_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
         ignored = [option for option, default in other.options.items()
                    if option in options and options[option] != default]
         if ignored:
-            raise ParameterError(f"{', '.join(ignored)}: only for {other.kind}, and model {name!r} is not one")
+            raise OtherKindOption(tuple(ignored), other.kind, name)
     taken = {*own.options, *own.extraction_options}
     dropped = {option for other in others for option in (*other.options, *other.extraction_options)} - taken
     return {option: value for option, value in options.items() if option not in dropped}
