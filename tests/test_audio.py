@@ -310,8 +310,8 @@ def test_mpg123_messages_stay_off_stderr(capfd, decoder_log, corrupted_mp3, dama
     for whole_hash in (audio.audio_hash, functools.partial(audio.opening_hash, seconds=60)):
         with pytest.raises(AudioError, match="damaged.mp3: corrupt or truncated: decoding failed"):
             whole_hash(damaged_mp3)
-    # the two that explain another refusal give up quietly
-    assert audio.io.damaged_sample(damaged_mp3) is None and audio.io.cancelled_channels(damaged_mp3) is None
+    # the one that explains another refusal gives up quietly
+    assert audio.io.damaged_sample(damaged_mp3) is None
     for path in (corrupted_mp3, bad_files["text_mp3"]):
         with pytest.raises(AudioError, match="not audio or corrupt") as error:
             audio.load(path)
@@ -517,6 +517,18 @@ def test_a_stereo_file_whose_channels_cancel_is_not_called_silent(tmp_path):
         assert not isinstance(e.value, SilentAudio)  # damage, not silence: a failure to the user
         with pytest.raises(SilentAudio, match=r"quiet.wav: silent: peak level"):
             read(tmp_path / "quiet.wav")
+    # the part read decides: silence before music whose channels add up is silence (the whole file was
+    # read again, and its music called channels that cancel), and channels that cancel after silence are damage
+    music = np.tile(np.stack([left, left], 1), (2, 1))  # 10 s, its channels adding up
+    sf.write(tmp_path / "silent-middle.wav", np.concatenate([music, np.zeros((8000 * 40, 2)), music]), 8000)
+    sf.write(tmp_path / "late-antiphase.wav", np.concatenate([np.zeros((8000 * 5, 2)), np.stack([left, -left], 1)]),
+             8000, subtype="FLOAT")
+    with pytest.raises(SilentAudio, match=r"silent-middle.wav: silent: peak level"):
+        audio.load(tmp_path / "silent-middle.wav", offset=10.0, duration=40.0)
+    with pytest.raises(SilentAudio, match=r"silent-middle.wav: silent: peak level"):  # its 10..50 s are read
+        list(song_chunks(tmp_path / "silent-middle.wav", sr=8000, chunk_seconds=3.0, skip=10.0))
+    with pytest.raises(AudioError, match="late-antiphase.wav: silent when its channels are mixed to mono"):
+        audio.load(tmp_path / "late-antiphase.wav", offset=1.0)
 
 
 def test_channels_that_nearly_cancel_are_refused_and_stereo_music_is_not(tmp_path):

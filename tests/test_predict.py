@@ -288,7 +288,7 @@ def test_a_silent_file_is_unknown_not_a_failure(model, bad_files, tmp_path, gtza
     sf.write(tmp_path / "antiphase.wav", np.stack([antiphase, -antiphase], axis=1), sr, subtype="FLOAT")
     with pytest.raises(AudioError, match="antiphase.wav: silent when its channels are mixed to mono"):
         predict_file(model, tmp_path / "antiphase.wav")
-    late = np.concatenate([np.zeros(70 * 8000, np.float32), antiphase[: 5 * 8000]])  # its first 60 s alone were read
+    late = np.concatenate([np.zeros(70 * 8000, np.float32), np.tile(antiphase[: 5 * 8000], 6)])  # 60 s were read
     sf.write(tmp_path / "late.wav", np.stack([late, -late], axis=1), 8000, subtype="FLOAT")
     with pytest.raises(AudioError, match="late.wav: silent when its channels are mixed to mono"):
         predict_file(model, tmp_path / "late.wav")

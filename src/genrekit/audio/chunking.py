@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from genrekit.audio.io import (
-    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, cancelled_channels, check_sample_rate, check_stop, damaged_sample,
+    MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, check_sample_rate, check_stop, damaged_sample,
     first_damage, info, is_seconds, seconds_apart, stream,
 )
 from genrekit.errors import AudioError, ParameterError, SilentAudio
@@ -236,10 +236,7 @@ def song_chunks(
     if decoded < TRUNCATION_TOLERANCE * expected - 0.1 * sr:
         raise AudioError(path, f"truncated: header declares {expected / sr:.2f} s to analyse, "
                                f"only {decoded / sr:.2f} s could be decoded")
-    if peak < SILENCE_PEAK:
-        cancelled = cancelled_channels(path)  # a damaged mix, not silence: said as such
-        if cancelled:
-            raise AudioError(path, cancelled)
+    if peak < SILENCE_PEAK:  # channels that cancel to silence were refused as damaged by the stream
         raise SilentAudio(path, f"silent: peak level below {20 * np.log10(SILENCE_PEAK):.0f} dBFS")
     tail = pending.shape[0]
     # Overlapping chunks leave their last overlap in ``pending``: only what follows it is new.

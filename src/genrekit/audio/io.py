@@ -1321,10 +1321,10 @@ CANCELLED_MIX_DB = 12.0
 
 
 class MixLevel:
-    """The power of a file's mono mix against its channels', added up block by block."""
+    """The power of a file's mono mix against its channels', and their peaks, added up block by block."""
 
     def __init__(self) -> None:
-        self.mix = self.channels = self.peak = 0.0
+        self.mix = self.channels = self.peak = self.channel_peak = 0.0
 
     def add(self, block: np.ndarray, mono: np.ndarray) -> None:
         """``block`` [shape=(n, channels)] as decoded, and ``mono``, its mix (:func:`_to_mono`)."""
@@ -1334,12 +1334,17 @@ class MixLevel:
             mixed = mono.astype(np.float64)
             self.mix += float(mixed @ mixed)
             self.peak = max(self.peak, float(np.max(np.abs(mono))))
+            self.channel_peak = max(self.channel_peak, float(np.max(np.abs(flat))))
 
     def cancelled(self) -> str | None:
-        """Why the mix is no hearing of the channels (they cancel), or None; also None for a mix
-        silent throughout, which :func:`cancelled_channels` tells from silence."""
-        if (self.channels <= 0 or self.peak < SILENCE_PEAK
-                or self.mix >= self.channels * 10 ** (-CANCELLED_MIX_DB / 10)):
+        """Why the mix is no hearing of the channels (they cancel, exactly or nearly), or None: a
+        mix of channels that are themselves silent is silence, said by the caller."""
+        if self.peak < SILENCE_PEAK:
+            if self.channel_peak < SILENCE_PEAK:
+                return None
+            return ("silent when its channels are mixed to mono, as genrekit hears songs: they cancel (one is the "
+                    "other inverted, a wiring or phase fault); expected channels that add up")
+        if self.mix >= self.channels * 10 ** (-CANCELLED_MIX_DB / 10):
             return None
         return (f"its channels cancel when mixed to mono, as genrekit hears songs: the mix is "
                 f"{10 * np.log10(self.channels / self.mix):.0f} dB under them "
@@ -1415,33 +1420,7 @@ def _check_signal(path: str, y: np.ndarray, sr: int, *, min_duration: float, all
     if not allow_silent:
         if peak < SILENCE_PEAK:
             level = "-inf" if peak == 0 else f"{20 * np.log10(peak):.0f}"
-            cancelled = cancelled_channels(path)  # a damaged mix, not silence: said as such
-            if cancelled:
-                raise AudioError(path, cancelled)
             raise SilentAudio(path, f"silent: peak level {level} dBFS over {duration:.2f} s")
-
-
-def cancelled_channels(path: str, seconds: float | None = None) -> str | None:
-    """Why a file that mixes down to silence is not silent, or None: its channels cancel in
-    the mono mix (one the other inverted), found in its first ``seconds`` (None: anywhere; the
-    first 60 s alone called a file silent whose sound began later)."""
-    peak = 0.0
-    try:
-        with _open(path) as reader:
-            if reader.channels < 2:
-                return None
-            # a piece at a time: 60 s of many channels at once took gigabytes
-            for block in _pieces(reader, path, max(1, READ_SAMPLES // reader.channels),
-                                 frames=None if seconds is None else int(seconds * reader.samplerate)):
-                peak = max(peak, float(np.max(np.abs(block))))
-                if peak >= SILENCE_PEAK:
-                    break
-    except (GenrekitError, sf.LibsndfileError, RuntimeError, OSError, MemoryError):
-        return None
-    if peak >= SILENCE_PEAK:
-        return ("silent when its channels are mixed to mono, as genrekit hears songs: they cancel (one is the "
-                "other inverted, a wiring or phase fault); expected channels that add up")
-    return None
 
 
 def _decoding_failed(path: str, handle, position: int, exc: BaseException) -> AudioError:
@@ -1619,7 +1598,7 @@ def load(
         if mono:
             level = MixLevel()
             level.add(block, y)
-            if cancelled := level.cancelled():  # a silent mix is said by _check_signal, from the whole file
+            if cancelled := level.cancelled():  # a damaged mix, not silence (nor music): said as such
                 raise AudioError(path, cancelled)
         if sr is not None and sr != native_sr:
             y = soxr.resample(y.T, native_sr, sr, quality="HQ").T.astype(np.float32, copy=False)
@@ -1666,8 +1645,8 @@ def stream(
         As :func:`info`'s, while the file is opened.
     mix_check : bool
         Once every block is yielded, raise AudioError where the mix is more than
-        :data:`CANCELLED_MIX_DB` under the channels read (they cancel: a phase fault); a mix
-        silent throughout is left to the caller (:func:`cancelled_channels` tells it from silence).
+        :data:`CANCELLED_MIX_DB` under the channels read, or silent where they are not (they
+        cancel: a phase fault); channels silent throughout are left to the caller.
 
     Yields
     ------
