@@ -277,20 +277,9 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     changed while it was analysed)."""
     from rich.progress import track
 
-    from genrekit.audio import decoder_revision
     from genrekit.models.interface import model_id
     from genrekit.predict.files import iter_predictions
     from genrekit.predict.library import append_record, reopen_journal
-
-    def version(path: str) -> list | None:
-        try:
-            status = os.stat(path)
-            # an MP3 without a declared length decodes whole once PyAV is installed: not the same audio
-            revision = decoder_revision(path)
-        except (OSError, GenrekitError):
-            return None  # a URL, or gone: predicted again
-        # ctime and inode too: `cp -p` or `rsync -a` can give other audio the old size and mtime, never these
-        return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, revision]
 
     options = {"model": model_id(classifier.source), "skip": skip, "hop_seconds": hop_seconds,
                "genrekit_version": __version__}
@@ -298,7 +287,7 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     for entry in reopen_journal(journal, _prediction_line):  # torn and damaged lines left out (and kept aside)
         # a file that failed is tried again (a decoder installed since, a worker the system killed)
         if (entry["options"] == options and entry["prediction"] and entry["version"] is not None
-                and entry["version"] == version(entry["path"])):
+                and entry["version"] == _file_version(entry["path"])):
             try:
                 done[entry["path"]] = (Prediction.from_dict(entry["prediction"]), None)
             except (KeyError, TypeError, ValueError):  # another version's record: predicted again
@@ -308,13 +297,13 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
         logger.warning("%s: %d file(s) taken from an earlier run of the same model and options", journal,
                        len(set(paths) - set(todo)))
     # each file as it was before it was analysed: one replaced meanwhile is not journalled as the new file
-    before = {path: version(path) for path in todo}
+    before = {path: _file_version(path) for path in todo}
     with open(journal, "a", encoding="utf-8") as handle:
         outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner)
         for path, prediction, error in track(outcomes, total=len(todo), description="predicting",
                                              disable=not progress):
             done[path] = (prediction, error)
-            unchanged = before[path] if before[path] == version(path) else None
+            unchanged = before[path] if before[path] == _file_version(path) else None
             append_record(handle, {"path": path, "version": unchanged, "options": options,
                                    "prediction": prediction.to_dict() if prediction else None, "error": error})
     predictions = [done[p][0] for p in paths if done[p][0] is not None]
@@ -699,18 +688,24 @@ def _data_fingerprint(table: FeatureTable | None, dataset: Dataset | None) -> st
         if list(map(str, table.groups)) != list(map(str, table.tracks)):  # folds grouped otherwise: other folds
             digest.update(("groups\n" + "\n".join(map(str, table.groups))).encode())
     if dataset is not None:  # and each file's stamp: networks read the audio, which may change under its name
-        digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}\t{_stamp(t.path)}"
+        digest.update("\n".join(f"{t.track_id}\t{t.path}\t{t.label}\t{_file_version(t.path)}"
                                 for t in dataset.tracks).encode())
     return digest.hexdigest()
 
 
-def _stamp(path: str) -> str:
-    """A file's size, modification and change times (any write changes the last), or "" (a URL, gone)."""
+def _file_version(path: str) -> list | None:
+    """What tells a file's audio from other audio under its name without reading it: its size,
+    modification and change times, inode and how it decodes; None for a URL or a file gone."""
+    from genrekit.audio import decoder_revision
+
     try:
         status = os.stat(path)
-    except (OSError, ValueError):
-        return ""
-    return f"{status.st_size}:{status.st_mtime_ns}:{status.st_ctime_ns}"
+        # an MP3 without a declared length decodes whole once PyAV is installed: not the same audio
+        revision = decoder_revision(path)
+    except (OSError, ValueError, GenrekitError):
+        return None
+    # ctime and inode too: `cp -p` or `rsync -a` can give other audio the old size and mtime, never these
+    return [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, revision]
 
 
 # Setup that only some models' rows depend on (a network's epochs and settings): each row
