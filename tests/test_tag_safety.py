@@ -2189,3 +2189,28 @@ def test_a_dry_run_names_the_writes_the_real_run_would_refuse(tmp_path, original
     real_message = " ".join(real.output.split())
     assert real.exit_code == dry.exit_code, real.output
     assert "its folder" in real_message and "PermissionError" not in real_message, real.output
+
+
+def test_a_dry_run_predicts_the_owner_and_group_a_rewritten_copy_would_keep(tmp_path, originals, monkeypatch):
+    """The preview asked only whether the user owned the song; the write also refuses a copy that
+    would lose the song's group where the mode gives the group its own rights. Both now ask one
+    function; here as a user (uid 4321) who is not root, and in group 4321 alone."""
+    from genrekit.audio.tags import dry_run_refusal
+
+    if os.getuid() != 0:
+        pytest.skip("giving the song to other users and groups takes root")
+    song = tmp_path / "bare.flac"
+    shutil.copy(originals / "bare.flac", song)
+    for name, value in {"getuid": 4321, "getgid": 4321, "getegid": 4321}.items():
+        monkeypatch.setattr(os, name, lambda value=value: value)
+    monkeypatch.setattr(os, "getgroups", lambda: [4321])
+    os.chown(song, 0, 0)
+    assert "owned by user 0, group 0; a rewritten copy would be owned by user 4321" in dry_run_refusal(song)
+    os.chown(song, 4321, 0)
+    song.chmod(0o640)  # the group may read, others may not: a copy in group 4321 would shut group 0 out
+    assert "a rewritten copy would be owned by user 4321, group 4321; left as it is" in dry_run_refusal(song)
+    song.chmod(0o644)  # the group has everyone's rights: its loss takes none
+    assert dry_run_refusal(song) is None
+    os.chown(song, 4321, 4321)
+    song.chmod(0o640)
+    assert dry_run_refusal(song) is None

@@ -1548,13 +1548,28 @@ def dry_run_refusal(path: str | os.PathLike) -> str | None:
     if not os.access(folder, os.W_OK | os.X_OK):
         return _unwritable_folder(folder)
     status = os.stat(real)
-    if os.getuid() != 0 and status.st_uid != os.getuid():  # only root may give a file away
-        return (f"owned by user {status.st_uid}; a rewritten copy would be owned by user {os.getuid()}; "
-                "left as it is")
+    # what _replace_locked's chown would give its copy: only root may give a file away, and a
+    # member of the file's group keep that group
+    root = os.getuid() == 0
+    uid = status.st_uid if root else os.getuid()
+    gid = status.st_gid if root or status.st_gid in {os.getegid(), *os.getgroups()} else os.getegid()
+    if lost := _owner_lost(status, uid, gid):
+        return lost
     try:
         _refuse_lossy(real, Path(name).suffix.lower(), name)
     except TagError as exc:
         return str(exc).removeprefix(f"{name}: ")
+    return None
+
+
+def _owner_lost(status: os.stat_result, uid: int, gid: int) -> str | None:
+    """Why a rewritten copy owned by user ``uid``, group ``gid`` cannot replace a file of
+    ``status``: another owner, or another group where the mode gives the group other rights
+    than everyone; None where it can."""
+    group_matters = (status.st_mode >> 3) & 0o7 != status.st_mode & 0o7
+    if uid != status.st_uid or (gid != status.st_gid and group_matters):
+        return (f"owned by user {status.st_uid}, group {status.st_gid}; a rewritten copy would be owned by user "
+                f"{uid}, group {gid}; left as it is")
     return None
 
 
@@ -1597,11 +1612,8 @@ def _replace_locked(name: str, path: str, status: os.stat_result, edit, keep_ext
             with contextlib.suppress(OSError):  # a member of the file's group may keep at least that
                 os.chown(temporary, -1, status.st_gid)
             copy = os.stat(temporary)
-            # another group matters only where the mode gives the group other rights than everyone
-            group_matters = (status.st_mode >> 3) & 0o7 != status.st_mode & 0o7
-            if copy.st_uid != status.st_uid or (copy.st_gid != status.st_gid and group_matters):
-                raise TagError(f"{name}: owned by user {status.st_uid}, group {status.st_gid}; a rewritten "
-                                    f"copy would be owned by user {copy.st_uid}, group {copy.st_gid}; left as it is")
+            if lost := _owner_lost(status, copy.st_uid, copy.st_gid):
+                raise TagError(f"{name}: {lost}")
         edit(temporary)
         fsync_path(temporary)
         if _identity(os.stat(path)) != _identity(status):
