@@ -66,6 +66,23 @@ def test_get_runner_names_what_it_expects():
         get_runner("spark")
     with pytest.raises(ParameterError, match="address"):
         get_runner("local", address="auto")
+    # a pool the machine cannot hold is refused before any process starts (each worker holds a model)
+    from genrekit.runners import MAX_JOBS_PER_CORE, default_jobs
+
+    most = MAX_JOBS_PER_CORE * default_jobs()
+    assert LocalRunner(most).jobs == most
+    with pytest.raises(ParameterError, match=rf"jobs={most + 1}: at most {most} worker processes on this machine"):
+        get_runner("local", jobs=most + 1)
+
+
+def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini):
+    from typer.testing import CliRunner
+
+    from genrekit.cli.main import app
+
+    song = next(gtzan_mini.glob("*/*.wav"))
+    result = CliRunner().invoke(app, ["predict", str(song), "--jobs", "100000"])
+    assert result.exit_code != 0 and "jobs=100000: at most" in " ".join(result.output.split()), result.output
 
 
 def test_features_on_ray_equal_the_local_ones(cluster, library):

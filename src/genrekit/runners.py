@@ -48,6 +48,11 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+# Worker processes per core a local pool may start: each holds its own model and audio, so
+# 10000 of them ran the machine out of memory where the cores alone bound the speed.
+MAX_JOBS_PER_CORE = 4
+
+
 # --- local: a process pool --------------------------------------------------------------
 
 _WORKER = None
@@ -393,7 +398,7 @@ class LocalRunner:
 
     Parameters
     ----------
-    jobs : worker processes (None or <= 0: one per core)
+    jobs : worker processes (None or <= 0: one per core; at most :data:`MAX_JOBS_PER_CORE` per core)
     preload : modules the forkserver imports once for every worker
     method : the multiprocessing start method (default :func:`start_method`)
     """
@@ -401,12 +406,15 @@ class LocalRunner:
     name = "local"
 
     def __init__(self, jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
-        self.jobs = default_jobs() if not jobs or jobs <= 0 else jobs
+        cores = default_jobs()
+        self.jobs = cores if not jobs or jobs <= 0 else jobs
+        if self.jobs > MAX_JOBS_PER_CORE * cores:
+            raise ParameterError(f"jobs={jobs}: at most {MAX_JOBS_PER_CORE * cores} worker processes on this machine "
+                                 f"({MAX_JOBS_PER_CORE} for each of its {cores} cores): each holds its own model and "
+                                 "audio, and more than the cores only share them")
         self.preload = list(preload)
         self.method = method or start_method()
         if self.method not in multiprocessing.get_all_start_methods():
-            from genrekit.errors import ParameterError
-
             raise ParameterError(f"method={self.method!r}: this platform starts processes with "
                                  f"{', '.join(multiprocessing.get_all_start_methods())}")
 
