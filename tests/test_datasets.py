@@ -877,7 +877,7 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     out = tmp_path / "out"
     assert settings_conflict(out, spec) is None
     run = write_spectrograms(dataset, out, spec, progress=False)
-    written = sorted(p for p in out.rglob("*") if p.is_file())
+    written = sorted(p for p in out.rglob("*") if p.is_file() and p.name != "features.lock")
     assert written == [out / "logmel" / "copy.npz", out / "logmel" / "outside.npz", out / "run.json"]
     assert run.written == 2 and list(run.failures) == [str(corrupted_file)]  # two tracks failed, one file
     assert decoded == [good.path, bad.path]  # each file once, for both of its genres
@@ -889,6 +889,15 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
     assert written[1].stat().st_mtime_ns == stamp
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))
+    # the library asks too, under the folder's lock: two runs of other settings both passed the command's check
+    with pytest.raises(ParameterError, match="holds log-mel spectrograms made with other settings"):
+        write_spectrograms(dataset, out, LogMelSpec(n_mels=64), progress=False)
+    from genrekit.datasets.table import features_lock
+
+    with features_lock(out):  # another run writing there (a lock is per open file: this process's own counts)
+        with pytest.raises(ParameterError, match=r"another `genrekit features` run is writing to this folder"):
+            write_spectrograms(dataset, out, spec, progress=False)
+    assert written[1].stat().st_mtime_ns == stamp
     record_text = (out / "run.json").read_text()
     (out / "run.json").write_text("[" * 100_000)  # damaged past Python's stack: no record, not a crash
     assert settings_conflict(out, LogMelSpec(n_mels=64)) is None
@@ -909,6 +918,41 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     assert (stopped / "logmel" / "outside.npz").exists() and not json.loads((stopped / "run.json").read_text())["complete"]
     assert "other settings" in settings_conflict(stopped, LogMelSpec(n_mels=64))
     assert settings_conflict(stopped, spec) is None
+
+
+def test_a_feature_table_waits_for_another_run_writing_to_its_folder(tmp_path, gtzan_mini):
+    """Two `features` runs into one folder could leave one's features.csv with the other's
+    run.json: the table and its record are written together, under the folder's lock, which a
+    run holding it for its short write is waited for."""
+    import json
+    import threading
+
+    from genrekit.datasets import load_folder
+    from genrekit.datasets.table import FeatureTable, features_lock, write_feature_table
+    from genrekit.features import FeatureSpec
+
+    dataset = load_folder(gtzan_mini)
+    table = FeatureTable(X=np.array([[0.5, 1.0], [2.0, 3.0]]), y=np.array([0, 1]), tracks=np.array(["a", "b"]),
+                         groups=np.array(["a", "b"]), labels=["blues", "jazz"], columns=["f0", "f1"],
+                         spec=FeatureSpec.at_default_level("gtzan57", None))
+    out = tmp_path / "out"
+    entered = threading.Event()
+    leave = threading.Event()
+
+    def hold():
+        with features_lock(out):
+            entered.set()
+            leave.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    entered.wait(10)
+    threading.Timer(1.0, leave.set).start()
+    write_feature_table(out, table, dataset)
+    holder.join()
+    assert leave.is_set()  # it wrote only once the other let go
+    assert json.loads((out / "run.json").read_text())["n_rows"] == 2
+    assert (out / "features.csv").read_text().count("\n") == 3
 
 
 def test_a_resumed_spectrogram_run_redoes_tracks_whose_audio_changed(tmp_path, gtzan_mini, monkeypatch):

@@ -14,7 +14,8 @@ import numpy as np
 from genrekit import __version__
 from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
-from genrekit.errors import GenrekitError
+from genrekit.datasets.table import features_lock
+from genrekit.errors import GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -161,12 +162,25 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
     Returns
     -------
     SpectrogramRun
+
+    Raises
+    ------
+    ParameterError
+        ``out`` holds spectrograms of other settings (:func:`settings_conflict`), or another
+        run is writing there (it holds :data:`~genrekit.datasets.table.FEATURES_LOCK`).
     """
+    out = Path(out)
+    with features_lock(out):  # one run at a time: another's settings, or its tracks removed as gone
+        if conflict := settings_conflict(out, spec):
+            raise ParameterError(conflict)
+        return _write_spectrograms(dataset, out, spec, progress=progress)
+
+
+def _write_spectrograms(dataset: Dataset, out: Path, spec, *, progress: bool) -> SpectrogramRun:
     from rich.progress import Progress
 
     from genrekit import audio
 
-    out = Path(out)
     folder = out / FOLDER
     failures: dict[str, str] = {}
     failed: set[str] = set()  # track ids; failures is by path, which a multi-genre file's copies share

@@ -140,6 +140,21 @@ def build_feature_table(
     return table, result
 
 
+# Held by a ``genrekit features`` run in its output folder while it writes there: two runs into one
+# folder mixed one's run.json with the other's table, or one's spectrograms with the other's settings.
+FEATURES_LOCK = "features.lock"
+
+
+def features_lock(out: str | os.PathLike, *, wait: float = 0.0):
+    """A context holding ``out``'s :data:`FEATURES_LOCK` (waiting up to ``wait`` seconds for
+    another run's); a ParameterError naming the folder where another run keeps it."""
+    from genrekit._files import exclusive_lock
+
+    return exclusive_lock(Path(out) / FEATURES_LOCK, f"{out}: another `genrekit features` run is writing to this "
+                          f"folder (it holds {FEATURES_LOCK}); wait for it to end, or write to another folder",
+                          wait=wait)
+
+
 def write_feature_table(out: str | os.PathLike, table: FeatureTable, dataset: Dataset, *,
                         cache_hits: int = 0) -> Path:
     """``<out>/features.csv`` (:func:`feature_frame`; :func:`read_feature_table` reads it back)
@@ -161,17 +176,25 @@ def write_feature_table(out: str | os.PathLike, table: FeatureTable, dataset: Da
     -------
     Path
         The ``features.csv`` written.
+
+    Raises
+    ------
+    ParameterError
+        Another run held ``out``'s :data:`FEATURES_LOCK` for a minute: the two files are written
+        together, never one run's table with another's record.
     """
     from genrekit import __version__
     from genrekit._files import write_json, write_text_atomic
 
     out = Path(out)
-    path = write_text_atomic(out / "features.csv", feature_frame(table).to_csv(float_format="%.10e"))
-    write_json(out / "run.json", {"command": "features", "genrekit_version": __version__,
-                                  "features": table.spec.to_dict(), "dataset": dataset.name,
-                                  "n_tracks": len(table.paths), "n_rows": int(len(table.y)), "cache_hits": cache_hits,
-                                  "failures": table.failures,
-                                  "problems": dataset.problem_records()})
+    text = feature_frame(table).to_csv(float_format="%.10e")
+    with features_lock(out, wait=60.0):
+        path = write_text_atomic(out / "features.csv", text)
+        write_json(out / "run.json", {"command": "features", "genrekit_version": __version__,
+                                      "features": table.spec.to_dict(), "dataset": dataset.name,
+                                      "n_tracks": len(table.paths), "n_rows": int(len(table.y)),
+                                      "cache_hits": cache_hits, "failures": table.failures,
+                                      "problems": dataset.problem_records()})
     return path
 
 
