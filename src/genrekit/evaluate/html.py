@@ -250,11 +250,20 @@ def _checked(path: Path, value, shape, where: str):
     return result
 
 
+_ABSENT = object()
+
+
 def _read_json(path: Path, shape: _Object) -> dict | None:
     """A results file of the run folder as ``shape`` describes it (see :func:`_checked`), None
     where it is absent."""
+    data = _json_file(path)
+    return None if data is _ABSENT else _checked(path, data, shape, "")
+
+
+def _json_file(path: Path) -> object:
+    """A results file's JSON as it is, :data:`_ABSENT` where there is none."""
     if not path.exists():
-        return None
+        return _ABSENT
     try:
         if not path.is_file():  # a folder, or a FIFO that would never end
             raise OSError("not a file")
@@ -263,7 +272,7 @@ def _read_json(path: Path, shape: _Object) -> dict | None:
         reason = ("nested too deeply" if isinstance(exc, RecursionError) else
                   (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc))
         raise ParameterError(f"{path}: expected a genrekit results file (JSON), cannot read it ({reason})") from exc
-    return _checked(path, data, shape, "")
+    return data
 
 
 def page_refusal(out: Path) -> str | None:
@@ -281,16 +290,6 @@ def page_refusal(out: Path) -> str | None:
     if not start.startswith((b"<!doctype html", b"<html")):
         return "a file that is not an HTML page is there; expected a new name (or a report's)"
     return None
-
-
-def _command_of(path: Path) -> str | None:
-    """The ``command`` a run.json names, read as it is (another command's run.json has other
-    fields), or None."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data.get("command") if isinstance(data, dict) and isinstance(data.get("command"), str) else None
 
 
 def _checked_metrics(path: Path, metrics: dict) -> dict:
@@ -506,10 +505,11 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         raise ParameterError(f"{run_dir}: expected a run folder (the --out of train, evaluate, compare or explore)")
     if out is not None and (refused := page_refusal(Path(out))):  # a run's model.genrekit was overwritten
         raise ParameterError(f"out={os.fspath(out)!r}: {refused}")
-    if _command_of(run_dir / "run.json") == "features":
+    run = _json_file(run_dir / "run.json")
+    if isinstance(run, dict) and run.get("command") == "features":  # its other fields are a feature table's
         raise ParameterError(f"{run_dir}: the run of `genrekit features` (a feature table); a report shows the runs "
                              "of train, evaluate, compare and explore")
-    run = _read_json(run_dir / "run.json", _RUN) or {}
+    run = {} if run is _ABSENT else _checked(run_dir / "run.json", run, _RUN, "") or {}
     metrics = _read_json(run_dir / "metrics.json", _METRICS)
     if metrics is not None:
         metrics = _checked_metrics(run_dir / "metrics.json", metrics)
