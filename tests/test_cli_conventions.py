@@ -847,10 +847,13 @@ def test_control_characters_in_names_and_tags_never_reach_the_terminal(capsys):
     table = Table()
     table.add_column("file")
     table.add_row("song\x1b]0;title\x07.mp3")
+    table.add_row(":warning: :cross_mark:.wav")  # rich's emoji codes: a name, shown as it is (it was "⚠ ❌.wav")
     out_console.print(table)
+    out_console.print("lib/:x:.wav: cannot be read", markup=False)
     shown = capsys.readouterr().out
     assert not any(c in shown for c in "\x1b\x07\x9b")
     assert "tagged \\x1b[2J\\x1b[31mRock\\x07\\x9b; model says jazz\nnext" in shown and "song\\x1b]0;title" in shown
+    assert ":warning: :cross_mark:.wav" in shown and "lib/:x:.wav" in shown and "\u26a0" not in shown
 
 
 def test_log_messages_naming_songs_reach_the_terminal_escaped(capsys):

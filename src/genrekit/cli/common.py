@@ -282,8 +282,9 @@ class _SafeLogHandler(RichHandler):
         return super().render_message(record, _escaped(message))
 
 
-out_console = _SafeConsole(file=_StandardStream("stdout"), soft_wrap=True)
-err_console = _SafeConsole(file=_StandardStream("stderr"), soft_wrap=True)
+# emoji=False: a song named ":warning:.wav" is shown as its name, not as an emoji
+out_console = _SafeConsole(file=_StandardStream("stdout"), soft_wrap=True, emoji=False)
+err_console = _SafeConsole(file=_StandardStream("stderr"), soft_wrap=True, emoji=False)
 
 
 def _as_given(value):
