@@ -95,7 +95,8 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     name = "=cmd|' /C calc'!A0.mp3"
     segment = Segment(start=0.0, end=3.0, genre="=rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1})
     prediction = Prediction(path=name, genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
-                            n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0}, timeline=[segment])
+                            n_chunks=1, proportions={"rock": 1.0, "jazz": 0.0}, timeline=[segment],
+                            styles={"=cmd": 0.7})  # a model file's style names and its name are anyone's text
     failures = {"+bad.mp3": "+bad.mp3: not audio"}
     for text in (formats.csv_text([prediction], failures, ["jazz", "rock"]),
                  formats.timeline_csv_text([prediction], failures, ["jazz", "rock"])):
@@ -106,9 +107,11 @@ def test_text_from_outside_is_never_a_spreadsheet_formula(tmp_path):
     row = next(csv.DictReader(open(tmp_path / "d.csv", newline="")))
     assert row["owner_genres"] == f"'{evil}; Jazz" and row["path"] == f"'{name}"
     table = write_table([{"path": name, "size": 1, "mtime_ns": 1, "key": "k", "error": "-12 dB: " + name,
-                          "probabilities": {}, "proportions": {}}], tmp_path / "tags.csv")
+                          "probabilities": {}, "proportions": {}, "model": "=HYPERLINK(1).onnx@23ff118f22cd",
+                          "styles": {"=cmd": 0.7}}], tmp_path / "tags.csv")
     row = next(csv.DictReader(open(table, newline="")))
     assert row["path"] == f"'{name}" and row["error"] == f"'-12 dB: {name}"
+    assert row["model"] == "'=HYPERLINK(1).onnx@23ff118f22cd" and row["styles"] == "'=cmd:0.700000"
     assert from_spreadsheet_cell(row["path"]) == name and from_spreadsheet_cell("'plain") == "'plain"
     for text in ("'=x", "''-x", "'", "", "-", "a'=b"):  # text that already starts with quotes comes back as it was
         assert from_spreadsheet_cell(spreadsheet_cell(text)) == text, text

@@ -192,7 +192,8 @@ def csv_text(predictions: Sequence[Prediction], failures: Mapping[str, str], lab
         writer.writerow([_cell(p.path), spreadsheet_cell(p.genre), f"{p.confidence:.6f}", p.start, p.end,
                          p.n_chunks,
                          *(f"{p.probabilities[label]:.6f}" for label in labels),
-                         *(_number(p.proportions.get(label)) for label in shares), styles_text(p.styles),
+                         *(_number(p.proportions.get(label)) for label in shares),
+                         spreadsheet_cell(styles_text(p.styles)),  # a model file's style names: anyone's text
                          _number(p.music), p.unknown_reason or "", ""])
     return buffer.getvalue()
 

@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
-# a CSV table's columns of text from outside genrekit (file names, errors naming them, a model's labels)
-_OUTSIDE_TEXT = ("path", "key", "genre", "error", "tag_error")
+# a CSV table's columns of text from outside genrekit (file names, errors naming them, a model's labels,
+# its file's name, its style names)
+_OUTSIDE_TEXT = ("path", "key", "genre", "error", "tag_error", "model", "styles")
 # tag decisions that leave a file untagged against the request: they fail the run (``LibrarySummary.tag_failures``)
 _NOT_DONE = ("failed", "would fail", "changed")
 
