@@ -1034,6 +1034,19 @@ def test_plots_never_replace_a_png_genrekit_did_not_write(tmp_path, clip):
         assert result.exit_code == 0, result.output
         assert (tmp_path / "song.png").read_bytes() == b"\x89PNG the album's cover art"
         assert (tmp_path / "song-2.png").stat().st_size > 1000 and not (tmp_path / "song-3.png").exists()
+    # a FIFO at the name: asked whether genrekit wrote it, the read waited for a writer for ever
+    import threading
+
+    from genrekit._files import written_by_genrekit
+
+    os.mkfifo(tmp_path / "tune.png")
+    asked = threading.Thread(target=written_by_genrekit, args=(tmp_path / "tune.png",), daemon=True)
+    asked.start()
+    asked.join(10)
+    assert not asked.is_alive()
+    shutil.copy(clip, tmp_path / "tune.wav")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "tune.wav"), "--plot", str(tmp_path)])
+    assert result.exit_code == 0 and (tmp_path / "tune-2.png").is_file(), result.output
 
 
 def test_a_segment_other_than_the_models_own_is_said(clip):

@@ -427,6 +427,8 @@ PNG_SOFTWARE = "genrekit"
 
 def written_by_genrekit(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a PNG that genrekit wrote (:func:`save_figure`)."""
+    if not os.path.isfile(path):  # a FIFO there would block the read for ever
+        return False
     try:
         from PIL import Image  # matplotlib's own dependency
 
