@@ -1500,6 +1500,30 @@ def test_an_undo_follows_a_moved_file_to_the_path_its_table_row_has(tmp_path, or
     assert any(r["path"] == str(path) and r["tag"]["state"] == "undone" for r in read_journal(journal)[-2:])
 
 
+def test_an_undo_never_follows_a_row_edited_into_the_table_to_a_file_outside_the_library(tmp_path, originals,
+                                                                                         small_model):
+    """An audit (2026-12-06): a table row's path edited to a copy outside the library, its key
+    left as it was, had the undo rewrite that copy, which genrekit never wrote. The rows that
+    say where a file went are the journal's, which a tag run wrote."""
+    import hashlib
+
+    root, _ = _small_library(tmp_path, originals, ("tagged.flac", "tagged-id3v24.mp3"))
+    out = tmp_path / "tags.csv"
+    tag(root, small_model, out, "--existing", "replace")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(root / "tagged.flac", elsewhere / "copy.flac")  # holds genrekit's fields, as a copy would
+    (root / "tagged.flac").unlink()
+    text = out.read_text()
+    assert text.count(f"{root / 'tagged.flac'},") == 1  # its path's cell
+    out.write_text(text.replace(f"{root / 'tagged.flac'},", f"{root}/../elsewhere/copy.flac,"))
+    copy_bytes = hashlib.sha256((elsewhere / "copy.flac").read_bytes()).hexdigest()
+    undone = runner.invoke(app, ["tag", "--undo", str(out)])
+    message = " ".join(undone.output.split())
+    assert undone.exit_code == EXIT_PARTIAL and f"{root / 'tagged.flac'}: missing" in message, undone.output
+    assert hashlib.sha256((elsewhere / "copy.flac").read_bytes()).hexdigest() == copy_bytes
+
+
 def test_an_undo_says_a_file_genrekit_wrote_is_missing(tmp_path, originals, small_model):
     root, before = _small_library(tmp_path, originals, ("tagged.flac", "tagged-id3v24.mp3"))
     out = tmp_path / "tags.csv"

@@ -1179,7 +1179,9 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     has now (a run before moves were journalled, or one that could not recognise the file): the
     row keyed as the file's record was after the write (its content, with --hash), or with
     the size and mtime the write left, whose file holds the fields genrekit wrote. A file is
-    followed only where exactly one row is such. Returns new real path -> old real path."""
+    followed only where exactly one row is such, and only within the library (the folder that
+    holds every file of the journal): a row edited to name a copy elsewhere is no move of it.
+    Returns new real path -> old real path."""
     gone = {real: entries[-1] for real, entries in writes.items()
             if entries and entries[-1]["state"] == "written" and entries[-1]["after"]
             and not os.path.exists(entries[-1]["path"])}
@@ -1189,13 +1191,15 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     keys: dict[str, set[str]] = {}
     for record in records:
         keys.setdefault(os.path.realpath(record["path"]), set()).add(record["key"])
+    library = os.path.commonpath([os.path.dirname(real) for real in keys])
     followed = {}
     for old, last in gone.items():
         after = (last["after"]["size"], last["after"]["mtime_ns"])
         candidates = {os.path.realpath(path): path for path, key, size, mtime_ns in rows
                       if key in keys.get(old, ()) or (size, mtime_ns) == after}
         candidates = {real: path for real, path in candidates.items()
-                      if real != old and real not in writes and os.path.exists(path) and _holds_write(path, last)}
+                      if real != old and real not in writes and os.path.commonpath([library, real]) == library
+                      and os.path.exists(path) and _holds_write(path, last)}
         if len(candidates) == 1:
             [(real, path)] = candidates.items()
             _relocate(writes, last["path"], path)
