@@ -541,6 +541,29 @@ def test_slow_uploads_get_408_and_hold_no_place_meanwhile(model_file, short_wav,
         _stop(server)
 
 
+def test_an_upload_grace_of_0_still_lets_an_upload_arrive():
+    """--upload-grace-seconds 0 (which the options take) refused every real upload with 408
+    before its first bytes could arrive: "0 bytes in 0.0 s, below the minimum". At least a
+    second is given, as for a stall; a client sending nothing still gets its 408."""
+    import asyncio
+
+    from genrekit.server.upload import UploadRejected, timed_body
+
+    async def arriving(pause: float, chunks: list[bytes]):
+        queue = [{"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+                 for i, chunk in enumerate(chunks)]
+
+        async def receive():
+            await asyncio.sleep(pause)  # the network's time for each piece
+            return queue.pop(0)
+
+        return [data async for data in timed_body(receive, deadline=30, min_rate=10_000, grace=0)]
+
+    assert asyncio.run(arriving(0.05, [b"a" * 5000, b"b" * 5000])) == [b"a" * 5000, b"b" * 5000]
+    with pytest.raises(UploadRejected, match="stalled: nothing arrived for 1"):
+        asyncio.run(arriving(5.0, [b"late"]))
+
+
 def test_headers_sent_slowly_get_408_and_connections_beyond_the_cap_503(model_file, tmp_path):
     """Slowloris: a connection trickling its request line and headers a byte at a time gets
     408 at the header deadline (uvicorn waits for ever), and connections beyond the cap are
@@ -1272,6 +1295,12 @@ def test_the_python_apps_defaults_are_the_services(model_file, short_wav, tmp_pa
         assert refused.status_code == 400 and "allowed_hosts= in Python" in refused.json()["detail"]
     with TestClient(create_app(model_file, allowed_hosts=None), base_url="http://evil.example") as client:
         assert client.get("/v1/model").status_code == 200  # None: any Host, behind a proxy that checks it
+    # a name given with its port, as a proxy's Host holds it: ports aside, as the Host is read (an audit,
+    # 2026-12-06: it never matched, and its refusal listed "proxy.example:8080" as allowed)
+    proxied = create_app(model_file, allowed_hosts=["localhost", "proxy.example:8080", "[::1]"])
+    for base in ("http://proxy.example:8080", "http://proxy.example", "http://[::1]:8765"):
+        with TestClient(proxied, base_url=base) as client:
+            assert client.get("/healthz").status_code == 200, base
     parent = FastAPI()
     parent.mount("/genre", create_app(model_file))  # Starlette runs no lifespan of a mounted app
     with TestClient(parent, base_url="http://localhost") as client:

@@ -37,7 +37,8 @@ def serve(
                                                    "--upload-grace-seconds, else 408 (0: no minimum).")] = 10_000.0,
     upload_grace_seconds: Annotated[float, typer.Option(**NON_NEGATIVE, help="Seconds before the minimum upload "
                                                         "rate applies, and the longest an upload may "
-                                                        "send nothing (with a minimum rate).")] = 10.0,
+                                                        "send nothing (with a minimum rate); at least 1 "
+                                                        "is used.")] = 10.0,
     receiving: Annotated[int, typer.Option(**_at_least(1), help="Uploads received at once; more get 503.")] = 64,
     min_confidence: MinConfidenceOption = None,
     log_level: Annotated[str | None, typer.Option(**_choice(*LOG_LEVELS, metavar="<level>"),

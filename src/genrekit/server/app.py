@@ -103,8 +103,8 @@ class ServiceLimits:
     at once (``workers``) or wait for a worker (``queue``).
 
     Uploads: the whole body must arrive within ``upload_seconds``, and after
-    ``upload_grace_seconds`` at ``min_upload_rate`` bytes/s on average at least (0: no
-    minimum), sending something at least every ``upload_grace_seconds`` (with a minimum),
+    ``upload_grace_seconds`` (at least 1 is used) at ``min_upload_rate`` bytes/s on average at
+    least (0: no minimum), sending something at least every ``upload_grace_seconds`` (with a minimum),
     else 408; at most ``receiving`` uploads are received at once (503 beyond).
     ``timeout_seconds`` counts from when the upload has arrived: waiting for a worker, then
     the analysis. ``max_minutes``: an upload declaring more audio is refused (422) before it
@@ -187,7 +187,7 @@ class KnownHosts:
     then read the service's answers as its own."""
 
     def __init__(self, app, hosts: Sequence[str]):
-        self.app, self.hosts = app, {h.lower().strip("[]") for h in hosts}
+        self.app, self.hosts = app, {_host_name(h) for h in hosts}  # ports aside, as the Host header is read
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":

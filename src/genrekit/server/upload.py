@@ -143,16 +143,17 @@ async def timed_body(receive: Callable[[], Awaitable[dict]], *, deadline: float,
                      stopping: asyncio.Event | None = None) -> AsyncIterator[bytes]:
     """The request body from the ASGI ``receive`` channel, chunk by chunk, refused with 408
     when it has not all arrived ``deadline`` seconds after the start, or when after ``grace``
-    seconds it arrives at fewer than ``min_rate`` bytes/s on average (0: no minimum), or,
-    with a minimum, when nothing arrives for ``grace`` seconds (a burst banks no stall: 3 MB
-    sent at once then nothing held a receiving place for the whole deadline).
+    seconds (at least 1) it arrives at fewer than ``min_rate`` bytes/s on average (0: no
+    minimum), or, with a minimum, when nothing arrives for ``grace`` seconds (at least 1; a
+    burst banks no stall: 3 MB sent at once then nothing held a receiving place for the whole
+    deadline). A grace of 0 refused every upload before its first bytes could arrive.
 
     ``stopping``: set when the service stops, which refuses the rest with 503.
     Raises ClientGone when the client disconnects first.
     """
     started, received = clock(), 0
     last = started  # when the last bytes arrived
-    stall = max(grace, 1.0)  # the longest an upload with a minimum rate may send nothing
+    grace = stall = max(grace, 1.0)  # the longest an upload with a minimum rate may send nothing
     stopped = asyncio.ensure_future(stopping.wait()) if stopping is not None else None
     arriving = None
     try:
