@@ -355,6 +355,10 @@ def test_every_error_is_json_with_a_readable_detail(model_file, monkeypatch, sho
                                                                            "audio/wav")})
             assert response.status_code == 422, query
             assert isinstance(response.json()["detail"], str) and "skip" in response.json()["detail"], query
+        # a 30 kB value is not echoed whole (an audit, 2026-12-06): cut, with its length said
+        response = client.post(f"/v1/predict?skip={'9' * 30_000}x", files={"file": ("a.wav", b"x", "audio/wav")})
+        assert response.status_code == 422 and len(response.text) < 1000, len(response.text)
+        assert "(30003 characters)" in response.json()["detail"], response.text
 
 
 def test_a_model_error_in_the_analysis_names_the_model_by_its_id_not_its_place(model_file, monkeypatch, short_wav):

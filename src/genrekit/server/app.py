@@ -311,7 +311,9 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
-        parts.append(f"{where}={error.get('input')!r}: {error.get('msg', 'invalid')}")
+        given = repr(error.get("input"))
+        given = given if len(given) <= 80 else given[:80] + f"... ({len(given)} characters)"  # 30 kB echoed whole
+        parts.append(f"{where}={given}: {error.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
 
 
