@@ -5,6 +5,7 @@ flow one way."""
 
 import ast
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,7 @@ def test_default_names_the_shipped_models_recipe_and_the_old_preset_name_reads(t
     ('weight_decay = inf', "weight_decay=inf: expected a finite number >= 0"),
     ('preset = "cnn4"', "key 'preset': the file is for 'cnn4', and the model is 'edge-cnn'"),
     ('lr = ', "not valid TOML"),
+    ("epochs = 1" + "0" * 5000, "not valid TOML"),  # more digits than Python converts: a ValueError escaped
 ])
 def test_a_bad_file_is_refused_naming_it_and_the_key(tmp_path, text, message):
     path = tmp_path / "bad.toml"
@@ -94,6 +96,12 @@ def test_a_json_file_must_be_a_table(tmp_path):
     path.write_text("[" * 100_000)  # json.loads recursed past Python's stack: a RecursionError escaped
     with pytest.raises(ParameterError, match=r"list.json: not valid JSON \(nested too deeply"):
         read_config(path)
+    path.write_text('{"epochs": 1' + "0" * 5000 + "}")
+    with pytest.raises(ParameterError, match=r"list.json: not valid JSON .*digits"):
+        read_config(path)
+    os.mkfifo(tmp_path / "fifo.json")  # its read waited for a writer for ever
+    with pytest.raises(ParameterError, match=r"fifo.json: expected a training config file, found a pipe"):
+        read_config(tmp_path / "fifo.json")
 
 
 def test_every_setting_is_an_option_of_train_and_compare():

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from genrekit._files import not_regular_file
 from genrekit.errors import ModelError, ParameterError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -193,6 +194,9 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         names the file and the key, with what was expected and what was found.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO would block the read for ever
+        found = "a folder" if path.is_dir() else not_regular_file(path.stat().st_mode) or "no regular file"
+        raise ParameterError(f"{path}: expected a training config file, found {found}")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -202,7 +206,7 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         values = tomllib.loads(text) if is_toml else json.loads(text)
     except RecursionError as exc:  # json.loads recurses per bracket
         raise ParameterError(f"{path}: not valid JSON (nested too deeply for a table of training settings)") from exc
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # the parsers' errors, and a number of more digits than Python converts
         raise ParameterError(f"{path}: not valid {'TOML' if is_toml else 'JSON'} (a .toml file is read as TOML, any "
                              f"other as JSON): {exc}") from exc
     if not isinstance(values, dict):
