@@ -999,6 +999,8 @@ def test_members_neither_stored_nor_deflated_are_refused_unopened(tmp_path, kind
     ({"features": {"sample_rate": 16000, "min_duration": 3.0, "level_dbfs": -1e308}}, "level_dbfs"),
     ({"training": {"content_sha256": "ab"}}, "content_sha256"),
     ({"training": {"audio_sha256": [{"__reduce__": "os.system"}]}}, "training.audio_sha256"),
+    # another pooling was reported, and the mean used (an audit, 2026-12-06)
+    ({"aggregation": "max"}, "field 'aggregation' must be 'mean' or 'vote', found 'max'"),
     # a light graph's stride: the runtime builds a (patches / stride, patches) matrix from it
     ({"heard_stride": 0}, "heard_stride' must be a whole number 1-64"),
     ({"heard_stride": 10**9}, "heard_stride' must be a whole number 1-64"),

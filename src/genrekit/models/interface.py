@@ -951,6 +951,7 @@ def _check_network_input(shape, config: dict, where: str) -> None:
 def _checked_onnx_config(config, where: str) -> dict:
     """An exported file's genrekit config if its fields have the types the adapters read."""
     from genrekit.errors import ModelError
+    from genrekit.models.aggregation import AGGREGATIONS
 
     if not isinstance(config, dict):
         raise ModelError(f"{where}: expected a JSON object, found {type(config).__name__}")
@@ -960,6 +961,9 @@ def _checked_onnx_config(config, where: str) -> dict:
     require_training_hashes(config, where)
     for key in ("model", "preset", "kind", "aggregation", "pooling_input", "features_output", "heard_input"):
         require(config, key, str, where, optional=True)
+    if config.get("aggregation") not in (None, *AGGREGATIONS):  # another was reported, and the mean used
+        raise ModelError(f"{where}: field 'aggregation' must be {' or '.join(map(repr, AGGREGATIONS))}, found "
+                         f"{describe_value(config['aggregation'])}")
     if config.get("pooling_input") and not config.get("features_output"):
         raise ModelError(f"{where}: field 'pooling_input' needs 'features_output' (the graph's pooled features)")
     fed = [(key, config[key]) for key in ("input_name", "pooling_input", "heard_input") if config.get(key)]
