@@ -926,6 +926,50 @@ def test_a_member_inflating_past_its_declared_size_is_refused_within_a_chunk(tmp
     assert peak < 8 * 2**20, f"{peak / 2**20:.0f} MiB held to refuse a 10-byte member"
 
 
+def _members_sharing_their_bytes(n: int, kernel: bytes) -> bytes:
+    """A zip of ``n`` members whose packed bytes overlap ("quoted overlap"): each member's
+    deflate stream quotes the next member's local header in a stored block and runs on into it,
+    so all end in one deflate stream of ``kernel``. Each passes the ratio cap alone."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    kernel_packed = packer.compress(kernel) + packer.flush()
+    names = [f"pad{i:03d}.npy".encode() for i in range(n)]
+    headers, listed, plain = [b""] * n, [None] * n, b""  # plain: the headers after member i, unpacked
+    for i in reversed(range(n)):
+        crc = zlib.crc32(kernel, zlib.crc32(plain))
+        packed = sum(5 + len(h) for h in headers[i + 1:]) + len(kernel_packed)
+        listed[i] = (crc, packed, len(plain) + len(kernel))
+        headers[i] = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0, *listed[i], len(names[i]), 0) + names[i]
+        plain = headers[i] + plain
+    body, offsets = bytearray(), []
+    for i in range(n):
+        offsets.append(len(body))
+        body += headers[i]
+        if i + 1 < n:  # a stored, non-final deflate block holding the next header
+            body += struct.pack("<BHH", 0, len(headers[i + 1]), len(headers[i + 1]) ^ 0xFFFF)
+    body += kernel_packed
+    directory = b"".join(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, *listed[i], len(names[i]), 0,
+                                     0, 0, 0, 0, offsets[i]) + names[i] for i in range(n))
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, n, n, len(directory), len(body), 0)
+    return bytes(body + directory + end)
+
+
+def test_members_that_share_their_packed_bytes_are_refused_before_any_is_unpacked():
+    """An audit (2026-12-06): 200 members sharing one deflate stream, each within the ratio cap,
+    made a 35 kB model file unpack to 1 GB before it loaded. Their packed sizes add up to more
+    than the archive holds: refused before a member is read."""
+    from genrekit.untrusted import read_archive
+
+    rng = np.random.default_rng(0)
+    kernel = bytearray(2**20)
+    kernel[::64] = rng.integers(0, 256, len(kernel[::64]), dtype=np.uint8).tobytes()  # a ratio under the cap
+    evil = _members_sharing_their_bytes(40, bytes(kernel))
+    with zipfile.ZipFile(io.BytesIO(evil)) as archive:  # zipfile (Python 3.11.7) unpacks every member
+        assert len(archive.read("pad000.npy")) > 2**20 and len(evil) < 2**20
+    with pytest.raises(ModelError, match=r"evil.skops: its members' packed sizes add up to \d+ bytes, more than "
+                                         r"the archive's \d+: members share their bytes"):
+        read_archive(evil, "evil.skops", kind="a skops file", required="pad000.npy")
+
+
 def test_a_member_padded_after_its_deflate_stream_is_refused(tmp_path):
     """A packed size padded with zeros after the deflate stream's end keeps the listing's
     ratio under the cap while the member unpacks to 100 times more (a 100 kB model file held

@@ -147,6 +147,7 @@ def read_archive(source: str | bytes | io.BytesIO, where: str, *, kind: str, req
             if required not in archive.namelist():
                 raise ModelError(f"{where}: not {kind} ({required} missing)")
             check_archive(infos, where, allowed=allowed)
+            _check_packed_bytes(infos, source, where)
             return {info.filename: read_member(archive, info, where) for info in infos}
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{where}: not {kind} (not a zip archive: {exc})") from exc
@@ -206,6 +207,17 @@ def check_archive(infos: list[zipfile.ZipInfo], where: str, *, allowed: Iterable
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise ModelError(f"{where}: archive unpacks to {total} bytes; at most {MAX_TOTAL_BYTES} are accepted")
+
+
+def _check_packed_bytes(infos: list[zipfile.ZipInfo], source: str | io.BytesIO, where: str) -> None:
+    """Refuse members whose packed bytes add up to more than the archive holds: members that
+    share their bytes (one deflate stream listed 200 times), which each pass the ratio cap, made
+    a 35 kB file unpack to 1 GB."""
+    size = source.getbuffer().nbytes if isinstance(source, io.BytesIO) else os.path.getsize(source)
+    packed = sum(info.compress_size for info in infos)
+    if packed > size:
+        raise ModelError(f"{where}: its members' packed sizes add up to {packed} bytes, more than the archive's "
+                         f"{size}: members share their bytes (an archive made to unpack to more than it holds)")
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
