@@ -1190,6 +1190,8 @@ def test_a_model_that_gives_no_probabilities_is_refused_at_load_not_blamed_on_so
     ({"chunk_duration": 3.0, "hop_duration": 1e-6}, "hop_duration"),
     ({"min_duration": float("nan")}, "min_duration"),
     ({"min_duration": -1.0}, "min_duration"),
+    # each in range, together 600 s of noise at 192 kHz to load it: 13 GB (an audit, 2026-12-06)
+    ({"sample_rate": 192_000, "min_duration": 600}, r"min_duration=600 at sample_rate=192000 is 115200000 samples"),
 ])
 def test_a_model_files_feature_numbers_are_bounded(tmp_path, features, message):
     """A sample rate of 1e30 crashed the resampler (a segfault); NaN chunks failed every song."""
@@ -1217,6 +1219,11 @@ NETWORK_CONFIG = {"labels": ["a", "b"], "input_name": "waveform", "output_name":
     ({"frontend": {**NETWORK_CONFIG["frontend"], "hop_length": 0}}, "hop_length"),
     ({"frontend": {**NETWORK_CONFIG["frontend"], "n_fft": 10**9}}, "n_fft"),
     ({"n_frames": 10**12}, "n_frames"),
+    # each number in range, what they make together is not (an audit, 2026-12-06: 24 GiB for a 463-byte file)
+    ({"n_frames": 100_000, "frontend": {**NETWORK_CONFIG["frontend"], "sample_rate": 192_000, "hop_length": 1152,
+                                        "n_fft": 65_536, "n_mels": 2}},
+     "windows of 100000 frames of 65536 samples are 6553600000 values, more than the 16777216"),
+    ({"frontend": {**NETWORK_CONFIG["frontend"], "n_fft": 65_536, "n_mels": 1024}}, "1024 mel bands over 32769"),
     ({"input_kind": "image", "image_seconds": 1e9}, "image_seconds"),
     ({"input_kind": "video"}, "input_kind"),
 ])
@@ -1425,6 +1432,26 @@ def test_sparse_tensors_are_refused_before_onnxruntime_expands_them(tmp_path, wh
     assert message.startswith(f"{path}: ") and "1 sparse tensor(s), which genrekit's exports never hold" in message, \
         result.stdout + result.stderr
     assert int(peak_mb) < 1000, peak_mb
+
+
+@pytest.mark.parametrize("fixed", [{"patches": [4, 187, 96]}, {"pooling": [3, 4]}, {"heard": [2, 4]}],
+                         ids=["patches", "pooling", "heard"])
+def test_a_graph_whose_song_axes_are_fixed_is_refused_at_load(tmp_path, fixed):
+    """An audit (2026-12-06): the default's ONNX file with its inputs fixed to what the load's
+    self-test feeds (4 patches, 3 segments) loaded, then failed every real song with
+    onnxruntime's InvalidArgument, naming the song. How many patches and segments a song gives
+    is the song's: such a file is refused at load, naming the input."""
+    import onnx
+
+    model = onnx.load(str(default_model_path(onnx=True)))
+    for graph_input in model.graph.input:
+        for dim, size in zip(graph_input.type.tensor_type.shape.dim, fixed.get(graph_input.name, [])):
+            dim.Clear()
+            dim.dim_value = size
+    onnx.save(model, str(tmp_path / "fixed.onnx"))
+    [(name, shape)] = fixed.items()
+    with pytest.raises(ModelError, match=rf"fixed.onnx: .*the graph input '{name}' has shape \[{shape[0]}, "):
+        load(tmp_path / "fixed.onnx")
 
 
 def test_a_graph_of_more_operators_than_any_export_is_refused_before_onnxruntime_builds_it(tmp_path):

@@ -7,6 +7,9 @@ import math
 
 SAMPLE_RATES = (1000, 192_000)  # Hz: what a feature set may ask audio to be resampled to
 MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
+# The most samples a spec's minimum length may take (a minute at 48 kHz): a model is loaded by
+# running it on that much noise, and a file asking for 600 s at 192 kHz took 13 GB to load.
+MAX_MIN_SAMPLES = 60 * 48_000
 MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
 MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; a billion took all the memory)
 
@@ -14,7 +17,7 @@ MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; 
 def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:
     """What is wrong with a feature spec's numbers, or None: a sample rate from 1 to 192 kHz,
     and finite seconds: chunks of 0.5-600 s (or None), hops of 0.05-600 s (or None),
-    a minimum length of 0-600 s. Model files carry these numbers, so they are hostile input:
+    a minimum length of 0-600 s and at most :data:`MAX_MIN_SAMPLES`. Model files carry these numbers, so they are hostile input:
     a huge rate or chunk would allocate without bound, a NaN would fail every song."""
 
     def seconds(value) -> bool:
@@ -29,6 +32,9 @@ def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration)
         return f"hop_duration={hop_duration!r} must be {MIN_HOP_SECONDS:g}-{MAX_SPEC_SECONDS:g} seconds or None"
     if not (seconds(min_duration) and 0 <= min_duration <= MAX_SPEC_SECONDS):
         return f"min_duration={min_duration!r} must be 0-{MAX_SPEC_SECONDS:g} seconds"
+    if min_duration * sample_rate > MAX_MIN_SAMPLES:
+        return (f"min_duration={min_duration!r} at sample_rate={sample_rate} is {min_duration * sample_rate:.0f} "
+                f"samples; at most {MAX_MIN_SAMPLES} (a minute at 48 kHz) may be the least a model needs")
     return None
 
 

@@ -916,6 +916,14 @@ def _check_graph(session, config: dict, where: str) -> None:
     unfed = set(inputs) - {config.get(key) for key in ("input_name", "pooling_input", "heard_input")}
     if unfed:  # an input the runtime would not give: the first run would fail mid-song
         raise ModelError(f"{where}: the graph takes {', '.join(sorted(unfed))}, which the metadata does not name")
+    # how many chunks, patches and segments a song gives is the song's: an axis fixed to the load's
+    # self-test (4 patches) passed it, then failed every real song with onnxruntime's words, naming the song
+    for key, axes in (("input_name", 1), ("pooling_input", 2), ("heard_input", 2)):
+        shape = list(inputs.get(config.get(key)) or [])
+        if any(isinstance(size, int) for size in shape[:axes]):
+            raise ModelError(f"{where}: the graph input {config[key]!r} has shape {shape}; expected its first "
+                             f"{'axis' if axes == 1 else 'two axes'} free (a song's own number of chunks, patches "
+                             "or segments)")
     if config.get("kind") == "classical" and config["input_name"] == "features":  # feature rows in
         from genrekit.features import FeatureSpec
 
@@ -1004,6 +1012,11 @@ def _checked_onnx_config(config, where: str) -> dict:
     return config
 
 
+# The values of one window's STFT frames, or of the mel filters, a network's front end may make:
+# the presets' take at most ~3M (1366 frames of 2048 samples); 2**24 floats are 64 MB.
+MAX_FRONTEND_VALUES = 2**24
+
+
 def _check_onnx_network(config: dict, where: str) -> None:
     """An exported network's config: a preset, and the input geometry its adapter sizes buffers
     by (front end, frames, image length) as numbers in range, so a file cannot ask for a
@@ -1035,8 +1048,16 @@ def _check_onnx_network(config: dict, where: str) -> None:
     if (frames - 1) * hop / rate > 600:
         raise ModelError(f"{where}: windows of {frames} frames of {hop} samples at {rate} Hz are over 600 s")
     in_graph = config.get("frontend_in_graph", True)
-    bounded(frontend, "n_fft", int, 16, 65_536, context, optional=in_graph)
-    bounded(frontend, "n_mels", int, 1, 1024, context, optional=in_graph)
+    n_fft = bounded(frontend, "n_fft", int, 16, 65_536, context, optional=in_graph)
+    n_mels = bounded(frontend, "n_mels", int, 1, 1024, context, optional=in_graph)
+    # each number in range, the arrays they make together need not be: a window's frames of
+    # n_fft samples (a 463-byte file asked for 24 GiB), and the mel filters (n_mels x n_fft / 2)
+    if n_fft is not None and frames * max(n_fft, hop) > MAX_FRONTEND_VALUES:
+        raise ModelError(f"{where}: windows of {frames} frames of {max(n_fft, hop)} samples are "
+                         f"{frames * max(n_fft, hop)} values, more than the {MAX_FRONTEND_VALUES} a front end may take")
+    if n_fft is not None and n_mels is not None and n_mels * (n_fft // 2 + 1) > MAX_FRONTEND_VALUES:
+        raise ModelError(f"{where}: {n_mels} mel bands over {n_fft // 2 + 1} frequencies are more filter values "
+                         f"than the {MAX_FRONTEND_VALUES} a front end may take")
     for key in ("fmin", "fmax", "top_db"):  # None: no limit (fmax: half the rate; top_db: no floor)
         if frontend.get(key) is not None:
             bounded(frontend, key, (int, float), 0, 192_000, context)
