@@ -17,8 +17,9 @@ MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; 
 def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:
     """What is wrong with a feature spec's numbers, or None: a sample rate from 1 to 192 kHz,
     and finite seconds: chunks of 0.5-600 s (or None), hops of 0.05-600 s (or None),
-    a minimum length of 0-600 s and at most :data:`MAX_MIN_SAMPLES`. Model files carry these numbers, so they are hostile input:
-    a huge rate or chunk would allocate without bound, a NaN would fail every song."""
+    a minimum length of 0-600 s and at most :data:`MAX_MIN_SAMPLES`. Model files carry these
+    numbers, so they are hostile input: a huge rate or chunk would allocate without bound, a
+    NaN would fail every song."""
 
     def seconds(value) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
