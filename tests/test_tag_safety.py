@@ -975,6 +975,27 @@ def test_any_file_name_can_be_tagged_and_tabled(tmp_path, originals, small_model
     assert sorted(os.listdir(path.parent)) == sorted([long_name, latin])
 
 
+def test_a_parquet_undo_updates_the_row_of_the_file_it_put_back(tmp_path, originals, small_model):
+    """An audit (2026-12-06): in Parquet a name that is not UTF-8 (caf\xe9) and one spelled with
+    those escapes look alike; an undo of one marked both rows undone, with its size and mtime.
+    The row the write left is the undone file's."""
+    import pandas as pd
+
+    root = tmp_path / "Music"
+    root.mkdir()
+    latin, spelled = os.fsdecode(b"caf\xe9.flac"), "caf\\xe9.flac"
+    shutil.copy(originals / "bare.flac", root / latin)  # no genre: written
+    shutil.copy(originals / "tagged.flac", root / spelled)  # the owner's genre: kept
+    out = tmp_path / "tags.parquet"
+    tag(root, small_model, out)
+    assert sorted(pd.read_parquet(out).tag_action) == ["kept", "written"]
+    assert [f.status for f in undo_tags(out).files] == ["restored"]
+    after = pd.read_parquet(out)
+    assert sorted(after.tag_action) == ["kept", "undone"], after[["path", "tag_action"]]
+    kept = after[after.tag_action == "kept"].iloc[0]
+    assert (kept["size"], kept["mtime_ns"]) == ((root / spelled).stat().st_size, (root / spelled).stat().st_mtime_ns)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_file_keeps_its_owner_when_root_tags_it(tmp_path, originals):
     path = _one_file(tmp_path, originals, "bare.flac")

@@ -1645,9 +1645,15 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
         if any(not isinstance(row.get("path"), str) for row in rows):
             raise TagError(f"{results}: expected a 'path' column of text{unread}")
         records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
-        for row in rows:
-            record = records.get(_utf8_row({"path": os.path.realpath(row["path"])})["path"])
-            if record is not None:
-                row.update(_utf8_row({c: record.get(c) for c in columns if c in row}))
+        shown = [_utf8_row({"path": os.path.realpath(row["path"])})["path"] for row in rows]
+        for row, path in zip(rows, shown):
+            record = records.get(path)
+            if record is None:
+                continue
+            if shown.count(path) > 1:  # a name that is not UTF-8 and one spelled with its escapes look alike here:
+                before = (record.get("tag") or {}).get("before") or {}  # the row the write left is the file's
+                if (row.get("size"), row.get("mtime_ns")) != (before.get("size"), before.get("mtime_ns")):
+                    continue
+            row.update(_utf8_row({c: record.get(c) for c in columns if c in row}))
         with atomic_path(results) as temporary:
             pq.write_table(pa.Table.from_pylist(rows), temporary)
