@@ -407,7 +407,8 @@ WHOLE = _number(integer=True)
 SEED = _at_least(0, 2**32 - 1)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
-JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0), help="Worker processes (0: all cores).")]
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0),
+                                         help="Worker processes (0: all cores; at most 4 a core).")]
 RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or "
                                            "ray (a Ray cluster).")]
 AddressOption = Annotated[str | None, typer.Option(help="--runner ray: auto (this machine's cluster) or "
