@@ -130,6 +130,7 @@ def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_
     assert fold_grouping(built) == "by track"
     assert _data_fingerprint(grouped, None) != _data_fingerprint(plain, None)
     result = CliRunner().invoke(app, ["compare", "--table", str(grouped_path), "--models", "logreg", "--folds", "3",
+                                      "--jobs", "1",
                                       "--out", str(tmp_path / "cmp")])
     assert result.exit_code == EXIT_OK, result.output
     said = " ".join(result.output.split())

@@ -329,7 +329,7 @@ def test_train_scores_its_test_tracks_as_evaluate_scores_the_saved_model(gtzan_m
 
     dataset = load_gtzan(gtzan_mini)
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in ("classical", "metal"))
-    result = train_model(dataset, spec=FeatureSpec("gtzan57", chunk_duration=10.0), model="logreg", n_jobs=1,
+    result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=10.0), model="logreg", n_jobs=1,
                          cache=FeatureCache(feature_cache), progress=False, cv=False, out_dir=tmp_path / "run")
     test = [track for track, part in result.splits.items() if part == "test"]
     evaluated = score_dataset(tmp_path / "run" / "model.genrekit", dataset.select(test), include_train=True, jobs=1,

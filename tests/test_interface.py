@@ -275,7 +275,7 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, t
     session's cache (the model_files fixture computes the same ones): the CV is the point here."""
     from genrekit.models import load
 
-    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "fma518",
+    result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "fma518", "--jobs", "1",
                                       "--out", str(tmp_path / "run"), "--cache", str(feature_cache)])
     assert result.exit_code == EXIT_OK, result.output
     cv = json.loads((tmp_path / "run" / "cv.json").read_text())

@@ -80,13 +80,15 @@ def test_tag_records_every_good_and_every_bad_file(tmp_path, library, model_file
     assert "not audio or corrupt" in errors[str(bad["text_mp3"])] and errors[str(bad["corrupted"])]
     assert "3 failed" in result.output and "10 files: 7 with a genre, 3 failed" in result.output
 
-    again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out)])
+    again = runner.invoke(app, ["tag", str(root), "--model", str(model_file), "--out", str(out), "--jobs", "1"])
     # nothing is predicted twice; the files that failed are tried again (a decoder installed since, a killed worker)
     assert "; 7 done by an earlier run," in " ".join(again.output.split()), again.output
     assert again.exit_code == EXIT_PARTIAL and "3 failed" in again.output, again.output
     inbox = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file),
                                 "--out", str(tmp_path / "inbox.csv"), "--jobs", "1"])  # no pool to start (see above)
-    rerun = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file), "--out", str(tmp_path / "inbox.csv")])
+    rerun = runner.invoke(app, ["tag", str(root / "Inbox"), "--model", str(model_file),
+                                "--out", str(tmp_path / "inbox.csv"),
+                                "--jobs", "1"])
     assert inbox.exit_code == rerun.exit_code == EXIT_ERROR, rerun.output  # every file failed, then and now
     assert pd.read_csv(out).equals(table)
     assert table.model.str.fullmatch(r"model\.genrekit@[0-9a-f]{12}").all()

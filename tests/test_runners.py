@@ -21,6 +21,8 @@ from genrekit.models import default_model_path  # noqa: E402
 from genrekit.predict import tag_library  # noqa: E402
 from genrekit.runners import LocalRunner, RayRunner, get_runner  # noqa: E402
 
+from _crash_workers import _crashing_worker, _unloadable_worker  # noqa: E402  (a worker imports it: light)
+
 GENRES = ("classical", "metal", "reggae")
 
 
@@ -177,17 +179,6 @@ def test_the_cli_runs_on_ray(cluster, library, tmp_path):
     assert result.exit_code == EXIT_USAGE and "--runner 'spark': expected local or ray" in result.output
 
 
-def _crashing_worker(fatal: int):
-    """A worker that dies (SIGKILL, as a decoder's segfault or the out-of-memory killer would end
-    it) on item ``fatal`` and squares the others."""
-    def work(item: int) -> int:
-        if item == fatal:
-            os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(0.05)
-        return item * item
-    return work
-
-
 def test_a_worker_that_dies_on_one_item_costs_that_item_alone():
     """A process pool whose worker dies is broken for every item it held. With ``on_crash`` the
     pool is started again: the item that ends a worker a second time, run alone, gets the
@@ -227,7 +218,8 @@ def test_a_ray_actor_that_dies_on_one_item_costs_that_item_alone(cluster):
     from ray import cloudpickle
     from ray.exceptions import RayActorError
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test's worker, sent to the actors as code
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(sys.modules["_crash_workers"])  # the test's worker, sent to the actors as code
     items = list(range(12))
     started = time.monotonic()
     results = dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items, on_crash=lambda item, reason: f"{item}: {reason}"))
@@ -236,13 +228,6 @@ def test_a_ray_actor_that_dies_on_one_item_costs_that_item_alone(cluster):
     assert all(results[i] == i * i for i in items if i != 5)
     with pytest.raises(RayActorError):
         dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items))
-
-
-def _unloadable_worker(path: str):
-    """A worker whose model is missing (on a node that does not have it at that path)."""
-    from genrekit.errors import ModelError
-
-    raise ModelError(f"{path}: no such model file")
 
 
 def test_a_worker_that_cannot_start_ends_the_run_with_its_own_error_on_either_runner(cluster):
@@ -255,6 +240,7 @@ def test_a_worker_that_cannot_start_ends_the_run_with_its_own_error_on_either_ru
     from genrekit.errors import GenrekitError
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(sys.modules["_crash_workers"])
     for runner in (LocalRunner(2), RayRunner(jobs=2)):
         with pytest.raises(GenrekitError, match=r"could not start: /models/x.onnx: no such model file$"):
             dict(runner.map(_unloadable_worker, ("/models/x.onnx",), range(6), on_crash=lambda item, reason: reason))
@@ -304,6 +290,7 @@ def test_ray_streams_items_from_a_slow_producer_and_runs_those_before_its_error(
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(sys.modules["_crash_workers"])
 
     def slow():
         for item in range(3):
