@@ -124,6 +124,26 @@ def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_art
     keep_artifact(screenshot)  # for a look, where $GENREKIT_TEST_ARTIFACTS names a folder
 
 
+def test_predictions_csv_names_local_files_wherever_the_report_is_made_from(tmp_path, monkeypatch):
+    """An audit (2026-12-06): a manifest given by a relative name left relative paths in
+    predictions.csv, so a report made from another folder found no file there (no excerpt,
+    without a word) or another file of that name. Local paths are written absolute; URLs and
+    empty cells as they are."""
+    import pandas as pd
+
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.report import write_evaluation
+
+    monkeypatch.chdir(tmp_path)
+    metrics = evaluation_metrics(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]), np.array(["a", "b"]),
+                                 ["jazz", "rock"], chunked=False)
+    frame = pd.DataFrame({"track_id": ["a", "b", "c"], "path": ["songs/a.wav", "s3://bucket/b.mp3", ""],
+                          "true": ["jazz"] * 3, "predicted": ["jazz"] * 3, "confidence": [0.9] * 3})
+    written = write_evaluation(metrics, "out", predictions=frame)
+    paths = pd.read_csv(written["predictions.csv"], keep_default_na=False)["path"].tolist()
+    assert paths == [str(tmp_path / "songs" / "a.wav"), "s3://bucket/b.mp3", ""]
+
+
 def test_report_of_a_comparison(tmp_path, feature_table):
     out = tmp_path / "compare"
     result = runner.invoke(app, ["compare", "--table", str(feature_table), "--models", "logreg,knn", "--folds", "3",

@@ -153,7 +153,8 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
         The heading of ``metrics.md`` and ``confusion_matrix.png``.
     predictions : pandas.DataFrame, optional
         One row per track (see :func:`genrekit.evaluate.track_predictions`): also
-        ``predictions.csv``.
+        ``predictions.csv``, its local paths made absolute (a report run from another folder
+        found no file at a relative one, and embedded no excerpt, or another file's).
 
     Returns
     -------
@@ -168,6 +169,11 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
         "confusion_matrix.png": plot_confusion(metrics, out_dir / "confusion_matrix.png", title=title),
     }
     if predictions is not None:
+        if "path" in predictions:
+            from genrekit.audio.remote import is_url
+
+            predictions = predictions.assign(path=[p if not isinstance(p, str) or not p or is_url(p)
+                                                   else os.path.abspath(p) for p in predictions["path"]])
         written["predictions.csv"] = write_text_atomic(out_dir / "predictions.csv", spreadsheet_csv(
             predictions, PREDICTION_TEXT))
     return written
