@@ -647,6 +647,12 @@ def test_the_report_refuses_wrong_shapes_with_the_field_and_what_it_found(every_
     (run / "metrics.json").write_text(json.dumps(metrics))
     with pytest.raises(ParameterError, match=r"metrics\.json: confusion_matrix: expected 10 rows of 10 counts"):
         write_html_report(run)
+    metrics = json.loads((every_results_file / "metrics.json").read_text())
+    metrics["labels"] = [metrics["labels"][0]] * len(metrics["labels"])  # its verdict said "blues taken for blues"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ParameterError, match=r"metrics\.json: labels: expected distinct genre names, found "
+                                             r"'blues' 10 times"):
+        write_html_report(run)
     shutil.copy(every_results_file / "metrics.json", run)
     (run / "songs.json").write_text(json.dumps({**json.loads((run / "songs.json").read_text()), "n": {"a": [1]}}))
     result = runner.invoke(app, ["report", str(run)])  # the command: one line, no traceback

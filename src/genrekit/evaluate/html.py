@@ -293,8 +293,14 @@ def page_refusal(out: Path) -> str | None:
 
 
 def _checked_metrics(path: Path, metrics: dict) -> dict:
-    """metrics.json's confusion matrix is a row and a column per genre of ``labels``, or empty."""
-    matrix, k = metrics.get("confusion_matrix") or [], len(metrics["labels"])
+    """metrics.json's genres are distinct, and its confusion matrix is a row and a column per
+    genre of ``labels``, or empty."""
+    labels = metrics["labels"]
+    matrix, k = metrics.get("confusion_matrix") or [], len(labels)
+    repeated = [label for label in dict.fromkeys(labels) if labels.count(label) > 1]
+    if repeated:  # its verdict said "jazz taken for jazz"
+        found = ", ".join(f"{label[:80]!r} {labels.count(label)} times" for label in repeated[:5])
+        raise ParameterError(f"{path}: labels: expected distinct genre names, found {found}")
     if matrix and (len(matrix) != k or any(len(row) != k for row in matrix)):
         shape = f"{len(matrix)} row(s) of {', '.join(sorted({str(len(row)) for row in matrix}))} count(s)"
         raise ParameterError(f"{path}: confusion_matrix: expected {k} rows of {k} counts (one per genre of "
