@@ -316,6 +316,15 @@ def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
     header = next(line for line in run("datasets", "check", root).stdout.splitlines() if "┃ genre" in line)
     assert "unreadable" in header, header
     assert "unreadable" not in clean.stdout
+    # a manifest listing one file 30 times: 20 of its repeats on the terminal, all of them in check.json
+    # (an audit, 2026-12-06: 300,000 lines buried the other problems)
+    clip = next(gtzan_mini.glob("jazz/*.wav"))
+    (tmp_path / "repeats.csv").write_text("path,label\n" + f"{clip},jazz\n" * 30)
+    repeats = run("datasets", "check", tmp_path / "repeats.csv", "--out", tmp_path / "repeats")
+    listed = [line for line in repeats.stdout.splitlines() if line.startswith("  - ") and "listed again" in line]
+    assert len(listed) == 20 and "... and 9 more (" in repeats.stdout, repeats.stdout
+    checked = json.loads((tmp_path / "repeats" / "check.json").read_text())
+    assert len(checked["layout"]) == 29, checked["layout"][:2]
 
 
 def test_a_manifests_problems_are_said_in_a_line_each_and_its_bad_lines_by_number(tmp_path, gtzan_mini):
