@@ -2,6 +2,7 @@
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -327,7 +328,9 @@ def test_report_csvs_keep_spreadsheets_from_running_file_text_and_the_html_repor
                                 "confidence": proba.max(1)})
     write_evaluation(metrics, tmp_path, predictions=predictions)
     rows = (tmp_path / "predictions.csv").read_text().splitlines()
-    assert rows[1].startswith("'+1,'-a.wav,\"'=HYPERLINK(") and rows[4].startswith("'@d,/d.wav,rock,\"'=HYPERLINK("), rows
+    # a local path is written absolute (never a formula: it starts with /)
+    assert rows[1].startswith(f"'+1,{os.path.abspath('-a.wav')},\"'=HYPERLINK(") and \
+        rows[4].startswith("'@d,/d.wav,rock,\"'=HYPERLINK("), rows
     page = write_html_report(tmp_path).read_text()
     wrong = page[page.index("Most confidently wrong"):]
     assert "<td>@d</td>" in wrong and "<td>=HYPERLINK(&quot;http://x&quot;)</td>" in wrong, wrong
