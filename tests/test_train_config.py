@@ -48,7 +48,8 @@ def test_default_names_the_shipped_models_recipe_and_the_old_preset_name_reads(t
     refused = CliRunner().invoke(app, ["train", str(tmp_path / "data"), "--model", "default", "--epochs", "5",
                                        "--out", str(tmp_path / "run")])
     said = " ".join(refused.output.split())
-    assert refused.exit_code == 2 and "--epochs: only for networks, and --model default (musicnn-prior) is not one" in said
+    assert refused.exit_code == 2 and \
+        "--epochs: only for networks, and --model default (musicnn-prior) is not one" in said
     assert "(the network named 'default' before 2026-12-06 is now 'short-chunk-resnet')" in said
     with pytest.raises(ModelError, match=r"network 'default' is unknown; .* is now 'short-chunk-resnet'\)"):
         TrainConfig(preset="default").resolved()
