@@ -47,7 +47,7 @@ from genrekit.server import ServiceLimits, serve
 model, port, limits = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 delay, log = float(sys.argv[4]), sys.argv[5]
 from genrekit.server import app
-for name in ("HEADER_SECONDS", "MAX_CONNECTIONS"):  # the connection-level bounds, which are no options
+for name in ("HEADER_SECONDS", "MAX_CONNECTIONS", "SHUTDOWN_GRACE_SECONDS"):  # bounds that are no options
     setattr(app, name, limits.pop(name.lower(), getattr(app, name, None)))
 real_chunks = files.song_chunks
 
@@ -1042,10 +1042,13 @@ def test_a_service_stops_within_its_grace_period_whatever_uploads_are_in_flight(
     own cancellation answered a bare "Internal Server Error"). A second Ctrl+C left them to
     asyncio's final cancellation: a traceback for each and one for the clean-up, a bare 500,
     the uploads left behind; it now answers them at once, without waiting for the grace."""
-    from genrekit.server.app import SHUTDOWN_GRACE_SECONDS
+    from genrekit.server.app import SHUTDOWN_GRACE_SECONDS, STOP_BEFORE_GRACE_ENDS
 
+    # TERM and a second Ctrl+C with the service's own 10 s grace; INT and HUP, the same steps in a 5 s one
+    grace = STOP_BEFORE_GRACE_ENDS + 2.0 if stops in ([signal.SIGINT], [signal.SIGHUP]) else SHUTDOWN_GRACE_SECONDS
     # each chunk a second late: a 60 s song takes longer than the grace
-    server = _launch(model_file, tmp_path, {"upload_seconds": 300, "min_upload_rate": 100}, delay=1.0)
+    server = _launch(model_file, tmp_path, {"upload_seconds": 300, "min_upload_rate": 100,
+                                            "shutdown_grace_seconds": grace}, delay=1.0)
     head = ("POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\n"
             "Content-Length: 1000000\r\n\r\n").encode()
     song = _noise_wav(tmp_path / "long.wav", 60.0, seed=2)
@@ -1062,8 +1065,8 @@ def test_a_service_stops_within_its_grace_period_whatever_uploads_are_in_flight(
                 server["process"].send_signal(stop)
                 time.sleep(0.3)  # the second after the first is handled: uvicorn's "force quit"
             # 0, or (serve() called bare, as here) the signal again once uvicorn has shut down
-            assert server["process"].wait(timeout=SHUTDOWN_GRACE_SECONDS + 20) in (0, -stops[0])
-            waited = SHUTDOWN_GRACE_SECONDS + 5 if len(stops) == 1 else SHUTDOWN_GRACE_SECONDS  # twice: no grace
+            assert server["process"].wait(timeout=grace + 20) in (0, -stops[0])
+            waited = grace + 5 if len(stops) == 1 else grace  # twice: no grace
             assert time.monotonic() - started < waited
             assert not folder.exists(), "the service's clean-up did not run"
             answer = upload.result(timeout=30)
