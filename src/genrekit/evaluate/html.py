@@ -13,6 +13,7 @@ import math
 import os
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -297,9 +298,9 @@ def _checked_metrics(path: Path, metrics: dict) -> dict:
     genre of ``labels``, or empty."""
     labels = metrics["labels"]
     matrix, k = metrics.get("confusion_matrix") or [], len(labels)
-    repeated = [label for label in dict.fromkeys(labels) if labels.count(label) > 1]
+    repeated = {label: n for label, n in Counter(labels).items() if n > 1}
     if repeated:  # its verdict said "jazz taken for jazz"
-        found = ", ".join(f"{label[:80]!r} {labels.count(label)} times" for label in repeated[:5])
+        found = ", ".join(f"{label[:80]!r} {n} times" for label, n in list(repeated.items())[:5])
         raise ParameterError(f"{path}: labels: expected distinct genre names, found {found}")
     if matrix and (len(matrix) != k or any(len(row) != k for row in matrix)):
         shape = f"{len(matrix)} row(s) of {', '.join(sorted({str(len(row)) for row in matrix}))} count(s)"

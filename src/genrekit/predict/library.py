@@ -1646,11 +1646,12 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             raise TagError(f"{results}: expected a 'path' column of text{unread}")
         records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
         shown = [_utf8_row({"path": os.path.realpath(row["path"])})["path"] for row in rows]
+        alike = Counter(shown)
         for row, path in zip(rows, shown):
             record = records.get(path)
             if record is None:
                 continue
-            if shown.count(path) > 1:  # a name that is not UTF-8 and one spelled with its escapes look alike here:
+            if alike[path] > 1:  # a name that is not UTF-8 and one spelled with its escapes look alike here:
                 before = (record.get("tag") or {}).get("before") or {}  # the row the write left is the file's
                 if (row.get("size"), row.get("mtime_ns")) != (before.get("size"), before.get("mtime_ns")):
                     continue
