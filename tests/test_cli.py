@@ -516,6 +516,10 @@ def test_predict_given_a_model_as_its_first_file_says_to_use_model(tmp_path, gtz
     (run_folder / "model.genrekit").write_bytes(b"not read")
     result = run("predict", run_folder, song)
     assert result.exit_code == EXIT_USAGE and "a run folder holding a model" in result.output, result.output
+    for name in ("default", "default-exact"):  # genrekit's own, by name (not a file here)
+        result = run("predict", name, song)
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert f"{name} is genrekit's own model, not a song" in " ".join(result.output.split()), result.output
 
 
 def test_tag_exit_status_when_every_file_fails(tmp_path, corrupted_file):

@@ -163,16 +163,15 @@ def evaluate(
     Each track is analysed as `genrekit predict` analyses it, so its probabilities are the ones predict gives."""
     from genrekit.evaluate import evaluate_model, evaluate_songs
     from genrekit.evaluate.report import training_words
-    from genrekit.models.interface import NAMED_MODELS, model_named_by
+    from genrekit.models.interface import model_named_by
     from genrekit.runners import default_jobs
 
     given, dataset = (first, second) if second is not None else (None, first)  # [MODEL] DATASET
     if dataset is None:
         _usage_error("DATASET: expected a labelled dataset folder or CSV manifest, found none")
     lone = Path(dataset)
-    named_model = dataset in NAMED_MODELS and not lone.exists()
-    a_model = model_named_by(lone) is not None or (lone / "run.json").is_file()  # a run's folder
-    if second is None and (named_model or a_model):  # a model where both were meant
+    a_model = model_named_by(dataset) is not None or (lone / "run.json").is_file()  # a run's folder
+    if second is None and a_model:  # a model where both were meant
         _usage_error(f"MODEL {dataset} given, DATASET missing: expected `genrekit evaluate MODEL DATASET` (or DATASET "
                      "alone, for the default model)")
     model_path = _model(given, model_option, default="default")

@@ -45,8 +45,10 @@ RUN_FOLDER_FILES = ("model.genrekit", "model.safetensors", "model.onnx")
 def model_named_by(path: str | os.PathLike) -> str | None:
     """What ``path`` is, where it names a model rather than audio or a dataset: ``a model
     file`` (a model file's suffix), ``a run folder holding a model`` (a folder holding one of
-    :data:`RUN_FOLDER_FILES`), else None. For telling a model given in a song's or a dataset's
-    place."""
+    :data:`RUN_FOLDER_FILES`), ``genrekit's own model`` (a name of :data:`NAMED_MODELS` that no
+    file bears), else None. For telling a model given in a song's or a dataset's place."""
+    if str(path) in NAMED_MODELS and not os.path.lexists(path):
+        return "genrekit's own model"
     path = Path(path)
     if path.suffix.lower() in {Path(name).suffix for name in RUN_FOLDER_FILES}:
         return "a model file"
