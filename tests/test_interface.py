@@ -282,6 +282,11 @@ def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, t
     assert cv["n_splits"] == 5 and cv["n_tracks"] == 16 and len(cv["fold_accuracy"]) == 5
     assert cv["accuracy_mean"] == pytest.approx(np.mean(cv["fold_accuracy"]), abs=1e-3)
     assert "stratified 5-fold CV over all 16 tracks" in cv["protocol"] and "5-fold CV" in result.stdout
+    # GTZAN's clips name no artists: the CV again, with blocks of adjacent ids kept together
+    blocks = cv["by_id_blocks"]
+    assert blocks["n_splits"] == 5 and len(blocks["fold_accuracy"]) == 5, blocks
+    assert "grouped by blocks of 2 adjacent GTZAN ids" in blocks["protocol"]
+    assert f"{blocks['protocol']}: accuracy {blocks['accuracy_mean']:.3f}" in " ".join(result.stdout.split())
     assert load(tmp_path / "run").metrics["cv"]["accuracy_mean"] == cv["accuracy_mean"]
     result = CliRunner().invoke(app, ["train", str(songs), "--model", "logreg", "--features", "fma518", "--no-cv",
                                       "--out", str(tmp_path / "plain"), "--cache", str(feature_cache)])

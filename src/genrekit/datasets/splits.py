@@ -220,6 +220,33 @@ def gtzan_clip(name: str) -> tuple[str, int] | None:
     return (found.group("genre"), int(found.group("number"))) if found else None
 
 
+# Adjacent GTZAN ids of a genre taken as one artist's where GTZAN names none: blocks of two, as
+# gtzan-mini's grouped folds in docs/benchmarks.md. A stand-in, fixed a priori: many of GTZAN's
+# artists hold longer runs of ids, so folds so grouped still share some.
+GTZAN_ID_BLOCK = 2
+
+
+def gtzan_id_blocks(tracks: Sequence[str], groups: Sequence[str], *, size: int = GTZAN_ID_BLOCK) -> np.ndarray | None:
+    """Fold groups that keep each block of ``size`` adjacent GTZAN ids of a genre together (a
+    stand-in for artists, which GTZAN does not name), joined with the tracks' own ``groups``
+    (copies of one file's bytes stay together too): one group name per track. None unless every
+    track is a GTZAN clip (:func:`gtzan_clip`) and no artist is known (no group ``artist:...``)."""
+    clips = [gtzan_clip(t) for t in tracks]
+    if not clips or any(c is None for c in clips) or any(str(g).startswith("artist:") for g in groups):
+        return None
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            parent[node] = node = parent[parent[node]]
+        return node
+
+    blocks = [f"block:{genre}:{number // size}" for genre, number in clips]
+    for block, group in zip(blocks, groups):  # a block and a group sharing a track are one group
+        parent[root(f"group:{group}")] = root(block)
+    return np.array([root(block) for block in blocks])
+
+
 def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: int = 2) -> list[str]:
     """The ``scored`` tracks (track id -> path) that are GTZAN clips within ``within`` ids of a
     clip of the same genre among the ``trained`` track ids, or that very clip (a copy its

@@ -186,10 +186,10 @@ _SONGS = _Object(
             "per_genre": _Object(each=_Object(needed={"n": _COUNT}, optional={k: _NUMBER for k in (
                 "top1", "top3", "proportion_score")}), expected="an object of genre -> scores")},
     optional={"skip": _NUMBER, **_TRAINING_WORDS})
+_CV_SCORES = {**{k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "f1_macro_mean")},
+              "n_splits": _COUNT, "protocol": _TEXT, "fold_accuracy": _List(_NUMBER, expected="a list of numbers")}
 _CV = _Object(optional={
-    **{k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "f1_macro_mean")},
-    "n_splits": _COUNT, "n_tracks": _COUNT, "protocol": _TEXT,
-    "fold_accuracy": _List(_NUMBER, expected="a list of numbers"),
+    **_CV_SCORES, "n_tracks": _COUNT, "by_id_blocks": _Object(optional=_CV_SCORES),
     "per_genre": _Object(each=_Object(optional={"n": _COUNT, "recall": _NUMBER, "precision": _NUMBER}),
                          expected="an object of genre -> scores")})
 
@@ -459,6 +459,12 @@ def _cv_section(cv: dict, *, headline: bool) -> list[str]:
     folds = cv.get("fold_accuracy")
     if folds:
         body.append("<p>Accuracy per fold: " + ", ".join(_number(a, ".1%") for a in folds) + ".</p>")
+    blocks = cv.get("by_id_blocks")
+    if blocks:  # GTZAN clips: folds by track share artists, these fewer
+        body.append(f"<p><b>Grouped by adjacent ids: accuracy {_number(blocks.get('accuracy_mean'), '.1%')} ± "
+                    f"{_number(blocks.get('accuracy_std'), '.1%')}, balanced accuracy "
+                    f"{_number(blocks.get('balanced_accuracy_mean'), '.1%')}</b> over {_text(blocks.get('n_splits'))} "
+                    f"folds that share fewer artists. Protocol: {_text(blocks.get('protocol'))}.</p>")
     return body
 
 

@@ -9,7 +9,7 @@ import os
 from collections import Counter
 
 from genrekit.datasets import Dataset, check_genres, gtzan_filtered_split, train_val_test_split
-from genrekit.datasets.splits import fold_grouping, gtzan_shares_artists, holdout_shortfalls
+from genrekit.datasets.splits import GTZAN_ID_BLOCK, fold_grouping, gtzan_shares_artists, holdout_shortfalls
 from genrekit.datasets.tagged import near_duplicates
 from genrekit.errors import DatasetError, ParameterError
 
@@ -137,10 +137,11 @@ def _split(dataset: Dataset, *, split: str, sizes, seed: int) -> tuple[Dataset, 
         shared = gtzan_shares_artists(dataset, "the k-fold CV train adds on a small dataset, where it runs"
                                       if split == "gtzan-filtered" else
                                       "this split, and the k-fold CV train adds on a small dataset")
-        if shared:
+        if shared:  # the CV is also given grouped by blocks of adjacent ids (train.classical.small_dataset_cv)
             logger.warning(shared + (" (--split gtzan-filtered is artist-filtered)"
                                      if split != "gtzan-filtered" and _filtered_split_trains_every_genre(dataset)
-                                     else ""))
+                                     else "") + "; where the k-fold CV runs, it is also given with folds grouped "
+                           f"by blocks of {GTZAN_ID_BLOCK} adjacent ids")
     if split == "all":  # nothing held out: the k-fold CV is the score
         return dataset.with_splits({t.track_id: "train" for t in dataset.tracks}), {}
     if split == "gtzan-filtered":
