@@ -718,8 +718,10 @@ def test_a_searched_models_cv_searches_in_each_fold_too(gtzan_mini, feature_cach
     dataset = dataset.select(t.track_id for t in dataset.tracks if t.label in ("classical", "metal"))
     result = train_model(dataset, spec=FeatureSpec("gtzan57"), model="logreg", search=True, n_iter=2,
                          cache=FeatureCache(feature_cache), progress=False, split="all")
-    assert [(k["search"], k["n_iter"]) for k in asked] == [(True, 2)]
-    assert "2-candidate randomized search nested in each training fold" in result.cv["protocol"]
+    # the CV, then again with blocks of adjacent GTZAN ids kept together: both search
+    assert [(k["search"], k["n_iter"]) for k in asked] == [(True, 2), (True, 2)]
+    for cv in (result.cv, result.cv["by_id_blocks"]):
+        assert "2-candidate randomized search nested in each training fold" in cv["protocol"], cv["protocol"]
 
 
 def test_a_genre_whose_every_training_file_fails_is_refused_not_kept_as_a_label(tmp_path, gtzan_mini, feature_cache,
