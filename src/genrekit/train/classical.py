@@ -215,8 +215,9 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         too few artists to share between folds; a warning names the genres); for GTZAN clips,
         whose artists are not named, ``by_id_blocks``: the same CV with folds grouped by blocks
         of adjacent ids (``protocol``, ``n_splits``, the scores and ``fold_accuracy``; absent
-        where the blocks are too few). ``n_splits`` is also no more than the number of groups. None, besides the cases above, when every
-        track is in one group; a warning is logged for that and for a genre of one track.
+        where the blocks are too few). ``n_splits`` is also no more than the number of groups.
+        None, besides the cases above, when every track is in one group; a warning is logged
+        for that and for a genre of one track.
 
     Raises
     ------
