@@ -117,3 +117,62 @@ def test_min_confidence_takes_numpy_numbers_and_refuses_a_bool_by_its_type(tmp_p
     sf.write(song, np.zeros(8000 * 4, np.float32), 8000)
     with pytest.raises(ParameterError, match=r"hop_seconds=inf: expected a positive number of seconds"):
         predict_file("default", song, hop_seconds=float("inf"))
+
+
+def test_a_second_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_mini, tmp_path, monkeypatch):
+    """The second researcher's review (2026-12-07): a feature set given by name to
+    build_feature_table extracted every file, then failed in pandas; seeds, lengths and fold
+    counts reached scikit-learn or numpy; positions given as track_folds failed inside a fold; a
+    misspelt id selected nothing; fma518 below its lowest rate raised librosa's error."""
+    from genrekit.datasets import build_feature_table, kfold_splits, train_val_test_split
+    from genrekit.features import FeatureCache, fma518
+
+    dataset = load_dataset(gtzan_mini)
+    two = dataset.select(["jazz.00002", "rock.00002", "jazz.00003", "rock.00003"])
+    table, _ = build_feature_table(two, "gtzan57", cache=FeatureCache(tmp_path / "cache"), n_jobs=1, progress=False)
+    assert table.columns == FeatureSpec("gtzan57").columns and len(set(table.tracks)) == 4
+    from genrekit.datasets import table as tables
+
+    monkeypatch.setattr(tables, "extract_features", lambda *a, **k: pytest.fail("extracted before the check"))
+    with pytest.raises(ParameterError, match=r"spec=42: expected a FeatureSpec or a feature set's name"):
+        build_feature_table(two, 42)
+    with pytest.raises(ParameterError, match=r"track_ids: 1 id\(s\) gtzan does not hold \(first: 'jazz.0001'\); its "
+                                              r"ids look like 'blues.00000'"):
+        dataset.select(["jazz.00001", "jazz.0001"])
+
+    y, groups = np.repeat([0, 1], 6), np.arange(12)
+    for call, options, message in [
+        (kfold_splits, {"seed": None}, r"seed=None: expected a whole number"),
+        (kfold_splits, {"seed": 1.5}, r"seed=1.5: expected a whole number"),
+        (kfold_splits, {"n_splits": 2.0}, r"n_splits=2.0: expected a whole number of folds"),
+        (train_val_test_split, {"seed": None}, r"seed=None: expected a whole number"),
+    ]:
+        with pytest.raises(ParameterError, match=message):
+            call(y, groups, **options)
+    with pytest.raises(ParameterError, match=r"labels \(12\) and groups \(10\) differ in length"):
+        kfold_splits(y, groups[:10])
+
+    gtzan = _table([f"{genre}.{i:05d}" for genre in ("jazz", "rock") for i in range(6)])
+    positions = kfold_splits(gtzan.y, gtzan.groups, n_splits=3)
+    with pytest.raises(ParameterError, match=r"track_folds: fold 1 names \d+ track\(s\) the table does not hold"):
+        cross_validate(gtzan, "logreg", track_folds=positions, n_jobs=1)
+    with pytest.raises(ParameterError, match=r"sr=8000: fma518 needs at least 12801 Hz"):
+        fma518(y=np.full(8000, 0.1, dtype=np.float32), sr=8000)
+
+
+def test_cross_validate_says_when_a_fold_tests_a_genre_it_never_trained_on(caplog):
+    """Every rock track one artist's: the fold that tests them trained on none (accuracy 0 there),
+    which cross_validate did without a word."""
+    table = _table([f"{genre}.song{i}" for genre in ("jazz", "pop", "rock") for i in range(6)])
+    groups = np.array(["rock-artist" if t.startswith("rock") else t for t in table.tracks])
+    import dataclasses
+
+    one_artist = dataclasses.replace(table, groups=groups)
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        cross_validate(one_artist, "logreg", n_splits=3, n_jobs=1)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "tests rock without a training track of it" in said and "never learned their genre" in said, said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        cross_validate(table, "logreg", n_splits=3, n_jobs=1)
+    assert "without a training track" not in " ".join(r.getMessage() for r in caplog.records)

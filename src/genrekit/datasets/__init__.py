@@ -19,7 +19,7 @@ from genrekit.datasets.table import FeatureTable, build_feature_table, feature_f
 from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, load_tagged, near_duplicates,
                                       read_genre_map)
 from genrekit.datasets.splits import (
-    fold_grouping, gtzan_filtered_ids, gtzan_filtered_split, kfold_splits, train_val_test_split
+    fold_grouping, gtzan_filtered_ids, gtzan_filtered_split, gtzan_id_blocks, kfold_splits, train_val_test_split
 )
 from genrekit.errors import DatasetError
 
@@ -166,6 +166,7 @@ __all__ = [
     "gtzan_filtered_ids",
     "gtzan_filtered_split",
     "fold_grouping",
+    "gtzan_id_blocks",
     "kfold_splits",
     "load_dataset",
     "load_fma",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from genrekit._files import utf8_shown
+from genrekit.errors import ParameterError
 
 if TYPE_CHECKING:
     from genrekit.datasets.tagged import TagTaxonomy
@@ -213,8 +214,16 @@ class Dataset:
         return pd.DataFrame([asdict(t) for t in self.tracks])
 
     def select(self, track_ids) -> Dataset:
-        """The dataset restricted to ``track_ids`` (in this dataset's order)."""
+        """The dataset restricted to ``track_ids`` (in this dataset's order); a ParameterError
+        naming the ids it does not hold (a misspelt one would have selected nothing, silently)."""
+        if isinstance(track_ids, str):  # one id, not its characters
+            track_ids = [track_ids]
         wanted = set(track_ids)
+        held = {t.track_id for t in self.tracks}
+        if strangers := sorted(map(str, wanted - held)):
+            like = f"its ids look like {self.tracks[0].track_id!r}" if self.tracks else "it holds no track"
+            raise ParameterError(f"track_ids: {len(strangers)} id(s) {self.name} does not hold (first: "
+                                 f"{', '.join(repr(s[:80]) for s in strangers[:3])}); {like}")
         return replace(self, tracks=[t for t in self.tracks if t.track_id in wanted])
 
     def with_splits(self, splits: dict[str, str]) -> Dataset:

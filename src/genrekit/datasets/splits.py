@@ -171,6 +171,7 @@ def train_val_test_split(
         raise ParameterError(f"sizes={sizes} must be three non-negative fractions (train > 0) summing to 1")
     if len(labels) != len(groups):
         raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    check_seed(seed)
     parts = np.full(len(labels), "train", dtype=object)
     remaining = np.arange(len(labels))
     train, val, test = sizes
@@ -312,6 +313,11 @@ def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tu
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
+    if len(labels) != len(groups):
+        raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    check_seed(seed)
+    if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)):
+        raise ParameterError(f"n_splits={n_splits!r}: expected a whole number of folds, at least 2")
     if n_splits < 2:
         raise ParameterError(f"n_splits={n_splits} must be >= 2")
     if len(set(groups)) < n_splits:

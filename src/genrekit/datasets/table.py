@@ -14,6 +14,7 @@ import pandas as pd
 from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
+from genrekit.features.registry import as_feature_spec
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class FeatureTable:
 
 def build_feature_table(
     dataset: Dataset | str | os.PathLike,
-    spec: FeatureSpec,
+    spec: FeatureSpec | str,
     *,
     labels: list[str] | None = None,
     cache: FeatureCache | None = None,
@@ -89,8 +90,8 @@ def build_feature_table(
     ----------
     dataset : Dataset or path
         The tracks, with their genres and split groups.
-    spec : FeatureSpec
-        The feature set and its parameters.
+    spec : FeatureSpec or str
+        The feature set and its parameters, or a feature set's name (its defaults).
     labels : list of str, optional
         The genres ``y`` indexes (default: ``dataset.labels``); a track of another genre is
         left out and listed in ``failures``.
@@ -111,6 +112,7 @@ def build_feature_table(
     """
     from genrekit.datasets import as_dataset
 
+    spec = as_feature_spec(spec)  # before any file is read: a name, as extract_features takes
     dataset = as_dataset(dataset)
     labels = labels or dataset.labels
     index = {label: i for i, label in enumerate(labels)}

@@ -173,8 +173,10 @@ def cross_validate(
     n_jobs : int or None
         Folds fitted at once, in worker processes (None or -1: one per core; 1: in this process).
     track_folds : list of (train ids, test ids), optional
-        Replaces the stratified folds, so that other models (networks) can be scored on
-        exactly the same folds.
+        Replaces the stratified folds (and ``n_splits``), so that other models (networks) can
+        be scored on exactly the same folds: track ids, as :func:`table_folds` and
+        :func:`dataset_folds` give them (:func:`genrekit.datasets.kfold_splits` gives
+        positions; ``table.track_frame()["track"]`` maps them to ids).
 
     Returns
     -------
@@ -184,13 +186,15 @@ def cross_validate(
         ``chunk_accuracy_mean``, ``fit_seconds`` (mean per fold); and ``search``, ``seed``,
         and ``grouping``: how the folds keep tracks together (:func:`genrekit.datasets.fold_grouping`;
         ``"given"`` with ``track_folds``). Folds of GTZAN clips by track (no artists known)
-        are named in a warning: adjacent clip ids are often one artist's.
+        are named in a warning: adjacent clip ids are often one artist's; so are folds of its
+        own that test a genre they never trained on (every track of the genre one artist's).
 
     Raises
     ------
     ParameterError
         ``table`` is not a FeatureTable, ``name`` is no model genrekit knows, ``seed`` is not a
-        whole number from 0 to 2**32 - 1, or ``n_jobs`` is not None, -1 or a positive whole number.
+        whole number from 0 to 2**32 - 1, ``n_jobs`` is not None, -1 or a positive whole number,
+        or ``track_folds`` names a track the table does not hold.
     DatasetError
         ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """
@@ -210,11 +214,45 @@ def cross_validate(
         grouping = fold_grouping(table)
         if shared := gtzan_shares_artists(table, "these folds", "the table"):
             logger.warning("%s", shared)
+        if untrained := _untrained_genres(table, track_folds):
+            logger.warning("cross-validation: %s", untrained)
     else:
+        _check_track_folds(table, track_folds)
         grouping = "given"
     recipe = make_recipe(name, table=table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
                                  summary={**recipe.summary, "seed": int(seed), "grouping": grouping})
+
+
+def _check_track_folds(table: FeatureTable, track_folds) -> None:
+    """A ParameterError where ``track_folds`` names a track ``table`` does not hold (positions
+    given for ids, say), naming the fold and the first such names."""
+    known = set(map(str, table.tracks))
+    for number, fold in enumerate(track_folds, 1):
+        try:
+            train, test = fold
+        except (TypeError, ValueError):
+            raise ParameterError(f"track_folds: fold {number} is not a pair of (train ids, test ids)") from None
+        strangers = [t for t in (*train, *test) if str(t) not in known]
+        if strangers:
+            raise ParameterError(f"track_folds: fold {number} names {len(strangers)} track(s) the table does not hold "
+                                 f"(first: {', '.join(repr(t) for t in strangers[:3])}); expected track ids, as "
+                                 "table_folds gives them (kfold_splits gives positions)")
+
+
+def _untrained_genres(table: FeatureTable, track_folds) -> str | None:
+    """Words for the folds that test a genre their training part lacks (every track of it in one
+    group: one artist); None where every fold trains on every genre it tests."""
+    genre = {str(t): table.labels[y] for t, y in zip(table.tracks, table.y)}
+    found = []
+    for number, (train, test) in enumerate(track_folds, 1):
+        lacking = sorted({genre[str(t)] for t in test} - {genre[str(t)] for t in train})
+        if lacking:
+            found.append(f"fold {number} tests {', '.join(lacking)} without a training track of it")
+    if not found:
+        return None
+    return ("; ".join(found) + ": those tracks are scored by a model that never learned their genre (their groups, "
+            "artists, are too few to share between folds)")
 
 
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

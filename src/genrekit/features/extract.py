@@ -16,7 +16,7 @@ from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
 from genrekit.errors import AudioError, FeatureError, GenrekitError
 from genrekit.features.cache import FeatureCache
-from genrekit.features.registry import FeatureSpec
+from genrekit.features.registry import FeatureSpec, as_feature_spec
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def extract_features(
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
     paths = [os.fspath(p) for p in paths_given(paths)]
-    spec = FeatureSpec(spec) if isinstance(spec, str) else spec  # train(features="musicnn") takes the name too
+    spec = as_feature_spec(spec)  # train(features="musicnn") takes the name too
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:

@@ -16,7 +16,13 @@ import numpy as np
 from scipy import stats
 
 from genrekit.audio.io import check_signal
+from genrekit.errors import ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
+
+# The lowest sample rate fma518 can be computed at, and why
+LOWEST_RATE = 12801
+LOWEST_RATE_REASON = ("its spectral contrast's highest band, of 6 octaves from 200 Hz, starts at 6400 Hz, which must "
+                      "be under the Nyquist frequency")
 
 FEATURE_SIZES = {
     "chroma_stft": 12,
@@ -105,8 +111,16 @@ def fma518(*, y: np.ndarray, sr: int) -> np.ndarray:
 
     Returns
     -------
-    x : np.ndarray [shape=(518,)], float64, ordered as :data:`COLUMNS`
+    x : np.ndarray [shape=(518,)], float64, ordered as :data:`COLUMNS` of this module
+        (``FeatureSpec("fma518").columns`` names them)
+
+    Raises
+    ------
+    ParameterError
+        ``y`` is not mono float audio, or ``sr`` is below :data:`LOWEST_RATE`.
     """
     check_signal(y, sr)
+    if sr < LOWEST_RATE:
+        raise ParameterError(f"sr={sr}: fma518 needs at least {LOWEST_RATE} Hz ({LOWEST_RATE_REASON}); resample first")
     summaries = {name: summarize(values) for name, values in frame_features(y=y, sr=sr).items()}
     return np.array([summaries[name][statistic][int(number) - 1] for name, statistic, number in COLUMNS])

@@ -42,7 +42,8 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
 
     Returns
     -------
-    x : np.ndarray [shape=(57,)], float64, ordered as :data:`COLUMNS`
+    x : np.ndarray [shape=(57,)], float64, ordered as :data:`COLUMNS` of this module
+        (``FeatureSpec("gtzan57").columns`` names them)
     """
     check_signal(y, sr)
     load_librosa_kernels()

@@ -63,8 +63,7 @@ _DEFINITIONS: dict[str, _Definition] = {
         fma.fma518,
         _fma518_column_names(),
         "FMA's 518 librosa statistics (Defferrard et al. 2017)",
-        lowest_rate=(12801, "its spectral contrast's highest band, of 6 octaves from 200 Hz, starts at "
-                            "6400 Hz, which must be under the Nyquist frequency"),
+        lowest_rate=(fma.LOWEST_RATE, fma.LOWEST_RATE_REASON),
     ),
     "gtzan57": _Definition(
         gtzan.gtzan57,
@@ -231,3 +230,14 @@ def describe_feature_sets() -> dict[str, str]:
 
 
 __all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "describe_feature_sets"]
+
+
+def as_feature_spec(spec, parameter: str = "spec") -> FeatureSpec:
+    """``spec`` as a :class:`FeatureSpec`: itself, or the spec of a feature set's name with its
+    defaults; a ParameterError naming ``parameter`` for anything else (before any file is read)."""
+    if isinstance(spec, FeatureSpec):
+        return spec
+    if isinstance(spec, str):
+        return FeatureSpec(spec)
+    raise ParameterError(f"{parameter}={repr(spec)[:80]}: expected a FeatureSpec or a feature set's name "
+                         f"({', '.join(FEATURE_SETS)}), found type {type(spec).__name__}")

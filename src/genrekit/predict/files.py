@@ -58,8 +58,9 @@ def predict_file(
         Seconds of intro and outro left out when the song is long enough (see
         :func:`genrekit.audio.chunking.analysed_span`).
     hop_seconds : float, optional
-        Seconds between chunks' starts; less than the chunk length gives overlapping chunks
-        (default: back to back).
+        Seconds between chunks' starts (default: back to back). Less than the chunk length
+        gives overlapping chunks, and the timeline is then the chunks themselves (their finer
+        windows would count twice); more leaves the audio between chunks unheard.
     batch : int, optional
         Chunks given to the model at a time (default: as many as make 30 s of audio, see
         :func:`batch_size`).
@@ -81,8 +82,9 @@ def predict_file(
         Called with the seconds from the file's start analysed so far, after each batch of
         chunks (a progress bar's feed for a long song).
     segment_seconds : float, optional
-        Classical whole-clip models: seconds per chunk (default 30), as
-        :func:`genrekit.models.load` and :func:`predict_files` take it.
+        Classical whole-clip models given by path or name: seconds per chunk (default 30), as
+        :func:`genrekit.models.load` and :func:`predict_files` take it (for a model already
+        loaded, a ParameterError: give it to ``load``).
 
     Returns
     -------

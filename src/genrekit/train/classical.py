@@ -17,6 +17,7 @@ from genrekit.errors import DatasetError, ParameterError
 from genrekit.evaluate import cross_validate, score_dataset
 from genrekit.evaluate.crossval import out_of_fold_probabilities, table_folds
 from genrekit.features import FeatureCache, FeatureSpec
+from genrekit.features.registry import as_feature_spec
 from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
 from genrekit.train.recipes import TableRecipe
 from genrekit.runners import default_jobs
@@ -35,7 +36,7 @@ MODEL_FILE = "model.genrekit"
 def train_model(
     dataset: Dataset | str | os.PathLike,
     *,
-    spec: FeatureSpec | None = None,
+    spec: FeatureSpec | str | None = None,
     model: str = DEFAULT_MODEL,
     split: str = "random",
     sizes: tuple[float, float, float] = (0.8, 0.1, 0.1),
@@ -69,8 +70,9 @@ def train_model(
     ----------
     dataset : Dataset or path
         Labelled tracks, or the path of a dataset (:func:`genrekit.datasets.load_dataset`).
-    spec : FeatureSpec, optional
-        The features (default: the model's own, see :func:`genrekit.models.default_spec`).
+    spec : FeatureSpec or str, optional
+        The features, or a feature set's name (default: the model's own, see
+        :func:`genrekit.models.default_spec`).
     model : str
         A classical model (see :data:`genrekit.models.MODELS`).
     split : str
@@ -106,7 +108,8 @@ def train_model(
         raise ParameterError(f"model={model!r} is not a classical model; expected one of {', '.join(MODELS)}"
                              + (" (a network: genrekit.train.train trains any model by name)" if model in network_names()
                                 else ""))
-    fit = partial(_fit_classical, model=model, spec=spec or default_spec(model), search=search, n_iter=n_iter,
+    spec = default_spec(model) if spec is None else as_feature_spec(spec)  # a name too, checked before any work
+    fit = partial(_fit_classical, model=model, spec=spec, search=search, n_iter=n_iter,
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")
     return run_training(dataset, fit, name=model, split=split, sizes=sizes, seed=seed, aggregation=aggregation,
