@@ -70,3 +70,22 @@ class AnalysisStopped(GenrekitError):
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         super().__init__(f"{self.path}: analysis stopped before it was done")
+
+
+def check_options(options, function, where: str, *, taken_too=(), leaving_out=()) -> None:
+    """A ParameterError for a keyword of ``options`` that ``function`` (the callee of ``where``'s
+    ``**options``) does not take, named with the closest one it does, as a misspelling is;
+    Python's TypeError named the function behind ``where``. ``taken_too``: other keywords
+    ``where`` takes; ``leaving_out``: the callee's parameters ``where`` fills itself."""
+    import difflib
+    import inspect
+
+    taken = {name for name, p in inspect.signature(function).parameters.items()
+             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - set(leaving_out) | set(taken_too)
+    unknown = sorted(set(options) - taken)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(taken), n=1)
+        raise ParameterError(f"{', '.join(unknown)}: not an option of {where}"
+                             + (f"; did you mean {close[0]!r}?" if close else "")
+                             + f" (it takes {', '.join(sorted(taken))})")
+

@@ -21,7 +21,7 @@ from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock
                             write_json, write_text_atomic)
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
-from genrekit.errors import DatasetError, GenrekitError, ParameterError
+from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_options
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
@@ -357,6 +357,7 @@ def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, agg
         Its ``metrics`` empty where no track is left, which a warning names the dataset for
         (:func:`evaluate_model` leaves saying it to its caller).
     """
+    check_options(options, predict_dataset, "score_dataset", leaving_out=("model", "dataset", "journal"))
     dataset = as_dataset(dataset)
     scored = _scored(model, dataset, aggregation=aggregation, **options)
     if not scored.metrics:

@@ -494,7 +494,9 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
     import soundfile as sf
 
-    from genrekit.errors import ParameterError
+    from genrekit.errors import ParameterError, check_options
+
+    check_options(options, predict_file, "predict_audio", leaving_out=("model", "path"))
 
     if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or not np.issubdtype(y.dtype, np.floating):
         found = (f"shape {y.shape}, dtype {y.dtype}" if isinstance(y, np.ndarray) else type(y).__name__)

@@ -7,7 +7,7 @@ from typing import Any
 
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.models import DEFAULT_MODEL, default_spec
-from genrekit.errors import OtherKindOption, ParameterError
+from genrekit.errors import OtherKindOption, ParameterError, check_options
 from genrekit.models.catalogue import recipe_name, renamed_note
 from genrekit.train.classical import train_model
 from genrekit.train.network import train_network_model
@@ -35,16 +35,9 @@ _TAKEN = {TableRecipe: ("train_model", train_model, {"features", "chunk"}),
 def _check_known(model: str, options: dict[str, Any]) -> None:
     """A ParameterError for an option no trainer of ``model``'s kind takes (a misspelling:
     Python's TypeError named the function behind ``train``)."""
-    import difflib
-    import inspect
-
     name, trainer, extra = _TAKEN[recipe_type(model)]
-    taken = {p for p in inspect.signature(trainer).parameters if p not in ("dataset", "model", "preset")} | extra
-    unknown = sorted(set(options) - taken)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(taken), n=1)
-        raise ParameterError(f"{', '.join(unknown)}: not an option of train for model {model!r} (see "
-                             f"genrekit.train.{name}'s parameters{f'; did you mean {close[0]!r}?' if close else ''})")
+    check_options(options, trainer, f"train for model {model!r} (genrekit.train.{name}'s)", taken_too=extra,
+                  leaving_out=("dataset", "model", "preset"))
 
 
 def train(dataset: Dataset | str | os.PathLike, *, model: str = DEFAULT_MODEL, **options: Any) -> TrainResult:
