@@ -88,4 +88,3 @@ def check_options(options, function, where: str, *, taken_too=(), leaving_out=()
         raise ParameterError(f"{', '.join(unknown)}: not an option of {where}"
                              + (f"; did you mean {close[0]!r}?" if close else "")
                              + f" (it takes {', '.join(sorted(taken))})")
-

@@ -233,10 +233,11 @@ def _check_track_folds(table: FeatureTable, track_folds) -> None:
             train, test = fold
         except (TypeError, ValueError):
             raise ParameterError(f"track_folds: fold {number} is not a pair of (train ids, test ids)") from None
-        strangers = [t for t in (*train, *test) if str(t) not in known]
+        # numpy's scalars as Python's: np.int64(3) is shown as 3
+        strangers = [t.item() if isinstance(t, np.generic) else t for t in (*train, *test) if str(t) not in known]
         if strangers:
             raise ParameterError(f"track_folds: fold {number} names {len(strangers)} track(s) the table does not hold "
-                                 f"(first: {', '.join(repr(t) for t in strangers[:3])}); expected track ids, as "
+                                 f"(first: {', '.join(map(repr, strangers[:3]))}); expected track ids, as "
                                  "table_folds gives them (kfold_splits gives positions)")
 
 
@@ -251,8 +252,8 @@ def _untrained_genres(table: FeatureTable, track_folds) -> str | None:
             found.append(f"fold {number} tests {', '.join(lacking)} without a training track of it")
     if not found:
         return None
-    return ("; ".join(found) + ": those tracks are scored by a model that never learned their genre (their groups, "
-            "artists, are too few to share between folds)")
+    return ("; ".join(found) + ": those tracks are scored by a model that never learned their genre (its tracks are "
+            "in too few groups, artists, to share between folds)")
 
 
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -229,9 +229,6 @@ def describe_feature_sets() -> dict[str, str]:
     return {name: definition.description for name, definition in _DEFINITIONS.items()}
 
 
-__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "describe_feature_sets"]
-
-
 def as_feature_spec(spec, parameter: str = "spec") -> FeatureSpec:
     """``spec`` as a :class:`FeatureSpec`: itself, or the spec of a feature set's name with its
     defaults; a ParameterError naming ``parameter`` for anything else (before any file is read)."""
@@ -241,3 +238,6 @@ def as_feature_spec(spec, parameter: str = "spec") -> FeatureSpec:
         return FeatureSpec(spec)
     raise ParameterError(f"{parameter}={repr(spec)[:80]}: expected a FeatureSpec or a feature set's name "
                          f"({', '.join(FEATURE_SETS)}), found type {type(spec).__name__}")
+
+
+__all__ = ["FEATURE_SETS", "FEATURE_VERSION", "FeatureSpec", "as_feature_spec", "describe_feature_sets"]
