@@ -1,7 +1,7 @@
 """Evaluation: scores, chunk-to-track aggregation, cross-validation, comparison, reports."""
 
 from genrekit.evaluate.crossval import (cross_validate, cross_validate_recipe, dataset_folds, fit_estimator, fold,
-                                       model_fold)
+                                       model_fold, table_folds)
 from genrekit.evaluate.metrics import AGGREGATIONS, aggregate_tracks, classification_scores, evaluation_metrics, song_scores
 from genrekit.evaluate.run import (Evaluation, compare_models, evaluate_model, evaluate_songs, predict_dataset,
                                    predictions_frame, score_dataset, track_predictions)
@@ -29,6 +29,7 @@ __all__ = [
     "predictions_frame",
     "score_dataset",
     "song_scores",
+    "table_folds",
     "write_evaluation",
     "write_json",
 ]
