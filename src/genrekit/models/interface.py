@@ -1166,8 +1166,9 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     if not found:
         from genrekit.errors import ModelError
 
-        raise ModelError(f"{path}: model file not found (expected a .genrekit, .safetensors or .onnx file, a run "
-                         f"folder holding one, or {DEFAULT!r} / {DEFAULT_EXACT!r} for genrekit's own)")
+        what = "a folder holding no model file" if path.is_dir() else "model file not found"
+        raise ModelError(f"{path}: {what} (expected a .genrekit, .safetensors or .onnx file, a run folder holding "
+                         f"{' or '.join(RUN_FOLDER_FILES)}, or {DEFAULT!r} / {DEFAULT_EXACT!r} for genrekit's own)")
     return path
 
 
