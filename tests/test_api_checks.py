@@ -189,3 +189,23 @@ def test_a_misspelt_option_is_named_with_the_function_called_and_its_closest_opt
     with pytest.raises(ParameterError, match=r"^minconfidence: not an option of predict_audio; did you mean "
                                               r"'min_confidence'\?"):
         predict_audio("default", np.zeros(100, dtype=np.float32), 22050, minconfidence=0.5)
+
+
+def test_out_of_fold_probabilities_name_the_genre_a_tied_vote_gave():
+    """A tied vote is broken in the sixth decimal; out_of_fold_probabilities rounded there, so
+    train's per-genre recall (and compare's out_of_fold.csv and McNemar counts) took the first
+    genre where the fold's accuracy had counted the other (a reviewer's case, 2026-12-07)."""
+    import pandas as pd
+
+    from genrekit.evaluate import aggregate_tracks, classification_scores
+    from genrekit.evaluate.crossval import out_of_fold_probabilities
+    from genrekit.train.classical import _per_genre
+
+    labels = ["blues", "rock"]
+    chunks = np.array([[0.6, 0.4], [0.1, 0.9], [0.55, 0.45], [0.2, 0.8]])  # each track: one vote each, rock likelier
+    track_proba, tracks = aggregate_tracks(chunks, ["t1", "t1", "t2", "t2"], method="vote")
+    assert classification_scores([1, 1], track_proba, labels)["accuracy"] == 1.0
+    oof = out_of_fold_probabilities([{"test_tracks": list(tracks), "test_proba": track_proba.tolist()}], labels)
+    assert all(max(p, key=p.get) == "rock" for p in oof.values()), oof
+    scores = _per_genre(pd.DataFrame({"track": ["t1", "t2"], "y": [1, 1]}), labels, oof)
+    assert scores["rock"]["recall"] == 1.0 and scores["blues"]["precision"] is None, scores

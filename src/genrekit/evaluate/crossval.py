@@ -77,9 +77,11 @@ def fold(recipe: Recipe, train_tracks: Sequence[str], test_tracks: Sequence[str]
 
 
 def out_of_fold_probabilities(folds: Sequence[dict], labels: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Track id -> genre -> its probability from the fold that held the track out, to 6
-    decimals, from cross-validation's per-fold ``test_tracks`` and ``test_proba``."""
-    return {track: {label: round(float(p), 6) for label, p in zip(labels, proba)}
+    """Track id -> genre -> its probability from the fold that held the track out, from
+    cross-validation's per-fold ``test_tracks`` and ``test_proba``. Not rounded: a tied vote's
+    tie-break lies in the sixth decimal (:data:`genrekit.models.aggregation.VOTE_TIE_WEIGHT`), and
+    the genre these name must be the one the fold's accuracy counted."""
+    return {track: {label: float(p) for label, p in zip(labels, proba)}
             for fold in folds for track, proba in zip(fold["test_tracks"], fold["test_proba"])}
 
 
