@@ -452,7 +452,7 @@ LrOption = Annotated[float | None, typer.Option("--lr", **POSITIVE, help="Networ
                                                 "preset's).")]
 OptimizerOption = Annotated[str | None, typer.Option(**_choice(*OPTIMIZERS), help="Networks: optimizer (default: the "
                                                      "preset's).")]
-WeightDecayOption = Annotated[float, typer.Option(**NON_NEGATIVE, help="Networks: weight decay, where neither --l2 nor the preset's paper sets an L2 penalty (edge-cnn, cnn4-2x2 and musicnn-finetune set one: change it with --l2). No decay: --weight-decay 0 --l2 0.")]
+WeightDecayOption = Annotated[float, typer.Option(**NON_NEGATIVE, help="Networks: weight decay, where neither --l2 nor the preset sets an L2 penalty (edge-cnn, cnn4-2x2 and musicnn-finetune set one: change it with --l2). No decay: --weight-decay 0 --l2 0.")]
 L1Option = Annotated[float | None, typer.Option("--l1", **NON_NEGATIVE, help="Networks: L1 penalty on the weights "
                                                 "(default: the preset's).")]
 L2Option = Annotated[float | None, typer.Option("--l2", **NON_NEGATIVE, help="Networks: L2 penalty, replacing "

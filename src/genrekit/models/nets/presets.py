@@ -45,7 +45,7 @@ def _flat_size(features: nn.Module, shape: tuple[int, ...]) -> int:
 class EdgeCNN(nn.Module):
     """Small CNN for phones: three conv layers of 32, 32 and 64 filters with 2×6 kernels and
     2×6 max-pooling, batch norm, no non-linearity between conv layers, a 512-unit tanh layer
-    (L1/L2 penalties are the trainer's) and a softmax output. Input: 7.5 s fragments
+    (L1/L2 penalties are the trainer's, on every parameter) and a softmax output. Input: 7.5 s fragments
     (a 30 s clip in four), 128 mel bands × 324 frames."""
 
     def __init__(self, n_classes: int, n_mels: int = 128, n_frames: int = 324):
@@ -88,7 +88,8 @@ class CNN4(nn.Module):
 
 
 class CRNN(nn.Module):
-    """Conv layers, then a 256-unit GRU over the remaining time steps (Choi et al. 2017).
+    """Conv layers, then one 256-unit GRU over the remaining time steps: the idea of Choi et al.
+    2017's CRNN (theirs: four conv layers, then two GRU layers over 15 steps).
 
     ``crnn1``: CNN4 without its last conv layer, 128×128 input. ``crnn2``: four conv layers
     on a 256×256 input.
@@ -131,7 +132,8 @@ class CNN5Image(nn.Module):
 
 class CNN4Small(nn.Module):
     """Four conv layers with 2×2 filters and strides 2, 1, 2, 1, each with batch norm, ReLU and
-    2×2 max-pooling of stride 1; Xavier init; one dense layer (L2 0.019 is the trainer's)."""
+    2×2 max-pooling of stride 1; Xavier init; one dense layer (L2 0.019 is the trainer's weight
+    decay, on every parameter)."""
 
     def __init__(self, n_classes: int, n_mels: int = 128, n_frames: int = 128):
         super().__init__()
@@ -164,8 +166,9 @@ class ResidualBlock(nn.Module):
 
 
 class ShortChunkResNet(nn.Module):
-    """The short-chunk-resnet preset: a short-chunk residual CNN (after Won et al. 2020) for ~3 s
-    chunks, with global max + mean pooling so it accepts any chunk length."""
+    """The short-chunk-resnet preset: a short-chunk residual CNN after Won et al. 2020, smaller
+    (6 blocks of 32 to 128 channels, max-pooling, no hidden dense layer; theirs: 7 strided blocks
+    of 128 to 512), for ~3 s chunks, with global max + mean pooling so it accepts any length."""
 
     def __init__(self, n_classes: int, channels: tuple[int, ...] = (32, 32, 64, 64, 128, 128), dropout: float = 0.5):
         super().__init__()
@@ -265,7 +268,8 @@ class GenreNet(nn.Module):
 
 @dataclass(frozen=True)
 class Preset:
-    """A named architecture with its input and the training set-up of its paper."""
+    """A named architecture with its input and the training set-up it takes from its source
+    (what it leaves unset, :meth:`genrekit.train.TrainConfig.resolved` fills)."""
 
     build: Callable[[int], nn.Module]
     frontend: FrontEndConfig | None
