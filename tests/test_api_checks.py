@@ -209,3 +209,15 @@ def test_out_of_fold_probabilities_name_the_genre_a_tied_vote_gave():
     assert all(max(p, key=p.get) == "rock" for p in oof.values()), oof
     scores = _per_genre(pd.DataFrame({"track": ["t1", "t2"], "y": [1, 1]}), labels, oof)
     assert scores["rock"]["recall"] == 1.0 and scores["blues"]["precision"] is None, scores
+
+
+def test_fit_temperature_refuses_scores_or_labels_it_cannot_fit_on():
+    """NaN scores gave a temperature of 0.49 with a RuntimeWarning, and a label of -1 scored the
+    last class (numpy's negative index) and gave 20."""
+    from genrekit.models.calibration import fit_temperature
+
+    with pytest.raises(ParameterError, match="logits: expected finite scores"):
+        fit_temperature([[np.nan, 0.0]], [0])
+    with pytest.raises(ParameterError, match="y: expected class indices from 0 to 1, found int64 values from -1"):
+        fit_temperature([[1.0, 0.0]], np.array([-1], dtype=np.int64))
+    assert 0.05 <= fit_temperature(np.log([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]), [0, 1, 1]) <= 20

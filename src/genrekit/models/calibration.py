@@ -24,6 +24,11 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     logits, y = np.asarray(logits, dtype=np.float64), np.asarray(y)
     if logits.ndim != 2 or len(logits) != len(y) or not len(y):
         raise ParameterError(f"logits of shape {logits.shape} and y of shape {y.shape}: expected (n, k) and (n,), n > 0")
+    if not np.isfinite(logits).all():
+        raise ParameterError("logits: expected finite scores, found NaN or infinity")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= logits.shape[1]:
+        raise ParameterError(f"y: expected class indices from 0 to {logits.shape[1] - 1}, found {y.dtype} values "
+                             f"from {y.min()} to {y.max()}")
 
     def nll(log_t: float) -> float:
         scaled = logits / np.exp(log_t)
