@@ -393,6 +393,33 @@ def test_validation_and_test_tracks_are_scored_on_what_predict_scores(gtzan_mini
     assert (sets["val"].track == "metal.00002").sum() == 6
 
 
+def test_windows_of_digital_silence_are_neither_trained_on_nor_scored(gtzan_mini, tmp_path):
+    """The front end's dB against each window's own peak made a window of digital silence 0 dB
+    in every bin, the loudest a window can look, and it was trained on with the track's genre;
+    predict never analyses such a window, so validation now leaves it out too."""
+    import dataclasses
+
+    import soundfile as sf
+
+    from genrekit import audio
+    from genrekit.predict import predict_file
+
+    track = load_gtzan(gtzan_mini).select(["metal.00002"]).tracks[0]
+    y, sr = audio.load(track.path, sr=22050)
+    gap = np.concatenate([y[: 6 * sr], np.zeros(6 * sr, dtype=y.dtype), y[6 * sr: 12 * sr]])  # 18 s, 6-12 s silent
+    sf.write(tmp_path / "gap.wav", gap, sr)
+    gapped = dataclasses.replace(track, path=str(tmp_path / "gap.wav"), track_id="gap")
+    net = build_network("short-chunk-resnet", len(GENRES), labels=list(GENRES))
+    sets, failures = split_chunks(net, [gapped], list(GENRES), {"gap": "train"}, n_frames=128, overlap=0.0)
+    scored, _ = split_chunks(net, [gapped], list(GENRES), {"gap": "val"}, n_frames=128)
+    assert not failures
+    # six windows of 2.95 s: the one from 8.85 s to 11.8 s is silent throughout; the other five sound
+    assert len(sets["train"].X) == 5 and len(scored["val"].X) == 5
+    assert not (sets["train"].X == sets["train"].X.amax(dim=(1, 2, 3), keepdim=True)).flatten(1).all(dim=1).any()
+    path = save_network(tmp_path / "net.safetensors", net, preset="short-chunk-resnet", labels=list(GENRES))
+    assert predict_file(path, gapped.path).n_chunks == len(scored["val"].X)
+
+
 def test_training_without_validation_keeps_the_last_epoch(train_chunks):
     sets, _ = train_chunks
     config = TrainConfig(preset="cnn4-2x2", epochs=2, batch_size=16, seed=1)

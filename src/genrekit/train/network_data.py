@@ -22,6 +22,7 @@ from torch import nn
 
 from genrekit import audio
 from genrekit.audio.chunking import SKIP_SECONDS, song_chunks
+from genrekit.audio.io import SILENCE_PEAK
 from genrekit.errors import AudioError, ModelError
 from genrekit.features.chunks import frame_windows
 from genrekit.features.librosa_kernels import load_librosa_kernels
@@ -144,7 +145,7 @@ def spectrogram_windows(
         y, _ = audio.load(path, sr=config.sample_rate)
         versions = [y] + (augmented_waveforms(y, config.sample_rate, track_id, **augment) if augment else [])
         framed = [frame_windows(v, n_frames=n_frames, hop_length=config.hop_length, overlap=overlap) for v in versions]
-        return np.concatenate([windows for windows, _, _ in framed]), framed[0][2]
+        return _sounding(np.concatenate([windows for windows, _, _ in framed]), path), framed[0][2]
 
     return _through_frontend(net, paths, labels, track_ids, cut=cut, failures=failures, batch=batch)
 
@@ -180,9 +181,20 @@ def scored_windows(
 
     def cut(path: str, track_id: str) -> tuple[np.ndarray, bool]:
         chunks, was_padded = scored_chunks(path, sr=config.sample_rate, seconds=seconds)
-        return np.stack(chunks), was_padded
+        return _sounding(np.stack(chunks), path), was_padded
 
     return _through_frontend(net, paths, labels, track_ids, cut=cut, failures=failures, batch=batch)
+
+
+def _sounding(windows: np.ndarray, path: str) -> np.ndarray:
+    """``windows`` [shape=(n, samples)] without those of digital silence, which ``predict`` never
+    analyses: the front end's dB against each window's own peak would make one 0 dB in every
+    bin, the loudest a window can look, labelled with the track's genre. An AudioError naming
+    ``path`` where no window sounds."""
+    keep = np.abs(windows).max(axis=1) >= SILENCE_PEAK
+    if not keep.any():
+        raise AudioError(path, "digital silence in every window: nothing to learn from or score")
+    return windows[keep]
 
 
 def _through_frontend(
