@@ -13,6 +13,7 @@ import numpy as np
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
+from genrekit.evaluate.report import untrained_words
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
 from genrekit.runners import LocalRunner
 from genrekit.train.recipes import Recipe, make_recipe
@@ -216,8 +217,9 @@ def cross_validate(
         grouping = fold_grouping(table)
         if shared := gtzan_shares_artists(table, "these folds", "the table"):
             logger.warning("%s", shared)
-        if untrained := _untrained_genres(table, track_folds):
-            logger.warning("cross-validation: %s", untrained)
+        genre_of = {str(t): table.labels[y] for t, y in zip(table.tracks, table.y)}
+        if untrained := untrained_genres(track_folds, genre_of):
+            logger.warning("cross-validation: %s", untrained_words(untrained))
     else:
         _check_track_folds(table, track_folds)
         grouping = "given"
@@ -243,19 +245,16 @@ def _check_track_folds(table: FeatureTable, track_folds) -> None:
                                  "table_folds gives them (kfold_splits gives positions)")
 
 
-def _untrained_genres(table: FeatureTable, track_folds) -> str | None:
-    """Words for the folds that test a genre their training part lacks (every track of it in one
-    group: one artist); None where every fold trains on every genre it tests."""
-    genre = {str(t): table.labels[y] for t, y in zip(table.tracks, table.y)}
-    found = []
+def untrained_genres(track_folds, genre_of: dict) -> dict[str, list[str]]:
+    """Fold number (from 1) -> the genres its test part holds and its training part lacks
+    (every artist of the genre in that test part): no model can name them there."""
+    found = {}
     for number, (train, test) in enumerate(track_folds, 1):
-        lacking = sorted({genre[str(t)] for t in test} - {genre[str(t)] for t in train})
-        if lacking:
-            found.append(f"fold {number} tests {', '.join(lacking)} without a training track of it")
-    if not found:
-        return None
-    return ("; ".join(found) + ": those tracks are scored by a model that never learned their genre (its tracks are "
-            "in too few groups, artists, to share between folds)")
+        trained = {genre_of[str(t)] for t in train}
+        missing = sorted({genre_of[str(t)] for t in test} - trained)
+        if missing:
+            found[str(number)] = missing
+    return found
 
 
 def table_folds(table: FeatureTable, *, n_splits: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -192,7 +192,7 @@ def _search_cell(row: dict) -> str:
 
 def untrained_words(untrained: dict[str, list[str]]) -> str:
     """The genres folds test and do not train on (fold -> genres, as
-    :func:`genrekit.evaluate.run.untrained_genres` finds them), in a sentence for the log and
+    :func:`genrekit.evaluate.crossval.untrained_genres` finds them), in a sentence for the log and
     the reports."""
     said = "; ".join(f"fold {fold}: {', '.join(genres)}" for fold, genres in untrained.items())
     return (f"folds test genres their training part lacks ({said}): those tracks score 0 by construction in every "

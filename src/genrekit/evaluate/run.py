@@ -894,7 +894,8 @@ def compare_models(
         A network is named without ``dataset``, or a classical model without ``table``.
     """
     from genrekit.datasets import fold_grouping
-    from genrekit.evaluate.crossval import cross_validate_recipe, dataset_folds, out_of_fold_probabilities, table_folds
+    from genrekit.evaluate.crossval import (cross_validate_recipe, dataset_folds, out_of_fold_probabilities,
+                                           table_folds, untrained_genres)
     from genrekit.models.catalogue import recipe_name
     from genrekit.train.recipes import make_recipe
 
@@ -1080,18 +1081,6 @@ def split_copies(table: FeatureTable, track_folds) -> list[list[str]]:
             pairs += [[a, b] for a in names for b in names if a < b and ((a in tested and b in trained)
                                                                           or (b in tested and a in trained))]
     return sorted(map(list, {tuple(pair) for pair in pairs}))
-
-
-def untrained_genres(track_folds, genre_of: dict) -> dict[str, list[str]]:
-    """Fold number (from 1) -> the genres its test part holds and its training part lacks
-    (every artist of the genre in that test part): no model can name them there."""
-    found = {}
-    for number, (train, test) in enumerate(track_folds, 1):
-        trained = {genre_of[str(t)] for t in train}
-        missing = sorted({genre_of[str(t)] for t in test} - trained)
-        if missing:
-            found[str(number)] = missing
-    return found
 
 
 def compared_on(source: str, features: str | None, reads: list[str | None]) -> str:

@@ -246,10 +246,12 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
         logger.warning("no k-fold CV: every track is by one artist, so no fold could be tested on another")
         return None
     n_splits = min(5, smallest, n_groups)  # grouped folds: no more folds than artists
-    # the folds given: train has said already where GTZAN's folds by track share artists
-    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation,
-                            n_jobs=n_jobs if n_jobs and n_jobs > 0 else None, search=search, n_iter=n_iter,
-                            inner_splits=3, track_folds=table_folds(table, n_splits=n_splits, seed=seed))
+
+    def scored(track_folds) -> dict:  # the folds given: train has said already where GTZAN's by track share artists
+        return cross_validate(table, model, seed=seed, aggregation=aggregation, search=search, n_iter=n_iter,
+                              n_jobs=n_jobs if n_jobs and n_jobs > 0 else None, inner_splits=3, track_folds=track_folds)
+
+    result = scored(table_folds(table, n_splits=n_splits, seed=seed))
     out_of_fold = out_of_fold_probabilities(result["folds"], table.labels)
     untrained = _untrained_tracks(tracks, result["folds"])
     if untrained:
@@ -265,12 +267,14 @@ def small_dataset_cv(table, model: str, *, seed: int = 0, aggregation: str = "me
               "n_splits": n_splits, "n_tracks": len(tracks), **_scores(result),
               "per_genre": _per_genre(tracks, table.labels, out_of_fold),
               "out_of_fold": out_of_fold, "untrained_tracks": untrained}
-    blocks = gtzan_id_blocks(tracks["track"].astype(str).tolist(), tracks["group"].astype(str).tolist())
-    if grouping == "by track" and blocks is not None:
-        by_blocks = _id_block_cv(table, model, tracks, blocks, seed=seed, aggregation=aggregation, n_jobs=n_jobs,
-                                 search=search, n_iter=n_iter)
-        if by_blocks is not None:
-            scores["by_id_blocks"] = by_blocks
+    folds = _id_block_folds(tracks, seed) if grouping == "by track" else None
+    if folds:  # GTZAN's clips, whose artists are not named: the CV again, blocks of adjacent ids kept together
+        again = scored(folds)
+        scores["by_id_blocks"] = {
+            "protocol": f"stratified {len(folds)}-fold CV over all {len(tracks)} tracks, grouped by blocks of "
+                        f"{GTZAN_ID_BLOCK} adjacent GTZAN ids (a stand-in for artists, which GTZAN does not name)"
+                        + _search_words(search, n_iter, again["folds"]),
+            "n_splits": len(folds), **_scores(again)}
     return scores
 
 
@@ -281,26 +285,21 @@ def _scores(result: dict) -> dict:
             "fold_accuracy": [round(float(f["accuracy"]), 4) for f in result["folds"]]}
 
 
-def _id_block_cv(table, model: str, tracks, blocks, *, seed: int, aggregation: str, n_jobs, search: bool,
-                 n_iter: int) -> dict | None:
-    """GTZAN clips, whose artists are not named: the CV again, with folds that keep blocks of
-    adjacent ids together (:func:`~genrekit.datasets.splits.gtzan_id_blocks`), so that an
-    artist's neighbouring clips are less often on both sides, as docs/benchmarks.md's grouped
-    protocol has them. None where the blocks are too few for two folds."""
+def _id_block_folds(tracks, seed: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(train ids, test ids) of folds that keep blocks of adjacent GTZAN ids together
+    (:func:`~genrekit.datasets.splits.gtzan_id_blocks`), so that an artist's neighbouring clips
+    are less often on both sides, as docs/benchmarks.md's grouped protocol has them; None for
+    tracks that are not GTZAN clips of unknown artists, or blocks too few for two folds."""
+    blocks = gtzan_id_blocks(tracks["track"].astype(str).tolist(), tracks["group"].astype(str).tolist())
+    if blocks is None:
+        return None
     per_genre = tracks.assign(block=blocks).groupby("y")["block"].nunique()
     n_splits = min(5, int(tracks.groupby("y").size().min()), len(set(blocks)))
     if n_splits < 2 or per_genre.min() < 2:  # a genre in one block would be tested untrained
         return None
     ids = tracks["track"].to_numpy()
-    folds = [(ids[train], ids[test]) for train, test in kfold_splits(tracks["y"].to_numpy(), blocks,
-                                                                      n_splits=n_splits, seed=seed)]
-    result = cross_validate(table, model, n_splits=n_splits, seed=seed, aggregation=aggregation,
-                            n_jobs=n_jobs if n_jobs and n_jobs > 0 else None, search=search, n_iter=n_iter,
-                            inner_splits=3, track_folds=folds)
-    return {"protocol": f"stratified {n_splits}-fold CV over all {len(tracks)} tracks, grouped by blocks of "
-                        f"{GTZAN_ID_BLOCK} adjacent GTZAN ids (a stand-in for artists, which GTZAN does not name)"
-                        + _search_words(search, n_iter, result["folds"]),
-            "n_splits": n_splits, **_scores(result)}
+    return [(ids[train], ids[test]) for train, test in kfold_splits(tracks["y"].to_numpy(), blocks,
+                                                                     n_splits=n_splits, seed=seed)]
 
 
 def _search_words(search: bool, n_iter: int, folds: list[dict]) -> str:
