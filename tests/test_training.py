@@ -850,3 +850,65 @@ def test_the_history_plot_shows_the_validation_loss_that_breaks_ties(tmp_path, m
     write_history(history, tmp_path)
     loss_axis = shown["figure"].axes[0]
     assert {line.get_label() for line in loss_axis.get_lines()} >= {"train loss", "val loss (chunks)", "kept (epoch 1)"}
+
+
+def test_example_weights_give_each_genre_then_each_track_an_equal_share():
+    from genrekit.train.loop import example_weights
+
+    # genre 0: track a (4 windows), b (2 windows, two of them an augmented copy's); genre 1: track c (1 window);
+    # track d is trained as both genres (multi-label), 1 window each
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 0, 1])
+    tracks = np.array(["a", "a", "a", "a", "b", "b", "c", "d", "d"])
+    genres = example_weights(y, tracks, "genres").numpy()
+    assert genres.mean() == pytest.approx(1.0)
+    share = {g: genres[y == g].sum() for g in (0, 1)}
+    assert share[0] == pytest.approx(share[1])  # 3 tracks of genre 0 weigh what 2 of genre 1 do
+    per_track = {(t, g): genres[(tracks == t) & (y == g)].sum() for t, g in zip(tracks, y)}
+    assert per_track["a", 0] == pytest.approx(per_track["b", 0]) == pytest.approx(per_track["d", 0])
+    assert per_track["c", 1] == pytest.approx(per_track["d", 1]) == pytest.approx(1.5 * per_track["a", 0])
+    tracks_only = example_weights(y, tracks, "tracks").numpy()
+    assert len({round(tracks_only[(tracks == t) & (y == g)].sum(), 6) for t, g in zip(tracks, y)}) == 1
+    assert tracks_only.mean() == pytest.approx(1.0)
+    assert (example_weights(y, tracks, "none").numpy() == 1).all()
+
+
+@pytest.mark.parametrize("balance, expected", [("genres", 0.5), ("tracks", 1 / 11), ("none", 3 / 93)])
+def test_balance_sets_what_a_network_learns_where_the_audio_tells_genres_nothing(balance, expected):
+    """On windows that say nothing of their genre, a network learns the genres' shares as the
+    loss weighs them: 10 tracks of 9 windows against one of 3 are even under 'genres'."""
+    from torch import nn
+
+    from genrekit.train.network_data import ChunkSet
+
+    class Prior(nn.Module):  # its input is silent: only the bias learns, the share of each genre
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(1, 2)
+
+        def forward(self, x):
+            return self.linear(x.mean(dim=(1, 2, 3))[:, None])
+
+    y = np.array([0] * 90 + [1] * 3)
+    tracks = np.array([f"rock.{i // 9}" for i in range(90)] + ["jazz.0"] * 3)
+    train = ChunkSet(X=torch.zeros(len(y), 1, 2, 2), y=torch.tensor(y), track=tracks)
+    config = TrainConfig(preset="short-chunk-resnet", epochs=150, batch_size=128, lr=0.1, optimizer="adam",
+                         weight_decay=0.0, mixup=0.0, label_smoothing=0.0, specaugment=False, balance=balance)
+    net, _ = train_network(train, None, 2, config, net=Prior(), progress=False)
+    with torch.no_grad():
+        learned = torch.softmax(net(torch.zeros(1, 1, 2, 2)), dim=1)[0, 1].item()
+    assert learned == pytest.approx(expected, abs=0.02)
+
+
+def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_path):
+    from dataclasses import asdict
+
+    from genrekit.errors import ParameterError
+    from genrekit.train.loop import _check_resumable
+
+    with pytest.raises(ParameterError, match="balance='genre'.*genres, tracks, none"):
+        TrainConfig(balance="genre").check()
+    assert TrainConfig(balance="Tracks").balance == "tracks"
+    before = {k: v for k, v in asdict(TrainConfig(balance="none")).items() if k != "balance"}
+    _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(balance="none"), "d")
+    with pytest.raises(ParameterError, match="balance: 'none' -> 'genres'"):
+        _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(), "d")

@@ -27,7 +27,7 @@ from genrekit.cli.settings import Settings, SettingsError
 from genrekit.errors import GenrekitError
 from genrekit.features.limits import MAX_SPEC_SECONDS
 from genrekit.models import catalogue
-from genrekit.train.config import DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
+from genrekit.train.config import BALANCES, DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -476,6 +476,9 @@ TimeStretchOption = Annotated[float, typer.Option(**_number(0, 1, high_open=True
 PitchShiftOption = Annotated[float, typer.Option(**_number(0, 12), help="Networks: pitch-shift training audio by "
                                                  "up to this many semitones.")]
 AugmentCopiesOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")]
+BalanceOption = Annotated[str, typer.Option(**_choice(*BALANCES), help="Networks: what counts equally in the loss: "
+                                            "genres (each genre, and each of its tracks whatever its length), tracks, "
+                                            "or none (each window).")]
 
 
 #: A network's training settings as options: name -> (option type, default), in TrainConfig's
@@ -485,6 +488,7 @@ NETWORK_OPTIONS = {name: (option, SETTINGS[name]) for name, option in {
     "l1": L1Option, "l2": L2Option, "loss": LossOption, "label_smoothing": LabelSmoothingOption, "mixup": MixupOption,
     "specaugment": SpecaugmentOption, "schedule": ScheduleOption, "patience": PatienceOption, "overlap": OverlapOption,
     "time_stretch": TimeStretchOption, "pitch_shift": PitchShiftOption, "augment_copies": AugmentCopiesOption,
+    "balance": BalanceOption,
 }.items()}
 
 

@@ -20,6 +20,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 DEVICES = ("cpu", "cuda", "mps")
 LOSSES = ("ce", "bce")
 SCHEDULES = ("cosine", "constant")
+# What counts equally in a network's loss: each genre (and, within it, each track), each track, or each window.
+BALANCES = ("genres", "tracks", "none")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class TrainConfig:
         Augmentation: most rate change, in [0, 1); most semitones, in [0, 12].
     augment_copies : int
         Altered copies per training track.
+    balance : {'genres', 'tracks', 'none'}
+        What counts equally in the loss: ``genres`` (each genre, and within it each track,
+        whatever its length), ``tracks`` (each track, whatever its length or genre) or ``none``
+        (each window: a genre of many tracks, or of full songs, outweighs one of few 30 s clips).
     seed : int
         Seeds the weights and every epoch.
     device : str
@@ -83,12 +89,13 @@ class TrainConfig:
     time_stretch: float = 0.0
     pitch_shift: float = 0.0
     augment_copies: int = 1
+    balance: str = "genres"
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         # a choice in any case is that choice, as on the command line (optimizer = "Adam" in a config file)
-        for name in ("optimizer", "loss", "schedule", "device"):
+        for name in ("optimizer", "loss", "schedule", "balance", "device"):
             if isinstance(value := getattr(self, name), str):
                 object.__setattr__(self, name, value.lower())
 
@@ -106,6 +113,8 @@ class TrainConfig:
             raise ParameterError(f"loss={self.loss!r} must be 'ce' (softmax) or 'bce' (sigmoid)")
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ParameterError(f"schedule={self.schedule!r} must be 'cosine' or 'constant'")
+        if self.balance not in BALANCES:
+            raise ParameterError(f"balance={self.balance!r} must be one of {', '.join(BALANCES)}")
         rules = [("epochs", self.epochs, self.epochs >= 1, "a whole number >= 1"),
                  ("batch_size", self.batch_size, self.batch_size is None or self.batch_size >= 2,
                   "a whole number >= 2 (batch normalisation needs two examples)"),

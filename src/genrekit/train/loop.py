@@ -84,11 +84,50 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
     return config.lr
 
 
-def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``target`` is a (batch, n_classes) distribution (one-hot, smoothed or mixed)."""
+def example_weights(y, tracks, balance: str) -> torch.Tensor:
+    """Each training example's weight in the loss, 1 on average over the examples.
+
+    ``genres``: each genre weighs the same in all, and within it each of its tracks, whatever
+    its number of windows (a full song's many, a short clip's few); ``tracks``: each track
+    weighs the same; ``none``: each window. A track is a (track, genre) pair, so a track
+    trained as two genres (multi-label) counts once in each.
+
+    Parameters
+    ----------
+    y : array-like [shape=(n,)]
+        Each example's genre index.
+    tracks : array-like [shape=(n,)]
+        Each example's track id (its augmented copies share it).
+    balance : {'genres', 'tracks', 'none'}
+
+    Returns
+    -------
+    torch.Tensor [shape=(n,)]
+    """
+    y = np.asarray(y, dtype=np.int64)
+    if balance == "none" or not len(y):
+        return torch.ones(len(y))
+    _, track_index = np.unique(np.asarray(tracks, dtype=str), return_inverse=True)
+    names, track_of, windows = np.unique(track_index * (int(y.max()) + 1) + y, return_inverse=True,
+                                         return_counts=True)
+    weights = 1.0 / windows[track_of]  # each track's windows sum to 1
+    if balance == "genres":
+        genre_of_track = np.zeros(len(names), dtype=np.int64)
+        genre_of_track[track_of] = y
+        tracks_per_genre = np.bincount(genre_of_track)
+        weights = weights / tracks_per_genre[y]  # each genre's tracks sum to 1
+    return torch.tensor(weights * len(y) / weights.sum(), dtype=torch.float32)
+
+
+def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``target`` is a (batch, n_classes) distribution (one-hot, smoothed or mixed);
+    ``weights`` each example's (:func:`example_weights`: 1 on average over the training set,
+    so that a batch of light examples moves the network less than one of heavy ones)."""
     if config.loss == "bce":
-        return nn.functional.binary_cross_entropy_with_logits(logits, target)
-    return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+        per_example = nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=1)
+    else:
+        per_example = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    return (weights * per_example).mean()
 
 
 def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray, *, aggregation: str = "mean") -> float:
@@ -230,6 +269,7 @@ def train_network(
         logger.warning("%s: an earlier run's checkpoint is replaced by this run's; --resume (resume=True) would "
                        "have continued it", folder / CHECKPOINT_FILE)
     eye = torch.eye(n_classes)
+    weights = example_weights(train.y, train.track, config.balance)
     with Progress(disable=not progress) as bar:
         task = bar.add_task(f"training {config.preset}", total=config.epochs, completed=start)
         for epoch in range(start, config.epochs):
@@ -249,6 +289,7 @@ def train_network(
                     continue  # batch norm needs two examples
                 x = train.X[rows].to(config.device)
                 target = eye[train.y[rows]] * (1 - config.label_smoothing) + config.label_smoothing / n_classes
+                weight = weights[rows]
                 if config.specaugment:
                     x = spec_augment(x, generator)
                 if config.mixup > 0:
@@ -256,8 +297,9 @@ def train_network(
                     shuffle = torch.randperm(len(rows), generator=generator)
                     x = lam * x + (1 - lam) * x[shuffle]
                     target = lam * target + (1 - lam) * target[shuffle]
+                    weight = lam * weight + (1 - lam) * weight[shuffle]
                 logits = body(x)
-                loss = _loss(config, logits, target.to(config.device))
+                loss = _loss(config, logits, target.to(config.device), weight.to(config.device))
                 if config.l1:
                     loss = loss + config.l1 * sum(p.abs().sum() for p in body.parameters())
                 optimizer.zero_grad()
@@ -349,6 +391,8 @@ def _check_resumable(path: Path, state: dict, config, data: str, content: str | 
     saved = json.loads(json.dumps(state.get("config") or {}))
     if "preset" in saved:  # a checkpoint made before its preset was renamed
         saved["preset"] = current_preset(saved["preset"])
+    if saved:  # checkpoints before 2026-12-07 weighed every window the same
+        saved.setdefault("balance", "none")
     now = json.loads(json.dumps(asdict(config)))
     changed = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if changed:

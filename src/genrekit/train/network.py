@@ -54,6 +54,7 @@ def train_network_model(
     time_stretch: float = 0.0,
     pitch_shift: float = 0.0,
     augment_copies: int = 1,
+    balance: str = "genres",
     resume: bool = False,
     progress: bool = True,
     out_dir: str | Path | None = None,
@@ -90,6 +91,9 @@ def train_network_model(
         Augmentation of the training tracks.
     augment_copies : int
         Altered copies per training track.
+    balance : {'genres', 'tracks', 'none'}
+        What counts equally in the loss: each genre and within it each track (whatever their
+        numbers of windows), each track, or each window (:func:`genrekit.train.loop.example_weights`).
     resume : bool
         Continue from ``out_dir/checkpoint.safetensors``.
     progress : bool
@@ -116,8 +120,8 @@ def train_network_model(
     config = TrainConfig(preset=preset, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                          weight_decay=weight_decay, l1=l1, l2=l2, loss=loss, label_smoothing=label_smoothing,
                          mixup=mixup, specaugment=specaugment, schedule=schedule, patience=patience, overlap=overlap,
-                         time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies, seed=seed,
-                         device=device)
+                         time_stretch=time_stretch, pitch_shift=pitch_shift, augment_copies=augment_copies,
+                         balance=balance, seed=seed, device=device)
     NetworkRecipe.check(preset, config)
     if l2 == 0 and weight_decay > 0:  # 0 is what run records keep for "unset", so weight_decay stays in force
         logger.warning("l2=0 (--l2 0) leaves weight_decay=%g in force; for no decay give weight_decay=0 "
