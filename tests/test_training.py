@@ -76,8 +76,9 @@ def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path
     net_a, history_a = trained
     assert len(history_a) == 2 and {"train_loss", "val_track_accuracy", "lr", "seconds"} <= set(history_a[0])
     assert history_a[0]["lr"] > history_a[1]["lr"]  # cosine schedule
-    # the epoch kept is said: the best validation track accuracy, of those as accurate the lowest loss
-    best = max(history_a, key=lambda h: (h["val_track_accuracy"], -h["val_loss"]))
+    # the epoch kept is said: the best validation track accuracy balanced across genres (balance 'genres', the
+    # default), of those as accurate the lowest loss
+    best = max(history_a, key=lambda h: (h["val_track_balanced_accuracy"], -h["val_loss"]))
     assert [h["kept"] for h in history_a] == [h is best for h in history_a]
 
     _train(train_chunks, out_dir=tmp_path, stop_after=1)
@@ -897,6 +898,17 @@ def test_balance_sets_what_a_network_learns_where_the_audio_tells_genres_nothing
     with torch.no_grad():
         learned = torch.softmax(net(torch.zeros(1, 1, 2, 2)), dim=1)[0, 1].item()
     assert learned == pytest.approx(expected, abs=0.02)
+
+
+def test_balanced_track_accuracy_gives_each_genre_the_same_say():
+    from genrekit.train.loop import track_accuracy
+
+    # three rock tracks right (two chunks each), one jazz track wrong
+    proba = np.array([[0.9, 0.1]] * 6 + [[0.8, 0.2], [0.6, 0.4]])
+    y = np.array([0] * 6 + [1, 1])
+    tracks = np.array(["r1", "r1", "r2", "r2", "r3", "r3", "j1", "j1"])
+    assert track_accuracy(proba, y, tracks) == 0.75
+    assert track_accuracy(proba, y, tracks, balanced=True) == 0.5
 
 
 def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_path):

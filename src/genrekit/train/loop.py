@@ -130,16 +130,22 @@ def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weigh
     return (weights * per_example).mean()
 
 
-def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray, *, aggregation: str = "mean") -> float:
+def track_accuracy(proba: np.ndarray, y: np.ndarray, tracks: np.ndarray, *, aggregation: str = "mean",
+                   balanced: bool = False) -> float:
     """Accuracy per track, its chunks combined as the model will combine them (``mean`` of
-    probabilities or majority ``vote``: :func:`genrekit.evaluate.metrics.aggregate_tracks`)."""
+    probabilities or majority ``vote``: :func:`genrekit.evaluate.metrics.aggregate_tracks`);
+    ``balanced``: the mean over genres of the share of each genre's tracks that are right."""
     from genrekit.models.aggregation import aggregate_tracks
 
     tracks = np.asarray(tracks)
     track_proba, order = aggregate_tracks(proba, tracks, method=aggregation)
     _, first = np.unique(tracks, return_index=True)
     truth = dict(zip(tracks[first], np.asarray(y)[first]))
-    return float(np.mean([track_proba[i].argmax() == truth[track] for i, track in enumerate(order)]))
+    genre = np.array([truth[track] for track in order])
+    right = track_proba.argmax(axis=1) == genre
+    if balanced:
+        return float(np.mean([right[genre == g].mean() for g in np.unique(genre)]))
+    return float(right.mean())
 
 
 def train_network(
@@ -157,7 +163,8 @@ def train_network(
     aggregation: str = "mean",
 ) -> tuple[nn.Module, list[dict]]:
     """Train ``net``'s body on ``train``; keep the weights with the best validation track accuracy
-    (of epochs as accurate, the lowest validation loss).
+    (balanced across genres where ``config.balance`` is ``genres``; of epochs as accurate, the
+    lowest validation loss).
 
     Without ``val`` (cross-validation on every training track) all epochs run and the last
     weights are kept; the validation columns are NaN. A body with a frozen pretrained part
@@ -194,9 +201,12 @@ def train_network(
         The network, with the best weights loaded.
     history : list of dict
         One per epoch: ``epoch``, ``lr``, ``train_loss``, ``train_accuracy``,
-        ``val_chunk_accuracy``, ``val_track_accuracy``, ``val_loss`` (the validation chunks'
-        cross-entropy, which breaks ties in track accuracy), ``seconds``, ``train_seconds``, and
-        ``kept``: true for the epoch whose weights the network holds.
+        ``val_chunk_accuracy``, ``val_track_accuracy``, ``val_track_balanced_accuracy``,
+        ``val_loss`` (the validation chunks' cross-entropy, each weighed as in training, which
+        breaks ties in track accuracy), ``seconds``, ``train_seconds``, and ``kept``: true for
+        the epoch whose weights the network holds. The epoch is chosen by the balanced track
+        accuracy where ``config.balance`` is ``genres`` (each genre counts the same), else by
+        the track accuracy.
 
     Raises
     ------
@@ -270,6 +280,8 @@ def train_network(
                        "have continued it", folder / CHECKPOINT_FILE)
     eye = torch.eye(n_classes)
     weights = example_weights(train.y, train.track, config.balance)
+    val_weights = None if val is None else example_weights(val.y, val.track, config.balance).numpy()
+    epoch_score = "val_track_balanced_accuracy" if config.balance == "genres" else "val_track_accuracy"
     with Progress(disable=not progress) as bar:
         task = bar.add_task(f"training {config.preset}", total=config.epochs, completed=start)
         for epoch in range(start, config.epochs):
@@ -316,6 +328,7 @@ def train_network(
                 "train_accuracy": hits / seen if seen else float("nan"),  # of the rows trained on
                 "val_chunk_accuracy": float("nan"),
                 "val_track_accuracy": float("nan"),
+                "val_track_balanced_accuracy": float("nan"),
                 "val_loss": float("nan"),
                 "seconds": train_seconds,
                 "train_seconds": train_seconds,
@@ -325,18 +338,21 @@ def train_network(
                 val_y = val.y.numpy()
                 record["val_chunk_accuracy"] = float((proba.argmax(1) == val_y).mean())
                 record["val_track_accuracy"] = track_accuracy(proba, val_y, val.track, aggregation=aggregation)
-                record["val_loss"] = float(-np.mean(np.log(np.clip(proba[np.arange(len(val_y)), val_y], 1e-12, 1))))
+                record["val_track_balanced_accuracy"] = track_accuracy(proba, val_y, val.track,
+                                                                       aggregation=aggregation, balanced=True)
+                nll = -np.log(np.clip(proba[np.arange(len(val_y)), val_y], 1e-12, 1))
+                record["val_loss"] = float(np.mean(val_weights * nll))
                 record["seconds"] = time.perf_counter() - started
             history.append(record)
             if val is None:
                 best, best_epoch = {k: v.detach().clone() for k, v in body.state_dict().items()}, epoch
-            elif (record["val_track_accuracy"], -record["val_loss"]) > (best_accuracy, -best_loss):
+            elif (record[epoch_score], -record["val_loss"]) > (best_accuracy, -best_loss):
                 # a tie in accuracy (a few validation tracks move it in coarse steps) goes to the lower loss
-                if record["val_track_accuracy"] > best_accuracy:
+                if record[epoch_score] > best_accuracy:
                     stale = 0
                 else:
                     stale += 1
-                best_accuracy, best_loss, best_epoch = record["val_track_accuracy"], record["val_loss"], epoch
+                best_accuracy, best_loss, best_epoch = record[epoch_score], record["val_loss"], epoch
                 best = {k: v.detach().clone() for k, v in body.state_dict().items()}
             else:
                 stale += 1

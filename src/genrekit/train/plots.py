@@ -17,8 +17,9 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     history : list of dict
         One per epoch, as :func:`~genrekit.train.loop.train_network` gives it; the plot reads
         ``epoch``, ``train_loss``, ``val_loss`` (where recorded: the kept epoch is the best
-        validation track accuracy, ties broken by it), ``train_accuracy``,
-        ``val_chunk_accuracy`` and ``val_track_accuracy``, and the CSV keeps every field.
+        validation track accuracy, balanced or not as the run chose, ties broken by it),
+        ``train_accuracy``, ``val_chunk_accuracy``, ``val_track_accuracy`` and
+        ``val_track_balanced_accuracy`` (where recorded), and the CSV keeps every field.
     out_dir : path
         The folder (made when missing); files already there are replaced, atomically.
     """
@@ -34,7 +35,9 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     if "val_loss" in frame and frame["val_loss"].notna().any():  # what breaks a tie of validation accuracy
         left.plot(frame["epoch"], frame["val_loss"], marker="o", label="val loss (chunks)")
     left.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    for column in ("train_accuracy", "val_chunk_accuracy", "val_track_accuracy"):
+    for column in ("train_accuracy", "val_chunk_accuracy", "val_track_accuracy", "val_track_balanced_accuracy"):
+        if column not in frame:  # histories before 2026-12-07 have no balanced accuracy
+            continue
         right.plot(frame["epoch"], frame[column], marker="o", label=column.replace("_", " "))
     if "kept" in frame and frame["kept"].any():  # the epoch whose weights the model holds
         kept = int(frame.loc[frame["kept"].astype(bool), "epoch"].iloc[0])
