@@ -116,7 +116,7 @@ def test_features_of_a_manifest_of_urls(s3, tmp_path):
 
     def arguments(where):  # fma518: a third of gtzan57's time per clip, and where the files come from is the point
         return ["features", str(tmp_path / f"{where}.csv"), "-f", "fma518", "-o", str(tmp_path / where),
-                "--cache", str(tmp_path / f"cache-{where}"), "-j", "2"]
+                "--cache", str(tmp_path / f"cache-{where}"), "-j", "1"]
 
     def here(where):
         result = CliRunner().invoke(app, arguments(where))
