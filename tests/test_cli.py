@@ -48,6 +48,11 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
     for key in ("accuracy", "balanced_accuracy", "top3_accuracy", "per_genre", "confusion_matrix", "labels"):
         assert key in metrics
     assert metrics["n"] == 10 and np.array(metrics["confusion_matrix"]).sum() == 10
+    # 10 test tracks settle little: the accuracy's interval is said with it, in the output and the reports
+    low, high = metrics["accuracy_ci95"]
+    assert low < metrics["accuracy"] < high or metrics["accuracy"] in (0.0, 1.0)
+    assert f"accuracy {metrics['accuracy']:.3f} (95% interval {low:.2f}-{high:.2f})" in " ".join(result.output.split())
+    assert f"Track accuracy's 95% interval: {low:.3f}-{high:.3f}" in (out / "metrics.md").read_text()
     # the folder it was read from, as evaluate's title names it (gtzan-mini and gtzan-dev are both "gtzan")
     assert (out / "metrics.md").read_text().startswith(f"# logreg on gtzan ({gtzan_mini}, test tracks)\n")
     splits = pd.read_csv(out / "splits.csv")
@@ -62,6 +67,8 @@ def test_train_evaluate_predict(tmp_path, gtzan_mini, feature_cache, corrupted_f
     assert "70 track(s) the model was trained on were left out" in result.output
     evaluated = json.loads((evaluation / "metrics.json").read_text())
     assert evaluated["n"] == 10 and evaluated["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert evaluated["accuracy_ci95"] == pytest.approx(metrics["accuracy_ci95"])
+    assert "(95% interval " in " ".join(result.output.split())
 
     clips = [gtzan_mini / "jazz" / "jazz.00002.wav", gtzan_mini / "metal" / "metal.00000.au"]
     result = run("predict", "--model", out / "model.genrekit", *clips, corrupted_file, "--format", "json")

@@ -92,6 +92,27 @@ def test_averaged_metrics_are_scikit_learns(y_true, y_pred):
     assert sum(g["support"] for g in scores["per_genre"].values()) == len(y_true)
 
 
+def test_the_track_accuracy_comes_with_its_wilson_interval():
+    """The interval is the Wilson score interval (values of Newcombe 1998, table I: 81 of 263
+    gives 0.2553-0.3662; 0 of 10 gives 0-0.2775); a chunked evaluation's interval is its
+    tracks' (a track's chunks are not independent), and none is given for chunks."""
+    from genrekit.evaluate import accuracy_interval
+
+    assert accuracy_interval(81, 263) == pytest.approx([0.2553, 0.3662], abs=1e-4)
+    assert accuracy_interval(0, 10) == pytest.approx([0.0, 0.2775], abs=1e-4)
+    assert accuracy_interval(10, 10)[1] == pytest.approx(1.0) and accuracy_interval(0, 0) is None
+    for right, n, confidence in ((11, 10, 0.95), (-1, 10, 0.95), (5, 10, 1.0)):
+        with pytest.raises(ParameterError, match="expected"):
+            accuracy_interval(right, n, confidence=confidence)
+    # 4 tracks, 3 right, of two chunks each: the interval is of 3 in 4, not of the 8 chunks
+    y = np.repeat([0, 1, 0, 1], 2)
+    proba = np.eye(2)[np.repeat([0, 1, 0, 0], 2)]
+    metrics = evaluation_metrics(y, proba, np.repeat(["a", "b", "c", "d"], 2), ["x", "y"], chunked=True)
+    assert metrics["accuracy_ci95"] == pytest.approx(accuracy_interval(3, 4))
+    assert not any(key.startswith("chunk_") and "ci95" in key for key in metrics)
+    assert "Track accuracy's 95% interval: " in metrics_markdown(metrics)
+
+
 def test_compare_models_needs_a_model_to_compare():
     from genrekit.evaluate import compare_models
 

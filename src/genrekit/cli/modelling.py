@@ -92,7 +92,7 @@ def train(
     if metrics:
         chunk_note = f", chunk accuracy {metrics['chunk_accuracy']:.3f}" if "chunk_accuracy" in metrics else ""
         protocol = f" ({metrics['protocol']})" if metrics.get("protocol") else ""  # how they were held out
-        out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}, "
+        out_console.print(f"test tracks: {metrics['n']}, accuracy {metrics['accuracy']:.3f}{_interval(metrics)}, "
                           f"macro F1 {metrics['f1_macro']:.3f}{chunk_note}{protocol}", markup=False)
         _averaging_note(metrics)
     if result.cv:
@@ -208,7 +208,7 @@ def evaluate(
                           markup=False)
     else:
         out_console.print(f"{metrics['n']} {'track' if metrics['n'] == 1 else 'tracks'}: accuracy "
-                          f"{metrics['accuracy']:.3f}, balanced "
+                          f"{metrics['accuracy']:.3f}{_interval(metrics)}, balanced "
                           f"{metrics['balanced_accuracy']:.3f}, top-3 {metrics['top3_accuracy']:.3f}, macro F1 "
                           f"{metrics['f1_macro']:.3f}{seen} -> {out / 'metrics.json'}", markup=False)
         _averaging_note(metrics)
@@ -219,6 +219,14 @@ def evaluate(
                                  "not know"} for genre, n in sorted(by_genre.items())]
     partial = _report_failures(report["failures"], report["problems"] + unknown)
     raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
+
+
+def _interval(metrics: dict) -> str:
+    """`` (95% interval 0.31-0.83)``: what the accuracy on these few or many tracks settles."""
+    if not metrics.get("accuracy_ci95"):
+        return ""
+    low, high = metrics["accuracy_ci95"]
+    return f" (95% interval {low:.2f}-{high:.2f})"
 
 
 def _averaging_note(metrics: dict) -> None:

@@ -134,6 +134,10 @@ _FLAG = _Leaf("true or false", lambda v: v if isinstance(v, bool) else _UNFIT)
 _SCALAR = _Leaf("text, a number or null", lambda v: v if v is None or isinstance(v, (str, int, float)) else _UNFIT,
                nullable=True)
 _ANY = _Leaf("any JSON", lambda v: v, nullable=True)  # shown as JSON, escaped
+_INTERVAL = _Leaf("[low, high], two finite numbers, or null",
+                  lambda v: v if v is None or (isinstance(v, list) and len(v) == 2
+                                               and all(_as_number(x) not in (None, _UNFIT) for x in v)) else _UNFIT,
+                  nullable=True)
 _ANY_LIST = _List(_ANY)  # counted, not shown
 
 _TRAINING_WORDS = {"include_train": _FLAG, "training_tracks_unknown": _FLAG, "excluded_training_tracks": _ANY_LIST,
@@ -162,6 +166,7 @@ _METRICS = _Object(
             "f1_macro": _NUMBER},
     optional={"balanced_accuracy": _NUMBER, "top3_accuracy": _NUMBER, "chunk_accuracy": _NUMBER,
               "chunk_f1_macro": _NUMBER, "chunk_n": _COUNT, "protocol": _TEXT, "near_training_clips": _COUNT,
+              "accuracy_ci95": _INTERVAL,
               "n_trained_on": _TRAINING_WORDS["n_trained_on"],
               "per_genre": _Object(each=_Object(needed={"f1": _NUMBER, "support": _COUNT},
                                                 optional={"precision": _NUMBER, "recall": _NUMBER}),
@@ -394,8 +399,11 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
     scope = (f"Track accuracy ({included})" if not held_out
              else "Track accuracy (training tracks may be included: the model does not list them)" if training_unknown
              else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
+    interval = metrics.get("accuracy_ci95")
+    interval = (f"95% interval {_number(interval[0], '.1%')}-{_number(interval[1], '.1%')}, the tracks taken as "
+                "independent; " if interval else "")
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
-             f"({_chance_words(_supports(metrics))}); <b>balanced accuracy "
+             f"({interval}{_chance_words(_supports(metrics))}); <b>balanced accuracy "
              f"{_number(metrics.get('balanced_accuracy'), '.1%')}</b> (each genre's recall weighs alike), macro F1 "
              f"{_number(metrics['f1_macro'], '.3f')}, top-3 accuracy {_number(metrics.get('top3_accuracy'), '.1%')}."]
     if isinstance(metrics.get("protocol"), str):
