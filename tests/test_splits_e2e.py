@@ -365,8 +365,9 @@ def test_a_manifests_artist_split_far_from_its_shares_is_named_with_the_manifest
     metrics = json.loads((tmp_path / "sub" / "run" / "metrics.json").read_text())
     assert metrics["protocol"] == protocol and metrics["n"] == 6
     assert f"Test tracks: {protocol}." in (tmp_path / "sub" / "run" / "metrics.md").read_text()
-    assert f"test tracks: 6, accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f} ({protocol})" \
-        in output
+    interval = "{:.2f}-{:.2f}".format(*metrics["accuracy_ci95"])
+    assert (f"test tracks: 6, accuracy {metrics['accuracy']:.3f} (95% interval {interval}), macro F1 "
+            f"{metrics['f1_macro']:.3f} ({protocol})") in output
 
     # the manifest's own split, which it lacks: the manifest is named, with what to add to it
     refused = CliRunner().invoke(app, ["train", "../m1.csv", "--model", "logreg", "--split", "dataset", "--no-cv",

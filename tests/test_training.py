@@ -309,9 +309,10 @@ def test_train_records_the_test_scores_that_evaluate_gives(tmp_path, short_two_g
     assert metrics.pop("near_training_clips") == 2
     assert trained_metrics == metrics
     assert metrics["n"] == 2 and metrics["chunk_n"] > 2
-    assert (f"test tracks: 2, accuracy {metrics['accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f}, "
-            f"chunk accuracy {metrics['chunk_accuracy']:.3f}") in trained.output
-    assert f"2 tracks: accuracy {metrics['accuracy']:.3f}," in evaluated.output
+    interval = "{:.2f}-{:.2f}".format(*metrics["accuracy_ci95"])
+    assert (f"test tracks: 2, accuracy {metrics['accuracy']:.3f} (95% interval {interval}), macro F1 "
+            f"{metrics['f1_macro']:.3f}, chunk accuracy {metrics['chunk_accuracy']:.3f}") in trained.output
+    assert f"2 tracks: accuracy {metrics['accuracy']:.3f} (95% interval {interval})," in evaluated.output
     rows = [list(csv.reader((folder / "predictions.csv").open())) for folder in (out, tmp_path / "eval")]
     assert rows[0] == rows[1] and len(rows[0]) == 3
     test_ids = {r["track_id"] for r in csv.DictReader((out / "splits.csv").open()) if r["split"] == "test"}
