@@ -145,7 +145,8 @@ def test_compare_published_table(tmp_path, feature_table):
     # The fast models (every model fits and round-trips in test_models; bench/compare_table.py compares all).
     # Not the 500-tree forests: they took 58% of the fitting time here, and the best model is svc-rbf.
     models = "logreg,linear-svc,svc-rbf,nu-svc,knn,decision-tree"
-    result = run("compare", "--table", feature_table, "--folds", "5", "--models", models, "--out", tmp_path)
+    result = run("compare", "--table", feature_table, "--folds", "5", "--models", models, "--out", tmp_path,
+                 "--jobs", "1")  # in this process: no worker imports scikit-learn again
     assert result.exit_code == EXIT_OK, result.output
     comparison = json.loads((tmp_path / "comparison.json").read_text())
     assert sorted(comparison["models"]) == sorted(models.split(","))
@@ -165,14 +166,14 @@ def test_compare_published_table(tmp_path, feature_table):
     # comparison.json is written after each model: a rerun with the same setup (an interrupted one,
     # or one with a model more) fits only what it lacks; another setup fits everything again
     more = run("compare", "--table", feature_table, "--folds", "5", "--models", "logreg,knn,extra-trees",
-               "--out", tmp_path)
+               "--out", tmp_path, "--jobs", "1")
     assert more.exit_code == EXIT_OK, more.output
     again = json.loads((tmp_path / "comparison.json").read_text())["models"]
     assert again["logreg"] == comparison["models"]["logreg"] and again["knn"] == comparison["models"]["knn"]
     assert "2 model(s) resumed" in " ".join(more.output.split()) and "extra-trees" in again
     assert again["svc-rbf"] == comparison["models"]["svc-rbf"]  # finished before, not asked now: kept
     fewer = run("compare", "--table", os.path.relpath(feature_table), "--folds", "5", "--models", "knn",
-                "--out", tmp_path)  # the same data, named another way: resumed too
+                "--out", tmp_path, "--jobs", "1")  # the same data, named another way: resumed too
     assert "1 model(s) resumed" in " ".join(fewer.output.split()), fewer.output
     assert len(json.loads((tmp_path / "comparison.json").read_text())["models"]) == 7
     assert "those files also hold 6 model(s) an earlier comparison of the same setup fitted" in \
