@@ -8,7 +8,7 @@ of each (id 00007) is the validation track that chooses the epoch. The test trac
 clips of gtzan-dev (40 each of classical, jazz and rock, mostly other artists). Each setting
 trains with three seeds; the table gives each run and the means.
 
-    python bench/network_balance.py              # 6 runs, ~20 min on 2 cores
+    python bench/network_balance.py              # 6 runs, ~13 min on 2 cores
     python bench/network_balance.py --epochs 2 --seeds 0 --out /tmp/smoke.json   # a smoke run
     python bench/network_balance.py --table      # the table of the result file
 

@@ -101,7 +101,7 @@ def test_the_track_accuracy_comes_with_its_wilson_interval():
     assert accuracy_interval(81, 263) == pytest.approx([0.2553, 0.3662], abs=1e-4)
     assert accuracy_interval(0, 10) == pytest.approx([0.0, 0.2775], abs=1e-4)
     assert accuracy_interval(10, 10)[1] == pytest.approx(1.0) and accuracy_interval(0, 0) is None
-    for right, n, confidence in ((11, 10, 0.95), (-1, 10, 0.95), (5, 10, 1.0)):
+    for right, n, confidence in ((11, 10, 0.95), (-1, 10, 0.95), (5, 10, 1.0), (5.5, 10, 0.95), (True, 10, 0.95)):
         with pytest.raises(ParameterError, match="expected"):
             accuracy_interval(right, n, confidence=confidence)
     # 4 tracks, 3 right, of two chunks each: the interval is of 3 in 4, not of the 8 chunks

@@ -1,5 +1,7 @@
 """The network trainer on real clips: leak-free chunks, determinism, resume, model files."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -875,10 +877,13 @@ def test_example_weights_give_each_genre_then_each_track_an_equal_share():
     assert (example_weights(y, tracks, "none").numpy() == 1).all()
 
 
-@pytest.mark.parametrize("balance, expected", [("genres", 0.5), ("tracks", 1 / 11), ("none", 3 / 93)])
-def test_balance_sets_what_a_network_learns_where_the_audio_tells_genres_nothing(balance, expected):
+@pytest.mark.parametrize("balance, mixup, expected", [
+    ("genres", 0.0, 0.5), ("genres", 1.0, 0.5), ("tracks", 0.0, 1 / 11), ("tracks", 1.0, 1 / 11), ("none", 0.0, 3 / 93),
+])
+def test_balance_sets_what_a_network_learns_where_the_audio_tells_genres_nothing(balance, mixup, expected):
     """On windows that say nothing of their genre, a network learns the genres' shares as the
-    loss weighs them: 10 tracks of 9 windows against one of 3 are even under 'genres'."""
+    loss weighs them: 10 tracks of 9 windows against one of 3 are even under 'genres', with
+    mixup too (mixed weights times mixed targets learned 0.34 there)."""
     from torch import nn
 
     from genrekit.train.network_data import ChunkSet
@@ -895,7 +900,7 @@ def test_balance_sets_what_a_network_learns_where_the_audio_tells_genres_nothing
     tracks = np.array([f"rock.{i // 9}" for i in range(90)] + ["jazz.0"] * 3)
     train = ChunkSet(X=torch.zeros(len(y), 1, 2, 2), y=torch.tensor(y), track=tracks)
     config = TrainConfig(preset="short-chunk-resnet", epochs=150, batch_size=128, lr=0.1, optimizer="adam",
-                         weight_decay=0.0, mixup=0.0, label_smoothing=0.0, specaugment=False, balance=balance)
+                         weight_decay=0.0, mixup=mixup, label_smoothing=0.0, specaugment=False, balance=balance)
     net, _ = train_network(train, None, 2, config, net=Prior(), progress=False)
     with torch.no_grad():
         learned = torch.softmax(net(torch.zeros(1, 1, 2, 2)), dim=1)[0, 1].item()
@@ -913,7 +918,7 @@ def test_balanced_track_accuracy_gives_each_genre_the_same_say():
     assert track_accuracy(proba, y, tracks, balanced=True) == 0.5
 
 
-def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_path):
+def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_path, caplog):
     from dataclasses import asdict
 
     from genrekit.errors import ParameterError
@@ -924,5 +929,17 @@ def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_
     assert TrainConfig(balance="Tracks").balance == "tracks"
     before = {k: v for k, v in asdict(TrainConfig(balance="none")).items() if k != "balance"}
     _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(balance="none"), "d")
-    with pytest.raises(ParameterError, match="balance: 'none' -> 'genres'"):
+    with pytest.raises(ParameterError, match="balance: 'none' -> 'genres'.*give --balance none"):
         _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(), "d")
+    # a run folder's config.json from before: read as given, with a warning that its run weighed windows alike
+    from genrekit.train.config import read_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "short-chunk-resnet", **before}))
+    with caplog.at_level("WARNING"):
+        assert "balance" not in read_config(tmp_path / "config.json")
+    assert "from before 2026-12-07, which weighed every window the same" in caplog.text
+    caplog.clear()
+    (tmp_path / "config.json").write_text(json.dumps({**before, "balance": "none"}))
+    with caplog.at_level("WARNING"):
+        assert read_config(tmp_path / "config.json")["balance"] == "none"
+    assert "2026-12-07" not in caplog.text

@@ -122,8 +122,8 @@ def accuracy_interval(right: int, n: int, *, confidence: float = 0.95) -> list[f
 
     if not 0 < confidence < 1:
         raise ParameterError(f"confidence={confidence!r}: expected a fraction in (0, 1)")
-    if not 0 <= right <= n:
-        raise ParameterError(f"right={right!r} of n={n!r}: expected 0 <= right <= n")
+    if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in (right, n)) or not 0 <= right <= n:
+        raise ParameterError(f"right={right!r} of n={n!r}: expected whole numbers, 0 <= right <= n")
     if n == 0:
         return None
     interval = binomtest(int(right), int(n)).proportion_ci(confidence_level=confidence, method="wilson")

@@ -70,9 +70,9 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     -------
     str
         The Markdown: a summary table (n, accuracy, balanced accuracy, top-3 accuracy, macro
-        F1) and the accuracy's interval where ``metrics`` has ``accuracy_ci95``, precision, recall, F1 and support per genre with their macro and weighted
-        averages, and the confusion matrix in counts (rows: true genre, columns: predicted);
-        after the title, how the test tracks were held out where ``metrics`` has a
+        F1) and the accuracy's interval where ``metrics`` has ``accuracy_ci95``; precision,
+        recall, F1 and support per genre with their macro and weighted averages, and the
+        confusion matrix in counts (rows: true genre, columns: predicted); after the title, how the test tracks were held out where ``metrics`` has a
         ``protocol``. Ends with a newline.
     """
     lines = [f"# {markdown_text(title)}", ""]

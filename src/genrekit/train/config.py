@@ -7,6 +7,7 @@ Nothing here imports PyTorch: a preset's own set-up (then genrekit's defaults) f
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import tomllib
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from genrekit._files import not_regular_file
 from genrekit.errors import ModelError, ParameterError
+
+logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 DEVICES = ("cpu", "cuda", "mps")
@@ -235,6 +238,11 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}"
                              + renamed_note(preset))
     settings = {key: value for key, value in values.items() if key != "preset"}
+    if "balance" not in values and set(SETTINGS) - {"balance", "preset"} <= set(values):
+        # a run folder's config.json, every setting resolved, from before balance: not this run's default
+        logger.warning("%s: a run's settings from before 2026-12-07, which weighed every window the same; this run "
+                       "weighs each genre and track the same (balance 'genres'): give --balance none (or set balance to "
+                       "'none' in the file) to repeat that run", path)
     try:
         TrainConfig(**settings).check()
     except ParameterError as exc:

@@ -301,17 +301,20 @@ def train_network(
                     continue  # batch norm needs two examples
                 x = train.X[rows].to(config.device)
                 target = eye[train.y[rows]] * (1 - config.label_smoothing) + config.label_smoothing / n_classes
-                weight = weights[rows]
+                parts = [(1.0, target, weights[rows])]  # (share, targets, weights) of the loss
                 if config.specaugment:
                     x = spec_augment(x, generator)
                 if config.mixup > 0:
                     lam = float(np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=generator))).beta(config.mixup, config.mixup))
                     shuffle = torch.randperm(len(rows), generator=generator)
                     x = lam * x + (1 - lam) * x[shuffle]
-                    target = lam * target + (1 - lam) * target[shuffle]
-                    weight = lam * weight + (1 - lam) * weight[shuffle]
+                    # each example's loss on its own targets, by its own weight (the loss is linear in the
+                    # targets: with equal weights, the loss of the mixed targets); mixed weights times mixed
+                    # targets would give back part of what the weights take out
+                    parts = [(lam, target, weights[rows]), (1 - lam, target[shuffle], weights[rows][shuffle])]
                 logits = body(x)
-                loss = _loss(config, logits, target.to(config.device), weight.to(config.device))
+                loss = sum(share * _loss(config, logits, part_target.to(config.device), part_weights.to(config.device))
+                           for share, part_target, part_weights in parts)
                 if config.l1:
                     loss = loss + config.l1 * sum(p.abs().sum() for p in body.parameters())
                 optimizer.zero_grad()
@@ -413,8 +416,10 @@ def _check_resumable(path: Path, state: dict, config, data: str, content: str | 
     changed = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+        before = (" (checkpoints from before 2026-12-07 weighed every window the same: give --balance none "
+                  "(balance='none') to continue one)" if "balance" in changed else "")
         raise ParameterError(f"{path}: made with other settings ({shown}); expected the same settings to resume "
-                             "(or another --out for a new run)")
+                             f"(or another --out for a new run){before}")
     # checkpoints since 2026-12-04 record the content; earlier ones the shape and labels only
     if state.get("data") not in (None, data) or state.get("data_content") not in (None, content):
         raise ParameterError(f"{path}: made from other training data (other tracks, genres or split); expected the "

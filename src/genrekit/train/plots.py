@@ -34,7 +34,7 @@ def write_history(history: list[dict], out_dir: str | os.PathLike) -> None:
     left.plot(frame["epoch"], frame["train_loss"], marker="o", label="train loss")
     if "val_loss" in frame and frame["val_loss"].notna().any():  # what breaks a tie of validation accuracy
         left.plot(frame["epoch"], frame["val_loss"], marker="o", label="val loss (chunks)")
-    left.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    left.set(xlabel="epoch", ylabel="cross-entropy (weighed by --balance)", title="loss")
     for column in ("train_accuracy", "val_chunk_accuracy", "val_track_accuracy", "val_track_balanced_accuracy"):
         if column not in frame:  # histories before 2026-12-07 have no balanced accuracy
             continue
