@@ -1,6 +1,7 @@
-"""A network trained on unbalanced genres: each window counts the same (``--balance none``,
-every run before 2026-12-07) against each genre, and within it each track (``--balance
-genres``, the default since). Scored on music the network never heard.
+"""A network trained on unbalanced genres: what counts the same in its loss. ``--balance
+none`` (each window, every run before 2026-12-07), ``tracks`` (each track, whatever its
+length) and ``genres`` (each genre, and within it each track). Scored on music the network
+never heard.
 
 Protocol: ``short-chunk-resnet`` on three genres of gtzan-mini, unbalanced as a library often
 is: 7 clips of classical and of jazz, 2 of rock (ids 00000-00006 and 00000-00001); one clip
@@ -8,7 +9,7 @@ of each (id 00007) is the validation track that chooses the epoch. The test trac
 clips of gtzan-dev (40 each of classical, jazz and rock, mostly other artists). Each setting
 trains with three seeds; the table gives each run and the means.
 
-    python bench/network_balance.py              # 6 runs, ~13 min on 2 cores
+    python bench/network_balance.py              # 9 runs, ~20 min on 2 cores; resumes (runs done are kept)
     python bench/network_balance.py --epochs 2 --seeds 0 --out /tmp/smoke.json   # a smoke run
     python bench/network_balance.py --table      # the table of the result file
 
@@ -26,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import add_result_options, header, printed_table, result_path, shown_path, write_result  # noqa: E402
+from _results import (add_result_options, header, printed_table, read_result, result_path, shown_path,  # noqa: E402
+                      write_result)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -35,6 +37,7 @@ TRAIN_IDS = {"classical": range(7), "jazz": range(7), "rock": range(2)}
 VAL_ID = 7
 PRESET = "short-chunk-resnet"
 NAME = "network_balance.json"
+BALANCES = ("none", "tracks", "genres")
 
 
 def datasets():
@@ -84,11 +87,11 @@ def markdown(record: dict) -> str:
     lines = [header(record), "",
              "| balance | seed | accuracy | balanced accuracy | recall classical / jazz / rock | called rock | "
              "kept epoch |", "|---|---|---|---|---|---|---|"]
-    for row in record["runs"]:
+    for row in sorted(record["runs"], key=lambda r: (r["seed"], BALANCES.index(r["balance"]))):
         recall = " / ".join(f"{row['recall'][g]:.3f}" for g in GENRES)
         lines.append(f"| {row['balance']} | {row['seed']} | {row['accuracy']:.3f} | {row['balanced_accuracy']:.3f} | "
                      f"{recall} | {row['called_rock']} of {row['n_test']} | {row['kept_epoch']} |")
-    for balance in ("none", "genres"):
+    for balance in BALANCES:
         rows = [r for r in record["runs"] if r["balance"] == balance]
         if rows:
             recall = " / ".join(f"{np.mean([r['recall'][g] for r in rows]):.3f}" for g in GENRES)
@@ -120,16 +123,19 @@ def main() -> None:
                                        n_frames=n_frames)
     if failures or test_failures:
         sys.exit(f"unreadable clips: {sorted({**failures, **test_failures})}")
-    runs = []
+    data = {"train": {g: len([t for t, p in parts.items() if p == "train" and t.startswith(g)]) for g in GENRES},
+            "val": {g: 1 for g in GENRES}, "test": shown_path(DATA / "gtzan-dev"), "preset": PRESET,
+            "epochs": args.epochs}
+    # an earlier run of the same protocol: its runs are kept, and those it lacks are added (resumable)
+    runs = read_result(out)["runs"] if out.exists() and read_result(out)["data"] == data else []
     for seed in args.seeds:
-        for balance in ("none", "genres"):
+        for balance in BALANCES:
+            if any(r["balance"] == balance and r["seed"] == seed for r in runs):
+                continue
             runs.append(run(balance, seed, args.epochs, sets, test["test"]))
             print(runs[-1], flush=True)
-    record = write_result(out, "network_balance", {
-        "train": {g: len([t for t, p in parts.items() if p == "train" and t.startswith(g)]) for g in GENRES},
-        "val": {g: 1 for g in GENRES}, "test": shown_path(DATA / "gtzan-dev"), "preset": PRESET,
-        "epochs": args.epochs}, runs=runs)
-    print(markdown(record))
+            write_result(out, "network_balance", data, runs=runs)
+    print(markdown(read_result(out)))
 
 
 if __name__ == "__main__":

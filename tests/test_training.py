@@ -78,9 +78,8 @@ def test_training_is_deterministic_and_resumable(train_chunks, trained, tmp_path
     net_a, history_a = trained
     assert len(history_a) == 2 and {"train_loss", "val_track_accuracy", "lr", "seconds"} <= set(history_a[0])
     assert history_a[0]["lr"] > history_a[1]["lr"]  # cosine schedule
-    # the epoch kept is said: the best validation track accuracy balanced across genres (balance 'genres', the
-    # default), of those as accurate the lowest loss
-    best = max(history_a, key=lambda h: (h["val_track_balanced_accuracy"], -h["val_loss"]))
+    # the epoch kept is said: the best validation track accuracy, of those as accurate the lowest loss
+    best = max(history_a, key=lambda h: (h["val_track_accuracy"], -h["val_loss"]))
     assert [h["kept"] for h in history_a] == [h is best for h in history_a]
 
     _train(train_chunks, out_dir=tmp_path, stop_after=1)
@@ -924,12 +923,12 @@ def test_balance_is_checked_and_a_checkpoint_from_before_it_resumes_as_none(tmp_
     from genrekit.errors import ParameterError
     from genrekit.train.loop import _check_resumable
 
-    with pytest.raises(ParameterError, match="balance='genre'.*genres, tracks, none"):
+    with pytest.raises(ParameterError, match="balance='genre'.*tracks, genres, none"):
         TrainConfig(balance="genre").check()
     assert TrainConfig(balance="Tracks").balance == "tracks"
     before = {k: v for k, v in asdict(TrainConfig(balance="none")).items() if k != "balance"}
     _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(balance="none"), "d")
-    with pytest.raises(ParameterError, match="balance: 'none' -> 'genres'.*give --balance none"):
+    with pytest.raises(ParameterError, match="balance: 'none' -> 'tracks'.*give --balance none"):
         _check_resumable(tmp_path / "checkpoint.safetensors", {"config": before}, TrainConfig(), "d")
     # a run folder's config.json from before: read as given, with a warning that its run weighed windows alike
     from genrekit.train.config import read_config

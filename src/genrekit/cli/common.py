@@ -477,8 +477,8 @@ PitchShiftOption = Annotated[float, typer.Option(**_number(0, 12), help="Network
                                                  "up to this many semitones.")]
 AugmentCopiesOption = Annotated[int, typer.Option(**_at_least(1), help="Networks: altered copies per training track.")]
 BalanceOption = Annotated[str, typer.Option(**_choice(*BALANCES), help="Networks: what counts equally in the loss: "
-                                            "genres (each genre, and each of its tracks whatever its length), tracks, "
-                                            "or none (each window).")]
+                                            "tracks (each track, whatever its length), genres (each genre, and each "
+                                            "of its tracks), or none (each window).")]
 
 
 #: A network's training settings as options: name -> (option type, default), in TrainConfig's

@@ -23,8 +23,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 DEVICES = ("cpu", "cuda", "mps")
 LOSSES = ("ce", "bce")
 SCHEDULES = ("cosine", "constant")
-# What counts equally in a network's loss: each genre (and, within it, each track), each track, or each window.
-BALANCES = ("genres", "tracks", "none")
+# What counts equally in a network's loss: each track, each genre (and within it each track), or each window.
+BALANCES = ("tracks", "genres", "none")
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,12 @@ class TrainConfig:
         Augmentation: most rate change, in [0, 1); most semitones, in [0, 12].
     augment_copies : int
         Altered copies per training track.
-    balance : {'genres', 'tracks', 'none'}
-        What counts equally in the loss: ``genres`` (each genre, and within it each track,
-        whatever its length), ``tracks`` (each track, whatever its length or genre) or ``none``
-        (each window: a genre of many tracks, or of full songs, outweighs one of few 30 s clips).
+    balance : {'tracks', 'genres', 'none'}
+        What counts equally in the loss: ``tracks`` (each track, whatever its length: full
+        songs do not outweigh 30 s clips), ``genres`` (each genre, and within it each track: a
+        genre of few tracks weighs what one of many does) or ``none`` (each window, as every
+        run before 2026-12-07). bench/network_balance.py measured ``genres`` raising a small
+        genre's recall at the others' cost (docs/benchmarks.md).
     seed : int
         Seeds the weights and every epoch.
     device : str
@@ -92,7 +94,7 @@ class TrainConfig:
     time_stretch: float = 0.0
     pitch_shift: float = 0.0
     augment_copies: int = 1
-    balance: str = "genres"
+    balance: str = "tracks"
     seed: int = 0
     device: str = "cpu"
 
@@ -241,8 +243,8 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
     if "balance" not in values and set(SETTINGS) - {"balance", "preset"} <= set(values):
         # a run folder's config.json, every setting resolved, from before balance: not this run's default
         logger.warning("%s: a run's settings from before 2026-12-07, which weighed every window the same; this run "
-                       "weighs each genre and track the same (balance 'genres'): give --balance none (or set balance to "
-                       "'none' in the file) to repeat that run", path)
+                       "weighs each track the same whatever its length (balance 'tracks'): give --balance none (or set "
+                       "balance to 'none' in the file) to repeat that run", path)
     try:
         TrainConfig(**settings).check()
     except ParameterError as exc:

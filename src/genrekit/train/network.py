@@ -54,7 +54,7 @@ def train_network_model(
     time_stretch: float = 0.0,
     pitch_shift: float = 0.0,
     augment_copies: int = 1,
-    balance: str = "genres",
+    balance: str = "tracks",
     resume: bool = False,
     progress: bool = True,
     out_dir: str | Path | None = None,
@@ -91,9 +91,9 @@ def train_network_model(
         Augmentation of the training tracks.
     augment_copies : int
         Altered copies per training track.
-    balance : {'genres', 'tracks', 'none'}
-        What counts equally in the loss: each genre and within it each track (whatever their
-        numbers of windows), each track, or each window (:func:`genrekit.train.loop.example_weights`).
+    balance : {'tracks', 'genres', 'none'}
+        What counts equally in the loss: each track (whatever its number of windows), each genre
+        and within it each track, or each window (:func:`genrekit.train.loop.example_weights`).
     resume : bool
         Continue from ``out_dir/checkpoint.safetensors``.
     progress : bool
