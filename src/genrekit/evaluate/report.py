@@ -72,8 +72,9 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
         The Markdown: a summary table (n, accuracy, balanced accuracy, top-3 accuracy, macro
         F1) and the accuracy's interval where ``metrics`` has ``accuracy_ci95``; precision,
         recall, F1 and support per genre with their macro and weighted averages, and the
-        confusion matrix in counts (rows: true genre, columns: predicted); after the title, how the test tracks were held out where ``metrics`` has a
-        ``protocol``. Ends with a newline.
+        confusion matrix in counts (rows: true genre, columns: predicted); after the title,
+        how the test tracks were held out where ``metrics`` has a ``protocol``. Ends with a
+        newline.
     """
     lines = [f"# {markdown_text(title)}", ""]
     if isinstance(metrics.get("protocol"), str):  # how train held the test tracks out
@@ -94,8 +95,8 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
         )
     if metrics.get("accuracy_ci95"):
         low, high = metrics["accuracy_ci95"]
-        lines += ["", f"Track accuracy's 95% interval: {low:.3f}-{high:.3f} (Wilson, the {metrics['n']} tracks taken as "
-                  "independent; tracks that share an artist or an album make the true interval wider)."]
+        lines += ["", f"Track accuracy's 95% interval: {low:.3f}-{high:.3f} (Wilson, the {metrics['n']} tracks "
+                  "taken as independent; tracks that share an artist or an album make the true interval wider)."]
     lines += ["", "## Per genre" + (" (tracks)" if len(levels) > 1 else ""), "",
               "| genre | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for label, row in metrics["per_genre"].items():

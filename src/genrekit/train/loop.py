@@ -120,7 +120,7 @@ def example_weights(y, tracks, balance: str) -> torch.Tensor:
 
 
 def _loss(config: TrainConfig, logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``target`` is a (batch, n_classes) distribution (one-hot, smoothed or mixed);
+    """``target`` is a (batch, n_classes) distribution (one-hot or smoothed);
     ``weights`` each example's (:func:`example_weights`: 1 on average over the training set,
     so that a batch of light examples moves the network less than one of heavy ones)."""
     if config.loss == "bce":
@@ -410,14 +410,15 @@ def _check_resumable(path: Path, state: dict, config, data: str, content: str | 
     saved = json.loads(json.dumps(state.get("config") or {}))
     if "preset" in saved:  # a checkpoint made before its preset was renamed
         saved["preset"] = current_preset(saved["preset"])
-    if saved:  # checkpoints before 2026-12-07 weighed every window the same
-        saved.setdefault("balance", "none")
+    from_before_balance = bool(saved) and "balance" not in saved
+    if from_before_balance:  # checkpoints before 2026-12-07 weighed every window the same
+        saved["balance"] = "none"
     now = json.loads(json.dumps(asdict(config)))
     changed = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE_CHANGES and saved.get(k) != now.get(k))
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
         before = (" (checkpoints from before 2026-12-07 weighed every window the same: give --balance none "
-                  "(balance='none') to continue one)" if "balance" in changed else "")
+                  "(balance='none') to continue one)" if from_before_balance and "balance" in changed else "")
         raise ParameterError(f"{path}: made with other settings ({shown}); expected the same settings to resume "
                              f"(or another --out for a new run){before}")
     # checkpoints since 2026-12-04 record the content; earlier ones the shape and labels only
