@@ -481,9 +481,12 @@ def test_scores_with_training_tracks_say_so_in_every_output(tmp_path, monkeypatc
     scores = json.loads(Path("songs/songs.json").read_text())
     assert scores["include_train"] is True and scores["n_trained_on"] == 1
     assert scores["included_training_tracks"] == ["song0"]
+    interval = "{:.2f}-{:.2f}".format(*scores["top1_ci95"])  # top-1 on 3 songs, with its interval
+    assert f"3 songs: top-1 {scores['top1']:.3f} (95% interval {interval})," in " ".join(result.output.split())
     text = Path("songs/songs.md").read_text()
     assert text.startswith("# Full-song evaluation of tiny on m1 (m1.csv)\n")
     assert "3 songs (training songs included: 1 of 3 were trained on; " in text
+    assert "top-1 {:.3f} (95% interval {:.3f}-{:.3f})".format(scores["top1"], *scores["top1_ci95"]) in text
     rows = list(csv.DictReader(Path("songs/songs.csv").open()))
     assert [row["trained_on"] for row in rows] == ["True", "False", "False"]
 

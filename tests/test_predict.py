@@ -400,13 +400,14 @@ def test_predict_cli_formats_and_plot(model, tmp_path, long_song):
 
 
 def test_song_scores_follow_the_literature():
-    from genrekit.evaluate import song_scores
+    from genrekit.evaluate import accuracy_interval, song_scores
 
     genres = ["blues", "jazz", "rock", "pop"]
     probabilities = [dict(zip(genres, p)) for p in ([0.1, 0.6, 0.2, 0.1], [0.5, 0.05, 0.3, 0.15], [0.1, 0.1, 0.2, 0.6])]
     proportions = [dict(zip(genres, p)) for p in ([0.1, 0.7, 0.2, 0.0], [0.6, 0.0, 0.3, 0.1], [0.05, 0.05, 0.2, 0.7])]
     scores = song_scores(["jazz", "jazz", "rock"], probabilities, proportions)
     assert scores["top1"] == pytest.approx(1 / 3) and scores["top3"] == pytest.approx(2 / 3)
+    assert scores["top1_ci95"] == accuracy_interval(1, 3)  # one song of three right
     # jazz: 0.7 (in its top 3) and 0 (jazz has no share in song 2) -> 0.35; rock: 0.2 -> mean 0.275.
     assert scores["per_genre"]["jazz"]["proportion_score"] == pytest.approx(0.35)
     assert scores["proportion_score"] == pytest.approx(0.275)

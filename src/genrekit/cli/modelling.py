@@ -203,7 +203,8 @@ def evaluate(
     # scores with training tracks in them say so on the line that gives them
     seen = f" ({training_words({**report, **metrics}, unit='song' if songs else 'track')})" if include_train else ""
     if songs:
-        out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}, top-3 {metrics['top3']:.3f}, "
+        out_console.print(f"{metrics['n']} songs: top-1 {metrics['top1']:.3f}{_interval(metrics, 'top1_ci95')}, "
+                          f"top-3 {metrics['top3']:.3f}, "
                           f"proportion score {metrics['proportion_score']:.3f}{seen} -> {out / 'songs.json'}",
                           markup=False)
     else:
@@ -221,11 +222,11 @@ def evaluate(
     raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)
 
 
-def _interval(metrics: dict) -> str:
+def _interval(metrics: dict, key: str = "accuracy_ci95") -> str:
     """`` (95% interval 0.31-0.83)``: what the accuracy on these few or many tracks settles."""
-    if not metrics.get("accuracy_ci95"):
+    if not metrics.get(key):
         return ""
-    low, high = metrics["accuracy_ci95"]
+    low, high = metrics[key]
     return f" (95% interval {low:.2f}-{high:.2f})"
 
 

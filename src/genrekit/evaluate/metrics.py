@@ -238,7 +238,7 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     -------
     dict
         ``n`` (songs), ``top1`` (share of songs whose most probable genre is the true one),
-        ``top3`` (share whose three most probable genres hold it), ``proportion_score``
+        ``top1_ci95`` (its 95% interval, :func:`accuracy_interval`), ``top3`` (share whose three most probable genres hold it), ``proportion_score``
         (averaged over genres), and ``per_genre`` (genre -> ``n``, ``top1``, ``top3``,
         ``proportion_score`` of its songs; genres in sorted order).
 
@@ -266,6 +266,7 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
                             "top3": float(np.mean([r["top3"] for r in mine])),
                             "proportion_score": float(np.mean([r["proportion"] for r in mine]))}
     return {"n": len(rows), "top1": float(np.mean([r["top1"] for r in rows])),
+            "top1_ci95": accuracy_interval(sum(bool(r["top1"]) for r in rows), len(rows)),
             "top3": float(np.mean([r["top3"] for r in rows])),
             "proportion_score": float(np.mean([g["proportion_score"] for g in per_genre.values()])),
             "per_genre": per_genre}

@@ -660,7 +660,8 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         skipped = f"{skip:g} s of intro and outro left out of long songs" if skip else "whole songs"
         lines = [f"# Full-song evaluation of {markdown_text(_scored_on(classifier.name, dataset))}", "",
                  f"{scores['n']} songs ({training_words({**scores, **report})}; {skipped}): "
-                 f"top-1 {scores['top1']:.3f}, top-3 {scores['top3']:.3f}, "
+                 f"top-1 {scores['top1']:.3f} (95% interval {scores['top1_ci95'][0]:.3f}-{scores['top1_ci95'][1]:.3f}), "
+                 f"top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
         lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
