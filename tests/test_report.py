@@ -397,6 +397,10 @@ def test_full_song_counts_are_whole_numbers_in_the_report(tmp_path):
                                                       "per_genre": per_genre}))
     page = write_html_report(tmp_path).read_text()
     assert "<td>jazz</td><td>3</td>" in page and "<td>3.000</td>" not in page
+    assert "top-1 0.750, top-3" in page  # a songs.json from before its interval
+    (tmp_path / "songs.json").write_text(json.dumps({"n": 4, "top1": 0.75, "top1_ci95": [0.3006, 0.9544], "top3": 1.0,
+                                                      "proportion_score": 0.6, "per_genre": per_genre}))
+    assert "top-1 0.750 (95% interval 0.301-0.954), top-3" in write_html_report(tmp_path).read_text()
 
 
 def test_the_verdict_shows_balanced_accuracy_and_what_always_naming_the_largest_genre_scores(tmp_path):

@@ -67,6 +67,11 @@ def _number(value, spec: str) -> str:
     return format(value, spec)
 
 
+def _interval_words(interval, spec: str) -> str:
+    """`` (95% interval low-high)`` of a results file's ``[low, high]``; "" where it has none."""
+    return f" (95% interval {_number(interval[0], spec)}-{_number(interval[1], spec)})" if interval else ""
+
+
 # What the report reads from each results file, and in what shape. Anyone can edit a run folder,
 # so a file is checked as it is read, and a field of another shape (a number written as text, a
 # list for an object, a key missing, a nested object for a count) is refused: a ParameterError
@@ -190,7 +195,7 @@ _SONGS = _Object(
     needed={"n": _COUNT, "top1": _NUMBER, "top3": _NUMBER, "proportion_score": _NUMBER,
             "per_genre": _Object(each=_Object(needed={"n": _COUNT}, optional={k: _NUMBER for k in (
                 "top1", "top3", "proportion_score")}), expected="an object of genre -> scores")},
-    optional={"skip": _NUMBER, **_TRAINING_WORDS})
+    optional={"skip": _NUMBER, "top1_ci95": _INTERVAL, **_TRAINING_WORDS})
 _CV_SCORES = {**{k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "f1_macro_mean")},
               "n_splits": _COUNT, "protocol": _TEXT, "fold_accuracy": _List(_NUMBER, expected="a list of numbers")}
 _CV = _Object(optional={
@@ -694,7 +699,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         skipped = (f"; {_number(skip, 'g')} s of intro and outro left out of long songs" if skip
                    else "; whole songs" if skip == 0 else "")
         body.append(f"<p>{_text(songs['n'])} songs ({_text(training_words({**songs, **run}))}{skipped}): "
-                    f"top-1 {_number(songs['top1'], '.3f')}, top-3 {_number(songs['top3'], '.3f')}, proportion score "
+                    f"top-1 {_number(songs['top1'], '.3f')}{_interval_words(songs.get('top1_ci95'), '.3f')}, top-3 "
+                    f"{_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
         body.append("<p>Top-1: the song's most probable genre is its own. Top-3: its own genre is among its three "
                     "most probable. Proportion score: the share of the song's analysed time whose genre is its "
