@@ -224,10 +224,10 @@ def evaluate(
 
 def _interval(metrics: dict, key: str = "accuracy_ci95") -> str:
     """`` (95% interval 0.31-0.83)``: what the accuracy on these few or many tracks settles."""
-    if not metrics.get(key):
-        return ""
-    low, high = metrics[key]
-    return f" (95% interval {low:.2f}-{high:.2f})"
+    from genrekit.evaluate.metrics import interval_words
+
+    words = interval_words(metrics.get(key), ".2f")
+    return f" ({words})" if words else ""
 
 
 def _averaging_note(metrics: dict) -> None:

@@ -68,8 +68,8 @@ def _number(value, spec: str) -> str:
 
 
 def _interval_words(interval, spec: str) -> str:
-    """`` (95% interval low-high)`` of a results file's ``[low, high]``; "" where it has none."""
-    return f" (95% interval {_number(interval[0], spec)}-{_number(interval[1], spec)})" if interval else ""
+    """``95% interval low-high`` of a results file's ``[low, high]``; "" where it has none."""
+    return f"95% interval {_number(interval[0], spec)}-{_number(interval[1], spec)}" if interval else ""
 
 
 # What the report reads from each results file, and in what shape. Anyone can edit a run folder,
@@ -404,9 +404,8 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
     scope = (f"Track accuracy ({included})" if not held_out
              else "Track accuracy (training tracks may be included: the model does not list them)" if training_unknown
              else "Test-track accuracy" if any(shared) else "Held-out track accuracy")
-    interval = metrics.get("accuracy_ci95")
-    interval = (f"95% interval {_number(interval[0], '.1%')}-{_number(interval[1], '.1%')}, the tracks taken as "
-                "independent; " if interval else "")
+    interval = _interval_words(metrics.get("accuracy_ci95"), ".1%")
+    interval = f"{interval}, the tracks taken as independent; " if interval else ""
     parts = [f"<b>{scope} {_number(metrics['accuracy'], '.1%')}</b> on {metrics['n']} tracks "
              f"({interval}{_chance_words(_supports(metrics))}); <b>balanced accuracy "
              f"{_number(metrics.get('balanced_accuracy'), '.1%')}</b> (each genre's recall weighs alike), macro F1 "
@@ -698,8 +697,10 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         skip = songs.get("skip")
         skipped = (f"; {_number(skip, 'g')} s of intro and outro left out of long songs" if skip
                    else "; whole songs" if skip == 0 else "")
+        top1_interval = _interval_words(songs.get("top1_ci95"), ".3f")
+        top1_interval = f" ({top1_interval})" if top1_interval else ""
         body.append(f"<p>{_text(songs['n'])} songs ({_text(training_words({**songs, **run}))}{skipped}): "
-                    f"top-1 {_number(songs['top1'], '.3f')}{_interval_words(songs.get('top1_ci95'), '.3f')}, top-3 "
+                    f"top-1 {_number(songs['top1'], '.3f')}{top1_interval}, top-3 "
                     f"{_number(songs['top3'], '.3f')}, proportion score "
                     f"{_number(songs['proportion_score'], '.3f')}.</p>")
         body.append("<p>Top-1: the song's most probable genre is its own. Top-3: its own genre is among its three "

@@ -130,6 +130,11 @@ def accuracy_interval(right: int, n: int, *, confidence: float = 0.95) -> list[f
     return [float(interval.low), float(interval.high)]
 
 
+def interval_words(interval: list[float] | None, spec: str = ".3f") -> str:
+    """``95% interval 0.313-0.832`` for :func:`accuracy_interval`'s ``[low, high]``; "" for None."""
+    return f"95% interval {interval[0]:{spec}}-{interval[1]:{spec}}" if interval else ""
+
+
 def averaging_note(metrics: dict) -> str | None:
     """A sentence on what the macro averages cover where it matters: when genres that none of
     the scored tracks hold were predicted, scikit-learn's macro averages count them (F1 0),
@@ -238,7 +243,8 @@ def song_scores(true: list[str], probabilities: list[dict[str, float]], proporti
     -------
     dict
         ``n`` (songs), ``top1`` (share of songs whose most probable genre is the true one),
-        ``top1_ci95`` (its 95% interval, :func:`accuracy_interval`), ``top3`` (share whose three most probable genres hold it), ``proportion_score``
+        ``top1_ci95`` (its 95% interval, :func:`accuracy_interval`), ``top3`` (share whose
+        three most probable genres hold it), ``proportion_score``
         (averaged over genres), and ``per_genre`` (genre -> ``n``, ``top1``, ``top3``,
         ``proportion_score`` of its songs; genres in sorted order).
 

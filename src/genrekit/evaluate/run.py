@@ -22,7 +22,7 @@ from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_options
-from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, song_scores
+from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, interval_words, song_scores
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
 )
@@ -660,7 +660,7 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         skipped = f"{skip:g} s of intro and outro left out of long songs" if skip else "whole songs"
         lines = [f"# Full-song evaluation of {markdown_text(_scored_on(classifier.name, dataset))}", "",
                  f"{scores['n']} songs ({training_words({**scores, **report})}; {skipped}): "
-                 f"top-1 {scores['top1']:.3f} (95% interval {scores['top1_ci95'][0]:.3f}-{scores['top1_ci95'][1]:.3f}), "
+                 f"top-1 {scores['top1']:.3f} ({interval_words(scores['top1_ci95'])}), "
                  f"top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", "",
                  "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
