@@ -75,7 +75,7 @@ def main() -> None:
     for path in paths:
         audio_seconds += sf.info(path).duration
     start = time.perf_counter()
-    ray_runner = RayRunner(jobs=2, num_cpus=2)
+    ray_runner = RayRunner(n_jobs=2, num_cpus=2)
     ray_runner.connect()
     ray_start = time.perf_counter() - start
     rows = []

@@ -516,7 +516,7 @@ def test_the_import_stage_predicts_in_beets_process_whatever_jobs_says(plugin_li
     real, calls = files.iter_predictions, []
 
     def spy(model, paths, **options):
-        calls.append((model, options["jobs"]))
+        calls.append((model, options["n_jobs"]))
         return real(model, paths, **options)
 
     monkeypatch.setattr(files, "iter_predictions", spy)

@@ -353,7 +353,7 @@ def test_train_scores_its_test_tracks_as_evaluate_scores_the_saved_model(gtzan_m
     result = train_model(dataset, spec=FeatureSpec("fma518", chunk_duration=10.0), model="logreg", n_jobs=1,
                          cache=FeatureCache(feature_cache), progress=False, cv=False, out_dir=tmp_path / "run")
     test = [track for track, part in result.splits.items() if part == "test"]
-    evaluated = score_dataset(tmp_path / "run" / "model.genrekit", dataset.select(test), include_train=True, jobs=1,
+    evaluated = score_dataset(tmp_path / "run" / "model.genrekit", dataset.select(test), include_train=True, n_jobs=1,
                               progress=False)
     for key in ("n", "accuracy", "chunk_n", "chunk_accuracy", "balanced_accuracy"):
         assert result.metrics[key] == evaluated.metrics[key], key
@@ -403,17 +403,17 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     dataset = load_manifest("man.csv")
     assert dataset.source == "man.csv" and dataset.root == "."
     with caplog.at_level(logging.WARNING, logger="genrekit"):
-        metrics, report = evaluate_model(model, dataset, jobs=1, progress=False)
+        metrics, report = evaluate_model(model, dataset, n_jobs=1, progress=False)
     assert metrics == {} and report["excluded_training_tracks"] == ["song0", "song1"]
     assert not [r for r in caplog.records if "left to evaluate" in r.getMessage()]  # the caller says it, once
     # nothing to write: the folder the run made is not left holding its lock and an empty journal
-    assert evaluate_model(model, dataset, jobs=1, progress=False, out_dir="eval")[0] == {}
+    assert evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir="eval")[0] == {}
     assert not Path("eval").exists()
     Path("kept").mkdir()  # a folder that was there stays
     Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "gtzan-dev"}}))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
-        evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
+        evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir="kept")
     assert Path("kept").is_dir() and not Path("kept/run.json").exists()
     assert [r.getMessage() for r in caplog.records] == [  # another dataset's results said as they go
         "kept: replacing the results of an earlier evaluation there, on gtzan-dev (another dataset); evaluate "
@@ -421,16 +421,16 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "./man.csv"}}))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
-        evaluate_model(model, dataset, jobs=1, progress=False, out_dir="kept")
+        evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir="kept")
     assert not caplog.records  # the same manifest, spelled another way
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
-        assert score_dataset(model, dataset, jobs=1, progress=False).metrics == {}
+        assert score_dataset(model, dataset, n_jobs=1, progress=False).metrics == {}
     assert [r.getMessage() for r in caplog.records if "left to evaluate" in r.getMessage()] == [
         "no track of man.csv left to evaluate"]
     Path("polka.csv").write_text("path,label\n" + "".join(f"{song.name},polka\n" for song in songs))
     with pytest.raises(DatasetError, match=r"^polka\.csv: none of its genres \(polka\)"):
-        evaluate_model(model, load_manifest("polka.csv"), jobs=1, progress=False)
+        evaluate_model(model, load_manifest("polka.csv"), n_jobs=1, progress=False)
 
 
 def _manifest_of_tones(tmp_path, monkeypatch, n=3):
@@ -518,18 +518,18 @@ def test_a_model_that_does_not_list_its_training_tracks_leaves_their_count_unkno
 
     model = _manifest_of_tones(tmp_path, monkeypatch, n=2)
     monkeypatch.setattr("genrekit.models.interface.training_listed", lambda description: False)
-    metrics, report = evaluate_model(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
+    metrics, report = evaluate_model(model, load_manifest("m1.csv"), include_train=True, n_jobs=1, progress=False,
                                      out_dir="ev")
     assert metrics["include_train"] is True and metrics["n_trained_on"] is None
     assert report["training_tracks_unknown"] is True and "included_training_tracks" not in report
     assert Path("ev/metrics.md").read_text().splitlines()[0] == (
         "# tiny on m1 (m1.csv), training tracks included: the model does not list which it was trained on")
     assert pd.read_csv("ev/predictions.csv")["trained_on"].isna().all()
-    scores, _ = evaluate_songs(model, load_manifest("m1.csv"), include_train=True, jobs=1, progress=False,
+    scores, _ = evaluate_songs(model, load_manifest("m1.csv"), include_train=True, n_jobs=1, progress=False,
                                out_dir="songs")
     assert scores["n_trained_on"] is None and json.loads(Path("songs/songs.json").read_text())["n_trained_on"] is None
     # held out as far as it can tell: metrics.json and the titles still say the training tracks may be among them
-    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="held")
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="held")
     assert json.loads(Path("held/metrics.json").read_text())["training_tracks_unknown"] is True
     assert Path("held/metrics.md").read_text().splitlines()[0] == (
         "# tiny on m1 (m1.csv), training tracks may be included: the model does not list them")
@@ -562,7 +562,7 @@ def test_reports_name_the_dataset_as_it_was_given_not_only_its_kind(gtzan_dev, g
     for root in (gtzan_dev, gtzan_mini):
         dataset = load_gtzan(root)
         dataset = dataset.select([next(t.track_id for t in dataset.tracks if t.label == "rock")])
-        evaluate_model(model, dataset, jobs=1, progress=False, out_dir=tmp_path / root.parent.name)
+        evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir=tmp_path / root.parent.name)
         headings.append((tmp_path / root.parent.name / "metrics.md").read_text().splitlines()[0])
         assert titles[-1] == f"tiny on gtzan ({dataset.source})" and str(root) in dataset.source
         assert headings[-1] == f"# {markdown_text(titles[-1])}"
@@ -634,7 +634,7 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
         sf.write(tmp_path / "genres" / genre / f"{genre}.{number:05d}.wav",
                  0.1 * rng.standard_normal(22050 * 4).astype(np.float32), 22050)
     with caplog.at_level(logging.WARNING):
-        metrics, report = evaluate_model("default", tmp_path / "genres", jobs=1, progress=False, out_dir=tmp_path / "ev")
+        metrics, report = evaluate_model("default", tmp_path / "genres", n_jobs=1, progress=False, out_dir=tmp_path / "ev")
     assert report["near_training_clips"] == ["jazz.00008"] and metrics["near_training_clips"] == 1
     assert "1 of the 2 GTZAN clips scored are within 2 ids of a clip of their genre the model was trained on " \
            "(jazz.00008)" in caplog.text
@@ -669,13 +669,13 @@ def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tm
             yield path, prediction, error
 
     monkeypatch.setattr(files, "iter_predictions", replacing_song1)
-    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
     stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
     assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 5, stamps
     monkeypatch.setattr(files, "iter_predictions", real)
     asked = []
     monkeypatch.setattr(files, "iter_predictions", lambda c, paths, **o: asked.extend(paths) or real(c, paths, **o))
-    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
     assert [Path(p).name for p in asked] == ["song1.wav"]
     # other audio given song2's size and mtime (`cp -p`, `rsync -a` of another take): its change time tells
     song2 = next(Path(p) for p in stamps_paths("eval") if p.endswith("song2.wav"))
@@ -684,7 +684,7 @@ def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tm
     os.utime(song2, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (song2.stat().st_size, song2.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     asked.clear()
-    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
     assert [Path(p).name for p in asked] == ["song2.wav"]
 
 
@@ -709,6 +709,6 @@ def test_a_file_gone_while_it_is_evaluated_is_journalled_unstamped(tmp_path, mon
             yield path, prediction, error
 
     monkeypatch.setattr(files, "iter_predictions", removing_song1)
-    evaluate_model(model, load_manifest("m1.csv"), jobs=1, progress=False, out_dir="eval")
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
     stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
     assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 5, stamps

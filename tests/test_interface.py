@@ -269,6 +269,35 @@ def test_the_library_names_its_doors_at_the_top_and_lists_its_lazy_names():
     assert "load" in dir(genrekit.models) and "train_network_model" in dir(genrekit.train)
 
 
+def test_worker_counts_have_one_name_in_the_library_and_the_old_one_still_works(tmp_path):
+    """Every function of the top-level API (and the runners) calls its worker processes ``n_jobs``,
+    scikit-learn's name; ``jobs=``, the name some had until 2026-12-07, is taken with a FutureWarning
+    that names both, and giving both is refused."""
+    import inspect
+    import warnings
+
+    import genrekit
+    from genrekit.predict import predict_files
+    from genrekit.runners import LocalRunner, RayRunner, get_runner
+
+    api = [getattr(genrekit, name) for name in genrekit._API] + [get_runner, LocalRunner, RayRunner]
+    takes = {f.__name__: set(inspect.signature(f).parameters) for f in api if callable(f)}
+    assert not {name for name, parameters in takes.items() if "jobs" in parameters}, takes
+    assert {"predict_files", "tag_library", "evaluate_model", "train_model", "extract_features", "get_runner"} <= {
+        name for name, parameters in takes.items() if "n_jobs" in parameters}
+
+    with pytest.warns(FutureWarning, match=r"LocalRunner.__init__: jobs= is now called n_jobs="):
+        assert LocalRunner(jobs=2).n_jobs == 2
+    with pytest.warns(FutureWarning, match=r"predict_files: jobs= is now called n_jobs="):
+        predictions, failures = predict_files("default", [], jobs=1, progress=False)
+    assert (predictions, failures) == ([], {})
+    with pytest.raises(ParameterError, match=r"get_runner: give n_jobs= alone \(jobs= is its old name\)"):
+        get_runner("local", jobs=2, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new name says nothing
+        assert get_runner("local", n_jobs=2).n_jobs == 2
+
+
 def test_train_on_a_small_dataset_also_reports_k_fold_cv(songs, feature_cache, tmp_path):
     """16 clips leave 2 test tracks; train adds 5-fold CV over all 16 (cv.json, the model's
     metrics, the printed headline), and --no-cv leaves it out. The features come from the

@@ -183,7 +183,7 @@ def test_write_tags_from_the_cli_and_dry_run(tmp_path, gtzan_mini, model_file):
     assert table.loc[str(root / "three.au"), "tag_error"].startswith(f"{root / 'three.au'}: genre tags are not written to .au")
     assert "1 not taggable" in written.output and "three.au" not in written.stderr
     # Tagging changed the flac; the run recorded it as it is now, so a re-run has nothing to do.
-    again = tag_library(root, model_file, tmp_path / "tags.parquet", jobs=1, progress=False)
+    again = tag_library(root, model_file, tmp_path / "tags.parquet", n_jobs=1, progress=False)
     assert again.n_done_before == 3 and len(again.frame()) == 3
 
 
@@ -437,7 +437,7 @@ def test_a_damaged_journal_resumes_and_keeps_the_damaged_lines(tmp_path, small_l
     it may hold a tag write's old values."""
     out = tmp_path / "tags.csv"
     journal = tmp_path / "tags.csv.journal.jsonl"
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_tagged == 2
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_tagged == 2
     first, second = journal.read_bytes().splitlines(keepends=True)
     record = json.loads(first)
     broken = [first, b"\xa2" + second[1:], b"[1, 2]\n", json.dumps({"path": "x.wav"}).encode() + b"\n",
@@ -447,7 +447,7 @@ def test_a_damaged_journal_resumes_and_keeps_the_damaged_lines(tmp_path, small_l
     journal.write_bytes(b"".join(broken))
     assert len(read_journal(journal)) == 1
     assert caplog.text.count("left out (not a whole record)") == 5 and "incomplete last line" in caplog.text
-    summary = tag_library(small_library, tiny_model, out, jobs=1, progress=False)
+    summary = tag_library(small_library, tiny_model, out, n_jobs=1, progress=False)
     assert summary.n_tagged == 2 and len(read_journal(journal)) == 2  # the lost file predicted again
     kept = journal.with_name(journal.name + ".damaged").read_bytes().splitlines(keepends=True)
     assert kept == [*broken[1:6], broken[6] + b"\n"]  # as they were, once however often they were read
@@ -520,7 +520,7 @@ def test_a_journal_line_nested_past_the_parser_is_set_aside_not_a_crash(tmp_path
 
     out = tmp_path / "tags.jsonl"
     journal = tmp_path / "tags.jsonl.journal.jsonl"
-    tag_library(small_library, tiny_model, out, jobs=1, progress=False)
+    tag_library(small_library, tiny_model, out, n_jobs=1, progress=False)
     deep = b"[" * 100000 + b"\n"
     with open(journal, "ab") as handle:
         handle.write(deep)
@@ -528,7 +528,7 @@ def test_a_journal_line_nested_past_the_parser_is_set_aside_not_a_crash(tmp_path
     assert journal.with_name(journal.name + ".damaged").read_bytes() == deep
     with open(journal, "ab") as handle:
         handle.write(deep)
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 2
     with open(journal, "ab") as handle:
         handle.write(deep)
     caplog.clear()
@@ -549,7 +549,7 @@ def test_tag_options_that_shape_writes_are_refused_without_writing(small_library
     from genrekit.errors import ParameterError
 
     with pytest.raises(ParameterError, match=f"^{named}: only with write_tags=True"):
-        tag_library(small_library, tiny_model, tmp_path / "tags.csv", jobs=1, progress=False, **options)
+        tag_library(small_library, tiny_model, tmp_path / "tags.csv", n_jobs=1, progress=False, **options)
     assert not (tmp_path / "tags.csv").exists()
 
 
@@ -566,17 +566,17 @@ def test_a_rerun_predicts_again_a_file_that_now_decodes_otherwise_and_uses_the_c
     from genrekit.predict.library import _analysis_prefix
 
     out = tmp_path / "tags.csv"
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 0
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 2
     monkeypatch.setattr(library, "decoder_revision", lambda path: "mp3-whole")
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 0
     assert all(key.endswith("|mp3-whole") for key in pd.read_csv(out)["key"])
     assert _analysis_prefix({"model": "m", "key": "m|skip=5|no-music-check|analysis=1|/a.mp3|1|2"}) == (
         "m|skip=5|no-music-check|analysis=1", "|/a.mp3|1|2")
     # a change to the analysis (silence became unknown, not a failure): the files are predicted again
     monkeypatch.setattr(library, "ANALYSIS_REVISION", library.ANALYSIS_REVISION + 1)
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 0
-    assert tag_library(small_library, tiny_model, out, jobs=1, progress=False).n_done_before == 2
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 0
+    assert tag_library(small_library, tiny_model, out, n_jobs=1, progress=False).n_done_before == 2
     assert all(f"|analysis={library.ANALYSIS_REVISION}|" in key for key in pd.read_csv(out)["key"])
 
     made = []

@@ -148,7 +148,7 @@ def test_int8_export_agrees_with_fp32_and_is_small(edge_network, tmp_path, corru
     from genrekit.evaluate import score_dataset
 
     with caplog.at_level("WARNING", logger="genrekit.evaluate.run"):
-        scored = score_dataset(stripped, dataset.select(train[:1]), jobs=1, progress=False)
+        scored = score_dataset(stripped, dataset.select(train[:1]), n_jobs=1, progress=False)
     assert "its export left out which tracks it was trained on (--strip-training)" in caplog.text
     assert scored.report["training_tracks_unknown"] is True  # so the report does not call its scores held-out
     from genrekit.evaluate.html import _verdict

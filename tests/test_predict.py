@@ -151,7 +151,7 @@ def test_zero_and_negative_lengths_are_refused_by_name(tmp_path):
 
 def test_a_batch_refuses_one_path_and_settings_every_file_would_fail_on(tmp_path):
     """A str is a sequence of its characters: predict_files and extract_features took each for a
-    file not found. skip=-1 or jobs=-3 came back as every file's failure, not as the caller's error."""
+    file not found. skip=-1 or n_jobs=-3 came back as every file's failure, not as the caller's error."""
     from genrekit.evaluate import evaluate_model
     from genrekit.features import extract_features
     from genrekit.predict import predict_files
@@ -166,7 +166,7 @@ def test_a_batch_refuses_one_path_and_settings_every_file_would_fail_on(tmp_path
     for options, said in (({"skip": -1}, "skip=-1: expected a number of seconds >= 0"),
                           ({"skip": float("nan")}, "skip=nan: expected"),
                           ({"hop_seconds": float("inf")}, "hop_seconds=inf: expected a positive number of seconds"),
-                          ({"jobs": -3}, "jobs=-3: expected a whole number of worker processes >= 0")):
+                          ({"n_jobs": -3}, "n_jobs=-3: expected a whole number of worker processes >= 0")):
         with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
             predict_files("default", [path], progress=False, **options)
         with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
@@ -474,7 +474,7 @@ def test_parallel_batch_prediction_equals_the_sequential_one(model, gtzan_mini, 
     files = [_excerpt(_clip(gtzan_mini, genre, 0), tmp_path / "excerpts") for genre in GENRES]
     files.append(tmp_path / "missing.wav")
     sequential, failed = predict_files(path, files, progress=False)
-    parallel, failed_too = predict_files(path, files, jobs=2, progress=False)
+    parallel, failed_too = predict_files(path, files, n_jobs=2, progress=False)
     assert len(parallel) == len(sequential) == 3
     # workers use one BLAS thread: the float32 features' sums may round otherwise (1.8e-9 in these
     # probabilities, 2026-12-02), far under float32's own 6e-8
@@ -730,7 +730,7 @@ def test_workers_read_a_stream_of_paths_as_they_come_free(gtzan_mini):
             read.append(clip)
             yield clip
 
-    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), jobs=2)
+    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), n_jobs=2)
     first = next(outcomes)
     assert len(read) <= 4 and first[2] is None, (len(read), first)  # two per worker, not all six
     rest = list(outcomes)
@@ -755,7 +755,7 @@ def test_results_come_while_a_slow_producer_is_still_looking(gtzan_mini):
         gave_up.append(not gate.wait(60))  # the third path comes only after the first two songs' results
         yield clips[2]
 
-    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), jobs=2)
+    outcomes = iter_predictions(str(default_model_path(onnx=True)), stream(), n_jobs=2)
     first_two = [next(outcomes), next(outcomes)]
     gate.set()
     rest = list(outcomes)

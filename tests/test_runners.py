@@ -35,7 +35,7 @@ def cluster():
         # runner, with an actor per CPU.
         stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         handlers = {stop: signal.getsignal(stop) for stop in stops}
-        runner = RayRunner(num_cpus=2, jobs=1)
+        runner = RayRunner(num_cpus=2, n_jobs=1)
         runner.connect()
         yield runner
         ray.shutdown()
@@ -63,7 +63,7 @@ def model_file():
 def test_get_runner_names_what_it_expects():
     from genrekit.errors import ParameterError
 
-    assert isinstance(get_runner("local", jobs=2), LocalRunner)
+    assert isinstance(get_runner("local", n_jobs=2), LocalRunner)
     with pytest.raises(ParameterError, match="local, ray"):
         get_runner("spark")
     with pytest.raises(ParameterError, match="address"):
@@ -72,9 +72,9 @@ def test_get_runner_names_what_it_expects():
     from genrekit.runners import MAX_JOBS_PER_CORE, default_jobs
 
     most = MAX_JOBS_PER_CORE * default_jobs()
-    assert LocalRunner(most).jobs == most
-    with pytest.raises(ParameterError, match=rf"jobs={most + 1}: at most {most} worker processes on this machine"):
-        get_runner("local", jobs=most + 1)
+    assert LocalRunner(most).n_jobs == most
+    with pytest.raises(ParameterError, match=rf"n_jobs={most + 1} \(--jobs on the command line\): at most {most} worker processes on this machine"):
+        get_runner("local", n_jobs=most + 1)
 
 
 def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini):
@@ -84,7 +84,7 @@ def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini):
 
     song = next(gtzan_mini.glob("*/*.wav"))
     result = CliRunner().invoke(app, ["predict", str(song), "--jobs", "100000"])
-    assert result.exit_code != 0 and "jobs=100000: at most" in " ".join(result.output.split()), result.output
+    assert result.exit_code != 0 and "n_jobs=100000 (--jobs on the command line): at most" in " ".join(result.output.split()), result.output
 
 
 def test_features_on_ray_equal_the_local_ones(cluster, library):
@@ -104,7 +104,7 @@ def test_tags_on_ray_equal_the_local_ones(cluster, library, model_file, tmp_path
         (some / path.parent.name).mkdir(parents=True, exist_ok=True)
         (some / path.parent.name / path.name).symlink_to(path.resolve())
     # In this process: a local pool would take seconds to start (each worker loads the model and librosa's kernels).
-    local = tag_library(some, model_file, tmp_path / "local.csv", jobs=1, progress=False)
+    local = tag_library(some, model_file, tmp_path / "local.csv", n_jobs=1, progress=False)
     on_ray = tag_library(some, model_file, tmp_path / "ray.csv", runner=cluster, progress=False)
     assert local.n_tagged == on_ray.n_tagged == 6
     here, there = pd.read_csv(tmp_path / "local.csv"), pd.read_csv(tmp_path / "ray.csv")
@@ -222,12 +222,12 @@ def test_a_ray_actor_that_dies_on_one_item_costs_that_item_alone(cluster):
     cloudpickle.register_pickle_by_value(sys.modules["_crash_workers"])  # the test's worker, sent to the actors as code
     items = list(range(12))
     started = time.monotonic()
-    results = dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items, on_crash=lambda item, reason: f"{item}: {reason}"))
+    results = dict(RayRunner(n_jobs=2).map(_crashing_worker, (5,), items, on_crash=lambda item, reason: f"{item}: {reason}"))
     assert set(results) == set(items) and time.monotonic() - started < 120
     assert results[5].startswith("5: its analysis ended the worker process abruptly")
     assert all(results[i] == i * i for i in items if i != 5)
     with pytest.raises(RayActorError):
-        dict(RayRunner(jobs=2).map(_crashing_worker, (5,), items))
+        dict(RayRunner(n_jobs=2).map(_crashing_worker, (5,), items))
 
 
 def test_a_worker_that_cannot_start_ends_the_run_with_its_own_error_on_either_runner(cluster):
@@ -241,7 +241,7 @@ def test_a_worker_that_cannot_start_ends_the_run_with_its_own_error_on_either_ru
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cloudpickle.register_pickle_by_value(sys.modules["_crash_workers"])
-    for runner in (LocalRunner(2), RayRunner(jobs=2)):
+    for runner in (LocalRunner(2), RayRunner(n_jobs=2)):
         with pytest.raises(GenrekitError, match=r"could not start: /models/x.onnx: no such model file$"):
             dict(runner.map(_unloadable_worker, ("/models/x.onnx",), range(6), on_crash=lambda item, reason: reason))
 
@@ -299,7 +299,7 @@ def test_ray_streams_items_from_a_slow_producer_and_runs_those_before_its_error(
         yield 3
 
     seen, started = [], time.monotonic()
-    for index, result in RayRunner(jobs=2).map(_crashing_worker, (-1,), slow()):
+    for index, result in RayRunner(n_jobs=2).map(_crashing_worker, (-1,), slow()):
         seen.append((index, result, time.monotonic() - started))
     assert sorted((i, r) for i, r, _ in seen) == [(0, 0), (1, 1), (2, 4), (3, 9)]
     early = [t for i, _, t in seen if i < 3]
@@ -312,6 +312,6 @@ def test_ray_streams_items_from_a_slow_producer_and_runs_those_before_its_error(
 
     results = {}
     with pytest.raises(ValueError, match="line 3"):
-        for index, result in RayRunner(jobs=4).map(_crashing_worker, (-1,), broken()):
+        for index, result in RayRunner(n_jobs=4).map(_crashing_worker, (-1,), broken()):
             results[index] = result
     assert results == {0: 0, 1: 1}

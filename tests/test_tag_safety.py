@@ -845,7 +845,7 @@ def test_names_that_look_like_markup_are_printed_as_they_are_and_every_write_is_
         raise RuntimeError("a caller's display broke")
 
     with pytest.raises(RuntimeError):
-        tag_library(root, small_model, tmp_path / "again.jsonl", jobs=1, write_tags=True, existing="replace",
+        tag_library(root, small_model, tmp_path / "again.jsonl", n_jobs=1, write_tags=True, existing="replace",
                     progress=False, on_tag_change=fails)
     journal = read_journal(tmp_path / "again.jsonl.journal.jsonl")
     assert [r["tag"]["state"] for r in journal if r["tag"]][-1] == "written"
@@ -1087,7 +1087,7 @@ def test_one_run_at_a_time_on_a_results_table(tmp_path, library, small_model):
     _journalled_write(results, library / "tagged.flac", "rock")
     with _results_lock(results):  # another run holds the table: its journal must not be rewritten under it
         with pytest.raises(ParameterError, match="another `genrekit tag` or `tag --undo` run is using"):
-            tag_library(library, small_model, results, jobs=1, progress=False)
+            tag_library(library, small_model, results, n_jobs=1, progress=False)
         with pytest.raises(ParameterError, match="tags.csv.lock"):
             undo_tags(results)
     assert genre_field(library / "tagged.flac") == ["rock"]

@@ -526,7 +526,7 @@ class GenrekitPlugin(BeetsPlugin):
             self._log.info("model: {}", "genrekit's own (default)" if model == "default" else model_file(model))
             predictor = self.classifier if in_process or settings["jobs"] == 1 else model_file(model)
             started = last_shown = time.monotonic()
-            predictions = iter_predictions(predictor, list(todo), jobs=1 if in_process else settings["jobs"],
+            predictions = iter_predictions(predictor, list(todo), n_jobs=1 if in_process else settings["jobs"],
                                            min_confidence=settings["min_confidence"])
             for n_done, (path, prediction, error) in enumerate(predictions, start=1):
                 for item in todo[path]:

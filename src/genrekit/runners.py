@@ -7,7 +7,7 @@ values; the caller records them (feature cache, tagging journal) as they come, s
 interrupted run resumes the same way whichever runner did the work, and the output does
 not depend on the runner.
 
-    runner = get_runner("ray", address="auto", jobs=8)
+    runner = get_runner("ray", address="auto", n_jobs=8)
     for index, result in runner.map(make_worker, (model_path,), items): ...
 
 The Ray runner starts one actor per CPU of the cluster (each builds the worker once) and
@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from genrekit._renamed import renamed_keywords
 from genrekit.errors import GenrekitError, ParameterError
 
 RUNNERS = ("local", "ray")
@@ -394,22 +395,24 @@ class _Feed:
 
 
 class LocalRunner:
-    """A pool of ``jobs`` processes on this machine; ``jobs=1`` runs in this process.
+    """A pool of ``n_jobs`` processes on this machine; ``n_jobs=1`` runs in this process.
 
     Parameters
     ----------
-    jobs : worker processes (None or <= 0: one per core; at most :data:`MAX_JOBS_PER_CORE` per core)
+    n_jobs : worker processes (None or <= 0: one per core; at most :data:`MAX_JOBS_PER_CORE` per core)
     preload : modules the forkserver imports once for every worker
     method : the multiprocessing start method (default :func:`start_method`)
     """
 
     name = "local"
 
-    def __init__(self, jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
+    @renamed_keywords(jobs="n_jobs")
+    def __init__(self, n_jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
         cores = default_jobs()
-        self.jobs = cores if not jobs or jobs <= 0 else jobs
-        if self.jobs > MAX_JOBS_PER_CORE * cores:
-            raise ParameterError(f"jobs={jobs}: at most {MAX_JOBS_PER_CORE * cores} worker processes on this machine "
+        self.n_jobs = cores if not n_jobs or n_jobs <= 0 else n_jobs
+        if self.n_jobs > MAX_JOBS_PER_CORE * cores:
+            raise ParameterError(f"n_jobs={n_jobs} (--jobs on the command line): at most {MAX_JOBS_PER_CORE * cores} "
+                                 "worker processes on this machine "
                                  f"({MAX_JOBS_PER_CORE} for each of its {cores} cores): each holds its own model and "
                                  "audio, and more than the cores only share them")
         self.preload = list(preload)
@@ -429,18 +432,18 @@ class LocalRunner:
         raised."""
         items, head = iter(items), []
         try:
-            head.extend(itertools.islice(items, max(2, self.jobs)))  # fewer: that is all of them
+            head.extend(itertools.islice(items, max(2, self.n_jobs)))  # fewer: that is all of them
         except Exception as exc:  # the producer's error (a bad line of a path list): after the items before it
             items = _raising(exc)
         if not head:  # nothing to do (a resumed run's): no worker to build, no model to load
             list(items)  # but a producer that failed at once still raises its error
             return
-        if self.jobs == 1 or len(head) <= 1:
+        if self.n_jobs == 1 or len(head) <= 1:
             worker = factory(*args)
             for index, item in enumerate(itertools.chain(head, items)):
                 yield index, worker(item)
             return
-        workers = min(self.jobs, len(head))
+        workers = min(self.n_jobs, len(head))
         feed = _Feed(enumerate(itertools.chain(head, items)))
         try:
             while True:
@@ -580,13 +583,14 @@ class _RayWorker:
 class RayRunner:
     """Actors on the Ray cluster at ``address`` ("auto": the one this machine belongs to;
     ``ray://host:port``: a remote one, with ``pip install 'ray[client]'``; None: start a local
-    one, for this run). ``jobs`` actors (default: the cluster's CPUs), each loading the worker
+    one, for this run). ``n_jobs`` actors (default: the cluster's CPUs), each loading the worker
     once and taking one item at a time, read from ``items`` as actors come free."""
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, jobs: int | None = None, *, num_cpus: int | None = None):
-        self.address, self.jobs, self.num_cpus = address, jobs, num_cpus
+    @renamed_keywords(jobs="n_jobs")
+    def __init__(self, address: str | None = None, n_jobs: int | None = None, *, num_cpus: int | None = None):
+        self.address, self.n_jobs, self.num_cpus = address, n_jobs, num_cpus
 
     def connect(self):
         import ray
@@ -616,7 +620,7 @@ class RayRunner:
             on_crash: Callable[[object, str], object] | None = None) -> Iterator[tuple[int, object]]:
         """``(index, worker(item))`` for every item, as each finishes. ``items`` may be a stream:
         they are read in a thread of their own as actors come free, so a slow producer holds
-        back no finished result, and actors are started (up to ``jobs``) only as items come. An
+        back no finished result, and actors are started (up to ``n_jobs``) only as items come. An
         item whose actor dies (a decoder's segfault, the out-of-memory killer, a node lost) is
         run once more on a new actor; ending that one too, it gets ``on_crash(item, reason)``
         as its result (without ``on_crash``, the error is raised). A worker that cannot be built
@@ -628,7 +632,7 @@ class RayRunner:
         ray = self.connect()
         from ray.exceptions import RayActorError
 
-        jobs = self.jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n_jobs = self.n_jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         actor_class = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_RayWorker)
         queue = collections.deque((index, item, 0) for index, item in first)  # (index, item, crashes so far)
         feed = _Feed(numbered)
@@ -646,7 +650,7 @@ class RayRunner:
 
         try:
             while True:
-                room = 2 * jobs - len(running) - len(queue)  # read ahead: a free actor finds its next item waiting
+                room = 2 * n_jobs - len(running) - len(queue)  # read ahead: a free actor finds its next item waiting
                 if not ended and room > 0:
                     try:
                         queue.extend((index, item, 0) for index, item in feed.take(room))
@@ -658,8 +662,8 @@ class RayRunner:
                     index, item, crashes = queue.popleft()
                     actor = idle.pop()
                     running[actor.run.remote(json.dumps(item))] = actor, index, item, crashes
-                while len(starting) < len(queue) and len(actors) < jobs:
-                    start()  # no more actors than items, and at most jobs
+                while len(starting) < len(queue) and len(actors) < n_jobs:
+                    start()  # no more actors than items, and at most n_jobs
                 if not running and not queue and ended:  # actors still waiting for a CPU are not waited for
                     if failed:
                         raise failed[0]
@@ -737,15 +741,16 @@ def _raylet_messages_to_log() -> None:
     ray_worker.print_to_stdstream = to_log
 
 
-def get_runner(name: str = "local", *, jobs: int | None = None, address: str | None = None,
+@renamed_keywords(jobs="n_jobs")
+def get_runner(name: str = "local", *, n_jobs: int | None = None, address: str | None = None,
                preload: Sequence[str] = ()) -> LocalRunner | RayRunner:
     """The runner called ``name`` ("local" or "ray")."""
     if name == "local":
         if address:
             raise ParameterError(f"address={address!r} is for the ray runner, not the local one")
-        return LocalRunner(jobs, preload=preload)
+        return LocalRunner(n_jobs, preload=preload)
     if name == "ray":
         import ray  # noqa: F401  (without the extra, fail here rather than after the work before the first map)
 
-        return RayRunner(address, jobs)
+        return RayRunner(address, n_jobs)
     raise ParameterError(f"runner={name!r}: expected one of {', '.join(RUNNERS)}")

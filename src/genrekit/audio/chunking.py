@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from genrekit._renamed import renamed_keywords
 from genrekit.audio.io import (
     MAX_SAMPLE, SILENCE_PEAK, TRUNCATION_TOLERANCE, check_sample_rate, check_stop, damaged_sample,
     first_damage, info, is_seconds, seconds_apart, stream,
@@ -72,7 +73,8 @@ def analysed_span(duration: float, *, skip: float, chunk_seconds: float) -> tupl
     return 0.0, duration
 
 
-def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, jobs: int = 1) -> None:
+@renamed_keywords(jobs="n_jobs")
+def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, n_jobs: int = 1) -> None:
     """Refuse, before any file is read, settings every file of a batch would fail on: a batch
     told ``skip=-1`` raised once, not once per file as each file's failure.
 
@@ -80,15 +82,15 @@ def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, j
     ------
     ParameterError
         ``skip`` is not a finite number >= 0, ``hop_seconds`` not a positive finite number (or
-        None), or ``jobs`` not a whole number >= 0 (0 and 1: this process).
+        None), or ``n_jobs`` not a whole number >= 0 (0 and 1: this process).
     """
     if not (is_seconds(skip) and skip >= 0):
         raise ParameterError(f"skip={skip!r}: expected a number of seconds >= 0")
     if hop_seconds is not None and not (is_seconds(hop_seconds) and hop_seconds > 0):
         raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
                              "back to back)")
-    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or jobs < 0:
-        raise ParameterError(f"jobs={jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this process)")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 0:
+        raise ParameterError(f"n_jobs={n_jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this process)")
 
 
 def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:

@@ -681,7 +681,7 @@ def _runner(name: str, jobs: int, address: str | None, *, preload: list[str] | N
 
     if name == "local" and not address:
         return None
-    return get_runner(name, jobs=jobs or None, address=address, preload=preload or [])
+    return get_runner(name, n_jobs=jobs or None, address=address, preload=preload or [])
 
 
 PROBLEM_SHOWN = 1000  # characters of a problem's line: a manifest's 5 MB cell is named, not printed

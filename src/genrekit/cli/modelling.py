@@ -186,10 +186,10 @@ def evaluate(
     _output_folder(out, "--out")  # after the dataset is read: an --out inside it is no genre folder
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
-                                         jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
+                                         n_jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
     else:
         metrics, report = evaluate_model(model_path, data, include_train=include_train, aggregation=aggregation,
-                                         skip=skip, jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
+                                         skip=skip, n_jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
     if report["excluded_training_tracks"]:
         _note(f"{len(report['excluded_training_tracks'])} track(s) the model was trained on were left out "
                           "(--include-train to keep them)")

@@ -84,7 +84,7 @@ def predict(
                        runner=runner, segment=segment, min_confidence=min_confidence,
                        music_check=music_check)
     predictions, failures = predict_files(model, paths, skip=skip, hop_seconds=hop, progress=_progress(),
-                                          jobs=jobs or default_jobs(), runner=runner,
+                                          n_jobs=jobs or default_jobs(), runner=runner,
                                           segment_seconds=segment, min_confidence=min_confidence,
                                           music_check=music_check)
     _note_training_files([p.path for p in predictions], model)
@@ -209,7 +209,7 @@ def _predict_jsonl(model, paths: Iterable[str], *, top: int, plot: Path | None, 
     with Progress(disable=not _progress(), console=err_console, redirect_stdout=sys.stdout.isatty()) as bar:
         task = bar.add_task("predicting", total=None)
         for path, prediction, error in iter_predictions(model, paths, skip=skip, hop_seconds=hop,
-                                                        jobs=jobs or default_jobs(), runner=runner,
+                                                        n_jobs=jobs or default_jobs(), runner=runner,
                                                         segment_seconds=segment, min_confidence=min_confidence,
                                                         music_check=music_check):
             if prediction is not None:
@@ -319,7 +319,7 @@ def tag(
 
     if segment is not None:  # checked, and noted, before any work: the workers load the model themselves
         _load_with_segment(model_path, segment)
-    summary = tag_library(library, model_path, results, jobs=jobs or None, use_hash=use_hash, skip=skip,
+    summary = tag_library(library, model_path, results, n_jobs=jobs or None, use_hash=use_hash, skip=skip,
                           segment_seconds=segment, write_tags=write_tags, dry_run=dry_run, existing=existing,
                           progress=_progress(), on_tag_change=show, runner=_runner(runner, jobs, address),
                           min_confidence=min_confidence, genres=genres, styles=styles, separator=separator,

@@ -19,6 +19,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock, save_figure, spreadsheet_csv,
                             write_json, write_text_atomic)
+from genrekit._renamed import renamed_keywords
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_options
@@ -116,6 +117,7 @@ def track_predictions(
     return frame
 
 
+@renamed_keywords(jobs="n_jobs")
 def predict_dataset(
     model: ModelLike,
     dataset: Dataset,
@@ -123,7 +125,7 @@ def predict_dataset(
     include_train: bool = False,
     skip: float = 10.0,
     hop_seconds: float | None = None,
-    jobs: int = 1,
+    n_jobs: int = 1,
     runner=None,
     progress: bool = True,
     journal: str | Path | None = None,
@@ -144,7 +146,7 @@ def predict_dataset(
         :func:`genrekit.predict.predict_file`).
     hop_seconds : float, optional
         Seconds between chunks' starts (default: back to back).
-    jobs : int
+    n_jobs : int
         Worker processes that predict (more than 1: each loads the model from its file; a
         model in memory is run in this process), and threads that hash the files to find the
         training tracks.
@@ -199,7 +201,7 @@ def predict_dataset(
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
-        _, seen = exclude_training([t.path for t in tracks], classifier, jobs=max(jobs, 1))
+        _, seen = exclude_training([t.path for t in tracks], classifier, n_jobs=max(n_jobs, 1))
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
@@ -215,12 +217,12 @@ def predict_dataset(
                            ", ".join(near[:4]) + (", ..." if len(near) > 4 else ""))
     if journal is None or not classifier.source:
         predictions, report["failures"] = predict_files(classifier, [t.path for t in tracks], skip=skip,
-                                                        hop_seconds=hop_seconds, progress=progress, jobs=jobs,
+                                                        hop_seconds=hop_seconds, progress=progress, n_jobs=n_jobs,
                                                         runner=runner)
     else:
         predictions, report["failures"] = _journalled_predictions(classifier, [t.path for t in tracks], Path(journal),
                                                                   skip=skip, hop_seconds=hop_seconds,
-                                                                  progress=progress, jobs=jobs, runner=runner)
+                                                                  progress=progress, n_jobs=n_jobs, runner=runner)
     # a track silent throughout is "unknown" with every genre equally probable: nothing to score,
     # so left out as a file that cannot be read is
     report["failures"].update({p.path: f"{p.path}: silent: no sound in the analysed span, nothing to score"
@@ -231,7 +233,7 @@ def predict_dataset(
 
 
 def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], report: dict, *,
-                jobs: int) -> set[str] | None:
+                n_jobs: int) -> set[str] | None:
     """Which of the scored ``tracks`` (track id, path) ``classifier`` was trained on, by
     content (:func:`genrekit.models.interface.exclude_training`): their ids, also recorded as
     ``report["included_training_tracks"]`` (in ``tracks`` order); None, and
@@ -240,7 +242,7 @@ def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], repo
     if not classifier.training_listed:
         report["training_tracks_unknown"] = True
         return None
-    _, seen = exclude_training([path for _, path in tracks], classifier, jobs=max(jobs, 1))
+    _, seen = exclude_training([path for _, path in tracks], classifier, n_jobs=max(n_jobs, 1))
     seen = set(seen)
     report["included_training_tracks"] = [track_id for track_id, path in tracks if path in seen]
     return set(report["included_training_tracks"])
@@ -267,7 +269,7 @@ def _prediction_line(record: dict) -> bool:
 
 
 def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip: float, hop_seconds: float | None,
-                            progress: bool, jobs: int, runner) -> tuple[list, dict[str, str]]:
+                            progress: bool, n_jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
     it finishes (a JSON line, fsynced), and the predictions an earlier run journalled for the
     same file (path, size, modification and change times, inode and how it decodes, read before
@@ -299,7 +301,7 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
     # each file as it was before it was analysed: one replaced meanwhile is not journalled as the new file
     before = {path: _file_version(path) for path in todo}
     with open(journal, "a", encoding="utf-8") as handle:
-        outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner)
+        outcomes = iter_predictions(classifier, todo, skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner)
         for path, prediction, error in track(outcomes, total=len(todo), description="predicting",
                                              disable=not progress):
             done[path] = (prediction, error)
@@ -335,6 +337,7 @@ class Evaluation:
     aggregation: str
 
 
+@renamed_keywords(jobs="n_jobs")
 def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, aggregation: str | None = None,
                   **options) -> Evaluation:
     """Score any model on ``dataset``'s tracks, writing nothing: what :func:`evaluate_model`
@@ -348,7 +351,7 @@ def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, agg
     aggregation : str, optional
         Chunks to track, ``mean`` or ``vote`` (default: the model's own).
     **options
-        :func:`predict_dataset`'s: ``include_train``, ``skip``, ``hop_seconds``, ``jobs``,
+        :func:`predict_dataset`'s: ``include_train``, ``skip``, ``hop_seconds``, ``n_jobs``,
         ``runner``, ``progress``.
 
     Returns
@@ -456,6 +459,7 @@ def _same_source(earlier: str, now: str) -> bool:
         return False
 
 
+@renamed_keywords(jobs="n_jobs")
 def evaluate_model(
     model: ModelLike,
     dataset: Dataset | str | os.PathLike,
@@ -464,7 +468,7 @@ def evaluate_model(
     aggregation: str | None = None,
     skip: float = 10.0,
     hop_seconds: float | None = None,
-    jobs: int = 1,
+    n_jobs: int = 1,
     runner=None,
     progress: bool = True,
     out_dir: str | Path | None = None,
@@ -498,7 +502,7 @@ def evaluate_model(
         test tracks.
     aggregation : str, optional
         Chunks to track, ``mean`` or ``vote`` (default: the model's own).
-    skip, hop_seconds, jobs, runner, progress
+    skip, hop_seconds, n_jobs, runner, progress
         As :func:`genrekit.predict.predict_files`.
     out_dir : path, optional
         Where to write ``metrics.json|md``, ``confusion_matrix.png``, ``predictions.csv``
@@ -523,27 +527,27 @@ def evaluate_model(
     """
     from genrekit.audio.chunking import check_song_reading
 
-    check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every track's failure
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir, dataset)
         # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
         scored = _scored(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
-                         hop_seconds=hop_seconds, jobs=jobs, runner=runner, progress=progress, journal=journal)
+                         hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner, progress=progress, journal=journal)
         if include_train and scored.metrics:
-            scored = _marked(scored, jobs=jobs)
+            scored = _marked(scored, n_jobs=n_jobs)
         _write_model_evaluation(scored, dataset, out_dir, skip=skip, include_train=include_train)
     return scored.metrics, scored.report
 
 
-def _marked(scored: Evaluation, *, jobs: int) -> Evaluation:
+def _marked(scored: Evaluation, *, n_jobs: int) -> Evaluation:
     """``scored``, an evaluation with training tracks included, saying which of its tracks the
     model was trained on: its metrics with ``include_train`` and ``n_trained_on``
     (:func:`_training_counts`), its report with ``included_training_tracks`` (or
     ``training_tracks_unknown``), and its predictions with a ``trained_on`` column after
     ``confidence`` (true or false; empty where the model does not list its training tracks)."""
     frame = scored.predictions
-    trained = _trained_on(scored.classifier, list(zip(frame["track_id"], frame["path"])), scored.report, jobs=jobs)
+    trained = _trained_on(scored.classifier, list(zip(frame["track_id"], frame["path"])), scored.report, n_jobs=n_jobs)
     predictions = frame.copy()
     predictions.insert(predictions.columns.get_loc("confidence") + 1, "trained_on",
                        [None] * len(frame) if trained is None else [t in trained for t in frame["track_id"]])
@@ -569,13 +573,14 @@ def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str |
                                                 "include_train": include_train, **scored.report})
 
 
+@renamed_keywords(jobs="n_jobs")
 def evaluate_songs(
     model: ModelLike,
     dataset: Dataset | str | os.PathLike,
     *,
     skip: float = 10.0,
     include_train: bool = False,
-    jobs: int = 1,
+    n_jobs: int = 1,
     runner=None,
     progress: bool = True,
     out_dir: str | Path | None = None,
@@ -593,7 +598,7 @@ def evaluate_songs(
     skip : float
         Seconds of intro and outro left out when the song is long enough (as
         :func:`genrekit.predict.predict_file`). Chunks are back to back.
-    include_train, jobs, runner, progress
+    include_train, n_jobs, runner, progress
         As :func:`predict_dataset`. With ``include_train``, the scores (and ``songs.json``)
         get ``include_train`` and ``n_trained_on``, the report ``included_training_tracks``,
         and ``songs.csv`` a ``trained_on`` column, as :func:`evaluate_model`'s.
@@ -625,17 +630,17 @@ def evaluate_songs(
     """
     from genrekit.audio.chunking import check_song_reading
 
-    check_song_reading(skip=skip, jobs=jobs)  # once, not as every track's failure
+    check_song_reading(skip=skip, n_jobs=n_jobs)  # once, not as every track's failure
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir, dataset)
         classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
-                                                        jobs=jobs, runner=runner, progress=progress, journal=journal)
+                                                        n_jobs=n_jobs, runner=runner, progress=progress, journal=journal)
         if not predicted:
             return {}, report
         trained = None
         if include_train:
-            trained = _trained_on(classifier, [(t.track_id, t.path) for t, _ in predicted], report, jobs=jobs)
+            trained = _trained_on(classifier, [(t.track_id, t.path) for t, _ in predicted], report, n_jobs=n_jobs)
         return _write_song_evaluation(classifier, predicted, report, out_dir, skip=skip, include_train=include_train,
                                       trained=trained, dataset=dataset)
 

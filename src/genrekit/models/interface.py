@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from genrekit import __version__
+from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SEGMENT_SECONDS
 from genrekit.features.limits import require_feature_fields
 from genrekit.untrusted import (MAX_ONNX_BYTES, describe_value, onnx_refusals, parse_json, require,
@@ -310,15 +311,16 @@ def describe(model: GenreClassifier, details: dict | None = None) -> dict:
     }
 
 
+@renamed_keywords(jobs="n_jobs")
 def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: bool = True,
-                     jobs: int = 1) -> tuple[list[str], list[str]]:
+                     n_jobs: int = 1) -> tuple[list[str], list[str]]:
     """Split ``paths`` into those ``model`` was not trained on and those it was. By content,
     so renamed, moved or copied training files are recognised too: the file's SHA-256, else
     (``by_audio``, models that record them) its decoded audio's, which a copy with rewritten
     tags or a lossless re-encode keeps, or that of its first 10 s, which a copy cut shorter
     or longer keeps (a model trained on a clip's start, scored on the whole clip); that
     decodes each file not matched by its bytes, in
-    ``jobs`` threads (decoding and hashing run outside the GIL). URLs are kept (their files
+    ``n_jobs`` threads (decoding and hashing run outside the GIL). URLs are kept (their files
     would be fetched just for this), and so are files that cannot be read: their analysis
     reports why.
 
@@ -330,7 +332,7 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
         Its ``trained_on``, ``trained_on_audio`` and ``trained_on_opening`` hashes are compared.
     by_audio : bool
         Also compare the decoded audio's hashes (models that record them).
-    jobs : int
+    n_jobs : int
         Threads that hash the files (1: in this thread).
 
     Returns
@@ -349,8 +351,8 @@ def exclude_training(paths: Iterable[str], model: GenreClassifier, *, by_audio: 
     def seen(path: str) -> bool:
         return not remote.is_url(path) and seen_in_training(path, model, by_audio=by_audio)
 
-    if jobs > 1 and len(paths) > 1:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+    if n_jobs > 1 and len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
             answers = list(pool.map(seen, paths))
     else:
         answers = [seen(path) for path in paths]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio
@@ -338,13 +339,14 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
     return predict
 
 
+@renamed_keywords(jobs="n_jobs")
 def iter_predictions(
     model: ModelLike,
     paths: Iterable[str | os.PathLike],
     *,
     skip: float = SKIP_SECONDS,
     hop_seconds: float | None = None,
-    jobs: int = 1,
+    n_jobs: int = 1,
     runner=None,
     segment_seconds: float | None = None,
     min_confidence: float | None = None,
@@ -354,7 +356,7 @@ def iter_predictions(
     """``(path, prediction, None)`` or ``(path, None, reason)`` for each file, as each finishes.
 
     One file at a time in this process (``paths`` read only as they are needed: a stream of
-    paths works), or, with ``jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local
+    paths works), or, with ``n_jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local
     process pool or Ray), in workers that each load the model once from its file (a model
     built in memory is run here); they finish in any order. The results are the same either way.
     ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
@@ -364,17 +366,17 @@ def iter_predictions(
     from genrekit.audio.chunking import check_song_reading
 
     min_confidence = check_min_confidence(min_confidence)
-    check_song_reading(skip=skip, hop_seconds=hop_seconds, jobs=jobs)  # once, not as every file's failure
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
     paths = paths_given(paths)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
     if predictor is not None:
         segment_seconds = predictor.chunk_seconds
-    if (jobs > 1 or runner is not None) and source:
+    if (n_jobs > 1 or runner is not None) and source:
         from genrekit.runners import LocalRunner
 
-        runner = runner or LocalRunner(jobs)
+        runner = runner or LocalRunner(n_jobs)
         listed: list[str] = []  # the paths as the runner reads them: a stream's are read as workers come free
 
         def read() -> Iterator[str]:
@@ -529,6 +531,7 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
     return dataclasses.replace(prediction, path=name)
 
 
+@renamed_keywords(jobs="n_jobs")
 def predict_files(
     model: ModelLike,
     paths: Sequence[str | os.PathLike],
@@ -536,7 +539,7 @@ def predict_files(
     skip: float = SKIP_SECONDS,
     hop_seconds: float | None = None,
     progress: bool = True,
-    jobs: int = 1,
+    n_jobs: int = 1,
     runner=None,
     segment_seconds: float | None = None,
     min_confidence: float | None = None,
@@ -555,11 +558,11 @@ def predict_files(
     progress : bool
         Show a progress bar: in seconds of audio where the files' headers give their lengths
         (a long song moves it as it is analysed), else in files.
-    jobs : int
+    n_jobs : int
         Worker processes (more than 1: each loads the model from its file).
     runner : optional
         Where the files are predicted (:mod:`genrekit.runners`; default: a local process pool
-        of ``jobs`` when ``jobs`` > 1, else this process).
+        of ``n_jobs`` when ``n_jobs`` > 1, else this process).
     segment_seconds : float, optional
         Classical whole-clip models: seconds per chunk (see :func:`genrekit.models.load`).
 
@@ -582,7 +585,7 @@ def predict_files(
     outcomes = {}
     with _AudioProgress(paths, enabled=progress) as bar:
         for path, prediction, error in iter_predictions(
-                model, paths, skip=skip, hop_seconds=hop_seconds, jobs=jobs, runner=runner,
+                model, paths, skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner,
                 segment_seconds=segment_seconds, min_confidence=min_confidence, music_check=music_check,
                 on_progress=bar.advance_to):
             outcomes[path] = (prediction, error)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, long_csv_cells, not_regular_file,
                              spreadsheet_cell, utf8_shown)
+from genrekit._renamed import renamed_keywords
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import SEPARATOR, dry_run_refusal, is_placeholder, squashed_genre
@@ -805,12 +806,13 @@ def _same_file(path: str) -> str:
     return path if remote.is_url(path) else os.path.realpath(path)
 
 
+@renamed_keywords(jobs="n_jobs")
 def tag_library(
     root: str | os.PathLike,
     model_path: str | os.PathLike,
     results: str | os.PathLike,
     *,
-    jobs: int | None = None,
+    n_jobs: int | None = None,
     use_hash: bool = False,
     skip: float = SKIP_SECONDS,
     segment_seconds: float | None = None,
@@ -837,7 +839,7 @@ def tag_library(
     results : the table to write (``.csv``, ``.jsonl`` or ``.parquet``); its journal
         ``<results>.journal.jsonl`` beside it is what makes runs resumable, and what
         :func:`undo_tags` undoes the run's tag writes from
-    jobs : worker processes (None: all cores)
+    n_jobs : worker processes (None: all cores)
     skip : seconds of intro and outro left out (as :func:`genrekit.predict.predict_file`)
     segment_seconds : classical whole-clip models: seconds per chunk (see :func:`genrekit.models.load`);
         like ``skip``, part of what makes a file done
@@ -869,7 +871,7 @@ def tag_library(
     on_tag_change : called with :class:`genrekit.audio.tags.TagChange` for each file
     progress : show a progress bar
     runner : where the files are predicted (:mod:`genrekit.runners`; default: a local
-        process pool of ``jobs``); the journal and table are the same whichever runs it
+        process pool of ``n_jobs``); the journal and table are the same whichever runs it
 
     Returns
     -------
@@ -993,7 +995,7 @@ def tag_library(
             from genrekit.runners import LocalRunner, default_jobs
 
             # the CPUs this process may use (a cpuset's or a scheduler's), not the machine's
-            runner = LocalRunner(min(jobs or default_jobs(), max(1, len(todo))))
+            runner = LocalRunner(min(n_jobs or default_jobs(), max(1, len(todo))))
         actions: Counter = Counter()
         tag_failures: dict[str, str] = {}
 

@@ -146,7 +146,7 @@ def _fit_classical(dataset: Dataset, *, model: str, spec: FeatureSpec, search: b
         jobs = min(n_jobs or default_jobs(), max(1, len(test_ids) // 4))
         with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
             scored = score_dataset(save_model(genre_model, Path(folder) / MODEL_FILE), dataset.select(test_ids),
-                                   include_train=True, aggregation=aggregation, jobs=jobs, progress=progress)
+                                   include_train=True, aggregation=aggregation, n_jobs=jobs, progress=progress)
         metrics, predictions = scored.metrics, scored.predictions
         failures.update(scored.report["failures"])
 

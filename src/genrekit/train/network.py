@@ -174,7 +174,7 @@ def _fit_network(dataset: Dataset, *, preset: str, config, aggregation: str, res
     if ids["test"]:
         with tempfile.TemporaryDirectory(prefix="genrekit-train-") as folder:
             scored = score_dataset(save(Path(folder) / NETWORK_FILE), dataset.select(ids["test"]), include_train=True,
-                                   aggregation=aggregation, jobs=1, progress=progress)
+                                   aggregation=aggregation, n_jobs=1, progress=progress)
         metrics, predictions = scored.metrics, scored.predictions
         failures.update(scored.report["failures"])
     return Trained(
