@@ -465,6 +465,43 @@ def test_jsonl_lines_are_json_lines_and_json_is_unchanged(tiny_model, songs):
     assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == [*map(str, songs), "missing.wav"]
 
 
+def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_path, monkeypatch):
+    """``genrekit predict FOLDER`` was one failed row ("is a folder, expected an audio file"): it
+    now predicts the audio files below the folder, as ``tag`` lists a library (sorted, nested
+    folders too, hidden files and other files left out), each spelt from the folder as given;
+    a file also given on its own, or through a second spelling of the folder, is analysed once;
+    a folder with no audio file gets a row that says so, and the batch goes on."""
+    import shutil
+
+    library = tmp_path / "library"
+    (library / "b" / "deeper").mkdir(parents=True)
+    (library / ".hidden").mkdir()
+    (library / "empty").mkdir()
+    for song, where in zip(songs, ("b/deeper/one.wav", "a.wav", ".hidden/three.wav")):
+        shutil.copy(song, library / where)
+    shutil.copy(songs[1], library / "b" / ".dot.wav")
+    (library / "cover.jpg").write_bytes(b"\xff\xd8")
+    (library / "notes.txt").write_text("not a song")
+
+    monkeypatch.chdir(tmp_path)
+    result = invoke("predict", "--model", tiny_model, "library", "library/a.wav", "./library/", "library/empty",
+                    "--format", "csv", env=WIDE)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    rows = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
+    assert rows == ["library/a.wav", "library/b/deeper/one.wav", "library/empty"], rows
+    said = _flat(result.stderr)
+    assert "library/a.wav: given again" in said and "./library/a.wav: given again" in said, said
+    assert "library/empty: is a folder with no audio file below it (none whose name ends in .aac" in said, said
+
+    # a folder that holds songs, given to the audio layer itself (the Python API), says where they are
+    from genrekit.audio import load
+    from genrekit.errors import AudioError
+
+    with pytest.raises(AudioError, match=r"is a folder, expected an audio file \(`genrekit predict` and `genrekit "
+                                         r"tag` take a folder for the audio files below it"):
+        load(library)
+
+
 def test_paths_from_stdin_and_from_a_file(tiny_model, songs, tmp_path, monkeypatch):
     listing = tmp_path / "list.txt"
     listing.write_text(f"{songs[1]}\n\n{songs[2]}\n")  # a blank line is skipped

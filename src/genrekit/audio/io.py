@@ -768,11 +768,23 @@ def _check_regular_file(path: str) -> None:
     except OSError as exc:
         raise _unreadable(path, exc) from exc
     if stat.S_ISDIR(mode):
-        raise AudioError(path, "is a folder, expected an audio file (name the songs in it, such as "
-                               f"{os.path.join(path, '*')}, or tag a whole folder with `genrekit tag`)")
+        raise AudioError(path, _folder_refusal(path))
     if kind := not_regular_file(mode):
         # a pipe's bytes cannot be read twice (header, then samples); a device never ends
         raise AudioError(path, f"not a regular file ({kind}): save the audio to a file first")
+
+
+def _folder_refusal(path: str) -> str:
+    """Why a folder given as a song has no genre: that it holds audio files (``genrekit
+    predict`` and ``tag`` take the folder for them), or that none below it has a name genrekit
+    reads as audio (the first such file stops the look)."""
+    for _, folders, names in os.walk(path):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        if any(is_audio_path(name) for name in names if not name.startswith(".")):
+            return ("is a folder, expected an audio file (`genrekit predict` and `genrekit tag` take a folder for the "
+                    f"audio files below it; in Python, genrekit.predict.library.library_files({path!r}) lists them)")
+    return (f"is a folder with no audio file below it (none whose name ends in "
+            f"{', '.join(sorted(AUDIO_EXTENSIONS))}; hidden files and folders are left out)")
 
 
 class _SoundFileReader(sf.SoundFile):

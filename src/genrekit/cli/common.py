@@ -876,10 +876,26 @@ def _stdin_lines() -> Iterator[bytes]:
         os.close(descriptor)
 
 
+def _songs_below(path: str) -> list[str]:
+    """``path``, or where it is a local folder, the audio files below it as ``genrekit tag``
+    lists a library (:func:`genrekit.predict.library.library_files`: any format genrekit
+    decodes, sorted, hidden files and folders left out, links followed), each spelt from
+    ``path`` as given (``music/jazz/a.flac``, not its absolute path). A folder with none is
+    given as itself: its row then says why it has no genre."""
+    if "://" in path or not os.path.isdir(path):
+        return [path]
+    from genrekit.predict.library import library_files
+
+    root = os.path.abspath(path)
+    return [os.path.join(path, os.path.relpath(song, root)) for song in library_files(path)] or [path]
+
+
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
     """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from;
-    a file given again, however its path is spelt (``song.wav``, ``./song.wav``, through a
-    link), is left out, with a note (every output then has one row per file, failed or not)."""
+    a local folder stands for the audio files below it (:func:`_songs_below`); a file given
+    again, however its path is spelt (``song.wav``, ``./song.wav``, through a link, in a
+    folder given too), is left out, with a note (every output then has one row per file,
+    failed or not)."""
     seen: dict[str, str] = {}  # each file -> its path as first given
 
     def identity(path: str) -> str:  # a URL as it is; a local path as the file it names
@@ -891,7 +907,7 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
         if files_from is not None:
             yield from _read_paths(files_from)
 
-    for path in given():
+    for path in (song for name in given() for song in _songs_below(name)):
         first = seen.get(identity(path))
         if first is None:
             seen[identity(path)] = path

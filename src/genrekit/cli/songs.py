@@ -25,8 +25,8 @@ from genrekit.cli.common import (
 @app.command()
 def predict(
     files: Annotated[list[str] | None, typer.Argument(metavar="FILES", help="Audio files (songs of any length) or their URLs (s3://...), "
-                                                          "or PNGs for image networks; - reads their paths from stdin, "
-                                                          "one a line.", show_default=False)] = None,
+                                                          "folders (the audio files below them), or PNGs for image "
+                                                          "networks; - reads their paths from stdin, one a line.", show_default=False)] = None,
     files_from: Annotated[str | None, typer.Option("--files-from", metavar="FILE", help="Also predict the files "
                                                    "listed in FILE, one path a line (- for stdin).")] = None,
     model_path: ModelOption = None,
