@@ -21,8 +21,9 @@ Each pair is mixed at speech-to-music ratios (RMS over the 30 s, in dB) from -10
 plus music alone and speech alone, peak-limited to 0.99 and written as 16-bit WAV, then
 predicted through ``genrekit.predict.predict_files`` with the defaults (the light ONNX
 default, its music check at p(music) < 0.2). Per ratio: files called ``unknown`` (not music),
-the median p(music), the share of ~6 s windows not music, and the genres named. About 2
-minutes on 2 cores.
+the median p(music), the share of ~6 s windows not music, the genres named, and the
+confidence they are named with (what ``--min-confidence`` would act on). About a minute on
+2 cores.
 
     python bench/speech_over_music.py
     python bench/speech_over_music.py --table
@@ -87,8 +88,9 @@ def _rms(y: np.ndarray) -> float:
 
 
 def mixed(music: np.ndarray, voice: np.ndarray, ratio: float | None) -> np.ndarray:
-    """``voice`` at ``ratio`` dB over ``music`` (RMS over the whole signal), the music kept at
-    its level; None: the music alone. Peak-limited to 0.99 by scaling the whole mix."""
+    """``voice`` at ``ratio`` dB over ``music`` (RMS over the whole signal); None: the music
+    alone. A mix peaking above 0.99 is scaled down whole (the ratio kept, the level lowered:
+    the default levels every segment to -20 dBFS before it listens)."""
     n = min(len(music), len(voice))
     music, voice = music[:n].astype(np.float64), voice[:n].astype(np.float64)
     y = music if ratio is None else music + voice * (_rms(music) / _rms(voice)) * 10 ** (ratio / 20)
@@ -146,28 +148,48 @@ def summary(condition: str, ratio: float | None, predictions, failures: dict, pa
     named = collections.Counter(p.genre for p in predictions if p.genre != "unknown")
     # immich's file names say electronic or acoustic (calm_acoustic_1, energetic_electronic_2)
     by_kind = collections.Counter("electronic" if "electronic" in pairs[p.path][0] else "acoustic"
-                                  for p in predictions if p.unknown_reason == "not music")
+                                  for p in predictions if p.unknown_reason == "not music" and ratio != float("inf"))
+    confidences = sorted(p.confidence for p in predictions if p.genre != "unknown")
+    hiphop = sorted(p.confidence for p in predictions if p.genre == "hiphop")
     return {"condition": condition, "ratio_db": None if ratio is None or ratio == float("inf") else ratio,
             "files": len(pairs), "failed": len(failures),
             "not_music": sum(p.unknown_reason == "not music" for p in predictions),
             "not_music_by_bed": dict(sorted(by_kind.items())),
             "median_music": round(statistics.median(p.music for p in predictions), 3) if predictions else None,
             "windows": len(windows), "windows_not_music": sum(s.genre == "unknown" for s in windows),
-            "genres": dict(named.most_common())}
+            "genres": dict(named.most_common()),
+            "confidence_named": _spread(confidences), "confidence_hiphop": _spread(hiphop),
+            "named_at_0.7": sum(c >= 0.7 for c in confidences)}
+
+
+def _spread(values: list[float]) -> dict | None:
+    """Lowest, median and highest of ``values`` (None where there are none)."""
+    if not values:
+        return None
+    return {"min": round(values[0], 3), "median": round(statistics.median(values), 3), "max": round(values[-1], 3)}
 
 
 def line(row: dict) -> str:
     share = row["windows_not_music"] / row["windows"] if row["windows"] else float("nan")
     genres = ", ".join(f"{g} {n}" for g, n in list(row["genres"].items())[:3]) or "-"
     beds = ", ".join(f"{kind} {n}" for kind, n in row["not_music_by_bed"].items()) or "-"
+    named = row["files"] - row["failed"] - row["not_music"]
+
+    def spread(key: str) -> str:
+        found = row[key]
+        return "-" if found is None else f"{found['min']:.2f}-{found['max']:.2f} (median {found['median']:.2f})"
+
     return (f"| {row['condition']} | {row['not_music']}/{row['files']} ({beds}) | {row['median_music']:.2f} | "
-            f"{row['windows_not_music']}/{row['windows']} ({share:.0%}) | {genres} |")
+            f"{row['windows_not_music']}/{row['windows']} ({share:.0%}) | {genres} | {spread('confidence_named')} | "
+            f"{spread('confidence_hiphop')} | {row['named_at_0.7']}/{named} |")
 
 
 def markdown(record: dict) -> str:
     return "\n".join([header(record), "",
                       "| speech over the music bed | files not music (by bed) | median p(music) | windows not music | "
-                      "genres named (most) |", "|---|---|---|---|---|", *(line(row) for row in record["rows"])])
+                      "genres named (most) | confidence of the genres named | of hip-hop | named at "
+                      "--min-confidence 0.7 |", "|---|---|---|---|---|---|---|---|",
+                      *(line(row) for row in record["rows"])])
 
 
 if __name__ == "__main__":

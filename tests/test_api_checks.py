@@ -180,13 +180,13 @@ def test_cross_validate_says_when_a_fold_tests_a_genre_it_never_trained_on(caplo
 
 
 def test_a_misspelt_option_is_named_with_the_function_called_and_its_closest_option():
-    """score_dataset(n_jobs=...) and predict_audio(minconfidence=...) were TypeErrors naming
+    """score_dataset(njobs=...) and predict_audio(minconfidence=...) were TypeErrors naming
     predict_dataset() and predict_file(), functions the user never called."""
     from genrekit.evaluate import score_dataset
     from genrekit.predict import predict_audio
 
-    with pytest.raises(ParameterError, match=r"^n_jobs: not an option of score_dataset; did you mean 'jobs'\?"):
-        score_dataset("default", "no-such-dataset", n_jobs=1)
+    with pytest.raises(ParameterError, match=r"^njobs: not an option of score_dataset; did you mean 'n_jobs'\?"):
+        score_dataset("default", "no-such-dataset", njobs=1)
     with pytest.raises(ParameterError, match=r"^minconfidence: not an option of predict_audio; did you mean "
                                               r"'min_confidence'\?"):
         predict_audio("default", np.zeros(100, dtype=np.float32), 22050, minconfidence=0.5)

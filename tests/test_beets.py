@@ -298,6 +298,7 @@ def test_bad_config_is_named(tmp_path, music, model):
     assert config == beet.config  # the path the other tests write to is the one beets reads
     good = config.read_text()
     for setting, named in (("count: 0", "genrekit.count"), ("jobs: yes", "genrekit.jobs"),
+                           ("jobs: 100000", "genrekit.jobs: at most"),  # a pool the machine cannot hold, by its key
                            ("min_confidence: yes", "genrekit.min_confidence")):  # YAML's yes: a bool, no number
         config.write_text(good + f"    {setting}\n")
         result = subprocess.run([*BEET, "genrekit"], env=os.environ | {"BEETSDIR": str(config.parent)},

@@ -293,6 +293,10 @@ def test_worker_counts_have_one_name_in_the_library_and_the_old_one_still_works(
     assert (predictions, failures) == ([], {})
     with pytest.raises(ParameterError, match=r"get_runner: give n_jobs= alone \(jobs= is its old name\)"):
         get_runner("local", jobs=2, n_jobs=2)
+    with pytest.raises(ParameterError, match=r"LocalRunner.__init__: give n_jobs= alone"):
+        LocalRunner(2, jobs=2)  # by position and by its old name
+    with pytest.warns(FutureWarning, match=r"LocalRunner.jobs is now called n_jobs"):
+        assert LocalRunner(2).jobs == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the new name says nothing
         assert get_runner("local", n_jobs=2).n_jobs == 2

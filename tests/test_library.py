@@ -581,8 +581,8 @@ def test_a_rerun_predicts_again_a_file_that_now_decodes_otherwise_and_uses_the_c
 
     made = []
     monkeypatch.setattr(runners, "default_jobs", lambda: 1)
-    monkeypatch.setattr(runners.LocalRunner, "__init__", lambda self, jobs, **kw: made.append(jobs) or
-                        setattr(self, "jobs", jobs) or setattr(self, "preload", None) or setattr(self, "owner", None))
+    monkeypatch.setattr(runners.LocalRunner, "__init__", lambda self, n_jobs, **kw: made.append(n_jobs) or
+                        setattr(self, "n_jobs", n_jobs) or setattr(self, "preload", None) or setattr(self, "owner", None))
     monkeypatch.setattr(runners.LocalRunner, "map", lambda self, *a, **kw: iter(()))
     tag_library(small_library, tiny_model, tmp_path / "other.csv", progress=False)
     assert made == [1]

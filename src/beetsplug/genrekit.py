@@ -340,6 +340,11 @@ class GenrekitPlugin(BeetsPlugin):
         jobs = self.config["jobs"].get()
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ParameterError(f"genrekit.jobs: expected a whole number of processes, at least 1; found {jobs!r}")
+        from genrekit.runners import MAX_JOBS_PER_CORE, default_jobs
+
+        if jobs > (most := MAX_JOBS_PER_CORE * default_jobs()):  # named here, not as the library's n_jobs
+            raise ParameterError(f"genrekit.jobs: at most {most} worker processes on this machine ({MAX_JOBS_PER_CORE} "
+                                 f"for each of its {default_jobs()} cores); found {jobs}")
         source_field = self.config["source_field"].as_str()
         if not source_field.isidentifier():
             raise ParameterError(f"genrekit.source_field: expected a field name (letters, digits, _); "

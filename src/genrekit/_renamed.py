@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import TypeVar
@@ -32,12 +33,14 @@ def renamed_keywords(**new_names: str) -> Callable[[F], F]:
     """
 
     def wrap(function: F) -> F:
+        signature = inspect.signature(function)
+
         @functools.wraps(function)
         def call(*args, **kwargs):
             for old, new in new_names.items():
                 if old not in kwargs:
                     continue
-                if new in kwargs:
+                if new in kwargs or new in signature.bind_partial(*args).arguments:  # by name, or by position
                     raise ParameterError(f"{function.__qualname__}: give {new}= alone ({old}= is its old name)")
                 warnings.warn(f"{function.__qualname__}: {old}= is now called {new}= (scikit-learn's name, as in "
                               f"genrekit's other functions); {old}= will stop working in a later version",
@@ -48,3 +51,14 @@ def renamed_keywords(**new_names: str) -> Callable[[F], F]:
         return call  # type: ignore[return-value]
 
     return wrap
+
+
+def renamed_attribute(old: str, new: str) -> property:
+    """A read-only attribute ``old`` that gives ``new``'s value, with a FutureWarning naming both."""
+
+    def get(self):
+        warnings.warn(f"{type(self).__name__}.{old} is now called {new}; {old} will stop working in a later version",
+                      FutureWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(get, doc=f"The old name of ``{new}``.")

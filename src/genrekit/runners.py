@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-from genrekit._renamed import renamed_keywords
+from genrekit._renamed import renamed_attribute, renamed_keywords
 from genrekit.errors import GenrekitError, ParameterError
 
 RUNNERS = ("local", "ray")
@@ -405,14 +405,15 @@ class LocalRunner:
     """
 
     name = "local"
+    jobs = renamed_attribute("jobs", "n_jobs")
 
     @renamed_keywords(jobs="n_jobs")
     def __init__(self, n_jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
         cores = default_jobs()
         self.n_jobs = cores if not n_jobs or n_jobs <= 0 else n_jobs
         if self.n_jobs > MAX_JOBS_PER_CORE * cores:
-            raise ParameterError(f"n_jobs={n_jobs} (--jobs on the command line): at most {MAX_JOBS_PER_CORE * cores} "
-                                 "worker processes on this machine "
+            raise ParameterError(f"{n_jobs} worker processes asked for (n_jobs; --jobs on the command line): at most "
+                                 f"{MAX_JOBS_PER_CORE * cores} on this machine "
                                  f"({MAX_JOBS_PER_CORE} for each of its {cores} cores): each holds its own model and "
                                  "audio, and more than the cores only share them")
         self.preload = list(preload)
@@ -587,6 +588,7 @@ class RayRunner:
     once and taking one item at a time, read from ``items`` as actors come free."""
 
     name = "ray"
+    jobs = renamed_attribute("jobs", "n_jobs")
 
     @renamed_keywords(jobs="n_jobs")
     def __init__(self, address: str | None = None, n_jobs: int | None = None, *, num_cpus: int | None = None):
