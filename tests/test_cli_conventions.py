@@ -465,6 +465,37 @@ def test_jsonl_lines_are_json_lines_and_json_is_unchanged(tiny_model, songs):
     assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == [*map(str, songs), "missing.wav"]
 
 
+def test_without_out_results_go_to_a_new_numbered_folder_under_runs(tiny_model, songs, tmp_path):
+    """``genrekit train DATASET`` (as the issue wrote it) stopped at "Missing option '--out'". Now
+    train, evaluate, compare, features and explore write to ``runs/<command>-<dataset>``, a new
+    ``-2``, ``-3``... where one exists (an earlier run is never written over), and say where;
+    ``--resume``, which continues a run in its folder, still needs ``--out``."""
+    import shutil
+
+    data = tmp_path / "my songs"
+    for genre in ("hum", "noise"):
+        (data / genre).mkdir(parents=True)
+        for song in songs:
+            shutil.copy(song, data / genre / f"{genre}-{song.name}")
+    first = invoke("evaluate", tiny_model, data, "--include-train", env=WIDE)
+    second = invoke("evaluate", tiny_model, f"{data}/", "--include-train", env=WIDE)
+    assert first.exit_code == second.exit_code == EXIT_OK, first.output + second.output
+    assert "results -> runs/evaluate-my songs (--out DIR to choose the folder)" in _flat(first.stderr), first.stderr
+    assert "results -> runs/evaluate-my songs-2 " in _flat(second.stderr), second.stderr
+    for folder in ("evaluate-my songs", "evaluate-my songs-2"):
+        assert (tmp_path / "runs" / folder / "metrics.json").is_file(), folder
+
+    trained = invoke("train", data, "--model", "logreg", "--features", "gtzan57", "--no-cv", "--split", "all",
+                     env=WIDE)
+    assert trained.exit_code == EXIT_OK, trained.output
+    assert (tmp_path / "runs" / "train-my songs" / "model.genrekit").is_file()
+    assert "model -> runs/train-my songs/model.genrekit" in _flat(trained.stdout), trained.stdout
+    resumed = invoke("train", data, "--model", "edge-cnn", "--resume", env=WIDE)
+    assert resumed.exit_code == EXIT_USAGE and "--resume: continues the run whose folder --out names" in resumed.output
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["evaluate-my songs", "evaluate-my songs-2",
+                                                                   "train-my songs"]
+
+
 def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_path, monkeypatch):
     """``genrekit predict FOLDER`` was one failed row ("is a folder, expected an audio file"): it
     now predicts the audio files below the folder, as ``tag`` lists a library (sorted, nested

@@ -406,7 +406,9 @@ NON_NEGATIVE = _number(0)
 WHOLE = _number(integer=True)
 SEED = _at_least(0, 2**32 - 1)
 
-OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder for the results (created if needed).")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the results (created if needed; "
+                                                 "default: a new runs/COMMAND-DATASET, numbered where one exists).",
+                                                 show_default=False)]
 JobsOption = Annotated[int, typer.Option("--jobs", "-j", **_at_least(0),
                                          help="Worker processes (0: all cores; at most 4 a core).")]
 RunnerOption = Annotated[str, typer.Option(**_choice(*RUNNERS), help="Where the work runs: local (a process pool) or "
@@ -603,6 +605,28 @@ def _note(message: str, **options) -> None:
 def _usage_error(message: str) -> None:
     err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+#: Where results go when --out is not given: runs/<command>-<dataset>, beside the user's other runs.
+RUNS_FOLDER = Path("runs")
+
+
+def _results_folder(out: Path | None, command: str, source: Path | None) -> Path:
+    """``--out``, or where it is not given, a new folder ``runs/<command>-<source's name>``
+    (``-2``, ``-3``... where that one exists, so an earlier run's results are never replaced),
+    said on stderr. The same command on the same data then leaves one folder per run, as
+    experiment trackers do; ``--out`` names a folder to write into, or to resume from."""
+    if out is not None:
+        return out
+    where = Path(os.path.abspath(source if source is not None else "table"))  # "." and "music/" named too
+    name = where.stem if where.is_file() else where.name  # a manifest or table by its stem, a folder whole
+    base = RUNS_FOLDER / f"{command}-{line_shown(name or 'dataset')[:80]}"
+    folder, number = base, 1
+    while os.path.lexists(folder):
+        number += 1
+        folder = base.with_name(f"{base.name}-{number}")
+    _note(f"results -> {escape(str(folder))} (--out DIR to choose the folder)", highlight=False)
+    return folder
 
 
 def _output_folder(folder: Path, option: str) -> None:

@@ -19,8 +19,8 @@ from genrekit.cli.common import (
     AddressOption, CacheOption, ChunkOption, EXIT_ERROR, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, ExtractOption,
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
-    _note, _output_folder, _print_taxonomy, _problem_shown, _progress, _report_failures, _runner, _usage_error, app,
-    datasets_app, err_console, out_console, pretrained_app
+    _note, _output_folder, _print_taxonomy, _problem_shown, _progress, _report_failures, _results_folder, _runner,
+    _usage_error, app, datasets_app, err_console, out_console, pretrained_app
 )
 
 
@@ -92,7 +92,7 @@ PROBLEMS_SHOWN = 20
 @app.command()
 def features(
     dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset folder or CSV manifest.")],
-    out: OutOption,
+    out: OutOption = None,
     feature_set: ExtractOption = "fma518",
     chunk: ChunkOption = None,
     n_mels: Annotated[int, typer.Option(**_at_least(1), help="logmel: mel bands.")] = 128,
@@ -123,6 +123,7 @@ def features(
     data = _load_dataset(dataset, kind)
     spec = FeatureSpec.at_default_level(feature_set, chunk)
     chosen = _runner(runner, jobs, address, preload=["genrekit.features.extract"])  # a missing extra: before --out
+    out = _results_folder(out, "features", dataset)
     _output_folder(out, "--out")
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
                                         runner=chosen)
@@ -132,7 +133,7 @@ def features(
     raise typer.Exit(EXIT_PARTIAL if _report_failures(table.failures, data.problems) else EXIT_OK)
 
 
-def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
+def _logmel(dataset: Path, out: Path | None, *, kind: str, n_mels: int, hop_length: int, n_fft: int) -> None:
     """``features --features logmel``: one ``logmel/<track_id>.npz`` per track."""
     from genrekit.datasets import settings_conflict, write_spectrograms
     from genrekit.features import LogMelSpec
@@ -143,6 +144,7 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
         _usage_error(str(exc).replace("n_mels=", "--n-mels ").replace("hop_length=", "--hop-length ")
                      .replace("n_fft=", "--n-fft "))
     data = _load_dataset(dataset, kind)
+    out = _results_folder(out, "features", dataset)
     _output_folder(out, "--out")
     conflict = settings_conflict(out, spec)
     if conflict:
@@ -154,7 +156,7 @@ def _logmel(dataset: Path, out: Path, *, kind: str, n_mels: int, hop_length: int
 
 @app.command()
 def explore(
-    out: OutOption,
+    out: OutOption = None,
     dataset: Annotated[Path | None, typer.Argument(metavar="DATASET",
                                                    help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
@@ -187,6 +189,7 @@ def explore(
         table = read_feature_table(table_path)
         if made_for := lacks_features(model, table.columns):
             _usage_error(f"--model {model}: made for {made_for} features, which {table_path} lacks")
+        out = _results_folder(out, "explore", table_path)
         _output_folder(out, "--out")
     else:
         if made_for := lacks_features(model, FeatureSpec(feature_set).columns):
@@ -194,6 +197,7 @@ def explore(
         data = _load_dataset(dataset, kind)
         problems = data.problems
         check_genres(data, purpose="exploring genres")  # before any extraction
+        out = _results_folder(out, "explore", dataset)
         _output_folder(out, "--out")
         table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())

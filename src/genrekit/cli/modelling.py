@@ -18,7 +18,7 @@ from genrekit.cli.common import (
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _file_or_folder, _load_dataset, _model, _note, _output_folder, _print_taxonomy,
-    _progress, _report_failures, _usage_error, app, err_console, listed, out_console
+    _progress, _report_failures, _results_folder, _usage_error, app, err_console, listed, out_console
 )
 
 
@@ -27,7 +27,7 @@ from genrekit.cli.common import (
 def train(
     ctx: typer.Context,
     dataset: Annotated[Path, typer.Argument(metavar="DATASET", help="Dataset folder or CSV manifest.")],
-    out: OutOption,
+    out: OutOption = None,
     model: Annotated[str, typer.Option("--model", "-m", **_choice(*catalogue.CLASSICAL, *catalogue.NETWORKS, "default",
                                                                    metavar="<name>"),
                                        help="Model or network name, one of `genrekit models`; default: "
@@ -73,10 +73,13 @@ def train(
     from genrekit.models import model_file
     from genrekit.train import train as train_recipe
 
+    if resume and out is None:  # a new numbered folder holds no checkpoint to continue from
+        _usage_error("--resume: continues the run whose folder --out names; give --out DIR")
     data = _load_dataset(dataset, kind, labels_from_tags=labels_from_tags, genre_map=genre_map,
                          min_per_genre=min_per_genre, multi_genre=multi_genre)
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
+    out = _results_folder(out, "train", dataset)
     _output_folder(out, "--out")  # before any work, after the dataset is read (an --out inside it is no genre)
     try:
         result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
@@ -145,7 +148,7 @@ def evaluate(
                                          "--model, and give DATASET only.", show_default=False)] = None,
     second: Annotated[str | None, typer.Argument(metavar="DATASET", help="Labelled dataset folder or CSV manifest.",
                                                  show_default=False)] = None,
-    out: OutOption = ...,
+    out: OutOption = None,
     model_option: ModelOption = None,
     include_train: Annotated[bool, typer.Option("--include-train", help="Also score tracks the model was trained on; "
                                                 "every output then says how many of them it was (predictions.csv: a "
@@ -183,6 +186,7 @@ def evaluate(
         _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
                      "and proportions")
     data = _load_dataset(Path(dataset), kind)
+    out = _results_folder(out, "evaluate", Path(dataset))
     _output_folder(out, "--out")  # after the dataset is read: an --out inside it is no genre folder
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
@@ -243,7 +247,7 @@ def _averaging_note(metrics: dict) -> None:
 @network_options(leave_out=("patience",))
 def compare(
     ctx: typer.Context,
-    out: OutOption,
+    out: OutOption = None,
     dataset: Annotated[Path | None, typer.Argument(metavar="DATASET",
                                                    help="Dataset folder or manifest (or use --table).")] = None,
     table_path: Annotated[Path | None, typer.Option("--table", help="A feature table CSV (e.g. features_30_sec.csv).")] = None,
@@ -332,6 +336,7 @@ def compare(
         shared = gtzan_shares_artists(table, "these folds", str(table_path))
         if shared:  # the published 1000-clip table: where GTZAN's artist runs inflate scores most
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
+        out = _results_folder(out, "compare", table_path)
         _output_folder(out, "--out")
     else:
         leave_out(made_for_others(FeatureSpec(feature_set).columns), feature_set)
@@ -343,6 +348,7 @@ def compare(
         if shared:
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         source, features = str(dataset), feature_set
+        out = _results_folder(out, "compare", dataset)
         _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())
