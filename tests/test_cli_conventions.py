@@ -492,8 +492,28 @@ def test_without_out_results_go_to_a_new_numbered_folder_under_runs(tiny_model, 
     assert "model -> runs/train-my songs/model.genrekit" in _flat(trained.stdout), trained.stdout
     resumed = invoke("train", data, "--model", "edge-cnn", "--resume", env=WIDE)
     assert resumed.exit_code == EXIT_USAGE and "--resume: continues the run whose folder --out names" in resumed.output
+    # a command that fails after choosing its folder leaves none behind (no genre of the model's here)
+    (tmp_path / "other" / "polka").mkdir(parents=True)
+    shutil.copy(songs[0], tmp_path / "other" / "polka")
+    failed = invoke("evaluate", tiny_model, tmp_path / "other", env=WIDE)
+    assert failed.exit_code != EXIT_OK and "results -> runs/evaluate-other" in _flat(failed.stderr), failed.output
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["evaluate-my songs", "evaluate-my songs-2",
                                                                    "train-my songs"]
+    # from inside the dataset, runs/ would become a genre folder of it: refused
+    inside = invoke("evaluate", tiny_model, ".", env=WIDE) if os.chdir(data) is None else None
+    assert inside.exit_code == EXIT_USAGE and "would be inside the dataset" in _flat(inside.output), inside.output
+    assert not (data / "runs").exists()
+    # a runs that is a link to nothing (an unmounted disk) is refused by name, not a traceback
+    os.chdir(tmp_path / "other")
+    Path("runs").symlink_to(tmp_path / "unmounted")
+    broken = invoke("evaluate", tiny_model, data, "--include-train", env=WIDE)
+    assert broken.exit_code == EXIT_USAGE, broken.output
+    assert f"found runs is a link to {tmp_path / 'unmounted'}, which does not exist" in _flat(broken.output)
+    # a stop says which folder to give --out to resume in (without it, a run writes to a new one)
+    common._CHOSEN[:] = [Path("runs/evaluate-my songs-3")]
+    assert "(with --out runs/evaluate-my songs-3: without --out it writes to a new folder)" in common._after_a_stop(
+        "evaluate")
+    common._CHOSEN.clear()
 
 
 def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_path, monkeypatch):
@@ -513,16 +533,24 @@ def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_pat
     shutil.copy(songs[1], library / "b" / ".dot.wav")
     (library / "cover.jpg").write_bytes(b"\xff\xd8")
     (library / "notes.txt").write_text("not a song")
+    (library / "b" / "gone.wav").symlink_to(tmp_path / "nowhere.wav")  # what the walk cannot follow gets a row
+    (tmp_path / "lone").mkdir()
+    (tmp_path / "lone" / "gone.flac").symlink_to(tmp_path / "nowhere.flac")
 
     monkeypatch.chdir(tmp_path)
-    result = invoke("predict", "--model", tiny_model, "library", "library/a.wav", "./library/", "library/empty",
+    result = invoke("predict", "--model", tiny_model, "library", "library/a.wav", "./library/", "library/empty", "lone",
                     "--format", "csv", env=WIDE)
     assert result.exit_code == EXIT_PARTIAL, result.output
     rows = [line.split(",")[0] for line in result.stdout.splitlines()[1:]]
-    assert rows == ["library/a.wav", "library/b/deeper/one.wav", "library/empty"], rows
+    assert rows == ["library/a.wav", "library/b/deeper/one.wav", "library/b/gone.wav", "library/empty",
+                    "lone/gone.flac"], rows
     said = _flat(result.stderr)
-    assert "library/a.wav: given again" in said and "./library/a.wav: given again" in said, said
+    assert "library/a.wav: given again" in said, said
+    # a folder given again is one note, not one per file
+    assert "./library/: 3 of its 3 files given already (first ./library/a.wav)" in said, said
     assert "library/empty: is a folder with no audio file below it (none whose name ends in .aac" in said, said
+    assert f"library/b/gone.wav: dangling symbolic link to {tmp_path / 'nowhere.wav'}" in said, said
+    assert f"lone/gone.flac: dangling symbolic link to {tmp_path / 'nowhere.flac'}" in said, said
 
     # a folder that holds songs, given to the audio layer itself (the Python API), says where they are
     from genrekit.audio import load

@@ -90,7 +90,8 @@ def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, n
         raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
                              "back to back)")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 0:
-        raise ParameterError(f"n_jobs={n_jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this process)")
+        raise ParameterError(f"n_jobs={n_jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this "
+                             "process)")
 
 
 def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:

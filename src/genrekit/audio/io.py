@@ -775,9 +775,13 @@ def _check_regular_file(path: str) -> None:
 
 
 def _folder_refusal(path: str) -> str:
-    """Why a folder given as a song has no genre: that it holds audio files (``genrekit
-    predict`` and ``tag`` take the folder for them), or that none below it has a name genrekit
-    reads as audio (the first such file stops the look)."""
+    """Why a folder given as a song has no genre: that it cannot be read, that it holds audio
+    files (``genrekit predict`` and ``tag`` take the folder for them), or that none below it
+    has a name genrekit reads as audio (the first such file stops the look)."""
+    try:
+        os.scandir(path).close()
+    except OSError as exc:
+        return f"is a folder that cannot be read ({exc.strerror or exc})"
     for _, folders, names in os.walk(path):
         folders[:] = [f for f in folders if not f.startswith(".")]
         if any(is_audio_path(name) for name in names if not name.startswith(".")):

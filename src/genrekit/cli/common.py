@@ -119,6 +119,7 @@ class _OneErrorHandler(TyperGroup):
         return command
 
     def invoke(self, ctx):
+        _CHOSEN.clear()  # this command's own (tests run many in one process)
         try:
             with _orderly_stop_on_termination():
                 return super().invoke(ctx)
@@ -146,6 +147,8 @@ class _OneErrorHandler(TyperGroup):
                     " (a journal's last line may be cut, which a re-run skips)")
             _fail(GenrekitError(f"{where}no space left on the disk ({exc.strerror}); free some space: "
                                 f"{_after_a_stop(command)}{kept}"))
+        finally:
+            _release_unused_results_folder()
 
 
 def _interrupted(ctx, exc: KeyboardInterrupt) -> None:
@@ -169,6 +172,8 @@ def _after_a_stop(command: str | None) -> str:
         return f"{command} writes its file whole or not at all: nothing was written; run it again"
     again = ("running it again resumes the features; a network's training continues from its checkpoint with "
              "--resume" if command == "train" else "running it again resumes")
+    if _CHOSEN:  # a folder chosen for it: run without --out again, it would choose another
+        again += f" (with --out {_CHOSEN[-1]}: without --out it writes to a new folder)"
     return ("what was finished is kept where the command keeps it (the feature cache, a tag or evaluate journal, a "
             f"network's checkpoint), so {again}")
 
@@ -607,38 +612,71 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
-#: Where results go when --out is not given: runs/<command>-<dataset>, beside the user's other runs.
+#: Where results go when --out is not given: runs/<command>-<dataset>, in the working folder.
 RUNS_FOLDER = Path("runs")
+#: The longest name, in bytes, a default results folder takes from its dataset (file systems allow 255).
+_NAME_BYTES = 200
+_CHOSEN: list[Path] = []  # the results folder this command made, said after a stop, removed where left empty
 
 
 def _results_folder(out: Path | None, command: str, source: Path | None) -> Path:
     """``--out``, or where it is not given, a new folder ``runs/<command>-<source's name>``
     (``-2``, ``-3``... where that one exists, so an earlier run's results are never replaced),
-    said on stderr. The same command on the same data then leaves one folder per run, as
-    experiment trackers do; ``--out`` names a folder to write into, or to resume from."""
+    made here, so that a run started beside this one takes the next number; said on stderr.
+    The same command on the same data then leaves one folder per run, as experiment trackers
+    do; ``--out`` names a folder to write into, or to resume from. A default that would lie
+    inside the dataset (a run from its own folder) is refused: later runs would read it as a
+    genre."""
     if out is not None:
         return out
     where = Path(os.path.abspath(source if source is not None else "table"))  # "." and "music/" named too
+    if where.is_dir() and Path(os.path.abspath(RUNS_FOLDER)).is_relative_to(where):
+        _usage_error(f"the default results folder, {os.path.abspath(RUNS_FOLDER)}, would be inside the dataset "
+                     f"{where}, where later runs would read it as a genre: give --out DIR outside it")
     name = where.stem if where.is_file() else where.name  # a manifest or table by its stem, a folder whole
-    base = RUNS_FOLDER / f"{command}-{line_shown(name or 'dataset')[:80]}"
-    folder, number = base, 1
-    while os.path.lexists(folder):
-        number += 1
-        folder = base.with_name(f"{base.name}-{number}")
+    if where.is_file() and name == "features":  # a table genrekit wrote (every one is features.csv): by its folder
+        name = where.parent.name
+    name = line_shown(name or "dataset").encode("utf-8", "surrogateescape")[:_NAME_BYTES].decode("utf-8", "ignore")
+    _output_folder(RUNS_FOLDER, "the default results folder")  # a file or a broken link there: refused by name
+    number = 1
+    while True:
+        folder = RUNS_FOLDER / (f"{command}-{name}" + (f"-{number}" if number > 1 else ""))
+        try:
+            folder.mkdir(parents=True)
+            break
+        except FileExistsError:  # an earlier run's (or a link's): the next number
+            number += 1
+    _CHOSEN.append(folder)
     _note(f"results -> {escape(str(folder))} (--out DIR to choose the folder)", highlight=False)
     return folder
+
+
+def _release_unused_results_folder() -> None:
+    """Remove the default results folder this command made where nothing was written in it but
+    empty files (its lock, an empty journal: a command refused after choosing it), so a failed
+    run leaves no empty folder behind. Made by this command under a new name, nobody else's."""
+    for folder in _CHOSEN:
+        with contextlib.suppress(OSError):
+            entries = list(folder.iterdir())
+            if all(entry.is_file() and not entry.is_symlink() and entry.stat().st_size == 0 for entry in entries):
+                for entry in entries:
+                    entry.unlink()
+                folder.rmdir()
 
 
 def _output_folder(folder: Path, option: str) -> None:
     """Check before any work that an output folder can be written (it, or the nearest folder
     above it that exists, since the command makes the rest), refusing by name one that cannot:
-    a file in its place, no permission. Hours of analysis must not end in a traceback, and a
-    command refused later leaves no empty folder behind."""
+    a file in its place, a link to nothing, no permission. Hours of analysis must not end in a
+    traceback, and a command refused later leaves no empty folder behind."""
     import tempfile
 
     existing = folder
-    while not existing.exists() and existing.parent != existing:
+    while not os.path.lexists(existing) and existing.parent != existing:
         existing = existing.parent
+    if existing.is_symlink() and not existing.exists():
+        _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is a link to "
+                     f"{os.readlink(existing)}, which does not exist")
     if not existing.is_dir():
         _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is a file")
     try:
@@ -902,16 +940,18 @@ def _stdin_lines() -> Iterator[bytes]:
 
 def _songs_below(path: str) -> list[str]:
     """``path``, or where it is a local folder, the audio files below it as ``genrekit tag``
-    lists a library (:func:`genrekit.predict.library.library_files`: any format genrekit
-    decodes, sorted, hidden files and folders left out, links followed), each spelt from
-    ``path`` as given (``music/jazz/a.flac``, not its absolute path). A folder with none is
-    given as itself: its row then says why it has no genre."""
+    lists a library (:func:`genrekit.predict.library.library_listing`: any format genrekit
+    decodes, sorted, hidden files and folders left out, links followed), with what the walk
+    could not follow (a dangling link, a pipe, a folder that cannot be read: each then gets a
+    row saying why), each spelt from ``path`` as given (``music/jazz/a.flac``, not its absolute
+    path). A folder with none is given as itself: its row then says why it has no genre."""
     if "://" in path or not os.path.isdir(path):
         return [path]
-    from genrekit.predict.library import library_files
+    from genrekit.predict.library import library_listing
 
     root = os.path.abspath(path)
-    return [os.path.join(path, os.path.relpath(song, root)) for song in library_files(path)] or [path]
+    songs, skipped = library_listing(path)
+    return [os.path.join(path, os.path.relpath(song, root)) for song in sorted([*songs, *skipped])] or [path]
 
 
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
@@ -931,12 +971,19 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
         if files_from is not None:
             yield from _read_paths(files_from)
 
-    for path in (song for name in given() for song in _songs_below(name)):
-        first = seen.get(identity(path))
-        if first is None:
-            seen[identity(path)] = path
-            yield path
-        else:
-            same = "" if first == path else f" (as {line_shown(first)})"
-            _note(f"[yellow]note:[/] {escape(line_shown(path))}: given again{escape(same)}; its genres are given once, "
-                  "for the path as first given", highlight=False)
+    for name in given():
+        songs = _songs_below(name)
+        again = [path for path in songs if identity(path) in seen]
+        for path in songs:
+            if identity(path) not in seen:
+                seen[identity(path)] = path
+                yield path
+        if len(again) == 1 and again == songs:  # a file (or a folder of one) given again
+            first = seen[identity(again[0])]
+            same = "" if first == again[0] else f" (as {line_shown(first)})"
+            _note(f"[yellow]note:[/] {escape(line_shown(again[0]))}: given again{escape(same)}; its genres are given "
+                  "once, for the path as first given", highlight=False)
+        elif again:  # one note for a folder, not one per file
+            _note(f"[yellow]note:[/] {escape(line_shown(name))}: {len(again)} of its {len(songs)} files given already "
+                  f"(first {escape(line_shown(again[0]))}); their genres are given once, for the path as first given",
+                  highlight=False)

@@ -178,8 +178,17 @@ class LibrarySummary:
 def library_files(root: str | os.PathLike) -> list[Path] | list[str]:
     """Every audio file below ``root`` (any format the audio layer reads), hidden ones left
     out: paths, or URLs for a URL (``s3://bucket/music``, :mod:`genrekit.audio.remote`).
-    Links are followed; broken ones are left out (:func:`tag_library` records them)."""
-    return list(_listing(root)[0])
+    Links are followed; broken ones are left out (:func:`tag_library` records them;
+    :func:`library_listing` gives them)."""
+    return library_listing(root)[0]
+
+
+def library_listing(root: str | os.PathLike) -> tuple[list[Path] | list[str], dict[Path, str]]:
+    """:func:`library_files`, and what the walk below ``root`` left out that looked like a song
+    or a folder of songs: dangling and looping links, pipes and devices with a song's name,
+    folders that cannot be read; each with the reason, as ``tag`` reports them."""
+    files, skipped = _listing(root)
+    return list(files), skipped
 
 
 def _listing(root: str | os.PathLike) -> tuple[dict[Path, None] | dict[str, remote.RemoteFile], dict[Path, str]]:
