@@ -131,12 +131,23 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
 
 
 def _only_images(root: Path) -> bool:
+    """Whether ``root``'s genre folders hold images and no audio file does: names only, the first
+    audio file ending the look; folders that cannot be read are passed over (their files are the
+    loader's to report), not a traceback (``genrekit train /`` met /proc)."""
+    import os
+
     from genrekit.audio import is_audio_path
     from genrekit.features.images import is_image_path
 
-    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")]
-    in_genres = [p for p in files if p.parent != root]  # a cover.jpg beside the genre folders is no dataset
-    return any(map(is_image_path, in_genres)) and not any(map(is_audio_path, files))
+    images = False
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        names = [n for n in names if not n.startswith(".")]
+        if any(map(is_audio_path, names)):
+            return False
+        # a cover.jpg beside the genre folders is no dataset
+        images = images or (Path(folder) != root and any(map(is_image_path, names)))
+    return images
 
 
 __all__ = [
