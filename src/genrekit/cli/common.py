@@ -950,8 +950,9 @@ def _songs_below(path: str) -> list[str]:
     from genrekit.predict.library import library_listing
 
     root = os.path.abspath(path)
-    songs, skipped = library_listing(path)
-    return [os.path.join(path, os.path.relpath(song, root)) for song in sorted([*songs, *skipped])] or [path]
+    songs, skipped = library_listing(path)  # skipped: the folder itself where it cannot be read
+    below = [os.path.relpath(song, root) for song in sorted([*songs, *skipped])]
+    return [path if relative == os.curdir else os.path.join(path, relative) for relative in below] or [path]
 
 
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
