@@ -552,12 +552,17 @@ def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_pat
     assert f"library/b/gone.wav: dangling symbolic link to {tmp_path / 'nowhere.wav'}" in said, said
     assert f"lone/gone.flac: dangling symbolic link to {tmp_path / 'nowhere.flac'}" in said, said
 
-    # a folder that holds songs, given to the audio layer itself (the Python API), says where they are
+    # the Python API does the same, and a folder that holds songs, given to the audio layer itself, says where to
     from genrekit.audio import load
     from genrekit.errors import AudioError
+    from genrekit.predict import predict_files
 
+    predictions, failures = predict_files(tiny_model, ["library", "library/a.wav", "library/empty"], progress=False)
+    assert [p.path for p in predictions] == ["library/a.wav", "library/b/deeper/one.wav"]
+    assert list(failures) == ["library/b/gone.wav", "library/empty"], failures
     with pytest.raises(AudioError, match=r"is a folder, expected an audio file \(`genrekit predict` and `genrekit "
-                                         r"tag` take a folder for the audio files below it"):
+                                         r"tag` take a folder for the audio files below it, as "
+                                         r"genrekit.predict.predict_files does\)"):
         load(library)
 
 

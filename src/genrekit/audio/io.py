@@ -786,7 +786,7 @@ def _folder_refusal(path: str) -> str:
         folders[:] = [f for f in folders if not f.startswith(".")]
         if any(is_audio_path(name) for name in names if not name.startswith(".")):
             return ("is a folder, expected an audio file (`genrekit predict` and `genrekit tag` take a folder for the "
-                    f"audio files below it; in Python, genrekit.predict.library.library_files({path!r}) lists them)")
+                    "audio files below it, as genrekit.predict.predict_files does)")
     return (f"is a folder with no audio file below it (none whose name ends in "
             f"{', '.join(sorted(AUDIO_EXTENSIONS))}; hidden files and folders are left out)")
 

@@ -938,29 +938,12 @@ def _stdin_lines() -> Iterator[bytes]:
         os.close(descriptor)
 
 
-def _songs_below(path: str) -> list[str]:
-    """``path``, or where it is a local folder, the audio files below it as ``genrekit tag``
-    lists a library (:func:`genrekit.predict.library.library_listing`: any format genrekit
-    decodes, sorted, hidden files and folders left out, links followed), with what the walk
-    could not follow (a dangling link, a pipe, a folder that cannot be read: each then gets a
-    row saying why), each spelt from ``path`` as given (``music/jazz/a.flac``, not its absolute
-    path). A folder with none is given as itself: its row then says why it has no genre."""
-    if "://" in path or not os.path.isdir(path):
-        return [path]
-    from genrekit.predict.library import library_listing
-
-    root = os.path.abspath(path)
-    songs, skipped = library_listing(path)  # skipped: the folder itself where it cannot be read
-    below = [os.path.relpath(song, root) for song in sorted([*songs, *skipped])]
-    return [path if relative == os.curdir else os.path.join(path, relative) for relative in below] or [path]
-
-
 def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
     """FILES, where ``-`` stands for the paths read from stdin, then the paths of --files-from;
-    a local folder stands for the audio files below it (:func:`_songs_below`); a file given
-    again, however its path is spelt (``song.wav``, ``./song.wav``, through a link, in a
-    folder given too), is left out, with a note (every output then has one row per file,
-    failed or not)."""
+    a local folder stands for the audio files below it (:func:`genrekit.predict.files.songs_at`);
+    a file given again, however its path is spelt (``song.wav``, ``./song.wav``, through a
+    link, in a folder given too), is left out, with a note (every output then has one row per
+    file, failed or not)."""
     seen: dict[str, str] = {}  # each file -> its path as first given
 
     def identity(path: str) -> str:  # a URL as it is; a local path as the file it names
@@ -972,8 +955,10 @@ def _input_paths(files: list[str], files_from: str | None) -> Iterator[str]:
         if files_from is not None:
             yield from _read_paths(files_from)
 
+    from genrekit.predict.files import songs_at
+
     for name in given():
-        songs = _songs_below(name)
+        songs = songs_at(name)
         again = [path for path in songs if identity(path) in seen]
         for path in songs:
             if identity(path) not in seen:

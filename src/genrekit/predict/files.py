@@ -339,6 +339,32 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
     return predict
 
 
+def songs_at(path: str | os.PathLike) -> list[str]:
+    """``path``, or where it is a local folder, the audio files below it as ``genrekit tag`` lists
+    a library (:func:`genrekit.predict.library.library_listing`: any format genrekit decodes,
+    sorted, hidden files and folders left out, links followed), with what the walk could not
+    follow (a dangling link, a pipe, a folder that cannot be read: each is then a failure that
+    says why), each spelt from ``path`` as given (``music/jazz/a.flac``, not its absolute path).
+    A folder with none is given as itself: its failure then says why it has no genre. URLs are
+    kept as they are.
+
+    Returns
+    -------
+    list of str
+    """
+    from genrekit.audio import remote
+
+    path = os.fspath(path)
+    if remote.is_url(path) or not os.path.isdir(path):
+        return [path]
+    from genrekit.predict.library import library_listing
+
+    root = os.path.abspath(path)
+    songs, skipped = library_listing(path)  # skipped: the folder itself where it cannot be read
+    below = [os.path.relpath(song, root) for song in sorted([*songs, *skipped])]
+    return [path if relative == os.curdir else os.path.join(path, relative) for relative in below] or [path]
+
+
 @renamed_keywords(jobs="n_jobs")
 def iter_predictions(
     model: ModelLike,
@@ -353,7 +379,8 @@ def iter_predictions(
     music_check: bool = True,
     on_progress: Callable[[str, float], None] | None = None,
 ) -> Iterator[tuple[str, Prediction | None, str | None]]:
-    """``(path, prediction, None)`` or ``(path, None, reason)`` for each file, as each finishes.
+    """``(path, prediction, None)`` or ``(path, None, reason)`` for each file, as each finishes;
+    a folder stands for the audio files below it (:func:`songs_at`).
 
     One file at a time in this process (``paths`` read only as they are needed: a stream of
     paths works), or, with ``n_jobs`` > 1 or a ``runner`` (:mod:`genrekit.runners`: a local
@@ -367,7 +394,7 @@ def iter_predictions(
 
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
-    paths = paths_given(paths)
+    paths = (song for path in paths_given(paths) for song in songs_at(path))  # read as needed: a stream works
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
@@ -552,7 +579,8 @@ def predict_files(
     model : a classical model, a loaded predictor, a model file's path or ``"default"``
         (see :func:`genrekit.models.load`)
     paths : sequence of path or URL
-        The files.
+        The files; a folder stands for the audio files below it (:func:`songs_at`), and a path
+        given twice is predicted once.
     skip, hop_seconds, min_confidence, music_check
         As :func:`predict_file`.
     progress : bool
@@ -581,7 +609,7 @@ def predict_files(
     """
     from genrekit._files import paths_given
 
-    paths = [os.fspath(p) for p in paths_given(paths)]
+    paths = list(dict.fromkeys(song for path in paths_given(paths) for song in songs_at(path)))
     outcomes = {}
     with _AudioProgress(paths, enabled=progress) as bar:
         for path, prediction, error in iter_predictions(
