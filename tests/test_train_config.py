@@ -159,8 +159,9 @@ def _imports(path: Path, *, top_level_only: bool) -> set[str]:
 
 # docs/architecture.md's floors, lowest first; train's fitting modules sit below predict, its
 # run modules above evaluate. The ground floor (0) imports no stage.
-FLOORS = {"errors": 0, "untrusted": 0, "_files": 0, "_lazy": 0, "_renamed": 0, "runners": 0, "data": 0, "audio": 1, "features": 2,
-          "datasets": 3, "models": 4, "predict": 6, "evaluate": 7, "cli": 9, "server": 9, "export": 9, "__main__": 10}
+FLOORS = {"errors": 0, "untrusted": 0, "_files": 0, "_lazy": 0, "_renamed": 0, "runners": 0, "data": 0, "audio": 1,
+          "features": 2, "datasets": 3, "models": 4, "predict": 6, "evaluate": 7, "cli": 9, "server": 9, "export": 9,
+          "__main__": 10}
 TRAIN_FITTING = {"splits", "config", "recipes", "network_data", "loop", "checkpoint", "plots"}
 
 
@@ -177,7 +178,7 @@ def test_every_import_flows_up_the_floors():
     """Every module of every stage imports (at its top or inside a function) only its own
     floor and those below: audio -> features -> datasets -> models -> train (fitting) ->
     predict -> evaluate -> train (runs) -> cli / server / export, on a ground floor of
-    errors, untrusted, _files, _lazy and runners. A new stage must be given a floor here."""
+    errors, untrusted, _files, _lazy, _renamed and runners. A new stage must be given a floor here."""
     wrong = []
     for path in SRC.rglob("*.py"):
         module = ".".join(path.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__")
