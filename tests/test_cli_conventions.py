@@ -551,6 +551,14 @@ def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_pat
     assert "library/empty: is a folder with no audio file below it (none whose name ends in .aac" in said, said
     assert f"library/b/gone.wav: dangling symbolic link to {tmp_path / 'nowhere.wav'}" in said, said
     assert f"lone/gone.flac: dangling symbolic link to {tmp_path / 'nowhere.flac'}" in said, said
+    # a folder of many songs: the table comes at the end, and is lost to a Ctrl+C; said, with what keeps each
+    from genrekit.cli import songs as songs_command
+
+    monkeypatch.setattr(songs_command, "MANY_FILES", 3)
+    many = _flat(invoke("predict", "--model", tiny_model, "library", "--format", "csv", env=WIDE).stderr)
+    assert "note: 3 files: csv output comes once all are done, and predict keeps nothing between runs" in many, many
+    streamed = _flat(invoke("predict", "--model", tiny_model, "library", "--format", "jsonl", env=WIDE).stderr)
+    assert "output comes once all are done" not in streamed, streamed
 
     # the Python API does the same, and a folder that holds songs, given to the audio layer itself, says where to
     from genrekit.audio import load

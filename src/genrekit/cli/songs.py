@@ -22,6 +22,10 @@ from genrekit.cli.common import (
 )
 
 
+# From this many files, predict's table, json and csv (written once all are done) are worth a word on the others.
+MANY_FILES = 500
+
+
 @app.command()
 def predict(
     files: Annotated[list[str] | None, typer.Argument(metavar="FILES", help="Audio files (songs of any length) or their URLs (s3://...), "
@@ -68,6 +72,10 @@ def predict(
         paths = list(paths)
         if not paths:
             _usage_error(f"FILES: expected audio files, found none in {files_from or 'the list read from stdin'}")
+        if len(paths) >= MANY_FILES:  # hours of work shown only at the end, and lost to a Ctrl+C
+            _note(f"[yellow]note:[/] {len(paths)} files: {output_format} output comes once all are done, and predict "
+                  "keeps nothing between runs; `--format jsonl` prints each as it finishes, and `genrekit tag FOLDER "
+                  "--out tags.csv` keeps each and resumes", highlight=False)
     if plot is not None:
         _output_folder(plot, "--plot")
         plot.mkdir(parents=True, exist_ok=True)
