@@ -626,8 +626,10 @@ def _results_folder(out: Path | None, command: str, source: Path | None) -> Path
     The same command on the same data then leaves one folder per run, as experiment trackers
     do; ``--out`` names a folder to write into, or to resume from. A default that would lie
     inside the dataset (a run from its own folder) is refused: later runs would read it as a
-    genre."""
+    genre. A folder given, or the default's parent, is checked as :func:`_output_folder` checks
+    one, before any work."""
     if out is not None:
+        _output_folder(out, "--out")
         return out
     where = Path(os.path.abspath(source if source is not None else "table"))  # "." and "music/" named too
     if where.is_dir() and Path(os.path.abspath(RUNS_FOLDER)).is_relative_to(where):

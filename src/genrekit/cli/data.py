@@ -124,7 +124,6 @@ def features(
     spec = FeatureSpec.at_default_level(feature_set, chunk)
     chosen = _runner(runner, jobs, address, preload=["genrekit.features.extract"])  # a missing extra: before --out
     out = _results_folder(out, "features", dataset)
-    _output_folder(out, "--out")
     table, result = build_feature_table(data, spec, cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress(),
                                         runner=chosen)
     written = write_feature_table(out, table, data, cache_hits=result.cache_hits)
@@ -145,7 +144,6 @@ def _logmel(dataset: Path, out: Path | None, *, kind: str, n_mels: int, hop_leng
                      .replace("n_fft=", "--n-fft "))
     data = _load_dataset(dataset, kind)
     out = _results_folder(out, "features", dataset)
-    _output_folder(out, "--out")
     conflict = settings_conflict(out, spec)
     if conflict:
         _usage_error(f"--out {conflict}")
@@ -190,7 +188,6 @@ def explore(
         if made_for := lacks_features(model, table.columns):
             _usage_error(f"--model {model}: made for {made_for} features, which {table_path} lacks")
         out = _results_folder(out, "explore", table_path)
-        _output_folder(out, "--out")
     else:
         if made_for := lacks_features(model, FeatureSpec(feature_set).columns):
             _usage_error(f"--model {model}: made for {made_for} features, not {feature_set} (--features {made_for})")
@@ -198,7 +195,6 @@ def explore(
         problems = data.problems
         check_genres(data, purpose="exploring genres")  # before any extraction
         out = _results_folder(out, "explore", dataset)
-        _output_folder(out, "--out")
         table, _ = build_feature_table(data, FeatureSpec.at_default_level(feature_set, chunk),
                                        cache=_cache(cache, no_cache), n_jobs=jobs, progress=_progress())
         failures = table.failures

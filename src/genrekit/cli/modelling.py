@@ -79,8 +79,7 @@ def train(
                          min_per_genre=min_per_genre, multi_genre=multi_genre)
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
-    out = _results_folder(out, "train", dataset)
-    _output_folder(out, "--out")  # before any work, after the dataset is read (an --out inside it is no genre)
+    out = _results_folder(out, "train", dataset)  # after the dataset is read, before any work
     try:
         result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
                               n_iter=n_iter, cv=cv, aggregation=aggregation or "mean", cache=_cache(cache, no_cache),
@@ -186,8 +185,7 @@ def evaluate(
         _usage_error(f"--aggregation {aggregation}: a track-level setting; --songs scores each song's own probabilities "
                      "and proportions")
     data = _load_dataset(Path(dataset), kind)
-    out = _results_folder(out, "evaluate", Path(dataset))
-    _output_folder(out, "--out")  # after the dataset is read: an --out inside it is no genre folder
+    out = _results_folder(out, "evaluate", Path(dataset))  # after the dataset is read: an --out in it is no genre
     if songs:
         metrics, report = evaluate_songs(model_path, data, skip=skip, include_train=include_train,
                                          n_jobs=jobs or default_jobs(), progress=_progress(), out_dir=out)
@@ -337,7 +335,6 @@ def compare(
         if shared:  # the published 1000-clip table: where GTZAN's artist runs inflate scores most
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         out = _results_folder(out, "compare", table_path)
-        _output_folder(out, "--out")
     else:
         leave_out(made_for_others(FeatureSpec(feature_set).columns), feature_set)
         data = _load_dataset(dataset, kind)
@@ -349,7 +346,6 @@ def compare(
             _note(f"[yellow]warning:[/] {escape(shared)}", highlight=False)
         source, features = str(dataset), feature_set
         out = _results_folder(out, "compare", dataset)
-        _output_folder(out, "--out")
         table = table_for(names, data, FeatureSpec.at_default_level(feature_set, chunk), cache=_cache(cache, no_cache),
                           n_jobs=jobs, progress=_progress())
         failures = table.failures if table is not None else {}
