@@ -465,7 +465,7 @@ def test_jsonl_lines_are_json_lines_and_json_is_unchanged(tiny_model, songs):
     assert [json.loads(line)["path"] for line in as_json.stdout.splitlines()] == [*map(str, songs), "missing.wav"]
 
 
-def test_without_out_results_go_to_a_new_numbered_folder_under_runs(tiny_model, songs, tmp_path):
+def test_without_out_results_go_to_a_new_numbered_folder_under_runs(tiny_model, songs, tmp_path, monkeypatch):
     """``genrekit train DATASET`` (as the issue wrote it) stopped at "Missing option '--out'". Now
     train, evaluate, compare, features and explore write to ``runs/<command>-<dataset>``, a new
     ``-2``, ``-3``... where one exists (an earlier run is never written over), and say where;
@@ -500,11 +500,12 @@ def test_without_out_results_go_to_a_new_numbered_folder_under_runs(tiny_model, 
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["evaluate-my songs", "evaluate-my songs-2",
                                                                    "train-my songs"]
     # from inside the dataset, runs/ would become a genre folder of it: refused
-    inside = invoke("evaluate", tiny_model, ".", env=WIDE) if os.chdir(data) is None else None
+    monkeypatch.chdir(data)
+    inside = invoke("evaluate", tiny_model, ".", env=WIDE)
     assert inside.exit_code == EXIT_USAGE and "would be inside the dataset" in _flat(inside.output), inside.output
     assert not (data / "runs").exists()
     # a runs that is a link to nothing (an unmounted disk) is refused by name, not a traceback
-    os.chdir(tmp_path / "other")
+    monkeypatch.chdir(tmp_path / "other")
     Path("runs").symlink_to(tmp_path / "unmounted")
     broken = invoke("evaluate", tiny_model, data, "--include-train", env=WIDE)
     assert broken.exit_code == EXIT_USAGE, broken.output
