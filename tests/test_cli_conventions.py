@@ -537,6 +537,7 @@ def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_pat
     (library / "b" / "gone.wav").symlink_to(tmp_path / "nowhere.wav")  # what the walk cannot follow gets a row
     (tmp_path / "lone").mkdir()
     (tmp_path / "lone" / "gone.flac").symlink_to(tmp_path / "nowhere.flac")
+    (library / "b" / "deeper" / "up").symlink_to("..")  # a link back up: walked once, no row (it was a KeyError)
 
     monkeypatch.chdir(tmp_path)
     result = invoke("predict", "--model", tiny_model, "library", "library/a.wav", "./library/", "library/empty", "lone",
@@ -565,10 +566,13 @@ def test_a_folder_stands_for_the_audio_files_below_it(tiny_model, songs, tmp_pat
     from genrekit.audio import load
     from genrekit.errors import AudioError
     from genrekit.predict import predict_files
+    from genrekit.predict.files import iter_predictions
 
     predictions, failures = predict_files(tiny_model, ["library", "library/a.wav", "library/empty"], progress=False)
     assert [p.path for p in predictions] == ["library/a.wav", "library/b/deeper/one.wav"]
     assert list(failures) == ["library/b/gone.wav", "library/empty"], failures
+    streamed = [path for path, _, _ in iter_predictions(tiny_model, ["library"])]
+    assert streamed == ["library/a.wav", "library/b/deeper/one.wav", "library/b/gone.wav"], streamed
     with pytest.raises(AudioError, match=r"is a folder, expected an audio file \(`genrekit predict` and `genrekit "
                                          r"tag` take a folder for the audio files below it, as "
                                          r"genrekit.predict.predict_files does\)"):

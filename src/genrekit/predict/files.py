@@ -361,6 +361,9 @@ def songs_at(path: str | os.PathLike) -> list[str]:
 
     root = os.path.abspath(path)
     songs, skipped = library_listing(path)  # skipped: the folder itself where it cannot be read
+    # a link back to a folder above is no song (the files it leads to are listed by their own path), and
+    # given on, it would be listed again from there
+    skipped = [entry for entry in skipped if not (os.path.islink(entry) and os.path.isdir(entry))]
     below = [os.path.relpath(song, root) for song in sorted([*songs, *skipped])]
     return [path if relative == os.curdir else os.path.join(path, relative) for relative in below] or [path]
 
