@@ -1512,3 +1512,17 @@ def test_a_genre_named_unknown_is_left_out_and_said_so(tmp_path):
     left = [p for p in dataset.problems if "unknown" in p.path]
     assert len(left) == 2 and all(p.left_out and "genrekit's answer for a song it cannot name" in p.reason
                                   for p in left), dataset.problems
+
+
+def test_a_dataset_path_that_is_neither_file_nor_folder_is_refused_by_what_it_is(tmp_path):
+    """/dev/null (and a manifest linked to /dev/zero, which a manifest reader would read forever) ended
+    in a NotADirectoryError traceback from the FMA sniffing; a pipe likewise."""
+    from genrekit.datasets import load_dataset
+    from genrekit.errors import DatasetError
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    for path, found, kind in (("/dev/null", "a character device", "auto"), (tmp_path / "pipe.csv", "a pipe", "auto"),
+                              (tmp_path / "zero.csv", "a character device", "manifest")):
+        with pytest.raises(DatasetError, match=f"expected a dataset folder or a CSV manifest, found {found}"):
+            load_dataset(path, kind=kind)

@@ -85,6 +85,11 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: dataset not found")
+    if not (path.is_dir() or path.is_file()):  # /dev/null, a pipe: a manifest read from one would never end
+        from genrekit._files import not_regular_file
+
+        raise DatasetError(f"{path}: expected a dataset folder or a CSV manifest, found "
+                           f"{not_regular_file(path.stat().st_mode) or 'neither a file nor a folder'}")
     auto = kind == "auto"
     if auto:
         if path.is_file():
