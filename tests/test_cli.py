@@ -206,6 +206,20 @@ def test_compare_refuses_a_table_it_cannot_cross_validate_by_name(tmp_path, feat
     message = " ".join(result.output.split())
     assert result.exit_code == EXIT_ERROR and "inf.csv: 1 infinite value(s), the first in column 'tempo' at data " \
         "row 5" in message, result.output
+    # finite, but too large to be a feature (its square overflows: NaN inside the fit), and a 100,000-character
+    # genre (printed in every warning: compare hung on it) are refused by name too
+    huge, long = table.head(200).copy(), table.head(200).copy()
+    huge.loc[4, "tempo"] = 1e200
+    long.loc[4, "label"] = "x" * 100_000
+    huge.to_csv(tmp_path / "huge.csv", index=False)
+    long.to_csv(tmp_path / "long.csv", index=False)
+    result = run("compare", "--table", tmp_path / "huge.csv", "--models", "logreg", "--out", tmp_path / "h")
+    assert result.exit_code == EXIT_ERROR and "huge.csv: 1 value(s) of 1e+100 or more, the first 1e+200 in column " \
+        "'tempo' at data row 5" in " ".join(result.output.split()), result.output
+    result = run("explore", "--table", tmp_path / "long.csv", "--no-tsne", "--out", tmp_path / "l")
+    assert result.exit_code == EXIT_ERROR and "long.csv: the 'label' column holds a genre that is no genre name: " \
+        "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... is 100000 characters long (at most 200)" in \
+        " ".join(result.output.split()), result.output
     pd.concat([table[table.label == "blues"].head(30), table[table.label == "rock"].head(1)]).to_csv(
         tmp_path / "thin.csv", index=False)
     result = run("compare", "--table", tmp_path / "thin.csv", "--models", "logreg", "--out", tmp_path / "b")

@@ -15,9 +15,12 @@ from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
 from genrekit.features.registry import as_feature_spec
+from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
 
+# A feature value this large is no feature: finite, but its square overflows (NaN deep inside a fit).
+MAX_FEATURE_VALUE = 1e100
 _GTZAN_CHUNK = re.compile(r"^(?P<track>[a-z]+\.\d{5})\.\d+$")
 
 
@@ -312,6 +315,12 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         row, column = np.argwhere(infinite)[0]
         raise DatasetError(f"{path}: {int(infinite.sum())} infinite value(s), the first in column "
                            f"{features.columns[column]!r} at data row {row + 1}; expected finite numbers")
+    huge = np.abs(features.to_numpy(dtype=np.float64)) >= MAX_FEATURE_VALUE
+    if huge.any():  # finite, but its square (a variance, a distance) overflows: NaN deep in a model's fit
+        row, column = np.argwhere(huge)[0]
+        raise DatasetError(f"{path}: {int(huge.sum())} value(s) of {MAX_FEATURE_VALUE:g} or more, the first "
+                           f"{float(features.iat[row, column]):g} in column {features.columns[column]!r} at data row "
+                           f"{row + 1}; expected feature values (no feature genrekit computes comes near)")
     unlabelled = np.flatnonzero(frame[label_column].astype(str).str.strip() == "")
     if len(unlabelled):  # a short row or an empty cell: no genre to learn from
         raise DatasetError(f"{path}: {len(unlabelled)} row(s) without a {label_column!r} value, the first at data row "
@@ -328,6 +337,9 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
                            f"(data rows {rows}: {given}); expected one genre per track (rows of one name are chunks "
                            "of one track)")
     labels = sorted(genres.unique())
+    named = next(((label, problem) for label in labels if (problem := label_problem(label))), None)
+    if named:  # a 10 MB cell would be printed in every warning and report that names genres
+        raise DatasetError(f"{path}: the {label_column!r} column holds a genre that is no genre name: {named[1]}")
     index = {label: i for i, label in enumerate(labels)}
     return FeatureTable(
         X=features.to_numpy(dtype=np.float64),
