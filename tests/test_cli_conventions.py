@@ -1081,12 +1081,24 @@ def test_evaluate_given_a_model_alone_says_the_dataset_is_missing(tmp_path):
         assert result.exit_code == EXIT_USAGE and "DATASET missing" in result.output, result.output
 
 
-def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track(tmp_path, gtzan_mini):
+def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track(tmp_path, gtzan_mini, monkeypatch):
     (tmp_path / "afile").write_text("x")
     result = invoke("features", gtzan_mini.parent, "--features", "gtzan57", "--cache", tmp_path / "afile",
                     "--out", tmp_path / "out", env=WIDE)
     assert result.exit_code == EXIT_USAGE and "--cache" in result.output and "afile" in result.output, result.output
     assert not (tmp_path / "out").exists()  # refused before any extraction
+    # named by where the folder came from: it named --cache for $GENREKIT_CACHE=/dev/null (2026-12-07)
+    (tmp_path / "genrekit.toml").write_text('cache = "/dev/null"\n')
+    for env, source in (({}, f"{tmp_path / 'genrekit.toml'}: cache /dev/null"),
+                        ({"GENREKIT_CACHE": "/dev/null"}, "$GENREKIT_CACHE /dev/null")):
+        with monkeypatch.context() as patched:
+            patched.chdir(tmp_path)
+            result = invoke("features", gtzan_mini.parent, "--features", "gtzan57", "--out", tmp_path / "out",
+                            env={**WIDE, **env})
+        assert result.exit_code == EXIT_USAGE, result.output
+        assert source in " ".join(result.output.split()) and "neither a file nor a folder" in result.output, \
+            result.output
+        assert "--cache" not in result.output, result.output
 
 
 def test_a_list_of_paths_holding_a_nul_byte_is_a_usage_error_not_a_traceback(tmp_path, clip):

@@ -680,7 +680,8 @@ def _output_folder(folder: Path, option: str) -> None:
         _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is a link to "
                      f"{os.readlink(existing)}, which does not exist")
     if not existing.is_dir():
-        _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is a file")
+        what = "a file" if existing.is_file() else "neither a file nor a folder (a device or a pipe)"
+        _usage_error(f"{option} {folder}: expected a folder to write into, found {existing} is {what}")
     try:
         handle, probe = tempfile.mkstemp(dir=existing, prefix=".genrekit-probe-")  # writable, for root too
         os.close(handle)
@@ -729,8 +730,15 @@ def _cache(cache: Path | None, no_cache: bool):
 
     if no_cache:
         return None
-    folder = Path(_setting("cache", cache, option="--cache") or default_cache_dir())
-    _output_folder(folder, "--cache")  # once, not a warning per track that cannot be cached
+    try:
+        setting = _settings().get("cache", cache, option="--cache")
+    except SettingsError as exc:
+        _usage_error(str(exc))
+    folder = Path(setting.value or default_cache_dir())
+    # once, not a warning per track that cannot be cached; named by where the folder came from
+    source = setting.source
+    named = {"default": "the feature cache"}.get(source, source if source.startswith(("-", "$")) else f"{source}: cache")
+    _output_folder(folder, named)
     return FeatureCache(folder)
 
 

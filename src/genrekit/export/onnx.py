@@ -55,6 +55,7 @@ from genrekit.features.musicnn import patches_recipe, pooling_matrix
 from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import (
     NAMED_MODELS,
+    ONNX_FORMAT,
     ClassicalClassifier,
     GenreClassifier,
     NetworkClassifier,
@@ -311,7 +312,7 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
         raise ModelError(f"{model_path}: skl2onnx cannot convert {model.name!r} ({type(classifier).__name__}): "
                          f"{reason}") from exc
     outputs = [o.name for o in graph.graph.output]
-    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "features",
+    config = {**model.manifest(), "format": ONNX_FORMAT, "input_name": "features",
               "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
     _check_same_probabilities(model, graph, config["output_name"], model_path)
     if model.spec.name in MUSICNN_FEATURE_SETS:
@@ -386,7 +387,7 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
     graph_class = prior_graph if heard_stride is None else heard_prior_graph
     graph_module = graph_class(features.eval(), prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name, heard=heard_stride is not None)
-    config = {**model.manifest(), "format": "genrekit-onnx", "input_name": "patches", "output_name": "probabilities",
+    config = {**model.manifest(), "format": ONNX_FORMAT, "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
     if approximation is not None:
         config["approximation"] = approximation
@@ -726,7 +727,7 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
 
         recipe = {"input_recipe": log_mel_recipe(config["frontend"], int(config["n_frames"]))}
     _set_metadata(model, {**config, "input_name": name, "frontend_in_graph": graph_frontend,
-                          "format": "genrekit-onnx", "precision": "fp32", **recipe})
+                          "format": ONNX_FORMAT, "precision": "fp32", **recipe})
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return out

@@ -811,6 +811,10 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
 
 # The metadata entry of an exported file that holds its genrekit config (JSON).
 ONNX_METADATA_KEY = "genrekit"
+# What that config says it is. Its version is the source file's (a .genrekit or .safetensors
+# config, both at 1), copied with the rest of it.
+ONNX_FORMAT = "genrekit-onnx"
+ONNX_FORMAT_VERSION = 1
 
 
 # The most onnxruntime's CPU arena may hold in one process, for all its sessions and runs
@@ -967,6 +971,13 @@ def _checked_onnx_config(config, where: str) -> dict:
 
     if not isinstance(config, dict):
         raise ModelError(f"{where}: expected a JSON object, found {type(config).__name__}")
+    # written by a later genrekit, a file's fields may mean what this one cannot know
+    if config.get("format", ONNX_FORMAT) != ONNX_FORMAT:
+        raise ModelError(f"{where}: field 'format' must be {ONNX_FORMAT!r}, found {describe_value(config['format'])}")
+    version = require(config, "format_version", int, where, optional=True)
+    if version is not None and not 1 <= version <= ONNX_FORMAT_VERSION:
+        raise ModelError(f"{where}: format {describe_value(version)} is not one this genrekit reads "
+                         f"(1-{ONNX_FORMAT_VERSION}); a newer genrekit wrote it, or it was tampered with")
     require_labels(config, where)
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
