@@ -1101,6 +1101,38 @@ def test_a_cache_that_cannot_be_written_is_a_usage_error_not_a_warning_per_track
         assert "--cache" not in result.output, result.output
 
 
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(tmp_path):
+    """Path("") is ".": `genrekit tag "$LIBRARY"` with the variable unset tagged the songs in the
+    working folder, `train --out ""` wrote its run there. Every argument, Path option and --model
+    of every command refuses "" by name (2026-12-07)."""
+    import typer.main
+
+    from genrekit.cli.common import _takes_a_path
+
+    def commands(command, words=()):
+        for name, sub in (getattr(command, "commands", None) or {}).items():
+            yield from commands(sub, (*words, name))
+        if getattr(command, "commands", None) is None:
+            yield words, command
+
+    checked = []
+    for words, command in commands(typer.main.get_command(app)):
+        arguments = [param for param in command.params if not param.opts[0].startswith("-")]
+        for param in command.params:
+            if not _takes_a_path(param):
+                continue
+            before = ["x"] * arguments.index(param) if param in arguments else []
+            given = [*before, ""] if param in arguments else [param.opts[0], ""]
+            result = invoke(*words, *given, env=WIDE)
+            shown = param.opts[0] if param.opts[0].startswith("-") else param.name.upper()
+            assert result.exit_code == EXIT_USAGE, (words, param.name, result.output)
+            assert f"{shown}: expected" in result.output and "found an empty string" in result.output, result.output
+            checked.append(" ".join((*words, shown)))
+    assert {"tag LIBRARY", "predict FILES", "train --out", "evaluate FIRST", "predict --model",
+            "datasets check PATH"} <= set(checked), checked
+    assert not list(tmp_path.iterdir())  # nothing written in the working folder
+
+
 def test_a_list_of_paths_holding_a_nul_byte_is_a_usage_error_not_a_traceback(tmp_path, clip):
     """A binary file given to --files-from, or find -print0's output on stdin, ended in a
     50-line ValueError traceback ("embedded null byte")."""

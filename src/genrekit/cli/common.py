@@ -103,6 +103,46 @@ def _plain_help_when_narrow(command) -> None:
             _plain_help_when_narrow(sub)
 
 
+def _takes_a_path(param) -> bool:
+    """Whether a parameter's value names a file or folder: every argument (songs, datasets,
+    models, run folders), a Path option, and --model."""
+    return (not param.opts[0].startswith("-") or param.type_descriptor.is_path or "--model" in param.opts)
+
+
+def _refusing_empty_paths(command) -> None:
+    """Make ``command`` (each command below it, for a group) refuse an empty string where a path
+    goes. Path("") is the working folder: `genrekit tag "$LIBRARY" --write-tags` with the
+    variable unset tagged the songs there. Checked on the parser's raw values, before they
+    become paths and "" cannot be told from "."."""
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _refusing_empty_paths(sub)
+    if getattr(command, "commands", None) is not None or getattr(command, "_refuses_empty_paths", False):
+        return
+    make_parser = command.make_parser
+
+    def checked_parser(ctx):
+        parser = make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_args(args):
+            opts, rest, order = parse(args=args)
+            for param in command.params:
+                given = opts.get(param.name)
+                values = given if isinstance(given, (list, tuple)) else [given]
+                if _takes_a_path(param) and "" in values:
+                    shown = param.opts[0] if param.opts[0].startswith("-") else param.name.upper()
+                    what = "a model file, run folder or name" if shown == "--model" else "a path"
+                    _usage_error(f"{shown}: expected {what}, found an empty string (an unset shell variable?); "
+                                 "give . for the working folder")
+            return opts, rest, order
+
+        parser.parse_args = parse_args
+        return parser
+
+    command.make_parser = checked_parser
+    command._refuses_empty_paths = True
+
+
 class _OneErrorHandler(TyperGroup):
     """Every command's genrekit errors end the same way: the message (which names the file or
     parameter) on stderr, exit status 1. Commands let them propagate. Help is rich's panels,
@@ -116,6 +156,7 @@ class _OneErrorHandler(TyperGroup):
         command = super().get_command(ctx, name)
         if command is not None:
             _plain_help_when_narrow(command)
+            _refusing_empty_paths(command)
         return command
 
     def invoke(self, ctx):
