@@ -174,6 +174,13 @@ def test_manifest(tmp_path, gtzan_mini, monkeypatch):
     assert "GENREKIT_MANIFEST_SCHEMES=hdfs, for manifests you trust" in reasons[2]
     monkeypatch.setenv("GENREKIT_MANIFEST_SCHEMES", "hdfs")  # one's own cluster, named
     assert [t.track_id for t in load_manifest(hosts).tracks] == ["evil.example:8020/x", "music/c"]
+    # a scheme nothing here reads: trusting it would not help (it was suggested, 2026-12-07)
+    (tmp_path / "web.csv").write_text("path,label\nhttps://example.com/a.mp3,rock\nftp://example.com/b.mp3,rock\n"
+                                      "s3://music/c.mp3,jazz\n")
+    monkeypatch.setenv("GENREKIT_MANIFEST_SCHEMES", "https")
+    assert [p.reason for p in load_manifest(tmp_path / "web.csv").problems] == [
+        f"genrekit reads no {scheme}:// URLs (it reads abfs://, abfss://, file://, gcs://, gs://, hdfs://, s3://, "
+        "viewfs://); download the file and list its path" for scheme in ("https", "ftp")]
     # one object under other spellings of its URL: listed again, not a second track on the other side of a split
     (tmp_path / "urls.csv").write_text("path,label\ns3://music/a.mp3,rock\ns3://music/a.mp3?region=eu-west-1,rock\n"
                                        "S3://music/a.mp3,rock\ns3://music/A.mp3,rock\ns3://Music/a.mp3,rock\n")
@@ -572,6 +579,30 @@ def test_check_dataset_counts_unlabelled_tracks_in_no_genre(tmp_path, gtzan_mini
     assert None not in report.counts and None not in report.durations
     assert sum(report.counts.values()) == len(tracks) - 2
     assert any("2 track(s) without a genre" in p.reason for p in report.suspicious) and not report.ok
+
+
+def test_check_dataset_goes_on_past_a_url_it_cannot_open(tmp_path, gtzan_mini, monkeypatch):
+    """`datasets check` stopped at a manifest's first URL no filesystem here opens (train and
+    evaluate go on past it): now that URL is one unreadable track (2026-12-07)."""
+    from dataclasses import replace
+
+    from genrekit.datasets import check
+    from genrekit.errors import ParameterError
+
+    dataset = load_folder(_mini_copy(gtzan_mini, tmp_path / "set", per_genre=2))
+    urls = [replace(dataset.tracks[0], track_id=f"x{i}", path=f"hdfs://h:1/x{i}.wav") for i in range(2)]
+    scanned = check._scanned
+
+    def scanning(path):
+        if path.startswith("hdfs://"):  # pyarrow's words without a Java runtime
+            raise ParameterError(f"{path}: not a URL pyarrow can open (Unable to load libjvm)")
+        return scanned(path)
+
+    monkeypatch.setattr(check, "_scanned", scanning)
+    report = check_dataset(replace(dataset, tracks=[*urls, *dataset.tracks]), progress=False)
+    assert [(p.path, p.reason) for p in report.unreadable] == [
+        (f"hdfs://h:1/x{i}.wav", "not a URL pyarrow can open (Unable to load libjvm)") for i in range(2)]
+    assert sum(report.counts.values()) == len(dataset.tracks) + 2 and report.durations  # the rest was checked
 
 
 def _dataset(counts):

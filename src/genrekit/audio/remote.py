@@ -41,6 +41,8 @@ FILE_URL_OPTIONS = frozenset({"region"})
 FILE_URL_SCHEMES = frozenset({"s3", "gs", "gcs", "file"})
 #: The variable naming more schemes a user trusts in manifests (their own): ``hdfs`` or ``hdfs,abfs``.
 TRUSTED_SCHEMES_VARIABLE = "GENREKIT_MANIFEST_SCHEMES"
+#: The schemes pyarrow's filesystems open (``FileSystem.from_uri``): no http, https or ftp.
+PYARROW_SCHEMES = frozenset({"file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"})
 
 
 def url_refused_in_files(url: str) -> str | None:
@@ -51,6 +53,9 @@ def url_refused_in_files(url: str) -> str | None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     trusted = {s.strip().lower() for s in os.environ.get(TRUSTED_SCHEMES_VARIABLE, "").split(",") if s.strip()}
+    if scheme not in PYARROW_SCHEMES:  # trusting it would not help: nothing here reads it
+        return (f"genrekit reads no {scheme}:// URLs (it reads {', '.join(f'{s}://' for s in sorted(PYARROW_SCHEMES))}"
+                "); download the file and list its path")
     if scheme not in FILE_URL_SCHEMES | trusted:
         return (f"an {scheme}:// URL names its own host, which would be sent your credentials; a manifest may list "
                 f"only {', '.join(f'{s}://' for s in sorted(FILE_URL_SCHEMES))} URLs unless "
@@ -93,7 +98,8 @@ def _filesystem(url: str):
     try:
         return fs.FileSystem.from_uri(url)
     except (ValueError, OSError) as exc:
-        raise ParameterError(f"{url}: not a URL pyarrow can open ({exc})") from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # hdfs: 15 kB of dlopen attempts
+        raise ParameterError(f"{url}: not a URL pyarrow can open ({reason})") from exc
 
 
 def stat(url: str) -> RemoteFile:

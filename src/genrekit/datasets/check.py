@@ -17,7 +17,7 @@ from genrekit import audio
 from genrekit.datasets.core import Dataset, DatasetProblem
 from genrekit.datasets.folder import GTZAN_GENRES
 from genrekit.datasets.tagged import near_duplicates
-from genrekit.errors import AudioError, DatasetError
+from genrekit.errors import AudioError, DatasetError, ParameterError
 from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
@@ -234,6 +234,8 @@ def check_dataset(dataset: Dataset | str | os.PathLike, *, progress: bool = True
                 digest, duration, peak = _scanned(track.path)
             except AudioError as exc:
                 unreadable.append(DatasetProblem(track.path, exc.reason))
+            except ParameterError as exc:  # a URL no filesystem here opens: this file's, not the check's end
+                unreadable.append(DatasetProblem(track.path, str(exc).removeprefix(f"{track.path}: ")))
             else:
                 digests[digest].append(track.path)
                 readable.append((track, duration))
