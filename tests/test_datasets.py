@@ -397,6 +397,7 @@ def test_split_is_stratified_grouped_and_seeded():
     parts = train_val_test_split(labels, groups, seed=3)
     assert np.array_equal(parts, train_val_test_split(labels, groups, seed=3))
     assert not np.array_equal(parts, train_val_test_split(labels, groups, seed=4))
+    assert train_val_test_split([], [], seed=3).shape == (0,)  # nothing to split: an IndexError before
     for a in ("train", "val", "test"):
         for b in ("train", "val", "test"):
             if a < b:
@@ -1136,6 +1137,20 @@ def test_a_file_whose_name_is_not_utf8_is_left_out_and_named(tmp_path, gtzan_min
                                       "--cache", str(feature_cache), "--out", str(tmp_path.parent / "run")])
     assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
     assert (tmp_path.parent / "run" / "model.genrekit").exists()
+    # the dataset folder itself so named: every file was a problem of its own, and train ended in an
+    # IndexError of the split (2026-12-07); now one refusal, before a results folder is made
+    misnamed = tmp_path.parent / os.fsdecode(b"m\xfasica")
+    shutil.copytree(tmp_path, misnamed, ignore=shutil.ignore_patterns(latin))
+    with pytest.raises(DatasetError, match=r"m\\xfasica: the dataset folder's path is not valid UTF-8"):
+        load_dataset(misnamed)
+    for command in ("train", "datasets check", "compare"):
+        result = CliRunner().invoke(app, [*command.split(), str(misnamed)])
+        assert result.exit_code == 1 and "path is not valid UTF-8" in result.output, result.output
+    from genrekit.datasets import Dataset, Track  # one built in code, its root misnamed: one problem for all
+
+    built = Dataset("x", str(misnamed), [Track(f"t{i}", str(misnamed / f"t{i}.wav"), "jazz") for i in range(3)])
+    assert [(p.path, p.reason[:43]) for p in built.problems] == [
+        (f"{tmp_path.parent}/m\\xfasica", "its name is not valid UTF-8: its 3 track(s)")]
 
 
 def test_short_clips_of_digital_silence_are_not_copies_of_each_other(tmp_path):

@@ -21,6 +21,7 @@ from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, loa
 from genrekit.datasets.splits import (
     fold_grouping, gtzan_filtered_ids, gtzan_filtered_split, gtzan_id_blocks, kfold_splits, train_val_test_split
 )
+from genrekit._files import utf8_shown
 from genrekit.errors import DatasetError
 
 KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
@@ -90,6 +91,9 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
 
         raise DatasetError(f"{path}: expected a dataset folder or a CSV manifest, found "
                            f"{not_regular_file(path.stat().st_mode) or 'neither a file nor a folder'}")
+    if path.is_dir() and utf8_shown(str(path)) != str(path):  # every track below it would be left out, one by one
+        raise DatasetError(f"{utf8_shown(str(path))}: the dataset folder's path is not valid UTF-8; rename the "
+                           "folder with the odd bytes (genrekit's tables and reports hold names as UTF-8 text)")
     auto = kind == "auto"
     if auto:
         if path.is_file():

@@ -173,6 +173,8 @@ def train_val_test_split(
         raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
     check_seed(seed)
     parts = np.full(len(labels), "train", dtype=object)
+    if not len(labels):  # nothing to split (a caller refuses it by what it is for)
+        return parts
     remaining = np.arange(len(labels))
     train, val, test = sizes
     if test > 0:
