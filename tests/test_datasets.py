@@ -240,6 +240,11 @@ def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_
     (tmp_path / "twice.csv").write_text("path,label,Label\nmusic/rock/a.wav,rock,jazz\n")
     with pytest.raises(DatasetError, match=r"twice\.csv: column\(s\) label named twice \(in any case\)"):
         load_manifest(tmp_path / "twice.csv")
+    # spelt alike, pandas reads the second as label.1, and it was passed over (2026-12-07)
+    (tmp_path / "twice.csv").write_text("path,label,artist,label,label\nmusic/rock/a.wav,rock,x,jazz,pop\n")
+    with pytest.raises(DatasetError, match=r"label named twice \(in any case\); expected each once, found "
+                                           r"path,label,artist,label,label$"):
+        load_manifest(tmp_path / "twice.csv")
     (tmp_path / "songs.json").write_text('[{"path": "music/rock/a.wav", "label": "rock"}]')
     with pytest.raises(DatasetError, match=r"songs\.json: expected a CSV manifest \(path,label\[,artist\]\[,split\]\), "
                                            r"found a JSON file"):

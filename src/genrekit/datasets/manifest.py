@@ -120,10 +120,15 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
         raise DatasetError(f"{csv_path}: its rows hold more cells than its header names ({','.join(map(str, table.columns))}); "
                            "expected one cell per column")
     names = [str(column).strip().lower() for column in table.columns]
-    repeated = sorted({name for name in names if names.count(name) > 1 and name in REQUIRED + OPTIONAL})
+    # pandas renames a name given twice exactly: "label,label" reads as label, label.1
+    renamed = [re.sub(r"\.\d+$", "", name) in names[:i] for i, name in enumerate(names)]
+    given = [re.sub(r"\.\d+$", "", name) if was else name for name, was in zip(names, renamed)]
+    repeated = sorted({name for name in given if given.count(name) > 1 and name in REQUIRED + OPTIONAL})
     if repeated:
+        header = [re.sub(r"\.\d+$", "", str(column)) if was else str(column)
+                  for column, was in zip(table.columns, renamed)]
         raise DatasetError(f"{csv_path}: column(s) {', '.join(repeated)} named twice (in any case); expected each once, "
-                           f"found {','.join(map(str, table.columns))}")
+                           f"found {','.join(header)}")
     table.columns = names
     return table
 
