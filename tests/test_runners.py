@@ -78,7 +78,7 @@ def test_get_runner_names_what_it_expects():
         get_runner("local", n_jobs=most + 1)
 
 
-def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini):
+def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini, tmp_path):
     from typer.testing import CliRunner
 
     from genrekit.cli.main import app
@@ -87,6 +87,11 @@ def test_a_pool_the_machine_cannot_hold_is_refused_by_name(gtzan_mini):
     result = CliRunner().invoke(app, ["predict", str(song), "--jobs", "100000"])
     said = " ".join(result.output.split())
     assert result.exit_code != 0 and "100000 worker processes asked for (n_jobs; --jobs on the command line): at most" in said, said
+    # tag sizes its pool by what is left to do: one song passed -j 100000, a library was refused when listed
+    # (2026-12-07); now before the listing, whatever its size
+    result = CliRunner().invoke(app, ["tag", str(song.parent), "--jobs", "100000", "-o", str(tmp_path / "tags.csv")])
+    said = " ".join(result.output.split())
+    assert result.exit_code != 0 and "100000 worker processes asked for" in said, said
 
 
 def test_features_on_ray_equal_the_local_ones(cluster, library):

@@ -394,6 +394,19 @@ class _Feed:
             self._lock.notify_all()
 
 
+def pool_size(n_jobs: int | None) -> int:
+    """The worker processes ``n_jobs`` asks for (None or <= 0: one per core); ParameterError
+    above :data:`MAX_JOBS_PER_CORE` per core."""
+    cores = default_jobs()
+    size = cores if not n_jobs or n_jobs <= 0 else n_jobs
+    if size > MAX_JOBS_PER_CORE * cores:
+        raise ParameterError(f"{n_jobs} worker processes asked for (n_jobs; --jobs on the command line): at most "
+                             f"{MAX_JOBS_PER_CORE * cores} on this machine ({MAX_JOBS_PER_CORE} for each of its "
+                             f"{cores} cores): each holds its own model and audio, and more than the cores only "
+                             "share them")
+    return size
+
+
 class LocalRunner:
     """A pool of ``n_jobs`` processes on this machine; ``n_jobs=1`` runs in this process.
 
@@ -409,13 +422,7 @@ class LocalRunner:
 
     @renamed_keywords(jobs="n_jobs")
     def __init__(self, n_jobs: int | None = None, *, preload: Sequence[str] = (), method: str | None = None):
-        cores = default_jobs()
-        self.n_jobs = cores if not n_jobs or n_jobs <= 0 else n_jobs
-        if self.n_jobs > MAX_JOBS_PER_CORE * cores:
-            raise ParameterError(f"{n_jobs} worker processes asked for (n_jobs; --jobs on the command line): at most "
-                                 f"{MAX_JOBS_PER_CORE * cores} on this machine "
-                                 f"({MAX_JOBS_PER_CORE} for each of its {cores} cores): each holds its own model and "
-                                 "audio, and more than the cores only share them")
+        self.n_jobs = pool_size(n_jobs)
         self.preload = list(preload)
         self.method = method or start_method()
         if self.method not in multiprocessing.get_all_start_methods():

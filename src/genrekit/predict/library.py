@@ -903,6 +903,10 @@ def tag_library(
     from genrekit.audio.tags import EXISTING
 
     min_confidence = check_min_confidence(min_confidence)
+    if runner is None:  # refused before the library is listed (the pool is as large as what is left to do)
+        from genrekit.runners import pool_size
+
+        pool_size(n_jobs)
     if write_tags:
         from genrekit.audio.tags import require_mutagen
 
@@ -1001,10 +1005,10 @@ def tag_library(
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         if runner is None and todo:
-            from genrekit.runners import LocalRunner, default_jobs
+            from genrekit.runners import LocalRunner, pool_size
 
             # the CPUs this process may use (a cpuset's or a scheduler's), not the machine's
-            runner = LocalRunner(min(n_jobs or default_jobs(), max(1, len(todo))))
+            runner = LocalRunner(min(pool_size(n_jobs), max(1, len(todo))))
         actions: Counter = Counter()
         tag_failures: dict[str, str] = {}
 
