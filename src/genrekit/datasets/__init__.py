@@ -8,6 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from genrekit._files import utf8_shown
 from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import SUBSETS as FMA_SUBSETS
@@ -21,7 +22,6 @@ from genrekit.datasets.tagged import (OwnedSong, TagTaxonomy, genre_dataset, loa
 from genrekit.datasets.splits import (
     fold_grouping, gtzan_filtered_ids, gtzan_filtered_split, gtzan_id_blocks, kfold_splits, train_val_test_split
 )
-from genrekit._files import utf8_shown
 from genrekit.errors import DatasetError
 
 KINDS = ("auto", "gtzan", "folder", "manifest", "fma", "images", "tags")
