@@ -37,12 +37,35 @@ _SPECIAL_FILES = ((stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"
 
 
 def paths_given(paths, name: str = "paths"):
-    """``paths`` where it is a collection or a stream of paths; one path (a str would be read
-    as its characters, each a file not found) is a ParameterError naming ``name``."""
+    """``paths`` where it is a collection or a stream of paths, checked as it is read; one path
+    (a str would be read as its characters, each a file not found), a Dataset or anything else
+    is a ParameterError naming ``name``."""
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise ParameterError(f"{name}: expected a sequence of paths, found one path ({os.fsdecode(paths)!r}); "
                              "give a list of one")
-    return paths
+    owner = paths if hasattr(paths, "tracks") else None  # a Dataset, or a FeatureTable
+    if owner is not None or not hasattr(paths, "__iter__"):
+        raise ParameterError(f"{name}: expected a sequence of paths, found {type(paths).__name__}"
+                             + (" (its files: [track.path for track in dataset.tracks])"
+                                if owner is not None else ""))
+    return (_path_item(item, name) for item in paths)
+
+
+def path_given(path, name: str = "path") -> str:
+    """``path`` as a str; anything but one path (a list of them, None) is a ParameterError naming ``name``."""
+    if isinstance(path, (str, bytes, os.PathLike)):
+        return os.fsdecode(path)
+    many = " (several files: predict_files)" if isinstance(path, (list, tuple)) else ""
+    raise ParameterError(f"{name}: expected one path, found {type(path).__name__} {path!r:.60}{many}")
+
+
+def _path_item(item, name: str):
+    if isinstance(item, bytes):  # as os.listdir(b".") gives them
+        return os.fsdecode(item)
+    if not isinstance(item, (str, os.PathLike)):
+        shown = " (its file: track.path)" if hasattr(item, "path") and hasattr(item, "label") else ""
+        raise ParameterError(f"{name}: expected paths, found {type(item).__name__} {item!r:.60}{shown}")
+    return item
 
 
 def not_regular_file(mode: int) -> str | None:

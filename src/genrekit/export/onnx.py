@@ -56,6 +56,7 @@ from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import (
     NAMED_MODELS,
     ONNX_FORMAT,
+    ONNX_SUFFIX,
     ClassicalClassifier,
     GenreClassifier,
     NetworkClassifier,
@@ -140,6 +141,10 @@ def export_onnx(
     """
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
+    # genrekit knows a model file by its ending; and out=model_path wrote ONNX over the model
+    if Path(out).suffix.lower() != ONNX_SUFFIX:
+        raise ParameterError(f"out={out}: expected an {ONNX_SUFFIX} file name, found "
+                             f"{Path(out).suffix or 'no extension'}")
     if int8 and not calibration:
         raise ParameterError("int8 export needs calibration audio (calibration=, or --calibration on the command line): "
                              "a few dozen real clips, e.g. the training tracks")

@@ -4,6 +4,7 @@ the torch-free runtime checks them without importing the feature sets (librosa).
 from __future__ import annotations
 
 import math
+import numbers
 
 SAMPLE_RATES = (1000, 192_000)  # Hz: what a feature set may ask audio to be resampled to
 MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
@@ -12,6 +13,24 @@ MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
 MAX_MIN_SAMPLES = 60 * 48_000
 MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
 MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; a billion took all the memory)
+
+
+def as_plain_numbers(spec, whole: tuple[str, ...] = (), real: tuple[str, ...] = ()) -> None:
+    """Set a frozen spec's numbers as Python's own: numpy scalars (``np.int64(2048)``,
+    ``np.float32(3)``), and whole floats where a whole number goes (``44100.0``). The checks
+    then read them as numbers, and the spec compares, hashes and writes JSON as one given plain
+    numbers. Anything else is left for the checks to name."""
+    for name in (*whole, *real):
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            continue  # the checks name it
+        if name in whole:
+            if not float(value).is_integer():
+                continue  # 1.5 Hz: the checks name it
+            plain = int(value)
+        else:
+            plain = int(value) if isinstance(value, numbers.Integral) else float(value)
+        object.__setattr__(spec, name, plain)
 
 
 def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:

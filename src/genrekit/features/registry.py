@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import numbers
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -18,7 +17,7 @@ from genrekit.features import fma
 from genrekit.features import gtzan
 from genrekit.features import musicnn
 from genrekit.features.chunks import chunk_signal
-from genrekit.features.limits import spec_number_problem
+from genrekit.features.limits import as_plain_numbers, spec_number_problem
 
 # Bumped whenever a feature function changes its output, so stale cache entries are not reused.
 # 2: a whole-clip feature set gives one row per 30 s segment of a long file, cut as prediction
@@ -146,9 +145,8 @@ class FeatureSpec:
         definition = _DEFINITIONS[self.name]
         if self.sample_rate is None:
             object.__setattr__(self, "sample_rate", definition.sample_rate)
-        elif isinstance(self.sample_rate, numbers.Real) and not isinstance(self.sample_rate, bool) and float(
-                self.sample_rate).is_integer():  # 44100.0, numpy integers: the same rate
-            object.__setattr__(self, "sample_rate", int(self.sample_rate))
+        # 44100.0, numpy numbers: the same rate and lengths, the same cache key
+        as_plain_numbers(self, whole=("sample_rate",), real=("chunk_duration", "hop_duration", "min_duration"))
         if definition.fixed_rate and self.sample_rate != definition.sample_rate:
             raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
                                  f"at {definition.sample_rate} Hz")

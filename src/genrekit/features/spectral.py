@@ -12,7 +12,7 @@ from genrekit._files import DAMAGED_FILE_ERRORS
 from genrekit.audio.io import check_signal
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
-from genrekit.features.limits import MAX_N_FFT
+from genrekit.features.limits import MAX_N_FFT, as_plain_numbers
 from genrekit.features.numpy_logmel import check_front_end
 
 
@@ -114,6 +114,7 @@ class LogMelSpec:
 
     def __post_init__(self):
         check_front_end(self.compression, self.pad_mode)
+        as_plain_numbers(self, whole=("sample_rate", "n_fft", "hop_length", "n_mels"), real=("fmin", "fmax", "top_db"))
         sizes = {"n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels}
         odd = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
         if odd:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
@@ -30,6 +31,24 @@ def _is_image_path(path: str) -> bool:
     from genrekit.features.images import is_image_path  # rendering needs librosa: image networks only
 
     return is_image_path(path)
+
+
+def _check_song_options(*, batch, max_seconds, should_stop, on_progress) -> None:
+    """predict_file's options that would fail mid-song (a callback that is none), or read as
+    something else (a negative limit), refused before any work."""
+    import math
+    import numbers
+
+    from genrekit.errors import ParameterError
+
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
+        raise ParameterError(f"batch={batch!r}: expected a whole number of chunks per batch, at least 1")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, numbers.Real)
+                                    or not (math.isfinite(max_seconds) and max_seconds > 0)):
+        raise ParameterError(f"max_seconds={max_seconds!r}: expected a positive number of seconds (or None: any length)")
+    for name, given in (("should_stop", should_stop), ("on_progress", on_progress)):
+        if given is not None and not callable(given):
+            raise ParameterError(f"{name}={given!r}: expected a function (or None)")
 
 
 def predict_file(
@@ -111,8 +130,9 @@ def predict_file(
 
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds)  # hop_seconds=inf: an OverflowError, chunks in
+    path = path_given(path)
+    _check_song_options(batch=batch, max_seconds=max_seconds, should_stop=should_stop, on_progress=on_progress)
     predictor = load(model, segment_seconds=segment_seconds)
-    path = os.fspath(path)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
         with remote.local_copy(path) as local:
             try:
@@ -130,10 +150,6 @@ def predict_file(
                          aggregation=predictor.aggregation, model=predictor.name).with_min_confidence(min_confidence)
     if batch is None:
         batch = batch_size(predictor.chunk_seconds)
-    elif batch < 1:
-        from genrekit.errors import ParameterError
-
-        raise ParameterError(f"batch={batch}: expected at least 1 chunk per batch")
     times, analyses, pending, levels = [], [], [], []
     span = None  # the analysed span: from the first chunk's start to the last's end, silent ones included
     window = int(round(predictor.window_seconds * predictor.sample_rate)) if predictor.window_seconds else 0
@@ -392,7 +408,6 @@ def iter_predictions(
     ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
     process only.
     """
-    from genrekit._files import paths_given
     from genrekit.audio.chunking import check_song_reading
 
     min_confidence = check_min_confidence(min_confidence)
@@ -610,8 +625,6 @@ def predict_files(
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
         :func:`genrekit.models.load`).
     """
-    from genrekit._files import paths_given
-
     paths = list(dict.fromkeys(song for path in paths_given(paths) for song in songs_at(path)))
     outcomes = {}
     with _AudioProgress(paths, enabled=progress) as bar:
