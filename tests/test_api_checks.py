@@ -222,3 +222,85 @@ def test_fit_temperature_refuses_scores_or_labels_it_cannot_fit_on():
     with pytest.raises(ParameterError, match="y: expected class indices from 0 to 1, found int64 values from -1"):
         fit_temperature([[1.0, 0.0]], np.array([-1], dtype=np.int64))
     assert 0.05 <= fit_temperature(np.log([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]), [0, 1, 1]) <= 20
+
+
+def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_mini, tmp_path, monkeypatch):
+    """The third review (2026-12-07): export_onnx(model, model) wrote ONNX over the model file;
+    a Dataset, a Track or None where paths go, a runner's name, a search of 0 candidates, a
+    fold that tests what it trains on, numpy numbers in specs, and tag_library's options each
+    failed inside numpy, scikit-learn or a worker, after the work began, or not at all."""
+    import json
+
+    from genrekit.datasets import Dataset, Track
+    from genrekit.evaluate import run as evaluation
+    from genrekit.export import export_onnx
+    from genrekit.features import extract_features
+    from genrekit.features.spectral import LogMelSpec
+    from genrekit.models import load, model_file
+    from genrekit.predict import predict_file, predict_files, tag_library
+    from genrekit.train import train_model
+
+    model = tmp_path / "model.genrekit"
+    model.write_bytes(b"the user's model")
+    for out in (model, tmp_path / "model.txt", tmp_path / "model"):
+        with pytest.raises(ParameterError, match=rf"out={re.escape(str(out))}: expected an \.onnx file name"):
+            export_onnx(model, out)
+    assert model.read_bytes() == b"the user's model"
+
+    song = str(next(gtzan_mini.glob("jazz/*.wav")))
+    dataset = Dataset("x", str(gtzan_mini), [Track("a", song, "jazz")])
+    for given, found in ((dataset, r"found Dataset \(its files: \[track.path for track in dataset.tracks\]\)"),
+                         (dataset.tracks, r"found Track .*\(its file: track.path\)"), ([None], "found NoneType None"),
+                         (5, "a sequence of paths, found int")):
+        with pytest.raises(ParameterError, match=rf"paths: expected .*{found}"):
+            extract_features(given, "gtzan57", progress=False)
+        with pytest.raises(ParameterError, match=rf"paths: expected .*{found}"):
+            predict_files("default", given, progress=False)
+    assert extract_features([song.encode()], "fma518", progress=False, n_jobs=1).paths == [song]  # os.listdir(b".")
+    for options, message in (({}, r"path: expected one path, found list \[.*\] \(several files: predict_files\)"),
+                             ({"batch": "4"}, r"batch='4': expected a whole number"),
+                             ({"max_seconds": -1}, r"max_seconds=-1: expected a positive number"),
+                             ({"should_stop": 5}, r"should_stop=5: expected a function")):
+        with pytest.raises(ParameterError, match=message):
+            predict_file("default", [song] if not options else song, **options)
+
+    # numpy numbers are numbers: the same spec, written as JSON
+    spec = FeatureSpec("gtzan57", chunk_duration=np.float32(3), sample_rate=np.int64(22050))
+    assert spec == FeatureSpec("gtzan57", chunk_duration=3.0) and json.dumps(spec.to_dict())
+    mel = LogMelSpec(n_fft=np.int64(2048), sample_rate=22050.0, fmax=np.float32(8000), top_db=np.float32(80))
+    assert mel == LogMelSpec(fmax=8000.0) and json.loads(mel.to_json())["fmax"] == 8000.0
+
+    # a runner by its name, as get_runner takes it; anything else before any work
+    assert extract_features([song], "fma518", runner="local", n_jobs=1, progress=False).features[0] is not None
+    with pytest.raises(ParameterError, match=r"runner=5: expected a runner \(genrekit.runners.get_runner\)"):
+        predict_files("default", [song], runner=5, progress=False)
+
+    monkeypatch.setattr(evaluation, "predict_dataset", lambda *a, **k: pytest.fail("predicted before the check"))
+    with pytest.raises(ParameterError, match=r"aggregation='median': expected 'mean' or 'vote'"):
+        evaluation.evaluate_model("default", dataset, aggregation="median")
+
+    table = _table([f"{genre}.{i:05d}" for genre in ("jazz", "rock") for i in range(6)])
+    ids = [str(t) for t in table.tracks]
+    for folds, message in (([], "no fold given"), ([(ids, ids[:3])], r"fold 1 tests 3 track\(s\) it also trains on"),
+                           ([(ids[3:], [])], r"fold 1 has 9 training and 0 test track\(s\)")):
+        with pytest.raises(ParameterError, match=rf"track_folds: {message}"):
+            cross_validate(table, "logreg", track_folds=folds, n_jobs=1)
+    with pytest.raises(ParameterError, match=r"found tuple: build_feature_table returns \(table, extraction\); table, _"):
+        cross_validate((table, None), "logreg")
+    with pytest.raises(ParameterError, match=r"n_iter=0: expected a whole number, at least 1 \(search=True\)"):
+        cross_validate(table, "logreg", search=True, n_iter=0, n_jobs=1)
+    monkeypatch.setattr("genrekit.datasets.table.extract_features", lambda *a, **k: pytest.fail("extracted"))
+    with pytest.raises(ParameterError, match=r"n_iter=2.5: expected a whole number"):
+        train_model(gtzan_mini, model="logreg", search=True, n_iter=2.5)
+
+    results = tmp_path / "tags" / "results.csv"
+    for options, message in (({"skip": -1}, r"skip=-1: expected a number of seconds >= 0"),
+                             ({"segment_seconds": "x"}, r"segment_seconds='x': expected a positive number"),
+                             ({"write_tags": True, "separator": None}, r"separator=None: expected a separator"),
+                             ({"model_path": load("default")}, r"model_path: expected a model file, run folder or "
+                                                               r"'default' .*; give its file, model.source: ")):
+        with pytest.raises(ParameterError, match=message):
+            tag_library(gtzan_mini, **{"model_path": "default", **options}, results=results, progress=False)
+    assert not results.parent.exists()  # nothing written: refused before the library was listed
+    with pytest.raises(ParameterError, match=r"model: expected a model file.*found NoneType"):
+        model_file(None)

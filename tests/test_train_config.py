@@ -130,6 +130,30 @@ def test_a_classical_model_refuses_network_settings_from_a_file(tmp_path, gtzan_
     assert not (tmp_path / "run").exists()
 
 
+def test_a_runs_config_json_repeats_its_network_without_model(tmp_path, gtzan_mini, monkeypatch):
+    """A run folder's config.json names its preset: --config alone repeats the run (the model was
+    the default's, and the file refused as "for 'edge-cnn', and the model is 'musicnn-prior'")."""
+    import genrekit.train as training
+
+    trained = []
+    monkeypatch.setattr(training, "train", lambda data, model, **options: trained.append((model, options))
+                        or pytest.skip("stopped before training"))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"preset": "edge-cnn", "lr": 0.01}))
+    for given, model in (([], "edge-cnn"), (["--model", "edge-cnn"], "edge-cnn")):
+        try:
+            CliRunner().invoke(app, ["train", str(gtzan_mini), *given, "--config", str(config),
+                                     "--out", str(tmp_path / "run")], catch_exceptions=False)
+        except pytest.skip.Exception:
+            pass
+        assert trained[-1][0] == model and trained[-1][1]["lr"] == 0.01
+    result = CliRunner().invoke(app, ["train", str(gtzan_mini), "--model", "short-chunk-resnet", "--config",
+                                      str(config), "--out", str(tmp_path / "run")])
+    said = " ".join(result.output.split())  # a model named on the command line still decides
+    assert result.exit_code == 1 and "the file is for 'edge-cnn', and the model is 'short-chunk-resnet'" in said, said
+    assert len(trained) == 2
+
+
 def test_the_recipe_says_what_it_needs_and_takes():
     from genrekit.train.recipes import NetworkRecipe, TableRecipe, recipe_options, recipe_type
 

@@ -751,6 +751,18 @@ def _raylet_messages_to_log() -> None:
 
 
 @renamed_keywords(jobs="n_jobs")
+def runner_given(runner, n_jobs: int | None = None):
+    """``runner`` as a runner: None (the caller's own local pool) and a runner as they are, a
+    runner's name (``"local"``, ``"ray"``) as :func:`get_runner` makes it; anything else is a
+    ParameterError (it failed as "'str' object has no attribute 'map'" once the work began)."""
+    if runner is None or callable(getattr(runner, "map", None)):
+        return runner
+    if isinstance(runner, str):
+        return get_runner(runner, n_jobs=n_jobs)
+    raise ParameterError(f"runner={runner!r:.60}: expected a runner (genrekit.runners.get_runner), a runner's name "
+                         f"({', '.join(RUNNERS)}), or None (a local pool of n_jobs)")
+
+
 def get_runner(name: str = "local", *, n_jobs: int | None = None, address: str | None = None,
                preload: Sequence[str] = ()) -> LocalRunner | RayRunner:
     """The runner called ``name`` ("local" or "ray")."""

@@ -563,6 +563,11 @@ def network_options(*, preset: str | None = None, leave_out: tuple[str, ...] = (
         def wrapper(ctx: typer.Context, **options):
             values = {name: options.pop(name) for name in added}
             config = options.pop("config")
+            if preset and config is not None and _source(ctx, preset) == "DEFAULT":
+                from genrekit.train.config import config_preset
+
+                # a run's config.json names its network: the run is repeated with --config alone
+                options[preset] = config_preset(config) or options[preset]
             values.update(seed=options["seed"], epochs=options["epochs"], device=options["device"])
             options["settings"] = network_settings(ctx, config, preset=options[preset] if preset else None, **values)
             return command(ctx, **options)
@@ -574,6 +579,12 @@ def network_options(*, preset: str | None = None, leave_out: tuple[str, ...] = (
     return decorate
 
 
+def _source(ctx: typer.Context, name: str) -> str | None:
+    """Where option ``name``'s value came from: ``COMMANDLINE``, ``ENVIRONMENT``, ``DEFAULT``...
+    By name: typer's click is its own copy, whose ParameterSource is not click's."""
+    return getattr(ctx.get_parameter_source(name), "name", None)
+
+
 def network_settings(ctx: typer.Context, config: Path | None, *, preset: str | None = None, **values) -> dict:
     """A network's training settings: those given on the command line, then ``config``'s (a
     TOML or JSON file, checked by :func:`genrekit.train.config.read_config`: a bad file is an
@@ -583,9 +594,7 @@ def network_settings(ctx: typer.Context, config: Path | None, *, preset: str | N
     from genrekit.train.config import read_config
 
     from_file = read_config(config, preset=preset) if config is not None else {}
-    # by name: typer's click is its own copy, whose ParameterSource is not click's
-    given = {name for name in values
-             if getattr(ctx.get_parameter_source(name), "name", None) in ("COMMANDLINE", "ENVIRONMENT")}
+    given = {name for name in values if _source(ctx, name) in ("COMMANDLINE", "ENVIRONMENT")}
     return {**values, **{name: value for name, value in from_file.items() if name not in given}}
 
 

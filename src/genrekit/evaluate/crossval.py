@@ -205,8 +205,11 @@ def cross_validate(
     from genrekit.datasets.splits import check_seed, gtzan_shares_artists
 
     if not isinstance(table, FeatureTable):
+        pair = isinstance(table, tuple) and bool(table) and isinstance(table[0], FeatureTable)
         raise ParameterError(f"table: expected a FeatureTable (genrekit.datasets.build_feature_table of a dataset, or "
-                             f"read_feature_table of a CSV), found {type(table).__name__}")
+                             f"read_feature_table of a CSV), found {type(table).__name__}"
+                             + (": build_feature_table returns (table, extraction); table, _ = build_feature_table(...)"
+                                if pair else ""))
     check_seed(seed)
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
                                or not (n_jobs >= 1 or n_jobs == -1)):
@@ -221,28 +224,43 @@ def cross_validate(
         if untrained := untrained_genres(track_folds, genre_of):
             logger.warning("cross-validation: %s", untrained_words(untrained))
     else:
-        _check_track_folds(table, track_folds)
+        track_folds = _check_track_folds(table, track_folds)
         grouping = "given"
     recipe = make_recipe(name, table=table, search=search, n_iter=n_iter, inner_splits=inner_splits, seed=seed)
     return cross_validate_recipe(recipe, track_folds, aggregations=(aggregation,), n_jobs=n_jobs,
                                  summary={**recipe.summary, "seed": int(seed), "grouping": grouping})
 
 
-def _check_track_folds(table: FeatureTable, track_folds) -> None:
-    """A ParameterError where ``track_folds`` names a track ``table`` does not hold (positions
-    given for ids, say), naming the fold and the first such names."""
+def _check_track_folds(table: FeatureTable, track_folds) -> list:
+    """``track_folds`` as a list of pairs of lists; a ParameterError naming the fold where it names a track
+    ``table`` does not hold (positions given for ids, say), where none is given or a fold's part
+    is empty, and where a fold tests a track it trains on."""
     known = set(map(str, table.tracks))
+    track_folds = list(track_folds)
+    if not track_folds:  # a mean of no scores: NaN, said nowhere
+        raise ParameterError("track_folds: no fold given; expected (train ids, test ids) pairs, as table_folds gives")
+    checked = []
     for number, fold in enumerate(track_folds, 1):
         try:
-            train, test = fold
+            train, test = (list(part) for part in fold)
         except (TypeError, ValueError):
             raise ParameterError(f"track_folds: fold {number} is not a pair of (train ids, test ids)") from None
+        checked.append((train, test))
         # numpy's scalars as Python's: np.int64(3) is shown as 3
         strangers = [t.item() if isinstance(t, np.generic) else t for t in (*train, *test) if str(t) not in known]
         if strangers:
             raise ParameterError(f"track_folds: fold {number} names {len(strangers)} track(s) the table does not hold "
                                  f"(first: {', '.join(map(repr, strangers[:3]))}); expected track ids, as "
                                  "table_folds gives them (kfold_splits gives positions)")
+        if not len(train) or not len(test):
+            raise ParameterError(f"track_folds: fold {number} has {len(train)} training and {len(test)} test "
+                                 "track(s); expected some of each")
+        # a track scored by a model that trained on it: its score says nothing of other music
+        shared = sorted(set(map(str, train)) & set(map(str, test)))
+        if shared:
+            raise ParameterError(f"track_folds: fold {number} tests {len(shared)} track(s) it also trains on "
+                                 f"(first: {', '.join(map(repr, shared[:3]))}); expected test tracks held out")
+    return checked
 
 
 def untrained_genres(track_folds, genre_of: dict) -> dict[str, list[str]]:

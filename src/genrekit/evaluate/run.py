@@ -27,10 +27,12 @@ from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, inte
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
 )
+from genrekit.models.aggregation import AGGREGATIONS
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
 from genrekit.predict.song import Prediction
+from genrekit.runners import runner_given
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +186,7 @@ def predict_dataset(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
+    runner = runner_given(runner, n_jobs)
     classifier = load(model)
     # "Hip-Hop" or "Classical" is the model's "hiphop" or "classical" (and a spelling it learned from tags)
     as_model = genre_matcher(classifier.labels, classifier.genre_spellings)
@@ -370,6 +373,9 @@ def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, agg
 
 def _scored(model: ModelLike, dataset: Dataset, *, aggregation: str | None = None, **options) -> Evaluation:
     """:func:`score_dataset`, saying nothing where no track is left."""
+    if aggregation not in (None, *AGGREGATIONS):  # refused before every track is predicted
+        raise ParameterError(f"aggregation={aggregation!r}: expected {' or '.join(map(repr, AGGREGATIONS))} "
+                             "(or None: the model's own)")
     classifier, predicted, report = predict_dataset(model, dataset, **options)
     aggregation = aggregation or classifier.aggregation
     if not predicted:

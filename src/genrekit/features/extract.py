@@ -177,8 +177,11 @@ def extract_features(
     -------
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
+    from genrekit.runners import runner_given
+
     paths = [os.fspath(p) for p in paths_given(paths)]
     spec = as_feature_spec(spec)  # train(features="musicnn") takes the name too
+    runner = runner_given(runner, n_jobs)
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:

@@ -1143,7 +1143,18 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
     return path
 
 
-def model_file(model: str | os.PathLike = DEFAULT) -> Path:
+def check_segment_seconds(segment_seconds) -> None:
+    """Refuse a ``segment_seconds`` that is not None or a positive number of seconds."""
+    from genrekit.audio.io import is_seconds
+
+    if segment_seconds is not None and not (is_seconds(segment_seconds) and segment_seconds > 0):
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"segment_seconds={segment_seconds!r}: expected a positive number of seconds per chunk "
+                             "(or None: the model's own)")
+
+
+def model_file(model: str | os.PathLike = DEFAULT, *, name: str = "model") -> Path:
     """The model file that ``model`` names: itself, genrekit's own for ``"default"`` (its
     model file for ``"default-exact"``), or the model file inside a run folder of ``genrekit
     train``. Raises ModelError when there is none.
@@ -1152,6 +1163,8 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     ----------
     model : str or path
         A model file, a run folder, ``"default"`` or ``"default-exact"`` (:func:`default_model_path`).
+    name : str
+        What its errors call ``model`` (a caller's parameter).
 
     Returns
     -------
@@ -1164,7 +1177,16 @@ def model_file(model: str | os.PathLike = DEFAULT) -> Path:
     ModelError
         No such file, a folder that holds none of those files, or (``"default"``) the
         default model missing from this installation.
+    ParameterError
+        ``model`` is no path or name: a loaded model (its file is ``model.source``), None.
     """
+    if not isinstance(model, (str, os.PathLike)):
+        from genrekit.errors import ParameterError
+
+        source = getattr(model, "source", None)
+        raise ParameterError(f"{name}: expected a model file, run folder or {DEFAULT!r} (the file is what workers "
+                             f"load, and what marks a song done), found {type(model).__name__}"
+                             + (f"; give its file, model.source: {os.fspath(source)!r}" if source else ""))
     name = os.fspath(model)
     path = default_model_path(onnx=NAMED_MODELS[name]) if name in NAMED_MODELS else Path(model)
     try:
@@ -1269,10 +1291,7 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         the chunks of a classical model that is already loaded; or ``model`` is an object with
         ``predict_proba`` that lacks the rest of :class:`GenreClassifier`.
     """
-    if segment_seconds is not None and not (np.isfinite(segment_seconds) and segment_seconds > 0):
-        from genrekit.errors import ParameterError
-
-        raise ParameterError(f"segment_seconds={segment_seconds}: expected a positive number of seconds per chunk")
+    check_segment_seconds(segment_seconds)
     if isinstance(model, GenreClassifier):
         if isinstance(model, ClassicalClassifier) and segment_seconds not in (None, model.chunk_seconds):
             from genrekit.errors import ParameterError

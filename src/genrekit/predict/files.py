@@ -19,6 +19,7 @@ from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
 )
+from genrekit.runners import runner_given
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -413,6 +414,7 @@ def iter_predictions(
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
     paths = (song for path in paths_given(paths) for song in songs_at(path))  # read as needed: a stream works
+    runner = runner_given(runner, n_jobs)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import numbers
 import os
 import stat as stat_module
 import time
@@ -900,12 +901,16 @@ def tag_library(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from genrekit.audio.chunking import check_song_reading
     from genrekit.audio.tags import EXISTING
+    from genrekit.models.interface import check_segment_seconds
+    from genrekit.runners import pool_size, runner_given
 
     min_confidence = check_min_confidence(min_confidence)
+    check_song_reading(skip=skip)  # once, not as every file's failure
+    check_segment_seconds(segment_seconds)
+    runner = runner_given(runner, n_jobs)
     if runner is None:  # refused before the library is listed (the pool is as large as what is left to do)
-        from genrekit.runners import pool_size
-
         pool_size(n_jobs)
     if write_tags:
         from genrekit.audio.tags import require_mutagen
@@ -913,11 +918,12 @@ def tag_library(
         require_mutagen("--write-tags")
     if existing not in EXISTING:
         raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
-    if not isinstance(genres, int) or genres < 1:
+    if isinstance(genres, bool) or not isinstance(genres, numbers.Integral) or genres < 1:
         raise ParameterError(f"genres={genres!r}: expected a whole number of genres to write, at least 1")
+    genres = int(genres)  # np.int64(2) as 2: the journal records it as JSON
     if id3v2_version not in (None, 3, 4):
         raise ParameterError(f"id3v2_version={id3v2_version!r}: expected 3 or 4 (or None: keep each file's)")
-    if not separator.strip():
+    if not isinstance(separator, str) or not separator.strip():
         raise ParameterError(f"separator={separator!r}: expected a separator with a visible character, "
                              "such as '; ' or '/'")
     if not write_tags:  # options that shape tag writes: ignored, they would suggest a write was previewed
@@ -934,7 +940,7 @@ def tag_library(
     results = Path(results)
     if results.suffix not in TABLE_FORMATS:
         raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
-    model_path = os.fspath(model_file(model_path))
+    model_path = os.fspath(model_file(model_path, name="model_path"))
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)
@@ -1005,7 +1011,7 @@ def tag_library(
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         if runner is None and todo:
-            from genrekit.runners import LocalRunner, pool_size
+            from genrekit.runners import LocalRunner
 
             # the CPUs this process may use (a cpuset's or a scheduler's), not the machine's
             runner = LocalRunner(min(pool_size(n_jobs), max(1, len(todo))))

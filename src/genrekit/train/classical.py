@@ -19,7 +19,7 @@ from genrekit.evaluate.crossval import out_of_fold_probabilities, table_folds
 from genrekit.features import FeatureCache, FeatureSpec
 from genrekit.features.registry import as_feature_spec
 from genrekit.models import DEFAULT_MODEL, MODELS, GenreModel, default_spec, network_names, save_model
-from genrekit.train.recipes import TableRecipe
+from genrekit.train.recipes import TableRecipe, check_search
 from genrekit.runners import default_jobs
 from genrekit.train.run import Trained, TrainResult, run_training
 
@@ -109,6 +109,7 @@ def train_model(
                              + (" (a network: genrekit.train.train trains any model by name)" if model in network_names()
                                 else ""))
     spec = default_spec(model) if spec is None else as_feature_spec(spec)  # a name too, checked before any work
+    check_search(search, n_iter)
     fit = partial(_fit_classical, model=model, spec=spec, search=search, n_iter=n_iter,
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")

@@ -208,6 +208,28 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         unknown key, a value of the wrong type or out of range, or another preset. The message
         names the file and the key, with what was expected and what was found.
     """
+    from genrekit.models.catalogue import renamed_note
+
+    values = _config_values(path)
+    if preset is not None and values.get("preset", preset) != preset:
+        raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}"
+                             + renamed_note(preset))
+    settings = {key: value for key, value in values.items() if key != "preset"}
+    if "balance" not in values and set(SETTINGS) - {"balance", "preset"} <= set(values):
+        # a run folder's config.json, every setting resolved, from before balance: not this run's default
+        logger.warning("%s: a run's settings from before 2026-12-07, which weighed every window the same; this run "
+                       "weighs each track the same whatever its length (balance 'tracks'): give --balance none (or set "
+                       "balance to 'none' in the file) to repeat that run", path)
+    try:
+        TrainConfig(**settings).check()
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from exc
+    return settings
+
+
+def _config_values(path: str | Path) -> dict:
+    """A training config file's keys and values, each key known and of its type, ``preset``
+    by its current name; a ParameterError naming the file and the key."""
     path = Path(path)
     if path.exists() and not path.is_file():  # a FIFO would block the read for ever
         found = "a folder" if path.is_dir() else not_regular_file(path.stat().st_mode) or "no regular file"
@@ -232,21 +254,13 @@ def read_config(path: str | Path, *, preset: str | None = None) -> dict:
         expected = _expected(value, _TYPES[key])
         if expected is not None:
             raise ParameterError(f"{path}: key {key!r}: expected {expected}, found {value!r}")
-    from genrekit.models.catalogue import current_preset, renamed_note
+    from genrekit.models.catalogue import current_preset
 
     if "preset" in values:  # a run folder's config.json written before a preset was renamed
         values["preset"] = current_preset(values["preset"])
-    if preset is not None and values.get("preset", preset) != preset:
-        raise ParameterError(f"{path}: key 'preset': the file is for {values['preset']!r}, and the model is {preset!r}"
-                             + renamed_note(preset))
-    settings = {key: value for key, value in values.items() if key != "preset"}
-    if "balance" not in values and set(SETTINGS) - {"balance", "preset"} <= set(values):
-        # a run folder's config.json, every setting resolved, from before balance: not this run's default
-        logger.warning("%s: a run's settings from before 2026-12-07, which weighed every window the same; this run "
-                       "weighs each track the same whatever its length (balance 'tracks'): give --balance none (or set "
-                       "balance to 'none' in the file) to repeat that run", path)
-    try:
-        TrainConfig(**settings).check()
-    except ParameterError as exc:
-        raise ParameterError(f"{path}: {exc}") from exc
-    return settings
+    return values
+
+
+def config_preset(path: str | Path) -> str | None:
+    """The preset a training config file names (a run folder's ``config.json`` does), or None."""
+    return _config_values(path).get("preset")

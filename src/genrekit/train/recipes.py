@@ -11,6 +11,7 @@ caller asks what kind a name is. Neither scikit-learn nor PyTorch is imported un
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -116,6 +117,16 @@ class Recipe(Protocol):
         ...
 
 
+def check_search(search: bool, n_iter: int, inner_splits: int = 3) -> None:
+    """Refuse a randomized search's settings scikit-learn would refuse inside the fit (after the
+    features were extracted): ``n_iter`` candidates, at least 1, over ``inner_splits`` folds, at least 2."""
+    if not search:
+        return
+    for name, value, least in (("n_iter", n_iter, 1), ("inner_splits", inner_splits, 2)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+            raise ParameterError(f"{name}={value!r}: expected a whole number, at least {least} (search=True)")
+
+
 class TableRecipe:
     """A classical model fitted on the rows of a feature table (see :func:`fit_estimator`).
 
@@ -149,6 +160,7 @@ class TableRecipe:
         if made_for:
             raise ParameterError(f"model={name!r}: made for {made_for} features, whose columns the table lacks (on "
                                  f"these it would be a weaker model under {name}'s name)")
+        check_search(search, n_iter, inner_splits)
         self.name, self.table, self.labels = name, table, list(table.labels)
         self.search, self.n_iter, self.inner_splits, self.seed = search, n_iter, inner_splits, seed
         self.aggregations, self.folds_in_parallel, self.summary = ("mean",), True, {"search": search}
