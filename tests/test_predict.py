@@ -587,7 +587,7 @@ def test_batches_hold_30_s_of_audio_and_an_empty_batch_is_refused(clip):
     from genrekit.predict.files import batch_size
 
     assert [batch_size(s) for s in (2.97, 3.0, 7.5, 30.0, 45.0)] == [10, 10, 4, 1, 1]
-    with pytest.raises(ParameterError, match=r"batch=0: expected at least 1"):
+    with pytest.raises(ParameterError, match=r"batch=0: expected a whole number of chunks per batch, at least 1"):
         predict_file("default", clip, batch=0)
 
 

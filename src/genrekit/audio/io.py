@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import numbers
 import os
 import re
@@ -1261,8 +1262,13 @@ def seconds_apart(found: float, least: float) -> tuple[str, str]:
 def check_sample_rate(sr) -> None:
     """A ParameterError unless ``sr`` is a positive whole number of Hz (a model file's 22050.0
     is one; True, NaN and "22050" are not)."""
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Real) or not (np.isfinite(sr) and sr >= 1 and sr == int(sr)):
-        raise ParameterError(f"sr={sr!r}: expected a positive whole number of Hz")
+    try:
+        whole = not isinstance(sr, bool) and isinstance(sr, numbers.Real) and math.isfinite(sr) and sr >= 1 \
+            and sr == int(sr)
+    except OverflowError:  # 10**400: no float holds it
+        whole = False
+    if not whole:
+        raise ParameterError(f"sr={sr!r:.40}: expected a positive whole number of Hz")
 
 
 def is_seconds(value) -> bool:
@@ -1310,9 +1316,16 @@ def pcm_hint(samples) -> str:
     return f" (integer PCM: divide by its full scale, {half} for {samples.dtype})"
 
 
-def _check_rate(sr: int | None) -> None:
-    if sr is not None and (isinstance(sr, (bool, np.bool_)) or not isinstance(sr, (int, np.integer)) or sr <= 0):
-        raise ParameterError(f"sr={sr!r} must be a positive integer sample rate or None")
+def checked_rate(sr) -> int | None:
+    """``sr`` as an int (22050.0 and numpy's integers are whole numbers of Hz), or None; a
+    ParameterError for anything but a whole number of Hz from :data:`MIN_NATIVE_RATE` to
+    :data:`MAX_NATIVE_RATE` (10 MHz asked a 30 s clip for 300 million samples)."""
+    if sr is None:
+        return None
+    check_sample_rate(sr)
+    if not MIN_NATIVE_RATE <= sr <= MAX_NATIVE_RATE:
+        raise ParameterError(f"sr={sr!r:.40}: expected {MIN_NATIVE_RATE}-{MAX_NATIVE_RATE} Hz")
+    return int(sr)
 
 
 def _check_seconds(name: str, value, *, positive: bool = False) -> None:
@@ -1582,7 +1595,7 @@ def load(
         Naming the file and the reason: not audio or corrupt, empty, truncated, silent,
         or shorter than ``min_duration``.
     """
-    _check_rate(sr)
+    sr = checked_rate(sr)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration, positive=True)
     path = os.fspath(path)
@@ -1678,7 +1691,7 @@ def stream(
         Naming the file: it is missing, empty, not audio or corrupt, or seeking or decoding fails
         part-way (the blocks already yielded stand).
     """
-    _check_rate(sr)
+    sr = checked_rate(sr)
     _check_seconds("block_duration", block_duration, positive=True)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genrekit.datasets.core import Dataset
-from genrekit.errors import DatasetError
+from genrekit.errors import DatasetError, ParameterError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
 from genrekit.features.registry import as_feature_spec
 from genrekit.untrusted import label_problem
@@ -62,6 +62,26 @@ class FeatureTable:
     paths: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # a table built by hand: its mistakes named here, not as scikit-learn's or an IndexError mid-fold
+        self.X = np.asarray(self.X, dtype=np.float64) if not isinstance(self.X, np.ndarray) else self.X
+        self.y, self.tracks, self.groups = (np.asarray(a) for a in (self.y, self.tracks, self.groups))
+        if self.X.ndim != 2 or len(self.columns) != self.X.shape[-1]:
+            raise ParameterError(f"X: expected a table of shape (rows, {len(self.columns)} columns), found shape "
+                                 f"{self.X.shape}")
+        lengths = {"X": len(self.X), "y": len(self.y), "tracks": len(self.tracks), "groups": len(self.groups)}
+        if len(set(lengths.values())) > 1:
+            raise ParameterError(f"expected one row each in X, y, tracks and groups, found {lengths}")
+        if len(self.y) and not (np.issubdtype(self.y.dtype, np.integer) and 0 <= self.y.min()
+                                and self.y.max() < len(self.labels)):
+            raise ParameterError(f"y: expected indices into labels (0-{len(self.labels) - 1}), found values from "
+                                 f"{self.y.min().item()!r} to {self.y.max().item()!r} ({self.y.dtype})")
+        if not np.issubdtype(self.X.dtype, np.number):
+            raise ParameterError(f"X: expected finite numbers, found {self.X.dtype}")
+        if not np.isfinite(self.X).all():
+            raise ParameterError(f"X: expected finite numbers, found {int((~np.isfinite(self.X)).sum())} NaN or "
+                                 "infinite value(s)")
 
     @property
     def chunked(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrekit.audio.io import check_signal, is_seconds
 from genrekit.errors import ParameterError
 
 
@@ -31,13 +32,15 @@ def chunk_signal(
     chunks : list of np.ndarray [shape=(round(chunk_duration * sr),)], views into ``y``
     starts : np.ndarray [shape=(len(chunks),)], start time of each chunk in seconds
     """
-    if chunk_duration <= 0:
-        raise ParameterError(f"chunk_duration={chunk_duration} must be > 0 seconds")
+    check_signal(y, sr)  # a stereo (n, 2) array was cut along its channels
     hop_duration = chunk_duration if hop_duration is None else hop_duration
-    if hop_duration <= 0:
-        raise ParameterError(f"hop_duration={hop_duration} must be > 0 seconds")
-    size = int(round(chunk_duration * sr))
+    for name, seconds in (("chunk_duration", chunk_duration), ("hop_duration", hop_duration)):
+        if not (is_seconds(seconds) and seconds > 0):
+            raise ParameterError(f"{name}={seconds!r}: expected a positive number of seconds")
+    size = max(1, int(round(chunk_duration * sr)))
     hop = int(round(hop_duration * sr))
+    if hop < 1:  # a hop of no sample would never move on
+        raise ParameterError(f"hop_duration={hop_duration!r}: less than one sample at {sr} Hz")
     if y.shape[-1] < size:
         return [y], np.zeros(1)
     starts = np.arange(0, y.shape[-1] - size + 1, hop)

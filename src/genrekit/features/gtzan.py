@@ -17,6 +17,7 @@ import numpy as np
 
 from genrekit.audio.io import check_signal
 from genrekit.features.librosa_kernels import load_librosa_kernels
+from genrekit.features.limits import checked_stft
 
 #: Column names of the published table, in its order (without ``filename``, ``length``, ``label``).
 COLUMNS: list[str] = [
@@ -39,6 +40,7 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
     ----------
     y : np.ndarray [shape=(n,)] mono audio
     sr : sample rate
+    n_fft, hop_length : STFT size and hop in samples (the table's: 2048 and 512)
 
     Returns
     -------
@@ -46,6 +48,7 @@ def gtzan57(*, y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 512)
         (``FeatureSpec("gtzan57").columns`` names them)
     """
     check_signal(y, sr)
+    n_fft, hop_length = checked_stft(n_fft, hop_length)
     load_librosa_kernels()
     D = librosa.stft(y, n_fft=n_fft, hop_length=hop_length, pad_mode=PAD_MODE)
     S = np.abs(D)

@@ -33,6 +33,21 @@ def as_plain_numbers(spec, whole: tuple[str, ...] = (), real: tuple[str, ...] = 
         object.__setattr__(spec, name, plain)
 
 
+def checked_stft(n_fft, hop_length) -> tuple[int, int]:
+    """An STFT's window and hop in samples, as Python ints: whole numbers from 1 (numpy's too),
+    a window of at most :data:`MAX_N_FFT`, a hop no longer than the window (the audio between
+    windows would never be analysed). Else a ParameterError naming them."""
+    from genrekit.errors import ParameterError
+
+    sizes = {"n_fft": n_fft, "hop_length": hop_length}
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in sizes.values()):
+        raise ParameterError(f"n_fft={n_fft!r}, hop_length={hop_length!r}: expected whole numbers of samples from 1 up")
+    if n_fft > MAX_N_FFT or hop_length > n_fft:
+        raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}: expected a window of at most {MAX_N_FFT} "
+                             "samples and a hop no longer than it")
+    return int(n_fft), int(hop_length)
+
+
 def spec_number_problem(sample_rate, chunk_duration, hop_duration, min_duration) -> str | None:
     """What is wrong with a feature spec's numbers, or None: a sample rate from 1 to 192 kHz,
     and finite seconds: chunks of 0.5-600 s (or None), hops of 0.05-600 s (or None),

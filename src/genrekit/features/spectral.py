@@ -9,7 +9,7 @@ import librosa
 import numpy as np
 
 from genrekit._files import DAMAGED_FILE_ERRORS
-from genrekit.audio.io import check_signal
+from genrekit.audio.io import check_sample_rate, check_signal
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
 from genrekit.features.limits import MAX_N_FFT, as_plain_numbers
@@ -50,9 +50,12 @@ def log_mel(
     """
     if (y is None) == (S is None):
         raise ParameterError("log_mel needs exactly one of y (audio) or S (magnitude STFT)")
-    if n_mels <= 0 or hop_length <= 0 or n_fft <= 0:
-        raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}, n_mels={n_mels} must all be > 0")
-    check_front_end(compression, pad_mode)
+    check_sample_rate(sr)  # named as this function names it
+    # each number checked as a spec's (n_fft=10**9 took all the memory; fmin above fmax gave zeros)
+    spec = LogMelSpec(sample_rate=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax,
+                      top_db=top_db, pad_mode=pad_mode, compression=compression)
+    sr, n_fft, hop_length, n_mels = spec.sample_rate, spec.n_fft, spec.hop_length, spec.n_mels
+    fmin, fmax, top_db = spec.fmin, spec.fmax, spec.top_db
     if y is not None:
         check_signal(y, sr)
     elif not (isinstance(S, np.ndarray) and S.ndim == 2 and S.shape[0] == 1 + n_fft // 2):

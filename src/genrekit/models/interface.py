@@ -1143,15 +1143,19 @@ def default_model_path(*, onnx: bool | None = None) -> Path:
     return path
 
 
-def check_segment_seconds(segment_seconds) -> None:
-    """Refuse a ``segment_seconds`` that is not None or a positive number of seconds."""
+def checked_segment_seconds(segment_seconds) -> float | None:
+    """``segment_seconds`` as a float (numpy's too: results carry it as JSON), or None; a
+    ParameterError for anything but a positive number of seconds."""
     from genrekit.audio.io import is_seconds
 
-    if segment_seconds is not None and not (is_seconds(segment_seconds) and segment_seconds > 0):
+    if segment_seconds is None:
+        return None
+    if not (is_seconds(segment_seconds) and segment_seconds > 0):
         from genrekit.errors import ParameterError
 
         raise ParameterError(f"segment_seconds={segment_seconds!r}: expected a positive number of seconds per chunk "
                              "(or None: the model's own)")
+    return float(segment_seconds)
 
 
 def model_file(model: str | os.PathLike = DEFAULT, *, name: str = "model") -> Path:
@@ -1291,7 +1295,7 @@ def load(model: str | os.PathLike | GenreClassifier | GenreModel = DEFAULT, *, s
         the chunks of a classical model that is already loaded; or ``model`` is an object with
         ``predict_proba`` that lacks the rest of :class:`GenreClassifier`.
     """
-    check_segment_seconds(segment_seconds)
+    segment_seconds = checked_segment_seconds(segment_seconds)
     if isinstance(model, GenreClassifier):
         if isinstance(model, ClassicalClassifier) and segment_seconds not in (None, model.chunk_seconds):
             from genrekit.errors import ParameterError

@@ -553,9 +553,11 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
         raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found}"
                              + pcm_hint(y))
-    from genrekit.audio.io import check_sample_rate
+    from genrekit.audio.io import checked_rate
 
-    check_sample_rate(sr)  # 22050.0 is one (librosa's rates are floats at times); 22050.5 is not
+    # 22050.0 is one (librosa's rates are floats at times); 22050.5 is not, nor is 1 Hz (refused
+    # as the temporary file's header)
+    sr = checked_rate(sr)
     if y.size == 0:
         raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it

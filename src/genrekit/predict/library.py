@@ -903,12 +903,12 @@ def tag_library(
 
     from genrekit.audio.chunking import check_song_reading
     from genrekit.audio.tags import EXISTING
-    from genrekit.models.interface import check_segment_seconds
+    from genrekit.models.interface import checked_segment_seconds
     from genrekit.runners import pool_size, runner_given
 
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip)  # once, not as every file's failure
-    check_segment_seconds(segment_seconds)
+    segment_seconds = checked_segment_seconds(segment_seconds)
     runner = runner_given(runner, n_jobs)
     if runner is None:  # refused before the library is listed (the pool is as large as what is left to do)
         pool_size(n_jobs)
