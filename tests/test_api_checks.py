@@ -304,3 +304,57 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
     assert not results.parent.exists()  # nothing written: refused before the library was listed
     with pytest.raises(ParameterError, match=r"model: expected a model file.*found NoneType"):
         model_file(None)
+
+
+def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp_path, clip):
+    """The third review (2026-12-07), feature functions a researcher calls directly: log_mel
+    took n_fft=10**9 (all the memory) and fmin above fmax (zeros); chunk_signal cut a stereo
+    array along its channels; a sample rate of 1 Hz was refused as a temporary file's header;
+    a hand-built FeatureTable with NaN failed inside scikit-learn; a folder given as cache
+    failed as "'str' object has no attribute 'get'"."""
+    from genrekit.audio import load
+    from genrekit.features import chunk_signal, extract_features, gtzan57, log_mel
+    from genrekit.predict import predict_audio, predict_files
+
+    y, sr = load(clip, sr=22050, duration=4.0)
+    for options, message in (({"n_fft": 10**9}, r"n_fft=1000000000: at most 65536"),
+                             ({"fmin": 5000, "fmax": 1000}, r"fmin=5000, fmax=1000: expected 0 <= fmin < fmax"),
+                             ({"top_db": -5}, r"top_db=-5"), ({"n_mels": None}, r"n_mels=None"),
+                             ({"sr": "22050"}, r"^sr='22050': expected a positive whole number")):
+        with pytest.raises(ParameterError, match=message):
+            log_mel(y=y, **{"sr": sr, **options})
+    assert log_mel(y=y, sr=sr, n_fft=np.int64(1024), fmax=np.float32(8000)).shape[0] == 128
+    stereo = np.stack([y, y], axis=1)
+    for signal, options, message in ((stereo, {}, r"y: expected mono audio as a 1-D array, found shape"),
+                                     (y, {"hop_duration": 1e-9}, r"hop_duration=1e-09: less than one sample"),
+                                     (y, {"chunk_duration": float("nan")}, r"chunk_duration=nan: expected a positive")):
+        with pytest.raises(ParameterError, match=message):
+            chunk_signal(signal, sr, **{"chunk_duration": 3.0, **options})
+    with pytest.raises(ParameterError, match=r"n_fft=2048, hop_length=0: expected whole numbers of samples"):
+        gtzan57(y=y, sr=sr, hop_length=0)
+    for rate, message in ((1, r"sr=1: expected 1000-768000 Hz"), (10**400, r"sr=1000.*: expected a positive whole")):
+        with pytest.raises(ParameterError, match=message):
+            predict_audio("default", y, rate)
+    with pytest.raises(ParameterError, match=r"sr=10000000: expected 1000-768000 Hz"):
+        load(clip, sr=10**7)
+    assert load(clip, sr=16000.0, duration=1.0)[1] == 16000  # a whole number of Hz, as a float
+
+    table = _table([f"{genre}.{i:05d}" for genre in ("jazz", "rock") for i in range(3)])
+    X = table.X.copy()
+    X[0, 0] = np.nan
+    for changes, message in (({"X": X}, r"X: expected finite numbers, found 1 NaN"),
+                             ({"y": table.y + 1}, r"y: expected indices into labels \(0-1\), found values from 1 to 2"),
+                             ({"tracks": table.tracks[:3]}, r"expected one row each in X, y, tracks and groups"),
+                             ({"X": table.X[:, :5]}, r"X: expected a table of shape \(rows, 57 columns\)")):
+        with pytest.raises(ParameterError, match=message):
+            FeatureTable(**{**{k: getattr(table, k) for k in ("X", "y", "tracks", "groups", "labels", "columns")},
+                            **changes})
+
+    extracted = extract_features([clip], "fma518", cache=tmp_path / "cache", n_jobs=1, progress=False)
+    assert extracted.features[0] is not None and any((tmp_path / "cache").rglob("*.npy"))
+    with pytest.raises(ParameterError, match=r"cache=42: expected a FeatureCache, a folder for one, or None"):
+        extract_features([clip], "fma518", cache=42, progress=False)
+    prediction = predict_files("default-exact", [clip], segment_seconds=np.float32(10), n_jobs=1, progress=False)[0][0]
+    import json
+
+    json.dumps(prediction.to_dict())  # numpy's float32 was carried into the result

@@ -14,7 +14,7 @@ from genrekit import audio
 from genrekit._files import paths_given
 from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
-from genrekit.errors import AudioError, FeatureError, GenrekitError
+from genrekit.errors import AudioError, FeatureError, GenrekitError, ParameterError
 from genrekit.features.cache import FeatureCache
 from genrekit.features.registry import FeatureSpec, as_feature_spec
 
@@ -153,7 +153,7 @@ def extract_features(
     paths: Sequence[str | os.PathLike],
     spec: FeatureSpec | str,
     *,
-    cache: FeatureCache | None = None,
+    cache: FeatureCache | str | os.PathLike | None = None,
     n_jobs: int | None = None,
     progress: bool = True,
     runner=None,
@@ -167,7 +167,7 @@ def extract_features(
     ----------
     paths : audio files
     spec : the feature set and its parameters, or a feature set's name (its defaults)
-    cache : where finished features are kept (None: no caching)
+    cache : where finished features are kept: a FeatureCache, or its folder (None: no caching)
     n_jobs : worker processes (None: all cores; 1: in this process)
     progress : show a progress bar with ETA
     runner : where the work runs (:mod:`genrekit.runners`; default: a local process pool
@@ -182,6 +182,10 @@ def extract_features(
     paths = [os.fspath(p) for p in paths_given(paths)]
     spec = as_feature_spec(spec)  # train(features="musicnn") takes the name too
     runner = runner_given(runner, n_jobs)
+    if isinstance(cache, (str, os.PathLike)):  # a folder, as --cache names it
+        cache = FeatureCache(cache)
+    elif cache is not None and not isinstance(cache, FeatureCache):
+        raise ParameterError(f"cache={cache!r:.60}: expected a FeatureCache, a folder for one, or None")
     result = ExtractionResult(spec, paths, [None] * len(paths), [None] * len(paths))
 
     def record(index: int, outcome) -> None:
