@@ -301,6 +301,10 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
                                                                r"'default' .*; give its file, model.source: ")):
         with pytest.raises(ParameterError, match=message):
             tag_library(gtzan_mini, **{"model_path": "default", **options}, results=results, progress=False)
+    with pytest.raises(ParameterError, match=r"use_hash='no': expected True or False"):  # a true string
+        tag_library(gtzan_mini, "default", results, use_hash="no", progress=False)
+    with pytest.raises(ParameterError, match=r"music_check='no': expected True or False"):
+        predict_files("default", [song], music_check="no", progress=False)
     assert not results.parent.exists()  # nothing written: refused before the library was listed
     with pytest.raises(ParameterError, match=r"model: expected a model file.*found NoneType"):
         model_file(None)

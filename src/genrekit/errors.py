@@ -72,6 +72,15 @@ class AnalysisStopped(GenrekitError):
         super().__init__(f"{self.path}: analysis stopped before it was done")
 
 
+def check_flags(**flags) -> None:
+    """A ParameterError for a flag that is not True or False (numpy's too): ``music_check="no"``
+    is a true string, and read as yes."""
+    for name, value in flags.items():
+        numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+        if not isinstance(value, bool) and not numpy_bool:  # numpy's, without importing it
+            raise ParameterError(f"{name}={value!r:.40}: expected True or False")
+
+
 def check_options(options, function, where: str, *, taken_too=(), leaving_out=()) -> None:
     """A ParameterError for a keyword of ``options`` that ``function`` (the callee of ``where``'s
     ``**options``) does not take, named with the closest one it does, as a misspelling is;

@@ -22,7 +22,7 @@ from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock
 from genrekit._renamed import renamed_keywords
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
-from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_options
+from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_flags, check_options
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, interval_words, song_scores
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
@@ -187,6 +187,7 @@ def predict_dataset(
         As :func:`genrekit.models.load`.
     """
     runner = runner_given(runner, n_jobs)
+    check_flags(include_train=include_train)
     classifier = load(model)
     # "Hip-Hop" or "Classical" is the model's "hiphop" or "classical" (and a spelling it learned from tags)
     as_model = genre_matcher(classifier.labels, classifier.genre_spellings)

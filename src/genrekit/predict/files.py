@@ -14,7 +14,7 @@ from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio, check_flags
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
@@ -133,6 +133,7 @@ def predict_file(
     check_song_reading(skip=skip, hop_seconds=hop_seconds)  # hop_seconds=inf: an OverflowError, chunks in
     path = path_given(path)
     _check_song_options(batch=batch, max_seconds=max_seconds, should_stop=should_stop, on_progress=on_progress)
+    check_flags(music_check=music_check)
     predictor = load(model, segment_seconds=segment_seconds)
     if remote.is_url(path):  # one local copy, decoded as any file, the results named by the URL
         with remote.local_copy(path) as local:
@@ -413,6 +414,7 @@ def iter_predictions(
 
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
+    check_flags(music_check=music_check)
     paths = (song for path in paths_given(paths) for song in songs_at(path))  # read as needed: a stream works
     runner = runner_given(runner, n_jobs)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)

@@ -29,7 +29,7 @@ from genrekit._renamed import renamed_keywords
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import SEPARATOR, dry_run_refusal, is_placeholder, squashed_genre
-from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError
+from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError, check_flags
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
@@ -909,6 +909,7 @@ def tag_library(
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip)  # once, not as every file's failure
     segment_seconds = checked_segment_seconds(segment_seconds)
+    check_flags(use_hash=use_hash, write_tags=write_tags, dry_run=dry_run, styles=styles, music_check=music_check)
     runner = runner_given(runner, n_jobs)
     if runner is None:  # refused before the library is listed (the pool is as large as what is left to do)
         pool_size(n_jobs)
