@@ -257,7 +257,7 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
         with pytest.raises(ParameterError, match=rf"paths: expected .*{found}"):
             predict_files("default", given, progress=False)
     assert extract_features([song.encode()], "fma518", progress=False, n_jobs=1).paths == [song]  # os.listdir(b".")
-    for options, message in (({}, r"path: expected one path, found list \[.*\] \(several files: predict_files\)"),
+    for options, message in (({}, r"path: expected one path, found list \[.*\] \(several: predict_files\)"),
                              ({"batch": "4"}, r"batch='4': expected a whole number"),
                              ({"max_seconds": -1}, r"max_seconds=-1: expected a positive number"),
                              ({"should_stop": 5}, r"should_stop=5: expected a function")):
@@ -308,6 +308,13 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
     assert not results.parent.exists()  # nothing written: refused before the library was listed
     with pytest.raises(ParameterError, match=r"model: expected a model file.*found NoneType"):
         model_file(None)
+    from genrekit.datasets import load_manifest
+
+    for call, message in ((lambda: load_dataset(None), r"^path: expected one path, found NoneType None$"),
+                          (lambda: load_manifest([tmp_path]), r"^csv_path: expected one path, found list"),
+                          (lambda: export_onnx(None, "x.onnx"), r"^model_path: expected one path")):
+        with pytest.raises(ParameterError, match=message):
+            call()
 
 
 def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp_path, clip):

@@ -51,11 +51,12 @@ def paths_given(paths, name: str = "paths"):
     return (_path_item(item, name) for item in paths)
 
 
-def path_given(path, name: str = "path") -> str:
-    """``path`` as a str; anything but one path (a list of them, None) is a ParameterError naming ``name``."""
+def path_given(path, name: str = "path", *, several: str = "") -> str:
+    """``path`` as a str; anything but one path (a list of them, None) is a ParameterError naming
+    ``name`` (and, for a list, ``several``: what takes several)."""
     if isinstance(path, (str, bytes, os.PathLike)):
         return os.fsdecode(path)
-    many = " (several files: predict_files)" if isinstance(path, (list, tuple)) else ""
+    many = f" (several: {several})" if several and isinstance(path, (list, tuple)) else ""
     raise ParameterError(f"{name}: expected one path, found {type(path).__name__} {path!r:.60}{many}")
 
 

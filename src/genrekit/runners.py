@@ -750,7 +750,6 @@ def _raylet_messages_to_log() -> None:
     ray_worker.print_to_stdstream = to_log
 
 
-@renamed_keywords(jobs="n_jobs")
 def runner_given(runner, n_jobs: int | None = None):
     """``runner`` as a runner: None (the caller's own local pool) and a runner as they are, a
     runner's name (``"local"``, ``"ray"``) as :func:`get_runner` makes it; anything else is a
@@ -763,6 +762,7 @@ def runner_given(runner, n_jobs: int | None = None):
                          f"({', '.join(RUNNERS)}), or None (a local pool of n_jobs)")
 
 
+@renamed_keywords(jobs="n_jobs")
 def get_runner(name: str = "local", *, n_jobs: int | None = None, address: str | None = None,
                preload: Sequence[str] = ()) -> LocalRunner | RayRunner:
     """The runner called ``name`` ("local" or "ray")."""

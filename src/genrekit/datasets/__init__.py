@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from genrekit._files import utf8_shown
+from genrekit._files import path_given, utf8_shown
 from genrekit.datasets.check import CheckReport, check_dataset, check_genres
 from genrekit.datasets.core import Dataset, DatasetProblem, Track
 from genrekit.datasets.fma import SUBSETS as FMA_SUBSETS
@@ -83,7 +83,7 @@ def load_dataset(path: str | os.PathLike, *, kind: str = "auto", fma_subset: str
                            "takes its labels from its layout (use kind='tags')")
     if kind not in KINDS:
         raise DatasetError(f"kind={kind!r} is not a dataset kind; expected one of {', '.join(KINDS)}")
-    path = Path(path)
+    path = Path(path_given(path))
     if not path.exists():
         raise DatasetError(f"{path}: dataset not found")
     if not (path.is_dir() or path.is_file()):  # /dev/null, a pipe: a manifest read from one would never end

@@ -8,7 +8,7 @@ import stat
 from collections import Counter
 from pathlib import Path
 
-from genrekit._files import not_regular_file
+from genrekit._files import not_regular_file, path_given
 from genrekit.audio import is_audio_path
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
@@ -82,7 +82,7 @@ def _audio_files(folder: Path, **options) -> list[Path]:
 
 
 def _require_dir(root: str | os.PathLike) -> Path:
-    root = Path(root)
+    root = Path(path_given(root, "root"))
     if not root.is_dir():
         raise DatasetError(f"{root}: expected a folder of genre folders, found {'a file' if root.exists() else 'nothing'}")
     return root

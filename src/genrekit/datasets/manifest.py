@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from genrekit._files import not_regular_file
+from genrekit._files import not_regular_file, path_given
 from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
@@ -231,7 +231,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         The file cannot be read as CSV, lacks the ``path`` or ``label`` column, or has no
         usable row.
     """
-    csv_path = Path(csv_path)
+    csv_path = Path(path_given(csv_path, "csv_path"))
     table = _read_table(csv_path)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from genrekit._files import path_given
 from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
@@ -255,7 +256,7 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
         The file cannot be read or parsed as CSV, or has no ``label_column``, a row without
         a genre, no numeric feature column, or missing values in a feature column.
     """
-    path = Path(path)
+    path = Path(path_given(path))
     try:
         with open(path, encoding="utf-8-sig") as handle:
             fma_header = handle.readline().startswith("feature,")  # fma518 as genrekit writes it: 3 header rows

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path
+from genrekit._files import atomic_path, path_given
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
@@ -141,6 +141,7 @@ def export_onnx(
     """
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
+    model_path, out = path_given(model_path, "model_path"), path_given(out, "out")
     # genrekit knows a model file by its ending; and out=model_path wrote ONNX over the model
     if Path(out).suffix.lower() != ONNX_SUFFIX:
         raise ParameterError(f"out={out}: expected an {ONNX_SUFFIX} file name, found "

@@ -140,7 +140,7 @@ class FeatureSpec:
     level_dbfs: float | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in _DEFINITIONS:
+        if not isinstance(self.name, str) or self.name not in _DEFINITIONS:
             raise FeatureError(f"feature set {self.name!r} is unknown; expected one of {', '.join(FEATURE_SETS)}")
         definition = _DEFINITIONS[self.name]
         if self.sample_rate is None:

@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from genrekit import __version__
-from genrekit._files import atomic_path
+from genrekit._files import atomic_path, path_given
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.limits import require_feature_fields
 from genrekit.features.registry import FeatureSpec
@@ -227,7 +227,7 @@ def save_model(model: GenreModel, path: str | os.PathLike) -> Path:
                              f"reads), found {type(model).__name__}"
                              + (" (genrekit.load's adapters are saved as the files they came from)"
                                 if hasattr(model, "predict_proba") else ""))
-    path = Path(path)
+    path = Path(path_given(path))
     if path.suffix.lower() != ".genrekit":  # load() goes by the ending: .onnx or .safetensors would be read as such
         raise ParameterError(f"{path}: a classical model file ends in .genrekit (load() knows a file's kind by its "
                              f"ending), found {path.suffix or 'no ending'!r}")

@@ -67,7 +67,12 @@ def renamed_note(name: str) -> str:
 def recipe_name(name: str) -> str:
     """The model ``train`` and ``compare`` fit for ``name``: ``default`` is :data:`DEFAULT_MODEL`,
     the recipe of the shipped model (which ``default`` names to ``predict``, ``evaluate``,
-    ``export`` and ``serve``); any other name is itself."""
+    ``export`` and ``serve``); any other name is itself. Anything but a str is a ParameterError
+    (a list of names failed as "unhashable type: 'list'")."""
+    if not isinstance(name, str):
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"model={name!r:.60}: expected one model's name, found {type(name).__name__}")
     return DEFAULT_MODEL if name == "default" else name
 
 

@@ -131,7 +131,7 @@ def predict_file(
 
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip, hop_seconds=hop_seconds)  # hop_seconds=inf: an OverflowError, chunks in
-    path = path_given(path)
+    path = path_given(path, several="predict_files")
     _check_song_options(batch=batch, max_seconds=max_seconds, should_stop=should_stop, on_progress=on_progress)
     check_flags(music_check=music_check)
     predictor = load(model, segment_seconds=segment_seconds)

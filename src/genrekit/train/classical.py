@@ -104,7 +104,7 @@ def train_model(
     DatasetError
         The training tracks hold fewer than two genres.
     """
-    if model not in MODELS:  # before any feature is extracted (default_spec takes any name)
+    if not isinstance(model, str) or model not in MODELS:  # before any feature is extracted (default_spec takes any)
         raise ParameterError(f"model={model!r} is not a classical model; expected one of {', '.join(MODELS)}"
                              + (" (a network: genrekit.train.train trains any model by name)" if model in network_names()
                                 else ""))
