@@ -43,11 +43,10 @@ def paths_given(paths, name: str = "paths"):
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise ParameterError(f"{name}: expected a sequence of paths, found one path ({os.fsdecode(paths)!r}); "
                              "give a list of one")
-    owner = paths if hasattr(paths, "tracks") else None  # a Dataset, or a FeatureTable
-    if owner is not None or not hasattr(paths, "__iter__"):
+    dataset = hasattr(paths, "tracks") and hasattr(paths, "source")  # iterable, but not over paths
+    if dataset or hasattr(paths, "tracks") or not hasattr(paths, "__iter__"):  # a FeatureTable has tracks too
         raise ParameterError(f"{name}: expected a sequence of paths, found {type(paths).__name__}"
-                             + (" (its files: [track.path for track in dataset.tracks])"
-                                if owner is not None else ""))
+                             + (" (its files: [track.path for track in dataset.tracks])" if dataset else ""))
     return (_path_item(item, name) for item in paths)
 
 

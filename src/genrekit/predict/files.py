@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Union
@@ -14,7 +16,8 @@ from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, SilentAudio, check_flags
+from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags,
+                             check_options)
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
@@ -37,11 +40,6 @@ def _is_image_path(path: str) -> bool:
 def _check_song_options(*, batch, max_seconds, should_stop, on_progress) -> None:
     """predict_file's options that would fail mid-song (a callback that is none), or read as
     something else (a negative limit), refused before any work."""
-    import math
-    import numbers
-
-    from genrekit.errors import ParameterError
-
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
         raise ParameterError(f"batch={batch!r}: expected a whole number of chunks per batch, at least 1")
     if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, numbers.Real)
@@ -544,8 +542,6 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
     import tempfile
 
     import soundfile as sf
-
-    from genrekit.errors import ParameterError, check_options
 
     check_options(options, predict_file, "predict_audio", leaving_out=("model", "path"))
 
