@@ -1405,7 +1405,7 @@ def test_an_empty_output_name_is_a_usage_error_not_the_current_folder(tmp_path, 
     """`--out "$OUT"` with OUT unset wrote ./model.onnx (pathlib reads "" as ".")."""
     monkeypatch.chdir(tmp_path)
     result = invoke("export", "default", "--out", "")
-    assert result.exit_code == EXIT_USAGE and "expected a file or folder name, found ''" in _flat(result.output)
+    assert result.exit_code == EXIT_USAGE and "--out: expected a path, found an empty string" in _flat(result.output)
     assert not list(tmp_path.iterdir())
 
 

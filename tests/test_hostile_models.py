@@ -1059,8 +1059,8 @@ def test_members_neither_stored_nor_deflated_are_refused_unopened(tmp_path, kind
     ({"heard_input": "patches"}, "fields 'input_name' and 'heard_input' name the same graph input 'patches'"),
     ({"pooling_input": "patches"}, "fields 'input_name' and 'pooling_input' name the same graph input 'patches'"),
     # a later genrekit's file: its fields may mean what this one cannot know (a traceback hunt, 2026-12-07)
-    ({"format_version": 99}, r"format 99 is not one this genrekit reads \(1-1\); a newer genrekit"),
-    ({"format_version": 0}, "format 0 is not one"),
+    ({"format_version": 99}, r"ONNX format 99 is newer than this genrekit reads \(1\); upgrade genrekit"),
+    ({"format_version": 0}, "field 'format_version' must be 1 or more, found 0"),
     ({"format_version": "1"}, "format_version"),
     ({"format": "genrekit-model"}, "field 'format' must be 'genrekit-onnx', found 'genrekit-model'"),
 ])

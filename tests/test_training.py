@@ -837,7 +837,7 @@ def test_an_unknown_aggregation_is_refused_before_training(train_chunks):
     from genrekit.errors import ParameterError
 
     sets, _ = train_chunks
-    with pytest.raises(ParameterError, match="aggregation='median' must be one of mean, vote"):
+    with pytest.raises(ParameterError, match="aggregation='median': expected 'mean' or 'vote'"):
         train_network(sets["train"], sets["val"], len(GENRES), TrainConfig(preset="short-chunk-resnet", epochs=1),
                       progress=False, aggregation="median")
 

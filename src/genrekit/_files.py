@@ -44,10 +44,12 @@ def paths_given(paths, name: str = "paths"):
         raise ParameterError(f"{name}: expected a sequence of paths, found one path ({os.fsdecode(paths)!r}); "
                              "give a list of one")
     dataset = hasattr(paths, "tracks") and hasattr(paths, "source")  # iterable, but not over paths
-    if dataset or hasattr(paths, "tracks") or not hasattr(paths, "__iter__"):  # a FeatureTable has tracks too
+    if hasattr(paths, "tracks") or not hasattr(paths, "__iter__"):  # a Dataset or a FeatureTable: not paths
         raise ParameterError(f"{name}: expected a sequence of paths, found {type(paths).__name__}"
                              + (" (its files: [track.path for track in dataset.tracks])" if dataset else ""))
-    return (_path_item(item, name) for item in paths)
+    if isinstance(paths, (list, tuple)):  # all checked before any is read
+        return [_path_item(item, name) for item in paths]
+    return (_path_item(item, name) for item in paths)  # a stream: each as it comes
 
 
 def path_given(path, name: str = "path", *, several: str = "") -> str:
@@ -55,8 +57,10 @@ def path_given(path, name: str = "path", *, several: str = "") -> str:
     ``name`` (and, for a list, ``several``: what takes several)."""
     if isinstance(path, (str, bytes, os.PathLike)):
         return os.fsdecode(path)
-    many = f" (several: {several})" if several and isinstance(path, (list, tuple)) else ""
-    raise ParameterError(f"{name}: expected one path, found {type(path).__name__} {path!r:.60}{many}")
+    if isinstance(path, (list, tuple)):
+        raise ParameterError(f"{name}: expected one path, found a {type(path).__name__} of {len(path)}"
+                             + (f" (several: {several})" if several else ""))
+    raise ParameterError(f"{name}: expected one path, found {type(path).__name__} {path!r:.60}")
 
 
 def _path_item(item, name: str):

@@ -29,6 +29,7 @@ import json
 import logging
 import logging.handlers
 import multiprocessing
+import numbers
 import os
 import threading
 import time
@@ -397,8 +398,11 @@ class _Feed:
 def pool_size(n_jobs: int | None) -> int:
     """The worker processes ``n_jobs`` asks for (None or <= 0: one per core); ParameterError
     above :data:`MAX_JOBS_PER_CORE` per core."""
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)):
+        raise ParameterError(f"n_jobs={n_jobs!r:.40}: expected a whole number of worker processes (or None: one "
+                             "per core)")
     cores = default_jobs()
-    size = cores if not n_jobs or n_jobs <= 0 else n_jobs
+    size = cores if not n_jobs or n_jobs <= 0 else int(n_jobs)
     if size > MAX_JOBS_PER_CORE * cores:
         raise ParameterError(f"{n_jobs} worker processes asked for (n_jobs; --jobs on the command line): at most "
                              f"{MAX_JOBS_PER_CORE * cores} on this machine ({MAX_JOBS_PER_CORE} for each of its "

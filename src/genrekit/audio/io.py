@@ -1316,7 +1316,7 @@ def pcm_hint(samples) -> str:
     return f" (integer PCM: divide by its full scale, {half} for {samples.dtype})"
 
 
-def checked_rate(sr) -> int | None:
+def checked_audio_rate(sr) -> int | None:
     """``sr`` as an int (22050.0 and numpy's integers are whole numbers of Hz), or None; a
     ParameterError for anything but a whole number of Hz from :data:`MIN_NATIVE_RATE` to
     :data:`MAX_NATIVE_RATE` (10 MHz asked a 30 s clip for 300 million samples)."""
@@ -1595,7 +1595,7 @@ def load(
         Naming the file and the reason: not audio or corrupt, empty, truncated, silent,
         or shorter than ``min_duration``.
     """
-    sr = checked_rate(sr)
+    sr = checked_audio_rate(sr)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration, positive=True)
     path = os.fspath(path)
@@ -1691,7 +1691,7 @@ def stream(
         Naming the file: it is missing, empty, not audio or corrupt, or seeking or decoding fails
         part-way (the blocks already yielded stand).
     """
-    sr = checked_rate(sr)
+    sr = checked_audio_rate(sr)
     _check_seconds("block_duration", block_duration, positive=True)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration)

@@ -45,6 +45,10 @@ TRUSTED_SCHEMES_VARIABLE = "GENREKIT_MANIFEST_SCHEMES"
 PYARROW_SCHEMES = frozenset({"file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"})
 
 
+def _listed(schemes) -> str:
+    return ", ".join(f"{scheme}://" for scheme in sorted(schemes))
+
+
 def url_refused_in_files(url: str) -> str | None:
     """Why ``url``, read from a file (a manifest), may not be opened: a filesystem that names
     its own host (unless ``$GENREKIT_MANIFEST_SCHEMES`` lists it), a user or port beside an S3
@@ -54,11 +58,12 @@ def url_refused_in_files(url: str) -> str | None:
     scheme = parts.scheme.lower()
     trusted = {s.strip().lower() for s in os.environ.get(TRUSTED_SCHEMES_VARIABLE, "").split(",") if s.strip()}
     if scheme not in PYARROW_SCHEMES:  # trusting it would not help: nothing here reads it
-        return (f"genrekit reads no {scheme}:// URLs (it reads {', '.join(f'{s}://' for s in sorted(PYARROW_SCHEMES))}"
-                "); download the file and list its path")
+        return (f"genrekit reads no {scheme}:// URLs: download the file and list its path (a manifest may list "
+                f"{_listed(FILE_URL_SCHEMES)} URLs, and {_listed(PYARROW_SCHEMES - FILE_URL_SCHEMES)} ones where "
+                f"{TRUSTED_SCHEMES_VARIABLE} names the scheme)")
     if scheme not in FILE_URL_SCHEMES | trusted:
         return (f"an {scheme}:// URL names its own host, which would be sent your credentials; a manifest may list "
-                f"only {', '.join(f'{s}://' for s in sorted(FILE_URL_SCHEMES))} URLs unless "
+                f"only {_listed(FILE_URL_SCHEMES)} URLs unless "
                 f"{TRUSTED_SCHEMES_VARIABLE} names the scheme ({TRUSTED_SCHEMES_VARIABLE}={scheme}, for manifests "
                 "you trust)")
     if scheme in trusted:  # the user's own hosts

@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from genrekit._files import line_shown
-from genrekit.cli.settings import Settings, SettingsError
+from genrekit.cli.settings import Setting, Settings, SettingsError
 from genrekit.errors import GenrekitError
 from genrekit.features.limits import MAX_SPEC_SECONDS
 from genrekit.models import catalogue
@@ -105,8 +105,12 @@ def _plain_help_when_narrow(command) -> None:
 
 def _takes_a_path(param) -> bool:
     """Whether a parameter's value names a file or folder: every argument (songs, datasets,
-    models, run folders), a Path option, and --model."""
-    return (not param.opts[0].startswith("-") or param.type_descriptor.is_path or "--model" in param.opts)
+    models, run folders), an option of paths (``Path``, ``list[Path]``), and --model."""
+    import typing
+
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    return (not param.opts[0].startswith("-") or "--model" in param.opts or annotation is Path
+            or Path in typing.get_args(annotation))
 
 
 def _refusing_empty_paths(command) -> None:
@@ -129,11 +133,13 @@ def _refusing_empty_paths(command) -> None:
             for param in command.params:
                 given = opts.get(param.name)
                 values = given if isinstance(given, (list, tuple)) else [given]
-                if _takes_a_path(param) and "" in values:
+                if "" in values and _takes_a_path(param):
                     shown = param.opts[0] if param.opts[0].startswith("-") else param.name.upper()
-                    what = "a model file, run folder or name" if shown == "--model" else "a path"
-                    _usage_error(f"{shown}: expected {what}, found an empty string (an unset shell variable?); "
-                                 "give . for the working folder")
+                    if shown == "--model":
+                        _usage_error("--model: expected a model file, run folder or name, found an empty string (an "
+                                     "unset shell variable?); leave --model out for the default")
+                    _usage_error(f"{shown}: expected a path, found an empty string (an unset shell variable?); give "
+                                 ". for the working folder")
             return opts, rest, order
 
         parser.parse_args = parse_args
@@ -546,8 +552,9 @@ def network_options(*, preset: str | None = None, leave_out: tuple[str, ...] = (
     The command declares ``ctx``, ``seed``, ``epochs`` and ``device`` itself and takes
     ``settings``: a dict of every TrainConfig setting (``seed``, ``epochs`` and ``device`` among
     them) as :func:`network_settings` resolves them. ``preset`` names the command's parameter
-    holding the model (``train --model``), whose name a config file's ``preset`` must match;
-    ``leave_out`` are settings the command does not take."""
+    holding the model (``train --model``), whose name a config file's ``preset`` must match (and
+    which, left at its default, takes the file's preset: a run's ``config.json`` repeats its
+    network); ``leave_out`` are settings the command does not take."""
     import functools
     import inspect
 
@@ -769,8 +776,13 @@ def _settings() -> Settings:
 def _setting(key: str, given=None, *, option: str = "", default=None):
     """A setting's value: the option, else $GENREKIT_*, else the config file, else ``default``
     (a bad variable or file: a usage error naming it)."""
+    return _setting_and_source(key, given, option=option, default=default).value
+
+
+def _setting_and_source(key: str, given=None, *, option: str = "", default=None) -> Setting:
+    """As :func:`_setting`, with where the value came from (``Setting.source``)."""
     try:
-        return _settings().get(key, given, option=option, default=default).value
+        return _settings().get(key, given, option=option, default=default)
     except SettingsError as exc:
         _usage_error(str(exc))
 
@@ -780,14 +792,15 @@ def _cache(cache: Path | None, no_cache: bool):
 
     if no_cache:
         return None
-    try:
-        setting = _settings().get("cache", cache, option="--cache")
-    except SettingsError as exc:
-        _usage_error(str(exc))
+    setting = _setting_and_source("cache", cache, option="--cache")
     folder = Path(setting.value or default_cache_dir())
     # once, not a warning per track that cannot be cached; named by where the folder came from
-    source = setting.source
-    named = {"default": "the feature cache"}.get(source, source if source.startswith(("-", "$")) else f"{source}: cache")
+    if setting.source == "default":
+        named = "the feature cache"
+    elif setting.source.startswith(("-", "$")):  # --cache, $GENREKIT_CACHE
+        named = setting.source
+    else:  # the config file
+        named = f"{setting.source}: cache"
     _output_folder(folder, named)
     return FeatureCache(folder)
 

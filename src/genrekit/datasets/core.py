@@ -142,13 +142,14 @@ class Dataset:
             self.tracks = [t for t in self.tracks if _is_utf8(t.path) and _is_utf8(t.track_id)]
             why = "genrekit's tables and reports hold names as UTF-8 text"
             # the dataset's own folder misnamed: one problem, not one per file below it
-            below = [t for t in unnamed if not _is_utf8(self.root) and t.path.startswith(self.root.rstrip("/") + "/")]
-            if below:
+            inside = self.root.rstrip("/") + "/"
+            below = [t.path.startswith(inside) and not _is_utf8(self.root) for t in unnamed]
+            if any(below):
                 self.problems = [*self.problems, DatasetProblem(utf8_shown(self.root), (
-                    f"its name is not valid UTF-8: its {len(below)} track(s) left out (rename the folder; {why})"))]
+                    f"its name is not valid UTF-8: its {sum(below)} track(s) left out (rename the folder; {why})"))]
             self.problems = [*self.problems, *(
                 DatasetProblem(utf8_shown(t.path), f"its name is not valid UTF-8: left out (rename the file; {why})")
-                for t in unnamed if t not in below)]
+                for t, is_below in zip(unnamed, below) if not is_below)]
 
     def __len__(self) -> int:
         return len(self.tracks)

@@ -121,8 +121,9 @@ def _read_table(csv_path: Path) -> pd.DataFrame:
                            "expected one cell per column")
     names = [str(column).strip().lower() for column in table.columns]
     # pandas renames a name given twice exactly: "label,label" reads as label, label.1
-    renamed = [re.sub(r"\.\d+$", "", name) in names[:i] for i, name in enumerate(names)]
-    given = [re.sub(r"\.\d+$", "", name) if was else name for name, was in zip(names, renamed)]
+    unnumbered = [re.sub(r"\.\d+$", "", name) for name in names]
+    renamed = [base in names[:i] for i, base in enumerate(unnumbered)]
+    given = [base if was else name for name, base, was in zip(names, unnumbered, renamed)]
     repeated = sorted({name for name in given if given.count(name) > 1 and name in REQUIRED + OPTIONAL})
     if repeated:
         header = [re.sub(r"\.\d+$", "", str(column)) if was else str(column)

@@ -197,7 +197,8 @@ def cross_validate(
     ParameterError
         ``table`` is not a FeatureTable, ``name`` is no model genrekit knows, ``seed`` is not a
         whole number from 0 to 2**32 - 1, ``n_jobs`` is not None, -1 or a positive whole number,
-        or ``track_folds`` names a track the table does not hold.
+        or ``track_folds`` holds no fold, names a track the table does not hold, or has a fold
+        whose training or test part is empty or that tests a track it trains on.
     DatasetError
         ``name`` is a network, which trains from audio (see :func:`model_fold`).
     """

@@ -27,7 +27,7 @@ from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, inte
 from genrekit.evaluate.report import (
     comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
 )
-from genrekit.models.aggregation import AGGREGATIONS
+from genrekit.models.aggregation import check_aggregation
 from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
@@ -365,6 +365,7 @@ def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, agg
         (:func:`evaluate_model` leaves saying it to its caller).
     """
     check_options(options, predict_dataset, "score_dataset", leaving_out=("model", "dataset", "journal"))
+    check_aggregation(aggregation, optional=True)  # before every track is predicted
     dataset = as_dataset(dataset)
     scored = _scored(model, dataset, aggregation=aggregation, **options)
     if not scored.metrics:
@@ -372,11 +373,20 @@ def score_dataset(model: ModelLike, dataset: Dataset | str | os.PathLike, *, agg
     return scored
 
 
+def _check_evaluation(*, skip: float = 0.0, hop_seconds: float | None = None, n_jobs: int = 1, runner=None,
+                      include_train: bool = False, aggregation: str | None = None) -> None:
+    """The options of an evaluation, refused before anything is read, predicted or written (an
+    earlier run's results in its folder are replaced once it starts)."""
+    from genrekit.audio.chunking import check_song_reading
+
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every track's failure
+    runner_given(runner, n_jobs)
+    check_flags(include_train=include_train)
+    check_aggregation(aggregation, optional=True)
+
+
 def _scored(model: ModelLike, dataset: Dataset, *, aggregation: str | None = None, **options) -> Evaluation:
     """:func:`score_dataset`, saying nothing where no track is left."""
-    if aggregation not in (None, *AGGREGATIONS):  # refused before every track is predicted
-        raise ParameterError(f"aggregation={aggregation!r}: expected {' or '.join(map(repr, AGGREGATIONS))} "
-                             "(or None: the model's own)")
     classifier, predicted, report = predict_dataset(model, dataset, **options)
     aggregation = aggregation or classifier.aggregation
     if not predicted:
@@ -532,9 +542,8 @@ def evaluate_model(
         in ``predictions.csv`` (with ``out_dir``); :func:`score_dataset` returns them (its
         ``predictions``, a DataFrame) without writing anything.
     """
-    from genrekit.audio.chunking import check_song_reading
-
-    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every track's failure
+    _check_evaluation(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner, include_train=include_train,
+                      aggregation=aggregation)
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir, dataset)
@@ -635,9 +644,7 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
-    from genrekit.audio.chunking import check_song_reading
-
-    check_song_reading(skip=skip, n_jobs=n_jobs)  # once, not as every track's failure
+    _check_evaluation(skip=skip, n_jobs=n_jobs, runner=runner, include_train=include_train)
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _prepared_out(out_dir, dataset)

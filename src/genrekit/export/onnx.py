@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import atomic_path, path_given
+from genrekit._files import atomic_path, path_given, paths_given
 from genrekit.errors import ModelError, ParameterError
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
@@ -56,6 +56,7 @@ from genrekit.models.interface import ONNX_METADATA_KEY as METADATA_KEY
 from genrekit.models.interface import (
     NAMED_MODELS,
     ONNX_FORMAT,
+    ONNX_FORMAT_VERSION,
     ONNX_SUFFIX,
     ClassicalClassifier,
     GenreClassifier,
@@ -156,6 +157,8 @@ def export_onnx(
     if int8 and not quantizable(model):
         raise ParameterError(f"{model.source}: int8 quantization is for networks and models on the "
                              "pretrained musicnn, not for a pipeline on a feature table")
+    if int8:  # a str would be read letter by letter
+        calibration = list(paths_given(calibration, "calibration"))
     missing = [os.fspath(path) for path in calibration if not os.path.isfile(path)] if int8 else []
     if missing:  # before the fp32 export, which takes a while
         raise ParameterError(f"calibration: {missing[0]} is not a file" + (f" (and {len(missing) - 1} more)"
@@ -318,7 +321,8 @@ def _genre_model_to_onnx(model, out: str | os.PathLike, model_path: str | os.Pat
         raise ModelError(f"{model_path}: skl2onnx cannot convert {model.name!r} ({type(classifier).__name__}): "
                          f"{reason}") from exc
     outputs = [o.name for o in graph.graph.output]
-    config = {**model.manifest(), "format": ONNX_FORMAT, "input_name": "features",
+    config = {**model.manifest(), "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION,
+              "input_name": "features",
               "output_name": "probabilities" if "probabilities" in outputs else outputs[-1]}
     _check_same_probabilities(model, graph, config["output_name"], model_path)
     if model.spec.name in MUSICNN_FEATURE_SETS:
@@ -393,7 +397,8 @@ def _export_musicnn_prior(model, out: str | os.PathLike, features=None, approxim
     graph_class = prior_graph if heard_stride is None else heard_prior_graph
     graph_module = graph_class(features.eval(), prior_head(classifier)).eval()
     graph = _patches_to_onnx(graph_module, ["probabilities", "features"], model.name, heard=heard_stride is not None)
-    config = {**model.manifest(), "format": ONNX_FORMAT, "input_name": "patches", "output_name": "probabilities",
+    config = {**model.manifest(), "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION,
+              "input_name": "patches", "output_name": "probabilities",
               **POOLED_IO}
     if approximation is not None:
         config["approximation"] = approximation
@@ -733,7 +738,8 @@ def _export_fp32(net, config: dict, out: Path, frontend: str, model_path: str | 
 
         recipe = {"input_recipe": log_mel_recipe(config["frontend"], int(config["n_frames"]))}
     _set_metadata(model, {**config, "input_name": name, "frontend_in_graph": graph_frontend,
-                          "format": ONNX_FORMAT, "precision": "fp32", **recipe})
+                          "format": ONNX_FORMAT, "format_version": ONNX_FORMAT_VERSION, "precision": "fp32",
+                          **recipe})
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return out

@@ -33,18 +33,22 @@ def as_plain_numbers(spec, whole: tuple[str, ...] = (), real: tuple[str, ...] = 
         object.__setattr__(spec, name, plain)
 
 
-def checked_stft(n_fft, hop_length) -> tuple[int, int]:
-    """An STFT's window and hop in samples, as Python ints: whole numbers from 1 (numpy's too),
-    a window of at most :data:`MAX_N_FFT`, a hop no longer than the window (the audio between
-    windows would never be analysed). Else a ParameterError naming them."""
+def checked_stft(n_fft, hop_length, **sizes) -> tuple[int, int]:
+    """An STFT's window and hop in samples, as Python ints: whole numbers from 1 (numpy's too;
+    ``sizes``, such as ``n_mels``, too), a window of at most :data:`MAX_N_FFT` (a billion took all
+    the memory), a hop no longer than the window. Else a ParameterError naming them."""
     from genrekit.errors import ParameterError
 
-    sizes = {"n_fft": n_fft, "hop_length": hop_length}
-    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in sizes.values()):
-        raise ParameterError(f"n_fft={n_fft!r}, hop_length={hop_length!r}: expected whole numbers of samples from 1 up")
-    if n_fft > MAX_N_FFT or hop_length > n_fft:
-        raise ParameterError(f"n_fft={n_fft}, hop_length={hop_length}: expected a window of at most {MAX_N_FFT} "
-                             "samples and a hop no longer than it")
+    sizes = {"n_fft": n_fft, "hop_length": hop_length, **sizes}
+    odd = {k: v for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1}
+    if odd:
+        raise ParameterError(", ".join(f"{k}={v!r}" for k, v in odd.items()) + ": expected whole numbers from 1 up")
+    if n_fft > MAX_N_FFT:  # a window of minutes: gigabytes of FFT, and no time resolution left
+        raise ParameterError(f"n_fft={n_fft}: at most {MAX_N_FFT} samples a window ({MAX_N_FFT / 22050:.1f} s "
+                             "at 22050 Hz; music's spectrograms take 512-8192)")
+    if hop_length > n_fft:  # the audio between windows would never be analysed
+        raise ParameterError(f"hop_length={hop_length} is longer than n_fft={n_fft}: the "
+                             f"{hop_length - n_fft} samples between windows would never be analysed")
     return int(n_fft), int(hop_length)
 
 

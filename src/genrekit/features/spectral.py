@@ -12,7 +12,7 @@ from genrekit._files import DAMAGED_FILE_ERRORS
 from genrekit.audio.io import check_sample_rate, check_signal
 from genrekit.errors import FeatureError, ParameterError
 from genrekit.features.librosa_kernels import load_librosa_kernels
-from genrekit.features.limits import MAX_N_FFT, as_plain_numbers
+from genrekit.features.limits import as_plain_numbers, checked_stft
 from genrekit.features.numpy_logmel import check_front_end
 
 
@@ -118,16 +118,7 @@ class LogMelSpec:
     def __post_init__(self):
         check_front_end(self.compression, self.pad_mode)
         as_plain_numbers(self, whole=("sample_rate", "n_fft", "hop_length", "n_mels"), real=("fmin", "fmax", "top_db"))
-        sizes = {"n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels}
-        odd = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
-        if odd:
-            raise ParameterError(", ".join(f"{k}={v!r}" for k, v in odd.items()) + ": expected whole numbers from 1 up")
-        if self.n_fft > MAX_N_FFT:  # a window of minutes: gigabytes of FFT, and no time resolution left
-            raise ParameterError(f"n_fft={self.n_fft}: at most {MAX_N_FFT} samples a window ({MAX_N_FFT / 22050:.1f} s "
-                                 "at 22050 Hz; music's spectrograms take 512-8192)")
-        if self.hop_length > self.n_fft:  # the audio between windows would never be analysed
-            raise ParameterError(f"hop_length={self.hop_length} is longer than n_fft={self.n_fft}: the "
-                                 f"{self.hop_length - self.n_fft} samples between windows would never be analysed")
+        checked_stft(self.n_fft, self.hop_length, n_mels=self.n_mels)
         if self.n_mels > self.n_fft // 2 + 1:
             raise ParameterError(f"n_mels={self.n_mels} with n_fft={self.n_fft}: more mel bands than the "
                                  f"{self.n_fft // 2 + 1} frequency bins an FFT of that size gives")

@@ -18,6 +18,14 @@ VOTE_TIE_WEIGHT = 1e-6
 AGGREGATIONS = ("mean", "vote")
 
 
+
+def check_aggregation(aggregation, *, optional: bool = False) -> None:
+    """A ParameterError unless ``aggregation`` is one of :data:`AGGREGATIONS` (or, ``optional``,
+    None: the model's own)."""
+    if aggregation not in AGGREGATIONS and not (optional and aggregation is None):
+        raise ParameterError(f"aggregation={aggregation!r}: expected {' or '.join(map(repr, AGGREGATIONS))}"
+                             + (" (or None: the model's own)" if optional else ""))
+
 def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Combine chunk probabilities into one distribution per track.
 
@@ -33,8 +41,7 @@ def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") ->
     track_proba : np.ndarray [shape=(n_tracks, n_genres)]
     tracks : np.ndarray [shape=(n_tracks,)] track of each row, in order of first appearance
     """
-    if method not in AGGREGATIONS:
-        raise ParameterError(f"aggregation={method!r} must be one of {', '.join(AGGREGATIONS)}")
+    check_aggregation(method)
     proba = np.asarray(proba, dtype=np.float64)
     track_index = np.asarray(track_index)
     if proba.ndim != 2 or track_index.shape != (len(proba),):

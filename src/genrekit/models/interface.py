@@ -811,8 +811,8 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
 
 # The metadata entry of an exported file that holds its genrekit config (JSON).
 ONNX_METADATA_KEY = "genrekit"
-# What that config says it is. Its version is the source file's (a .genrekit or .safetensors
-# config, both at 1), copied with the rest of it.
+# What that config says it is, and the version of its fields (written by the export, whatever
+# the version of the .genrekit or .safetensors file exported).
 ONNX_FORMAT = "genrekit-onnx"
 ONNX_FORMAT_VERSION = 1
 
@@ -975,9 +975,11 @@ def _checked_onnx_config(config, where: str) -> dict:
     if config.get("format", ONNX_FORMAT) != ONNX_FORMAT:
         raise ModelError(f"{where}: field 'format' must be {ONNX_FORMAT!r}, found {describe_value(config['format'])}")
     version = require(config, "format_version", int, where, optional=True)
-    if version is not None and not 1 <= version <= ONNX_FORMAT_VERSION:
-        raise ModelError(f"{where}: format {describe_value(version)} is not one this genrekit reads "
-                         f"(1-{ONNX_FORMAT_VERSION}); a newer genrekit wrote it, or it was tampered with")
+    if version is not None and version > ONNX_FORMAT_VERSION:
+        raise ModelError(f"{where}: ONNX format {version} is newer than this genrekit reads ({ONNX_FORMAT_VERSION}); "
+                         "upgrade genrekit")
+    if version is not None and version < 1:
+        raise ModelError(f"{where}: field 'format_version' must be 1 or more, found {version}")
     require_labels(config, where)
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
@@ -1158,7 +1160,7 @@ def checked_segment_seconds(segment_seconds) -> float | None:
     return float(segment_seconds)
 
 
-def model_file(model: str | os.PathLike = DEFAULT, *, name: str = "model") -> Path:
+def model_file(model: str | os.PathLike = DEFAULT, *, parameter: str = "model") -> Path:
     """The model file that ``model`` names: itself, genrekit's own for ``"default"`` (its
     model file for ``"default-exact"``), or the model file inside a run folder of ``genrekit
     train``. Raises ModelError when there is none.
@@ -1167,7 +1169,7 @@ def model_file(model: str | os.PathLike = DEFAULT, *, name: str = "model") -> Pa
     ----------
     model : str or path
         A model file, a run folder, ``"default"`` or ``"default-exact"`` (:func:`default_model_path`).
-    name : str
+    parameter : str
         What its errors call ``model`` (a caller's parameter).
 
     Returns
@@ -1188,8 +1190,8 @@ def model_file(model: str | os.PathLike = DEFAULT, *, name: str = "model") -> Pa
         from genrekit.errors import ParameterError
 
         source = getattr(model, "source", None)
-        raise ParameterError(f"{name}: expected a model file, run folder or {DEFAULT!r} (the file is what workers "
-                             f"load, and what marks a song done), found {type(model).__name__}"
+        raise ParameterError(f"{parameter}: expected a model file, run folder or {DEFAULT!r}, found "
+                             f"{type(model).__name__}"
                              + (f"; give its file, model.source: {os.fspath(source)!r}" if source else ""))
     name = os.fspath(model)
     path = default_model_path(onnx=NAMED_MODELS[name]) if name in NAMED_MODELS else Path(model)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,7 +14,7 @@ import numpy as np
 from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
-from genrekit.audio.io import SILENCE_PEAK, check_stop
+from genrekit.audio.io import SILENCE_PEAK, check_stop, is_seconds
 from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags,
                              check_options)
 from genrekit.models.interface import GenreClassifier, load
@@ -42,12 +41,23 @@ def _check_song_options(*, batch, max_seconds, should_stop, on_progress) -> None
     something else (a negative limit), refused before any work."""
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
         raise ParameterError(f"batch={batch!r}: expected a whole number of chunks per batch, at least 1")
-    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, numbers.Real)
-                                    or not (math.isfinite(max_seconds) and max_seconds > 0)):
-        raise ParameterError(f"max_seconds={max_seconds!r}: expected a positive number of seconds (or None: any length)")
+    if max_seconds is not None and not (is_seconds(max_seconds) and max_seconds > 0):
+        raise ParameterError(f"max_seconds={max_seconds!r}: expected a positive number of seconds (or None: any "
+                             "length)")
     for name, given in (("should_stop", should_stop), ("on_progress", on_progress)):
         if given is not None and not callable(given):
             raise ParameterError(f"{name}={given!r}: expected a function (or None)")
+
+
+def _checked_batch(*, min_confidence, skip, hop_seconds, n_jobs, music_check, runner) -> tuple:
+    """(min_confidence, runner) as a batch of files uses them; a ParameterError, once and before
+    any file is read, where a setting would fail every file."""
+    from genrekit.audio.chunking import check_song_reading
+
+    min_confidence = check_min_confidence(min_confidence)
+    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
+    check_flags(music_check=music_check)
+    return min_confidence, runner_given(runner, n_jobs)
 
 
 def predict_file(
@@ -408,13 +418,9 @@ def iter_predictions(
     ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
     process only.
     """
-    from genrekit.audio.chunking import check_song_reading
-
-    min_confidence = check_min_confidence(min_confidence)
-    check_song_reading(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs)  # once, not as every file's failure
-    check_flags(music_check=music_check)
+    min_confidence, runner = _checked_batch(min_confidence=min_confidence, skip=skip, hop_seconds=hop_seconds,
+                                            n_jobs=n_jobs, music_check=music_check, runner=runner)
     paths = (song for path in paths_given(paths) for song in songs_at(path))  # read as needed: a stream works
-    runner = runner_given(runner, n_jobs)
     predictor = None if isinstance(model, (str, os.PathLike)) else load(model, segment_seconds=segment_seconds)
     # workers load the model themselves, from its file: a loaded one with the chunks it was loaded with
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
@@ -551,11 +557,11 @@ def predict_audio(model: ModelLike, y: np.ndarray, sr: int, *, name: str = "<aud
 
         raise ParameterError(f"y: expected float audio of shape (n,), (n, channels) or (channels, n), found {found}"
                              + pcm_hint(y))
-    from genrekit.audio.io import checked_rate
+    from genrekit.audio.io import checked_audio_rate
 
-    # 22050.0 is one (librosa's rates are floats at times); 22050.5 is not, nor is 1 Hz (refused
-    # as the temporary file's header)
-    sr = checked_rate(sr)
+    # 22050.0 is one (librosa's rates are floats at times); 22050.5 is not, nor is 1 Hz (named
+    # here, not as the temporary file's header)
+    sr = checked_audio_rate(sr)
     if y.size == 0:
         raise ParameterError(f"y of shape {y.shape}: no audio")
     if y.ndim == 2 and y.shape[1] > y.shape[0]:  # librosa's (channels, n), as genrekit.audio.load gives it
@@ -627,6 +633,9 @@ def predict_files(
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
         :func:`genrekit.models.load`).
     """
+    # before the folders are listed (iter_predictions checks them again: it is public too)
+    _checked_batch(min_confidence=min_confidence, skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs,
+                   music_check=music_check, runner=runner)
     paths = list(dict.fromkeys(song for path in paths_given(paths) for song in songs_at(path)))
     outcomes = {}
     with _AudioProgress(paths, enabled=progress) as bar:

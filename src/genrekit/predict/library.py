@@ -941,7 +941,8 @@ def tag_library(
     results = Path(results)
     if results.suffix not in TABLE_FORMATS:
         raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
-    model_path = os.fspath(model_file(model_path, name="model_path"))
+    # its file, not a model loaded: the workers load it, and its id marks a song done
+    model_path = os.fspath(model_file(model_path, parameter="model_path"))
     if write_tags and remote.is_url(root):
         raise ParameterError(f"{root}: --write-tags rewrites files in place, which genrekit does on local files only")
     identity = model_id(model_path)

@@ -216,10 +216,9 @@ def train_network(
     """
     from rich.progress import Progress
 
-    from genrekit.models.aggregation import AGGREGATIONS
+    from genrekit.models.aggregation import check_aggregation
 
-    if aggregation not in AGGREGATIONS:
-        raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
+    check_aggregation(aggregation)
     config = config.resolved()
     # what it trains on (for the checkpoint: none without a folder, as in each CV fold), before a
     # frozen part's features (which another device computes otherwise)

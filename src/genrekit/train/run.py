@@ -26,9 +26,10 @@ from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.datasets.core import left_out_and_notes
 from genrekit.datasets.splits import check_seed
-from genrekit.errors import AudioError, ParameterError
+from genrekit.errors import AudioError
 from genrekit.evaluate import write_evaluation
 from genrekit.models import GenreModel
+from genrekit.models.aggregation import check_aggregation
 from genrekit.predict.disagreements import Disagreement, find_disagreements, write_disagreements
 from genrekit.train.splits import assign_splits
 
@@ -93,11 +94,6 @@ class TrainResult:
         return bool(self.failures or left_out_and_notes(self.problems)[0])
 
 
-def _check_aggregation(aggregation: str) -> None:
-    from genrekit.evaluate import AGGREGATIONS
-
-    if aggregation not in AGGREGATIONS:
-        raise ParameterError(f"aggregation={aggregation!r} must be one of {', '.join(AGGREGATIONS)}")
 
 
 @dataclass
@@ -198,7 +194,7 @@ def run_training(
     AudioError
         A file fitted on, whose content hash ``fit`` did not give, can no longer be read.
     """
-    _check_aggregation(aggregation)
+    check_aggregation(aggregation)
     check_seed(seed)
     dataset = as_dataset(dataset)
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
