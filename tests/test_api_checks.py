@@ -364,6 +364,15 @@ def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp
             FeatureTable(**{**{k: getattr(table, k) for k in ("X", "y", "tracks", "groups", "labels", "columns")},
                             **changes})
 
+    from genrekit.audio.level import rms_dbfs
+    from genrekit.train import train_model
+
+    with pytest.raises(ParameterError, match=r"y: expected float samples, full scale at 1, found int16"):
+        rms_dbfs(np.ones(4, np.int16))  # +76.8 "dBFS"
+    (tmp_path / "a-file").write_text("mine")
+    with pytest.raises(ParameterError, match=r"a-file: expected a folder for the results of training, found a file"):
+        train_model(load_dataset(clip.parent.parent), model="logreg", out_dir=tmp_path / "a-file")  # FileExistsError
+
     extracted = extract_features([clip], "fma518", cache=tmp_path / "cache", n_jobs=1, progress=False)
     assert extracted.features[0] is not None and any((tmp_path / "cache").rglob("*.npy"))
     with pytest.raises(ParameterError, match=r"cache=42: expected a FeatureCache, a folder for one, or None"):

@@ -185,6 +185,8 @@ def refuse_foreign_results(folder: str | os.PathLike, replaced: Iterable[str], t
     (a folder of reports, a project's config.json), not an earlier run's. Asked before the run
     takes its lock there, which is a trace."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():  # FileExistsError once the run made its folder
+        raise ParameterError(f"{folder}: expected a folder for the results of {what}, found a file")
     if not folder.is_dir() or any((folder / name).exists() for name in traces):
         return
     found = [name for name in replaced if (folder / name).is_file()]

@@ -43,11 +43,14 @@ def rms_dbfs(y: np.ndarray) -> float:
     Raises
     ------
     ParameterError
-        ``y`` is empty.
+        ``y`` is empty, or not float samples.
     """
     y = np.asarray(y)
     if y.size == 0:
         raise ParameterError("y is empty: a level needs at least one sample")
+    if not np.issubdtype(y.dtype, np.floating):  # int16 PCM read as +76.8 "dBFS"
+        raise ParameterError(f"y: expected float samples, full scale at 1, found {y.dtype} (PCM: divide by its full "
+                             "scale, 32768 for int16)")
     return float(20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))) + 1e-12))
 
 
