@@ -267,6 +267,11 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
     # numpy numbers are numbers: the same spec, written as JSON
     spec = FeatureSpec("gtzan57", chunk_duration=np.float32(3), sample_rate=np.int64(22050))
     assert spec == FeatureSpec("gtzan57", chunk_duration=3.0) and json.dumps(spec.to_dict())
+    for options, message in (({"hop_duration": 1.0}, r"hop_duration=1.0 without chunk_duration: a hop between chunks "
+                                                      r"needs chunks"),
+                             ({"version": "x"}, r"version='x': expected a whole number from 1")):
+        with pytest.raises(ParameterError, match=message):
+            FeatureSpec("gtzan57", **options)
     mel = LogMelSpec(n_fft=np.int64(2048), sample_rate=22050.0, fmax=np.float32(8000), top_db=np.float32(80))
     assert mel == LogMelSpec(fmax=8000.0) and json.loads(mel.to_json())["fmax"] == 8000.0
 

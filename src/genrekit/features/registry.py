@@ -151,6 +151,12 @@ class FeatureSpec:
             raise ParameterError(f"sample_rate={self.sample_rate}: {self.name} is a pretrained network whose input is "
                                  f"at {definition.sample_rate} Hz")
         problem = spec_number_problem(self.sample_rate, self.chunk_duration, self.hop_duration, self.min_duration)
+        if problem is None and self.hop_duration is not None and self.chunk_duration is None:
+            problem = (f"hop_duration={self.hop_duration!r} without chunk_duration: a hop between chunks needs "
+                       "chunks (without them a clip gives one vector, and the hop was ignored)")
+        if problem is None and (isinstance(self.version, bool) or not isinstance(self.version, int)
+                                or self.version < 1):
+            problem = f"version={self.version!r}: expected a whole number from 1 (genrekit's feature versions)"
         lowest = definition.lowest_rate
         if problem is None and lowest is not None and self.sample_rate < lowest[0]:
             problem = f"sample_rate={self.sample_rate}: {self.name} needs at least {lowest[0]} Hz ({lowest[1]})"
