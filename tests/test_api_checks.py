@@ -369,6 +369,16 @@ def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp
             FeatureTable(**{**{k: getattr(table, k) for k in ("X", "y", "tracks", "groups", "labels", "columns")},
                             **changes})
 
+    from genrekit.datasets import build_feature_table
+    from genrekit.evaluate.metrics import accuracy_interval
+
+    songs = load_dataset(clip.parent.parent)
+    for labels, message in (("jazz", r"labels='jazz': expected a list of genre names"),
+                            (["polka"], r"labels=\['polka'\]: none is a genre of")):
+        with pytest.raises(ParameterError, match=message):  # "no track could be turned into features"
+            build_feature_table(songs, "fma518", labels=labels, progress=False)
+    with pytest.raises(ParameterError, match=r"confidence='x': expected a fraction in \(0, 1\)"):
+        accuracy_interval(3, 5, confidence="x")
     from genrekit.audio.level import rms_dbfs
     from genrekit.train import train_model
 

@@ -138,7 +138,14 @@ def build_feature_table(
 
     spec = as_feature_spec(spec)  # before any file is read: a name, as extract_features takes
     dataset = as_dataset(dataset)
-    labels = labels or dataset.labels
+    if labels is not None:
+        if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
+            raise ParameterError(f"labels={labels!r:.60}: expected a list of genre names, such as {dataset.labels[:3]}")
+        labels = list(labels)
+        if not set(labels) & set(dataset.labels):  # every track would be left out: said as what it is
+            raise ParameterError(f"labels={labels[:5]!r:.80}: none is a genre of {dataset.source} (its genres: "
+                                 f"{', '.join(dataset.labels[:10]) or 'none'})")
+    labels = labels or list(dataset.labels)
     index = {label: i for i, label in enumerate(labels)}
     result = extract_features([t.path for t in dataset.tracks], spec, cache=cache, n_jobs=n_jobs, progress=progress,
                               runner=runner)

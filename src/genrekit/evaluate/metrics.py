@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
@@ -120,7 +121,7 @@ def accuracy_interval(right: int, n: int, *, confidence: float = 0.95) -> list[f
     """
     from scipy.stats import binomtest
 
-    if not 0 < confidence < 1:
+    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise ParameterError(f"confidence={confidence!r}: expected a fraction in (0, 1)")
     if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in (right, n)) or not 0 <= right <= n:
         raise ParameterError(f"right={right!r} of n={n!r}: expected whole numbers, 0 <= right <= n")
