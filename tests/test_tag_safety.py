@@ -428,6 +428,37 @@ def test_dry_run_shows_old_to_new_append_adds_ours_and_undo_refuses_a_changed_fi
     assert_same_audio(before, after)
 
 
+def test_what_is_written_and_where_is_checked_before_any_file_is_opened(tmp_path, originals):
+    """A later review (2026-12-07): a pipe named song.flac blocked every tag read for ever; a web
+    page saved as .mp3 got an ID3 tag in front of it; genres with control characters or of 10 MB,
+    and separators or provenance of other types, reached the file or failed inside mutagen."""
+    import os
+
+    from genrekit.audio.tags import read_genre_tag
+    from genrekit.errors import ParameterError
+
+    os.mkfifo(tmp_path / "pipe.flac")
+    with pytest.raises(ParameterError, match=r"pipe.flac: expected an audio file, found a pipe"):
+        read_genre_tag(tmp_path / "pipe.flac")
+    assert write_genre_tag(tmp_path / "pipe.flac", "rock").action == "failed"  # a library goes on past it
+    page = tmp_path / "page.mp3"
+    page.write_text("<html><body>404 not found</body></html>\n")
+    change = write_genre_tag(page, "rock", existing="replace")
+    assert change.action == "failed" and "found none the decoder reads" in change.error, change
+    assert page.read_text() == "<html><body>404 not found</body></html>\n"
+    song = tmp_path / "song.flac"
+    shutil.copy(originals / "tagged.flac", song)
+    before = song.read_bytes()
+    for options, message in (({"genres": "ro\x07ck"}, r"genres: 'ro\\x07ck' holds the control character"),
+                             ({"genres": "x" * 300}, r"genres: 'xxx.* is 300 characters long"),
+                             ({"separator": 5}, r"separator=5: expected a short separator"),
+                             ({"separator": ""}, r"separator='': expected a short separator"),
+                             ({"provenance": [("MODEL", "x")]}, r"provenance=\[.*: expected a dict")):
+        with pytest.raises(ParameterError, match=message):
+            write_genre_tag(song, **{"genres": "rock", "existing": "replace", **options})
+    assert song.read_bytes() == before
+
+
 def test_append_while_converting_id3v23_to_v24_splits_the_joined_genres(tmp_path, originals):
     path = tmp_path / "joined.mp3"
     shutil.copy(originals / "tagged-id3v23.mp3", path)
@@ -1806,7 +1837,9 @@ def test_an_mp3_name_is_tagged_only_over_audio_decoders_read_past_an_id3_tag(tmp
 
 def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, originals):
     """Each format is seen as the one its names say, an ID3 tag in front of a FLAC passed over
-    as players do; bytes no format shows are left to mutagen (no refusal)."""
+    as players do; bytes no format shows are left to mutagen (no refusal) when read."""
+    from genrekit.errors import ParameterError
+
     expected = {".mp3": "MP3", ".flac": "FLAC", ".ogg": "Ogg", ".opus": "Ogg", ".m4a": "MP4", ".wav": "WAV",
                 ".aiff": "AIFF"}
     for name in FILES:
@@ -1821,7 +1854,11 @@ def test_the_content_check_passes_every_format_under_its_own_names(tmp_path, ori
     unknown = tmp_path / "odd.mp3"
     unknown.write_bytes(b"\x00" * 64)
     assert tags_module._content_format(str(unknown)) is None
-    tags_module._check_content(str(unknown), ".mp3")  # no refusal: mutagen says what it finds
+    tags_module._check_content(str(unknown), ".mp3")  # read: no refusal, mutagen says what it finds
+    # written: an ID3 tag went in front of what no decoder reads (a web page saved as .mp3), 2026-12-07
+    with pytest.raises(ParameterError, match=r"odd.mp3: expected MP3 content for its .mp3 name, found none the "
+                                             r"decoder reads .*; no tag is written to it"):
+        tags_module._check_content(str(unknown), ".mp3", for_writing=True)
     adts = tmp_path / "song.m4a"
     adts.write_bytes(b"\xff\xf1\x50\x80" + b"\x00" * 60)  # ADTS AAC's sync has no MPEG layer bits
     assert tags_module._content_format(str(adts)) is None

@@ -56,8 +56,9 @@ from dataclasses import field as dc_field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
-from genrekit._files import exclusive_lock, fsync_path
+from genrekit._files import exclusive_lock, fsync_path, not_regular_file
 from genrekit.errors import GenrekitError, ParameterError, TagConflict, TagError
+from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
 
@@ -483,7 +484,19 @@ def _content_format(path: str) -> str | None:
     return None
 
 
-def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
+def _check_regular_file(path: str) -> None:
+    """Refuse a path that is no regular file (a pipe with a song's name blocked every read for
+    ever), or cannot be looked up, by what it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(mode):
+        found = "a folder" if stat.S_ISDIR(mode) else not_regular_file(mode) or "no regular file"
+        raise ParameterError(f"{path}: expected an audio file, found {found}")
+
+
+def _check_content(path: str, suffix: str, shown: str | None = None, *, for_writing: bool = False) -> None:
     """Refuse a file whose content is another taggable format than its name's ``suffix``
     where that matters: an ID3 or ``.flac`` name, whose format the tag follows (an MP4 named
     ``.mp3`` would get an ID3 tag in front and stop playing), or ID3-family content under an
@@ -492,7 +505,7 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
     found."""
     found, named = _content_format(path), _NAMED.get(suffix)
     if found is None and named in _ID3_FAMILY | {"FLAC"}:
-        _check_unknown_content(path, suffix, named, shown)
+        _check_unknown_content(path, suffix, named, shown, for_writing=for_writing)
     if found is None or named is None or found == named:
         return
     if named not in _ID3_FAMILY and named != "FLAC" and found not in _ID3_FAMILY:
@@ -504,7 +517,8 @@ def _check_content(path: str, suffix: str, shown: str | None = None) -> None:
                          f"the song: rename it {_NAMES[found]} to tag it")
 
 
-def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None) -> None:
+def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None, *,
+                           for_writing: bool = False) -> None:
     """Refuse content of no taggable format under a name whose format the tag follows: a FLAC,
     WAV or AIFF name's content must be that format, and an MP3 name's must not show another
     format's header (an AU file named .mp3 decodes by its content, and an ID3 tag written in
@@ -521,8 +535,12 @@ def _check_unknown_content(path: str, suffix: str, named: str, shown: str | None
     if named == "MP3" and (head[:3] == b"ID3" or what is None):
         try:  # rare: an MP3's start shows a frame sync, which _content_format knows
             decoded = info(path).format
-        except AudioError:  # not audio a decoder reads: left to mutagen, which says what it finds
-            return
+        except AudioError as exc:
+            if not for_writing:  # read: mutagen says what it finds (no tag, most often)
+                return
+            # a web page saved as .mp3 got an ID3 tag in front of it
+            raise ParameterError(f"{shown or path}: expected MP3 content for its {suffix} name, found none the "
+                                 f"decoder reads ({exc.reason}); no tag is written to it") from exc
         if decoded in _TAGGED_AS_MP3:
             return
         instead = f", found {decoded} audio (as the decoder reads it)"
@@ -547,9 +565,10 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
     mutagen = _mutagen()
 
     path = os.fspath(path)
+    _check_regular_file(path)
     suffix = (suffix or Path(path).suffix).lower()
     if not trust_name:
-        _check_content(path, suffix)
+        _check_content(path, suffix, for_writing=writable)
     if suffix in ID3_SUFFIXES:
         exact, _ = _load_id3(path, suffix, exact=True)
         shown, _ = _load_id3(path, suffix, exact=False)
@@ -800,7 +819,17 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     _check_version(id3v2_version)
     genres = [genres] if isinstance(genres, str) else list(genres)
     if not genres or not all(isinstance(g, str) and g.strip() for g in genres):
-        raise ParameterError(f"genres={genres!r}: expected one or more non-empty genre names")
+        raise ParameterError(f"genres={genres!r:.80}: expected one or more non-empty genre names")
+    # what a model may call a genre, written into the owner's files: no control characters, no 10 MB
+    if problem := next((p for p in map(label_problem, genres) if p), None):
+        raise ParameterError(f"genres: {problem}")
+    if not isinstance(separator, str) or not separator.strip() or label_problem(separator.strip()):
+        raise ParameterError(f"separator={separator!r:.40}: expected a short separator with a visible character, "
+                             "such as '; ' or '/'")
+    if provenance is not None and not (isinstance(provenance, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in provenance.items())):
+        raise ParameterError(f"provenance={provenance!r:.60}: expected a dict of field name -> text "
+                             "(genrekit.audio.tags.provenance makes it)")
     if any(is_placeholder(g) for g in genres):  # a model's label too: 'unknown' is never written
         raise ParameterError(f"genres={genres!r}: {next(g for g in genres if is_placeholder(g))!r} only says the "
                              "genre is not known; genrekit never writes it into a file")
@@ -1664,7 +1693,7 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
     if refusal:
         raise TagError(f"{path}: {refusal}")
     if not trust_name:
-        _check_content(path, suffix)
+        _check_content(path, suffix, for_writing=True)
     written: dict = {}
 
     def edit(temporary: str) -> None:
