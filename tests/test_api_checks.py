@@ -396,3 +396,38 @@ def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp
     import json
 
     json.dumps(prediction.to_dict())  # numpy's float32 was carried into the result
+    from genrekit.predict.formats import prediction_record
+    from genrekit.predict.song import Prediction
+
+    answer = prediction_record(prediction, model_id="abc", size_bytes=10, seconds=1.0)  # the service's answer
+    assert Prediction.from_dict(answer) == prediction  # a TypeError on model_id before
+    for data, message in (([answer], r"expected a prediction's JSON object, found list"),
+                          ({**answer, "gnere": "x"}, r"found unknown 'gnere'"),
+                          ({k: v for k, v in answer.items() if k != "genre"}, r"found no genre"),
+                          ({**answer, "timeline": [{"start": 0}]}, r"its timeline: ")):
+        with pytest.raises(ParameterError, match=message):
+            Prediction.from_dict(data)
+    from genrekit.predict import plot_prediction
+
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"the user's song")
+    with pytest.raises(ParameterError, match=r"song.wav'?: expected a .png file name"):
+        plot_prediction(prediction, song)  # it was written over with a PNG
+    assert song.read_bytes() == b"the user's song"
+
+
+def test_the_service_refuses_hosts_and_limits_it_cannot_use_before_loading_the_model(monkeypatch):
+    """A later review (2026-12-07): allowed_hosts="example.com" answered to the hosts "e", "x"...
+    and refused example.com; [] refused localhost too; "http://example.com" became the host
+    "http"; a dict of limits failed inside dataclasses.asdict."""
+    import genrekit.server.app as service
+
+    monkeypatch.setattr(service, "load", lambda *a, **k: pytest.fail("the model was loaded before the check"))
+    for options, message in (({"allowed_hosts": "example.com"}, r"allowed_hosts='example.com': expected a list"),
+                             ({"allowed_hosts": []}, r"allowed_hosts=\[\]: no request would be answered"),
+                             ({"allowed_hosts": ["http://example.com"]}, r"allowed_hosts 'http://example.com': "
+                                                                         r"expected a host name"),
+                             ({"allowed_hosts": [127]}, r"allowed_hosts 127: expected a host name"),
+                             ({"limits": {"workers": 1}}, r"limits=\{'workers': 1\}: expected a ServiceLimits")):
+        with pytest.raises(ParameterError, match=message):
+            service.create_app("default", **options)

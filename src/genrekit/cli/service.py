@@ -48,8 +48,10 @@ def serve(
     """Serve the model over HTTP: POST /v1/predict, GET /v1/model, /healthz, a web page at /, docs at /docs.
 
     An upload holds no worker or queue place until it has fully arrived; --timeout counts from then."""
+    from genrekit.errors import ParameterError
     from genrekit.server import ServiceLimits
     from genrekit.server import serve as run_service
+    from genrekit.server.app import check_host_names
 
     if workers is not None:  # the old name of --threads
         threads_given = getattr(ctx.get_parameter_source("threads"), "name", "DEFAULT") != "DEFAULT"
@@ -64,10 +66,10 @@ def serve(
                            upload_seconds=upload_seconds, min_upload_rate=min_upload_rate,
                            upload_grace_seconds=upload_grace_seconds, receiving=receiving,
                            min_confidence=min_confidence, max_minutes=max_minutes)
-    bad = [name for name in allowed_host or () if not name.strip() or any(c in name for c in "/ \t@")]
-    if bad:
-        _usage_error(f"--allowed-host {bad[0]!r}: expected a host name or address, as a Host header gives it (no "
-                     "scheme, path or spaces)")
+    try:
+        check_host_names(list(allowed_host or ()), "--allowed-host")
+    except ParameterError as exc:
+        _usage_error(str(exc))
     address = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed as a URL gives it
     run_service(model_path, host=host, port=port, limits=limits, allowed_hosts=list(allowed_host or ()),
                 log_level=log_level or ("error" if is_quiet() else "warning"),

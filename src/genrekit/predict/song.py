@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numbers
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
@@ -101,6 +102,11 @@ class Segment:
     confidence: float
     probabilities: dict[str, float]
     music: float | None = None
+
+
+# Keys of a prediction's JSON that are no field of it: derived (``top``, ``unknown_reason``), or
+# the service's about the request (``model_id``, ``size_bytes``, ``seconds``).
+DERIVED_AND_SERVICE_KEYS = ("top", "unknown_reason", "model_id", "size_bytes", "seconds")
 
 
 @dataclass
@@ -213,10 +219,30 @@ class Prediction:
 
     @classmethod
     def from_dict(cls, data: dict) -> Prediction:
-        """The inverse of :meth:`to_dict` (its ``top`` and ``unknown_reason`` are derived, so they are dropped)."""
-        fields = {k: v for k, v in data.items() if k not in ("top", "unknown_reason")}
-        fields["timeline"] = [Segment(**segment) for segment in fields.get("timeline", [])]
-        return cls(**fields)
+        """The inverse of :meth:`to_dict`, which reads the JSON of ``predict --format json`` and
+        of the service's answer too: ``top`` and ``unknown_reason`` are derived, and the
+        service's ``model_id``, ``size_bytes`` and ``seconds`` are not the song's, so they are
+        dropped. A field missing or unknown is a ParameterError naming it."""
+        if not isinstance(data, dict):
+            raise ParameterError(f"data: expected a prediction's JSON object, found {type(data).__name__}")
+        fields = {k: v for k, v in data.items() if k not in DERIVED_AND_SERVICE_KEYS}
+        known = {f.name: f for f in dataclass_fields(cls)}
+        required = {name for name, f in known.items() if f.default is MISSING and f.default_factory is MISSING}
+        unknown, missing = sorted(set(fields) - set(known)), sorted(required - set(fields))
+        if unknown or missing:
+            raise ParameterError(f"data: expected a prediction's fields ({', '.join(known)}), found "
+                                 + "; ".join(([f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+                                             + ([f"no {', '.join(missing)}"] if missing else [])))
+        timeline = fields.get("timeline", [])
+        segment_fields = {f.name for f in dataclass_fields(Segment)}
+        if not isinstance(timeline, list) or not all(isinstance(s, dict) and set(s) <= segment_fields
+                                                      for s in timeline):
+            raise ParameterError(f"data: its timeline must be a list of steps with the fields "
+                                 f"{', '.join(sorted(segment_fields))}")
+        try:
+            return cls(**{**fields, "timeline": [Segment(**segment) for segment in timeline]})
+        except TypeError as exc:  # a step missing a field
+            raise ParameterError(f"data: its timeline: {exc}") from None
 
     def timeline_frame(self):
         """The timeline as a DataFrame: start, end, genre, confidence, music, p_<genre>..."""
@@ -450,13 +476,18 @@ def plot_prediction(prediction: Prediction, path: str | os.PathLike) -> str:
     prediction : Prediction
         The song, with its ``timeline`` and ``proportions``.
     path : path
-        The PNG to write (its folder is made when missing; a file there is replaced).
+        The PNG to write, a ``.png`` name (its folder is made when missing; a file there is
+        replaced: a song's name was written over with a PNG).
 
     Returns
     -------
     str
         ``path``.
     """
+    if os.path.splitext(os.fspath(path))[1].lower() != ".png":
+        from genrekit.errors import ParameterError
+
+        raise ParameterError(f"path={os.fspath(path)!r}: expected a .png file name (the plot replaces the file there)")
     from matplotlib.figure import Figure  # not pyplot: a notebook's backend and figures stay its own
     from matplotlib.patches import Patch
 

@@ -203,6 +203,19 @@ class KnownHosts:
         return await self.app(scope, receive, send)
 
 
+def check_host_names(hosts, what: str = "allowed_hosts") -> None:
+    """A ParameterError unless ``hosts`` is a list of names as a Host header gives them (no
+    scheme, path, user or spaces): a str was read letter by letter, "http://example.com" as the
+    host "http", and a number failed inside the middleware."""
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, (list, tuple, set, frozenset)):
+        raise ParameterError(f"{what}={hosts!r:.60}: expected a list of host names, such as ['example.com']")
+    bad = [name for name in hosts if not isinstance(name, str) or not name.strip()
+           or any(c in name for c in "/ \t@*")]
+    if bad:
+        raise ParameterError(f"{what} {bad[0]!r:.60}: expected a host name or address, as a Host header gives it "
+                             "(no scheme, path, spaces or wildcard)")
+
+
 def _host_name(netloc: str) -> str:
     """The host of ``host[:port]`` (an IPv6 address unbracketed), lower case."""
     netloc = netloc.strip().lower()
@@ -341,6 +354,13 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     cap on open connections. Run by a server that skips the app's lifespan (mounted in another
     app, ``uvicorn --lifespan off``), it sets itself up at its first request and removes its
     upload folder at exit."""
+    if limits is not None and not isinstance(limits, ServiceLimits):
+        raise ParameterError(f"limits={limits!r:.60}: expected a ServiceLimits (or None: the defaults)")
+    if allowed_hosts is not None:
+        check_host_names(allowed_hosts)
+        if not allowed_hosts:  # every request refused, localhost's too
+            raise ParameterError("allowed_hosts=[]: no request would be answered; name some hosts, or give None to "
+                                 "answer any (behind a proxy that checks the Host itself)")
     limits = limits or ServiceLimits()
     predictor = load(model_path)
     # a malformed form gets its 400; python-multipart would also log a warning per request, which any client could
