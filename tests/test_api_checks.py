@@ -344,7 +344,7 @@ def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp
             log_mel(y=y, **{"sr": sr, **options})
     assert log_mel(y=y, sr=sr, n_fft=np.int64(1024), fmax=np.float32(8000)).shape[0] == 128
     stereo = np.stack([y, y], axis=1)
-    for signal, options, message in ((stereo, {}, r"y: expected mono audio as a 1-D array, found shape"),
+    for signal, options, message in ((stereo, {}, r"y: expected a mono signal as a 1-D array, found shape"),
                                      (y, {"hop_duration": 1e-9}, r"hop_duration=1e-09: less than one sample"),
                                      (y, {"chunk_duration": float("nan")}, r"chunk_duration=nan: expected a positive")):
         with pytest.raises(ParameterError, match=message):
@@ -431,3 +431,26 @@ def test_the_service_refuses_hosts_and_limits_it_cannot_use_before_loading_the_m
                              ({"limits": {"workers": 1}}, r"limits=\{'workers': 1\}: expected a ServiceLimits")):
         with pytest.raises(ParameterError, match=message):
             service.create_app("default", **options)
+
+
+def test_split_helpers_signals_exports_and_undo_name_what_they_were_given(tmp_path, clip):
+    """A later review (2026-12-07): fold_grouping of a path, kfold_splits of a Dataset, a block
+    of 0 ids (ZeroDivisionError), int16's scale given as floats (other features, or NaN), a
+    converter given a path, and undo's on_file that was no function (after a file was put back)."""
+    from genrekit.datasets import fold_grouping, gtzan_id_blocks, kfold_splits
+    from genrekit.export.onnx import to_light_onnx, to_onnx
+    from genrekit.features import log_mel
+    from genrekit.predict.library import undo_tags
+
+    songs = load_dataset(clip.parent.parent)
+    for call, message in ((lambda: fold_grouping(str(clip.parent.parent)), r"data: expected a Dataset or a Feature"),
+                          (lambda: kfold_splits(songs, songs.groups), r"labels and groups: expected one genre"),
+                          (lambda: gtzan_id_blocks(["blues.00000"], ["g"], size=0), r"size=0: expected a whole"),
+                          (lambda: gtzan_id_blocks(["blues.00000", "jazz.00001"], ["g"]), r"tracks \(2\) and groups"),
+                          (lambda: log_mel(y=np.full(22050, 20000.0, np.float32), sr=22050),
+                           r"y: a sample reaches 2e\+04, far outside -1..1"),
+                          (lambda: to_onnx("default", tmp_path / "x.onnx"), r"model='default': expected a loaded "),
+                          (lambda: to_light_onnx("default", tmp_path / "x.onnx"), r"expected a loaded model"),
+                          (lambda: undo_tags(tmp_path / "tags.csv", on_file=1), r"on_file=1: expected a function")):
+        with pytest.raises(ParameterError, match=message):
+            call()

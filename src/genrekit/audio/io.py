@@ -1303,6 +1303,11 @@ def check_signal(y, sr, *, name: str = "y") -> None:
     if not np.isfinite(y).all():
         raise ParameterError(f"{name}: {int(np.count_nonzero(~np.isfinite(y)))} non-finite samples (NaN or infinity); "
                              "expected finite audio")
+    peak = float(np.max(np.abs(y)))
+    if peak > MAX_SAMPLE:  # int16's scale as floats gave other features; 1e17 gave NaN ones
+        raise ParameterError(f"{name}: a sample reaches {peak:.3g}, far outside -1..1 (more than {MAX_SAMPLE:g}); "
+                             "expected float audio with full scale at 1 (PCM as floats: divide by its full scale, "
+                             "32768 for 16-bit)")
 
 
 def pcm_hint(samples) -> str:

@@ -8,6 +8,7 @@ follow it.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import re
 import warnings
@@ -234,6 +235,10 @@ def gtzan_id_blocks(tracks: Sequence[str], groups: Sequence[str], *, size: int =
     stand-in for artists, which GTZAN does not name), joined with the tracks' own ``groups``
     (copies of one file's bytes stay together too): one group name per track. None unless every
     track is a GTZAN clip (:func:`gtzan_clip`) and no artist is known (no group ``artist:...``)."""
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
+        raise ParameterError(f"size={size!r}: expected a whole number of adjacent ids per block, at least 1")
+    if len(tracks) != len(groups):  # zip would cut the longer short
+        raise ParameterError(f"tracks ({len(tracks)}) and groups ({len(groups)}) differ in length")
     clips = [gtzan_clip(t) for t in tracks]
     if not clips or any(c is None for c in clips) or any(str(g).startswith("artist:") for g in groups):
         return None
@@ -315,6 +320,10 @@ def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tu
     """
     labels = np.asarray(labels)
     groups = np.asarray(groups)
+    if labels.ndim != 1 or groups.ndim != 1:  # a Dataset given for the labels, None for the groups
+        raise ParameterError(f"labels and groups: expected one genre and one group per track (1-D sequences), found "
+                             f"shapes {labels.shape} and {groups.shape} (a Dataset's: [t.label for t in "
+                             "dataset.tracks] and dataset.groups)")
     if len(labels) != len(groups):
         raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
     check_seed(seed)
@@ -410,6 +419,9 @@ def fold_grouping(data: Dataset | FeatureTable) -> str:
     """
     if isinstance(data, Dataset):
         groups = data.groups
+    elif not hasattr(data, "track_frame"):  # a FeatureTable (whose module imports this one)
+        raise ParameterError(f"data: expected a Dataset or a FeatureTable, found {type(data).__name__} "
+                             "(load_dataset reads a path)")
     else:
         frame = data.track_frame()
         groups = frame["group"]

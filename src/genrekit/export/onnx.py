@@ -221,7 +221,15 @@ def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
     One converter per adapter class of :mod:`genrekit.models.interface`: a new model kind
     registers its own (``@to_onnx.register``), and export never asks what kind it holds.
     """
+    _require_loaded(model)
     raise ParameterError(f"{model.source}: {type(model).__name__} models have no ONNX converter")
+
+
+def _require_loaded(model) -> None:
+    """A ParameterError where the converters are given a path or name, not a loaded model."""
+    if not isinstance(model, GenreClassifier):
+        raise ParameterError(f"model={model!r:.60}: expected a loaded model (genrekit.load); export_onnx takes a "
+                             "model's file or name")
 
 
 @functools.singledispatch
@@ -247,6 +255,7 @@ def _network_quantizable(model: NetworkClassifier) -> bool:
 def to_light_onnx(model: GenreClassifier, out: Path) -> Path:
     """``model`` as :func:`export_onnx`'s ``light`` export at ``out``: only a TagPriorClassifier
     on both musicnn taggers (the default model's kind) has one."""
+    _require_loaded(model)
     raise ParameterError(f"{model.source}: light=True (--light) is for a TagPriorClassifier on both musicnn taggers "
                          f"(features {MUSICNN_BOTH!r}, as the default model); found a {model.kind} model")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrekit.audio.io import check_signal, is_seconds
+from genrekit.audio.io import check_sample_rate, is_seconds
 from genrekit.errors import ParameterError
 
 
@@ -32,7 +32,10 @@ def chunk_signal(
     chunks : list of np.ndarray [shape=(round(chunk_duration * sr),)], views into ``y``
     starts : np.ndarray [shape=(len(chunks),)], start time of each chunk in seconds
     """
-    check_signal(y, sr)  # a stereo (n, 2) array was cut along its channels
+    check_sample_rate(sr)
+    if not isinstance(y, np.ndarray) or y.ndim != 1:  # a stereo (n, 2) array was cut along its channels
+        found = f"shape {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
+        raise ParameterError(f"y: expected a mono signal as a 1-D array, found {found} (mix channels down first)")
     hop_duration = chunk_duration if hop_duration is None else hop_duration
     for name, seconds in (("chunk_duration", chunk_duration), ("hop_duration", hop_duration)):
         if not (is_seconds(seconds) and seconds > 0):

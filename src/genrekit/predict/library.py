@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from genrekit._files import (atomic_path, exclusive_lock, from_spreadsheet_cell, long_csv_cells, not_regular_file,
-                             spreadsheet_cell, utf8_shown)
+                             path_given, spreadsheet_cell, utf8_shown)
 from genrekit._renamed import renamed_keywords
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
@@ -1515,8 +1515,10 @@ def undo_tags(results: str | os.PathLike, *, on_file=None) -> UndoSummary:
     from genrekit.audio import tags
 
     tags.require_mutagen("tag --undo")
+    if on_file is not None and not callable(on_file):  # it failed after the first file was put back
+        raise ParameterError(f"on_file={on_file!r:.40}: expected a function (or None)")
     started = time.perf_counter()
-    results = Path(results)
+    results = Path(path_given(results, "results"))
     journal = results.with_name(results.name + ".journal.jsonl")
     if not journal.exists():
         raise ParameterError(f"{results}: expected the results of a `genrekit tag --write-tags` run, with its "
