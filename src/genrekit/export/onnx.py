@@ -226,8 +226,9 @@ def to_onnx(model: GenreClassifier, out: Path, frontend: str = "graph") -> Path:
 
 
 def _require_loaded(model) -> None:
-    """A ParameterError where the converters are given a path or name, not a loaded model."""
-    if not isinstance(model, GenreClassifier):
+    """A ParameterError where the converters are given a path or name, not a loaded model (an
+    adapter of one's own is a model too: it says where it came from)."""
+    if isinstance(model, (str, bytes, os.PathLike)) or not hasattr(model, "source"):
         raise ParameterError(f"model={model!r:.60}: expected a loaded model (genrekit.load); export_onnx takes a "
                              "model's file or name")
 
