@@ -1,6 +1,7 @@
 """The library API as a notebook uses it (a researcher's review, 2026-12): a common mistake is a
 genrekit error naming the parameter, and a cross-validation's result says how it was made."""
 
+import importlib
 import logging
 import re
 
@@ -453,4 +454,54 @@ def test_split_helpers_signals_exports_and_undo_name_what_they_were_given(tmp_pa
                           (lambda: to_light_onnx("default", tmp_path / "x.onnx"), r"expected a loaded model"),
                           (lambda: undo_tags(tmp_path / "tags.csv", on_file=1), r"on_file=1: expected a function")):
         with pytest.raises(ParameterError, match=message):
+            call()
+
+
+def test_explore_to_dict_summarise_and_empty_paths_are_checked_before_any_work(monkeypatch):
+    """A fourth review (2026-12-07): explore's options failed after PCA and t-SNE had run, in
+    scikit-learn's words (``top=0`` not at all); ``to_dict(k=0)`` listed every genre where
+    ``top(0)`` is refused; summarise took probabilities of the wrong shape; and ``""`` was
+    the working folder to the library, as it had been on the command line."""
+    from genrekit import _files
+    from genrekit.datasets import load_dataset
+    from genrekit.errors import ModelError
+    explore_module = importlib.import_module("genrekit.evaluate.explore")
+    from genrekit.predict import Prediction, predict_files
+    from genrekit.predict.song import summarise
+
+    table = _table([f"{genre}.{i:05d}" for genre in ("jazz", "rock") for i in range(6)])
+    monkeypatch.setattr(explore_module, "_tsne", lambda *a: pytest.fail("t-SNE ran before the options were checked"))
+    for options, error, message in [
+        ({"top": 0}, ParameterError, "top=0: expected a whole number of features listed, at least 1"),
+        ({"n_repeats": "5"}, ParameterError, "n_repeats='5': expected a whole number of shuffles"),
+        ({"seed": -1}, ParameterError, "seed=-1"),
+        ({"tsne": "no"}, ParameterError, "tsne='no': expected True or False"),
+        ({"model": "cnn"}, ModelError, "model='cnn': expected a classical model"),
+        ({"model": "musicnn-prior"}, ParameterError, "made for musicnn features, which the table lacks"),
+        ({"source": 3}, ParameterError, "source=3"),
+        ({"out_dir": ""}, ParameterError, "out_dir='': expected a path, found an empty string"),
+    ]:
+        with pytest.raises(error, match=re.escape(message)):
+            explore_module.explore(table, **options)
+    with pytest.raises(ParameterError, match="table: expected a FeatureTable"):
+        explore_module.explore("features.csv")
+
+    prediction = Prediction(path="a.wav", genre="rock", confidence=0.9, probabilities={"rock": 0.9, "jazz": 0.1},
+                            proportions={"rock": 1.0}, timeline=[], start=0.0, end=30.0, n_chunks=1)
+    assert [t["genre"] for t in prediction.to_dict()["top"]] == ["rock", "jazz"]
+    assert [t["genre"] for t in prediction.to_dict(1)["top"]] == ["rock"]
+    with pytest.raises(ParameterError, match="k=0: expected a whole number of genres >= 1"):
+        prediction.to_dict(0)
+
+    proba = np.array([[0.9, 0.1], [0.2, 0.8]])
+    with pytest.raises(ParameterError, match=re.escape("a.wav: expected probabilities of shape (chunks, 3 genres)")):
+        summarise("a.wav", ["jazz", "rock", "pop"], [(0, 3), (3, 6)], proba)
+    with pytest.raises(ParameterError, match=re.escape("found shape (2, 2) and times of shape (1, 2)")):
+        summarise("a.wav", ["jazz", "rock"], [(0, 3)], proba)
+    with pytest.raises(ParameterError, match=re.escape("weights: expected one value per chunk (2), found shape (3,)")):
+        summarise("a.wav", ["jazz", "rock"], [(0, 3), (3, 6)], proba, weights=np.ones(3))
+    assert summarise("a.wav", ["jazz", "rock"], [(0, 3), (3, 6)], proba).genre in ("jazz", "rock")
+
+    for call in (lambda: load_dataset(""), lambda: predict_files("default", [""]), lambda: _files.path_given(b"")):
+        with pytest.raises(ParameterError, match="expected a path, found an empty string"):
             call()

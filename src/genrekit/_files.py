@@ -56,7 +56,7 @@ def path_given(path, name: str = "path", *, several: str = "") -> str:
     """``path`` as a str; anything but one path (a list of them, None) is a ParameterError naming
     ``name`` (and, for a list, ``several``: what takes several)."""
     if isinstance(path, (str, bytes, os.PathLike)):
-        return os.fsdecode(path)
+        return _not_empty(os.fsdecode(path), name)
     if isinstance(path, (list, tuple)):
         raise ParameterError(f"{name}: expected one path, found a {type(path).__name__} of {len(path)}"
                              + (f" (several: {several})" if several else ""))
@@ -65,11 +65,19 @@ def path_given(path, name: str = "path", *, several: str = "") -> str:
 
 def _path_item(item, name: str):
     if isinstance(item, bytes):  # as os.listdir(b".") gives them
-        return os.fsdecode(item)
+        return _not_empty(os.fsdecode(item), name)
     if not isinstance(item, (str, os.PathLike)):
         shown = " (its file: track.path)" if hasattr(item, "path") and hasattr(item, "label") else ""
         raise ParameterError(f"{name}: expected paths, found {type(item).__name__} {item!r:.60}{shown}")
+    _not_empty(os.fspath(item), name)
     return item
+
+
+def _not_empty(path: str, name: str) -> str:
+    # Path("") is the working folder: an unset variable would read or write there
+    if not path:
+        raise ParameterError(f"{name}='': expected a path, found an empty string (Path('') is the working folder)")
+    return path
 
 
 def not_regular_file(mode: int) -> str | None:

@@ -5,6 +5,7 @@ Every message names the file or parameter, what was expected and what was found.
 
 from __future__ import annotations
 
+import numbers
 import os
 
 
@@ -79,6 +80,14 @@ def check_flags(**flags) -> None:
         numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
         if not isinstance(value, bool) and not numpy_bool:  # numpy's, without importing it
             raise ParameterError(f"{name}={value!r:.40}: expected True or False")
+
+
+def check_whole_number(name: str, value, *, least: int = 1, of: str = "") -> None:
+    """A ParameterError unless ``value`` is a whole number (numpy's too; not a bool, whose
+    True is 1) of at least ``least``; ``of`` says what it counts (``"shuffles per feature"``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise ParameterError(f"{name}={value!r:.40}: expected a whole number{' of ' + of if of else ''}, "
+                             f"at least {least}")
 
 
 def check_options(options, function, where: str, *, taken_too=(), leaving_out=()) -> None:

@@ -98,6 +98,17 @@ class FeatureTable:
         return np.flatnonzero(np.isin(self.tracks, np.asarray(list(track_ids))))
 
 
+def check_feature_table(table, name: str = "table") -> None:
+    """A ParameterError unless ``table`` is a :class:`FeatureTable`; build_feature_table's
+    (table, extraction) pair, given whole, is named as such."""
+    if not isinstance(table, FeatureTable):
+        pair = isinstance(table, tuple) and bool(table) and isinstance(table[0], FeatureTable)
+        raise ParameterError(f"{name}: expected a FeatureTable (genrekit.datasets.build_feature_table of a dataset, "
+                             f"or read_feature_table of a CSV), found {type(table).__name__}"
+                             + (": build_feature_table returns (table, extraction); table, _ = build_feature_table(...)"
+                                if pair else ""))
+
+
 def build_feature_table(
     dataset: Dataset | str | os.PathLike,
     spec: FeatureSpec | str,

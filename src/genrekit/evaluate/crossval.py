@@ -204,13 +204,9 @@ def cross_validate(
     """
     from genrekit.datasets import fold_grouping
     from genrekit.datasets.splits import check_seed, gtzan_shares_artists
+    from genrekit.datasets.table import check_feature_table
 
-    if not isinstance(table, FeatureTable):
-        pair = isinstance(table, tuple) and bool(table) and isinstance(table[0], FeatureTable)
-        raise ParameterError(f"table: expected a FeatureTable (genrekit.datasets.build_feature_table of a dataset, or "
-                             f"read_feature_table of a CSV), found {type(table).__name__}"
-                             + (": build_feature_table returns (table, extraction); table, _ = build_feature_table(...)"
-                                if pair else ""))
+    check_feature_table(table)
     check_seed(seed)
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
                                or not (n_jobs >= 1 or n_jobs == -1)):

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from genrekit.datasets import FeatureTable, train_val_test_split
-from genrekit.errors import ParameterError
-from genrekit._files import save_figure, spreadsheet_cell, spreadsheet_csv, write_json, write_text_atomic
+from genrekit.errors import ModelError, ParameterError, check_flags, check_whole_number
+from genrekit._files import path_given, save_figure, spreadsheet_cell, spreadsheet_csv, write_json, write_text_atomic
 from genrekit.predict.song import genre_colours
 
 logger = logging.getLogger(__name__)
@@ -50,13 +50,18 @@ def explore(
     Raises
     ------
     ParameterError
-        Fewer than 4 rows, 2 genres, a genre of 3 tracks, or 2 feature columns that vary.
+        Fewer than 4 rows, 2 genres, a genre of 3 tracks, or 2 feature columns that vary; or an
+        option of the wrong kind (checked before any work).
+    ModelError
+        ``model`` is not a classical model (a network does not fit on a table).
     """
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
     from sklearn.preprocessing import StandardScaler
 
+    out_dir = _check_exploration(table, seed=seed, model=model, tsne=tsne, n_repeats=n_repeats, top=top,
+                                 out_dir=out_dir, source=source)
     if len(table.y) < 4 or len(set(table.y)) < 2:
         raise ParameterError(f"explore needs at least 4 rows and 2 genres; the table has {len(table.y)} rows, "
                              f"{len(set(table.y))} genre(s)")
@@ -100,8 +105,30 @@ def explore(
     tsne_2d = _tsne(X, seed) if tsne else None
     result["importance"] = _importance(table, model=model, seed=seed, n_repeats=n_repeats, top=top)
     if out_dir is not None:
-        _write(result, table, genres, pca_2d, tsne_2d, clusters, Path(out_dir))
+        _write(result, table, genres, pca_2d, tsne_2d, clusters, out_dir)
     return result
+
+
+def _check_exploration(table, *, seed, model, tsne, n_repeats, top, out_dir, source) -> Path | None:
+    """Every option checked before PCA and t-SNE run (a bad ``top`` failed after them);
+    ``out_dir`` as a Path."""
+    from genrekit.datasets.splits import check_seed
+    from genrekit.datasets.table import check_feature_table
+    from genrekit.models.classical import MODELS, lacks_features
+
+    check_feature_table(table)
+    check_seed(seed)
+    check_flags(tsne=tsne)
+    check_whole_number("n_repeats", n_repeats, of="shuffles per feature")
+    check_whole_number("top", top, of="features listed")
+    if not isinstance(model, str) or model not in MODELS:
+        raise ModelError(f"model={model!r:.60}: expected a classical model, which fits on a table: one of "
+                         f"{', '.join(MODELS)}")
+    if made_for := lacks_features(model, table.columns):
+        raise ParameterError(f"model={model!r}: made for {made_for} features, which the table lacks")
+    if not isinstance(source, str):
+        raise ParameterError(f"source={source!r:.60}: expected a str saying where the table came from")
+    return None if out_dir is None else Path(path_given(out_dir, "out_dir"))
 
 
 def _tsne(X: np.ndarray, seed: int) -> np.ndarray:

@@ -211,7 +211,9 @@ class Prediction:
 
     def to_dict(self, k: int | None = None, *, timeline: bool = True) -> dict:
         data = asdict(self)
-        data["top"] = [{"genre": g, "probability": p} for g, p in self.top(k or len(self.probabilities))]
+        # k=None means every genre; 0 is refused by top() like any other count below 1
+        data["top"] = [{"genre": g, "probability": p}
+                       for g, p in self.top(len(self.probabilities) if k is None else k)]
         data["unknown_reason"] = self.unknown_reason
         if not timeline:
             data.pop("timeline")
@@ -335,6 +337,18 @@ def heard_music(music) -> np.ndarray:
     return ~np.array([not_music(float(m)) for m in music], dtype=bool).reshape(-1)
 
 
+def _check_chunk_shapes(path: str, labels, times, proba, **per_chunk) -> None:
+    # a model of one's own that gives one row too few failed in numpy's words, or not at all
+    proba = np.asarray(proba)
+    if proba.ndim != 2 or proba.shape[1] != len(labels) or np.shape(times) != (len(proba), 2):
+        raise ParameterError(f"{path}: expected probabilities of shape (chunks, {len(labels)} genres) and one "
+                             f"(start, end) per chunk, found shape {proba.shape} and times of shape {np.shape(times)}")
+    for name, values in per_chunk.items():
+        if values is not None and np.shape(values) != (len(proba),):
+            raise ParameterError(f"{path}: {name}: expected one value per chunk ({len(proba)}), found shape "
+                                 f"{np.shape(values)}")
+
+
 def summarise(path: str, labels: list[str], times: list[tuple[float, float]], proba: np.ndarray, *,
               aggregation: str = "mean", duration: float = 0.0, model: str = "",
               styles: dict[str, float] | None = None, style_thresholds: dict[str, float] | None = None,
@@ -361,6 +375,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
     """
     if not len(proba):
         raise ParameterError(f"{path}: no chunk to summarise")
+    _check_chunk_shapes(path, labels, times, proba, weights=weights, chunk_music=chunk_music)
     weights = np.ones(len(proba)) if weights is None or not np.any(weights) else np.asarray(weights, dtype=float)
     # a short last piece counts for its length; chunks heard as not music, not at all
     counted = heard_as_music(length_weighted(weights, times, weigh_length), chunk_music)
@@ -369,6 +384,7 @@ def summarise(path: str, labels: list[str], times: list[tuple[float, float]], pr
         steps, step_proba = windows[0], windows[1]
         step_weights = np.asarray(windows[2], dtype=float) if len(windows) > 2 else np.ones(len(step_proba))
         step_music = windows[3] if len(windows) > 3 else None
+        _check_chunk_shapes(f"{path} (windows)", labels, steps, step_proba, weights=step_weights, music=step_music)
     else:
         steps, step_proba, step_weights, step_music = times, proba, weights, chunk_music
     if not step_weights.any():
