@@ -457,11 +457,12 @@ def test_split_helpers_signals_exports_and_undo_name_what_they_were_given(tmp_pa
             call()
 
 
-def test_explore_to_dict_summarise_and_empty_paths_are_checked_before_any_work(monkeypatch):
+def test_explore_to_dict_summarise_reports_and_empty_paths_are_checked_before_any_work(monkeypatch, tmp_path):
     """A fourth review (2026-12-07): explore's options failed after PCA and t-SNE had run, in
     scikit-learn's words (``top=0`` not at all); ``to_dict(k=0)`` listed every genre where
-    ``top(0)`` is refused; summarise took probabilities of the wrong shape; and ``""`` was
-    the working folder to the library, as it had been on the command line."""
+    ``top(0)`` is refused; summarise took probabilities of the wrong shape; the report writers
+    took a hand-made dict or ``n_wrong`` unchecked; and ``""`` was the working folder to the
+    library, as it had been on the command line."""
     from genrekit import _files
     from genrekit.datasets import load_dataset
     from genrekit.errors import ModelError
@@ -501,6 +502,18 @@ def test_explore_to_dict_summarise_and_empty_paths_are_checked_before_any_work(m
     with pytest.raises(ParameterError, match=re.escape("weights: expected one value per chunk (2), found shape (3,)")):
         summarise("a.wav", ["jazz", "rock"], [(0, 3), (3, 6)], proba, weights=np.ones(3))
     assert summarise("a.wav", ["jazz", "rock"], [(0, 3), (3, 6)], proba).genre in ("jazz", "rock")
+
+    from genrekit.evaluate import metrics_markdown, write_evaluation
+    from genrekit.evaluate.html import write_html_report
+
+    for metrics in ({"accuracy": 0.5}, None):
+        for write in (metrics_markdown, lambda m: write_evaluation(m, tmp_path / "evaluation")):
+            with pytest.raises(ParameterError, match="metrics: expected the scores of genrekit.evaluate"):
+                write(metrics)
+    assert not (tmp_path / "evaluation").exists()  # metrics.json was written before the KeyError
+    for n_wrong in (-1, "5", True):
+        with pytest.raises(ParameterError, match="n_wrong=.*: expected a whole number of confidently wrong"):
+            write_html_report(tmp_path, n_wrong=n_wrong)
 
     for call in (lambda: load_dataset(""), lambda: predict_files("default", [""]), lambda: _files.path_given(b"")):
         with pytest.raises(ParameterError, match="expected a path, found an empty string"):

@@ -907,6 +907,24 @@ def test_a_tag_mutagen_would_garble_is_refused_and_left_byte_for_byte(tmp_path, 
     assert sorted(p.name for p in path.parent.iterdir()) == [name]  # no temporary copy left
 
 
+def test_a_genre_frame_mutagen_cannot_decode_is_named_not_read_as_no_genre(tmp_path, originals):
+    """mutagen drops an ID3 frame whose text is not in its declared encoding: a TCON holding
+    Latin-1 where it says UTF-8 was read as no genre at all (the writer refused it; the reader
+    was silent), so a library's own genre went missing from training without a word."""
+    from genrekit.datasets import load_tagged
+
+    path = _one_file(tmp_path, originals, "tagged-id3v24.mp3")
+    path.write_bytes(path.read_bytes().replace(b"My Genre", b"My Genr\xe9"))
+    message = "expected a readable genre, found a TCON frame whose text is not in its declared encoding"
+    for read in (read_song_tags, read_genre_field):
+        with pytest.raises(genrekit.errors.ParameterError, match=re.escape(f"{path}: {message}")):
+            read(path)
+    shutil.copy(originals / "tagged-id3v24.mp3", path.parent / "fine.mp3")
+    dataset = load_tagged(path.parent)
+    assert [t.path for t in dataset.tracks] == [str(path.parent / "fine.mp3")]
+    assert any(message in str(problem) for problem in dataset.problems), dataset.problems
+
+
 def test_a_vorbis_entry_without_a_name_is_refused(tmp_path, originals):
     path = _one_file(tmp_path, originals, "tagged.flac")
     data = path.read_bytes()

@@ -86,6 +86,14 @@ def not_regular_file(mode: int) -> str | None:
     return next((kind for is_kind, kind in _SPECIAL_FILES if is_kind(mode)), None)
 
 
+def not_a_file(mode: int) -> str | None:
+    """What stands where a regular file was expected ("a folder", "a pipe"...), from its
+    ``st_mode``; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else not_regular_file(mode) or "no regular file"
+
+
 @contextlib.contextmanager
 def exclusive_lock(lock: Path, busy: str, *, wait: float = 0.0,
                    error: type[Exception] = ParameterError) -> Iterator[None]:

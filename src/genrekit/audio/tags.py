@@ -56,7 +56,7 @@ from dataclasses import field as dc_field
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
-from genrekit._files import exclusive_lock, fsync_path, not_regular_file
+from genrekit._files import exclusive_lock, fsync_path, not_a_file
 from genrekit.errors import GenrekitError, ParameterError, TagConflict, TagError
 from genrekit.untrusted import label_problem
 
@@ -491,8 +491,7 @@ def _check_regular_file(path: str) -> None:
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise ParameterError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(mode):
-        found = "a folder" if stat.S_ISDIR(mode) else not_regular_file(mode) or "no regular file"
+    if found := not_a_file(mode):
         raise ParameterError(f"{path}: expected an audio file, found {found}")
 
 
@@ -576,6 +575,10 @@ def read_genre_field(path: str | os.PathLike, *, suffix: str | None = None, writ
             raise ParameterError(f"{path}: expected an ID3v2.3 or v2.4 tag, found ID3v2.{exact.version[1]} "
                                  "(genrekit does not rewrite it; convert the tag first)")
         version, field = (exact.version[1] if exact is not None else None), GENRE_FIELDS["ID3"]
+        if exact is not None and field not in exact and _id3_frame_ids(_id3_block(path, suffix))[field]:
+            # mutagen drops a frame whose text is not in its declared encoding: read as no genre
+            raise ParameterError(f"{path}: expected a readable genre, found a {field} frame whose text is not in "
+                                 "its declared encoding (repair the tag with a tagger)")
         genres = list(shown[field].genres) if shown is not None and field in shown else []
         own = {provenance_key("ID3", n): _id3_text(exact, provenance_key("ID3", n)) for n in PROVENANCE}
         return GenreField(f"ID3v2.{version or 4}", field, _id3_text(exact, field), genres, exact is not None,

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit.errors import ParameterError
+from genrekit.errors import ParameterError, check_whole_number
 from genrekit.evaluate.metrics import averaging_note
 from genrekit.evaluate.report import PREDICTION_TEXT, training_words, untrained_words
-from genrekit._files import from_spreadsheet_cell, write_text_atomic
+from genrekit._files import from_spreadsheet_cell, path_given, write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'")
@@ -525,7 +525,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
     the file, the field, what was expected and what was found (see the comment above
     :data:`_UNFIT`).
     """
-    run_dir = Path(run_dir)
+    check_whole_number("n_wrong", n_wrong, least=0, of="confidently wrong tracks shown")
+    run_dir = Path(path_given(run_dir, "run_dir"))
     if not run_dir.is_dir():
         raise ParameterError(f"{run_dir}: expected a run folder (the --out of train, evaluate, compare or explore)")
     if out is not None and (refused := page_refusal(Path(out))):  # a run's model.genrekit was overwritten

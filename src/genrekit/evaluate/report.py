@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import save_figure, spreadsheet_csv, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit._files import path_given, save_figure, spreadsheet_csv, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import averaging_note
 
 # predictions.csv's columns of text from the user's files (ids, paths, genre names): escaped for
@@ -53,6 +54,21 @@ def markdown_cell(text) -> str:
     return markdown_text(text).replace("|", "\\|")
 
 
+#: What metrics_markdown and plot_confusion read: classification_scores' keys.
+METRICS_KEYS = ("n", "accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro", "labels", "per_genre", "macro_avg",
+                "weighted_avg", "confusion_matrix", "confusion_matrix_normalized")
+
+
+def check_metrics(metrics) -> None:
+    """A ParameterError unless ``metrics`` holds what the reports read (a dict made by hand
+    failed as a KeyError of one of them, after metrics.json was written)."""
+    found = f"a dict without {', '.join(k for k in METRICS_KEYS if k not in metrics)}" if isinstance(
+        metrics, dict) else type(metrics).__name__
+    if not isinstance(metrics, dict) or not set(METRICS_KEYS) <= set(metrics):
+        raise ParameterError(f"metrics: expected the scores of genrekit.evaluate.evaluation_metrics or "
+                             f"classification_scores, found {found}")
+
+
 def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     """A per-genre report and confusion matrix as Markdown tables.
 
@@ -76,6 +92,7 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
         how the test tracks were held out where ``metrics`` has a ``protocol``. Ends with a
         newline.
     """
+    check_metrics(metrics)
     lines = [f"# {markdown_text(title)}", ""]
     if isinstance(metrics.get("protocol"), str):  # how train held the test tracks out
         lines += [f"Test tracks: {markdown_text(metrics['protocol'])}.", ""]
@@ -167,7 +184,8 @@ def write_evaluation(metrics: dict, out_dir: str | os.PathLike, *, title: str = 
         ``metrics.json``, ``metrics.md``, ``confusion_matrix.png`` and, with ``predictions``,
         ``predictions.csv``: file name -> path.
     """
-    out_dir = Path(out_dir)
+    check_metrics(metrics)
+    out_dir = Path(path_given(out_dir, "out_dir"))
     written = {
         "metrics.json": write_json(out_dir / "metrics.json", metrics),
         "metrics.md": write_text_atomic(out_dir / "metrics.md", metrics_markdown(metrics, title=title)),

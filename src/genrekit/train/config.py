@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from genrekit._files import not_regular_file
+from genrekit._files import not_a_file
 from genrekit.errors import ModelError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -231,8 +231,7 @@ def _config_values(path: str | Path) -> dict:
     """A training config file's keys and values, each key known and of its type, ``preset``
     by its current name; a ParameterError naming the file and the key."""
     path = Path(path)
-    if path.exists() and not path.is_file():  # a FIFO would block the read for ever
-        found = "a folder" if path.is_dir() else not_regular_file(path.stat().st_mode) or "no regular file"
+    if path.exists() and (found := not_a_file(path.stat().st_mode)):  # a FIFO would block the read for ever
         raise ParameterError(f"{path}: expected a training config file, found {found}")
     try:
         text = path.read_text(encoding="utf-8")
