@@ -518,3 +518,30 @@ def test_explore_to_dict_summarise_reports_and_empty_paths_are_checked_before_an
     for call in (lambda: load_dataset(""), lambda: predict_files("default", [""]), lambda: _files.path_given(b"")):
         with pytest.raises(ParameterError, match="expected a path, found an empty string"):
             call()
+
+
+def test_flags_given_as_strings_are_refused_where_no_is_read_as_yes(tmp_path, clip, gtzan_mini):
+    """``"no"`` is a true string: ``resume="no"`` resumed a run, ``strip_training="no"``
+    stripped the export's training fingerprints, ``search="no"`` searched, ``mono="no"``
+    mixed down. Each is refused before any work."""
+    from genrekit import audio
+    from genrekit.audio.tags import write_genre_tag
+    from genrekit.export import export_onnx
+    from genrekit.train import train_model, train_network_model
+
+    calls = {
+        "mono": lambda: audio.load(clip, mono="no"),
+        "allow_silent": lambda: audio.load(clip, allow_silent="yes"),
+        "mix_check": lambda: next(audio.stream(clip, mix_check="no")),
+        "strip_training": lambda: export_onnx("default", tmp_path / "m.onnx", strip_training="no"),
+        "light": lambda: export_onnx("default", tmp_path / "m.onnx", light=1),
+        "search": lambda: train_model(gtzan_mini, model="logreg", search="no", out_dir=tmp_path / "run"),
+        "cv": lambda: train_model(gtzan_mini, model="logreg", cv="no", out_dir=tmp_path / "run"),
+        "resume": lambda: train_network_model(gtzan_mini, preset="cnn4", resume="no",
+                                              out_dir=tmp_path / "run"),
+        "dry_run": lambda: write_genre_tag(tmp_path / "song.flac", "jazz", dry_run="no"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ParameterError, match=f"{name}=.*: expected True or False"):
+            call()
+    assert not list(tmp_path.iterdir())

@@ -24,7 +24,7 @@ import soxr
 
 from genrekit._files import line_shown, not_regular_file
 from genrekit.audio import remote
-from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio
+from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags
 
 logger = logging.getLogger(__name__)
 
@@ -1601,6 +1601,7 @@ def load(
         or shorter than ``min_duration``.
     """
     sr = checked_audio_rate(sr)
+    check_flags(mono=mono, allow_silent=allow_silent)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration, positive=True)
     path = os.fspath(path)
@@ -1697,6 +1698,7 @@ def stream(
         part-way (the blocks already yielded stand).
     """
     sr = checked_audio_rate(sr)
+    check_flags(mix_check=mix_check)
     _check_seconds("block_duration", block_duration, positive=True)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration)

@@ -57,7 +57,7 @@ from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
 from genrekit._files import exclusive_lock, fsync_path, not_a_file
-from genrekit.errors import GenrekitError, ParameterError, TagConflict, TagError
+from genrekit.errors import GenrekitError, ParameterError, TagConflict, TagError, check_flags
 from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
@@ -1751,6 +1751,7 @@ def write_genre_tag(path: str | os.PathLike, genres: str | list[str], *, dry_run
     """Set the file's genres to ``genres`` as ``existing`` says (:func:`plan_genre_tag`, whose
     parameters these are); ``dry_run`` only reports the change (``action`` ``would write``, or
     ``would fail`` with the ``error`` the write would meet, :func:`dry_run_refusal`)."""
+    check_flags(dry_run=dry_run)
     change = plan_genre_tag(path, genres, existing=existing, separator=separator, id3v2_version=id3v2_version,
                             provenance=provenance)
     if change.action != "write":

@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from genrekit._files import atomic_path, path_given, paths_given
-from genrekit.errors import ModelError, ParameterError
+from genrekit.errors import ModelError, ParameterError, check_flags
 from genrekit.features.musicnn import BOTH as MUSICNN_BOTH
 from genrekit.features.musicnn import FEATURE_SETS as MUSICNN_FEATURE_SETS
 from genrekit.features.musicnn import patches_recipe, pooling_matrix
@@ -142,6 +142,7 @@ def export_onnx(
     """
     if frontend not in FRONTENDS:
         raise ParameterError(f"frontend={frontend!r}: expected one of {', '.join(FRONTENDS)}")
+    check_flags(int8=int8, light=light, strip_training=strip_training)  # "no" is a true string
     model_path, out = path_given(model_path, "model_path"), path_given(out, "out")
     # genrekit knows a model file by its ending; and out=model_path wrote ONNX over the model
     if Path(out).suffix.lower() != ONNX_SUFFIX:

@@ -13,7 +13,7 @@ import numpy as np
 
 from genrekit.datasets import Dataset, build_feature_table, fold_grouping, kfold_splits
 from genrekit.datasets.splits import GTZAN_ID_BLOCK, gtzan_id_blocks
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, ParameterError, check_flags
 from genrekit.evaluate import cross_validate, score_dataset
 from genrekit.evaluate.crossval import out_of_fold_probabilities, table_folds
 from genrekit.features import FeatureCache, FeatureSpec
@@ -110,6 +110,7 @@ def train_model(
                                 else ""))
     spec = default_spec(model) if spec is None else as_feature_spec(spec)  # a name too, checked before any work
     check_search(search, n_iter)
+    check_flags(cv=cv)
     fit = partial(_fit_classical, model=model, spec=spec, search=search, n_iter=n_iter,
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrekit.errors import ParameterError
+from genrekit.errors import ParameterError, check_flags
 from genrekit.models.nets.inference import in_batches, predict_chunks
 from genrekit.models.nets.presets import build_network
 from genrekit.train.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_state, save_checkpoint
@@ -219,6 +219,7 @@ def train_network(
     from genrekit.models.aggregation import check_aggregation
 
     check_aggregation(aggregation)
+    check_flags(resume=resume)
     config = config.resolved()
     # what it trains on (for the checkpoint: none without a folder, as in each CV fold), before a
     # frozen part's features (which another device computes otherwise)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from genrekit.datasets import Dataset
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, ParameterError, check_flags
 from genrekit._files import write_json
 from genrekit.evaluate import score_dataset
 from genrekit.train.config import TrainConfig
@@ -114,6 +114,7 @@ def train_network_model(
     DatasetError
         No training or no validation track can be read.
     """
+    check_flags(resume=resume)  # resume="no" would resume
     if split == "all":
         raise ParameterError(f"split='all': model {preset!r} is a network, which needs validation tracks to stop "
                              "training; use split='random' (or a classical model, such as musicnn-prior)")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from genrekit.errors import DatasetError, OtherKindOption, ParameterError
+from genrekit.errors import DatasetError, OtherKindOption, ParameterError, check_flags
 from genrekit.models.catalogue import recipe_name
 from genrekit.models.recipes import network_names, trains_from_audio
 from genrekit.train.config import SETTINGS, TrainConfig
@@ -120,6 +120,7 @@ class Recipe(Protocol):
 def check_search(search: bool, n_iter: int, inner_splits: int = 3) -> None:
     """Refuse a randomized search's settings scikit-learn would refuse inside the fit (after the
     features were extracted): ``n_iter`` candidates, at least 1, over ``inner_splits`` folds, at least 2."""
+    check_flags(search=search)
     if not search:
         return
     for name, value, least in (("n_iter", n_iter, 1), ("inner_splits", inner_splits, 2)):
