@@ -572,6 +572,9 @@ def _tone(seconds: float, sr: int, channels: int = 1) -> np.ndarray:
      "not a supported audio file: W64/GSM610"),
     ("sds.wav", lambda p: sf.write(p, _tone(2, 8000), 8000, format="SDS", subtype="PCM_S8"),
      "not a supported audio file: SDS/PCM_S8"),
+    # the formats FFmpeg decodes are listed where PyAV is installed (the test extra installs it)
+    ("song.caf", lambda p: sf.write(p, _tone(2, 8000), 8000, format="CAF"),
+     "CAF/PCM_16 \\(expected WAV, AIFF, AU, FLAC, Ogg Vorbis or Opus, or MP3, or through FFmpeg M4A/AAC/ALAC"),
 ])
 def test_headers_and_codecs_no_song_has_are_refused_before_decoding(tmp_path, name, write, why, capfd):
     """libsndfile opens a dozen formats by their content whatever the name, and believes any

@@ -325,10 +325,16 @@ def test_security_headers_on_every_kind_of_response(server, short_wav):
             assert headers.get("cache-control") == "no-store", name
     assert responses["predicted"].json()["genre"]
     # what uvicorn refuses before the service sees a request: plain text without these headers before
-    for head in (b"GARBAGE\r\n\r\n", b"GET /healthz HTTP/1.1\r\n\r\n",  # no Host
-                 b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n"):
+    # (h11's words say what was wrong: uvicorn's said "Invalid HTTP request received" of each)
+    for head, words in ((b"GARBAGE\r\n\r\n", "malformed HTTP request: "),
+                        (b"GET /healthz HTTP/1.1\r\n\r\n", "Missing mandatory Host: header"),
+                        (b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+                         "bad Content-Length"),
+                        (b"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n"
+                         b"Content-Length: 20\r\n\r\n", "conflicting Content-Length headers")):
         answer = _raw(server, head, timeout=20)
         assert answer["status"] == 400 and answer["body"]["detail"].startswith("malformed HTTP request: "), head
+        assert words in answer["body"]["detail"], answer["body"]
         assert answer["headers"]["x-content-type-options"] == "nosniff" and "content-security-policy" in answer["headers"]
 
 
@@ -1336,3 +1342,56 @@ def test_the_banner_gives_an_ipv6_address_as_a_url_does(monkeypatch, model_file)
     monkeypatch.setattr(server, "serve", lambda *args, on_loaded, **kwargs: on_loaded())
     result = CliRunner().invoke(app, ["serve", "--model", str(model_file), "--host", "::1", "--port", "8123"])
     assert "http://[::1]:8123/" in result.output, result.output
+
+
+def test_a_content_length_int_refuses_and_a_websocket_to_another_host_are_refused_by_the_app(model_file):
+    """A review (2026-12-07), for the app mounted behind a server that passes on what uvicorn's
+    h11 refuses: ``Content-Length: ²`` (a digit to str.isdigit) and one of 5000 digits (past
+    int()'s limit) were 500s; a WebSocket upgrade skipped the Host check."""
+    import asyncio
+
+    from genrekit.server import create_app
+
+    app = create_app(model_file)
+
+    async def call(scope_type: str, headers: list) -> list:
+        scope = {"type": scope_type, "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http" if scope_type == "http" else "ws", "path": "/v1/predict", "raw_path": b"/v1/predict",
+                 "query_string": b"", "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80)}
+        messages, sent = [{"type": "http.request", "body": b"RIFF", "more_body": False}], []
+
+        async def receive():
+            return messages.pop(0) if messages else await asyncio.sleep(3600)
+
+        async def send(message):
+            sent.append(message)
+
+        await asyncio.wait_for(app(scope, receive, send), 60)
+        return sent
+
+    for length, status in ((b"\xb2", 422), ("\u0663".encode(), 422), (b"9" * 5000, 413)):
+        sent = asyncio.run(call("http", [(b"host", b"localhost"), (b"content-type", b"audio/wav"),
+                                         (b"content-length", length)]))
+        assert sent[0]["status"] == status, (length[:10], sent)
+        if status == 413:
+            assert b"a 5000-digit number of bytes is larger than the limit" in sent[1]["body"]
+    sent = asyncio.run(call("websocket", [(b"host", b"evil.example")]))
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+
+
+def test_a_range_request_gets_the_whole_file_not_a_plain_text_error(model_file):
+    """Starlette answered ``Range: bytes=a-b`` with a plain-text 400 and ``items=0-1`` with 400
+    where HTTP says to ignore it; ranges are now ignored (the page and its files are small)."""
+    from fastapi.testclient import TestClient
+
+    from genrekit.server import create_app
+
+    with TestClient(create_app(model_file), base_url="http://localhost") as client:
+        whole = client.get("/static/app.js")
+        for path in ("/", "/static/app.js", "/static-offline-docs/swagger-ui.css"):
+            for value in ("bytes=a-b", "items=0-1", "bytes=5-1", "bytes=999999999-", "bytes=0-9"):
+                response = client.get(path, headers={"Range": value})
+                assert response.status_code == 200, (path, value, response.status_code, response.text[:80])
+                assert "accept-ranges" not in response.headers
+        assert client.get("/static/app.js", headers={"Range": "bytes=0-9"}).content == whole.content

@@ -1928,6 +1928,94 @@ def test_an_undo_from_a_hand_edited_journal_never_writes_a_file_genrekit_did_not
     assert genre_field(library / "bare.flac") == ["jazz"]
 
 
+def _edited_journal(results, edit):
+    journal = results.with_name(results.name + ".journal.jsonl")
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    edit(lines)
+    journal.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_an_undo_from_a_journal_damaged_by_hand_changes_no_file_wrongly(tmp_path, library, caplog):
+    """A review's hostile journals (2026-12-07): a list where a text goes, a NUL in a path or
+    a damaged ID3 version was a TypeError, ValueError or AttributeError (a model that was no
+    text, after the files were put back, so the undo was never recorded); a ``moved`` line
+    sent an undo to a copy outside the library; a size of 50 MB padded a song to it; a
+    conversion's stored tag, forged, was put into an MP3; a table's infinite size was an
+    OverflowError; and a line copied twice was told as the owner's edit."""
+    for name, song, edit in [
+        ("format", library / "tagged.flac", lambda line: line["tag"].update(format=["Vorbis comment"])),
+        ("model", library / "tagged.ogg", lambda line: line.update(model=5)),
+        ("path", library / "tagged.opus", lambda line: line.update(path=line["path"] + "\x00x")),
+        ("before", library / "tagged.m4a", lambda line: line["tag"].update(before=None)),
+        ("id3_version", library / "tagged.wav", lambda line: line["tag"].update(id3_version="yes")),
+    ]:
+        results = tmp_path / f"{name}.csv"
+        _journalled_write(results, song, "rock")
+        _edited_journal(results, lambda lines: [edit(line) for line in lines])
+        before = song.read_bytes()
+        assert undo_tags(results).files == [], name  # every line kept aside as damaged: nothing to act on
+        assert song.read_bytes() == before and genre_field(song) == ["rock"]
+        assert results.with_name(results.name + ".journal.jsonl.damaged").exists()
+
+    # a moved line to a copy outside the library: the library's file is put back, not the copy
+    results, outside = tmp_path / "moved.csv", tmp_path / "Backup" / "bare.flac"
+    _journalled_write(results, library / "bare.flac", "rock")
+    outside.parent.mkdir()
+    shutil.copy(library / "bare.flac", outside)
+    _edited_journal(results, lambda lines: lines.append(
+        {"path": str(outside), "key": "k", "error": None, "tag": {"state": "moved", "from": str(library / "bare.flac")}}))
+    [undone] = undo_tags(results).files
+    assert undone.status == "restored" and genre_field(library / "bare.flac") is None and genre_field(outside) == ["rock"]
+
+    # the written line twice: one write, undone without a word about the owner
+    results = tmp_path / "twice.csv"
+    _journalled_write(results, library / "bare.ogg", "rock")
+    _edited_journal(results, lambda lines: lines.append(dict(lines[-1])))
+    [undone] = undo_tags(results).files
+    assert undone.status == "restored" and undone.reason is None and genre_field(library / "bare.ogg") is None
+
+    # a size before the write of 50 MB: the tags are put back, the song is not padded to it
+    results = tmp_path / "size.csv"
+    _journalled_write(results, library / "bare.opus", "rock")
+    _edited_journal(results, lambda lines: [line["tag"]["before"].update(size=50_000_000) for line in lines])
+    [undone] = undo_tags(results).files
+    assert undone.status == "restored" and (library / "bare.opus").stat().st_size < 1_000_000
+    assert "not padded back to the 50000000 bytes" in caplog.text
+
+    # a version conversion's stored tag, replaced by another: refused, the MP3 left as it is
+    from genrekit.predict import library as library_module
+
+    mp3, results = library / "tagged-id3v24.mp3", tmp_path / "converted.csv"
+    record = {"path": str(mp3), "key": "k", "size": mp3.stat().st_size, "mtime_ns": mp3.stat().st_mtime_ns,
+              "model": "m", "genre": "rock", "confidence": 0.9, "probabilities": {"rock": 0.9, "jazz": 0.1},
+              "error": None, "styles": None}
+    with open(results.with_name(results.name + ".journal.jsonl"), "a", encoding="utf-8") as handle:
+        library_module._set_tag(record, handle, library_module.TagOptions(existing="replace", id3v2_version=3),
+                                lambda p: ("k2", os.stat(p).st_size, os.stat(p).st_mtime_ns))
+        library_module.append_record(handle, record)
+    forged = ID3()
+    forged.add(TIT2(encoding=3, text=["INJECTED"]))
+    block = tmp_path / "forged.id3"
+    forged.save(block, v2_version=4)
+    import base64
+
+    _edited_journal(results, lambda lines: [line["tag"].update(id3_tag=base64.b64encode(block.read_bytes()).decode())
+                                            for line in lines if line["tag"]["state"] == "writing"])
+    before = mp3.read_bytes()
+    [refused] = undo_tags(results).files
+    assert refused.status == "refused" and "its stored ID3 tag holds TCON None" in refused.reason, refused
+    assert mp3.read_bytes() == before
+
+    # a results table whose row says an infinite size, while a file written is gone
+    results = tmp_path / "tags.jsonl"
+    _journalled_write(results, library / "bare.wav", "rock")
+    _journalled_write(results, library / "bare.aiff", "rock")
+    results.write_text(json.dumps({"path": "x", "key": "k", "size": 1, "mtime_ns": 1}).replace("1,", "1e999,", 1) + "\n")
+    (library / "bare.aiff").unlink()
+    outcomes = {Path(f.path).name: f.status for f in undo_tags(results).files}
+    assert outcomes == {"bare.wav": "restored", "bare.aiff": "refused"}
+
+
 def test_a_link_and_the_song_it_leads_to_are_one_song_of_the_library(tmp_path, originals, small_model):
     """A library holding a song and a link to it tags the song once (a second write through the
     link found the file changed by the first, and failed the run); two links to a song outside

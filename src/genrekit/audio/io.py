@@ -1199,8 +1199,10 @@ def _check_sndfile_format(handle, path: str) -> None:
     kind = f"{handle.format}/{handle.subtype}"
     if handle.format not in SNDFILE_FORMATS or handle.subtype not in SNDFILE_SUBTYPES:
         handle.close()
+        # what FFmpeg decodes is told only where PyAV is installed to decode it
+        also = ", or through FFmpeg M4A/AAC/ALAC, WMA, WebM/MKA or AC-3" if _pyav_installed() else ""
         raise AudioError(path, f"not a supported audio file: {kind} (expected WAV, AIFF, AU, FLAC, Ogg Vorbis or "
-                               "Opus, or MP3, whatever its name)")
+                               f"Opus, or MP3{also}, whatever its name)")
     size = _SAMPLE_BYTES.get(handle.subtype)
     if handle.format not in ("FLAC", "OGG", "MP3") and size is not None:
         try:

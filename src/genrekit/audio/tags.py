@@ -34,6 +34,7 @@ tag, if any, is left byte for byte as it was.
 from __future__ import annotations
 
 import base64
+import io
 import contextlib
 import datetime
 import functools
@@ -1007,6 +1008,31 @@ def id3_tag_sha256(path: str | os.PathLike) -> str | None:
     except KeyError:  # a WAV or AIFF without an ID3 chunk
         return None
     return hashlib.sha256(block).hexdigest() if block else None
+
+
+def stored_tag_problem(id3_tag: str, version: int, expected: dict[str, list[str] | None]) -> str | None:
+    """Why ``id3_tag`` (base64 of an ID3v2 tag, as a version conversion's journal line keeps
+    it) is not the tag that write replaced: not an ID3v2 tag, of another version than
+    ``version``, or whose fields (as stored) are not ``expected`` (the journal's old values).
+    None where it is. An undo puts the tag back whole: a damaged line would write garbage."""
+    _mutagen()
+    from mutagen.id3 import ID3
+
+    try:
+        block = base64.b64decode(id3_tag, validate=True)
+        if len(block) < 10 or block[:3] != b"ID3":
+            return "its stored ID3 tag is no ID3v2 tag"
+        stored = ID3(io.BytesIO(block), translate=False, load_v1=False)
+    except Exception as exc:  # binascii and mutagen raise many types
+        return f"its stored ID3 tag cannot be read ({type(exc).__name__})"
+    if stored.version[1] != version:
+        return f"its stored ID3 tag is v2.{stored.version[1]}, where the write converted a v2.{version} tag"
+    found = {name: _id3_text(stored, name) for name in expected}
+    if found != expected:
+        changed = next(name for name in expected if found[name] != expected[name])
+        return (f"its stored ID3 tag holds {changed} {found[changed]!r:.100}, where the journal records "
+                f"{expected[changed]!r:.100}")
+    return None
 
 
 def _put_id3_block(path: str, suffix: str, block: bytes) -> None:

@@ -321,24 +321,59 @@ def _options_key(skip: float, segment_seconds: float | None, music_check: bool =
 
 
 def _stat_or_none(value) -> bool:
-    return value is None or (isinstance(value, dict) and isinstance(value.get("size"), int)
-                             and isinstance(value.get("mtime_ns"), int))
+    return value is None or (isinstance(value, dict) and _whole_number(value.get("size"))
+                             and _whole_number(value.get("mtime_ns")))
+
+
+def _whole_number(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _path_text(value) -> bool:
+    return isinstance(value, str) and "\x00" not in value  # no file system takes a NUL
+
+
+def _texts_or_none(value) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+
+
+def _scores_or_none(value) -> bool:
+    return value is None or (isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()))
+
+
+# What a journal record's prediction holds, by type, where present (older records lack some)
+_PREDICTION_TYPES = {"model": lambda v: isinstance(v, str), "genre": lambda v: v is None or isinstance(v, str),
+                     "confidence": lambda v: v is None or _scores_or_none({"": v}),
+                     "probabilities": lambda v: isinstance(v, dict) and _scores_or_none(v),
+                     "styles": _scores_or_none, "own_genres": _texts_or_none, "own_as_model": _texts_or_none,
+                     "tag_action": lambda v: v is None or isinstance(v, str)}
 
 
 def tag_line(record: dict) -> bool:
-    """Whether a tag journal's line is a whole record: what resuming and undoing read of it."""
-    if not (isinstance(record.get("path"), str) and isinstance(record.get("key"), str) and "error" in record):
+    """Whether a tag journal's line is a whole record: what resuming and undoing read of it,
+    each of its type (a line edited by hand to hold a list where a text goes, a NUL in a path or
+    a tag that is no text is damaged: kept aside, never acted on)."""
+    if not (_path_text(record.get("path")) and isinstance(record.get("key"), str) and "error" in record):
+        return False
+    if not all(check(record[name]) for name, check in _PREDICTION_TYPES.items() if name in record):
         return False
     tag = record.get("tag")
     if tag is None:
         return True
     if not isinstance(tag, dict) or not isinstance(tag.get("state"), str):
         return False
+    if tag["state"] == "moved":
+        return _path_text(tag.get("from"))
     if tag["state"] not in ("writing", "written", "failed"):
         return True
-    fields = tag.get("fields")
+    fields, version = tag.get("fields"), tag.get("id3_version")
     return (isinstance(fields, dict) and all(isinstance(v, dict) and {"old", "new"} <= v.keys() for v in fields.values())
-            and "has_tags" in tag and _stat_or_none(tag.get("before")) and _stat_or_none(tag.get("after")))
+            and isinstance(tag.get("format"), str) and isinstance(tag.get("has_tags"), bool)
+            and isinstance(tag.get("before"), dict) and _stat_or_none(tag["before"]) and _stat_or_none(tag.get("after"))
+            and (version is None or (isinstance(version, dict) and all(
+                _whole_number(version.get(side)) for side in ("old", "new"))))
+            and all(tag.get(name) is None or isinstance(tag[name], str) for name in ("id3_tag", "id3_sha256")))
 
 
 def undo_line(record: dict) -> bool:
@@ -1132,21 +1167,41 @@ def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
     moved (a ``moved`` line, :class:`_Moves`) takes its writes along: each then has the path the
     file is at now, and ``written_at``, the one it was written at."""
     writes: dict[str, list[dict]] = {}
+    library = _library_of(records)
     for number, record in enumerate(records):
         tag = record.get("tag")
-        if isinstance(tag, dict) and tag.get("state") == "moved" and isinstance(tag.get("from"), str):
-            _relocate(writes, tag["from"], record["path"])
+        if isinstance(tag, dict) and tag.get("state") == "moved":
+            if library is not None and _within(library, record["path"]):  # a line edited to send it elsewhere: not
+                _relocate(writes, tag["from"], record["path"])
             continue
         if not tag or tag.get("state") not in ("writing", "written", "failed"):
             continue
         entries = writes.setdefault(os.path.realpath(record["path"]), [])
         entry = tag | {"path": record["path"], "line": number}
+        if entries and all(entries[-1].get(k) == tag.get(k) for k in ("state", "before", "after", "fields")):
+            continue  # one write's line twice (copied by hand): undone once, not taken for the owner's edit
         if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
                 and entries[-1]["before"] == tag["before"]):
             entries[-1] = entries[-1] | entry | {"path": entries[-1]["path"]}  # the writing line's id3_tag kept
         else:
             entries.append(entry)
     return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
+
+
+def _library_of(records: list[dict]) -> str | None:
+    """The folder that holds every file a journal's runs analysed (its ``moved`` lines aside):
+    a tag run finds a moved file by listing the library, so it is in there."""
+    folders = [os.path.dirname(os.path.realpath(r["path"])) for r in records
+               if (r.get("tag") or {}).get("state") != "moved"]
+    try:
+        return os.path.commonpath(folders) if folders else None
+    except ValueError:  # relative and absolute paths together (a journal edited by hand)
+        return None
+
+
+def _within(library: str, path: str) -> bool:
+    real = os.path.realpath(path)
+    return os.path.commonpath([library, real]) == library
 
 
 def _relocate(writes: dict[str, list[dict]], old: str, new: str) -> None:
@@ -1192,9 +1247,9 @@ def _table_locations(results: Path) -> list[tuple[str, str, int, int]]:
     for row in rows:
         try:
             found.append((row["path"], row["key"], int(row["size"]), int(row["mtime_ns"])))
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, OverflowError):  # an infinite size is no row of ours
             continue
-    return [row for row in found if isinstance(row[0], str) and isinstance(row[1], str)]
+    return [row for row in found if _path_text(row[0]) and isinstance(row[1], str)]
 
 
 def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[dict]) -> dict[str, str]:
@@ -1214,14 +1269,14 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     keys: dict[str, set[str]] = {}
     for record in records:
         keys.setdefault(os.path.realpath(record["path"]), set()).add(record["key"])
-    library = os.path.commonpath([os.path.dirname(real) for real in keys])
+    library = _library_of(records)
     followed = {}
     for old, last in gone.items():
         after = (last["after"]["size"], last["after"]["mtime_ns"])
         candidates = {os.path.realpath(path): path for path, key, size, mtime_ns in rows
                       if key in keys.get(old, ()) or (size, mtime_ns) == after}
         candidates = {real: path for real, path in candidates.items()
-                      if real != old and real not in writes and os.path.commonpath([library, real]) == library
+                      if real != old and real not in writes and library is not None and _within(library, real)
                       and os.path.exists(path) and _holds_write(path, last)}
         if len(candidates) == 1:
             [(real, path)] = candidates.items()
@@ -1379,6 +1434,12 @@ def _never_made(entry: dict) -> bool:
             and now.version == version.get("old", now.version))
 
 
+#: The most padding an undo adds to give a file back its size before genrekit's write (mutagen
+#: trims a padding over 10 KiB + 1% of the file, so the write may have removed that much; a
+#: journal edited to say more would have padded a song to any size).
+MAX_PADDING_RESTORED = 1 << 20
+
+
 def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: bool) -> tuple[UndoRecord, bool]:
     """Undo one chain of writes to ``path`` (see :func:`_undo_file`): its record, and whether
     it was refused because the file's genre fields hold another's values than genrekit wrote."""
@@ -1401,6 +1462,13 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
                           ours[name], target[name], previous.get("after"), write, line["fields"]), False
+    converting = next((entry for entry in chain if entry.get("id3_version")), None)
+    stored = converting and id3_tag and tags.stored_tag_problem(
+        id3_tag, converting["id3_version"]["old"], {n: v["old"] for n, v in converting["fields"].items()})
+    if stored:
+        reason = f"{path}: a write converted its ID3v2 version, and {stored}: damaged or edited; left as it is"
+        append_record(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
     if not os.path.exists(path):
         reason = (f"{path}: missing (genrekit wrote its tags, and it was moved, renamed or deleted since); nothing "
                   "put back. A file moved within the library: `genrekit tag LIBRARY` with this results table as "
@@ -1436,9 +1504,14 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
     # a file nothing changed since genrekit's last write gets its size back too: its bytes, as they were
     untouched = newest and last["after"] is not None and _stat(path) == last["after"]
+    size_wanted = chain[0]["before"]["size"] if untouched else None
+    if size_wanted is not None and size_wanted - last["after"]["size"] > MAX_PADDING_RESTORED + size_wanted // 100:
+        logger.warning("%s: not padded back to the %d bytes its journal says it had (it has %d: no tag write of "
+                       "genrekit's changes a file by so much)", path, size_wanted, last["after"]["size"])
+        size_wanted = None
     try:
         tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag,
-                          trust_name=True, size_wanted=chain[0]["before"]["size"] if untouched else None)
+                          trust_name=True, size_wanted=size_wanted)
     except tags.TagConflict as exc:  # changed between the read above and the write
         append_record(handle, line | {"state": "refused", "reason": str(exc)})
         return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
@@ -1622,7 +1695,7 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
                 row = json.loads(line)
             except (ValueError, RecursionError) as exc:  # a row nested past what Python's parser takes too
                 raise TagError(f"{results}: line {number} is not JSON ({exc}){unread}") from exc
-            if not isinstance(row, dict) or not isinstance(row.get("path"), str):
+            if not isinstance(row, dict) or not _path_text(row.get("path")):
                 raise TagError(f"{results}: line {number} is not a row with a 'path' (found "
                                     f"{describe_value(row)}){unread}")
             rows.append(row)
@@ -1667,8 +1740,8 @@ def _update_table(results: Path, records: dict[str, dict]) -> None:
             rows = pq.read_table(results).to_pylist()
         except (pa.ArrowException, OSError) as exc:
             raise TagError(f"{results}: not a Parquet table ({exc}){unread}") from exc
-        if any(not isinstance(row.get("path"), str) for row in rows):
-            raise TagError(f"{results}: expected a 'path' column of text{unread}")
+        if any(not _path_text(row.get("path")) for row in rows):
+            raise TagError(f"{results}: expected a 'path' column of text without NUL characters{unread}")
         records = {_utf8_row({"path": real})["path"]: record for real, record in records.items()}
         shown = [_utf8_row({"path": os.path.realpath(row["path"])})["path"] for row in rows]
         alike = Counter(shown)

@@ -32,6 +32,7 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 import stat
 import tempfile
 import threading
@@ -53,6 +54,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genrekit import __version__
 from genrekit._files import line_shown
+from genrekit.audio.chunking import MIN_ANALYSED_SECONDS
 from genrekit.errors import GenrekitError, ModelError, ParameterError
 from genrekit.models.interface import load, model_id
 from genrekit.predict import predict_file
@@ -190,9 +192,11 @@ class KnownHosts:
         self.app, self.hosts = app, {_host_name(h) for h in hosts}  # ports aside, as the Host header is read
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):  # a WebSocket route added later is guarded too
             given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1").strip().lower()
             name = _host_name(given)
+            if given and name not in self.hosts and scope["type"] == "websocket":
+                return await send({"type": "websocket.close", "code": 1008})  # policy violation: refused
             if given and name not in self.hosts:
                 listed = ", ".join(sorted(self.hosts))
                 shown = name if re.fullmatch(r"[a-z0-9._-]+|[0-9a-f:.]+", name) else "NAME"  # not "[:" for "[::1"
@@ -286,6 +290,28 @@ class HeadAsGet:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+class WholeFiles:
+    """ASGI middleware: Range requests are answered with the whole file, as HTTP allows (the page
+    and its files are small): Starlette answered a bad range in plain text, not in the JSON of
+    every other error, and an unknown unit with 400 where HTTP says to ignore it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_without_ranges(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, v) for k, v in message.get("headers") or []
+                                                  if k.lower() != b"accept-ranges"]}
+            await send(message)
+
+        headers = [(k, v) for k, v in scope.get("headers") or [] if k.lower() not in (b"range", b"if-range")]
+        await self.app({**scope, "headers": headers}, receive, send_without_ranges)
 
 
 class _Places:
@@ -440,6 +466,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     app.state.stopping_soon = stopping_soon
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HeadAsGet)  # the routes and the headers see a GET
+    app.add_middleware(WholeFiles)
     app.add_middleware(SameSiteWrites, hosts=list(allowed_hosts or ()))
     if allowed_hosts is not None:
         app.add_middleware(KnownHosts, hosts=list(allowed_hosts))  # outermost: nothing runs for another name
@@ -516,7 +543,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         request: Request,
         # the descriptions /docs shows (the values are checked below, in the service's words)
         skip: float | None = Query(None, description=(
-            "Seconds of intro, and of outro, left out of a song long enough to keep three chunks after them; "
+            f"Seconds of intro, and of outro, left out of a song long enough to keep three chunks and "
+            f"{MIN_ANALYSED_SECONDS:g} s after them (a shorter song is analysed whole: see `start` and `end` in the "
+            "answer); "
             f">= 0; default: the service's ({limits.skip:g})")),
         min_confidence: float | None = Query(None, description=(
             "Below this top probability the genre is `unknown` (the probabilities are still given); between 0 "
@@ -540,8 +569,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         content_type = request.headers.get("content-type", "")
         allowed = limits.max_upload_bytes + (FORM_OVERHEAD if content_type.lower().startswith("multipart/") else 0)
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > allowed:
-            return _error(413, f"upload of {int(declared)} bytes is larger than the limit of {limits.max_upload_text}"
+        # ASCII digits only ("²" is a digit to str.isdigit), and few enough for int() (a server in
+        # front of this app may pass on what uvicorn's h11 refuses)
+        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > allowed):
+            shown = int(declared) if len(declared) <= 18 else f"a {len(declared)}-digit number of"
+            return _error(413, f"upload of {shown} bytes is larger than the limit of {limits.max_upload_text}"
                           + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
                              else ""), unread)
         if places.free == 0:
@@ -782,8 +814,9 @@ def serve(model_path: str | os.PathLike, *, host: str = "127.0.0.1", port: int =
     try:
         if on_loaded is not None:
             on_loaded()
+        # ws="none": no route speaks WebSocket, so an upgrade is a plain request, answered in JSON
         _server_class()(uvicorn.Config(service, log_level=log_level, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-                                       http=_protocol_class())).run(sockets=sockets)
+                                       http=_protocol_class(), ws="none")).run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again: stopping is the intent
         pass
     finally:
@@ -918,9 +951,13 @@ def _protocol_class():
             super().connection_lost(exc)
 
         def send_400_response(self, msg: str) -> None:
-            # uvicorn's is plain text without the security headers; every error of the service is JSON
+            # uvicorn's is plain text without the security headers; every error of the service is JSON.
+            # It is called in uvicorn's `except h11.RemoteProtocolError`, whose words say what was wrong
+            # ("conflicting Content-Length headers") where uvicorn's say only that something was
             self._headers_in()
-            _raw_response(self.transport, 400, "Bad Request", f"malformed HTTP request: {msg.rstrip('.')}")
+            error = sys.exc_info()[1]
+            detail = str(error) if isinstance(error, h11.RemoteProtocolError) and str(error) else msg.rstrip(".")
+            _raw_response(self.transport, 400, "Bad Request", f"malformed HTTP request: {line_shown(detail)[:200]}")
 
         def _headers_too_slow(self) -> None:
             self.header_deadline = None
