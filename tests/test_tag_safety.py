@@ -1106,7 +1106,7 @@ def _journalled_write(results, path, genre, existing="replace"):
 
     record = {"path": str(path), "key": rekey(path)[0], "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
               "model": "m", "genre": genre, "confidence": 0.9, "probabilities": {genre: 0.9, "jazz": 0.1},
-              "music": None, "error": None, "styles": None}
+              "music": None, "error": None, "styles": None, "duration": audio.info(path).duration}
     with open(journal, "a", encoding="utf-8") as handle:
         change = library_module._set_tag(record, handle, library_module.TagOptions(existing=existing), rekey)
         library_module.append_record(handle, record)
@@ -2017,6 +2017,24 @@ def test_an_undo_from_a_journal_damaged_by_hand_changes_no_file_wrongly(tmp_path
     (library / "bare.aiff").unlink()
     outcomes = {Path(f.path).name: f.status for f in undo_tags(results).files}
     assert outcomes == {"bare.wav": "restored", "bare.aiff": "refused"}
+
+
+def test_an_undo_leaves_another_song_put_at_a_tagged_name_as_it_is(tmp_path, library, clip):
+    """Two songs tagged alike by one run hold the same fields; one moved onto the other's name
+    got that one's old genre, its own lost (a review, 2026-12-07). Its length says it is
+    another song: refused by name, left byte for byte."""
+    results, song, other = tmp_path / "tags.csv", library / "tagged.flac", library / "longer.flac"
+    y, sr = sf.read(clip, dtype="float32")
+    sf.write(other, y[: 12 * sr], sr)
+    _journalled_write(results, song, "rock")
+    _journalled_write(results, other, "rock")
+    os.replace(other, song)
+    before = song.read_bytes()
+    undone = {Path(f.path).name: f for f in undo_tags(results).files}
+    assert undone["tagged.flac"].status == "refused", undone
+    assert "it holds 12.0 s of audio, where the song genrekit tagged at this name held 5.0 s" in (
+        undone["tagged.flac"].reason)
+    assert song.read_bytes() == before and undone["longer.flac"].status == "refused"  # missing
 
 
 def test_a_link_and_the_song_it_leads_to_are_one_song_of_the_library(tmp_path, originals, small_model):

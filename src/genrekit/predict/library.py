@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import numbers
 import os
 import stat as stat_module
@@ -1177,7 +1178,7 @@ def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
         if not tag or tag.get("state") not in ("writing", "written", "failed"):
             continue
         entries = writes.setdefault(os.path.realpath(record["path"]), [])
-        entry = tag | {"path": record["path"], "line": number}
+        entry = tag | {"path": record["path"], "line": number, "duration": record.get("duration")}
         if entries and all(entries[-1].get(k) == tag.get(k) for k in ("state", "before", "after", "fields")):
             continue  # one write's line twice (copied by hand): undone once, not taken for the owner's edit
         if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
@@ -1492,6 +1493,10 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         reason = _refusal_of_changed(path, name, ours, found, now)
         append_record(handle, line | {"state": "refused", "reason": reason})
         return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
+    if other := _other_audio(path, last.get("duration")):
+        reason = f"{path}: {other}; left as it is"
+        append_record(handle, line | {"state": "refused", "reason": reason})
+        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]
                                 or not _same_id3_tag(path, last)):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
@@ -1522,6 +1527,25 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     stat = _stat(path)
     append_record(handle, line | {"state": "restored", "after": stat})
     return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
+
+
+def _other_audio(path: str, duration) -> str | None:
+    """Why the file at ``path`` is not the song genrekit tagged there, ``duration`` seconds long
+    (its record's; None: a journal from before it was kept): another song put at its name, which
+    holds the same fields where one run tagged both alike. None where its length agrees, or
+    cannot be read from its header (the fields alone decide then)."""
+    from genrekit.audio import info
+
+    if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not math.isfinite(duration):
+        return None
+    try:
+        now = info(path).duration
+    except Exception:  # a header that cannot be read: the tag write reports the file
+        return None
+    if abs(now - duration) <= max(1.0, 0.01 * duration):  # decoders differ by a frame or two
+        return None
+    return (f"it holds {now:.1f} s of audio, where the song genrekit tagged at this name held {duration:.1f} s: "
+            "another song was put there since, with the fields genrekit wrote")
 
 
 def _refusal_of_changed(path: str, name: str, ours: dict, found: dict, now) -> str:
