@@ -421,7 +421,10 @@ def test_wrong_methods_and_paths_get_sentences_and_the_docs_explain_the_paramete
         wrong = client.get("/v1/predict")
         assert wrong.status_code == 405 and wrong.json()["detail"] == (
             "GET /v1/predict: not allowed here; use POST with the song as the file part of a form, or as the body")
-        assert client.post("/healthz").json()["detail"] == "POST /healthz: not allowed here; use GET"
+        refused = client.post("/healthz")
+        assert refused.json()["detail"] == "POST /healthz: not allowed here; use GET, HEAD"
+        assert refused.headers["allow"] == "GET, HEAD"  # HEAD is answered too (HeadAsGet)
+        assert client.head("/healthz").status_code == 200
         missing = client.get("/nowhere%1b[31m")  # a path's escapes, decoded by the server, shown as escapes
         assert missing.status_code == 404 and missing.json()["detail"].startswith(
             "GET /nowhere\\x1b[31m: no such page here; the service answers GET / (its page), GET /v1/model, "
@@ -1380,7 +1383,7 @@ def test_a_content_length_int_refuses_and_a_websocket_to_another_host_are_refuse
     assert sent == [{"type": "websocket.close", "code": 1008}]
 
 
-def test_a_range_request_gets_the_whole_file_not_a_plain_text_error(model_file):
+def test_a_range_request_gets_the_whole_file_and_the_page_is_served_at_its_own_address(model_file):
     """Starlette answered ``Range: bytes=a-b`` with a plain-text 400 and ``items=0-1`` with 400
     where HTTP says to ignore it; ranges are now ignored (the page and its files are small)."""
     from fastapi.testclient import TestClient
@@ -1395,3 +1398,7 @@ def test_a_range_request_gets_the_whole_file_not_a_plain_text_error(model_file):
                 assert response.status_code == 200, (path, value, response.status_code, response.text[:80])
                 assert "accept-ranges" not in response.headers
         assert client.get("/static/app.js", headers={"Range": "bytes=0-9"}).content == whole.content
+        # the page's copy among its files is sent to the page (its relative addresses missed there)
+        moved = client.get("/static/index.html", follow_redirects=False)
+        assert moved.status_code == 308 and moved.headers["location"] == "../"
+        assert client.get("/static/index.html").text == client.get("/").text

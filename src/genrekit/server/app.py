@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -480,6 +480,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
                                "POST /v1/predict, GET /healthz and GET /docs", headers)
         if exc.status_code == 405 and exc.detail == "Method Not Allowed":
             allowed = (headers or {}).get("Allow", "")
+            if "GET" in allowed.split(", ") and "HEAD" not in allowed:  # HeadAsGet answers it
+                allowed += ", HEAD"
+                headers = {**headers, "Allow": allowed}
             return _error(405, f"{where}: not allowed here" + (f"; use {allowed}" if allowed else "")
                           + (" with the song as the file part of a form, or as the body" if
                              request.url.path.rstrip("/").endswith("/v1/predict") else ""), headers)
@@ -704,6 +707,11 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/static/index.html", include_in_schema=False)
+    async def page_in_static() -> RedirectResponse:
+        # its addresses are relative to the page's place, "/": here they missed (static/static/app.js)
+        return RedirectResponse("../", status_code=308)
 
     # The docs pages' addresses are relative, as the page's are: they work behind a proxy that
     # serves the service under a sub-path, whether or not it says so in root_path.
