@@ -34,11 +34,11 @@ tag, if any, is left byte for byte as it was.
 from __future__ import annotations
 
 import base64
-import io
 import contextlib
 import datetime
 import functools
 import hashlib
+import io
 import logging
 import os
 import re

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genrekit._files import path_given, save_figure, spreadsheet_csv, write_json, write_text_atomic  # noqa: F401  (write_json: evaluate's API)
+from genrekit._files import (path_given, save_figure, spreadsheet_csv,  # noqa: F401  (write_json: evaluate's API)
+                             write_json, write_text_atomic)
 from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import averaging_note
 
@@ -62,11 +63,12 @@ METRICS_KEYS = ("n", "accuracy", "balanced_accuracy", "top3_accuracy", "f1_macro
 def check_metrics(metrics) -> None:
     """A ParameterError unless ``metrics`` holds what the reports read (a dict made by hand
     failed as a KeyError of one of them, after metrics.json was written)."""
-    found = f"a dict without {', '.join(k for k in METRICS_KEYS if k not in metrics)}" if isinstance(
-        metrics, dict) else type(metrics).__name__
-    if not isinstance(metrics, dict) or not set(METRICS_KEYS) <= set(metrics):
-        raise ParameterError(f"metrics: expected the scores of genrekit.evaluate.evaluation_metrics or "
-                             f"classification_scores, found {found}")
+    if isinstance(metrics, dict) and set(METRICS_KEYS) <= set(metrics):
+        return
+    found = (f"a dict without {', '.join(k for k in METRICS_KEYS if k not in metrics)}" if isinstance(metrics, dict)
+             else type(metrics).__name__)
+    raise ParameterError(f"metrics: expected the scores of genrekit.evaluate.evaluation_metrics or "
+                         f"classification_scores, found {found}")
 
 
 def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:

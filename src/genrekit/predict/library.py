@@ -338,14 +338,18 @@ def _texts_or_none(value) -> bool:
     return value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _scores_or_none(value) -> bool:
-    return value is None or (isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items()))
+    return value is None or (isinstance(value, dict) and all(isinstance(k, str) and _number(v)
+                                                             for k, v in value.items()))
 
 
 # What a journal record's prediction holds, by type, where present (older records lack some)
 _PREDICTION_TYPES = {"model": lambda v: isinstance(v, str), "genre": lambda v: v is None or isinstance(v, str),
-                     "confidence": lambda v: v is None or _scores_or_none({"": v}),
+                     "confidence": lambda v: v is None or _number(v),
                      "probabilities": lambda v: isinstance(v, dict) and _scores_or_none(v),
                      "styles": _scores_or_none, "own_genres": _texts_or_none, "own_as_model": _texts_or_none,
                      "tag_action": lambda v: v is None or isinstance(v, str)}
@@ -1536,7 +1540,7 @@ def _other_audio(path: str, duration) -> str | None:
     cannot be read from its header (the fields alone decide then)."""
     from genrekit.audio import info
 
-    if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not math.isfinite(duration):
+    if not _number(duration) or not math.isfinite(duration):
         return None
     try:
         now = info(path).duration

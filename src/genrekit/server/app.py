@@ -32,8 +32,8 @@ import re
 import secrets
 import shutil
 import signal
-import sys
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -546,7 +546,7 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         request: Request,
         # the descriptions /docs shows (the values are checked below, in the service's words)
         skip: float | None = Query(None, description=(
-            f"Seconds of intro, and of outro, left out of a song long enough to keep three chunks and "
+            "Seconds of intro, and of outro, left out of a song long enough to keep three chunks and "
             f"{MIN_ANALYSED_SECONDS:g} s after them (a shorter song is analysed whole: see `start` and `end` in the "
             "answer); "
             f">= 0; default: the service's ({limits.skip:g})")),
