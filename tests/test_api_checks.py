@@ -363,6 +363,8 @@ def test_feature_functions_and_hand_built_tables_check_their_numbers_by_name(tmp
     X = table.X.copy()
     X[0, 0] = np.nan
     for changes, message in (({"X": X}, r"X: expected finite numbers, found 1 NaN"),
+                             ({"X": table.X + 1j}, r"X: expected finite real numbers, found complex128"),
+                             ({"X": table.X * 1e300}, r"X: expected features below 1e\+100, found \d+ value"),
                              ({"y": table.y + 1}, r"y: expected indices into labels \(0-1\), found values from 1 to 2"),
                              ({"tracks": table.tracks[:3]}, r"expected one row each in X, y, tracks and groups"),
                              ({"X": table.X[:, :5]}, r"X: expected a table of shape \(rows, 57 columns\)")):

@@ -231,6 +231,39 @@ def test_cache_ignores_unreadable_entry(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_a_damaged_cache_entry_or_remembered_hash_is_computed_again(tmp_path, gtzan_mini):
+    """A review of what genrekit reads back (2026-12-07): a cache entry of complex numbers was
+    written into features.csv (which then read as no features), one of 1e300 overflowed inside
+    a fit; a URL's remembered hash of other bytes failed the file as "changed" on every run, and
+    one holding a path read an array from outside the cache; an audio hash of any 64 characters
+    went into a model's training hashes."""
+    from genrekit.audio import remote
+
+    clip, spec, cache = sorted(gtzan_mini.glob("jazz/*.wav"))[0], FeatureSpec("gtzan57"), FeatureCache(tmp_path)
+    first = extract_features([clip], spec, cache=cache, n_jobs=1, progress=False)
+    [content] = first.hashes
+    for planted in (np.ones((1, 57)) + 2j, np.full((1, 57), 1e300)):
+        np.save(cache.path(spec, content), planted)
+        again = extract_features([clip], spec, cache=cache, n_jobs=1, progress=False)
+        assert again.cache_hits == 0 and np.array_equal(again.features[0], first.features[0])
+
+    url = clip.as_uri()
+    extract_features([url], spec, cache=cache, n_jobs=1, progress=False)
+    entry = cache._url_entry(remote.stat(url))
+    for remembered in ("ab" * 32 + " -", "../../elsewhere/x -"):
+        entry.write_text(remembered, encoding="ascii")
+        again = extract_features([url], spec, cache=cache, n_jobs=1, progress=False)
+        assert not again.failures and again.hashes == [content], again.failures
+        assert np.array_equal(again.features[0], first.features[0])
+    assert extract_features([url], spec, cache=cache, n_jobs=1, progress=False).cache_hits == 1  # remembered anew
+
+    truth = audio.audio_hash(clip)
+    assert cache.audio_hash(str(clip), content) == truth
+    [remembered] = (tmp_path / "audio-sha256").rglob("*.txt")
+    remembered.write_text("x" * 64, encoding="ascii")
+    assert cache.audio_hash(str(clip), content) == truth
+
+
 def test_an_entry_that_cannot_be_written_leaves_the_batch_going(tmp_path, gtzan_mini, caplog):
     """A cache entry's name taken by a folder: its read was ignored, then its write ended the
     whole batch ("is a folder; expected the name of a file to write"), on every later run too.

@@ -128,6 +128,22 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
         checkpoint.write_bytes(damage)
         with pytest.raises(ParameterError, match=r"checkpoint.safetensors: cannot resume from it .*delete it"):
             _train(train_chunks, out_dir=tmp_path, resume=True)
+    # progress of the wrong kind, edited or damaged: it failed in the epoch loop, or after every
+    # epoch had run (best weights missing), and an epoch of -3 ran epoch 0 twice (a review, 2026-12-07)
+    from safetensors.torch import load_file, save_file
+
+    from genrekit.train.checkpoint import read_checkpoint_state
+
+    checkpoint.write_bytes(intact)
+    tensors, state = load_file(str(checkpoint)), read_checkpoint_state(checkpoint)
+    for change, named in ((("epoch", -3), "epoch"), (("epoch", 0.5), "epoch"), (("stale", "x"), "stale"),
+                          (("history", {}), "history"), (("history", [1]), "history"),
+                          (("best_accuracy", "x"), "best_accuracy"), (("best_epoch", -1), "best_epoch"),
+                          (None, "best weights")):
+        kept = tensors if change else {k: v for k, v in tensors.items() if not k.startswith("best.")}
+        save_file(kept, str(checkpoint), metadata={"state": json.dumps(dict(state, **dict([change] if change else [])))})
+        with pytest.raises(ParameterError, match=f"cannot resume from it .*no {named}[ ,]"):
+            _train(train_chunks, out_dir=tmp_path, resume=True)
     checkpoint.write_bytes(intact)
     more_epochs = TrainConfig(preset="short-chunk-resnet", epochs=3, batch_size=16, seed=7)  # a longer run resumes
     with caplog.at_level("WARNING", logger="genrekit.train.loop"):

@@ -15,13 +15,12 @@ from genrekit._files import path_given
 from genrekit.datasets.core import Dataset
 from genrekit.errors import DatasetError, ParameterError
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
+from genrekit.features.limits import MAX_FEATURE_VALUE
 from genrekit.features.registry import as_feature_spec
 from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
 
-# A feature value this large is no feature: finite, but its square overflows (NaN deep inside a fit).
-MAX_FEATURE_VALUE = 1e100
 _GTZAN_CHUNK = re.compile(r"^(?P<track>[a-z]+\.\d{5})\.\d+$")
 
 
@@ -78,11 +77,13 @@ class FeatureTable:
                                 and self.y.max() < len(self.labels)):
             raise ParameterError(f"y: expected indices into labels (0-{len(self.labels) - 1}), found values from "
                                  f"{self.y.min().item()!r} to {self.y.max().item()!r} ({self.y.dtype})")
-        if not np.issubdtype(self.X.dtype, np.number):
-            raise ParameterError(f"X: expected finite numbers, found {self.X.dtype}")
+        if not np.issubdtype(self.X.dtype, np.number) or np.iscomplexobj(self.X):
+            raise ParameterError(f"X: expected finite real numbers, found {self.X.dtype}")
         if not np.isfinite(self.X).all():
             raise ParameterError(f"X: expected finite numbers, found {int((~np.isfinite(self.X)).sum())} NaN or "
                                  "infinite value(s)")
+        if (huge := int((np.abs(self.X) >= MAX_FEATURE_VALUE).sum())):  # finite, but its square overflows in a fit
+            raise ParameterError(f"X: expected features below {MAX_FEATURE_VALUE:g}, found {huge} value(s) as large")
 
     @property
     def chunked(self) -> bool:

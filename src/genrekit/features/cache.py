@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
@@ -25,6 +26,8 @@ from genrekit.audio.remote import RemoteFile
 from genrekit.features.registry import FeatureSpec
 
 logger = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # a remembered hash; anything else is damage (a path: read from elsewhere)
 
 
 class FeatureCache:
@@ -76,7 +79,7 @@ class FeatureCache:
             remembered = entry.read_text(encoding="ascii").strip()
         except OSError:
             remembered = ""
-        if len(remembered) == 64:
+        if _SHA256.fullmatch(remembered):
             return remembered
         value = audio_hash(path)
         try:
@@ -98,6 +101,8 @@ class FeatureCache:
         try:
             remembered = self._url_entry(remote_file).read_text(encoding="ascii").split()
         except OSError:
+            return None
+        if not remembered or not _SHA256.fullmatch(remembered[0]):  # a damaged entry (a path: read from elsewhere)
             return None
         if len(remembered) == 2:  # the content hash, and whether it is an MP3 without a declared length
             return remembered[0], revision_of(remembered[1] == "mp3-nolength")

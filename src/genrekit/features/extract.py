@@ -16,6 +16,7 @@ from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
 from genrekit.errors import AudioError, FeatureError, GenrekitError, ParameterError
 from genrekit.features.cache import FeatureCache
+from genrekit.features.limits import MAX_FEATURE_VALUE
 from genrekit.features.registry import FeatureSpec, as_feature_spec
 
 logger = logging.getLogger(__name__)
@@ -227,7 +228,9 @@ def extract_features(
                     record(index, (cached, content, True, None))
                     bar.advance(task)
                     continue
-            todo.append((index, content))
+            # a URL's remembered hash only finds its cache entry: its copy is hashed by the worker (a
+            # remembered hash of other bytes failed the file as "changed" on every run)
+            todo.append((index, None if index in versions else content))
         if runner is None:
             from genrekit.runners import LocalRunner
 
@@ -256,6 +259,8 @@ def extract_features(
 
 
 def _usable(array: np.ndarray, spec) -> bool:
-    """A cache entry holds rows of ``spec``'s columns, all finite."""
+    """A cache entry holds rows of ``spec``'s columns, real numbers, finite and of a feature's
+    size (complex ones were written into features.csv, 1e300 overflowed inside a fit)."""
     return (array.ndim == 2 and array.shape[0] >= 1 and array.shape[1] == len(spec.columns)
-            and np.issubdtype(array.dtype, np.number) and bool(np.isfinite(array).all()))
+            and np.issubdtype(array.dtype, np.floating) and bool(np.isfinite(array).all())
+            and bool((np.abs(array) < MAX_FEATURE_VALUE).all()))

@@ -13,6 +13,8 @@ MAX_SPEC_SECONDS = 600.0  # the longest chunk, hop or minimum a spec may ask for
 MAX_MIN_SAMPLES = 60 * 48_000
 MIN_HOP_SECONDS = 0.05  # a hop of one sample would score an hour-long song 158 million times
 MAX_N_FFT = 2**16  # the longest FFT window of a log-mel spec (3 s at 22050 Hz; a billion took all the memory)
+# A feature value this large is no feature: finite, but its square overflows (NaN deep inside a fit).
+MAX_FEATURE_VALUE = 1e100
 
 
 def as_plain_numbers(spec, whole: tuple[str, ...] = (), real: tuple[str, ...] = ()) -> None:

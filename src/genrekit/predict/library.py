@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import math
 import numbers
 import os
 import stat as stat_module
@@ -1172,41 +1171,26 @@ def _tag_writes(records: list[dict]) -> dict[str, list[dict]]:
     moved (a ``moved`` line, :class:`_Moves`) takes its writes along: each then has the path the
     file is at now, and ``written_at``, the one it was written at."""
     writes: dict[str, list[dict]] = {}
-    library = _library_of(records)
+    last_line: dict[str, dict] = {}  # per file, the tag of its last line
     for number, record in enumerate(records):
         tag = record.get("tag")
         if isinstance(tag, dict) and tag.get("state") == "moved":
-            if library is not None and _within(library, record["path"]):  # a line edited to send it elsewhere: not
-                _relocate(writes, tag["from"], record["path"])
+            _relocate(writes, tag["from"], record["path"])
             continue
         if not tag or tag.get("state") not in ("writing", "written", "failed"):
             continue
-        entries = writes.setdefault(os.path.realpath(record["path"]), [])
+        real = os.path.realpath(record["path"])
+        if last_line.get(real) == tag:  # one line twice (copied by hand): one write, not the owner's edit between
+            continue
+        last_line[real] = tag
+        entries = writes.setdefault(real, [])
         entry = tag | {"path": record["path"], "line": number, "duration": record.get("duration")}
-        if entries and all(entries[-1].get(k) == tag.get(k) for k in ("state", "before", "after", "fields")):
-            continue  # one write's line twice (copied by hand): undone once, not taken for the owner's edit
         if (tag["state"] != "writing" and entries and entries[-1]["state"] == "writing"
                 and entries[-1]["before"] == tag["before"]):
             entries[-1] = entries[-1] | entry | {"path": entries[-1]["path"]}  # the writing line's id3_tag kept
         else:
             entries.append(entry)
     return {path: [e for e in entries if e["state"] != "failed"] for path, entries in writes.items()}
-
-
-def _library_of(records: list[dict]) -> str | None:
-    """The folder that holds every file a journal's runs analysed (its ``moved`` lines aside):
-    a tag run finds a moved file by listing the library, so it is in there."""
-    folders = [os.path.dirname(os.path.realpath(r["path"])) for r in records
-               if (r.get("tag") or {}).get("state") != "moved"]
-    try:
-        return os.path.commonpath(folders) if folders else None
-    except ValueError:  # relative and absolute paths together (a journal edited by hand)
-        return None
-
-
-def _within(library: str, path: str) -> bool:
-    real = os.path.realpath(path)
-    return os.path.commonpath([library, real]) == library
 
 
 def _relocate(writes: dict[str, list[dict]], old: str, new: str) -> None:
@@ -1274,14 +1258,14 @@ def _moves_in_table(results: Path, writes: dict[str, list[dict]], records: list[
     keys: dict[str, set[str]] = {}
     for record in records:
         keys.setdefault(os.path.realpath(record["path"]), set()).add(record["key"])
-    library = _library_of(records)
+    library = os.path.commonpath([os.path.dirname(real) for real in keys])
     followed = {}
     for old, last in gone.items():
         after = (last["after"]["size"], last["after"]["mtime_ns"])
         candidates = {os.path.realpath(path): path for path, key, size, mtime_ns in rows
                       if key in keys.get(old, ()) or (size, mtime_ns) == after}
         candidates = {real: path for real, path in candidates.items()
-                      if real != old and real not in writes and library is not None and _within(library, real)
+                      if real != old and real not in writes and os.path.commonpath([library, real]) == library
                       and os.path.exists(path) and _holds_write(path, last)}
         if len(candidates) == 1:
             [(real, path)] = candidates.items()
@@ -1439,6 +1423,13 @@ def _never_made(entry: dict) -> bool:
             and now.version == version.get("old", now.version))
 
 
+def _refused(handle, line: dict, reason: str, old, new, *, overridden: bool) -> tuple[UndoRecord, bool]:
+    """An undo's refusal of a chain, journalled: its record (the genre field found ``old``, to be
+    ``new``), and whether the file's genre fields hold another's values than genrekit wrote."""
+    append_record(handle, line | {"state": "refused", "reason": reason})
+    return UndoRecord(line["path"], "refused", reason, line["field"], old, new), overridden
+
+
 #: The most padding an undo adds to give a file back its size before genrekit's write (mutagen
 #: trims a padding over 10 KiB + 1% of the file, so the write may have removed that much; a
 #: journal edited to say more would have padded a song to any size).
@@ -1462,30 +1453,27 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     if id3_tag == "":
         reason = (f"{path}: a write converted its ID3v2 version, and the journal line holding the tag as it was "
                   "is damaged (see the journal's .damaged copy); left as it is")
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
+        return _refused(handle, line, reason, ours[name], target[name], overridden=False)
     if previous is not None and previous["state"] == "restored":
         return UndoRecord(path, "already undone", f"{path}: its tags were put back by an earlier --undo", name,
                           ours[name], target[name], previous.get("after"), write, line["fields"]), False
     converting = next((entry for entry in chain if entry.get("id3_version")), None)
-    stored = converting and id3_tag and tags.stored_tag_problem(
+    stored_problem = converting and id3_tag and tags.stored_tag_problem(
         id3_tag, converting["id3_version"]["old"], {n: v["old"] for n, v in converting["fields"].items()})
-    if stored:
-        reason = f"{path}: a write converted its ID3v2 version, and {stored}: damaged or edited; left as it is"
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
+    if stored_problem:
+        reason = (f"{path}: a write converted its ID3v2 version, and {stored_problem}: damaged or edited; left as "
+                  "it is")
+        return _refused(handle, line, reason, ours[name], target[name], overridden=False)
     if not os.path.exists(path):
         reason = (f"{path}: missing (genrekit wrote its tags, and it was moved, renamed or deleted since); nothing "
                   "put back. A file moved within the library: `genrekit tag LIBRARY` with this results table as "
                   "--out (no --write-tags needed) records where it went, and --undo then puts its tags back there")
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
+        return _refused(handle, line, reason, ours[name], target[name], overridden=False)
     try:
         now = tags.read_genre_field(path, trust_name=True)
     except Exception as exc:  # gone, or no longer a taggable file
         reason = f"{path}: genre tag not read ({_without_outcome(tags.failure_words(exc, path))}); left as it is"
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, ours[name], target[name]), False
+        return _refused(handle, line, reason, ours[name], target[name], overridden=False)
     found = {n: now.fields.get(n) for n in target}
     if previous is not None and previous["state"] == "restoring" and found == target:
         stat = _stat(path)
@@ -1495,12 +1483,11 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         return _own_fields_only(path, handle, line, ours, target, found, name), True
     if found != ours:
         reason = _refusal_of_changed(path, name, ours, found, now)
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), True
-    if other := _other_audio(path, last.get("duration")):
-        reason = f"{path}: {other}; left as it is"
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
+        return _refused(handle, line, reason, now.fields.get(name), target[name], overridden=True)
+    if changed := _length_changed(path, last.get("duration")):
+        reason = (f"{path}: {changed}; left as it is (to undo genrekit's write alone, set its genre back by hand to "
+                  f"{'; '.join(target[name] or []) or 'none'})")
+        return _refused(handle, line, reason, now.fields.get(name), target[name], overridden=False)
     if id3_tag is not None and (not newest or last["after"] is None or _stat(path) != last["after"]
                                 or not _same_id3_tag(path, last)):
         reason = (f"{path}: genrekit converted its ID3 tag's version, and undoing that puts the whole old tag "
@@ -1508,8 +1495,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
                   "undo that change too); its tags are left as they are. To undo genrekit's alone, set its genre "
                   f"back by hand to {'; '.join(target[name] or []) or 'none'} (the old tag, whole, is kept in the "
                   "journal's line of that write, its id3_tag)")
-        append_record(handle, line | {"state": "refused", "reason": reason})
-        return UndoRecord(path, "refused", reason, name, now.fields.get(name), target[name]), False
+        return _refused(handle, line, reason, now.fields.get(name), target[name], overridden=False)
     append_record(handle, line | {"state": "restoring"})  # before the write: an interrupted undo resumes
     # a file nothing changed since genrekit's last write gets its size back too: its bytes, as they were
     untouched = newest and last["after"] is not None and _stat(path) == last["after"]
@@ -1522,8 +1508,7 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
         tags.write_fields(path, values, expect=ours, remove_empty=not chain[0]["has_tags"], id3_tag=id3_tag,
                           trust_name=True, size_wanted=size_wanted)
     except tags.TagConflict as exc:  # changed between the read above and the write
-        append_record(handle, line | {"state": "refused", "reason": str(exc)})
-        return UndoRecord(path, "refused", str(exc), name, ours[name], target[name]), False
+        return _refused(handle, line, str(exc), ours[name], target[name], overridden=False)
     except Exception as exc:  # mutagen raises many types; the undo goes on with the next file
         reason = f"{path}: genre tag not put back ({_without_outcome(tags.failure_words(exc, path))}); left as it is"
         append_record(handle, line | {"state": "failed", "reason": reason})
@@ -1533,23 +1518,27 @@ def _undo_chain(chain: list[dict], path: str, handle, earlier: dict, newest: boo
     return UndoRecord(path, "restored", None, name, ours[name], target[name], stat, write, line["fields"]), False
 
 
-def _other_audio(path: str, duration) -> str | None:
-    """Why the file at ``path`` is not the song genrekit tagged there, ``duration`` seconds long
-    (its record's; None: a journal from before it was kept): another song put at its name, which
-    holds the same fields where one run tagged both alike. None where its length agrees, or
-    cannot be read from its header (the fields alone decide then)."""
-    from genrekit.audio import info
+def _length_changed(path: str, duration) -> str | None:
+    """Why the audio at ``path`` is not what genrekit tagged there, ``duration`` seconds long (its
+    record's; None: a journal from before it was kept): another song put at its name, which holds
+    the same fields where one run tagged both alike (it got the first one's old genre), or the
+    song cut or re-encoded since. None where its length agrees, or is not known for sure: an MP3
+    that declares none, whose length a run without PyAV guessed from its size."""
+    from genrekit.audio import info, mp3_length_undeclared
+    from genrekit.audio.io import is_seconds
 
-    if not _number(duration) or not math.isfinite(duration):
+    if not is_seconds(duration):
         return None
     try:
+        if mp3_length_undeclared(path):
+            return None
         now = info(path).duration
     except Exception:  # a header that cannot be read: the tag write reports the file
         return None
     if abs(now - duration) <= max(1.0, 0.01 * duration):  # decoders differ by a frame or two
         return None
-    return (f"it holds {now:.1f} s of audio, where the song genrekit tagged at this name held {duration:.1f} s: "
-            "another song was put there since, with the fields genrekit wrote")
+    return (f"its audio is {now:.1f} s long, where the song genrekit tagged at this name was {duration:.1f} s: "
+            "another song was put there since, or the song was cut or re-encoded")
 
 
 def _refusal_of_changed(path: str, name: str, ours: dict, found: dict, now) -> str:

@@ -574,8 +574,9 @@ def create_app(model_path: str | os.PathLike, limits: ServiceLimits | None = Non
         declared = request.headers.get("content-length", "")
         # ASCII digits only ("²" is a digit to str.isdigit), and few enough for int() (a server in
         # front of this app may pass on what uvicorn's h11 refuses)
-        if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > allowed):
-            shown = int(declared) if len(declared) <= 18 else f"a {len(declared)}-digit number of"
+        digits = declared.lstrip("0") or "0"  # h11 takes leading zeros
+        if declared.isascii() and declared.isdigit() and (len(digits) > 18 or int(digits) > allowed):
+            shown = int(digits) if len(digits) <= 18 else f"a {len(digits)}-digit number of"
             return _error(413, f"upload of {shown} bytes is larger than the limit of {limits.max_upload_text}"
                           + (f" (plus {FORM_OVERHEAD} bytes for the form)" if allowed > limits.max_upload_bytes
                              else ""), unread)

@@ -252,6 +252,7 @@ def train_network(
                 raise TypeError(f"its state is {type(state).__name__}, expected an object")
             _check_resumable(checkpoint, state, config, data, content)
             best, state = load_checkpoint(checkpoint, body, optimizer)
+            _check_progress(state, best, body)
             history, best_accuracy, stale, start = (state["history"], state["best_accuracy"], state["stale"],
                                                     state["epoch"] + 1)
             best_loss = state.get("best_loss")  # checkpoints before 2026-12-04 keep none
@@ -372,6 +373,29 @@ def train_network(
     for record in history:  # which epoch's weights the network holds (None: a checkpoint that did not say)
         record["kept"] = best_epoch is not None and record["epoch"] == best_epoch
     return net, history
+
+
+def _check_progress(state: dict, best: dict, body: nn.Module) -> None:
+    """A checkpoint's progress of the types its epochs left (a TypeError, raised for the caller
+    to name the file): a damaged one failed in the epoch loop, or after every epoch had run,
+    and an epoch of -3 ran epoch 0 twice."""
+    def whole(value, least: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    history = state.get("history")
+    problems = [name for name, fine in (
+        ("epoch", whole(state.get("epoch"), 0)), ("stale", whole(state.get("stale"), 0)),
+        ("history", isinstance(history, list) and len(history) == (state.get("epoch") or 0) + 1
+         and all(isinstance(r, dict) and whole(r.get("epoch"), 0) for r in history)),
+        ("best_accuracy", number(state.get("best_accuracy"))),
+        ("best_loss", state.get("best_loss") is None or number(state["best_loss"])),
+        ("best_epoch", state.get("best_epoch") is None or whole(state["best_epoch"], 0)),
+        ("best weights", set(best) == set(body.state_dict()))) if not fine]
+    if problems:
+        raise TypeError(f"its progress holds no {', no '.join(problems)} of the kind its epochs leave")
 
 
 # Settings a resumed run may change: more epochs, another device.
