@@ -141,7 +141,8 @@ def test_a_checkpoint_of_other_settings_or_data_is_not_resumed(train_chunks, tmp
                           (("best_accuracy", "x"), "best_accuracy"), (("best_epoch", -1), "best_epoch"),
                           (None, "best weights")):
         kept = tensors if change else {k: v for k, v in tensors.items() if not k.startswith("best.")}
-        save_file(kept, str(checkpoint), metadata={"state": json.dumps(dict(state, **dict([change] if change else [])))})
+        edited = dict(state, **dict([change] if change else []))
+        save_file(kept, str(checkpoint), metadata={"state": json.dumps(edited)})
         with pytest.raises(ParameterError, match=f"cannot resume from it .*no {named}[ ,]"):
             _train(train_chunks, out_dir=tmp_path, resume=True)
     checkpoint.write_bytes(intact)
