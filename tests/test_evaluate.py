@@ -712,3 +712,25 @@ def test_a_file_gone_while_it_is_evaluated_is_journalled_unstamped(tmp_path, mon
     evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
     stamps = {Path(e["path"]).name: e["version"] for e in map(json.loads, open("eval/predictions.journal.jsonl"))}
     assert stamps["song1.wav"] is None and len(stamps["song2.wav"]) == 5, stamps
+
+
+def test_a_journalled_prediction_of_another_file_or_other_genres_is_predicted_again(tmp_path, monkeypatch):
+    """A review of what genrekit reads back (2026-12-07): a journal entry whose prediction named
+    another file dropped its track from the scores without a word (n_tracks still counted it),
+    and one of genres the model does not have was a KeyError."""
+    from genrekit.datasets import load_manifest
+    from genrekit.evaluate import evaluate_model
+    from genrekit.predict import files
+
+    model = _manifest_of_tones(tmp_path, monkeypatch)
+    evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
+    journal = Path("eval/predictions.journal.jsonl")
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    entries[0]["prediction"]["path"] = entries[1]["path"]
+    entries[1]["prediction"]["probabilities"] = {"metal": 1.0}
+    journal.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    real, asked = files.iter_predictions, []
+    monkeypatch.setattr(files, "iter_predictions", lambda c, paths, **o: asked.extend(paths) or real(c, paths, **o))
+    metrics, _ = evaluate_model(model, load_manifest("m1.csv"), n_jobs=1, progress=False, out_dir="eval")
+    assert sorted(asked) == sorted(e["path"] for e in entries[:2])
+    assert metrics["n"] == len(entries)

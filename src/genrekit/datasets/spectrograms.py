@@ -15,7 +15,7 @@ from genrekit import __version__
 from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.datasets.table import features_lock
-from genrekit.errors import GenrekitError, ParameterError
+from genrekit.errors import FeatureError, GenrekitError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -70,14 +70,17 @@ def _same_source(recorded: str, now: str) -> bool:
                                and recorded.split("|")[0] == now.split("|")[0])
 
 
-def _recorded_source(target: Path) -> str | None:
-    """The source a spectrogram file records; "" where it records none (written before
-    2026-12-04); None where the file is damaged."""
+def _recorded_source(target: Path, spec) -> str | None:
+    """The source a spectrogram file of ``spec`` records; "" where it records none (written
+    before 2026-12-04); None where the file is damaged or of other settings: a resumed run
+    makes it again (it kept a spectrogram of 1 x 5, or of other mel bands, and said it was done)."""
     try:
+        _, made_with = type(spec).load(target)
         with np.load(target, allow_pickle=False) as data:
-            return str(data["source"]) if "source" in data.files else ""
-    except (*DAMAGED_FILE_ERRORS, KeyError):
+            source = str(data["source"]) if "source" in data.files else ""
+    except (*DAMAGED_FILE_ERRORS, KeyError, FeatureError):
         return None
+    return source if made_with == spec else None
 
 
 def settings_conflict(out: str | os.PathLike, spec) -> str | None:
@@ -95,13 +98,17 @@ def settings_conflict(out: str | os.PathLike, spec) -> str | None:
     -------
     str or None
         The reason, naming ``out`` and its settings. None also when ``out/run.json`` is
-        missing, unreadable, or not a log-mel run's record.
+        missing, unreadable, or not a log-mel run's record, where ``out`` holds no spectrogram
+        (each one is checked against ``spec`` as the run resumes, and made again where it differs).
     """
     out = Path(out)
     try:
         before = json.loads((out / RUN_FILE).read_text())
     except (OSError, ValueError, RecursionError):  # RecursionError: a damaged record nested past Python's stack
-        return None
+        before = None
+    if not isinstance(before, dict) and any((out / FOLDER).rglob("*.npz")):
+        return (f"{out}: holds log-mel spectrograms whose run record ({RUN_FILE}) is missing or damaged, so their "
+                "settings are unknown; expected an empty folder or one of the same settings")
     params = json.loads(spec.to_json())
     if isinstance(before, dict) and before.get("features") == "logmel" and before.get("params") not in (None, params):
         return (f"{out}: holds log-mel spectrograms made with other settings ({before.get('params')}); "
@@ -203,7 +210,7 @@ def _write_spectrograms(dataset: Dataset, out: Path, spec, *, progress: bool) ->
                 bar.advance(task)
                 continue
             try:
-                recorded = _recorded_source(target) if target.exists() else None
+                recorded = _recorded_source(target, spec) if target.exists() else None
                 if source is None or source[0] != track.path:
                     source = track.path, _source_identity(track.path, recorded or "")
                 if recorded is None or not (recorded == "" or _same_source(recorded, source[1])):  # resume: kept

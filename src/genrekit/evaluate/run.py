@@ -272,6 +272,15 @@ def _prediction_line(record: dict) -> bool:
             and isinstance(record.get("prediction"), (dict, type(None))) and "version" in record)
 
 
+def _is_prediction_of(prediction: Prediction, path: str, labels: list[str]) -> bool:
+    """Whether a journalled prediction is one of this model for ``path``: one that named another
+    file dropped a track from the scores unsaid, and one of other genres was a KeyError."""
+    probabilities = prediction.probabilities
+    return (prediction.path == path and isinstance(probabilities, dict) and set(probabilities) == set(labels)
+            and all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1
+                    for p in probabilities.values()))
+
+
 def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip: float, hop_seconds: float | None,
                             progress: bool, n_jobs: int, runner) -> tuple[list, dict[str, str]]:
     """:func:`genrekit.predict.predict_files`, each file's outcome appended to ``journal`` as
@@ -295,9 +304,11 @@ def _journalled_predictions(classifier, paths: list[str], journal: Path, *, skip
         if (entry["options"] == options and entry["prediction"] and entry["version"] is not None
                 and entry["version"] == _file_version(entry["path"])):
             try:
-                done[entry["path"]] = (Prediction.from_dict(entry["prediction"]), None)
+                prediction = Prediction.from_dict(entry["prediction"])
             except (KeyError, TypeError, ValueError):  # another version's record: predicted again
                 continue
+            if _is_prediction_of(prediction, entry["path"], classifier.labels):
+                done[entry["path"]] = (prediction, None)
     todo = [p for p in paths if p not in done]
     if done:
         logger.warning("%s: %d file(s) taken from an earlier run of the same model and options", journal,
