@@ -227,6 +227,9 @@ def test_weights_that_are_not_musicnns_network_are_refused_before_any_is_written
     assert state_problem(state) is None
     assert "not finite" in state_problem({**state, "classifier.bias": state["classifier.bias"] + np.inf})
     assert "negative variance" in state_problem({**state, "input_norm.running_var": -state["input_norm.running_var"]})
+    # weights cast to whole numbers loaded, silently another network (a review, 2026-12-07)
+    assert "classifier.bias holds int64 values, expected float32" in state_problem(
+        {**state, "classifier.bias": np.asarray(state["classifier.bias"]).astype(np.int64)})
     assert "classifier.weight: shape (10, 200), expected (50, 200)" in state_problem(
         {**state, "classifier.weight": state["classifier.weight"][:10]})
     assert "input_norm.weight: shape missing" in state_problem(

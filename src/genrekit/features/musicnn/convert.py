@@ -113,8 +113,8 @@ def convert_checkpoint(prefix: str | os.PathLike, *, shown: str | None = None
 
 def state_problem(state: dict) -> str | None:
     """What keeps ``state`` (name -> array or tensor) from being :class:`MusiCNN`'s weights, or
-    None: names and shapes other than the network's, a value that is not finite (every
-    feature would be NaN), a negative variance (its square root is NaN)."""
+    None: names and shapes other than the network's, values that are not float32, a value that
+    is not finite (every feature would be NaN), a negative variance (its square root is NaN)."""
     from genrekit.features.musicnn.network import MusiCNN
 
     with _torch_seed_kept():
@@ -128,6 +128,8 @@ def state_problem(state: dict) -> str | None:
                 f"({len(wrong)} tensor(s) differ from musicnn's)")
     for name, value in state.items():
         array = np.asarray(value)
+        if array.dtype != np.float32:  # int64 loaded, cut to whole numbers; the conversion writes float32
+            return f"{name} holds {array.dtype} values, expected float32"
         if not np.isfinite(array).all():
             return f"{name} holds values that are not finite (NaN or infinity)"
         if name.endswith("running_var") and (array < 0).any():
