@@ -779,6 +779,10 @@ def test_a_group_column_in_somebody_elses_table_groups_its_tracks(tmp_path):
                   "label": ["jazz", "rock", "rock"]}).to_csv(tmp_path / "theirs.csv", index=False)
     table = read_feature_table(tmp_path / "theirs.csv")
     assert table.columns == ["tempo"] and list(table.groups) == ["1", "1", "2"]
+    # an empty group cell is its track's own group (every such row was one group "": a review, 2026-12-07)
+    pd.DataFrame({"filename": ["a.wav", "b.wav", "c.wav"], "tempo": [90.0, 120.0, 140.0], "group": ["x", "", " "],
+                  "label": ["jazz", "rock", "rock"]}).to_csv(tmp_path / "gaps.csv", index=False)
+    assert list(read_feature_table(tmp_path / "gaps.csv").groups) == ["x", "b", "c"]
     # a header one name short: pandas takes the first column as the index (the track's name)
     (tmp_path / "indexed.csv").write_text("tempo,x,label\nsongA,90.0,1.0,jazz\nsongB,120.0,2.0,NA\n")
     indexed = read_feature_table(tmp_path / "indexed.csv")

@@ -381,11 +381,15 @@ def read_feature_table(path: str | os.PathLike, *, label_column: str = "label") 
     if named:  # a 10 MB cell would be printed in every warning and report that names genres
         raise DatasetError(f"{path}: the {label_column!r} column holds a genre that is no genre name: {named[1]}")
     index = {label: i for i, label in enumerate(labels)}
+    groups = tracks.copy()
+    if own:  # a row whose group cell is empty is its track's own group, as in a table without the column
+        given = frame["group"].astype(object).fillna("").astype(str)  # (all such rows were one group "")
+        groups = np.array([group if group.strip() else track for group, track in zip(given, tracks)])
     return FeatureTable(
         X=features.to_numpy(dtype=np.float64),
         y=genres.map(index).to_numpy(),
         tracks=tracks,
-        groups=frame["group"].to_numpy(dtype=str) if own else tracks.copy(),
+        groups=groups,
         labels=labels,
         columns=list(features.columns),
     )
