@@ -345,6 +345,20 @@ def test_fma(tmp_path, clip, fma_genres):
     medium = load_fma(tmp_path, subset="medium")
     assert [(t.track_id, t.label, t.split, t.duration) for t in medium.tracks][0] == ("2", "Hip-Hop", "train", None)
     assert "track 2 repeats track 2's file; left out" in {p.reason for p in medium.problems}
+    # a review (2026-12-07): an id that made the column floats renamed every track "2.0"; a row cut
+    # short, or a subset spelled "Small", was left out unsaid; one damaged row of genres.csv refused
+    # every track as "not a top-level genre"
+    with open(tracks_csv, "a") as handle:
+        handle.write("7.5,x,y,training,small,100,Pop,z\n40,Zed,te\n41,x,y,training,Small,100,Pop,z\n")
+    medium = load_fma(tmp_path, subset="medium")
+    assert [t.track_id for t in medium.tracks] == ["2", "5", "10", "20"]
+    reasons = {p.reason for p in medium.problems}
+    assert {"track 40: subset nan is none of small, medium, large (a row cut short, or edited); left out",
+            "track 41: subset 'Small' is none of small, medium, large (a row cut short, or edited); left out"} <= reasons
+    with open(tmp_path / "fma_metadata" / "genres.csv", "a") as handle:
+        handle.write("99999,0,root?,Noise,99999\n")
+    with pytest.raises(DatasetError, match=r"genres.csv: genre_id 99999's parent is 'root\?'; expected a genre id"):
+        load_fma(tmp_path, subset="medium")
 
 
 def test_fmas_audio_folder_is_not_read_as_numbered_genres(tmp_path, clip, fma_genres, monkeypatch):

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from genrekit.datasets.core import Dataset, DatasetProblem, Track
+from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
+from genrekit.untrusted import label_problem
 
 SUBSETS = ("small", "medium", "large")
 _SPLITS = {"training": "train", "validation": "val", "test": "test"}
@@ -65,7 +66,12 @@ def load_genres(path: str | os.PathLike) -> pd.DataFrame:
             f"{path}: not FMA's genres.csv; expected columns genre_id,#tracks,parent,title,top_level, "
             f"found {genres.index.name},{','.join(genres.columns)}"
         )
-    return genres
+    parents = pd.to_numeric(genres["parent"], errors="coerce")
+    if parents.isna().any():  # one such row made the column text, and no genre top-level: every track refused
+        bad = parents.index[parents.isna()][0]
+        raise DatasetError(f"{path}: genre_id {bad}'s parent is {genres.loc[bad, 'parent']!r}; expected a genre id "
+                           f"(0 for a top-level genre) on every row ({int(parents.isna().sum())} row(s) without one)")
+    return genres.assign(parent=parents)
 
 
 def top_level_genres(genres: pd.DataFrame) -> list[str]:
@@ -121,13 +127,17 @@ def load_fma(
     audio_dir = Path(audio_dir) if audio_dir is not None else root / f"fma_{subset}"
 
     level = {name: rank for rank, name in enumerate(SUBSETS)}
-    in_subset = table[("set", "subset")].map(level).le(level[subset])
-    selected = table[in_subset.fillna(False).astype(bool)]
+    levels = table[("set", "subset")].map(level)
+    selected = table[levels.le(level[subset]).fillna(False).astype(bool)]
     artist_column = ("artist", "name") if ("artist", "name") in table.columns else None
     duration_column = ("track", "duration") if ("track", "duration") in table.columns else None
 
     tracks: list[Track] = []
-    problems: list[DatasetProblem] = []
+    # a row cut short, or a subset spelled otherwise ("Small"), was left out without a word
+    problems: list[DatasetProblem] = [
+        DatasetProblem(str(tracks_csv), f"track {track_id}: subset {value!r} is none of {', '.join(SUBSETS)} (a row cut "
+                                        "short, or edited); left out")
+        for track_id, value in table.loc[levels.isna(), ("set", "subset")].items()]
     seen: dict[Path, str] = {}  # each file -> the id of the row that gave it
     for track_id, row in selected.iterrows():
         try:
@@ -141,6 +151,9 @@ def load_fma(
             continue
         if known_top is not None and genre not in known_top:
             problems.append(DatasetProblem(str(path), f"track {track_id}: genre_top {genre!r} is not a top-level genre of genres.csv"))
+            continue
+        if refused := label_problem(str(genre)):  # a genre genrekit could not write into tags or a model file
+            problems.append(DatasetProblem(str(path), f"track {track_id}: genre_top: {refused}; left out"))
             continue
         if not path.is_file():
             problems.append(DatasetProblem(str(path), f"track {track_id} is listed in the {subset} subset but its audio is missing"))
@@ -156,7 +169,7 @@ def load_fma(
             duration = None  # a damaged duration is not the file's: its audio says how long it is
         tracks.append(
             Track(
-                track_id=str(track_id),
+                track_id=str(int(track_id)),  # 2, as FMA names it, where one damaged id made the column floats
                 path=str(path),
                 label=str(genre),
                 artist=None if artist is None or pd.isna(artist) else str(artist),
@@ -171,4 +184,5 @@ def load_fma(
             hint = (f": its audio folder {audio_dir} is not there (found: {', '.join(present) or 'no fma_* folder'}"
                     + ("; give one of them itself, e.g. " + str(root / present[0]) if present else "") + ")")
         raise DatasetError(f"{root}: no usable FMA {subset} tracks ({len(problems)} problems){hint}")
-    return Dataset(name=f"fma_{subset}", root=str(root), tracks=tracks, problems=problems)
+    tracks, merged = merge_case_spellings(tracks, str(tracks_csv))  # " Rock" and "Rock": one genre, as elsewhere
+    return Dataset(name=f"fma_{subset}", root=str(root), tracks=tracks, problems=problems + merged)
