@@ -867,6 +867,23 @@ def test_linked_subfolders_are_read_and_a_link_loop_ends(tmp_path, gtzan_mini):
     left_out = sorted(p.path.rsplit("/", 1)[-1] for p in dataset.problems)
     assert left_out == ["above", "everything", "more"], dataset.problems
     assert all("linked folder left out" in p.reason for p in dataset.problems)
+    # a genre folder that is such a link itself (a review, 2026-12-07): every song read again as
+    # "self", songs outside the dataset read as "up", jazz's songs as "bebop" too
+    for link in ("everything", "more", "above"):
+        (root / ("jazz" if link == "everything" else "rock") / link).unlink()
+    (root / "self").symlink_to(root, target_is_directory=True)
+    (root / "up").symlink_to(tmp_path, target_is_directory=True)
+    (root / "bebop").symlink_to(root / "jazz", target_is_directory=True)
+    dataset = load_folder(root)
+    assert len(dataset) == 10 and dataset.labels == ["blues", "jazz", "rock"]
+    reasons = {p.path.rsplit("/", 1)[-1]: p.reason for p in dataset.problems}
+    assert "the dataset's folder or above it" in reasons["self"] and "the dataset's folder or above it" in reasons["up"]
+    assert "the folder of genre 'jazz': its songs would carry both genres" in reasons["bebop"]
+    # song.wav beside song.flac and song.wav.mp3: three tracks, three ids (two shared one)
+    for name in ("song.wav", "song.flac", "song.wav.mp3"):
+        shutil.copy(gtzan_mini / "rock" / "rock.00005.wav", root / "rock" / name)
+    ids = [t.track_id for t in load_folder(root).tracks if "song" in t.track_id]
+    assert sorted(ids) == ["rock/song.flac", "rock/song.wav", "rock/song.wav.mp3"]
 
 
 def test_genres_spelled_apart_only_by_case_are_one_genre_with_a_problem(tmp_path, gtzan_mini):

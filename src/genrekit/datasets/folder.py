@@ -77,6 +77,23 @@ def _media_files(folder: Path, accept, *, root: Path | None = None,
     return sorted(found)
 
 
+def _linked_genre_problem(item: Path, root: Path, items: list[Path]) -> str | None:
+    """Why a genre folder that is a link is left out: it leads to the dataset's folder or above
+    it (every song would be this genre too; ``up -> ..`` read folders outside), or into, or
+    around, another genre's folder (``bebop -> jazz``: jazz's songs under both genres)."""
+    if not item.is_symlink():
+        return None
+    real, base = os.path.realpath(item), os.path.realpath(root)
+    if _inside(base, real):
+        return f"genre folder is a link to {real}, the dataset's folder or above it; its songs are left out"
+    for other in items:
+        mine = os.path.realpath(other)
+        if other != item and other.is_dir() and (_inside(real, mine) or _inside(mine, real)):
+            return (f"genre folder is a link to {real}, which holds or is held by the folder of genre {other.name!r}: its "
+                    "songs would carry both genres; left out")
+    return None
+
+
 def _audio_files(folder: Path, **options) -> list[Path]:
     return _media_files(folder, is_audio_path, **options)
 
@@ -128,9 +145,8 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
     root = _require_dir(root)
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
-    for item in sorted(root.iterdir()):
-        if not _visible(item):
-            continue
+    items = [item for item in sorted(root.iterdir()) if _visible(item)]
+    for item in items:
         if item.is_file():
             if accept(item):
                 problems.append(DatasetProblem(str(item), f"{media} file outside any genre folder; not labelled"))
@@ -138,15 +154,21 @@ def load_folder(root: str | os.PathLike, *, name: str | None = None, media: str 
         if refused_label := label_problem(item.name):  # a genre genrekit could not write into tags or a model file
             problems.append(DatasetProblem(str(item), f"genre folder's name: {refused_label}; its songs are left out"))
             continue
+        if linked := _linked_genre_problem(item, root, items):
+            problems.append(DatasetProblem(str(item), linked))
+            continue
         before = len(problems)
         files = _media_files(item, accept, root=root, problems=problems)
         if not files and len(problems) == before:  # else those problems say why
             problems.append(DatasetProblem(str(item), f"genre folder contains no {media} files", left_out=False))
         stems = Counter(path.relative_to(root).with_suffix("") for path in files)
+        # song.wav beside song.flac: two tracks, so each keeps its extension in its id; and where
+        # that is another's id (song.wav.mp3 beside them), every such file is named by its whole name
+        ids = {path: path.relative_to(root) if stems[path.relative_to(root).with_suffix("")] > 1
+               else path.relative_to(root).with_suffix("") for path in files}
+        taken = Counter(ids.values())
         for path in files:
-            relative = path.relative_to(root)
-            # song.wav beside song.flac: two tracks, so each keeps its extension in its id
-            track_id = str(relative if stems[relative.with_suffix("")] > 1 else relative.with_suffix(""))
+            track_id = str(path.relative_to(root) if taken[ids[path]] > 1 else ids[path])
             tracks.append(Track(track_id=track_id, path=str(path), label=item.name))
     if not tracks:
         loose = sum(1 for item in root.iterdir() if item.is_file() and accept(item))
