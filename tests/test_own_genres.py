@@ -143,6 +143,19 @@ def test_genre_map_errors_name_the_file_and_row(tmp_path):
     bad.write_text("from,to\nRock,Pop\u202e\n")  # a genre every model trained on it would write into songs
     with pytest.raises(DatasetError, match=r"row 2: the genre it maps to is unusable: .*invisible mark"):
         read_genre_map(bad)
+    # the map is applied once (a review, 2026-12-07): a swap exchanged two genres' songs, a chain sent
+    # Metal to "Hard Rock" and Hard Rock to "Rock"; and one genre spelled two ways stayed two
+    bad.write_text("from,to\nRock,Pop\nPop,Rock\n")
+    with pytest.raises(DatasetError, match=r"row 2: maps to 'Pop', which row 3 maps to 'Rock'; the map is applied once"):
+        read_genre_map(bad)
+    bad.write_text("from,to\nMetal,Hard Rock\nhard rock,Rock\n")
+    with pytest.raises(DatasetError, match=r"row 2: maps to 'Hard Rock', which row 3 maps to 'Rock'"):
+        read_genre_map(bad)
+    bad.write_text("from,to\nHip Hop,HipHop\nrap,hiphop\n")
+    with pytest.raises(DatasetError, match=r"row 3: maps to 'hiphop', which row 2 spells 'HipHop'"):
+        read_genre_map(bad)
+    bad.write_text("from,to\nhip-hop,hiphop\nhiphop,hiphop\n")  # a genre mapped to itself: fine
+    assert set(read_genre_map(bad).values()) == {"hiphop"}
 
 
 def test_near_duplicates_group_spellings_not_genres():

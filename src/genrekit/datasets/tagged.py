@@ -63,6 +63,8 @@ def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
         found = ",".join(rows[0]) if rows else "an empty file"
         raise DatasetError(f"{path}: expected the header 'from,to', found {found!r}")
     mapping: dict[str, str] = {}
+    row_of: dict[str, int] = {}  # a spelling -> the row that maps it
+    target_of: dict[str, tuple[str, int]] = {}  # a genre's key -> its spelling, and the row that first gave it
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -74,7 +76,17 @@ def read_genre_map(path: str | os.PathLike) -> dict[str, str]:
         if mapping.get(source, target) != target:
             raise DatasetError(f"{path}, row {number}: {row[0].strip()!r} is mapped to both "
                                f"{mapping[source]!r} and {target!r}")
-        mapping[source] = target
+        spelled, first = target_of.setdefault(genre_key(target), (target, number))
+        if spelled != target:  # "HipHop" and "hiphop" stayed two genres
+            raise DatasetError(f"{path}, row {number}: maps to {target!r}, which row {first} spells {spelled!r}: "
+                               "spell each genre one way")
+        mapping[source], row_of[source] = target, number
+    for source, target in mapping.items():  # the map is applied once: a chain or a swap was half of each
+        onward = mapping.get(genre_key(target), target)
+        if onward != target:
+            raise DatasetError(f"{path}, row {row_of[source]}: maps to {target!r}, which row "
+                               f"{row_of[genre_key(target)]} maps to {onward!r}; the map is applied once: map each "
+                               f"spelling straight to its genre (to {onward!r} here, if that is meant)")
     return mapping
 
 
