@@ -547,3 +547,21 @@ def test_flags_given_as_strings_are_refused_where_no_is_read_as_yes(tmp_path, cl
         with pytest.raises(ParameterError, match=f"{name}=.*: expected True or False"):
             call()
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda split: split(["a", "b"], [1, 2], sizes=("0.8", "0.1", "0.1")), r"sizes=\('0.8', '0.1', '0.1'\) must be three"),
+    (lambda split: split(["a", "b"], [1, 2], sizes=0.8), r"sizes=0.8 must be three non-negative fractions"),
+    (lambda split: split(["a", "b"], [1, 2], sizes=(0.8, 0.2, None)), r"sizes=\(0.8, 0.2, None\) must be three"),
+    (lambda split: split(["a", None], [1, 2]), r"labels: expected a genre for every track, found None at position 1"),
+    (lambda split: split(["a", "b"], None), r"labels and groups: expected one genre and one group per track"),
+])
+def test_a_split_s_arguments_are_named_not_failed_on(call, message):
+    """A review of the loaders (2026-12-07): sizes as text or one number, an unlabelled track
+    and groups of None were TypeErrors of Python's."""
+    from genrekit.datasets import train_val_test_split
+
+    with pytest.raises(ParameterError, match=message):
+        call(train_val_test_split)
+    assert list(train_val_test_split(["a"] * 5 + ["b"] * 5, list(range(10)), sizes=np.array([0.6, 0.2, 0.2]))).count(
+        "test") == 2

@@ -166,12 +166,11 @@ def train_val_test_split(
     half held out for test, none for validation), silently here: :func:`holdout_shortfalls`
     names such genres, and :func:`genrekit.train.assign_splits` (what ``train`` runs) warns of them.
     """
-    labels = np.asarray(labels)
-    groups = np.asarray(groups)
-    if len(sizes) != 3 or any(s < 0 for s in sizes) or not np.isclose(sum(sizes), 1.0) or sizes[0] <= 0:
-        raise ParameterError(f"sizes={sizes} must be three non-negative fractions (train > 0) summing to 1")
-    if len(labels) != len(groups):
-        raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    labels, groups = _labels_and_groups(labels, groups)
+    if (not isinstance(sizes, (tuple, list, np.ndarray)) or len(sizes) != 3
+            or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) for s in sizes)
+            or any(s < 0 for s in sizes) or not np.isclose(sum(sizes), 1.0) or sizes[0] <= 0):
+        raise ParameterError(f"sizes={sizes!r:.60} must be three non-negative fractions (train > 0) summing to 1")
     check_seed(seed)
     parts = np.full(len(labels), "train", dtype=object)
     if not len(labels):  # nothing to split (a caller refuses it by what it is for)
@@ -284,6 +283,22 @@ def gtzan_neighbours(scored: dict[str, str], trained: Sequence[str], *, within: 
     return near
 
 
+def _labels_and_groups(labels, groups) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` and ``groups`` as arrays of one genre and one group per track; a ParameterError
+    for anything else (None, a Dataset, 2-D) or an unlabelled track, which sorting failed on."""
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    if labels.ndim != 1 or groups.ndim != 1:  # a Dataset given for the labels, None for the groups
+        raise ParameterError(f"labels and groups: expected one genre and one group per track (1-D sequences), found "
+                             f"shapes {labels.shape} and {groups.shape} (a Dataset's: [t.label for t in "
+                             "dataset.tracks] and dataset.groups)")
+    if len(labels) != len(groups):
+        raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    if (unlabelled := next((i for i, label in enumerate(labels) if label is None), None)) is not None:
+        raise ParameterError(f"labels: expected a genre for every track, found None at position {unlabelled} (an "
+                             "unlabelled track: leave it out of the split)")
+    return labels, groups
+
+
 def check_seed(seed) -> None:
     """A ParameterError unless ``seed`` is a whole number from 0 to 2**32 - 1 (numpy's and
     scikit-learn's range; a bool, a float or a string is not one)."""
@@ -318,14 +333,7 @@ def kfold_splits(labels, groups, *, n_splits: int = 5, seed: int = 0) -> list[tu
         ``n_splits`` is below 2, above the number of distinct groups, or above every genre's
         number of tracks.
     """
-    labels = np.asarray(labels)
-    groups = np.asarray(groups)
-    if labels.ndim != 1 or groups.ndim != 1:  # a Dataset given for the labels, None for the groups
-        raise ParameterError(f"labels and groups: expected one genre and one group per track (1-D sequences), found "
-                             f"shapes {labels.shape} and {groups.shape} (a Dataset's: [t.label for t in "
-                             "dataset.tracks] and dataset.groups)")
-    if len(labels) != len(groups):
-        raise ParameterError(f"labels ({len(labels)}) and groups ({len(groups)}) differ in length")
+    labels, groups = _labels_and_groups(labels, groups)
     check_seed(seed)
     if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)):
         raise ParameterError(f"n_splits={n_splits!r}: expected a whole number of folds, at least 2")
