@@ -550,7 +550,8 @@ def test_flags_given_as_strings_are_refused_where_no_is_read_as_yes(tmp_path, cl
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda split: split(["a", "b"], [1, 2], sizes=("0.8", "0.1", "0.1")), r"sizes=\('0.8', '0.1', '0.1'\) must be three"),
+    (lambda split: split(["a", "b"], [1, 2], sizes=("0.8", "0.1", "0.1")),
+     r"sizes=\('0.8', '0.1', '0.1'\) must be three"),
     (lambda split: split(["a", "b"], [1, 2], sizes=0.8), r"sizes=0.8 must be three non-negative fractions"),
     (lambda split: split(["a", "b"], [1, 2], sizes=(0.8, 0.2, None)), r"sizes=\(0.8, 0.2, None\) must be three"),
     (lambda split: split(["a", None], [1, 2]), r"labels: expected a genre for every track, found None at position 1"),
