@@ -238,6 +238,10 @@ def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_
     assert reasons[0] == f"listed at {tmp_path / 'odd.csv'}:2 is a folder; expected an audio file"
     assert reasons[1].endswith("but not found (its \\ are Windows' separators: a relative path with them was tried "
                                "with / too)")
+    # a row's line as the file has it, past blank lines and a quoted cell over lines (one per row was assumed)
+    (tmp_path / "lines.csv").write_text('path,label,artist\nmusic/rock/a.wav,rock,"A\nB"\n\n\nmusic/gone.wav,rock,C\n')
+    assert [p.reason for p in load_manifest(tmp_path / "lines.csv").problems] == [
+        f"listed at {tmp_path / 'lines.csv'}:6 but not found"]
     (tmp_path / "twice.csv").write_text("path,label,Label\nmusic/rock/a.wav,rock,jazz\n")
     with pytest.raises(DatasetError, match=r"twice\.csv: column\(s\) label named twice \(in any case\)"):
         load_manifest(tmp_path / "twice.csv")

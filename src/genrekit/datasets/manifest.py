@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from genrekit._files import not_regular_file, path_given
+from genrekit._files import long_csv_cells, not_regular_file, path_given
 from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
@@ -147,6 +147,25 @@ def _separator(csv_path: Path) -> str:
     return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
+def _row_lines(csv_path: Path, rows: int) -> list[int]:
+    """The line each of the manifest's ``rows`` data rows starts at, counted as the csv module
+    reads the file: a blank line or a quoted cell over several lines moved every later row's
+    line in the problems; one per row after the header where the reading disagrees with pandas'."""
+    import csv
+
+    lines, start = [], 1
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as handle, long_csv_cells():
+            reader = csv.reader(handle, delimiter=_separator(csv_path))
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    lines.append(start)
+                start = reader.line_num + 1
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return list(range(2, rows + 2))
+    return lines[1:] if len(lines) == rows + 1 else list(range(2, rows + 2))
+
+
 def _local_path(cell: str, csv_path: Path) -> Path:
     """A row's local file: as the cell spells it, relative to the CSV's folder, else without the
     spaces around it, else with a Windows manifest's backslashes as slashes (where that one exists)."""
@@ -246,7 +265,7 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     owners: dict[str, str] = {}  # each local row's track id -> its file as written, without the extension
     folders = _folder_spellings(csv_path.parent)  # an absolute path under it: an id relative to it
     files: dict[str | Path, str] = {}  # each listed file -> its track id
-    for line, row in enumerate(table.to_dict("records"), start=2):
+    for line, row in zip(_row_lines(csv_path, len(table)), table.to_dict("records")):
         where = f"{csv_path}:{line}"
         nul = next((column for column in ("path", "track_id", "label", "artist") if "\0" in row.get(column, "")), None)
         if nul:  # no file system takes it (resolving the path, or naming an output file, raises)
