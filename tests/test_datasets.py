@@ -239,9 +239,16 @@ def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_
     assert reasons[1].endswith("but not found (its \\ are Windows' separators: a relative path with them was tried "
                                "with / too)")
     # a row's line as the file has it, past blank lines and a quoted cell over lines (one per row was assumed)
-    (tmp_path / "lines.csv").write_text('path,label,artist\nmusic/rock/a.wav,rock,"A\nB"\n\n\nmusic/gone.wav,rock,C\n')
+    (tmp_path / "lines.csv").write_text('path,label,notes\nmusic/rock/a.wav,rock,"A\nB"\n\n\nmusic/gone.wav,rock,C\n')
     assert [p.reason for p in load_manifest(tmp_path / "lines.csv").problems] == [
         f"listed at {tmp_path / 'lines.csv'}:6 but not found"]
+    # a track id or an artist is checked as a genre is: an escape sequence, a right-to-left override, 1 MB
+    (tmp_path / "text.csv").write_text("path,label,artist,track_id\nmusic/rock/a.wav,rock,\u202eX,\n"
+                                       f"music/rock/a.wav,rock,,{'x' * 2000}\nmusic/rock/a.wav,rock,A,a1\n")
+    found = load_manifest(tmp_path / "text.csv")
+    assert [t.track_id for t in found.tracks] == ["a1"]
+    assert [p.reason.split(": ", 1)[0] for p in found.problems] == [f"artist at {tmp_path / 'text.csv'}:2",
+                                                                    f"track_id at {tmp_path / 'text.csv'}:3"]
     (tmp_path / "twice.csv").write_text("path,label,Label\nmusic/rock/a.wav,rock,jazz\n")
     with pytest.raises(DatasetError, match=r"twice\.csv: column\(s\) label named twice \(in any case\)"):
         load_manifest(tmp_path / "twice.csv")

@@ -370,16 +370,23 @@ def label_problem(label) -> str | None:
     web pages), or None: a string with some text, at most :data:`MAX_LABEL_LENGTH`
     characters, and no control character (a newline, a tab, a NUL), lone surrogate or
     invisible mark that reorders or hides text (:data:`genrekit._files.INVISIBLE_MARKS`)."""
-    import unicodedata
-
     if not isinstance(label, str) or not label.strip():
         return f"{describe_value(label)} is no genre name (expected some text)"
-    if len(label) > MAX_LABEL_LENGTH:
-        return f"{label[:40]!r}... is {len(label)} characters long (at most {MAX_LABEL_LENGTH})"
-    bad = next((c for c in label if unicodedata.category(c) in ("Cc", "Cs") or ord(c) in INVISIBLE_MARKS), None)
+    return text_problem(label, max_length=MAX_LABEL_LENGTH)
+
+
+def text_problem(text: str, *, max_length: int) -> str | None:
+    """Why ``text`` from a file of someone else's (a genre, a track id, an artist) is not shown
+    or written as it is: longer than ``max_length`` characters, or holding a control character,
+    a lone surrogate or an invisible mark that reorders or hides text; None where it is fine."""
+    import unicodedata
+
+    if len(text) > max_length:
+        return f"{text[:40]!r}... is {len(text)} characters long (at most {max_length})"
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs") or ord(c) in INVISIBLE_MARKS), None)
     if bad is not None:
         kind = "invisible mark" if ord(bad) in INVISIBLE_MARKS else "control character"
-        return f"{label[:60]!r} holds the {kind} {bad!r}"
+        return f"{text[:60]!r} holds the {kind} {bad!r}"
     return None
 
 

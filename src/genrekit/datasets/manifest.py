@@ -15,7 +15,7 @@ from genrekit._files import long_csv_cells, not_regular_file, path_given
 from genrekit.audio import remote
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
-from genrekit.untrusted import label_problem
+from genrekit.untrusted import label_problem, text_problem
 
 REQUIRED = ("path", "label")
 OPTIONAL = ("artist", "split", "track_id", "duration")
@@ -147,6 +147,10 @@ def _separator(csv_path: Path) -> str:
     return max(counts, key=counts.get) if any(counts.values()) else ","
 
 
+# The longest track id or artist a manifest's cell may give (a path's id is what the path is)
+MAX_ID_LENGTH = 1000
+
+
 def _row_lines(csv_path: Path, rows: int) -> list[int]:
     """The line each of the manifest's ``rows`` data rows starts at, counted as the csv module
     reads the file: a blank line or a quoted cell over several lines moved every later row's
@@ -214,7 +218,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     spaces around it, then (a relative path from Windows) with ``/`` for a backslash.
 
     Missing files, empty labels and repeated track ids are reported as problems and those
-    rows left out. A ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
+    rows left out, as are track ids and artists over :data:`MAX_ID_LENGTH` characters or
+    holding a control character or an invisible mark (genres are checked so too). A ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
     ``training``, ``valid``, ``validation``, ``dev``, ``testing``); another word is reported
     and the row kept without a split of its own (``split="dataset"`` then refuses it). (URLs
     are not checked here, which would be a request per row: a missing object fails when it is
@@ -318,6 +323,11 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
             problems.append(DatasetProblem(str(path), f"empty label at {where}"))
         elif refused_label := label_problem(label):  # a genre genrekit could not write into tags or a model file
             problems.append(DatasetProblem(str(path), f"label at {where}: {refused_label}; left out"))
+        elif refused_text := next((f"{column} at {where}: {problem}" for column in ("track_id", "artist") if (
+                problem := text_problem(row.get(column, "").strip(), max_length=MAX_ID_LENGTH))), None):
+            # ids and artists go into tables, file names and reports: a 1 MB cell, an escape sequence or a
+            # right-to-left override no more than in a genre
+            problems.append(DatasetProblem(str(path), f"{refused_text}; left out"))
         elif same_file in files:  # the file itself first: a repeated row repeats its id too
             problems.append(DatasetProblem(str(path), f"listed again at {where} (first as track {files[same_file]!r})"))
         elif track_id in seen:
