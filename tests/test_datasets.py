@@ -242,6 +242,10 @@ def test_manifests_as_spreadsheets_and_other_systems_write_them(tmp_path, gtzan_
     (tmp_path / "lines.csv").write_text('path,label,notes\nmusic/rock/a.wav,rock,"A\nB"\n\n\nmusic/gone.wav,rock,C\n')
     assert [p.reason for p in load_manifest(tmp_path / "lines.csv").problems] == [
         f"listed at {tmp_path / 'lines.csv'}:6 but not found"]
+    # UTF-16 without a byte-order mark: its NULs were named as the columns found
+    (tmp_path / "u16.csv").write_bytes("path,label\nmusic/rock/a.wav,rock\n".encode("utf-16-be"))
+    with pytest.raises(DatasetError, match=r"u16.csv: expected UTF-8 text, found UTF-16 \(NUL bytes"):
+        load_manifest(tmp_path / "u16.csv")
     # a track id or an artist is checked as a genre is: an escape sequence, a right-to-left override, 1 MB
     (tmp_path / "text.csv").write_text("path,label,artist,track_id\nmusic/rock/a.wav,rock,\u202eX,\n"
                                        f"music/rock/a.wav,rock,,{'x' * 2000}\nmusic/rock/a.wav,rock,A,a1\n")

@@ -259,6 +259,9 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
     csv_path = Path(path_given(csv_path, "csv_path"))
     table = _read_table(csv_path)
     missing = [c for c in REQUIRED if c not in table.columns]
+    if missing and any("\0" in str(column) for column in table.columns):  # NULs between the letters: "\0p\0a\0t\0h"
+        raise DatasetError(f"{csv_path}: expected UTF-8 text, found UTF-16 (NUL bytes between the header's letters): "
+                           "save the manifest as UTF-8")
     if missing:
         raise DatasetError(
             f"{csv_path}: manifest lacks column(s) {', '.join(missing)}; "
