@@ -128,12 +128,16 @@ class Dataset:
     def __post_init__(self) -> None:
         self.source = self.source or self.root
         # "unknown" is genrekit's answer for a song it cannot name: as a model's genre it would be
-        # read as "not music" and never written as a tag. Left out, and said so.
-        unnamed_genre = [t for t in self.tracks if t.label == UNKNOWN_GENRE]
+        # read as "not music" and never written as a tag. Left out, and said so, in any case and
+        # spacing ("Unknown" was kept where more tracks spelled it so than "unknown")
+        def unnamed(track: Track) -> bool:
+            return isinstance(track.label, str) and track.label.strip().casefold() == UNKNOWN_GENRE
+
+        unnamed_genre = [t for t in self.tracks if unnamed(t)]
         if unnamed_genre:
-            self.tracks = [t for t in self.tracks if t.label != UNKNOWN_GENRE]
+            self.tracks = [t for t in self.tracks if not unnamed(t)]
             self.problems = [*self.problems, *(
-                DatasetProblem(t.path, f"its genre is {UNKNOWN_GENRE!r}, genrekit's answer for a song it cannot name: "
+                DatasetProblem(t.path, f"its genre is {t.label!r}, genrekit's answer for a song it cannot name: "
                                        "left out (name its genre to train on it)") for t in unnamed_genre)]
         # A file name that is not UTF-8 (Python keeps its odd bytes as surrogates) cannot go
         # into the tables, CSVs and reports every command writes: left out, and said so.
