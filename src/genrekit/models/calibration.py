@@ -17,7 +17,10 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
     Returns
     -------
-    T : float in [0.05, 20]; above 1 softens over-confident scores
+    T : float in [0.05, 20]; above 1 softens over-confident scores. Not below 1 where every
+        score ranks its class first: the likelihood then rises without end as ``T`` falls,
+        whatever the model is worth (a small dataset's folds fitted 0.12, and the model called
+        songs of their own genre wrong at confidence 1.00)
     """
     from scipy.optimize import minimize_scalar
 
@@ -34,4 +37,5 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
         scaled = logits / np.exp(log_t)
         return float(-(scaled[np.arange(len(y)), y] - np.logaddexp.reduce(scaled, axis=1)).mean())
 
-    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
+    lowest = np.log(0.05) if (logits.argmax(axis=1) != y).any() else 0.0  # log T: sharpening needs a wrong score
+    return float(np.exp(minimize_scalar(nll, bounds=(lowest, np.log(20.0)), method="bounded").x))
