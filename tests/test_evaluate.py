@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -409,15 +410,29 @@ def test_a_manifest_of_training_tracks_is_named_as_given_and_once(tmp_path, monk
     # nothing to write: the folder the run made is not left holding its lock and an empty journal
     assert evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir="eval")[0] == {}
     assert not Path("eval").exists()
-    Path("kept").mkdir()  # a folder that was there stays
+    Path("kept").mkdir()  # a folder that was there stays, and what it holds: this run wrote nothing
     Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "gtzan-dev"}}))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):
         evaluate_model(model, dataset, n_jobs=1, progress=False, out_dir="kept")
-    assert Path("kept").is_dir() and not Path("kept/run.json").exists()
-    assert [r.getMessage() for r in caplog.records] == [  # another dataset's results said as they go
-        "kept: replacing the results of an earlier evaluation there, on gtzan-dev (another dataset); evaluate "
+    # (they were removed as the run began, and lost: a review, 2026-12-07)
+    assert Path("kept/run.json").exists() and not caplog.records
+    Path("other").mkdir()
+    Path("other/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "gtzan-dev"}}))
+    with caplog.at_level(logging.WARNING, logger="genrekit"):  # a run that scores replaces them, saying so
+        assert evaluate_model(model, dataset, include_train=True, n_jobs=1, progress=False, out_dir="other")[0]
+    assert json.loads(Path("other/run.json").read_text())["dataset"]["source"] == "man.csv"
+    assert [r.getMessage() for r in caplog.records if "replacing" in r.getMessage()] == [
+        "other: replacing the results of an earlier evaluation there, on gtzan-dev (another dataset); evaluate "
         "into another folder to keep both"]
+    shutil.copy(model, "copy.genrekit")  # another model file: said too (it was replaced unsaid)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        evaluate_model("copy.genrekit", dataset, include_train=True, n_jobs=1, progress=False, out_dir="other")
+    assert [r.getMessage() for r in caplog.records if "replacing" in r.getMessage()] == [
+        f"other: replacing the results of an earlier evaluation there, of {Path(model).resolve()} (another model); "
+        "evaluate into another folder to keep both"]
+    caplog.clear()
     Path("kept/run.json").write_text(json.dumps({"command": "evaluate", "dataset": {"source": "./man.csv"}}))
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="genrekit"):

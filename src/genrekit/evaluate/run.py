@@ -454,31 +454,35 @@ def _out_lock(out_dir: str | Path | None):
                                                  "train.lock); evaluate into another folder"})
 
 
-def _prepared_out(out_dir: str | Path | None, dataset: Dataset) -> Path | None:
-    """The journal's path in ``out_dir`` (None without one), after an earlier evaluation's
-    results (by tracks or by songs, of any model) and HTML report there are removed: a run
-    that scores nothing, or stops, must not leave them to be reported as its own. The journal
-    stays: it is how a run resumes. Results of another dataset than ``dataset`` are named in a
-    warning as they go. Called under :func:`_out_lock`."""
-    if out_dir is None:
-        return None
-    out = Path(out_dir)
+def _journal_in(out_dir: str | Path | None) -> Path | None:
+    """The journal's path in ``out_dir`` (None without one): how a run resumes."""
+    return None if out_dir is None else Path(out_dir) / "predictions.journal.jsonl"
+
+
+def _replace_earlier(out: Path, dataset: Dataset, model_source: str) -> None:
+    """Remove an earlier evaluation's results (by tracks or by songs, of any model) and HTML
+    report from ``out``, as this run's are about to be written: not before, so a run that scores
+    nothing, or stops, leaves them as they were (they were removed as it began, and lost).
+    Results of another dataset or model are named in a warning as they go. Called under
+    :func:`_out_lock`."""
     try:
         earlier = json.loads((out / "run.json").read_text(encoding="utf-8"))
-        source = earlier["dataset"]["source"]
-    except (OSError, ValueError, TypeError, KeyError):  # none there, or not one genrekit wrote
-        source = None
+        source, model = earlier["dataset"]["source"], (earlier.get("model") or {}).get("source")
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # none there, or not one genrekit wrote
+        source = model = None
     if isinstance(source, str) and not _same_source(source, dataset.source):
         logger.warning("%s: replacing the results of an earlier evaluation there, on %s (another dataset); "
                        "evaluate into another folder to keep both", out, line_shown(source))
+    elif isinstance(model, str) and model_source and not _same_source(model, os.fspath(model_source)):
+        logger.warning("%s: replacing the results of an earlier evaluation there, of %s (another model); "
+                       "evaluate into another folder to keep both", out, line_shown(model))
     for name in (*EVALUATION_FILES, "report.html"):
         (out / name).unlink(missing_ok=True)
-    return out / "predictions.journal.jsonl"
 
 
 def _same_source(earlier: str, now: str) -> bool:
-    """Whether two datasets' sources name one: as written, or as paths (``data/gtzan`` and
-    ``./data/gtzan/``, or a link to it)."""
+    """Whether two datasets' sources (or two model files) name one: as written, or as paths
+    (``data/gtzan`` and ``./data/gtzan/``, or a link to it)."""
     if earlier == now:
         return True
     try:
@@ -557,7 +561,7 @@ def evaluate_model(
                       aggregation=aggregation)
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
-        journal = _prepared_out(out_dir, dataset)
+        journal = _journal_in(out_dir)
         # no track left: the caller says so, as for evaluate_songs (the CLI in its error line; a warning too said it twice)
         scored = _scored(model, dataset, include_train=include_train, aggregation=aggregation, skip=skip,
                          hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner, progress=progress, journal=journal)
@@ -593,6 +597,7 @@ def _write_model_evaluation(scored: Evaluation, dataset: Dataset, out_dir: str |
             title += f", {training_words({**scored.report, **scored.metrics}, unit='track')}"
             if scored.report.get("training_tracks_unknown"):
                 metrics = {**metrics, "training_tracks_unknown": True}
+        _replace_earlier(Path(out_dir), dataset, classifier.source)
         write_evaluation(metrics, out_dir, title=title, predictions=scored.predictions)
         write_json(Path(out_dir) / "run.json", {"command": "evaluate", "model": classifier.manifest(),
                                                 "dataset": dataset.record(),
@@ -658,7 +663,7 @@ def evaluate_songs(
     _check_evaluation(skip=skip, n_jobs=n_jobs, runner=runner, include_train=include_train)
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
-        journal = _prepared_out(out_dir, dataset)
+        journal = _journal_in(out_dir)
         classifier, predicted, report = predict_dataset(model, dataset, include_train=include_train, skip=skip,
                                                         n_jobs=n_jobs, runner=runner, progress=progress, journal=journal)
         if not predicted:
@@ -682,6 +687,7 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
         scores = {**_training_counts(trained), **scores}
     if out_dir is not None:
         out = Path(out_dir)
+        _replace_earlier(out, dataset, classifier.source)
         write_json(out / "songs.json", {"model": classifier.name, "dataset": dataset.record(), "skip": skip,
                                         **scores, **report})
         write_json(out / "run.json", {"command": "evaluate --songs", "model": classifier.manifest(),
