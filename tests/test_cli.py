@@ -742,10 +742,12 @@ def test_a_stop_that_a_library_turned_into_its_own_error_is_said_as_the_stop(tmp
 
 
 def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_training_run(tmp_path, gtzan_mini):
-    """A second evaluation into the same folder that scored nothing left the first one's
-    metrics and run.json there, for `report` to show as its own; --songs kept no journal, so
-    an interrupted run started over; and an evaluation into a training run's folder replaced
-    that run's metrics and run.json."""
+    """An evaluation's results are one evaluation's: a second one's by tracks or by songs
+    replace the first's whole as they are written; one that scores nothing leaves them as they
+    were, their run.json saying whose they are (since 2026-12-07: they were removed as it began,
+    and lost); --songs kept no journal, so an interrupted run started over; and an evaluation
+    into a training run's folder replaced that run's metrics and run.json, as a training did an
+    evaluation's."""
     data = tmp_path / "data"
     for genre in ("jazz", "rock"):
         (data / genre).mkdir(parents=True)
@@ -762,7 +764,11 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
     (empty / "waltz").mkdir()
     shutil.copy(next((gtzan_mini / "rock").iterdir()), empty / "waltz" / "b.wav")
     assert run("evaluate", "default", str(empty), "--out", str(out), "--jobs", "1").exit_code != EXIT_OK
-    assert not [p.name for p in out.iterdir() if p.name not in ("predictions.journal.jsonl", "evaluate.lock")]
+    # nothing scored: the earlier evaluation's results stay as they were (removed as it began, and lost: 2026-12-07)
+    assert (out / "metrics.json").exists() and (out / "report.html").read_text() == "an earlier report"
+    refused = run("train", str(data), "--out", str(out), "--model", "logreg", "--features", "gtzan57")
+    assert refused.exit_code != EXIT_OK and "holds the results of `genrekit evaluate` (run.json)" in refused.output
+    assert (out / "metrics.json").exists()
     songs = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")
     assert songs.exit_code == EXIT_OK, songs.output
     again = run("evaluate", "default", str(data), "--out", str(out), "--songs", "--jobs", "1", "--include-train")

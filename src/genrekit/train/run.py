@@ -8,6 +8,7 @@ model and :func:`write_run_folder`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -26,7 +27,7 @@ from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset, as_dataset
 from genrekit.datasets.core import left_out_and_notes
 from genrekit.datasets.splits import check_seed
-from genrekit.errors import AudioError
+from genrekit.errors import AudioError, ParameterError
 from genrekit.evaluate import write_evaluation
 from genrekit.models import GenreModel
 from genrekit.models.aggregation import check_aggregation
@@ -207,6 +208,7 @@ def run_training(
     refuse_foreign_results(out_dir, [*RUN_FOLDER_FILES, *RESULT_FILES, *NETWORK_FILES],
                            [TRAIN_LOCK, "evaluate.lock", "run.json", *RUN_FOLDER_FILES, "checkpoint.safetensors"],
                            "training")
+    _refuse_evaluation(Path(out_dir))
     # two runs into one folder: the second's model and reports were replaced by the first's after both said done
     with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
                                               f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder",
@@ -214,6 +216,19 @@ def run_training(
                                                   "evaluate.lock); train into another folder"}):
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
                              out_dir=out_dir, cache=cache)
+
+
+def _refuse_evaluation(out: Path) -> None:
+    """Raise ParameterError where ``out`` holds an evaluation's results (its run.json says
+    ``genrekit evaluate``), which a training would replace: an evaluation refuses a training's
+    folder so, and a training replaced a finished evaluation with one warning."""
+    try:
+        command = json.loads((out / "run.json").read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError, RecursionError):  # none there, or not one genrekit wrote
+        return
+    if isinstance(command, str) and command.startswith("evaluate"):
+        raise ParameterError(f"{out}: holds the results of `genrekit {command}` (run.json), which a training would "
+                             "replace; train into another folder")
 
 
 def _run_training(dataset: Dataset, split_notes: dict, fit, *, name: str, split: str, sizes, seed: int,
