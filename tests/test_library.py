@@ -586,3 +586,26 @@ def test_a_rerun_predicts_again_a_file_that_now_decodes_otherwise_and_uses_the_c
     monkeypatch.setattr(runners.LocalRunner, "map", lambda self, *a, **kw: iter(()))
     tag_library(small_library, tiny_model, tmp_path / "other.csv", progress=False)
     assert made == [1]
+
+
+def test_a_second_library_tagged_into_one_table_is_said_not_silent(tmp_path, small_library, tiny_model, caplog):
+    """The table lists the library tagged now: a first library's rows went without a word when a
+    second was tagged with the same --out (a review, 2026-12-07). Said; their records stay in
+    the journal."""
+    import logging
+
+    from genrekit.predict.library import tag_library
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(small_library / "classical.wav", other / "song.wav")
+    out = tmp_path / "tags.csv"
+    tag_library(small_library, tiny_model, out, n_jobs=1, progress=False)
+    with caplog.at_level(logging.WARNING, logger="genrekit"):
+        tag_library(other, tiny_model, out, n_jobs=1, progress=False)
+    assert list(pd.read_csv(out).path) == [str(other / "song.wav")]
+    assert f"its journal holds 2 file(s) outside {other}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="genrekit"):  # its own library again: nothing to say
+        tag_library(other, tiny_model, tmp_path / "own.csv", n_jobs=1, progress=False)
+    assert "outside" not in caplog.text

@@ -850,6 +850,21 @@ _NO_TAG_OUTCOME = {"tag_written": False, "tag_error": None, "tag_action": None, 
                    "tag": None}
 
 
+def _warn_of_other_libraries(records: list[dict], root, results: Path) -> None:
+    """Say where the table's journal holds files outside ``root`` (another library tagged with
+    this table before): the table lists ``root``'s files only, and their rows went without a word."""
+    if remote.is_url(root):
+        return
+    base = os.path.realpath(root)
+    elsewhere = {real for r in records if not remote.is_url(r["path"]) and not r["key"].startswith("unreadable:")
+                 and os.path.commonpath([base, real := os.path.realpath(r["path"])]) != base}
+    if elsewhere:
+        logger.warning("%s: its journal holds %d file(s) outside %s (another library tagged with this table, or "
+                       "files moved out): the table lists %s's files only; their records stay in the journal (tag "
+                       "--undo still puts their tags back). Tag each library into its own table to keep both tables",
+                       results, len(elsewhere), root, root)
+
+
 def _same_file(path: str) -> str:
     """``path`` as every spelling of a local file gives it (a URL as written)."""
     return path if remote.is_url(path) else os.path.realpath(path)
@@ -1104,6 +1119,7 @@ def tag_library(
             rows[str(path)] = asdict(TagRecord(path=str(path), size=0, mtime_ns=0, key=f"skipped:{path}", error=reason))
         # every row with every field (rows of older runs lack the newer ones)
         table = [_complete(_decide(rows[path], min_confidence, music_check)) for path in sorted(rows)]
+        _warn_of_other_libraries(records, root, results)
         write_table(table, results)
         failures = {r["path"]: r["error"] for r in table if r["error"]}
         genres = Counter(r["genre"] for r in table if not r["error"])
