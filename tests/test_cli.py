@@ -849,3 +849,25 @@ def test_compare_and_explore_report_the_files_a_dataset_left_out(tmp_path, gtzan
     # and in explore.json, as the terminal says them (it held n_rows alone)
     left_out = json.loads((tmp_path / "explore" / "explore.json").read_text())["left_out"]
     assert list(left_out) == [str(root / "jazz" / "jazz.00054.wav")], left_out
+
+
+def test_common_mix_ups_say_what_was_given_where(tmp_path, gtzan_mini):
+    """A review as a new user (2026-12-07): the model and the dataset swapped, a feature table
+    given as a dataset, and a song given as the model were each told in words that did not say
+    so ("no audio files found", 60 column names, "not a zip archive")."""
+    data = tmp_path / "data"
+    (data / "jazz").mkdir(parents=True)
+    shutil.copy(next((gtzan_mini / "jazz").iterdir()), data / "jazz" / "a.wav")
+    trained = tmp_path / "runs" / "mine"
+    trained.mkdir(parents=True)
+    (trained / "model.genrekit").write_bytes(b"a model")
+    swapped = run("evaluate", str(data), str(trained))
+    assert swapped.exit_code != EXIT_OK
+    assert "model.genrekit is a model: the model comes first, the dataset after it" in " ".join(swapped.output.split())
+    table = tmp_path / "features.csv"
+    table.write_text("track_id," + ",".join(f"f{i}" for i in range(20)) + ",label\n"
+                     "a," + ",".join("0.5" for _ in range(20)) + ",jazz\n")
+    given = run("compare", str(table))
+    assert "it looks like a feature table: give it with --table" in " ".join(given.output.split()), given.output
+    song = run("predict", "--model", str(data / "jazz" / "a.wav"), str(data / "jazz" / "a.wav"))
+    assert song.exit_code != EXIT_OK and "an audio file where a model goes" in " ".join(song.output.split())

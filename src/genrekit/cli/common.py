@@ -24,7 +24,7 @@ from rich.table import Table
 
 from genrekit._files import line_shown
 from genrekit.cli.settings import Setting, Settings, SettingsError
-from genrekit.errors import GenrekitError
+from genrekit.errors import DatasetError, GenrekitError
 from genrekit.features.limits import MAX_SPEC_SECONDS
 from genrekit.models import catalogue
 from genrekit.train.config import BALANCES, DEVICES, LOSSES, OPTIMIZERS, SCHEDULES, SETTINGS
@@ -886,7 +886,23 @@ def _load_dataset(path: Path, kind: str, *, labels_from_tags: bool = False, genr
     if min_per_genre is None:
         min_per_genre = TAGS_MIN_PER_GENRE if kind == "tags" else 1
     mapping = read_genre_map(genre_map) if genre_map is not None else None
-    return load_dataset(path, kind=kind, genre_map=mapping, min_per_genre=min_per_genre, multi=multi_genre)
+    try:
+        return load_dataset(path, kind=kind, genre_map=mapping, min_per_genre=min_per_genre, multi=multi_genre)
+    except DatasetError as exc:
+        found = _model_at(path)  # a run folder or a model file where the dataset goes: the arguments swapped
+        if found is None:
+            raise
+        raise DatasetError(f"{exc} ({found} is a model: the model comes first, the dataset after it)") from exc
+
+
+def _model_at(path: Path) -> Path | None:
+    """The model file ``path`` is or holds (a run folder), or None."""
+    from genrekit.models import model_file
+
+    try:
+        return model_file(path)
+    except GenrekitError:
+        return None
 
 
 def _print_taxonomy(taxonomy) -> None:

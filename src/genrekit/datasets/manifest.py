@@ -263,10 +263,13 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
         raise DatasetError(f"{csv_path}: expected UTF-8 text, found UTF-16 (NUL bytes between the header's letters): "
                            "save the manifest as UTF-8")
     if missing:
-        raise DatasetError(
-            f"{csv_path}: manifest lacks column(s) {', '.join(missing)}; "
-            f"expected path,label[,artist][,split], found {','.join(map(str, table.columns))}"
-        )
+        # a feature table (features.csv) given as a dataset: its many columns said nothing of that
+        table_hint = ("; it looks like a feature table: give it with --table (read_feature_table)"
+                      if "path" in missing and len(table.columns) > 10 else "")
+        columns = ",".join(map(str, table.columns[:12])) + (f",... ({len(table.columns)} columns)"
+                                                             if len(table.columns) > 12 else "")
+        raise DatasetError(f"{csv_path}: manifest lacks column(s) {', '.join(missing)}; "
+                           f"expected path,label[,artist][,split], found {columns}{table_hint}")
     tracks: list[Track] = []
     problems: list[DatasetProblem] = []
     seen: set[str] = set()

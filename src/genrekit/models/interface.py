@@ -1210,6 +1210,13 @@ def model_file(model: str | os.PathLike = DEFAULT, *, parameter: str = "model") 
         what = "a folder holding no model file" if path.is_dir() else "model file not found"
         raise ModelError(f"{path}: {what} (expected a .genrekit, .safetensors or .onnx file, a run folder holding "
                          f"{' or '.join(RUN_FOLDER_FILES)}, or {DEFAULT!r} / {DEFAULT_EXACT!r} for genrekit's own)")
+    from genrekit.audio import is_audio_path
+
+    if is_audio_path(path):  # a song where the model goes: "not a zip archive" said nothing of it
+        from genrekit.errors import ModelError
+
+        raise ModelError(f"{path}: an audio file where a model goes (expected a .genrekit, .safetensors or .onnx file, "
+                         f"a run folder, or {DEFAULT!r}): the model comes first, or after --model; the songs after it")
     return path
 
 
