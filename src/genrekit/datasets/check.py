@@ -197,7 +197,7 @@ def check_dataset(dataset: Dataset | str | os.PathLike, *, progress: bool = True
     A file labelled with several genres (multi-label copies) is decoded once. Files that
     cannot be decoded are ``unreadable``; files holding the same decoded samples are
     ``duplicates``. ``suspicious`` lists a dataset without any labelled track (its folder,
-    and what was expected), tracks without a genre, silent files, files shorter than half the
+    and what was expected) or of one genre, tracks without a genre, silent files, files shorter than half the
     median duration, genres with fewer than 2 tracks or than a quarter of the median per genre,
     genre names that look like spellings of one genre, a GTZAN dataset's genres outside
     GTZAN's ten, and identical audio under different labels. ``layout`` is the loader's
@@ -261,6 +261,9 @@ def check_dataset(dataset: Dataset | str | os.PathLike, *, progress: bool = True
     counts = Counter(t.label for t in dataset.tracks if t.label is not None)
     if not counts:  # nothing to learn from or score: said first
         suspicious.append(DatasetProblem(dataset.source, _no_labelled_track(dataset)))
+    elif len(counts) == 1:  # "no problems found", then train refused it
+        suspicious.append(DatasetProblem(dataset.source, f"only one genre ({next(iter(counts))!r}): a model learns to "
+                                         "tell genres apart, so training needs at least two"))
     unlabelled = [t.path for t in dataset.tracks if t.label is None]
     if unlabelled:
         suspicious.append(DatasetProblem(unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} and "
