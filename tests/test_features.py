@@ -242,7 +242,7 @@ def test_a_damaged_cache_entry_or_remembered_hash_is_computed_again(tmp_path, gt
     clip, spec, cache = sorted(gtzan_mini.glob("jazz/*.wav"))[0], FeatureSpec("gtzan57"), FeatureCache(tmp_path)
     first = extract_features([clip], spec, cache=cache, n_jobs=1, progress=False)
     [content] = first.hashes
-    for planted in (np.ones((1, 57)) + 2j, np.full((1, 57), 1e300)):
+    for planted in (np.ones((1, 57)) + 2j, np.full((1, 57), 1e300), np.ones((5000, 57))):  # 5000 rows of one clip
         np.save(cache.path(spec, content), planted)
         again = extract_features([clip], spec, cache=cache, n_jobs=1, progress=False)
         assert again.cache_hits == 0 and np.array_equal(again.features[0], first.features[0])

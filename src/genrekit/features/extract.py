@@ -220,7 +220,7 @@ def extract_features(
                     bar.advance(task)
                     continue
                 cached = cache.get(spec, content, decoder) if content else None
-                if cached is not None and not _usable(cached, spec):  # damaged, or written by other code
+                if cached is not None and not _usable(cached, spec, None if index in versions else path):
                     logger.warning("%s: its cache entry is not %s features (shape %s): recomputed", path, spec.name,
                                    cached.shape)
                     cached = None
@@ -258,9 +258,20 @@ def extract_features(
     return result
 
 
-def _usable(array: np.ndarray, spec) -> bool:
-    """A cache entry holds rows of ``spec``'s columns, real numbers, finite and of a feature's
-    size (complex ones were written into features.csv, 1e300 overflowed inside a fit)."""
-    return (array.ndim == 2 and array.shape[0] >= 1 and array.shape[1] == len(spec.columns)
+def _usable(array: np.ndarray, spec, path: str | None = None) -> bool:
+    """A cache entry (damaged, or written by other code) holds rows of ``spec``'s columns, real
+    numbers, finite and of a feature's size (complex ones were written into features.csv, 1e300
+    overflowed inside a fit), and, for the local file ``path``, no more rows than its length
+    gives (5000 rows of one clip weighed it 5000 times)."""
+    if not (array.ndim == 2 and array.shape[0] >= 1 and array.shape[1] == len(spec.columns)
             and np.issubdtype(array.dtype, np.floating) and bool(np.isfinite(array).all())
-            and bool((np.abs(array) < MAX_FEATURE_VALUE).all()))
+            and bool((np.abs(array) < MAX_FEATURE_VALUE).all())):
+        return False
+    if path is None:
+        return True
+    try:
+        seconds = audio.info(path).duration
+    except GenrekitError:  # the file's own failure is said when it is computed
+        return False
+    step = (spec.hop_duration or spec.chunk_duration) if spec.chunked else SEGMENT_SECONDS
+    return array.shape[0] <= seconds / step + 2
