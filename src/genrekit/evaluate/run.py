@@ -765,12 +765,13 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _row_problem(name: str, row) -> str | None:
+def _row_problem(name: str, row, tracks: frozenset = frozenset()) -> str | None:
     """What keeps comparison.json's row ``name`` from being read as a finished model, as
     ``field: expected ..., found ...``; None where nothing does. The fields checked are those
     read from it: ``model`` (its name), :data:`_ROW_NUMBERS` (finite numbers), and, where
     present, ``search``, ``searched_folds``, ``fold_accuracy``, ``best_params``, ``failures``,
-    ``kind_setup`` and ``out_of_fold``."""
+    ``kind_setup`` and ``out_of_fold`` (whose tracks, where ``tracks`` are given, are some of them:
+    invented ones were carried into out_of_fold.csv)."""
     def found(value) -> str:
         return "nothing" if value is None else reprlib.repr(value)
 
@@ -797,10 +798,13 @@ def _row_problem(name: str, row) -> str | None:
     for key, expected, good in checks:
         if key in row and not good(row[key]):
             return f"{key}: expected {expected}, found {found(row[key])}"
+    if tracks and (unknown := sorted(set(row.get("out_of_fold") or ()) - tracks)):
+        return f"out_of_fold: expected tracks of the data compared, found {found(unknown)}"
     return None
 
 
-def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[str, dict]:
+def _finished_rows(out: Path, setup: dict, names: Sequence[str] = (),
+                   tracks: frozenset = frozenset()) -> dict[str, dict]:
     """Every model an earlier comparison in ``out`` finished with the same ``setup`` (data,
     folds, seed, search; the data as it was named and each kind's own settings aside): those
     asked for again (``names``) are resumed where their own settings match (``kind_setup``),
@@ -831,7 +835,7 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = ()) -> dict[st
         if current_preset(name) != name and isinstance(row, dict) and isinstance(row.get("kind_setup"), dict) \
                 and "network_epochs" in row["kind_setup"]:  # a network's row under its old name
             name, row = current_preset(name), {**row, "model": current_preset(name)}
-        problem = _row_problem(name, row)
+        problem = _row_problem(name, row, tracks)
         if problem is None:
             rows[name] = row
         else:
@@ -973,7 +977,7 @@ def compare_models(
     setup = json.loads(json.dumps(setup))  # as comparison.json holds it
     out = Path(out_dir) if out_dir is not None else None
     with _compare_lock(out):  # two comparisons into one folder: one's rows were lost, both said done
-        done = _finished_rows(out, setup, names) if out is not None else {}
+        done = _finished_rows(out, setup, names, frozenset(genre_of)) if out is not None else {}
         others = {name: r for name, r in done.items() if name not in names}  # finished before, not asked now: kept
         for row in others.values():  # a row of a comparison.json older than ``reads``: a network's kind_setup says
             row.setdefault("reads", "log-mel" if "network_epochs" in row.get("kind_setup", {}) else None)
