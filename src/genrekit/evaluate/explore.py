@@ -114,16 +114,15 @@ def _check_exploration(table, *, seed, model, tsne, n_repeats, top, out_dir, sou
     ``out_dir`` as a Path."""
     from genrekit.datasets.splits import check_seed
     from genrekit.datasets.table import check_feature_table
-    from genrekit.models.classical import MODELS, lacks_features
+    from genrekit.models.classical import classical_problem, lacks_features
 
     check_feature_table(table)
     check_seed(seed)
     check_flags(tsne=tsne)
     check_whole_number("n_repeats", n_repeats, of="shuffles per feature")
     check_whole_number("top", top, of="features listed")
-    if not isinstance(model, str) or model not in MODELS:
-        raise ModelError(f"model={model!r:.60}: expected a classical model, which fits on a table: one of "
-                         f"{', '.join(MODELS)}")
+    if problem := classical_problem(model):
+        raise ModelError(problem)
     if made_for := lacks_features(model, table.columns):
         raise ParameterError(f"model={model!r}: made for {made_for} features, which the table lacks")
     if not isinstance(source, str):

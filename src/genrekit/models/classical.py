@@ -182,6 +182,14 @@ def features_made_for(name: str) -> str | None:
     return definition.features if definition else None
 
 
+def classical_problem(name) -> str | None:
+    """Why ``name`` names no classical model (one of :data:`MODELS`, which fit on a feature
+    table; a network trains from audio), or None."""
+    if isinstance(name, str) and name in MODELS:
+        return None
+    return f"model={name!r:.60}: expected a classical model, which fits on a table: one of {', '.join(MODELS)}"
+
+
 def lacks_features(name: str, columns) -> str | None:
     """The feature set model ``name`` is made for, where ``columns`` (feature column names)
     lack some of its columns: on them it would be a weaker model under its name (musicnn-prior
