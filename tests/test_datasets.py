@@ -369,7 +369,8 @@ def test_fma(tmp_path, clip, fma_genres):
     assert [t.track_id for t in medium.tracks] == ["2", "5", "10", "20"]
     reasons = {p.reason for p in medium.problems}
     assert {"track 40: subset nan is none of small, medium, large (a row cut short, or edited); left out",
-            "track 41: subset 'Small' is none of small, medium, large (a row cut short, or edited); left out"} <= reasons
+            "track 41: subset 'Small' is none of small, medium, large (a row cut short, or edited); left out",
+            } <= reasons
     with open(tmp_path / "fma_metadata" / "genres.csv", "a") as handle:
         handle.write("99999,0,root?,Noise,99999\n")
     with pytest.raises(DatasetError, match=r"genres.csv: genre_id 99999's parent is 'root\?'; expected a genre id"):

@@ -135,8 +135,8 @@ def load_fma(
     tracks: list[Track] = []
     # a row cut short, or a subset spelled otherwise ("Small"), was left out without a word
     problems: list[DatasetProblem] = [
-        DatasetProblem(str(tracks_csv), f"track {track_id}: subset {value!r} is none of {', '.join(SUBSETS)} (a row cut "
-                                        "short, or edited); left out")
+        DatasetProblem(str(tracks_csv), f"track {track_id}: subset {value!r} is none of {', '.join(SUBSETS)} "
+                                        "(a row cut short, or edited); left out")
         for track_id, value in table.loc[levels.isna(), ("set", "subset")].items()]
     seen: dict[Path, str] = {}  # each file -> the id of the row that gave it
     for track_id, row in selected.iterrows():

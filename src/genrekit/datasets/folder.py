@@ -89,8 +89,8 @@ def _linked_genre_problem(item: Path, root: Path, items: list[Path]) -> str | No
     for other in items:
         mine = os.path.realpath(other)
         if other != item and other.is_dir() and (_inside(real, mine) or _inside(mine, real)):
-            return (f"genre folder is a link to {real}, which holds or is held by the folder of genre {other.name!r}: its "
-                    "songs would carry both genres; left out")
+            return (f"genre folder is a link to {real}, which holds or is held by the folder of genre "
+                    f"{other.name!r}: its songs would carry both genres; left out")
     return None
 
 

@@ -219,7 +219,8 @@ def load_manifest(csv_path: str | os.PathLike) -> Dataset:
 
     Missing files, empty labels and repeated track ids are reported as problems and those
     rows left out, as are track ids and artists over :data:`MAX_ID_LENGTH` characters or
-    holding a control character or an invisible mark (genres are checked so too). A ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
+    holding a control character or an invisible mark (genres are checked so too). A
+    ``split`` cell is ``train``, ``val`` or ``test`` in any case (also
     ``training``, ``valid``, ``validation``, ``dev``, ``testing``); another word is reported
     and the row kept without a split of its own (``split="dataset"`` then refuses it). (URLs
     are not checked here, which would be a request per row: a missing object fails when it is

@@ -385,10 +385,10 @@ def _check_progress(state: dict, best: dict, body: nn.Module) -> None:
     def number(value) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
-    history = state.get("history")
+    history, epoch = state.get("history"), state.get("epoch")
     problems = [name for name, fine in (
-        ("epoch", whole(state.get("epoch"), 0)), ("stale", whole(state.get("stale"), 0)),
-        ("history", isinstance(history, list) and len(history) == (state.get("epoch") or 0) + 1
+        ("epoch", whole(epoch, 0)), ("stale", whole(state.get("stale"), 0)),
+        ("history", isinstance(history, list) and whole(epoch, 0) and len(history) == epoch + 1
          and all(isinstance(r, dict) and whole(r.get("epoch"), 0) for r in history)),
         ("best_accuracy", number(state.get("best_accuracy"))),
         ("best_loss", state.get("best_loss") is None or number(state["best_loss"])),
