@@ -277,7 +277,7 @@ def _is_prediction_of(prediction: Prediction, path: str, labels: list[str]) -> b
     file dropped a track from the scores unsaid, and one of other genres was a KeyError."""
     probabilities = prediction.probabilities
     return (prediction.path == path and isinstance(probabilities, dict) and set(probabilities) == set(labels)
-            and all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1
+            and all(isinstance(p, (int, float)) and not isinstance(p, bool) and -1e-6 <= p <= 1 + 1e-6  # (rounding)
                     for p in probabilities.values()))
 
 
