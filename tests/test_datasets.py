@@ -1645,3 +1645,19 @@ def test_a_dataset_path_that_is_neither_file_nor_folder_is_refused_by_what_it_is
                               (tmp_path / "zero.csv", "a character device", "manifest")):
         with pytest.raises(DatasetError, match=f"expected a dataset folder or a CSV manifest, found {found}"):
             load_dataset(path, kind=kind)
+
+
+def test_a_song_without_an_audio_extension_is_named_not_passed_over(tmp_path, gtzan_mini):
+    """A song named without an extension, or with a space after it, was passed over without a
+    word (a review, 2026-12-07); a file of text without one is no song, and not named."""
+    for genre in ("jazz", "rock"):
+        (tmp_path / genre).mkdir()
+        shutil.copy(next((gtzan_mini / genre).iterdir()), tmp_path / genre / "a.wav")
+    shutil.copy(next((gtzan_mini / "rock").iterdir()), tmp_path / "rock" / "track02")
+    shutil.copy(next((gtzan_mini / "rock").iterdir()), tmp_path / "rock" / "track03.wav ")
+    (tmp_path / "rock" / "README").write_text("notes")
+    dataset = load_folder(tmp_path)
+    assert len(dataset) == 2
+    assert {Path(p.path).name: p.reason for p in dataset.problems} == {
+        name: f"holds audio (a RIFF header), but its name {name!r} has no audio extension; left out (name it .mp3, "
+              ".flac...)" for name in ("track02", "track03.wav ")}

@@ -629,11 +629,14 @@ _PYAV_HEADERS = (
     (4, b"ftyp", "an MP4 header (m4a, mp4)"), (0, b"\x1aE\xdf\xa3", "a Matroska/WebM header"),
     (0, b"0&\xb2u\x8ef\xcf\x11", "an ASF header (WMA)"),
 )
-_KNOWN_HEADERS = (
+_AUDIO_HEADERS = (
     (0, b"ID3", "an ID3 tag (an MP3's start)"), (0, b"fLaC", "a FLAC header"), (0, b"OggS", "an Ogg page"),
     (0, b"RIFF", "a RIFF header"), (0, b"FORM", "an IFF header (AIFF)"), (0, b".snd", "an AU header"),
     (0, b"riff.\x91\xcf\x11", "a Wave64 header (w64)"), (0, b"caff", "a CAF header"), (0, b"#!AMR", "an AMR header"),
-    *_PYAV_HEADERS, (0, b"PK\x03\x04", "a ZIP archive"),
+    *_PYAV_HEADERS,
+)
+_KNOWN_HEADERS = (
+    *_AUDIO_HEADERS, (0, b"PK\x03\x04", "a ZIP archive"),
     (0, b"%PDF", "a PDF document"), (0, b"\x89PNG", "a PNG image"), (0, b"\xff\xd8\xff", "a JPEG image"),
     (0, b"GIF8", "a GIF image"), (0, b"\x1f\x8b", "gzip-compressed data"), (0, b"\x7fELF", "a program (ELF)"),
 )
@@ -674,6 +677,13 @@ def _raw_samples_order(head: bytes) -> str | None:
         if spread > 0 and float(np.mean(np.abs(np.diff(x)))) < 0.5 * spread:
             return order
     return None
+
+
+def audio_header(path: str | os.PathLike) -> str | None:
+    """What a file's first bytes show it is where they show audio (``"a FLAC header"``), read
+    whatever its name; None for anything else, or a file that cannot be read."""
+    head = _head(os.fspath(path))
+    return next((name for at, magic, name in _AUDIO_HEADERS if head[at:at + len(magic)] == magic), None)
 
 
 def known_header(head: bytes) -> str | None:

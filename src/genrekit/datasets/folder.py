@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from genrekit._files import not_regular_file, path_given
-from genrekit.audio import is_audio_path
+from genrekit.audio import audio_header, is_audio_path
 from genrekit.datasets.core import Dataset, DatasetProblem, Track, merge_case_spellings
 from genrekit.errors import DatasetError
 from genrekit.untrusted import label_problem
@@ -59,7 +59,13 @@ def _media_files(folder: Path, accept, *, root: Path | None = None,
         subfolders[:] = sorted(name for name in subfolders if _visible(Path(name)))
         for name in names:
             path = Path(directory) / name
-            if not _visible(path) or not accept(path):
+            if not _visible(path):
+                continue
+            if not accept(path):
+                if problems is not None and accept is is_audio_path and (not path.suffix or name != name.rstrip()) \
+                        and (header := audio_header(path)):  # passed over without a word: a song of the genre
+                    problems.append(DatasetProblem(str(path), f"holds audio ({header}), but its name {name!r} has no "
+                                                              "audio extension; left out (name it .mp3, .flac...)"))
                 continue
             try:
                 mode = path.stat().st_mode
