@@ -263,7 +263,11 @@ def load_gtzan(root: str | os.PathLike) -> Dataset:
                                             f"({READ_AS_FOLDERS})")
             )
             continue
-        for path in _audio_files(folder, root=found, problems=problems):
+        before = len(problems)
+        files = _audio_files(folder, root=found, problems=problems)
+        if not files and len(problems) == before:  # said of a folder dataset's; a GTZAN copy's went unsaid
+            problems.append(DatasetProblem(str(folder), "genre folder contains no audio files", left_out=False))
+        for path in files:
             match = _GTZAN_NAME.match(path.stem)
             if match is None:
                 problems.append(DatasetProblem(str(path), f"file name is not <genre>.NNNNN; not a GTZAN clip ({READ_AS_FOLDERS})"))
