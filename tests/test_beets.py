@@ -759,3 +759,58 @@ def test_an_undo_record_without_the_files_fields_removes_genrekits_fields_from_t
     tags = mutagen.File(Path(metal.filepath)).tags
     assert not [key for key in tags.keys() if key.lower() == "genre" or key.lower().startswith("genrekit")], tags
     assert tags["title"] == ["metal"] and not list(metal.genres)
+
+
+def test_a_file_changed_while_it_is_analysed_and_records_of_the_wrong_kind_change_nothing(plugin_library,
+                                                                                          monkeypatch):
+    """A review (2026-12-07): another tagger's genre written while a song was analysed was
+    written over, and lost (the check ran before every prediction); a record's genres "Rock"
+    were put back as R; o; c; k, and its provenance an object failed in beets' database after
+    the file was put back; a source_field of beets' own (year) could not be put back; an undo
+    with -W while the file could not be read dropped the record its file's undo needs."""
+    import genrekit.predict.files as files
+    from beetsplug.genrekit import UNDO_FIELD
+    from genrekit.errors import ParameterError
+
+    plugin, library = plugin_library
+    metal = next(item for item in library.items() if item.title == "metal")
+    real = files.iter_predictions
+
+    def retagged_meanwhile(model, paths, **options):
+        for outcome in real(model, paths, **options):
+            song = mutagen.File(outcome[0])
+            song["genre"] = ["Owner Genre"]
+            song.save()
+            yield outcome
+
+    monkeypatch.setattr(files, "iter_predictions", retagged_meanwhile)
+    outcome = plugin.tag_items([metal], write=True)
+    assert outcome.counts["left (changed while analysed)"] == 1 and not outcome.done
+    assert file_genres(Path(metal.filepath)) == ["Owner Genre"] and UNDO_FIELD not in metal
+    monkeypatch.setattr(files, "iter_predictions", real)
+
+    classical = next(item for item in library.items() if item.title == "classical")
+    assert plugin.tag_items([classical], write=True).done
+    before = Path(classical.filepath).read_bytes()
+    record = json.loads(classical[UNDO_FIELD])
+    for damage in ({"genres": "Rock"}, {"provenance": {"genrekit_model": {"a": 1}}},
+                   {"file": {**record["file"], "has_tags": "no"}}):
+        classical[UNDO_FIELD] = json.dumps({**record, **damage})
+        classical.store()
+        undone = plugin.undo_items([classical], write=True)
+        assert undone.counts[f"left (no genrekit record in {UNDO_FIELD})"] == 1, damage
+        assert Path(classical.filepath).read_bytes() == before
+    classical[UNDO_FIELD] = json.dumps(record)
+    classical.store()
+
+    plugin.config["source_field"] = "year"
+    with pytest.raises(ParameterError, match="genrekit.source_field: expected a field of its own, such as "
+                                             "genre_source; found 'year', one of beets'"):
+        plugin.tag_items([classical], write=True)
+    plugin.config["source_field"] = "genre_source"
+
+    moved = Path(classical.filepath).with_suffix(".away")
+    Path(classical.filepath).rename(moved)  # an unmounted drive
+    assert plugin.undo_items([classical], write=False).failed and UNDO_FIELD in classical
+    moved.rename(classical.filepath)
+    assert plugin.undo_items([classical], write=True).counts["put back"] == 1

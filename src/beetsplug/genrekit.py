@@ -136,14 +136,33 @@ def _undo_record(item: Item) -> dict | None:
         return None
     try:
         record = json.loads(stored)
-        record = {"genres": [str(g) for g in record["genres"]], "source": record["source"],
-                  "provenance": dict(record.get("provenance") or {}), "set": [str(g) for g in record["set"]],
+        record = {"genres": _texts(record["genres"], "genres"), "source": record["source"],
+                  "provenance": _provenance(record.get("provenance")), "set": _texts(record["set"], "set"),
                   "settings": record.get("settings"), "file": _file_fields(record.get("file"))}
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:  # Recursion: nested too deep
         raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record ({type(exc).__name__}: {exc})") from exc
     if record["source"] is not None and not isinstance(record["source"], str):
         raise ValueError(f"its {UNDO_FIELD} field is not genrekit's record (source {record['source']!r})")
     return record
+
+
+def _texts(values, what: str) -> list[str]:
+    """``values`` where it is a list of texts (genres), else a TypeError: "Rock" was put back as R; o; c; k."""
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{what}: expected a list of texts, found {values!r:.80}")
+    return values
+
+
+def _provenance(values) -> dict:
+    """An undo record's provenance: beets field -> text, number or null, else a TypeError (an
+    object failed in beets' database after the file was put back)."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(
+            value is None or isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            for value in values.values()):
+        raise TypeError(f"provenance: expected field -> a text, a number or null, found {values!r:.80}")
+    return dict(values)
 
 
 def _file_fields(kept) -> dict | None:
@@ -156,7 +175,9 @@ def _file_fields(kept) -> dict | None:
             value is None or (isinstance(value, list) and all(isinstance(v, str) for v in value))
             for value in fields.values()):
         raise TypeError(f"its file's fields: expected field name -> a list of strings or null, found {fields!r:.80}")
-    return {"fields": {str(name): value for name, value in fields.items()}, "has_tags": bool(kept["has_tags"])}
+    if not isinstance(kept["has_tags"], bool):  # "no" was read as true
+        raise TypeError(f"its file's has_tags: expected true or false, found {kept['has_tags']!r:.40}")
+    return {"fields": {str(name): value for name, value in fields.items()}, "has_tags": kept["has_tags"]}
 
 
 def _changed_since(item: Item) -> bool:
@@ -236,14 +257,25 @@ def _file_holds(item: Item) -> bool:
     return _same_genres(song.genres or [], _genre_list(item)) and song.genrekit_model == item.get("genrekit_model")
 
 
+def _stamp(item: Item) -> tuple[int, int] | None:
+    """The item's file's size and modification time (None: it cannot be read)."""
+    try:
+        status = os.stat(os.fsdecode(item.path))
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
 def _file_has_genrekit(item: Item) -> bool:
-    """The item's file holds genrekit's provenance, as a write of genrekit's genres left it."""
+    """The item's file holds genrekit's provenance, as a write of genrekit's genres left it, or
+    cannot be read (an unmounted drive: it may, and an undo of the database alone would lose the
+    record the file's undo needs)."""
     from mediafile import MediaFile, UnreadableFileError
 
     try:
         return bool((MediaFile(os.fsdecode(item.path)).genrekit_model or "").strip())
     except (UnreadableFileError, OSError):
-        return False
+        return True
 
 
 @dataclass
@@ -349,6 +381,10 @@ class GenrekitPlugin(BeetsPlugin):
         if not source_field.isidentifier():
             raise ParameterError(f"genrekit.source_field: expected a field name (letters, digits, _); "
                                  f"found {source_field!r}")
+        if source_field in Item._fields or source_field in (UNDO_FIELD, *PROVENANCE_FIELDS):
+            # `year` became 0000 and could not be put back; `title` became "genrekit" on every item
+            raise ParameterError(f"genrekit.source_field: expected a field of its own, such as genre_source; found "
+                                 f"{source_field!r}, one of beets' (or genrekit's) own fields")
         model = self.config["model"].get()
         if not isinstance(model, str) or not model.strip():
             raise ParameterError(f"genrekit.model: expected {AUTO!r}, 'default' or a model file; found {model!r}")
@@ -500,6 +536,7 @@ class GenrekitPlugin(BeetsPlugin):
         identity = self._identity(model)
         outcome = TagOutcome()
         todo: dict[str, list[Item]] = {}
+        stamps: dict[str, tuple[int, int] | None] = {}  # each file as it was analysed
         for item in items:
             if _genre_list(item) and not _set_by_genrekit(item, source_field) and not force:
                 setter = "its user, since genrekit set them" if _changed_since(item) else (
@@ -524,6 +561,7 @@ class GenrekitPlugin(BeetsPlugin):
                 outcome.counts["left (file's genres changed since beets read it)"] += 1
             else:
                 todo.setdefault(str(item.filepath), []).append(item)
+                stamps.setdefault(str(item.filepath), _stamp(item))
         if outcome.counts["set before by this model"]:
             self._log.info("{} item(s) whose genres this model set with these settings: left as they are",
                            outcome.counts["set before by this model"])
@@ -538,6 +576,11 @@ class GenrekitPlugin(BeetsPlugin):
                     if error is not None:
                         self._log.warning("{}: not predicted: {}", path, error)
                         outcome.failed.append(path)
+                        continue
+                    if not pretend and _stamp(item) != stamps[path]:  # its genre is the old audio's, and another
+                        self._log.warning("{}: left as it is: the file changed while it was analysed (the next run "
+                                          "analyses it again)", path)  # tagger's genre would be written over
+                        outcome.counts["left (changed while analysed)"] += 1
                         continue
                     self._set(item, prediction, identity=identity, settings=settings, pretend=pretend, write=write,
                               outcome=outcome)
@@ -753,8 +796,9 @@ class GenrekitPlugin(BeetsPlugin):
                 outcome.counts["left (changed since genrekit set them)"] += 1
                 continue
             if not write and _file_has_genrekit(item):
-                self._log.warning("{}: not undone: its file holds the genres genrekit wrote, and files are not "
-                                  "written (beets' import.write is off, or -W): undo with -w to put the file back too",
+                self._log.warning("{}: not undone: its file holds the genres genrekit wrote (or cannot be read now), "
+                                  "and files are not written (beets' import.write is off, or -W): undo with -w to put "
+                                  "the file back too",
                                   item.filepath)
                 outcome.failed.append(str(item.filepath))
                 continue
