@@ -306,6 +306,12 @@ def test_bad_config_is_named(tmp_path, music, model):
         found = setting.split(": ")[1].replace("yes", "True")
         assert result.returncode != 0 and named in result.stderr and f"found {found}" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr, result.stderr  # one line, not a stack
+    # auto as text: a traceback on every beet command, and no `beet genrekit` (a review, 2026-12-07)
+    config.write_text(good.replace("    auto: no\n", '    auto: "yes"\n', 1))
+    result = subprocess.run([*BEET, "genrekit", "--pretend"], env=os.environ | {"BEETSDIR": str(config.parent)},
+                            capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in result.stderr and "the import stage is off" in result.stderr, result.stderr
+    assert "unknown command" not in result.stderr, result.stderr
 
 
 # The library for --train: real GTZAN clips cut to 10 s, as mp3/flac/ogg, 70% tagged by their

@@ -80,6 +80,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import confuse
 from beets import config as beets_config
 from beets import ui
 from beets.dbcore import types
@@ -353,7 +354,12 @@ class GenrekitPlugin(BeetsPlugin):
         for field, name in PROVENANCE_FIELDS.items():
             if field not in registered:
                 self.add_media_field(field, _provenance_field(name))
-        if self.config["auto"].get(bool):
+        try:
+            auto = self.config["auto"].get(bool)
+        except confuse.ConfigError as exc:  # a traceback on every beet command, and no `beet genrekit`
+            self._log.error("{}: the import stage is off (auto: yes or no)", exc)
+            auto = False
+        if auto:
             self.import_stages = [self.imported]
             self.register_listener("import_task_files", self._write_imported)
 
