@@ -1592,6 +1592,26 @@ def test_a_metadata_key_given_twice_is_refused(tmp_path):
         load(path)
 
 
+def test_megabytes_of_metadata_or_doc_string_are_refused_before_onnxruntime_holds_them(tmp_path):
+    """A review (2026-12-07): 100 MB under another metadata key, or as the model's doc string,
+    was accepted; onnxruntime keeps about three copies for as long as the model runs (400 MB
+    took 2.2 GB)."""
+    import onnx
+    from onnx import helper
+
+    path = _one_op_onnx(tmp_path / "wordy.onnx", helper.make_node("Relu", ["mean"], ["out"]))
+    well_formed = onnx.load(str(path))
+    for name, add in (("entry", lambda m: m.metadata_props.add(key="description", value="x" * 40 * 2**20)),
+                      ("doc", lambda m: setattr(m, "doc_string", "x" * 40 * 2**20)),
+                      ("graph doc", lambda m: setattr(m.graph, "doc_string", "x" * 40 * 2**20))):
+        model = onnx.ModelProto()
+        model.CopyFrom(well_formed)
+        add(model)
+        onnx.save(model, str(tmp_path / f"{name}.onnx"))
+        with pytest.raises(ModelError, match=r"bytes of metadata and doc strings \(at most 34603008"):
+            load(tmp_path / f"{name}.onnx")
+
+
 def test_front_end_settings_a_file_sets_are_refused_as_the_files(tmp_path):
     """A setting of the file's own front end that genrekit refuses is the file's fault: it was
     a ParameterError without the file's name ("compression='evil': expected one of ...", or

@@ -1023,6 +1023,10 @@ MAX_ONNX_BYTES = 1024 * 2**20
 # hold 30-600 (a tree ensemble is one node); onnxruntime took 5 s and 0.4 GB to build 100k Relus
 # and 188 s and 3.4 GB for a million, a 26 MB file.
 MAX_ONNX_NODES = 10_000
+# The metadata (every entry) and doc strings (the model's and its graph's) an ONNX file may hold:
+# genrekit's ``genrekit`` entry (at most MAX_JSON_BYTES) and a little more. onnxruntime keeps
+# about three copies of each for as long as its session lives: 400 MB under another key took 2.2 GB.
+MAX_ONNX_TEXT_BYTES = 32 * 2**20 + 2**20
 
 # The ONNX operators genrekit's exports use (every network preset with either front end, int8
 # included, every classical model skl2onnx converts, the default model and its int8 and light
@@ -1067,7 +1071,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
       working directory).
     - a metadata key given twice: onnxruntime reads the last entry, the ``onnx`` package and
       viewers such as Netron show the first, so a file could show one label order and run
-      another.
+      another;
+    - metadata and doc strings past :data:`MAX_ONNX_TEXT_BYTES` in all (under any key).
 
     Raises
     ------
@@ -1112,14 +1117,19 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             if wire == 2 and number in numbers:
                 yield number, value
 
+    text_bytes = 0  # metadata and doc strings
+
     def graph(span, depth: int) -> None:
+        nonlocal text_bytes
         if depth > 16:
             raise ValueError("subgraphs nested too deep")
-        for number, inner in messages(*span, (1, 5, 15)):  # GraphProto node, initializer, sparse_initializer
+        for number, inner in messages(*span, (1, 5, 10, 15)):  # GraphProto node, initializer, doc_string, sparse
             if number == 1:
                 node(inner, depth)
             elif number == 5:
                 tensor(inner)
+            elif number == 10:
+                text_bytes += inner[1] - inner[0]
             else:
                 sparse.add(inner[0])
 
@@ -1160,12 +1170,15 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     metadata_keys: Counter = Counter()
 
     try:
-        for number, span in messages(0, len(data), (7, 14, 20, 25)):  # graph, metadata, training_info, functions
-            if number == 7:
+        for number, span in messages(0, len(data), (6, 7, 14, 20, 25)):  # doc, graph, metadata, training, functions
+            if number == 6:
+                text_bytes += span[1] - span[0]
+            elif number == 7:
                 graph(span, 0)
             elif number == 14:  # StringStringEntryProto: key (1); protobuf keeps a repeated field's last
                 keys = [data[a:b] for _, (a, b) in messages(*span, (1,))]
                 metadata_keys[keys[-1] if keys else b""] += 1
+                text_bytes += span[1] - span[0]
             elif number == 20:
                 for _, inner in messages(*span, (1, 2)):  # TrainingInfoProto initialization, algorithm
                     graph(inner, 0)
@@ -1189,6 +1202,9 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     if repeated:  # one reader takes the first, onnxruntime the last: what a tool shows would not be what runs
         refusals.append(f"metadata entries given twice ({', '.join(map(repr, repeated))}), which genrekit's exports "
                         "never hold")
+    if text_bytes > MAX_ONNX_TEXT_BYTES:
+        refusals.append(f"{text_bytes} bytes of metadata and doc strings (at most {MAX_ONNX_TEXT_BYTES}; onnxruntime "
+                        "keeps copies of them for as long as the model runs)")
     return refusals
 
 

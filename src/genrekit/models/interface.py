@@ -976,10 +976,10 @@ def _checked_onnx_config(config, where: str) -> dict:
         raise ModelError(f"{where}: field 'format' must be {ONNX_FORMAT!r}, found {describe_value(config['format'])}")
     version = require(config, "format_version", int, where, optional=True)
     if version is not None and version > ONNX_FORMAT_VERSION:
-        raise ModelError(f"{where}: ONNX format {version} is newer than this genrekit reads ({ONNX_FORMAT_VERSION}); "
-                         "upgrade genrekit")
+        raise ModelError(f"{where}: ONNX format {describe_value(version)} is newer than this genrekit reads "
+                         f"({ONNX_FORMAT_VERSION}); upgrade genrekit")
     if version is not None and version < 1:
-        raise ModelError(f"{where}: field 'format_version' must be 1 or more, found {version}")
+        raise ModelError(f"{where}: field 'format_version' must be 1 or more, found {describe_value(version)}")
     require_labels(config, where)
     require(config, "input_name", str, where)
     require(config, "output_name", str, where, optional=config.get("kind") != "classical")
