@@ -820,3 +820,26 @@ def test_a_file_changed_while_it_is_analysed_and_records_of_the_wrong_kind_chang
     assert plugin.undo_items([classical], write=False).failed and UNDO_FIELD in classical
     moved.rename(classical.filepath)
     assert plugin.undo_items([classical], write=True).counts["put back"] == 1
+
+
+def test_a_genre_the_file_holds_where_beets_does_not_read_it_is_kept(plugin_library, tmp_path):
+    """A WAV whose owner's genre is in its RIFF INFO (IGNR): beets reads no genre, and the
+    plugin wrote one beside it without --force, where `genrekit tag` keeps it (a review,
+    2026-12-07)."""
+    import soundfile as sf
+    from beets.library import Item
+
+    plugin, library = plugin_library
+    flac = next(item for item in library.items() if item.title == "metal")
+    y, sr = sf.read(os.fsdecode(flac.path), dtype="float32")
+    wav = tmp_path / "info.wav"
+    with sf.SoundFile(wav, "w", sr, 1) as song:  # libsndfile writes it as RIFF LIST/INFO IGNR
+        song.genre = "Owner Genre"
+        song.write(y[: 4 * sr] if y.ndim == 1 else y[: 4 * sr, 0])
+    item = Item.from_path(str(wav))
+    library.add(item)
+    before = wav.read_bytes()
+    outcome = plugin.tag_items([item], write=True)
+    assert outcome.counts["kept (owner's, in the file)"] == 1 and not outcome.done
+    assert wav.read_bytes() == before
+    assert plugin.tag_items([item], write=True, force=True).done  # asked to replace: it is

@@ -258,6 +258,24 @@ def _file_holds(item: Item) -> bool:
     return _same_genres(song.genres or [], _genre_list(item)) and song.genrekit_model == item.get("genrekit_model")
 
 
+def _owner_genres_in_file(item: Item) -> list[str]:
+    """The genres the item's file holds where beets does not read them (a WAV's RIFF INFO, an
+    MP3's APEv2 tag), its owner's: `tag` keeps them, and the plugin wrote a genre beside them."""
+    from genrekit.audio.tags import TAGGABLE, is_placeholder, read_genre_field, read_song_tags
+    from genrekit.errors import GenrekitError
+
+    path = os.fsdecode(item.path)
+    if Path(path).suffix.lower() not in TAGGABLE:
+        return []
+    try:
+        if any(genre.strip() for genre in read_genre_field(path, writable=False).genres):
+            return []  # in the field beets reads: changed since it read them (the next check's)
+        tags = read_song_tags(path)
+    except (GenrekitError, ImportError):  # unreadable: its write says why
+        return []
+    return [] if tags.by_genrekit else [genre for genre in tags.genres if not is_placeholder(genre)]
+
+
 def _stamp(item: Item) -> tuple[int, int] | None:
     """The item's file's size and modification time (None: it cannot be read)."""
     try:
@@ -550,6 +568,10 @@ class GenrekitPlugin(BeetsPlugin):
                 self._log.info("{}: keeps its genres {} (set by {}; --force to replace them)", item.filepath,
                                "; ".join(_genre_list(item)), setter)
                 outcome.counts["kept (owner's)"] += 1
+            elif write and not force and not _genre_list(item) and (theirs := _owner_genres_in_file(item)):
+                self._log.info("{}: keeps its genres {} (in its file, where beets does not read them; --force to "
+                               "replace them)", item.filepath, "; ".join(theirs))
+                outcome.counts["kept (owner's, in the file)"] += 1
             elif _set_by_genrekit(item, source_field) and item.get("genrekit_model") == identity and \
                     _settings_of(item) == chosen:
                 if write and not pretend and not _file_holds(item):  # its write failed, or files were not written
@@ -662,7 +684,7 @@ class GenrekitPlugin(BeetsPlugin):
                 version = 3 if beets_config["id3v23"].get(bool) else 4
             return _tag_values(now, values, version or now.version), {"version": version}
 
-        return self._write_file_fields(item, fields)
+        return self._write_file_fields(item, fields, then="beets' database has the change")
 
     def _put_back(self, item: Item, record: dict) -> bool:
         """Write the fields genrekit wrote into ``item``'s file back as they were before its first
@@ -676,9 +698,11 @@ class GenrekitPlugin(BeetsPlugin):
                 return kept["fields"], {"remove_empty": not kept["has_tags"]}
             return _tag_values(now, values, now.version), {}
 
-        return self._write_file_fields(item, fields)
+        # (the undo's caller loads the item again: its database values and record stay for another try)
+        return self._write_file_fields(item, fields, then="the item is left as it was, its undo record kept")
 
-    def _write_file_fields(self, item: Item, fields: Callable[[object, dict], tuple[dict, dict]]) -> bool:
+    def _write_file_fields(self, item: Item, fields: Callable[[object, dict], tuple[dict, dict]], *,
+                           then: str) -> bool:
         """Write into ``item``'s file the fields ``fields(now, values)`` gives (with the keyword
         arguments of :meth:`_write_fields`) from the file's fields as they are (``now``) and the
         item's genres and provenance (``values``); through MediaFile where genrekit's tag writer
@@ -687,14 +711,14 @@ class GenrekitPlugin(BeetsPlugin):
 
         values = {"genres": _genre_list(item), **{field: item.get(field) for field in PROVENANCE_FIELDS}}
         if Path(os.fsdecode(item.path)).suffix.lower() not in TAGGABLE:
-            return self._write_mediafile(item, values)
-        now = self._read_fields(item)
+            return self._write_mediafile(item, values, then=then)
+        now = self._read_fields(item, then=then)
         if now is None:
             return False
         written, options = fields(now, values)
-        return self._write_fields(item, now, written, **options)
+        return self._write_fields(item, now, written, then=then, **options)
 
-    def _read_fields(self, item: Item):
+    def _read_fields(self, item: Item, *, then: str):
         """The genre field and genrekit's fields of ``item``'s file
         (:func:`genrekit.audio.tags.read_genre_field`); None, with a warning, where they cannot be read."""
         from genrekit.audio.tags import read_genre_field
@@ -702,8 +726,7 @@ class GenrekitPlugin(BeetsPlugin):
         try:
             return read_genre_field(os.fsdecode(item.path))
         except Exception as exc:  # mutagen raises many types
-            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath,
-                              _why(exc, os.fsdecode(item.path)))
+            self._log.warning("{}: file not written ({}); {}", item.filepath, _why(exc, os.fsdecode(item.path)), then)
             return None
 
     def _keep_file_fields(self, item: Item, now) -> None:
@@ -726,7 +749,7 @@ class GenrekitPlugin(BeetsPlugin):
         item[UNDO_FIELD] = json.dumps(record, ensure_ascii=False)
         item.store()  # in beets' database before the file changes
 
-    def _write_fields(self, item: Item, now, values: dict, *, remove_empty: bool = False,
+    def _write_fields(self, item: Item, now, values: dict, *, then: str, remove_empty: bool = False,
                       version: int | None = None) -> bool:
         """Set the fields of ``item``'s file to ``values`` where they are not so already
         (``now``: the file's, as read; changed since: left as it is, with a warning)."""
@@ -739,13 +762,12 @@ class GenrekitPlugin(BeetsPlugin):
         try:
             write_fields(path, values, expect=found, id3v2_version=version, remove_empty=remove_empty)
         except Exception as exc:  # mutagen raises many types; beets goes on with the next item
-            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath,
-                              _why(exc, path))
+            self._log.warning("{}: file not written ({}); {}", item.filepath, _why(exc, path), then)
             return False
         item.mtime = item.current_mtime()
         return True
 
-    def _write_mediafile(self, item: Item, values: dict) -> bool:
+    def _write_mediafile(self, item: Item, values: dict, *, then: str) -> bool:
         """A format genrekit's tag writer does not know (beets' others, e.g. WMA): ``values``
         (beets field -> value) written through beets' MediaFile, an empty one removed, on a
         copy that replaces the file (:func:`genrekit.audio.tags.replace_safely`)."""
@@ -766,7 +788,7 @@ class GenrekitPlugin(BeetsPlugin):
         try:
             replace_safely(os.fsdecode(item.path), edit, keep_extension=True)
         except (UnreadableFileError, GenrekitError, OSError) as exc:
-            self._log.warning("{}: file not written ({}); beets' database has the change", item.filepath, exc)
+            self._log.warning("{}: file not written ({}); {}", item.filepath, exc, then)
             return False
         item.mtime = item.current_mtime()
         return True
