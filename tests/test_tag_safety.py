@@ -2007,6 +2007,29 @@ def test_an_undo_from_a_journal_damaged_by_hand_changes_no_file_wrongly(tmp_path
     assert outcomes == {"bare.wav": "restored", "bare.aiff": "refused"}
 
 
+def test_a_resumed_write_takes_no_genre_from_a_journal_edited_by_hand(tmp_path, library, small_model):
+    """A run without --write-tags, then one with it, writes what the first run found without
+    predicting again: a journal line edited to a genre or style the model lacks, or to a
+    probability that is none, is predicted again (2026-12-07: "Polka" was written into the song)."""
+    from genrekit.predict.library import tag_library
+
+    root = tmp_path / "two"
+    root.mkdir()
+    for name in ("bare.flac", "bare.ogg", "bare.wav"):
+        shutil.copy(library / name, root / name)
+    results = tmp_path / "tags.jsonl"
+    tag_library(root, small_model, results, n_jobs=1, progress=False)
+    edits = {"bare.flac": lambda line: line.update(probabilities={"Polka": 1.0}),
+             "bare.ogg": lambda line: line.update(styles={"<b>evil</b>": 0.9}),
+             "bare.wav": lambda line: line["probabilities"].update({k: float("nan") for k in line["probabilities"]})}
+    _edited_journal(results, lambda lines: [edits[Path(line["path"]).name](line) for line in lines])
+    summary = tag_library(root, small_model, results, n_jobs=1, progress=False, write_tags=True, styles=True)
+    assert summary.n_done_before == 0 and summary.tag_actions == {"written": 3}
+    for name in edits:
+        assert genre_field(root / name)[0] in ("classical", "metal"), name
+        assert not any("evil" in genre for genre in genre_field(root / name)), name
+
+
 def test_an_undo_leaves_another_song_put_at_a_tagged_name_as_it_is(tmp_path, library, clip):
     """Two songs tagged alike by one run hold the same fields; one moved onto the other's name
     got that one's old genre, its own lost (a review, 2026-12-07). Its length says it is

@@ -758,6 +758,23 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     return change
 
 
+def _not_the_models(records: list[dict], model_path: str) -> list[dict]:
+    """The ``records`` (an earlier run's, read from the journal) whose genres or styles are not
+    the model's, or whose probabilities are not ones: a line edited by hand, to be predicted
+    again rather than written into a song's tags."""
+    from genrekit.models import load
+
+    model = load(model_path, threads=1)
+    labels, styles = set(model.labels), set(model.styles)
+
+    def probability(value) -> bool:
+        return _number(value) and 0.0 <= value <= 1.0
+
+    return [r for r in records
+            if set(r.get("probabilities") or {}) != labels or not all(map(probability, r["probabilities"].values()))
+            or not set(r.get("styles") or {}) <= styles or not all(map(probability, (r.get("styles") or {}).values()))]
+
+
 def _decide_tag_again(record: dict, existing: str) -> bool:
     """Whether a file predicted by an earlier run gets its tag decided again: not when it was
     written (or had our genre already), nor when it kept its genre and still would."""
@@ -1064,6 +1081,9 @@ def tag_library(
                 elif write_tags and mine["error"] is None and mine.get("tag_action") == "kept":
                     kept_before += 1  # the owner's genre, kept as an earlier run (a dry run too) decided
             current[str(path)] = key, size, mtime_ns
+        if retag:  # a journal is a file in the user's folder: what it says the model found is checked before it is written
+            todo += [[r["path"], r["key"], r["size"], r["mtime_ns"], identity] for r in _not_the_models(retag, model_path)]
+            retag = [r for r in retag if r["path"] not in {item[0] for item in todo}]
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         if runner is None and todo:
