@@ -843,3 +843,18 @@ def test_a_genre_the_file_holds_where_beets_does_not_read_it_is_kept(plugin_libr
     assert outcome.counts["kept (owner's, in the file)"] == 1 and not outcome.done
     assert wav.read_bytes() == before
     assert plugin.tag_items([item], write=True, force=True).done  # asked to replace: it is
+
+
+def test_names_and_genres_from_outside_are_one_line_of_the_log(tmp_path, music, model):
+    """A file name or a genre holding a newline or an escape sequence forged lines of beet's
+    output and commanded the terminal: beets passes paths as they are and keeps newlines in
+    texts. The plugin writes them as escapes (a review, 2026-12-07)."""
+    odd = music / "two\nlines\x1b[31m.flac"
+    os.replace(music / "mine.flac", odd)
+    song = mutagen.File(odd)
+    song.tags["genre"] = ["My\nGenre\x1b[2J"]
+    song.save()
+    beet = beets(tmp_path, model)
+    beet("import", "-A", str(music))
+    out = beet("genrekit", "--pretend")
+    assert "\x1b" not in out and "two\\nlines\\x1b[31m.flac: keeps its genres My\\nGenre\\x1b[2J" in out, out

@@ -87,6 +87,8 @@ from beets.dbcore import types
 from beets.library import Item
 from beets.plugins import BeetsPlugin
 
+from genrekit._files import line_shown
+
 SOURCE = "genrekit"
 AUTO = "auto"  # the `model` setting: the trained model where there is one, else genrekit's own
 MULTI_GENRE = ("first", "all")
@@ -353,6 +355,35 @@ def _why(exc: Exception, path: str) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _EscapingLog:
+    """The plugin's logger, with paths and texts from outside (file names, tags) each one line of
+    escapes (``\\n``, ``\\x1b``): beets keeps newlines in texts and passes paths as they are."""
+
+    def __init__(self, log) -> None:
+        self._log = log
+
+    def __getattr__(self, name: str):
+        return getattr(self._log, name)
+
+    @staticmethod
+    def _shown(value):
+        if isinstance(value, (str, bytes, os.PathLike, Exception)):
+            return line_shown(os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value))
+        return value
+
+    def debug(self, msg: str, *args) -> None:
+        self._log.debug(msg, *map(self._shown, args))
+
+    def info(self, msg: str, *args) -> None:
+        self._log.info(msg, *map(self._shown, args))
+
+    def warning(self, msg: str, *args) -> None:
+        self._log.warning(msg, *map(self._shown, args))
+
+    def error(self, msg: str, *args) -> None:
+        self._log.error(msg, *map(self._shown, args))
+
+
 class GenrekitPlugin(BeetsPlugin):
     """``beet genrekit``, and the ``auto`` import stage."""
 
@@ -360,6 +391,7 @@ class GenrekitPlugin(BeetsPlugin):
 
     def __init__(self) -> None:
         super().__init__("genrekit")
+        self._log = _EscapingLog(self._log)
         self.config.add({"auto": False, "model": AUTO, "min_confidence": None, "count": 1, "styles": False,
                          "force": False, "source_field": "genre_source", "jobs": 1, "map": None,
                          "min_per_genre": 1, "multi_genre": "first"})
