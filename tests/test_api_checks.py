@@ -299,7 +299,8 @@ def test_a_third_review_s_mistakes_are_genrekit_errors_before_any_work(gtzan_min
             cross_validate(table, "logreg", track_folds=folds, n_jobs=1)
     with pytest.raises(ParameterError, match=r"found tuple: build_feature_table returns \(table, extraction\)"):
         cross_validate((table, None), "logreg")
-    with pytest.raises(ParameterError, match=r"n_iter=0: expected a whole number, at least 1 \(search=True\)"):
+    with pytest.raises(ParameterError,
+                       match=r"n_iter=0: expected a whole number of candidates to try \(search=True\), at least 1"):
         cross_validate(table, "logreg", search=True, n_iter=0, n_jobs=1)
     monkeypatch.setattr("genrekit.datasets.table.extract_features", lambda *a, **k: pytest.fail("extracted"))
     with pytest.raises(ParameterError, match=r"n_iter=2.5: expected a whole number"):

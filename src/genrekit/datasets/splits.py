@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from genrekit.datasets.core import Dataset
 from genrekit.datasets.folder import GTZAN_GENRES
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, ParameterError, check_whole_number
 
 if TYPE_CHECKING:
     from genrekit.datasets.table import FeatureTable
@@ -234,8 +234,7 @@ def gtzan_id_blocks(tracks: Sequence[str], groups: Sequence[str], *, size: int =
     stand-in for artists, which GTZAN does not name), joined with the tracks' own ``groups``
     (copies of one file's bytes stay together too): one group name per track. None unless every
     track is a GTZAN clip (:func:`gtzan_clip`) and no artist is known (no group ``artist:...``)."""
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-        raise ParameterError(f"size={size!r}: expected a whole number of adjacent ids per block, at least 1")
+    check_whole_number("size", size, of="adjacent ids per block")
     if len(tracks) != len(groups):  # zip would cut the longer short
         raise ParameterError(f"tracks ({len(tracks)}) and groups ({len(groups)}) differ in length")
     clips = [gtzan_clip(t) for t in tracks]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import numbers
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Union
@@ -16,7 +15,7 @@ from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop, is_seconds
 from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags,
-                             check_options)
+                             check_options, check_whole_number)
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
@@ -39,8 +38,8 @@ def _is_image_path(path: str) -> bool:
 def _check_song_options(*, batch, max_seconds, should_stop, on_progress) -> None:
     """predict_file's options that would fail mid-song (a callback that is none), or read as
     something else (a negative limit), refused before any work."""
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
-        raise ParameterError(f"batch={batch!r}: expected a whole number of chunks per batch, at least 1")
+    if batch is not None:
+        check_whole_number("batch", batch, of="chunks per batch")
     if max_seconds is not None and not (is_seconds(max_seconds) and max_seconds > 0):
         raise ParameterError(f"max_seconds={max_seconds!r}: expected a positive number of seconds (or None: any "
                              "length)")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import numbers
 import os
 import stat as stat_module
 import time
@@ -29,7 +28,7 @@ from genrekit._renamed import renamed_keywords
 from genrekit.audio import AUDIO_EXTENSIONS, content_hash, decoder_revision, is_audio_path, remote
 from genrekit.audio.chunking import SKIP_SECONDS
 from genrekit.audio.tags import SEPARATOR, dry_run_refusal, is_placeholder, squashed_genre
-from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError, check_flags
+from genrekit.errors import DatasetError, GenrekitError, ParameterError, TagError, check_flags, check_whole_number
 from genrekit.models.interface import model_file, model_id, seen_in_training
 from genrekit.predict.disagreements import (DISAGREEMENT_CONFIDENCE, Disagreement, find_disagreements, genre_matcher,
                                             write_disagreements)
@@ -990,8 +989,7 @@ def tag_library(
         require_mutagen("--write-tags")
     if existing not in EXISTING:
         raise ParameterError(f"existing={existing!r}: expected one of {', '.join(EXISTING)}")
-    if isinstance(genres, bool) or not isinstance(genres, numbers.Integral) or genres < 1:
-        raise ParameterError(f"genres={genres!r}: expected a whole number of genres to write, at least 1")
+    check_whole_number("genres", genres, of="genres to write")
     genres = int(genres)  # np.int64(2) as 2: the journal records it as JSON
     if id3v2_version not in (None, 3, 4):
         raise ParameterError(f"id3v2_version={id3v2_version!r}: expected 3 or 4 (or None: keep each file's)")

@@ -11,14 +11,13 @@ caller asks what kind a name is. Neither scikit-learn nor PyTorch is imported un
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from genrekit.errors import DatasetError, OtherKindOption, ParameterError, check_flags
+from genrekit.errors import DatasetError, OtherKindOption, ParameterError, check_flags, check_whole_number
 from genrekit.models.catalogue import recipe_name
 from genrekit.models.recipes import network_names, trains_from_audio
 from genrekit.train.config import SETTINGS, TrainConfig
@@ -123,9 +122,8 @@ def check_search(search: bool, n_iter: int, inner_splits: int = 3) -> None:
     check_flags(search=search)
     if not search:
         return
-    for name, value, least in (("n_iter", n_iter, 1), ("inner_splits", inner_splits, 2)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-            raise ParameterError(f"{name}={value!r}: expected a whole number, at least {least} (search=True)")
+    check_whole_number("n_iter", n_iter, of="candidates to try (search=True)")
+    check_whole_number("inner_splits", inner_splits, least=2, of="inner folds (search=True)")
 
 
 class TableRecipe:
