@@ -666,6 +666,27 @@ def test_a_chunk_partly_silent_is_judged_on_its_sound_wherever_the_silence_lies(
     assert [s.start for s in blip.timeline] == [0.0], blip.timeline
 
 
+def test_a_dc_offset_alone_is_silent_at_every_sample_rate(tmp_path):
+    """A file of a constant level (a DC offset; an 8-bit file whose silence was written as 0x00)
+    was classical at 22.05 and 44.1 kHz and silent at 16 kHz, the model's rate: resampling rings
+    for a few milliseconds at the file's two ends, and that was heard as sound (a review,
+    2026-12-07). A click of a few milliseconds in silence is no sound to judge either."""
+    from genrekit.models import default_model_path, load
+
+    model = load(default_model_path(onnx=True))
+    for rate, level, subtype in ((22050, 0.5, "PCM_16"), (44100, 0.3, "FLOAT"), (11025, -1.0, "PCM_U8"),
+                                 (16000, 0.5, "PCM_16"), (48000, -0.25, "PCM_24")):
+        path = tmp_path / f"dc-{rate}.wav"
+        sf.write(path, np.full(30 * rate, level, np.float32), rate, subtype=subtype)
+        for music_check in (True, False):
+            answer = predict_file(model, path, music_check=music_check)
+            assert (answer.genre, answer.unknown_reason) == ("unknown", "silent"), (rate, music_check, answer)
+    click = np.zeros(20 * 16000, np.float32)
+    click[8000:8080] = np.random.default_rng(0).uniform(-0.5, 0.5, 80)  # 5 ms
+    sf.write(tmp_path / "click.wav", click, 16000)
+    assert predict_file(model, tmp_path / "click.wav", skip=0, music_check=False).unknown_reason == "silent"
+
+
 def test_the_model_is_not_run_on_digital_silence(tmp_path, monkeypatch):
     """Ten minutes of digital silence around 30 s of sound: the model sees only the chunks that
     hold sound (an hour of silence took 14 s of model time, and ten hours over two minutes,

@@ -173,10 +173,12 @@ def predict_file(
             # model is not run on it, so hours of it cost their decoding only.
             continue
         level = _sounding(chunk, window, round((end - start) * sr), sr)
-        if not level[0] and _heard_seconds(chunk, sr) < min(predictor.min_seconds, len(chunk) / sr):
-            # Nor on silence whose only sound is quieter than music and shorter than the model
-            # scores (a resampler's ringing before a song's first note, the step of a DC
-            # offset): heard as the whole chunk, it was "not music".
+        if _sound_seconds(chunk, sr) < SILENCE_FRAME_SECONDS or (
+                not level[0] and _heard_seconds(chunk, sr) < min(predictor.min_seconds, len(chunk) / sr)):
+            # Nor on silence whose only sound is a click, or quieter than music and shorter than
+            # the model scores (a resampler's ringing before a song's first note, or at the ends
+            # of a file of a DC offset alone: heard as the whole chunk, it was "not music", and
+            # with the check off classical, at every rate but the model's own).
             continue
         times.append((start, end))
         pending.append(np.array(chunk, copy=True))
@@ -248,6 +250,12 @@ def _heard_seconds(chunk: np.ndarray, sr: int) -> float:
     departs from the frame's mean by :data:`SILENCE_PEAK` or more (a DC offset is no sound)."""
     frames = _frames(chunk, sr)
     return sum(len(f) for f in frames if len(f) and float(np.max(np.abs(f - np.mean(f)))) >= SILENCE_PEAK) / sr
+
+
+def _sound_seconds(chunk: np.ndarray, sr: int) -> float:
+    """Seconds of ``chunk``'s samples that depart from its median by :data:`SILENCE_PEAK` or
+    more: its sound, all told, whatever its level (a DC offset is no sound)."""
+    return float(np.count_nonzero(np.abs(chunk - np.median(chunk)) >= SILENCE_PEAK)) / sr
 
 
 def _frames(y: np.ndarray, sr: int) -> list[np.ndarray]:
