@@ -2305,6 +2305,41 @@ def test_a_wav_whose_odd_chunk_lacks_its_pad_byte_is_left_as_it_is_and_says_why(
     assert path.read_bytes() == before
 
 
+def test_a_wav_written_as_a_stream_is_refused_by_what_its_header_says(tmp_path):
+    """A WAV whose sizes were never filled in (a recording written as a stream: 0xFFFFFFFF, or
+    0x7FFFFFFF, or a data chunk of 0 bytes) is read and predicted, but its tag write failed with
+    "'I' format requires 0 <= number <= 4294967295", or "read back None", and a dry run said
+    it would be set (a review, 2026-12-07). Refused by what its header says, in the dry run too."""
+    import struct
+
+    import soundfile as sf
+
+    from genrekit.audio.tags import dry_run_refusal
+
+    sr = 8000
+    base = tmp_path / "base.wav"
+    sf.write(base, (0.1 * np.sin(np.arange(3 * sr) / 3)).astype(np.float32), sr, subtype="PCM_16")
+    data = base.read_bytes()
+    at = data.index(b"data")
+    for name, whole, audio_size, said in (
+            ("unset.wav", 0xFFFFFFFF, 0xFFFFFFFF, "its header gives the file 4294967303 bytes and it has 48044"),
+            ("arecord.wav", 0x7FFFFFFF, 0x7FFFFFFF, "its header gives the file 2147483655 bytes"),
+            ("no-data-size.wav", None, 0, "no chunk begins at byte 44, where the one before it ends"),
+            ("no-size.wav", 0, None, "its header gives the file 8 bytes")):
+        edited = bytearray(data)
+        if whole is not None:
+            edited[4:8] = struct.pack("<I", whole)
+        if audio_size is not None:
+            edited[at + 4:at + 8] = struct.pack("<I", audio_size)
+        path = tmp_path / name
+        path.write_bytes(bytes(edited))
+        assert said in dry_run_refusal(path) and "written as a stream" in dry_run_refusal(path), name
+        change = write_genre_tag(path, ["rock"], existing="replace")
+        assert change.action == "failed" and said in change.error and "re-save the file" in change.error, name
+        assert path.read_bytes() == bytes(edited), name
+    assert dry_run_refusal(base) is None and write_genre_tag(base, ["rock"]).action == "written"
+
+
 def test_undo_of_a_table_that_is_not_there_says_so(tmp_path):
     missing = runner.invoke(app, ["tag", "--undo", str(tmp_path / "nonexist.csv")])
     assert missing.exit_code != EXIT_OK and "found neither (no such file)" in " ".join(missing.output.split())

@@ -744,19 +744,31 @@ def _genre_elsewhere(path: str) -> tuple[str, str] | None:
 
 def _riff_layout_problem(path: str) -> str | None:
     """Why a WAV's or AIFF's chunks are not laid out as the format asks, where a writer cannot
-    find them again: a chunk of odd size whose pad byte is missing (the next chunk's name sits one
-    byte early), as some encoders write; None where the chunks follow one another as they should."""
+    find them again: sizes a recording written as a stream never filled in (the whole's or a
+    chunk's past the file's end, or 0 with audio after it), or a chunk of odd size whose pad
+    byte is missing (the next chunk's name sits one byte early), as some encoders write; None
+    where the chunks follow one another as they should."""
+    length = os.path.getsize(path)
     with open(path, "rb") as handle:
         head = handle.read(12)
         order = {b"RIFF": "little", b"FORM": "big"}.get(head[:4])
-        if order is None:
+        if order is None or len(head) < 12:
             return None
+        declared = int.from_bytes(head[4:8], order)
+        streamed = "as a recording written as a stream (its sizes never filled in) or a copy cut short leaves it"
+        if not 4 <= declared <= length - 7:  # (a last pad byte left out is no harm)
+            return f"its header gives the file {declared + 8} bytes and it has {length}, {streamed}"
         for _ in range(10_000):
             at = handle.tell()
             header = handle.read(8)
-            if len(header) < 8 or not all(32 <= b < 127 for b in header[:4]):
+            if len(header) < 8 or at >= 8 + declared:  # what follows the whole is no chunk of it
                 return None
+            if not all(32 <= b < 127 for b in header[:4]):
+                return f"no chunk begins at byte {at}, where the one before it ends, {streamed}"
             size = int.from_bytes(header[4:8], order)
+            if at + 8 + size > length:
+                return (f"its {header[:4].decode('ascii')!r} chunk at byte {at} gives {size} bytes, past the file's "
+                        f"end ({length} bytes), {streamed}")
             if size % 2:
                 handle.seek(at + 8 + size)
                 unpadded = handle.read(5)
@@ -847,8 +859,11 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     try:
         field = read_genre_field(path)
     except Exception as exc:  # mutagen raises many types; the library run must go on
-        return TagChange(path, None, shown, False, f"{path}: genre tag not read ({failure_words(exc, path)})",
-                         action="failed")
+        words = failure_words(exc, path)
+        with contextlib.suppress(OSError):
+            if Path(path).suffix.lower() in (".wav", ".aiff", ".aif") and (layout := _riff_layout_problem(path)):
+                words += f": {layout}; re-save the file in an audio editor or with ffmpeg, then tag it"
+        return TagChange(path, None, shown, False, f"{path}: genre tag not read ({words})", action="failed")
     old = _show(field.genres)
     change = TagChange(path, old, old or shown, False, format=field.format, field=field.field,
                        old_values=field.values, new_values=field.values, has_tags=field.has_tags)
@@ -1389,6 +1404,9 @@ def _mp4_loss(path: str) -> list[str]:
 def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
     """Raise when saving the tag of ``path`` (a copy of ``shown``) through mutagen would lose
     or garble anything in it."""
+    if suffix in (".wav", ".aiff", ".aif") and (layout := _riff_layout_problem(path)):
+        raise TagError(f"{shown}: {layout}; left as it is (re-save the file in an audio editor or with ffmpeg, "
+                       "then tag it)")
     if suffix in ID3_SUFFIXES:
         tags, _ = _load_id3(path, suffix, exact=True)
         problems = _id3_loss(_id3_block(path, suffix), tags) if tags is not None else []
