@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 import genrekit
 from genrekit.datasets import FeatureTable, load_dataset
@@ -43,13 +44,34 @@ def test_cross_validate_records_its_seed_and_grouping_and_names_gtzan_folds_by_t
 @pytest.mark.parametrize("options, message", [
     ({"seed": "a"}, "seed='a': expected a whole number from 0 to 2\\*\\*32 - 1"),
     ({"seed": -1}, "seed=-1: expected a whole number"),
-    ({"n_jobs": 0}, "n_jobs=0: expected None or -1 \\(one worker per core, as scikit-learn's -1\\)"),
-    ({"n_jobs": -5}, "n_jobs=-5: expected None"),
+    ({"n_jobs": 2.5}, "n_jobs=2.5: expected a whole number of worker processes \\(or None: one per core\\)"),
+    ({"n_jobs": True}, "n_jobs=True: expected a whole number"),
+    ({"aggregation": "max"}, "aggregation='max': expected 'mean' or 'vote'"),  # (found after every fold was fitted)
 ])
-def test_cross_validate_refuses_a_bad_seed_or_job_count_by_name(options, message):
+def test_cross_validate_refuses_a_bad_seed_or_job_count_by_name(options, message, monkeypatch):
+    monkeypatch.setattr("genrekit.evaluate.crossval.LocalRunner", lambda *a, **k: pytest.fail("a fold was fitted"))
     with pytest.raises(ParameterError, match=message):
         cross_validate(_table([f"jazz.a{i}" for i in range(4)] + [f"rock.a{i}" for i in range(4)]), "logreg",
                        n_splits=2, **options)
+
+
+def test_every_batch_function_reads_n_jobs_alike(tmp_path):
+    """None, 0 and -1 were one per core in cross_validate and tag_library, refused (None, -1) or
+    "this process" (0) in predict_files and evaluate_model (a review, 2026-12-07): one reading
+    (genrekit.runners.pool_size) for all, and one refusal."""
+    from genrekit import evaluate_model, predict_files
+
+    song = tmp_path / "tone.wav"
+    sf.write(song, 0.3 * np.sin(np.arange(16000 * 6) / 5).astype(np.float32), 16000)
+    for n_jobs in (None, 0, -1):
+        [prediction], failures = predict_files("default", [song], n_jobs=n_jobs, music_check=False, progress=False)
+        assert prediction.genre in prediction.probabilities and not failures, n_jobs
+    for call in (lambda: predict_files("default", [song], n_jobs=2.5),
+                 lambda: evaluate_model("default", tmp_path, n_jobs=2.5),
+                 lambda: cross_validate(_table([f"jazz.a{i}" for i in range(4)] + [f"rock.a{i}" for i in range(4)]),
+                                        "logreg", n_jobs=2.5)):
+        with pytest.raises(ParameterError, match=r"^n_jobs=2.5: expected a whole number of worker processes"):
+            call()
 
 
 def test_cross_validate_of_a_dataset_says_it_needs_a_feature_table(gtzan_mini):

@@ -7,7 +7,6 @@ and one chunk, whatever the song's length.
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable, Iterator
 
@@ -19,6 +18,7 @@ from genrekit.audio.io import (
     first_damage, info, is_seconds, seconds_apart, stream,
 )
 from genrekit.errors import AudioError, ParameterError, SilentAudio
+from genrekit.runners import pool_size
 
 
 # Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
@@ -82,16 +82,14 @@ def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, n
     ------
     ParameterError
         ``skip`` is not a finite number >= 0, ``hop_seconds`` not a positive finite number (or
-        None), or ``n_jobs`` not a whole number >= 0 (0 and 1: this process).
+        None), or ``n_jobs`` not None or a whole number (see :func:`genrekit.runners.pool_size`).
     """
     if not (is_seconds(skip) and skip >= 0):
         raise ParameterError(f"skip={skip!r}: expected a number of seconds >= 0")
     if hop_seconds is not None and not (is_seconds(hop_seconds) and hop_seconds > 0):
         raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
                              "back to back)")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 0:
-        raise ParameterError(f"n_jobs={n_jobs!r}: expected a whole number of worker processes >= 0 (0 or 1: this "
-                             "process)")
+    pool_size(n_jobs)
 
 
 def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:

@@ -14,8 +14,9 @@ from genrekit.datasets import Dataset, FeatureTable, kfold_splits
 from genrekit.errors import ParameterError
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.evaluate.report import untrained_words
+from genrekit.models.aggregation import check_aggregation
 from genrekit.models.classical import fit_estimator  # noqa: F401  (re-exported: callers import it from here)
-from genrekit.runners import LocalRunner
+from genrekit.runners import LocalRunner, pool_size
 from genrekit.train.recipes import Recipe, make_recipe
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ def cross_validate_recipe(
         numpy's ``ddof=0`` as scikit-learn's ``cross_val_score`` examples report it), and
         ``fit_seconds`` (mean per fold).
     """
+    for method in aggregations:
+        check_aggregation(method)
     items = [(np.asarray(train), np.asarray(test)) for train, test in track_folds]
     results: list = [None] * len(items)
     # genrekit's process pool: its workers end with this process, even when it is killed
@@ -174,7 +177,7 @@ def cross_validate(
     aggregation : str
         Chunks to track: ``mean`` or ``vote``.
     n_jobs : int or None
-        Folds fitted at once, in worker processes (None or -1: one per core; 1: in this process).
+        Folds fitted at once, in worker processes (None, 0 or less: one per core; 1: in this process).
     track_folds : list of (train ids, test ids), optional
         Replaces the stratified folds (and ``n_splits``), so that other models (networks) can
         be scored on exactly the same folds: track ids, as :func:`table_folds` and
@@ -196,7 +199,8 @@ def cross_validate(
     ------
     ParameterError
         ``table`` is not a FeatureTable, ``name`` is no model genrekit knows, ``seed`` is not a
-        whole number from 0 to 2**32 - 1, ``n_jobs`` is not None, -1 or a positive whole number,
+        whole number from 0 to 2**32 - 1, ``n_jobs`` is not None or a whole number
+        (:func:`genrekit.runners.pool_size`),
         or ``track_folds`` holds no fold, names a track the table does not hold, or has a fold
         whose training or test part is empty or that tests a track it trains on.
     DatasetError
@@ -208,10 +212,8 @@ def cross_validate(
 
     check_feature_table(table)
     check_seed(seed)
-    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))
-                               or not (n_jobs >= 1 or n_jobs == -1)):
-        raise ParameterError(f"n_jobs={n_jobs!r}: expected None or -1 (one worker per core, as scikit-learn's -1) "
-                             "or a whole number of folds fitted at once, at least 1 (1: in this process)")
+    pool_size(n_jobs)  # the folds' pool: refused before any fold is fitted
+    check_aggregation(aggregation)  # (it was found wrong after every fold was fitted)
     if track_folds is None:
         track_folds = table_folds(table, n_splits=n_splits, seed=seed)
         grouping = fold_grouping(table)

@@ -32,7 +32,7 @@ from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
 from genrekit.predict.song import Prediction
-from genrekit.runners import runner_given
+from genrekit.runners import pool_size, runner_given
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +148,10 @@ def predict_dataset(
         :func:`genrekit.predict.predict_file`).
     hop_seconds : float, optional
         Seconds between chunks' starts (default: back to back).
-    n_jobs : int
+    n_jobs : int or None
         Worker processes that predict (more than 1: each loads the model from its file; a
-        model in memory is run in this process), and threads that hash the files to find the
-        training tracks.
+        model in memory is run in this process; None, 0 or less: one per core), and threads
+        that hash the files to find the training tracks.
     runner : optional
         Where the files are predicted (:mod:`genrekit.runners`), as
         :func:`genrekit.predict.predict_files`.
@@ -205,7 +205,7 @@ def predict_dataset(
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
-        _, seen = exclude_training([t.path for t in tracks], classifier, n_jobs=max(n_jobs, 1))
+        _, seen = exclude_training([t.path for t in tracks], classifier, n_jobs=pool_size(n_jobs))
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
@@ -246,7 +246,7 @@ def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], repo
     if not classifier.training_listed:
         report["training_tracks_unknown"] = True
         return None
-    _, seen = exclude_training([path for _, path in tracks], classifier, n_jobs=max(n_jobs, 1))
+    _, seen = exclude_training([path for _, path in tracks], classifier, n_jobs=pool_size(n_jobs))
     seen = set(seen)
     report["included_training_tracks"] = [track_id for track_id, path in tracks if path in seen]
     return set(report["included_training_tracks"])

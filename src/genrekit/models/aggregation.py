@@ -26,6 +26,7 @@ def check_aggregation(aggregation, *, optional: bool = False) -> None:
         raise ParameterError(f"aggregation={aggregation!r}: expected {' or '.join(map(repr, AGGREGATIONS))}"
                              + (" (or None: the model's own)" if optional else ""))
 
+
 def aggregate_tracks(proba: np.ndarray, track_index, *, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Combine chunk probabilities into one distribution per track.
 

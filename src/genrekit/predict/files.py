@@ -20,7 +20,7 @@ from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
 )
-from genrekit.runners import runner_given
+from genrekit.runners import pool_size, runner_given
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -433,7 +433,7 @@ def iter_predictions(
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
     if predictor is not None:
         segment_seconds = predictor.chunk_seconds
-    if (n_jobs > 1 or runner is not None) and source:
+    if (pool_size(n_jobs) > 1 or runner is not None) and source:
         from genrekit.runners import LocalRunner
 
         runner = runner or LocalRunner(n_jobs)
@@ -619,8 +619,9 @@ def predict_files(
     progress : bool
         Show a progress bar: in seconds of audio where the files' headers give their lengths
         (a long song moves it as it is analysed), else in files.
-    n_jobs : int
-        Worker processes (more than 1: each loads the model from its file).
+    n_jobs : int or None
+        Worker processes (more than 1: each loads the model from its file; None, 0 or less:
+        one per core; 1: this process).
     runner : optional
         Where the files are predicted (:mod:`genrekit.runners`; default: a local process pool
         of ``n_jobs`` when ``n_jobs`` > 1, else this process).
