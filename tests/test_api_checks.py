@@ -592,3 +592,24 @@ def test_a_split_s_arguments_are_named_not_failed_on(call, message):
         call(train_val_test_split)
     assert list(train_val_test_split(["a"] * 5 + ["b"] * 5, list(range(10)), sizes=np.array([0.6, 0.2, 0.2]))).count(
         "test") == 2
+
+
+def test_paths_and_progress_flags_of_the_wrong_kind_are_named(tmp_path, gtzan_mini):
+    """load_audio(42), load_model(42), tag_library(42, ...) and out_dir=42 were bare TypeErrors;
+    progress="no" showed a bar (a review, 2026-12-07): each named, before any work."""
+    from genrekit.predict.library import tag_library
+
+    for call, said in ((lambda: genrekit.load_audio(42), "path: expected one path, found int 42"),
+                       (lambda: genrekit.load_audio(None), "path: expected one path, found NoneType"),
+                       (lambda: genrekit.load_model(42), "path: expected one path, found int 42"),
+                       (lambda: tag_library(42, "default", tmp_path / "t.csv"), "root: expected one path"),
+                       (lambda: tag_library(tmp_path, "default", 42), "results: expected one path"),
+                       (lambda: genrekit.train_model(gtzan_mini, model="logreg", out_dir=42), "out_dir: expected one"),
+                       (lambda: genrekit.evaluate_model("default", gtzan_mini, out_dir=42), "out_dir: expected one"),
+                       (lambda: genrekit.check_dataset(gtzan_mini, progress="x"), "progress='x': expected True or"),
+                       (lambda: genrekit.predict_files("default", [], progress="no"), "progress='no': expected True"),
+                       (lambda: genrekit.extract_features([], FeatureSpec("gtzan57"), progress="no"), "progress='no'"),
+                       (lambda: tag_library(tmp_path, "default", tmp_path / "t.csv", progress=1), "progress=1")):
+        with pytest.raises(ParameterError, match=f"^{re.escape(said)}"):
+            call()
+    assert not list(tmp_path.iterdir())

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from genrekit._files import line_shown, not_regular_file
+from genrekit._files import line_shown, not_regular_file, path_given
 from genrekit.audio import remote
 from genrekit.errors import AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags
 
@@ -1616,7 +1616,7 @@ def load(
     check_flags(mono=mono, allow_silent=allow_silent)
     _check_seconds("offset", offset)
     _check_seconds("duration", duration, positive=True)
-    path = os.fspath(path)
+    path = path_given(path)
     with _open(path) as handle:
         native_sr = int(handle.samplerate)
         start = int(round(offset * native_sr))

@@ -17,7 +17,7 @@ from genrekit import audio
 from genrekit.datasets.core import Dataset, DatasetProblem
 from genrekit.datasets.folder import GTZAN_GENRES
 from genrekit.datasets.tagged import near_duplicates
-from genrekit.errors import AudioError, DatasetError, ParameterError
+from genrekit.errors import AudioError, DatasetError, ParameterError, check_flags
 from genrekit.untrusted import label_problem
 
 logger = logging.getLogger(__name__)
@@ -217,6 +217,7 @@ def check_dataset(dataset: Dataset | str | os.PathLike, *, progress: bool = True
         and the problems found; its ``ok`` is False when ``unreadable``, ``duplicates``,
         ``suspicious`` or ``layout`` is not empty.
     """
+    check_flags(progress=progress)
     from genrekit.datasets import as_dataset
 
     dataset = as_dataset(dataset)

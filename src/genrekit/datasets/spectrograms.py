@@ -15,7 +15,7 @@ from genrekit import __version__
 from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.datasets.table import features_lock
-from genrekit.errors import FeatureError, GenrekitError, ParameterError
+from genrekit.errors import FeatureError, GenrekitError, ParameterError, check_flags
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +176,7 @@ def write_spectrograms(dataset: Dataset, out: str | os.PathLike, spec, *, progre
         ``out`` holds spectrograms of other settings (:func:`settings_conflict`), or another
         run is writing there (it holds :data:`~genrekit.datasets.table.FEATURES_LOCK`).
     """
+    check_flags(progress=progress)
     out = Path(out)
     with features_lock(out):  # one run at a time: another's settings, or its tracks removed as gone
         if conflict := settings_conflict(out, spec):

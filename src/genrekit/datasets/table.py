@@ -13,7 +13,7 @@ import pandas as pd
 
 from genrekit._files import path_given
 from genrekit.datasets.core import Dataset
-from genrekit.errors import DatasetError, ParameterError
+from genrekit.errors import DatasetError, ParameterError, check_flags
 from genrekit.features import ExtractionResult, FeatureCache, FeatureSpec, extract_features
 from genrekit.features.limits import MAX_FEATURE_VALUE
 from genrekit.features.registry import as_feature_spec
@@ -146,6 +146,7 @@ def build_feature_table(
     DatasetError
         No track gave features.
     """
+    check_flags(progress=progress)
     from genrekit.datasets import as_dataset
 
     spec = as_feature_spec(spec)  # before any file is read: a name, as extract_features takes

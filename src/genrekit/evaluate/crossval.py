@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from genrekit.datasets import Dataset, FeatureTable, kfold_splits
-from genrekit.errors import ParameterError
+from genrekit.errors import ParameterError, check_flags
 from genrekit.evaluate.metrics import aggregate_tracks, classification_scores
 from genrekit.evaluate.report import untrained_words
 from genrekit.models.aggregation import check_aggregation
@@ -353,5 +353,6 @@ def model_fold(
     model : object
         The fitted model.
     """
+    check_flags(progress=progress)
     recipe = make_recipe(name, table=table, dataset=dataset, epochs=epochs, seed=seed, device=device, progress=progress)
     return fold(recipe, train_tracks, test_tracks, aggregations=recipe.aggregations)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import (line_shown, refuse_foreign_results, run_folder_lock, save_figure, spreadsheet_csv,
-                            write_json, write_text_atomic)
+from genrekit._files import (line_shown, path_given, refuse_foreign_results, run_folder_lock, save_figure,
+                            spreadsheet_csv, write_json, write_text_atomic)
 from genrekit._renamed import renamed_keywords
 from genrekit.datasets import Dataset, FeatureTable, Track, as_dataset
 from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
@@ -187,7 +187,7 @@ def predict_dataset(
         As :func:`genrekit.models.load`.
     """
     runner = runner_given(runner, n_jobs)
-    check_flags(include_train=include_train)
+    check_flags(include_train=include_train, progress=progress)
     classifier = load(model)
     # "Hip-Hop" or "Classical" is the model's "hiphop" or "classical" (and a spelling it learned from tags)
     as_model = genre_matcher(classifier.labels, classifier.genre_spellings)
@@ -557,8 +557,10 @@ def evaluate_model(
         in ``predictions.csv`` (with ``out_dir``); :func:`score_dataset` returns them (its
         ``predictions``, a DataFrame) without writing anything.
     """
+    check_flags(progress=progress)
     _check_evaluation(skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs, runner=runner, include_train=include_train,
                       aggregation=aggregation)
+    out_dir = None if out_dir is None else path_given(out_dir, "out_dir")
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
         journal = _journal_in(out_dir)
@@ -660,6 +662,7 @@ def evaluate_songs(
     ModelError, ParameterError
         As :func:`genrekit.models.load`.
     """
+    check_flags(progress=progress)
     _check_evaluation(skip=skip, n_jobs=n_jobs, runner=runner, include_train=include_train)
     dataset = as_dataset(dataset)
     with _out_lock(out_dir):
@@ -934,6 +937,7 @@ def compare_models(
     DatasetError
         A network is named without ``dataset``, or a classical model without ``table``.
     """
+    check_flags(progress=progress)
     from genrekit.datasets import fold_grouping
     from genrekit.evaluate.crossval import (cross_validate_recipe, dataset_folds, out_of_fold_probabilities,
                                            table_folds, untrained_genres)

@@ -14,7 +14,7 @@ from genrekit import audio
 from genrekit._files import paths_given
 from genrekit.audio import remote
 from genrekit.audio.chunking import SEGMENT_SECONDS, song_chunks
-from genrekit.errors import AudioError, FeatureError, GenrekitError, ParameterError
+from genrekit.errors import AudioError, FeatureError, GenrekitError, ParameterError, check_flags
 from genrekit.features.cache import FeatureCache
 from genrekit.features.limits import MAX_FEATURE_VALUE
 from genrekit.features.registry import FeatureSpec, as_feature_spec
@@ -178,6 +178,7 @@ def extract_features(
     -------
     ExtractionResult with one ``np.ndarray [shape=(n_chunks, n_features)]`` per good file.
     """
+    check_flags(progress=progress)
     from genrekit.runners import runner_given
 
     paths = [os.fspath(p) for p in paths_given(paths)]

@@ -302,7 +302,7 @@ def read_manifest(path: str | os.PathLike) -> dict:
         archive's checks (size caps, members it may not hold), is of a newer format, or its
         description fails the schema.
     """
-    path = Path(path)
+    path = Path(path_given(path))
     return _manifest(_read_members(path), path)
 
 
@@ -372,7 +372,7 @@ def load_model(path: str | os.PathLike) -> GenreModel:
         a checksum or the allow-list, needs xgboost that is not installed, or its payload
         cannot be read or does not fit its features and labels.
     """
-    path = Path(path)
+    path = Path(path_given(path))
     members = _read_members(path)
     manifest = _manifest(members, path)
     payload = {}

@@ -123,7 +123,8 @@ class GenreClassifier(Protocol):
     genre_spellings : a model trained on a library's own tags: genre -> the spellings of the
         owners' tags it was learned from (``hiphop``: ``Hip Hop``, ``hip-hop``); else empty
     source : the file it was loaded from (empty for a model made in memory)
-    file_format : ``genrekit``, ``safetensors`` or ``onnx`` (empty for a model made in memory)
+    file_format : ``genrekit``, ``safetensors`` or ``onnx``: the file it was read from, or that
+        it is saved as where it was made in memory (a classical model: ``genrekit``)
     trained_track_ids : the ids of the tracks it was trained on, as their dataset named them
         (``blues.00000``); empty where the file does not list them
     training_listed : False where its export left out which tracks it was trained on

@@ -187,6 +187,14 @@ class TagPriorClassifier(ClassifierMixin, BaseEstimator):
     columns : the name of each feature column (tag columns as in :data:`GENRE_TAGS`). Empty
         (only without ``labels``): no column is known to be a tag, so the prior is zero and
         the classifier is the calibrated head alone.
+    C : the head's inverse regularisation strength (scikit-learn's ``LogisticRegression``).
+    prior_weight : how much the zero-shot prior counts against the head (0: the head alone).
+    class_weight : the head's class weights (``"balanced"``: each genre weighs alike, whatever
+        its number of clips; a dict keyed by class; None: each clip alike).
+    calibrate : fit the temperature on out-of-fold predictions; False keeps ``temperature``.
+    temperature : ``T`` where ``calibrate`` is False (fitted ones are in ``temperature_``).
+    max_iter : the head's solver iterations.
+    random_state : the seed of the calibration's folds and of the head's solver.
     """
 
     def __init__(self, labels: Sequence[str] = (), columns: Sequence[str] = (), *, C: float = 1.0,

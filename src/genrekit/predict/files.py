@@ -641,6 +641,7 @@ def predict_files(
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
         :func:`genrekit.models.load`).
     """
+    check_flags(progress=progress)
     # before the folders are listed (iter_predictions checks them again: it is public too)
     _checked_batch(min_confidence=min_confidence, skip=skip, hop_seconds=hop_seconds, n_jobs=n_jobs,
                    music_check=music_check, runner=runner)

@@ -979,7 +979,8 @@ def tag_library(
     min_confidence = check_min_confidence(min_confidence)
     check_song_reading(skip=skip)  # once, not as every file's failure
     segment_seconds = checked_segment_seconds(segment_seconds)
-    check_flags(use_hash=use_hash, write_tags=write_tags, dry_run=dry_run, styles=styles, music_check=music_check)
+    check_flags(use_hash=use_hash, write_tags=write_tags, dry_run=dry_run, styles=styles, music_check=music_check,
+                progress=progress)
     runner = runner_given(runner, n_jobs)
     if runner is None:  # refused before the library is listed (the pool is as large as what is left to do)
         pool_size(n_jobs)
@@ -1007,7 +1008,7 @@ def tag_library(
                          id3v2_version=id3v2_version, dry_run=dry_run, min_confidence=min_confidence)
 
     started = time.perf_counter()
-    results = Path(results)
+    root, results = path_given(root, "root"), Path(path_given(results, "results"))
     if results.suffix not in TABLE_FORMATS:
         raise ParameterError(f"results={results}: expected a {', '.join(TABLE_FORMATS)} file")
     # its file, not a model loaded: the workers load it, and its id marks a song done

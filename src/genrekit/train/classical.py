@@ -110,7 +110,7 @@ def train_model(
                                 else ""))
     spec = default_spec(model) if spec is None else as_feature_spec(spec)  # a name too, checked before any work
     check_search(search, n_iter)
-    check_flags(cv=cv)
+    check_flags(cv=cv, progress=progress)
     fit = partial(_fit_classical, model=model, spec=spec, search=search, n_iter=n_iter,
                   seed=seed, aggregation=aggregation, cache=cache, n_jobs=n_jobs, progress=progress, cv=cv,
                   any_size=split == "all")

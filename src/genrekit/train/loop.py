@@ -219,7 +219,7 @@ def train_network(
     from genrekit.models.aggregation import check_aggregation
 
     check_aggregation(aggregation)
-    check_flags(resume=resume)
+    check_flags(resume=resume, progress=progress)
     config = config.resolved()
     # what it trains on (for the checkpoint: none without a folder, as in each CV fold), before a
     # frozen part's features (which another device computes otherwise)

@@ -114,7 +114,7 @@ def train_network_model(
     DatasetError
         No training or no validation track can be read.
     """
-    check_flags(resume=resume)  # resume="no" would resume
+    check_flags(resume=resume, progress=progress)  # resume="no" would resume
     if split == "all":
         raise ParameterError(f"split='all': model {preset!r} is a network, which needs validation tracks to stop "
                              "training; use split='random' (or a classical model, such as musicnn-prior)")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from genrekit import __version__
-from genrekit._files import (refuse_foreign_results, run_folder_lock, spreadsheet_csv, write_json,
+from genrekit._files import (path_given, refuse_foreign_results, run_folder_lock, spreadsheet_csv, write_json,
                             write_text_atomic)
 from genrekit.audio import audio_hash, content_hash, opening_hash, remote
 from genrekit.datasets import Dataset, as_dataset
@@ -197,6 +197,7 @@ def run_training(
     """
     check_aggregation(aggregation)
     check_seed(seed)
+    out_dir = None if out_dir is None else path_given(out_dir, "out_dir")
     dataset = as_dataset(dataset)
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
     if out_dir is None:
