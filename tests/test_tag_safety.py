@@ -6,6 +6,7 @@ v2.4, flac, ogg, opus, m4a, and wav and aiff with an ID3 chunk), tagged through 
 line with a model trained in seconds.
 """
 
+import csv
 import datetime
 import json
 import os
@@ -2028,6 +2029,34 @@ def test_a_resumed_write_takes_no_genre_from_a_journal_edited_by_hand(tmp_path, 
     for name in edits:
         assert genre_field(root / name)[0] in ("classical", "metal"), name
         assert not any("evil" in genre for genre in genre_field(root / name)), name
+
+
+def test_a_write_whose_journal_line_a_kill_lost_is_known_as_the_runs_own(tmp_path, library, small_model):
+    """A run killed after a file's tag write but before its "written" line: the next run took
+    the file for another one (its size and mtime changed), analysed it again and said its
+    genre was "kept" as an earlier run's, and the undo could not put its size back (a FLAC came
+    back 1,908 bytes larger; a review, 2026-12-07). The write is completed from the file,
+    which holds its fields, and undone byte for byte."""
+    from genrekit.predict.library import tag_library
+
+    root = tmp_path / "three"
+    root.mkdir()
+    names = ("bare.flac", "tagged.flac", "bare.ogg")
+    for name in names:
+        shutil.copy(library / name, root / name)
+    originals = {name: (root / name).read_bytes() for name in names}
+    results = tmp_path / "tags.csv"
+    first = tag_library(root, small_model, results, n_jobs=1, progress=False, write_tags=True, existing="replace")
+    assert first.tag_actions == {"written": 3}
+    lost = []
+    _edited_journal(results, lambda lines: lost.append(lines.pop()) if lines[-1]["tag"]["state"] == "written" else None)
+    assert lost and Path(lost[0]["path"]).name in names
+    again = tag_library(root, small_model, results, n_jobs=1, progress=False, write_tags=True, existing="replace")
+    assert again.n_done_before == 3 and again.tag_actions == {}, again
+    rows = {Path(row["path"]).name: row for row in csv.DictReader(results.open(encoding="utf-8"))}
+    assert {name: rows[name]["tag_action"] for name in names} == dict.fromkeys(names, "written")
+    assert [f.status for f in undo_tags(results).files] == ["restored"] * 3
+    assert {name: (root / name).read_bytes() for name in names} == originals
 
 
 def test_an_undo_leaves_another_song_put_at_a_tagged_name_as_it_is(tmp_path, library, clip):

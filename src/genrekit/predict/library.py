@@ -757,6 +757,24 @@ def _set_tag(record: dict, handle, options: TagOptions, rekey) -> "TagChange | N
     return change
 
 
+def _finished_write(writing: dict | None, key: str, size: int, mtime_ns: int, analysed_as: str) -> dict | None:
+    """The line a run killed between a tag write and its journal line did not write: ``writing``
+    (the file's last line, its write begun, predicted with this model and these options)
+    completed, keyed and stamped as the file is now, where the file now holds that write's
+    fields and is no longer as it was before it; None otherwise. Without it the file was
+    analysed again and its genre "kept" as an earlier run's, and its undo could not put its
+    size back."""
+    if writing is None or not writing["key"].startswith(analysed_as):
+        return None
+    tag = writing["tag"]
+    if tag.get("before") == {"size": size, "mtime_ns": mtime_ns} or not _holds_write(writing["path"], tag):
+        return None
+    return writing | {"key": key, "size": size, "mtime_ns": mtime_ns, "tag_action": "written", "tag_written": True,
+                      "tag_error": None, "tag": {k: v for k, v in tag.items() if k != "id3_tag"} | {
+                          "state": "written", "after": {"size": size, "mtime_ns": mtime_ns},
+                          "id3_sha256": _id3_sha256(writing["path"])}}
+
+
 def _not_the_models(records: list[dict], model_path: str) -> list[dict]:
     """The ``records`` (an earlier run's, read from the journal) whose genres or styles are not
     the model's, or whose probabilities are not ones: a line edited by hand, to be predicted
@@ -1046,7 +1064,9 @@ def tag_library(
         # spelling of the library and with a move (--hash), the key does not.
         current: dict[str, tuple[str, int, int]] = {}
         todo, retag, failures_before, written_before, kept_before = [], [], 0, 0, 0
-        moves, moved = _Moves(records), []
+        moves, moved, completed = _Moves(records), [], []
+        last_of_path = {r["path"]: r for r in records}  # a write begun, its end unjournalled: a run killed between
+        begun = {path: r for path, r in last_of_path.items() if (r.get("tag") or {}).get("state") == "writing"}
         for path in files:
             try:
                 key, size, mtime_ns = _key(path, use_hash, analysed_as, listing[path])
@@ -1056,6 +1076,13 @@ def tag_library(
                                                 error=f"{path}: cannot be read ({exc})")))
                 failures_before += 1
             else:
+                finished = None if key in done else _finished_write(begun.get(str(path)), key, size, mtime_ns,
+                                                                    analysed_as)
+                if finished is not None:  # its own write, not another tagger's genre to keep
+                    completed.append(finished)
+                    records.append(finished)
+                    latest[key] = finished
+                    done.add(key)
                 # a file genrekit wrote, moved or renamed since: its journal follows it (undo finds it there)
                 # its own record where the journal has one: a copy of its content gone since is no move
                 known = None if key not in done else (
@@ -1115,7 +1142,7 @@ def tag_library(
 
         with open(journal, "a", encoding="utf-8") as handle, Progress(*columns, disable=not progress) as bar:
             task = bar.add_task("tagging", total=len(files), completed=n_before)
-            for record in moved:  # before anything else: a run killed later still knows where they went
+            for record in completed + moved:  # first: a run killed later still knows what it wrote and where it went
                 append_record(handle, record)
             for record in retag:  # predicted before; only the tag is decided now
                 finish(dict(record))
