@@ -290,6 +290,25 @@ def test_two_comparisons_into_one_folder_do_not_both_write_it(tmp_path):
     assert set(json.loads((tmp_path / "comparison.json").read_text())["models"]) == {"logreg", "knn"}
 
 
+def test_a_killed_runs_temporary_files_are_tidied_by_the_next_run_into_its_folder(tmp_path):
+    """A run killed while it wrote a file left ``.comparison.json.XXXXXXXX.tmp.json`` for ever:
+    the next run into the folder removes the temporary files untouched for an hour (a review,
+    2026-12-07), and leaves a fresh one (a writer at work) and the user's own files."""
+    import os
+    import time
+
+    left = {name: tmp_path / name for name in (".comparison.json.k2j4_x9q.tmp.json", ".model.genrekit.a1b2c3d4.tmp")}
+    fresh, own = tmp_path / ".metrics.json.zz99yy88.tmp.json", tmp_path / "notes.tmp.json"
+    (tmp_path / "plots").mkdir()
+    left["plot"] = tmp_path / "plots" / ".folds.png.qqqqqqqq.tmp.png"
+    for path in (*left.values(), fresh, own):
+        path.write_text("partial")
+    for path in (*left.values(), own):
+        os.utime(path, (time.time() - 7200,) * 2)
+    _compare(tmp_path, ("logreg",))
+    assert not any(path.exists() for path in left.values()) and fresh.exists() and own.exists()
+
+
 def test_a_comparison_on_audio_that_changed_under_its_names_is_fitted_again(tmp_path):
     """Networks read the audio itself: a comparison of networks alone fingerprinted its data
     by ids, paths and labels, and resumed its old scores after clips were replaced by others.

@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -186,11 +187,36 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
         for other, refusal in (others or {}).items():
             if lock_held(folder / other):
                 raise ParameterError(refusal)  # the folder is that run's now
+        remove_stale_temporaries(folder)
         try:
             yield
         finally:
             if made:
                 _remove_if_nothing_written(folder, lock_name, scratch)
+
+
+# :func:`atomic_path`'s temporary files: ".<name>.<tempfile's 8 random characters>.tmp<suffix>"
+_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[^.]*)?")
+# A temporary file untouched this long is a killed run's: no writer at work holds one an hour
+# without writing to it.
+STALE_TEMPORARY_SECONDS = 3600.0
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
+    """Remove the temporary files of :func:`atomic_path` below ``folder`` that a killed run left
+    (untouched for :data:`STALE_TEMPORARY_SECONDS`): a run's next run into the folder, holding
+    its lock, tidies them. Returns the paths removed."""
+    removed, now = [], time.time()
+    for top, _, names in os.walk(folder):
+        for name in names:
+            if _TEMPORARY_NAME.fullmatch(name):
+                path = os.path.join(top, name)
+                with contextlib.suppress(OSError):
+                    status = os.lstat(path)
+                    if stat.S_ISREG(status.st_mode) and now - status.st_mtime > STALE_TEMPORARY_SECONDS:
+                        os.unlink(path)
+                        removed.append(path)
+    return removed
 
 
 def refuse_foreign_results(folder: str | os.PathLike, replaced: Iterable[str], traces: Iterable[str],
