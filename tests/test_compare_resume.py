@@ -308,6 +308,16 @@ def test_a_killed_runs_temporary_files_are_tidied_by_the_next_run_into_its_folde
     _compare(tmp_path, ("logreg",))
     assert not any(path.exists() for path in left.values()) and fresh.exists() and own.exists()
 
+    from genrekit.datasets.table import features_lock  # `genrekit features` and spectrogram folders
+
+    features = tmp_path / "features"
+    features.mkdir()
+    stale = features / ".features.csv.abcdefgh.tmp.csv"
+    stale.write_text("partial")
+    os.utime(stale, (time.time() - 7200,) * 2)
+    with features_lock(features):
+        assert not stale.exists()
+
 
 def test_a_comparison_on_audio_that_changed_under_its_names_is_fitted_again(tmp_path):
     """Networks read the audio itself: a comparison of networks alone fingerprinted its data

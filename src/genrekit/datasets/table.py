@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,14 +193,19 @@ def build_feature_table(
 FEATURES_LOCK = "features.lock"
 
 
-def features_lock(out: str | os.PathLike, *, wait: float = 0.0):
+@contextlib.contextmanager
+def features_lock(out: str | os.PathLike, *, wait: float = 0.0) -> Iterator[None]:
     """A context holding ``out``'s :data:`FEATURES_LOCK` (waiting up to ``wait`` seconds for
-    another run's); a ParameterError naming the folder where another run keeps it."""
-    from genrekit._files import exclusive_lock
+    another run's); a ParameterError naming the folder where another run keeps it. Once held,
+    the temporary files a killed run left there are removed
+    (:func:`genrekit._files.remove_stale_temporaries`)."""
+    from genrekit._files import exclusive_lock, remove_stale_temporaries
 
-    return exclusive_lock(Path(out) / FEATURES_LOCK, f"{out}: another `genrekit features` run is writing to this "
-                          f"folder (it holds {FEATURES_LOCK}); wait for it to end, or write to another folder",
-                          wait=wait)
+    with exclusive_lock(Path(out) / FEATURES_LOCK, f"{out}: another `genrekit features` run is writing to this "
+                        f"folder (it holds {FEATURES_LOCK}); wait for it to end, or write to another folder",
+                        wait=wait):
+        remove_stale_temporaries(out)
+        yield
 
 
 def write_feature_table(out: str | os.PathLike, table: FeatureTable, dataset: Dataset, *,
