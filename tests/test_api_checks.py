@@ -66,6 +66,14 @@ def test_every_batch_function_reads_n_jobs_alike(tmp_path):
     for n_jobs in (None, 0, -1):
         [prediction], failures = predict_files("default", [song], n_jobs=n_jobs, music_check=False, progress=False)
         assert prediction.genre in prediction.probabilities and not failures, n_jobs
+    # a runner of its own (Ray's cluster) may run more workers than this machine's pool may
+    from genrekit.runners import MAX_JOBS_PER_CORE, LocalRunner, default_jobs
+
+    many = MAX_JOBS_PER_CORE * default_jobs() + 1
+    [prediction], failures = predict_files("default", [song], n_jobs=many, runner=LocalRunner(1), progress=False)
+    assert not failures
+    with pytest.raises(ParameterError, match=f"^{many} worker processes asked for"):
+        predict_files("default", [song], n_jobs=many, progress=False)
     for call in (lambda: predict_files("default", [song], n_jobs=2.5),
                  lambda: evaluate_model("default", tmp_path, n_jobs=2.5),
                  lambda: cross_validate(_table([f"jazz.a{i}" for i in range(4)] + [f"rock.a{i}" for i in range(4)]),

@@ -292,21 +292,22 @@ def test_two_comparisons_into_one_folder_do_not_both_write_it(tmp_path):
 
 def test_a_killed_runs_temporary_files_are_tidied_by_the_next_run_into_its_folder(tmp_path):
     """A run killed while it wrote a file left ``.comparison.json.XXXXXXXX.tmp.json`` for ever:
-    the next run into the folder removes the temporary files untouched for an hour (a review,
-    2026-12-07), and leaves a fresh one (a writer at work) and the user's own files."""
+    the next run into the folder removes the temporary files of the files it writes, untouched
+    for an hour (a review, 2026-12-07). A fresh one (a writer at work), the user's own files
+    (``.backup.20240101.tmp``) and what lies in folders below are left."""
     import os
     import time
 
-    left = {name: tmp_path / name for name in (".comparison.json.k2j4_x9q.tmp.json", ".model.genrekit.a1b2c3d4.tmp")}
-    fresh, own = tmp_path / ".metrics.json.zz99yy88.tmp.json", tmp_path / "notes.tmp.json"
-    (tmp_path / "plots").mkdir()
-    left["plot"] = tmp_path / "plots" / ".folds.png.qqqqqqqq.tmp.png"
-    for path in (*left.values(), fresh, own):
+    left = [tmp_path / ".comparison.json.k2j4_x9q.tmp.json", tmp_path / ".comparison.png.a1b2c3d4.tmp.png"]
+    (tmp_path / "mine").mkdir()
+    kept = [tmp_path / ".out_of_fold.csv.zz99yy88.tmp.csv", tmp_path / "notes.tmp.json",
+            tmp_path / ".backup.20240101.tmp", tmp_path / "mine" / ".comparison.json.qqqqqqqq.tmp.json"]
+    for path in (*left, *kept):
         path.write_text("partial")
-    for path in (*left.values(), own):
+    for path in (*left, *kept[1:]):  # the first is fresh
         os.utime(path, (time.time() - 7200,) * 2)
     _compare(tmp_path, ("logreg",))
-    assert not any(path.exists() for path in left.values()) and fresh.exists() and own.exists()
+    assert not any(path.exists() for path in left) and all(path.exists() for path in kept)
 
     from genrekit.datasets.table import features_lock  # `genrekit features` and spectrogram folders
 

@@ -2031,6 +2031,13 @@ def test_a_resumed_write_takes_no_genre_from_a_journal_edited_by_hand(tmp_path, 
         assert not any("evil" in genre for genre in genre_field(root / name)), name
 
 
+def _drop_written(lines: list[dict], names) -> None:
+    """A journal as a run killed after each write of ``names`` and before its "written" line leaves it."""
+    lost = [line for line in lines if (line.get("tag") or {}).get("state") == "written" and Path(line["path"]).name in names]
+    assert len(lost) == len(names), lost
+    lines[:] = [line for line in lines if not any(line is gone for gone in lost)]
+
+
 def test_a_write_whose_journal_line_a_kill_lost_is_known_as_the_runs_own(tmp_path, library, small_model):
     """A run killed after a file's tag write but before its "written" line: the next run took
     the file for another one (its size and mtime changed), analysed it again and said its
@@ -2057,6 +2064,33 @@ def test_a_write_whose_journal_line_a_kill_lost_is_known_as_the_runs_own(tmp_pat
     assert {name: rows[name]["tag_action"] for name in names} == dict.fromkeys(names, "written")
     assert [f.status for f in undo_tags(results).files] == ["restored"] * 3
     assert {name: (root / name).read_bytes() for name in names} == originals
+
+    # --hash: two copies of one song share a key; each write is completed, not the first alone
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    for name in ("a.flac", "b.flac"):
+        shutil.copy(library / "bare.flac", copies / name)
+    results = tmp_path / "copies.csv"
+    tag_library(copies, small_model, results, n_jobs=1, progress=False, write_tags=True, use_hash=True)
+    _edited_journal(results, lambda lines: _drop_written(lines, ("a.flac", "b.flac")))
+    again = tag_library(copies, small_model, results, n_jobs=1, progress=False, write_tags=True, use_hash=True)
+    rows = {Path(row["path"]).name: row["tag_action"] for row in csv.DictReader(results.open(encoding="utf-8"))}
+    assert rows == {"a.flac": "written", "b.flac": "written"} and again.tag_actions == {}, (rows, again)
+
+    # a version conversion (the undo puts the stored tag back whole) edited by another tagger
+    # after the kill: not completed from the file as it is now, so the undo keeps the edit
+    mp3, results = root / "converted.mp3", tmp_path / "converted.csv"
+    shutil.copy(library / "tagged-id3v23.mp3", mp3)
+    tag_library(root, small_model, results, n_jobs=1, progress=False, write_tags=True, existing="replace",
+                id3v2_version=4)
+    _edited_journal(results, lambda lines: _drop_written(lines, (mp3.name,)))
+    edited = ID3(mp3)
+    edited.add(TIT2(encoding=3, text=["Edited by another tagger"]))
+    edited.save(mp3, v2_version=4)
+    tag_library(root, small_model, results, n_jobs=1, progress=False, write_tags=True, existing="replace",
+                id3v2_version=4)
+    undo_tags(results)
+    assert str(ID3(mp3)["TIT2"]) == "Edited by another tagger"
 
 
 def test_an_undo_leaves_another_song_put_at_a_tagged_name_as_it_is(tmp_path, library, clip):
@@ -2367,6 +2401,22 @@ def test_a_wav_written_as_a_stream_is_refused_by_what_its_header_says(tmp_path):
         assert change.action == "failed" and said in change.error and "re-save the file" in change.error, name
         assert path.read_bytes() == bytes(edited), name
     assert dry_run_refusal(base) is None and write_genre_tag(base, ["rock"]).action == "written"
+    # an odd last chunk without its pad byte (whether or not the header counts it): the write
+    # failed with "read back None" while the dry run said it would be set
+    sf.write(base, np.random.default_rng(0).uniform(-0.5, 0.5, 8001).astype(np.float32), sr, subtype="PCM_U8")
+    data = base.read_bytes()
+    at = data.index(b"data")
+    cut = data[: at + 8 + struct.unpack("<I", data[at + 4:at + 8])[0]]
+    for name, edited, said in (("unpadded.wav", cut[:4] + struct.pack("<I", len(cut) - 8) + cut[8:],
+                                "its 'data' chunk at byte 36 has an odd size (8001) and no pad byte"),
+                               ("pad-counted.wav", cut, "its header gives the file 8046 bytes and it has 8045")):
+        path = tmp_path / name
+        path.write_bytes(edited)
+        assert said in dry_run_refusal(path), name
+        assert write_genre_tag(path, ["rock"], existing="replace").action == "failed" and path.read_bytes() == edited
+    rf64 = tmp_path / "big.wav"  # RF64: the dry run raised mutagen's InvalidChunk
+    sf.write(rf64, np.zeros(800, np.float32) + 0.1, sr, format="RF64")
+    assert "its tags cannot be read" in dry_run_refusal(rf64)
 
 
 def test_undo_of_a_table_that_is_not_there_says_so(tmp_path):

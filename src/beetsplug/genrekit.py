@@ -371,17 +371,23 @@ class _EscapingLog:
             return line_shown(os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value))
         return value
 
-    def debug(self, msg: str, *args) -> None:
-        self._log.debug(msg, *map(self._shown, args))
+    def _say(self, level: str, msg: str, args: tuple, kwargs: dict) -> None:
+        options = {k: kwargs.pop(k) for k in ("exc_info", "extra", "stack_info", "stacklevel") if k in kwargs}
+        # stacklevel: the record names the plugin's line, not this one
+        getattr(self._log, level)(msg, *map(self._shown, args), **{k: self._shown(v) for k, v in kwargs.items()},
+                                  **({"stacklevel": 4} | options))
 
-    def info(self, msg: str, *args) -> None:
-        self._log.info(msg, *map(self._shown, args))
+    def debug(self, msg: str, *args, **kwargs) -> None:
+        self._say("debug", msg, args, kwargs)
 
-    def warning(self, msg: str, *args) -> None:
-        self._log.warning(msg, *map(self._shown, args))
+    def info(self, msg: str, *args, **kwargs) -> None:
+        self._say("info", msg, args, kwargs)
 
-    def error(self, msg: str, *args) -> None:
-        self._log.error(msg, *map(self._shown, args))
+    def warning(self, msg: str, *args, **kwargs) -> None:
+        self._say("warning", msg, args, kwargs)
+
+    def error(self, msg: str, *args, **kwargs) -> None:
+        self._say("error", msg, args, kwargs)
 
 
 class GenrekitPlugin(BeetsPlugin):

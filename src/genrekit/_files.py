@@ -168,13 +168,16 @@ def lock_held(lock: Path) -> bool:
 
 @contextlib.contextmanager
 def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
-                    others: dict[str, str] | None = None, scratch: tuple[str, ...] = ()) -> Iterator[None]:
+                    others: dict[str, str] | None = None, scratch: tuple[str, ...] = (),
+                    written: Iterable[str] = ()) -> Iterator[None]:
     """:func:`exclusive_lock` on ``folder / lock_name`` for a run writing there. A run that
     made the folder (its own ``mkdir``) and leaves nothing in it but its lock and its empty
     ``scratch`` files (a journal with no line) removes it, holding the lock until then: one that
     fails, or writes nothing. ``others``: the locks of other kinds of run (lock name -> the
     refusal when one holds it), looked at once this one is held: of two runs started together,
-    one at least is refused, never both let through, and the refused one removes nothing."""
+    one at least is refused, never both let through, and the refused one removes nothing. Once
+    held, the temporary files a killed run left for the files ``written`` (names) are removed
+    (:func:`remove_stale_temporaries`)."""
     folder = Path(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +190,7 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
         for other, refusal in (others or {}).items():
             if lock_held(folder / other):
                 raise ParameterError(refusal)  # the folder is that run's now
-        remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder, written)
         try:
             yield
         finally:
@@ -195,27 +198,28 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
                 _remove_if_nothing_written(folder, lock_name, scratch)
 
 
-# :func:`atomic_path`'s temporary files: ".<name>.<tempfile's 8 random characters>.tmp<suffix>"
-_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp(\.[^.]*)?")
 # A temporary file untouched this long is a killed run's: no writer at work holds one an hour
 # without writing to it.
 STALE_TEMPORARY_SECONDS = 3600.0
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
-    """Remove the temporary files of :func:`atomic_path` below ``folder`` that a killed run left
-    (untouched for :data:`STALE_TEMPORARY_SECONDS`): a run's next run into the folder, holding
-    its lock, tidies them. Returns the paths removed."""
+def remove_stale_temporaries(folder: str | os.PathLike, written: Iterable[str]) -> list[str]:
+    """Remove from ``folder`` (not below it) the temporary files that :func:`atomic_path` made
+    for the files ``written`` (names) and a killed run left, untouched for
+    :data:`STALE_TEMPORARY_SECONDS`: a run's next run into the folder, holding its lock, tidies
+    them. Returns the paths removed."""
+    # atomic_path's names: ".<name>.<tempfile's 8 random characters>.tmp<the name's suffix>"
+    pattern = re.compile("|".join(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp{re.escape(Path(name).suffix)}"
+                                  for name in written))
     removed, now = [], time.time()
-    for top, _, names in os.walk(folder):
-        for name in names:
-            if _TEMPORARY_NAME.fullmatch(name):
-                path = os.path.join(top, name)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder) if pattern.pattern else ():
+            if pattern.fullmatch(entry.name):
                 with contextlib.suppress(OSError):
-                    status = os.lstat(path)
+                    status = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(status.st_mode) and now - status.st_mtime > STALE_TEMPORARY_SECONDS:
-                        os.unlink(path)
-                        removed.append(path)
+                        os.unlink(entry.path)
+                        removed.append(entry.path)
     return removed
 
 

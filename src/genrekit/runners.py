@@ -395,14 +395,20 @@ class _Feed:
             self._lock.notify_all()
 
 
-def pool_size(n_jobs: int | None) -> int:
-    """The worker processes ``n_jobs`` asks for (None or <= 0: one per core); ParameterError
-    above :data:`MAX_JOBS_PER_CORE` per core."""
+def jobs_wanted(n_jobs: int | None) -> int:
+    """The workers ``n_jobs`` asks for, as every function that takes it reads it (None or <= 0:
+    one per core); a ParameterError where it is no whole number. A runner of other machines
+    (Ray) may have more than this one's cores: :func:`pool_size` bounds a local pool."""
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)):
         raise ParameterError(f"n_jobs={n_jobs!r:.40}: expected a whole number of worker processes (or None: one "
                              "per core)")
-    cores = default_jobs()
-    size = cores if not n_jobs or n_jobs <= 0 else int(n_jobs)
+    return default_jobs() if not n_jobs or n_jobs <= 0 else int(n_jobs)
+
+
+def pool_size(n_jobs: int | None) -> int:
+    """The worker processes of a local pool ``n_jobs`` asks for (:func:`jobs_wanted`);
+    ParameterError above :data:`MAX_JOBS_PER_CORE` per core."""
+    size, cores = jobs_wanted(n_jobs), default_jobs()
     if size > MAX_JOBS_PER_CORE * cores:
         raise ParameterError(f"{n_jobs} worker processes asked for (n_jobs; --jobs on the command line): at most "
                              f"{MAX_JOBS_PER_CORE * cores} on this machine ({MAX_JOBS_PER_CORE} for each of its "

@@ -18,7 +18,7 @@ from genrekit.audio.io import (
     first_damage, info, is_seconds, seconds_apart, stream,
 )
 from genrekit.errors import AudioError, ParameterError, SilentAudio
-from genrekit.runners import pool_size
+from genrekit.runners import jobs_wanted
 
 
 # Seconds of intro and outro that prediction and evaluation leave out of a long song by default.
@@ -82,14 +82,14 @@ def check_song_reading(*, skip: float = 0.0, hop_seconds: float | None = None, n
     ------
     ParameterError
         ``skip`` is not a finite number >= 0, ``hop_seconds`` not a positive finite number (or
-        None), or ``n_jobs`` not None or a whole number (see :func:`genrekit.runners.pool_size`).
+        None), or ``n_jobs`` not None or a whole number (see :func:`genrekit.runners.jobs_wanted`).
     """
     if not (is_seconds(skip) and skip >= 0):
         raise ParameterError(f"skip={skip!r}: expected a number of seconds >= 0")
     if hop_seconds is not None and not (is_seconds(hop_seconds) and hop_seconds > 0):
         raise ParameterError(f"hop_seconds={hop_seconds!r}: expected a positive number of seconds (or None: chunks "
                              "back to back)")
-    pool_size(n_jobs)
+    jobs_wanted(n_jobs)  # (a local pool's bound is the pool's: a Ray cluster may have more cores)
 
 
 def _damage_in_file(path: str, native_sr: int, start: float, seconds: float, value: float, sr: int) -> str:

@@ -756,7 +756,7 @@ def _riff_layout_problem(path: str) -> str | None:
             return None
         declared = int.from_bytes(head[4:8], order)
         streamed = "as a recording written as a stream (its sizes never filled in) or a copy cut short leaves it"
-        if not 4 <= declared <= length - 7:  # (a last pad byte left out is no harm)
+        if not 4 <= declared <= length - 8:
             return f"its header gives the file {declared + 8} bytes and it has {length}, {streamed}"
         for _ in range(10_000):
             at = handle.tell()
@@ -769,6 +769,9 @@ def _riff_layout_problem(path: str) -> str | None:
             if at + 8 + size > length:
                 return (f"its {header[:4].decode('ascii')!r} chunk at byte {at} gives {size} bytes, past the file's "
                         f"end ({length} bytes), {streamed}")
+            if size % 2 and at + 8 + size == length:  # a writer appending a chunk would put it a byte early
+                return (f"its {header[:4].decode('ascii')!r} chunk at byte {at} has an odd size ({size}) and no pad "
+                        "byte after it at the file's end, as the format asks")
             if size % 2:
                 handle.seek(at + 8 + size)
                 unpadded = handle.read(5)
@@ -1635,6 +1638,8 @@ def dry_run_refusal(path: str | os.PathLike) -> str | None:
         _refuse_lossy(real, Path(name).suffix.lower(), name)
     except TagError as exc:
         return str(exc).removeprefix(f"{name}: ")
+    except Exception as exc:  # mutagen raises many types (an RF64 WAV's chunks): the write would fail reading them
+        return f"its tags cannot be read ({failure_words(exc, name)})"
     return None
 
 

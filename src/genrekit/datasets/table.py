@@ -204,7 +204,7 @@ def features_lock(out: str | os.PathLike, *, wait: float = 0.0) -> Iterator[None
     with exclusive_lock(Path(out) / FEATURES_LOCK, f"{out}: another `genrekit features` run is writing to this "
                         f"folder (it holds {FEATURES_LOCK}); wait for it to end, or write to another folder",
                         wait=wait):
-        remove_stale_temporaries(out)
+        remove_stale_temporaries(out, ("features.csv", "run.json"))  # (spectrograms' run.json too)
         yield
 
 

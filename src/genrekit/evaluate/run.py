@@ -32,7 +32,7 @@ from genrekit.models.interface import GenreClassifier, exclude_training, load
 from genrekit.predict.disagreements import genre_matcher
 from genrekit.predict.files import ModelLike, predict_files
 from genrekit.predict.song import Prediction
-from genrekit.runners import pool_size, runner_given
+from genrekit.runners import jobs_wanted, runner_given
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def predict_dataset(
             report["training_tracks_unknown"] = True  # so no report calls its scores held-out
             logger.warning("%s: its export left out which tracks it was trained on (--strip-training): tracks of "
                            "the dataset it trained on would be scored as if unseen", classifier.source or classifier.name)
-        _, seen = exclude_training([t.path for t in tracks], classifier, n_jobs=pool_size(n_jobs))
+        _, seen = exclude_training([t.path for t in tracks], classifier, n_jobs=jobs_wanted(n_jobs))
         seen = set(seen)
         report["excluded_training_tracks"] = [t.track_id for t in tracks if t.path in seen]
         tracks = [t for t in tracks if t.path not in seen]
@@ -246,7 +246,7 @@ def _trained_on(classifier: GenreClassifier, tracks: list[tuple[str, str]], repo
     if not classifier.training_listed:
         report["training_tracks_unknown"] = True
         return None
-    _, seen = exclude_training([path for _, path in tracks], classifier, n_jobs=pool_size(n_jobs))
+    _, seen = exclude_training([path for _, path in tracks], classifier, n_jobs=jobs_wanted(n_jobs))
     seen = set(seen)
     report["included_training_tracks"] = [track_id for track_id, path in tracks if path in seen]
     return set(report["included_training_tracks"])
@@ -450,6 +450,7 @@ def _out_lock(out_dir: str | Path | None):
                                                      "holds evaluate.lock); wait for it to finish, or write to another "
                                                      "folder",
                            scratch=("predictions.journal.jsonl",),
+                           written=(*EVALUATION_FILES, "report.html", "predictions.journal.jsonl"),
                            others={"train.lock": f"{out_dir}: a `genrekit train` is writing to this folder (it holds "
                                                  "train.lock); evaluate into another folder"})
 
@@ -848,12 +849,16 @@ def _finished_rows(out: Path, setup: dict, names: Sequence[str] = (),
     return rows
 
 
+COMPARISON_FILES = ("comparison.json", "out_of_fold.csv", "comparison.md", "comparison.png")
+
+
 def _compare_lock(out: Path | None):
     """Hold ``out``'s ``compare.lock`` while a comparison writes there."""
     if out is None:
         return contextlib.nullcontext()
     return run_folder_lock(out, "compare.lock", f"{out}: another comparison is writing to this folder (it holds "
-                                                "compare.lock); wait for it to finish, or compare into another folder")
+                                                "compare.lock); wait for it to finish, or compare into another folder",
+                           written=COMPARISON_FILES)
 
 
 def compare_models(

@@ -20,7 +20,7 @@ from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
 )
-from genrekit.runners import pool_size, runner_given
+from genrekit.runners import jobs_wanted, runner_given
 
 if TYPE_CHECKING:  # the ONNX runtime path must not import scikit-learn
     from genrekit.models import GenreModel
@@ -173,7 +173,7 @@ def predict_file(
             # model is not run on it, so hours of it cost their decoding only.
             continue
         level = _sounding(chunk, window, round((end - start) * sr), sr)
-        if _sound_seconds(chunk, sr) < SILENCE_FRAME_SECONDS or (
+        if _sound_seconds(chunk, sr) < MIN_SOUND_SECONDS or (
                 not level[0] and _heard_seconds(chunk, sr) < min(predictor.min_seconds, len(chunk) / sr)):
             # Nor on silence whose only sound is a click, or quieter than music and shorter than
             # the model scores (a resampler's ringing before a song's first note, or at the ends
@@ -243,6 +243,10 @@ def _until_silent(chunks):
 SILENT_DBFS = -60.0
 # The stretches whose levels decide which share of a chunk or window sounds.
 SILENCE_FRAME_SECONDS = 0.5
+# A chunk whose sound, all told, is shorter than this is silence: a click, or a resampler's
+# ringing at the ends of a file of a DC offset alone (10-20 ms); a network's 3 s window of a
+# few drum hits holds more.
+MIN_SOUND_SECONDS = 0.1
 
 
 def _heard_seconds(chunk: np.ndarray, sr: int) -> float:
@@ -433,7 +437,7 @@ def iter_predictions(
     source = os.fspath(model) if predictor is None else os.fspath(predictor.source or "")
     if predictor is not None:
         segment_seconds = predictor.chunk_seconds
-    if (pool_size(n_jobs) > 1 or runner is not None) and source:
+    if (runner is not None or jobs_wanted(n_jobs) > 1) and source:
         from genrekit.runners import LocalRunner
 
         runner = runner or LocalRunner(n_jobs)

@@ -764,10 +764,13 @@ def _finished_write(writing: dict | None, key: str, size: int, mtime_ns: int, an
     fields and is no longer as it was before it; None otherwise. Without it the file was
     analysed again and its genre "kept" as an earlier run's, and its undo could not put its
     size back."""
-    if writing is None or not writing["key"].startswith(analysed_as):
+    if writing is None or not writing["key"].startswith(analysed_as + "|"):
         return None
     tag = writing["tag"]
-    if tag.get("before") == {"size": size, "mtime_ns": mtime_ns} or not _holds_write(writing["path"], tag):
+    # a version conversion's undo puts the stored tag back whole, where the file's tag is the one
+    # genrekit left: as found now, it may hold another tagger's edits since (analysed again instead)
+    if tag.get("id3_tag") is not None or tag.get("before") == {"size": size, "mtime_ns": mtime_ns} \
+            or not _holds_write(writing["path"], tag):
         return None
     return writing | {"key": key, "size": size, "mtime_ns": mtime_ns, "tag_action": "written", "tag_written": True,
                       "tag_error": None, "tag": {k: v for k, v in tag.items() if k != "id3_tag"} | {
@@ -1076,13 +1079,17 @@ def tag_library(
                                                 error=f"{path}: cannot be read ({exc})")))
                 failures_before += 1
             else:
-                finished = None if key in done else _finished_write(begun.get(str(path)), key, size, mtime_ns,
-                                                                    analysed_as)
+                # (with --hash, copies share a key: done is each copy's own record)
+                own_done = key in done and (not use_hash or (key, _same_file(str(path))) in own_before)
+                finished = None if own_done else _finished_write(begun.get(str(path)), key, size, mtime_ns,
+                                                                 analysed_as)
                 if finished is not None:  # its own write, not another tagger's genre to keep
                     completed.append(finished)
                     records.append(finished)
                     latest[key] = finished
                     done.add(key)
+                    if use_hash:
+                        own_before[key, _same_file(str(path))] = finished
                 # a file genrekit wrote, moved or renamed since: its journal follows it (undo finds it there)
                 # its own record where the journal has one: a copy of its content gone since is no move
                 known = None if key not in done else (
@@ -1109,7 +1116,8 @@ def tag_library(
             current[str(path)] = key, size, mtime_ns
         if retag:  # a journal is a file in the user's folder: what it says the model found is checked before it is written
             todo += [[r["path"], r["key"], r["size"], r["mtime_ns"], identity] for r in _not_the_models(retag, model_path)]
-            retag = [r for r in retag if r["path"] not in {item[0] for item in todo}]
+            predicted_again = {item[0] for item in todo}
+            retag = [r for r in retag if r["path"] not in predicted_again]
         n_before = len(files) - len(todo) - failures_before
         columns = (TextColumn("tagging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         if runner is None and todo:

@@ -214,7 +214,8 @@ def run_training(
     with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
                                               f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder",
                          others={"evaluate.lock": f"{out_dir}: a `genrekit evaluate` is writing to this folder (it holds "
-                                                  "evaluate.lock); train into another folder"}):
+                                                  "evaluate.lock); train into another folder"},
+                         written=(*RUN_FOLDER_FILES, *RESULT_FILES, *NETWORK_FILES, "checkpoint.safetensors")):
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed,
                              out_dir=out_dir, cache=cache)
 
