@@ -619,6 +619,8 @@ def test_check_dataset_counts_unlabelled_tracks_in_no_genre(tmp_path, gtzan_mini
     assert None not in report.counts and None not in report.durations
     assert sum(report.counts.values()) == len(tracks) - 2
     assert any("2 track(s) without a genre" in p.reason for p in report.suspicious) and not report.ok
+    # what a check finds odd leaves nothing out (they were marked left_out, their tracks counted)
+    assert not any(p.left_out for p in report.suspicious)
     # one genre: "no problems found", then train refused it (a review, 2026-12-07)
     jazz = replace(dataset, tracks=[t for t in dataset.tracks if t.label == "jazz"])
     assert [p.reason for p in check_dataset(jazz, progress=False).suspicious] == [
