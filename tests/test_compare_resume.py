@@ -103,6 +103,21 @@ def test_the_cli_fits_a_tampered_row_again(tmp_path, feature_table):
     assert isinstance(json.loads(path.read_text())["models"]["logreg"]["accuracy_mean"], float)
 
 
+def test_options_of_feature_extraction_with_a_table_are_refused(tmp_path, feature_table):
+    """``compare --table T --features musicnn`` scored the table's columns and said nothing; with
+    a model made for musicnn it advised --features musicnn, the option just given (a review,
+    2026-12-07). Refused by name, as explore's --chunk with a table is."""
+    for command, extra in (("compare", ["--features", "musicnn", "--models", "logreg"]),
+                           ("compare", ["--chunk", "3", "--kind", "folder", "--models", "logreg"]),
+                           ("explore", ["--chunk", "3"]), ("explore", ["--no-cache"])):
+        result = CliRunner().invoke(app, [command, "--table", str(feature_table), "-o", str(tmp_path / command),
+                                          *extra])
+        assert result.exit_code == 2 and "not with --table" in result.output, (command, extra, result.output)
+        assert not (tmp_path / command).exists()
+    result = CliRunner().invoke(app, ["compare", "--table", str(feature_table), "--models", "musicnn-prior"])
+    assert result.exit_code == 2 and "or a table of musicnn features" in " ".join(result.output.split())
+
+
 def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_grouping_is_fitted_again(tmp_path):
     """A 'group' column added to GTZAN's published table (blocks of adjacent ids, a stand-in
     for artists) was silently read as a feature unless a 'track' column came with it; with

@@ -669,6 +669,24 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
+# The options that say how features are made from a dataset's audio, by parameter name
+_EXTRACTION_OPTIONS = {"feature_set": "--features", "chunk": "--chunk", "kind": "--kind", "cache": "--cache",
+                       "no_cache": "--no-cache"}
+
+
+def _refuse_extraction_with_table(ctx: typer.Context) -> None:
+    """A usage error for options of feature extraction given with --table, whose columns are
+    the features already made: they were ignored without a word."""
+    given = []
+    for name, option in _EXTRACTION_OPTIONS.items():
+        with contextlib.suppress(KeyError, TypeError):
+            if getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE":
+                given.append(option)
+    if given:
+        _usage_error(f"{', '.join(given)}: not with --table: the table's columns are its features, made as it was "
+                     "made (these options say how features are made from a dataset's audio)")
+
+
 #: Where results go when --out is not given: runs/<command>-<dataset>, in the working folder.
 RUNS_FOLDER = Path("runs")
 #: The longest name, in bytes, a default results folder takes from its dataset (file systems allow 255).

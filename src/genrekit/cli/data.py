@@ -20,7 +20,7 @@ from genrekit.cli.common import (
     FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption, MinPerGenreOption,
     MultiGenreOption, NoCacheOption, OutOption, RunnerOption, SEED, _at_least, _cache, _choice, _fail, _load_dataset,
     _note, _output_folder, _print_taxonomy, _problem_shown, _progress, _report_failures, _results_folder, _runner,
-    _usage_error, app, datasets_app, err_console, out_console, pretrained_app
+    _refuse_extraction_with_table, _usage_error, app, datasets_app, err_console, out_console, pretrained_app
 )
 
 
@@ -154,6 +154,7 @@ def _logmel(dataset: Path, out: Path | None, *, kind: str, n_mels: int, hop_leng
 
 @app.command()
 def explore(
+    ctx: typer.Context,
     out: OutOption = None,
     dataset: Annotated[Path | None, typer.Argument(metavar="DATASET",
                                                    help="Dataset folder or manifest (or use --table).")] = None,
@@ -178,6 +179,8 @@ def explore(
     if (dataset is None) == (table_path is None):
         err_console.print("[red]error:[/] give a dataset or --table (not both)")
         raise typer.Exit(EXIT_USAGE)
+    if table_path is not None:
+        _refuse_extraction_with_table(ctx)
     failures: dict[str, str] = {}
     problems: list = []  # the dataset's files it left out (dangling links, unreadable folders)
     from genrekit.models.classical import lacks_features

@@ -18,7 +18,8 @@ from genrekit.cli.common import (
     FEATURE_SETS, FRONTENDS, FeaturesOption, GenreMapOption, JobsOption, KindOption, LabelsFromTagsOption,
     MODEL_DEFAULTS, MinPerGenreOption, ModelOption, MultiGenreOption, NON_NEGATIVE, NoCacheOption, OutOption, SEED,
     SPLITS, _at_least, _cache, _choice, _file_or_folder, _load_dataset, _model, _note, _output_folder, _print_taxonomy,
-    _progress, _report_failures, _results_folder, _usage_error, app, err_console, listed, out_console
+    _progress, _refuse_extraction_with_table, _report_failures, _results_folder, _usage_error, app, err_console, listed,
+    out_console
 )
 
 
@@ -282,6 +283,8 @@ def compare(
     unknown = [m for m in names if m not in recipe_names()]
     if (dataset is None) == (table_path is None):
         _usage_error("DATASET or --table: expected one of them, found " + ("both" if dataset is not None else "neither"))
+    if table_path is not None:
+        _refuse_extraction_with_table(ctx)
     if unknown or not names:
         _usage_error(f"--models {models!r}: expected model names from {', '.join(recipe_names())} (or 'all'), found "
                      + (f"unknown {', '.join(unknown)}" if unknown else "none"))
@@ -303,9 +306,10 @@ def compare(
         if not others:
             return
         made = ", ".join(f"{n} on {features_made_for(n)}" for n in others)
+        wanted = features_made_for(others[0])
         if models != "all":
-            _usage_error(f"--models: {made} features, which {features} lacks (compare them with --features "
-                         f"{features_made_for(others[0])})")
+            _usage_error(f"--models: {made} features, which {features} lacks (compare them with --features {wanted}"
+                         + (f" on the dataset, or a table of {wanted} features)" if table_path is not None else ")"))
         names = [n for n in names if n not in others]
         _note(f"left out: {made} features, which {escape(features)} lacks (--features NAME compares them)",
               highlight=False)
