@@ -118,6 +118,26 @@ def test_options_of_feature_extraction_with_a_table_are_refused(tmp_path, featur
     assert result.exit_code == 2 and "or a table of musicnn features" in " ".join(result.output.split())
 
 
+def test_a_comparisons_caveats_are_in_its_files_not_only_on_the_terminal(tmp_path, feature_table):
+    """On the published GTZAN table, compare warned on the terminal that folds by track put an
+    artist's clips on both sides and that 12 pairs of copies straddle folds; comparison.md and
+    the HTML report said neither, and showed McNemar's p = 3.86e-33 as 0.000 (a review,
+    2026-12-07)."""
+    from genrekit.datasets import read_feature_table
+    from genrekit.evaluate.html import _p_value
+
+    compare_models(read_feature_table(feature_table), ["logreg"], n_splits=3, n_jobs=1, out_dir=tmp_path,
+                   source=str(feature_table))
+    saved = json.loads((tmp_path / "comparison.json").read_text())
+    assert "puts an artist's clips on both sides" in saved["artists_shared"] and saved["copies_across_folds"]
+    markdown = (tmp_path / "comparison.md").read_text()
+    assert "**Optimistic:**" in markdown and "**Copies across folds:**" in markdown
+    assert CliRunner().invoke(app, ["report", str(tmp_path)]).exit_code == EXIT_OK
+    page = (tmp_path / "report.html").read_text()
+    assert "Optimistic: " in page and "pair(s) of tracks with identical feature rows" in page
+    assert (_p_value(3.86e-33), _p_value(0.0123), _p_value(None)) == ("< 0.001", "0.012", "–")
+
+
 def test_a_group_column_added_to_the_published_table_groups_its_folds_and_a_new_grouping_is_fitted_again(tmp_path):
     """A 'group' column added to GTZAN's published table (blocks of adjacent ids, a stand-in
     for artists) was silently read as a feature unless a 'track' column came with it; with

@@ -660,6 +660,13 @@ def test_held_out_gtzan_clips_next_to_training_clips_are_said_to_share_artists(t
     caveat = "1 of the 2 tracks are GTZAN clips within 2 ids of a clip of their genre the model was trained on"
     assert caveat in (tmp_path / "ev" / "metrics.md").read_text()
     assert caveat in Path(write_html_report(tmp_path / "ev")).read_text()
+    # and a full-song evaluation's (songs.md and its report said nothing; a review, 2026-12-07)
+    from genrekit.evaluate import evaluate_songs
+
+    evaluate_songs("default", tmp_path / "genres", n_jobs=1, progress=False, out_dir=tmp_path / "songs")
+    caveat = "1 of the 2 songs are GTZAN clips within 2 ids of a clip of their genre the model was trained on"
+    assert caveat in (tmp_path / "songs" / "songs.md").read_text()
+    assert caveat in Path(write_html_report(tmp_path / "songs")).read_text()
 
 
 def test_a_file_replaced_while_it_is_evaluated_is_predicted_again_on_resuming(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ import pandas as pd
 from genrekit import __version__
 from genrekit.errors import ParameterError, check_whole_number
 from genrekit.evaluate.metrics import averaging_note
-from genrekit.evaluate.report import PREDICTION_TEXT, training_words, untrained_words
+from genrekit.evaluate.report import PREDICTION_TEXT, near_training_words, training_words, untrained_words
 from genrekit._files import from_spreadsheet_cell, path_given, write_text_atomic
 
 CSP = ("default-src 'none'; img-src data:; media-src data:; style-src 'unsafe-inline'; "
@@ -187,7 +187,8 @@ _COMPARISON = _Object(needed={
                                           expected="an object of fold -> genres"),
               "left_out": _Object(each=_TEXT, expected="an object of path -> reason"),
               "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER}),
-                                expected="an object of model -> paired test")})
+                                expected="an object of model -> paired test"),
+              "artists_shared": _TEXT, "copies_across_folds": _ANY_LIST})
 _EXPLORATION = _Object(needed={
     "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
     "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
@@ -195,7 +196,7 @@ _SONGS = _Object(
     needed={"n": _COUNT, "top1": _NUMBER, "top3": _NUMBER, "proportion_score": _NUMBER,
             "per_genre": _Object(each=_Object(needed={"n": _COUNT}, optional={k: _NUMBER for k in (
                 "top1", "top3", "proportion_score")}), expected="an object of genre -> scores")},
-    optional={"skip": _NUMBER, "top1_ci95": _INTERVAL, **_TRAINING_WORDS})
+    optional={"skip": _NUMBER, "top1_ci95": _INTERVAL, "near_training_clips": _ANY_LIST, **_TRAINING_WORDS})
 _CV_SCORES = {**{k: _NUMBER for k in ("accuracy_mean", "accuracy_std", "balanced_accuracy_mean", "f1_macro_mean")},
               "n_splits": _COUNT, "protocol": _TEXT, "fold_accuracy": _List(_NUMBER, expected="a list of numbers")}
 _CV = _Object(optional={
@@ -355,6 +356,11 @@ def _audio_excerpt(path: str, *, seconds: float = 10.0) -> str:
     return f'<audio controls preload="none" src="data:audio/ogg;base64,{data}"></audio>'
 
 
+def _p_value(p: float) -> str:
+    """A test's p-value as a reader takes it in: 3.86e-33 was shown as 0.000."""
+    return "–" if p is None or p != p else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _table(head: list, rows: list[list], *, floats: str = ".3f") -> str:
     """An HTML table: floats (and null: "–") formatted by ``floats``, anything else as text.
     Plain lists, not a DataFrame: pandas' text columns (pyarrow) cannot hold a lone surrogate,
@@ -417,9 +423,7 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
                      "with a copy on two sides, so some test tracks share an artist or a recording with training "
                      "tracks.")
     if metrics.get("near_training_clips"):
-        parts.append(f"<b>Optimistic:</b> {metrics['near_training_clips']} of the {metrics['n']} tracks are GTZAN "
-                     "clips within 2 ids of a clip of their genre the model was trained on: adjacent ids are often "
-                     "one artist's, so these scores may overstate accuracy on other artists.")
+        parts.append(f"<b>Optimistic:</b> {_text(near_training_words(metrics['near_training_clips'], metrics['n']))}")
     elif held_out and not training_unknown and not any(shared):
         parts.append("Held out by content: a track with a training track's bytes, decoded audio or first 10 s is "
                      "that track, never a test one; a lossy copy or an excerpt of a training song is not recognised.")
@@ -664,6 +668,12 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         untrained = comparison.get("untrained_genres")
         if untrained:
             body.append(f'<p class="bad">{_text(untrained_words(untrained))}.</p>')
+        if comparison.get("artists_shared"):  # GTZAN's clips in folds by track
+            body.append(f'<p class="bad">Optimistic: {_text(comparison["artists_shared"])}</p>')
+        if comparison.get("copies_across_folds"):
+            copies = comparison["copies_across_folds"]
+            body.append(f'<p class="bad">{len(copies)} pair(s) of tracks with identical feature rows (copies of one '
+                        "recording) are on both sides of a fold, which flatters every model alike.</p>")
         left_out = comparison.get("left_out") or {}
         if left_out:
             body.append(f'<p class="bad">{len(left_out)} file(s) left out, no features:</p><ul>'
@@ -676,7 +686,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         columns = ["model", "accuracy", "± sd", "macro F1", "fit s/fold"]
         body.append(_table(columns + ([f"p vs {next(iter(against))} (McNemar)"] if len(against) == 1 else []),
                            [[name, r["accuracy_mean"], r["accuracy_std"], r["f1_macro_mean"], r["fit_seconds"]]
-                            + ([paired[name]["p_value"] if name in paired else ""] if len(against) == 1 else [])
+                            + ([_p_value(paired[name]["p_value"]) if name in paired else ""] if len(against) == 1
+                               else [])
                             for name, r in models]))
         if (run_dir / "comparison.png").exists():
             body.append(_image(run_dir / "comparison.png", "model comparison"))
@@ -708,6 +719,9 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                     "most probable. Proportion score: the share of the song's analysed time whose genre is its "
                     "own, where that genre is among its three largest shares (else 0); averaged over each genre's "
                     "songs, then over the genres.</p>")
+        if songs.get("near_training_clips"):  # ids of GTZAN clips next to training ones (songs.json)
+            body.append(f'<p class="bad"><b>Optimistic:</b> '
+                        f'{_text(near_training_words(len(songs["near_training_clips"]), songs["n"], "songs"))}</p>')
         body.append(_genre_table(songs["per_genre"], ("n", "top1", "top3", "proportion_score")))
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -99,9 +99,7 @@ def metrics_markdown(metrics: dict, *, title: str = "Evaluation") -> str:
     if isinstance(metrics.get("protocol"), str):  # how train held the test tracks out
         lines += [f"Test tracks: {markdown_text(metrics['protocol'])}.", ""]
     if metrics.get("near_training_clips"):  # the caveat that travels with the scores
-        lines += [f"**Optimistic:** {metrics['near_training_clips']} of the {metrics['n']} tracks are GTZAN clips within "
-                  "2 ids of a clip of their genre the model was trained on: adjacent ids are often one artist's, so "
-                  "these scores may overstate accuracy on other artists.", ""]
+        lines += [f"**Optimistic:** {near_training_words(metrics['near_training_clips'], metrics['n'])}", ""]
     levels = [("", "track" if "chunk_accuracy" in metrics else "")]
     if "chunk_accuracy" in metrics:
         levels.append(("chunk_", "chunk"))
@@ -226,6 +224,12 @@ def untrained_words(untrained: dict[str, list[str]]) -> str:
     return (f"folds test genres their training part lacks ({said}): those tracks score 0 by construction in every "
             "model's accuracy (their genre's tracks are too few artists or groups to share between folds; fewer "
             "folds, or finer groups, let each fold learn every genre)")
+
+
+def near_training_words(n_near: int, n: int, what: str = "tracks") -> str:
+    """The caveat of scores on GTZAN clips next to ones the model was trained on."""
+    return (f"{n_near} of the {n} {what} are GTZAN clips within 2 ids of a clip of their genre the model was trained "
+            "on: adjacent ids are often one artist's, so these scores may overstate accuracy on other artists.")
 
 
 def comparison_markdown(rows: list[dict], *, title: str) -> str:

@@ -25,7 +25,8 @@ from genrekit.datasets.splits import gtzan_clip, gtzan_neighbours
 from genrekit.errors import DatasetError, GenrekitError, ParameterError, check_flags, check_options
 from genrekit.evaluate.metrics import aggregate_tracks, evaluation_metrics, interval_words, song_scores
 from genrekit.evaluate.report import (
-    comparison_markdown, markdown_cell, markdown_text, training_words, untrained_words, write_evaluation
+    comparison_markdown, markdown_cell, markdown_text, near_training_words, training_words, untrained_words,
+    write_evaluation
 )
 from genrekit.models.aggregation import check_aggregation
 from genrekit.models.interface import GenreClassifier, exclude_training, load
@@ -702,8 +703,11 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
                  f"{scores['n']} songs ({training_words({**scores, **report})}; {skipped}): "
                  f"top-1 {scores['top1']:.3f} ({interval_words(scores['top1_ci95'])}), "
                  f"top-3 {scores['top3']:.3f}, "
-                 f"proportion score {scores['proportion_score']:.3f}", "",
-                 "| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
+                 f"proportion score {scores['proportion_score']:.3f}", ""]
+        if report.get("near_training_clips"):  # the caveat travels with the scores, as metrics.md's does
+            lines += [f"**Optimistic:** {near_training_words(len(report['near_training_clips']), scores['n'], 'songs')}",
+                      ""]
+        lines += ["| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
         lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
                   for g, r in scores["per_genre"].items()]
         write_text_atomic(out / "songs.md", "\n".join(lines) + "\n")
@@ -944,6 +948,7 @@ def compare_models(
     """
     check_flags(progress=progress)
     from genrekit.datasets import fold_grouping
+    from genrekit.datasets.splits import gtzan_shares_artists
     from genrekit.evaluate.crossval import (cross_validate_recipe, dataset_folds, out_of_fold_probabilities,
                                            table_folds, untrained_genres)
     from genrekit.models.catalogue import recipe_name
@@ -969,10 +974,10 @@ def compare_models(
     # a dataset's copies are one group (by their bytes); a table's can only be told by their rows
     copies = split_copies(table, track_folds) if dataset is None else []
     if copies:
-        logger.warning("%s: %d pair(s) of tracks with identical feature rows (copies of one recording: %s) are "
-                       "on both sides of a fold, which flatters every model alike (a 'group' column joining "
-                       "them keeps them together)", out_dir or "compare", len(copies),
-                       ", ".join(" = ".join(pair) for pair in copies[:3]))
+        logger.warning("%s: %s", out_dir or "compare", _copies_words(copies))
+    # GTZAN's clips in folds by track: said in the files, as on the terminal (the command warns of it)
+    shared = gtzan_shares_artists(dataset, "these folds") if dataset is not None else gtzan_shares_artists(
+        table, "these folds", source or "the table")
     kinds_setup = {key: value for recipe in recipes for key, value in recipe.setup.items()}  # each kind's own
     setup = {"source": source, "n_rows": int(len(table.y)) if table is not None else None,
              "n_tracks": len(dataset.tracks) if dataset is not None else int(len(np.unique(table.tracks))),
@@ -1030,7 +1035,8 @@ def compare_models(
                                                      **({"paired": paired} if paired else {}),
                                                      **({"untrained_genres": untrained} if untrained else {}),
                                                      **({"left_out": left_out} if left_out else {}),
-                                                     **({"copies_across_folds": copies} if copies else {})})
+                                                     **({"copies_across_folds": copies} if copies else {}),
+                                                     **({"artists_shared": shared} if shared else {})})
             if on_result is not None:
                 on_result(row)
         if out is not None:  # the report and plot show every model comparison.json holds
@@ -1043,6 +1049,8 @@ def compare_models(
                     "not hold counts with F1 0 (likelier with grouped folds).\n")
             note += f"\n{paired_words(paired)}\n" if paired else ""
             note += f"\n**Note:** {untrained_words(untrained)}.\n" if untrained else ""
+            note += f"\n**Optimistic:** {markdown_text(shared)}\n" if shared else ""
+            note += f"\n**Copies across folds:** {markdown_text(_copies_words(copies))}\n" if copies else ""
             if left_out:  # the files no model saw: in the report, not only on the terminal
                 note += (f"\n**Left out:** {len(left_out)} file(s) that gave no features: "
                          + "; ".join(markdown_text(reason) for reason in list(left_out.values())[:20])
@@ -1050,6 +1058,14 @@ def compare_models(
             write_text_atomic(out / "comparison.md", comparison_markdown(every, title=title) + note)
             plot_comparison(every, out / "comparison.png", title=title)
         return rows
+
+
+def _copies_words(copies: list) -> str:
+    """What a comparison's tracks of identical feature rows on both sides of a fold mean, in words."""
+    return (f"{len(copies)} pair(s) of tracks with identical feature rows (copies of one recording: "
+            f"{', '.join(' = '.join(map(str, pair)) for pair in copies[:3])}{' ...' if len(copies) > 3 else ''}) "
+            "are on both sides of a fold, which flatters every model alike (a 'group' column joining them keeps "
+            "them together).")
 
 
 def out_of_fold_frame(rows: list[dict], track_folds, genre_of: dict) -> pd.DataFrame:
