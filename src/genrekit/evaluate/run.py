@@ -705,8 +705,8 @@ def _write_song_evaluation(classifier, predicted: list, report: dict, out_dir: s
                  f"top-3 {scores['top3']:.3f}, "
                  f"proportion score {scores['proportion_score']:.3f}", ""]
         if report.get("near_training_clips"):  # the caveat travels with the scores, as metrics.md's does
-            lines += [f"**Optimistic:** {near_training_words(len(report['near_training_clips']), scores['n'], 'songs')}",
-                      ""]
+            near = near_training_words(len(report["near_training_clips"]), scores["n"], "songs")
+            lines += [f"**Optimistic:** {near}", ""]
         lines += ["| genre | songs | top-1 | top-3 | proportion score |", "|---|---|---|---|---|"]
         lines += [f"| {markdown_cell(g)} | {r['n']} | {r['top1']:.3f} | {r['top3']:.3f} | {r['proportion_score']:.3f} |"
                   for g, r in scores["per_genre"].items()]

@@ -1114,8 +1114,9 @@ def tag_library(
                 elif write_tags and mine["error"] is None and mine.get("tag_action") == "kept":
                     kept_before += 1  # the owner's genre, kept as an earlier run (a dry run too) decided
             current[str(path)] = key, size, mtime_ns
-        if retag:  # a journal is a file in the user's folder: what it says the model found is checked before it is written
-            todo += [[r["path"], r["key"], r["size"], r["mtime_ns"], identity] for r in _not_the_models(retag, model_path)]
+        if retag:  # a journal is a file in the user's folder: what it says the model found is checked first
+            todo += [[r["path"], r["key"], r["size"], r["mtime_ns"], identity]
+                     for r in _not_the_models(retag, model_path)]
             predicted_again = {item[0] for item in todo}
             retag = [r for r in retag if r["path"] not in predicted_again]
         n_before = len(files) - len(todo) - failures_before
