@@ -241,6 +241,13 @@ def _copied(library: dict, folder: Path) -> dict:
 def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     library = _copied(library, tmp_path / "library")  # this test writes tags
     root, truth = library["root"], library["truth"]
+    # a mis-tagged file whose name holds a newline: listed as one line (it forged another)
+    plain = library["swapped"][0]
+    odd = plain.with_name("two\nlines " + plain.name)
+    plain.rename(odd)
+    truth[odd] = truth.pop(plain)
+    library["swapped"][0] = odd
+    library["tagged"] = [odd if path == plain else path for path in library["tagged"]]
     check = runner.invoke(app, ["datasets", "check", str(root), "--labels-from-tags", "--json"])
     report = json.loads(check.stdout)
     assert report["taxonomy"]["near_duplicates"], "the messy spellings are reported without a map"
@@ -256,6 +263,8 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     assert cv["accuracy_mean"] > 0.6, cv  # five genres: chance is 0.2
     flagged = set(pd.read_csv(run / "disagreements.csv")["path"])
     assert {str(p) for p in library["swapped"]} <= flagged, flagged
+    shown = trained.output.splitlines()
+    assert any("two\\nlines " in line for line in shown) and not any(line.startswith("lines ") for line in shown)
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["split"]["method"] == "all"
     assert "Hip Hop" in manifest["training"]["labels_from_tags"]["spellings"]["hiphop"]

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from genrekit._files import line_shown
 from genrekit.errors import OtherKindOption
 from genrekit.models import catalogue
 from genrekit.cli.common import (
@@ -115,8 +116,9 @@ def train(
                           f"confidently disputes[/] (often a mis-tag; {escape(str(out / 'disagreements.csv'))}):",
                           highlight=False)
         for item in result.disagreements[:10]:
-            out_console.print(f"  - {item.path}: tagged {'; '.join(item.owner_genres)}, model says "
-                              f"{item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
+            # one line each: a newline in a name or a tag forged another
+            out_console.print(f"  - {line_shown(item.path)}: tagged {line_shown('; '.join(item.owner_genres))}, model "
+                              f"says {item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
                               markup=False)
     out_console.print(f"model -> {model_file(out)}; reports in {out}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)
