@@ -165,13 +165,52 @@ def test_object_store_errors_name_the_url(s3, tmp_path):
         tag_library(url, default_model_path(), tmp_path / "t.csv", write_tags=True, progress=False)
     with pytest.raises(ParameterError, match="^s3://music/nothing-here: expected a music library folder"):
         library_files("s3://music/nothing-here")
-    with pytest.raises(ParameterError, match="not a URL pyarrow can open"):
+    with pytest.raises(ParameterError, match="genrekit reads no nosuchscheme:// URLs"):
         library_files("nosuchscheme://x/y")
     from genrekit.errors import AnalysisStopped
     from genrekit.predict import predict_file
 
     with pytest.raises(AnalysisStopped, match=rf"^{url}/{CLIPS[0]}: analysis stopped"):  # not the temporary copy's name
         predict_file(default_model_path(), f"{url}/{CLIPS[0]}", should_stop=lambda: True)
+
+
+def test_an_http_url_is_named_and_a_copy_stopped_part_way_leaves_no_file(tmp_path, monkeypatch):
+    """``predict http://...`` said "not a URL pyarrow can open (Unrecognized filesystem type)";
+    Ctrl+C during a URL's copy left the partial copy in the temporary folder (1.5 GB of a large
+    object; a review, 2026-12-07)."""
+    import tempfile
+
+    from genrekit.audio import remote
+
+    for url in ("http://127.0.0.1:9/song.wav", "https://example.org/song.mp3"):
+        with pytest.raises(ParameterError, match=r"genrekit reads no https?:// URLs: download the file"):
+            remote.stat(url)
+
+    class Stream:
+        reads = 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, size):
+            Stream.reads += 1
+            if Stream.reads > 2:
+                raise KeyboardInterrupt
+            return b"x" * 1024
+
+    class Store:
+        def open_input_stream(self, path):
+            return Stream()
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(remote, "_filesystem", lambda url: (Store(), "bucket/song.wav"))
+    with pytest.raises(KeyboardInterrupt):
+        with remote.local_copy("s3://bucket/song.wav"):
+            pass
+    assert Stream.reads == 3 and not list(tmp_path.iterdir())
 
 
 def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):

@@ -100,6 +100,10 @@ def _filesystem(url: str):
         from pyarrow import fs
     except ImportError as exc:
         raise ParameterError(f"{url}: reading URLs needs pyarrow: pip install 'genrekit[full]'") from exc
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in PYARROW_SCHEMES:  # http://: "Unrecognized filesystem type" said nothing of what to do
+        raise ParameterError(f"{url}: genrekit reads no {scheme}:// URLs: download the file and give its path (it "
+                             f"reads {_listed(PYARROW_SCHEMES)} URLs)")
     try:
         return fs.FileSystem.from_uri(url)
     except (ValueError, OSError) as exc:
@@ -152,12 +156,13 @@ def local_copy(url: str) -> Iterator[str]:
         with os.fdopen(handle, "wb") as out, filesystem.open_input_stream(path) as source:
             while block := source.read(COPY_BLOCK):
                 out.write(block)
-    except FileNotFoundError as exc:
+    except BaseException as exc:  # Ctrl+C and a stop too: a stopped run left gigabytes of partial copy
         os.unlink(local)
-        raise AudioError(url, "file not found") from exc
-    except OSError as exc:
-        os.unlink(local)
-        raise AudioError(url, f"cannot be read ({exc})") from exc
+        if isinstance(exc, FileNotFoundError):
+            raise AudioError(url, "file not found") from exc
+        if isinstance(exc, OSError):
+            raise AudioError(url, f"cannot be read ({exc})") from exc
+        raise
     try:
         yield local
     finally:
