@@ -322,3 +322,19 @@ def test_ray_streams_items_from_a_slow_producer_and_runs_those_before_its_error(
         for index, result in RayRunner(n_jobs=4).map(_crashing_worker, (-1,), broken()):
             results[index] = result
     assert results == {0: 0, 1: 1}
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_at_once():
+    """``--runner ray --address HOST:PORT`` with nothing listening ran for over ten minutes (Ray's
+    20 retries of about 35 s each) printing its C++ warnings (a review, 2026-12-07); docs/scale.md
+    says such an address is refused in one line."""
+    import socket
+
+    from genrekit.errors import ParameterError
+    from genrekit.runners import RayRunner
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ParameterError, match=rf"--address 127.0.0.1:{port}: Ray could not connect \(nothing answers"):
+        RayRunner(f"127.0.0.1:{port}", 1).connect()  # asked before Ray's retries

@@ -624,6 +624,7 @@ class RayRunner:
             # it prints a line of its own ("Set ray log level from environment variable"): left alone
             try:
                 if self.address:
+                    _check_reachable(self.address)
                     ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=level)
                 else:  # a cluster of this machine, advertised on 127.0.0.1 (docs/scale.md: what it listens on)
                     ray.init(num_cpus=self.num_cpus or default_jobs(), include_dashboard=False, log_to_driver=False,
@@ -725,6 +726,25 @@ class RayRunner:
             feed.close()
             for actor in actors:
                 ray.kill(actor)
+
+
+# Seconds to wait for a cluster's head to answer before Ray's own retries (20 of about 35 s each)
+REACHABLE_SECONDS = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """A ConnectionError where ``address`` is ``HOST:PORT`` and nothing answers there: Ray tried
+    for more than ten minutes, printing its C++ core's warnings, before it said so."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():  # auto, ray://: Ray says why itself, at once
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACHABLE_SECONDS).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} within {REACHABLE_SECONDS:g} s ({exc}); start the "
+                              "cluster's head there (ray start --head --port PORT) or give its address") from exc
 
 
 def _unreachable(address: str | None, exc: BaseException) -> str:
