@@ -185,6 +185,9 @@ def test_an_http_url_is_named_and_a_copy_stopped_part_way_leaves_no_file(tmp_pat
     for url in ("http://127.0.0.1:9/song.wav", "https://example.org/song.mp3"):
         with pytest.raises(ParameterError, match=r"genrekit reads no https?:// URLs: download the file"):
             remote.stat(url)
+    (tmp_path / "song.wav").write_bytes(b"RIFF")
+    assert remote.stat(f"FILE://{tmp_path}/song.wav").size == 4  # a scheme in capitals (pyarrow knows none)
+    (tmp_path / "song.wav").unlink()
 
     class Stream:
         reads = 0

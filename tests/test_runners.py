@@ -336,5 +336,5 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once():
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ParameterError, match=rf"--address 127.0.0.1:{port}: Ray could not connect \(nothing answers"):
+    with pytest.raises(ParameterError, match=rf"--address 127.0.0.1:{port}: Ray could not connect \(cannot reach it"):
         RayRunner(f"127.0.0.1:{port}", 1).connect()  # asked before Ray's retries

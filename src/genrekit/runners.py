@@ -743,8 +743,8 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=REACHABLE_SECONDS).close()
     except OSError as exc:
-        raise ConnectionError(f"nothing answers at {address} within {REACHABLE_SECONDS:g} s ({exc}); start the "
-                              "cluster's head there (ray start --head --port PORT) or give its address") from exc
+        raise ConnectionError(f"cannot reach it: {exc}; start the cluster's head there (ray start --head --port "
+                              "PORT) or give its address") from exc
 
 
 def _unreachable(address: str | None, exc: BaseException) -> str:

@@ -11,6 +11,7 @@ removed once the file is decoded (on POSIX systems as soon as the decoder holds 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -41,7 +42,8 @@ FILE_URL_OPTIONS = frozenset({"region"})
 FILE_URL_SCHEMES = frozenset({"s3", "gs", "gcs", "file"})
 #: The variable naming more schemes a user trusts in manifests (their own): ``hdfs`` or ``hdfs,abfs``.
 TRUSTED_SCHEMES_VARIABLE = "GENREKIT_MANIFEST_SCHEMES"
-#: The schemes pyarrow's filesystems open (``FileSystem.from_uri``): no http, https or ftp.
+#: The schemes genrekit opens with pyarrow's filesystems (``FileSystem.from_uri``; its ``local://`` is
+#: ``file://``'s twin): no http, https or ftp.
 PYARROW_SCHEMES = frozenset({"file", "s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss"})
 
 
@@ -101,6 +103,7 @@ def _filesystem(url: str):
     except ImportError as exc:
         raise ParameterError(f"{url}: reading URLs needs pyarrow: pip install 'genrekit[full]'") from exc
     scheme = urlsplit(url).scheme.lower()
+    url = scheme + url[len(scheme):]  # S3://: pyarrow knows its schemes in lower case alone
     if scheme not in PYARROW_SCHEMES:  # http://: "Unrecognized filesystem type" said nothing of what to do
         raise ParameterError(f"{url}: genrekit reads no {scheme}:// URLs: download the file and give its path (it "
                              f"reads {_listed(PYARROW_SCHEMES)} URLs)")
@@ -157,7 +160,8 @@ def local_copy(url: str) -> Iterator[str]:
             while block := source.read(COPY_BLOCK):
                 out.write(block)
     except BaseException as exc:  # Ctrl+C and a stop too: a stopped run left gigabytes of partial copy
-        os.unlink(local)
+        with contextlib.suppress(OSError):  # (never in place of what stopped it)
+            os.unlink(local)
         if isinstance(exc, FileNotFoundError):
             raise AudioError(url, "file not found") from exc
         if isinstance(exc, OSError):

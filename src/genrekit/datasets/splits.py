@@ -203,6 +203,8 @@ def gtzan_shares_artists(data: Dataset | FeatureTable, what: str, where: str | N
         clips = data.tracks and all(_GTZAN_CLIP.fullmatch(os.path.basename(t.path)) for t in data.tracks)
         if data.name != "gtzan" and not (clips and all(t.artist is None for t in data.tracks)):
             return None
+        if fold_grouping(data) != "by track":  # a gtzan.csv manifest with artists: its folds keep them apart
+            return None
         where = data.source
         how = ("list the clips in a CSV manifest with an 'artist' column" if data.name == "gtzan"
                else "add an 'artist' column")

@@ -150,7 +150,7 @@ def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -
         figure.suptitle(title, wrap=True)
     for axis, matrix, name, fmt in ((axes[0], counts, "counts", "d"), (axes[1], normalized, "row-normalised", ".2f")):
         image = axis.imshow(matrix, cmap="Blues", vmin=0, vmax=matrix.max() or 1)
-        axis.set_xticks(range(len(labels)), labels, rotation=90 if small else 45, ha="right",
+        axis.set_xticks(range(len(labels)), labels, rotation=90 if small else 45, ha="center" if small else "right",
                         fontsize=4 if small else None)
         axis.set_yticks(range(len(labels)), labels, fontsize=4 if small else None)
         axis.set_xlabel("predicted genre")
