@@ -330,11 +330,15 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once():
     says such an address is refused in one line."""
     import socket
 
-    from genrekit.errors import ParameterError
-    from genrekit.runners import RayRunner
+    from genrekit import runners
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(ParameterError, match=rf"--address 127.0.0.1:{port}: Ray could not connect \(cannot reach it"):
-        RayRunner(f"127.0.0.1:{port}", 1).connect()  # asked before Ray's retries
+    # asked before ray.init and its retries (this module's cluster may be Ray's already: connect would not ask)
+    with pytest.raises(ConnectionError, match=r"^cannot reach it: .*start the cluster's head there") as refused:
+        runners._check_reachable(f"127.0.0.1:{port}")
+    assert runners._unreachable(f"127.0.0.1:{port}", refused.value).startswith(
+        f"--address 127.0.0.1:{port}: Ray could not connect (cannot reach it: ")
+    for address in ("auto", "ray://127.0.0.1:1", "local"):  # Ray says why itself, at once
+        runners._check_reachable(address)
