@@ -847,3 +847,32 @@ def test_a_confusion_plot_of_many_genres_stays_an_image_people_can_open(tmp_path
                "confusion_matrix_normalized": (counts / np.maximum(counts.sum(1, keepdims=True), 1)).tolist()}
     with Image.open(plot_confusion(metrics, tmp_path / "confusion.png", title="163 genres")) as image:
         assert image.size[0] <= 2 * 15 * 110 and image.size[1] <= 15 * 110, image.size
+
+
+def test_a_genre_no_track_holds_shows_no_share_and_tied_confusions_are_all_named(tmp_path):
+    """Two reviews' findings (2026-12-07): the row-normalised plot wrote 0.00 across the row of a
+    genre no scored track holds, as if its tracks were all missed, and the report named the first
+    of two equally frequent confusions alone, chosen by the genres' order."""
+    from matplotlib.figure import Figure
+
+    from genrekit.evaluate import evaluation_metrics
+    from genrekit.evaluate.html import _verdict
+    from genrekit.evaluate.report import plot_confusion
+
+    labels = ["blues", "classical", "jazz", "rock"]
+    y = np.array([1, 1, 2, 2, 3, 3])  # no blues track
+    proba = np.eye(4)[[1, 2, 2, 1, 3, 3]] * 0.9 + 0.025  # classical taken for jazz once, jazz for classical once
+    metrics = evaluation_metrics(y, proba, np.array(list("abcdef")), labels, chunked=False)
+    assert metrics["confusion_matrix_normalized"][0] == [0, 0, 0, 0]
+    drawn = []
+    original = Figure.savefig
+    try:  # the figure as plot_confusion draws it
+        Figure.savefig = lambda self, *args, **kwargs: (drawn.append(self), original(self, *args, **kwargs))[1]
+        plot_confusion(metrics, tmp_path / "confusion.png")
+    finally:
+        Figure.savefig = original
+    counts, normalized = drawn[0].axes[:2]
+    assert normalized.get_title() == "confusion matrix (row-normalised)"
+    assert len(normalized.texts) == 12 and len(counts.texts) == 16  # the blues row's four cells left blank
+    words = _verdict(metrics)
+    assert "Most frequent confusions: classical taken for jazz, jazz taken for classical (1 track(s) each)." in words

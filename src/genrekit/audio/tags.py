@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 
 ID3_SUFFIXES = frozenset({".mp3", ".wav", ".aif", ".aiff"})
 MP4_SUFFIXES = frozenset({".m4a", ".m4b", ".mp4"})
+RIFF_SUFFIXES = frozenset({".wav", ".aif", ".aiff"})  # chunked files: a stream's unfilled sizes break a write
 TAGGABLE = frozenset({".flac", ".ogg", ".oga", ".opus"}) | MP4_SUFFIXES | ID3_SUFFIXES
 EXISTING = ("keep", "replace", "append")
 ID3V1_SIZE = 128
@@ -864,7 +865,7 @@ def plan_genre_tag(path: str | os.PathLike, genres: str | list[str], *, existing
     except Exception as exc:  # mutagen raises many types; the library run must go on
         words = failure_words(exc, path)
         with contextlib.suppress(OSError):
-            if Path(path).suffix.lower() in (".wav", ".aiff", ".aif") and (layout := _riff_layout_problem(path)):
+            if Path(path).suffix.lower() in RIFF_SUFFIXES and (layout := _riff_layout_problem(path)):
                 words += f": {layout}; re-save the file in an audio editor or with ffmpeg, then tag it"
         return TagChange(path, None, shown, False, f"{path}: genre tag not read ({words})", action="failed")
     old = _show(field.genres)
@@ -1407,7 +1408,7 @@ def _mp4_loss(path: str) -> list[str]:
 def _refuse_lossy(path: str, suffix: str, shown: str) -> None:
     """Raise when saving the tag of ``path`` (a copy of ``shown``) through mutagen would lose
     or garble anything in it."""
-    if suffix in (".wav", ".aiff", ".aif") and (layout := _riff_layout_problem(path)):
+    if suffix in RIFF_SUFFIXES and (layout := _riff_layout_problem(path)):
         raise TagError(f"{shown}: {layout}; left as it is (re-save the file in an audio editor or with ffmpeg, "
                        "then tag it)")
     if suffix in ID3_SUFFIXES:
@@ -1777,11 +1778,9 @@ def write_fields(path: str | os.PathLike, values: dict[str, list[str] | None], *
                                 f"({', '.join(changed[:5])}); left as it is")
         wrong = {key: after.get(key) for key, wanted in values.items() if after.get(key) != wanted}
         if wrong:
-            layout = _riff_layout_problem(path) if suffix in (".wav", ".aiff", ".aif") else None
+            # a WAV's or AIFF's chunk layout was checked before the write (_refuse_lossy)
             raise TagError(f"{path}: wrote {', '.join(f'{k} {values[k]!r}' for k in wrong)} but read back "
-                           f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is"
-                           + (f" ({layout}: re-save the file in an audio editor or with ffmpeg, then tag it)"
-                              if layout else ""))
+                           f"{', '.join(f'{v!r}' for v in wrong.values())}; left as it is")
         written.update({key: after.get(key) for key in values})
 
     replace_safely(path, edit, unchanged_since=unchanged_since)

@@ -443,10 +443,11 @@ def _verdict(metrics: dict, *, held_out: bool = True, shared: tuple[int, int] = 
     if matrix.size:
         off = matrix.copy()
         np.fill_diagonal(off, 0)
-        if off.max() > 0:
-            i, j = np.unravel_index(off.argmax(), off.shape)
-            parts.append(f"Most frequent confusion: {_text(labels[i])} taken for {_text(labels[j])} "
-                         f"({off[i, j]} track(s)).")
+        if off.max() > 0:  # every pair at the top: naming the first of a tie would pick one by label order
+            pairs = [f"{_text(labels[i])} taken for {_text(labels[j])}" for i, j in np.argwhere(off == off.max())]
+            shown = pairs if len(pairs) <= 3 else [*pairs[:3], f"{len(pairs) - 3} more pairs"]
+            parts.append(f"Most frequent confusion{'s' if len(pairs) > 1 else ''}: {', '.join(shown)} "
+                         f"({off.max()} track(s){' each' if len(pairs) > 1 else ''}).")
     if 0 < metrics["n"] < 30:
         parts.append('<span class="bad">Few test tracks: these numbers are rough (one track is '
                      f'{1 / metrics["n"]:.0%}).</span>')

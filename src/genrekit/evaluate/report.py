@@ -158,6 +158,8 @@ def plot_confusion(metrics: dict, path: str | os.PathLike, *, title: str = "") -
         axis.set_title(f"confusion matrix ({name})")
         threshold = matrix.max() / 2 if matrix.max() else 1
         for i, j in [] if small else np.ndindex(matrix.shape):
+            if matrix is normalized and not counts[i].any():  # no track of that genre: no share to show, not 0.00
+                continue
             axis.text(j, i, format(matrix[i, j], fmt), ha="center", va="center",
                       color="white" if matrix[i, j] > threshold else "black", fontsize=8)
         figure.colorbar(image, ax=axis, shrink=0.7)
