@@ -38,9 +38,13 @@ def test_explore_metrics_and_plots_are_seeded(table, tmp_path):
     assert sum(sum(row.values()) for row in kmeans["contingency"].values()) == 80
     importance = result["importance"]
     assert len(importance["top"]) == 20 and importance["top"][0]["mean"] >= importance["top"][-1]["mean"]
+    # GTZAN's clips held out by track share artists with those fitted on: said, in explore.json too
+    assert "GTZAN names no artists" in result["held_out_caveat"]
+    assert "permutation importance's held-out quarter" in result["held_out_caveat"]
     for name in ("pca.png", "tsne.png", "kmeans.png", "importance.png", "explore.json", "embedding.csv",
                  "importance.csv", "clusters.csv"):
         assert (tmp_path / name).stat().st_size > 0, name
+    assert json.loads((tmp_path / "explore.json").read_text())["held_out_caveat"] == result["held_out_caveat"]
     again = explore(table, seed=0, n_repeats=2, tsne=False)
     assert again["kmeans"] == kmeans and again["importance"] == importance
     # a feature named like a formula (a table from elsewhere names its columns) is text in importance.csv
@@ -103,6 +107,8 @@ def test_report_is_self_contained(run_with_report):
     # how the test tracks were held out, in the run's words (the schema dropped it: "Split: random, seed 0")
     protocol = html.escape(metrics["protocol"])
     assert metrics["protocol"].startswith("random split by track") and page.count(protocol) == 2
+    # explore's importance, measured on GTZAN clips held out by track, is called optimistic
+    assert html.escape("the permutation importance's held-out quarter") in page
 
 
 def test_report_renders_in_headless_chromium(run_with_report, tmp_path, keep_artifact):
@@ -465,6 +471,7 @@ def test_explore_leaves_constant_columns_out_and_refuses_a_table_with_fewer_than
     # what was explored, for the figure's caption
     assert (result["source"], result["rows_are"], result["held_out_grouping"], result["tsne"]) == (
         "t.csv", "tracks (one row each)", "by track", False)
+    assert result["held_out_caveat"] is None  # not GTZAN's clips
     assert np.isfinite(result["pca"]["explained_variance_ratio"]).all()
     with pytest.raises(ParameterError, match="at least 2 feature columns that vary; the table has 1 \\(of 3\\)"):
         explore(_small_table(tmp_path / "one.csv", {"a": 6, "b": 6}, columns=1, constant=2), tsne=False)

@@ -45,7 +45,8 @@ def explore(
     part; empty, with ``not_measured`` saying why, where fewer than 2 tracks of 2 genres are held
     out), ``n_rows``, ``n_features`` (those that vary: ``constant_columns_left_out`` names the
     others, which PCA, t-SNE and k-means leave out), and what was run: ``source`` (as given),
-    ``rows_are``, ``held_out_grouping``, ``tsne``, ``n_repeats``, ``seed``, ``genrekit_version``.
+    ``rows_are``, ``held_out_grouping``, ``held_out_caveat`` (GTZAN's shared artists, or None), ``tsne``,
+    ``n_repeats``, ``seed``, ``genrekit_version``.
 
     Raises
     ------
@@ -102,6 +103,12 @@ def explore(
                             for c, row in pd.crosstab(clusters, genres).iterrows()},
         },
     }
+    from genrekit.datasets.splits import gtzan_shares_artists
+
+    # GTZAN clips held out by track: the importance is measured on artists it was fitted on
+    if shared := gtzan_shares_artists(table, "the permutation importance's held-out quarter", source):
+        logger.warning("%s", shared)
+    result["held_out_caveat"] = shared
     tsne_2d = _tsne(X, seed) if tsne else None
     result["importance"] = _importance(table, model=model, seed=seed, n_repeats=n_repeats, top=top)
     if out_dir is not None:

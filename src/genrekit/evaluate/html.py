@@ -191,7 +191,8 @@ _COMPARISON = _Object(needed={
               "artists_shared": _TEXT, "copies_across_folds": _ANY_LIST})
 _EXPLORATION = _Object(needed={
     "n_rows": _COUNT, "n_features": _COUNT, "pca": _Object(needed={"components_for_90_percent": _COUNT}),
-    "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})})
+    "kmeans": _Object(needed={"k": _COUNT, "adjusted_rand_index": _NUMBER, "silhouette": _NUMBER})},
+    optional={"held_out_caveat": _Leaf("text or null", lambda v: v if isinstance(v, str) else _UNFIT, nullable=True)})
 _SONGS = _Object(
     needed={"n": _COUNT, "top1": _NUMBER, "top3": _NUMBER, "proportion_score": _NUMBER,
             "per_genre": _Object(each=_Object(needed={"n": _COUNT}, optional={k: _NUMBER for k in (
@@ -701,6 +702,8 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
                     f"{counts[2]} principal components hold 90% of the variance. "
                     f"k-means with k = {counts[3]}: adjusted Rand index {_number(kmeans['adjusted_rand_index'], '.3f')}, "
                     f"silhouette {_number(kmeans['silhouette'], '.3f')}.</p>")
+        if exploration.get("held_out_caveat"):  # the permutation importance's held-out clips share artists
+            body.append(f"<p><b>Optimistic:</b> {_text(exploration['held_out_caveat'])}</p>")
         for name, alt in (("pca", "PCA"), ("tsne", "t-SNE map"), ("kmeans", "k-means clusters against genres"),
                           ("importance", "permutation importance")):
             if (explore_dir / f"{name}.png").exists():
