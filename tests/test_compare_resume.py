@@ -281,10 +281,15 @@ def test_a_comparison_keeps_each_tracks_out_of_fold_prediction_and_tests_the_mod
         assert (test["only_best"], test["only_this"], test["n"]) == (only_best, only_this, 18)
         expected = binomtest(min(only_best, only_this), only_best + only_this).pvalue if only_best + only_this else 1
         assert test["p_value"] == pytest.approx(expected, rel=1e-2)
+    # two tests against one best model: Holm's adjustment (a review, 2026-12-07: uncorrected before)
+    low, high = sorted(paired.values(), key=lambda test: test["p_value"])
+    assert low["p_holm"] == pytest.approx(min(1, 2 * low["p_value"]), rel=1e-2)
+    assert high["p_holm"] == pytest.approx(max(low["p_holm"], high["p_value"]), rel=1e-2)
     assert f"**Paired against {best}** (McNemar's exact test" in (tmp_path / "comparison.md").read_text()
+    assert f"(Holm {low['p_holm']:.3g})" in (tmp_path / "comparison.md").read_text()
     from genrekit.evaluate.html import write_html_report
 
-    assert f"p vs {best} (McNemar)" in write_html_report(tmp_path).read_text()
+    assert f"p vs {best} (McNemar, Holm)" in write_html_report(tmp_path).read_text()
     again = {row["model"]: row for row in _compare(tmp_path, ("logreg", "knn", "decision-tree"))}  # resumed
     assert again["knn"]["out_of_fold"] == rows["knn"]["out_of_fold"]
     assert json.loads((tmp_path / "comparison.json").read_text())["paired"] == paired

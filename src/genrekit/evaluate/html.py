@@ -186,7 +186,7 @@ _COMPARISON = _Object(needed={
     optional={"untrained_genres": _Object(each=_List(_TEXT, expected="a list of genres"),
                                           expected="an object of fold -> genres"),
               "left_out": _Object(each=_TEXT, expected="an object of path -> reason"),
-              "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER}),
+              "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER}, optional={"p_holm": _NUMBER}),
                                 expected="an object of model -> paired test"),
               "artists_shared": _TEXT, "copies_across_folds": _ANY_LIST})
 _EXPLORATION = _Object(needed={
@@ -686,10 +686,13 @@ def write_html_report(run_dir: str | os.PathLike, out: str | os.PathLike | None 
         paired = comparison.get("paired") or {}
         against = {test["against"] for test in paired.values()}
         columns = ["model", "accuracy", "± sd", "macro F1", "fit s/fold"]
-        body.append(_table(columns + ([f"p vs {next(iter(against))} (McNemar)"] if len(against) == 1 else []),
+        # Holm's adjustment for the several tests against one best model (a comparison.json before 2026-12-07: none)
+        holm = all("p_holm" in test for test in paired.values())
+        p_column = f"p vs {next(iter(against))} (McNemar{', Holm' if holm else ''})" if len(against) == 1 else None
+        body.append(_table(columns + ([p_column] if p_column else []),
                            [[name, r["accuracy_mean"], r["accuracy_std"], r["f1_macro_mean"], r["fit_seconds"]]
-                            + ([_p_value(paired[name]["p_value"]) if name in paired else ""] if len(against) == 1
-                               else [])
+                            + ([_p_value(paired[name]["p_holm" if holm else "p_value"]) if name in paired else ""]
+                               if p_column else [])
                             for name, r in models]))
         if (run_dir / "comparison.png").exists():
             body.append(_image(run_dir / "comparison.png", "model comparison"))

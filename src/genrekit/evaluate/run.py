@@ -1090,7 +1090,9 @@ def paired_tests(rows: list[dict], genre_of: dict) -> dict[str, dict]:
     """Each model against the most accurate one (by ``accuracy_mean``), on the tracks both
     predicted out of fold: McNemar's exact test (a two-sided binomial test of the tracks only
     one of the two gets right). Model -> ``against`` (the best), ``n`` (tracks), ``only_best``,
-    ``only_this`` (tracks only that model gets right) and ``p_value`` (to 3 significant digits).
+    ``only_this`` (tracks only that model gets right), ``p_value`` and ``p_holm`` (Holm's
+    adjustment over the models tested, since each is one of several tests against the same best;
+    both to 3 significant digits).
     Empty where the best model's row holds no out-of-fold predictions (a comparison.json of a
     genrekit before 2026-12-06), or no other row does."""
     from scipy.stats import binomtest
@@ -1115,7 +1117,15 @@ def paired_tests(rows: list[dict], genre_of: dict) -> dict[str, dict]:
         only_this = sum(right(row, t) and not right(best, t) for t in shared)
         p_value = binomtest(min(only_best, only_this), only_best + only_this, 0.5).pvalue if only_best + only_this else 1.0
         tests[row["model"]] = {"against": best["model"], "n": len(shared), "only_best": only_best,
-                               "only_this": only_this, "p_value": float(f"{p_value:.3g}")}
+                               "only_this": only_this, "p_value": float(p_value)}
+    # Holm's step-down: the k-th smallest of m p-values times (m - k + 1), never below a smaller one's
+    order = sorted(tests, key=lambda name: tests[name]["p_value"])
+    adjusted = 0.0
+    for k, name in enumerate(order):
+        adjusted = max(adjusted, min(1.0, (len(order) - k) * tests[name]["p_value"]))
+        tests[name]["p_holm"] = float(f"{adjusted:.3g}")
+    for test in tests.values():
+        test["p_value"] = float(f"{test['p_value']:.3g}")
     return tests
 
 
@@ -1123,10 +1133,12 @@ def paired_words(paired: dict[str, dict]) -> str:
     """:func:`paired_tests` as a Markdown paragraph for ``comparison.md``."""
     best = next(iter(paired.values()))["against"]
     said = "; ".join(f"{markdown_text(name)}: {t['only_best']} vs {t['only_this']} of {t['n']} tracks, "
-                     f"p = {t['p_value']:.3g}" for name, t in paired.items())
+                     f"p = {t['p_value']:.3g}" + (f" (Holm {t['p_holm']:.3g})" if "p_holm" in t else "")
+                     for name, t in paired.items())
     return (f"**Paired against {markdown_text(best)}** (McNemar's exact test on the out-of-fold predictions: the "
             f"tracks only {markdown_text(best)} gets right vs those only the other model gets right; a small p says "
-            f"the difference is more than the folds' luck; each track's predictions are in out_of_fold.csv): {said}.")
+            f"the difference is more than the folds' luck; Holm's p allows for the {len(paired)} test(s) made against "
+            f"one best model; each track's predictions are in out_of_fold.csv): {said}.")
 
 
 def split_copies(table: FeatureTable, track_folds) -> list[list[str]]:
