@@ -858,3 +858,22 @@ def test_names_and_genres_from_outside_are_one_line_of_the_log(tmp_path, music, 
     beet("import", "-A", str(music))
     out = beet("genrekit", "--pretend")
     assert "\x1b" not in out and "two\\nlines\\x1b[31m.flac: keeps its genres My\\nGenre\\x1b[2J" in out, out
+
+
+def test_a_logged_repr_is_escaped_once():
+    """``{!r}`` fields are escaped by repr: escaping their text first doubled each backslash
+    ('a\\\\nb' for a name holding a newline; a review, 2026-12-07). Other fields are escaped."""
+    from beetsplug.genrekit import _EscapingLog
+
+    said = []
+
+    class Recorder:
+        def warning(self, msg, *args, **kwargs):
+            kwargs.pop("stacklevel")
+            said.append(msg.format(*args, **kwargs))
+
+    log = _EscapingLog(Recorder())
+    log.warning("{} then {!r} and {name!r} {other}", "a\nb", "c\nd", name="e\x1bf", other="g\nh")
+    log.warning("{1!r} {0}", "a\nb", "c\nd")
+    assert said == ["a\\nb then 'c\\nd' and 'e\\x1bf' g\\nh", "'c\\nd' a\\nb"], said
+    assert _EscapingLog._as_repr("{0!r} {") == (set(), set())  # not a format string: every argument escaped

@@ -73,6 +73,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import string
 import tempfile
 import time
 from collections import Counter
@@ -371,11 +372,34 @@ class _EscapingLog:
             return line_shown(os.fsdecode(value) if isinstance(value, (bytes, os.PathLike)) else str(value))
         return value
 
+    @staticmethod
+    def _as_repr(msg: str) -> tuple[set[int], set[str]]:
+        """The positions and names of ``msg``'s ``{!r}`` fields: repr escapes those already, and
+        escaping them first doubled each backslash."""
+        positions, names, automatic = set(), set(), 0
+        try:
+            fields = list(string.Formatter().parse(msg))
+        except ValueError:  # not a format string: every argument is escaped
+            return positions, names
+        for _, name, _, conversion in fields:
+            if name is None:
+                continue
+            key = name.split(".")[0].split("[")[0]
+            if key == "":
+                key, automatic = automatic, automatic + 1
+            elif key.isdigit():
+                key = int(key)
+            if conversion == "r":
+                (positions if isinstance(key, int) else names).add(key)
+        return positions, names
+
     def _say(self, level: str, msg: str, args: tuple, kwargs: dict) -> None:
         options = {k: kwargs.pop(k) for k in ("exc_info", "extra", "stack_info", "stacklevel") if k in kwargs}
+        positions, names = self._as_repr(msg)
+        args = [arg if i in positions else self._shown(arg) for i, arg in enumerate(args)]
+        kwargs = {k: v if k in names else self._shown(v) for k, v in kwargs.items()}
         # stacklevel: the record names the plugin's line, not this one
-        getattr(self._log, level)(msg, *map(self._shown, args), **{k: self._shown(v) for k, v in kwargs.items()},
-                                  **({"stacklevel": 4} | options))
+        getattr(self._log, level)(msg, *args, **kwargs, **({"stacklevel": 4} | options))
 
     def debug(self, msg: str, *args, **kwargs) -> None:
         self._say("debug", msg, args, kwargs)
