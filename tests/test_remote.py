@@ -98,6 +98,13 @@ def test_tag_and_predict_a_library_in_an_object_store(s3, tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     prediction = json.loads(next(line for line in predicted.stdout.splitlines() if line.startswith("{")))
     assert prediction["path"] == f"{url}/{CLIPS[0]}" and prediction["genre"] == remote[f"{url}/{CLIPS[0]}"]["genre"]
+    # a folder's URL is its audio files, for predict as for tag (predict said "file not found")
+    from genrekit.predict.files import songs_at
+
+    jazz = [f"{url}/jazz/{name}" for name in ("broken.wav", "jazz.00001.wav", "jazz.00002.wav")]
+    assert songs_at(f"{url}/jazz") == songs_at(f"{url}/jazz/") == jazz
+    assert songs_at(f"{url}/{CLIPS[0]}") == [f"{url}/{CLIPS[0]}"]  # a song's URL, not asked to list
+    assert songs_at(f"{url}/none") == [f"{url}/none"]  # nothing there: its failure says why
 
 
 def test_features_of_a_manifest_of_urls(s3, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -13,7 +14,7 @@ import numpy as np
 from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
-from genrekit.audio.io import SILENCE_PEAK, check_stop, is_seconds
+from genrekit.audio.io import SILENCE_PEAK, check_stop, is_audio_path, is_seconds
 from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags,
                              check_options, check_whole_number)
 from genrekit.models.interface import GenreClassifier, load
@@ -382,8 +383,9 @@ def songs_at(path: str | os.PathLike) -> list[str]:
     sorted, hidden files and folders left out, links followed), with what the walk could not
     follow (a dangling link, a pipe, a folder that cannot be read: each is then a failure that
     says why), each spelt from ``path`` as given (``music/jazz/a.flac``, not its absolute path).
-    A folder with none is given as itself: its failure then says why it has no genre. URLs are
-    kept as they are.
+    A folder with none is given as itself: its failure then says why it has no genre. A URL is
+    kept as it is, but for one ending in ``/`` or not named as an audio file, which is listed as a
+    folder (prefix) where it holds audio files, as ``genrekit tag`` lists it.
 
     Returns
     -------
@@ -391,10 +393,16 @@ def songs_at(path: str | os.PathLike) -> list[str]:
     """
     from genrekit.audio import remote
 
-    path = os.fspath(path)
-    if remote.is_url(path) or not os.path.isdir(path):
-        return [path]
     from genrekit.predict.library import library_listing
+
+    path = os.fspath(path)
+    if remote.is_url(path):
+        if path.split("?")[0].endswith("/") or not is_audio_path(path):  # a song's URL is not asked to list
+            with contextlib.suppress(GenrekitError):  # not a folder either: its failure says why, as a file's
+                return library_listing(path)[0] or [path]
+        return [path]
+    if not os.path.isdir(path):
+        return [path]
 
     root = os.path.abspath(path)
     songs, skipped = library_listing(path)  # skipped: the folder itself where it cannot be read
