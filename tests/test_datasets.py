@@ -951,7 +951,7 @@ def test_spellings_merge_across_unicode_composition_and_keep_the_unspaced_one(tm
 
 
 def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtzan_mini, corrupted_file,
-                                                                   monkeypatch):
+                                                                   monkeypatch, caplog):
     """write_spectrograms: one .npz per track inside the folder whatever the id, a bad file
     listed and passed, a multi-genre file decoded once (a bad one too), a rerun keeps what is
     done, and a folder of other settings is named."""
@@ -987,8 +987,15 @@ def test_spectrograms_are_written_atomically_resumed_and_not_mixed(tmp_path, gtz
     record = json.loads((out / "run.json").read_text())
     assert record["n_tracks"] == 2 and record["params"]["n_mels"] == 32 and str(corrupted_file) in record["failures"]
     stamp = written[1].stat().st_mtime_ns
-    write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
+    # a killed run's temporary below the folder is removed, not counted as a track gone from the dataset
+    (out / "logmel" / "jazz").mkdir()
+    (out / "logmel" / "jazz" / ".jazz.00002.npz.k2j4_x9q.tmp.npz").write_bytes(b"partial")
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        write_spectrograms(dataset, out, spec, progress=False)  # resumed: the finished file is kept as it is
     assert written[1].stat().st_mtime_ns == stamp
+    assert not any((out / "logmel" / "jazz").iterdir()) and "no longer in the dataset" not in caplog.text
     assert "other settings" in settings_conflict(out, LogMelSpec(n_mels=64))
     # the library asks too, under the folder's lock: two runs of other settings both passed the command's check
     with pytest.raises(ParameterError, match="holds log-mel spectrograms made with other settings"):

@@ -203,18 +203,24 @@ def run_folder_lock(folder: str | os.PathLike, lock_name: str, busy: str,
 STALE_TEMPORARY_SECONDS = 3600.0
 
 
+def temporary_target(name: str) -> str | None:
+    """The name of the file that ``name``, a temporary file :func:`atomic_path` makes, was
+    written for; None where ``name`` is not such a temporary."""
+    # atomic_path's names: ".<name>.<tempfile's 8 random characters>.tmp<the name's suffix>"
+    found = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.tmp(\.[^.]*)?", name)
+    return found[1] if found and Path(found[1]).suffix == (found[2] or "") else None
+
+
 def remove_stale_temporaries(folder: str | os.PathLike, written: Iterable[str]) -> list[str]:
     """Remove from ``folder`` (not below it) the temporary files that :func:`atomic_path` made
     for the files ``written`` (names) and a killed run left, untouched for
     :data:`STALE_TEMPORARY_SECONDS`: a run's next run into the folder, holding its lock, tidies
     them. Returns the paths removed."""
-    # atomic_path's names: ".<name>.<tempfile's 8 random characters>.tmp<the name's suffix>"
-    pattern = re.compile("|".join(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp{re.escape(Path(name).suffix)}"
-                                  for name in written))
+    written = set(written)
     removed, now = [], time.time()
     with contextlib.suppress(OSError):
-        for entry in os.scandir(folder) if pattern.pattern else ():
-            if pattern.fullmatch(entry.name):
+        for entry in os.scandir(folder) if written else ():
+            if temporary_target(entry.name) in written:
                 with contextlib.suppress(OSError):
                     status = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(status.st_mode) and now - status.st_mtime > STALE_TEMPORARY_SECONDS:

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from genrekit import __version__
-from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, write_json
+from genrekit._files import DAMAGED_FILE_ERRORS, atomic_path, temporary_target, write_json
 from genrekit.datasets.core import Dataset
 from genrekit.datasets.table import features_lock
 from genrekit.errors import FeatureError, GenrekitError, ParameterError, check_flags
@@ -233,7 +233,8 @@ def _write_spectrograms(dataset: Dataset, out: Path, spec, *, progress: bool) ->
     wanted = {Path(name) for name in names.values()}
     gone = [entry for entry in folder.rglob("*.npz") if entry.is_file() and entry.relative_to(folder) not in wanted]
     for entry in gone:  # an earlier run's tracks no longer in the dataset: read with the folder, they were trained on
-        entry.unlink(missing_ok=True)
+        entry.unlink(missing_ok=True)  # (and a killed run's temporaries, at any depth: this run holds the lock)
+    gone = [entry for entry in gone if temporary_target(entry.name) is None]
     if gone:
         logger.warning("%s: removed %d spectrogram(s) of tracks no longer in the dataset", folder, len(gone))
     write_json(out / RUN_FILE, {**record, "n_tracks": written, "complete": True, "failures": failures,
