@@ -221,6 +221,31 @@ def test_an_http_url_is_named_and_a_copy_stopped_part_way_leaves_no_file(tmp_pat
         with remote.local_copy("s3://bucket/song.wav"):
             pass
     assert Stream.reads == 3 and not list(tmp_path.iterdir())
+    # a full disk under the copy is said to be the temporary folder's, not the URL's "cannot be read"
+    import errno
+    import os
+
+    Stream.reads = 0
+
+    def full(handle, mode):
+        class Full:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                os.close(handle)
+                return False
+
+            def write(self, data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return Full()
+
+    monkeypatch.setattr(remote.os, "fdopen", full)
+    with pytest.raises(AudioError, match=rf"s3://bucket/song.wav: its local copy could not be written in "
+                                         rf"{tmp_path} after 0 MB \(No space left on device\); set TMPDIR"):
+        with remote.local_copy("s3://bucket/song.wav"):
+            pass
+    assert not list(tmp_path.iterdir())
 
 
 def test_tag_an_object_store_on_ray(s3, tmp_path, monkeypatch):

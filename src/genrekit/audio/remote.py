@@ -149,19 +149,32 @@ def list_files(url: str) -> list[RemoteFile]:
     return sorted(files, key=lambda f: f.url)
 
 
+class _CopyNotWritten(Exception):
+    """A write of a URL's local copy failed (its cause: the OSError)."""
+
+
 @contextmanager
 def local_copy(url: str) -> Iterator[str]:
     """A private temporary copy of the file at ``url`` (its name keeps the file's ending),
     removed on leaving."""
     filesystem, path = _filesystem(url)
     handle, local = tempfile.mkstemp(prefix="genrekit-", suffix=PurePosixPath(path).suffix)
+    written = 0
     try:
         with os.fdopen(handle, "wb") as out, filesystem.open_input_stream(path) as source:
             while block := source.read(COPY_BLOCK):
-                out.write(block)
+                try:
+                    out.write(block)
+                except OSError as exc:  # the temporary folder's disk, not the URL: said so (it read "cannot be read")
+                    raise _CopyNotWritten(exc) from exc
+                written += len(block)
     except BaseException as exc:  # Ctrl+C and a stop too: a stopped run left gigabytes of partial copy
         with contextlib.suppress(OSError):  # (never in place of what stopped it)
             os.unlink(local)
+        if isinstance(exc, _CopyNotWritten):
+            raise AudioError(url, f"its local copy could not be written in {os.path.dirname(local)} after "
+                                  f"{written / 2**20:.0f} MB ({exc.__cause__.strerror or exc.__cause__}); set "
+                                  "TMPDIR to a folder with room for the largest file") from exc.__cause__
         if isinstance(exc, FileNotFoundError):
             raise AudioError(url, "file not found") from exc
         if isinstance(exc, OSError):
