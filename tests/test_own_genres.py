@@ -163,6 +163,14 @@ def test_near_duplicates_group_spellings_not_genres():
         ["Electronic", "Electronica"], ["Hip Hop", "hip-hop"]]
     assert near_duplicates(["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae",
                             "rock"]) == []
+    # accents of Latin letters are spellings too (a review, 2026-12-07: "Métal" stood apart from "Metal"),
+    # but marks that make other scripts' letters are not: ポップ (pop) is not ホッフ
+    assert near_duplicates(["Metal", "Métal", "Électronique", "electronique", "ポップ", "ホッフ"]) == [
+        ["Metal", "Métal"], ["electronique", "Électronique"]]
+    from genrekit.audio.tags import squashed_genre
+
+    assert squashed_genre("Ｒｏｃｋ ＆ Ｒｏｌｌ") == squashed_genre("Rock & Roll") == "rockroll"
+    assert squashed_genre("Việt Pop") == "vietpop" and squashed_genre("Песня й") == "песняй"
 
 
 def test_multi_genre_files_are_copies_that_share_a_fold_group(tmp_path, clip):

@@ -49,6 +49,7 @@ import struct
 import tempfile
 import threading
 import time
+import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Collection
@@ -91,8 +92,17 @@ def genre_key(name: str) -> str:
 
 
 def squashed_genre(name: str) -> str:
-    """A genre spelling without case, spaces or punctuation: ``Hip Hop`` and ``hip-hop`` -> ``hiphop``."""
-    return "".join(ch for ch in name.casefold() if ch.isalnum())
+    """A genre spelling without case, spaces, punctuation or the accents of Latin letters:
+    ``Hip Hop`` and ``hip-hop`` -> ``hiphop``, ``Métal`` -> ``metal``. Marks on other scripts'
+    letters are kept (``ポップ`` is not ``ホッフ``; Cyrillic ``й`` is not ``и``)."""
+    kept, latin = [], False
+    for ch in unicodedata.normalize("NFKD", name.casefold()):  # also full-width letters and ligatures
+        if not unicodedata.combining(ch):
+            latin = ch.isascii()
+        elif latin:  # an accent of a Latin letter (Vietnamese stacks two)
+            continue
+        kept.append(ch)
+    return "".join(ch for ch in unicodedata.normalize("NFC", "".join(kept)) if ch.isalnum())
 
 
 def is_placeholder(genre: str) -> bool:
