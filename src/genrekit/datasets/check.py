@@ -174,7 +174,11 @@ def _no_labelled_track(dataset: Dataset) -> str:
                         (taxonomy.untaggable, "in formats without tags genrekit reads")):
         if files:
             found.append(f"{len(files)} file(s) {what}")
-    return ("no labelled track: expected audio files with genre tags, at least min_per_genre (--min-per-genre) "
+    if taxonomy.near_duplicates:  # spellings of one genre, each under the threshold alone
+        groups = "; ".join(" = ".join(group) for group in taxonomy.near_duplicates[:5])
+        found.append(f"spellings that look like one genre, which a genre map (--map) merges: {groups}")
+    least = taxonomy.min_per_genre
+    return (f"no labelled track: expected audio files with genre tags, at least {least} (--min-per-genre {least}) "
             f"files of a genre; found {'; '.join(found) or 'none'}")
 
 

@@ -120,6 +120,8 @@ class TagTaxonomy:
         Path -> all its genres, as labels, whatever ``multi`` chose (genres left out included).
     mapped : dict[str, str]
         Spelling as found -> genre, for the spellings the genre map named.
+    min_per_genre : int
+        The files a genre needed to be kept.
     """
 
     spellings: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -133,6 +135,7 @@ class TagTaxonomy:
     untaggable: list[str] = field(default_factory=list)  # formats without tags genrekit reads (.au)
     labels_of: dict[str, list[str]] = field(default_factory=dict)  # path -> all its genres, as labels
     mapped: dict[str, str] = field(default_factory=dict)
+    min_per_genre: int = 1
 
 
 # difflib's comparison of every pair is quadratic: 2,000 names of one length took 50 s. Past
@@ -311,7 +314,7 @@ def genre_dataset(songs: list[OwnedSong], *, root: str | os.PathLike, name: str,
         raise DatasetError(f"min_per_genre={min_per_genre!r}: expected a whole number of files, at least 1")
     root = Path(root)
     genre_map = genre_map or {}
-    taxonomy = TagTaxonomy()
+    taxonomy = TagTaxonomy(min_per_genre=min_per_genre)
     problems: list[DatasetProblem] = []
     placeholders: Counter = Counter(g for song in songs if not song.by_genrekit for g in song.genres
                                     if is_placeholder(g))
