@@ -271,6 +271,8 @@ def test_own_genres_end_to_end(library, tmp_path, feature_cache):
     assert cv["accuracy_mean"] > 0.6, cv  # five genres: chance is 0.2
     flagged = set(pd.read_csv(run / "disagreements.csv")["path"])
     assert {str(p) for p in library["swapped"]} <= flagged, flagged
+    # "labelled": a folder's or a manifest's label is disputed in the same words as a tag
+    assert any(line.startswith(f"  - {library['swapped'][1]}: labelled ") for line in trained.output.splitlines())
     shown = trained.output.splitlines()
     assert any("two\\nlines " in line for line in shown) and not any(line.startswith("lines ") for line in shown)
     manifest = json.loads((run / "run.json").read_text())

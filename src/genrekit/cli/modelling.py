@@ -117,7 +117,8 @@ def train(
                           highlight=False)
         for item in result.disagreements[:10]:
             # one line each: a newline in a name or a tag forged another
-            out_console.print(f"  - {line_shown(item.path)}: tagged {line_shown('; '.join(item.owner_genres))}, model "
+            # "labelled": a genre folder or a manifest's label column, as much as a tag
+            out_console.print(f"  - {line_shown(item.path)}: labelled {line_shown('; '.join(item.owner_genres))}, model "
                               f"says {item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
                               markup=False)
     out_console.print(f"model -> {model_file(out)}; reports in {out}", markup=False)
