@@ -347,6 +347,14 @@ def test_datasets_check(tmp_path, gtzan_mini, messy_gtzan):
     assert len(listed) == 20 and "... and 9 more (" in repeats.stdout, repeats.stdout
     checked = json.loads((tmp_path / "repeats" / "check.json").read_text())
     assert len(checked["layout"]) == 29, checked["layout"][:2]
+    # a folder's dataset is named after the folder: said once ("library: 2 tracks in library" said it twice)
+    import shutil
+
+    for genre in ("jazz", "rock"):
+        (tmp_path / "library" / genre).mkdir(parents=True)
+        shutil.copy(clip, tmp_path / "library" / genre / f"{genre} song.wav")
+    folder = run("datasets", "check", tmp_path / "library")
+    assert f"{tmp_path / 'library'}: 2 tracks" in " ".join(folder.stdout.split()) and " in " not in folder.stdout
 
 
 def test_a_manifests_problems_are_said_in_a_line_each_and_its_bad_lines_by_number(tmp_path, gtzan_mini):

@@ -51,7 +51,10 @@ def datasets_check(
     if as_json:
         print(json.dumps(data, indent=2))
     else:
-        table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.source}"))
+        # a folder's dataset is named after it: "library: 33 tracks in library" said it twice
+        named = report.dataset not in (report.source, Path(str(report.source)).name)
+        table = Table(title=escape(f"{report.dataset}: {report.n_tracks} tracks in {report.source}" if named
+                                   else f"{report.source}: {report.n_tracks} tracks"))
         # tracks that cannot be decoded count among the genre's tracks, not its durations: said beside them
         broken = {str(p.path) for p in report.unreadable}
         unreadable = Counter(t.label for t in dataset.tracks if str(t.path) in broken)
