@@ -793,10 +793,18 @@ def test_evaluate_clears_its_earlier_results_keeps_its_journal_and_spares_a_trai
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate"])
-def test_a_folder_of_the_users_own_files_named_as_results_is_never_cleared(tmp_path, gtzan_mini, command):
+def test_a_folder_of_the_users_own_files_named_as_results_is_never_cleared(tmp_path, gtzan_mini, command,
+                                                                          monkeypatch):
     """`train --out mine` and `evaluate MODEL DATA --out mine` deleted a config.json, a
     report.html, a songs.csv... that no genrekit run had written (the folder held no run.json,
-    no lock), without a word. Refused before anything runs, the files left as they were."""
+    no lock), without a word. Refused before anything runs, the files left as they were; for
+    train, before its split reads every file to find copies (a review, 2026-12-07)."""
+    import genrekit.train.run as train_run
+
+    def split_read(*args, **kwargs):
+        raise AssertionError("the dataset's files were read before the folder was refused")
+
+    monkeypatch.setattr(train_run, "assign_splits", split_read)
     mine = tmp_path / "mine"
     mine.mkdir()
     own = {"config.json": "{}", "report.html": "<p>my report</p>", "predictions.csv": "a,b\n", "songs.csv": "x\n",

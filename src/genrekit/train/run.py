@@ -199,17 +199,18 @@ def run_training(
     check_seed(seed)
     out_dir = None if out_dir is None else path_given(out_dir, "out_dir")
     dataset = as_dataset(dataset)
+    from genrekit.models.interface import RUN_FOLDER_FILES
+
+    if out_dir is not None:  # before the split, which reads every file to find copies
+        # a folder of the user's own reports (config.json, report.html) lost them to a run's clean-up without a word
+        refuse_foreign_results(out_dir, [*RUN_FOLDER_FILES, *RESULT_FILES, *NETWORK_FILES],
+                               [TRAIN_LOCK, "evaluate.lock", "run.json", *RUN_FOLDER_FILES, "checkpoint.safetensors"],
+                               "training")
+        _refuse_evaluation(Path(out_dir))
     dataset, split_notes = assign_splits(dataset, split=split, sizes=sizes, seed=seed)  # refused before the folder is made
     if out_dir is None:
         return _run_training(dataset, split_notes, fit, name=name, split=split, sizes=sizes, seed=seed, out_dir=None,
                              cache=cache)
-    from genrekit.models.interface import RUN_FOLDER_FILES
-
-    # a folder of the user's own reports (config.json, report.html) lost them to a run's clean-up without a word
-    refuse_foreign_results(out_dir, [*RUN_FOLDER_FILES, *RESULT_FILES, *NETWORK_FILES],
-                           [TRAIN_LOCK, "evaluate.lock", "run.json", *RUN_FOLDER_FILES, "checkpoint.safetensors"],
-                           "training")
-    _refuse_evaluation(Path(out_dir))
     # two runs into one folder: the second's model and reports were replaced by the first's after both said done
     with run_folder_lock(out_dir, TRAIN_LOCK, f"{out_dir}: another `genrekit train` is writing to this folder (it "
                                               f"holds {TRAIN_LOCK}); wait for it to finish, or train into another folder",
