@@ -81,6 +81,13 @@ def train(
                          min_per_genre=min_per_genre, multi_genre=multi_genre)
     if data.taxonomy is not None:
         _print_taxonomy(data.taxonomy)
+    else:  # what it will learn: a folder's sub-folders are genres too, which a user may not have meant
+        from collections import Counter
+
+        counts = Counter(track.label for track in data.tracks)
+        shown = ", ".join(f"{genre} {n}" for genre, n in sorted(counts.items())[:12])
+        more = f" and {len(counts) - 12} more" if len(counts) > 12 else ""
+        _note(f"{len(data.tracks)} tracks in {len(counts)} genres: {escape(line_shown(shown))}{more}", highlight=False)
     out = _results_folder(out, "train", dataset)  # after the dataset is read, before any work
     try:
         result = train_recipe(data, model=model, features=feature_set, chunk=chunk, split=split, search=search,
