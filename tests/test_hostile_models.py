@@ -1919,3 +1919,61 @@ def test_an_array_member_declaring_more_items_than_its_bytes_is_refused_before_i
     path = write_model(tmp_path / "bomb.genrekit", members)
     with pytest.raises(ModelError, match=f"the array 'bomb.npy' {message}"):
         load(path)
+
+
+def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_refused_naming_it(tmp_path):
+    """The load's self-test runs one chunk; a graph scaling its softmax by (batch - 1) * k + 1
+    passed it and then gave a song's windows -229% and -899671%, in predict, evaluate and the
+    service (a review, 2026-12-07). Every run's output is checked as the self-test checks it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    constants = [numpy_helper.from_array(np.random.default_rng(0).normal(size=(128, 2)).astype(np.float32), "W"),
+                 numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+                 numpy_helper.from_array(np.array([-1000.0], np.float32), "k"),
+                 numpy_helper.from_array(np.array(0, np.int64), "first")]
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["softmax"], axis=1),
+             helper.make_node("Shape", ["log_mel"], ["shape"]),
+             helper.make_node("Gather", ["shape", "first"], ["batch"], axis=0),
+             helper.make_node("Cast", ["batch"], ["batch_float"], to=TensorProto.FLOAT),
+             helper.make_node("Sub", ["batch_float", "one"], ["others"]),
+             helper.make_node("Mul", ["others", "k"], ["scaled"]),
+             helper.make_node("Add", ["scaled", "one"], ["factor"]),
+             helper.make_node("Mul", ["softmax", "factor"], ["probabilities"])]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])],
+                              initializer=constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
+    path = tmp_path / "batchy.onnx"
+    onnx.save(model, str(path))
+    classifier = load(path)  # one chunk: probabilities
+    samples = int(round(classifier.chunk_seconds * classifier.sample_rate))
+    song = np.random.default_rng(1).uniform(-0.3, 0.3, samples).astype(np.float32)
+    with pytest.raises(ModelError, match=r"batchy\.onnx: the graph gave values that are not probabilities"):
+        classifier.predict_proba([song, song])
+
+
+def test_a_network_whose_weights_overflow_on_music_is_blamed_not_the_audio(tmp_path):
+    """A .safetensors network whose weights are finite but overflow on louder input gave NaN on
+    songs, which predict, evaluate and the service blamed on the audio ("samples far outside
+    -1..1"; a review, 2026-12-07). The PyTorch path checks its output as an ONNX graph's is."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the 'deep' extra")
+    from genrekit.models.nets import build_network
+    from genrekit.models.nets.artifact import save_network
+
+    net = build_network("edge-cnn", 2)
+    path = save_network(tmp_path / "overflow.safetensors", net, preset="edge-cnn", labels=["jazz", "rock"])
+    classifier = load(path)
+    with torch.no_grad():  # as a crafted BatchNorm scale does on music the self-test's quiet noise does not reach
+        next(m for m in classifier.net.modules() if isinstance(m, torch.nn.BatchNorm2d)).weight.fill_(float("inf"))
+    samples = int(round(classifier.chunk_seconds * classifier.sample_rate))
+    song = np.random.default_rng(1).uniform(-0.3, 0.3, samples).astype(np.float32)
+    with pytest.raises(ModelError, match=r"overflow\.safetensors: the graph gave \d+ non-finite probabilities"):
+        classifier.predict_proba([song])

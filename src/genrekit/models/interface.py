@@ -710,8 +710,8 @@ class NetworkClassifier(Adapter):
         import torch
 
         self.net.eval()
-        with torch.no_grad():
-            return torch.softmax(self.net(torch.from_numpy(examples)), dim=1).numpy()
+        with torch.no_grad():  # checked as a graph's: a weight's overflow on music is the model's, not the audio's
+            return _graph_proba(self, torch.softmax(self.net(torch.from_numpy(examples)), dim=1).numpy())
 
     def _details(self) -> dict:
         keys = ("preset", "input_kind", "frontend", "n_frames", "image_seconds", "frontend_in_graph")
@@ -796,9 +796,11 @@ def run_onnx(model: GenreClassifier, outputs: list[str] | None, feeds: dict) -> 
 
 
 def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
-    """An ONNX graph's probabilities, if they have a column per genre of the file's labels (a
-    graph whose width is only known at run time is checked at each run) and are numbers (a
-    damaged weight can pass the load's self-test on a few seconds and overflow on a song)."""
+    """A network's or an ONNX graph's probabilities, if they have a column per genre of the
+    file's labels (a graph whose width is only known at run time is checked at each run) and
+    are probabilities: numbers (a damaged weight can pass the load's self-test on a few seconds
+    and overflow on a song), none negative, each row summing to 1 (a graph can give probabilities
+    for the self-test's one chunk and anything for a song's several)."""
     from genrekit.errors import ModelError
 
     if proba.ndim != 2 or proba.shape[1] != len(model.labels):
@@ -807,6 +809,11 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
     if not np.isfinite(proba).all():
         raise ModelError(f"{model.source}: the graph gave {int(np.sum(~np.isfinite(proba)))} non-finite "
                          f"probabilities of {proba.size} (non-finite or overflowing weights? a corrupt or crafted file)")
+    if len(proba) and (proba.min() < -1e-6 or np.abs(proba.sum(axis=1) - 1.0).max() > 1e-3):  # as the self-test asks
+        raise ModelError(f"{model.source}: the graph gave values that are not probabilities (from "
+                         f"{float(proba.min()):.3g} to {float(proba.max()):.3g}, rows summing to "
+                         f"{float(proba.sum(axis=1).min()):.3g}..{float(proba.sum(axis=1).max()):.3g}; a corrupt or "
+                         "crafted file)")
     return proba
 
 
