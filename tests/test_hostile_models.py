@@ -1977,3 +1977,35 @@ def test_a_network_whose_weights_overflow_on_music_is_blamed_not_the_audio(tmp_p
     song = np.random.default_rng(1).uniform(-0.3, 0.3, samples).astype(np.float32)
     with pytest.raises(ModelError, match=r"overflow\.safetensors: the graph gave \d+ non-finite probabilities"):
         classifier.predict_proba([song])
+
+
+def test_an_onnx_tensor_of_strings_is_refused_before_it_is_parsed(tmp_path):
+    """Empty strings take two bytes each in the file and about 60 in memory once protobuf and
+    onnxruntime hold them: a 100 MB file of them peaked at 2.9 GB before any check (a review,
+    2026-12-07). genrekit's exports hold no string tensors: refused from the file's bytes."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    strings = TensorProto(name="s", data_type=TensorProto.STRING, dims=[1000])
+    strings.string_data.extend([b""] * 1000)
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("Softmax", ["mean"], ["probabilities"], axis=1)]
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 128])],
+                              initializer=[strings])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = {**NETWORK_CONFIG, "input_name": "log_mel", "labels": [f"g{i}" for i in range(128)]}
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
+    path = tmp_path / "strings.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"strings\.onnx: .*1 tensor\(s\) of strings, which genrekit's exports never"):
+        load(path)
+    # onnxruntime's own log stays off the terminal (kilobytes of coloured C++ log came before genrekit's message)
+    from genrekit.models.interface import open_onnx
+
+    session, _ = open_onnx(default_model_path(onnx=True), 1)
+    assert session.get_session_options().log_severity_level == 4

@@ -1086,6 +1086,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     ops: set[tuple[str, str]] = set()
     external: set[int] = set()  # where each such tensor starts
     sparse: set[int] = set()
+    strings: set[int] = set()
 
     def fields(start: int, end: int):
         """(field number, wire type, value) for varints, (number, 2, (start, end)) for
@@ -1166,6 +1167,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
             if (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
                 external.add(span[0])
+            elif number == 2 and wire == 0 and value == 8:  # data_type STRING: two bytes a value in the file,
+                strings.add(span[0])  # ~60 in memory as protobuf and onnxruntime hold it (100 MB took 2.9 GB)
 
     metadata_keys: Counter = Counter()
 
@@ -1193,6 +1196,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"the graph uses {', '.join(refused_ops)}, which genrekit's exports never do")
     if external:
         refusals.append(f"{len(external)} tensor(s) stored outside the file (ONNX external data names a path)")
+    if strings:
+        refusals.append(f"{len(strings)} tensor(s) of strings, which genrekit's exports never hold")
     if sparse:
         refusals.append(f"{len(sparse)} sparse tensor(s), which genrekit's exports never hold (onnxruntime "
                         "expands each to a dense tensor before any check)")

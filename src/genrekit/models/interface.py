@@ -851,6 +851,9 @@ def open_onnx(path: str | os.PathLike, threads: int = 0) -> tuple:
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # fatal only: onnxruntime's errors and warnings on a crafted file reached stderr as kilobytes of
+    # coloured C++ log before genrekit's own message, which says what matters (its exception's text)
+    options.log_severity_level = 4
     # onnxruntime's memory patterns made the CPU arena grow to about twice a run's needs from
     # the second run on (the default model: 667 MB after one 30 s segment, 1257 MB after any
     # longer song); without them the peak stays at one run's (693 MB), at the same speed (2026-11-30,
