@@ -2009,3 +2009,20 @@ def test_an_onnx_tensor_of_strings_is_refused_before_it_is_parsed(tmp_path):
 
     session, _ = open_onnx(default_model_path(onnx=True), 1)
     assert session.get_session_options().log_severity_level == 4
+
+
+def test_a_model_path_that_is_no_regular_file_is_named_for_what_it_is_and_never_opened(tmp_path):
+    """A pipe, a device or a link loop where the model goes was "model file not found", though
+    it is there (a review, 2026-12-07); it is still never opened (a pipe would block)."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.onnx")
+    (tmp_path / "loop.onnx").symlink_to(tmp_path / "loop.onnx")
+    (tmp_path / "gone.genrekit").symlink_to(tmp_path / "nothing.genrekit")
+    for name, said in (("pipe.onnx", "not a regular file (a pipe or a device), never opened"),
+                       ("loop.onnx", "a link that leads to no file"), ("gone.genrekit", "a link that leads to no file"),
+                       ("absent.onnx", "model file not found")):
+        with pytest.raises(ModelError, match=re.escape(f"{tmp_path / name}: {said}")):
+            load(tmp_path / name)
+    with pytest.raises(ModelError, match=re.escape("/dev/zero: not a regular file")):
+        load("/dev/zero")

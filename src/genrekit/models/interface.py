@@ -1218,7 +1218,10 @@ def model_file(model: str | os.PathLike = DEFAULT, *, parameter: str = "model") 
     if not found:
         from genrekit.errors import ModelError
 
-        what = "a folder holding no model file" if path.is_dir() else "model file not found"
+        what = ("a folder holding no model file" if path.is_dir()
+                else "a link that leads to no file (dangling, or a loop)" if path.is_symlink() and not path.exists()
+                else "not a regular file (a pipe or a device), never opened" if os.path.lexists(path)
+                else "model file not found")
         raise ModelError(f"{path}: {what} (expected a .genrekit, .safetensors or .onnx file, a run folder holding "
                          f"{' or '.join(RUN_FOLDER_FILES)}, or {DEFAULT!r} / {DEFAULT_EXACT!r} for genrekit's own)")
     from genrekit.audio import is_audio_path
