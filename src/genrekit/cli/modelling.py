@@ -125,8 +125,8 @@ def train(
         for item in result.disagreements[:10]:
             # one line each: a newline in a name or a tag forged another
             # "labelled": a genre folder or a manifest's label column, as much as a tag
-            out_console.print(f"  - {line_shown(item.path)}: labelled {line_shown('; '.join(item.owner_genres))}, model "
-                              f"says {item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
+            out_console.print(f"  - {line_shown(item.path)}: labelled {line_shown('; '.join(item.owner_genres))}, "
+                              f"model says {item.model_genre} ({item.confidence:.2f})", highlight=False, soft_wrap=True,
                               markup=False)
     out_console.print(f"model -> {model_file(out)}; reports in {out}", markup=False)
     raise typer.Exit(EXIT_PARTIAL if _report_failures(result.failures, result.problems) else EXIT_OK)

@@ -186,7 +186,8 @@ _COMPARISON = _Object(needed={
     optional={"untrained_genres": _Object(each=_List(_TEXT, expected="a list of genres"),
                                           expected="an object of fold -> genres"),
               "left_out": _Object(each=_TEXT, expected="an object of path -> reason"),
-              "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER}, optional={"p_holm": _NUMBER}),
+              "paired": _Object(each=_Object(needed={"against": _TEXT, "p_value": _NUMBER},
+                                             optional={"p_holm": _NUMBER}),
                                 expected="an object of model -> paired test"),
               "artists_shared": _TEXT, "copies_across_folds": _ANY_LIST})
 _EXPLORATION = _Object(needed={

@@ -39,11 +39,12 @@ def classification_scores(y_true, proba: np.ndarray, labels: list[str]) -> dict:
     ``per_genre`` (genre -> precision, recall, f1, support; None where undefined: the recall
     of a genre no track holds, the precision of one never predicted), ``macro_avg``, ``weighted_avg``,
     ``confusion_matrix`` (rows: true, columns: predicted), ``confusion_matrix_normalized``
-    (rows sum to 1; the row of a genre no scored track holds is zeros), ``labels``, ``n``. Averages are scikit-learn's: over the genres in the
-    truth or the predictions (a genre predicted but absent from the truth counts, with F1 0),
-    ``zero_division=0``; ``balanced_accuracy`` averages recall over the truth's genres alone
-    (scikit-learn's too), so where a genre absent from the truth is predicted it is above
-    ``macro_avg``'s recall, which counts that genre's 0. Accuracy and the matrices score the
+    (rows sum to 1; the row of a genre no scored track holds is zeros), ``labels``, ``n``.
+    Averages are scikit-learn's: over the genres in the truth or the predictions (a genre
+    predicted but absent from the truth counts, with F1 0), ``zero_division=0``;
+    ``balanced_accuracy`` averages recall over the truth's genres alone (scikit-learn's too),
+    so where a genre absent from the truth is predicted it is above ``macro_avg``'s recall,
+    which counts that genre's 0. Accuracy and the matrices score the
     genre the model names, its most probable (a tie goes to the first genre, as ``predict``
     names it); top-3 shares a tie across its third place (:func:`top_k_hits`).
     """
