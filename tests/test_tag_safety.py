@@ -343,6 +343,12 @@ def test_undo_gives_back_the_bytes_of_songs_written_without_padding(tmp_path, cl
     assert undone.exit_code == EXIT_OK and "4 restored" in undone.output, undone.output
     for name in ("song.flac", "song.ogg", "song.opus"):
         assert (root / name).read_bytes() == before[name], name
+    # the one a player changed since comes back in value, and the undo says so (it said "restored" alone,
+    # and a user's cmp found the file changed; a review, 2026-12-07)
+    said = " ".join(undone.output.split())
+    assert "4 restored (1 in value, not byte for byte: README, Genre tags)" in said, undone.output
+    assert [line for line in undone.output.splitlines() if "its values, not its bytes" in line] == [
+        line for line in undone.output.splitlines() if line.startswith(str(root / "edited.flac"))], undone.output
     assert mutagen.File(root / "edited.flac").tags.as_dict() == {"title": ["set by a player"]}
     assert sf.read(root / "edited.flac", dtype="float32")[0].tobytes() == sf.read(clip, dtype="float32")[0].tobytes()
 

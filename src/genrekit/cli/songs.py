@@ -392,19 +392,28 @@ def _undo_tags(results: Path) -> None:
     """``tag --undo``: one line per file, then exit 0, 3 (some refused or failed) or 1 (all did)."""
     from genrekit.predict.library import undo_tags
 
+    resized = []  # restored in value, not byte for byte (an MP4 that had no padding keeps mutagen's free atom)
+
     def show(record) -> None:
         if record.status == "restored":
             old = _genres_shown("; ".join(record.old or [])) or "(none)"
             new = _genres_shown("; ".join(record.new or [])) or "(none: removed)"
-            out_console.print(line_shown(f"{record.path}: genre {old} -> {new}") + " (restored)", highlight=False,
-                              markup=False)
+            before, after = ((record.write or {}).get("before") or {}).get("size"), (record.after or {}).get("size")
+            apart = isinstance(before, int) and isinstance(after, int) and before != after
+            if apart:
+                resized.append(record.path)
+            out_console.print(line_shown(f"{record.path}: genre {old} -> {new}") + " (restored" + (
+                f"; its values, not its bytes: {after - before:+d} bytes from before genrekit's write)" if apart
+                else ")"), highlight=False, markup=False)
         elif record.status in ("already undone", "nothing to undo"):
             out_console.print(f"{line_shown(record.reason)} ({record.status})", highlight=False, markup=False)
 
     summary = undo_tags(results, on_file=show)
     table = ("" if not summary.n_restored else f"; the rows of the files put back updated in {results}"
              if results.exists() else f"; no results table at {results} to update (its journal keeps the record)")
-    out_console.print(f"{summary.n_restored} restored, {len(summary.failures)} refused or failed, "
+    out_console.print(f"{summary.n_restored} restored"
+                      + (f" ({len(resized)} in value, not byte for byte: README, Genre tags)" if resized else "")
+                      + f", {len(summary.failures)} refused or failed, "
                       f"{_files(len(summary.files))} in {results}'s journal; progress -> {summary.progress}{table}",
                       markup=False)
     _finish(len(summary.files) - len(summary.failures), summary.failures)
