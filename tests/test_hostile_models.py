@@ -2026,3 +2026,42 @@ def test_a_model_path_that_is_no_regular_file_is_named_for_what_it_is_and_never_
             load(tmp_path / name)
     with pytest.raises(ModelError, match=re.escape("/dev/zero: not a regular file")):
         load("/dev/zero")
+
+
+def test_a_pooling_kernel_past_the_cap_is_refused_before_onnxruntime_runs_it():
+    """One MaxPool of a 4096 x 4096 kernel over a constant 8192 x 8192 tensor, in a 1.8 kB
+    file of allowed operators: the load's self-test would run it for about 44 hours, past the run
+    timer (onnxruntime stops a run between operators) and past SIGTERM (a review, 2026-12-07).
+    Refused from the file's bytes; genrekit's own kernels are at most 469 elements."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+    from genrekit.untrusted import MAX_ONNX_KERNEL, onnx_refusals
+
+    def file_with(kernel: list[int]) -> bytes:
+        constants = [numpy_helper.from_array(np.array([1, 1, 8192, 8192], np.int64), "shape"),
+                     numpy_helper.from_array(np.array([0.0], np.float32), "zero"),
+                     numpy_helper.from_array(np.zeros((128, 2), np.float32), "W")]
+        nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+                 helper.make_node("ConstantOfShape", ["shape"], ["big"],
+                                  value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+                 helper.make_node("MaxPool", ["big"], ["pooled"], kernel_shape=kernel, strides=[1, 1]),
+                 helper.make_node("ReduceSum", ["pooled"], ["s"], keepdims=0),
+                 helper.make_node("Mul", ["s", "zero"], ["z"]), helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+                 helper.make_node("Add", ["logits", "z"], ["summed"]),
+                 helper.make_node("Softmax", ["summed"], ["probabilities"], axis=1)]
+        graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                                ["batch", 1, 128, 128])],
+                                  [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])],
+                                  initializer=constants)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
+        return model.SerializeToString()
+
+    said = onnx_refusals(file_with([4096, 4096]), "pool.onnx")
+    assert any(f"a pooling or convolution kernel of 16777216 elements, past the {MAX_ONNX_KERNEL}" in r for r in said)
+    assert not any("kernel" in r for r in onnx_refusals(file_with([64, 64]), "pool.onnx"))  # at the cap: not this
+    for path in (default_model_path(onnx=True),):  # genrekit's own kernels pass
+        assert not any("kernel" in r for r in onnx_refusals(path.read_bytes(), str(path)))

@@ -1023,6 +1023,10 @@ MAX_ONNX_BYTES = 1024 * 2**20
 # hold 30-600 (a tree ensemble is one node); onnxruntime took 5 s and 0.4 GB to build 100k Relus
 # and 188 s and 3.4 GB for a million, a 26 MB file.
 MAX_ONNX_NODES = 10_000
+# The largest kernel (its elements: kernel_shape's product) of a pooling or convolution operator.
+# genrekit's exports' largest is 469 (musicnn's timbral filters); a 4096 x 4096 MaxPool in a 1.8 kB
+# file would have run for 44 hours in one operator, past any stop.
+MAX_ONNX_KERNEL = 4096
 # The metadata (every entry) and doc strings (the model's and its graph's) an ONNX file may hold:
 # genrekit's ``genrekit`` entry (at most MAX_JSON_BYTES) and a little more. onnxruntime keeps
 # about three copies of each for as long as its session lives: 400 MB under another key took 2.2 GB.
@@ -1087,6 +1091,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     external: set[int] = set()  # where each such tensor starts
     sparse: set[int] = set()
     strings: set[int] = set()
+    kernels: list[int] = []  # kernel sizes past MAX_ONNX_KERNEL
 
     def fields(start: int, end: int):
         """(field number, wire type, value) for varints, (number, 2, (start, end)) for
@@ -1155,13 +1160,25 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         ops.add(("" if domain == "ai.onnx" else domain, op_type))
 
     def attribute(span, depth: int) -> None:
-        for number, inner in messages(*span, (5, 6, 10, 11, 22, 23)):  # t, g, tensors, graphs, sparse_tensor(s)
-            if number in (5, 10):
-                tensor(inner)
-            elif number in (6, 11):
-                graph(inner, depth + 1)
-            else:
-                sparse.add(inner[0])
+        name, ints = b"", []
+        for number, wire, value in fields(*span):  # AttributeProto name (1), ints (8, packed or not), and
+            if number == 1 and wire == 2:  # t, g, tensors, graphs, sparse_tensor(s) (5, 6, 10, 11, 22, 23)
+                name = data[value[0]:value[1]]
+            elif number == 8 and wire == 0:
+                ints.append(value)
+            elif number == 8 and wire == 2:
+                at = value[0]
+                while at < value[1]:
+                    item, at = read_varint(data, at)
+                    ints.append(item)
+            elif wire == 2 and number in (5, 10):
+                tensor(value)
+            elif wire == 2 and number in (6, 11):
+                graph(value, depth + 1)
+            elif wire == 2 and number in (22, 23):
+                sparse.add(value[0])
+        if name == b"kernel_shape" and math.prod(ints) > MAX_ONNX_KERNEL:
+            kernels.append(math.prod(ints))
 
     def tensor(span) -> None:
         for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
@@ -1198,6 +1215,10 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"{len(external)} tensor(s) stored outside the file (ONNX external data names a path)")
     if strings:
         refusals.append(f"{len(strings)} tensor(s) of strings, which genrekit's exports never hold")
+    if kernels:
+        refusals.append(f"a pooling or convolution kernel of {max(kernels)} elements, past the {MAX_ONNX_KERNEL} "
+                        "genrekit allows (its exports' largest is 469); one such operator can run for hours, "
+                        "and onnxruntime stops a run only between operators")
     if sparse:
         refusals.append(f"{len(sparse)} sparse tensor(s), which genrekit's exports never hold (onnxruntime "
                         "expands each to a dense tensor before any check)")
