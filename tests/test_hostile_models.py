@@ -1685,6 +1685,12 @@ def test_onnxruntimes_own_format_and_over_long_field_tags_are_refused(tmp_path):
     ort.InferenceSession(with_node.SerializeToString(), options, providers=["CPUExecutionProvider"])
     with pytest.raises(ModelError, match="ort-format.onnx: onnxruntime's own .ort format, not ONNX"):
         load(tmp_path / "ort-format.onnx")
+    # a .genrekit model renamed .onnx: named as a zip (it was "a field tag of 2 bits"; a review, 2026-12-07)
+    import shutil
+
+    shutil.copy(DEFAULT_MODEL, tmp_path / "renamed.onnx")
+    with pytest.raises(ModelError, match=r"renamed\.onnx: a zip archive, not ONNX \(a \.genrekit model file renamed"):
+        load(tmp_path / "renamed.onnx")
 
     def varint(n: int) -> bytes:
         out = b""

@@ -1087,6 +1087,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     """
     if data[4:8] == b"ORTM":
         return ["onnxruntime's own .ort format, not ONNX"]
+    if data[:4] == b"PK\x03\x04":  # read as protobuf, "a field tag of 2 bits" said nothing of what it is
+        return ["a zip archive, not ONNX (a .genrekit model file renamed? load it by its own name)"]
     ops: set[tuple[str, str]] = set()
     external: set[int] = set()  # where each such tensor starts
     sparse: set[int] = set()
