@@ -1927,14 +1927,32 @@ def test_an_array_member_declaring_more_items_than_its_bytes_is_refused_before_i
         load(path)
 
 
+def _log_mel_network(nodes: list, constants: list, width: int = 2):
+    """An ONNX network over ``log_mel`` (batch, 1, 128, 128) whose ``nodes`` end in
+    ``probabilities`` (batch, ``width``), with genrekit's network metadata."""
+    from onnx import TensorProto, helper
+
+    from genrekit.models.interface import ONNX_METADATA_KEY
+
+    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
+                                                                            ["batch", 1, 128, 128])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", width])],
+                              initializer=constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    config = {**NETWORK_CONFIG, "input_name": "log_mel"}
+    if width != len(config["labels"]):
+        config["labels"] = [f"g{i}" for i in range(width)]
+    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
+    return model
+
+
 def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_refused_naming_it(tmp_path):
     """The load's self-test runs one chunk; a graph scaling its softmax by (batch - 1) * k + 1
     passed it and then gave a song's windows -229% and -899671%, in predict, evaluate and the
     service (a review, 2026-12-07). Every run's output is checked as the self-test checks it."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-
-    from genrekit.models.interface import ONNX_METADATA_KEY
 
     constants = [numpy_helper.from_array(np.random.default_rng(0).normal(size=(128, 2)).astype(np.float32), "W"),
                  numpy_helper.from_array(np.array([1.0], np.float32), "one"),
@@ -1950,15 +1968,8 @@ def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_r
              helper.make_node("Mul", ["others", "k"], ["scaled"]),
              helper.make_node("Add", ["scaled", "one"], ["factor"]),
              helper.make_node("Mul", ["softmax", "factor"], ["probabilities"])]
-    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
-                                                                            ["batch", 1, 128, 128])],
-                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])],
-                              initializer=constants)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
     path = tmp_path / "batchy.onnx"
-    onnx.save(model, str(path))
+    onnx.save(_log_mel_network(nodes, constants), str(path))
     classifier = load(path)  # one chunk: probabilities
     samples = int(round(classifier.chunk_seconds * classifier.sample_rate))
     song = np.random.default_rng(1).uniform(-0.3, 0.3, samples).astype(np.float32)
@@ -1992,22 +2003,12 @@ def test_an_onnx_tensor_of_strings_is_refused_before_it_is_parsed(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    from genrekit.models.interface import ONNX_METADATA_KEY
-
     strings = TensorProto(name="s", data_type=TensorProto.STRING, dims=[1000])
     strings.string_data.extend([b""] * 1000)
     nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
              helper.make_node("Softmax", ["mean"], ["probabilities"], axis=1)]
-    graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
-                                                                            ["batch", 1, 128, 128])],
-                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 128])],
-                              initializer=[strings])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    config = {**NETWORK_CONFIG, "input_name": "log_mel", "labels": [f"g{i}" for i in range(128)]}
-    model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps(config))
     path = tmp_path / "strings.onnx"
-    onnx.save(model, str(path))
+    onnx.save(_log_mel_network(nodes, [strings], width=128), str(path))
     with pytest.raises(ModelError, match=r"strings\.onnx: .*1 tensor\(s\) of strings, which genrekit's exports never"):
         load(path)
     # onnxruntime's own log stays off the terminal (kilobytes of coloured C++ log came before genrekit's message)
@@ -2039,10 +2040,8 @@ def test_a_pooling_kernel_past_the_cap_is_refused_before_onnxruntime_runs_it():
     file of allowed operators: the load's self-test would run it for about 44 hours, past the run
     timer (onnxruntime stops a run between operators) and past SIGTERM (a review, 2026-12-07).
     Refused from the file's bytes; genrekit's own kernels are at most 469 elements."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from genrekit.models.interface import ONNX_METADATA_KEY
     from genrekit.untrusted import MAX_ONNX_KERNEL, onnx_refusals
 
     def file_with(kernel: list[int]) -> bytes:
@@ -2057,14 +2056,7 @@ def test_a_pooling_kernel_past_the_cap_is_refused_before_onnxruntime_runs_it():
                  helper.make_node("Mul", ["s", "zero"], ["z"]), helper.make_node("MatMul", ["mean", "W"], ["logits"]),
                  helper.make_node("Add", ["logits", "z"], ["summed"]),
                  helper.make_node("Softmax", ["summed"], ["probabilities"], axis=1)]
-        graph = helper.make_graph(nodes, "evil", [helper.make_tensor_value_info("log_mel", TensorProto.FLOAT,
-                                                                                ["batch", 1, 128, 128])],
-                                  [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])],
-                                  initializer=constants)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        model.ir_version = 8
-        model.metadata_props.add(key=ONNX_METADATA_KEY, value=json.dumps({**NETWORK_CONFIG, "input_name": "log_mel"}))
-        return model.SerializeToString()
+        return _log_mel_network(nodes, constants).SerializeToString()
 
     said = onnx_refusals(file_with([4096, 4096]), "pool.onnx")
     assert any(f"a pooling or convolution kernel of 16777216 elements, past the {MAX_ONNX_KERNEL}" in r for r in said)
