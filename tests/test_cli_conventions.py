@@ -1273,6 +1273,99 @@ def test_sigterm_and_sighup_stop_a_command_in_order_unless_the_process_ignores_t
         signal.signal(signal.SIGHUP, before)
 
 
+_LONG_OPERATOR = """
+import signal, sys
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from genrekit.cli import common
+
+common.STOP_GRACE_SECONDS = 1.0
+shape = numpy_helper.from_array(np.array([1, 1, 8192, 8192], np.int64), "shape")
+nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"],
+                          value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+         helper.make_node("MaxPool", ["big"], ["pooled"], kernel_shape=[64, 64], strides=[1, 1]),
+         helper.make_node("ReduceSum", ["pooled", "x"], ["s"], keepdims=0)]
+graph = helper.make_graph(nodes, "long", [helper.make_tensor_value_info("x", TensorProto.INT64, [1])],
+                          [helper.make_tensor_value_info("s", TensorProto.FLOAT, None)], initializer=[shape])
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+options = ort.SessionOptions()
+options.intra_op_num_threads = 1
+session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"],
+                               disabled_optimizers=["ConstantFolding"])  # not while the session is built
+with common._orderly_stop_on_termination(lambda: "nothing was kept"):
+    print("running", flush=True)
+    session.run(None, {"x": np.array([0], np.int64)})  # one MaxPool of minutes
+print("finished")
+"""
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_stop_ends_the_command_even_inside_one_long_call_into_compiled_code(signum):
+    """Python acts on a signal between its own instructions: inside one long onnxruntime
+    operator (a crafted file's MaxPool of hours) SIGTERM and Ctrl+C did nothing until it ended
+    (a review, 2026-12-07). A stop Python has not acted on STOP_GRACE_SECONDS later (1 s here)
+    ends the process, saying why, with 128 + the signal's number."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-c", _LONG_OPERATOR], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "running\n"
+        time.sleep(1.0)  # inside the operator, which takes minutes
+        process.send_signal(getattr(signal, signum))
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    name = "Ctrl+C" if signum == "SIGINT" else signum
+    assert process.returncode == 128 + getattr(signal, signum), err
+    assert f"interrupted ({name}): genrekit was 1 s inside one call into compiled code" in " ".join(err.split())
+    assert "nothing was kept" in err and "finished" not in out
+
+
+def test_the_stop_watchdog_waits_for_the_clean_up_and_ignores_a_forked_childs_signals():
+    """Once Python has acted on a stop, its clean-up is not cut however long it takes; a forked
+    child (a DataLoader's worker) that gets SIGTERM writes it to the parent's signal pipe too,
+    which must not end the parent; nor may a signal whose handler is now another's (``serve``:
+    uvicorn's, which stops the service gracefully in its own time)."""
+    import subprocess
+    import sys
+
+    script = """
+import os, signal, time
+from genrekit.cli import common
+
+common.STOP_GRACE_SECONDS = 0.5
+with common._orderly_stop_on_termination():
+    child = os.fork()
+    if child == 0:
+        os.kill(os.getpid(), signal.SIGTERM)  # the inherited handler: the child dies of it
+        time.sleep(5)
+        os._exit(0)
+    assert os.waitpid(child, 0)[1] == signal.SIGTERM
+    time.sleep(1.5)  # the parent's watchdog would have ended it by now
+    print("parent lives", flush=True)
+    ours = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a service's own, as uvicorn's
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(1.5)  # its graceful stop is its own
+    print("the service's stop", flush=True)
+    signal.signal(signal.SIGTERM, ours)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+    except common._Stopped:
+        time.sleep(1.5)  # a clean-up that takes longer than the grace
+        print("cleaned up", flush=True)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["parent lives", "the service's stop", "cleaned up"]
+
+
 def test_compare_refuses_more_folds_than_any_genre_of_its_table_has_tracks(tmp_path):
     rows = ["filename,length,a,b,label"] + [f"{g}.{k:05d}.wav,661794,{k},{k * 2},{g}" for g in ("jazz", "rock")
                                             for k in range(3)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import logging
@@ -53,13 +54,22 @@ class _Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
+#: How long a stop (Ctrl+C, SIGTERM, SIGHUP) waits for Python to act on it before the process ends
+#: without its clean-up. Python runs a signal's handler between its own instructions only: inside
+#: one long call into compiled code (an ONNX operator that a crafted file made hours long) genrekit
+#: went on for as long as the call took, and onnxruntime's run timer cannot stop one operator either.
+STOP_GRACE_SECONDS = 5.0
+
+
 @contextlib.contextmanager
-def _orderly_stop_on_termination() -> Iterator[None]:
+def _orderly_stop_on_termination(after_a_stop=lambda: "") -> Iterator[None]:
     """While a command runs in this process's main thread, SIGTERM (``kill``, a service manager)
     and SIGHUP (its terminal closed) stop it as Ctrl+C does, unless it was started ignoring them
     (``nohup``). A child process that inherited the handler (forked workers) dies of the signal
     as before. (``serve`` stops gracefully on them, with status 0; a Ray runner's ``ray.init``
-    installs Ray's own SIGTERM handler.)"""
+    installs Ray's own SIGTERM handler.) A stop that Python has not acted on
+    :data:`STOP_GRACE_SECONDS` later ends the process (:func:`_stop_even_inside_one_long_call`;
+    ``after_a_stop`` says what the command keeps)."""
     import signal
     import threading
 
@@ -68,23 +78,122 @@ def _orderly_stop_on_termination() -> Iterator[None]:
         return
     owner = os.getpid()
     _STOPS_RECEIVED.clear()  # an earlier command's (tests run many in one process)
+    acted_on: list[int] = []
 
     def stop(signum, frame):
         if os.getpid() != owner:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        acted_on.append(signum)
         _STOPS_RECEIVED.append(signum)
         raise _Stopped(signum)
+
+    def interrupt(signum, frame):  # Python's own Ctrl+C, noted
+        if os.getpid() == owner:
+            acted_on.append(signum)
+        signal.default_int_handler(signum, frame)
 
     # a signal this process was started ignoring (nohup's SIGHUP) stays ignored
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)
                 if signal.getsignal(signum) is not signal.SIG_IGN}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a host program's own handler
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     try:
-        yield
+        with _stop_even_inside_one_long_call({signum: signal.getsignal(signum) for signum in previous}, acted_on,
+                                             after_a_stop):
+            yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def _stop_even_inside_one_long_call(handlers: dict, acted_on: list, after_a_stop) -> Iterator[None]:
+    """End the process, saying so, when a signal of ``handlers`` arrives while its handler is
+    still that one (not a service's or Ray's own, set since) and Python has not acted on it
+    (``acted_on`` stays empty) :data:`STOP_GRACE_SECONDS` later. The signal's C handler writes its
+    number to a pipe (:func:`signal.set_wakeup_fd`) that a thread reads: compiled code that lets
+    other threads run (onnxruntime, PyTorch, numpy) cannot hold a stop back. Once Python has acted
+    on one, the command's own clean-up runs, and nothing here cuts it. The workers end with the
+    process (:func:`genrekit.runners._exit_with`); what a killed run leaves is what a SIGKILL leaves."""
+    import signal
+    import threading
+    import time
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        earlier = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    except (ValueError, OSError):  # not the main thread of the main interpreter
+        os.close(read_end)
+        os.close(write_end)
+        yield
+        return
+    _forget_the_stop_pipe_in_forked_children()
+    _STOP_PIPE[:] = [read_end, write_end]
+
+    def watch() -> None:
+        try:
+            while data := os.read(read_end, 64):
+                received = [signum for signum in data if signum in handlers
+                            and signal.getsignal(signum) is handlers[signum]]
+                if not received or acted_on:
+                    continue
+                deadline = time.monotonic() + STOP_GRACE_SECONDS
+                while not acted_on and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if not acted_on:
+                    _end_now(received[-1], after_a_stop)
+        except OSError:
+            pass
+        finally:
+            os.close(read_end)
+
+    watcher = threading.Thread(target=watch, name="genrekit-stop-watchdog", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        _STOP_PIPE.clear()
+        signal.set_wakeup_fd(earlier)
+        os.close(write_end)  # the watcher reads the end of the pipe and closes its own end
+
+
+#: The stop watchdog's pipe (read end, write end) while a command runs.
+_STOP_PIPE: list[int] = []
+
+
+@functools.cache
+def _forget_the_stop_pipe_in_forked_children() -> None:
+    """A forked child (a PyTorch DataLoader's worker) would write the signals it receives (a
+    pool's SIGTERM at its end) to the parent's pipe, for the parent's watchdog to end the parent;
+    and it would hold the pipe open after the command. It lets go of the pipe."""
+    def forget() -> None:
+        if _STOP_PIPE:
+            import signal
+
+            with contextlib.suppress(ValueError, OSError):
+                signal.set_wakeup_fd(-1)
+            for end in _STOP_PIPE:
+                with contextlib.suppress(OSError):
+                    os.close(end)
+            _STOP_PIPE.clear()
+
+    os.register_at_fork(after_in_child=forget)
+
+
+def _end_now(signum: int, after_a_stop) -> None:
+    """End this process at once (with 128 + ``signum``), saying why the clean-up was skipped."""
+    import signal
+
+    name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
+    with contextlib.suppress(Exception):  # the main thread is in compiled code: its output so far is kept
+        sys.stdout.flush()
+        err_console.print(f"[yellow]interrupted[/] ({name}): genrekit was {STOP_GRACE_SECONDS:g} s inside one call "
+                          "into compiled code that cannot be stopped part-way (a very long computation, or a crafted "
+                          f"model file's), so it ends now without its clean-up: {after_a_stop()}", highlight=False)
+    os._exit(128 + signum)
 
 
 #: Below this many columns help is click's plain layout: rich's four-column table left its help
@@ -168,7 +277,7 @@ class _OneErrorHandler(TyperGroup):
     def invoke(self, ctx):
         _CHOSEN.clear()  # this command's own (tests run many in one process)
         try:
-            with _orderly_stop_on_termination():
+            with _orderly_stop_on_termination(lambda: _after_a_stop(ctx.invoked_subcommand)):
                 return super().invoke(ctx)
         except GenrekitError as exc:
             if _STOPS_RECEIVED:  # an error the stop caused (an exporter's, wrapping it): the stop is what happened

@@ -756,7 +756,8 @@ class OnnxNetworkClassifier(NetworkClassifier):
 # a large network a few seconds. A run past this is a file that chose its own amount of work (a
 # Scan over a 10**12-row input of no size): it is stopped, and the self-test at load refuses
 # such a file. onnxruntime looks at the stop between operators only, so one long operator
-# (a huge convolution) runs to its end.
+# (a huge convolution) runs to its end; the command line ends the process on Ctrl+C or SIGTERM
+# even then (genrekit.cli.common.STOP_GRACE_SECONDS).
 ONNX_RUN_SECONDS = 300.0
 
 
