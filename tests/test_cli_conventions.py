@@ -1537,3 +1537,22 @@ def test_the_apps_flags_are_taken_after_the_command_too():
     assert app_flags_first(["tag", "lib", "--write-tags", "-q"]) == ["-q", "tag", "lib", "--write-tags"]  # a switch
     done = subprocess.run([sys.executable, "-m", "genrekit", "config", "-q"], capture_output=True, text=True)
     assert done.returncode == 0 and "No such option" not in done.stderr, done.stderr
+
+
+def test_log_lines_carry_an_unambiguous_date(capsys):
+    """rich's default time, ``[12/07/26 21:31:05]``, reads as 12 July 2026 or 7 December 2026
+    (a review, 2026-12-07): warnings carry ISO 8601 dates."""
+    import logging
+    import re
+
+    from genrekit.cli.common import _setup_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        _setup_logging(verbose=False)
+        logging.getLogger("genrekit.test").warning("a song was left out")
+    finally:
+        root.handlers[:], root.level = handlers, level
+    said = capsys.readouterr().err
+    assert re.search(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\]", said) and "a song was left out" in said, said

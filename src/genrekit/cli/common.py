@@ -758,7 +758,9 @@ def is_quiet() -> bool:
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     logging.basicConfig(
         level=logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING, format="%(message)s",
-        handlers=[_SafeLogHandler(console=err_console, show_path=False)], force=True,
+        # rich's default time, [12/07/26 21:31:05], reads as 12 July or 7 December; ISO 8601 does not
+        handlers=[_SafeLogHandler(console=err_console, show_path=False, log_time_format="[%Y-%m-%d %H:%M:%S]")],
+        force=True,
     )
     logging.captureWarnings(quiet)  # with --quiet, Python's warnings go to logging, below its ERROR level
 
