@@ -136,6 +136,27 @@ def test_the_tables_analysed_span_keeps_a_short_files_tenths():
     assert "0-3.5 s" in text and "0-170 s" in text
 
 
+def test_the_table_never_rounds_a_genre_it_lists_to_0_or_100_percent():
+    """A third genre of probability 0.004 was listed as "blues 0%", and the top one beside it
+    as "rock 100%"; they are "<1%" and ">99%". An exact 1 stays 100%."""
+    from rich.console import Console
+
+    from genrekit.predict.song import Prediction, Segment
+
+    probabilities = {"rock": 0.9955, "jazz": 0.0041, "blues": 0.0004}
+    song = Prediction(path="a.wav", genre="rock", confidence=0.9955, probabilities=probabilities, n_chunks=2,
+                      proportions={"rock": 0.996, "jazz": 0.004, "blues": 0.0},
+                      timeline=[Segment(0.0, 30.0, "rock", 0.9955, probabilities)], duration=30.0, start=0.0,
+                      end=30.0, model="m")
+    console = Console(width=100, record=True)
+    console.print(formats.prediction_table([song], model_name="m", top=3))
+    text = " ".join(console.export_text().replace("│", " ").split())
+    assert "rock >99%" in text and "jazz <1%" in text and "blues <1%" in text, text
+    assert " 0%" not in text and "100%" not in text, text
+    assert [formats._percent(v) for v in (0.0, 0.004, 0.005, 0.0051, 0.5, 0.994, 0.995, 1.0)] == \
+        ["0%", "<1%", "<1%", "1%", "50%", "99%", ">99%", "100%"]
+
+
 def test_json_and_csv_list_the_files_in_the_order_given_failures_included():
     """json and csv listed failed files after every prediction, so a script pairing the rows
     with its own list of files paired them wrongly."""

@@ -259,19 +259,30 @@ def prediction_table(predictions: Sequence[Prediction], *, model_name: str, top:
     view.add_column("analysed", justify="right", ratio=1)
     for p, name in zip(predictions, short_names([p.path for p in predictions])):
         # file names and genre names are the user's: never read as markup (a "[live]" would vanish)
-        ranked = [f"{escape(g)} {prob:.0%}" for g, prob in p.top(top)]
+        ranked = [f"{escape(g)} {_percent(prob)}" for g, prob in p.top(top)]
         if p.unknown_reason == SILENT:  # nothing heard: no best guess to show
             ranked = [f"unknown ({SILENT})"]
         elif p.genre == UNKNOWN:  # not music, or below --min-confidence: say so (briefly), and show the best guess
             below = p.unknown_reason == BELOW_MIN_CONFIDENCE
             # the threshold as given (its shortest exact form): :g rounded 0.80774409 below a confidence above it
             ranked.insert(0, f"unknown (< {float(p.min_confidence)!r}):" if below else f"unknown ({p.unknown_reason}):")
-        shares = [f"{p.unknown_share if g == UNKNOWN else escape(g)} {v:.0%}"
+        shares = [f"{p.unknown_share if g == UNKNOWN else escape(g)} {_percent(v)}"
                   for g, v in sorted(p.proportions.items(), key=lambda i: -i[1])[:top] if v > 0]
         styles = [_styles_cell(p.styles, top)] if with_styles else []
         view.add_row(escape(line_shown(name)), "\n".join(ranked), *styles, "\n".join(shares),
                      f"{_seconds(p.start)}-{_seconds(p.end)} s\n{_parts(p)}")
     return view
+
+
+def _percent(value: float) -> str:
+    """A probability or share as the table shows it: whole percents, with ``<1%`` and ``>99%``
+    where rounding would say 0% of a genre that has some, or 100% beside others that have some."""
+    value, shown = float(value), f"{float(value):.0%}"
+    if value > 0 and shown == "0%":
+        return "<1%"
+    if value < 1 and shown == "100%":
+        return ">99%"
+    return shown
 
 
 def short_names(paths: Sequence[str]) -> list[str]:
@@ -309,6 +320,6 @@ def _styles_cell(styles: dict[str, float] | None, top: int) -> str:
         return "none"
     from rich.markup import escape
 
-    shown = [f"{escape(style)} {probability:.0%}" for style, probability in list(styles.items())[:top]]
+    shown = [f"{escape(style)} {_percent(probability)}" for style, probability in list(styles.items())[:top]]
     more = len(styles) - len(shown)
     return "\n".join(shown + ([f"+{more} more"] if more else []))
