@@ -1947,9 +1947,10 @@ def _log_mel_network(nodes: list, constants: list, width: int = 2):
     return model
 
 
-def _batch_dependent_network(path: Path) -> Path:
-    """An ONNX network that scales its softmax by (batch - 1) * -1000 + 1: probabilities for
-    one chunk (the load's self-test), values that are not for a song's several."""
+def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_refused_naming_it(tmp_path):
+    """The load's self-test runs one chunk; a graph scaling its softmax by (batch - 1) * k + 1
+    passed it and then gave a song's windows -229% and -899671%, in predict, evaluate and the
+    service (a review, 2026-12-07). Every run's output is checked as the self-test checks it."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -1967,45 +1968,13 @@ def _batch_dependent_network(path: Path) -> Path:
              helper.make_node("Mul", ["others", "k"], ["scaled"]),
              helper.make_node("Add", ["scaled", "one"], ["factor"]),
              helper.make_node("Mul", ["softmax", "factor"], ["probabilities"])]
+    path = tmp_path / "batchy.onnx"
     onnx.save(_log_mel_network(nodes, constants), str(path))
-    return path
-
-
-def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_refused_naming_it(tmp_path):
-    """The load's self-test runs one chunk; a graph scaling its softmax by (batch - 1) * k + 1
-    passed it and then gave a song's windows -229% and -899671%, in predict, evaluate and the
-    service (a review, 2026-12-07). Every run's output is checked as the self-test checks it."""
-    classifier = load(_batch_dependent_network(tmp_path / "batchy.onnx"))  # one chunk: probabilities
+    classifier = load(path)  # one chunk: probabilities
     samples = int(round(classifier.chunk_seconds * classifier.sample_rate))
     song = np.random.default_rng(1).uniform(-0.3, 0.3, samples).astype(np.float32)
     with pytest.raises(ModelError, match=r"batchy\.onnx: the graph gave values that are not probabilities"):
         classifier.predict_proba([song, song])
-
-
-def test_a_model_that_fails_on_songs_stops_the_batch_at_the_first_instead_of_failing_each(tmp_path):
-    """A model that fails on a song fails on the next ones too: predict and tag listed the
-    error once per song ("3 file(s) failed"; a review, 2026-12-07), with exit status 3. The
-    run now stops at the first, as a model error (status 1), in this process and in workers;
-    the files before it stand."""
-    from genrekit.predict.files import iter_predictions
-
-    model = _batch_dependent_network(tmp_path / "batchy.onnx")
-    (tmp_path / "songs").mkdir()
-    songs = [tmp_path / "songs" / f"{name}.wav" for name in ("a", "b", "c")]
-    for seed, song in enumerate(songs):
-        sf.write(song, np.random.default_rng(seed).uniform(-0.3, 0.3, 22050 * 10).astype(np.float32), 22050)
-    with pytest.raises(ModelError, match=r"batchy\.onnx: the graph gave values that are not probabilities.*"
-                                         r"\(on .*a\.wav; stopped there: it is the model that fails, not the song"):
-        list(iter_predictions(model, songs))
-    predicted = runner.invoke(app, ["predict", "--model", str(model), "--jobs", "2", *map(str, songs)])
-    assert predicted.exit_code == EXIT_ERROR, predicted.output
-    assert "stopped there: it is the model that fails" in " ".join(predicted.output.split())
-    assert "failed" not in predicted.output, predicted.output
-    results = tmp_path / "tags.csv"
-    tagged = runner.invoke(app, ["tag", str(tmp_path / "songs"), "--model", str(model), "--jobs", "2",
-                                 "--out", str(results)])
-    assert tagged.exit_code == EXIT_ERROR, tagged.output
-    assert "stopped there: it is the model that fails" in " ".join(tagged.output.split()), tagged.output
 
 
 def test_a_network_whose_weights_overflow_on_music_is_blamed_not_the_audio(tmp_path):

@@ -15,8 +15,8 @@ from genrekit._files import path_given, paths_given
 from genrekit._renamed import renamed_keywords
 from genrekit.audio.chunking import SKIP_SECONDS, analysed_span, song_chunks
 from genrekit.audio.io import SILENCE_PEAK, check_stop, is_audio_path, is_seconds
-from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ModelError, ParameterError, SilentAudio,
-                             check_flags, check_options, check_whole_number)
+from genrekit.errors import (AnalysisStopped, AudioError, GenrekitError, ParameterError, SilentAudio, check_flags,
+                             check_options, check_whole_number)
 from genrekit.models.interface import GenreClassifier, load
 from genrekit.predict.song import (
     Prediction, check_min_confidence, heard_as_music, length_weighted, silent_prediction, summarise,
@@ -369,22 +369,12 @@ def make_song_predictor(model_path: str, segment_seconds: float | None, skip: fl
         try:
             return {"prediction": predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
                                                min_confidence=min_confidence, music_check=music_check).to_dict()}
-        except ModelError as exc:  # the model's fault: the batch stops (:func:`stopped_by_the_model`)
-            return {"model_error": str(exc)}
         except GenrekitError as exc:
             return {"error": str(exc)}
         except Exception as exc:  # a decoder crash on one file must not end the batch
             return {"error": f"{path}: unexpected {type(exc).__name__}: {exc}"}
 
     return predict
-
-
-def stopped_by_the_model(reason: str, path: str) -> ModelError:
-    """The error that ends a batch where the model failed on a song (values that are not
-    probabilities, a run past onnxruntime's time or memory limits): the model's fault, which
-    the next songs would meet too. It was listed once per song, each a failure of its own."""
-    return ModelError(f"{reason} (on {path}; stopped there: it is the model that fails, not the song, and the "
-                      "songs after it would fail the same way)")
 
 
 def songs_at(path: str | os.PathLike) -> list[str]:
@@ -445,8 +435,7 @@ def iter_predictions(
     process pool or Ray), in workers that each load the model once from its file (a model
     built in memory is run here); they finish in any order. The results are the same either way.
     ``on_progress(path, seconds)``: each file's progress (:func:`predict_file`'s), in this
-    process only. A model that fails on a song raises :func:`stopped_by_the_model`'s ModelError
-    there, after the files before it.
+    process only.
     """
     min_confidence, runner = _checked_batch(min_confidence=min_confidence, skip=skip, hop_seconds=hop_seconds,
                                             n_jobs=n_jobs, music_check=music_check, runner=runner)
@@ -473,8 +462,6 @@ def iter_predictions(
                                          on_crash=crashed):
             if "prediction" in outcome:
                 yield listed[index], Prediction.from_dict(outcome["prediction"]), None
-            elif "model_error" in outcome:
-                raise stopped_by_the_model(outcome["model_error"], listed[index])
             else:
                 yield listed[index], None, outcome["error"]
         return
@@ -485,8 +472,6 @@ def iter_predictions(
             feed = None if on_progress is None else functools.partial(on_progress, path)
             yield path, predict_file(predictor, path, skip=skip, hop_seconds=hop_seconds,
                                      min_confidence=min_confidence, music_check=music_check, on_progress=feed), None
-        except ModelError as exc:
-            raise stopped_by_the_model(str(exc), path) from exc
         except GenrekitError as exc:
             yield path, None, str(exc)
         except Exception as exc:  # a decoder crash on one file must not end the batch (as in the workers)
@@ -666,8 +651,7 @@ def predict_files(
     ------
     ParameterError, ModelError
         ``min_confidence`` is not a probability, or the model cannot be loaded (as
-        :func:`genrekit.models.load`); a ModelError also where the model fails on a song
-        (:func:`stopped_by_the_model`), which ends the batch.
+        :func:`genrekit.models.load`).
     """
     check_flags(progress=progress)
     # before the folders are listed (iter_predictions checks them again: it is public too)

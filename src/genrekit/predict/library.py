@@ -466,8 +466,6 @@ def make_tagger(model_path: str, segment_seconds: float | None, skip: float, mus
         if record.own_genres is not None:
             record.own_as_model = list(dict.fromkeys(m for m in map(match, record.own_genres) if m))
         outcome = predict(path)
-        if "model_error" in outcome:  # not a record: the run stops (tag_library)
-            return {"path": path, "model_error": outcome["model_error"]}
         if "error" in outcome:
             record.error = outcome["error"]
         else:
@@ -990,9 +988,7 @@ def tag_library(
         file, ``root`` is not a folder (or a URL that can be listed), ``write_tags`` is asked
         for a URL or without mutagen installed.
     ModelError
-        ``model_path`` names no model file, or the model fails on a song (values that are not
-        probabilities, a run past onnxruntime's limits): the run stops there; what was
-        journalled before it stands, and a rerun resumes.
+        ``model_path`` names no model file.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -1137,10 +1133,6 @@ def tag_library(
             return _key(Path(path), use_hash, analysed_as)
 
         def finish(record: dict) -> None:
-            if "model_error" in record:  # the model fails on songs: every song after it would fail too
-                from genrekit.predict.files import stopped_by_the_model
-
-                raise stopped_by_the_model(record["model_error"], record["path"])
             _decide(record, min_confidence, music_check)
             change = None
             if write_tags and record["error"] is None:
