@@ -1331,7 +1331,8 @@ def test_the_stop_watchdog_waits_for_the_clean_up_and_ignores_a_forked_childs_si
     """Once Python has acted on a stop, its clean-up is not cut however long it takes; a forked
     child (a DataLoader's worker) that gets SIGTERM writes it to the parent's signal pipe too,
     which must not end the parent; nor may a signal whose handler is now another's (``serve``:
-    uvicorn's, which stops the service gracefully in its own time)."""
+    uvicorn's, which stops the service gracefully in its own time), nor one another handler took
+    that the watchdog read once genrekit's was back, after the command ended (a review, 2026-12-07)."""
     import subprocess
     import sys
 
@@ -1360,10 +1361,45 @@ with common._orderly_stop_on_termination():
     except common._Stopped:
         time.sleep(1.5)  # a clean-up that takes longer than the grace
         print("cleaned up", flush=True)
+with common._orderly_stop_on_termination():  # another command: a stop another handler took, read late
+    ours = signal.signal(signal.SIGHUP, lambda signum, frame: None)
+    signal.raise_signal(signal.SIGHUP)
+    signal.signal(signal.SIGHUP, ours)
+    time.sleep(0.2)  # the command ends inside the grace
+time.sleep(1.5)  # the command is over: its watchdog with it
+print("after the command", flush=True)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:3] == ["parent lives", "the service's stop", "cleaned up"]
+    assert done.stdout.split("\n")[:4] == ["parent lives", "the service's stop", "cleaned up", "after the command"]
+
+
+def test_serve_leaves_its_stops_to_the_service_without_the_watchdog(served, monkeypatch):
+    """uvicorn swaps its own handlers in and out with genrekit's: a stop it took, read by the
+    watchdog after genrekit's handler was back, would have ended a service stopping gracefully.
+    `serve` runs without the watchdog's signal pipe; other commands run with it."""
+    import signal
+
+    from genrekit.cli import common
+
+    def wakeup_fd() -> int:
+        fd = signal.set_wakeup_fd(-1)
+        signal.set_wakeup_fd(fd)
+        return fd
+
+    seen, serve = [], type(served).__call__
+
+    def serve_seeing_the_wakeup_fd(*args, **kwargs):
+        seen.append(wakeup_fd())
+        return serve(*args, **kwargs)
+
+    before = wakeup_fd()
+    monkeypatch.setattr(type(served), "__call__", serve_seeing_the_wakeup_fd)
+    assert invoke("serve", env=WIDE).exit_code == 0
+    assert seen == [before]
+    with common._orderly_stop_on_termination():
+        assert wakeup_fd() not in (before, -1)  # elsewhere, the pipe is there
+    assert wakeup_fd() == before
 
 
 def test_compare_refuses_more_folds_than_any_genre_of_its_table_has_tracks(tmp_path):

@@ -62,12 +62,12 @@ STOP_GRACE_SECONDS = 5.0
 
 
 @contextlib.contextmanager
-def _orderly_stop_on_termination(after_a_stop=lambda: "") -> Iterator[None]:
+def _orderly_stop_on_termination(after_a_stop=lambda: "", *, watchdog: bool = True) -> Iterator[None]:
     """While a command runs in this process's main thread, SIGTERM (``kill``, a service manager)
     and SIGHUP (its terminal closed) stop it as Ctrl+C does, unless it was started ignoring them
     (``nohup``). A child process that inherited the handler (forked workers) dies of the signal
     as before. (``serve`` stops gracefully on them, with status 0; a Ray runner's ``ray.init``
-    installs Ray's own SIGTERM handler.) A stop that Python has not acted on
+    installs Ray's own SIGTERM handler.) With ``watchdog``, a stop that Python has not acted on
     :data:`STOP_GRACE_SECONDS` later ends the process (:func:`_stop_even_inside_one_long_call`;
     ``after_a_stop`` says what the command keeps)."""
     import signal
@@ -100,8 +100,8 @@ def _orderly_stop_on_termination(after_a_stop=lambda: "") -> Iterator[None]:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a host program's own handler
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     try:
-        with _stop_even_inside_one_long_call({signum: signal.getsignal(signum) for signum in previous}, acted_on,
-                                             after_a_stop):
+        watching = {signum: signal.getsignal(signum) for signum in previous} if watchdog else {}
+        with _stop_even_inside_one_long_call(watching, acted_on, after_a_stop):
             yield
     finally:
         for signum, handler in previous.items():
@@ -121,43 +121,66 @@ def _stop_even_inside_one_long_call(handlers: dict, acted_on: list, after_a_stop
     import threading
     import time
 
+    if not handlers:
+        yield
+        return
     read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
     try:
+        os.set_blocking(write_end, False)
         earlier = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    except (ValueError, OSError):  # not the main thread of the main interpreter
+    except (ValueError, OSError, AttributeError):  # not the main thread (or Windows' Python < 3.12: no set_blocking)
         os.close(read_end)
         os.close(write_end)
         yield
         return
     _forget_the_stop_pipe_in_forked_children()
     _STOP_PIPE[:] = [read_end, write_end]
+    over = threading.Event()  # the command has ended: a stop read late is no longer this watchdog's
 
-    def watch() -> None:
+    def watch() -> None:  # owns read_end
         try:
             while data := os.read(read_end, 64):
                 received = [signum for signum in data if signum in handlers
                             and signal.getsignal(signum) is handlers[signum]]
-                if not received or acted_on:
+                if not received or acted_on or over.is_set():
                     continue
                 deadline = time.monotonic() + STOP_GRACE_SECONDS
-                while not acted_on and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if not acted_on:
+                while not acted_on and not over.is_set() and time.monotonic() < deadline:
+                    over.wait(0.05)
+                if not acted_on and not over.is_set():
                     _end_now(received[-1], after_a_stop)
         except OSError:
             pass
         finally:
-            os.close(read_end)
+            with contextlib.suppress(OSError):
+                os.close(read_end)
+
+    def let_go() -> None:
+        over.set()
+        _STOP_PIPE.clear()
+        try:
+            signal.set_wakeup_fd(earlier)
+        except (ValueError, OSError):  # an earlier fd closed since, or not non-blocking: none, then
+            with contextlib.suppress(ValueError, OSError):
+                signal.set_wakeup_fd(-1)
+        finally:
+            os.close(write_end)  # the watcher reads the end of the pipe and closes its own end
 
     watcher = threading.Thread(target=watch, name="genrekit-stop-watchdog", daemon=True)
-    watcher.start()
+    try:
+        watcher.start()  # a stop while it starts: the thread was made, and it owns read_end
+    except RuntimeError:  # no thread to be had: no watchdog
+        os.close(read_end)
+        let_go()
+        yield
+        return
+    except BaseException:
+        let_go()
+        raise
     try:
         yield
     finally:
-        _STOP_PIPE.clear()
-        signal.set_wakeup_fd(earlier)
-        os.close(write_end)  # the watcher reads the end of the pipe and closes its own end
+        let_go()
 
 
 #: The stop watchdog's pipe (read end, write end) while a command runs.
@@ -187,12 +210,21 @@ def _end_now(signum: int, after_a_stop) -> None:
     """End this process at once (with 128 + ``signum``), saying why the clean-up was skipped."""
     import signal
 
+    import threading
+
     name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
-    with contextlib.suppress(Exception):  # the main thread is in compiled code: its output so far is kept
-        sys.stdout.flush()
-        err_console.print(f"[yellow]interrupted[/] ({name}): genrekit was {STOP_GRACE_SECONDS:g} s inside one call "
-                          "into compiled code that cannot be stopped part-way (a very long computation, or a crafted "
-                          f"model file's), so it ends now without its clean-up: {after_a_stop()}", highlight=False)
+
+    def say() -> None:
+        with contextlib.suppress(Exception):  # the main thread is in compiled code: its output so far is kept
+            sys.stdout.flush()
+            err_console.print(f"[yellow]interrupted[/] ({name}): genrekit was {STOP_GRACE_SECONDS:g} s inside one "
+                              "call into compiled code that cannot be stopped part-way (a very long computation, or a "
+                              f"crafted model file's), so it ends now without its clean-up: {after_a_stop()}",
+                              highlight=False)
+
+    saying = threading.Thread(target=say, daemon=True)  # a reader that stopped reading must not hold the end
+    saying.start()
+    saying.join(1.0)
     os._exit(128 + signum)
 
 
@@ -277,7 +309,10 @@ class _OneErrorHandler(TyperGroup):
     def invoke(self, ctx):
         _CHOSEN.clear()  # this command's own (tests run many in one process)
         try:
-            with _orderly_stop_on_termination(lambda: _after_a_stop(ctx.invoked_subcommand)):
+            # `serve` stops on its own handlers (uvicorn's, swapped in and out with genrekit's): no watchdog
+            given = [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
+            watched = given[:1] != ["serve"]
+            with _orderly_stop_on_termination(lambda: _after_a_stop(ctx.invoked_subcommand), watchdog=watched):
                 return super().invoke(ctx)
         except GenrekitError as exc:
             if _STOPS_RECEIVED:  # an error the stop caused (an exporter's, wrapping it): the stop is what happened
