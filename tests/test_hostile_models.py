@@ -1947,6 +1947,77 @@ def _log_mel_network(nodes: list, constants: list, width: int = 2):
     return model
 
 
+@pytest.mark.parametrize("kind", ["node-inputs", "node-outputs", "attributes", "attribute-strings", "initializers",
+                                  "value-infos", "opset-imports", "function-inputs", "attribute-ints", "tensor-ints"])
+def test_an_onnx_file_of_many_empty_names_or_messages_is_refused_from_its_bytes(kind, monkeypatch):
+    """An empty string or message takes 2 bytes of the file and 75-170 of memory, in protobuf and
+    again in onnxruntime: 19 MB of empty attribute strings took 1.7 GB before onnxruntime refused
+    the graph, and the 1 GiB the size cap allows would have taken ~90 GB (a review, 2026-12-07);
+    an integer takes 1-2 bytes and 8. The memory they would take is estimated from the file's
+    bytes and capped (at 4 GiB, onnxruntime's arena's; here at 1000 objects' worth)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit import untrusted
+
+    monkeypatch.setattr(untrusted, "MAX_ONNX_OBJECT_BYTES", 1000 * untrusted.ONNX_ENTRY_BYTES)
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+    model = _log_mel_network(nodes, [numpy_helper.from_array(np.zeros((128, 2), np.float32), "W")])
+    assert not untrusted.onnx_refusals(model.SerializeToString(), "fine.onnx")
+    many, softmax = 1001, model.graph.node[2]
+    if kind == "node-inputs":
+        softmax.input.extend([""] * many)
+    elif kind == "node-outputs":
+        softmax.output.extend([""] * many)
+    elif kind == "attributes":
+        softmax.attribute.extend([helper.make_attribute(f"a{i}", 1) for i in range(many)])
+    elif kind == "attribute-strings":
+        softmax.attribute.append(helper.make_attribute("junk", [b""] * many))
+    elif kind == "initializers":
+        model.graph.initializer.extend([TensorProto() for _ in range(many)])
+    elif kind == "value-infos":
+        model.graph.value_info.extend([helper.make_tensor_value_info("", TensorProto.FLOAT, None)] * many)
+    elif kind == "opset-imports":
+        model.opset_import.extend([helper.make_opsetid("", 17)] * many)
+    elif kind == "function-inputs":
+        opset = [helper.make_opsetid("", 17)]
+        model.functions.append(helper.make_function("local", "f", [""] * many, ["y"], [], opset))
+    elif kind == "attribute-ints":
+        softmax.attribute.append(helper.make_attribute("junk", [0] * (many * untrusted.ONNX_ENTRY_BYTES // 8)))
+    else:
+        n = many * untrusted.ONNX_ENTRY_BYTES // 8
+        model.graph.initializer.append(helper.make_tensor("n", TensorProto.INT64, [n], [0] * n))
+    with pytest.raises(ModelError, match=r"evil\.onnx: its names, attributes, tensors and integer lists would take "
+                                         r"over 0\.000158\d* GB once parsed"):
+        untrusted.onnx_refusals(model.SerializeToString(), "evil.onnx")
+
+
+def test_an_attributes_ints_are_read_without_keeping_them():
+    """The kernel check kept every int of every attribute in a Python list: 1 GiB of packed ints
+    (the size cap) would have made a list of about 8 GB before any refusal. Only their product
+    is kept now."""
+    import tracemalloc
+
+    from onnx import helper, numpy_helper
+
+    from genrekit.untrusted import onnx_refusals
+
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+    model = _log_mel_network(nodes, [numpy_helper.from_array(np.zeros((128, 2), np.float32), "W")])
+    model.graph.node[2].attribute.append(helper.make_attribute("junk", [1] * 2_000_000))  # 2 MB packed
+    data = model.SerializeToString()
+    tracemalloc.start()
+    try:
+        onnx_refusals(data, "ints.onnx")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, peak  # a list of them alone took 16 MB
+
+
 def test_a_graph_that_gives_probabilities_for_one_chunk_and_not_for_several_is_refused_naming_it(tmp_path):
     """The load's self-test runs one chunk; a graph scaling its softmax by (batch - 1) * k + 1
     passed it and then gave a song's windows -229% and -899671%, in predict, evaluate and the

@@ -1027,6 +1027,15 @@ MAX_ONNX_NODES = 10_000
 # genrekit's exports' largest is 469 (musicnn's timbral filters); a 4096 x 4096 MaxPool in a 1.8 kB
 # file would have run for 44 hours in one operator, past any stop.
 MAX_ONNX_KERNEL = 4096
+# The memory an ONNX file's small objects may take once protobuf and onnxruntime have parsed it,
+# estimated from its bytes: each name, attribute, attribute string, tensor, value info or opset
+# (ONNX_ENTRY_BYTES: an empty one takes 2 bytes of the file and ~75-170 of memory; 19 MB of empty
+# attribute strings took 1.7 GB, of empty node inputs 0.9 GB), and each integer of a list (8
+# bytes, from 1-2 in the file). genrekit's exports estimate at 0-15 MB (the default 7), its tree
+# ensembles at 45 MB (random-forest) and 91 MB (extra-trees, a 26 MB file) trained on 400 rows,
+# and more with more rows: the cap is onnxruntime's arena's (ONNX_ARENA_MAX_BYTES).
+MAX_ONNX_OBJECT_BYTES = 4 * 2**30
+ONNX_ENTRY_BYTES = 170
 # The metadata (every entry) and doc strings (the model's and its graph's) an ONNX file may hold:
 # genrekit's ``genrekit`` entry (at most MAX_JSON_BYTES) and a little more. onnxruntime keeps
 # about three copies of each for as long as its session lives: 400 MB under another key took 2.2 GB.
@@ -1127,19 +1136,42 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
 
     text_bytes = 0  # metadata and doc strings
 
+    entries = integers = 0
+
+    def entry(objects: int = 0, *, span: tuple[int, int] | None = None, ints: int = 0,
+              packed: tuple[int, int] | None = None) -> None:
+        """``objects`` more (see MAX_ONNX_OBJECT_BYTES), and for ``span``, a message not walked
+        here (a value info, a type), the most objects its bytes could hold; ``ints`` integers
+        more, and those of ``packed``, a packed list's span (one per byte under 0x80)."""
+        nonlocal entries, integers
+        entries += objects + (0 if span is None else 1 + (span[1] - span[0]) // 2)
+        integers += ints + (0 if packed is None else
+                               len(data[packed[0]:packed[1]].translate(None, _VARINT_CONTINUATIONS)))
+        estimate = entries * ONNX_ENTRY_BYTES + integers * 8
+        if estimate > MAX_ONNX_OBJECT_BYTES:
+            raise ModelError(f"{where}: its names, attributes, tensors and integer lists would take over "
+                             f"{MAX_ONNX_OBJECT_BYTES / 2**30:g} GB once parsed (at least {entries} objects of "
+                             f"~{ONNX_ENTRY_BYTES} bytes and {integers} integers of 8, from a few bytes each in the "
+                             "file); genrekit's exports take 0-100 MB")
+
     def graph(span, depth: int) -> None:
         nonlocal text_bytes
         if depth > 16:
             raise ValueError("subgraphs nested too deep")
-        for number, inner in messages(*span, (1, 5, 10, 15)):  # GraphProto node, initializer, doc_string, sparse
-            if number == 1:
+        for number, wire, inner in fields(*span):
+            if wire != 2:
+                continue
+            if number == 1:  # GraphProto node, initializer, doc_string, sparse_initializer
                 node(inner, depth)
             elif number == 5:
+                entry(1)
                 tensor(inner)
             elif number == 10:
                 text_bytes += inner[1] - inner[0]
-            else:
+            elif number == 15:
                 sparse.add(inner[0])
+            elif number in (11, 12, 13, 14, 16):  # input, output, value_info, quantization_annotation, metadata
+                entry(span=inner)
 
     nodes = 0
 
@@ -1158,33 +1190,55 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             elif number == 7:
                 domain = data[value[0]:value[1]].decode("utf-8", "replace")
             elif number == 5:
+                entry(1)
                 attribute(value, depth)
+            elif number in (1, 2):  # input, output
+                entry(1)
+            elif number in (9, 10):  # metadata_props, device_configurations
+                entry(span=value)
         ops.add(("" if domain == "ai.onnx" else domain, op_type))
 
     def attribute(span, depth: int) -> None:
-        name, ints = b"", []
+        # ints decoded for a kernel_shape only (a kernel has a few), and counted, not kept: a file of
+        # 1 GiB of them would have made a list of ~8 GB here, and a tree ensemble's millions were each decoded
+        name, dims, n_loose, texts, packed = b"", [], 0, 0, []
         for number, wire, value in fields(*span):  # AttributeProto name (1), ints (8, packed or not), and
-            if number == 1 and wire == 2:  # t, g, tensors, graphs, sparse_tensor(s) (5, 6, 10, 11, 22, 23)
+            if number == 8 and wire == 0:  # t, g, tensors, graphs, sparse_tensor(s) (5, 6, 10, 11, 22, 23)
+                n_loose += 1
+                if n_loose <= 64:
+                    dims.append(value)
+            elif number == 1 and wire == 2:
                 name = data[value[0]:value[1]]
-            elif number == 8 and wire == 0:
-                ints.append(value)
             elif number == 8 and wire == 2:
-                at = value[0]
-                while at < value[1]:
-                    item, at = read_varint(data, at)
-                    ints.append(item)
+                entry(packed=value)
+                packed.append(value)
+            elif wire == 2 and number == 9:  # strings
+                texts += 1
             elif wire == 2 and number in (5, 10):
+                entry(1 if number == 10 else 0)
                 tensor(value)
             elif wire == 2 and number in (6, 11):
+                entry(1 if number == 11 else 0)
                 graph(value, depth + 1)
             elif wire == 2 and number in (22, 23):
                 sparse.add(value[0])
-        if name == b"kernel_shape" and math.prod(ints) > MAX_ONNX_KERNEL:
-            kernels.append(math.prod(ints))
+            elif wire == 2 and number in (14, 15):  # tp, type_protos
+                entry(span=value)
+        entry(texts, ints=n_loose)
+        if name == b"kernel_shape":
+            product = math.prod(dims) if n_loose <= 64 else 2**64
+            for start, end in packed:
+                while start < end and product <= 2**64:
+                    item, start = read_varint(data, start)
+                    product *= item
+            if product > MAX_ONNX_KERNEL:
+                kernels.append(product)
 
     def tensor(span) -> None:
         for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
-            if (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
+            if number in (1, 5, 7, 11):  # dims, int32_data, int64_data, uint64_data: packed or not
+                entry(packed=value) if wire == 2 else entry(ints=1)
+            elif (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
                 external.add(span[0])
             elif number == 2 and wire == 0 and value == 8:  # data_type STRING: two bytes a value in the file,
                 strings.add(span[0])  # ~60 in memory as protobuf and onnxruntime hold it (100 MB took 2.9 GB)
@@ -1192,12 +1246,16 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     metadata_keys: Counter = Counter()
 
     try:
-        for number, span in messages(0, len(data), (6, 7, 14, 20, 25)):  # doc, graph, metadata, training, functions
-            if number == 6:
+        # doc, graph, opset_import, metadata, training, functions
+        for number, span in messages(0, len(data), (6, 7, 8, 14, 20, 25)):
+            if number == 8:
+                entry(1)
+            elif number == 6:
                 text_bytes += span[1] - span[0]
             elif number == 7:
                 graph(span, 0)
             elif number == 14:  # StringStringEntryProto: key (1); protobuf keeps a repeated field's last
+                entry(1)
                 keys = [data[a:b] for _, (a, b) in messages(*span, (1,))]
                 metadata_keys[keys[-1] if keys else b""] += 1
                 text_bytes += span[1] - span[0]
@@ -1205,8 +1263,16 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
                 for _, inner in messages(*span, (1, 2)):  # TrainingInfoProto initialization, algorithm
                     graph(inner, 0)
             else:
-                for kind, inner in messages(*span, (7, 11)):  # FunctionProto node, attribute_proto
-                    node(inner, 0) if kind == 7 else attribute(inner, 0)
+                entry(1)
+                # FunctionProto node, attribute_proto; input, output, attribute (names); value_info, metadata
+                for kind, inner in messages(*span, (7, 11, 4, 5, 6, 12, 14)):
+                    if kind == 7:
+                        node(inner, 0)
+                    elif kind == 11:
+                        entry(1)
+                        attribute(inner, 0)
+                    else:
+                        entry(span=inner) if kind in (12, 14) else entry(1)
     except (ValueError, IndexError) as exc:
         raise ModelError(f"{where}: not an ONNX file genrekit can read ({exc})") from exc
     refusals = []
@@ -1234,6 +1300,11 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"{text_bytes} bytes of metadata and doc strings (at most {MAX_ONNX_TEXT_BYTES}; onnxruntime "
                         "keeps copies of them for as long as the model runs)")
     return refusals
+
+
+# The bytes that continue a varint (the high bit set): what is left of a packed list without them
+# is one byte per integer.
+_VARINT_CONTINUATIONS = bytes(range(0x80, 0x100))
 
 
 def read_varint(data: bytes, at: int) -> tuple[int, int]:
