@@ -1087,6 +1087,10 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
       another;
     - metadata and doc strings past :data:`MAX_ONNX_TEXT_BYTES` in all (under any key).
 
+    The memory its names, attributes, strings, messages and integer lists would take once
+    parsed is estimated on the way, and a file past :data:`MAX_ONNX_OBJECT_BYTES` is refused
+    as soon as it is (a ModelError).
+
     Raises
     ------
     ModelError
@@ -1146,7 +1150,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         nonlocal entries, integers
         entries += objects + (0 if span is None else 1 + (span[1] - span[0]) // 2)
         integers += ints + (0 if packed is None else
-                               len(data[packed[0]:packed[1]].translate(None, _VARINT_CONTINUATIONS)))
+                            len(data[packed[0]:packed[1]].translate(None, _VARINT_CONTINUATIONS)))
         estimate = entries * ONNX_ENTRY_BYTES + integers * 8
         if estimate > MAX_ONNX_OBJECT_BYTES:
             raise ModelError(f"{where}: its names, attributes, tensors and integer lists would take over "
@@ -1202,8 +1206,10 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         # ints decoded for a kernel_shape only (a kernel has a few), and counted, not kept: a file of
         # 1 GiB of them would have made a list of ~8 GB here, and a tree ensemble's millions were each decoded
         name, dims, n_loose, texts, packed = b"", [], 0, 0, []
-        for number, wire, value in fields(*span):  # AttributeProto name (1), ints (8, packed or not), and
-            if number == 8 and wire == 0:  # t, g, tensors, graphs, sparse_tensor(s) (5, 6, 10, 11, 22, 23)
+        # AttributeProto name (1), ints (8, packed or not), strings (9), t, g, tensors, graphs,
+        # sparse_tensor(s) (5, 6, 10, 11, 22, 23), tp, type_protos (14, 15)
+        for number, wire, value in fields(*span):
+            if number == 8 and wire == 0:
                 n_loose += 1
                 if n_loose <= 64:
                     dims.append(value)
@@ -1212,17 +1218,17 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             elif number == 8 and wire == 2:
                 entry(packed=value)
                 packed.append(value)
-            elif wire == 2 and number == 9:  # strings
+            elif wire == 2 and number == 9:
                 texts += 1
             elif wire == 2 and number in (5, 10):
-                entry(1 if number == 10 else 0)
+                entry(1 if number == 10 else 0)  # a list's tensors: objects of their own
                 tensor(value)
             elif wire == 2 and number in (6, 11):
                 entry(1 if number == 11 else 0)
                 graph(value, depth + 1)
             elif wire == 2 and number in (22, 23):
                 sparse.add(value[0])
-            elif wire == 2 and number in (14, 15):  # tp, type_protos
+            elif wire == 2 and number in (14, 15):
                 entry(span=value)
         entry(texts, ints=n_loose)
         if name == b"kernel_shape":

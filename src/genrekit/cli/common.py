@@ -209,7 +209,6 @@ def _forget_the_stop_pipe_in_forked_children() -> None:
 def _end_now(signum: int, after_a_stop) -> None:
     """End this process at once (with 128 + ``signum``), saying why the clean-up was skipped."""
     import signal
-
     import threading
 
     name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
