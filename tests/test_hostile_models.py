@@ -1608,8 +1608,47 @@ def test_megabytes_of_metadata_or_doc_string_are_refused_before_onnxruntime_hold
         model.CopyFrom(well_formed)
         add(model)
         onnx.save(model, str(tmp_path / f"{name}.onnx"))
-        with pytest.raises(ModelError, match=r"bytes of metadata and doc strings \(at most 34603008"):
+        with pytest.raises(ModelError, match=r"bytes of metadata, doc strings and names \(at most 34603008"):
             load(tmp_path / f"{name}.onnx")
+
+
+@pytest.mark.parametrize("where", ["node doc", "node name", "node input", "attribute doc", "attribute name",
+                                   "attribute string", "tensor name", "tensor doc", "graph name"])
+def test_names_and_doc_strings_anywhere_count_with_the_metadata(where, monkeypatch):
+    """The text cap counted the metadata and the model's and graph's doc strings only: a node's
+    200 MB doc string loaded and peaked at 0.86 GB (a review, 2026-12-07). Names and doc strings
+    of nodes, attributes and tensors count too (the cap patched to 1000 bytes here)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from genrekit import untrusted
+
+    monkeypatch.setattr(untrusted, "MAX_ONNX_TEXT_BYTES", 1000)
+    nodes = [helper.make_node("ReduceMean", ["log_mel"], ["mean"], axes=[1, 3], keepdims=0),
+             helper.make_node("MatMul", ["mean", "W"], ["logits"]),
+             helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)]
+    model = _log_mel_network(nodes, [numpy_helper.from_array(np.zeros((128, 2), np.float32), "W")])
+    model.metadata_props.pop()  # genrekit's own entry, over 1000 bytes
+    assert not untrusted.onnx_refusals(model.SerializeToString(), "fine.onnx")
+    text, softmax, weights = "x" * 2000, model.graph.node[2], model.graph.initializer[0]
+    if where == "node doc":
+        softmax.doc_string = text
+    elif where == "node name":
+        softmax.name = text
+    elif where == "node input":
+        softmax.input.append(text)
+    elif where.startswith("attribute"):
+        attribute = helper.make_attribute(text if where == "attribute name" else "a", text.encode()
+                                          if where == "attribute string" else 1)
+        attribute.doc_string = text if where == "attribute doc" else ""
+        softmax.attribute.append(attribute)
+    elif where == "tensor name":
+        weights.name = text
+    elif where == "tensor doc":
+        weights.doc_string = text
+    else:
+        model.graph.name = text
+    said = untrusted.onnx_refusals(model.SerializeToString(), "wordy.onnx")
+    assert any("bytes of metadata, doc strings and names (at most 1000" in r for r in said), said
 
 
 def test_front_end_settings_a_file_sets_are_refused_as_the_files(tmp_path):
@@ -1948,7 +1987,8 @@ def _log_mel_network(nodes: list, constants: list, width: int = 2):
 
 
 @pytest.mark.parametrize("kind", ["node-inputs", "node-outputs", "attributes", "attribute-strings", "initializers",
-                                  "value-infos", "opset-imports", "function-inputs", "attribute-ints", "tensor-ints"])
+                                  "value-infos", "opset-imports", "function-inputs", "attribute-long-string",
+                                  "attribute-ints", "tensor-ints"])
 def test_an_onnx_file_of_many_empty_names_or_messages_is_refused_from_its_bytes(kind, monkeypatch):
     """An empty string or message takes 2 bytes of the file and 75-170 of memory, in protobuf and
     again in onnxruntime: 19 MB of empty attribute strings took 1.7 GB before onnxruntime refused
@@ -1983,6 +2023,8 @@ def test_an_onnx_file_of_many_empty_names_or_messages_is_refused_from_its_bytes(
     elif kind == "function-inputs":
         opset = [helper.make_opsetid("", 17)]
         model.functions.append(helper.make_function("local", "f", [""] * many, ["y"], [], opset))
+    elif kind == "attribute-long-string":  # a few copies of its bytes
+        softmax.attribute.append(helper.make_attribute("junk", [b"x" * (many * untrusted.ONNX_ENTRY_BYTES // 3)]))
     elif kind == "attribute-ints":
         softmax.attribute.append(helper.make_attribute("junk", [0] * (many * untrusted.ONNX_ENTRY_BYTES // 8)))
     else:

@@ -1036,9 +1036,10 @@ MAX_ONNX_KERNEL = 4096
 # and more with more rows: the cap is onnxruntime's arena's (ONNX_ARENA_MAX_BYTES).
 MAX_ONNX_OBJECT_BYTES = 4 * 2**30
 ONNX_ENTRY_BYTES = 170
-# The metadata (every entry) and doc strings (the model's and its graph's) an ONNX file may hold:
-# genrekit's ``genrekit`` entry (at most MAX_JSON_BYTES) and a little more. onnxruntime keeps
-# about three copies of each for as long as its session lives: 400 MB under another key took 2.2 GB.
+# The metadata (every entry), doc strings and names (of the model, its graphs, nodes, attributes
+# and tensors) an ONNX file may hold: genrekit's ``genrekit`` entry (at most MAX_JSON_BYTES) and a
+# little more. onnxruntime keeps about three copies of each for as long as its session lives: 400
+# MB under another key took 2.2 GB, and a node's 200 MB doc string 0.86 GB.
 MAX_ONNX_TEXT_BYTES = 32 * 2**20 + 2**20
 
 # The ONNX operators genrekit's exports use (every network preset with either front end, int8
@@ -1085,7 +1086,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     - a metadata key given twice: onnxruntime reads the last entry, the ``onnx`` package and
       viewers such as Netron show the first, so a file could show one label order and run
       another;
-    - metadata and doc strings past :data:`MAX_ONNX_TEXT_BYTES` in all (under any key).
+    - metadata, doc strings and names past :data:`MAX_ONNX_TEXT_BYTES` in all (under any key,
+      of any node, attribute or tensor).
 
     The memory its names, attributes, strings, messages and integer lists would take once
     parsed is estimated on the way, and a file past :data:`MAX_ONNX_OBJECT_BYTES` is refused
@@ -1138,20 +1140,22 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             if wire == 2 and number in numbers:
                 yield number, value
 
-    text_bytes = 0  # metadata and doc strings
+    text_bytes = 0  # metadata, doc strings and names
 
-    entries = integers = 0
+    entries = integers = characters = 0
 
     def entry(objects: int = 0, *, span: tuple[int, int] | None = None, ints: int = 0,
-              packed: tuple[int, int] | None = None) -> None:
+              packed: tuple[int, int] | None = None, chars: int = 0) -> None:
         """``objects`` more (see MAX_ONNX_OBJECT_BYTES), and for ``span``, a message not walked
         here (a value info, a type), the most objects its bytes could hold; ``ints`` integers
-        more, and those of ``packed``, a packed list's span (one per byte under 0x80)."""
-        nonlocal entries, integers
+        more, and those of ``packed``, a packed list's span (one per byte under 0x80); ``chars``
+        bytes of strings more (onnxruntime keeps about three copies)."""
+        nonlocal entries, integers, characters
         entries += objects + (0 if span is None else 1 + (span[1] - span[0]) // 2)
         integers += ints + (0 if packed is None else
                             len(data[packed[0]:packed[1]].translate(None, _VARINT_CONTINUATIONS)))
-        estimate = entries * ONNX_ENTRY_BYTES + integers * 8
+        characters += chars
+        estimate = entries * ONNX_ENTRY_BYTES + integers * 8 + characters * 3
         if estimate > MAX_ONNX_OBJECT_BYTES:
             raise ModelError(f"{where}: its names, attributes, tensors and integer lists would take over "
                              f"{MAX_ONNX_OBJECT_BYTES / 2**30:g} GB once parsed (at least {entries} objects of "
@@ -1170,7 +1174,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
             elif number == 5:
                 entry(1)
                 tensor(inner)
-            elif number == 10:
+            elif number in (2, 10):  # name, doc_string
                 text_bytes += inner[1] - inner[0]
             elif number == 15:
                 sparse.add(inner[0])
@@ -1180,7 +1184,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
     nodes = 0
 
     def node(span, depth: int) -> None:
-        nonlocal nodes
+        nonlocal nodes, text_bytes
         nodes += 1
         if nodes > MAX_ONNX_NODES:
             raise ModelError(f"{where}: more than {MAX_ONNX_NODES} operators; genrekit's exports hold a few hundred "
@@ -1198,14 +1202,18 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
                 attribute(value, depth)
             elif number in (1, 2):  # input, output
                 entry(1)
+                text_bytes += value[1] - value[0]
+            elif number in (3, 6, 8):  # name, doc_string, overload
+                text_bytes += value[1] - value[0]
             elif number in (9, 10):  # metadata_props, device_configurations
                 entry(span=value)
         ops.add(("" if domain == "ai.onnx" else domain, op_type))
 
     def attribute(span, depth: int) -> None:
+        nonlocal text_bytes
         # ints decoded for a kernel_shape only (a kernel has a few), and counted, not kept: a file of
         # 1 GiB of them would have made a list of ~8 GB here, and a tree ensemble's millions were each decoded
-        name, dims, n_loose, texts, packed = b"", [], 0, 0, []
+        name, dims, n_loose, texts, texts_bytes, packed = b"", [], 0, 0, 0, []
         # AttributeProto name (1), ints (8, packed or not), strings (9), t, g, tensors, graphs,
         # sparse_tensor(s) (5, 6, 10, 11, 22, 23), tp, type_protos (14, 15)
         for number, wire, value in fields(*span):
@@ -1215,11 +1223,18 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
                     dims.append(value)
             elif number == 1 and wire == 2:
                 name = data[value[0]:value[1]]
+                text_bytes += len(name)
+            elif wire == 2 and number in (13, 21):  # doc_string, ref_attr_name
+                text_bytes += value[1] - value[0]
+            elif wire == 2 and number == 4:  # s: one string (a tree ensemble's strings are a list, below)
+                entry(1)
+                text_bytes += value[1] - value[0]
             elif number == 8 and wire == 2:
                 entry(packed=value)
                 packed.append(value)
             elif wire == 2 and number == 9:
                 texts += 1
+                texts_bytes += value[1] - value[0]
             elif wire == 2 and number in (5, 10):
                 entry(1 if number == 10 else 0)  # a list's tensors: objects of their own
                 tensor(value)
@@ -1230,7 +1245,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
                 sparse.add(value[0])
             elif wire == 2 and number in (14, 15):
                 entry(span=value)
-        entry(texts, ints=n_loose)
+        entry(texts, ints=n_loose, chars=texts_bytes)
         if name == b"kernel_shape":
             product = math.prod(dims) if n_loose <= 64 else 2**64
             for start, end in packed:
@@ -1241,11 +1256,14 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
                 kernels.append(product)
 
     def tensor(span) -> None:
+        nonlocal text_bytes
         for number, wire, value in fields(*span):  # TensorProto external_data (13), data_location (14)
             if number in (1, 5, 7, 11):  # dims, int32_data, int64_data, uint64_data: packed or not
                 entry(packed=value) if wire == 2 else entry(ints=1)
             elif (number == 13 and wire == 2) or (number == 14 and wire == 0 and value != 0):
                 external.add(span[0])
+            elif wire == 2 and number in (8, 12):  # name, doc_string
+                text_bytes += value[1] - value[0]
             elif number == 2 and wire == 0 and value == 8:  # data_type STRING: two bytes a value in the file,
                 strings.add(span[0])  # ~60 in memory as protobuf and onnxruntime hold it (100 MB took 2.9 GB)
 
@@ -1303,7 +1321,7 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"metadata entries given twice ({', '.join(map(repr, repeated))}), which genrekit's exports "
                         "never hold")
     if text_bytes > MAX_ONNX_TEXT_BYTES:
-        refusals.append(f"{text_bytes} bytes of metadata and doc strings (at most {MAX_ONNX_TEXT_BYTES}; onnxruntime "
+        refusals.append(f"{text_bytes} bytes of metadata, doc strings and names (at most {MAX_ONNX_TEXT_BYTES}; onnxruntime "
                         "keeps copies of them for as long as the model runs)")
     return refusals
 
