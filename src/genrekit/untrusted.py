@@ -1321,8 +1321,8 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         refusals.append(f"metadata entries given twice ({', '.join(map(repr, repeated))}), which genrekit's exports "
                         "never hold")
     if text_bytes > MAX_ONNX_TEXT_BYTES:
-        refusals.append(f"{text_bytes} bytes of metadata, doc strings and names (at most {MAX_ONNX_TEXT_BYTES}; onnxruntime "
-                        "keeps copies of them for as long as the model runs)")
+        refusals.append(f"{text_bytes} bytes of metadata, doc strings and names (at most {MAX_ONNX_TEXT_BYTES}; "
+                        "onnxruntime keeps copies of them for as long as the model runs)")
     return refusals
 
 
