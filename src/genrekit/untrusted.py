@@ -1166,10 +1166,10 @@ def onnx_refusals(data: bytes, where: str) -> list[str]:
         nonlocal text_bytes
         if depth > 16:
             raise ValueError("subgraphs nested too deep")
-        for number, wire, inner in fields(*span):
-            if wire != 2:
-                continue
-            if number == 1:  # GraphProto node, initializer, doc_string, sparse_initializer
+        # GraphProto node, name, initializer, doc_string, input, output, value_info, quantization_annotation,
+        # sparse_initializer, metadata_props
+        for number, inner in messages(*span, (1, 2, 5, 10, 11, 12, 13, 14, 15, 16)):
+            if number == 1:
                 node(inner, depth)
             elif number == 5:
                 entry(1)

@@ -810,11 +810,11 @@ def _graph_proba(model, proba: np.ndarray) -> np.ndarray:
     if not np.isfinite(proba).all():
         raise ModelError(f"{model.source}: the graph gave {int(np.sum(~np.isfinite(proba)))} non-finite "
                          f"probabilities of {proba.size} (non-finite or overflowing weights? a corrupt or crafted file)")
-    if len(proba) and (proba.min() < -1e-6 or np.abs(proba.sum(axis=1) - 1.0).max() > 1e-3):  # as the self-test asks
+    sums = proba.sum(axis=1)
+    if len(proba) and (proba.min() < -1e-6 or np.abs(sums - 1.0).max() > 1e-3):  # as the self-test asks
         raise ModelError(f"{model.source}: the graph gave values that are not probabilities (from "
                          f"{float(proba.min()):.3g} to {float(proba.max()):.3g}, rows summing to "
-                         f"{float(proba.sum(axis=1).min()):.3g}..{float(proba.sum(axis=1).max()):.3g}; a corrupt or "
-                         "crafted file)")
+                         f"{float(sums.min()):.3g}..{float(sums.max()):.3g}; a corrupt or crafted file)")
     return proba
 
 
